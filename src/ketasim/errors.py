@@ -1,0 +1,41 @@
+"""One error hierarchy for ketasim.
+
+Every error a user can cause derives from :class:`KetasimError` *and* from the matching builtin, so
+``except ValueError`` still works. Messages are one line and name the offending field. Errors pickle
+(they only carry their message), so they cross process pools. The CLI prints ``error: <message>`` for
+these; any other exception is a bug and shows a traceback.
+"""
+
+from __future__ import annotations
+
+
+class KetasimError(Exception):
+    """Base class of all errors raised on purpose by ketasim."""
+
+
+class InputError(KetasimError, ValueError):
+    """A user input (scenario, option, argument) is invalid."""
+
+
+class UnitError(InputError):
+    """A quantity has a missing, malformed or incompatible unit."""
+
+
+class InvalidRegimenError(InputError):
+    """A dose, route, drug or schedule is invalid."""
+
+
+class ScenarioFileError(InputError):
+    """A scenario file cannot be read or does not follow the schema."""
+
+
+class ParameterSetError(KetasimError, ValueError):
+    """A parameter set is inconsistent (missing parameter, bad unit, missing source)."""
+
+
+class SolverError(KetasimError, RuntimeError):
+    """The numerical solution failed (non-finite values); never returned silently."""
+
+
+class DoseWarning(UserWarning):
+    """A dose is in the anesthetic range: allowed, but flagged."""

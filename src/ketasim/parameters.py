@@ -1,0 +1,126 @@
+"""The parameter set: the model as data.
+
+``data/parameters.csv`` holds every literature parameter (value, unit, source, confidence);
+``data/free_parameters.json`` holds the free parameters fitted by ``ketasim calibrate`` with the
+calibration run that produced them. Both load into one frozen :class:`ParameterSet`; values are
+converted once, with pint, to the unit the caller asks for.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from .errors import ParameterSetError
+from .units import convert
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: float
+    unit: str
+    source: str
+    confidence: str
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterSet:
+    """Literature parameters plus calibrated free parameters, immutable."""
+
+    literature: Mapping[str, Parameter]
+    free: Mapping[str, Parameter]
+    free_version: str
+    calibration_run: str
+
+    @property
+    def version(self) -> str:
+        """Short content hash, so results can name exactly which parameters produced them."""
+        h = hashlib.sha256()
+        for p in sorted([*self.literature.values(), *self.free.values()], key=lambda p: p.name):
+            h.update(f"{p.name}={p.value!r}{p.unit};".encode())
+        return f"{self.free_version}+{h.hexdigest()[:10]}"
+
+    def get(self, name: str, unit: str = "dimensionless") -> float:
+        """Value of a literature parameter converted to ``unit``."""
+        try:
+            p = self.literature[name]
+        except KeyError:
+            raise ParameterSetError(f"parameter set has no parameter {name!r}") from None
+        return _converted(p.value, p.unit, unit, name)
+
+    def free_value(self, name: str, unit: str = "dimensionless") -> float:
+        try:
+            p = self.free[name]
+        except KeyError:
+            raise ParameterSetError(f"parameter set has no free parameter {name!r}") from None
+        return _converted(p.value, p.unit, unit, name)
+
+    def with_free(self, values: Mapping[str, float], version: str, calibration_run: str) -> "ParameterSet":
+        """A new set with some free parameters replaced (pure function: ``self`` is unchanged)."""
+        free = dict(self.free)
+        for k, v in values.items():
+            if k not in free:
+                raise ParameterSetError(f"unknown free parameter {k!r}")
+            free[k] = dataclasses.replace(free[k], value=float(v))
+        return ParameterSet(self.literature, MappingProxyType(free), version, calibration_run)
+
+    def with_literature(self, values: Mapping[str, float]) -> "ParameterSet":
+        """A new set with some literature values replaced (for sensitivity analysis)."""
+        lit = dict(self.literature)
+        for k, v in values.items():
+            if k not in lit:
+                raise ParameterSetError(f"unknown parameter {k!r}")
+            lit[k] = dataclasses.replace(lit[k], value=float(v), source=lit[k].source + " [overridden]")
+        return ParameterSet(MappingProxyType(lit), self.free, self.free_version, self.calibration_run)
+
+
+@lru_cache(maxsize=4096)
+def _converted(value: float, unit: str, target: str, name: str) -> float:
+    if unit == target:
+        return value
+    return convert(value, unit, target, f"parameter {name}")
+
+
+def _read_literature(path) -> dict[str, Parameter]:
+    out: dict[str, Parameter] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        lines = [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
+    for row in csv.DictReader(lines):
+        name = row["name"].strip()
+        if name in out:
+            raise ParameterSetError(f"parameter {name!r} is defined twice")
+        if not row.get("source", "").strip() or not row.get("unit", "").strip():
+            raise ParameterSetError(f"parameter {name!r} lacks a unit or a source")
+        out[name] = Parameter(name, float(row["value"]), row["unit"].strip(), row["source"].strip(),
+                              row["confidence"].strip(), (row.get("note") or "").strip())
+    return out
+
+
+def _read_free(path) -> tuple[dict[str, Parameter], str, str]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    run = data.get("calibration_run", "")
+    free = {k: Parameter(k, float(v["value"]), v["unit"], f"calibration: {run}", "calibrated", v.get("note", ""))
+            for k, v in data["parameters"].items()}
+    return free, data.get("version", "unversioned"), run
+
+
+def _data_path(name: str):
+    return resources.files("ketasim") / "data" / name
+
+
+@lru_cache(maxsize=8)
+def load_parameters(free_path: str | None = None) -> ParameterSet:
+    """The default parameter set (or one with free parameters from ``free_path``)."""
+    lit = _read_literature(_data_path("parameters.csv"))
+    fp = free_path or _data_path("free_parameters.json")
+    free, version, run = _read_free(fp)
+    return ParameterSet(MappingProxyType(lit), MappingProxyType(free), version, run)

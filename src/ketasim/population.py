@@ -1,0 +1,160 @@
+"""Virtual patients: covariates and random effects, sampled with an explicit seed or Generator.
+
+A :class:`PopulationSpec` is the validated ``population:`` section of a scenario; :func:`sample_patients`
+turns it into a :class:`Patients` table of arrays (one entry per virtual patient). Randomness is an argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .errors import InputError
+from .parameters import ParameterSet
+
+CONDITIONS = ("depression", "anxiety", "ptsd", "suicidal_ideation")
+#: Rating scales: (max score, default remission threshold "score <= threshold", condition it reads).
+SCALES = {
+    "madrs": (60.0, 10.0, "depression"),
+    "hamd17": (52.0, 7.0, "depression"),
+    "hama": (56.0, 7.0, "anxiety"),
+    "caps5": (80.0, 20.0, "ptsd"),
+    "ssi": (38.0, 2.0, "suicidal_ideation"),
+}
+DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
+KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice")
+GENOTYPES = ("val/val", "val/met", "met/met")
+
+
+@dataclasses.dataclass(frozen=True)
+class Distribution:
+    mean: float
+    sd: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class PopulationSpec:
+    size: int = 1
+    condition: str = "depression"
+    treatment_resistant: bool = True
+    scale: str = "madrs"
+    baseline: Distribution = Distribution(33.0, 5.0)
+    weight_kg: Distribution = Distribution(80.0, 15.0)
+    age_years: Distribution = Distribution(45.0, 12.0)
+    female_fraction: float = 0.55
+    comedications: tuple[str, ...] = ()
+    genotype: str | None = None          # fix everyone's BDNF genotype, else sampled
+    crp_mg_l: float | None = None        # fix everyone's CRP, else sampled
+    expectancy: float = 1.0              # context multiplier of placebo response (1 = ordinary clinic)
+
+    def __post_init__(self):
+        f = "population"
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 1:
+            raise InputError(f"{f}.size: must be a whole number >= 1, got {self.size!r}")
+        if self.size > 2_000_000:
+            raise InputError(f"{f}.size: {self.size} patients is more than the 2,000,000 supported")
+        if self.condition not in CONDITIONS:
+            raise InputError(f"{f}.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
+        if self.scale not in SCALES:
+            raise InputError(f"{f}.scale: unknown scale {self.scale!r}; use one of {', '.join(SCALES)}")
+        smax = SCALES[self.scale][0]
+        if not (0 < self.baseline.mean <= smax) or self.baseline.sd < 0:
+            raise InputError(f"{f}.baseline: mean must lie in (0, {smax:g}] for {self.scale} and sd >= 0")
+        if not (20 <= self.weight_kg.mean <= 250) or self.weight_kg.sd < 0:
+            raise InputError(f"{f}.weight_kg: mean must lie in 20-250 kg and sd >= 0, got {self.weight_kg.mean:g}")
+        if not (12 <= self.age_years.mean <= 100) or self.age_years.sd < 0:
+            raise InputError(f"{f}.age_years: mean must lie in 12-100 years and sd >= 0")
+        if not (0.0 <= self.female_fraction <= 1.0):
+            raise InputError(f"{f}.female_fraction: must lie in [0, 1], got {self.female_fraction}")
+        for c in self.comedications:
+            if c not in KNOWN_COMEDICATIONS:
+                raise InputError(f"{f}.comedications: unknown comedication {c!r}; known: {', '.join(KNOWN_COMEDICATIONS)}")
+        if self.genotype is not None and self.genotype not in GENOTYPES:
+            raise InputError(f"{f}.genotype: use one of {', '.join(GENOTYPES)}")
+        if self.crp_mg_l is not None and not (0 <= self.crp_mg_l <= 300):
+            raise InputError(f"{f}.crp_mg_l: must lie in 0-300 mg/L")
+        if not (0 <= self.expectancy <= 5):
+            raise InputError(f"{f}.expectancy: must lie in [0, 5]")
+
+    @property
+    def scale_max(self) -> float:
+        return SCALES[self.scale][0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Patients:
+    """Arrays of length n: covariates and standard-normal random effects (``eta_*``)."""
+
+    weight_kg: np.ndarray
+    age_years: np.ndarray
+    female: np.ndarray
+    genotype_factor: np.ndarray
+    crp_mg_l: np.ndarray
+    baseline: np.ndarray
+    eta_cl: np.ndarray
+    eta_v: np.ndarray
+    eta_f: np.ndarray
+    eta_ke0: np.ndarray
+    eta_emax: np.ndarray
+    eta_placebo: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.weight_kg.shape[0])
+
+    def take(self, idx) -> "Patients":
+        return Patients(**{k: np.asarray(v)[idx] for k, v in dataclasses.asdict(self).items()})
+
+
+def _truncnormal(rng, mean, sd, lo, hi, n):
+    x = rng.normal(mean, sd, n) if sd > 0 else np.full(n, float(mean))
+    return np.clip(x, lo, hi)
+
+
+def genotype_factors(params: ParameterSet) -> dict[str, float]:
+    return {"val/val": 1.0, "val/met": params.get("pd.bdnf.val_met_factor"),
+            "met/met": params.get("pd.bdnf.met_met_factor")}
+
+
+def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | None = None) -> Patients:
+    """Sample ``n`` (default ``spec.size``) virtual patients. ``rng``: a Generator or an integer seed."""
+    rng = np.random.default_rng(rng)
+    n = spec.size if n is None else n
+    gf = genotype_factors(params)
+    if spec.genotype is not None:
+        geno = np.full(n, gf[spec.genotype])
+    else:
+        q = params.get("pop.met_allele_frequency")
+        u = rng.random(n)
+        geno = np.where(u < (1 - q) ** 2, gf["val/val"], np.where(u < 1 - q * q, gf["val/met"], gf["met/met"]))
+    if spec.crp_mg_l is not None:
+        crp = np.full(n, float(spec.crp_mg_l))
+    else:
+        crp = params.get("pop.crp_median", "mg/L") * np.exp(math.log(params.get("pop.crp_gsd")) * rng.standard_normal(n))
+    smax = spec.scale_max
+    return Patients(
+        weight_kg=_truncnormal(rng, spec.weight_kg.mean, spec.weight_kg.sd, 35.0, 200.0, n),
+        age_years=_truncnormal(rng, spec.age_years.mean, spec.age_years.sd, 18.0, 90.0, n),
+        female=rng.random(n) < spec.female_fraction,
+        genotype_factor=geno,
+        crp_mg_l=crp,
+        baseline=_truncnormal(rng, spec.baseline.mean, spec.baseline.sd, 1.0, smax, n),
+        eta_cl=rng.standard_normal(n), eta_v=rng.standard_normal(n), eta_f=rng.standard_normal(n),
+        eta_ke0=rng.standard_normal(n), eta_emax=rng.standard_normal(n), eta_placebo=rng.standard_normal(n),
+    )
+
+
+def typical_patient(spec: PopulationSpec, params: ParameterSet) -> Patients:
+    """One patient at the population's central covariates with no random effects (Val/Val unless fixed)."""
+    gf = genotype_factors(params)
+    z = np.zeros(1)
+    return Patients(
+        weight_kg=np.array([spec.weight_kg.mean]), age_years=np.array([spec.age_years.mean]),
+        female=np.array([spec.female_fraction > 0.5]),
+        genotype_factor=np.array([gf[spec.genotype or "val/val"]]),
+        crp_mg_l=np.array([spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")]),
+        baseline=np.array([spec.baseline.mean]),
+        eta_cl=z, eta_v=z.copy(), eta_f=z.copy(), eta_ke0=z.copy(), eta_emax=z.copy(), eta_placebo=z.copy(),
+    )

@@ -1,0 +1,241 @@
+"""Link 1 — the regimen: drugs, routes, doses (with explicit units) and schedules.
+
+A :class:`Dose` is one line of a scenario arm (``{drug, route, dose, duration, at, every, count}``);
+it is validated when built and expands into :class:`Administration` records (one per given dose).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from enum import Enum
+
+from .errors import InvalidRegimenError, UnitError
+from .units import parse_dose, parse_time_h
+
+
+class Drug(str, Enum):
+    RACEMIC_KETAMINE = "racemic-ketamine"
+    ESKETAMINE = "esketamine"
+    ARKETAMINE = "arketamine"
+    PLACEBO = "placebo"
+    MIDAZOLAM = "midazolam"
+    ORAL_ANTIDEPRESSANT = "oral-antidepressant"
+
+    @property
+    def s_fraction(self) -> float:
+        """Fraction of the dose that is S-ketamine (0 for non-ketamine drugs)."""
+        return {"racemic-ketamine": 0.5, "esketamine": 1.0}.get(self.value, 0.0)
+
+    @property
+    def is_ketamine(self) -> bool:
+        return self in (Drug.RACEMIC_KETAMINE, Drug.ESKETAMINE, Drug.ARKETAMINE)
+
+
+class Route(str, Enum):
+    IV_INFUSION = "iv-infusion"
+    IV_BOLUS = "iv-bolus"
+    IM = "im"
+    SC = "sc"
+    INTRANASAL = "intranasal"
+    ORAL = "oral"
+    SUBLINGUAL = "sublingual"
+
+
+DRUG_ALIASES = {"ketamine": "racemic-ketamine", "racemic": "racemic-ketamine", "s-ketamine": "esketamine",
+                "r-ketamine": "arketamine", "saline": "placebo", "antidepressant": "oral-antidepressant"}
+ROUTE_ALIASES = {"iv": "iv-infusion", "infusion": "iv-infusion", "bolus": "iv-bolus", "in": "intranasal",
+                 "nasal": "intranasal", "po": "oral", "sl": "sublingual", "subcutaneous": "sc",
+                 "intramuscular": "im"}
+
+ALLOWED_ROUTES = {
+    Drug.MIDAZOLAM: {Route.IV_INFUSION, Route.IV_BOLUS},
+    Drug.ORAL_ANTIDEPRESSANT: {Route.ORAL},
+}
+
+#: Doses above these are refused outright (per body weight, and absolute).
+ABSURD_MG_PER_KG = {"ketamine": 10.0, "midazolam": 1.0}
+ABSURD_MG = {"ketamine": 1000.0, "midazolam": 50.0}
+#: Systemically available ketamine dose at which anesthesia becomes likely (IV induction 1-2 mg/kg;
+#: pk_parameters.csv 'General anaesthesia plasma level'): warn from here.
+ANESTHETIC_MG_PER_KG = 1.0
+MIDAZOLAM_SEDATIVE_MG_PER_KG = 0.1
+#: Nominal systemic fraction used only for the anesthetic-range warning.
+_NOMINAL_F = {Route.IV_INFUSION: 1.0, Route.IV_BOLUS: 1.0, Route.IM: 0.93, Route.SC: 0.93,
+              Route.INTRANASAL: 0.5, Route.ORAL: 0.2, Route.SUBLINGUAL: 0.3}
+REFERENCE_WEIGHT_KG = 70.0
+MAX_ADMINISTRATIONS = 2000
+
+
+def parse_drug(text, field: str = "drug") -> Drug:
+    key = str(text).strip().lower()
+    key = DRUG_ALIASES.get(key, key)
+    try:
+        return Drug(key)
+    except ValueError:
+        known = ", ".join(d.value for d in Drug)
+        raise InvalidRegimenError(f"{field}: unknown drug {text!r}; known drugs: {known}") from None
+
+
+def parse_route(text, field: str = "route") -> Route:
+    key = str(text).strip().lower()
+    key = ROUTE_ALIASES.get(key, key)
+    try:
+        return Route(key)
+    except ValueError:
+        known = ", ".join(r.value for r in Route)
+        raise InvalidRegimenError(f"{field}: unknown route {text!r}; known routes: {known}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Administration:
+    """One given dose: what enters the body, when and how."""
+
+    drug: Drug
+    route: Route
+    amount: float          # mg, or mg/kg if per_kg
+    per_kg: bool
+    start_h: float
+    duration_h: float      # 0 for non-infusions
+
+    def amount_mg(self, weight_kg: float) -> float:
+        return self.amount * weight_kg if self.per_kg else self.amount
+
+
+@dataclasses.dataclass(frozen=True)
+class Dose:
+    """One regimen line, validated on construction. Use :meth:`from_mapping` for user input."""
+
+    drug: Drug
+    route: Route
+    amount: float = 0.0            # mg or mg/kg
+    per_kg: bool = False
+    duration_h: float = 0.0
+    at_h: float = 0.0
+    every_h: float = 0.0
+    count: int = 1
+    field: str = "dose"            # where it came from, for messages
+
+    def __post_init__(self):
+        f = self.field
+        if not isinstance(self.drug, Drug) or not isinstance(self.route, Route):
+            raise InvalidRegimenError(f"{f}: drug and route must be Drug and Route values")
+        allowed = ALLOWED_ROUTES.get(self.drug)
+        if allowed is not None and self.route not in allowed:
+            ok = ", ".join(sorted(r.value for r in allowed))
+            raise InvalidRegimenError(f"{f}.route: {self.drug.value} cannot be given by {self.route.value}; use {ok}")
+        for name in ("amount", "duration_h", "at_h", "every_h"):
+            v = getattr(self, name)
+            if not math.isfinite(v):
+                raise InvalidRegimenError(f"{f}.{name.removesuffix('_h')}: must be a finite number, got {v}")
+        if self.at_h < 0:
+            raise InvalidRegimenError(f"{f}.at: must be >= 0 h (time after the start of the study), got {self.at_h} h")
+        needs_dose = self.drug.is_ketamine or self.drug is Drug.MIDAZOLAM
+        if self.amount < 0:
+            raise InvalidRegimenError(f"{f}.dose: must be positive, got {self.amount:g} {'mg/kg' if self.per_kg else 'mg'}")
+        if needs_dose and self.amount == 0:
+            raise InvalidRegimenError(f"{f}.dose: a {self.drug.value} dose is required and must be > 0 (e.g. '0.5 mg/kg')")
+        if self.route is Route.IV_INFUSION:
+            if self.duration_h <= 0 and self.drug is not Drug.PLACEBO:
+                raise InvalidRegimenError(f"{f}.duration: an iv-infusion needs a duration > 0 (e.g. '40 min')")
+            if self.duration_h > 24:
+                raise InvalidRegimenError(f"{f}.duration: {self.duration_h:g} h is longer than 24 h; split it into several infusions")
+        elif self.duration_h != 0:
+            raise InvalidRegimenError(f"{f}.duration: only an iv-infusion has a duration (route is {self.route.value})")
+        if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 1:
+            raise InvalidRegimenError(f"{f}.count: must be a whole number >= 1, got {self.count!r}")
+        if self.count > 1:
+            if self.every_h <= 0:
+                raise InvalidRegimenError(f"{f}.every: repeated doses (count {self.count}) need an interval > 0, e.g. '3.5 d'")
+            if self.every_h < self.duration_h:
+                raise InvalidRegimenError(
+                    f"{f}.every: the schedule overlaps itself (every {self.every_h:g} h is shorter than the "
+                    f"{self.duration_h:g} h infusion)")
+        if self.count > MAX_ADMINISTRATIONS:
+            raise InvalidRegimenError(f"{f}.count: {self.count} doses is more than the {MAX_ADMINISTRATIONS} supported")
+        self._check_size()
+
+    def _check_size(self) -> None:
+        if not (self.drug.is_ketamine or self.drug is Drug.MIDAZOLAM) or self.amount == 0:
+            return
+        f = self.field
+        kind = "ketamine" if self.drug.is_ketamine else "midazolam"
+        per_kg = self.amount if self.per_kg else self.amount / REFERENCE_WEIGHT_KG
+        absolute = self.amount * REFERENCE_WEIGHT_KG if self.per_kg else self.amount
+        unit = "mg/kg" if self.per_kg else "mg"
+        if per_kg > ABSURD_MG_PER_KG[kind] or absolute > ABSURD_MG[kind]:
+            raise InvalidRegimenError(
+                f"{f}.dose: {self.amount:g} {unit} of {self.drug.value} is refused (limit "
+                f"{ABSURD_MG_PER_KG[kind]:g} mg/kg or {ABSURD_MG[kind]:g} mg); check the unit")
+        if kind == "ketamine" and per_kg * _NOMINAL_F[self.route] >= ANESTHETIC_MG_PER_KG:
+            from .errors import DoseWarning
+
+            warnings.warn(f"{f}.dose: {self.amount:g} {unit} {self.route.value} is in the anesthetic range "
+                          f"(expect sedation and no antidepressant plasticity)", DoseWarning, stacklevel=3)
+        if kind == "midazolam" and per_kg >= MIDAZOLAM_SEDATIVE_MG_PER_KG:
+            from .errors import DoseWarning
+
+            warnings.warn(f"{f}.dose: {self.amount:g} {unit} midazolam is a deep-sedation dose", DoseWarning, stacklevel=3)
+
+    # -- construction from user input ---------------------------------------------------------------
+    @classmethod
+    def from_mapping(cls, data: dict, field: str = "dose") -> "Dose":
+        if not isinstance(data, dict):
+            raise InvalidRegimenError(f"{field}: expected a mapping like {{drug: esketamine, route: intranasal, dose: 56 mg}}")
+        known = {"drug", "route", "dose", "duration", "at", "every", "count"}
+        extra = set(data) - known
+        if extra:
+            raise InvalidRegimenError(f"{field}: unknown key(s) {', '.join(sorted(map(str, extra)))}; allowed: {', '.join(sorted(known))}")
+        if "drug" not in data:
+            raise InvalidRegimenError(f"{field}.drug: missing")
+        drug = parse_drug(data["drug"], f"{field}.drug")
+        if "route" not in data:
+            raise InvalidRegimenError(f"{field}.route: missing")
+        route = parse_route(data["route"], f"{field}.route")
+        amount, per_kg = 0.0, False
+        if data.get("dose") is not None:
+            amount, kind = parse_dose(data["dose"], f"{field}.dose")
+            per_kg = kind == "mg/kg"
+        duration = parse_time_h(data["duration"], f"{field}.duration") if data.get("duration") is not None else 0.0
+        at = parse_time_h(data["at"], f"{field}.at") if data.get("at") is not None else 0.0
+        every = parse_time_h(data["every"], f"{field}.every") if data.get("every") is not None else 0.0
+        count = data.get("count", 1)
+        if isinstance(count, float) and count.is_integer():
+            count = int(count)
+        if drug is Drug.PLACEBO and route is Route.IV_INFUSION and duration == 0:
+            duration = 40 / 60
+        return cls(drug, route, amount, per_kg, duration, at, every, count, field)
+
+    def administrations(self) -> list[Administration]:
+        return [Administration(self.drug, self.route, self.amount, self.per_kg, self.at_h + i * self.every_h,
+                               self.duration_h) for i in range(self.count)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """A named treatment arm: a tuple of dose lines."""
+
+    name: str
+    doses: tuple[Dose, ...]
+
+    def administrations(self) -> list[Administration]:
+        out = [a for d in self.doses for a in d.administrations()]
+        return sorted(out, key=lambda a: a.start_h)
+
+    @property
+    def last_time_h(self) -> float:
+        adm = self.administrations()
+        return max((a.start_h + a.duration_h for a in adm), default=0.0)
+
+
+def arm_from_list(name: str, items, field: str | None = None) -> Arm:
+    field = field or f"arms.{name}"
+    if not isinstance(items, list) or not items:
+        raise InvalidRegimenError(f"{field}: expected a non-empty list of doses")
+    doses = tuple(Dose.from_mapping(it, f"{field}[{i}]") for i, it in enumerate(items))
+    return Arm(name, doses)
+
+
+__all__ = ["Drug", "Route", "Dose", "Arm", "Administration", "arm_from_list", "parse_drug", "parse_route",
+           "UnitError"]
