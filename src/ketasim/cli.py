@@ -1,0 +1,255 @@
+"""Command-line interface. It only parses and delegates; model logic lives in the package.
+
+Heavy modules (numba, matplotlib, pandas) are imported inside the commands so ``ketasim --help`` is fast.
+User errors print one line (``error: ...``) and exit with status 2; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="ketasim: ketamine therapy from the dose to the mood score. "
+                       "Research and teaching tool, not medical advice.")
+
+NOTICE = "ketasim is a research and teaching tool, not medical advice."
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _experiment(values: Optional[List[str]]):
+    from .engine import VirtualExperiment
+    from .errors import InputError
+
+    if not values:
+        return None
+    kw = {}
+    for v in values:
+        if "=" not in v:
+            v = f"{v}=1"
+        k, _, x = v.partition("=")
+        k = k.strip().replace("-", "_")
+        if k not in ("ampa_block", "mtor_block", "spine_block", "hnk_weight"):
+            raise InputError(f"--experiment: unknown switch {k!r}; use ampa_block, mtor_block, spine_block or hnk_weight")
+        try:
+            kw[k] = float(x)
+        except ValueError:
+            raise InputError(f"--experiment {k}: {x!r} is not a number") from None
+    return VirtualExperiment(**kw)
+
+
+@app.command()
+def simulate(
+    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML file (or use --drug/--route/--dose)."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Write trajectories (one row per arm x subject x time)."),
+    parquet: Optional[Path] = typer.Option(None, "--parquet", help="Write trajectories as Parquet."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the cascade figure (PNG)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report."),
+    drug: Optional[str] = typer.Option(None, help="Quick form: drug (racemic-ketamine, esketamine, ...)."),
+    route: Optional[str] = typer.Option(None, help="Quick form: route (iv-infusion, intranasal, oral, ...)."),
+    dose: Optional[str] = typer.Option(None, help="Quick form: dose with unit, e.g. '56mg' or '0.5 mg/kg'."),
+    duration: Optional[str] = typer.Option(None, help="Quick form: infusion duration, e.g. '40 min'."),
+    every: Optional[str] = typer.Option(None, help="Quick form: dosing interval, e.g. '3.5 d'."),
+    count: int = typer.Option(1, help="Quick form: number of doses."),
+    weight: float = typer.Option(80.0, help="Quick form: body weight (kg)."),
+    size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
+    typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
+    experiment: Optional[List[str]] = typer.Option(None, help="Virtual experiment, e.g. ampa_block=1, mtor_block=1."),
+):
+    """Simulate a scenario (or a quick one-line regimen) and write trajectories, a figure or a report."""
+    import numpy as np
+
+    from .engine import simulate as run
+    from .parameters import load_parameters
+    from .plotting import plot_cascade
+    from .scenario import load_scenario, quick_scenario
+    from .summary import cascade_summary
+
+    if scenario is None:
+        if not (drug and route):
+            from .errors import InputError
+
+            raise InputError("simulate: give a SCENARIO file or --drug and --route (and --dose)")
+        sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count, weight_kg=weight,
+                            size=size or 1, output_every="5 min")
+    else:
+        if drug or route or dose:
+            from .errors import InputError
+
+            raise InputError("simulate: use either a SCENARIO file or --drug/--route/--dose, not both")
+        sc = load_scenario(scenario)
+    exp = _experiment(experiment)
+    params = load_parameters()
+    result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical)
+    n = result.runs[0].patients.n
+    typ = result if (typical or n == 1) else run(sc, params, typical=True, experiment=exp,
+                                                   output_times_h=_fine_times(sc.horizon_h))
+    if csv:
+        result.to_csv(csv)
+        typer.echo(f"wrote {csv}")
+    if parquet:
+        result.to_parquet(parquet)
+        typer.echo(f"wrote {parquet}")
+    if plot:
+        pop = result.trajectories() if n > 1 else None
+        plot_cascade(typ.trajectories(), pop, plot, title=f"{sc.name}: typical patient" + (" and 5-95% band" if pop is not None else ""),
+                     notice=NOTICE)
+        typer.echo(f"wrote {plot}")
+    if report:
+        from .report import simulation_report
+
+        simulation_report(result, typ, report)
+        typer.echo(f"wrote {report}")
+    typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
+    typer.echo(NOTICE)
+    del np
+
+
+def _fine_times(horizon_h: float):
+    import numpy as np
+
+    return np.unique(np.concatenate([np.arange(0, min(horizon_h, 12.0) + 1e-9, 5 / 60),
+                                     np.arange(12.0, horizon_h + 1e-9, 1.0)]))
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("out"), help="Folder for the figure and tables."),
+    size: int = typer.Option(200, help="Virtual patients for the population band."),
+):
+    """Main job: a standard 0.5 mg/kg 40-min infusion in a typical treatment-resistant patient."""
+    from .engine import simulate as run
+    from .parameters import load_parameters
+    from .plotting import plot_cascade
+    from .scenario import scenario_from_dict
+    from .summary import cascade_summary
+
+    out.mkdir(parents=True, exist_ok=True)
+    sc = scenario_from_dict({
+        "name": "demo-single-infusion-trd", "seed": 7,
+        "population": {"size": size, "condition": "depression", "treatment_resistant": True, "scale": "madrs",
+                       "baseline": {"mean": 33, "sd": 5}, "weight_kg": {"mean": 80, "sd": 15}},
+        "arms": {"ketamine 0.5 mg/kg IV": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                             "duration": "40 min", "at": "0 h"}]},
+    })
+    params = load_parameters()
+    times = _fine_times(sc.horizon_h)
+    typ = run(sc, params, typical=True, output_times_h=times)
+    pop = run(sc, params, output_times_h=times[::3])
+    fig_path = out / "cascade.png"
+    plot_cascade(typ.trajectories(), pop.trajectories(), fig_path,
+                 title="0.5 mg/kg racemic ketamine over 40 min, typical treatment-resistant patient (line) "
+                       f"and {size} virtual patients (5-95%)", notice=NOTICE)
+    typ.to_csv(out / "typical_patient.csv")
+    typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), "madrs"))
+    typer.echo(f"parameter set {params.version}; calibration: {params.calibration_run}")
+    typer.echo(f"wrote {fig_path} and {out / 'typical_patient.csv'}")
+    typer.echo(NOTICE)
+
+
+@app.command()
+def trial(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file with arms and endpoints."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the trial JSON (DESIGN.md contract)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report."),
+    size: Optional[int] = typer.Option(None, help="Patients per arm (overrides the scenario)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
+    progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
+):
+    """Run a virtual clinical trial and print its endpoint table."""
+    from .trial import run_trial_cli
+
+    run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress)
+
+
+@app.command()
+def calibrate(
+    out: Optional[Path] = typer.Option(None, help="Where to write the parameter set (default: the package's default set)."),
+    size: int = typer.Option(400, help="Virtual patients per arm during fitting."),
+    seed: int = typer.Option(20261121, help="Random seed (the fit is deterministic for a given seed)."),
+    max_evaluations: int = typer.Option(400, help="Maximum objective evaluations."),
+):
+    """Fit the free parameters to reference/clinical_calibration.csv."""
+    from .calibration import calibrate_cli
+
+    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations)
+
+
+@app.command()
+def qualify(
+    html: Optional[Path] = typer.Option(Path("out/qualification.html"), help="HTML report with plots."),
+    size: int = typer.Option(2000, help="Virtual patients per arm."),
+    seed: int = typer.Option(11, help="Random seed."),
+):
+    """Predicted vs observed for every row of the calibration file."""
+    from .calibration import qualify_cli
+
+    qualify_cli(html=html, size=size, seed=seed)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind (local only by default)."),
+    port: int = typer.Option(8050, help="Port."),
+):
+    """Start the local dashboard (works offline)."""
+    from .web.server import serve as run_server
+
+    run_server(host=host, port=port)
+
+
+@app.command()
+def params(
+    search: Optional[str] = typer.Argument(None, help="Only parameters whose name contains this text."),
+):
+    """List the parameter set: value, unit, source."""
+    from .parameters import load_parameters
+
+    p = load_parameters()
+    typer.echo(f"parameter set {p.version}; calibration run: {p.calibration_run}")
+    for prm in [*p.literature.values(), *p.free.values()]:
+        if search and search not in prm.name:
+            continue
+        typer.echo(f"{prm.name:42s} {prm.value:>10.4g} {prm.unit:14s} [{prm.confidence}] {prm.source}")
+
+
+def main(argv=None) -> int:
+    """Entry point: run the app, turning user errors into one-line messages."""
+    from .errors import KetasimError
+
+    warnings.showwarning = _show_warning
+    try:
+        app(args=argv, standalone_mode=False)
+    except KetasimError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 1
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return e.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Plain-text summaries of single-patient runs (what the demo and ``ketasim simulate`` print)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _peak(df: pd.DataFrame, col: str):
+    i = int(np.argmax(df[col].to_numpy()))
+    return float(df[col].iloc[i]), float(df["time_h"].iloc[i])
+
+
+def _at(df: pd.DataFrame, col: str, t: float) -> float:
+    return float(np.interp(t, df["time_h"].to_numpy(), df[col].to_numpy()))
+
+
+def fmt_time(h: float) -> str:
+    if h < 2:
+        return f"{h * 60:.0f} min"
+    if h < 48:
+        return f"{h:.1f} h"
+    return f"{h / 24:.1f} d"
+
+
+def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: str) -> str:
+    """A short link-by-link summary for each arm of a (typical-patient) trajectory table."""
+    lines = []
+    for arm, df in traj.groupby("arm", sort=False):
+        df = df[df["subject"] == df["subject"].iloc[0]].sort_values("time_h")
+        base = float(df["score"].iloc[0])
+        lines.append(f"[{arm}]")
+        rows = [("plasma ketamine", "cp_ketamine_ng_ml", "{:.0f} ng/mL"), ("norketamine", "cp_norketamine_ng_ml", "{:.0f} ng/mL"),
+                ("NMDA block, interneurons", "nmda_block_interneuron", "{:.0%}"),
+                ("NMDA block, pyramidal cells", "nmda_block_pyramidal", "{:.0%}"),
+                ("glutamate", "glutamate", "x{:.2f}"), ("BDNF", "bdnf", "x{:.2f}"), ("mTORC1", "mtorc1", "x{:.2f}"),
+                ("synaptic proteins", "synaptic_proteins", "x{:.2f}"), ("spine density", "spine_density", "x{:.2f}"),
+                ("dissociation (CADSS)", "cadss", "{:.1f}"), ("systolic BP rise", "sbp_change_mmhg", "{:+.1f} mmHg"),
+                ("sedation index", "sedation", "{:.2f}")]
+        for label, col, f in rows:
+            v, t = _peak(df, col)
+            if v <= 0 or (col.startswith("cp_") and v < 0.5):
+                continue
+            lines.append(f"  {label:30s} peak {f.format(v):>12s} at {fmt_time(t)}")
+        g_min = float(df["glutamate"].min())
+        if g_min < 0.99:
+            lines.append(f"  {'glutamate minimum':30s}      x{g_min:.2f}  (anesthetic-range block)")
+        parts = []
+        for t in (2, 24, 72, 168, 336, 672):
+            if t <= df["time_h"].iloc[-1]:
+                parts.append(f"{fmt_time(t)} {_at(df, 'score', t):.1f}")
+        lines.append(f"  {scale.upper()} from {base:.1f}: " + ", ".join(parts))
+        if sessions is not None and len(sessions):
+            s = sessions[sessions["arm"] == arm]
+            if len(s):
+                ready = float(s["discharge_ready_h"].max())
+                lines.append(f"  discharge criteria met {fmt_time(ready)} after the start of the session (latest session)")
+    return "\n".join(lines)
