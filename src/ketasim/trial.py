@@ -1,0 +1,515 @@
+"""Virtual clinical trials: designs, rating noise, endpoints with intervals, between-arm comparisons.
+
+``run_trial(scenario)`` simulates every arm (in chunks, with an optional progress callback), turns model
+scores into ratings (integer scores with a rater's noise), and computes the endpoints of DESIGN.md's trial
+JSON. Designs (``design:`` in the scenario):
+
+* ``{type: parallel}`` (default) — independent virtual patients per arm; Welch t-test / two-proportion tests.
+* ``{type: crossover}`` — every patient receives every arm (periods separated by a washout long enough for the
+  model to return to baseline); paired comparisons.
+* ``{type: randomized_withdrawal, induction_until: 4 w, criterion: response|remission, relapse_score: 22,
+  continue: ARM, withdraw: ARM}`` — everyone gets the open-label induction (the doses the two arms share
+  before ``induction_until``); responders/remitters are re-randomized 1:1 to the two arms and relapse
+  (rating >= ``relapse_score`` at a weekly visit) is followed: relapse rate and Kaplan–Meier time to relapse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .engine import run_arm
+from .errors import InputError
+from .parameters import ParameterSet, load_parameters
+from .population import SCALES, sample_patients
+from .result import NOTICE, ketasim_version
+from .scenario import DEFAULT_MEASURES, Endpoints, Scenario
+from .units import parse_time_h
+
+SIDE_EFFECT_MEASURES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak",
+                        "nausea_rate", "hypertension_rate", "discharge_2h_rate")
+SCORE_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate")
+BAND_VARIABLES = ("score", "cp_ketamine_ng_ml", "nmda_block_interneuron", "glutamate", "bdnf", "mtorc1",
+                  "synaptic_proteins", "spine_density", "cadss", "sbp_change_mmhg", "sedation")
+#: Pre-dose blood pressure of the virtual population (mmHg), for the SBP >= 180 / DBP >= 110 endpoint.
+BASELINE_SBP = (128.0, 14.0)   # assumption: typical adult outpatient mean and SD
+BASELINE_DBP = (79.0, 9.0)
+
+
+@dataclasses.dataclass
+class ArmOutcome:
+    """Per-patient outcomes of one arm (arrays over patients)."""
+
+    name: str
+    times_h: np.ndarray
+    baseline: np.ndarray          # observed baseline rating
+    rating: np.ndarray            # (n, T) observed ratings (integers)
+    model_score: np.ndarray       # (n, T) noise-free model score
+    sessions: np.ndarray          # (n, S, N_SUM)
+    bands: pd.DataFrame
+    sbp0: np.ndarray
+    dbp0: np.ndarray
+    female: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.baseline.size)
+
+
+@dataclasses.dataclass
+class TrialResult:
+    scenario: Scenario
+    params: ParameterSet
+    seed: int
+    design: str
+    endpoints: list           # dict rows
+    comparisons: list         # dict rows
+    outcomes: dict            # name -> ArmOutcome
+
+    def to_dict(self) -> dict:
+        arms = {}
+        for name, o in self.outcomes.items():
+            rows = [{k: v for k, v in r.items() if k != "arm"} for r in self.endpoints if r["arm"] == name]
+            arms[name] = {"n": o.n, "endpoints": rows}
+        return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
+                "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
+                "seed": int(self.seed), "design": self.design, "arms": arms, "comparisons": self.comparisons,
+                "notice": NOTICE}
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for r in self.endpoints:
+            rows.append({"arm": r["arm"], "time_h": r["time_h"], "scale": r["scale"], "measure": r["measure"],
+                         "value": r["value"], "ci_low": r["ci95"][0], "ci_high": r["ci95"][1],
+                         "n": self.outcomes[r["arm"]].n})
+        return pd.DataFrame(rows)
+
+    def comparison_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.comparisons)
+
+    def trajectory_summary(self) -> pd.DataFrame:
+        return pd.concat([o.bands for o in self.outcomes.values()], ignore_index=True)
+
+    def format_table(self) -> str:
+        t = self.table()
+        lines = [f"{self.scenario.name}: {self.design} trial, seed {self.seed}, parameter set {self.params.version}"]
+        for arm, g in t.groupby("arm", sort=False):
+            lines.append(f"\n[{arm}] n={self.outcomes[arm].n}")
+            for _, r in g.iterrows():
+                when = "all sessions" if r.time_h is None or (isinstance(r.time_h, float) and math.isnan(r.time_h)) else _fmt_t(r.time_h)
+                lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}]")
+        if self.comparisons:
+            lines.append("\nbetween arms")
+            for c in self.comparisons:
+                when = _fmt_t(c["time_h"]) if c["time_h"] is not None else "all sessions"
+                lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
+                             f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  p={c['p_value']:.3g}")
+        lines.append("\n" + NOTICE)
+        return "\n".join(lines)
+
+
+def _fmt_t(h) -> str:
+    if h is None:
+        return "-"
+    if h < 2:
+        return f"{h * 60:.0f} min"
+    if h < 48:
+        return f"{h:g} h"
+    return f"{h / 24:g} d"
+
+
+# ---- statistics ----------------------------------------------------------------------------------------------
+def mean_ci(x: np.ndarray):
+    x = x[np.isfinite(x)]
+    m = float(np.mean(x))
+    se = float(np.std(x, ddof=1) / math.sqrt(x.size)) if x.size > 1 else float("nan")
+    return m, se, (m - 1.96 * se, m + 1.96 * se)
+
+
+def wilson_ci(k: int, n: int):
+    """95% Wilson score interval for a proportion, in percent."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    z = 1.96
+    p = k / n
+    den = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / den
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (100 * max(c - h, 0.0), 100 * min(c + h, 1.0))
+
+
+def kaplan_meier(time: np.ndarray, event: np.ndarray):
+    """KM curve: (event times, survival). ``time`` in h; ``event`` True for relapse, False censored."""
+    order = np.argsort(time)
+    t, e = time[order], event[order]
+    uniq = np.unique(t[e])
+    surv = []
+    s = 1.0
+    var_sum = 0.0
+    out_var = []
+    for u in uniq:
+        at_risk = np.sum(t >= u)
+        d = np.sum((t == u) & e)
+        s *= 1 - d / at_risk
+        if at_risk > d:
+            var_sum += d / (at_risk * (at_risk - d))
+        surv.append(s)
+        out_var.append(var_sum)
+    return uniq, np.array(surv), np.array(out_var)
+
+
+def km_median(time, event):
+    """Median time to event with a 95% CI (Brookmeyer–Crowley on the log-log scale); NaN if not reached."""
+    u, s, v = kaplan_meier(time, event)
+    if u.size == 0:
+        return float("nan"), (float("nan"), float("nan"))
+    med = float(u[np.argmax(s <= 0.5)]) if np.any(s <= 0.5) else float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ll = np.log(-np.log(s))
+        se = np.sqrt(v) / np.abs(np.log(s))
+        lo_s = np.exp(-np.exp(ll + 1.96 * se))
+        hi_s = np.exp(-np.exp(ll - 1.96 * se))
+    lo = float(u[np.argmax(lo_s <= 0.5)]) if np.any(lo_s <= 0.5) else float("nan")
+    hi = float(u[np.argmax(hi_s <= 0.5)]) if np.any(hi_s <= 0.5) else float("nan")
+    return med, (lo, hi)
+
+
+# ---- simulation of arms -----------------------------------------------------------------------------------------
+def _band_times(horizon: float) -> np.ndarray:
+    early = [0, 0.25, 0.5, 0.667, 1, 1.5, 2, 3, 4, 6, 8, 12, 18]
+    return np.array(sorted(set(early + list(np.arange(24.0, horizon + 1e-9, 24.0)))), float)
+
+
+def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
+                      progress, done, total, chunk):
+    n = patients.n
+    all_times = np.unique(np.concatenate([times, band_times]))
+    t_idx = np.searchsorted(all_times, times)
+    out_score = np.empty((n, times.size))
+    sess = None
+    band_rows = []
+    band_store = {v: [] for v in BAND_VARIABLES}
+    from .solver import kernel as K
+
+    col = {v: K.OUT_NAMES.index(v) for v in BAND_VARIABLES if v != "score"}
+    sev = K.OUT_NAMES.index("severity")
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        part = patients.take(slice(a, b))
+        run = run_arm(arm, spec, part, all_times, params=params, experiment=experiment, on_failure="flag")
+        score = run.out[:, :, sev] * part.baseline[:, None]
+        out_score[a:b] = score[:, t_idx]
+        sess = run.sessions if sess is None else np.concatenate([sess, run.sessions])
+        bidx = np.searchsorted(all_times, band_times)
+        band_store["score"].append(score[:, bidx])
+        for v, j in col.items():
+            band_store[v].append(run.out[:, bidx, j])
+        done[0] += b - a
+        if progress is not None:
+            progress(done[0] / total)
+    for v, parts in band_store.items():
+        m = np.concatenate(parts)
+        q = np.nanpercentile(m, [5, 50, 95], axis=0)
+        band_rows.append(pd.DataFrame({"arm": name, "time_h": band_times, "variable": v, "p05": q[0],
+                                       "median": q[1], "p95": q[2]}))
+    noise = rng.normal(0.0, noise_sd, out_score.shape) if noise_sd > 0 else 0.0
+    rating = np.clip(np.rint(out_score + noise), 0, smax)
+    rating[:, times == 0] = np.rint(patients.baseline)[:, None]
+    sbp0 = rng.normal(*BASELINE_SBP, n)
+    dbp0 = rng.normal(*BASELINE_DBP, n)
+    return ArmOutcome(name, times, np.rint(patients.baseline), rating, out_score, sess, pd.concat(band_rows),
+                      sbp0, dbp0, patients.female)
+
+
+def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
+    thr = ep.remission_threshold if ep.remission_threshold is not None else SCALES[scale][1]
+    for j, t in enumerate(o.times_h):
+        r = o.rating[:, j]
+        ch = r - o.baseline
+        for m in measures:
+            if m == "mean":
+                v, se, ci = mean_ci(r)
+            elif m == "mean_change":
+                v, se, ci = mean_ci(ch)
+            elif m == "response_rate":
+                k = int(np.sum(r <= (1 - ep.response_reduction) * o.baseline))
+                v, ci = 100.0 * k / o.n, wilson_ci(k, o.n)
+            elif m == "remission_rate":
+                k = int(np.sum(r <= thr))
+                v, ci = 100.0 * k / o.n, wilson_ci(k, o.n)
+            else:
+                continue
+            rows.append({"arm": o.name, "time_h": float(t), "scale": scale, "measure": m, "value": float(v),
+                         "ci95": [float(ci[0]), float(ci[1])]})
+
+
+def side_effect_values(o: ArmOutcome, rng) -> dict:
+    """Per-patient side-effect outcomes over all sessions (arrays), from the per-session peaks."""
+    from .solver import kernel as K
+
+    s = o.sessions
+    idx = {k: i for i, k in enumerate(K.SUM_NAMES)}
+    has = s.shape[1] > 0
+    peak = lambda k: s[:, :, idx[k]].max(axis=1) if has else np.zeros(o.n)  # noqa: E731
+    p_any = 1.0 - np.prod(1.0 - s[:, :, idx["nausea_probability"]], axis=1) if has else np.zeros(o.n)
+    return {
+        "cadss_peak": peak("cadss_peak"),
+        "sbp_change_peak": peak("sbp_change_peak"),
+        "dbp_change_peak": peak("dbp_change_peak"),
+        "hr_change_peak": peak("hr_change_peak"),
+        "sedation_peak": peak("sedation_peak"),
+        "nausea": rng.random(o.n) < p_any,
+        "hypertension": (o.sbp0 + peak("sbp_change_peak") >= 180) | (o.dbp0 + peak("dbp_change_peak") >= 110),
+        "discharge_2h": (s[:, :, idx["discharge_ready_h"]].max(axis=1) <= 2.0) if has else np.ones(o.n, bool),
+    }
+
+
+def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale):
+    vals = side_effect_values(o, rng)
+    for m in measures:
+        if m in ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak"):
+            v, se, ci = mean_ci(vals[m])
+        elif m in ("nausea_rate", "hypertension_rate", "discharge_2h_rate"):
+            x = vals[m.removesuffix("_rate")]
+            k = int(x.sum())
+            v, ci = 100.0 * k / o.n, wilson_ci(k, o.n)
+        else:
+            continue
+        rows.append({"arm": o.name, "time_h": None, "scale": "side-effects", "measure": m, "value": float(v),
+                     "ci95": [float(ci[0]), float(ci[1])]})
+
+
+def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, out: list):
+    thr = ep.remission_threshold if ep.remission_threshold is not None else SCALES[scale][1]
+    for j, t in enumerate(a.times_h):
+        if t == 0:
+            continue
+        ca, cb = a.rating[:, j] - a.baseline, b.rating[:, j] - b.baseline
+        if paired and ca.size == cb.size:
+            d = ca - cb
+            v, se, ci = mean_ci(d)
+            p = float(stats.ttest_1samp(d, 0.0).pvalue) if d.size > 1 else float("nan")
+        else:
+            v = float(ca.mean() - cb.mean())
+            se = math.sqrt(ca.var(ddof=1) / ca.size + cb.var(ddof=1) / cb.size)
+            ci = (v - 1.96 * se, v + 1.96 * se)
+            p = float(stats.ttest_ind(ca, cb, equal_var=False).pvalue)
+        out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale,
+                    "measure": "mean_change_difference", "value": v, "ci95": [ci[0], ci[1]], "p_value": p})
+        for m, pa, pb in (("response_rate_difference", a.rating[:, j] <= (1 - ep.response_reduction) * a.baseline,
+                           b.rating[:, j] <= (1 - ep.response_reduction) * b.baseline),
+                          ("remission_rate_difference", a.rating[:, j] <= thr, b.rating[:, j] <= thr)):
+            x1, x2 = float(pa.mean()), float(pb.mean())
+            se = math.sqrt(x1 * (1 - x1) / pa.size + x2 * (1 - x2) / pb.size)
+            pool = (pa.sum() + pb.sum()) / (pa.size + pb.size)
+            se0 = math.sqrt(pool * (1 - pool) * (1 / pa.size + 1 / pb.size))
+            z = (x1 - x2) / se0 if se0 > 0 else 0.0
+            out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale, "measure": m,
+                        "value": 100 * (x1 - x2), "ci95": [100 * (x1 - x2 - 1.96 * se), 100 * (x1 - x2 + 1.96 * se)],
+                        "p_value": float(2 * stats.norm.sf(abs(z)))})
+
+
+def _control_arm(names, design: dict) -> str:
+    if design.get("control"):
+        if design["control"] not in names:
+            raise InputError(f"design.control: no arm named {design['control']!r}")
+        return design["control"]
+    for key in ("placebo", "saline", "midazolam", "control"):
+        for n in names:
+            if key in n.lower():
+                return n
+    return names[0]
+
+
+# ---- entry point ---------------------------------------------------------------------------------------------------
+def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
+              progress: Callable[[float], None] | None = None, chunk: int = 20000) -> TrialResult:
+    """Run the virtual trial of ``scenario`` and compute its endpoints."""
+    params = params or load_parameters()
+    seed = scenario.seed if seed is None else seed
+    design = dict(scenario.design)
+    kind = design.get("type", "parallel")
+    if kind not in ("parallel", "crossover", "randomized_withdrawal"):
+        raise InputError(f"design.type: unknown design {kind!r}; use parallel, crossover or randomized_withdrawal")
+    spec = scenario.population
+    ep = scenario.endpoints or Endpoints(times_h=(2.0, 24.0, 168.0, 672.0))
+    measures = ep.measures or DEFAULT_MEASURES
+    scale = spec.scale
+    smax = SCALES[scale][0]
+    noise_sd = params.free_value("rating_noise_sd") * smax if ep.rating_noise else 0.0
+    size = n or spec.size
+    root = np.random.SeedSequence(seed)
+    arm_seeds = root.spawn(len(scenario.arms) + 1)
+    times = np.unique(np.concatenate([[0.0], np.asarray(ep.times_h, float)]))
+    horizon = max(scenario.horizon_h, times[-1])
+    extra = {}
+    if kind == "randomized_withdrawal":
+        extra = _withdrawal_setup(design, scenario)
+        times = np.unique(np.concatenate([times, extra["visits"]]))
+        horizon = max(horizon, times[-1])
+    band_times = _band_times(horizon)
+    total = size * len(scenario.arms)
+    done = [0]
+    outcomes = {}
+    shared = None
+    for k, arm in enumerate(scenario.arms):
+        rng = np.random.default_rng(arm_seeds[k])
+        if kind in ("crossover", "randomized_withdrawal"):
+            if shared is None:
+                shared = sample_patients(spec, params, np.random.default_rng(arm_seeds[-1]), size)
+            patients = shared
+        else:
+            patients = sample_patients(spec, params, rng, size)
+        outcomes[arm.name] = _simulate_outcome(arm.name, arm, spec, patients, times, band_times, params,
+                                               scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk)
+    rows: list = []
+    comps: list = []
+    se_rng = np.random.default_rng(root.spawn(1)[0])
+    if kind == "randomized_withdrawal":
+        rows, comps, outcomes = _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, se_rng)
+    else:
+        score_measures = [m for m in measures if m in SCORE_MEASURES]
+        side = [m for m in measures if m in SIDE_EFFECT_MEASURES]
+        ep_times = set(np.round(ep.times_h, 9))
+        for o in outcomes.values():
+            sel = np.array([round(t, 9) in ep_times for t in o.times_h])
+            view = dataclasses.replace(o, times_h=o.times_h[sel], rating=o.rating[:, sel], model_score=o.model_score[:, sel])
+            _score_endpoints(view, ep, scale, score_measures, rows)
+            _side_endpoints(o, side, se_rng, rows, scale)
+        names = list(outcomes)
+        if len(names) > 1:
+            ctrl = _control_arm(names, design)
+            for nme in names:
+                if nme != ctrl:
+                    a, b = outcomes[nme], outcomes[ctrl]
+                    sel = np.array([round(t, 9) in ep_times for t in a.times_h])
+                    _compare(dataclasses.replace(a, times_h=a.times_h[sel], rating=a.rating[:, sel]),
+                             dataclasses.replace(b, times_h=b.times_h[sel], rating=b.rating[:, sel]),
+                             ep, scale, kind == "crossover", comps)
+    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes)
+
+
+# ---- randomized withdrawal -------------------------------------------------------------------------------------------
+def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
+    names = [a.name for a in scenario.arms]
+    for key in ("continue", "withdraw"):
+        if design.get(key) not in names:
+            raise InputError(f"design.{key}: must name one of the arms ({', '.join(names)})")
+    if len(names) != 2:
+        raise InputError("design: a randomized_withdrawal trial has exactly two arms (continue and withdraw)")
+    t_rand = parse_time_h(design.get("induction_until", "4 w"), "design.induction_until")
+    crit = design.get("criterion", "response")
+    if crit not in ("response", "remission"):
+        raise InputError("design.criterion: use response or remission")
+    relapse = float(design.get("relapse_score", 22))
+    horizon = scenario.horizon_h
+    visits = np.arange(t_rand, horizon + 1e-9, 168.0)
+    return {"t_rand": t_rand, "criterion": crit, "relapse": relapse, "visits": visits}
+
+
+def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
+    cont, wd = outcomes[design["continue"]], outcomes[design["withdraw"]]
+    t_rand = extra["t_rand"]
+    j0 = int(np.searchsorted(cont.times_h, t_rand))
+    thr = ep.remission_threshold if ep.remission_threshold is not None else SCALES[scale][1]
+    r0 = cont.rating[:, j0]
+    ok = r0 <= ((1 - ep.response_reduction) * cont.baseline if extra["criterion"] == "response" else thr)
+    idx = np.flatnonzero(ok)
+    rng.shuffle(idx)
+    half = idx.size // 2
+    groups = {cont.name: (cont, idx[:half]), wd.name: (wd, idx[half:])}
+    visit_sel = cont.times_h > t_rand
+    rows, comps, new = [], [], {}
+    km = {}
+    for name, (o, ids) in groups.items():
+        sub = dataclasses.replace(o, baseline=o.baseline[ids], rating=o.rating[ids], model_score=o.model_score[ids],
+                                  sessions=o.sessions[ids], sbp0=o.sbp0[ids], dbp0=o.dbp0[ids], female=o.female[ids])
+        new[name] = sub
+        after = sub.rating[:, visit_sel]
+        tv = sub.times_h[visit_sel]
+        rel = after >= extra["relapse"]
+        event = rel.any(axis=1)
+        t_ev = np.where(event, tv[np.argmax(rel, axis=1)] - t_rand, tv[-1] - t_rand if tv.size else 0.0)
+        km[name] = (t_ev, event)
+        k = int(event.sum())
+        rows.append({"arm": name, "time_h": float(tv[-1]) if tv.size else None, "scale": scale, "measure": "relapse_rate",
+                     "value": 100.0 * k / max(sub.n, 1), "ci95": list(wilson_ci(k, sub.n))})
+        med, ci = km_median(t_ev, event)
+        rows.append({"arm": name, "time_h": None, "scale": scale, "measure": "time_to_relapse",
+                     "value": med / 24.0, "ci95": [ci[0] / 24.0, ci[1] / 24.0], "unit": "d (Kaplan-Meier median)"})
+        _score_endpoints(dataclasses.replace(sub, times_h=sub.times_h[~visit_sel | np.isin(sub.times_h, ep.times_h)],
+                                             rating=sub.rating[:, ~visit_sel | np.isin(sub.times_h, ep.times_h)]),
+                         ep, scale, [m for m in measures if m in SCORE_MEASURES], rows)
+    (ta, ea), (tb, eb) = km[cont.name], km[wd.name]
+    if ta.size and tb.size:
+        res = stats.logrank(ta, tb) if hasattr(stats, "logrank") else None
+        p = float(res.pvalue) if res is not None else float("nan")
+        comps.append({"arm": cont.name, "versus": wd.name, "time_h": None, "scale": scale,
+                      "measure": "relapse_rate_difference",
+                      "value": 100 * (ea.mean() - eb.mean()),
+                      "ci95": [100 * (ea.mean() - eb.mean()) - 196 * math.sqrt(ea.mean() * (1 - ea.mean()) / ea.size + eb.mean() * (1 - eb.mean()) / eb.size),
+                               100 * (ea.mean() - eb.mean()) + 196 * math.sqrt(ea.mean() * (1 - ea.mean()) / ea.size + eb.mean() * (1 - eb.mean()) / eb.size)],
+                      "p_value": p, "test": "log-rank (time to relapse)"})
+    rows.insert(0, {"arm": cont.name, "time_h": float(t_rand), "scale": scale, "measure": "randomized_fraction",
+                    "value": 100.0 * idx.size / cont.n, "ci95": list(wilson_ci(int(idx.size), cont.n))})
+    return rows, comps, new
+
+
+def _finite(x):
+    """JSON-safe copy: NaN/inf become null (strict JSON has no NaN)."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+# ---- CLI glue ---------------------------------------------------------------------------------------------------------
+class _Bar:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty() or enabled == "force"
+        self.last = -1
+
+    def __call__(self, frac: float):
+        if not self.enabled:
+            return
+        pct = int(frac * 100)
+        if pct != self.last:
+            self.last = pct
+            bar = "#" * (pct // 4)
+            sys.stderr.write(f"\rsimulating [{bar:<25s}] {pct:3d}%")
+            if pct >= 100:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True):
+    import json
+
+    from .scenario import load_scenario
+
+    sc = load_scenario(path)
+    total = (size or sc.population.size) * len(sc.arms)
+    bar = _Bar(progress and total >= 2000)
+    tr = run_trial(sc, n=size, seed=seed, progress=bar)
+    print(tr.format_table())
+    if json_out:
+        with open(json_out, "w", encoding="utf-8") as fh:
+            json.dump(_finite(tr.to_dict()), fh, indent=1, allow_nan=False)
+        print(f"wrote {json_out}")
+    if report:
+        from .report import trial_report
+
+        trial_report(tr, report)
+        print(f"wrote {report}")
+    return tr
