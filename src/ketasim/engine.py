@@ -68,7 +68,8 @@ def _expit(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def model_constants(params: ParameterSet, experiment: VirtualExperiment, expectancy: float) -> np.ndarray:
+def model_constants(params: ParameterSet, experiment: VirtualExperiment, expectancy: float,
+                    perception: float = 1.0) -> np.ndarray:
     p = params
     mw = p.get("mw.ketamine", "g/mol")
     fu = p.get("pk.fu")
@@ -90,7 +91,7 @@ def model_constants(params: ParameterSet, experiment: VirtualExperiment, expecta
         "il6_effect": p.get("pd.il6.repeat_effect"), "w_protein": p.free_value("weight_protein"),
         "w_spine": p.free_value("weight_spine"), "cadss_max": p.free_value("cadss_max"),
         "cadss_ec50": racemic_total_to_s_eq(p.get("pd.cadss.ec50_racemic_total", "uM")),
-        "cadss_hill": p.get("pd.cadss.hill"), "tolerance_gain": p.free_value("tolerance_gain", "1/h"),
+        "cadss_hill": p.free_value("cadss_hill"), "tolerance_gain": p.free_value("tolerance_gain", "1/h"),
         "sbp_emax": p.get("pd.sbp.emax", "mmHg"),
         "sbp_ec50": racemic_total_to_s_eq(p.get("pd.sbp.ec50_racemic_total", "uM")),
         "dbp_emax": p.get("pd.dbp.emax", "mmHg"), "hr_emax": p.get("pd.hr.emax", "1/min"),
@@ -100,13 +101,13 @@ def model_constants(params: ParameterSet, experiment: VirtualExperiment, expecta
         "fu": fu, "fu_midazolam": p.get("pk.midazolam.fu"), "mw_ketamine": mw,
         "mw_norketamine": p.get("mw.norketamine", "g/mol"), "mw_hnk": p.get("mw.hnk", "g/mol"),
         "mw_midazolam": p.get("mw.midazolam", "g/mol"), "fm_nk": p.get("pk.fm_nk"), "fm_hnk": p.get("pk.fm_hnk"),
-        "perception_gain": p.free_value("perception_gain", "1/h"),
+        "perception_gain": p.free_value("perception_gain", "1/h") * perception,
         "antidepressant_emax": p.free_value("antidepressant_emax"),
         "anesthesia_umol": p.get("pd.anesthesia.threshold", "uM"),
         "ampa_block": experiment.ampa_block, "mtor_block": experiment.mtor_block,
         "spine_block": experiment.spine_block, "session_expectancy": expectancy,
         "monitor_cadss": p.get("monitoring.cadss_max"), "monitor_sedation": p.get("monitoring.sedation_max"),
-        "monitor_sbp": p.get("monitoring.sbp_rise_max", "mmHg"),
+        "monitor_sbp": p.get("monitoring.sbp_rise_max", "mmHg"), "w_trkb": p.free_value("weight_trkb"),
     }
     return np.array([v[name] for name in K.MC_NAMES], dtype=np.float64)
 
@@ -150,6 +151,9 @@ def patient_parameters(params: ParameterSet, spec: PopulationSpec, patients: Pat
     pp[:, K.PP_EMAX_PL] = _expit(_logit(p.free_value("placebo_emax")) + p.free_value("omega_placebo") * patients.eta_placebo)
     stress = 1.0 if spec.treatment_resistant else p.get("pd.spine.stress_non_trd")
     pp[:, K.PP_S0] = 1.0 / (1.0 + p.get("pd.spine.stress_loss") * stress)
+    w_bp, w_d = p.free_value("omega_bp"), p.free_value("omega_dissociation")
+    pp[:, K.PP_BP_SENS] = np.exp(w_bp * patients.eta_bp - 0.5 * w_bp ** 2)
+    pp[:, K.PP_DISS_SENS] = np.exp(w_d * patients.eta_dissociation - 0.5 * w_d ** 2)
     return pp
 
 
@@ -309,7 +313,7 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     active_dep[ev_target[ev_kind == K.EV_DEPOT]] = True
     return PreparedArm(arm, patients, model, grid, output_times_h, grid.index_of(output_times_h).astype(np.int64),
                        ev_time, ev_step, ev_kind, ev_target, cols[3], cols[4], cols[5], session_times, active,
-                       active_dep, shared_rates(params, model.ka), model_constants(params, experiment, spec.expectancy),
+                       active_dep, shared_rates(params, model.ka), model_constants(params, experiment, spec.expectancy, spec.perception),
                        patient_parameters(params, spec, patients, model))
 
 

@@ -48,6 +48,7 @@ class PopulationSpec:
     genotype: str | None = None          # fix everyone's BDNF genotype, else sampled
     crp_mg_l: float | None = None        # fix everyone's CRP, else sampled
     expectancy: float = 1.0              # context multiplier of placebo response (1 = ordinary clinic)
+    perception: float = 1.0              # 0 when drug effects cannot be perceived (e.g. given under anesthesia)
 
     def __post_init__(self):
         f = "population"
@@ -77,6 +78,8 @@ class PopulationSpec:
             raise InputError(f"{f}.crp_mg_l: must lie in 0-300 mg/L")
         if not (0 <= self.expectancy <= 5):
             raise InputError(f"{f}.expectancy: must lie in [0, 5]")
+        if not (0 <= self.perception <= 1):
+            raise InputError(f"{f}.perception: must lie in [0, 1]")
 
     @property
     def scale_max(self) -> float:
@@ -99,6 +102,8 @@ class Patients:
     eta_ke0: np.ndarray
     eta_emax: np.ndarray
     eta_placebo: np.ndarray
+    eta_bp: np.ndarray
+    eta_dissociation: np.ndarray
 
     @property
     def n(self) -> int:
@@ -143,6 +148,7 @@ def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | No
         baseline=_truncnormal(rng, spec.baseline.mean, spec.baseline.sd, 1.0, smax, n),
         eta_cl=rng.standard_normal(n), eta_v=rng.standard_normal(n), eta_f=rng.standard_normal(n),
         eta_ke0=rng.standard_normal(n), eta_emax=rng.standard_normal(n), eta_placebo=rng.standard_normal(n),
+        eta_bp=rng.standard_normal(n), eta_dissociation=rng.standard_normal(n),
     )
 
 
@@ -157,4 +163,5 @@ def typical_patient(spec: PopulationSpec, params: ParameterSet) -> Patients:
         crp_mg_l=np.array([spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")]),
         baseline=np.array([spec.baseline.mean]),
         eta_cl=z, eta_v=z.copy(), eta_f=z.copy(), eta_ke0=z.copy(), eta_emax=z.copy(), eta_placebo=z.copy(),
+        eta_bp=z.copy(), eta_dissociation=z.copy(),
     )

@@ -50,6 +50,7 @@ class _Population(_Strict):
     genotype: str | None = None
     crp_mg_l: float | None = None
     expectancy: float = 1.0
+    perception: float = 1.0
 
 
 class _Endpoints(_Strict):
@@ -176,7 +177,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           weight_kg=Distribution(pop.weight_kg.mean, pop.weight_kg.sd),
                           age_years=Distribution(pop.age_years.mean, pop.age_years.sd),
                           female_fraction=pop.female_fraction, comedications=tuple(pop.comedications),
-                          genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy)
+                          genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
+                          perception=pop.perception)
     if not m.arms:
         raise InputError("arms: at least one arm is required")
     arms = tuple(arm_from_list(str(k), v) for k, v in m.arms.items())

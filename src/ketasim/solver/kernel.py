@@ -39,6 +39,7 @@ MC_NAMES = (
     "nausea_ec50", "fu", "fu_midazolam", "mw_ketamine", "mw_norketamine", "mw_hnk", "mw_midazolam",
     "fm_nk", "fm_hnk", "perception_gain", "antidepressant_emax", "anesthesia_umol", "ampa_block",
     "mtor_block", "spine_block", "session_expectancy", "monitor_cadss", "monitor_sedation", "monitor_sbp",
+    "w_trkb",
 )
 (MC_KI_S, MC_KI_R, MC_KI_SNK, MC_KI_RNK, MC_M_I, MC_M_E, MC_HILL, MC_GDIS,
  MC_W_HNK, MC_EC50_HNK, MC_BDNF_GAIN, MC_EEF2, MC_TRKB_K, MC_TRKB_N, MC_PROT_GAIN, MC_SPINE_GAIN,
@@ -46,13 +47,15 @@ MC_NAMES = (
  MC_SBP_EMAX, MC_SBP_EC50, MC_DBP_EMAX, MC_HR_EMAX, MC_SED_EC50, MC_MDZ_EC50, MC_NAUSEA_PMAX,
  MC_NAUSEA_EC50, MC_FU, MC_FU_MDZ, MC_MW_K, MC_MW_NK, MC_MW_HNK, MC_MW_MDZ,
  MC_FM_NK, MC_FM_HNK, MC_PERC_GAIN, MC_AD_EMAX, MC_ANES, MC_AMPA_BLOCK,
- MC_MTOR_BLOCK, MC_SPINE_BLOCK, MC_SESSION_X, MC_MON_CADSS, MC_MON_SED, MC_MON_SBP) = range(len(MC_NAMES))
+ MC_MTOR_BLOCK, MC_SPINE_BLOCK, MC_SESSION_X, MC_MON_CADSS, MC_MON_SED, MC_MON_SBP,
+ MC_W_T) = range(len(MC_NAMES))
 
 # ---- per-patient parameters (pp) -------------------------------------------------------------------------
 PP_NAMES = ("weight_kg", "fh_s", "fh_r", "fgut_s", "fgut_r", "f_iiv", "cl_s", "cl_r", "cl_snk", "cl_rnk",
-            "ke0", "bdnf_multiplier", "emax_drug", "emax_placebo", "spine_set_point")
+            "ke0", "bdnf_multiplier", "emax_drug", "emax_placebo", "spine_set_point", "bp_sensitivity",
+            "dissociation_sensitivity")
 (PP_WT, PP_FH_S, PP_FH_R, PP_FGUT_S, PP_FGUT_R, PP_FIIV, PP_CL_S, PP_CL_R, PP_CL_SNK, PP_CL_RNK,
- PP_KE0, PP_BDNF_MULT, PP_EMAX, PP_EMAX_PL, PP_S0) = range(len(PP_NAMES))
+ PP_KE0, PP_BDNF_MULT, PP_EMAX, PP_EMAX_PL, PP_S0, PP_BP_SENS, PP_DISS_SENS) = range(len(PP_NAMES))
 
 # ---- shared rate constants (w_shared rows): 10 depots then the PD links --------------------------------
 R_GLUT, R_BDNF, R_MTOR, R_PROT, R_SPINE, R_IL6, R_EXPECT, R_AD, R_SYMPTOM, R_TOL, R_NAUSEA = range(10, 21)
@@ -118,10 +121,11 @@ def _write_outputs(row, z, kappa_i, nmodes, active, ce, st, mc, pp_i):
     row[17] = xexp
     row[18] = ad
     row[19] = sev
-    row[20] = mc[MC_CADSS_MAX] * emax_model(ceq, 1.0, mc[MC_CADSS_EC50], mc[MC_CADSS_HILL]) / (1.0 + tol)
-    row[21] = emax_model(ceq, mc[MC_SBP_EMAX], mc[MC_SBP_EC50], 1.0)
-    row[22] = emax_model(ceq, mc[MC_DBP_EMAX], mc[MC_SBP_EC50], 1.0)
-    row[23] = emax_model(ceq, mc[MC_HR_EMAX], mc[MC_SBP_EC50], 1.0)
+    bp = pp_i[PP_BP_SENS]
+    row[20] = mc[MC_CADSS_MAX] * pp_i[PP_DISS_SENS] * emax_model(ceq, 1.0, mc[MC_CADSS_EC50], mc[MC_CADSS_HILL]) / (1.0 + tol)
+    row[21] = bp * emax_model(ceq, mc[MC_SBP_EMAX], mc[MC_SBP_EC50], 1.0)
+    row[22] = bp * emax_model(ceq, mc[MC_DBP_EMAX], mc[MC_SBP_EC50], 1.0)
+    row[23] = bp * emax_model(ceq, mc[MC_HR_EMAX], mc[MC_SBP_EC50], 1.0)
     row[24] = sedation(ceq, mc[MC_SED_EC50], ce[5], mc[MC_MDZ_EC50])
     row[25] = nausea_probability(naus, mc[MC_NAUSEA_PMAX], mc[MC_NAUSEA_EC50])
     row[26] = 1.0 if (c[0] + c[1]) / mc[MC_MW_K] >= mc[MC_ANES] else 0.0
@@ -165,6 +169,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     aux = np.zeros(3)
     cad = np.zeros(3)
     ceq = np.zeros(3)
+    trk = np.zeros(3)
     node = np.zeros((11, 3))
     fh_s, fh_r = pp_i[PP_FH_S], pp_i[PP_FH_R]
     wt = pp_i[PP_WT]
@@ -292,7 +297,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             tgt[k] = bdnf_target(a, be[k], gain, mc[MC_EEF2])
         _link(1, st, node, tgt, w_shared, rates, R_BDNF, u)
         for k in range(3):
-            tgt[k] = mtorc1_target(trkb_activation(node[1, k], mc[MC_TRKB_K], mc[MC_TRKB_N]), mc[MC_MTOR_BLOCK])
+            trk[k] = trkb_activation(node[1, k], mc[MC_TRKB_K], mc[MC_TRKB_N])
+            tgt[k] = mtorc1_target(trk[k], mc[MC_MTOR_BLOCK])
         _link(2, st, node, tgt, w_shared, rates, R_MTOR, u)
         for k in range(3):
             tgt[k] = protein_target(node[2, k], mc[MC_PROT_GAIN])
@@ -308,7 +314,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             tgt[k] = cad[k]
         _link_raw(9, st, node, tgt, mc[MC_TOL_GAIN], w_shared, R_TOL, u)
         for k in range(3):
-            perceived = cad[k] / (1.0 + node[9, k]) + sedation(ceq[k], mc[MC_SED_EC50], cen[5, k], mc[MC_MDZ_EC50])
+            perceived = pp_i[PP_DISS_SENS] * cad[k] / (1.0 + node[9, k]) + sedation(ceq[k], mc[MC_SED_EC50], cen[5, k], mc[MC_MDZ_EC50])
             tgt[k] = perceived
         _link_raw(6, st, node, tgt, mc[MC_PERC_GAIN] * mc[MC_SESSION_X], w_shared, R_EXPECT, u)
         for k in range(3):
@@ -317,7 +323,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         _link(10, st, node, ceq, w_shared, rates, R_NAUSEA, u)
         # ---- symptoms ------------------------------------------------------------------------------------
         for k in range(3):
-            rd = min(drug_relief(node[3, k], node[4, k] / s0, mc[MC_W_P], mc[MC_W_S], pp_i[PP_EMAX]), 0.98)
+            rd = min(drug_relief(trk[k], node[3, k], node[4, k] / s0, mc[MC_W_T], mc[MC_W_P], mc[MC_W_S], pp_i[PP_EMAX]), 0.98)
             rp = placebo_relief(node[6, k], pp_i[PP_EMAX_PL])
             ra = mc[MC_AD_EMAX] * node[7, k]
             tgt[k] = symptom_target(rd, rp, ra)
@@ -326,10 +332,10 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         # ---- per-session peaks and discharge readiness (mid and end of step) -------------------------------
         if sess >= 0 and sess < n_sess:
             for k in (1, 2):
-                cadss = mc[MC_CADSS_MAX] * cad[k] / (1.0 + node[9, k])
-                sbp = emax_model(ceq[k], mc[MC_SBP_EMAX], mc[MC_SBP_EC50], 1.0)
-                dbp = emax_model(ceq[k], mc[MC_DBP_EMAX], mc[MC_SBP_EC50], 1.0)
-                hr = emax_model(ceq[k], mc[MC_HR_EMAX], mc[MC_SBP_EC50], 1.0)
+                cadss = mc[MC_CADSS_MAX] * pp_i[PP_DISS_SENS] * cad[k] / (1.0 + node[9, k])
+                sbp = pp_i[PP_BP_SENS] * emax_model(ceq[k], mc[MC_SBP_EMAX], mc[MC_SBP_EC50], 1.0)
+                dbp = pp_i[PP_BP_SENS] * emax_model(ceq[k], mc[MC_DBP_EMAX], mc[MC_SBP_EC50], 1.0)
+                hr = pp_i[PP_BP_SENS] * emax_model(ceq[k], mc[MC_HR_EMAX], mc[MC_SBP_EC50], 1.0)
                 sed = sedation(ceq[k], mc[MC_SED_EC50], cen[5, k], mc[MC_MDZ_EC50])
                 pn = nausea_probability(node[10, k], mc[MC_NAUSEA_PMAX], mc[MC_NAUSEA_EC50])
                 sm = summ[i, sess]

@@ -91,11 +91,11 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         d[5] = rates[K.R_IL6] * (il6_target(st[3], mc[K.MC_IL_EFF]) - st[5])
         cad = emax_model(ceq, 1.0, mc[K.MC_CADSS_EC50], mc[K.MC_CADSS_HILL])
         d[9] = mc[K.MC_TOL_GAIN] * cad - rates[K.R_TOL] * st[9]
-        perceived = cad / (1.0 + st[9]) + sedation(ceq, mc[K.MC_SED_EC50], ce[5], mc[K.MC_MDZ_EC50])
+        perceived = pp[K.PP_DISS_SENS] * cad / (1.0 + st[9]) + sedation(ceq, mc[K.MC_SED_EC50], ce[5], mc[K.MC_MDZ_EC50])
         d[6] = mc[K.MC_PERC_GAIN] * mc[K.MC_SESSION_X] * perceived - rates[K.R_EXPECT] * st[6]
         d[7] = rates[K.R_AD] * (ad_on[0] - st[7])
         d[10] = rates[K.R_NAUSEA] * (ceq - st[10])
-        rd = min(drug_relief(st[3], st[4] / s0, mc[K.MC_W_P], mc[K.MC_W_S], pp[K.PP_EMAX]), 0.98)
+        rd = min(drug_relief(tk, st[3], st[4] / s0, mc[K.MC_W_T], mc[K.MC_W_P], mc[K.MC_W_S], pp[K.PP_EMAX]), 0.98)
         rp = placebo_relief(st[6], pp[K.PP_EMAX_PL])
         ra = mc[K.MC_AD_EMAX] * st[7]
         d[8] = rates[K.R_SYMPTOM] * (symptom_target(rd, rp, ra) - st[8])

@@ -1,0 +1,540 @@
+"""Calibration of the free parameters against ``reference/clinical_calibration.csv`` — and qualification.
+
+Objective (written down in README/NOTES): weighted least squares over the modelled rows,
+
+    J(theta) = sum_r ((pred_r(theta) - obs_r) / SE_r)^2
+
+with SE_r the standard error of the published statistic: SD/sqrt(n) for means and mean changes (SD from the
+row, or 10 score points / 8 mmHg / 10 CADSS points when the row gives none), the row's SE for between-arm
+differences, sqrt(p(1-p)/n) for rates (p floored at 5%), and half the stated range for ranges. So each row
+weighs by its reported spread and sample size. Predictions are expected values over a fixed virtual population
+(common random numbers, so J is deterministic for a seed); rates use the rater-noise model analytically
+(P(rating <= threshold) = Phi((threshold + 0.5 - score)/sigma)), which keeps J smooth.
+
+Rows the model cannot represent are listed with the reason (other scales such as HADS or VAS, composite
+suicide measures, adverse events the model does not contain, values marked "from memory, unverified").
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import re
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import norm
+
+from .engine import run_arm
+from .parameters import ParameterSet, load_parameters
+from .population import SCALES, sample_patients
+from .scenario import Scenario, load_scenario
+from .solver import kernel as K
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "calibration"
+
+#: trial_id -> (scenario file, {csv arm: scenario arm}, {csv arm: n})
+TRIALS = {
+    "berman2000": ("berman2000.yaml", {"ketamine": "ketamine", "saline": "saline"}, {"ketamine": 7, "saline": 7}),
+    "murrough2013_ajp": ("murrough2013.yaml", {"ketamine": "ketamine", "midazolam": "midazolam"},
+                         {"ketamine": 47, "midazolam": 25}),
+    "lii2023_masked": ("lii2023.yaml", {"ketamine": "ketamine", "placebo": "placebo"}, {"ketamine": 19, "placebo": 19}),
+    "singh2016_ajp": ("singh2016.yaml", {"ketamine 2x/week": "ketamine-2x", "placebo 2x/week": "placebo-2x",
+                                         "ketamine 3x/week": "ketamine-3x", "placebo 3x/week": "placebo-3x",
+                                         "open-label ketamine 2x/week": "ketamine-2x",
+                                         "open-label ketamine 3x/week": "ketamine-3x"},
+                      {"ketamine 2x/week": 18, "placebo 2x/week": 17, "ketamine 3x/week": 17, "placebo 3x/week": 16,
+                       "open-label ketamine 2x/week": 34, "open-label ketamine 3x/week": 33}),
+    "daly2018_synapse": ("daly2018.yaml", {"placebo (period 1)": "placebo", "esketamine 28 mg (period 1)": "esketamine-28mg",
+                                           "esketamine 56 mg (period 1)": "esketamine-56mg",
+                                           "esketamine 84 mg (period 1)": "esketamine-84mg"},
+                         {"placebo (period 1)": 33, "esketamine 28 mg (period 1)": 11, "esketamine 56 mg (period 1)": 11,
+                          "esketamine 84 mg (period 1)": 12}),
+    "transform2_popova2019": ("transform.yaml", {"esketamine+AD": "esketamine-56mg+AD|esketamine-84mg+AD",
+                                                 "AD+placebo": "placebo+AD"}, {"esketamine+AD": 114, "AD+placebo": 109}),
+    "transform1_fedgchin2019": ("transform.yaml", {"esketamine 56 mg+AD": "esketamine-56mg+AD",
+                                                   "esketamine 84 mg+AD": "esketamine-84mg+AD", "AD+placebo": "placebo+AD"},
+                                {"esketamine 56 mg+AD": 115, "esketamine 84 mg+AD": 114, "AD+placebo": 113}),
+    "transform12_pooled_sex": ("transform.yaml", {"ESK+AD women": "esketamine-56mg+AD|esketamine-84mg+AD:female",
+                                                  "AD+PBO women": "placebo+AD:female",
+                                                  "ESK+AD men": "esketamine-56mg+AD|esketamine-84mg+AD:male",
+                                                  "AD+PBO men": "placebo+AD:male"},
+                               {"ESK+AD women": 215, "AD+PBO women": 138, "ESK+AD men": 95, "AD+PBO men": 70}),
+    "transform_pooled_turkoz2021": ("transform.yaml", {"ESK+AD": "esketamine-56mg+AD|esketamine-84mg+AD",
+                                                       "AD+PBO": "placebo+AD"}, {"ESK+AD": 314, "AD+PBO": 205}),
+    "canuso2018_persevere": ("canuso2018.yaml", {"ESK+SOC": "ESK+SOC", "PBO+SOC": "PBO+SOC"}, {"ESK+SOC": 35, "PBO+SOC": 31}),
+    "taylor2018_sad": ("taylor2018.yaml", {"ketamine": "ketamine", "saline": "saline"}, {"ketamine": 18, "saline": 18}),
+    "feder2021_ptsd": ("feder2021.yaml", {"ketamine": "ketamine", "midazolam": "midazolam"}, {"ketamine": 15, "midazolam": 15}),
+    "riva_posse2018_bp": ("riva_posse2018.yaml", {"ketamine": "ketamine"}, {"ketamine": 66}),
+    "glue2018_maint": ("glue2018.yaml", {"ketamine": "ketamine"}, {"ketamine": 20}),
+    "spravato_label_trd": ("spravato_label.yaml", {"esketamine+AD (N=346)": "esketamine+AD", "placebo+AD (N=222)": "placebo+AD",
+                                                   "esketamine": "esketamine+AD", "placebo": "placebo+AD",
+                                                   "esketamine+AD <65y": "esketamine+AD:under65",
+                                                   "esketamine+AD >=65y": "esketamine+AD:over65",
+                                                   "placebo+AD <65y": "placebo+AD:under65", "placebo+AD >=65y": "placebo+AD:over65"},
+                           {"esketamine+AD (N=346)": 346, "placebo+AD (N=222)": 222, "esketamine": 346, "placebo": 222,
+                            "esketamine+AD <65y": 346, "esketamine+AD >=65y": 72, "placebo+AD <65y": 222, "placebo+AD >=65y": 65}),
+}
+
+#: Free parameters fitted by ``ketasim calibrate`` and their transform (log for positive, logit for fractions).
+FITTED = {
+    "protein_gain": "log", "spine_gain": "log", "weight_protein": "log", "weight_spine": "log",
+    "emax_drug": "logit", "omega_emax_drug": "log", "symptom_t_half": "log", "placebo_emax": "logit",
+    "omega_placebo": "log", "expectancy_t_half": "log", "perception_gain": "log", "antidepressant_emax": "logit",
+    "antidepressant_t_half": "log", "condition_anxiety": "log", "condition_ptsd": "log",
+    "condition_suicidal_ideation": "log", "cadss_max": "log", "cadss_hill": "log", "tolerance_gain": "log",
+    "nausea_pmax": "logit", "nausea_ec50": "log", "weight_trkb": "log", "omega_bp": "log",
+    "omega_dissociation": "log",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """One modelled calibration row."""
+
+    row: int                 # row index in the CSV (0-based, excluding the header)
+    trial: str
+    arm: str                 # csv arm
+    model_arm: str           # scenario arm(s) ('a|b' pools arms; ':female' etc. selects a subgroup)
+    versus: str | None       # for differences: second scenario arm spec
+    time_h: float | None
+    kind: str                # mean | mean_change | response | remission | diff_change | cadss_session | cadss_gt4 |
+                             # sbp_t | dbp_t | nausea_diff | sbp180 | sbp_rise40 | dbp_rise25
+    threshold: float
+    observed: float
+    se: float
+    n: int
+    label: str
+
+
+def reference_csv_path():
+    return resources.files("ketasim") / "data" / "reference" / "clinical_calibration.csv"
+
+
+def read_rows(path=None) -> list[dict]:
+    with open(path or reference_csv_path(), newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _f(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def build_targets(rows=None):
+    """(targets, skipped) where skipped is a list of (row index, trial, arm, scale, reason)."""
+    rows = rows if rows is not None else read_rows()
+    targets, skipped = [], []
+    for i, r in enumerate(rows):
+        tid, arm, scale, meas = r["trial_id"], r["arm"], r["scale"], r["measure"]
+        t = _f(r["timepoint_h"])
+        val = _f(r["value"])
+        spread, sk = _f(r["spread"]), r["spread_kind"].strip()
+        notes = r["notes"]
+
+        def skip(reason):
+            skipped.append((i, tid, arm, scale, meas, r["value"], reason))
+
+        if tid not in TRIALS:
+            skip("trial not modelled")
+            continue
+        if "from memory, unverified" in notes:
+            skip("value marked 'from memory, unverified' (not a hard target)")
+            continue
+        file, arms, ns = TRIALS[tid]
+        label = f"{tid} | {arm} | {scale} | {'' if t is None else f'{t:g} h'} | {meas}"
+        base_scale = scale.split("(")[0].strip().lower()
+        if tid == "spravato_label_trd" and "upper bound" in notes:
+            skip("upper bound of a range: used with its lower bound as one target")
+            continue
+        # ---- between-arm differences --------------------------------------------------------------------
+        m = re.match(r"(.+?) minus (placebo|PBO)(.*)$", arm, re.I)
+        if m and meas == "other" and base_scale == "madrs":
+            a_csv = m.group(1).strip() + (m.group(3) or "")
+            a_csv = {"ESK": "ESK+SOC" if tid.startswith("canuso") else "ESK+AD"}.get(a_csv.strip(), a_csv.strip())
+            if tid == "transform12_pooled_sex":
+                sex = "women" if "women" in arm else "men"
+                a_csv, b_csv = f"ESK+AD {sex}", f"AD+PBO {sex}"
+            elif tid.startswith("daly"):
+                b_csv = "placebo (period 1)"
+            elif tid.startswith("canuso"):
+                b_csv = "PBO+SOC"
+            elif tid.startswith("transform2"):
+                a_csv, b_csv = "esketamine+AD", "AD+placebo"
+            else:
+                skip("difference not mapped")
+                continue
+            if a_csv not in arms or b_csv not in arms:
+                skip("difference arms not mapped")
+                continue
+            se = spread if sk == "SE" else 10.0 * math.sqrt(1 / ns[a_csv] + 1 / ns[b_csv])
+            targets.append(Target(i, tid, arm, arms[a_csv], arms[b_csv], t, "diff_change", 0.0, val, se,
+                                  ns[a_csv] + ns[b_csv], label))
+            continue
+        if arm not in arms:
+            skip(f"arm {arm!r} not modelled")
+            continue
+        n = ns[arm]
+        marm = arms[arm]
+        # ---- side effects -----------------------------------------------------------------------------------
+        if base_scale == "cadss" and meas == "mean":
+            sess = int(round(t / 168.0)) - 1
+            targets.append(Target(i, tid, arm, marm, None, t, "cadss_session", float(sess), val, 10.0 / math.sqrt(n), n, label))
+            continue
+        if scale.startswith("CADSS >4"):
+            lo, hi = 61.0, 84.0
+            if "placebo" in arm:
+                skip("dissociation under placebo spray is not modelled (no drug)")
+                continue
+            targets.append(Target(i, tid, arm, marm, None, None, "cadss_gt4", 4.0, (lo + hi) / 2, (hi - lo) / 4, n, label))
+            continue
+        if scale in ("SBP change", "DBP change"):
+            kind = "sbp_t" if scale.startswith("SBP") else "dbp_t"
+            targets.append(Target(i, tid, arm, marm, None, t, kind, 0.0, val, 8.0 / math.sqrt(n), n, label))
+            continue
+        if scale.startswith("AE: Nausea"):
+            if "placebo" in arm:
+                skip("placebo nausea incidence is background (used as the reference of the esketamine row)")
+                continue
+            pb = next(float(x["value"]) for x in rows if x["trial_id"] == tid and x["scale"].startswith("AE: Nausea")
+                      and "placebo" in x["arm"])
+            p = max(val / 100, 0.05)
+            targets.append(Target(i, tid, arm, marm, arms["placebo+AD (N=222)"], None, "nausea_diff", 0.0, val - pb,
+                                  100 * math.sqrt(p * (1 - p) / n + (pb / 100) * (1 - pb / 100) / 222), n, label))
+            continue
+        if scale.startswith("BP outlier"):
+            kind = {"SBP >=180": "sbp180", "SBP >=40": "sbp_rise40", "DBP >=25": "dbp_rise25", "DBP >=110": "dbp110"}
+            k = next((v for key, v in kind.items() if scale.startswith("BP outlier: " + key)), None)
+            if k is None:
+                skip("blood-pressure outlier not mapped")
+                continue
+            p = max(val / 100, 0.05)
+            targets.append(Target(i, tid, arm, marm, None, None, k, 0.0, val, 100 * math.sqrt(p * (1 - p) / n), n, label))
+            continue
+        if scale.startswith("AE:") or scale.startswith("MOAA/S") or scale.startswith("loss of consciousness") or \
+                scale.startswith("CADSS dissociation time course"):
+            skip("adverse event / qualitative row not represented by a model output")
+            continue
+        # ---- symptom scales ---------------------------------------------------------------------------------
+        if base_scale not in ("madrs", "hdrs-25", "caps-5", "lsas"):
+            skip(f"scale {scale!r} not modelled")
+            continue
+        if meas == "mean":
+            if t == 0:
+                skip("baseline: a scenario input, not a target")
+                continue
+            sd = spread if sk == "SD" else 10.0
+            targets.append(Target(i, tid, arm, marm, None, t, "mean", 0.0, val, sd / math.sqrt(n), n, label))
+        elif meas == "mean_change":
+            if sk == "SD":
+                se = spread / math.sqrt(n)
+            elif sk == "SE":
+                se = spread
+            else:
+                se = 10.0 / math.sqrt(n)
+            targets.append(Target(i, tid, arm, marm, None, t, "mean_change", 0.0, val, se, n, label))
+        elif meas in ("response_rate", "remission_rate"):
+            if t == 0:
+                skip("baseline rate: not a treatment outcome")
+                continue
+            if meas == "response_rate":
+                mm = re.search(r">=\s*(\d+)%", scale)
+                thr = float(mm.group(1)) / 100 if mm else 0.5
+                kind = "response"
+            else:
+                mm = re.search(r"<=\s*(\d+)", scale)
+                thr = float(mm.group(1)) if mm else 12.0 if ("esketamine" in r["drug"] or "ESK" in arm) else 10.0
+                kind = "remission"
+            p = max(min(val / 100, 0.95), 0.05)
+            targets.append(Target(i, tid, arm, marm, None, t, kind, thr, val, 100 * math.sqrt(p * (1 - p) / n), n, label))
+        else:
+            skip("measure 'other' on a symptom scale (composite or duration) not represented")
+    return targets, skipped
+
+
+# ---- predictions ------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class _ArmSim:
+    score: np.ndarray      # (n, T) model score
+    baseline: np.ndarray
+    times: np.ndarray
+    sessions: np.ndarray
+    female: np.ndarray
+    age: np.ndarray
+    sbp: np.ndarray        # (n, T) SBP change trajectory
+    dbp: np.ndarray
+
+
+def _scenario(trial: str) -> Scenario:
+    return load_scenario(EXAMPLES / TRIALS[trial][0])
+
+
+def _needed_times(targets, trial):
+    ts = {0.0}
+    for t in targets:
+        if t.trial == trial and t.time_h is not None:
+            ts.add(float(t.time_h))
+    return np.array(sorted(ts))
+
+
+def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: int) -> dict:
+    """(scenario file, arm) -> _ArmSim for every arm the targets use (common random numbers per file)."""
+    sims = {}
+    files = {}
+    for t in targets:
+        files.setdefault(TRIALS[t.trial][0], set()).add(t.trial)
+    for file, trials in sorted(files.items()):
+        sc = load_scenario(EXAMPLES / file)
+        times = np.unique(np.concatenate([_needed_times(targets, tr) for tr in trials]))
+        rng = np.random.default_rng(seed)
+        patients = sample_patients(sc.population, params, rng, size)
+        for arm in sc.arms:
+            run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
+            sev = run.out[:, :, K.OUT_NAMES.index("severity")]
+            sims[(file, arm.name)] = _ArmSim(sev * patients.baseline[:, None], patients.baseline, times, run.sessions,
+                                             patients.female, patients.age_years,
+                                             run.out[:, :, K.OUT_NAMES.index("sbp_change_mmhg")],
+                                             run.out[:, :, K.OUT_NAMES.index("dbp_change_mmhg")])
+    return sims
+
+
+def _select(sims, file, spec):
+    """Pooled / subgroup selection: 'a|b:female'."""
+    arms, _, sub = spec.partition(":")
+    parts = [sims[(file, a)] for a in arms.split("|")]
+    out = []
+    for s in parts:
+        mask = np.ones(s.baseline.size, bool)
+        if sub == "female":
+            mask = s.female
+        elif sub == "male":
+            mask = ~s.female
+        elif sub == "under65":
+            mask = s.age < 65
+        elif sub == "over65":
+            mask = s.age >= 65
+        out.append((s, mask))
+    return out
+
+
+def predict(target: Target, sims, params: ParameterSet) -> float:
+    file = TRIALS[target.trial][0]
+    sc_scale = None
+    vals = []
+    for s, mask in _select(sims, file, target.model_arm):
+        j = int(np.argmin(np.abs(s.times - (target.time_h or 0.0))))
+        score, base = s.score[mask, j], s.baseline[mask]
+        if sc_scale is None:
+            sc_scale = _scenario(target.trial).population.scale if target.kind in ("response", "remission") else None
+        k = target.kind
+        if k == "mean":
+            vals.append(score)
+        elif k in ("mean_change", "diff_change"):
+            vals.append(score - base)
+        elif k in ("response", "remission"):
+            sigma = params.free_value("rating_noise_sd") * SCALES[sc_scale][0]
+            thr = (1 - target.threshold) * np.rint(base) if k == "response" else target.threshold
+            vals.append(100 * norm.cdf((thr + 0.5 - score) / sigma))
+        elif k == "cadss_session":
+            sess = min(int(target.threshold), s.sessions.shape[1] - 1)
+            vals.append(s.sessions[mask, sess, K.SUM_NAMES.index("cadss_peak")])
+        elif k == "cadss_gt4":
+            peak = s.sessions[mask, :, K.SUM_NAMES.index("cadss_peak")].max(axis=1)
+            vals.append(100 * norm.cdf((peak - 4.0) / 1.0))
+        elif k in ("sbp_t", "dbp_t"):
+            vals.append((s.sbp if k == "sbp_t" else s.dbp)[mask, j])
+        elif k == "nausea_diff":
+            p = s.sessions[mask, :, K.SUM_NAMES.index("nausea_probability")]
+            vals.append(100 * (1 - np.prod(1 - p, axis=1)))
+        elif k in ("sbp180", "dbp110"):
+            from .trial import BASELINE_DBP, BASELINE_SBP
+
+            col, (mu, sd), lim = (("sbp_change_peak", BASELINE_SBP, 180.0) if k == "sbp180"
+                                  else ("dbp_change_peak", BASELINE_DBP, 110.0))
+            peak = s.sessions[mask, :, K.SUM_NAMES.index(col)].max(axis=1)
+            vals.append(100 * norm.sf((lim - mu - peak) / sd))
+        elif k in ("sbp_rise40", "dbp_rise25"):
+            col, lim = ("sbp_change_peak", 40.0) if k == "sbp_rise40" else ("dbp_change_peak", 25.0)
+            peak = s.sessions[mask, :, K.SUM_NAMES.index(col)].max(axis=1)
+            vals.append(100 * norm.cdf((peak - lim) / 2.0))
+    v = float(np.mean(np.concatenate(vals)))
+    if target.versus is not None:
+        ref = Target(**{**dataclasses.asdict(target), "model_arm": target.versus, "versus": None,
+                        "kind": "mean_change" if target.kind == "diff_change" else target.kind})
+        v -= predict(ref, sims, params)
+    return v
+
+
+def predictions(params: ParameterSet, targets, size: int = 300, seed: int = 1) -> np.ndarray:
+    sims = simulate_calibration_arms(params, targets, size, seed)
+    return np.array([predict(t, sims, params) for t in targets])
+
+
+# ---- fitting -------------------------------------------------------------------------------------------------------------
+def _to_theta(params: ParameterSet, names):
+    out = []
+    for nme in names:
+        v = params.free[nme].value
+        out.append(math.log(v) if FITTED[nme] == "log" else math.log(v / (1 - v)))
+    return np.array(out)
+
+
+def _from_theta(theta, names):
+    vals = {}
+    for nme, x in zip(names, theta):
+        vals[nme] = math.exp(x) if FITTED[nme] == "log" else 1 / (1 + math.exp(-x))
+    return vals
+
+
+def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int = 20261121,
+              max_evaluations: int = 400, names=None, log=print):
+    """Fit the free parameters; returns (fitted ParameterSet, report dict)."""
+    from scipy.optimize import least_squares
+
+    params = params or load_parameters()
+    names = list(names or FITTED)
+    targets, skipped = build_targets()
+    obs = np.array([t.observed for t in targets])
+    se = np.array([t.se for t in targets])
+    theta0 = _to_theta(params, names)
+    evals = [0]
+    t0 = time.perf_counter()
+
+    def residuals(theta):
+        p = params.with_free(_from_theta(theta, names), params.free_version, "in progress")
+        pred = predictions(p, targets, size, seed)
+        evals[0] += 1
+        r = (pred - obs) / se
+        if evals[0] % 10 == 0:
+            log(f"  evaluation {evals[0]}: J = {float(r @ r):.1f}")
+        return r
+
+    r0 = residuals(theta0)
+    j0 = float(r0 @ r0)
+    log(f"start: J = {j0:.1f} over {len(targets)} rows ({len(skipped)} rows not modelled)")
+    # prior on theta: keeps weakly identified parameters near their starting values (ridge, weight 1 per unit)
+    prior_w = 0.5
+
+    def aug(theta):
+        return np.concatenate([residuals(theta), prior_w * (theta - theta0)])
+
+    res = least_squares(aug, theta0, method="trf", diff_step=0.05, max_nfev=max_evaluations, x_scale=1.0,
+                        bounds=(theta0 - 3.0, theta0 + 3.0))
+    fitted = _from_theta(res.x, names)
+    r = residuals(res.x)
+    j = float(r @ r)
+    elapsed = time.perf_counter() - t0
+    from .result import ketasim_version
+
+    run_id = (f"ketasim-calibrate {time.strftime('%Y-%m-%d')} seed={seed} size={size} rows={len(targets)} "
+              f"J={j:.1f} (start {j0:.1f}) evaluations={evals[0]} version={ketasim_version()}")
+    new = params.with_free(fitted, f"{ketasim_version()}-cal-{seed}", run_id)
+    report = {"calibration_run": run_id, "objective_start": j0, "objective": j, "rows_used": [t.row for t in targets],
+              "rows_skipped": [s[0] for s in skipped], "evaluations": evals[0], "seconds": elapsed,
+              "fitted": fitted, "package_version": ketasim_version(), "seed": seed, "size": size,
+              "objective_definition": "sum over rows of ((predicted - observed)/SE)^2 + 0.25 * |theta - theta0|^2 "
+                                      "(theta: log/logit of the fitted parameters)"}
+    return new, report
+
+
+def write_parameter_set(params: ParameterSet, report: dict, path) -> Path:
+    data = {"name": "ketasim-free", "version": params.free_version, "calibration_run": params.calibration_run,
+            "provenance": {k: v for k, v in report.items() if k not in ("fitted",)},
+            "parameters": {}}
+    for nme, p in params.free.items():
+        data["parameters"][nme] = {"value": round(p.value, 6), "unit": p.unit, "note": p.note,
+                                   "fitted": nme in report.get("fitted", {})}
+    Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return Path(path)
+
+
+def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400):
+    new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations)
+    path = out or (resources.files("ketasim") / "data" / "free_parameters.json")
+    write_parameter_set(new, report, path)
+    print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "
+          f"evaluations ({report['seconds']:.0f} s); wrote {path}")
+    print(f"calibration run: {report['calibration_run']}")
+
+
+# ---- qualification ---------------------------------------------------------------------------------------------------------
+def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int = 11):
+    """Predicted vs observed for every calibration row, with the model's 95% interval for a trial of the row's size."""
+    params = params or load_parameters()
+    targets, skipped = build_targets()
+    sims = simulate_calibration_arms(params, targets, size, seed)
+    rows = []
+    for t in targets:
+        pred = predict(t, sims, params)
+        # spread of the statistic in a trial of n patients, from the virtual population
+        sd = _patient_sd(t, sims, params)
+        half = 1.96 * sd / math.sqrt(max(t.n, 1)) if sd is not None else 1.96 * t.se
+        rows.append({"row": t.row, "trial": t.trial, "arm": t.arm, "label": t.label, "kind": t.kind,
+                     "time_h": t.time_h, "observed": t.observed, "predicted": pred, "lo": pred - half, "hi": pred + half,
+                     "inside": (pred - half) <= t.observed <= (pred + half), "error": pred - t.observed,
+                     "unit": "points" if t.kind in ("mean", "mean_change", "diff_change", "cadss_session") else
+                             "mmHg" if t.kind in ("sbp_t", "dbp_t") else "percentage points"})
+    return rows, skipped
+
+
+def _patient_sd(t: Target, sims, params):
+    file = TRIALS[t.trial][0]
+    if t.kind in ("mean", "mean_change", "diff_change", "cadss_session", "sbp_t", "dbp_t"):
+        xs = []
+        for s, mask in _select(sims, file, t.model_arm):
+            j = int(np.argmin(np.abs(s.times - (t.time_h or 0.0))))
+            if t.kind == "mean":
+                xs.append(s.score[mask, j])
+            elif t.kind in ("mean_change", "diff_change"):
+                xs.append(s.score[mask, j] - s.baseline[mask])
+            elif t.kind == "cadss_session":
+                xs.append(s.sessions[mask, min(int(t.threshold), s.sessions.shape[1] - 1), K.SUM_NAMES.index("cadss_peak")])
+            else:
+                xs.append((s.sbp if t.kind == "sbp_t" else s.dbp)[mask, j])
+        x = np.concatenate(xs)
+        sigma = params.free_value("rating_noise_sd") * 60 if t.kind in ("mean", "mean_change", "diff_change") else 0.0
+        sd = math.sqrt(np.var(x) + sigma ** 2)
+        return sd * (math.sqrt(2) if t.kind == "diff_change" else 1.0)
+    p = None
+    if t.kind in ("response", "remission", "cadss_gt4", "sbp180", "dbp110", "sbp_rise40", "dbp_rise25", "nausea_diff"):
+        p = min(max(predict(t, sims, params) / 100, 0.0), 1.0)
+        return 100 * math.sqrt(p * (1 - p))
+    return None
+
+
+def qualification_summary(rows) -> dict:
+    pts = [abs(r["error"]) for r in rows if r["unit"] == "points"]
+    pps = [abs(r["error"]) for r in rows if r["unit"] == "percentage points"]
+    mm = [abs(r["error"]) for r in rows if r["unit"] == "mmHg"]
+    return {"rows": len(rows), "mae_points": float(np.mean(pts)) if pts else float("nan"),
+            "mae_percentage_points": float(np.mean(pps)) if pps else float("nan"),
+            "mae_mmhg": float(np.mean(mm)) if mm else float("nan"),
+            "inside_interval": float(np.mean([r["inside"] for r in rows])) if rows else float("nan")}
+
+
+def qualify_cli(*, html=None, size=2000, seed=11):
+    params = load_parameters()
+    rows, skipped = qualify(params, size=size, seed=seed)
+    s = qualification_summary(rows)
+    print(f"parameter set {params.version} ({params.calibration_run})")
+    print(f"{'row':>4s}  {'observed':>9s} {'predicted':>9s}  {'95% interval':>19s}  in  label")
+    for r in rows:
+        print(f"{r['row']:4d}  {r['observed']:9.2f} {r['predicted']:9.2f}  [{r['lo']:7.2f}, {r['hi']:7.2f}]  "
+              f"{'y' if r['inside'] else 'n'}   {r['label']}")
+    print(f"\n{s['rows']} rows modelled, {len(skipped)} not modelled. Mean absolute error: "
+          f"{s['mae_points']:.2f} score points (means/changes), {s['mae_percentage_points']:.1f} percentage points "
+          f"(rates), {s['mae_mmhg']:.1f} mmHg; {100 * s['inside_interval']:.0f}% of observations inside the model's "
+          f"95% interval for a trial of that size.")
+    if html:
+        from .report import qualification_report
+
+        Path(html).parent.mkdir(parents=True, exist_ok=True)
+        qualification_report(rows, skipped, s, params, html)
+        print(f"wrote {html}")
+    return rows, skipped, s

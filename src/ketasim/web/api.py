@@ -1,0 +1,521 @@
+"""The dashboard's JSON API as plain functions (the HTTP layer in ``server.py`` only routes to these).
+
+The page sends the form as it is: a patient, up to three regimens, optional virtual-experiment switches and
+trial settings. These functions turn it into a scenario mapping (the YAML contract of DESIGN.md), validate it
+with the engine's own ``scenario_from_dict`` — so every message is the one the CLI prints — run the engine,
+and format the result for the page. There is no model logic here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+import threading
+import time
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import KetasimError
+from . import figures as F
+
+#: One lock around every engine call: numba's parallel kernels must not be entered from two threads at once
+#: with every threading layer (workqueue aborts), and the single-patient runs take milliseconds anyway.
+ENGINE_LOCK = threading.RLock()
+#: ``warnings.catch_warnings`` changes process-wide state: validation is serialised with its own lock.
+_WARN_LOCK = threading.Lock()
+
+MAX_REGIMENS = 3
+MAX_TRIAL_SIZE = 20000
+DEFAULT_ENDPOINT_TIMES = "2 h, 24 h, 7 d, 28 d"
+TRIAL_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate", "cadss_peak", "sbp_change_peak",
+                  "discharge_2h_rate")
+
+#: The links of the at-a-glance chain: (column, label, unit/format, baseline kind).
+#: baseline "zero": drug-free level 0; "one": relative to drug-free baseline 1; "score": the patient's baseline.
+CHAIN = (
+    ("cp_ketamine_ng_ml", "Plasma ketamine", "ng/mL", "zero"),
+    ("ce_ketamine_ng_ml", "Brain (effect site)", "ng/mL", "zero"),
+    ("nmda_block_interneuron", "NMDA block (interneurons)", "%", "zero"),
+    ("glutamate", "Glutamate", "x", "one"),
+    ("ampa", "AMPA", "x", "one"),
+    ("bdnf", "BDNF", "x", "one"),
+    ("mtorc1", "mTORC1", "x", "one"),
+    ("synaptic_proteins", "Synaptic proteins", "x", "one"),
+    ("spine_density", "Spines", "x", "one"),
+    ("score", "Symptom score", "pts", "score"),
+)
+SIDE_CHAIN = (
+    ("cadss", "Dissociation", "CADSS", "zero"),
+    ("sbp_change_mmhg", "Systolic BP", "mmHg", "zero"),
+    ("sedation", "Sedation", "index", "zero"),
+)
+#: Columns the page receives for the chain diagram and the key-number table.
+_SERIES = tuple(c for c, *_ in CHAIN + SIDE_CHAIN) + ("cp_midazolam_ng_ml",)
+
+
+class FormErrors(Exception):
+    """The form cannot be simulated; ``errors`` are [{field, message}] with the engine's own messages."""
+
+    def __init__(self, errors: list[dict], warnings_: list[dict] | None = None):
+        super().__init__("; ".join(e["message"] for e in errors))
+        self.errors = errors
+        self.warnings = warnings_ or []
+
+
+@lru_cache(maxsize=1)
+def parameters():
+    from ..parameters import load_parameters
+
+    return load_parameters()
+
+
+# ---- the options the page offers ----------------------------------------------------------------------------
+def meta() -> dict:
+    from .. import __version__
+    from ..population import CONDITIONS, DEFAULT_SCALE, GENOTYPES, KNOWN_COMEDICATIONS, SCALES
+    from ..regimen import ALLOWED_ROUTES, Drug, Route
+    from ..result import NOTICE
+    from ..scenario import DEFAULT_BASELINE
+
+    allowed = {d.value: sorted(r.value for r in ALLOWED_ROUTES.get(d, set(Route))) for d in Drug}
+    p = parameters()
+    return {
+        "version": __version__, "parameter_set": p.version, "calibration_run": p.calibration_run, "notice": NOTICE,
+        "drugs": [d.value for d in Drug], "routes": [r.value for r in Route], "allowed_routes": allowed,
+        "needs_dose": {d.value: (d.is_ketamine or d is Drug.MIDAZOLAM) for d in Drug},
+        "conditions": list(CONDITIONS), "default_scale": dict(DEFAULT_SCALE),
+        "scales": {k: {"max": v[0], "remission": v[1], "condition": v[2], "default_baseline": DEFAULT_BASELINE[k][0]}
+                   for k, v in SCALES.items()},
+        "genotypes": list(GENOTYPES), "comedications": list(KNOWN_COMEDICATIONS),
+        "max_regimens": MAX_REGIMENS, "max_trial_size": MAX_TRIAL_SIZE, "trial_measures": list(TRIAL_MEASURES),
+        "default_endpoint_times": DEFAULT_ENDPOINT_TIMES, "arm_colors": list(F.ARM_COLORS),
+        "chain": [{"column": c, "label": lab, "unit": u} for c, lab, u, _ in CHAIN],
+        "side_chain": [{"column": c, "label": lab, "unit": u} for c, lab, u, _ in SIDE_CHAIN],
+    }
+
+
+# ---- form -> scenario mapping -----------------------------------------------------------------------------------
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _num(v):
+    """A form value as a number when it reads as one; otherwise the text unchanged (so that the engine's
+    validation reports it exactly as it would in a YAML file)."""
+    if isinstance(v, bool) or _blank(v):
+        return v
+    if isinstance(v, (int, float)):
+        x = v
+    else:
+        try:
+            x = float(str(v).strip())
+        except ValueError:
+            return str(v).strip()
+    if isinstance(x, float) and math.isfinite(x) and x.is_integer() and abs(x) < 1e15:
+        return int(x)
+    return x
+
+
+def _text(v) -> str:
+    return str(v).strip()
+
+
+def _qty(value, unit: str) -> str:
+    return f"{_text(value)} {unit}"
+
+
+def regimen_lines(reg: dict) -> list[dict]:
+    """The scenario lines (``{drug, route, dose, duration, every, count}``) of one form regimen."""
+    line: dict[str, Any] = {"drug": _text(reg.get("drug", "")), "route": _text(reg.get("route", ""))}
+    if not _blank(reg.get("dose")):
+        line["dose"] = _qty(reg["dose"], _text(reg.get("dose_unit") or "mg"))
+    if line["route"] == "iv-infusion" and not _blank(reg.get("duration_min")):
+        line["duration"] = _qty(reg["duration_min"], "min")
+    line["at"] = "0 h"
+    count = _num(reg.get("count"))
+    if not _blank(reg.get("every")) and not (count == 1 or _blank(count)):
+        line["every"] = _qty(reg["every"], _text(reg.get("every_unit") or "d"))
+    if not _blank(count) and count != 1:
+        line["count"] = count
+    lines = [line]
+    if reg.get("background_antidepressant"):
+        lines.append({"drug": "oral-antidepressant", "route": "oral", "at": "0 d"})
+    return lines
+
+
+def population_mapping(patient: dict, trial: dict | None = None) -> dict:
+    """The ``population:`` section: one patient (all SDs zero), or a trial population around that patient."""
+    from ..scenario import DEFAULT_BASELINE
+
+    cond = _text(patient.get("condition") or "depression")
+    scale = _text(patient.get("scale") or "") or None
+    pop: dict[str, Any] = {"size": 1, "condition": cond, "treatment_resistant": bool(patient.get("treatment_resistant", True))}
+    if scale:
+        pop["scale"] = scale
+    pop["baseline"] = {"mean": _num(patient.get("baseline")), "sd": 0}
+    pop["weight_kg"] = {"mean": _num(patient.get("weight_kg")), "sd": 0}
+    pop["age_years"] = {"mean": _num(patient.get("age_years")), "sd": 0}
+    pop["female_fraction"] = 1.0 if _text(patient.get("sex", "female")) == "female" else 0.0
+    if not _blank(patient.get("genotype")):
+        pop["genotype"] = _text(patient["genotype"])
+    if not _blank(patient.get("crp_mg_l")):
+        pop["crp_mg_l"] = _num(patient["crp_mg_l"])
+    comed = [c for c in (patient.get("comedications") or []) if not _blank(c)]
+    if comed:
+        pop["comedications"] = [_text(c) for c in comed]
+    if trial is not None:
+        pop["size"] = _num(trial.get("size"))
+        sd_base = DEFAULT_BASELINE.get(scale or "", (None, 5.0))[1]
+        pop["baseline"]["sd"] = sd_base
+        pop["weight_kg"]["sd"] = 15
+        pop["age_years"]["sd"] = 12
+        pop["female_fraction"] = 0.55
+        if not trial.get("fix_genotype_crp"):
+            pop.pop("genotype", None)
+            pop.pop("crp_mg_l", None)
+    return pop
+
+
+def _active_regimens(form: dict) -> list[tuple[int, dict]]:
+    regs = form.get("regimens") or []
+    if not isinstance(regs, list):
+        raise FormErrors([{"field": "general", "message": "regimens: expected a list"}])
+    return [(i, r) for i, r in enumerate(regs[:MAX_REGIMENS]) if isinstance(r, dict) and r.get("enabled", True)]
+
+
+def _experiments(form: dict) -> dict | None:
+    ex = form.get("experiments") or {}
+    out = {k: (1.0 if ex.get(k) else 0.0) for k in ("ampa_block", "mtor_block", "spine_block") if ex.get(k)}
+    return out or None
+
+
+@dataclasses.dataclass(frozen=True)
+class Built:
+    scenario: Any                   # ketasim.scenario.Scenario
+    mapping: dict                   # the scenario mapping (what the YAML file holds)
+    slots: dict                     # arm name -> regimen slot (0, 1, 2) or "placebo"
+    warnings: list
+
+
+def _field_of(message: str, slots: dict) -> str:
+    """The form field a one-line engine message points at (the message starts with the scenario path)."""
+    path = message.split(": ", 1)[0]
+    if path.startswith("population."):
+        key = path.split(".")[1].split("[")[0]
+        return "trial.size" if key == "size" else f"patient.{key}"
+    if path.startswith("arms."):
+        rest = path[len("arms."):]
+        for name in sorted(slots, key=len, reverse=True):
+            if rest == name or rest.startswith(name + "[") or rest.startswith(name + "."):
+                slot = slots[name]
+                tail = rest[len(name):]
+                if slot == "placebo":
+                    return "trial.placebo"
+                if tail.startswith("[1]"):
+                    return f"regimen.{slot}.background_antidepressant"
+                key = tail.split(".", 1)[1] if "." in tail else "dose"
+                key = {"duration": "duration_min"}.get(key, key)
+                return f"regimen.{slot}.{key}"
+    if path.startswith("endpoints.times"):
+        return "trial.times"
+    if path.startswith("experiments."):
+        return "experiments"
+    return "general"
+
+
+def _validate(mapping: dict):
+    """scenario_from_dict with warnings captured (returned as messages, as the CLI prints them)."""
+    from ..scenario import scenario_from_dict
+
+    with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sc = scenario_from_dict(mapping)
+    return sc, [str(w.message) for w in caught]
+
+
+def build(form: dict, *, trial: bool = False) -> Built:
+    """Validate the form into a scenario; raise FormErrors listing every field in trouble (each with the
+    message the CLI would print for the same scenario file)."""
+    if not isinstance(form, dict):
+        raise FormErrors([{"field": "general", "message": "request: expected a JSON object"}])
+    patient = form.get("patient") or {}
+    tset = (form.get("trial") or {}) if trial else None
+    regs = _active_regimens(form)
+    errors: list[dict] = []
+    names: dict = {}
+    for slot, reg in regs:
+        name = _text(reg.get("name") or "")
+        if not name:
+            errors.append({"field": f"regimen.{slot}.name", "message": "arms: every arm needs a name"})
+        elif name in names:
+            errors.append({"field": f"regimen.{slot}.name", "message": f"arms: two arms are named {name!r}"})
+        else:
+            names[name] = slot
+    if not regs:
+        errors.append({"field": "general", "message": "arms: at least one arm is required"})
+    by_slot = dict(regs)
+    arms = {name: regimen_lines(by_slot[slot]) for name, slot in names.items()}
+    if tset is not None and tset.get("placebo_arm"):
+        pname = "placebo"
+        while pname in arms:
+            pname += "'"
+        arms[pname] = [{"drug": "placebo", "route": "iv-infusion", "duration": "40 min", "at": "0 h"}]
+        names[pname] = "placebo"
+    pop = population_mapping(patient, tset)
+    mapping: dict[str, Any] = {"name": _text(form.get("name") or "ketasim-dashboard"),
+                               "seed": _num(tset.get("seed", 7)) if tset is not None else 0,
+                               "population": pop, "arms": arms}
+    if tset is not None:
+        times = [t.strip() for t in str(tset.get("times") or DEFAULT_ENDPOINT_TIMES).split(",") if t.strip()]
+        mapping["endpoints"] = {"times": times, "measures": list(TRIAL_MEASURES)}
+    else:
+        mapping["output"] = {"every": "5 min"}
+    ex = _experiments(form)
+    if ex:
+        mapping["experiments"] = ex
+    # 1. the population on its own (with a neutral arm), 2. each arm on its own: report every broken field.
+    probe_arm = {"check": [{"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}]}
+    pop_ok = True
+    try:
+        _validate({**{k: v for k, v in mapping.items() if k not in ("arms", "endpoints", "experiments")},
+                   "arms": probe_arm})
+    except KetasimError as e:
+        pop_ok = False
+        errors.append({"field": _field_of(str(e), names), "message": str(e)})
+    warn: list[dict] = []
+    for name, lines in arms.items():
+        base = {"name": "check", "population": pop if pop_ok else {"size": 1}, "arms": {name: lines}}
+        try:
+            _, w = _validate(base)
+            warn += [{"field": _field_of(m, names), "message": m} for m in w]
+        except KetasimError as e:
+            errors.append({"field": _field_of(str(e), names), "message": str(e)})
+    if errors:
+        raise FormErrors(errors, warn)
+    try:
+        sc, _ = _validate(mapping)
+    except KetasimError as e:
+        raise FormErrors([{"field": _field_of(str(e), names), "message": str(e)}], warn) from None
+    return Built(sc, mapping, names, warn)
+
+
+# ---- single-patient simulation ------------------------------------------------------------------------------------
+def display_times(scenario) -> np.ndarray:
+    """Output times for drawing: every 5 min for 6 h after each dose (15 min to 12 h), hourly to 2 days,
+    then every 3 h to the horizon. Dense where the chain moves fast, light elsewhere."""
+    horizon = float(scenario.horizon_h)
+    starts = sorted({round(a.start_h, 6) for arm in scenario.arms for a in arm.administrations()
+                     if a.drug.value != "oral-antidepressant"})
+    fine, mid = (5 / 60, 0.25) if len(starts) <= 60 else (0.25, 1.0)
+    parts = [np.arange(0.0, min(48.0, horizon) + 1e-9, 1.0), np.arange(48.0, horizon + 1e-9, 3.0), [horizon]]
+    for s in starts[:400]:
+        parts.append(s + np.arange(0.0, 6.0 + 1e-9, fine))
+        parts.append(s + np.arange(6.0, 12.0 + 1e-9, mid))
+    t = np.unique(np.round(np.concatenate([np.asarray(p, float) for p in parts]), 6))
+    return t[(t >= 0) & (t <= horizon)]
+
+
+def _simulate(scenario, times=None):
+    from ..engine import simulate
+
+    with ENGINE_LOCK:
+        return simulate(scenario, parameters(), typical=True, output_times_h=times)
+
+
+def _key_numbers(df, sessions, scale: str) -> list[dict]:
+    """Per arm: peaks and scores at fixed times, read off the typical-patient trajectory."""
+    rows = []
+    for arm, g in df.groupby("arm", sort=False):
+        t = g["time_h"].to_numpy()
+        base = float(g["score"].iloc[0])
+        row: dict[str, Any] = {"arm": arm, "baseline": base}
+        for col in ("cp_ketamine_ng_ml", "nmda_block_interneuron", "glutamate", "bdnf", "mtorc1", "spine_density",
+                    "cadss", "sbp_change_mmhg", "sedation"):
+            row[f"peak_{col}"] = float(np.max(g[col].to_numpy()))
+        for h in (24.0, 168.0, 672.0):
+            row[f"score_{h:g}h"] = float(np.interp(h, t, g["score"].to_numpy())) if h <= t[-1] else None
+        s = sessions[sessions["arm"] == arm] if sessions is not None and len(sessions) else None
+        row["discharge_ready_h"] = float(s["discharge_ready_h"].max()) if s is not None and len(s) else None
+        row["sessions"] = int(len(s)) if s is not None else 0
+        rows.append(row)
+    return rows
+
+
+def _chain_ranges(df) -> dict:
+    """For each chain link: the drug-free level and the largest excursion over all arms and times (the page
+    colours each box by where the link stands between the two)."""
+    out = {}
+    for col, _, _, kind in CHAIN + SIDE_CHAIN:
+        y = df[col].to_numpy(float)
+        if kind == "one":
+            base, lo, hi = 1.0, float(np.min(y)), float(np.max(y))
+        elif kind == "score":
+            base = float(df["score"].iloc[0])
+            lo, hi = float(np.min(y)), float(np.max(y))
+        else:
+            base, lo, hi = 0.0, float(np.min(y)), float(np.max(y))
+        out[col] = {"baseline": base, "min": lo, "max": hi, "kind": kind}
+    return out
+
+
+def simulate_form(form: dict) -> dict:
+    """The /api/simulate answer: the cascade figure, the chain data, key numbers, the CLI's summary text."""
+    from ..summary import cascade_summary
+
+    t0 = time.perf_counter()
+    b = build(form)
+    sc = b.scenario
+    times = display_times(sc)
+    res = _simulate(sc, times)
+    t1 = time.perf_counter()
+    df = res.trajectories()
+    sessions = res.sessions()
+    arms = [a.name for a in sc.arms]
+    colors = {a: F.ARM_COLORS[b.slots[a]] if isinstance(b.slots.get(a), int) else F.ARM_COLORS[3] for a in arms}
+    view = form.get("view", 0)
+    fig = F.cascade_figure(df, None, arms=arms, arm_colors=colors, horizon_h=float(times[-1]),
+                           view=view if isinstance(view, int) else 0)
+    side = F.cascade_figure(df, None, panels=F.SIDE_PANELS, arms=arms, arm_colors=colors, horizon_h=float(times[-1]),
+                            view=1, columns=3, row_height=170)
+    chain = {a: {c: F.compact(g[c].to_numpy()) for c in _SERIES} for a, g in df.groupby("arm", sort=False)}
+    out = {
+        "ok": True, "arms": [{"name": a, "slot": b.slots[a], "color": colors[a]} for a in arms],
+        "time_h": F.compact(times, 9), "chain": chain, "chain_ranges": _chain_ranges(df),
+        "figure": fig, "side_figure": side, "key_numbers": _key_numbers(df, sessions, sc.population.scale),
+        "scale": sc.population.scale, "summary": cascade_summary(df, sessions, sc.population.scale),
+        "provenance": res.provenance, "warnings": b.warnings,
+        "timing_ms": {"engine": round((t1 - t0) * 1000, 1)},
+    }
+    out["timing_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 1)
+    return out
+
+
+def scenario_yaml(form: dict, *, trial: bool = False) -> str:
+    """The scenario file (same format as the CLI reads) for the current form."""
+    from ..scenario import scenario_to_yaml
+
+    return scenario_to_yaml(build(form, trial=trial).scenario)
+
+
+def results_csv(form: dict) -> str:
+    """Trajectories of the typical patient per arm at the scenario's output times (every 5 min) — the file
+    ``ketasim simulate SCENARIO.yaml --typical --csv OUT.csv`` writes for the downloaded scenario."""
+    b = build(form)
+    res = _simulate(b.scenario)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "results.csv"
+        res.to_csv(p)
+        return p.read_text(encoding="utf-8")
+
+
+def simulation_report_html(form: dict) -> str:
+    """A self-contained HTML report of the single-patient simulation of the form."""
+    from ..report import simulation_report
+
+    b = build(form)
+    res = _simulate(b.scenario, display_times(b.scenario))
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "report.html"
+        simulation_report(res, res, p)
+        return p.read_text(encoding="utf-8")
+
+
+# ---- virtual trials ---------------------------------------------------------------------------------------------------
+def json_safe(x):
+    """Replace NaN/inf by None, numpy scalars by Python ones (strict JSON)."""
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def build_trial(form: dict):
+    """Validate a trial request: the scenario and the dashboard's size limit."""
+    b = build(form, trial=True)
+    size = b.scenario.population.size
+    if size > MAX_TRIAL_SIZE:
+        raise FormErrors([{"field": "trial.size", "message": f"population.size: the dashboard runs at most "
+                                                              f"{MAX_TRIAL_SIZE} patients per arm; use `ketasim trial` for more"}])
+    return b
+
+
+def run_trial_job(b: Built, progress) -> dict:
+    """Run the trial of a validated request; returns everything the page and the report need."""
+    from ..trial import run_trial
+
+    size = b.scenario.population.size
+    chunk = max(20, math.ceil(size / 10))
+    with ENGINE_LOCK:
+        tr = run_trial(b.scenario, parameters(), progress=progress, chunk=chunk)
+    return {"trial": tr}
+
+
+def trial_view(b: Built, tr) -> dict:
+    """The page's view of a finished trial: the JSON contract, the endpoint table, figures."""
+    table = tr.table()
+    arms = [a.name for a in b.scenario.arms]
+    colors = {a: F.ARM_COLORS[b.slots[a]] if isinstance(b.slots.get(a), int) else F.ARM_COLORS[3] for a in arms}
+    bands = tr.trajectory_summary()
+    fig = F.cascade_figure(None, bands, arms=arms, arm_colors=colors, panels=trial_panels(), view=0)
+    ep_fig = F.endpoint_figure(table, arms=arms, arm_colors=colors)
+    rows = []
+    for r in table.to_dict("records"):
+        rows.append({**r, "time": "all sessions" if r["time_h"] is None or (isinstance(r["time_h"], float) and math.isnan(r["time_h"]))
+                     else F.fmt_time_h(float(r["time_h"]))})
+    return json_safe({"result": tr.to_dict(), "table": rows, "figure": fig, "endpoint_figure": ep_fig,
+                      "arms": [{"name": a, "color": colors[a]} for a in arms]})
+
+
+def trial_panels():
+    """Panels for population bands (the variables a trial summarises)."""
+    return (
+        ("Symptom score", (("score", "score"),)),
+        ("Plasma ketamine (ng/mL)", (("cp_ketamine_ng_ml", "ketamine"),)),
+        ("NMDA block, interneurons (fraction)", (("nmda_block_interneuron", "interneurons"),)),
+        ("Glutamate (rel.)", (("glutamate", "glutamate"),)),
+        ("BDNF / mTORC1 (rel.)", (("bdnf", "BDNF"), ("mtorc1", "mTORC1"))),
+        ("Synapses (rel.)", (("synaptic_proteins", "synaptic proteins"), ("spine_density", "spine density"))),
+        ("Dissociation (CADSS)", (("cadss", "CADSS"),)),
+        ("Systolic BP change (mmHg)", (("sbp_change_mmhg", "SBP change"),)),
+        ("Sedation (index)", (("sedation", "sedation"),)),
+    )
+
+
+def warm_up() -> float:
+    """Compile (or load from numba's disk cache) the engine and run one typical patient and one tiny trial;
+    returns the seconds it took."""
+    t0 = time.perf_counter()
+    form = default_form()
+    simulate_form(form)
+    try:
+        import importlib
+
+        importlib.import_module("ketasim.trial")
+    except ImportError:  # pragma: no cover - trial module missing in this version
+        pass
+    return time.perf_counter() - t0
+
+
+def default_form() -> dict:
+    """The form the page starts with (also used to warm up the engine)."""
+    return {
+        "patient": {"weight_kg": 80, "age_years": 45, "sex": "female", "genotype": "val/val", "crp_mg_l": 3,
+                    "condition": "depression", "scale": "madrs", "baseline": 33, "treatment_resistant": True},
+        "regimens": [
+            {"name": "ketamine 0.5 mg/kg IV", "enabled": True, "drug": "racemic-ketamine", "route": "iv-infusion",
+             "dose": 0.5, "dose_unit": "mg/kg", "duration_min": 40, "every": "", "every_unit": "d", "count": 1},
+        ],
+    }

@@ -1,0 +1,308 @@
+"""Plotly figure specifications (plain JSON-able dicts) shared by the dashboard and the HTML reports.
+
+Only formatting lives here: which columns go in which panel, colours, axes, time ticks. The numbers come
+from the engine's tables (typical-patient trajectories and population bands). No Python plotly is needed:
+the browser draws the dicts with plotly.js (served from the installed ``plotly`` wheel, or inlined in a report).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: One colour per arm, in order (regimen A, B, C, then further arms such as a placebo arm).
+ARM_COLORS = ("#2563eb", "#ea580c", "#059669", "#6b7280", "#9333ea", "#db2777", "#0891b2", "#ca8a04")
+DASHES = ("solid", "dash", "dot")
+
+#: Side-effect panel (the monitoring a session needs).
+SIDE_PANELS = (
+    ("Dissociation (CADSS)", (("cadss", "CADSS"),)),
+    ("Blood pressure change (mmHg)", (("sbp_change_mmhg", "systolic"), ("dbp_change_mmhg", "diastolic"))),
+    ("Heart rate change (beats/min)", (("hr_change_bpm", "heart rate"),)),
+    ("Sedation (index 0-1)", (("sedation", "sedation"),)),
+    ("Nausea (probability)", (("nausea_probability", "nausea"),)),
+    ("Plasma ketamine (ng/mL)", (("cp_ketamine_ng_ml", "ketamine"), ("cp_midazolam_ng_ml", "midazolam"))),
+)
+
+_TICK_STEPS_H = (1 / 12, 0.25, 0.5, 1, 2, 3, 6, 12, 24, 48, 84, 168, 336, 672, 1344, 2016)
+
+
+def cascade_panels():
+    """The panel layout of the PNG cascade figure (``ketasim.plotting.PANELS``)."""
+    from ..plotting import PANELS
+
+    return PANELS
+
+
+def fmt_time_h(h: float) -> str:
+    """A compact label for a time in hours: '40 min', '6 h', '3.5 d', '2 w'."""
+    if h == 0:
+        return "0"
+    if h < 1.999:
+        return f"{h * 60:.0f} min"
+    if h < 48:
+        return f"{h:g} h"
+    if h >= 168 and abs(h / 168 - round(h / 168)) < 1e-9:
+        return f"{h / 168:g} w"
+    return f"{h / 24:g} d"
+
+
+def time_ticks(lo: float, hi: float, log: bool = False) -> tuple[list, list]:
+    """Tick positions and labels (h) for a time axis from ``lo`` to ``hi`` hours."""
+    if log:
+        cand = [5 / 60, 0.25, 1, 2, 6, 24, 72, 168, 336, 672, 1344, 2016, 4032, 8760]
+        vals = [v for v in cand if lo * 0.999 <= v <= hi * 1.001]
+    else:
+        span = max(hi - lo, 1e-9)
+        step = next((s for s in _TICK_STEPS_H if span / s <= 8), _TICK_STEPS_H[-1])
+        start = math.ceil(lo / step - 1e-9) * step
+        vals = [round(start + i * step, 9) for i in range(int((hi - start) / step + 1e-9) + 1)]
+    return vals, [fmt_time_h(v) for v in vals]
+
+
+def time_views(horizon_h: float) -> list[dict]:
+    """Named x-axis views: log time over the whole course (minutes to weeks at once) and linear zooms."""
+    views = [{"label": "log time (all scales)", "type": "log", "range": [5 / 60, horizon_h]},
+             {"label": "first 4 h", "type": "linear", "range": [0.0, 4.0]},
+             {"label": "first 2 days", "type": "linear", "range": [0.0, min(48.0, horizon_h)]},
+             {"label": "whole course", "type": "linear", "range": [0.0, horizon_h]}]
+    return views
+
+
+def _axis_settings(view: dict, n_axes: int) -> dict:
+    """Relayout arguments that put every x axis of a figure into ``view``."""
+    log = view["type"] == "log"
+    lo, hi = view["range"]
+    vals, text = time_ticks(lo, hi, log)
+    rng = [math.log10(lo), math.log10(hi)] if log else [lo, hi]
+    out = {}
+    for k in range(1, n_axes + 1):
+        ax = "xaxis" if k == 1 else f"xaxis{k}"
+        out.update({f"{ax}.type": view["type"], f"{ax}.range": rng, f"{ax}.tickmode": "array",
+                    f"{ax}.tickvals": vals, f"{ax}.ticktext": text, f"{ax}.autorange": False})
+    return out
+
+
+def compact(values, sig: int = 5) -> list:
+    """A float array as a JSON-friendly list, rounded to ``sig`` significant digits of its largest value
+    (plenty for drawing; keeps payloads small). NaN/inf become None."""
+    a = np.asarray(values, dtype=float)
+    finite = np.isfinite(a)
+    if a.size == 0:
+        return []
+    top = float(np.max(np.abs(a[finite]))) if finite.any() else 0.0
+    dec = sig - 1 - int(math.floor(math.log10(top))) if top > 0 else 0
+    r = np.round(a, max(min(dec, 12), -6))
+    out = r.tolist()
+    if not finite.all():
+        out = [v if ok else None for v, ok in zip(out, finite.tolist())]
+    return out
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _nonzero(y) -> bool:
+    y = np.asarray(y, float)
+    return bool(np.any(np.abs(y[np.isfinite(y)]) > 1e-12))
+
+
+def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colors=None, view: str | int = 0,
+                   horizon_h: float | None = None, buttons: bool = True, columns: int = 2,
+                   title: str | None = None, row_height: int = 190) -> dict:
+    """A multi-panel time-course figure as a plotly.js spec ``{"data": [...], "layout": {...}}``.
+
+    ``typical``: trajectories table (columns arm, time_h and variables) drawn as lines, one per arm;
+    ``bands``: population summary (arm, time_h, variable, p05, median, p95) drawn as 5-95% bands (and as the
+    median line when there is no typical line for that arm). ``panels``: ((title, ((column, label), ...)), ...),
+    default the cascade panels. Panels without any non-zero series are left out.
+    """
+    panels = cascade_panels() if panels is None else panels
+    if arms is None:
+        names = []
+        for df in (typical, bands):
+            if df is not None and len(df):
+                names += [a for a in dict.fromkeys(df["arm"]) if a not in names]
+        arms = names
+    colors = dict(arm_colors or {})
+    for i, a in enumerate(arms):
+        colors.setdefault(a, ARM_COLORS[i % len(ARM_COLORS)])
+
+    typ = {a: g.sort_values("time_h") for a, g in typical.groupby("arm", sort=False)} if typical is not None and len(typical) else {}
+    bnd = {}
+    if bands is not None and len(bands):
+        for (a, v), g in bands.groupby(["arm", "variable"], sort=False):
+            bnd[(a, v)] = g.sort_values("time_h")
+
+    def has(col, arm):
+        if arm in typ and col in typ[arm] and _nonzero(typ[arm][col]):
+            return True
+        b = bnd.get((arm, col))
+        return b is not None and (_nonzero(b["p95"]) or _nonzero(b["p05"]))
+
+    shown = [(title_, [(c, l) for c, l in series if any(has(c, a) for a in arms)]) for title_, series in panels]
+    shown = [(t, s) for t, s in shown if s]
+    if horizon_h is None:
+        ends = [float(g["time_h"].max()) for g in typ.values()] + [float(g["time_h"].max()) for g in bnd.values()]
+        horizon_h = max(ends) if ends else 672.0
+    n = len(shown)
+    rows = max(1, math.ceil(n / columns))
+    gap_y, gap_x = 0.42 / rows / 2.2, 0.08
+    h_cell = (1.0 - gap_y * (rows - 1)) / rows
+    w_cell = (1.0 - gap_x * (columns - 1)) / columns
+    data, layout = [], {}
+    annotations = []
+    legend_done = set()
+    for i, (ptitle, series) in enumerate(shown):
+        r, c = divmod(i, columns)
+        k = i + 1
+        xa, ya = ("x", "y") if k == 1 else (f"x{k}", f"y{k}")
+        x0 = c * (w_cell + gap_x)
+        y1 = 1.0 - r * (h_cell + gap_y)
+        xkey = "xaxis" if k == 1 else f"xaxis{k}"
+        ykey = "yaxis" if k == 1 else f"yaxis{k}"
+        layout[xkey] = {"domain": [x0, x0 + w_cell], "anchor": ya, "showgrid": True, "gridcolor": "#e5e7eb",
+                        "zeroline": False, "tickfont": {"size": 10}, "linecolor": "#9ca3af", "showline": True}
+        if k > 1:
+            layout[xkey]["matches"] = "x"
+        layout[ykey] = {"domain": [y1 - h_cell, y1], "anchor": xa, "showgrid": True, "gridcolor": "#e5e7eb",
+                        "zeroline": False, "tickfont": {"size": 10}, "linecolor": "#9ca3af", "showline": True,
+                        "automargin": True}
+        if r == rows - 1 or i + columns >= n:
+            layout[xkey]["title"] = {"text": "time after first dose", "font": {"size": 11}}
+        styles = " · ".join(f"{'—' if s == 0 else ('- -' if s == 1 else '···')} {lab}"
+                            for s, (_, lab) in enumerate(series)) if len(series) > 1 else ""
+        annotations.append({"text": f"<b>{ptitle}</b>" + (f"  <span style='color:#6b7280'>{styles}</span>" if styles else ""),
+                            "x": x0, "y": y1, "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom",
+                            "showarrow": False, "font": {"size": 12}})
+        for a in arms:
+            col = colors[a]
+            for s, (colname, lab) in enumerate(series):
+                if not has(colname, a):
+                    continue
+                b = bnd.get((a, colname))
+                if b is not None:
+                    t = compact(b["time_h"].to_numpy(), 9)
+                    data.append({"type": "scatter", "mode": "lines", "x": t, "y": compact(b["p95"].to_numpy()),
+                                 "xaxis": xa, "yaxis": ya, "line": {"width": 0, "color": col}, "hoverinfo": "skip",
+                                 "showlegend": False, "legendgroup": a, "name": f"{a}: {lab} 95th percentile"})
+                    data.append({"type": "scatter", "mode": "lines", "x": t, "y": compact(b["p05"].to_numpy()),
+                                 "xaxis": xa, "yaxis": ya, "line": {"width": 0, "color": col}, "fill": "tonexty",
+                                 "fillcolor": _rgba(col, 0.16), "hoverinfo": "skip", "showlegend": False,
+                                 "legendgroup": a, "name": f"{a}: {lab} 5-95% band", "meta": {"band": True}})
+                if a in typ and colname in typ[a]:
+                    g = typ[a]
+                    x, y, kind = g["time_h"].to_numpy(), g[colname].to_numpy(), "typical patient"
+                elif b is not None:
+                    x, y, kind = b["time_h"].to_numpy(), b["median"].to_numpy(), "median"
+                else:
+                    continue
+                first = a not in legend_done
+                legend_done.add(a)
+                data.append({"type": "scatter", "mode": "lines", "x": compact(x, 9), "y": compact(y),
+                             "xaxis": xa, "yaxis": ya, "name": a, "legendgroup": a, "showlegend": first,
+                             "line": {"color": col, "width": 2, "dash": DASHES[s % len(DASHES)]},
+                             "hovertemplate": f"{a}<br>{lab} ({kind}): %{{y:.3~g}}<extra></extra>",
+                             "meta": {"arm": a, "column": colname}})
+    views = time_views(horizon_h)
+    if isinstance(view, str):
+        view = next((i for i, v in enumerate(views) if v["label"] == view), 0)
+    for key, val in _axis_settings(views[view], n).items():
+        ax, prop = key.split(".")
+        layout[ax][prop] = val
+    layout.update({
+        "height": int(rows * row_height + 110), "margin": {"l": 60, "r": 20, "t": 70 if title else 50, "b": 50},
+        "annotations": annotations, "showlegend": True, "hovermode": "closest",
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "xanchor": "left",
+                   "font": {"size": 12}},
+        "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff", "font": {"family": "system-ui, sans-serif"},
+    })
+    layout["legend"]["y"] = 1.0 + 45 / layout["height"]
+    if title:
+        layout["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}}
+        layout["legend"]["y"] = 1.0 + 30 / layout["height"]
+    if buttons:
+        layout["updatemenus"] = [{
+            "type": "buttons", "direction": "right", "x": 1.0, "xanchor": "right", "y": 1.0 + 48 / layout["height"],
+            "yanchor": "bottom", "showactive": True, "active": view, "pad": {"r": 0, "t": 0},
+            "font": {"size": 11}, "bgcolor": "#f3f4f6", "bordercolor": "#d1d5db",
+            "buttons": [{"label": v["label"], "method": "relayout", "args": [_axis_settings(v, n)]} for v in views],
+        }]
+    return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
+
+
+def bands_from_population(traj, variables) -> "object":
+    """5/50/95% bands per arm and output time from a population trajectory table."""
+    import pandas as pd
+
+    frames = []
+    for arm, g in traj.groupby("arm", sort=False):
+        n = int(g["subject"].nunique())
+        g = g.sort_values(["subject", "time_h"])
+        t = g["time_h"].to_numpy()[: len(g) // n]
+        for v in variables:
+            if v not in g:
+                continue
+            m = g[v].to_numpy(dtype=float).reshape(n, t.size)
+            q = np.nanpercentile(m, [5, 50, 95], axis=0)
+            frames.append(pd.DataFrame({"arm": arm, "time_h": t, "variable": v, "p05": q[0], "median": q[1],
+                                        "p95": q[2]}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["arm", "time_h", "variable", "p05", "median", "p95"])
+
+
+def endpoint_figure(table, *, arms=None, arm_colors=None, measures=("mean", "mean_change", "response_rate",
+                                                                     "remission_rate")) -> dict:
+    """Endpoints over time with 95% intervals (error bars), one panel per measure, one colour per arm."""
+    if table is None or not len(table):
+        return {"data": [], "layout": {}}
+    t = table[table["time_h"].notna()]
+    measures = [m for m in measures if m in set(t["measure"])]
+    arms = arms or list(dict.fromkeys(t["arm"]))
+    colors = dict(arm_colors or {})
+    for i, a in enumerate(arms):
+        colors.setdefault(a, ARM_COLORS[i % len(ARM_COLORS)])
+    titles = {"mean": "Mean score", "mean_change": "Mean change from baseline", "response_rate": "Response rate (%)",
+              "remission_rate": "Remission rate (%)"}
+    data, layout, ann = [], {}, []
+    n = len(measures)
+    columns = 2 if n > 1 else 1
+    rows = math.ceil(n / columns) if n else 1
+    gap_x, gap_y = 0.1, 0.2 / max(rows, 1)
+    w = (1 - gap_x * (columns - 1)) / columns
+    h = (1 - gap_y * (rows - 1)) / rows
+    all_t = sorted(set(float(x) for x in t["time_h"]))
+    cat = [fmt_time_h(x) for x in all_t]
+    for i, m in enumerate(measures):
+        r, c = divmod(i, columns)
+        k = i + 1
+        xa, ya = ("x", "y") if k == 1 else (f"x{k}", f"y{k}")
+        x0, y1 = c * (w + gap_x), 1 - r * (h + gap_y)
+        layout["xaxis" if k == 1 else f"xaxis{k}"] = {"domain": [x0, x0 + w], "anchor": ya, "type": "category",
+                                                       "categoryorder": "array", "categoryarray": cat,
+                                                       "title": {"text": "time after first dose", "font": {"size": 11}}}
+        layout["yaxis" if k == 1 else f"yaxis{k}"] = {"domain": [y1 - h, y1], "anchor": xa, "gridcolor": "#e5e7eb",
+                                                       "automargin": True}
+        ann.append({"text": f"<b>{titles.get(m, m)}</b>", "x": x0, "y": y1, "xref": "paper", "yref": "paper",
+                    "xanchor": "left", "yanchor": "bottom", "showarrow": False})
+        for j, a in enumerate(arms):
+            g = t[(t["arm"] == a) & (t["measure"] == m)].sort_values("time_h")
+            if not len(g):
+                continue
+            v = g["value"].to_numpy(float)
+            data.append({"type": "scatter", "mode": "lines+markers", "name": a, "legendgroup": a, "showlegend": i == 0,
+                         "x": [fmt_time_h(float(x)) for x in g["time_h"]], "y": compact(v),
+                         "xaxis": xa, "yaxis": ya, "marker": {"color": colors[a], "size": 7},
+                         "line": {"color": colors[a], "width": 1.5},
+                         "error_y": {"type": "data", "symmetric": False, "array": compact(g["ci_high"].to_numpy(float) - v),
+                                     "arrayminus": compact(v - g["ci_low"].to_numpy(float)), "color": colors[a],
+                                     "thickness": 1.2, "width": 4},
+                         "hovertemplate": f"{a}<br>%{{x}}: %{{y:.3~g}}<extra></extra>"})
+    layout.update({"height": int(rows * 260 + 90), "annotations": ann, "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+                   "legend": {"orientation": "h", "x": 0, "y": 1.0 + 40 / (rows * 260 + 90), "yanchor": "bottom"},
+                   "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff", "font": {"family": "system-ui, sans-serif"}})
+    return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
