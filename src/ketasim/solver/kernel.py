@@ -87,10 +87,10 @@ def _adv(x0, f0, fm, f1, w):
 
 
 @njit(cache=True)
-def _write_outputs(row, z, kappa_i, nmodes, active, ce, st, mc, pp_i):
-    """Fill one output row from the state at a grid point."""
-    c = np.zeros(6)
+def _write_outputs(row, z, kappa_i, nmodes, active, ce, st, mc, pp_i, c):
+    """Fill one output row from the state at a grid point (``c``: scratch array of 6)."""
     for b in range(6):
+        c[b] = 0.0
         if active[b]:
             s = 0.0
             for m in range(nmodes[b]):
@@ -155,6 +155,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     ce = np.zeros(6)
     cen = np.zeros((6, 3))
     cn = np.zeros((6, 3))
+    cscratch = np.zeros(6)
     rate = np.zeros(3)
     ad_on = 0.0
     s0 = pp_i[PP_S0]
@@ -217,7 +218,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 ad_on = 1.0
             e += 1
         while o < n_out and out_idx[o] == n:
-            _write_outputs(out[i, o], z, kappa[i], nmodes, active, ce, st, mc, pp_i)
+            _write_outputs(out[i, o], z, kappa[i], nmodes, active, ce, st, mc, pp_i, cscratch)
             o += 1
         if n == n_steps:
             break

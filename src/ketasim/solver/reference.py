@@ -107,7 +107,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         z = np.zeros((6, 3))
         z[:, 0] = conc(y)
         K._write_outputs(row, z, np.ones((6, 3)), np.ones(6, np.int64), a.active, y[i_ce:i_ce + 6].copy(),
-                         y[i_pd:].copy(), mc, pp)
+                         y[i_pd:].copy(), mc, pp, np.zeros(6))
         return row
 
     y = np.zeros(n_state)

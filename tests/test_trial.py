@@ -1,0 +1,167 @@
+"""Virtual trials: the JSON contract, statistics, designs and the behaviour of the calibrated model."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ketasim import scenario_from_dict
+from ketasim.cli import main
+from ketasim.errors import InputError
+from ketasim.trial import kaplan_meier, km_median, run_trial, wilson_ci
+
+POP = {"size": 400, "condition": "depression", "treatment_resistant": True, "scale": "madrs",
+       "baseline": {"mean": 33, "sd": 5}}
+KET = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+MDZ = {"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg", "duration": "40 min"}
+SAL = {"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}
+
+
+def _sc(arms, times=("2 h", "24 h", "7 d", "14 d", "28 d"), measures=None, **extra):
+    d = {"name": "t", "seed": 3, "population": dict(POP), "arms": arms,
+         "endpoints": {"times": list(times), "measures": measures or ["mean", "mean_change", "response_rate", "remission_rate"]}}
+    d.update(extra)
+    return scenario_from_dict(d)
+
+
+def _ep(tr, arm, measure, t):
+    for r in tr.endpoints:
+        if r["arm"] == arm and r["measure"] == measure and r["time_h"] is not None and abs(r["time_h"] - t) < 1e-6:
+            return r["value"]
+    raise KeyError((arm, measure, t))
+
+
+@pytest.fixture(scope="module")
+def single_dose_trial():
+    return run_trial(_sc({"ketamine": [KET], "midazolam": [MDZ], "saline": [SAL]}))
+
+
+def test_json_contract(single_dose_trial, tmp_path):
+    d = single_dose_trial.to_dict()
+    for key in ("scenario", "ketasim_version", "parameter_set", "seed", "arms"):
+        assert key in d
+    ep = d["arms"]["ketamine"]["endpoints"][0]
+    assert set(ep) >= {"time_h", "scale", "measure", "value", "ci95"}
+    assert d["arms"]["ketamine"]["n"] == 400
+    rates = [e["value"] for e in d["arms"]["ketamine"]["endpoints"] if e["measure"].endswith("_rate")]
+    assert rates and all(0.0 <= v <= 100.0 for v in rates)   # rates are percentages
+    changes = [e for e in d["arms"]["ketamine"]["endpoints"] if e["measure"] == "mean_change"]
+    assert all(e["ci95"][0] <= e["value"] <= e["ci95"][1] for e in changes)
+    assert any(c["measure"] == "mean_change_difference" for c in d["comparisons"])
+
+
+def test_cli_trial_writes_json(tmp_path, capsys):
+    import yaml
+
+    sc = {"name": "cli-trial", "seed": 1, "population": {**POP, "size": 60}, "arms": {"ketamine": [KET], "saline": [SAL]},
+          "endpoints": {"times": ["24 h"], "measures": ["mean_change", "response_rate", "cadss_peak"]}}
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(sc))
+    out = tmp_path / "t.json"
+    assert main(["trial", str(p), "--json", str(out), "--no-progress"]) == 0
+    d = json.loads(out.read_text())
+    assert d["scenario"] == "cli-trial" and d["seed"] == 1
+    text = capsys.readouterr().out
+    assert "mean_change" in text and "not medical advice" in text
+
+
+def test_onset_within_hours_and_fading(single_dose_trial):
+    tr = single_dose_trial
+    diff = {t: _ep(tr, "ketamine", "mean_change", t) - _ep(tr, "saline", "mean_change", t) for t in (2, 24, 168, 336, 672)}
+    assert diff[2] < -1.0            # measurable drug effect at 2 h (MADRS points)
+    assert diff[24] < diff[2]        # larger by 1 day
+    assert abs(diff[672]) < 0.35 * abs(min(diff.values()))   # largely gone by 4 weeks
+    assert abs(diff[336]) < abs(diff[24])                    # fading over two weeks
+
+
+def test_placebo_and_midazolam_have_no_sustained_drug_effect(single_dose_trial):
+    tr = single_dose_trial
+    assert _ep(tr, "saline", "mean_change", 24) < 0          # some placebo response
+    assert _ep(tr, "midazolam", "mean_change", 24) < 0
+    assert abs(_ep(tr, "midazolam", "mean_change", 672)) < 3.0
+    assert _ep(tr, "ketamine", "mean_change", 24) < _ep(tr, "midazolam", "mean_change", 24) - 2.0
+    mdz = tr.outcomes["midazolam"].bands
+    prot = mdz[(mdz.variable == "synaptic_proteins")]["median"].max()
+    assert prot < 1.01                                         # no plasticity without NMDA block
+
+
+def test_twice_weekly_holds_the_effect():
+    twice = dict(KET, every="3.5 d", count=8)
+    tr = run_trial(_sc({"single": [KET], "twice-weekly": [twice]}, times=("24 h", "14 d", "28 d")))
+    assert _ep(tr, "twice-weekly", "mean_change", 672) < _ep(tr, "single", "mean_change", 672) - 3.0
+    assert _ep(tr, "twice-weekly", "mean_change", 336) < -8.0
+
+
+def test_esketamine_dose_response():
+    arms = {f"esk{d}": [{"drug": "esketamine", "route": "intranasal", "dose": f"{d} mg"}] for d in (28, 56, 84)}
+    arms["placebo"] = [{"drug": "placebo", "route": "intranasal"}]
+    tr = run_trial(_sc(arms, times=("24 h",), measures=["mean_change"]))
+    v = [_ep(tr, a, "mean_change", 24) for a in ("placebo", "esk28", "esk56", "esk84")]
+    assert v[0] > v[1] > v[2] > v[3]
+
+
+@pytest.mark.parametrize("condition,scale", [("anxiety", "hama"), ("ptsd", "caps5"), ("suicidal_ideation", "ssi")])
+def test_other_conditions_improve_more_with_ketamine(condition, scale):
+    pop = {"size": 300, "condition": condition, "scale": scale, "treatment_resistant": False}
+    sc = scenario_from_dict({"name": condition, "seed": 5, "population": pop,
+                             "arms": {"ketamine": [KET], "control": [SAL]},
+                             "endpoints": {"times": ["24 h"], "measures": ["mean_change"]}})
+    tr = run_trial(sc)
+    assert _ep(tr, "ketamine", "mean_change", 24) < _ep(tr, "control", "mean_change", 24) - 1.0
+
+
+def test_dissociation_falls_with_repeated_sessions_and_bp_rises_early():
+    weekly = dict(KET, every="7 d", count=10)
+    sc = _sc({"weekly": [weekly]}, times=("24 h",), measures=["cadss_peak"], output={"every": "5 min", "until": "3 h"})
+    from ketasim import simulate
+
+    res = simulate(sc, n=50)
+    s = res.sessions()
+    first = s[s.session == 0].cadss_peak.mean()
+    last = s[s.session == 9].cadss_peak.mean()
+    assert last < 0.85 * first
+    traj = res.trajectories()
+    m = traj.groupby("time_h").sbp_change_mmhg.mean()
+    t_peak = float(m.idxmax())
+    assert 0.4 <= t_peak <= 1.0          # 25-60 min: peaks near the end of the 40-min infusion
+    assert m.loc[m.index >= 2.5].max() < 0.5 * m.max()
+
+
+def test_crossover_and_withdrawal_designs():
+    tr = run_trial(_sc({"ketamine": [KET], "saline": [SAL]}, times=("24 h",), design={"type": "crossover"}))
+    assert tr.design == "crossover"
+    assert tr.outcomes["ketamine"].n == tr.outcomes["saline"].n
+    assert np.array_equal(tr.outcomes["ketamine"].baseline, tr.outcomes["saline"].baseline)   # same patients
+    induction = dict(KET, every="3.5 d", count=8)
+    cont = [induction, dict(KET, at="28 d", every="7 d", count=8)]
+    stop = [induction, dict(SAL, at="28 d", every="7 d", count=8)]
+    wd = run_trial(_sc({"continue": cont, "withdraw": stop}, times=("28 d", "12 w"),
+                       design={"type": "randomized_withdrawal", "induction_until": "28 d", "criterion": "response",
+                               "relapse_score": 22, "continue": "continue", "withdraw": "withdraw"}))
+    rel = {r["arm"]: r["value"] for r in wd.endpoints if r["measure"] == "relapse_rate"}
+    assert rel["withdraw"] > rel["continue"]
+    with pytest.raises(InputError, match="design.continue"):
+        run_trial(_sc({"a": [KET], "b": [SAL]}, design={"type": "randomized_withdrawal", "continue": "x", "withdraw": "b"}))
+
+
+def test_statistics_helpers():
+    lo, hi = wilson_ci(5, 10)
+    assert lo < 50 < hi and 18 < lo < 25 and 75 < hi < 82           # textbook Wilson interval 23.7-76.3 %
+    t = np.array([1.0, 2, 3, 4, 5, 6])
+    e = np.array([True, True, False, True, True, False])
+    u, s, _ = kaplan_meier(t, e)
+    assert np.allclose(s, [5 / 6, 4 / 6, 4 / 6 * 2 / 3, 4 / 6 * 2 / 3 * 1 / 2])
+    med, ci = km_median(t, e)
+    assert med == 4.0
+    assert math.isnan(km_median(t, np.zeros(6, bool))[0])
+
+
+def test_trial_is_deterministic():
+    sc = _sc({"ketamine": [KET], "saline": [SAL]}, times=("24 h",))
+    a, b = run_trial(sc, n=80).to_dict(), run_trial(sc, n=80).to_dict()
+    assert a == b
+    c = run_trial(sc, n=80, seed=99).to_dict()
+    assert c["arms"]["ketamine"]["endpoints"] != a["arms"]["ketamine"]["endpoints"]
