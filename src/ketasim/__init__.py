@@ -2,13 +2,14 @@
 
 Research and teaching tool, not medical advice.
 
-Public API::
+Public API (imported lazily, so that ``ketasim --help`` starts fast)::
 
     from ketasim import load_scenario, simulate
-    result = simulate(load_scenario("examples/single_infusion.yaml"))
+    result = simulate(load_scenario("examples/design_example.yaml"))
     result.trajectories()      # tidy table: arm, subject, time_h, cp_..., nmda_..., score, cadss, ...
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
 
 try:
@@ -16,11 +17,15 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-from .engine import VirtualExperiment, simulate  # noqa: E402
-from .errors import KetasimError  # noqa: E402
-from .parameters import load_parameters  # noqa: E402
-from .result import NOTICE, SimulationResult  # noqa: E402
-from .scenario import Scenario, load_scenario, quick_scenario, scenario_from_dict  # noqa: E402
+_EXPORTS = {
+    "simulate": "engine", "VirtualExperiment": "engine", "KetasimError": "errors", "load_parameters": "parameters",
+    "NOTICE": "result", "SimulationResult": "result", "Scenario": "scenario", "load_scenario": "scenario",
+    "quick_scenario": "scenario", "scenario_from_dict": "scenario", "run_trial": "trial",
+}
+__all__ = [*_EXPORTS, "__version__"]
 
-__all__ = ["simulate", "load_scenario", "scenario_from_dict", "quick_scenario", "Scenario", "SimulationResult",
-           "VirtualExperiment", "load_parameters", "KetasimError", "NOTICE", "__version__"]
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'ketasim' has no attribute {name!r}")
