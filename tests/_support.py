@@ -1,0 +1,96 @@
+"""Small helpers shared by the engine tests (not a test module).
+
+Everything here builds scenarios through the public API (``scenario_from_dict``) so that the tests exercise
+the same validation path as users do.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+import ketasim
+from ketasim.population import typical_patient
+
+REPO = Path(__file__).resolve().parents[1]
+#: Shared reference data, by its documented path relative to the repository root.
+REFERENCE_PK_CSV = REPO.parent / "shared" / "reference" / "pk_parameters.csv"
+
+
+@lru_cache(maxsize=1)
+def params():
+    return ketasim.load_parameters()
+
+
+def scenario(lines, *, female=False, weight_kg=70.0, age_years=40.0, comedications=(), name="test", **population):
+    """A one-arm scenario with a fully specified typical patient.
+
+    Defaults: a 70 kg, 40-year-old man (below 60 years, so no age effect on hepatic blood flow), no
+    comedication. ``lines`` is the arm's list of dose mappings (scenario YAML syntax).
+    """
+    pop = {"size": 1, "female_fraction": 1.0 if female else 0.0,
+           "weight_kg": {"mean": float(weight_kg), "sd": 0.0}, "age_years": {"mean": float(age_years), "sd": 0.0},
+           "comedications": list(comedications)}
+    pop.update(population)
+    return ketasim.scenario_from_dict({"name": name, "population": pop, "arms": {"arm": list(lines)}})
+
+
+def line(drug, route, dose=None, **kw):
+    d = {"drug": drug, "route": route}
+    if dose is not None:
+        d["dose"] = dose
+    d.update(kw)
+    return d
+
+
+def typical_run(lines, times, *, experiment=None, parameter_set=None, **pop):
+    """Simulate the typical patient; returns the SimulationResult."""
+    sc = scenario(lines, **pop)
+    return ketasim.simulate(sc, parameter_set, typical=True, output_times_h=np.asarray(times, float),
+                            experiment=experiment)
+
+
+def typical_traj(lines, times, **kw):
+    """Trajectories of the typical patient indexed by time_h."""
+    return typical_run(lines, times, **kw).trajectories().set_index("time_h")
+
+
+def typical_pk(lines, **pop):
+    """The PKModel the engine builds for the typical patient of a one-arm scenario (same drug set)."""
+    from ketasim import pk
+    from ketasim.engine import _active_sets
+
+    sc = scenario(lines, **pop)
+    arm = sc.arms[0]
+    drugs, _ = _active_sets(arm)
+    pts = typical_patient(sc.population, params())
+    return pk.build_pk(params(), pts, drugs, sc.population.comedications)
+
+
+def auc(t, c):
+    """Trapezoid AUC."""
+    return float(np.trapezoid(np.asarray(c, float), np.asarray(t, float)))
+
+
+def normalised_error(got, ref, atol, rtol):
+    """max |got - ref| / (atol + rtol |ref|): <= 1 means within tolerance everywhere."""
+    got, ref = np.asarray(got, float), np.asarray(ref, float)
+    return float(np.max(np.abs(got - ref) / (atol + rtol * np.abs(ref))))
+
+
+def fine_times(until_h, fine_until_h=12.0, fine_step_h=1 / 60, coarse_step_h=0.25):
+    """Output times: a fine grid early (peaks, infusions), coarser later; always includes 40 min and 2 h."""
+    t = np.concatenate([np.arange(0.0, fine_until_h, fine_step_h), np.arange(fine_until_h, until_h + 1e-9, coarse_step_h),
+                        [40 / 60, 2.0]])
+    return np.unique(np.round(t, 9))
+
+
+def reference_rows():
+    """Rows of shared/reference/pk_parameters.csv (list of dicts); None if the shared folder is absent."""
+    if not REFERENCE_PK_CSV.exists():
+        return None
+    with open(REFERENCE_PK_CSV, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
