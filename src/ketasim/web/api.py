@@ -38,16 +38,16 @@ TRIAL_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate", "cad
 #: The links of the at-a-glance chain: (column, label, unit/format, baseline kind).
 #: baseline "zero": drug-free level 0; "one": relative to drug-free baseline 1; "score": the patient's baseline.
 CHAIN = (
-    ("cp_ketamine_ng_ml", "Plasma ketamine", "ng/mL", "zero"),
-    ("ce_ketamine_ng_ml", "Brain (effect site)", "ng/mL", "zero"),
-    ("nmda_block_interneuron", "NMDA block (interneurons)", "%", "zero"),
+    ("cp_ketamine_ng_ml", "Plasma", "ng/mL", "zero"),
+    ("ce_ketamine_ng_ml", "Brain", "ng/mL", "zero"),
+    ("nmda_block_interneuron", "NMDA block", "%", "zero"),
     ("glutamate", "Glutamate", "x", "one"),
     ("ampa", "AMPA", "x", "one"),
     ("bdnf", "BDNF", "x", "one"),
     ("mtorc1", "mTORC1", "x", "one"),
-    ("synaptic_proteins", "Synaptic proteins", "x", "one"),
+    ("synaptic_proteins", "Syn. proteins", "x", "one"),
     ("spine_density", "Spines", "x", "one"),
-    ("score", "Symptom score", "pts", "score"),
+    ("score", "Symptoms", "pts", "score"),
 )
 SIDE_CHAIN = (
     ("cadss", "Dissociation", "CADSS", "zero"),
@@ -374,21 +374,20 @@ def simulate_form(form: dict) -> dict:
     res = _simulate(sc, times)
     t1 = time.perf_counter()
     df = res.trajectories()
+    df.attrs = {}   # pandas deep-copies attrs on every column access; provenance travels separately here
     sessions = res.sessions()
     arms = [a.name for a in sc.arms]
     colors = {a: F.ARM_COLORS[b.slots[a]] if isinstance(b.slots.get(a), int) else F.ARM_COLORS[3] for a in arms}
     view = form.get("view", 0)
     fig = F.cascade_figure(df, None, arms=arms, arm_colors=colors, horizon_h=float(times[-1]),
-                           view=view if isinstance(view, int) else 0)
-    side = F.cascade_figure(df, None, panels=F.SIDE_PANELS, arms=arms, arm_colors=colors, horizon_h=float(times[-1]),
-                            view=1, columns=3, row_height=170)
-    chain = {a: {c: F.compact(g[c].to_numpy()) for c in _SERIES} for a, g in df.groupby("arm", sort=False)}
+                           view=view if isinstance(view, int) else 0, shared_x="time_h")
+    chain = {a: {c: F.compact(g[c].to_numpy(), 4) for c in _SERIES} for a, g in df.groupby("arm", sort=False)}
     out = {
         "ok": True, "arms": [{"name": a, "slot": b.slots[a], "color": colors[a]} for a in arms],
-        "time_h": F.compact(times, 9), "chain": chain, "chain_ranges": _chain_ranges(df),
-        "figure": fig, "side_figure": side, "key_numbers": _key_numbers(df, sessions, sc.population.scale),
+        "time_h": F.compact(times, 9), "chain": chain, "chain_ranges": json_safe(_chain_ranges(df)),
+        "figure": fig, "key_numbers": json_safe(_key_numbers(df, sessions, sc.population.scale)),
         "scale": sc.population.scale, "summary": cascade_summary(df, sessions, sc.population.scale),
-        "provenance": res.provenance, "warnings": b.warnings,
+        "provenance": json_safe(res.provenance), "warnings": b.warnings,
         "timing_ms": {"engine": round((t1 - t0) * 1000, 1)},
     }
     out["timing_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 1)

@@ -8,6 +8,7 @@ the browser draws the dicts with plotly.js (served from the installed ``plotly``
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,19 @@ SIDE_PANELS = (
     ("Plasma ketamine (ng/mL)", (("cp_ketamine_ng_ml", "ketamine"), ("cp_midazolam_ng_ml", "midazolam"))),
 )
 
+def plotly_js_path() -> Path:
+    """plotly.min.js as shipped inside the ``plotly`` wheel (served and inlined locally; never a CDN)."""
+    try:
+        import plotly
+    except ImportError:
+        raise ImportError("ketasim's dashboard and HTML reports need the 'web' extra (plotly): "
+                          "pip install 'ketasim[web]'") from None
+    p = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not p.exists():  # pragma: no cover - a broken plotly installation
+        raise ImportError(f"plotly.min.js is missing from the installed plotly package ({p})")
+    return p
+
+
 _TICK_STEPS_H = (1 / 12, 0.25, 0.5, 1, 2, 3, 6, 12, 24, 48, 84, 168, 336, 672, 1344, 2016)
 
 
@@ -39,7 +53,7 @@ def fmt_time_h(h: float) -> str:
     """A compact label for a time in hours: '40 min', '6 h', '3.5 d', '2 w'."""
     if h == 0:
         return "0"
-    if h < 1.999:
+    if h < 0.999:
         return f"{h * 60:.0f} min"
     if h < 48:
         return f"{h:g} h"
@@ -51,7 +65,7 @@ def fmt_time_h(h: float) -> str:
 def time_ticks(lo: float, hi: float, log: bool = False) -> tuple[list, list]:
     """Tick positions and labels (h) for a time axis from ``lo`` to ``hi`` hours."""
     if log:
-        cand = [5 / 60, 0.25, 1, 2, 6, 24, 72, 168, 336, 672, 1344, 2016, 4032, 8760]
+        cand = [5 / 60, 0.25, 1, 6, 24, 72, 168, 336, 672, 1344, 2016, 4032, 8760]
         vals = [v for v in cand if lo * 0.999 <= v <= hi * 1.001]
     else:
         span = max(hi - lo, 1e-9)
@@ -113,13 +127,15 @@ def _nonzero(y) -> bool:
 
 def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colors=None, view: str | int = 0,
                    horizon_h: float | None = None, buttons: bool = True, columns: int = 2,
-                   title: str | None = None, row_height: int = 190) -> dict:
+                   title: str | None = None, row_height: int = 190, shared_x: str | None = None) -> dict:
     """A multi-panel time-course figure as a plotly.js spec ``{"data": [...], "layout": {...}}``.
 
     ``typical``: trajectories table (columns arm, time_h and variables) drawn as lines, one per arm;
     ``bands``: population summary (arm, time_h, variable, p05, median, p95) drawn as 5-95% bands (and as the
     median line when there is no typical line for that arm). ``panels``: ((title, ((column, label), ...)), ...),
-    default the cascade panels. Panels without any non-zero series are left out.
+    default the cascade panels. Panels without any non-zero series are left out. ``shared_x``: when every
+    typical line has the same times (the dashboard), their ``x`` is left out and the trace names this key of
+    the response instead (``"x_ref"``), which the page fills in — it keeps the payload small.
     """
     panels = cascade_panels() if panels is None else panels
     if arms is None:
@@ -151,7 +167,7 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
         horizon_h = max(ends) if ends else 672.0
     n = len(shown)
     rows = max(1, math.ceil(n / columns))
-    gap_y, gap_x = 0.42 / rows / 2.2, 0.08
+    gap_y, gap_x = 62.0 / (rows * row_height + 110), 0.08
     h_cell = (1.0 - gap_y * (rows - 1)) / rows
     w_cell = (1.0 - gap_x * (columns - 1)) / columns
     data, layout = [], {}
@@ -203,7 +219,8 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
                     continue
                 first = a not in legend_done
                 legend_done.add(a)
-                data.append({"type": "scatter", "mode": "lines", "x": compact(x, 9), "y": compact(y),
+                xs = {"x_ref": shared_x} if shared_x and a in typ else {"x": compact(x, 9)}
+                data.append({"type": "scatter", "mode": "lines", **xs, "y": compact(y, 4),
                              "xaxis": xa, "yaxis": ya, "name": a, "legendgroup": a, "showlegend": first,
                              "line": {"color": col, "width": 2, "dash": DASHES[s % len(DASHES)]},
                              "hovertemplate": f"{a}<br>{lab} ({kind}): %{{y:.3~g}}<extra></extra>",
