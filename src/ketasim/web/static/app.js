@@ -1,0 +1,534 @@
+/* ketasim dashboard: reads the form, asks the local API, draws what comes back. No model logic here. */
+"use strict";
+
+const state = {
+  meta: null,
+  seq: 0,            // request counter: only the newest answer is drawn
+  drawn: 0,          // sequence number of the answer on screen
+  inflight: null,    // AbortController of the running /api/simulate request
+  timer: null,
+  data: null,        // last good /api/simulate answer
+  viewIndex: 0,      // time-axis view chosen with the buttons in the figure
+  timeH: 1.0,        // moment shown in the chain diagram
+  playing: null,
+  trialJob: null,
+  nameEdited: [false, false, false],
+};
+const SLOTS = ["A", "B", "C"];
+const PRESETS = {
+  "racemic-ketamine": { route: "iv-infusion", dose: 0.5, dose_unit: "mg/kg", duration_min: 40 },
+  "esketamine": { route: "intranasal", dose: 56, dose_unit: "mg", duration_min: 40 },
+  "arketamine": { route: "iv-infusion", dose: 0.5, dose_unit: "mg/kg", duration_min: 40 },
+  "placebo": { route: "iv-infusion", dose: "", dose_unit: "mg", duration_min: 40 },
+  "midazolam": { route: "iv-infusion", dose: 0.045, dose_unit: "mg/kg", duration_min: 40 },
+  "oral-antidepressant": { route: "oral", dose: "", dose_unit: "mg", duration_min: 40 },
+};
+const DEFAULT_REGIMENS = [
+  { enabled: true, drug: "racemic-ketamine", route: "iv-infusion", dose: 0.5, dose_unit: "mg/kg", duration_min: 40, every: "", every_unit: "d", count: 1 },
+  { enabled: true, drug: "esketamine", route: "intranasal", dose: 56, dose_unit: "mg", duration_min: 40, every: 3.5, every_unit: "d", count: 8 },
+  { enabled: false, drug: "racemic-ketamine", route: "iv-infusion", dose: 1.0, dose_unit: "mg/kg", duration_min: 40, every: "", every_unit: "d", count: 1 },
+];
+const SHORT = { "racemic-ketamine": "ketamine", "esketamine": "esketamine", "arketamine": "arketamine",
+  "placebo": "saline", "midazolam": "midazolam", "oral-antidepressant": "antidepressant" };
+const ROUTE_SHORT = { "iv-infusion": "IV", "iv-bolus": "IV bolus", "im": "IM", "sc": "SC", "intranasal": "IN",
+  "oral": "oral", "sublingual": "SL" };
+
+const ROUTE_LABEL = { "iv-infusion": "IV infusion", "iv-bolus": "IV bolus", "im": "intramuscular", "sc": "subcutaneous",
+  "intranasal": "intranasal", "oral": "oral", "sublingual": "sublingual" };
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+
+function fmtTime(h) {
+  if (h <= 0) return "0 min";
+  if (h < 2) return `${Math.round(h * 60)} min`;
+  if (h < 48) { const H = Math.floor(h), m = Math.round((h - H) * 60); return m ? `${H} h ${m} min` : `${H} h`; }
+  return `${(h / 24).toFixed(h < 240 ? 2 : 1)} d`;
+}
+function fmtNum(v, digits = 3) {
+  if (v === null || v === undefined || Number.isNaN(v)) return "–";
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 0.01 || a >= 1e5)) return v.toExponential(1);
+  return Number(v.toPrecision(digits)).toString();
+}
+
+/* ---------- building the page ---------- */
+function option(sel, value, label) {
+  const o = document.createElement("option");
+  o.value = value; o.textContent = label ?? value; sel.appendChild(o);
+}
+
+function regimenCard(i) {
+  const s = SLOTS[i];
+  const div = document.createElement("div");
+  div.className = "regimen";
+  div.dataset.slot = i;
+  div.style.setProperty("--c", state.meta.arm_colors[i]);
+  const f = (k) => `regimen.${i}.${k}`;
+  div.innerHTML = `
+    <div class="reg-head">
+      <input type="checkbox" data-field="${f("enabled")}" ${i === 0 ? "checked disabled" : ""} title="include this regimen">
+      <span class="slot">${s}</span>
+      <input type="text" data-field="${f("name")}" aria-label="regimen ${s} name">
+    </div>
+    <span class="msg" data-msg="${f("name")}"></span>
+    <div class="grid3">
+      <label class="field span2">Drug<select data-field="${f("drug")}"></select><span class="msg" data-msg="${f("drug")}"></span></label>
+      <label class="field">Route<select data-field="${f("route")}"></select><span class="msg" data-msg="${f("route")}"></span></label>
+      <label class="field span2">Dose<span class="dose-row"><input type="text" inputmode="decimal" data-field="${f("dose")}" aria-label="dose ${s}"><select data-field="${f("dose_unit")}"><option>mg/kg</option><option>mg</option></select></span><span class="msg" data-msg="${f("dose")}"></span></label>
+      <label class="field">Infusion (min)<input type="text" inputmode="decimal" data-field="${f("duration_min")}"><span class="msg" data-msg="${f("duration_min")}"></span></label>
+      <label class="field">Doses<input type="text" inputmode="numeric" data-field="${f("count")}"><span class="msg" data-msg="${f("count")}"></span></label>
+      <label class="field span2">Every<span class="dose-row"><input type="text" inputmode="decimal" data-field="${f("every")}" aria-label="interval ${s}"><select data-field="${f("every_unit")}"><option value="d">days</option><option value="h">hours</option></select></span><span class="msg" data-msg="${f("every")}"></span></label>
+    </div>
+    <div class="reg-extra">
+      <label class="check"><input type="checkbox" data-field="${f("background_antidepressant")}"> with a background oral antidepressant</label>
+      <span class="msg" data-msg="${f("background_antidepressant")}"></span>
+    </div>`;
+  const drug = $(`[data-field="${f("drug")}"]`, div);
+  state.meta.drugs.forEach((d) => option(drug, d));
+  return div;
+}
+
+function fillRoutes(i) {
+  const drug = field(`regimen.${i}.drug`).value;
+  const sel = field(`regimen.${i}.route`);
+  const keep = sel.value;
+  sel.innerHTML = "";
+  (state.meta.allowed_routes[drug] || state.meta.routes).forEach((r) => option(sel, r, ROUTE_LABEL[r] || r));
+  if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+}
+
+function syncRegimen(i) {
+  const route = field(`regimen.${i}.route`).value;
+  const drug = field(`regimen.${i}.drug`).value;
+  field(`regimen.${i}.duration_min`).disabled = route !== "iv-infusion";
+  const needsDose = state.meta.needs_dose[drug];
+  field(`regimen.${i}.dose`).placeholder = needsDose ? "required" : "none";
+  const count = Number(field(`regimen.${i}.count`).value);
+  field(`regimen.${i}.every`).placeholder = count > 1 ? "required" : "single dose";
+  const on = field(`regimen.${i}.enabled`).checked;
+  $(`.regimen[data-slot="${i}"]`).classList.toggle("off", !on);
+  if (!state.nameEdited[i]) field(`regimen.${i}.name`).value = autoName(i);
+}
+
+function autoName(i) {
+  const g = (k) => field(`regimen.${i}.${k}`).value.trim();
+  const drug = g("drug");
+  let name = `${SLOTS[i]}: ${SHORT[drug] || drug}`;
+  if (g("dose")) name += ` ${g("dose")} ${g("dose_unit")}`;
+  name += ` ${ROUTE_SHORT[g("route")] || g("route")}`;
+  const n = Number(g("count"));
+  if (n > 1 && g("every")) name += ` every ${g("every")} ${g("every_unit")} ×${n}`;
+  if (field(`regimen.${i}.background_antidepressant`).checked) name += " + AD";
+  return name;
+}
+
+function field(path) { return document.querySelector(`[data-field="${path}"]`); }
+
+function setValue(path, v) {
+  const el = field(path);
+  if (!el) return;
+  if (el.type === "checkbox") el.checked = !!v; else el.value = v ?? "";
+}
+
+function buildForm(defaults) {
+  const m = state.meta;
+  m.genotypes.forEach((g) => option(field("patient.genotype"), g));
+  m.conditions.forEach((c) => option(field("patient.condition"), c, c.replace("_", " ")));
+  Object.keys(m.scales).forEach((s) => option(field("patient.scale"), s, s.toUpperCase()));
+  const p = defaults.patient;
+  Object.entries(p).forEach(([k, v]) => setValue(`patient.${k}`, v));
+  const box = $("#regimens");
+  for (let i = 0; i < m.max_regimens; i++) {
+    box.appendChild(regimenCard(i));
+    const r = DEFAULT_REGIMENS[i];
+    setValue(`regimen.${i}.drug`, r.drug);
+    fillRoutes(i);
+    Object.entries(r).forEach(([k, v]) => { if (k !== "drug") setValue(`regimen.${i}.${k}`, v); });
+    syncRegimen(i);
+  }
+  setValue("trial.times", m.default_endpoint_times);
+  $("#notice").textContent = m.notice;
+  $("#prov").textContent = `version ${m.version} · parameter set ${m.parameter_set}`;
+}
+
+/* ---------- reading the form ---------- */
+function readForm() {
+  const v = (p) => { const el = field(p); return el.type === "checkbox" ? el.checked : el.value; };
+  const patient = {};
+  ["weight_kg", "age_years", "sex", "genotype", "crp_mg_l", "condition", "scale", "baseline", "treatment_resistant"]
+    .forEach((k) => { patient[k] = v(`patient.${k}`); });
+  const regimens = [];
+  for (let i = 0; i < state.meta.max_regimens; i++) {
+    const r = {};
+    ["enabled", "name", "drug", "route", "dose", "dose_unit", "duration_min", "every", "every_unit", "count",
+      "background_antidepressant"].forEach((k) => { r[k] = v(`regimen.${i}.${k}`); });
+    regimens.push(r);
+  }
+  const experiments = {};
+  ["ampa_block", "mtor_block", "spine_block"].forEach((k) => { experiments[k] = v(`experiments.${k}`); });
+  const trial = {};
+  ["size", "seed", "times", "placebo_arm", "fix_genotype_crp"].forEach((k) => { trial[k] = v(`trial.${k}`); });
+  return { patient, regimens, experiments, trial, view: state.viewIndex };
+}
+
+/* ---------- messages at fields ---------- */
+function clearMessages(prefixes) {
+  $$("[data-msg]").forEach((el) => {
+    if (prefixes && !prefixes.some((p) => el.dataset.msg.startsWith(p))) return;
+    el.textContent = ""; el.className = el.className.replace(/\b(error|warning)\b/g, "").trim();
+  });
+  $$("[data-field]").forEach((el) => {
+    if (prefixes && !prefixes.some((p) => el.dataset.field.startsWith(p))) return;
+    el.classList.remove("invalid", "warned");
+  });
+}
+
+function showMessages(list, kind) {
+  (list || []).forEach(({ field: f, message }) => {
+    let msg = document.querySelector(`[data-msg="${f}"]`);
+    if (!msg) msg = document.querySelector('[data-msg="general"]');
+    msg.textContent = msg.textContent ? `${msg.textContent} ${message}` : message;
+    msg.classList.add(kind);
+    const el = field(f) || (f.startsWith("regimen.") && field(f.split(".").slice(0, 2).join(".") + ".dose"));
+    if (el) el.classList.add(kind === "error" ? "invalid" : "warned");
+  });
+}
+
+function banner(text, kind) {
+  const b = $("#banner");
+  if (!text) { b.hidden = true; b.textContent = ""; return; }
+  b.hidden = false; b.textContent = text; b.className = `banner ${kind || ""}`;
+}
+
+/* ---------- simulate ---------- */
+function schedule(delay) {
+  clearTimeout(state.timer);
+  state.timer = setTimeout(simulate, delay);
+}
+
+async function simulate() {
+  const seq = ++state.seq;
+  if (state.inflight) state.inflight.abort();
+  const ctrl = new AbortController();
+  state.inflight = ctrl;
+  const t0 = performance.now();
+  let resp, body;
+  try {
+    resp = await fetch("/api/simulate", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(readForm()), signal: ctrl.signal });
+    body = await resp.json();
+  } catch (e) {
+    if (e.name === "AbortError") return;
+    banner(`The dashboard server did not answer (${e.message}). Is \`ketasim serve\` still running?`);
+    return;
+  }
+  if (seq !== state.seq) return;
+  state.inflight = null;
+  clearMessages(["patient.", "regimen.", "experiments", "general"]);
+  if (!resp.ok) {
+    showMessages(body.errors, "error");
+    showMessages(body.warnings, "warning");
+    banner(state.data ? "Fix the marked field; the plots still show the last valid input." : "Fix the marked field.");
+    document.body.dataset.status = "invalid";
+    return;
+  }
+  banner("");
+  showMessages(body.warnings, "warning");
+  state.data = body;
+  draw(body);
+  const ms = performance.now() - t0;
+  state.drawn = seq;
+  window.ketasimLastLatencyMs = ms;
+  document.body.dataset.status = "ok";
+  document.body.dataset.seq = String(seq);
+  $("#latency").textContent = `updated in ${Math.round(ms)} ms (engine ${body.timing_ms.engine} ms)`;
+}
+
+function draw(d) {
+  const fig = d.figure;
+  fig.data.forEach((tr) => { if (tr.x_ref) { tr.x = d[tr.x_ref]; delete tr.x_ref; } });
+  const menu = fig.layout.updatemenus && fig.layout.updatemenus[0];
+  if (menu) {
+    menu.active = state.viewIndex;
+    Object.entries(menu.buttons[state.viewIndex].args[0]).forEach(([k, v]) => {
+      const [ax, prop] = k.split("."); fig.layout[ax][prop] = v;
+    });
+  }
+  fig.layout.shapes = markerShapes(fig.layout);
+  Plotly.react("cascade", fig.data, fig.layout, fig.config);
+  const slider = $("#time-slider");
+  slider.max = String(d.time_h.length - 1);
+  slider.value = String(nearestIndex(d.time_h, state.timeH));
+  drawChain();
+  drawNumbers(d);
+  $("#summary").textContent = d.summary;
+}
+
+function nearestIndex(arr, t) {
+  let best = 0;
+  for (let i = 0; i < arr.length; i++) if (Math.abs(arr[i] - t) < Math.abs(arr[best] - t)) best = i;
+  return best;
+}
+
+function markerShapes(layout) {
+  const t = state.timeH;
+  const cols = new Set();
+  const shapes = [];
+  Object.keys(layout).filter((k) => /^xaxis\d*$/.test(k)).forEach((k) => {
+    const dom = JSON.stringify(layout[k].domain);
+    if (cols.has(dom)) return;
+    cols.add(dom);
+    shapes.push({ type: "line", xref: k.replace("axis", ""), yref: "paper", x0: t, x1: t, y0: 0, y1: 1,
+      line: { color: "#111827", width: 1, dash: "dot" }, layer: "above" });
+  });
+  return shapes;
+}
+
+/* ---------- the chain diagram ---------- */
+function mix(c1, c2, f) {
+  const p = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+  const a = p(c1), b = p(c2);
+  return `rgb(${a.map((x, i) => Math.round(x + (b[i] - x) * f)).join(",")})`;
+}
+
+function level(col, v, r) {
+  // -1..1: where the link stands between its drug-free level and its largest excursion in these regimens
+  if (v === null || v === undefined) return 0;
+  if (r.kind === "score") {
+    const span = Math.max(r.baseline - r.min, 1e-9);
+    return Math.max(-1, Math.min(1, (r.baseline - v) / span));
+  }
+  if (v >= r.baseline) return Math.min(1, (v - r.baseline) / Math.max(r.max - r.baseline, 1e-9));
+  return -Math.min(1, (r.baseline - v) / Math.max(r.baseline - r.min, 1e-9));
+}
+
+function boxColor(col, lv, kind) {
+  const f = Math.min(1, Math.abs(lv)) * 0.85;
+  if (kind === "score") return lv >= 0 ? mix("#ffffff", "#10b981", f) : mix("#ffffff", "#ef4444", f);
+  return lv >= 0 ? mix("#ffffff", "#f59e0b", f) : mix("#ffffff", "#60a5fa", f);
+}
+
+function valueText(col, unit, v) {
+  if (v === null || v === undefined) return "–";
+  if (unit === "%") return `${Math.round(v * 100)}%`;
+  if (unit === "x") return `×${v.toFixed(2)}`;
+  if (unit === "ng/mL") return `${v < 10 ? v.toFixed(1) : Math.round(v)} ng/mL`;
+  if (unit === "mmHg") return `${v >= 0 ? "+" : ""}${v.toFixed(1)} mmHg`;
+  if (unit === "pts") return `${v.toFixed(1)}`;
+  if (unit === "CADSS") return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function drawChain() {
+  const d = state.data;
+  if (!d) return;
+  const idx = Number($("#time-slider").value);
+  const t = d.time_h[idx];
+  state.timeH = t;
+  $("#time-label").textContent = `${fmtTime(t)} after the first dose`;
+  const chain = state.meta.chain, side = state.meta.side_chain;
+  const W = 1100, bw = 92, gap = (W - chain.length * bw) / (chain.length - 1), bh = 44;
+  const rowH = 130;
+  const H = d.arms.length * rowH + 4;
+  let svg = `<svg viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" role="img" aria-label="the chain at ${esc(fmtTime(t))}">`;
+  svg += `<defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#9ca3af"/></marker></defs>`;
+  d.arms.forEach((arm, a) => {
+    const y0 = a * rowH;
+    const vals = d.chain[arm.name];
+    svg += `<text x="0" y="${y0 + 14}" font-size="13" font-weight="700" fill="${arm.color}">${esc(arm.name)}</text>`;
+    chain.forEach((c, i) => {
+      const x = i * (bw + gap), y = y0 + 22;
+      const v = vals[c.column][idx];
+      const r = d.chain_ranges[c.column];
+      const lv = level(c.column, v, r);
+      const unit = c.unit === "pts" ? d.scale.toUpperCase() : c.unit;
+      svg += `<g class="link" data-column="${c.column}" data-arm="${esc(arm.name)}" data-level="${lv.toFixed(3)}">`;
+      svg += `<rect x="${x}" y="${y}" width="${bw}" height="${bh}" rx="6" fill="${boxColor(c.column, lv, r.kind)}" stroke="${arm.color}" stroke-width="1.2"/>`;
+      svg += `<text x="${x + bw / 2}" y="${y + 16}" font-size="10.5" text-anchor="middle" fill="#374151">${esc(c.label)}</text>`;
+      svg += `<text x="${x + bw / 2}" y="${y + 34}" font-size="13" font-weight="650" text-anchor="middle" fill="#111827">${esc(valueText(c.column, c.unit, v))}${c.unit === "pts" ? ` <tspan font-size="9.5" font-weight="400">${esc(unit)}</tspan>` : ""}</text>`;
+      svg += `</g>`;
+      if (i < chain.length - 1) svg += `<line x1="${x + bw + 2}" y1="${y + bh / 2}" x2="${x + bw + gap - 2}" y2="${y + bh / 2}" stroke="#9ca3af" stroke-width="1.5" marker-end="url(#arr)"/>`;
+    });
+    const ys = y0 + 22 + bh + 12, sbw = 200;
+    svg += `<text x="0" y="${ys + 17}" font-size="11" fill="#6b7280">side effects</text>`;
+    side.forEach((c, i) => {
+      const x = 80 + i * (sbw + 12);
+      const v = vals[c.column][idx];
+      const r = d.chain_ranges[c.column];
+      const lv = level(c.column, v, r);
+      svg += `<g class="link" data-column="${c.column}" data-arm="${esc(arm.name)}" data-level="${lv.toFixed(3)}">`;
+      svg += `<rect x="${x}" y="${ys}" width="${sbw}" height="26" rx="5" fill="${boxColor(c.column, lv, r.kind)}" stroke="#d1d5db"/>`;
+      svg += `<text x="${x + 8}" y="${ys + 17}" font-size="11" fill="#374151">${esc(c.label)}</text>`;
+      svg += `<text x="${x + sbw - 8}" y="${ys + 17}" font-size="12" font-weight="650" text-anchor="end" fill="#111827">${esc(valueText(c.column, c.unit, v))}</text></g>`;
+    });
+  });
+  svg += "</svg>";
+  $("#chain").innerHTML = svg;
+  if (window.Plotly && $("#cascade").layout) Plotly.relayout("cascade", { shapes: markerShapes($("#cascade").layout) });
+}
+
+function drawNumbers(d) {
+  const sc = d.scale.toUpperCase();
+  const cols = [
+    ["peak_cp_ketamine_ng_ml", "plasma ketamine peak (ng/mL)", (v) => fmtNum(v)],
+    ["peak_nmda_block_interneuron", "NMDA block peak", (v) => `${Math.round(v * 100)}%`],
+    ["peak_glutamate", "glutamate peak", (v) => `×${v.toFixed(2)}`],
+    ["peak_mtorc1", "mTORC1 peak", (v) => `×${v.toFixed(2)}`],
+    ["peak_spine_density", "spines peak", (v) => `×${v.toFixed(2)}`],
+    ["peak_cadss", "CADSS peak", (v) => v.toFixed(1)],
+    ["peak_sbp_change_mmhg", "SBP rise peak", (v) => `+${v.toFixed(1)}`],
+    ["score_24h", `${sc} at 24 h`, (v) => (v === null ? "–" : v.toFixed(1))],
+    ["score_168h", `${sc} at 7 d`, (v) => (v === null ? "–" : v.toFixed(1))],
+    ["score_672h", `${sc} at 28 d`, (v) => (v === null ? "–" : v.toFixed(1))],
+    ["discharge_ready_h", "discharge after", (v) => (v === null ? "–" : fmtTime(v))],
+  ];
+  const arms = d.key_numbers.map((row) => ({ row, color: (d.arms.find((a) => a.name === row.arm) || {}).color || "#999" }));
+  let h = `<div class="table-wrap"><table class="numbers"><thead><tr><th></th>${arms.map((a) => `<th><span class="arm-dot" style="background:${a.color}"></span>${esc(a.row.arm)}</th>`).join("")}</tr></thead><tbody>`;
+  cols.forEach((c) => {
+    h += `<tr data-key="${c[0]}"><td>${esc(c[1])}</td>${arms.map((a) => `<td>${esc(c[2](a.row[c[0]]))}</td>`).join("")}</tr>`;
+  });
+  $("#key-numbers").innerHTML = h + "</tbody></table></div>";
+}
+
+/* ---------- downloads ---------- */
+async function download(url, payload, fallbackName) {
+  const resp = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
+  if (!resp.ok) {
+    const body = await resp.json();
+    clearMessages(["patient.", "regimen.", "experiments", "general", "trial."]);
+    showMessages(body.errors, "error");
+    banner("Fix the marked field before downloading.");
+    return;
+  }
+  const blob = await resp.blob();
+  const cd = resp.headers.get("Content-Disposition") || "";
+  const m = /filename="([^"]+)"/.exec(cd);
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = m ? m[1] : fallbackName;
+  document.body.appendChild(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+}
+
+/* ---------- virtual trial ---------- */
+async function runTrial() {
+  clearMessages(["trial.", "general"]);
+  const btn = $("#run-trial");
+  const resp = await fetch("/api/trial", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(readForm()) });
+  const body = await resp.json();
+  if (!resp.ok) { showMessages(body.errors, "error"); $("#trial-status").textContent = "not started"; return; }
+  btn.disabled = true;
+  state.trialJob = body.job;
+  document.body.dataset.trial = "running";
+  $("#trial-progress").value = 0;
+  $("#trial-status").textContent = "running…";
+  const poll = async () => {
+    let st;
+    try { st = await (await fetch(`/api/trial/${body.job}`)).json(); } catch (e) { setTimeout(poll, 500); return; }
+    $("#trial-progress").value = st.progress || 0;
+    if (st.status === "running") {
+      $("#trial-status").textContent = `running… ${Math.round((st.progress || 0) * 100)}% (${st.elapsed_s} s)`;
+      setTimeout(poll, 250);
+      return;
+    }
+    btn.disabled = false;
+    if (st.status === "error") {
+      showMessages(st.errors, "error");
+      $("#trial-status").textContent = "failed";
+      document.body.dataset.trial = "error";
+      return;
+    }
+    $("#trial-status").textContent = `done in ${st.elapsed_s} s`;
+    drawTrial(st.view, body.job);
+    document.body.dataset.trial = "done";
+  };
+  poll();
+}
+
+function drawTrial(v, job) {
+  $("#trial-results").hidden = false;
+  const names = v.arms.map((a) => a.name);
+  const rows = {};
+  const order = [];
+  v.table.forEach((r) => {
+    const key = `${r.measure}|${r.time}`;
+    if (!rows[key]) { rows[key] = { measure: r.measure, time: r.time, cells: {} }; order.push(key); }
+    rows[key].cells[r.arm] = r;
+  });
+  const label = { mean: "mean score", mean_change: "mean change", response_rate: "response (%)", remission_rate: "remission (%)",
+    cadss_peak: "CADSS peak", sbp_change_peak: "SBP rise peak (mmHg)", discharge_2h_rate: "discharge by 2 h (%)" };
+  let h = `<div class="table-wrap"><table class="numbers" id="endpoint-table"><thead><tr><th>endpoint</th><th>time</th>${v.arms.map((a) => `<th><span class="arm-dot" style="background:${a.color}"></span>${esc(a.name)} <span class="hint">n=${v.result.arms[a.name].n}</span></th>`).join("")}</tr></thead><tbody>`;
+  order.forEach((k) => {
+    const r = rows[k];
+    h += `<tr data-measure="${esc(r.measure)}" data-time="${esc(r.time)}"><td>${esc(label[r.measure] || r.measure)}</td><td>${esc(r.time)}</td>`;
+    names.forEach((n) => {
+      const c = r.cells[n];
+      h += c ? `<td data-arm="${esc(n)}" data-value="${c.value}">${fmtNum(c.value)} <span class="hint">[${fmtNum(c.ci_low)}, ${fmtNum(c.ci_high)}]</span></td>` : "<td>–</td>";
+    });
+    h += "</tr>";
+  });
+  h += "</tbody></table></div><p class='hint'>value [95% interval]; ratings include rater noise; " +
+    `seed ${v.result.seed}, parameter set ${esc(v.result.parameter_set)}.</p>`;
+  $("#trial-table").innerHTML = h;
+  $("#dl-trial-json").href = `/api/trial/${job}/result.json`;
+  $("#dl-trial-report").href = `/api/trial/${job}/report.html?download=1`;
+  Plotly.react("trial-endpoints", v.endpoint_figure.data, v.endpoint_figure.layout, v.endpoint_figure.config);
+  Plotly.react("trial-bands", v.figure.data, v.figure.layout, v.figure.config);
+}
+
+/* ---------- wiring ---------- */
+function onControl(ev) {
+  const el = ev.target;
+  const f = el.dataset && el.dataset.field;
+  if (!f || f.startsWith("trial.")) return;
+  const m = /^regimen\.(\d)\.(\w+)$/.exec(f);
+  if (m) {
+    const i = Number(m[1]);
+    if (m[2] === "name") { state.nameEdited[i] = el.value.trim() !== "" && el.value !== autoName(i); }
+    if (m[2] === "drug" && ev.type === "change") {
+      const p = PRESETS[el.value];
+      fillRoutes(i);
+      if (p) Object.entries(p).forEach(([k, v]) => { if (k === "route") { if ([...field(`regimen.${i}.route`).options].some((o) => o.value === v)) setValue(`regimen.${i}.route`, v); } else setValue(`regimen.${i}.${k}`, v); });
+    }
+    syncRegimen(i);
+  }
+  if (f === "patient.condition" && ev.type === "change") {
+    const sc = state.meta.default_scale[el.value];
+    if (sc) { setValue("patient.scale", sc); setValue("patient.baseline", state.meta.scales[sc].default_baseline); }
+  }
+  if (f === "patient.scale" && ev.type === "change") setValue("patient.baseline", state.meta.scales[el.value].default_baseline);
+  schedule(ev.type === "input" && (el.type === "text" || el.type === "number") ? 120 : 0);
+}
+
+async function init() {
+  const r = await fetch("/api/meta");
+  const body = await r.json();
+  state.meta = body.meta;
+  buildForm(body.default_form);
+  $("#controls").addEventListener("input", onControl);
+  $("#controls").addEventListener("change", onControl);
+  $("#time-slider").addEventListener("input", () => requestAnimationFrame(drawChain));
+  $("#play").addEventListener("click", () => {
+    if (state.playing) { clearInterval(state.playing); state.playing = null; $("#play").innerHTML = "&#9654;"; return; }
+    const s = $("#time-slider");
+    if (Number(s.value) >= Number(s.max)) s.value = "0";
+    $("#play").innerHTML = "&#10074;&#10074;";
+    state.playing = setInterval(() => {
+      s.value = String(Math.min(Number(s.max), Number(s.value) + 3));
+      drawChain();
+      if (Number(s.value) >= Number(s.max)) { clearInterval(state.playing); state.playing = null; $("#play").innerHTML = "&#9654;"; }
+    }, 60);
+  });
+  $("#dl-yaml").addEventListener("click", () => download("/api/scenario.yaml", readForm(), "ketasim-scenario.yaml"));
+  $("#dl-csv").addEventListener("click", () => download("/api/results.csv", readForm(), "ketasim-results.csv"));
+  $("#dl-report").addEventListener("click", () => download("/api/report.html", readForm(), "ketasim-report.html"));
+  $("#dl-trial-yaml").addEventListener("click", () => download("/api/scenario.yaml?trial=1", readForm(), "ketasim-trial.yaml"));
+  $("#run-trial").addEventListener("click", runTrial);
+  await simulate();
+  const gd = $("#cascade");
+  gd.on("plotly_buttonclicked", (e) => { state.viewIndex = e.active; });
+  document.body.dataset.ready = "1";
+}
+
+init().catch((e) => banner(`The dashboard could not start: ${e.message}`));
