@@ -1,0 +1,303 @@
+"""Self-contained HTML reports: one file, plots embedded (plotly.js inlined), no network needed to open it.
+
+``simulation_report(result, typical_result, path)`` — what ``ketasim simulate ... --report`` writes;
+``trial_report(trial_result, path)`` — what ``ketasim trial ... --report`` writes. Each holds the scenario
+(YAML), the time courses per arm with population bands, the side-effect panel, the endpoint table (trials),
+provenance (version, parameter set, seed) and the research-use notice, once.
+
+Plots need the ``plotly`` package (the ``web`` extra) for its bundled plotly.min.js; the figures themselves
+are the same specifications the dashboard draws (:mod:`ketasim.web.figures`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .result import NOTICE
+
+BAND_VARIABLES = ("score", "cp_ketamine_ng_ml", "cp_norketamine_ng_ml", "cp_midazolam_ng_ml", "nmda_block_interneuron",
+                  "nmda_block_pyramidal", "glutamate", "ampa", "bdnf", "trkb", "mtorc1", "synaptic_proteins",
+                  "spine_density", "cadss", "sbp_change_mmhg", "dbp_change_mmhg", "hr_change_bpm", "sedation",
+                  "nausea_probability")
+_MEASURE_LABELS = {"mean": "mean score", "mean_change": "mean change from baseline", "response_rate": "response rate (%)",
+                   "remission_rate": "remission rate (%)", "relapse_rate": "relapse rate (%)",
+                   "time_to_relapse": "median time to relapse (h)", "cadss_peak": "CADSS peak",
+                   "sbp_change_peak": "systolic BP rise, peak (mmHg)", "dbp_change_peak": "diastolic BP rise, peak (mmHg)",
+                   "hr_change_peak": "heart-rate rise, peak (beats/min)", "sedation_peak": "sedation peak (index)",
+                   "nausea_rate": "nausea (%)", "hypertension_rate": "BP >= 180/110 mmHg (%)",
+                   "discharge_2h_rate": "discharge criteria met by 2 h (%)"}
+
+
+def _plotly_js() -> str:
+    from .web.figures import plotly_js_path
+
+    js = plotly_js_path().read_text(encoding="utf-8")
+    return js.replace("</script", "<\\/script")
+
+
+def _json(obj) -> str:
+    from .web.api import json_safe
+
+    return json.dumps(json_safe(obj), allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#111827;margin:0;background:#f6f7f9}
+main{max-width:1200px;margin:0 auto;padding:18px}
+header{background:#0f172a;color:#e5e7eb;padding:14px 18px}
+header h1{margin:0;font-size:20px;color:#fff} header p{margin:4px 0 0;color:#cbd5e1;font-size:13px}
+section{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:12px 14px;margin:0 0 14px}
+h2{font-size:16px;margin:0 0 8px}
+table{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums}
+th,td{padding:3px 10px;border-bottom:1px solid #e5e7eb;text-align:right;white-space:nowrap}
+th:first-child,td:first-child,td.l,th.l{text-align:left} thead th{background:#f9fafb}
+pre{background:#f9fafb;border:1px solid #e5e7eb;padding:8px;font-size:12px;overflow-x:auto}
+.hint{color:#6b7280;font-size:12.5px} .plot{width:100%}
+.notice{color:#6b7280;font-size:12.5px}
+.wrap{overflow-x:auto}
+"""
+
+
+def _page(title: str, subtitle: str, sections: list[str], figures: dict) -> str:
+    scripts = "\n".join(
+        f"<script>Plotly.newPlot({json.dumps(fid)}, {_json(fig['data'])}, {_json(fig['layout'])}, "
+        f"{_json(fig.get('config', {'displaylogo': False, 'responsive': True}))});</script>"
+        for fid, fig in figures.items())
+    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style>"
+            f"<script>{_plotly_js()}</script></head>\n<body>"
+            f"<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header><main>\n"
+            + "\n".join(sections)
+            + f"\n<p class=\"notice\" id=\"notice\">{html.escape(NOTICE)}</p></main>\n{scripts}\n</body></html>\n")
+
+
+def _section(title: str, body: str, sid: str = "") -> str:
+    return f"<section{f' id={chr(34)}{sid}{chr(34)}' if sid else ''}><h2>{html.escape(title)}</h2>{body}</section>"
+
+
+def _plot_div(fid: str, caption: str = "") -> str:
+    cap = f"<p class=\"hint\">{html.escape(caption)}</p>" if caption else ""
+    return f"<div class=\"plot\" id=\"{fid}\" data-figure=\"{fid}\"></div>{cap}"
+
+
+def _table(df: pd.DataFrame, left: tuple = ()) -> str:
+    head = "".join(f"<th class=\"{'l' if c in left else ''}\">{html.escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for rec in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(df.columns, rec):
+            cls = ' class="l"' if c in left else ""
+            cells.append(f"<td{cls}>{html.escape(_fmt(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<div class=\"wrap\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            return "–"
+        a = abs(float(v))
+        if a and (a < 0.01 or a >= 1e5):
+            return f"{v:.2g}"
+        return f"{v:.2f}" if a < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def _provenance_table(prov: dict) -> str:
+    keys = [("scenario", "scenario"), ("ketasim_version", "ketasim version"), ("parameter_set", "parameter set"),
+            ("calibration_run", "calibration"), ("seed", "seed"), ("design", "design"), ("scale", "scale"),
+            ("typical_patient", "typical patient only")]
+    rows = [(lab, prov[k]) for k, lab in keys if k in prov]
+    rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
+    return "<table>" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
+                               for k, v in rows) + "</table>"
+
+
+def _scenario_yaml(scenario) -> str:
+    from .scenario import scenario_to_yaml
+
+    try:
+        return scenario_to_yaml(scenario)
+    except Exception:  # built in Python without a source mapping
+        return f"# this scenario was built in Python and has no YAML source\n# {scenario!r}\n"
+
+
+def _colors(arms):
+    from .web.figures import ARM_COLORS
+
+    return {a: ARM_COLORS[i % len(ARM_COLORS)] for i, a in enumerate(arms)}
+
+
+def _population_bands(result) -> pd.DataFrame | None:
+    from .web.figures import bands_from_population
+
+    frames = []
+    for arm in result.arm_names():
+        if result.run(arm).patients.n < 2:
+            continue
+        traj = result.trajectories(arms=[arm])
+        traj.attrs = {}
+        frames.append(bands_from_population(traj, [v for v in BAND_VARIABLES if v in traj]))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _session_table(result, typical: bool) -> pd.DataFrame:
+    s = result.sessions()
+    if s is None or not len(s):
+        return pd.DataFrame()
+    cols = [("cadss_peak", "CADSS peak"), ("sbp_change_peak", "SBP rise (mmHg)"), ("dbp_change_peak", "DBP rise (mmHg)"),
+            ("hr_change_peak", "HR rise (/min)"), ("sedation_peak", "sedation peak"),
+            ("nausea_probability", "nausea probability"), ("discharge_ready_h", "discharge after (h)")]
+    out = []
+    for arm, g in s.groupby("arm", sort=False):
+        per = g.groupby("subject")[[c for c, _ in cols]].max()
+        row = {"arm": arm, "sessions": int(g["session"].nunique()), "patients": int(per.shape[0])}
+        for c, lab in cols:
+            x = per[c].to_numpy(float)
+            if typical or x.size == 1:
+                row[lab] = float(x[0])
+            else:
+                q = np.nanpercentile(x, [50, 5, 95])
+                row[lab] = f"{q[0]:.3g} ({q[1]:.3g}–{q[2]:.3g})"
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def simulation_report(result, typical_result, path) -> Path:
+    """Write the HTML report of a simulation: ``result`` (a population or one patient per arm) and
+    ``typical_result`` (the typical patient per arm, drawn as lines; may be ``result`` itself)."""
+    from .summary import cascade_summary
+    from .web import figures as F
+
+    path = Path(path)
+    sc = result.scenario
+    typ = typical_result.trajectories()
+    typ.attrs = {}
+    arms = list(dict.fromkeys(typ["arm"]))
+    colors = _colors(arms)
+    bands = _population_bands(result)
+    n = max(result.run(a).patients.n for a in result.arm_names())
+    horizon = float(typ["time_h"].max())
+    figs = {
+        "cascade": F.cascade_figure(typ, bands, arms=arms, arm_colors=colors, horizon_h=horizon, view=0),
+        "side-effects": F.cascade_figure(typ, bands, panels=F.SIDE_PANELS, arms=arms, arm_colors=colors,
+                                         horizon_h=horizon, view=1, columns=3, row_height=200),
+    }
+    band_note = (f"Lines: the typical patient of each arm; shaded: 5–95% of {n} virtual patients."
+                 if bands is not None else "Lines: the typical patient of each arm.")
+    summary = cascade_summary(typ, typical_result.sessions(), sc.population.scale)
+    sections = [
+        _section("Provenance", _provenance_table(result.provenance), "provenance"),
+        _section("Time courses: every link of the chain",
+                 _plot_div("cascade", band_note + " Buttons switch between log time (minutes to weeks at once) "
+                                                  "and linear zooms."), "time-courses"),
+        _section("Side effects (first session)",
+                 _plot_div("side-effects", "Dissociation, blood pressure, heart rate, sedation and nausea over the "
+                                           "first hours; the buttons show later sessions.")
+                 + "<h3 style=\"font-size:14px\">Per session (worst session per patient"
+                 + (", median (5–95%)" if n > 1 else "") + ")</h3>"
+                 + _table(_session_table(result, n == 1), left=("arm",)), "side-effects-section"),
+        _section("Summary (typical patient)", f"<pre>{html.escape(summary)}</pre>", "summary"),
+        _section("Scenario (YAML)", f"<pre id=\"scenario-yaml\">{html.escape(_scenario_yaml(sc))}</pre>", "scenario"),
+    ]
+    title = f"ketasim simulation report: {sc.name}"
+    sub = f"{len(arms)} arm(s), {n} virtual patient(s) per arm, scale {sc.population.scale.upper()}"
+    path.write_text(_page(title, sub, sections, figs), encoding="utf-8")
+    return path
+
+
+def _endpoint_table(tr) -> pd.DataFrame:
+    t = tr.table()
+    if not len(t):
+        return pd.DataFrame()
+    from .web.figures import fmt_time_h
+
+    arms = list(dict.fromkeys(t["arm"]))
+    rows, order = {}, []
+    for r in t.to_dict("records"):
+        th = r["time_h"]
+        when = "all sessions" if th is None or (isinstance(th, float) and math.isnan(th)) else fmt_time_h(float(th))
+        key = (r["measure"], when)
+        if key not in rows:
+            rows[key] = {"endpoint": _MEASURE_LABELS.get(r["measure"], r["measure"]), "time": when}
+            order.append(key)
+        rows[key][f"{r['arm']} (n={int(r['n'])})"] = f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+    del arms
+    return pd.DataFrame([rows[k] for k in order])
+
+
+def _comparison_table(tr) -> pd.DataFrame:
+    from .web.figures import fmt_time_h
+
+    c = list(getattr(tr, "comparisons", []) or [])
+    if not c:
+        return pd.DataFrame()
+    out = []
+    for r in c:
+        th = r.get("time_h")
+        out.append({"arm": r.get("arm"), "versus": r.get("versus"), "measure": r.get("measure"),
+                    "time": "all sessions" if th is None else fmt_time_h(float(th)),
+                    "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]",
+                    "p": _fmt(r.get("p_value"))})
+    return pd.DataFrame(out)
+
+
+def trial_report(trial_result, path) -> Path:
+    """Write the HTML report of a virtual trial (a ``ketasim.trial.TrialResult``)."""
+    from .web import figures as F
+    from .web.api import trial_panels
+
+    tr = trial_result
+    path = Path(path)
+    d = tr.to_dict()
+    arms = list(d["arms"])
+    colors = _colors(arms)
+    bands = tr.trajectory_summary()
+    table = tr.table()
+    figs = {
+        "endpoints": F.endpoint_figure(table, arms=arms, arm_colors=colors),
+        "cascade": F.cascade_figure(None, bands, arms=arms, arm_colors=colors, panels=trial_panels(), view=0),
+        "side-effects": F.cascade_figure(None, bands, arms=arms, arm_colors=colors, view=1, columns=3, row_height=200,
+                                         panels=(("Dissociation (CADSS)", (("cadss", "CADSS"),)),
+                                                 ("Systolic BP change (mmHg)", (("sbp_change_mmhg", "SBP change"),)),
+                                                 ("Sedation (index)", (("sedation", "sedation"),)))),
+    }
+    figs = {k: v for k, v in figs.items() if v.get("data")}
+    ep = _endpoint_table(tr)
+    comp = _comparison_table(tr)
+    side = table[table["time_h"].isna()] if len(table) else table
+    sections = [
+        _section("Provenance", _provenance_table(d), "provenance"),
+        _section("Endpoints", _table(ep, left=("endpoint", "time")) + "<p class=\"hint\">value [95% interval]. "
+                 "Ratings include rater noise; rates are percentages.</p>"
+                 + (_plot_div("endpoints") if "endpoints" in figs else ""), "endpoints-section"),
+    ]
+    if len(comp):
+        sections.append(_section("Between arms", _table(comp, left=("arm", "versus", "measure", "time")), "comparisons"))
+    sections += [
+        _section("Time courses per arm (median and 5–95% of the virtual patients)", _plot_div("cascade"), "time-courses"),
+        _section("Side effects", (_plot_div("side-effects", "The first hours of the first session; the buttons "
+                                                            "show later sessions.") if "side-effects" in figs else "")
+                 + ("<p class=\"hint\">Side-effect endpoints are in the endpoint table (all sessions).</p>"
+                    if len(side) else ""), "side-effects-section"),
+        _section("Scenario (YAML)", f"<pre id=\"scenario-yaml\">{html.escape(_scenario_yaml(tr.scenario))}</pre>",
+                 "scenario"),
+    ]
+    n = {a: v["n"] for a, v in d["arms"].items()}
+    title = f"ketasim trial report: {d['scenario']}"
+    sub = f"{d.get('design', 'parallel')} design; " + ", ".join(f"{a}: n={k}" for a, k in n.items())
+    path.write_text(_page(title, sub, sections, figs), encoding="utf-8")
+    return path
+
+
+__all__ = ["simulation_report", "trial_report"]
