@@ -331,7 +331,7 @@ function drawChain() {
   const W = 1100, bw = 92, gap = (W - chain.length * bw) / (chain.length - 1), bh = 44;
   const rowH = 130;
   const H = d.arms.length * rowH + 4;
-  let svg = `<svg viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" role="img" aria-label="the chain at ${esc(fmtTime(t))}">`;
+  let svg = `<svg viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" role="img" aria-label="the chain at ${esc(fmtTime(t))}">`;
   svg += `<defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#9ca3af"/></marker></defs>`;
   d.arms.forEach((arm, a) => {
     const y0 = a * rowH;
