@@ -70,6 +70,14 @@ def typical_pk(lines, **pop):
     return pk.build_pk(params(), pts, drugs, sc.population.comedications)
 
 
+def value_at(traj, column, t_h):
+    """Value of ``column`` at the output time closest to ``t_h`` (which must be an output time to 1e-6 h)."""
+    idx = np.asarray(traj.index, float)
+    i = int(np.argmin(np.abs(idx - t_h)))
+    assert abs(idx[i] - t_h) < 1e-6, f"{t_h} h is not an output time"
+    return float(traj[column].iloc[i])
+
+
 def auc(t, c):
     """Trapezoid AUC."""
     return float(np.trapezoid(np.asarray(c, float), np.asarray(t, float)))

@@ -1,0 +1,298 @@
+"""Published PK anchors (shared/reference/pk_parameters.csv) reproduced by the model, with stated tolerances.
+
+Every anchor below names the row of ``pk_parameters.csv`` it comes from (column ``quantity``); the test
+``test_anchors_match_the_reference_file`` checks that the numbers written here are the ones in that file.
+Predictions come out of the model; only the targets are published numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ketasim import pk as P
+
+from _support import REFERENCE_PK_CSV, auc, value_at, fine_times, line, params, reference_rows, typical_pk, typical_traj
+
+TIMES = fine_times(120.0)   # 1-min resolution for 12 h (Cmax, Tmax), then 15 min to 5 days (AUC)
+
+#: anchor -> (pk_parameters.csv 'quantity', text that must appear in that row's 'value')
+ANCHORS = {
+    "end_of_infusion_185": ("Peak ketamine after 0.5 mg/kg over 40 min", "185"),
+    "esk_28": ("Esketamine Cmax / AUC0-24 at 28 mg (Caucasian 18-60 y)", "43.8 / 147.3"),
+    "esk_56": ("Esketamine Cmax / AUC0-24 at 56 mg", "72.5 / 254.7"),
+    "esk_84": ("Esketamine Cmax / AUC0-24 at 84 mg", "101.0 / 362.2"),
+    "noresk": ("Noresketamine Cmax / AUC0-24 at 28 / 56 / 84 mg", "59.1/274.4; 119.7/516.3; 180.0/758.0"),
+    "esk_tmax": ("Esketamine nasal Tmax", "20-40"),
+    "esk_t_half": ("Esketamine terminal t1/2", "7-12"),
+    "rac_t_half_label": ("Beta (redistribution) t1/2 (label)", "2.5"),
+    "rac_t_half_textbook": ("Textbook t1/2 / Vd / CL", "2.3 +/- 0.5 h"),
+    "rac_t_half_beta": ("t1/2beta", "~120"),
+    "rac_t_half_clements": ("Clements250 terminal t1/2", "183"),
+    "f_oral": ("Bioavailability oral tablet", "~20"),
+    "f_sublingual": ("Bioavailability sublingual wafer", "29"),
+    "f_in_poppk": ("Esketamine IN absolute F 56 / 84 mg (popPK)", "54 / 51"),
+    "f_in_label": ("Esketamine nasal absolute F (84 mg)", "~48"),
+    "f_im": ("Bioavailability IM", "93"),
+    "clarithromycin": ("Clarithromycin on oral S-ketamine Cmax / AUC", "3.6-fold / 2.6-fold"),
+    "itraconazole": ("Itraconazole on oral S-ketamine AUC", "no increase"),
+    "ticlopidine": ("Ticlopidine on IN esketamine", "Cmax no effect; AUC +29%"),
+    "rifampicin": ("Rifampicin on IV S-ket / S-NK AUC", "-10% / -50%"),
+    "sex": ("Sex effect on S-ket and S-NK CL", "+20% in women"),
+    "weight": ("Body weight +30 kg", "~20% lower exposure"),
+}
+
+
+def test_anchors_match_the_reference_file():
+    rows = reference_rows()
+    if rows is None:
+        pytest.skip(f"{REFERENCE_PK_CSV} is not present on this machine")
+    by_quantity = {r["quantity"]: r for r in rows}
+    for key, (quantity, value) in ANCHORS.items():
+        assert quantity in by_quantity, f"{key}: no row {quantity!r} in pk_parameters.csv"
+        assert value in by_quantity[quantity]["value"], f"{key}: {value!r} not in {by_quantity[quantity]['value']!r}"
+
+
+def exposure(lines, column="cp_s_ketamine_ng_ml", **pop):
+    """(Cmax ng/mL, Tmax h, AUC ng.h/mL over 5 days) of the typical patient."""
+    tr = typical_traj(lines, TIMES, **pop)
+    c = tr[column].to_numpy()
+    i = int(np.argmax(c))
+    return c[i], float(tr.index[i]), auc(tr.index, c)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("female", [False, True], ids=["man", "woman"])
+def test_end_of_infusion_concentration_185(female):
+    """'Peak ketamine after 0.5 mg/kg over 40 min': 185 ng/mL (Zarate 2006, TRD patients). Tolerance +-20 %: the
+    observed value is a mean of a small group, and popPK models in the same file predict 128-289 ng/mL."""
+    tr = typical_traj([line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")], TIMES, female=female)
+    assert value_at(tr, "cp_ketamine_ng_ml", 40 / 60) == pytest.approx(185.0, rel=0.20)
+    assert tr["cp_ketamine_ng_ml"].idxmax() == pytest.approx(40 / 60, abs=1e-9)  # the peak is at the end
+
+
+# Perez-Ruixo 2021 typical values (Caucasian 18-60 y): Cmax and AUC0-24. Tolerance +-20 %: the anchors are model
+# predictions of another popPK model, and +-20 % is the usual bioequivalence-style band for exposure.
+ESK_IN = {28: (43.8, 147.3), 56: (72.5, 254.7), 84: (101.0, 362.2)}
+NORESK_IN = {28: (59.1, 274.4), 56: (119.7, 516.3), 84: (180.0, 758.0)}
+
+
+@pytest.mark.parametrize("dose", sorted(ESK_IN))
+def test_esketamine_intranasal_cmax_and_auc(dose):
+    tr = typical_traj([line("esketamine", "intranasal", f"{dose} mg")], TIMES)
+    c = tr["cp_s_ketamine_ng_ml"]
+    cmax_ref, auc_ref = ESK_IN[dose]
+    assert c.max() == pytest.approx(cmax_ref, rel=0.20)
+    day1 = tr.index <= 24.0
+    assert auc(tr.index[day1], c[day1]) == pytest.approx(auc_ref, rel=0.20)
+
+
+@pytest.mark.parametrize("dose", [
+    28,
+    pytest.param(56, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+        "MODEL: intranasal esketamine Tmax is 43 min at 56 mg (label 'Esketamine nasal Tmax' 20-40 min after the "
+        "last spray; allergic-rhinitis row gives 32 min at 56 mg): the swallowed part (lag 0.53 h, ka 1.45/h) "
+        "pushes the peak late as the nasal fraction falls with each extra device"))),
+    pytest.param(84, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+        "MODEL: intranasal esketamine Tmax is 44 min at 84 mg (label 20-40 min); see the 56 mg case"))),
+])
+def test_esketamine_intranasal_tmax(dose):
+    """'Esketamine nasal Tmax': 20-40 min after the last spray (the model gives the whole dose at t = 0).
+    Tolerance: the 1-min output resolution."""
+    _, tmax, _ = exposure([line("esketamine", "intranasal", f"{dose} mg")])
+    assert 20 / 60 - 1 / 60 <= tmax <= 40 / 60 + 1 / 60
+
+
+@pytest.mark.parametrize("dose", sorted(NORESK_IN))
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: noresketamine after intranasal esketamine is ~1.55x the Perez-Ruixo Cmax and ~2x its AUC0-24 "
+    "(e.g. 56 mg: ~188 vs 119.7 ng/mL, ~1060 vs 516 ng.h/mL): every mg of esketamine cleared (fm_nk = 1, mass "
+    "units) plus first-pass extraction of the swallowed part becomes norketamine with the apparent CLn/F of 38 L/h"))
+def test_noresketamine_intranasal_cmax_and_auc(dose):
+    tr = typical_traj([line("esketamine", "intranasal", f"{dose} mg")], TIMES)
+    c = tr["cp_norketamine_ng_ml"]
+    cmax_ref, auc_ref = NORESK_IN[dose]
+    day1 = tr.index <= 24.0
+    # same +-20 % band as for the parent
+    assert c.max() == pytest.approx(cmax_ref, rel=0.20)
+    assert auc(tr.index[day1], c[day1]) == pytest.approx(auc_ref, rel=0.20)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def terminal_half_life(model, block):
+    k = int(model.nmodes[block])
+    return math.log(2) / -model.lam[0, block, :k].max()
+
+
+@pytest.mark.parametrize("female", [False, True], ids=["man", "woman"])
+def test_racemic_terminal_half_life(female):
+    """Published racemic half-lives: ~120 min ('t1/2beta'), 2.3 +/- 0.5 h ('Textbook'), 2.5 h ('Beta ... (label)'),
+    183 min ('Clements250 terminal t1/2', the model's own source). Range of typical values 2.0-3.05 h, widened by
+    one between-subject SD (0.5 h, textbook row) on each side: 1.5-3.55 h. R-ketamine is cleared more slowly
+    (r_to_s_clearance_ratio < 1), so its half-life is the longer of the two."""
+    model = typical_pk([line("racemic-ketamine", "iv-bolus", "0.5 mg/kg")], female=female)
+    s, r = terminal_half_life(model, P.S_KET), terminal_half_life(model, P.R_KET)
+    assert 1.5 <= s <= 3.55
+    assert 1.5 <= r <= 3.55
+    assert r > s
+
+
+def test_esketamine_terminal_half_life():
+    """'Esketamine terminal t1/2': 7-12 h (label), from the slowest mode of the 3-compartment disposition."""
+    model = typical_pk([line("esketamine", "intranasal", "56 mg")])
+    assert model.nmodes[P.S_KET] == 3
+    assert 7.0 <= terminal_half_life(model, P.S_KET) <= 12.0
+
+
+def test_esketamine_terminal_phase_is_visible_in_the_concentrations():
+    """The log-linear slope of the simulated curve 48-96 h after a dose is the slowest eigenvalue."""
+    tr = typical_traj([line("esketamine", "iv-bolus", "0.25 mg/kg")], TIMES)
+    c48, c96 = tr["cp_s_ketamine_ng_ml"].loc[48.0], tr["cp_s_ketamine_ng_ml"].loc[96.0]
+    t_half = 48.0 * math.log(2) / math.log(c48 / c96)
+    model = typical_pk([line("esketamine", "iv-bolus", "0.25 mg/kg")])
+    # the second-slowest mode (t1/2 ~2 h) has decayed by > 2^-24 at 48 h: agreement to 1e-4
+    assert t_half == pytest.approx(terminal_half_life(model, P.S_KET), rel=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bioavailability: AUC ratio route / IV for the typical patient. The typical patient's extravascular F carries the
+# mean-preserving lognormal factor f_iiv = exp(-omega^2/2) (PKModel.f_iiv), so the population-mean F, which is
+# what the studies report, is the typical ratio divided by f_iiv. Tolerance +-10 %: the published values are
+# means of small studies (e.g. sublingual 29 %, 90 % CI 27-31; oral 23 +/- 9 %).
+F_RTOL = 0.10
+BIOAVAILABILITY = [
+    ("racemic-ketamine", "oral", "20 mg", 0.20, "cp_s_ketamine_ng_ml"),          # 'Bioavailability oral tablet'
+    ("racemic-ketamine", "oral", "20 mg", 0.20, "cp_r_ketamine_ng_ml"),
+    ("racemic-ketamine", "sublingual", "20 mg", 0.29, "cp_s_ketamine_ng_ml"),    # 'Bioavailability sublingual wafer'
+    ("racemic-ketamine", "im", "20 mg", 0.93, "cp_s_ketamine_ng_ml"),            # 'Bioavailability IM'
+    ("esketamine", "intranasal", "56 mg", 0.54, "cp_s_ketamine_ng_ml"),          # 'Esketamine IN absolute F ... popPK'
+    ("esketamine", "intranasal", "84 mg", 0.51, "cp_s_ketamine_ng_ml"),
+    ("esketamine", "intranasal", "84 mg", 0.48, "cp_s_ketamine_ng_ml"),          # 'Esketamine nasal absolute F (84 mg)'
+]
+
+
+@pytest.mark.parametrize("drug, route, dose, f_published, column", BIOAVAILABILITY)
+def test_bioavailability_by_route(drug, route, dose, f_published, column):
+    lines = [line(drug, route, dose)]
+    _, _, auc_route = exposure(lines, column)
+    # IV reference: 20 mg (subanesthetic); PK is linear, so AUC per mg is compared
+    _, _, auc_iv = exposure([line(drug, "iv-bolus", "20 mg")], column)
+    dose_mg = float(dose.split()[0])
+    f_iiv = typical_pk(lines).f_iiv[0]
+    assert f_iiv < 1.0   # the typical patient is below the population mean
+    assert (auc_route / dose_mg) / (auc_iv / 20.0) / f_iiv == pytest.approx(f_published, rel=F_RTOL)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def ratio(lines, comedication, column="cp_s_ketamine_ng_ml", what=2):
+    """Exposure with / without the comedication (what: 0 Cmax, 2 AUC)."""
+    return exposure(lines, column, comedications=[comedication])[what] / exposure(lines, column)[what]
+
+
+ORAL_ESK = [line("esketamine", "oral", "0.2 mg/kg")]
+IV_ESK = [line("esketamine", "iv-infusion", "0.2 mg/kg", duration="2 h")]
+
+
+def test_clarithromycin_raises_oral_esketamine_auc_2_6_fold():
+    """'Clarithromycin on oral S-ketamine Cmax / AUC': AUC 2.6-fold (Hagelberg 2010). Tolerance +-20 %."""
+    assert ratio(ORAL_ESK, "clarithromycin") == pytest.approx(2.6, rel=0.20)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: clarithromycin raises oral esketamine Cmax 2.27-fold in the model vs 3.6-fold observed: inhibition "
+    "only scales F and CL, which raises Cmax less than AUC, while the study saw Cmax rise more than AUC"))
+def test_clarithromycin_raises_oral_esketamine_cmax_3_6_fold():
+    assert ratio(ORAL_ESK, "clarithromycin", what=0) == pytest.approx(3.6, rel=0.20)  # same +-20 % band
+
+
+def test_clarithromycin_raises_iv_exposure_much_less_than_oral():
+    """High hepatic extraction: an inhibitor of intrinsic clearance changes IV exposure far less than oral."""
+    oral, iv = ratio(ORAL_ESK, "clarithromycin"), ratio(IV_ESK, "clarithromycin")
+    assert iv > 1.0
+    assert (iv - 1.0) < 0.5 * (oral - 1.0)
+
+
+def test_rifampicin_lowers_iv_s_ketamine_auc_by_10_percent():
+    """'Rifampicin on IV S-ket / S-NK AUC': -10 % (Peltoniemi 2012, 2-h IV infusion). Tolerance +-0.05 on the ratio
+    (the study's precision for a 10 % change; the parameter was derived from this row)."""
+    assert ratio(IV_ESK, "rifampicin") == pytest.approx(0.90, abs=0.05)
+
+
+def test_rifampicin_lowers_iv_s_norketamine_auc_markedly():
+    assert ratio(IV_ESK, "rifampicin", "cp_norketamine_ng_ml") < 0.75
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: rifampicin lowers IV S-norketamine AUC by 67 % in the model vs 50 % observed: nk_cl_factor 3.0 "
+    "('elimination +200 %') divides the metabolite AUC by 3 because formation is fixed at fm_nk x dose"))
+def test_rifampicin_lowers_iv_s_norketamine_auc_by_half():
+    assert ratio(IV_ESK, "rifampicin", "cp_norketamine_ng_ml") == pytest.approx(0.50, rel=0.20)  # +-20 % band
+
+
+def test_itraconazole_does_not_change_oral_esketamine():
+    """'Itraconazole on oral S-ketamine AUC': no increase. Tolerance +-5 %: within any bioequivalence band."""
+    assert ratio(ORAL_ESK, "itraconazole") == pytest.approx(1.0, abs=0.05)
+    assert ratio(ORAL_ESK, "itraconazole", what=0) == pytest.approx(1.0, abs=0.05)
+
+
+def test_ticlopidine_on_intranasal_esketamine():
+    """'Ticlopidine on IN esketamine': Cmax no effect, AUC +29 %. 'No effect' read as the bioequivalence band
+    0.80-1.25; AUC ratio +-20 %."""
+    lines = [line("esketamine", "intranasal", "56 mg")]
+    assert 0.80 <= ratio(lines, "ticlopidine", what=0) <= 1.25
+    assert ratio(lines, "ticlopidine") == pytest.approx(1.29, rel=0.20)
+
+
+def test_grapefruit_juice_raises_oral_auc_3_fold_but_not_iv():
+    """Peltoniemi 2012 (source of ddi.grapefruit-juice.gut_factor in the parameter set): oral S-ketamine AUC x3.0.
+    Tolerance +-20 %. Grapefruit juice inhibits only intestinal CYP3A: IV exposure unchanged (+-1 %)."""
+    assert ratio(ORAL_ESK, "grapefruit-juice") == pytest.approx(3.0, rel=0.20)
+    assert ratio(IV_ESK, "grapefruit-juice") == pytest.approx(1.0, abs=0.01)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def test_women_have_higher_clearance_and_lower_exposure():
+    for lines in ([line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")],
+                  [line("esketamine", "intranasal", "56 mg")]):
+        man, woman = typical_pk(lines), typical_pk(lines, female=True)
+        assert woman.cl[0, P.S_KET] > man.cl[0, P.S_KET]
+        assert exposure(lines, female=True)[2] < exposure(lines)[2]
+    # S-norketamine: +20 % in women ('Sex effect on S-ket and S-NK CL'); applied directly, so exact up to rounding
+    lines = [line("esketamine", "intranasal", "56 mg")]
+    assert typical_pk(lines, female=True).cl[0, P.S_NK] / typical_pk(lines).cl[0, P.S_NK] == pytest.approx(1.20, rel=1e-9)
+
+
+@pytest.mark.parametrize("drug", ["racemic-ketamine", "esketamine"])
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: the +20 % female clearance of S-ketamine (Sigtermans 2009, 'Sex effect on S-ket and S-NK CL') is "
+    "applied to hepatic INTRINSIC clearance in a well-stirred liver (pk.py build_pk), so systemic S-ketamine "
+    "clearance rises only ~8 % (racemic set) and ~4 % (esketamine set) in women"))
+def test_women_s_ketamine_clearance_is_20_percent_higher(drug):
+    lines = [line(drug, "iv-bolus", "0.2 mg/kg")]
+    r = typical_pk(lines, female=True).cl[0, P.S_KET] / typical_pk(lines).cl[0, P.S_KET]
+    assert r == pytest.approx(1.20, abs=0.05)   # tolerance: the study's 10 + 10 subjects
+
+
+def test_heavier_patients_have_lower_concentrations_for_a_fixed_mg_dose():
+    """'Body weight +30 kg': ~20 % lower exposure (intranasal esketamine popPK). Tolerance +-0.1 on the ratio."""
+    lines = [line("esketamine", "intranasal", "56 mg")]
+    light, heavy = exposure(lines, weight_kg=70.0), exposure(lines, weight_kg=100.0)
+    assert heavy[0] < light[0]
+    assert heavy[2] / light[2] == pytest.approx(0.80, abs=0.10)
+    # and for mg/kg dosing the heavier patient gets more drug but, with allometric clearance, higher exposure
+    lines = [line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")]
+    assert exposure(lines, "cp_ketamine_ng_ml", weight_kg=100.0)[2] > exposure(lines, "cp_ketamine_ng_ml")[2]
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: midazolam (a CYP3A4 probe substrate) ignores comedications: pk.py build_pk computes its clearance "
+    "without clint_factor, although data/parameters.csv says for pk.midazolam.cl 'CYP3A4 substrate: scaled by "
+    "clint_factor of comedications' (NOTES.md lists 'Midazolam has no DDI' as a known limit)"))
+def test_clarithromycin_raises_midazolam_exposure():
+    """Per the parameter set's own note, midazolam clearance is scaled by the comedication's clint_factor, so the
+    IV AUC ratio is 1 / clint_factor (1.8 for clarithromycin). Tolerance +-10 % (allows a hepatic formulation)."""
+    lines = [line("midazolam", "iv-infusion", "0.045 mg/kg", duration="40 min")]
+    expected = 1.0 / params().get("ddi.clarithromycin.clint_factor")
+    assert ratio(lines, "clarithromycin", "cp_midazolam_ng_ml") == pytest.approx(expected, rel=0.10)
