@@ -119,6 +119,16 @@ def test_anesthetic_dose_is_a_warning_at_the_field_not_an_error():
     assert "anesthetic range" in b.warnings[0]["message"]
 
 
+@pytest.mark.parametrize("name", ["A: ketamine -1 mg/kg IV", "arm.with.dots", "B[0]: odd"])
+def test_errors_find_their_field_whatever_the_arm_name(name):
+    form = api.default_form()
+    form["regimens"][0].update(name=name, dose="-1")
+    with pytest.raises(api.FormErrors) as ei:
+        api.build(form)
+    assert ei.value.errors[0]["field"] == "regimen.0.dose"
+    assert ei.value.errors[0]["message"].startswith(f"arms.{name}[0].dose: ")
+
+
 def test_duplicate_and_missing_names():
     form = two_regimens()
     form["regimens"][1]["name"] = form["regimens"][0]["name"]

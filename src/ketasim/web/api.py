@@ -203,24 +203,24 @@ class Built:
 
 
 def _field_of(message: str, slots: dict) -> str:
-    """The form field a one-line engine message points at (the message starts with the scenario path)."""
+    """The form field a one-line engine message points at (the message starts with the scenario path;
+    arm names may themselves contain ': ' or dots, so they are matched first)."""
+    for name in sorted(slots, key=len, reverse=True):
+        prefix = f"arms.{name}"
+        if message.startswith(prefix) and message[len(prefix):len(prefix) + 1] in ("[", ".", ":"):
+            slot = slots[name]
+            tail = message[len(prefix):].split(": ", 1)[0]
+            if slot == "placebo":
+                return "trial.placebo"
+            if tail.startswith("[1]"):
+                return f"regimen.{slot}.background_antidepressant"
+            key = tail.split(".", 1)[1] if "." in tail else "dose"
+            key = {"duration": "duration_min"}.get(key, key)
+            return f"regimen.{slot}.{key}"
     path = message.split(": ", 1)[0]
     if path.startswith("population."):
         key = path.split(".")[1].split("[")[0]
         return "trial.size" if key == "size" else f"patient.{key}"
-    if path.startswith("arms."):
-        rest = path[len("arms."):]
-        for name in sorted(slots, key=len, reverse=True):
-            if rest == name or rest.startswith(name + "[") or rest.startswith(name + "."):
-                slot = slots[name]
-                tail = rest[len(name):]
-                if slot == "placebo":
-                    return "trial.placebo"
-                if tail.startswith("[1]"):
-                    return f"regimen.{slot}.background_antidepressant"
-                key = tail.split(".", 1)[1] if "." in tail else "dose"
-                key = {"duration": "duration_min"}.get(key, key)
-                return f"regimen.{slot}.{key}"
     if path.startswith("endpoints.times"):
         return "trial.times"
     if path.startswith("experiments."):
