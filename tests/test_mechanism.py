@@ -1,0 +1,398 @@
+"""Virtual experiments and qualitative behaviour of the chain, for the typical patient.
+
+Unless stated otherwise: a 70 kg, 40-year-old, treatment-resistant depressed man (MADRS baseline 33, Val/Val,
+median CRP), racemic ketamine 0.5 mg/kg over 40 min. The literature each property comes from is cited in
+``shared/research/mechanism.md`` (section numbers given). "Drug effect" at a time means the score of a saline
+placebo arm minus the score of the drug arm (positive = the drug helps), which removes the expectancy part that
+every session carries.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from ketasim import VirtualExperiment
+from ketasim.errors import DoseWarning
+
+from _support import line, params, typical_run, value_at
+
+DAY = 24.0
+#: 1-min resolution for the first 12 h (peaks during and after a 40-min infusion), then hourly for 100 days
+TIMES = np.unique(np.round(np.concatenate([np.arange(0.0, 12.0, 1 / 60), np.arange(12.0, 100 * DAY + 1e-9, 1.0)]), 9))
+
+KET = line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")
+SALINE = line("placebo", "iv-infusion")
+MIDAZOLAM = line("midazolam", "iv-infusion", "0.045 mg/kg", duration="40 min")
+PLASTICITY = ("bdnf", "trkb", "mtorc1", "synaptic_proteins", "spine_density")
+#: a state that never left its baseline of 1 differs from it only by the rounding of the integrator weights
+ROUNDING = 1e-9
+
+
+@lru_cache(maxsize=None)
+def _run(lines: tuple, experiment: VirtualExperiment | None = None, pop: tuple = ()):
+    res = typical_run([dict(x) for x in lines], TIMES, experiment=experiment, **dict(pop))
+    return res.trajectories().set_index("time_h"), res.sessions()
+
+
+def run(lines, experiment=None, **pop):
+    """(trajectories indexed by time_h, sessions) of the typical patient; cached per regimen."""
+    key = tuple(tuple(sorted(d.items())) for d in lines)
+    return _run(key, experiment, tuple(sorted(pop.items())))
+
+
+def traj(lines, experiment=None, **pop):
+    return run(lines, experiment, **pop)[0]
+
+
+def score(lines, t_h, experiment=None, **pop):
+    return value_at(traj(lines, experiment, **pop), "score", t_h)
+
+
+def drug_effect(lines, t_h, experiment=None, **pop):
+    """Saline-placebo score minus drug score at t_h (MADRS points; > 0 when the drug helps)."""
+    return score([SALINE], t_h, **pop) - score(lines, t_h, experiment, **pop)
+
+
+def peak_drug_effect(lines, **pop):
+    pl = traj([SALINE], **pop)["score"].to_numpy()
+    return float(np.max(pl - traj(lines, **pop)["score"].to_numpy()))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Virtual experiments (mechanism.md §4 and §10.11: NBQX, rapamycin, spine formation)
+NBQX = VirtualExperiment(ampa_block=1.0)
+RAPAMYCIN = VirtualExperiment(mtor_block=1.0)
+NO_SPINES = VirtualExperiment(spine_block=1.0)
+
+
+def test_intact_chain_responds():
+    """Not vacuous: without any block the dose raises every plasticity link and improves the score."""
+    tr = traj([KET])
+    for col in PLASTICITY:
+        assert tr[col].max() > 1.05, col
+    assert drug_effect([KET], DAY) > 3.0     # MADRS points; minimal clinically important difference ~2
+
+
+def test_ampa_block_abolishes_plasticity_but_not_the_surge():
+    """NBQX (Maeng 2008) acts downstream of glutamate: the surge is unchanged, BDNF onwards stays at baseline."""
+    tr, intact = traj([KET], NBQX), traj([KET])
+    assert tr["glutamate"].max() == pytest.approx(intact["glutamate"].max(), rel=1e-12)
+    for col in PLASTICITY:
+        assert np.abs(tr[col] - 1.0).max() <= ROUNDING, col
+
+
+def test_ampa_block_abolishes_the_drug_part_of_the_response():
+    """With NBQX the ketamine arm is no better than placebo, except for the expectancy that perceptible
+    dissociation adds (functional unblinding, which NBQX does not touch):
+    * with perception switched off (population.perception = 0) it is exactly the saline placebo arm;
+    * with perception on, the difference to saline is at most a quarter of the intact drug effect at 24 h and 72 h
+      and it is no better than the midazolam active placebo (+0.5 point: rounding of a rating scale)."""
+    for t in (2.0, DAY, 3 * DAY, 7 * DAY):
+        blind = score([KET], t, NBQX, perception=0.0)
+        assert blind == pytest.approx(score([SALINE], t, perception=0.0), abs=1e-9 * 33), t
+    for t in (DAY, 3 * DAY):
+        assert abs(drug_effect([KET], t, NBQX)) <= 0.25 * drug_effect([KET], t), t
+        assert score([KET], t, NBQX) >= score([MIDAZOLAM], t) - 0.5, t
+
+
+def test_mtor_block_abolishes_synaptic_plasticity_and_the_drug_response():
+    """Rapamycin (Li 2010): BDNF still rises (upstream), mTORC1, synaptic proteins and spines do not, and the
+    antidepressant response at 24 h and 72 h (Li's behavioural readouts) is gone like with NBQX."""
+    tr = traj([KET], RAPAMYCIN)
+    assert tr["bdnf"].max() > 1.05
+    for col in ("mtorc1", "synaptic_proteins", "spine_density"):
+        assert np.abs(tr[col] - 1.0).max() <= ROUNDING, col
+    for t in (DAY, 3 * DAY):
+        assert abs(drug_effect([KET], t, RAPAMYCIN)) <= 0.25 * drug_effect([KET], t), t
+        assert score([KET], t, RAPAMYCIN, perception=0.0) == pytest.approx(score([SALINE], t, perception=0.0), abs=0.5)
+
+
+def test_spine_block_keeps_the_24h_effect_but_shortens_it():
+    """Moda-Sava 2019 (mechanism.md §4, §10.11.3): new spines are needed to MAINTAIN the effect, not to start it.
+    Tolerances: at 24 h at least 85 % of the intact drug effect remains (spines have barely risen by then);
+    at 10 and 14 days less than half of the intact effect remains."""
+    assert np.abs(traj([KET], NO_SPINES)["spine_density"] - 1.0).max() <= ROUNDING
+    assert drug_effect([KET], DAY, NO_SPINES) >= 0.85 * drug_effect([KET], DAY)
+    for t in (10 * DAY, 14 * DAY):
+        assert drug_effect([KET], t) > 0.5      # the intact effect is still there to be lost
+        assert drug_effect([KET], t, NO_SPINES) < 0.5 * drug_effect([KET], t), t
+
+
+def test_hnk_hypothesis_switch_adds_ampa_drive():
+    """hnk_weight > 0 lets hydroxynorketamine drive AMPA directly (Zanos 2016 hypothesis, off by default)."""
+    off, on = traj([KET]), traj([KET], VirtualExperiment(hnk_weight=1.0))
+    assert params().get("pd.hnk.weight") == 0.0
+    assert np.allclose(off["ampa"], off["glutamate"], rtol=0, atol=1e-12)
+    assert (on["ampa"] >= off["ampa"] - 1e-12).all() and on["ampa"].max() > off["ampa"].max()
+    assert on["synaptic_proteins"].max() > off["synaptic_proteins"].max()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Dose: inverted U of glutamate (mechanism.md §3, §10.3), anesthetic doses (§8, pk.md §5)
+ANESTHETIC = line("racemic-ketamine", "iv-bolus", "2 mg/kg")   # IV induction 1-2 mg/kg
+
+
+@pytest.fixture(scope="module")
+def anesthetic():
+    with pytest.warns(DoseWarning, match="anesthetic"):
+        return run([ANESTHETIC])[0]
+
+
+def test_glutamate_surge_rises_with_subanesthetic_dose():
+    low = traj([line("racemic-ketamine", "iv-infusion", "0.1 mg/kg", duration="40 min")])
+    mid = traj([KET])
+    assert 1.0 < low["glutamate"].max() < mid["glutamate"].max()
+    # Milak 2016: mPFC Glx +38 +/- 7.5 % at ~26 min of a 0.5 mg/kg infusion; Glx is a proxy, so the model's surge
+    # must merely be of that order: +10 % to +60 %
+    assert 1.10 <= mid["glutamate"].max() <= 1.60
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: a 2 mg/kg IV bolus never takes glutamate below baseline (min 1.00, peak x1.39): with fu 0.56, "
+    "m_pyramidal 8 and the Clements V1 (1.75 L/kg) the pyramidal block stays < 0.35, so the inverted U turns "
+    "down only above ~6 mg/kg"))
+def test_glutamate_falls_below_baseline_at_an_anesthetic_dose(anesthetic):
+    """Moghaddam 1997 (rat PFC glutamate falls at anesthetic doses); Gerhard 2020 (net suppression at 10 uM)."""
+    assert anesthetic["glutamate"].min() < 0.95   # tolerance: 5 % below baseline is a clear fall
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: 2 mg/kg IV bolus peaks at ~1140 ng/mL = 4.8 uM total plasma ketamine, just below the anesthesia "
+    "threshold of 5 uM (pd.anesthesia.threshold), because the Clements V1 is 1.75 L/kg"))
+def test_anesthetic_dose_sets_the_anesthesia_flag(anesthetic):
+    assert anesthetic["anesthesia"].max() == 1.0
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: 2 mg/kg IV bolus gives a sedation index of only ~0.27, below the 0.37 the model's own EEG Emax "
+    "(EC50 2 ug/mL racemic) gives at the anesthesia threshold (5 uM): effect-site lag and the low V1 peak"))
+def test_anesthetic_dose_gives_high_sedation(anesthetic):
+    """'High': at least the sedation index at the anesthesia threshold (pd.anesthesia.threshold, 1.2 ug/mL) of
+    the sedation Emax model (pd.sedation.ec50_racemic_total), i.e. the start of the anesthetic range."""
+    p = params()
+    c = p.get("pd.anesthesia.threshold", "uM") * p.get("mw.ketamine", "g/mol")   # ng/mL
+    ec50 = p.get("pd.sedation.ec50_racemic_total", "ng/mL")
+    assert anesthetic["sedation"].max() >= c / (c + ec50)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: 2 mg/kg IV bolus produces MORE plasticity than 0.5 mg/kg (synaptic proteins and spines rise "
+    "further) because glutamate never falls below baseline at this dose (see the glutamate test)"))
+def test_anesthetic_dose_gives_no_plasticity(anesthetic):
+    """Li 2010 (mTOR activation window is an inverted U), mechanism.md §10.4: anesthetic doses trigger no
+    plasticity. Tolerance: proteins rise less than 5 % (vs ~40 % at 0.5 mg/kg)."""
+    assert anesthetic["synaptic_proteins"].max() < 1.05
+
+
+def test_nmda_block_ordering_s_racemic_r():
+    """Ebert 1997 Ki: S 0.30 < R 1.4 uM, so for equal mg doses block is S > racemic > R, in both pools."""
+    dose = dict(route="iv-infusion", dose="0.5 mg/kg", duration="40 min")
+    s = traj([line("esketamine", **dose)])
+    rac = traj([KET])
+    r = traj([line("arketamine", **dose)])
+    for col in ("nmda_block_interneuron", "nmda_block_pyramidal"):
+        assert s[col].max() > rac[col].max() > r[col].max() > 0.0, col
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: the drug effect at 24 h still grows substantially from 0.5 to 1.0 mg/kg (more than 15 %) whereas "
+    "human efficacy is on a plateau from 0.5 to 1.0 mg/kg (mechanism.md §7)"))
+def test_clinical_dose_response_plateaus_between_half_and_one_mg_per_kg():
+    """mechanism.md §7: efficacy rises from 0.1 to 0.5 mg/kg and stays on a plateau up to 1.0 mg/kg.
+    Tolerance for 'plateau': the 24-h effect at 1.0 mg/kg is within 15 % of that at 0.5 mg/kg."""
+    effects = [drug_effect([line("racemic-ketamine", "iv-infusion", d, duration="40 min")], DAY)
+               for d in ("0.1 mg/kg", "0.5 mg/kg")]
+    # regimen.py warns from 1 mg/kg (systemic) on, whatever the infusion length
+    with pytest.warns(DoseWarning):
+        effects.append(drug_effect([line("racemic-ketamine", "iv-infusion", "1.0 mg/kg", duration="40 min")], DAY))
+    assert effects[0] < effects[1]
+    assert effects[2] <= 1.15 * effects[1]
+
+
+def test_clinical_dose_response_rises_from_low_doses():
+    effects = [drug_effect([line("racemic-ketamine", "iv-infusion", d, duration="40 min")], DAY)
+               for d in ("0.1 mg/kg", "0.2 mg/kg", "0.5 mg/kg")]
+    assert 0.0 < effects[0] < effects[1] < effects[2]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Moderators (mechanism.md §4 Laje 2012; §6 Chen 2024)
+def test_bdnf_met_met_responds_less_than_val_val():
+    e = {g: drug_effect([KET], DAY, genotype=g) for g in ("val/val", "val/met", "met/met")}
+    assert e["val/val"] > e["val/met"] > e["met/met"] > 0.0
+    assert traj([KET], genotype="met/met")["bdnf"].max() < traj([KET], genotype="val/val")["bdnf"].max()
+
+
+def test_high_crp_responds_less_than_low_crp():
+    """Chen 2024: ketamine separates from placebo only without low-grade inflammation (CRP >= 3 mg/L).
+    Tolerance: at CRP 10 mg/L less than half of the CRP 0.5 mg/L drug effect remains."""
+    low, high = drug_effect([KET], DAY, crp_mg_l=0.5), drug_effect([KET], DAY, crp_mg_l=10.0)
+    assert high < 0.5 * low
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Time course of a single dose and of repeated doses
+def test_improvement_is_measurable_at_2_hours():
+    """Zarate 2006 / Berman 2000: improvement within hours. 'Measurable': >= 2 MADRS points below baseline
+    (minimal clinically important difference) and better than saline at 2 h."""
+    base = score([KET], 0.0)
+    assert score([KET], 2.0) <= base - 2.0
+    assert drug_effect([KET], 2.0) > 0.0
+
+
+def test_largest_improvement_within_one_to_three_days():
+    """Clinical ratings come at 40-230 min and then on days 1, 2, 3, 7: the best score falls between the last
+    same-day rating (230 min) and day 3, and the day-1 improvement is at least 90 % of the best (a peak between
+    4 h and 24 h cannot be told apart from the day-1 rating)."""
+    tr = traj([KET])
+    first_month = tr.loc[: 28 * DAY, "score"]
+    t_best = float(first_month.idxmin())
+    assert 230 / 60 < t_best <= 3 * DAY
+    base = score([KET], 0.0)
+    assert base - score([KET], DAY) >= 0.9 * (base - first_month.min())
+
+
+def test_single_dose_effect_fades_by_28_days():
+    """The drug effect of one dose has largely gone after 4 weeks: < 25 % of its peak (tolerance)."""
+    assert drug_effect([KET], 28 * DAY) < 0.25 * peak_drug_effect([KET])
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: 14 days after one 0.5 mg/kg infusion a third of the peak drug effect remains (mechanism.md §10.11.4: "
+    "'A single dose must be back near baseline by 12-14 d'); spines (t1/2 7 d) carry it too long"))
+def test_single_dose_effect_back_near_baseline_by_14_days():
+    """'Near baseline': < 25 % of the peak drug effect (same tolerance as at 28 days)."""
+    assert drug_effect([KET], 14 * DAY) < 0.25 * peak_drug_effect([KET])
+
+
+def test_repeated_infusions_sustain_the_response():
+    """Twice-weekly infusions for 4 weeks (Singh 2016 design) keep the score lower at 28 d than one infusion."""
+    rep = [line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min", every="3.5 d", count=8)]
+    assert score(rep, 28 * DAY) < score([KET], 28 * DAY) - 5.0   # MADRS points: a clinically clear difference
+    assert traj(rep)["spine_density"].max() > traj([KET])["spine_density"].max()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Side effects (mechanism.md §8, §10.10)
+def test_dissociation_peaks_near_the_end_of_the_infusion():
+    tr = traj([KET])
+    t_peak = float(tr["cadss"].idxmax())
+    assert 30 / 60 <= t_peak <= 60 / 60
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: CADSS is still above 4 two hours after the start of a 0.5 mg/kg/40-min infusion (mechanism.md §10.10: "
+    "'resolved within 1.5-2 h'); the side-effect drive includes norketamine, which peaks after the infusion"))
+def test_dissociation_resolves_within_two_hours():
+    """'Resolved': CADSS <= 4, the label's definition of dissociation (monitoring.cadss_max)."""
+    assert value_at(traj([KET]), "cadss", 2.0) <= params().get("monitoring.cadss_max")
+
+
+def test_dissociation_falls_over_repeated_sessions_but_blood_pressure_does_not():
+    """Glue 2018: CADSS falls with repeated doses; Riva-Posse 2018: no tolerance of the BP rise (1st to 6th)."""
+    rep = [line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min", every="3.5 d", count=8)]
+    s = run(rep)[1].sort_values("session")
+    assert len(s) == 8
+    cadss = s["cadss_peak"].to_numpy()
+    assert cadss[-1] < 0.8 * cadss[0]          # tolerance: a clear (> 20 %) fall
+    assert np.all(np.diff(cadss) < 0)
+    sbp = s["sbp_change_peak"].to_numpy()
+    assert sbp[0] > 1.0
+    assert np.abs(sbp / sbp[0] - 1).max() < 0.01   # 1 %: no tolerance
+
+
+def test_dissociation_tolerance_over_14_weekly_doses():
+    """Glue 2018 (weekly SC ketamine, anxiety): CADSS 20 at week 1 -> 8.8 at week 14, a ratio of 0.44.
+    The source is secondary ('uncertain'): tolerance +-25 % on the ratio."""
+    weekly = [line("racemic-ketamine", "sc", "0.5 mg/kg", every="7 d", count=14)]
+    s = run(weekly)[1].sort_values("session")
+    assert len(s) == 14
+    assert s["cadss_peak"].iloc[-1] / s["cadss_peak"].iloc[0] == pytest.approx(8.8 / 20, rel=0.25)
+
+
+def test_blood_pressure_rises_then_returns_toward_baseline():
+    """Riva-Posse 2018: peak SBP rise at ~30 min of the infusion; falls back over the following hours.
+    Tolerances: peak between 20 and 60 min; by 4 h less than half of the peak remains."""
+    tr = traj([KET])
+    peak = tr["sbp_change_mmhg"].max()
+    assert peak > 1.0
+    assert 20 / 60 <= float(tr["sbp_change_mmhg"].idxmax()) <= 1.0
+    assert value_at(tr, "sbp_change_mmhg", 4.0) < 0.5 * peak
+    assert value_at(tr, "sbp_change_mmhg", 24.0) < 0.01 * peak
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: 1.5 h after the end of a 0.5 mg/kg/40-min infusion about half of the SBP rise remains "
+    "(Szarmach 2020: back to baseline within 1.5 h); the BP drive includes norketamine"))
+def test_blood_pressure_back_to_baseline_within_90_min_after_infusion():
+    """'Back to baseline': less than 20 % of the peak rise (tolerance)."""
+    tr = traj([KET])
+    assert value_at(tr, "sbp_change_mmhg", 40 / 60 + 1.5) < 0.2 * tr["sbp_change_mmhg"].max()
+
+
+ESK_IN = line("esketamine", "intranasal", "56 mg")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: after 56 mg intranasal esketamine CADSS peaks at ~65 min and is still ~2/3 of its peak at 2 h "
+    "(label: peak ~40 min, largely resolved by 1.5-2 h); norketamine in the side-effect drive"))
+def test_esketamine_dissociation_timing():
+    """mechanism.md §8 (Spravato): dissociation peaks ~40 min after the dose and is largely resolved by 1.5-2 h.
+    Tolerances: peak within 25-55 min; at 2 h less than a quarter of the peak."""
+    tr = traj([ESK_IN])
+    assert 25 / 60 <= float(tr["cadss"].idxmax()) <= 55 / 60
+    assert value_at(tr, "cadss", 2.0) < 0.25 * tr["cadss"].max()
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: after 56 mg intranasal esketamine the SBP rise peaks at ~70 min at ~+5.4 mmHg (label: +7-9 mmHg, "
+    "peak 40 min after the dose)"))
+def test_esketamine_blood_pressure():
+    """mechanism.md §8 (Spravato): SBP +7-9 mmHg peaking 40 min after dosing. Tolerances: peak 25-55 min;
+    magnitude 7-9 mmHg widened by 10 %."""
+    tr = traj([ESK_IN])
+    assert 25 / 60 <= float(tr["sbp_change_mmhg"].idxmax()) <= 55 / 60
+    assert 7.0 * 0.9 <= tr["sbp_change_mmhg"].max() <= 9.0 * 1.1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Comparators
+def test_midazolam_sedates_without_plasticity():
+    tr = traj([MIDAZOLAM])
+    assert tr["sedation"].max() > params().get("monitoring.sedation_max")   # perceptible sedation
+    assert tr["cp_midazolam_ng_ml"].max() > 0.0 and tr["cp_ketamine_ng_ml"].max() == 0.0
+    for col in PLASTICITY + ("glutamate",):
+        assert np.abs(tr[col] - 1.0).max() <= ROUNDING, col
+    assert tr["cadss"].max() == 0.0
+
+
+def test_saline_gives_a_placebo_response_without_plasticity():
+    tr = traj([SALINE])
+    base = value_at(tr, "score", 0.0)
+    # the score falls a little: at least 1 MADRS point at 24 h, but less than with ketamine
+    assert value_at(tr, "score", DAY) <= base - 1.0
+    assert value_at(tr, "score", DAY) > score([KET], DAY)
+    for col in PLASTICITY + ("glutamate",):
+        assert np.abs(tr[col] - 1.0).max() <= ROUNDING, col
+
+
+def test_active_placebo_expectancy_exceeds_saline():
+    """Midazolam's perceptible sedation (functional unblinding) raises expectancy more than saline."""
+    assert traj([MIDAZOLAM])["expectancy"].max() > traj([SALINE])["expectancy"].max()
+    assert score([MIDAZOLAM], DAY) < score([SALINE], DAY)
+
+
+def test_oral_antidepressant_onset_builds_over_weeks():
+    """A newly started oral antidepressant acts over weeks, not hours (onset fraction 0 -> 1)."""
+    tr = traj([line("oral-antidepressant", "oral")])
+    onset = [value_at(tr, "antidepressant_onset", t) for t in (DAY, 7 * DAY, 14 * DAY, 28 * DAY)]
+    assert onset[0] < 0.1                        # little after one day
+    assert onset[0] < onset[1] < onset[2] < onset[3]
+    assert onset[3] > 0.5                        # most of the effect by 4 weeks
+    assert np.all(np.diff(tr["antidepressant_onset"].to_numpy()) >= -1e-12)
+    assert value_at(tr, "score", 28 * DAY) < value_at(tr, "score", 7 * DAY) < value_at(tr, "score", 0.0)
+    for col in PLASTICITY:
+        assert np.abs(tr[col] - 1.0).max() <= ROUNDING, col
