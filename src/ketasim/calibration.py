@@ -532,9 +532,80 @@ def qualify_cli(*, html=None, size=2000, seed=11):
           f"(rates), {s['mae_mmhg']:.1f} mmHg; {100 * s['inside_interval']:.0f}% of observations inside the model's "
           f"95% interval for a trial of that size.")
     if html:
-        from .report import qualification_report
-
         Path(html).parent.mkdir(parents=True, exist_ok=True)
-        qualification_report(rows, skipped, s, params, html)
+        qualification_html(rows, skipped, s, params, html)
         print(f"wrote {html}")
     return rows, skipped, s
+
+
+def _png_base64(fig) -> str:
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def qualification_html(rows, skipped, summary, params, path) -> Path:
+    """A self-contained HTML qualification report (plots embedded as PNG)."""
+    import html as h
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .result import NOTICE, ketasim_version
+
+    units = ("points", "percentage points", "mmHg")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+    for ax, unit in zip(axes, units):
+        sel = [r for r in rows if r["unit"] == unit]
+        if not sel:
+            ax.set_visible(False)
+            continue
+        obs = np.array([r["observed"] for r in sel])
+        pred = np.array([r["predicted"] for r in sel])
+        lo = np.array([r["lo"] for r in sel])
+        hi = np.array([r["hi"] for r in sel])
+        inside = np.array([r["inside"] for r in sel])
+        ax.errorbar(obs, pred, yerr=[pred - lo, hi - pred], fmt="none", ecolor="0.7", lw=0.8)
+        ax.scatter(obs[inside], pred[inside], s=14, c="tab:blue", label="inside 95% interval")
+        ax.scatter(obs[~inside], pred[~inside], s=14, c="tab:red", label="outside")
+        m = [min(obs.min(), lo.min()), max(obs.max(), hi.max())]
+        ax.plot(m, m, "k--", lw=0.8)
+        ax.set_xlabel(f"observed ({unit})")
+        ax.set_ylabel(f"predicted ({unit})")
+        ax.set_title({"points": "means and mean changes", "percentage points": "rates",
+                      "mmHg": "blood pressure"}[unit])
+        ax.legend(fontsize=8)
+    img = _png_base64(fig)
+    plt.close(fig)
+    trs = []
+    for r in rows:
+        cls = "in" if r["inside"] else "out"
+        trs.append(f"<tr class='{cls}'><td>{r['row']}</td><td>{h.escape(r['label'])}</td><td>{r['observed']:.2f}</td>"
+                   f"<td>{r['predicted']:.2f}</td><td>[{r['lo']:.2f}, {r['hi']:.2f}]</td><td>{r['error']:+.2f}</td>"
+                   f"<td>{r['unit']}</td></tr>")
+    sk = "".join(f"<tr><td>{i}</td><td>{h.escape(t)}</td><td>{h.escape(a)}</td><td>{h.escape(sc)}</td>"
+                 f"<td>{h.escape(m)}</td><td>{h.escape(v)}</td><td>{h.escape(why)}</td></tr>"
+                 for i, t, a, sc, m, v, why in skipped)
+    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>ketasim qualification</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1400px}} table{{border-collapse:collapse;font-size:12px}}
+td,th{{border:1px solid #ccc;padding:2px 6px}} tr.out td{{background:#fde2e2}} .note{{color:#666}}</style></head><body>
+<h1>Qualification against reference/clinical_calibration.csv</h1>
+<p>ketasim {ketasim_version()} &middot; parameter set {h.escape(params.version)} &middot; calibration run:
+{h.escape(params.calibration_run)}</p>
+<p><b>{summary['rows']}</b> rows modelled, {len(skipped)} not modelled. Mean absolute error:
+<b>{summary['mae_points']:.2f}</b> score points (means and changes), <b>{summary['mae_percentage_points']:.1f}</b>
+percentage points (rates), {summary['mae_mmhg']:.1f} mmHg (blood pressure); <b>{100 * summary['inside_interval']:.0f}%</b>
+of observations inside the model's 95% interval for a trial of that size.</p>
+<img alt="predicted vs observed" src="data:image/png;base64,{img}" style="width:100%">
+<h2>Every modelled row</h2><table><tr><th>row</th><th>trial | arm | scale | time | measure</th><th>observed</th>
+<th>predicted</th><th>model 95% interval (trial of that size)</th><th>error</th><th>unit</th></tr>{''.join(trs)}</table>
+<h2>Rows not modelled, and why</h2><table><tr><th>row</th><th>trial</th><th>arm</th><th>scale</th><th>measure</th>
+<th>value</th><th>reason</th></tr>{sk}</table>
+<p class="note">{NOTICE}</p></body></html>"""
+    Path(path).write_text(doc, encoding="utf-8")
+    return Path(path)

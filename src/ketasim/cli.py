@@ -36,8 +36,9 @@ def _experiment(values: Optional[List[str]]):
             v = f"{v}=1"
         k, _, x = v.partition("=")
         k = k.strip().replace("-", "_")
-        if k not in ("ampa_block", "mtor_block", "spine_block", "hnk_weight"):
-            raise InputError(f"--experiment: unknown switch {k!r}; use ampa_block, mtor_block, spine_block or hnk_weight")
+        if k not in ("ampa_block", "mtor_block", "spine_block", "hnk_weight", "psychotherapy"):
+            raise InputError(f"--experiment: unknown switch {k!r}; use ampa_block, mtor_block, spine_block, "
+                             "hnk_weight or psychotherapy")
         try:
             kw[k] = float(x)
         except ValueError:

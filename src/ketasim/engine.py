@@ -29,16 +29,18 @@ class VirtualExperiment:
     """Switches of the mechanism (0 = intact, 1 = fully blocked).
 
     ``ampa_block`` (NBQX), ``mtor_block`` (rapamycin), ``spine_block`` (no new spines),
-    ``hnk_weight`` (> 0 lets hydroxynorketamine drive AMPA directly; None keeps the parameter set's value).
+    ``hnk_weight`` (> 0 lets hydroxynorketamine drive AMPA directly; None keeps the parameter set's value),
+    ``psychotherapy`` (0-1: the hypothesis that therapy during the plasticity window slows spine turnover).
     """
 
     ampa_block: float = 0.0
     mtor_block: float = 0.0
     spine_block: float = 0.0
     hnk_weight: float | None = None
+    psychotherapy: float = 0.0
 
     def __post_init__(self):
-        for f in ("ampa_block", "mtor_block", "spine_block"):
+        for f in ("ampa_block", "mtor_block", "spine_block", "psychotherapy"):
             v = getattr(self, f)
             if not (0.0 <= v <= 1.0):
                 raise InputError(f"experiments.{f}: must lie in [0, 1], got {v}")
@@ -112,7 +114,7 @@ def model_constants(params: ParameterSet, experiment: VirtualExperiment, expecta
     return np.array([v[name] for name in K.MC_NAMES], dtype=np.float64)
 
 
-def shared_rates(params: ParameterSet, ka: np.ndarray) -> np.ndarray:
+def shared_rates(params: ParameterSet, ka: np.ndarray, experiment: VirtualExperiment = VirtualExperiment()) -> np.ndarray:
     p = params
     ln2 = math.log(2)
     r = np.zeros(K.N_RATES)
@@ -121,7 +123,7 @@ def shared_rates(params: ParameterSet, ka: np.ndarray) -> np.ndarray:
     r[K.R_BDNF] = ln2 / p.get("pd.bdnf.t_half", "h")
     r[K.R_MTOR] = ln2 / p.get("pd.mtorc1.t_half", "h")
     r[K.R_PROT] = ln2 / p.get("pd.synaptic.t_half", "h")
-    r[K.R_SPINE] = ln2 / p.get("pd.spine.t_half", "h")
+    r[K.R_SPINE] = ln2 / p.get("pd.spine.t_half", "h") * (1 - p.get("pd.spine.psychotherapy_slowing") * experiment.psychotherapy)
     r[K.R_IL6] = ln2 / p.get("pd.il6.t_half", "h")
     r[K.R_EXPECT] = ln2 / p.free_value("expectancy_t_half", "h")
     r[K.R_AD] = ln2 / p.free_value("antidepressant_t_half", "h")
@@ -313,7 +315,7 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     active_dep[ev_target[ev_kind == K.EV_DEPOT]] = True
     return PreparedArm(arm, patients, model, grid, output_times_h, grid.index_of(output_times_h).astype(np.int64),
                        ev_time, ev_step, ev_kind, ev_target, cols[3], cols[4], cols[5], session_times, active,
-                       active_dep, shared_rates(params, model.ka), model_constants(params, experiment, spec.expectancy, spec.perception),
+                       active_dep, shared_rates(params, model.ka, experiment), model_constants(params, experiment, spec.expectancy, spec.perception),
                        patient_parameters(params, spec, patients, model))
 
 

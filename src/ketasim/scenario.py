@@ -72,6 +72,7 @@ class _Experiments(_Strict):
     mtor_block: float = 0.0
     spine_block: float = 0.0
     hnk_weight: float | None = None
+    psychotherapy: float = 0.0
 
 
 class _Scenario(_Strict):
