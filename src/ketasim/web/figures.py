@@ -231,20 +231,22 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
     for key, val in _axis_settings(views[view], n).items():
         ax, prop = key.split(".")
         layout[ax][prop] = val
+    top = (96 if buttons else 60) + (26 if title else 0)
+    height = int(rows * row_height + top + 50)
+    ph = height - top - 50                      # plot-area height in px: legend and buttons sit above it
     layout.update({
-        "height": int(rows * row_height + 110), "margin": {"l": 60, "r": 20, "t": 70 if title else 50, "b": 50},
+        "height": height, "margin": {"l": 60, "r": 20, "t": top, "b": 50},
         "annotations": annotations, "showlegend": True, "hovermode": "closest",
-        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "xanchor": "left",
+        "legend": {"orientation": "h", "x": 0, "y": 1.0 + 24 / ph, "yanchor": "bottom", "xanchor": "left",
                    "font": {"size": 12}},
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff", "font": {"family": "system-ui, sans-serif"},
     })
-    layout["legend"]["y"] = 1.0 + 45 / layout["height"]
     if title:
-        layout["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}}
-        layout["legend"]["y"] = 1.0 + 30 / layout["height"]
+        layout["title"] = {"text": title, "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "top", "yref": "container",
+                           "pad": {"t": 8}, "font": {"size": 14}}
     if buttons:
         layout["updatemenus"] = [{
-            "type": "buttons", "direction": "right", "x": 1.0, "xanchor": "right", "y": 1.0 + 48 / layout["height"],
+            "type": "buttons", "direction": "right", "x": 1.0, "xanchor": "right", "y": 1.0 + 58 / ph,
             "yanchor": "bottom", "showactive": True, "active": view, "pad": {"r": 0, "t": 0},
             "font": {"size": 11}, "bgcolor": "#f3f4f6", "bordercolor": "#d1d5db",
             "buttons": [{"label": v["label"], "method": "relayout", "args": [_axis_settings(v, n)]} for v in views],

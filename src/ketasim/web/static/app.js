@@ -217,7 +217,9 @@ async function simulate() {
   try {
     resp = await fetch("/api/simulate", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(readForm()), signal: ctrl.signal });
+    window.ketasimTimings = { response: performance.now() - t0 };
     body = await resp.json();
+    window.ketasimTimings.parsed = performance.now() - t0;
   } catch (e) {
     if (e.name === "AbortError") return;
     banner(`The dashboard server did not answer (${e.message}). Is \`ketasim serve\` still running?`);
@@ -238,6 +240,7 @@ async function simulate() {
   state.data = body;
   draw(body);
   const ms = performance.now() - t0;
+  window.ketasimTimings.drawn = ms;
   state.drawn = seq;
   window.ketasimLastLatencyMs = ms;
   document.body.dataset.status = "ok";
@@ -260,7 +263,7 @@ function draw(d) {
   const slider = $("#time-slider");
   slider.max = String(d.time_h.length - 1);
   slider.value = String(nearestIndex(d.time_h, state.timeH));
-  drawChain();
+  drawChain(false);
   drawNumbers(d);
   $("#summary").textContent = d.summary;
 }
@@ -320,7 +323,7 @@ function valueText(col, unit, v) {
   return v.toFixed(2);
 }
 
-function drawChain() {
+function drawChain(moveMarker = true) {
   const d = state.data;
   if (!d) return;
   const idx = Number($("#time-slider").value);
@@ -365,7 +368,7 @@ function drawChain() {
   });
   svg += "</svg>";
   $("#chain").innerHTML = svg;
-  if (window.Plotly && $("#cascade").layout) Plotly.relayout("cascade", { shapes: markerShapes($("#cascade").layout) });
+  if (moveMarker && $("#cascade").layout) Plotly.relayout("cascade", { shapes: markerShapes($("#cascade").layout) });
 }
 
 function drawNumbers(d) {
@@ -498,7 +501,7 @@ function onControl(ev) {
     if (sc) { setValue("patient.scale", sc); setValue("patient.baseline", state.meta.scales[sc].default_baseline); }
   }
   if (f === "patient.scale" && ev.type === "change") setValue("patient.baseline", state.meta.scales[el.value].default_baseline);
-  schedule(ev.type === "input" && (el.type === "text" || el.type === "number") ? 120 : 0);
+  schedule(ev.type === "input" && (el.type === "text" || el.type === "number") ? 60 : 0);
 }
 
 async function init() {
@@ -508,7 +511,7 @@ async function init() {
   buildForm(body.default_form);
   $("#controls").addEventListener("input", onControl);
   $("#controls").addEventListener("change", onControl);
-  $("#time-slider").addEventListener("input", () => requestAnimationFrame(drawChain));
+  $("#time-slider").addEventListener("input", () => requestAnimationFrame(() => drawChain(true)));
   $("#play").addEventListener("click", () => {
     if (state.playing) { clearInterval(state.playing); state.playing = null; $("#play").innerHTML = "&#9654;"; return; }
     const s = $("#time-slider");
