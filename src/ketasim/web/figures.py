@@ -228,6 +228,8 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
     views = time_views(horizon_h)
     if isinstance(view, str):
         view = next((i for i, v in enumerate(views) if v["label"] == view), 0)
+    if not (isinstance(view, int) and 0 <= view < len(views)):
+        view = 0
     for key, val in _axis_settings(views[view], n).items():
         ax, prop = key.split(".")
         layout[ax][prop] = val
