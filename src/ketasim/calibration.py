@@ -418,16 +418,28 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     r0 = residuals(theta0)
     j0 = float(r0 @ r0)
     log(f"start: J = {j0:.1f} over {len(targets)} rows ({len(skipped)} rows not modelled)")
-    # prior on theta: keeps weakly identified parameters near their starting values (ridge, weight 1 per unit)
+    # prior on theta: keeps weakly identified parameters near their starting values (ridge, weight 0.25)
     prior_w = 0.5
+    best = {"cost": j0, "theta": theta0.copy()}
+
+    class _Budget(Exception):
+        pass
 
     def aug(theta):
-        return np.concatenate([residuals(theta), prior_w * (theta - theta0)])
+        if evals[0] >= max_evaluations:
+            raise _Budget
+        r = np.concatenate([residuals(theta), prior_w * (theta - theta0)])
+        cost = float(r @ r)
+        if cost < best["cost"]:
+            best.update(cost=cost, theta=theta.copy())
+        return r
 
-    res = least_squares(aug, theta0, method="trf", diff_step=0.05, max_nfev=max_evaluations, x_scale=1.0,
-                        bounds=(theta0 - 3.0, theta0 + 3.0))
-    fitted = _from_theta(res.x, names)
-    r = residuals(res.x)
+    try:
+        least_squares(aug, theta0, method="trf", diff_step=0.05, x_scale=1.0, bounds=(theta0 - 3.0, theta0 + 3.0))
+    except _Budget:
+        log(f"  stopped at the budget of {max_evaluations} evaluations")
+    fitted = _from_theta(best["theta"], names)
+    r = residuals(best["theta"])
     j = float(r @ r)
     elapsed = time.perf_counter() - t0
     from .result import ketasim_version

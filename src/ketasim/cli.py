@@ -89,10 +89,13 @@ def simulate(
         sc = load_scenario(scenario)
     exp = _experiment(experiment)
     params = load_parameters()
-    result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical)
+    typical = typical or (size or sc.population.size) == 1      # one patient means the typical patient
+    explicit_output = sc.output_list_h or sc.output_every_h
+    fine = None if explicit_output else _fine_times(sc.horizon_h)
+    result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical,
+                 output_times_h=fine if typical else None)
     n = result.runs[0].patients.n
-    typ = result if (typical or n == 1) else run(sc, params, typical=True, experiment=exp,
-                                                   output_times_h=_fine_times(sc.horizon_h))
+    typ = result if typical else run(sc, params, typical=True, experiment=exp, output_times_h=_fine_times(sc.horizon_h))
     if csv:
         result.to_csv(csv)
         typer.echo(f"wrote {csv}")
@@ -237,12 +240,11 @@ def main(argv=None) -> int:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         return 1
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except Exception as e:
+        # usage errors of the CLI framework (typer vendors its own click): show the usage message, no traceback
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
             e.show()
-            return e.exit_code
+            return int(e.exit_code)
         raise
     return 0
 

@@ -110,6 +110,8 @@ def model_constants(params: ParameterSet, experiment: VirtualExperiment, expecta
         "spine_block": experiment.spine_block, "session_expectancy": expectancy,
         "monitor_cadss": p.get("monitoring.cadss_max"), "monitor_sedation": p.get("monitoring.sedation_max"),
         "monitor_sbp": p.get("monitoring.sbp_rise_max", "mmHg"), "w_trkb": p.free_value("weight_trkb"),
+        "anes_block50": p.get("pd.anesthesia.block50"), "anes_hill": p.get("pd.anesthesia.hill"),
+        "ampa_eps": p.get("pd.ampa.smoothing"), "anes_onset": p.get("pd.anesthesia.onset_gain", "1/h"),
     }
     return np.array([v[name] for name in K.MC_NAMES], dtype=np.float64)
 
@@ -130,6 +132,7 @@ def shared_rates(params: ParameterSet, ka: np.ndarray, experiment: VirtualExperi
     r[K.R_SYMPTOM] = ln2 / p.free_value("symptom_t_half", "h")
     r[K.R_TOL] = ln2 / p.get("pd.cadss.tolerance_t_half", "h")
     r[K.R_NAUSEA] = ln2 / p.get("pd.nausea.t_half", "h")
+    r[K.R_ANES] = ln2 / p.get("pd.anesthesia.recovery_t_half", "h")
     return r
 
 
@@ -305,7 +308,9 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     model = pkmod.build_pk(params, patients, drugs, spec.comedications)
     rows, resets, session_times = _arm_events(params, arm)
     rows.sort(key=lambda r: r[0])
-    t_end = float(max(output_times_h[-1], max((r[0] for r in rows), default=0.0)))
+    # every session is followed for its monitoring window, whatever the requested output times
+    window = params.get("monitoring.window_h", "h") if len(session_times) else 0.0
+    t_end = float(max(output_times_h[-1], max((r[0] for r in rows), default=0.0) + window))
     grid = build_grid(resets, output_times_h, t_end, grid_options)
     cols = [np.array([r[j] for r in rows], dtype=float) if rows else np.zeros(0) for j in range(6)]
     ev_time = cols[0]
@@ -313,9 +318,12 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     ev_kind, ev_target = cols[1].astype(np.int64), cols[2].astype(np.int64)
     active_dep = np.zeros(10, bool)
     active_dep[ev_target[ev_kind == K.EV_DEPOT]] = True
+    mc = model_constants(params, experiment, spec.expectancy, spec.perception)
+    if model.s_product == "esketamine":   # the esketamine popPK set has its own norketamine yield
+        mc[K.MC_FM_NK] = params.get("pk.fm_nk_esketamine")
     return PreparedArm(arm, patients, model, grid, output_times_h, grid.index_of(output_times_h).astype(np.int64),
                        ev_time, ev_step, ev_kind, ev_target, cols[3], cols[4], cols[5], session_times, active,
-                       active_dep, shared_rates(params, model.ka, experiment), model_constants(params, experiment, spec.expectancy, spec.perception),
+                       active_dep, shared_rates(params, model.ka, experiment), mc,
                        patient_parameters(params, spec, patients, model))
 
 

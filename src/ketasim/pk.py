@@ -129,10 +129,12 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     fh = np.zeros((n, 2))
     fgut = np.zeros((n, 2))
 
+    female_f = p.get("pk.female_clearance_factor")
     for b, (v, q, cl70, foral) in enumerate(((s_v, s_q, s_cl, s_foral), (rac_v, rac_q, cl_r_rac, r_foral))):
         k = 3 if q[1] > 0 else 2
-        x70 = _hepatic(cl70, qh70)
-        x = x70 * w075 * ev_cl * sex * clint_f
+        # women: +20 % systemic clearance (Sigtermans 2009), expressed through intrinsic clearance
+        x70_sex = np.where(patients.female, _hepatic(min(female_f * cl70, 0.95 * qh70), qh70), _hepatic(cl70, qh70))
+        x = x70_sex * w075 * ev_cl * clint_f
         cl_i = qh * x / (qh + x)
         _block(b, v[None, :k] * wt[:, None] * ev_v[:, None], cl_i, q[None, : k - 1] * w075[:, None])
         fh[:, b] = qh / (qh + x)
@@ -152,7 +154,7 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     vss = p.get("pk.midazolam.vss", "L")
     f1 = p.get("pk.midazolam.v1_fraction")
     mv = np.array([vss * f1, vss * (1 - f1)])
-    mcl = p.get("pk.midazolam.cl", "L/h") * w075 * ev_cl
+    mcl = p.get("pk.midazolam.cl", "L/h") * w075 * ev_cl * clint_f
     _block(MDZ, mv[None, :] * wt[:, None] * ev_v[:, None], mcl, (p.get("pk.midazolam.q", "L/h") * w075)[:, None])
 
     ka = np.array([p.get("route.intranasal.ka", "1/h")] * 2 + [p.get("route.oral.ka", "1/h")] * 2

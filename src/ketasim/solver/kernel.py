@@ -26,7 +26,7 @@ from ..links.circuit import ampa_drive, glutamate_target
 from ..links.plasticity import il6_target, protein_target, spine_target
 from ..links.receptor import nmda_block, occupancy_drive
 from ..links.side_effects import emax_model, nausea_probability, sedation
-from ..links.signalling import bdnf_target, mtorc1_target, trkb_activation
+from ..links.signalling import anesthetic_drive, bdnf_target, mtorc1_target, trkb_activation
 from ..links.symptoms import drug_relief, placebo_relief, symptom_target
 from .expint import step_weights
 
@@ -39,7 +39,7 @@ MC_NAMES = (
     "nausea_ec50", "fu", "fu_midazolam", "mw_ketamine", "mw_norketamine", "mw_hnk", "mw_midazolam",
     "fm_nk", "fm_hnk", "perception_gain", "antidepressant_emax", "anesthesia_umol", "ampa_block",
     "mtor_block", "spine_block", "session_expectancy", "monitor_cadss", "monitor_sedation", "monitor_sbp",
-    "w_trkb",
+    "w_trkb", "anes_block50", "anes_hill", "ampa_eps", "anes_onset",
 )
 (MC_KI_S, MC_KI_R, MC_KI_SNK, MC_KI_RNK, MC_M_I, MC_M_E, MC_HILL, MC_GDIS,
  MC_W_HNK, MC_EC50_HNK, MC_BDNF_GAIN, MC_EEF2, MC_TRKB_K, MC_TRKB_N, MC_PROT_GAIN, MC_SPINE_GAIN,
@@ -48,7 +48,7 @@ MC_NAMES = (
  MC_NAUSEA_EC50, MC_FU, MC_FU_MDZ, MC_MW_K, MC_MW_NK, MC_MW_HNK, MC_MW_MDZ,
  MC_FM_NK, MC_FM_HNK, MC_PERC_GAIN, MC_AD_EMAX, MC_ANES, MC_AMPA_BLOCK,
  MC_MTOR_BLOCK, MC_SPINE_BLOCK, MC_SESSION_X, MC_MON_CADSS, MC_MON_SED, MC_MON_SBP,
- MC_W_T) = range(len(MC_NAMES))
+ MC_W_T, MC_ANES_B50, MC_ANES_HILL, MC_AMPA_EPS, MC_ANES_ON) = range(len(MC_NAMES))
 
 # ---- per-patient parameters (pp) -------------------------------------------------------------------------
 PP_NAMES = ("weight_kg", "fh_s", "fh_r", "fgut_s", "fgut_r", "f_iiv", "cl_s", "cl_r", "cl_snk", "cl_rnk",
@@ -58,8 +58,10 @@ PP_NAMES = ("weight_kg", "fh_s", "fh_r", "fgut_s", "fgut_r", "f_iiv", "cl_s", "c
  PP_KE0, PP_BDNF_MULT, PP_EMAX, PP_EMAX_PL, PP_S0, PP_BP_SENS, PP_DISS_SENS) = range(len(PP_NAMES))
 
 # ---- shared rate constants (w_shared rows): 10 depots then the PD links --------------------------------
-R_GLUT, R_BDNF, R_MTOR, R_PROT, R_SPINE, R_IL6, R_EXPECT, R_AD, R_SYMPTOM, R_TOL, R_NAUSEA = range(10, 21)
-N_RATES = 21
+R_GLUT, R_BDNF, R_MTOR, R_PROT, R_SPINE, R_IL6, R_EXPECT, R_AD, R_SYMPTOM, R_TOL, R_NAUSEA, R_ANES = range(10, 22)
+N_RATES = 22
+N_PD = 12   # glutamate, bdnf, mtorc1, proteins, spines, il6, expectancy, antidepressant, severity, tolerance,
+            # emetic drive, anesthetic state
 
 # ---- events ----------------------------------------------------------------------------------------------
 EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START = range(5)
@@ -71,7 +73,7 @@ OUT_NAMES = (
     "cp_midazolam_ng_ml", "ce_ketamine_ng_ml", "nmda_block_interneuron", "nmda_block_pyramidal", "glutamate",
     "ampa", "bdnf", "trkb", "mtorc1", "synaptic_proteins", "spine_density", "il6", "expectancy",
     "antidepressant_onset", "severity", "cadss", "sbp_change_mmhg", "dbp_change_mmhg", "hr_change_bpm",
-    "sedation", "nausea_probability", "anesthesia",
+    "sedation", "nausea_probability", "anesthesia", "anesthetic_state",
 )
 N_OUT = len(OUT_NAMES)
 SUM_NAMES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak",
@@ -100,7 +102,7 @@ def _write_outputs(row, z, kappa_i, nmodes, active, ce, st, mc, pp_i, c):
     bi = nmda_block(drive, mc[MC_M_I], mc[MC_HILL])
     be = nmda_block(drive, mc[MC_M_E], mc[MC_HILL])
     ceq = mc[MC_KI_S] * drive
-    glut, bdnf, mtor, prot, spine, il6, xexp, ad, sev, tol, naus = st
+    glut, bdnf, mtor, prot, spine, il6, xexp, ad, sev, tol, naus, anes = st
     row[0] = c[0]
     row[1] = c[1]
     row[2] = c[0] + c[1]
@@ -111,7 +113,7 @@ def _write_outputs(row, z, kappa_i, nmodes, active, ce, st, mc, pp_i, c):
     row[7] = bi
     row[8] = be
     row[9] = glut
-    row[10] = 1.0 + ampa_drive(glut, ce[4], mc[MC_W_HNK], mc[MC_EC50_HNK], mc[MC_AMPA_BLOCK])
+    row[10] = 1.0 + ampa_drive(glut, ce[4], mc[MC_W_HNK], mc[MC_EC50_HNK], mc[MC_AMPA_BLOCK], mc[MC_AMPA_EPS])
     row[11] = bdnf
     row[12] = trkb_activation(bdnf, mc[MC_TRKB_K], mc[MC_TRKB_N])
     row[13] = mtor
@@ -129,6 +131,7 @@ def _write_outputs(row, z, kappa_i, nmodes, active, ce, st, mc, pp_i, c):
     row[24] = sedation(ceq, mc[MC_SED_EC50], ce[5], mc[MC_MDZ_EC50])
     row[25] = nausea_probability(naus, mc[MC_NAUSEA_PMAX], mc[MC_NAUSEA_EC50])
     row[26] = 1.0 if (c[0] + c[1]) / mc[MC_MW_K] >= mc[MC_ANES] else 0.0
+    row[27] = anes
 
 
 @njit(cache=True)
@@ -161,7 +164,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     s0 = pp_i[PP_S0]
     # PD states: glutamate, bdnf, mtorc1, proteins, spines, il6, expectancy, antidepressant, severity,
     # tolerance, emetic drive
-    st = np.array([1.0, 1.0, 1.0, 1.0, s0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+    st = np.array([1.0, 1.0, 1.0, 1.0, s0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
     f_in = np.zeros((6, 3))
     extracted = np.zeros((2, 3))
     drive = np.zeros(3)
@@ -171,7 +174,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     cad = np.zeros(3)
     ceq = np.zeros(3)
     trk = np.zeros(3)
-    node = np.zeros((11, 3))
+    node = np.zeros((N_PD, 3))
+    margin = np.zeros(3)
     fh_s, fh_r = pp_i[PP_FH_S], pp_i[PP_FH_R]
     wt = pp_i[PP_WT]
     fm_nk, fm_hnk = mc[MC_FM_NK], mc[MC_FM_HNK]
@@ -291,11 +295,14 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             ceq[k] = mc[MC_KI_S] * drive[k]
             tgt[k] = glutamate_target(bi, be[k], mc[MC_GDIS])
         _link(0, st, node, tgt, w_shared, rates, R_GLUT, u)
+        for k in range(3):
+            aux[k] = anesthetic_drive(be[k], mc[MC_ANES_B50], mc[MC_ANES_HILL])
+        _link_raw(11, st, node, aux, mc[MC_ANES_ON], w_shared, R_ANES, u)
         # ---- AMPA -> BDNF -> TrkB/mTORC1 -> proteins -> spines, IL-6 -----------------------------------------
         gain = mc[MC_BDNF_GAIN] * pp_i[PP_BDNF_MULT]
         for k in range(3):
-            a = ampa_drive(node[0, k], cen[4, k], mc[MC_W_HNK], mc[MC_EC50_HNK], mc[MC_AMPA_BLOCK])
-            tgt[k] = bdnf_target(a, be[k], gain, mc[MC_EEF2])
+            a = ampa_drive(node[0, k], cen[4, k], mc[MC_W_HNK], mc[MC_EC50_HNK], mc[MC_AMPA_BLOCK], mc[MC_AMPA_EPS])
+            tgt[k] = bdnf_target(a, be[k], gain, mc[MC_EEF2], node[11, k])
         _link(1, st, node, tgt, w_shared, rates, R_BDNF, u)
         for k in range(3):
             trk[k] = trkb_activation(node[1, k], mc[MC_TRKB_K], mc[MC_TRKB_N])
@@ -332,23 +339,33 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 
         # ---- per-session peaks and discharge readiness (mid and end of step) -------------------------------
         if sess >= 0 and sess < n_sess:
-            for k in (1, 2):
+            sm = summ[i, sess]
+            for k in range(3):
                 cadss = mc[MC_CADSS_MAX] * pp_i[PP_DISS_SENS] * cad[k] / (1.0 + node[9, k])
                 sbp = pp_i[PP_BP_SENS] * emax_model(ceq[k], mc[MC_SBP_EMAX], mc[MC_SBP_EC50], 1.0)
+                sed = sedation(ceq[k], mc[MC_SED_EC50], cen[5, k], mc[MC_MDZ_EC50])
+                # > 0 while any discharge criterion is unmet (relative distance to its threshold)
+                margin[k] = max(cadss / mc[MC_MON_CADSS] - 1.0, sed / mc[MC_MON_SED] - 1.0, sbp / mc[MC_MON_SBP] - 1.0)
+                if k == 0:
+                    continue
                 dbp = pp_i[PP_BP_SENS] * emax_model(ceq[k], mc[MC_DBP_EMAX], mc[MC_SBP_EC50], 1.0)
                 hr = pp_i[PP_BP_SENS] * emax_model(ceq[k], mc[MC_HR_EMAX], mc[MC_SBP_EC50], 1.0)
-                sed = sedation(ceq[k], mc[MC_SED_EC50], cen[5, k], mc[MC_MDZ_EC50])
                 pn = nausea_probability(node[10, k], mc[MC_NAUSEA_PMAX], mc[MC_NAUSEA_EC50])
-                sm = summ[i, sess]
                 sm[0] = max(sm[0], cadss)
                 sm[1] = max(sm[1], sbp)
                 sm[2] = max(sm[2], dbp)
                 sm[3] = max(sm[3], hr)
                 sm[4] = max(sm[4], sed)
                 sm[5] = max(sm[5], pn)
-                if cadss > mc[MC_MON_CADSS] or sed > mc[MC_MON_SED] or sbp > mc[MC_MON_SBP]:
-                    tk = times[n] + (0.5 * h if k == 1 else h)
-                    sm[6] = max(sm[6], tk - sess_t0)
+            # the last time the criteria were unmet: linear interpolation of the margin between nodes
+            for k in range(3):
+                if margin[k] > 0.0:
+                    t_k = times[n] + 0.5 * h * k
+                    if k < 2 and margin[k + 1] <= 0.0:
+                        t_k += 0.5 * h * margin[k] / (margin[k] - margin[k + 1])
+                    elif k == 2:
+                        t_k = times[n] + h
+                    sm[6] = max(sm[6], t_k - sess_t0)
 
         # ---- commit the end-of-step state ----------------------------------------------------------------
         for b in range(6):
@@ -359,7 +376,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             dep[d] = depn[d, 2]
         for j in range(6):
             ce[j] = cen[j, 2]
-        for s in range(11):
+        for s in range(N_PD):
             st[s] = node[s, 2]
 
 

@@ -15,7 +15,7 @@ from ..links.circuit import ampa_drive, glutamate_target
 from ..links.plasticity import il6_target, protein_target, spine_target
 from ..links.receptor import nmda_block, occupancy_drive
 from ..links.side_effects import emax_model, sedation
-from ..links.signalling import bdnf_target, mtorc1_target, trkb_activation
+from ..links.signalling import anesthetic_drive, bdnf_target, mtorc1_target, trkb_activation
 from ..links.symptoms import drug_relief, placebo_relief, symptom_target
 from . import kernel as K
 
@@ -29,7 +29,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
     offs = np.cumsum([0] + nblk)
     n_pk = int(offs[-1])
     i_dep, i_ce, i_pd = n_pk, n_pk + 10, n_pk + 16
-    n_state = i_pd + 11
+    n_state = i_pd + K.N_PD
     vol, flow, cl = m.volumes[i], m.flows[i], m.cl[i]
     ka = m.ka
     s0 = pp[K.PP_S0]
@@ -79,11 +79,12 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         bi = nmda_block(drive, mc[K.MC_M_I], mc[K.MC_HILL])
         be = nmda_block(drive, mc[K.MC_M_E], mc[K.MC_HILL])
         ceq = mc[K.MC_KI_S] * drive
-        d = np.zeros(11)
+        d = np.zeros(K.N_PD)
         d[0] = rates[K.R_GLUT] * (glutamate_target(bi, be, mc[K.MC_GDIS]) - st[0])
-        amp = ampa_drive(st[0], ce[4], mc[K.MC_W_HNK], mc[K.MC_EC50_HNK], mc[K.MC_AMPA_BLOCK])
+        d[11] = mc[K.MC_ANES_ON] * anesthetic_drive(be, mc[K.MC_ANES_B50], mc[K.MC_ANES_HILL]) - rates[K.R_ANES] * st[11]
+        amp = ampa_drive(st[0], ce[4], mc[K.MC_W_HNK], mc[K.MC_EC50_HNK], mc[K.MC_AMPA_BLOCK], mc[K.MC_AMPA_EPS])
         gain = mc[K.MC_BDNF_GAIN] * pp[K.PP_BDNF_MULT]
-        d[1] = rates[K.R_BDNF] * (bdnf_target(amp, be, gain, mc[K.MC_EEF2]) - st[1])
+        d[1] = rates[K.R_BDNF] * (bdnf_target(amp, be, gain, mc[K.MC_EEF2], st[11]) - st[1])
         tk = trkb_activation(st[1], mc[K.MC_TRKB_K], mc[K.MC_TRKB_N])
         d[2] = rates[K.R_MTOR] * (mtorc1_target(tk, mc[K.MC_MTOR_BLOCK]) - st[2])
         d[3] = rates[K.R_PROT] * (protein_target(st[2], mc[K.MC_PROT_GAIN]) - st[3])
@@ -111,7 +112,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         return row
 
     y = np.zeros(n_state)
-    y[i_pd:] = [1.0, 1.0, 1.0, 1.0, s0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    y[i_pd:] = [1.0, 1.0, 1.0, 1.0, s0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
     times = a.output_times_h
     out = np.full((times.size, K.N_OUT), np.nan)
     starts = np.unique(np.concatenate([[0.0], a.ev_time]))
