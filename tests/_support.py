@@ -58,16 +58,26 @@ def typical_traj(lines, times, **kw):
     return typical_run(lines, times, **kw).trajectories().set_index("time_h")
 
 
-def typical_pk(lines, **pop):
-    """The PKModel the engine builds for the typical patient of a one-arm scenario (same drug set)."""
-    from ketasim import pk
-    from ketasim.engine import _active_sets
+def typical_prepared(lines, times=(0.0, 1.0), **pop):
+    """The engine's prepared inputs (PKModel, model constants, events) for the typical patient of a one-arm
+    scenario: what the kernel and the reference solver integrate."""
+    from ketasim.engine import prepare_arm
 
     sc = scenario(lines, **pop)
-    arm = sc.arms[0]
-    drugs, _ = _active_sets(arm)
     pts = typical_patient(sc.population, params())
-    return pk.build_pk(params(), pts, drugs, sc.population.comedications)
+    return prepare_arm(sc.arms[0], sc.population, pts, np.asarray(times, float), params=params())
+
+
+def typical_pk(lines, **pop):
+    """The PKModel the engine builds for the typical patient of a one-arm scenario (same drug set)."""
+    return typical_prepared(lines, **pop).model
+
+
+def model_constant(lines, name, **pop):
+    """A model constant (ketasim.solver.kernel.MC_NAMES) as the engine prepares it for this regimen."""
+    from ketasim.solver import kernel as K
+
+    return float(typical_prepared(lines, **pop).mc[K.MC_NAMES.index(name)])
 
 
 def value_at(traj, column, t_h):

@@ -106,11 +106,9 @@ def test_esketamine_intranasal_tmax(dose):
 
 
 @pytest.mark.parametrize("dose", sorted(NORESK_IN))
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: noresketamine after intranasal esketamine is ~1.55x the Perez-Ruixo Cmax and ~2x its AUC0-24 "
-    "(e.g. 56 mg: ~188 vs 119.7 ng/mL, ~1060 vs 516 ng.h/mL): every mg of esketamine cleared (fm_nk = 1, mass "
-    "units) plus first-pass extraction of the swallowed part becomes norketamine with the apparent CLn/F of 38 L/h"))
 def test_noresketamine_intranasal_cmax_and_auc(dose):
+    """Regression (fixed in 7b200e2 by pk.fm_nk_esketamine): with fm_nk = 1 noresketamine was ~1.55x the
+    Perez-Ruixo Cmax and ~2x its AUC0-24."""
     tr = typical_traj([line("esketamine", "intranasal", f"{dose} mg")], TIMES)
     c = tr["cp_norketamine_ng_ml"]
     cmax_ref, auc_ref = NORESK_IN[dose]
@@ -265,11 +263,9 @@ def test_women_have_higher_clearance_and_lower_exposure():
 
 
 @pytest.mark.parametrize("drug", ["racemic-ketamine", "esketamine"])
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: the +20 % female clearance of S-ketamine (Sigtermans 2009, 'Sex effect on S-ket and S-NK CL') is "
-    "applied to hepatic INTRINSIC clearance in a well-stirred liver (pk.py build_pk), so systemic S-ketamine "
-    "clearance rises only ~8 % (racemic set) and ~4 % (esketamine set) in women"))
 def test_women_s_ketamine_clearance_is_20_percent_higher(drug):
+    """'Sex effect on S-ket and S-NK CL': +20 % in women. Regression (fixed in 7b200e2): the factor was applied
+    to hepatic intrinsic clearance, which raised systemic clearance only ~8 % (racemic) / ~4 % (esketamine)."""
     lines = [line(drug, "iv-bolus", "0.2 mg/kg")]
     r = typical_pk(lines, female=True).cl[0, P.S_KET] / typical_pk(lines).cl[0, P.S_KET]
     assert r == pytest.approx(1.20, abs=0.05)   # tolerance: the study's 10 + 10 subjects
@@ -286,13 +282,10 @@ def test_heavier_patients_have_lower_concentrations_for_a_fixed_mg_dose():
     assert exposure(lines, "cp_ketamine_ng_ml", weight_kg=100.0)[2] > exposure(lines, "cp_ketamine_ng_ml")[2]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: midazolam (a CYP3A4 probe substrate) ignores comedications: pk.py build_pk computes its clearance "
-    "without clint_factor, although data/parameters.csv says for pk.midazolam.cl 'CYP3A4 substrate: scaled by "
-    "clint_factor of comedications' (NOTES.md lists 'Midazolam has no DDI' as a known limit)"))
 def test_clarithromycin_raises_midazolam_exposure():
-    """Per the parameter set's own note, midazolam clearance is scaled by the comedication's clint_factor, so the
-    IV AUC ratio is 1 / clint_factor (1.8 for clarithromycin). Tolerance +-10 % (allows a hepatic formulation)."""
+    """Per the parameter set's note, midazolam clearance is scaled by the comedication's clint_factor, so the
+    IV AUC ratio is 1 / clint_factor (1.8 for clarithromycin). Tolerance +-10 % (allows a hepatic formulation).
+    Regression (fixed in 7b200e2): midazolam ignored comedications."""
     lines = [line("midazolam", "iv-infusion", "0.045 mg/kg", duration="40 min")]
     expected = 1.0 / params().get("ddi.clarithromycin.clint_factor")
     assert ratio(lines, "clarithromycin", "cp_midazolam_ng_ml") == pytest.approx(expected, rel=0.10)

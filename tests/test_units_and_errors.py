@@ -205,15 +205,15 @@ def test_cli_malformed_yaml(capsys, tmp_path):
     assert err.count("\n") == 1 and err.startswith("error:") and "bad.yaml" in err
 
 
-@pytest.mark.parametrize("argv", [
-    ["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg", "--count", "abc"],
-    ["simulate", "--no-such-option"],
-], ids=["bad option value", "unknown option"])
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: cli.py main() catches click usage errors with `import click; isinstance(e, click.exceptions."
-    "ClickException)`, but typer 0.29 raises its vendored typer._click.exceptions classes (not subclasses of "
-    "click's), so a mistyped option or option value escapes as a traceback instead of a usage message with exit 2"))
-def test_cli_usage_errors_do_not_traceback(capsys, argv):
+@pytest.mark.parametrize("argv, fragment", [
+    (["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg", "--count", "abc"], "--count"),
+    (["simulate", "--no-such-option"], "--no-such-option"),
+    (["no-such-command"], "no-such-command"),
+], ids=["bad option value", "unknown option", "unknown command"])
+def test_cli_usage_errors_do_not_traceback(capsys, argv, fragment):
+    """Regression (fixed in 7b200e2): main() caught usage errors with the external click's ClickException, but
+    typer 0.29 raises its vendored typer._click classes, so a mistyped option escaped as a traceback.
+    Usage errors keep the framework's usage message (several lines); they must exit 2 and name the culprit."""
     try:
         code = main(argv)
     except Exception as e:  # noqa: BLE001 - the point is that nothing escapes
@@ -221,3 +221,4 @@ def test_cli_usage_errors_do_not_traceback(capsys, argv):
     _, err = capsys.readouterr()
     assert code == 2
     assert "Traceback" not in err
+    assert fragment in err
