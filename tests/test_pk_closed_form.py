@@ -112,7 +112,6 @@ def depot_solution(a, v1, times, depots):
     """Central concentration (ng/mL) for first-order depots [(t_in, mg_entering_depot, ka, f_to_central)]:
     exact, by the matrix exponential of the system augmented with one state per depot."""
     k = a.shape[0]
-    nd = len(depots)
     out = np.zeros(len(times))
     for d, (t_in, mg, ka, f) in enumerate(depots):
         m = np.zeros((k + 1, k + 1))
@@ -124,7 +123,6 @@ def depot_solution(a, v1, times, depots):
         for n, t in enumerate(times):
             if t >= t_in:
                 out[n] += (expm(m * (t - t_in)) @ x0)[0] / v1 * 1000.0
-    del nd
     return out
 
 
