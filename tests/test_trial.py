@@ -138,7 +138,7 @@ def test_crossover_and_withdrawal_designs():
     induction = dict(KET, every="3.5 d", count=8)
     cont = [induction, dict(KET, at="28 d", every="7 d", count=8)]
     stop = [induction, dict(SAL, at="28 d", every="7 d", count=8)]
-    wd = run_trial(_sc({"continue": cont, "withdraw": stop}, times=("28 d", "12 w"),
+    wd = run_trial(_sc({"continue": cont, "withdraw": stop}, times=("28 d", "12 week"),
                        design={"type": "randomized_withdrawal", "induction_until": "28 d", "criterion": "response",
                                "relapse_score": 22, "continue": "continue", "withdraw": "withdraw"}))
     rel = {r["arm"]: r["value"] for r in wd.endpoints if r["measure"] == "relapse_rate"}

@@ -229,6 +229,7 @@ def main(argv=None) -> int:
     """Entry point: run the app, turning user errors into one-line messages."""
     from .errors import KetasimError
 
+    previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
         app(args=argv, standalone_mode=False)
@@ -242,10 +243,12 @@ def main(argv=None) -> int:
         return 1
     except Exception as e:
         # usage errors of the CLI framework (typer vendors its own click): show the usage message, no traceback
-        if hasattr(e, "show") and hasattr(e, "exit_code"):
-            e.show()
-            return int(e.exit_code)
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            print(f"error: {e.format_message()} (see 'ketasim --help')", file=sys.stderr)
+            return 2
         raise
+    finally:
+        warnings.showwarning = previous_showwarning
     return 0
 
 

@@ -175,17 +175,6 @@ class _Events:
     session_times: np.ndarray
 
 
-def _nasal_fraction(params: ParameterSet, drug: Drug, amount_mg_nominal: float) -> float:
-    """Fraction of an intranasal dose absorbed through the nose (the rest is swallowed)."""
-    if drug is Drug.ESKETAMINE:
-        f1 = params.get("route.intranasal.f_nasal_esketamine")
-        later = f1 * params.get("route.intranasal.later_device_factor")
-        dev = params.get("route.intranasal.device_mg", "mg")
-        first = min(amount_mg_nominal, dev)
-        return (f1 * first + later * max(amount_mg_nominal - dev, 0.0)) / amount_mg_nominal
-    return params.get("route.intranasal.f_nasal_racemic")
-
-
 def _route_inputs(params: ParameterSet, adm: Administration):
     """(kind, target offset, fraction, delay_h) records of one ketamine administration per enantiomer.
 
@@ -206,10 +195,24 @@ def _route_inputs(params: ParameterSet, adm: Administration):
     if r is Route.ORAL:
         return [("depot", 2, 1.0, 0.0)]
     if r is Route.INTRANASAL:
-        nominal = adm.amount * (70.0 if adm.per_kg else 1.0)
-        fn = _nasal_fraction(p, adm.drug, nominal)
-        swallow_mult = p.get("route.oral.f_swallowed_esketamine") / foral if esk else 1.0
-        return [("depot", 0, fn, 0.0), ("depot", 2, (1 - fn) * swallow_mult, p.get("route.intranasal.swallow_lag", "h"))]
+        lag = p.get("route.intranasal.swallow_lag", "h")
+        if esk:
+            # one 28-mg device every 5 min (label); later devices absorb less nasally (Perez-Ruixo)
+            dev = p.get("route.intranasal.device_mg", "mg")
+            gap = p.get("route.intranasal.device_interval", "h")
+            nominal = adm.amount * (70.0 if adm.per_kg else 1.0)
+            n_dev = max(1, int(math.ceil(nominal / dev - 1e-9)))
+            f1 = p.get("route.intranasal.f_nasal_esketamine")
+            later = f1 * p.get("route.intranasal.later_device_factor")
+            swallow_mult = p.get("route.oral.f_swallowed_esketamine") / foral
+            out = []
+            for j in range(n_dev):
+                share = min(dev, nominal - j * dev) / nominal     # fraction of the dose in device j
+                fn = f1 if j == 0 else later
+                out += [("depot", 0, share * fn, j * gap), ("depot", 2, share * (1 - fn) * swallow_mult, j * gap + lag)]
+            return out
+        fn = p.get("route.intranasal.f_nasal_racemic")
+        return [("depot", 0, fn, 0.0), ("depot", 2, 1 - fn, lag)]
     if r is Route.SUBLINGUAL:
         fsl = p.get("route.sublingual.f_esketamine" if esk else "route.sublingual.f_racemic")
         fm = (fsl - foral) / (1 - foral)

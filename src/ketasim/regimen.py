@@ -168,7 +168,7 @@ class Dose:
             raise InvalidRegimenError(
                 f"{f}.dose: {self.amount:g} {unit} of {self.drug.value} is refused (limit "
                 f"{ABSURD_MG_PER_KG[kind]:g} mg/kg or {ABSURD_MG[kind]:g} mg); check the unit")
-        if kind == "ketamine" and per_kg * _NOMINAL_F[self.route] >= ANESTHETIC_MG_PER_KG:
+        if kind == "ketamine" and self._anesthetic(per_kg):
             from .errors import DoseWarning
 
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} {self.route.value} is in the anesthetic range "
@@ -177,6 +177,17 @@ class Dose:
             from .errors import DoseWarning
 
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} midazolam is a deep-sedation dose", DoseWarning, stacklevel=3)
+
+    def _anesthetic(self, per_kg: float) -> bool:
+        """Is this dose in the anesthetic range? Boluses and IM/SC by systemic dose (Ketalar label: induction
+        1-4.5 mg/kg IV, 6.5-13 mg/kg IM); infusions by rate and amount (label maintenance 1-6 mg/kg/h), so that
+        the subanesthetic 0.5-1 mg/kg over 40 min used in depression does not warn."""
+        if self.route is Route.IV_INFUSION:
+            rate = per_kg / self.duration_h if self.duration_h > 0 else float("inf")
+            return rate >= 2.0 and per_kg >= 1.5
+        if self.route in (Route.IM, Route.SC):
+            return per_kg * _NOMINAL_F[self.route] >= 3.0
+        return per_kg * _NOMINAL_F[self.route] >= ANESTHETIC_MG_PER_KG
 
     # -- construction from user input ---------------------------------------------------------------
     @classmethod

@@ -7,7 +7,7 @@ JSON. Designs (``design:`` in the scenario):
 * ``{type: parallel}`` (default) — independent virtual patients per arm; Welch t-test / two-proportion tests.
 * ``{type: crossover}`` — every patient receives every arm (periods separated by a washout long enough for the
   model to return to baseline); paired comparisons.
-* ``{type: randomized_withdrawal, induction_until: 4 w, criterion: response|remission, relapse_score: 22,
+* ``{type: randomized_withdrawal, induction_until: 4 week, criterion: response|remission, relapse_score: 22,
   continue: ARM, withdraw: ARM}`` — everyone gets the open-label induction (the doses the two arms share
   before ``induction_until``); responders/remitters are re-randomized 1:1 to the two arms and relapse
   (rating >= ``relapse_score`` at a weekly visit) is followed: relapse rate and Kaplan–Meier time to relapse.
@@ -403,7 +403,7 @@ def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
             raise InputError(f"design.{key}: must name one of the arms ({', '.join(names)})")
     if len(names) != 2:
         raise InputError("design: a randomized_withdrawal trial has exactly two arms (continue and withdraw)")
-    t_rand = parse_time_h(design.get("induction_until", "4 w"), "design.induction_until")
+    t_rand = parse_time_h(design.get("induction_until", "4 week"), "design.induction_until")
     crit = design.get("criterion", "response")
     if crit not in ("response", "remission"):
         raise InputError("design.criterion: use response or remission")

@@ -1,4 +1,6 @@
-"""Link 11 — side effects, driven by the S-equivalent unbound effect-site concentration (µM).
+"""Link 11 — side effects, driven by the S-equivalent unbound effect-site concentration of the parent drug (µM):
+``C = Ce_S + Ce_R * Ki_S / Ki_R`` (norketamine is left out: it peaks after the infusion while dissociation and
+blood pressure resolve within ~1.5-2 h, and it opposes rather than adds to ketamine's acute effects; Sigtermans).
 
 * Dissociation ``CADSS = CADSS_max * C^n / (C^n + EC50^n) / (1 + Tol)``; Tol builds with each session's
   dissociation and decays over weeks (Glue 2018: 20 -> 8.8 over 14 weekly doses).

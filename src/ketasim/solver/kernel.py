@@ -101,7 +101,7 @@ def _write_outputs(row, z, kappa_i, nmodes, active, ce, st, mc, pp_i, c):
     drive = occupancy_drive(ce[0], ce[1], ce[2], ce[3], mc[MC_KI_S], mc[MC_KI_R], mc[MC_KI_SNK], mc[MC_KI_RNK])
     bi = nmda_block(drive, mc[MC_M_I], mc[MC_HILL])
     be = nmda_block(drive, mc[MC_M_E], mc[MC_HILL])
-    ceq = mc[MC_KI_S] * drive
+    ceq = ce[0] + ce[1] * mc[MC_KI_S] / mc[MC_KI_R]    # parent drug only (side effects)
     glut, bdnf, mtor, prot, spine, il6, xexp, ad, sev, tol, naus, anes = st
     row[0] = c[0]
     row[1] = c[1]
@@ -292,7 +292,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                                        mc[MC_KI_S], mc[MC_KI_R], mc[MC_KI_SNK], mc[MC_KI_RNK])
             bi = nmda_block(drive[k], mc[MC_M_I], mc[MC_HILL])
             be[k] = nmda_block(drive[k], mc[MC_M_E], mc[MC_HILL])
-            ceq[k] = mc[MC_KI_S] * drive[k]
+            # side effects follow the parent drug (S-equivalent of S- and R-ketamine; norketamine excluded)
+            ceq[k] = cen[0, k] + cen[1, k] * mc[MC_KI_S] / mc[MC_KI_R]
             tgt[k] = glutamate_target(bi, be[k], mc[MC_GDIS])
         _link(0, st, node, tgt, w_shared, rates, R_GLUT, u)
         for k in range(3):

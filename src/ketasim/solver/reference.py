@@ -78,7 +78,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         drive = occupancy_drive(ce[0], ce[1], ce[2], ce[3], mc[K.MC_KI_S], mc[K.MC_KI_R], mc[K.MC_KI_SNK], mc[K.MC_KI_RNK])
         bi = nmda_block(drive, mc[K.MC_M_I], mc[K.MC_HILL])
         be = nmda_block(drive, mc[K.MC_M_E], mc[K.MC_HILL])
-        ceq = mc[K.MC_KI_S] * drive
+        ceq = ce[0] + ce[1] * mc[K.MC_KI_S] / mc[K.MC_KI_R]
         d = np.zeros(K.N_PD)
         d[0] = rates[K.R_GLUT] * (glutamate_target(bi, be, mc[K.MC_GDIS]) - st[0])
         d[11] = mc[K.MC_ANES_ON] * anesthetic_drive(be, mc[K.MC_ANES_B50], mc[K.MC_ANES_HILL]) - rates[K.R_ANES] * st[11]
