@@ -80,15 +80,23 @@ TRIALS = {
                             "esketamine+AD <65y": 346, "esketamine+AD >=65y": 72, "placebo+AD <65y": 222, "placebo+AD >=65y": 65}),
 }
 
-#: Free parameters fitted by ``ketasim calibrate`` and their transform (log for positive, logit for fractions).
+#: Free parameters fitted by ``ketasim calibrate``: transform (log for positive, logit for fractions) and
+#: plausible bounds in natural units (what the mechanism and the clinic allow; the fit stays inside them).
 FITTED = {
-    "protein_gain": "log", "spine_gain": "log", "weight_protein": "log", "weight_spine": "log",
-    "emax_drug": "logit", "omega_emax_drug": "log", "symptom_t_half": "log", "placebo_emax": "logit",
-    "omega_placebo": "log", "expectancy_t_half": "log", "perception_gain": "log", "antidepressant_emax": "logit",
-    "antidepressant_t_half": "log", "condition_anxiety": "log", "condition_ptsd": "log",
-    "condition_suicidal_ideation": "log", "cadss_max": "log", "cadss_hill": "log", "tolerance_gain": "log",
-    "nausea_pmax": "logit", "nausea_ec50": "log", "weight_trkb": "log", "omega_bp": "log",
-    "omega_dissociation": "log",
+    "protein_gain": ("log", 2.0, 100.0), "spine_gain": ("log", 0.2, 10.0),
+    "weight_protein": ("log", 0.1, 10.0), "weight_spine": ("log", 0.1, 10.0), "weight_trkb": ("log", 0.1, 30.0),
+    "emax_drug": ("logit", 0.05, 0.95), "omega_emax_drug": ("log", 0.1, 3.0),
+    "symptom_t_half": ("log", 0.1, 12.0),                  # h
+    "placebo_emax": ("logit", 0.05, 0.9), "omega_placebo": ("log", 0.1, 4.0),
+    "expectancy_t_half": ("log", 24.0, 720.0),             # h: days to a month
+    "perception_gain": ("log", 0.01, 10.0),
+    "antidepressant_emax": ("logit", 0.05, 0.6),
+    "antidepressant_t_half": ("log", 168.0, 504.0),        # h: onset half-time of 1-3 weeks
+    "condition_anxiety": ("log", 0.3, 3.0), "condition_ptsd": ("log", 0.3, 3.0),
+    "condition_suicidal_ideation": ("log", 0.3, 3.0),
+    "cadss_max": ("log", 5.0, 80.0), "cadss_hill": ("log", 1.0, 5.0), "tolerance_gain": ("log", 0.01, 5.0),
+    "nausea_pmax": ("logit", 0.01, 0.9), "nausea_ec50": ("log", 0.05, 3.0),
+    "omega_bp": ("log", 0.1, 1.5), "omega_dissociation": ("log", 0.1, 1.5),
 }
 
 
@@ -269,6 +277,7 @@ class _ArmSim:
     age: np.ndarray
     sbp: np.ndarray        # (n, T) SBP change trajectory
     dbp: np.ndarray
+    bp0: np.ndarray        # (n, 2) pre-dose SBP, DBP (mmHg)
 
 
 def _scenario(trial: str) -> Scenario:
@@ -294,13 +303,16 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
         times = np.unique(np.concatenate([_needed_times(targets, tr) for tr in trials]))
         rng = np.random.default_rng(seed)
         patients = sample_patients(sc.population, params, rng, size)
+        from .trial import BASELINE_DBP, BASELINE_SBP
+
+        bp0 = np.column_stack([rng.normal(*BASELINE_SBP, size), rng.normal(*BASELINE_DBP, size)])
         for arm in sc.arms:
             run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
             sev = run.out[:, :, K.OUT_NAMES.index("severity")]
             sims[(file, arm.name)] = _ArmSim(sev * patients.baseline[:, None], patients.baseline, times, run.sessions,
                                              patients.female, patients.age_years,
                                              run.out[:, :, K.OUT_NAMES.index("sbp_change_mmhg")],
-                                             run.out[:, :, K.OUT_NAMES.index("dbp_change_mmhg")])
+                                             run.out[:, :, K.OUT_NAMES.index("dbp_change_mmhg")], bp0)
     return sims
 
 
@@ -352,17 +364,8 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
         elif k == "nausea_diff":
             p = s.sessions[mask, :, K.SUM_NAMES.index("nausea_probability")]
             vals.append(100 * (1 - np.prod(1 - p, axis=1)))
-        elif k in ("sbp180", "dbp110"):
-            from .trial import BASELINE_DBP, BASELINE_SBP
-
-            col, (mu, sd), lim = (("sbp_change_peak", BASELINE_SBP, 180.0) if k == "sbp180"
-                                  else ("dbp_change_peak", BASELINE_DBP, 110.0))
-            peak = s.sessions[mask, :, K.SUM_NAMES.index(col)].max(axis=1)
-            vals.append(100 * norm.sf((lim - mu - peak) / sd))
-        elif k in ("sbp_rise40", "dbp_rise25"):
-            col, lim = ("sbp_change_peak", 40.0) if k == "sbp_rise40" else ("dbp_change_peak", 25.0)
-            peak = s.sessions[mask, :, K.SUM_NAMES.index(col)].max(axis=1)
-            vals.append(100 * norm.cdf((peak - lim) / 2.0))
+        elif k in ("sbp180", "dbp110", "sbp_rise40", "dbp_rise25"):
+            vals.append(100 * _bp_outlier_probability(k, s.sessions[mask], s.bp0[mask], params))
     v = float(np.mean(np.concatenate(vals)))
     if target.versus is not None:
         ref = Target(**{**dataclasses.asdict(target), "model_arm": target.versus, "versus": None,
@@ -371,24 +374,51 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
     return v
 
 
+def _bp_outlier_probability(kind, sessions, bp0, params) -> np.ndarray:
+    """P(any monitored reading is an outlier) per patient, with a clinic reading's variability (analytic, smooth).
+    ``bp0``: (n, 2) pre-dose SBP and DBP of each virtual patient."""
+    systolic = kind in ("sbp180", "sbp_rise40")
+    col = K.SUM_NAMES.index("sbp_change_peak" if systolic else "dbp_change_peak")
+    sd = params.get("monitoring.sbp_reading_sd" if systolic else "monitoring.dbp_reading_sd", "mmHg")
+    r = int(params.get("monitoring.readings_per_session"))
+    rise = sessions[:, :, col][:, :, None] * np.array([1.0, 0.5, 0.25, 0.125])[:r]
+    if kind in ("sbp180", "dbp110"):
+        lim = 180.0 if systolic else 110.0
+        p = norm.sf((lim - bp0[:, 0 if systolic else 1][:, None, None] - rise) / sd)
+    else:   # rise from the pre-dose reading: the difference of two readings
+        lim = 40.0 if systolic else 25.0
+        p = norm.sf((lim - rise) / (sd * math.sqrt(2.0)))
+    return 1.0 - np.prod(1.0 - p.reshape(p.shape[0], -1), axis=1)
+
+
 def predictions(params: ParameterSet, targets, size: int = 300, seed: int = 1) -> np.ndarray:
     sims = simulate_calibration_arms(params, targets, size, seed)
     return np.array([predict(t, sims, params) for t in targets])
 
 
 # ---- fitting -------------------------------------------------------------------------------------------------------------
+def _fwd(name, v):
+    kind = FITTED[name][0]
+    return math.log(v) if kind == "log" else math.log(v / (1 - v))
+
+
 def _to_theta(params: ParameterSet, names):
     out = []
     for nme in names:
-        v = params.free[nme].value
-        out.append(math.log(v) if FITTED[nme] == "log" else math.log(v / (1 - v)))
+        _, lo, hi = FITTED[nme]
+        v = min(max(params.free[nme].value, lo * 1.0001), hi * 0.9999)   # start inside the bounds
+        out.append(_fwd(nme, v))
     return np.array(out)
+
+
+def _bounds(names):
+    return (np.array([_fwd(n, FITTED[n][1]) for n in names]), np.array([_fwd(n, FITTED[n][2]) for n in names]))
 
 
 def _from_theta(theta, names):
     vals = {}
     for nme, x in zip(names, theta):
-        vals[nme] = math.exp(x) if FITTED[nme] == "log" else 1 / (1 + math.exp(-x))
+        vals[nme] = math.exp(x) if FITTED[nme][0] == "log" else 1 / (1 + math.exp(-x))
     return vals
 
 
@@ -435,7 +465,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
         return r
 
     try:
-        least_squares(aug, theta0, method="trf", diff_step=0.05, x_scale=1.0, bounds=(theta0 - 3.0, theta0 + 3.0))
+        least_squares(aug, theta0, method="trf", diff_step=0.05, x_scale=1.0, bounds=_bounds(names))
     except _Budget:
         log(f"  stopped at the budget of {max_evaluations} evaluations")
     fitted = _from_theta(best["theta"], names)
@@ -451,7 +481,8 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
               "rows_skipped": [s[0] for s in skipped], "evaluations": evals[0], "seconds": elapsed,
               "fitted": fitted, "package_version": ketasim_version(), "seed": seed, "size": size,
               "objective_definition": "sum over rows of ((predicted - observed)/SE)^2 + 0.25 * |theta - theta0|^2 "
-                                      "(theta: log/logit of the fitted parameters)"}
+                                      "(theta: log/logit of the fitted parameters, within the bounds of FITTED)",
+              "bounds": {n: list(FITTED[n][1:]) for n in names}}
     return new, report
 
 

@@ -249,15 +249,40 @@ def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
                          "ci95": [float(ci[0]), float(ci[1])]})
 
 
-def side_effect_values(o: ArmOutcome, rng) -> dict:
+def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
+    """Monitored blood pressure (mmHg): (n, sessions x readings) systolic and diastolic readings and the pre-dose
+    readings, with a clinic reading's variability. Readings at the peak rise and at half of it."""
+    from .solver import kernel as K
+
+    s = o.sessions
+    n, ns = s.shape[0], s.shape[1]
+    r = int(params.get("monitoring.readings_per_session"))
+    frac = np.array([1.0, 0.5, 0.25, 0.125])[:r]
+    sd_s, sd_d = params.get("monitoring.sbp_reading_sd", "mmHg"), params.get("monitoring.dbp_reading_sd", "mmHg")
+    rise_s = (s[:, :, K.SUM_NAMES.index("sbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
+    rise_d = (s[:, :, K.SUM_NAMES.index("dbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
+    pre_s = o.sbp0[:, None] + rng.normal(0, sd_s, (n, ns)).repeat(r, axis=1)
+    pre_d = o.dbp0[:, None] + rng.normal(0, sd_d, (n, ns)).repeat(r, axis=1)
+    post_s = o.sbp0[:, None] + rise_s + rng.normal(0, sd_s, rise_s.shape)
+    post_d = o.dbp0[:, None] + rise_d + rng.normal(0, sd_d, rise_d.shape)
+    return pre_s, pre_d, post_s, post_d
+
+
+def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -> dict:
     """Per-patient side-effect outcomes over all sessions (arrays), from the per-session peaks."""
     from .solver import kernel as K
 
+    params = params or load_parameters()
     s = o.sessions
     idx = {k: i for i, k in enumerate(K.SUM_NAMES)}
     has = s.shape[1] > 0
     peak = lambda k: s[:, :, idx[k]].max(axis=1) if has else np.zeros(o.n)  # noqa: E731
     p_any = 1.0 - np.prod(1.0 - s[:, :, idx["nausea_probability"]], axis=1) if has else np.zeros(o.n)
+    if has:
+        pre_s, pre_d, post_s, post_d = bp_readings(o, params, rng)
+        hyper = (post_s >= 180).any(axis=1) | (post_d >= 110).any(axis=1)
+    else:
+        hyper = np.zeros(o.n, bool)
     return {
         "cadss_peak": peak("cadss_peak"),
         "sbp_change_peak": peak("sbp_change_peak"),
@@ -265,13 +290,13 @@ def side_effect_values(o: ArmOutcome, rng) -> dict:
         "hr_change_peak": peak("hr_change_peak"),
         "sedation_peak": peak("sedation_peak"),
         "nausea": rng.random(o.n) < p_any,
-        "hypertension": (o.sbp0 + peak("sbp_change_peak") >= 180) | (o.dbp0 + peak("dbp_change_peak") >= 110),
+        "hypertension": hyper,
         "discharge_2h": (s[:, :, idx["discharge_ready_h"]].max(axis=1) <= 2.0) if has else np.ones(o.n, bool),
     }
 
 
-def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale):
-    vals = side_effect_values(o, rng)
+def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale, params):
+    vals = side_effect_values(o, rng, params)
     for m in measures:
         if m in ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak"):
             v, se, ci = mean_ci(vals[m])
@@ -381,7 +406,7 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
             sel = np.array([round(t, 9) in ep_times for t in o.times_h])
             view = dataclasses.replace(o, times_h=o.times_h[sel], rating=o.rating[:, sel], model_score=o.model_score[:, sel])
             _score_endpoints(view, ep, scale, score_measures, rows)
-            _side_endpoints(o, side, se_rng, rows, scale)
+            _side_endpoints(o, side, se_rng, rows, scale, params)
         names = list(outcomes)
         if len(names) > 1:
             ctrl = _control_arm(names, design)
