@@ -158,18 +158,22 @@ def test_anesthetic_dose_causes_no_negative_plasticity():
 # ---------------------------------------------------------------------------------------------------------------
 def test_everything_returns_to_baseline_long_after_one_dose():
     lines = [line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")]
-    t = np.array([0.0, 24.0, 7 * 24.0, 84 * 24.0])
+    p = params()
+    # "long after": 12 half-lives of the slowest link (spines, proteins, IL-6, or the calibrated expectancy)
+    slowest = max(p.get("pd.spine.t_half", "h"), p.get("pd.synaptic.t_half", "h"), p.get("pd.il6.t_half", "h"),
+                  p.free_value("expectancy_t_half", "h"))
+    late = 12 * slowest
+    t = np.array([0.0, 24.0, 7 * 24.0, late])
     traj = typical_traj(lines, t)
     # the fast links (time constants of minutes to hours) are back to 1 within 1e-4 one week after the dose
     for col in ("glutamate", "ampa", "bdnf", "trkb", "mtorc1"):
         assert traj[col].loc[7 * 24.0] == pytest.approx(1.0, abs=1e-4), col
     # not vacuous: a week after the dose the slow links are still clearly raised
     assert traj["synaptic_proteins"].loc[7 * 24.0] > 1.01 and traj["spine_density"].loc[7 * 24.0] > 1.01
-    # the slow links (proteins t1/2 60 h, spines 7 d, IL-6 3 d, expectancy 3 d) are back within 1e-3 after
-    # 12 weeks (> 11 spine half-lives)
+    # the slow links are back within 1e-3 after 12 half-lives of the slowest one (2^-12 = 2.4e-4)
     for col in ("synaptic_proteins", "spine_density", "il6", "severity"):
-        assert traj[col].loc[84 * 24.0] == pytest.approx(1.0, abs=1e-3), col
-    assert traj["expectancy"].loc[84 * 24.0] == pytest.approx(0.0, abs=1e-3)
+        assert traj[col].loc[late] == pytest.approx(1.0, abs=1e-3), col
+    assert traj["expectancy"].loc[late] == pytest.approx(0.0, abs=1e-3)
     for col in ("cp_ketamine_ng_ml", "cp_norketamine_ng_ml", "cp_hnk_ng_ml", "nmda_block_interneuron", "cadss",
                 "sbp_change_mmhg", "sedation"):
         assert traj[col].loc[7 * 24.0] == pytest.approx(0.0, abs=1e-6), col

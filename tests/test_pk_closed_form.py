@@ -237,9 +237,10 @@ def test_oral_first_pass_matches_closed_form():
 
 @pytest.mark.parametrize("dose_mg", [28.0, 56.0, 84.0])
 def test_intranasal_esketamine_nasal_and_lagged_swallowed_parts(dose_mg):
-    """Intranasal esketamine: a nasal depot (first device 54 %, later devices x0.62) plus the swallowed rest,
-    which enters the gut after the swallow lag with the swallowed-fraction bioavailability; the 3-compartment
-    esketamine disposition. Checks that each part of the dose is routed to the right depot at the right time."""
+    """Intranasal esketamine: one 28-mg device every route.intranasal.device_interval (label: 5 min); each device
+    has a nasal part (first device 54 %, later devices x0.62) and a swallowed rest, which enters the gut after the
+    swallow lag with the swallowed-fraction bioavailability; the 3-compartment esketamine disposition. Checks that
+    each part of each device is routed to the right depot at the right time."""
     p = params()
     lines = [line("esketamine", "intranasal", f"{dose_mg:g} mg")]
     times = fine_times(24.0)
@@ -249,16 +250,19 @@ def test_intranasal_esketamine_nasal_and_lagged_swallowed_parts(dose_mg):
     assert a.shape == (3, 3)
     f1 = p.get("route.intranasal.f_nasal_esketamine")
     dev = p.get("route.intranasal.device_mg", "mg")
+    gap = p.get("route.intranasal.device_interval", "h")
     later = f1 * p.get("route.intranasal.later_device_factor")
-    nasal_mg = f1 * min(dose_mg, dev) + later * max(dose_mg - dev, 0.0)
-    swallowed_mg = dose_mg - nasal_mg
     f_sw = p.get("route.oral.f_swallowed_esketamine")
     f_oral = p.get("route.oral.f_esketamine")
     fiiv = model.f_iiv[0]
-    gut_entering = swallowed_mg * min(f_sw / f_oral * model.fgut[0, 0] * fiiv, 1.0)
     lag = p.get("route.intranasal.swallow_lag", "h")
-    ref = depot_solution(a, v1, times, [(0.0, nasal_mg * fiiv, p.get("route.intranasal.ka", "1/h"), 1.0),
-                                        (lag, gut_entering, p.get("route.oral.ka", "1/h"), model.fh[0, 0])])
+    doses = []
+    for j in range(int(dose_mg // dev)):
+        fn = f1 if j == 0 else later
+        doses += [(j * gap, dev * fn * fiiv, p.get("route.intranasal.ka", "1/h"), 1.0),
+                  (j * gap + lag, dev * (1 - fn) * min(f_sw / f_oral * model.fgut[0, 0] * fiiv, 1.0),
+                   p.get("route.oral.ka", "1/h"), model.fh[0, 0])]
+    ref = depot_solution(a, v1, times, doses)
     assert normalised_error(traj["cp_s_ketamine_ng_ml"].to_numpy(), ref, DEPOT_ATOL, DEPOT_RTOL) <= 1.0
     assert np.all(traj["cp_r_ketamine_ng_ml"].to_numpy() == 0.0), "esketamine contains no R-ketamine"
 

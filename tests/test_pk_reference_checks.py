@@ -89,20 +89,14 @@ def test_esketamine_intranasal_cmax_and_auc(dose):
     assert auc(tr.index[day1], c[day1]) == pytest.approx(auc_ref, rel=0.20)
 
 
-@pytest.mark.parametrize("dose", [
-    28,
-    pytest.param(56, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "MODEL: intranasal esketamine Tmax is 43 min at 56 mg (label 'Esketamine nasal Tmax' 20-40 min after the "
-        "last spray; allergic-rhinitis row gives 32 min at 56 mg): the swallowed part (lag 0.53 h, ka 1.45/h) "
-        "pushes the peak late as the nasal fraction falls with each extra device"))),
-    pytest.param(84, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "MODEL: intranasal esketamine Tmax is 44 min at 84 mg (label 20-40 min); see the 56 mg case"))),
-])
+@pytest.mark.parametrize("dose", [28, 56, 84])
 def test_esketamine_intranasal_tmax(dose):
-    """'Esketamine nasal Tmax': 20-40 min after the last spray (the model gives the whole dose at t = 0).
+    """'Esketamine nasal Tmax': 20-40 min after the last spray. The model gives one 28-mg device every
+    route.intranasal.device_interval (5 min, label), so the last spray is at (devices - 1) x 5 min.
     Tolerance: the 1-min output resolution."""
     _, tmax, _ = exposure([line("esketamine", "intranasal", f"{dose} mg")])
-    assert 20 / 60 - 1 / 60 <= tmax <= 40 / 60 + 1 / 60
+    last_spray = (dose // 28 - 1) * params().get("route.intranasal.device_interval", "h")
+    assert 20 / 60 - 1 / 60 <= tmax - last_spray <= 40 / 60 + 1 / 60
 
 
 @pytest.mark.parametrize("dose", sorted(NORESK_IN))

@@ -84,9 +84,10 @@ TRIALS = {
 #: plausible bounds in natural units (what the mechanism and the clinic allow; the fit stays inside them).
 FITTED = {
     "protein_gain": ("log", 2.0, 100.0), "spine_gain": ("log", 0.2, 10.0),
-    "weight_protein": ("log", 0.1, 10.0), "weight_spine": ("log", 0.1, 10.0), "weight_trkb": ("log", 0.1, 30.0),
+    "weight_protein": ("log", 0.1, 10.0), "weight_spine": ("log", 0.1, 10.0),
+    "weight_mtorc1": ("log", 0.1, 3.0),    # the acute part must not outweigh the peak at ~24 h (Daly, Canuso)
     "emax_drug": ("logit", 0.05, 0.95), "omega_emax_drug": ("log", 0.1, 3.0),
-    "symptom_t_half": ("log", 0.1, 12.0),                  # h
+    "symptom_t_half": ("log", 0.25, 12.0),                 # h
     "placebo_emax": ("logit", 0.05, 0.9), "omega_placebo": ("log", 0.1, 4.0),
     "expectancy_t_half": ("log", 24.0, 720.0),             # h: days to a month
     "perception_gain": ("log", 0.01, 10.0),

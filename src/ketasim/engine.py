@@ -109,9 +109,10 @@ def model_constants(params: ParameterSet, experiment: VirtualExperiment, expecta
         "ampa_block": experiment.ampa_block, "mtor_block": experiment.mtor_block,
         "spine_block": experiment.spine_block, "session_expectancy": expectancy,
         "monitor_cadss": p.get("monitoring.cadss_max"), "monitor_sedation": p.get("monitoring.sedation_max"),
-        "monitor_sbp": p.get("monitoring.sbp_rise_max", "mmHg"), "w_trkb": p.free_value("weight_trkb"),
+        "monitor_sbp": p.get("monitoring.sbp_rise_max", "mmHg"), "w_mtorc1": p.free_value("weight_mtorc1"),
         "anes_block50": p.get("pd.anesthesia.block50"), "anes_hill": p.get("pd.anesthesia.hill"),
         "ampa_eps": p.get("pd.ampa.smoothing"), "anes_onset": p.get("pd.anesthesia.onset_gain", "1/h"),
+        "general_anesthesia_depth": p.get("pd.anesthesia.general_depth"),
     }
     return np.array([v[name] for name in K.MC_NAMES], dtype=np.float64)
 
@@ -220,7 +221,7 @@ def _route_inputs(params: ParameterSet, adm: Administration):
     raise InputError(f"route {r.value} not supported")  # pragma: no cover
 
 
-def _arm_events(params: ParameterSet, arm: Arm):
+def _arm_events(params: ParameterSet, arm: Arm, general_anesthesia: bool = False):
     """Raw events (time, kind, target, mg, mg/kg, fraction) and grid reset times of an arm."""
     rows = []
     resets = []
@@ -232,6 +233,8 @@ def _arm_events(params: ParameterSet, arm: Arm):
             rows.append((t0, K.EV_AD_START, 0, 0.0, 0.0, 0.0))
             continue
         rows.append((t0, K.EV_SESSION, 0, 0.0, 0.0, 0.0))
+        if general_anesthesia:
+            rows.append((t0, K.EV_GENERAL_ANESTHESIA, 0, 0.0, 0.0, 0.0))
         sessions.append(t0)
         resets.append(t0)
         if adm.drug is Drug.PLACEBO or adm.amount == 0:
@@ -309,7 +312,7 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
         raise InputError("output: times must be a non-empty, increasing list of times >= 0")
     drugs, active = _active_sets(arm)
     model = pkmod.build_pk(params, patients, drugs, spec.comedications)
-    rows, resets, session_times = _arm_events(params, arm)
+    rows, resets, session_times = _arm_events(params, arm, spec.general_anesthesia)
     rows.sort(key=lambda r: r[0])
     # every session is followed for its monitoring window, whatever the requested output times
     window = params.get("monitoring.window_h", "h") if len(session_times) else 0.0

@@ -49,6 +49,7 @@ class PopulationSpec:
     crp_mg_l: float | None = None        # fix everyone's CRP, else sampled
     expectancy: float = 1.0              # context multiplier of placebo response (1 = ordinary clinic)
     perception: float = 1.0              # 0 when drug effects cannot be perceived (e.g. given under anesthesia)
+    general_anesthesia: bool = False     # sessions given under general anesthesia (e.g. during surgery)
 
     def __post_init__(self):
         f = "population"

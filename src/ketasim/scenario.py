@@ -51,6 +51,7 @@ class _Population(_Strict):
     crp_mg_l: float | None = None
     expectancy: float = 1.0
     perception: float = 1.0
+    general_anesthesia: bool = False
 
 
 class _Endpoints(_Strict):
@@ -179,7 +180,7 @@ def scenario_from_dict(data: dict) -> Scenario:
                           age_years=Distribution(pop.age_years.mean, pop.age_years.sd),
                           female_fraction=pop.female_fraction, comedications=tuple(pop.comedications),
                           genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
-                          perception=pop.perception)
+                          perception=pop.perception, general_anesthesia=pop.general_anesthesia)
     if not m.arms:
         raise InputError("arms: at least one arm is required")
     arms = tuple(arm_from_list(str(k), v) for k, v in m.arms.items())

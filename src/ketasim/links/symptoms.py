@@ -3,9 +3,9 @@
 Relative severity D (1 = baseline score) follows ``D* = (1 - R_drug)(1 - R_placebo)(1 - R_AD)`` with
 half-time ``symptom_t_half``:
 
-* ``R_drug = Emax * tanh(w_T (T - 1) + w_P (P - 1) + w_S (S/S0 - 1))`` — TrkB/mTORC1 signalling carries the
-  first hours (acute synaptic potentiation), synaptic proteins hours to days (rapid component), spines days
-  to weeks (sustained component).
+* ``R_drug = Emax * tanh(w_M (M - 1) + w_P (P - 1) + w_S (S/S0 - 1))`` — mTORC1-dependent translation carries
+  the first hours (acute synaptic potentiation), synaptic proteins hours to days (rapid component), spines days
+  to weeks (sustained component). All three sit downstream of mTORC1, so rapamycin abolishes the response.
 * ``R_placebo = Emax_pl * X / (1 + X)`` — X is expectancy, kindled by each session and by perceptible drug
   effects (dissociation, sedation: functional unblinding), decaying over days.
 * ``R_AD = Emax_AD * AD`` — a newly started oral antidepressant, onset over weeks.
@@ -18,8 +18,8 @@ import math
 
 
 @njit(cache=True)
-def drug_relief(trkb, proteins, spines_rel, w_trkb, w_protein, w_spine, emax):
-    return emax * math.tanh(w_trkb * (trkb - 1.0) + w_protein * (proteins - 1.0) + w_spine * (spines_rel - 1.0))
+def drug_relief(mtorc1, proteins, spines_rel, w_mtorc1, w_protein, w_spine, emax):
+    return emax * math.tanh(w_mtorc1 * (mtorc1 - 1.0) + w_protein * (proteins - 1.0) + w_spine * (spines_rel - 1.0))
 
 
 @njit(cache=True)

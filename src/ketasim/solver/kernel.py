@@ -39,7 +39,7 @@ MC_NAMES = (
     "nausea_ec50", "fu", "fu_midazolam", "mw_ketamine", "mw_norketamine", "mw_hnk", "mw_midazolam",
     "fm_nk", "fm_hnk", "perception_gain", "antidepressant_emax", "anesthesia_umol", "ampa_block",
     "mtor_block", "spine_block", "session_expectancy", "monitor_cadss", "monitor_sedation", "monitor_sbp",
-    "w_trkb", "anes_block50", "anes_hill", "ampa_eps", "anes_onset",
+    "w_mtorc1", "anes_block50", "anes_hill", "ampa_eps", "anes_onset", "general_anesthesia_depth",
 )
 (MC_KI_S, MC_KI_R, MC_KI_SNK, MC_KI_RNK, MC_M_I, MC_M_E, MC_HILL, MC_GDIS,
  MC_W_HNK, MC_EC50_HNK, MC_BDNF_GAIN, MC_EEF2, MC_TRKB_K, MC_TRKB_N, MC_PROT_GAIN, MC_SPINE_GAIN,
@@ -48,7 +48,7 @@ MC_NAMES = (
  MC_NAUSEA_EC50, MC_FU, MC_FU_MDZ, MC_MW_K, MC_MW_NK, MC_MW_HNK, MC_MW_MDZ,
  MC_FM_NK, MC_FM_HNK, MC_PERC_GAIN, MC_AD_EMAX, MC_ANES, MC_AMPA_BLOCK,
  MC_MTOR_BLOCK, MC_SPINE_BLOCK, MC_SESSION_X, MC_MON_CADSS, MC_MON_SED, MC_MON_SBP,
- MC_W_T, MC_ANES_B50, MC_ANES_HILL, MC_AMPA_EPS, MC_ANES_ON) = range(len(MC_NAMES))
+ MC_W_M, MC_ANES_B50, MC_ANES_HILL, MC_AMPA_EPS, MC_ANES_ON, MC_GA_DEPTH) = range(len(MC_NAMES))
 
 # ---- per-patient parameters (pp) -------------------------------------------------------------------------
 PP_NAMES = ("weight_kg", "fh_s", "fh_r", "fgut_s", "fgut_r", "f_iiv", "cl_s", "cl_r", "cl_snk", "cl_rnk",
@@ -64,7 +64,7 @@ N_PD = 12   # glutamate, bdnf, mtorc1, proteins, spines, il6, expectancy, antide
             # emetic drive, anesthetic state
 
 # ---- events ----------------------------------------------------------------------------------------------
-EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START = range(5)
+EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START, EV_GENERAL_ANESTHESIA = range(6)
 RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam)
 
 # ---- outputs ---------------------------------------------------------------------------------------------
@@ -173,7 +173,6 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     aux = np.zeros(3)
     cad = np.zeros(3)
     ceq = np.zeros(3)
-    trk = np.zeros(3)
     node = np.zeros((N_PD, 3))
     margin = np.zeros(3)
     fh_s, fh_r = pp_i[PP_FH_S], pp_i[PP_FH_R]
@@ -220,6 +219,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 sess_t0 = times[n]
             elif kind == EV_AD_START:
                 ad_on = 1.0
+            elif kind == EV_GENERAL_ANESTHESIA:
+                st[11] += mc[MC_GA_DEPTH]
             e += 1
         while o < n_out and out_idx[o] == n:
             _write_outputs(out[i, o], z, kappa[i], nmodes, active, ce, st, mc, pp_i, cscratch)
@@ -306,8 +307,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             tgt[k] = bdnf_target(a, be[k], gain, mc[MC_EEF2], node[11, k])
         _link(1, st, node, tgt, w_shared, rates, R_BDNF, u)
         for k in range(3):
-            trk[k] = trkb_activation(node[1, k], mc[MC_TRKB_K], mc[MC_TRKB_N])
-            tgt[k] = mtorc1_target(trk[k], mc[MC_MTOR_BLOCK])
+            tgt[k] = mtorc1_target(trkb_activation(node[1, k], mc[MC_TRKB_K], mc[MC_TRKB_N]), mc[MC_MTOR_BLOCK])
         _link(2, st, node, tgt, w_shared, rates, R_MTOR, u)
         for k in range(3):
             tgt[k] = protein_target(node[2, k], mc[MC_PROT_GAIN])
@@ -332,7 +332,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         _link(10, st, node, ceq, w_shared, rates, R_NAUSEA, u)
         # ---- symptoms ------------------------------------------------------------------------------------
         for k in range(3):
-            rd = min(drug_relief(trk[k], node[3, k], node[4, k] / s0, mc[MC_W_T], mc[MC_W_P], mc[MC_W_S], pp_i[PP_EMAX]), 0.98)
+            rd = min(drug_relief(node[2, k], node[3, k], node[4, k] / s0, mc[MC_W_M], mc[MC_W_P], mc[MC_W_S], pp_i[PP_EMAX]), 0.98)
             rp = placebo_relief(node[6, k], pp_i[PP_EMAX_PL])
             ra = mc[MC_AD_EMAX] * node[7, k]
             tgt[k] = symptom_target(rd, rp, ra)

@@ -96,7 +96,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         d[6] = mc[K.MC_PERC_GAIN] * mc[K.MC_SESSION_X] * perceived - rates[K.R_EXPECT] * st[6]
         d[7] = rates[K.R_AD] * (ad_on[0] - st[7])
         d[10] = rates[K.R_NAUSEA] * (ceq - st[10])
-        rd = min(drug_relief(tk, st[3], st[4] / s0, mc[K.MC_W_T], mc[K.MC_W_P], mc[K.MC_W_S], pp[K.PP_EMAX]), 0.98)
+        rd = min(drug_relief(st[2], st[3], st[4] / s0, mc[K.MC_W_M], mc[K.MC_W_P], mc[K.MC_W_S], pp[K.PP_EMAX]), 0.98)
         rp = placebo_relief(st[6], pp[K.PP_EMAX_PL])
         ra = mc[K.MC_AD_EMAX] * st[7]
         d[8] = rates[K.R_SYMPTOM] * (symptom_target(rd, rp, ra) - st[8])
@@ -138,6 +138,8 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
                 y[i_pd + 6] += mc[K.MC_SESSION_X]
             elif kind == K.EV_AD_START:
                 ad_on[0] = 1.0
+            elif kind == K.EV_GENERAL_ANESTHESIA:
+                y[i_pd + 11] += mc[K.MC_GA_DEPTH]
         at_t = np.isclose(times, t, atol=1e-9)
         for j in np.flatnonzero(at_t):
             out[j] = outputs(y)
