@@ -202,9 +202,6 @@ def test_nmda_block_ordering_s_racemic_r():
         assert s[col].max() > rac[col].max() > r[col].max() > 0.0, col
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: the drug effect at 24 h still grows by ~23 % from 0.5 to 1.0 mg/kg (13.6 vs 11.1 MADRS points "
-    "vs saline) whereas human efficacy is on a plateau from 0.5 to 1.0 mg/kg (mechanism.md §7)"))
 def test_clinical_dose_response_plateaus_between_half_and_one_mg_per_kg():
     """mechanism.md §7: efficacy rises from 0.1 to 0.5 mg/kg and stays on a plateau up to 1.0 mg/kg.
     Tolerance for 'plateau': the 24-h effect at 1.0 mg/kg is within 15 % of that at 0.5 mg/kg."""
@@ -288,10 +285,6 @@ def test_dissociation_peaks_near_the_end_of_the_infusion():
     assert 30 / 60 <= t_peak <= 60 / 60
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: CADSS is still 4.3 (> 4) two hours after the start of a 0.5 mg/kg/40-min infusion (mechanism.md "
-    "§10.10: 'resolved within 1.5-2 h'); the side-effect drive (S-equivalent NMDA drive, kernel.py ceq) includes "
-    "norketamine, which peaks after the infusion"))
 def test_dissociation_resolves_within_two_hours():
     """'Resolved': CADSS <= 4, the label's definition of dissociation (monitoring.cadss_max)."""
     assert value_at(traj([KET]), "cadss", 2.0) <= params().get("monitoring.cadss_max")
@@ -342,9 +335,6 @@ def test_blood_pressure_back_to_baseline_within_90_min_after_infusion():
 ESK_IN = line("esketamine", "intranasal", "56 mg")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: after 56 mg intranasal esketamine CADSS peaks at ~60 min and is still ~59 % of its peak at 2 h "
-    "(label: peak ~40 min, largely resolved by 1.5-2 h); norketamine in the side-effect drive"))
 def test_esketamine_dissociation_timing():
     """mechanism.md §8 (Spravato): dissociation peaks ~40 min after the dose and is largely resolved by 1.5-2 h.
     Tolerances: peak within 25-55 min; at 2 h less than a quarter of the peak."""
