@@ -171,21 +171,21 @@ def create_app() -> Starlette:
             return out
         return _download(out, "application/yaml", "ketasim-trial.yaml" if trial else "ketasim-scenario.yaml")
 
-    async def results_csv(request: Request):
-        try:
-            form = await _body(request)
-        except KetasimError as e:
-            return _error(str(e), 400)
-        out = await _guard(api.results_csv, form)
-        return out if isinstance(out, Response) else _download(out, "text/csv", "ketasim-results.csv")
+    def _download_route(build, media_type: str, filename: str):
+        """A POST handler: form -> ``build(form)`` -> a file download (errors as JSON, like every route)."""
 
-    async def report_html(request: Request):
-        try:
-            form = await _body(request)
-        except KetasimError as e:
-            return _error(str(e), 400)
-        out = await _guard(api.simulation_report_html, form)
-        return out if isinstance(out, Response) else _download(out, "text/html", "ketasim-report.html")
+        async def handler(request: Request):
+            try:
+                form = await _body(request)
+            except KetasimError as e:
+                return _error(str(e), 400)
+            out = await _guard(build, form)
+            return out if isinstance(out, Response) else _download(out, media_type, filename)
+
+        return handler
+
+    results_csv = _download_route(api.results_csv, "text/csv", "ketasim-results.csv")
+    report_html = _download_route(api.simulation_report_html, "text/html", "ketasim-report.html")
 
     async def trial_start(request: Request):
         try:
