@@ -83,7 +83,8 @@ TRIALS = {
 #: Free parameters fitted by ``ketasim calibrate``: transform (log for positive, logit for fractions) and
 #: plausible bounds in natural units (what the mechanism and the clinic allow; the fit stays inside them).
 FITTED = {
-    "protein_gain": ("log", 2.0, 100.0), "spine_gain": ("log", 0.2, 10.0),
+    "protein_gain": ("log", 2.0, 40.0),    # synaptic proteins rise at most ~2-fold after one dose (Li 2010)
+    "spine_gain": ("log", 0.2, 10.0),
     "weight_protein": ("log", 0.1, 10.0), "weight_spine": ("log", 0.1, 10.0),
     "weight_mtorc1": ("log", 0.1, 3.0),    # the acute part must not outweigh the peak at ~24 h (Daly, Canuso)
     "emax_drug": ("logit", 0.05, 0.95), "omega_emax_drug": ("log", 0.1, 3.0),
