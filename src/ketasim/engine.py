@@ -113,6 +113,7 @@ def model_constants(params: ParameterSet, experiment: VirtualExperiment, expecta
         "anes_block50": p.get("pd.anesthesia.block50"), "anes_hill": p.get("pd.anesthesia.hill"),
         "ampa_eps": p.get("pd.ampa.smoothing"), "anes_onset": p.get("pd.anesthesia.onset_gain", "1/h"),
         "general_anesthesia_depth": p.get("pd.anesthesia.general_depth"),
+        "monitor_window_h": p.get("monitoring.window_h", "h"),
     }
     return np.array([v[name] for name in K.MC_NAMES], dtype=np.float64)
 

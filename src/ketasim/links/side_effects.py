@@ -18,6 +18,8 @@ def emax_model(c, emax, ec50, hill):
         return 0.0
     if hill == 1.0:
         return emax * c / (c + ec50)
+    if hill >= 3.0 and c < 1e-5 * ec50:   # (c/ec50)^hill < 1e-15: negligible, skip the pow call
+        return 0.0
     ch = c ** hill
     return emax * ch / (ch + ec50 ** hill)
 

@@ -24,6 +24,8 @@ def bdnf_target(ampa, block_pyramidal, gain, eef2_gain, anesthetic_state):
 def anesthetic_drive(block_pyramidal, block50, hill):
     """Target of the anesthetic state (0-1) for a pyramidal NMDA block."""
     b = max(block_pyramidal, 0.0) / block50
+    if b < 1e-3 and hill >= 6.0:     # below 1e-18: exactly negligible, skip the pow call
+        return 0.0
     bh = b ** hill
     return bh / (1.0 + bh)
 
@@ -32,8 +34,12 @@ def anesthetic_drive(block_pyramidal, block50, hill):
 def trkb_activation(bdnf, k, hill):
     """TrkB activation relative to baseline (1 at BDNF = 1)."""
     b = max(bdnf, 0.0)
-    bn = b ** hill
-    kn = k ** hill
+    if hill == 2.0:          # fast path for the default (no pow call)
+        bn = b * b
+        kn = k * k
+    else:
+        bn = b ** hill
+        kn = k ** hill
     return (bn / (bn + kn)) * (1.0 + kn)
 
 

@@ -40,6 +40,7 @@ MC_NAMES = (
     "fm_nk", "fm_hnk", "perception_gain", "antidepressant_emax", "anesthesia_umol", "ampa_block",
     "mtor_block", "spine_block", "session_expectancy", "monitor_cadss", "monitor_sedation", "monitor_sbp",
     "w_mtorc1", "anes_block50", "anes_hill", "ampa_eps", "anes_onset", "general_anesthesia_depth",
+    "monitor_window_h",
 )
 (MC_KI_S, MC_KI_R, MC_KI_SNK, MC_KI_RNK, MC_M_I, MC_M_E, MC_HILL, MC_GDIS,
  MC_W_HNK, MC_EC50_HNK, MC_BDNF_GAIN, MC_EEF2, MC_TRKB_K, MC_TRKB_N, MC_PROT_GAIN, MC_SPINE_GAIN,
@@ -48,7 +49,8 @@ MC_NAMES = (
  MC_NAUSEA_EC50, MC_FU, MC_FU_MDZ, MC_MW_K, MC_MW_NK, MC_MW_HNK, MC_MW_MDZ,
  MC_FM_NK, MC_FM_HNK, MC_PERC_GAIN, MC_AD_EMAX, MC_ANES, MC_AMPA_BLOCK,
  MC_MTOR_BLOCK, MC_SPINE_BLOCK, MC_SESSION_X, MC_MON_CADSS, MC_MON_SED, MC_MON_SBP,
- MC_W_M, MC_ANES_B50, MC_ANES_HILL, MC_AMPA_EPS, MC_ANES_ON, MC_GA_DEPTH) = range(len(MC_NAMES))
+ MC_W_M, MC_ANES_B50, MC_ANES_HILL, MC_AMPA_EPS, MC_ANES_ON, MC_GA_DEPTH,
+ MC_MON_WINDOW) = range(len(MC_NAMES))
 
 # ---- per-patient parameters (pp) -------------------------------------------------------------------------
 PP_NAMES = ("weight_kg", "fh_s", "fh_r", "fgut_s", "fgut_r", "f_iiv", "cl_s", "cl_r", "cl_snk", "cl_rnk",
@@ -82,10 +84,11 @@ N_SUM = len(SUM_NAMES)
 
 
 @njit(cache=True, inline="always")
-def _adv(x0, f0, fm, f1, w):
-    """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and weights w[0:8]."""
-    return (w[1] * x0 + w[5] * f0 + w[6] * fm + w[7] * f1,
-            w[0] * x0 + w[2] * f0 + w[3] * fm + w[4] * f1)
+def _adv(x0, f0, fm, f1, w, r, u):
+    """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8].
+    (Scalar indexing on purpose: creating an array view per state and step costs more than the arithmetic.)"""
+    return (w[r, u, 1] * x0 + w[r, u, 5] * f0 + w[r, u, 6] * fm + w[r, u, 7] * f1,
+            w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
 
 
 @njit(cache=True)
@@ -141,15 +144,15 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     n_u = unique_steps.shape[0]
     pp_i = pp[i]
     # per-patient weights: PK modes and effect-site equilibration
-    wpk = np.empty((6, 3, n_u, 8))
+    wpk = np.empty((18, n_u, 8))          # row b*3 + m: mode m of PK block b
     for b in range(6):
         if active[b]:
             for m in range(nmodes[b]):
                 for u in range(n_u):
-                    step_weights(lam[i, b, m], unique_steps[u], wpk[b, m, u])
-    wke = np.empty((n_u, 8))
+                    step_weights(lam[i, b, m], unique_steps[u], wpk[b * 3 + m, u])
+    wke = np.empty((1, n_u, 8))
     for u in range(n_u):
-        step_weights(-pp_i[PP_KE0], unique_steps[u], wke[u])
+        step_weights(-pp_i[PP_KE0], unique_steps[u], wke[0, u])
 
     z = np.zeros((6, 3))
     zn = np.zeros((6, 3, 3))
@@ -233,10 +236,9 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         # ---- depots: exact exponential decay -------------------------------------------------------------
         for d in range(10):
             if active_dep[d]:
-                w = w_shared[d, u]
                 depn[d, 0] = dep[d]
-                depn[d, 1] = dep[d] * w[1]
-                depn[d, 2] = dep[d] * w[0]
+                depn[d, 1] = dep[d] * w_shared[d, u, 1]
+                depn[d, 2] = dep[d] * w_shared[d, u, 0]
         # ---- parent ketamine blocks: input into central (mg/h) ---------------------------------------------
         for k in range(3):
             f_in[0, k] = (rate[0] + ka[0] * depn[0, k] + ka[4] * depn[4, k] + ka[6] * depn[6, k]
@@ -261,7 +263,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 cn[b, k] = 0.0
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
-                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk[b, m, u])
+                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * 3 + m, u)
                 zn[b, m, 0] = z[b, m]
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1
@@ -279,7 +281,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 conv = conv_mdz * fu_m
             blk = j
             if active[blk]:
-                cm, c1 = _adv(ce[j], ke0 * conv * cn[blk, 0], ke0 * conv * cn[blk, 1], ke0 * conv * cn[blk, 2], wke[u])
+                cm, c1 = _adv(ce[j], ke0 * conv * cn[blk, 0], ke0 * conv * cn[blk, 1], ke0 * conv * cn[blk, 2], wke, 0, u)
                 cen[j, 0] = ce[j]
                 cen[j, 1] = cm
                 cen[j, 2] = c1
@@ -338,8 +340,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             tgt[k] = symptom_target(rd, rp, ra)
         _link(8, st, node, tgt, w_shared, rates, R_SYMPTOM, u)
 
-        # ---- per-session peaks and discharge readiness (mid and end of step) -------------------------------
-        if sess >= 0 and sess < n_sess:
+        # ---- per-session peaks and discharge readiness, within the monitoring window after a session -------
+        if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc[MC_MON_WINDOW]:
             sm = summ[i, sess]
             for k in range(3):
                 cadss = mc[MC_CADSS_MAX] * pp_i[PP_DISS_SENS] * cad[k] / (1.0 + node[9, k])
@@ -384,9 +386,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 @njit(cache=True, inline="always")
 def _link(s, st, node, target, w_shared, rates, r, u):
     """Advance PD state ``s`` with ``dx/dt = k (target - x)``; k = rates[r] (1/h)."""
-    w = w_shared[r, u]
     k = rates[r]
-    xm, x1 = _adv(st[s], k * target[0], k * target[1], k * target[2], w)
+    xm, x1 = _adv(st[s], k * target[0], k * target[1], k * target[2], w_shared, r, u)
     node[s, 0] = st[s]
     node[s, 1] = xm
     node[s, 2] = x1
@@ -395,8 +396,7 @@ def _link(s, st, node, target, w_shared, rates, r, u):
 @njit(cache=True, inline="always")
 def _link_raw(s, st, node, forcing, gain, w_shared, r, u):
     """Advance PD state ``s`` with ``dx/dt = -k x + gain * forcing``."""
-    w = w_shared[r, u]
-    xm, x1 = _adv(st[s], gain * forcing[0], gain * forcing[1], gain * forcing[2], w)
+    xm, x1 = _adv(st[s], gain * forcing[0], gain * forcing[1], gain * forcing[2], w_shared, r, u)
     node[s, 0] = st[s]
     node[s, 1] = xm
     node[s, 2] = x1
