@@ -54,5 +54,8 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
             s = sessions[sessions["arm"] == arm]
             if len(s):
                 ready = float(s["discharge_ready_h"].max())
-                lines.append(f"  discharge criteria met {fmt_time(ready)} after the start of the session (latest session)")
+                if ready <= 0:
+                    lines.append("  discharge criteria (CADSS <= 4, sedation, blood pressure) met throughout every session")
+                else:
+                    lines.append(f"  discharge criteria met {fmt_time(ready)} after the start of the session (slowest session)")
     return "\n".join(lines)
