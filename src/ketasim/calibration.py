@@ -23,6 +23,7 @@ import json
 import math
 import re
 import time
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from scipy.stats import norm
 from .engine import run_arm
 from .parameters import ParameterSet, load_parameters
 from .population import SCALES, sample_patients
-from .scenario import Scenario, load_scenario
+from .scenario import load_scenario
 from .solver import kernel as K
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "calibration"
@@ -282,8 +283,10 @@ class _ArmSim:
     bp0: np.ndarray        # (n, 2) pre-dose SBP, DBP (mmHg)
 
 
-def _scenario(trial: str) -> Scenario:
-    return load_scenario(EXAMPLES / TRIALS[trial][0])
+@lru_cache(maxsize=None)
+def _scale_of(trial: str) -> str:
+    """The rating scale of a calibration trial's scenario (read once, not per objective evaluation)."""
+    return load_scenario(EXAMPLES / TRIALS[trial][0]).population.scale
 
 
 def _needed_times(targets, trial):
@@ -339,20 +342,17 @@ def _select(sims, file, spec):
 
 def predict(target: Target, sims, params: ParameterSet) -> float:
     file = TRIALS[target.trial][0]
-    sc_scale = None
     vals = []
     for s, mask in _select(sims, file, target.model_arm):
         j = int(np.argmin(np.abs(s.times - (target.time_h or 0.0))))
         score, base = s.score[mask, j], s.baseline[mask]
-        if sc_scale is None:
-            sc_scale = _scenario(target.trial).population.scale if target.kind in ("response", "remission") else None
         k = target.kind
         if k == "mean":
             vals.append(score)
         elif k in ("mean_change", "diff_change"):
             vals.append(score - base)
         elif k in ("response", "remission"):
-            sigma = params.free_value("rating_noise_sd") * SCALES[sc_scale][0]
+            sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(target.trial)][0]
             thr = (1 - target.threshold) * np.rint(base) if k == "response" else target.threshold
             vals.append(100 * norm.cdf((thr + 0.5 - score) / sigma))
         elif k == "cadss_session":

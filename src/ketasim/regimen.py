@@ -11,7 +11,7 @@ import math
 import warnings
 from enum import Enum
 
-from .errors import InvalidRegimenError, UnitError
+from .errors import InvalidRegimenError
 from .units import parse_dose, parse_time_h
 
 
@@ -248,5 +248,4 @@ def arm_from_list(name: str, items, field: str | None = None) -> Arm:
     return Arm(name, doses)
 
 
-__all__ = ["Drug", "Route", "Dose", "Arm", "Administration", "arm_from_list", "parse_drug", "parse_route",
-           "UnitError"]
+__all__ = ["Drug", "Route", "Dose", "Arm", "Administration", "arm_from_list", "parse_drug", "parse_route"]

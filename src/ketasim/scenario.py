@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .engine import VirtualExperiment, default_horizon_h
 from .errors import InputError, ScenarioFileError
 from .population import DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
-from .regimen import Arm, Dose, arm_from_list, parse_drug, parse_route
+from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
 KNOWN_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate", "relapse_rate", "time_to_relapse",
@@ -279,4 +279,4 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     return scenario_from_dict(data)
 
 
-__all__ = ["Scenario", "Endpoints", "load_scenario", "scenario_from_dict", "quick_scenario", "scenario_to_yaml", "Dose"]
+__all__ = ["Scenario", "Endpoints", "load_scenario", "scenario_from_dict", "quick_scenario", "scenario_to_yaml"]

@@ -501,8 +501,10 @@ def _finite(x):
 
 # ---- CLI glue ---------------------------------------------------------------------------------------------------------
 class _Bar:
+    """A text progress bar on stderr (only for an interactive terminal)."""
+
     def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty() or enabled == "force"
+        self.enabled = bool(enabled) and sys.stderr.isatty()
         self.last = -1
 
     def __call__(self, frac: float):

@@ -17,7 +17,6 @@ Array layouts (indices are module constants):
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit, prange
