@@ -308,9 +308,9 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
         times = np.unique(np.concatenate([_needed_times(targets, tr) for tr in trials]))
         rng = np.random.default_rng(seed)
         patients = sample_patients(sc.population, params, rng, size)
-        from .trial import BASELINE_DBP, BASELINE_SBP
+        from .trial import baseline_bp
 
-        bp0 = np.column_stack([rng.normal(*BASELINE_SBP, size), rng.normal(*BASELINE_DBP, size)])
+        bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng))
         for arm in sc.arms:
             run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
             sev = run.out[:, :, K.OUT_NAMES.index("severity")]

@@ -37,9 +37,14 @@ SIDE_EFFECT_MEASURES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_
 SCORE_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate")
 BAND_VARIABLES = ("score", "cp_ketamine_ng_ml", "nmda_block_interneuron", "glutamate", "bdnf", "mtorc1",
                   "synaptic_proteins", "spine_density", "cadss", "sbp_change_mmhg", "sedation")
-#: Pre-dose blood pressure of the virtual population (mmHg), for the SBP >= 180 / DBP >= 110 endpoint.
-BASELINE_SBP = (128.0, 14.0)   # assumption: typical adult outpatient mean and SD
-BASELINE_DBP = (79.0, 9.0)
+
+
+def baseline_bp(params: ParameterSet, age_years: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Pre-dose systolic and diastolic pressure (mmHg) of virtual patients; systolic rises with age."""
+    sbp = (params.get("pop.sbp_mean_at_45", "mmHg") + params.get("pop.sbp_age_slope", "mmHg") * (age_years - 45.0)
+           + rng.normal(0.0, params.get("pop.sbp_sd", "mmHg"), age_years.size))
+    dbp = params.get("pop.dbp_mean", "mmHg") + rng.normal(0.0, params.get("pop.dbp_sd", "mmHg"), age_years.size)
+    return sbp, dbp
 
 
 @dataclasses.dataclass
@@ -221,8 +226,7 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     noise = rng.normal(0.0, noise_sd, out_score.shape) if noise_sd > 0 else 0.0
     rating = np.clip(np.rint(out_score + noise), 0, smax)
     rating[:, times == 0] = np.rint(patients.baseline)[:, None]
-    sbp0 = rng.normal(*BASELINE_SBP, n)
-    dbp0 = rng.normal(*BASELINE_DBP, n)
+    sbp0, dbp0 = baseline_bp(params, patients.age_years, rng)
     return ArmOutcome(name, times, np.rint(patients.baseline), rating, out_score, sess, pd.concat(band_rows),
                       sbp0, dbp0, patients.female)
 
