@@ -231,8 +231,28 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
                       sbp0, dbp0, patients.female)
 
 
+def _remission_threshold(ep: Endpoints, scale: str) -> float:
+    return ep.remission_threshold if ep.remission_threshold is not None else SCALES[scale][1]
+
+
+def _responders(rating: np.ndarray, baseline: np.ndarray, ep: Endpoints) -> np.ndarray:
+    """Reduction from baseline by at least ``ep.response_reduction`` (50 % by default)."""
+    return rating <= (1 - ep.response_reduction) * baseline
+
+
+def _proportion_difference(pa: np.ndarray, pb: np.ndarray):
+    """Difference of two proportions in percentage points: (value, 95% Wald CI, two-sided pooled z-test p)."""
+    x1, x2 = float(pa.mean()), float(pb.mean())
+    se = math.sqrt(x1 * (1 - x1) / pa.size + x2 * (1 - x2) / pb.size)
+    pool = (pa.sum() + pb.sum()) / (pa.size + pb.size)
+    se0 = math.sqrt(pool * (1 - pool) * (1 / pa.size + 1 / pb.size))
+    z = (x1 - x2) / se0 if se0 > 0 else 0.0
+    d = x1 - x2
+    return 100 * d, [100 * (d - 1.96 * se), 100 * (d + 1.96 * se)], float(2 * stats.norm.sf(abs(z)))
+
+
 def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
-    thr = ep.remission_threshold if ep.remission_threshold is not None else SCALES[scale][1]
+    thr = _remission_threshold(ep, scale)
     for j, t in enumerate(o.times_h):
         r = o.rating[:, j]
         ch = r - o.baseline
@@ -242,7 +262,7 @@ def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
             elif m == "mean_change":
                 v, se, ci = mean_ci(ch)
             elif m == "response_rate":
-                k = int(np.sum(r <= (1 - ep.response_reduction) * o.baseline))
+                k = int(np.sum(_responders(r, o.baseline, ep)))
                 v, ci = 100.0 * k / o.n, wilson_ci(k, o.n)
             elif m == "remission_rate":
                 k = int(np.sum(r <= thr))
@@ -254,8 +274,8 @@ def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
 
 
 def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
-    """Monitored blood pressure (mmHg): (n, sessions x readings) systolic and diastolic readings and the pre-dose
-    readings, with a clinic reading's variability. Readings at the peak rise and at half of it."""
+    """Monitored post-dose blood pressure (mmHg): (n, sessions x readings) systolic and diastolic readings with a
+    clinic reading's variability, at the peak rise and at half of it."""
     from .solver import kernel as K
 
     s = o.sessions
@@ -265,11 +285,9 @@ def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
     sd_s, sd_d = params.get("monitoring.sbp_reading_sd", "mmHg"), params.get("monitoring.dbp_reading_sd", "mmHg")
     rise_s = (s[:, :, K.SUM_NAMES.index("sbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
     rise_d = (s[:, :, K.SUM_NAMES.index("dbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
-    pre_s = o.sbp0[:, None] + rng.normal(0, sd_s, (n, ns)).repeat(r, axis=1)
-    pre_d = o.dbp0[:, None] + rng.normal(0, sd_d, (n, ns)).repeat(r, axis=1)
     post_s = o.sbp0[:, None] + rise_s + rng.normal(0, sd_s, rise_s.shape)
     post_d = o.dbp0[:, None] + rise_d + rng.normal(0, sd_d, rise_d.shape)
-    return pre_s, pre_d, post_s, post_d
+    return post_s, post_d
 
 
 def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -> dict:
@@ -283,7 +301,7 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
     peak = lambda k: s[:, :, idx[k]].max(axis=1) if has else np.zeros(o.n)  # noqa: E731
     p_any = 1.0 - np.prod(1.0 - s[:, :, idx["nausea_probability"]], axis=1) if has else np.zeros(o.n)
     if has:
-        pre_s, pre_d, post_s, post_d = bp_readings(o, params, rng)
+        post_s, post_d = bp_readings(o, params, rng)
         hyper = (post_s >= 180).any(axis=1) | (post_d >= 110).any(axis=1)
     else:
         hyper = np.zeros(o.n, bool)
@@ -315,7 +333,7 @@ def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale, params):
 
 
 def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, out: list):
-    thr = ep.remission_threshold if ep.remission_threshold is not None else SCALES[scale][1]
+    thr = _remission_threshold(ep, scale)
     for j, t in enumerate(a.times_h):
         if t == 0:
             continue
@@ -331,17 +349,12 @@ def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, o
             p = float(stats.ttest_ind(ca, cb, equal_var=False).pvalue)
         out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale,
                     "measure": "mean_change_difference", "value": v, "ci95": [ci[0], ci[1]], "p_value": p})
-        for m, pa, pb in (("response_rate_difference", a.rating[:, j] <= (1 - ep.response_reduction) * a.baseline,
-                           b.rating[:, j] <= (1 - ep.response_reduction) * b.baseline),
+        for m, pa, pb in (("response_rate_difference", _responders(a.rating[:, j], a.baseline, ep),
+                           _responders(b.rating[:, j], b.baseline, ep)),
                           ("remission_rate_difference", a.rating[:, j] <= thr, b.rating[:, j] <= thr)):
-            x1, x2 = float(pa.mean()), float(pb.mean())
-            se = math.sqrt(x1 * (1 - x1) / pa.size + x2 * (1 - x2) / pb.size)
-            pool = (pa.sum() + pb.sum()) / (pa.size + pb.size)
-            se0 = math.sqrt(pool * (1 - pool) * (1 / pa.size + 1 / pb.size))
-            z = (x1 - x2) / se0 if se0 > 0 else 0.0
+            v, ci, p = _proportion_difference(pa, pb)
             out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale, "measure": m,
-                        "value": 100 * (x1 - x2), "ci95": [100 * (x1 - x2 - 1.96 * se), 100 * (x1 - x2 + 1.96 * se)],
-                        "p_value": float(2 * stats.norm.sf(abs(z)))})
+                        "value": v, "ci95": ci, "p_value": p})
 
 
 def _control_arm(names, design: dict) -> str:
@@ -446,9 +459,8 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
     cont, wd = outcomes[design["continue"]], outcomes[design["withdraw"]]
     t_rand = extra["t_rand"]
     j0 = int(np.searchsorted(cont.times_h, t_rand))
-    thr = ep.remission_threshold if ep.remission_threshold is not None else SCALES[scale][1]
     r0 = cont.rating[:, j0]
-    ok = r0 <= ((1 - ep.response_reduction) * cont.baseline if extra["criterion"] == "response" else thr)
+    ok = _responders(r0, cont.baseline, ep) if extra["criterion"] == "response" else r0 <= _remission_threshold(ep, scale)
     idx = np.flatnonzero(ok)
     rng.shuffle(idx)
     half = idx.size // 2
@@ -472,18 +484,16 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
         med, ci = km_median(t_ev, event)
         rows.append({"arm": name, "time_h": None, "scale": scale, "measure": "time_to_relapse",
                      "value": med / 24.0, "ci95": [ci[0] / 24.0, ci[1] / 24.0], "unit": "d (Kaplan-Meier median)"})
-        _score_endpoints(dataclasses.replace(sub, times_h=sub.times_h[~visit_sel | np.isin(sub.times_h, ep.times_h)],
-                                             rating=sub.rating[:, ~visit_sel | np.isin(sub.times_h, ep.times_h)]),
+        keep = ~visit_sel | np.isin(sub.times_h, ep.times_h)       # induction times and requested endpoints
+        _score_endpoints(dataclasses.replace(sub, times_h=sub.times_h[keep], rating=sub.rating[:, keep]),
                          ep, scale, [m for m in measures if m in SCORE_MEASURES], rows)
     (ta, ea), (tb, eb) = km[cont.name], km[wd.name]
     if ta.size and tb.size:
         res = stats.logrank(ta, tb) if hasattr(stats, "logrank") else None
         p = float(res.pvalue) if res is not None else float("nan")
+        v, ci, _ = _proportion_difference(ea, eb)
         comps.append({"arm": cont.name, "versus": wd.name, "time_h": None, "scale": scale,
-                      "measure": "relapse_rate_difference",
-                      "value": 100 * (ea.mean() - eb.mean()),
-                      "ci95": [100 * (ea.mean() - eb.mean()) - 196 * math.sqrt(ea.mean() * (1 - ea.mean()) / ea.size + eb.mean() * (1 - eb.mean()) / eb.size),
-                               100 * (ea.mean() - eb.mean()) + 196 * math.sqrt(ea.mean() * (1 - ea.mean()) / ea.size + eb.mean() * (1 - eb.mean()) / eb.size)],
+                      "measure": "relapse_rate_difference", "value": v, "ci95": ci,
                       "p_value": p, "test": "log-rank (time to relapse)"})
     rows.insert(0, {"arm": cont.name, "time_h": float(t_rand), "scale": scale, "measure": "randomized_fraction",
                     "value": 100.0 * idx.size / cont.n, "ci95": list(wilson_ci(int(idx.size), cont.n))})
