@@ -543,7 +543,8 @@ def _patient_sd(t: Target, sims, params):
             else:
                 xs.append((s.sbp if t.kind == "sbp_t" else s.dbp)[mask, j])
         x = np.concatenate(xs)
-        sigma = params.free_value("rating_noise_sd") * 60 if t.kind in ("mean", "mean_change", "diff_change") else 0.0
+        noisy = t.kind in ("mean", "mean_change", "diff_change")
+        sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(t.trial)][0] if noisy else 0.0
         sd = math.sqrt(np.var(x) + sigma ** 2)
         return sd * (math.sqrt(2) if t.kind == "diff_change" else 1.0)
     p = None
