@@ -225,6 +225,21 @@ def params(
         typer.echo(f"{prm.name:42s} {prm.value:>10.4g} {prm.unit:14s} [{prm.confidence}] {prm.source}")
 
 
+@app.command()
+def export(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    sbml: Path = typer.Option(..., "--sbml", help="Write SBML Level 3 Version 2 of the arm's typical patient."),
+    arm: Optional[str] = typer.Option(None, "--arm", help="Arm to export (default: the first arm)."),
+):
+    """Export the model with an arm's regimen as SBML (for libRoadRunner, COPASI, Tellurium, ...)."""
+    from .export import export_sbml
+    from .scenario import load_scenario
+
+    path = export_sbml(load_scenario(scenario), sbml, arm=arm)
+    typer.echo(f"wrote {path}")
+    typer.echo(NOTICE)
+
+
 def main(argv=None) -> int:
     """Entry point: run the app, turning user errors into one-line messages."""
     from .errors import KetasimError
