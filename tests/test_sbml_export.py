@@ -73,3 +73,34 @@ def test_export_unknown_arm_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: --arm") and err.count("\n") == 1
     assert not (tmp_path / "x.xml").exists()
+
+
+def test_other_virtual_patients_by_setting_their_parameters(tmp_path):
+    """The exported file is a template for the arm: setting a sampled patient's parameters (export.patient_values)
+    and resetting reproduces ketasim's trajectory of that patient (how the benchmark loops 10,000 patients)."""
+    from ketasim.engine import prepare_arm, run_arm
+    from ketasim.export import export_sbml, patient_values
+    from ketasim.parameters import load_parameters
+    from ketasim.population import sample_patients
+
+    sc = ketasim.load_scenario(EXAMPLE)
+    arm = sc.arms[0]
+    p = load_parameters()
+    rr = roadrunner.RoadRunner(export_sbml(sc, tmp_path / "k.xml").read_text(encoding="utf-8"))
+    rr.integrator.relative_tolerance = 1e-10
+    rr.integrator.absolute_tolerance = 1e-12
+    pats = sample_patients(sc.population, p, 5, n=2)
+    times = np.unique(np.concatenate([np.arange(0.0, 6.0, 0.25), np.arange(6.0, 336.0 + 1e-9, 6.0)]))
+    prep = prepare_arm(arm, sc.population, pats, times, params=p)
+    want = run_arm(arm, sc.population, pats, times, params=p).out
+    names = list(prep.definition.output_names)
+    rr.timeCourseSelections = names
+    for i in range(pats.n):
+        for k, v in patient_values(prep, i).items():
+            rr[k] = v
+        rr.reset()
+        got = rr.simulate(times=times)
+        for j, n in enumerate(names):
+            scale = np.max(np.abs(want[i][:, j]))
+            if scale > 0:
+                assert np.max(np.abs(got[:, j] - want[i][:, j])) / scale <= AGREEMENT, (i, n)

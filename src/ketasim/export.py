@@ -238,47 +238,40 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
         param(o.name, 0.0, o.unit, constant=False, note=o.doc)
         rule_assign(o.name, E.to_sbml(o.expr))
 
-    # ---- the regimen as events ---------------------------------------------------------------------------------
-    wt = a.pp[i, model.names("patient").index("weight_kg")]
-    P = {n: a.pp[i, j] for j, n in enumerate(model.names("patient"))}
-    C = {n: a.mc[j] for j, n in enumerate(model.names("constants"))}
-    by_time = defaultdict(lambda: defaultdict(list))   # time -> variable -> [(op, SBML formula, value)]
-
-    def value(text):     # a model event's expression of constants / patient parameters, evaluated
-        return float(eval(E.to_python(text, lambda n: repr(float(C[n] if n in C else P[n]))), {"math": np}))  # noqa: S307
-
+    # ---- the regimen as events (amounts are expressions of the patient's parameters: loops over patients work) -----
+    for x in [f"pk_infusion_{k}" for k in ("s", "r", "mdz")] + [x.name for x in model.inputs]:
+        rule_rate(x, "0")    # piecewise constant, switched by events (a rate rule makes simulators reset it)
+    by_time = defaultdict(lambda: defaultdict(list))   # time -> variable -> [(op, SBML formula)]
     for e in range(a.ev_time.size):
         t, kind, tg = float(a.ev_time[e]), int(a.ev_kind[e]), int(a.ev_target[e])
-        amount = float(a.ev_mg[e] + a.ev_mgkg[e] * wt)
+        amount = f"({float(a.ev_mg[e])!r} + {float(a.ev_mgkg[e])!r} * weight_kg)"
         if kind == EVENT_CODES["bolus"]:
-            by_time[t][f"pk_a_{blocks[tg]}_0"].append(("+", repr(amount), amount))
+            by_time[t][f"pk_a_{blocks[tg]}_0"].append(("+", amount))
         elif kind == EVENT_CODES["depot"]:
-            f = a.ev_frac[e] * P["f_iiv"] * (P["fgut_s"] if tg == 2 else P["fgut_r"] if tg == 3 else 1.0)
-            x = float(amount * min(f, 1.0))
-            by_time[t][f"pk_depot_{tg}"].append(("+", repr(x), x))
+            f = f"{float(a.ev_frac[e])!r} * f_iiv" + (" * fgut_s" if tg == 2 else " * fgut_r" if tg == 3 else "")
+            by_time[t][f"pk_depot_{tg}"].append(("+", f"{amount} * piecewise({f}, {f} <= 1, 1)"))
         elif kind == EVENT_CODES["rate"]:
-            by_time[t][f"pk_infusion_{('s', 'r', None, None, None, 'mdz')[tg]}"].append(("+", repr(amount), amount))
+            by_time[t][f"pk_infusion_{('s', 'r', None, None, None, 'mdz')[tg]}"].append(("+", amount))
         else:
             on = {v: k for k, v in EVENT_CODES.items()}[kind]
             for me in model.events:
                 if me.on == on:
-                    by_time[t][me.target].append((me.op, E.to_sbml(me.expr), value(me.expr)))
+                    by_time[t][me.target].append((me.op, E.to_sbml(me.expr)))
     n_ev = 0
-    states = set(model.names("states"))
     for t in sorted(by_time):
         changes = by_time[t]
-        if t <= 0.0:     # fold t = 0 events into initial values (an event cannot fire at the initial time)
+        if t <= 0.0:     # fold t = 0 events into initial assignments (an event cannot fire at the initial time)
             for var, ops in changes.items():
-                if var in states:     # add to the state's initial assignment
-                    ia = m.getInitialAssignmentBySymbol(var)
-                    cur = libsbml.formulaToL3String(ia.getMath())
-                    for op, f, _ in ops:
-                        cur = f"({cur}) + ({f})" if op == "+" else f
-                    _check(ia.setMath(_math(cur)), var)
+                ia = m.getInitialAssignmentBySymbol(var)
+                if ia is None:
+                    ia = m.createInitialAssignment()
+                    ia.setSymbol(var)
+                    cur = repr(float(m.getParameter(var).getValue()))
                 else:
-                    p = m.getParameter(var)
-                    for op, _, v in ops:
-                        p.setValue(p.getValue() + v if op == "+" else v)
+                    cur = libsbml.formulaToL3String(ia.getMath())
+                for op, f in ops:
+                    cur = f"({cur}) + ({f})" if op == "+" else f
+                _check(ia.setMath(_math(cur)), var)
             continue
         n_ev += 1
         ev = m.createEvent()
@@ -290,13 +283,28 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
         trig.setMath(_math(f"time >= {t!r}"))
         for var, ops in changes.items():
             cur = var
-            for op, f, _ in ops:
+            for op, f in ops:
                 cur = f"{cur} + ({f})" if op == "+" else f"({f})"
             ea = ev.createEventAssignment()
             ea.setVariable(var)
             _check(ea.setMath(_math(cur)), var)
         ev.setNotes(_notes(f"regimen at t = {t:g} h"))
     return libsbml.writeSBMLToString(doc)
+
+
+def patient_values(prepared, i: int) -> dict:
+    """SBML parameter values that differ between patients (patient parameters and PK blocks) of patient ``i``:
+    set them on a simulator loaded with the exported file to simulate another virtual patient of the arm."""
+    a, model = prepared, prepared.definition
+    vals = {n: float(a.pp[i, j]) for j, n in enumerate(model.names("patient"))}
+    pk = a.model
+    for b, name in enumerate(("s", "r", "snk", "rnk", "hnk", "mdz")):
+        if a.active[b]:
+            k = int(pk.nmodes[b])
+            vals.update({f"pk_v_{name}_{j}": float(pk.volumes[i, b, j]) for j in range(k)})
+            vals.update({f"pk_q_{name}_{j}": float(pk.flows[i, b, j - 1]) for j in range(1, k)})
+            vals[f"pk_cl_{name}"] = float(pk.cl[i, b])
+    return vals
 
 
 def validate_sbml(text: str) -> list[str]:
