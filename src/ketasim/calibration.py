@@ -34,8 +34,10 @@ from .engine import run_arm
 from .parameters import ParameterSet, load_parameters
 from .population import SCALES, sample_patients
 from .scenario import load_scenario
-from .solver import kernel as K
+from .model import DEFAULT_MODEL
 
+#: Slot of a per-session summary in the engine's ``sessions`` arrays (last axis), by name.
+SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "calibration"
 
 #: trial_id -> (scenario file, {csv arm: scenario arm}, {csv arm: n})
@@ -313,11 +315,10 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
         bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng))
         for arm in sc.arms:
             run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
-            sev = run.out[:, :, K.OUT_NAMES.index("severity")]
+            sev = run.output("severity")
             sims[(file, arm.name)] = _ArmSim(sev * patients.baseline[:, None], patients.baseline, times, run.sessions,
                                              patients.female, patients.age_years,
-                                             run.out[:, :, K.OUT_NAMES.index("sbp_change_mmhg")],
-                                             run.out[:, :, K.OUT_NAMES.index("dbp_change_mmhg")], bp0)
+                                             run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0)
     return sims
 
 
@@ -357,14 +358,14 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
             vals.append(100 * norm.cdf((thr + 0.5 - score) / sigma))
         elif k == "cadss_session":
             sess = min(int(target.threshold), s.sessions.shape[1] - 1)
-            vals.append(s.sessions[mask, sess, K.SUM_NAMES.index("cadss_peak")])
+            vals.append(s.sessions[mask, sess, SUMMARY_SLOT("cadss_peak")])
         elif k == "cadss_gt4":
-            peak = s.sessions[mask, :, K.SUM_NAMES.index("cadss_peak")].max(axis=1)
+            peak = s.sessions[mask, :, SUMMARY_SLOT("cadss_peak")].max(axis=1)
             vals.append(100 * norm.cdf((peak - 4.0) / 1.0))
         elif k in ("sbp_t", "dbp_t"):
             vals.append((s.sbp if k == "sbp_t" else s.dbp)[mask, j])
         elif k == "nausea_diff":
-            p = s.sessions[mask, :, K.SUM_NAMES.index("nausea_probability")]
+            p = s.sessions[mask, :, SUMMARY_SLOT("nausea_probability")]
             vals.append(100 * (1 - np.prod(1 - p, axis=1)))
         elif k in ("sbp180", "dbp110", "sbp_rise40", "dbp_rise25"):
             vals.append(100 * _bp_outlier_probability(k, s.sessions[mask], s.bp0[mask], params))
@@ -380,7 +381,7 @@ def _bp_outlier_probability(kind, sessions, bp0, params) -> np.ndarray:
     """P(any monitored reading is an outlier) per patient, with a clinic reading's variability (analytic, smooth).
     ``bp0``: (n, 2) pre-dose SBP and DBP of each virtual patient."""
     systolic = kind in ("sbp180", "sbp_rise40")
-    col = K.SUM_NAMES.index("sbp_change_peak" if systolic else "dbp_change_peak")
+    col = SUMMARY_SLOT("sbp_change_peak" if systolic else "dbp_change_peak")
     sd = params.get("monitoring.sbp_reading_sd" if systolic else "monitoring.dbp_reading_sd", "mmHg")
     r = int(params.get("monitoring.readings_per_session"))
     rise = sessions[:, :, col][:, :, None] * np.array([1.0, 0.5, 0.25, 0.125])[:r]
@@ -499,15 +500,6 @@ def write_parameter_set(params: ParameterSet, report: dict, path) -> Path:
     return Path(path)
 
 
-def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400):
-    new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations)
-    path = out or (resources.files("ketasim") / "data" / "free_parameters.json")
-    write_parameter_set(new, report, path)
-    print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "
-          f"evaluations ({report['seconds']:.0f} s); wrote {path}")
-    print(f"calibration run: {report['calibration_run']}")
-
-
 # ---- qualification ---------------------------------------------------------------------------------------------------------
 def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int = 11):
     """Predicted vs observed for every calibration row, with the model's 95% interval for a trial of the row's size."""
@@ -539,7 +531,7 @@ def _patient_sd(t: Target, sims, params):
             elif t.kind in ("mean_change", "diff_change"):
                 xs.append(s.score[mask, j] - s.baseline[mask])
             elif t.kind == "cadss_session":
-                xs.append(s.sessions[mask, min(int(t.threshold), s.sessions.shape[1] - 1), K.SUM_NAMES.index("cadss_peak")])
+                xs.append(s.sessions[mask, min(int(t.threshold), s.sessions.shape[1] - 1), SUMMARY_SLOT("cadss_peak")])
             else:
                 xs.append((s.sbp if t.kind == "sbp_t" else s.dbp)[mask, j])
         x = np.concatenate(xs)
@@ -562,26 +554,6 @@ def qualification_summary(rows) -> dict:
             "mae_percentage_points": float(np.mean(pps)) if pps else float("nan"),
             "mae_mmhg": float(np.mean(mm)) if mm else float("nan"),
             "inside_interval": float(np.mean([r["inside"] for r in rows])) if rows else float("nan")}
-
-
-def qualify_cli(*, html=None, size=2000, seed=11):
-    params = load_parameters()
-    rows, skipped = qualify(params, size=size, seed=seed)
-    s = qualification_summary(rows)
-    print(f"parameter set {params.version} ({params.calibration_run})")
-    print(f"{'row':>4s}  {'observed':>9s} {'predicted':>9s}  {'95% interval':>19s}  in  label")
-    for r in rows:
-        print(f"{r['row']:4d}  {r['observed']:9.2f} {r['predicted']:9.2f}  [{r['lo']:7.2f}, {r['hi']:7.2f}]  "
-              f"{'y' if r['inside'] else 'n'}   {r['label']}")
-    print(f"\n{s['rows']} rows modelled, {len(skipped)} not modelled. Mean absolute error: "
-          f"{s['mae_points']:.2f} score points (means/changes), {s['mae_percentage_points']:.1f} percentage points "
-          f"(rates), {s['mae_mmhg']:.1f} mmHg; {100 * s['inside_interval']:.0f}% of observations inside the model's "
-          f"95% interval for a trial of that size.")
-    if html:
-        Path(html).parent.mkdir(parents=True, exist_ok=True)
-        qualification_html(rows, skipped, s, params, html)
-        print(f"wrote {html}")
-    return rows, skipped, s
 
 
 def _png_base64(fig) -> str:

@@ -17,7 +17,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
                   help="ketasim: ketamine therapy from the dose to the mood score. "
                        "Research and teaching tool, not medical advice.")
 
-NOTICE = "ketasim is a research and teaching tool, not medical advice."
+from .vocabulary import NOTICE  # noqa: E402  (light: no numpy)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -25,7 +25,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def _experiment(values: Optional[List[str]]):
-    from .engine import VirtualExperiment
+    from .engine import EXPERIMENT_SWITCHES, VirtualExperiment
     from .errors import InputError
 
     if not values:
@@ -36,9 +36,9 @@ def _experiment(values: Optional[List[str]]):
             v = f"{v}=1"
         k, _, x = v.partition("=")
         k = k.strip().replace("-", "_")
-        if k not in ("ampa_block", "mtor_block", "spine_block", "hnk_weight", "psychotherapy"):
-            raise InputError(f"--experiment: unknown switch {k!r}; use ampa_block, mtor_block, spine_block, "
-                             "hnk_weight or psychotherapy")
+        if k not in EXPERIMENT_SWITCHES:
+            raise InputError(f"--experiment: unknown switch {k!r}; use {', '.join(EXPERIMENT_SWITCHES[:-1])} "
+                             f"or {EXPERIMENT_SWITCHES[-1]}")
         try:
             kw[k] = float(x)
         except ValueError:
@@ -169,7 +169,7 @@ def trial(
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
 ):
     """Run a virtual clinical trial and print its endpoint table."""
-    from .trial import run_trial_cli
+    from .app import run_trial_cli
 
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress)
 
@@ -182,7 +182,7 @@ def calibrate(
     max_evaluations: int = typer.Option(400, help="Maximum objective evaluations."),
 ):
     """Fit the free parameters to reference/clinical_calibration.csv."""
-    from .calibration import calibrate_cli
+    from .app import calibrate_cli
 
     calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations)
 
@@ -194,7 +194,7 @@ def qualify(
     seed: int = typer.Option(11, help="Random seed."),
 ):
     """Predicted vs observed for every row of the calibration file."""
-    from .calibration import qualify_cli
+    from .app import qualify_cli
 
     qualify_cli(html=html, size=size, seed=seed)
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .model import DEFAULT_MODEL
 
-NOTICE = "ketasim is a research and teaching tool, not medical advice."
+from .vocabulary import NOTICE  # noqa: E402,F401  (re-exported)
 
 #: Units of every trajectory column, from the model definition (``ketasim.model.definition.OUTPUTS``).
 UNITS = DEFAULT_MODEL.units()
