@@ -104,3 +104,28 @@ def test_other_virtual_patients_by_setting_their_parameters(tmp_path):
             scale = np.max(np.abs(want[i][:, j]))
             if scale > 0:
                 assert np.max(np.abs(got[:, j] - want[i][:, j])) / scale <= AGREEMENT, (i, n)
+
+
+@pytest.mark.parametrize("drug, route, dose, kw", [
+    ("racemic-ketamine", "iv-bolus", "0.3 mg/kg", {"at": "2 h"}),          # bolus as an event assignment
+    ("racemic-ketamine", "oral", "150 mg", {}),                          # gut depot with first pass
+    ("arketamine", "im", "0.5 mg/kg", {"every": "7 d", "count": 2}),
+    ("racemic-ketamine", "sublingual", "50 mg", {}),
+    ("placebo", "iv-infusion", None, {"duration": "40 min"}),            # sessions only
+])
+def test_routes_agree_with_ketasim(tmp_path, drug, route, dose, kw):
+    from ketasim.export import export_sbml
+
+    sc = ketasim.quick_scenario(drug, route, dose, **kw)
+    rr = roadrunner.RoadRunner(export_sbml(sc, tmp_path / "m.xml").read_text(encoding="utf-8"))
+    rr.integrator.relative_tolerance = 1e-10
+    rr.integrator.absolute_tolerance = 1e-12
+    times = np.unique(np.concatenate([np.arange(0.0, 12.0, 1 / 12), np.arange(12.0, 672.0 + 1e-9, 2.0)]))
+    ref = ketasim.simulate(sc, typical=True, output_times_h=times).trajectories()
+    cols = [c for c in ref.columns if c not in ("arm", "subject", "time_h")]
+    rr.timeCourseSelections = cols
+    got = rr.simulate(times=times)
+    for j, c in enumerate(cols):
+        want = ref[c].to_numpy()
+        scale = np.max(np.abs(want))
+        assert (np.max(np.abs(got[:, j] - want)) / scale if scale else np.max(np.abs(got[:, j]))) <= AGREEMENT, c
