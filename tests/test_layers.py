@@ -107,6 +107,9 @@ def test_switches_and_measures_are_defined_once():
     from ketasim import trial, vocabulary
 
     assert EXPERIMENT_SWITCHES == tuple(f.name for f in dataclasses.fields(VirtualExperiment))
+    from ketasim.scenario import _Experiments     # the YAML schema lists the same switches (pydantic needs fields)
+
+    assert tuple(_Experiments.model_fields) == EXPERIMENT_SWITCHES
     assert KNOWN_MEASURES is vocabulary.KNOWN_MEASURES and DEFAULT_MEASURES is vocabulary.DEFAULT_MEASURES
     assert trial.BAND_VARIABLES == vocabulary.TRIAL_BAND_VARIABLES
     assert ketasim.NOTICE is vocabulary.NOTICE
