@@ -191,7 +191,7 @@ def _band_times(horizon: float) -> np.ndarray:
 
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
-                      progress, done, total, chunk):
+                      progress, done, total, chunk, model=None):
     n = patients.n
     all_times = np.unique(np.concatenate([times, band_times]))
     t_idx = np.searchsorted(all_times, times)
@@ -202,7 +202,8 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
         part = patients.take(slice(a, b))
-        run = run_arm(arm, spec, part, all_times, params=params, experiment=experiment, on_failure="flag")
+        run = run_arm(arm, spec, part, all_times, params=params, experiment=experiment, on_failure="flag",
+                      model=model)
         score = run.output("severity") * part.baseline[:, None]
         out_score[a:b] = score[:, t_idx]
         sess = run.sessions if sess is None else np.concatenate([sess, run.sessions])
@@ -363,9 +364,13 @@ def _control_arm(names, design: dict) -> str:
 
 # ---- entry point ---------------------------------------------------------------------------------------------------
 def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
-              progress: Callable[[float], None] | None = None, chunk: int = 20000) -> TrialResult:
-    """Run the virtual trial of ``scenario`` and compute its endpoints."""
+              progress: Callable[[float], None] | None = None, chunk: int = 20000, model=None) -> TrialResult:
+    """Run the virtual trial of ``scenario`` and compute its endpoints (``model``: a variant model definition,
+    ``ketasim.model``; default: the package's model)."""
     params = params or load_parameters()
+    if model is not None and model.summary_names != DEFAULT_MODEL.summary_names:
+        raise InputError(f"model {model.name}: a trial reads the default per-session summaries "
+                         f"({', '.join(DEFAULT_MODEL.summary_names)}); keep them in the variant")
     seed = scenario.seed if seed is None else seed
     design = dict(scenario.design)
     kind = design.get("type", "parallel")
@@ -401,7 +406,8 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
         else:
             patients = sample_patients(spec, params, rng, size)
         outcomes[arm.name] = _simulate_outcome(arm.name, arm, spec, patients, times, band_times, params,
-                                               scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk)
+                                               scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
+                                               model)
     rows: list = []
     comps: list = []
     se_rng = np.random.default_rng(root.spawn(1)[0])
