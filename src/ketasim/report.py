@@ -100,6 +100,12 @@ def _table(df: pd.DataFrame, left: tuple = ()) -> str:
     return f"<div class=\"wrap\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
+def _fmt_p(p) -> str:
+    from .trial import format_p
+
+    return format_p(p).removeprefix("p=").replace("n/a", "–")
+
+
 def _fmt(v) -> str:
     if v is None:
         return "–"
@@ -267,7 +273,7 @@ def _comparison_table(tr) -> pd.DataFrame:
         out.append({"arm": r.get("arm"), "versus": r.get("versus"), "measure": r.get("measure"),
                     "time": "all sessions" if th is None else fmt_time_h(float(th)),
                     "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]",
-                    "p": _fmt(r.get("p_value"))})
+                    "p": _fmt_p(r.get("p_value"))})
     return pd.DataFrame(out)
 
 

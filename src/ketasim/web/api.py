@@ -509,10 +509,17 @@ def warm_up() -> float:
 
 
 def default_form() -> dict:
-    """The form the page starts with (also used to warm up the engine)."""
+    """The form the page starts with (also used to warm up the engine): the CLI's typical patient (the
+    typical patient of the default population: 80 kg, 45 y, female as the majority sex, Val/Val, median CRP,
+    MADRS baseline 33)."""
+    from ..population import PopulationSpec, typical_patient
+
+    typ = typical_patient(PopulationSpec(), parameters())
     return {
-        "patient": {"weight_kg": 80, "age_years": 45, "sex": "female", "genotype": "val/val", "crp_mg_l": 3,
-                    "condition": "depression", "scale": "madrs", "baseline": 33, "treatment_resistant": True},
+        "patient": {"weight_kg": _num(float(typ.weight_kg[0])), "age_years": _num(float(typ.age_years[0])),
+                    "sex": "female" if typ.female[0] else "male", "genotype": "val/val",
+                    "crp_mg_l": _num(round(float(typ.crp_mg_l[0]), 6)), "condition": "depression", "scale": "madrs",
+                    "baseline": _num(float(typ.baseline[0])), "treatment_resistant": True, "comedications": []},
         "regimens": [
             {"name": "ketamine 0.5 mg/kg IV", "enabled": True, "drug": "racemic-ketamine", "route": "iv-infusion",
              "dose": 0.5, "dose_unit": "mg/kg", "duration_min": 40, "every": "", "every_unit": "d", "count": 1},
