@@ -289,7 +289,8 @@ def _proportion_difference(pa: np.ndarray, pb: np.ndarray):
         if k1 + k2 in (0, n1 + n2):          # both arms all-or-none: no evidence of a difference
             p = 1.0
         else:
-            p = float(test_proportions_2indep(k1, n1, k2, n2, method="score", compare="diff").pvalue)
+            p = float(test_proportions_2indep(k1, n1, k2, n2, method="score", compare="diff",
+                                               correction=False).pvalue)   # = pooled z-test
     return 100 * d, [100 * float(lo), 100 * float(hi)], p
 
 
