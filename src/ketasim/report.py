@@ -61,7 +61,12 @@ th:first-child,td:first-child,td.l,th.l{text-align:left} thead th{background:#f9
 pre{background:#f9fafb;border:1px solid #e5e7eb;padding:8px;font-size:12px;overflow-x:auto}
 .hint{color:#6b7280;font-size:12.5px} .plot{width:100%}
 .notice{color:#6b7280;font-size:12.5px}
-.wrap{overflow-x:auto}
+.wrap{overflow-x:auto;max-width:100%}
+section{overflow-x:auto;max-width:100%}
+table.kv td{white-space:normal;overflow-wrap:anywhere}
+.plot{max-width:100%;overflow:hidden}
+@media (max-width:700px){main{padding:8px} section{padding:8px} header{padding:10px}
+ table{font-size:12px} th,td{padding:3px 6px}}
 """
 
 
@@ -125,8 +130,8 @@ def _provenance_table(prov: dict) -> str:
             ("typical_patient", "typical patient only")]
     rows = [(lab, prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
-    return "<table>" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
-                               for k, v in rows) + "</table>"
+    return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
+                                           for k, v in rows) + "</table>"
 
 
 def _scenario_yaml(scenario) -> str:
@@ -188,7 +193,9 @@ def _session_table(result, typical: bool) -> pd.DataFrame:
         row = {"arm": arm, "sessions": int(g["session"].nunique()), "patients": int(per.shape[0])}
         for c, lab in cols:
             x = per[c].to_numpy(float)
-            if typical or x.size == 1:
+            if c == "discharge_ready_h" and np.all(x == 0):
+                row[lab] = "criteria met throughout"          # not "after 0 h", which reads as "at once"
+            elif typical or x.size == 1:
                 row[lab] = float(x[0])
             else:
                 q = np.nanpercentile(x, [50, 5, 95])

@@ -219,9 +219,20 @@ def logrank_p(time_a, event_a, time_b, event_b) -> float:
 
 
 # ---- simulation of arms -----------------------------------------------------------------------------------------
-def _band_times(horizon: float) -> np.ndarray:
-    early = [0, 0.25, 0.5, 0.667, 1, 1.5, 2, 3, 4, 6, 8, 12, 18]
-    return np.array(sorted(set(early + list(np.arange(24.0, horizon + 1e-9, 24.0)))), float)
+def _band_times(horizon: float, administrations=()) -> np.ndarray:
+    """Times (h) of the population bands: fine through the first dose (every 5 min to 1 h), then daily, plus
+    the rise, peak and fall of every later dose (start, end of infusion or ~Tmax, +1, +2, +4 h) so that
+    repeated doses show their peaks (a handful of points per dose keeps memory at n x times)."""
+    early = [0, 5 / 60, 10 / 60, 0.25, 20 / 60, 0.5, 40 / 60, 50 / 60, 1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 18]
+    t = set(early) | set(np.arange(24.0, horizon + 1e-9, 24.0))
+    seen = 0
+    for a in sorted(administrations, key=lambda a: a.start_h):
+        if a.drug.value == "oral-antidepressant" or a.start_h <= 0 or seen >= 60:
+            continue
+        seen += 1
+        peak = a.duration_h if a.duration_h > 0 else (1.0 if a.route.value == "oral" else 1 / 3)
+        t |= {a.start_h + o for o in (0.0, peak / 2, peak, peak + 1.0, peak + 2.0, peak + 4.0)}
+    return np.array(sorted(round(x, 9) for x in t if 0 <= x <= horizon + 1e-9), float)
 
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
@@ -436,7 +447,7 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
         extra = _withdrawal_setup(design, scenario)
         times = np.unique(np.concatenate([times, extra["visits"]]))
         horizon = max(horizon, times[-1])
-    band_times = _band_times(horizon)
+    band_times = _band_times(horizon, [adm for arm in scenario.arms for adm in arm.administrations()])
     total = size * len(scenario.arms)
     done = [0]
     outcomes = {}
