@@ -222,7 +222,7 @@ def demo(
     fig_path = out / "cascade.png"
     plot_cascade(typ.trajectories(), pop.trajectories(), fig_path,
                  title="0.5 mg/kg racemic ketamine over 40 min, typical treatment-resistant patient (line) "
-                       f"and {size} virtual patients (5-95%)", notice=NOTICE)
+                       f"and {size} virtual patients (5-95%)", notice=NOTICE, scale="madrs")
     typ.to_csv(out / "typical_patient.csv")
     typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), "madrs"))
     typer.echo(f"parameter set {params.version}; calibration: {params.calibration_run}")
