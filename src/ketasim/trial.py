@@ -268,6 +268,9 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
         band_rows.append(pd.DataFrame({"arm": name, "time_h": band_times, "variable": v, "p05": q[0],
                                        "median": q[1], "p95": q[2]}))
     noise = rng.normal(0.0, noise_sd, out_score.shape) if noise_sd > 0 else 0.0
+    # a rating is the model score plus the rater's noise, rounded and bounded by the scale: a rater who would
+    # score below 0 records 0 (censoring, kept on purpose: rates P(rating <= threshold) are then exactly the
+    # normal CDF that calibration uses analytically; truncating the noise would change that meaning)
     rating = np.clip(np.rint(out_score + noise), 0, smax)
     rating[:, times == 0] = np.rint(patients.baseline)[:, None]
     sbp0, dbp0 = baseline_bp(params, patients.age_years, rng)
