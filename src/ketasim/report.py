@@ -70,11 +70,42 @@ table.kv td{white-space:normal;overflow-wrap:anywhere}
 """
 
 
+#: On a narrow screen (phone) a report restacks every multi-panel figure into one column (the figures are
+#: built for a desktop's two or three columns), with the time views as a drop-down above the legend.
+NARROW_JS = """function ketasimNarrow(layout, nArms) {
+  if (window.innerWidth >= 700) return layout;
+  const xs = Object.keys(layout).filter((k) => /^xaxis\\d*$/.test(k))
+    .sort((a, b) => (Number(a.slice(5)) || 1) - (Number(b.slice(5)) || 1));
+  const n = xs.length;
+  const cols = new Set(xs.map((k) => JSON.stringify(layout[k].domain))).size;
+  if (n < 2 || cols < 2) return layout;
+  const nLeg = Math.max(1, nArms || 2);
+  const top = 60 + 30 * nLeg + (layout.updatemenus ? 44 : 0), rowH = 190, gap = 66;
+  const H = n * rowH + (n - 1) * gap + top + 50, ph = H - top - 50, gy = gap / ph, h = (1 - gy * (n - 1)) / n;
+  xs.forEach((xk, i) => {
+    const yk = "y" + xk.slice(1), y1 = 1 - i * (h + gy);
+    layout[xk].domain = [0, 1];
+    layout[yk].domain = [y1 - h, y1];
+    if (layout.annotations && layout.annotations[i]) { layout.annotations[i].x = 0; layout.annotations[i].y = y1; }
+  });
+  layout.height = H;
+  layout.margin = Object.assign({}, layout.margin, { t: top, l: 50, r: 10 });
+  if (layout.legend) layout.legend.y = 1 + 24 / ph;
+  if (layout.updatemenus) Object.assign(layout.updatemenus[0], { type: "dropdown", direction: "down", x: 0,
+    xanchor: "left", y: 1 + (24 + 30 * nLeg + 12) / ph });
+  return layout;
+}
+if (window.innerWidth < 700) document.querySelectorAll(".js-plotly-plot").forEach((gd) => {
+  const arms = gd.data.filter((t) => t.showlegend !== false).length;
+  Plotly.react(gd, gd.data, ketasimNarrow(gd.layout, arms), gd._context);
+});"""
+
+
 def _page(title: str, subtitle: str, sections: list[str], figures: dict) -> str:
     scripts = "\n".join(
         f"<script>Plotly.newPlot({json.dumps(fid)}, {_json(fig['data'])}, {_json(fig['layout'])}, "
         f"{_json(fig.get('config', {'displaylogo': False, 'responsive': True}))});</script>"
-        for fid, fig in figures.items())
+        for fid, fig in figures.items()) + f"\n<script>{NARROW_JS}</script>"
     return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{html.escape(title)}</title><style>{CSS}</style>"
