@@ -44,4 +44,6 @@ def test_a_repeated_course_uses_a_linear_day_axis_with_every_peak():
     x, y = ax.lines[0].get_data()
     peaks = [y[(x >= k * 3.5) & (x < k * 3.5 + 0.2)].max() for k in range(8)]
     assert min(peaks) > 0.8 * max(peaks)                     # eight visible peaks of similar height
+    zoom = ax.child_axes                                     # the first session, in hours
+    assert len(zoom) == 1 and max(zoom[0].lines[0].get_xdata()) <= 4.0
     plt.close(fig)

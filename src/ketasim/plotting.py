@@ -37,8 +37,9 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
     """Draw the cascade. ``typical``: trajectories (DataFrame) of a typical patient per arm;
     ``population``: optional trajectories of many patients (5–95% band per arm). ``scale``: the rating scale
     (named on the symptom panel). One colour per arm in every panel; line styles tell a panel's series apart;
-    the legend sits above the panels. Time is linear in days when doses repeat over days (every peak visible),
-    else linear to 2 h and logarithmic after. Returns the Figure."""
+    the legend sits above the panels. Time is linear in days when doses repeat over days (every peak visible,
+    with a zoom on the first 4 h in the plasma panel), else linear to 2 h and logarithmic after. Returns the
+    Figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,6 +76,25 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
         ax.set_title(label, fontsize=9)
         if not repeated:
             ax.set_xscale("symlog", linthresh=2.0)
+        elif label.startswith("Plasma") and ax.lines:
+            # zoom on the first session (hours) in a corner where a repeated course has spent its peaks
+            t_all = typical["time_h"].to_numpy()
+            c_all = typical["cp_ketamine_ng_ml"].to_numpy() if "cp_ketamine_ng_ml" in typical else np.zeros(1)
+            last = float(t_all[c_all > 0.05 * max(float(np.nanmax(c_all)), 1e-12)].max()) if np.any(c_all > 0) else 0.0
+            if last <= 0.62 * float(t_all.max()):     # the doses are over before the right third: zoom there
+                ins = ax.inset_axes([0.66, 0.4, 0.33, 0.55])
+            else:                                     # else make head room above the peaks
+                lo, hi = ax.get_ylim()
+                ax.set_ylim(lo, lo + 2.1 * (hi - lo))
+                ins = ax.inset_axes([0.55, 0.56, 0.43, 0.38])
+            for arm in arms:
+                t = typical[(typical["arm"] == arm) & (typical["time_h"] <= 4.0)]
+                for s_i, (col, _) in enumerate(series):
+                    if col in t and np.any(t[col].to_numpy() != 0):
+                        ins.plot(t["time_h"], t[col], color=arm_color[arm], lw=1.1, ls=LINE_STYLES[s_i % 3])
+            ins.set_title("first 4 h (h)", fontsize=7)
+            ins.tick_params(labelsize=6)
+            ins.grid(alpha=0.3)
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("time after first dose (days)" if repeated else
