@@ -87,6 +87,8 @@ def test_unquoted_units_are_joined_to_their_number():
         == ["simulate", "--dose", "0.5 mg/kg", "--duration", "40 min", "--every", "3.5 d"]
     assert rejoin_quantities(["simulate", "x.yaml", "--dose", "56mg"]) == ["simulate", "x.yaml", "--dose", "56mg"]
     assert rejoin_quantities(["simulate", "--dose", "0.5", "s.yaml"]) == ["simulate", "--dose", "0.5", "s.yaml"]
+    assert rejoin_quantities(["simulate", "--dose=0.5", "mg/kg", "x"]) == ["simulate", "--dose=0.5 mg/kg", "x"]
+    assert rejoin_quantities(["simulate", "--dose"]) == ["simulate", "--dose"]
 
 
 def test_cli_accepts_unquoted_doses_and_infusion_rates(tmp_path):
@@ -109,6 +111,9 @@ def test_a_rate_without_duration_and_a_split_dose_give_helpful_one_line_errors(c
     assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5", "mg/kg!"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--dose '0.5 mg/kg!'" in err
+    assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--weight", "70", "kg"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "looks like a unit" in err and "--weight" in err
 
 
 def test_yaml_rate_is_dose_times_duration_and_is_validated():

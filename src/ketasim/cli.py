@@ -61,12 +61,15 @@ def rejoin_quantities(args: list[str]) -> list[str]:
     while i < len(args):
         a = args[i]
         out.append(a)
-        if a in _QUANTITY_OPTIONS and i + 2 < len(args) + 0 and i + 2 <= len(args) - 1:
-            value, unit = args[i + 1], args[i + 2]
+        opt, eq, inline = a.partition("=")
+        if opt in _QUANTITY_OPTIONS and i + (1 if eq else 2) < len(args):
+            value, unit = (inline, args[i + 1]) if eq else (args[i + 1], args[i + 2])
             if (re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value) and _UNIT_WORD.match(unit)
                     and not unit.lower().endswith((".yaml", ".yml")) and not Path(unit).exists()):
-                out.append(f"{value} {unit}")
-                i += 3
+                out[-1] = f"{opt}={value} {unit}" if eq else a
+                if not eq:
+                    out.append(f"{value} {unit}")
+                i += 2 if eq else 3
                 continue
         i += 1
     return out
@@ -151,9 +154,14 @@ def simulate(
         if quick:
             from .errors import InputError
 
-            if dose and not scenario.exists() and not str(scenario).lower().endswith((".yaml", ".yml")):
+            if (dose and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", dose.strip())
+                    and not scenario.exists() and not str(scenario).lower().endswith((".yaml", ".yml"))):
                 raise InputError(f"--dose: write the dose with its unit as one word or in quotes, e.g. "
                                  f"--dose '{dose} {scenario}' (got {dose!r} and {str(scenario)!r})")
+            if not scenario.exists() and _UNIT_WORD.match(str(scenario)):
+                raise InputError(f"{scenario}: no such scenario file; it looks like a unit: write a quantity as "
+                                 "one word or in quotes (e.g. --dose '0.5 mg/kg'); --weight, --age and --baseline "
+                                 "take plain numbers (kg, years, points)")
             raise InputError(f"simulate: use either a SCENARIO file or the quick form ({', '.join(quick)}), not both")
         sc = load_scenario(scenario)
     exp = _experiment(experiment)
