@@ -44,8 +44,10 @@ def test_wilson_and_proportion_difference():
 def test_kaplan_meier_and_log_rank_respect_censoring():
     t = np.array([1.0, 2, 3, 4, 5, 6])
     e = np.array([True, True, False, True, True, False])
-    u, s, _ = kaplan_meier(t, e)
+    u, s, var = kaplan_meier(t, e)
     assert np.allclose(s, [5 / 6, 4 / 6, 4 / 6 * 2 / 3, 4 / 6 * 2 / 3 * 1 / 2])
+    n_risk, d = np.array([6, 5, 3, 2]), 1
+    assert np.allclose(var, np.cumsum(d / (n_risk * (n_risk - d))))     # Greenwood's sum
     assert km_median(t, e)[0] == 4.0
     # censored patients are not events: treating everyone as an event (the old scipy call) gives another answer
     ta, ea = np.r_[2.0, 3, 4, np.full(9, 8.0)], np.r_[np.ones(3), np.zeros(9)].astype(bool)

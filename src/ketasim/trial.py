@@ -169,8 +169,8 @@ def wilson_ci(k: int, n: int):
 
 
 def kaplan_meier(time: np.ndarray, event: np.ndarray):
-    """KM curve (statsmodels ``SurvfuncRight``): (event times, survival, Greenwood variance sum of the log-log
-    CI, i.e. sum d / (n (n - d))). ``time`` in h; ``event`` True for relapse, False censored."""
+    """KM curve (statsmodels ``SurvfuncRight``): (event times, survival, Greenwood's sum d / (n (n - d)) =
+    (SE(S) / S)^2). ``time`` in h; ``event`` True for relapse, False censored."""
     from statsmodels.duration.survfunc import SurvfuncRight
 
     time = np.asarray(time, float)
@@ -179,9 +179,8 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray):
         return np.zeros(0), np.zeros(0), np.zeros(0)
     sf = SurvfuncRight(time, event.astype(int))
     keep = sf.n_events > 0
-    d, n = sf.n_events[keep], sf.n_risk[keep]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.cumsum(np.where(n > d, d / (n * (n - d)), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):     # Greenwood: (SE(S) / S)^2; inf once S reaches 0
+        var = (sf.surv_prob_se[keep] / sf.surv_prob[keep]) ** 2
     return sf.surv_times[keep], sf.surv_prob[keep], var
 
 
