@@ -164,7 +164,7 @@ def test_quick_form_patient_options_reach_the_simulation(tmp_path):
 # ---- one stated patient -------------------------------------------------------------------------------------------
 def test_patient_in_python_and_in_yaml_is_that_patient_with_typical_random_effects():
     pt = Patient(weight_kg=70, age_years=30, sex="male", baseline=30, crp_mg_l=1.0, genotype="val/met")
-    sc = pt.scenario([KET], endpoints={"times": ["24 h"]})
+    sc = ketasim.patient_scenario(pt, [KET], endpoints={"times": ["24 h"]})
     res = ketasim.simulate(sc)
     assert res.typical and res.runs[0].patients.n == 1
     pts = res.runs[0].patients

@@ -83,7 +83,7 @@ class Patient:
         scale = self.scale or DEFAULT_SCALE[self.condition]
         if scale not in SCALES:
             raise InputError(f"patient.scale: unknown scale {scale!r}; use one of {', '.join(SCALES)}")
-        from .scenario import DEFAULT_BASELINE
+        from .population import DEFAULT_BASELINE
 
         base = float(self.baseline) if self.baseline is not None else DEFAULT_BASELINE[scale][0]
         try:
@@ -96,21 +96,6 @@ class Patient:
                                   crp_mg_l=None if self.crp_mg_l is None else float(self.crp_mg_l))
         except InputError as e:    # same checks as a population; name the patient's field
             raise InputError(str(e).replace("population.", "patient.", 1)) from None
-
-    def scenario(self, arms, *, name: str = "patient", endpoints: dict | None = None, output=None, seed: int = 0):
-        """A scenario for this patient. ``arms``: ``{name: [dose lines]}`` or one list of dose lines, each
-        ``{drug, route, dose | rate, duration, at, every, count}`` as in the YAML."""
-        from .scenario import scenario_from_dict
-
-        if isinstance(arms, list):
-            arms = {"regimen": arms}
-        data: dict[str, Any] = {"name": name, "seed": seed, "patient": dataclasses.asdict(self), "arms": arms}
-        data["patient"]["comedications"] = list(self.comedications)
-        if endpoints is not None:
-            data["endpoints"] = endpoints
-        if output is not None:
-            data["output"] = output
-        return scenario_from_dict(data)
 
 
 __all__ = ["Patient", "SEXES"]

@@ -23,6 +23,9 @@ SCALES = {
     "caps5": (80.0, 20.0, "ptsd"),
     "ssi": (38.0, 2.0, "suicidal_ideation"),
 }
+#: Default baseline (mean, SD) of each scale when a scenario gives none.
+DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 5.0), "caps5": (45.0, 10.0),
+                    "ssi": (20.0, 6.0)}
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice")
 GENOTYPES = ("val/val", "val/met", "met/met")

@@ -16,13 +16,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .engine import VirtualExperiment, default_horizon_h
 from .errors import InputError, ScenarioFileError
-from .population import DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
+from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
 from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES  # noqa: E402,F401  (defined once, for every layer)
-DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 5.0), "caps5": (45.0, 10.0),
-                    "ssi": (20.0, 6.0)}
 
 
 class _Strict(BaseModel):
@@ -338,3 +336,20 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
 
 
 __all__ = ["Scenario", "Endpoints", "load_scenario", "scenario_from_dict", "quick_scenario", "scenario_to_yaml"]
+
+
+def patient_scenario(patient, arms, *, name: str = "patient", endpoints: dict | None = None, output=None,
+                     seed: int = 0) -> Scenario:
+    """A scenario for one stated :class:`ketasim.patient.Patient`. ``arms``: ``{name: [dose lines]}`` or one list of
+    dose lines, each ``{drug, route, dose | rate, duration, at, every, count}`` as in the YAML."""
+    import dataclasses
+
+    if isinstance(arms, list):
+        arms = {"regimen": arms}
+    data = {"name": name, "seed": seed, "patient": dataclasses.asdict(patient), "arms": arms}
+    data["patient"]["comedications"] = list(patient.comedications)
+    if endpoints is not None:
+        data["endpoints"] = endpoints
+    if output is not None:
+        data["output"] = output
+    return scenario_from_dict(data)
