@@ -74,6 +74,7 @@ def simulate(
     from .scenario import load_scenario, quick_scenario
     from .summary import cascade_summary
 
+    _check_options(size, seed)
     if scenario is None:
         if not (drug and route):
             from .errors import InputError
@@ -115,6 +116,16 @@ def simulate(
     typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
     typer.echo(NOTICE)
     del np
+
+
+def _check_options(size=None, seed=None) -> None:
+    """Command-line overrides, checked with the API's own rules but named as options."""
+    from .limits import check_seed, check_size
+
+    if size is not None:
+        check_size(size, "--size")
+    if seed is not None:
+        check_seed(seed, "--seed")
 
 
 def _fine_times(horizon_h: float):
@@ -171,6 +182,7 @@ def trial(
     """Run a virtual clinical trial and print its endpoint table."""
     from .trial import run_trial_cli
 
+    _check_options(size, seed)
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress)
 
 
@@ -232,10 +244,20 @@ def main(argv=None) -> int:
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+        if rv == 130:       # typer turns Ctrl-C into exit code 130 (returned, not raised)
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        print("interrupted: stopped before completing; no output file was changed by the interrupted write",
+              file=sys.stderr)
+        return 130
     except KetasimError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(e, OSError) else 2
+    except OSError as e:     # unwritable folders etc. outside ketasim's own writers: still one line
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:

@@ -29,6 +29,10 @@ class ScenarioFileError(InputError):
     """A scenario file cannot be read or does not follow the schema."""
 
 
+class OutputError(KetasimError, OSError):
+    """An output file cannot be written (unwritable folder, full disk ...); the message names the path."""
+
+
 class ParameterSetError(KetasimError, ValueError):
     """A parameter set is inconsistent (missing parameter, bad unit, missing source)."""
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .io import atomic_write_text
 from .result import NOTICE
 
 BAND_VARIABLES = ("score", "cp_ketamine_ng_ml", "cp_norketamine_ng_ml", "cp_midazolam_ng_ml", "nmda_block_interneuron",
@@ -231,7 +232,7 @@ def simulation_report(result, typical_result, path) -> Path:
     ]
     title = f"ketasim simulation report: {sc.name}"
     sub = f"{len(arms)} arm(s), {n} virtual patient(s) per arm, scale {sc.population.scale.upper()}"
-    path.write_text(_page(title, sub, sections, figs), encoding="utf-8")
+    atomic_write_text(path, _page(title, sub, sections, figs))
     return path
 
 
@@ -315,7 +316,7 @@ def trial_report(trial_result, path) -> Path:
     n = {a: v["n"] for a, v in d["arms"].items()}
     title = f"ketasim trial report: {d['scenario']}"
     sub = f"{d.get('design', 'parallel')} design; " + ", ".join(f"{a}: n={k}" for a, k in n.items())
-    path.write_text(_page(title, sub, sections, figs), encoding="utf-8")
+    atomic_write_text(path, _page(title, sub, sections, figs))
     return path
 
 

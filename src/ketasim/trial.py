@@ -373,6 +373,9 @@ def _control_arm(names, design: dict) -> str:
 def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
               progress: Callable[[float], None] | None = None, chunk: int = 20000) -> TrialResult:
     """Run the virtual trial of ``scenario`` and compute its endpoints."""
+    from . import limits
+
+    n, seed, chunk = limits.check_trial_args(scenario, params, n=n, seed=seed, progress=progress, chunk=chunk)
     params = params or load_parameters()
     seed = scenario.seed if seed is None else seed
     design = dict(scenario.design)
@@ -396,6 +399,8 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
         times = np.unique(np.concatenate([times, extra["visits"]]))
         horizon = max(horizon, times[-1])
     band_times = _band_times(horizon)
+    limits.check_scenario_run(scenario, size, np.unique(np.concatenate([times, band_times])),
+                              field="n" if n is not None else "population.size", chunk_patients=chunk, tables=False)
     total = size * len(scenario.arms)
     done = [0]
     outcomes = {}
@@ -545,8 +550,9 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     tr = run_trial(sc, n=size, seed=seed, progress=bar)
     print(tr.format_table())
     if json_out:
-        with open(json_out, "w", encoding="utf-8") as fh:
-            json.dump(_finite(tr.to_dict()), fh, indent=1, allow_nan=False)
+        from .io import atomic_write_text
+
+        atomic_write_text(json_out, json.dumps(_finite(tr.to_dict()), indent=1, allow_nan=False))
         print(f"wrote {json_out}")
     if report:
         from .report import trial_report
