@@ -215,11 +215,13 @@ def qualify(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind (local only by default)."),
     port: int = typer.Option(8050, help="Port."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Confirm serving a non-loopback --host "
+                                                                    "(other machines can reach it; no login)."),
 ):
     """Start the local dashboard (works offline)."""
     from .web.server import serve as run_server
 
-    run_server(host=host, port=port)
+    run_server(host=host, port=port, allow_remote=allow_remote)
 
 
 @app.command()
