@@ -30,12 +30,21 @@ def _check_target(path: Path) -> None:
         raise OutputError(f"{path}: the folder {str(parent) or '.'} does not exist")
 
 
+def as_path(p, field: str = "path") -> Path:
+    """A user-given output path as a Path; an InputError naming ``field`` for anything else."""
+    from .errors import InputError
+
+    if not isinstance(p, (str, os.PathLike)) or not str(p).strip():
+        raise InputError(f"{field}: expected a file path, got {type(p).__name__} {str(p)[:40]!r}")
+    return Path(p)
+
+
 @contextlib.contextmanager
 def atomic_paths(*paths):
     """Yield temporary paths (same folders) for ``paths``; on success rename them all into place, the first
     path last (so put the main file first: a reader never sees it before its companions), on any exception
     or interrupt remove them."""
-    targets = [Path(p) for p in paths]
+    targets = [as_path(p) for p in paths]
     for t in targets:
         _check_target(t)
     temps: list[Path] = []

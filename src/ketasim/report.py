@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import atomic_write_text
+from .io import as_path, atomic_write_text
 from .result import NOTICE
 
 BAND_VARIABLES = ("score", "cp_ketamine_ng_ml", "cp_norketamine_ng_ml", "cp_midazolam_ng_ml", "nmda_block_interneuron",
@@ -198,7 +198,7 @@ def simulation_report(result, typical_result, path) -> Path:
     from .summary import cascade_summary
     from .web import figures as F
 
-    path = Path(path)
+    path = as_path(path)
     sc = result.scenario
     typ = typical_result.trajectories()
     typ.attrs = {}
@@ -278,7 +278,7 @@ def trial_report(trial_result, path) -> Path:
     from .web.api import trial_panels
 
     tr = trial_result
-    path = Path(path)
+    path = as_path(path)
     d = tr.to_dict()
     arms = list(d["arms"])
     colors = _colors(arms)

@@ -109,9 +109,9 @@ class SimulationResult:
     # -- files ------------------------------------------------------------------------------------------
     def to_csv(self, path) -> Path:
         """Write trajectories as CSV; provenance and units go to ``<path>.provenance.json`` beside it."""
-        from .io import atomic_paths
+        from .io import as_path, atomic_paths
 
-        path = Path(path)
+        path = as_path(path)
         meta = {**self.provenance, "units": UNITS}
         # both files complete or neither replaced (the CSV is renamed last)
         with atomic_paths(path, str(path) + ".provenance.json") as (tmp_csv, tmp_meta):
@@ -124,7 +124,9 @@ class SimulationResult:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = Path(path)
+        from .io import as_path
+
+        path = as_path(path)
         table = pa.Table.from_pandas(self.trajectories(), preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[b"ketasim"] = json.dumps({**self.provenance, "units": UNITS}).encode()

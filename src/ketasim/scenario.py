@@ -97,7 +97,7 @@ MAX_ADMINISTRATIONS_PER_ARM = 10_000
 
 class _Scenario(_Strict):
     name: str = Field(max_length=200)
-    seed: int = Field(0, ge=0, le=limits.MAX_SEED)
+    seed: int = Field(0, ge=0, le=limits.MAX_SEED, strict=True)
     population: _Population = _Population()
     arms: dict[str, list[Any]]
     endpoints: _Endpoints | None = None
@@ -169,7 +169,10 @@ class Scenario:
 
 def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
-    loc = ".".join(str(x)[:40] for x in err["loc"]).replace("continue_", "continue") or "scenario"
+    # drop pydantic's union-member tags (e.g. '_Output', 'list[union[str,float]]') from the location
+    parts = [str(x)[:40] for x in err["loc"] if not (isinstance(x, str) and (x.startswith("_") or "[" in x or
+                                                                               x in ("str", "float", "int", "bool")))]
+    loc = ".".join(parts).replace("continue_", "continue") or "scenario"
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
@@ -424,6 +427,11 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
                    baseline: float | None = None, seed: int = 0, output_every: str | None = None,
                    until: str | None = None) -> Scenario:
     """A one-arm scenario from command-line style arguments (the CLI's quick form)."""
+    size = limits.check_size(size, "size")
+    weight_kg = limits.check_real(weight_kg, "weight_kg", lo=20, hi=250)
+    count = limits.check_int(count, "count", lo=1, hi=MAX_ADMINISTRATIONS_PER_ARM)
+    if baseline is not None:
+        baseline = limits.check_real(baseline, "baseline", lo=0)
     parse_drug(drug)
     parse_route(route)
     line: dict[str, Any] = {"drug": drug, "route": route}
