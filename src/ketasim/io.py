@@ -71,7 +71,7 @@ def atomic_paths(*paths):
     except OSError as e:
         for tmp in temps:
             _unlink(tmp)
-        raise _oserror(getattr(e, "filename", None) and _target_of(e.filename, temps, targets) or targets[-1], e) \
+        raise _oserror(getattr(e, "filename", None) and _target_of(e.filename, temps, targets) or targets[0], e) \
             from None
     except BaseException:
         for tmp in temps:
