@@ -8,6 +8,7 @@ and format the result for the page. There is no model logic here.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 import tempfile
@@ -28,6 +29,19 @@ from . import figures as F
 ENGINE_LOCK = threading.RLock()
 #: ``warnings.catch_warnings`` changes process-wide state: validation is serialised with its own lock.
 _WARN_LOCK = threading.Lock()
+#: Set by the server for each request: an Event set when the client goes away or the request times out;
+#: work that has not reached the engine yet is then dropped (see :func:`check_cancelled`).
+CANCEL: contextvars.ContextVar = contextvars.ContextVar("ketasim_cancel", default=None)
+
+
+class Cancelled(KetasimError):
+    """Work stopped on purpose (client gone, cancelled, timed out)."""
+
+
+def check_cancelled() -> None:
+    ev = CANCEL.get()
+    if ev is not None and ev.is_set():
+        raise Cancelled("request: cancelled (the client went away or the request timed out)")
 
 MAX_REGIMENS = 3
 MAX_TRIAL_SIZE = 20000
@@ -432,7 +446,9 @@ def display_times(scenario) -> np.ndarray:
 def _simulate(scenario, times=None):
     from ..engine import simulate
 
+    check_cancelled()
     with ENGINE_LOCK:
+        check_cancelled()       # the request may have waited for the engine (e.g. behind a trial's chunk)
         return simulate(scenario, parameters(), typical=True, output_times_h=times)
 
 

@@ -66,8 +66,9 @@ SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options"
                     (b"cross-origin-resource-policy", b"same-origin"), (b"cache-control", b"no-store")]
 
 
-class Cancelled(KetasimError):
-    """Work stopped on purpose (client gone, cancelled, timed out)."""
+Cancelled = api.Cancelled
+#: Seconds a running trial yields the engine between its chunks, so that interactive requests get through.
+TRIAL_YIELD_S = 0.02
 
 
 def is_loopback(host: str) -> bool:
@@ -206,7 +207,12 @@ async def _guard(fn, *args, request: Request | None = None, timeout: float | Non
     ``request``: give up when the client disconnects; after ``timeout`` s (default REQUEST_TIMEOUT_S): 503.
     (The engine call itself runs to its end in the worker thread: runs are bounded by ketasim.limits.)"""
     timeout = REQUEST_TIMEOUT_S if timeout is None else timeout
-    task = asyncio.ensure_future(run_in_threadpool(fn, *args, **kw))
+    cancel = threading.Event()
+    token = api.CANCEL.set(cancel)
+    try:     # the task copies the context now: the worker thread sees this request's cancel event
+        task = asyncio.ensure_future(run_in_threadpool(fn, *args, **kw))
+    finally:
+        api.CANCEL.reset(token)
     try:
         t0 = time.monotonic()
         while True:
@@ -214,9 +220,11 @@ async def _guard(fn, *args, request: Request | None = None, timeout: float | Non
             if done:
                 break
             if request is not None and await _disconnected(request):
+                cancel.set()
                 task.add_done_callback(_swallow)
                 return Response(status_code=499)
             if time.monotonic() - t0 > timeout:
+                cancel.set()
                 task.add_done_callback(_swallow)
                 return _error(f"request: timed out after {timeout:g} s", 503)
         return task.result()
@@ -303,6 +311,13 @@ class TrialJobs:
         def progress(frac: float) -> None:
             job.progress = max(job.progress, min(float(frac), 1.0))
             job.check()
+            # between chunks: let waiting interactive requests use the engine (the trial holds ENGINE_LOCK)
+            if frac < 1.0:
+                api.ENGINE_LOCK.release()
+                try:
+                    time.sleep(TRIAL_YIELD_S)
+                finally:
+                    api.ENGINE_LOCK.acquire()
 
         try:
             out = api.run_trial_job(job.built, progress)
