@@ -401,7 +401,12 @@ def parse_scenario_yaml(text: str, where: str = "scenario") -> Any:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where_line = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ScenarioFileError(f"{where}: not valid YAML{where_line}: {getattr(e, 'problem', e)}") from None
+        if isinstance(e, yaml.reader.ReaderError):      # a control character or bad encoding
+            raise ScenarioFileError(f"{where}: not valid YAML (character {e.position}): special character "
+                                    f"#x{e.character:04x} is not allowed" if isinstance(e.character, int) else
+                                    f"{where}: not valid YAML (character {e.position}): {e.reason}") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).splitlines())
+        raise ScenarioFileError(f"{where}: not valid YAML{where_line}: {problem}") from None
     except RecursionError:  # pragma: no cover - the depth limit comes first
         raise ScenarioFileError(f"{where}: nested too deeply") from None
 
