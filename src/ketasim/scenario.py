@@ -268,8 +268,10 @@ def scenario_from_dict(data: dict) -> Scenario:
     exp = VirtualExperiment(**m.experiments.model_dump()) if m.experiments else VirtualExperiment()
     design = _design(m.design, arms, scale)
     sc = Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data)
-    # memory and time from the real grid (horizon, events, output times), before anything is allocated
-    limits.check_scenario_run(sc, field="output" if (every or out_list) else "population.size")
+    # memory and time from the real grid (horizon, events, output times), before anything is allocated. A
+    # scenario may be run streamed (trials run in chunks), so here only what cannot work even one patient at a
+    # time is refused; simulate() checks the in-memory run with its real size and output times.
+    limits.check_scenario_run(sc, field="output" if (every or out_list) else "population.size", chunk_patients=1)
     return sc
 
 
