@@ -146,7 +146,7 @@ def main(argv=None) -> int:
             while json.loads(get(base + f"api/trial/{job}")[1])["status"] == "running":
                 time.sleep(0.1)
         gc.collect()
-        mem_after = rss_mb()
+        mem_after = rss_mb()      # the server itself trims the heap after trials (server.release_memory)
 
     ms = [x * 1000 for x in lat]
     out = {

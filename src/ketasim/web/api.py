@@ -581,7 +581,9 @@ def run_trial_job(b: Built, progress) -> dict:
     from ..trial import run_trial
 
     size = b.scenario.population.size
-    chunk = max(20, math.ceil(size / 10))
+    # chunks of at most 500 patients: the trial yields the engine between chunks (server.py), so interactive
+    # requests wait at most one chunk (~0.2 s)
+    chunk = max(20, min(500, math.ceil(size / 10)))
     with ENGINE_LOCK:
         tr = run_trial(b.scenario, parameters(), progress=progress, chunk=chunk)
     return {"trial": tr}
