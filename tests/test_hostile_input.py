@@ -305,3 +305,19 @@ def test_calibrate_subgroup_without_patients_names_it(monkeypatch):
     with pytest.raises(E.InputError) as info:
         C.predict(t, {}, ketasim.load_parameters())
     one_line(info, "size", "subgroup")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["serve", "--port", "99999"], "--port"), (["qualify", "--size", "0"], "--size"),
+    (["demo", "--size", "-1", "--out", "{tmp}"], "population.size"),
+    (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--count", "0"], "count"),
+    (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--weight", "nan"], "weight_kg"),
+    (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--experiment", "ampa_block=nan"],
+     "experiments.ampa_block"),
+    (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "56 mg * 10**10**10"], "dose"),
+    (["trial", "/dev/null", "--size", "0"], "--size"),
+])
+def test_more_cli_options_are_one_line(argv, fragment, capsys, tmp_path):
+    code = main([a.replace("{tmp}", str(tmp_path / "demo")) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and fragment in err[0], err

@@ -208,6 +208,7 @@ def qualify(
     """Predicted vs observed for every row of the calibration file."""
     from .calibration import qualify_cli
 
+    _check_options(size, seed)
     qualify_cli(html=html, size=size, seed=seed)
 
 

@@ -519,14 +519,19 @@ def create_app(allowed_hosts=None) -> Starlette:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    from ..limits import check_int
+
+    port = check_int(port, "--port", lo=0, hi=65535)
+    if not isinstance(host, str) or not host or len(host) > 255:
+        raise InputError("--host: expected an address such as 127.0.0.1")
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(fam, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as e:
+    except (OSError, OverflowError) as e:
         sock.close()
-        raise InputError(f"--port: cannot listen on {host}:{port} ({e.strerror or e})") from None
+        raise InputError(f"--port: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})") from None
     sock.set_inheritable(True)
     return sock
 
