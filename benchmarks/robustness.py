@@ -337,6 +337,47 @@ class Pool:
             self.proc.kill()
 
 
+FINDINGS = [   # the inputs of issue 11 that froze, exhausted or tracebacked: (label, dose-line change or top-level change)
+    ("dose '56 mg * 10**10**10'", {"line": {"dose": "56 mg * 10**10**10"}}),
+    ("100,000-character unit", {"line": {"dose": "56 " + "m" * 100_000}}),
+    ("at: 1000 year", {"line": {"at": "1000 year"}}),
+    ("every 1000 d x 2000", {"line": {"every": "1000 d", "count": 2000}}),
+    ("output every 1 s for 10 years", {"top": {"output": {"every": "1 s", "until": "10 year"}}}),
+    ("output times [0 h, 1e400 h]", {"top": {"output": {"times": ["0 h", "1e400 h"]}}}),
+    ("at: 1e18 h", {"line": {"at": "1e18 h"}}),
+    ("seed: -1", {"top": {"seed": -1}}),
+    ("remission_threshold NaN", {"top": {"endpoints": {"times": ["24 h"], "remission_threshold": float("nan")}}}),
+    ("remission_threshold 1e308", {"top": {"endpoints": {"times": ["24 h"], "remission_threshold": 1e308}}}),
+    ("design.relapse_score text", {"top": {"design": {"type": "randomized_withdrawal", "continue": "k",
+                                                       "withdraw": "k", "relapse_score": "many"}}}),
+    ("nesting 600 levels deep", {"top": {"design": {DEEP: 600}}}),
+]
+
+
+def findings() -> list[dict]:
+    """Time to refusal of each input of the issue (in-process, after warm-up)."""
+    import ketasim
+    from ketasim.errors import KetasimError
+
+    base = {"name": "f", "arms": {"k": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                          "duration": "40 min"}]}}
+    ketasim.scenario_from_dict(base)
+    rows = []
+    for label, ch in FINDINGS:
+        d = copy.deepcopy(base)
+        d["arms"]["k"][0].update(ch.get("line", {}))
+        d.update(ch.get("top", {}))
+        d = materialise(d)
+        t0 = time.perf_counter()
+        try:
+            ketasim.scenario_from_dict(d)
+            out = "ACCEPTED"
+        except KetasimError as e:
+            out = str(e)[:110]
+        rows.append({"input": label, "ms": round((time.perf_counter() - t0) * 1000, 3), "answer": out})
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=10_000)
@@ -346,8 +387,15 @@ def main(argv=None) -> int:
     ap.add_argument("--simulate-every", type=int, default=3, help="simulate every n-th case (if valid)")
     ap.add_argument("--cli-every", type=int, default=20, help="run every n-th dict case through the CLI too")
     ap.add_argument("--json", type=Path, default=None, help="write the counts as JSON")
+    ap.add_argument("--findings-only", action="store_true", help="only time the refusal of the issue's inputs")
     a = ap.parse_args(argv)
     import yaml
+
+    rows = findings()
+    for r in rows:
+        print(f"{r['input']:34s} {r['ms']:8.3f} ms  {r['answer']}")
+    if a.findings_only:
+        return 0 if all(r["answer"] != "ACCEPTED" for r in rows) else 1
 
     rng = random.Random(a.seed)
     bases = load_bases()
@@ -374,7 +422,7 @@ def main(argv=None) -> int:
             print(f"{i + 1:6d} cases  {json.dumps(counts)}  {time.perf_counter() - t_start:.0f} s", flush=True)
     pool.close()
     elapsed = time.perf_counter() - t_start
-    summary = {"cases": a.cases, "seed": a.seed, "timeout_s": a.timeout, "counts": counts,
+    summary = {"findings": rows, "cases": a.cases, "seed": a.seed, "timeout_s": a.timeout, "counts": counts,
                "slowest_case_s": round(slowest, 3), "elapsed_s": round(elapsed, 1),
                "problems": {k: v for k, v in examples.items() if v}}
     print(json.dumps(summary, indent=1))

@@ -225,7 +225,7 @@ def test_client_that_disconnects_while_waiting_for_the_engine_runs_nothing(srv, 
                   b"Content-Length: %d\r\n\r\n%s" % (srv.port, len(body), body))
         time.sleep(0.3)
         s.close()                      # the client goes away
-        time.sleep(0.8)                # the server notices (it polls every 0.2 s) and cancels the request
+        time.sleep(1.5)                # the server notices (it polls every 0.2 s) and cancels the request
     finally:
         api.ENGINE_LOCK.release()
     time.sleep(0.5)

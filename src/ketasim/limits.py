@@ -206,7 +206,7 @@ def check_real(value, field: str, *, lo: float = -math.inf, hi: float = math.inf
 
 
 def check_output_times(times, field: str = "output_times_h"):
-    """A non-empty, bounded list of finite times in [0, 10 years] (h); returns a sorted unique float array."""
+    """A non-empty, bounded, non-decreasing list of finite times in [0, 10 years] (h); returns a float array."""
     import numpy as np
 
     if isinstance(times, (str, bytes, dict)) or not hasattr(times, "__len__"):
@@ -225,7 +225,9 @@ def check_output_times(times, field: str = "output_times_h"):
         raise InputError(f"{field}: every time must be finite")
     if arr.min() < 0 or arr.max() > MAX_TIME_H:
         raise InputError(f"{field}: times must lie in 0-{MAX_TIME_H:g} h (10 years)")
-    return np.unique(arr)
+    if arr.size > 1 and np.any(np.diff(arr) < 0):
+        raise InputError(f"{field}: times must be in increasing order")
+    return arr
 
 
 def check_depth(obj, field: str = "scenario", max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
