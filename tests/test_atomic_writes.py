@@ -131,13 +131,14 @@ def _start(tmp_path):
     pytest.fail(f"the write never started: {proc.communicate()}")
 
 
-def test_sigint_mid_write_exits_130_and_keeps_the_previous_files(tmp_path):
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted:"), (signal.SIGTERM, 143, "terminated:")])
+def test_sigint_or_sigterm_mid_write_exits_and_keeps_the_previous_files(tmp_path, sig, code, word):
     proc, out, meta = _start(tmp_path)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, (stdout, stderr)
+    assert proc.returncode == code, (stdout, stderr)
     lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("interrupted:"), stderr
+    assert len(lines) == 1 and lines[0].startswith(word), stderr
     assert out.read_text(encoding="utf-8") == "previous complete file\n"
     assert json.loads(meta.read_text(encoding="utf-8")) == {"previous": True}
     assert temps(tmp_path) == [], "the temporary files are removed"

@@ -240,12 +240,27 @@ def params(
         typer.echo(f"{prm.name:42s} {prm.value:>10.4g} {prm.unit:14s} [{prm.confidence}] {prm.source}")
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that partial output files are removed like on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
-    """Entry point: run the app, turning user errors into one-line messages."""
+    """Entry point: run the app, turning user errors into one-line messages. Exit status: 0 done, 1 an output
+    file could not be written, 2 bad input, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+    import signal
+    import threading
+
     from .errors import KetasimError
 
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
+    previous_sigterm = None
+    if threading.current_thread() is threading.main_thread():
+        previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         rv = app(args=argv, standalone_mode=False)
         if rv == 130:       # typer turns Ctrl-C into exit code 130 (returned, not raised)
@@ -254,6 +269,10 @@ def main(argv=None) -> int:
         print("interrupted: stopped before completing; no output file was changed by the interrupted write",
               file=sys.stderr)
         return 130
+    except _Terminated:
+        print("terminated: stopped before completing; no output file was changed by the interrupted write",
+              file=sys.stderr)
+        return 143
     except KetasimError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1 if isinstance(e, OSError) else 2
@@ -274,6 +293,8 @@ def main(argv=None) -> int:
         raise
     finally:
         warnings.showwarning = previous_showwarning
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return 0
 
 
