@@ -97,7 +97,7 @@ MAX_ADMINISTRATIONS_PER_ARM = 10_000
 
 class _Scenario(_Strict):
     name: str = Field(max_length=200)
-    seed: int = Field(0, ge=0, le=limits.MAX_SEED, strict=True)
+    seed: int = Field(0, ge=0, le=limits.MAX_SEED)
     population: _Population = _Population()
     arms: dict[str, list[Any]]
     endpoints: _Endpoints | None = None
@@ -196,6 +196,8 @@ def scenario_from_dict(data: dict) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioFileError("scenario: expected a mapping at the top level (name, population, arms, ...)")
     limits.check_depth(data)
+    if isinstance(data.get("seed"), bool):
+        raise ScenarioFileError(f"seed: expected a whole number >= 0, got {data['seed']}")
     try:
         m = _Scenario.model_validate(data)
     except ValidationError as e:
