@@ -20,7 +20,7 @@ from ketasim.io import atomic_path, atomic_paths, atomic_write_text
 
 SCENARIO = """name: interrupt
 seed: 1
-population: {size: 150, weight_kg: {mean: 80, sd: 10}}
+population: {size: 60, weight_kg: {mean: 80, sd: 10}}
 arms:
   k: [{drug: ketamine, route: iv, dose: 0.5 mg/kg, duration: 40 min}]
 output: {every: 10 min, until: 28 d}
@@ -69,7 +69,7 @@ def test_full_disk_keeps_the_previous_file_and_names_the_path(tmp_path, monkeypa
     import pandas as pd
 
     scen = tmp_path / "s.yaml"
-    scen.write_text(SCENARIO.replace("size: 150", "size: 2"), encoding="utf-8")
+    scen.write_text(SCENARIO.replace("size: 60", "size: 2"), encoding="utf-8")
     out = tmp_path / "out.csv"
     out.write_text("previous\n", encoding="utf-8")
     real = pd.DataFrame.to_csv
@@ -90,7 +90,7 @@ def test_full_disk_keeps_the_previous_file_and_names_the_path(tmp_path, monkeypa
 @pytest.mark.parametrize("option", ["--csv", "--parquet", "--plot", "--report"])
 def test_unwritable_output_path_is_one_line(tmp_path, capsys, option):
     scen = tmp_path / "s.yaml"
-    scen.write_text(SCENARIO.replace("size: 150", "size: 1"), encoding="utf-8")
+    scen.write_text(SCENARIO.replace("size: 60", "size: 1"), encoding="utf-8")
     blocker = tmp_path / "file"
     blocker.write_text("x", encoding="utf-8")
     for target, fragment in [(blocker / "out.x", "does not exist"), (tmp_path, "is a directory")]:
@@ -158,7 +158,7 @@ def test_sigkill_mid_write_never_leaves_a_truncated_file(tmp_path):
 
 def test_a_completed_run_replaces_both_files(tmp_path):
     scen = tmp_path / "s.yaml"
-    scen.write_text(SCENARIO.replace("size: 150", "size: 2"), encoding="utf-8")
+    scen.write_text(SCENARIO.replace("size: 60", "size: 2"), encoding="utf-8")
     out = tmp_path / "out.csv"
     out.write_text("previous\n", encoding="utf-8")
     assert main(["simulate", str(scen), "--csv", str(out)]) == 0

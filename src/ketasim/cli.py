@@ -74,7 +74,7 @@ def simulate(
     from .scenario import load_scenario, quick_scenario
     from .summary import cascade_summary
 
-    _check_options(size, seed)
+    _check_options(size, seed, (csv, parquet, plot, report))
     if scenario is None:
         if not (drug and route):
             from .errors import InputError
@@ -118,10 +118,15 @@ def simulate(
     del np
 
 
-def _check_options(size=None, seed=None) -> None:
-    """Command-line overrides, checked with the API's own rules but named as options."""
+def _check_options(size=None, seed=None, outputs=()) -> None:
+    """Command-line overrides, checked with the API's own rules but named as options; output paths are
+    checked before anything is computed."""
+    from .io import check_target
     from .limits import check_seed, check_size
 
+    for p in outputs:
+        if p is not None:
+            check_target(p)
     if size is not None:
         check_size(size, "--size")
     if seed is not None:
@@ -182,7 +187,7 @@ def trial(
     """Run a virtual clinical trial and print its endpoint table."""
     from .trial import run_trial_cli
 
-    _check_options(size, seed)
+    _check_options(size, seed, (json_out, report))
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress)
 
 

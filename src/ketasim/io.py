@@ -39,6 +39,13 @@ def as_path(p, field: str = "path") -> Path:
     return Path(p)
 
 
+def check_target(path) -> Path:
+    """Fail fast (before any computing) if ``path`` cannot be an output file: one OutputError line."""
+    p = as_path(path)
+    _check_target(p)
+    return p
+
+
 @contextlib.contextmanager
 def atomic_paths(*paths):
     """Yield temporary paths (same folders) for ``paths``; on success rename them all into place, the first
@@ -126,4 +133,4 @@ def _unlink(p: Path) -> None:
         os.unlink(p)
 
 
-__all__ = ["atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]
+__all__ = ["as_path", "check_target", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]
