@@ -353,7 +353,7 @@ def check_form(form) -> None:
             elif loc[:1] == ["experiments"]:
                 fieldname = "experiments"
             elif loc[:1] in (["patient"], ["trial"]):
-                fieldname = "trial.size" if loc[0] == "trial" else "patient.weight_kg"
+                fieldname = loc[0]        # the whole section has the wrong type
             else:
                 fieldname = "general"
             msg = f"{'.'.join(loc) or 'request'}: {err['msg']}"
