@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 import time
 
 import pytest
@@ -263,4 +262,3 @@ def test_report_page_gets_a_no_network_policy(srv):
     status, h, _ = req(srv, "GET", f"/api/trial/{job}/report.html", ctype=None)
     assert status == 200 and h["content-security-policy"] == S.REPORT_CSP and "connect-src" not in S.REPORT_CSP
     assert "default-src 'none'" in S.REPORT_CSP
-    threading.Event().wait(0)

@@ -52,7 +52,6 @@ REQUEST_TIMEOUT_S = 60.0
 #: A running trial whose page has not polled for this long is cancelled; any trial stops after TRIAL_TIMEOUT_S.
 TRIAL_ABANDON_S = 30.0
 TRIAL_TIMEOUT_S = 900.0
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 #: The page's own scripts and styles only (plotly.js is served from /vendor); plotly draws inline styles and
 #: data: images (its toolbar icons and PNG export).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
