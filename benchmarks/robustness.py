@@ -18,8 +18,9 @@ and restarted). Outcomes:
                 non-zero without an ``error:`` line;  ``nonsense`` a valid result breaking an invariant, or a
                 malformed refusal.
 
-A share of the cases (``--cli-every``) also goes through ``ketasim simulate FILE --typical --csv OUT`` in the
-worker (``cli.main``), checking the exit status against what was written.
+A share of the dict cases (``--cli-every``), valid or not, also goes through ``ketasim simulate FILE --typical
+--csv OUT`` in the worker (``cli.main``): exit 0 must come with the CSV, any other exit with exactly one
+``error:`` line.
 
     NUMBA_NUM_THREADS=1 python benchmarks/robustness.py [--cases 10000] [--seed 11] [--timeout 20]
 """
@@ -209,6 +210,17 @@ def check_valid(sc) -> str | None:
 
 
 def run_case(case: dict, tmp: Path) -> tuple[str, str]:
+    """The API outcome of a case; cases marked ``cli`` also go through the CLI (valid or not), whose outcome
+    wins when it is a problem."""
+    out = api_case(case, tmp)
+    if case.get("cli") and case["kind"] == "dict":
+        cli_out = run_cli(case, tmp)
+        if cli_out[0] not in ("valid", "refused"):
+            return cli_out
+    return out
+
+
+def api_case(case: dict, tmp: Path) -> tuple[str, str]:
     import warnings
 
     import numpy as np
@@ -244,8 +256,7 @@ def run_case(case: dict, tmp: Path) -> tuple[str, str]:
                 return "nonsense", "malformed refusal at simulate"
         except BaseException as e:  # noqa: BLE001
             return "traceback", "simulate: " + "".join(traceback.format_exception_only(type(e), e)).strip()[:300]
-    if case.get("cli"):
-        return run_cli(case, tmp)
+        return "valid", "simulated"
     return "valid", ""
 
 
@@ -279,7 +290,9 @@ def run_cli(case: dict, tmp: Path) -> tuple[str, str]:
         return "silent", "exit 0 without the CSV"
     if code != 0 and not (lines and lines[-1].startswith("error: ")):
         return "silent", f"exit {code} without an error line"
-    return "valid", ""
+    if code != 0 and (len(lines) != 1 or code not in (1, 2)):
+        return "nonsense", f"exit {code} with {len(lines)} error lines"
+    return ("valid", "cli exit 0") if code == 0 else ("refused", "cli exit 2")
 
 
 def worker(conn) -> None:
@@ -405,16 +418,22 @@ def main(argv=None) -> int:
     examples: dict[str, list] = {k: [] for k in counts}
     t_start = time.perf_counter()
     slowest = 0.0
+    extra = {"simulated": 0, "through_cli": 0, "yaml_text_cases": 0}
     for i in range(a.cases):
         base = rng.choice(bases)
         if rng.random() < a.text_share:
             case = {"kind": "text", "text": mutate_text(yaml.safe_dump(base, sort_keys=False), rng)}
+            extra["yaml_text_cases"] += 1
         else:
             case = {"kind": "dict", "data": mutate(base, rng), "simulate": i % a.simulate_every == 0,
                     "cli": i % a.cli_every == 0}
         out, detail, dt = pool.run(case, a.timeout)
         slowest = max(slowest, dt)
         counts[out] += 1
+        if detail == "simulated":
+            extra["simulated"] += 1
+        if case.get("cli"):
+            extra["through_cli"] += 1
         if out not in ("valid", "refused") and len(examples[out]) < 5:
             examples[out].append({"case": i, "detail": detail,
                                   "input": repr(case.get("data", case.get("text")))[:400]})
@@ -423,6 +442,7 @@ def main(argv=None) -> int:
     pool.close()
     elapsed = time.perf_counter() - t_start
     summary = {"findings": rows, "cases": a.cases, "seed": a.seed, "timeout_s": a.timeout, "counts": counts,
+               **extra,
                "slowest_case_s": round(slowest, 3), "elapsed_s": round(elapsed, 1),
                "problems": {k: v for k, v in examples.items() if v}}
     print(json.dumps(summary, indent=1))
