@@ -153,12 +153,12 @@ def test_dashboard_end_to_end(browser, dashboard, tmp_path):
     # the chain diagram follows the time slider
     page.evaluate("""() => { const s = document.getElementById('time-slider');
         s.value = "0"; s.dispatchEvent(new Event('input')); }""")
-    page.wait_for_function("document.getElementById('time-label').textContent.startsWith('0 min')")
+    page.wait_for_function("() => document.getElementById('time-label').textContent.startsWith('0 min')")
     at0 = page.get_attribute('#chain g[data-column="cp_ketamine_ng_ml"]', "data-level")
     page.evaluate("""() => { const s = document.getElementById('time-slider');
         s.value = "9";
         s.dispatchEvent(new Event('input')); }""")
-    page.wait_for_function("document.getElementById('time-label').textContent.startsWith('45 min')")
+    page.wait_for_function("() => document.getElementById('time-label').textContent.startsWith('45 min')")
     at45 = page.get_attribute('#chain g[data-column="cp_ketamine_ng_ml"]', "data-level")
     assert float(at0) == 0.0 and float(at45) > 0.5
     assert page.locator("#chain g.link").count() == 2 * 13
@@ -172,7 +172,7 @@ def test_dashboard_end_to_end(browser, dashboard, tmp_path):
 
     # invalid input: the CLI's message, at the field; the page keeps the last good curves
     page.fill('[data-field="regimen.0.dose"]', "-1")
-    page.wait_for_function("document.body.dataset.status === 'invalid'", timeout=20000)
+    page.wait_for_function("() => document.body.dataset.status === 'invalid'", timeout=20000)
     msg = page.locator('[data-msg="regimen.0.dose"]').inner_text()
     name = page.locator('[data-field="regimen.0.name"]').input_value()
     with pytest.raises(KetasimError) as ei:
@@ -206,7 +206,7 @@ def test_dashboard_end_to_end(browser, dashboard, tmp_path):
     # a small virtual trial, with progress, read back from the table
     page.fill('[data-field="trial.size"]', "150")
     page.click("#run-trial")
-    page.wait_for_function("document.body.dataset.trial === 'done'", timeout=90000)
+    page.wait_for_function("() => document.body.dataset.trial === 'done'", timeout=90000)
     assert page.evaluate("document.getElementById('trial-progress').value") == 1
     cells = page.locator('#endpoint-table tr[data-measure="response_rate"][data-time="24 h"] td[data-arm]')
     assert cells.count() == 3                              # A, B and the placebo arm

@@ -44,8 +44,9 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     tr = run_trial(sc, n=size, seed=seed, progress=bar)
     print(tr.format_table())
     if json_out:
-        with open(json_out, "w", encoding="utf-8") as fh:
-            json.dump(json_safe(tr.to_dict()), fh, indent=1, allow_nan=False)
+        from .io import atomic_write_text
+
+        atomic_write_text(json_out, json.dumps(json_safe(tr.to_dict()), indent=1, allow_nan=False))
         print(f"wrote {json_out}")
     if report:
         from .report import trial_report

@@ -369,7 +369,13 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
             vals.append(100 * (1 - np.prod(1 - p, axis=1)))
         elif k in ("sbp180", "dbp110", "sbp_rise40", "dbp_rise25"):
             vals.append(100 * _bp_outlier_probability(k, s.sessions[mask], s.bp0[mask], params))
-    v = float(np.mean(np.concatenate(vals)))
+    pooled = np.concatenate(vals)
+    if pooled.size == 0:   # a subgroup (e.g. >= 65 y) with no virtual patient: too small a population
+        from .errors import InputError
+
+        raise InputError(f"size: no virtual patient falls in the subgroup of {target.trial} {target.model_arm}; "
+                         "use more patients per arm (--size)")
+    v = float(np.mean(pooled))
     if target.versus is not None:
         ref = Target(**{**dataclasses.asdict(target), "model_arm": target.versus, "versus": None,
                         "kind": "mean_change" if target.kind == "diff_change" else target.kind})
@@ -391,7 +397,7 @@ def _bp_outlier_probability(kind, sessions, bp0, params) -> np.ndarray:
     else:   # rise from the pre-dose reading: the difference of two readings
         lim = 40.0 if systolic else 25.0
         p = norm.sf((lim - rise) / (sd * math.sqrt(2.0)))
-    return 1.0 - np.prod(1.0 - p.reshape(p.shape[0], -1), axis=1)
+    return 1.0 - np.prod(1.0 - p.reshape(p.shape[0], int(np.prod(p.shape[1:]))), axis=1)
 
 
 def predictions(params: ParameterSet, targets, size: int = 300, seed: int = 1) -> np.ndarray:
@@ -425,11 +431,20 @@ def _from_theta(theta, names):
     return vals
 
 
+MIN_CALIBRATION_SIZE = 1
+
+
 def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int = 20261121,
               max_evaluations: int = 400, names=None, log=print):
     """Fit the free parameters; returns (fitted ParameterSet, report dict)."""
     from scipy.optimize import least_squares
 
+    from .limits import check_int, check_seed
+
+    # (too small a population for a subgroup target is refused in predict(), naming the subgroup)
+    size = check_int(size, "size", lo=MIN_CALIBRATION_SIZE, hi=100_000)
+    seed = check_seed(seed, "seed")
+    max_evaluations = check_int(max_evaluations, "max_evaluations", lo=1, hi=100_000)
     params = params or load_parameters()
     names = list(names or FITTED)
     targets, skipped = build_targets()
@@ -496,7 +511,9 @@ def write_parameter_set(params: ParameterSet, report: dict, path) -> Path:
     for nme, p in params.free.items():
         data["parameters"][nme] = {"value": round(p.value, 6), "unit": p.unit, "note": p.note,
                                    "fitted": nme in report.get("fitted", {})}
-    Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    from .io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2))
     return Path(path)
 
 
@@ -625,5 +642,7 @@ of observations inside the model's 95% interval for a trial of that size.</p>
 <h2>Rows not modelled, and why</h2><table><tr><th>row</th><th>trial</th><th>arm</th><th>scale</th><th>measure</th>
 <th>value</th><th>reason</th></tr>{sk}</table>
 <p class="note">{NOTICE}</p></body></html>"""
-    Path(path).write_text(doc, encoding="utf-8")
+    from .io import atomic_write_text
+
+    atomic_write_text(path, doc)
     return Path(path)

@@ -138,6 +138,7 @@ def simulate(
     from .scenario import load_scenario, quick_scenario
     from .summary import cascade_summary
 
+    _check_options(size, seed, (csv, parquet, plot, report))
     if scenario is None:
         if not (drug and route):
             from .errors import InputError
@@ -196,6 +197,21 @@ def simulate(
     del typ
 
 
+def _check_options(size=None, seed=None, outputs=()) -> None:
+    """Command-line overrides, checked with the API's own rules but named as options; output paths are
+    checked before anything is computed."""
+    from .io import check_target
+    from .limits import check_seed, check_size
+
+    for p in outputs:
+        if p is not None:
+            check_target(p)
+    if size is not None:
+        check_size(size, "--size")
+    if seed is not None:
+        check_seed(seed, "--seed")
+
+
 def _fine_times(horizon_h: float):
     import numpy as np
 
@@ -250,6 +266,7 @@ def trial(
     """Run a virtual clinical trial and print its endpoint table."""
     from .app import run_trial_cli
 
+    _check_options(size, seed, (json_out, report))
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress)
 
 
@@ -275,6 +292,7 @@ def qualify(
     """Predicted vs observed for every row of the calibration file."""
     from .app import qualify_cli
 
+    _check_options(size, seed)
     qualify_cli(html=html, size=size, seed=seed)
 
 
@@ -282,11 +300,13 @@ def qualify(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind (local only by default)."),
     port: int = typer.Option(8050, help="Port."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Confirm serving a non-loopback --host "
+                                                                    "(other machines can reach it; no login)."),
 ):
     """Start the local dashboard (works offline)."""
     from .web.server import serve as run_server
 
-    run_server(host=host, port=port)
+    run_server(host=host, port=port, allow_remote=allow_remote)
 
 
 @app.command()
@@ -319,17 +339,46 @@ def export(
     typer.echo(NOTICE)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that partial output files are removed like on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
-    """Entry point: run the app, turning user errors into one-line messages."""
+    """Entry point: run the app, turning user errors into one-line messages. Exit status: 0 done, 1 an output
+    file could not be written, 2 bad input, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+    import signal
+    import threading
+
     from .errors import KetasimError
 
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
+    previous_sigterm = None
+    if threading.current_thread() is threading.main_thread():
+        previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app(args=rejoin_quantities(sys.argv[1:] if argv is None else list(argv)), standalone_mode=False)
+        rv = app(args=rejoin_quantities(sys.argv[1:] if argv is None else list(argv)), standalone_mode=False)
+        if rv == 130:       # typer turns Ctrl-C into exit code 130 (returned, not raised)
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        print("interrupted: stopped before completing; no output file was changed by the interrupted write",
+              file=sys.stderr)
+        return 130
+    except _Terminated:
+        print("terminated: stopped before completing; no output file was changed by the interrupted write",
+              file=sys.stderr)
+        return 143
     except KetasimError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(e, OSError) else 2
+    except OSError as e:     # unwritable folders etc. outside ketasim's own writers: still one line
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:
@@ -343,6 +392,8 @@ def main(argv=None) -> int:
         raise
     finally:
         warnings.showwarning = previous_showwarning
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return 0
 
 

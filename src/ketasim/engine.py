@@ -39,6 +39,11 @@ class VirtualExperiment:
     psychotherapy: float = 0.0
 
     def __post_init__(self):
+        from .limits import check_real
+
+        for f in ("ampa_block", "mtor_block", "spine_block", "psychotherapy", "hnk_weight"):
+            if getattr(self, f) is not None:
+                check_real(getattr(self, f), f"experiments.{f}")
         for f in ("ampa_block", "mtor_block", "spine_block", "psychotherapy"):
             v = getattr(self, f)
             if not (0.0 <= v <= 1.0):
@@ -335,8 +340,12 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
     ``same_patients`` (every arm sees the same virtual patients). ``model`` simulates a variant model
     definition (``ketasim.model``; default: the package's model).
     """
+    from . import limits
     from .result import SimulationResult
 
+    n, seed, output_times_h = limits.check_simulate_args(
+        scenario, params, n=n, seed=seed, output_times_h=output_times_h, experiment=experiment,
+        grid_options=grid_options, typical=typical, same_patients=same_patients, on_failure=on_failure)
     params = params or load_parameters()
     experiment = experiment or scenario.experiment
     seed = scenario.seed if seed is None else seed

@@ -9,8 +9,21 @@ these; any other exception is a bug and shows a traceback.
 from __future__ import annotations
 
 
+#: Longest message: a hostile value quoted in a message (100,000 characters) is cut in the middle.
+MAX_MESSAGE = 400
+
+
 class KetasimError(Exception):
-    """Base class of all errors raised on purpose by ketasim."""
+    """Base class of all errors raised on purpose by ketasim. The message is kept to one line of at most
+    ``MAX_MESSAGE`` characters whatever values it quotes (the field name comes first and is kept)."""
+
+    def __init__(self, *args):
+        if len(args) == 1 and isinstance(args[0], str):
+            msg = " ".join(args[0].splitlines())
+            if len(msg) > MAX_MESSAGE:
+                msg = msg[: MAX_MESSAGE - 60] + " ... " + msg[-55:]
+            args = (msg,)
+        super().__init__(*args)
 
 
 class InputError(KetasimError, ValueError):
@@ -27,6 +40,10 @@ class InvalidRegimenError(InputError):
 
 class ScenarioFileError(InputError):
     """A scenario file cannot be read or does not follow the schema."""
+
+
+class OutputError(KetasimError, OSError):
+    """An output file cannot be written (unwritable folder, full disk ...); the message names the path."""
 
 
 class ParameterSetError(KetasimError, ValueError):

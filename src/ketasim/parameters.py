@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -121,6 +122,8 @@ def _data_path(name: str):
 def load_parameters(free_path: str | None = None) -> ParameterSet:
     """The default parameter set (or one with free parameters from ``free_path``)."""
     lit = _read_literature(_data_path("parameters.csv"))
+    if free_path is not None and not (isinstance(free_path, (str, os.PathLike)) and os.path.isfile(free_path)):
+        raise ParameterSetError(f"free_path: {str(free_path)[:200]}: no such parameter file")
     fp = free_path or _data_path("free_parameters.json")
     free, version, run = _read_free(fp)
     return ParameterSet(MappingProxyType(lit), MappingProxyType(free), version, run)

@@ -107,6 +107,11 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
         fig.text(0.5, 0.005, notice, ha="center", fontsize=8, color="0.4")
     fig.tight_layout(rect=(0, 0.015, 1, 0.94))
     if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        from .io import atomic_path
+
+        try:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=110)
+        finally:
+            plt.close(fig)
     return fig

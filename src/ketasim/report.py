@@ -22,6 +22,7 @@ import pandas as pd
 
 from .display import display_times, json_safe, trial_panels
 from .vocabulary import BAND_VARIABLES, MEASURE_LABELS, NOTICE
+from .io import as_path, atomic_write_text
 
 _MEASURE_LABELS = MEASURE_LABELS
 
@@ -228,7 +229,7 @@ def simulation_report(result, typical_result, path) -> Path:
     from .summary import cascade_summary
     from .web import figures as F
 
-    path = Path(path)
+    path = as_path(path)
     sc = result.scenario
     typ = typical_result.trajectories()
     typ.attrs = {}
@@ -262,7 +263,7 @@ def simulation_report(result, typical_result, path) -> Path:
     ]
     title = f"ketasim simulation report: {sc.name}"
     sub = f"{len(arms)} arm(s), {n} virtual patient(s) per arm, scale {sc.population.scale.upper()}"
-    path.write_text(_page(title, sub, sections, figs), encoding="utf-8")
+    atomic_write_text(path, _page(title, sub, sections, figs))
     return path
 
 
@@ -307,7 +308,7 @@ def trial_report(trial_result, path) -> Path:
     from .web import figures as F
 
     tr = trial_result
-    path = Path(path)
+    path = as_path(path)
     d = tr.to_dict()
     arms = list(d["arms"])
     colors = _colors(arms)
@@ -345,7 +346,7 @@ def trial_report(trial_result, path) -> Path:
     n = {a: v["n"] for a, v in d["arms"].items()}
     title = f"ketasim trial report: {d['scenario']}"
     sub = f"{d.get('design', 'parallel')} design; " + ", ".join(f"{a}: n={k}" for a, k in n.items())
-    path.write_text(_page(title, sub, sections, figs), encoding="utf-8")
+    atomic_write_text(path, _page(title, sub, sections, figs))
     return path
 
 

@@ -110,10 +110,14 @@ class SimulationResult:
     # -- files ------------------------------------------------------------------------------------------
     def to_csv(self, path) -> Path:
         """Write trajectories as CSV; provenance and units go to ``<path>.provenance.json`` beside it."""
-        path = Path(path)
-        self.trajectories().to_csv(path, index=False, float_format="%.6g")
+        from .io import as_path, atomic_paths
+
+        path = as_path(path)
         meta = {**self.provenance, "units": self.units}
-        Path(str(path) + ".provenance.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        # both files complete or neither replaced (the CSV is renamed last)
+        with atomic_paths(path, str(path) + ".provenance.json") as (tmp_csv, tmp_meta):
+            self.trajectories().to_csv(tmp_csv, index=False, float_format="%.6g")
+            tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return path
 
     def to_parquet(self, path) -> Path:
@@ -121,9 +125,14 @@ class SimulationResult:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = Path(path)
+        from .io import as_path
+
+        path = as_path(path)
         table = pa.Table.from_pandas(self.trajectories(), preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[b"ketasim"] = json.dumps({**self.provenance, "units": self.units}).encode()
-        pq.write_table(table.replace_schema_metadata(meta), path)
+        from .io import atomic_path
+
+        with atomic_path(path) as tmp:
+            pq.write_table(table.replace_schema_metadata(meta), tmp)
         return path

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .engine import VirtualExperiment, default_horizon_h
+from . import limits
 from .errors import InputError, ScenarioFileError
 from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
@@ -24,7 +25,8 @@ from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES  # noqa: E402,F401  (de
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities are refused in every number of the contract (remission_threshold: NaN, 1e400 ...)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Dist(_Strict):
@@ -71,15 +73,32 @@ class _Experiments(_Strict):
     psychotherapy: float = 0.0
 
 
+class _Design(_Strict):
+    """``design:`` (interpreted by ketasim.trial); every key typed so that wrong types fail here, by name."""
+
+    type: Literal["parallel", "crossover", "randomized_withdrawal"] = "parallel"
+    control: str | None = None
+    continue_: str | None = Field(None, alias="continue")
+    withdraw: str | None = None
+    induction_until: str | None = None
+    criterion: Literal["response", "remission"] | None = None
+    relapse_score: float | None = None
+
+
+MAX_ARMS = 50
+MAX_LINES_PER_ARM = 200
+MAX_ADMINISTRATIONS_PER_ARM = 10_000
+
+
 class _Scenario(_Strict):
-    name: str
-    seed: int = 0
+    name: str = Field(max_length=200)
+    seed: int = Field(0, ge=0, le=limits.MAX_SEED)
     population: _Population = _Population()
     arms: dict[str, list[Any]]
     endpoints: _Endpoints | None = None
     output: _Output | list[str | float] | None = None
     experiments: _Experiments | None = None
-    design: dict[str, Any] | None = None
+    design: _Design | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +136,15 @@ class Scenario:
             h = self.output_until_h
         return h
 
+    def n_output_times(self, n_patients: int | None = None) -> int:
+        """How many output times :meth:`output_times_h` returns (a regular grid is counted without allocating)."""
+        if self.output_list_h:
+            return len(set(self.output_list_h))
+        if self.output_every_h:
+            until = self.output_until_h or self.horizon_h
+            return int(np.floor(until / self.output_every_h + 1e-9)) + 1
+        return len(self.output_times_h(n_patients))
+
     def output_times_h(self, n_patients: int | None = None) -> np.ndarray:
         """Output times (h) for trajectories: the ``output:`` section, else the default grid of
         :func:`ketasim.output_grid.default_output_times_h` (dose events, peak windows, endpoint times, and a
@@ -146,7 +174,10 @@ class Scenario:
 
 def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"]) or "scenario"
+    # drop pydantic's union-member tags (e.g. '_Output', 'list[union[str,float]]') from the location
+    parts = [str(x)[:40] for x in err["loc"] if not (isinstance(x, str) and (x.startswith("_") or "[" in x or
+                                                                               x in ("str", "float", "int", "bool")))]
+    loc = ".".join(parts).replace("continue_", "continue") or "scenario"
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
@@ -203,6 +234,9 @@ def scenario_from_dict(data: dict) -> Scenario:
         return _patient_scenario(data)
     if not isinstance(data, dict):
         raise ScenarioFileError("scenario: expected a mapping at the top level (name, population, arms, ...)")
+    limits.check_depth(data)
+    if isinstance(data.get("seed"), bool):
+        raise ScenarioFileError(f"seed: expected a whole number >= 0, got {data['seed']}")
     try:
         m = _Scenario.model_validate(data)
     except ValidationError as e:
@@ -221,7 +255,22 @@ def scenario_from_dict(data: dict) -> Scenario:
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia)
     if not m.arms:
         raise InputError("arms: at least one arm is required")
+    if len(m.arms) > MAX_ARMS:
+        raise InputError(f"arms: {len(m.arms)} arms is more than the {MAX_ARMS} supported")
+    for k, v in m.arms.items():
+        if len(k) > 200:
+            raise InputError(f"arms: an arm name is at most 200 characters, got {len(k):,}")
+        if len(v) > MAX_LINES_PER_ARM:
+            raise InputError(f"arms.{k}: {len(v)} dose lines is more than the {MAX_LINES_PER_ARM} supported")
     arms = tuple(arm_from_list(str(k), v) for k, v in m.arms.items())
+    for a in arms:
+        total = sum(d.count for d in a.doses)
+        if total > MAX_ADMINISTRATIONS_PER_ARM:
+            raise InputError(f"arms.{a.name}: {total:,} doses is more than the {MAX_ADMINISTRATIONS_PER_ARM:,} supported")
+        last = max(d.at_h + (d.count - 1) * d.every_h + d.duration_h for d in a.doses)
+        if last > limits.MAX_TIME_H:
+            raise InputError(f"arms.{a.name}: the last dose ends at {last:g} h, beyond the {limits.MAX_TIME_H:g} h "
+                             "(10 years) ketasim simulates; check 'at', 'every' and 'count'")
     endpoints = None
     if m.endpoints is not None:
         ep = m.endpoints
@@ -232,6 +281,12 @@ def scenario_from_dict(data: dict) -> Scenario:
                 raise InputError(f"endpoints.measures: unknown measure {meas!r}; known: {', '.join(KNOWN_MEASURES)}")
         if not (0 < ep.response_reduction < 1):
             raise InputError("endpoints.response_reduction: must lie in (0, 1), e.g. 0.5 for a 50% reduction")
+        smax = SCALES[scale][0]
+        if ep.remission_threshold is not None and not (0 <= ep.remission_threshold <= smax):
+            raise InputError(f"endpoints.remission_threshold: must lie in [0, {smax:g}] for {scale}, "
+                             f"got {ep.remission_threshold:g}")
+        if len(ep.times) > 1000:
+            raise InputError(f"endpoints.times: {len(ep.times)} times is more than the 1000 supported")
         endpoints = Endpoints(_times(ep.times, "endpoints.times"), tuple(ep.measures), ep.remission_threshold,
                               ep.response_reduction, ep.rating_noise)
     every = until = None
@@ -251,30 +306,159 @@ def scenario_from_dict(data: dict) -> Scenario:
                 raise InputError("output.until: must be > 0")
     if out_list is not None and not out_list:
         raise InputError("output.times: at least one time is required")
-    n_rows = (len(out_list) if out_list else ((until or 28 * 24) / (every or 6.0))) * pop.size * len(arms)
-    if n_rows > 5e8:
-        raise InputError(f"output: {n_rows:.3g} rows would not fit in memory; output less often or fewer patients")
     exp = VirtualExperiment(**m.experiments.model_dump()) if m.experiments else VirtualExperiment()
-    design = tuple(sorted((m.design or {}).items()))
-    return Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data)
+    design = _design(m.design, arms, scale)
+    sc = Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data)
+    # memory and time from the real grid (horizon, events, output times), before anything is allocated. A
+    # scenario may be run streamed (trials run in chunks), so here only what cannot work even one patient at a
+    # time is refused; simulate() checks the in-memory run with its real size and output times.
+    limits.check_scenario_run(sc, field="output" if (every or out_list) else "population.size", chunk_patients=1)
+    return sc
+
+
+def _design(d: _Design | None, arms, scale: str) -> tuple:
+    if d is None:
+        return ()
+    given = d.model_dump(by_alias=True, exclude_unset=True)
+    names = [a.name for a in arms]
+    for key in ("control", "continue", "withdraw"):
+        if given.get(key) is not None and given[key] not in names:
+            raise InputError(f"design.{key}: must name one of the arms ({', '.join(names)}), got {given[key]!r}")
+    if d.induction_until is not None:
+        parse_time_h(d.induction_until, "design.induction_until")
+    if d.relapse_score is not None and not (0 <= d.relapse_score <= SCALES[scale][0]):
+        raise InputError(f"design.relapse_score: must lie in [0, {SCALES[scale][0]:g}] for {scale}")
+    return tuple(sorted(given.items()))
+
+
+def _yaml_loader():
+    """A SafeLoader that refuses duplicate keys, deep nesting and alias bombs (each with one line)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        _depth = 0
+
+        def compose_node(self, parent, index):
+            self._depth += 1
+            try:
+                if self._depth > limits.MAX_DEPTH:
+                    mark = self.peek_event().start_mark
+                    raise ScenarioFileError(f"line {mark.line + 1}: nested more than {limits.MAX_DEPTH} levels deep")
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+        def compose_document(self):
+            node = super().compose_document()
+            _count_nodes(node)
+            return node
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    dup = key in seen
+                except TypeError:
+                    raise ScenarioFileError(f"line {key_node.start_mark.line + 1}: a key must be text or a number") from None
+                if dup:
+                    raise ScenarioFileError(f"line {key_node.start_mark.line + 1}: duplicate key {str(key)[:40]!r} "
+                                            "(YAML would silently keep the last one)")
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return Loader
+
+
+def _count_nodes(root) -> None:
+    """Nodes after alias expansion (aliases share nodes, so a small file can stand for billions of values)."""
+    import yaml
+
+    memo: dict[int, int] = {}
+    order, stack = [], [root]
+    while stack:          # iterative post-order over the (acyclic for safe YAML) node graph
+        n = stack.pop()
+        if id(n) in memo:
+            continue
+        memo[id(n)] = -1
+        order.append(n)
+        if isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+        elif isinstance(n, yaml.MappingNode):
+            stack.extend(x for kv in n.value for x in kv)
+    for n in reversed(order):
+        if isinstance(n, yaml.SequenceNode):
+            kids = n.value
+        elif isinstance(n, yaml.MappingNode):
+            kids = [x for kv in n.value for x in kv]
+        else:
+            kids = []
+        memo[id(n)] = 1 + sum(max(memo.get(id(k), 1), 1) for k in kids)
+        if memo[id(n)] > limits.MAX_NODES:
+            raise ScenarioFileError(f"line {n.start_mark.line + 1}: more than {limits.MAX_NODES:,} values once "
+                                    "aliases are expanded")
+
+
+def read_scenario_text(path) -> str:
+    """The text of a scenario file: a regular file of at most ``limits.MAX_SCENARIO_BYTES``, UTF-8."""
+    import os
+    import stat
+
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise ScenarioFileError(f"{path}: no such scenario file") from None
+    except OSError as e:
+        raise ScenarioFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ScenarioFileError(f"{path}: is a directory, not a scenario file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ScenarioFileError(f"{path}: not a regular file (a device, pipe or socket cannot be a scenario)")
+    if st.st_size > limits.MAX_SCENARIO_BYTES:
+        raise ScenarioFileError(f"{path}: {st.st_size:,} bytes is larger than the {limits.MAX_SCENARIO_BYTES:,} "
+                                "bytes a scenario file may have")
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(limits.MAX_SCENARIO_BYTES + 1)
+    except OSError as e:
+        raise ScenarioFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(raw) > limits.MAX_SCENARIO_BYTES:
+        raise ScenarioFileError(f"{path}: larger than the {limits.MAX_SCENARIO_BYTES:,} bytes a scenario file may have")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioFileError(f"{path}: not a text file") from None
+
+
+def parse_scenario_yaml(text: str, where: str = "scenario") -> Any:
+    """YAML text -> plain data, refusing duplicate keys, deep nesting and alias bombs (one line each)."""
+    import yaml
+
+    if len(text) > limits.MAX_SCENARIO_BYTES:
+        raise ScenarioFileError(f"{where}: larger than the {limits.MAX_SCENARIO_BYTES:,} bytes a scenario may have")
+    try:
+        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+    except ScenarioFileError as e:
+        raise ScenarioFileError(f"{where}: {e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where_line = f" (line {mark.line + 1})" if mark is not None else ""
+        if isinstance(e, yaml.reader.ReaderError):      # a control character or bad encoding
+            raise ScenarioFileError(f"{where}: not valid YAML (character {e.position}): special character "
+                                    f"#x{e.character:04x} is not allowed" if isinstance(e.character, int) else
+                                    f"{where}: not valid YAML (character {e.position}): {e.reason}") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).splitlines())
+        raise ScenarioFileError(f"{where}: not valid YAML{where_line}: {problem}") from None
+    except RecursionError:  # pragma: no cover - the depth limit comes first
+        raise ScenarioFileError(f"{where}: nested too deeply") from None
 
 
 def load_scenario(path) -> Scenario:
-    """Read a YAML scenario file."""
-    import yaml
-
-    p = Path(path)
-    if not p.exists():
-        raise ScenarioFileError(f"{path}: no such scenario file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ScenarioFileError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-    except UnicodeDecodeError:
-        raise ScenarioFileError(f"{path}: not a text file") from None
-    return scenario_from_dict(data)
+    """Read a YAML scenario file (a regular file of at most 1 MiB)."""
+    if not isinstance(path, (str, Path)) or (isinstance(path, str) and not path.strip()):
+        raise InputError(f"path: expected a scenario file path, got {type(path).__name__}")
+    return scenario_from_dict(parse_scenario_yaml(read_scenario_text(path), str(path)))
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:
@@ -298,6 +482,13 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     """
     from .regimen import is_rate_text
 
+    size = limits.check_size(size, "size")
+    weight_kg = limits.check_real(weight_kg, "weight_kg", lo=20, hi=250)
+    count = limits.check_int(count, "count", lo=1, hi=MAX_ADMINISTRATIONS_PER_ARM)
+    if baseline is not None:
+        baseline = limits.check_real(baseline, "baseline", lo=0)
+    if age_years is not None:
+        age_years = limits.check_real(age_years, "age_years", lo=12, hi=100)
     parse_drug(drug)
     parse_route(route)
     line: dict[str, Any] = {"drug": drug, "route": route}

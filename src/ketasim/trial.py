@@ -421,6 +421,9 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
               progress: Callable[[float], None] | None = None, chunk: int = 20000, model=None) -> TrialResult:
     """Run the virtual trial of ``scenario`` and compute its endpoints (``model``: a variant model definition,
     ``ketasim.model``; default: the package's model)."""
+    from . import limits
+
+    n, seed, chunk = limits.check_trial_args(scenario, params, n=n, seed=seed, progress=progress, chunk=chunk)
     params = params or load_parameters()
     if model is not None and model.summary_names != DEFAULT_MODEL.summary_names:
         raise InputError(f"model {model.name}: a trial reads the default per-session summaries "
@@ -447,6 +450,8 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
         times = np.unique(np.concatenate([times, extra["visits"]]))
         horizon = max(horizon, times[-1])
     band_times = _band_times(horizon, [adm for arm in scenario.arms for adm in arm.administrations()])
+    limits.check_scenario_run(scenario, size, np.unique(np.concatenate([times, band_times])),
+                              field="n" if n is not None else "population.size", chunk_patients=chunk, tables=False)
     total = size * len(scenario.arms)
     done = [0]
     outcomes = {}

@@ -7,12 +7,18 @@ body weight kg.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
 from .errors import UnitError
 
-_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d{1,30}\.?\d{0,30}|\.\d{1,30})(?:[eE][-+]?\d{1,4})?)\s*(.*?)\s*$")
+#: The unit grammar accepted before pint sees anything: names (letters, µ, %) joined by '/', '*', '·' or a
+#: space, each with an optional small integer power ('^2', '**-1'). No digits elsewhere, no parentheses, no
+#: arithmetic: pint evaluates unit text as an expression, so '56 mg * 10**10**10' would otherwise hang.
+_NAME = r"[A-Za-zµμ%_]{1,20}(?:(?:\^|\*\*)-?[1-4])?"
+_UNIT = re.compile(rf"^{_NAME}(?:\s*[/*·]\s*{_NAME}|\s+{_NAME})*$")
 
 
 @lru_cache(maxsize=1)
@@ -32,12 +38,22 @@ def _split(text: str, field: str) -> tuple[float, str]:
         raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. '{text} mg'")
     if not isinstance(text, str):
         raise UnitError(f"{field}: expected a quantity with a unit as text, got {type(text).__name__}")
+    from .limits import MAX_MAGNITUDE, MAX_QUANTITY_CHARS
+
+    if len(text) > MAX_QUANTITY_CHARS:
+        raise UnitError(f"{field}: a quantity is at most {MAX_QUANTITY_CHARS} characters (number and unit), "
+                        f"got {len(text):,}")
     m = _NUMBER_UNIT.match(text)
     if not m:
         raise UnitError(f"{field}: cannot read {text!r} as a number followed by a unit")
     value, unit = float(m.group(1)), m.group(2)
     if not unit:
         raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. '{text} mg'")
+    if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+        raise UnitError(f"{field}: {m.group(1)} is not a plausible magnitude (at most {MAX_MAGNITUDE:g})")
+    if not _UNIT.match(unit):
+        raise UnitError(f"{field}: cannot read {text!r} as a number followed by a unit (a unit is a name like "
+                        "'mg', 'mg/kg' or 'min'; no arithmetic)")
     return value, unit
 
 
@@ -63,8 +79,13 @@ def parse_quantity(text, target: str, field: str) -> float:
 
 
 def parse_time_h(text, field: str) -> float:
-    """A time or duration in hours. ``'40 min'``, ``'3.5 d'``, ``'2 h'``, ``'1 week'``."""
-    return parse_quantity(text, "hour", field)
+    """A time or duration in hours. ``'40 min'``, ``'3.5 d'``, ``'2 h'``, ``'1 week'``; at most 10 years."""
+    from .limits import MAX_TIME_H
+
+    t = parse_quantity(text, "hour", field)
+    if not math.isfinite(t) or abs(t) > MAX_TIME_H:
+        raise UnitError(f"{field}: {text!r} is beyond the {MAX_TIME_H:g} h (10 years) ketasim simulates")
+    return t
 
 
 def parse_dose(text, field: str) -> tuple[float, str]:

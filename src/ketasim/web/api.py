@@ -8,6 +8,7 @@ and format the result for the page. There is no model logic here.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 import tempfile
@@ -31,6 +32,19 @@ from . import figures as F
 ENGINE_LOCK = threading.RLock()
 #: ``warnings.catch_warnings`` changes process-wide state: validation is serialised with its own lock.
 _WARN_LOCK = threading.Lock()
+#: Set by the server for each request: an Event set when the client goes away or the request times out;
+#: work that has not reached the engine yet is then dropped (see :func:`check_cancelled`).
+CANCEL: contextvars.ContextVar = contextvars.ContextVar("ketasim_cancel", default=None)
+
+
+class Cancelled(KetasimError):
+    """Work stopped on purpose (client gone, cancelled, timed out)."""
+
+
+def check_cancelled() -> None:
+    ev = CANCEL.get()
+    if ev is not None and ev.is_set():
+        raise Cancelled("request: cancelled (the client went away or the request timed out)")
 
 MAX_REGIMENS = 3
 MAX_TRIAL_SIZE = 20000
@@ -262,6 +276,8 @@ def _field_of(message: str, slots: dict, lines: dict | None = None) -> str:
         return "trial.size" if key == "size" else f"patient.{key}"
     if path.startswith("endpoints.times"):
         return "trial.times"
+    if path == "seed":
+        return "trial.seed"
     if path.startswith("experiments."):
         return "experiments"
     if path.startswith("overrides"):
@@ -281,11 +297,118 @@ def _validate(mapping: dict):
     return sc, [str(w.message) for w in caught]
 
 
+# ---- request bodies: the shape of the form, checked before anything reads it -----------------------------------------
+def _form_models():
+    from typing import Annotated, Union
+
+    from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StringConstraints
+
+    Text = Annotated[str, StringConstraints(max_length=200)]
+    Scalar = Union[StrictBool, StrictInt, StrictFloat, Text, None]
+
+    class _M(BaseModel):
+        # unknown keys are ignored (the page may grow), known keys are typed; numbers must be finite
+        model_config = ConfigDict(extra="ignore", allow_inf_nan=False, strict=True)
+
+    class Patient(_M):
+        weight_kg: Scalar = None
+        age_years: Scalar = None
+        sex: Scalar = None
+        genotype: Scalar = None
+        crp_mg_l: Scalar = None
+        condition: Scalar = None
+        scale: Scalar = None
+        baseline: Scalar = None
+        treatment_resistant: Scalar = True
+        comedications: list[Union[Text, None]] | None = None
+
+    class Regimen(_M):
+        enabled: Scalar = True
+        name: Scalar = None
+        drug: Scalar = None
+        route: Scalar = None
+        dose: Scalar = None
+        dose_unit: Scalar = None
+        duration_min: Scalar = None
+        every: Scalar = None
+        every_unit: Scalar = None
+        count: Scalar = None
+        background_antidepressant: Scalar = None
+
+    class Trial(_M):
+        size: Scalar = None
+        seed: Scalar = None
+        times: Scalar = None
+        placebo_arm: Scalar = None
+        fix_genotype_crp: Scalar = None
+
+    class Experiments(_M):
+        ampa_block: Scalar = None
+        mtor_block: Scalar = None
+        spine_block: Scalar = None
+
+    class Form(_M):
+        name: Scalar = None
+        patient: Patient | None = None
+        regimens: list[Regimen | None] | None = None
+        experiments: Experiments | None = None
+        trial: Trial | None = None
+        view: StrictInt | None = None
+
+    return Form
+
+
+_FORM_MODEL = None
+
+
+def check_form(form) -> None:
+    """The request body's shape (types, lengths): FormErrors (422) naming the form field, never a 500."""
+    global _FORM_MODEL
+    from pydantic import ValidationError
+
+    from ..limits import check_depth
+
+    if not isinstance(form, dict):
+        raise FormErrors([{"field": "general", "message": "request: expected a JSON object"}])
+    try:
+        check_depth(form, "request", max_depth=8, max_nodes=2000)
+    except KetasimError as e:
+        raise FormErrors([{"field": "general", "message": str(e)}]) from None
+    regs = form.get("regimens")
+    if isinstance(regs, list) and len(regs) > 10:
+        raise FormErrors([{"field": "general", "message": f"regimens: at most 10 entries, got {len(regs)}"}])
+    comed = (form.get("patient") or {}).get("comedications") if isinstance(form.get("patient"), dict) else None
+    if isinstance(comed, list) and len(comed) > 20:
+        raise FormErrors([{"field": "patient.comedications", "message": "patient.comedications: at most 20"}])
+    if _FORM_MODEL is None:
+        _FORM_MODEL = _form_models()
+    try:
+        _FORM_MODEL.model_validate(form)
+    except ValidationError as e:
+        errors = []
+        for err in e.errors()[:10]:
+            loc = [str(x) for x in err["loc"] if not str(x).startswith(("bool", "int", "float", "str", "list["))]
+            loc = [x for x in loc if x not in ("constrained-str",)]
+            if loc[:1] == ["regimens"] and len(loc) >= 2:
+                fieldname = "regimen." + ".".join(loc[1:3])
+            elif loc[:1] in (["patient"], ["trial"]) and len(loc) >= 2:
+                fieldname = f"{loc[0]}.{loc[1]}"
+            elif loc[:1] == ["experiments"]:
+                fieldname = "experiments"
+            elif loc[:1] in (["patient"], ["trial"]):
+                fieldname = loc[0]        # the whole section has the wrong type
+            else:
+                fieldname = "general"
+            msg = f"{'.'.join(loc) or 'request'}: {err['msg']}"
+            if not any(x["field"] == fieldname for x in errors):
+                errors.append({"field": fieldname, "message": msg})
+        raise FormErrors(errors) from None
+
+
 def build(form: dict, *, trial: bool = False) -> Built:
     """Validate the form into a scenario; raise FormErrors listing every field in trouble (each with the
     message the CLI would print for the same scenario file)."""
-    if not isinstance(form, dict):
-        raise FormErrors([{"field": "general", "message": "request: expected a JSON object"}])
+    check_form(form)
     patient = form.get("patient") or {}
     tset = (form.get("trial") or {}) if trial else None
     regs = _active_regimens(form)
@@ -505,7 +628,9 @@ def parse_observed(obs) -> dict | None:
 def _simulate(scenario, times=None, params=None):
     from ..engine import simulate
 
+    check_cancelled()
     with ENGINE_LOCK:
+        check_cancelled()       # the request may have waited for the engine (e.g. behind a trial's chunk)
         if params is None:
             return simulate(scenario, parameters(), typical=True, output_times_h=times)
         try:
@@ -636,7 +761,9 @@ def run_trial_job(b: Built, progress) -> dict:
     from ..trial import run_trial
 
     size = b.scenario.population.size
-    chunk = max(20, math.ceil(size / 10))
+    # chunks of at most 500 patients: the trial yields the engine between chunks (server.py), so interactive
+    # requests wait at most one chunk (~0.2 s)
+    chunk = max(20, min(500, math.ceil(size / 10)))
     from ..errors import InputError
 
     with ENGINE_LOCK:

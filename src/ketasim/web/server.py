@@ -5,11 +5,22 @@ installed ``plotly`` wheel) is served from the installed package: the dashboard 
 Handlers parse, delegate to :mod:`ketasim.web.api` and format; user errors come back as 422 with the
 engine's one-line message at the offending field, and any other failure as a 500 JSON answer — the server
 keeps running either way.
+
+It is a local app, and any web page the user opens can send requests to it, so :class:`LocalGuard` lets in only
+requests whose ``Host`` is the served address (DNS rebinding), whose ``Origin`` (if any) is the dashboard itself,
+and whose POST body is JSON (``Content-Type: application/json``, which a cross-site form or ``text/plain`` POST
+cannot send without a CORS preflight that is never granted) of at most ``MAX_BODY`` bytes; every answer carries
+security headers (CSP allowing only the dashboard's own scripts, ``frame-ancestors 'none'``, nosniff ...).
+Requests time out after ``REQUEST_TIMEOUT_S``; a client that disconnects gets its request abandoned, and a trial
+whose page stops polling for ``TRIAL_ABANDON_S`` (or that is cancelled with DELETE) stops at its next chunk.
+Serving beyond loopback needs ``--allow-remote``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import ipaddress
 import itertools
 import json
 import logging
@@ -33,6 +44,146 @@ except ImportError as e:  # pragma: no cover - depends on the installation
 
 from ..errors import InputError, KetasimError
 from . import api
+
+#: Largest request body (bytes): a full form is ~2 KB.
+MAX_BODY = 64 * 1024
+#: Seconds a simulate/download request may compute before it is answered with 503.
+REQUEST_TIMEOUT_S = 60.0
+#: A running trial whose page has not polled for this long is cancelled; any trial stops after TRIAL_TIMEOUT_S.
+TRIAL_ABANDON_S = 30.0
+TRIAL_TIMEOUT_S = 900.0
+#: The page's own scripts and styles only (plotly.js is served from /vendor); plotly draws inline styles and
+#: data: images (its toolbar icons and PNG export).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+       "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+#: Reports are self-contained pages with inline scripts (plotly and the figures): no network at all.
+REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
+              "font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"), (b"cross-origin-opener-policy", b"same-origin"),
+                    (b"cross-origin-resource-policy", b"same-origin"), (b"cache-control", b"no-store")]
+
+
+Cancelled = api.Cancelled
+#: Seconds a running trial yields the engine between its chunks, so that interactive requests get through.
+TRIAL_YIELD_S = 0.02
+
+
+def release_memory() -> None:
+    """After a trial: collect garbage and ask glibc to hand freed heap pages back to the OS (without this the
+    server's resident memory stays at its peak after a large trial; measured in benchmarks/load_server.py)."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+def is_loopback(host: str) -> bool:
+    h = host.strip("[]")
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+class LocalGuard:
+    """Pure ASGI middleware: Host and Origin checks, JSON-only bounded POST bodies, security headers."""
+
+    def __init__(self, app, *, allowed_hosts=None, max_body: int = MAX_BODY):
+        self.app = app
+        # "host:port" entries, or "*"; None: any loopback address on any port
+        self.allowed = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+        self.max_body = max_body
+
+    async def _reject(self, send, status: int, message: str, field: str = "request") -> None:
+        body = json.dumps({"ok": False, "errors": [{"field": field, "message": message}], "warnings": []}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"content-security-policy", CSP.encode()), *SECURITY_HEADERS]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _host_ok(self, host: str) -> bool:
+        if self.allowed is None:
+            if host.startswith("[") and "]" in host:
+                name = host[1:host.index("]")]
+            else:
+                name = host.split(":", 1)[0]
+            return bool(name) and is_loopback(name)
+        return "*" in self.allowed or host.lower() in self.allowed
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        if not self._host_ok(host):
+            return await self._reject(send, 421, f"request: host {host[:80]!r} is not this dashboard's address")
+        origin = headers.get("origin")
+        if origin is not None and origin != "null":
+            o = origin.split("://", 1)
+            if len(o) != 2 or o[0] not in ("http", "https") or not self._host_ok(o[1]):
+                return await self._reject(send, 403, "request: cross-origin requests are refused")
+        elif origin == "null":
+            return await self._reject(send, 403, "request: cross-origin requests are refused")
+        if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+            return await self._reject(send, 403, "request: cross-site requests are refused")
+        method = scope["method"]
+        if method in ("POST", "PUT", "PATCH"):
+            ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if ctype != "application/json":
+                return await self._reject(send, 415, "request: the body must be JSON (Content-Type: application/json)")
+            try:
+                declared = int(headers.get("content-length", "0") or 0)
+            except ValueError:
+                return await self._reject(send, 400, "request: bad Content-Length")
+            if declared > self.max_body:
+                return await self._reject(send, 413, f"request: the body is larger than {self.max_body} bytes")
+            chunks, size = [], 0
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    return None
+                chunk = msg.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body:
+                    return await self._reject(send, 413, f"request: the body is larger than {self.max_body} bytes")
+                chunks.append(chunk)
+                if not msg.get("more_body"):
+                    break
+            body = b"".join(chunks)
+            sent = False
+
+            async def replay():
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            inner_receive = replay
+        else:
+            inner_receive = receive
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                hs = list(message.get("headers", []))
+                names = {k.lower() for k, _ in hs}
+                if b"content-security-policy" not in names:
+                    hs.append((b"content-security-policy", CSP.encode()))
+                hs += [h for h in SECURITY_HEADERS if h[0] not in names]
+                message = {**message, "headers": hs}
+            await send(message)
+
+        return await self.app(scope, inner_receive, send_with_headers)
+
 from .figures import plotly_js_path
 
 STATIC = Path(__file__).with_name("static")
@@ -45,21 +196,51 @@ def _error(message: str, status: int, field: str = "general") -> JSONResponse:
                         status_code=status)
 
 
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
 async def _body(request: Request):
     raw = await request.body()
+    if len(raw) > MAX_BODY:       # LocalGuard refuses these first; kept for apps built without it
+        raise InputError(f"request: the body is larger than {MAX_BODY} bytes")
     try:
-        data = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = json.loads(raw or b"{}", parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError):
         raise InputError("request: the body is not valid JSON") from None
+    except RecursionError:
+        raise InputError("request: the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError("request: expected a JSON object")
     return data
 
 
-async def _guard(fn, *args, **kw):
-    """Run ``fn`` in a worker thread; map user errors to 422 and anything else to 500 (logged)."""
+async def _guard(fn, *args, request: Request | None = None, timeout: float | None = None, **kw):
+    """Run ``fn`` in a worker thread; map user errors to 422 and anything else to 500 (logged). With
+    ``request``: give up when the client disconnects; after ``timeout`` s (default REQUEST_TIMEOUT_S): 503.
+    (The engine call itself runs to its end in the worker thread: runs are bounded by ketasim.limits.)"""
+    timeout = REQUEST_TIMEOUT_S if timeout is None else timeout
+    cancel = threading.Event()
+    token = api.CANCEL.set(cancel)
+    try:     # the task copies the context now: the worker thread sees this request's cancel event
+        task = asyncio.ensure_future(run_in_threadpool(fn, *args, **kw))
+    finally:
+        api.CANCEL.reset(token)
     try:
-        return await run_in_threadpool(fn, *args, **kw)
+        t0 = time.monotonic()
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.2)
+            if done:
+                break
+            if request is not None and await _disconnected(request):
+                cancel.set()
+                task.add_done_callback(_swallow)
+                return Response(status_code=499)
+            if time.monotonic() - t0 > timeout:
+                cancel.set()
+                task.add_done_callback(_swallow)
+                return _error(f"request: timed out after {timeout:g} s", 503)
+        return task.result()
     except api.FormErrors as e:
         return JSONResponse({"ok": False, "errors": e.errors, "warnings": e.warnings}, status_code=422)
     except KetasimError as e:
@@ -67,6 +248,18 @@ async def _guard(fn, *args, **kw):
     except Exception as e:  # a bug: keep serving, tell the page, log the traceback
         log.error("internal error\n%s", traceback.format_exc())
         return _error(f"internal error ({type(e).__name__}: {e}); this is a bug, please report it", 500)
+
+
+def _swallow(task) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+async def _disconnected(request: Request) -> bool:
+    try:
+        return await asyncio.wait_for(request.is_disconnected(), timeout=0.01)
+    except asyncio.TimeoutError:
+        return False
 
 
 def _as_json(obj) -> Response:
@@ -91,6 +284,18 @@ class TrialJob:
     trial: object = None
     view: dict | None = None
     error: str | None = None
+    last_seen: float = dataclasses.field(default_factory=time.monotonic)
+    cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def check(self) -> None:
+        """Called between chunks of the trial: stop if cancelled, abandoned or too long."""
+        now = time.monotonic()
+        if self.cancel.is_set():
+            raise Cancelled("trial: cancelled")
+        if now - self.last_seen > TRIAL_ABANDON_S:
+            raise Cancelled(f"trial: cancelled (the page stopped asking for {TRIAL_ABANDON_S:g} s)")
+        if now - self.started > TRIAL_TIMEOUT_S:
+            raise Cancelled(f"trial: timed out after {TRIAL_TIMEOUT_S:g} s")
 
 
 class TrialJobs:
@@ -112,12 +317,22 @@ class TrialJobs:
             done = [k for k, j in self._jobs.items() if j.status != "running"]
             for k in done[:-self.KEEP]:
                 del self._jobs[k]
+        if len(done) > self.KEEP:
+            release_memory()
         threading.Thread(target=self._run, args=(job,), name=f"ketasim-trial-{job.id}", daemon=True).start()
         return job
 
     def _run(self, job: TrialJob) -> None:
         def progress(frac: float) -> None:
             job.progress = max(job.progress, min(float(frac), 1.0))
+            job.check()
+            # between chunks: let waiting interactive requests use the engine (the trial holds ENGINE_LOCK)
+            if frac < 1.0:
+                api.ENGINE_LOCK.release()
+                try:
+                    time.sleep(TRIAL_YIELD_S)
+                finally:
+                    api.ENGINE_LOCK.acquire()
 
         try:
             out = api.run_trial_job(job.built, progress)
@@ -125,6 +340,9 @@ class TrialJobs:
             job.view = api.trial_view(job.built, job.trial)
             job.progress = 1.0
             job.status = "done"
+        except Cancelled as e:
+            job.error, job.status = str(e), "cancelled"
+            log.info("%s: %s", job.id, e)
         except KetasimError as e:
             job.error, job.status = str(e), "error"
         except Exception as e:  # a bug: report it on the page, keep serving
@@ -132,14 +350,29 @@ class TrialJobs:
             job.error, job.status = f"internal error ({type(e).__name__}: {e}); this is a bug, please report it", "error"
         finally:
             job.finished = time.monotonic()
+            job.built = job.built if job.status == "done" else None
+            release_memory()
 
     def get(self, job_id: str) -> TrialJob | None:
         return self._jobs.get(job_id)
 
 
 # ---- the app -------------------------------------------------------------------------------------------------------
-def create_app() -> Starlette:
-    """The ASGI app (routes below). Use :func:`serve` to run it."""
+def allowed_hosts_for(host: str, port: int, allow_remote: bool = False) -> list[str]:
+    """Host headers the dashboard answers: loopback names with the port, and the bound host if remote."""
+    names = [f"{n}:{port}" for n in ("127.0.0.1", "localhost", "[::1]")]
+    if allow_remote:
+        if host in ("0.0.0.0", "::", ""):
+            return ["*"]      # every interface: the machine's names are not known; the user opted in
+        names.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    elif not is_loopback(host):
+        names.append(f"{host}:{port}")
+    return names
+
+
+def create_app(allowed_hosts=None) -> Starlette:
+    """The ASGI app (routes below) behind :class:`LocalGuard`. ``allowed_hosts``: "host:port" values of the
+    ``Host`` header to answer (default: loopback names on any port, for in-process test clients)."""
     jobs = TrialJobs()
     plotly_js = plotly_js_path()
 
@@ -158,7 +391,7 @@ def create_app() -> Starlette:
             form = await _body(request)
         except KetasimError as e:
             return _error(str(e), 400)
-        return _as_json(await _guard(api.simulate_form, form))
+        return _as_json(await _guard(api.simulate_form, form, request=request))
 
     async def scenario_yaml(request: Request):
         try:
@@ -166,7 +399,7 @@ def create_app() -> Starlette:
         except KetasimError as e:
             return _error(str(e), 400)
         trial = request.query_params.get("trial") in ("1", "true", "yes")
-        out = await _guard(api.scenario_yaml, form, trial=trial)
+        out = await _guard(api.scenario_yaml, form, trial=trial, request=request)
         if isinstance(out, Response):
             return out
         return _download(out, "application/yaml", "ketasim-trial.yaml" if trial else "ketasim-scenario.yaml")
@@ -179,7 +412,7 @@ def create_app() -> Starlette:
                 form = await _body(request)
             except KetasimError as e:
                 return _error(str(e), 400)
-            out = await _guard(build, form)
+            out = await _guard(build, form, request=request)
             return out if isinstance(out, Response) else _download(out, media_type, filename)
 
         return handler
@@ -208,12 +441,15 @@ def create_app() -> Starlette:
         job = _job(request)
         if job is None:
             return _error("trial: no such trial (the server keeps only the last few)", 404)
+        job.last_seen = time.monotonic()
+        if request.method == "DELETE":
+            job.cancel.set()
         end = job.finished or time.monotonic()
-        body = {"ok": job.status != "error", "job": job.id, "status": job.status, "progress": job.progress,
+        body = {"ok": job.status not in ("error", "cancelled"), "job": job.id, "status": job.status, "progress": job.progress,
                 "elapsed_s": round(end - job.started, 2)}
         if job.status == "done":
             body["view"] = job.view
-        if job.status == "error":
+        if job.status in ("error", "cancelled"):
             body["errors"] = [{"field": "trial.run", "message": job.error}]
         return JSONResponse(body)
 
@@ -251,8 +487,11 @@ def create_app() -> Starlette:
         if isinstance(out, Response):
             return out
         if request.query_params.get("download") in ("1", "true"):
-            return _download(out, "text/html", "ketasim-trial-report.html")
-        return HTMLResponse(out)
+            resp = _download(out, "text/html", "ketasim-trial-report.html")
+        else:
+            resp = HTMLResponse(out)
+        resp.headers["content-security-policy"] = REPORT_CSP
+        return resp
 
     async def not_found(request: Request, exc):
         return _error(f"not found: {request.url.path}", 404)
@@ -269,23 +508,29 @@ def create_app() -> Starlette:
         Route("/api/results.csv", results_csv, methods=["POST"]),
         Route("/api/report.html", report_html, methods=["POST"]),
         Route("/api/trial", trial_start, methods=["POST"]),
-        Route("/api/trial/{job}", trial_status),
+        Route("/api/trial/{job}", trial_status, methods=["GET", "DELETE"]),
         Route("/api/trial/{job}/result.json", trial_json),
         Route("/api/trial/{job}/report.html", trial_report),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})
+    return LocalGuard(app, allowed_hosts=allowed_hosts)
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    from ..limits import check_int
+
+    port = check_int(port, "--port", lo=0, hi=65535)
+    if not isinstance(host, str) or not host or len(host) > 255:
+        raise InputError("--host: expected an address such as 127.0.0.1")
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(fam, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as e:
+    except (OSError, OverflowError) as e:
         sock.close()
-        raise InputError(f"--port: cannot listen on {host}:{port} ({e.strerror or e})") from None
+        raise InputError(f"--port: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})") from None
     sock.set_inheritable(True)
     return sock
 
@@ -295,13 +540,18 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8050, *, warm: bool = True, log_level: str = "warning") -> None:
-    """Run the dashboard until interrupted. Binds to 127.0.0.1 unless asked otherwise; ``port=0`` picks a
-    free port. Prints the address once the engine is warm and the socket is listening."""
+def serve(host: str = "127.0.0.1", port: int = 8050, *, warm: bool = True, log_level: str = "warning",
+          allow_remote: bool = False) -> None:
+    """Run the dashboard until interrupted. Binds to 127.0.0.1 unless asked otherwise; a non-loopback
+    ``host`` needs ``allow_remote=True`` (``--allow-remote``). ``port=0`` picks a free port. Prints the
+    address once the engine is warm and the socket is listening."""
     from ..result import NOTICE
 
-    app = create_app()
+    if not is_loopback(host) and not allow_remote:
+        raise InputError(f"--host: {host} would let other machines reach the dashboard; add --allow-remote to "
+                         "confirm (the dashboard has no login)")
     sock = _bind(host, port)
+    app = create_app(allowed_hosts_for(host, sock.getsockname()[1], allow_remote))
     if warm:
         print("ketasim: warming up the engine (the first start compiles it; later starts use the disk cache) ...",
               flush=True)
@@ -311,20 +561,24 @@ def serve(host: str = "127.0.0.1", port: int = 8050, *, warm: bool = True, log_l
     server = uvicorn.Server(config)
     print(f"ketasim dashboard: {url_of(sock)}  (Ctrl+C to stop)", flush=True)
     print(NOTICE, flush=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {host}: other machines can reach the dashboard", file=sys.stderr, flush=True)
+    if not is_loopback(host):
+        print(f"warning: listening on {host} (--allow-remote): other machines can reach the dashboard, which has "
+              "no login", file=sys.stderr, flush=True)
     server.run(sockets=[sock])
 
 
 class ServerThread:
     """The dashboard in a background thread (for tests and benchmarks): ``with ServerThread() as s: s.url``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, warm: bool = True):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, warm: bool = True, allow_remote: bool = False):
+        if not is_loopback(host) and not allow_remote:
+            raise InputError(f"host: {host} is not a loopback address; pass allow_remote=True to confirm")
         self._sock = _bind(host, port)
         self.url = url_of(self._sock)
         if warm:
             api.warm_up()
-        config = uvicorn.Config(create_app(), log_level="warning", access_log=False, lifespan="off")
+        app = create_app(allowed_hosts_for(host, self._sock.getsockname()[1], allow_remote))
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True,
                                         name="ketasim-dashboard")

@@ -1,0 +1,136 @@
+"""Output files that are either complete or absent.
+
+Every file ketasim writes (CSV and its provenance, Parquet, JSON, HTML, PNG, parameter sets) goes through
+:func:`atomic_path` / :func:`atomic_write`: the content is written to a hidden temporary file in the same
+folder (same extension, so format inference still works), flushed to disk, and renamed over the target only when complete (``os.replace`` is atomic on POSIX
+and Windows). Ctrl-C, an exception or a full disk leave the previous file (or none) and remove the temporary
+file; SIGKILL can leave a ``.<name>.*.tmp<ext>`` file behind but never a truncated target. OS errors become one
+:class:`~ketasim.errors.OutputError` line naming the path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def _oserror(path, e: OSError) -> OutputError:
+    return OutputError(f"{path}: cannot write ({e.strerror or e})")
+
+
+def _check_target(path: Path) -> None:
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: the folder {str(parent) or '.'} does not exist")
+
+
+def as_path(p, field: str = "path") -> Path:
+    """A user-given output path as a Path; an InputError naming ``field`` for anything else."""
+    from .errors import InputError
+
+    if not isinstance(p, (str, os.PathLike)) or not str(p).strip():
+        raise InputError(f"{field}: expected a file path, got {type(p).__name__} {str(p)[:40]!r}")
+    return Path(p)
+
+
+def check_target(path) -> Path:
+    """Fail fast (before any computing) if ``path`` cannot be an output file: one OutputError line."""
+    p = as_path(path)
+    _check_target(p)
+    return p
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths):
+    """Yield temporary paths (same folders) for ``paths``; on success rename them all into place, the first
+    path last (so put the main file first: a reader never sees it before its companions), on any exception
+    or interrupt remove them."""
+    targets = [as_path(p) for p in paths]
+    for t in targets:
+        _check_target(t)
+    temps: list[Path] = []
+    try:
+        for t in targets:
+            fd, tmp = tempfile.mkstemp(prefix=f".{t.name}.", suffix=f".tmp{t.suffix}", dir=t.parent)
+            os.close(fd)
+            temps.append(Path(tmp))
+    except OSError as e:
+        for tmp in temps:
+            _unlink(tmp)
+        raise _oserror(t, e) from None
+    try:
+        yield temps
+        for tmp in temps:
+            _fsync(tmp)
+            _copy_mode(tmp)
+        for tmp, t in reversed(list(zip(temps, targets))):
+            os.replace(tmp, t)
+    except OutputError:
+        for tmp in temps:
+            _unlink(tmp)
+        raise
+    except OSError as e:
+        for tmp in temps:
+            _unlink(tmp)
+        raise _oserror(getattr(e, "filename", None) and _target_of(e.filename, temps, targets) or targets[0], e) \
+            from None
+    except BaseException:
+        for tmp in temps:
+            _unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield one temporary path for ``path`` (for libraries that write to a path: pandas, pyarrow,
+    matplotlib); it is renamed into place when the block completes."""
+    with atomic_paths(path) as (tmp,):
+        yield tmp
+
+
+def atomic_write_text(path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding=encoding, newline="") as fh:
+            fh.write(text)
+    return Path(path)
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+    return Path(path)
+
+
+def _target_of(filename, temps, targets):
+    for tmp, t in zip(temps, targets):
+        if str(tmp) == str(filename):
+            return t
+    return filename
+
+
+def _fsync(p: Path) -> None:
+    with open(p, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _copy_mode(p: Path) -> None:
+    # mkstemp creates 0600 files; give the file the permissions a normal open() would (umask applies)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(p, 0o666 & ~umask)
+
+
+def _unlink(p: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(p)
+
+
+__all__ = ["as_path", "check_target", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]

@@ -1,0 +1,319 @@
+"""Resource limits and argument checks at the public boundary (one place for the CLI, the API and the server).
+
+Every run is estimated *before* anything large is allocated: :func:`estimate_run` counts the solver steps of
+the real grid (event-aligned, see ``solver/grid.py``) and the bytes of the arrays and tables the run builds, and
+:func:`check_run` refuses with one :class:`~ketasim.errors.InputError` line saying why and what to do.
+Streaming writers (population chunks) call the same function with ``chunk_patients`` so that only one
+chunk's tables count.
+
+Budgets: memory ``KETASIM_MAX_MEMORY`` (bytes, or e.g. ``8GiB``; default half the physical memory), time
+``KETASIM_MAX_SECONDS`` (default 3600 s of estimated compute on this machine's measured throughput).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import os
+import re
+
+from .errors import InputError
+
+#: Longest horizon (and any time in a scenario): 10 years in hours.
+MAX_TIME_H = 10 * 365.25 * 24.0
+#: Most virtual patients per arm.
+MAX_PATIENTS = 2_000_000
+#: Seeds are non-negative integers below 2**63 (numpy SeedSequence; JSON-safe as int64).
+MAX_SEED = 2**63 - 1
+#: Scenario files: bytes read at most, nesting depth, nodes after YAML alias expansion.
+MAX_SCENARIO_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_NODES = 200_000
+#: Quantity text ('0.5 mg/kg'): characters at most; magnitudes beyond this are refused as absurd.
+MAX_QUANTITY_CHARS = 64
+MAX_MAGNITUDE = 1e12
+
+# cost model of the kernel, measured by benchmarks/bench_engine.py (100,000 patients x 28 days, ~400 steps,
+# 7.1 s on 2 cores): ~5.6e6 patient-steps per second; taken conservatively.
+_PATIENT_STEPS_PER_S = 4.0e6
+_N_OUT = 28          # solver outputs per row (solver/kernel.py OUT_NAMES)
+_N_SUM = 7
+# bytes per output row while the tidy table is built: the kernel array, the DataFrame columns (outputs,
+# arm, subject, time, score) and one copy while arms are concatenated.
+_TABLE_ROW_BYTES = 8 * (_N_OUT + 2 * (_N_OUT + 4))
+_GRID_STEP_BYTES = 8 * 4          # times, step ids, weights index, event lookup
+_H0, _GROWTH, _HMAX = 1.0 / 120.0, 1.2, 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunEstimate:
+    """What a run will cost: output rows, solver steps per patient, peak bytes, compute seconds."""
+
+    rows: int
+    steps: int
+    bytes: int
+    seconds: float
+
+    def describe(self) -> str:
+        return f"{self.rows:,} output rows, ~{fmt_bytes(self.bytes)}, ~{fmt_seconds(self.seconds)}"
+
+
+def fmt_bytes(b: float) -> str:
+    for unit, k in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if b >= k:
+            return f"{b / k:.3g} {unit}"
+    return f"{int(b)} B"
+
+
+def fmt_seconds(s: float) -> str:
+    if s >= 3600:
+        return f"{s / 3600:.3g} h"
+    if s >= 60:
+        return f"{s / 60:.3g} min"
+    return f"{s:.2g} s"
+
+
+def _parse_bytes(text: str) -> int | None:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(|k|m|g|t)(?:i?b)?\s*", text.lower())
+    if not m:
+        return None
+    return int(float(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2)])
+
+
+def memory_budget() -> int:
+    """Bytes one run may use: ``KETASIM_MAX_MEMORY`` or half of the physical memory."""
+    env = os.environ.get("KETASIM_MAX_MEMORY")
+    if env:
+        b = _parse_bytes(env)
+        if b:
+            return b
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        phys = 8 << 30
+    return int(phys // 2)
+
+
+def time_budget() -> float:
+    """Estimated compute seconds one run may take: ``KETASIM_MAX_SECONDS`` or 3600."""
+    try:
+        v = float(os.environ.get("KETASIM_MAX_SECONDS", "3600"))
+    except ValueError:
+        v = 3600.0
+    return v if v > 0 and math.isfinite(v) else 3600.0
+
+
+def grid_steps(horizon_h: float, n_resets: int, n_output_times: int) -> int:
+    """Upper estimate of the solver steps of one arm: small steps after each reset (growing x1.2 from 30 s to
+    2 h: ~31 steps, ~12 h), 2-h steps elsewhere, plus one split per output time."""
+    ramp = math.ceil(math.log(_HMAX / _H0) / math.log(_GROWTH)) + 1
+    return int(horizon_h / _HMAX) + ramp * (n_resets + 1) + n_output_times + 1
+
+
+def estimate_run(n_patients: int, n_output_times: int, horizon_h: float, *, n_arms: int = 1, n_resets: int = 0,
+                 n_sessions: int = 0, chunk_patients: int | None = None, tables: bool = True) -> RunEstimate:
+    """Estimate a run before allocating: rows, solver steps per patient, peak bytes, seconds.
+
+    ``n_patients`` per arm; ``n_output_times`` output times per patient; ``horizon_h`` (h) the last simulated
+    time; ``n_resets`` dose-related events per arm (each restarts small steps). ``chunk_patients``: patients
+    held in memory at once by a streaming writer (None: all). ``tables``: whether tidy tables are built.
+    """
+    n_patients, n_output_times = int(n_patients), int(n_output_times)
+    rows = n_patients * n_output_times * n_arms
+    steps = grid_steps(horizon_h, n_resets, n_output_times)
+    held = n_patients if chunk_patients is None else min(n_patients, int(chunk_patients))
+    per_row = _TABLE_ROW_BYTES if tables else 8 * _N_OUT
+    arms_held = n_arms if chunk_patients is None else 1
+    b = held * arms_held * n_output_times * per_row + held * arms_held * max(n_sessions, 1) * 8 * _N_SUM
+    b += n_arms * steps * _GRID_STEP_BYTES + n_patients * n_arms * 8 * 40   # grid + patient parameters
+    seconds = n_patients * n_arms * steps / _PATIENT_STEPS_PER_S
+    return RunEstimate(rows, steps, int(b), seconds)
+
+
+def check_run(n_patients: int, n_output_times: int, horizon_h: float, *, field: str = "run", **kw) -> RunEstimate:
+    """:func:`estimate_run`, refusing (one InputError line) what would not fit in memory or time."""
+    if not math.isfinite(horizon_h) or horizon_h > MAX_TIME_H * 1.5:
+        raise InputError(f"{field}: a horizon of {horizon_h:g} h is beyond the {MAX_TIME_H:g} h (10 years) supported")
+    est = estimate_run(n_patients, n_output_times, horizon_h, **kw)
+    mem = memory_budget()
+    what = (f"{n_patients:,} patients x {n_output_times:,} output times x {kw.get('n_arms', 1)} arm(s) over "
+            f"{horizon_h:g} h")
+    if est.bytes > mem:
+        raise InputError(f"{field}: {what} needs ~{fmt_bytes(est.bytes)}, more than the {fmt_bytes(mem)} allowed "
+                         "(KETASIM_MAX_MEMORY); output less often (output.every), fewer times or fewer patients, "
+                         "or stream the population in chunks")
+    secs = time_budget()
+    if est.seconds > secs:
+        raise InputError(f"{field}: {what} would compute for ~{fmt_seconds(est.seconds)}, more than the "
+                         f"{fmt_seconds(secs)} allowed (KETASIM_MAX_SECONDS); use fewer patients or a shorter horizon")
+    return est
+
+
+def check_scenario_run(scenario, n: int | None = None, output_times_h=None, *, field: str = "run",
+                       chunk_patients: int | None = None, tables: bool = True, extra_times: int = 0) -> RunEstimate:
+    """:func:`check_run` for a validated scenario (its arms' events and horizon) and optional overrides."""
+    n_patients = scenario.population.size if n is None else n
+    if output_times_h is None:
+        n_out = scenario.n_output_times()
+        last = scenario.horizon_h
+    else:
+        n_out = len(output_times_h)
+        last = float(max(output_times_h)) if n_out else 0.0
+    adm = [len(a.administrations()) for a in scenario.arms]
+    resets = 3 * max(adm, default=0)
+    last_dose = max((a.last_time_h for a in scenario.arms), default=0.0)
+    horizon = max(last, last_dose + 24.0)
+    return check_run(n_patients, n_out + extra_times, horizon, field=field, n_arms=len(scenario.arms),
+                     n_resets=resets, n_sessions=max(adm, default=1), chunk_patients=chunk_patients, tables=tables)
+
+
+# ---- argument checks (public API, CLI options, request bodies) ----------------------------------------------
+def check_int(value, field: str, *, lo: int, hi: int) -> int:
+    """A whole number in [lo, hi]; accepts integral floats (1e3) but not bools, text or fractions."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{field}: expected a whole number, got {type(value).__name__} {_short(value)}")
+    if isinstance(value, numbers.Integral):
+        v = int(value)
+    else:
+        f = float(value)
+        if not math.isfinite(f) or not f.is_integer():
+            raise InputError(f"{field}: expected a whole number, got {_short(value)}")
+        v = int(f)
+    if not lo <= v <= hi:
+        raise InputError(f"{field}: must lie in {lo:,}-{hi:,}, got {v:,}")
+    return v
+
+
+def check_seed(seed, field: str = "seed") -> int:
+    return check_int(seed, field, lo=0, hi=MAX_SEED)
+
+
+def check_size(n, field: str = "size") -> int:
+    return check_int(n, field, lo=1, hi=MAX_PATIENTS)
+
+
+def check_real(value, field: str, *, lo: float = -math.inf, hi: float = math.inf) -> float:
+    """A finite number in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{field}: expected a number, got {type(value).__name__} {_short(value)}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise InputError(f"{field}: must be a finite number, got {v}")
+    if not lo <= v <= hi:
+        raise InputError(f"{field}: must lie in [{lo:g}, {hi:g}], got {v:g}")
+    return v
+
+
+def check_output_times(times, field: str = "output_times_h"):
+    """A non-empty, bounded, non-decreasing list of finite times in [0, 10 years] (h); returns a float array."""
+    import numpy as np
+
+    if isinstance(times, (str, bytes, dict)) or not hasattr(times, "__len__"):
+        raise InputError(f"{field}: expected a list of times in hours, got {type(times).__name__}")
+    if len(times) == 0:
+        raise InputError(f"{field}: at least one time is required")
+    if len(times) > 50_000_000:
+        raise InputError(f"{field}: {len(times):,} output times is more than the 50,000,000 supported")
+    try:
+        arr = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{field}: every time must be a number of hours") from None
+    if arr.ndim != 1:
+        raise InputError(f"{field}: expected a flat list of times in hours")
+    if not np.isfinite(arr).all():
+        raise InputError(f"{field}: every time must be finite")
+    if arr.min() < 0 or arr.max() > MAX_TIME_H:
+        raise InputError(f"{field}: times must lie in 0-{MAX_TIME_H:g} h (10 years)")
+    if arr.size > 1 and np.any(np.diff(arr) < 0):
+        raise InputError(f"{field}: times must be in increasing order")
+    return arr
+
+
+def check_depth(obj, field: str = "scenario", max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
+    """Refuse mappings/lists nested deeper than ``max_depth`` or holding more than ``max_nodes`` items
+    (iterative: no recursion, so no RecursionError on hostile input)."""
+    stack = [(obj, 1)]
+    seen = 0
+    while stack:
+        x, d = stack.pop()
+        if d > max_depth:
+            raise InputError(f"{field}: nested more than {max_depth} levels deep")
+        if isinstance(x, dict):
+            items = list(x.values())
+        elif isinstance(x, (list, tuple)):
+            items = list(x)
+        else:
+            continue
+        seen += len(items)
+        if seen > max_nodes:
+            raise InputError(f"{field}: more than {max_nodes:,} values")
+        stack.extend((v, d + 1) for v in items)
+
+
+def _short(value) -> str:
+    r = repr(value)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+__all__ = ["RunEstimate", "estimate_run", "check_run", "check_scenario_run", "check_int", "check_seed",
+           "check_size", "check_real", "check_output_times", "check_depth", "memory_budget", "time_budget",
+           "MAX_TIME_H", "MAX_PATIENTS", "MAX_SEED", "MAX_SCENARIO_BYTES", "MAX_DEPTH", "MAX_QUANTITY_CHARS"]
+
+
+# ---- the public API's arguments (engine.simulate, trial.run_trial) ---------------------------------------------
+def check_scenario_arg(scenario, field: str = "scenario"):
+    from .scenario import Scenario
+
+    if not isinstance(scenario, Scenario):
+        hint = f" (read a file with ketasim.load_scenario({scenario!r}))" if isinstance(scenario, (str, os.PathLike)) \
+            else " (build one with ketasim.scenario_from_dict(mapping))" if isinstance(scenario, dict) else ""
+        raise InputError(f"{field}: expected a Scenario, got {type(scenario).__name__}{hint}"[:300])
+    return scenario
+
+
+def check_bool(value, field: str) -> bool:
+    if not isinstance(value, (bool,)) and not (hasattr(value, "dtype") and value.dtype == bool and value.ndim == 0):
+        raise InputError(f"{field}: expected True or False, got {type(value).__name__} {_short(value)}")
+    return bool(value)
+
+
+def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_times_h=None, experiment=None,
+                        grid_options=None, typical=False, same_patients=False, on_failure="raise"):
+    """Validate the arguments of :func:`ketasim.engine.simulate` (one InputError naming the argument) and
+    estimate the run before it allocates. Returns ``(n, seed, output_times_or_None)`` normalised."""
+    from .engine import VirtualExperiment
+    from .parameters import ParameterSet
+    from .solver.grid import GridOptions
+
+    check_scenario_arg(scenario)
+    if params is not None and not isinstance(params, ParameterSet):
+        raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters()), got {type(params).__name__}")
+    n = None if n is None else check_size(n, "n")
+    seed = None if seed is None else check_seed(seed, "seed")
+    if experiment is not None and not isinstance(experiment, VirtualExperiment):
+        raise InputError(f"experiment: expected a VirtualExperiment, got {type(experiment).__name__}")
+    if grid_options is not None and not isinstance(grid_options, GridOptions):
+        raise InputError(f"grid_options: expected a GridOptions, got {type(grid_options).__name__}")
+    typical = check_bool(typical, "typical")
+    check_bool(same_patients, "same_patients")
+    if not isinstance(on_failure, str) or on_failure not in ("raise", "flag"):
+        raise InputError(f"on_failure: use 'raise' or 'flag', got {_short(on_failure)}")
+    times = None if output_times_h is None else check_output_times(output_times_h)
+    check_scenario_run(scenario, 1 if typical else n, times, field="n" if n is not None else "run")
+    return n, seed, times
+
+
+def check_trial_args(scenario, params=None, *, n=None, seed=None, progress=None, chunk=20000):
+    """Validate the arguments of :func:`ketasim.trial.run_trial`; returns ``(n, seed, chunk)``."""
+    from .parameters import ParameterSet
+
+    check_scenario_arg(scenario)
+    if params is not None and not isinstance(params, ParameterSet):
+        raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters()), got {type(params).__name__}")
+    n = None if n is None else check_size(n, "n")
+    seed = None if seed is None else check_seed(seed, "seed")
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress: expected a function of the completed fraction, got {type(progress).__name__}")
+    chunk = check_int(chunk, "chunk", lo=1, hi=MAX_PATIENTS)
+    return n, seed, chunk
