@@ -250,7 +250,7 @@ def test_reports_render_offline(browser, tmp_path):
         page.route("**/*", cut)
         page.goto(path.as_uri())
         for fid in plots:
-            page.wait_for_function(f"document.querySelectorAll('#{fid} .main-svg').length > 0", timeout=20000)
+            page.wait_for_function(f"() => document.querySelectorAll('#{fid} .main-svg').length > 0", timeout=20000)
             n = page.evaluate(f"document.querySelectorAll('#{fid} .scatterlayer .trace').length")
             assert n > 0, (path.name, fid)
             box = page.locator(f"#{fid}").bounding_box()

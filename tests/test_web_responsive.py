@@ -88,7 +88,7 @@ def test_dashboard_fits_every_screen(browser, dashboard, tmp_path, screen):  # n
     if screen == "phone":       # a small trial: its table scrolls inside its own box, the page does not
         page.fill('[data-field="trial.size"]', "30")
         page.click("#run-trial")
-        page.wait_for_function("document.body.dataset.trial === 'done'", timeout=90000)
+        page.wait_for_function("() => document.body.dataset.trial === 'done'", timeout=90000)
         _no_horizontal_overflow(page)
     _shot(page, f"dashboard-{screen}.png", tmp_path)
     assert not problems, problems
@@ -113,7 +113,7 @@ def test_reports_fit_a_phone(browser, tmp_path):  # noqa: F811
     for path, size in ((sim, "phone"), (tri, "phone"), (tri, "desktop")):
         ctx, page, problems = _new_page(browser, *SIZES[size])
         page.goto(path.as_uri())
-        page.wait_for_function("document.querySelectorAll('#cascade .main-svg').length > 0", timeout=20000)
+        page.wait_for_function("() => document.querySelectorAll('#cascade .main-svg').length > 0", timeout=20000)
         _no_horizontal_overflow(page)       # wide tables scroll inside their own box (reports overflowed 579 px)
         _shot(page, f"report-{path.stem}-{size}.png", tmp_path)
         assert not problems, problems
@@ -137,7 +137,7 @@ def test_dose_lines_rates_comedications_observed_data_and_parameter_edits(browse
     assert page.evaluate(AUC_JS, ["A:", "cp_ketamine_ng_ml"]) > 1.5 * auc0    # + 0.5 mg/kg over 1 h
     # a bad rate names its line's field with the CLI's message
     page.select_option('[data-field="regimen.0.lines.0.route"]', "iv-bolus")
-    page.wait_for_function("document.body.dataset.status === 'invalid'", timeout=20000)
+    page.wait_for_function("() => document.body.dataset.status === 'invalid'", timeout=20000)
     assert "needs route iv-infusion" in page.locator('[data-msg="regimen.0.lines.0.dose"]').inner_text()
     seq = page.evaluate("document.body.dataset.seq")
     page.click('[data-remove-line="0.0"]')
@@ -167,7 +167,7 @@ def test_dose_lines_rates_comedications_observed_data_and_parameter_edits(browse
     bad = tmp_path / "bad.csv"
     bad.write_text("when,score\n0,33\n", encoding="utf-8")
     page.set_input_files("#observed-file", str(bad))
-    page.wait_for_function("document.body.dataset.status === 'invalid'", timeout=20000)
+    page.wait_for_function("() => document.body.dataset.status === 'invalid'", timeout=20000)
     assert "time_h" in page.locator('[data-msg="observed"]').inner_text()
     seq = page.evaluate("document.body.dataset.seq")
     page.click("#observed-clear")
@@ -181,7 +181,7 @@ def test_dose_lines_rates_comedications_observed_data_and_parameter_edits(browse
     _wait_new_answer(page, seq)
     assert page.evaluate(PEAK_JS, ["A:", "cp_ketamine_ng_ml"]) > 1.3 * peak0
     page.fill("#param-value", "100")
-    page.wait_for_function("document.body.dataset.status === 'invalid'", timeout=20000)
+    page.wait_for_function("() => document.body.dataset.status === 'invalid'", timeout=20000)
     assert "outside the plausible range" in page.locator('[data-msg="overrides"]').inner_text()
     seq = page.evaluate("document.body.dataset.seq")
     page.click("#param-reset")

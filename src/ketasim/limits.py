@@ -262,10 +262,14 @@ __all__ = ["RunEstimate", "estimate_run", "check_run", "check_scenario_run", "ch
 
 
 # ---- the public API's arguments (engine.simulate, trial.run_trial) ---------------------------------------------
-def check_scenario_arg(scenario, field: str = "scenario"):
-    from .scenario import Scenario
+def _is(obj, module: str, name: str) -> bool:
+    """isinstance by qualified name: this module sits below the ones that define these classes (units imports it),
+    so it must not import them."""
+    return any(c.__name__ == name and c.__module__ == f"ketasim.{module}" for c in type(obj).__mro__)
 
-    if not isinstance(scenario, Scenario):
+
+def check_scenario_arg(scenario, field: str = "scenario"):
+    if not _is(scenario, "scenario", "Scenario"):
         hint = f" (read a file with ketasim.load_scenario({scenario!r}))" if isinstance(scenario, (str, os.PathLike)) \
             else " (build one with ketasim.scenario_from_dict(mapping))" if isinstance(scenario, dict) else ""
         raise InputError(f"{field}: expected a Scenario, got {type(scenario).__name__}{hint}"[:300])
@@ -282,18 +286,14 @@ def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_time
                         grid_options=None, typical=False, same_patients=False, on_failure="raise"):
     """Validate the arguments of :func:`ketasim.engine.simulate` (one InputError naming the argument) and
     estimate the run before it allocates. Returns ``(n, seed, output_times_or_None)`` normalised."""
-    from .engine import VirtualExperiment
-    from .parameters import ParameterSet
-    from .solver.grid import GridOptions
-
     check_scenario_arg(scenario)
-    if params is not None and not isinstance(params, ParameterSet):
+    if params is not None and not _is(params, "parameters", "ParameterSet"):
         raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters()), got {type(params).__name__}")
     n = None if n is None else check_size(n, "n")
     seed = None if seed is None else check_seed(seed, "seed")
-    if experiment is not None and not isinstance(experiment, VirtualExperiment):
+    if experiment is not None and not _is(experiment, "engine", "VirtualExperiment"):
         raise InputError(f"experiment: expected a VirtualExperiment, got {type(experiment).__name__}")
-    if grid_options is not None and not isinstance(grid_options, GridOptions):
+    if grid_options is not None and not _is(grid_options, "solver.grid", "GridOptions"):
         raise InputError(f"grid_options: expected a GridOptions, got {type(grid_options).__name__}")
     typical = check_bool(typical, "typical")
     check_bool(same_patients, "same_patients")
@@ -306,10 +306,8 @@ def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_time
 
 def check_trial_args(scenario, params=None, *, n=None, seed=None, progress=None, chunk=20000):
     """Validate the arguments of :func:`ketasim.trial.run_trial`; returns ``(n, seed, chunk)``."""
-    from .parameters import ParameterSet
-
     check_scenario_arg(scenario)
-    if params is not None and not isinstance(params, ParameterSet):
+    if params is not None and not _is(params, "parameters", "ParameterSet"):
         raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters()), got {type(params).__name__}")
     n = None if n is None else check_size(n, "n")
     seed = None if seed is None else check_seed(seed, "seed")
