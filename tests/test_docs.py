@@ -1,0 +1,122 @@
+"""The documentation site builds offline with warnings as errors, its generated pages follow the code and data,
+and every tutorial script runs (at a small size), so the docs cannot rot."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+TUTORIALS = sorted(p for p in (DOCS / "tutorials").glob("*.py") if not p.name.startswith("_"))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """Build the site once (sphinx-build -W: any warning fails), small populations for the figures."""
+    pytest.importorskip("sphinx", reason="install the docs extra: pip install -e '.[docs]'")
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "KETASIM_DOCS_N": "30"}
+    proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out
+
+
+def _text(page: Path) -> str:
+    """Visible text, whitespace collapsed (code is split into spans)."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+    return re.sub(r"\s+", " ", text)
+
+
+def test_site_has_every_page_and_figure(site):
+    for page in ("index", "getting-started", "contracts", "model", "validation", "teachers", "api", "changelog",
+                 "howto/one-patient", "howto/dose-response", "howto/placebo-trial", "howto/crossover",
+                 "howto/withdrawal", "howto/ddi", "howto/sensitivity", "howto/personalised-plan", "howto/scale-out"):
+        assert (site / f"{page}.html").is_file(), page
+    for fig in ("cascade", "dose_response", "hours_vs_weeks", "monitoring", "qualification"):
+        png = site / "_images" / f"{fig}.png"
+        assert png.is_file() and png.stat().st_size > 10_000, fig
+    # offline: no page loads a script or stylesheet from the network
+    for page in site.rglob("*.html"):
+        assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', page.read_text(encoding="utf-8")), page
+
+
+def test_model_page_lists_every_parameter_with_its_source(site):
+    from ketasim import load_parameters
+
+    text = _text(site / "model.html")
+    ps = load_parameters()
+    assert ps.version in text                        # generated from the installed parameter set
+    for p in [*ps.literature.values(), *ps.free.values()]:
+        assert p.name in text, p.name
+    alnum = re.sub(r"[^0-9A-Za-z]", "", text)       # smart quotes and dashes aside
+    for p in ps.literature.values():
+        assert re.sub(r"[^0-9A-Za-z]", "", p.source) in alnum, (p.name, p.source)
+    # the equations come from the link modules' docstrings
+    for eq in ("G* = (1 + g_dis * B_I) * (1 - B_E)", "D* = (1 - R_drug)(1 - R_placebo)(1 - R_AD)"):
+        assert eq in text, eq
+
+
+def test_contract_page_lists_what_the_reader_accepts(site):
+    from ketasim.population import KNOWN_COMEDICATIONS
+    from ketasim.regimen import Drug, Route
+    from ketasim.scenario import KNOWN_MEASURES
+    from ketasim.solver.kernel import OUT_NAMES
+
+    text = _text(site / "contracts.html")
+    for value in [*(d.value for d in Drug), *(r.value for r in Route), *KNOWN_MEASURES, *KNOWN_COMEDICATIONS,
+                  *OUT_NAMES]:
+        assert value in text, value
+
+
+def test_validation_page_reports_its_own_run(site):
+    text = _text(site / "validation.html")
+    m = re.search(r"(\d+) calibration rows modelled", text)
+    assert m and int(m.group(1)) > 100
+    assert re.search(r"mean absolute error \d+\.\d\d score points", text)
+    assert "30 virtual patients per arm" in text or "50 virtual patients per arm" in text
+
+
+def test_every_parameter_belongs_to_one_link(monkeypatch):
+    monkeypatch.syspath_prepend(str(DOCS / "_ext"))
+    import ketasim_docs as kd
+    from ketasim import load_parameters
+
+    ps = load_parameters()
+    for p in ps.literature.values():
+        kd.link_of(p.name, free=False)
+    for p in ps.free.values():
+        kd.link_of(p.name, free=True)
+    with pytest.raises(ValueError, match="belongs to no link"):
+        kd.link_of("pd.brand_new.parameter", free=False)
+
+
+@pytest.mark.parametrize("script", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorial_runs(script, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KETASIM_TUTORIAL_N", "20")
+    monkeypatch.setenv("KETASIM_TUTORIAL_OUT", str(tmp_path))
+    monkeypatch.syspath_prepend(str(script.parent))
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert out.strip(), "a tutorial shows its results"
+    expected = {"one_patient": "plasma ketamine peaks at", "dose_response": "inverted U",
+                "placebo_trial": "ketamine vs saline", "crossover": "ketamine vs midazolam",
+                "withdrawal": "re-randomized", "ddi": "Cmax", "sensitivity_by_hand": "MADRS change at 24 h"}
+    assert expected[script.stem] in out
+
+
+def test_every_tutorial_is_on_a_page():
+    pages = "".join(p.read_text(encoding="utf-8") for p in (DOCS / "howto").glob("*.md"))
+    for script in TUTORIALS:
+        assert f"tutorials/{script.name}" in pages, script.name
+    for yaml_file in (DOCS / "tutorials").glob("*.yaml"):
+        assert f"tutorials/{yaml_file.name}" in pages, yaml_file.name
