@@ -120,3 +120,53 @@ def test_every_tutorial_is_on_a_page():
         assert f"tutorials/{script.name}" in pages, script.name
     for yaml_file in (DOCS / "tutorials").glob("*.yaml"):
         assert f"tutorials/{yaml_file.name}" in pages, yaml_file.name
+
+
+# ---- the dashboard serves the built site at /docs/ and links to the teachers' page --------------------------------
+def _asgi_get(app, path: str) -> tuple[int, bytes]:
+    import asyncio
+
+    messages = []
+    sent_request = False
+    done = None
+
+    async def receive():
+        # the request once; then (as a client that hung up after the response) a disconnect, so that the
+        # responses' disconnect listeners end instead of polling forever
+        nonlocal sent_request
+        if not sent_request:
+            sent_request = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        messages.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            done.set()
+
+    async def run():
+        nonlocal done
+        done = asyncio.Event()
+        await app(scope, receive, send)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"127.0.0.1")], "server": ("127.0.0.1", 8050), "client": ("127.0.0.1", 1)}
+    asyncio.run(asyncio.wait_for(run(), timeout=60))
+    status = next(m["status"] for m in messages if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+
+
+def test_dashboard_serves_the_docs(site, monkeypatch, tmp_path):
+    pytest.importorskip("starlette")
+    from ketasim.web import server
+
+    index = (server.STATIC / "index.html").read_text(encoding="utf-8")
+    assert 'href="/docs/teachers.html"' in index
+    monkeypatch.setenv("KETASIM_DOCS_DIR", str(site))
+    status, body = _asgi_get(server.create_app(), "/docs/teachers.html")
+    assert status == 200 and b"inverted U" in body
+    monkeypatch.setenv("KETASIM_DOCS_DIR", str(tmp_path))          # not built there
+    status, body = _asgi_get(server.create_app(), "/docs/teachers.html")
+    assert status == 404 and b"not built" in body
