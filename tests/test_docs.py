@@ -41,7 +41,7 @@ def test_site_has_every_page_and_figure(site):
                  "howto/one-patient", "howto/dose-response", "howto/placebo-trial", "howto/crossover",
                  "howto/withdrawal", "howto/ddi", "howto/sensitivity", "howto/personalised-plan", "howto/scale-out"):
         assert (site / f"{page}.html").is_file(), page
-    for fig in ("cascade", "dose_response", "hours_vs_weeks", "monitoring", "qualification"):
+    for fig in ("cascade", "dose_response", "hours_vs_weeks", "experiments", "monitoring", "qualification"):
         png = site / "_images" / f"{fig}.png"
         assert png.is_file() and png.stat().st_size > 10_000, fig
     # offline: no page loads a script or stylesheet from the network

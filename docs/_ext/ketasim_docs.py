@@ -236,6 +236,29 @@ def fig_hours_vs_weeks(path: Path):
     plt.close(fig)
 
 
+def fig_experiments(path: Path):
+    import matplotlib.pyplot as plt
+    from ketasim import VirtualExperiment, quick_scenario, simulate
+
+    sc = quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg")
+    times = np.unique(np.concatenate([np.linspace(0, 24, 97), np.linspace(24, 14 * 24, 80)]))
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    for exp, lab, ls in ((VirtualExperiment(), "ketamine alone", "-"),
+                         (VirtualExperiment(ampa_block=1.0), "with an AMPA blocker (NBQX)", "-"),
+                         (VirtualExperiment(mtor_block=1.0), "with the mTOR blocker rapamycin", "--"),
+                         (VirtualExperiment(spine_block=1.0), "with new spines blocked", "-")):
+        df = simulate(sc, typical=True, output_times_h=times, experiment=exp).trajectories()
+        ax.plot(df.time_h / 24.0, df.score, lw=1.8, ls=ls, label=lab)
+    ax.set_xlabel("days after one 0.5 mg/kg infusion")
+    ax.set_ylabel("MADRS score (typical patient)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Virtual experiments: block one link and the response changes", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def fig_monitoring(path: Path, n: int):
     import matplotlib.pyplot as plt
     from ketasim import load_parameters, quick_scenario, simulate
@@ -326,6 +349,7 @@ def generate(srcdir: Path) -> None:
     fig_cascade(figs / "cascade.png", n)
     fig_dose_response(figs / "dose_response.png")
     fig_hours_vs_weeks(figs / "hours_vs_weeks.png")
+    fig_experiments(figs / "experiments.png")
     fig_monitoring(figs / "monitoring.png", n)
     write_validation(gen / "validation.md", figs / "qualification.png", max(n, 50))
 
