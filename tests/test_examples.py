@@ -15,11 +15,14 @@ from ketasim.errors import DoseWarning
 from ketasim.trial import _finite
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted([*ROOT.glob("examples/**/*.yaml"), *ROOT.glob("docs/tutorials/*.yaml")])
+# examples/, the tutorial scenarios, and the calibration trials' scenarios wherever they live
+SCENARIOS = sorted({*ROOT.glob("examples/**/*.yaml"), *ROOT.glob("docs/tutorials/*.yaml"),
+                    *ROOT.glob("src/ketasim/data/calibration/*.yaml")})
 
 
 def test_there_are_examples():
-    assert len(SCENARIOS) >= 13
+    assert len(SCENARIOS) >= 5
+    assert ROOT / "examples/design_example.yaml" in SCENARIOS
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[str(p.relative_to(ROOT)) for p in SCENARIOS])

@@ -54,12 +54,21 @@ LINKS = [
 ]
 
 
+# Fallbacks for names no rule above claims (checked after all of them): whole families of parameters.
+FALLBACK = (("route.", 0), ("pk.", 1), ("ddi.", 1), ("mw.", 1), ("iiv.", 1), ("ae.", 8), ("ae_", 8),
+            ("monitoring.", 8), ("pop.", 7))
+OTHER = len(LINKS)          # "Other parameters": listed, but not yet placed on a link (e.g. observation models)
+
+
 def link_of(name: str, free: bool) -> int:
-    """Index in LINKS of the link a parameter belongs to; raises if none (so the build fails)."""
+    """Index in LINKS of the link a parameter belongs to, or OTHER; every parameter is listed somewhere."""
     for i, (_, _, prefixes, exact) in enumerate(LINKS):
         if (free and name in exact) or (not free and name.startswith(prefixes)):
             return i
-    raise ValueError(f"parameter {name!r} belongs to no link of the model page: add it to LINKS in {__file__}")
+    for prefix, i in FALLBACK:
+        if name.startswith(prefix):
+            return i
+    return OTHER
 
 
 def _cell(text) -> str:
@@ -87,7 +96,7 @@ def write_model_page(out: Path) -> list[str]:
     from ketasim.calibration import FITTED
 
     ps = load_parameters()
-    groups: list[list] = [[] for _ in LINKS]
+    groups: list[list] = [[] for _ in range(len(LINKS) + 1)]
     for p in ps.literature.values():
         groups[link_of(p.name, free=False)].append(("literature", p))
     for p in ps.free.values():
@@ -100,8 +109,14 @@ def write_model_page(out: Path) -> list[str]:
           "feed-forward (see {doc}`/teachers` for a plain-language walk). *Literature* parameters are fixed;",
           "*fitted* ones were calibrated to `clinical_calibration.csv` only (bounds and transform in the table),",
           "see {doc}`/validation`.", ""]
-    for (title, module, _, _), rows in zip(LINKS, groups):
-        md += [f"## {title}", "", f"Module `{module}`.", "", "```{eval-rst}", _docstring(module), "```", ""]
+    sections = [*LINKS, ("Other parameters", None, (), ())]
+    for (title, module, _, _), rows in zip(sections, groups):
+        if module is None:
+            if not rows:
+                continue
+            md += [f"## {title}", "", "Parameters not tied to one link of the chain (e.g. observation models).", ""]
+        else:
+            md += [f"## {title}", "", f"Module `{module}`.", "", "```{eval-rst}", _docstring(module), "```", ""]
         if not rows:
             md += ["No parameters of its own.", ""]
             continue
@@ -110,7 +125,7 @@ def write_model_page(out: Path) -> list[str]:
         for kind, p in rows:
             src = p.source if kind == "literature" else "calibration run (see above)"
             if p.name in FITTED:
-                tr, lo, hi = FITTED[p.name]
+                tr, lo, hi = FITTED[p.name][:3]          # (transform, lower, upper[, prior scale])
                 kind = f"fitted in [{_fmt(lo)}, {_fmt(hi)}] ({tr})"
             md.append(f"| `{p.name}` | {_fmt(p.value)} | {_cell(p.unit)} | {kind} | {_cell(src)} | "
                       f"{_cell(p.confidence)} | {_cell(p.note)} |")

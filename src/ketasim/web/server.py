@@ -273,8 +273,8 @@ def create_app() -> Starlette:
         Route("/api/trial/{job}/result.json", trial_json),
         Route("/api/trial/{job}/report.html", trial_report),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        docs_mount(),
     ]
-    routes.append(docs_mount())
     return Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})
 
 
