@@ -60,9 +60,15 @@ def test_model_page_lists_every_parameter_with_its_source(site):
     alnum = re.sub(r"[^0-9A-Za-z]", "", text)       # smart quotes and dashes aside
     for p in ps.literature.values():
         assert re.sub(r"[^0-9A-Za-z]", "", p.source) in alnum, (p.name, p.source)
-    # the equations come from the link modules' docstrings
-    for eq in ("G* = (1 + g_dis * B_I) * (1 - B_E)", "D* = (1 - R_drug)(1 - R_placebo)(1 - R_AD)"):
-        assert eq in text, eq
+    # the equations come from the code: the link modules' docstrings, and the declared model where there is one
+    try:
+        from ketasim.model import DEFAULT_MODEL
+    except ImportError:
+        for eq in ("G* = (1 + g_dis * B_I) * (1 - B_E)", "D* = (1 - R_drug)(1 - R_placebo)(1 - R_AD)"):
+            assert eq in text, eq
+    else:
+        for st in DEFAULT_MODEL.states:
+            assert f"d{st.name}/dt" in text and (st.target or st.drive) in text, st.name
 
 
 def test_contract_page_lists_what_the_reader_accepts(site):

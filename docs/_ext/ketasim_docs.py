@@ -82,12 +82,63 @@ def _fmt(v: float) -> str:
 
 
 def _docstring(module: str) -> str:
+    """The module's docstring without its title line, or "" if the module does not exist (any more)."""
     import importlib
 
-    doc = importlib.import_module(module).__doc__ or ""
+    try:
+        doc = importlib.import_module(module).__doc__ or ""
+    except ImportError:
+        return ""
     lines = doc.strip().splitlines()
-    body = "\n".join(lines[1:]).strip()          # the first line is the section title
-    return body
+    return "\n".join(lines[1:]).strip()          # the first line is the section title
+
+
+def _declared_model():
+    """The declared model (``ketasim.model.DEFAULT_MODEL``) where this version has one, else None."""
+    try:
+        from ketasim.model import DEFAULT_MODEL
+    except ImportError:
+        return None
+    return DEFAULT_MODEL
+
+
+def _link_numbers(title: str) -> set[int]:
+    head = title.split(".")[0]
+    a, _, b = head.partition("-")
+    return set(range(int(a), int(b or a) + 1))
+
+
+def _declared_functions(model, numbers: set[int]) -> list[str]:
+    """``name(args) = expr`` of the declared model's functions whose doc names one of these links."""
+    out = []
+    for f in getattr(model, "functions", ()):
+        m = re.match(r"\s*Links? ([0-9]+)", f.doc or "")
+        if m and int(m.group(1)) in numbers:
+            out.append(f"* `{f.name}({', '.join(f.args)}) = {f.expr}` — {f.doc}")
+    return out
+
+
+def _declared_model_section(model) -> list[str]:
+    """Every state, intermediate and constant of the declared model, written out from its definition."""
+    md = ["## The model as declared (`ketasim.model`)", "",
+          "Written out from the model definition that the kernel, the reference solve and the SBML export are "
+          "generated from. States follow `dx/dt = rate (target - x)` or `dx/dt = gain drive - rate x`.", "",
+          "### States", ""]
+    for st in getattr(model, "states", ()):
+        if getattr(st, "target", None):
+            eq = f"d{st.name}/dt = {st.rate} * ({st.target} - {st.name})"
+        else:
+            eq = f"d{st.name}/dt = {st.gain} * {st.drive} - {st.rate} * {st.name}"
+        doc = getattr(st, "doc", "")
+        md.append(f"* `{eq}`; initial `{st.init}`; {_cell(st.unit)}" + (f" — {_cell(doc)}" if doc else ""))
+    md += ["", "### Intermediates", ""]
+    for a in getattr(model, "algebraics", ()):
+        md.append(f"* `{a.name} = {a.expr}` ({_cell(a.unit)})" + (f" — {_cell(a.doc)}" if a.doc else ""))
+    md += ["", "### Constants and rates (from the parameter set)", "", "| name | unit | from |", "|---|---|---|"]
+    for c in (*getattr(model, "constants", ()), *getattr(model, "rates", ())):
+        md.append(f"| `{c.name}` | {_cell(c.unit)} | `{_cell(c.source)}` |")
+    md.append("")
+    return md
 
 
 def write_model_page(out: Path) -> list[str]:
@@ -109,6 +160,7 @@ def write_model_page(out: Path) -> list[str]:
           "feed-forward (see {doc}`/teachers` for a plain-language walk). *Literature* parameters are fixed;",
           "*fitted* ones were calibrated to `clinical_calibration.csv` only (bounds and transform in the table),",
           "see {doc}`/validation`.", ""]
+    model = _declared_model()
     sections = [*LINKS, ("Other parameters", None, (), ())]
     for (title, module, _, _), rows in zip(sections, groups):
         if module is None:
@@ -116,7 +168,13 @@ def write_model_page(out: Path) -> list[str]:
                 continue
             md += [f"## {title}", "", "Parameters not tied to one link of the chain (e.g. observation models).", ""]
         else:
-            md += [f"## {title}", "", f"Module `{module}`.", "", "```{eval-rst}", _docstring(module), "```", ""]
+            doc = _docstring(module)
+            md += [f"## {title}", ""]
+            if doc:
+                md += [f"Module `{module}`.", "", "```{eval-rst}", doc, "```", ""]
+            declared = _declared_functions(model, _link_numbers(title)) if model is not None else []
+            if declared:
+                md += ["Equations of the declared model:", "", *declared, ""]
         if not rows:
             md += ["No parameters of its own.", ""]
             continue
@@ -131,6 +189,8 @@ def write_model_page(out: Path) -> list[str]:
                       f"{_cell(p.confidence)} | {_cell(p.note)} |")
             listed.append(p.name)
         md.append("")
+    if model is not None:
+        md += _declared_model_section(model)
     out.write_text("\n".join(md), encoding="utf-8")
     return listed
 
