@@ -64,8 +64,19 @@ class SimulationResult:
         hi = max((float(t[-1]) for t in times), default=float("nan"))
         return {"name": self.scenario.name, "arms": [(r.arm.name, int(r.out.shape[0])) for r in self.runs],
                 "n_times": max((t.size for t in times), default=0), "t_range_h": (lo, hi),
-                "columns": ["arm", "subject", "time_h", *K.OUT_NAMES, "score"], "typical": self.typical,
+                "columns": self._columns(), "typical": self.typical,
                 "scale": self.scenario.population.scale, "seed": int(self.seed), "parameter_set": self.params.version}
+
+    def _columns(self) -> list[str]:
+        """Trajectory column names, without building the table."""
+        d = getattr(self.runs[0], "definition", None) if self.runs else None
+        if d is not None and hasattr(d, "output_names"):       # a declared model names its own outputs
+            names = list(d.output_names)
+        else:
+            from .solver import kernel
+
+            names = list(kernel.OUT_NAMES)
+        return ["arm", "subject", "time_h", *names, *([] if "score" in names else ["score"])]
 
     def __repr__(self) -> str:
         s = self._summary()
