@@ -55,11 +55,13 @@ def test_model_page_lists_every_parameter_with_its_source(site):
     text = _text(site / "model.html")
     ps = load_parameters()
     assert ps.version in text                        # generated from the installed parameter set
+    assert text.count("https://") >= 10               # and the sources' links are there
     for p in [*ps.literature.values(), *ps.free.values()]:
         assert p.name in text, p.name
     alnum = re.sub(r"[^0-9A-Za-z]", "", text)       # smart quotes and dashes aside
     for p in ps.literature.values():
-        assert re.sub(r"[^0-9A-Za-z]", "", p.source) in alnum, (p.name, p.source)
+        for words in re.split(r"https?://\S+", p.source):     # links are shown as links (escapes may be decoded)
+            assert re.sub(r"[^0-9A-Za-z]", "", words) in alnum, (p.name, p.source)
     # the equations come from the code: the link modules' docstrings, and the declared model where there is one
     try:
         from ketasim.model import DEFAULT_MODEL
