@@ -7,5 +7,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev,web]"
+.venv/bin/python -m pip install --quiet -e ".[dev,web,docs]"
 .venv/bin/ketasim demo --out out

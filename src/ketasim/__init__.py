@@ -11,6 +11,7 @@ Public API (imported lazily, so that ``ketasim --help`` starts fast)::
 
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
+from typing import TYPE_CHECKING
 
 try:
     __version__ = _version("ketasim")
@@ -25,8 +26,16 @@ _EXPORTS = {
 }
 __all__ = [*_EXPORTS, "__version__"]
 
+if TYPE_CHECKING:  # static type checkers see the real, typed objects; at run time they are imported lazily
+    from .engine import VirtualExperiment, simulate
+    from .errors import KetasimError
+    from .parameters import load_parameters
+    from .result import NOTICE, SimulationResult
+    from .scenario import Scenario, load_scenario, quick_scenario, scenario_from_dict
+    from .trial import run_trial
 
-def __getattr__(name):
+
+def __getattr__(name: str) -> object:
     if name in _EXPORTS:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'ketasim' has no attribute {name!r}")

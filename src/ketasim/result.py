@@ -57,6 +57,49 @@ class SimulationResult:
     def arm_names(self) -> list[str]:
         return [r.arm.name for r in self.runs]
 
+    # -- short displays (terminal and Jupyter); the default dataclass repr printed every array (~100 KB) ----
+    def _summary(self) -> dict:
+        times = [r.output_times_h for r in self.runs if r.output_times_h.size]
+        lo = min((float(t[0]) for t in times), default=float("nan"))
+        hi = max((float(t[-1]) for t in times), default=float("nan"))
+        return {"name": self.scenario.name, "arms": [(r.arm.name, int(r.out.shape[0])) for r in self.runs],
+                "n_times": max((t.size for t in times), default=0), "t_range_h": (lo, hi),
+                "columns": self._columns(), "typical": self.typical,
+                "scale": self.scenario.population.scale, "seed": int(self.seed), "parameter_set": self.params.version}
+
+    def _columns(self) -> list[str]:
+        """Trajectory column names, without building the table."""
+        d = getattr(self.runs[0], "definition", None) if self.runs else None
+        if d is not None and hasattr(d, "output_names"):       # a declared model names its own outputs
+            names = list(d.output_names)
+        else:
+            from .solver import kernel
+
+            names = list(kernel.OUT_NAMES)
+        return ["arm", "subject", "time_h", *names, *([] if "score" in names else ["score"])]
+
+    def __repr__(self) -> str:
+        s = self._summary()
+        arms = ", ".join(f"{a} (n={n})" for a, n in s["arms"])
+        cols = s["columns"]
+        return (f"<SimulationResult {s['name']!r}: {len(s['arms'])} arm(s): {arms}{'; typical patient' if s['typical'] else ''}; "
+                f"{s['n_times']} output times {s['t_range_h'][0]:g}-{s['t_range_h'][1]:g} h; "
+                f"{len(cols)} columns ({', '.join(cols[:4])}, ..., {cols[-1]}); scale {s['scale']}; seed {s['seed']}; "
+                f"parameter set {s['parameter_set']}>")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        s = self._summary()
+        e = html.escape
+        arms = "".join(f"<tr><td>{e(a)}</td><td>{n}</td></tr>" for a, n in s["arms"])
+        return (f"<div><b>SimulationResult</b> {e(s['name'])}{' (typical patient)' if s['typical'] else ''}"
+                f"<table><tr><th>arm</th><th>patients</th></tr>{arms}</table>"
+                f"<p>{s['n_times']} output times, {s['t_range_h'][0]:g}-{s['t_range_h'][1]:g} h; scale {e(s['scale'])}; "
+                f"seed {s['seed']}; parameter set {e(s['parameter_set'])}</p>"
+                f"<p><code>trajectories()</code> columns: {e(', '.join(s['columns']))}</p>"
+                f"<p><small>{e(NOTICE)}</small></p></div>")
+
     def run(self, arm: str):
         for r in self.runs:
             if r.arm.name == arm:

@@ -100,6 +100,35 @@ class TrialResult:
     def trajectory_summary(self) -> pd.DataFrame:
         return pd.concat([o.bands for o in self.outcomes.values()], ignore_index=True)
 
+    # -- short displays (terminal and Jupyter); the default dataclass repr printed every array (~100 KB) ----
+    def _summary(self) -> dict:
+        times = sorted({r["time_h"] for r in self.endpoints if r.get("time_h") is not None})
+        return {"name": self.scenario.name, "design": self.design, "seed": int(self.seed),
+                "arms": [(name, o.n) for name, o in self.outcomes.items()], "times_h": times,
+                "measures": list(dict.fromkeys(r["measure"] for r in self.endpoints)),
+                "comparisons": len(self.comparisons), "parameter_set": self.params.version}
+
+    def __repr__(self) -> str:
+        s = self._summary()
+        arms = ", ".join(f"{a} (n={n})" for a, n in s["arms"])
+        times = ", ".join(_fmt_t(t) for t in s["times_h"])
+        return (f"<TrialResult {s['name']!r}: {s['design']} trial, {len(s['arms'])} arm(s): {arms}; times: {times}; "
+                f"measures: {', '.join(s['measures'])}; {s['comparisons']} comparison(s); seed {s['seed']}; "
+                f"parameter set {s['parameter_set']}>")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        s = self._summary()
+        e = html.escape
+        arms = "".join(f"<tr><td>{e(a)}</td><td>{n}</td></tr>" for a, n in s["arms"])
+        return (f"<div><b>TrialResult</b> {e(s['name'])} ({e(s['design'])} trial)"
+                f"<table><tr><th>arm</th><th>patients</th></tr>{arms}</table>"
+                f"<p>times: {e(', '.join(_fmt_t(t) for t in s['times_h']))}; measures: {e(', '.join(s['measures']))}; "
+                f"{s['comparisons']} comparison(s); seed {s['seed']}; parameter set {e(s['parameter_set'])}</p>"
+                f"<p><code>table()</code>, <code>comparison_table()</code>, <code>format_table()</code>, "
+                f"<code>to_dict()</code> give the numbers.</p><p><small>{e(NOTICE)}</small></p></div>")
+
     def format_table(self) -> str:
         t = self.table()
         lines = [f"{self.scenario.name}: {self.design} trial, seed {self.seed}, parameter set {self.params.version}"]

@@ -512,9 +512,37 @@ def create_app(allowed_hosts=None) -> Starlette:
         Route("/api/trial/{job}/result.json", trial_json),
         Route("/api/trial/{job}/report.html", trial_report),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        docs_mount(),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})
     return LocalGuard(app, allowed_hosts=allowed_hosts)
+
+
+def docs_dir() -> Path | None:
+    """The built documentation site: ``$KETASIM_DOCS_DIR``, else ``site/`` at the root of a source checkout
+    (``sphinx-build -b html docs site``); None when it has not been built."""
+    import os
+
+    env = os.environ.get("KETASIM_DOCS_DIR")
+    d = Path(env) if env else Path(__file__).resolve().parents[3] / "site"
+    return d if (d / "index.html").is_file() else None
+
+
+def docs_mount() -> Mount:
+    """``/docs/``: the built documentation (the dashboard links to its teachers' page), or how to build it.
+    Looked up per request, so a site built while the server runs is served at once."""
+    missing = ("<!doctype html><meta charset='utf-8'><title>ketasim docs</title><p>The documentation is not built. "
+               "From the repository: <code>.venv/bin/sphinx-build -W -b html docs site</code>, then reload "
+               "(or set KETASIM_DOCS_DIR to a built site).</p>")
+
+    async def app(scope, receive, send):
+        d = docs_dir()
+        if d is None:
+            await HTMLResponse(missing, status_code=404)(scope, receive, send)
+        else:
+            await StaticFiles(directory=d, html=True)(scope, receive, send)
+
+    return Mount("/docs", app=app, name="docs")
 
 
 def _bind(host: str, port: int) -> socket.socket:
