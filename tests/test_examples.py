@@ -12,7 +12,7 @@ import pytest
 
 from ketasim import load_scenario, run_trial, simulate
 from ketasim.errors import DoseWarning
-from ketasim.trial import _finite
+from ketasim.display import json_safe as _finite
 
 ROOT = Path(__file__).resolve().parents[1]
 # examples/, the tutorial scenarios, and the calibration trials' scenarios wherever they live

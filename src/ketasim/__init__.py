@@ -30,9 +30,11 @@ if TYPE_CHECKING:  # static type checkers see the real, typed objects; at run ti
     from .engine import VirtualExperiment, simulate
     from .errors import KetasimError
     from .parameters import load_parameters
-    from .result import NOTICE, SimulationResult
-    from .scenario import Scenario, load_scenario, quick_scenario, scenario_from_dict
+    from .patient import Patient
+    from .result import SimulationResult
+    from .scenario import Scenario, load_scenario, patient_scenario, quick_scenario, scenario_from_dict
     from .trial import run_trial
+    from .vocabulary import NOTICE
 
 
 def __getattr__(name: str) -> object:
