@@ -52,6 +52,7 @@ def test_no_observations_is_a_prior_record():
     r = record_from_rows([{"ID": 1, "TIME": 0, "EVID": 1, "AMT": 0.5, "AMTU": "mg/kg", "DUR": 0.6667,
                            "DRUG": "racemic-ketamine", "ROUTE": "iv-infusion", "WT": 80, "AGE": 40, "SEX": "F"}])
     assert r.observations == () and r.planned_doses == () and len(r.past_doses) == 1
+    assert r.last_observation_h == 0
 
 
 @pytest.mark.parametrize("body, where", [

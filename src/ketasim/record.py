@@ -93,14 +93,13 @@ class PatientRecord:
 
     @property
     def past_doses(self) -> tuple[Dose, ...]:
+        """Doses up to the last observed value (with no observation: those at time 0)."""
         t = self.last_observation_h
-        return tuple(d for d in self.doses if d.at_h <= t or not self.observations)
+        return tuple(d for d in self.doses if d.at_h <= t)
 
     @property
     def planned_doses(self) -> tuple[Dose, ...]:
         """Doses after the last observed value (the planned future regimen)."""
-        if not self.observations:
-            return ()
         t = self.last_observation_h
         return tuple(d for d in self.doses if d.at_h > t)
 
