@@ -64,6 +64,10 @@ def main():
           + ", ".join(f"{k} {100 * x:.0f} %" for k, x in v["parameter_coverage90"].items()))
     print(f"  top plan ({v['plan_target']}): stated p {v['top_plan_stated_mean']:.3f} vs realised "
           f"{v['top_plan_realised_rate']:.3f} over {v['top_plans']} patients (Brier {v['top_plan_brier']:.3f})")
+    for b in v["plan_calibration"]:
+        if b["patients"]:
+            print(f"    stated p in [{b['stated_from']:.1f}, {min(b['stated_to'], 1):.1f}): {b['patients']} patients, "
+                  f"stated {b['stated_mean']:.2f}, realised {b['realised_rate']:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"speed": sp, "validation": v}, f, indent=1)

@@ -118,6 +118,30 @@ def test_plan_is_ranked_safe_and_pasteable(example_fit):
     lines = plans[0]["regimen"] or [{"drug": "placebo", "route": "oral"}]
     scenario_from_dict({"name": "pasted", "arms": {"plan": lines}})
     assert res["notice"] == NOTICE and res["limits"]["cadss"] == 25.0
+    # among plans that meet the probability: fewest sessions first (default) or least drug first
+    ok = [p for p in plans if p["meets_probability"]]
+    assert [(p["sessions"], p["total_dose_mg"]) for p in ok] == sorted((p["sessions"], p["total_dose_mg"]) for p in ok)
+    res2 = plan(example_fit, target=parse_target("score<=20", "madrs"), limits=Limits(cadss=25.0, routes=("iv-infusion",)),
+                n_samples=100, minimise="exposure")
+    ok2 = [p["total_dose_mg"] for p in res2["plans"] if p["meets_probability"]]
+    assert ok2 == sorted(ok2)
+    with pytest.raises(InputError, match="minimise"):
+        plan(example_fit, minimise="cost")
+
+
+def test_plasma_levels_inform_the_pk_random_effects():
+    rows = [{"ID": 1, "TIME": 0, "EVID": 0, "DV": 32, "DVID": "madrs", "WT": 70, "AGE": 40, "SEX": "M"},
+            {"TIME": 0.1, "EVID": 1, "AMT": 0.5, "AMTU": "mg/kg", "DUR": 0.6667, "DRUG": "racemic-ketamine",
+             "ROUTE": "iv-infusion"},
+            {"TIME": 0.7, "EVID": 0, "DV": 300, "DVID": "cp_ketamine_ng_ml"},
+            {"TIME": 2, "EVID": 0, "DV": 60, "DVID": "cp_ketamine_ng_ml"},
+            {"TIME": 24, "EVID": 0, "DV": 20, "DVID": "madrs"}]
+    fit = fit_patient(record_from_rows(rows))
+    rows_ = {r["name"]: r for r in fit.parameter_table()}
+    # a higher level at the end of the infusion than the typical patient's (~166 ng/mL) means a smaller volume
+    assert rows_["eta_v"]["informed"] and rows_["eta_v"]["estimate"] < -0.2
+    cp = [r for r in fit.residuals if r["dvid"] == "cp_ketamine_ng_ml"]
+    assert cp[0]["predicted"] > 175
 
 
 def test_cli_plan_json_contract_and_report(tmp_path, capsys):
@@ -140,6 +164,8 @@ def test_cli_plan_json_contract_and_report(tmp_path, capsys):
     assert res["alternative"]["regimen"][0]["drug"] == "esketamine"
     page = rep.read_text()
     assert page.count(NOTICE) == 1 and "Plotly.newPlot" in page and "<script src=" not in page
+    for fid in ("fit-forecast", "plans"):      # each figure has its own element (ids are unique)
+        assert page.count(f'id="{fid}"') == 1
 
 
 def test_small_simulation_validation():

@@ -235,12 +235,15 @@ def plan(
     variable: Optional[List[str]] = typer.Option(None, help="Also forecast this trajectory variable (e.g. cp_ketamine_ng_ml)."),
     patient_id: Optional[str] = typer.Option(None, "--id", help="The patient to use when the file holds several IDs."),
     seed: int = typer.Option(0, help="Random seed of the posterior sampling."),
+    minimise: str = typer.Option("sessions", help="Among plans that meet the target: fewest 'sessions' or least "
+                                                  "'exposure' (total drug) first."),
 ):
     """Fit a patient's record, forecast the rating, and rank regimens that meet a target within safety limits."""
     from .plan_report import plan_cli
 
     plan_cli(data, json_out=json_out, report=report, target=target, limits=limits, window=window,
-             probability=probability, alternative=alternative, variables=variable, patient_id=patient_id, seed=seed)
+             probability=probability, alternative=alternative, variables=variable, patient_id=patient_id, seed=seed,
+             minimise=minimise)
 
 
 @app.command()

@@ -495,8 +495,10 @@ DOSE_OPTIONS = {
     ("racemic-ketamine", "im"): [(0.5, True), (0.75, True), (1.0, True)],
     ("racemic-ketamine", "sc"): [(0.5, True), (1.0, True)],
     ("esketamine", "intranasal"): [(56.0, False), (84.0, False)],
-    ("racemic-ketamine", "intranasal"): [(50.0, False), (100.0, False)],
 }
+#: Products searched only when named in ``--limits drugs=...`` and ``routes=...`` explicitly (compounded
+#: racemic nasal sprays are not a labelled product).
+EXPLICIT_DOSE_OPTIONS = {("racemic-ketamine", "intranasal"): [(50.0, False), (100.0, False)]}
 #: Schedules: (label, [(interval h, number of sessions or None = to the end of the window), ...]).
 SCHEDULES = [
     ("twice weekly", [(84.0, None)]),
@@ -523,7 +525,10 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
     last_obs = record.last_observation_h
     past = record.past_doses
     out = [{"label": "no further sessions", "doses": (), "times": []}]
-    for (drug, route), options in DOSE_OPTIONS.items():
+    options_all = dict(DOSE_OPTIONS)
+    if limits.routes != Limits().routes or limits.drugs != Limits().drugs:
+        options_all |= EXPLICIT_DOSE_OPTIONS
+    for (drug, route), options in options_all.items():
         if drug not in limits.drugs or route not in limits.routes:
             continue
         for amount, per_kg in options:
@@ -573,8 +578,14 @@ def _compress(doses: tuple[Dose, ...]) -> list[dict]:
 
 
 def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None = None, top: int = 5,
-         n_samples: int = 200, seed: int = 2) -> dict:
-    """Search candidate regimens; return {target, limits, plans (ranked), candidates_evaluated, recorded}."""
+         n_samples: int = 200, seed: int = 2, minimise: str = "sessions") -> dict:
+    """Search candidate regimens; return {target, limits, plans (ranked), candidates_evaluated, recorded}.
+
+    Ranking: plans that meet the target with the required probability first, by fewest sessions then least drug
+    (``minimise="sessions"``) or least drug then fewest sessions (``"exposure"``); then the others by probability.
+    """
+    if minimise not in ("sessions", "exposure"):
+        raise InputError(f"--minimise: use sessions or exposure, got {minimise!r}")
     pm = fit.model
     rec = pm.record
     target = target or parse_target(None, rec.scale)
@@ -626,9 +637,9 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
         }
 
     def key(r):
+        cost = (r["sessions"], r["total_dose_mg"]) if minimise == "sessions" else (r["total_dose_mg"], r["sessions"])
         return (not r["meets_probability"],
-                (r["sessions"], r["total_dose_mg"], -r["p_target"]) if r["meets_probability"]
-                else (-r["p_target"], r["sessions"], r["total_dose_mg"]))
+                (*cost, -r["p_target"]) if r["meets_probability"] else (-r["p_target"], *cost))
 
     results = [evaluate(c, th, noise) for c in cands]
     leading = sorted([(r, c) for r, c in zip(results, cands) if r["safe"] and not r["recorded"]],
@@ -649,7 +660,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
                                      "below the threshold at every visit; the leading candidates are re-scored on an "
                                      "independent set of samples and noise (p_target; p_target_search is the "
                                      "search's own estimate)"},
-            "limits": limits.describe(), "plans": ranked[:top], "recorded_plan": recorded,
+            "limits": limits.describe(), "plans": ranked[:top], "recorded_plan": recorded, "minimise": minimise,
             "candidates_evaluated": len(results),
             "unsafe_candidates": sum(1 for r in results if not r["safe"]),
             "seconds": time.perf_counter() - t0, "notice": NOTICE}
@@ -658,11 +669,13 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
 # ---- the whole job -------------------------------------------------------------------------------------------
 def personal_plan(record, *, target: str | None = None, limits: str | Limits | None = None, window: str | None = None,
                   probability: float = 0.8, alternative=None, variables=("score",), params: ParameterSet | None = None,
-                  seed: int = 0, n_samples: int = 400, top: int = 5) -> dict:
+                  seed: int = 0, n_samples: int = 400, top: int = 5, minimise: str = "sessions") -> dict:
     """Fit, forecast and plan for one record; returns the plan JSON contract (see docs in ``ketasim plan``)."""
     import ketasim
 
     rec = as_record(record)
+    if minimise not in ("sessions", "exposure"):
+        raise InputError(f"--minimise: use sessions or exposure, got {minimise!r}")
     pm = PatientModel(rec, params)
     lim = limits if isinstance(limits, Limits) else parse_limits(limits)
     tgt = parse_target(target, rec.scale, probability=probability, window=window)
@@ -675,7 +688,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         afc = forecast(fit, regimen=alternative)
         alt = {"regimen": [dose_line(d) for d in afc.regimen[len(rec.past_doses):]], "forecast": afc.entries(),
                "grid": afc.entries(afc.grid_h)}
-    pl = plan(fit, target=tgt, limits=lim, top=top, seed=seed + 2)
+    pl = plan(fit, target=tgt, limits=lim, top=top, seed=seed + 2, minimise=minimise)
     obs = [{"time_h": o.time_h, "dvid": o.dvid, "value": o.value} for o in rec.observations]
     return {
         "notice": NOTICE,
@@ -697,7 +710,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         "alternative": alt,
         "plans": pl["plans"], "recorded_plan": pl["recorded_plan"], "target": pl["target"], "limits": pl["limits"],
         "search": {"candidates_evaluated": pl["candidates_evaluated"], "unsafe_candidates": pl["unsafe_candidates"],
-                   "seconds": round(pl["seconds"], 3)},
+                   "minimise": pl["minimise"], "seconds": round(pl["seconds"], 3)},
         "provenance": {"package_version": ketasim.__version__, "parameter_set": pm.params.version,
                        "calibration_run": pm.params.calibration_run, "seed": seed},
     }
@@ -832,7 +845,13 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                 "top_plan_stated_mean": float(st.mean()) if st.size else None,
                 "top_plan_realised_rate": float(re_.mean()) if re_.size else None,
                 "top_plan_brier": float(np.mean((st - re_) ** 2)) if st.size else None,
-                "top_plans": int(st.size), "plan_target": target}
+                "top_plans": int(st.size), "plan_target": target,
+                "plan_calibration": [
+                    {"stated_from": lo, "stated_to": hi, "patients": int(m.sum()),
+                     "stated_mean": float(st[m].mean()) if m.any() else None,
+                     "realised_rate": float(re_[m].mean()) if m.any() else None}
+                    for lo, hi in ((0.0, 0.2), (0.2, 0.5), (0.5, 0.8), (0.8, 1.01))
+                    for m in [(st >= lo) & (st < hi)]]}
     return out
 
 

@@ -174,7 +174,7 @@ def plan_report(res: dict, path) -> Path:
                  + _plot_div("plans") + f"<h3 style=\"font-size:14px\">Dose lines (scenario YAML, at on the "
                  f"record's clock)</h3><pre id=\"plan-yaml\">{html.escape(plans_yaml)}</pre>"
                  + "<p class=\"hint\">Limits: " + html.escape(", ".join(f"{k} = {v}" for k, v in lim.items())) + "</p>",
-                 "plans"),
+                 "plans-section"),
         _section("Fitted parameters", _table(parameter_frame(res), left=("parameter", "informed"))
                  + (f"<ul class=\"hint\">{warn}</ul>" if warn else "")
                  + f"<p class=\"hint\">{html.escape(res['fit']['method'])}; effective sample size "
@@ -190,7 +190,7 @@ def plan_report(res: dict, path) -> Path:
 
 
 def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, window=None, probability=0.8,
-             alternative=None, variables=(), patient_id=None, seed=0) -> dict:
+             alternative=None, variables=(), patient_id=None, seed=0, minimise="sessions") -> dict:
     import typer
     import yaml
 
@@ -212,7 +212,7 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
         if not isinstance(alt, list) or not alt:
             raise InputError("--alternative: expected a YAML list of dose lines ({drug, route, dose, at, ...})")
     res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability, alternative=alt,
-                        variables=tuple(variables or ()), seed=seed)
+                        variables=tuple(variables or ()), seed=seed, minimise=minimise)
     safe = json_safe(res)
     if json_out:
         Path(json_out).write_text(json.dumps(safe, indent=1, allow_nan=False), encoding="utf-8")
