@@ -177,3 +177,33 @@ def test_small_simulation_validation():
     assert r["pi90_coverage"] >= 0.7
     assert r["mae_individual"] < 0.75 * r["mae_population"]
     assert r["parameter_coverage90_mean"] >= 0.6
+
+
+def test_a_new_random_effect_is_just_data(monkeypatch):
+    """A random effect added to Patients and to the sampler later (e.g. issue 7's response trait) is fitted with
+    the sampler's own prior SD, with no change to ketasim.personal."""
+    import ketasim.personal as personal
+    import ketasim.population as population
+
+    @dataclasses.dataclass(frozen=True)
+    class PatientsX(Patients):
+        eta_trait: np.ndarray = None
+
+    real_sample = population.sample_patients
+
+    def sample(spec, params, rng, n=None):
+        p = real_sample(spec, params, rng, n)
+        cols = {f.name: getattr(p, f.name) for f in dataclasses.fields(Patients)}
+        return PatientsX(**cols, eta_trait=0.5 * np.random.default_rng(3).standard_normal(p.n))
+
+    monkeypatch.setattr(population, "Patients", PatientsX)
+    monkeypatch.setattr(personal, "Patients", PatientsX)
+    monkeypatch.setattr(personal, "sample_patients", sample)
+    pm = PatientModel(read_record(EXAMPLE))
+    j = pm.names.index("eta_trait")
+    assert pm.prior_sd[j] == pytest.approx(0.5, rel=0.03) and pm.names[-1] == "baseline"
+    assert isinstance(pm.patients(np.tile(pm.prior_mean, (2, 1))), PatientsX)
+    fit = fit_patient(pm, n_samples=200, n_proposals=400)
+    row = {r["name"]: r for r in fit.parameter_table()}["eta_trait"]
+    # the engine does not use it (yet): the data cannot inform it, and the fit says so
+    assert not row["informed"] and any(w.startswith("eta_trait:") for w in fit.warnings)
