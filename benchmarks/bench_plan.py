@@ -59,7 +59,8 @@ def main():
     print(f"validation ({v['patients']} patients, {v['forecast_points']} future ratings, {v['wall_s']:.0f} s):")
     print(f"  90 % PI coverage {100 * v['pi90_coverage']:.1f} % (target 85-95 %), 50 % PI coverage "
           f"{100 * v['pi50_coverage']:.1f} %")
-    print(f"  forecast MAE vs true score: individual {v['mae_individual']:.2f}, population {v['mae_population']:.2f} points")
+    print(f"  forecast MAE vs true score: individual {v['mae_individual']:.2f}, population {v['mae_population']:.2f}, "
+          f"population anchored on the observed baseline rating {v['mae_population_baseline_anchored']:.2f} points")
     print(f"  90 % parameter-interval coverage {100 * v['parameter_coverage90_mean']:.1f} % (mean); per parameter: "
           + ", ".join(f"{k} {100 * x:.0f} %" for k, x in v["parameter_coverage90"].items()))
     print(f"  top plan ({v['plan_target']}): stated p {v['top_plan_stated_mean']:.3f} vs realised "

@@ -176,6 +176,7 @@ def test_small_simulation_validation():
     assert r["observations_per_patient"] == 10
     assert r["pi90_coverage"] >= 0.7
     assert r["mae_individual"] < 0.75 * r["mae_population"]
+    assert r["mae_individual"] < r["mae_population_baseline_anchored"]
     assert r["parameter_coverage90_mean"] >= 0.6
 
 

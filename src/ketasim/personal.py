@@ -581,6 +581,9 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
          n_samples: int = 200, seed: int = 2, minimise: str = "sessions") -> dict:
     """Search candidate regimens; return {target, limits, plans (ranked), candidates_evaluated, recorded}.
 
+    Every candidate is screened with ``n_samples // 2`` posterior samples; the leading ``top + 2`` are re-scored
+    with ``n_samples`` other samples and fresh rater noise, and those values are reported and ranked.
+
     Ranking: plans that meet the target with the required probability first, by fewest sessions then least drug
     (``minimise="sessions"``) or least drug then fewest sessions (``"exposure"``); then the others by probability.
     """
@@ -601,12 +604,13 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
                       "recorded": True})
     rng = np.random.default_rng(seed)
     total = fit.samples.shape[0]
-    S = min(n_samples, total)
+    S2 = min(n_samples, total)
+    S = max(min(S2 // 2, total), 1)          # screening uses half as many samples
     order = rng.permutation(total)
     th = fit.samples[order[:S]]
     # a second, independent set (other posterior samples where there are enough, fresh rater noise) re-scores
     # the leading candidates, so that the stated probability is not biased upwards by picking the best
-    th2 = fit.samples[order[S:2 * S]] if total >= 2 * S else fit.samples[rng.choice(total, S)]
+    th2 = fit.samples[order[S:S + S2]] if total >= S + S2 else fit.samples[rng.choice(total, S2)]
     noise = rng.normal(0.0, pm.rating_sd, (S, visits.size))      # common random numbers for every candidate
     noise2 = rng.normal(0.0, pm.rating_sd, (th2.shape[0], visits.size))
 
@@ -653,7 +657,8 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     ranked = sorted(rescored, key=key)
     for k, r in enumerate(ranked[:top], start=1):
         r["rank"] = k
-    recorded = next((r for r in results if r["recorded"]), None)
+    rec_cand = next((c for c in cands if c.get("recorded")), None)
+    recorded = evaluate(rec_cand, th2, noise2) if rec_cand is not None else None
     return {"target": {"text": target.text(rec.scale), "threshold": target.threshold, "scale": rec.scale,
                        "visits_h": [float(v) for v in visits], "probability": target.probability,
                        "definition": "fraction of posterior samples whose rating (with the rater's noise) is at or "
@@ -793,6 +798,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
     recs, truths, models = synthetic_record(n_patients, seed=seed)
     rng = np.random.default_rng(seed + 1)
     cov90, cov50, err_ind, err_pop, par_cover, fit_s, fc_s, plan_s, stated, realised = [], [], [], [], [], [], [], [], [], []
+    err_anch = []
     for i, (rec, theta, pm) in enumerate(zip(recs, truths, models)):
         t0 = time.perf_counter()
         fit = fit_patient(pm, seed=seed + i, n_samples=n_samples, n_proposals=n_proposals)
@@ -802,6 +808,11 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         fc_s.append(time.perf_counter() - t0)
         prior = pm.prior_mean + pm.prior_sd * rng.standard_normal((n_samples, pm.dim))
         pfc = forecast(fit, grid=False, samples=prior, seed=seed + 200 + i)
+        # the population forecast anchored on the observed baseline rating (how much of the gain is the baseline?)
+        anchored = prior.copy()
+        if "baseline" in pm.names and rec.baseline_guess() is not None:
+            anchored[:, pm.names.index("baseline")] = rec.baseline_guess()
+        afc = forecast(fit, grid=False, samples=anchored, seed=seed + 250 + i)
         pts = fc.points_h
         _, true_score, _, _ = pm.run(theta, rec.doses, pts)
         true_rating = np.clip(np.rint(true_score[0] + rng.normal(0, pm.rating_sd, pts.size)), 0, pm.smax)
@@ -811,6 +822,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         cov50.extend((true_rating >= q[1]) & (true_rating <= q[3]))
         err_ind.extend(np.abs(q[2] - true_score[0]))
         err_pop.extend(np.abs(pfc.quantiles["score"][2, k] - true_score[0]))
+        err_anch.extend(np.abs(afc.quantiles["score"][2, k] - true_score[0]))
         lo, hi = np.quantile(fit.samples, [0.05, 0.95], axis=0)
         par_cover.append((theta >= lo) & (theta <= hi))
         if with_plans:
@@ -834,6 +846,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         "patients": n_patients, "forecast_points": len(cov90),
         "pi90_coverage": float(np.mean(cov90)), "pi50_coverage": float(np.mean(cov50)),
         "mae_individual": float(np.mean(err_ind)), "mae_population": float(np.mean(err_pop)),
+        "mae_population_baseline_anchored": float(np.mean(err_anch)),
         "parameter_coverage90": {nm: float(par_cover[:, j].mean()) for j, nm in enumerate(models[0].names)},
         "parameter_coverage90_mean": float(par_cover.mean()),
         "fit_seconds_median": float(np.median(fit_s)), "forecast_seconds_median": float(np.median(fc_s)),
