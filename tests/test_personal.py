@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from ketasim.cli import main
 from ketasim.errors import InputError
 from ketasim.personal import (Limits, PatientModel, candidate_regimens, fit_patient, forecast, parse_limits,
-                              parse_target, personal_plan, plan, synthetic_record, validate)
+                              parse_target, plan, synthetic_record, validate)
 from ketasim.population import Patients
 from ketasim.record import read_record, record_from_rows
 from ketasim.scenario import scenario_from_dict
@@ -171,8 +170,7 @@ def test_cli_plan_json_contract_and_report(tmp_path, capsys):
 def test_small_simulation_validation():
     """A few synthetic patients (the full run is benchmarks/bench_plan.py): intervals cover most true ratings
     and the individual forecast beats the population's."""
-    with warnings.catch_warnings():
-        r = validate(5, seed=21, with_plans=False, n_samples=300, n_proposals=600)
+    r = validate(5, seed=21, with_plans=False, n_samples=300, n_proposals=600)
     assert r["observations_per_patient"] == 10
     assert r["pi90_coverage"] >= 0.7
     assert r["mae_individual"] < 0.75 * r["mae_population"]

@@ -29,7 +29,6 @@ import dataclasses
 import math
 import re
 import time
-import warnings
 
 import numpy as np
 
@@ -44,10 +43,6 @@ from .solver import kernel as K
 NOTICE = "ketasim is a research and teaching tool, not medical advice."
 PRIOR_DRAWS = 20_000          # size of the seeded population draw that defines the prior's moments
 PRIOR_SEED = 20261130
-
-
-class PlanWarning(UserWarning):
-    """The data cannot inform a parameter, or the posterior sample is poor."""
 
 
 # ---- the patient's model --------------------------------------------------------------------------------------
