@@ -151,7 +151,7 @@ def test_cli_plan_json_contract_and_report(tmp_path, capsys):
                  "--alternative", str(alt), "--variable", "cadss",
                  "--limits", "drugs=racemic-ketamine,routes=iv-infusion"]) == 0
     text = capsys.readouterr().out
-    assert text.count(NOTICE) == 1
+    assert text.count(NOTICE) == 1 and "dose lines of #1" in text
     res = json.loads(out.read_text())
     assert res["notice"] == NOTICE
     for p in res["fit"]["parameters"]:

@@ -143,6 +143,10 @@ def text_summary(res: dict) -> str:
         lines.append(f"  #{p['rank']} p={p['p_target']:.2f} {p['label']} ({p['sessions']} sessions, "
                      f"{p['total_dose_mg']:g} mg; SBP margin {p['safety']['sbp_margin_mmhg']:+.0f} mmHg, "
                      f"CADSS margin {p['safety']['cadss_margin']:+.0f})")
+    if res["plans"]:
+        lines.append("  dose lines of #1 (scenario YAML, at on the record's clock):")
+        for d in res["plans"][0]["regimen"]:
+            lines.append("    - {" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}")
     if res.get("recorded_plan"):
         r = res["recorded_plan"]
         lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} sessions)")
