@@ -11,7 +11,7 @@ realised success in the true patient (IV racemic ketamine candidates, 100 poster
 Speed (warm, medians of repeats): fit + forecast of one patient with 10 observations (target < 2 s); a plan
 search with the default limits (target < 10 s).
 
-    NUMBA_NUM_THREADS=2 .venv/bin/python benchmarks/bench_plan.py [--patients 60] [--repeats 5] [--json out.json]
+    NUMBA_NUM_THREADS=2 .venv/bin/python benchmarks/bench_plan.py [--patients 60 (0: speed only)] [--repeats 5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ def main():
     print(f"speed: fit+forecast ({sp['observations']} observations) median {sp['fit_forecast_s_median']:.2f} s "
           f"(target < 2 s); plan search ({sp['plan_candidates']} candidates) median {sp['plan_search_s_median']:.2f} s "
           f"(target < 10 s)")
+    if args.patients <= 0:          # speed only
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"speed": sp}, f, indent=1)
+        return
     t0 = time.perf_counter()
     v = validate(args.patients, seed=args.seed)
     v["wall_s"] = time.perf_counter() - t0
