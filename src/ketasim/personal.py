@@ -716,16 +716,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     }
 
 
-__all__ = ["PatientModel", "PatientFit", "fit_patient", "forecast", "Forecast", "plan", "Limits", "Target",
-           "parse_limits", "parse_target", "personal_plan", "candidate_regimens", "NOTICE"]
-
-
-
-
 # ---- simulation-based validation (used by tests and benchmarks/bench_plan.py) -------------------------------
-VALIDATION_DOSE = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
-
-
 def synthetic_record(n: int = 1, *, seed: int = 0, params: ParameterSet | None = None, weeks_observed: int = 2,
                      forecast_weeks=(3, 4, 5, 6)):
     """``n`` synthetic patients drawn from the population model: (records, true theta (n, dim), PatientModels).
@@ -865,3 +856,8 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
 
 def _expand(d: Dose) -> list[Dose]:
     return [dataclasses.replace(d, at_h=a.start_h, every_h=0.0, count=1) for a in d.administrations()]
+
+
+__all__ = ["PatientModel", "PatientFit", "fit_patient", "forecast", "Forecast", "plan", "Limits", "Target",
+           "parse_limits", "parse_target", "personal_plan", "candidate_regimens", "synthetic_record",
+           "validate", "NOTICE"]
