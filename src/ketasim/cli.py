@@ -129,6 +129,8 @@ def simulate(
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
     experiment: Optional[List[str]] = typer.Option(None, help=f"Virtual experiment: {_EXPERIMENTS}."),
+    events: Optional[Path] = typer.Option(None, "--events", help="A patient record (NONMEM-style CSV or YAML): "
+                                                                  "simulate its doses for its patient."),
 ):
     import numpy as np
 
@@ -139,7 +141,15 @@ def simulate(
     from .summary import cascade_summary
 
     _check_options(size, seed, (csv, parquet, plot, report))
-    if scenario is None:
+    if events is not None:
+        from .errors import InputError
+        from .record import read_record
+        from .scenario import scenario_from_dict
+
+        if scenario is not None or drug or route or dose:
+            raise InputError("simulate: use either --events, a SCENARIO file or --drug/--route/--dose")
+        sc = scenario_from_dict(read_record(events).to_scenario_dict(size=size or 1))
+    elif scenario is None:
         if not (drug and route):
             from .errors import InputError
 
@@ -307,6 +317,32 @@ def serve(
     from .web.server import serve as run_server
 
     run_server(host=host, port=port, allow_remote=allow_remote)
+
+
+@app.command()
+def plan(
+    data: Path = typer.Argument(..., help="Patient record: NONMEM-style CSV (ID, TIME, EVID, AMT, AMTU, DUR, DRUG, "
+                                          "ROUTE, DV, DVID, WT, AGE, SEX, ...) or YAML."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the plan JSON (contract: ketasim/plan_report.py)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report."),
+    target: Optional[str] = typer.Option(None, help="e.g. 'score<=10' (default: remission on the record's scale)."),
+    window: Optional[str] = typer.Option(None, help="Visits FROM:TO after the last observation (default '1 week:4 week')."),
+    probability: float = typer.Option(0.8, help="Required probability of meeting the target."),
+    limits: Optional[str] = typer.Option(None, help="e.g. 'sbp_rise_mmhg=30,cadss=25,sessions_per_week=1,"
+                                                    "drugs=esketamine,routes=intranasal' (defaults stated in the output)."),
+    alternative: Optional[Path] = typer.Option(None, help="YAML list of future dose lines to forecast as an alternative."),
+    variable: Optional[List[str]] = typer.Option(None, help="Also forecast this trajectory variable (e.g. cp_ketamine_ng_ml)."),
+    patient_id: Optional[str] = typer.Option(None, "--id", help="The patient to use when the file holds several IDs."),
+    seed: int = typer.Option(0, help="Random seed of the posterior sampling."),
+    minimise: str = typer.Option("sessions", help="Among plans that meet the target: fewest 'sessions' or least "
+                                                  "'exposure' (total drug) first."),
+):
+    """Fit a patient's record, forecast the rating, and rank regimens that meet a target within safety limits."""
+    from .plan_report import plan_cli
+
+    plan_cli(data, json_out=json_out, report=report, target=target, limits=limits, window=window,
+             probability=probability, alternative=alternative, variables=variable, patient_id=patient_id, seed=seed,
+             minimise=minimise)
 
 
 @app.command()

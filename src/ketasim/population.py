@@ -184,3 +184,23 @@ def typical_patient(spec: PopulationSpec, params: ParameterSet) -> Patients:
         eta_cl=z, eta_v=z.copy(), eta_f=z.copy(), eta_ke0=z.copy(), eta_emax=z.copy(), eta_placebo=z.copy(),
         eta_bp=z.copy(), eta_dissociation=z.copy(),
     )
+
+
+def patients_from_covariates(n: int, *, weight_kg: float, age_years: float, female: bool, genotype_factor: float,
+                             crp_mg_l: float, baseline=33.0, **effects) -> Patients:
+    """``n`` copies of one patient's covariates with given random effects (``eta_*=array``; missing ones 0).
+
+    Used to put many candidate values of one patient's random effects (posterior samples, finite-difference
+    steps) into one batch for the engine. Any ``eta_*`` field of :class:`Patients` can be given.
+    """
+    fields = {f.name for f in dataclasses.fields(Patients)}
+    unknown = set(effects) - fields
+    if unknown:
+        raise InputError(f"patients: unknown random effect(s) {', '.join(sorted(unknown))}")
+    cols = {"weight_kg": np.full(n, float(weight_kg)), "age_years": np.full(n, float(age_years)),
+            "female": np.full(n, bool(female)), "genotype_factor": np.full(n, float(genotype_factor)),
+            "crp_mg_l": np.full(n, float(crp_mg_l)), "baseline": np.broadcast_to(np.asarray(baseline, float), (n,)).copy()}
+    for name in fields - set(cols):
+        v = effects.get(name)
+        cols[name] = np.zeros(n) if v is None else np.broadcast_to(np.asarray(v, float), (n,)).copy()
+    return Patients(**cols)

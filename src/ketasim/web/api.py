@@ -826,3 +826,59 @@ def default_form() -> dict:
              "dose": 0.5, "dose_unit": "mg/kg", "duration_min": 40, "every": "", "every_unit": "d", "count": 1},
         ],
     }
+
+
+# ---- personal plans (issue 9): a record in, fit + forecast + ranked plans out ------------------------------------
+def plan_example() -> dict:
+    """The example record (CSV text) the plan page starts with."""
+    from importlib.resources import files
+
+    return {"csv": files("ketasim").joinpath("data/patient_example.csv").read_text(encoding="utf-8")}
+
+
+def _plan_result(form: dict) -> dict:
+    from ..personal import personal_plan
+    from ..record import record_from_csv_text, record_from_yaml
+
+    from ..errors import InputError
+
+    text = form.get("record")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("record: paste or upload a patient record (CSV or YAML)")
+    fmt = str(form.get("format") or "csv").lower()
+    rec = (record_from_yaml if fmt in ("yaml", "yml") else record_from_csv_text)(text, source="record")
+    alt = form.get("alternative") or None
+    if alt is not None and not isinstance(alt, list):
+        raise InputError("alternative: expected a list of dose lines")
+
+    def opt(key):
+        v = form.get(key)
+        return None if _blank(v) else _text(v)
+
+    prob = _num(form.get("probability"))
+    if not _blank(prob) and not isinstance(prob, (int, float)):
+        raise InputError(f"probability: {prob!r} is not a number")
+    with ENGINE_LOCK:
+        res = personal_plan(rec, target=opt("target"), limits=opt("limits"), window=opt("window"),
+                            probability=0.8 if _blank(prob) else float(prob), alternative=alt)
+    return json_safe(res)
+
+
+def plan_form(form: dict) -> dict:
+    """``/api/plan``: the plan JSON contract plus the figures the page draws."""
+    from ..plan_report import plan_table, plans_figure, score_figure
+
+    res = _plan_result(form)
+    table = plan_table(res)
+    return {"ok": True, "result": res, "figures": {"forecast": score_figure(res), "plans": plans_figure(res)},
+            "plan_table": json_safe(table.to_dict(orient="records"))}
+
+
+def plan_report_html(form: dict) -> str:
+    from ..plan_report import plan_report
+
+    res = _plan_result(form)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "plan.html"
+        plan_report(res, p)
+        return p.read_text(encoding="utf-8")

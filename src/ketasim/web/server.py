@@ -493,6 +493,22 @@ def create_app(allowed_hosts=None) -> Starlette:
         resp.headers["content-security-policy"] = REPORT_CSP
         return resp
 
+    # personal plans (issue 9): a second page and its API
+    async def plan_page(request: Request):
+        return FileResponse(STATIC / "plan.html", media_type="text/html")
+
+    async def plan_example(request: Request):
+        return _as_json(await _guard(api.plan_example))
+
+    async def plan_run(request: Request):
+        try:
+            form = await _body(request)
+        except KetasimError as e:
+            return _error(str(e), 400)
+        return _as_json(await _guard(api.plan_form, form))
+
+    plan_report_html = _download_route(api.plan_report_html, "text/html", "ketasim-plan-report.html")
+
     async def not_found(request: Request, exc):
         return _error(f"not found: {request.url.path}", 404)
 
@@ -511,6 +527,10 @@ def create_app(allowed_hosts=None) -> Starlette:
         Route("/api/trial/{job}", trial_status, methods=["GET", "DELETE"]),
         Route("/api/trial/{job}/result.json", trial_json),
         Route("/api/trial/{job}/report.html", trial_report),
+        Route("/plan", plan_page),
+        Route("/api/plan/example", plan_example),
+        Route("/api/plan", plan_run, methods=["POST"]),
+        Route("/api/plan/report.html", plan_report_html, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         docs_mount(),
     ]

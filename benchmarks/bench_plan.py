@@ -1,0 +1,84 @@
+"""Personal plans: simulation-based validation and speed (issue 9).
+
+Validation: synthetic patients drawn from the population model get 0.5 mg/kg IV ketamine twice weekly for two
+weeks, observed with the rater's noise (9 MADRS ratings + 1 SBP reading = 10 observations), then weekly
+sessions; the fit forecasts weeks 3-6. Reported: coverage of the 90 % / 50 % prediction intervals of the true
+future ratings, the individual vs population (prior) forecast error (MAE of the median against the true
+noise-free score), the 90 % posterior intervals' coverage of the true parameters, and the top plan's stated
+probability of meeting 'score <= 15 at every weekly visit in weeks 1-4 after the last observation' against its
+realised success in the true patient (IV racemic ketamine candidates, 100 posterior samples).
+
+Speed (warm, medians of repeats): fit + forecast of one patient with 10 observations (target < 2 s); a plan
+search with the default limits (target < 10 s).
+
+    NUMBA_NUM_THREADS=2 .venv/bin/python benchmarks/bench_plan.py [--patients 60 (0: speed only)] [--repeats 5] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from ketasim.personal import fit_patient, forecast, plan, synthetic_record, validate
+
+
+def speed(repeats: int) -> dict:
+    recs, _, models = synthetic_record(1, seed=99)
+    pm = models[0]
+    fit_patient(pm)                    # warm-up (numba cache load)
+    ff, pl = [], []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        fit = fit_patient(pm, seed=r)
+        forecast(fit)
+        ff.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        res = plan(fit, seed=r)
+        pl.append(time.perf_counter() - t0)
+    return {"observations": len(recs[0].observations), "fit_forecast_s_median": statistics.median(ff),
+            "fit_forecast_s_all": ff, "plan_search_s_median": statistics.median(pl), "plan_search_s_all": pl,
+            "plan_candidates": res["candidates_evaluated"]}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patients", type=int, default=60)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    sp = speed(args.repeats)
+    print(f"speed: fit+forecast ({sp['observations']} observations) median {sp['fit_forecast_s_median']:.2f} s "
+          f"(target < 2 s); plan search ({sp['plan_candidates']} candidates) median {sp['plan_search_s_median']:.2f} s "
+          f"(target < 10 s)")
+    if args.patients <= 0:          # speed only
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"speed": sp}, f, indent=1)
+        return
+    t0 = time.perf_counter()
+    v = validate(args.patients, seed=args.seed)
+    v["wall_s"] = time.perf_counter() - t0
+    print(f"validation ({v['patients']} patients, {v['forecast_points']} future ratings, {v['wall_s']:.0f} s):")
+    print(f"  90 % PI coverage {100 * v['pi90_coverage']:.1f} % (target 85-95 %), 50 % PI coverage "
+          f"{100 * v['pi50_coverage']:.1f} %")
+    print(f"  forecast MAE vs true score: individual {v['mae_individual']:.2f}, population {v['mae_population']:.2f}, "
+          f"population anchored on the observed baseline rating {v['mae_population_baseline_anchored']:.2f} points")
+    print(f"  90 % parameter-interval coverage {100 * v['parameter_coverage90_mean']:.1f} % (mean); per parameter: "
+          + ", ".join(f"{k} {100 * x:.0f} %" for k, x in v["parameter_coverage90"].items()))
+    print(f"  top plan ({v['plan_target']}): stated p {v['top_plan_stated_mean']:.3f} vs realised "
+          f"{v['top_plan_realised_rate']:.3f} over {v['top_plans']} patients (Brier {v['top_plan_brier']:.3f})")
+    for b in v["plan_calibration"]:
+        if b["patients"]:
+            print(f"    stated p in [{b['stated_from']:.1f}, {min(b['stated_to'], 1):.1f}): {b['patients']} patients, "
+                  f"stated {b['stated_mean']:.2f}, realised {b['realised_rate']:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"speed": sp, "validation": v}, f, indent=1)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

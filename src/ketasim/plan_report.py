@@ -1,0 +1,228 @@
+"""The personal plan's outputs: figure specifications (shared by the HTML report and the dashboard), the
+self-contained HTML report, a text summary and the command-line glue of ``ketasim plan``.
+
+The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these may be added, never removed):
+
+* ``notice``: the research-use notice (once).
+* ``patient``: ``{id, weight_kg, age_years, sex, crp_mg_l, genotype, comedications, scale, source,
+  last_observation_h}``; ``observations``: ``[{time_h, dvid, value}]``; ``doses``: the record's dose lines.
+* ``fit``: ``{method, parameters: [{name, estimate (MAP), median, interval90: [lo, hi], sd, laplace_sd, prior_mean,
+  prior_sd, shrinkage, informed}], objective, effective_sample_size, proposals, samples, residuals, warnings,
+  prior_only, seconds}``.
+* ``forecast``: ``[{time_h, variable, median, pi50: [lo, hi], pi90: [lo, hi]}]``, one ``score`` entry per
+  forecast point (record rows with an empty DV; else weekly for 4 weeks after the last observation) plus any
+  requested trajectory variable; ``score`` intervals are of a future rating (with the rater's noise);
+  ``forecast_grid`` the same every 12 h; ``prior_forecast_grid`` the population's forecast for this patient.
+* ``alternative``: ``{regimen, forecast, grid}`` under an alternative future regimen, or null.
+* ``plans``: ranked ``[{rank, label, regimen (scenario YAML dose lines, ``at`` on the record's clock), p_target,
+  meets_probability, safe, sessions, total_dose_mg, predicted: [{time_h, median, pi90}], safety:
+  {sbp_rise_p90_mmhg, sbp_margin_mmhg, cadss_peak_p90, cadss_margin}}]``; ``recorded_plan`` the same for the
+  record's planned doses; ``target``, ``limits`` (stated), ``search``, ``provenance``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+PLAN_COLORS = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2"]
+
+
+def _series(entries, variable="score"):
+    rows = [e for e in entries if e["variable"] == variable]
+    t = [e["time_h"] / 24 for e in rows]
+    return (t, [e["median"] for e in rows], [e["pi50"][0] for e in rows], [e["pi50"][1] for e in rows],
+            [e["pi90"][0] for e in rows], [e["pi90"][1] for e in rows])
+
+
+def score_figure(res: dict) -> dict:
+    """Observed ratings, the individual forecast (median, 50 % and 90 % bands) and the population's forecast."""
+    scale = res["patient"]["scale"].upper()
+    t, med, l50, h50, l90, h90 = _series(res["forecast_grid"])
+    data = [
+        {"x": t + t[::-1], "y": h90 + l90[::-1], "fill": "toself", "fillcolor": "rgba(37,99,235,0.12)",
+         "line": {"width": 0}, "name": "90 % prediction interval", "hoverinfo": "skip", "type": "scatter"},
+        {"x": t + t[::-1], "y": h50 + l50[::-1], "fill": "toself", "fillcolor": "rgba(37,99,235,0.25)",
+         "line": {"width": 0}, "name": "50 % prediction interval", "hoverinfo": "skip", "type": "scatter"},
+        {"x": t, "y": med, "mode": "lines", "line": {"color": "#2563eb", "width": 2}, "name": "individual forecast (median)",
+         "type": "scatter"},
+    ]
+    pt, pmed, *_ = _series(res["prior_forecast_grid"])
+    data.append({"x": pt, "y": pmed, "mode": "lines", "line": {"color": "#6b7280", "dash": "dash"},
+                 "name": "population forecast (median)", "type": "scatter"})
+    obs = [o for o in res["observations"] if o["dvid"] == res["patient"]["scale"]]
+    data.append({"x": [o["time_h"] / 24 for o in obs], "y": [o["value"] for o in obs], "mode": "markers",
+                 "marker": {"color": "#111827", "size": 8}, "name": "observed ratings", "type": "scatter"})
+    ft, fmed, _, _, fl, fh = _series(res["forecast"])
+    data.append({"x": ft, "y": fmed, "mode": "markers", "marker": {"symbol": "diamond-open", "size": 10, "color": "#2563eb"},
+                 "error_y": {"type": "data", "symmetric": False, "array": [h - m for h, m in zip(fh, fmed)],
+                             "arrayminus": [m - lo for m, lo in zip(fmed, fl)]},
+                 "name": "forecast points (90 %)", "type": "scatter"})
+    doses = [float(str(d["at"]).split()[0]) / 24 for d in res["doses"]]
+    last = res["patient"]["last_observation_h"] / 24
+    shapes = [{"type": "line", "x0": d, "x1": d, "yref": "paper", "y0": 0, "y1": 0.05, "line": {"color": "#9333ea"}}
+              for d in doses]
+    shapes.append({"type": "line", "x0": last, "x1": last, "yref": "paper", "y0": 0, "y1": 1,
+                   "line": {"color": "#9ca3af", "dash": "dot"}})
+    thr = res["target"]["threshold"]
+    shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": thr, "y1": thr,
+                   "line": {"color": "#059669", "dash": "dot"}})
+    return {"data": data, "layout": {"height": 380, "margin": {"l": 55, "r": 10, "t": 30, "b": 45},
+                                     "xaxis": {"title": {"text": "days on the record's clock"}},
+                                     "yaxis": {"title": {"text": f"{scale} rating"}, "rangemode": "tozero"},
+                                     "shapes": shapes, "legend": {"orientation": "h", "y": -0.2},
+                                     "title": {"text": "Fit and forecast (purple ticks: doses; dotted: last observation, target)",
+                                               "font": {"size": 13}}}}
+
+
+def plans_figure(res: dict) -> dict:
+    """Predicted ratings at the target's visits under each ranked plan (median and 90 % interval)."""
+    data = []
+    plans = list(res["plans"])
+    if res.get("recorded_plan"):
+        plans.append({**res["recorded_plan"], "rank": "rec."})
+    for k, p in enumerate(plans):
+        pr = p["predicted"]
+        med = [x["median"] for x in pr]
+        data.append({"x": [x["time_h"] / 24 + 0.25 * (k - len(plans) / 2) for x in pr], "y": med, "type": "scatter",
+                     "mode": "lines+markers", "name": f"#{p['rank']} {p['label']} (p={p['p_target']:.2f})",
+                     "line": {"color": PLAN_COLORS[k % len(PLAN_COLORS)]},
+                     "error_y": {"type": "data", "symmetric": False, "array": [x["pi90"][1] - m for x, m in zip(pr, med)],
+                                 "arrayminus": [m - x["pi90"][0] for x, m in zip(pr, med)]}})
+    thr = res["target"]["threshold"]
+    return {"data": data, "layout": {"height": 360, "margin": {"l": 55, "r": 10, "t": 30, "b": 45},
+                                     "xaxis": {"title": {"text": "visit (days on the record's clock)"}},
+                                     "yaxis": {"title": {"text": f"{res['patient']['scale'].upper()} rating"}},
+                                     "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": thr, "y1": thr,
+                                                 "line": {"color": "#059669", "dash": "dot"}}],
+                                     "legend": {"orientation": "h", "y": -0.25},
+                                     "title": {"text": "Plans compared at the target's visits", "font": {"size": 13}}}}
+
+
+def plan_table(res: dict) -> pd.DataFrame:
+    rows = []
+    for p in res["plans"] + ([res["recorded_plan"]] if res.get("recorded_plan") else []):
+        s = p["safety"]
+        rows.append({"rank": p.get("rank", "recorded"), "plan": p["label"], "p_target": p["p_target"],
+                     "sessions": p["sessions"], "drug (mg)": p["total_dose_mg"],
+                     "SBP rise p90 (margin)": f"{s['sbp_rise_p90_mmhg']:.0f} ({s['sbp_margin_mmhg']:+.0f}) mmHg",
+                     "CADSS p90 (margin)": f"{s['cadss_peak_p90']:.0f} ({s['cadss_margin']:+.0f})"})
+    return pd.DataFrame(rows)
+
+
+def parameter_frame(res: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"parameter": p["name"], "MAP": p["estimate"], "5 %": p["interval90"][0],
+                          "95 %": p["interval90"][1], "prior mean": p["prior_mean"], "prior SD": p["prior_sd"],
+                          "shrinkage": p["shrinkage"], "informed": "yes" if p["informed"] else "no"}
+                         for p in res["fit"]["parameters"]])
+
+
+def text_summary(res: dict) -> str:
+    pat = res["patient"]
+    lines = [f"patient {pat['id']}: {len(res['observations'])} observed values, scale {pat['scale']}, "
+             f"last observation at {pat['last_observation_h']:g} h"]
+    f = res["fit"]
+    lines.append(f"fit ({f['seconds']:.2f} s, effective sample size {f['effective_sample_size']:.0f}):")
+    for p in f["parameters"]:
+        lines.append(f"  {p['name']:18s} {p['estimate']:8.3f}  90% [{p['interval90'][0]:.3f}, {p['interval90'][1]:.3f}]"
+                     f"  shrinkage {p['shrinkage']:.2f}")
+    for w in f["warnings"]:
+        lines.append(f"  warning: {w}")
+    lines.append("forecast of the rating (recorded regimen):")
+    for e in res["forecast"]:
+        if e["variable"] == "score":
+            lines.append(f"  {e['time_h']:8.1f} h  median {e['median']:5.1f}  50% [{e['pi50'][0]:.0f}, {e['pi50'][1]:.0f}]"
+                         f"  90% [{e['pi90'][0]:.0f}, {e['pi90'][1]:.0f}]")
+    lines.append(f"target: {res['target']['text']} with probability >= {res['target']['probability']:g}")
+    lim = res["limits"]
+    lines.append("limits: " + ", ".join(f"{k}={v}" for k, v in lim.items() if k != "note"))
+    for p in res["plans"]:
+        lines.append(f"  #{p['rank']} p={p['p_target']:.2f} {p['label']} ({p['sessions']} sessions, "
+                     f"{p['total_dose_mg']:g} mg; SBP margin {p['safety']['sbp_margin_mmhg']:+.0f} mmHg, "
+                     f"CADSS margin {p['safety']['cadss_margin']:+.0f})")
+    if res["plans"]:
+        lines.append("  dose lines of #1 (scenario YAML, at on the record's clock):")
+        for d in res["plans"][0]["regimen"]:
+            lines.append("    - {" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}")
+    if res.get("recorded_plan"):
+        r = res["recorded_plan"]
+        lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} sessions)")
+    if not res["plans"]:
+        lines.append("  no candidate regimen is within the safety limits")
+    return "\n".join(lines)
+
+
+def plan_report(res: dict, path) -> Path:
+    """Self-contained HTML report of a plan result (the research-use notice appears once, at the end)."""
+    import yaml
+
+    from .report import _page, _section, _plot_div, _table
+
+    path = Path(path)
+    figs = {"fit-forecast": score_figure(res), "plans": plans_figure(res)}
+    warn = "".join(f"<li>{html.escape(w)}</li>" for w in res["fit"]["warnings"])
+    plans_yaml = "\n".join(f"# #{p['rank']} {p['label']}: p_target {p['p_target']:.2f}\n"
+                           + yaml.safe_dump(p["regimen"], sort_keys=False) for p in res["plans"])
+    lim = res["limits"]
+    sections = [
+        _section("Fit and forecast", _plot_div("fit-forecast", "Dots: observed ratings. Line and bands: the "
+                                               "individual forecast (median, 50 % and 90 % prediction intervals of a "
+                                               "rating) under the recorded regimen; dashed: the population's forecast "
+                                               "for this patient's covariates."), "forecast"),
+        _section("Plans", f"<p>Target: {html.escape(res['target']['text'])}, with probability at least "
+                          f"{res['target']['probability']:g}.</p>" + _table(plan_table(res), left=("plan",))
+                 + _plot_div("plans") + f"<h3 style=\"font-size:14px\">Dose lines (scenario YAML, at on the "
+                 f"record's clock)</h3><pre id=\"plan-yaml\">{html.escape(plans_yaml)}</pre>"
+                 + "<p class=\"hint\">Limits: " + html.escape(", ".join(f"{k} = {v}" for k, v in lim.items())) + "</p>",
+                 "plans-section"),
+        _section("Fitted parameters", _table(parameter_frame(res), left=("parameter", "informed"))
+                 + (f"<ul class=\"hint\">{warn}</ul>" if warn else "")
+                 + f"<p class=\"hint\">{html.escape(res['fit']['method'])}; effective sample size "
+                   f"{res['fit']['effective_sample_size']:.0f} of {res['fit']['proposals']}.</p>", "parameters"),
+        _section("Provenance", "<pre>" + html.escape(json.dumps(res["provenance"], indent=1)) + "</pre>", "provenance"),
+    ]
+    pat = res["patient"]
+    title = f"ketasim personal plan: patient {pat['id']}"
+    sub = (f"{pat['sex']}, {pat['age_years']:g} y, {pat['weight_kg']:g} kg; {len(res['observations'])} observed values "
+           f"({pat['scale'].upper()}); source {pat['source']}")
+    path.write_text(_page(title, sub, sections, figs), encoding="utf-8")
+    return path
+
+
+def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, window=None, probability=0.8,
+             alternative=None, variables=(), patient_id=None, seed=0, minimise="sessions") -> dict:
+    import typer
+    import yaml
+
+    from .errors import InputError
+    from .personal import NOTICE, personal_plan
+    from .record import read_record
+    from .display import json_safe
+
+    rec = read_record(data, patient_id=patient_id)
+    alt = None
+    if alternative is not None:
+        p = Path(alternative)
+        if not p.exists():
+            raise InputError(f"--alternative: {alternative}: no such file")
+        try:
+            alt = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            raise InputError(f"--alternative: {alternative}: not valid YAML") from None
+        if not isinstance(alt, list) or not alt:
+            raise InputError("--alternative: expected a YAML list of dose lines ({drug, route, dose, at, ...})")
+    res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability, alternative=alt,
+                        variables=tuple(variables or ()), seed=seed, minimise=minimise)
+    safe = json_safe(res)
+    if json_out:
+        Path(json_out).write_text(json.dumps(safe, indent=1, allow_nan=False), encoding="utf-8")
+        typer.echo(f"wrote {json_out}")
+    if report:
+        plan_report(safe, report)
+        typer.echo(f"wrote {report}")
+    typer.echo(text_summary(safe))
+    typer.echo(NOTICE)
+    return safe

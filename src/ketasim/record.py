@@ -1,0 +1,469 @@
+"""A patient's record: doses, observations and covariates, one row per event (NONMEM style).
+
+Accepted forms (all validated by the same code, so every error is one line naming the row and column):
+
+* a CSV file, one row per event, columns (case-insensitive)::
+
+      ID, TIME, EVID, AMT, AMTU, DUR, DRUG, ROUTE, DV, DVID, WT, AGE, SEX, CRP, GENOTYPE, COMED
+
+  ``TIME`` hours from the start of the record; ``EVID`` 1 = dose, 0 = observation; ``AMT`` with ``AMTU``
+  (``mg`` or ``mg/kg``); ``DUR`` infusion duration in hours; ``DRUG``/``ROUTE`` ketasim's names;
+  ``DV`` the observed value of ``DVID`` (:data:`DVIDS`); ``WT`` kg, ``AGE`` years, ``SEX`` ``F``/``M``;
+  optional ``CRP`` mg/L, ``GENOTYPE`` (BDNF ``val/val``, ``val/met``, ``met/met``), ``COMED``
+  (comedications separated by ``;``). Covariates may be given on the first row only.
+* a YAML file: either a list of such rows, or a mapping with ``events:`` (the rows) and any column as a
+  top-level key that applies to every row (e.g. ``WT: 80``);
+* a pandas DataFrame with the same columns (:func:`record_from_frame`).
+
+Meaning: an observation row with an empty ``DV`` is a forecast point; dose rows after the last observed value
+are the planned future regimen; a record with no observed values gives the population (prior) forecast for
+this patient. Nothing is dropped silently: an unknown column, an unsorted time, a dose without unit, an
+unknown DVID, a value outside its scale or a second patient ID stops with an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, KetasimError
+from .population import GENOTYPES, KNOWN_COMEDICATIONS, SCALES
+from .regimen import Dose, Drug, Route, parse_drug, parse_route
+
+
+class RecordError(InputError):
+    """A patient record cannot be read (names the row and column)."""
+
+
+COLUMNS = ("ID", "TIME", "EVID", "AMT", "AMTU", "DUR", "DRUG", "ROUTE", "DV", "DVID", "WT", "AGE", "SEX", "CRP",
+           "GENOTYPE", "COMED")
+COVARIATES = ("WT", "AGE", "SEX", "CRP", "GENOTYPE", "COMED")
+#: Observable quantities: DVID -> (trajectory variable, lowest, highest, unit).
+DVIDS = {
+    **{s: ("score", 0.0, SCALES[s][0], f"{s} points") for s in SCALES},
+    "cp_ketamine_ng_ml": ("cp_ketamine_ng_ml", 0.0, 1e5, "ng/mL"),
+    "cp_s_ketamine_ng_ml": ("cp_s_ketamine_ng_ml", 0.0, 1e5, "ng/mL"),
+    "sbp_change_mmhg": ("sbp_change_mmhg", -100.0, 150.0, "mmHg"),
+    "cadss": ("cadss", 0.0, 92.0, "CADSS points"),
+}
+SCORE_DVIDS = tuple(SCALES)
+MAX_ROWS = 20_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    time_h: float
+    dvid: str
+    value: float | None          # None: a forecast point
+    row: int                     # 1-based data row of the record
+
+    @property
+    def variable(self) -> str:
+        return DVIDS[self.dvid][0]
+
+
+@dataclasses.dataclass(frozen=True)
+class PatientRecord:
+    """One patient's validated record. Times are hours on the record's own clock."""
+
+    id: str
+    weight_kg: float
+    age_years: float
+    female: bool
+    doses: tuple[Dose, ...]
+    observations: tuple[Observation, ...]        # observed values (DV given)
+    forecast_points: tuple[Observation, ...]     # rows with an empty DV
+    scale: str                                   # the rating scale of the record
+    crp_mg_l: float | None = None
+    genotype: str | None = None
+    comedications: tuple[str, ...] = ()
+    source: str = "record"
+
+    @property
+    def condition(self) -> str:
+        return SCALES[self.scale][2]
+
+    @property
+    def last_observation_h(self) -> float:
+        """Time of the last observed value (0 when there is none)."""
+        return max((o.time_h for o in self.observations), default=0.0)
+
+    @property
+    def past_doses(self) -> tuple[Dose, ...]:
+        """Doses up to the last observed value (with no observation: those at time 0)."""
+        t = self.last_observation_h
+        return tuple(d for d in self.doses if d.at_h <= t)
+
+    @property
+    def planned_doses(self) -> tuple[Dose, ...]:
+        """Doses after the last observed value (the planned future regimen)."""
+        t = self.last_observation_h
+        return tuple(d for d in self.doses if d.at_h > t)
+
+    def scores(self) -> list[Observation]:
+        return [o for o in self.observations if o.dvid == self.scale]
+
+    def baseline_guess(self) -> float | None:
+        """The first score observed before (or at) the first dose, if any."""
+        t0 = min((d.at_h for d in self.doses), default=math.inf)
+        first = [o.value for o in self.scores() if o.time_h <= t0]
+        return first[0] if first else None
+
+    def population_spec(self, baseline: tuple[float, float] | None = None):
+        """A PopulationSpec of one patient with this record's covariates (random effects are sampled)."""
+        from .population import Distribution, PopulationSpec
+        from .scenario import DEFAULT_BASELINE
+
+        b = baseline or DEFAULT_BASELINE[self.scale]
+        return PopulationSpec(size=1, condition=self.condition, scale=self.scale, baseline=Distribution(*b),
+                              weight_kg=Distribution(self.weight_kg, 0.0), age_years=Distribution(self.age_years, 0.0),
+                              female_fraction=1.0 if self.female else 0.0, comedications=self.comedications,
+                              genotype=self.genotype, crp_mg_l=self.crp_mg_l)
+
+    def to_scenario_dict(self, *, size: int = 1, name: str | None = None) -> dict:
+        """The record as a scenario mapping (YAML contract): one arm with the record's doses."""
+        from .scenario import DEFAULT_BASELINE
+
+        base = self.baseline_guess()
+        b_mean, b_sd = DEFAULT_BASELINE[self.scale]
+        pop = {"size": size, "condition": self.condition, "scale": self.scale,
+               "baseline": {"mean": float(base if base is not None else b_mean), "sd": 0.0 if base is not None else b_sd},
+               "weight_kg": {"mean": self.weight_kg, "sd": 0.0}, "age_years": {"mean": self.age_years, "sd": 0.0},
+               "female_fraction": 1.0 if self.female else 0.0, "comedications": list(self.comedications)}
+        if self.genotype:
+            pop["genotype"] = self.genotype
+        if self.crp_mg_l is not None:
+            pop["crp_mg_l"] = self.crp_mg_l
+        if not self.doses:
+            raise RecordError(f"{self.source}: the record has no dose rows (EVID 1) to simulate")
+        lines = [dose_line(d) for d in self.doses]
+        return {"name": name or f"patient {self.id}", "seed": 0, "population": pop, "arms": {"record": lines}}
+
+    def to_frame(self):
+        """The record back as a NONMEM-style DataFrame (one row per event, sorted by time)."""
+        import pandas as pd
+
+        rows = []
+        for d in self.doses:
+            rows.append({"TIME": d.at_h, "EVID": 1, "AMT": d.amount, "AMTU": "mg/kg" if d.per_kg else "mg",
+                         "DUR": d.duration_h if d.route is Route.IV_INFUSION else np.nan, "DRUG": d.drug.value,
+                         "ROUTE": d.route.value, "DV": np.nan, "DVID": ""})
+        for o in (*self.observations, *self.forecast_points):
+            rows.append({"TIME": o.time_h, "EVID": 0, "AMT": np.nan, "AMTU": "", "DUR": np.nan, "DRUG": "",
+                         "ROUTE": "", "DV": np.nan if o.value is None else o.value, "DVID": o.dvid})
+        df = pd.DataFrame(rows).sort_values(["TIME", "EVID"], kind="stable").reset_index(drop=True)
+        df.insert(0, "ID", self.id)
+        df["WT"], df["AGE"], df["SEX"] = self.weight_kg, self.age_years, "F" if self.female else "M"
+        df["CRP"] = np.nan if self.crp_mg_l is None else self.crp_mg_l
+        df["GENOTYPE"] = self.genotype or ""
+        df["COMED"] = ";".join(self.comedications)
+        return df
+
+    def replace(self, **changes) -> "PatientRecord":
+        return dataclasses.replace(self, **changes)
+
+
+def _fmt_h(h: float) -> str:
+    return f"{h:.10g} h"
+
+
+def dose_line(d: Dose, *, every_h: float | None = None, count: int | None = None) -> dict:
+    """A dose as a scenario YAML line (``at`` on the record's clock)."""
+    unit = "mg/kg" if d.per_kg else "mg"
+    line = {"drug": d.drug.value, "route": d.route.value}
+    if d.amount:
+        line["dose"] = f"{d.amount:.6g} {unit}"
+    if d.route is Route.IV_INFUSION:
+        line["duration"] = f"{d.duration_h * 60:.6g} min"
+    line["at"] = _fmt_h(d.at_h)
+    every = d.every_h if every_h is None else every_h
+    n = d.count if count is None else count
+    if n > 1:
+        line["every"] = _fmt_h(every)
+        line["count"] = int(n)
+    return line
+
+
+# ---- parsing ------------------------------------------------------------------------------------------------
+def _blank(v) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return isinstance(v, str) and v.strip() in ("", ".", "NA", "nan", "NaN")
+
+
+class _Row:
+    def __init__(self, data: dict, index: int, source: str):
+        self.d, self.i, self.src = data, index, source
+
+    def err(self, col: str, msg: str) -> RecordError:
+        return RecordError(f"{self.src} row {self.i}, column {col}: {msg}")
+
+    def has(self, col: str) -> bool:
+        return not _blank(self.d.get(col))
+
+    def text(self, col: str) -> str:
+        return str(self.d.get(col)).strip()
+
+    def num(self, col: str, lo: float = -math.inf, hi: float = math.inf, unit: str = "") -> float:
+        v = self.d.get(col)
+        if _blank(v):
+            raise self.err(col, "a value is required here")
+        if isinstance(v, bool):
+            raise self.err(col, f"expected a number, got {v!r}")
+        try:
+            x = float(str(v).strip()) if isinstance(v, str) else float(v)
+        except (TypeError, ValueError):
+            raise self.err(col, f"expected a number, got {v!r}") from None
+        if not math.isfinite(x):
+            raise self.err(col, f"expected a finite number, got {v!r}")
+        if not (lo <= x <= hi):
+            raise self.err(col, f"{x:g} is outside {lo:g}-{hi:g}{' ' + unit if unit else ''}")
+        return x
+
+
+def _normalise_rows(rows: list, source: str) -> list[dict]:
+    if not isinstance(rows, list) or not rows:
+        raise RecordError(f"{source}: the record has no rows")
+    if len(rows) > MAX_ROWS:
+        raise RecordError(f"{source}: {len(rows)} rows is more than the {MAX_ROWS} supported")
+    out = []
+    for i, r in enumerate(rows, start=1):
+        if not isinstance(r, dict):
+            raise RecordError(f"{source} row {i}: expected a mapping of columns (ID, TIME, EVID, ...)")
+        d = {}
+        for k, v in r.items():
+            key = str(k).strip().upper()
+            if key not in COLUMNS:
+                raise RecordError(f"{source} row {i}, column {k}: unknown column; known columns: {', '.join(COLUMNS)}")
+            d[key] = v
+        out.append(d)
+    return out
+
+
+def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> PatientRecord:
+    """Validate a list of row mappings (column -> value) into a :class:`PatientRecord`."""
+    from .errors import InvalidRegimenError
+
+    rows = _normalise_rows(rows, source)
+    for col in ("TIME", "EVID"):
+        if all(col not in r for r in rows):
+            raise RecordError(f"{source}: column {col} is missing (required columns: ID, TIME, EVID)")
+    R = [_Row(r, i, source) for i, r in enumerate(rows, start=1)]
+    # one patient
+    ids = [(row, row.text("ID") if row.has("ID") else None) for row in R]
+    present = [i for _, i in ids if i is not None]
+    if patient_id is not None:
+        want = str(patient_id).strip()
+        if want not in present:
+            raise RecordError(f"{source}: no rows with ID {want}")
+        R = [row for row, i in ids if i == want]
+    else:
+        first = present[0] if present else "1"
+        for row, i in ids:
+            if i is not None and i != first:
+                raise row.err("ID", f"a second patient ID ({i}) after {first}; give one patient per record "
+                                    f"(or choose one with --id)")
+    pid = str(patient_id).strip() if patient_id is not None else (present[0] if present else "1")
+    # covariates: constant per patient; may be given on the first row only
+    cov = {}
+    for c in COVARIATES:
+        for row in R:
+            if row.has(c):
+                v = row.text(c)
+                if c in cov and cov[c][0] != v:
+                    # numeric columns may differ only in formatting
+                    try:
+                        same = float(cov[c][0]) == float(v)
+                    except ValueError:
+                        same = False
+                    if not same:
+                        raise row.err(c, f"changes within the record ({cov[c][0]} in row {cov[c][1].i}, {v} here); "
+                                         "ketasim uses one value per patient")
+                else:
+                    cov.setdefault(c, (v, row))
+    for c in ("WT", "AGE", "SEX"):
+        if c not in cov:
+            raise RecordError(f"{source} row {R[0].i}, column {c}: the covariate is required (on the first row at least)")
+    weight = cov["WT"][1].num("WT", 20, 250, "kg")
+    age = cov["AGE"][1].num("AGE", 12, 100, "years")
+    sex = cov["SEX"][0].upper()
+    if sex not in ("F", "M"):
+        raise cov["SEX"][1].err("SEX", f"use F or M, got {cov['SEX'][0]!r}")
+    crp = cov["CRP"][1].num("CRP", 0, 300, "mg/L") if "CRP" in cov else None
+    genotype = None
+    if "GENOTYPE" in cov:
+        genotype = cov["GENOTYPE"][0].lower()
+        if genotype not in GENOTYPES:
+            raise cov["GENOTYPE"][1].err("GENOTYPE", f"unknown BDNF genotype {cov['GENOTYPE'][0]!r}; use {', '.join(GENOTYPES)}")
+    comeds: tuple[str, ...] = ()
+    if "COMED" in cov:
+        items = [c.strip().lower() for c in cov["COMED"][0].replace("+", ";").split(";") if c.strip()]
+        for c in items:
+            if c not in KNOWN_COMEDICATIONS and c != "none":
+                raise cov["COMED"][1].err("COMED", f"unknown comedication {c!r}; known: {', '.join(KNOWN_COMEDICATIONS)}")
+        comeds = tuple(sorted(set(c for c in items if c != "none")))
+    # events
+    doses, obs, fc = [], [], []
+    last_t = -math.inf
+    scale = None
+    for row in R:
+        t = row.num("TIME", 0, 24 * 365 * 5, "h")
+        if t < last_t:
+            raise row.err("TIME", f"times must not decrease ({t:g} h after {last_t:g} h); sort the rows by TIME")
+        last_t = t
+        evid = row.num("EVID")
+        if evid not in (0.0, 1.0):
+            raise row.err("EVID", f"use 1 for a dose or 0 for an observation, got {row.text('EVID')}")
+        if evid == 1:
+            for c in ("DV", "DVID"):
+                if row.has(c):
+                    raise row.err(c, "a dose row (EVID 1) cannot carry an observation")
+            for c in ("DRUG", "ROUTE"):
+                if not row.has(c):
+                    raise row.err(c, "a dose row needs a value")
+            try:
+                drug = parse_drug(row.text("DRUG"), "DRUG")
+                route = parse_route(row.text("ROUTE"), "ROUTE")
+            except InvalidRegimenError as e:
+                col = str(e).split(":", 1)[0]
+                raise row.err(col, str(e).split(": ", 1)[1]) from None
+            amount, per_kg = 0.0, False
+            if drug is not Drug.PLACEBO or row.has("AMT"):
+                amount = row.num("AMT", 0, math.inf)
+                if not row.has("AMTU"):
+                    raise row.err("AMTU", "the dose unit is missing; use mg or mg/kg")
+                u = row.text("AMTU").lower().replace(" ", "")
+                if u not in ("mg", "mg/kg"):
+                    raise row.err("AMTU", f"unknown dose unit {row.text('AMTU')!r}; use mg or mg/kg")
+                per_kg = u == "mg/kg"
+            dur = 0.0
+            if route is Route.IV_INFUSION:
+                if not row.has("DUR") and drug is not Drug.PLACEBO:
+                    raise row.err("DUR", "an iv-infusion needs its duration in hours (e.g. 0.6667 for 40 min)")
+                dur = row.num("DUR", 0, 24, "h") if row.has("DUR") else 40 / 60
+            elif row.has("DUR") and row.num("DUR") != 0:
+                raise row.err("DUR", f"only an iv-infusion has a duration (route is {route.value})")
+            try:
+                import warnings
+
+                from .errors import DoseWarning
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DoseWarning)
+                    doses.append(Dose(drug, route, amount, per_kg, dur, t, 0.0, 1, f"{source} row {row.i}"))
+            except KetasimError as e:
+                raise RecordError(str(e).replace(".dose:", ", column AMT:").replace(".duration:", ", column DUR:")
+                                  .replace(".route:", ", column ROUTE:")) from None
+        else:
+            for c in ("AMT", "AMTU", "DRUG", "ROUTE"):
+                if row.has(c):
+                    raise row.err(c, "an observation row (EVID 0) cannot carry a dose")
+            if not row.has("DVID"):
+                raise row.err("DVID", f"an observation row needs DVID (one of {', '.join(DVIDS)})")
+            dvid = row.text("DVID").lower()
+            if dvid not in DVIDS:
+                raise row.err("DVID", f"unknown DVID {row.text('DVID')!r}; use one of {', '.join(DVIDS)}")
+            if dvid in SCORE_DVIDS:
+                if scale is not None and dvid != scale:
+                    raise row.err("DVID", f"a second rating scale ({dvid}) after {scale}; one scale per record")
+                scale = dvid
+            value = None
+            if row.has("DV"):
+                _, lo, hi, unit = DVIDS[dvid]
+                value = row.num("DV", lo, hi, unit)
+            (obs if value is not None else fc).append(Observation(t, dvid, value, row.i))
+    if scale is None:
+        scale = "madrs"
+    return PatientRecord(pid, weight, age, sex == "F", tuple(doses), tuple(obs), tuple(fc), scale, crp, genotype,
+                         comeds, source)
+
+
+def record_from_frame(df, *, source: str = "record", patient_id=None) -> PatientRecord:
+    """A record from a pandas DataFrame with the CSV's columns."""
+    rows = [{k: (None if _blank(v) else v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+    return record_from_rows(rows, source=source, patient_id=patient_id)
+
+
+def read_record(path, *, patient_id=None) -> PatientRecord:
+    """Read a record from a CSV (``.csv``/``.txt``) or YAML (``.yaml``/``.yml``) file."""
+    p = Path(path)
+    if not p.exists():
+        raise RecordError(f"{path}: no such file")
+    name = p.name
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise RecordError(f"{name}: not a text file") from None
+    if p.suffix.lower() in (".yaml", ".yml"):
+        return record_from_yaml(text, source=name, patient_id=patient_id)
+    return record_from_csv_text(text, source=name, patient_id=patient_id)
+
+
+def record_from_csv_text(text: str, *, source: str = "record", patient_id=None) -> PatientRecord:
+    import csv
+    import io
+
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise RecordError(f"{source}: the file is empty")
+    reader = csv.reader(io.StringIO("\n".join(lines)))
+    header = [h.strip() for h in next(reader)]
+    if len(set(h.upper() for h in header)) != len(header):
+        raise RecordError(f"{source}: a column name appears twice in the header")
+    rows = []
+    for i, vals in enumerate(reader, start=1):
+        if len(vals) != len(header):
+            raise RecordError(f"{source} row {i}: {len(vals)} values for {len(header)} columns")
+        rows.append(dict(zip(header, vals)))
+    if not rows:
+        raise RecordError(f"{source}: the file has a header but no rows")
+    return record_from_rows(rows, source=source, patient_id=patient_id)
+
+
+def record_from_yaml(text: str, *, source: str = "record", patient_id=None) -> PatientRecord:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise RecordError(f"{source}: not valid YAML{where}") from None
+    return record_from_mapping(data, source=source, patient_id=patient_id)
+
+
+def record_from_mapping(data, *, source: str = "record", patient_id=None) -> PatientRecord:
+    """A record from a list of rows, or ``{events: [...], <column>: value, ...}`` (columns shared by all rows)."""
+    if isinstance(data, list):
+        return record_from_rows(data, source=source, patient_id=patient_id)
+    if not isinstance(data, dict) or "events" not in data:
+        raise RecordError(f"{source}: expected a list of rows or a mapping with 'events' (a list of rows)")
+    shared = {k: v for k, v in data.items() if k != "events"}
+    for k in shared:
+        if str(k).strip().upper() not in COLUMNS:
+            raise RecordError(f"{source}, key {k}: unknown column; known columns: {', '.join(COLUMNS)}")
+    events = data["events"]
+    if not isinstance(events, list):
+        raise RecordError(f"{source}, key events: expected a list of rows")
+    rows = [({**shared, **e} if isinstance(e, dict) else e) for e in events]
+    return record_from_rows(rows, source=source, patient_id=patient_id)
+
+
+def as_record(obj, *, patient_id=None) -> PatientRecord:
+    """Anything accepted as a record: a PatientRecord, a path, a DataFrame, a list of rows or a mapping."""
+    if isinstance(obj, PatientRecord):
+        return obj
+    if isinstance(obj, (str, Path)):
+        return read_record(obj, patient_id=patient_id)
+    if hasattr(obj, "to_dict") and hasattr(obj, "columns"):
+        return record_from_frame(obj, patient_id=patient_id)
+    return record_from_mapping(obj, patient_id=patient_id)
+
+
+__all__ = ["PatientRecord", "Observation", "RecordError", "read_record", "record_from_rows", "record_from_frame",
+           "record_from_mapping", "record_from_yaml", "record_from_csv_text", "as_record", "dose_line", "DVIDS"]
