@@ -64,8 +64,13 @@ def simulate(
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
     experiment: Optional[List[str]] = typer.Option(None, help="Virtual experiment, e.g. ampa_block=1, mtor_block=1."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
+    chunk: Optional[int] = typer.Option(None, "--chunk", min=1, help="Patients per chunk; streams the files (bounded memory)."),
 ):
-    """Simulate a scenario (or a quick one-line regimen) and write trajectories, a figure or a report."""
+    """Simulate a scenario (or a quick one-line regimen) and write trajectories, a figure or a report.
+
+    Large populations are simulated in chunks and streamed to --parquet/--csv (bounded memory); what cannot be
+    done (no file for trajectories that do not fit in memory, not enough disk) is refused before any work."""
     import numpy as np
 
     from .engine import simulate as run
@@ -92,6 +97,13 @@ def simulate(
     typical = typical or (size or sc.population.size) == 1      # one patient means the typical patient
     explicit_output = sc.output_list_h or sc.output_every_h
     fine = None if explicit_output else _fine_times(sc.horizon_h)
+    if not typical:
+        from .scale import check_feasible, estimate, needs_streaming
+
+        est = estimate(len(sc.arms), size or sc.population.size, sc.output_times_h().size)
+        check_feasible(est, outputs={"csv": csv, "parquet": parquet, "report": report, "plot": plot})
+        if dask or chunk or needs_streaming(est):
+            return _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask)
     result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical,
                  output_times_h=fine if typical else None)
     n = result.runs[0].patients.n
@@ -115,6 +127,35 @@ def simulate(
     typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
     typer.echo(NOTICE)
     del np
+
+
+def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
+    """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask."""
+    from .distributed import TextProgress, executor_from_option
+    from .engine import simulate as run
+    from .plotting import plot_cascade
+    from .scale import simulate_streamed
+    from .summary import cascade_summary
+
+    ex = executor_from_option(dask)
+    try:
+        s = simulate_streamed(sc, params, n=size, seed=seed, experiment=exp, chunk=chunk, csv=csv, parquet=parquet,
+                              executor=ex, progress=TextProgress("simulate" + (" (dask)" if dask else ""),
+                                                                 sys.stderr.isatty() or bool(dask)))
+    finally:
+        if ex is not None:
+            ex.close()
+    for f in (csv, parquet):
+        if f:
+            typer.echo(f"wrote {f} ({s.rows:,} rows, {s.patients:,} patients)")
+    typ = run(sc, params, typical=True, experiment=exp, output_times_h=_fine_times(sc.horizon_h))
+    if plot:
+        plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
+                     title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
+                     notice=NOTICE)
+        typer.echo(f"wrote {plot}")
+    typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
+    typer.echo(NOTICE)
 
 
 def _fine_times(horizon_h: float):
@@ -167,11 +208,14 @@ def trial(
     size: Optional[int] = typer.Option(None, help="Patients per arm (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
+    chunk: int = typer.Option(20000, "--chunk", min=1, help="Patients per chunk (memory; the result does not depend on it)."),
 ):
     """Run a virtual clinical trial and print its endpoint table."""
     from .trial import run_trial_cli
 
-    run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress)
+    run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
+                  chunk=chunk)
 
 
 @app.command()

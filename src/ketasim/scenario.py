@@ -213,9 +213,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                 raise InputError("output.until: must be > 0")
     if out_list is not None and not out_list:
         raise InputError("output.times: at least one time is required")
-    n_rows = (len(out_list) if out_list else ((until or 28 * 24) / (every or 6.0))) * pop.size * len(arms)
-    if n_rows > 5e8:
-        raise InputError(f"output: {n_rows:.3g} rows would not fit in memory; output less often or fewer patients")
+    # the size of the trajectory output is checked where it is produced (ketasim.scale.check_feasible): a trial
+    # needs no trajectories, and simulate streams large populations to Parquet
     exp = VirtualExperiment(**m.experiments.model_dump()) if m.experiments else VirtualExperiment()
     design = tuple(sorted((m.design or {}).items()))
     return Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data)

@@ -191,30 +191,47 @@ def _band_times(horizon: float) -> np.ndarray:
     return np.array(sorted(set(early + list(np.arange(24.0, horizon + 1e-9, 24.0)))), float)
 
 
+#: Percentile bands (figures) use the first patients of an arm only, so memory does not grow with the arm.
+BAND_PATIENTS = 20_000
+
+
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
-                      progress, done, total, chunk):
+                      progress, done, total, chunk, stream=None, executor=None):
+    """Simulate one arm in chunks of patients (in this process or on Dask workers: ``executor``) and keep only
+    the endpoint scores, per-session peaks and the band patients' trajectories (bounded memory)."""
+    from .scale import ChunkTask, map_ordered, plan_chunks, run_chunk
+    from .solver import kernel as K
+
     n = patients.n
     all_times = np.unique(np.concatenate([times, band_times]))
     t_idx = np.searchsorted(all_times, times)
+    bidx = np.searchsorted(all_times, band_times)
     out_score = np.empty((n, times.size))
     sess = None
     band_rows = []
     band_store = {v: [] for v in BAND_VARIABLES}
-    from .solver import kernel as K
-
     col = {v: K.OUT_NAMES.index(v) for v in BAND_VARIABLES if v != "score"}
     sev = K.OUT_NAMES.index("severity")
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        part = patients.take(slice(a, b))
-        run = run_arm(arm, spec, part, all_times, params=params, experiment=experiment, on_failure="flag")
-        score = run.out[:, :, sev] * part.baseline[:, None]
+    if stream is None:      # patients given explicitly: ship them (no per-patient stream to resample from)
+        tasks = [(arm, spec, patients.take(slice(a, b)), all_times, params, experiment) for a, b in plan_chunks(n, chunk)]
+        fn, starts = _run_given, [a for a, _ in plan_chunks(n, chunk)]
+    else:
+        tasks = [ChunkTask(arm, spec, params, 0, a, b, stream, all_times, experiment, on_failure="flag")
+                 for a, b in plan_chunks(n, chunk)]
+        fn, starts = run_chunk, [t.start for t in tasks]
+    for a, run in zip(starts, map_ordered(fn, tasks, executor)):
+        b = a + run.out.shape[0]
+        part_baseline = patients.baseline[a:b]
+        score = run.out[:, :, sev] * part_baseline[:, None]
         out_score[a:b] = score[:, t_idx]
-        sess = run.sessions if sess is None else np.concatenate([sess, run.sessions])
-        bidx = np.searchsorted(all_times, band_times)
-        band_store["score"].append(score[:, bidx])
-        for v, j in col.items():
-            band_store[v].append(run.out[:, bidx, j])
+        if sess is None:
+            sess = np.empty((n, *run.sessions.shape[1:]))
+        sess[a:b] = run.sessions
+        if a < BAND_PATIENTS:
+            keep = slice(0, min(b, BAND_PATIENTS) - a)
+            band_store["score"].append(score[keep][:, bidx])
+            for v, j in col.items():
+                band_store[v].append(run.out[keep][:, bidx, j])
         done[0] += b - a
         if progress is not None:
             progress(done[0] / total)
@@ -229,6 +246,11 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     sbp0, dbp0 = baseline_bp(params, patients.age_years, rng)
     return ArmOutcome(name, times, np.rint(patients.baseline), rating, out_score, sess, pd.concat(band_rows),
                       sbp0, dbp0, patients.female)
+
+
+def _run_given(task):
+    arm, spec, patients, times, params, experiment = task
+    return run_arm(arm, spec, patients, times, params=params, experiment=experiment, on_failure="flag")
 
 
 def _remission_threshold(ep: Endpoints, scale: str) -> float:
@@ -371,8 +393,12 @@ def _control_arm(names, design: dict) -> str:
 
 # ---- entry point ---------------------------------------------------------------------------------------------------
 def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
-              progress: Callable[[float], None] | None = None, chunk: int = 20000) -> TrialResult:
-    """Run the virtual trial of ``scenario`` and compute its endpoints."""
+              progress: Callable[[float], None] | None = None, chunk: int = 20000, executor=None) -> TrialResult:
+    """Run the virtual trial of ``scenario`` and compute its endpoints.
+
+    Arms run in chunks of ``chunk`` patients; ``executor`` (``ketasim.distributed.DaskExecutor``) runs the chunks
+    on Dask workers. Patients come from per-patient random streams, so the result does not depend on either.
+    """
     params = params or load_parameters()
     seed = scenario.seed if seed is None else seed
     design = dict(scenario.design)
@@ -402,14 +428,16 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     shared = None
     for k, arm in enumerate(scenario.arms):
         rng = np.random.default_rng(arm_seeds[k])
+        stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[k]
         if kind in ("crossover", "randomized_withdrawal"):
             if shared is None:
-                shared = sample_patients(spec, params, np.random.default_rng(arm_seeds[-1]), size)
+                shared = sample_patients(spec, params, stream, size)
             patients = shared
         else:
-            patients = sample_patients(spec, params, rng, size)
+            patients = sample_patients(spec, params, stream, size)
         outcomes[arm.name] = _simulate_outcome(arm.name, arm, spec, patients, times, band_times, params,
-                                               scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk)
+                                               scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
+                                               stream=stream, executor=executor)
     rows: list = []
     comps: list = []
     se_rng = np.random.default_rng(root.spawn(1)[0])
@@ -534,15 +562,23 @@ class _Bar:
             sys.stderr.flush()
 
 
-def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True):
+def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True, dask=None,
+                  chunk=20000):
     import json
 
     from .scenario import load_scenario
 
     sc = load_scenario(path)
     total = (size or sc.population.size) * len(sc.arms)
-    bar = _Bar(progress and total >= 2000)
-    tr = run_trial(sc, n=size, seed=seed, progress=bar)
+    if dask:
+        from .distributed import TextProgress, executor_from_option
+
+        with executor_from_option(dask) as ex:
+            tr = run_trial(sc, n=size, seed=seed, progress=TextProgress("trial (dask)", progress), chunk=chunk,
+                           executor=ex)
+    else:
+        bar = _Bar(progress and total >= 2000)
+        tr = run_trial(sc, n=size, seed=seed, progress=bar, chunk=chunk)
     print(tr.format_table())
     if json_out:
         with open(json_out, "w", encoding="utf-8") as fh:
