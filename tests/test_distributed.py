@@ -1,0 +1,54 @@
+"""Dask scale-out (issue 10) with a real LocalCluster of two worker processes: identical results to the
+single-process run, also when a worker process is killed in the middle of the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+import ketasim
+from ketasim.distributed import DaskExecutor
+from ketasim.trial import run_trial
+
+from _support import params
+from test_scale import TWO_ARMS
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ex = DaskExecutor("local", n_workers=2)
+    yield ex
+    ex.close()
+
+
+@pytest.fixture(scope="module")
+def single_process():
+    sc = ketasim.scenario_from_dict(TWO_ARMS)
+    return sc, run_trial(sc, params(), chunk=60).to_dict()
+
+
+def test_trial_on_dask_equals_the_single_process_run(cluster, single_process):
+    sc, ref = single_process
+    seen = []
+    got = run_trial(sc, params(), chunk=9, executor=cluster, progress=seen.append).to_dict()
+    assert got == ref
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)        # progress is reported
+
+
+def test_a_worker_killed_mid_run_is_survived_with_an_identical_result(cluster, single_process):
+    sc, ref = single_process
+    pids = cluster.client.run(os.getpid)             # worker address -> process id
+    assert len(pids) == 2
+    victim = sorted(pids.values())[0]
+    killed = []
+
+    def kill_once(frac):
+        if not killed and 0 < frac < 1:
+            os.kill(victim, signal.SIGKILL)           # the nanny restarts it; the scheduler reruns its tasks
+            killed.append(frac)
+
+    got = run_trial(sc, params(), chunk=5, executor=cluster, progress=kill_once).to_dict()
+    assert killed, "the worker was not killed during the run"
+    assert got == ref
