@@ -52,3 +52,14 @@ def test_a_worker_killed_mid_run_is_survived_with_an_identical_result(cluster, s
     got = run_trial(sc, params(), chunk=5, executor=cluster, progress=kill_once).to_dict()
     assert killed, "the worker was not killed during the run"
     assert got == ref
+
+
+def test_sensitivity_on_dask_equals_the_single_process_run(cluster):
+    from test_sensitivity import SCENARIO
+
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = ketasim.scenario_from_dict(SCENARIO)
+    kw = dict(endpoint="mean_change@24h", params=params(), patterns=("protein_gain", "placebo_emax"), n_patients=10,
+              samples=2)
+    assert run_sensitivity(sc, executor=cluster, **kw).to_dict() == run_sensitivity(sc, **kw).to_dict()

@@ -219,6 +219,52 @@ def trial(
 
 
 @app.command()
+def sensitivity(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    endpoint: str = typer.Option(..., "--endpoint", help="e.g. 'response_rate@24h', 'mean_change@7d', 'cadss_peak'."),
+    method: str = typer.Option("morris", "--method", help="morris (screening) or sobol (variance shares)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the ranked indices as JSON."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a tornado chart (PNG)."),
+    parameters: Optional[str] = typer.Option(None, "--parameters",
+                                             help="Comma-separated name patterns (fnmatch; '@free' = calibrated). Default: 'pd.*,@free'."),
+    arm: Optional[str] = typer.Option(None, "--arm", help="Arm whose endpoint is analysed (default: the first)."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Morris trajectories (default 10) or Sobol base samples (power of 2, default 64)."),
+    size: int = typer.Option(200, "--size", min=1, help="Virtual patients per evaluation (common random numbers)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
+    experiment: Optional[List[str]] = typer.Option(None, help="Virtual experiment, e.g. mtor_block=1."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run the samples on Dask: 'local' or tcp://HOST:PORT."),
+    progress: bool = typer.Option(True, help="Show progress on stderr."),
+):
+    """Which parameters drive an endpoint: SALib Morris or Sobol indices and local elasticities."""
+    import json
+
+    from .distributed import TextProgress, executor_from_option
+    from .scenario import load_scenario
+    from .sensitivity import DEFAULT_PATTERNS, run_sensitivity, write_tornado
+    from .trial import _finite
+
+    sc = load_scenario(scenario)
+    pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS
+    ex = executor_from_option(dask)
+    try:
+        res = run_sensitivity(sc, endpoint=endpoint, method=method, patterns=pats, arm=arm,
+                              samples=samples or (10 if method == "morris" else 64), n_patients=size, seed=seed,
+                              experiment=_experiment(experiment), executor=ex,
+                              progress=TextProgress("sensitivity" + (" (dask)" if dask else ""), progress))
+    finally:
+        if ex is not None:
+            ex.close()
+    typer.echo(res.format_table())
+    if json_out:
+        json_out.write_text(json.dumps(_finite(res.to_dict()), indent=1, allow_nan=False), encoding="utf-8")
+        typer.echo(f"wrote {json_out}")
+    if plot:
+        write_tornado(res, plot)
+        typer.echo(f"wrote {plot}")
+    typer.echo(NOTICE)
+
+
+@app.command()
 def calibrate(
     out: Optional[Path] = typer.Option(None, help="Where to write the parameter set (default: the package's default set)."),
     size: int = typer.Option(400, help="Virtual patients per arm during fitting."),
