@@ -124,3 +124,19 @@ def test_cli_streams_with_chunks(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     df = pd.read_parquet(out)
     assert sorted(df.subject.unique()) == list(range(30))
+
+
+def test_hypertension_in_chunks_equals_all_readings_at_once():
+    from ketasim.trial import _hypertension, bp_readings
+
+    sc = ketasim.scenario_from_dict(TWO_ARMS)
+    o = run_trial(sc, params()).outcomes["ketamine"]
+    post_s, post_d = bp_readings(o, params(), np.random.default_rng(5))
+    whole = (post_s >= 180).any(axis=1) | (post_d >= 110).any(axis=1)
+    sbp0 = o.sbp0 + 60.0                       # push some readings over the limits so the test can fail
+    o2 = type(o)(**{**o.__dict__, "sbp0": sbp0})
+    post_s, post_d = bp_readings(o2, params(), np.random.default_rng(5))
+    whole2 = (post_s >= 180).any(axis=1) | (post_d >= 110).any(axis=1)
+    assert 0 < whole2.sum() < whole2.size
+    np.testing.assert_array_equal(_hypertension(o, params(), np.random.default_rng(5), chunk=7), whole)
+    np.testing.assert_array_equal(_hypertension(o2, params(), np.random.default_rng(5), chunk=7), whole2)

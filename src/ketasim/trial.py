@@ -312,6 +312,27 @@ def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
     return post_s, post_d
 
 
+def _hypertension(o: ArmOutcome, params: ParameterSet, rng, chunk: int = 50_000) -> np.ndarray:
+    """Any monitored reading >= 180/110 mmHg, per patient: the same readings (and random numbers, drawn in the same
+    order) as :func:`bp_readings`, computed in chunks of patients so memory does not grow with the arm."""
+    from .solver import kernel as K
+
+    s = o.sessions
+    n, ns = s.shape[0], s.shape[1]
+    r = int(params.get("monitoring.readings_per_session"))
+    frac = np.array([1.0, 0.5, 0.25, 0.125])[:r]
+    hyper = np.zeros(n, bool)
+    for name, base, sd, limit in (("sbp_change_peak", o.sbp0, params.get("monitoring.sbp_reading_sd", "mmHg"), 180.0),
+                                  ("dbp_change_peak", o.dbp0, params.get("monitoring.dbp_reading_sd", "mmHg"), 110.0)):
+        col = K.SUM_NAMES.index(name)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            rise = (s[a:b, :, col][:, :, None] * frac).reshape(b - a, ns * r)
+            post = base[a:b, None] + rise + rng.normal(0, sd, rise.shape)
+            hyper[a:b] |= (post >= limit).any(axis=1)
+    return hyper
+
+
 def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -> dict:
     """Per-patient side-effect outcomes over all sessions (arrays), from the per-session peaks."""
     from .solver import kernel as K
@@ -323,8 +344,7 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
     peak = lambda k: s[:, :, idx[k]].max(axis=1) if has else np.zeros(o.n)  # noqa: E731
     p_any = 1.0 - np.prod(1.0 - s[:, :, idx["nausea_probability"]], axis=1) if has else np.zeros(o.n)
     if has:
-        post_s, post_d = bp_readings(o, params, rng)
-        hyper = (post_s >= 180).any(axis=1) | (post_d >= 110).any(axis=1)
+        hyper = _hypertension(o, params, rng)
     else:
         hyper = np.zeros(o.n, bool)
     return {
