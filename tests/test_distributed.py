@@ -63,3 +63,13 @@ def test_sensitivity_on_dask_equals_the_single_process_run(cluster):
     kw = dict(endpoint="mean_change@24h", params=params(), patterns=("protein_gain", "placebo_emax"), n_patients=10,
               samples=2)
     assert run_sensitivity(sc, executor=cluster, **kw).to_dict() == run_sensitivity(sc, **kw).to_dict()
+
+
+def test_calibration_predictions_on_dask_equal_the_single_process_run(cluster):
+    import numpy as np
+
+    from ketasim.calibration import build_targets, predictions
+
+    targets = build_targets()[0]
+    np.testing.assert_array_equal(predictions(params(), targets, size=150, seed=3, executor=cluster),
+                                  predictions(params(), targets, size=150, seed=3))

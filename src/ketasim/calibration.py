@@ -297,27 +297,42 @@ def _needed_times(targets, trial):
     return np.array(sorted(ts))
 
 
-def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: int) -> dict:
-    """(scenario file, arm) -> _ArmSim for every arm the targets use (common random numbers per file)."""
-    sims = {}
+def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: int, executor=None) -> dict:
+    """(scenario file, arm) -> _ArmSim for every arm the targets use (common random numbers per file).
+
+    ``executor`` (``ketasim.distributed.DaskExecutor``) simulates the scenario files on Dask workers; the result
+    is the same."""
+    from .scale import map_ordered
+
     files = {}
     for t in targets:
         files.setdefault(TRIALS[t.trial][0], set()).add(t.trial)
+    tasks = []
     for file, trials in sorted(files.items()):
-        sc = load_scenario(EXAMPLES / file)
         times = np.unique(np.concatenate([_needed_times(targets, tr) for tr in trials]))
-        rng = np.random.default_rng(seed)
-        patients = sample_patients(sc.population, params, rng, size)
-        from .trial import baseline_bp
+        tasks.append((file, times, params, size, seed))
+    sims = {}
+    for part in map_ordered(_simulate_file, tasks, executor):
+        sims.update(part)
+    return sims
 
-        bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng))
-        for arm in sc.arms:
-            run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
-            sev = run.out[:, :, K.OUT_NAMES.index("severity")]
-            sims[(file, arm.name)] = _ArmSim(sev * patients.baseline[:, None], patients.baseline, times, run.sessions,
-                                             patients.female, patients.age_years,
-                                             run.out[:, :, K.OUT_NAMES.index("sbp_change_mmhg")],
-                                             run.out[:, :, K.OUT_NAMES.index("dbp_change_mmhg")], bp0)
+
+def _simulate_file(task) -> dict:
+    file, times, params, size, seed = task
+    from .trial import baseline_bp
+
+    sc = load_scenario(EXAMPLES / file)
+    rng = np.random.default_rng(seed)
+    patients = sample_patients(sc.population, params, rng, size)
+    bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng))
+    sims = {}
+    for arm in sc.arms:
+        run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
+        sev = run.out[:, :, K.OUT_NAMES.index("severity")]
+        sims[(file, arm.name)] = _ArmSim(sev * patients.baseline[:, None], patients.baseline, times, run.sessions,
+                                         patients.female, patients.age_years,
+                                         run.out[:, :, K.OUT_NAMES.index("sbp_change_mmhg")],
+                                         run.out[:, :, K.OUT_NAMES.index("dbp_change_mmhg")], bp0)
     return sims
 
 
@@ -393,8 +408,8 @@ def _bp_outlier_probability(kind, sessions, bp0, params) -> np.ndarray:
     return 1.0 - np.prod(1.0 - p.reshape(p.shape[0], -1), axis=1)
 
 
-def predictions(params: ParameterSet, targets, size: int = 300, seed: int = 1) -> np.ndarray:
-    sims = simulate_calibration_arms(params, targets, size, seed)
+def predictions(params: ParameterSet, targets, size: int = 300, seed: int = 1, executor=None) -> np.ndarray:
+    sims = simulate_calibration_arms(params, targets, size, seed, executor)
     return np.array([predict(t, sims, params) for t in targets])
 
 
@@ -425,8 +440,9 @@ def _from_theta(theta, names):
 
 
 def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int = 20261121,
-              max_evaluations: int = 400, names=None, log=print):
-    """Fit the free parameters; returns (fitted ParameterSet, report dict)."""
+              max_evaluations: int = 400, names=None, log=print, executor=None):
+    """Fit the free parameters; returns (fitted ParameterSet, report dict). ``executor``: simulate each
+    evaluation's scenario files on Dask workers (same result)."""
     from scipy.optimize import least_squares
 
     params = params or load_parameters()
@@ -440,7 +456,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
 
     def residuals(theta):
         p = params.with_free(_from_theta(theta, names), params.free_version, "in progress")
-        pred = predictions(p, targets, size, seed)
+        pred = predictions(p, targets, size, seed, executor)
         evals[0] += 1
         r = (pred - obs) / se
         if evals[0] % 10 == 0:
@@ -499,8 +515,15 @@ def write_parameter_set(params: ParameterSet, report: dict, path) -> Path:
     return Path(path)
 
 
-def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400):
-    new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations)
+def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, dask=None):
+    from .distributed import executor_from_option
+
+    ex = executor_from_option(dask)
+    try:
+        new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, executor=ex)
+    finally:
+        if ex is not None:
+            ex.close()
     path = out or (resources.files("ketasim") / "data" / "free_parameters.json")
     write_parameter_set(new, report, path)
     print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "

@@ -270,11 +270,12 @@ def calibrate(
     size: int = typer.Option(400, help="Virtual patients per arm during fitting."),
     seed: int = typer.Option(20261121, help="Random seed (the fit is deterministic for a given seed)."),
     max_evaluations: int = typer.Option(400, help="Maximum objective evaluations."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
 ):
     """Fit the free parameters to reference/clinical_calibration.csv."""
     from .calibration import calibrate_cli
 
-    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations)
+    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, dask=dask)
 
 
 @app.command()
