@@ -73,3 +73,15 @@ def test_calibration_predictions_on_dask_equal_the_single_process_run(cluster):
     targets = build_targets()[0]
     np.testing.assert_array_equal(predictions(params(), targets, size=150, seed=3, executor=cluster),
                                   predictions(params(), targets, size=150, seed=3))
+
+
+def test_streamed_simulation_on_dask_writes_the_same_file(cluster, tmp_path):
+    import pandas as pd
+
+    from ketasim.scale import simulate_streamed
+
+    sc = ketasim.scenario_from_dict(TWO_ARMS)
+    simulate_streamed(sc, params(), chunk=13, parquet=tmp_path / "a.parquet", executor=cluster)
+    simulate_streamed(sc, params(), chunk=60, parquet=tmp_path / "b.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"),
+                                  check_exact=True)

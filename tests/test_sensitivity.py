@@ -95,13 +95,14 @@ def test_cli_writes_json_and_tornado(tmp_path, capsys):
 
     sc = tmp_path / "s.yaml"
     sc.write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
-    out, png = tmp_path / "s.json", tmp_path / "t.png"
+    out, png, page = tmp_path / "s.json", tmp_path / "t.png", tmp_path / "s.html"
     code = main(["sensitivity", str(sc), "--endpoint", "response_rate@24h", "--method", "morris", "--samples", "2",
                  "--size", "10", "--parameters", "protein_gain,placebo_emax", "--json", str(out), "--plot", str(png),
-                 "--no-progress"])
+                 "--report", str(page), "--no-progress"])
     assert code == 0, capsys.readouterr().err
     d = json.loads(out.read_text())
     assert d["method"] == "morris" and d["endpoint"] == "response_rate@24h"
     assert {p["name"] for p in d["parameters"]} == {"protein_gain", "placebo_emax"}
     assert "mu_star" in d["index_names"] and "parameter_set" in d
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "data:image/png;base64," in page.read_text() and "protein_gain" in page.read_text()

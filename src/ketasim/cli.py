@@ -225,6 +225,7 @@ def sensitivity(
     method: str = typer.Option("morris", "--method", help="morris (screening) or sobol (variance shares)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the ranked indices as JSON."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a tornado chart (PNG)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write an HTML page with the tornado chart and table."),
     parameters: Optional[str] = typer.Option(None, "--parameters",
                                              help="Comma-separated name patterns (fnmatch; '@free' = calibrated). Default: 'pd.*,@free'."),
     arm: Optional[str] = typer.Option(None, "--arm", help="Arm whose endpoint is analysed (default: the first)."),
@@ -240,7 +241,7 @@ def sensitivity(
 
     from .distributed import TextProgress, executor_from_option
     from .scenario import load_scenario
-    from .sensitivity import DEFAULT_PATTERNS, run_sensitivity, write_tornado
+    from .sensitivity import DEFAULT_PATTERNS, run_sensitivity, write_html, write_tornado
     from .trial import _finite
 
     sc = load_scenario(scenario)
@@ -261,6 +262,9 @@ def sensitivity(
     if plot:
         write_tornado(res, plot)
         typer.echo(f"wrote {plot}")
+    if report:
+        write_html(res, report)
+        typer.echo(f"wrote {report}")
     typer.echo(NOTICE)
 
 

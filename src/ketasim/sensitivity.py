@@ -391,3 +391,28 @@ def write_tornado(result: SensitivityResult, path, top: int = 15):
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def write_html(result: SensitivityResult, path, top: int = 25):
+    """A self-contained HTML page: the tornado chart (embedded PNG) and the ranked table with intervals."""
+    import html
+    from pathlib import Path
+
+    from .result import NOTICE
+
+    key = result.main_index
+    second = "sigma" if result.method == "morris" else "S1"
+    rows = "".join(
+        f"<tr><td>{html.escape(r['name'])}</td><td>{r['kind']}</td><td>{_f(r.get(key))}</td>"
+        f"<td>{_f(r.get(key + '_conf'))}</td><td>{_f(r.get(second))}</td><td>{_f(r['elasticity'])}</td>"
+        f"<td>{_f(r['low'])} - {_f(r['high'])} {html.escape(r['unit'])}</td></tr>"
+        for r in result.ranking()[:top])
+    page = (f"<!doctype html><meta charset='utf-8'><title>Sensitivity: {html.escape(result.endpoint)}</title>"
+            f"<h1>Sensitivity of {html.escape(result.endpoint)} ({html.escape(result.arm)}), {result.method}</h1>"
+            f"<p>Nominal value {result.nominal:.4g}; {result.evaluations} evaluations; parameter set "
+            f"{html.escape(str(result.meta.get('parameter_set')))}; ranges: {html.escape(result.meta['ranges'])}.</p>"
+            f"<img alt='tornado chart' src='data:image/png;base64,{tornado_png_base64(result)}'>"
+            f"<table border='1' cellpadding='3'><tr><th>parameter</th><th>kind</th><th>{key}</th><th>95% half-width</th>"
+            f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table><p><em>{NOTICE}</em></p>")
+    Path(path).write_text(page, encoding="utf-8")
+    return path
