@@ -209,7 +209,7 @@ def trial(
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
-    chunk: int = typer.Option(20000, "--chunk", min=1, help="Patients per chunk (memory; the result does not depend on it)."),
+    chunk: int = typer.Option(10000, "--chunk", min=1, help="Patients per chunk (memory; the result does not depend on it)."),
 ):
     """Run a virtual clinical trial and print its endpoint table."""
     from .trial import run_trial_cli

@@ -308,6 +308,7 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
             have = sum(r.patients.n for r in kept.get(task.arm_index, []))
             if have < keep:
                 kept.setdefault(task.arm_index, []).append(_take_run(run, slice(0, keep - have)))
+            del run               # before the next chunk is computed
         for w in writers:
             w.close()
     except BaseException:

@@ -233,6 +233,7 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
             for v, j in col.items():
                 band_store[v].append(run.out[keep][:, bidx, j])
         done[0] += b - a
+        del run, score            # before the next chunk is computed: one chunk's arrays in memory at a time
         if progress is not None:
             progress(done[0] / total)
     for v, parts in band_store.items():
@@ -413,7 +414,7 @@ def _control_arm(names, design: dict) -> str:
 
 # ---- entry point ---------------------------------------------------------------------------------------------------
 def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
-              progress: Callable[[float], None] | None = None, chunk: int = 20000, executor=None) -> TrialResult:
+              progress: Callable[[float], None] | None = None, chunk: int = 10000, executor=None) -> TrialResult:
     """Run the virtual trial of ``scenario`` and compute its endpoints.
 
     Arms run in chunks of ``chunk`` patients; ``executor`` (``ketasim.distributed.DaskExecutor``) runs the chunks
@@ -583,7 +584,7 @@ class _Bar:
 
 
 def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True, dask=None,
-                  chunk=20000):
+                  chunk=10000):
     import json
 
     from .scenario import load_scenario
