@@ -140,3 +140,18 @@ def test_hypertension_in_chunks_equals_all_readings_at_once():
     assert 0 < whole2.sum() < whole2.size
     np.testing.assert_array_equal(_hypertension(o, params(), np.random.default_rng(5), chunk=7), whole)
     np.testing.assert_array_equal(_hypertension(o2, params(), np.random.default_rng(5), chunk=7), whole2)
+
+
+def test_large_arms_run_bands_separately_with_the_same_endpoints(monkeypatch):
+    import ketasim.trial as T
+
+    sc = ketasim.scenario_from_dict(TWO_ARMS)
+    together = run_trial(sc, params())
+    monkeypatch.setattr(T, "BAND_PATIENTS", 20)            # 60 patients per arm > 20: separate band run
+    a, b = run_trial(sc, params(), chunk=60), run_trial(sc, params(), chunk=7)
+    assert a.to_dict() == b.to_dict()                        # still independent of the chunking
+    for name in ("ketamine", "placebo"):
+        # endpoint scores from the endpoint-only grid agree with the denser grid to solver accuracy
+        np.testing.assert_allclose(a.outcomes[name].model_score, together.outcomes[name].model_score, atol=1e-3)
+    bands = a.trajectory_summary()
+    assert set(bands.variable) >= {"score", "mtorc1"} and bands.p95.ge(bands.p05).all()

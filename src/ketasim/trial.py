@@ -203,39 +203,52 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     from .solver import kernel as K
 
     n = patients.n
-    all_times = np.unique(np.concatenate([times, band_times]))
-    t_idx = np.searchsorted(all_times, times)
-    bidx = np.searchsorted(all_times, band_times)
+    # Small arms: one run on endpoint + band times for everyone. Large arms: everyone on the endpoint times
+    # only (fewer grid points and outputs: ~1.7x faster for 1,000,000 patients) and a separate band run of the
+    # first BAND_PATIENTS patients. The choice depends on the arm size only, never on chunking or workers.
+    separate_bands = n > BAND_PATIENTS
+    sim_times = np.asarray(times, float) if separate_bands else np.unique(np.concatenate([times, band_times]))
+    t_idx = np.searchsorted(sim_times, times)
     out_score = np.empty((n, times.size))
     sess = None
     band_rows = []
     band_store = {v: [] for v in BAND_VARIABLES}
     col = {v: K.OUT_NAMES.index(v) for v in BAND_VARIABLES if v != "score"}
     sev = K.OUT_NAMES.index("severity")
-    if stream is None:      # patients given explicitly: ship them (no per-patient stream to resample from)
-        tasks = [(arm, spec, patients.take(slice(a, b)), all_times, params, experiment) for a, b in plan_chunks(n, chunk)]
-        fn, starts = _run_given, [a for a, _ in plan_chunks(n, chunk)]
-    else:
-        tasks = [ChunkTask(arm, spec, params, 0, a, b, stream, all_times, experiment, on_failure="flag")
-                 for a, b in plan_chunks(n, chunk)]
-        fn, starts = run_chunk, [t.start for t in tasks]
-    for a, run in zip(starts, map_ordered(fn, tasks, executor)):
+
+    def make_tasks(m, sample_times):
+        if stream is None:      # patients given explicitly: ship them (no per-patient stream to resample from)
+            return ([(arm, spec, patients.take(slice(a, b)), sample_times, params, experiment)
+                     for a, b in plan_chunks(m, chunk)], _run_given)
+        return ([ChunkTask(arm, spec, params, 0, a, b, stream, sample_times, experiment, on_failure="flag")
+                 for a, b in plan_chunks(m, chunk)], run_chunk)
+
+    def keep_bands(a, b, run, sample_times):
+        if a < BAND_PATIENTS:
+            bidx = np.searchsorted(sample_times, band_times)
+            keep = slice(0, min(b, BAND_PATIENTS) - a)
+            band_store["score"].append(run.out[keep][:, bidx, sev] * patients.baseline[a:b][keep][:, None])
+            for v, j in col.items():
+                band_store[v].append(run.out[keep][:, bidx, j])
+
+    tasks, fn = make_tasks(n, sim_times)
+    for a, run in zip([a for a, _ in plan_chunks(n, chunk)], map_ordered(fn, tasks, executor)):
         b = a + run.out.shape[0]
-        part_baseline = patients.baseline[a:b]
-        score = run.out[:, :, sev] * part_baseline[:, None]
-        out_score[a:b] = score[:, t_idx]
+        out_score[a:b] = run.out[:, t_idx, sev] * patients.baseline[a:b][:, None]
         if sess is None:
             sess = np.empty((n, *run.sessions.shape[1:]))
         sess[a:b] = run.sessions
-        if a < BAND_PATIENTS:
-            keep = slice(0, min(b, BAND_PATIENTS) - a)
-            band_store["score"].append(score[keep][:, bidx])
-            for v, j in col.items():
-                band_store[v].append(run.out[keep][:, bidx, j])
+        if not separate_bands:
+            keep_bands(a, b, run, sim_times)
         done[0] += b - a
-        del run, score            # before the next chunk is computed: one chunk's arrays in memory at a time
+        del run                   # before the next chunk is computed: one chunk's arrays in memory at a time
         if progress is not None:
             progress(done[0] / total)
+    if separate_bands:
+        tasks, fn = make_tasks(BAND_PATIENTS, np.asarray(band_times, float))
+        for a, run in zip([a for a, _ in plan_chunks(BAND_PATIENTS, chunk)], map_ordered(fn, tasks, executor)):
+            keep_bands(a, a + run.out.shape[0], run, np.asarray(band_times, float))
+            del run
     for v, parts in band_store.items():
         m = np.concatenate(parts)
         q = np.nanpercentile(m, [5, 50, 95], axis=0)
