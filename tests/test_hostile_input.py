@@ -258,7 +258,9 @@ def scen(tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["--size", "0"], "--size"), (["--size", "-5"], "--size"), (["--size", "10000000"], "--size"),
-    (["--seed", "-1"], "--seed"), (["--size", "1e7"], "--size"), (["--size", "2000000"], "GiB"),
+    (["--seed", "-1"], "--seed"), (["--size", "1e7"], "--size"),
+    # (2,000,000 patients with --csv are now streamed in chunks (issue 10), not refused; the refusals of what
+    # cannot be streamed are in tests/test_scale.py)
 ])
 def test_cli_refuses_bad_options_with_one_line(scen, tmp_path, capsys, args, fragment):
     out = tmp_path / "o.csv"

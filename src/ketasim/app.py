@@ -34,14 +34,22 @@ class _Bar:
             sys.stderr.flush()
 
 
-def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True):
+def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True, dask=None,
+                  chunk=10000):
     from .scenario import load_scenario
     from .trial import run_trial
 
     sc = load_scenario(path)
     total = (size or sc.population.size) * len(sc.arms)
-    bar = _Bar(progress and total >= 2000)
-    tr = run_trial(sc, n=size, seed=seed, progress=bar)
+    if dask:
+        from .distributed import TextProgress, executor_from_option
+
+        with executor_from_option(dask) as ex:
+            tr = run_trial(sc, n=size, seed=seed, progress=TextProgress("trial (dask)", progress), chunk=chunk,
+                           executor=ex)
+    else:
+        bar = _Bar(progress and total >= 2000)
+        tr = run_trial(sc, n=size, seed=seed, progress=bar, chunk=chunk)
     print(tr.format_table())
     if json_out:
         from .io import atomic_write_text
@@ -56,17 +64,21 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     return tr
 
 
-def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400):
+def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, dask=None):
     from .calibration import calibrate, write_parameter_set
+    from .distributed import executor_from_option
 
-    new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations)
+    ex = executor_from_option(dask)
+    try:
+        new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, executor=ex)
+    finally:
+        if ex is not None:
+            ex.close()
     path = out or (resources.files("ketasim") / "data" / "free_parameters.json")
     write_parameter_set(new, report, path)
     print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "
           f"evaluations ({report['seconds']:.0f} s); wrote {path}")
     print(f"calibration run: {report['calibration_run']}")
-
-
 
 
 def qualify_cli(*, html=None, size=2000, seed=11):

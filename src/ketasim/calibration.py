@@ -299,26 +299,41 @@ def _needed_times(targets, trial):
     return np.array(sorted(ts))
 
 
-def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: int) -> dict:
-    """(scenario file, arm) -> _ArmSim for every arm the targets use (common random numbers per file)."""
-    sims = {}
+def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: int, executor=None) -> dict:
+    """(scenario file, arm) -> _ArmSim for every arm the targets use (common random numbers per file).
+
+    ``executor`` (``ketasim.distributed.DaskExecutor``) simulates the scenario files on Dask workers; the result
+    is the same."""
+    from .scale import map_ordered
+
     files = {}
     for t in targets:
         files.setdefault(TRIALS[t.trial][0], set()).add(t.trial)
+    tasks = []
     for file, trials in sorted(files.items()):
-        sc = load_scenario(EXAMPLES / file)
         times = np.unique(np.concatenate([_needed_times(targets, tr) for tr in trials]))
-        rng = np.random.default_rng(seed)
-        patients = sample_patients(sc.population, params, rng, size)
-        from .trial import baseline_bp
+        tasks.append((file, times, params, size, seed))
+    sims = {}
+    for part in map_ordered(_simulate_file, tasks, executor):
+        sims.update(part)
+    return sims
 
-        bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng))
-        for arm in sc.arms:
-            run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
-            sev = run.output("severity")
-            sims[(file, arm.name)] = _ArmSim(sev * patients.baseline[:, None], patients.baseline, times, run.sessions,
-                                             patients.female, patients.age_years,
-                                             run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0)
+
+def _simulate_file(task) -> dict:
+    file, times, params, size, seed = task
+    from .trial import baseline_bp
+
+    sc = load_scenario(EXAMPLES / file)
+    rng = np.random.default_rng(seed)
+    patients = sample_patients(sc.population, params, rng, size)
+    bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng))
+    sims = {}
+    for arm in sc.arms:
+        run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
+        sev = run.output("severity")
+        sims[(file, arm.name)] = _ArmSim(sev * patients.baseline[:, None], patients.baseline, times, run.sessions,
+                                         patients.female, patients.age_years,
+                                         run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0)
     return sims
 
 
@@ -400,8 +415,8 @@ def _bp_outlier_probability(kind, sessions, bp0, params) -> np.ndarray:
     return 1.0 - np.prod(1.0 - p.reshape(p.shape[0], int(np.prod(p.shape[1:]))), axis=1)
 
 
-def predictions(params: ParameterSet, targets, size: int = 300, seed: int = 1) -> np.ndarray:
-    sims = simulate_calibration_arms(params, targets, size, seed)
+def predictions(params: ParameterSet, targets, size: int = 300, seed: int = 1, executor=None) -> np.ndarray:
+    sims = simulate_calibration_arms(params, targets, size, seed, executor)
     return np.array([predict(t, sims, params) for t in targets])
 
 
@@ -435,8 +450,9 @@ MIN_CALIBRATION_SIZE = 1
 
 
 def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int = 20261121,
-              max_evaluations: int = 400, names=None, log=print):
-    """Fit the free parameters; returns (fitted ParameterSet, report dict)."""
+              max_evaluations: int = 400, names=None, log=print, executor=None):
+    """Fit the free parameters; returns (fitted ParameterSet, report dict). ``executor``: simulate each
+    evaluation's scenario files on Dask workers (same result)."""
     from scipy.optimize import least_squares
 
     from .limits import check_int, check_seed
@@ -456,7 +472,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
 
     def residuals(theta):
         p = params.with_free(_from_theta(theta, names), params.free_version, "in progress")
-        pred = predictions(p, targets, size, seed)
+        pred = predictions(p, targets, size, seed, executor)
         evals[0] += 1
         r = (pred - obs) / se
         if evals[0] % 10 == 0:

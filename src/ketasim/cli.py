@@ -131,7 +131,13 @@ def simulate(
     experiment: Optional[List[str]] = typer.Option(None, help=f"Virtual experiment: {_EXPERIMENTS}."),
     events: Optional[Path] = typer.Option(None, "--events", help="A patient record (NONMEM-style CSV or YAML): "
                                                                   "simulate its doses for its patient."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
+    chunk: Optional[int] = typer.Option(None, "--chunk", min=1, help="Patients per chunk; streams the files (bounded memory)."),
 ):
+    """Simulate a scenario (or a quick one-line regimen) and write trajectories, a figure or a report.
+
+    Large populations are simulated in chunks and streamed to --parquet/--csv (bounded memory); what cannot be
+    done (no file for trajectories that do not fit in memory, not enough disk) is refused before any work."""
     import numpy as np
 
     from .engine import simulate as run
@@ -180,6 +186,13 @@ def simulate(
     typical = typical or (size or sc.population.size) == 1      # one patient means the typical patient
     # one output grid for the population and its typical patient (see OUTPUT_HELP)
     times = sc.output_times_h(size or sc.population.size)
+    if not typical:
+        from .scale import check_feasible, estimate, needs_streaming
+
+        est = estimate(len(sc.arms), size or sc.population.size, times.size)
+        check_feasible(est, outputs={"csv": csv, "parquet": parquet, "report": report, "plot": plot})
+        if dask or chunk or needs_streaming(est):
+            return _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask)
     result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical, output_times_h=times)
     n = result.runs[0].patients.n
     typ = result if typical else run(sc, params, typical=True, experiment=exp, output_times_h=times)
@@ -220,6 +233,35 @@ def _check_options(size=None, seed=None, outputs=()) -> None:
         check_size(size, "--size")
     if seed is not None:
         check_seed(seed, "--seed")
+
+
+def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
+    """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask."""
+    from .distributed import TextProgress, executor_from_option
+    from .engine import simulate as run
+    from .plotting import plot_cascade
+    from .scale import simulate_streamed
+    from .summary import cascade_summary
+
+    ex = executor_from_option(dask)
+    try:
+        s = simulate_streamed(sc, params, n=size, seed=seed, experiment=exp, chunk=chunk, csv=csv, parquet=parquet,
+                              executor=ex, progress=TextProgress("simulate" + (" (dask)" if dask else ""),
+                                                                 sys.stderr.isatty() or bool(dask)))
+    finally:
+        if ex is not None:
+            ex.close()
+    for f in (csv, parquet):
+        if f:
+            typer.echo(f"wrote {f} ({s.rows:,} rows, {s.patients:,} patients)")
+    typ = run(sc, params, typical=True, experiment=exp, output_times_h=_fine_times(sc.horizon_h))
+    if plot:
+        plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
+                     title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
+                     notice=NOTICE)
+        typer.echo(f"wrote {plot}")
+    typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
+    typer.echo(NOTICE)
 
 
 def _fine_times(horizon_h: float):
@@ -272,12 +314,66 @@ def trial(
     size: Optional[int] = typer.Option(None, help="Patients per arm (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
+    chunk: int = typer.Option(10000, "--chunk", min=1, help="Patients per chunk (memory; the result does not depend on it)."),
 ):
     """Run a virtual clinical trial and print its endpoint table."""
     from .app import run_trial_cli
 
     _check_options(size, seed, (json_out, report))
-    run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress)
+    run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
+                  chunk=chunk)
+
+
+@app.command()
+def sensitivity(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    endpoint: str = typer.Option(..., "--endpoint", help="e.g. 'response_rate@24h', 'mean_change@7d', 'cadss_peak'."),
+    method: str = typer.Option("morris", "--method", help="morris (screening) or sobol (variance shares)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the ranked indices as JSON."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a tornado chart (PNG)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write an HTML page with the tornado chart and table."),
+    parameters: Optional[str] = typer.Option(None, "--parameters",
+                                             help="Comma-separated name patterns (fnmatch; '@free' = calibrated). Default: 'pd.*,@free'."),
+    arm: Optional[str] = typer.Option(None, "--arm", help="Arm whose endpoint is analysed (default: the first)."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Morris trajectories (default 10) or Sobol base samples (power of 2, default 64)."),
+    size: int = typer.Option(200, "--size", min=1, help="Virtual patients per evaluation (common random numbers)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
+    experiment: Optional[List[str]] = typer.Option(None, help="Virtual experiment, e.g. mtor_block=1."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run the samples on Dask: 'local' or tcp://HOST:PORT."),
+    progress: bool = typer.Option(True, help="Show progress on stderr."),
+):
+    """Which parameters drive an endpoint: SALib Morris or Sobol indices and local elasticities."""
+    import json
+
+    from .distributed import TextProgress, executor_from_option
+    from .scenario import load_scenario
+    from .sensitivity import DEFAULT_PATTERNS, run_sensitivity, write_html, write_tornado
+    from .display import json_safe
+    from .io import atomic_write_text
+
+    sc = load_scenario(scenario)
+    pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS
+    ex = executor_from_option(dask)
+    try:
+        res = run_sensitivity(sc, endpoint=endpoint, method=method, patterns=pats, arm=arm,
+                              samples=samples or (10 if method == "morris" else 64), n_patients=size, seed=seed,
+                              experiment=_experiment(experiment), executor=ex,
+                              progress=TextProgress("sensitivity" + (" (dask)" if dask else ""), progress))
+    finally:
+        if ex is not None:
+            ex.close()
+    typer.echo(res.format_table())
+    if json_out:
+        atomic_write_text(json_out, json.dumps(json_safe(res.to_dict()), indent=1, allow_nan=False))
+        typer.echo(f"wrote {json_out}")
+    if plot:
+        write_tornado(res, plot)
+        typer.echo(f"wrote {plot}")
+    if report:
+        write_html(res, report)
+        typer.echo(f"wrote {report}")
+    typer.echo(NOTICE)
 
 
 @app.command()
@@ -286,11 +382,12 @@ def calibrate(
     size: int = typer.Option(400, help="Virtual patients per arm during fitting."),
     seed: int = typer.Option(20261121, help="Random seed (the fit is deterministic for a given seed)."),
     max_evaluations: int = typer.Option(400, help="Maximum objective evaluations."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
 ):
     """Fit the free parameters to reference/clinical_calibration.csv."""
     from .app import calibrate_cli
 
-    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations)
+    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, dask=dask)
 
 
 @app.command()

@@ -117,23 +117,56 @@ class Patients:
         return Patients(**{k: np.asarray(v)[idx] for k, v in dataclasses.asdict(self).items()})
 
 
-def _truncnormal(rng, mean, sd, lo, hi, n):
-    """Normal(mean, sd) truncated to [lo, hi] (not clipped: no pile-up of patients at the bounds).
+#: Patients are drawn in blocks of this many; patient ``i`` of a stream always gets the same values, however a
+#: population is cut into chunks or spread over workers (see :func:`patient_draws`).
+BLOCK = 4096
 
-    Draws inside the bounds are the plain normal draws of ``rng``; the few outside are redrawn from the
-    truncated normal (scipy ``truncnorm``) with a generator spawned from ``rng``, so the main random stream,
-    and every other covariate and random effect, is unchanged."""
-    if sd <= 0:
-        return np.full(n, float(min(max(mean, lo), hi)))
-    x = rng.normal(mean, sd, n)
-    bad = (x < lo) | (x > hi)
-    if bad.any():
-        from scipy.stats import truncnorm
+#: Random variates of a patient, each from its own stream keyed by the field name (so adding a field changes
+#: no other field): "normal" = standard normal, "uniform" = U(0, 1). Every ``eta_*`` field of
+#: :class:`Patients` is a standard normal drawn automatically: adding a random effect is one line there.
+COVARIATE_DRAWS = {"weight_kg": "normal", "age_years": "normal", "female": "uniform", "genotype": "uniform",
+                   "crp": "normal", "baseline": "normal"}
 
-        child = rng.spawn(1)[0]
-        x[bad] = truncnorm.rvs((lo - mean) / sd, (hi - mean) / sd, loc=mean, scale=sd, size=int(bad.sum()),
-                               random_state=child)
-    return x
+
+def _eta_fields() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(Patients) if f.name.startswith("eta_"))
+
+
+def _field_key(name: str) -> int:
+    import zlib
+
+    return zlib.crc32(name.encode())
+
+
+def as_seed_sequence(rng) -> np.random.SeedSequence:
+    """The SeedSequence behind an integer seed, a SeedSequence or a Generator (not consumed)."""
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        ss = getattr(rng.bit_generator, "seed_seq", None) or getattr(rng.bit_generator, "_seed_seq", None)
+        if not isinstance(ss, np.random.SeedSequence):
+            raise InputError("seed: a Generator built from a SeedSequence (np.random.default_rng(seed)) is needed")
+        return ss
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.SeedSequence(None if rng is None else int(rng))
+    raise InputError(f"seed: expected an integer, a SeedSequence or a Generator, got {type(rng).__name__}")
+
+
+def patient_draws(ss: np.random.SeedSequence, field: str, kind: str, start: int, n: int) -> np.ndarray:
+    """Variates ``start .. start+n-1`` of ``field``: block ``b`` of a field is its own counter-free stream
+    ``SeedSequence(entropy, spawn_key=(*ss.spawn_key, crc32(field), b))`` (Philox), so a patient's values
+    depend only on (seed, stream, patient index)."""
+    out = np.empty(n)
+    if n == 0:
+        return out
+    key = _field_key(field)
+    for b in range(start // BLOCK, (start + n - 1) // BLOCK + 1):
+        g = np.random.Generator(np.random.Philox(
+            np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, key, b))))
+        x = g.standard_normal(BLOCK) if kind == "normal" else g.random(BLOCK)
+        lo, hi = max(start, b * BLOCK), min(start + n, (b + 1) * BLOCK)
+        out[lo - start:hi - start] = x[lo - b * BLOCK:hi - b * BLOCK]
+    return out
 
 
 def genotype_factors(params: ParameterSet) -> dict[str, float]:
@@ -141,32 +174,52 @@ def genotype_factors(params: ParameterSet) -> dict[str, float]:
             "met/met": params.get("pd.bdnf.met_met_factor")}
 
 
-def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | None = None) -> Patients:
-    """Sample ``n`` (default ``spec.size``) virtual patients. ``rng``: a Generator or an integer seed."""
-    rng = np.random.default_rng(rng)
+def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | None = None, *,
+                    start: int = 0) -> Patients:
+    """Patients ``start .. start+n-1`` (``n`` defaults to ``spec.size``) of the stream ``rng``.
+
+    ``rng``: an integer seed, a SeedSequence or a Generator (its SeedSequence is used; it is not consumed).
+    Patient ``i`` is the same whatever ``start`` and ``n`` (per-patient streams, :func:`patient_draws`), so
+    chunked and distributed runs reproduce a single run exactly.
+    """
+    ss = as_seed_sequence(rng)
     n = spec.size if n is None else n
+    if n < 0 or start < 0:
+        raise InputError("population.size: must be >= 0")
+
+    def draw(field):
+        kind = COVARIATE_DRAWS.get(field, "normal")
+        return patient_draws(ss, field, kind, start, n)
+
+    def truncnormal(field, d: Distribution, lo, hi):
+        """Normal(mean, sd) truncated (not clipped: no pile-up of patients at the bounds) to [lo, hi]: the
+        patient's own standard-normal draw mapped through the truncated normal's quantile function."""
+        if d.sd <= 0:
+            return np.full(n, float(min(max(d.mean, lo), hi)))
+        from scipy.stats import norm, truncnorm
+
+        a, b = (lo - d.mean) / d.sd, (hi - d.mean) / d.sd
+        return truncnorm.ppf(norm.cdf(draw(field)), a, b, loc=d.mean, scale=d.sd)
+
     gf = genotype_factors(params)
     if spec.genotype is not None:
         geno = np.full(n, gf[spec.genotype])
     else:
         q = params.get("pop.met_allele_frequency")
-        u = rng.random(n)
+        u = draw("genotype")
         geno = np.where(u < (1 - q) ** 2, gf["val/val"], np.where(u < 1 - q * q, gf["val/met"], gf["met/met"]))
     if spec.crp_mg_l is not None:
         crp = np.full(n, float(spec.crp_mg_l))
     else:
-        crp = params.get("pop.crp_median", "mg/L") * np.exp(math.log(params.get("pop.crp_gsd")) * rng.standard_normal(n))
-    smax = spec.scale_max
+        crp = params.get("pop.crp_median", "mg/L") * np.exp(math.log(params.get("pop.crp_gsd")) * draw("crp"))
     return Patients(
-        weight_kg=_truncnormal(rng, spec.weight_kg.mean, spec.weight_kg.sd, 35.0, 200.0, n),
-        age_years=_truncnormal(rng, spec.age_years.mean, spec.age_years.sd, 18.0, 90.0, n),
-        female=rng.random(n) < spec.female_fraction,
+        weight_kg=truncnormal("weight_kg", spec.weight_kg, 35.0, 200.0),
+        age_years=truncnormal("age_years", spec.age_years, 18.0, 90.0),
+        female=draw("female") < spec.female_fraction,
         genotype_factor=geno,
         crp_mg_l=crp,
-        baseline=_truncnormal(rng, spec.baseline.mean, spec.baseline.sd, 1.0, smax, n),
-        eta_cl=rng.standard_normal(n), eta_v=rng.standard_normal(n), eta_f=rng.standard_normal(n),
-        eta_ke0=rng.standard_normal(n), eta_emax=rng.standard_normal(n), eta_placebo=rng.standard_normal(n),
-        eta_bp=rng.standard_normal(n), eta_dissociation=rng.standard_normal(n),
+        baseline=truncnormal("baseline", spec.baseline, 1.0, spec.scale_max),
+        **{f: draw(f) for f in _eta_fields()},
     )
 
 
@@ -181,8 +234,7 @@ def typical_patient(spec: PopulationSpec, params: ParameterSet) -> Patients:
         genotype_factor=np.array([gf[spec.genotype or "val/val"]]),
         crp_mg_l=np.array([spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")]),
         baseline=np.array([spec.baseline.mean]),
-        eta_cl=z, eta_v=z.copy(), eta_f=z.copy(), eta_ke0=z.copy(), eta_emax=z.copy(), eta_placebo=z.copy(),
-        eta_bp=z.copy(), eta_dissociation=z.copy(),
+        **{f: z.copy() for f in _eta_fields()},
     )
 
 

@@ -306,6 +306,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                 raise InputError("output.until: must be > 0")
     if out_list is not None and not out_list:
         raise InputError("output.times: at least one time is required")
+    # the size of the trajectory output is checked where it is produced (ketasim.scale.check_feasible): a trial
+    # needs no trajectories, and simulate streams large populations to Parquet
     exp = VirtualExperiment(**m.experiments.model_dump()) if m.experiments else VirtualExperiment()
     design = _design(m.design, arms, scale)
     sc = Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data)

@@ -262,31 +262,62 @@ def _band_times(horizon: float, administrations=()) -> np.ndarray:
     return np.array(sorted(round(x, 9) for x in t if 0 <= x <= horizon + 1e-9), float)
 
 
+#: Percentile bands (figures) use the first patients of an arm only, so memory does not grow with the arm.
+BAND_PATIENTS = 20_000
+
+
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
-                      progress, done, total, chunk, model=None):
+                      progress, done, total, chunk, stream=None, executor=None, model=None):
+    """Simulate one arm in chunks of patients (in this process or on Dask workers: ``executor``) and keep only
+    the endpoint scores, per-session peaks and the band patients' trajectories (bounded memory)."""
+    from .scale import ChunkTask, map_ordered, plan_chunks, run_chunk
+
     n = patients.n
-    all_times = np.unique(np.concatenate([times, band_times]))
-    t_idx = np.searchsorted(all_times, times)
+    # Small arms: one run on endpoint + band times for everyone. Large arms: everyone on the endpoint times
+    # only (fewer grid points and outputs: ~1.7x faster for 1,000,000 patients) and a separate band run of the
+    # first BAND_PATIENTS patients. The choice depends on the arm size only, never on chunking or workers.
+    separate_bands = n > BAND_PATIENTS
+    sim_times = np.asarray(times, float) if separate_bands else np.unique(np.concatenate([times, band_times]))
+    t_idx = np.searchsorted(sim_times, times)
     out_score = np.empty((n, times.size))
     sess = None
     band_rows = []
     band_store = {v: [] for v in BAND_VARIABLES}
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        part = patients.take(slice(a, b))
-        run = run_arm(arm, spec, part, all_times, params=params, experiment=experiment, on_failure="flag",
-                      model=model)
-        score = run.output("severity") * part.baseline[:, None]
-        out_score[a:b] = score[:, t_idx]
-        sess = run.sessions if sess is None else np.concatenate([sess, run.sessions])
-        bidx = np.searchsorted(all_times, band_times)
-        band_store["score"].append(score[:, bidx])
-        for v in BAND_VARIABLES:
-            if v != "score":
-                band_store[v].append(run.output(v)[:, bidx])
+
+    def make_tasks(m, sample_times):
+        if stream is None:      # patients given explicitly: ship them (no per-patient stream to resample from)
+            return ([(arm, spec, patients.take(slice(a, b)), sample_times, params, experiment, model)
+                     for a, b in plan_chunks(m, chunk)], _run_given)
+        return ([ChunkTask(arm, spec, params, 0, a, b, stream, sample_times, experiment, on_failure="flag",
+                           model=model) for a, b in plan_chunks(m, chunk)], run_chunk)
+
+    def keep_bands(a, b, run, sample_times):
+        if a < BAND_PATIENTS:
+            bidx = np.searchsorted(sample_times, band_times)
+            keep = slice(0, min(b, BAND_PATIENTS) - a)
+            band_store["score"].append(run.output("severity")[keep][:, bidx] * patients.baseline[a:b][keep][:, None])
+            for v in BAND_VARIABLES:
+                if v != "score":
+                    band_store[v].append(run.output(v)[keep][:, bidx])
+
+    tasks, fn = make_tasks(n, sim_times)
+    for a, run in zip([a for a, _ in plan_chunks(n, chunk)], map_ordered(fn, tasks, executor)):
+        b = a + run.out.shape[0]
+        out_score[a:b] = run.output("severity")[:, t_idx] * patients.baseline[a:b][:, None]
+        if sess is None:
+            sess = np.empty((n, *run.sessions.shape[1:]))
+        sess[a:b] = run.sessions
+        if not separate_bands:
+            keep_bands(a, b, run, sim_times)
         done[0] += b - a
+        del run                   # before the next chunk is computed: one chunk's arrays in memory at a time
         if progress is not None:
             progress(done[0] / total)
+    if separate_bands:
+        tasks, fn = make_tasks(BAND_PATIENTS, np.asarray(band_times, float))
+        for a, run in zip([a for a, _ in plan_chunks(BAND_PATIENTS, chunk)], map_ordered(fn, tasks, executor)):
+            keep_bands(a, a + run.out.shape[0], run, np.asarray(band_times, float))
+            del run
     for v, parts in band_store.items():
         m = np.concatenate(parts)
         q = np.nanpercentile(m, [5, 50, 95], axis=0)
@@ -301,6 +332,11 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     sbp0, dbp0 = baseline_bp(params, patients.age_years, rng)
     return ArmOutcome(name, times, np.rint(patients.baseline), rating, out_score, sess, pd.concat(band_rows),
                       sbp0, dbp0, patients.female)
+
+
+def _run_given(task):
+    arm, spec, patients, times, params, experiment, model = task
+    return run_arm(arm, spec, patients, times, params=params, experiment=experiment, on_failure="flag", model=model)
 
 
 def _remission_threshold(ep: Endpoints, scale: str) -> float:
@@ -370,6 +406,25 @@ def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
     return post_s, post_d
 
 
+def _hypertension(o: ArmOutcome, params: ParameterSet, rng, chunk: int = 50_000) -> np.ndarray:
+    """Any monitored reading >= 180/110 mmHg, per patient: the same readings (and random numbers, drawn in the same
+    order) as :func:`bp_readings`, computed in chunks of patients so memory does not grow with the arm."""
+    s = o.sessions
+    n, ns = s.shape[0], s.shape[1]
+    r = int(params.get("monitoring.readings_per_session"))
+    frac = np.array([1.0, 0.5, 0.25, 0.125])[:r]
+    hyper = np.zeros(n, bool)
+    for name, base, sd, limit in (("sbp_change_peak", o.sbp0, params.get("monitoring.sbp_reading_sd", "mmHg"), 180.0),
+                                  ("dbp_change_peak", o.dbp0, params.get("monitoring.dbp_reading_sd", "mmHg"), 110.0)):
+        col = SUMMARY_SLOT(name)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            rise = (s[a:b, :, col][:, :, None] * frac).reshape(b - a, ns * r)
+            post = base[a:b, None] + rise + rng.normal(0, sd, rise.shape)
+            hyper[a:b] |= (post >= limit).any(axis=1)
+    return hyper
+
+
 def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -> dict:
     """Per-patient side-effect outcomes over all sessions (arrays), from the per-session peaks."""
     params = params or load_parameters()
@@ -379,8 +434,7 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
     peak = lambda k: s[:, :, idx[k]].max(axis=1) if has else np.zeros(o.n)  # noqa: E731
     p_any = 1.0 - np.prod(1.0 - s[:, :, idx["nausea_probability"]], axis=1) if has else np.zeros(o.n)
     if has:
-        post_s, post_d = bp_readings(o, params, rng)
-        hyper = (post_s >= 180).any(axis=1) | (post_d >= 110).any(axis=1)
+        hyper = _hypertension(o, params, rng)
     else:
         hyper = np.zeros(o.n, bool)
     return {
@@ -447,9 +501,14 @@ def _control_arm(names, design: dict) -> str:
 
 # ---- entry point ---------------------------------------------------------------------------------------------------
 def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
-              progress: Callable[[float], None] | None = None, chunk: int = 20000, model=None) -> TrialResult:
-    """Run the virtual trial of ``scenario`` and compute its endpoints (``model``: a variant model definition,
-    ``ketasim.model``; default: the package's model)."""
+              progress: Callable[[float], None] | None = None, chunk: int = 10000, executor=None,
+              model=None) -> TrialResult:
+    """Run the virtual trial of ``scenario`` and compute its endpoints.
+
+    Arms run in chunks of ``chunk`` patients; ``executor`` (``ketasim.distributed.DaskExecutor``) runs the chunks
+    on Dask workers. Patients come from per-patient random streams, so the result does not depend on either.
+    ``model``: a variant model definition (``ketasim.model``; default: the package's model).
+    """
     from . import limits
 
     n, seed, chunk = limits.check_trial_args(scenario, params, n=n, seed=seed, progress=progress, chunk=chunk)
@@ -487,15 +546,16 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     shared = None
     for k, arm in enumerate(scenario.arms):
         rng = np.random.default_rng(arm_seeds[k])
+        stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[k]
         if kind in ("crossover", "randomized_withdrawal"):
             if shared is None:
-                shared = sample_patients(spec, params, np.random.default_rng(arm_seeds[-1]), size)
+                shared = sample_patients(spec, params, stream, size)
             patients = shared
         else:
-            patients = sample_patients(spec, params, rng, size)
+            patients = sample_patients(spec, params, stream, size)
         outcomes[arm.name] = _simulate_outcome(arm.name, arm, spec, patients, times, band_times, params,
                                                scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
-                                               model)
+                                               stream=stream, executor=executor, model=model)
     rows: list = []
     comps: list = []
     se_rng = np.random.default_rng(root.spawn(1)[0])

@@ -1,0 +1,120 @@
+"""Scale-out with Dask: chunks of patients, calibration evaluations or sensitivity samples on workers.
+
+``--dask local`` starts a LocalCluster of processes (one per core, one numba thread each);
+``--dask tcp://HOST:PORT`` connects to a running scheduler (``dask scheduler`` on one machine,
+``dask worker tcp://HOST:8786 --nthreads 1`` on each machine, same ketasim version installed). Work items are
+pure functions of picklable tasks (``scale.ChunkTask``: patients are sampled on the worker from per-patient
+streams), so results are identical to a single-process run whatever the number of workers, and a worker that
+dies is survived: the scheduler reruns its tasks elsewhere. Results come back in task order with a bounded
+number of tasks in flight (bounded memory on the client).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Callable
+
+from .errors import InputError
+
+
+class DaskExecutor:
+    """Map functions over tasks on a Dask cluster, results in order (see :func:`ketasim.scale.map_ordered`)."""
+
+    def __init__(self, address: str = "local", *, n_workers: int | None = None, quiet: bool = True):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - dask is a dependency
+            raise InputError("--dask: dask[distributed] is not installed (pip install 'dask[distributed]')") from None
+        self.cluster = None
+        if address == "local":
+            import logging
+
+            if quiet:
+                logging.getLogger("distributed").setLevel(logging.ERROR)
+            self.cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
+                                        processes=True, dashboard_address=None,
+                                        env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+            self.client = Client(self.cluster)
+        elif address.startswith(("tcp://", "tls://", "ucx://")) or ":" in address:
+            try:
+                self.client = Client(address, timeout="20s")
+            except (OSError, TimeoutError) as e:
+                raise InputError(f"--dask: cannot reach the scheduler at {address} ({e}); start it with "
+                                 "'dask scheduler' and workers with 'dask worker ADDRESS'") from None
+        else:
+            raise InputError(f"--dask: use 'local' or a scheduler address such as tcp://HOST:8786, got {address!r}")
+
+    @property
+    def n_workers(self) -> int:
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def map_ordered(self, fn: Callable, tasks, progress: Callable[[float], None] | None = None,
+                    window: int | None = None):
+        """Yield ``fn(task)`` in task order; at most ``window`` tasks in flight (default 2 per worker)."""
+        tasks = list(tasks)
+        total = len(tasks)
+        window = window or 2 * self.n_workers + 1
+        futures = {}
+        nxt = 0
+        done = 0
+        for i in range(total):
+            while nxt < total and nxt - i < window:
+                # pure=False: identical tasks must still run (results are cached per key otherwise)
+                futures[nxt] = self.client.submit(fn, tasks[nxt], pure=False, retries=2)
+                nxt += 1
+            fut = futures.pop(i)
+            res = fut.result()
+            fut.release()
+            done += 1
+            if progress is not None:
+                progress(done / total)
+            yield res
+
+    def map(self, fn: Callable, tasks, progress: Callable[[float], None] | None = None) -> list:
+        return list(self.map_ordered(fn, tasks, progress))
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def executor_from_option(address: str | None):
+    """None for no ``--dask``; else a :class:`DaskExecutor` (close it when done)."""
+    if not address:
+        return None
+    return DaskExecutor(address)
+
+
+class TextProgress:
+    """Progress of a distributed run on stderr: a line every ~2 s (a bar on a terminal)."""
+
+    def __init__(self, label: str, enabled: bool = True):
+        self.label = label
+        self.enabled = enabled
+        self.t0 = time.perf_counter()
+        self.last = -1.0
+
+    def __call__(self, frac: float):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if frac < 1.0 and now - self.last < 2.0:
+            return
+        self.last = now
+        el = now - self.t0
+        eta = el * (1 - frac) / frac if frac > 0 else float("nan")
+        end = "\n" if (frac >= 1.0 or not sys.stderr.isatty()) else ""
+        sys.stderr.write(f"\r{self.label}: {100 * frac:5.1f}% done, {el:6.1f} s elapsed, ~{eta:5.0f} s left{end}")
+        sys.stderr.flush()

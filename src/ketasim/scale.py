@@ -1,0 +1,336 @@
+"""Populations of any size: patients in chunks, trajectories streamed to files, refusals up front.
+
+A run of ``n`` patients per arm is cut into chunks of patients (:func:`plan_chunks`). Each chunk is a
+picklable :class:`ChunkTask` that samples its own patients from the arm's per-patient random streams
+(``population.sample_patients(..., start=)``), so the result is identical whatever the chunk size or the
+number of workers, and :func:`run_chunk` can run in this process or on a Dask worker
+(``ketasim.distributed``). Trajectories are written chunk by chunk (:class:`TrajectoryWriter`: Parquet row
+groups with pyarrow, or CSV) into a temporary file beside the target that replaces it only when complete.
+What cannot be done is refused before any work with one line saying why and what to do
+(:func:`check_feasible`), from the real grid's output size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from .errors import InputError
+from .solver import kernel as K
+from .solver.grid import GridOptions
+
+#: Bytes of working memory one chunk may use for its output arrays and their table (default budget).
+CHUNK_BUDGET_BYTES = 200e6
+#: Patients per chunk at most (bounded memory per chunk; parallelism inside a chunk comes from numba).
+MAX_CHUNK = 20_000
+#: Columns of a trajectory row besides the model outputs: arm, subject, time_h, score.
+EXTRA_COLUMNS = 4
+#: Bytes per trajectory row: in memory (float64 columns, pandas copies while building the table ~3x).
+ROW_BYTES_MEMORY = (K.N_OUT + EXTRA_COLUMNS) * 8 * 3
+#: Bytes per row on disk (upper estimates: CSV ~12 characters per value; Parquet ~8 bytes per value).
+ROW_BYTES_FILE = {"csv": (K.N_OUT + EXTRA_COLUMNS) * 12, "parquet": (K.N_OUT + EXTRA_COLUMNS) * 8}
+
+
+def available_memory_bytes() -> float:
+    """MemAvailable from /proc/meminfo (Linux), else 4 GB."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return 4e9
+
+
+def plan_chunks(n: int, chunk: int) -> list[tuple[int, int]]:
+    """[(start, stop), ...] covering 0..n in pieces of at most ``chunk`` patients."""
+    if chunk < 1:
+        raise InputError(f"chunk: must be >= 1 patient, got {chunk}")
+    return [(a, min(n, a + chunk)) for a in range(0, n, chunk)]
+
+
+def chunk_size_for(n_output_times: int, budget_bytes: float = CHUNK_BUDGET_BYTES) -> int:
+    """Patients per chunk so that one chunk's trajectories stay within ``budget_bytes``."""
+    per_patient = max(1, n_output_times) * ROW_BYTES_MEMORY
+    return int(max(1, min(MAX_CHUNK, budget_bytes // per_patient)))
+
+
+def arm_stream(seed, arm_index: int, same_patients: bool = False) -> np.random.SeedSequence:
+    """The random stream of an arm's patients, as ``engine.simulate`` derives it (root.spawn(n_arms)[k])."""
+    root = np.random.SeedSequence(seed)
+    if same_patients:
+        return root
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, arm_index))
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkTask:
+    """One chunk of patients of one arm: everything a worker needs (picklable)."""
+
+    arm: object               # regimen.Arm
+    spec: object              # population.PopulationSpec
+    params: object
+    arm_index: int
+    start: int
+    stop: int
+    stream: np.random.SeedSequence
+    output_times_h: np.ndarray
+    experiment: object = None
+    grid_options: GridOptions = GridOptions()
+    on_failure: str = "raise"
+    model: object = None      # a variant model definition (None: the package's model)
+
+
+def run_chunk(task: ChunkTask):
+    """Sample the chunk's patients from their own streams and simulate them: an ``engine.ArmRun``."""
+    from .engine import run_arm
+    from .population import sample_patients
+
+    patients = sample_patients(task.spec, task.params, task.stream, task.stop - task.start, start=task.start)
+    kw = {} if task.experiment is None else {"experiment": task.experiment}
+    if task.model is not None:
+        kw["model"] = task.model
+    return run_arm(task.arm, task.spec, patients, task.output_times_h, params=task.params,
+                   grid_options=task.grid_options, on_failure=task.on_failure, **kw)
+
+
+def map_ordered(fn: Callable, tasks: Iterable, executor=None, progress: Callable[[float], None] | None = None
+                ) -> Iterator:
+    """``fn(task)`` for every task, results in task order. ``executor``: None (this process) or an object with
+    ``map_ordered(fn, tasks, progress)`` (``ketasim.distributed.DaskExecutor``)."""
+    tasks = list(tasks)
+    if executor is not None:
+        yield from executor.map_ordered(fn, tasks, progress)
+        return
+    for i, t in enumerate(tasks):
+        yield fn(t)
+        if progress is not None:
+            progress((i + 1) / len(tasks))
+
+
+def chunk_tasks(scenario, params, *, n: int, seed, output_times_h, experiment=None, chunk: int | None = None,
+                same_patients: bool = False, grid_options: GridOptions = GridOptions(),
+                on_failure: str = "raise") -> list[ChunkTask]:
+    times = np.asarray(output_times_h, float)
+    chunk = chunk or chunk_size_for(times.size)
+    experiment = experiment or scenario.experiment
+    return [ChunkTask(arm, scenario.population, params, k, a, b, arm_stream(seed, k, same_patients), times,
+                      experiment, grid_options, on_failure)
+            for k, arm in enumerate(scenario.arms) for a, b in plan_chunks(n, chunk)]
+
+
+# ---- sizes and refusals ---------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class SizeEstimate:
+    rows: int                 # trajectory rows (arms x patients x output times)
+    memory_bytes: float       # to hold every trajectory in memory as a table
+    file_bytes: dict          # format -> bytes on disk (upper estimate)
+
+
+def estimate(n_arms: int, n: int, n_output_times: int) -> SizeEstimate:
+    rows = int(n_arms) * int(n) * int(n_output_times)
+    return SizeEstimate(rows, rows * ROW_BYTES_MEMORY, {k: rows * v for k, v in ROW_BYTES_FILE.items()})
+
+
+def _gb(x: float) -> str:
+    return f"{x / 1e9:,.1f} GB"
+
+
+def needs_streaming(est: SizeEstimate, memory_budget: float | None = None) -> bool:
+    """True when the trajectories would not fit comfortably in memory (half of what is available)."""
+    budget = memory_budget if memory_budget is not None else 0.5 * available_memory_bytes()
+    return est.memory_bytes > budget
+
+
+def check_feasible(est: SizeEstimate, *, outputs: dict, memory_budget: float | None = None) -> None:
+    """Refuse up front (InputError, one line) what cannot be done with these outputs.
+
+    ``outputs``: {"csv": path or None, "parquet": path or None, "report": path or None, "plot": path or None}.
+    """
+    files = {k: v for k, v in outputs.items() if k in ("csv", "parquet") and v}
+    if needs_streaming(est, memory_budget):
+        if outputs.get("report"):
+            raise InputError(f"--report: {est.rows:,} trajectory rows (~{_gb(est.memory_bytes)} in memory) do not fit "
+                             "in memory for a report; use a smaller --size, fewer output times, or 'ketasim trial' "
+                             "for endpoints")
+        if not files:
+            raise InputError(f"simulate: {est.rows:,} trajectory rows (~{_gb(est.memory_bytes)} in memory) do not "
+                             "fit in memory and no file was asked for; give --parquet (streamed, bounded memory) "
+                             "or use 'ketasim trial' for endpoints only")
+    for fmt, path in files.items():
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            raise InputError(f"--{fmt}: folder {folder} does not exist")
+        free = shutil.disk_usage(folder).free
+        need = est.file_bytes[fmt]
+        if need > 0.9 * free:
+            raise InputError(f"--{fmt}: {est.rows:,} rows need up to ~{_gb(need)} but {folder} has {_gb(free)} free; "
+                             "use fewer output times (output: every/list), fewer patients, or 'ketasim trial' for "
+                             "endpoints only")
+
+
+# ---- streamed files -----------------------------------------------------------------------------------------------
+def chunk_table(result_like, run, start: int):
+    """Tidy trajectory table of one chunk (subjects numbered from ``start``), as SimulationResult.trajectories."""
+    from .result import SimulationResult
+
+    df = SimulationResult(scenario=result_like.scenario, params=result_like.params, seed=result_like.seed,
+                          runs=(run,), typical=False).trajectories()
+    df["subject"] += start
+    return df
+
+
+class TrajectoryWriter:
+    """Write trajectory tables chunk by chunk; the target appears only when complete (temporary file beside
+    it, then ``os.replace``). Parquet: one row group per chunk, provenance and units in the file metadata;
+    CSV: one header, provenance beside it as ``<file>.provenance.json``."""
+
+    def __init__(self, path, fmt: str, provenance: dict):
+        if fmt not in ("csv", "parquet"):
+            raise InputError(f"format: use csv or parquet, got {fmt!r}")
+        self.path = Path(path)
+        self.fmt = fmt
+        self.provenance = provenance
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self._writer = None
+        self._fh = None
+        self.rows = 0
+
+    def __enter__(self):
+        return self
+
+    def write(self, df) -> None:
+        from .result import UNITS
+
+        if self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if self._writer is None:
+                meta = dict(table.schema.metadata or {})
+                meta[b"ketasim"] = json.dumps({**self.provenance, "units": UNITS}).encode()
+                self._schema = table.schema.with_metadata(meta)
+                self._writer = pq.ParquetWriter(self.tmp, self._schema)
+            self._writer.write_table(table.cast(self._schema))
+        else:
+            if self._fh is None:
+                self._fh = open(self.tmp, "w", encoding="utf-8", newline="")
+                df.to_csv(self._fh, index=False, float_format="%.6g")
+            else:
+                df.to_csv(self._fh, index=False, header=False, float_format="%.6g")
+        self.rows += len(df)
+
+    def close(self) -> Path:
+        from .result import UNITS
+
+        if self._writer is not None:
+            self._writer.close()
+        if self._fh is not None:
+            self._fh.close()
+        if self._writer is None and self._fh is None:
+            raise InputError(f"{self.path}: nothing to write")
+        os.replace(self.tmp, self.path)
+        if self.fmt == "csv":
+            side = Path(str(self.path) + ".provenance.json")
+            tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({**self.provenance, "units": UNITS}, indent=2), encoding="utf-8")
+            os.replace(tmp, side)
+        return self.path
+
+    def abort(self) -> None:
+        for h in (self._writer, self._fh):
+            try:
+                if h is not None:
+                    h.close()
+            except Exception:  # noqa: BLE001 - cleaning up after another error; that one is reported
+                pass
+        self.tmp.unlink(missing_ok=True)
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+@dataclasses.dataclass
+class StreamSummary:
+    """What a streamed run kept in memory: the first patients of each arm (for plots) and counts."""
+
+    rows: int
+    patients: int
+    failed: int
+    sample: object            # SimulationResult of the first <= ``keep`` patients per arm
+
+
+def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None, output_times_h=None,
+                      experiment=None, chunk: int | None = None, csv=None, parquet=None, executor=None,
+                      progress: Callable[[float], None] | None = None, keep: int = 2000,
+                      on_failure: str = "raise") -> StreamSummary:
+    """Simulate every arm in chunks and stream trajectories to ``csv`` and/or ``parquet`` (bounded memory).
+
+    The files equal ``simulate(...).to_csv/to_parquet`` of the same scenario, seed and size (same patients,
+    same rows in the same order). Keeps the first ``keep`` patients per arm in memory for figures.
+    """
+    from .engine import ArmRun
+    from .parameters import load_parameters
+    from .population import Patients
+    from .result import SimulationResult
+
+    params = params or load_parameters()
+    seed = scenario.seed if seed is None else seed
+    n = scenario.population.size if n is None else n
+    times = np.asarray(output_times_h if output_times_h is not None else scenario.output_times_h(), float)
+    head = SimulationResult(scenario=scenario, params=params, seed=seed, runs=(), typical=False)
+    tasks = chunk_tasks(scenario, params, n=n, seed=seed, output_times_h=times, experiment=experiment, chunk=chunk,
+                        on_failure=on_failure)
+    writers = []
+    if csv:
+        writers.append(TrajectoryWriter(csv, "csv", head.provenance))
+    if parquet:
+        writers.append(TrajectoryWriter(parquet, "parquet", head.provenance))
+    kept: dict[int, list] = {}
+    rows = failed = 0
+    try:
+        for task, run in zip(tasks, map_ordered(run_chunk, tasks, executor, progress)):
+            failed += int(run.failed.sum())
+            if writers:
+                df = chunk_table(head, run, task.start)
+                for w in writers:
+                    w.write(df)
+                rows += len(df)
+            have = sum(r.patients.n for r in kept.get(task.arm_index, []))
+            if have < keep:
+                kept.setdefault(task.arm_index, []).append(_take_run(run, slice(0, keep - have)))
+            del run               # before the next chunk is computed
+        for w in writers:
+            w.close()
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    runs = []
+    for k in sorted(kept):
+        parts = kept[k]
+        pats = Patients(**{f.name: np.concatenate([getattr(r.patients, f.name) for r in parts])
+                           for f in dataclasses.fields(Patients)})
+        r0 = parts[0]
+        runs.append(ArmRun(r0.arm, pats, r0.output_times_h, np.concatenate([r.out for r in parts]),
+                           np.concatenate([r.sessions for r in parts]), r0.session_times_h,
+                           np.concatenate([r.failed for r in parts])))
+    sample = SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=False)
+    return StreamSummary(rows, n * len(scenario.arms), failed, sample)
+
+
+def _take_run(run, sl):
+    return dataclasses.replace(run, patients=run.patients.take(sl), out=run.out[sl], sessions=run.sessions[sl],
+                               failed=run.failed[sl])

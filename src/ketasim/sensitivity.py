@@ -1,0 +1,418 @@
+"""Global (SALib Morris / Sobol) and local (elasticity) sensitivity of a trial endpoint to model parameters.
+
+Which parameters and how far they may move comes from the model's own data: literature parameters vary by
+their ``confidence`` in ``parameters.csv`` (:data:`CONFIDENCE_RANGES`), free parameters within the plausible
+bounds of the calibration (``calibration.FITTED``, sampled in their log/logit space). The endpoint is the
+expected value over a fixed virtual population (common random numbers: the same patients for every sample),
+with response and remission computed analytically from the rater-noise model as in the calibration, so the
+output is a smooth, deterministic function of the parameters. Samples are independent, so they can run on
+Dask (``executor``). Indices keep SALib's names: ``mu_star``, ``mu_star_conf``, ``sigma`` (Morris);
+``S1``, ``S1_conf``, ``ST``, ``ST_conf`` (Sobol).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import math
+import re
+
+import numpy as np
+from scipy.stats import norm
+
+from .errors import InputError
+from .parameters import ParameterSet, load_parameters
+
+#: confidence (start of the column's text) -> ("factor", k): log-uniform on [v/k, v k]; ("relative", r):
+#: uniform on [v (1-r), v (1+r)]; None: not varied (numerical choices).
+CONFIDENCE_RANGES = (
+    ("as stated (numerical choice)", None),
+    ("as stated", ("relative", 0.10)),
+    ("derived", ("relative", 0.25)),
+    ("uncertain", ("factor", 2.0)),
+    ("from memory", ("factor", 2.0)),
+)
+#: Parameters varied when none are named: the mechanism (pd.*) and the calibrated free parameters.
+DEFAULT_PATTERNS = ("pd.*", "@free")
+SCORE_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate")
+SESSION_MEASURES = {"cadss_peak": "cadss_peak", "sbp_change_peak": "sbp_change_peak",
+                    "dbp_change_peak": "dbp_change_peak", "hr_change_peak": "hr_change_peak",
+                    "sedation_peak": "sedation_peak"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Factor:
+    """One varied parameter: ``kind`` literature|free; sampled uniformly in ``space`` (linear|log|logit)
+    between ``lo`` and ``hi`` (natural units, the parameter set's unit)."""
+
+    name: str
+    kind: str
+    value: float
+    lo: float
+    hi: float
+    space: str
+    unit: str
+    confidence: str
+
+    def to_space(self, x):
+        x = np.asarray(x, float)
+        if self.space == "log":
+            return np.log(x)
+        if self.space == "logit":
+            return np.log(x / (1 - x))
+        return x
+
+    def from_space(self, y):
+        y = np.asarray(y, float)
+        if self.space == "log":
+            return np.exp(y)
+        if self.space == "logit":
+            return 1.0 / (1.0 + np.exp(-y))
+        return y
+
+
+def _literature_range(p):
+    for prefix, rule in CONFIDENCE_RANGES:
+        if p.confidence.startswith(prefix):
+            break
+    else:
+        rule = ("relative", 0.25)
+    if rule is None or p.value == 0:
+        return None
+    v = p.value
+    if rule[0] == "factor":
+        lo, hi, space = v / rule[1], v * rule[1], "log"
+    else:
+        lo, hi, space = v * (1 - rule[1]), v * (1 + rule[1]), "linear"
+    lo, hi = min(lo, hi), max(lo, hi)
+    if p.unit == "dimensionless" and 0 < v < 1:
+        hi = min(hi, 0.5 * (1 + v))      # fractions stay below 1
+    return lo, hi, space
+
+
+def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
+    """The parameters matching ``patterns`` (fnmatch; ``@free`` = every calibrated parameter) with ranges."""
+    from .calibration import FITTED
+
+    out = []
+    pats = list(patterns)
+    for p in params.literature.values():
+        if any(fnmatch.fnmatchcase(p.name, q) for q in pats if q != "@free"):
+            r = _literature_range(p)
+            if r is not None:
+                out.append(Factor(p.name, "literature", p.value, *r, p.unit, p.confidence))
+    for name, (space, lo, hi) in FITTED.items():
+        if name in params.free and ("@free" in pats or any(fnmatch.fnmatchcase(name, q) for q in pats)):
+            p = params.free[name]
+            out.append(Factor(name, "free", p.value, lo, hi, space, p.unit, "calibrated (bounds of FITTED)"))
+    if not out:
+        raise InputError(f"--parameters: no parameter matches {', '.join(pats)} (see 'ketasim params')")
+    return out
+
+
+# ---- endpoint --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class EndpointSpec:
+    measure: str
+    time_h: float | None
+
+    @property
+    def label(self) -> str:
+        return self.measure if self.time_h is None else f"{self.measure}@{self.time_h:g}h"
+
+
+def parse_endpoint(text: str) -> EndpointSpec:
+    """'response_rate@24h', 'mean_change@7 d', 'cadss_peak' -> EndpointSpec."""
+    from .units import parse_time_h
+
+    m, _, t = str(text).partition("@")
+    m = m.strip()
+    if m in SCORE_MEASURES:
+        if not t.strip():
+            raise InputError(f"--endpoint: {m} needs a time, e.g. '{m}@24h'")
+        t = re.sub(r"^([0-9.]+)\s*([a-z]+)$", r"\1 \2", t.strip())
+        return EndpointSpec(m, parse_time_h(t, "--endpoint"))
+    if m in SESSION_MEASURES:
+        return EndpointSpec(m, None)
+    raise InputError(f"--endpoint: unknown measure {m!r}; use one of {', '.join([*SCORE_MEASURES, *SESSION_MEASURES])}"
+                     " (score measures with @time, e.g. response_rate@24h)")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalTask:
+    """One evaluation (picklable, for Dask): the endpoint for parameter values ``values`` (natural units)."""
+
+    scenario: object
+    params: ParameterSet
+    names: tuple
+    kinds: tuple
+    values: tuple
+    endpoint: EndpointSpec
+    arm_index: int
+    n: int
+    seed: int
+    experiment: object = None
+
+
+def _with_values(params: ParameterSet, names, kinds, values) -> ParameterSet:
+    lit = {n: v for n, k, v in zip(names, kinds, values) if k == "literature"}
+    free = {n: v for n, k, v in zip(names, kinds, values) if k == "free"}
+    p = params.with_literature(lit) if lit else params
+    return p.with_free(free, p.free_version + "+sensitivity", p.calibration_run) if free else p
+
+
+def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, arm_index: int = 0, n: int = 200,
+                   seed: int = 1, experiment=None) -> float:
+    """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters)."""
+    from .engine import run_arm
+    from .population import SCALES, sample_patients
+    from .model import DEFAULT_MODEL
+
+    spec = scenario.population
+    arm = scenario.arms[arm_index]
+    patients = sample_patients(spec, params, np.random.SeedSequence(seed), n)
+    t = endpoint.time_h if endpoint.time_h is not None else 0.0
+    times = np.unique([0.0, t])
+    run = run_arm(arm, spec, patients, times, params=params, experiment=experiment or scenario.experiment,
+                  on_failure="flag")
+    ok = ~run.failed
+    if endpoint.measure in SESSION_MEASURES:
+        if run.sessions.shape[1] == 0 or run.session_times_h.size == 0:
+            return 0.0
+        col = DEFAULT_MODEL.summary_slot(SESSION_MEASURES[endpoint.measure])
+        return float(np.mean(run.sessions[ok, :, col].max(axis=1)))
+    j = int(np.searchsorted(times, t))
+    base = patients.baseline[ok]
+    score = run.output("severity")[ok, j] * base
+    ep = scenario.endpoints
+    if endpoint.measure == "mean":
+        return float(np.mean(score))
+    if endpoint.measure == "mean_change":
+        return float(np.mean(score - base))
+    sigma = params.free_value("rating_noise_sd") * SCALES[spec.scale][0]
+    if endpoint.measure == "response_rate":
+        red = ep.response_reduction if ep is not None else 0.5
+        thr = (1 - red) * np.rint(base)
+    else:
+        thr = (ep.remission_threshold if ep is not None and ep.remission_threshold is not None
+               else SCALES[spec.scale][1])
+    return float(100 * np.mean(norm.cdf((thr + 0.5 - score) / sigma)))
+
+
+def evaluate(task: EvalTask) -> float:
+    p = _with_values(task.params, task.names, task.kinds, task.values)
+    return endpoint_value(p, task.scenario, task.endpoint, arm_index=task.arm_index, n=task.n, seed=task.seed,
+                          experiment=task.experiment)
+
+
+# ---- analysis ------------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class SensitivityResult:
+    endpoint: str
+    arm: str
+    method: str
+    nominal: float
+    factors: list
+    indices: dict            # SALib's output (name -> array over factors)
+    elasticity: np.ndarray   # d ln y / d ln theta at the nominal point (nan when y = 0)
+    local_slope: np.ndarray  # d y / d ln theta at the nominal point (endpoint units per e-fold)
+    evaluations: int
+    meta: dict
+
+    @property
+    def main_index(self) -> str:
+        return "mu_star" if self.method == "morris" else "ST"
+
+    def ranking(self) -> list[dict]:
+        rows = []
+        for i, f in enumerate(self.factors):
+            r = {"name": f.name, "kind": f.kind, "confidence": f.confidence, "unit": f.unit, "value": f.value,
+                 "low": f.lo, "high": f.hi, "sampled_in": f.space}
+            for k, v in self.indices.items():
+                if k != "names":
+                    r[k] = _num(v[i])
+            r["elasticity"] = _num(self.elasticity[i])
+            r["local_slope_per_log"] = _num(self.local_slope[i])
+            rows.append(r)
+        key = self.main_index
+        rows.sort(key=lambda r: -(r.get(key) if r.get(key) is not None else -1.0))
+        return rows
+
+    def to_dict(self) -> dict:
+        from .result import NOTICE
+
+        return {**self.meta, "endpoint": self.endpoint, "arm": self.arm, "method": self.method,
+                "nominal_value": _num(self.nominal), "evaluations": self.evaluations,
+                "index_names": [k for k in self.indices if k != "names"], "parameters": self.ranking(),
+                "notice": NOTICE}
+
+    def format_table(self, top: int = 20) -> str:
+        key = self.main_index
+        conf = key + "_conf"
+        lines = [f"sensitivity of {self.endpoint} ({self.arm}) by {self.method}: nominal {self.nominal:.3g}, "
+                 f"{self.evaluations} evaluations"]
+        second = "sigma" if self.method == "morris" else "S1"
+        lines.append(f"  {'parameter':38s} {key:>9s} {'±95%':>8s} {second:>9s} {'elasticity':>10s}")
+        for r in self.ranking()[:top]:
+            lines.append(f"  {r['name']:38s} {_f(r.get(key)):>9s} {_f(r.get(conf)):>8s} {_f(r.get(second)):>9s} "
+                         f"{_f(r['elasticity']):>10s}")
+        return "\n".join(lines)
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _f(x):
+    return "-" if x is None else f"{x:.3g}"
+
+
+def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: ParameterSet | None = None,
+                    patterns=DEFAULT_PATTERNS, arm: str | None = None, n_patients: int = 200, samples: int = 10,
+                    seed: int | None = None, experiment=None, executor=None, progress=None,
+                    local: bool = True) -> SensitivityResult:
+    """Morris (``samples`` trajectories, 4 levels) or Sobol (``samples`` base samples, power of 2) analysis of
+    ``endpoint`` in one arm (default the first), plus local elasticities (2 evaluations per parameter)."""
+    from SALib.analyze import morris as morris_analyze
+    from SALib.analyze import sobol as sobol_analyze
+    from SALib.sample import morris as morris_sample
+    from SALib.sample import sobol as sobol_sample
+
+    from .scale import map_ordered
+
+    if method not in ("morris", "sobol"):
+        raise InputError(f"--method: use morris or sobol, got {method!r}")
+    params = params or load_parameters()
+    ep = parse_endpoint(endpoint)
+    names_arm = [a.name for a in scenario.arms]
+    if arm is not None and arm not in names_arm:
+        raise InputError(f"--arm: no arm named {arm!r}; arms: {', '.join(names_arm)}")
+    k = names_arm.index(arm) if arm else 0
+    fs = factors(params, patterns)
+    seed = scenario.seed if seed is None else seed
+    if samples < 2:
+        raise InputError("--samples: must be >= 2")
+    if method == "sobol" and samples & (samples - 1):
+        raise InputError(f"--samples: Sobol needs a power of 2 (e.g. 64, 128), got {samples}")
+    problem = {"num_vars": len(fs), "names": [f.name for f in fs],
+               "bounds": [[float(f.to_space(f.lo)), float(f.to_space(f.hi))] for f in fs]}
+    rng_seed = int(np.random.SeedSequence(seed).generate_state(1)[0] % (2 ** 31))
+    if method == "morris":
+        X = morris_sample.sample(problem, N=samples, num_levels=4, seed=rng_seed)
+    else:
+        X = sobol_sample.sample(problem, samples, calc_second_order=False, seed=rng_seed)
+    names = tuple(f.name for f in fs)
+    kinds = tuple(f.kind for f in fs)
+    nominal = tuple(f.value for f in fs)
+
+    def task(values):
+        return EvalTask(scenario, params, names, kinds, tuple(float(v) for v in values), ep, k, n_patients, seed,
+                        experiment)
+
+    tasks = [task(nominal)]
+    tasks += [task([f.from_space(x) for f, x in zip(fs, row)]) for row in X]
+    if local:
+        for i, f in enumerate(fs):
+            for s in (1.01, 1 / 1.01):
+                v = list(nominal)
+                v[i] = f.value * s
+                tasks.append(task(v))
+    y = np.array(list(map_ordered(evaluate, tasks, executor, progress)))
+    y0, ys = y[0], y[1:1 + len(X)]
+    if method == "morris":
+        res = morris_analyze.analyze(problem, X, ys, conf_level=0.95, num_resamples=200, seed=rng_seed)
+        keep = ("mu", "mu_star", "sigma", "mu_star_conf")
+    else:
+        res = sobol_analyze.analyze(problem, ys, calc_second_order=False, conf_level=0.95, seed=rng_seed)
+        keep = ("S1", "S1_conf", "ST", "ST_conf")
+    indices = {kk: np.asarray(res[kk], float) for kk in keep}
+    elas = np.full(len(fs), np.nan)
+    slope = np.full(len(fs), np.nan)
+    if local:
+        loc = y[1 + len(X):].reshape(len(fs), 2)
+        slope = (loc[:, 0] - loc[:, 1]) / (2 * math.log(1.01))
+        if y0 != 0:
+            elas = slope / y0
+    meta = {"scenario": scenario.name, "parameter_set": params.version, "calibration_run": params.calibration_run,
+            "seed": int(seed), "n_patients": int(n_patients), "samples": int(samples),
+            "ranges": "literature: confidence column (as stated +-10 %, derived +-25 %, uncertain or from memory "
+                      "x/÷2, log-uniform); free: calibration bounds (FITTED) in log/logit space",
+            "experiment": dataclasses.asdict(experiment or scenario.experiment)}
+    from .result import ketasim_version
+
+    meta["ketasim_version"] = ketasim_version()
+    return SensitivityResult(ep.label, names_arm[k], method, float(y0), fs, indices, elas, slope, len(tasks), meta)
+
+
+# ---- figures ---------------------------------------------------------------------------------------------------------
+def tornado_figure(result: SensitivityResult, top: int = 15):
+    """Horizontal bars of the main index (mu_star or ST) with 95% intervals, largest on top (a matplotlib
+    Figure; the report can embed it with :func:`tornado_png_base64`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = result.main_index
+    rows = [r for r in result.ranking() if r.get(key) is not None][:top][::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(rows), 3) + 1.4))
+    vals = [r[key] for r in rows]
+    err = [r.get(key + "_conf") or 0.0 for r in rows]
+    colors = ["#1f77b4" if r["kind"] == "literature" else "#ff7f0e" for r in rows]
+    ax.barh(range(len(rows)), vals, xerr=err, color=colors, capsize=3)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([r["name"] for r in rows], fontsize=8)
+    unit = "endpoint units" if key == "mu_star" else "fraction of variance"
+    ax.set_xlabel(f"{key} ({unit}); bars: 95% interval")
+    ax.set_title(f"{result.endpoint} ({result.arm}): {result.method}\nblue literature (confidence range), "
+                 "orange calibrated (bounds)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def tornado_png_base64(result: SensitivityResult, top: int = 15) -> str:
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig = tornado_figure(result, top)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def write_tornado(result: SensitivityResult, path, top: int = 15):
+    import matplotlib.pyplot as plt
+
+    fig = tornado_figure(result, top)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_html(result: SensitivityResult, path, top: int = 25):
+    """A self-contained HTML page: the tornado chart (embedded PNG) and the ranked table with intervals."""
+    import html
+    from pathlib import Path
+
+    from .result import NOTICE
+
+    key = result.main_index
+    second = "sigma" if result.method == "morris" else "S1"
+    rows = "".join(
+        f"<tr><td>{html.escape(r['name'])}</td><td>{r['kind']}</td><td>{_f(r.get(key))}</td>"
+        f"<td>{_f(r.get(key + '_conf'))}</td><td>{_f(r.get(second))}</td><td>{_f(r['elasticity'])}</td>"
+        f"<td>{_f(r['low'])} - {_f(r['high'])} {html.escape(r['unit'])}</td></tr>"
+        for r in result.ranking()[:top])
+    page = (f"<!doctype html><meta charset='utf-8'><title>Sensitivity: {html.escape(result.endpoint)}</title>"
+            f"<h1>Sensitivity of {html.escape(result.endpoint)} ({html.escape(result.arm)}), {result.method}</h1>"
+            f"<p>Nominal value {result.nominal:.4g}; {result.evaluations} evaluations; parameter set "
+            f"{html.escape(str(result.meta.get('parameter_set')))}; ranges: {html.escape(result.meta['ranges'])}.</p>"
+            f"<img alt='tornado chart' src='data:image/png;base64,{tornado_png_base64(result)}'>"
+            f"<table border='1' cellpadding='3'><tr><th>parameter</th><th>kind</th><th>{key}</th><th>95% half-width</th>"
+            f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table><p><em>{NOTICE}</em></p>")
+    Path(path).write_text(page, encoding="utf-8")
+    return path
