@@ -176,15 +176,29 @@ def trial(
 
 @app.command()
 def calibrate(
-    out: Optional[Path] = typer.Option(None, help="Where to write the parameter set (default: the package's default set)."),
+    out: Path = typer.Option(Path("out/calibration/free_parameters.json"),
+                             help="Where to write the fitted parameter set (never the shipped default; install it "
+                                  "with `ketasim install-parameters FILE`)."),
     size: int = typer.Option(400, help="Virtual patients per arm during fitting."),
     seed: int = typer.Option(20261121, help="Random seed (the fit is deterministic for a given seed)."),
     max_evaluations: int = typer.Option(400, help="Maximum objective evaluations."),
+    start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres."),
 ):
-    """Fit the free parameters to reference/clinical_calibration.csv."""
+    """Fit the free parameters to reference/clinical_calibration.csv (writes a new parameter set with its Laplace posterior)."""
     from .calibration import calibrate_cli
 
-    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations)
+    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start)
+
+
+@app.command("install-parameters")
+def install_parameters(
+    path: Path = typer.Argument(..., help="A parameter set written by `ketasim calibrate`."),
+):
+    """Make a calibrated parameter set the package's default (the explicit step after `ketasim calibrate`)."""
+    from .calibration import install_parameter_set
+
+    dest = install_parameter_set(path)
+    typer.echo(f"installed {path} as the default parameter set ({dest})")
 
 
 @app.command()
@@ -192,11 +206,19 @@ def qualify(
     html: Optional[Path] = typer.Option(Path("out/qualification.html"), help="HTML report with plots."),
     size: int = typer.Option(2000, help="Virtual patients per arm."),
     seed: int = typer.Option(11, help="Random seed."),
+    parameters: Optional[Path] = typer.Option(None, help="A parameter set file (default: the installed one)."),
+    cross_validate: bool = typer.Option(False, "--cross-validate",
+                                        help="Also leave each trial out in turn, refit, and predict it (slow: ~13 fits)."),
+    cv_json: Optional[Path] = typer.Option(Path("out/cross_validation.json"), help="Where to write the cross-validation rows."),
+    cv_evaluations: int = typer.Option(150, help="Objective evaluations per cross-validation fit."),
+    cv_size: int = typer.Option(150, help="Virtual patients per arm in cross-validation fits."),
+    uncertainty: int = typer.Option(0, help="Draws from the parameter posterior added to each interval (0: none)."),
 ):
-    """Predicted vs observed for every row of the calibration file."""
+    """Predicted vs observed for every row of the calibration file (in sample, and out of sample with --cross-validate)."""
     from .calibration import qualify_cli
 
-    qualify_cli(html=html, size=size, seed=seed)
+    qualify_cli(html=html, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
+                cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty)
 
 
 @app.command()
