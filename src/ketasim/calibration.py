@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
+from .adverse_events import EVENTS as AE_EVENTS
+from .adverse_events import expected_incidence
 from .engine import run_arm
 from .parameters import ParameterSet, load_parameters
 from .population import SCALES, sample_patients
@@ -77,9 +79,12 @@ TRIALS = {
                                                    "esketamine": "esketamine+AD", "placebo": "placebo+AD",
                                                    "esketamine+AD <65y": "esketamine+AD:under65",
                                                    "esketamine+AD >=65y": "esketamine+AD:over65",
-                                                   "placebo+AD <65y": "placebo+AD:under65", "placebo+AD >=65y": "placebo+AD:over65"},
+                                                   "placebo+AD <65y": "placebo+AD:under65", "placebo+AD >=65y": "placebo+AD:over65",
+                                                   "esketamine+AD (DB pooled phase 2/3)": "esketamine+AD",
+                                                   "placebo+AD (DB pooled phase 2/3)": "placebo+AD"},
                            {"esketamine+AD (N=346)": 346, "placebo+AD (N=222)": 222, "esketamine": 346, "placebo": 222,
-                            "esketamine+AD <65y": 346, "esketamine+AD >=65y": 72, "placebo+AD <65y": 222, "placebo+AD >=65y": 65}),
+                            "esketamine+AD <65y": 346, "esketamine+AD >=65y": 72, "placebo+AD <65y": 222, "placebo+AD >=65y": 65,
+                            "esketamine+AD (DB pooled phase 2/3)": 587, "placebo+AD (DB pooled phase 2/3)": 486}),
 }
 
 #: Free parameters fitted by ``ketasim calibrate``: transform (log for positive, logit for fractions), plausible
@@ -105,11 +110,25 @@ FITTED = {
     "condition_suicidal_ideation": ("log", 0.3, 1.5, 0.9),
     "cadss_max": ("log", 5.0, 80.0, 40.0), "cadss_hill": ("log", 1.0, 5.0, 2.0),
     "tolerance_gain": ("log", 0.01, 5.0, 0.36),
-    "nausea_pmax": ("logit", 0.01, 0.9, 0.25), "nausea_ec50": ("log", 0.05, 3.0, 0.35),
     "omega_bp": ("log", 0.1, 1.5, 0.6), "omega_dissociation": ("log", 0.1, 1.5, 0.5),
 }
 #: Residual weight per unit of theta (log/logit scale) away from the prior centre: a N(centre, 2^2) prior on theta.
 PRIOR_WEIGHT = 0.5
+
+
+#: adverse-event rows of the calibration file -> modelled event (ketasim.adverse_events); incidence over the period
+AE_SCALES = {"ae: dissociation": "dissociation", "ae: dizziness": "dizziness", "ae: nausea": "nausea",
+             "ae: vomiting": "vomiting", "ae: sedation": "sedation",
+             "ae: blood pressure increased": "blood_pressure_increased"}
+#: Adverse-event parameters, fitted in a second stage (they change no simulation, only how session peaks become
+#: incidences, so they are fitted on cached simulations): transform, bounds, prior centre (see free_parameters.json)
+_AE_GAIN_PRIOR = {"dissociation": 0.005, "dizziness": 0.002, "nausea": 1.0, "vomiting": 0.3, "sedation": 0.2,
+                  "blood_pressure_increased": 0.001}    # rough scales (one 4-week course), not fitted values
+AE_FITTED = {}
+for _ev in AE_EVENTS:
+    AE_FITTED[f"ae_{_ev}_gain"] = ("log", 1e-5, 50.0, _AE_GAIN_PRIOR[_ev])
+    AE_FITTED[f"ae_{_ev}_background"] = ("logit", 0.001, 0.5, 0.05)
+_ALL_FITTED = {**FITTED, **AE_FITTED}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,15 +237,11 @@ def build_targets(rows=None):
             kind = "sbp_t" if scale.startswith("SBP") else "dbp_t"
             targets.append(Target(i, tid, arm, marm, None, t, kind, 0.0, val, 8.0 / math.sqrt(n), n, label))
             continue
-        if scale.startswith("AE: Nausea"):
-            if "placebo" in arm:
-                skip("placebo nausea incidence is background (used as the reference of the esketamine row)")
-                continue
-            pb = next(float(x["value"]) for x in rows if x["trial_id"] == tid and x["scale"].startswith("AE: Nausea")
-                      and "placebo" in x["arm"])
-            p = max(val / 100, 0.05)
-            targets.append(Target(i, tid, arm, marm, arms["placebo+AD (N=222)"], None, "nausea_diff", 0.0, val - pb,
-                                  100 * math.sqrt(p * (1 - p) / n + (pb / 100) * (1 - pb / 100) / 222), n, label))
+        ae = AE_SCALES.get(scale.strip().lower())
+        if ae is not None:
+            p = max(min(val / 100, 0.95), 0.05)
+            targets.append(Target(i, tid, arm, marm, None, None, "ae:" + ae, 0.0, val, 100 * math.sqrt(p * (1 - p) / n),
+                                  n, label))
             continue
         if scale.startswith("BP outlier"):
             kind = {"SBP >=180": "sbp180", "SBP >=40": "sbp_rise40", "DBP >=25": "dbp_rise25", "DBP >=110": "dbp110"}
@@ -389,9 +404,8 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
             vals.append(100 * norm.cdf((peak - 4.0) / 1.0))
         elif k in ("sbp_t", "dbp_t"):
             vals.append((s.sbp if k == "sbp_t" else s.dbp)[mask, j])
-        elif k == "nausea_diff":
-            p = s.sessions[mask, :, K.SUM_NAMES.index("nausea_probability")]
-            vals.append(100 * (1 - np.prod(1 - p, axis=1)))
+        elif k.startswith("ae:"):
+            vals.append(100 * expected_incidence(s.sessions[mask], k[3:], params, K.SUM_NAMES))
         elif k in ("sbp180", "dbp110", "sbp_rise40", "dbp_rise25"):
             vals.append(100 * _bp_outlier_probability(k, s.sessions[mask], s.bp0[mask], params))
     if target.kind in SPREAD_KINDS:      # between-patient SD of the observed rating (rater noise included)
@@ -429,31 +443,31 @@ def predictions(params: ParameterSet, targets, size: int = 300, seed: int = 1) -
 
 # ---- fitting -------------------------------------------------------------------------------------------------------------
 def _fwd(name, v):
-    kind = FITTED[name][0]
+    kind = _ALL_FITTED[name][0]
     return math.log(v) if kind == "log" else math.log(v / (1 - v))
 
 
 def _to_theta(params: ParameterSet, names):
     out = []
     for nme in names:
-        lo, hi = FITTED[nme][1:3]
+        lo, hi = _ALL_FITTED[nme][1:3]
         v = min(max(params.free[nme].value, lo * 1.0001), hi * 0.9999)   # start inside the bounds
         out.append(_fwd(nme, v))
     return np.array(out)
 
 
 def _prior_theta(names):
-    return np.array([_fwd(n, FITTED[n][3]) for n in names])
+    return np.array([_fwd(n, _ALL_FITTED[n][3]) for n in names])
 
 
 def _bounds(names):
-    return (np.array([_fwd(n, FITTED[n][1]) for n in names]), np.array([_fwd(n, FITTED[n][2]) for n in names]))
+    return (np.array([_fwd(n, _ALL_FITTED[n][1]) for n in names]), np.array([_fwd(n, _ALL_FITTED[n][2]) for n in names]))
 
 
 def _from_theta(theta, names):
     vals = {}
     for nme, x in zip(names, theta):
-        vals[nme] = math.exp(x) if FITTED[nme][0] == "log" else 1 / (1 + math.exp(-x))
+        vals[nme] = math.exp(x) if _ALL_FITTED[nme][0] == "log" else 1 / (1 + math.exp(-x))
     return vals
 
 
@@ -469,13 +483,14 @@ def scenario_groups() -> dict[str, list[str]]:
 
 def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int = 20261121,
               max_evaluations: int = 400, names=None, log=print, exclude_trials=(), start: str = "current",
-              laplace: bool = True):
+              laplace: bool = True, ae_stage: bool = True):
     """Fit the free parameters; returns (fitted ParameterSet, report dict).
 
     ``exclude_trials``: trial ids whose rows are left out (cross-validation). ``start``: ``"current"`` starts from
     ``params``' values, ``"prior"`` from the prior centres of :data:`FITTED` (data-independent). Either way the
     objective shrinks towards the prior centres. ``laplace``: also compute the Laplace approximation of the
-    posterior at the optimum (``len(names)`` more evaluations).
+    posterior at the optimum (``len(names)`` more evaluations). ``ae_stage``: then fit the adverse-event
+    parameters (:data:`AE_FITTED`) on cached simulations (:func:`fit_adverse_events`).
     """
     from scipy.optimize import least_squares
 
@@ -530,6 +545,10 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
         log(f"  stopped at the budget of {max_evaluations} evaluations")
     theta = best["theta"]
     fitted = _from_theta(theta, names)
+    if ae_stage and any(t.kind.startswith("ae:") for t in targets):
+        ae_values = fit_adverse_events(params.with_free(fitted, params.free_version, "in progress"), targets, size, seed)
+        params = params.with_free(ae_values, params.free_version, params.calibration_run)
+        fitted = {**fitted, **ae_values}
     r = residuals(theta)
     j = float(r @ r)
     posterior = laplace_posterior(residuals, theta, r, names, lo, hi) if laplace else None
@@ -552,6 +571,31 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     return new, report
 
 
+def fit_adverse_events(params: ParameterSet, targets, size: int, seed: int) -> dict:
+    """Second stage: the adverse-event gains and backgrounds (:data:`AE_FITTED`) that fit the calibration file's AE
+    rows, given the simulated session peaks of ``params`` (simulated once; the AE parameters change no simulation).
+    Same objective form: weighted residuals plus the shrinkage towards the prior centres."""
+    from scipy.optimize import least_squares
+
+    ae_t = [t for t in targets if t.kind.startswith("ae:")]
+    if not ae_t:
+        return {}
+    sims = simulate_calibration_arms(params, ae_t, size, seed)
+    names = list(AE_FITTED)
+    obs = np.array([t.observed for t in ae_t])
+    se = np.array([t.se for t in ae_t])
+    prior = _prior_theta(names)
+    lo, hi = _bounds(names)
+
+    def res(theta):
+        p = params.with_free(_from_theta(theta, names), params.free_version, "in progress")
+        pred = np.array([predict(t, sims, p) for t in ae_t])
+        return np.concatenate([(pred - obs) / se, PRIOR_WEIGHT * (theta - prior)])
+
+    sol = least_squares(res, np.clip(prior, lo + 1e-6, hi - 1e-6), method="trf", bounds=(lo, hi), max_nfev=400)
+    return _from_theta(sol.x, names)
+
+
 def laplace_posterior(residuals, theta, r, names, lo, hi, step: float = 0.02) -> dict:
     """Laplace approximation of the posterior of theta at the optimum.
 
@@ -572,7 +616,7 @@ def laplace_posterior(residuals, theta, r, names, lo, hi, step: float = 0.02) ->
     sd = np.sqrt(np.diag(cov))
     # how much each parameter is informed by the data: 1 - posterior var / prior var (prior SD 1/w on theta)
     informed = 1.0 - np.minimum(sd ** 2 * PRIOR_WEIGHT ** 2, 1.0)
-    return {"method": "laplace", "names": list(names), "transform": [FITTED[n][0] for n in names],
+    return {"method": "laplace", "names": list(names), "transform": [_ALL_FITTED[n][0] for n in names],
             "mode_theta": [float(x) for x in theta], "covariance_theta": cov.tolist(),
             "dispersion": dispersion, "information_share": {n: float(v) for n, v in zip(names, informed)}}
 
@@ -764,7 +808,7 @@ def _patient_sd(t: Target, sims, params):
         sd = math.sqrt(np.var(x) + sigma ** 2)
         return sd * (math.sqrt(2) if t.kind == "diff_change" else 1.0)
     p = None
-    if t.kind in ("response", "remission", "cadss_gt4", "sbp180", "dbp110", "sbp_rise40", "dbp_rise25", "nausea_diff"):
+    if t.kind in ("response", "remission", "cadss_gt4", "sbp180", "dbp110", "sbp_rise40", "dbp_rise25") or t.kind.startswith("ae:"):
         p = min(max(predict(t, sims, params) / 100, 0.0), 1.0)
         return 100 * math.sqrt(p * (1 - p))
     return None

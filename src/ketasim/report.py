@@ -31,7 +31,10 @@ _MEASURE_LABELS = {"mean": "mean score", "mean_change": "mean change from baseli
                    "time_to_relapse": "median time to relapse (h)", "cadss_peak": "CADSS peak",
                    "sbp_change_peak": "systolic BP rise, peak (mmHg)", "dbp_change_peak": "diastolic BP rise, peak (mmHg)",
                    "hr_change_peak": "heart-rate rise, peak (beats/min)", "sedation_peak": "sedation peak (index)",
-                   "nausea_rate": "nausea (%)", "hypertension_rate": "BP >= 180/110 mmHg (%)",
+                   "nausea_rate": "nausea, incidence (%)", "dissociation_rate": "dissociation, incidence (%)",
+                   "dizziness_rate": "dizziness, incidence (%)", "vomiting_rate": "vomiting, incidence (%)",
+                   "sedation_rate": "sedation, incidence (%)",
+                   "blood_pressure_increased_rate": "blood pressure increased, incidence (%)", "hypertension_rate": "BP >= 180/110 mmHg (%)",
                    "discharge_2h_rate": "discharge criteria met by 2 h (%)"}
 
 

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .adverse_events import MEASURES as AE_MEASURES
+from .adverse_events import sample_incidence
 from .engine import run_arm
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
@@ -33,7 +35,7 @@ from .scenario import DEFAULT_MEASURES, Endpoints, Scenario
 from .units import parse_time_h
 
 SIDE_EFFECT_MEASURES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak",
-                        "nausea_rate", "hypertension_rate", "discharge_2h_rate")
+                        "hypertension_rate", "discharge_2h_rate", *AE_MEASURES)
 SCORE_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate")
 BAND_VARIABLES = ("score", "cp_ketamine_ng_ml", "nmda_block_interneuron", "glutamate", "bdnf", "mtorc1",
                   "synaptic_proteins", "spine_density", "cadss", "sbp_change_mmhg", "sedation")
@@ -299,7 +301,6 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
     idx = {k: i for i, k in enumerate(K.SUM_NAMES)}
     has = s.shape[1] > 0
     peak = lambda k: s[:, :, idx[k]].max(axis=1) if has else np.zeros(o.n)  # noqa: E731
-    p_any = 1.0 - np.prod(1.0 - s[:, :, idx["nausea_probability"]], axis=1) if has else np.zeros(o.n)
     if has:
         post_s, post_d = bp_readings(o, params, rng)
         hyper = (post_s >= 180).any(axis=1) | (post_d >= 110).any(axis=1)
@@ -311,9 +312,10 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
         "dbp_change_peak": peak("dbp_change_peak"),
         "hr_change_peak": peak("hr_change_peak"),
         "sedation_peak": peak("sedation_peak"),
-        "nausea": rng.random(o.n) < p_any,
         "hypertension": hyper,
         "discharge_2h": (s[:, :, idx["discharge_ready_h"]].max(axis=1) <= 2.0) if has else np.ones(o.n, bool),
+        # incidence of each adverse event over the period (persistent susceptibility + background)
+        **{ev: sample_incidence(s, ev, params, K.SUM_NAMES, rng) for ev in AE_MEASURES.values()},
     }
 
 
@@ -322,7 +324,7 @@ def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale, params):
     for m in measures:
         if m in ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak"):
             v, se, ci = mean_ci(vals[m])
-        elif m in ("nausea_rate", "hypertension_rate", "discharge_2h_rate"):
+        elif m in ("hypertension_rate", "discharge_2h_rate") or m in AE_MEASURES:
             x = vals[m.removesuffix("_rate")]
             k = int(x.sum())
             v, ci = 100.0 * k / o.n, wilson_ci(k, o.n)
