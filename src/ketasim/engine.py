@@ -16,12 +16,11 @@ from .errors import InputError, SolverError
 from .parameters import ParameterSet, load_parameters
 from .population import Patients, PopulationSpec, sample_patients, typical_patient
 from .regimen import Administration, Arm, Drug, Route
+from .model import DEFAULT_MODEL, Model
+from .model.definition import CONDITION_FREE_PARAMETER  # noqa: F401  (re-exported)
 from .solver import kernel as K
 from .solver.expint import weights_table
 from .solver.grid import Grid, GridOptions, build_grid
-
-CONDITION_FREE_PARAMETER = {"anxiety": "condition_anxiety", "ptsd": "condition_ptsd",
-                            "suicidal_ideation": "condition_suicidal_ideation"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,108 +58,54 @@ class ArmRun:
     sessions: np.ndarray        # (n, n_sessions, N_SUM)
     session_times_h: np.ndarray
     failed: np.ndarray          # (n,) bool
+    definition: Model = DEFAULT_MODEL   # the model whose outputs ``out`` holds (names, units, slots)
 
 
 # ---------------------------------------------------------------------------------------------------------
-def _logit(p):
-    return math.log(p / (1 - p))
+# Model constants: how each is derived is declared in the model definition (ketasim.model.definition).
+@dataclasses.dataclass(frozen=True)
+class ConstantContext:
+    """What a constant's derivation may read: the parameter set, experiment switches, scenario facts."""
+
+    params: ParameterSet
+    experiment: VirtualExperiment
+    expectancy: float = 1.0
+    perception: float = 1.0
+    s_product: str = "racemic"
 
 
-def _expit(x):
-    return 1.0 / (1.0 + np.exp(-x))
+@dataclasses.dataclass(frozen=True)
+class PatientContext:
+    """What a per-patient parameter's derivation may read."""
+
+    params: ParameterSet
+    spec: PopulationSpec
+    patients: Patients
+    pk: pkmod.PKModel
 
 
 def model_constants(params: ParameterSet, experiment: VirtualExperiment, expectancy: float,
-                    perception: float = 1.0) -> np.ndarray:
-    p = params
-    mw = p.get("mw.ketamine", "g/mol")
-    fu = p.get("pk.fu")
-    ki_s, ki_r = p.get("pd.ki.s_ketamine", "uM"), p.get("pd.ki.r_ketamine", "uM")
-
-    def racemic_total_to_s_eq(c_um):
-        # a racemic total plasma-equivalent concentration -> unbound S-equivalent (µM)
-        return c_um * fu * (0.5 + 0.5 * ki_s / ki_r)
-
-    v = {
-        "ki_s": ki_s, "ki_r": ki_r, "ki_snk": p.get("pd.ki.s_norketamine", "uM"),
-        "ki_rnk": p.get("pd.ki.r_norketamine", "uM"),
-        "m_interneuron": p.get("pd.nmda.m_interneuron"), "m_pyramidal": p.get("pd.nmda.m_pyramidal"),
-        "nmda_hill": p.get("pd.nmda.hill"), "g_dis": p.get("pd.glutamate.g_dis"),
-        "w_hnk": p.get("pd.hnk.weight") if experiment.hnk_weight is None else experiment.hnk_weight,
-        "ec50_hnk": p.get("pd.hnk.ec50", "uM"), "bdnf_gain": p.free_value("bdnf_gain"),
-        "eef2_gain": p.get("pd.bdnf.eef2_gain"), "trkb_k": p.get("pd.trkb.k"), "trkb_hill": p.get("pd.trkb.hill"),
-        "protein_gain": p.free_value("protein_gain"), "spine_gain": p.free_value("spine_gain"),
-        "il6_effect": p.get("pd.il6.repeat_effect"), "w_protein": p.free_value("weight_protein"),
-        "w_spine": p.free_value("weight_spine"), "cadss_max": p.free_value("cadss_max"),
-        "cadss_ec50": racemic_total_to_s_eq(p.get("pd.cadss.ec50_racemic_total", "uM")),
-        "cadss_hill": p.free_value("cadss_hill"), "tolerance_gain": p.free_value("tolerance_gain", "1/h"),
-        "sbp_emax": p.get("pd.sbp.emax", "mmHg"),
-        "sbp_ec50": racemic_total_to_s_eq(p.get("pd.sbp.ec50_racemic_total", "uM")),
-        "dbp_emax": p.get("pd.dbp.emax", "mmHg"), "hr_emax": p.get("pd.hr.emax", "1/min"),
-        "sedation_ec50": racemic_total_to_s_eq(p.get("pd.sedation.ec50_racemic_total", "ng/mL") / mw),
-        "midazolam_ec50": p.get("pd.midazolam.ec50_sedation", "uM"),
-        "nausea_pmax": p.free_value("nausea_pmax"), "nausea_ec50": p.free_value("nausea_ec50", "uM"),
-        "fu": fu, "fu_midazolam": p.get("pk.midazolam.fu"), "mw_ketamine": mw,
-        "mw_norketamine": p.get("mw.norketamine", "g/mol"), "mw_hnk": p.get("mw.hnk", "g/mol"),
-        "mw_midazolam": p.get("mw.midazolam", "g/mol"), "fm_nk": p.get("pk.fm_nk"), "fm_hnk": p.get("pk.fm_hnk"),
-        "perception_gain": p.free_value("perception_gain", "1/h") * perception,
-        "antidepressant_emax": p.free_value("antidepressant_emax"),
-        "anesthesia_umol": p.get("pd.anesthesia.threshold", "uM"),
-        "ampa_block": experiment.ampa_block, "mtor_block": experiment.mtor_block,
-        "spine_block": experiment.spine_block, "session_expectancy": expectancy,
-        "monitor_cadss": p.get("monitoring.cadss_max"), "monitor_sedation": p.get("monitoring.sedation_max"),
-        "monitor_sbp": p.get("monitoring.sbp_rise_max", "mmHg"), "w_mtorc1": p.free_value("weight_mtorc1"),
-        "anes_block50": p.get("pd.anesthesia.block50"), "anes_hill": p.get("pd.anesthesia.hill"),
-        "ampa_eps": p.get("pd.ampa.smoothing"), "anes_onset": p.get("pd.anesthesia.onset_gain", "1/h"),
-        "general_anesthesia_depth": p.get("pd.anesthesia.general_depth"),
-        "monitor_window_h": p.get("monitoring.window_h", "h"),
-    }
-    return np.array([v[name] for name in K.MC_NAMES], dtype=np.float64)
+                    perception: float = 1.0, *, s_product: str = "racemic", model: Model = DEFAULT_MODEL) -> np.ndarray:
+    """The ``mc`` vector of ``model`` (order of ``model.constants``)."""
+    ctx = ConstantContext(params, experiment, expectancy, perception, s_product)
+    return np.array([float(c.derive(ctx)) for c in model.constants], dtype=np.float64)
 
 
-def shared_rates(params: ParameterSet, ka: np.ndarray, experiment: VirtualExperiment = VirtualExperiment()) -> np.ndarray:
-    p = params
-    ln2 = math.log(2)
-    r = np.zeros(K.N_RATES)
-    r[:10] = ka
-    r[K.R_GLUT] = 1.0 / p.get("pd.glutamate.tau", "h")
-    r[K.R_BDNF] = ln2 / p.get("pd.bdnf.t_half", "h")
-    r[K.R_MTOR] = ln2 / p.get("pd.mtorc1.t_half", "h")
-    r[K.R_PROT] = ln2 / p.get("pd.synaptic.t_half", "h")
-    r[K.R_SPINE] = ln2 / p.get("pd.spine.t_half", "h") * (1 - p.get("pd.spine.psychotherapy_slowing") * experiment.psychotherapy)
-    r[K.R_IL6] = ln2 / p.get("pd.il6.t_half", "h")
-    r[K.R_EXPECT] = ln2 / p.free_value("expectancy_t_half", "h")
-    r[K.R_AD] = ln2 / p.free_value("antidepressant_t_half", "h")
-    r[K.R_SYMPTOM] = ln2 / p.free_value("symptom_t_half", "h")
-    r[K.R_TOL] = ln2 / p.get("pd.cadss.tolerance_t_half", "h")
-    r[K.R_NAUSEA] = ln2 / p.get("pd.nausea.t_half", "h")
-    r[K.R_ANES] = ln2 / p.get("pd.anesthesia.recovery_t_half", "h")
-    return r
+def shared_rates(params: ParameterSet, ka: np.ndarray, experiment: VirtualExperiment = VirtualExperiment(),
+                 *, model: Model = DEFAULT_MODEL) -> np.ndarray:
+    """10 depot absorption rates, then the rate constant (1/h) of each state of ``model``, in order."""
+    ctx = ConstantContext(params, experiment)
+    by_name = {r.name: r for r in model.rates}
+    return np.concatenate([np.asarray(ka, float), [float(by_name[s.rate].derive(ctx)) for s in model.states]])
 
 
-def patient_parameters(params: ParameterSet, spec: PopulationSpec, patients: Patients, model: pkmod.PKModel) -> np.ndarray:
-    p = params
-    n = patients.n
-    pp = np.zeros((n, len(K.PP_NAMES)))
-    pp[:, K.PP_WT] = patients.weight_kg
-    pp[:, K.PP_FH_S], pp[:, K.PP_FH_R] = model.fh[:, 0], model.fh[:, 1]
-    pp[:, K.PP_FGUT_S], pp[:, K.PP_FGUT_R] = model.fgut[:, 0], model.fgut[:, 1]
-    pp[:, K.PP_FIIV] = model.f_iiv
-    pp[:, K.PP_CL_S], pp[:, K.PP_CL_R] = model.cl[:, pkmod.S_KET], model.cl[:, pkmod.R_KET]
-    pp[:, K.PP_CL_SNK], pp[:, K.PP_CL_RNK] = model.cl[:, pkmod.S_NK], model.cl[:, pkmod.R_NK]
-    pp[:, K.PP_KE0] = model.ke0
-    crp_ratio = patients.crp_mg_l / p.get("pd.crp.threshold", "mg/L")
-    crp_mod = 1.0 / (1.0 + p.get("pd.crp.moderation") * crp_ratio ** p.get("pd.crp.hill"))
-    pp[:, K.PP_BDNF_MULT] = patients.genotype_factor * crp_mod
-    cond = p.free_value(CONDITION_FREE_PARAMETER[spec.condition]) if spec.condition in CONDITION_FREE_PARAMETER else 1.0
-    emax = _expit(_logit(p.free_value("emax_drug")) + p.free_value("omega_emax_drug") * patients.eta_emax)
-    pp[:, K.PP_EMAX] = np.minimum(emax * cond, 0.98)
-    pp[:, K.PP_EMAX_PL] = _expit(_logit(p.free_value("placebo_emax")) + p.free_value("omega_placebo") * patients.eta_placebo)
-    stress = 1.0 if spec.treatment_resistant else p.get("pd.spine.stress_non_trd")
-    pp[:, K.PP_S0] = 1.0 / (1.0 + p.get("pd.spine.stress_loss") * stress)
-    w_bp, w_d = p.free_value("omega_bp"), p.free_value("omega_dissociation")
-    pp[:, K.PP_BP_SENS] = np.exp(w_bp * patients.eta_bp - 0.5 * w_bp ** 2)
-    pp[:, K.PP_DISS_SENS] = np.exp(w_d * patients.eta_dissociation - 0.5 * w_d ** 2)
+def patient_parameters(params: ParameterSet, spec: PopulationSpec, patients: Patients, model: pkmod.PKModel,
+                       *, definition: Model = DEFAULT_MODEL) -> np.ndarray:
+    """The ``pp`` array (n, len(definition.patient)) of the patients."""
+    ctx = PatientContext(params, spec, patients, model)
+    pp = np.zeros((patients.n, len(definition.patient)))
+    for j, q in enumerate(definition.patient):
+        pp[:, j] = q.derive(ctx)
     return pp
 
 
@@ -303,11 +248,13 @@ class PreparedArm:
     rates: np.ndarray
     mc: np.ndarray
     pp: np.ndarray
+    definition: Model = DEFAULT_MODEL
 
 
 def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h, *, params: ParameterSet,
                 experiment: VirtualExperiment = VirtualExperiment(),
-                grid_options: GridOptions = GridOptions()) -> PreparedArm:
+                grid_options: GridOptions = GridOptions(), model: Model | None = None) -> PreparedArm:
+    model_def = model or DEFAULT_MODEL
     output_times_h = np.asarray(output_times_h, float)
     if output_times_h.ndim != 1 or output_times_h.size == 0 or np.any(np.diff(output_times_h) < 0) or output_times_h[0] < 0:
         raise InputError("output: times must be a non-empty, increasing list of times >= 0")
@@ -325,18 +272,17 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     ev_kind, ev_target = cols[1].astype(np.int64), cols[2].astype(np.int64)
     active_dep = np.zeros(10, bool)
     active_dep[ev_target[ev_kind == K.EV_DEPOT]] = True
-    mc = model_constants(params, experiment, spec.expectancy, spec.perception)
-    if model.s_product == "esketamine":   # the esketamine popPK set has its own norketamine yield
-        mc[K.MC_FM_NK] = params.get("pk.fm_nk_esketamine")
+    mc = model_constants(params, experiment, spec.expectancy, spec.perception, s_product=model.s_product,
+                         model=model_def)
     return PreparedArm(arm, patients, model, grid, output_times_h, grid.index_of(output_times_h).astype(np.int64),
                        ev_time, ev_step, ev_kind, ev_target, cols[3], cols[4], cols[5], session_times, active,
-                       active_dep, shared_rates(params, model.ka, experiment), mc,
-                       patient_parameters(params, spec, patients, model))
+                       active_dep, shared_rates(params, model.ka, experiment, model=model_def), mc,
+                       patient_parameters(params, spec, patients, model, definition=model_def), model_def)
 
 
 def run_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: np.ndarray, *,
             params: ParameterSet, experiment: VirtualExperiment = VirtualExperiment(),
-            grid_options: GridOptions = GridOptions(), on_failure: str = "raise") -> ArmRun:
+            grid_options: GridOptions = GridOptions(), on_failure: str = "raise", model: Model | None = None) -> ArmRun:
     """Simulate one arm for the given patients; output at ``output_times_h`` (h, sorted, >= 0).
 
     ``on_failure``: ``"raise"`` (default) raises SolverError for any non-finite patient; ``"flag"`` keeps
@@ -345,13 +291,14 @@ def run_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: 
     if on_failure not in ("raise", "flag"):
         raise InputError("on_failure: use 'raise' or 'flag'")
     a = prepare_arm(arm, spec, patients, output_times_h, params=params, experiment=experiment,
-                    grid_options=grid_options)
+                    grid_options=grid_options, model=model)
+    kern = K.kernel_for(a.definition)
     w_shared = weights_table(-a.rates, a.grid.unique_steps)
     n = patients.n
-    out = np.zeros((n, a.out_idx.size, K.N_OUT))
-    summ = np.zeros((n, max(len(a.session_times_h), 1), K.N_SUM))
+    out = np.zeros((n, a.out_idx.size, kern.N_OUT))
+    summ = np.zeros((n, max(len(a.session_times_h), 1), kern.N_SUM))
     m = a.model
-    K.run_arm(a.grid.times, a.grid.step_uid, a.grid.unique_steps, w_shared, a.rates, m.lam, m.kappa, m.nmodes,
+    kern.run_arm(a.grid.times, a.grid.step_uid, a.grid.unique_steps, w_shared, a.rates, m.lam, m.kappa, m.nmodes,
               a.active, a.active_dep, m.ka, a.pp, a.mc, a.ev_step, a.ev_kind, a.ev_target, a.ev_mg, a.ev_mgkg,
               a.ev_frac, a.out_idx, out, summ)
     failed = ~np.isfinite(out).all(axis=(1, 2)) | ~np.isfinite(summ).all(axis=(1, 2))
@@ -360,18 +307,19 @@ def run_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: 
             i = int(np.flatnonzero(failed)[0])
             raise SolverError(f"arm {arm.name}: the solution of virtual patient {i} is not finite")
         out[failed] = np.nan
-    return ArmRun(arm, patients, a.output_times_h, out, summ, a.session_times_h, failed)
+    return ArmRun(arm, patients, a.output_times_h, out, summ, a.session_times_h, failed, a.definition)
 
 
 def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
              output_times_h=None, experiment: VirtualExperiment | None = None,
              grid_options: GridOptions = GridOptions(), typical: bool = False, same_patients: bool = False,
-             on_failure: str = "raise"):
+             on_failure: str = "raise", model: Model | None = None):
     """Simulate every arm of ``scenario`` and return a :class:`ketasim.result.SimulationResult`.
 
     ``n`` overrides the population size, ``seed`` the scenario's seed; ``typical=True`` simulates one
     typical patient per arm. Each arm gets its own patients (a parallel-group design) unless
-    ``same_patients`` (every arm sees the same virtual patients).
+    ``same_patients`` (every arm sees the same virtual patients). ``model`` simulates a variant model
+    definition (``ketasim.model``; default: the package's model).
     """
     from .result import SimulationResult
 
@@ -394,5 +342,5 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
             rng = np.random.default_rng(children[k])
             patients = sample_patients(scenario.population, params, rng, n)
         runs.append(run_arm(arm, scenario.population, patients, times, params=params, experiment=experiment,
-                            grid_options=grid_options, on_failure=on_failure))
+                            grid_options=grid_options, on_failure=on_failure, model=model))
     return SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=typical)

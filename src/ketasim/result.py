@@ -14,23 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .solver import kernel as K
+from .model import DEFAULT_MODEL
 
 NOTICE = "ketasim is a research and teaching tool, not medical advice."
 
-UNITS = {
-    "time_h": "h", "cp_s_ketamine_ng_ml": "ng/mL", "cp_r_ketamine_ng_ml": "ng/mL", "cp_ketamine_ng_ml": "ng/mL",
-    "cp_norketamine_ng_ml": "ng/mL", "cp_hnk_ng_ml": "ng/mL", "cp_midazolam_ng_ml": "ng/mL",
-    "ce_ketamine_ng_ml": "ng/mL (effect site, plasma-equivalent total)",
-    "nmda_block_interneuron": "fraction", "nmda_block_pyramidal": "fraction",
-    "glutamate": "relative to drug-free baseline", "ampa": "relative to baseline", "bdnf": "relative to baseline",
-    "trkb": "relative to baseline", "mtorc1": "relative to baseline", "synaptic_proteins": "relative to baseline",
-    "spine_density": "relative to pre-treatment (stressed) baseline", "il6": "relative to baseline",
-    "expectancy": "arbitrary units (0 = none)", "antidepressant_onset": "fraction of full onset",
-    "severity": "fraction of baseline score", "score": "points on the population's scale", "cadss": "CADSS points",
-    "sbp_change_mmhg": "mmHg", "dbp_change_mmhg": "mmHg", "hr_change_bpm": "beats/min", "sedation": "index 0-1",
-    "nausea_probability": "probability", "anesthesia": "flag (plasma ketamine >= 5 µM)",
-}
+#: Units of every trajectory column, from the model definition (``ketasim.model.definition.OUTPUTS``).
+UNITS = DEFAULT_MODEL.units()
 
 
 def ketasim_version() -> str:
@@ -54,6 +43,11 @@ class SimulationResult:
                 "seed": int(self.seed), "typical_patient": self.typical,
                 "scale": self.scenario.population.scale, "notice": NOTICE}
 
+    @property
+    def units(self) -> dict:
+        """Units of the trajectory columns (from the model definition the runs used)."""
+        return self.runs[0].definition.units() if self.runs else UNITS
+
     def arm_names(self) -> list[str]:
         return [r.arm.name for r in self.runs]
 
@@ -71,13 +65,13 @@ class SimulationResult:
             n, t = r.out.shape[0], r.output_times_h.size
             data = {"arm": np.repeat(np.array([r.arm.name], dtype=object), n * t),
                     "subject": np.repeat(np.arange(n), t), "time_h": np.tile(r.output_times_h, n)}
-            flat = r.out.reshape(n * t, K.N_OUT)
-            for j, name in enumerate(K.OUT_NAMES):
+            names = r.definition.output_names
+            flat = r.out.reshape(n * t, len(names))
+            for j, name in enumerate(names):
                 data[name] = flat[:, j]
-            data["score"] = flat[:, K.OUT_NAMES.index("severity")] * np.repeat(r.patients.baseline, t)
             frames.append(pd.DataFrame(data))
         df = pd.concat(frames, ignore_index=True)
-        df.attrs["units"] = UNITS
+        df.attrs["units"] = self.units
         df.attrs["provenance"] = self.provenance
         return df
 
@@ -90,8 +84,9 @@ class SimulationResult:
             s = min(s, r.session_times_h.size)
             data = {"arm": np.repeat(np.array([r.arm.name], dtype=object), n * s), "subject": np.repeat(np.arange(n), s),
                     "session": np.tile(np.arange(s), n), "start_h": np.tile(r.session_times_h[:s], n)}
-            flat = r.sessions[:, :s].reshape(n * s, K.N_SUM)
-            for j, name in enumerate(K.SUM_NAMES):
+            names = r.definition.summary_names
+            flat = r.sessions[:, :s].reshape(n * s, len(names))
+            for j, name in enumerate(names):
                 data[name] = flat[:, j]
             frames.append(pd.DataFrame(data))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -111,7 +106,7 @@ class SimulationResult:
         """Write trajectories as CSV; provenance and units go to ``<path>.provenance.json`` beside it."""
         path = Path(path)
         self.trajectories().to_csv(path, index=False, float_format="%.6g")
-        meta = {**self.provenance, "units": UNITS}
+        meta = {**self.provenance, "units": self.units}
         Path(str(path) + ".provenance.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return path
 
@@ -123,6 +118,6 @@ class SimulationResult:
         path = Path(path)
         table = pa.Table.from_pandas(self.trajectories(), preserve_index=False)
         meta = dict(table.schema.metadata or {})
-        meta[b"ketasim"] = json.dumps({**self.provenance, "units": UNITS}).encode()
+        meta[b"ketasim"] = json.dumps({**self.provenance, "units": self.units}).encode()
         pq.write_table(table.replace_schema_metadata(meta), path)
         return path

@@ -2,43 +2,112 @@
 
 It integrates the *same model* in its original coordinates — compartment amounts (not modes), with
 scipy's DOP853 at rtol 1e-11 between dosing events — so it checks the kernel's modal transform, the
-exponential-integrator weights, event handling and the time grid. It shares only the link equations
-(``ketasim.links``) and the prepared inputs (parameters, events) with the kernel.
+exponential-integrator weights, event handling and the time grid. Its PD right-hand side and its outputs
+(side effects included) are plain Python generated here from the model definition (``ketasim.model``):
+it shares the equations' text with the kernel, but no compiled code, no integrator and no output writer.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ..links.circuit import ampa_drive, glutamate_target
-from ..links.plasticity import il6_target, protein_target, spine_target
-from ..links.receptor import nmda_block, occupancy_drive
-from ..links.side_effects import emax_model, sedation
-from ..links.signalling import anesthetic_drive, bdnf_target, mtorc1_target, trkb_activation
-from ..links.symptoms import drug_relief, placebo_relief, symptom_target
-from . import kernel as K
+from ..model import expr as E
+from ..model.codegen import EVENT_CODES
+
+_CACHE = {}
+_CE = ("ce_s", "ce_r", "ce_snk", "ce_rnk", "ce_hnk", "ce_mdz")
+_CP = ("cp_s", "cp_r", "cp_snk", "cp_rnk", "cp_hnk", "cp_mdz")
+
+
+def _source(model) -> str:
+    """Python source of ``pd_rhs(st, ce, mc, pp, rates, inp)`` and ``outputs(st, ce, cp, mc, pp, inp)``."""
+    kind = {}
+    for k in ("constants", "patient", "inputs", "algebraics", "states"):
+        for j, n in enumerate(model.names(k)):
+            kind[n] = (k, j)
+    rate_row = {}
+    for j, s in enumerate(model.states):
+        rate_row.setdefault(s.rate, 10 + j)
+
+    def name(n):
+        if n in kind:
+            k, j = kind[n]
+            return {"constants": f"mc[{j}]", "patient": f"pp[{j}]", "inputs": f"inp[{j}]",
+                    "algebraics": f"a_{n}", "states": f"st[{j}]"}[k]
+        if n in rate_row:
+            return f"rates[{rate_row[n]}]"
+        if n in _CE:
+            return f"ce[{_CE.index(n)}]"
+        if n in _CP:
+            return f"cp[{_CP.index(n)}]"
+        return n    # function arguments
+
+    def py(text):
+        return E.to_python(text, name, func_prefix="f_")
+
+    lines = ["import math", ""]
+    for f in model.functions:
+        lines += [f"def f_{f.name}({', '.join(f.args)}):",
+                  f"    return {E.to_python(f.expr, lambda s: s, func_prefix='f_')}", ""]
+    algebraics = [f"    a_{a.name} = {py(a.expr)}" for a in model.algebraics]
+    lines += ["def pd_rhs(st, ce, mc, pp, rates, inp):", *algebraics, "    return ["]
+    for j, s in enumerate(model.states):
+        if s.target is not None:
+            lines.append(f"        rates[{10 + j}] * (({py(s.target)}) - st[{j}]),")
+        else:
+            lines.append(f"        ({py(s.gain)}) * ({py(s.drive)}) - rates[{10 + j}] * st[{j}],")
+    lines += ["    ]", "", "def outputs(st, ce, cp, mc, pp, rates, inp):", *algebraics, "    return ["]
+    lines += [f"        {py(o.expr)}," for o in model.outputs]
+    lines += ["    ]", "", "def initial(mc, pp, rates):", "    return [" + ", ".join(py(s.init) for s in model.states) + "]",
+              "", "def events(kind, st, inp, mc, pp, rates):"]
+    for e in model.events:
+        k, j = kind[e.target]
+        tgt = f"st[{j}]" if k == "states" else f"inp[{j}]"
+        lines.append(f"    if kind == {EVENT_CODES[e.on]}:")
+        lines.append(f"        {tgt} = {tgt} + ({py(e.expr)})" if e.op == "+" else f"        {tgt} = {py(e.expr)}")
+    lines.append("    return None")
+    return "\n".join(lines) + "\n"
+
+
+def _compiled(model):
+    d = model.digest()
+    if d not in _CACHE:
+        ns = {"math": math}
+        exec(compile(_source(model), f"<ketasim reference {model.name} {d}>", "exec"), ns)
+        _CACHE[d] = ns
+    return _CACHE[d]
 
 
 def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-13) -> np.ndarray:
-    """Trajectories (n_out, N_OUT) of patient ``i`` of a :class:`ketasim.engine.PreparedArm`."""
+    """Trajectories (n_out, n_outputs) of patient ``i`` of a :class:`ketasim.engine.PreparedArm`."""
     a = prepared
+    model = a.definition
+    ns = _compiled(model)
+    pd_rhs, outputs_of, apply_event = ns["pd_rhs"], ns["outputs"], ns["events"]
     m = a.model
-    mc, pp, rates = a.mc, a.pp[i], a.rates
+    mc, pp, rates = list(a.mc), list(a.pp[i]), list(a.rates)
+    C = {n: a.mc[j] for j, n in enumerate(model.names("constants"))}
+    P = {n: a.pp[i, j] for j, n in enumerate(model.names("patient"))}
     nblk = [int(m.nmodes[b]) if a.active[b] else 0 for b in range(6)]
     offs = np.cumsum([0] + nblk)
     n_pk = int(offs[-1])
+    n_pd = len(model.states)
     i_dep, i_ce, i_pd = n_pk, n_pk + 10, n_pk + 16
-    n_state = i_pd + K.N_PD
+    n_state = i_pd + n_pd
     vol, flow, cl = m.volumes[i], m.flows[i], m.cl[i]
     ka = m.ka
-    s0 = pp[K.PP_S0]
-    fu, fu_m = mc[K.MC_FU], mc[K.MC_FU_MDZ]
-    conv = np.array([1000 / mc[K.MC_MW_K]] * 2 + [1000 / mc[K.MC_MW_NK]] * 2 + [1000 / mc[K.MC_MW_HNK], 1000 / mc[K.MC_MW_MDZ]])
+    fu, fu_m = C["fu"], C["fu_midazolam"]
+    conv = np.array([1000 / C["mw_ketamine"]] * 2 + [1000 / C["mw_norketamine"]] * 2
+                    + [1000 / C["mw_hnk"], 1000 / C["mw_midazolam"]])
     fus = np.array([fu] * 5 + [fu_m])
-    ke0 = pp[K.PP_KE0]
+    ke0 = P["ke0"]
+    fh_s, fh_r = P["fh_s"], P["fh_r"]
     inf = np.zeros(3)
-    ad_on = [0.0]
+    inp = [float(x.init) for x in model.inputs]
+    rate_slot = (0, 1, -1, -1, -1, 2)
 
     def conc(y):
         c = np.zeros(6)
@@ -51,20 +120,19 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         dy = np.zeros_like(y)
         c = conc(y)
         dep = y[i_dep:i_dep + 10]
-        fh_s, fh_r = pp[K.PP_FH_S], pp[K.PP_FH_R]
-        inp = np.zeros(6)
-        inp[0] = inf[0] + ka[0] * dep[0] + ka[4] * dep[4] + ka[6] * dep[6] + ka[8] * dep[8] + ka[2] * dep[2] * fh_s
-        inp[1] = inf[1] + ka[1] * dep[1] + ka[5] * dep[5] + ka[7] * dep[7] + ka[9] * dep[9] + ka[3] * dep[3] * fh_r
-        inp[2] = mc[K.MC_FM_NK] * (pp[K.PP_CL_S] * c[0] + ka[2] * dep[2] * (1 - fh_s))
-        inp[3] = mc[K.MC_FM_NK] * (pp[K.PP_CL_R] * c[1] + ka[3] * dep[3] * (1 - fh_r))
-        inp[4] = mc[K.MC_FM_HNK] * (pp[K.PP_CL_SNK] * c[2] + pp[K.PP_CL_RNK] * c[3])
-        inp[5] = inf[2]
+        inp_pk = np.zeros(6)
+        inp_pk[0] = inf[0] + ka[0] * dep[0] + ka[4] * dep[4] + ka[6] * dep[6] + ka[8] * dep[8] + ka[2] * dep[2] * fh_s
+        inp_pk[1] = inf[1] + ka[1] * dep[1] + ka[5] * dep[5] + ka[7] * dep[7] + ka[9] * dep[9] + ka[3] * dep[3] * fh_r
+        inp_pk[2] = C["fm_nk"] * (P["cl_s"] * c[0] + ka[2] * dep[2] * (1 - fh_s))
+        inp_pk[3] = C["fm_nk"] * (P["cl_r"] * c[1] + ka[3] * dep[3] * (1 - fh_r))
+        inp_pk[4] = C["fm_hnk"] * (P["cl_snk"] * c[2] + P["cl_rnk"] * c[3])
+        inp_pk[5] = inf[2]
         for b in range(6):
             k = nblk[b]
             if not k:
                 continue
             o = offs[b]
-            d0 = inp[b] - cl[b] * c[b]
+            d0 = inp_pk[b] - cl[b] * c[b]
             for j in range(1, k):
                 q, vj = flow[b, j - 1], vol[b, j]
                 fl = q * (c[b] - y[o + j] / vj)
@@ -74,72 +142,41 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         dy[i_dep:i_dep + 10] = -ka * dep
         ce = y[i_ce:i_ce + 6]
         dy[i_ce:i_ce + 6] = ke0 * (fus * conv * c - ce)
-        st = y[i_pd:]
-        drive = occupancy_drive(ce[0], ce[1], ce[2], ce[3], mc[K.MC_KI_S], mc[K.MC_KI_R], mc[K.MC_KI_SNK], mc[K.MC_KI_RNK])
-        bi = nmda_block(drive, mc[K.MC_M_I], mc[K.MC_HILL])
-        be = nmda_block(drive, mc[K.MC_M_E], mc[K.MC_HILL])
-        ceq = ce[0] + ce[1] * mc[K.MC_KI_S] / mc[K.MC_KI_R]
-        d = np.zeros(K.N_PD)
-        d[0] = rates[K.R_GLUT] * (glutamate_target(bi, be, mc[K.MC_GDIS]) - st[0])
-        d[11] = mc[K.MC_ANES_ON] * anesthetic_drive(be, mc[K.MC_ANES_B50], mc[K.MC_ANES_HILL]) - rates[K.R_ANES] * st[11]
-        amp = ampa_drive(st[0], ce[4], mc[K.MC_W_HNK], mc[K.MC_EC50_HNK], mc[K.MC_AMPA_BLOCK], mc[K.MC_AMPA_EPS])
-        gain = mc[K.MC_BDNF_GAIN] * pp[K.PP_BDNF_MULT]
-        d[1] = rates[K.R_BDNF] * (bdnf_target(amp, be, gain, mc[K.MC_EEF2], st[11]) - st[1])
-        tk = trkb_activation(st[1], mc[K.MC_TRKB_K], mc[K.MC_TRKB_N])
-        d[2] = rates[K.R_MTOR] * (mtorc1_target(tk, mc[K.MC_MTOR_BLOCK]) - st[2])
-        d[3] = rates[K.R_PROT] * (protein_target(st[2], mc[K.MC_PROT_GAIN]) - st[3])
-        d[4] = rates[K.R_SPINE] * (spine_target(st[3], mc[K.MC_SPINE_GAIN], mc[K.MC_SPINE_BLOCK], s0) - st[4])
-        d[5] = rates[K.R_IL6] * (il6_target(st[3], mc[K.MC_IL_EFF]) - st[5])
-        cad = emax_model(ceq, 1.0, mc[K.MC_CADSS_EC50], mc[K.MC_CADSS_HILL])
-        d[9] = mc[K.MC_TOL_GAIN] * cad - rates[K.R_TOL] * st[9]
-        perceived = pp[K.PP_DISS_SENS] * cad / (1.0 + st[9]) + sedation(ceq, mc[K.MC_SED_EC50], ce[5], mc[K.MC_MDZ_EC50])
-        d[6] = mc[K.MC_PERC_GAIN] * mc[K.MC_SESSION_X] * perceived - rates[K.R_EXPECT] * st[6]
-        d[7] = rates[K.R_AD] * (ad_on[0] - st[7])
-        d[10] = rates[K.R_NAUSEA] * (ceq - st[10])
-        rd = min(drug_relief(st[2], st[3], st[4] / s0, mc[K.MC_W_M], mc[K.MC_W_P], mc[K.MC_W_S], pp[K.PP_EMAX]), 0.98)
-        rp = placebo_relief(st[6], pp[K.PP_EMAX_PL])
-        ra = mc[K.MC_AD_EMAX] * st[7]
-        d[8] = rates[K.R_SYMPTOM] * (symptom_target(rd, rp, ra) - st[8])
-        dy[i_pd:] = d
+        dy[i_pd:] = pd_rhs(y[i_pd:], ce, mc, pp, rates, inp)
         return dy
 
     def outputs(y):
-        row = np.zeros(K.N_OUT)
-        z = np.zeros((6, 3))
-        z[:, 0] = conc(y)
-        K._write_outputs(row, z, np.ones((6, 3)), np.ones(6, np.int64), a.active, y[i_ce:i_ce + 6].copy(),
-                         y[i_pd:].copy(), mc, pp, np.zeros(6))
-        return row
+        return outputs_of(y[i_pd:], y[i_ce:i_ce + 6], conc(y) * 1000.0, mc, pp, rates, inp)   # mg/L -> ng/mL
 
     y = np.zeros(n_state)
-    y[i_pd:] = [1.0, 1.0, 1.0, 1.0, s0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    y[i_pd:] = ns["initial"](mc, pp, rates)
     times = a.output_times_h
-    out = np.full((times.size, K.N_OUT), np.nan)
+    out = np.full((times.size, len(model.outputs)), np.nan)
     starts = np.unique(np.concatenate([[0.0], a.ev_time]))
     ends = np.concatenate([starts[1:], [max(times[-1], starts[-1]) + 1.0]])  # past the last output
-    wt = pp[K.PP_WT]
+    wt = P["weight_kg"]
     for t, tb in zip(starts, ends):
         # events at t (applied before outputs at t: right-continuous, as in the kernel)
         for e in np.flatnonzero(np.isclose(a.ev_time, t, atol=1e-9)):
-            kind, tg = a.ev_kind[e], a.ev_target[e]
+            kind, tg = int(a.ev_kind[e]), int(a.ev_target[e])
             amount = a.ev_mg[e] + a.ev_mgkg[e] * wt
-            if kind == K.EV_BOLUS:
+            if kind == EVENT_CODES["bolus"]:
                 y[offs[tg]] += amount
-            elif kind == K.EV_DEPOT:
-                f = a.ev_frac[e] * pp[K.PP_FIIV]
+            elif kind == EVENT_CODES["depot"]:
+                f = a.ev_frac[e] * P["f_iiv"]
                 if tg == 2:
-                    f *= pp[K.PP_FGUT_S]
+                    f *= P["fgut_s"]
                 elif tg == 3:
-                    f *= pp[K.PP_FGUT_R]
+                    f *= P["fgut_r"]
                 y[i_dep + tg] += amount * min(f, 1.0)
-            elif kind == K.EV_RATE:
-                inf[K.RATE_SLOT[tg]] += amount
-            elif kind == K.EV_SESSION:
-                y[i_pd + 6] += mc[K.MC_SESSION_X]
-            elif kind == K.EV_AD_START:
-                ad_on[0] = 1.0
-            elif kind == K.EV_GENERAL_ANESTHESIA:
-                y[i_pd + 11] += mc[K.MC_GA_DEPTH]
+            elif kind == EVENT_CODES["rate"]:
+                inf[rate_slot[tg]] += amount
+                if abs(inf[rate_slot[tg]]) < 1e-12:   # an infusion's stop cancels its start exactly
+                    inf[rate_slot[tg]] = 0.0
+            else:
+                st = list(y[i_pd:])
+                apply_event(kind, st, inp, mc, pp, rates)
+                y[i_pd:] = st
         at_t = np.isclose(times, t, atol=1e-9)
         for j in np.flatnonzero(at_t):
             out[j] = outputs(y)

@@ -1,0 +1,468 @@
+"""Generate the compiled kernel of a :class:`~ketasim.model.core.Model` (straight-line scalar numba code).
+
+The PK machinery (modal blocks, depots, dosing events, effect sites, the event-aligned grid, per-session
+windows and discharge interpolation) is fixed solver infrastructure written in ``_TEMPLATE`` below; every
+equation of the chain (functions, algebraics, states, event effects, outputs, summaries) is generated from the
+model definition. Each state is a scalar local (``x_<name>``) and its values at the start, middle and end of a
+step are scalars too (``x_<name>_0/_m/_1``): no arrays or views per state and step (a numpy view per state
+and step cost more than the arithmetic: ~30 %).
+
+Why generated code on disk: numba's ``cache=True`` needs a source file, and a committed file can be read and
+diffed. ``solver/generated_kernel.py`` is the default model's kernel (``python -m ketasim.model.codegen``
+rewrites it; a test checks that regenerating changes nothing). Variant models get their kernel written to a
+cache directory keyed by the model's digest (``kernel_module``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import expr as E
+from .core import Model
+
+GENERATED_PATH = Path(__file__).resolve().parents[1] / "solver" / "generated_kernel.py"
+NODES = ("0", "m", "1")
+_CE_SLOT = {"ce_s": 0, "ce_r": 1, "ce_snk": 2, "ce_rnk": 3, "ce_hnk": 4, "ce_mdz": 5}
+_CP_SLOT = {"cp_s": 0, "cp_r": 1, "cp_snk": 2, "cp_rnk": 3, "cp_hnk": 4, "cp_mdz": 5}
+EVENT_CODES = {"bolus": 0, "depot": 1, "rate": 2, "session": 3, "antidepressant_start": 4, "general_anesthesia": 5}
+
+
+class _Namer:
+    """Python names of model symbols at one evaluation point (a step node, or an output/grid point)."""
+
+    def __init__(self, m: Model, node: int | None):
+        self.node = node                       # 0, 1, 2 = start, middle, end of a step; None = grid point
+        self.kind = {}
+        for k in ("constants", "patient", "rates", "inputs", "algebraics", "states"):
+            for n in m.names(k):
+                self.kind[n] = k
+        self.rate_state = {}
+        for s in m.states:
+            self.rate_state.setdefault(s.rate, s.name)
+
+    def __call__(self, name: str) -> str:
+        k = self.kind.get(name)
+        sfx = "" if self.node is None else "_" + NODES[self.node]
+        if k == "constants":
+            return f"mc_{name}"
+        if k == "patient":
+            return f"pp_{name}"
+        if k == "rates":     # a rate constant is read from the row of the first state that uses it
+            return f"rate_{self.rate_state[name]}"
+        if k == "inputs":
+            return f"in_{name}"
+        if k == "algebraics":
+            return f"a_{name}{sfx}"
+        if k == "states":
+            return f"x_{name}" if self.node in (None, 0) else f"x_{name}{sfx}"
+        if name in _CE_SLOT:
+            return f"ce[{_CE_SLOT[name]}]" if self.node is None else f"cen[{_CE_SLOT[name]}, {self.node}]"
+        if name in _CP_SLOT:
+            return f"c[{_CP_SLOT[name]}]" if self.node is None else f"(cn[{_CP_SLOT[name]}, {self.node}] * 1000.0)"
+        if name.startswith("o_"):
+            return name
+        raise KeyError(name)
+
+
+def _py(text, namer, out_names=None):
+    if out_names:
+        base = namer
+
+        def namer(n, base=base):   # noqa: E731 - outputs referenced by summaries
+            return f"o_{n}{'' if base.node is None else '_' + NODES[base.node]}" if n in out_names else base(n)
+    return E.to_python(text, namer, func_prefix="f_")
+
+
+def _algebraic_deps(m: Model):
+    deps = {a.name: E.names(a.expr) for a in m.algebraics}
+    return deps
+
+
+def _needed_algebraics(m: Model, texts, done: set) -> list:
+    """Algebraics (in declaration order) that ``texts`` need, transitively, minus ``done``."""
+    deps = _algebraic_deps(m)
+    need, todo = set(), [n for t in texts for n in E.names(t)]
+    while todo:
+        n = todo.pop()
+        if n in deps and n not in need and n not in done:
+            need.add(n)
+            todo += deps[n]
+    return [a for a in m.algebraics if a.name in need]
+
+
+def generate(m: Model) -> str:
+    """Source of the kernel module for model ``m``."""
+    m.validate()
+    L = []   # function definitions
+    for f in m.functions:
+        body = E.to_python(f.expr, lambda s: s, func_prefix="f_")
+        L.append(f"@njit(cache=True)\ndef f_{f.name}({', '.join(f.args)}):\n    return {body}\n")
+    functions = "\n\n".join(L)
+
+    ind = " " * 4
+    loads = []
+    for j, c in enumerate(m.constants):
+        loads.append(f"mc_{c.name} = mc[{j}]")
+    for j, p in enumerate(m.patient):
+        loads.append(f"pp_{p.name} = pp_i[{j}]")
+    for j, s in enumerate(m.states):
+        loads.append(f"rate_{s.name} = rates[{10 + j}]")
+    pt = _Namer(m, None)
+    for i in m.inputs:
+        loads.append(f"in_{i.name} = {float(i.init)!r}")
+    for s in m.states:
+        loads.append(f"x_{s.name} = {_py(s.init, pt)}")
+    loads_src = "\n".join(ind + x for x in loads)
+
+    # events acting on the model
+    ev_src = {}
+    for kind in ("session", "antidepressant_start", "general_anesthesia"):
+        lines = []
+        for e in m.events:
+            if e.on == kind:
+                tgt = pt(e.target)
+                val = _py(e.expr, pt)
+                lines.append(f"{tgt} = {tgt} + {val}" if e.op == "+" else f"{tgt} = {val}")
+        ev_src[kind] = "\n".join(" " * 16 + x for x in lines) or " " * 16 + "pass"
+
+    # outputs at a grid point
+    out_lines = []
+    out_exprs = [o.expr for o in m.outputs]
+    for a in _needed_algebraics(m, out_exprs, set()):
+        out_lines.append(f"a_{a.name} = {_py(a.expr, pt)}")
+    for j, o in enumerate(m.outputs):
+        out_lines.append(f"row[{j}] = {_py(o.expr, pt)}")
+    outputs_src = "\n".join(" " * 12 + x for x in out_lines)
+
+    # one step of the chain
+    step = []
+    done = {0: set(), 1: set(), 2: set()}      # algebraics already computed at each node in this step
+    for j, s in enumerate(m.states):
+        mult, f = s.forcing_terms()
+        for k in range(3):
+            nm = _Namer(m, k)
+            for a in _needed_algebraics(m, [f], done[k]):
+                step.append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
+                done[k].add(a.name)
+        g = f"rate_{s.name}" if s.target is not None else _py(mult, pt)
+        fs = [_py(f, _Namer(m, k)) for k in range(3)]
+        step.append(f"# {s.name}: " + (f"dx/dt = {s.rate} * ({s.target} - x)" if s.target is not None
+                                        else f"dx/dt = {s.gain} * ({s.drive}) - {s.rate} * x"))
+        step.append(f"g = {g}")
+        step.append(f"x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, g * {fs[0]}, g * {fs[1]}, g * {fs[2]}, "
+                    f"w_shared, {10 + j}, u)")
+    step_src = "\n".join(" " * 8 + x for x in step)
+    commit_src = "\n".join(" " * 8 + f"x_{s.name} = x_{s.name}_1" for s in m.states)
+
+    # per-session peaks and discharge margin at the three nodes
+    out_names = set(m.output_names)
+    summ = []
+    need_out = {s.of for s in m.summaries} | (E.names(m.discharge_margin) & out_names)
+    outs = [o for o in m.outputs if o.name in need_out]
+    for k in range(3):
+        nm = _Namer(m, k)
+        for a in _needed_algebraics(m, [o.expr for o in outs], done[k]):
+            summ.append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
+            done[k].add(a.name)
+        for o in outs:
+            summ.append(f"o_{o.name}_{NODES[k]} = {_py(o.expr, nm)}")
+        summ.append(f"margin{k} = {_py(m.discharge_margin, nm, out_names)}")
+        if k > 0:
+            for j, s in enumerate(m.summaries):
+                summ.append(f"sm[{j}] = max(sm[{j}], o_{s.of}_{NODES[k]})")
+    summ_src = "\n".join(" " * 12 + x for x in summ)
+
+    consts = {
+        "MODEL_NAME": repr(m.name), "DIGEST": repr(m.digest()),
+        "MC_NAMES": repr(m.names("constants")), "PP_NAMES": repr(m.names("patient")),
+        "STATE_NAMES": repr(m.names("states")), "OUT_NAMES": repr(m.output_names),
+        "SUM_NAMES": repr(m.summary_names), "N_DISCHARGE": str(len(m.summaries)),
+    }
+    src = _TEMPLATE
+    for key, val in consts.items():
+        src = src.replace(f"@{key}@", val)
+    return (src.replace("@FUNCTIONS@", functions).replace("@LOADS@", loads_src)
+            .replace("@EV_SESSION@", ev_src["session"]).replace("@EV_AD_START@", ev_src["antidepressant_start"])
+            .replace("@EV_GA@", ev_src["general_anesthesia"]).replace("@OUTPUTS@", outputs_src)
+            .replace("@STEP@", step_src).replace("@SUMMARIES@", summ_src).replace("@COMMIT@", commit_src))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+_LOADED = {}
+
+
+def _cache_dir() -> Path:
+    d = Path(os.environ.get("KETASIM_CACHE_DIR") or Path(tempfile.gettempdir()) / f"ketasim-kernels-{os.getuid()}")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def kernel_module(m: Model):
+    """The compiled kernel module of model ``m`` (the committed one for the default model)."""
+    digest = m.digest()
+    if digest in _LOADED:
+        return _LOADED[digest]
+    from ..solver import generated_kernel as default
+
+    if default.DIGEST == digest:
+        _LOADED[digest] = default
+        return default
+    src = generate(m)
+    path = _cache_dir() / f"kernel_{digest}.py"
+    if not path.exists() or path.read_text(encoding="utf-8") != src:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(src, encoding="utf-8")
+        os.replace(tmp, path)   # atomic: never a half-written module
+    name = f"ketasim_kernel_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    _LOADED[digest] = mod
+    return mod
+
+
+def write_default() -> bool:
+    """(Re)write solver/generated_kernel.py from the default model; True if it changed."""
+    from .definition import MODEL
+
+    src = generate(MODEL)
+    old = GENERATED_PATH.read_text(encoding="utf-8") if GENERATED_PATH.exists() else None
+    if old == src:
+        return False
+    GENERATED_PATH.write_text(src, encoding="utf-8")
+    return True
+
+
+_TEMPLATE = '''"""GENERATED by ketasim.model.codegen from the model definition (ketasim/model/definition.py): do not edit.
+
+Regenerate with ``python -m ketasim.model.codegen``. Model @MODEL_NAME@, digest @DIGEST@.
+The PK machinery is the fixed template of ``ketasim.model.codegen``; the chain's equations are generated.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ketasim.solver.expint import step_weights
+
+MODEL_NAME = @MODEL_NAME@
+DIGEST = @DIGEST@
+MC_NAMES = @MC_NAMES@
+PP_NAMES = @PP_NAMES@
+STATE_NAMES = @STATE_NAMES@
+OUT_NAMES = @OUT_NAMES@
+SUM_NAMES = @SUM_NAMES@
+N_OUT = len(OUT_NAMES)
+N_SUM = len(SUM_NAMES)
+N_RATES = 10 + len(STATE_NAMES)
+EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START, EV_GENERAL_ANESTHESIA = range(6)
+RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam)
+
+
+@FUNCTIONS@
+
+@njit(cache=True, inline="always")
+def _adv(x0, f0, fm, f1, w, r, u):
+    """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8]."""
+    return (w[r, u, 1] * x0 + w[r, u, 5] * f0 + w[r, u, 6] * fm + w[r, u, 7] * f1,
+            w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
+
+
+@njit(cache=True)
+def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, nmodes, active, active_dep, ka,
+                     pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
+    """Integrate patient ``i``; write trajectories to ``out[i]`` and per-session peaks to ``summ[i]``."""
+    n_u = unique_steps.shape[0]
+    pp_i = pp[i]
+@LOADS@
+    # per-patient weights: PK modes and effect-site equilibration
+    wpk = np.empty((18, n_u, 8))          # row b*3 + m: mode m of PK block b
+    for b in range(6):
+        if active[b]:
+            for m in range(nmodes[b]):
+                for u in range(n_u):
+                    step_weights(lam[i, b, m], unique_steps[u], wpk[b * 3 + m, u])
+    wke = np.empty((1, n_u, 8))
+    for u in range(n_u):
+        step_weights(-pp_ke0, unique_steps[u], wke[0, u])
+
+    z = np.zeros((6, 3))
+    zn = np.zeros((6, 3, 3))
+    dep = np.zeros(10)
+    depn = np.zeros((10, 3))
+    ce = np.zeros(6)
+    cen = np.zeros((6, 3))
+    cn = np.zeros((6, 3))
+    c = np.zeros(6)
+    rate = np.zeros(3)
+    f_in = np.zeros((6, 3))
+    extracted = np.zeros((2, 3))
+    fh_s, fh_r = pp_fh_s, pp_fh_r
+    wt = pp_weight_kg
+    fm_nk, fm_hnk = mc_fm_nk, mc_fm_hnk
+    conv_k = 1000.0 / mc_mw_ketamine
+    conv_nk = 1000.0 / mc_mw_norketamine
+    conv_hnk = 1000.0 / mc_mw_hnk
+    conv_mdz = 1000.0 / mc_mw_midazolam
+    ke0 = pp_ke0
+    fu, fu_m = mc_fu, mc_fu_midazolam
+    n_steps = times.shape[0] - 1
+    n_ev = ev_step.shape[0]
+    n_out = out_idx.shape[0]
+    n_sess = summ.shape[1]
+    e = 0
+    o = 0
+    sess = -1
+    sess_t0 = 0.0
+    for n in range(n_steps + 1):
+        # ---- events at this grid point (exact) -------------------------------------------------------
+        while e < n_ev and ev_step[e] == n:
+            kind = ev_kind[e]
+            tg = ev_target[e]
+            amount = ev_mg[e] + ev_mgkg[e] * wt
+            if kind == EV_BOLUS:
+                for m in range(nmodes[tg]):
+                    z[tg, m] += kappa[i, tg, m] * amount
+            elif kind == EV_DEPOT:
+                if tg == 2:
+                    f = ev_frac[e] * pp_fgut_s * pp_f_iiv
+                elif tg == 3:
+                    f = ev_frac[e] * pp_fgut_r * pp_f_iiv
+                else:
+                    f = ev_frac[e] * pp_f_iiv
+                dep[tg] += amount * min(f, 1.0)
+            elif kind == EV_RATE:
+                rate[RATE_SLOT[tg]] += amount
+                if abs(rate[RATE_SLOT[tg]]) < 1e-12:   # an infusion's stop cancels its start exactly
+                    rate[RATE_SLOT[tg]] = 0.0
+            elif kind == EV_SESSION:
+@EV_SESSION@
+                sess += 1
+                sess_t0 = times[n]
+            elif kind == EV_AD_START:
+@EV_AD_START@
+            elif kind == EV_GENERAL_ANESTHESIA:
+@EV_GA@
+            e += 1
+        while o < n_out and out_idx[o] == n:
+            row = out[i, o]
+            for b in range(6):
+                c[b] = 0.0
+                if active[b]:
+                    s = 0.0
+                    for m in range(nmodes[b]):
+                        s += kappa[i, b, m] * z[b, m]
+                    c[b] = s * 1000.0              # mg/L -> ng/mL
+@OUTPUTS@
+            o += 1
+        if n == n_steps:
+            break
+        u = step_uid[n]
+        h = times[n + 1] - times[n]
+
+        # ---- depots: exact exponential decay -------------------------------------------------------------
+        for d in range(10):
+            if active_dep[d]:
+                depn[d, 0] = dep[d]
+                depn[d, 1] = dep[d] * w_shared[d, u, 1]
+                depn[d, 2] = dep[d] * w_shared[d, u, 0]
+        # ---- parent ketamine blocks: input into central (mg/h) ---------------------------------------------
+        for k in range(3):
+            f_in[0, k] = (rate[0] + ka[0] * depn[0, k] + ka[4] * depn[4, k] + ka[6] * depn[6, k]
+                          + ka[8] * depn[8, k] + ka[2] * depn[2, k] * fh_s)
+            f_in[1, k] = (rate[1] + ka[1] * depn[1, k] + ka[5] * depn[5, k] + ka[7] * depn[7, k]
+                          + ka[9] * depn[9, k] + ka[3] * depn[3, k] * fh_r)
+            extracted[0, k] = ka[2] * depn[2, k] * (1.0 - fh_s)     # first pass forms norketamine
+            extracted[1, k] = ka[3] * depn[3, k] * (1.0 - fh_r)
+            f_in[5, k] = rate[2]
+        for b in (0, 1, 2, 3, 4, 5):
+            if not active[b]:
+                continue
+            if b == 2 or b == 3:
+                p = b - 2
+                clp = pp_cl_s if p == 0 else pp_cl_r
+                for k in range(3):
+                    f_in[b, k] = fm_nk * (clp * cn[p, k] + extracted[p, k])
+            elif b == 4:
+                for k in range(3):
+                    f_in[4, k] = fm_hnk * (pp_cl_snk * cn[2, k] + pp_cl_rnk * cn[3, k])
+            for k in range(3):
+                cn[b, k] = 0.0
+            for m in range(nmodes[b]):
+                kap = kappa[i, b, m]
+                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * 3 + m, u)
+                zn[b, m, 0] = z[b, m]
+                zn[b, m, 1] = zm
+                zn[b, m, 2] = z1
+                for k in range(3):
+                    cn[b, k] += kap * zn[b, m, k]
+        # ---- effect sites (unbound, µM) ------------------------------------------------------------------
+        for j in range(6):
+            if j == 0 or j == 1:
+                conv = conv_k * fu
+            elif j == 2 or j == 3:
+                conv = conv_nk * fu
+            elif j == 4:
+                conv = conv_hnk * fu
+            else:
+                conv = conv_mdz * fu_m
+            if active[j]:
+                cm, c1 = _adv(ce[j], ke0 * conv * cn[j, 0], ke0 * conv * cn[j, 1], ke0 * conv * cn[j, 2], wke, 0, u)
+                cen[j, 0] = ce[j]
+                cen[j, 1] = cm
+                cen[j, 2] = c1
+            else:
+                cen[j, 0] = 0.0
+                cen[j, 1] = 0.0
+                cen[j, 2] = 0.0
+        # ---- the chain (generated) -----------------------------------------------------------------------
+@STEP@
+
+        # ---- per-session peaks and discharge readiness, within the monitoring window after a session -------
+        if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc_monitor_window_h:
+            sm = summ[i, sess]
+@SUMMARIES@
+            # the last time the criteria were unmet: linear interpolation of the margin between nodes
+            if margin0 > 0.0 and margin1 <= 0.0:
+                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
+            elif margin0 > 0.0:
+                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] - sess_t0)
+            if margin1 > 0.0 and margin2 <= 0.0:
+                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h + 0.5 * h * margin1 / (margin1 - margin2) - sess_t0)
+            elif margin1 > 0.0:
+                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h - sess_t0)
+            if margin2 > 0.0:
+                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + h - sess_t0)
+
+        # ---- commit the end-of-step state ----------------------------------------------------------------
+        for b in range(6):
+            if active[b]:
+                for m in range(nmodes[b]):
+                    z[b, m] = zn[b, m, 2]
+        for d in range(10):
+            dep[d] = depn[d, 2]
+        for j in range(6):
+            ce[j] = cen[j, 2]
+@COMMIT@
+
+
+@njit(cache=True, parallel=True)
+def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, nmodes, active, active_dep, ka, pp, mc,
+            ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
+    """All patients of an arm, in parallel. Results land in ``out`` and ``summ``."""
+    for i in prange(pp.shape[0]):
+        simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, nmodes, active, active_dep,
+                         ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ)
+'''
+
+
+if __name__ == "__main__":
+    changed = write_default()
+    print(f"{GENERATED_PATH}: {'rewritten' if changed else 'unchanged'}")

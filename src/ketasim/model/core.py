@@ -1,0 +1,333 @@
+"""Building blocks of a model definition and the public API to change one.
+
+A :class:`Model` is data: named functions, constants (each says how it is derived from the parameter set),
+per-patient parameters, rate constants, algebraic intermediates, states in target/rate form, event effects,
+outputs with units and per-session summaries. Code generators (``ketasim.model.codegen``: numba kernel,
+``ketasim.solver.reference``: scipy right-hand side, ``ketasim.model.sbml``: SBML) read it; nothing else
+restates the equations.
+
+Change a model without editing the package::
+
+    from ketasim.model import DEFAULT_MODEL, State, Output
+    m = DEFAULT_MODEL.add(State("craving", init="0", rate="k_craving", target="1 - glutamate", unit="a.u."))
+    m = m.replace("glutamate", target="...")        # change an equation
+    ketasim.simulate(scenario, model=m)
+
+States are feed-forward: a state's target/drive may use states declared *before* it (and the PK inputs),
+never itself or later ones (the exponential integrator advances the chain link by link).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from typing import Callable
+
+from ..errors import InputError
+from . import expr as E
+
+#: Quantities the hand-written PK infrastructure provides to the equations (at every solver node).
+PK_INPUTS = {
+    "ce_s": "uM", "ce_r": "uM", "ce_snk": "uM", "ce_rnk": "uM", "ce_hnk": "uM", "ce_mdz": "uM",
+}
+#: Plasma concentrations (total, ng/mL) the PK infrastructure provides to outputs and summaries.
+PK_OUTPUTS = {"cp_s": "ng/mL", "cp_r": "ng/mL", "cp_snk": "ng/mL", "cp_rnk": "ng/mL", "cp_hnk": "ng/mL",
+              "cp_mdz": "ng/mL"}
+#: Constants the PK infrastructure reads by name (must be declared).
+PK_CONSTANTS = ("fu", "fu_midazolam", "mw_ketamine", "mw_norketamine", "mw_hnk", "mw_midazolam", "fm_nk", "fm_hnk",
+                "monitor_window_h")
+PK_PATIENT = ("weight_kg", "fh_s", "fh_r", "fgut_s", "fgut_r", "f_iiv", "cl_s", "cl_r", "cl_snk", "cl_rnk", "ke0")
+#: Events of the dosing machinery that a model may act on (``Event.on``).
+EVENT_KINDS = ("session", "antidepressant_start", "general_anesthesia")
+
+
+@dataclasses.dataclass(frozen=True)
+class Function:
+    """A named function of its arguments (an SBML FunctionDefinition): ``name(args) = expr``."""
+
+    name: str
+    args: tuple
+    expr: str
+    doc: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Constant:
+    """A model constant shared by all patients of an arm.
+
+    ``derive(ctx) -> float`` computes it (in ``unit``) from ``ctx.params`` (a ParameterSet), ``ctx.experiment``
+    (VirtualExperiment switches), ``ctx.expectancy``, ``ctx.perception`` and ``ctx.s_product``.
+    ``source`` names the parameters it comes from (sources with DOI/PMID are in data/parameters.csv).
+    """
+
+    name: str
+    unit: str
+    derive: Callable
+    source: str = ""
+    doc: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PatientParameter:
+    """A per-patient parameter: ``derive(ctx) -> array (n,)`` from ``ctx.params, ctx.spec, ctx.patients, ctx.pk``."""
+
+    name: str
+    unit: str
+    derive: Callable
+    source: str = ""
+    doc: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Input:
+    """A piecewise-constant signal switched by events (e.g. a background antidepressant started)."""
+
+    name: str
+    init: float
+    unit: str
+    doc: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Algebraic:
+    """A named intermediate ``name = expr`` (an SBML assignment rule)."""
+
+    name: str
+    expr: str
+    unit: str
+    doc: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+    """A state: ``dx/dt = rate * (target - x)`` (target form) or ``dx/dt = gain * drive - rate * x`` (drive form).
+
+    ``rate`` names a rate constant (1/h, in ``Model.rates``); ``init`` is an expression of constants and
+    patient parameters.
+    """
+
+    name: str
+    init: str
+    rate: str
+    unit: str
+    target: str | None = None
+    drive: str | None = None
+    gain: str | None = None
+    doc: str = ""
+
+    def forcing_terms(self) -> tuple[str, str]:
+        """(multiplier, expression): the forcing is ``multiplier * expression`` (1/h x unit)."""
+        if self.target is not None:
+            return self.rate, self.target
+        return self.gain, self.drive
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """What a dosing-machinery event does to the model: ``target op= expr`` with op ``+`` or ``=``."""
+
+    on: str
+    target: str
+    op: str
+    expr: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """A trajectory column ``name`` (with ``unit``) computed from the model's variables."""
+
+    name: str
+    expr: str
+    unit: str
+    doc: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """A per-session peak of an output within the monitoring window after each session."""
+
+    name: str
+    of: str
+    unit: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A complete model definition (see module docstring). Immutable; ``add``/``replace``/``remove`` copy."""
+
+    name: str
+    functions: tuple
+    constants: tuple
+    patient: tuple
+    rates: tuple
+    inputs: tuple
+    algebraics: tuple
+    states: tuple
+    events: tuple
+    outputs: tuple
+    summaries: tuple
+    discharge_margin: str          # > 0 while any discharge criterion is unmet (names: outputs)
+    discharge_unit: str = "h"
+    doc: str = ""
+
+    # ---- lookup ---------------------------------------------------------------------------------------
+    _KINDS = {Function: "functions", Constant: "constants", PatientParameter: "patient", Input: "inputs",
+              Algebraic: "algebraics", State: "states", Event: "events", Output: "outputs", Summary: "summaries"}
+
+    def names(self, kind: str) -> tuple:
+        return tuple(x.name for x in getattr(self, kind))
+
+    def find(self, name: str):
+        for kind in ("functions", "constants", "patient", "rates", "inputs", "algebraics", "states", "outputs",
+                     "summaries"):
+            for x in getattr(self, kind):
+                if x.name == name:
+                    return kind, x
+        raise InputError(f"model {self.name}: no item named {name!r}")
+
+    # ---- public API to change a model -------------------------------------------------------------------
+    def add(self, item, after: str | None = None, rate: bool = False) -> "Model":
+        """A copy with ``item`` added (at the end of its kind, or after the item named ``after``).
+        A :class:`Constant` is a rate constant (1/h) when ``rate=True``."""
+        kind = "rates" if rate else self._KINDS.get(type(item))
+        if kind is None:
+            raise InputError(f"model: cannot add {type(item).__name__}")
+        items = list(getattr(self, kind))
+        if after is None:
+            items.append(item)
+        else:
+            idx = [x.name for x in items].index(after) if after in [x.name for x in items] else None
+            if idx is None:
+                raise InputError(f"model {self.name}: no {kind[:-1]} named {after!r}")
+            items.insert(idx + 1, item)
+        m = dataclasses.replace(self, **{kind: tuple(items)})
+        m.validate()
+        return m
+
+    def replace(self, name: str, **changes) -> "Model":
+        """A copy where the item called ``name`` has the given fields changed (e.g. ``target=...``)."""
+        kind, old = self.find(name)
+        new = dataclasses.replace(old, **changes)
+        m = dataclasses.replace(self, **{kind: tuple(new if x is old else x for x in getattr(self, kind))})
+        m.validate()
+        return m
+
+    def remove(self, name: str) -> "Model":
+        kind, old = self.find(name)
+        m = dataclasses.replace(self, **{kind: tuple(x for x in getattr(self, kind) if x is not old)})
+        m.validate()
+        return m
+
+    def renamed(self, name: str) -> "Model":
+        return dataclasses.replace(self, name=name)
+
+    # ---- derived views ----------------------------------------------------------------------------------
+    @property
+    def output_names(self) -> tuple:
+        return self.names("outputs")
+
+    @property
+    def summary_names(self) -> tuple:
+        return self.names("summaries") + ("discharge_ready_h",)
+
+    def units(self) -> dict:
+        """Units of every trajectory column (``time_h`` first)."""
+        return {"time_h": "h", **{o.name: o.unit for o in self.outputs}}
+
+    def digest(self) -> str:
+        """Hash of everything the generated code depends on (equations, names, order; not derivations)."""
+        parts = [repr((f.name, tuple(f.args), f.expr)) for f in self.functions]
+        parts += [repr(("c", c.name)) for c in self.constants] + [repr(("p", p.name)) for p in self.patient]
+        parts += [repr(("r", r.name)) for r in self.rates] + [repr(("i", i.name, i.init)) for i in self.inputs]
+        parts += [repr(("a", a.name, a.expr)) for a in self.algebraics]
+        parts += [repr(("s", s.name, s.init, s.rate, s.target, s.drive, s.gain)) for s in self.states]
+        parts += [repr(dataclasses.astuple(e)) for e in self.events]
+        parts += [repr(("o", o.name, o.expr)) for o in self.outputs]
+        parts += [repr(("m", s.name, s.of)) for s in self.summaries] + [self.discharge_margin]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+    # ---- checks -----------------------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise InputError (naming the item) unless the model is complete, unambiguous and feed-forward."""
+        where = {}
+        for kind in ("functions", "constants", "patient", "rates", "inputs", "algebraics", "states"):
+            for x in getattr(self, kind):
+                if not x.name.isidentifier() or x.name in where or x.name in PK_INPUTS or x.name in PK_OUTPUTS:
+                    raise InputError(f"model {self.name}: {kind[:-1]} name {x.name!r} is invalid or used twice")
+                where[x.name] = kind
+        for need, kind in ((PK_CONSTANTS, "constants"), (PK_PATIENT, "patient")):
+            for n in need:
+                if where.get(n) != kind:
+                    raise InputError(f"model {self.name}: the PK machinery needs {kind[:-1]} {n!r}")
+        funcs = {f.name: f for f in self.functions}
+        for f in self.functions:
+            extra = E.names(f.expr) - set(f.args)
+            if extra:
+                raise InputError(f"model {self.name}: function {f.name} uses undeclared {sorted(extra)}")
+        fixed = set(self.names("constants")) | set(self.names("patient")) | set(self.names("rates"))
+
+        def check(text, allowed, what):
+            E.parse(text)
+            for c in E.calls(text):
+                if c not in funcs:
+                    raise InputError(f"model {self.name}: {what} calls unknown function {c!r}")
+            bad = E.names(text) - allowed
+            if bad:
+                raise InputError(f"model {self.name}: {what} uses {sorted(bad)}, not available there")
+
+        inputs = set(self.names("inputs"))
+        avail = fixed | inputs | set(PK_INPUTS)
+        alg_done = set()
+        for a in self.algebraics:     # algebraics may use earlier algebraics and any state
+            check(a.expr, avail | alg_done | set(self.names("states")), f"algebraic {a.name}")
+            alg_done.add(a.name)
+        deps = {a.name: E.names(a.expr) for a in self.algebraics}
+
+        def state_deps(text):
+            seen, todo, out = set(), list(E.names(text)), set()
+            while todo:
+                n = todo.pop()
+                if n in seen:
+                    continue
+                seen.add(n)
+                if n in deps:
+                    todo += deps[n]
+                elif where.get(n) == "states":
+                    out.add(n)
+            return out
+
+        earlier = set()
+        for s in self.states:
+            if s.rate not in self.names("rates"):
+                raise InputError(f"model {self.name}: state {s.name}: rate {s.rate!r} is not a rate constant")
+            if (s.target is None) == (s.drive is None) or (s.drive is not None and s.gain is None):
+                raise InputError(f"model {self.name}: state {s.name}: give either target, or drive and gain")
+            check(s.init, fixed, f"state {s.name} init")
+            mult, f = s.forcing_terms()
+            check(mult, fixed, f"state {s.name} gain")
+            check(f, avail | alg_done | set(self.names("states")), f"state {s.name}")
+            late = state_deps(f) - earlier
+            if late:
+                raise InputError(f"model {self.name}: state {s.name} depends on {sorted(late)}, which are not "
+                                 "declared before it (the chain must be feed-forward)")
+            earlier.add(s.name)
+        for e in self.events:
+            if e.on not in EVENT_KINDS or e.op not in ("+", "=") or where.get(e.target) not in ("states", "inputs"):
+                raise InputError(f"model {self.name}: event {e.on} -> {e.target} is invalid")
+            check(e.expr, fixed, f"event {e.on}")
+        seen_out = set()
+        everything = avail | alg_done | set(self.names("states")) | set(PK_OUTPUTS)
+        for o in self.outputs:
+            if o.name in seen_out or (o.name in where and o.expr.strip() != o.name):
+                raise InputError(f"model {self.name}: output {o.name!r} is used twice or clashes with a model name")
+            check(o.expr, everything, f"output {o.name}")
+            seen_out.add(o.name)
+        for s in self.summaries:
+            if s.of not in seen_out:
+                raise InputError(f"model {self.name}: summary {s.name} of unknown output {s.of!r}")
+        check(self.discharge_margin, seen_out | fixed, "discharge margin")
+
+
+def ln2_over(t_half_h: float) -> float:
+    return math.log(2) / t_half_h

@@ -1,0 +1,355 @@
+"""The ketasim model, declared once (read this file as the model).
+
+Chain: PK (hand-written machinery: ``ketasim.pk`` blocks, depots, dosing events, effect sites
+``dCe/dt = ke0 (fu Cp - Ce)``) -> NMDA block -> glutamate -> AMPA -> BDNF -> TrkB -> mTORC1 -> synaptic
+proteins -> spines, IL-6 -> symptoms; side effects from the parent drug's S-equivalent unbound concentration.
+Every state obeys ``dx/dt = k (target - x)`` or ``dx/dt = gain * drive - k x``. Units: time h, effect-site
+concentrations µM (unbound), plasma ng/mL; most PD variables are relative to the drug-free baseline (1).
+
+Parameters live in ``data/parameters.csv`` (value, unit, source with DOI/PMID) and ``data/free_parameters.json``
+(calibrated); each constant below says which it comes from and how it is derived. From this module are
+generated: the compiled kernel (``solver/generated_kernel.py``), the reference right-hand side
+(``solver/reference.py``), the output names/units/slots (``ketasim.result``) and the SBML export.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .core import Algebraic, Constant, Event, Function, Input, Model, Output, PatientParameter, State, Summary
+
+LN2 = math.log(2)
+
+
+def _p(name, unit="dimensionless"):
+    """Derivation: a literature parameter of data/parameters.csv, in ``unit``."""
+    return lambda c: c.params.get(name, unit)
+
+
+def _f(name, unit="dimensionless"):
+    """Derivation: a free (calibrated) parameter of data/free_parameters.json, in ``unit``."""
+    return lambda c: c.params.free_value(name, unit)
+
+
+def _t_half(getter):
+    """Derivation: rate constant ln2 / t_half (t_half in h)."""
+    return lambda c: LN2 / getter(c)
+
+
+def _s_eq(name, unit, mw=False):
+    """A racemic total plasma concentration -> the unbound S-equivalent (µM): C fu (0.5 + 0.5 Ki_S/Ki_R)."""
+    def derive(c):
+        p = c.params
+        x = p.get(name, unit) / (p.get("mw.ketamine", "g/mol") if mw else 1.0)
+        return x * p.get("pk.fu") * (0.5 + 0.5 * p.get("pd.ki.s_ketamine", "uM") / p.get("pd.ki.r_ketamine", "uM"))
+    return derive
+
+
+# ---- functions (links; each also an SBML FunctionDefinition) ------------------------------------------------
+FUNCTIONS = (
+    Function("occupancy_drive", ("ce_s", "ce_r", "ce_snk", "ce_rnk", "ki_s", "ki_r", "ki_snk", "ki_rnk"),
+             "ce_s / ki_s + ce_r / ki_r + ce_snk / ki_snk + ce_rnk / ki_rnk",
+             "Link 4: competitive drive of all blockers, sum Ce_j/Ki_j (Ebert 1997 Ki)."),
+    Function("nmda_block", ("drive", "multiplier", "hill"),
+             "piecewise((drive / multiplier) / (1 + drive / multiplier), hill == 1,"
+             " (drive / multiplier) ** hill / (1 + (drive / multiplier) ** hill))",
+             "Link 4: fraction blocked in a pool whose IC50 is multiplier x Ki: u^h/(1+u^h)."),
+    Function("glutamate_target", ("block_interneuron", "block_pyramidal", "g_dis"),
+             "(1 + g_dis * block_interneuron) * (1 - block_pyramidal)",
+             "Links 5-6: disinhibition up, pyramidal block down (inverted U)."),
+    Function("ampa_drive", ("glutamate", "ce_hnk", "w_hnk", "ec50_hnk", "ampa_block", "eps"),
+             "(1 - ampa_block) * (max(0.5 * ((glutamate - 1) + sqrt((glutamate - 1) * (glutamate - 1) + eps * eps))"
+             " - 0.5 * eps, 0) + piecewise(w_hnk * ce_hnk / (ce_hnk + ec50_hnk), w_hnk != 0, 0))",
+             "Link 6: AMPA activation above baseline: smooth max(0, G - 1) (+ optional HNK); 0 under an AMPA block."),
+    Function("bdnf_target", ("ampa", "block_pyramidal", "gain", "eef2_gain", "anesthetic_state"),
+             "1 + gain * ampa * (1 + eef2_gain * block_pyramidal) * exp(-max(anesthetic_state, 0))",
+             "Link 7: BDNF release gated by AMPA, amplified by the eEF2 route, suppressed by the anesthetic state."),
+    Function("anesthetic_drive", ("block_pyramidal", "block50", "hill"),
+             "piecewise(0, max(block_pyramidal, 0) / block50 < 0.001 and hill >= 6,"
+             " (max(block_pyramidal, 0) / block50) ** hill / (1 + (max(block_pyramidal, 0) / block50) ** hill))",
+             "Link 7: target of the anesthetic state (0-1); exactly negligible below 1e-18 (skips a pow)."),
+    Function("trkb_activation", ("bdnf", "k", "hill"),
+             "piecewise(max(bdnf, 0) * max(bdnf, 0) / (max(bdnf, 0) * max(bdnf, 0) + k * k) * (1 + k * k), hill == 2,"
+             " max(bdnf, 0) ** hill / (max(bdnf, 0) ** hill + k ** hill) * (1 + k ** hill))",
+             "Link 7: TrkB Hill activation normalised to 1 at BDNF = 1."),
+    Function("mtorc1_target", ("trkb", "mtor_block"), "1 + (1 - mtor_block) * (trkb - 1)",
+             "Link 7: mTORC1 follows TrkB unless rapamycin blocks it."),
+    Function("protein_target", ("mtorc1", "gain"), "1 + gain * (mtorc1 - 1)", "Link 8: synaptic proteins."),
+    Function("spine_target", ("proteins", "gain", "spine_block", "s0"),
+             "s0 * (1 + (1 - spine_block) * gain * (proteins - 1))", "Link 9: spines around the stressed set point."),
+    Function("il6_target", ("proteins", "repeat_effect"), "1 / (1 + max(repeat_effect * (proteins - 1), -0.9))",
+             "Link 9: repeated dosing lowers IL-6."),
+    Function("drug_relief", ("mtorc1", "proteins", "spines_rel", "w_mtorc1", "w_protein", "w_spine", "emax"),
+             "emax * tanh(w_mtorc1 * (mtorc1 - 1) + w_protein * (proteins - 1) + w_spine * (spines_rel - 1))",
+             "Link 10: acute (mTORC1), rapid (proteins) and sustained (spines) drug components."),
+    Function("placebo_relief", ("expectancy", "emax_placebo"),
+             "emax_placebo * max(expectancy, 0) / (1 + max(expectancy, 0))", "Link 10: expectancy."),
+    Function("symptom_target", ("r_drug", "r_placebo", "r_antidepressant"),
+             "(1 - r_drug) * (1 - r_placebo) * (1 - r_antidepressant)", "Link 10: D* = product of (1 - relief)."),
+    Function("emax_model", ("c", "emax", "ec50", "hill"),
+             "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
+             " piecewise(0, hill >= 3 and c < 1e-05 * ec50, emax * c ** hill / (c ** hill + ec50 ** hill))))",
+             "Link 11: sigmoid Emax (0 for c <= 0; skips a negligible pow)."),
+    Function("sedation_effect", ("c_ket", "ec50_ket", "c_mdz", "ec50_mdz"),
+             "1 - (1 - piecewise(c_ket / (c_ket + ec50_ket), c_ket > 0, 0))"
+             " * (1 - piecewise(c_mdz / (c_mdz + ec50_mdz), c_mdz > 0, 0))",
+             "Link 11: sedation of ketamine and midazolam, independent action."),
+    Function("nausea_curve", ("drive", "pmax", "n50"),
+             "pmax * max(drive, 0) * max(drive, 0) / (max(drive, 0) * max(drive, 0) + n50 * n50)",
+             "Link 11: nausea probability on the lagged emetic drive."),
+)
+
+# ---- constants shared by the patients of an arm --------------------------------------------------------------
+CONSTANTS = (
+    Constant("ki_s", "uM", _p("pd.ki.s_ketamine", "uM"), "pd.ki.s_ketamine"),
+    Constant("ki_r", "uM", _p("pd.ki.r_ketamine", "uM"), "pd.ki.r_ketamine"),
+    Constant("ki_snk", "uM", _p("pd.ki.s_norketamine", "uM"), "pd.ki.s_norketamine"),
+    Constant("ki_rnk", "uM", _p("pd.ki.r_norketamine", "uM"), "pd.ki.r_norketamine"),
+    Constant("m_interneuron", "dimensionless", _p("pd.nmda.m_interneuron"), "pd.nmda.m_interneuron"),
+    Constant("m_pyramidal", "dimensionless", _p("pd.nmda.m_pyramidal"), "pd.nmda.m_pyramidal"),
+    Constant("nmda_hill", "dimensionless", _p("pd.nmda.hill"), "pd.nmda.hill"),
+    Constant("g_dis", "dimensionless", _p("pd.glutamate.g_dis"), "pd.glutamate.g_dis"),
+    Constant("w_hnk", "dimensionless",
+             lambda c: c.params.get("pd.hnk.weight") if c.experiment.hnk_weight is None else c.experiment.hnk_weight,
+             "pd.hnk.weight (or experiments.hnk_weight)"),
+    Constant("ec50_hnk", "uM", _p("pd.hnk.ec50", "uM"), "pd.hnk.ec50"),
+    Constant("bdnf_gain", "dimensionless", _f("bdnf_gain"), "free: bdnf_gain"),
+    Constant("eef2_gain", "dimensionless", _p("pd.bdnf.eef2_gain"), "pd.bdnf.eef2_gain"),
+    Constant("trkb_k", "dimensionless", _p("pd.trkb.k"), "pd.trkb.k"),
+    Constant("trkb_hill", "dimensionless", _p("pd.trkb.hill"), "pd.trkb.hill"),
+    Constant("protein_gain", "dimensionless", _f("protein_gain"), "free: protein_gain"),
+    Constant("spine_gain", "dimensionless", _f("spine_gain"), "free: spine_gain"),
+    Constant("il6_effect", "dimensionless", _p("pd.il6.repeat_effect"), "pd.il6.repeat_effect"),
+    Constant("w_protein", "dimensionless", _f("weight_protein"), "free: weight_protein"),
+    Constant("w_spine", "dimensionless", _f("weight_spine"), "free: weight_spine"),
+    Constant("cadss_max", "dimensionless", _f("cadss_max"), "free: cadss_max"),
+    Constant("cadss_ec50", "uM", _s_eq("pd.cadss.ec50_racemic_total", "uM"), "pd.cadss.ec50_racemic_total (S-eq)"),
+    Constant("cadss_hill", "dimensionless", _f("cadss_hill"), "free: cadss_hill"),
+    Constant("tolerance_gain", "1/h", _f("tolerance_gain", "1/h"), "free: tolerance_gain"),
+    Constant("sbp_emax", "mmHg", _p("pd.sbp.emax", "mmHg"), "pd.sbp.emax"),
+    Constant("sbp_ec50", "uM", _s_eq("pd.sbp.ec50_racemic_total", "uM"), "pd.sbp.ec50_racemic_total (S-eq)"),
+    Constant("dbp_emax", "mmHg", _p("pd.dbp.emax", "mmHg"), "pd.dbp.emax"),
+    Constant("hr_emax", "1/min", _p("pd.hr.emax", "1/min"), "pd.hr.emax"),
+    Constant("sedation_ec50", "uM", _s_eq("pd.sedation.ec50_racemic_total", "ng/mL", mw=True),
+             "pd.sedation.ec50_racemic_total (S-eq)"),
+    Constant("midazolam_ec50", "uM", _p("pd.midazolam.ec50_sedation", "uM"), "pd.midazolam.ec50_sedation"),
+    Constant("nausea_pmax", "dimensionless", _f("nausea_pmax"), "free: nausea_pmax"),
+    Constant("nausea_ec50", "uM", _f("nausea_ec50", "uM"), "free: nausea_ec50"),
+    Constant("fu", "dimensionless", _p("pk.fu"), "pk.fu"),
+    Constant("fu_midazolam", "dimensionless", _p("pk.midazolam.fu"), "pk.midazolam.fu"),
+    Constant("mw_ketamine", "g/mol", _p("mw.ketamine", "g/mol"), "mw.ketamine"),
+    Constant("mw_norketamine", "g/mol", _p("mw.norketamine", "g/mol"), "mw.norketamine"),
+    Constant("mw_hnk", "g/mol", _p("mw.hnk", "g/mol"), "mw.hnk"),
+    Constant("mw_midazolam", "g/mol", _p("mw.midazolam", "g/mol"), "mw.midazolam"),
+    Constant("fm_nk", "dimensionless",   # the esketamine popPK set has its own norketamine yield
+             lambda c: c.params.get("pk.fm_nk_esketamine" if c.s_product == "esketamine" else "pk.fm_nk"),
+             "pk.fm_nk (pk.fm_nk_esketamine with the esketamine set)"),
+    Constant("fm_hnk", "dimensionless", _p("pk.fm_hnk"), "pk.fm_hnk"),
+    Constant("perception_gain", "1/h", lambda c: c.params.free_value("perception_gain", "1/h") * c.perception,
+             "free: perception_gain x population.perception"),
+    Constant("antidepressant_emax", "dimensionless", _f("antidepressant_emax"), "free: antidepressant_emax"),
+    Constant("anesthesia_umol", "uM", _p("pd.anesthesia.threshold", "uM"), "pd.anesthesia.threshold"),
+    Constant("ampa_block", "dimensionless", lambda c: c.experiment.ampa_block, "experiments.ampa_block"),
+    Constant("mtor_block", "dimensionless", lambda c: c.experiment.mtor_block, "experiments.mtor_block"),
+    Constant("spine_block", "dimensionless", lambda c: c.experiment.spine_block, "experiments.spine_block"),
+    Constant("session_expectancy", "dimensionless", lambda c: c.expectancy, "population.expectancy"),
+    Constant("monitor_cadss", "dimensionless", _p("monitoring.cadss_max"), "monitoring.cadss_max"),
+    Constant("monitor_sedation", "dimensionless", _p("monitoring.sedation_max"), "monitoring.sedation_max"),
+    Constant("monitor_sbp", "mmHg", _p("monitoring.sbp_rise_max", "mmHg"), "monitoring.sbp_rise_max"),
+    Constant("w_mtorc1", "dimensionless", _f("weight_mtorc1"), "free: weight_mtorc1"),
+    Constant("anes_block50", "dimensionless", _p("pd.anesthesia.block50"), "pd.anesthesia.block50"),
+    Constant("anes_hill", "dimensionless", _p("pd.anesthesia.hill"), "pd.anesthesia.hill"),
+    Constant("ampa_eps", "dimensionless", _p("pd.ampa.smoothing"), "pd.ampa.smoothing"),
+    Constant("anes_onset", "1/h", _p("pd.anesthesia.onset_gain", "1/h"), "pd.anesthesia.onset_gain"),
+    Constant("general_anesthesia_depth", "dimensionless", _p("pd.anesthesia.general_depth"),
+             "pd.anesthesia.general_depth"),
+    Constant("monitor_window_h", "h", _p("monitoring.window_h", "h"), "monitoring.window_h"),
+)
+
+# ---- rate constants of the states (1/h) ----------------------------------------------------------------------
+RATES = (
+    Constant("k_glutamate", "1/h", lambda c: 1.0 / c.params.get("pd.glutamate.tau", "h"), "1 / pd.glutamate.tau"),
+    Constant("k_anesthetic", "1/h", _t_half(_p("pd.anesthesia.recovery_t_half", "h")),
+             "ln2 / pd.anesthesia.recovery_t_half"),
+    Constant("k_bdnf", "1/h", _t_half(_p("pd.bdnf.t_half", "h")), "ln2 / pd.bdnf.t_half"),
+    Constant("k_mtorc1", "1/h", _t_half(_p("pd.mtorc1.t_half", "h")), "ln2 / pd.mtorc1.t_half"),
+    Constant("k_proteins", "1/h", _t_half(_p("pd.synaptic.t_half", "h")), "ln2 / pd.synaptic.t_half"),
+    Constant("k_spines", "1/h",   # psychotherapy (hypothesis) slows spine turnover
+             lambda c: LN2 / c.params.get("pd.spine.t_half", "h")
+             * (1 - c.params.get("pd.spine.psychotherapy_slowing") * c.experiment.psychotherapy),
+             "ln2 / pd.spine.t_half x (1 - pd.spine.psychotherapy_slowing x experiments.psychotherapy)"),
+    Constant("k_il6", "1/h", _t_half(_p("pd.il6.t_half", "h")), "ln2 / pd.il6.t_half"),
+    Constant("k_tolerance", "1/h", _t_half(_p("pd.cadss.tolerance_t_half", "h")), "ln2 / pd.cadss.tolerance_t_half"),
+    Constant("k_expectancy", "1/h", _t_half(_f("expectancy_t_half", "h")), "ln2 / free: expectancy_t_half"),
+    Constant("k_antidepressant", "1/h", _t_half(_f("antidepressant_t_half", "h")),
+             "ln2 / free: antidepressant_t_half"),
+    Constant("k_emetic", "1/h", _t_half(_p("pd.nausea.t_half", "h")), "ln2 / pd.nausea.t_half"),
+    Constant("k_severity", "1/h", _t_half(_f("symptom_t_half", "h")), "ln2 / free: symptom_t_half"),
+)
+
+
+# ---- per-patient parameters ------------------------------------------------------------------------------------
+def _expit(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _logit(p):
+    return math.log(p / (1 - p))
+
+
+CONDITION_FREE_PARAMETER = {"anxiety": "condition_anxiety", "ptsd": "condition_ptsd",
+                            "suicidal_ideation": "condition_suicidal_ideation"}
+
+
+def _bdnf_multiplier(c):
+    p = c.params
+    crp_ratio = c.patients.crp_mg_l / p.get("pd.crp.threshold", "mg/L")
+    return c.patients.genotype_factor / (1.0 + p.get("pd.crp.moderation") * crp_ratio ** p.get("pd.crp.hill"))
+
+
+def _emax_drug(c):
+    p, spec = c.params, c.spec
+    cond = p.free_value(CONDITION_FREE_PARAMETER[spec.condition]) if spec.condition in CONDITION_FREE_PARAMETER else 1.0
+    emax = _expit(_logit(p.free_value("emax_drug")) + p.free_value("omega_emax_drug") * c.patients.eta_emax)
+    return np.minimum(emax * cond, 0.98)
+
+
+def _lognormal(omega, eta):
+    return lambda c: np.exp(c.params.free_value(omega) * getattr(c.patients, eta) - 0.5 * c.params.free_value(omega) ** 2)
+
+
+PATIENT = (
+    PatientParameter("weight_kg", "kg", lambda c: c.patients.weight_kg, "population"),
+    PatientParameter("fh_s", "dimensionless", lambda c: c.pk.fh[:, 0], "pk: hepatic escape, S"),
+    PatientParameter("fh_r", "dimensionless", lambda c: c.pk.fh[:, 1], "pk: hepatic escape, R"),
+    PatientParameter("fgut_s", "dimensionless", lambda c: c.pk.fgut[:, 0], "pk: gut-wall escape, S"),
+    PatientParameter("fgut_r", "dimensionless", lambda c: c.pk.fgut[:, 1], "pk: gut-wall escape, R"),
+    PatientParameter("f_iiv", "dimensionless", lambda c: c.pk.f_iiv, "pk: bioavailability random effect"),
+    PatientParameter("cl_s", "L/h", lambda c: c.pk.cl[:, 0], "pk"),
+    PatientParameter("cl_r", "L/h", lambda c: c.pk.cl[:, 1], "pk"),
+    PatientParameter("cl_snk", "L/h", lambda c: c.pk.cl[:, 2], "pk"),
+    PatientParameter("cl_rnk", "L/h", lambda c: c.pk.cl[:, 3], "pk"),
+    PatientParameter("ke0", "1/h", lambda c: c.pk.ke0, "pk.t_half_ke0"),
+    PatientParameter("bdnf_multiplier", "dimensionless", _bdnf_multiplier,
+                     "BDNF genotype x CRP moderation (pd.crp.threshold, pd.crp.moderation, pd.crp.hill)"),
+    PatientParameter("emax_drug", "dimensionless", _emax_drug, "free: emax_drug, omega_emax_drug, condition_*"),
+    PatientParameter("emax_placebo", "dimensionless",
+                     lambda c: _expit(_logit(c.params.free_value("placebo_emax"))
+                                      + c.params.free_value("omega_placebo") * c.patients.eta_placebo),
+                     "free: placebo_emax, omega_placebo"),
+    PatientParameter("spine_set_point", "dimensionless",
+                     lambda c: 1.0 / (1.0 + c.params.get("pd.spine.stress_loss")
+                                      * (1.0 if c.spec.treatment_resistant else c.params.get("pd.spine.stress_non_trd")))
+                     * np.ones(c.patients.n),
+                     "pd.spine.stress_loss, pd.spine.stress_non_trd"),
+    PatientParameter("bp_sensitivity", "dimensionless", _lognormal("omega_bp", "eta_bp"), "free: omega_bp"),
+    PatientParameter("dissociation_sensitivity", "dimensionless", _lognormal("omega_dissociation", "eta_dissociation"),
+                     "free: omega_dissociation"),
+    PatientParameter("baseline_score", "points", lambda c: c.patients.baseline, "population baseline score"),
+)
+
+INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),)
+
+# ---- algebraic intermediates (evaluated at every solver node) ------------------------------------------------
+ALGEBRAICS = (
+    Algebraic("nmda_drive", "occupancy_drive(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk)", "dimensionless"),
+    Algebraic("nmda_block_interneuron", "nmda_block(nmda_drive, m_interneuron, nmda_hill)", "fraction"),
+    Algebraic("nmda_block_pyramidal", "nmda_block(nmda_drive, m_pyramidal, nmda_hill)", "fraction"),
+    Algebraic("ce_parent", "ce_s + ce_r * ki_s / ki_r", "uM",
+              "S-equivalent unbound parent drug: side effects follow it (norketamine excluded)"),
+    Algebraic("ampa_activation", "ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, ampa_eps)",
+              "dimensionless"),
+    Algebraic("trkb", "trkb_activation(bdnf, trkb_k, trkb_hill)", "relative to baseline"),
+    Algebraic("dissociation_drive", "emax_model(ce_parent, 1, cadss_ec50, cadss_hill)", "fraction"),
+    Algebraic("sedation_index", "sedation_effect(ce_parent, sedation_ec50, ce_mdz, midazolam_ec50)", "index 0-1"),
+    Algebraic("perceived", "dissociation_sensitivity * dissociation_drive / (1 + tolerance) + sedation_index",
+              "dimensionless", "perceptible drug effects kindle expectancy (functional unblinding)"),
+    Algebraic("r_drug", "min(drug_relief(mtorc1, synaptic_proteins, spines / spine_set_point, w_mtorc1, w_protein,"
+                        " w_spine, emax_drug), 0.98)", "fraction"),
+    Algebraic("r_placebo", "placebo_relief(expectancy, emax_placebo)", "fraction"),
+    Algebraic("r_antidepressant", "antidepressant_emax * antidepressant_onset", "fraction"),
+)
+
+# ---- states, in chain order (each may use only states above it) -------------------------------------------------
+STATES = (
+    State("glutamate", "1", "k_glutamate", "relative to drug-free baseline",
+          target="glutamate_target(nmda_block_interneuron, nmda_block_pyramidal, g_dis)"),
+    State("anesthetic_state", "0", "k_anesthetic", "dimensionless",
+          drive="anesthetic_drive(nmda_block_pyramidal, anes_block50, anes_hill)", gain="anes_onset",
+          doc="builds while > ~45 % of pyramidal receptors are blocked; fades over hours (hypothesis)"),
+    State("bdnf", "1", "k_bdnf", "relative to baseline",
+          target="bdnf_target(ampa_activation, nmda_block_pyramidal, bdnf_gain * bdnf_multiplier, eef2_gain,"
+                 " anesthetic_state)"),
+    State("mtorc1", "1", "k_mtorc1", "relative to baseline", target="mtorc1_target(trkb, mtor_block)"),
+    State("synaptic_proteins", "1", "k_proteins", "relative to baseline", target="protein_target(mtorc1, protein_gain)"),
+    State("spines", "spine_set_point", "k_spines", "relative to unstressed density",
+          target="spine_target(synaptic_proteins, spine_gain, spine_block, spine_set_point)"),
+    State("il6", "1", "k_il6", "relative to baseline", target="il6_target(synaptic_proteins, il6_effect)"),
+    State("tolerance", "0", "k_tolerance", "dimensionless", drive="dissociation_drive", gain="tolerance_gain"),
+    State("expectancy", "0", "k_expectancy", "arbitrary units (0 = none)", drive="perceived",
+          gain="perception_gain * session_expectancy"),
+    State("antidepressant_onset", "0", "k_antidepressant", "fraction of full onset", target="ad_on"),
+    State("emetic_drive", "0", "k_emetic", "uM", target="ce_parent"),
+    State("severity", "1", "k_severity", "fraction of baseline score",
+          target="symptom_target(r_drug, r_placebo, r_antidepressant)"),
+)
+
+EVENTS = (
+    Event("session", "expectancy", "+", "session_expectancy"),
+    Event("general_anesthesia", "anesthetic_state", "+", "general_anesthesia_depth"),
+    Event("antidepressant_start", "ad_on", "=", "1"),
+)
+
+# ---- outputs: the trajectory columns (DESIGN.md contract), in order ------------------------------------------
+OUTPUTS = (
+    Output("cp_s_ketamine_ng_ml", "cp_s", "ng/mL"),
+    Output("cp_r_ketamine_ng_ml", "cp_r", "ng/mL"),
+    Output("cp_ketamine_ng_ml", "cp_s + cp_r", "ng/mL"),
+    Output("cp_norketamine_ng_ml", "cp_snk + cp_rnk", "ng/mL"),
+    Output("cp_hnk_ng_ml", "cp_hnk", "ng/mL"),
+    Output("cp_midazolam_ng_ml", "cp_mdz", "ng/mL"),
+    Output("ce_ketamine_ng_ml", "(ce_s + ce_r) / fu * mw_ketamine", "ng/mL (effect site, plasma-equivalent total)"),
+    Output("nmda_block_interneuron", "nmda_block_interneuron", "fraction"),
+    Output("nmda_block_pyramidal", "nmda_block_pyramidal", "fraction"),
+    Output("glutamate", "glutamate", "relative to drug-free baseline"),
+    Output("ampa", "1 + ampa_activation", "relative to baseline"),
+    Output("bdnf", "bdnf", "relative to baseline"),
+    Output("trkb", "trkb", "relative to baseline"),
+    Output("mtorc1", "mtorc1", "relative to baseline"),
+    Output("synaptic_proteins", "synaptic_proteins", "relative to baseline"),
+    Output("spine_density", "spines / spine_set_point", "relative to pre-treatment (stressed) baseline"),
+    Output("il6", "il6", "relative to baseline"),
+    Output("expectancy", "expectancy", "arbitrary units (0 = none)"),
+    Output("antidepressant_onset", "antidepressant_onset", "fraction of full onset"),
+    Output("severity", "severity", "fraction of baseline score"),
+    Output("cadss", "cadss_max * dissociation_sensitivity * dissociation_drive / (1 + tolerance)", "CADSS points"),
+    Output("sbp_change_mmhg", "bp_sensitivity * emax_model(ce_parent, sbp_emax, sbp_ec50, 1)", "mmHg"),
+    Output("dbp_change_mmhg", "bp_sensitivity * emax_model(ce_parent, dbp_emax, sbp_ec50, 1)", "mmHg"),
+    Output("hr_change_bpm", "bp_sensitivity * emax_model(ce_parent, hr_emax, sbp_ec50, 1)", "beats/min"),
+    Output("sedation", "sedation_index", "index 0-1"),
+    Output("nausea_probability", "nausea_curve(emetic_drive, nausea_pmax, nausea_ec50)", "probability"),
+    Output("anesthesia", "piecewise(1, (cp_s + cp_r) / mw_ketamine >= anesthesia_umol, 0)",
+           "flag (plasma ketamine >= 5 µM)"),
+    Output("anesthetic_state", "anesthetic_state", "dimensionless (0 = none; plasticity scaled by exp(-x))"),
+    Output("score", "severity * baseline_score", "points on the population's scale"),
+)
+
+# ---- per-session summaries (peaks within the monitoring window; discharge readiness) ---------------------------
+SUMMARIES = (
+    Summary("cadss_peak", "cadss", "CADSS points"),
+    Summary("sbp_change_peak", "sbp_change_mmhg", "mmHg"),
+    Summary("dbp_change_peak", "dbp_change_mmhg", "mmHg"),
+    Summary("hr_change_peak", "hr_change_bpm", "beats/min"),
+    Summary("sedation_peak", "sedation", "index 0-1"),
+    Summary("nausea_probability", "nausea_probability", "probability"),
+)
+#: > 0 while any discharge criterion (CADSS <= 4, sedation <= 0.25, SBP rise <= 10 mmHg) is unmet.
+DISCHARGE_MARGIN = ("max(max(cadss / monitor_cadss - 1, sedation / monitor_sedation - 1),"
+                    " sbp_change_mmhg / monitor_sbp - 1)")
+
+MODEL = Model(name="ketasim", functions=FUNCTIONS, constants=CONSTANTS, patient=PATIENT, rates=RATES, inputs=INPUTS,
+              algebraics=ALGEBRAICS, states=STATES, events=EVENTS, outputs=OUTPUTS, summaries=SUMMARIES,
+              discharge_margin=DISCHARGE_MARGIN, doc=__doc__)
+MODEL.validate()
