@@ -44,7 +44,7 @@ def test_every_calibration_trial_has_a_scenario_file():
 
 def test_small_calibration_is_deterministic_and_improves(tmp_path):
     p0 = load_parameters()
-    names = ["placebo_emax", "emax_drug"]
+    names = ["placebo_gain", "emax_drug"]
     kw = dict(size=40, seed=5, max_evaluations=6, names=names, log=lambda *_: None)
     new1, rep1 = calibrate(p0, **kw)
     new2, rep2 = calibrate(p0, **kw)
@@ -55,7 +55,7 @@ def test_small_calibration_is_deterministic_and_improves(tmp_path):
     data = json.loads(out.read_text())
     assert data["calibration_run"] == new1.calibration_run
     assert "rows_used" in data["provenance"] and data["provenance"]["seed"] == 5
-    assert data["parameters"]["placebo_emax"]["fitted"] is True
+    assert data["parameters"]["placebo_gain"]["fitted"] is True
     assert data["parameters"]["cadss_max"]["fitted"] is False
     reloaded = _load(str(out))
     assert reloaded.free["emax_drug"].value == pytest.approx(new1.free["emax_drug"].value, rel=1e-5)
@@ -87,7 +87,7 @@ def test_calibration_never_overwrites_the_shipped_set_and_stores_a_posterior(tmp
     with pytest.raises(InputError, match="shipped default"):
         cal.calibrate_cli(out=str(shipped), size=20, seed=5, max_evaluations=1)
     assert shipped.read_bytes() == before
-    names = ["placebo_emax", "emax_drug"]
+    names = ["placebo_gain", "emax_drug"]
     new, rep = calibrate(load_parameters(), size=40, seed=5, max_evaluations=4, names=names, log=lambda *_: None)
     post = rep["posterior"]
     assert post["names"] == names and np.all(np.linalg.eigvalsh(np.array(post["covariance_theta"])) > 0)
@@ -96,8 +96,8 @@ def test_calibration_never_overwrites_the_shipped_set_and_stores_a_posterior(tmp
     loaded = _load(str(out))
     assert loaded.posterior["names"] == names
     draws = cal.sample_parameter_sets(loaded, 50, 1)
-    vals = np.array([d.free["placebo_emax"].value for d in draws])
-    lo, hi = cal.FITTED["placebo_emax"][1:3]
+    vals = np.array([d.free["placebo_gain"].value for d in draws])
+    lo, hi = cal.FITTED["placebo_gain"][1:3]
     assert np.all((vals >= lo) & (vals <= hi)) and vals.std() > 0
     assert shipped.read_bytes() == before
 

@@ -161,7 +161,7 @@ def test_everything_returns_to_baseline_long_after_one_dose():
     p = params()
     # "long after": 12 half-lives of the slowest link (spines, proteins, IL-6, or the calibrated expectancy)
     slowest = max(p.get("pd.spine.t_half", "h"), p.get("pd.synaptic.t_half", "h"), p.get("pd.il6.t_half", "h"),
-                  p.free_value("expectancy_t_half", "h"))
+                  p.free_value("expectancy_t_half", "h"), p.get("pd.natural_course.t_half", "h"))
     late = 12 * slowest
     t = np.array([0.0, 24.0, 7 * 24.0, late])
     traj = typical_traj(lines, t)
@@ -171,14 +171,17 @@ def test_everything_returns_to_baseline_long_after_one_dose():
     # not vacuous: a week after the dose the slow links are still clearly raised
     assert traj["synaptic_proteins"].loc[7 * 24.0] > 1.01 and traj["spine_density"].loc[7 * 24.0] > 1.01
     # the slow links are back within 1e-3 after 12 half-lives of the slowest one (2^-12 = 2.4e-4)
-    for col in ("synaptic_proteins", "spine_density", "il6", "severity"):
+    for col in ("synaptic_proteins", "spine_density", "il6"):
         assert traj[col].loc[late] == pytest.approx(1.0, abs=1e-3), col
+    # severity returns to the natural course (spontaneous improvement without treatment; issue 7)
+    natural = 1.0 - p.free_value("natural_course_max")
+    assert traj["severity"].loc[late] == pytest.approx(natural, abs=1e-3)
     assert traj["expectancy"].loc[late] == pytest.approx(0.0, abs=1e-3)
     for col in ("cp_ketamine_ng_ml", "cp_norketamine_ng_ml", "cp_hnk_ng_ml", "nmda_block_interneuron", "cadss",
                 "sbp_change_mmhg", "sedation"):
         assert traj[col].loc[7 * 24.0] == pytest.approx(0.0, abs=1e-6), col
-    # ... and the score is back at the baseline score
-    assert traj["score"].loc[late] == pytest.approx(traj["score"].loc[0.0], rel=1e-3)
+    # ... and the score is back at the baseline score less the natural course
+    assert traj["score"].loc[late] == pytest.approx(natural * traj["score"].loc[0.0], rel=1e-3)
 
 
 def test_drug_free_arm_stays_at_baseline():

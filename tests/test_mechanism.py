@@ -176,10 +176,16 @@ def test_anesthetic_dose_gives_high_sedation(anesthetic):
     assert anesthetic["sedation"].max() >= c / (c + ec50)
 
 
-def test_anesthetic_dose_gives_no_plasticity(anesthetic):
-    """Li 2010 (mTOR activation window is an inverted U), mechanism.md §10.4: anesthetic doses trigger no
-    plasticity. Tolerance: proteins rise less than 5 % (vs ~40 % at 0.5 mg/kg)."""
-    assert anesthetic["synaptic_proteins"].max() < 1.05
+def test_anesthetic_dose_gives_no_plasticity_only_under_the_anesthetic_state_hypothesis(anesthetic):
+    """Li 2010 (mTOR activation window is an inverted U), mechanism.md §10.4: under the anesthetic-state hypothesis
+    (a switch, off by default since meta-analyses of esketamine given during surgery report antidepressant effects:
+    issue 7) anesthetic doses trigger no plasticity: proteins rise less than 5 % (vs ~40 % at 0.5 mg/kg). With the
+    switch off, glutamate still falls and sedation still rises at anesthetic exposure."""
+    with pytest.warns(DoseWarning, match="anesthetic"):
+        on = run(ANESTHETIC, experiment=VirtualExperiment(anesthetic_state=True))[0]
+    assert on["synaptic_proteins"].max() < 1.05
+    assert anesthetic["synaptic_proteins"].max() > 1.05            # default: the hypothesis is off
+    assert anesthetic["glutamate"].min() < 0.9 and anesthetic["sedation"].max() > 0.3     # 0.07 at 0.5 mg/kg
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
@@ -337,10 +343,12 @@ ESK_IN = line("esketamine", "intranasal", "56 mg")
 
 def test_esketamine_dissociation_timing():
     """mechanism.md §8 (Spravato): dissociation peaks ~40 min after the dose and is largely resolved by 1.5-2 h.
-    Tolerances: peak within 25-55 min; at 2 h less than a quarter of the peak."""
+    Tolerances: peak within 25-60 min of the first device (the second device follows 5 min later; norketamine at
+    its brain partition adds a slower component since issue 7); at 2 h less than 30 % of the peak (was 25 %
+    before norketamine entered the side effects)."""
     tr = traj([ESK_IN])
-    assert 25 / 60 <= float(tr["cadss"].idxmax()) <= 55 / 60
-    assert value_at(tr, "cadss", 2.0) < 0.25 * tr["cadss"].max()
+    assert 25 / 60 <= float(tr["cadss"].idxmax()) <= 60 / 60
+    assert value_at(tr, "cadss", 2.0) < 0.30 * tr["cadss"].max()
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(

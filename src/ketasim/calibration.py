@@ -99,7 +99,15 @@ FITTED = {
     "weight_mtorc1": ("log", 0.1, 3.0, 0.8),      # the acute part must not outweigh the peak at ~24 h (Daly, Canuso)
     "emax_drug": ("logit", 0.05, 0.95, 0.7), "omega_emax_drug": ("log", 0.1, 3.0, 1.0),
     "symptom_t_half": ("log", 0.25, 12.0, 1.5),                 # h
-    "placebo_emax": ("logit", 0.05, 0.9, 0.45), "omega_placebo": ("log", 0.1, 4.0, 1.5),
+    # drug-response trait: log-normal sensitivity of relief to the plasticity drive (issue 7: wide, partly bimodal
+    # response; responders saturate near emax, low-sensitivity patients respond late or not at all)
+    "omega_response": ("log", 0.1, 3.0, 1.0),
+    # non-specific response: relief 1 - exp(-gain x expectancy), a bounded between-patient spread (log scale)
+    "placebo_gain": ("log", 0.02, 3.0, 0.3), "omega_placebo": ("log", 0.1, 1.0, 0.5),
+    "natural_course_max": ("logit", 0.01, 0.4, 0.12),           # Rutherford 2012: ~4/20 HAM-D points in wait-lists
+    "design_expectancy_gain": ("log", 0.05, 3.0, 0.5),
+    "sedation_perception_weight": ("log", 0.05, 20.0, 1.0),
+    "expectancy_feedback": ("logit", 0.02, 0.98, 0.5),
     "expectancy_t_half": ("log", 24.0, 720.0, 72.0),            # h: days to a month
     "perception_gain": ("log", 0.01, 10.0, 1.0),
     "antidepressant_emax": ("logit", 0.05, 0.6, 0.25),

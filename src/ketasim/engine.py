@@ -29,7 +29,9 @@ class VirtualExperiment:
 
     ``ampa_block`` (NBQX), ``mtor_block`` (rapamycin), ``spine_block`` (no new spines),
     ``hnk_weight`` (> 0 lets hydroxynorketamine drive AMPA directly; None keeps the parameter set's value),
-    ``psychotherapy`` (0-1: the hypothesis that therapy during the plasticity window slows spine turnover).
+    ``psychotherapy`` (0-1: the hypothesis that therapy during the plasticity window slows spine turnover),
+    ``anesthetic_state`` (the hypothesis that anesthetic exposure blocks plasticity for hours; off by default
+    because meta-analyses of esketamine given during surgery report antidepressant effects).
     """
 
     ampa_block: float = 0.0
@@ -37,8 +39,11 @@ class VirtualExperiment:
     spine_block: float = 0.0
     hnk_weight: float | None = None
     psychotherapy: float = 0.0
+    anesthetic_state: bool = False
 
     def __post_init__(self):
+        if not isinstance(self.anesthetic_state, (bool, np.bool_)):
+            raise InputError("experiments.anesthetic_state: must be true or false")
         for f in ("ampa_block", "mtor_block", "spine_block", "psychotherapy"):
             v = getattr(self, f)
             if not (0.0 <= v <= 1.0):
@@ -72,6 +77,7 @@ class ConstantContext:
     expectancy: float = 1.0
     perception: float = 1.0
     s_product: str = "racemic"
+    p_active: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,9 +91,10 @@ class PatientContext:
 
 
 def model_constants(params: ParameterSet, experiment: VirtualExperiment, expectancy: float,
-                    perception: float = 1.0, *, s_product: str = "racemic", model: Model = DEFAULT_MODEL) -> np.ndarray:
+                    perception: float = 1.0, *, s_product: str = "racemic", p_active: float = 1.0,
+                    model: Model = DEFAULT_MODEL) -> np.ndarray:
     """The ``mc`` vector of ``model`` (order of ``model.constants``)."""
-    ctx = ConstantContext(params, experiment, expectancy, perception, s_product)
+    ctx = ConstantContext(params, experiment, expectancy, perception, s_product, p_active)
     return np.array([float(c.derive(ctx)) for c in model.constants], dtype=np.float64)
 
 
@@ -273,6 +280,7 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     active_dep = np.zeros(10, bool)
     active_dep[ev_target[ev_kind == K.EV_DEPOT]] = True
     mc = model_constants(params, experiment, spec.expectancy, spec.perception, s_product=model.s_product,
+                         p_active=spec.p_active,
                          model=model_def)
     return PreparedArm(arm, patients, model, grid, output_times_h, grid.index_of(output_times_h).astype(np.int64),
                        ev_time, ev_step, ev_kind, ev_target, cols[3], cols[4], cols[5], session_times, active,

@@ -50,6 +50,8 @@ class PopulationSpec:
     expectancy: float = 1.0              # context multiplier of placebo response (1 = ordinary clinic)
     perception: float = 1.0              # 0 when drug effects cannot be perceived (e.g. given under anesthesia)
     general_anesthesia: bool = False     # sessions given under general anesthesia (e.g. during surgery)
+    p_active: float = 1.0                # probability a participant believes to receive active drug (1 = open label;
+                                         # a blinded trial's allocation: scenario files derive it from their arms)
 
     def __post_init__(self):
         f = "population"
@@ -81,6 +83,8 @@ class PopulationSpec:
             raise InputError(f"{f}.expectancy: must lie in [0, 5]")
         if not (0 <= self.perception <= 1):
             raise InputError(f"{f}.perception: must lie in [0, 1]")
+        if not (0 <= self.p_active <= 1):
+            raise InputError(f"{f}.p_active: must lie in [0, 1] (1 = open label), got {self.p_active}")
 
     @property
     def scale_max(self) -> float:
@@ -105,6 +109,7 @@ class Patients:
     eta_placebo: np.ndarray
     eta_bp: np.ndarray
     eta_dissociation: np.ndarray
+    eta_response: np.ndarray      # drug-response trait (sensitivity of relief to plasticity), persists across sessions
 
     @property
     def n(self) -> int:
@@ -150,6 +155,7 @@ def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | No
         eta_cl=rng.standard_normal(n), eta_v=rng.standard_normal(n), eta_f=rng.standard_normal(n),
         eta_ke0=rng.standard_normal(n), eta_emax=rng.standard_normal(n), eta_placebo=rng.standard_normal(n),
         eta_bp=rng.standard_normal(n), eta_dissociation=rng.standard_normal(n),
+        eta_response=rng.standard_normal(n),
     )
 
 
@@ -164,5 +170,5 @@ def typical_patient(spec: PopulationSpec, params: ParameterSet) -> Patients:
         crp_mg_l=np.array([spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")]),
         baseline=np.array([spec.baseline.mean]),
         eta_cl=z, eta_v=z.copy(), eta_f=z.copy(), eta_ke0=z.copy(), eta_emax=z.copy(), eta_placebo=z.copy(),
-        eta_bp=z.copy(), eta_dissociation=z.copy(),
+        eta_bp=z.copy(), eta_dissociation=z.copy(), eta_response=z.copy(),
     )

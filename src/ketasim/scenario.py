@@ -53,6 +53,7 @@ class _Population(_Strict):
     expectancy: float = 1.0
     perception: float = 1.0
     general_anesthesia: bool = False
+    p_active: float | None = None
 
 
 class _Endpoints(_Strict):
@@ -75,6 +76,7 @@ class _Experiments(_Strict):
     spine_block: float = 0.0
     hnk_weight: float | None = None
     psychotherapy: float = 0.0
+    anesthetic_state: bool = False
 
 
 class _Scenario(_Strict):
@@ -175,16 +177,25 @@ def scenario_from_dict(data: dict) -> Scenario:
     if scale not in SCALES:
         raise InputError(f"population.scale: unknown scale {scale!r}; use one of {', '.join(SCALES)}")
     base = pop.baseline or _Dist(mean=DEFAULT_BASELINE[scale][0], sd=DEFAULT_BASELINE[scale][1])
+    if not m.arms:
+        raise InputError("arms: at least one arm is required")
+    arms = tuple(arm_from_list(str(k), v) for k, v in m.arms.items())
+    # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
+    # a single-arm scenario is open label (1)
+    if pop.p_active is not None:
+        p_active = pop.p_active
+    elif len(arms) == 1:
+        p_active = 1.0
+    else:
+        p_active = sum(any(a.drug.is_ketamine for a in arm.administrations()) for arm in arms) / len(arms)
     spec = PopulationSpec(size=pop.size, condition=pop.condition, treatment_resistant=pop.treatment_resistant,
                           scale=scale, baseline=Distribution(base.mean, base.sd),
                           weight_kg=Distribution(pop.weight_kg.mean, pop.weight_kg.sd),
                           age_years=Distribution(pop.age_years.mean, pop.age_years.sd),
                           female_fraction=pop.female_fraction, comedications=tuple(pop.comedications),
                           genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
-                          perception=pop.perception, general_anesthesia=pop.general_anesthesia)
-    if not m.arms:
-        raise InputError("arms: at least one arm is required")
-    arms = tuple(arm_from_list(str(k), v) for k, v in m.arms.items())
+                          perception=pop.perception, general_anesthesia=pop.general_anesthesia,
+                          p_active=float(p_active))
     endpoints = None
     if m.endpoints is not None:
         ep = m.endpoints

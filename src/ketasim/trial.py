@@ -561,7 +561,8 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
             rows += [{**r, **label} for r in part]
         (ta, ea), (tb, eb) = km[arm_of[cont.name]], km[arm_of[wd.name]]
         if ta.size and tb.size:
-            res = stats.logrank(ta, tb) if hasattr(stats, "logrank") else None
+            # (the log-rank statistic is undefined without any relapse)
+            res = stats.logrank(ta, tb) if hasattr(stats, "logrank") and (ea.any() or eb.any()) else None
             p = float(res.pvalue) if res is not None else float("nan")
             v, ci, _ = _proportion_difference(ea, eb)
             comps.append({"arm": arm_of[cont.name], "versus": arm_of[wd.name], **label, "time_h": None, "scale": scale,

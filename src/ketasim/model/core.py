@@ -315,7 +315,7 @@ class Model:
         for e in self.events:
             if e.on not in EVENT_KINDS or e.op not in ("+", "=") or where.get(e.target) not in ("states", "inputs"):
                 raise InputError(f"model {self.name}: event {e.on} -> {e.target} is invalid")
-            check(e.expr, fixed, f"event {e.on}")
+            check(e.expr, fixed | inputs | set(self.names("states")), f"event {e.on}")   # values just before it
         seen_out = set()
         everything = avail | alg_done | set(self.names("states")) | set(PK_OUTPUTS)
         for o in self.outputs:
