@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -122,3 +123,34 @@ def test_cross_validation_predicts_a_left_out_trial_from_a_fit_that_did_not_see_
     assert cv["out_of_sample"] and all(r["trial"] == "berman2000" and r["fold"] == "berman2000" for r in cv["out_of_sample"])
     assert len(cv["in_sample"]) > len(cv["out_of_sample"])
     assert cv["folds"][0]["rows_fitted"] < len(cal.build_targets()[0])
+
+
+def test_newton_cross_validation_leaves_the_trial_out_of_its_fold():
+    """The fold's refit must not depend on the left-out trial's rows: changing them changes nothing."""
+    from ketasim import calibration as cal
+
+    p = load_parameters()
+    names = ["placebo_gain", "emax_drug"]
+    sub = {k: v for k, v in cal.FITTED.items() if k in names}
+    real = cal.FITTED
+    cal.FITTED = sub
+    try:
+        kw = dict(size=30, qual_size=40, parameter_draws=0, groups=["berman2000"], log=lambda *_: None)
+        a = cal.cross_validate_newton(p, **kw)
+        rows = cal.read_rows()
+        real_build = cal.build_targets
+
+        def shifted(rows_=None):
+            t, s = real_build(rows_)
+            return [dataclasses.replace(x, observed=x.observed + 5.0) if x.trial == "berman2000" else x for x in t], s
+
+        cal.build_targets = shifted
+        try:
+            b = cal.cross_validate_newton(p, **kw)
+        finally:
+            cal.build_targets = real_build
+    finally:
+        cal.FITTED = real
+    assert a["folds"][0]["fitted"] == b["folds"][0]["fitted"]
+    assert [r["predicted"] for r in a["out_of_sample"]] == [r["predicted"] for r in b["out_of_sample"]]
+    assert all(r["trial"] == "berman2000" for r in a["out_of_sample"]) and rows

@@ -210,15 +210,18 @@ def qualify(
     cross_validate: bool = typer.Option(False, "--cross-validate",
                                         help="Also leave each trial out in turn, refit, and predict it (slow: ~13 fits)."),
     cv_json: Optional[Path] = typer.Option(Path("out/cross_validation.json"), help="Where to write the cross-validation rows."),
-    cv_evaluations: int = typer.Option(150, help="Objective evaluations per cross-validation fit."),
-    cv_size: int = typer.Option(150, help="Virtual patients per arm in cross-validation fits."),
+    cv_method: str = typer.Option("newton", help="'newton': one Gauss-Newton refit per fold from the calibrated "
+                                                 "optimum (minutes); 'refit': a full calibration per fold (hours)."),
+    cv_evaluations: int = typer.Option(150, help="Objective evaluations per fold with --cv-method refit."),
+    cv_size: int = typer.Option(200, help="Virtual patients per arm in cross-validation fits."),
     uncertainty: int = typer.Option(0, help="Draws from the parameter posterior added to each interval (0: none)."),
 ):
     """Predicted vs observed for every row of the calibration file (in sample, and out of sample with --cross-validate)."""
     from .calibration import qualify_cli
 
     qualify_cli(html=html, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
-                cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty)
+                cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
+                cv_method=cv_method)
 
 
 @app.command()
