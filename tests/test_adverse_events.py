@@ -7,7 +7,6 @@ import pytest
 
 import ketasim
 from ketasim import adverse_events as ae
-from ketasim.solver import kernel as K
 from ketasim.trial import run_trial
 
 
@@ -24,8 +23,8 @@ def test_incidence_saturates_over_many_sessions_with_a_persistent_susceptibility
     p = ketasim.load_parameters()
     s8, s48 = _sessions(8), _sessions(48)
     for ev in ("nausea", "dissociation"):
-        i8 = ae.expected_incidence(s8, ev, p, K.SUM_NAMES).mean()
-        i48 = ae.expected_incidence(s48, ev, p, K.SUM_NAMES).mean()
+        i8 = ae.expected_incidence(s8, ev, p).mean()
+        i48 = ae.expected_incidence(s48, ev, p).mean()
         # what independent per-session draws would give after 48 sessions (the per-session rate of the 8-session run)
         per_session = 1 - (1 - i8) ** (1 / 8)
         independent = 1 - (1 - per_session) ** 48
@@ -51,6 +50,6 @@ def test_sampled_incidence_matches_its_expectation():
     s = np.repeat(s, 50, axis=0)
     rng = np.random.default_rng(1)
     for ev in ae.EVENTS:
-        sampled = ae.sample_incidence(s, ev, p, K.SUM_NAMES, rng).mean()
-        expected = ae.expected_incidence(s, ev, p, K.SUM_NAMES).mean()
+        sampled = ae.sample_incidence(s, ev, p, rng).mean()
+        expected = ae.expected_incidence(s, ev, p).mean()
         assert sampled == pytest.approx(expected, abs=0.015), ev

@@ -86,7 +86,7 @@ def test_calibration_never_overwrites_the_shipped_set_and_stores_a_posterior(tmp
     shipped = cal.default_free_parameters_path()
     before = shipped.read_bytes()
     with pytest.raises(InputError, match="shipped default"):
-        cal.calibrate_cli(out=str(shipped), size=20, seed=5, max_evaluations=1)
+        __import__("ketasim.app").app.calibrate_cli(out=str(shipped), size=20, seed=5, max_evaluations=1)
     assert shipped.read_bytes() == before
     names = ["placebo_gain", "emax_drug"]
     new, rep = calibrate(load_parameters(), size=40, seed=5, max_evaluations=4, names=names, log=lambda *_: None)

@@ -100,3 +100,18 @@ def test_variant_leaves_the_rest_of_the_model_unchanged(variant_run):
     for k, name in enumerate(K.OUT_NAMES):
         np.testing.assert_allclose(run.out[0][:, m.output_names.index(name)], base.out[0][:, k], rtol=1e-12,
                                    atol=1e-14, err_msg=name)
+
+
+def test_a_trial_runs_on_a_variant_model():
+    """run_trial(model=...) uses the variant (same compiled kernel as the tests above: cached)."""
+    from ketasim.trial import run_trial
+
+    m = _agitation_model()
+    sc = ketasim.scenario_from_dict({"name": "t", "population": {"size": 30}, "arms": {
+        "ketamine": [line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")],
+        "saline": [line("placebo", "iv-infusion", duration="40 min")]}})
+    a, b = run_trial(sc, model=m).to_dict(), run_trial(sc).to_dict()
+    assert a["arms"] == b["arms"] and a["comparisons"] == b["comparisons"]   # agitation does not feed back
+    bad = m.add(ketasim.model.Summary("agitation_peak", "agitation", "fraction"))
+    with pytest.raises(InputError, match="per-session summaries"):
+        run_trial(sc, model=bad)

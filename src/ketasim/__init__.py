@@ -19,7 +19,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 _EXPORTS = {
     "simulate": "engine", "VirtualExperiment": "engine", "KetasimError": "errors", "load_parameters": "parameters",
-    "NOTICE": "result", "SimulationResult": "result", "Scenario": "scenario", "load_scenario": "scenario",
+    "NOTICE": "vocabulary", "SimulationResult": "result", "Scenario": "scenario", "load_scenario": "scenario",
     "quick_scenario": "scenario", "scenario_from_dict": "scenario", "run_trial": "trial",
 }
 __all__ = [*_EXPORTS, "__version__"]

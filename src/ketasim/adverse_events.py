@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .model import DEFAULT_MODEL
 from .parameters import ParameterSet
+from .vocabulary import ADVERSE_EVENTS, AE_MEASURES
 
 #: event -> (session-summary column, how the signal is read, display name)
 EVENTS = {
@@ -33,14 +35,16 @@ EVENTS = {
 }
 #: trial endpoint names (percent of patients with >= 1 event over the treatment period)
 MEASURES = {f"{name}_rate": name for name in EVENTS}
+assert tuple(EVENTS) == ADVERSE_EVENTS and tuple(MEASURES) == AE_MEASURES   # the vocabulary names them
 
 
-def signal(sessions: np.ndarray, event: str, sum_names) -> np.ndarray:
-    """Sum over sessions of the event's signal per patient: (n,). ``sessions``: (n, S, N_SUM)."""
+def signal(sessions: np.ndarray, event: str, slot=DEFAULT_MODEL.summary_slot) -> np.ndarray:
+    """Sum over sessions of the event's signal per patient: (n,). ``sessions``: (n, S, summaries); ``slot(name)``
+    gives a summary's position on the last axis."""
     col, how, _ = EVENTS[event]
     if sessions.shape[1] == 0:
         return np.zeros(sessions.shape[0])
-    y = np.maximum(sessions[:, :, sum_names.index(col)], 0.0)
+    y = np.maximum(sessions[:, :, slot(col)], 0.0)
     if how == "hazard":
         y = -np.log1p(-np.minimum(y, 1.0 - 1e-12))
     return y.sum(axis=1)
@@ -50,19 +54,21 @@ def _gain_background(params: ParameterSet, event: str):
     return params.free_value(f"ae_{event}_gain"), params.free_value(f"ae_{event}_background")
 
 
-def expected_incidence(sessions: np.ndarray, event: str, params: ParameterSet, sum_names) -> np.ndarray:
+def expected_incidence(sessions: np.ndarray, event: str, params: ParameterSet,
+                       slot=DEFAULT_MODEL.summary_slot) -> np.ndarray:
     """Per-patient probability (0-1) of at least one event, averaged over the susceptibility trait (smooth in the
     parameters: used by the calibration)."""
     g, b = _gain_background(params, event)
     k = params.get("ae.susceptibility_shape")
-    return 1.0 - (1.0 - b) * (1.0 + g * signal(sessions, event, sum_names) / k) ** (-k)
+    return 1.0 - (1.0 - b) * (1.0 + g * signal(sessions, event, slot) / k) ** (-k)
 
 
-def sample_incidence(sessions: np.ndarray, event: str, params: ParameterSet, sum_names, rng) -> np.ndarray:
+def sample_incidence(sessions: np.ndarray, event: str, params: ParameterSet, rng,
+                     slot=DEFAULT_MODEL.summary_slot) -> np.ndarray:
     """Whether each patient had at least one event (bool, (n,)), with a sampled susceptibility per patient."""
     g, b = _gain_background(params, event)
     k = params.get("ae.susceptibility_shape")
     n = sessions.shape[0]
     m = rng.gamma(k, 1.0 / k, n)
-    p = 1.0 - (1.0 - b) * np.exp(-m * g * signal(sessions, event, sum_names))
+    p = 1.0 - (1.0 - b) * np.exp(-m * g * signal(sessions, event, slot))
     return rng.random(n) < p

@@ -36,10 +36,12 @@ from .engine import run_arm
 from .parameters import ParameterSet, load_parameters
 from .population import SCALES, sample_patients
 from .scenario import load_scenario
-from .solver import kernel as K
+from .model import DEFAULT_MODEL
 
 #: one scenario per calibration trial, shipped inside the package (a wheel has no examples/ folder)
 SCENARIOS = Path(__file__).resolve().parent / "data" / "calibration"
+#: Slot of a per-session summary in the engine's ``sessions`` arrays (last axis), by name.
+SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 
 #: trial_id -> (scenario file, {csv arm: scenario arm}, {csv arm: n})
 TRIALS = {
@@ -359,11 +361,10 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
         bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng))
         for arm in sc.arms:
             run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
-            sev = run.out[:, :, K.OUT_NAMES.index("severity")]
+            sev = run.output("severity")
             sims[(file, arm.name)] = _ArmSim(sev * patients.baseline[:, None], patients.baseline, times, run.sessions,
                                              patients.female, patients.age_years,
-                                             run.out[:, :, K.OUT_NAMES.index("sbp_change_mmhg")],
-                                             run.out[:, :, K.OUT_NAMES.index("dbp_change_mmhg")], bp0)
+                                             run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0)
     return sims
 
 
@@ -406,14 +407,14 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
             vals.append(100 * norm.cdf((thr + 0.5 - score) / sigma))
         elif k == "cadss_session":
             sess = min(int(target.threshold), s.sessions.shape[1] - 1)
-            vals.append(s.sessions[mask, sess, K.SUM_NAMES.index("cadss_peak")])
+            vals.append(s.sessions[mask, sess, SUMMARY_SLOT("cadss_peak")])
         elif k == "cadss_gt4":
-            peak = s.sessions[mask, :, K.SUM_NAMES.index("cadss_peak")].max(axis=1)
+            peak = s.sessions[mask, :, SUMMARY_SLOT("cadss_peak")].max(axis=1)
             vals.append(100 * norm.cdf((peak - 4.0) / 1.0))
         elif k in ("sbp_t", "dbp_t"):
             vals.append((s.sbp if k == "sbp_t" else s.dbp)[mask, j])
         elif k.startswith("ae:"):
-            vals.append(100 * expected_incidence(s.sessions[mask], k[3:], params, K.SUM_NAMES))
+            vals.append(100 * expected_incidence(s.sessions[mask], k[3:], params))
         elif k in ("sbp180", "dbp110", "sbp_rise40", "dbp_rise25"):
             vals.append(100 * _bp_outlier_probability(k, s.sessions[mask], s.bp0[mask], params))
     if target.kind in SPREAD_KINDS:      # between-patient SD of the observed rating (rater noise included)
@@ -431,7 +432,7 @@ def _bp_outlier_probability(kind, sessions, bp0, params) -> np.ndarray:
     """P(any monitored reading is an outlier) per patient, with a clinic reading's variability (analytic, smooth).
     ``bp0``: (n, 2) pre-dose SBP and DBP of each virtual patient."""
     systolic = kind in ("sbp180", "sbp_rise40")
-    col = K.SUM_NAMES.index("sbp_change_peak" if systolic else "dbp_change_peak")
+    col = SUMMARY_SLOT("sbp_change_peak" if systolic else "dbp_change_peak")
     sd = params.get("monitoring.sbp_reading_sd" if systolic else "monitoring.dbp_reading_sd", "mmHg")
     r = int(params.get("monitoring.readings_per_session"))
     rise = sessions[:, :, col][:, :, None] * np.array([1.0, 0.5, 0.25, 0.125])[:r]
@@ -667,23 +668,6 @@ def write_parameter_set(params: ParameterSet, report: dict, path) -> Path:
 DEFAULT_CALIBRATION_OUT = Path("out") / "calibration" / "free_parameters.json"
 
 
-def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current"):
-    """Fit and write the parameter set to ``out`` (never over the package's default set: installing a new default
-    is the explicit step ``ketasim install-parameters FILE``)."""
-    path = Path(out or DEFAULT_CALIBRATION_OUT)
-    if path.resolve() == Path(str(default_free_parameters_path())).resolve():
-        from .errors import InputError
-
-        raise InputError("--out: this is the shipped default parameter set; write elsewhere, then install it with "
-                         "`ketasim install-parameters FILE`")
-    new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start)
-    write_parameter_set(new, report, path)
-    print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "
-          f"evaluations ({report['seconds']:.0f} s); wrote {path}")
-    print(f"calibration run: {report['calibration_run']}")
-    print(f"check it: ketasim qualify --parameters {path}; make it the default: ketasim install-parameters {path}")
-
-
 def default_free_parameters_path():
     return resources.files("ketasim") / "data" / "free_parameters.json"
 
@@ -895,7 +879,7 @@ def _patient_sd(t: Target, sims, params):
             elif t.kind in ("mean_change", "diff_change"):
                 xs.append(s.score[mask, j] - s.baseline[mask])
             elif t.kind == "cadss_session":
-                xs.append(s.sessions[mask, min(int(t.threshold), s.sessions.shape[1] - 1), K.SUM_NAMES.index("cadss_peak")])
+                xs.append(s.sessions[mask, min(int(t.threshold), s.sessions.shape[1] - 1), SUMMARY_SLOT("cadss_peak")])
             else:
                 xs.append((s.sbp if t.kind == "sbp_t" else s.dbp)[mask, j])
         x = np.concatenate(xs)
@@ -929,45 +913,6 @@ def format_summary(s: dict) -> str:
             f"percentage points (rates), {s['mae_sd_points']:.2f} points (between-patient SDs), {s['mae_mmhg']:.1f} mmHg; "
             f"{100 * s['inside_interval']:.0f}% of observations inside the model's 95% interval "
             f"({100 * s['inside_interval_excluding_sd']:.0f}% without the SD rows)")
-
-
-def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
-                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton"):
-    from .parameters import load_parameters as _load
-
-    params = _load(str(parameters)) if parameters else load_parameters()
-    rows, skipped = qualify(params, size=size, seed=seed, parameter_draws=parameter_draws)
-    s = qualification_summary(rows)
-    print(f"parameter set {params.version} ({params.calibration_run})")
-    print(f"{'row':>4s}  {'observed':>9s} {'predicted':>9s}  {'95% interval':>19s}  in  label")
-    for r in rows:
-        print(f"{r['row']:4d}  {r['observed']:9.2f} {r['predicted']:9.2f}  [{r['lo']:7.2f}, {r['hi']:7.2f}]  "
-              f"{'y' if r['inside'] else 'n'}   {r['label']}")
-    print(f"\n{s['rows']} rows modelled, {len(skipped)} not modelled. In sample (this parameter set): {format_summary(s)}.")
-    cv = None
-    if cross_validate_:
-        print("leave-one-trial-out cross-validation (each trial predicted by a fit that did not see it):")
-        if cv_method == "refit":
-            cv = cross_validate(params, size=cv_size, max_evaluations=cv_evaluations, qual_size=min(size, 1000),
-                                qual_seed=seed, parameter_draws=max(parameter_draws, 10))
-        else:
-            cv = cross_validate_newton(params, size=cv_size, qual_size=min(size, 1000), qual_seed=seed,
-                                       parameter_draws=max(parameter_draws, 10))
-        cv["summary_in_sample"] = qualification_summary(cv["in_sample"])
-        cv["summary_out_of_sample"] = qualification_summary(cv["out_of_sample"])
-        print(f"  in sample (same procedure):  {format_summary(cv['summary_in_sample'])}")
-        print(f"  out of sample:               {format_summary(cv['summary_out_of_sample'])}")
-        if cv_json:
-            Path(cv_json).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(str(cv_json) + ".partial")
-            tmp.write_text(json.dumps(cv, indent=1, default=float), encoding="utf-8")
-            tmp.replace(cv_json)
-            print(f"wrote {cv_json}")
-    if html:
-        Path(html).parent.mkdir(parents=True, exist_ok=True)
-        qualification_html(rows, skipped, s, params, html, cv=cv)
-        print(f"wrote {html}")
-    return rows, skipped, s
 
 
 def _png_base64(fig) -> str:

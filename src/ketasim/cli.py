@@ -17,7 +17,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
                   help="ketasim: ketamine therapy from the dose to the mood score. "
                        "Research and teaching tool, not medical advice.")
 
-NOTICE = "ketasim is a research and teaching tool, not medical advice."
+from .vocabulary import NOTICE  # noqa: E402  (light: no numpy)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -25,7 +25,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def _experiment(values: Optional[List[str]]):
-    from .engine import VirtualExperiment
+    from .engine import EXPERIMENT_SWITCHES, VirtualExperiment
     from .errors import InputError
 
     if not values:
@@ -36,9 +36,9 @@ def _experiment(values: Optional[List[str]]):
             v = f"{v}=1"
         k, _, x = v.partition("=")
         k = k.strip().replace("-", "_")
-        if k not in ("ampa_block", "mtor_block", "spine_block", "hnk_weight", "psychotherapy"):
-            raise InputError(f"--experiment: unknown switch {k!r}; use ampa_block, mtor_block, spine_block, "
-                             "hnk_weight or psychotherapy")
+        if k not in EXPERIMENT_SWITCHES:
+            raise InputError(f"--experiment: unknown switch {k!r}; use {', '.join(EXPERIMENT_SWITCHES[:-1])} "
+                             f"or {EXPERIMENT_SWITCHES[-1]}")
         try:
             kw[k] = float(x)
         except ValueError:
@@ -169,7 +169,7 @@ def trial(
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
 ):
     """Run a virtual clinical trial and print its endpoint table."""
-    from .trial import run_trial_cli
+    from .app import run_trial_cli
 
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress)
 
@@ -185,7 +185,7 @@ def calibrate(
     start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres."),
 ):
     """Fit the free parameters to reference/clinical_calibration.csv (writes a new parameter set with its Laplace posterior)."""
-    from .calibration import calibrate_cli
+    from .app import calibrate_cli
 
     calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start)
 
@@ -217,7 +217,7 @@ def qualify(
     uncertainty: int = typer.Option(0, help="Draws from the parameter posterior added to each interval (0: none)."),
 ):
     """Predicted vs observed for every row of the calibration file (in sample, and out of sample with --cross-validate)."""
-    from .calibration import qualify_cli
+    from .app import qualify_cli
 
     qualify_cli(html=html, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
                 cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
@@ -248,6 +248,21 @@ def params(
         if search and search not in prm.name:
             continue
         typer.echo(f"{prm.name:42s} {prm.value:>10.4g} {prm.unit:14s} [{prm.confidence}] {prm.source}")
+
+
+@app.command()
+def export(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    sbml: Path = typer.Option(..., "--sbml", help="Write SBML Level 3 Version 2 of the arm's typical patient."),
+    arm: Optional[str] = typer.Option(None, "--arm", help="Arm to export (default: the first arm)."),
+):
+    """Export the model with an arm's regimen as SBML (for libRoadRunner, COPASI, Tellurium, ...)."""
+    from .export import export_sbml
+    from .scenario import load_scenario
+
+    path = export_sbml(load_scenario(scenario), sbml, arm=arm)
+    typer.echo(f"wrote {path}")
+    typer.echo(NOTICE)
 
 
 def main(argv=None) -> int:

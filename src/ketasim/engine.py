@@ -52,6 +52,12 @@ class VirtualExperiment:
             raise InputError("experiments.hnk_weight: must lie in [0, 5]")
 
 
+#: The switches of a virtual experiment (scenario ``experiments:``, CLI ``--experiment``), defined by the fields above.
+EXPERIMENT_SWITCHES = tuple(f.name for f in dataclasses.fields(VirtualExperiment))
+#: The on/off blockers among them (the dashboard's check boxes).
+BLOCKING_SWITCHES = ("ampa_block", "mtor_block", "spine_block")
+
+
 @dataclasses.dataclass(frozen=True)
 class ArmRun:
     """Raw arrays of one arm (the tidy tables are built from these by ``ketasim.result``)."""
@@ -64,6 +70,14 @@ class ArmRun:
     session_times_h: np.ndarray
     failed: np.ndarray          # (n,) bool
     definition: Model = DEFAULT_MODEL   # the model whose outputs ``out`` holds (names, units, slots)
+
+    def output(self, name: str) -> np.ndarray:
+        """(n, n_times) values of the trajectory column ``name``."""
+        return self.out[:, :, self.definition.output_slot(name)]
+
+    def session_values(self, name: str) -> np.ndarray:
+        """(n, n_sessions) values of the per-session summary ``name``."""
+        return self.sessions[:, :, self.definition.summary_slot(name)]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -20,22 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .result import NOTICE
+from .display import display_times, json_safe, trial_panels
+from .vocabulary import BAND_VARIABLES, MEASURE_LABELS, NOTICE
 
-BAND_VARIABLES = ("score", "cp_ketamine_ng_ml", "cp_norketamine_ng_ml", "cp_midazolam_ng_ml", "nmda_block_interneuron",
-                  "nmda_block_pyramidal", "glutamate", "ampa", "bdnf", "trkb", "mtorc1", "synaptic_proteins",
-                  "spine_density", "cadss", "sbp_change_mmhg", "dbp_change_mmhg", "hr_change_bpm", "sedation",
-                  "nausea_probability")
-_MEASURE_LABELS = {"mean": "mean score", "mean_change": "mean change from baseline", "response_rate": "response rate (%)",
-                   "remission_rate": "remission rate (%)", "relapse_rate": "relapse rate (%)",
-                   "time_to_relapse": "median time to relapse (h)", "cadss_peak": "CADSS peak",
-                   "sbp_change_peak": "systolic BP rise, peak (mmHg)", "dbp_change_peak": "diastolic BP rise, peak (mmHg)",
-                   "hr_change_peak": "heart-rate rise, peak (beats/min)", "sedation_peak": "sedation peak (index)",
-                   "nausea_rate": "nausea, incidence (%)", "dissociation_rate": "dissociation, incidence (%)",
-                   "dizziness_rate": "dizziness, incidence (%)", "vomiting_rate": "vomiting, incidence (%)",
-                   "sedation_rate": "sedation, incidence (%)",
-                   "blood_pressure_increased_rate": "blood pressure increased, incidence (%)", "hypertension_rate": "BP >= 180/110 mmHg (%)",
-                   "discharge_2h_rate": "discharge criteria met by 2 h (%)"}
+_MEASURE_LABELS = MEASURE_LABELS
 
 
 def _plotly_js() -> str:
@@ -46,8 +34,6 @@ def _plotly_js() -> str:
 
 
 def _json(obj) -> str:
-    from .web.api import json_safe
-
     return json.dumps(json_safe(obj), allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
 
 
@@ -150,8 +136,6 @@ def _thin(traj: pd.DataFrame, scenario) -> pd.DataFrame:
     t = np.unique(traj["time_h"].to_numpy())
     if t.size <= MAX_PLOT_TIMES:
         return traj
-    from .web.api import display_times
-
     want = display_times(scenario)
     idx = np.clip(np.searchsorted(t, want), 0, t.size - 1)
     keep = np.unique(np.concatenate([t[idx], t[[0, -1]]]))
@@ -277,7 +261,6 @@ def _comparison_table(tr) -> pd.DataFrame:
 def trial_report(trial_result, path) -> Path:
     """Write the HTML report of a virtual trial (a ``ketasim.trial.TrialResult``)."""
     from .web import figures as F
-    from .web.api import trial_panels
 
     tr = trial_result
     path = Path(path)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .model import DEFAULT_MODEL
 
-NOTICE = "ketasim is a research and teaching tool, not medical advice."
+from .vocabulary import NOTICE  # noqa: E402,F401  (re-exported)
 
 #: Units of every trajectory column, from the model definition (``ketasim.model.definition.OUTPUTS``).
 UNITS = DEFAULT_MODEL.units()
@@ -40,8 +40,14 @@ class SimulationResult:
     def provenance(self) -> dict:
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
-                "seed": int(self.seed), "typical_patient": self.typical,
+                "seed": int(self.seed), "typical_patient": self.typical, "model": self.model_id,
                 "scale": self.scenario.population.scale, "notice": NOTICE}
+
+    @property
+    def model_id(self) -> str:
+        """Name and digest of the model definition the runs used (``ketasim.model``)."""
+        d = self.runs[0].definition if self.runs else DEFAULT_MODEL
+        return f"{d.name} {d.digest()}"
 
     @property
     def units(self) -> dict:

@@ -20,11 +20,7 @@ from .population import DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
-KNOWN_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate", "relapse_rate", "time_to_relapse",
-                  "cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak",
-                  "nausea_rate", "hypertension_rate", "discharge_2h_rate", "dissociation_rate", "dizziness_rate",
-                  "vomiting_rate", "sedation_rate", "blood_pressure_increased_rate")
-DEFAULT_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate")
+from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES  # noqa: E402,F401  (defined once, for every layer)
 DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 5.0), "caps5": (45.0, 10.0),
                     "ssi": (20.0, 6.0)}
 

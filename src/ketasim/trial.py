@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from typing import Callable
 
 import numpy as np
@@ -27,18 +26,18 @@ from scipy import stats
 from .adverse_events import MEASURES as AE_MEASURES
 from .adverse_events import sample_incidence
 from .engine import run_arm
+from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
 from .population import SCALES, sample_patients
 from .result import NOTICE, ketasim_version
-from .scenario import DEFAULT_MEASURES, Endpoints, Scenario
+from .scenario import Endpoints, Scenario
 from .units import parse_time_h
+from .vocabulary import DEFAULT_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
 
-SIDE_EFFECT_MEASURES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak",
-                        "hypertension_rate", "discharge_2h_rate", *AE_MEASURES)
-SCORE_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate")
-BAND_VARIABLES = ("score", "cp_ketamine_ng_ml", "nmda_block_interneuron", "glutamate", "bdnf", "mtorc1",
-                  "synaptic_proteins", "spine_density", "cadss", "sbp_change_mmhg", "sedation")
+BAND_VARIABLES = TRIAL_BAND_VARIABLES
+#: Slot of a per-session summary in ``ArmOutcome.sessions`` (last axis), by name.
+SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 
 
 def baseline_bp(params: ParameterSet, age_years: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +193,7 @@ def _band_times(horizon: float) -> np.ndarray:
 
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
-                      progress, done, total, chunk):
+                      progress, done, total, chunk, model=None):
     n = patients.n
     all_times = np.unique(np.concatenate([times, band_times]))
     t_idx = np.searchsorted(all_times, times)
@@ -202,21 +201,19 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     sess = None
     band_rows = []
     band_store = {v: [] for v in BAND_VARIABLES}
-    from .solver import kernel as K
-
-    col = {v: K.OUT_NAMES.index(v) for v in BAND_VARIABLES if v != "score"}
-    sev = K.OUT_NAMES.index("severity")
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
         part = patients.take(slice(a, b))
-        run = run_arm(arm, spec, part, all_times, params=params, experiment=experiment, on_failure="flag")
-        score = run.out[:, :, sev] * part.baseline[:, None]
+        run = run_arm(arm, spec, part, all_times, params=params, experiment=experiment, on_failure="flag",
+                      model=model)
+        score = run.output("severity") * part.baseline[:, None]
         out_score[a:b] = score[:, t_idx]
         sess = run.sessions if sess is None else np.concatenate([sess, run.sessions])
         bidx = np.searchsorted(all_times, band_times)
         band_store["score"].append(score[:, bidx])
-        for v, j in col.items():
-            band_store[v].append(run.out[:, bidx, j])
+        for v in BAND_VARIABLES:
+            if v != "score":
+                band_store[v].append(run.output(v)[:, bidx])
         done[0] += b - a
         if progress is not None:
             progress(done[0] / total)
@@ -278,15 +275,13 @@ def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
 def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
     """Monitored post-dose blood pressure (mmHg): (n, sessions x readings) systolic and diastolic readings with a
     clinic reading's variability, at the peak rise and at half of it."""
-    from .solver import kernel as K
-
     s = o.sessions
     n, ns = s.shape[0], s.shape[1]
     r = int(params.get("monitoring.readings_per_session"))
     frac = np.array([1.0, 0.5, 0.25, 0.125])[:r]
     sd_s, sd_d = params.get("monitoring.sbp_reading_sd", "mmHg"), params.get("monitoring.dbp_reading_sd", "mmHg")
-    rise_s = (s[:, :, K.SUM_NAMES.index("sbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
-    rise_d = (s[:, :, K.SUM_NAMES.index("dbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
+    rise_s = (s[:, :, SUMMARY_SLOT("sbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
+    rise_d = (s[:, :, SUMMARY_SLOT("dbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
     post_s = o.sbp0[:, None] + rise_s + rng.normal(0, sd_s, rise_s.shape)
     post_d = o.dbp0[:, None] + rise_d + rng.normal(0, sd_d, rise_d.shape)
     return post_s, post_d
@@ -294,11 +289,9 @@ def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
 
 def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -> dict:
     """Per-patient side-effect outcomes over all sessions (arrays), from the per-session peaks."""
-    from .solver import kernel as K
-
     params = params or load_parameters()
     s = o.sessions
-    idx = {k: i for i, k in enumerate(K.SUM_NAMES)}
+    idx = {k: SUMMARY_SLOT(k) for k in DEFAULT_MODEL.summary_names}
     has = s.shape[1] > 0
     peak = lambda k: s[:, :, idx[k]].max(axis=1) if has else np.zeros(o.n)  # noqa: E731
     if has:
@@ -315,7 +308,7 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
         "hypertension": hyper,
         "discharge_2h": (s[:, :, idx["discharge_ready_h"]].max(axis=1) <= 2.0) if has else np.ones(o.n, bool),
         # incidence of each adverse event over the period (persistent susceptibility + background)
-        **{ev: sample_incidence(s, ev, params, K.SUM_NAMES, rng) for ev in AE_MEASURES.values()},
+        **{ev: sample_incidence(s, ev, params, rng) for ev in AE_MEASURES.values()},
     }
 
 
@@ -373,9 +366,13 @@ def _control_arm(names, design: dict) -> str:
 
 # ---- entry point ---------------------------------------------------------------------------------------------------
 def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
-              progress: Callable[[float], None] | None = None, chunk: int = 20000) -> TrialResult:
-    """Run the virtual trial of ``scenario`` and compute its endpoints."""
+              progress: Callable[[float], None] | None = None, chunk: int = 20000, model=None) -> TrialResult:
+    """Run the virtual trial of ``scenario`` and compute its endpoints (``model``: a variant model definition,
+    ``ketasim.model``; default: the package's model)."""
     params = params or load_parameters()
+    if model is not None and model.summary_names != DEFAULT_MODEL.summary_names:
+        raise InputError(f"model {model.name}: a trial reads the default per-session summaries "
+                         f"({', '.join(DEFAULT_MODEL.summary_names)}); keep them in the variant")
     seed = scenario.seed if seed is None else seed
     design = dict(scenario.design)
     kind = design.get("type", "parallel")
@@ -411,7 +408,8 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
         else:
             patients = sample_patients(spec, params, rng, size)
         outcomes[arm.name] = _simulate_outcome(arm.name, arm, spec, patients, times, band_times, params,
-                                               scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk)
+                                               scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
+                                               model)
     rows: list = []
     comps: list = []
     se_rng = np.random.default_rng(root.spawn(1)[0])
@@ -572,59 +570,3 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
                         "measure": "randomized_fraction", "value": 100.0 * idx.size / cont.n,
                         "ci95": list(wilson_ci(int(idx.size), cont.n))})
     return rows, comps, new
-
-
-def _finite(x):
-    """JSON-safe copy: NaN/inf become null (strict JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
-# ---- CLI glue ---------------------------------------------------------------------------------------------------------
-class _Bar:
-    """A text progress bar on stderr (only for an interactive terminal)."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = bool(enabled) and sys.stderr.isatty()
-        self.last = -1
-
-    def __call__(self, frac: float):
-        if not self.enabled:
-            return
-        pct = int(frac * 100)
-        if pct != self.last:
-            self.last = pct
-            bar = "#" * (pct // 4)
-            sys.stderr.write(f"\rsimulating [{bar:<25s}] {pct:3d}%")
-            if pct >= 100:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True):
-    import json
-
-    from .scenario import load_scenario
-
-    sc = load_scenario(path)
-    total = (size or sc.population.size) * len(sc.arms)
-    bar = _Bar(progress and total >= 2000)
-    tr = run_trial(sc, n=size, seed=seed, progress=bar)
-    print(tr.format_table())
-    if json_out:
-        with open(json_out, "w", encoding="utf-8") as fh:
-            json.dump(_finite(tr.to_dict()), fh, indent=1, allow_nan=False)
-        print(f"wrote {json_out}")
-    if report:
-        from .report import trial_report
-
-        trial_report(tr, report)
-        print(f"wrote {report}")
-    return tr

@@ -10,7 +10,7 @@ and step cost more than the arithmetic: ~30 %).
 Why generated code on disk: numba's ``cache=True`` needs a source file, and a committed file can be read and
 diffed. ``solver/generated_kernel.py`` is the default model's kernel (``python -m ketasim.model.codegen``
 rewrites it; a test checks that regenerating changes nothing). Variant models get their kernel written to a
-cache directory keyed by the model's digest (``kernel_module``).
+cache directory named by the hash of their source (``kernel_module``).
 """
 
 from __future__ import annotations
@@ -213,12 +213,14 @@ def kernel_module(m: Model):
         _LOADED[digest] = default
         return default
     src = generate(m)
-    path = _cache_dir() / f"kernel_{digest}.py"
+    # named by the source's own hash: two package versions (different templates) never share a file
+    key = hashlib.sha256(src.encode()).hexdigest()[:16]
+    path = _cache_dir() / f"kernel_{key}.py"
     if not path.exists() or path.read_text(encoding="utf-8") != src:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(src, encoding="utf-8")
         os.replace(tmp, path)   # atomic: never a half-written module
-    name = f"ketasim_kernel_{digest}"
+    name = f"ketasim_kernel_{key}"
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod

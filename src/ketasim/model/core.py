@@ -231,6 +231,20 @@ class Model:
     def summary_names(self) -> tuple:
         return self.names("summaries") + ("discharge_ready_h",)
 
+    def output_slot(self, name: str) -> int:
+        """Index of an output in the kernel's ``out`` array (last axis)."""
+        try:
+            return self.output_names.index(name)
+        except ValueError:
+            raise InputError(f"model {self.name}: no output named {name!r}") from None
+
+    def summary_slot(self, name: str) -> int:
+        """Index of a per-session summary in the kernel's ``summ`` array (last axis)."""
+        try:
+            return self.summary_names.index(name)
+        except ValueError:
+            raise InputError(f"model {self.name}: no session summary named {name!r}") from None
+
     def units(self) -> dict:
         """Units of every trajectory column (``time_h`` first)."""
         return {"time_h": "h", **{o.name: o.unit for o in self.outputs}}

@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from ..display import display_times, json_safe, trial_panels  # noqa: F401  (shared with reports)
+from ..engine import BLOCKING_SWITCHES
 from ..errors import KetasimError
+from ..vocabulary import DASHBOARD_TRIAL_MEASURES
 from . import figures as F
 
 #: One lock around every engine call: numba's parallel kernels must not be entered from two threads at once
@@ -32,8 +35,7 @@ _WARN_LOCK = threading.Lock()
 MAX_REGIMENS = 3
 MAX_TRIAL_SIZE = 20000
 DEFAULT_ENDPOINT_TIMES = "2 h, 24 h, 7 d, 28 d"
-TRIAL_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate", "cadss_peak", "sbp_change_peak",
-                  "discharge_2h_rate")
+TRIAL_MEASURES = DASHBOARD_TRIAL_MEASURES
 
 #: The links of the at-a-glance chain: (column, label, unit/format, baseline kind).
 #: baseline "zero": drug-free level 0; "one": relative to drug-free baseline 1; "score": the patient's baseline.
@@ -79,7 +81,7 @@ def meta() -> dict:
     from .. import __version__
     from ..population import CONDITIONS, DEFAULT_SCALE, GENOTYPES, KNOWN_COMEDICATIONS, SCALES
     from ..regimen import ALLOWED_ROUTES, Drug, Route
-    from ..result import NOTICE
+    from ..vocabulary import NOTICE
     from ..scenario import DEFAULT_BASELINE
 
     allowed = {d.value: sorted(r.value for r in ALLOWED_ROUTES.get(d, set(Route))) for d in Drug}
@@ -190,7 +192,7 @@ def _active_regimens(form: dict) -> list[tuple[int, dict]]:
 
 def _experiments(form: dict) -> dict | None:
     ex = form.get("experiments") or {}
-    out = {k: (1.0 if ex.get(k) else 0.0) for k in ("ampa_block", "mtor_block", "spine_block") if ex.get(k)}
+    out = {k: (1.0 if ex.get(k) else 0.0) for k in BLOCKING_SWITCHES if ex.get(k)}
     return out or None
 
 
@@ -305,21 +307,6 @@ def build(form: dict, *, trial: bool = False) -> Built:
 
 
 # ---- single-patient simulation ------------------------------------------------------------------------------------
-def display_times(scenario) -> np.ndarray:
-    """Output times for drawing: every 5 min for 6 h after each dose (15 min to 12 h), hourly to 2 days,
-    then every 3 h to the horizon. Dense where the chain moves fast, light elsewhere."""
-    horizon = float(scenario.horizon_h)
-    starts = sorted({round(a.start_h, 6) for arm in scenario.arms for a in arm.administrations()
-                     if a.drug.value != "oral-antidepressant"})
-    fine, mid = (5 / 60, 0.25) if len(starts) <= 60 else (0.25, 1.0)
-    parts = [np.arange(0.0, min(48.0, horizon) + 1e-9, 1.0), np.arange(48.0, horizon + 1e-9, 3.0), [horizon]]
-    for s in starts[:400]:
-        parts.append(s + np.arange(0.0, 6.0 + 1e-9, fine))
-        parts.append(s + np.arange(6.0, 12.0 + 1e-9, mid))
-    t = np.unique(np.round(np.concatenate([np.asarray(p, float) for p in parts]), 6))
-    return t[(t >= 0) & (t <= horizon)]
-
-
 def _simulate(scenario, times=None):
     from ..engine import simulate
 
@@ -425,22 +412,6 @@ def simulation_report_html(form: dict) -> str:
 
 
 # ---- virtual trials ---------------------------------------------------------------------------------------------------
-def json_safe(x):
-    """Replace NaN/inf by None, numpy scalars by Python ones (strict JSON)."""
-    if isinstance(x, dict):
-        return {str(k): json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_safe(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
-
-
 def build_trial(form: dict):
     """Validate a trial request: the scenario and the dashboard's size limit."""
     b = build(form, trial=True)
@@ -476,21 +447,6 @@ def trial_view(b: Built, tr) -> dict:
                      else F.fmt_time_h(float(r["time_h"]))})
     return json_safe({"result": tr.to_dict(), "table": rows, "figure": fig, "endpoint_figure": ep_fig,
                       "arms": [{"name": a, "color": colors[a]} for a in arms]})
-
-
-def trial_panels():
-    """Panels for population bands (the variables a trial summarises)."""
-    return (
-        ("Symptom score", (("score", "score"),)),
-        ("Plasma ketamine (ng/mL)", (("cp_ketamine_ng_ml", "ketamine"),)),
-        ("NMDA block, interneurons (fraction)", (("nmda_block_interneuron", "interneurons"),)),
-        ("Glutamate (rel.)", (("glutamate", "glutamate"),)),
-        ("BDNF / mTORC1 (rel.)", (("bdnf", "BDNF"), ("mtorc1", "mTORC1"))),
-        ("Synapses (rel.)", (("synaptic_proteins", "synaptic proteins"), ("spine_density", "spine density"))),
-        ("Dissociation (CADSS)", (("cadss", "CADSS"),)),
-        ("Systolic BP change (mmHg)", (("sbp_change_mmhg", "SBP change"),)),
-        ("Sedation (index)", (("sedation", "sedation"),)),
-    )
 
 
 def warm_up() -> float:

@@ -1,0 +1,114 @@
+"""Application layer: what the commands do (run, print, write files), between the library and the CLI.
+
+``ketasim.cli`` parses arguments and calls these; the library modules (``trial``, ``calibration``) hold no
+printing or file-writing glue. Progress bars and printed tables live here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+from .display import json_safe
+
+
+class _Bar:
+    """A text progress bar on stderr (only for an interactive terminal)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = bool(enabled) and sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, frac: float):
+        if not self.enabled:
+            return
+        pct = int(frac * 100)
+        if pct != self.last:
+            self.last = pct
+            bar = "#" * (pct // 4)
+            sys.stderr.write(f"\rsimulating [{bar:<25s}] {pct:3d}%")
+            if pct >= 100:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True):
+    from .scenario import load_scenario
+    from .trial import run_trial
+
+    sc = load_scenario(path)
+    total = (size or sc.population.size) * len(sc.arms)
+    bar = _Bar(progress and total >= 2000)
+    tr = run_trial(sc, n=size, seed=seed, progress=bar)
+    print(tr.format_table())
+    if json_out:
+        with open(json_out, "w", encoding="utf-8") as fh:
+            json.dump(json_safe(tr.to_dict()), fh, indent=1, allow_nan=False)
+        print(f"wrote {json_out}")
+    if report:
+        from .report import trial_report
+
+        trial_report(tr, report)
+        print(f"wrote {report}")
+    return tr
+
+
+def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current"):
+    """Fit and write the parameter set to ``out`` (never over the package's default set: installing a new default
+    is the explicit step ``ketasim install-parameters FILE``)."""
+    from .calibration import DEFAULT_CALIBRATION_OUT, calibrate, default_free_parameters_path, write_parameter_set
+    from .errors import InputError
+
+    path = Path(out or DEFAULT_CALIBRATION_OUT)
+    if path.resolve() == Path(str(default_free_parameters_path())).resolve():
+        raise InputError("--out: this is the shipped default parameter set; write elsewhere, then install it with "
+                         "`ketasim install-parameters FILE`")
+    new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start)
+    write_parameter_set(new, report, path)
+    print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "
+          f"evaluations ({report['seconds']:.0f} s); wrote {path}")
+    print(f"calibration run: {report['calibration_run']}")
+    print(f"check it: ketasim qualify --parameters {path}; make it the default: ketasim install-parameters {path}")
+
+
+def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
+                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton"):
+    from .calibration import (cross_validate, cross_validate_newton, format_summary, qualification_html,
+                              qualification_summary, qualify)
+    from .parameters import load_parameters
+
+    params = load_parameters(str(parameters)) if parameters else load_parameters()
+    rows, skipped = qualify(params, size=size, seed=seed, parameter_draws=parameter_draws)
+    s = qualification_summary(rows)
+    print(f"parameter set {params.version} ({params.calibration_run})")
+    print(f"{'row':>4s}  {'observed':>9s} {'predicted':>9s}  {'95% interval':>19s}  in  label")
+    for r in rows:
+        print(f"{r['row']:4d}  {r['observed']:9.2f} {r['predicted']:9.2f}  [{r['lo']:7.2f}, {r['hi']:7.2f}]  "
+              f"{'y' if r['inside'] else 'n'}   {r['label']}")
+    print(f"\n{s['rows']} rows modelled, {len(skipped)} not modelled. In sample (this parameter set): {format_summary(s)}.")
+    cv = None
+    if cross_validate_:
+        print("leave-one-trial-out cross-validation (each trial predicted by a fit that did not see it):")
+        if cv_method == "refit":
+            cv = cross_validate(params, size=cv_size, max_evaluations=cv_evaluations, qual_size=min(size, 1000),
+                                qual_seed=seed, parameter_draws=max(parameter_draws, 10))
+        else:
+            cv = cross_validate_newton(params, size=cv_size, qual_size=min(size, 1000), qual_seed=seed,
+                                       parameter_draws=max(parameter_draws, 10))
+        cv["summary_in_sample"] = qualification_summary(cv["in_sample"])
+        cv["summary_out_of_sample"] = qualification_summary(cv["out_of_sample"])
+        print(f"  in sample (same procedure):  {format_summary(cv['summary_in_sample'])}")
+        print(f"  out of sample:               {format_summary(cv['summary_out_of_sample'])}")
+        if cv_json:
+            Path(cv_json).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(str(cv_json) + ".partial")
+            tmp.write_text(json.dumps(cv, indent=1, default=float), encoding="utf-8")
+            tmp.replace(cv_json)
+            print(f"wrote {cv_json}")
+    if html:
+        Path(html).parent.mkdir(parents=True, exist_ok=True)
+        qualification_html(rows, skipped, s, params, html, cv=cv)
+        print(f"wrote {html}")
+    return rows, skipped, s

@@ -1,0 +1,46 @@
+"""Display helpers shared by the HTML reports (``ketasim.report``) and the dashboard API (``ketasim.web.api``),
+below both so that neither imports the other for them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .vocabulary import TRIAL_PANELS
+
+
+def json_safe(x):
+    """Replace NaN/inf by None, numpy scalars by Python ones (strict JSON)."""
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def display_times(scenario) -> np.ndarray:
+    """Output times for drawing: every 5 min for 6 h after each dose (15 min to 12 h), hourly to 2 days,
+    then every 3 h to the horizon. Dense where the chain moves fast, light elsewhere."""
+    horizon = float(scenario.horizon_h)
+    starts = sorted({round(a.start_h, 6) for arm in scenario.arms for a in arm.administrations()
+                     if a.drug.value != "oral-antidepressant"})
+    fine, mid = (5 / 60, 0.25) if len(starts) <= 60 else (0.25, 1.0)
+    parts = [np.arange(0.0, min(48.0, horizon) + 1e-9, 1.0), np.arange(48.0, horizon + 1e-9, 3.0), [horizon]]
+    for s in starts[:400]:
+        parts.append(s + np.arange(0.0, 6.0 + 1e-9, fine))
+        parts.append(s + np.arange(6.0, 12.0 + 1e-9, mid))
+    t = np.unique(np.round(np.concatenate([np.asarray(p, float) for p in parts]), 6))
+    return t[(t >= 0) & (t <= horizon)]
+
+
+def trial_panels():
+    """Panels for population bands (the variables a trial summarises)."""
+    return TRIAL_PANELS

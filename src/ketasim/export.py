@@ -1,0 +1,356 @@
+"""SBML export of the typical patient of one arm: ``ketasim export SCENARIO --sbml OUT.xml [--arm NAME]``.
+
+SBML Level 3 Version 2 (python-libsbml), generated from the same model definition as the kernel and the
+reference solver (``ketasim.model``):
+
+* the chain's functions become FunctionDefinitions, algebraics and outputs assignment rules, states rate rules
+  (``dx/dt = k (target - x)`` or ``gain * drive - k x``) — ids equal the trajectory columns
+  (``cp_s_ketamine_ng_ml``, ``glutamate``, ``spine_density``, ``score``, ``cadss``, ``sbp_change_mmhg`` ...);
+* PK is written in compartment amounts (mg, as in the reference solver): mammillary blocks of the typical
+  patient (volumes, flows, clearances), depots, norketamine/HNK formation and the effect sites;
+* the regimen is a list of SBML events (a bolus adds to the central amount or a depot; an infusion switches a
+  zero-order rate on and off; a session adds expectancy); events at t = 0 are folded into initial values;
+* parameters carry SBML units and, in their notes, their source (``data/parameters.csv``).
+
+Not expressible in SBML (stated in the file's notes): per-session summaries (peaks within each monitoring
+window, discharge readiness — they need a maximum over time and interpolation between solver nodes), and
+population variability (one typical patient per file).
+
+Time is in hours. All variables are SBML parameters with ``constant=false`` and rules (no species): the model is
+a set of ODEs and assignments, which every SBML simulator supports.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .model import expr as E
+from .model.codegen import EVENT_CODES
+from .model.core import PK_OUTPUTS
+
+# unit strings of the definition -> (SBML unit definition id, [(kind, exponent, scale, multiplier)])
+_UNITS = {
+    "h": ("hour", [("second", 1, 0, 3600.0)]),
+    "1/h": ("per_hour", [("second", -1, 0, 3600.0)]),
+    "uM": ("micromolar", [("mole", 1, -6, 1.0), ("litre", -1, 0, 1.0)]),
+    "mmHg": ("mmHg", [("kilogram", 1, 0, 1.0), ("metre", -1, 0, 1.0), ("second", -2, 0, 1.0)]),
+    "1/min": ("per_minute", [("second", -1, 0, 60.0)]),
+    "g/mol": ("gram_per_mole", [("gram", 1, 0, 1.0), ("mole", -1, 0, 1.0)]),
+    "kg": ("kilogram_", [("kilogram", 1, 0, 1.0)]),
+    "L/h": ("litre_per_hour", [("litre", 1, 0, 1.0), ("second", -1, 0, 3600.0)]),
+    "L": ("litre_", [("litre", 1, 0, 1.0)]),
+    "mg": ("milligram", [("gram", 1, -3, 1.0)]),
+    "mg/h": ("milligram_per_hour", [("gram", 1, -3, 1.0), ("second", -1, 0, 3600.0)]),
+    "mg/L": ("milligram_per_litre", [("gram", 1, -3, 1.0), ("litre", -1, 0, 1.0)]),
+    "ng/mL": ("nanogram_per_millilitre", [("gram", 1, -9, 1.0), ("litre", -1, -3, 1.0)]),
+}
+_MMHG_PA = 133.322387415
+NOT_EXPRESSIBLE = ("Not expressible in SBML and therefore not in this file: the per-session summaries of "
+                   "ketasim (peak CADSS, blood pressure, heart rate, sedation and nausea within each monitoring "
+                   "window, and the time until discharge criteria are met: they need a running maximum over time "
+                   "and interpolation between solver nodes), population variability (this file is the typical "
+                   "patient), and trial logic (rater noise, endpoints).")
+
+
+def _libsbml():
+    try:
+        import libsbml
+    except ImportError:   # pragma: no cover - a declared dependency
+        raise InputError("export --sbml: python-libsbml is not installed (pip install python-libsbml)") from None
+    return libsbml
+
+
+def _base_unit(unit: str) -> str:
+    """'ng/mL (effect site, plasma-equivalent total)' -> 'ng/mL'."""
+    return unit.split(" (")[0].strip()
+
+
+def _unit_id(unit: str) -> str:
+    u = _base_unit(unit)
+    return _UNITS[u][0] if u in _UNITS else "dimensionless"
+
+
+def _check(rc, what):
+    libsbml = _libsbml()
+    if rc is not None and isinstance(rc, int) and rc != libsbml.LIBSBML_OPERATION_SUCCESS:
+        raise RuntimeError(f"libsbml: {what}: {libsbml.OperationReturnValue_toString(rc)}")
+
+
+def _notes(text: str) -> str:
+    from html import escape
+
+    return f'<body xmlns="http://www.w3.org/1999/xhtml"><p>{escape(text)}</p></body>'
+
+
+def _math(formula: str):
+    libsbml = _libsbml()
+    ast = libsbml.parseL3Formula(formula)
+    if ast is None:
+        raise RuntimeError(f"libsbml cannot parse {formula!r}: {libsbml.getLastParseL3Error()}")
+    return ast
+
+
+def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
+    """SBML L3V2 text of patient ``i`` (the typical patient) of a :class:`ketasim.engine.PreparedArm`."""
+    libsbml = _libsbml()
+    a = prepared
+    model = a.definition
+    pk = a.model
+    doc = libsbml.SBMLDocument(3, 2)
+    m = doc.createModel()
+    m.setId("ketasim_" + "".join(ch if ch.isalnum() else "_" for ch in a.arm.name))
+    m.setName(f"ketasim {model.name} model, typical patient of arm {a.arm.name!r} of scenario {scenario_name!r}")
+    m.setNotes(_notes(f"Generated by ketasim from its model definition (digest {model.digest()}). Time in hours; "
+                      "concentrations: plasma ng/mL (total), effect site uM (unbound). " + NOT_EXPRESSIBLE
+                      + " ketasim is a research and teaching tool, not medical advice."))
+    for uid, parts in [v for v in _UNITS.values()]:
+        ud = m.createUnitDefinition()
+        ud.setId(uid)
+        for kind, exp, scale, mult in parts:
+            u = ud.createUnit()
+            u.setKind(getattr(libsbml, f"UNIT_KIND_{kind.upper()}"))
+            u.setExponent(exp)
+            u.setScale(scale)
+            u.setMultiplier(_MMHG_PA if uid == "mmHg" and kind == "kilogram" else mult)
+    m.setTimeUnits("hour")
+
+    used = set()
+
+    def param(pid, value, unit="dimensionless", constant=True, note=""):
+        if pid in used:
+            raise RuntimeError(f"SBML id {pid!r} used twice")
+        used.add(pid)
+        p = m.createParameter()
+        _check(p.setId(pid), pid)
+        p.setValue(float(value))
+        p.setConstant(constant)
+        p.setUnits(_unit_id(unit))
+        if note or unit not in _UNITS and unit != "dimensionless":
+            p.setNotes(_notes((note + (f" Unit: {unit}." if unit not in _UNITS and unit != "dimensionless" else "")).strip()))
+        return p
+
+    def rule_assign(pid, formula):
+        r = m.createAssignmentRule()
+        r.setVariable(pid)
+        _check(r.setMath(_math(formula)), pid)
+
+    def rule_rate(pid, formula):
+        r = m.createRateRule()
+        r.setVariable(pid)
+        _check(r.setMath(_math(formula)), pid)
+
+    def source_of(text: str) -> str:
+        notes = []
+        for tok in text.replace(",", " ").replace("(", " ").replace(")", " ").split():
+            tok = tok.strip(":")
+            for table in (params.literature, params.free):
+                if tok in table:
+                    q = table[tok]
+                    notes.append(f"{tok} = {q.value:g} {q.unit}; source: {q.source}")
+        return f"Derived from {text}. " + " | ".join(notes)
+
+    # ---- functions -------------------------------------------------------------------------------------------
+    for f in model.functions:
+        fd = m.createFunctionDefinition()
+        fd.setId(f.name)
+        _check(fd.setMath(_math(f"lambda({', '.join(f.args)}, {E.to_sbml(f.expr)})")), f.name)
+        if f.doc:
+            fd.setNotes(_notes(f.doc))
+
+    # ---- constants, patient parameters, rates, inputs ---------------------------------------------------------
+    for j, c in enumerate(model.constants):
+        param(c.name, a.mc[j], c.unit, note=source_of(c.source) + (f" {c.doc}" if c.doc else ""))
+    for j, q in enumerate(model.patient):
+        param(q.name, a.pp[i, j], q.unit, note=f"Typical patient. {source_of(q.source)}")
+    rate_value = {}
+    for j, s in enumerate(model.states):
+        rate_value.setdefault(s.rate, a.rates[10 + j])
+    for r in model.rates:
+        if r.name in rate_value:
+            param(r.name, rate_value[r.name], r.unit, note=source_of(r.source))
+    inputs = {x.name: float(x.init) for x in model.inputs}
+
+    # ---- PK (compartment amounts, as in the reference solver) -------------------------------------------------
+    blocks = ("s", "r", "snk", "rnk", "hnk", "mdz")
+    nblk = [int(pk.nmodes[b]) if a.active[b] else 0 for b in range(6)]
+    conv = {0: "mw_ketamine", 1: "mw_ketamine", 2: "mw_norketamine", 3: "mw_norketamine", 4: "mw_hnk",
+            5: "mw_midazolam"}
+    for d in range(10):
+        param(f"pk_ka_{d}", pk.ka[d], "1/h", note="depot absorption rate constant (ketasim.pk)")
+    for d in range(10):
+        if a.active_dep[d]:
+            param(f"pk_depot_{d}", 0.0, "mg", constant=False, note="depot amount")
+            rule_rate(f"pk_depot_{d}", f"-pk_ka_{d} * pk_depot_{d}")
+    for k, slot in (("s", 0), ("r", 1), ("mdz", 2)):
+        param(f"pk_infusion_{k}", 0.0, "mg/h", constant=False, note="zero-order infusion rate (switched by events)")
+    dep = lambda d: f"pk_depot_{d}" if a.active_dep[d] else "0"   # noqa: E731
+    inp = {
+        0: f"pk_infusion_s + pk_ka_0 * {dep(0)} + pk_ka_4 * {dep(4)} + pk_ka_6 * {dep(6)} + pk_ka_8 * {dep(8)}"
+           f" + pk_ka_2 * {dep(2)} * fh_s",
+        1: f"pk_infusion_r + pk_ka_1 * {dep(1)} + pk_ka_5 * {dep(5)} + pk_ka_7 * {dep(7)} + pk_ka_9 * {dep(9)}"
+           f" + pk_ka_3 * {dep(3)} * fh_r",
+        2: f"fm_nk * (cl_s * pk_c_s + pk_ka_2 * {dep(2)} * (1 - fh_s))",
+        3: f"fm_nk * (cl_r * pk_c_r + pk_ka_3 * {dep(3)} * (1 - fh_r))",
+        4: "fm_hnk * (cl_snk * pk_c_snk + cl_rnk * pk_c_rnk)",
+        5: "pk_infusion_mdz",
+    }
+    for b, name in enumerate(blocks):
+        if not nblk[b]:
+            param(f"pk_c_{name}", 0.0, "mg/L", note="inactive in this arm")
+            param(f"ce_{name}", 0.0, "uM", note="inactive in this arm")
+            continue
+        vol, flow = pk.volumes[i, b], pk.flows[i, b]
+        for j in range(nblk[b]):
+            param(f"pk_v_{name}_{j}", vol[j], "L", note=f"volume of compartment {j} (0 = central), typical patient")
+            param(f"pk_a_{name}_{j}", 0.0, "mg", constant=False, note=f"amount in compartment {j}")
+        for j in range(1, nblk[b]):
+            param(f"pk_q_{name}_{j}", flow[j - 1], "L/h", note="inter-compartmental clearance")
+        param(f"pk_cl_{name}", pk.cl[i, b], "L/h", note="elimination clearance from the central compartment")
+        param(f"pk_c_{name}", 0.0, "mg/L", constant=False, note="central concentration")
+        rule_assign(f"pk_c_{name}", f"pk_a_{name}_0 / pk_v_{name}_0")
+        flows = [f"pk_q_{name}_{j} * (pk_c_{name} - pk_a_{name}_{j} / pk_v_{name}_{j})" for j in range(1, nblk[b])]
+        rule_rate(f"pk_a_{name}_0", f"({inp[b]}) - pk_cl_{name} * pk_c_{name}" + "".join(f" - {x}" for x in flows))
+        for j in range(1, nblk[b]):
+            rule_rate(f"pk_a_{name}_{j}", flows[j - 1])
+        fu = "fu_midazolam" if b == 5 else "fu"
+        param(f"ce_{name}", 0.0, "uM", constant=False, note="unbound effect-site concentration")
+        rule_rate(f"ce_{name}", f"ke0 * ({fu} * 1000 / {conv[b]} * pk_c_{name} - ce_{name})")
+    for name, unit in PK_OUTPUTS.items():
+        param(name, 0.0, unit, constant=False, note="total plasma concentration")
+        rule_assign(name, f"pk_c_{name[3:]} * 1000")
+
+    # ---- the chain ---------------------------------------------------------------------------------------------
+    for x in model.inputs:
+        param(x.name, x.init, x.unit, constant=False, note=x.doc)
+    for a_ in model.algebraics:
+        param(a_.name, 0.0, a_.unit, constant=False, note=a_.doc)
+        rule_assign(a_.name, E.to_sbml(a_.expr))
+    for s in model.states:
+        param(s.name, 0.0, s.unit, constant=False, note=s.doc)
+        ia = m.createInitialAssignment()
+        ia.setSymbol(s.name)
+        _check(ia.setMath(_math(E.to_sbml(s.init))), s.name)
+        if s.target is not None:
+            rule_rate(s.name, f"{s.rate} * (({E.to_sbml(s.target)}) - {s.name})")
+        else:
+            rule_rate(s.name, f"({E.to_sbml(s.gain)}) * ({E.to_sbml(s.drive)}) - {s.rate} * {s.name}")
+    for o in model.outputs:
+        if o.name in used:       # an output that is a model variable itself (same id)
+            continue
+        param(o.name, 0.0, o.unit, constant=False, note=o.doc)
+        rule_assign(o.name, E.to_sbml(o.expr))
+
+    # ---- the regimen as events (amounts are expressions of the patient's parameters: loops over patients work) -----
+    for x in [f"pk_infusion_{k}" for k in ("s", "r", "mdz")] + [x.name for x in model.inputs]:
+        rule_rate(x, "0")    # piecewise constant, switched by events (a rate rule makes simulators reset it)
+    by_time = defaultdict(lambda: defaultdict(list))   # time -> variable -> [(op, SBML formula)]
+    for e in range(a.ev_time.size):
+        t, kind, tg = float(a.ev_time[e]), int(a.ev_kind[e]), int(a.ev_target[e])
+        amount = f"({float(a.ev_mg[e])!r} + {float(a.ev_mgkg[e])!r} * weight_kg)"
+        if kind == EVENT_CODES["bolus"]:
+            by_time[t][f"pk_a_{blocks[tg]}_0"].append(("+", amount))
+        elif kind == EVENT_CODES["depot"]:
+            f = f"{float(a.ev_frac[e])!r} * f_iiv" + (" * fgut_s" if tg == 2 else " * fgut_r" if tg == 3 else "")
+            by_time[t][f"pk_depot_{tg}"].append(("+", f"{amount} * piecewise({f}, {f} <= 1, 1)"))
+        elif kind == EVENT_CODES["rate"]:
+            by_time[t][f"pk_infusion_{('s', 'r', None, None, None, 'mdz')[tg]}"].append(("+", amount))
+        else:
+            on = {v: k for k, v in EVENT_CODES.items()}[kind]
+            for me in model.events:
+                if me.on == on:
+                    by_time[t][me.target].append((me.op, E.to_sbml(me.expr)))
+    n_ev = 0
+    for t in sorted(by_time):
+        changes = by_time[t]
+        if t <= 0.0:     # fold t = 0 events into initial assignments (an event cannot fire at the initial time)
+            for var, ops in changes.items():
+                ia = m.getInitialAssignmentBySymbol(var)
+                if ia is None:
+                    ia = m.createInitialAssignment()
+                    ia.setSymbol(var)
+                    cur = repr(float(m.getParameter(var).getValue()))
+                else:
+                    cur = libsbml.formulaToL3String(ia.getMath())
+                for op, f in ops:
+                    cur = f"({cur}) + ({f})" if op == "+" else f
+                _check(ia.setMath(_math(cur)), var)
+            continue
+        n_ev += 1
+        ev = m.createEvent()
+        ev.setId(f"dose_event_{n_ev}")
+        ev.setUseValuesFromTriggerTime(True)
+        trig = ev.createTrigger()
+        trig.setInitialValue(False)
+        trig.setPersistent(True)
+        trig.setMath(_math(f"time >= {t!r}"))
+        for var, ops in changes.items():
+            cur = var
+            for op, f in ops:
+                cur = f"{cur} + ({f})" if op == "+" else f"({f})"
+            ea = ev.createEventAssignment()
+            ea.setVariable(var)
+            _check(ea.setMath(_math(cur)), var)
+        ev.setNotes(_notes(f"regimen at t = {t:g} h"))
+    return libsbml.writeSBMLToString(doc)
+
+
+def patient_values(prepared, i: int) -> dict:
+    """SBML parameter values that differ between patients (patient parameters and PK blocks) of patient ``i``:
+    set them on a simulator loaded with the exported file to simulate another virtual patient of the arm."""
+    a, model = prepared, prepared.definition
+    vals = {n: float(a.pp[i, j]) for j, n in enumerate(model.names("patient"))}
+    pk = a.model
+    for b, name in enumerate(("s", "r", "snk", "rnk", "hnk", "mdz")):
+        if a.active[b]:
+            k = int(pk.nmodes[b])
+            vals.update({f"pk_v_{name}_{j}": float(pk.volumes[i, b, j]) for j in range(k)})
+            vals.update({f"pk_q_{name}_{j}": float(pk.flows[i, b, j - 1]) for j in range(1, k)})
+            vals[f"pk_cl_{name}"] = float(pk.cl[i, b])
+    return vals
+
+
+def validate_sbml(text: str) -> list[str]:
+    """libsbml consistency errors (severity error or fatal; all check categories, units included) of an SBML
+    document; [] when valid. (Warnings remain: literal numbers carry no units in SBML L3 formulas.)"""
+    libsbml = _libsbml()
+    doc = libsbml.readSBMLFromString(text)
+    doc.checkConsistency()
+    errs = []
+    for k in range(doc.getNumErrors()):
+        e = doc.getError(k)
+        if e.getSeverity() >= libsbml.LIBSBML_SEV_ERROR:
+            errs.append(f"{e.getErrorId()}: {e.getMessage().strip()}")
+    return errs
+
+
+def export_sbml(scenario, out_path, arm: str | None = None, params=None, horizon_h: float | None = None) -> Path:
+    """Write the SBML of the typical patient of ``arm`` (default: the first arm) of ``scenario``."""
+    from .engine import default_horizon_h, prepare_arm
+    from .parameters import load_parameters
+    from .population import typical_patient
+
+    params = params or load_parameters()
+    arms = {x.name: x for x in scenario.arms}
+    if arm is None:
+        target = scenario.arms[0]
+    elif arm in arms:
+        target = arms[arm]
+    else:
+        raise InputError(f"--arm: no arm named {arm!r}; the scenario has {', '.join(arms)}")
+    pts = typical_patient(scenario.population, params)
+    horizon = horizon_h or default_horizon_h(scenario.arms)
+    prep = prepare_arm(target, scenario.population, pts, np.array([0.0, horizon]), params=params,
+                       experiment=scenario.experiment)
+    text = sbml_document(prep, params, scenario.name)
+    errs = validate_sbml(text)
+    if errs:   # pragma: no cover - a bug in the exporter, never the user's input
+        raise RuntimeError("generated SBML is invalid: " + "; ".join(errs[:3]))
+    out_path = Path(out_path)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out_path)
+    return out_path

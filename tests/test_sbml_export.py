@@ -1,0 +1,131 @@
+"""SBML export (``ketasim export SCENARIO --sbml OUT.xml [--arm NAME]``): valid SBML L3V2, and libRoadRunner
+simulating it over 28 days agrees with ``ketasim simulate --typical`` within 1e-3 of each variable's range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ketasim
+from ketasim.cli import main
+from ketasim.export import NOT_EXPRESSIBLE, validate_sbml
+
+libsbml = pytest.importorskip("libsbml")
+roadrunner = pytest.importorskip("roadrunner")
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "design_example.yaml"
+AGREEMENT = 1e-3       # of each variable's range (issue 8)
+
+
+@pytest.fixture(scope="module", params=["ketamine", "esketamine-twice-weekly", "midazolam"])
+def exported(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sbml") / f"{request.param}.xml"
+    assert main(["export", str(EXAMPLE), "--sbml", str(out), "--arm", request.param]) == 0
+    return request.param, out.read_text(encoding="utf-8")
+
+
+def test_sbml_is_level3_version2_and_valid(exported):
+    arm, text = exported
+    doc = libsbml.readSBMLFromString(text)
+    assert (doc.getLevel(), doc.getVersion()) == (3, 2)
+    assert validate_sbml(text) == []
+    m = doc.getModel()
+    for col in ("cp_s_ketamine_ng_ml", "glutamate", "spine_density", "score", "cadss", "sbp_change_mmhg"):
+        assert m.getParameter(col) is not None, col
+    assert "not expressible" in libsbml.XMLNode.convertXMLNodeToString(m.getNotes()).lower()
+    assert "per-session summaries" in NOT_EXPRESSIBLE
+    ki = m.getParameter("ki_s")
+    assert ki.getUnits() == "micromolar" and "source: " in libsbml.XMLNode.convertXMLNodeToString(ki.getNotes())
+    if arm == "esketamine-twice-weekly":       # 8 sessions: 7 after t = 0 are events
+        assert m.getNumEvents() >= 7
+
+
+def test_roadrunner_agrees_with_ketasim_typical_over_28_days(exported):
+    arm, text = exported
+    sc = ketasim.load_scenario(EXAMPLE)
+    times = np.unique(np.concatenate([np.arange(0.0, 12.0, 1 / 12), np.arange(12.0, 672.0 + 1e-9, 1.0)]))
+    res = ketasim.simulate(sc, typical=True, output_times_h=times).trajectories()
+    ref = res[res["arm"] == arm]
+    rr = roadrunner.RoadRunner(text)
+    rr.integrator.relative_tolerance = 1e-10
+    rr.integrator.absolute_tolerance = 1e-12
+    cols = [c for c in ref.columns if c not in ("arm", "subject", "time_h")]
+    rr.timeCourseSelections = ["time", *cols]
+    got = rr.simulate(times=times)
+    assert np.allclose(got[:, 0], times)
+    moved = 0
+    for j, c in enumerate(cols, start=1):
+        want = ref[c].to_numpy()
+        scale = np.max(np.abs(want))
+        if scale == 0:
+            assert np.max(np.abs(got[:, j])) == 0, c
+            continue
+        moved += np.ptp(want) > 0
+        assert np.max(np.abs(got[:, j] - want)) / scale <= AGREEMENT, c
+    assert moved >= 10          # a vacuous comparison would not move the chain
+
+
+def test_export_unknown_arm_is_a_one_line_error(tmp_path, capsys):
+    assert main(["export", str(EXAMPLE), "--sbml", str(tmp_path / "x.xml"), "--arm", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --arm") and err.count("\n") == 1
+    assert not (tmp_path / "x.xml").exists()
+
+
+def test_other_virtual_patients_by_setting_their_parameters(tmp_path):
+    """The exported file is a template for the arm: setting a sampled patient's parameters (export.patient_values)
+    and resetting reproduces ketasim's trajectory of that patient (how the benchmark loops 10,000 patients)."""
+    from ketasim.engine import prepare_arm, run_arm
+    from ketasim.export import export_sbml, patient_values
+    from ketasim.parameters import load_parameters
+    from ketasim.population import sample_patients
+
+    sc = ketasim.load_scenario(EXAMPLE)
+    arm = sc.arms[0]
+    p = load_parameters()
+    rr = roadrunner.RoadRunner(export_sbml(sc, tmp_path / "k.xml").read_text(encoding="utf-8"))
+    rr.integrator.relative_tolerance = 1e-10
+    rr.integrator.absolute_tolerance = 1e-12
+    pats = sample_patients(sc.population, p, 5, n=2)
+    times = np.unique(np.concatenate([np.arange(0.0, 6.0, 0.25), np.arange(6.0, 336.0 + 1e-9, 6.0)]))
+    prep = prepare_arm(arm, sc.population, pats, times, params=p)
+    want = run_arm(arm, sc.population, pats, times, params=p).out
+    names = list(prep.definition.output_names)
+    rr.timeCourseSelections = names
+    for i in range(pats.n):
+        for k, v in patient_values(prep, i).items():
+            rr[k] = v
+        rr.reset()
+        got = rr.simulate(times=times)
+        for j, n in enumerate(names):
+            scale = np.max(np.abs(want[i][:, j]))
+            if scale > 0:
+                assert np.max(np.abs(got[:, j] - want[i][:, j])) / scale <= AGREEMENT, (i, n)
+
+
+@pytest.mark.parametrize("drug, route, dose, kw", [
+    ("racemic-ketamine", "iv-bolus", "0.3 mg/kg", {"at": "2 h"}),          # bolus as an event assignment
+    ("racemic-ketamine", "oral", "150 mg", {}),                          # gut depot with first pass
+    ("arketamine", "im", "0.5 mg/kg", {"every": "7 d", "count": 2}),
+    ("racemic-ketamine", "sublingual", "50 mg", {}),
+    ("placebo", "iv-infusion", None, {"duration": "40 min"}),            # sessions only
+])
+def test_routes_agree_with_ketasim(tmp_path, drug, route, dose, kw):
+    from ketasim.export import export_sbml
+
+    sc = ketasim.quick_scenario(drug, route, dose, **kw)
+    rr = roadrunner.RoadRunner(export_sbml(sc, tmp_path / "m.xml").read_text(encoding="utf-8"))
+    rr.integrator.relative_tolerance = 1e-10
+    rr.integrator.absolute_tolerance = 1e-12
+    times = np.unique(np.concatenate([np.arange(0.0, 12.0, 1 / 12), np.arange(12.0, 672.0 + 1e-9, 2.0)]))
+    ref = ketasim.simulate(sc, typical=True, output_times_h=times).trajectories()
+    cols = [c for c in ref.columns if c not in ("arm", "subject", "time_h")]
+    rr.timeCourseSelections = cols
+    got = rr.simulate(times=times)
+    for j, c in enumerate(cols):
+        want = ref[c].to_numpy()
+        scale = np.max(np.abs(want))
+        assert (np.max(np.abs(got[:, j] - want)) / scale if scale else np.max(np.abs(got[:, j]))) <= AGREEMENT, c
