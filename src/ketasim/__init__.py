@@ -21,6 +21,7 @@ _EXPORTS = {
     "simulate": "engine", "VirtualExperiment": "engine", "KetasimError": "errors", "load_parameters": "parameters",
     "NOTICE": "vocabulary", "SimulationResult": "result", "Scenario": "scenario", "load_scenario": "scenario",
     "quick_scenario": "scenario", "scenario_from_dict": "scenario", "run_trial": "trial",
+    "Patient": "patient", "patient_scenario": "scenario",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

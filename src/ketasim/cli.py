@@ -6,6 +6,7 @@ User errors print one line (``error: ...``) and exit with status 2; a traceback 
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -18,6 +19,60 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
                        "Research and teaching tool, not medical advice.")
 
 from .vocabulary import NOTICE  # noqa: E402  (light: no numpy)
+# full lists for --help (regimen.py and population.py are light: no numba/pandas at import)
+from .population import KNOWN_COMEDICATIONS as _COMEDS, SCALES as _SCALES  # noqa: E402
+from .regimen import Drug as _Drug, Route as _Route  # noqa: E402
+
+_DRUGS = ", ".join(d.value for d in _Drug)
+_ROUTES = ", ".join(r.value for r in _Route)
+_EXPERIMENTS = ("ampa_block=1 (AMPA antagonist, e.g. NBQX), mtor_block=1 (rapamycin), spine_block=1, "
+                "hnk_weight=W (HNK contribution to AMPA drive), psychotherapy=1; repeat the option for several")
+OUTPUT_HELP = ("Default output times: every dose event, a peak window after each dose (every 5 min until the end "
+               "of an infusion or for the first hour of absorption, then up to 4 h), the endpoint times, and a "
+               "background step of 1 h that coarsens to 6/12/24 h as the population grows (about 300,000 rows "
+               "in all); population and --typical use the same times. The quick form with one patient writes every 5 "
+               "min. Change it in the scenario with "
+               "'output: {every: 15 min, until: 7 d}' or 'output: [0 h, 40 min, 24 h]'.")
+
+
+def _version_callback(value: bool):
+    if value:
+        from . import __version__
+
+        typer.echo(f"ketasim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                       help="Print the version and exit.")):
+    """ketasim: ketamine therapy from the dose to the mood score. Research and teaching tool, not medical advice."""
+
+
+_QUANTITY_OPTIONS = ("--dose", "--duration", "--every")
+_UNIT_WORD = re.compile(r"^[A-Za-zµμ%][A-Za-zµμ%/.]{0,15}$")
+
+
+def rejoin_quantities(args: list[str]) -> list[str]:
+    """``--dose 0.5 mg/kg`` typed without quotes arrives as two words; join a number and a following unit
+    word (``mg/kg``, ``min``, ``d``) after --dose/--duration/--every, unless that word is an existing file."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        out.append(a)
+        opt, eq, inline = a.partition("=")
+        if opt in _QUANTITY_OPTIONS and i + (1 if eq else 2) < len(args):
+            value, unit = (inline, args[i + 1]) if eq else (args[i + 1], args[i + 2])
+            if (re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value) and _UNIT_WORD.match(unit)
+                    and not unit.lower().endswith((".yaml", ".yml")) and not Path(unit).exists()):
+                out[-1] = f"{opt}={value} {unit}" if eq else a
+                if not eq:
+                    out.append(f"{value} {unit}")
+                i += 2 if eq else 3
+                continue
+        i += 1
+    return out
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -46,26 +101,35 @@ def _experiment(values: Optional[List[str]]):
     return VirtualExperiment(**kw)
 
 
-@app.command()
+@app.command(help="Simulate a scenario (or a quick one-line regimen) and write trajectories, a figure or a "
+                  "report.\n\n" + OUTPUT_HELP)
 def simulate(
     scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML file (or use --drug/--route/--dose)."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Write trajectories (one row per arm x subject x time)."),
     parquet: Optional[Path] = typer.Option(None, "--parquet", help="Write trajectories as Parquet."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write the cascade figure (PNG)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report."),
-    drug: Optional[str] = typer.Option(None, help="Quick form: drug (racemic-ketamine, esketamine, ...)."),
-    route: Optional[str] = typer.Option(None, help="Quick form: route (iv-infusion, intranasal, oral, ...)."),
-    dose: Optional[str] = typer.Option(None, help="Quick form: dose with unit, e.g. '56mg' or '0.5 mg/kg'."),
-    duration: Optional[str] = typer.Option(None, help="Quick form: infusion duration, e.g. '40 min'."),
+    drug: Optional[str] = typer.Option(None, help=f"Quick form: drug, one of {_DRUGS}."),
+    route: Optional[str] = typer.Option(None, help=f"Quick form: route, one of {_ROUTES}."),
+    dose: Optional[str] = typer.Option(None, help="Quick form: dose with unit, e.g. '56mg' or '0.5 mg/kg', or an "
+                                                  "infusion rate with --duration, e.g. '0.5 mg/kg/h' (dose = rate "
+                                                  "x duration)."),
+    duration: Optional[str] = typer.Option(None, help="Quick form: infusion duration, e.g. '40 min' (default 40 min)."),
     every: Optional[str] = typer.Option(None, help="Quick form: dosing interval, e.g. '3.5 d'."),
     count: int = typer.Option(1, help="Quick form: number of doses."),
     weight: float = typer.Option(80.0, help="Quick form: body weight (kg)."),
+    age: Optional[float] = typer.Option(None, help="Quick form: age (years; default 45)."),
+    sex: Optional[str] = typer.Option(None, help="Quick form: female or male (default female)."),
+    comedication: Optional[List[str]] = typer.Option(
+        None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several."),
+    baseline: Optional[float] = typer.Option(None, help="Quick form: baseline score on the scale (default: the "
+                                                        "scale's usual trial baseline, MADRS 33)."),
+    scale: Optional[str] = typer.Option(None, help=f"Quick form: rating scale, one of {', '.join(_SCALES)}."),
     size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
-    experiment: Optional[List[str]] = typer.Option(None, help="Virtual experiment, e.g. ampa_block=1, mtor_block=1."),
+    experiment: Optional[List[str]] = typer.Option(None, help=f"Virtual experiment: {_EXPERIMENTS}."),
 ):
-    """Simulate a scenario (or a quick one-line regimen) and write trajectories, a figure or a report."""
     import numpy as np
 
     from .engine import simulate as run
@@ -80,22 +144,37 @@ def simulate(
 
             raise InputError("simulate: give a SCENARIO file or --drug and --route (and --dose)")
         sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count, weight_kg=weight,
-                            size=size or 1, output_every="5 min")
+                            size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
+                            baseline=baseline, scale=scale,
+                            output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
     else:
-        if drug or route or dose:
+        quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--age", age),
+                                ("--sex", sex), ("--comedication", comedication), ("--baseline", baseline),
+                                ("--scale", scale)) if v]
+        if quick:
             from .errors import InputError
 
-            raise InputError("simulate: use either a SCENARIO file or --drug/--route/--dose, not both")
+            if (dose and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", dose.strip())
+                    and not scenario.exists() and not str(scenario).lower().endswith((".yaml", ".yml"))):
+                raise InputError(f"--dose: write the dose with its unit as one word or in quotes, e.g. "
+                                 f"--dose '{dose} {scenario}' (got {dose!r} and {str(scenario)!r})")
+            if not scenario.exists() and _UNIT_WORD.match(str(scenario)):
+                raise InputError(f"{scenario}: no such scenario file; it looks like a unit: write a quantity as "
+                                 "one word or in quotes (e.g. --dose '0.5 mg/kg'); --weight, --age and --baseline "
+                                 "take plain numbers (kg, years, points)")
+            raise InputError(f"simulate: use either a SCENARIO file or the quick form ({', '.join(quick)}), not both")
         sc = load_scenario(scenario)
     exp = _experiment(experiment)
     params = load_parameters()
     typical = typical or (size or sc.population.size) == 1      # one patient means the typical patient
-    explicit_output = sc.output_list_h or sc.output_every_h
-    fine = None if explicit_output else _fine_times(sc.horizon_h)
-    result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical,
-                 output_times_h=fine if typical else None)
+    # one output grid for the population and its typical patient (see OUTPUT_HELP)
+    times = sc.output_times_h(size or sc.population.size)
+    result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical, output_times_h=times)
     n = result.runs[0].patients.n
-    typ = result if typical else run(sc, params, typical=True, experiment=exp, output_times_h=_fine_times(sc.horizon_h))
+    typ = result if typical else run(sc, params, typical=True, experiment=exp, output_times_h=times)
+    # the figure, report and summary read the typical patient on a fine grid (cheap: one patient)
+    fine_times = np.union1d(times, _fine_times(float(times[-1])))
+    typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times)
     if csv:
         result.to_csv(csv)
         typer.echo(f"wrote {csv}")
@@ -104,17 +183,17 @@ def simulate(
         typer.echo(f"wrote {parquet}")
     if plot:
         pop = result.trajectories() if n > 1 else None
-        plot_cascade(typ.trajectories(), pop, plot, title=f"{sc.name}: typical patient" + (" and 5-95% band" if pop is not None else ""),
-                     notice=NOTICE)
+        plot_cascade(typ_fine.trajectories(), pop, plot, title=f"{sc.name}: typical patient" + (" and 5-95% band" if pop is not None else ""),
+                     notice=NOTICE, scale=sc.population.scale)
         typer.echo(f"wrote {plot}")
     if report:
         from .report import simulation_report
 
-        simulation_report(result, typ, report)
+        simulation_report(result, typ_fine, report)
         typer.echo(f"wrote {report}")
-    typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
+    typer.echo(cascade_summary(typ_fine.trajectories(), typ_fine.sessions(), sc.population.scale))
     typer.echo(NOTICE)
-    del np
+    del typ
 
 
 def _fine_times(horizon_h: float):
@@ -151,7 +230,7 @@ def demo(
     fig_path = out / "cascade.png"
     plot_cascade(typ.trajectories(), pop.trajectories(), fig_path,
                  title="0.5 mg/kg racemic ketamine over 40 min, typical treatment-resistant patient (line) "
-                       f"and {size} virtual patients (5-95%)", notice=NOTICE)
+                       f"and {size} virtual patients (5-95%)", notice=NOTICE, scale="madrs")
     typ.to_csv(out / "typical_patient.csv")
     typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), "madrs"))
     typer.echo(f"parameter set {params.version}; calibration: {params.calibration_run}")
@@ -272,7 +351,7 @@ def main(argv=None) -> int:
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=rejoin_quantities(sys.argv[1:] if argv is None else list(argv)), standalone_mode=False)
     except KetasimError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -353,6 +353,7 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
     runs = []
     shared = None
     children = root.spawn(len(scenario.arms))
+    typical = typical or getattr(scenario, "patient", None) is not None     # a stated patient: typical effects
     for k, arm in enumerate(scenario.arms):
         if typical:
             patients = typical_patient(scenario.population, params)

@@ -19,42 +19,93 @@ PANELS = (
 )
 
 
-def plot_cascade(typical, population=None, path=None, *, title: str | None = None, notice: str = ""):
+SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": "CAPS-5", "ssi": "SSI"}
+LINE_STYLES = ("-", "--", ":")
+
+
+def _repeated(typical) -> bool:
+    """Are doses repeated over days (the score/levels then read better on a linear time axis)?"""
+    if "cp_ketamine_ng_ml" not in typical:
+        return False
+    t = typical["time_h"].to_numpy()
+    c = typical["cp_ketamine_ng_ml"].to_numpy()
+    return bool(np.any((t > 36.0) & (c > 0.05 * max(float(np.nanmax(c)), 1e-12))))
+
+
+def plot_cascade(typical, population=None, path=None, *, title: str | None = None, notice: str = "",
+                 scale: str | None = None):
     """Draw the cascade. ``typical``: trajectories (DataFrame) of a typical patient per arm;
-    ``population``: optional trajectories of many patients (5–95% band per arm). Returns the Figure."""
+    ``population``: optional trajectories of many patients (5–95% band per arm). ``scale``: the rating scale
+    (named on the symptom panel). One colour per arm in every panel; line styles tell a panel's series apart;
+    the legend sits above the panels. Time is linear in days when doses repeat over days (every peak visible,
+    with a zoom on the first 4 h in the plasma panel), else linear to 2 h and logarithmic after. Returns the
+    Figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     arms = list(dict.fromkeys(typical["arm"]))
-    fig, axes = plt.subplots(5, 2, figsize=(12, 14), sharex=True)
+    repeated = _repeated(typical)
+    fig, axes = plt.subplots(5, 2, figsize=(12, 15), sharex=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    arm_color = {arm: colors[i % len(colors)] for i, arm in enumerate(arms)}
+    x_of = (lambda t: np.asarray(t) / 24.0) if repeated else (lambda t: np.asarray(t))
     for ax, (label, series) in zip(axes.flat, PANELS):
-        for a_i, arm in enumerate(arms):
+        if label == "Symptom score":
+            label = f"Symptom score ({SCALE_NAMES.get(scale or '', scale or 'points')})"
+        shown = []
+        for arm in arms:
             t = typical[typical["arm"] == arm]
             for s_i, (col, name) in enumerate(series):
                 if col not in t or not np.any(t[col].to_numpy() != 0):
                     continue
-                color = colors[(a_i * len(series) + s_i) % len(colors)]
-                lab = name if len(arms) == 1 else f"{arm}: {name}"
-                ax.plot(t["time_h"], t[col], color=color, lw=1.6, label=lab)
+                color = arm_color[arm]
+                ax.plot(x_of(t["time_h"]), t[col], color=color, lw=1.4, ls=LINE_STYLES[s_i % len(LINE_STYLES)])
+                if name not in shown:
+                    shown.append(name)
                 if population is not None and col in population:
                     p = population[population["arm"] == arm]
                     g = p.groupby("time_h")[col]
                     lo, hi = g.quantile(0.05), g.quantile(0.95)
-                    ax.fill_between(lo.index, lo.to_numpy(), hi.to_numpy(), color=color, alpha=0.15, lw=0)
-        ax.set_title(label, fontsize=10)
-        ax.set_xscale("symlog", linthresh=2.0)
+                    ax.fill_between(x_of(lo.index), lo.to_numpy(), hi.to_numpy(), color=color, alpha=0.15, lw=0)
+        if len(series) > 1 and shown:     # which line style is which series (in the title: no legend on the data)
+            styles = {"-": "solid", "--": "dashed", ":": "dotted"}
+            label += " — " + ", ".join(f"{n} {styles[LINE_STYLES[i % 3]]}" for i, (c, n) in enumerate(series) if n in shown)
+        ax.set_title(label, fontsize=9)
+        if not repeated:
+            ax.set_xscale("symlog", linthresh=2.0)
+        elif label.startswith("Plasma") and ax.lines:
+            # zoom on the first session (hours) in a corner where a repeated course has spent its peaks
+            t_all = typical["time_h"].to_numpy()
+            c_all = typical["cp_ketamine_ng_ml"].to_numpy() if "cp_ketamine_ng_ml" in typical else np.zeros(1)
+            last = float(t_all[c_all > 0.05 * max(float(np.nanmax(c_all)), 1e-12)].max()) if np.any(c_all > 0) else 0.0
+            if last <= 0.62 * float(t_all.max()):     # the doses are over before the right third: zoom there
+                ins = ax.inset_axes([0.66, 0.4, 0.33, 0.55])
+            else:                                     # else make head room above the peaks
+                lo, hi = ax.get_ylim()
+                ax.set_ylim(lo, lo + 2.1 * (hi - lo))
+                ins = ax.inset_axes([0.55, 0.56, 0.43, 0.38])
+            for arm in arms:
+                t = typical[(typical["arm"] == arm) & (typical["time_h"] <= 4.0)]
+                for s_i, (col, _) in enumerate(series):
+                    if col in t and np.any(t[col].to_numpy() != 0):
+                        ins.plot(t["time_h"], t[col], color=arm_color[arm], lw=1.1, ls=LINE_STYLES[s_i % 3])
+            ins.set_title("first 4 h (h)", fontsize=7)
+            ins.tick_params(labelsize=6)
+            ins.grid(alpha=0.3)
         ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=7, loc="best")
     for ax in axes[-1]:
-        ax.set_xlabel("time after first dose (h; linear to 2 h, then logarithmic)")
-    fig.suptitle(title or "ketamine cascade", fontsize=12)
+        ax.set_xlabel("time after first dose (days)" if repeated else
+                      "time after first dose (h; linear to 2 h, then logarithmic)")
+    handles = [Line2D([], [], color=arm_color[a], lw=2) for a in arms]
+    fig.legend(handles, arms, loc="upper center", ncol=min(len(arms), 4), fontsize=9, frameon=False,
+               bbox_to_anchor=(0.5, 0.965), title="colour = arm" if len(arms) > 1 else None, title_fontsize=8)
+    fig.suptitle(title or "ketamine cascade", fontsize=12, y=0.995)
     if notice:
         fig.text(0.5, 0.005, notice, ha="center", fontsize=8, color="0.4")
-    fig.tight_layout(rect=(0, 0.015, 1, 0.98))
+    fig.tight_layout(rect=(0, 0.015, 1, 0.94))
     if path is not None:
         fig.savefig(path, dpi=110)
         plt.close(fig)

@@ -23,6 +23,9 @@ SCALES = {
     "caps5": (80.0, 20.0, "ptsd"),
     "ssi": (38.0, 2.0, "suicidal_ideation"),
 }
+#: Default baseline (mean, SD) of each scale when a scenario gives none.
+DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 5.0), "caps5": (45.0, 10.0),
+                    "ssi": (20.0, 6.0)}
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice")
 GENOTYPES = ("val/val", "val/met", "met/met")
@@ -120,8 +123,22 @@ class Patients:
 
 
 def _truncnormal(rng, mean, sd, lo, hi, n):
-    x = rng.normal(mean, sd, n) if sd > 0 else np.full(n, float(mean))
-    return np.clip(x, lo, hi)
+    """Normal(mean, sd) truncated to [lo, hi] (not clipped: no pile-up of patients at the bounds).
+
+    Draws inside the bounds are the plain normal draws of ``rng``; the few outside are redrawn from the
+    truncated normal (scipy ``truncnorm``) with a generator spawned from ``rng``, so the main random stream,
+    and every other covariate and random effect, is unchanged."""
+    if sd <= 0:
+        return np.full(n, float(min(max(mean, lo), hi)))
+    x = rng.normal(mean, sd, n)
+    bad = (x < lo) | (x > hi)
+    if bad.any():
+        from scipy.stats import truncnorm
+
+        child = rng.spawn(1)[0]
+        x[bad] = truncnorm.rvs((lo - mean) / sd, (hi - mean) / sd, loc=mean, scale=sd, size=int(bad.sum()),
+                               random_state=child)
+    return x
 
 
 def genotype_factors(params: ParameterSet) -> dict[str, float]:
@@ -160,12 +177,13 @@ def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | No
 
 
 def typical_patient(spec: PopulationSpec, params: ParameterSet) -> Patients:
-    """One patient at the population's central covariates with no random effects (Val/Val unless fixed)."""
+    """One patient at the population's central covariates with no random effects: mean weight, age and
+    baseline, Val/Val unless the genotype is fixed, median CRP unless fixed, female if female_fraction >= 0.5."""
     gf = genotype_factors(params)
     z = np.zeros(1)
     return Patients(
         weight_kg=np.array([spec.weight_kg.mean]), age_years=np.array([spec.age_years.mean]),
-        female=np.array([spec.female_fraction > 0.5]),
+        female=np.array([spec.female_fraction >= 0.5]),      # the majority sex; a 50/50 tie gives female
         genotype_factor=np.array([gf[spec.genotype or "val/val"]]),
         crp_mg_l=np.array([spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")]),
         baseline=np.array([spec.baseline.mean]),

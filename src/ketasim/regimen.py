@@ -88,6 +88,32 @@ def parse_route(text, field: str = "route") -> Route:
         raise InvalidRegimenError(f"{field}: unknown route {text!r}; known routes: {known}") from None
 
 
+_RATE_SUFFIX = ("/h", "/hr", "/hour", "/min", "/minute", "/s", "/d", "/day")
+
+
+def is_rate_text(text) -> bool:
+    """Does ``text`` look like an infusion rate (``'0.5 mg/kg/h'``, ``'30 mg/h'``)?"""
+    if not isinstance(text, str):
+        return False
+    compact = text.replace(" ", "").lower()
+    return any(compact.endswith(s) for s in _RATE_SUFFIX)
+
+
+def parse_rate(text, field: str) -> tuple[float, bool]:
+    """An infusion rate as TCI pumps state it: returns (value in mg/kg/h or mg/h, per_kg)."""
+    from .units import _split, convert
+
+    value, unit = _split(text, field)
+    per_kg = "/kg" in unit.replace(" ", "").lower()
+    target = "mg/kg/h" if per_kg else "mg/h"
+    try:
+        return convert(value, unit, target, field), per_kg
+    except InvalidRegimenError:
+        raise
+    except Exception:
+        raise InvalidRegimenError(f"{field}: {text!r} is not an infusion rate; write e.g. '0.5 mg/kg/h' or '30 mg/h'") from None
+
+
 @dataclasses.dataclass(frozen=True)
 class Administration:
     """One given dose: what enters the body, when and how."""
@@ -194,7 +220,7 @@ class Dose:
     def from_mapping(cls, data: dict, field: str = "dose") -> "Dose":
         if not isinstance(data, dict):
             raise InvalidRegimenError(f"{field}: expected a mapping like {{drug: esketamine, route: intranasal, dose: 56 mg}}")
-        known = {"drug", "route", "dose", "duration", "at", "every", "count"}
+        known = {"drug", "route", "dose", "rate", "duration", "at", "every", "count"}
         extra = set(data) - known
         if extra:
             raise InvalidRegimenError(f"{field}: unknown key(s) {', '.join(sorted(map(str, extra)))}; allowed: {', '.join(sorted(known))}")
@@ -205,10 +231,25 @@ class Dose:
             raise InvalidRegimenError(f"{field}.route: missing")
         route = parse_route(data["route"], f"{field}.route")
         amount, per_kg = 0.0, False
-        if data.get("dose") is not None:
+        duration = parse_time_h(data["duration"], f"{field}.duration") if data.get("duration") is not None else 0.0
+        rate_key = "rate" if data.get("rate") is not None else ("dose" if is_rate_text(data.get("dose")) else None)
+        if rate_key is not None:
+            # an infusion rate (as TCI users write it): dose = rate x duration
+            if rate_key == "rate" and data.get("dose") is not None:
+                raise InvalidRegimenError(f"{field}: give either dose or rate, not both")
+            rate, per_kg = parse_rate(data[rate_key], f"{field}.{rate_key}")
+            if route is not Route.IV_INFUSION:
+                raise InvalidRegimenError(f"{field}.{rate_key}: an infusion rate ({data[rate_key]}) needs route "
+                                          f"iv-infusion, not {route.value}; give a dose instead (e.g. '56 mg')")
+            if duration <= 0:
+                raise InvalidRegimenError(f"{field}.duration: {data[rate_key]} is an infusion rate; add a duration "
+                                          f"(e.g. duration: 40 min) and ketasim gives dose = rate x duration")
+            if rate <= 0:
+                raise InvalidRegimenError(f"{field}.{rate_key}: the rate must be > 0, got {data[rate_key]}")
+            amount = rate * duration
+        elif data.get("dose") is not None:
             amount, kind = parse_dose(data["dose"], f"{field}.dose")
             per_kg = kind == "mg/kg"
-        duration = parse_time_h(data["duration"], f"{field}.duration") if data.get("duration") is not None else 0.0
         at = parse_time_h(data["at"], f"{field}.at") if data.get("at") is not None else 0.0
         every = parse_time_h(data["every"], f"{field}.every") if data.get("every") is not None else 0.0
         count = data.get("count", 1)
@@ -248,4 +289,5 @@ def arm_from_list(name: str, items, field: str | None = None) -> Arm:
     return Arm(name, doses)
 
 
-__all__ = ["Drug", "Route", "Dose", "Arm", "Administration", "arm_from_list", "parse_drug", "parse_route"]
+__all__ = ["Drug", "Route", "Dose", "Arm", "Administration", "arm_from_list", "parse_drug", "parse_route",
+           "parse_rate", "is_rate_text"]

@@ -50,15 +50,51 @@ th:first-child,td:first-child,td.l,th.l{text-align:left} thead th{background:#f9
 pre{background:#f9fafb;border:1px solid #e5e7eb;padding:8px;font-size:12px;overflow-x:auto}
 .hint{color:#6b7280;font-size:12.5px} .plot{width:100%}
 .notice{color:#6b7280;font-size:12.5px}
-.wrap{overflow-x:auto}
+.wrap{overflow-x:auto;max-width:100%}
+section{overflow-x:auto;max-width:100%}
+table.kv td{white-space:normal;overflow-wrap:anywhere}
+.plot{max-width:100%;overflow:hidden}
+@media (max-width:700px){main{padding:8px} section{padding:8px} header{padding:10px}
+ table{font-size:12px} th,td{padding:3px 6px}}
 """
+
+
+#: On a narrow screen (phone) a report restacks every multi-panel figure into one column (the figures are
+#: built for a desktop's two or three columns), with the time views as a drop-down above the legend.
+NARROW_JS = """function ketasimNarrow(layout, nArms) {
+  if (window.innerWidth >= 700) return layout;
+  const xs = Object.keys(layout).filter((k) => /^xaxis\\d*$/.test(k))
+    .sort((a, b) => (Number(a.slice(5)) || 1) - (Number(b.slice(5)) || 1));
+  const n = xs.length;
+  const cols = new Set(xs.map((k) => JSON.stringify(layout[k].domain))).size;
+  if (n < 2 || cols < 2) return layout;
+  const nLeg = Math.max(1, nArms || 2);
+  const top = 60 + 30 * nLeg + (layout.updatemenus ? 44 : 0), rowH = 190, gap = 66;
+  const H = n * rowH + (n - 1) * gap + top + 50, ph = H - top - 50, gy = gap / ph, h = (1 - gy * (n - 1)) / n;
+  xs.forEach((xk, i) => {
+    const yk = "y" + xk.slice(1), y1 = 1 - i * (h + gy);
+    layout[xk].domain = [0, 1];
+    layout[yk].domain = [y1 - h, y1];
+    if (layout.annotations && layout.annotations[i]) { layout.annotations[i].x = 0; layout.annotations[i].y = y1; }
+  });
+  layout.height = H;
+  layout.margin = Object.assign({}, layout.margin, { t: top, l: 50, r: 10 });
+  if (layout.legend) layout.legend.y = 1 + 24 / ph;
+  if (layout.updatemenus) Object.assign(layout.updatemenus[0], { type: "dropdown", direction: "down", x: 0,
+    xanchor: "left", y: 1 + (24 + 30 * nLeg + 12) / ph });
+  return layout;
+}
+if (window.innerWidth < 700) document.querySelectorAll(".js-plotly-plot").forEach((gd) => {
+  const arms = gd.data.filter((t) => t.showlegend !== false).length;
+  Plotly.react(gd, gd.data, ketasimNarrow(gd.layout, arms), gd._context);
+});"""
 
 
 def _page(title: str, subtitle: str, sections: list[str], figures: dict) -> str:
     scripts = "\n".join(
         f"<script>Plotly.newPlot({json.dumps(fid)}, {_json(fig['data'])}, {_json(fig['layout'])}, "
         f"{_json(fig.get('config', {'displaylogo': False, 'responsive': True}))});</script>"
-        for fid, fig in figures.items())
+        for fid, fig in figures.items()) + f"\n<script>{NARROW_JS}</script>"
     return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{html.escape(title)}</title><style>{CSS}</style>"
@@ -89,6 +125,12 @@ def _table(df: pd.DataFrame, left: tuple = ()) -> str:
     return f"<div class=\"wrap\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
+def _fmt_p(p) -> str:
+    from .trial import format_p
+
+    return format_p(p).removeprefix("p=").replace("n/a", "–")
+
+
 def _fmt(v) -> str:
     if v is None:
         return "–"
@@ -108,8 +150,8 @@ def _provenance_table(prov: dict) -> str:
             ("typical_patient", "typical patient only")]
     rows = [(lab, prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
-    return "<table>" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
-                               for k, v in rows) + "</table>"
+    return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
+                                           for k, v in rows) + "</table>"
 
 
 def _scenario_yaml(scenario) -> str:
@@ -169,7 +211,9 @@ def _session_table(result, typical: bool) -> pd.DataFrame:
         row = {"arm": arm, "sessions": int(g["session"].nunique()), "patients": int(per.shape[0])}
         for c, lab in cols:
             x = per[c].to_numpy(float)
-            if typical or x.size == 1:
+            if c == "discharge_ready_h" and np.all(x == 0):
+                row[lab] = "criteria met throughout"          # not "after 0 h", which reads as "at once"
+            elif typical or x.size == 1:
                 row[lab] = float(x[0])
             else:
                 q = np.nanpercentile(x, [50, 5, 95])
@@ -254,7 +298,7 @@ def _comparison_table(tr) -> pd.DataFrame:
         out.append({"arm": r.get("arm"), "versus": r.get("versus"), "measure": r.get("measure"),
                     "time": "all sessions" if th is None else fmt_time_h(float(th)),
                     "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]",
-                    "p": _fmt(r.get("p_value"))})
+                    "p": _fmt_p(r.get("p_value"))})
     return pd.DataFrame(out)
 
 

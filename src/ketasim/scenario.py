@@ -16,13 +16,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .engine import VirtualExperiment, default_horizon_h
 from .errors import InputError, ScenarioFileError
-from .population import DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
+from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
 from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES  # noqa: E402,F401  (defined once, for every layer)
-DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 5.0), "caps5": (45.0, 10.0),
-                    "ssi": (20.0, 6.0)}
 
 
 class _Strict(BaseModel):
@@ -110,6 +108,7 @@ class Scenario:
     experiment: VirtualExperiment = VirtualExperiment()
     design: tuple = ()            # (key, value) pairs; interpreted by ketasim.trial
     source: dict | None = dataclasses.field(default=None, compare=False, repr=False)
+    patient: Any = None           # a ketasim.patient.Patient when the scenario states one patient (``patient:``)
 
     @property
     def horizon_h(self) -> float:
@@ -120,11 +119,19 @@ class Scenario:
             h = self.output_until_h
         return h
 
-    def output_times_h(self) -> np.ndarray:
-        """Output times for trajectories (default: every 6 h over the horizon)."""
+    def output_times_h(self, n_patients: int | None = None) -> np.ndarray:
+        """Output times (h) for trajectories: the ``output:`` section, else the default grid of
+        :func:`ketasim.output_grid.default_output_times_h` (dose events, peak windows, endpoint times, and a
+        background step sized to ``n_patients``, default the population's size)."""
         if self.output_list_h:
             return np.array(sorted(set(self.output_list_h)))
-        every = self.output_every_h or 6.0
+        if not self.output_every_h:
+            from .output_grid import default_output_times_h
+
+            ends = self.endpoints.times_h if self.endpoints else ()
+            return default_output_times_h(self.arms, self.output_until_h or self.horizon_h, ends,
+                                          n_patients or self.population.size)
+        every = self.output_every_h
         until = self.output_until_h or self.horizon_h
         n = int(np.floor(until / every + 1e-9))
         return np.round(np.arange(n + 1) * every, 10)
@@ -160,8 +167,42 @@ def _times(values, field: str) -> tuple[float, ...]:
     return tuple(out)
 
 
+class _Patient(_Strict):
+    weight_kg: float = 80.0
+    age_years: float = 45.0
+    sex: str = "female"
+    baseline: float | None = None
+    condition: str = "depression"
+    scale: str | None = None
+    treatment_resistant: bool = True
+    crp_mg_l: float | None = None
+    genotype: str = "val/val"
+    comedications: list[str] = []
+
+
+def _patient_scenario(data: dict) -> Scenario:
+    """A scenario with ``patient:`` (one stated patient, typical random effects) instead of ``population:``."""
+    from .patient import Patient
+
+    if data.get("population") is not None:
+        raise ScenarioFileError("patient: give either patient (one stated patient) or population, not both")
+    if not isinstance(data["patient"], dict):
+        raise ScenarioFileError("patient: expected a mapping like {weight_kg: 70, age_years: 30, sex: male}")
+    try:
+        m = _Patient.model_validate(data["patient"])
+    except ValidationError as e:
+        raise ScenarioFileError("patient." + _first_error(e)) from None
+    patient = Patient(**{**m.model_dump(), "comedications": tuple(m.comedications)})
+    rest = {k: v for k, v in data.items() if k != "patient"}
+    rest["population"] = patient.population_mapping()
+    sc = scenario_from_dict(rest)
+    return dataclasses.replace(sc, patient=patient, source=data)
+
+
 def scenario_from_dict(data: dict) -> Scenario:
     """Validate a scenario mapping (as read from YAML)."""
+    if isinstance(data, dict) and data.get("patient") is not None:
+        return _patient_scenario(data)
     if not isinstance(data, dict):
         raise ScenarioFileError("scenario: expected a mapping at the top level (name, population, arms, ...)")
     try:
@@ -259,8 +300,15 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
                    at: str | None = None, every: str | None = None, count: int = 1, name: str = "quick",
                    size: int = 1, condition: str = "depression", scale: str | None = None, weight_kg: float = 80.0,
                    baseline: float | None = None, seed: int = 0, output_every: str | None = None,
-                   until: str | None = None) -> Scenario:
-    """A one-arm scenario from command-line style arguments (the CLI's quick form)."""
+                   until: str | None = None, age_years: float | None = None, sex: str | None = None,
+                   comedications=()) -> Scenario:
+    """A one-arm scenario from command-line style arguments (the CLI's quick form).
+
+    ``dose`` may be an infusion rate (``'0.5 mg/kg/h'``) with ``duration``: dose = rate x duration.
+    ``sex`` ('female'/'male') fixes everyone's sex; ``comedications``: names as in ``population.comedications``.
+    """
+    from .regimen import is_rate_text
+
     parse_drug(drug)
     parse_route(route)
     line: dict[str, Any] = {"drug": drug, "route": route}
@@ -268,6 +316,9 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         line["dose"] = dose
     if duration is not None:
         line["duration"] = duration
+    elif is_rate_text(dose):
+        raise InputError(f"--dose: {dose} is an infusion rate; add --duration (e.g. --duration '40 min') and "
+                         "ketasim gives dose = rate x duration")
     elif parse_route(route).value == "iv-infusion":
         line["duration"] = "40 min"
     if at is not None:
@@ -281,6 +332,14 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         pop["scale"] = scale
     if baseline is not None:
         pop["baseline"] = {"mean": baseline, "sd": 5.0 if size > 1 else 0.0}
+    if age_years is not None:
+        pop["age_years"] = {"mean": age_years, "sd": 12.0 if size > 1 else 0.0}
+    if sex is not None:
+        if sex not in ("female", "male"):
+            raise InputError(f"--sex: use female or male, got {sex!r}")
+        pop["female_fraction"] = 1.0 if sex == "female" else 0.0
+    if comedications:
+        pop["comedications"] = list(comedications)
     data: dict[str, Any] = {"name": name, "seed": seed, "population": pop, "arms": {parse_drug(drug).value: [line]}}
     if output_every or until:
         data["output"] = {k: v for k, v in (("every", output_every), ("until", until)) if v}
@@ -288,3 +347,20 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
 
 
 __all__ = ["Scenario", "Endpoints", "load_scenario", "scenario_from_dict", "quick_scenario", "scenario_to_yaml"]
+
+
+def patient_scenario(patient, arms, *, name: str = "patient", endpoints: dict | None = None, output=None,
+                     seed: int = 0) -> Scenario:
+    """A scenario for one stated :class:`ketasim.patient.Patient`. ``arms``: ``{name: [dose lines]}`` or one list of
+    dose lines, each ``{drug, route, dose | rate, duration, at, every, count}`` as in the YAML."""
+    import dataclasses
+
+    if isinstance(arms, list):
+        arms = {"regimen": arms}
+    data = {"name": name, "seed": seed, "patient": dataclasses.asdict(patient), "arms": arms}
+    data["patient"]["comedications"] = list(patient.comedications)
+    if endpoints is not None:
+        data["endpoints"] = endpoints
+    if output is not None:
+        data["output"] = output
+    return scenario_from_dict(data)

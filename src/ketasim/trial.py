@@ -115,7 +115,7 @@ class TrialResult:
             for c in self.comparisons:
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else "all sessions"
                 lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
-                             f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  p={c['p_value']:.3g}")
+                             f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}")
         lines.append("\n" + NOTICE)
         return "\n".join(lines)
 
@@ -130,66 +130,109 @@ def _fmt_t(h) -> str:
     return f"{h / 24:g} d"
 
 
-# ---- statistics ----------------------------------------------------------------------------------------------
+# ---- statistics (scipy / statsmodels; nothing hand-written) ----------------------------------------------------
+def format_p(p) -> str:
+    """A p-value as printed: ``p<0.001`` below 0.001, else three decimals (``p=0.042``); ``p=n/a`` if undefined."""
+    if p is None or not math.isfinite(float(p)):
+        return "p=n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
 def mean_ci(x: np.ndarray):
+    """Mean, its standard error and the 95% CI with Student's t quantile (n - 1 degrees of freedom)."""
+    x = np.asarray(x, float)
     x = x[np.isfinite(x)]
-    m = float(np.mean(x))
-    se = float(np.std(x, ddof=1) / math.sqrt(x.size)) if x.size > 1 else float("nan")
-    return m, se, (m - 1.96 * se, m + 1.96 * se)
+    m = float(np.mean(x)) if x.size else float("nan")
+    if x.size < 2:
+        return m, float("nan"), (float("nan"), float("nan"))
+    se = float(stats.sem(x))
+    q = float(stats.t.ppf(0.975, x.size - 1))
+    return m, se, (m - q * se, m + q * se)
+
+
+def welch_ci(a: np.ndarray, b: np.ndarray):
+    """Difference of means a - b, its SE and the 95% CI with the Welch-Satterthwaite t quantile."""
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    cm = CompareMeans(DescrStatsW(np.asarray(a, float)), DescrStatsW(np.asarray(b, float)))
+    lo, hi = cm.tconfint_diff(alpha=0.05, usevar="unequal")
+    return float(np.mean(a) - np.mean(b)), float(cm.std_meandiff_separatevar), (float(lo), float(hi))
 
 
 def wilson_ci(k: int, n: int):
-    """95% Wilson score interval for a proportion, in percent."""
+    """95% Wilson score interval for a proportion, in percent (statsmodels ``proportion_confint``)."""
+    from statsmodels.stats.proportion import proportion_confint
+
     if n == 0:
         return (float("nan"), float("nan"))
-    z = 1.96
-    p = k / n
-    den = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / den
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (100 * max(c - h, 0.0), 100 * min(c + h, 1.0))
+    lo, hi = proportion_confint(int(k), int(n), alpha=0.05, method="wilson")
+    return (100 * float(lo), 100 * float(hi))
 
 
 def kaplan_meier(time: np.ndarray, event: np.ndarray):
-    """KM curve: (event times, survival). ``time`` in h; ``event`` True for relapse, False censored."""
-    order = np.argsort(time)
-    t, e = time[order], event[order]
-    uniq = np.unique(t[e])
-    surv = []
-    s = 1.0
-    var_sum = 0.0
-    out_var = []
-    for u in uniq:
-        at_risk = np.sum(t >= u)
-        d = np.sum((t == u) & e)
-        s *= 1 - d / at_risk
-        if at_risk > d:
-            var_sum += d / (at_risk * (at_risk - d))
-        surv.append(s)
-        out_var.append(var_sum)
-    return uniq, np.array(surv), np.array(out_var)
+    """KM curve (statsmodels ``SurvfuncRight``): (event times, survival, Greenwood's sum d / (n (n - d)) =
+    (SE(S) / S)^2). ``time`` in h; ``event`` True for relapse, False censored."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    time = np.asarray(time, float)
+    event = np.asarray(event, bool)
+    if not event.any():
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    sf = SurvfuncRight(time, event.astype(int))
+    keep = sf.n_events > 0
+    with np.errstate(divide="ignore", invalid="ignore"):     # Greenwood: (SE(S) / S)^2; inf once S reaches 0
+        var = (sf.surv_prob_se[keep] / sf.surv_prob[keep]) ** 2
+    return sf.surv_times[keep], sf.surv_prob[keep], var
 
 
 def km_median(time, event):
-    """Median time to event with a 95% CI (Brookmeyer–Crowley on the log-log scale); NaN if not reached."""
-    u, s, v = kaplan_meier(time, event)
-    if u.size == 0:
+    """Median time to event with a 95% CI (Brookmeyer–Crowley, complementary log-log transform; statsmodels
+    ``SurvfuncRight.quantile_ci``); NaN where not reached."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    time = np.asarray(time, float)
+    event = np.asarray(event, bool)
+    if not event.any():
         return float("nan"), (float("nan"), float("nan"))
-    med = float(u[np.argmax(s <= 0.5)]) if np.any(s <= 0.5) else float("nan")
+    sf = SurvfuncRight(time, event.astype(int))
+    med = float(sf.quantile(0.5)) if np.any(sf.surv_prob <= 0.5) else float("nan")
     with np.errstate(divide="ignore", invalid="ignore"):
-        ll = np.log(-np.log(s))
-        se = np.sqrt(v) / np.abs(np.log(s))
-        lo_s = np.exp(-np.exp(ll + 1.96 * se))
-        hi_s = np.exp(-np.exp(ll - 1.96 * se))
-    lo = float(u[np.argmax(lo_s <= 0.5)]) if np.any(lo_s <= 0.5) else float("nan")
-    hi = float(u[np.argmax(hi_s <= 0.5)]) if np.any(hi_s <= 0.5) else float("nan")
-    return med, (lo, hi)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lo, hi = sf.quantile_ci(0.5, alpha=0.05, method="cloglog")
+    fin = (lambda v: float(v) if v is not None and np.isfinite(v) else float("nan"))
+    return med, (fin(lo), fin(hi))
+
+
+def logrank_p(time_a, event_a, time_b, event_b) -> float:
+    """Two-sided log-rank p-value with censoring (statsmodels ``survdiff``)."""
+    from statsmodels.duration.survfunc import survdiff
+
+    t = np.concatenate([time_a, time_b]).astype(float)
+    e = np.concatenate([event_a, event_b]).astype(int)
+    g = np.concatenate([np.zeros(len(time_a), int), np.ones(len(time_b), int)])
+    if e.sum() == 0:
+        return float("nan")
+    return float(survdiff(t, e, g)[1])
 
 
 # ---- simulation of arms -----------------------------------------------------------------------------------------
-def _band_times(horizon: float) -> np.ndarray:
-    early = [0, 0.25, 0.5, 0.667, 1, 1.5, 2, 3, 4, 6, 8, 12, 18]
-    return np.array(sorted(set(early + list(np.arange(24.0, horizon + 1e-9, 24.0)))), float)
+def _band_times(horizon: float, administrations=()) -> np.ndarray:
+    """Times (h) of the population bands: fine through the first dose (every 5 min to 1 h), then daily, plus
+    the rise, peak and fall of every later dose (start, end of infusion or ~Tmax, +1, +2, +4 h) so that
+    repeated doses show their peaks (a handful of points per dose keeps memory at n x times)."""
+    early = [0, 5 / 60, 10 / 60, 0.25, 20 / 60, 0.5, 40 / 60, 50 / 60, 1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 18]
+    t = set(early) | set(np.arange(24.0, horizon + 1e-9, 24.0))
+    seen = 0
+    for a in sorted(administrations, key=lambda a: a.start_h):
+        if a.drug.value == "oral-antidepressant" or a.start_h <= 0 or seen >= 60:
+            continue
+        seen += 1
+        peak = a.duration_h if a.duration_h > 0 else (1.0 if a.route.value == "oral" else 1 / 3)
+        t |= {a.start_h + o for o in (0.0, peak / 2, peak, peak + 1.0, peak + 2.0, peak + 4.0)}
+    return np.array(sorted(round(x, 9) for x in t if 0 <= x <= horizon + 1e-9), float)
 
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
@@ -223,6 +266,9 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
         band_rows.append(pd.DataFrame({"arm": name, "time_h": band_times, "variable": v, "p05": q[0],
                                        "median": q[1], "p95": q[2]}))
     noise = rng.normal(0.0, noise_sd, out_score.shape) if noise_sd > 0 else 0.0
+    # a rating is the model score plus the rater's noise, rounded and bounded by the scale: a rater who would
+    # score below 0 records 0 (censoring, kept on purpose: rates P(rating <= threshold) are then exactly the
+    # normal CDF that calibration uses analytically; truncating the noise would change that meaning)
     rating = np.clip(np.rint(out_score + noise), 0, smax)
     rating[:, times == 0] = np.rint(patients.baseline)[:, None]
     sbp0, dbp0 = baseline_bp(params, patients.age_years, rng)
@@ -240,14 +286,24 @@ def _responders(rating: np.ndarray, baseline: np.ndarray, ep: Endpoints) -> np.n
 
 
 def _proportion_difference(pa: np.ndarray, pb: np.ndarray):
-    """Difference of two proportions in percentage points: (value, 95% Wald CI, two-sided pooled z-test p)."""
-    x1, x2 = float(pa.mean()), float(pb.mean())
-    se = math.sqrt(x1 * (1 - x1) / pa.size + x2 * (1 - x2) / pb.size)
-    pool = (pa.sum() + pb.sum()) / (pa.size + pb.size)
-    se0 = math.sqrt(pool * (1 - pool) * (1 / pa.size + 1 / pb.size))
-    z = (x1 - x2) / se0 if se0 > 0 else 0.0
-    d = x1 - x2
-    return 100 * d, [100 * (d - 1.96 * se), 100 * (d + 1.96 * se)], float(2 * stats.norm.sf(abs(z)))
+    """Difference of two proportions in percentage points: (value, 95% Newcombe hybrid-score CI, two-sided
+    score test p), both from statsmodels (``confint_proportions_2indep``, ``test_proportions_2indep``)."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
+    import warnings
+
+    k1, n1, k2, n2 = int(np.sum(pa)), int(pa.size), int(np.sum(pb)), int(pb.size)
+    d = k1 / n1 - k2 / n2
+    # statsmodels also computes the ratio and odds ratio internally: silence their divisions by zero
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff", alpha=0.05)
+        if k1 + k2 in (0, n1 + n2):          # both arms all-or-none: no evidence of a difference
+            p = 1.0
+        else:
+            p = float(test_proportions_2indep(k1, n1, k2, n2, method="score", compare="diff",
+                                               correction=False).pvalue)   # = pooled z-test
+    return 100 * d, [100 * float(lo), 100 * float(hi)], p
 
 
 def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
@@ -338,9 +394,7 @@ def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, o
             v, se, ci = mean_ci(d)
             p = float(stats.ttest_1samp(d, 0.0).pvalue) if d.size > 1 else float("nan")
         else:
-            v = float(ca.mean() - cb.mean())
-            se = math.sqrt(ca.var(ddof=1) / ca.size + cb.var(ddof=1) / cb.size)
-            ci = (v - 1.96 * se, v + 1.96 * se)
+            v, se, ci = welch_ci(ca, cb)
             p = float(stats.ttest_ind(ca, cb, equal_var=False).pvalue)
         out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale,
                     "measure": "mean_change_difference", "value": v, "ci95": [ci[0], ci[1]], "p_value": p})
@@ -394,7 +448,7 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
         extra = _withdrawal_setup(design, scenario)
         times = np.unique(np.concatenate([times, extra["visits"]]))
         horizon = max(horizon, times[-1])
-    band_times = _band_times(horizon)
+    band_times = _band_times(horizon, [adm for arm in scenario.arms for adm in arm.administrations()])
     total = size * len(scenario.arms)
     done = [0]
     outcomes = {}
@@ -559,9 +613,7 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
             rows += [{**r, **label} for r in part]
         (ta, ea), (tb, eb) = km[arm_of[cont.name]], km[arm_of[wd.name]]
         if ta.size and tb.size:
-            # (the log-rank statistic is undefined without any relapse)
-            res = stats.logrank(ta, tb) if hasattr(stats, "logrank") and (ea.any() or eb.any()) else None
-            p = float(res.pvalue) if res is not None else float("nan")
+            p = logrank_p(ta, ea, tb, eb)          # censored at the last visit when no relapse
             v, ci, _ = _proportion_difference(ea, eb)
             comps.append({"arm": arm_of[cont.name], "versus": arm_of[wd.name], **label, "time_h": None, "scale": scale,
                           "measure": "relapse_rate_difference", "value": v, "ci95": ci,

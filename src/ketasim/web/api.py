@@ -98,6 +98,8 @@ def meta() -> dict:
         "default_endpoint_times": DEFAULT_ENDPOINT_TIMES, "arm_colors": list(F.ARM_COLORS),
         "chain": [{"column": c, "label": lab, "unit": u} for c, lab, u, _ in CHAIN],
         "side_chain": [{"column": c, "label": lab, "unit": u} for c, lab, u, _ in SIDE_CHAIN],
+        "dose_units": list(DOSE_UNITS), "max_extra_lines": MAX_EXTRA_LINES,
+        "parameters": json_safe(parameter_catalog()), "observed_columns": list(OBSERVED_COLUMNS),
     }
 
 
@@ -131,20 +133,46 @@ def _qty(value, unit: str) -> str:
     return f"{_text(value)} {unit}"
 
 
-def regimen_lines(reg: dict) -> list[dict]:
-    """The scenario lines (``{drug, route, dose, duration, every, count}``) of one form regimen."""
+#: Extra dose lines per regimen (beyond the first), e.g. a loading bolus before an infusion.
+MAX_EXTRA_LINES = 4
+#: Dose units the form offers: amounts, and infusion rates (dose = rate x duration, as TCI pumps state them).
+DOSE_UNITS = ("mg/kg", "mg", "mg/kg/h", "mg/h")
+
+
+def _dose_line(reg: dict) -> dict:
     line: dict[str, Any] = {"drug": _text(reg.get("drug", "")), "route": _text(reg.get("route", ""))}
     if not _blank(reg.get("dose")):
         line["dose"] = _qty(reg["dose"], _text(reg.get("dose_unit") or "mg"))
     if line["route"] == "iv-infusion" and not _blank(reg.get("duration_min")):
         line["duration"] = _qty(reg["duration_min"], "min")
-    line["at"] = "0 h"
+    line["at"] = _qty(reg["at"], _text(reg.get("at_unit") or "h")) if not _blank(reg.get("at")) else "0 h"
     count = _num(reg.get("count"))
     if not _blank(reg.get("every")) and not (count == 1 or _blank(count)):
         line["every"] = _qty(reg["every"], _text(reg.get("every_unit") or "d"))
     if not _blank(count) and count != 1:
         line["count"] = count
-    lines = [line]
+    return line
+
+
+def _extra_lines(reg: dict) -> list[dict]:
+    extra = reg.get("lines") or []
+    if not isinstance(extra, list):
+        raise FormErrors([{"field": "general", "message": "regimens[].lines: expected a list of dose lines"}])
+    return [x for x in extra[:MAX_EXTRA_LINES] if isinstance(x, dict) and not x.get("removed")]
+
+
+def line_fields(reg: dict) -> list[str]:
+    """The form field (relative to ``regimen.N``) of each scenario line of a regimen, in order."""
+    out = [""] + [f"lines.{j}" for j in range(len(_extra_lines(reg)))]
+    if reg.get("background_antidepressant"):
+        out.append("background_antidepressant")
+    return out
+
+
+def regimen_lines(reg: dict) -> list[dict]:
+    """The scenario lines (``{drug, route, dose, duration, at, every, count}``) of one form regimen: its first
+    line, any extra lines (``lines``), and the optional background antidepressant."""
+    lines = [_dose_line(reg)] + [_dose_line(x) for x in _extra_lines(reg)]
     if reg.get("background_antidepressant"):
         lines.append({"drug": "oral-antidepressant", "route": "oral", "at": "0 d"})
     return lines
@@ -202,11 +230,17 @@ class Built:
     mapping: dict                   # the scenario mapping (what the YAML file holds)
     slots: dict                     # arm name -> regimen slot (0, 1, 2) or "placebo"
     warnings: list
+    params: Any = None              # the parameter set with the form's overrides (None: the default set)
+    overrides: dict = dataclasses.field(default_factory=dict)
+    columns: int = 2                # figure columns the page asked for (1 on a phone)
 
 
-def _field_of(message: str, slots: dict) -> str:
+def _field_of(message: str, slots: dict, lines: dict | None = None) -> str:
     """The form field a one-line engine message points at (the message starts with the scenario path;
-    arm names may themselves contain ': ' or dots, so they are matched first)."""
+    arm names may themselves contain ': ' or dots, so they are matched first). ``lines``: arm name -> the
+    form field of each of its scenario lines (:func:`line_fields`)."""
+    import re
+
     for name in sorted(slots, key=len, reverse=True):
         prefix = f"arms.{name}"
         if message.startswith(prefix) and message[len(prefix):len(prefix) + 1] in ("[", ".", ":"):
@@ -214,11 +248,14 @@ def _field_of(message: str, slots: dict) -> str:
             tail = message[len(prefix):].split(": ", 1)[0]
             if slot == "placebo":
                 return "trial.placebo"
-            if tail.startswith("[1]"):
+            m = re.match(r"\[(\d+)\]", tail)
+            where = ((lines or {}).get(name) or ["", "background_antidepressant"])
+            sub = where[int(m.group(1))] if m and int(m.group(1)) < len(where) else ""
+            if sub == "background_antidepressant":
                 return f"regimen.{slot}.background_antidepressant"
             key = tail.split(".", 1)[1] if "." in tail else "dose"
-            key = {"duration": "duration_min"}.get(key, key)
-            return f"regimen.{slot}.{key}"
+            key = {"duration": "duration_min", "rate": "dose"}.get(key, key)
+            return f"regimen.{slot}.{sub + '.' if sub else ''}{key}"
     path = message.split(": ", 1)[0]
     if path.startswith("population."):
         key = path.split(".")[1].split("[")[0]
@@ -227,6 +264,10 @@ def _field_of(message: str, slots: dict) -> str:
         return "trial.times"
     if path.startswith("experiments."):
         return "experiments"
+    if path.startswith("overrides"):
+        return path if path.count(".") >= 1 else "overrides"
+    if path.startswith("observed"):
+        return "observed"
     return "general"
 
 
@@ -261,7 +302,11 @@ def build(form: dict, *, trial: bool = False) -> Built:
     if not regs:
         errors.append({"field": "general", "message": "arms: at least one arm is required"})
     by_slot = dict(regs)
-    arms = {name: regimen_lines(by_slot[slot]) for name, slot in names.items()}
+    try:
+        arms = {name: regimen_lines(by_slot[slot]) for name, slot in names.items()}
+    except FormErrors as e:
+        raise FormErrors(errors + e.errors) from None
+    where = {name: line_fields(by_slot[slot]) for name, slot in names.items()}
     if tset is not None and tset.get("placebo_arm"):
         pname = "placebo"
         while pname in arms:
@@ -288,30 +333,186 @@ def build(form: dict, *, trial: bool = False) -> Built:
                    "arms": probe_arm})
     except KetasimError as e:
         pop_ok = False
-        errors.append({"field": _field_of(str(e), names), "message": str(e)})
+        errors.append({"field": _field_of(str(e), names, where), "message": str(e)})
+    params, overrides = None, {}
+    try:
+        params, overrides = parameters_with(form.get("overrides"))
+    except FormErrors as e:
+        errors += e.errors
     warn: list[dict] = []
     for name, lines in arms.items():
         base = {"name": "check", "population": pop if pop_ok else {"size": 1}, "arms": {name: lines}}
         try:
             _, w = _validate(base)
-            warn += [{"field": _field_of(m, names), "message": m} for m in w]
+            warn += [{"field": _field_of(m, names, where), "message": m} for m in w]
         except KetasimError as e:
-            errors.append({"field": _field_of(str(e), names), "message": str(e)})
+            errors.append({"field": _field_of(str(e), names, where), "message": str(e)})
     if errors:
         raise FormErrors(errors, warn)
     try:
         sc, _ = _validate(mapping)
     except KetasimError as e:
-        raise FormErrors([{"field": _field_of(str(e), names), "message": str(e)}], warn) from None
-    return Built(sc, mapping, names, warn)
+        raise FormErrors([{"field": _field_of(str(e), names, where), "message": str(e)}], warn) from None
+    return Built(sc, mapping, names, warn, params, overrides)
+
+
+# ---- parameter overrides, observed data, layout -------------------------------------------------------------------
+#: Exploration range of a literature parameter around its value, by the confidence stated in parameters.csv
+#: (a teaching range, not a claim): x/÷ 2 when stated by the source, 3 when derived, 5 when uncertain.
+_RANGE_FACTOR = {"as stated": 2.0, "derived": 3.0, "uncertain": 5.0}
+#: Parameters the dashboard does not offer (unit conversions and monitoring rules, not biology).
+_NOT_EDITABLE = ("mw.", "monitoring.")
+MAX_OBSERVED_BYTES = 200_000
+MAX_OBSERVED_ROWS = 5000
+#: Observed columns the page can overlay: CSV column -> (trajectory column, label).
+OBSERVED_COLUMNS = {"score": ("score", "score"), "cp_ketamine_ng_ml": ("cp_ketamine_ng_ml", "plasma ketamine"),
+                    "concentration_ng_ml": ("cp_ketamine_ng_ml", "plasma ketamine"),
+                    "cadss": ("cadss", "CADSS"), "sbp_change_mmhg": ("sbp_change_mmhg", "SBP change")}
+
+
+def _columns(form: dict) -> int:
+    c = form.get("columns", 2) if isinstance(form, dict) else 2
+    return 1 if c == 1 else 2
+
+
+def plausible_range(name: str) -> tuple[float, float] | None:
+    """The range an override of parameter ``name`` must lie in (its unit), or None when it cannot be edited.
+
+    Calibrated (free) parameters: the calibration's bounds (``calibration.FITTED``). Literature parameters:
+    value x/÷ a factor set by the stated confidence (``_RANGE_FACTOR``); fractions stay within [0, 1]."""
+    p = parameters()
+    if name in p.free:
+        from ..calibration import FITTED
+
+        if name not in FITTED:
+            return None
+        return float(FITTED[name][1]), float(FITTED[name][2])
+    prm = p.literature.get(name)
+    if prm is None or name.startswith(_NOT_EDITABLE) or not math.isfinite(prm.value) or prm.value <= 0:
+        return None
+    conf = prm.confidence.split(" (")[0].strip()
+    f = _RANGE_FACTOR.get(conf, 2.0)
+    lo, hi = prm.value / f, prm.value * f
+    if prm.unit in ("1", "dimensionless", "fraction") and prm.value <= 1:
+        hi = min(hi, 1.0)
+    return float(f"{lo:.4g}"), float(f"{hi:.4g}")
+
+
+@lru_cache(maxsize=1)
+def parameter_catalog() -> list[dict]:
+    """Every parameter the page can edit: name, value, unit, source, confidence, note and plausible range."""
+    p = parameters()
+    out = []
+
+    def source_of(prm, depth=0):   # "same as pk.racemic.v1" -> that parameter's source
+        src = prm.source.strip()
+        if src.startswith("same as ") and depth < 5:
+            ref = p.literature.get(src.removeprefix("same as ").split()[0].strip(" ,;"))
+            if ref is not None:
+                return source_of(ref, depth + 1)
+        return src
+
+    for kind, group in (("literature", p.literature), ("calibrated", p.free)):
+        for name, prm in group.items():
+            rng = plausible_range(name)
+            if rng is None:
+                continue
+            out.append({"name": name, "value": prm.value, "unit": prm.unit, "source": source_of(prm),
+                        "confidence": prm.confidence, "note": prm.note, "kind": kind, "min": rng[0], "max": rng[1]})
+    return sorted(out, key=lambda r: r["name"])
+
+
+def parameters_with(overrides) -> tuple[Any, dict]:
+    """The default parameter set with the form's overrides ``{name: value}`` applied, after checking each
+    against :func:`plausible_range`. Returns (ParameterSet or None when there are none, the overrides used)."""
+    if _blank(overrides) or overrides == {}:
+        return None, {}
+    if not isinstance(overrides, dict):
+        raise FormErrors([{"field": "overrides", "message": "overrides: expected {parameter name: value}"}])
+    p = parameters()
+    errs, lit, free, used = [], {}, {}, {}
+    for name, raw in list(overrides.items())[:20]:
+        name = str(name)
+        f = f"overrides.{name}"
+        if name not in p.literature and name not in p.free:
+            errs.append({"field": "overrides", "message": f"{f}: no such parameter (see `ketasim params`)"})
+            continue
+        rng = plausible_range(name)
+        if rng is None:
+            errs.append({"field": "overrides", "message": f"{f}: this parameter cannot be edited here"})
+            continue
+        v = _num(raw)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            errs.append({"field": "overrides", "message": f"{f}: {raw!r} is not a number"})
+            continue
+        unit = (p.free.get(name) or p.literature[name]).unit
+        if not (rng[0] <= v <= rng[1]):
+            errs.append({"field": "overrides", "message": f"{f}: {v:g} {unit} is outside the plausible range "
+                                                          f"{rng[0]:g}-{rng[1]:g} {unit}"})
+            continue
+        (free if name in p.free else lit)[name] = float(v)
+        used[name] = float(v)
+    if errs:
+        raise FormErrors(errs)
+    out = p.with_literature(lit) if lit else p
+    if free:
+        out = out.with_free(free, f"{p.free_version}+override", p.calibration_run)
+    return out, used
+
+
+def parse_observed(obs) -> dict | None:
+    """Observed data uploaded by the page: ``{"csv": text}`` with a ``time_h`` column and one of
+    ``OBSERVED_COLUMNS`` (score, cp_ketamine_ng_ml / concentration_ng_ml, cadss, sbp_change_mmhg).
+    Returns {time_h, values, column, label} or None; raises FormErrors (field ``observed``) otherwise."""
+    import io
+
+    import pandas as pd
+
+    if obs is None or obs == {} or (isinstance(obs, dict) and _blank(obs.get("csv"))):
+        return None
+    err = lambda m: FormErrors([{"field": "observed", "message": f"observed: {m}"}])  # noqa: E731
+    if not isinstance(obs, dict) or not isinstance(obs.get("csv"), str):
+        raise err("expected a CSV file as text")
+    text = obs["csv"]
+    if len(text.encode("utf-8", "ignore")) > MAX_OBSERVED_BYTES:
+        raise err(f"the file is larger than {MAX_OBSERVED_BYTES // 1000} kB")
+    try:
+        df = pd.read_csv(io.StringIO(text), nrows=MAX_OBSERVED_ROWS + 1)
+    except Exception as e:  # pandas raises several parser errors
+        raise err(f"cannot read the CSV ({str(e).splitlines()[0][:120]})") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    if "time_h" not in df.columns:
+        raise err("a 'time_h' column (hours after the first dose) is required")
+    cols = [c for c in df.columns if c in OBSERVED_COLUMNS]
+    if len(cols) != 1:
+        raise err(f"give exactly one value column, one of {', '.join(OBSERVED_COLUMNS)}")
+    if len(df) > MAX_OBSERVED_ROWS:
+        raise err(f"more than {MAX_OBSERVED_ROWS} rows")
+    t = pd.to_numeric(df["time_h"], errors="coerce").to_numpy(float)
+    y = pd.to_numeric(df[cols[0]], errors="coerce").to_numpy(float)
+    bad = ~(np.isfinite(t) & np.isfinite(y))
+    if bad.any():
+        raise err(f"row {int(np.flatnonzero(bad)[0]) + 2}: time_h and {cols[0]} must be numbers")
+    if len(t) == 0:
+        raise err("no rows")
+    if (t < 0).any():
+        raise err("time_h must be >= 0")
+    column, label = OBSERVED_COLUMNS[cols[0]]
+    return {"time_h": t, "values": y, "column": column, "label": label}
 
 
 # ---- single-patient simulation ------------------------------------------------------------------------------------
-def _simulate(scenario, times=None):
+def _simulate(scenario, times=None, params=None):
     from ..engine import simulate
 
     with ENGINE_LOCK:
-        return simulate(scenario, parameters(), typical=True, output_times_h=times)
+        if params is None:
+            return simulate(scenario, parameters(), typical=True, output_times_h=times)
+        try:
+            return simulate(scenario, params, typical=True, output_times_h=times)
+        except (ValueError, ArithmeticError) as e:   # an override the model cannot run with (e.g. CL > liver flow)
+            raise FormErrors([{"field": "overrides", "message": f"overrides: the model cannot run with these "
+                                                                f"values ({e})"}]) from None
 
 
 def _key_numbers(df, sessions, scale: str) -> list[dict]:
@@ -358,7 +559,8 @@ def simulate_form(form: dict) -> dict:
     b = build(form)
     sc = b.scenario
     times = display_times(sc)
-    res = _simulate(sc, times)
+    observed = parse_observed(form.get("observed"))
+    res = _simulate(sc, times, b.params)
     t1 = time.perf_counter()
     df = res.trajectories()
     df.attrs = {}   # pandas deep-copies attrs on every column access; provenance travels separately here
@@ -367,14 +569,21 @@ def simulate_form(form: dict) -> dict:
     colors = {a: F.ARM_COLORS[b.slots[a]] if isinstance(b.slots.get(a), int) else F.ARM_COLORS[3] for a in arms}
     view = form.get("view", 0)
     fig = F.cascade_figure(df, None, arms=arms, arm_colors=colors, horizon_h=float(times[-1]),
-                           view=view if isinstance(view, int) else 0, shared_x="time_h")
+                           view=view if isinstance(view, int) else 0, shared_x="time_h",
+                           columns=_columns(form), compact_menu=_columns(form) == 1)
+    if observed is not None:
+        try:
+            F.add_observed(fig, observed["time_h"], observed["values"], observed["column"], observed["label"])
+        except KetasimError as e:
+            raise FormErrors([{"field": "observed", "message": str(e)}]) from None
     chain = {a: {c: F.compact(g[c].to_numpy(), 4) for c in _SERIES} for a, g in df.groupby("arm", sort=False)}
     out = {
         "ok": True, "arms": [{"name": a, "slot": b.slots[a], "color": colors[a]} for a in arms],
         "time_h": F.compact(times, 9), "chain": chain, "chain_ranges": json_safe(_chain_ranges(df)),
         "figure": fig, "key_numbers": json_safe(_key_numbers(df, sessions, sc.population.scale)),
         "scale": sc.population.scale, "summary": cascade_summary(df, sessions, sc.population.scale),
-        "provenance": json_safe(res.provenance), "warnings": b.warnings,
+        "provenance": json_safe({**res.provenance, "overrides": b.overrides}), "warnings": b.warnings,
+        "observed": None if observed is None else {"column": observed["column"], "n": len(observed["time_h"])},
         "timing_ms": {"engine": round((t1 - t0) * 1000, 1)},
     }
     out["timing_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 1)
@@ -392,7 +601,7 @@ def results_csv(form: dict) -> str:
     """Trajectories of the typical patient per arm at the scenario's output times (every 5 min) — the file
     ``ketasim simulate SCENARIO.yaml --typical --csv OUT.csv`` writes for the downloaded scenario."""
     b = build(form)
-    res = _simulate(b.scenario)
+    res = _simulate(b.scenario, None, b.params)
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "results.csv"
         res.to_csv(p)
@@ -404,7 +613,7 @@ def simulation_report_html(form: dict) -> str:
     from ..report import simulation_report
 
     b = build(form)
-    res = _simulate(b.scenario, display_times(b.scenario))
+    res = _simulate(b.scenario, display_times(b.scenario), b.params)
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "report.html"
         simulation_report(res, res, p)
@@ -414,7 +623,7 @@ def simulation_report_html(form: dict) -> str:
 # ---- virtual trials ---------------------------------------------------------------------------------------------------
 def build_trial(form: dict):
     """Validate a trial request: the scenario and the dashboard's size limit."""
-    b = build(form, trial=True)
+    b = dataclasses.replace(build(form, trial=True), columns=_columns(form))
     size = b.scenario.population.size
     if size > MAX_TRIAL_SIZE:
         raise FormErrors([{"field": "trial.size", "message": f"population.size: the dashboard runs at most "
@@ -428,8 +637,15 @@ def run_trial_job(b: Built, progress) -> dict:
 
     size = b.scenario.population.size
     chunk = max(20, math.ceil(size / 10))
+    from ..errors import InputError
+
     with ENGINE_LOCK:
-        tr = run_trial(b.scenario, parameters(), progress=progress, chunk=chunk)
+        try:
+            tr = run_trial(b.scenario, b.params or parameters(), progress=progress, chunk=chunk)
+        except (ValueError, ArithmeticError) as e:
+            if b.params is None or isinstance(e, KetasimError):
+                raise
+            raise InputError(f"overrides: the model cannot run with these values ({e})") from None
     return {"trial": tr}
 
 
@@ -439,8 +655,10 @@ def trial_view(b: Built, tr) -> dict:
     arms = [a.name for a in b.scenario.arms]
     colors = {a: F.ARM_COLORS[b.slots[a]] if isinstance(b.slots.get(a), int) else F.ARM_COLORS[3] for a in arms}
     bands = tr.trajectory_summary()
-    fig = F.cascade_figure(None, bands, arms=arms, arm_colors=colors, panels=trial_panels(), view=0)
-    ep_fig = F.endpoint_figure(table, arms=arms, arm_colors=colors)
+    cols = b.columns
+    fig = F.cascade_figure(None, bands, arms=arms, arm_colors=colors, panels=trial_panels(), view=0,
+                           columns=cols, compact_menu=cols == 1)
+    ep_fig = F.endpoint_figure(table, arms=arms, arm_colors=colors, columns=cols)
     rows = []
     for r in table.to_dict("records"):
         rows.append({**r, "time": "all sessions" if r["time_h"] is None or (isinstance(r["time_h"], float) and math.isnan(r["time_h"]))
@@ -465,10 +683,17 @@ def warm_up() -> float:
 
 
 def default_form() -> dict:
-    """The form the page starts with (also used to warm up the engine)."""
+    """The form the page starts with (also used to warm up the engine): the CLI's typical patient (the
+    typical patient of the default population: 80 kg, 45 y, female as the majority sex, Val/Val, median CRP,
+    MADRS baseline 33)."""
+    from ..population import PopulationSpec, typical_patient
+
+    typ = typical_patient(PopulationSpec(), parameters())
     return {
-        "patient": {"weight_kg": 80, "age_years": 45, "sex": "female", "genotype": "val/val", "crp_mg_l": 3,
-                    "condition": "depression", "scale": "madrs", "baseline": 33, "treatment_resistant": True},
+        "patient": {"weight_kg": _num(float(typ.weight_kg[0])), "age_years": _num(float(typ.age_years[0])),
+                    "sex": "female" if typ.female[0] else "male", "genotype": "val/val",
+                    "crp_mg_l": _num(round(float(typ.crp_mg_l[0]), 6)), "condition": "depression", "scale": "madrs",
+                    "baseline": _num(float(typ.baseline[0])), "treatment_resistant": True, "comedications": []},
         "regimens": [
             {"name": "ketamine 0.5 mg/kg IV", "enabled": True, "drug": "racemic-ketamine", "route": "iv-infusion",
              "dose": 0.5, "dose_unit": "mg/kg", "duration_min": 40, "every": "", "every_unit": "d", "count": 1},

@@ -127,13 +127,15 @@ def _nonzero(y) -> bool:
 
 def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colors=None, view: str | int = 0,
                    horizon_h: float | None = None, buttons: bool = True, columns: int = 2,
-                   title: str | None = None, row_height: int = 190, shared_x: str | None = None) -> dict:
+                   title: str | None = None, row_height: int = 190, shared_x: str | None = None,
+                   compact_menu: bool = False) -> dict:
     """A multi-panel time-course figure as a plotly.js spec ``{"data": [...], "layout": {...}}``.
 
     ``typical``: trajectories table (columns arm, time_h and variables) drawn as lines, one per arm;
     ``bands``: population summary (arm, time_h, variable, p05, median, p95) drawn as 5-95% bands (and as the
     median line when there is no typical line for that arm). ``panels``: ((title, ((column, label), ...)), ...),
-    default the cascade panels. Panels without any non-zero series are left out. ``shared_x``: when every
+    default the cascade panels. Panels without any non-zero series are left out. ``compact_menu``: the time
+    views as a drop-down (narrow screens) instead of a row of buttons. ``shared_x``: when every
     typical line has the same times (the dashboard), their ``x`` is left out and the trace names this key of
     the response instead (``"x_ref"``), which the page fills in — it keeps the payload small.
     """
@@ -233,7 +235,8 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
     for key, val in _axis_settings(views[view], n).items():
         ax, prop = key.split(".")
         layout[ax][prop] = val
-    top = (96 if buttons else 60) + (26 if title else 0)
+    legend_h = 30 * len(arms) if compact_menu else 0        # a narrow legend puts one arm per line
+    top = (96 if buttons else 60) + (26 if title else 0) + (legend_h + 12 if compact_menu and buttons else 0)
     height = int(rows * row_height + top + 50)
     ph = height - top - 50                      # plot-area height in px: legend and buttons sit above it
     layout.update({
@@ -248,12 +251,31 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
                            "pad": {"t": 8}, "font": {"size": 14}}
     if buttons:
         layout["updatemenus"] = [{
-            "type": "buttons", "direction": "right", "x": 1.0, "xanchor": "right", "y": 1.0 + 58 / ph,
+            # on a narrow screen: a drop-down on its own row above the legend (it would cover the legend)
+            "type": "dropdown" if compact_menu else "buttons", "direction": "down" if compact_menu else "right",
+            "x": 0.0 if compact_menu else 1.0, "xanchor": "left" if compact_menu else "right",
+            "y": 1.0 + (24 + legend_h + 12 if compact_menu else 58) / ph,
             "yanchor": "bottom", "showactive": True, "active": view, "pad": {"r": 0, "t": 0},
             "font": {"size": 11}, "bgcolor": "#f3f4f6", "bordercolor": "#d1d5db",
             "buttons": [{"label": v["label"], "method": "relayout", "args": [_axis_settings(v, n)]} for v in views],
         }]
     return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
+
+
+def add_observed(fig: dict, time_h, values, column: str, label: str) -> None:
+    """Overlay observed points (markers) on the panel that draws ``column``; raises KeyError-free: a
+    ValueError naming the panel when the figure has none."""
+    axes = next(((tr["xaxis"], tr["yaxis"]) for tr in fig["data"] if (tr.get("meta") or {}).get("column") == column),
+                None)
+    if axes is None:
+        from ..errors import InputError
+
+        raise InputError(f"observed: the figure has no {label} panel for these regimens")
+    fig["data"].append({"type": "scatter", "mode": "markers", "x": compact(time_h, 9), "y": compact(values, 5),
+                        "xaxis": axes[0], "yaxis": axes[1], "name": f"observed {label}",
+                        "marker": {"color": "#111827", "size": 7, "symbol": "x"},
+                        "hovertemplate": f"observed {label}: %{{y:.3~g}} at %{{x:.3~g}} h<extra></extra>",
+                        "meta": {"observed": True, "column": column}})
 
 
 def bands_from_population(traj, variables) -> "object":
@@ -277,7 +299,7 @@ def bands_from_population(traj, variables) -> "object":
 
 
 def endpoint_figure(table, *, arms=None, arm_colors=None, measures=("mean", "mean_change", "response_rate",
-                                                                     "remission_rate")) -> dict:
+                                                                     "remission_rate"), columns: int = 2) -> dict:
     """Endpoints over time with 95% intervals (error bars), one panel per measure, one colour per arm."""
     if table is None or not len(table):
         return {"data": [], "layout": {}}
@@ -291,9 +313,9 @@ def endpoint_figure(table, *, arms=None, arm_colors=None, measures=("mean", "mea
               "remission_rate": "Remission rate (%)"}
     data, layout, ann = [], {}, []
     n = len(measures)
-    columns = 2 if n > 1 else 1
+    columns = min(columns, 2) if n > 1 else 1
     rows = math.ceil(n / columns) if n else 1
-    gap_x, gap_y = 0.1, 0.2 / max(rows, 1)
+    gap_x, gap_y = 0.1, 100.0 / (rows * 260 + 90)      # room for the axis title and the next panel's title
     w = (1 - gap_x * (columns - 1)) / columns
     h = (1 - gap_y * (rows - 1)) / rows
     all_t = sorted(set(float(x) for x in t["time_h"]))

@@ -13,6 +13,11 @@ const state = {
   playing: null,
   trialJob: null,
   nameEdited: [false, false, false],
+  lines: [[], [], []],   // extra dose lines per regimen (ids of the line rows on the page)
+  lineSeq: 0,
+  overrides: {},         // parameter name -> value typed by the user
+  observed: null,        // {csv, name} of an uploaded observed-data file
+  columns: 2,            // figure columns (1 on a phone)
 };
 const SLOTS = ["A", "B", "C"];
 const PRESETS = {
@@ -75,12 +80,14 @@ function regimenCard(i) {
     <div class="grid3">
       <label class="field span2">Drug<select data-field="${f("drug")}"></select><span class="msg" data-msg="${f("drug")}"></span></label>
       <label class="field">Route<select data-field="${f("route")}"></select><span class="msg" data-msg="${f("route")}"></span></label>
-      <label class="field span2">Dose<span class="dose-row"><input type="text" inputmode="decimal" data-field="${f("dose")}" aria-label="dose ${s}"><select data-field="${f("dose_unit")}"><option>mg/kg</option><option>mg</option></select></span><span class="msg" data-msg="${f("dose")}"></span></label>
+      <label class="field span2">Dose or rate<span class="dose-row"><input type="text" inputmode="decimal" data-field="${f("dose")}" aria-label="dose ${s}"><select data-field="${f("dose_unit")}">${unitOptions()}</select></span><span class="msg" data-msg="${f("dose")}"></span></label>
       <label class="field">Infusion (min)<input type="text" inputmode="decimal" data-field="${f("duration_min")}"><span class="msg" data-msg="${f("duration_min")}"></span></label>
       <label class="field">Doses<input type="text" inputmode="numeric" data-field="${f("count")}"><span class="msg" data-msg="${f("count")}"></span></label>
       <label class="field span2">Every<span class="dose-row"><input type="text" inputmode="decimal" data-field="${f("every")}" aria-label="interval ${s}"><select data-field="${f("every_unit")}"><option value="d">days</option><option value="h">hours</option></select></span><span class="msg" data-msg="${f("every")}"></span></label>
     </div>
     <div class="reg-extra">
+      <div class="lines" id="lines-${i}"></div>
+      <button type="button" class="small" data-add-line="${i}">+ add a dose line</button>
       <label class="check"><input type="checkbox" data-field="${f("background_antidepressant")}"> with a background oral antidepressant</label>
       <span class="msg" data-msg="${f("background_antidepressant")}"></span>
     </div>`;
@@ -89,9 +96,66 @@ function regimenCard(i) {
   return div;
 }
 
-function fillRoutes(i) {
-  const drug = field(`regimen.${i}.drug`).value;
-  const sel = field(`regimen.${i}.route`);
+function unitOptions() {
+  const label = { "mg/kg": "mg/kg", "mg": "mg", "mg/kg/h": "mg/kg/h (rate)", "mg/h": "mg/h (rate)" };
+  return (state.meta.dose_units || ["mg/kg", "mg"]).map((u) => `<option value="${u}">${label[u] || u}</option>`).join("");
+}
+
+/* extra dose lines of a regimen (e.g. a loading bolus, then an infusion; or a second drug) */
+function addLine(i, values) {
+  if (state.lines[i].length >= (state.meta.max_extra_lines || 4)) return;
+  const j = state.lines[i].length;
+  const f = (k) => `regimen.${i}.lines.${j}.${k}`;
+  const div = document.createElement("div");
+  div.className = "line";
+  div.dataset.line = String(j);
+  div.innerHTML = `
+    <div class="line-head"><span>dose line ${j + 2}</span><button type="button" class="small" data-remove-line="${i}.${j}" aria-label="remove dose line ${j + 2}">remove</button></div>
+    <div class="grid3">
+      <label class="field span2">Drug<select data-field="${f("drug")}"></select><span class="msg" data-msg="${f("drug")}"></span></label>
+      <label class="field">Route<select data-field="${f("route")}"></select><span class="msg" data-msg="${f("route")}"></span></label>
+      <label class="field span2">Dose or rate<span class="dose-row"><input type="text" inputmode="decimal" data-field="${f("dose")}"><select data-field="${f("dose_unit")}">${unitOptions()}</select></span><span class="msg" data-msg="${f("dose")}"></span></label>
+      <label class="field">Infusion (min)<input type="text" inputmode="decimal" data-field="${f("duration_min")}"><span class="msg" data-msg="${f("duration_min")}"></span></label>
+      <label class="field span2">Start at<span class="dose-row"><input type="text" inputmode="decimal" data-field="${f("at")}"><select data-field="${f("at_unit")}"><option value="h">hours</option><option value="min">min</option><option value="d">days</option></select></span><span class="msg" data-msg="${f("at")}"></span></label>
+      <label class="field">Doses<input type="text" inputmode="numeric" data-field="${f("count")}"><span class="msg" data-msg="${f("count")}"></span></label>
+      <label class="field span2">Every<span class="dose-row"><input type="text" inputmode="decimal" data-field="${f("every")}"><select data-field="${f("every_unit")}"><option value="d">days</option><option value="h">hours</option></select></span><span class="msg" data-msg="${f("every")}"></span></label>
+    </div>`;
+  $(`#lines-${i}`).appendChild(div);
+  const drug = field(f("drug"));
+  state.meta.drugs.forEach((d) => option(drug, d));
+  const v = Object.assign({ drug: "racemic-ketamine", route: "iv-infusion", dose: 0.5, dose_unit: "mg/kg/h", duration_min: 60,
+    at: 1, at_unit: "h", count: 1, every: "", every_unit: "d" }, values || {});
+  setValue(f("drug"), v.drug);
+  fillRoutes(i, j);
+  Object.entries(v).forEach(([k, x]) => { if (k !== "drug") setValue(f(k), x); });
+  syncLine(i, j);
+  state.lines[i].push(j);
+}
+
+function syncLine(i, j) {
+  const route = field(`regimen.${i}.lines.${j}.route`).value;
+  field(`regimen.${i}.lines.${j}.duration_min`).disabled = route !== "iv-infusion";
+}
+
+function removeLastLine(i, j) {
+  // lines are numbered in order; removing one renumbers the rest by rebuilding them
+  const kept = state.lines[i].filter((x) => x !== j).map((x) => readLine(i, x));
+  $(`#lines-${i}`).innerHTML = "";
+  state.lines[i] = [];
+  kept.forEach((v) => addLine(i, v));
+}
+
+function readLine(i, j) {
+  const out = {};
+  ["drug", "route", "dose", "dose_unit", "duration_min", "at", "at_unit", "every", "every_unit", "count"]
+    .forEach((k) => { out[k] = field(`regimen.${i}.lines.${j}.${k}`).value; });
+  return out;
+}
+
+function fillRoutes(i, j) {
+  const base = j === undefined ? `regimen.${i}` : `regimen.${i}.lines.${j}`;
+  const drug = field(`${base}.drug`).value;
+  const sel = field(`${base}.route`);
   const keep = sel.value;
   sel.innerHTML = "";
   (state.meta.allowed_routes[drug] || state.meta.routes).forEach((r) => option(sel, r, ROUTE_LABEL[r] || r));
@@ -119,6 +183,7 @@ function autoName(i) {
   name += ` ${ROUTE_SHORT[g("route")] || g("route")}`;
   const n = Number(g("count"));
   if (n > 1 && g("every")) name += ` every ${g("every")} ${g("every_unit")} ×${n}`;
+  if (state.lines[i].length) name += ` +${state.lines[i].length} line${state.lines[i].length > 1 ? "s" : ""}`;
   if (field(`regimen.${i}.background_antidepressant`).checked) name += " + AD";
   return name;
 }
@@ -136,8 +201,17 @@ function buildForm(defaults) {
   m.genotypes.forEach((g) => option(field("patient.genotype"), g));
   m.conditions.forEach((c) => option(field("patient.condition"), c, c.replace("_", " ")));
   Object.keys(m.scales).forEach((s) => option(field("patient.scale"), s, s.toUpperCase()));
+  const cm = $("#comedications");
+  m.comedications.forEach((c) => {
+    const l = document.createElement("label");
+    l.className = "check";
+    l.innerHTML = `<input type="checkbox" data-field="patient.comedications.${esc(c)}"> ${esc(c)}`;
+    cm.appendChild(l);
+  });
   const p = defaults.patient;
-  Object.entries(p).forEach(([k, v]) => setValue(`patient.${k}`, v));
+  Object.entries(p).forEach(([k, v]) => { if (k !== "comedications") setValue(`patient.${k}`, v); });
+  (p.comedications || []).forEach((c) => setValue(`patient.comedications.${c}`, true));
+  buildParameterCard();
   const box = $("#regimens");
   for (let i = 0; i < m.max_regimens; i++) {
     box.appendChild(regimenCard(i));
@@ -158,18 +232,21 @@ function readForm() {
   const patient = {};
   ["weight_kg", "age_years", "sex", "genotype", "crp_mg_l", "condition", "scale", "baseline", "treatment_resistant"]
     .forEach((k) => { patient[k] = v(`patient.${k}`); });
+  patient.comedications = state.meta.comedications.filter((c) => v(`patient.comedications.${c}`));
   const regimens = [];
   for (let i = 0; i < state.meta.max_regimens; i++) {
     const r = {};
     ["enabled", "name", "drug", "route", "dose", "dose_unit", "duration_min", "every", "every_unit", "count",
       "background_antidepressant"].forEach((k) => { r[k] = v(`regimen.${i}.${k}`); });
+    r.lines = state.lines[i].map((j) => readLine(i, j));
     regimens.push(r);
   }
   const experiments = {};
   ["ampa_block", "mtor_block", "spine_block"].forEach((k) => { experiments[k] = v(`experiments.${k}`); });
   const trial = {};
   ["size", "seed", "times", "placebo_arm", "fix_genotype_crp"].forEach((k) => { trial[k] = v(`trial.${k}`); });
-  return { patient, regimens, experiments, trial, view: state.viewIndex };
+  return { patient, regimens, experiments, trial, view: state.viewIndex, overrides: { ...state.overrides },
+    observed: state.observed ? { csv: state.observed.csv } : null, columns: state.columns };
 }
 
 /* ---------- messages at fields ---------- */
@@ -227,7 +304,7 @@ async function simulate() {
   }
   if (seq !== state.seq) return;
   state.inflight = null;
-  clearMessages(["patient.", "regimen.", "experiments", "general"]);
+  clearMessages(["patient.", "regimen.", "experiments", "general", "overrides", "observed"]);
   if (!resp.ok) {
     showMessages(body.errors, "error");
     showMessages(body.warnings, "warning");
@@ -237,6 +314,7 @@ async function simulate() {
   }
   banner("");
   showMessages(body.warnings, "warning");
+  $("#observed-info").textContent = body.observed ? `${body.observed.n} observed points drawn (${state.observed.name})` : "";
   state.data = body;
   draw(body);
   const ms = performance.now() - t0;
@@ -331,17 +409,28 @@ function drawChain(moveMarker = true) {
   state.timeH = t;
   $("#time-label").textContent = `${fmtTime(t)} after the first dose`;
   const chain = state.meta.chain, side = state.meta.side_chain;
-  const W = 1100, bw = 92, gap = (W - chain.length * bw) / (chain.length - 1), bh = 44;
-  const rowH = 130;
+  // lay the links out in rows that fit the card: 10 in a row on a desktop, 5 on a tablet, 2 on a phone,
+  // so that the text stays at its nominal size (the SVG is drawn 1:1 in CSS pixels)
+  const avail = Math.max(280, $("#chain").clientWidth || 1100);
+  const perRow = avail >= 1000 ? chain.length : avail >= 560 ? Math.ceil(chain.length / 2) : 2;
+  const W = avail, bh = 44, vgap = 18;
+  const gap = perRow > 1 ? Math.min(40, Math.max(14, (W - perRow * 80) / (perRow - 1))) : 0;
+  const bw = (W - gap * (perRow - 1)) / perRow;
+  const linkRows = Math.ceil(chain.length / perRow);
+  const sideCols = W >= 640 ? side.length : 1;
+  const sideRows = Math.ceil(side.length / sideCols);
+  const rowH = 22 + linkRows * (bh + vgap) + (sideCols === side.length ? 0 : 18) + sideRows * 32 + 16;
   const H = d.arms.length * rowH + 4;
-  let svg = `<svg viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" role="img" aria-label="the chain at ${esc(fmtTime(t))}">`;
+  let svg = `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, sans-serif" role="img" aria-label="the chain at ${esc(fmtTime(t))}">`;
   svg += `<defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#9ca3af"/></marker></defs>`;
   d.arms.forEach((arm, a) => {
     const y0 = a * rowH;
     const vals = d.chain[arm.name];
     svg += `<text x="0" y="${y0 + 14}" font-size="13" font-weight="700" fill="${arm.color}">${esc(arm.name)}</text>`;
     chain.forEach((c, i) => {
-      const x = i * (bw + gap), y = y0 + 22;
+      // a snake: even rows run left to right, odd rows right to left, so every arrow joins neighbours
+      const row = Math.floor(i / perRow), col = row % 2 === 0 ? i % perRow : perRow - 1 - (i % perRow);
+      const x = col * (bw + gap), y = y0 + 22 + row * (bh + vgap);
       const v = vals[c.column][idx];
       const r = d.chain_ranges[c.column];
       const lv = level(c.column, v, r);
@@ -351,19 +440,27 @@ function drawChain(moveMarker = true) {
       svg += `<text x="${x + bw / 2}" y="${y + 16}" font-size="10.5" text-anchor="middle" fill="#374151">${esc(c.label)}</text>`;
       svg += `<text x="${x + bw / 2}" y="${y + 34}" font-size="13" font-weight="650" text-anchor="middle" fill="#111827">${esc(valueText(c.column, c.unit, v))}${c.unit === "pts" ? ` <tspan font-size="9.5" font-weight="400">${esc(unit)}</tspan>` : ""}</text>`;
       svg += `</g>`;
-      if (i < chain.length - 1) svg += `<line x1="${x + bw + 2}" y1="${y + bh / 2}" x2="${x + bw + gap - 2}" y2="${y + bh / 2}" stroke="#9ca3af" stroke-width="1.5" marker-end="url(#arr)"/>`;
+      const sameRow = Math.floor((i + 1) / perRow) === row;
+      if (i < chain.length - 1 && sameRow && row % 2 === 0) svg += `<line x1="${x + bw + 2}" y1="${y + bh / 2}" x2="${x + bw + gap - 2}" y2="${y + bh / 2}" stroke="#9ca3af" stroke-width="1.5" marker-end="url(#arr)"/>`;
+      else if (i < chain.length - 1 && sameRow) svg += `<line x1="${x - 2}" y1="${y + bh / 2}" x2="${x - gap + 2}" y2="${y + bh / 2}" stroke="#9ca3af" stroke-width="1.5" marker-end="url(#arr)"/>`;
+      else if (i < chain.length - 1) svg += `<line x1="${x + bw / 2}" y1="${y + bh + 2}" x2="${x + bw / 2}" y2="${y + bh + vgap - 2}" stroke="#9ca3af" stroke-width="1.5" marker-end="url(#arr)"/>`;
     });
-    const ys = y0 + 22 + bh + 12, sbw = 200;
+    const compactSide = sideCols !== side.length;
+    let ys = y0 + 22 + linkRows * (bh + vgap) - 6;
     svg += `<text x="0" y="${ys + 17}" font-size="11" fill="#6b7280">side effects</text>`;
+    if (compactSide) ys += 22;
+    const sx0 = compactSide ? 0 : 80;
+    const sbw = compactSide ? W : Math.min(220, (W - sx0 - 12 * (side.length - 1)) / side.length);
     side.forEach((c, i) => {
-      const x = 80 + i * (sbw + 12);
+      const x = sx0 + (compactSide ? 0 : i * (sbw + 12));
+      const yS = ys + (compactSide ? i * 32 : 0);
       const v = vals[c.column][idx];
       const r = d.chain_ranges[c.column];
       const lv = level(c.column, v, r);
       svg += `<g class="link" data-column="${c.column}" data-arm="${esc(arm.name)}" data-level="${lv.toFixed(3)}">`;
-      svg += `<rect x="${x}" y="${ys}" width="${sbw}" height="26" rx="5" fill="${boxColor(c.column, lv, r.kind)}" stroke="#d1d5db"/>`;
-      svg += `<text x="${x + 8}" y="${ys + 17}" font-size="11" fill="#374151">${esc(c.label)}</text>`;
-      svg += `<text x="${x + sbw - 8}" y="${ys + 17}" font-size="12" font-weight="650" text-anchor="end" fill="#111827">${esc(valueText(c.column, c.unit, v))}</text></g>`;
+      svg += `<rect x="${x}" y="${yS}" width="${sbw}" height="26" rx="5" fill="${boxColor(c.column, lv, r.kind)}" stroke="#d1d5db"/>`;
+      svg += `<text x="${x + 8}" y="${yS + 17}" font-size="11" fill="#374151">${esc(c.label)}</text>`;
+      svg += `<text x="${x + sbw - 8}" y="${yS + 17}" font-size="12" font-weight="650" text-anchor="end" fill="#111827">${esc(valueText(c.column, c.unit, v))}</text></g>`;
     });
   });
   svg += "</svg>";
@@ -384,7 +481,7 @@ function drawNumbers(d) {
     ["score_24h", `${sc} at 24 h`, (v) => (v === null ? "–" : v.toFixed(1))],
     ["score_168h", `${sc} at 7 d`, (v) => (v === null ? "–" : v.toFixed(1))],
     ["score_672h", `${sc} at 28 d`, (v) => (v === null ? "–" : v.toFixed(1))],
-    ["discharge_ready_h", "discharge after", (v) => (v === null ? "–" : fmtTime(v))],
+    ["discharge_ready_h", "discharge criteria", (v) => (v === null ? "–" : v <= 0 ? "met throughout" : `met after ${fmtTime(v)}`)],
   ];
   const arms = d.key_numbers.map((row) => ({ row, color: (d.arms.find((a) => a.name === row.arm) || {}).color || "#999" }));
   let h = `<div class="table-wrap"><table class="numbers"><thead><tr><th></th>${arms.map((a) => `<th><span class="arm-dot" style="background:${a.color}"></span>${esc(a.row.arm)}</th>`).join("")}</tr></thead><tbody>`;
@@ -485,6 +582,17 @@ function onControl(ev) {
   const el = ev.target;
   const f = el.dataset && el.dataset.field;
   if (!f || f.startsWith("trial.")) return;
+  const ml = /^regimen\.(\d)\.lines\.(\d)\.(\w+)$/.exec(f);
+  if (ml) {
+    const i = Number(ml[1]), j = Number(ml[2]);
+    if (ml[3] === "drug" && ev.type === "change") {
+      const p = PRESETS[el.value];
+      fillRoutes(i, j);
+      if (p && p.route && [...field(`regimen.${i}.lines.${j}.route`).options].some((o) => o.value === p.route)) setValue(`regimen.${i}.lines.${j}.route`, p.route);
+    }
+    syncLine(i, j);
+    syncRegimen(i);
+  }
   const m = /^regimen\.(\d)\.(\w+)$/.exec(f);
   if (m) {
     const i = Number(m[1]);
@@ -504,13 +612,73 @@ function onControl(ev) {
   schedule(ev.type === "input" && (el.type === "text" || el.type === "number") ? 60 : 0);
 }
 
+/* ---------- parameter overrides (what-if), with the source shown ---------- */
+function buildParameterCard() {
+  const sel = $("#param-name");
+  state.meta.parameters.forEach((p) => option(sel, p.name, p.name));
+  const pick = state.meta.parameters.find((p) => p.name === "pk.racemic.k10") || state.meta.parameters[0];
+  if (pick) sel.value = pick.name;
+  showParameter();
+}
+
+function currentParameter() { return state.meta.parameters.find((p) => p.name === $("#param-name").value); }
+
+function showParameter() {
+  const p = currentParameter();
+  if (!p) return;
+  $("#param-value").value = p.name in state.overrides ? state.overrides[p.name] : String(p.value);
+  $("#param-unit").textContent = p.unit;
+  $("#param-info").textContent = `default ${fmtNum(p.value, 4)} ${p.unit} (${p.kind}, ${p.confidence}); plausible ${fmtNum(p.min, 4)}–${fmtNum(p.max, 4)}` + (p.note ? ` · ${p.note}` : "");
+  const src = $("#param-source");
+  src.innerHTML = "";
+  if (/^https?:\/\//.test(p.source)) {
+    const a = document.createElement("a"); a.href = p.source; a.textContent = p.source; a.target = "_blank"; a.rel = "noopener"; src.appendChild(a);
+  } else src.textContent = p.source;
+  const act = Object.entries(state.overrides);
+  $("#param-active").textContent = act.length ? `active overrides: ${act.map(([k, v]) => `${k} = ${v}`).join(", ")}` : "";
+}
+
+function onParameterValue() {
+  const p = currentParameter();
+  if (!p) return;
+  const raw = $("#param-value").value.trim();
+  if (raw === "" || Number(raw) === p.value) delete state.overrides[p.name]; else state.overrides[p.name] = raw;
+  showParameter();
+  schedule(60);
+}
+
+function onResize() {
+  const cols = window.innerWidth < 700 ? 1 : 2;
+  if (cols !== state.columns) { state.columns = cols; schedule(0); return; }
+  if (state.data) drawChain(false);
+}
+
 async function init() {
   const r = await fetch("/api/meta");
   const body = await r.json();
   state.meta = body.meta;
   buildForm(body.default_form);
+  state.columns = window.innerWidth < 700 ? 1 : 2;
   $("#controls").addEventListener("input", onControl);
   $("#controls").addEventListener("change", onControl);
+  $("#controls").addEventListener("click", (ev) => {
+    const add = ev.target.closest("[data-add-line]");
+    const rm = ev.target.closest("[data-remove-line]");
+    if (add) { const i = Number(add.dataset.addLine); addLine(i); syncRegimen(i); schedule(0); }
+    if (rm) { const [i, j] = rm.dataset.removeLine.split(".").map(Number); removeLastLine(i, j); syncRegimen(i); schedule(0); }
+  });
+  $("#param-name").addEventListener("change", showParameter);
+  $("#param-value").addEventListener("input", onParameterValue);
+  $("#param-reset").addEventListener("click", () => { const p = currentParameter(); if (p) delete state.overrides[p.name]; showParameter(); schedule(0); });
+  $("#observed-file").addEventListener("change", async (ev) => {
+    const file = ev.target.files && ev.target.files[0];
+    if (!file) return;
+    state.observed = { csv: await file.text(), name: file.name };
+    schedule(0);
+  });
+  $("#observed-clear").addEventListener("click", () => { state.observed = null; $("#observed-file").value = ""; $("#observed-info").textContent = ""; schedule(0); });
+  let resizeTimer = null;
+  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(onResize, 120); });
   $("#time-slider").addEventListener("input", () => requestAnimationFrame(() => drawChain(true)));
   $("#play").addEventListener("click", () => {
     if (state.playing) { clearInterval(state.playing); state.playing = null; $("#play").innerHTML = "&#9654;"; return; }

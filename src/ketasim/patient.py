@@ -1,0 +1,101 @@
+"""One stated patient: covariates you know, and the typical (zero) random effects for everything else.
+
+``Patient(weight_kg=70, age_years=30, sex="male", baseline=30)`` in Python, or a ``patient:`` section in a
+scenario (instead of ``population:``) with the same keys, simulates exactly that patient: the covariates as
+given and every between-patient random effect at 0 (the population's typical values). A ``population:`` of
+size 1 is different: it is one *random* draw from the population (random effects sampled with the seed).
+
+The typical patient of a population (``simulate(..., typical=True)``, ``ketasim simulate --typical``) has the
+population's mean covariates, BDNF Val/Val unless the genotype is fixed, the population median CRP unless it is
+fixed, and the majority sex: female when ``female_fraction >= 0.5`` (a 50/50 population gives a female
+typical patient; sex does not enter the model's equations, it labels subgroups).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .errors import InputError
+
+SEXES = ("female", "male")
+
+
+@dataclasses.dataclass(frozen=True)
+class Patient:
+    """One patient. Units: weight kg, age years, baseline points on ``scale``, CRP mg/L.
+
+    ``baseline`` defaults to the scale's usual trial baseline (MADRS 33); ``crp_mg_l`` to the population
+    median (``pop.crp_median``); ``scale`` to the condition's default scale.
+    """
+
+    weight_kg: float = 80.0
+    age_years: float = 45.0
+    sex: str = "female"
+    baseline: float | None = None
+    condition: str = "depression"
+    scale: str | None = None
+    treatment_resistant: bool = True
+    crp_mg_l: float | None = None
+    genotype: str = "val/val"
+    comedications: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.sex not in SEXES:
+            raise InputError(f"patient.sex: use 'female' or 'male', got {self.sex!r}")
+        if isinstance(self.comedications, str):
+            object.__setattr__(self, "comedications", (self.comedications,))
+        else:
+            object.__setattr__(self, "comedications", tuple(self.comedications))
+        self.population_spec()          # validates every field (one line naming it)
+
+    def population_mapping(self) -> dict[str, Any]:
+        """The equivalent ``population:`` mapping (size 1, every SD 0, female_fraction 1 or 0)."""
+        pop: dict[str, Any] = {
+            "size": 1, "condition": self.condition, "treatment_resistant": bool(self.treatment_resistant),
+            "weight_kg": {"mean": float(self.weight_kg), "sd": 0.0},
+            "age_years": {"mean": float(self.age_years), "sd": 0.0},
+            "female_fraction": 1.0 if self.sex == "female" else 0.0,
+            "genotype": self.genotype, "comedications": list(self.comedications),
+        }
+        if self.scale is not None:
+            pop["scale"] = self.scale
+        if self.baseline is not None:
+            pop["baseline"] = {"mean": float(self.baseline), "sd": 0.0}
+        if self.crp_mg_l is not None:
+            pop["crp_mg_l"] = float(self.crp_mg_l)
+        return pop
+
+    def population_spec(self):
+        """The validated :class:`ketasim.population.PopulationSpec` of this patient (size 1, every SD 0)."""
+        import math
+
+        from .population import CONDITIONS, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
+
+        for name in ("weight_kg", "age_years", "baseline", "crp_mg_l"):
+            v = getattr(self, name)
+            if v is None and name in ("baseline", "crp_mg_l"):
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise InputError(f"patient.{name}: expected a finite number, got {v!r}")
+        if self.condition not in CONDITIONS:
+            raise InputError(f"patient.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
+        scale = self.scale or DEFAULT_SCALE[self.condition]
+        if scale not in SCALES:
+            raise InputError(f"patient.scale: unknown scale {scale!r}; use one of {', '.join(SCALES)}")
+        from .population import DEFAULT_BASELINE
+
+        base = float(self.baseline) if self.baseline is not None else DEFAULT_BASELINE[scale][0]
+        try:
+            return PopulationSpec(size=1, condition=self.condition, treatment_resistant=bool(self.treatment_resistant),
+                                  scale=scale, baseline=Distribution(base, 0.0),
+                                  weight_kg=Distribution(float(self.weight_kg), 0.0),
+                                  age_years=Distribution(float(self.age_years), 0.0),
+                                  female_fraction=1.0 if self.sex == "female" else 0.0,
+                                  comedications=tuple(self.comedications), genotype=self.genotype,
+                                  crp_mg_l=None if self.crp_mg_l is None else float(self.crp_mg_l))
+        except InputError as e:    # same checks as a population; name the patient's field
+            raise InputError(str(e).replace("population.", "patient.", 1)) from None
+
+
+__all__ = ["Patient", "SEXES"]
