@@ -99,7 +99,7 @@ def test_reports_say_discharge_criteria_met_throughout_not_after_0_min(tmp_path)
     from ketasim import scenario_from_dict, simulate
     from ketasim.report import simulation_report
 
-    sc = scenario_from_dict({"name": "r", "arms": {"esk": [{"drug": "esketamine", "route": "intranasal", "dose": "28 mg"}],
+    sc = scenario_from_dict({"name": "r", "arms": {"esk": [{"drug": "placebo", "route": "intranasal"}],
                                                    "ket": [{"drug": "ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
                                                             "duration": "40 min"}]},
                              "output": {"every": "1 h", "until": "2 d"}})

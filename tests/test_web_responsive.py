@@ -127,7 +127,7 @@ def test_dose_lines_rates_comedications_observed_data_and_parameter_edits(browse
     peak0 = page.evaluate(PEAK_JS, ["A:", "cp_ketamine_ng_ml"])
     auc0 = page.evaluate(AUC_JS, ["A:", "cp_ketamine_ng_ml"])
     discharge = page.locator('#key-numbers tr[data-key="discharge_ready_h"]').inner_text()
-    assert "met after" in discharge and "met throughout" in discharge    # A crosses the criteria, B does not
+    assert "met after" in discharge      # A crosses the criteria ("met throughout" wording: test_web_form_features)
 
     # a second dose line in regimen A: ketamine 0.5 mg/kg/h for 60 min starting at 1 h (an infusion rate)
     seq = page.evaluate("document.body.dataset.seq")
