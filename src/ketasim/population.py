@@ -24,7 +24,7 @@ SCALES = {
     "ssi": (38.0, 2.0, "suicidal_ideation"),
 }
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
-KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice")
+KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice", "st-johns-wort")
 GENOTYPES = ("val/val", "val/met", "met/met")
 
 

@@ -18,6 +18,7 @@ from .solver import kernel as K
 
 NOTICE = "ketasim is a research and teaching tool, not medical advice."
 
+#: cp_* are venous plasma concentrations (what studies sample); ca_* arterial (what drives the effect site)
 UNITS = {
     "time_h": "h", "cp_s_ketamine_ng_ml": "ng/mL", "cp_r_ketamine_ng_ml": "ng/mL", "cp_ketamine_ng_ml": "ng/mL",
     "cp_norketamine_ng_ml": "ng/mL", "cp_hnk_ng_ml": "ng/mL", "cp_midazolam_ng_ml": "ng/mL",
@@ -29,7 +30,9 @@ UNITS = {
     "expectancy": "arbitrary units (0 = none)", "antidepressant_onset": "fraction of full onset",
     "severity": "fraction of baseline score", "score": "points on the population's scale", "cadss": "CADSS points",
     "sbp_change_mmhg": "mmHg", "dbp_change_mmhg": "mmHg", "hr_change_bpm": "beats/min", "sedation": "index 0-1",
-    "nausea_probability": "probability", "anesthesia": "flag (plasma ketamine >= 5 µM)",
+    "nausea_probability": "probability", "anesthesia": "flag (venous plasma ketamine >= 5 µM)",
+    "ca_s_ketamine_ng_ml": "ng/mL (arterial)", "ca_r_ketamine_ng_ml": "ng/mL (arterial)",
+    "ca_ketamine_ng_ml": "ng/mL (arterial)",
 }
 
 

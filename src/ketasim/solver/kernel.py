@@ -27,6 +27,7 @@ from ..links.receptor import nmda_block, occupancy_drive
 from ..links.side_effects import emax_model, nausea_probability, sedation
 from ..links.signalling import anesthetic_drive, bdnf_target, mtorc1_target, trkb_activation
 from ..links.symptoms import drug_relief, placebo_relief, symptom_target
+from ..pk import MAX_MODES as NM
 from .expint import step_weights
 
 # ---- model constants (mc) --------------------------------------------------------------------------------
@@ -75,6 +76,7 @@ OUT_NAMES = (
     "ampa", "bdnf", "trkb", "mtorc1", "synaptic_proteins", "spine_density", "il6", "expectancy",
     "antidepressant_onset", "severity", "cadss", "sbp_change_mmhg", "dbp_change_mmhg", "hr_change_bpm",
     "sedation", "nausea_probability", "anesthesia", "anesthetic_state",
+    "ca_s_ketamine_ng_ml", "ca_r_ketamine_ng_ml", "ca_ketamine_ng_ml",
 )
 N_OUT = len(OUT_NAMES)
 SUM_NAMES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak",
@@ -91,15 +93,25 @@ def _adv(x0, f0, fm, f1, w, r, u):
 
 
 @njit(cache=True)
-def _write_outputs(row, z, kappa_i, nmodes, active, ce, st, mc, pp_i, c):
-    """Fill one output row from the state at a grid point (``c``: scratch array of 6)."""
+def _write_outputs(row, z, kappa_i, kappa_v_i, nmodes, active, ce, st, mc, pp_i, c):
+    """Fill one output row from the state at a grid point (``c``: scratch array of 6).
+    Plasma columns (cp_*) are the sampled, venous concentrations (``kappa_v_i``); ca_* are arterial
+    (``kappa_i``, the central compartment that drives elimination and the effect site)."""
+    ca_s = 0.0
+    ca_r = 0.0
     for b in range(6):
         c[b] = 0.0
         if active[b]:
             s = 0.0
+            a = 0.0
             for m in range(nmodes[b]):
-                s += kappa_i[b, m] * z[b, m]
-            c[b] = s * 1000.0              # mg/L -> ng/mL
+                s += kappa_v_i[b, m] * z[b, m]
+                a += kappa_i[b, m] * z[b, m]
+            c[b] = max(s, 0.0) * 1000.0    # mg/L -> ng/mL (a modal sum: clip rounding below zero)
+            if b == 0:
+                ca_s = a * 1000.0
+            elif b == 1:
+                ca_r = a * 1000.0
     drive = occupancy_drive(ce[0], ce[1], ce[2], ce[3], mc[MC_KI_S], mc[MC_KI_R], mc[MC_KI_SNK], mc[MC_KI_RNK])
     bi = nmda_block(drive, mc[MC_M_I], mc[MC_HILL])
     be = nmda_block(drive, mc[MC_M_E], mc[MC_HILL])
@@ -134,27 +146,31 @@ def _write_outputs(row, z, kappa_i, nmodes, active, ce, st, mc, pp_i, c):
     row[25] = nausea_probability(naus, mc[MC_NAUSEA_PMAX], mc[MC_NAUSEA_EC50])
     row[26] = 1.0 if (c[0] + c[1]) / mc[MC_MW_K] >= mc[MC_ANES] else 0.0
     row[27] = anes
+    row[28] = ca_s
+    row[29] = ca_r
+    row[30] = ca_s + ca_r
 
 
 @njit(cache=True)
-def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, nmodes, active, active_dep, ka,
+def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active,
+                     active_dep, ka,
                      pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """Integrate patient ``i``; write trajectories to ``out[i]`` and per-session peaks to ``summ[i]``."""
     n_u = unique_steps.shape[0]
     pp_i = pp[i]
     # per-patient weights: PK modes and effect-site equilibration
-    wpk = np.empty((18, n_u, 8))          # row b*3 + m: mode m of PK block b
+    wpk = np.empty((6 * NM, n_u, 8))          # row b*NM + m: mode m of PK block b
     for b in range(6):
         if active[b]:
             for m in range(nmodes[b]):
                 for u in range(n_u):
-                    step_weights(lam[i, b, m], unique_steps[u], wpk[b * 3 + m, u])
+                    step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
         step_weights(-pp_i[PP_KE0], unique_steps[u], wke[0, u])
 
-    z = np.zeros((6, 3))
-    zn = np.zeros((6, 3, 3))
+    z = np.zeros((6, NM))
+    zn = np.zeros((6, NM, 3))
     dep = np.zeros(10)
     depn = np.zeros((10, 3))
     ce = np.zeros(6)
@@ -225,7 +241,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 st[11] += mc[MC_GA_DEPTH]
             e += 1
         while o < n_out and out_idx[o] == n:
-            _write_outputs(out[i, o], z, kappa[i], nmodes, active, ce, st, mc, pp_i, cscratch)
+            _write_outputs(out[i, o], z, kappa[i], kappa_venous[i], nmodes, active, ce, st, mc, pp_i, cscratch)
             o += 1
         if n == n_steps:
             break
@@ -262,7 +278,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 cn[b, k] = 0.0
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
-                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * 3 + m, u)
+                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
                 zn[b, m, 0] = z[b, m]
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1
@@ -404,9 +420,9 @@ def _link_raw(s, st, node, forcing, gain, w_shared, r, u):
 
 
 @njit(cache=True, parallel=True)
-def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, nmodes, active, active_dep, ka, pp, mc,
-            ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
+def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active, active_dep, ka,
+            pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """All patients of an arm, in parallel. Results land in ``out`` and ``summ``."""
     for i in prange(pp.shape[0]):
-        simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, nmodes, active, active_dep,
-                         ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ)
+        simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active,
+                         active_dep, ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ)

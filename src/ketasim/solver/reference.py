@@ -104,10 +104,19 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         return dy
 
     def outputs(y):
+        # "modes" 0 and 1 carry the arterial (central) and the venous (sampled compartment) concentrations
         row = np.zeros(K.N_OUT)
-        z = np.zeros((6, 3))
+        z = np.zeros((6, 2))
         z[:, 0] = conc(y)
-        K._write_outputs(row, z, np.ones((6, 3)), np.ones(6, np.int64), a.active, y[i_ce:i_ce + 6].copy(),
+        for blk in range(6):
+            if nblk[blk]:
+                jv = int(m.venous_index[blk])
+                z[blk, 1] = y[offs[blk] + jv] / vol[blk, jv]
+        art = np.zeros((6, 2))
+        art[:, 0] = 1.0
+        ven = np.zeros((6, 2))
+        ven[:, 1] = 1.0
+        K._write_outputs(row, z, art, ven, np.full(6, 2, np.int64), a.active, y[i_ce:i_ce + 6].copy(),
                          y[i_pd:].copy(), mc, pp, np.zeros(6))
         return row
 
