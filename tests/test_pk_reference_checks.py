@@ -49,6 +49,7 @@ ANCHORS = {
     "f_oral_range": ("Bioavailability oral", "17-20"),
     "im_tmax": ("Tmax IM", "5-15"),
     "bolus_children": ("IN S-ketamine Cmax 2 mg/kg (children)", "355 +/- 172"),
+    "cl_meta": ("CL (meta-analysis weighted mean)", "79"),
 }
 
 
@@ -401,3 +402,11 @@ def test_norketamine_brain_partition_is_exposed():
     """'Noresketamine vs esketamine brain:plasma': 4-6x lower -> a factor between 1/6 and 1/4 on the PK model."""
     model = typical_pk([line("esketamine", "intranasal", "56 mg")])
     assert 1 / 6 <= model.nk_brain_partition <= 1 / 4
+
+
+def test_racemic_mean_clearance_within_the_meta_analysis_interval():
+    """'CL (meta-analysis weighted mean)': 79 L/h at 70 kg, 95 % CI 69-90 (Kamp 2020, 18 studies, racemic). The
+    one-molecule model's racemic clearance is the mean of S (Fanta 2015, 95.2 L/h) and R (0.873 x S, Wang 2019);
+    tolerance: the meta-analysis 95 % CI."""
+    model = typical_pk([line("racemic-ketamine", "iv-bolus", "0.5 mg/kg")])
+    assert 69.0 <= 0.5 * (model.cl[0, P.S_KET] + model.cl[0, P.R_KET]) <= 90.0
