@@ -11,9 +11,10 @@ treat every mode exactly (see ``ketasim.solver``).
 **One molecule, one disposition.** S- and R-ketamine have the same disposition whatever the product they come
 from (S-ketamine PK is the same alone or in the racemate, Geisslinger 1993; S and R share distribution,
 Henthorn 2018): an ARTERIAL central compartment and the fast and slow tissue compartments of Simons 2022
-(arterial sampling), a deep compartment that brings Vss to the published value (Perez-Ruixo 2021), and an
-arm-VENOUS sampling compartment of small volume fed by arterial blood (the Henthorn 2018 / Kamp 2020 structure
-in its minimal form). Drug enters and is eliminated in the arterial compartment; the effect site is driven
+(arterial sampling), a deep compartment that brings Vss to the published 6.6 L/kg (Fanta 2021; flow from
+Perez-Ruixo 2021), and an arm-VENOUS sampling compartment of small volume fed by arterial blood (the Henthorn
+2018 / Kamp 2020 structure in its minimal form; its equilibration half-time is fitted to venous anchors by
+benchmarks/fit_pk_absorption.py). Drug enters and is eliminated in the arterial compartment; the effect site is driven
 from it (ke0 values come from arterial data); plasma samples (``cp_*`` columns, most studies) are venous, read
 through ``kappa_venous``. R differs from S only by its clearance (``pk.r_to_s_clearance_ratio``).
 
