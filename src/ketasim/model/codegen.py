@@ -484,7 +484,8 @@ def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_ve
     """All patients of an arm, in parallel. Results land in ``out`` and ``summ``."""
     for i in prange(pp.shape[0]):
         simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active,
-                         active_dep, ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ)
+                         active_dep, ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out,
+                         summ)
 '''
 
 
