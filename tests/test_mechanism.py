@@ -188,11 +188,10 @@ def test_anesthetic_dose_gives_no_plasticity_only_under_the_anesthetic_state_hyp
     assert anesthetic["glutamate"].min() < 0.9 and anesthetic["sedation"].max() > 0.3     # 0.07 at 0.5 mg/kg
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: a 2 mg/kg IV bolus alone peaks at ~1140 ng/mL (4.8 uM) in the Clements 2-compartment model (V1 1.75 "
-    "L/kg), below the 5 uM anesthesia threshold, whereas induction doses reach 5-10 uM; the early bolus peak needs a "
-    "small-V1 disposition set (see NOTES.md limits)"))
 def test_induction_bolus_alone_reaches_anesthetic_plasma_levels():
+    """'General anaesthesia plasma level': 1-2 mg/kg IV reaches 5-10 uM. Passing since issue 7: the small arterial
+    central volume (Simons 2022) and the arm-venous read-out put the venous peak of 2 mg/kg at ~1600 ng/mL (S-ketamine
+    2 mg/kg IV in children: 1860 +/- 883 ng/mL at 3 min), above the 5 uM (1189 ng/mL) flag."""
     with pytest.warns(DoseWarning, match="anesthetic"):
         tr = run([line("racemic-ketamine", "iv-bolus", "2 mg/kg")])[0]
     assert tr["anesthesia"].max() == 1.0
@@ -326,14 +325,15 @@ def test_blood_pressure_rises_then_returns_toward_baseline():
     assert peak > 1.0
     assert 20 / 60 <= float(tr["sbp_change_mmhg"].idxmax()) <= 1.0
     assert value_at(tr, "sbp_change_mmhg", 4.0) < 0.5 * peak
-    assert value_at(tr, "sbp_change_mmhg", 24.0) < 0.01 * peak
+    # issue 7 changed this: the parent's terminal t1/2 is now ~7 h (deep compartment; Fanta 2021), so ~1 % of the
+    # peak rise is left at 24 h instead of none; "back toward baseline" is read as < 2 % of the peak
+    assert value_at(tr, "sbp_change_mmhg", 24.0) < 0.02 * peak
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: 1.5 h after the end of a 0.5 mg/kg/40-min infusion ~43 % of the SBP rise remains (1.9 of 4.5 mmHg; "
-    "Szarmach 2020: back to baseline within 1.5 h): the rise follows the parent drug's distribution phase"))
 def test_blood_pressure_back_to_baseline_within_90_min_after_infusion():
-    """'Back to baseline': less than 20 % of the peak rise (tolerance)."""
+    """'Back to baseline': less than 20 % of the peak rise (tolerance). Szarmach 2020: back to baseline within 1.5 h.
+    Passing since issue 7 (was a strict xfail at ~43 %): the effect site follows the arterial concentration, which
+    falls fast after the infusion."""
     tr = traj([KET])
     assert value_at(tr, "sbp_change_mmhg", 40 / 60 + 1.5) < 0.2 * tr["sbp_change_mmhg"].max()
 

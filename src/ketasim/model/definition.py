@@ -112,10 +112,10 @@ CONSTANTS = (
     Constant("ki_r", "uM", _p("pd.ki.r_ketamine", "uM"), "pd.ki.r_ketamine"),
     # norketamine reaches the brain at a fraction of the parent's partition: its effective Ki at the (plasma-
     # equivalent) effect-site concentration is Ki / partition (the same for its NMDA block and side effects)
-    Constant("ki_snk", "uM", lambda c: c.params.get("pd.ki.s_norketamine", "uM") / c.params.get("pd.norketamine.brain_partition"),
-             "pd.ki.s_norketamine / pd.norketamine.brain_partition"),
-    Constant("ki_rnk", "uM", lambda c: c.params.get("pd.ki.r_norketamine", "uM") / c.params.get("pd.norketamine.brain_partition"),
-             "pd.ki.r_norketamine / pd.norketamine.brain_partition"),
+    Constant("ki_snk", "uM", lambda c: c.params.get("pd.ki.s_norketamine", "uM") / c.params.get("pk.norketamine.brain_partition"),
+             "pd.ki.s_norketamine / pk.norketamine.brain_partition"),
+    Constant("ki_rnk", "uM", lambda c: c.params.get("pd.ki.r_norketamine", "uM") / c.params.get("pk.norketamine.brain_partition"),
+             "pd.ki.r_norketamine / pk.norketamine.brain_partition"),
     Constant("m_interneuron", "dimensionless", _p("pd.nmda.m_interneuron"), "pd.nmda.m_interneuron"),
     Constant("m_pyramidal", "dimensionless", _p("pd.nmda.m_pyramidal"), "pd.nmda.m_pyramidal"),
     Constant("nmda_hill", "dimensionless", _p("pd.nmda.hill"), "pd.nmda.hill"),
@@ -153,9 +153,7 @@ CONSTANTS = (
     Constant("mw_norketamine", "g/mol", _p("mw.norketamine", "g/mol"), "mw.norketamine"),
     Constant("mw_hnk", "g/mol", _p("mw.hnk", "g/mol"), "mw.hnk"),
     Constant("mw_midazolam", "g/mol", _p("mw.midazolam", "g/mol"), "mw.midazolam"),
-    Constant("fm_nk", "dimensionless",   # the esketamine popPK set has its own norketamine yield
-             lambda c: c.params.get("pk.fm_nk_esketamine" if c.s_product == "esketamine" else "pk.fm_nk"),
-             "pk.fm_nk (pk.fm_nk_esketamine with the esketamine set)"),
+    Constant("fm_nk", "dimensionless", _p("pk.fm_nk"), "pk.fm_nk"),   # one yield whatever the product (issue 7)
     Constant("fm_hnk", "dimensionless", _p("pk.fm_hnk"), "pk.fm_hnk"),
     Constant("perception_gain", "1/h", lambda c: c.params.free_value("perception_gain", "1/h") * c.perception,
              "free: perception_gain x population.perception"),
@@ -260,10 +258,14 @@ def _lognormal(omega, eta):
 
 PATIENT = (
     PatientParameter("weight_kg", "kg", lambda c: c.patients.weight_kg, "population"),
-    PatientParameter("fh_s", "dimensionless", lambda c: c.pk.fh[:, 0], "pk: hepatic escape, S"),
-    PatientParameter("fh_r", "dimensionless", lambda c: c.pk.fh[:, 1], "pk: hepatic escape, R"),
-    PatientParameter("fgut_s", "dimensionless", lambda c: c.pk.fgut[:, 0], "pk: gut-wall escape, S"),
-    PatientParameter("fgut_r", "dimensionless", lambda c: c.pk.fgut[:, 1], "pk: gut-wall escape, R"),
+    # the gut depot holds the whole absorbed dose; of what leaves it, Fgut x Fh reaches the blood and the rest
+    # (gut wall and liver first pass) forms norketamine (fm_nk): presystemic formation in both, as in Fanta 2015
+    PatientParameter("fh_s", "dimensionless", lambda c: c.pk.fgut[:, 0] * c.pk.fh[:, 0],
+                     "pk: gut-wall x hepatic escape, S"),
+    PatientParameter("fh_r", "dimensionless", lambda c: c.pk.fgut[:, 1] * c.pk.fh[:, 1],
+                     "pk: gut-wall x hepatic escape, R"),
+    PatientParameter("fgut_s", "dimensionless", lambda c: np.ones(c.patients.n), "1: folded into fh_s"),
+    PatientParameter("fgut_r", "dimensionless", lambda c: np.ones(c.patients.n), "1: folded into fh_r"),
     PatientParameter("f_iiv", "dimensionless", lambda c: c.pk.f_iiv, "pk: bioavailability random effect"),
     PatientParameter("cl_s", "L/h", lambda c: c.pk.cl[:, 0], "pk"),
     PatientParameter("cl_r", "L/h", lambda c: c.pk.cl[:, 1], "pk"),
@@ -380,9 +382,13 @@ OUTPUTS = (
     Output("sedation", "sedation_index", "index 0-1"),
     Output("nausea_probability", "nausea_curve(emetic_drive, nausea_pmax, nausea_ec50)", "probability"),
     Output("anesthesia", "piecewise(1, (cp_s + cp_r) / mw_ketamine >= anesthesia_umol, 0)",
-           "flag (plasma ketamine >= 5 µM)"),
+           "flag (venous plasma ketamine >= 5 µM)"),
     Output("anesthetic_state", "anesthetic_state", "dimensionless (0 = none; plasticity scaled by exp(-x))"),
     Output("score", "severity * baseline_score", "points on the population's scale"),
+    # arterial plasma (what drives the effect site; cp_* above are venous, what studies sample): issue 7
+    Output("ca_s_ketamine_ng_ml", "ca_s", "ng/mL (arterial)"),
+    Output("ca_r_ketamine_ng_ml", "ca_r", "ng/mL (arterial)"),
+    Output("ca_ketamine_ng_ml", "ca_s + ca_r", "ng/mL (arterial)"),
 )
 
 # ---- per-session summaries (peaks within the monitoring window; discharge readiness) ---------------------------
