@@ -99,11 +99,15 @@ FITTED = {
     "spine_gain": ("log", 0.2, 10.0, 1.5),
     "weight_protein": ("log", 0.1, 10.0, 1.5), "weight_spine": ("log", 0.1, 10.0, 1.5),
     "weight_mtorc1": ("log", 0.1, 3.0, 0.8),      # the acute part must not outweigh the peak at ~24 h (Daly, Canuso)
-    "emax_drug": ("logit", 0.05, 0.95, 0.7), "omega_emax_drug": ("log", 0.1, 3.0, 1.0),
+    # drug-response magnitude: logit-normal per patient; a large spread makes it U-shaped (responders near their
+    # maximum, non-responders near none: a latent responder class in continuous form, issue 7)
+    "emax_drug": ("logit", 0.05, 0.95, 0.7), "omega_emax_drug": ("log", 0.1, 4.0, 1.0),
     "symptom_t_half": ("log", 0.25, 12.0, 1.5),                 # h
-    # drug-response trait: log-normal sensitivity of relief to the plasticity drive (issue 7: wide, partly bimodal
-    # response; responders saturate near emax, low-sensitivity patients respond late or not at all)
-    "omega_response": ("log", 0.1, 3.0, 1.0),
+    # drug-response sensitivity: log-normal scaling of the plasticity drive (low-sensitivity patients respond only
+    # once repeated sessions build plasticity: late responders). Bounded: a heavy tail here would make the effect of
+    # the most sensitive patients last for months after the drive has decayed (log(sensitivity) x the spine
+    # half-life); the heavy tail of response belongs to its magnitude (omega_emax_drug)
+    "omega_response": ("log", 0.05, 0.7, 0.3),
     # non-specific response: relief 1 - exp(-gain x expectancy), a bounded between-patient spread (log scale)
     "placebo_gain": ("log", 0.02, 3.0, 0.3), "omega_placebo": ("log", 0.1, 1.0, 0.5),
     "natural_course_max": ("logit", 0.01, 0.4, 0.12),           # Rutherford 2012: ~4/20 HAM-D points in wait-lists
