@@ -113,10 +113,11 @@ def test_mtor_block_abolishes_synaptic_plasticity_and_the_drug_response():
 def test_spine_block_keeps_the_24h_effect_but_shortens_it():
     """Moda-Sava 2019 (mechanism.md §4, §10.11.3): new spines are needed to MAINTAIN the effect, not to start it.
     Tolerances: at 24 h at least 85 % of the intact drug effect remains (spines have barely risen by then);
-    at 10 and 14 days less than half of the intact effect remains."""
+    at 5 and 7 days less than half of the intact effect remains (since issue 7 a single dose's effect has faded by
+    10-14 days with or without spines, so the maintenance role shows earlier)."""
     assert np.abs(traj([KET], NO_SPINES)["spine_density"] - 1.0).max() <= ROUNDING
     assert drug_effect([KET], DAY, NO_SPINES) >= 0.85 * drug_effect([KET], DAY)
-    for t in (10 * DAY, 14 * DAY):
+    for t in (5 * DAY, 7 * DAY):
         assert drug_effect([KET], t) > 0.5      # the intact effect is still there to be lost
         assert drug_effect([KET], t, NO_SPINES) < 0.5 * drug_effect([KET], t), t
 
@@ -266,10 +267,6 @@ def test_single_dose_effect_fades_by_28_days():
     assert drug_effect([KET], 28 * DAY) < 0.25 * peak_drug_effect([KET])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: 14 days after one 0.5 mg/kg infusion ~59 % of the peak drug effect remains (4.1 of 7.0 MADRS points "
-    "vs saline; mechanism.md §10.11.4: 'A single dose must be back near baseline by 12-14 d'); the calibrated "
-    "spine component (t1/2 7 d) carries it too long"))
 def test_single_dose_effect_back_near_baseline_by_14_days():
     """'Near baseline': < 25 % of the peak drug effect (same tolerance as at 28 days)."""
     assert drug_effect([KET], 14 * DAY) < 0.25 * peak_drug_effect([KET])
@@ -385,7 +382,8 @@ def test_saline_gives_a_placebo_response_without_plasticity():
 
 def test_active_placebo_expectancy_exceeds_saline():
     """Midazolam's perceptible sedation (functional unblinding) raises expectancy more than saline."""
-    assert traj([MIDAZOLAM])["expectancy"].max() > traj([SALINE])["expectancy"].max()
+    # (both sessions kindle the same boost at the start; the perceptible sedation adds to it during the session)
+    assert value_at(traj([MIDAZOLAM]), "expectancy", 2.0) > value_at(traj([SALINE]), "expectancy", 2.0)
     assert score([MIDAZOLAM], DAY) < score([SALINE], DAY)
 
 
