@@ -103,7 +103,9 @@ FITTED = {
     "weight_mtorc1": ("log", 0.1, 1.5, 0.8),
     # drug-response magnitude: logit-normal per patient; a large spread makes it U-shaped (responders near their
     # maximum, non-responders near none: a latent responder class in continuous form, issue 7)
-    "emax_drug": ("logit", 0.05, 0.95, 0.7), "omega_emax_drug": ("log", 0.1, 4.0, 1.0),
+    # (bounded at 2: beyond it the median patient's response vanishes and the mean comes from a few extreme
+    # responders, which contradicts the typical 24-h improvements of the trials; the fit runs to any upper bound)
+    "emax_drug": ("logit", 0.05, 0.95, 0.7), "omega_emax_drug": ("log", 0.1, 2.0, 1.0),
     "symptom_t_half": ("log", 0.25, 12.0, 1.5),                 # h
     # drug-response sensitivity: log-normal scaling of the plasticity drive (low-sensitivity patients respond only
     # once repeated sessions build plasticity: late responders). Bounded: a heavy tail here would make the effect of
