@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from ketasim import load_parameters
-from ketasim.calibration import (TRIALS, build_targets, calibrate, predictions, qualification_summary, qualify,
+from ketasim.calibration import (SPREAD_KINDS, TRIALS, build_targets, calibrate, predictions, qualification_summary, qualify,
                                  read_rows, write_parameter_set)
 from ketasim.parameters import load_parameters as _load
 
@@ -19,24 +20,32 @@ def test_targets_come_only_from_the_calibration_file():
         "../shared/reference/clinical_calibration.csv") else rows
     assert rows == shared                       # the packaged copy is unmodified
     targets, skipped = build_targets()
-    assert len(targets) + len(skipped) == len(rows)   # every row is either a target or listed with a reason
-    for t in targets:
+    primary = [t for t in targets if t.kind not in SPREAD_KINDS]
+    assert len(primary) + len(skipped) == len(rows)   # every row is either a target or listed with a reason
+    for t in primary:
         if t.kind not in ("nausea_diff", "cadss_gt4"):     # these combine two rows (difference, range)
             assert t.observed == pytest.approx(float(rows[t.row]["value"]))
+    # spread targets: the SD implied by the row's own SD, or SE x sqrt(n), of a mean or mean change
+    spreads = [t for t in targets if t.kind in SPREAD_KINDS]
+    assert len(spreads) > 20
+    for t in spreads:
+        r = rows[t.row]
+        implied = float(r["spread"]) * (t.n ** 0.5 if r["spread_kind"] == "SE" else 1.0)
+        assert t.observed == pytest.approx(implied) and t.se == pytest.approx(implied / (2 * (t.n - 1)) ** 0.5)
         assert t.se > 0 and t.trial in TRIALS
     assert all(reason for *_, reason in skipped)
 
 
 def test_every_calibration_trial_has_a_scenario_file():
-    from ketasim.calibration import EXAMPLES
+    from ketasim.calibration import SCENARIOS
 
     for file, _, _ in TRIALS.values():
-        assert (EXAMPLES / file).exists()
+        assert (SCENARIOS / file).exists()
 
 
 def test_small_calibration_is_deterministic_and_improves(tmp_path):
     p0 = load_parameters()
-    names = ["placebo_emax", "emax_drug"]
+    names = ["placebo_gain", "emax_drug"]
     kw = dict(size=40, seed=5, max_evaluations=6, names=names, log=lambda *_: None)
     new1, rep1 = calibrate(p0, **kw)
     new2, rep2 = calibrate(p0, **kw)
@@ -47,7 +56,7 @@ def test_small_calibration_is_deterministic_and_improves(tmp_path):
     data = json.loads(out.read_text())
     assert data["calibration_run"] == new1.calibration_run
     assert "rows_used" in data["provenance"] and data["provenance"]["seed"] == 5
-    assert data["parameters"]["placebo_emax"]["fitted"] is True
+    assert data["parameters"]["placebo_gain"]["fitted"] is True
     assert data["parameters"]["cadss_max"]["fitted"] is False
     reloaded = _load(str(out))
     assert reloaded.free["emax_drug"].value == pytest.approx(new1.free["emax_drug"].value, rel=1e-5)
@@ -68,3 +77,72 @@ def test_qualification_report(tmp_path):
     assert all(r["lo"] <= r["predicted"] <= r["hi"] for r in rows)
     preds = predictions(load_parameters(), build_targets()[0], size=150, seed=3)
     assert np.allclose(preds, [r["predicted"] for r in rows])
+
+
+def test_calibration_never_overwrites_the_shipped_set_and_stores_a_posterior(tmp_path, monkeypatch):
+    from ketasim import calibration as cal
+    from ketasim.errors import InputError
+
+    shipped = cal.default_free_parameters_path()
+    before = shipped.read_bytes()
+    with pytest.raises(InputError, match="shipped default"):
+        __import__("ketasim.app").app.calibrate_cli(out=str(shipped), size=20, seed=5, max_evaluations=1)
+    assert shipped.read_bytes() == before
+    names = ["placebo_gain", "emax_drug"]
+    new, rep = calibrate(load_parameters(), size=40, seed=5, max_evaluations=4, names=names, log=lambda *_: None)
+    post = rep["posterior"]
+    assert post["names"] == names and np.all(np.linalg.eigvalsh(np.array(post["covariance_theta"])) > 0)
+    assert all(0.0 <= v <= 1.0 for v in post["information_share"].values())
+    out = write_parameter_set(new, rep, tmp_path / "free.json")
+    loaded = _load(str(out))
+    assert loaded.posterior["names"] == names
+    draws = cal.sample_parameter_sets(loaded, 50, 1)
+    vals = np.array([d.free["placebo_gain"].value for d in draws])
+    lo, hi = cal.FITTED["placebo_gain"][1:3]
+    assert np.all((vals >= lo) & (vals <= hi)) and vals.std() > 0
+    assert shipped.read_bytes() == before
+
+
+def test_cross_validation_predicts_a_left_out_trial_from_a_fit_that_did_not_see_it():
+    from ketasim import calibration as cal
+
+    seen = []
+    real = cal.calibrate
+
+    def spy(*a, **kw):
+        seen.append(tuple(kw.get("exclude_trials", ())))
+        return real(*a, **kw)
+
+    cal.calibrate = spy
+    try:
+        cv = cal.cross_validate(load_parameters(), size=30, max_evaluations=2, qual_size=60, parameter_draws=3,
+                                groups=["berman2000"], log=lambda *_: None)
+    finally:
+        cal.calibrate = real
+    assert seen == [(), ("berman2000",)]
+    assert cv["out_of_sample"] and all(r["trial"] == "berman2000" and r["fold"] == "berman2000" for r in cv["out_of_sample"])
+    assert len(cv["in_sample"]) > len(cv["out_of_sample"])
+    assert cv["folds"][0]["rows_fitted"] < len(cal.build_targets()[0])
+
+
+def test_newton_cross_validation_approximates_the_refit_without_the_trial():
+    """The one-step fold (removing the left-out rows' pull from the optimum) lands closer to the exact refit
+    without that trial than the full-data optimum does."""
+    from ketasim import calibration as cal
+
+    names = ["placebo_gain", "emax_drug"]
+    real = cal.FITTED
+    cal.FITTED = {k: v for k, v in real.items() if k in names}
+    try:
+        quiet = dict(size=30, seed=5, names=names, log=lambda *_: None, laplace=False, ae_stage=False)
+        full, _ = cal.calibrate(load_parameters(), max_evaluations=40, **quiet)
+        exact, _ = cal.calibrate(full, max_evaluations=40, exclude_trials=cal.scenario_groups()["murrough2013"],
+                                 **quiet)
+        cv = cal.cross_validate_newton(full, size=30, seed=5, qual_size=40, parameter_draws=0,
+                                       groups=["murrough2013"], log=lambda *_: None)
+    finally:
+        cal.FITTED = real
+    th = lambda p: cal._to_theta(p, names)          # noqa: E731
+    approx = np.array([cal._fwd(n, cv["folds"][0]["fitted"][n]) for n in names])
+    assert np.linalg.norm(approx - th(exact)) < np.linalg.norm(th(full) - th(exact))
+    assert all(r["trial"] == "murrough2013_ajp" and r["fold"] == "murrough2013" for r in cv["out_of_sample"])

@@ -1,5 +1,5 @@
 """The command line and the files it writes: DESIGN.md columns, provenance, Parquet metadata, figure,
-determinism, fast --help, and a golden file for `ketasim params pk.racemic`."""
+determinism, fast --help, and a golden file for `ketasim params pk.ketamine`."""
 
 from __future__ import annotations
 
@@ -217,9 +217,10 @@ def _normalise_params_output(text: str) -> str:
 
 
 def test_params_output_matches_golden(capsys):
-    out = cli(capsys, "params", "pk.racemic")
+    # issue 7 renamed the product-specific pk.racemic.* set to the one-molecule pk.ketamine.* set
+    out = cli(capsys, "params", "pk.ketamine")
     got = _normalise_params_output(out)
-    golden = GOLDEN / "params_pk_racemic.txt"
+    golden = GOLDEN / "params_pk_ketamine.txt"
     if os.environ.get("KETASIM_UPDATE_GOLDEN") == "1":
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(got, encoding="utf-8")

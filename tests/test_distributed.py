@@ -60,7 +60,7 @@ def test_sensitivity_on_dask_equals_the_single_process_run(cluster):
     from ketasim.sensitivity import run_sensitivity
 
     sc = ketasim.scenario_from_dict(SCENARIO)
-    kw = dict(endpoint="mean_change@24h", params=params(), patterns=("protein_gain", "placebo_emax"), n_patients=10,
+    kw = dict(endpoint="mean_change@24h", params=params(), patterns=("protein_gain", "placebo_gain"), n_patients=10,
               samples=2)
     assert run_sensitivity(sc, executor=cluster, **kw).to_dict() == run_sensitivity(sc, **kw).to_dict()
 

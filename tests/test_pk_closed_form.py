@@ -50,10 +50,17 @@ def amount_matrix(model: P.PKModel, block: int, i: int = 0):
     return a, v[0]
 
 
-def piecewise_linear_solution(a, v1, times, boluses=(), infusions=()):
+def venous(model: P.PKModel, block: int, i: int = 0):
+    """(index, volume) of the compartment read as the venous sample (cp_* columns) of a block."""
+    j = int(model.venous_index[block])
+    return j, model.volumes[i, block, j]
+
+
+def piecewise_linear_solution(a, v1, times, boluses=(), infusions=(), read=None):
     """Central concentration (ng/mL) at ``times`` for boluses [(t, mg)] and infusions [(t0, t1, mg/h)] into the
     central compartment, exact segment by segment: x(t+dt) = e^{A dt} x + A^{-1}(e^{A dt} - I) b r.
-    A bolus at time t is included in the value at t (right-continuous, as doses are in the engine)."""
+    A bolus at time t is included in the value at t (right-continuous, as doses are in the engine).
+    ``read=(j, Vj)`` returns compartment j's concentration instead of the central one."""
     k = a.shape[0]
     b = np.zeros(k)
     b[0] = 1.0
@@ -78,7 +85,7 @@ def piecewise_linear_solution(a, v1, times, boluses=(), infusions=()):
             tc = bt
             x[0] += sum(mg for tb, mg in boluses if tb == bt)
         x = advance(x, tc, t)
-        out[n] = x[0] / v1 * 1000.0
+        out[n] = (x[0] / v1 if read is None else x[read[0]] / read[1]) * 1000.0
     return out
 
 
@@ -96,6 +103,17 @@ def two_comp_bolus(t, dose_mg, a, v1):
     return c * 1000.0
 
 
+def bolus_solution(t, dose_mg, a, v1, read=None):
+    """Any mammillary block after a bolus into the central compartment: x(t) = e^{A t} e0 D, evaluated with the
+    eigendecomposition of A (real, distinct eigenvalues); central or compartment ``read=(j, Vj)`` concentration."""
+    w, vec = np.linalg.eig(a)
+    w, vec = w.real, vec.real
+    coef = np.linalg.solve(vec, np.eye(a.shape[0])[:, 0]) * dose_mg
+    j, vj = (0, v1) if read is None else read
+    t = np.asarray(t, float)
+    return (np.exp(np.outer(t, w)) @ (vec[j] * coef)) / vj * 1000.0
+
+
 def two_comp_first_order(t, dose_mg, f, ka, a, v1):
     """Triexponential closed form of a 2-compartment model with first-order absorption (rate ka, fraction f)."""
     alpha, beta = hybrid_rates(a)
@@ -108,7 +126,7 @@ def two_comp_first_order(t, dose_mg, f, ka, a, v1):
     return c * 1000.0
 
 
-def depot_solution(a, v1, times, depots):
+def depot_solution(a, v1, times, depots, read=None):
     """Central concentration (ng/mL) for first-order depots [(t_in, mg_entering_depot, ka, f_to_central)]:
     exact, by the matrix exponential of the system augmented with one state per depot."""
     k = a.shape[0]
@@ -122,17 +140,18 @@ def depot_solution(a, v1, times, depots):
         x0[k] = mg
         for n, t in enumerate(times):
             if t >= t_in:
-                out[n] += (expm(m * (t - t_in)) @ x0)[0] / v1 * 1000.0
+                xt = expm(m * (t - t_in)) @ x0
+                out[n] += (xt[0] / v1 if read is None else xt[read[0]] / read[1]) * 1000.0
     return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def _bolus_concentrations(times, boluses, a, v1):
-    """Sum of shifted biexponentials (superposition is exact for a linear model)."""
+def _bolus_concentrations(times, boluses, a, v1, read=None):
+    """Sum of shifted single-bolus solutions (superposition is exact for a linear model)."""
     c = np.zeros(len(times))
     for t0, mg in boluses:
         m = times >= t0 - 1e-12
-        c[m] += two_comp_bolus(times[m] - t0, mg, a, v1)
+        c[m] += bolus_solution(times[m] - t0, mg, a, v1, read)
     return c
 
 
@@ -156,13 +175,17 @@ def test_model_eigenvalues_are_the_hybrid_rates_of_the_compartment_model(racemic
 
 @pytest.mark.parametrize("block, column, share", [(P.S_KET, "cp_s_ketamine_ng_ml", 0.5),
                                                    (P.R_KET, "cp_r_ketamine_ng_ml", 0.5)])
-def test_iv_bolus_racemic_is_biexponential(racemic_bolus, block, column, share):
+def test_iv_bolus_racemic_matches_matrix_exponential(racemic_bolus, block, column, share):
+    """Issue 7: one 5-compartment disposition (arterial central, arm-venous, fast, slow, deep) replaces the
+    2-compartment Clements set; ca_* columns are the central (arterial) compartment, cp_* the venous one."""
     _, times, traj, model, dose_mg = racemic_bolus
     a, v1 = amount_matrix(model, block)
-    assert a.shape == (2, 2), "racemic ketamine disposition is the 2-compartment Clements model"
-    ref = two_comp_bolus(times, share * dose_mg, a, v1)
+    assert a.shape == (5, 5)
+    ref = bolus_solution(times, share * dose_mg, a, v1)
+    assert normalised_error(traj[column.replace("cp_", "ca_")].to_numpy(), ref, EXACT_ATOL, EXACT_RTOL) <= 1.0
+    ref_v = bolus_solution(times, share * dose_mg, a, v1, venous(model, block))
     got = traj[column].to_numpy()
-    assert normalised_error(got, ref, EXACT_ATOL, EXACT_RTOL) <= 1.0
+    assert normalised_error(got, ref_v, EXACT_ATOL, EXACT_RTOL) <= 1.0
     # and the total is the sum of the enantiomers
     np.testing.assert_allclose(traj["cp_ketamine_ng_ml"], traj["cp_s_ketamine_ng_ml"] + traj["cp_r_ketamine_ng_ml"],
                                rtol=1e-12)  # a sum of two floats: rounding only
@@ -173,8 +196,10 @@ def test_iv_bolus_initial_concentration_is_dose_over_central_volume(racemic_bolu
     _, times, traj, model, dose_mg = racemic_bolus
     v1 = model.volumes[0, P.S_KET, 0]
     assert times[0] == 0.0
-    c0 = traj["cp_s_ketamine_ng_ml"].iloc[0]
-    assert c0 == pytest.approx(0.5 * dose_mg / v1 * 1000.0, rel=1e-12)  # one multiplication: rounding only
+    c0 = traj["ca_s_ketamine_ng_ml"].iloc[0]
+    assert c0 == pytest.approx(0.5 * dose_mg / v1 * 1000.0, rel=1e-12)  # a sum over 5 modes: rounding only
+    # nothing has reached the arm vein yet (rounding of the modal sum only)
+    assert traj["cp_s_ketamine_ng_ml"].iloc[0] == pytest.approx(0.0, abs=EXACT_ATOL)
 
 
 @pytest.mark.parametrize("drug, column, share", [("racemic-ketamine", "cp_s_ketamine_ng_ml", 0.5),
@@ -188,15 +213,17 @@ def test_zero_order_infusion_matches_matrix_exponential(drug, column, share):
     model = typical_pk(lines)
     block = P.S_KET if column.startswith("cp_s") else P.R_KET
     a, v1 = amount_matrix(model, block)
-    assert a.shape[0] == (3 if drug == "esketamine" else 2)
+    assert a.shape[0] == 5        # one disposition whatever the product (issue 7)
     dur = 40 / 60
     rate = share * 0.5 * WEIGHT / dur
+    ref_v = piecewise_linear_solution(a, v1, times, infusions=[(0.0, dur, rate)], read=venous(model, block))
+    assert normalised_error(traj[column].to_numpy(), ref_v, EXACT_ATOL, EXACT_RTOL) <= 1.0
     ref = piecewise_linear_solution(a, v1, times, infusions=[(0.0, dur, rate)])
-    got = traj[column].to_numpy()
+    got = traj[column.replace("cp_", "ca_")].to_numpy()
     assert normalised_error(got, ref, EXACT_ATOL, EXACT_RTOL) <= 1.0
     during = times < dur
     assert during.sum() > 10 and (~during).sum() > 10  # both phases are really compared
-    # the peak of a zero-order infusion is at its end
+    # the arterial peak of a zero-order infusion is at its end
     assert times[np.argmax(got)] == pytest.approx(dur, abs=1e-9)
 
 
@@ -213,16 +240,17 @@ def test_first_order_absorption_im_matches_triexponential():
     ka = p.get("route.im.ka", "1/h")
     for block, column in ((P.S_KET, "cp_s_ketamine_ng_ml"), (P.R_KET, "cp_r_ketamine_ng_ml")):
         a, v1 = amount_matrix(model, block)
-        ref = two_comp_first_order(times, 0.5 * 0.5 * WEIGHT, f, ka, a, v1)
-        # cross-check the formula itself against the augmented matrix exponential (exact; rounding only)
-        np.testing.assert_allclose(ref[::60], depot_solution(a, v1, times[::60], [(0.0, 0.5 * 0.5 * WEIGHT, ka, f)]),
-                                   rtol=1e-9, atol=1e-9)
-        assert normalised_error(traj[column].to_numpy(), ref, DEPOT_ATOL, DEPOT_RTOL) <= 1.0
+        sub = times[::20]
+        ref = depot_solution(a, v1, sub, [(0.0, 0.5 * 0.5 * WEIGHT, ka, f)], venous(model, block))
+        got = traj[column].to_numpy()[::20]
+        assert normalised_error(got, ref, DEPOT_ATOL, DEPOT_RTOL) <= 1.0
+        ref_a = depot_solution(a, v1, sub, [(0.0, 0.5 * 0.5 * WEIGHT, ka, f)])
+        assert normalised_error(traj[column.replace("cp_", "ca_")].to_numpy()[::20], ref_a, DEPOT_ATOL, DEPOT_RTOL) <= 1.0
 
 
 def test_oral_first_pass_matches_closed_form():
-    """Oral racemic ketamine: the gut depot holds F_gut x f_iiv of the dose; only F_h of what is absorbed reaches
-    the central compartment (the rest is extracted on first pass)."""
+    """Oral racemic ketamine: the gut depot holds f_iiv of the dose (issue 7: gut-wall metabolism forms norketamine,
+    so it happens on absorption); only F_gut x F_h of what is absorbed reaches the central compartment."""
     lines = [line("racemic-ketamine", "oral", "50 mg")]
     times = fine_times(24.0)
     traj = typical_traj(lines, times)
@@ -230,9 +258,10 @@ def test_oral_first_pass_matches_closed_form():
     ka = params().get("route.oral.ka", "1/h")
     for e, (block, column) in enumerate(((P.S_KET, "cp_s_ketamine_ng_ml"), (P.R_KET, "cp_r_ketamine_ng_ml"))):
         a, v1 = amount_matrix(model, block)
-        entering = 25.0 * min(model.fgut[0, e] * model.f_iiv[0], 1.0)
-        ref = two_comp_first_order(times, entering, model.fh[0, e], ka, a, v1)
-        assert normalised_error(traj[column].to_numpy(), ref, DEPOT_ATOL, DEPOT_RTOL) <= 1.0
+        entering = 25.0 * min(model.f_iiv[0], 1.0)
+        sub = times[::20]
+        ref = depot_solution(a, v1, sub, [(0.0, entering, ka, model.fgut[0, e] * model.fh[0, e])], venous(model, block))
+        assert normalised_error(traj[column].to_numpy()[::20], ref, DEPOT_ATOL, DEPOT_RTOL) <= 1.0
 
 
 @pytest.mark.parametrize("dose_mg", [28.0, 56.0, 84.0])
@@ -240,30 +269,30 @@ def test_intranasal_esketamine_nasal_and_lagged_swallowed_parts(dose_mg):
     """Intranasal esketamine: one 28-mg device every route.intranasal.device_interval (label: 5 min); each device
     has a nasal part (first device 54 %, later devices x0.62) and a swallowed rest, which enters the gut after the
     swallow lag with the swallowed-fraction bioavailability; the 3-compartment esketamine disposition. Checks that
-    each part of each device is routed to the right depot at the right time."""
+    each part of each device is routed to the right depot at the right time. Issue 7: the swallowed part is an oral
+    dose of the same molecule (F_gut x F_h of it reaches the blood), with no product-specific multiplier."""
     p = params()
     lines = [line("esketamine", "intranasal", f"{dose_mg:g} mg")]
     times = fine_times(24.0)
     traj = typical_traj(lines, times)
     model = typical_pk(lines)
     a, v1 = amount_matrix(model, P.S_KET)
-    assert a.shape == (3, 3)
+    assert a.shape == (5, 5)
     f1 = p.get("route.intranasal.f_nasal_esketamine")
     dev = p.get("route.intranasal.device_mg", "mg")
     gap = p.get("route.intranasal.device_interval", "h")
     later = f1 * p.get("route.intranasal.later_device_factor")
-    f_sw = p.get("route.oral.f_swallowed_esketamine")
-    f_oral = p.get("route.oral.f_esketamine")
     fiiv = model.f_iiv[0]
     lag = p.get("route.intranasal.swallow_lag", "h")
     doses = []
     for j in range(int(dose_mg // dev)):
         fn = f1 if j == 0 else later
         doses += [(j * gap, dev * fn * fiiv, p.get("route.intranasal.ka", "1/h"), 1.0),
-                  (j * gap + lag, dev * (1 - fn) * min(f_sw / f_oral * model.fgut[0, 0] * fiiv, 1.0),
-                   p.get("route.oral.ka", "1/h"), model.fh[0, 0])]
-    ref = depot_solution(a, v1, times, doses)
-    assert normalised_error(traj["cp_s_ketamine_ng_ml"].to_numpy(), ref, DEPOT_ATOL, DEPOT_RTOL) <= 1.0
+                  (j * gap + lag, dev * (1 - fn) * min(fiiv, 1.0),
+                   p.get("route.oral.ka", "1/h"), model.fgut[0, 0] * model.fh[0, 0])]
+    sub = times[::20]
+    ref = depot_solution(a, v1, sub, doses, venous(model, P.S_KET))
+    assert normalised_error(traj["cp_s_ketamine_ng_ml"].to_numpy()[::20], ref, DEPOT_ATOL, DEPOT_RTOL) <= 1.0
     assert np.all(traj["cp_r_ketamine_ng_ml"].to_numpy() == 0.0), "esketamine contains no R-ketamine"
 
 
@@ -290,7 +319,7 @@ def test_repeated_boluses_equal_sum_of_shifted_single_doses():
     # and against the closed form (the single-dose curve is itself exact)
     model = typical_pk([line("racemic-ketamine", "iv-bolus", "0.25 mg/kg")])
     a, v1 = amount_matrix(model, P.S_KET)
-    ref = _bolus_concentrations(times, [(12.0 * k, 0.5 * 0.25 * WEIGHT) for k in range(4)], a, v1)
+    ref = _bolus_concentrations(times, [(12.0 * k, 0.5 * 0.25 * WEIGHT) for k in range(4)], a, v1, venous(model, P.S_KET))
     assert normalised_error(rep["cp_s_ketamine_ng_ml"].to_numpy(), ref, EXACT_ATOL, EXACT_RTOL) <= 1.0
 
 
@@ -303,8 +332,9 @@ def test_bolus_and_infusion_starting_at_the_same_time_superpose():
     model = typical_pk([bolus])
     for block, col in ((P.S_KET, "cp_s_ketamine_ng_ml"), (P.R_KET, "cp_r_ketamine_ng_ml")):
         a, v1 = amount_matrix(model, block)
-        ref = piecewise_linear_solution(a, v1, times, infusions=[(0.0, 40 / 60, 0.5 * 0.3 * WEIGHT / (40 / 60))])
-        ref = ref + two_comp_bolus(times, 0.5 * 0.2 * WEIGHT, a, v1)
+        rd = venous(model, block)
+        ref = piecewise_linear_solution(a, v1, times, infusions=[(0.0, 40 / 60, 0.5 * 0.3 * WEIGHT / (40 / 60))], read=rd)
+        ref = ref + bolus_solution(times, 0.5 * 0.2 * WEIGHT, a, v1, rd)
         assert normalised_error(both[col].to_numpy(), ref, EXACT_ATOL, EXACT_RTOL) <= 1.0, col
 
 
@@ -327,7 +357,7 @@ def test_dose_between_output_times_is_given_at_its_own_time():
     traj = typical_traj([line("racemic-ketamine", "iv-bolus", "0.5 mg/kg", at=f"{t0} h")], times)
     model = typical_pk([line("racemic-ketamine", "iv-bolus", "0.5 mg/kg")])
     a, v1 = amount_matrix(model, P.S_KET)
-    ref = _bolus_concentrations(times, [(t0, 0.25 * WEIGHT)], a, v1)
+    ref = _bolus_concentrations(times, [(t0, 0.25 * WEIGHT)], a, v1, venous(model, P.S_KET))
     got = traj["cp_s_ketamine_ng_ml"].to_numpy()
     assert np.all(got[times < t0] == 0.0)
     assert normalised_error(got, ref, EXACT_ATOL, EXACT_RTOL) <= 1.0
@@ -344,30 +374,37 @@ def test_long_constant_infusion_reaches_rate_over_clearance():
     traj = typical_traj(rac, times)
     model = typical_pk(rac)
     slowest = {b: -model.lam[0, b, : model.nmodes[b]].max() for b in (P.S_KET, P.R_KET, P.S_NK, P.R_NK, P.HNK)}
-    # For an infusion into the central compartment of a mammillary model 1 - C(t)/Css <= exp(-lambda_z t), so the
-    # distance from steady state at 72 h is bounded by the slowest mode (t1/2 <= ~3.3 h here: < 1e-6).
+    # For an infusion into the central compartment of a mammillary model 1 - C(t)/Css <= exp(-lambda_z t) (every
+    # compartment, the venous one included), so the distance from steady state at 72 h is bounded by the slowest
+    # mode (issue 7: terminal t1/2 ~7 h with the deep compartment, so the bound is ~1e-3, not 1e-6)
     for e, col in enumerate(PK_COLUMNS):
         css = 0.5 * rate_mg_h / model.cl[0, e] * 1000.0
         bound = math.exp(-slowest[e] * 72.0)
-        assert bound < 1e-5
+        assert bound < 2e-3
+        c72 = traj[col].loc[72.0]
+        assert c72 < css
         # the bound plus the exact solver's rounding (EXACT_RTOL)
-        assert traj[col].loc[72.0] == pytest.approx(css, rel=bound + EXACT_RTOL), col
+        assert c72 == pytest.approx(css, rel=bound + EXACT_RTOL), col
+        a, v1 = amount_matrix(model, e)
+        ref = piecewise_linear_solution(a, v1, times, infusions=[(0.0, 72.0, 0.5 * rate_mg_h)], read=venous(model, e))
+        assert normalised_error(traj[col].to_numpy(), ref, EXACT_ATOL, EXACT_RTOL) <= 1.0
     fm_nk, fm_hnk = p.get("pk.fm_nk"), p.get("pk.fm_hnk")
     css_nk = fm_nk * 0.5 * rate_mg_h * (1 / model.cl[0, P.S_NK] + 1 / model.cl[0, P.R_NK]) * 1000.0
     css_hnk = fm_hnk * fm_nk * rate_mg_h / model.cl[0, P.HNK] * 1000.0
     # metabolites: the solver's metabolite accuracy (METAB_RTOL) plus the distance from steady state of the
-    # slowest mode along the chain (norketamine t1/2 < 6 h: < 1e-3 after 72 h) -> 2e-3
-    assert max(math.exp(-slowest[b] * 72.0) for b in (P.S_NK, P.R_NK, P.HNK)) < 1e-3
-    assert traj["cp_norketamine_ng_ml"].loc[72.0] == pytest.approx(css_nk, rel=2e-3)
-    assert traj["cp_hnk_ng_ml"].loc[72.0] == pytest.approx(css_hnk, rel=2e-3)
+    # slowest mode along the chain (parent ~7 h and norketamine t1/2 < 6 h: each < 2e-3 after 72 h) -> 5e-3
+    chain = sum(math.exp(-slowest[b] * 72.0) for b in (P.S_KET, P.S_NK, P.HNK))
+    assert chain < 4e-3
+    assert traj["cp_norketamine_ng_ml"].loc[72.0] == pytest.approx(css_nk, rel=chain + 1e-3)
+    assert traj["cp_hnk_ng_ml"].loc[72.0] == pytest.approx(css_hnk, rel=chain + 1e-3)
 
-    # esketamine (3 compartments, terminal t1/2 ~11 h): exact closed form over the whole 72 h, and the
+    # esketamine (same 5-compartment disposition): exact closed form over the whole 72 h, and the
     # steady-state value within the slowest-mode bound
     esk = [line("esketamine", "iv-infusion", "60 mg", duration="24 h", every="24 h", count=3)]
     model = typical_pk(esk)
     traj = typical_traj(esk, times)
     a, v1 = amount_matrix(model, P.S_KET)
-    ref = piecewise_linear_solution(a, v1, times, infusions=[(0.0, 72.0, rate_mg_h)])
+    ref = piecewise_linear_solution(a, v1, times, infusions=[(0.0, 72.0, rate_mg_h)], read=venous(model, P.S_KET))
     assert normalised_error(traj["cp_s_ketamine_ng_ml"].to_numpy(), ref, EXACT_ATOL, EXACT_RTOL) <= 1.0
     css = rate_mg_h / model.cl[0, P.S_KET] * 1000.0
     lam_z = -model.lam[0, P.S_KET, : model.nmodes[P.S_KET]].max()

@@ -23,7 +23,7 @@ SCENARIO = {
                            "duration": "40 min"}]},
     "endpoints": {"times": ["24 h"]},
 }
-PARAMS = ("protein_gain", "pd.trkb.k", "placebo_emax")
+PARAMS = ("protein_gain", "pd.trkb.k", "placebo_gain")
 
 
 def _run(**kw):
@@ -58,7 +58,7 @@ def test_morris_indices_under_salib_names(intact):
     for key in ("mu_star", "mu_star_conf", "sigma", "mu", "elasticity"):
         assert key in row
     mu = _by_name(intact, "mu_star")
-    assert mu["protein_gain"] > 0.05 and mu["placebo_emax"] > 0.05     # both links are live without the block
+    assert mu["protein_gain"] > 0.05 and mu["placebo_gain"] > 0.05     # both links are live without the block
     assert np.isfinite(intact.nominal) and intact.nominal < 0           # scores fall after ketamine
 
 
@@ -68,7 +68,7 @@ def test_a_link_switched_off_by_an_experiment_gets_an_index_of_zero(intact):
     # rapamycin holds mTORC1 at baseline: nothing downstream of it (protein gain) or upstream (TrkB) can act
     assert mu["protein_gain"] <= 1e-9 and mu["pd.trkb.k"] <= 1e-9
     assert _by_name(blocked, "elasticity")["protein_gain"] == pytest.approx(0.0, abs=1e-12)
-    assert mu["placebo_emax"] > 0.05                                    # the placebo path still works
+    assert mu["placebo_gain"] > 0.05                                    # the placebo path still works
 
 
 def test_sobol_indices_and_intervals():
@@ -97,12 +97,12 @@ def test_cli_writes_json_and_tornado(tmp_path, capsys):
     sc.write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
     out, png, page = tmp_path / "s.json", tmp_path / "t.png", tmp_path / "s.html"
     code = main(["sensitivity", str(sc), "--endpoint", "response_rate@24h", "--method", "morris", "--samples", "2",
-                 "--size", "10", "--parameters", "protein_gain,placebo_emax", "--json", str(out), "--plot", str(png),
+                 "--size", "10", "--parameters", "protein_gain,placebo_gain", "--json", str(out), "--plot", str(png),
                  "--report", str(page), "--no-progress"])
     assert code == 0, capsys.readouterr().err
     d = json.loads(out.read_text())
     assert d["method"] == "morris" and d["endpoint"] == "response_rate@24h"
-    assert {p["name"] for p in d["parameters"]} == {"protein_gain", "placebo_emax"}
+    assert {p["name"] for p in d["parameters"]} == {"protein_gain", "placebo_gain"}
     assert "mu_star" in d["index_names"] and "parameter_set" in d
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "data:image/png;base64," in page.read_text() and "protein_gain" in page.read_text()

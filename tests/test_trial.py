@@ -179,3 +179,32 @@ def test_trial_is_deterministic():
     assert a == b
     c = run_trial(sc, n=80, seed=99).to_dict()
     assert c["arms"]["ketamine"]["endpoints"] != a["arms"]["ketamine"]["endpoints"]
+
+
+def test_withdrawal_as_maintenance_trials_define_it():
+    """Stable remission (3 of the last 4 weekly visits) and stable response without remission are randomized as
+    separate strata; relapse needs two consecutive ratings >= 22; remitters relapse less than responders."""
+    induction = dict(KET, every="3.5 d", count=8)
+    cont = [induction, dict(KET, at="28 d", every="7 d", count=12)]
+    stop = [induction, dict(SAL, at="28 d", every="7 d", count=12)]
+    base = {"type": "randomized_withdrawal", "induction_until": "28 d", "relapse_score": 22,
+            "continue": "continue", "withdraw": "withdraw"}
+    sc = _sc({"continue": cont, "withdraw": stop}, times=("28 d", "16 week"), design={**base, "criterion": "stratified"})
+    wd = run_trial(sc, n=1500)
+    rel = {(r["arm"]): r["value"] for r in wd.endpoints if r["measure"] == "relapse_rate"}
+    strata = {r["stratum"] for r in wd.endpoints if "stratum" in r}
+    assert strata == {"stable remitters", "stable responders without remission"}
+    for st in strata:
+        assert rel[f"withdraw [{st}]"] > rel[f"continue [{st}]"]
+    assert rel["withdraw [stable responders without remission]"] > rel["withdraw [stable remitters]"]
+    assert wd.to_dict()["arms"]["continue [stable remitters]"]["n"] > 0
+    # a confirmed relapse (2 consecutive visits) is rarer than a single rating above the threshold
+    one = run_trial(_sc({"continue": cont, "withdraw": stop}, times=("28 d", "16 week"),
+                        design={**base, "criterion": "stable_remission", "relapse_consecutive": 1}), n=1500)
+    two = run_trial(_sc({"continue": cont, "withdraw": stop}, times=("28 d", "16 week"),
+                        design={**base, "criterion": "stable_remission"}), n=1500)
+    r1 = {r["arm"]: r["value"] for r in one.endpoints if r["measure"] == "relapse_rate"}
+    r2 = {r["arm"]: r["value"] for r in two.endpoints if r["measure"] == "relapse_rate"}
+    assert r2["withdraw"] <= r1["withdraw"]
+    with pytest.raises(InputError, match="design.relapse_consecutive"):
+        run_trial(_sc({"continue": cont, "withdraw": stop}, design={**base, "relapse_consecutive": "two"}))

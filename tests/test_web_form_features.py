@@ -44,18 +44,20 @@ def test_comedications_and_parameter_overrides():
     f["patient"]["comedications"] = ["clarithromycin"]
     assert api.build(f).scenario.population.comedications == ("clarithromycin",)
     cat = {p["name"]: p for p in api.parameter_catalog()}
-    v1 = cat["pk.racemic.v1"]
-    assert v1["min"] < v1["value"] < v1["max"] and "opentiva" in v1["source"]
-    assert "Clements" in cat["pk.racemic.k10"]["source"]            # "same as pk.racemic.v1" resolved
+    # issue 7 PK: pk.racemic.* are gone (one disposition for S and R); the edit is now the S-ketamine clearance
+    # (halving the arterial central volume moves the venous peak of a 40-min infusion by 2 % only)
+    cl = cat["pk.s_ketamine.cl"]
+    assert cl["min"] < cl["value"] < cl["max"] and "Otto_2021" in cl["source"]
+    assert "Simons_2022" in cat["pk.ketamine.v2"]["source"]            # "same as pk.ketamine.v1" resolved
     assert not any(n.startswith("mw.") for n in cat)
     base = api.simulate_form(_form())
-    half = api.simulate_form(_form(overrides={"pk.racemic.v1": v1["value"] / 2}))
-    assert half["key_numbers"][0]["peak_cp_ketamine_ng_ml"] > 1.3 * base["key_numbers"][0]["peak_cp_ketamine_ng_ml"]
+    half = api.simulate_form(_form(overrides={"pk.s_ketamine.cl": cl["value"] / 2}))
+    assert half["key_numbers"][0]["peak_cp_ketamine_ng_ml"] > 1.2 * base["key_numbers"][0]["peak_cp_ketamine_ng_ml"]
     assert half["provenance"]["parameter_set"] != base["provenance"]["parameter_set"]
-    assert half["provenance"]["overrides"] == {"pk.racemic.v1": v1["value"] / 2}
-    for bad, msg in (({"pk.racemic.v1": 100}, "outside the plausible range"), ({"nope": 1}, "no such parameter"),
-                     ({"pk.racemic.v1": "x"}, "not a number"), ({"mw.ketamine": 200}, "cannot be edited"),
-                     ({"pk.racemic.k10": cat["pk.racemic.k10"]["max"]}, "cannot run with these values")):
+    assert half["provenance"]["overrides"] == {"pk.s_ketamine.cl": cl["value"] / 2}
+    for bad, msg in (({"pk.s_ketamine.cl": 1000}, "outside the plausible range"), ({"nope": 1}, "no such parameter"),
+                     ({"pk.s_ketamine.cl": "x"}, "not a number"), ({"mw.ketamine": 200}, "cannot be edited"),
+                     ({"pk.s_ketamine.cl": cl["max"]}, "cannot run with these values")):   # CL > liver blood flow
         with pytest.raises(api.FormErrors) as ei:
             api.simulate_form(_form(overrides=bad))
         assert ei.value.errors[0]["field"] == "overrides" and msg in ei.value.errors[0]["message"], ei.value.errors
@@ -99,7 +101,7 @@ def test_reports_say_discharge_criteria_met_throughout_not_after_0_min(tmp_path)
     from ketasim import scenario_from_dict, simulate
     from ketasim.report import simulation_report
 
-    sc = scenario_from_dict({"name": "r", "arms": {"esk": [{"drug": "esketamine", "route": "intranasal", "dose": "28 mg"}],
+    sc = scenario_from_dict({"name": "r", "arms": {"esk": [{"drug": "placebo", "route": "intranasal"}],
                                                    "ket": [{"drug": "ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
                                                             "duration": "40 min"}]},
                              "output": {"every": "1 h", "until": "2 d"}})

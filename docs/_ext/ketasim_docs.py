@@ -44,7 +44,7 @@ LINKS = [
     ("10. Symptoms, expectancy and background therapy", "ketasim.links.symptoms",
      ("pop.met_allele", "pd.natural_course.", "pd.age.", "pd.expectancy.", "pd.placebo."),
      ("weight_mtorc1", "weight_protein", "weight_spine", "emax_drug", "omega_emax_drug", "symptom_t_half",
-      "placebo_emax", "omega_placebo", "expectancy_t_half", "perception_gain", "antidepressant_emax",
+      "placebo_gain", "omega_placebo", "expectancy_t_half", "perception_gain", "antidepressant_emax",
       "antidepressant_t_half", "condition_anxiety", "condition_ptsd", "condition_suicidal_ideation",
       "rating_noise_sd", "omega_response", "placebo_gain", "natural_course_max", "design_expectancy_gain",
       "sedation_perception_weight", "expectancy_feedback")),

@@ -64,41 +64,66 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     return tr
 
 
-def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, dask=None):
-    from .calibration import calibrate, write_parameter_set
+def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current", dask=None):
+    """Fit and write the parameter set to ``out`` (never over the package's default set: installing a new default
+    is the explicit step ``ketasim install-parameters FILE``)."""
+    from .calibration import DEFAULT_CALIBRATION_OUT, calibrate, default_free_parameters_path, write_parameter_set
     from .distributed import executor_from_option
+    from .errors import InputError
 
+    path = Path(out or DEFAULT_CALIBRATION_OUT)
+    if path.resolve() == Path(str(default_free_parameters_path())).resolve():
+        raise InputError("--out: this is the shipped default parameter set; write elsewhere, then install it with "
+                         "`ketasim install-parameters FILE`")
     ex = executor_from_option(dask)
     try:
-        new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, executor=ex)
+        new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex)
     finally:
         if ex is not None:
             ex.close()
-    path = out or (resources.files("ketasim") / "data" / "free_parameters.json")
     write_parameter_set(new, report, path)
     print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "
           f"evaluations ({report['seconds']:.0f} s); wrote {path}")
     print(f"calibration run: {report['calibration_run']}")
+    print(f"check it: ketasim qualify --parameters {path}; make it the default: ketasim install-parameters {path}")
 
 
-def qualify_cli(*, html=None, size=2000, seed=11):
-    from .calibration import qualification_html, qualification_summary, qualify
+def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
+                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton"):
+    from .calibration import (cross_validate, cross_validate_newton, format_summary, qualification_html,
+                              qualification_summary, qualify)
     from .parameters import load_parameters
 
-    params = load_parameters()
-    rows, skipped = qualify(params, size=size, seed=seed)
+    params = load_parameters(str(parameters)) if parameters else load_parameters()
+    rows, skipped = qualify(params, size=size, seed=seed, parameter_draws=parameter_draws)
     s = qualification_summary(rows)
     print(f"parameter set {params.version} ({params.calibration_run})")
     print(f"{'row':>4s}  {'observed':>9s} {'predicted':>9s}  {'95% interval':>19s}  in  label")
     for r in rows:
         print(f"{r['row']:4d}  {r['observed']:9.2f} {r['predicted']:9.2f}  [{r['lo']:7.2f}, {r['hi']:7.2f}]  "
               f"{'y' if r['inside'] else 'n'}   {r['label']}")
-    print(f"\n{s['rows']} rows modelled, {len(skipped)} not modelled. Mean absolute error: "
-          f"{s['mae_points']:.2f} score points (means/changes), {s['mae_percentage_points']:.1f} percentage points "
-          f"(rates), {s['mae_mmhg']:.1f} mmHg; {100 * s['inside_interval']:.0f}% of observations inside the model's "
-          f"95% interval for a trial of that size.")
+    print(f"\n{s['rows']} rows modelled, {len(skipped)} not modelled. In sample (this parameter set): {format_summary(s)}.")
+    cv = None
+    if cross_validate_:
+        print("leave-one-trial-out cross-validation (each trial predicted by a fit that did not see it):")
+        if cv_method == "refit":
+            cv = cross_validate(params, size=cv_size, max_evaluations=cv_evaluations, qual_size=min(size, 1000),
+                                qual_seed=seed, parameter_draws=max(parameter_draws, 10))
+        else:
+            cv = cross_validate_newton(params, size=cv_size, qual_size=min(size, 1000), qual_seed=seed,
+                                       parameter_draws=max(parameter_draws, 10))
+        cv["summary_in_sample"] = qualification_summary(cv["in_sample"])
+        cv["summary_out_of_sample"] = qualification_summary(cv["out_of_sample"])
+        print(f"  in sample (same procedure):  {format_summary(cv['summary_in_sample'])}")
+        print(f"  out of sample:               {format_summary(cv['summary_out_of_sample'])}")
+        if cv_json:
+            Path(cv_json).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(str(cv_json) + ".partial")
+            tmp.write_text(json.dumps(cv, indent=1, default=float), encoding="utf-8")
+            tmp.replace(cv_json)
+            print(f"wrote {cv_json}")
     if html:
         Path(html).parent.mkdir(parents=True, exist_ok=True)
-        qualification_html(rows, skipped, s, params, html)
+        qualification_html(rows, skipped, s, params, html, cv=cv)
         print(f"wrote {html}")
     return rows, skipped, s

@@ -378,16 +378,30 @@ def sensitivity(
 
 @app.command()
 def calibrate(
-    out: Optional[Path] = typer.Option(None, help="Where to write the parameter set (default: the package's default set)."),
+    out: Path = typer.Option(Path("out/calibration/free_parameters.json"),
+                             help="Where to write the fitted parameter set (never the shipped default; install it "
+                                  "with `ketasim install-parameters FILE`)."),
     size: int = typer.Option(400, help="Virtual patients per arm during fitting."),
     seed: int = typer.Option(20261121, help="Random seed (the fit is deterministic for a given seed)."),
     max_evaluations: int = typer.Option(400, help="Maximum objective evaluations."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
+    start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres."),
 ):
-    """Fit the free parameters to reference/clinical_calibration.csv."""
+    """Fit the free parameters to reference/clinical_calibration.csv (writes a new parameter set with its Laplace posterior)."""
     from .app import calibrate_cli
 
-    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, dask=dask)
+    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start, dask=dask)
+
+
+@app.command("install-parameters")
+def install_parameters(
+    path: Path = typer.Argument(..., help="A parameter set written by `ketasim calibrate`."),
+):
+    """Make a calibrated parameter set the package's default (the explicit step after `ketasim calibrate`)."""
+    from .calibration import install_parameter_set
+
+    dest = install_parameter_set(path)
+    typer.echo(f"installed {path} as the default parameter set ({dest})")
 
 
 @app.command()
@@ -395,12 +409,23 @@ def qualify(
     html: Optional[Path] = typer.Option(Path("out/qualification.html"), help="HTML report with plots."),
     size: int = typer.Option(2000, help="Virtual patients per arm."),
     seed: int = typer.Option(11, help="Random seed."),
+    parameters: Optional[Path] = typer.Option(None, help="A parameter set file (default: the installed one)."),
+    cross_validate: bool = typer.Option(False, "--cross-validate",
+                                        help="Also leave each trial out in turn, refit, and predict it (slow: ~13 fits)."),
+    cv_json: Optional[Path] = typer.Option(Path("out/cross_validation.json"), help="Where to write the cross-validation rows."),
+    cv_method: str = typer.Option("newton", help="'newton': one Gauss-Newton refit per fold from the calibrated "
+                                                 "optimum (minutes); 'refit': a full calibration per fold (hours)."),
+    cv_evaluations: int = typer.Option(150, help="Objective evaluations per fold with --cv-method refit."),
+    cv_size: int = typer.Option(200, help="Virtual patients per arm in cross-validation fits."),
+    uncertainty: int = typer.Option(0, help="Draws from the parameter posterior added to each interval (0: none)."),
 ):
-    """Predicted vs observed for every row of the calibration file."""
+    """Predicted vs observed for every row of the calibration file (in sample, and out of sample with --cross-validate)."""
     from .app import qualify_cli
 
     _check_options(size, seed)
-    qualify_cli(html=html, size=size, seed=seed)
+    qualify_cli(html=html, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
+                cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
+                cv_method=cv_method)
 
 
 @app.command()

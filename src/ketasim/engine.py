@@ -29,7 +29,9 @@ class VirtualExperiment:
 
     ``ampa_block`` (NBQX), ``mtor_block`` (rapamycin), ``spine_block`` (no new spines),
     ``hnk_weight`` (> 0 lets hydroxynorketamine drive AMPA directly; None keeps the parameter set's value),
-    ``psychotherapy`` (0-1: the hypothesis that therapy during the plasticity window slows spine turnover).
+    ``psychotherapy`` (0-1: the hypothesis that therapy during the plasticity window slows spine turnover),
+    ``anesthetic_state`` (the hypothesis that anesthetic exposure blocks plasticity for hours; off by default
+    because meta-analyses of esketamine given during surgery report antidepressant effects).
     """
 
     ampa_block: float = 0.0
@@ -37,6 +39,7 @@ class VirtualExperiment:
     spine_block: float = 0.0
     hnk_weight: float | None = None
     psychotherapy: float = 0.0
+    anesthetic_state: bool = False
 
     def __post_init__(self):
         from .limits import check_real
@@ -44,6 +47,8 @@ class VirtualExperiment:
         for f in ("ampa_block", "mtor_block", "spine_block", "psychotherapy", "hnk_weight"):
             if getattr(self, f) is not None:
                 check_real(getattr(self, f), f"experiments.{f}")
+        if not isinstance(self.anesthetic_state, (bool, np.bool_)):
+            raise InputError("experiments.anesthetic_state: must be true or false")
         for f in ("ampa_block", "mtor_block", "spine_block", "psychotherapy"):
             v = getattr(self, f)
             if not (0.0 <= v <= 1.0):
@@ -90,7 +95,7 @@ class ConstantContext:
     experiment: VirtualExperiment
     expectancy: float = 1.0
     perception: float = 1.0
-    s_product: str = "racemic"
+    p_active: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,9 +109,10 @@ class PatientContext:
 
 
 def model_constants(params: ParameterSet, experiment: VirtualExperiment, expectancy: float,
-                    perception: float = 1.0, *, s_product: str = "racemic", model: Model = DEFAULT_MODEL) -> np.ndarray:
+                    perception: float = 1.0, *, p_active: float = 1.0,
+                    model: Model = DEFAULT_MODEL) -> np.ndarray:
     """The ``mc`` vector of ``model`` (order of ``model.constants``)."""
-    ctx = ConstantContext(params, experiment, expectancy, perception, s_product)
+    ctx = ConstantContext(params, experiment, expectancy, perception, p_active)
     return np.array([float(c.derive(ctx)) for c in model.constants], dtype=np.float64)
 
 
@@ -148,7 +154,6 @@ def _route_inputs(params: ParameterSet, adm: Administration):
     """
     p = params
     esk = adm.drug is Drug.ESKETAMINE
-    foral = p.get("route.oral.f_esketamine" if esk else "route.oral.f_racemic")
     r = adm.route
     if r is Route.IV_INFUSION:
         return [("rate", None, 1.0, 0.0)]
@@ -161,6 +166,7 @@ def _route_inputs(params: ParameterSet, adm: Administration):
     if r is Route.ORAL:
         return [("depot", 2, 1.0, 0.0)]
     if r is Route.INTRANASAL:
+        # the swallowed rest of a nasal dose is an oral dose (gut wall and liver, same molecule)
         lag = p.get("route.intranasal.swallow_lag", "h")
         if esk:
             # one 28-mg device every 5 min (label); later devices absorb less nasally (Perez-Ruixo)
@@ -170,17 +176,18 @@ def _route_inputs(params: ParameterSet, adm: Administration):
             n_dev = max(1, int(math.ceil(nominal / dev - 1e-9)))
             f1 = p.get("route.intranasal.f_nasal_esketamine")
             later = f1 * p.get("route.intranasal.later_device_factor")
-            swallow_mult = p.get("route.oral.f_swallowed_esketamine") / foral
             out = []
             for j in range(n_dev):
                 share = min(dev, nominal - j * dev) / nominal     # fraction of the dose in device j
                 fn = f1 if j == 0 else later
-                out += [("depot", 0, share * fn, j * gap), ("depot", 2, share * (1 - fn) * swallow_mult, j * gap + lag)]
+                out += [("depot", 0, share * fn, j * gap), ("depot", 2, share * (1 - fn), j * gap + lag)]
             return out
         fn = p.get("route.intranasal.f_nasal_racemic")
         return [("depot", 0, fn, 0.0), ("depot", 2, 1 - fn, lag)]
     if r is Route.SUBLINGUAL:
-        fsl = p.get("route.sublingual.f_esketamine" if esk else "route.sublingual.f_racemic")
+        # mucosal fraction fm so that fm + (1 - fm) F_oral = F_sublingual, with S's oral F (the R depot gets
+        # the same split; its own oral F makes its total slightly higher, as published)
+        fsl, foral = p.get("route.sublingual.f"), p.get("route.oral.f_s")
         fm = (fsl - foral) / (1 - foral)
         return [("depot", 8, fm, 0.0), ("depot", 2, 1 - fm, 0.0)]
     raise InputError(f"route {r.value} not supported")  # pragma: no cover
@@ -291,7 +298,7 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     ev_kind, ev_target = cols[1].astype(np.int64), cols[2].astype(np.int64)
     active_dep = np.zeros(10, bool)
     active_dep[ev_target[ev_kind == K.EV_DEPOT]] = True
-    mc = model_constants(params, experiment, spec.expectancy, spec.perception, s_product=model.s_product,
+    mc = model_constants(params, experiment, spec.expectancy, spec.perception, p_active=spec.p_active,
                          model=model_def)
     return PreparedArm(arm, patients, model, grid, output_times_h, grid.index_of(output_times_h).astype(np.int64),
                        ev_time, ev_step, ev_kind, ev_target, cols[3], cols[4], cols[5], session_times, active,
@@ -317,9 +324,9 @@ def run_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: 
     out = np.zeros((n, a.out_idx.size, kern.N_OUT))
     summ = np.zeros((n, max(len(a.session_times_h), 1), kern.N_SUM))
     m = a.model
-    kern.run_arm(a.grid.times, a.grid.step_uid, a.grid.unique_steps, w_shared, a.rates, m.lam, m.kappa, m.nmodes,
-              a.active, a.active_dep, m.ka, a.pp, a.mc, a.ev_step, a.ev_kind, a.ev_target, a.ev_mg, a.ev_mgkg,
-              a.ev_frac, a.out_idx, out, summ)
+    kern.run_arm(a.grid.times, a.grid.step_uid, a.grid.unique_steps, w_shared, a.rates, m.lam, m.kappa,
+                 m.kappa_venous, m.nmodes, a.active, a.active_dep, m.ka, a.pp, a.mc, a.ev_step, a.ev_kind,
+                 a.ev_target, a.ev_mg, a.ev_mgkg, a.ev_frac, a.out_idx, out, summ)
     failed = ~np.isfinite(out).all(axis=(1, 2)) | ~np.isfinite(summ).all(axis=(1, 2))
     if failed.any():
         if on_failure == "raise":

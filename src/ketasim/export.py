@@ -7,7 +7,9 @@ reference solver (``ketasim.model``):
   (``dx/dt = k (target - x)`` or ``gain * drive - k x``) — ids equal the trajectory columns
   (``cp_s_ketamine_ng_ml``, ``glutamate``, ``spine_density``, ``score``, ``cadss``, ``sbp_change_mmhg`` ...);
 * PK is written in compartment amounts (mg, as in the reference solver): mammillary blocks of the typical
-  patient (volumes, flows, clearances), depots, norketamine/HNK formation and the effect sites;
+  patient (volumes, flows, clearances; the parent's five compartments: arterial central, arm-venous sampling,
+  fast, slow, deep), depots, norketamine/HNK formation and the effect sites; ``cp_*`` read the sampled
+  (venous) compartment, ``ca_*`` the arterial central one, which drives elimination and the effect sites;
 * the regimen is a list of SBML events (a bolus adds to the central amount or a depot; an infusion switches a
   zero-order rate on and off; a session adds expectancy); events at t = 0 are folded into initial values;
 * parameters carry SBML units and, in their notes, their source (``data/parameters.csv``).
@@ -30,7 +32,7 @@ import numpy as np
 from .errors import InputError
 from .model import expr as E
 from .model.codegen import EVENT_CODES
-from .model.core import PK_OUTPUTS
+from .model.core import PK_OUTPUT_SOURCE, PK_OUTPUTS
 
 # unit strings of the definition -> (SBML unit definition id, [(kind, exponent, scale, multiplier)])
 _UNITS = {
@@ -201,6 +203,7 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
     for b, name in enumerate(blocks):
         if not nblk[b]:
             param(f"pk_c_{name}", 0.0, "mg/L", note="inactive in this arm")
+            param(f"pk_cv_{name}", 0.0, "mg/L", note="inactive in this arm")
             param(f"ce_{name}", 0.0, "uM", note="inactive in this arm")
             continue
         vol, flow = pk.volumes[i, b], pk.flows[i, b]
@@ -210,8 +213,11 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
         for j in range(1, nblk[b]):
             param(f"pk_q_{name}_{j}", flow[j - 1], "L/h", note="inter-compartmental clearance")
         param(f"pk_cl_{name}", pk.cl[i, b], "L/h", note="elimination clearance from the central compartment")
-        param(f"pk_c_{name}", 0.0, "mg/L", constant=False, note="central concentration")
+        param(f"pk_c_{name}", 0.0, "mg/L", constant=False, note="central (arterial) concentration")
         rule_assign(f"pk_c_{name}", f"pk_a_{name}_0 / pk_v_{name}_0")
+        jv = int(pk.venous_index[b])   # the sampled compartment (0 = central: no venous compartment)
+        param(f"pk_cv_{name}", 0.0, "mg/L", constant=False, note="sampled (venous) plasma concentration")
+        rule_assign(f"pk_cv_{name}", f"pk_a_{name}_{jv} / pk_v_{name}_{jv}")
         flows = [f"pk_q_{name}_{j} * (pk_c_{name} - pk_a_{name}_{j} / pk_v_{name}_{j})" for j in range(1, nblk[b])]
         rule_rate(f"pk_a_{name}_0", f"({inp[b]}) - pk_cl_{name} * pk_c_{name}" + "".join(f" - {x}" for x in flows))
         for j in range(1, nblk[b]):
@@ -220,8 +226,9 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
         param(f"ce_{name}", 0.0, "uM", constant=False, note="unbound effect-site concentration")
         rule_rate(f"ce_{name}", f"ke0 * ({fu} * 1000 / {conv[b]} * pk_c_{name} - ce_{name})")
     for name, unit in PK_OUTPUTS.items():
-        param(name, 0.0, unit, constant=False, note="total plasma concentration")
-        rule_assign(name, f"pk_c_{name[3:]} * 1000")
+        b, site = PK_OUTPUT_SOURCE[name]
+        param(name, 0.0, unit, constant=False, note=f"total plasma concentration ({site})")
+        rule_assign(name, f"pk_{'cv' if site == 'venous' else 'c'}_{blocks[b]} * 1000")
 
     # ---- the chain ---------------------------------------------------------------------------------------------
     for x in model.inputs:

@@ -41,6 +41,9 @@ class ParameterSet:
     free: Mapping[str, Parameter]
     free_version: str
     calibration_run: str
+    #: approximate posterior of the fitted free parameters (Laplace at the optimum), as written by
+    #: ``ketasim calibrate``; None for a set without one
+    posterior: Mapping | None = dataclasses.field(default=None, compare=False)
 
     @property
     def version(self) -> str:
@@ -72,7 +75,7 @@ class ParameterSet:
             if k not in free:
                 raise ParameterSetError(f"unknown free parameter {k!r}")
             free[k] = dataclasses.replace(free[k], value=float(v))
-        return ParameterSet(self.literature, MappingProxyType(free), version, calibration_run)
+        return ParameterSet(self.literature, MappingProxyType(free), version, calibration_run, self.posterior)
 
     def with_literature(self, values: Mapping[str, float]) -> "ParameterSet":
         """A new set with some literature values replaced (for sensitivity analysis)."""
@@ -81,7 +84,7 @@ class ParameterSet:
             if k not in lit:
                 raise ParameterSetError(f"unknown parameter {k!r}")
             lit[k] = dataclasses.replace(lit[k], value=float(v), source=lit[k].source + " [overridden]")
-        return ParameterSet(MappingProxyType(lit), self.free, self.free_version, self.calibration_run)
+        return ParameterSet(MappingProxyType(lit), self.free, self.free_version, self.calibration_run, self.posterior)
 
 
 @lru_cache(maxsize=4096)
@@ -107,11 +110,16 @@ def _read_literature(path) -> dict[str, Parameter]:
 
 
 def _read_free(path) -> tuple[dict[str, Parameter], str, str]:
+    free, version, run, _ = _read_free_with_posterior(path)
+    return free, version, run
+
+
+def _read_free_with_posterior(path):
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     run = data.get("calibration_run", "")
     free = {k: Parameter(k, float(v["value"]), v["unit"], f"calibration: {run}", "calibrated", v.get("note", ""))
             for k, v in data["parameters"].items()}
-    return free, data.get("version", "unversioned"), run
+    return free, data.get("version", "unversioned"), run, data.get("posterior")
 
 
 def _data_path(name: str):
@@ -125,5 +133,5 @@ def load_parameters(free_path: str | None = None) -> ParameterSet:
     if free_path is not None and not (isinstance(free_path, (str, os.PathLike)) and os.path.isfile(free_path)):
         raise ParameterSetError(f"free_path: {str(free_path)[:200]}: no such parameter file")
     fp = free_path or _data_path("free_parameters.json")
-    free, version, run = _read_free(fp)
-    return ParameterSet(MappingProxyType(lit), MappingProxyType(free), version, run)
+    free, version, run, posterior = _read_free_with_posterior(fp)
+    return ParameterSet(MappingProxyType(lit), MappingProxyType(free), version, run, posterior)

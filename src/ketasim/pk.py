@@ -1,17 +1,30 @@
 """Link 2 — pharmacokinetics: S- and R-ketamine, norketamine, hydroxynorketamine, midazolam.
 
-Each disposition block is a mammillary compartment model (central + up to two peripheral compartments).
+Each disposition block is a mammillary compartment model (a central compartment + peripheral compartments).
 With volumes V and flows Q the amount equations are ``da/dt = K a + input``; the similarity transform
 ``V^-1/2 K V^1/2`` is symmetric, so every block has real eigenvalues ``lam`` and orthonormal eigenvectors U.
 In modal coordinates ``z`` each mode obeys ``dz_m/dt = lam_m z_m + kappa_m * input(t)`` with
-``kappa_m = U[0, m] / sqrt(V_central)`` and the central concentration is ``sum_m kappa_m z_m`` (mg/L).
-Blocks are joined feed-forward (parent -> norketamine -> HNK; depots -> central), so the solver can treat
-every mode exactly (see ``ketasim.solver``).
+``kappa_m = U[0, m] / sqrt(V_central)``; the concentration of compartment j is ``sum_m U[j, m] / sqrt(V_j) z_m``
+(mg/L). Blocks are joined feed-forward (parent -> norketamine -> HNK; depots -> central), so the solver can
+treat every mode exactly (see ``ketasim.solver``).
 
-Covariates: weight (volumes ∝ WT, flows and clearances ∝ WT^0.75), sex (women +20% intrinsic clearance),
-age (hepatic blood flow falls above 60). Clearance is hepatic (well-stirred liver):
-``CL = Qh * CLint / (Qh + CLint)`` and ``Fh = Qh / (Qh + CLint)``; comedications multiply CLint (liver and gut
-wall), so inhibition raises oral exposure much more than IV exposure, as observed.
+**One molecule, one disposition.** S- and R-ketamine have the same disposition whatever the product they come
+from (S-ketamine PK is the same alone or in the racemate, Geisslinger 1993; S and R share distribution,
+Henthorn 2018): an ARTERIAL central compartment and the fast and slow tissue compartments of Simons 2022
+(arterial sampling), a deep compartment that brings Vss to the published 6.6 L/kg (Fanta 2021; flow from
+Perez-Ruixo 2021), and an arm-VENOUS sampling compartment of small volume fed by arterial blood (the Henthorn
+2018 / Kamp 2020 structure in its minimal form; its equilibration half-time is fitted to venous anchors by
+benchmarks/fit_pk_absorption.py). Drug enters and is eliminated in the arterial compartment; the effect site is driven
+from it (ke0 values come from arterial data); plasma samples (``cp_*`` columns, most studies) are venous, read
+through ``kappa_venous``. R differs from S only by its clearance (``pk.r_to_s_clearance_ratio``).
+
+Covariates: weight (volumes ∝ WT, flows and clearances ∝ WT^0.75); sex (women +20 % systemic clearance,
+Sigtermans 2009, without changing first-pass extraction); age (hepatic blood flow falls above 60).
+Clearance is hepatic (well-stirred liver): ``CL = Qh CLint / (Qh + CLint)``, ``Fh = Qh / (Qh + CLint)``, and
+the gut wall lets ``Fgut`` of an oral dose through. Comedications multiply CLint of liver and gut wall:
+inhibitors by factors derived from ketamine's own oral data, inducers (rifampicin, St John's wort) by CYP3A
+factors derived from midazolam IV vs oral probe data (liver and gut wall separately) combined with the
+fractions of ketamine metabolism by CYP3A and CYP2B6 (:func:`induction_factors`).
 """
 
 from __future__ import annotations
@@ -28,8 +41,12 @@ from .regimen import Drug
 # block indices
 S_KET, R_KET, S_NK, R_NK, HNK, MDZ = range(6)
 N_BLOCKS = 6
-MAX_MODES = 3
+#: most compartments (= modes) of any block; the kernel sizes its modal state with it
+MAX_MODES = 5
 BLOCK_NAMES = ("s_ketamine", "r_ketamine", "s_norketamine", "r_norketamine", "hnk", "midazolam")
+#: compartment order of the parent (S-, R-ketamine) blocks
+PARENT_COMPARTMENTS = ("arterial", "arm_venous", "fast", "slow", "deep")
+VENOUS = 1
 
 # depot indices (shared absorption rate constants)
 DEPOTS = ("nasal_s", "nasal_r", "gut_s", "gut_r", "im_s", "im_r", "sc_s", "sc_r", "sl_s", "sl_r")
@@ -40,22 +57,27 @@ N_DEPOTS = len(DEPOTS)
 class PKModel:
     """Per-patient PK arrays (n patients) in internal units (h, L, mg)."""
 
-    lam: np.ndarray          # (n, 6, 3) eigenvalues, 1/h (<= 0)
-    kappa: np.ndarray        # (n, 6, 3) 1/L^0.5 ... central conc = sum kappa*z (mg/L)
+    lam: np.ndarray          # (n, 6, MAX_MODES) eigenvalues, 1/h (<= 0)
+    kappa: np.ndarray        # (n, 6, MAX_MODES) 1/L^0.5: input gain of each mode, and central (arterial)
+                             # concentration = sum kappa*z (mg/L); drives elimination, metabolites, effect site
+    kappa_venous: np.ndarray  # (n, 6, MAX_MODES): sampled (venous) concentration = sum kappa_venous*z (mg/L);
+                             # equal to kappa for blocks without a venous compartment (metabolites, midazolam)
     nmodes: np.ndarray       # (6,) int
+    venous_index: np.ndarray  # (6,) int: compartment read as the venous sample (0 = central)
     cl: np.ndarray           # (n, 6) elimination clearance from the central compartment, L/h
     fh: np.ndarray           # (n, 2) hepatic escape fraction (S, R) for gut absorption
     fgut: np.ndarray         # (n, 2) gut-wall escape fraction (S, R)
     f_iiv: np.ndarray        # (n,) multiplicative bioavailability random effect
     ka: np.ndarray           # (10,) depot absorption rate constants, 1/h
     ke0: np.ndarray          # (n,) 1/h
-    volumes: np.ndarray      # (n, 6, 3) L (central first; unused slots 1)
-    flows: np.ndarray        # (n, 6, 2) L/h inter-compartmental clearances (unused 0)
-    s_product: str           # "racemic" or "esketamine": which published disposition set S-ketamine uses
+    volumes: np.ndarray      # (n, 6, MAX_MODES) L (central first; unused slots 1)
+    flows: np.ndarray        # (n, 6, MAX_MODES - 1) L/h inter-compartmental clearances (unused 0)
+    nk_brain_partition: float  # brain:plasma of norketamine relative to the parent (for the PD definition)
 
 
-def _mammillary(v: np.ndarray, cl: np.ndarray, q: np.ndarray):
-    """Modal form of mammillary blocks. v: (n, k) volumes (central first); cl: (n,); q: (n, k-1)."""
+def _mammillary(v: np.ndarray, cl: np.ndarray, q: np.ndarray, read: int = 0):
+    """Modal form of mammillary blocks. v: (n, k) volumes (central first); cl: (n,); q: (n, k-1).
+    Returns (lam, kappa, kappa_read): eigenvalues, input/central gains, gains of compartment ``read``."""
     n, k = v.shape
     s = np.zeros((n, k, k))
     s[:, 0, 0] = -(cl + q.sum(axis=1)) / v[:, 0]
@@ -66,7 +88,8 @@ def _mammillary(v: np.ndarray, cl: np.ndarray, q: np.ndarray):
         s[:, i, 0] = off
     lam, u = np.linalg.eigh(s)
     kappa = u[:, 0, :] / np.sqrt(v[:, :1])
-    return lam, kappa
+    kappa_read = u[:, read, :] / np.sqrt(v[:, read:read + 1])
+    return lam, kappa, kappa_read
 
 
 def _hepatic(cl_typical_70, qh_70):
@@ -76,77 +99,128 @@ def _hepatic(cl_typical_70, qh_70):
     return qh_70 * cl_typical_70 / (qh_70 - cl_typical_70)
 
 
+def parent_disposition(p: ParameterSet):
+    """Shared S/R disposition at 70 kg: volumes (L) and flows (L/h) in ``PARENT_COMPARTMENTS`` order.
+
+    The deep volume is what the published Vss leaves after the other compartments."""
+    v1, v2, v3 = (p.get(f"pk.ketamine.{k}", "L") for k in ("v1", "v2", "v3"))
+    vven = p.get("pk.ketamine.v_venous", "L")
+    vdeep = p.get("pk.ketamine.vss", "L") - (v1 + vven + v2 + v3)
+    qven = math.log(2) * vven / p.get("pk.ketamine.venous_t_half", "h")
+    q = np.array([qven, p.get("pk.ketamine.q2", "L/h"), p.get("pk.ketamine.q3", "L/h"), p.get("pk.ketamine.q_deep", "L/h")])
+    return np.array([v1, vven, v2, v3, vdeep]), q
+
+
+def oral_fractions(p: ParameterSet):
+    """Typical (70 kg man) systemic clearances (L/h), hepatic escape Fh and gut-wall escape Fgut of S and R."""
+    qh70 = p.get("pk.hepatic_blood_flow", "L/h")
+    cl_s = p.get("pk.s_ketamine.cl", "L/h")
+    cl = np.array([cl_s, cl_s * p.get("pk.r_to_s_clearance_ratio")])
+    fh = 1.0 - cl / qh70
+    foral = np.array([p.get("route.oral.f_s"), p.get("route.oral.f_r")])
+    return cl, fh, np.minimum(1.0, foral / fh)
+
+
+def cyp3a_factors_from_midazolam(p: ParameterSet, comedication: str):
+    """(liver, gut wall) CYP3A intrinsic-clearance factors of an inducer from midazolam probe data.
+
+    IV midazolam AUC ratio r_iv gives the liver: CL' = CL / r_iv in the well-stirred liver (midazolam CL,
+    the model's Qh) -> CLint' / CLint. Oral midazolam AUC ratio r_po = (Fg'/Fg)(Fh'/Fh) r_iv gives the gut
+    wall: Fg = F_oral / Fh, and Fg = 1 / (1 + g) with g ∝ gut CLint, so the gut factor is g'/g."""
+    qh = p.get("pk.hepatic_blood_flow", "L/h")
+    cl = p.get("pk.midazolam.cl", "L/h")
+    r_iv = p.get(f"ddi.{comedication}.midazolam_iv_auc_ratio")
+    r_po = p.get(f"ddi.{comedication}.midazolam_oral_auc_ratio")
+    x = _hepatic(cl, qh)
+    x_ind = _hepatic(cl / r_iv, qh)
+    fh, fh_ind = qh / (qh + x), qh / (qh + x_ind)
+    fg = p.get("pk.midazolam.f_oral") / fh
+    fg_ind = fg * r_po / r_iv / (fh_ind / fh)
+    return x_ind / x, (1.0 / fg_ind - 1.0) / (1.0 / fg - 1.0)
+
+
+def induction_factors(p: ParameterSet, comedication: str):
+    """(ketamine liver CLint factor, ketamine gut-wall CLint factor, midazolam CL factor) of an inducer with probe
+    data: CYP3A (midazolam-derived, liver and gut separately) and CYP2B6 factors weighted by the fractions of
+    ketamine metabolism by each enzyme (the rest unchanged). The gut wall is given the liver's enzyme split
+    (assumption). Midazolam (CYP3A only) gets its own well-stirred clearance change."""
+    h3a, g3a = cyp3a_factors_from_midazolam(p, comedication)
+    f2b6 = p.get(f"ddi.{comedication}.cyp2b6_factor")
+    fm3a, fm2b6 = p.get("pk.fm_cyp3a"), p.get("pk.fm_cyp2b6")
+    liver = 1.0 + fm3a * (h3a - 1.0) + fm2b6 * (f2b6 - 1.0)
+    gut = 1.0 + fm3a * (g3a - 1.0) + fm2b6 * (f2b6 - 1.0)
+    return liver, gut, 1.0 / p.get(f"ddi.{comedication}.midazolam_iv_auc_ratio")
+
+
+def comedication_factors(p: ParameterSet, comedications) -> tuple[float, float, float, float]:
+    """Products over the comedications of (liver CLint, gut-wall CLint, norketamine CL, midazolam CL) factors."""
+    clint_f, gut_f, nk_f, mdz_f = 1.0, 1.0, 1.0, 1.0
+    for c in comedications:
+        if f"ddi.{c}.midazolam_iv_auc_ratio" in p.literature:     # inducer with CYP probe data
+            liver, gut, mdz = induction_factors(p, c)
+        else:                                                     # factors derived from ketamine data
+            liver = p.get(f"ddi.{c}.clint_factor")
+            gut = liver * (p.get(f"ddi.{c}.gut_factor") if f"ddi.{c}.gut_factor" in p.literature else 1.0)
+            mdz = liver
+        clint_f *= liver
+        gut_f *= gut
+        mdz_f *= mdz
+        nk_f *= p.get(f"ddi.{c}.nk_cl_factor")
+    return clint_f, gut_f, nk_f, mdz_f
+
+
 def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedications: tuple[str, ...]) -> PKModel:
+    """Per-patient PK of every block. ``drugs`` is accepted for interface stability: the disposition no longer
+    depends on the product (one molecule, one disposition)."""
     p = params
     n = patients.n
     wt = patients.weight_kg / 70.0
     w075 = wt ** 0.75
     ev_v = np.exp(p.get("iiv.volume_cv") * patients.eta_v)
     ev_cl = np.exp(p.get("iiv.clearance_cv") * patients.eta_cl)
-    sex = np.where(patients.female, p.get("pk.female_clearance_factor"), 1.0)
+    female_f = p.get("pk.female_clearance_factor")
+    sex = np.where(patients.female, female_f, 1.0)
     qh70 = p.get("pk.hepatic_blood_flow", "L/h")
     qh = (qh70 + p.get("pk.age_hepatic_flow_slope", "L/h") * np.maximum(patients.age_years - 60.0, 0.0)) * w075
     qh = np.maximum(qh, 0.3 * qh70 * w075)
-
-    clint_f, gut_f, nk_f = 1.0, 1.0, 1.0
-    for c in comedications:
-        clint_f *= p.get(f"ddi.{c}.clint_factor")
-        gut_f *= p.get(f"ddi.{c}.gut_factor") if f"ddi.{c}.gut_factor" in p.literature else 1.0
-        nk_f *= p.get(f"ddi.{c}.nk_cl_factor")
-
-    # --- parent disposition: published sets are product specific -----------------------------------
-    esk_only = Drug.ESKETAMINE in drugs and not ({Drug.RACEMIC_KETAMINE, Drug.ARKETAMINE} & drugs)
-    v1r = p.get("pk.racemic.v1", "L/kg") * 70.0
-    k10, k12, k21 = (p.get(f"pk.racemic.{k}", "1/h") for k in ("k10", "k12", "k21"))
-    cl_rac = k10 * v1r
-    ratio = p.get("pk.r_to_s_clearance_ratio")
-    cl_s_rac, cl_r_rac = 2 * cl_rac / (1 + ratio), 2 * cl_rac * ratio / (1 + ratio)
-    rac_v = np.array([v1r, v1r * k12 / k21, 1.0])
-    rac_q = np.array([k12 * v1r, 0.0])
-    if esk_only:
-        s_v = np.array([p.get("pk.esketamine.vc", "L"), p.get("pk.esketamine.vp1", "L"), p.get("pk.esketamine.vp2", "L")])
-        s_q = np.array([p.get("pk.esketamine.q1", "L/h"), p.get("pk.esketamine.q2", "L/h")])
-        s_cl, s_foral = p.get("pk.esketamine.cl", "L/h"), p.get("route.oral.f_esketamine")
-        nk_key = "nk_esketamine"
-    else:
-        s_v, s_q, s_cl, s_foral = rac_v, rac_q, cl_s_rac, p.get("route.oral.f_racemic")
-        nk_key = "nk_racemic"
-    r_foral = p.get("route.oral.f_racemic")
+    clint_f, gut_f, nk_f, mdz_f = comedication_factors(p, comedications)
 
     lam = np.zeros((n, N_BLOCKS, MAX_MODES))
     kap = np.zeros((n, N_BLOCKS, MAX_MODES))
+    kap_v = np.zeros((n, N_BLOCKS, MAX_MODES))
     vols = np.ones((n, N_BLOCKS, MAX_MODES))
     flows = np.zeros((n, N_BLOCKS, MAX_MODES - 1))
-
-    def _block(b, v, c, q):
-        k = v.shape[1]
-        l_, k_ = _mammillary(v, c, q)
-        lam[:, b, :k], kap[:, b, :k], nmodes[b], cl[:, b] = l_, k_, k, c
-        vols[:, b, :k], flows[:, b, : k - 1] = v, q
-
     nmodes = np.zeros(N_BLOCKS, dtype=np.int64)
+    venous_index = np.zeros(N_BLOCKS, dtype=np.int64)
     cl = np.zeros((n, N_BLOCKS))
     fh = np.zeros((n, 2))
     fgut = np.zeros((n, 2))
 
-    female_f = p.get("pk.female_clearance_factor")
-    for b, (v, q, cl70, foral) in enumerate(((s_v, s_q, s_cl, s_foral), (rac_v, rac_q, cl_r_rac, r_foral))):
-        k = 3 if q[1] > 0 else 2
-        # women: +20 % systemic clearance (Sigtermans 2009), expressed through intrinsic clearance
-        x70_sex = np.where(patients.female, _hepatic(min(female_f * cl70, 0.95 * qh70), qh70), _hepatic(cl70, qh70))
-        x = x70_sex * w075 * ev_cl * clint_f
-        cl_i = qh * x / (qh + x)
-        _block(b, v[None, :k] * wt[:, None] * ev_v[:, None], cl_i, q[None, : k - 1] * w075[:, None])
+    def _block(b, v, c, q, read=0):
+        k = v.shape[1]
+        l_, k_, kr = _mammillary(v, c, q, read)
+        lam[:, b, :k], kap[:, b, :k], kap_v[:, b, :k], nmodes[b], cl[:, b] = l_, k_, kr, k, c
+        vols[:, b, :k], flows[:, b, : k - 1] = v, q
+        venous_index[b] = read
+
+    # --- parent: one disposition for S and R, whatever the product -------------------------------------
+    v70, q70 = parent_disposition(p)
+    cl70, fh70, fgut70 = oral_fractions(p)
+    for b in (S_KET, R_KET):
+        x = _hepatic(cl70[b], qh70) * w075 * ev_cl * clint_f
+        # women: +20 % systemic clearance (Sigtermans 2009) on top of the liver's; first pass unchanged, so an
+        # oral dose gives women 1/1.2 of men's exposure (not a third, as scaling a high-extraction CLint would)
+        cl_i = qh * x / (qh + x) * sex
+        _block(b, v70[None, :] * wt[:, None] * ev_v[:, None], cl_i, q70[None, :] * w075[:, None], VENOUS)
         fh[:, b] = qh / (qh + x)
-        fgut70 = min(1.0, foral / (1.0 - cl70 / qh70))
-        g = (1.0 - fgut70) / fgut70 * clint_f * gut_f
+        g = (1.0 - fgut70[b]) / fgut70[b] * gut_f
         fgut[:, b] = 1.0 / (1.0 + g)
 
-    # --- norketamine (S and R), HNK, midazolam ---------------------------------------------------------
-    for b, key, sexf in ((S_NK, nk_key, sex), (R_NK, "nk_racemic", 1.0)):
-        v = np.array([p.get(f"pk.{key}.v", "L"), p.get(f"pk.{key}.vp", "L")])
-        c = p.get(f"pk.{key}.cl", "L/h") * w075 * sexf * nk_f * ev_cl
-        _block(b, v[None, :] * wt[:, None] * ev_v[:, None], c, np.full((n, 1), p.get(f"pk.{key}.q", "L/h")) * w075[:, None])
+    # --- norketamine (S and R: one set), HNK, midazolam --------------------------------------------------
+    nv = np.array([p.get("pk.norketamine.v", "L"), p.get("pk.norketamine.vp", "L")])
+    for b, sexf in ((S_NK, sex), (R_NK, 1.0)):
+        c = p.get("pk.norketamine.cl", "L/h") * w075 * sexf * nk_f * ev_cl
+        _block(b, nv[None, :] * wt[:, None] * ev_v[:, None], c, np.full((n, 1), p.get("pk.norketamine.q", "L/h")) * w075[:, None])
     hv = np.array([p.get("pk.hnk.v1", "L"), p.get("pk.hnk.v2", "L")])
     hcl = p.get("pk.hnk.cl", "L/h") * w075
     _block(HNK, hv[None, :] * wt[:, None], hcl, (p.get("pk.hnk.q", "L/h") * w075)[:, None])
@@ -154,7 +228,7 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     vss = p.get("pk.midazolam.vss", "L")
     f1 = p.get("pk.midazolam.v1_fraction")
     mv = np.array([vss * f1, vss * (1 - f1)])
-    mcl = p.get("pk.midazolam.cl", "L/h") * w075 * ev_cl * clint_f
+    mcl = p.get("pk.midazolam.cl", "L/h") * w075 * ev_cl * mdz_f
     _block(MDZ, mv[None, :] * wt[:, None] * ev_v[:, None], mcl, (p.get("pk.midazolam.q", "L/h") * w075)[:, None])
 
     ka = np.array([p.get("route.intranasal.ka", "1/h")] * 2 + [p.get("route.oral.ka", "1/h")] * 2
@@ -162,4 +236,5 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
                   + [p.get("route.sublingual.ka", "1/h")] * 2)
     f_iiv = np.exp(p.get("iiv.bioavailability_cv") * patients.eta_f - 0.5 * p.get("iiv.bioavailability_cv") ** 2)
     ke0 = math.log(2) / p.get("pk.t_half_ke0", "h") * np.exp(p.get("iiv.ke0_cv") * patients.eta_ke0)
-    return PKModel(lam, kap, nmodes, cl, fh, fgut, f_iiv, ka, ke0, vols, flows, "esketamine" if esk_only else "racemic")
+    return PKModel(lam, kap, kap_v, nmodes, venous_index, cl, fh, fgut, f_iiv, ka, ke0, vols, flows,
+                   p.get("pk.norketamine.brain_partition"))

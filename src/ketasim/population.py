@@ -27,7 +27,7 @@ SCALES = {
 DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 5.0), "caps5": (45.0, 10.0),
                     "ssi": (20.0, 6.0)}
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
-KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice")
+KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice", "st-johns-wort")
 GENOTYPES = ("val/val", "val/met", "met/met")
 
 
@@ -53,6 +53,8 @@ class PopulationSpec:
     expectancy: float = 1.0              # context multiplier of placebo response (1 = ordinary clinic)
     perception: float = 1.0              # 0 when drug effects cannot be perceived (e.g. given under anesthesia)
     general_anesthesia: bool = False     # sessions given under general anesthesia (e.g. during surgery)
+    p_active: float = 1.0                # probability a participant believes to receive active drug (1 = open label;
+                                         # a blinded trial's allocation: scenario files derive it from their arms)
 
     def __post_init__(self):
         f = "population"
@@ -84,6 +86,8 @@ class PopulationSpec:
             raise InputError(f"{f}.expectancy: must lie in [0, 5]")
         if not (0 <= self.perception <= 1):
             raise InputError(f"{f}.perception: must lie in [0, 1]")
+        if not (0 <= self.p_active <= 1):
+            raise InputError(f"{f}.p_active: must lie in [0, 1] (1 = open label), got {self.p_active}")
 
     @property
     def scale_max(self) -> float:
@@ -108,6 +112,7 @@ class Patients:
     eta_placebo: np.ndarray
     eta_bp: np.ndarray
     eta_dissociation: np.ndarray
+    eta_response: np.ndarray      # drug-response trait (sensitivity of relief to plasticity), persists across sessions
 
     @property
     def n(self) -> int:

@@ -84,7 +84,8 @@ class SimulationResult:
         cols = s["columns"]
         return (f"<SimulationResult {s['name']!r}: {len(s['arms'])} arm(s): {arms}{'; typical patient' if s['typical'] else ''}; "
                 f"{s['n_times']} output times {s['t_range_h'][0]:g}-{s['t_range_h'][1]:g} h; "
-                f"{len(cols)} columns ({', '.join(cols[:4])}, ..., {cols[-1]}); scale {s['scale']}; seed {s['seed']}; "
+                f"{len(cols)} columns ({', '.join(cols[:4])}, ..., {'score, ' if 'score' in cols[4:-1] else ''}{cols[-1]}); "
+                f"scale {s['scale']}; seed {s['seed']}; "
                 f"parameter set {s['parameter_set']}>")
 
     def _repr_html_(self) -> str:

@@ -49,6 +49,7 @@ class _Population(_Strict):
     expectancy: float = 1.0
     perception: float = 1.0
     general_anesthesia: bool = False
+    p_active: float | None = None
 
 
 class _Endpoints(_Strict):
@@ -71,6 +72,7 @@ class _Experiments(_Strict):
     spine_block: float = 0.0
     hnk_weight: float | None = None
     psychotherapy: float = 0.0
+    anesthetic_state: bool = False
 
 
 class _Design(_Strict):
@@ -81,8 +83,12 @@ class _Design(_Strict):
     continue_: str | None = Field(None, alias="continue")
     withdraw: str | None = None
     induction_until: str | None = None
-    criterion: Literal["response", "remission"] | None = None
+    criterion: Literal["response", "remission", "stable_response", "stable_remission", "stratified"] | None = None
     relapse_score: float | None = None
+    stable_visits: int | None = None
+    stable_min: int | None = None
+    stable_min_response: int | None = None
+    relapse_consecutive: int | None = None
 
 
 MAX_ARMS = 50
@@ -246,13 +252,6 @@ def scenario_from_dict(data: dict) -> Scenario:
     if scale not in SCALES:
         raise InputError(f"population.scale: unknown scale {scale!r}; use one of {', '.join(SCALES)}")
     base = pop.baseline or _Dist(mean=DEFAULT_BASELINE[scale][0], sd=DEFAULT_BASELINE[scale][1])
-    spec = PopulationSpec(size=pop.size, condition=pop.condition, treatment_resistant=pop.treatment_resistant,
-                          scale=scale, baseline=Distribution(base.mean, base.sd),
-                          weight_kg=Distribution(pop.weight_kg.mean, pop.weight_kg.sd),
-                          age_years=Distribution(pop.age_years.mean, pop.age_years.sd),
-                          female_fraction=pop.female_fraction, comedications=tuple(pop.comedications),
-                          genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
-                          perception=pop.perception, general_anesthesia=pop.general_anesthesia)
     if not m.arms:
         raise InputError("arms: at least one arm is required")
     if len(m.arms) > MAX_ARMS:
@@ -263,6 +262,22 @@ def scenario_from_dict(data: dict) -> Scenario:
         if len(v) > MAX_LINES_PER_ARM:
             raise InputError(f"arms.{k}: {len(v)} dose lines is more than the {MAX_LINES_PER_ARM} supported")
     arms = tuple(arm_from_list(str(k), v) for k, v in m.arms.items())
+    # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
+    # a single-arm scenario is open label (1)
+    if pop.p_active is not None:
+        p_active = pop.p_active
+    elif len(arms) == 1:
+        p_active = 1.0
+    else:
+        p_active = sum(any(a.drug.is_ketamine for a in arm.administrations()) for arm in arms) / len(arms)
+    spec = PopulationSpec(size=pop.size, condition=pop.condition, treatment_resistant=pop.treatment_resistant,
+                          scale=scale, baseline=Distribution(base.mean, base.sd),
+                          weight_kg=Distribution(pop.weight_kg.mean, pop.weight_kg.sd),
+                          age_years=Distribution(pop.age_years.mean, pop.age_years.sd),
+                          female_fraction=pop.female_fraction, comedications=tuple(pop.comedications),
+                          genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
+                          perception=pop.perception, general_anesthesia=pop.general_anesthesia,
+                          p_active=float(p_active))
     for a in arms:
         total = sum(d.count for d in a.doses)
         if total > MAX_ADMINISTRATIONS_PER_ARM:

@@ -101,7 +101,7 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
             r = _literature_range(p)
             if r is not None:
                 out.append(Factor(p.name, "literature", p.value, *r, p.unit, p.confidence))
-    for name, (space, lo, hi) in FITTED.items():
+    for name, (space, lo, hi, *_prior) in FITTED.items():
         if name in params.free and ("@free" in pats or any(fnmatch.fnmatchcase(name, q) for q in pats)):
             p = params.free[name]
             out.append(Factor(name, "free", p.value, lo, hi, space, p.unit, "calibrated (bounds of FITTED)"))

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .adverse_events import MEASURES as AE_MEASURES
+from .adverse_events import sample_incidence
 from .engine import run_arm
 from .model import DEFAULT_MODEL
 from .errors import InputError
@@ -432,7 +434,6 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
     idx = {k: SUMMARY_SLOT(k) for k in DEFAULT_MODEL.summary_names}
     has = s.shape[1] > 0
     peak = lambda k: s[:, :, idx[k]].max(axis=1) if has else np.zeros(o.n)  # noqa: E731
-    p_any = 1.0 - np.prod(1.0 - s[:, :, idx["nausea_probability"]], axis=1) if has else np.zeros(o.n)
     if has:
         hyper = _hypertension(o, params, rng)
     else:
@@ -443,9 +444,10 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
         "dbp_change_peak": peak("dbp_change_peak"),
         "hr_change_peak": peak("hr_change_peak"),
         "sedation_peak": peak("sedation_peak"),
-        "nausea": rng.random(o.n) < p_any,
         "hypertension": hyper,
         "discharge_2h": (s[:, :, idx["discharge_ready_h"]].max(axis=1) <= 2.0) if has else np.ones(o.n, bool),
+        # incidence of each adverse event over the period (persistent susceptibility + background)
+        **{ev: sample_incidence(s, ev, params, rng) for ev in AE_MEASURES.values()},
     }
 
 
@@ -454,7 +456,7 @@ def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale, params):
     for m in measures:
         if m in ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak"):
             v, se, ci = mean_ci(vals[m])
-        elif m in ("nausea_rate", "hypertension_rate", "discharge_2h_rate"):
+        elif m in ("hypertension_rate", "discharge_2h_rate") or m in AE_MEASURES:
             x = vals[m.removesuffix("_rate")]
             k = int(x.sum())
             v, ci = 100.0 * k / o.n, wilson_ci(k, o.n)
@@ -584,7 +586,18 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
 
 
 # ---- randomized withdrawal -------------------------------------------------------------------------------------------
+WITHDRAWAL_CRITERIA = ("response", "remission", "stable_response", "stable_remission", "stratified")
+
+
 def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
+    """Validated randomized-withdrawal settings.
+
+    ``criterion``: ``response`` / ``remission`` at the randomization visit; ``stable_remission`` — remission at
+    >= ``stable_min`` of the last ``stable_visits`` weekly visits (SUSTAIN-1: 3 of the last 4); ``stable_response``
+    — response at the last ``stable_min_response`` visits without stable remission (the responder-without-remission
+    stratum); ``stratified`` — both strata randomized and analysed separately. Relapse is a rating >=
+    ``relapse_score`` confirmed at ``relapse_consecutive`` consecutive visits (default 2 for the stable criteria,
+    as maintenance trials define it; 1 otherwise)."""
     names = [a.name for a in scenario.arms]
     for key in ("continue", "withdraw"):
         if design.get(key) not in names:
@@ -593,53 +606,113 @@ def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
         raise InputError("design: a randomized_withdrawal trial has exactly two arms (continue and withdraw)")
     t_rand = parse_time_h(design.get("induction_until", "4 week"), "design.induction_until")
     crit = design.get("criterion", "response")
-    if crit not in ("response", "remission"):
-        raise InputError("design.criterion: use response or remission")
-    relapse = float(design.get("relapse_score", 22))
+    if crit not in WITHDRAWAL_CRITERIA:
+        raise InputError(f"design.criterion: use one of {', '.join(WITHDRAWAL_CRITERIA)}")
+    stable = crit.startswith("stable") or crit == "stratified"
+
+    def whole(key, default, lo, hi):
+        v = design.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not (lo <= v <= hi):
+            raise InputError(f"design.{key}: must be a whole number from {lo} to {hi}, got {v!r}")
+        return int(v)
+
+    n_stable = whole("stable_visits", 4, 1, 12)
+    k_stable = whole("stable_min", 3 if n_stable >= 3 else n_stable, 1, n_stable)
+    k_resp = whole("stable_min_response", min(2, n_stable), 1, n_stable)
+    confirm = whole("relapse_consecutive", 2 if stable else 1, 1, 6)
+    try:
+        relapse = float(design.get("relapse_score", 22))
+    except (TypeError, ValueError):
+        raise InputError("design.relapse_score: must be a number") from None
+    if not math.isfinite(relapse) or relapse <= 0:
+        raise InputError("design.relapse_score: must be a positive number")
     horizon = scenario.horizon_h
     visits = np.arange(t_rand, horizon + 1e-9, 168.0)
-    return {"t_rand": t_rand, "criterion": crit, "relapse": relapse, "visits": visits}
+    pre = t_rand - 168.0 * np.arange(n_stable)[::-1]     # weekly visits up to and including randomization
+    pre = pre[pre >= 0]
+    return {"t_rand": t_rand, "criterion": crit, "relapse": relapse, "visits": np.unique(np.concatenate([pre, visits])),
+            "pre_visits": pre, "stable_min": k_stable, "stable_min_response": k_resp, "confirm": confirm}
+
+
+def _strata(cont: ArmOutcome, extra: dict, ep: Endpoints, scale: str) -> dict[str, np.ndarray]:
+    """Patients eligible for randomization, by stratum (boolean masks over patients)."""
+    thr = _remission_threshold(ep, scale)
+    pre = np.searchsorted(cont.times_h, extra["pre_visits"])
+    r = cont.rating[:, pre]
+    resp = _responders(r, cont.baseline[:, None], ep)
+    remit = r <= thr
+    crit = extra["criterion"]
+    if crit == "response":
+        return {"responders": resp[:, -1]}
+    if crit == "remission":
+        return {"remitters": remit[:, -1]}
+    stable_remission = remit.sum(axis=1) >= min(extra["stable_min"], remit.shape[1])
+    k = min(extra["stable_min_response"], resp.shape[1])
+    stable_response = resp[:, -k:].all(axis=1) & ~stable_remission
+    if crit == "stable_remission":
+        return {"stable remitters": stable_remission}
+    if crit == "stable_response":
+        return {"stable responders without remission": stable_response}
+    return {"stable remitters": stable_remission, "stable responders without remission": stable_response}
+
+
+def _confirmed_relapse(after: np.ndarray, relapse: float, k: int) -> np.ndarray:
+    """(n, V) True at the visit where a relapse (>= ``relapse`` at ``k`` consecutive visits) is confirmed."""
+    above = after >= relapse
+    run = np.zeros(above.shape[0], int)
+    out = np.zeros_like(above)
+    for j in range(above.shape[1]):
+        run = np.where(above[:, j], run + 1, 0)
+        out[:, j] = run >= k
+    return out
 
 
 def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
     cont, wd = outcomes[design["continue"]], outcomes[design["withdraw"]]
     t_rand = extra["t_rand"]
-    j0 = int(np.searchsorted(cont.times_h, t_rand))
-    r0 = cont.rating[:, j0]
-    ok = _responders(r0, cont.baseline, ep) if extra["criterion"] == "response" else r0 <= _remission_threshold(ep, scale)
-    idx = np.flatnonzero(ok)
-    rng.shuffle(idx)
-    half = idx.size // 2
-    groups = {cont.name: (cont, idx[:half]), wd.name: (wd, idx[half:])}
+    strata = _strata(cont, extra, ep, scale)
     visit_sel = cont.times_h > t_rand
     rows, comps, new = [], [], {}
-    km = {}
-    for name, (o, ids) in groups.items():
-        sub = dataclasses.replace(o, baseline=o.baseline[ids], rating=o.rating[ids], model_score=o.model_score[ids],
-                                  sessions=o.sessions[ids], sbp0=o.sbp0[ids], dbp0=o.dbp0[ids], female=o.female[ids])
-        new[name] = sub
-        after = sub.rating[:, visit_sel]
-        tv = sub.times_h[visit_sel]
-        rel = after >= extra["relapse"]
-        event = rel.any(axis=1)
-        t_ev = np.where(event, tv[np.argmax(rel, axis=1)] - t_rand, tv[-1] - t_rand if tv.size else 0.0)
-        km[name] = (t_ev, event)
-        k = int(event.sum())
-        rows.append({"arm": name, "time_h": float(tv[-1]) if tv.size else None, "scale": scale, "measure": "relapse_rate",
-                     "value": 100.0 * k / max(sub.n, 1), "ci95": list(wilson_ci(k, sub.n))})
-        med, ci = km_median(t_ev, event)
-        rows.append({"arm": name, "time_h": None, "scale": scale, "measure": "time_to_relapse",
-                     "value": med / 24.0, "ci95": [ci[0] / 24.0, ci[1] / 24.0], "unit": "d (Kaplan-Meier median)"})
-        keep = ~visit_sel | np.isin(sub.times_h, ep.times_h)       # induction times and requested endpoints
-        _score_endpoints(dataclasses.replace(sub, times_h=sub.times_h[keep], rating=sub.rating[:, keep]),
-                         ep, scale, [m for m in measures if m in SCORE_MEASURES], rows)
-    (ta, ea), (tb, eb) = km[cont.name], km[wd.name]
-    if ta.size and tb.size:
-        p = logrank_p(ta, ea, tb, eb)          # censored at the last visit when no relapse
-        v, ci, _ = _proportion_difference(ea, eb)
-        comps.append({"arm": cont.name, "versus": wd.name, "time_h": None, "scale": scale,
-                      "measure": "relapse_rate_difference", "value": v, "ci95": ci,
-                      "p_value": p, "test": "log-rank (time to relapse)"})
-    rows.insert(0, {"arm": cont.name, "time_h": float(t_rand), "scale": scale, "measure": "randomized_fraction",
-                    "value": 100.0 * idx.size / cont.n, "ci95": list(wilson_ci(int(idx.size), cont.n))})
+    for stratum, ok in strata.items():
+        idx = np.flatnonzero(ok)
+        rng.shuffle(idx)
+        half = idx.size // 2
+        groups = {cont.name: (cont, idx[:half]), wd.name: (wd, idx[half:])}
+        label = {} if len(strata) == 1 else {"stratum": stratum}
+        arm_of = {nm: nm if not label else f"{nm} [{stratum}]" for nm in groups}
+        km = {}
+        for name, (o, ids) in groups.items():
+            sub = dataclasses.replace(o, name=arm_of[name], baseline=o.baseline[ids], rating=o.rating[ids],
+                                      model_score=o.model_score[ids], sessions=o.sessions[ids], sbp0=o.sbp0[ids],
+                                      dbp0=o.dbp0[ids], female=o.female[ids])
+            new[arm_of[name]] = sub
+            name = arm_of[name]
+            after = sub.rating[:, visit_sel]
+            tv = sub.times_h[visit_sel]
+            rel = _confirmed_relapse(after, extra["relapse"], extra["confirm"])
+            event = rel.any(axis=1)
+            t_ev = np.where(event, tv[np.argmax(rel, axis=1)] - t_rand, tv[-1] - t_rand if tv.size else 0.0)
+            km[name] = (t_ev, event)
+            k = int(event.sum())
+            rows.append({"arm": name, **label, "time_h": float(tv[-1]) if tv.size else None, "scale": scale,
+                         "measure": "relapse_rate", "value": 100.0 * k / max(sub.n, 1), "ci95": list(wilson_ci(k, sub.n))})
+            med, ci = km_median(t_ev, event)
+            rows.append({"arm": name, **label, "time_h": None, "scale": scale, "measure": "time_to_relapse",
+                         "value": med / 24.0, "ci95": [ci[0] / 24.0, ci[1] / 24.0], "unit": "d (Kaplan-Meier median)"})
+            keep = ~visit_sel | np.isin(sub.times_h, ep.times_h)       # induction times and requested endpoints
+            keep &= np.isin(sub.times_h, ep.times_h) | (sub.times_h == 0)
+            part = []
+            _score_endpoints(dataclasses.replace(sub, times_h=sub.times_h[keep], rating=sub.rating[:, keep]),
+                             ep, scale, [m for m in measures if m in SCORE_MEASURES], part)
+            rows += [{**r, **label} for r in part]
+        (ta, ea), (tb, eb) = km[arm_of[cont.name]], km[arm_of[wd.name]]
+        if ta.size and tb.size:
+            p = logrank_p(ta, ea, tb, eb)          # censored at the last visit when no relapse
+            v, ci, _ = _proportion_difference(ea, eb)
+            comps.append({"arm": arm_of[cont.name], "versus": arm_of[wd.name], **label, "time_h": None, "scale": scale,
+                          "measure": "relapse_rate_difference", "value": v, "ci95": ci,
+                          "p_value": p, "test": "log-rank (time to relapse)"})
+        rows.insert(0, {"arm": arm_of[cont.name], **label, "time_h": float(t_rand), "scale": scale,
+                        "measure": "randomized_fraction", "value": 100.0 * idx.size / cont.n,
+                        "ci95": list(wilson_ci(int(idx.size), cont.n))})
     return rows, comps, new

@@ -8,8 +8,11 @@ NOTICE = "ketasim is a research and teaching tool, not medical advice."
 #: Trial measures on the symptom scale, of a randomized withdrawal, and of side effects (per patient, all sessions).
 SCORE_MEASURES = ("mean", "mean_change", "response_rate", "remission_rate")
 RELAPSE_MEASURES = ("relapse_rate", "time_to_relapse")
+#: Adverse events counted as trials count them (incidence per patient over the period; ketasim.adverse_events).
+ADVERSE_EVENTS = ("dissociation", "dizziness", "nausea", "vomiting", "sedation", "blood_pressure_increased")
+AE_MEASURES = tuple(f"{e}_rate" for e in ADVERSE_EVENTS)
 SIDE_EFFECT_MEASURES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak",
-                        "nausea_rate", "hypertension_rate", "discharge_2h_rate")
+                        "hypertension_rate", "discharge_2h_rate") + AE_MEASURES
 KNOWN_MEASURES = SCORE_MEASURES + RELAPSE_MEASURES + SIDE_EFFECT_MEASURES
 DEFAULT_MEASURES = SCORE_MEASURES
 #: What the dashboard's trial panel reports.
@@ -20,7 +23,10 @@ MEASURE_LABELS = {
     "time_to_relapse": "median time to relapse (h)", "cadss_peak": "CADSS peak",
     "sbp_change_peak": "systolic BP rise, peak (mmHg)", "dbp_change_peak": "diastolic BP rise, peak (mmHg)",
     "hr_change_peak": "heart-rate rise, peak (beats/min)", "sedation_peak": "sedation peak (index)",
-    "nausea_rate": "nausea (%)", "hypertension_rate": "BP >= 180/110 mmHg (%)",
+    "nausea_rate": "nausea, incidence (%)", "dissociation_rate": "dissociation, incidence (%)",
+    "dizziness_rate": "dizziness, incidence (%)", "vomiting_rate": "vomiting, incidence (%)",
+    "sedation_rate": "sedation, incidence (%)",
+    "blood_pressure_increased_rate": "blood pressure increased, incidence (%)", "hypertension_rate": "BP >= 180/110 mmHg (%)",
     "discharge_2h_rate": "discharge criteria met by 2 h (%)",
 }
 

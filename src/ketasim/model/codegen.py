@@ -23,12 +23,11 @@ import tempfile
 from pathlib import Path
 
 from . import expr as E
-from .core import Model
+from .core import PK_OUTPUT_SOURCE, Model
 
 GENERATED_PATH = Path(__file__).resolve().parents[1] / "solver" / "generated_kernel.py"
 NODES = ("0", "m", "1")
 _CE_SLOT = {"ce_s": 0, "ce_r": 1, "ce_snk": 2, "ce_rnk": 3, "ce_hnk": 4, "ce_mdz": 5}
-_CP_SLOT = {"cp_s": 0, "cp_r": 1, "cp_snk": 2, "cp_rnk": 3, "cp_hnk": 4, "cp_mdz": 5}
 EVENT_CODES = {"bolus": 0, "depot": 1, "rate": 2, "session": 3, "antidepressant_start": 4, "general_anesthesia": 5}
 
 
@@ -62,8 +61,13 @@ class _Namer:
             return f"x_{name}" if self.node in (None, 0) else f"x_{name}{sfx}"
         if name in _CE_SLOT:
             return f"ce[{_CE_SLOT[name]}]" if self.node is None else f"cen[{_CE_SLOT[name]}, {self.node}]"
-        if name in _CP_SLOT:
-            return f"c[{_CP_SLOT[name]}]" if self.node is None else f"(cn[{_CP_SLOT[name]}, {self.node}] * 1000.0)"
+        if name in PK_OUTPUT_SOURCE:     # plasma, ng/mL: venous (sampled) or arterial (central)
+            b, site = PK_OUTPUT_SOURCE[name]
+            if self.node is None:
+                return f"c[{b}]" if site == "venous" else f"ca[{b}]"
+            if site == "arterial":
+                return f"(cn[{b}, {self.node}] * 1000.0)"
+            return f"(_venous_node(kappa_venous, zn, nmodes, i, {b}, {self.node}) * 1000.0)"
         if name.startswith("o_"):
             return name
         raise KeyError(name)
@@ -252,6 +256,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ketasim.pk import MAX_MODES as NM
 from ketasim.solver.expint import step_weights
 
 MODEL_NAME = @MODEL_NAME@
@@ -277,32 +282,46 @@ def _adv(x0, f0, fm, f1, w, r, u):
             w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
 
 
+@njit(cache=True, inline="always")
+def _venous_node(kappa_venous, zn, nmodes, i, b, k):
+    """Sampled (venous) concentration (mg/L) of PK block ``b`` at step node ``k`` (a modal sum, clipped at 0)."""
+    s = 0.0
+    for m in range(nmodes[b]):
+        s += kappa_venous[i, b, m] * zn[b, m, k]
+    return max(s, 0.0)
+
+
 @njit(cache=True)
-def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, nmodes, active, active_dep, ka,
-                     pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
-    """Integrate patient ``i``; write trajectories to ``out[i]`` and per-session peaks to ``summ[i]``."""
+def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active,
+                     active_dep, ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
+    """Integrate patient ``i``; write trajectories to ``out[i]`` and per-session peaks to ``summ[i]``.
+
+    ``kappa`` (n, 6, NM): each mode's input gain and its weight in the central (arterial) concentration;
+    ``kappa_venous``: its weight in the sampled (venous) concentration (equal to ``kappa`` without a venous
+    compartment). Elimination, metabolite formation and effect sites follow the arterial concentration."""
     n_u = unique_steps.shape[0]
     pp_i = pp[i]
 @LOADS@
     # per-patient weights: PK modes and effect-site equilibration
-    wpk = np.empty((18, n_u, 8))          # row b*3 + m: mode m of PK block b
+    wpk = np.empty((6 * NM, n_u, 8))      # row b*NM + m: mode m of PK block b
     for b in range(6):
         if active[b]:
             for m in range(nmodes[b]):
                 for u in range(n_u):
-                    step_weights(lam[i, b, m], unique_steps[u], wpk[b * 3 + m, u])
+                    step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
         step_weights(-pp_ke0, unique_steps[u], wke[0, u])
 
-    z = np.zeros((6, 3))
-    zn = np.zeros((6, 3, 3))
+    z = np.zeros((6, NM))
+    zn = np.zeros((6, NM, 3))
     dep = np.zeros(10)
     depn = np.zeros((10, 3))
     ce = np.zeros(6)
     cen = np.zeros((6, 3))
     cn = np.zeros((6, 3))
     c = np.zeros(6)
+    ca = np.zeros(6)
     rate = np.zeros(3)
     f_in = np.zeros((6, 3))
     extracted = np.zeros((2, 3))
@@ -357,11 +376,15 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             row = out[i, o]
             for b in range(6):
                 c[b] = 0.0
+                ca[b] = 0.0
                 if active[b]:
                     s = 0.0
+                    sa = 0.0
                     for m in range(nmodes[b]):
-                        s += kappa[i, b, m] * z[b, m]
-                    c[b] = s * 1000.0              # mg/L -> ng/mL
+                        s += kappa_venous[i, b, m] * z[b, m]
+                        sa += kappa[i, b, m] * z[b, m]
+                    c[b] = max(s, 0.0) * 1000.0    # venous, mg/L -> ng/mL (a modal sum: clip rounding below 0)
+                    ca[b] = sa * 1000.0            # arterial
 @OUTPUTS@
             o += 1
         if n == n_steps:
@@ -399,7 +422,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 cn[b, k] = 0.0
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
-                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * 3 + m, u)
+                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
                 zn[b, m, 0] = z[b, m]
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1
@@ -456,12 +479,13 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 
 
 @njit(cache=True, parallel=True)
-def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, nmodes, active, active_dep, ka, pp, mc,
-            ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
+def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active, active_dep, ka,
+            pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """All patients of an arm, in parallel. Results land in ``out`` and ``summ``."""
     for i in prange(pp.shape[0]):
-        simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, nmodes, active, active_dep,
-                         ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ)
+        simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active,
+                         active_dep, ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out,
+                         summ)
 '''
 
 

@@ -31,9 +31,16 @@ from . import expr as E
 PK_INPUTS = {
     "ce_s": "uM", "ce_r": "uM", "ce_snk": "uM", "ce_rnk": "uM", "ce_hnk": "uM", "ce_mdz": "uM",
 }
-#: Plasma concentrations (total, ng/mL) the PK infrastructure provides to outputs and summaries.
+#: Plasma concentrations (total, ng/mL) the PK infrastructure provides to outputs and summaries: ``cp_*`` the
+#: sampled (venous) plasma of each block, ``ca_*`` the parent's arterial (central) plasma, which drives elimination
+#: and the effect sites (issue 7; blocks without a venous compartment read their central one as cp).
 PK_OUTPUTS = {"cp_s": "ng/mL", "cp_r": "ng/mL", "cp_snk": "ng/mL", "cp_rnk": "ng/mL", "cp_hnk": "ng/mL",
-              "cp_mdz": "ng/mL"}
+              "cp_mdz": "ng/mL", "ca_s": "ng/mL", "ca_r": "ng/mL"}
+#: Where each PK output is read: (PK block 0-5 = S, R, S-norketamine, R-norketamine, HNK, midazolam;
+#: "venous" = the block's sampled compartment, "arterial" = its central compartment).
+PK_OUTPUT_SOURCE = {"cp_s": (0, "venous"), "cp_r": (1, "venous"), "cp_snk": (2, "venous"), "cp_rnk": (3, "venous"),
+                    "cp_hnk": (4, "venous"), "cp_mdz": (5, "venous"), "ca_s": (0, "arterial"),
+                    "ca_r": (1, "arterial")}
 #: Constants the PK infrastructure reads by name (must be declared).
 PK_CONSTANTS = ("fu", "fu_midazolam", "mw_ketamine", "mw_norketamine", "mw_hnk", "mw_midazolam", "fm_nk", "fm_hnk",
                 "monitor_window_h")
@@ -57,7 +64,7 @@ class Constant:
     """A model constant shared by all patients of an arm.
 
     ``derive(ctx) -> float`` computes it (in ``unit``) from ``ctx.params`` (a ParameterSet), ``ctx.experiment``
-    (VirtualExperiment switches), ``ctx.expectancy``, ``ctx.perception`` and ``ctx.s_product``.
+    (VirtualExperiment switches), ``ctx.expectancy``, ``ctx.perception`` and ``ctx.p_active``.
     ``source`` names the parameters it comes from (sources with DOI/PMID are in data/parameters.csv).
     """
 
@@ -329,7 +336,7 @@ class Model:
         for e in self.events:
             if e.on not in EVENT_KINDS or e.op not in ("+", "=") or where.get(e.target) not in ("states", "inputs"):
                 raise InputError(f"model {self.name}: event {e.on} -> {e.target} is invalid")
-            check(e.expr, fixed, f"event {e.on}")
+            check(e.expr, fixed | inputs | set(self.names("states")), f"event {e.on}")   # values just before it
         seen_out = set()
         everything = avail | alg_done | set(self.names("states")) | set(PK_OUTPUTS)
         for o in self.outputs:

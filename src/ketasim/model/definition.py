@@ -81,13 +81,18 @@ FUNCTIONS = (
              "s0 * (1 + (1 - spine_block) * gain * (proteins - 1))", "Link 9: spines around the stressed set point."),
     Function("il6_target", ("proteins", "repeat_effect"), "1 / (1 + max(repeat_effect * (proteins - 1), -0.9))",
              "Link 9: repeated dosing lowers IL-6."),
-    Function("drug_relief", ("mtorc1", "proteins", "spines_rel", "w_mtorc1", "w_protein", "w_spine", "emax"),
-             "emax * tanh(w_mtorc1 * (mtorc1 - 1) + w_protein * (proteins - 1) + w_spine * (spines_rel - 1))",
-             "Link 10: acute (mTORC1), rapid (proteins) and sustained (spines) drug components."),
-    Function("placebo_relief", ("expectancy", "emax_placebo"),
-             "emax_placebo * max(expectancy, 0) / (1 + max(expectancy, 0))", "Link 10: expectancy."),
-    Function("symptom_target", ("r_drug", "r_placebo", "r_antidepressant"),
-             "(1 - r_drug) * (1 - r_placebo) * (1 - r_antidepressant)", "Link 10: D* = product of (1 - relief)."),
+    Function("drug_relief", ("mtorc1", "proteins", "spines_rel", "w_mtorc1", "w_protein", "w_spine", "emax",
+                             "sensitivity"),
+             "emax * tanh(sensitivity * (w_mtorc1 * (mtorc1 - 1) + w_protein * (proteins - 1)"
+             " + w_spine * (spines_rel - 1)))",
+             "Link 10: acute (mTORC1), rapid (proteins) and sustained (spines) drug components; the patient's "
+             "response trait (sensitivity) scales the drive, so low-sensitivity patients respond only once repeated "
+             "sessions have built up plasticity (late responders)."),
+    Function("placebo_relief", ("expectancy", "gain"), "1 - exp(-gain * max(expectancy, 0))",
+             "Link 10: non-specific relief from expectancy (no ceiling below full relief)."),
+    Function("symptom_target", ("r_drug", "r_placebo", "r_antidepressant", "r_natural"),
+             "(1 - r_drug) * (1 - r_placebo) * (1 - r_antidepressant) * (1 - r_natural)",
+             "Link 10: D* = product of (1 - relief) over drug, expectancy, background therapy, natural course."),
     Function("emax_model", ("c", "emax", "ec50", "hill"),
              "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
              " piecewise(0, hill >= 3 and c < 1e-05 * ec50, emax * c ** hill / (c ** hill + ec50 ** hill))))",
@@ -105,8 +110,12 @@ FUNCTIONS = (
 CONSTANTS = (
     Constant("ki_s", "uM", _p("pd.ki.s_ketamine", "uM"), "pd.ki.s_ketamine"),
     Constant("ki_r", "uM", _p("pd.ki.r_ketamine", "uM"), "pd.ki.r_ketamine"),
-    Constant("ki_snk", "uM", _p("pd.ki.s_norketamine", "uM"), "pd.ki.s_norketamine"),
-    Constant("ki_rnk", "uM", _p("pd.ki.r_norketamine", "uM"), "pd.ki.r_norketamine"),
+    # norketamine reaches the brain at a fraction of the parent's partition: its effective Ki at the (plasma-
+    # equivalent) effect-site concentration is Ki / partition (the same for its NMDA block and side effects)
+    Constant("ki_snk", "uM", lambda c: c.params.get("pd.ki.s_norketamine", "uM") / c.params.get("pk.norketamine.brain_partition"),
+             "pd.ki.s_norketamine / pk.norketamine.brain_partition"),
+    Constant("ki_rnk", "uM", lambda c: c.params.get("pd.ki.r_norketamine", "uM") / c.params.get("pk.norketamine.brain_partition"),
+             "pd.ki.r_norketamine / pk.norketamine.brain_partition"),
     Constant("m_interneuron", "dimensionless", _p("pd.nmda.m_interneuron"), "pd.nmda.m_interneuron"),
     Constant("m_pyramidal", "dimensionless", _p("pd.nmda.m_pyramidal"), "pd.nmda.m_pyramidal"),
     Constant("nmda_hill", "dimensionless", _p("pd.nmda.hill"), "pd.nmda.hill"),
@@ -132,6 +141,7 @@ CONSTANTS = (
     Constant("sbp_ec50", "uM", _s_eq("pd.sbp.ec50_racemic_total", "uM"), "pd.sbp.ec50_racemic_total (S-eq)"),
     Constant("dbp_emax", "mmHg", _p("pd.dbp.emax", "mmHg"), "pd.dbp.emax"),
     Constant("hr_emax", "1/min", _p("pd.hr.emax", "1/min"), "pd.hr.emax"),
+    Constant("hr_ec50", "uM", _s_eq("pd.hr.ec50_racemic_total", "uM"), "pd.hr.ec50_racemic_total (S-eq)"),
     Constant("sedation_ec50", "uM", _s_eq("pd.sedation.ec50_racemic_total", "ng/mL", mw=True),
              "pd.sedation.ec50_racemic_total (S-eq)"),
     Constant("midazolam_ec50", "uM", _p("pd.midazolam.ec50_sedation", "uM"), "pd.midazolam.ec50_sedation"),
@@ -143,18 +153,23 @@ CONSTANTS = (
     Constant("mw_norketamine", "g/mol", _p("mw.norketamine", "g/mol"), "mw.norketamine"),
     Constant("mw_hnk", "g/mol", _p("mw.hnk", "g/mol"), "mw.hnk"),
     Constant("mw_midazolam", "g/mol", _p("mw.midazolam", "g/mol"), "mw.midazolam"),
-    Constant("fm_nk", "dimensionless",   # the esketamine popPK set has its own norketamine yield
-             lambda c: c.params.get("pk.fm_nk_esketamine" if c.s_product == "esketamine" else "pk.fm_nk"),
-             "pk.fm_nk (pk.fm_nk_esketamine with the esketamine set)"),
+    Constant("fm_nk", "dimensionless", _p("pk.fm_nk"), "pk.fm_nk"),   # one yield whatever the product (issue 7)
     Constant("fm_hnk", "dimensionless", _p("pk.fm_hnk"), "pk.fm_hnk"),
     Constant("perception_gain", "1/h", lambda c: c.params.free_value("perception_gain", "1/h") * c.perception,
              "free: perception_gain x population.perception"),
-    Constant("antidepressant_emax", "dimensionless", _f("antidepressant_emax"), "free: antidepressant_emax"),
+    Constant("sedation_perception_weight", "dimensionless", _f("sedation_perception_weight"),
+             "free: sedation_perception_weight"),
+    Constant("expectancy_feedback", "dimensionless", _f("expectancy_feedback"), "free: expectancy_feedback"),
+    Constant("feedback_scale", "dimensionless", _p("pd.expectancy.feedback_benefit_scale"),
+             "pd.expectancy.feedback_benefit_scale"),
+    Constant("natural_course_max", "dimensionless", _f("natural_course_max"), "free: natural_course_max"),
     Constant("anesthesia_umol", "uM", _p("pd.anesthesia.threshold", "uM"), "pd.anesthesia.threshold"),
     Constant("ampa_block", "dimensionless", lambda c: c.experiment.ampa_block, "experiments.ampa_block"),
     Constant("mtor_block", "dimensionless", lambda c: c.experiment.mtor_block, "experiments.mtor_block"),
     Constant("spine_block", "dimensionless", lambda c: c.experiment.spine_block, "experiments.spine_block"),
-    Constant("session_expectancy", "dimensionless", lambda c: c.expectancy, "population.expectancy"),
+    Constant("session_expectancy", "dimensionless",   # care context x what the design lets participants expect
+             lambda c: c.expectancy * (1.0 + c.params.free_value("design_expectancy_gain") * (c.p_active - 0.5) / 0.5),
+             "population.expectancy x (1 + free: design_expectancy_gain x (population.p_active - 0.5)/0.5)"),
     Constant("monitor_cadss", "dimensionless", _p("monitoring.cadss_max"), "monitoring.cadss_max"),
     Constant("monitor_sedation", "dimensionless", _p("monitoring.sedation_max"), "monitoring.sedation_max"),
     Constant("monitor_sbp", "mmHg", _p("monitoring.sbp_rise_max", "mmHg"), "monitoring.sbp_rise_max"),
@@ -162,9 +177,12 @@ CONSTANTS = (
     Constant("anes_block50", "dimensionless", _p("pd.anesthesia.block50"), "pd.anesthesia.block50"),
     Constant("anes_hill", "dimensionless", _p("pd.anesthesia.hill"), "pd.anesthesia.hill"),
     Constant("ampa_eps", "dimensionless", _p("pd.ampa.smoothing"), "pd.ampa.smoothing"),
-    Constant("anes_onset", "1/h", _p("pd.anesthesia.onset_gain", "1/h"), "pd.anesthesia.onset_gain"),
-    Constant("general_anesthesia_depth", "dimensionless", _p("pd.anesthesia.general_depth"),
-             "pd.anesthesia.general_depth"),
+    # the anesthetic-state hypothesis is a switch (experiments.anesthetic_state), off by default
+    Constant("anes_onset", "1/h", lambda c: c.params.get("pd.anesthesia.onset_gain", "1/h") * c.experiment.anesthetic_state,
+             "pd.anesthesia.onset_gain x experiments.anesthetic_state"),
+    Constant("general_anesthesia_depth", "dimensionless",
+             lambda c: c.params.get("pd.anesthesia.general_depth") * c.experiment.anesthetic_state,
+             "pd.anesthesia.general_depth x experiments.anesthetic_state"),
     Constant("monitor_window_h", "h", _p("monitoring.window_h", "h"), "monitoring.window_h"),
 )
 
@@ -187,6 +205,7 @@ RATES = (
              "ln2 / free: antidepressant_t_half"),
     Constant("k_emetic", "1/h", _t_half(_p("pd.nausea.t_half", "h")), "ln2 / pd.nausea.t_half"),
     Constant("k_severity", "1/h", _t_half(_f("symptom_t_half", "h")), "ln2 / free: symptom_t_half"),
+    Constant("k_natural", "1/h", _t_half(_p("pd.natural_course.t_half", "h")), "ln2 / pd.natural_course.t_half"),
 )
 
 
@@ -216,16 +235,37 @@ def _emax_drug(c):
     return np.minimum(emax * cond, 0.98)
 
 
+def _age_factor(c, key):
+    """exp(-k (age - reference)/10): how a response declines with age (key: drug | placebo)."""
+    p = c.params
+    return np.exp(-p.get(f"pd.age.{key}_decline_per_decade") * (c.patients.age_years - p.get("pd.age.reference_age", "year"))
+                  / 10.0)
+
+
+def _drug_sensitivity(c):
+    return np.exp(c.params.free_value("omega_response") * c.patients.eta_response) * _age_factor(c, "drug")
+
+
+def _placebo_gain(c):
+    p = c.params
+    return p.free_value("placebo_gain") * np.exp(p.free_value("omega_placebo") * c.patients.eta_placebo) \
+        * _age_factor(c, "placebo")
+
+
 def _lognormal(omega, eta):
     return lambda c: np.exp(c.params.free_value(omega) * getattr(c.patients, eta) - 0.5 * c.params.free_value(omega) ** 2)
 
 
 PATIENT = (
     PatientParameter("weight_kg", "kg", lambda c: c.patients.weight_kg, "population"),
-    PatientParameter("fh_s", "dimensionless", lambda c: c.pk.fh[:, 0], "pk: hepatic escape, S"),
-    PatientParameter("fh_r", "dimensionless", lambda c: c.pk.fh[:, 1], "pk: hepatic escape, R"),
-    PatientParameter("fgut_s", "dimensionless", lambda c: c.pk.fgut[:, 0], "pk: gut-wall escape, S"),
-    PatientParameter("fgut_r", "dimensionless", lambda c: c.pk.fgut[:, 1], "pk: gut-wall escape, R"),
+    # the gut depot holds the whole absorbed dose; of what leaves it, Fgut x Fh reaches the blood and the rest
+    # (gut wall and liver first pass) forms norketamine (fm_nk): presystemic formation in both, as in Fanta 2015
+    PatientParameter("fh_s", "dimensionless", lambda c: c.pk.fgut[:, 0] * c.pk.fh[:, 0],
+                     "pk: gut-wall x hepatic escape, S"),
+    PatientParameter("fh_r", "dimensionless", lambda c: c.pk.fgut[:, 1] * c.pk.fh[:, 1],
+                     "pk: gut-wall x hepatic escape, R"),
+    PatientParameter("fgut_s", "dimensionless", lambda c: np.ones(c.patients.n), "1: folded into fh_s"),
+    PatientParameter("fgut_r", "dimensionless", lambda c: np.ones(c.patients.n), "1: folded into fh_r"),
     PatientParameter("f_iiv", "dimensionless", lambda c: c.pk.f_iiv, "pk: bioavailability random effect"),
     PatientParameter("cl_s", "L/h", lambda c: c.pk.cl[:, 0], "pk"),
     PatientParameter("cl_r", "L/h", lambda c: c.pk.cl[:, 1], "pk"),
@@ -235,10 +275,13 @@ PATIENT = (
     PatientParameter("bdnf_multiplier", "dimensionless", _bdnf_multiplier,
                      "BDNF genotype x CRP moderation (pd.crp.threshold, pd.crp.moderation, pd.crp.hill)"),
     PatientParameter("emax_drug", "dimensionless", _emax_drug, "free: emax_drug, omega_emax_drug, condition_*"),
-    PatientParameter("emax_placebo", "dimensionless",
-                     lambda c: _expit(_logit(c.params.free_value("placebo_emax"))
-                                      + c.params.free_value("omega_placebo") * c.patients.eta_placebo),
-                     "free: placebo_emax, omega_placebo"),
+    PatientParameter("drug_sensitivity", "dimensionless", _drug_sensitivity,
+                     "free: omega_response (eta_response) x age (pd.age.drug_decline_per_decade)"),
+    PatientParameter("placebo_gain", "dimensionless", _placebo_gain,
+                     "free: placebo_gain, omega_placebo x age (pd.age.placebo_decline_per_decade)"),
+    PatientParameter("antidepressant_emax", "dimensionless",
+                     lambda c: c.params.free_value("antidepressant_emax") * _age_factor(c, "drug"),
+                     "free: antidepressant_emax x age (pd.age.drug_decline_per_decade)"),
     PatientParameter("spine_set_point", "dimensionless",
                      lambda c: 1.0 / (1.0 + c.params.get("pd.spine.stress_loss")
                                       * (1.0 if c.spec.treatment_resistant else c.params.get("pd.spine.stress_non_trd")))
@@ -257,18 +300,22 @@ ALGEBRAICS = (
     Algebraic("nmda_drive", "occupancy_drive(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk)", "dimensionless"),
     Algebraic("nmda_block_interneuron", "nmda_block(nmda_drive, m_interneuron, nmda_hill)", "fraction"),
     Algebraic("nmda_block_pyramidal", "nmda_block(nmda_drive, m_pyramidal, nmda_hill)", "fraction"),
-    Algebraic("ce_parent", "ce_s + ce_r * ki_s / ki_r", "uM",
-              "S-equivalent unbound parent drug: side effects follow it (norketamine excluded)"),
+    Algebraic("ce_parent", "ce_s + ce_r * ki_s / ki_r + ce_snk * ki_s / ki_snk + ce_rnk * ki_s / ki_rnk", "uM",
+              "S-equivalent unbound drug at the effect site: side effects follow it (norketamine at its brain "
+              "partition, through ki_snk and ki_rnk)"),
     Algebraic("ampa_activation", "ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, ampa_eps)",
               "dimensionless"),
     Algebraic("trkb", "trkb_activation(bdnf, trkb_k, trkb_hill)", "relative to baseline"),
     Algebraic("dissociation_drive", "emax_model(ce_parent, 1, cadss_ec50, cadss_hill)", "fraction"),
     Algebraic("sedation_index", "sedation_effect(ce_parent, sedation_ec50, ce_mdz, midazolam_ec50)", "index 0-1"),
-    Algebraic("perceived", "dissociation_sensitivity * dissociation_drive / (1 + tolerance) + sedation_index",
+    Algebraic("perceived", "dissociation_sensitivity * dissociation_drive / (1 + tolerance)"
+                           " + sedation_perception_weight * sedation_index",
               "dimensionless", "perceptible drug effects kindle expectancy (functional unblinding)"),
     Algebraic("r_drug", "min(drug_relief(mtorc1, synaptic_proteins, spines / spine_set_point, w_mtorc1, w_protein,"
-                        " w_spine, emax_drug), 0.98)", "fraction"),
-    Algebraic("r_placebo", "placebo_relief(expectancy, emax_placebo)", "fraction"),
+                        " w_spine, emax_drug, drug_sensitivity), 0.98)", "fraction"),
+    Algebraic("r_placebo", "placebo_relief(expectancy, placebo_gain)", "fraction"),
+    Algebraic("r_natural", "natural_course_max * natural_course", "fraction",
+              "spontaneous improvement from trial entry (natural course, regression to the mean)"),
     Algebraic("r_antidepressant", "antidepressant_emax * antidepressant_onset", "fraction"),
 )
 
@@ -292,12 +339,16 @@ STATES = (
           gain="perception_gain * session_expectancy"),
     State("antidepressant_onset", "0", "k_antidepressant", "fraction of full onset", target="ad_on"),
     State("emetic_drive", "0", "k_emetic", "uM", target="ce_parent"),
+    State("natural_course", "0", "k_natural", "fraction of the full spontaneous improvement", target="1"),
     State("severity", "1", "k_severity", "fraction of baseline score",
-          target="symptom_target(r_drug, r_placebo, r_antidepressant)"),
+          target="symptom_target(r_drug, r_placebo, r_antidepressant, r_natural)"),
 )
 
 EVENTS = (
-    Event("session", "expectancy", "+", "session_expectancy"),
+    # each session renews expectancy; a share of the boost depends on the benefit experienced so far
+    Event("session", "expectancy", "+",
+          "session_expectancy * (1 - expectancy_feedback"
+          " + expectancy_feedback * min(1, max(0, 1 - severity) / feedback_scale))"),
     Event("general_anesthesia", "anesthetic_state", "+", "general_anesthesia_depth"),
     Event("antidepressant_start", "ad_on", "=", "1"),
 )
@@ -327,13 +378,17 @@ OUTPUTS = (
     Output("cadss", "cadss_max * dissociation_sensitivity * dissociation_drive / (1 + tolerance)", "CADSS points"),
     Output("sbp_change_mmhg", "bp_sensitivity * emax_model(ce_parent, sbp_emax, sbp_ec50, 1)", "mmHg"),
     Output("dbp_change_mmhg", "bp_sensitivity * emax_model(ce_parent, dbp_emax, sbp_ec50, 1)", "mmHg"),
-    Output("hr_change_bpm", "bp_sensitivity * emax_model(ce_parent, hr_emax, sbp_ec50, 1)", "beats/min"),
+    Output("hr_change_bpm", "bp_sensitivity * emax_model(ce_parent, hr_emax, hr_ec50, 1)", "beats/min"),
     Output("sedation", "sedation_index", "index 0-1"),
     Output("nausea_probability", "nausea_curve(emetic_drive, nausea_pmax, nausea_ec50)", "probability"),
     Output("anesthesia", "piecewise(1, (cp_s + cp_r) / mw_ketamine >= anesthesia_umol, 0)",
-           "flag (plasma ketamine >= 5 µM)"),
+           "flag (venous plasma ketamine >= 5 µM)"),
     Output("anesthetic_state", "anesthetic_state", "dimensionless (0 = none; plasticity scaled by exp(-x))"),
     Output("score", "severity * baseline_score", "points on the population's scale"),
+    # arterial plasma (what drives the effect site; cp_* above are venous, what studies sample): issue 7
+    Output("ca_s_ketamine_ng_ml", "ca_s", "ng/mL (arterial)"),
+    Output("ca_r_ketamine_ng_ml", "ca_r", "ng/mL (arterial)"),
+    Output("ca_ketamine_ng_ml", "ca_s + ca_r", "ng/mL (arterial)"),
 )
 
 # ---- per-session summaries (peaks within the monitoring window; discharge readiness) ---------------------------

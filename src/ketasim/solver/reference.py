@@ -19,11 +19,12 @@ from ..model.codegen import EVENT_CODES
 
 _CACHE = {}
 _CE = ("ce_s", "ce_r", "ce_snk", "ce_rnk", "ce_hnk", "ce_mdz")
-_CP = ("cp_s", "cp_r", "cp_snk", "cp_rnk", "cp_hnk", "cp_mdz")
+_CP = ("cp_s", "cp_r", "cp_snk", "cp_rnk", "cp_hnk", "cp_mdz")   # venous (sampled) plasma of each block
+_CA = ("ca_s", "ca_r", "ca_snk", "ca_rnk", "ca_hnk", "ca_mdz")   # arterial (central) plasma
 
 
 def _source(model) -> str:
-    """Python source of ``pd_rhs(st, ce, mc, pp, rates, inp)`` and ``outputs(st, ce, cp, mc, pp, inp)``."""
+    """Python source of ``pd_rhs(st, ce, mc, pp, rates, inp)`` and ``outputs(st, ce, cp, ca, mc, pp, inp)``."""
     kind = {}
     for k in ("constants", "patient", "inputs", "algebraics", "states"):
         for j, n in enumerate(model.names(k)):
@@ -43,6 +44,8 @@ def _source(model) -> str:
             return f"ce[{_CE.index(n)}]"
         if n in _CP:
             return f"cp[{_CP.index(n)}]"
+        if n in _CA:
+            return f"ca[{_CA.index(n)}]"
         return n    # function arguments
 
     def py(text):
@@ -59,7 +62,7 @@ def _source(model) -> str:
             lines.append(f"        rates[{10 + j}] * (({py(s.target)}) - st[{j}]),")
         else:
             lines.append(f"        ({py(s.gain)}) * ({py(s.drive)}) - rates[{10 + j}] * st[{j}],")
-    lines += ["    ]", "", "def outputs(st, ce, cp, mc, pp, rates, inp):", *algebraics, "    return ["]
+    lines += ["    ]", "", "def outputs(st, ce, cp, ca, mc, pp, rates, inp):", *algebraics, "    return ["]
     lines += [f"        {py(o.expr)}," for o in model.outputs]
     lines += ["    ]", "", "def initial(mc, pp, rates):", "    return [" + ", ".join(py(s.init) for s in model.states) + "]",
               "", "def events(kind, st, inp, mc, pp, rates):"]
@@ -98,6 +101,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
     i_dep, i_ce, i_pd = n_pk, n_pk + 10, n_pk + 16
     n_state = i_pd + n_pd
     vol, flow, cl = m.volumes[i], m.flows[i], m.cl[i]
+    jv = [int(x) for x in m.venous_index]
     ka = m.ka
     fu, fu_m = C["fu"], C["fu_midazolam"]
     conv = np.array([1000 / C["mw_ketamine"]] * 2 + [1000 / C["mw_norketamine"]] * 2
@@ -146,7 +150,9 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         return dy
 
     def outputs(y):
-        return outputs_of(y[i_pd:], y[i_ce:i_ce + 6], conc(y) * 1000.0, mc, pp, rates, inp)   # mg/L -> ng/mL
+        # venous = the block's sampled compartment (pk.venous_index; central without one), arterial = central
+        cv = np.array([max(y[offs[b] + jv[b]] / vol[b, jv[b]], 0.0) if nblk[b] else 0.0 for b in range(6)])
+        return outputs_of(y[i_pd:], y[i_ce:i_ce + 6], cv * 1000.0, conc(y) * 1000.0, mc, pp, rates, inp)  # ng/mL
 
     y = np.zeros(n_state)
     y[i_pd:] = ns["initial"](mc, pp, rates)

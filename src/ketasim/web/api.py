@@ -527,7 +527,7 @@ def parameter_catalog() -> list[dict]:
     p = parameters()
     out = []
 
-    def source_of(prm, depth=0):   # "same as pk.racemic.v1" -> that parameter's source
+    def source_of(prm, depth=0):   # "same as pk.ketamine.v1" -> that parameter's source
         src = prm.source.strip()
         if src.startswith("same as ") and depth < 5:
             ref = p.literature.get(src.removeprefix("same as ").split()[0].strip(" ,;"))

@@ -616,7 +616,7 @@ function onControl(ev) {
 function buildParameterCard() {
   const sel = $("#param-name");
   state.meta.parameters.forEach((p) => option(sel, p.name, p.name));
-  const pick = state.meta.parameters.find((p) => p.name === "pk.racemic.k10") || state.meta.parameters[0];
+  const pick = state.meta.parameters.find((p) => p.name === "pk.s_ketamine.cl") || state.meta.parameters[0];
   if (pick) sel.value = pick.name;
   showParameter();
 }

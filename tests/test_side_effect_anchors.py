@@ -1,0 +1,55 @@
+"""Side-effect EC50s after issue 7's PK: the literature anchors are venous plasma levels, the effect site follows
+arterial blood. Each EC50 was re-expressed by r_e = (effect site driven by arterial plasma) / (driven by venous
+plasma, same ke0) at its anchor's time (parameters.csv notes; benchmarks/side_effect_anchor_ratio.py). These tests
+recompute r_e from the model, so a later PK change that moves it fails here until the EC50s are re-derived."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from _support import line, params, typical_traj
+
+T = np.round(np.arange(0, 3 * 60 + 1) / 60, 9)   # 1-min grid, 3 h
+
+
+def _link(c, ke0, dt):
+    """Effect site of plasma ``c`` (exact for piecewise-linear c on a uniform grid)."""
+    e = np.zeros_like(c)
+    a = math.exp(-ke0 * dt)
+    b = (1 - a) / (ke0 * dt)
+    for k in range(1, c.size):
+        e[k] = a * e[k - 1] + c[k] - a * c[k - 1] - b * (c[k] - c[k - 1])
+    return e
+
+
+def test_infusion_anchor_ratio_matches_the_cadss_and_sbp_ec50s():
+    """Krystal 1994 (CADSS) and Zarate 2006 (+7.5 mmHg at 185 ng/mL): end of 0.5 mg/kg over 40 min. The old EC50s
+    (0.75 and 2.3 uM) assumed the effect site sees the venous level; now it sees r_e times it."""
+    p = params()
+    tr = typical_traj([line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")], T)
+    ke0 = math.log(2) / p.get("pk.t_half_ke0", "h")
+    ca, cv = tr["ca_ketamine_ng_ml"].to_numpy(), tr["cp_ketamine_ng_ml"].to_numpy()
+    ea, ev = _link(ca, ke0, T[1]), _link(cv, ke0, T[1])
+    k = 40
+    # the link reproduces the model's own (arterial-driven) effect site: the comparison is like for like
+    assert ea[k] == pytest.approx(tr["ce_ketamine_ng_ml"].iloc[k], rel=0.01)
+    r_e = ea[k] / ev[k]
+    assert r_e > 1.05                      # arterial leads venous during an infusion: not vacuous
+    # 2-significant-digit rounding in parameters.csv (0.889 -> 0.89, 2.73 -> 2.7) and the typical patient here
+    # (80-kg woman) vs the benchmark's 70-kg man: 3 %
+    assert p.get("pd.cadss.ec50_racemic_total", "uM") == pytest.approx(0.75 * r_e, rel=0.03)
+    assert p.get("pd.sbp.ec50_racemic_total", "uM") == pytest.approx(2.3 * r_e, rel=0.03)
+
+
+def test_plateau_anchors_need_almost_no_correction():
+    """Langsjo 2005 (HR; target-controlled plateaus) and Schuttler 1987 (EEG IC50, an equilibrium value): on a
+    plateau the venous compartment (which exchanges only with the arterial one) reaches the arterial level."""
+    tr = typical_traj([line("racemic-ketamine", "iv-infusion", "1 mg/kg", duration="6 h")], np.array([2.0, 3.0]))
+    r = tr["ca_ketamine_ng_ml"] / tr["cp_ketamine_ng_ml"]
+    assert 1.0 < r.loc[2.0] < 1.04 and r.loc[3.0] < r.loc[2.0]
+    p = params()
+    assert p.get("pd.hr.ec50_racemic_total", "uM") == pytest.approx(5.8 * r.loc[2.0], rel=0.03)
+    assert p.get("pd.sedation.ec50_racemic_total", "ug/mL") == pytest.approx(2.0, rel=0.03)
