@@ -650,13 +650,13 @@ def laplace_posterior(residuals, theta, r, names, lo, hi, step: float = 0.02) ->
     Jacobian of the weighted residuals by forward differences (``len(names)`` evaluations); precision
     ``J'J + w^2 I`` (the prior's share); covariance scaled by the dispersion ``max(1, chi2 / (rows - parameters))``
     so that a misfit the model cannot explain widens the intervals instead of being ignored."""
+    jac = _jacobian(residuals, theta, r, lo, hi, step)
+    return _laplace(theta, jac, r, names)
+
+
+def _laplace(theta, jac, r, names, method: str = "laplace") -> dict:
+    """The Laplace posterior (stored form) from the Jacobian ``jac`` and residuals ``r`` at the mode ``theta``."""
     m, k = r.size, theta.size
-    jac = np.empty((m, k))
-    for j in range(k):
-        h = step if theta[j] + step <= hi[j] else -step
-        tj = theta.copy()
-        tj[j] += h
-        jac[:, j] = (residuals(tj) - r) / h
     precision = jac.T @ jac + PRIOR_WEIGHT ** 2 * np.eye(k)
     dispersion = max(1.0, float(r @ r) / max(m - k, 1))
     cov = dispersion * np.linalg.inv(precision)
@@ -664,7 +664,7 @@ def laplace_posterior(residuals, theta, r, names, lo, hi, step: float = 0.02) ->
     sd = np.sqrt(np.diag(cov))
     # how much each parameter is informed by the data: 1 - posterior var / prior var (prior SD 1/w on theta)
     informed = 1.0 - np.minimum(sd ** 2 * PRIOR_WEIGHT ** 2, 1.0)
-    return {"method": "laplace", "names": list(names), "transform": [_ALL_FITTED[n][0] for n in names],
+    return {"method": method, "names": list(names), "transform": [_ALL_FITTED[n][0] for n in names],
             "mode_theta": [float(x) for x in theta], "covariance_theta": cov.tolist(),
             "dispersion": dispersion, "information_share": {n: float(v) for n, v in zip(names, informed)}}
 
@@ -843,13 +843,9 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
         values = _from_theta(theta_g, names)
         if has_ae and has_ae <= set(tids):
             values.update(ae_prior)
-        m, k = int(keep.sum()), len(names)
-        rk_new = rk + jk @ (theta_g - theta)
-        disp = max(1.0, float(rk_new @ rk_new) / max(m - k, 1))
-        cov = disp * np.linalg.inv(h)
-        post = {"method": "laplace (fold)", "names": names, "transform": [FITTED[n][0] for n in names],
-                "mode_theta": [float(x) for x in theta_g], "covariance_theta": (0.5 * (cov + cov.T)).tolist(),
-                "dispersion": disp}
+        m = int(keep.sum())
+        rk_new = rk + jk @ (theta_g - theta)        # the kept rows' residuals at theta_g (linearised)
+        post = _laplace(theta_g, jk, rk_new, names, "laplace (fold)")
         fit = dataclasses.replace(params.with_free(values, params.free_version, params.calibration_run + f" [cv -{g}]"),
                                   posterior=post)
         rows, _ = qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=parameter_draws)

@@ -699,8 +699,7 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
             med, ci = km_median(t_ev, event)
             rows.append({"arm": name, **label, "time_h": None, "scale": scale, "measure": "time_to_relapse",
                          "value": med / 24.0, "ci95": [ci[0] / 24.0, ci[1] / 24.0], "unit": "d (Kaplan-Meier median)"})
-            keep = ~visit_sel | np.isin(sub.times_h, ep.times_h)       # induction times and requested endpoints
-            keep &= np.isin(sub.times_h, ep.times_h) | (sub.times_h == 0)
+            keep = np.isin(sub.times_h, ep.times_h) | (sub.times_h == 0)     # baseline and requested endpoints
             part = []
             _score_endpoints(dataclasses.replace(sub, times_h=sub.times_h[keep], rating=sub.rating[:, keep]),
                              ep, scale, [m for m in measures if m in SCORE_MEASURES], part)
