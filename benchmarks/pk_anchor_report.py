@@ -65,10 +65,15 @@ def main():
     del f_iiv
     for lines, name in (([ln("esketamine", "oral", "0.3 mg/kg")], "oral"),
                         ([ln("esketamine", "iv-infusion", "0.1 mg/kg", duration="2 h")], "IV")):
-        base = auc(run(lines), "cp_s_ketamine_ng_ml")
+        tr0 = run(lines)
+        base, base_nk = auc(tr0, "cp_s_ketamine_ng_ml"), auc(tr0, "cp_norketamine_ng_ml")
         for c in ("rifampicin", "st-johns-wort", "clarithromycin"):
-            r = auc(run(lines, comedications=[c]), "cp_s_ketamine_ng_ml") / base
-            print(f"{c} on {name} S-ketamine AUC ratio {r:.3f}")
+            tr = run(lines, comedications=[c])
+            r, r_nk = auc(tr, "cp_s_ketamine_ng_ml") / base, auc(tr, "cp_norketamine_ng_ml") / base_nk
+            print(f"{c} on {name} S-ketamine AUC ratio {r:.3f}, Cmax ratio "
+                  f"{tr['cp_s_ketamine_ng_ml'].max() / tr0['cp_s_ketamine_ng_ml'].max():.3f}; S-norketamine AUC ratio {r_nk:.3f}")
+    print("published: rifampicin oral 0.14, IV 0.86 (Peltoniemi 2012), IV 0.90 / S-NK 0.50 (Noppers 2011); St John's "
+          "wort oral 0.42, NK 0.82 (Peltoniemi 2012); clarithromycin oral AUC 2.6, Cmax 3.6 (Hagelberg 2010)")
     lines = [ln("esketamine", "oral", "0.3 mg/kg")]
     print(f"oral AUC women/men {auc(run(lines, female=True), 'cp_s_ketamine_ng_ml') / auc(run(lines), 'cp_s_ketamine_ng_ml'):.3f} (1/1.2 = 0.833)")
     # side-effect exposure: parent S-equivalent unbound effect-site peak = ce total (plasma-equivalent) is not split

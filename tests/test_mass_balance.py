@@ -9,7 +9,7 @@ import ketasim
 from ketasim import pk as P
 from ketasim.errors import DoseWarning
 
-from _support import auc, line, model_constant, params, typical_pk, typical_run, typical_traj
+from _support import auc, line, params, typical_pk, typical_run, typical_traj
 
 WEIGHT = 70.0
 # Trapezoid AUC on the grid below (1 min for 12 h, then 15 min) against exponentials with rate constants up to
@@ -33,7 +33,7 @@ def racemic_iv():
 def esketamine_iv():
     lines = [line("esketamine", "iv-infusion", "0.25 mg/kg", duration="40 min")]
     t = mass_times()
-    return t, typical_traj(lines, t), typical_pk(lines), 0.25 * WEIGHT, model_constant(lines, "fm_nk")
+    return t, typical_traj(lines, t), typical_pk(lines), 0.25 * WEIGHT, typical_pk(lines).fm_nk[0]
 
 
 @pytest.mark.parametrize("e, col", [(P.S_KET, "cp_s_ketamine_ng_ml"), (P.R_KET, "cp_r_ketamine_ng_ml")])
@@ -69,7 +69,7 @@ def test_oral_first_pass_metabolite_mass_balance():
     parent = auc(t, traj["cp_s_ketamine_ng_ml"]) / 1000.0 * model.cl[0, P.S_KET]
     assert parent == pytest.approx(absorbed * model.fgut[0, 0] * model.fh[0, 0], rel=MASS_RTOL)
     nk = auc(t, traj["cp_norketamine_ng_ml"]) / 1000.0 * model.cl[0, P.S_NK]
-    assert nk == pytest.approx(model_constant(lines, "fm_nk") * absorbed, rel=MASS_RTOL)
+    assert nk == pytest.approx(model.fm_nk[0] * absorbed, rel=MASS_RTOL)
     # first pass makes norketamine exposure exceed parent exposure after oral dosing (pk_parameters.csv
     # 'Bioavailability oral': K+NK 59 % vs K 23 %)
     assert auc(t, traj["cp_norketamine_ng_ml"]) > auc(t, traj["cp_s_ketamine_ng_ml"])
@@ -240,3 +240,19 @@ def test_sessions_do_not_depend_on_output_horizon():
         got = short[col].to_numpy()
         ok = np.isnan(got) | np.isclose(got, full[col].to_numpy(), rtol=rtol, atol=atol)
         assert ok.all(), (col, got, full[col].to_numpy())
+
+
+def test_inducer_raises_the_norketamine_yield_and_mass_still_balances():
+    """Issue 7 (induction): rifampicin induces N-demethylation (CYP3A/2B6) but not the other pathways, so the
+    fraction of clearance forming norketamine rises above pk.fm_nk (Noppers 2011: S-norketamine AUC fell less than
+    its elimination rose); an inhibitor derived from ketamine data scales every pathway and leaves it unchanged.
+    IV S-norketamine: AUC x CL_SNK = fm_nk' x dose."""
+    lines = [line("esketamine", "iv-infusion", "0.25 mg/kg", duration="40 min")]
+    t = mass_times()
+    fm = params().get("pk.fm_nk")
+    model = typical_pk(lines, comedications=["rifampicin"])
+    assert fm < model.fm_nk[0] <= 1.0
+    assert typical_pk(lines, comedications=["clarithromycin"]).fm_nk[0] == pytest.approx(fm, rel=1e-12)
+    traj = typical_traj(lines, t, comedications=["rifampicin"])
+    nk = auc(t, traj["cp_norketamine_ng_ml"]) / 1000.0 * model.cl[0, P.S_NK]
+    assert nk == pytest.approx(model.fm_nk[0] * 0.25 * WEIGHT, rel=MASS_RTOL)

@@ -24,7 +24,14 @@ Clearance is hepatic (well-stirred liver): ``CL = Qh CLint / (Qh + CLint)``, ``F
 the gut wall lets ``Fgut`` of an oral dose through. Comedications multiply CLint of liver and gut wall:
 inhibitors by factors derived from ketamine's own oral data, inducers (rifampicin, St John's wort) by CYP3A
 factors derived from midazolam IV vs oral probe data (liver and gut wall separately) combined with the
-fractions of ketamine metabolism by CYP3A and CYP2B6 (:func:`induction_factors`).
+shares of CYP3A and CYP2B6 in ketamine's N-demethylation (:func:`induction_factors`).
+
+**Norketamine yield.** Hepatic (and gut-wall) intrinsic clearance is two parallel pathways: N-demethylation to
+norketamine (a fraction ``pk.fm_nk`` of CLint, by CYP2B6 and CYP3A4: Spravato label; Hijazi 2002; Portmann
+2010) and the rest (ring hydroxylation and other routes), which inducers' CYP3A/2B6 probe data do not address
+and which is left uninduced. In a well-stirred organ each pathway takes its share of the extraction, so an
+inducer raises the norketamine yield ``fm_nk' = fm_nk L_nk / (fm_nk L_nk + 1 - fm_nk)`` while it raises
+norketamine's own clearance: both directions Noppers 2011 reports (doi:10.1097/ALN.0b013e318219987e).
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ class PKModel:
     volumes: np.ndarray      # (n, 6, MAX_MODES) L (central first; unused slots 1)
     flows: np.ndarray        # (n, 6, MAX_MODES - 1) L/h inter-compartmental clearances (unused 0)
     nk_brain_partition: float  # brain:plasma of norketamine relative to the parent (for the PD definition)
+    fm_nk: np.ndarray        # (n,) fraction of parent clearance and first-pass extraction forming norketamine
 
 
 def _mammillary(v: np.ndarray, cl: np.ndarray, q: np.ndarray, read: int = 0):
@@ -140,33 +148,42 @@ def cyp3a_factors_from_midazolam(p: ParameterSet, comedication: str):
 
 
 def induction_factors(p: ParameterSet, comedication: str):
-    """(ketamine liver CLint factor, ketamine gut-wall CLint factor, midazolam CL factor) of an inducer with probe
-    data: CYP3A (midazolam-derived, liver and gut separately) and CYP2B6 factors weighted by the fractions of
-    ketamine metabolism by each enzyme (the rest unchanged). The gut wall is given the liver's enzyme split
-    (assumption). Midazolam (CYP3A only) gets its own well-stirred clearance change."""
+    """(N-demethylation liver factor, N-demethylation gut-wall factor, midazolam CL factor) of an inducer with
+    probe data: CYP3A (midazolam-derived, liver and gut wall separately) and CYP2B6 factors weighted by their
+    shares of ketamine's N-demethylation (``pk.demethylation_cyp3a_share`` / ``_cyp2b6_share``; the rest of
+    the pathway unchanged). The gut wall is given the liver's CYP2B6 factor (assumption). The other pathways
+    (fraction 1 - ``pk.fm_nk`` of CLint) are not induced (see :func:`comedication_factors`). Midazolam (CYP3A
+    only) gets its own well-stirred clearance change."""
     h3a, g3a = cyp3a_factors_from_midazolam(p, comedication)
     f2b6 = p.get(f"ddi.{comedication}.cyp2b6_factor")
-    fm3a, fm2b6 = p.get("pk.fm_cyp3a"), p.get("pk.fm_cyp2b6")
-    liver = 1.0 + fm3a * (h3a - 1.0) + fm2b6 * (f2b6 - 1.0)
-    gut = 1.0 + fm3a * (g3a - 1.0) + fm2b6 * (f2b6 - 1.0)
+    s3a, s2b6 = p.get("pk.demethylation_cyp3a_share"), p.get("pk.demethylation_cyp2b6_share")
+    liver = 1.0 + s3a * (h3a - 1.0) + s2b6 * (f2b6 - 1.0)
+    gut = 1.0 + s3a * (g3a - 1.0) + s2b6 * (f2b6 - 1.0)
     return liver, gut, 1.0 / p.get(f"ddi.{comedication}.midazolam_iv_auc_ratio")
 
 
-def comedication_factors(p: ParameterSet, comedications) -> tuple[float, float, float, float]:
-    """Products over the comedications of (liver CLint, gut-wall CLint, norketamine CL, midazolam CL) factors."""
-    clint_f, gut_f, nk_f, mdz_f = 1.0, 1.0, 1.0, 1.0
+def comedication_factors(p: ParameterSet, comedications) -> tuple[float, float, float, float, float]:
+    """Over the comedications: (liver CLint, gut-wall CLint, norketamine yield, norketamine CL, midazolam CL)
+    factors. Hepatic and gut-wall CLint are N-demethylation (fraction ``pk.fm_nk``) + other pathways; inhibitors
+    whose factors were derived from ketamine's own data scale both, inducers with probe data scale
+    N-demethylation only. The yield factor is fm_nk'/fm_nk in the liver (the one yield the model uses for
+    systemic and first-pass formation)."""
+    fm = p.get("pk.fm_nk")
+    nk_l, other_l, nk_g, other_g, nk_f, mdz_f = 1.0, 1.0, 1.0, 1.0, 1.0, 1.0
     for c in comedications:
         if f"ddi.{c}.midazolam_iv_auc_ratio" in p.literature:     # inducer with CYP probe data
             liver, gut, mdz = induction_factors(p, c)
+            nk_l, nk_g = nk_l * liver, nk_g * gut
         else:                                                     # factors derived from ketamine data
             liver = p.get(f"ddi.{c}.clint_factor")
             gut = liver * (p.get(f"ddi.{c}.gut_factor") if f"ddi.{c}.gut_factor" in p.literature else 1.0)
             mdz = liver
-        clint_f *= liver
-        gut_f *= gut
+            nk_l, other_l, nk_g, other_g = nk_l * liver, other_l * liver, nk_g * gut, other_g * gut
         mdz_f *= mdz
         nk_f *= p.get(f"ddi.{c}.nk_cl_factor")
-    return clint_f, gut_f, nk_f, mdz_f
+    clint_f = fm * nk_l + (1.0 - fm) * other_l
+    gut_f = fm * nk_g + (1.0 - fm) * other_g
+    return clint_f, gut_f, nk_l / clint_f, nk_f, mdz_f
 
 
 def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedications: tuple[str, ...]) -> PKModel:
@@ -183,7 +200,7 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     qh70 = p.get("pk.hepatic_blood_flow", "L/h")
     qh = (qh70 + p.get("pk.age_hepatic_flow_slope", "L/h") * np.maximum(patients.age_years - 60.0, 0.0)) * w075
     qh = np.maximum(qh, 0.3 * qh70 * w075)
-    clint_f, gut_f, nk_f, mdz_f = comedication_factors(p, comedications)
+    clint_f, gut_f, yield_f, nk_f, mdz_f = comedication_factors(p, comedications)
 
     lam = np.zeros((n, N_BLOCKS, MAX_MODES))
     kap = np.zeros((n, N_BLOCKS, MAX_MODES))
@@ -236,5 +253,6 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
                   + [p.get("route.sublingual.ka", "1/h")] * 2)
     f_iiv = np.exp(p.get("iiv.bioavailability_cv") * patients.eta_f - 0.5 * p.get("iiv.bioavailability_cv") ** 2)
     ke0 = math.log(2) / p.get("pk.t_half_ke0", "h") * np.exp(p.get("iiv.ke0_cv") * patients.eta_ke0)
+    fm_nk = np.full(n, p.get("pk.fm_nk") * yield_f)
     return PKModel(lam, kap, kap_v, nmodes, venous_index, cl, fh, fgut, f_iiv, ka, ke0, vols, flows,
-                   p.get("pk.norketamine.brain_partition"))
+                   p.get("pk.norketamine.brain_partition"), fm_nk)

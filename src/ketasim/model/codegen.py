@@ -327,7 +327,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     extracted = np.zeros((2, 3))
     fh_s, fh_r = pp_fh_s, pp_fh_r
     wt = pp_weight_kg
-    fm_nk, fm_hnk = mc_fm_nk, mc_fm_hnk
+    fm_nk, fm_hnk = pp_fm_nk, mc_fm_hnk
     conv_k = 1000.0 / mc_mw_ketamine
     conv_nk = 1000.0 / mc_mw_norketamine
     conv_hnk = 1000.0 / mc_mw_hnk

@@ -42,9 +42,9 @@ PK_OUTPUT_SOURCE = {"cp_s": (0, "venous"), "cp_r": (1, "venous"), "cp_snk": (2, 
                     "cp_hnk": (4, "venous"), "cp_mdz": (5, "venous"), "ca_s": (0, "arterial"),
                     "ca_r": (1, "arterial")}
 #: Constants the PK infrastructure reads by name (must be declared).
-PK_CONSTANTS = ("fu", "fu_midazolam", "mw_ketamine", "mw_norketamine", "mw_hnk", "mw_midazolam", "fm_nk", "fm_hnk",
+PK_CONSTANTS = ("fu", "fu_midazolam", "mw_ketamine", "mw_norketamine", "mw_hnk", "mw_midazolam", "fm_hnk",
                 "monitor_window_h")
-PK_PATIENT = ("weight_kg", "fh_s", "fh_r", "fgut_s", "fgut_r", "f_iiv", "cl_s", "cl_r", "cl_snk", "cl_rnk", "ke0")
+PK_PATIENT = ("weight_kg", "fh_s", "fh_r", "fgut_s", "fgut_r", "f_iiv", "cl_s", "cl_r", "cl_snk", "cl_rnk", "ke0", "fm_nk")
 #: Events of the dosing machinery that a model may act on (``Event.on``).
 EVENT_KINDS = ("session", "antidepressant_start", "general_anesthesia")
 

@@ -153,7 +153,6 @@ CONSTANTS = (
     Constant("mw_norketamine", "g/mol", _p("mw.norketamine", "g/mol"), "mw.norketamine"),
     Constant("mw_hnk", "g/mol", _p("mw.hnk", "g/mol"), "mw.hnk"),
     Constant("mw_midazolam", "g/mol", _p("mw.midazolam", "g/mol"), "mw.midazolam"),
-    Constant("fm_nk", "dimensionless", _p("pk.fm_nk"), "pk.fm_nk"),   # one yield whatever the product (issue 7)
     Constant("fm_hnk", "dimensionless", _p("pk.fm_hnk"), "pk.fm_hnk"),
     Constant("perception_gain", "1/h", lambda c: c.params.free_value("perception_gain", "1/h") * c.perception,
              "free: perception_gain x population.perception"),
@@ -270,6 +269,8 @@ PATIENT = (
     PatientParameter("cl_s", "L/h", lambda c: c.pk.cl[:, 0], "pk"),
     PatientParameter("cl_r", "L/h", lambda c: c.pk.cl[:, 1], "pk"),
     PatientParameter("cl_snk", "L/h", lambda c: c.pk.cl[:, 2], "pk"),
+    # one yield whatever the product (issue 7); per patient because inducers raise it (pk.comedication_factors)
+    PatientParameter("fm_nk", "dimensionless", lambda c: c.pk.fm_nk, "pk.fm_nk x inducers' yield factor"),
     PatientParameter("cl_rnk", "L/h", lambda c: c.pk.cl[:, 3], "pk"),
     PatientParameter("ke0", "1/h", lambda c: c.pk.ke0, "pk.t_half_ke0"),
     PatientParameter("bdnf_multiplier", "dimensionless", _bdnf_multiplier,

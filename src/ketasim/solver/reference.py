@@ -127,8 +127,8 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         inp_pk = np.zeros(6)
         inp_pk[0] = inf[0] + ka[0] * dep[0] + ka[4] * dep[4] + ka[6] * dep[6] + ka[8] * dep[8] + ka[2] * dep[2] * fh_s
         inp_pk[1] = inf[1] + ka[1] * dep[1] + ka[5] * dep[5] + ka[7] * dep[7] + ka[9] * dep[9] + ka[3] * dep[3] * fh_r
-        inp_pk[2] = C["fm_nk"] * (P["cl_s"] * c[0] + ka[2] * dep[2] * (1 - fh_s))
-        inp_pk[3] = C["fm_nk"] * (P["cl_r"] * c[1] + ka[3] * dep[3] * (1 - fh_r))
+        inp_pk[2] = P["fm_nk"] * (P["cl_s"] * c[0] + ka[2] * dep[2] * (1 - fh_s))
+        inp_pk[3] = P["fm_nk"] * (P["cl_r"] * c[1] + ka[3] * dep[3] * (1 - fh_r))
         inp_pk[4] = C["fm_hnk"] * (P["cl_snk"] * c[2] + P["cl_rnk"] * c[3])
         inp_pk[5] = inf[2]
         for b in range(6):
