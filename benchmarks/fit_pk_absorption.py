@@ -4,7 +4,9 @@ The disposition (arterial central + fast, slow and deep tissue + arm-venous samp
 is fixed from the literature. What is fitted here, against VENOUS anchors from ../shared/reference/pk_parameters.csv,
 for the typical 70-kg, 40-year-old man:
 
-1. ``pk.ketamine.venous_t_half`` and ``route.intranasal.ka`` jointly (scipy least_squares on log-residuals):
+1. ``pk.ketamine.venous_t_half``, ``pk.ketamine.venous_slow_fraction`` (the share of the venous sample that drains
+   the slow tissue compartment, ``ketasim.pk.venous_read``) and ``route.intranasal.ka`` jointly (scipy
+   least_squares on log-residuals):
    racemic 0.5 mg/kg over 40 min -> 185 ng/mL at the end (Zarate 2006; weight 1/0.20); the venous peak within
    6 min of a 2 mg/kg bolus -> 1860 +/- 883 ng/mL (S-ketamine 2 mg/kg IV in children, 3 +/- 1 min; weight 1/0.47, its CV); esketamine intranasal
    Cmax 43.8 / 72.5 / 101 ng/mL at 28 / 56 / 84 mg (Perez-Ruixo 2021 Table 4; weight 1/0.20 each) and Tmax
@@ -14,7 +16,8 @@ for the typical 70-kg, 40-year-old man:
    0.75 h (wafer, median). The oral (and swallowed) rate stays Perez-Ruixo's ka_sw 1.45/h: fitting it to the
    uncertain oral Tmax 0.96 h (Chong 2006) gives 0.46/h, which spreads first-pass norketamine formation so much
    that noresketamine's Cmax falls to ~55 % of Perez-Ruixo's.
-2b. the norketamine yield pk.fm_nk on Otto 2021's S-norketamine disposition, to the noresketamine AUC0-24.
+2b. the norketamine yield pk.fm_nk on Otto 2021's S-norketamine disposition, to the noresketamine Cmax and AUC0-24
+    at 28/56/84 mg (log least squares).
 3. the inhibitor factors derived from oral S-ketamine AUC ratios (equal fractional inhibition of liver and gut
    wall, as before) on the new Fh and Fgut, printed for parameters.csv.
 
@@ -66,8 +69,12 @@ ESK = {28: 43.8, 56: 72.5, 84: 101.0}
 
 
 def stage1(p0):
+    def pars(x):
+        return {"pk.ketamine.venous_t_half": math.exp(x[0]), "route.intranasal.ka": math.exp(x[1]),
+                "pk.ketamine.venous_slow_fraction": 1.0 / (1.0 + math.exp(-x[2]))}
+
     def resid(x):
-        ps = p0.with_literature({"pk.ketamine.venous_t_half": math.exp(x[0]), "route.intranasal.ka": math.exp(x[1])})
+        ps = p0.with_literature(pars(x))
         c = traj(ps, [line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")], "cp_ketamine_ng_ml")
         # three anchor groups weighted equally: the IV anchor, the three IN Cmax, the three IN Tmax
         r = [math.log(c[80] / 185.0) / 0.20]                   # FINE[80] = 40 min
@@ -83,12 +90,14 @@ def stage1(p0):
         return np.array(r)
 
     # multistart: a coarse grid, then least squares from the best point
-    grid = [(math.log(tv), math.log(ka)) for tv in (2.0, 5.0, 10.0, 15.0, 20.0, 25.0) for ka in (1.0, 2.0, 3.0, 4.5)]
+    grid = [(math.log(tv), math.log(ka), math.log(w / (1 - w))) for tv in (3.0, 7.0, 12.0, 20.0)
+            for ka in (1.5, 2.5, 4.0) for w in (0.05, 0.15, 0.3)]
     x0 = min(grid, key=lambda x: float(np.sum(resid(x) ** 2)))
     fit = least_squares(resid, x0, diff_step=1e-3, x_scale=1.0)
-    tv, ka = np.exp(fit.x)
-    print(f"venous_t_half {tv:.2f} min; intranasal ka {ka:.3f} 1/h; residuals {np.round(fit.fun, 2)}")
-    return p0.with_literature({"pk.ketamine.venous_t_half": tv, "route.intranasal.ka": ka})
+    best = pars(fit.x)
+    print(f"venous_t_half {best['pk.ketamine.venous_t_half']:.2f} min; intranasal ka {best['route.intranasal.ka']:.3f} 1/h; "
+          f"venous_slow_fraction {best['pk.ketamine.venous_slow_fraction']:.3f}; residuals {np.round(fit.fun, 2)}")
+    return p0.with_literature(best)
 
 
 def stage2(ps):
@@ -109,22 +118,25 @@ def stage2(ps):
     return ps
 
 
+NORESK = {28: (59.1, 274.4), 56: (119.7, 516.3), 84: (180.0, 758.0)}   # Perez-Ruixo 2021 Table 4: Cmax, AUC0-24
+
+
 def stage_nk(ps):
-    """Norketamine yield fm_nk (one value whatever the product) that gives the Perez-Ruixo typical noresketamine
-    AUC0-24 after 56 mg intranasal (516.3 ng.h/mL) on Otto 2021's S-norketamine disposition (linear in fm)."""
-    c = traj(ps, [line("esketamine", "intranasal", "56 mg")], "cp_norketamine_ng_ml")
-    day = FINE <= 6.0
+    """Norketamine yield fm_nk (one value whatever the product) on Otto 2021's S-norketamine disposition: the
+    least-squares fit on log scale to the Perez-Ruixo typical noresketamine Cmax and AUC0-24 at 28, 56 and 84 mg
+    IN (six values; concentrations are linear in fm, so log fm* = log fm + mean log(obs / pred))."""
     t24 = np.round(np.concatenate([FINE, np.arange(6.25, 24.0 + 1e-9, 0.25)]), 9)
-    sc = ketasim.scenario_from_dict({"name": "fit", "population": {
-        "size": 1, "female_fraction": 0.0, "weight_kg": {"mean": 70.0, "sd": 0.0},
-        "age_years": {"mean": 40.0, "sd": 0.0}}, "arms": {"arm": [line("esketamine", "intranasal", "56 mg")]}})
-    tr = ketasim.simulate(sc, ps, typical=True, output_times_h=t24).trajectories()
-    c = tr["cp_norketamine_ng_ml"].to_numpy()
-    auc = float(np.sum(np.diff(t24) * (c[1:] + c[:-1]) / 2))
-    fm = ps.get("pk.fm_nk") * 516.3 / auc
-    print(f"pk.fm_nk {fm:.3f} (noresketamine AUC0-24 at 56 mg {auc:.1f} with fm {ps.get('pk.fm_nk')}; target 516.3); "
-          f"Cmax {c.max() * fm / ps.get('pk.fm_nk'):.1f} at that fm (Perez-Ruixo 119.7)")
-    del day
+    logs = []
+    for d, (cmax, auc_ref) in NORESK.items():
+        sc = ketasim.scenario_from_dict({"name": "fit", "population": {
+            "size": 1, "female_fraction": 0.0, "weight_kg": {"mean": 70.0, "sd": 0.0},
+            "age_years": {"mean": 40.0, "sd": 0.0}}, "arms": {"arm": [line("esketamine", "intranasal", f"{d} mg")]}})
+        c = ketasim.simulate(sc, ps, typical=True, output_times_h=t24).trajectories()["cp_norketamine_ng_ml"].to_numpy()
+        auc = float(np.sum(np.diff(t24) * (c[1:] + c[:-1]) / 2))
+        logs += [math.log(cmax / c.max()), math.log(auc_ref / auc)]
+        print(f"noresketamine {d} mg at fm {ps.get('pk.fm_nk')}: Cmax {c.max():.1f} (PR {cmax}), AUC0-24 {auc:.1f} (PR {auc_ref})")
+    fm = ps.get("pk.fm_nk") * math.exp(float(np.mean(logs)))
+    print(f"pk.fm_nk {fm:.3f} (log residuals at the old fm {np.round(logs, 3)})")
     return ps.with_literature({"pk.fm_nk": fm})
 
 
@@ -154,8 +166,7 @@ def stage3(ps):
 if __name__ == "__main__":
     p0 = ketasim.load_parameters()
     ps = p0
-    for _ in range(2):          # the swallowed part of a nasal dose uses the oral ka: iterate once
-        ps = stage1(ps)
-        ps = stage2(ps)
+    ps = stage1(ps)
+    ps = stage2(ps)
     ps = stage_nk(ps)
     stage3(ps)

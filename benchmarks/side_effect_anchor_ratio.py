@@ -6,7 +6,9 @@ studies sampled venous plasma). Prints the ratios used to re-express pd.*.ec50_r
 An anchor "effect E at venous plasma C" was turned into an EC50 assuming the effect site sees C. With the
 arterial effect site it sees r C, r = ca/cv at the anchor's time, so keeping the anchor multiplies the EC50 by r.
 Also printed: r_e, the same with the ke0 lag (effect site driven by arterial vs by venous plasma, t1/2ke0 from
-parameters.csv), and the ratio on a plateau (the steady-state anchors).
+parameters.csv), the ratio on a plateau (the steady-state anchors), and (issue 7 PK, used for the EC50s since the
+venous read-out reproduces the anchors' venous levels) r_ce = ce/cv: the model's arterial-driven effect site over
+the venous plasma level the study reported, i.e. the factor by which "the effect site sees C" was wrong.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def main():
         ea, ev = link(ca, ke0, dt), link(cv, ke0, dt)
         k = int(round(t))
         print(f"{name}: venous {cv[k]:.1f} ng/mL, arterial {ca[k]:.1f} ng/mL, r = ca/cv = {ca[k] / cv[k]:.3f}; "
-              f"r_e (ke0 link of arterial / of venous) = {ea[k] / ev[k]:.3f}; check: model ce vs link(ca) "
+              f"r_e (ke0 link of arterial / of venous) = {ea[k] / ev[k]:.3f}; r_ce = ce/cv = {ea[k] / cv[k]:.3f}; "
+              f"check: model ce vs link(ca) "
               f"max |diff| {np.max(np.abs(tr['ce_ketamine_ng_ml'].to_numpy() - ea)):.2g} ng/mL")
 
 

@@ -51,16 +51,17 @@ def amount_matrix(model: P.PKModel, block: int, i: int = 0):
 
 
 def venous(model: P.PKModel, block: int, i: int = 0):
-    """(index, volume) of the compartment read as the venous sample (cp_* columns) of a block."""
-    j = int(model.venous_index[block])
-    return j, model.volumes[i, block, j]
+    """Read-out vector r of the venous sample (cp_* columns) of a block: concentration = r @ amounts
+    (r_j = weight_j / V_j, pk.venous_weights)."""
+    k = int(model.nmodes[block])
+    return model.venous_weights[block, :k] / model.volumes[i, block, :k]
 
 
 def piecewise_linear_solution(a, v1, times, boluses=(), infusions=(), read=None):
     """Central concentration (ng/mL) at ``times`` for boluses [(t, mg)] and infusions [(t0, t1, mg/h)] into the
     central compartment, exact segment by segment: x(t+dt) = e^{A dt} x + A^{-1}(e^{A dt} - I) b r.
     A bolus at time t is included in the value at t (right-continuous, as doses are in the engine).
-    ``read=(j, Vj)`` returns compartment j's concentration instead of the central one."""
+    ``read`` (a vector r: concentration = r @ amounts, see venous()) replaces the central concentration."""
     k = a.shape[0]
     b = np.zeros(k)
     b[0] = 1.0
@@ -85,7 +86,7 @@ def piecewise_linear_solution(a, v1, times, boluses=(), infusions=(), read=None)
             tc = bt
             x[0] += sum(mg for tb, mg in boluses if tb == bt)
         x = advance(x, tc, t)
-        out[n] = (x[0] / v1 if read is None else x[read[0]] / read[1]) * 1000.0
+        out[n] = (x[0] / v1 if read is None else read @ x) * 1000.0
     return out
 
 
@@ -105,13 +106,13 @@ def two_comp_bolus(t, dose_mg, a, v1):
 
 def bolus_solution(t, dose_mg, a, v1, read=None):
     """Any mammillary block after a bolus into the central compartment: x(t) = e^{A t} e0 D, evaluated with the
-    eigendecomposition of A (real, distinct eigenvalues); central or compartment ``read=(j, Vj)`` concentration."""
+    eigendecomposition of A (real, distinct eigenvalues); central or ``read`` (r @ amounts) concentration."""
     w, vec = np.linalg.eig(a)
     w, vec = w.real, vec.real
     coef = np.linalg.solve(vec, np.eye(a.shape[0])[:, 0]) * dose_mg
-    j, vj = (0, v1) if read is None else read
+    r = np.eye(a.shape[0])[0] / v1 if read is None else np.asarray(read, float)
     t = np.asarray(t, float)
-    return (np.exp(np.outer(t, w)) @ (vec[j] * coef)) / vj * 1000.0
+    return (np.exp(np.outer(t, w)) @ ((r @ vec) * coef)) * 1000.0
 
 
 def two_comp_first_order(t, dose_mg, f, ka, a, v1):
@@ -141,7 +142,7 @@ def depot_solution(a, v1, times, depots, read=None):
         for n, t in enumerate(times):
             if t >= t_in:
                 xt = expm(m * (t - t_in)) @ x0
-                out[n] += (xt[0] / v1 if read is None else xt[read[0]] / read[1]) * 1000.0
+                out[n] += (xt[0] / v1 if read is None else read @ xt[:k]) * 1000.0
     return out
 
 
@@ -267,8 +268,9 @@ def test_oral_first_pass_matches_closed_form():
 @pytest.mark.parametrize("dose_mg", [28.0, 56.0, 84.0])
 def test_intranasal_esketamine_nasal_and_lagged_swallowed_parts(dose_mg):
     """Intranasal esketamine: one 28-mg device every route.intranasal.device_interval (label: 5 min); each device
-    has a nasal part (first device 54 %, later devices x0.62) and a swallowed rest, which enters the gut after the
-    swallow lag with the swallowed-fraction bioavailability; the 3-compartment esketamine disposition. Checks that
+    has a nasal part (first device 54 %, later devices x0.62) and a swallowed rest, which enters the gut at a
+    constant rate over Dsw (issue 7 PK: Perez-Ruixo's zero-order input, was a lag) with the swallowed-fraction
+    bioavailability; the 3-compartment esketamine disposition. Checks that
     each part of each device is routed to the right depot at the right time. Issue 7: the swallowed part is an oral
     dose of the same molecule (F_gut x F_h of it reaches the blood), with no product-specific multiplier."""
     p = params()
@@ -283,13 +285,14 @@ def test_intranasal_esketamine_nasal_and_lagged_swallowed_parts(dose_mg):
     gap = p.get("route.intranasal.device_interval", "h")
     later = f1 * p.get("route.intranasal.later_device_factor")
     fiiv = model.f_iiv[0]
-    lag = p.get("route.intranasal.swallow_lag", "h")
+    dsw = p.get("route.intranasal.swallow_duration", "h")
+    n_sw = 6    # the swallowed part enters the gut at a constant rate over Dsw: 6 equal parts at the midpoints
     doses = []
     for j in range(int(dose_mg // dev)):
         fn = f1 if j == 0 else later
-        doses += [(j * gap, dev * fn * fiiv, p.get("route.intranasal.ka", "1/h"), 1.0),
-                  (j * gap + lag, dev * (1 - fn) * min(fiiv, 1.0),
-                   p.get("route.oral.ka", "1/h"), model.fgut[0, 0] * model.fh[0, 0])]
+        doses += [(j * gap, dev * fn * fiiv, p.get("route.intranasal.ka", "1/h"), 1.0)]
+        doses += [(j * gap + (k + 0.5) * dsw / n_sw, dev * (1 - fn) / n_sw * min(fiiv, 1.0),
+                   p.get("route.oral.ka", "1/h"), model.fgut[0, 0] * model.fh[0, 0]) for k in range(n_sw)]
     sub = times[::20]
     ref = depot_solution(a, v1, sub, doses, venous(model, P.S_KET))
     assert normalised_error(traj["cp_s_ketamine_ng_ml"].to_numpy()[::20], ref, DEPOT_ATOL, DEPOT_RTOL) <= 1.0

@@ -1,7 +1,10 @@
 """Side-effect EC50s after issue 7's PK: the literature anchors are venous plasma levels, the effect site follows
-arterial blood. Each EC50 was re-expressed by r_e = (effect site driven by arterial plasma) / (driven by venous
-plasma, same ke0) at its anchor's time (parameters.csv notes; benchmarks/side_effect_anchor_ratio.py). These tests
-recompute r_e from the model, so a later PK change that moves it fails here until the EC50s are re-derived."""
+arterial blood. Each EC50 was derived as if the effect site saw the venous plasma level C of its anchor; it sees
+r C, r = (effect site driven by arterial plasma) / (venous plasma) at the anchor's time (parameters.csv notes;
+benchmarks/side_effect_anchor_ratio.py, r_ce). Issue 7 PK changed the ratio: with the slow-tissue venous read-out
+the model reproduces the anchors' venous levels, so the ratio is taken to the venous plasma itself (it was the
+effect site driven by arterial over the one driven by venous plasma, r_e). These tests recompute r from the model,
+so a later PK change that moves it fails here until the EC50s are re-derived."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def _link(c, ke0, dt):
 
 def test_infusion_anchor_ratio_matches_the_cadss_and_sbp_ec50s():
     """Krystal 1994 (CADSS) and Zarate 2006 (+7.5 mmHg at 185 ng/mL): end of 0.5 mg/kg over 40 min. The old EC50s
-    (0.75 and 2.3 uM) assumed the effect site sees the venous level; now it sees r_e times it."""
+    (0.75 and 2.3 uM) assumed the effect site sees the venous level; now it sees r_e = ce/cv times it."""
     p = params()
     tr = typical_traj([line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")], T)
     ke0 = math.log(2) / p.get("pk.t_half_ke0", "h")
@@ -36,20 +39,24 @@ def test_infusion_anchor_ratio_matches_the_cadss_and_sbp_ec50s():
     k = 40
     # the link reproduces the model's own (arterial-driven) effect site: the comparison is like for like
     assert ea[k] == pytest.approx(tr["ce_ketamine_ng_ml"].iloc[k], rel=0.01)
-    r_e = ea[k] / ev[k]
-    assert r_e > 1.05                      # arterial leads venous during an infusion: not vacuous
-    # 2-significant-digit rounding in parameters.csv (0.889 -> 0.89, 2.73 -> 2.7) and the typical patient here
-    # (80-kg woman) vs the benchmark's 70-kg man: 3 %
+    r_e = ea[k] / cv[k]
+    assert r_e > 1.05 and ea[k] / ev[k] > r_e   # arterial leads venous during an infusion: not vacuous
+    # 2-significant-digit rounding in parameters.csv (2.83 -> 2.8) and the typical patient here vs the benchmark's
+    # 70-kg man: 3 %
     assert p.get("pd.cadss.ec50_racemic_total", "uM") == pytest.approx(0.75 * r_e, rel=0.03)
     assert p.get("pd.sbp.ec50_racemic_total", "uM") == pytest.approx(2.3 * r_e, rel=0.03)
 
 
-def test_plateau_anchors_need_almost_no_correction():
-    """Langsjo 2005 (HR; target-controlled plateaus) and Schuttler 1987 (EEG IC50, an equilibrium value): on a
-    plateau the venous compartment (which exchanges only with the arterial one) reaches the arterial level."""
-    tr = typical_traj([line("racemic-ketamine", "iv-infusion", "1 mg/kg", duration="6 h")], np.array([2.0, 3.0]))
+def test_plateau_anchors_approach_arterial_slowly():
+    """Langsjo 2005 (HR; target-controlled plateaus) and Schuttler 1987 (EEG IC50, an equilibrium value). Issue 7
+    PK changed this: the venous sample partly drains slowly equilibrating tissue (pk.venous_read; Kamp 2020,
+    Persson 2002), so on a plateau venous approaches arterial over hours rather than minutes (it was < 4 % below
+    at 2 h with the delay compartment alone); the HR EC50 carries r = ca/cv at 2 h."""
+    tr = typical_traj([line("racemic-ketamine", "iv-infusion", "1 mg/kg", duration="6 h")], np.array([2.0, 3.0, 6.0]))
     r = tr["ca_ketamine_ng_ml"] / tr["cp_ketamine_ng_ml"]
-    assert 1.0 < r.loc[2.0] < 1.04 and r.loc[3.0] < r.loc[2.0]
+    assert 1.0 < r.loc[6.0] < r.loc[3.0] < r.loc[2.0] < 1.3
     p = params()
-    assert p.get("pd.hr.ec50_racemic_total", "uM") == pytest.approx(5.8 * r.loc[2.0], rel=0.03)
+    r_ce = tr["ce_ketamine_ng_ml"].loc[2.0] / tr["cp_ketamine_ng_ml"].loc[2.0]
+    assert r_ce == pytest.approx(r.loc[2.0], rel=0.03)     # a plateau: the effect site is at the arterial level
+    assert p.get("pd.hr.ec50_racemic_total", "uM") == pytest.approx(5.8 * r_ce, rel=0.03)
     assert p.get("pd.sedation.ec50_racemic_total", "ug/mL") == pytest.approx(2.0, rel=0.03)

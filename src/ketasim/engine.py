@@ -147,6 +147,10 @@ class _Events:
     session_times: np.ndarray
 
 
+#: parts of the zero-order swallowed input of a nasal dose (midpoint rule over route.intranasal.swallow_duration)
+N_SWALLOW = 6
+
+
 def _route_inputs(params: ParameterSet, adm: Administration):
     """(kind, target offset, fraction, delay_h) records of one ketamine administration per enantiomer.
 
@@ -166,8 +170,11 @@ def _route_inputs(params: ParameterSet, adm: Administration):
     if r is Route.ORAL:
         return [("depot", 2, 1.0, 0.0)]
     if r is Route.INTRANASAL:
-        # the swallowed rest of a nasal dose is an oral dose (gut wall and liver, same molecule)
-        lag = p.get("route.intranasal.swallow_lag", "h")
+        # the swallowed rest of a nasal dose is an oral dose (gut wall and liver, same molecule) that reaches the
+        # gut at a constant rate over Dsw (Perez-Ruixo 2021: sequential zero-/first-order absorption): N_SWALLOW
+        # equal parts at the midpoints of Dsw
+        dsw = p.get("route.intranasal.swallow_duration", "h")
+        swallow = [((k + 0.5) * dsw / N_SWALLOW, 1.0 / N_SWALLOW) for k in range(N_SWALLOW)]
         if esk:
             # one 28-mg device every 5 min (label); later devices absorb less nasally (Perez-Ruixo)
             dev = p.get("route.intranasal.device_mg", "mg")
@@ -180,10 +187,11 @@ def _route_inputs(params: ParameterSet, adm: Administration):
             for j in range(n_dev):
                 share = min(dev, nominal - j * dev) / nominal     # fraction of the dose in device j
                 fn = f1 if j == 0 else later
-                out += [("depot", 0, share * fn, j * gap), ("depot", 2, share * (1 - fn), j * gap + lag)]
+                out += [("depot", 0, share * fn, j * gap)]
+                out += [("depot", 2, share * (1 - fn) * w, j * gap + t) for t, w in swallow]
             return out
         fn = p.get("route.intranasal.f_nasal_racemic")
-        return [("depot", 0, fn, 0.0), ("depot", 2, 1 - fn, lag)]
+        return [("depot", 0, fn, 0.0)] + [("depot", 2, (1 - fn) * w, t) for t, w in swallow]
     if r is Route.SUBLINGUAL:
         # mucosal fraction fm so that fm + (1 - fm) F_oral = F_sublingual, with S's oral F (the R depot gets
         # the same split; its own oral F makes its total slightly higher, as published)

@@ -215,9 +215,11 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
         param(f"pk_cl_{name}", pk.cl[i, b], "L/h", note="elimination clearance from the central compartment")
         param(f"pk_c_{name}", 0.0, "mg/L", constant=False, note="central (arterial) concentration")
         rule_assign(f"pk_c_{name}", f"pk_a_{name}_0 / pk_v_{name}_0")
-        jv = int(pk.venous_index[b])   # the sampled compartment (0 = central: no venous compartment)
+        # the sampled (venous) concentration: weighted compartments (pk.venous_weights; central without a venous one)
         param(f"pk_cv_{name}", 0.0, "mg/L", constant=False, note="sampled (venous) plasma concentration")
-        rule_assign(f"pk_cv_{name}", f"pk_a_{name}_{jv} / pk_v_{name}_{jv}")
+        wv = pk.venous_weights[b]
+        rule_assign(f"pk_cv_{name}", " + ".join(f"{float(wv[j])!r} * pk_a_{name}_{j} / pk_v_{name}_{j}"
+                                                for j in range(nblk[b]) if wv[j] != 0.0))
         flows = [f"pk_q_{name}_{j} * (pk_c_{name} - pk_a_{name}_{j} / pk_v_{name}_{j})" for j in range(1, nblk[b])]
         rule_rate(f"pk_a_{name}_0", f"({inp[b]}) - pk_cl_{name} * pk_c_{name}" + "".join(f" - {x}" for x in flows))
         for j in range(1, nblk[b]):

@@ -53,7 +53,6 @@ MAX_MODES = 5
 BLOCK_NAMES = ("s_ketamine", "r_ketamine", "s_norketamine", "r_norketamine", "hnk", "midazolam")
 #: compartment order of the parent (S-, R-ketamine) blocks
 PARENT_COMPARTMENTS = ("arterial", "arm_venous", "fast", "slow", "deep")
-VENOUS = 1
 
 # depot indices (shared absorption rate constants)
 DEPOTS = ("nasal_s", "nasal_r", "gut_s", "gut_r", "im_s", "im_r", "sc_s", "sc_r", "sl_s", "sl_r")
@@ -70,7 +69,8 @@ class PKModel:
     kappa_venous: np.ndarray  # (n, 6, MAX_MODES): sampled (venous) concentration = sum kappa_venous*z (mg/L);
                              # equal to kappa for blocks without a venous compartment (metabolites, midazolam)
     nmodes: np.ndarray       # (6,) int
-    venous_index: np.ndarray  # (6,) int: compartment read as the venous sample (0 = central)
+    venous_weights: np.ndarray  # (6, MAX_MODES): weight of each compartment's concentration in the venous
+                             # sample (sum 1; central only for blocks without a venous read-out)
     cl: np.ndarray           # (n, 6) elimination clearance from the central compartment, L/h
     fh: np.ndarray           # (n, 2) hepatic escape fraction (S, R) for gut absorption
     fgut: np.ndarray         # (n, 2) gut-wall escape fraction (S, R)
@@ -83,9 +83,10 @@ class PKModel:
     fm_nk: np.ndarray        # (n,) fraction of parent clearance and first-pass extraction forming norketamine
 
 
-def _mammillary(v: np.ndarray, cl: np.ndarray, q: np.ndarray, read: int = 0):
+def _mammillary(v: np.ndarray, cl: np.ndarray, q: np.ndarray, read=None):
     """Modal form of mammillary blocks. v: (n, k) volumes (central first); cl: (n,); q: (n, k-1).
-    Returns (lam, kappa, kappa_read): eigenvalues, input/central gains, gains of compartment ``read``."""
+    Returns (lam, kappa, kappa_read): eigenvalues, input/central gains, and the gains of the read-out
+    ``sum_j read[j] * concentration_j`` (``read``: (k,) compartment weights; None = the central one)."""
     n, k = v.shape
     s = np.zeros((n, k, k))
     s[:, 0, 0] = -(cl + q.sum(axis=1)) / v[:, 0]
@@ -96,7 +97,9 @@ def _mammillary(v: np.ndarray, cl: np.ndarray, q: np.ndarray, read: int = 0):
         s[:, i, 0] = off
     lam, u = np.linalg.eigh(s)
     kappa = u[:, 0, :] / np.sqrt(v[:, :1])
-    kappa_read = u[:, read, :] / np.sqrt(v[:, read:read + 1])
+    if read is None:
+        return lam, kappa, kappa
+    kappa_read = sum(w * u[:, j, :] / np.sqrt(v[:, j:j + 1]) for j, w in enumerate(read) if w != 0.0)
     return lam, kappa, kappa_read
 
 
@@ -117,6 +120,20 @@ def parent_disposition(p: ParameterSet):
     qven = math.log(2) * vven / p.get("pk.ketamine.venous_t_half", "h")
     q = np.array([qven, p.get("pk.ketamine.q2", "L/h"), p.get("pk.ketamine.q3", "L/h"), p.get("pk.ketamine.q_deep", "L/h")])
     return np.array([v1, vven, v2, v3, vdeep]), q
+
+
+def venous_read(p: ParameterSet) -> np.ndarray:
+    """Weights of the parent's compartments (``PARENT_COMPARTMENTS`` order) in an arm-venous sample: blood that
+    passed the fast-exchanging arm-venous compartment, mixed with a fraction ``pk.ketamine.venous_slow_fraction``
+    draining the slowly equilibrating tissue (muscle: the slow compartment). Kamp 2020's raw-data model links the
+    venous samples to peripheral compartments through delay compartments; arterial sampling gives ~40 % smaller Vd
+    and MRT than venous (Persson 2002). Every weight reads a compartment whose AUC equals the arterial AUC, so
+    venous AUCs (bioavailability, mass balance) are unchanged."""
+    w = p.get("pk.ketamine.venous_slow_fraction")
+    read = np.zeros(len(PARENT_COMPARTMENTS))
+    read[PARENT_COMPARTMENTS.index("arm_venous")] = 1.0 - w
+    read[PARENT_COMPARTMENTS.index("slow")] += w
+    return read
 
 
 def oral_fractions(p: ParameterSet):
@@ -208,27 +225,31 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     vols = np.ones((n, N_BLOCKS, MAX_MODES))
     flows = np.zeros((n, N_BLOCKS, MAX_MODES - 1))
     nmodes = np.zeros(N_BLOCKS, dtype=np.int64)
-    venous_index = np.zeros(N_BLOCKS, dtype=np.int64)
+    venous_weights = np.zeros((N_BLOCKS, MAX_MODES))
+    venous_weights[:, 0] = 1.0
     cl = np.zeros((n, N_BLOCKS))
     fh = np.zeros((n, 2))
     fgut = np.zeros((n, 2))
 
-    def _block(b, v, c, q, read=0):
+    def _block(b, v, c, q, read=None):
         k = v.shape[1]
         l_, k_, kr = _mammillary(v, c, q, read)
         lam[:, b, :k], kap[:, b, :k], kap_v[:, b, :k], nmodes[b], cl[:, b] = l_, k_, kr, k, c
         vols[:, b, :k], flows[:, b, : k - 1] = v, q
-        venous_index[b] = read
+        if read is not None:
+            venous_weights[b, :] = 0.0
+            venous_weights[b, :k] = read
 
     # --- parent: one disposition for S and R, whatever the product -------------------------------------
     v70, q70 = parent_disposition(p)
     cl70, fh70, fgut70 = oral_fractions(p)
+    read = venous_read(p)
     for b in (S_KET, R_KET):
         x = _hepatic(cl70[b], qh70) * w075 * ev_cl * clint_f
         # women: +20 % systemic clearance (Sigtermans 2009) on top of the liver's; first pass unchanged, so an
         # oral dose gives women 1/1.2 of men's exposure (not a third, as scaling a high-extraction CLint would)
         cl_i = qh * x / (qh + x) * sex
-        _block(b, v70[None, :] * wt[:, None] * ev_v[:, None], cl_i, q70[None, :] * w075[:, None], VENOUS)
+        _block(b, v70[None, :] * wt[:, None] * ev_v[:, None], cl_i, q70[None, :] * w075[:, None], read)
         fh[:, b] = qh / (qh + x)
         g = (1.0 - fgut70[b]) / fgut70[b] * gut_f
         fgut[:, b] = 1.0 / (1.0 + g)
@@ -254,5 +275,5 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     f_iiv = np.exp(p.get("iiv.bioavailability_cv") * patients.eta_f - 0.5 * p.get("iiv.bioavailability_cv") ** 2)
     ke0 = math.log(2) / p.get("pk.t_half_ke0", "h") * np.exp(p.get("iiv.ke0_cv") * patients.eta_ke0)
     fm_nk = np.full(n, p.get("pk.fm_nk") * yield_f)
-    return PKModel(lam, kap, kap_v, nmodes, venous_index, cl, fh, fgut, f_iiv, ka, ke0, vols, flows,
+    return PKModel(lam, kap, kap_v, nmodes, venous_weights, cl, fh, fgut, f_iiv, ka, ke0, vols, flows,
                    p.get("pk.norketamine.brain_partition"), fm_nk)

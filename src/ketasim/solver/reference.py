@@ -101,7 +101,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
     i_dep, i_ce, i_pd = n_pk, n_pk + 10, n_pk + 16
     n_state = i_pd + n_pd
     vol, flow, cl = m.volumes[i], m.flows[i], m.cl[i]
-    jv = [int(x) for x in m.venous_index]
+    wv = m.venous_weights
     ka = m.ka
     fu, fu_m = C["fu"], C["fu_midazolam"]
     conv = np.array([1000 / C["mw_ketamine"]] * 2 + [1000 / C["mw_norketamine"]] * 2
@@ -150,8 +150,9 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
         return dy
 
     def outputs(y):
-        # venous = the block's sampled compartment (pk.venous_index; central without one), arterial = central
-        cv = np.array([max(y[offs[b] + jv[b]] / vol[b, jv[b]], 0.0) if nblk[b] else 0.0 for b in range(6)])
+        # venous = the weighted compartments of the sample (pk.venous_weights; central without one), arterial = central
+        cv = np.array([max(sum(wv[b, j] * y[offs[b] + j] / vol[b, j] for j in range(nblk[b]) if wv[b, j] != 0.0), 0.0)
+                       if nblk[b] else 0.0 for b in range(6)])
         return outputs_of(y[i_pd:], y[i_ce:i_ce + 6], cv * 1000.0, conc(y) * 1000.0, mc, pp, rates, inp)  # ng/mL
 
     y = np.zeros(n_state)
@@ -163,7 +164,8 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
     wt = P["weight_kg"]
     for t, tb in zip(starts, ends):
         # events at t (applied before outputs at t: right-continuous, as in the kernel)
-        for e in np.flatnonzero(np.isclose(a.ev_time, t, atol=1e-9)):
+        # absolute tolerance only: isclose's default rtol (1e-5) merges distinct events ~20 s apart after 3 weeks
+        for e in np.flatnonzero(np.isclose(a.ev_time, t, rtol=0.0, atol=1e-9)):
             kind, tg = int(a.ev_kind[e]), int(a.ev_target[e])
             amount = a.ev_mg[e] + a.ev_mgkg[e] * wt
             if kind == EVENT_CODES["bolus"]:
@@ -183,7 +185,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
                 st = list(y[i_pd:])
                 apply_event(kind, st, inp, mc, pp, rates)
                 y[i_pd:] = st
-        at_t = np.isclose(times, t, atol=1e-9)
+        at_t = np.isclose(times, t, rtol=0.0, atol=1e-9)
         for j in np.flatnonzero(at_t):
             out[j] = outputs(y)
         if tb <= t + 1e-12:
