@@ -12,7 +12,7 @@ for the typical 70-kg, 40-year-old man:
    Cmax 43.8 / 72.5 / 101 ng/mL at 28 / 56 / 84 mg (Perez-Ruixo 2021 Table 4; weight 1/0.20 each) and Tmax
    30 min after the last spray (label 20-40 min; weight 1/10 min).
 2. then, one at a time (brentq on a continuous Tmax), the first-order absorption rate that puts the venous Tmax at
-   the published value: IM 10 min (5-15 min), SC 30 min (assumption: Glue 2018 SBP peak), sublingual racemic
+   the published value: IM 10 min (5-15 min), SC: the effect-site peak at 30 min (assumption: Glue 2018 SBP peak), sublingual racemic
    0.75 h (wafer, median). The oral (and swallowed) rate stays Perez-Ruixo's ka_sw 1.45/h: fitting it to the
    uncertain oral Tmax 0.96 h (Chong 2006) gives 0.46/h, which spreads first-pass norketamine formation so much
    that noresketamine's Cmax falls to ~55 % of Perez-Ruixo's.
@@ -101,20 +101,22 @@ def stage1(p0):
 
 
 def stage2(ps):
-    targets = [("route.im.ka", line("racemic-ketamine", "im", "0.5 mg/kg"), 10 / 60),
-               ("route.sc.ka", line("racemic-ketamine", "sc", "0.5 mg/kg"), 30 / 60),
-               ("route.sublingual.ka", line("racemic-ketamine", "sublingual", "50 mg"), 0.75)]
+    # SC: the anchor is an EFFECT peak (Glue 2018 SBP at 30 min), so the effect site's peak (driven by arterial
+    # blood, like SBP) is fitted, not the venous Tmax
+    targets = [("route.im.ka", line("racemic-ketamine", "im", "0.5 mg/kg"), 10 / 60, "cp_ketamine_ng_ml"),
+               ("route.sc.ka", line("racemic-ketamine", "sc", "0.5 mg/kg"), 30 / 60, "ce_ketamine_ng_ml"),
+               ("route.sublingual.ka", line("racemic-ketamine", "sublingual", "50 mg"), 0.75, "cp_ketamine_ng_ml")]
     out = {}
-    for name, ln, tmax in targets:
+    for name, ln, tmax, col in targets:
         def f(lka):
-            return peak(traj(ps.with_literature({name: math.exp(lka)}), [ln], "cp_ketamine_ng_ml"))[1] - tmax
+            return peak(traj(ps.with_literature({name: math.exp(lka)}), [ln], col))[1] - tmax
         lo, hi = math.log(0.2), math.log(200.0)
         if f(lo) * f(hi) > 0:
             print(f"{name}: no ka gives venous Tmax {tmax * 60:.0f} min (fastest gives {(f(hi) + tmax) * 60:.1f} min)")
             continue
         out[name] = math.exp(brentq(f, lo, hi, xtol=1e-4))
         ps = ps.with_literature({name: out[name]})
-        print(f"{name} {out[name]:.3f} 1/h (venous Tmax {tmax * 60:.0f} min)")
+        print(f"{name} {out[name]:.3f} 1/h ({col} Tmax {tmax * 60:.0f} min)")
     return ps
 
 
