@@ -355,8 +355,10 @@ def test_esketamine_dissociation_timing():
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: after 56 mg intranasal esketamine the SBP rise peaks at ~55 min at ~+3.4 mmHg (label: +7-9 mmHg, "
-    "peak ~40 min after the dose)"))
+    "MODEL: after 56 mg intranasal esketamine the SBP rise peaks at 39 min (timing within the label's ~40 min since "
+    "issue 7 PK) but at +4.7 mmHg (label: +7-9 mmHg): venous esketamine now matches Perez-Ruixo's Cmax, so the gap "
+    "is the pressor link (pd.sbp.*, anchored at +7.5 mmHg after 0.5 mg/kg racemic IV: 6.3 mmHg for this typical "
+    "patient) relative to S-ketamine exposure"))
 def test_esketamine_blood_pressure():
     """mechanism.md §8 (Spravato): SBP +7-9 mmHg peaking 40 min after dosing. Tolerances: peak 25-55 min;
     magnitude 7-9 mmHg widened by 10 %."""

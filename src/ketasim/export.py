@@ -9,7 +9,8 @@ reference solver (``ketasim.model``):
 * PK is written in compartment amounts (mg, as in the reference solver): mammillary blocks of the typical
   patient (volumes, flows, clearances; the parent's five compartments: arterial central, arm-venous sampling,
   fast, slow, deep), depots, norketamine/HNK formation and the effect sites; ``cp_*`` read the sampled
-  (venous) compartment, ``ca_*`` the arterial central one, which drives elimination and the effect sites;
+  (venous) concentration (``pk.venous_weights``: arm-venous and slow-tissue compartments for the parent), ``ca_*``
+  the arterial central one, which drives elimination and the effect sites;
 * the regimen is a list of SBML events (a bolus adds to the central amount or a depot; an infusion switches a
   zero-order rate on and off; a session adds expectancy); events at t = 0 are folded into initial values;
 * parameters carry SBML units and, in their notes, their source (``data/parameters.csv``).

@@ -13,8 +13,10 @@ from (S-ketamine PK is the same alone or in the racemate, Geisslinger 1993; S an
 Henthorn 2018): an ARTERIAL central compartment and the fast and slow tissue compartments of Simons 2022
 (arterial sampling), a deep compartment that brings Vss to the published 6.6 L/kg (Fanta 2021; flow from
 Perez-Ruixo 2021), and an arm-VENOUS sampling compartment of small volume fed by arterial blood (the Henthorn
-2018 / Kamp 2020 structure in its minimal form; its equilibration half-time is fitted to venous anchors by
-benchmarks/fit_pk_absorption.py). Drug enters and is eliminated in the arterial compartment; the effect site is driven
+2018 / Kamp 2020 structure in its minimal form). A venous sample is that compartment's blood mixed with a
+fraction draining the slowly equilibrating tissue (:func:`venous_read`; Kamp 2020 links venous samples to
+peripheral compartments); the half-time and the fraction are fitted to venous anchors by
+benchmarks/fit_pk_absorption.py. Drug enters and is eliminated in the arterial compartment; the effect site is driven
 from it (ke0 values come from arterial data); plasma samples (``cp_*`` columns, most studies) are venous, read
 through ``kappa_venous``. R differs from S only by its clearance (``pk.r_to_s_clearance_ratio``).
 
