@@ -51,8 +51,9 @@ def main():
     args = ap.parse_args()
     sp = speed(args.repeats)
     print(f"speed: fit+forecast ({sp['observations']} observations) median {sp['fit_forecast_s_median']:.2f} s "
-          f"(target < 2 s); plan search ({sp['plan_candidates']} candidates) median {sp['plan_search_s_median']:.2f} s "
-          f"(target < 10 s)")
+          f"(target < 2 s: {'ok' if sp['fit_forecast_s_median'] < 2 else 'MISSED'}); plan search "
+          f"({sp['plan_candidates']} candidates) median {sp['plan_search_s_median']:.2f} s "
+          f"(target < 10 s: {'ok' if sp['plan_search_s_median'] < 10 else 'MISSED'})")
     if args.patients <= 0:          # speed only
         if args.json:
             with open(args.json, "w") as f:
@@ -62,18 +63,29 @@ def main():
     v = validate(args.patients, seed=args.seed)
     v["wall_s"] = time.perf_counter() - t0
     print(f"validation ({v['patients']} patients, {v['forecast_points']} future ratings, {v['wall_s']:.0f} s):")
-    print(f"  90 % PI coverage {100 * v['pi90_coverage']:.1f} % (target 85-95 %), 50 % PI coverage "
-          f"{100 * v['pi50_coverage']:.1f} %")
+    ok = lambda c: "ok" if c else "MISSED"          # noqa: E731
+    print(f"  90 % PI coverage of the true future ratings {100 * v['pi90_coverage']:.1f} % (target 85-95 %: "
+          f"{ok(0.85 <= v['pi90_coverage'] <= 0.95)}); 50 % PI {100 * v['pi50_coverage']:.1f} % (nominal 50 %)")
+    print(f"  randomised-PIT coverage (no ties of integer ratings at the interval ends): 90 % "
+          f"{100 * v['pit_coverage90']:.1f} %, 50 % {100 * v['pit_coverage50']:.1f} % (nominal 90 / 50 %)")
+    ratio = v["mae_individual"] / v["mae_population"]
     print(f"  forecast MAE vs true score: individual {v['mae_individual']:.2f}, population {v['mae_population']:.2f}, "
-          f"population anchored on the observed baseline rating {v['mae_population_baseline_anchored']:.2f} points")
-    print(f"  90 % parameter-interval coverage {100 * v['parameter_coverage90_mean']:.1f} % (mean); per parameter: "
+          f"population anchored on the observed baseline rating {v['mae_population_baseline_anchored']:.2f} points "
+          f"(target: individual clearly below population; ratio {ratio:.2f}: {ok(ratio < 0.75)})")
+    pc = v["parameter_coverage90_mean"]
+    print(f"  90 % parameter-interval coverage of the true values {100 * pc:.1f} % (mean; target about 90 %: "
+          f"{ok(0.85 <= pc <= 0.95)}); per parameter: "
           + ", ".join(f"{k} {100 * x:.0f} %" for k, x in v["parameter_coverage90"].items()))
+    z = v["top_plan_z"]
     print(f"  top plan ({v['plan_target']}): stated p {v['top_plan_stated_mean']:.3f} vs realised "
-          f"{v['top_plan_realised_rate']:.3f} over {v['top_plans']} patients (Brier {v['top_plan_brier']:.3f})")
+          f"{v['top_plan_realised_rate']:.3f} over {v['top_plans']} patients (Brier {v['top_plan_brier']:.3f}; target: "
+          f"realised about stated: realised - stated successes = {z:+.1f} SD under the stated p: {ok(abs(z) <= 2)})")
     for b in v["plan_calibration"]:
         if b["patients"]:
             print(f"    stated p in [{b['stated_from']:.1f}, {min(b['stated_to'], 1):.1f}): {b['patients']} patients, "
                   f"stated {b['stated_mean']:.2f}, realised {b['realised_rate']:.2f}")
+    print(f"  timings inside the validation (medians): fit {v['fit_seconds_median']:.2f} s, forecast "
+          f"{v['forecast_seconds_median']:.2f} s, plan {v['plan_seconds_median']:.2f} s")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"speed": sp, "validation": v}, f, indent=1)

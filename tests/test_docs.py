@@ -125,7 +125,8 @@ def test_tutorial_runs(script, tmp_path, monkeypatch, capsys):
     assert out.strip(), "a tutorial shows its results"
     expected = {"one_patient": "plasma ketamine peaks at", "dose_response": "inverted U",
                 "placebo_trial": "ketamine vs saline", "crossover": "ketamine vs midazolam",
-                "withdrawal": "re-randomized", "ddi": "Cmax", "sensitivity_by_hand": "MADRS change at 24 h"}
+                "withdrawal": "re-randomized", "ddi": "Cmax", "sensitivity_by_hand": "MADRS change at 24 h",
+                "personal_plan": "plan #1: p_target"}
     assert expected[script.stem] in out
 
 

@@ -167,18 +167,43 @@ class PatientFit:
     warnings: list[str]
     seconds: float
     prior: bool = False             # no observations: the posterior is the prior
+    proposals: np.ndarray | None = None   # importance-sampling proposals (P, dim) and their normalised weights (P,):
+    weights: np.ndarray | None = None     # the reported intervals use them directly (no resampling noise)
 
     @property
     def record(self) -> PatientRecord:
         return self.model.record
 
+    def posterior_quantiles(self, qs) -> np.ndarray:
+        """(len(qs), dim) posterior quantiles: weighted quantiles of the importance-sampling proposals (midpoint
+        rule on the cumulative weights), else quantiles of the samples."""
+        qs = np.asarray(qs, float)
+        if self.weights is None or self.proposals is None:
+            return np.quantile(self.samples, qs, axis=0)
+        out = np.empty((qs.size, self.proposals.shape[1]))
+        for j in range(self.proposals.shape[1]):
+            order = np.argsort(self.proposals[:, j])
+            x, w = self.proposals[order, j], self.weights[order]
+            keep = w > 0
+            x, w = x[keep], w[keep]
+            c = (np.cumsum(w) - 0.5 * w) / w.sum()
+            out[:, j] = np.interp(qs, c, x)
+        return out
+
+    def posterior_sd(self) -> np.ndarray:
+        if self.weights is None or self.proposals is None:
+            return self.samples.std(axis=0)
+        m = self.weights @ self.proposals
+        return np.sqrt(np.maximum(self.weights @ (self.proposals - m) ** 2, 0.0))
+
     def parameter_table(self) -> list[dict]:
         """[{name, estimate, interval90, sd, laplace_sd, prior_mean, prior_sd, shrinkage, informed}]"""
         pm = self.model
         rows = []
-        q = np.quantile(self.samples, [0.05, 0.5, 0.95], axis=0)
+        q = self.posterior_quantiles([0.05, 0.5, 0.95])
+        sds = self.posterior_sd()
         for j, p in enumerate(pm.parameters):
-            post_sd = float(self.samples[:, j].std())
+            post_sd = float(sds[j])
             lap_sd = float(math.sqrt(max(self.cov[j, j], 0.0)))
             # information from the Laplace SD (deterministic; the sampled SD carries Monte-Carlo noise)
             ratio = min(lap_sd / p.prior_sd, 1.0)
@@ -214,7 +239,30 @@ def _mvt_logpdf(x, mean, chol, df):
     return -0.5 * (df + d) * np.log1p(maha / df) - np.sum(np.log(np.diag(chol)))
 
 
-def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 400, n_proposals: int = 1000,
+def _laplace_widening(om: _ObservationModel, x_map, cov, r_map, prior_sd, lo, hi, steps=(-2.0, -1.0, 1.0, 2.0)):
+    """Per-parameter factor (>= 1) by which the posterior is wider than its Laplace approximation along that axis.
+
+    Along each axis j the -log posterior is evaluated at the MAP + s x prior SD (all axes and steps in ONE engine
+    batch) and compared with the Laplace quadratic: the secant SD ``|step| / sqrt(2 * rise)`` equals the conditional
+    Laplace SD for a Gaussian posterior and exceeds it on a flat shoulder (e.g. a drug effect that saturates: the
+    Gauss-Newton curvature at the MAP sees the steep side only). Capped at 10."""
+    d = x_map.size
+    st = np.asarray(steps, float)
+    pts = np.repeat(x_map[None, :], d * st.size, axis=0)
+    axis = np.repeat(np.arange(d), st.size)
+    pts[np.arange(pts.shape[0]), axis] = np.clip(x_map[axis] + np.tile(st, d) * prior_sd[axis], lo[axis], hi[axis])
+    delta = np.abs(pts[np.arange(pts.shape[0]), axis] - x_map[axis])
+    rise = 0.5 * np.sum(om.residuals(pts) ** 2, axis=1) - 0.5 * np.sum(r_map ** 2)
+    try:
+        cond_sd = 1.0 / np.sqrt(np.diag(np.linalg.inv(cov)))
+    except np.linalg.LinAlgError:
+        return np.ones(d)
+    secant = np.where(delta > 0, delta / np.sqrt(2.0 * np.maximum(rise, 1e-12)), 0.0)
+    ratio = (secant / cond_sd[axis]).reshape(d, st.size).max(axis=1)
+    return np.clip(ratio, 1.0, 10.0)
+
+
+def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 400, n_proposals: int = 2500,
                 seed: int = 0) -> PatientFit:
     """MAP + Laplace + importance resampling of one patient's random effects (see the module docstring)."""
     from scipy.optimize import least_squares
@@ -266,15 +314,27 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     except np.linalg.LinAlgError:
         cov = np.diag(pm.prior_sd ** 2)
         msgs.append("the Laplace covariance is singular; the proposal uses the prior's spread")
-    # sampling-importance-resampling from a multivariate t (df 5, scale 1.2 x Laplace) around the MAP
+    # sampling-importance-resampling from a multivariate t (df 5, scale 1.2 x Laplace) around the MAP; where the
+    # posterior is flatter than the Laplace curvature says (a saturating effect: a shoulder), half the proposals
+    # come from a second t widened in those coordinates (defensive mixture; weights use the mixture density)
     df = 5.0
-    prop, chol = _mvt_sample(rng, x_map, cov * 1.2 ** 2, df, n_proposals)
-    if "baseline" in pm.names:
-        j = pm.names.index("baseline")
-        prop[:, j] = np.clip(prop[:, j], 1.0, pm.smax)
-    r = om.residuals(prop)
+    widen = _laplace_widening(om, x_map, cov, r_map, pm.prior_sd, lo, hi)
+    comps = [cov * 1.2 ** 2]
+    if widen.max() > 1.5:
+        comps.append(cov * np.outer(widen, widen) * 1.2 ** 2)
+    sizes = [n_proposals // len(comps)] * len(comps)
+    sizes[0] += n_proposals - sum(sizes)
+    parts, chols = [], []
+    for c, m in zip(comps, sizes):
+        x, ch = _mvt_sample(rng, x_map, c, df, m)
+        parts.append(x)
+        chols.append(ch)
+    prop = np.concatenate(parts)
+    logq = np.logaddexp.reduce([_mvt_logpdf(prop, x_map, ch, df) for ch in chols], axis=0) - math.log(len(comps))
+    inside = np.all((prop >= lo) & (prop <= hi), axis=1)        # outside the support: weight 0 (not clipped)
+    r = om.residuals(np.clip(prop, lo, hi))
     logp = -0.5 * np.sum(r ** 2, axis=1)
-    logw = logp - _mvt_logpdf(prop, x_map, chol, df)
+    logw = np.where(inside, logp - logq, -np.inf)
     logw -= logw.max()
     w = np.exp(logw)
     w /= w.sum()
@@ -290,7 +350,7 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     resid = [{"time_h": o.time_h, "dvid": o.dvid, "observed": o.value, "predicted": float(pred[k]),
               "sd": float(om.sd[k]) if not om.log[k] else None} for k, o in enumerate(om.obs)]
     fit = PatientFit(pm, x_map, cov, samples, ess, n_proposals, float(0.5 * np.sum(r_map ** 2)), resid, msgs,
-                     0.0)
+                     0.0, proposals=prop, weights=w)
     for row in fit.parameter_table():
         if not row["informed"]:
             msgs.append(f"{row['name']}: the data barely inform this parameter (posterior SD "
@@ -774,7 +834,7 @@ def synthetic_record(n: int = 1, *, seed: int = 0, params: ParameterSet | None =
 
 
 def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, with_plans: bool = True,
-             target: str = "score<=15", n_samples: int = 400, n_proposals: int = 1000) -> dict:
+             target: str = "score<=15", n_samples: int = 400, n_proposals: int = 2500) -> dict:
     """Simulation-based validation: fit 2 weeks of noisy ratings of synthetic patients, forecast weeks 3-6.
 
     Returns coverage of the 90 % (and 50 %) prediction intervals of the true future ratings, the individual vs
@@ -784,7 +844,8 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
     recs, truths, models = synthetic_record(n_patients, seed=seed)
     rng = np.random.default_rng(seed + 1)
     cov90, cov50, err_ind, err_pop, par_cover, fit_s, fc_s, plan_s, stated, realised = [], [], [], [], [], [], [], [], [], []
-    err_anch = []
+    err_anch, pit = [], []
+    rng_pit = np.random.default_rng(seed + 3)
     for i, (rec, theta, pm) in enumerate(zip(recs, truths, models)):
         t0 = time.perf_counter()
         fit = fit_patient(pm, seed=seed + i, n_samples=n_samples, n_proposals=n_proposals)
@@ -809,8 +870,13 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         err_ind.extend(np.abs(q[2] - true_score[0]))
         err_pop.extend(np.abs(pfc.quantiles["score"][2, k] - true_score[0]))
         err_anch.extend(np.abs(afc.quantiles["score"][2, k] - true_score[0]))
-        lo, hi = np.quantile(fit.samples, [0.05, 0.95], axis=0)
+        lo, hi = fit.posterior_quantiles([0.05, 0.95])         # the intervals the fit reports
         par_cover.append((theta >= lo) & (theta <= hi))
+        # randomised PIT of the integer rating (Czado, Gneiting & Held 2009): uniform for a calibrated forecast,
+        # so the coverage of its central 90 % / 50 % is free of the ties that integer ratings give the quantiles
+        sims = fc.ratings[:, k]
+        below, at = np.mean(sims < true_rating, axis=0), np.mean(sims <= true_rating, axis=0)
+        pit.extend(below + rng_pit.random(pts.size) * (at - below))
         if with_plans:
             t0 = time.perf_counter()
             tg = parse_target(target, rec.scale)
@@ -831,6 +897,8 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
     out = {
         "patients": n_patients, "forecast_points": len(cov90),
         "pi90_coverage": float(np.mean(cov90)), "pi50_coverage": float(np.mean(cov50)),
+        "pit_coverage90": float(np.mean((np.array(pit) >= 0.05) & (np.array(pit) <= 0.95))),
+        "pit_coverage50": float(np.mean((np.array(pit) >= 0.25) & (np.array(pit) <= 0.75))),
         "mae_individual": float(np.mean(err_ind)), "mae_population": float(np.mean(err_pop)),
         "mae_population_baseline_anchored": float(np.mean(err_anch)),
         "parameter_coverage90": {nm: float(par_cover[:, j].mean()) for j, nm in enumerate(models[0].names)},
@@ -844,6 +912,9 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                 "top_plan_stated_mean": float(st.mean()) if st.size else None,
                 "top_plan_realised_rate": float(re_.mean()) if re_.size else None,
                 "top_plan_brier": float(np.mean((st - re_) ** 2)) if st.size else None,
+                # realised minus stated successes in SDs of their sum under the stated probabilities (Bernoulli)
+                "top_plan_z": float((re_.sum() - st.sum()) / math.sqrt(max(np.sum(st * (1 - st)), 1e-9)))
+                if st.size else None,
                 "top_plans": int(st.size), "plan_target": target,
                 "plan_calibration": [
                     {"stated_from": lo, "stated_to": hi, "patients": int(m.sum()),

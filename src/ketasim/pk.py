@@ -212,6 +212,12 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     n = patients.n
     wt = patients.weight_kg / 70.0
     w075 = wt ** 0.75
+    # between-subject variability (standard-normal eta_* x log-scale SD from parameters.csv):
+    # eta_v = size of the distribution system: every tissue volume AND the intercompartmental clearances between
+    # them (distribution rate constants Q/V unchanged), as the central-volume IIV of venous-sampled popPK models
+    # acts on a short infusion's level; the arm-venous sampling compartment (a property of the arm) is not scaled.
+    # eta_cl = SYSTEMIC clearance, applied after the well-stirred liver (not to CLint: at the extraction of ~0.6
+    # a CLint factor moves CL by only ~40 % of it); first pass is left to the typical liver and eta_f.
     ev_v = np.exp(p.get("iiv.volume_cv") * patients.eta_v)
     ev_cl = np.exp(p.get("iiv.clearance_cv") * patients.eta_cl)
     female_f = p.get("pk.female_clearance_factor")
@@ -247,11 +253,15 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     cl70, fh70, fgut70 = oral_fractions(p)
     read = venous_read(p)
     for b in (S_KET, R_KET):
-        x = _hepatic(cl70[b], qh70) * w075 * ev_cl * clint_f
+        x = _hepatic(cl70[b], qh70) * w075 * clint_f
         # women: +20 % systemic clearance (Sigtermans 2009) on top of the liver's; first pass unchanged, so an
-        # oral dose gives women 1/1.2 of men's exposure (not a third, as scaling a high-extraction CLint would)
-        cl_i = qh * x / (qh + x) * sex
-        _block(b, v70[None, :] * wt[:, None] * ev_v[:, None], cl_i, q70[None, :] * w075[:, None], read)
+        # oral dose gives women 1/1.2 of men's exposure (not a third, as scaling a high-extraction CLint would);
+        # the random effect on clearance acts the same way
+        cl_i = qh * x / (qh + x) * sex * ev_cl
+        venous = PARENT_COMPARTMENTS.index("arm_venous")
+        size = np.where(np.arange(len(v70)) == venous, 1.0, ev_v[:, None])              # (n, 5) volumes
+        qsize = np.where(np.arange(len(q70)) == venous - 1, 1.0, ev_v[:, None])         # (n, 4) flows
+        _block(b, v70[None, :] * wt[:, None] * size, cl_i, q70[None, :] * w075[:, None] * qsize, read)
         fh[:, b] = qh / (qh + x)
         g = (1.0 - fgut70[b]) / fgut70[b] * gut_f
         fgut[:, b] = 1.0 / (1.0 + g)

@@ -152,6 +152,9 @@ def text_summary(res: dict) -> str:
         lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} sessions)")
     if not res["plans"]:
         lines.append("  no candidate regimen is within the safety limits")
+    elif not any(p["meets_probability"] for p in res["plans"]):
+        lines.append(f"  none of the candidates meets the target with probability >= {res['target']['probability']:g}: "
+                     "they are ranked by probability (relax the target, the window or the limits to see others)")
     return "\n".join(lines)
 
 
@@ -173,7 +176,11 @@ def plan_report(res: dict, path) -> Path:
                                                "rating) under the recorded regimen; dashed: the population's forecast "
                                                "for this patient's covariates."), "forecast"),
         _section("Plans", f"<p>Target: {html.escape(res['target']['text'])}, with probability at least "
-                          f"{res['target']['probability']:g}.</p>" + _table(plan_table(res), left=("plan",))
+                          f"{res['target']['probability']:g}.</p>"
+                 + ("" if not res["plans"] or any(p["meets_probability"] for p in res["plans"]) else
+                    "<p class=\"hint\">None of the candidates meets the target with that probability; they are "
+                    "ranked by probability.</p>")
+                 + _table(plan_table(res), left=("plan",))
                  + _plot_div("plans") + f"<h3 style=\"font-size:14px\">Dose lines (scenario YAML, at on the "
                  f"record's clock)</h3><pre id=\"plan-yaml\">{html.escape(plans_yaml)}</pre>"
                  + "<p class=\"hint\">Limits: " + html.escape(", ".join(f"{k} = {v}" for k, v in lim.items())) + "</p>",
@@ -188,7 +195,9 @@ def plan_report(res: dict, path) -> Path:
     title = f"ketasim personal plan: patient {pat['id']}"
     sub = (f"{pat['sex']}, {pat['age_years']:g} y, {pat['weight_kg']:g} kg; {len(res['observations'])} observed values "
            f"({pat['scale'].upper()}); source {pat['source']}")
-    path.write_text(_page(title, sub, sections, figs), encoding="utf-8")
+    from .io import atomic_write_text
+
+    atomic_write_text(path, _page(title, sub, sections, figs))      # never a half-written report
     return path
 
 
@@ -198,10 +207,14 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
     import yaml
 
     from .errors import InputError
+    from .io import atomic_write_text, check_target
     from .personal import NOTICE, personal_plan
     from .record import read_record
     from .display import json_safe
 
+    for out in (json_out, report):          # fail before the fit, not after it
+        if out:
+            check_target(out)
     rec = read_record(data, patient_id=patient_id)
     alt = None
     if alternative is not None:
@@ -218,7 +231,7 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
                         variables=tuple(variables or ()), seed=seed, minimise=minimise)
     safe = json_safe(res)
     if json_out:
-        Path(json_out).write_text(json.dumps(safe, indent=1, allow_nan=False), encoding="utf-8")
+        atomic_write_text(json_out, json.dumps(safe, indent=1, allow_nan=False))
         typer.echo(f"wrote {json_out}")
     if report:
         plan_report(safe, report)

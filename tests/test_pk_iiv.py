@@ -1,0 +1,74 @@
+"""Between-subject PK variability (issue 9): where the random effects act and the spread of plasma levels they give.
+
+eta_cl scales the SYSTEMIC clearance (after the well-stirred liver, first pass unchanged); eta_v scales the size of
+the distribution system (tissue volumes and the intercompartmental clearances between them), not the arm-venous
+sampling compartment. With the published IIV (parameters.csv iiv.*) the spread of venous levels after a 40-min
+infusion must be that of a venous popPK model's IIV (log-SD ~0.18-0.21 at the end of the infusion and 80 min later,
+Perez-Ruixo 2021 simulated), not the ~0.06-0.11 of scaling CLint and volumes alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ketasim import pk as pkmod
+from ketasim.engine import run_arm
+from ketasim.parameters import load_parameters
+from ketasim.population import PopulationSpec, patients_from_covariates, sample_patients
+from ketasim.regimen import Arm, Dose
+from ketasim.solver import kernel as K
+
+P = load_parameters()
+COV = dict(weight_kg=70.0, age_years=40.0, female=False, genotype_factor=1.0, crp_mg_l=1.8)
+
+
+def _pk(**etas):
+    n = len(next(iter(etas.values())))
+    return pkmod.build_pk(P, patients_from_covariates(n, **COV, **etas), set(), ())
+
+
+def test_eta_cl_scales_systemic_clearance_and_leaves_first_pass():
+    eta = np.array([-1.0, 0.0, 1.5])
+    m = _pk(eta_cl=eta)
+    w = P.get("iiv.clearance_cv")
+    for b in (pkmod.S_KET, pkmod.R_KET):
+        assert np.allclose(m.cl[:, b] / m.cl[1, b], np.exp(w * eta), rtol=1e-12)
+    assert np.allclose(m.fh, m.fh[1]) and np.allclose(m.fgut, m.fgut[1])
+    assert np.allclose(m.volumes, m.volumes[1]) and np.allclose(m.flows, m.flows[1])
+
+
+def test_eta_v_scales_the_distribution_system_but_not_the_venous_sampling_compartment():
+    eta = np.array([-2.0, 0.0, 1.0])
+    m = _pk(eta_v=eta)
+    s = np.exp(P.get("iiv.volume_cv") * eta)
+    b, ven = pkmod.S_KET, pkmod.VENOUS
+    tissue = [i for i in range(5) if i != ven]
+    assert np.allclose(m.volumes[:, b, tissue] / m.volumes[1, b, tissue], s[:, None])
+    assert np.allclose(m.flows[:, b, [i - 1 for i in tissue[1:]]] / m.flows[1, b, [i - 1 for i in tissue[1:]]], s[:, None])
+    assert np.allclose(m.volumes[:, b, ven], m.volumes[1, b, ven]) and np.allclose(m.flows[:, b, ven - 1], m.flows[1, b, ven - 1])
+    assert np.allclose(m.cl[:, b], m.cl[1, b])             # clearance is not a volume
+
+
+def test_random_effects_move_the_end_of_infusion_level():
+    """The reason for issue 9's xfail: with volumes alone scaled, eta_v = -2 moved the level by +22 %."""
+    arm = Arm("iv", (Dose.from_mapping({"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                        "duration": "40 min"}, "d"),))
+    i = K.OUT_NAMES.index("cp_ketamine_ng_ml")
+    eta = np.array([-2.0, 0.0, 2.0])
+    pats = patients_from_covariates(3, **COV, eta_v=eta)
+    end = run_arm(arm, PopulationSpec(), pats, np.array([40 / 60]), params=P).out[:, 0, i]
+    assert end[0] / end[1] > 1.3 and end[2] / end[1] < 0.75
+
+
+@pytest.mark.parametrize("t_h", [40 / 60, 2.0])
+def test_population_spread_of_venous_levels_is_plausible(t_h):
+    """log-SD of the venous level after 0.5 mg/kg over 40 min in the sampled population (IIV + covariates, no assay
+    error): 0.15-0.30, around the 0.18 (end) / 0.21 (80 min later) that Perez-Ruixo 2021's IIV implies; with the
+    assay error of observation.cp_log_sd an observed CV of ~30-40 %."""
+    arm = Arm("iv", (Dose.from_mapping({"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                        "duration": "40 min"}, "d"),))
+    spec = PopulationSpec(size=1000)
+    pats = sample_patients(spec, P, 7)
+    x = run_arm(arm, spec, pats, np.array([t_h]), params=P).out[:, 0, K.OUT_NAMES.index("cp_ketamine_ng_ml")]
+    assert 0.15 < np.log(x).std() < 0.30
