@@ -42,7 +42,7 @@ def test_eta_v_scales_the_distribution_system_but_not_the_venous_sampling_compar
     eta = np.array([-2.0, 0.0, 1.0])
     m = _pk(eta_v=eta)
     s = np.exp(P.get("iiv.volume_cv") * eta)
-    b, ven = pkmod.S_KET, pkmod.VENOUS
+    b, ven = pkmod.S_KET, pkmod.PARENT_COMPARTMENTS.index("arm_venous")
     tissue = [i for i in range(5) if i != ven]
     assert np.allclose(m.volumes[:, b, tissue] / m.volumes[1, b, tissue], s[:, None])
     assert np.allclose(m.flows[:, b, [i - 1 for i in tissue[1:]]] / m.flows[1, b, [i - 1 for i in tissue[1:]]], s[:, None])
