@@ -4,7 +4,7 @@ eta_cl scales the SYSTEMIC clearance (after the well-stirred liver, first pass u
 the distribution system (tissue volumes and the intercompartmental clearances between them), not the arm-venous
 sampling compartment. With the published IIV (parameters.csv iiv.*) the spread of venous levels after a 40-min
 infusion must be that of a venous popPK model's IIV (log-SD ~0.18-0.21 at the end of the infusion and 80 min later,
-Perez-Ruixo 2021 simulated), not the ~0.06-0.11 of scaling CLint and volumes alone.
+Perez-Ruixo 2021 simulated by benchmarks/pk_iiv_check.py), not the ~0.06-0.11 of scaling CLint and volumes alone.
 """
 
 from __future__ import annotations
