@@ -2,7 +2,8 @@
 
 Perez-Ruixo 2021 gives the swallowed part of a nasal dose a zero-order input over Dsw into the gut; the engine
 splits it into N_SWALLOW equal depot entries at the midpoints of Dsw, each restarting the grid's small steps.
-For N = 1, 3 and 6 (alternating, same run): median run time of 2000 patients x 8 twice-weekly 56-mg sessions
+For N = 1, 3 and 6 (alternating, same run): grid steps of the arm (the kernel's work; the lagged entry used before
+issue 7 PK gave 656), median run time of 2000 patients x 8 twice-weekly 56-mg sessions
 (28 days) and, for the typical patient, esketamine venous Cmax and CADSS peak relative to N = 12.
 
     NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/bench_swallow_parts.py
@@ -45,11 +46,15 @@ def main():
             times[n].append(time.perf_counter() - t0)
     ref = peaks(12)
     base = float(np.median(times[1]))
+    arm = sc.arms[0]
     for n in parts:
         c, d = peaks(n)
         med = float(np.median(times[n]))
-        print(f"N_SWALLOW {n}: median {med:.3f} s (x{med / base:.2f} of N=1); Cmax {c / ref[0] - 1:+.2%}, "
-              f"CADSS peak {d / ref[1] - 1:+.2%} vs N=12")
+        E.N_SWALLOW = n
+        grid = E.prepare_arm(arm, sc.population, ketasim.population.typical_patient(sc.population, ketasim.load_parameters()),
+                             np.arange(0.0, 672.0 + 1e-9, 6.0), params=ketasim.load_parameters()).grid
+        print(f"N_SWALLOW {n}: grid steps {len(grid.times) - 1} (deterministic cost); median {med:.3f} s "
+              f"(x{med / base:.2f} of N=1); Cmax {c / ref[0] - 1:+.2%}, CADSS peak {d / ref[1] - 1:+.2%} vs N=12")
     E.N_SWALLOW = 3
 
 
