@@ -286,7 +286,8 @@ def test_intranasal_esketamine_nasal_and_lagged_swallowed_parts(dose_mg):
     later = f1 * p.get("route.intranasal.later_device_factor")
     fiiv = model.f_iiv[0]
     dsw = p.get("route.intranasal.swallow_duration", "h")
-    n_sw = 6    # the swallowed part enters the gut at a constant rate over Dsw: 6 equal parts at the midpoints
+    # the swallowed part enters the gut at a constant rate over Dsw: N_SWALLOW equal parts at the midpoints
+    from ketasim.engine import N_SWALLOW as n_sw
     doses = []
     for j in range(int(dose_mg // dev)):
         fn = f1 if j == 0 else later

@@ -222,3 +222,16 @@ def test_cli_usage_errors_do_not_traceback(capsys, argv, fragment):
     assert code == 2
     assert "Traceback" not in err
     assert fragment in err
+
+
+def test_parameter_file_row_with_an_unquoted_comma_is_refused(tmp_path):
+    """An unquoted comma in a source or note adds a field that csv.DictReader would drop silently (issue 7 PK)."""
+    from ketasim.errors import ParameterSetError
+    from ketasim.parameters import _read_literature
+
+    path = tmp_path / "parameters.csv"
+    path.write_text("name,value,unit,source,confidence,note\n"
+                    "pk.x,1.0,L,a source,as stated,a note\n"
+                    "pk.y,1.0,L,a source,as stated,a note, with a comma\n", encoding="utf-8")
+    with pytest.raises(ParameterSetError, match="pk.y"):
+        _read_literature(path)

@@ -102,6 +102,8 @@ def _read_literature(path) -> dict[str, Parameter]:
         name = row["name"].strip()
         if name in out:
             raise ParameterSetError(f"parameter {name!r} is defined twice")
+        if None in row:   # an unquoted comma in a source or note: the rest would be silently dropped
+            raise ParameterSetError(f"parameter {name!r}: more than 6 fields (quote text that contains commas)")
         if not row.get("source", "").strip() or not row.get("unit", "").strip():
             raise ParameterSetError(f"parameter {name!r} lacks a unit or a source")
         out[name] = Parameter(name, float(row["value"]), row["unit"].strip(), row["source"].strip(),
