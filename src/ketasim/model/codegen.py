@@ -143,46 +143,57 @@ def generate(m: Model) -> str:
         out_lines.append(f"row[{j}] = {_py(o.expr, pt)}")
     outputs_src = "\n".join(" " * 12 + x for x in out_lines)
 
-    # one step of the chain
-    step = []
+    # one step of the chain. The start-of-step (node 0) values of every algebraic and forcing equal the previous
+    # step's end (node 1) values unless an event happened at the grid point in between, so node 0 is computed
+    # only then (``fresh``) and otherwise carried over: the same numbers, a third fewer evaluations.
+    step0, step = [], []
     done = {0: set(), 1: set(), 2: set()}      # algebraics already computed at each node in this step
     for j, s in enumerate(m.states):
         mult, f = s.forcing_terms()
         for k in range(3):
             nm = _Namer(m, k)
             for a in _needed_algebraics(m, [f], done[k]):
-                step.append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
+                (step0 if k == 0 else step).append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
                 done[k].add(a.name)
         g = f"rate_{s.name}" if s.target is not None else _py(mult, pt)
         fs = [_py(f, _Namer(m, k)) for k in range(3)]
+        step0.append(f"F_{s.name}_0 = {g} * {fs[0]}")
         step.append(f"# {s.name}: " + (f"dx/dt = {s.rate} * ({s.target} - x)" if s.target is not None
                                         else f"dx/dt = {s.gain} * ({s.drive}) - {s.rate} * x"))
         step.append(f"g = {g}")
-        step.append(f"x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, g * {fs[0]}, g * {fs[1]}, g * {fs[2]}, "
+        step.append(f"F_{s.name}_1 = g * {fs[2]}")
+        step.append(f"x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, F_{s.name}_0, g * {fs[1]}, F_{s.name}_1, "
                     f"w_shared, {10 + j}, u)")
     step_src = "\n".join(" " * 8 + x for x in step)
+    step0_src = "\n".join(" " * 12 + x for x in step0) or " " * 12 + "pass"
+    chain_alg = [a.name for a in m.algebraics if a.name in done[2]]
+    carried = [f"a_{a}" for a in chain_alg] + [f"F_{s.name}" for s in m.states]
+    init0_src = "\n".join(ind + f"{v}_0 = 0.0" for v in carried)
     commit_src = "\n".join(" " * 8 + f"x_{s.name} = x_{s.name}_1" for s in m.states)
+    commit_src += "\n" + "\n".join(" " * 8 + f"{v}_0 = {v}_1" for v in carried)
 
-    # per-session peaks and discharge margin at the three nodes
+    # per-session peaks and discharge margin at the three nodes (node 0 carried over like the chain's)
     out_names = set(m.output_names)
-    summ = []
+    summ0, summ = [], []
     need_out = {s.of for s in m.summaries} | (E.names(m.discharge_margin) & out_names)
     outs = [o for o in m.outputs if o.name in need_out]
     for k in range(3):
         nm = _Namer(m, k)
+        tgt = summ0 if k == 0 else summ
         for a in _needed_algebraics(m, [o.expr for o in outs], done[k]):
-            summ.append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
+            tgt.append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
             done[k].add(a.name)
         for o in outs:
-            summ.append(f"o_{o.name}_{NODES[k]} = {_py(o.expr, nm)}")
-        summ.append(f"margin{k} = {_py(m.discharge_margin, nm, out_names)}")
+            tgt.append(f"o_{o.name}_{NODES[k]} = {_py(o.expr, nm)}")
+        tgt.append(f"margin{k} = {_py(m.discharge_margin, nm, out_names)}")
         if k > 0:
             for j, s in enumerate(m.summaries):
                 summ.append(f"sm[{j}] = max(sm[{j}], o_{s.of}_{NODES[k]})")
     summ_src = "\n".join(" " * 12 + x for x in summ)
+    summ0_src = "\n".join(" " * 16 + x for x in summ0) or " " * 16 + "pass"
 
     consts = {
-        "MODEL_NAME": repr(m.name), "DIGEST": repr(m.digest()),
+        "MODEL_NAME": repr(m.name), "DIGEST": repr(m.digest()), "SOLVER_DIGEST": repr(_solver_digest()),
         "MC_NAMES": repr(m.names("constants")), "PP_NAMES": repr(m.names("patient")),
         "STATE_NAMES": repr(m.names("states")), "OUT_NAMES": repr(m.output_names),
         "SUM_NAMES": repr(m.summary_names), "N_DISCHARGE": str(len(m.summaries)),
@@ -193,7 +204,16 @@ def generate(m: Model) -> str:
     return (src.replace("@FUNCTIONS@", functions).replace("@LOADS@", loads_src)
             .replace("@EV_SESSION@", ev_src["session"]).replace("@EV_AD_START@", ev_src["antidepressant_start"])
             .replace("@EV_GA@", ev_src["general_anesthesia"]).replace("@OUTPUTS@", outputs_src)
-            .replace("@STEP@", step_src).replace("@SUMMARIES@", summ_src).replace("@COMMIT@", commit_src))
+            .replace("@STEP@", step_src).replace("@SUMMARIES@", summ_src).replace("@COMMIT@", commit_src)
+            .replace("@STEP0@", step0_src).replace("@SUMMARIES0@", summ0_src).replace("@INIT0@", init0_src))
+
+
+def _solver_digest() -> str:
+    """Hash of the compiled solver code the kernel calls (``solver/expint.py``). numba's on-disk cache of the kernel
+    is keyed on the kernel file only and would keep stale copies of these functions; writing their hash into the
+    kernel makes any change to them change the kernel file (and the freshness test asks for a regeneration)."""
+    src = (Path(__file__).resolve().parents[1] / "solver" / "expint.py").read_bytes()
+    return hashlib.sha256(src).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -261,6 +281,7 @@ from ketasim.solver.expint import step_weights
 
 MODEL_NAME = @MODEL_NAME@
 DIGEST = @DIGEST@
+SOLVER_DIGEST = @SOLVER_DIGEST@   # solver/expint.py, whose compiled code numba caches inside this kernel
 MC_NAMES = @MC_NAMES@
 PP_NAMES = @PP_NAMES@
 STATE_NAMES = @STATE_NAMES@
@@ -275,14 +296,14 @@ RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam
 
 @FUNCTIONS@
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline='always')
 def _adv(x0, f0, fm, f1, w, r, u):
     """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8]."""
     return (w[r, u, 1] * x0 + w[r, u, 5] * f0 + w[r, u, 6] * fm + w[r, u, 7] * f1,
             w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline='always')
 def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     """Sampled (venous) concentration (mg/L) of PK block ``b`` at step node ``k`` (a modal sum, clipped at 0)."""
     s = 0.0
@@ -342,9 +363,15 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     o = 0
     sess = -1
     sess_t0 = 0.0
+    fresh = True          # node-0 values of the chain must be computed (first step, or after an event)
+    summ_ok = False       # margin0 holds the previous step's end-of-step margin
+    margin0 = 0.0
+@INIT0@
     for n in range(n_steps + 1):
         # ---- events at this grid point (exact) -------------------------------------------------------
         while e < n_ev and ev_step[e] == n:
+            fresh = True
+            summ_ok = False
             kind = ev_kind[e]
             tg = ev_target[e]
             amount = ev_mg[e] + ev_mgkg[e] * wt
@@ -391,6 +418,18 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             break
         u = step_uid[n]
         h = times[n + 1] - times[n]
+        if fresh:
+            # start-of-step values of the PK nodes the chain reads, then the chain's node 0
+            for b in range(6):
+                cn[b, 0] = 0.0
+                if active[b]:
+                    for m in range(nmodes[b]):
+                        zn[b, m, 0] = z[b, m]
+                        cn[b, 0] += kappa[i, b, m] * zn[b, m, 0]
+            for j in range(6):
+                cen[j, 0] = ce[j] if active[j] else 0.0
+@STEP0@
+            fresh = False
 
         # ---- depots: exact exponential decay -------------------------------------------------------------
         for d in range(10):
@@ -453,6 +492,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         # ---- per-session peaks and discharge readiness, within the monitoring window after a session -------
         if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc_monitor_window_h:
             sm = summ[i, sess]
+            if not summ_ok:
+@SUMMARIES0@
 @SUMMARIES@
             # the last time the criteria were unmet: linear interpolation of the margin between nodes
             if margin0 > 0.0 and margin1 <= 0.0:
@@ -465,6 +506,10 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h - sess_t0)
             if margin2 > 0.0:
                 sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + h - sess_t0)
+            margin0 = margin2
+            summ_ok = True
+        else:
+            summ_ok = False
 
         # ---- commit the end-of-step state ----------------------------------------------------------------
         for b in range(6):

@@ -14,6 +14,7 @@ from ketasim.solver.expint import step_weights
 
 MODEL_NAME = 'ketasim'
 DIGEST = 'cec2970f19ad5292'
+SOLVER_DIGEST = '1751c84caeb066b5'   # solver/expint.py, whose compiled code numba caches inside this kernel
 MC_NAMES = ('ki_s', 'ki_r', 'ki_snk', 'ki_rnk', 'm_interneuron', 'm_pyramidal', 'nmda_hill', 'g_dis', 'w_hnk', 'ec50_hnk', 'bdnf_gain', 'eef2_gain', 'trkb_k', 'trkb_hill', 'protein_gain', 'spine_gain', 'il6_effect', 'w_protein', 'w_spine', 'cadss_max', 'cadss_ec50', 'cadss_hill', 'tolerance_gain', 'sbp_emax', 'sbp_ec50', 'dbp_emax', 'hr_emax', 'hr_ec50', 'sedation_ec50', 'midazolam_ec50', 'nausea_pmax', 'nausea_ec50', 'fu', 'fu_midazolam', 'mw_ketamine', 'mw_norketamine', 'mw_hnk', 'mw_midazolam', 'fm_nk', 'fm_hnk', 'perception_gain', 'sedation_perception_weight', 'expectancy_feedback', 'feedback_scale', 'natural_course_max', 'anesthesia_umol', 'ampa_block', 'mtor_block', 'spine_block', 'session_expectancy', 'monitor_cadss', 'monitor_sedation', 'monitor_sbp', 'w_mtorc1', 'anes_block50', 'anes_hill', 'ampa_eps', 'anes_onset', 'general_anesthesia_depth', 'monitor_window_h')
 PP_NAMES = ('weight_kg', 'fh_s', 'fh_r', 'fgut_s', 'fgut_r', 'f_iiv', 'cl_s', 'cl_r', 'cl_snk', 'cl_rnk', 'ke0', 'bdnf_multiplier', 'emax_drug', 'drug_sensitivity', 'placebo_gain', 'antidepressant_emax', 'spine_set_point', 'bp_sensitivity', 'dissociation_sensitivity', 'baseline_score')
 STATE_NAMES = ('glutamate', 'anesthetic_state', 'bdnf', 'mtorc1', 'synaptic_proteins', 'spines', 'il6', 'tolerance', 'expectancy', 'antidepressant_onset', 'emetic_drive', 'natural_course', 'severity')
@@ -111,14 +112,14 @@ def f_nausea_curve(drive, pmax, n50):
     return (((pmax * max(drive, 0.0)) * max(drive, 0.0)) / ((max(drive, 0.0) * max(drive, 0.0)) + (n50 * n50)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline='always')
 def _adv(x0, f0, fm, f1, w, r, u):
     """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8]."""
     return (w[r, u, 1] * x0 + w[r, u, 5] * f0 + w[r, u, 6] * fm + w[r, u, 7] * f1,
             w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline='always')
 def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     """Sampled (venous) concentration (mg/L) of PK block ``b`` at step node ``k`` (a modal sum, clipped at 0)."""
     s = 0.0
@@ -284,9 +285,40 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     o = 0
     sess = -1
     sess_t0 = 0.0
+    fresh = True          # node-0 values of the chain must be computed (first step, or after an event)
+    summ_ok = False       # margin0 holds the previous step's end-of-step margin
+    margin0 = 0.0
+    a_nmda_drive_0 = 0.0
+    a_nmda_block_interneuron_0 = 0.0
+    a_nmda_block_pyramidal_0 = 0.0
+    a_ce_parent_0 = 0.0
+    a_ampa_activation_0 = 0.0
+    a_trkb_0 = 0.0
+    a_dissociation_drive_0 = 0.0
+    a_sedation_index_0 = 0.0
+    a_perceived_0 = 0.0
+    a_r_drug_0 = 0.0
+    a_r_placebo_0 = 0.0
+    a_r_natural_0 = 0.0
+    a_r_antidepressant_0 = 0.0
+    F_glutamate_0 = 0.0
+    F_anesthetic_state_0 = 0.0
+    F_bdnf_0 = 0.0
+    F_mtorc1_0 = 0.0
+    F_synaptic_proteins_0 = 0.0
+    F_spines_0 = 0.0
+    F_il6_0 = 0.0
+    F_tolerance_0 = 0.0
+    F_expectancy_0 = 0.0
+    F_antidepressant_onset_0 = 0.0
+    F_emetic_drive_0 = 0.0
+    F_natural_course_0 = 0.0
+    F_severity_0 = 0.0
     for n in range(n_steps + 1):
         # ---- events at this grid point (exact) -------------------------------------------------------
         while e < n_ev and ev_step[e] == n:
+            fresh = True
+            summ_ok = False
             kind = ev_kind[e]
             tg = ev_target[e]
             amount = ev_mg[e] + ev_mgkg[e] * wt
@@ -372,6 +404,43 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             break
         u = step_uid[n]
         h = times[n + 1] - times[n]
+        if fresh:
+            # start-of-step values of the PK nodes the chain reads, then the chain's node 0
+            for b in range(6):
+                cn[b, 0] = 0.0
+                if active[b]:
+                    for m in range(nmodes[b]):
+                        zn[b, m, 0] = z[b, m]
+                        cn[b, 0] += kappa[i, b, m] * zn[b, m, 0]
+            for j in range(6):
+                cen[j, 0] = ce[j] if active[j] else 0.0
+            a_nmda_drive_0 = f_occupancy_drive(cen[0, 0], cen[1, 0], cen[2, 0], cen[3, 0], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
+            a_nmda_block_interneuron_0 = f_nmda_block(a_nmda_drive_0, mc_m_interneuron, mc_nmda_hill)
+            a_nmda_block_pyramidal_0 = f_nmda_block(a_nmda_drive_0, mc_m_pyramidal, mc_nmda_hill)
+            F_glutamate_0 = rate_glutamate * f_glutamate_target(a_nmda_block_interneuron_0, a_nmda_block_pyramidal_0, mc_g_dis)
+            F_anesthetic_state_0 = mc_anes_onset * f_anesthetic_drive(a_nmda_block_pyramidal_0, mc_anes_block50, mc_anes_hill)
+            a_ampa_activation_0 = f_ampa_drive(x_glutamate, cen[4, 0], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
+            F_bdnf_0 = rate_bdnf * f_bdnf_target(a_ampa_activation_0, a_nmda_block_pyramidal_0, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state)
+            a_trkb_0 = f_trkb_activation(x_bdnf, mc_trkb_k, mc_trkb_hill)
+            F_mtorc1_0 = rate_mtorc1 * f_mtorc1_target(a_trkb_0, mc_mtor_block)
+            F_synaptic_proteins_0 = rate_synaptic_proteins * f_protein_target(x_mtorc1, mc_protein_gain)
+            F_spines_0 = rate_spines * f_spine_target(x_synaptic_proteins, mc_spine_gain, mc_spine_block, pp_spine_set_point)
+            F_il6_0 = rate_il6 * f_il6_target(x_synaptic_proteins, mc_il6_effect)
+            a_ce_parent_0 = (((cen[0, 0] + ((cen[1, 0] * mc_ki_s) / mc_ki_r)) + ((cen[2, 0] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 0] * mc_ki_s) / mc_ki_rnk))
+            a_dissociation_drive_0 = f_emax_model(a_ce_parent_0, 1.0, mc_cadss_ec50, mc_cadss_hill)
+            F_tolerance_0 = mc_tolerance_gain * a_dissociation_drive_0
+            a_sedation_index_0 = f_sedation_effect(a_ce_parent_0, mc_sedation_ec50, cen[5, 0], mc_midazolam_ec50)
+            a_perceived_0 = (((pp_dissociation_sensitivity * a_dissociation_drive_0) / (1.0 + x_tolerance)) + (mc_sedation_perception_weight * a_sedation_index_0))
+            F_expectancy_0 = (mc_perception_gain * mc_session_expectancy) * a_perceived_0
+            F_antidepressant_onset_0 = rate_antidepressant_onset * in_ad_on
+            F_emetic_drive_0 = rate_emetic_drive * a_ce_parent_0
+            F_natural_course_0 = rate_natural_course * 1.0
+            a_r_drug_0 = min(f_drug_relief(x_mtorc1, x_synaptic_proteins, (x_spines / pp_spine_set_point), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
+            a_r_placebo_0 = f_placebo_relief(x_expectancy, pp_placebo_gain)
+            a_r_natural_0 = (mc_natural_course_max * x_natural_course)
+            a_r_antidepressant_0 = (pp_antidepressant_emax * x_antidepressant_onset)
+            F_severity_0 = rate_severity * f_symptom_target(a_r_drug_0, a_r_placebo_0, a_r_antidepressant_0, a_r_natural_0)
+            fresh = False
 
         # ---- depots: exact exponential decay -------------------------------------------------------------
         for d in range(10):
@@ -429,9 +498,6 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 cen[j, 1] = 0.0
                 cen[j, 2] = 0.0
         # ---- the chain (generated) -----------------------------------------------------------------------
-        a_nmda_drive_0 = f_occupancy_drive(cen[0, 0], cen[1, 0], cen[2, 0], cen[3, 0], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
-        a_nmda_block_interneuron_0 = f_nmda_block(a_nmda_drive_0, mc_m_interneuron, mc_nmda_hill)
-        a_nmda_block_pyramidal_0 = f_nmda_block(a_nmda_drive_0, mc_m_pyramidal, mc_nmda_hill)
         a_nmda_drive_m = f_occupancy_drive(cen[0, 1], cen[1, 1], cen[2, 1], cen[3, 1], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
         a_nmda_block_interneuron_m = f_nmda_block(a_nmda_drive_m, mc_m_interneuron, mc_nmda_hill)
         a_nmda_block_pyramidal_m = f_nmda_block(a_nmda_drive_m, mc_m_pyramidal, mc_nmda_hill)
@@ -440,62 +506,64 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         a_nmda_block_pyramidal_1 = f_nmda_block(a_nmda_drive_1, mc_m_pyramidal, mc_nmda_hill)
         # glutamate: dx/dt = k_glutamate * (glutamate_target(nmda_block_interneuron, nmda_block_pyramidal, g_dis) - x)
         g = rate_glutamate
-        x_glutamate_m, x_glutamate_1 = _adv(x_glutamate, g * f_glutamate_target(a_nmda_block_interneuron_0, a_nmda_block_pyramidal_0, mc_g_dis), g * f_glutamate_target(a_nmda_block_interneuron_m, a_nmda_block_pyramidal_m, mc_g_dis), g * f_glutamate_target(a_nmda_block_interneuron_1, a_nmda_block_pyramidal_1, mc_g_dis), w_shared, 10, u)
+        F_glutamate_1 = g * f_glutamate_target(a_nmda_block_interneuron_1, a_nmda_block_pyramidal_1, mc_g_dis)
+        x_glutamate_m, x_glutamate_1 = _adv(x_glutamate, F_glutamate_0, g * f_glutamate_target(a_nmda_block_interneuron_m, a_nmda_block_pyramidal_m, mc_g_dis), F_glutamate_1, w_shared, 10, u)
         # anesthetic_state: dx/dt = anes_onset * (anesthetic_drive(nmda_block_pyramidal, anes_block50, anes_hill)) - k_anesthetic * x
         g = mc_anes_onset
-        x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, g * f_anesthetic_drive(a_nmda_block_pyramidal_0, mc_anes_block50, mc_anes_hill), g * f_anesthetic_drive(a_nmda_block_pyramidal_m, mc_anes_block50, mc_anes_hill), g * f_anesthetic_drive(a_nmda_block_pyramidal_1, mc_anes_block50, mc_anes_hill), w_shared, 11, u)
-        a_ampa_activation_0 = f_ampa_drive(x_glutamate, cen[4, 0], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
+        F_anesthetic_state_1 = g * f_anesthetic_drive(a_nmda_block_pyramidal_1, mc_anes_block50, mc_anes_hill)
+        x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, g * f_anesthetic_drive(a_nmda_block_pyramidal_m, mc_anes_block50, mc_anes_hill), F_anesthetic_state_1, w_shared, 11, u)
         a_ampa_activation_m = f_ampa_drive(x_glutamate_m, cen[4, 1], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
         a_ampa_activation_1 = f_ampa_drive(x_glutamate_1, cen[4, 2], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
         # bdnf: dx/dt = k_bdnf * (bdnf_target(ampa_activation, nmda_block_pyramidal, bdnf_gain * bdnf_multiplier, eef2_gain, anesthetic_state) - x)
         g = rate_bdnf
-        x_bdnf_m, x_bdnf_1 = _adv(x_bdnf, g * f_bdnf_target(a_ampa_activation_0, a_nmda_block_pyramidal_0, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state), g * f_bdnf_target(a_ampa_activation_m, a_nmda_block_pyramidal_m, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_m), g * f_bdnf_target(a_ampa_activation_1, a_nmda_block_pyramidal_1, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_1), w_shared, 12, u)
-        a_trkb_0 = f_trkb_activation(x_bdnf, mc_trkb_k, mc_trkb_hill)
+        F_bdnf_1 = g * f_bdnf_target(a_ampa_activation_1, a_nmda_block_pyramidal_1, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_1)
+        x_bdnf_m, x_bdnf_1 = _adv(x_bdnf, F_bdnf_0, g * f_bdnf_target(a_ampa_activation_m, a_nmda_block_pyramidal_m, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_m), F_bdnf_1, w_shared, 12, u)
         a_trkb_m = f_trkb_activation(x_bdnf_m, mc_trkb_k, mc_trkb_hill)
         a_trkb_1 = f_trkb_activation(x_bdnf_1, mc_trkb_k, mc_trkb_hill)
         # mtorc1: dx/dt = k_mtorc1 * (mtorc1_target(trkb, mtor_block) - x)
         g = rate_mtorc1
-        x_mtorc1_m, x_mtorc1_1 = _adv(x_mtorc1, g * f_mtorc1_target(a_trkb_0, mc_mtor_block), g * f_mtorc1_target(a_trkb_m, mc_mtor_block), g * f_mtorc1_target(a_trkb_1, mc_mtor_block), w_shared, 13, u)
+        F_mtorc1_1 = g * f_mtorc1_target(a_trkb_1, mc_mtor_block)
+        x_mtorc1_m, x_mtorc1_1 = _adv(x_mtorc1, F_mtorc1_0, g * f_mtorc1_target(a_trkb_m, mc_mtor_block), F_mtorc1_1, w_shared, 13, u)
         # synaptic_proteins: dx/dt = k_proteins * (protein_target(mtorc1, protein_gain) - x)
         g = rate_synaptic_proteins
-        x_synaptic_proteins_m, x_synaptic_proteins_1 = _adv(x_synaptic_proteins, g * f_protein_target(x_mtorc1, mc_protein_gain), g * f_protein_target(x_mtorc1_m, mc_protein_gain), g * f_protein_target(x_mtorc1_1, mc_protein_gain), w_shared, 14, u)
+        F_synaptic_proteins_1 = g * f_protein_target(x_mtorc1_1, mc_protein_gain)
+        x_synaptic_proteins_m, x_synaptic_proteins_1 = _adv(x_synaptic_proteins, F_synaptic_proteins_0, g * f_protein_target(x_mtorc1_m, mc_protein_gain), F_synaptic_proteins_1, w_shared, 14, u)
         # spines: dx/dt = k_spines * (spine_target(synaptic_proteins, spine_gain, spine_block, spine_set_point) - x)
         g = rate_spines
-        x_spines_m, x_spines_1 = _adv(x_spines, g * f_spine_target(x_synaptic_proteins, mc_spine_gain, mc_spine_block, pp_spine_set_point), g * f_spine_target(x_synaptic_proteins_m, mc_spine_gain, mc_spine_block, pp_spine_set_point), g * f_spine_target(x_synaptic_proteins_1, mc_spine_gain, mc_spine_block, pp_spine_set_point), w_shared, 15, u)
+        F_spines_1 = g * f_spine_target(x_synaptic_proteins_1, mc_spine_gain, mc_spine_block, pp_spine_set_point)
+        x_spines_m, x_spines_1 = _adv(x_spines, F_spines_0, g * f_spine_target(x_synaptic_proteins_m, mc_spine_gain, mc_spine_block, pp_spine_set_point), F_spines_1, w_shared, 15, u)
         # il6: dx/dt = k_il6 * (il6_target(synaptic_proteins, il6_effect) - x)
         g = rate_il6
-        x_il6_m, x_il6_1 = _adv(x_il6, g * f_il6_target(x_synaptic_proteins, mc_il6_effect), g * f_il6_target(x_synaptic_proteins_m, mc_il6_effect), g * f_il6_target(x_synaptic_proteins_1, mc_il6_effect), w_shared, 16, u)
-        a_ce_parent_0 = (((cen[0, 0] + ((cen[1, 0] * mc_ki_s) / mc_ki_r)) + ((cen[2, 0] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 0] * mc_ki_s) / mc_ki_rnk))
-        a_dissociation_drive_0 = f_emax_model(a_ce_parent_0, 1.0, mc_cadss_ec50, mc_cadss_hill)
+        F_il6_1 = g * f_il6_target(x_synaptic_proteins_1, mc_il6_effect)
+        x_il6_m, x_il6_1 = _adv(x_il6, F_il6_0, g * f_il6_target(x_synaptic_proteins_m, mc_il6_effect), F_il6_1, w_shared, 16, u)
         a_ce_parent_m = (((cen[0, 1] + ((cen[1, 1] * mc_ki_s) / mc_ki_r)) + ((cen[2, 1] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 1] * mc_ki_s) / mc_ki_rnk))
         a_dissociation_drive_m = f_emax_model(a_ce_parent_m, 1.0, mc_cadss_ec50, mc_cadss_hill)
         a_ce_parent_1 = (((cen[0, 2] + ((cen[1, 2] * mc_ki_s) / mc_ki_r)) + ((cen[2, 2] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 2] * mc_ki_s) / mc_ki_rnk))
         a_dissociation_drive_1 = f_emax_model(a_ce_parent_1, 1.0, mc_cadss_ec50, mc_cadss_hill)
         # tolerance: dx/dt = tolerance_gain * (dissociation_drive) - k_tolerance * x
         g = mc_tolerance_gain
-        x_tolerance_m, x_tolerance_1 = _adv(x_tolerance, g * a_dissociation_drive_0, g * a_dissociation_drive_m, g * a_dissociation_drive_1, w_shared, 17, u)
-        a_sedation_index_0 = f_sedation_effect(a_ce_parent_0, mc_sedation_ec50, cen[5, 0], mc_midazolam_ec50)
-        a_perceived_0 = (((pp_dissociation_sensitivity * a_dissociation_drive_0) / (1.0 + x_tolerance)) + (mc_sedation_perception_weight * a_sedation_index_0))
+        F_tolerance_1 = g * a_dissociation_drive_1
+        x_tolerance_m, x_tolerance_1 = _adv(x_tolerance, F_tolerance_0, g * a_dissociation_drive_m, F_tolerance_1, w_shared, 17, u)
         a_sedation_index_m = f_sedation_effect(a_ce_parent_m, mc_sedation_ec50, cen[5, 1], mc_midazolam_ec50)
         a_perceived_m = (((pp_dissociation_sensitivity * a_dissociation_drive_m) / (1.0 + x_tolerance_m)) + (mc_sedation_perception_weight * a_sedation_index_m))
         a_sedation_index_1 = f_sedation_effect(a_ce_parent_1, mc_sedation_ec50, cen[5, 2], mc_midazolam_ec50)
         a_perceived_1 = (((pp_dissociation_sensitivity * a_dissociation_drive_1) / (1.0 + x_tolerance_1)) + (mc_sedation_perception_weight * a_sedation_index_1))
         # expectancy: dx/dt = perception_gain * session_expectancy * (perceived) - k_expectancy * x
         g = (mc_perception_gain * mc_session_expectancy)
-        x_expectancy_m, x_expectancy_1 = _adv(x_expectancy, g * a_perceived_0, g * a_perceived_m, g * a_perceived_1, w_shared, 18, u)
+        F_expectancy_1 = g * a_perceived_1
+        x_expectancy_m, x_expectancy_1 = _adv(x_expectancy, F_expectancy_0, g * a_perceived_m, F_expectancy_1, w_shared, 18, u)
         # antidepressant_onset: dx/dt = k_antidepressant * (ad_on - x)
         g = rate_antidepressant_onset
-        x_antidepressant_onset_m, x_antidepressant_onset_1 = _adv(x_antidepressant_onset, g * in_ad_on, g * in_ad_on, g * in_ad_on, w_shared, 19, u)
+        F_antidepressant_onset_1 = g * in_ad_on
+        x_antidepressant_onset_m, x_antidepressant_onset_1 = _adv(x_antidepressant_onset, F_antidepressant_onset_0, g * in_ad_on, F_antidepressant_onset_1, w_shared, 19, u)
         # emetic_drive: dx/dt = k_emetic * (ce_parent - x)
         g = rate_emetic_drive
-        x_emetic_drive_m, x_emetic_drive_1 = _adv(x_emetic_drive, g * a_ce_parent_0, g * a_ce_parent_m, g * a_ce_parent_1, w_shared, 20, u)
+        F_emetic_drive_1 = g * a_ce_parent_1
+        x_emetic_drive_m, x_emetic_drive_1 = _adv(x_emetic_drive, F_emetic_drive_0, g * a_ce_parent_m, F_emetic_drive_1, w_shared, 20, u)
         # natural_course: dx/dt = k_natural * (1 - x)
         g = rate_natural_course
-        x_natural_course_m, x_natural_course_1 = _adv(x_natural_course, g * 1.0, g * 1.0, g * 1.0, w_shared, 21, u)
-        a_r_drug_0 = min(f_drug_relief(x_mtorc1, x_synaptic_proteins, (x_spines / pp_spine_set_point), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
-        a_r_placebo_0 = f_placebo_relief(x_expectancy, pp_placebo_gain)
-        a_r_natural_0 = (mc_natural_course_max * x_natural_course)
-        a_r_antidepressant_0 = (pp_antidepressant_emax * x_antidepressant_onset)
+        F_natural_course_1 = g * 1.0
+        x_natural_course_m, x_natural_course_1 = _adv(x_natural_course, F_natural_course_0, g * 1.0, F_natural_course_1, w_shared, 21, u)
         a_r_drug_m = min(f_drug_relief(x_mtorc1_m, x_synaptic_proteins_m, (x_spines_m / pp_spine_set_point), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
         a_r_placebo_m = f_placebo_relief(x_expectancy_m, pp_placebo_gain)
         a_r_natural_m = (mc_natural_course_max * x_natural_course_m)
@@ -506,18 +574,20 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         a_r_antidepressant_1 = (pp_antidepressant_emax * x_antidepressant_onset_1)
         # severity: dx/dt = k_severity * (symptom_target(r_drug, r_placebo, r_antidepressant, r_natural) - x)
         g = rate_severity
-        x_severity_m, x_severity_1 = _adv(x_severity, g * f_symptom_target(a_r_drug_0, a_r_placebo_0, a_r_antidepressant_0, a_r_natural_0), g * f_symptom_target(a_r_drug_m, a_r_placebo_m, a_r_antidepressant_m, a_r_natural_m), g * f_symptom_target(a_r_drug_1, a_r_placebo_1, a_r_antidepressant_1, a_r_natural_1), w_shared, 22, u)
+        F_severity_1 = g * f_symptom_target(a_r_drug_1, a_r_placebo_1, a_r_antidepressant_1, a_r_natural_1)
+        x_severity_m, x_severity_1 = _adv(x_severity, F_severity_0, g * f_symptom_target(a_r_drug_m, a_r_placebo_m, a_r_antidepressant_m, a_r_natural_m), F_severity_1, w_shared, 22, u)
 
         # ---- per-session peaks and discharge readiness, within the monitoring window after a session -------
         if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc_monitor_window_h:
             sm = summ[i, sess]
-            o_cadss_0 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
-            o_sbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0))
-            o_dbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0))
-            o_hr_change_bpm_0 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0))
-            o_sedation_0 = a_sedation_index_0
-            o_nausea_probability_0 = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
-            margin0 = max(max(((o_cadss_0 / mc_monitor_cadss) - 1.0), ((o_sedation_0 / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_0 / mc_monitor_sbp) - 1.0))
+            if not summ_ok:
+                o_cadss_0 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
+                o_sbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0))
+                o_dbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0))
+                o_hr_change_bpm_0 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0))
+                o_sedation_0 = a_sedation_index_0
+                o_nausea_probability_0 = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
+                margin0 = max(max(((o_cadss_0 / mc_monitor_cadss) - 1.0), ((o_sedation_0 / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_0 / mc_monitor_sbp) - 1.0))
             o_cadss_m = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_m) / (1.0 + x_tolerance_m))
             o_sbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model(a_ce_parent_m, mc_sbp_emax, mc_sbp_ec50, 1.0))
             o_dbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model(a_ce_parent_m, mc_dbp_emax, mc_sbp_ec50, 1.0))
@@ -555,6 +625,10 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 sm[6] = max(sm[6], times[n] + 0.5 * h - sess_t0)
             if margin2 > 0.0:
                 sm[6] = max(sm[6], times[n] + h - sess_t0)
+            margin0 = margin2
+            summ_ok = True
+        else:
+            summ_ok = False
 
         # ---- commit the end-of-step state ----------------------------------------------------------------
         for b in range(6):
@@ -578,6 +652,32 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         x_emetic_drive = x_emetic_drive_1
         x_natural_course = x_natural_course_1
         x_severity = x_severity_1
+        a_nmda_drive_0 = a_nmda_drive_1
+        a_nmda_block_interneuron_0 = a_nmda_block_interneuron_1
+        a_nmda_block_pyramidal_0 = a_nmda_block_pyramidal_1
+        a_ce_parent_0 = a_ce_parent_1
+        a_ampa_activation_0 = a_ampa_activation_1
+        a_trkb_0 = a_trkb_1
+        a_dissociation_drive_0 = a_dissociation_drive_1
+        a_sedation_index_0 = a_sedation_index_1
+        a_perceived_0 = a_perceived_1
+        a_r_drug_0 = a_r_drug_1
+        a_r_placebo_0 = a_r_placebo_1
+        a_r_natural_0 = a_r_natural_1
+        a_r_antidepressant_0 = a_r_antidepressant_1
+        F_glutamate_0 = F_glutamate_1
+        F_anesthetic_state_0 = F_anesthetic_state_1
+        F_bdnf_0 = F_bdnf_1
+        F_mtorc1_0 = F_mtorc1_1
+        F_synaptic_proteins_0 = F_synaptic_proteins_1
+        F_spines_0 = F_spines_1
+        F_il6_0 = F_il6_1
+        F_tolerance_0 = F_tolerance_1
+        F_expectancy_0 = F_expectancy_1
+        F_antidepressant_onset_0 = F_antidepressant_onset_1
+        F_emetic_drive_0 = F_emetic_drive_1
+        F_natural_course_0 = F_natural_course_1
+        F_severity_0 = F_severity_1
 
 
 @njit(cache=True, parallel=True)
