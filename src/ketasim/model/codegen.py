@@ -15,6 +15,8 @@ cache directory named by the hash of their source (``kernel_module``).
 
 from __future__ import annotations
 
+import ast
+import copy
 import hashlib
 import importlib.util
 import os
@@ -99,13 +101,66 @@ def _needed_algebraics(m: Model, texts, done: set) -> list:
     return [a for a in m.algebraics if a.name in need]
 
 
+def _pure_calls(node) -> list:
+    """Pow and math/model-function calls that ``node`` always evaluates (not inside a piecewise or after the
+    first operand of and/or, which are evaluated lazily)."""
+    out = []
+
+    def walk(n):
+        if isinstance(n, ast.Call) and n.func.id == "piecewise":
+            return
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) or \
+                isinstance(n, ast.Call) and n.func.id not in ("min", "max", "abs"):
+            out.append(n)
+        if isinstance(n, ast.BoolOp):
+            walk(n.values[0])
+            return
+        for c in ast.iter_child_nodes(n):
+            walk(c)
+
+    walk(node)
+    return out
+
+
+def _function_body(text: str, depth: int = 1) -> list:
+    """Statements of a model function: a piecewise in tail position becomes if/else (so a fast path skips the
+    other branch), and a pow or call evaluated twice in a branch is evaluated once into a local (numba does not
+    merge repeated ``**``: with Python's error model it may raise, so it is not a pure function to LLVM).
+    The same operations on the same values: results are bitwise those of the one-line expression."""
+    ind = "    " * depth
+    tree = copy.deepcopy(E.parse(text))
+    if isinstance(tree, ast.Call) and tree.func.id == "piecewise":
+        value, cond, other = (ast.unparse(a) for a in tree.args)
+        return ([f"{ind}if {E.to_python(cond, lambda s: s, func_prefix='f_')}:"] + _function_body(value, depth + 1)
+                + [f"{ind}else:"] + _function_body(other, depth + 1))
+    seen, lines = {}, []
+    for n in _pure_calls(tree):
+        seen.setdefault(ast.dump(n), []).append(n)
+    temps = {}
+    for key, nodes in seen.items():
+        if len(nodes) > 1:
+            temps[key] = f"_t{depth}_{len(temps)}"
+            lines.append(f"{ind}{temps[key]} = {E.to_python(ast.unparse(nodes[0]), lambda s: s, func_prefix='f_')}")
+
+    class _Sub(ast.NodeTransformer):
+        def visit(self, n):
+            if isinstance(n, ast.expr) and ast.dump(n) in temps:
+                return ast.copy_location(ast.Name(id=temps[ast.dump(n)], ctx=ast.Load()), n)
+            return self.generic_visit(n)
+
+    if temps:
+        tree = _Sub().visit(tree)
+    lines.append(f"{ind}return {E.to_python(ast.unparse(tree), lambda s: s, func_prefix='f_')}")
+    return lines
+
+
 def generate(m: Model) -> str:
     """Source of the kernel module for model ``m``."""
     m.validate()
     L = []   # function definitions
     for f in m.functions:
-        body = E.to_python(f.expr, lambda s: s, func_prefix="f_")
-        L.append(f"@njit(cache=True)\ndef f_{f.name}({', '.join(f.args)}):\n    return {body}\n")
+        body = "\n".join(_function_body(f.expr))
+        L.append(f"@njit(cache=True)\ndef f_{f.name}({', '.join(f.args)}):\n{body}\n")
     functions = "\n\n".join(L)
 
     ind = " " * 4
@@ -133,15 +188,6 @@ def generate(m: Model) -> str:
                 val = _py(e.expr, pt)
                 lines.append(f"{tgt} = {tgt} + {val}" if e.op == "+" else f"{tgt} = {val}")
         ev_src[kind] = "\n".join(" " * 16 + x for x in lines) or " " * 16 + "pass"
-
-    # outputs at a grid point
-    out_lines = []
-    out_exprs = [o.expr for o in m.outputs]
-    for a in _needed_algebraics(m, out_exprs, set()):
-        out_lines.append(f"a_{a.name} = {_py(a.expr, pt)}")
-    for j, o in enumerate(m.outputs):
-        out_lines.append(f"row[{j}] = {_py(o.expr, pt)}")
-    outputs_src = "\n".join(" " * 12 + x for x in out_lines)
 
     # one step of the chain. The start-of-step (node 0) values of every algebraic and forcing equal the previous
     # step's end (node 1) values unless an event happened at the grid point in between, so node 0 is computed
@@ -171,6 +217,21 @@ def generate(m: Model) -> str:
     init0_src = "\n".join(ind + f"{v}_0 = 0.0" for v in carried)
     commit_src = "\n".join(" " * 8 + f"x_{s.name} = x_{s.name}_1" for s in m.states)
     commit_src += "\n" + "\n".join(" " * 8 + f"{v}_0 = {v}_1" for v in carried)
+
+    # outputs at a grid point: the chain's algebraics there are its node-0 values of the step that starts there
+    # (computed or carried just before), so only the others are evaluated
+    class _AtPoint(_Namer):
+        def __call__(self, name):
+            return f"a_{name}_0" if name in done[0] else super().__call__(name)
+
+    at = _AtPoint(m, None)
+    out_lines = []
+    out_exprs = [o.expr for o in m.outputs]
+    for a in _needed_algebraics(m, out_exprs, set(done[0])):
+        out_lines.append(f"a_{a.name} = {_py(a.expr, at)}")
+    for j, o in enumerate(m.outputs):
+        out_lines.append(f"row[{j}] = {_py(o.expr, at)}")
+    outputs_src = "\n".join(" " * 12 + x for x in out_lines)
 
     # per-session peaks and discharge margin at the three nodes (node 0 carried over like the chain's)
     out_names = set(m.output_names)
@@ -355,6 +416,17 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     conv_mdz = 1000.0 / mc_mw_midazolam
     ke0 = pp_ke0
     fu, fu_m = mc_fu, mc_fu_midazolam
+    kconv = np.empty(6)      # effect-site input per arterial mg/L: ke0 x (unbound µM per mg/L)
+    for j in range(6):
+        if j == 0 or j == 1:
+            conv = conv_k * fu
+        elif j == 2 or j == 3:
+            conv = conv_nk * fu
+        elif j == 4:
+            conv = conv_hnk * fu
+        else:
+            conv = conv_mdz * fu_m
+        kconv[j] = ke0 * conv
     n_steps = times.shape[0] - 1
     n_ev = ev_step.shape[0]
     n_out = out_idx.shape[0]
@@ -399,6 +471,18 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             elif kind == EV_GENERAL_ANESTHESIA:
 @EV_GA@
             e += 1
+        if fresh:
+            # the PK at this point as node 0 of the next step, then the chain's node 0 (after an event)
+            for b in range(6):
+                cn[b, 0] = 0.0
+                if active[b]:
+                    for m in range(nmodes[b]):
+                        zn[b, m, 0] = z[b, m]
+                        cn[b, 0] += kappa[i, b, m] * zn[b, m, 0]
+            for j in range(6):
+                cen[j, 0] = ce[j] if active[j] else 0.0
+@STEP0@
+            fresh = False
         while o < n_out and out_idx[o] == n:
             row = out[i, o]
             for b in range(6):
@@ -418,18 +502,6 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             break
         u = step_uid[n]
         h = times[n + 1] - times[n]
-        if fresh:
-            # start-of-step values of the PK nodes the chain reads, then the chain's node 0
-            for b in range(6):
-                cn[b, 0] = 0.0
-                if active[b]:
-                    for m in range(nmodes[b]):
-                        zn[b, m, 0] = z[b, m]
-                        cn[b, 0] += kappa[i, b, m] * zn[b, m, 0]
-            for j in range(6):
-                cen[j, 0] = ce[j] if active[j] else 0.0
-@STEP0@
-            fresh = False
 
         # ---- depots: exact exponential decay -------------------------------------------------------------
         for d in range(10):
@@ -469,16 +541,9 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                     cn[b, k] += kap * zn[b, m, k]
         # ---- effect sites (unbound, µM) ------------------------------------------------------------------
         for j in range(6):
-            if j == 0 or j == 1:
-                conv = conv_k * fu
-            elif j == 2 or j == 3:
-                conv = conv_nk * fu
-            elif j == 4:
-                conv = conv_hnk * fu
-            else:
-                conv = conv_mdz * fu_m
             if active[j]:
-                cm, c1 = _adv(ce[j], ke0 * conv * cn[j, 0], ke0 * conv * cn[j, 1], ke0 * conv * cn[j, 2], wke, 0, u)
+                kc = kconv[j]
+                cm, c1 = _adv(ce[j], kc * cn[j, 0], kc * cn[j, 1], kc * cn[j, 2], wke, 0, u)
                 cen[j, 0] = ce[j]
                 cen[j, 1] = cm
                 cen[j, 2] = c1

@@ -34,7 +34,11 @@ def f_occupancy_drive(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk):
 
 @njit(cache=True)
 def f_nmda_block(drive, multiplier, hill):
-    return (((drive / multiplier) / (1.0 + (drive / multiplier))) if (hill == 1.0) else (((drive / multiplier) ** hill) / (1.0 + ((drive / multiplier) ** hill))))
+    if (hill == 1.0):
+        return ((drive / multiplier) / (1.0 + (drive / multiplier)))
+    else:
+        _t2_0 = ((drive / multiplier) ** hill)
+        return (_t2_0 / (1.0 + _t2_0))
 
 
 @njit(cache=True)
@@ -54,12 +58,21 @@ def f_bdnf_target(ampa, block_pyramidal, gain, eef2_gain, anesthetic_state):
 
 @njit(cache=True)
 def f_anesthetic_drive(block_pyramidal, block50, hill):
-    return (0.0 if (((max(block_pyramidal, 0.0) / block50) < 0.001) and (hill >= 6.0)) else (((max(block_pyramidal, 0.0) / block50) ** hill) / (1.0 + ((max(block_pyramidal, 0.0) / block50) ** hill))))
+    if (((max(block_pyramidal, 0.0) / block50) < 0.001) and (hill >= 6.0)):
+        return 0.0
+    else:
+        _t2_0 = ((max(block_pyramidal, 0.0) / block50) ** hill)
+        return (_t2_0 / (1.0 + _t2_0))
 
 
 @njit(cache=True)
 def f_trkb_activation(bdnf, k, hill):
-    return ((((max(bdnf, 0.0) * max(bdnf, 0.0)) / ((max(bdnf, 0.0) * max(bdnf, 0.0)) + (k * k))) * (1.0 + (k * k))) if (hill == 2.0) else (((max(bdnf, 0.0) ** hill) / ((max(bdnf, 0.0) ** hill) + (k ** hill))) * (1.0 + (k ** hill))))
+    if (hill == 2.0):
+        return (((max(bdnf, 0.0) * max(bdnf, 0.0)) / ((max(bdnf, 0.0) * max(bdnf, 0.0)) + (k * k))) * (1.0 + (k * k)))
+    else:
+        _t2_0 = (max(bdnf, 0.0) ** hill)
+        _t2_1 = (k ** hill)
+        return ((_t2_0 / (_t2_0 + _t2_1)) * (1.0 + _t2_1))
 
 
 @njit(cache=True)
@@ -99,7 +112,17 @@ def f_symptom_target(r_drug, r_placebo, r_antidepressant, r_natural):
 
 @njit(cache=True)
 def f_emax_model(c, emax, ec50, hill):
-    return (0.0 if (c <= 0.0) else (((emax * c) / (c + ec50)) if (hill == 1.0) else (0.0 if ((hill >= 3.0) and (c < (1e-05 * ec50))) else ((emax * (c ** hill)) / ((c ** hill) + (ec50 ** hill))))))
+    if (c <= 0.0):
+        return 0.0
+    else:
+        if (hill == 1.0):
+            return ((emax * c) / (c + ec50))
+        else:
+            if ((hill >= 3.0) and (c < (1e-05 * ec50))):
+                return 0.0
+            else:
+                _t4_0 = (c ** hill)
+                return ((emax * _t4_0) / (_t4_0 + (ec50 ** hill)))
 
 
 @njit(cache=True)
@@ -277,6 +300,17 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     conv_mdz = 1000.0 / mc_mw_midazolam
     ke0 = pp_ke0
     fu, fu_m = mc_fu, mc_fu_midazolam
+    kconv = np.empty(6)      # effect-site input per arterial mg/L: ke0 x (unbound µM per mg/L)
+    for j in range(6):
+        if j == 0 or j == 1:
+            conv = conv_k * fu
+        elif j == 2 or j == 3:
+            conv = conv_nk * fu
+        elif j == 4:
+            conv = conv_hnk * fu
+        else:
+            conv = conv_mdz * fu_m
+        kconv[j] = ke0 * conv
     n_steps = times.shape[0] - 1
     n_ev = ev_step.shape[0]
     n_out = out_idx.shape[0]
@@ -346,66 +380,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             elif kind == EV_GENERAL_ANESTHESIA:
                 x_anesthetic_state = x_anesthetic_state + mc_general_anesthesia_depth
             e += 1
-        while o < n_out and out_idx[o] == n:
-            row = out[i, o]
-            for b in range(6):
-                c[b] = 0.0
-                ca[b] = 0.0
-                if active[b]:
-                    s = 0.0
-                    sa = 0.0
-                    for m in range(nmodes[b]):
-                        s += kappa_venous[i, b, m] * z[b, m]
-                        sa += kappa[i, b, m] * z[b, m]
-                    c[b] = max(s, 0.0) * 1000.0    # venous, mg/L -> ng/mL (a modal sum: clip rounding below 0)
-                    ca[b] = sa * 1000.0            # arterial
-            a_nmda_drive = f_occupancy_drive(ce[0], ce[1], ce[2], ce[3], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
-            a_nmda_block_interneuron = f_nmda_block(a_nmda_drive, mc_m_interneuron, mc_nmda_hill)
-            a_nmda_block_pyramidal = f_nmda_block(a_nmda_drive, mc_m_pyramidal, mc_nmda_hill)
-            a_ce_parent = (((ce[0] + ((ce[1] * mc_ki_s) / mc_ki_r)) + ((ce[2] * mc_ki_s) / mc_ki_snk)) + ((ce[3] * mc_ki_s) / mc_ki_rnk))
-            a_ampa_activation = f_ampa_drive(x_glutamate, ce[4], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
-            a_trkb = f_trkb_activation(x_bdnf, mc_trkb_k, mc_trkb_hill)
-            a_dissociation_drive = f_emax_model(a_ce_parent, 1.0, mc_cadss_ec50, mc_cadss_hill)
-            a_sedation_index = f_sedation_effect(a_ce_parent, mc_sedation_ec50, ce[5], mc_midazolam_ec50)
-            row[0] = c[0]
-            row[1] = c[1]
-            row[2] = (c[0] + c[1])
-            row[3] = (c[2] + c[3])
-            row[4] = c[4]
-            row[5] = c[5]
-            row[6] = (((ce[0] + ce[1]) / mc_fu) * mc_mw_ketamine)
-            row[7] = a_nmda_block_interneuron
-            row[8] = a_nmda_block_pyramidal
-            row[9] = x_glutamate
-            row[10] = (1.0 + a_ampa_activation)
-            row[11] = x_bdnf
-            row[12] = a_trkb
-            row[13] = x_mtorc1
-            row[14] = x_synaptic_proteins
-            row[15] = (x_spines / pp_spine_set_point)
-            row[16] = x_il6
-            row[17] = x_expectancy
-            row[18] = x_antidepressant_onset
-            row[19] = x_severity
-            row[20] = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive) / (1.0 + x_tolerance))
-            row[21] = (pp_bp_sensitivity * f_emax_model(a_ce_parent, mc_sbp_emax, mc_sbp_ec50, 1.0))
-            row[22] = (pp_bp_sensitivity * f_emax_model(a_ce_parent, mc_dbp_emax, mc_sbp_ec50, 1.0))
-            row[23] = (pp_bp_sensitivity * f_emax_model(a_ce_parent, mc_hr_emax, mc_hr_ec50, 1.0))
-            row[24] = a_sedation_index
-            row[25] = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
-            row[26] = (1.0 if (((c[0] + c[1]) / mc_mw_ketamine) >= mc_anesthesia_umol) else 0.0)
-            row[27] = x_anesthetic_state
-            row[28] = (x_severity * pp_baseline_score)
-            row[29] = ca[0]
-            row[30] = ca[1]
-            row[31] = (ca[0] + ca[1])
-            o += 1
-        if n == n_steps:
-            break
-        u = step_uid[n]
-        h = times[n + 1] - times[n]
         if fresh:
-            # start-of-step values of the PK nodes the chain reads, then the chain's node 0
+            # the PK at this point as node 0 of the next step, then the chain's node 0 (after an event)
             for b in range(6):
                 cn[b, 0] = 0.0
                 if active[b]:
@@ -441,6 +417,56 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             a_r_antidepressant_0 = (pp_antidepressant_emax * x_antidepressant_onset)
             F_severity_0 = rate_severity * f_symptom_target(a_r_drug_0, a_r_placebo_0, a_r_antidepressant_0, a_r_natural_0)
             fresh = False
+        while o < n_out and out_idx[o] == n:
+            row = out[i, o]
+            for b in range(6):
+                c[b] = 0.0
+                ca[b] = 0.0
+                if active[b]:
+                    s = 0.0
+                    sa = 0.0
+                    for m in range(nmodes[b]):
+                        s += kappa_venous[i, b, m] * z[b, m]
+                        sa += kappa[i, b, m] * z[b, m]
+                    c[b] = max(s, 0.0) * 1000.0    # venous, mg/L -> ng/mL (a modal sum: clip rounding below 0)
+                    ca[b] = sa * 1000.0            # arterial
+            row[0] = c[0]
+            row[1] = c[1]
+            row[2] = (c[0] + c[1])
+            row[3] = (c[2] + c[3])
+            row[4] = c[4]
+            row[5] = c[5]
+            row[6] = (((ce[0] + ce[1]) / mc_fu) * mc_mw_ketamine)
+            row[7] = a_nmda_block_interneuron_0
+            row[8] = a_nmda_block_pyramidal_0
+            row[9] = x_glutamate
+            row[10] = (1.0 + a_ampa_activation_0)
+            row[11] = x_bdnf
+            row[12] = a_trkb_0
+            row[13] = x_mtorc1
+            row[14] = x_synaptic_proteins
+            row[15] = (x_spines / pp_spine_set_point)
+            row[16] = x_il6
+            row[17] = x_expectancy
+            row[18] = x_antidepressant_onset
+            row[19] = x_severity
+            row[20] = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
+            row[21] = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0))
+            row[22] = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0))
+            row[23] = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0))
+            row[24] = a_sedation_index_0
+            row[25] = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
+            row[26] = (1.0 if (((c[0] + c[1]) / mc_mw_ketamine) >= mc_anesthesia_umol) else 0.0)
+            row[27] = x_anesthetic_state
+            row[28] = (x_severity * pp_baseline_score)
+            row[29] = ca[0]
+            row[30] = ca[1]
+            row[31] = (ca[0] + ca[1])
+            o += 1
+        if n == n_steps:
+            break
+        u = step_uid[n]
+        h = times[n + 1] - times[n]
 
         # ---- depots: exact exponential decay -------------------------------------------------------------
         for d in range(10):
@@ -480,16 +506,9 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                     cn[b, k] += kap * zn[b, m, k]
         # ---- effect sites (unbound, µM) ------------------------------------------------------------------
         for j in range(6):
-            if j == 0 or j == 1:
-                conv = conv_k * fu
-            elif j == 2 or j == 3:
-                conv = conv_nk * fu
-            elif j == 4:
-                conv = conv_hnk * fu
-            else:
-                conv = conv_mdz * fu_m
             if active[j]:
-                cm, c1 = _adv(ce[j], ke0 * conv * cn[j, 0], ke0 * conv * cn[j, 1], ke0 * conv * cn[j, 2], wke, 0, u)
+                kc = kconv[j]
+                cm, c1 = _adv(ce[j], kc * cn[j, 0], kc * cn[j, 1], kc * cn[j, 2], wke, 0, u)
                 cen[j, 0] = ce[j]
                 cen[j, 1] = cm
                 cen[j, 2] = c1
