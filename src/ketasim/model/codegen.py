@@ -36,6 +36,8 @@ EVENT_CODES = {"bolus": 0, "depot": 1, "rate": 2, "session": 3, "antidepressant_
 class _Namer:
     """Python names of model symbols at one evaluation point (a step node, or an output/grid point)."""
 
+    hoister = None     # a _Hoister while generate() runs
+
     def __init__(self, m: Model, node: int | None):
         self.node = node                       # 0, 1, 2 = start, middle, end of a step; None = grid point
         self.kind = {}
@@ -70,12 +72,15 @@ class _Namer:
             if site == "arterial":
                 return f"(cn[{b}, {self.node}] * 1000.0)"
             return f"(_venous_node(kappa_venous, zn, nmodes, i, {b}, {self.node}) * 1000.0)"
-        if name.startswith("o_"):
+        if name.startswith(("o_", "inv_")):
             return name
         raise KeyError(name)
 
 
 def _py(text, namer, out_names=None):
+    hoister = getattr(namer, "hoister", None)
+    if hoister is not None:
+        text = hoister(text)
     if out_names:
         base = namer
 
@@ -99,6 +104,96 @@ def _needed_algebraics(m: Model, texts, done: set) -> list:
             need.add(n)
             todo += deps[n]
     return [a for a in m.algebraics if a.name in need]
+
+
+class _Hoister:
+    """Per-patient invariants out of the step loop: in a call ``f(args)`` of a model function whose arguments
+    are constants, per-patient parameters or numbers, a pow or call of the body that reads only those arguments
+    (e.g. ``ec50 ** hill`` of an Emax model) is computed once per patient (``inv_k``) and the call goes to a
+    variant of ``f`` taking it as an argument. Same operations on the same values: bitwise the same results.
+    (numba cannot hoist it itself: with Python's error model ``**`` may raise, so it is not a pure function.)"""
+
+    def __init__(self, m: Model):
+        self.m = m
+        self.funcs = {f.name: f for f in m.functions}
+        kinds = {}
+        for k in ("constants", "patient", "rates"):
+            for n in m.names(k):
+                kinds[n] = k
+        self.kinds = kinds
+        self.invariants = {}      # text (model names) -> inv_k
+        self.variants = {}        # (function, hoisted dumps) -> (name, args, body text)
+
+    def _invariant(self, node) -> bool:
+        return all(isinstance(n, ast.Constant) or isinstance(n, ast.Name) and n.id in self.kinds
+                   or isinstance(n, (ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Load, ast.expr_context))
+                   for n in ast.walk(node))
+
+    def __call__(self, text: str) -> str:
+        tree = copy.deepcopy(E.parse(text))
+        tree = self._visit(tree)
+        return ast.unparse(tree)
+
+    def _visit(self, node):
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                setattr(node, field, [self._visit(v) if isinstance(v, ast.AST) else v for v in value])
+            elif isinstance(value, ast.AST):
+                setattr(node, field, self._visit(value))
+        if isinstance(node, ast.Call) and node.func.id in self.funcs:
+            return self._specialise(node)
+        return node
+
+    def _specialise(self, call):
+        f = self.funcs[call.func.id]
+        bound = {a: arg for a, arg in zip(f.args, call.args) if self._invariant(arg)}
+        if not bound:
+            return call
+        body = copy.deepcopy(E.parse(f.expr))
+        found = []
+
+        def walk(n):
+            worth = isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) or \
+                isinstance(n, ast.Call) and n.func.id in ("exp", "log", "sqrt", "tanh")
+            names = {x.id for x in ast.walk(n) if isinstance(x, ast.Name)}
+            calls = any(isinstance(x, ast.Call) and x.func.id not in ("exp", "log", "sqrt", "tanh", "min", "max", "abs")
+                        for x in ast.walk(n))
+            if worth and names and names <= set(bound) and not calls:
+                found.append(n)
+                return
+            for c in ast.iter_child_nodes(n):
+                walk(c)
+
+        walk(body)
+        if not found:
+            return call
+        dumps = tuple(dict.fromkeys(ast.dump(n) for n in found))
+        key = (f.name, dumps)
+        if key not in self.variants:
+            params = [f"_h{j}" for j in range(len(dumps))]
+
+            class _Sub(ast.NodeTransformer):
+                def visit(self, n):
+                    if isinstance(n, ast.expr) and ast.dump(n) in dumps:
+                        return ast.copy_location(ast.Name(id=params[dumps.index(ast.dump(n))], ctx=ast.Load()), n)
+                    return self.generic_visit(n)
+
+            self.variants[key] = (f"{f.name}__{len(self.variants)}", tuple(f.args) + tuple(params),
+                                  ast.unparse(_Sub().visit(copy.deepcopy(body))))
+        name, _, _ = self.variants[key]
+        extra = []
+        for d in dumps:
+            sub = next(n for n in found if ast.dump(n) == d)
+
+            class _Bind(ast.NodeTransformer):
+                def visit_Name(self, n):
+                    return copy.deepcopy(bound[n.id]) if n.id in bound else n
+
+            text = ast.unparse(_Bind().visit(copy.deepcopy(sub)))
+            if text not in self.invariants:
+                self.invariants[text] = f"inv_{len(self.invariants)}"
+            extra.append(ast.Name(id=self.invariants[text], ctx=ast.Load()))
+        return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(call.args) + extra, keywords=[])
 
 
 def _pure_calls(node) -> list:
@@ -157,6 +252,15 @@ def _function_body(text: str, depth: int = 1) -> list:
 def generate(m: Model) -> str:
     """Source of the kernel module for model ``m``."""
     m.validate()
+    hoister = _Hoister(m)
+    _Namer.hoister = hoister
+    try:
+        return _generate(m, hoister)
+    finally:
+        _Namer.hoister = None
+
+
+def _generate(m: Model, hoister: _Hoister) -> str:
     L = []   # function definitions
     for f in m.functions:
         body = "\n".join(_function_body(f.expr))
@@ -171,6 +275,7 @@ def generate(m: Model) -> str:
         loads.append(f"pp_{p.name} = pp_i[{j}]")
     for j, s in enumerate(m.states):
         loads.append(f"rate_{s.name} = rates[{10 + j}]")
+    loads.append("@INV@")
     pt = _Namer(m, None)
     for i in m.inputs:
         loads.append(f"in_{i.name} = {float(i.init)!r}")
@@ -252,6 +357,19 @@ def generate(m: Model) -> str:
                 summ.append(f"sm[{j}] = max(sm[{j}], o_{s.of}_{NODES[k]})")
     summ_src = "\n".join(" " * 12 + x for x in summ)
     summ0_src = "\n".join(" " * 16 + x for x in summ0) or " " * 16 + "pass"
+
+    # the hoisted invariants (computed once per patient) and the function variants that receive them
+    plain = _Namer(m, None)
+    inv_loads = []
+    for (_, _), (name, args, body) in hoister.variants.items():
+        functions += (f"\n\n@njit(cache=True)\ndef f_{name}({', '.join(args)}):\n"
+                      + "\n".join(_function_body(body)) + "\n")
+    for text, inv in hoister.invariants.items():
+        used = sorted(E.names(text))
+        functions += (f"\n\n@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused\n"
+                      f"def _{inv}({', '.join(used)}):\n    return {E.to_python(text, lambda s: s, func_prefix='f_')}\n")
+        inv_loads.append(f"{ind}{inv} = _{inv}({', '.join(plain(u) for u in used)})")
+    loads_src = loads_src.replace(ind + "@INV@", "\n".join(inv_loads) or ind + "pass")
 
     consts = {
         "MODEL_NAME": repr(m.name), "DIGEST": repr(m.digest()), "SOLVER_DIGEST": repr(_solver_digest()),

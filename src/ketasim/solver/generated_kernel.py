@@ -135,6 +135,50 @@ def f_nausea_curve(drive, pmax, n50):
     return (((pmax * max(drive, 0.0)) * max(drive, 0.0)) / ((max(drive, 0.0) * max(drive, 0.0)) + (n50 * n50)))
 
 
+@njit(cache=True)
+def f_trkb_activation__0(bdnf, k, hill, _h0):
+    if (hill == 2.0):
+        return (((max(bdnf, 0.0) * max(bdnf, 0.0)) / ((max(bdnf, 0.0) * max(bdnf, 0.0)) + (k * k))) * (1.0 + (k * k)))
+    else:
+        _t2_0 = (max(bdnf, 0.0) ** hill)
+        return ((_t2_0 / (_t2_0 + _h0)) * (1.0 + _h0))
+
+
+@njit(cache=True)
+def f_emax_model__1(c, emax, ec50, hill, _h0):
+    if (c <= 0.0):
+        return 0.0
+    else:
+        if (hill == 1.0):
+            return ((emax * c) / (c + ec50))
+        else:
+            if ((hill >= 3.0) and (c < (1e-05 * ec50))):
+                return 0.0
+            else:
+                _t4_0 = (c ** hill)
+                return ((emax * _t4_0) / (_t4_0 + _h0))
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_0(trkb_hill, trkb_k):
+    return (trkb_k ** trkb_hill)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_1(cadss_ec50, cadss_hill):
+    return (cadss_ec50 ** cadss_hill)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_2(sbp_ec50):
+    return (sbp_ec50 ** 1.0)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_3(hr_ec50):
+    return (hr_ec50 ** 1.0)
+
+
 @njit(cache=True, inline='always')
 def _adv(x0, f0, fm, f1, w, r, u):
     """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8]."""
@@ -254,6 +298,10 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     rate_emetic_drive = rates[20]
     rate_natural_course = rates[21]
     rate_severity = rates[22]
+    inv_0 = _inv_0(mc_trkb_hill, mc_trkb_k)
+    inv_1 = _inv_1(mc_cadss_ec50, mc_cadss_hill)
+    inv_2 = _inv_2(mc_sbp_ec50)
+    inv_3 = _inv_3(mc_hr_ec50)
     in_ad_on = 0.0
     x_glutamate = 1.0
     x_anesthetic_state = 0.0
@@ -397,13 +445,13 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             F_anesthetic_state_0 = mc_anes_onset * f_anesthetic_drive(a_nmda_block_pyramidal_0, mc_anes_block50, mc_anes_hill)
             a_ampa_activation_0 = f_ampa_drive(x_glutamate, cen[4, 0], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
             F_bdnf_0 = rate_bdnf * f_bdnf_target(a_ampa_activation_0, a_nmda_block_pyramidal_0, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state)
-            a_trkb_0 = f_trkb_activation(x_bdnf, mc_trkb_k, mc_trkb_hill)
+            a_trkb_0 = f_trkb_activation__0(x_bdnf, mc_trkb_k, mc_trkb_hill, inv_0)
             F_mtorc1_0 = rate_mtorc1 * f_mtorc1_target(a_trkb_0, mc_mtor_block)
             F_synaptic_proteins_0 = rate_synaptic_proteins * f_protein_target(x_mtorc1, mc_protein_gain)
             F_spines_0 = rate_spines * f_spine_target(x_synaptic_proteins, mc_spine_gain, mc_spine_block, pp_spine_set_point)
             F_il6_0 = rate_il6 * f_il6_target(x_synaptic_proteins, mc_il6_effect)
             a_ce_parent_0 = (((cen[0, 0] + ((cen[1, 0] * mc_ki_s) / mc_ki_r)) + ((cen[2, 0] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 0] * mc_ki_s) / mc_ki_rnk))
-            a_dissociation_drive_0 = f_emax_model(a_ce_parent_0, 1.0, mc_cadss_ec50, mc_cadss_hill)
+            a_dissociation_drive_0 = f_emax_model__1(a_ce_parent_0, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_1)
             F_tolerance_0 = mc_tolerance_gain * a_dissociation_drive_0
             a_sedation_index_0 = f_sedation_effect(a_ce_parent_0, mc_sedation_ec50, cen[5, 0], mc_midazolam_ec50)
             a_perceived_0 = (((pp_dissociation_sensitivity * a_dissociation_drive_0) / (1.0 + x_tolerance)) + (mc_sedation_perception_weight * a_sedation_index_0))
@@ -451,9 +499,9 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             row[18] = x_antidepressant_onset
             row[19] = x_severity
             row[20] = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
-            row[21] = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0))
-            row[22] = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0))
-            row[23] = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0))
+            row[21] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
+            row[22] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
+            row[23] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
             row[24] = a_sedation_index_0
             row[25] = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
             row[26] = (1.0 if (((c[0] + c[1]) / mc_mw_ketamine) >= mc_anesthesia_umol) else 0.0)
@@ -537,8 +585,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         g = rate_bdnf
         F_bdnf_1 = g * f_bdnf_target(a_ampa_activation_1, a_nmda_block_pyramidal_1, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_1)
         x_bdnf_m, x_bdnf_1 = _adv(x_bdnf, F_bdnf_0, g * f_bdnf_target(a_ampa_activation_m, a_nmda_block_pyramidal_m, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_m), F_bdnf_1, w_shared, 12, u)
-        a_trkb_m = f_trkb_activation(x_bdnf_m, mc_trkb_k, mc_trkb_hill)
-        a_trkb_1 = f_trkb_activation(x_bdnf_1, mc_trkb_k, mc_trkb_hill)
+        a_trkb_m = f_trkb_activation__0(x_bdnf_m, mc_trkb_k, mc_trkb_hill, inv_0)
+        a_trkb_1 = f_trkb_activation__0(x_bdnf_1, mc_trkb_k, mc_trkb_hill, inv_0)
         # mtorc1: dx/dt = k_mtorc1 * (mtorc1_target(trkb, mtor_block) - x)
         g = rate_mtorc1
         F_mtorc1_1 = g * f_mtorc1_target(a_trkb_1, mc_mtor_block)
@@ -556,9 +604,9 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         F_il6_1 = g * f_il6_target(x_synaptic_proteins_1, mc_il6_effect)
         x_il6_m, x_il6_1 = _adv(x_il6, F_il6_0, g * f_il6_target(x_synaptic_proteins_m, mc_il6_effect), F_il6_1, w_shared, 16, u)
         a_ce_parent_m = (((cen[0, 1] + ((cen[1, 1] * mc_ki_s) / mc_ki_r)) + ((cen[2, 1] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 1] * mc_ki_s) / mc_ki_rnk))
-        a_dissociation_drive_m = f_emax_model(a_ce_parent_m, 1.0, mc_cadss_ec50, mc_cadss_hill)
+        a_dissociation_drive_m = f_emax_model__1(a_ce_parent_m, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_1)
         a_ce_parent_1 = (((cen[0, 2] + ((cen[1, 2] * mc_ki_s) / mc_ki_r)) + ((cen[2, 2] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 2] * mc_ki_s) / mc_ki_rnk))
-        a_dissociation_drive_1 = f_emax_model(a_ce_parent_1, 1.0, mc_cadss_ec50, mc_cadss_hill)
+        a_dissociation_drive_1 = f_emax_model__1(a_ce_parent_1, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_1)
         # tolerance: dx/dt = tolerance_gain * (dissociation_drive) - k_tolerance * x
         g = mc_tolerance_gain
         F_tolerance_1 = g * a_dissociation_drive_1
@@ -601,16 +649,16 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             sm = summ[i, sess]
             if not summ_ok:
                 o_cadss_0 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
-                o_sbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0))
-                o_dbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0))
-                o_hr_change_bpm_0 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0))
+                o_sbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
+                o_dbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
+                o_hr_change_bpm_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
                 o_sedation_0 = a_sedation_index_0
                 o_nausea_probability_0 = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
                 margin0 = max(max(((o_cadss_0 / mc_monitor_cadss) - 1.0), ((o_sedation_0 / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_0 / mc_monitor_sbp) - 1.0))
             o_cadss_m = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_m) / (1.0 + x_tolerance_m))
-            o_sbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model(a_ce_parent_m, mc_sbp_emax, mc_sbp_ec50, 1.0))
-            o_dbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model(a_ce_parent_m, mc_dbp_emax, mc_sbp_ec50, 1.0))
-            o_hr_change_bpm_m = (pp_bp_sensitivity * f_emax_model(a_ce_parent_m, mc_hr_emax, mc_hr_ec50, 1.0))
+            o_sbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_m, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
+            o_dbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_m, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
+            o_hr_change_bpm_m = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_m, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
             o_sedation_m = a_sedation_index_m
             o_nausea_probability_m = f_nausea_curve(x_emetic_drive_m, mc_nausea_pmax, mc_nausea_ec50)
             margin1 = max(max(((o_cadss_m / mc_monitor_cadss) - 1.0), ((o_sedation_m / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_m / mc_monitor_sbp) - 1.0))
@@ -621,9 +669,9 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             sm[4] = max(sm[4], o_sedation_m)
             sm[5] = max(sm[5], o_nausea_probability_m)
             o_cadss_1 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_1) / (1.0 + x_tolerance_1))
-            o_sbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_1, mc_sbp_emax, mc_sbp_ec50, 1.0))
-            o_dbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_1, mc_dbp_emax, mc_sbp_ec50, 1.0))
-            o_hr_change_bpm_1 = (pp_bp_sensitivity * f_emax_model(a_ce_parent_1, mc_hr_emax, mc_hr_ec50, 1.0))
+            o_sbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
+            o_dbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
+            o_hr_change_bpm_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
             o_sedation_1 = a_sedation_index_1
             o_nausea_probability_1 = f_nausea_curve(x_emetic_drive_1, mc_nausea_pmax, mc_nausea_ec50)
             margin2 = max(max(((o_cadss_1 / mc_monitor_cadss) - 1.0), ((o_sedation_1 / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_1 / mc_monitor_sbp) - 1.0))
