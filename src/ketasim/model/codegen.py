@@ -456,7 +456,7 @@ import numpy as np
 from numba import njit, prange
 
 from ketasim.pk import MAX_MODES as NM
-from ketasim.solver.expint import step_weights
+from ketasim.solver.expint import step_weights, step_weights_const
 
 MODEL_NAME = @MODEL_NAME@
 DIGEST = @DIGEST@
@@ -503,12 +503,21 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     pp_i = pp[i]
 @LOADS@
     # per-patient weights: PK modes and effect-site equilibration
+    # A block fed only by infusion rates (midazolam; parent ketamine without depots) has a forcing constant over
+    # every step: 4 weights (one exp, one expm1) instead of the quadratic-forcing 8.
+    any_dep = False
+    for d in range(10):
+        any_dep = any_dep or active_dep[d]
     wpk = np.empty((6 * NM, n_u, 8))      # row b*NM + m: mode m of PK block b
     for b in range(6):
         if active[b]:
+            const_b = b == 5 or (b <= 1 and not any_dep)
             for m in range(nmodes[b]):
                 for u in range(n_u):
-                    step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                    if const_b:
+                        step_weights_const(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                    else:
+                        step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
         step_weights(-pp_ke0, unique_steps[u], wke[0, u])
@@ -622,19 +631,24 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         h = times[n + 1] - times[n]
 
         # ---- depots: exact exponential decay -------------------------------------------------------------
-        for d in range(10):
-            if active_dep[d]:
-                depn[d, 0] = dep[d]
-                depn[d, 1] = dep[d] * w_shared[d, u, 1]
-                depn[d, 2] = dep[d] * w_shared[d, u, 0]
+        if any_dep:
+            for d in range(10):
+                if active_dep[d]:
+                    depn[d, 0] = dep[d]
+                    depn[d, 1] = dep[d] * w_shared[d, u, 1]
+                    depn[d, 2] = dep[d] * w_shared[d, u, 0]
         # ---- parent ketamine blocks: input into central (mg/h) ---------------------------------------------
         for k in range(3):
-            f_in[0, k] = (rate[0] + ka[0] * depn[0, k] + ka[4] * depn[4, k] + ka[6] * depn[6, k]
-                          + ka[8] * depn[8, k] + ka[2] * depn[2, k] * fh_s)
-            f_in[1, k] = (rate[1] + ka[1] * depn[1, k] + ka[5] * depn[5, k] + ka[7] * depn[7, k]
-                          + ka[9] * depn[9, k] + ka[3] * depn[3, k] * fh_r)
-            extracted[0, k] = ka[2] * depn[2, k] * (1.0 - fh_s)     # first pass forms norketamine
-            extracted[1, k] = ka[3] * depn[3, k] * (1.0 - fh_r)
+            if any_dep:
+                f_in[0, k] = (rate[0] + ka[0] * depn[0, k] + ka[4] * depn[4, k] + ka[6] * depn[6, k]
+                              + ka[8] * depn[8, k] + ka[2] * depn[2, k] * fh_s)
+                f_in[1, k] = (rate[1] + ka[1] * depn[1, k] + ka[5] * depn[5, k] + ka[7] * depn[7, k]
+                              + ka[9] * depn[9, k] + ka[3] * depn[3, k] * fh_r)
+                extracted[0, k] = ka[2] * depn[2, k] * (1.0 - fh_s)     # first pass forms norketamine
+                extracted[1, k] = ka[3] * depn[3, k] * (1.0 - fh_r)
+            else:               # infusions and boluses only (extracted stays 0)
+                f_in[0, k] = rate[0]
+                f_in[1, k] = rate[1]
             f_in[5, k] = rate[2]
         for b in (0, 1, 2, 3, 4, 5):
             if not active[b]:
@@ -649,9 +663,16 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                     f_in[4, k] = fm_hnk * (pp_cl_snk * cn[2, k] + pp_cl_rnk * cn[3, k])
             for k in range(3):
                 cn[b, k] = 0.0
+            const_b = b == 5 or (b <= 1 and not any_dep)
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
-                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
+                if const_b:     # constant forcing (f_in[b, 0] = f_in[b, 1] = f_in[b, 2]): exact
+                    r = b * NM + m
+                    kf = kap * f_in[b, 0]
+                    zm = wpk[r, u, 1] * z[b, m] + wpk[r, u, 3] * kf
+                    z1 = wpk[r, u, 0] * z[b, m] + wpk[r, u, 2] * kf
+                else:
+                    zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
                 zn[b, m, 0] = z[b, m]
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1

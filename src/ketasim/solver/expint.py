@@ -82,6 +82,28 @@ def step_weights(lam, h, out):
     out[7] = hh * (-0.5 * b2 + b3)
 
 
+@njit(cache=True, error_model="numpy")
+def step_weights_const(lam, h, out):
+    """Fill out[0:4] = [e^z, e^(z/2), h phi1(z), h/2 phi1(z/2)]: the weights for a forcing constant over the step
+    (x(h) = e^z x0 + h phi1(z) f; x(h/2) likewise), which is all a PK mode fed by infusion rates only needs."""
+    z = lam * h
+    zh = 0.5 * z
+    if abs(zh) >= 0.25:
+        eh = math.exp(zh)
+        emh = math.expm1(zh)
+        out[0] = eh * eh
+        out[1] = eh
+        out[2] = h * (emh * (eh + 1.0) / z)
+        out[3] = 0.5 * h * (emh / zh)
+    else:
+        e2, b1, b2, b3 = _phis_series(zh)
+        e1, a1, a2, a3 = phis(z)
+        out[0] = e1
+        out[1] = e2
+        out[2] = h * a1
+        out[3] = 0.5 * h * b1
+
+
 def weights_table(lams: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """(len(lams), len(steps), 8) weights for shared rates."""
     out = np.empty((lams.shape[0], steps.shape[0], 8))

@@ -10,11 +10,11 @@ import numpy as np
 from numba import njit, prange
 
 from ketasim.pk import MAX_MODES as NM
-from ketasim.solver.expint import step_weights
+from ketasim.solver.expint import step_weights, step_weights_const
 
 MODEL_NAME = 'ketasim'
 DIGEST = 'cec2970f19ad5292'
-SOLVER_DIGEST = '1751c84caeb066b5'   # solver/expint.py, whose compiled code numba caches inside this kernel
+SOLVER_DIGEST = '620cf752a4667f0c'   # solver/expint.py, whose compiled code numba caches inside this kernel
 MC_NAMES = ('ki_s', 'ki_r', 'ki_snk', 'ki_rnk', 'm_interneuron', 'm_pyramidal', 'nmda_hill', 'g_dis', 'w_hnk', 'ec50_hnk', 'bdnf_gain', 'eef2_gain', 'trkb_k', 'trkb_hill', 'protein_gain', 'spine_gain', 'il6_effect', 'w_protein', 'w_spine', 'cadss_max', 'cadss_ec50', 'cadss_hill', 'tolerance_gain', 'sbp_emax', 'sbp_ec50', 'dbp_emax', 'hr_emax', 'hr_ec50', 'sedation_ec50', 'midazolam_ec50', 'nausea_pmax', 'nausea_ec50', 'fu', 'fu_midazolam', 'mw_ketamine', 'mw_norketamine', 'mw_hnk', 'mw_midazolam', 'fm_nk', 'fm_hnk', 'perception_gain', 'sedation_perception_weight', 'expectancy_feedback', 'feedback_scale', 'natural_course_max', 'anesthesia_umol', 'ampa_block', 'mtor_block', 'spine_block', 'session_expectancy', 'monitor_cadss', 'monitor_sedation', 'monitor_sbp', 'w_mtorc1', 'anes_block50', 'anes_hill', 'ampa_eps', 'anes_onset', 'general_anesthesia_depth', 'monitor_window_h')
 PP_NAMES = ('weight_kg', 'fh_s', 'fh_r', 'fgut_s', 'fgut_r', 'f_iiv', 'cl_s', 'cl_r', 'cl_snk', 'cl_rnk', 'ke0', 'bdnf_multiplier', 'emax_drug', 'drug_sensitivity', 'placebo_gain', 'antidepressant_emax', 'spine_set_point', 'bp_sensitivity', 'dissociation_sensitivity', 'baseline_score')
 STATE_NAMES = ('glutamate', 'anesthetic_state', 'bdnf', 'mtorc1', 'synaptic_proteins', 'spines', 'il6', 'tolerance', 'expectancy', 'antidepressant_onset', 'emetic_drive', 'natural_course', 'severity')
@@ -317,12 +317,21 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     x_natural_course = 0.0
     x_severity = 1.0
     # per-patient weights: PK modes and effect-site equilibration
+    # A block fed only by infusion rates (midazolam; parent ketamine without depots) has a forcing constant over
+    # every step: 4 weights (one exp, one expm1) instead of the quadratic-forcing 8.
+    any_dep = False
+    for d in range(10):
+        any_dep = any_dep or active_dep[d]
     wpk = np.empty((6 * NM, n_u, 8))      # row b*NM + m: mode m of PK block b
     for b in range(6):
         if active[b]:
+            const_b = b == 5 or (b <= 1 and not any_dep)
             for m in range(nmodes[b]):
                 for u in range(n_u):
-                    step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                    if const_b:
+                        step_weights_const(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                    else:
+                        step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
         step_weights(-pp_ke0, unique_steps[u], wke[0, u])
@@ -517,19 +526,24 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         h = times[n + 1] - times[n]
 
         # ---- depots: exact exponential decay -------------------------------------------------------------
-        for d in range(10):
-            if active_dep[d]:
-                depn[d, 0] = dep[d]
-                depn[d, 1] = dep[d] * w_shared[d, u, 1]
-                depn[d, 2] = dep[d] * w_shared[d, u, 0]
+        if any_dep:
+            for d in range(10):
+                if active_dep[d]:
+                    depn[d, 0] = dep[d]
+                    depn[d, 1] = dep[d] * w_shared[d, u, 1]
+                    depn[d, 2] = dep[d] * w_shared[d, u, 0]
         # ---- parent ketamine blocks: input into central (mg/h) ---------------------------------------------
         for k in range(3):
-            f_in[0, k] = (rate[0] + ka[0] * depn[0, k] + ka[4] * depn[4, k] + ka[6] * depn[6, k]
-                          + ka[8] * depn[8, k] + ka[2] * depn[2, k] * fh_s)
-            f_in[1, k] = (rate[1] + ka[1] * depn[1, k] + ka[5] * depn[5, k] + ka[7] * depn[7, k]
-                          + ka[9] * depn[9, k] + ka[3] * depn[3, k] * fh_r)
-            extracted[0, k] = ka[2] * depn[2, k] * (1.0 - fh_s)     # first pass forms norketamine
-            extracted[1, k] = ka[3] * depn[3, k] * (1.0 - fh_r)
+            if any_dep:
+                f_in[0, k] = (rate[0] + ka[0] * depn[0, k] + ka[4] * depn[4, k] + ka[6] * depn[6, k]
+                              + ka[8] * depn[8, k] + ka[2] * depn[2, k] * fh_s)
+                f_in[1, k] = (rate[1] + ka[1] * depn[1, k] + ka[5] * depn[5, k] + ka[7] * depn[7, k]
+                              + ka[9] * depn[9, k] + ka[3] * depn[3, k] * fh_r)
+                extracted[0, k] = ka[2] * depn[2, k] * (1.0 - fh_s)     # first pass forms norketamine
+                extracted[1, k] = ka[3] * depn[3, k] * (1.0 - fh_r)
+            else:               # infusions and boluses only (extracted stays 0)
+                f_in[0, k] = rate[0]
+                f_in[1, k] = rate[1]
             f_in[5, k] = rate[2]
         for b in (0, 1, 2, 3, 4, 5):
             if not active[b]:
@@ -544,9 +558,16 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                     f_in[4, k] = fm_hnk * (pp_cl_snk * cn[2, k] + pp_cl_rnk * cn[3, k])
             for k in range(3):
                 cn[b, k] = 0.0
+            const_b = b == 5 or (b <= 1 and not any_dep)
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
-                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
+                if const_b:     # constant forcing (f_in[b, 0] = f_in[b, 1] = f_in[b, 2]): exact
+                    r = b * NM + m
+                    kf = kap * f_in[b, 0]
+                    zm = wpk[r, u, 1] * z[b, m] + wpk[r, u, 3] * kf
+                    z1 = wpk[r, u, 0] * z[b, m] + wpk[r, u, 2] * kf
+                else:
+                    zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
                 zn[b, m, 0] = z[b, m]
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1
