@@ -15,6 +15,8 @@ cache directory named by the hash of their source (``kernel_module``).
 
 from __future__ import annotations
 
+import ast
+import copy
 import hashlib
 import importlib.util
 import os
@@ -33,6 +35,8 @@ EVENT_CODES = {"bolus": 0, "depot": 1, "rate": 2, "session": 3, "antidepressant_
 
 class _Namer:
     """Python names of model symbols at one evaluation point (a step node, or an output/grid point)."""
+
+    hoister = None     # a _Hoister while generate() runs
 
     def __init__(self, m: Model, node: int | None):
         self.node = node                       # 0, 1, 2 = start, middle, end of a step; None = grid point
@@ -68,12 +72,15 @@ class _Namer:
             if site == "arterial":
                 return f"(cn[{b}, {self.node}] * 1000.0)"
             return f"(_venous_node(kappa_venous, zn, nmodes, i, {b}, {self.node}) * 1000.0)"
-        if name.startswith("o_"):
+        if name.startswith(("o_", "inv_")):
             return name
         raise KeyError(name)
 
 
 def _py(text, namer, out_names=None):
+    hoister = getattr(namer, "hoister", None)
+    if hoister is not None:
+        text = hoister(text)
     if out_names:
         base = namer
 
@@ -99,13 +106,165 @@ def _needed_algebraics(m: Model, texts, done: set) -> list:
     return [a for a in m.algebraics if a.name in need]
 
 
+class _Hoister:
+    """Per-patient invariants out of the step loop: in a call ``f(args)`` of a model function whose arguments
+    are constants, per-patient parameters or numbers, a pow or call of the body that reads only those arguments
+    (e.g. ``ec50 ** hill`` of an Emax model) is computed once per patient (``inv_k``) and the call goes to a
+    variant of ``f`` taking it as an argument. Same operations on the same values: bitwise the same results.
+    (numba cannot hoist it itself: with Python's error model ``**`` may raise, so it is not a pure function.)"""
+
+    def __init__(self, m: Model):
+        self.m = m
+        self.funcs = {f.name: f for f in m.functions}
+        kinds = {}
+        for k in ("constants", "patient", "rates"):
+            for n in m.names(k):
+                kinds[n] = k
+        self.kinds = kinds
+        self.invariants = {}      # text (model names) -> inv_k
+        self.variants = {}        # (function, hoisted dumps) -> (name, args, body text)
+
+    def _invariant(self, node) -> bool:
+        return all(isinstance(n, ast.Constant) or isinstance(n, ast.Name) and n.id in self.kinds
+                   or isinstance(n, (ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Load, ast.expr_context))
+                   for n in ast.walk(node))
+
+    def __call__(self, text: str) -> str:
+        tree = copy.deepcopy(E.parse(text))
+        tree = self._visit(tree)
+        return ast.unparse(tree)
+
+    def _visit(self, node):
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                setattr(node, field, [self._visit(v) if isinstance(v, ast.AST) else v for v in value])
+            elif isinstance(value, ast.AST):
+                setattr(node, field, self._visit(value))
+        if isinstance(node, ast.Call) and node.func.id in self.funcs:
+            return self._specialise(node)
+        return node
+
+    def _specialise(self, call):
+        f = self.funcs[call.func.id]
+        bound = {a: arg for a, arg in zip(f.args, call.args) if self._invariant(arg)}
+        if not bound:
+            return call
+        body = copy.deepcopy(E.parse(f.expr))
+        found = []
+
+        def walk(n):
+            worth = isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) or \
+                isinstance(n, ast.Call) and n.func.id in ("exp", "log", "sqrt", "tanh")
+            names = {x.id for x in ast.walk(n) if isinstance(x, ast.Name)}
+            calls = any(isinstance(x, ast.Call) and x.func.id not in ("exp", "log", "sqrt", "tanh", "min", "max", "abs")
+                        for x in ast.walk(n))
+            if worth and names and names <= set(bound) and not calls:
+                found.append(n)
+                return
+            for c in ast.iter_child_nodes(n):
+                walk(c)
+
+        walk(body)
+        if not found:
+            return call
+        dumps = tuple(dict.fromkeys(ast.dump(n) for n in found))
+        key = (f.name, dumps)
+        if key not in self.variants:
+            params = [f"_h{j}" for j in range(len(dumps))]
+
+            class _Sub(ast.NodeTransformer):
+                def visit(self, n):
+                    if isinstance(n, ast.expr) and ast.dump(n) in dumps:
+                        return ast.copy_location(ast.Name(id=params[dumps.index(ast.dump(n))], ctx=ast.Load()), n)
+                    return self.generic_visit(n)
+
+            self.variants[key] = (f"{f.name}__{len(self.variants)}", tuple(f.args) + tuple(params),
+                                  ast.unparse(_Sub().visit(copy.deepcopy(body))))
+        name, _, _ = self.variants[key]
+        extra = []
+        for d in dumps:
+            sub = next(n for n in found if ast.dump(n) == d)
+
+            class _Bind(ast.NodeTransformer):
+                def visit_Name(self, n):
+                    return copy.deepcopy(bound[n.id]) if n.id in bound else n
+
+            text = ast.unparse(_Bind().visit(copy.deepcopy(sub)))
+            if text not in self.invariants:
+                self.invariants[text] = f"inv_{len(self.invariants)}"
+            extra.append(ast.Name(id=self.invariants[text], ctx=ast.Load()))
+        return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(call.args) + extra, keywords=[])
+
+
+def _pure_calls(node) -> list:
+    """Pow and math/model-function calls that ``node`` always evaluates (not inside a piecewise or after the
+    first operand of and/or, which are evaluated lazily)."""
+    out = []
+
+    def walk(n):
+        if isinstance(n, ast.Call) and n.func.id == "piecewise":
+            return
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) or \
+                isinstance(n, ast.Call) and n.func.id not in ("min", "max", "abs"):
+            out.append(n)
+        if isinstance(n, ast.BoolOp):
+            walk(n.values[0])
+            return
+        for c in ast.iter_child_nodes(n):
+            walk(c)
+
+    walk(node)
+    return out
+
+
+def _function_body(text: str, depth: int = 1) -> list:
+    """Statements of a model function: a piecewise in tail position becomes if/else (so a fast path skips the
+    other branch), and a pow or call evaluated twice in a branch is evaluated once into a local (numba does not
+    merge repeated ``**``: with Python's error model it may raise, so it is not a pure function to LLVM).
+    The same operations on the same values: results are bitwise those of the one-line expression."""
+    ind = "    " * depth
+    tree = copy.deepcopy(E.parse(text))
+    if isinstance(tree, ast.Call) and tree.func.id == "piecewise":
+        value, cond, other = (ast.unparse(a) for a in tree.args)
+        return ([f"{ind}if {E.to_python(cond, lambda s: s, func_prefix='f_')}:"] + _function_body(value, depth + 1)
+                + [f"{ind}else:"] + _function_body(other, depth + 1))
+    seen, lines = {}, []
+    for n in _pure_calls(tree):
+        seen.setdefault(ast.dump(n), []).append(n)
+    temps = {}
+    for key, nodes in seen.items():
+        if len(nodes) > 1:
+            temps[key] = f"_t{depth}_{len(temps)}"
+            lines.append(f"{ind}{temps[key]} = {E.to_python(ast.unparse(nodes[0]), lambda s: s, func_prefix='f_')}")
+
+    class _Sub(ast.NodeTransformer):
+        def visit(self, n):
+            if isinstance(n, ast.expr) and ast.dump(n) in temps:
+                return ast.copy_location(ast.Name(id=temps[ast.dump(n)], ctx=ast.Load()), n)
+            return self.generic_visit(n)
+
+    if temps:
+        tree = _Sub().visit(tree)
+    lines.append(f"{ind}return {E.to_python(ast.unparse(tree), lambda s: s, func_prefix='f_')}")
+    return lines
+
+
 def generate(m: Model) -> str:
     """Source of the kernel module for model ``m``."""
     m.validate()
+    hoister = _Hoister(m)
+    _Namer.hoister = hoister
+    try:
+        return _generate(m, hoister)
+    finally:
+        _Namer.hoister = None
+
+
+def _generate(m: Model, hoister: _Hoister) -> str:
     L = []   # function definitions
     for f in m.functions:
-        body = E.to_python(f.expr, lambda s: s, func_prefix="f_")
-        L.append(f"@njit(cache=True)\ndef f_{f.name}({', '.join(f.args)}):\n    return {body}\n")
+        body = "\n".join(_function_body(f.expr))
+        L.append(f"@njit(cache=True)\ndef f_{f.name}({', '.join(f.args)}):\n{body}\n")
     functions = "\n\n".join(L)
 
     ind = " " * 4
@@ -116,6 +275,7 @@ def generate(m: Model) -> str:
         loads.append(f"pp_{p.name} = pp_i[{j}]")
     for j, s in enumerate(m.states):
         loads.append(f"rate_{s.name} = rates[{10 + j}]")
+    loads.append("@INV@")
     pt = _Namer(m, None)
     for i in m.inputs:
         loads.append(f"in_{i.name} = {float(i.init)!r}")
@@ -134,55 +294,85 @@ def generate(m: Model) -> str:
                 lines.append(f"{tgt} = {tgt} + {val}" if e.op == "+" else f"{tgt} = {val}")
         ev_src[kind] = "\n".join(" " * 16 + x for x in lines) or " " * 16 + "pass"
 
-    # outputs at a grid point
-    out_lines = []
-    out_exprs = [o.expr for o in m.outputs]
-    for a in _needed_algebraics(m, out_exprs, set()):
-        out_lines.append(f"a_{a.name} = {_py(a.expr, pt)}")
-    for j, o in enumerate(m.outputs):
-        out_lines.append(f"row[{j}] = {_py(o.expr, pt)}")
-    outputs_src = "\n".join(" " * 12 + x for x in out_lines)
-
-    # one step of the chain
-    step = []
+    # one step of the chain. The start-of-step (node 0) values of every algebraic and forcing equal the previous
+    # step's end (node 1) values unless an event happened at the grid point in between, so node 0 is computed
+    # only then (``fresh``) and otherwise carried over: the same numbers, a third fewer evaluations.
+    step0, step = [], []
     done = {0: set(), 1: set(), 2: set()}      # algebraics already computed at each node in this step
     for j, s in enumerate(m.states):
         mult, f = s.forcing_terms()
         for k in range(3):
             nm = _Namer(m, k)
             for a in _needed_algebraics(m, [f], done[k]):
-                step.append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
+                (step0 if k == 0 else step).append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
                 done[k].add(a.name)
         g = f"rate_{s.name}" if s.target is not None else _py(mult, pt)
         fs = [_py(f, _Namer(m, k)) for k in range(3)]
+        step0.append(f"F_{s.name}_0 = {g} * {fs[0]}")
         step.append(f"# {s.name}: " + (f"dx/dt = {s.rate} * ({s.target} - x)" if s.target is not None
                                         else f"dx/dt = {s.gain} * ({s.drive}) - {s.rate} * x"))
         step.append(f"g = {g}")
-        step.append(f"x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, g * {fs[0]}, g * {fs[1]}, g * {fs[2]}, "
+        step.append(f"F_{s.name}_1 = g * {fs[2]}")
+        step.append(f"x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, F_{s.name}_0, g * {fs[1]}, F_{s.name}_1, "
                     f"w_shared, {10 + j}, u)")
     step_src = "\n".join(" " * 8 + x for x in step)
+    step0_src = "\n".join(" " * 12 + x for x in step0) or " " * 12 + "pass"
+    chain_alg = [a.name for a in m.algebraics if a.name in done[2]]
+    carried = [f"a_{a}" for a in chain_alg] + [f"F_{s.name}" for s in m.states]
+    init0_src = "\n".join(ind + f"{v}_0 = 0.0" for v in carried)
     commit_src = "\n".join(" " * 8 + f"x_{s.name} = x_{s.name}_1" for s in m.states)
+    commit_src += "\n" + "\n".join(" " * 8 + f"{v}_0 = {v}_1" for v in carried)
 
-    # per-session peaks and discharge margin at the three nodes
+    # outputs at a grid point: the chain's algebraics there are its node-0 values of the step that starts there
+    # (computed or carried just before), so only the others are evaluated
+    class _AtPoint(_Namer):
+        def __call__(self, name):
+            return f"a_{name}_0" if name in done[0] else super().__call__(name)
+
+    at = _AtPoint(m, None)
+    out_lines = []
+    out_exprs = [o.expr for o in m.outputs]
+    for a in _needed_algebraics(m, out_exprs, set(done[0])):
+        out_lines.append(f"a_{a.name} = {_py(a.expr, at)}")
+    for j, o in enumerate(m.outputs):
+        out_lines.append(f"row[{j}] = {_py(o.expr, at)}")
+    outputs_src = "\n".join(" " * 12 + x for x in out_lines)
+
+    # per-session peaks and discharge margin at the three nodes (node 0 carried over like the chain's)
     out_names = set(m.output_names)
-    summ = []
+    summ0, summ = [], []
     need_out = {s.of for s in m.summaries} | (E.names(m.discharge_margin) & out_names)
     outs = [o for o in m.outputs if o.name in need_out]
     for k in range(3):
         nm = _Namer(m, k)
+        tgt = summ0 if k == 0 else summ
         for a in _needed_algebraics(m, [o.expr for o in outs], done[k]):
-            summ.append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
+            tgt.append(f"a_{a.name}_{NODES[k]} = {_py(a.expr, nm)}")
             done[k].add(a.name)
         for o in outs:
-            summ.append(f"o_{o.name}_{NODES[k]} = {_py(o.expr, nm)}")
-        summ.append(f"margin{k} = {_py(m.discharge_margin, nm, out_names)}")
+            tgt.append(f"o_{o.name}_{NODES[k]} = {_py(o.expr, nm)}")
+        tgt.append(f"margin{k} = {_py(m.discharge_margin, nm, out_names)}")
         if k > 0:
             for j, s in enumerate(m.summaries):
                 summ.append(f"sm[{j}] = max(sm[{j}], o_{s.of}_{NODES[k]})")
     summ_src = "\n".join(" " * 12 + x for x in summ)
+    summ0_src = "\n".join(" " * 16 + x for x in summ0) or " " * 16 + "pass"
+
+    # the hoisted invariants (computed once per patient) and the function variants that receive them
+    plain = _Namer(m, None)
+    inv_loads = []
+    for (_, _), (name, args, body) in hoister.variants.items():
+        functions += (f"\n\n@njit(cache=True)\ndef f_{name}({', '.join(args)}):\n"
+                      + "\n".join(_function_body(body)) + "\n")
+    for text, inv in hoister.invariants.items():
+        used = sorted(E.names(text))
+        functions += (f"\n\n@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused\n"
+                      f"def _{inv}({', '.join(used)}):\n    return {E.to_python(text, lambda s: s, func_prefix='f_')}\n")
+        inv_loads.append(f"{ind}{inv} = _{inv}({', '.join(plain(u) for u in used)})")
+    loads_src = loads_src.replace(ind + "@INV@", "\n".join(inv_loads) or ind + "pass")
 
     consts = {
-        "MODEL_NAME": repr(m.name), "DIGEST": repr(m.digest()),
+        "MODEL_NAME": repr(m.name), "DIGEST": repr(m.digest()), "SOLVER_DIGEST": repr(_solver_digest()),
         "MC_NAMES": repr(m.names("constants")), "PP_NAMES": repr(m.names("patient")),
         "STATE_NAMES": repr(m.names("states")), "OUT_NAMES": repr(m.output_names),
         "SUM_NAMES": repr(m.summary_names), "N_DISCHARGE": str(len(m.summaries)),
@@ -193,7 +383,16 @@ def generate(m: Model) -> str:
     return (src.replace("@FUNCTIONS@", functions).replace("@LOADS@", loads_src)
             .replace("@EV_SESSION@", ev_src["session"]).replace("@EV_AD_START@", ev_src["antidepressant_start"])
             .replace("@EV_GA@", ev_src["general_anesthesia"]).replace("@OUTPUTS@", outputs_src)
-            .replace("@STEP@", step_src).replace("@SUMMARIES@", summ_src).replace("@COMMIT@", commit_src))
+            .replace("@STEP@", step_src).replace("@SUMMARIES@", summ_src).replace("@COMMIT@", commit_src)
+            .replace("@STEP0@", step0_src).replace("@SUMMARIES0@", summ0_src).replace("@INIT0@", init0_src))
+
+
+def _solver_digest() -> str:
+    """Hash of the compiled solver code the kernel calls (``solver/expint.py``). numba's on-disk cache of the kernel
+    is keyed on the kernel file only and would keep stale copies of these functions; writing their hash into the
+    kernel makes any change to them change the kernel file (and the freshness test asks for a regeneration)."""
+    src = (Path(__file__).resolve().parents[1] / "solver" / "expint.py").read_bytes()
+    return hashlib.sha256(src).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -257,10 +456,11 @@ import numpy as np
 from numba import njit, prange
 
 from ketasim.pk import MAX_MODES as NM
-from ketasim.solver.expint import step_weights
+from ketasim.solver.expint import step_weights, step_weights_const
 
 MODEL_NAME = @MODEL_NAME@
 DIGEST = @DIGEST@
+SOLVER_DIGEST = @SOLVER_DIGEST@   # solver/expint.py, whose compiled code numba caches inside this kernel
 MC_NAMES = @MC_NAMES@
 PP_NAMES = @PP_NAMES@
 STATE_NAMES = @STATE_NAMES@
@@ -275,14 +475,14 @@ RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam
 
 @FUNCTIONS@
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline='always')
 def _adv(x0, f0, fm, f1, w, r, u):
     """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8]."""
     return (w[r, u, 1] * x0 + w[r, u, 5] * f0 + w[r, u, 6] * fm + w[r, u, 7] * f1,
             w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline='always')
 def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     """Sampled (venous) concentration (mg/L) of PK block ``b`` at step node ``k`` (a modal sum, clipped at 0)."""
     s = 0.0
@@ -303,12 +503,21 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     pp_i = pp[i]
 @LOADS@
     # per-patient weights: PK modes and effect-site equilibration
+    # A block fed only by infusion rates (midazolam; parent ketamine without depots) has a forcing constant over
+    # every step: 4 weights (one exp, one expm1) instead of the quadratic-forcing 8.
+    any_dep = False
+    for d in range(10):
+        any_dep = any_dep or active_dep[d]
     wpk = np.empty((6 * NM, n_u, 8))      # row b*NM + m: mode m of PK block b
     for b in range(6):
         if active[b]:
+            const_b = b == 5 or (b <= 1 and not any_dep)
             for m in range(nmodes[b]):
                 for u in range(n_u):
-                    step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                    if const_b:
+                        step_weights_const(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                    else:
+                        step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
         step_weights(-pp_ke0, unique_steps[u], wke[0, u])
@@ -334,6 +543,17 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     conv_mdz = 1000.0 / mc_mw_midazolam
     ke0 = pp_ke0
     fu, fu_m = mc_fu, mc_fu_midazolam
+    kconv = np.empty(6)      # effect-site input per arterial mg/L: ke0 x (unbound µM per mg/L)
+    for j in range(6):
+        if j == 0 or j == 1:
+            conv = conv_k * fu
+        elif j == 2 or j == 3:
+            conv = conv_nk * fu
+        elif j == 4:
+            conv = conv_hnk * fu
+        else:
+            conv = conv_mdz * fu_m
+        kconv[j] = ke0 * conv
     n_steps = times.shape[0] - 1
     n_ev = ev_step.shape[0]
     n_out = out_idx.shape[0]
@@ -342,9 +562,15 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     o = 0
     sess = -1
     sess_t0 = 0.0
+    fresh = True          # node-0 values of the chain must be computed (first step, or after an event)
+    summ_ok = False       # margin0 holds the previous step's end-of-step margin
+    margin0 = 0.0
+@INIT0@
     for n in range(n_steps + 1):
         # ---- events at this grid point (exact) -------------------------------------------------------
         while e < n_ev and ev_step[e] == n:
+            fresh = True
+            summ_ok = False
             kind = ev_kind[e]
             tg = ev_target[e]
             amount = ev_mg[e] + ev_mgkg[e] * wt
@@ -372,6 +598,18 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             elif kind == EV_GENERAL_ANESTHESIA:
 @EV_GA@
             e += 1
+        if fresh:
+            # the PK at this point as node 0 of the next step, then the chain's node 0 (after an event)
+            for b in range(6):
+                cn[b, 0] = 0.0
+                if active[b]:
+                    for m in range(nmodes[b]):
+                        zn[b, m, 0] = z[b, m]
+                        cn[b, 0] += kappa[i, b, m] * zn[b, m, 0]
+            for j in range(6):
+                cen[j, 0] = ce[j] if active[j] else 0.0
+@STEP0@
+            fresh = False
         while o < n_out and out_idx[o] == n:
             row = out[i, o]
             for b in range(6):
@@ -393,19 +631,24 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         h = times[n + 1] - times[n]
 
         # ---- depots: exact exponential decay -------------------------------------------------------------
-        for d in range(10):
-            if active_dep[d]:
-                depn[d, 0] = dep[d]
-                depn[d, 1] = dep[d] * w_shared[d, u, 1]
-                depn[d, 2] = dep[d] * w_shared[d, u, 0]
+        if any_dep:
+            for d in range(10):
+                if active_dep[d]:
+                    depn[d, 0] = dep[d]
+                    depn[d, 1] = dep[d] * w_shared[d, u, 1]
+                    depn[d, 2] = dep[d] * w_shared[d, u, 0]
         # ---- parent ketamine blocks: input into central (mg/h) ---------------------------------------------
         for k in range(3):
-            f_in[0, k] = (rate[0] + ka[0] * depn[0, k] + ka[4] * depn[4, k] + ka[6] * depn[6, k]
-                          + ka[8] * depn[8, k] + ka[2] * depn[2, k] * fh_s)
-            f_in[1, k] = (rate[1] + ka[1] * depn[1, k] + ka[5] * depn[5, k] + ka[7] * depn[7, k]
-                          + ka[9] * depn[9, k] + ka[3] * depn[3, k] * fh_r)
-            extracted[0, k] = ka[2] * depn[2, k] * (1.0 - fh_s)     # first pass forms norketamine
-            extracted[1, k] = ka[3] * depn[3, k] * (1.0 - fh_r)
+            if any_dep:
+                f_in[0, k] = (rate[0] + ka[0] * depn[0, k] + ka[4] * depn[4, k] + ka[6] * depn[6, k]
+                              + ka[8] * depn[8, k] + ka[2] * depn[2, k] * fh_s)
+                f_in[1, k] = (rate[1] + ka[1] * depn[1, k] + ka[5] * depn[5, k] + ka[7] * depn[7, k]
+                              + ka[9] * depn[9, k] + ka[3] * depn[3, k] * fh_r)
+                extracted[0, k] = ka[2] * depn[2, k] * (1.0 - fh_s)     # first pass forms norketamine
+                extracted[1, k] = ka[3] * depn[3, k] * (1.0 - fh_r)
+            else:               # infusions and boluses only (extracted stays 0)
+                f_in[0, k] = rate[0]
+                f_in[1, k] = rate[1]
             f_in[5, k] = rate[2]
         for b in (0, 1, 2, 3, 4, 5):
             if not active[b]:
@@ -420,9 +663,16 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                     f_in[4, k] = fm_hnk * (pp_cl_snk * cn[2, k] + pp_cl_rnk * cn[3, k])
             for k in range(3):
                 cn[b, k] = 0.0
+            const_b = b == 5 or (b <= 1 and not any_dep)
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
-                zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
+                if const_b:     # constant forcing (f_in[b, 0] = f_in[b, 1] = f_in[b, 2]): exact
+                    r = b * NM + m
+                    kf = kap * f_in[b, 0]
+                    zm = wpk[r, u, 1] * z[b, m] + wpk[r, u, 3] * kf
+                    z1 = wpk[r, u, 0] * z[b, m] + wpk[r, u, 2] * kf
+                else:
+                    zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
                 zn[b, m, 0] = z[b, m]
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1
@@ -430,16 +680,9 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                     cn[b, k] += kap * zn[b, m, k]
         # ---- effect sites (unbound, µM) ------------------------------------------------------------------
         for j in range(6):
-            if j == 0 or j == 1:
-                conv = conv_k * fu
-            elif j == 2 or j == 3:
-                conv = conv_nk * fu
-            elif j == 4:
-                conv = conv_hnk * fu
-            else:
-                conv = conv_mdz * fu_m
             if active[j]:
-                cm, c1 = _adv(ce[j], ke0 * conv * cn[j, 0], ke0 * conv * cn[j, 1], ke0 * conv * cn[j, 2], wke, 0, u)
+                kc = kconv[j]
+                cm, c1 = _adv(ce[j], kc * cn[j, 0], kc * cn[j, 1], kc * cn[j, 2], wke, 0, u)
                 cen[j, 0] = ce[j]
                 cen[j, 1] = cm
                 cen[j, 2] = c1
@@ -453,6 +696,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         # ---- per-session peaks and discharge readiness, within the monitoring window after a session -------
         if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc_monitor_window_h:
             sm = summ[i, sess]
+            if not summ_ok:
+@SUMMARIES0@
 @SUMMARIES@
             # the last time the criteria were unmet: linear interpolation of the margin between nodes
             if margin0 > 0.0 and margin1 <= 0.0:
@@ -465,6 +710,10 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h - sess_t0)
             if margin2 > 0.0:
                 sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + h - sess_t0)
+            margin0 = margin2
+            summ_ok = True
+        else:
+            summ_ok = False
 
         # ---- commit the end-of-step state ----------------------------------------------------------------
         for b in range(6):

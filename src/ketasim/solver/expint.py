@@ -19,40 +19,58 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
-def phis(z):
-    """(exp(z), phi1(z), phi2(z), phi3(z)), accurate for all z <= 0 (series near 0)."""
-    if abs(z) < 0.25:
-        # phi_k(z) = sum_j z^j / (j+k)!; 14 terms reach machine precision for |z| < 0.25
-        p1 = 0.0
-        p2 = 0.0
-        p3 = 0.0
-        zj = 1.0
-        f1 = 1.0   # (j+1)!
-        f2 = 2.0   # (j+2)!
-        f3 = 6.0   # (j+3)!
-        for j in range(14):
-            p1 += zj / f1
-            p2 += zj / f2
-            p3 += zj / f3
-            zj *= z
-            f1 *= j + 2
-            f2 *= j + 3
-            f3 *= j + 4
-        return math.exp(z), p1, p2, p3
-    e = math.exp(z)
-    p1 = math.expm1(z) / z
+# 1/k! for k = 16 .. 3: the Taylor coefficients of phi3 (Horner, highest first)
+_C3 = (4.779477332387385e-14, 7.647163731819816e-13, 1.1470745597729725e-11, 1.6059043836821613e-10,
+       2.08767569878681e-09, 2.505210838544172e-08, 2.755731922398589e-07, 2.7557319223985893e-06,
+       2.48015873015873e-05, 0.0001984126984126984, 0.001388888888888889, 0.008333333333333333,
+       0.041666666666666664, 0.16666666666666666)
+
+
+@njit(cache=True, error_model="numpy")
+def _phis_series(z):
+    """(exp, phi1, phi2, phi3) for |z| < 0.25: phi3 by its Taylor series (14 terms reach machine precision),
+    then phi_k = 1/k! + z phi_(k+1) and exp = 1 + z phi1 (no cancellation for small z)."""
+    p3 = 0.0
+    for c in _C3:
+        p3 = p3 * z + c
+    p2 = 0.5 + z * p3
+    p1 = 1.0 + z * p2
+    return 1.0 + z * p1, p1, p2, p3
+
+
+@njit(cache=True, error_model="numpy")
+def _phis_closed(z, e, em1):
+    """(exp, phi1, phi2, phi3) for |z| >= 0.25 from exp(z) and expm1(z)."""
+    p1 = em1 / z
     p2 = (p1 - 1.0) / z
     p3 = (p2 - 0.5) / z
     return e, p1, p2, p3
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def phis(z):
+    """(exp(z), phi1(z), phi2(z), phi3(z)), accurate for all z <= 0 (series near 0)."""
+    if abs(z) < 0.25:
+        return _phis_series(z)
+    return _phis_closed(z, math.exp(z), math.expm1(z))
+
+
+@njit(cache=True, error_model="numpy")
 def step_weights(lam, h, out):
-    """Fill out[0:8] = [e^z, e^(z/2), a0, am, a1, b0, bm, b1] for rate ``lam`` (1/h) and step ``h`` (h)."""
+    """Fill out[0:8] = [e^z, e^(z/2), a0, am, a1, b0, bm, b1] for rate ``lam`` (1/h) and step ``h`` (h).
+
+    The full step's exponentials come from the half step's (e^z = (e^(z/2))^2, expm1(z) = expm1(z/2) (e^(z/2) + 1)):
+    one exp and one expm1 per call (this runs for every PK mode, patient and distinct step size)."""
     z = lam * h
-    e1, a1, a2, a3 = phis(z)
-    e2, b1, b2, b3 = phis(0.5 * z)
+    zh = 0.5 * z
+    if abs(zh) >= 0.25:
+        eh = math.exp(zh)
+        emh = math.expm1(zh)
+        e2, b1, b2, b3 = _phis_closed(zh, eh, emh)
+        e1, a1, a2, a3 = _phis_closed(z, eh * eh, emh * (eh + 1.0))
+    else:
+        e2, b1, b2, b3 = _phis_series(zh)
+        e1, a1, a2, a3 = phis(z)
     out[0] = e1
     out[1] = e2
     out[2] = h * (a1 - 3.0 * a2 + 4.0 * a3)
@@ -62,6 +80,28 @@ def step_weights(lam, h, out):
     out[5] = hh * (b1 - 1.5 * b2 + b3)
     out[6] = hh * (2.0 * b2 - 2.0 * b3)
     out[7] = hh * (-0.5 * b2 + b3)
+
+
+@njit(cache=True, error_model="numpy")
+def step_weights_const(lam, h, out):
+    """Fill out[0:4] = [e^z, e^(z/2), h phi1(z), h/2 phi1(z/2)]: the weights for a forcing constant over the step
+    (x(h) = e^z x0 + h phi1(z) f; x(h/2) likewise), which is all a PK mode fed by infusion rates only needs."""
+    z = lam * h
+    zh = 0.5 * z
+    if abs(zh) >= 0.25:
+        eh = math.exp(zh)
+        emh = math.expm1(zh)
+        out[0] = eh * eh
+        out[1] = eh
+        out[2] = h * (emh * (eh + 1.0) / z)
+        out[3] = 0.5 * h * (emh / zh)
+    else:
+        e2, b1, b2, b3 = _phis_series(zh)
+        e1, a1, a2, a3 = phis(z)
+        out[0] = e1
+        out[1] = e2
+        out[2] = h * a1
+        out[3] = 0.5 * h * b1
 
 
 def weights_table(lams: np.ndarray, steps: np.ndarray) -> np.ndarray:
