@@ -29,11 +29,11 @@ factors derived from midazolam IV vs oral probe data (liver and gut wall separat
 shares of CYP3A and CYP2B6 in ketamine's N-demethylation (:func:`induction_factors`).
 
 **Norketamine yield.** Hepatic (and gut-wall) intrinsic clearance is two parallel pathways: N-demethylation to
-norketamine (a fraction ``pk.fm_nk`` of CLint, by CYP2B6 and CYP3A4: Spravato label; Hijazi 2002; Portmann
-2010) and the rest (ring hydroxylation and other routes), which inducers' CYP3A/2B6 probe data do not address
+norketamine (a fraction ``pk.fm_nk`` of CLint, by CYP2B6 and CYP3A4: Spravato label; Hijazi 2002) and the
+rest (ring hydroxylation and other routes), which inducers' CYP3A/2B6 probe data do not address
 and which is left uninduced. In a well-stirred organ each pathway takes its share of the extraction, so an
 inducer raises the norketamine yield ``fm_nk' = fm_nk L_nk / (fm_nk L_nk + 1 - fm_nk)`` while it raises
-norketamine's own clearance: both directions Noppers 2011 reports (doi:10.1097/ALN.0b013e318219987e).
+norketamine's own clearance: both directions Noppers 2011 reports (https://scholars.duke.edu/display/pub1303721).
 """
 
 from __future__ import annotations

@@ -269,8 +269,6 @@ PATIENT = (
     PatientParameter("cl_s", "L/h", lambda c: c.pk.cl[:, 0], "pk"),
     PatientParameter("cl_r", "L/h", lambda c: c.pk.cl[:, 1], "pk"),
     PatientParameter("cl_snk", "L/h", lambda c: c.pk.cl[:, 2], "pk"),
-    # one yield whatever the product (issue 7); per patient because inducers raise it (pk.comedication_factors)
-    PatientParameter("fm_nk", "dimensionless", lambda c: c.pk.fm_nk, "pk.fm_nk x inducers' yield factor"),
     PatientParameter("cl_rnk", "L/h", lambda c: c.pk.cl[:, 3], "pk"),
     PatientParameter("ke0", "1/h", lambda c: c.pk.ke0, "pk.t_half_ke0"),
     PatientParameter("bdnf_multiplier", "dimensionless", _bdnf_multiplier,
@@ -292,6 +290,8 @@ PATIENT = (
     PatientParameter("dissociation_sensitivity", "dimensionless", _lognormal("omega_dissociation", "eta_dissociation"),
                      "free: omega_dissociation"),
     PatientParameter("baseline_score", "points", lambda c: c.patients.baseline, "population baseline score"),
+    # one yield whatever the product (issue 7); per patient because inducers raise it (pk.comedication_factors)
+    PatientParameter("fm_nk", "dimensionless", lambda c: c.pk.fm_nk, "pk.fm_nk x inducers' yield factor"),
 )
 
 INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),)
