@@ -148,6 +148,30 @@ def test_newton_cross_validation_approximates_the_refit_without_the_trial():
     assert all(r["trial"] == "murrough2013_ajp" and r["fold"] == "murrough2013" for r in cv["out_of_sample"])
 
 
+def test_damped_cross_validation_approximates_the_refit_and_never_sees_the_trial():
+    """--cv-method damped (issue 7): checked Levenberg-Marquardt steps on the fold's own objective also land closer
+    to the exact refit without the trial than the full-data optimum, and predict only the left-out trial."""
+    from ketasim import calibration as cal
+
+    names = ["placebo_gain", "emax_drug"]
+    real = cal.FITTED
+    cal.FITTED = {k: v for k, v in real.items() if k in names}
+    try:
+        quiet = dict(size=30, seed=5, names=names, log=lambda *_: None, laplace=False, ae_stage=False)
+        full, _ = cal.calibrate(load_parameters(), max_evaluations=40, **quiet)
+        exact, _ = cal.calibrate(full, max_evaluations=40, exclude_trials=cal.scenario_groups()["murrough2013"],
+                                 **quiet)
+        cv = cal.cross_validate_newton(full, size=30, seed=5, qual_size=40, parameter_draws=0,
+                                       groups=["murrough2013"], log=lambda *_: None, damped_evaluations=4)
+    finally:
+        cal.FITTED = real
+    th = lambda p: cal._to_theta(p, names)          # noqa: E731
+    approx = np.array([cal._fwd(n, cv["folds"][0]["fitted"][n]) for n in names])
+    assert np.linalg.norm(approx - th(exact)) < np.linalg.norm(th(full) - th(exact))
+    assert all(r["trial"] == "murrough2013_ajp" and r["fold"] == "murrough2013" for r in cv["out_of_sample"])
+    assert cv["settings"]["method"].startswith("damped")
+
+
 def test_protein_gain_is_a_scale_the_score_does_not_see():
     """Why calibration.SCALE_FIXED holds protein_gain (issue 7): the score depends on it only through
     weight_protein x protein_gain and spine_gain x protein_gain, so doubling it and halving weight_protein and
