@@ -159,17 +159,20 @@ def test_anesthetic_dose_causes_no_negative_plasticity():
 def test_everything_returns_to_baseline_long_after_one_dose():
     lines = [line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")]
     p = params()
-    # "long after": 12 half-lives of the slowest link (spines, proteins, IL-6, or the calibrated expectancy)
-    slowest = max(p.get("pd.spine.t_half", "h"), p.get("pd.synaptic.t_half", "h"), p.get("pd.il6.t_half", "h"),
+    # "long after": 12 half-lives of the slowest link (spines, consolidated spines (issue 7), proteins, IL-6, or the
+    # calibrated expectancy)
+    slowest = max(p.get("pd.spine.t_half", "h"), p.get("pd.spine.consolidated_t_half", "h"),
+                  p.get("pd.synaptic.t_half", "h"), p.get("pd.il6.t_half", "h"),
                   p.free_value("expectancy_t_half", "h"), p.get("pd.natural_course.t_half", "h"))
     late = 12 * slowest
-    t = np.array([0.0, 24.0, 7 * 24.0, late])
+    t = np.array([0.0, 24.0, 3 * 24.0, 7 * 24.0, late])
     traj = typical_traj(lines, t)
     # the fast links (time constants of minutes to hours) are back to 1 within 1e-4 one week after the dose
     for col in ("glutamate", "ampa", "bdnf", "trkb", "mtorc1"):
         assert traj[col].loc[7 * 24.0] == pytest.approx(1.0, abs=1e-4), col
-    # not vacuous: a week after the dose the slow links are still clearly raised
-    assert traj["synaptic_proteins"].loc[7 * 24.0] > 1.01 and traj["spine_density"].loc[7 * 24.0] > 1.01
+    # not vacuous: the slow links are still clearly raised, proteins after 3 days (t1/2 24 h since issue 7: the
+    # spine-independent part fades within days) and spines after a week
+    assert traj["synaptic_proteins"].loc[3 * 24.0] > 1.01 and traj["spine_density"].loc[7 * 24.0] > 1.01
     # the slow links are back within 1e-3 after 12 half-lives of the slowest one (2^-12 = 2.4e-4)
     for col in ("synaptic_proteins", "spine_density", "il6"):
         assert traj[col].loc[late] == pytest.approx(1.0, abs=1e-3), col

@@ -40,7 +40,7 @@ LINKS = [
     ("7. BDNF, TrkB, mTORC1 and eEF2; the anesthetic state", "ketasim.links.signalling",
      ("pd.bdnf.", "pd.trkb.", "pd.mtorc1.", "pd.anesthesia."), ("bdnf_gain",)),
     ("8-9. Synaptic proteins, spines and inflammation", "ketasim.links.plasticity",
-     ("pd.synaptic.", "pd.spine.", "pd.il6.", "pd.crp.", "pop.crp"), ("protein_gain", "spine_gain")),
+     ("pd.synaptic.", "pd.spine.", "pd.il6.", "pd.crp.", "pop.crp"), ("protein_gain", "spine_gain", "consolidation_gain")),
     ("10. Symptoms, expectancy and background therapy", "ketasim.links.symptoms",
      ("pop.met_allele", "pd.natural_course.", "pd.age.", "pd.expectancy.", "pd.placebo."),
      ("weight_mtorc1", "weight_protein", "weight_spine", "emax_drug", "omega_emax_drug", "symptom_t_half",
@@ -51,7 +51,7 @@ LINKS = [
     ("11. Side effects and monitoring", "ketasim.links.side_effects",
      ("pd.cadss.", "pd.sbp.", "pd.dbp.", "pd.hr.", "pd.sedation.", "pd.nausea.", "pd.midazolam.", "monitoring.",
       "pop.sbp", "pop.dbp"),
-     ("cadss_max", "cadss_hill", "tolerance_gain", "nausea_pmax", "nausea_ec50", "omega_bp", "omega_dissociation")),
+     ("cadss_max", "cadss_hill", "tolerance_gain", "tolerance_t_half", "nausea_pmax", "nausea_ec50", "omega_bp", "omega_dissociation")),
 ]
 
 

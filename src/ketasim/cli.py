@@ -414,7 +414,9 @@ def qualify(
                                         help="Also leave each trial out in turn, refit, and predict it (slow: ~13 fits)."),
     cv_json: Optional[Path] = typer.Option(Path("out/cross_validation.json"), help="Where to write the cross-validation rows."),
     cv_method: str = typer.Option("newton", help="'newton': one Gauss-Newton refit per fold from the calibrated "
-                                                 "optimum (minutes); 'refit': a full calibration per fold (hours)."),
+                                                 "optimum (minutes); 'damped': up to 8 checked Levenberg-Marquardt "
+                                                 "steps per fold (minutes); 'refit': a full calibration per fold "
+                                                 "(hours)."),
     cv_evaluations: int = typer.Option(150, help="Objective evaluations per fold with --cv-method refit."),
     cv_size: int = typer.Option(200, help="Virtual patients per arm in cross-validation fits."),
     uncertainty: int = typer.Option(0, help="Draws from the parameter posterior added to each interval (0: none)."),

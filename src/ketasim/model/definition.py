@@ -81,13 +81,19 @@ FUNCTIONS = (
              "s0 * (1 + (1 - spine_block) * gain * (proteins - 1))", "Link 9: spines around the stressed set point."),
     Function("il6_target", ("proteins", "repeat_effect"), "1 / (1 + max(repeat_effect * (proteins - 1), -0.9))",
              "Link 9: repeated dosing lowers IL-6."),
+    # (both factors are >= 0 by construction: mTORC1 and synapses never fall below their baselines; no max(), which
+    # made the SBML export's integrator chatter at the baseline)
+    Function("consolidation_drive", ("mtorc1", "synapses_rel"), "(mtorc1 - 1) * (synapses_rel - 1)",
+             "Link 9: a plasticity pulse (mTORC1 above baseline) that finds new synapses of an earlier dose stabilises "
+             "them (synaptic tagging and capture; repeated experience stabilises new spines: Xu 2009, Yang 2009); "
+             "after a first dose the pulse is over before new synapses exist, so it stays ~0."),
     Function("drug_relief", ("mtorc1", "proteins", "spines_rel", "w_mtorc1", "w_protein", "w_spine", "emax",
                              "sensitivity"),
              "emax * tanh(sensitivity * (w_mtorc1 * (mtorc1 - 1) + w_protein * (proteins - 1)"
              " + w_spine * (spines_rel - 1)))",
-             "Link 10: acute (mTORC1), rapid (proteins) and sustained (spines) drug components; the patient's "
-             "response trait (sensitivity) scales the drive, so low-sensitivity patients respond only once repeated "
-             "sessions have built up plasticity (late responders)."),
+             "Link 10: acute (mTORC1), rapid (proteins) and sustained (functional new synapses, labile plus "
+             "consolidated) drug components; the patient's response trait (sensitivity) scales the drive, so "
+             "low-sensitivity patients respond only once repeated sessions have built up plasticity (late responders)."),
     Function("placebo_relief", ("expectancy", "gain"), "1 - exp(-gain * max(expectancy, 0))",
              "Link 10: non-specific relief from expectancy (no ceiling below full relief)."),
     Function("symptom_target", ("r_drug", "r_placebo", "r_antidepressant", "r_natural"),
@@ -137,6 +143,7 @@ CONSTANTS = (
     Constant("cadss_ec50", "uM", _s_eq("pd.cadss.ec50_racemic_total", "uM"), "pd.cadss.ec50_racemic_total (S-eq)"),
     Constant("cadss_hill", "dimensionless", _f("cadss_hill"), "free: cadss_hill"),
     Constant("tolerance_gain", "1/h", _f("tolerance_gain", "1/h"), "free: tolerance_gain"),
+    Constant("consolidation_gain", "1/h", _f("consolidation_gain", "1/h"), "free: consolidation_gain"),
     Constant("sbp_emax", "mmHg", _p("pd.sbp.emax", "mmHg"), "pd.sbp.emax"),
     Constant("sbp_ec50", "uM", _s_eq("pd.sbp.ec50_racemic_total", "uM"), "pd.sbp.ec50_racemic_total (S-eq)"),
     Constant("dbp_emax", "mmHg", _p("pd.dbp.emax", "mmHg"), "pd.dbp.emax"),
@@ -198,7 +205,10 @@ RATES = (
              * (1 - c.params.get("pd.spine.psychotherapy_slowing") * c.experiment.psychotherapy),
              "ln2 / pd.spine.t_half x (1 - pd.spine.psychotherapy_slowing x experiments.psychotherapy)"),
     Constant("k_il6", "1/h", _t_half(_p("pd.il6.t_half", "h")), "ln2 / pd.il6.t_half"),
-    Constant("k_tolerance", "1/h", _t_half(_p("pd.cadss.tolerance_t_half", "h")), "ln2 / pd.cadss.tolerance_t_half"),
+    Constant("k_synapses", "1/h", _t_half(_p("pd.spine.maturation_t_half", "h")), "ln2 / pd.spine.maturation_t_half"),
+    Constant("k_consolidation", "1/h", _t_half(_p("pd.spine.consolidated_t_half", "h")),
+             "ln2 / pd.spine.consolidated_t_half"),
+    Constant("k_tolerance", "1/h", _t_half(_f("tolerance_t_half", "h")), "ln2 / free: tolerance_t_half"),
     Constant("k_expectancy", "1/h", _t_half(_f("expectancy_t_half", "h")), "ln2 / free: expectancy_t_half"),
     Constant("k_antidepressant", "1/h", _t_half(_f("antidepressant_t_half", "h")),
              "ln2 / free: antidepressant_t_half"),
@@ -312,8 +322,12 @@ ALGEBRAICS = (
     Algebraic("perceived", "dissociation_sensitivity * dissociation_drive / (1 + tolerance)"
                            " + sedation_perception_weight * sedation_index",
               "dimensionless", "perceptible drug effects kindle expectancy (functional unblinding)"),
-    Algebraic("r_drug", "min(drug_relief(mtorc1, synaptic_proteins, spines / spine_set_point, w_mtorc1, w_protein,"
-                        " w_spine, emax_drug, drug_sensitivity), 0.98)", "fraction"),
+    Algebraic("consolidated_spines", "(1 / spine_set_point - 1) * (consolidation - 1) / consolidation",
+              "relative to pre-treatment (stressed) baseline",
+              "stabilised new spines: at most the spines lost to chronic stress (Moda-Sava 2019: ketamine restores "
+              "lost spines), reached as consolidation builds over repeated doses"),
+    Algebraic("r_drug", "min(drug_relief(mtorc1, synaptic_proteins, synapses / spine_set_point + consolidated_spines,"
+                        " w_mtorc1, w_protein, w_spine, emax_drug, drug_sensitivity), 0.98)", "fraction"),
     Algebraic("r_placebo", "placebo_relief(expectancy, placebo_gain)", "fraction"),
     Algebraic("r_natural", "natural_course_max * natural_course", "fraction",
               "spontaneous improvement from trial entry (natural course, regression to the mean)"),
@@ -333,7 +347,17 @@ STATES = (
     State("mtorc1", "1", "k_mtorc1", "relative to baseline", target="mtorc1_target(trkb, mtor_block)"),
     State("synaptic_proteins", "1", "k_proteins", "relative to baseline", target="protein_target(mtorc1, protein_gain)"),
     State("spines", "spine_set_point", "k_spines", "relative to unstressed density",
-          target="spine_target(synaptic_proteins, spine_gain, spine_block, spine_set_point)"),
+          target="spine_target(synaptic_proteins, spine_gain, spine_block, spine_set_point)",
+          doc="spine density: new spines are labile (most turn over within days: Holtmaat 2005)"),
+    State("synapses", "spine_set_point", "k_synapses", "relative to unstressed density",
+          target="spines", doc="synapse-bearing (functional) spines: new spines acquire synapses over days (Knott 2006)"),
+    # baseline 1 (not 0): dx/dt = gain x drive - k (x - 1). The same dynamics as a drive-form state from 0, but a
+    # state that sits at exactly 0 while rounding noise drives it made the SBML export's CVODE fail (absolute
+    # tolerances are scaled by the initial value)
+    State("consolidation", "1", "k_consolidation", "dimensionless (1 = none; 2 = half of the stress-lost spines "
+          "restored)", target="1 + consolidation_gain / k_consolidation * consolidation_drive(mtorc1, synapses"
+          " / spine_set_point)",
+          doc="new synapses stabilised by a later plasticity pulse: grows only with repeated dosing, decays over weeks"),
     State("il6", "1", "k_il6", "relative to baseline", target="il6_target(synaptic_proteins, il6_effect)"),
     State("tolerance", "0", "k_tolerance", "dimensionless", drive="dissociation_drive", gain="tolerance_gain"),
     State("expectancy", "0", "k_expectancy", "arbitrary units (0 = none)", drive="perceived",
@@ -371,7 +395,8 @@ OUTPUTS = (
     Output("trkb", "trkb", "relative to baseline"),
     Output("mtorc1", "mtorc1", "relative to baseline"),
     Output("synaptic_proteins", "synaptic_proteins", "relative to baseline"),
-    Output("spine_density", "spines / spine_set_point", "relative to pre-treatment (stressed) baseline"),
+    Output("spine_density", "spines / spine_set_point + consolidated_spines",
+           "relative to pre-treatment (stressed) baseline (labile + consolidated spines)"),
     Output("il6", "il6", "relative to baseline"),
     Output("expectancy", "expectancy", "arbitrary units (0 = none)"),
     Output("antidepressant_onset", "antidepressant_onset", "fraction of full onset"),
