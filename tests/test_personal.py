@@ -38,11 +38,6 @@ def test_every_random_effect_is_fitted_with_the_samplers_prior():
     assert pm.prior_mean[j] == pytest.approx(33, abs=0.3) and pm.prior_sd[j] == pytest.approx(5, abs=0.3)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "CALIBRATION (issue 7 PD recalibration): the refit widens the blood-pressure spread omega_bp 0.60 -> 1.47 (J of "
-    "the BP rows 61 -> 53), after which patient 101's posterior is bimodal (eta_bp vs the PK random effects both "
-    "explain the SBP +16 mmHg) and importance sampling from the Laplace proposal keeps ESS ~5 of 1000 (> 50 "
-    "asserted; 348 with omega_bp 0.60): personal.py needs a proposal that covers both modes"))
 def test_fit_is_informed_by_ratings_and_flags_what_they_cannot_inform(example_fit):
     fit = example_fit
     rows = {r["name"]: r for r in fit.parameter_table()}
