@@ -266,6 +266,8 @@ def _band_times(horizon: float, administrations=()) -> np.ndarray:
 
 #: Percentile bands (figures) use the first patients of an arm only, so memory does not grow with the arm.
 BAND_PATIENTS = 20_000
+#: dtype of a large arm's (more than BAND_PATIENTS) per-session peaks, kept for the whole arm
+LARGE_ARM_SESSION_DTYPE = np.float32
 
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
@@ -306,8 +308,10 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     for a, run in zip([a for a, _ in plan_chunks(n, chunk)], map_ordered(fn, tasks, executor)):
         b = a + run.out.shape[0]
         out_score[a:b] = run.output("severity")[:, t_idx] * patients.baseline[a:b][:, None]
-        if sess is None:
-            sess = np.empty((n, *run.sessions.shape[1:]))
+        if sess is None:      # large arms keep the per-session peaks in float32 (~7 significant digits): half the
+            # arm's largest array (8 sessions x 7 peaks: 448 -> 224 MB per 1,000,000 patients); small arms (and
+            # calibration's finite differences) keep float64
+            sess = np.empty((n, *run.sessions.shape[1:]), dtype=LARGE_ARM_SESSION_DTYPE if separate_bands else float)
         sess[a:b] = run.sessions
         if not separate_bands:
             keep_bands(a, b, run, sim_times)
@@ -433,7 +437,7 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
     s = o.sessions
     idx = {k: SUMMARY_SLOT(k) for k in DEFAULT_MODEL.summary_names}
     has = s.shape[1] > 0
-    peak = lambda k: s[:, :, idx[k]].max(axis=1) if has else np.zeros(o.n)  # noqa: E731
+    peak = lambda k: s[:, :, idx[k]].max(axis=1).astype(float) if has else np.zeros(o.n)  # noqa: E731
     if has:
         hyper = _hypertension(o, params, rng)
     else:

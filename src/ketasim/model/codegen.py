@@ -308,13 +308,29 @@ def _generate(m: Model, hoister: _Hoister) -> str:
                 done[k].add(a.name)
         g = f"rate_{s.name}" if s.target is not None else _py(mult, pt)
         fs = [_py(f, _Namer(m, k)) for k in range(3)]
-        step0.append(f"F_{s.name}_0 = {g} * {fs[0]}")
+        # a gain-form state (dx/dt = gain * drive - k x) whose gain is a per-patient constant that may be 0 (a
+        # hypothesis switched off, e.g. the anesthetic state): its drive (pows) is not evaluated then. Exact for a
+        # finite drive: 0 * drive is 0 either way.
+        gated = s.target is None and bool(E.names(mult)) and \
+            all(n in m.names("constants") or n in m.names("patient") for n in E.names(mult)) and \
+            any(isinstance(x, ast.Call) and x.func.id not in ("min", "max", "abs") for x in ast.walk(E.parse(f)))
         step.append(f"# {s.name}: " + (f"dx/dt = {s.rate} * ({s.target} - x)" if s.target is not None
                                         else f"dx/dt = {s.gain} * ({s.drive}) - {s.rate} * x"))
         step.append(f"g = {g}")
-        step.append(f"F_{s.name}_1 = g * {fs[2]}")
-        step.append(f"x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, F_{s.name}_0, g * {fs[1]}, F_{s.name}_1, "
-                    f"w_shared, {10 + j}, u)")
+        if gated:
+            step0.append(f"F_{s.name}_0 = ({g} * {fs[0]}) if {g} != 0.0 else 0.0")
+            step.append("if g != 0.0:")
+            step.append(f"    F_{s.name}_1 = g * {fs[2]}")
+            step.append(f"    x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, F_{s.name}_0, g * {fs[1]}, F_{s.name}_1, "
+                        f"w_shared, {10 + j}, u)")
+            step.append("else:")
+            step.append(f"    F_{s.name}_1 = 0.0")
+            step.append(f"    x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, F_{s.name}_0, 0.0, 0.0, w_shared, {10 + j}, u)")
+        else:
+            step0.append(f"F_{s.name}_0 = {g} * {fs[0]}")
+            step.append(f"F_{s.name}_1 = g * {fs[2]}")
+            step.append(f"x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, F_{s.name}_0, g * {fs[1]}, F_{s.name}_1, "
+                        f"w_shared, {10 + j}, u)")
     step_src = "\n".join(" " * 8 + x for x in step)
     step0_src = "\n".join(" " * 12 + x for x in step0) or " " * 12 + "pass"
     chain_alg = [a.name for a in m.algebraics if a.name in done[2]]

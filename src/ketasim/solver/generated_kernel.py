@@ -464,7 +464,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             a_nmda_block_interneuron_0 = f_nmda_block(a_nmda_drive_0, mc_m_interneuron, mc_nmda_hill)
             a_nmda_block_pyramidal_0 = f_nmda_block(a_nmda_drive_0, mc_m_pyramidal, mc_nmda_hill)
             F_glutamate_0 = rate_glutamate * f_glutamate_target(a_nmda_block_interneuron_0, a_nmda_block_pyramidal_0, mc_g_dis)
-            F_anesthetic_state_0 = mc_anes_onset * f_anesthetic_drive(a_nmda_block_pyramidal_0, mc_anes_block50, mc_anes_hill)
+            F_anesthetic_state_0 = (mc_anes_onset * f_anesthetic_drive(a_nmda_block_pyramidal_0, mc_anes_block50, mc_anes_hill)) if mc_anes_onset != 0.0 else 0.0
             a_ampa_activation_0 = f_ampa_drive(x_glutamate, cen[4, 0], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
             F_bdnf_0 = rate_bdnf * f_bdnf_target(a_ampa_activation_0, a_nmda_block_pyramidal_0, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state)
             a_trkb_0 = f_trkb_activation__0(x_bdnf, mc_trkb_k, mc_trkb_hill, inv_0)
@@ -614,8 +614,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         x_glutamate_m, x_glutamate_1 = _adv(x_glutamate, F_glutamate_0, g * f_glutamate_target(a_nmda_block_interneuron_m, a_nmda_block_pyramidal_m, mc_g_dis), F_glutamate_1, w_shared, 10, u)
         # anesthetic_state: dx/dt = anes_onset * (anesthetic_drive(nmda_block_pyramidal, anes_block50, anes_hill)) - k_anesthetic * x
         g = mc_anes_onset
-        F_anesthetic_state_1 = g * f_anesthetic_drive(a_nmda_block_pyramidal_1, mc_anes_block50, mc_anes_hill)
-        x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, g * f_anesthetic_drive(a_nmda_block_pyramidal_m, mc_anes_block50, mc_anes_hill), F_anesthetic_state_1, w_shared, 11, u)
+        if g != 0.0:
+            F_anesthetic_state_1 = g * f_anesthetic_drive(a_nmda_block_pyramidal_1, mc_anes_block50, mc_anes_hill)
+            x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, g * f_anesthetic_drive(a_nmda_block_pyramidal_m, mc_anes_block50, mc_anes_hill), F_anesthetic_state_1, w_shared, 11, u)
+        else:
+            F_anesthetic_state_1 = 0.0
+            x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, 0.0, 0.0, w_shared, 11, u)
         a_ampa_activation_m = f_ampa_drive(x_glutamate_m, cen[4, 1], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
         a_ampa_activation_1 = f_ampa_drive(x_glutamate_1, cen[4, 2], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
         # bdnf: dx/dt = k_bdnf * (bdnf_target(ampa_activation, nmda_block_pyramidal, bdnf_gain * bdnf_multiplier, eef2_gain, anesthetic_state) - x)
