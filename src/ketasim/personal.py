@@ -894,11 +894,12 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                 stated.append(top["p_target"])
                 realised.append(bool(np.all(r <= tg.threshold)))
     par_cover = np.array(par_cover)
+    pit = np.asarray(pit)
     out = {
         "patients": n_patients, "forecast_points": len(cov90),
         "pi90_coverage": float(np.mean(cov90)), "pi50_coverage": float(np.mean(cov50)),
-        "pit_coverage90": float(np.mean((np.array(pit) >= 0.05) & (np.array(pit) <= 0.95))),
-        "pit_coverage50": float(np.mean((np.array(pit) >= 0.25) & (np.array(pit) <= 0.75))),
+        "pit_coverage90": float(np.mean((pit >= 0.05) & (pit <= 0.95))),
+        "pit_coverage50": float(np.mean((pit >= 0.25) & (pit <= 0.75))),
         "mae_individual": float(np.mean(err_ind)), "mae_population": float(np.mean(err_pop)),
         "mae_population_baseline_anchored": float(np.mean(err_anch)),
         "parameter_coverage90": {nm: float(par_cover[:, j].mean()) for j, nm in enumerate(models[0].names)},

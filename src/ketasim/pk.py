@@ -252,15 +252,16 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     v70, q70 = parent_disposition(p)
     cl70, fh70, fgut70 = oral_fractions(p)
     read = venous_read(p)
+    # eta_v scales the distribution system (tissue volumes and the flows between them), not the venous sample
+    venous = PARENT_COMPARTMENTS.index("arm_venous")
+    size = np.where(np.arange(len(v70)) == venous, 1.0, ev_v[:, None])                 # (n, 5) volumes
+    qsize = np.where(np.arange(len(q70)) == venous - 1, 1.0, ev_v[:, None])            # (n, 4) flows
     for b in (S_KET, R_KET):
         x = _hepatic(cl70[b], qh70) * w075 * clint_f
         # women: +20 % systemic clearance (Sigtermans 2009) on top of the liver's; first pass unchanged, so an
         # oral dose gives women 1/1.2 of men's exposure (not a third, as scaling a high-extraction CLint would);
         # the random effect on clearance acts the same way
         cl_i = qh * x / (qh + x) * sex * ev_cl
-        venous = PARENT_COMPARTMENTS.index("arm_venous")
-        size = np.where(np.arange(len(v70)) == venous, 1.0, ev_v[:, None])              # (n, 5) volumes
-        qsize = np.where(np.arange(len(q70)) == venous - 1, 1.0, ev_v[:, None])         # (n, 4) flows
         _block(b, v70[None, :] * wt[:, None] * size, cl_i, q70[None, :] * w075[:, None] * qsize, read)
         fh[:, b] = qh / (qh + x)
         g = (1.0 - fgut70[b]) / fgut70[b] * gut_f
