@@ -268,6 +268,8 @@ def _band_times(horizon: float, administrations=()) -> np.ndarray:
 BAND_PATIENTS = 20_000
 #: dtype of a large arm's (more than BAND_PATIENTS) per-session peaks, kept for the whole arm
 LARGE_ARM_SESSION_DTYPE = np.float32
+#: bytes of trajectories one chunk of an arm may hold (patients x output times x model outputs x 8)
+BAND_CHUNK_BYTES = 40e6
 
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
@@ -288,24 +290,33 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     band_rows = []
     band_store = {v: [] for v in BAND_VARIABLES}
 
+    def chunk_for(sample_times):
+        # a chunk's trajectories (patients x times x outputs, float64) within BAND_CHUNK_BYTES: the band run's 85
+        # times x 10,000 patients used to be a ~290 MB peak that did not grow with the arm
+        n_out = len((model or DEFAULT_MODEL).output_names)
+        return max(1, min(chunk, int(BAND_CHUNK_BYTES // (len(sample_times) * n_out * 8))))
+
     def make_tasks(m, sample_times):
+        c = chunk_for(sample_times)
         if stream is None:      # patients given explicitly: ship them (no per-patient stream to resample from)
             return ([(arm, spec, patients.take(slice(a, b)), sample_times, params, experiment, model)
-                     for a, b in plan_chunks(m, chunk)], _run_given)
+                     for a, b in plan_chunks(m, c)], _run_given)
         return ([ChunkTask(arm, spec, params, 0, a, b, stream, sample_times, experiment, on_failure="flag",
-                           model=model) for a, b in plan_chunks(m, chunk)], run_chunk)
+                           model=model) for a, b in plan_chunks(m, c)], run_chunk)
 
     def keep_bands(a, b, run, sample_times):
         if a < BAND_PATIENTS:
             bidx = np.searchsorted(sample_times, band_times)
             keep = slice(0, min(b, BAND_PATIENTS) - a)
-            band_store["score"].append(run.output("severity")[keep][:, bidx] * patients.baseline[a:b][keep][:, None])
+            # float32 (7 digits: figure data): the band patients' trajectories are the arm's largest fixed memory
+            band_store["score"].append((run.output("severity")[keep][:, bidx]
+                                        * patients.baseline[a:b][keep][:, None]).astype(np.float32))
             for v in BAND_VARIABLES:
                 if v != "score":
-                    band_store[v].append(run.output(v)[keep][:, bidx])
+                    band_store[v].append(run.output(v)[keep][:, bidx].astype(np.float32))
 
     tasks, fn = make_tasks(n, sim_times)
-    for a, run in zip([a for a, _ in plan_chunks(n, chunk)], map_ordered(fn, tasks, executor)):
+    for a, run in zip([a for a, _ in plan_chunks(n, chunk_for(sim_times))], map_ordered(fn, tasks, executor)):
         b = a + run.out.shape[0]
         out_score[a:b] = run.output("severity")[:, t_idx] * patients.baseline[a:b][:, None]
         if sess is None:      # large arms keep the per-session peaks in float32 (~7 significant digits): half the
@@ -321,12 +332,15 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
             progress(done[0] / total)
     if separate_bands:
         tasks, fn = make_tasks(BAND_PATIENTS, np.asarray(band_times, float))
-        for a, run in zip([a for a, _ in plan_chunks(BAND_PATIENTS, chunk)], map_ordered(fn, tasks, executor)):
+        for a, run in zip([a for a, _ in plan_chunks(BAND_PATIENTS, chunk_for(band_times))],
+                          map_ordered(fn, tasks, executor)):
             keep_bands(a, a + run.out.shape[0], run, np.asarray(band_times, float))
             del run
     for v, parts in band_store.items():
         m = np.concatenate(parts)
-        q = np.nanpercentile(m, [5, 50, 95], axis=0)
+        del parts[:]
+        q = np.nanpercentile(m, [5, 50, 95], axis=0).astype(float)
+        del m
         band_rows.append(pd.DataFrame({"arm": name, "time_h": band_times, "variable": v, "p05": q[0],
                                        "median": q[1], "p95": q[2]}))
     noise = rng.normal(0.0, noise_sd, out_score.shape) if noise_sd > 0 else 0.0
