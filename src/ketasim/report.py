@@ -278,9 +278,14 @@ def _endpoint_table(tr) -> pd.DataFrame:
     for r in t.to_dict("records"):
         th = r["time_h"]
         when = "all sessions" if th is None or (isinstance(th, float) and math.isnan(th)) else fmt_time_h(float(th))
-        key = (r["measure"], when)
+        analyte = r.get("analyte")
+        analyte = analyte if isinstance(analyte, str) else ""      # PK endpoints: one row per analyte
+        if analyte:
+            when = f"{r.get('pk_dose') or 'first'} dose"
+        key = (r["measure"], when, analyte)
         if key not in rows:
-            rows[key] = {"endpoint": _MEASURE_LABELS.get(r["measure"], r["measure"]), "time": when}
+            label = _MEASURE_LABELS.get(r["measure"], r["measure"])
+            rows[key] = {"endpoint": f"{label}, {analyte}" if analyte else label, "time": when}
             order.append(key)
         rows[key][f"{r['arm']} (n={int(r['n'])})"] = f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
     del arms
@@ -296,7 +301,8 @@ def _comparison_table(tr) -> pd.DataFrame:
     out = []
     for r in c:
         th = r.get("time_h")
-        out.append({"arm": r.get("arm"), "versus": r.get("versus"), "measure": r.get("measure"),
+        out.append({"arm": r.get("arm"), "versus": r.get("versus"),
+                    "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else ""),
                     "time": "all sessions" if th is None else fmt_time_h(float(th)),
                     "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]",
                     "p": _fmt_p(r.get("p_value"))})
