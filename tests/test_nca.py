@@ -110,6 +110,11 @@ def test_last_dose_of_a_series_accumulates():
     assert first["dose_time_h"].iloc[0] == 0 and last["dose_time_h"].iloc[0] == 24.0
     assert first["t_last_h"].iloc[0] == 12.0        # the first dose's samples stop at the next dose
     assert last["cmax_ng_ml"].iloc[0] > first["cmax_ng_ml"].iloc[0]
+    # the first dose is simulated without the later doses (causality): the same levels as the whole series gives
+    t = np.array([0.0, *[x for x in DEFAULT_SCHEDULE_H if x <= 12.0]])
+    whole = ketasim.simulate(sc, typical=True, output_times_h=t).trajectories()["cp_s_ketamine_ng_ml"].to_numpy()
+    assert first["cmax_ng_ml"].iloc[0] == pytest.approx(whole.max(), rel=1e-9)
+    assert first["auc_0_t_ng_h_ml"].iloc[0] == pytest.approx(nca(t, whole[None, :])["auc_0_t_ng_h_ml"][0], rel=1e-9)
 
 
 def test_arm_comedication_equals_population_comedication():
@@ -257,3 +262,30 @@ def test_scenario_pk_matches_the_simulated_patients():
     wide = traj[traj.arm == "esketamine-alone"].pivot(index="subject", columns="time_h", values="cp_s_ketamine_ng_ml")
     got = df[(df.arm == "esketamine-alone") & (df.analyte == "s-ketamine")].set_index("subject")["cmax_ng_ml"]
     assert np.allclose(got.sort_index().to_numpy(), wide.max(axis=1).sort_index().to_numpy(), rtol=1e-12)
+
+
+def test_pk_in_a_withdrawal_trial_and_far_samples_are_refused():
+    with pytest.raises(InputError, match="^endpoints.pk_sampling.times: the last sample"):
+        ketasim.scenario_from_dict({"name": "x", "arms": {"a": [line("esketamine", "oral", "20 mg")]},
+                                    "endpoints": {"measures": ["cmax"], "pk_sampling": ["1 h", "1000 d"]}})
+    sc = ketasim.scenario_from_dict({
+        "name": "w", "arms": {"c": [line("esketamine", "intranasal", "56 mg", every="7 d", count=8)],
+                              "w": [line("esketamine", "intranasal", "56 mg", every="7 d", count=4)]},
+        "design": {"type": "randomized_withdrawal", "continue": "c", "withdraw": "w"},
+        "endpoints": {"times": ["8 week"], "measures": ["relapse_rate", "cmax"]}})
+    with pytest.raises(InputError, match="^endpoints.measures: PK measures"):
+        ketasim.run_trial(sc, n=4)
+
+
+def test_midazolam_and_placebo_arms():
+    """An active-placebo arm has midazolam PK; a saline arm has none (no rows, no ratio against it)."""
+    sc = ketasim.scenario_from_dict({
+        "name": "m", "arms": {"ketamine": [line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")],
+                              "midazolam": [line("midazolam", "iv-infusion", "0.045 mg/kg", duration="40 min")],
+                              "saline": [line("placebo", "iv-infusion", duration="40 min")]},
+        "endpoints": {"measures": ["cmax", "auc_0_inf"]}})
+    tr = ketasim.run_trial(sc, n=5)
+    analytes = {(r["arm"], r["analyte"]) for r in tr.endpoints if "analyte" in r}
+    assert ("midazolam", "midazolam") in analytes and not any(a == "saline" for a, _ in analytes)
+    assert ("ketamine", "s-ketamine") in analytes and ("ketamine", "norketamine") in analytes
+    assert tr.comparisons == []          # the control (saline) has no PK; PK-only: no rating comparisons

@@ -52,8 +52,12 @@ COLUMNS = {"cmax": "cmax_ng_ml", "tmax": "tmax_h", "auc_0_t": "auc_0_t_ng_h_ml",
            "t_half": "t_half_h"}
 #: measures compared between arms as geometric mean ratios (Tmax is not log-normal: reported, not compared)
 RATIO_MEASURES = ("cmax", "auc_0_t", "auc_0_inf", "t_half")
-#: step of the "model exact" grid (h) up to the last sample, then 15 min for 14 more days (AUC0-inf)
+#: step of the "model exact" grid (h) for the first EXACT_FINE_H after the dose, then 15 min to the last sample
+#: and for 14 more days (AUC0-inf)
 EXACT_STEP_H = 1 / 60
+EXACT_FINE_H = 48.0
+#: latest sampling time after the dose (h)
+MAX_SAMPLING_H = 28 * 24.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +82,9 @@ class PKSampling:
             raise InputError("pk_sampling.times: sampling times are after the dose (> 0)")
         if np.any(np.diff(t) <= 0):
             raise InputError("pk_sampling.times: sampling times must increase strictly")
+        if t[-1] > MAX_SAMPLING_H:
+            raise InputError(f"pk_sampling.times: the last sample is {t[-1]:g} h after the dose; at most "
+                             f"{MAX_SAMPLING_H:g} h (28 days) is analysed")
         if self.dose not in DOSES:
             raise InputError(f"pk_sampling.dose: use first or last, got {self.dose!r}")
         if self.lambda_z not in LAMBDA_Z_RULES:
@@ -169,10 +176,12 @@ def _lambda_z(t: np.ndarray, c: np.ndarray, first: np.ndarray, rule: str):
         yk = y[:, T - k:]
         ok = np.isfinite(yk).all(axis=1) & (first <= T - k)
         yfit = np.where(ok[:, None], yk, 0.0)
-        slope, icpt = np.polyfit(x, yfit.T, 1)
-        res = yfit - (icpt[:, None] + slope[:, None] * x[None, :])
-        ss_res = (res ** 2).sum(axis=1)
-        ss_tot = ((yfit - yfit.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+        # ordinary least squares of log C on t (the same numbers as numpy.polyfit, ~20x faster for many subjects)
+        xc = x - x.mean()
+        yc = yfit - yfit.mean(axis=1, keepdims=True)
+        slope = (yc @ xc) / (xc @ xc)
+        ss_tot = (yc ** 2).sum(axis=1)
+        ss_res = ((yc - slope[:, None] * xc[None, :]) ** 2).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, 1.0)
         adj = 1.0 - (1.0 - r2) * (k - 1) / (k - 2) if k > 2 else r2
@@ -266,6 +275,25 @@ def dose_window(arm, which: str = "first"):
     return a, a.start_h, (min(later) if later else math.inf)
 
 
+def _doses_before(arm, cutoff_h: float):
+    """The arm with only the administrations that start before ``cutoff_h`` (a dose at the last sample time is after
+    it: that sample is the pre-dose trough). The scenario already validated (and warned about) every dose."""
+    import warnings
+
+    from .errors import DoseWarning
+
+    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DoseWarning)
+        for d in arm.doses:
+            k = sum(1 for j in range(d.count) if d.at_h + j * d.every_h < cutoff_h - 1e-9)
+            if k == d.count:
+                lines.append(d)
+            elif k > 0:
+                lines.append(dataclasses.replace(d, count=k))
+    return dataclasses.replace(arm, doses=tuple(lines)) if lines else arm
+
+
 def _chunk_runs(arm, spec, params, times, *, patients=None, stream=None, n=None, chunk=2000, experiment=None,
                 model=None, executor=None):
     """ArmRuns of the arm's patients at ``times``, chunk by chunk (patients given, or a per-patient stream as the
@@ -310,11 +338,14 @@ def arm_pk(arm, spec, params, sampling: PKSampling = PKSampling(), *, patients=N
     side = SAMPLES.index(sampling.sample)
     exact_rel = None
     if sampling.exact:
-        fine = np.arange(0.0, rel[-1] + 1e-9, EXACT_STEP_H)
-        tail = np.arange(rel[-1], rel[-1] + 14 * 24.0 + 1e-9, 0.25) if math.isinf(t_next) else np.zeros(0)
+        fine = np.arange(0.0, min(rel[-1], EXACT_FINE_H) + 1e-9, EXACT_STEP_H)
+        tail = np.arange(min(rel[-1], EXACT_FINE_H), rel[-1] + (14 * 24.0 if math.isinf(t_next) else 0.0) + 1e-9, 0.25)
         exact_rel = np.unique(np.round(np.concatenate([fine, rel, tail]), 9))
         exact_rel = exact_rel[t0 + exact_rel <= t_next + 1e-9]
     frames = []
+    # later doses cannot change earlier levels: simulate only the doses given before the last sample (a first dose of
+    # a 28-day series is simulated for its sampling day, not for 28 days)
+    arm = _doses_before(arm, t0 + rel[-1])
     kw = dict(patients=patients, stream=stream, n=n, experiment=experiment, model=model, executor=executor)
     for a, b, run in _chunk_runs(arm, spec, params, t0 + rel, chunk=chunk, **kw):
         for an in analytes:

@@ -579,6 +579,9 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     outcomes = {}
     pk_frames = {}
     pk_measures = [m for m in measures if m in PK_MEASURES]
+    if pk_measures and kind == "randomized_withdrawal":
+        raise InputError("endpoints.measures: PK measures (cmax, auc_0_inf, ...) are reported by parallel and "
+                         "crossover trials, not by a randomized withdrawal")
     shared = None
     for k, arm in enumerate(scenario.arms):
         rng = np.random.default_rng(arm_seeds[k])
