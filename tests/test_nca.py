@@ -245,11 +245,28 @@ def test_cli_trial_on_the_example_prints_ratios(capsys):
 @pytest.mark.parametrize("argv, words", [
     (["--pk-dose", "second"], "--pk-dose"),
     (["--pk-sample", "capillary"], "--pk-sample"),
+    (["--pk-times", "1 h,30 min"], "--pk-times: sampling times must increase"),
+    (["--pk-times", "1 h,2 x"], "--pk-times"),
+    (["--pk-times", ""], "--pk-times"),
 ])
-def test_cli_bad_pk_options(argv, words, capsys):
-    code = main(["simulate", "--drug", "esketamine", "--route", "oral", "--dose", "20mg", *argv])
-    _, err = capsys.readouterr()
+def test_cli_bad_pk_options(argv, words, capsys, tmp_path):
+    """Refused before anything is simulated or written."""
+    csv = tmp_path / "t.csv"
+    code = main(["simulate", "--drug", "esketamine", "--route", "oral", "--dose", "20mg", "--csv", str(csv), *argv])
+    out, err = capsys.readouterr()
     assert code == 2 and err.startswith(f"error: {words}") and err.count("\n") == 1
+    assert not csv.exists() and "plasma ketamine" not in out
+
+
+def test_cli_pk_times_set_the_schedule(capsys, tmp_path):
+    out = tmp_path / "pk.json"
+    code = main(["simulate", "--drug", "ketamine", "--route", "im", "--dose", "0.5mg/kg", "--pk-times",
+                 "5 min, 10 min, 20 min, 40 min, 1 h, 2 h, 4 h, 8 h", "--pk-sample", "arterial", "--pk-json", str(out)])
+    capsys.readouterr()
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["sampling"]["times_h"][-1] == 8.0 and doc["sampling"]["sample"] == "arterial"
+    assert all(p["t_last_h"] == 8.0 for p in doc["patients"])
 
 
 def test_scenario_pk_matches_the_simulated_patients():
