@@ -306,3 +306,13 @@ def test_midazolam_and_placebo_arms():
     assert ("midazolam", "midazolam") in analytes and not any(a == "saline" for a, _ in analytes)
     assert ("ketamine", "s-ketamine") in analytes and ("ketamine", "norketamine") in analytes
     assert tr.comparisons == []          # the control (saline) has no PK; PK-only: no rating comparisons
+
+
+def test_trial_report_lists_pk_endpoints_per_analyte(tmp_path):
+    from ketasim.report import trial_report
+
+    tr = ketasim.run_trial(ketasim.load_scenario(EXAMPLE_DDI), n=4)
+    page = trial_report(tr, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "AUC0-inf (ng*h/mL, geometric mean), s-ketamine" in page
+    assert "auc_0_inf_ratio, norketamine" in page and "first dose" in page
+    assert "Side-effect endpoints are in the endpoint table" not in page

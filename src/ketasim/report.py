@@ -303,7 +303,8 @@ def _comparison_table(tr) -> pd.DataFrame:
         th = r.get("time_h")
         out.append({"arm": r.get("arm"), "versus": r.get("versus"),
                     "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else ""),
-                    "time": "all sessions" if th is None else fmt_time_h(float(th)),
+                    "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else "all sessions") if th is None
+                    else fmt_time_h(float(th)),
                     "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]",
                     "p": _fmt_p(r.get("p_value"))})
     return pd.DataFrame(out)
@@ -331,7 +332,8 @@ def trial_report(trial_result, path) -> Path:
     figs = {k: v for k, v in figs.items() if v.get("data")}
     ep = _endpoint_table(tr)
     comp = _comparison_table(tr)
-    side = table[table["time_h"].isna()] if len(table) else table
+    side = table[table["time_h"].isna() & (table["analyte"].isna() if "analyte" in table else True)] \
+        if len(table) else table           # PK endpoints (with an analyte) are not side effects
     sections = [
         _section("Provenance", _provenance_table(d), "provenance"),
         _section("Endpoints", _table(ep, left=("endpoint", "time")) + "<p class=\"hint\">value [95% interval]. "
