@@ -351,7 +351,7 @@ def _generate(m: Model, hoister: _Hoister) -> str:
     for a in _needed_algebraics(m, out_exprs, set(done[0])):
         out_lines.append(f"a_{a.name} = {_py(a.expr, at)}")
     for j, o in enumerate(m.outputs):
-        out_lines.append(f"row[{j}] = {_py(o.expr, at)}")
+        out_lines.append(f"out[i, o, {j}] = {_py(o.expr, at)}")
     outputs_src = "\n".join(" " * 12 + x for x in out_lines)
 
     # per-session peaks and discharge margin at the three nodes (node 0 carried over like the chain's)
@@ -370,7 +370,7 @@ def _generate(m: Model, hoister: _Hoister) -> str:
         tgt.append(f"margin{k} = {_py(m.discharge_margin, nm, out_names)}")
         if k > 0:
             for j, s in enumerate(m.summaries):
-                summ.append(f"sm[{j}] = max(sm[{j}], o_{s.of}_{NODES[k]})")
+                summ.append(f"summ[i, sess, {j}] = max(summ[i, sess, {j}], o_{s.of}_{NODES[k]})")
     summ_src = "\n".join(" " * 12 + x for x in summ)
     summ0_src = "\n".join(" " * 16 + x for x in summ0) or " " * 16 + "pass"
 
@@ -472,7 +472,7 @@ import numpy as np
 from numba import njit, prange
 
 from ketasim.pk import MAX_MODES as NM
-from ketasim.solver.expint import step_weights, step_weights_const
+from ketasim.solver.expint import step_weights_at, step_weights_const_at
 
 MODEL_NAME = @MODEL_NAME@
 DIGEST = @DIGEST@
@@ -531,12 +531,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             for m in range(nmodes[b]):
                 for u in range(n_u):
                     if const_b:
-                        step_weights_const(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                        step_weights_const_at(lam[i, b, m], unique_steps[u], wpk, b * NM + m, u)
                     else:
-                        step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                        step_weights_at(lam[i, b, m], unique_steps[u], wpk, b * NM + m, u)
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
-        step_weights(-pp_ke0, unique_steps[u], wke[0, u])
+        step_weights_at(-pp_ke0, unique_steps[u], wke, 0, u)
 
     z = np.zeros((6, NM))
     zn = np.zeros((6, NM, 3))
@@ -617,17 +617,17 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         if fresh:
             # the PK at this point as node 0 of the next step, then the chain's node 0 (after an event)
             for b in range(6):
-                cn[b, 0] = 0.0
+                s0 = 0.0
                 if active[b]:
                     for m in range(nmodes[b]):
                         zn[b, m, 0] = z[b, m]
-                        cn[b, 0] += kappa[i, b, m] * zn[b, m, 0]
+                        s0 += kappa[i, b, m] * z[b, m]
+                cn[b, 0] = s0
             for j in range(6):
                 cen[j, 0] = ce[j] if active[j] else 0.0
 @STEP0@
             fresh = False
         while o < n_out and out_idx[o] == n:
-            row = out[i, o]
             for b in range(6):
                 c[b] = 0.0
                 ca[b] = 0.0
@@ -677,23 +677,34 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             elif b == 4:
                 for k in range(3):
                     f_in[4, k] = fm_hnk * (pp_cl_snk * cn[2, k] + pp_cl_rnk * cn[3, k])
-            for k in range(3):
-                cn[b, k] = 0.0
             const_b = b == 5 or (b <= 1 and not any_dep)
+            fb0 = f_in[b, 0]
+            fbm = f_in[b, 1]
+            fb1 = f_in[b, 2]
+            # the modal sums in locals: accumulating into cn[b, k] in memory made every mode wait for the previous
+            # mode's store (~30 % of the kernel's time); the same additions in the same order
+            s0 = 0.0
+            sm_ = 0.0
+            s1 = 0.0
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
+                r = b * NM + m
+                z0 = z[b, m]
                 if const_b:     # constant forcing (f_in[b, 0] = f_in[b, 1] = f_in[b, 2]): exact
-                    r = b * NM + m
-                    kf = kap * f_in[b, 0]
-                    zm = wpk[r, u, 1] * z[b, m] + wpk[r, u, 3] * kf
-                    z1 = wpk[r, u, 0] * z[b, m] + wpk[r, u, 2] * kf
+                    kf = kap * fb0
+                    zm = wpk[r, u, 1] * z0 + wpk[r, u, 3] * kf
+                    z1 = wpk[r, u, 0] * z0 + wpk[r, u, 2] * kf
                 else:
-                    zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
-                zn[b, m, 0] = z[b, m]
+                    zm, z1 = _adv(z0, kap * fb0, kap * fbm, kap * fb1, wpk, r, u)
+                zn[b, m, 0] = z0
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1
-                for k in range(3):
-                    cn[b, k] += kap * zn[b, m, k]
+                s0 += kap * z0
+                sm_ += kap * zm
+                s1 += kap * z1
+            cn[b, 0] = s0
+            cn[b, 1] = sm_
+            cn[b, 2] = s1
         # ---- effect sites (unbound, µM) ------------------------------------------------------------------
         for j in range(6):
             if active[j]:
@@ -711,21 +722,20 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 
         # ---- per-session peaks and discharge readiness, within the monitoring window after a session -------
         if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc_monitor_window_h:
-            sm = summ[i, sess]
             if not summ_ok:
 @SUMMARIES0@
 @SUMMARIES@
             # the last time the criteria were unmet: linear interpolation of the margin between nodes
             if margin0 > 0.0 and margin1 <= 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
             elif margin0 > 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] - sess_t0)
             if margin1 > 0.0 and margin2 <= 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h + 0.5 * h * margin1 / (margin1 - margin2) - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] + 0.5 * h + 0.5 * h * margin1 / (margin1 - margin2) - sess_t0)
             elif margin1 > 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] + 0.5 * h - sess_t0)
             if margin2 > 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + h - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] + h - sess_t0)
             margin0 = margin2
             summ_ok = True
         else:

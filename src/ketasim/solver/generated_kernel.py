@@ -10,11 +10,11 @@ import numpy as np
 from numba import njit, prange
 
 from ketasim.pk import MAX_MODES as NM
-from ketasim.solver.expint import step_weights, step_weights_const
+from ketasim.solver.expint import step_weights_at, step_weights_const_at
 
 MODEL_NAME = 'ketasim'
 DIGEST = '2f3f9b5a96b42921'
-SOLVER_DIGEST = '620cf752a4667f0c'   # solver/expint.py, whose compiled code numba caches inside this kernel
+SOLVER_DIGEST = '3e15e606256cecc5'   # solver/expint.py, whose compiled code numba caches inside this kernel
 MC_NAMES = ('ki_s', 'ki_r', 'ki_snk', 'ki_rnk', 'm_interneuron', 'm_pyramidal', 'nmda_hill', 'g_dis', 'w_hnk', 'ec50_hnk', 'bdnf_gain', 'eef2_gain', 'trkb_k', 'trkb_hill', 'protein_gain', 'spine_gain', 'il6_effect', 'w_protein', 'w_spine', 'cadss_max', 'cadss_ec50', 'cadss_hill', 'tolerance_gain', 'consolidation_gain', 'sbp_emax', 'sbp_ec50', 'dbp_emax', 'hr_emax', 'hr_ec50', 'sedation_ec50', 'midazolam_ec50', 'nausea_pmax', 'nausea_ec50', 'fu', 'fu_midazolam', 'mw_ketamine', 'mw_norketamine', 'mw_hnk', 'mw_midazolam', 'fm_hnk', 'perception_gain', 'sedation_perception_weight', 'expectancy_feedback', 'feedback_scale', 'natural_course_max', 'anesthesia_umol', 'ampa_block', 'mtor_block', 'spine_block', 'session_expectancy', 'monitor_cadss', 'monitor_sedation', 'monitor_sbp', 'w_mtorc1', 'anes_block50', 'anes_hill', 'ampa_eps', 'anes_onset', 'general_anesthesia_depth', 'monitor_window_h')
 PP_NAMES = ('weight_kg', 'fh_s', 'fh_r', 'fgut_s', 'fgut_r', 'f_iiv', 'cl_s', 'cl_r', 'cl_snk', 'cl_rnk', 'ke0', 'bdnf_multiplier', 'emax_drug', 'drug_sensitivity', 'placebo_gain', 'antidepressant_emax', 'spine_set_point', 'bp_sensitivity', 'dissociation_sensitivity', 'baseline_score', 'fm_nk')
 STATE_NAMES = ('glutamate', 'anesthetic_state', 'bdnf', 'mtorc1', 'synaptic_proteins', 'spines', 'synapses', 'consolidation', 'il6', 'tolerance', 'expectancy', 'antidepressant_onset', 'emetic_drive', 'natural_course', 'severity')
@@ -339,12 +339,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             for m in range(nmodes[b]):
                 for u in range(n_u):
                     if const_b:
-                        step_weights_const(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                        step_weights_const_at(lam[i, b, m], unique_steps[u], wpk, b * NM + m, u)
                     else:
-                        step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                        step_weights_at(lam[i, b, m], unique_steps[u], wpk, b * NM + m, u)
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
-        step_weights(-pp_ke0, unique_steps[u], wke[0, u])
+        step_weights_at(-pp_ke0, unique_steps[u], wke, 0, u)
 
     z = np.zeros((6, NM))
     zn = np.zeros((6, NM, 3))
@@ -453,11 +453,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         if fresh:
             # the PK at this point as node 0 of the next step, then the chain's node 0 (after an event)
             for b in range(6):
-                cn[b, 0] = 0.0
+                s0 = 0.0
                 if active[b]:
                     for m in range(nmodes[b]):
                         zn[b, m, 0] = z[b, m]
-                        cn[b, 0] += kappa[i, b, m] * zn[b, m, 0]
+                        s0 += kappa[i, b, m] * z[b, m]
+                cn[b, 0] = s0
             for j in range(6):
                 cen[j, 0] = ce[j] if active[j] else 0.0
             a_nmda_drive_0 = f_occupancy_drive(cen[0, 0], cen[1, 0], cen[2, 0], cen[3, 0], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
@@ -491,7 +492,6 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             F_severity_0 = rate_severity * f_symptom_target(a_r_drug_0, a_r_placebo_0, a_r_antidepressant_0, a_r_natural_0)
             fresh = False
         while o < n_out and out_idx[o] == n:
-            row = out[i, o]
             for b in range(6):
                 c[b] = 0.0
                 ca[b] = 0.0
@@ -503,38 +503,38 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                         sa += kappa[i, b, m] * z[b, m]
                     c[b] = max(s, 0.0) * 1000.0    # venous, mg/L -> ng/mL (a modal sum: clip rounding below 0)
                     ca[b] = sa * 1000.0            # arterial
-            row[0] = c[0]
-            row[1] = c[1]
-            row[2] = (c[0] + c[1])
-            row[3] = (c[2] + c[3])
-            row[4] = c[4]
-            row[5] = c[5]
-            row[6] = (((ce[0] + ce[1]) / mc_fu) * mc_mw_ketamine)
-            row[7] = a_nmda_block_interneuron_0
-            row[8] = a_nmda_block_pyramidal_0
-            row[9] = x_glutamate
-            row[10] = (1.0 + a_ampa_activation_0)
-            row[11] = x_bdnf
-            row[12] = a_trkb_0
-            row[13] = x_mtorc1
-            row[14] = x_synaptic_proteins
-            row[15] = ((x_spines / pp_spine_set_point) + a_consolidated_spines_0)
-            row[16] = x_il6
-            row[17] = x_expectancy
-            row[18] = x_antidepressant_onset
-            row[19] = x_severity
-            row[20] = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
-            row[21] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            row[22] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            row[23] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
-            row[24] = a_sedation_index_0
-            row[25] = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
-            row[26] = (1.0 if (((c[0] + c[1]) / mc_mw_ketamine) >= mc_anesthesia_umol) else 0.0)
-            row[27] = x_anesthetic_state
-            row[28] = (x_severity * pp_baseline_score)
-            row[29] = ca[0]
-            row[30] = ca[1]
-            row[31] = (ca[0] + ca[1])
+            out[i, o, 0] = c[0]
+            out[i, o, 1] = c[1]
+            out[i, o, 2] = (c[0] + c[1])
+            out[i, o, 3] = (c[2] + c[3])
+            out[i, o, 4] = c[4]
+            out[i, o, 5] = c[5]
+            out[i, o, 6] = (((ce[0] + ce[1]) / mc_fu) * mc_mw_ketamine)
+            out[i, o, 7] = a_nmda_block_interneuron_0
+            out[i, o, 8] = a_nmda_block_pyramidal_0
+            out[i, o, 9] = x_glutamate
+            out[i, o, 10] = (1.0 + a_ampa_activation_0)
+            out[i, o, 11] = x_bdnf
+            out[i, o, 12] = a_trkb_0
+            out[i, o, 13] = x_mtorc1
+            out[i, o, 14] = x_synaptic_proteins
+            out[i, o, 15] = ((x_spines / pp_spine_set_point) + a_consolidated_spines_0)
+            out[i, o, 16] = x_il6
+            out[i, o, 17] = x_expectancy
+            out[i, o, 18] = x_antidepressant_onset
+            out[i, o, 19] = x_severity
+            out[i, o, 20] = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
+            out[i, o, 21] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
+            out[i, o, 22] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
+            out[i, o, 23] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
+            out[i, o, 24] = a_sedation_index_0
+            out[i, o, 25] = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
+            out[i, o, 26] = (1.0 if (((c[0] + c[1]) / mc_mw_ketamine) >= mc_anesthesia_umol) else 0.0)
+            out[i, o, 27] = x_anesthetic_state
+            out[i, o, 28] = (x_severity * pp_baseline_score)
+            out[i, o, 29] = ca[0]
+            out[i, o, 30] = ca[1]
+            out[i, o, 31] = (ca[0] + ca[1])
             o += 1
         if n == n_steps:
             break
@@ -572,23 +572,34 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             elif b == 4:
                 for k in range(3):
                     f_in[4, k] = fm_hnk * (pp_cl_snk * cn[2, k] + pp_cl_rnk * cn[3, k])
-            for k in range(3):
-                cn[b, k] = 0.0
             const_b = b == 5 or (b <= 1 and not any_dep)
+            fb0 = f_in[b, 0]
+            fbm = f_in[b, 1]
+            fb1 = f_in[b, 2]
+            # the modal sums in locals: accumulating into cn[b, k] in memory made every mode wait for the previous
+            # mode's store (~30 % of the kernel's time); the same additions in the same order
+            s0 = 0.0
+            sm_ = 0.0
+            s1 = 0.0
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
+                r = b * NM + m
+                z0 = z[b, m]
                 if const_b:     # constant forcing (f_in[b, 0] = f_in[b, 1] = f_in[b, 2]): exact
-                    r = b * NM + m
-                    kf = kap * f_in[b, 0]
-                    zm = wpk[r, u, 1] * z[b, m] + wpk[r, u, 3] * kf
-                    z1 = wpk[r, u, 0] * z[b, m] + wpk[r, u, 2] * kf
+                    kf = kap * fb0
+                    zm = wpk[r, u, 1] * z0 + wpk[r, u, 3] * kf
+                    z1 = wpk[r, u, 0] * z0 + wpk[r, u, 2] * kf
                 else:
-                    zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
-                zn[b, m, 0] = z[b, m]
+                    zm, z1 = _adv(z0, kap * fb0, kap * fbm, kap * fb1, wpk, r, u)
+                zn[b, m, 0] = z0
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1
-                for k in range(3):
-                    cn[b, k] += kap * zn[b, m, k]
+                s0 += kap * z0
+                sm_ += kap * zm
+                s1 += kap * z1
+            cn[b, 0] = s0
+            cn[b, 1] = sm_
+            cn[b, 2] = s1
         # ---- effect sites (unbound, µM) ------------------------------------------------------------------
         for j in range(6):
             if active[j]:
@@ -697,7 +708,6 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 
         # ---- per-session peaks and discharge readiness, within the monitoring window after a session -------
         if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc_monitor_window_h:
-            sm = summ[i, sess]
             if not summ_ok:
                 o_cadss_0 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
                 o_sbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
@@ -713,12 +723,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             o_sedation_m = a_sedation_index_m
             o_nausea_probability_m = f_nausea_curve(x_emetic_drive_m, mc_nausea_pmax, mc_nausea_ec50)
             margin1 = max(max(((o_cadss_m / mc_monitor_cadss) - 1.0), ((o_sedation_m / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_m / mc_monitor_sbp) - 1.0))
-            sm[0] = max(sm[0], o_cadss_m)
-            sm[1] = max(sm[1], o_sbp_change_mmhg_m)
-            sm[2] = max(sm[2], o_dbp_change_mmhg_m)
-            sm[3] = max(sm[3], o_hr_change_bpm_m)
-            sm[4] = max(sm[4], o_sedation_m)
-            sm[5] = max(sm[5], o_nausea_probability_m)
+            summ[i, sess, 0] = max(summ[i, sess, 0], o_cadss_m)
+            summ[i, sess, 1] = max(summ[i, sess, 1], o_sbp_change_mmhg_m)
+            summ[i, sess, 2] = max(summ[i, sess, 2], o_dbp_change_mmhg_m)
+            summ[i, sess, 3] = max(summ[i, sess, 3], o_hr_change_bpm_m)
+            summ[i, sess, 4] = max(summ[i, sess, 4], o_sedation_m)
+            summ[i, sess, 5] = max(summ[i, sess, 5], o_nausea_probability_m)
             o_cadss_1 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_1) / (1.0 + x_tolerance_1))
             o_sbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
             o_dbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
@@ -726,23 +736,23 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             o_sedation_1 = a_sedation_index_1
             o_nausea_probability_1 = f_nausea_curve(x_emetic_drive_1, mc_nausea_pmax, mc_nausea_ec50)
             margin2 = max(max(((o_cadss_1 / mc_monitor_cadss) - 1.0), ((o_sedation_1 / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_1 / mc_monitor_sbp) - 1.0))
-            sm[0] = max(sm[0], o_cadss_1)
-            sm[1] = max(sm[1], o_sbp_change_mmhg_1)
-            sm[2] = max(sm[2], o_dbp_change_mmhg_1)
-            sm[3] = max(sm[3], o_hr_change_bpm_1)
-            sm[4] = max(sm[4], o_sedation_1)
-            sm[5] = max(sm[5], o_nausea_probability_1)
+            summ[i, sess, 0] = max(summ[i, sess, 0], o_cadss_1)
+            summ[i, sess, 1] = max(summ[i, sess, 1], o_sbp_change_mmhg_1)
+            summ[i, sess, 2] = max(summ[i, sess, 2], o_dbp_change_mmhg_1)
+            summ[i, sess, 3] = max(summ[i, sess, 3], o_hr_change_bpm_1)
+            summ[i, sess, 4] = max(summ[i, sess, 4], o_sedation_1)
+            summ[i, sess, 5] = max(summ[i, sess, 5], o_nausea_probability_1)
             # the last time the criteria were unmet: linear interpolation of the margin between nodes
             if margin0 > 0.0 and margin1 <= 0.0:
-                sm[6] = max(sm[6], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
             elif margin0 > 0.0:
-                sm[6] = max(sm[6], times[n] - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] - sess_t0)
             if margin1 > 0.0 and margin2 <= 0.0:
-                sm[6] = max(sm[6], times[n] + 0.5 * h + 0.5 * h * margin1 / (margin1 - margin2) - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] + 0.5 * h + 0.5 * h * margin1 / (margin1 - margin2) - sess_t0)
             elif margin1 > 0.0:
-                sm[6] = max(sm[6], times[n] + 0.5 * h - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] + 0.5 * h - sess_t0)
             if margin2 > 0.0:
-                sm[6] = max(sm[6], times[n] + h - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] + h - sess_t0)
             margin0 = margin2
             summ_ok = True
         else:
