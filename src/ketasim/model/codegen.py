@@ -77,10 +77,35 @@ class _Namer:
         raise KeyError(name)
 
 
+class _FastMath(ast.NodeTransformer):
+    """``a ** b``, ``tanh`` and ``exp`` of the step code as calls of the kernel's ``f__pow``, ``f__tanh``, ``f__exp``
+    (see the template): libm's pow and tanh cost about twice an exp; in the kernel's step loop they were ~15 % of its
+    time. Per-patient invariants (``_inv_k``) keep Python's ``**``."""
+
+    def visit_BinOp(self, n):
+        self.generic_visit(n)
+        if isinstance(n.op, ast.Pow):
+            return ast.copy_location(ast.Call(func=ast.Name(id="_pow", ctx=ast.Load()), args=[n.left, n.right],
+                                              keywords=[]), n)
+        return n
+
+    def visit_Call(self, n):
+        self.generic_visit(n)
+        if isinstance(n.func, ast.Name) and n.func.id in ("tanh", "exp"):
+            n.func = ast.Name(id="_" + n.func.id, ctx=ast.Load())
+        return n
+
+
+def _fast(text: str) -> str:
+    """Expression text with pow/tanh/exp routed to the kernel's fast versions (``_FastMath``)."""
+    return ast.unparse(_FastMath().visit(copy.deepcopy(E.parse(text))))
+
+
 def _py(text, namer, out_names=None):
     hoister = getattr(namer, "hoister", None)
     if hoister is not None:
         text = hoister(text)
+    text = _fast(text)
     if out_names:
         base = namer
 
@@ -111,7 +136,12 @@ class _Hoister:
     are constants, per-patient parameters or numbers, a pow or call of the body that reads only those arguments
     (e.g. ``ec50 ** hill`` of an Emax model) is computed once per patient (``inv_k``) and the call goes to a
     variant of ``f`` taking it as an argument. Same operations on the same values: bitwise the same results.
-    (numba cannot hoist it itself: with Python's error model ``**`` may raise, so it is not a pure function.)"""
+    (numba cannot hoist it itself: with Python's error model ``**`` may raise, so it is not a pure function.)
+
+    Divisions by a per-patient invariant (``ce / ki``, ``x / spine_set_point``, ``cadss / monitor_cadss``), in the
+    step code or in a function body whose divisor reads only invariant arguments, become multiplications by its
+    reciprocal computed once per patient (within 1 ulp of the quotient; ~30 divisions per step were a good part of
+    the step's time: a division costs 3-5 multiplications of throughput and ~13 cycles of latency)."""
 
     def __init__(self, m: Model):
         self.m = m
@@ -134,6 +164,18 @@ class _Hoister:
         tree = self._visit(tree)
         return ast.unparse(tree)
 
+    def _register(self, text: str) -> str:
+        text = ast.unparse(ast.parse(text, mode="eval").body)      # one spelling: one invariant
+        if text not in self.invariants:
+            self.invariants[text] = f"inv_{len(self.invariants)}"
+        return self.invariants[text]
+
+    @staticmethod
+    def _recip_div(node, invariant) -> bool:
+        """``a / b`` with a non-literal divisor that ``invariant`` accepts (a literal: LLVM handles it)."""
+        return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and \
+            not isinstance(node.right, ast.Constant) and invariant(node.right)
+
     def _visit(self, node):
         for field, value in ast.iter_fields(node):
             if isinstance(value, list):
@@ -142,6 +184,10 @@ class _Hoister:
                 setattr(node, field, self._visit(value))
         if isinstance(node, ast.Call) and node.func.id in self.funcs:
             return self._specialise(node)
+        if self._recip_div(node, self._invariant):
+            inv = self._register(f"1.0 / ({ast.unparse(node.right)})")
+            return ast.copy_location(ast.BinOp(left=node.left, op=ast.Mult(), right=ast.Name(id=inv, ctx=ast.Load())),
+                                     node)
         return node
 
     def _specialise(self, call):
@@ -152,8 +198,22 @@ class _Hoister:
         body = copy.deepcopy(E.parse(f.expr))
         found = []
 
+        def bound_only(n):
+            names = {x.id for x in ast.walk(n) if isinstance(x, ast.Name)}
+            return bool(names) and names <= set(bound) and not any(isinstance(x, ast.Call) for x in ast.walk(n))
+
+        class _Recip(ast.NodeTransformer):      # a / b, b of bound arguments only -> a * (1.0 / b), hoisted below
+            def visit_BinOp(self, n):
+                self.generic_visit(n)
+                if _Hoister._recip_div(n, bound_only):
+                    one = ast.BinOp(left=ast.Constant(1.0), op=ast.Div(), right=n.right)
+                    return ast.copy_location(ast.BinOp(left=n.left, op=ast.Mult(), right=one), n)
+                return n
+
+        body = _Recip().visit(body)
+
         def walk(n):
-            worth = isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) or \
+            worth = isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Pow, ast.Div)) or \
                 isinstance(n, ast.Call) and n.func.id in ("exp", "log", "sqrt", "tanh")
             names = {x.id for x in ast.walk(n) if isinstance(x, ast.Name)}
             calls = any(isinstance(x, ast.Call) and x.func.id not in ("exp", "log", "sqrt", "tanh", "min", "max", "abs")
@@ -190,9 +250,7 @@ class _Hoister:
                     return copy.deepcopy(bound[n.id]) if n.id in bound else n
 
             text = ast.unparse(_Bind().visit(copy.deepcopy(sub)))
-            if text not in self.invariants:
-                self.invariants[text] = f"inv_{len(self.invariants)}"
-            extra.append(ast.Name(id=self.invariants[text], ctx=ast.Load()))
+            extra.append(ast.Name(id=self._register(text), ctx=ast.Load()))
         return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(call.args) + extra, keywords=[])
 
 
@@ -226,7 +284,7 @@ def _function_body(text: str, depth: int = 1) -> list:
     tree = copy.deepcopy(E.parse(text))
     if isinstance(tree, ast.Call) and tree.func.id == "piecewise":
         value, cond, other = (ast.unparse(a) for a in tree.args)
-        return ([f"{ind}if {E.to_python(cond, lambda s: s, func_prefix='f_')}:"] + _function_body(value, depth + 1)
+        return ([f"{ind}if {E.to_python(_fast(cond), lambda s: s, func_prefix='f_')}:"] + _function_body(value, depth + 1)
                 + [f"{ind}else:"] + _function_body(other, depth + 1))
     seen, lines = {}, []
     for n in _pure_calls(tree):
@@ -235,7 +293,7 @@ def _function_body(text: str, depth: int = 1) -> list:
     for key, nodes in seen.items():
         if len(nodes) > 1:
             temps[key] = f"_t{depth}_{len(temps)}"
-            lines.append(f"{ind}{temps[key]} = {E.to_python(ast.unparse(nodes[0]), lambda s: s, func_prefix='f_')}")
+            lines.append(f"{ind}{temps[key]} = {E.to_python(_fast(ast.unparse(nodes[0])), lambda s: s, func_prefix='f_')}")
 
     class _Sub(ast.NodeTransformer):
         def visit(self, n):
@@ -245,7 +303,7 @@ def _function_body(text: str, depth: int = 1) -> list:
 
     if temps:
         tree = _Sub().visit(tree)
-    lines.append(f"{ind}return {E.to_python(ast.unparse(tree), lambda s: s, func_prefix='f_')}")
+    lines.append(f"{ind}return {E.to_python(_fast(ast.unparse(tree)), lambda s: s, func_prefix='f_')}")
     return lines
 
 
@@ -487,6 +545,36 @@ N_SUM = len(SUM_NAMES)
 N_RATES = 10 + len(STATE_NAMES)
 EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START, EV_GENERAL_ANESTHESIA = range(6)
 RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam)
+
+
+@njit(cache=True, inline='always')
+def f__pow(x, y):
+    """``x ** y`` of the model's expressions: exp(y log x) for finite x > 0 (within ~1e-15 relative; libm's pow
+    cost as much as an exp and a log twice over), Python's ``**`` otherwise."""
+    if x > 0.0 and x < math.inf:
+        return math.exp(y * math.log(x))
+    return x ** y
+
+
+@njit(cache=True, inline='always')
+def f__tanh(x):
+    """tanh: odd Taylor polynomial to x^9 for |x| < 0.02 (remainder < 1e-19 relative), else (1 - e)/(1 + e) with
+    e = exp(-2|x|) (within 3e-15 relative): one exp instead of libm's tanh (an expm1 and more, ~3x an exp)."""
+    a = abs(x)
+    if a < 0.02:
+        x2 = x * x
+        return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))))
+    e = math.exp(-2.0 * a)
+    t = (1.0 - e) / (1.0 + e)
+    return t if x >= 0.0 else -t
+
+
+@njit(cache=True, inline='always')
+def f__exp(x):
+    """exp, skipping the call for an argument of exactly 0 (e.g. exp(-anesthetic_state) with the state off)."""
+    if x == 0.0:
+        return 1.0
+    return math.exp(x)
 
 
 @FUNCTIONS@

@@ -14,7 +14,7 @@ from ketasim.solver.expint import step_weights_at, step_weights_const_at
 
 MODEL_NAME = 'ketasim'
 DIGEST = '2f3f9b5a96b42921'
-SOLVER_DIGEST = '3e15e606256cecc5'   # solver/expint.py, whose compiled code numba caches inside this kernel
+SOLVER_DIGEST = 'ed5eceba53cbe34b'   # solver/expint.py, whose compiled code numba caches inside this kernel
 MC_NAMES = ('ki_s', 'ki_r', 'ki_snk', 'ki_rnk', 'm_interneuron', 'm_pyramidal', 'nmda_hill', 'g_dis', 'w_hnk', 'ec50_hnk', 'bdnf_gain', 'eef2_gain', 'trkb_k', 'trkb_hill', 'protein_gain', 'spine_gain', 'il6_effect', 'w_protein', 'w_spine', 'cadss_max', 'cadss_ec50', 'cadss_hill', 'tolerance_gain', 'consolidation_gain', 'sbp_emax', 'sbp_ec50', 'dbp_emax', 'hr_emax', 'hr_ec50', 'sedation_ec50', 'midazolam_ec50', 'nausea_pmax', 'nausea_ec50', 'fu', 'fu_midazolam', 'mw_ketamine', 'mw_norketamine', 'mw_hnk', 'mw_midazolam', 'fm_hnk', 'perception_gain', 'sedation_perception_weight', 'expectancy_feedback', 'feedback_scale', 'natural_course_max', 'anesthesia_umol', 'ampa_block', 'mtor_block', 'spine_block', 'session_expectancy', 'monitor_cadss', 'monitor_sedation', 'monitor_sbp', 'w_mtorc1', 'anes_block50', 'anes_hill', 'ampa_eps', 'anes_onset', 'general_anesthesia_depth', 'monitor_window_h')
 PP_NAMES = ('weight_kg', 'fh_s', 'fh_r', 'fgut_s', 'fgut_r', 'f_iiv', 'cl_s', 'cl_r', 'cl_snk', 'cl_rnk', 'ke0', 'bdnf_multiplier', 'emax_drug', 'drug_sensitivity', 'placebo_gain', 'antidepressant_emax', 'spine_set_point', 'bp_sensitivity', 'dissociation_sensitivity', 'baseline_score', 'fm_nk')
 STATE_NAMES = ('glutamate', 'anesthetic_state', 'bdnf', 'mtorc1', 'synaptic_proteins', 'spines', 'synapses', 'consolidation', 'il6', 'tolerance', 'expectancy', 'antidepressant_onset', 'emetic_drive', 'natural_course', 'severity')
@@ -27,6 +27,36 @@ EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START, EV_GENERAL_ANESTHESIA = ra
 RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam)
 
 
+@njit(cache=True, inline='always')
+def f__pow(x, y):
+    """``x ** y`` of the model's expressions: exp(y log x) for finite x > 0 (within ~1e-15 relative; libm's pow
+    cost as much as an exp and a log twice over), Python's ``**`` otherwise."""
+    if x > 0.0 and x < math.inf:
+        return math.exp(y * math.log(x))
+    return x ** y
+
+
+@njit(cache=True, inline='always')
+def f__tanh(x):
+    """tanh: odd Taylor polynomial to x^9 for |x| < 0.02 (remainder < 1e-19 relative), else (1 - e)/(1 + e) with
+    e = exp(-2|x|) (within 3e-15 relative): one exp instead of libm's tanh (an expm1 and more, ~3x an exp)."""
+    a = abs(x)
+    if a < 0.02:
+        x2 = x * x
+        return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))))
+    e = math.exp(-2.0 * a)
+    t = (1.0 - e) / (1.0 + e)
+    return t if x >= 0.0 else -t
+
+
+@njit(cache=True, inline='always')
+def f__exp(x):
+    """exp, skipping the call for an argument of exactly 0 (e.g. exp(-anesthetic_state) with the state off)."""
+    if x == 0.0:
+        return 1.0
+    return math.exp(x)
+
+
 @njit(cache=True)
 def f_occupancy_drive(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk):
     return ((((ce_s / ki_s) + (ce_r / ki_r)) + (ce_snk / ki_snk)) + (ce_rnk / ki_rnk))
@@ -37,7 +67,7 @@ def f_nmda_block(drive, multiplier, hill):
     if (hill == 1.0):
         return ((drive / multiplier) / (1.0 + (drive / multiplier)))
     else:
-        _t2_0 = ((drive / multiplier) ** hill)
+        _t2_0 = f__pow((drive / multiplier), hill)
         return (_t2_0 / (1.0 + _t2_0))
 
 
@@ -53,7 +83,7 @@ def f_ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, eps):
 
 @njit(cache=True)
 def f_bdnf_target(ampa, block_pyramidal, gain, eef2_gain, anesthetic_state):
-    return (1.0 + (((gain * ampa) * (1.0 + (eef2_gain * block_pyramidal))) * math.exp((-max(anesthetic_state, 0.0)))))
+    return (1.0 + (((gain * ampa) * (1.0 + (eef2_gain * block_pyramidal))) * f__exp((-max(anesthetic_state, 0.0)))))
 
 
 @njit(cache=True)
@@ -61,7 +91,7 @@ def f_anesthetic_drive(block_pyramidal, block50, hill):
     if (((max(block_pyramidal, 0.0) / block50) < 0.001) and (hill >= 6.0)):
         return 0.0
     else:
-        _t2_0 = ((max(block_pyramidal, 0.0) / block50) ** hill)
+        _t2_0 = f__pow((max(block_pyramidal, 0.0) / block50), hill)
         return (_t2_0 / (1.0 + _t2_0))
 
 
@@ -70,8 +100,8 @@ def f_trkb_activation(bdnf, k, hill):
     if (hill == 2.0):
         return (((max(bdnf, 0.0) * max(bdnf, 0.0)) / ((max(bdnf, 0.0) * max(bdnf, 0.0)) + (k * k))) * (1.0 + (k * k)))
     else:
-        _t2_0 = (max(bdnf, 0.0) ** hill)
-        _t2_1 = (k ** hill)
+        _t2_0 = f__pow(max(bdnf, 0.0), hill)
+        _t2_1 = f__pow(k, hill)
         return ((_t2_0 / (_t2_0 + _t2_1)) * (1.0 + _t2_1))
 
 
@@ -102,12 +132,12 @@ def f_consolidation_drive(mtorc1, synapses_rel):
 
 @njit(cache=True)
 def f_drug_relief(mtorc1, proteins, spines_rel, w_mtorc1, w_protein, w_spine, emax, sensitivity):
-    return (emax * math.tanh((sensitivity * (((w_mtorc1 * (mtorc1 - 1.0)) + (w_protein * (proteins - 1.0))) + (w_spine * (spines_rel - 1.0))))))
+    return (emax * f__tanh((sensitivity * (((w_mtorc1 * (mtorc1 - 1.0)) + (w_protein * (proteins - 1.0))) + (w_spine * (spines_rel - 1.0))))))
 
 
 @njit(cache=True)
 def f_placebo_relief(expectancy, gain):
-    return (1.0 - math.exp(((-gain) * max(expectancy, 0.0))))
+    return (1.0 - f__exp(((-gain) * max(expectancy, 0.0))))
 
 
 @njit(cache=True)
@@ -126,8 +156,8 @@ def f_emax_model(c, emax, ec50, hill):
             if ((hill >= 3.0) and (c < (1e-05 * ec50))):
                 return 0.0
             else:
-                _t4_0 = (c ** hill)
-                return ((emax * _t4_0) / (_t4_0 + (ec50 ** hill)))
+                _t4_0 = f__pow(c, hill)
+                return ((emax * _t4_0) / (_t4_0 + f__pow(ec50, hill)))
 
 
 @njit(cache=True)
@@ -141,16 +171,39 @@ def f_nausea_curve(drive, pmax, n50):
 
 
 @njit(cache=True)
-def f_trkb_activation__0(bdnf, k, hill, _h0):
+def f_occupancy_drive__0(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk, _h0, _h1, _h2, _h3):
+    return ((((ce_s * _h0) + (ce_r * _h1)) + (ce_snk * _h2)) + (ce_rnk * _h3))
+
+
+@njit(cache=True)
+def f_nmda_block__1(drive, multiplier, hill, _h0):
+    if (hill == 1.0):
+        return ((drive * _h0) / (1.0 + (drive * _h0)))
+    else:
+        _t2_0 = f__pow((drive * _h0), hill)
+        return (_t2_0 / (1.0 + _t2_0))
+
+
+@njit(cache=True)
+def f_anesthetic_drive__2(block_pyramidal, block50, hill, _h0):
+    if (((max(block_pyramidal, 0.0) * _h0) < 0.001) and (hill >= 6.0)):
+        return 0.0
+    else:
+        _t2_0 = f__pow((max(block_pyramidal, 0.0) * _h0), hill)
+        return (_t2_0 / (1.0 + _t2_0))
+
+
+@njit(cache=True)
+def f_trkb_activation__3(bdnf, k, hill, _h0):
     if (hill == 2.0):
         return (((max(bdnf, 0.0) * max(bdnf, 0.0)) / ((max(bdnf, 0.0) * max(bdnf, 0.0)) + (k * k))) * (1.0 + (k * k)))
     else:
-        _t2_0 = (max(bdnf, 0.0) ** hill)
+        _t2_0 = f__pow(max(bdnf, 0.0), hill)
         return ((_t2_0 / (_t2_0 + _h0)) * (1.0 + _h0))
 
 
 @njit(cache=True)
-def f_emax_model__1(c, emax, ec50, hill, _h0):
+def f_emax_model__4(c, emax, ec50, hill, _h0):
     if (c <= 0.0):
         return 0.0
     else:
@@ -160,28 +213,103 @@ def f_emax_model__1(c, emax, ec50, hill, _h0):
             if ((hill >= 3.0) and (c < (1e-05 * ec50))):
                 return 0.0
             else:
-                _t4_0 = (c ** hill)
+                _t4_0 = f__pow(c, hill)
                 return ((emax * _t4_0) / (_t4_0 + _h0))
 
 
 @njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
-def _inv_0(trkb_hill, trkb_k):
+def _inv_0(feedback_scale):
+    return (1.0 / feedback_scale)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_1(ki_s):
+    return (1.0 / ki_s)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_2(ki_r):
+    return (1.0 / ki_r)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_3(ki_snk):
+    return (1.0 / ki_snk)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_4(ki_rnk):
+    return (1.0 / ki_rnk)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_5(m_interneuron):
+    return (1.0 / m_interneuron)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_6(m_pyramidal):
+    return (1.0 / m_pyramidal)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_7(anes_block50):
+    return (1.0 / anes_block50)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_8(trkb_hill, trkb_k):
     return (trkb_k ** trkb_hill)
 
 
 @njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
-def _inv_1(cadss_ec50, cadss_hill):
+def _inv_9(k_consolidation):
+    return (1.0 / k_consolidation)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_10(spine_set_point):
+    return (1.0 / spine_set_point)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_11(cadss_ec50, cadss_hill):
     return (cadss_ec50 ** cadss_hill)
 
 
 @njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
-def _inv_2(sbp_ec50):
+def _inv_12(fu):
+    return (1.0 / fu)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_13(sbp_ec50):
     return (sbp_ec50 ** 1.0)
 
 
 @njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
-def _inv_3(hr_ec50):
+def _inv_14(hr_ec50):
     return (hr_ec50 ** 1.0)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_15(mw_ketamine):
+    return (1.0 / mw_ketamine)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_16(monitor_cadss):
+    return (1.0 / monitor_cadss)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_17(monitor_sedation):
+    return (1.0 / monitor_sedation)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_18(monitor_sbp):
+    return (1.0 / monitor_sbp)
 
 
 @njit(cache=True, inline='always')
@@ -306,10 +434,25 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     rate_emetic_drive = rates[22]
     rate_natural_course = rates[23]
     rate_severity = rates[24]
-    inv_0 = _inv_0(mc_trkb_hill, mc_trkb_k)
-    inv_1 = _inv_1(mc_cadss_ec50, mc_cadss_hill)
-    inv_2 = _inv_2(mc_sbp_ec50)
-    inv_3 = _inv_3(mc_hr_ec50)
+    inv_0 = _inv_0(mc_feedback_scale)
+    inv_1 = _inv_1(mc_ki_s)
+    inv_2 = _inv_2(mc_ki_r)
+    inv_3 = _inv_3(mc_ki_snk)
+    inv_4 = _inv_4(mc_ki_rnk)
+    inv_5 = _inv_5(mc_m_interneuron)
+    inv_6 = _inv_6(mc_m_pyramidal)
+    inv_7 = _inv_7(mc_anes_block50)
+    inv_8 = _inv_8(mc_trkb_hill, mc_trkb_k)
+    inv_9 = _inv_9(rate_consolidation)
+    inv_10 = _inv_10(pp_spine_set_point)
+    inv_11 = _inv_11(mc_cadss_ec50, mc_cadss_hill)
+    inv_12 = _inv_12(mc_fu)
+    inv_13 = _inv_13(mc_sbp_ec50)
+    inv_14 = _inv_14(mc_hr_ec50)
+    inv_15 = _inv_15(mc_mw_ketamine)
+    inv_16 = _inv_16(mc_monitor_cadss)
+    inv_17 = _inv_17(mc_monitor_sedation)
+    inv_18 = _inv_18(mc_monitor_sbp)
     in_ad_on = 0.0
     x_glutamate = 1.0
     x_anesthetic_state = 0.0
@@ -442,7 +585,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 if abs(rate[RATE_SLOT[tg]]) < 1e-12:   # an infusion's stop cancels its start exactly
                     rate[RATE_SLOT[tg]] = 0.0
             elif kind == EV_SESSION:
-                x_expectancy = x_expectancy + (mc_session_expectancy * ((1.0 - mc_expectancy_feedback) + (mc_expectancy_feedback * min(1.0, (max(0.0, (1.0 - x_severity)) / mc_feedback_scale)))))
+                x_expectancy = x_expectancy + (mc_session_expectancy * ((1.0 - mc_expectancy_feedback) + (mc_expectancy_feedback * min(1.0, (max(0.0, (1.0 - x_severity)) * inv_0)))))
                 sess += 1
                 sess_t0 = times[n]
             elif kind == EV_AD_START:
@@ -461,22 +604,22 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 cn[b, 0] = s0
             for j in range(6):
                 cen[j, 0] = ce[j] if active[j] else 0.0
-            a_nmda_drive_0 = f_occupancy_drive(cen[0, 0], cen[1, 0], cen[2, 0], cen[3, 0], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
-            a_nmda_block_interneuron_0 = f_nmda_block(a_nmda_drive_0, mc_m_interneuron, mc_nmda_hill)
-            a_nmda_block_pyramidal_0 = f_nmda_block(a_nmda_drive_0, mc_m_pyramidal, mc_nmda_hill)
+            a_nmda_drive_0 = f_occupancy_drive__0(cen[0, 0], cen[1, 0], cen[2, 0], cen[3, 0], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk, inv_1, inv_2, inv_3, inv_4)
+            a_nmda_block_interneuron_0 = f_nmda_block__1(a_nmda_drive_0, mc_m_interneuron, mc_nmda_hill, inv_5)
+            a_nmda_block_pyramidal_0 = f_nmda_block__1(a_nmda_drive_0, mc_m_pyramidal, mc_nmda_hill, inv_6)
             F_glutamate_0 = rate_glutamate * f_glutamate_target(a_nmda_block_interneuron_0, a_nmda_block_pyramidal_0, mc_g_dis)
-            F_anesthetic_state_0 = (mc_anes_onset * f_anesthetic_drive(a_nmda_block_pyramidal_0, mc_anes_block50, mc_anes_hill)) if mc_anes_onset != 0.0 else 0.0
+            F_anesthetic_state_0 = (mc_anes_onset * f_anesthetic_drive__2(a_nmda_block_pyramidal_0, mc_anes_block50, mc_anes_hill, inv_7)) if mc_anes_onset != 0.0 else 0.0
             a_ampa_activation_0 = f_ampa_drive(x_glutamate, cen[4, 0], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
             F_bdnf_0 = rate_bdnf * f_bdnf_target(a_ampa_activation_0, a_nmda_block_pyramidal_0, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state)
-            a_trkb_0 = f_trkb_activation__0(x_bdnf, mc_trkb_k, mc_trkb_hill, inv_0)
+            a_trkb_0 = f_trkb_activation__3(x_bdnf, mc_trkb_k, mc_trkb_hill, inv_8)
             F_mtorc1_0 = rate_mtorc1 * f_mtorc1_target(a_trkb_0, mc_mtor_block)
             F_synaptic_proteins_0 = rate_synaptic_proteins * f_protein_target(x_mtorc1, mc_protein_gain)
             F_spines_0 = rate_spines * f_spine_target(x_synaptic_proteins, mc_spine_gain, mc_spine_block, pp_spine_set_point)
             F_synapses_0 = rate_synapses * x_spines
-            F_consolidation_0 = rate_consolidation * (1.0 + ((mc_consolidation_gain / rate_consolidation) * f_consolidation_drive(x_mtorc1, (x_synapses / pp_spine_set_point))))
+            F_consolidation_0 = rate_consolidation * (1.0 + ((mc_consolidation_gain * inv_9) * f_consolidation_drive(x_mtorc1, (x_synapses * inv_10))))
             F_il6_0 = rate_il6 * f_il6_target(x_synaptic_proteins, mc_il6_effect)
-            a_ce_parent_0 = (((cen[0, 0] + ((cen[1, 0] * mc_ki_s) / mc_ki_r)) + ((cen[2, 0] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 0] * mc_ki_s) / mc_ki_rnk))
-            a_dissociation_drive_0 = f_emax_model__1(a_ce_parent_0, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_1)
+            a_ce_parent_0 = (((cen[0, 0] + ((cen[1, 0] * mc_ki_s) * inv_2)) + ((cen[2, 0] * mc_ki_s) * inv_3)) + ((cen[3, 0] * mc_ki_s) * inv_4))
+            a_dissociation_drive_0 = f_emax_model__4(a_ce_parent_0, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_11)
             F_tolerance_0 = mc_tolerance_gain * a_dissociation_drive_0
             a_sedation_index_0 = f_sedation_effect(a_ce_parent_0, mc_sedation_ec50, cen[5, 0], mc_midazolam_ec50)
             a_perceived_0 = (((pp_dissociation_sensitivity * a_dissociation_drive_0) / (1.0 + x_tolerance)) + (mc_sedation_perception_weight * a_sedation_index_0))
@@ -484,8 +627,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             F_antidepressant_onset_0 = rate_antidepressant_onset * in_ad_on
             F_emetic_drive_0 = rate_emetic_drive * a_ce_parent_0
             F_natural_course_0 = rate_natural_course * 1.0
-            a_consolidated_spines_0 = ((((1.0 / pp_spine_set_point) - 1.0) * (x_consolidation - 1.0)) / x_consolidation)
-            a_r_drug_0 = min(f_drug_relief(x_mtorc1, x_synaptic_proteins, ((x_synapses / pp_spine_set_point) + a_consolidated_spines_0), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
+            a_consolidated_spines_0 = ((((1.0 * inv_10) - 1.0) * (x_consolidation - 1.0)) / x_consolidation)
+            a_r_drug_0 = min(f_drug_relief(x_mtorc1, x_synaptic_proteins, ((x_synapses * inv_10) + a_consolidated_spines_0), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
             a_r_placebo_0 = f_placebo_relief(x_expectancy, pp_placebo_gain)
             a_r_natural_0 = (mc_natural_course_max * x_natural_course)
             a_r_antidepressant_0 = (pp_antidepressant_emax * x_antidepressant_onset)
@@ -509,7 +652,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             out[i, o, 3] = (c[2] + c[3])
             out[i, o, 4] = c[4]
             out[i, o, 5] = c[5]
-            out[i, o, 6] = (((ce[0] + ce[1]) / mc_fu) * mc_mw_ketamine)
+            out[i, o, 6] = (((ce[0] + ce[1]) * inv_12) * mc_mw_ketamine)
             out[i, o, 7] = a_nmda_block_interneuron_0
             out[i, o, 8] = a_nmda_block_pyramidal_0
             out[i, o, 9] = x_glutamate
@@ -518,18 +661,18 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             out[i, o, 12] = a_trkb_0
             out[i, o, 13] = x_mtorc1
             out[i, o, 14] = x_synaptic_proteins
-            out[i, o, 15] = ((x_spines / pp_spine_set_point) + a_consolidated_spines_0)
+            out[i, o, 15] = ((x_spines * inv_10) + a_consolidated_spines_0)
             out[i, o, 16] = x_il6
             out[i, o, 17] = x_expectancy
             out[i, o, 18] = x_antidepressant_onset
             out[i, o, 19] = x_severity
             out[i, o, 20] = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
-            out[i, o, 21] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            out[i, o, 22] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            out[i, o, 23] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
+            out[i, o, 21] = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            out[i, o, 22] = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            out[i, o, 23] = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_14))
             out[i, o, 24] = a_sedation_index_0
             out[i, o, 25] = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
-            out[i, o, 26] = (1.0 if (((c[0] + c[1]) / mc_mw_ketamine) >= mc_anesthesia_umol) else 0.0)
+            out[i, o, 26] = (1.0 if (((c[0] + c[1]) * inv_15) >= mc_anesthesia_umol) else 0.0)
             out[i, o, 27] = x_anesthetic_state
             out[i, o, 28] = (x_severity * pp_baseline_score)
             out[i, o, 29] = ca[0]
@@ -613,12 +756,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 cen[j, 1] = 0.0
                 cen[j, 2] = 0.0
         # ---- the chain (generated) -----------------------------------------------------------------------
-        a_nmda_drive_m = f_occupancy_drive(cen[0, 1], cen[1, 1], cen[2, 1], cen[3, 1], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
-        a_nmda_block_interneuron_m = f_nmda_block(a_nmda_drive_m, mc_m_interneuron, mc_nmda_hill)
-        a_nmda_block_pyramidal_m = f_nmda_block(a_nmda_drive_m, mc_m_pyramidal, mc_nmda_hill)
-        a_nmda_drive_1 = f_occupancy_drive(cen[0, 2], cen[1, 2], cen[2, 2], cen[3, 2], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
-        a_nmda_block_interneuron_1 = f_nmda_block(a_nmda_drive_1, mc_m_interneuron, mc_nmda_hill)
-        a_nmda_block_pyramidal_1 = f_nmda_block(a_nmda_drive_1, mc_m_pyramidal, mc_nmda_hill)
+        a_nmda_drive_m = f_occupancy_drive__0(cen[0, 1], cen[1, 1], cen[2, 1], cen[3, 1], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk, inv_1, inv_2, inv_3, inv_4)
+        a_nmda_block_interneuron_m = f_nmda_block__1(a_nmda_drive_m, mc_m_interneuron, mc_nmda_hill, inv_5)
+        a_nmda_block_pyramidal_m = f_nmda_block__1(a_nmda_drive_m, mc_m_pyramidal, mc_nmda_hill, inv_6)
+        a_nmda_drive_1 = f_occupancy_drive__0(cen[0, 2], cen[1, 2], cen[2, 2], cen[3, 2], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk, inv_1, inv_2, inv_3, inv_4)
+        a_nmda_block_interneuron_1 = f_nmda_block__1(a_nmda_drive_1, mc_m_interneuron, mc_nmda_hill, inv_5)
+        a_nmda_block_pyramidal_1 = f_nmda_block__1(a_nmda_drive_1, mc_m_pyramidal, mc_nmda_hill, inv_6)
         # glutamate: dx/dt = k_glutamate * (glutamate_target(nmda_block_interneuron, nmda_block_pyramidal, g_dis) - x)
         g = rate_glutamate
         F_glutamate_1 = g * f_glutamate_target(a_nmda_block_interneuron_1, a_nmda_block_pyramidal_1, mc_g_dis)
@@ -626,8 +769,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         # anesthetic_state: dx/dt = anes_onset * (anesthetic_drive(nmda_block_pyramidal, anes_block50, anes_hill)) - k_anesthetic * x
         g = mc_anes_onset
         if g != 0.0:
-            F_anesthetic_state_1 = g * f_anesthetic_drive(a_nmda_block_pyramidal_1, mc_anes_block50, mc_anes_hill)
-            x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, g * f_anesthetic_drive(a_nmda_block_pyramidal_m, mc_anes_block50, mc_anes_hill), F_anesthetic_state_1, w_shared, 11, u)
+            F_anesthetic_state_1 = g * f_anesthetic_drive__2(a_nmda_block_pyramidal_1, mc_anes_block50, mc_anes_hill, inv_7)
+            x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, g * f_anesthetic_drive__2(a_nmda_block_pyramidal_m, mc_anes_block50, mc_anes_hill, inv_7), F_anesthetic_state_1, w_shared, 11, u)
         else:
             F_anesthetic_state_1 = 0.0
             x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, 0.0, 0.0, w_shared, 11, u)
@@ -637,8 +780,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         g = rate_bdnf
         F_bdnf_1 = g * f_bdnf_target(a_ampa_activation_1, a_nmda_block_pyramidal_1, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_1)
         x_bdnf_m, x_bdnf_1 = _adv(x_bdnf, F_bdnf_0, g * f_bdnf_target(a_ampa_activation_m, a_nmda_block_pyramidal_m, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_m), F_bdnf_1, w_shared, 12, u)
-        a_trkb_m = f_trkb_activation__0(x_bdnf_m, mc_trkb_k, mc_trkb_hill, inv_0)
-        a_trkb_1 = f_trkb_activation__0(x_bdnf_1, mc_trkb_k, mc_trkb_hill, inv_0)
+        a_trkb_m = f_trkb_activation__3(x_bdnf_m, mc_trkb_k, mc_trkb_hill, inv_8)
+        a_trkb_1 = f_trkb_activation__3(x_bdnf_1, mc_trkb_k, mc_trkb_hill, inv_8)
         # mtorc1: dx/dt = k_mtorc1 * (mtorc1_target(trkb, mtor_block) - x)
         g = rate_mtorc1
         F_mtorc1_1 = g * f_mtorc1_target(a_trkb_1, mc_mtor_block)
@@ -657,16 +800,16 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         x_synapses_m, x_synapses_1 = _adv(x_synapses, F_synapses_0, g * x_spines_m, F_synapses_1, w_shared, 16, u)
         # consolidation: dx/dt = k_consolidation * (1 + consolidation_gain / k_consolidation * consolidation_drive(mtorc1, synapses / spine_set_point) - x)
         g = rate_consolidation
-        F_consolidation_1 = g * (1.0 + ((mc_consolidation_gain / rate_consolidation) * f_consolidation_drive(x_mtorc1_1, (x_synapses_1 / pp_spine_set_point))))
-        x_consolidation_m, x_consolidation_1 = _adv(x_consolidation, F_consolidation_0, g * (1.0 + ((mc_consolidation_gain / rate_consolidation) * f_consolidation_drive(x_mtorc1_m, (x_synapses_m / pp_spine_set_point)))), F_consolidation_1, w_shared, 17, u)
+        F_consolidation_1 = g * (1.0 + ((mc_consolidation_gain * inv_9) * f_consolidation_drive(x_mtorc1_1, (x_synapses_1 * inv_10))))
+        x_consolidation_m, x_consolidation_1 = _adv(x_consolidation, F_consolidation_0, g * (1.0 + ((mc_consolidation_gain * inv_9) * f_consolidation_drive(x_mtorc1_m, (x_synapses_m * inv_10)))), F_consolidation_1, w_shared, 17, u)
         # il6: dx/dt = k_il6 * (il6_target(synaptic_proteins, il6_effect) - x)
         g = rate_il6
         F_il6_1 = g * f_il6_target(x_synaptic_proteins_1, mc_il6_effect)
         x_il6_m, x_il6_1 = _adv(x_il6, F_il6_0, g * f_il6_target(x_synaptic_proteins_m, mc_il6_effect), F_il6_1, w_shared, 18, u)
-        a_ce_parent_m = (((cen[0, 1] + ((cen[1, 1] * mc_ki_s) / mc_ki_r)) + ((cen[2, 1] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 1] * mc_ki_s) / mc_ki_rnk))
-        a_dissociation_drive_m = f_emax_model__1(a_ce_parent_m, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_1)
-        a_ce_parent_1 = (((cen[0, 2] + ((cen[1, 2] * mc_ki_s) / mc_ki_r)) + ((cen[2, 2] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 2] * mc_ki_s) / mc_ki_rnk))
-        a_dissociation_drive_1 = f_emax_model__1(a_ce_parent_1, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_1)
+        a_ce_parent_m = (((cen[0, 1] + ((cen[1, 1] * mc_ki_s) * inv_2)) + ((cen[2, 1] * mc_ki_s) * inv_3)) + ((cen[3, 1] * mc_ki_s) * inv_4))
+        a_dissociation_drive_m = f_emax_model__4(a_ce_parent_m, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_11)
+        a_ce_parent_1 = (((cen[0, 2] + ((cen[1, 2] * mc_ki_s) * inv_2)) + ((cen[2, 2] * mc_ki_s) * inv_3)) + ((cen[3, 2] * mc_ki_s) * inv_4))
+        a_dissociation_drive_1 = f_emax_model__4(a_ce_parent_1, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_11)
         # tolerance: dx/dt = tolerance_gain * (dissociation_drive) - k_tolerance * x
         g = mc_tolerance_gain
         F_tolerance_1 = g * a_dissociation_drive_1
@@ -691,13 +834,13 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         g = rate_natural_course
         F_natural_course_1 = g * 1.0
         x_natural_course_m, x_natural_course_1 = _adv(x_natural_course, F_natural_course_0, g * 1.0, F_natural_course_1, w_shared, 23, u)
-        a_consolidated_spines_m = ((((1.0 / pp_spine_set_point) - 1.0) * (x_consolidation_m - 1.0)) / x_consolidation_m)
-        a_r_drug_m = min(f_drug_relief(x_mtorc1_m, x_synaptic_proteins_m, ((x_synapses_m / pp_spine_set_point) + a_consolidated_spines_m), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
+        a_consolidated_spines_m = ((((1.0 * inv_10) - 1.0) * (x_consolidation_m - 1.0)) / x_consolidation_m)
+        a_r_drug_m = min(f_drug_relief(x_mtorc1_m, x_synaptic_proteins_m, ((x_synapses_m * inv_10) + a_consolidated_spines_m), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
         a_r_placebo_m = f_placebo_relief(x_expectancy_m, pp_placebo_gain)
         a_r_natural_m = (mc_natural_course_max * x_natural_course_m)
         a_r_antidepressant_m = (pp_antidepressant_emax * x_antidepressant_onset_m)
-        a_consolidated_spines_1 = ((((1.0 / pp_spine_set_point) - 1.0) * (x_consolidation_1 - 1.0)) / x_consolidation_1)
-        a_r_drug_1 = min(f_drug_relief(x_mtorc1_1, x_synaptic_proteins_1, ((x_synapses_1 / pp_spine_set_point) + a_consolidated_spines_1), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
+        a_consolidated_spines_1 = ((((1.0 * inv_10) - 1.0) * (x_consolidation_1 - 1.0)) / x_consolidation_1)
+        a_r_drug_1 = min(f_drug_relief(x_mtorc1_1, x_synaptic_proteins_1, ((x_synapses_1 * inv_10) + a_consolidated_spines_1), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
         a_r_placebo_1 = f_placebo_relief(x_expectancy_1, pp_placebo_gain)
         a_r_natural_1 = (mc_natural_course_max * x_natural_course_1)
         a_r_antidepressant_1 = (pp_antidepressant_emax * x_antidepressant_onset_1)
@@ -710,19 +853,19 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc_monitor_window_h:
             if not summ_ok:
                 o_cadss_0 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
-                o_sbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
-                o_dbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
-                o_hr_change_bpm_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
+                o_sbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_13))
+                o_dbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_13))
+                o_hr_change_bpm_0 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_14))
                 o_sedation_0 = a_sedation_index_0
                 o_nausea_probability_0 = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
-                margin0 = max(max(((o_cadss_0 / mc_monitor_cadss) - 1.0), ((o_sedation_0 / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_0 / mc_monitor_sbp) - 1.0))
+                margin0 = max(max(((o_cadss_0 * inv_16) - 1.0), ((o_sedation_0 * inv_17) - 1.0)), ((o_sbp_change_mmhg_0 * inv_18) - 1.0))
             o_cadss_m = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_m) / (1.0 + x_tolerance_m))
-            o_sbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_m, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            o_dbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_m, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            o_hr_change_bpm_m = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_m, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
+            o_sbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_m, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            o_dbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_m, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            o_hr_change_bpm_m = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_m, mc_hr_emax, mc_hr_ec50, 1.0, inv_14))
             o_sedation_m = a_sedation_index_m
             o_nausea_probability_m = f_nausea_curve(x_emetic_drive_m, mc_nausea_pmax, mc_nausea_ec50)
-            margin1 = max(max(((o_cadss_m / mc_monitor_cadss) - 1.0), ((o_sedation_m / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_m / mc_monitor_sbp) - 1.0))
+            margin1 = max(max(((o_cadss_m * inv_16) - 1.0), ((o_sedation_m * inv_17) - 1.0)), ((o_sbp_change_mmhg_m * inv_18) - 1.0))
             summ[i, sess, 0] = max(summ[i, sess, 0], o_cadss_m)
             summ[i, sess, 1] = max(summ[i, sess, 1], o_sbp_change_mmhg_m)
             summ[i, sess, 2] = max(summ[i, sess, 2], o_dbp_change_mmhg_m)
@@ -730,12 +873,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             summ[i, sess, 4] = max(summ[i, sess, 4], o_sedation_m)
             summ[i, sess, 5] = max(summ[i, sess, 5], o_nausea_probability_m)
             o_cadss_1 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_1) / (1.0 + x_tolerance_1))
-            o_sbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            o_dbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            o_hr_change_bpm_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
+            o_sbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_1, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            o_dbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_1, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            o_hr_change_bpm_1 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_1, mc_hr_emax, mc_hr_ec50, 1.0, inv_14))
             o_sedation_1 = a_sedation_index_1
             o_nausea_probability_1 = f_nausea_curve(x_emetic_drive_1, mc_nausea_pmax, mc_nausea_ec50)
-            margin2 = max(max(((o_cadss_1 / mc_monitor_cadss) - 1.0), ((o_sedation_1 / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_1 / mc_monitor_sbp) - 1.0))
+            margin2 = max(max(((o_cadss_1 * inv_16) - 1.0), ((o_sedation_1 * inv_17) - 1.0)), ((o_sbp_change_mmhg_1 * inv_18) - 1.0))
             summ[i, sess, 0] = max(summ[i, sess, 0], o_cadss_1)
             summ[i, sess, 1] = max(summ[i, sess, 1], o_sbp_change_mmhg_1)
             summ[i, sess, 2] = max(summ[i, sess, 2], o_dbp_change_mmhg_1)
