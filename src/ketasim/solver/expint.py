@@ -47,6 +47,15 @@ def _phis_closed(z, e, em1):
     return e, p1, p2, p3
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _phis_closed_r(rz, e, em1):
+    """``_phis_closed`` given rz = 1/z: three multiplications instead of three divisions (within 1 ulp each)."""
+    p1 = em1 * rz
+    p2 = (p1 - 1.0) * rz
+    p3 = (p2 - 0.5) * rz
+    return e, p1, p2, p3
+
+
 @njit(cache=True, error_model="numpy")
 def phis(z):
     """(exp(z), phi1(z), phi2(z), phi3(z)), accurate for all z <= 0 (series near 0)."""
@@ -72,8 +81,9 @@ def _weights(lam, h):
     if abs(zh) >= 0.25:
         eh = math.exp(zh)
         emh = eh - 1.0      # = expm1(zh) within 5e-16 relative for |zh| >= 0.25 (expm1 cost as much as exp)
-        e2, b1, b2, b3 = _phis_closed(zh, eh, emh)
-        e1, a1, a2, a3 = _phis_closed(z, eh * eh, emh * (eh + 1.0))
+        rz = 1.0 / z        # one division for both phi sets (1/zh = 2/z exactly)
+        e2, b1, b2, b3 = _phis_closed_r(2.0 * rz, eh, emh)
+        e1, a1, a2, a3 = _phis_closed_r(rz, eh * eh, emh * (eh + 1.0))
     else:
         e2, b1, b2, b3 = _phis_series(zh)
         e1, a1, a2, a3 = _phis_full(z, zh, e2, b1)
@@ -111,7 +121,8 @@ def _weights_const(lam, h):
     if abs(zh) >= 0.25:
         eh = math.exp(zh)
         emh = eh - 1.0
-        return eh * eh, eh, h * (emh * (eh + 1.0) / z), 0.5 * h * (emh / zh)
+        rz = 1.0 / z
+        return eh * eh, eh, h * (emh * (eh + 1.0) * rz), h * (emh * rz)
     e2, b1, b2, b3 = _phis_series(zh)
     e1, a1, a2, a3 = _phis_full(z, zh, e2, b1)
     return e1, e2, h * a1, 0.5 * h * b1

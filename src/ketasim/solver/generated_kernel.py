@@ -14,7 +14,7 @@ from ketasim.solver.expint import step_weights_at, step_weights_const_at
 
 MODEL_NAME = 'ketasim'
 DIGEST = '2f3f9b5a96b42921'
-SOLVER_DIGEST = 'ed5eceba53cbe34b'   # solver/expint.py, whose compiled code numba caches inside this kernel
+SOLVER_DIGEST = 'ee44ae0c3f0f4dda'   # solver/expint.py, whose compiled code numba caches inside this kernel
 MC_NAMES = ('ki_s', 'ki_r', 'ki_snk', 'ki_rnk', 'm_interneuron', 'm_pyramidal', 'nmda_hill', 'g_dis', 'w_hnk', 'ec50_hnk', 'bdnf_gain', 'eef2_gain', 'trkb_k', 'trkb_hill', 'protein_gain', 'spine_gain', 'il6_effect', 'w_protein', 'w_spine', 'cadss_max', 'cadss_ec50', 'cadss_hill', 'tolerance_gain', 'consolidation_gain', 'sbp_emax', 'sbp_ec50', 'dbp_emax', 'hr_emax', 'hr_ec50', 'sedation_ec50', 'midazolam_ec50', 'nausea_pmax', 'nausea_ec50', 'fu', 'fu_midazolam', 'mw_ketamine', 'mw_norketamine', 'mw_hnk', 'mw_midazolam', 'fm_hnk', 'perception_gain', 'sedation_perception_weight', 'expectancy_feedback', 'feedback_scale', 'natural_course_max', 'anesthesia_umol', 'ampa_block', 'mtor_block', 'spine_block', 'session_expectancy', 'monitor_cadss', 'monitor_sedation', 'monitor_sbp', 'w_mtorc1', 'anes_block50', 'anes_hill', 'ampa_eps', 'anes_onset', 'general_anesthesia_depth', 'monitor_window_h')
 PP_NAMES = ('weight_kg', 'fh_s', 'fh_r', 'fgut_s', 'fgut_r', 'f_iiv', 'cl_s', 'cl_r', 'cl_snk', 'cl_rnk', 'ke0', 'bdnf_multiplier', 'emax_drug', 'drug_sensitivity', 'placebo_gain', 'antidepressant_emax', 'spine_set_point', 'bp_sensitivity', 'dissociation_sensitivity', 'baseline_score', 'fm_nk')
 STATE_NAMES = ('glutamate', 'anesthetic_state', 'bdnf', 'mtorc1', 'synaptic_proteins', 'spines', 'synapses', 'consolidation', 'il6', 'tolerance', 'expectancy', 'antidepressant_onset', 'emetic_drive', 'natural_course', 'severity')
