@@ -25,6 +25,8 @@ CASES = {
     "esketamine-intranasal-twice-weekly": [line("esketamine", "intranasal", "56 mg", every="3.5 d", count=8)],
     "racemic-oral": [line("racemic-ketamine", "oral", "50 mg")],
     "midazolam-iv-infusion": [line("midazolam", "iv-infusion", "0.045 mg/kg", duration="40 min")],
+    # a fast depot (IM absorption) feeding the parent modes through the quadratic forcing: worst 5.7e-5 (nausea)
+    "racemic-intramuscular": [line("racemic-ketamine", "intramuscular", "0.5 mg/kg")],
 }
 
 
