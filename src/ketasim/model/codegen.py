@@ -322,7 +322,7 @@ def _generate(m: Model, hoister: _Hoister) -> str:
     L = []   # function definitions
     for f in m.functions:
         body = "\n".join(_function_body(f.expr))
-        L.append(f"@njit(cache=True)\ndef f_{f.name}({', '.join(f.args)}):\n{body}\n")
+        L.append(f"@njit(cache=True, fastmath=FMA)\ndef f_{f.name}({', '.join(f.args)}):\n{body}\n")
     functions = "\n\n".join(L)
 
     ind = " " * 4
@@ -436,7 +436,7 @@ def _generate(m: Model, hoister: _Hoister) -> str:
     plain = _Namer(m, None)
     inv_loads = []
     for (_, _), (name, args, body) in hoister.variants.items():
-        functions += (f"\n\n@njit(cache=True)\ndef f_{name}({', '.join(args)}):\n"
+        functions += (f"\n\n@njit(cache=True, fastmath=FMA)\ndef f_{name}({', '.join(args)}):\n"
                       + "\n".join(_function_body(body)) + "\n")
     for text, inv in hoister.invariants.items():
         used = sorted(E.names(text))
@@ -545,9 +545,12 @@ N_SUM = len(SUM_NAMES)
 N_RATES = 10 + len(STATE_NAMES)
 EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START, EV_GENERAL_ANESTHESIA = range(6)
 RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam)
+# LLVM may fuse a * b + c into one fused multiply-add (one rounding instead of two: as accurate or more; results
+# move by ~1e-14 of a variable's range). Nothing else of fastmath (no reassociation, NaN/inf assumptions).
+FMA = {"contract"}
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def f__pow(x, y):
     """``x ** y`` of the model's expressions: exp(y log x) for finite x > 0 (within ~1e-15 relative; libm's pow
     cost as much as an exp and a log twice over), Python's ``**`` otherwise."""
@@ -556,7 +559,7 @@ def f__pow(x, y):
     return x ** y
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def f__tanh(x):
     """tanh: odd Taylor polynomial to x^9 for |x| < 0.02 (remainder < 1e-19 relative), else (1 - e)/(1 + e) with
     e = exp(-2|x|) (within 3e-15 relative): one exp instead of libm's tanh (an expm1 and more, ~3x an exp)."""
@@ -569,7 +572,7 @@ def f__tanh(x):
     return t if x >= 0.0 else -t
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def f__exp(x):
     """exp, skipping the call for an argument of exactly 0 (e.g. exp(-anesthetic_state) with the state off)."""
     if x == 0.0:
@@ -579,14 +582,14 @@ def f__exp(x):
 
 @FUNCTIONS@
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def _adv(x0, f0, fm, f1, w, r, u):
     """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8]."""
     return (w[r, u, 1] * x0 + w[r, u, 5] * f0 + w[r, u, 6] * fm + w[r, u, 7] * f1,
             w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     """Sampled (venous) concentration (mg/L) of PK block ``b`` at step node ``k`` (a modal sum, clipped at 0)."""
     s = 0.0
@@ -595,7 +598,7 @@ def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     return max(s, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active,
                      active_dep, ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """Integrate patient ``i``; write trajectories to ``out[i]`` and per-session peaks to ``summ[i]``.
@@ -841,7 +844,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 @COMMIT@
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=FMA)
 def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active, active_dep, ka,
             pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """All patients of an arm, in parallel. Results land in ``out`` and ``summ``."""

@@ -25,9 +25,12 @@ N_SUM = len(SUM_NAMES)
 N_RATES = 10 + len(STATE_NAMES)
 EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START, EV_GENERAL_ANESTHESIA = range(6)
 RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam)
+# LLVM may fuse a * b + c into one fused multiply-add (one rounding instead of two: as accurate or more; results
+# move by ~1e-14 of a variable's range). Nothing else of fastmath (no reassociation, NaN/inf assumptions).
+FMA = {"contract"}
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def f__pow(x, y):
     """``x ** y`` of the model's expressions: exp(y log x) for finite x > 0 (within ~1e-15 relative; libm's pow
     cost as much as an exp and a log twice over), Python's ``**`` otherwise."""
@@ -36,7 +39,7 @@ def f__pow(x, y):
     return x ** y
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def f__tanh(x):
     """tanh: odd Taylor polynomial to x^9 for |x| < 0.02 (remainder < 1e-19 relative), else (1 - e)/(1 + e) with
     e = exp(-2|x|) (within 3e-15 relative): one exp instead of libm's tanh (an expm1 and more, ~3x an exp)."""
@@ -49,7 +52,7 @@ def f__tanh(x):
     return t if x >= 0.0 else -t
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def f__exp(x):
     """exp, skipping the call for an argument of exactly 0 (e.g. exp(-anesthetic_state) with the state off)."""
     if x == 0.0:
@@ -57,12 +60,12 @@ def f__exp(x):
     return math.exp(x)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_occupancy_drive(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk):
     return ((((ce_s / ki_s) + (ce_r / ki_r)) + (ce_snk / ki_snk)) + (ce_rnk / ki_rnk))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_nmda_block(drive, multiplier, hill):
     if (hill == 1.0):
         return ((drive / multiplier) / (1.0 + (drive / multiplier)))
@@ -71,22 +74,22 @@ def f_nmda_block(drive, multiplier, hill):
         return (_t2_0 / (1.0 + _t2_0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_glutamate_target(block_interneuron, block_pyramidal, g_dis):
     return ((1.0 + (g_dis * block_interneuron)) * (1.0 - block_pyramidal))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, eps):
     return ((1.0 - ampa_block) * (max(((0.5 * ((glutamate - 1.0) + math.sqrt((((glutamate - 1.0) * (glutamate - 1.0)) + (eps * eps))))) - (0.5 * eps)), 0.0) + (((w_hnk * ce_hnk) / (ce_hnk + ec50_hnk)) if (w_hnk != 0.0) else 0.0)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_bdnf_target(ampa, block_pyramidal, gain, eef2_gain, anesthetic_state):
     return (1.0 + (((gain * ampa) * (1.0 + (eef2_gain * block_pyramidal))) * f__exp((-max(anesthetic_state, 0.0)))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_anesthetic_drive(block_pyramidal, block50, hill):
     if (((max(block_pyramidal, 0.0) / block50) < 0.001) and (hill >= 6.0)):
         return 0.0
@@ -95,7 +98,7 @@ def f_anesthetic_drive(block_pyramidal, block50, hill):
         return (_t2_0 / (1.0 + _t2_0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_trkb_activation(bdnf, k, hill):
     if (hill == 2.0):
         return (((max(bdnf, 0.0) * max(bdnf, 0.0)) / ((max(bdnf, 0.0) * max(bdnf, 0.0)) + (k * k))) * (1.0 + (k * k)))
@@ -105,47 +108,47 @@ def f_trkb_activation(bdnf, k, hill):
         return ((_t2_0 / (_t2_0 + _t2_1)) * (1.0 + _t2_1))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_mtorc1_target(trkb, mtor_block):
     return (1.0 + ((1.0 - mtor_block) * (trkb - 1.0)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_protein_target(mtorc1, gain):
     return (1.0 + (gain * (mtorc1 - 1.0)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_spine_target(proteins, gain, spine_block, s0):
     return (s0 * (1.0 + (((1.0 - spine_block) * gain) * (proteins - 1.0))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_il6_target(proteins, repeat_effect):
     return (1.0 / (1.0 + max((repeat_effect * (proteins - 1.0)), (-0.9))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_consolidation_drive(mtorc1, synapses_rel):
     return ((mtorc1 - 1.0) * (synapses_rel - 1.0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_drug_relief(mtorc1, proteins, spines_rel, w_mtorc1, w_protein, w_spine, emax, sensitivity):
     return (emax * f__tanh((sensitivity * (((w_mtorc1 * (mtorc1 - 1.0)) + (w_protein * (proteins - 1.0))) + (w_spine * (spines_rel - 1.0))))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_placebo_relief(expectancy, gain):
     return (1.0 - f__exp(((-gain) * max(expectancy, 0.0))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_symptom_target(r_drug, r_placebo, r_antidepressant, r_natural):
     return ((((1.0 - r_drug) * (1.0 - r_placebo)) * (1.0 - r_antidepressant)) * (1.0 - r_natural))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_emax_model(c, emax, ec50, hill):
     if (c <= 0.0):
         return 0.0
@@ -160,22 +163,22 @@ def f_emax_model(c, emax, ec50, hill):
                 return ((emax * _t4_0) / (_t4_0 + f__pow(ec50, hill)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_sedation_effect(c_ket, ec50_ket, c_mdz, ec50_mdz):
     return (1.0 - ((1.0 - ((c_ket / (c_ket + ec50_ket)) if (c_ket > 0.0) else 0.0)) * (1.0 - ((c_mdz / (c_mdz + ec50_mdz)) if (c_mdz > 0.0) else 0.0))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_nausea_curve(drive, pmax, n50):
     return (((pmax * max(drive, 0.0)) * max(drive, 0.0)) / ((max(drive, 0.0) * max(drive, 0.0)) + (n50 * n50)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_occupancy_drive__0(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk, _h0, _h1, _h2, _h3):
     return ((((ce_s * _h0) + (ce_r * _h1)) + (ce_snk * _h2)) + (ce_rnk * _h3))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_nmda_block__1(drive, multiplier, hill, _h0):
     if (hill == 1.0):
         return ((drive * _h0) / (1.0 + (drive * _h0)))
@@ -184,7 +187,7 @@ def f_nmda_block__1(drive, multiplier, hill, _h0):
         return (_t2_0 / (1.0 + _t2_0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_anesthetic_drive__2(block_pyramidal, block50, hill, _h0):
     if (((max(block_pyramidal, 0.0) * _h0) < 0.001) and (hill >= 6.0)):
         return 0.0
@@ -193,7 +196,7 @@ def f_anesthetic_drive__2(block_pyramidal, block50, hill, _h0):
         return (_t2_0 / (1.0 + _t2_0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_trkb_activation__3(bdnf, k, hill, _h0):
     if (hill == 2.0):
         return (((max(bdnf, 0.0) * max(bdnf, 0.0)) / ((max(bdnf, 0.0) * max(bdnf, 0.0)) + (k * k))) * (1.0 + (k * k)))
@@ -202,7 +205,7 @@ def f_trkb_activation__3(bdnf, k, hill, _h0):
         return ((_t2_0 / (_t2_0 + _h0)) * (1.0 + _h0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_emax_model__4(c, emax, ec50, hill, _h0):
     if (c <= 0.0):
         return 0.0
@@ -312,14 +315,14 @@ def _inv_18(monitor_sbp):
     return (1.0 / monitor_sbp)
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def _adv(x0, f0, fm, f1, w, r, u):
     """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8]."""
     return (w[r, u, 1] * x0 + w[r, u, 5] * f0 + w[r, u, 6] * fm + w[r, u, 7] * f1,
             w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     """Sampled (venous) concentration (mg/L) of PK block ``b`` at step node ``k`` (a modal sum, clipped at 0)."""
     s = 0.0
@@ -328,7 +331,7 @@ def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     return max(s, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active,
                      active_dep, ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """Integrate patient ``i``; write trajectories to ``out[i]`` and per-session peaks to ``summ[i]``.
@@ -956,7 +959,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         F_severity_0 = F_severity_1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=FMA)
 def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active, active_dep, ka,
             pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """All patients of an arm, in parallel. Results land in ``out`` and ``summ``."""
