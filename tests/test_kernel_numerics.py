@@ -80,3 +80,24 @@ def test_fast_pow_matches_python_pow():
 def test_fast_exp_is_exp():
     for x in [-745.0, -30.0, -1e-300, -0.0, 0.0, 1e-300, 0.5, 700.0]:
         assert G.f__exp(x) == math.exp(x)
+
+
+def test_peak_inside_a_step_is_the_parabola_vertex():
+    # nodes of -(s - 0.3)^2 + 2 at s = 0, 0.5, 1: the vertex (value 2 at s = 0.3) lies between the nodes
+    f = [-(s - 0.3) ** 2 + 2.0 for s in (0.0, 0.5, 1.0)]
+    assert G._peak3(*f) == pytest.approx(2.0, abs=1e-15)
+    assert G._peak3(1.0, 2.0, 3.0) == 2.0          # monotone: the end node (a separate max) holds the peak
+    assert G._peak3(1.0, 1.0, 1.0) == 1.0
+
+
+def test_grid_restart_after_an_infusion_stop():
+    from ketasim.solver.grid import GridOptions, build_grid
+
+    opts = GridOptions()
+    plain = build_grid([0.0, 2.0 / 3.0], [24.0], 24.0, opts)
+    as_stop = build_grid([0.0], [24.0], 24.0, opts, stop_times=[2.0 / 3.0])
+    assert np.array_equal(plain.times, as_stop.times)         # stop_skip 0 (default): a stop restarts like a dose
+    skip = build_grid([0.0], [24.0], 24.0, GridOptions(stop_skip=3), stop_times=[2.0 / 3.0])
+    k = int(np.flatnonzero(np.isclose(skip.times, 2.0 / 3.0))[0])
+    assert skip.times[k + 1] - skip.times[k] == pytest.approx(opts.h0 * opts.growth ** 3)
+    assert skip.times.size < plain.times.size

@@ -323,6 +323,17 @@ def _adv(x0, f0, fm, f1, w, r, u):
 
 
 @njit(cache=True, inline='always', fastmath=FMA)
+def _peak3(f0, fm, f1):
+    """Largest value over a step of the parabola through its start, middle and end values f0, fm, f1 when the middle
+    one is the largest (then the vertex lies in the step's middle half): fm + (f1 - f0)^2 / (8 c), c = 2 fm - f0 - f1
+    > 0; otherwise fm (the end values are the nodes' own maxima)."""
+    c = 2.0 * fm - f0 - f1
+    if fm >= f0 and fm >= f1 and c > 0.0:
+        return fm + (f1 - f0) * (f1 - f0) / (8.0 * c)
+    return fm
+
+
+@njit(cache=True, inline='always', fastmath=FMA)
 def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     """Sampled (venous) concentration (mg/L) of PK block ``b`` at step node ``k`` (a modal sum, clipped at 0)."""
     s = 0.0
@@ -564,6 +575,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     F_emetic_drive_0 = 0.0
     F_natural_course_0 = 0.0
     F_severity_0 = 0.0
+    o_cadss_0 = 0.0
+    o_sbp_change_mmhg_0 = 0.0
+    o_dbp_change_mmhg_0 = 0.0
+    o_hr_change_bpm_0 = 0.0
+    o_sedation_0 = 0.0
+    o_nausea_probability_0 = 0.0
     for n in range(n_steps + 1):
         # ---- events at this grid point (exact) -------------------------------------------------------
         while e < n_ev and ev_step[e] == n:
@@ -888,6 +905,18 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             summ[i, sess, 3] = max(summ[i, sess, 3], o_hr_change_bpm_1)
             summ[i, sess, 4] = max(summ[i, sess, 4], o_sedation_1)
             summ[i, sess, 5] = max(summ[i, sess, 5], o_nausea_probability_1)
+            summ[i, sess, 0] = max(summ[i, sess, 0], _peak3(o_cadss_0, o_cadss_m, o_cadss_1))
+            summ[i, sess, 1] = max(summ[i, sess, 1], _peak3(o_sbp_change_mmhg_0, o_sbp_change_mmhg_m, o_sbp_change_mmhg_1))
+            summ[i, sess, 2] = max(summ[i, sess, 2], _peak3(o_dbp_change_mmhg_0, o_dbp_change_mmhg_m, o_dbp_change_mmhg_1))
+            summ[i, sess, 3] = max(summ[i, sess, 3], _peak3(o_hr_change_bpm_0, o_hr_change_bpm_m, o_hr_change_bpm_1))
+            summ[i, sess, 4] = max(summ[i, sess, 4], _peak3(o_sedation_0, o_sedation_m, o_sedation_1))
+            summ[i, sess, 5] = max(summ[i, sess, 5], _peak3(o_nausea_probability_0, o_nausea_probability_m, o_nausea_probability_1))
+            o_cadss_0 = o_cadss_1
+            o_sbp_change_mmhg_0 = o_sbp_change_mmhg_1
+            o_dbp_change_mmhg_0 = o_dbp_change_mmhg_1
+            o_hr_change_bpm_0 = o_hr_change_bpm_1
+            o_sedation_0 = o_sedation_1
+            o_nausea_probability_0 = o_nausea_probability_1
             # the last time the criteria were unmet: linear interpolation of the margin between nodes
             if margin0 > 0.0 and margin1 <= 0.0:
                 summ[i, sess, 6] = max(summ[i, sess, 6], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
