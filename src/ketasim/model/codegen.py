@@ -84,7 +84,7 @@ class _FastMath(ast.NodeTransformer):
 
     def visit_BinOp(self, n):
         self.generic_visit(n)
-        if isinstance(n.op, ast.Pow):
+        if isinstance(n.op, ast.Pow) and not isinstance(n.right, ast.Constant):   # x ** 2.0: LLVM multiplies
             return ast.copy_location(ast.Call(func=ast.Name(id="_pow", ctx=ast.Load()), args=[n.left, n.right],
                                               keywords=[]), n)
         return n
