@@ -316,3 +316,14 @@ def test_trial_report_lists_pk_endpoints_per_analyte(tmp_path):
     assert "AUC0-inf (ng*h/mL, geometric mean), s-ketamine" in page
     assert "auc_0_inf_ratio, norketamine" in page and "first dose" in page
     assert "Side-effect endpoints are in the endpoint table" not in page
+
+
+def test_total_ketamine_of_an_esketamine_arm_when_asked_for():
+    """Not listed by default for esketamine (it is S-ketamine), but given when asked for: the same numbers."""
+    sc = scenario([line("esketamine", "intranasal", "56 mg")])
+    pts = typical_patient(sc.population, params())
+    assert "ketamine" not in set(arm_pk(sc.arms[0], sc.population, params(), patients=pts)["analyte"])
+    df = arm_pk(sc.arms[0], sc.population, params(), PKSampling(analytes=("ketamine", "s-ketamine", "midazolam")),
+                patients=pts).set_index("analyte")
+    assert set(df.index) == {"ketamine", "s-ketamine"}
+    assert df.loc["ketamine", "auc_0_inf_ng_h_ml"] == pytest.approx(df.loc["s-ketamine", "auc_0_inf_ng_h_ml"], rel=1e-12)
