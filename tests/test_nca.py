@@ -327,3 +327,16 @@ def test_total_ketamine_of_an_esketamine_arm_when_asked_for():
                 patients=pts).set_index("analyte")
     assert set(df.index) == {"ketamine", "s-ketamine"}
     assert df.loc["ketamine", "auc_0_inf_ng_h_ml"] == pytest.approx(df.loc["s-ketamine", "auc_0_inf_ng_h_ml"], rel=1e-12)
+
+
+def test_pk_is_bounded_to_the_first_patients(monkeypatch):
+    import ketasim.nca as N
+
+    monkeypatch.setattr(N, "PK_MAX_PATIENTS", 7)
+    sc = scenario([line("esketamine", "oral", "20 mg")])
+    df = N.arm_pk(sc.arms[0], sc.population, params(), PKSampling(analytes=("s-ketamine",)),
+                  stream=np.random.SeedSequence(1), n=50, chunk=4)
+    assert sorted(df["subject"]) == list(range(7))
+    small = N.arm_pk(sc.arms[0], sc.population, params(), PKSampling(analytes=("s-ketamine",)),
+                     stream=np.random.SeedSequence(1), n=7, chunk=100)
+    assert df.equals(small)                 # the first patients, whatever the arm's size and chunking

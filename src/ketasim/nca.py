@@ -58,6 +58,11 @@ EXACT_STEP_H = 1 / 60
 EXACT_FINE_H = 48.0
 #: latest sampling time after the dose (h)
 MAX_SAMPLING_H = 28 * 24.0
+#: PK is analysed on at most this many patients per arm (the first ones: the same whatever the arm's size), so the
+#: per-patient table stays ~100 MB whatever the population (a PK study has tens of subjects)
+PK_MAX_PATIENTS = 100_000
+#: ``--pk-json`` lists every patient's values up to this many patients per arm (else the summary only)
+JSON_MAX_PATIENTS = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -320,10 +325,14 @@ def arm_pk(arm, spec, params, sampling: PKSampling = PKSampling(), *, patients=N
     columns when ``sampling.exact``), ``arm``, ``subject``, ``analyte``, ``sample``, ``dose``, ``dose_time_h``.
 
     Patients: ``patients`` (a ``Patients``), or ``stream`` and ``n`` (the arm's per-patient random stream, as
-    ``run_trial`` uses it). The arm is simulated at the pre-dose time and the sampling times after the analysed
+    ``run_trial`` uses it); at most the first :data:`PK_MAX_PATIENTS`. The arm is simulated at the pre-dose time and the sampling times after the analysed
     dose (only those before the next dose for a first dose); empty if the arm gives no drug with PK."""
     win = dose_window(arm, sampling.dose)
     cols = ["arm", "subject", "analyte", "sample", "dose", "dose_time_h"]
+    if patients is not None and patients.n > PK_MAX_PATIENTS:
+        patients = patients.take(slice(0, PK_MAX_PATIENTS))
+    if n is not None:
+        n = min(n, PK_MAX_PATIENTS)
     if win is None:
         return pd.DataFrame(columns=cols)
     adm, t0, t_next = win
@@ -501,7 +510,8 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
     for arm, g in df.groupby("arm", sort=False):
         n = g["subject"].nunique()
         lines.append(f"[{arm}] {g['dose'].iloc[0]} dose at {_fmt(g['dose_time_h'].iloc[0])} h, {g['sample'].iloc[0]} "
-                     f"plasma, n={n}" + ("" if n > 1 else " (one patient: its values)"))
+                     f"plasma, n={n}" + ("" if n > 1 else " (one patient: its values)")
+                     + (f" (the first {PK_MAX_PATIENTS:,} patients)" if n >= PK_MAX_PATIENTS else ""))
         head = "  analyte       Cmax ng/mL        Tmax h               AUC0-t ng*h/mL    AUC0-inf ng*h/mL  t1/2 h"
         lines.append(head)
         for analyte, h in g.groupby("analyte", sort=False):
@@ -571,4 +581,6 @@ def pk_document(scenario, params, sampling: PKSampling, df: pd.DataFrame, *, see
                          "sample": sampling.sample, "exact": sampling.exact,
                          "auc": "linear-up/log-down trapezoids to the last sample"},
             "summary": summary_rows(df) if len(df) else [],
-            "patients": df.to_dict("records") if len(df) else [], "notice": NOTICE}
+            # every patient's values (small runs; large ones: the summary only)
+            "patients": df.to_dict("records") if len(df) and df["subject"].max() < JSON_MAX_PATIENTS else [],
+            "notice": NOTICE}
