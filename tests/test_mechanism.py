@@ -390,10 +390,12 @@ def test_esketamine_dissociation_timing():
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: after 56 mg intranasal esketamine the SBP rise peaks at 39 min (timing within the label's ~40 min since "
-    "issue 7 PK) but at +4.7 mmHg (label: +7-9 mmHg): venous esketamine now matches Perez-Ruixo's Cmax, so the gap "
-    "is the pressor link (pd.sbp.*, anchored at +7.5 mmHg after 0.5 mg/kg racemic IV: 6.3 mmHg for this typical "
-    "patient) relative to S-ketamine exposure"))
+    "MODEL: after 56 mg intranasal esketamine the SBP rise of the typical patient peaks at 39 min (label ~40 min) at "
+    "+2.3 mmHg (label: +7-9 mmHg). The label's figure is a mean over patients; bp_sensitivity is log-normal with mean "
+    "1 and the fitted omega_bp 1.34 gives the typical patient exp(-omega^2/2) = 0.41 of the mean. Population means "
+    "(benchmarks/bp_population_report.py, 2000 patients, 46 +- 12 y, 62 % women): 56 mg +5.3, 84 mg +6.9 mmHg at "
+    "39-42 min; 0.5 mg/kg racemic IV +7.5 (Riva-Posse 2018: +3.3 in older patients). So the population mean after "
+    "56 mg is still ~20 % below the label's lower bound: the pressor link (pd.sbp.*) relative to S-ketamine"))
 def test_esketamine_blood_pressure():
     """mechanism.md §8 (Spravato): SBP +7-9 mmHg peaking 40 min after dosing. Tolerances: peak 25-55 min;
     magnitude 7-9 mmHg widened by 10 %."""

@@ -238,7 +238,11 @@ def test_clarithromycin_raises_oral_esketamine_auc_2_6_fold():
     "MODEL: clarithromycin raises oral esketamine Cmax 2.14-fold in the model vs 3.6-fold observed: inhibition "
     "only scales F and CL, which raises Cmax less than AUC (AUC 2.60-fold as observed); in linear PK the Cmax ratio "
     "cannot exceed the AUC ratio when only clearance and first-pass extraction fall, while the study saw Cmax rise "
-    "more than AUC (saturable or time-dependent first pass, not modelled)"))
+    "more than AUC. Needs a saturable first pass (nonlinear: not in the linear modal kernel) or a faster input with "
+    "the inhibitor: clarithromycin is a motilin agonist (prokinetic; Sengupta 2006 doi:10.1111/j.1365-2036.2006."
+    "02962.x) and oral ka x1.5 / x2 with it gives Cmax x2.76 / x3.28 (AUC unchanged; Tmax 0.43 -> 0.33 / 0.28 h), "
+    "but no independent measure of its effect on absorption rate was retrieved (deriving ka from this Cmax would "
+    "pass the test by construction)"))
 def test_clarithromycin_raises_oral_esketamine_cmax_3_6_fold():
     assert ratio(ORAL_ESK, "clarithromycin", what=0) == pytest.approx(3.6, rel=0.20)  # same +-20 % band
 
@@ -251,15 +255,32 @@ def test_clarithromycin_raises_iv_exposure_much_less_than_oral():
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: rifampicin's ketamine factors come from midazolam probe data (CYP3A liver x2.73, gut wall x13.6; "
-    "CYP2B6 x2.73 assumed) acting on N-demethylation only (fm_nk 0.676 of CLint; pk.comedication_factors): total "
-    "liver CLint x2.17, and the well-stirred liver (S extraction 0.63) predicts IV AUC0-inf -20 % (ratio 0.80; was "
-    "0.78 with 90 % of CLint induced) vs -10 % (Noppers 2011, arterial, over its 5-h sampling: the model gives 0.87 "
-    "over 0-5 h) / -14 % (Peltoniemi 2012, AUC0-inf)"))
+    "MODEL: rifampicin's ketamine factors come from CYP probe data (CYP3A from midazolam: liver x2.73, gut wall "
+    "x13.6; CYP2B6 x1.93 from single-dose efavirenz, was 2.73 assumed) acting on N-demethylation only (fm_nk 0.676 "
+    "of CLint; pk.comedication_factors): total liver CLint x1.90, and the well-stirred liver (S extraction 0.63) "
+    "predicts IV AUC0-inf -17.5 % (ratio 0.825; was 0.80) vs -10 % (Noppers 2011, over its 5-h sampling) / -14 % "
+    "(Peltoniemi 2012, AUC0-inf). Within this structure the ratio cannot reach 0.85 while S-norketamine stays >= 0.40 "
+    "(its test): with norketamine CL x3.0 the yield must rise >= 1.2-fold, i.e. N-demethylation x >= 2.06, total "
+    "CLint x >= 1.72, IV ratio <= 0.846"))
 def test_rifampicin_lowers_iv_s_ketamine_auc_by_10_percent():
     """'Rifampicin on IV S-ket / S-NK AUC': -10 % (Noppers 2011, 2-h IV infusion). Tolerance +-0.05 on the ratio
     (the study's precision for a 10 % change)."""
     assert ratio(IV_ESK, "rifampicin") == pytest.approx(0.90, abs=0.05)
+
+
+def test_rifampicin_iv_ratios_follow_the_well_stirred_closed_form():
+    """Issue 7 (induction, closed form): IV S-ketamine AUC0-inf ratio = CL/CL' with CL' from the well-stirred liver
+    at the induced CLint (pk.comedication_factors), and IV S-norketamine AUC ratio = (fm_nk'/fm_nk) / CL_NK factor.
+    The simulated 5-day AUCs must give both to 1 % (tail beyond 5 days and venous read-out)."""
+    p = params()
+    qh = p.get("pk.hepatic_blood_flow", "L/h")
+    clint_f, _, yield_f, nk_f, _ = P.comedication_factors(p, ("rifampicin",))
+    x = P._hepatic(p.get("pk.s_ketamine.cl", "L/h"), qh)
+    cl, cl_ind = qh * x / (qh + x), qh * x * clint_f / (qh + x * clint_f)
+    assert ratio(IV_ESK, "rifampicin") == pytest.approx(cl / cl_ind, rel=0.01)
+    assert ratio(IV_ESK, "rifampicin", "cp_norketamine_ng_ml") == pytest.approx(yield_f / nk_f, rel=0.01)
+    # the CYP2B6 factor comes from single-dose efavirenz (not assumed equal to CYP3A): liver induction below CYP3A's
+    assert 1.0 < p.get("ddi.rifampicin.cyp2b6_factor") < P.cyp3a_factors_from_midazolam(p, "rifampicin")[0]
 
 
 def test_rifampicin_lowers_iv_s_norketamine_auc_markedly():
@@ -355,8 +376,8 @@ def test_rifampicin_lowers_oral_s_ketamine_auc_by_86_percent():
 def test_st_johns_wort_lowers_oral_s_ketamine_and_norketamine():
     """Peltoniemi 2012 (Fundam Clin Pharmacol; 12 HV, 14 days of St John's wort, 0.3 mg/kg oral S-ketamine): ketamine
     AUC -58 % (ratio 0.42), norketamine AUC -18 % (0.82). Parent: a prediction from midazolam probe data, the 2-fold
-    DDI acceptance as for rifampicin (model 0.67: 1.6-fold off). Norketamine: its clearance is induced like
-    N-demethylation (ddi.st-johns-wort.nk_cl_factor; the rule gives rifampicin 2.73 vs 3.0 measured, Noppers 2011;
+    DDI acceptance as for rifampicin (model 0.70: 1.7-fold off). Norketamine: its clearance is induced like
+    N-demethylation (ddi.st-johns-wort.nk_cl_factor; the rule gives rifampicin 2.33 vs 3.0 measured, Noppers 2011;
     chosen with this number in view, so a consistency check rather than an independent one): +-20 %."""
     assert 0.42 / 2 <= ratio(ORAL_ESK_RIF, "st-johns-wort") <= 0.42 * 2
     assert ratio(ORAL_ESK_RIF, "st-johns-wort", "cp_norketamine_ng_ml") == pytest.approx(0.82, rel=0.20)

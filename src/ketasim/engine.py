@@ -207,6 +207,7 @@ def _arm_events(params: ParameterSet, arm: Arm, general_anesthesia: bool = False
     """Raw events (time, kind, target, mg, mg/kg, fraction) and grid reset times of an arm."""
     rows = []
     resets = []
+    stops = []          # infusion stops: the grid restarts less small there (GridOptions.stop_skip)
     sessions = []
     for adm in arm.administrations():
         t0 = adm.start_h
@@ -225,7 +226,7 @@ def _arm_events(params: ParameterSet, arm: Arm, general_anesthesia: bool = False
             if adm.route is Route.IV_INFUSION:
                 d = adm.duration_h
                 rows += [(t0, K.EV_RATE, pkmod.MDZ, mg / d, mgkg / d, 1.0), (t0 + d, K.EV_RATE, pkmod.MDZ, -mg / d, -mgkg / d, 1.0)]
-                resets.append(t0 + d)
+                stops.append(t0 + d)
             else:
                 rows.append((t0, K.EV_BOLUS, pkmod.MDZ, mg, mgkg, 1.0))
             continue
@@ -239,13 +240,13 @@ def _arm_events(params: ParameterSet, arm: Arm, general_anesthesia: bool = False
                     d = adm.duration_h
                     rows += [(t0, K.EV_RATE, ena, a_mg / d, a_kg / d, 1.0),
                              (t0 + d, K.EV_RATE, ena, -a_mg / d, -a_kg / d, 1.0)]
-                    resets.append(t0 + d)
+                    stops.append(t0 + d)
                 elif kind == "bolus":
                     rows.append((t0, K.EV_BOLUS, ena, a_mg, a_kg, 1.0))
                 elif frac > 0:
                     rows.append((t0 + delay, K.EV_DEPOT, off + ena, a_mg, a_kg, frac))
                     resets.append(t0 + delay)
-    return rows, resets, np.array(sorted(sessions))
+    return rows, resets, np.array(sorted(sessions)), stops
 
 
 def _active_sets(arm: Arm):
@@ -296,12 +297,12 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
         raise InputError("output: times must be a non-empty, increasing list of times >= 0")
     drugs, active = _active_sets(arm)
     model = pkmod.build_pk(params, patients, drugs, spec.comedications)
-    rows, resets, session_times = _arm_events(params, arm, spec.general_anesthesia)
+    rows, resets, session_times, stops = _arm_events(params, arm, spec.general_anesthesia)
     rows.sort(key=lambda r: r[0])
     # every session is followed for its monitoring window, whatever the requested output times
     window = params.get("monitoring.window_h", "h") if len(session_times) else 0.0
     t_end = float(max(output_times_h[-1], max((r[0] for r in rows), default=0.0) + window))
-    grid = build_grid(resets, output_times_h, t_end, grid_options)
+    grid = build_grid(resets, output_times_h, t_end, grid_options, stop_times=stops)
     cols = [np.array([r[j] for r in rows], dtype=float) if rows else np.zeros(0) for j in range(6)]
     ev_time = cols[0]
     ev_step = grid.index_of(ev_time).astype(np.int64)

@@ -97,12 +97,28 @@ def _mammillary(v: np.ndarray, cl: np.ndarray, q: np.ndarray, read=None):
         off = q[:, i - 1] / np.sqrt(v[:, 0] * v[:, i])
         s[:, 0, i] = off
         s[:, i, 0] = off
-    lam, u = np.linalg.eigh(s)
+    lam, u = _eigh_2x2(s) if k == 2 else np.linalg.eigh(s)
     kappa = u[:, 0, :] / np.sqrt(v[:, :1])
     if read is None:
         return lam, kappa, kappa
     kappa_read = sum(w * u[:, j, :] / np.sqrt(v[:, j:j + 1]) for j, w in enumerate(read) if w != 0.0)
     return lam, kappa, kappa_read
+
+
+def _eigh_2x2(s: np.ndarray):
+    """``np.linalg.eigh`` of a stack of symmetric 2x2 matrices in closed form (Jacobi rotation; eigenvalues
+    ascending, as eigh): ~5x cheaper than LAPACK on millions of tiny matrices (the metabolite and midazolam
+    blocks). Eigenvector signs may differ from LAPACK's; the modal PK uses products of a mode's gains only."""
+    a, b, d = s[:, 0, 0], s[:, 0, 1], s[:, 1, 1]
+    mean, half = 0.5 * (a + d), 0.5 * (a - d)
+    r = np.hypot(half, b)
+    theta = 0.5 * np.arctan2(b, half)
+    c, sn = np.cos(theta), np.sin(theta)
+    lam = np.stack([mean - r, mean + r], axis=1)
+    u = np.empty_like(s)
+    u[:, 0, 0], u[:, 1, 0] = -sn, c          # eigenvector of the smaller eigenvalue
+    u[:, 0, 1], u[:, 1, 1] = c, sn           # of the larger
+    return lam, u
 
 
 def _hepatic(cl_typical_70, qh_70):

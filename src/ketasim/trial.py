@@ -268,6 +268,8 @@ def _band_times(horizon: float, administrations=()) -> np.ndarray:
 BAND_PATIENTS = 20_000
 #: dtype of a large arm's (more than BAND_PATIENTS) per-session peaks, kept for the whole arm
 LARGE_ARM_SESSION_DTYPE = np.float32
+#: bytes of trajectories one chunk of an arm may hold (patients x output times x model outputs x 8)
+BAND_CHUNK_BYTES = 40e6
 
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
@@ -277,56 +279,63 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     from .scale import ChunkTask, map_ordered, plan_chunks, run_chunk
 
     n = patients.n
-    # Small arms: one run on endpoint + band times for everyone. Large arms: everyone on the endpoint times
-    # only (fewer grid points and outputs: ~1.7x faster for 1,000,000 patients) and a separate band run of the
-    # first BAND_PATIENTS patients. The choice depends on the arm size only, never on chunking or workers.
-    separate_bands = n > BAND_PATIENTS
-    sim_times = np.asarray(times, float) if separate_bands else np.unique(np.concatenate([times, band_times]))
-    t_idx = np.searchsorted(sim_times, times)
+    # The first BAND_PATIENTS patients run on the endpoint AND band times (their trajectories make the percentile
+    # bands); the others, if any, on the endpoint times only (fewer grid points and outputs: ~1.7x faster for
+    # 1,000,000 patients). A patient's numbers depend on its index only, never on chunking or workers, and the
+    # first BAND_PATIENTS patients of a large arm get exactly the numbers of a small arm.
+    large = n > BAND_PATIENTS
+    nb = min(n, BAND_PATIENTS)
+    dense_times = np.unique(np.concatenate([times, band_times]))
     out_score = np.empty((n, times.size))
     sess = None
     band_rows = []
     band_store = {v: [] for v in BAND_VARIABLES}
+    n_out = len((model or DEFAULT_MODEL).output_names)
 
-    def make_tasks(m, sample_times):
-        if stream is None:      # patients given explicitly: ship them (no per-patient stream to resample from)
-            return ([(arm, spec, patients.take(slice(a, b)), sample_times, params, experiment, model)
-                     for a, b in plan_chunks(m, chunk)], _run_given)
-        return ([ChunkTask(arm, spec, params, 0, a, b, stream, sample_times, experiment, on_failure="flag",
-                           model=model) for a, b in plan_chunks(m, chunk)], run_chunk)
+    def chunk_for(sample_times):
+        # a chunk's trajectories (patients x times x outputs, float64) within BAND_CHUNK_BYTES: the band run's 85
+        # times x 10,000 patients used to be a ~290 MB peak that did not grow with the arm
+        return max(1, min(chunk, int(BAND_CHUNK_BYTES // (len(sample_times) * n_out * 8))))
 
-    def keep_bands(a, b, run, sample_times):
-        if a < BAND_PATIENTS:
-            bidx = np.searchsorted(sample_times, band_times)
-            keep = slice(0, min(b, BAND_PATIENTS) - a)
-            band_store["score"].append(run.output("severity")[keep][:, bidx] * patients.baseline[a:b][keep][:, None])
-            for v in BAND_VARIABLES:
-                if v != "score":
-                    band_store[v].append(run.output(v)[keep][:, bidx])
+    pieces = [(a, b, dense_times) for a, b in plan_chunks(nb, chunk_for(dense_times))]
+    if large:
+        pieces += [(nb + a, nb + b, times) for a, b in plan_chunks(n - nb, chunk_for(times))]
+    if stream is None:      # patients given explicitly: ship them (no per-patient stream to resample from)
+        tasks = [(arm, spec, patients.take(slice(a, b)), t, params, experiment, model) for a, b, t in pieces]
+        fn = _run_given
+    else:
+        tasks = [ChunkTask(arm, spec, params, 0, a, b, stream, t, experiment, on_failure="flag", model=model)
+                 for a, b, t in pieces]
+        fn = run_chunk
 
-    tasks, fn = make_tasks(n, sim_times)
-    for a, run in zip([a for a, _ in plan_chunks(n, chunk)], map_ordered(fn, tasks, executor)):
-        b = a + run.out.shape[0]
-        out_score[a:b] = run.output("severity")[:, t_idx] * patients.baseline[a:b][:, None]
+    def keep_bands(a, b, run):
+        bidx = np.searchsorted(dense_times, band_times)
+        # float32 (7 digits: figure data): the band patients' trajectories are the arm's largest fixed memory
+        band_store["score"].append((run.output("severity")[:, bidx] * patients.baseline[a:b][:, None])
+                                   .astype(np.float32))
+        for v in BAND_VARIABLES:
+            if v != "score":
+                band_store[v].append(run.output(v)[:, bidx].astype(np.float32))
+
+    for (a, b, sample_times), run in zip(pieces, map_ordered(fn, tasks, executor)):
+        out_score[a:b] = run.output("severity")[:, np.searchsorted(sample_times, times)] \
+            * patients.baseline[a:b][:, None]
         if sess is None:      # large arms keep the per-session peaks in float32 (~7 significant digits): half the
             # arm's largest array (8 sessions x 7 peaks: 448 -> 224 MB per 1,000,000 patients); small arms (and
             # calibration's finite differences) keep float64
-            sess = np.empty((n, *run.sessions.shape[1:]), dtype=LARGE_ARM_SESSION_DTYPE if separate_bands else float)
+            sess = np.empty((n, *run.sessions.shape[1:]), dtype=LARGE_ARM_SESSION_DTYPE if large else float)
         sess[a:b] = run.sessions
-        if not separate_bands:
-            keep_bands(a, b, run, sim_times)
+        if a < nb:
+            keep_bands(a, b, run)
         done[0] += b - a
         del run                   # before the next chunk is computed: one chunk's arrays in memory at a time
         if progress is not None:
             progress(done[0] / total)
-    if separate_bands:
-        tasks, fn = make_tasks(BAND_PATIENTS, np.asarray(band_times, float))
-        for a, run in zip([a for a, _ in plan_chunks(BAND_PATIENTS, chunk)], map_ordered(fn, tasks, executor)):
-            keep_bands(a, a + run.out.shape[0], run, np.asarray(band_times, float))
-            del run
     for v, parts in band_store.items():
         m = np.concatenate(parts)
-        q = np.nanpercentile(m, [5, 50, 95], axis=0)
+        del parts[:]
+        q = np.nanpercentile(m, [5, 50, 95], axis=0).astype(float)
+        del m
         band_rows.append(pd.DataFrame({"arm": name, "time_h": band_times, "variable": v, "p05": q[0],
                                        "median": q[1], "p95": q[2]}))
     noise = rng.normal(0.0, noise_sd, out_score.shape) if noise_sd > 0 else 0.0

@@ -77,10 +77,35 @@ class _Namer:
         raise KeyError(name)
 
 
+class _FastMath(ast.NodeTransformer):
+    """``a ** b``, ``tanh`` and ``exp`` of the step code as calls of the kernel's ``f__pow``, ``f__tanh``, ``f__exp``
+    (see the template): libm's pow and tanh cost about twice an exp; in the kernel's step loop they were ~15 % of its
+    time. Per-patient invariants (``_inv_k``) keep Python's ``**``."""
+
+    def visit_BinOp(self, n):
+        self.generic_visit(n)
+        if isinstance(n.op, ast.Pow) and not isinstance(n.right, ast.Constant):   # x ** 2.0: LLVM multiplies
+            return ast.copy_location(ast.Call(func=ast.Name(id="_pow", ctx=ast.Load()), args=[n.left, n.right],
+                                              keywords=[]), n)
+        return n
+
+    def visit_Call(self, n):
+        self.generic_visit(n)
+        if isinstance(n.func, ast.Name) and n.func.id in ("tanh", "exp"):
+            n.func = ast.Name(id="_" + n.func.id, ctx=ast.Load())
+        return n
+
+
+def _fast(text: str) -> str:
+    """Expression text with pow/tanh/exp routed to the kernel's fast versions (``_FastMath``)."""
+    return ast.unparse(_FastMath().visit(copy.deepcopy(E.parse(text))))
+
+
 def _py(text, namer, out_names=None):
     hoister = getattr(namer, "hoister", None)
     if hoister is not None:
         text = hoister(text)
+    text = _fast(text)
     if out_names:
         base = namer
 
@@ -111,7 +136,12 @@ class _Hoister:
     are constants, per-patient parameters or numbers, a pow or call of the body that reads only those arguments
     (e.g. ``ec50 ** hill`` of an Emax model) is computed once per patient (``inv_k``) and the call goes to a
     variant of ``f`` taking it as an argument. Same operations on the same values: bitwise the same results.
-    (numba cannot hoist it itself: with Python's error model ``**`` may raise, so it is not a pure function.)"""
+    (numba cannot hoist it itself: with Python's error model ``**`` may raise, so it is not a pure function.)
+
+    Divisions by a per-patient invariant (``ce / ki``, ``x / spine_set_point``, ``cadss / monitor_cadss``), in the
+    step code or in a function body whose divisor reads only invariant arguments, become multiplications by its
+    reciprocal computed once per patient (within 1 ulp of the quotient; ~30 divisions per step were a good part of
+    the step's time: a division costs 3-5 multiplications of throughput and ~13 cycles of latency)."""
 
     def __init__(self, m: Model):
         self.m = m
@@ -134,6 +164,18 @@ class _Hoister:
         tree = self._visit(tree)
         return ast.unparse(tree)
 
+    def _register(self, text: str) -> str:
+        text = ast.unparse(ast.parse(text, mode="eval").body)      # one spelling: one invariant
+        if text not in self.invariants:
+            self.invariants[text] = f"inv_{len(self.invariants)}"
+        return self.invariants[text]
+
+    @staticmethod
+    def _recip_div(node, invariant) -> bool:
+        """``a / b`` with a non-literal divisor that ``invariant`` accepts (a literal: LLVM handles it)."""
+        return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and \
+            not isinstance(node.right, ast.Constant) and invariant(node.right)
+
     def _visit(self, node):
         for field, value in ast.iter_fields(node):
             if isinstance(value, list):
@@ -142,6 +184,10 @@ class _Hoister:
                 setattr(node, field, self._visit(value))
         if isinstance(node, ast.Call) and node.func.id in self.funcs:
             return self._specialise(node)
+        if self._recip_div(node, self._invariant):
+            inv = self._register(f"1.0 / ({ast.unparse(node.right)})")
+            return ast.copy_location(ast.BinOp(left=node.left, op=ast.Mult(), right=ast.Name(id=inv, ctx=ast.Load())),
+                                     node)
         return node
 
     def _specialise(self, call):
@@ -152,8 +198,22 @@ class _Hoister:
         body = copy.deepcopy(E.parse(f.expr))
         found = []
 
+        def bound_only(n):
+            names = {x.id for x in ast.walk(n) if isinstance(x, ast.Name)}
+            return bool(names) and names <= set(bound) and not any(isinstance(x, ast.Call) for x in ast.walk(n))
+
+        class _Recip(ast.NodeTransformer):      # a / b, b of bound arguments only -> a * (1.0 / b), hoisted below
+            def visit_BinOp(self, n):
+                self.generic_visit(n)
+                if _Hoister._recip_div(n, bound_only):
+                    one = ast.BinOp(left=ast.Constant(1.0), op=ast.Div(), right=n.right)
+                    return ast.copy_location(ast.BinOp(left=n.left, op=ast.Mult(), right=one), n)
+                return n
+
+        body = _Recip().visit(body)
+
         def walk(n):
-            worth = isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) or \
+            worth = isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Pow, ast.Div)) or \
                 isinstance(n, ast.Call) and n.func.id in ("exp", "log", "sqrt", "tanh")
             names = {x.id for x in ast.walk(n) if isinstance(x, ast.Name)}
             calls = any(isinstance(x, ast.Call) and x.func.id not in ("exp", "log", "sqrt", "tanh", "min", "max", "abs")
@@ -190,9 +250,7 @@ class _Hoister:
                     return copy.deepcopy(bound[n.id]) if n.id in bound else n
 
             text = ast.unparse(_Bind().visit(copy.deepcopy(sub)))
-            if text not in self.invariants:
-                self.invariants[text] = f"inv_{len(self.invariants)}"
-            extra.append(ast.Name(id=self.invariants[text], ctx=ast.Load()))
+            extra.append(ast.Name(id=self._register(text), ctx=ast.Load()))
         return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(call.args) + extra, keywords=[])
 
 
@@ -226,7 +284,7 @@ def _function_body(text: str, depth: int = 1) -> list:
     tree = copy.deepcopy(E.parse(text))
     if isinstance(tree, ast.Call) and tree.func.id == "piecewise":
         value, cond, other = (ast.unparse(a) for a in tree.args)
-        return ([f"{ind}if {E.to_python(cond, lambda s: s, func_prefix='f_')}:"] + _function_body(value, depth + 1)
+        return ([f"{ind}if {E.to_python(_fast(cond), lambda s: s, func_prefix='f_')}:"] + _function_body(value, depth + 1)
                 + [f"{ind}else:"] + _function_body(other, depth + 1))
     seen, lines = {}, []
     for n in _pure_calls(tree):
@@ -235,7 +293,7 @@ def _function_body(text: str, depth: int = 1) -> list:
     for key, nodes in seen.items():
         if len(nodes) > 1:
             temps[key] = f"_t{depth}_{len(temps)}"
-            lines.append(f"{ind}{temps[key]} = {E.to_python(ast.unparse(nodes[0]), lambda s: s, func_prefix='f_')}")
+            lines.append(f"{ind}{temps[key]} = {E.to_python(_fast(ast.unparse(nodes[0])), lambda s: s, func_prefix='f_')}")
 
     class _Sub(ast.NodeTransformer):
         def visit(self, n):
@@ -245,7 +303,7 @@ def _function_body(text: str, depth: int = 1) -> list:
 
     if temps:
         tree = _Sub().visit(tree)
-    lines.append(f"{ind}return {E.to_python(ast.unparse(tree), lambda s: s, func_prefix='f_')}")
+    lines.append(f"{ind}return {E.to_python(_fast(ast.unparse(tree)), lambda s: s, func_prefix='f_')}")
     return lines
 
 
@@ -264,7 +322,7 @@ def _generate(m: Model, hoister: _Hoister) -> str:
     L = []   # function definitions
     for f in m.functions:
         body = "\n".join(_function_body(f.expr))
-        L.append(f"@njit(cache=True)\ndef f_{f.name}({', '.join(f.args)}):\n{body}\n")
+        L.append(f"@njit(cache=True, fastmath=FMA)\ndef f_{f.name}({', '.join(f.args)}):\n{body}\n")
     functions = "\n\n".join(L)
 
     ind = " " * 4
@@ -351,7 +409,7 @@ def _generate(m: Model, hoister: _Hoister) -> str:
     for a in _needed_algebraics(m, out_exprs, set(done[0])):
         out_lines.append(f"a_{a.name} = {_py(a.expr, at)}")
     for j, o in enumerate(m.outputs):
-        out_lines.append(f"row[{j}] = {_py(o.expr, at)}")
+        out_lines.append(f"out[i, o, {j}] = {_py(o.expr, at)}")
     outputs_src = "\n".join(" " * 12 + x for x in out_lines)
 
     # per-session peaks and discharge margin at the three nodes (node 0 carried over like the chain's)
@@ -370,15 +428,22 @@ def _generate(m: Model, hoister: _Hoister) -> str:
         tgt.append(f"margin{k} = {_py(m.discharge_margin, nm, out_names)}")
         if k > 0:
             for j, s in enumerate(m.summaries):
-                summ.append(f"sm[{j}] = max(sm[{j}], o_{s.of}_{NODES[k]})")
+                summ.append(f"summ[i, sess, {j}] = max(summ[i, sess, {j}], o_{s.of}_{NODES[k]})")
+    # a peak inside a step: the vertex of the parabola through the step's three nodes (the nodes alone missed the
+    # peak by up to 3.5e-4 of its range for CADSS with the default grid); the end values carry to the next step
+    peak_of = list(dict.fromkeys(s.of for s in m.summaries))
+    for j, s in enumerate(m.summaries):
+        summ.append(f"summ[i, sess, {j}] = max(summ[i, sess, {j}], _peak3(o_{s.of}_0, o_{s.of}_m, o_{s.of}_1))")
+    summ += [f"o_{o}_0 = o_{o}_1" for o in peak_of]
     summ_src = "\n".join(" " * 12 + x for x in summ)
+    init0_src += "\n" + "\n".join(ind + f"o_{o}_0 = 0.0" for o in peak_of)
     summ0_src = "\n".join(" " * 16 + x for x in summ0) or " " * 16 + "pass"
 
     # the hoisted invariants (computed once per patient) and the function variants that receive them
     plain = _Namer(m, None)
     inv_loads = []
     for (_, _), (name, args, body) in hoister.variants.items():
-        functions += (f"\n\n@njit(cache=True)\ndef f_{name}({', '.join(args)}):\n"
+        functions += (f"\n\n@njit(cache=True, fastmath=FMA)\ndef f_{name}({', '.join(args)}):\n"
                       + "\n".join(_function_body(body)) + "\n")
     for text, inv in hoister.invariants.items():
         used = sorted(E.names(text))
@@ -472,7 +537,7 @@ import numpy as np
 from numba import njit, prange
 
 from ketasim.pk import MAX_MODES as NM
-from ketasim.solver.expint import step_weights, step_weights_const
+from ketasim.solver.expint import step_weights_at, step_weights_const_at
 
 MODEL_NAME = @MODEL_NAME@
 DIGEST = @DIGEST@
@@ -487,18 +552,62 @@ N_SUM = len(SUM_NAMES)
 N_RATES = 10 + len(STATE_NAMES)
 EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START, EV_GENERAL_ANESTHESIA = range(6)
 RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam)
+# LLVM may fuse a * b + c into one fused multiply-add (one rounding instead of two: as accurate or more; results
+# move by ~1e-14 of a variable's range). Nothing else of fastmath (no reassociation, NaN/inf assumptions).
+FMA = {"contract"}
+
+
+@njit(cache=True, inline='always', fastmath=FMA)
+def f__pow(x, y):
+    """``x ** y`` of the model's expressions: exp(y log x) for finite x > 0 (within ~1e-15 relative; libm's pow
+    cost as much as an exp and a log twice over), Python's ``**`` otherwise."""
+    if x > 0.0 and x < math.inf:
+        return math.exp(y * math.log(x))
+    return x ** y
+
+
+@njit(cache=True, inline='always', fastmath=FMA)
+def f__tanh(x):
+    """tanh: odd Taylor polynomial to x^9 for |x| < 0.02 (remainder < 1e-19 relative), else (1 - e)/(1 + e) with
+    e = exp(-2|x|) (within 3e-15 relative): one exp instead of libm's tanh (an expm1 and more, ~3x an exp)."""
+    a = abs(x)
+    if a < 0.02:
+        x2 = x * x
+        return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))))
+    e = math.exp(-2.0 * a)
+    t = (1.0 - e) / (1.0 + e)
+    return t if x >= 0.0 else -t
+
+
+@njit(cache=True, inline='always', fastmath=FMA)
+def f__exp(x):
+    """exp, skipping the call for an argument of exactly 0 (e.g. exp(-anesthetic_state) with the state off)."""
+    if x == 0.0:
+        return 1.0
+    return math.exp(x)
 
 
 @FUNCTIONS@
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
 def _adv(x0, f0, fm, f1, w, r, u):
     """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8]."""
     return (w[r, u, 1] * x0 + w[r, u, 5] * f0 + w[r, u, 6] * fm + w[r, u, 7] * f1,
             w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
+def _peak3(f0, fm, f1):
+    """Largest value over a step of the parabola through its start, middle and end values f0, fm, f1 when the middle
+    one is the largest (then the vertex lies in the step's middle half): fm + (f1 - f0)^2 / (8 c), c = 2 fm - f0 - f1
+    > 0; otherwise fm (the end values are the nodes' own maxima)."""
+    c = 2.0 * fm - f0 - f1
+    if fm >= f0 and fm >= f1 and c > 0.0:
+        return fm + (f1 - f0) * (f1 - f0) / (8.0 * c)
+    return fm
+
+
+@njit(cache=True, inline='always', fastmath=FMA)
 def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     """Sampled (venous) concentration (mg/L) of PK block ``b`` at step node ``k`` (a modal sum, clipped at 0)."""
     s = 0.0
@@ -507,7 +616,7 @@ def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     return max(s, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active,
                      active_dep, ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """Integrate patient ``i``; write trajectories to ``out[i]`` and per-session peaks to ``summ[i]``.
@@ -531,12 +640,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             for m in range(nmodes[b]):
                 for u in range(n_u):
                     if const_b:
-                        step_weights_const(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                        step_weights_const_at(lam[i, b, m], unique_steps[u], wpk, b * NM + m, u)
                     else:
-                        step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                        step_weights_at(lam[i, b, m], unique_steps[u], wpk, b * NM + m, u)
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
-        step_weights(-pp_ke0, unique_steps[u], wke[0, u])
+        step_weights_at(-pp_ke0, unique_steps[u], wke, 0, u)
 
     z = np.zeros((6, NM))
     zn = np.zeros((6, NM, 3))
@@ -617,17 +726,17 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         if fresh:
             # the PK at this point as node 0 of the next step, then the chain's node 0 (after an event)
             for b in range(6):
-                cn[b, 0] = 0.0
+                s0 = 0.0
                 if active[b]:
                     for m in range(nmodes[b]):
                         zn[b, m, 0] = z[b, m]
-                        cn[b, 0] += kappa[i, b, m] * zn[b, m, 0]
+                        s0 += kappa[i, b, m] * z[b, m]
+                cn[b, 0] = s0
             for j in range(6):
                 cen[j, 0] = ce[j] if active[j] else 0.0
 @STEP0@
             fresh = False
         while o < n_out and out_idx[o] == n:
-            row = out[i, o]
             for b in range(6):
                 c[b] = 0.0
                 ca[b] = 0.0
@@ -677,23 +786,34 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             elif b == 4:
                 for k in range(3):
                     f_in[4, k] = fm_hnk * (pp_cl_snk * cn[2, k] + pp_cl_rnk * cn[3, k])
-            for k in range(3):
-                cn[b, k] = 0.0
             const_b = b == 5 or (b <= 1 and not any_dep)
+            fb0 = f_in[b, 0]
+            fbm = f_in[b, 1]
+            fb1 = f_in[b, 2]
+            # the modal sums in locals: accumulating into cn[b, k] in memory made every mode wait for the previous
+            # mode's store (~30 % of the kernel's time); the same additions in the same order
+            s0 = 0.0
+            sm_ = 0.0
+            s1 = 0.0
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
+                r = b * NM + m
+                z0 = z[b, m]
                 if const_b:     # constant forcing (f_in[b, 0] = f_in[b, 1] = f_in[b, 2]): exact
-                    r = b * NM + m
-                    kf = kap * f_in[b, 0]
-                    zm = wpk[r, u, 1] * z[b, m] + wpk[r, u, 3] * kf
-                    z1 = wpk[r, u, 0] * z[b, m] + wpk[r, u, 2] * kf
+                    kf = kap * fb0
+                    zm = wpk[r, u, 1] * z0 + wpk[r, u, 3] * kf
+                    z1 = wpk[r, u, 0] * z0 + wpk[r, u, 2] * kf
                 else:
-                    zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
-                zn[b, m, 0] = z[b, m]
+                    zm, z1 = _adv(z0, kap * fb0, kap * fbm, kap * fb1, wpk, r, u)
+                zn[b, m, 0] = z0
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1
-                for k in range(3):
-                    cn[b, k] += kap * zn[b, m, k]
+                s0 += kap * z0
+                sm_ += kap * zm
+                s1 += kap * z1
+            cn[b, 0] = s0
+            cn[b, 1] = sm_
+            cn[b, 2] = s1
         # ---- effect sites (unbound, µM) ------------------------------------------------------------------
         for j in range(6):
             if active[j]:
@@ -711,21 +831,20 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 
         # ---- per-session peaks and discharge readiness, within the monitoring window after a session -------
         if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc_monitor_window_h:
-            sm = summ[i, sess]
             if not summ_ok:
 @SUMMARIES0@
 @SUMMARIES@
             # the last time the criteria were unmet: linear interpolation of the margin between nodes
             if margin0 > 0.0 and margin1 <= 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
             elif margin0 > 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] - sess_t0)
             if margin1 > 0.0 and margin2 <= 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h + 0.5 * h * margin1 / (margin1 - margin2) - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] + 0.5 * h + 0.5 * h * margin1 / (margin1 - margin2) - sess_t0)
             elif margin1 > 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + 0.5 * h - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] + 0.5 * h - sess_t0)
             if margin2 > 0.0:
-                sm[@N_DISCHARGE@] = max(sm[@N_DISCHARGE@], times[n] + h - sess_t0)
+                summ[i, sess, @N_DISCHARGE@] = max(summ[i, sess, @N_DISCHARGE@], times[n] + h - sess_t0)
             margin0 = margin2
             summ_ok = True
         else:
@@ -743,7 +862,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 @COMMIT@
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=FMA)
 def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active, active_dep, ka,
             pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """All patients of an arm, in parallel. Results land in ``out`` and ``summ``."""

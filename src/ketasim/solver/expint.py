@@ -47,6 +47,15 @@ def _phis_closed(z, e, em1):
     return e, p1, p2, p3
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _phis_closed_r(rz, e, em1):
+    """``_phis_closed`` given rz = 1/z: three multiplications instead of three divisions (within 1 ulp each)."""
+    p1 = em1 * rz
+    p2 = (p1 - 1.0) * rz
+    p3 = (p2 - 0.5) * rz
+    return e, p1, p2, p3
+
+
 @njit(cache=True, error_model="numpy")
 def phis(z):
     """(exp(z), phi1(z), phi2(z), phi3(z)), accurate for all z <= 0 (series near 0)."""
@@ -55,53 +64,85 @@ def phis(z):
     return _phis_closed(z, math.exp(z), math.expm1(z))
 
 
-@njit(cache=True, error_model="numpy")
-def step_weights(lam, h, out):
-    """Fill out[0:8] = [e^z, e^(z/2), a0, am, a1, b0, bm, b1] for rate ``lam`` (1/h) and step ``h`` (h).
+@njit(cache=True, error_model="numpy", inline="always")
+def _phis_full(z, zh, eh, ph1):
+    """(exp, phi1, phi2, phi3) at z = 2 zh from the half step's series values e^zh and phi1(zh), |zh| < 0.25: no
+    libm call (e^z = (e^zh)^2, expm1(z) = zh phi1(zh) (e^zh + 1), both free of cancellation); within 1e-14 of ``phis``."""
+    if abs(z) >= 0.25:
+        return _phis_closed(z, eh * eh, zh * ph1 * (eh + 1.0))
+    return _phis_series(z)
 
-    The full step's exponentials come from the half step's (e^z = (e^(z/2))^2, expm1(z) = expm1(z/2) (e^(z/2) + 1)):
-    one exp and one expm1 per call (this runs for every PK mode, patient and distinct step size)."""
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _weights(lam, h):
+    """(e^z, e^(z/2), a0, am, a1, b0, bm, b1) for rate ``lam`` (1/h) and step ``h`` (h): see ``step_weights``."""
     z = lam * h
     zh = 0.5 * z
     if abs(zh) >= 0.25:
         eh = math.exp(zh)
-        emh = math.expm1(zh)
-        e2, b1, b2, b3 = _phis_closed(zh, eh, emh)
-        e1, a1, a2, a3 = _phis_closed(z, eh * eh, emh * (eh + 1.0))
+        emh = eh - 1.0      # = expm1(zh) within 5e-16 relative for |zh| >= 0.25 (expm1 cost as much as exp)
+        rz = 1.0 / z        # one division for both phi sets (1/zh = 2/z exactly)
+        e2, b1, b2, b3 = _phis_closed_r(2.0 * rz, eh, emh)
+        e1, a1, a2, a3 = _phis_closed_r(rz, eh * eh, emh * (eh + 1.0))
     else:
         e2, b1, b2, b3 = _phis_series(zh)
-        e1, a1, a2, a3 = phis(z)
-    out[0] = e1
-    out[1] = e2
-    out[2] = h * (a1 - 3.0 * a2 + 4.0 * a3)
-    out[3] = h * (4.0 * a2 - 8.0 * a3)
-    out[4] = h * (-a2 + 4.0 * a3)
+        e1, a1, a2, a3 = _phis_full(z, zh, e2, b1)
     hh = 0.5 * h
-    out[5] = hh * (b1 - 1.5 * b2 + b3)
-    out[6] = hh * (2.0 * b2 - 2.0 * b3)
-    out[7] = hh * (-0.5 * b2 + b3)
+    return (e1, e2, h * (a1 - 3.0 * a2 + 4.0 * a3), h * (4.0 * a2 - 8.0 * a3), h * (-a2 + 4.0 * a3),
+            hh * (b1 - 1.5 * b2 + b3), hh * (2.0 * b2 - 2.0 * b3), hh * (-0.5 * b2 + b3))
+
+
+@njit(cache=True, error_model="numpy")
+def step_weights(lam, h, out):
+    """Fill out[0:8] = [e^z, e^(z/2), a0, am, a1, b0, bm, b1] for rate ``lam`` (1/h) and step ``h`` (h).
+
+    The full step's exponentials come from the half step's (e^z = (e^(z/2))^2, expm1(z) = expm1(z/2) (e^(z/2) + 1)),
+    and for |z/2| >= 0.25 expm1(z/2) is e^(z/2) - 1 (no cancellation there): one exp per call (this runs for every
+    PK mode, patient and distinct step size)."""
+    w = _weights(lam, h)
+    for k in range(8):
+        out[k] = w[k]
+
+
+@njit(cache=True, error_model="numpy")
+def step_weights_at(lam, h, out, r, u):
+    """``step_weights`` into ``out[r, u, 0:8]`` (indices, not a view: a view per call costs an atomic incref/decref
+    pair in compiled code, and the kernel calls this for every PK mode, patient and distinct step size)."""
+    w = _weights(lam, h)
+    for k in range(8):
+        out[r, u, k] = w[k]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _weights_const(lam, h):
+    """(e^z, e^(z/2), h phi1(z), h/2 phi1(z/2)): see ``step_weights_const``."""
+    z = lam * h
+    zh = 0.5 * z
+    if abs(zh) >= 0.25:
+        eh = math.exp(zh)
+        emh = eh - 1.0
+        rz = 1.0 / z
+        return eh * eh, eh, h * (emh * (eh + 1.0) * rz), h * (emh * rz)
+    e2, b1, b2, b3 = _phis_series(zh)
+    e1, a1, a2, a3 = _phis_full(z, zh, e2, b1)
+    return e1, e2, h * a1, 0.5 * h * b1
 
 
 @njit(cache=True, error_model="numpy")
 def step_weights_const(lam, h, out):
     """Fill out[0:4] = [e^z, e^(z/2), h phi1(z), h/2 phi1(z/2)]: the weights for a forcing constant over the step
     (x(h) = e^z x0 + h phi1(z) f; x(h/2) likewise), which is all a PK mode fed by infusion rates only needs."""
-    z = lam * h
-    zh = 0.5 * z
-    if abs(zh) >= 0.25:
-        eh = math.exp(zh)
-        emh = math.expm1(zh)
-        out[0] = eh * eh
-        out[1] = eh
-        out[2] = h * (emh * (eh + 1.0) / z)
-        out[3] = 0.5 * h * (emh / zh)
-    else:
-        e2, b1, b2, b3 = _phis_series(zh)
-        e1, a1, a2, a3 = phis(z)
-        out[0] = e1
-        out[1] = e2
-        out[2] = h * a1
-        out[3] = 0.5 * h * b1
+    w = _weights_const(lam, h)
+    for k in range(4):
+        out[k] = w[k]
+
+
+@njit(cache=True, error_model="numpy")
+def step_weights_const_at(lam, h, out, r, u):
+    """``step_weights_const`` into ``out[r, u, 0:4]``."""
+    w = _weights_const(lam, h)
+    for k in range(4):
+        out[r, u, k] = w[k]
 
 
 def weights_table(lams: np.ndarray, steps: np.ndarray) -> np.ndarray:

@@ -10,11 +10,11 @@ import numpy as np
 from numba import njit, prange
 
 from ketasim.pk import MAX_MODES as NM
-from ketasim.solver.expint import step_weights, step_weights_const
+from ketasim.solver.expint import step_weights_at, step_weights_const_at
 
 MODEL_NAME = 'ketasim'
 DIGEST = 'f34d6675a9160415'
-SOLVER_DIGEST = '620cf752a4667f0c'   # solver/expint.py, whose compiled code numba caches inside this kernel
+SOLVER_DIGEST = 'ee44ae0c3f0f4dda'   # solver/expint.py, whose compiled code numba caches inside this kernel
 MC_NAMES = ('ki_s', 'ki_r', 'ki_snk', 'ki_rnk', 'm_interneuron', 'm_pyramidal', 'nmda_hill', 'g_dis', 'w_hnk', 'ec50_hnk', 'bdnf_gain', 'eef2_gain', 'trkb_k', 'trkb_hill', 'protein_gain', 'spine_gain', 'il6_effect', 'w_protein', 'w_spine', 'cadss_max', 'cadss_ec50', 'cadss_hill', 'tolerance_gain', 'consolidation_gain', 'sbp_emax', 'sbp_ec50', 'dbp_emax', 'hr_emax', 'hr_ec50', 'sedation_ec50', 'midazolam_ec50', 'nausea_pmax', 'nausea_ec50', 'fu', 'fu_midazolam', 'mw_ketamine', 'mw_norketamine', 'mw_hnk', 'mw_midazolam', 'fm_hnk', 'perception_gain', 'sedation_perception_weight', 'expectancy_feedback', 'feedback_scale', 'natural_course_max', 'anesthesia_umol', 'ampa_block', 'mtor_block', 'spine_block', 'session_expectancy', 'monitor_cadss', 'monitor_sedation', 'monitor_sbp', 'w_mtorc1', 'anes_block50', 'anes_hill', 'ampa_eps', 'anes_onset', 'general_anesthesia_depth', 'monitor_window_h')
 PP_NAMES = ('weight_kg', 'fh_s', 'fh_r', 'fgut_s', 'fgut_r', 'f_iiv', 'cl_s', 'cl_r', 'cl_snk', 'cl_rnk', 'ke0', 'bdnf_multiplier', 'emax_drug', 'drug_sensitivity', 'placebo_gain', 'antidepressant_emax', 'spine_set_point', 'bp_sensitivity', 'dissociation_sensitivity', 'baseline_score', 'fm_nk')
 STATE_NAMES = ('glutamate', 'anesthetic_state', 'bdnf', 'mtorc1', 'synaptic_proteins', 'spines', 'synapses', 'consolidation', 'il6', 'tolerance', 'expectancy', 'antidepressant_onset', 'emetic_drive', 'natural_course', 'severity')
@@ -25,97 +25,130 @@ N_SUM = len(SUM_NAMES)
 N_RATES = 10 + len(STATE_NAMES)
 EV_BOLUS, EV_DEPOT, EV_RATE, EV_SESSION, EV_AD_START, EV_GENERAL_ANESTHESIA = range(6)
 RATE_SLOT = (0, 1, -1, -1, -1, 2)      # block -> infusion slot (S, R, midazolam)
+# LLVM may fuse a * b + c into one fused multiply-add (one rounding instead of two: as accurate or more; results
+# move by ~1e-14 of a variable's range). Nothing else of fastmath (no reassociation, NaN/inf assumptions).
+FMA = {"contract"}
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always', fastmath=FMA)
+def f__pow(x, y):
+    """``x ** y`` of the model's expressions: exp(y log x) for finite x > 0 (within ~1e-15 relative; libm's pow
+    cost as much as an exp and a log twice over), Python's ``**`` otherwise."""
+    if x > 0.0 and x < math.inf:
+        return math.exp(y * math.log(x))
+    return x ** y
+
+
+@njit(cache=True, inline='always', fastmath=FMA)
+def f__tanh(x):
+    """tanh: odd Taylor polynomial to x^9 for |x| < 0.02 (remainder < 1e-19 relative), else (1 - e)/(1 + e) with
+    e = exp(-2|x|) (within 3e-15 relative): one exp instead of libm's tanh (an expm1 and more, ~3x an exp)."""
+    a = abs(x)
+    if a < 0.02:
+        x2 = x * x
+        return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))))
+    e = math.exp(-2.0 * a)
+    t = (1.0 - e) / (1.0 + e)
+    return t if x >= 0.0 else -t
+
+
+@njit(cache=True, inline='always', fastmath=FMA)
+def f__exp(x):
+    """exp, skipping the call for an argument of exactly 0 (e.g. exp(-anesthetic_state) with the state off)."""
+    if x == 0.0:
+        return 1.0
+    return math.exp(x)
+
+
+@njit(cache=True, fastmath=FMA)
 def f_occupancy_drive(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk):
     return ((((ce_s / ki_s) + (ce_r / ki_r)) + (ce_snk / ki_snk)) + (ce_rnk / ki_rnk))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_nmda_block(drive, multiplier, hill):
     if (hill == 1.0):
         return ((drive / multiplier) / (1.0 + (drive / multiplier)))
     else:
-        _t2_0 = ((drive / multiplier) ** hill)
+        _t2_0 = f__pow((drive / multiplier), hill)
         return (_t2_0 / (1.0 + _t2_0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_glutamate_target(block_interneuron, block_pyramidal, g_dis):
     return ((1.0 + (g_dis * block_interneuron)) * (1.0 - block_pyramidal))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, eps):
     return ((1.0 - ampa_block) * (max(((0.5 * ((glutamate - 1.0) + math.sqrt((((glutamate - 1.0) * (glutamate - 1.0)) + (eps * eps))))) - (0.5 * eps)), 0.0) + (((w_hnk * ce_hnk) / (ce_hnk + ec50_hnk)) if (w_hnk != 0.0) else 0.0)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_bdnf_target(ampa, block_pyramidal, gain, eef2_gain, anesthetic_state):
-    return (1.0 + (((gain * ampa) * (1.0 + (eef2_gain * block_pyramidal))) * math.exp((-max(anesthetic_state, 0.0)))))
+    return (1.0 + (((gain * ampa) * (1.0 + (eef2_gain * block_pyramidal))) * f__exp((-max(anesthetic_state, 0.0)))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_anesthetic_drive(block_pyramidal, block50, hill):
     if (((max(block_pyramidal, 0.0) / block50) < 0.001) and (hill >= 6.0)):
         return 0.0
     else:
-        _t2_0 = ((max(block_pyramidal, 0.0) / block50) ** hill)
+        _t2_0 = f__pow((max(block_pyramidal, 0.0) / block50), hill)
         return (_t2_0 / (1.0 + _t2_0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_trkb_activation(bdnf, k, hill):
     if (hill == 2.0):
         return (((max(bdnf, 0.0) * max(bdnf, 0.0)) / ((max(bdnf, 0.0) * max(bdnf, 0.0)) + (k * k))) * (1.0 + (k * k)))
     else:
-        _t2_0 = (max(bdnf, 0.0) ** hill)
-        _t2_1 = (k ** hill)
+        _t2_0 = f__pow(max(bdnf, 0.0), hill)
+        _t2_1 = f__pow(k, hill)
         return ((_t2_0 / (_t2_0 + _t2_1)) * (1.0 + _t2_1))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_mtorc1_target(trkb, mtor_block):
     return (1.0 + ((1.0 - mtor_block) * (trkb - 1.0)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_protein_target(mtorc1, gain):
     return (1.0 + (gain * (mtorc1 - 1.0)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_spine_target(proteins, gain, spine_block, s0):
     return (s0 * (1.0 + (((1.0 - spine_block) * gain) * (proteins - 1.0))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_il6_target(proteins, repeat_effect):
     return (1.0 / (1.0 + max((repeat_effect * (proteins - 1.0)), (-0.9))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_consolidation_drive(mtorc1, synapses_rel):
     return ((mtorc1 - 1.0) * (synapses_rel - 1.0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_drug_relief(mtorc1, proteins, spines_rel, w_mtorc1, w_protein, w_spine, emax, sensitivity):
-    return (emax * math.tanh((sensitivity * (((w_mtorc1 * (mtorc1 - 1.0)) + (w_protein * (proteins - 1.0))) + (w_spine * (spines_rel - 1.0))))))
+    return (emax * f__tanh((sensitivity * (((w_mtorc1 * (mtorc1 - 1.0)) + (w_protein * (proteins - 1.0))) + (w_spine * (spines_rel - 1.0))))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_placebo_relief(expectancy, gain):
-    return (1.0 - math.exp(((-gain) * max(expectancy, 0.0))))
+    return (1.0 - f__exp(((-gain) * max(expectancy, 0.0))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_symptom_target(r_drug, r_placebo, r_antidepressant, r_natural):
     return ((((1.0 - r_drug) * (1.0 - r_placebo)) * (1.0 - r_antidepressant)) * (1.0 - r_natural))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_emax_model(c, emax, ec50, hill):
     if (c <= 0.0):
         return 0.0
@@ -126,31 +159,54 @@ def f_emax_model(c, emax, ec50, hill):
             if ((hill >= 3.0) and (c < (1e-05 * ec50))):
                 return 0.0
             else:
-                _t4_0 = (c ** hill)
-                return ((emax * _t4_0) / (_t4_0 + (ec50 ** hill)))
+                _t4_0 = f__pow(c, hill)
+                return ((emax * _t4_0) / (_t4_0 + f__pow(ec50, hill)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_sedation_effect(c_ket, ec50_ket, c_mdz, ec50_mdz):
     return (1.0 - ((1.0 - ((c_ket / (c_ket + ec50_ket)) if (c_ket > 0.0) else 0.0)) * (1.0 - ((c_mdz / (c_mdz + ec50_mdz)) if (c_mdz > 0.0) else 0.0))))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def f_nausea_curve(drive, pmax, n50):
     return (((pmax * max(drive, 0.0)) * max(drive, 0.0)) / ((max(drive, 0.0) * max(drive, 0.0)) + (n50 * n50)))
 
 
-@njit(cache=True)
-def f_trkb_activation__0(bdnf, k, hill, _h0):
+@njit(cache=True, fastmath=FMA)
+def f_occupancy_drive__0(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk, _h0, _h1, _h2, _h3):
+    return ((((ce_s * _h0) + (ce_r * _h1)) + (ce_snk * _h2)) + (ce_rnk * _h3))
+
+
+@njit(cache=True, fastmath=FMA)
+def f_nmda_block__1(drive, multiplier, hill, _h0):
+    if (hill == 1.0):
+        return ((drive * _h0) / (1.0 + (drive * _h0)))
+    else:
+        _t2_0 = f__pow((drive * _h0), hill)
+        return (_t2_0 / (1.0 + _t2_0))
+
+
+@njit(cache=True, fastmath=FMA)
+def f_anesthetic_drive__2(block_pyramidal, block50, hill, _h0):
+    if (((max(block_pyramidal, 0.0) * _h0) < 0.001) and (hill >= 6.0)):
+        return 0.0
+    else:
+        _t2_0 = f__pow((max(block_pyramidal, 0.0) * _h0), hill)
+        return (_t2_0 / (1.0 + _t2_0))
+
+
+@njit(cache=True, fastmath=FMA)
+def f_trkb_activation__3(bdnf, k, hill, _h0):
     if (hill == 2.0):
         return (((max(bdnf, 0.0) * max(bdnf, 0.0)) / ((max(bdnf, 0.0) * max(bdnf, 0.0)) + (k * k))) * (1.0 + (k * k)))
     else:
-        _t2_0 = (max(bdnf, 0.0) ** hill)
+        _t2_0 = f__pow(max(bdnf, 0.0), hill)
         return ((_t2_0 / (_t2_0 + _h0)) * (1.0 + _h0))
 
 
-@njit(cache=True)
-def f_emax_model__1(c, emax, ec50, hill, _h0):
+@njit(cache=True, fastmath=FMA)
+def f_emax_model__4(c, emax, ec50, hill, _h0):
     if (c <= 0.0):
         return 0.0
     else:
@@ -160,38 +216,124 @@ def f_emax_model__1(c, emax, ec50, hill, _h0):
             if ((hill >= 3.0) and (c < (1e-05 * ec50))):
                 return 0.0
             else:
-                _t4_0 = (c ** hill)
+                _t4_0 = f__pow(c, hill)
                 return ((emax * _t4_0) / (_t4_0 + _h0))
 
 
 @njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
-def _inv_0(trkb_hill, trkb_k):
+def _inv_0(feedback_scale):
+    return (1.0 / feedback_scale)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_1(ki_s):
+    return (1.0 / ki_s)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_2(ki_r):
+    return (1.0 / ki_r)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_3(ki_snk):
+    return (1.0 / ki_snk)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_4(ki_rnk):
+    return (1.0 / ki_rnk)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_5(m_interneuron):
+    return (1.0 / m_interneuron)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_6(m_pyramidal):
+    return (1.0 / m_pyramidal)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_7(anes_block50):
+    return (1.0 / anes_block50)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_8(trkb_hill, trkb_k):
     return (trkb_k ** trkb_hill)
 
 
 @njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
-def _inv_1(cadss_ec50, cadss_hill):
+def _inv_9(k_consolidation):
+    return (1.0 / k_consolidation)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_10(spine_set_point):
+    return (1.0 / spine_set_point)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_11(cadss_ec50, cadss_hill):
     return (cadss_ec50 ** cadss_hill)
 
 
 @njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
-def _inv_2(sbp_ec50):
+def _inv_12(fu):
+    return (1.0 / fu)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_13(sbp_ec50):
     return (sbp_ec50 ** 1.0)
 
 
 @njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
-def _inv_3(hr_ec50):
+def _inv_14(hr_ec50):
     return (hr_ec50 ** 1.0)
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_15(mw_ketamine):
+    return (1.0 / mw_ketamine)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_16(monitor_cadss):
+    return (1.0 / monitor_cadss)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_17(monitor_sedation):
+    return (1.0 / monitor_sedation)
+
+
+@njit(cache=True, error_model='numpy')   # inf/nan, never an exception, if unused
+def _inv_18(monitor_sbp):
+    return (1.0 / monitor_sbp)
+
+
+@njit(cache=True, inline='always', fastmath=FMA)
 def _adv(x0, f0, fm, f1, w, r, u):
     """(x at mid-step, x at end of step) for forcing values f0, fm, f1 and the weights w[r, u, 0:8]."""
     return (w[r, u, 1] * x0 + w[r, u, 5] * f0 + w[r, u, 6] * fm + w[r, u, 7] * f1,
             w[r, u, 0] * x0 + w[r, u, 2] * f0 + w[r, u, 3] * fm + w[r, u, 4] * f1)
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', fastmath=FMA)
+def _peak3(f0, fm, f1):
+    """Largest value over a step of the parabola through its start, middle and end values f0, fm, f1 when the middle
+    one is the largest (then the vertex lies in the step's middle half): fm + (f1 - f0)^2 / (8 c), c = 2 fm - f0 - f1
+    > 0; otherwise fm (the end values are the nodes' own maxima)."""
+    c = 2.0 * fm - f0 - f1
+    if fm >= f0 and fm >= f1 and c > 0.0:
+        return fm + (f1 - f0) * (f1 - f0) / (8.0 * c)
+    return fm
+
+
+@njit(cache=True, inline='always', fastmath=FMA)
 def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     """Sampled (venous) concentration (mg/L) of PK block ``b`` at step node ``k`` (a modal sum, clipped at 0)."""
     s = 0.0
@@ -200,7 +342,7 @@ def _venous_node(kappa_venous, zn, nmodes, i, b, k):
     return max(s, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active,
                      active_dep, ka, pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """Integrate patient ``i``; write trajectories to ``out[i]`` and per-session peaks to ``summ[i]``.
@@ -306,10 +448,25 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     rate_emetic_drive = rates[22]
     rate_natural_course = rates[23]
     rate_severity = rates[24]
-    inv_0 = _inv_0(mc_trkb_hill, mc_trkb_k)
-    inv_1 = _inv_1(mc_cadss_ec50, mc_cadss_hill)
-    inv_2 = _inv_2(mc_sbp_ec50)
-    inv_3 = _inv_3(mc_hr_ec50)
+    inv_0 = _inv_0(mc_feedback_scale)
+    inv_1 = _inv_1(mc_ki_s)
+    inv_2 = _inv_2(mc_ki_r)
+    inv_3 = _inv_3(mc_ki_snk)
+    inv_4 = _inv_4(mc_ki_rnk)
+    inv_5 = _inv_5(mc_m_interneuron)
+    inv_6 = _inv_6(mc_m_pyramidal)
+    inv_7 = _inv_7(mc_anes_block50)
+    inv_8 = _inv_8(mc_trkb_hill, mc_trkb_k)
+    inv_9 = _inv_9(rate_consolidation)
+    inv_10 = _inv_10(pp_spine_set_point)
+    inv_11 = _inv_11(mc_cadss_ec50, mc_cadss_hill)
+    inv_12 = _inv_12(mc_fu)
+    inv_13 = _inv_13(mc_sbp_ec50)
+    inv_14 = _inv_14(mc_hr_ec50)
+    inv_15 = _inv_15(mc_mw_ketamine)
+    inv_16 = _inv_16(mc_monitor_cadss)
+    inv_17 = _inv_17(mc_monitor_sedation)
+    inv_18 = _inv_18(mc_monitor_sbp)
     in_ad_on = 0.0
     x_glutamate = 1.0
     x_anesthetic_state = 0.0
@@ -339,12 +496,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             for m in range(nmodes[b]):
                 for u in range(n_u):
                     if const_b:
-                        step_weights_const(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                        step_weights_const_at(lam[i, b, m], unique_steps[u], wpk, b * NM + m, u)
                     else:
-                        step_weights(lam[i, b, m], unique_steps[u], wpk[b * NM + m, u])
+                        step_weights_at(lam[i, b, m], unique_steps[u], wpk, b * NM + m, u)
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
-        step_weights(-pp_ke0, unique_steps[u], wke[0, u])
+        step_weights_at(-pp_ke0, unique_steps[u], wke, 0, u)
 
     z = np.zeros((6, NM))
     zn = np.zeros((6, NM, 3))
@@ -418,6 +575,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     F_emetic_drive_0 = 0.0
     F_natural_course_0 = 0.0
     F_severity_0 = 0.0
+    o_cadss_0 = 0.0
+    o_sbp_change_mmhg_0 = 0.0
+    o_dbp_change_mmhg_0 = 0.0
+    o_hr_change_bpm_0 = 0.0
+    o_sedation_0 = 0.0
+    o_nausea_probability_0 = 0.0
     for n in range(n_steps + 1):
         # ---- events at this grid point (exact) -------------------------------------------------------
         while e < n_ev and ev_step[e] == n:
@@ -442,7 +605,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 if abs(rate[RATE_SLOT[tg]]) < 1e-12:   # an infusion's stop cancels its start exactly
                     rate[RATE_SLOT[tg]] = 0.0
             elif kind == EV_SESSION:
-                x_expectancy = (mc_session_expectancy * ((1.0 - mc_expectancy_feedback) + (mc_expectancy_feedback * min(1.0, (max(0.0, (1.0 - x_severity)) / mc_feedback_scale)))))
+                x_expectancy = (mc_session_expectancy * ((1.0 - mc_expectancy_feedback) + (mc_expectancy_feedback * min(1.0, (max(0.0, (1.0 - x_severity)) * inv_0)))))
                 sess += 1
                 sess_t0 = times[n]
             elif kind == EV_AD_START:
@@ -453,29 +616,30 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         if fresh:
             # the PK at this point as node 0 of the next step, then the chain's node 0 (after an event)
             for b in range(6):
-                cn[b, 0] = 0.0
+                s0 = 0.0
                 if active[b]:
                     for m in range(nmodes[b]):
                         zn[b, m, 0] = z[b, m]
-                        cn[b, 0] += kappa[i, b, m] * zn[b, m, 0]
+                        s0 += kappa[i, b, m] * z[b, m]
+                cn[b, 0] = s0
             for j in range(6):
                 cen[j, 0] = ce[j] if active[j] else 0.0
-            a_nmda_drive_0 = f_occupancy_drive(cen[0, 0], cen[1, 0], cen[2, 0], cen[3, 0], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
-            a_nmda_block_interneuron_0 = f_nmda_block(a_nmda_drive_0, mc_m_interneuron, mc_nmda_hill)
-            a_nmda_block_pyramidal_0 = f_nmda_block(a_nmda_drive_0, mc_m_pyramidal, mc_nmda_hill)
+            a_nmda_drive_0 = f_occupancy_drive__0(cen[0, 0], cen[1, 0], cen[2, 0], cen[3, 0], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk, inv_1, inv_2, inv_3, inv_4)
+            a_nmda_block_interneuron_0 = f_nmda_block__1(a_nmda_drive_0, mc_m_interneuron, mc_nmda_hill, inv_5)
+            a_nmda_block_pyramidal_0 = f_nmda_block__1(a_nmda_drive_0, mc_m_pyramidal, mc_nmda_hill, inv_6)
             F_glutamate_0 = rate_glutamate * f_glutamate_target(a_nmda_block_interneuron_0, a_nmda_block_pyramidal_0, mc_g_dis)
-            F_anesthetic_state_0 = (mc_anes_onset * f_anesthetic_drive(a_nmda_block_pyramidal_0, mc_anes_block50, mc_anes_hill)) if mc_anes_onset != 0.0 else 0.0
+            F_anesthetic_state_0 = (mc_anes_onset * f_anesthetic_drive__2(a_nmda_block_pyramidal_0, mc_anes_block50, mc_anes_hill, inv_7)) if mc_anes_onset != 0.0 else 0.0
             a_ampa_activation_0 = f_ampa_drive(x_glutamate, cen[4, 0], mc_w_hnk, mc_ec50_hnk, mc_ampa_block, mc_ampa_eps)
             F_bdnf_0 = rate_bdnf * f_bdnf_target(a_ampa_activation_0, a_nmda_block_pyramidal_0, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state)
-            a_trkb_0 = f_trkb_activation__0(x_bdnf, mc_trkb_k, mc_trkb_hill, inv_0)
+            a_trkb_0 = f_trkb_activation__3(x_bdnf, mc_trkb_k, mc_trkb_hill, inv_8)
             F_mtorc1_0 = rate_mtorc1 * f_mtorc1_target(a_trkb_0, mc_mtor_block)
             F_synaptic_proteins_0 = rate_synaptic_proteins * f_protein_target(x_mtorc1, mc_protein_gain)
             F_spines_0 = rate_spines * f_spine_target(x_synaptic_proteins, mc_spine_gain, mc_spine_block, pp_spine_set_point)
             F_synapses_0 = rate_synapses * x_spines
-            F_consolidation_0 = rate_consolidation * (1.0 + ((mc_consolidation_gain / rate_consolidation) * f_consolidation_drive(x_mtorc1, (x_synapses / pp_spine_set_point))))
+            F_consolidation_0 = rate_consolidation * (1.0 + ((mc_consolidation_gain * inv_9) * f_consolidation_drive(x_mtorc1, (x_synapses * inv_10))))
             F_il6_0 = rate_il6 * f_il6_target(x_synaptic_proteins, mc_il6_effect)
-            a_ce_parent_0 = (((cen[0, 0] + ((cen[1, 0] * mc_ki_s) / mc_ki_r)) + ((cen[2, 0] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 0] * mc_ki_s) / mc_ki_rnk))
-            a_dissociation_drive_0 = f_emax_model__1(a_ce_parent_0, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_1)
+            a_ce_parent_0 = (((cen[0, 0] + ((cen[1, 0] * mc_ki_s) * inv_2)) + ((cen[2, 0] * mc_ki_s) * inv_3)) + ((cen[3, 0] * mc_ki_s) * inv_4))
+            a_dissociation_drive_0 = f_emax_model__4(a_ce_parent_0, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_11)
             F_tolerance_0 = mc_tolerance_gain * a_dissociation_drive_0
             a_sedation_index_0 = f_sedation_effect(a_ce_parent_0, mc_sedation_ec50, cen[5, 0], mc_midazolam_ec50)
             a_perceived_0 = (((pp_dissociation_sensitivity * a_dissociation_drive_0) / (1.0 + x_tolerance)) + (mc_sedation_perception_weight * a_sedation_index_0))
@@ -483,15 +647,14 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             F_antidepressant_onset_0 = rate_antidepressant_onset * in_ad_on
             F_emetic_drive_0 = rate_emetic_drive * a_ce_parent_0
             F_natural_course_0 = rate_natural_course * 1.0
-            a_consolidated_spines_0 = ((((1.0 / pp_spine_set_point) - 1.0) * (x_consolidation - 1.0)) / x_consolidation)
-            a_r_drug_0 = min(f_drug_relief(x_mtorc1, x_synaptic_proteins, ((x_synapses / pp_spine_set_point) + a_consolidated_spines_0), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
+            a_consolidated_spines_0 = ((((1.0 * inv_10) - 1.0) * (x_consolidation - 1.0)) / x_consolidation)
+            a_r_drug_0 = min(f_drug_relief(x_mtorc1, x_synaptic_proteins, ((x_synapses * inv_10) + a_consolidated_spines_0), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
             a_r_placebo_0 = f_placebo_relief(x_expectancy, pp_placebo_gain)
             a_r_natural_0 = (mc_natural_course_max * x_natural_course)
             a_r_antidepressant_0 = (pp_antidepressant_emax * x_antidepressant_onset)
             F_severity_0 = rate_severity * f_symptom_target(a_r_drug_0, a_r_placebo_0, a_r_antidepressant_0, a_r_natural_0)
             fresh = False
         while o < n_out and out_idx[o] == n:
-            row = out[i, o]
             for b in range(6):
                 c[b] = 0.0
                 ca[b] = 0.0
@@ -503,38 +666,38 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                         sa += kappa[i, b, m] * z[b, m]
                     c[b] = max(s, 0.0) * 1000.0    # venous, mg/L -> ng/mL (a modal sum: clip rounding below 0)
                     ca[b] = sa * 1000.0            # arterial
-            row[0] = c[0]
-            row[1] = c[1]
-            row[2] = (c[0] + c[1])
-            row[3] = (c[2] + c[3])
-            row[4] = c[4]
-            row[5] = c[5]
-            row[6] = (((ce[0] + ce[1]) / mc_fu) * mc_mw_ketamine)
-            row[7] = a_nmda_block_interneuron_0
-            row[8] = a_nmda_block_pyramidal_0
-            row[9] = x_glutamate
-            row[10] = (1.0 + a_ampa_activation_0)
-            row[11] = x_bdnf
-            row[12] = a_trkb_0
-            row[13] = x_mtorc1
-            row[14] = x_synaptic_proteins
-            row[15] = ((x_spines / pp_spine_set_point) + a_consolidated_spines_0)
-            row[16] = x_il6
-            row[17] = x_expectancy
-            row[18] = x_antidepressant_onset
-            row[19] = x_severity
-            row[20] = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
-            row[21] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            row[22] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            row[23] = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
-            row[24] = a_sedation_index_0
-            row[25] = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
-            row[26] = (1.0 if (((c[0] + c[1]) / mc_mw_ketamine) >= mc_anesthesia_umol) else 0.0)
-            row[27] = x_anesthetic_state
-            row[28] = (x_severity * pp_baseline_score)
-            row[29] = ca[0]
-            row[30] = ca[1]
-            row[31] = (ca[0] + ca[1])
+            out[i, o, 0] = c[0]
+            out[i, o, 1] = c[1]
+            out[i, o, 2] = (c[0] + c[1])
+            out[i, o, 3] = (c[2] + c[3])
+            out[i, o, 4] = c[4]
+            out[i, o, 5] = c[5]
+            out[i, o, 6] = (((ce[0] + ce[1]) * inv_12) * mc_mw_ketamine)
+            out[i, o, 7] = a_nmda_block_interneuron_0
+            out[i, o, 8] = a_nmda_block_pyramidal_0
+            out[i, o, 9] = x_glutamate
+            out[i, o, 10] = (1.0 + a_ampa_activation_0)
+            out[i, o, 11] = x_bdnf
+            out[i, o, 12] = a_trkb_0
+            out[i, o, 13] = x_mtorc1
+            out[i, o, 14] = x_synaptic_proteins
+            out[i, o, 15] = ((x_spines * inv_10) + a_consolidated_spines_0)
+            out[i, o, 16] = x_il6
+            out[i, o, 17] = x_expectancy
+            out[i, o, 18] = x_antidepressant_onset
+            out[i, o, 19] = x_severity
+            out[i, o, 20] = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
+            out[i, o, 21] = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            out[i, o, 22] = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            out[i, o, 23] = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_14))
+            out[i, o, 24] = a_sedation_index_0
+            out[i, o, 25] = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
+            out[i, o, 26] = (1.0 if (((c[0] + c[1]) * inv_15) >= mc_anesthesia_umol) else 0.0)
+            out[i, o, 27] = x_anesthetic_state
+            out[i, o, 28] = (x_severity * pp_baseline_score)
+            out[i, o, 29] = ca[0]
+            out[i, o, 30] = ca[1]
+            out[i, o, 31] = (ca[0] + ca[1])
             o += 1
         if n == n_steps:
             break
@@ -572,23 +735,34 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             elif b == 4:
                 for k in range(3):
                     f_in[4, k] = fm_hnk * (pp_cl_snk * cn[2, k] + pp_cl_rnk * cn[3, k])
-            for k in range(3):
-                cn[b, k] = 0.0
             const_b = b == 5 or (b <= 1 and not any_dep)
+            fb0 = f_in[b, 0]
+            fbm = f_in[b, 1]
+            fb1 = f_in[b, 2]
+            # the modal sums in locals: accumulating into cn[b, k] in memory made every mode wait for the previous
+            # mode's store (~30 % of the kernel's time); the same additions in the same order
+            s0 = 0.0
+            sm_ = 0.0
+            s1 = 0.0
             for m in range(nmodes[b]):
                 kap = kappa[i, b, m]
+                r = b * NM + m
+                z0 = z[b, m]
                 if const_b:     # constant forcing (f_in[b, 0] = f_in[b, 1] = f_in[b, 2]): exact
-                    r = b * NM + m
-                    kf = kap * f_in[b, 0]
-                    zm = wpk[r, u, 1] * z[b, m] + wpk[r, u, 3] * kf
-                    z1 = wpk[r, u, 0] * z[b, m] + wpk[r, u, 2] * kf
+                    kf = kap * fb0
+                    zm = wpk[r, u, 1] * z0 + wpk[r, u, 3] * kf
+                    z1 = wpk[r, u, 0] * z0 + wpk[r, u, 2] * kf
                 else:
-                    zm, z1 = _adv(z[b, m], kap * f_in[b, 0], kap * f_in[b, 1], kap * f_in[b, 2], wpk, b * NM + m, u)
-                zn[b, m, 0] = z[b, m]
+                    zm, z1 = _adv(z0, kap * fb0, kap * fbm, kap * fb1, wpk, r, u)
+                zn[b, m, 0] = z0
                 zn[b, m, 1] = zm
                 zn[b, m, 2] = z1
-                for k in range(3):
-                    cn[b, k] += kap * zn[b, m, k]
+                s0 += kap * z0
+                sm_ += kap * zm
+                s1 += kap * z1
+            cn[b, 0] = s0
+            cn[b, 1] = sm_
+            cn[b, 2] = s1
         # ---- effect sites (unbound, µM) ------------------------------------------------------------------
         for j in range(6):
             if active[j]:
@@ -602,12 +776,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 cen[j, 1] = 0.0
                 cen[j, 2] = 0.0
         # ---- the chain (generated) -----------------------------------------------------------------------
-        a_nmda_drive_m = f_occupancy_drive(cen[0, 1], cen[1, 1], cen[2, 1], cen[3, 1], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
-        a_nmda_block_interneuron_m = f_nmda_block(a_nmda_drive_m, mc_m_interneuron, mc_nmda_hill)
-        a_nmda_block_pyramidal_m = f_nmda_block(a_nmda_drive_m, mc_m_pyramidal, mc_nmda_hill)
-        a_nmda_drive_1 = f_occupancy_drive(cen[0, 2], cen[1, 2], cen[2, 2], cen[3, 2], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk)
-        a_nmda_block_interneuron_1 = f_nmda_block(a_nmda_drive_1, mc_m_interneuron, mc_nmda_hill)
-        a_nmda_block_pyramidal_1 = f_nmda_block(a_nmda_drive_1, mc_m_pyramidal, mc_nmda_hill)
+        a_nmda_drive_m = f_occupancy_drive__0(cen[0, 1], cen[1, 1], cen[2, 1], cen[3, 1], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk, inv_1, inv_2, inv_3, inv_4)
+        a_nmda_block_interneuron_m = f_nmda_block__1(a_nmda_drive_m, mc_m_interneuron, mc_nmda_hill, inv_5)
+        a_nmda_block_pyramidal_m = f_nmda_block__1(a_nmda_drive_m, mc_m_pyramidal, mc_nmda_hill, inv_6)
+        a_nmda_drive_1 = f_occupancy_drive__0(cen[0, 2], cen[1, 2], cen[2, 2], cen[3, 2], mc_ki_s, mc_ki_r, mc_ki_snk, mc_ki_rnk, inv_1, inv_2, inv_3, inv_4)
+        a_nmda_block_interneuron_1 = f_nmda_block__1(a_nmda_drive_1, mc_m_interneuron, mc_nmda_hill, inv_5)
+        a_nmda_block_pyramidal_1 = f_nmda_block__1(a_nmda_drive_1, mc_m_pyramidal, mc_nmda_hill, inv_6)
         # glutamate: dx/dt = k_glutamate * (glutamate_target(nmda_block_interneuron, nmda_block_pyramidal, g_dis) - x)
         g = rate_glutamate
         F_glutamate_1 = g * f_glutamate_target(a_nmda_block_interneuron_1, a_nmda_block_pyramidal_1, mc_g_dis)
@@ -615,8 +789,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         # anesthetic_state: dx/dt = anes_onset * (anesthetic_drive(nmda_block_pyramidal, anes_block50, anes_hill)) - k_anesthetic * x
         g = mc_anes_onset
         if g != 0.0:
-            F_anesthetic_state_1 = g * f_anesthetic_drive(a_nmda_block_pyramidal_1, mc_anes_block50, mc_anes_hill)
-            x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, g * f_anesthetic_drive(a_nmda_block_pyramidal_m, mc_anes_block50, mc_anes_hill), F_anesthetic_state_1, w_shared, 11, u)
+            F_anesthetic_state_1 = g * f_anesthetic_drive__2(a_nmda_block_pyramidal_1, mc_anes_block50, mc_anes_hill, inv_7)
+            x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, g * f_anesthetic_drive__2(a_nmda_block_pyramidal_m, mc_anes_block50, mc_anes_hill, inv_7), F_anesthetic_state_1, w_shared, 11, u)
         else:
             F_anesthetic_state_1 = 0.0
             x_anesthetic_state_m, x_anesthetic_state_1 = _adv(x_anesthetic_state, F_anesthetic_state_0, 0.0, 0.0, w_shared, 11, u)
@@ -626,8 +800,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         g = rate_bdnf
         F_bdnf_1 = g * f_bdnf_target(a_ampa_activation_1, a_nmda_block_pyramidal_1, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_1)
         x_bdnf_m, x_bdnf_1 = _adv(x_bdnf, F_bdnf_0, g * f_bdnf_target(a_ampa_activation_m, a_nmda_block_pyramidal_m, (mc_bdnf_gain * pp_bdnf_multiplier), mc_eef2_gain, x_anesthetic_state_m), F_bdnf_1, w_shared, 12, u)
-        a_trkb_m = f_trkb_activation__0(x_bdnf_m, mc_trkb_k, mc_trkb_hill, inv_0)
-        a_trkb_1 = f_trkb_activation__0(x_bdnf_1, mc_trkb_k, mc_trkb_hill, inv_0)
+        a_trkb_m = f_trkb_activation__3(x_bdnf_m, mc_trkb_k, mc_trkb_hill, inv_8)
+        a_trkb_1 = f_trkb_activation__3(x_bdnf_1, mc_trkb_k, mc_trkb_hill, inv_8)
         # mtorc1: dx/dt = k_mtorc1 * (mtorc1_target(trkb, mtor_block) - x)
         g = rate_mtorc1
         F_mtorc1_1 = g * f_mtorc1_target(a_trkb_1, mc_mtor_block)
@@ -646,16 +820,16 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         x_synapses_m, x_synapses_1 = _adv(x_synapses, F_synapses_0, g * x_spines_m, F_synapses_1, w_shared, 16, u)
         # consolidation: dx/dt = k_consolidation * (1 + consolidation_gain / k_consolidation * consolidation_drive(mtorc1, synapses / spine_set_point) - x)
         g = rate_consolidation
-        F_consolidation_1 = g * (1.0 + ((mc_consolidation_gain / rate_consolidation) * f_consolidation_drive(x_mtorc1_1, (x_synapses_1 / pp_spine_set_point))))
-        x_consolidation_m, x_consolidation_1 = _adv(x_consolidation, F_consolidation_0, g * (1.0 + ((mc_consolidation_gain / rate_consolidation) * f_consolidation_drive(x_mtorc1_m, (x_synapses_m / pp_spine_set_point)))), F_consolidation_1, w_shared, 17, u)
+        F_consolidation_1 = g * (1.0 + ((mc_consolidation_gain * inv_9) * f_consolidation_drive(x_mtorc1_1, (x_synapses_1 * inv_10))))
+        x_consolidation_m, x_consolidation_1 = _adv(x_consolidation, F_consolidation_0, g * (1.0 + ((mc_consolidation_gain * inv_9) * f_consolidation_drive(x_mtorc1_m, (x_synapses_m * inv_10)))), F_consolidation_1, w_shared, 17, u)
         # il6: dx/dt = k_il6 * (il6_target(synaptic_proteins, il6_effect) - x)
         g = rate_il6
         F_il6_1 = g * f_il6_target(x_synaptic_proteins_1, mc_il6_effect)
         x_il6_m, x_il6_1 = _adv(x_il6, F_il6_0, g * f_il6_target(x_synaptic_proteins_m, mc_il6_effect), F_il6_1, w_shared, 18, u)
-        a_ce_parent_m = (((cen[0, 1] + ((cen[1, 1] * mc_ki_s) / mc_ki_r)) + ((cen[2, 1] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 1] * mc_ki_s) / mc_ki_rnk))
-        a_dissociation_drive_m = f_emax_model__1(a_ce_parent_m, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_1)
-        a_ce_parent_1 = (((cen[0, 2] + ((cen[1, 2] * mc_ki_s) / mc_ki_r)) + ((cen[2, 2] * mc_ki_s) / mc_ki_snk)) + ((cen[3, 2] * mc_ki_s) / mc_ki_rnk))
-        a_dissociation_drive_1 = f_emax_model__1(a_ce_parent_1, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_1)
+        a_ce_parent_m = (((cen[0, 1] + ((cen[1, 1] * mc_ki_s) * inv_2)) + ((cen[2, 1] * mc_ki_s) * inv_3)) + ((cen[3, 1] * mc_ki_s) * inv_4))
+        a_dissociation_drive_m = f_emax_model__4(a_ce_parent_m, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_11)
+        a_ce_parent_1 = (((cen[0, 2] + ((cen[1, 2] * mc_ki_s) * inv_2)) + ((cen[2, 2] * mc_ki_s) * inv_3)) + ((cen[3, 2] * mc_ki_s) * inv_4))
+        a_dissociation_drive_1 = f_emax_model__4(a_ce_parent_1, 1.0, mc_cadss_ec50, mc_cadss_hill, inv_11)
         # tolerance: dx/dt = tolerance_gain * (dissociation_drive) - k_tolerance * x
         g = mc_tolerance_gain
         F_tolerance_1 = g * a_dissociation_drive_1
@@ -680,13 +854,13 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         g = rate_natural_course
         F_natural_course_1 = g * 1.0
         x_natural_course_m, x_natural_course_1 = _adv(x_natural_course, F_natural_course_0, g * 1.0, F_natural_course_1, w_shared, 23, u)
-        a_consolidated_spines_m = ((((1.0 / pp_spine_set_point) - 1.0) * (x_consolidation_m - 1.0)) / x_consolidation_m)
-        a_r_drug_m = min(f_drug_relief(x_mtorc1_m, x_synaptic_proteins_m, ((x_synapses_m / pp_spine_set_point) + a_consolidated_spines_m), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
+        a_consolidated_spines_m = ((((1.0 * inv_10) - 1.0) * (x_consolidation_m - 1.0)) / x_consolidation_m)
+        a_r_drug_m = min(f_drug_relief(x_mtorc1_m, x_synaptic_proteins_m, ((x_synapses_m * inv_10) + a_consolidated_spines_m), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
         a_r_placebo_m = f_placebo_relief(x_expectancy_m, pp_placebo_gain)
         a_r_natural_m = (mc_natural_course_max * x_natural_course_m)
         a_r_antidepressant_m = (pp_antidepressant_emax * x_antidepressant_onset_m)
-        a_consolidated_spines_1 = ((((1.0 / pp_spine_set_point) - 1.0) * (x_consolidation_1 - 1.0)) / x_consolidation_1)
-        a_r_drug_1 = min(f_drug_relief(x_mtorc1_1, x_synaptic_proteins_1, ((x_synapses_1 / pp_spine_set_point) + a_consolidated_spines_1), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
+        a_consolidated_spines_1 = ((((1.0 * inv_10) - 1.0) * (x_consolidation_1 - 1.0)) / x_consolidation_1)
+        a_r_drug_1 = min(f_drug_relief(x_mtorc1_1, x_synaptic_proteins_1, ((x_synapses_1 * inv_10) + a_consolidated_spines_1), mc_w_mtorc1, mc_w_protein, mc_w_spine, pp_emax_drug, pp_drug_sensitivity), 0.98)
         a_r_placebo_1 = f_placebo_relief(x_expectancy_1, pp_placebo_gain)
         a_r_natural_1 = (mc_natural_course_max * x_natural_course_1)
         a_r_antidepressant_1 = (pp_antidepressant_emax * x_antidepressant_onset_1)
@@ -697,52 +871,63 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 
         # ---- per-session peaks and discharge readiness, within the monitoring window after a session -------
         if sess >= 0 and sess < n_sess and times[n] - sess_t0 < mc_monitor_window_h:
-            sm = summ[i, sess]
             if not summ_ok:
                 o_cadss_0 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_0) / (1.0 + x_tolerance))
-                o_sbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
-                o_dbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
-                o_hr_change_bpm_0 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
+                o_sbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_13))
+                o_dbp_change_mmhg_0 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_13))
+                o_hr_change_bpm_0 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_0, mc_hr_emax, mc_hr_ec50, 1.0, inv_14))
                 o_sedation_0 = a_sedation_index_0
                 o_nausea_probability_0 = f_nausea_curve(x_emetic_drive, mc_nausea_pmax, mc_nausea_ec50)
-                margin0 = max(max(((o_cadss_0 / mc_monitor_cadss) - 1.0), ((o_sedation_0 / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_0 / mc_monitor_sbp) - 1.0))
+                margin0 = max(max(((o_cadss_0 * inv_16) - 1.0), ((o_sedation_0 * inv_17) - 1.0)), ((o_sbp_change_mmhg_0 * inv_18) - 1.0))
             o_cadss_m = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_m) / (1.0 + x_tolerance_m))
-            o_sbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_m, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            o_dbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_m, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            o_hr_change_bpm_m = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_m, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
+            o_sbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_m, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            o_dbp_change_mmhg_m = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_m, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            o_hr_change_bpm_m = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_m, mc_hr_emax, mc_hr_ec50, 1.0, inv_14))
             o_sedation_m = a_sedation_index_m
             o_nausea_probability_m = f_nausea_curve(x_emetic_drive_m, mc_nausea_pmax, mc_nausea_ec50)
-            margin1 = max(max(((o_cadss_m / mc_monitor_cadss) - 1.0), ((o_sedation_m / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_m / mc_monitor_sbp) - 1.0))
-            sm[0] = max(sm[0], o_cadss_m)
-            sm[1] = max(sm[1], o_sbp_change_mmhg_m)
-            sm[2] = max(sm[2], o_dbp_change_mmhg_m)
-            sm[3] = max(sm[3], o_hr_change_bpm_m)
-            sm[4] = max(sm[4], o_sedation_m)
-            sm[5] = max(sm[5], o_nausea_probability_m)
+            margin1 = max(max(((o_cadss_m * inv_16) - 1.0), ((o_sedation_m * inv_17) - 1.0)), ((o_sbp_change_mmhg_m * inv_18) - 1.0))
+            summ[i, sess, 0] = max(summ[i, sess, 0], o_cadss_m)
+            summ[i, sess, 1] = max(summ[i, sess, 1], o_sbp_change_mmhg_m)
+            summ[i, sess, 2] = max(summ[i, sess, 2], o_dbp_change_mmhg_m)
+            summ[i, sess, 3] = max(summ[i, sess, 3], o_hr_change_bpm_m)
+            summ[i, sess, 4] = max(summ[i, sess, 4], o_sedation_m)
+            summ[i, sess, 5] = max(summ[i, sess, 5], o_nausea_probability_m)
             o_cadss_1 = (((mc_cadss_max * pp_dissociation_sensitivity) * a_dissociation_drive_1) / (1.0 + x_tolerance_1))
-            o_sbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            o_dbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_2))
-            o_hr_change_bpm_1 = (pp_bp_sensitivity * f_emax_model__1(a_ce_parent_1, mc_hr_emax, mc_hr_ec50, 1.0, inv_3))
+            o_sbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_1, mc_sbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            o_dbp_change_mmhg_1 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_1, mc_dbp_emax, mc_sbp_ec50, 1.0, inv_13))
+            o_hr_change_bpm_1 = (pp_bp_sensitivity * f_emax_model__4(a_ce_parent_1, mc_hr_emax, mc_hr_ec50, 1.0, inv_14))
             o_sedation_1 = a_sedation_index_1
             o_nausea_probability_1 = f_nausea_curve(x_emetic_drive_1, mc_nausea_pmax, mc_nausea_ec50)
-            margin2 = max(max(((o_cadss_1 / mc_monitor_cadss) - 1.0), ((o_sedation_1 / mc_monitor_sedation) - 1.0)), ((o_sbp_change_mmhg_1 / mc_monitor_sbp) - 1.0))
-            sm[0] = max(sm[0], o_cadss_1)
-            sm[1] = max(sm[1], o_sbp_change_mmhg_1)
-            sm[2] = max(sm[2], o_dbp_change_mmhg_1)
-            sm[3] = max(sm[3], o_hr_change_bpm_1)
-            sm[4] = max(sm[4], o_sedation_1)
-            sm[5] = max(sm[5], o_nausea_probability_1)
+            margin2 = max(max(((o_cadss_1 * inv_16) - 1.0), ((o_sedation_1 * inv_17) - 1.0)), ((o_sbp_change_mmhg_1 * inv_18) - 1.0))
+            summ[i, sess, 0] = max(summ[i, sess, 0], o_cadss_1)
+            summ[i, sess, 1] = max(summ[i, sess, 1], o_sbp_change_mmhg_1)
+            summ[i, sess, 2] = max(summ[i, sess, 2], o_dbp_change_mmhg_1)
+            summ[i, sess, 3] = max(summ[i, sess, 3], o_hr_change_bpm_1)
+            summ[i, sess, 4] = max(summ[i, sess, 4], o_sedation_1)
+            summ[i, sess, 5] = max(summ[i, sess, 5], o_nausea_probability_1)
+            summ[i, sess, 0] = max(summ[i, sess, 0], _peak3(o_cadss_0, o_cadss_m, o_cadss_1))
+            summ[i, sess, 1] = max(summ[i, sess, 1], _peak3(o_sbp_change_mmhg_0, o_sbp_change_mmhg_m, o_sbp_change_mmhg_1))
+            summ[i, sess, 2] = max(summ[i, sess, 2], _peak3(o_dbp_change_mmhg_0, o_dbp_change_mmhg_m, o_dbp_change_mmhg_1))
+            summ[i, sess, 3] = max(summ[i, sess, 3], _peak3(o_hr_change_bpm_0, o_hr_change_bpm_m, o_hr_change_bpm_1))
+            summ[i, sess, 4] = max(summ[i, sess, 4], _peak3(o_sedation_0, o_sedation_m, o_sedation_1))
+            summ[i, sess, 5] = max(summ[i, sess, 5], _peak3(o_nausea_probability_0, o_nausea_probability_m, o_nausea_probability_1))
+            o_cadss_0 = o_cadss_1
+            o_sbp_change_mmhg_0 = o_sbp_change_mmhg_1
+            o_dbp_change_mmhg_0 = o_dbp_change_mmhg_1
+            o_hr_change_bpm_0 = o_hr_change_bpm_1
+            o_sedation_0 = o_sedation_1
+            o_nausea_probability_0 = o_nausea_probability_1
             # the last time the criteria were unmet: linear interpolation of the margin between nodes
             if margin0 > 0.0 and margin1 <= 0.0:
-                sm[6] = max(sm[6], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] + 0.5 * h * margin0 / (margin0 - margin1) - sess_t0)
             elif margin0 > 0.0:
-                sm[6] = max(sm[6], times[n] - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] - sess_t0)
             if margin1 > 0.0 and margin2 <= 0.0:
-                sm[6] = max(sm[6], times[n] + 0.5 * h + 0.5 * h * margin1 / (margin1 - margin2) - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] + 0.5 * h + 0.5 * h * margin1 / (margin1 - margin2) - sess_t0)
             elif margin1 > 0.0:
-                sm[6] = max(sm[6], times[n] + 0.5 * h - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] + 0.5 * h - sess_t0)
             if margin2 > 0.0:
-                sm[6] = max(sm[6], times[n] + h - sess_t0)
+                summ[i, sess, 6] = max(summ[i, sess, 6], times[n] + h - sess_t0)
             margin0 = margin2
             summ_ok = True
         else:
@@ -803,7 +988,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
         F_severity_0 = F_severity_1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=FMA)
 def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active, active_dep, ka,
             pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """All patients of an arm, in parallel. Results land in ``out`` and ``summ``."""
