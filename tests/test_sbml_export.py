@@ -61,7 +61,9 @@ def test_roadrunner_agrees_with_ketasim_typical_over_28_days(exported):
         want = ref[c].to_numpy()
         scale = np.max(np.abs(want))
         if scale == 0:
-            assert np.max(np.abs(got[:, j])) == 0, c
+            # zero up to CVODE's rounding: its dense LU can leave ~1e-27 in a state whose derivative is exactly 0
+            # (seen with the issue-7 recalibrated parameters; 15 orders below the absolute tolerance)
+            assert np.max(np.abs(got[:, j])) <= 1e-20, c
             continue
         moved += np.ptp(want) > 0
         assert np.max(np.abs(got[:, j] - want)) / scale <= AGREEMENT, c

@@ -25,6 +25,7 @@ a set of ODEs and assignments, which every SBML simulator supports.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -286,6 +287,7 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
                 else:
                     cur = libsbml.formulaToL3String(ia.getMath())
                 for op, f in ops:
+                    f = re.sub(rf"\b{var}\b", f"({cur})", f)     # an effect that reads its own target (no cycle)
                     cur = f"({cur}) + ({f})" if op == "+" else f
                 _check(ia.setMath(_math(cur)), var)
             continue

@@ -237,10 +237,25 @@ def _bdnf_multiplier(c):
     return c.patients.genotype_factor / (1.0 + p.get("pd.crp.moderation") * crp_ratio ** p.get("pd.crp.hill"))
 
 
+def _latent_class(c, eta, fraction):
+    """Membership (0-1) of the latent class made of the patients whose trait ``eta`` lies above its (1 - fraction)
+    quantile (a liability-threshold model: a persistent standard-normal trait, a class above a threshold); the step is
+    smoothed over pd.latent_class.softness SD of the trait so that the calibration's objective stays smooth."""
+    from scipy.stats import norm
+
+    z = norm.ppf(1.0 - fraction)
+    return norm.cdf((eta - z) / c.params.get("pd.latent_class.softness"))
+
+
 def _emax_drug(c):
+    """Maximal drug relief per patient: a latent responder class (issue 7; responder / non-responder trajectories
+    after ketamine, e.g. O'Brien 2019): responders reach emax_drug, non-responders nonresponder_emax_ratio of it.
+    The trait persists across sessions; late responders come from the sensitivity trait (drug_sensitivity)."""
     p, spec = c.params, c.spec
     cond = p.free_value(CONDITION_FREE_PARAMETER[spec.condition]) if spec.condition in CONDITION_FREE_PARAMETER else 1.0
-    emax = _expit(_logit(p.free_value("emax_drug")) + p.free_value("omega_emax_drug") * c.patients.eta_emax)
+    member = _latent_class(c, c.patients.eta_emax, p.free_value("responder_fraction"))
+    rho = p.free_value("nonresponder_emax_ratio")
+    emax = p.free_value("emax_drug") * (rho + (1.0 - rho) * member)
     return np.minimum(emax * cond, 0.98)
 
 
@@ -256,8 +271,14 @@ def _drug_sensitivity(c):
 
 
 def _placebo_gain(c):
+    """Non-specific responsiveness per patient: log-normal (bounded spread omega_placebo) times a latent class of
+    non-specific responders (the top nonspecific_fraction of the same trait, gain x nonspecific_ratio): placebo arms
+    are wide and partly bimodal (some patients improve a lot without the drug), with no ceiling on relief."""
     p = c.params
-    return p.free_value("placebo_gain") * np.exp(p.free_value("omega_placebo") * c.patients.eta_placebo) \
+    eta = c.patients.eta_placebo
+    member = _latent_class(c, eta, p.free_value("nonspecific_fraction"))
+    ratio = 1.0 + (p.free_value("nonspecific_ratio") - 1.0) * member
+    return p.free_value("placebo_gain") * np.exp(p.free_value("omega_placebo") * eta) * ratio \
         * _age_factor(c, "placebo")
 
 
@@ -283,11 +304,13 @@ PATIENT = (
     PatientParameter("ke0", "1/h", lambda c: c.pk.ke0, "pk.t_half_ke0"),
     PatientParameter("bdnf_multiplier", "dimensionless", _bdnf_multiplier,
                      "BDNF genotype x CRP moderation (pd.crp.threshold, pd.crp.moderation, pd.crp.hill)"),
-    PatientParameter("emax_drug", "dimensionless", _emax_drug, "free: emax_drug, omega_emax_drug, condition_*"),
+    PatientParameter("emax_drug", "dimensionless", _emax_drug,
+                     "free: emax_drug, responder_fraction, nonresponder_emax_ratio (eta_emax), condition_*"),
     PatientParameter("drug_sensitivity", "dimensionless", _drug_sensitivity,
                      "free: omega_response (eta_response) x age (pd.age.drug_decline_per_decade)"),
     PatientParameter("placebo_gain", "dimensionless", _placebo_gain,
-                     "free: placebo_gain, omega_placebo x age (pd.age.placebo_decline_per_decade)"),
+                     "free: placebo_gain, omega_placebo, nonspecific_fraction, nonspecific_ratio (eta_placebo) x age "
+                     "(pd.age.placebo_decline_per_decade)"),
     PatientParameter("antidepressant_emax", "dimensionless",
                      lambda c: c.params.free_value("antidepressant_emax") * _age_factor(c, "drug"),
                      "free: antidepressant_emax x age (pd.age.drug_decline_per_decade)"),
@@ -370,8 +393,13 @@ STATES = (
 )
 
 EVENTS = (
-    # each session renews expectancy; a share of the boost depends on the benefit experienced so far
-    Event("session", "expectancy", "+",
+    # each session renews expectancy; a share of the boost depends on the benefit experienced so far.
+    # renewed, not accumulated (issue 7: repeated saline sessions, and the sedation of repeated midazolam sessions,
+    # kept adding benefit): a session sets expectancy to what the setting, the design and the benefit experienced
+    # so far let the participant expect; what this session's perceptible effects kindle is added during it.
+    # Measured alternatives (NOTES.md): adding each boost (accumulation: worst out of sample), max(expectancy, boost)
+    # (kindling then accumulated over sessions and carried the days-long drug effect), a separate fast kindled state
+    Event("session", "expectancy", "=",
           "session_expectancy * (1 - expectancy_feedback"
           " + expectancy_feedback * min(1, max(0, 1 - severity) / feedback_scale))"),
     Event("general_anesthesia", "anesthetic_state", "+", "general_anesthesia_depth"),
