@@ -133,6 +133,25 @@ def simulate(
                                                                   "simulate its doses for its patient."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
     chunk: Optional[int] = typer.Option(None, "--chunk", min=1, help="Patients per chunk; streams the files (bounded memory)."),
+    pk: bool = typer.Option(False, "--pk", help="Also print the non-compartmental PK of the simulated patients (typical "
+                                                "patient or population), per arm and analyte: Cmax, Tmax, AUC0-t "
+                                                "(linear-up/log-down), AUC0-inf, t1/2 (lambda_z by log-linear "
+                                                "regression, adjusted R^2 rule) on the scenario's endpoints.pk_sampling "
+                                                "schedule, default 5, 10, 15, 30, 45 min, 1, 1.5, 2, 3, 4, 6, 8, 12, "
+                                                "24 h after the first dose, venous plasma; geometric mean and CV %, "
+                                                "Tmax median and range."),
+    pk_json: Optional[Path] = typer.Option(None, "--pk-json", help="Write the PK summary and every patient's NCA "
+                                                                   "values as JSON (implies --pk)."),
+    pk_dose: Optional[str] = typer.Option(None, "--pk-dose", help="Which dose the PK describes: first (default), last "
+                                                                  "(of a series) or both."),
+    pk_sample: Optional[str] = typer.Option(None, "--pk-sample", help="venous (default, as most studies sample) or "
+                                                                      "arterial plasma."),
+    pk_times: Optional[str] = typer.Option(None, "--pk-times", help="Sampling times after the dose, comma-separated "
+                                                                    "(e.g. '10 min,30 min,1 h,2 h,4 h,8 h,24 h'); "
+                                                                    "default the scenario's endpoints.pk_sampling, "
+                                                                    "else the schedule above."),
+    pk_exact: bool = typer.Option(False, "--pk-exact", help="Also NCA of the same patients on a 1-minute grid (to 14 "
+                                                            "days after a last dose): what the schedule misses."),
 ):
     """Simulate a scenario (or a quick one-line regimen) and write trajectories, a figure or a report.
 
@@ -146,7 +165,7 @@ def simulate(
     from .scenario import load_scenario, quick_scenario
     from .summary import cascade_summary
 
-    _check_options(size, seed, (csv, parquet, plot, report))
+    _check_options(size, seed, (csv, parquet, plot, report, pk_json))
     if events is not None:
         from .errors import InputError
         from .record import read_record
@@ -182,6 +201,9 @@ def simulate(
             raise InputError(f"simulate: use either a SCENARIO file or the quick form ({', '.join(quick)}), not both")
         sc = load_scenario(scenario)
     exp = _experiment(experiment)
+    # PK options are checked before anything is simulated
+    pk_plan = _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times) if (pk or pk_json or pk_dose or pk_sample or pk_exact
+                                                                     or pk_times is not None) else None
     params = load_parameters()
     typical = typical or (size or sc.population.size) == 1      # one patient means the typical patient
     # one output grid for the population and its typical patient (see OUTPUT_HELP)
@@ -192,7 +214,10 @@ def simulate(
         est = estimate(len(sc.arms), size or sc.population.size, times.size)
         check_feasible(est, outputs={"csv": csv, "parquet": parquet, "report": report, "plot": plot})
         if dask or chunk or needs_streaming(est):
-            return _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask)
+            _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask)
+            if pk_plan:
+                _print_pk(sc, params, size, seed, False, exp, pk_json, pk_plan)
+            return
     result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical, output_times_h=times)
     n = result.runs[0].patients.n
     typ = result if typical else run(sc, params, typical=True, experiment=exp, output_times_h=times)
@@ -216,8 +241,58 @@ def simulate(
         simulation_report(result, typ_fine, report)
         typer.echo(f"wrote {report}")
     typer.echo(cascade_summary(typ_fine.trajectories(), typ_fine.sessions(), sc.population.scale))
+    if pk_plan:
+        _print_pk(sc, params, size, seed, typical, exp, pk_json, pk_plan)
     typer.echo(NOTICE)
     del typ
+
+
+def _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times):
+    """The PK sampling(s) ``simulate --pk`` analyses: the scenario's ``endpoints`` PK settings (else the defaults)
+    with the command-line overrides; one line naming the option when one is wrong."""
+    import dataclasses
+
+    from .errors import InputError
+    from .nca import PKSampling
+
+    base = sc.endpoints.pk if sc.endpoints is not None and sc.endpoints.pk is not None else PKSampling()
+    if pk_dose not in (None, "first", "last", "both"):
+        raise InputError(f"--pk-dose: use first, last or both, got {pk_dose!r}")
+    if pk_sample not in (None, "venous", "arterial"):
+        raise InputError(f"--pk-sample: use venous or arterial, got {pk_sample!r}")
+    if pk_times is not None:
+        from .units import parse_time_h
+
+        try:
+            if not pk_times.strip():
+                raise InputError("--pk-times: give sampling times after the dose, e.g. '10 min,30 min,1 h,4 h,24 h'")
+            times = tuple(parse_time_h(t.strip(), "--pk-times") for t in pk_times.split(","))
+            base = dataclasses.replace(base, times_h=times)
+        except InputError as e:
+            raise InputError("--pk-times: " + str(e).split(": ", 1)[-1]) from None
+    doses = ("first", "last") if pk_dose == "both" else ((pk_dose or base.dose),)
+    return [dataclasses.replace(base, dose=d, sample=pk_sample or base.sample, exact=pk_exact or base.exact)
+            for d in doses]
+
+
+def _print_pk(sc, params, size, seed, typical, exp, pk_json, plan):
+    """``simulate --pk``: the NCA of the simulated patients (ketasim.nca), printed and optionally written."""
+    import json
+
+    from .display import json_safe
+    from .io import atomic_write_text
+    from .nca import format_summary, pk_document, scenario_pk
+
+    docs = []
+    for sampling in plan:
+        df = scenario_pk(sc, params, sampling, n=size, seed=seed, typical=typical, experiment=exp)
+        typer.echo("\n" + format_summary(df, title=f"PK ({sampling.dose} dose; non-compartmental analysis of the "
+                                                    f"simulated {'typical patient' if typical else 'patients'})"))
+        docs.append(pk_document(sc, params, sampling, df, seed=seed, typical=typical))
+    if pk_json:
+        atomic_write_text(pk_json, json.dumps(json_safe(docs[0] if len(docs) == 1 else {"doses": docs}), indent=1,
+                                              allow_nan=False))
+        typer.echo(f"wrote {pk_json}")
 
 
 def _check_options(size=None, seed=None, outputs=()) -> None:

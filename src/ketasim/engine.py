@@ -302,7 +302,9 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     if output_times_h.ndim != 1 or output_times_h.size == 0 or np.any(np.diff(output_times_h) < 0) or output_times_h[0] < 0:
         raise InputError("output: times must be a non-empty, increasing list of times >= 0")
     drugs, active = _active_sets(arm)
-    model = pkmod.build_pk(params, patients, drugs, spec.comedications)
+    # the population's comedications and the arm's own (an interaction study's 'with inhibitor' arm)
+    comeds = tuple(dict.fromkeys((*spec.comedications, *getattr(arm, "comedications", ()))))
+    model = pkmod.build_pk(params, patients, drugs, comeds)
     rows, resets, session_times, stops = _arm_events(params, arm, spec.general_anesthesia)
     rows.sort(key=lambda r: r[0])
     # every session is followed for its monitoring window, whatever the requested output times

@@ -266,10 +266,12 @@ class Dose:
 
 @dataclasses.dataclass(frozen=True)
 class Arm:
-    """A named treatment arm: a tuple of dose lines."""
+    """A named treatment arm: a tuple of dose lines, and comedications given in this arm only (added to the
+    population's; e.g. the 'with rifampicin' arm or period of an interaction study)."""
 
     name: str
     doses: tuple[Dose, ...]
+    comedications: tuple[str, ...] = ()
 
     def administrations(self) -> list[Administration]:
         out = [a for d in self.doses for a in d.administrations()]

@@ -278,9 +278,14 @@ def _endpoint_table(tr) -> pd.DataFrame:
     for r in t.to_dict("records"):
         th = r["time_h"]
         when = "all sessions" if th is None or (isinstance(th, float) and math.isnan(th)) else fmt_time_h(float(th))
-        key = (r["measure"], when)
+        analyte = r.get("analyte")
+        analyte = analyte if isinstance(analyte, str) else ""      # PK endpoints: one row per analyte
+        if analyte:
+            when = f"{r.get('pk_dose') or 'first'} dose"
+        key = (r["measure"], when, analyte)
         if key not in rows:
-            rows[key] = {"endpoint": _MEASURE_LABELS.get(r["measure"], r["measure"]), "time": when}
+            label = _MEASURE_LABELS.get(r["measure"], r["measure"])
+            rows[key] = {"endpoint": f"{label}, {analyte}" if analyte else label, "time": when}
             order.append(key)
         rows[key][f"{r['arm']} (n={int(r['n'])})"] = f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
     del arms
@@ -296,8 +301,10 @@ def _comparison_table(tr) -> pd.DataFrame:
     out = []
     for r in c:
         th = r.get("time_h")
-        out.append({"arm": r.get("arm"), "versus": r.get("versus"), "measure": r.get("measure"),
-                    "time": "all sessions" if th is None else fmt_time_h(float(th)),
+        out.append({"arm": r.get("arm"), "versus": r.get("versus"),
+                    "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else ""),
+                    "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else "all sessions") if th is None
+                    else fmt_time_h(float(th)),
                     "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]",
                     "p": _fmt_p(r.get("p_value"))})
     return pd.DataFrame(out)
@@ -325,7 +332,8 @@ def trial_report(trial_result, path) -> Path:
     figs = {k: v for k, v in figs.items() if v.get("data")}
     ep = _endpoint_table(tr)
     comp = _comparison_table(tr)
-    side = table[table["time_h"].isna()] if len(table) else table
+    side = table[table["time_h"].isna() & (table["analyte"].isna() if "analyte" in table else True)] \
+        if len(table) else table           # PK endpoints (with an analyte) are not side effects
     sections = [
         _section("Provenance", _provenance_table(d), "provenance"),
         _section("Endpoints", _table(ep, left=("endpoint", "time")) + "<p class=\"hint\">value [95% interval]. "

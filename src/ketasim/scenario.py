@@ -21,7 +21,7 @@ from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, P
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
-from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES  # noqa: E402,F401  (defined once, for every layer)
+from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES, PK_MEASURES  # noqa: E402,F401  (defined once, for every layer)
 
 
 class _Strict(BaseModel):
@@ -53,11 +53,15 @@ class _Population(_Strict):
 
 
 class _Endpoints(_Strict):
-    times: list[str | float]
+    times: list[str | float] | None = None
     measures: list[str] = list(DEFAULT_MEASURES)
     remission_threshold: float | None = None
     response_reduction: float = 0.5
     rating_noise: bool = True
+    # pharmacokinetic endpoints (ketasim.nca): sampling schedule after the dose, analytes, venous/arterial sample
+    pk_sampling: list[str | float] | dict[str, Any] | None = None
+    analytes: list[str] | str | None = None
+    sample: str | None = None
 
 
 class _Output(_Strict):
@@ -100,7 +104,7 @@ class _Scenario(_Strict):
     name: str = Field(max_length=200)
     seed: int = Field(0, ge=0, le=limits.MAX_SEED)
     population: _Population = _Population()
-    arms: dict[str, list[Any]]
+    arms: dict[str, Any]          # a list of dose lines, or {doses: [...], comedications: [...]}
     endpoints: _Endpoints | None = None
     output: _Output | list[str | float] | None = None
     experiments: _Experiments | None = None
@@ -114,6 +118,7 @@ class Endpoints:
     remission_threshold: float | None = None
     response_reduction: float = 0.5
     rating_noise: bool = True
+    pk: Any = None                # a ketasim.nca.PKSampling when PK measures are asked for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,12 +261,16 @@ def scenario_from_dict(data: dict) -> Scenario:
         raise InputError("arms: at least one arm is required")
     if len(m.arms) > MAX_ARMS:
         raise InputError(f"arms: {len(m.arms)} arms is more than the {MAX_ARMS} supported")
+    arm_lines, arm_comeds = {}, {}
     for k, v in m.arms.items():
         if len(k) > 200:
             raise InputError(f"arms: an arm name is at most 200 characters, got {len(k):,}")
-        if len(v) > MAX_LINES_PER_ARM:
+        v, arm_comeds[k] = _arm_mapping(str(k), v)
+        if isinstance(v, list) and len(v) > MAX_LINES_PER_ARM:
             raise InputError(f"arms.{k}: {len(v)} dose lines is more than the {MAX_LINES_PER_ARM} supported")
-    arms = tuple(arm_from_list(str(k), v) for k, v in m.arms.items())
+        arm_lines[k] = v
+    arms = tuple(dataclasses.replace(arm_from_list(str(k), v), comedications=arm_comeds[k])
+                 for k, v in arm_lines.items())
     # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
     # a single-arm scenario is open label (1)
     if pop.p_active is not None:
@@ -289,11 +298,19 @@ def scenario_from_dict(data: dict) -> Scenario:
     endpoints = None
     if m.endpoints is not None:
         ep = m.endpoints
-        if not ep.times:
-            raise InputError("endpoints.times: at least one time is required")
         for meas in ep.measures:
             if meas not in KNOWN_MEASURES:
                 raise InputError(f"endpoints.measures: unknown measure {meas!r}; known: {', '.join(KNOWN_MEASURES)}")
+        pk = None
+        if any(meas in PK_MEASURES for meas in ep.measures) or ep.pk_sampling is not None or ep.analytes is not None \
+                or ep.sample is not None:
+            from .nca import sampling_from_mapping
+
+            pk = sampling_from_mapping(ep.pk_sampling, ep.analytes, ep.sample)
+        if ep.times is None and ep.measures and all(meas in PK_MEASURES for meas in ep.measures):
+            ep.times = [f"{pk.times_h[-1]!r} h"]          # a PK-only trial: no rating times needed
+        if not ep.times:
+            raise InputError("endpoints.times: at least one time is required")
         if not (0 < ep.response_reduction < 1):
             raise InputError("endpoints.response_reduction: must lie in (0, 1), e.g. 0.5 for a 50% reduction")
         smax = SCALES[scale][0]
@@ -303,7 +320,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         if len(ep.times) > 1000:
             raise InputError(f"endpoints.times: {len(ep.times)} times is more than the 1000 supported")
         endpoints = Endpoints(_times(ep.times, "endpoints.times"), tuple(ep.measures), ep.remission_threshold,
-                              ep.response_reduction, ep.rating_noise)
+                              ep.response_reduction, ep.rating_noise, pk)
     every = until = None
     out_list = None
     if isinstance(m.output, list):
@@ -331,6 +348,31 @@ def scenario_from_dict(data: dict) -> Scenario:
     # time is refused; simulate() checks the in-memory run with its real size and output times.
     limits.check_scenario_run(sc, field="output" if (every or out_list) else "population.size", chunk_patients=1)
     return sc
+
+
+def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...]]:
+    """An arm is a list of dose lines, or ``{doses: [...], comedications: [...]}`` (comedications given in this arm
+    only, added to the population's). Returns (dose lines, comedications)."""
+    if not isinstance(value, dict):
+        return value, ()
+    from .population import KNOWN_COMEDICATIONS
+
+    unknown = set(value) - {"doses", "comedications"}
+    if unknown:
+        raise ScenarioFileError(f"arms.{name}.{str(sorted(unknown, key=str)[0])[:40]}: unknown field (an arm is a list "
+                                "of dose lines or {doses: [...], comedications: [...]})")
+    if "doses" not in value:
+        raise ScenarioFileError(f"arms.{name}.doses: required field is missing")
+    comeds = value.get("comedications") or []
+    if isinstance(comeds, str):
+        comeds = [comeds]
+    if not isinstance(comeds, list):
+        raise InputError(f"arms.{name}.comedications: expected a list, e.g. [rifampicin]")
+    for c in comeds:
+        if c not in KNOWN_COMEDICATIONS:
+            raise InputError(f"arms.{name}.comedications: unknown comedication {str(c)[:40]!r}; known: "
+                             f"{', '.join(KNOWN_COMEDICATIONS)}")
+    return value["doses"], tuple(comeds)
 
 
 def _design(d: _Design | None, arms, scale: str) -> tuple:

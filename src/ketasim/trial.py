@@ -33,7 +33,7 @@ from .population import SCALES, sample_patients
 from .result import NOTICE, ketasim_version
 from .scenario import Endpoints, Scenario
 from .units import parse_time_h
-from .vocabulary import DEFAULT_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
+from .vocabulary import DEFAULT_MEASURES, PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
 
 BAND_VARIABLES = TRIAL_BAND_VARIABLES
 #: Slot of a per-session summary in ``ArmOutcome.sessions`` (last axis), by name.
@@ -77,6 +77,7 @@ class TrialResult:
     endpoints: list           # dict rows
     comparisons: list         # dict rows
     outcomes: dict            # name -> ArmOutcome
+    pk: dict = dataclasses.field(default_factory=dict)   # arm -> per-patient NCA table (ketasim.nca), if asked for
 
     def to_dict(self) -> dict:
         arms = {}
@@ -93,7 +94,7 @@ class TrialResult:
         for r in self.endpoints:
             rows.append({"arm": r["arm"], "time_h": r["time_h"], "scale": r["scale"], "measure": r["measure"],
                          "value": r["value"], "ci_low": r["ci95"][0], "ci_high": r["ci95"][1],
-                         "n": self.outcomes[r["arm"]].n})
+                         "n": self.outcomes[r["arm"]].n, **({"analyte": r["analyte"], "pk_dose": r["dose"]} if "analyte" in r else {})})
         return pd.DataFrame(rows)
 
     def comparison_table(self) -> pd.DataFrame:
@@ -138,10 +139,28 @@ class TrialResult:
             lines.append(f"\n[{arm}] n={self.outcomes[arm].n}")
             for _, r in g.iterrows():
                 when = "all sessions" if r.time_h is None or (isinstance(r.time_h, float) and math.isnan(r.time_h)) else _fmt_t(r.time_h)
+                if isinstance(r.get("analyte"), str):           # PK endpoints: printed below with CV % / range
+                    continue
                 lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}]")
+            pk = [r for r in self.endpoints if r["arm"] == arm and "analyte" in r]
+            if pk:
+                lines.append(f"  PK, {pk[0]['dose']} dose, {pk[0]['sample']} plasma: geometric mean (geometric CV %) "
+                             "[95% CI]; Tmax median [range]")
+            for r in pk:
+                label = f"{r['measure']} {r['analyte']} ({r['unit']})"
+                if r["measure"] == "tmax":
+                    lines.append(f"  {label:34s} {r['value']:9.4g}  [{r['range'][0]:.4g} - {r['range'][1]:.4g}]")
+                else:
+                    lines.append(f"  {label:34s} {r['value']:9.4g}  ({r['cv_percent']:.3g}%)  "
+                                 f"[{r['ci95'][0]:.4g}, {r['ci95'][1]:.4g}]")
         if self.comparisons:
             lines.append("\nbetween arms")
             for c in self.comparisons:
+                if "ci90" in c:                               # a PK geometric mean ratio (90 % CI, as DDI studies)
+                    lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure'] + ' ' + c['analyte']:30s} "
+                                 f"{c['value']:8.3f}  90% CI [{c['ci90'][0]:6.3f}, {c['ci90'][1]:6.3f}]  "
+                                 f"{format_p(c['p_value'])}")
+                    continue
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else "all sessions"
                 lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
                              f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}")
@@ -558,6 +577,11 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     total = size * len(scenario.arms)
     done = [0]
     outcomes = {}
+    pk_frames = {}
+    pk_measures = [m for m in measures if m in PK_MEASURES]
+    if pk_measures and kind == "randomized_withdrawal":
+        raise InputError("endpoints.measures: PK measures (cmax, auc_0_inf, ...) are reported by parallel and "
+                         "crossover trials, not by a randomized withdrawal")
     shared = None
     for k, arm in enumerate(scenario.arms):
         rng = np.random.default_rng(arm_seeds[k])
@@ -571,6 +595,11 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
         outcomes[arm.name] = _simulate_outcome(arm.name, arm, spec, patients, times, band_times, params,
                                                scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
                                                stream=stream, executor=executor, model=model)
+        if pk_measures:      # a separate run of the same patients at the PK sampling times (only when asked for)
+            from .nca import PKSampling, arm_pk
+
+            pk_frames[arm.name] = arm_pk(arm, spec, params, ep.pk or PKSampling(), stream=stream, n=size,
+                                         chunk=chunk, experiment=scenario.experiment, model=model, executor=executor)
     rows: list = []
     comps: list = []
     se_rng = np.random.default_rng(root.spawn(1)[0])
@@ -586,7 +615,7 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
             _score_endpoints(view, ep, scale, score_measures, rows)
             _side_endpoints(o, side, se_rng, rows, scale, params)
         names = list(outcomes)
-        if len(names) > 1:
+        if len(names) > 1 and not (pk_measures and len(pk_measures) == len(measures)):   # PK-only: no ratings
             ctrl = _control_arm(names, design)
             for nme in names:
                 if nme != ctrl:
@@ -595,7 +624,24 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
                     _compare(dataclasses.replace(a, times_h=a.times_h[sel], rating=a.rating[:, sel]),
                              dataclasses.replace(b, times_h=b.times_h[sel], rating=b.rating[:, sel]),
                              ep, scale, kind == "crossover", comps)
-    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes)
+    if pk_measures:
+        _pk_endpoints(pk_frames, pk_measures, design, kind, rows, comps)
+    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames)
+
+
+def _pk_endpoints(frames: dict, measures, design: dict, kind: str, rows: list, comps: list) -> None:
+    """PK endpoint rows (geometric means, Tmax medians) of every arm and, against the control arm, geometric mean
+    ratios with 90 % CIs (paired in a crossover: the same patients in every period), as a DDI study reports."""
+    from .nca import ratio_rows, summary_rows
+
+    for df in frames.values():
+        rows += summary_rows(df, measures)
+    names = list(frames)
+    if len(names) > 1 and kind in ("parallel", "crossover"):
+        ctrl = _control_arm(names, design)
+        for nme in names:
+            if nme != ctrl:
+                comps += ratio_rows(frames[nme], frames[ctrl], paired=kind == "crossover", measures=measures)
 
 
 # ---- randomized withdrawal -------------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ ADVERSE_EVENTS = ("dissociation", "dizziness", "nausea", "vomiting", "sedation",
 AE_MEASURES = tuple(f"{e}_rate" for e in ADVERSE_EVENTS)
 SIDE_EFFECT_MEASURES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak",
                         "hypertension_rate", "discharge_2h_rate") + AE_MEASURES
-KNOWN_MEASURES = SCORE_MEASURES + RELAPSE_MEASURES + SIDE_EFFECT_MEASURES
+#: Pharmacokinetic endpoints (non-compartmental analysis of sampled plasma levels, ketasim.nca).
+PK_MEASURES = ("cmax", "tmax", "auc_0_t", "auc_0_inf", "t_half")
+KNOWN_MEASURES = SCORE_MEASURES + RELAPSE_MEASURES + SIDE_EFFECT_MEASURES + PK_MEASURES
 DEFAULT_MEASURES = SCORE_MEASURES
 #: What the dashboard's trial panel reports.
 DASHBOARD_TRIAL_MEASURES = SCORE_MEASURES + ("cadss_peak", "sbp_change_peak", "discharge_2h_rate")
@@ -28,6 +30,8 @@ MEASURE_LABELS = {
     "sedation_rate": "sedation, incidence (%)",
     "blood_pressure_increased_rate": "blood pressure increased, incidence (%)", "hypertension_rate": "BP >= 180/110 mmHg (%)",
     "discharge_2h_rate": "discharge criteria met by 2 h (%)",
+    "cmax": "Cmax (ng/mL, geometric mean)", "tmax": "Tmax (h, median)", "auc_0_t": "AUC0-t (ng*h/mL, geometric mean)",
+    "auc_0_inf": "AUC0-inf (ng*h/mL, geometric mean)", "t_half": "t1/2 (h, geometric mean)",
 }
 
 #: Population bands of a trial, as panels: (title, ((column, label), ...)). The trial stores exactly these.
