@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 
 import numpy as np
 
@@ -288,6 +289,11 @@ class PreparedArm:
     definition: Model = DEFAULT_MODEL
 
 
+#: One compiled kernel at a time in this process: it already uses every core (numba prange), and the kernel
+#: releases the GIL (nogil) so that another thread can prepare the next chunk meanwhile (scale.map_ordered).
+KERNEL_LOCK = threading.Lock()
+
+
 def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h, *, params: ParameterSet,
                 experiment: VirtualExperiment = VirtualExperiment(),
                 grid_options: GridOptions = GridOptions(), model: Model | None = None) -> PreparedArm:
@@ -337,9 +343,10 @@ def run_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: 
     out = np.zeros((n, a.out_idx.size, kern.N_OUT))
     summ = np.zeros((n, max(len(a.session_times_h), 1), kern.N_SUM))
     m = a.model
-    kern.run_arm(a.grid.times, a.grid.step_uid, a.grid.unique_steps, w_shared, a.rates, m.lam, m.kappa,
-                 m.kappa_venous, m.nmodes, a.active, a.active_dep, m.ka, a.pp, a.mc, a.ev_step, a.ev_kind,
-                 a.ev_target, a.ev_mg, a.ev_mgkg, a.ev_frac, a.out_idx, out, summ)
+    with KERNEL_LOCK:
+        kern.run_arm(a.grid.times, a.grid.step_uid, a.grid.unique_steps, w_shared, a.rates, m.lam, m.kappa,
+                     m.kappa_venous, m.nmodes, a.active, a.active_dep, m.ka, a.pp, a.mc, a.ev_step, a.ev_kind,
+                     a.ev_target, a.ev_mg, a.ev_mgkg, a.ev_frac, a.out_idx, out, summ)
     failed = ~np.isfinite(out).all(axis=(1, 2)) | ~np.isfinite(summ).all(axis=(1, 2))
     if failed.any():
         if on_failure == "raise":

@@ -862,7 +862,8 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 @COMMIT@
 
 
-@njit(cache=True, parallel=True, fastmath=FMA)
+# nogil: a chunk's Python preparation (scale.map_ordered's pipeline) runs while the previous chunk's kernel does
+@njit(cache=True, parallel=True, fastmath=FMA, nogil=True)
 def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active, active_dep, ka,
             pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
     """All patients of an arm, in parallel. Results land in ``out`` and ``summ``."""
