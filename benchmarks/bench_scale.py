@@ -46,11 +46,9 @@ def _peak_mb() -> float:
 
 
 # ---- cases (run inside a child process) --------------------------------------------------------------------------
-def case_trial(n: int, dask: int = 0, pipeline: bool = True) -> dict:
-    from ketasim import scale, scenario_from_dict
+def case_trial(n: int, dask: int = 0) -> dict:
+    from ketasim import scenario_from_dict
     from ketasim.trial import run_trial
-
-    scale.PIPELINE = pipeline
 
     sc = scenario_from_dict(scenario_dict(n))
     run_trial(sc, n=10)                      # load the compiled kernel
@@ -189,8 +187,6 @@ def main():
     ap.add_argument("--only", default="trial,engine,grid,one,accuracy")
     ap.add_argument("--dask", action="store_true", help="also: the trial on a LocalCluster with 1 and 2 workers")
     ap.add_argument("--dask-n", type=int, default=200_000)
-    ap.add_argument("--pipeline-ab", action="store_true",
-                    help="also: the trial with the chunk pipeline off and on, alternating (--repeats pairs)")
     args = ap.parse_args()
     only = set(args.only.split(","))
     print(f"ketasim scale benchmark; 28 days, 0.5 mg/kg racemic ketamine over 40 min twice weekly (8 infusions)")
@@ -207,16 +203,6 @@ def main():
             if scale != 1:
                 print(f"         extrapolated to 1,000,000 patients: {sec * scale:7.1f} s wall here, {cpu * scale / 2:7.1f} s "
                       "on 2 free cores (CPU / 2) [target <= 60 s]")
-    if args.pipeline_ab:
-        pairs = [(run_child("trial", n=args.n, pipeline=False), run_child("trial", n=args.n, pipeline=True))
-                 for _ in range(args.repeats)]
-        for label, k in (("off", 0), ("on", 1)):
-            rs = [p[k] for p in pairs]
-            print(f"pipeline {label:3s} {args.n:>9,} patients: median {statistics.median(r['seconds'] for r in rs):7.1f} s wall, "
-                  f"CPU {statistics.median(r['cpu_seconds'] for r in rs):7.1f} s, peak RSS {max(r['peak_mb'] for r in rs):6.0f} MB, "
-                  f"response {rs[-1]['response_rate_28d']:.4f}")
-        ratio = statistics.median(on["seconds"] / off["seconds"] for off, on in pairs)
-        print(f"pipeline on/off wall-time ratio (median of {len(pairs)} pairs): x{ratio:.3f}")
     if "grid" in only:
         g = run_child("grid", n=20000, repeats=3)
         print(f"grid     20,000 patients, endpoints only: h_max {g['old']['h_max']:g} h: {g['old']['steps']} steps, "

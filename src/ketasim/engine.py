@@ -289,8 +289,8 @@ class PreparedArm:
     definition: Model = DEFAULT_MODEL
 
 
-#: One compiled kernel at a time in this process: it already uses every core (numba prange), and the kernel
-#: releases the GIL (nogil) so that another thread can prepare the next chunk meanwhile (scale.map_ordered).
+#: One compiled kernel at a time in this process: it already uses every core (numba prange). The kernel releases
+#: the GIL (nogil), so other threads (the dashboard server's) keep running during a long call.
 KERNEL_LOCK = threading.Lock()
 
 

@@ -27,8 +27,6 @@ from .solver.grid import GridOptions
 
 #: Bytes of working memory one chunk may use for its output arrays and their table (default budget).
 CHUNK_BUDGET_BYTES = 200e6
-#: run chunks in a two-deep pipeline in this process (see map_ordered)
-PIPELINE = True
 #: Patients per chunk at most (bounded memory per chunk; parallelism inside a chunk comes from numba).
 MAX_CHUNK = 20_000
 #: Columns of a trajectory row besides the model outputs: arm, subject, time_h, score.
@@ -111,32 +109,10 @@ def map_ordered(fn: Callable, tasks: Iterable, executor=None, progress: Callable
     if executor is not None:
         yield from executor.map_ordered(fn, tasks, progress)
         return
-    if len(tasks) < 2 or not PIPELINE:
-        for i, t in enumerate(tasks):
-            yield fn(t)
-            if progress is not None:
-                progress((i + 1) / len(tasks))
-        return
-    # Pipeline: two tasks in flight, so that a chunk's Python part (sampling, PK eigen-decompositions, weights)
-    # runs while the previous chunk is in the compiled kernel (which releases the GIL and holds engine.KERNEL_LOCK).
-    # Results are yielded in task order; at most two chunks' results exist at once (the one being consumed and the
-    # one being computed).
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ketasim-chunk") as pool:
-        pending = [pool.submit(fn, t) for t in tasks[:2]]
-        try:
-            for i in range(len(tasks)):
-                result = pending.pop(0).result()
-                if i + 2 < len(tasks):
-                    pending.append(pool.submit(fn, tasks[i + 2]))
-                yield result
-                del result
-                if progress is not None:
-                    progress((i + 1) / len(tasks))
-        finally:
-            for f in pending:
-                f.cancel()
+    for i, t in enumerate(tasks):
+        yield fn(t)
+        if progress is not None:
+            progress((i + 1) / len(tasks))
 
 
 def chunk_tasks(scenario, params, *, n: int, seed, output_times_h, experiment=None, chunk: int | None = None,

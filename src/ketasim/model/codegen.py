@@ -862,7 +862,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
 @COMMIT@
 
 
-# nogil: a chunk's Python preparation (scale.map_ordered's pipeline) runs while the previous chunk's kernel does
+# nogil: other Python threads (the dashboard server) run during a long kernel call (engine.KERNEL_LOCK)
 @njit(cache=True, parallel=True, fastmath=FMA, nogil=True)
 def run_arm(times, step_uid, unique_steps, w_shared, rates, lam, kappa, kappa_venous, nmodes, active, active_dep, ka,
             pp, mc, ev_step, ev_kind, ev_target, ev_mg, ev_mgkg, ev_frac, out_idx, out, summ):
