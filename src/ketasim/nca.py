@@ -512,8 +512,8 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
         lines.append(f"[{arm}] {g['dose'].iloc[0]} dose at {_fmt(g['dose_time_h'].iloc[0])} h, {g['sample'].iloc[0]} "
                      f"plasma, n={n}" + ("" if n > 1 else " (one patient: its values)")
                      + (f" (the first {PK_MAX_PATIENTS:,} patients)" if n >= PK_MAX_PATIENTS else ""))
-        head = "  analyte       Cmax ng/mL        Tmax h               AUC0-t ng*h/mL    AUC0-inf ng*h/mL  t1/2 h"
-        lines.append(head)
+        lines.append(f"  {'analyte':12s}  " + "  ".join(f"{h:16s}" for h in ("Cmax ng/mL", "Tmax h", "AUC0-t ng*h/mL",
+                                                                          "AUC0-inf ng*h/mL", "t1/2 h")).rstrip())
         for analyte, h in g.groupby("analyte", sort=False):
             cells = []
             for m in PK_MEASURES:
@@ -524,7 +524,7 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
                 else:
                     s = geometric_summary(h[COLUMNS[m]])
                     cells.append(f"{_fmt(s['value'])} ({_fmt(s['cv_percent'], 3)}%)" if n > 1 else _fmt(s["value"]))
-            lines.append(f"  {analyte:12s}  " + "  ".join(f"{c:16s}" for c in cells))
+            lines.append((f"  {analyte:12s}  " + "  ".join(f"{c:16s}" for c in cells)).rstrip())
             if "exact_cmax_ng_ml" in h:
                 ex = [geometric_summary(h[c])["value"] for c in ("exact_cmax_ng_ml", "exact_auc_0_t_ng_h_ml",
                                                                  "exact_auc_0_inf_ng_h_ml")]
