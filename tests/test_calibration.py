@@ -125,9 +125,9 @@ def test_cross_validation_predicts_a_left_out_trial_from_a_fit_that_did_not_see_
     assert cv["folds"][0]["rows_fitted"] < len(cal.build_targets()[0])
 
 
-def test_newton_cross_validation_approximates_the_refit_without_the_trial():
-    """The one-step fold (removing the left-out rows' pull from the optimum) lands closer to the exact refit
-    without that trial than the full-data optimum does."""
+def _fold_vs_refit(**cv_options):
+    """Fit placebo_gain and emax_drug on all trials and without Murrough 2013, and run one Murrough fold of
+    ``cross_validate_newton(**cv_options)``: (distance fold -> exact refit, distance full fit -> exact refit, cv)."""
     from ketasim import calibration as cal
 
     names = ["placebo_gain", "emax_drug"]
@@ -139,35 +139,27 @@ def test_newton_cross_validation_approximates_the_refit_without_the_trial():
         exact, _ = cal.calibrate(full, max_evaluations=40, exclude_trials=cal.scenario_groups()["murrough2013"],
                                  **quiet)
         cv = cal.cross_validate_newton(full, size=30, seed=5, qual_size=40, parameter_draws=0,
-                                       groups=["murrough2013"], log=lambda *_: None)
+                                       groups=["murrough2013"], log=lambda *_: None, **cv_options)
     finally:
         cal.FITTED = real
     th = lambda p: cal._to_theta(p, names)          # noqa: E731
     approx = np.array([cal._fwd(n, cv["folds"][0]["fitted"][n]) for n in names])
-    assert np.linalg.norm(approx - th(exact)) < np.linalg.norm(th(full) - th(exact))
+    return np.linalg.norm(approx - th(exact)), np.linalg.norm(th(full) - th(exact)), cv
+
+
+def test_newton_cross_validation_approximates_the_refit_without_the_trial():
+    """The one-step fold (removing the left-out rows' pull from the optimum) lands closer to the exact refit
+    without that trial than the full-data optimum does."""
+    fold_error, full_error, cv = _fold_vs_refit()
+    assert fold_error < full_error
     assert all(r["trial"] == "murrough2013_ajp" and r["fold"] == "murrough2013" for r in cv["out_of_sample"])
 
 
 def test_damped_cross_validation_approximates_the_refit_and_never_sees_the_trial():
     """--cv-method damped (issue 7): checked Levenberg-Marquardt steps on the fold's own objective also land closer
     to the exact refit without the trial than the full-data optimum, and predict only the left-out trial."""
-    from ketasim import calibration as cal
-
-    names = ["placebo_gain", "emax_drug"]
-    real = cal.FITTED
-    cal.FITTED = {k: v for k, v in real.items() if k in names}
-    try:
-        quiet = dict(size=30, seed=5, names=names, log=lambda *_: None, laplace=False, ae_stage=False)
-        full, _ = cal.calibrate(load_parameters(), max_evaluations=40, **quiet)
-        exact, _ = cal.calibrate(full, max_evaluations=40, exclude_trials=cal.scenario_groups()["murrough2013"],
-                                 **quiet)
-        cv = cal.cross_validate_newton(full, size=30, seed=5, qual_size=40, parameter_draws=0,
-                                       groups=["murrough2013"], log=lambda *_: None, damped_evaluations=4)
-    finally:
-        cal.FITTED = real
-    th = lambda p: cal._to_theta(p, names)          # noqa: E731
-    approx = np.array([cal._fwd(n, cv["folds"][0]["fitted"][n]) for n in names])
-    assert np.linalg.norm(approx - th(exact)) < np.linalg.norm(th(full) - th(exact))
+    fold_error, full_error, cv = _fold_vs_refit(damped_evaluations=4)
+    assert fold_error < full_error
     assert all(r["trial"] == "murrough2013_ajp" and r["fold"] == "murrough2013" for r in cv["out_of_sample"])
     assert cv["settings"]["method"].startswith("damped")
 

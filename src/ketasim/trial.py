@@ -327,8 +327,9 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
                  for a, b, t in pieces]
         fn = run_chunk
 
+    bidx = np.searchsorted(dense_times, band_times)
+
     def keep_bands(a, b, run):
-        bidx = np.searchsorted(dense_times, band_times)
         # float32 (7 digits: figure data): the band patients' trajectories are the arm's largest fixed memory
         band_store["score"].append((run.output("severity")[:, bidx] * patients.baseline[a:b][:, None])
                                    .astype(np.float32))
