@@ -89,15 +89,18 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
 
 
 def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
-                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton"):
-    from .calibration import (cross_validate, cross_validate_newton, format_summary, qualification_html,
-                              qualification_summary, qualify)
+                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton", between_trial=True):
+    from .calibration import (between_trial_tau, cross_validate, cross_validate_newton, format_summary,
+                              interval_description, qualification_html, qualification_summary, qualify)
     from .parameters import load_parameters
 
     params = load_parameters(str(parameters)) if parameters else load_parameters()
-    rows, skipped = qualify(params, size=size, seed=seed, parameter_draws=parameter_draws)
+    tau = between_trial_tau(params, size=min(size, 300), seed=seed) if between_trial and parameter_draws > 0 else None
+    rows, skipped = qualify(params, size=size, seed=seed, parameter_draws=parameter_draws,
+                            between_trial=between_trial, trial_tau=tau and tau["tau"])
     s = qualification_summary(rows)
     print(f"parameter set {params.version} ({params.calibration_run})")
+    print(interval_description(parameter_draws, tau and tau["tau"]))
     print(f"{'row':>4s}  {'observed':>9s} {'predicted':>9s}  {'95% interval':>19s}  in  label")
     for r in rows:
         print(f"{r['row']:4d}  {r['observed']:9.2f} {r['predicted']:9.2f}  [{r['lo']:7.2f}, {r['hi']:7.2f}]  "
@@ -108,11 +111,12 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
         print("leave-one-trial-out cross-validation (each trial predicted by a fit that did not see it):")
         if cv_method == "refit":
             cv = cross_validate(params, size=cv_size, max_evaluations=cv_evaluations, qual_size=min(size, 1000),
-                                qual_seed=seed, parameter_draws=max(parameter_draws, 10))
+                                qual_seed=seed, parameter_draws=max(parameter_draws, 10), between_trial=between_trial)
         else:
             cv = cross_validate_newton(params, size=cv_size, qual_size=min(size, 1000), qual_seed=seed,
                                        parameter_draws=max(parameter_draws, 10),
-                                       damped_evaluations=8 if cv_method == "damped" else 0)
+                                       damped_evaluations=8 if cv_method == "damped" else 0,
+                                       between_trial=between_trial)
         cv["summary_in_sample"] = qualification_summary(cv["in_sample"])
         cv["summary_out_of_sample"] = qualification_summary(cv["out_of_sample"])
         print(f"  in sample (same procedure):  {format_summary(cv['summary_in_sample'])}")
@@ -125,6 +129,7 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
             print(f"wrote {cv_json}")
     if html:
         Path(html).parent.mkdir(parents=True, exist_ok=True)
-        qualification_html(rows, skipped, s, params, html, cv=cv)
+        qualification_html(rows, skipped, s, params, html, cv=cv,
+                           interval=interval_description(parameter_draws, tau and tau["tau"]))
         print(f"wrote {html}")
     return rows, skipped, s

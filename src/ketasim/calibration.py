@@ -821,34 +821,279 @@ def _sampling_sd(t: Target, pred: float, sims, params) -> float:
     return sd / math.sqrt(max(t.n, 1)) if sd is not None else t.se
 
 
+# ---- between-trial heterogeneity (issue 7: prediction intervals for a NEW trial) ------------------------------------
+#: Trial-level random effects. Real trials of one design differ in their placebo (non-specific) response and in their
+#: drug effect far beyond sampling error (meta-analyses' tau^2), so the interval for a new trial must carry them
+#: (Higgins, Thompson & Spiegelhalter 2009, doi:10.1111/j.1467-985X.2008.00552.x; Riley 2011, doi:10.1136/bmj.d549).
+#: Each effect shifts one free parameter on its fitted transform (:data:`FITTED`: log for the non-specific gain, so a
+#: log-normal multiplier on non-specific responsiveness; logit for the maximal drug relief, a fraction), by the same
+#: amount for every arm and row of a trial (scenario file), so a between-arm difference moves only through the
+#: drug effect (and, weakly, through the product form of the relief terms).
+TRIAL_EFFECTS = {"nonspecific": "placebo_gain", "drug": "emax_drug"}
+#: Literature check (not fitted, not used by the code): placebo response over 75 antidepressant RCTs averaged ~30 %
+#: with a range of 12.5-51.8 % (Walsh 2002, JAMA 287:1840, PMID 11966386). On the logit scale that range is
+#: logit(0.518) - logit(0.125) = 2.02, i.e. an SD of ~0.42 for 75 trials (expected range ~4.8 SD), sampling error
+#: included; with placebo arms of ~50-100 patients (sampling SD ~0.25 on the logit scale) the between-trial SD of
+#: the logit placebo response is ~0.3-0.35. Compared in cross-validation with the SD that tau_nonspecific implies
+#: for the placebo-arm response rows (``implied_placebo_response_logit_sd``).
+LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU = 0.34
+#: Trial-effect draws when heterogeneity is asked for without parameter draws (the draws then hold the parameters
+#: at the set's values)
+TRIAL_EFFECT_DRAWS = 20
+#: a trial's shift enters the tau estimate only if the trial informs it: SE at most this (transform units). Shifts
+#: are searched within +-TRIAL_SHIFT_BOUND; one at the bound enters with the bound (an underestimate: tau is then
+#: if anything low)
+TRIAL_SHIFT_MAX_SE = 1.5
+TRIAL_SHIFT_BOUND = 5.0
+
+
+def with_trial_effect(params: ParameterSet, shift) -> ParameterSet:
+    """``params`` with each trial effect of ``shift`` ({effect: u}, transform units) applied to its parameter of
+    :data:`TRIAL_EFFECTS` (pure: ``params`` is unchanged)."""
+    vals = {}
+    for effect, u in shift.items():
+        name = TRIAL_EFFECTS[effect]
+        if u:
+            vals[name] = _from_theta([_fwd(name, params.free_value(name)) + float(u)], [name])[name]
+    return params.with_free(vals, params.free_version, params.calibration_run) if vals else params
+
+
+def trial_shift(params: ParameterSet, targets, size: int, seed: int, iterations: int = 6, step: float = 0.1) -> dict:
+    """The trial effects (one per :data:`TRIAL_EFFECTS`, jointly) that best fit ``targets`` (the rows of ONE trial)
+    under ``params``: Gauss-Newton on the same weighted residuals as the calibration, only that trial's scenario
+    simulated. Returns {"shift": {effect: u}, "se": {effect: SE}, "objective": (J at 0, J at the shift)}; SE from
+    the curvature (J'J)^-1 of the trial's rows (inf for an effect the trial does not inform)."""
+    effects = list(TRIAL_EFFECTS)
+    obs = np.array([t.observed for t in targets])
+    se = np.array([t.se for t in targets])
+
+    def res(u):
+        return (predictions(with_trial_effect(params, dict(zip(effects, u))), targets, size, seed) - obs) / se
+
+    def jac(u, r):
+        cols = []
+        for j in range(len(u)):
+            h = step if u[j] + step <= TRIAL_SHIFT_BOUND else -step
+            uj = u.copy()
+            uj[j] += h
+            cols.append((res(uj) - r) / h)
+        return np.column_stack(cols)
+
+    u = np.zeros(len(effects))
+    r = res(u)
+    j0 = float(r @ r)
+    for _ in range(iterations):
+        jm = jac(u, r)
+        info = jm.T @ jm
+        g = jm.T @ r
+        du = -np.linalg.lstsq(info + 1e-9 * np.eye(len(u)), g, rcond=None)[0]
+        cost = float(r @ r)
+        for _half in range(4):           # halve the step until the trial's objective falls
+            un = np.clip(u + du, -TRIAL_SHIFT_BOUND, TRIAL_SHIFT_BOUND)
+            rn = res(un)
+            if float(rn @ rn) < cost:
+                break
+            du = du / 2.0
+        else:
+            break
+        moved = float(np.max(np.abs(un - u)))
+        u, r = un, rn
+        if moved < 1e-3:
+            break
+    jm = jac(u, r)
+    info = jm.T @ jm
+    try:
+        cov = np.linalg.inv(info)
+        sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    except np.linalg.LinAlgError:
+        sd = np.full(len(u), np.inf)
+    sd = np.where(np.diag(info) > 1e-12, sd, np.inf)
+    return {"shift": {e: float(x) for e, x in zip(effects, u)}, "se": {e: float(s) for e, s in zip(effects, sd)},
+            "objective": (j0, float(r @ r))}
+
+
+def dersimonian_laird_tau(shifts, ses) -> float:
+    """Between-trial SD (DerSimonian-Laird method of moments, statsmodels): tau^2 = max(0, (Q - (k - 1)) /
+    (sum w - sum w^2 / sum w)) with w = 1/SE^2 and Q the weighted spread of the shifts around their weighted mean,
+    i.e. the spread of the shifts beyond their squared standard errors, floored at 0. 0 with fewer than 2 trials."""
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    y, s = np.asarray(shifts, float), np.asarray(ses, float)
+    ok = np.isfinite(y) & np.isfinite(s) & (s > 0)
+    if ok.sum() < 2:
+        return 0.0
+    return float(math.sqrt(max(float(combine_effects(y[ok], s[ok] ** 2, method_re="dl").tau2), 0.0)))
+
+
+def between_trial_tau(params: ParameterSet, *, size: int = 200, seed: int = 20261121, exclude_trials=(),
+                      log=lambda *_: None) -> dict:
+    """Estimate the between-trial SDs (tau) of the :data:`TRIAL_EFFECTS` from the calibration trials themselves
+    (minus ``exclude_trials``: a cross-validation fold uses only its own trials): per trial (scenario file) the
+    shift that best fits its rows under ``params`` (:func:`trial_shift`), then DerSimonian-Laird per effect over the
+    trials that inform it (SE <= TRIAL_SHIFT_MAX_SE). The shifts are residuals of a fit
+    to these same trials, so the fit has absorbed part of the between-trial spread (tau is if anything low), and
+    rows of one trial are treated as independent (SEs if anything small, tau if anything high).
+
+    Returns {"tau": {effect: SD}, "trials": [{group, shift, se, used}], "method": ..., "size": ..., "seed": ...}."""
+    targets, _ = build_targets()
+    excluded = set(exclude_trials)
+    targets = [t for t in targets if t.trial not in excluded]
+    by_group: dict[str, list] = {}
+    for t in targets:
+        by_group.setdefault(TRIALS[t.trial][0].removesuffix(".yaml"), []).append(t)
+    trials = []
+    for g, ts in sorted(by_group.items()):
+        s = trial_shift(params, ts, size, seed)
+        used = {e: bool(s["se"][e] <= TRIAL_SHIFT_MAX_SE) for e in TRIAL_EFFECTS}
+        trials.append({"group": g, "rows": len(ts), **s, "used": used})
+        log(f"  trial shift {g}: " + ", ".join(f"{e} {s['shift'][e]:+.2f} (SE {s['se'][e]:.2f})" for e in TRIAL_EFFECTS))
+    tau = {}
+    for e in TRIAL_EFFECTS:
+        sel = [tr for tr in trials if tr["used"][e]]
+        tau[e] = dersimonian_laird_tau([tr["shift"][e] for tr in sel], [tr["se"][e] for tr in sel])
+    return {"tau": tau, "trials": trials, "parameters": dict(TRIAL_EFFECTS), "size": size, "seed": seed,
+            "implied_placebo_response_logit_sd": _implied_placebo_logit_sd(params, targets, tau["nonspecific"], size,
+                                                                            seed),
+            "literature_placebo_response_logit_tau": LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU,
+            "method": "per-trial Gauss-Newton shift of each effect's parameter (transform scale) under the fit, "
+                      "then DerSimonian-Laird over the trials that inform it"}
+
+
+_PLACEBO_ARM = re.compile(r"placebo|PBO|saline", re.I)
+
+
+def _implied_placebo_logit_sd(params, targets, tau_nonspecific: float, size: int, seed: int) -> float:
+    """The between-trial SD of the logit placebo-arm response rate that ``tau_nonspecific`` implies (median over
+    the placebo arms' response rows of half the logit difference at +-tau), to compare with the literature value
+    :data:`LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU`. nan without such rows or with tau 0."""
+    rows = [t for t in targets if t.kind == "response" and _PLACEBO_ARM.search(t.arm)]
+    if not rows or tau_nonspecific <= 0:
+        return float("nan")
+
+    def logit(x):
+        x = min(max(x / 100.0, 1e-4), 1 - 1e-4)
+        return math.log(x / (1 - x))
+    hi = predictions(with_trial_effect(params, {"nonspecific": tau_nonspecific}), rows, size, seed)
+    lo = predictions(with_trial_effect(params, {"nonspecific": -tau_nonspecific}), rows, size, seed)
+    return float(np.median([(logit(a) - logit(b)) / 2.0 for a, b in zip(hi, lo)]))
+
+
+def _trial_effect_draws(groups, tau, k: int, seed) -> dict:
+    """{group: (k, n_effects) shifts}: Latin-hypercube normal draws (each effect's marginal stratified over the k
+    draws, independent between trials and effects) scaled by tau."""
+    from scipy.stats import qmc
+
+    groups = sorted(groups)
+    effects = list(TRIAL_EFFECTS)
+    if k == 0 or not groups:
+        return {g: np.zeros((k, len(effects))) for g in groups}
+    z = norm.ppf(qmc.LatinHypercube(d=len(groups) * len(effects), seed=np.random.default_rng(seed)).random(k))
+    scale = np.array([float(tau.get(e, 0.0)) for e in effects])
+    return {g: z[:, i * len(effects):(i + 1) * len(effects)] * scale for i, g in enumerate(groups)}
+
+
+def rate_interval(pred_pct: float, n: int, var_pct2: float = 0.0, level: float = 0.95):
+    """Predictive interval (percent, within [0, 100]) of a rate observed in a trial of ``n`` patients whose true
+    rate has mean ``pred_pct`` and variance ``var_pct2`` (percent^2: parameter and between-trial spread of the
+    draws): the true rate is beta with those moments (variance capped below the Bernoulli variance), the count
+    beta-binomial (binomial when the variance is 0); interval = its quantiles, widened if needed to contain the
+    prediction. Returns (lo, hi, count_lo, count_hi)."""
+    from scipy.stats import betabinom, binom
+
+    n = max(int(n), 1)
+    p0 = min(max(pred_pct / 100.0, 1e-6), 1.0 - 1e-6)
+    v = min(max(var_pct2, 0.0) / 1e4, 0.95 * p0 * (1.0 - p0))
+    a = (1.0 - level) / 2.0
+    if v > 0:
+        m = p0 * (1.0 - p0) / v - 1.0
+        dist = betabinom(n, p0 * m, (1.0 - p0) * m)
+    else:
+        dist = binom(n, p0)
+    c_lo, c_hi = int(dist.ppf(a)), int(dist.ppf(1.0 - a))
+    lo, hi = min(100.0 * c_lo / n, pred_pct), max(100.0 * c_hi / n, pred_pct)
+    return max(lo, 0.0), min(hi, 100.0), c_lo, c_hi
+
+
+def _group_of(trial: str) -> str:
+    """The scenario group (file stem) of a calibration trial id: the unit that shares a trial effect."""
+    return TRIALS[trial][0].removesuffix(".yaml")
+
+
 def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int = 11, trials=None,
-            parameter_draws: int = 0, draw_seed: int = 0):
+            parameter_draws: int = 0, draw_seed: int = 0, between_trial: bool = True, trial_tau=None):
     """Predicted vs observed for every calibration row (or the rows of ``trials``), with the model's 95% interval
-    for a trial of the row's size. With ``parameter_draws`` > 0 the interval also carries the parameter
-    uncertainty: the statistic is predicted under that many draws from the set's posterior and the between-draw
-    variance is added to the trial's sampling variance."""
+    for a trial of the row's size.
+
+    Without draws the interval is the sampling spread of a trial of the row's size only. With ``parameter_draws``
+    > 0 each draw is a posterior parameter draw (Laplace) x, when ``between_trial``, a draw of the trial effects
+    (:data:`TRIAL_EFFECTS`; shared by every arm and row of a trial within a draw) with SDs ``trial_tau``
+    ({effect: tau}; estimated from all calibration trials under ``params`` by :func:`between_trial_tau` when not
+    given; a cross-validation fold passes its own). ``trial_tau`` given with no parameter draws: TRIAL_EFFECT_DRAWS
+    trial-effect draws at ``params``. The draws' spread is added on the row's scale: variance for means, changes,
+    SDs and mmHg; for rates the same variance sets a beta distribution of the true rate, and the interval is the
+    quantiles of the beta-binomial count for the row's n (bounded to [0, 100]: :func:`rate_interval`). Rows also carry the interval without the between-trial part
+    (``lo_no_between_trial`` ...) from the same draws, so one run compares both."""
     params = params or load_parameters()
     targets, skipped = build_targets()
     if trials is not None:
         targets = [t for t in targets if t.trial in set(trials)]
     sims = simulate_calibration_arms(params, targets, size, seed)
-    draws = []
-    if parameter_draws:
-        for p in sample_parameter_sets(params, parameter_draws, draw_seed):
-            sd = simulate_calibration_arms(p, targets, max(size // 4, 100), seed)
-            draws.append([predict(t, sd, p) for t in targets])
-    draws = np.array(draws)
+    het = bool(between_trial) and (parameter_draws > 0 or trial_tau is not None)
+    tau_info = None
+    if het and trial_tau is None:
+        tau_info = between_trial_tau(params, size=min(size, 300), seed=seed)
+        trial_tau = tau_info["tau"]
+    k = parameter_draws if parameter_draws > 0 else (TRIAL_EFFECT_DRAWS if het else 0)
+    d_off, d_on = np.zeros((k, len(targets))), np.zeros((k, len(targets)))
+    if k:
+        psets = sample_parameter_sets(params, k, draw_seed) if parameter_draws > 0 else [params] * k
+        ds = max(size // 4, 100)
+        groups = sorted({_group_of(t.trial) for t in targets})
+        shifts = _trial_effect_draws(groups, trial_tau or {}, k, (draw_seed, 7)) if het else None
+        for i, p in enumerate(psets):
+            sd = simulate_calibration_arms(p, targets, ds, seed)
+            d_off[i] = [predict(t, sd, p) for t in targets]
+            if not het:
+                continue
+            for g in groups:
+                tg = [(j, t) for j, t in enumerate(targets) if _group_of(t.trial) == g]
+                pg = with_trial_effect(p, dict(zip(TRIAL_EFFECTS, shifts[g][i])))
+                sg = simulate_calibration_arms(pg, [t for _, t in tg], ds, seed)
+                for j, t in tg:
+                    d_on[i, j] = predict(t, sg, p)
     rows = []
-    for k, t in enumerate(targets):
+    for j, t in enumerate(targets):
         pred = predict(t, sims, params)
-        var = _sampling_sd(t, pred, sims, params) ** 2
-        if draws.size:
-            var += float(np.var(draws[:, k], ddof=1))
-        half = 1.96 * math.sqrt(var)
-        rows.append({"row": t.row, "trial": t.trial, "arm": t.arm, "label": t.label, "kind": t.kind,
-                     "time_h": t.time_h, "observed": t.observed, "predicted": pred, "lo": pred - half, "hi": pred + half,
-                     "inside": (pred - half) <= t.observed <= (pred + half), "error": pred - t.observed,
-                     "unit": _unit(t.kind)})
+        unit = _unit(t.kind)
+        samp = _sampling_sd(t, pred, sims, params) ** 2
+        row = {"row": t.row, "trial": t.trial, "arm": t.arm, "label": t.label, "kind": t.kind,
+               "time_h": t.time_h, "observed": t.observed, "predicted": pred, "error": pred - t.observed, "unit": unit}
+        spreads = {}
+        for tag, extra in (("", het), ("_no_between_trial", False)):
+            if unit == "percentage points":
+                v = float(np.var(d_off[:, j], ddof=1)) if k > 1 else 0.0
+                if extra and k > 1:
+                    v += float(np.var(d_on[:, j] - d_off[:, j], ddof=1))
+                lo, hi, c_lo, c_hi = rate_interval(pred, t.n, v)
+                obs_count = round(t.observed / 100.0 * max(t.n, 1))
+                inside = c_lo <= obs_count <= c_hi or lo <= t.observed <= hi
+            else:
+                v = samp + (float(np.var(d_off[:, j], ddof=1)) if k > 1 else 0.0)
+                if extra and k > 1:
+                    v += float(np.var(d_on[:, j] - d_off[:, j], ddof=1))
+                half = 1.96 * math.sqrt(v)
+                lo, hi = pred - half, pred + half
+                if t.kind in SPREAD_KINDS:      # an SD is not negative
+                    lo = max(lo, 0.0)
+                inside = lo <= t.observed <= hi
+            spreads[tag] = (lo, hi, bool(inside))
+            if not het:
+                break
+        row.update(lo=spreads[""][0], hi=spreads[""][1], inside=spreads[""][2], between_trial=het)
+        if het:
+            lo, hi, inside = spreads["_no_between_trial"]
+            row.update(lo_no_between_trial=lo, hi_no_between_trial=hi, inside_no_between_trial=inside)
+        rows.append(row)
     return rows, skipped
 
 
@@ -865,7 +1110,7 @@ def _jacobian(fun, theta, r, lo, hi, step: float = 0.02) -> np.ndarray:
 
 def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200, seed: int = 20261121,
                           qual_size: int = 1000, qual_seed: int = 11, parameter_draws: int = 10, groups=None,
-                          log=print, damped_evaluations: int = 0) -> dict:
+                          log=print, damped_evaluations: int = 0, between_trial: bool = True) -> dict:
     """Leave-one-trial-out cross-validation by one Gauss-Newton refit per fold (approximate leave-one-out).
 
     From the calibrated optimum theta* (the set ``params``), the fit without trial group g is approximated by one
@@ -906,8 +1151,10 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
     w2 = _prior_weights(names) ** 2
     ae_prior = {n: AE_FITTED[n][3] for n in AE_FITTED}
     has_ae = {t.trial for t in targets if t.kind.startswith("ae:")}
-    in_rows, _ = qualify(params, size=qual_size, seed=qual_seed,
-                         parameter_draws=parameter_draws if params.posterior else 0)
+    draws_in = parameter_draws if params.posterior else 0
+    tau_full = _fold_tau(params, between_trial, draws_in, size, seed)
+    in_rows, _ = qualify(params, size=qual_size, seed=qual_seed, parameter_draws=draws_in,
+                         between_trial=between_trial, trial_tau=tau_full and tau_full["tau"])
     out_rows, folds = [], []
     for g in chosen:
         tids = all_groups[g]
@@ -930,14 +1177,17 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
         post = _laplace(theta_g, jk, rk_new, names, "laplace (fold)")
         fit = dataclasses.replace(params.with_free(values, params.free_version, params.calibration_run + f" [cv -{g}]"),
                                   posterior=post)
-        rows, _ = qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=parameter_draws)
+        tau_g = _fold_tau(fit, between_trial, parameter_draws, size, seed, exclude_trials=tids)
+        rows, _ = qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=parameter_draws,
+                          between_trial=between_trial, trial_tau=tau_g and tau_g["tau"])
         for row in rows:
             row["fold"] = g
         out_rows += rows
         shift = {n: (float(_from_theta([theta_g[i]], [n])[n]), float(_from_theta([theta[i]], [n])[n]))
                  for i, n in enumerate(names) if abs(theta_g[i] - theta[i]) > 0.2}
         folds.append({"left_out": g, "trials": tids, "objective": float(rk_new @ rk_new), "rows_fitted": m,
-                      "fitted": values, "moved": shift, "summary": qualification_summary(rows) if rows else None})
+                      "fitted": values, "moved": shift, "between_trial": _tau_record(tau_g),
+                      "summary": qualification_summary(rows) if rows else None})
         log(f"  fold {g}: {len(rows)} rows predicted out of sample; parameters moved (|dtheta| > 0.2): "
             f"{', '.join(shift) or 'none'}")
     return {"in_sample": in_rows, "out_of_sample": out_rows, "folds": folds,
@@ -946,7 +1196,9 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
                                    " per fold from the calibrated optimum", "size": size,
                          "seed": seed, "qual_size": qual_size, "qual_seed": qual_seed,
                          "parameter_draws": parameter_draws, "parameter_set": params.version,
-                         "max_evaluations": 0}}
+                         "between_trial": bool(between_trial and parameter_draws > 0),
+                         "max_evaluations": 0},
+            "in_sample_fit": {"between_trial": _tau_record(tau_full)}}
 
 
 def _damped_fold(residuals, theta, jk, keep, rk, prior, lo, hi, evaluations: int, w2=PRIOR_WEIGHT ** 2):
@@ -976,9 +1228,25 @@ def _damped_fold(residuals, theta, jk, keep, rk, prior, lo, hi, evaluations: int
     return best_t
 
 
+def _fold_tau(fit, between_trial: bool, parameter_draws: int, size: int, seed: int, exclude_trials=()):
+    """The fold's between-trial taus from its own trials (None when the intervals carry no heterogeneity)."""
+    if not between_trial or parameter_draws <= 0:
+        return None
+    return between_trial_tau(fit, size=size, seed=seed, exclude_trials=exclude_trials)
+
+
+def _tau_record(info) -> dict | None:
+    if info is None:
+        return None
+    return {"tau": info["tau"], "implied_placebo_response_logit_sd": info["implied_placebo_response_logit_sd"],
+            "literature_placebo_response_logit_tau": info["literature_placebo_response_logit_tau"],
+            "parameters": info["parameters"],
+            "trials": [{"group": t["group"], "shift": t["shift"], "se": t["se"], "used": t["used"]} for t in info["trials"]]}
+
+
 def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed: int = 20261121,
                    max_evaluations: int = 150, qual_size: int = 1000, qual_seed: int = 11, parameter_draws: int = 10,
-                   groups=None, log=print) -> dict:
+                   groups=None, log=print, between_trial: bool = True) -> dict:
     """Leave-one-trial-out cross-validation: for each calibration scenario (a trial and its pooled analyses), fit
     the free parameters to every other trial's rows — from the data-independent prior centres, with the same
     budget as the in-sample fit run here — and predict the left-out rows with intervals that include the fold's
@@ -992,7 +1260,9 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     full, rep_full = calibrate(params, laplace=parameter_draws > 0, **kw)
     if rep_full["posterior"]:
         full = dataclasses.replace(full, posterior=rep_full["posterior"])
-    in_rows, _ = qualify(full, size=qual_size, seed=qual_seed, parameter_draws=parameter_draws)
+    tau_full = _fold_tau(full, between_trial, parameter_draws, size, seed)
+    in_rows, _ = qualify(full, size=qual_size, seed=qual_seed, parameter_draws=parameter_draws,
+                         between_trial=between_trial, trial_tau=tau_full and tau_full["tau"])
     out_rows, folds = [], []
     for g in chosen:
         tids = all_groups[g]
@@ -1000,19 +1270,26 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
         fit, rep = calibrate(params, exclude_trials=tids, laplace=parameter_draws > 0, **kw)
         if rep["posterior"]:
             fit = dataclasses.replace(fit, posterior=rep["posterior"])
-        rows, _ = qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=parameter_draws)
+        # between-trial SDs from the fold's own trials only (the left-out trial never informs its interval)
+        tau_g = _fold_tau(fit, between_trial, parameter_draws, size, seed, exclude_trials=tids)
+        rows, _ = qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=parameter_draws,
+                          between_trial=between_trial, trial_tau=tau_g and tau_g["tau"])
         for r in rows:
             r["fold"] = g
         out_rows += rows
         folds.append({"left_out": g, "trials": tids, "objective": rep["objective"], "rows_fitted": len(rep["rows_used"]),
                       "fitted": rep["fitted"], "seconds": time.perf_counter() - t0,
+                      "between_trial": _tau_record(tau_g),
                       "summary": qualification_summary(rows) if rows else None})
         log(f"  fold {g}: {len(rows)} rows predicted out of sample "
-            f"({time.perf_counter() - t0:.0f} s; fit J = {rep['objective']:.1f})")
+            f"({time.perf_counter() - t0:.0f} s; fit J = {rep['objective']:.1f}" +
+            (f"; tau " + ", ".join(f"{e} {v:.2f}" for e, v in tau_g["tau"].items()) if tau_g else "") + ")")
     return {"in_sample": in_rows, "out_of_sample": out_rows, "folds": folds,
-            "in_sample_fit": {"objective": rep_full["objective"], "fitted": rep_full["fitted"]},
+            "in_sample_fit": {"objective": rep_full["objective"], "fitted": rep_full["fitted"],
+                              "between_trial": _tau_record(tau_full)},
             "settings": {"size": size, "seed": seed, "max_evaluations": max_evaluations, "qual_size": qual_size,
                          "qual_seed": qual_seed, "parameter_draws": parameter_draws, "start": "prior",
+                         "between_trial": bool(between_trial and parameter_draws > 0),
                          "parameter_set": params.version}}
 
 
@@ -1054,14 +1331,54 @@ def qualification_summary(rows) -> dict:
             "mae_mmhg": float(np.mean(mm)) if mm else float("nan"),
             "inside_interval": float(np.mean([r["inside"] for r in rows])) if rows else float("nan"),
             "inside_interval_excluding_sd": (float(np.mean([r["inside"] for r in rows if r["unit"] != "SD points"]))
-                                             if any(r["unit"] != "SD points" for r in rows) else float("nan"))}
+                                             if any(r["unit"] != "SD points" for r in rows) else float("nan")),
+            **_width_summary(rows)}
+
+
+def _width_summary(rows) -> dict:
+    """Mean 95 % interval widths (points, percentage points) and, for rows that carry both, the share inside and
+    the widths without the between-trial part of the interval."""
+    def mean(xs):
+        return float(np.mean(xs)) if xs else float("nan")
+
+    out = {"mean_width_points": mean([r["hi"] - r["lo"] for r in rows if r["unit"] == "points"]),
+           "mean_width_percentage_points": mean([r["hi"] - r["lo"] for r in rows if r["unit"] == "percentage points"])}
+    both = [r for r in rows if "inside_no_between_trial" in r]
+    if both:
+        out.update(
+            between_trial=True,
+            inside_interval_no_between_trial=mean([r["inside_no_between_trial"] for r in both]),
+            mean_width_points_no_between_trial=mean([r["hi_no_between_trial"] - r["lo_no_between_trial"]
+                                                     for r in both if r["unit"] == "points"]),
+            mean_width_percentage_points_no_between_trial=mean([r["hi_no_between_trial"] - r["lo_no_between_trial"]
+                                                                for r in both if r["unit"] == "percentage points"]))
+    return out
 
 
 def format_summary(s: dict) -> str:
     return (f"mean absolute error {s['mae_points']:.2f} score points (means/changes), {s['mae_percentage_points']:.1f} "
             f"percentage points (rates), {s['mae_sd_points']:.2f} points (between-patient SDs), {s['mae_mmhg']:.1f} mmHg; "
             f"{100 * s['inside_interval']:.0f}% of observations inside the model's 95% interval "
-            f"({100 * s['inside_interval_excluding_sd']:.0f}% without the SD rows)")
+            f"({100 * s['inside_interval_excluding_sd']:.0f}% without the SD rows; mean width "
+            f"{s.get('mean_width_points', float('nan')):.1f} points, {s.get('mean_width_percentage_points', float('nan')):.1f} pp)"
+            + (f"; without between-trial heterogeneity {100 * s['inside_interval_no_between_trial']:.0f}% inside, "
+               f"width {s['mean_width_points_no_between_trial']:.1f} points, "
+               f"{s['mean_width_percentage_points_no_between_trial']:.1f} pp" if s.get("between_trial") else ""))
+
+
+def interval_description(parameter_draws: int, tau=None) -> str:
+    """One sentence on what the 95 % intervals of a qualification contain."""
+    parts = ["the sampling spread of a trial of the row's size (virtual population)"]
+    if parameter_draws > 0:
+        parts.append(f"parameter uncertainty ({parameter_draws} draws from the Laplace posterior)")
+    if tau:
+        parts.append("between-trial heterogeneity (trial-level random effects shared by all arms of a trial: "
+                     + ", ".join(f"{e} SD {v:.2f} on the {_ALL_FITTED[TRIAL_EFFECTS[e]][0]} of {TRIAL_EFFECTS[e]}"
+                                 for e, v in tau.items()) + "; estimated from the calibration trials)")
+    text = "95% intervals contain " + " + ".join(parts)
+    if not tau:
+        text += "; no between-trial heterogeneity" + ("" if parameter_draws > 0 else ", no parameter uncertainty")
+    return text + "; rates are beta-binomial quantiles within [0, 100]."
 
 
 def _png_base64(fig) -> str:
@@ -1104,7 +1421,7 @@ def _vpc_png(rows, title: str) -> str:
     return img
 
 
-def qualification_html(rows, skipped, summary, params, path, cv=None) -> Path:
+def qualification_html(rows, skipped, summary, params, path, cv=None, interval: str | None = None) -> Path:
     """A self-contained HTML qualification report (plots embedded as PNG)."""
     import html as h
 
@@ -1154,23 +1471,46 @@ def qualification_html(rows, skipped, summary, params, path, cv=None) -> Path:
         st = cv["settings"]
 
         def line(name, x):
+            w = (f"<td>{x.get('mean_width_points', float('nan')):.1f} / "
+                 f"{x.get('mean_width_percentage_points', float('nan')):.1f}</td>")
+            nb = (f"<td>{100 * x['inside_interval_no_between_trial']:.0f}%</td>"
+                  f"<td>{x['mean_width_points_no_between_trial']:.1f} / "
+                  f"{x['mean_width_percentage_points_no_between_trial']:.1f}</td>" if x.get("between_trial")
+                  else "<td></td><td></td>")
             return (f"<tr><td>{name}</td><td>{x['mae_points']:.2f}</td><td>{x['mae_percentage_points']:.1f}</td>"
                     f"<td>{x['mae_sd_points']:.2f}</td><td>{x['mae_mmhg']:.1f}</td><td>{100 * x['inside_interval']:.0f}%</td>"
-                    f"<td>{100 * x['inside_interval_excluding_sd']:.0f}%</td></tr>")
+                    f"<td>{100 * x['inside_interval_excluding_sd']:.0f}%</td>{w}{nb}</tr>")
+        def taus(f):
+            bt = f.get("between_trial")
+            return "".join(f"<td>{bt['tau'][e]:.2f}</td>" if bt else "<td></td>" for e in TRIAL_EFFECTS)
+
+        def no_bt(x):
+            return (f"<td>{100 * x['inside_interval_no_between_trial']:.0f}%</td>" if x and x.get("between_trial")
+                    else "<td></td>")
         folds = "".join(f"<tr><td>{h.escape(f['left_out'])}</td><td>{f['rows_fitted']}</td><td>{f['objective']:.1f}</td>"
                         f"<td>{'' if not f['summary'] else format(f['summary']['mae_points'], '.2f')}</td>"
                         f"<td>{'' if not f['summary'] else format(f['summary']['mae_percentage_points'], '.1f')}</td>"
-                        f"<td>{'' if not f['summary'] else format(100 * f['summary']['inside_interval'], '.0f') + '%'}</td></tr>"
+                        f"<td>{'' if not f['summary'] else format(100 * f['summary']['inside_interval'], '.0f') + '%'}</td>"
+                        f"{no_bt(f['summary'])}{taus(f)}</tr>"
                         for f in cv["folds"])
+        tau_heads = "".join(f"<th>tau {e} ({_ALL_FITTED[p][0]} {p})</th>" for e, p in TRIAL_EFFECTS.items())
+        bt_text = ("" if not st.get("between_trial") else
+                   ", and each draw also carries a draw of the trial-level random effects (non-specific "
+                   "responsiveness and drug effect, shared by all arms of the trial) with the between-trial SDs "
+                   "(tau) estimated from the fold's own trials (DerSimonian-Laird on per-trial shifts): a prediction "
+                   "interval for a new trial. The columns 'without between-trial' are the same draws without the "
+                   "trial effects. Rate intervals are beta-binomial quantiles within [0, 100]")
         cv_html = f"""<h2>Leave-one-trial-out cross-validation</h2>
 <p>Each trial (with the pooled analyses that share its patients) is predicted by a fit that did not see it
 ({h.escape(st.get('method', 'full refit from the data-independent prior centres'))}; {st['size']} virtual patients per
 arm); predictions use {st['qual_size']} patients per arm, and intervals add the fold's parameter uncertainty
-({st['parameter_draws']} draws from its Laplace posterior) to the trial's sampling spread.</p>
+({st['parameter_draws']} draws from its Laplace posterior) to the trial's sampling spread{bt_text}.</p>
 <table><tr><th></th><th>MAE means (points)</th><th>MAE rates (pp)</th><th>MAE SDs (points)</th><th>MAE BP (mmHg)</th>
-<th>inside 95%</th><th>inside 95% (no SD rows)</th></tr>{line("in sample", si)}{line("out of sample", so)}</table>
+<th>inside 95%</th><th>inside 95% (no SD rows)</th><th>mean width (points / pp)</th>
+<th>inside 95% without between-trial</th><th>width without between-trial (points / pp)</th></tr>
+{line("in sample", si)}{line("out of sample", so)}</table>
 <h3>Folds</h3><table><tr><th>left out</th><th>rows fitted</th><th>fit J</th><th>MAE points</th><th>MAE pp</th>
-<th>inside</th></tr>{folds}</table>
+<th>inside</th><th>inside without between-trial</th>{tau_heads}</tr>{folds}</table>
 <h3>Visual predictive checks (out of sample)</h3>
 <img alt="out-of-sample VPC" src="data:image/png;base64,{_vpc_png(cv['out_of_sample'], 'out of sample')}" style="width:100%">"""
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>ketasim qualification</title>
@@ -1184,6 +1524,7 @@ td,th{{border:1px solid #ccc;padding:2px 6px}} tr.out td{{background:#fde2e2}} .
 percentage points (rates), {summary['mae_sd_points']:.2f} points (between-patient SDs), {summary['mae_mmhg']:.1f} mmHg
 (blood pressure); <b>{100 * summary['inside_interval']:.0f}%</b> of observations inside the model's 95% interval for a
 trial of that size.</p>
+{'' if not interval else f'<p>{h.escape(interval)}</p>'}
 <img alt="predicted vs observed" src="data:image/png;base64,{img}" style="width:100%">
 <h3>Visual predictive checks (in sample)</h3>
 <img alt="in-sample VPC" src="data:image/png;base64,{_vpc_png(rows, 'in sample')}" style="width:100%">

@@ -495,6 +495,10 @@ def qualify(
     cv_evaluations: int = typer.Option(150, help="Objective evaluations per fold with --cv-method refit."),
     cv_size: int = typer.Option(200, help="Virtual patients per arm in cross-validation fits."),
     uncertainty: int = typer.Option(0, help="Draws from the parameter posterior added to each interval (0: none)."),
+    between_trial: bool = typer.Option(True, "--between-trial/--no-between-trial",
+                                       help="Draws also carry between-trial heterogeneity (trial-level random effects "
+                                            "on non-specific and drug response, SDs estimated from the calibration "
+                                            "trials; with --uncertainty or --cross-validate)."),
 ):
     """Predicted vs observed for every row of the calibration file (in sample, and out of sample with --cross-validate)."""
     from .app import qualify_cli
@@ -502,7 +506,7 @@ def qualify(
     _check_options(size, seed)
     qualify_cli(html=html, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
                 cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
-                cv_method=cv_method)
+                cv_method=cv_method, between_trial=between_trial)
 
 
 @app.command()
