@@ -123,6 +123,11 @@ def test_cross_validation_predicts_a_left_out_trial_from_a_fit_that_did_not_see_
     assert cv["out_of_sample"] and all(r["trial"] == "berman2000" and r["fold"] == "berman2000" for r in cv["out_of_sample"])
     assert len(cv["in_sample"]) > len(cv["out_of_sample"])
     assert cv["folds"][0]["rows_fitted"] < len(cal.build_targets()[0])
+    # issue 7 (h7i): the fold's between-trial SDs come from the fold's own trials only, and are stored
+    bt, bt_all = cv["folds"][0]["between_trial"], cv["in_sample_fit"]["between_trial"]
+    assert set(bt["tau"]) == set(cal.TRIAL_EFFECTS) and all(v >= 0 for v in bt["tau"].values())
+    assert "berman2000" not in [t["group"] for t in bt["trials"]] and "berman2000" in [t["group"] for t in bt_all["trials"]]
+    assert cv["settings"]["between_trial"] and all("inside_no_between_trial" in r for r in cv["out_of_sample"])
 
 
 def _fold_vs_refit(**cv_options):

@@ -922,7 +922,9 @@ def dersimonian_laird_tau(shifts, ses) -> float:
     ok = np.isfinite(y) & np.isfinite(s) & (s > 0)
     if ok.sum() < 2:
         return 0.0
-    return float(math.sqrt(max(float(combine_effects(y[ok], s[ok] ** 2, method_re="dl").tau2), 0.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):    # statsmodels' random-effects weights at tau^2 < 0
+        tau2 = float(combine_effects(y[ok], s[ok] ** 2, method_re="dl").tau2)
+    return float(math.sqrt(max(tau2, 0.0)))
 
 
 def between_trial_tau(params: ParameterSet, *, size: int = 200, seed: int = 20261121, exclude_trials=(),

@@ -164,8 +164,15 @@ class TrialResult:
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else "all sessions"
                 lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
                              f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}")
-        lines.append("\n" + NOTICE)
+        lines.append("\n" + CI_SCOPE)
+        lines.append(NOTICE)
         return "\n".join(lines)
+
+
+#: What a virtual trial's confidence intervals contain (issue 7): they are this virtual trial's sampling error only
+CI_SCOPE = ("95% CIs: sampling error of this virtual trial only (parameter uncertainty and between-trial "
+            "heterogeneity NOT included; a real trial of this design varies more: `ketasim qualify --uncertainty N` "
+            "shows prediction intervals that include both).")
 
 
 def _fmt_t(h) -> str:

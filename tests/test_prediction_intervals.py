@@ -1,0 +1,79 @@
+"""Prediction intervals for a NEW trial (issue 7): between-trial heterogeneity and bounded rate intervals."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ketasim import calibration as cal
+from ketasim import load_parameters
+
+
+def test_dersimonian_laird_recovers_a_known_between_trial_sd():
+    rng = np.random.default_rng(7)
+    k = 400
+    se = rng.uniform(0.1, 0.4, k)
+    shifts = rng.normal(0.0, 0.5, k) + rng.normal(0.0, se)          # true tau 0.5 plus each trial's own error
+    assert cal.dersimonian_laird_tau(shifts, se) == pytest.approx(0.5, abs=0.06)
+    # shifts that are pure noise (spread explained by their standard errors): tau ~ 0, never negative
+    noise = [cal.dersimonian_laird_tau(np.random.default_rng(s).normal(0.0, se), se) for s in range(5)]
+    assert all(0.0 <= t < 0.06 for t in noise)
+    assert cal.dersimonian_laird_tau(np.full(10, 0.3), np.full(10, 0.2)) == 0.0
+    # trials that do not inform the effect (infinite SE) do not count; fewer than two informative trials: 0
+    assert cal.dersimonian_laird_tau([1.0, -1.0, 5.0], [0.1, np.inf, np.inf]) == 0.0
+
+
+def test_trial_shift_recovers_a_planted_trial_effect():
+    """A trial whose rows were produced by the model with its non-specific responsiveness shifted by +0.5 (log
+    scale) is fitted by that shift, with no drug shift, and a small standard error."""
+    p = load_parameters()
+    targets = [t for t in cal.build_targets()[0] if t.trial == "daly2018_synapse"]
+    planted = cal.predictions(cal.with_trial_effect(p, {"nonspecific": 0.5}), targets, 60, 4)
+    synthetic = [dataclasses.replace(t, observed=float(v)) for t, v in zip(targets, planted)]
+    s = cal.trial_shift(p, synthetic, 60, 4)
+    assert s["shift"]["nonspecific"] == pytest.approx(0.5, abs=0.03)
+    assert abs(s["shift"]["drug"]) < 0.1
+    assert s["se"]["nonspecific"] < 0.2
+    assert s["objective"][1] < 0.01 * s["objective"][0]
+
+
+def test_rate_intervals_stay_within_0_and_100():
+    for pred in (0.0, 0.3, 5.0, 50.0, 97.0, 100.0):
+        for var in (0.0, 10.0, 400.0, 1e5):
+            lo, hi, c_lo, c_hi = cal.rate_interval(pred, 19, var)
+            assert 0.0 <= lo <= pred <= hi <= 100.0 and 0 <= c_lo <= c_hi <= 19
+    # a larger spread of the true rate gives a wider interval
+    assert np.diff(cal.rate_interval(30.0, 50, 400.0)[:2]) > np.diff(cal.rate_interval(30.0, 50, 0.0)[:2])
+    rows, _ = cal.qualify(trials=["lii2023_masked"], size=100, seed=3, trial_tau={"nonspecific": 1.5, "drug": 1.5})
+    rates = [r for r in rows if r["unit"] == "percentage points"]
+    assert rates and all(0.0 <= r["lo"] <= r["predicted"] <= r["hi"] <= 100.0 for r in rates)
+
+
+def test_between_trial_heterogeneity_widens_arms_but_not_a_between_arm_difference():
+    """The non-specific trial effect is shared by every arm of a trial: it widens each arm's interval but hardly
+    the drug-placebo difference (only through the product form of the relief terms); a drug trial effect widens
+    the difference."""
+    def widths(tau):
+        rows, _ = cal.qualify(trials=["daly2018_synapse"], size=100, seed=3, trial_tau=tau)
+        assert all(r["between_trial"] for r in rows)
+        return [(r["kind"], r["hi"] - r["lo"], r["hi_no_between_trial"] - r["lo_no_between_trial"]) for r in rows]
+
+    nonspecific = widths({"nonspecific": 0.8, "drug": 0.0})
+    for _kind, w_on, w_off in nonspecific:
+        assert w_on >= w_off - 1e-9                                   # heterogeneity never narrows an interval
+    arm = [w_on / w_off for kind, w_on, w_off in nonspecific if kind == "mean_change"]
+    diff = [w_on / w_off for kind, w_on, w_off in nonspecific if kind == "diff_change"]
+    assert diff and np.mean(arm) > 1.3 and max(diff) < 1.15
+    drug = widths({"nonspecific": 0.0, "drug": 2.0})
+    diff_drug = [w_on / w_off for kind, w_on, w_off in drug if kind == "diff_change"]
+    assert np.mean(diff_drug) > np.mean(diff)
+
+
+def test_without_heterogeneity_rows_carry_no_between_trial_interval():
+    rows, _ = cal.qualify(trials=["berman2000"], size=60, seed=3, trial_tau={"nonspecific": 0.5, "drug": 0.5},
+                          between_trial=False)
+    assert rows and not any(r["between_trial"] or "lo_no_between_trial" in r for r in rows)
+    s = cal.qualification_summary(rows)
+    assert "inside_interval_no_between_trial" not in s and s["mean_width_points"] > 0
