@@ -997,14 +997,17 @@ def _trial_effect_draws(groups, tau, k: int, seed) -> dict:
 def rate_interval(pred_pct: float, n: int, var_pct2: float = 0.0, level: float = 0.95):
     """Predictive interval (percent, within [0, 100]) of a rate observed in a trial of ``n`` patients whose true
     rate has mean ``pred_pct`` and variance ``var_pct2`` (percent^2: parameter and between-trial spread of the
-    draws): the true rate is beta with those moments (variance capped below the Bernoulli variance), the count
-    beta-binomial (binomial when the variance is 0); interval = its quantiles, widened if needed to contain the
-    prediction. Returns (lo, hi, count_lo, count_hi)."""
+    draws): the true rate is beta with those moments, the count beta-binomial (binomial when the variance is 0);
+    interval = its quantiles, widened if needed to contain the prediction. Returns (lo, hi, count_lo, count_hi).
+
+    The beta keeps both shape parameters >= 1 (variance capped at p^2 (1-p)/(1+p) and p (1-p)^2/(2-p)): below 1
+    its density has a spike at 0 % or 100 % and, for a small rate with a large variance, its 97.5 % quantile fell
+    below its mean (a row predicted exactly was 'outside' its interval)."""
     from scipy.stats import betabinom, binom
 
     n = max(int(n), 1)
     p0 = min(max(pred_pct / 100.0, 1e-6), 1.0 - 1e-6)
-    v = min(max(var_pct2, 0.0) / 1e4, 0.95 * p0 * (1.0 - p0))
+    v = min(max(var_pct2, 0.0) / 1e4, p0 * p0 * (1.0 - p0) / (1.0 + p0), p0 * (1.0 - p0) ** 2 / (2.0 - p0))
     a = (1.0 - level) / 2.0
     if v > 0:
         m = p0 * (1.0 - p0) / v - 1.0
