@@ -1487,7 +1487,8 @@ def qualification_html(rows, skipped, summary, params, path, cv=None, interval: 
                     f"<td>{100 * x['inside_interval_excluding_sd']:.0f}%</td>{w}{nb}</tr>")
         def taus(f):
             bt = f.get("between_trial")
-            return "".join(f"<td>{bt['tau'][e]:.2f}</td>" if bt else "<td></td>" for e in TRIAL_EFFECTS)
+            return "".join(f"<td>{bt['tau'][e]:.2f}</td>" if bt else "<td></td>" for e in TRIAL_EFFECTS) + (
+                f"<td>{bt.get('implied_placebo_response_logit_sd', float('nan')):.2f}</td>" if bt else "<td></td>")
 
         def no_bt(x):
             return (f"<td>{100 * x['inside_interval_no_between_trial']:.0f}%</td>" if x and x.get("between_trial")
@@ -1498,7 +1499,9 @@ def qualification_html(rows, skipped, summary, params, path, cv=None, interval: 
                         f"<td>{'' if not f['summary'] else format(100 * f['summary']['inside_interval'], '.0f') + '%'}</td>"
                         f"{no_bt(f['summary'])}{taus(f)}</tr>"
                         for f in cv["folds"])
-        tau_heads = "".join(f"<th>tau {e} ({_ALL_FITTED[p][0]} {p})</th>" for e, p in TRIAL_EFFECTS.items())
+        tau_heads = "".join(f"<th>tau {e} ({_ALL_FITTED[p][0]} {p})</th>" for e, p in TRIAL_EFFECTS.items()) + (
+            f"<th>implied between-trial SD of the logit placebo response (literature ~"
+            f"{LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU:.2f}: Walsh 2002, PMID 11966386)</th>")
         bt_text = ("" if not st.get("between_trial") else
                    ", and each draw also carries a draw of the trial-level random effects (non-specific "
                    "responsiveness and drug effect, shared by all arms of the trial) with the between-trial SDs "
