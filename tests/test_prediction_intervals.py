@@ -44,6 +44,9 @@ def test_rate_intervals_stay_within_0_and_100():
         for var in (0.0, 10.0, 400.0, 1e5):
             lo, hi, c_lo, c_hi = cal.rate_interval(pred, 19, var)
             assert 0.0 <= lo <= pred <= hi <= 100.0 and 0 <= c_lo <= c_hi <= 19
+    # a spread that is rounding noise (a background rate no draw changes) gives the binomial interval
+    assert cal.rate_interval(7.98, 222, 1e-25) == cal.rate_interval(7.98, 222, 0.0)
+    assert cal.rate_interval(7.98, 222, 0.0)[:2] == pytest.approx((4.5045, 11.7117), abs=1e-3)
     # a larger spread of the true rate gives a wider interval
     assert np.diff(cal.rate_interval(30.0, 50, 400.0)[:2]) > np.diff(cal.rate_interval(30.0, 50, 0.0)[:2])
     rows, _ = cal.qualify(trials=["lii2023_masked"], size=100, seed=3, trial_tau={"nonspecific": 1.5, "drug": 1.5})

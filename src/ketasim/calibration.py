@@ -1009,11 +1009,10 @@ def rate_interval(pred_pct: float, n: int, var_pct2: float = 0.0, level: float =
     p0 = min(max(pred_pct / 100.0, 1e-6), 1.0 - 1e-6)
     v = min(max(var_pct2, 0.0) / 1e4, p0 * p0 * (1.0 - p0) / (1.0 + p0), p0 * (1.0 - p0) ** 2 / (2.0 - p0))
     a = (1.0 - level) / 2.0
-    if v > 0:
-        m = p0 * (1.0 - p0) / v - 1.0
-        dist = betabinom(n, p0 * m, (1.0 - p0) * m)
-    else:
-        dist = binom(n, p0)
+    m = p0 * (1.0 - p0) / v - 1.0 if v > 0 else math.inf
+    # a spread of the true rate below ~0.01 pp (e.g. a background rate that no parameter draw changes: its variance
+    # is rounding noise) is no spread: betabinom's quantiles fail for shape parameters ~1e25
+    dist = betabinom(n, p0 * m, (1.0 - p0) * m) if m < 1e6 else binom(n, p0)
     c_lo, c_hi = int(dist.ppf(a)), int(dist.ppf(1.0 - a))
     lo, hi = min(100.0 * c_lo / n, pred_pct), max(100.0 * c_hi / n, pred_pct)
     return max(lo, 0.0), min(hi, 100.0), c_lo, c_hi
