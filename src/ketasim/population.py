@@ -29,6 +29,9 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice", "st-johns-wort")
 GENOTYPES = ("val/val", "val/met", "met/met")
+#: Care settings (issue 7): in-patient and perioperative care add a non-specific component that starts at admission
+#: or surgery and fades over weeks (the model's ``care`` state); outpatient care adds none.
+CARE_SETTINGS = ("outpatient", "inpatient", "perioperative")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +54,7 @@ class PopulationSpec:
     genotype: str | None = None          # fix everyone's BDNF genotype, else sampled
     crp_mg_l: float | None = None        # fix everyone's CRP, else sampled
     expectancy: float = 1.0              # context multiplier of placebo response (1 = ordinary clinic)
+    care_setting: str = "outpatient"     # outpatient | inpatient | perioperative (non-specific care component)
     perception: float = 1.0              # 0 when drug effects cannot be perceived (e.g. given under anesthesia)
     general_anesthesia: bool = False     # sessions given under general anesthesia (e.g. during surgery)
     p_active: float = 1.0                # probability a participant believes to receive active drug (1 = open label;
@@ -84,6 +88,9 @@ class PopulationSpec:
             raise InputError(f"{f}.crp_mg_l: must lie in 0-300 mg/L")
         if not (0 <= self.expectancy <= 5):
             raise InputError(f"{f}.expectancy: must lie in [0, 5]")
+        if self.care_setting not in CARE_SETTINGS:
+            raise InputError(f"{f}.care_setting: unknown care setting {self.care_setting!r}; use one of "
+                             f"{', '.join(CARE_SETTINGS)}")
         if not (0 <= self.perception <= 1):
             raise InputError(f"{f}.perception: must lie in [0, 1]")
         if not (0 <= self.p_active <= 1):

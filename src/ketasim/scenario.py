@@ -47,6 +47,7 @@ class _Population(_Strict):
     genotype: str | None = None
     crp_mg_l: float | None = None
     expectancy: float = 1.0
+    care_setting: str = "outpatient"
     perception: float = 1.0
     general_anesthesia: bool = False
     p_active: float | None = None
@@ -285,6 +286,7 @@ def scenario_from_dict(data: dict) -> Scenario:
                           age_years=Distribution(pop.age_years.mean, pop.age_years.sd),
                           female_fraction=pop.female_fraction, comedications=tuple(pop.comedications),
                           genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
+                          care_setting=pop.care_setting,
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia,
                           p_active=float(p_active))
     for a in arms:

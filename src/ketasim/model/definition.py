@@ -96,9 +96,10 @@ FUNCTIONS = (
              "low-sensitivity patients respond only once repeated sessions have built up plasticity (late responders)."),
     Function("placebo_relief", ("expectancy", "gain"), "1 - exp(-gain * max(expectancy, 0))",
              "Link 10: non-specific relief from expectancy (no ceiling below full relief)."),
-    Function("symptom_target", ("r_drug", "r_placebo", "r_antidepressant", "r_natural"),
-             "(1 - r_drug) * (1 - r_placebo) * (1 - r_antidepressant) * (1 - r_natural)",
-             "Link 10: D* = product of (1 - relief) over drug, expectancy, background therapy, natural course."),
+    Function("symptom_target", ("r_drug", "r_placebo", "r_care", "r_antidepressant", "r_natural"),
+             "(1 - r_drug) * (1 - r_placebo) * (1 - r_care) * (1 - r_antidepressant) * (1 - r_natural)",
+             "Link 10: D* = product of (1 - relief) over drug, expectancy, care setting, background therapy, natural "
+             "course."),
     Function("emax_model", ("c", "emax", "ec50", "hill"),
              "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
              " piecewise(0, hill >= 3 and c < 1e-05 * ec50, emax * c ** hill / (c ** hill + ec50 ** hill))))",
@@ -176,6 +177,9 @@ CONSTANTS = (
     Constant("session_expectancy", "dimensionless",   # care context x what the design lets participants expect
              lambda c: c.expectancy * (1.0 + c.params.free_value("design_expectancy_gain") * (c.p_active - 0.5) / 0.5),
              "population.expectancy x (1 + free: design_expectancy_gain x (population.p_active - 0.5)/0.5)"),
+    # in-patient / perioperative care in expectancy units (issue 7): what admission or surgery adds to the
+    # non-specific context, relieved through the patient's own non-specific responsiveness (placebo_gain)
+    Constant("care_expectancy", "dimensionless", _f("care_expectancy"), "free: care_expectancy"),
     Constant("monitor_cadss", "dimensionless", _p("monitoring.cadss_max"), "monitoring.cadss_max"),
     Constant("monitor_sedation", "dimensionless", _p("monitoring.sedation_max"), "monitoring.sedation_max"),
     Constant("monitor_sbp", "mmHg", _p("monitoring.sbp_rise_max", "mmHg"), "monitoring.sbp_rise_max"),
@@ -210,6 +214,7 @@ RATES = (
              "ln2 / pd.spine.consolidated_t_half"),
     Constant("k_tolerance", "1/h", _t_half(_f("tolerance_t_half", "h")), "ln2 / free: tolerance_t_half"),
     Constant("k_expectancy", "1/h", _t_half(_f("expectancy_t_half", "h")), "ln2 / free: expectancy_t_half"),
+    Constant("k_care", "1/h", _t_half(_f("care_t_half", "h")), "ln2 / free: care_t_half"),
     Constant("k_antidepressant", "1/h", _t_half(_f("antidepressant_t_half", "h")),
              "ln2 / free: antidepressant_t_half"),
     Constant("k_emetic", "1/h", _t_half(_p("pd.nausea.t_half", "h")), "ln2 / pd.nausea.t_half"),
@@ -279,7 +284,19 @@ def _placebo_gain(c):
     member = _latent_class(c, eta, p.free_value("nonspecific_fraction"))
     ratio = 1.0 + (p.free_value("nonspecific_ratio") - 1.0) * member
     return p.free_value("placebo_gain") * np.exp(p.free_value("omega_placebo") * eta) * ratio \
-        * _age_factor(c, "placebo")
+        * _age_factor(c, "placebo") * _trd_placebo_factor(c)
+
+
+def _trd_placebo_factor(c):
+    """Treatment resistance lowers non-specific responsiveness (placebo arms of TRD trials improve less than those
+    of non-TRD trials: pd.placebo.trd_ratio); 1 for a population that is not treatment resistant."""
+    return c.params.get("pd.placebo.trd_ratio") if c.spec.treatment_resistant else 1.0
+
+
+def _care_intensity(c):
+    """Care at trial entry (t = 0), relative to an in-patient admission: pd.care.intensity.<population.care_setting>
+    (outpatient 0, inpatient 1, perioperative 1)."""
+    return c.params.get(f"pd.care.intensity.{c.spec.care_setting}") * np.ones(c.patients.n)
 
 
 def _lognormal(omega, eta):
@@ -310,7 +327,9 @@ PATIENT = (
                      "free: omega_response (eta_response) x age (pd.age.drug_decline_per_decade)"),
     PatientParameter("placebo_gain", "dimensionless", _placebo_gain,
                      "free: placebo_gain, omega_placebo, nonspecific_fraction, nonspecific_ratio (eta_placebo) x age "
-                     "(pd.age.placebo_decline_per_decade)"),
+                     "(pd.age.placebo_decline_per_decade) x treatment resistance (pd.placebo.trd_ratio)"),
+    PatientParameter("care_intensity", "dimensionless", _care_intensity,
+                     "pd.care.intensity.<population.care_setting>"),
     PatientParameter("antidepressant_emax", "dimensionless",
                      lambda c: c.params.free_value("antidepressant_emax") * _age_factor(c, "drug"),
                      "free: antidepressant_emax x age (pd.age.drug_decline_per_decade)"),
@@ -352,6 +371,9 @@ ALGEBRAICS = (
     Algebraic("r_drug", "min(drug_relief(mtorc1, synaptic_proteins, synapses / spine_set_point + consolidated_spines,"
                         " w_mtorc1, w_protein, w_spine, emax_drug, drug_sensitivity), 0.98)", "fraction"),
     Algebraic("r_placebo", "placebo_relief(expectancy, placebo_gain)", "fraction"),
+    Algebraic("r_care", "placebo_relief(care_expectancy * care, placebo_gain)", "fraction",
+              "non-specific relief from in-patient or perioperative care: the patient's own non-specific "
+              "responsiveness applied to the care state (not renewed by sessions)"),
     Algebraic("r_natural", "natural_course_max * natural_course", "fraction",
               "spontaneous improvement from trial entry (natural course, regression to the mean)"),
     Algebraic("r_antidepressant", "antidepressant_emax * antidepressant_onset", "fraction"),
@@ -385,11 +407,15 @@ STATES = (
     State("tolerance", "0", "k_tolerance", "dimensionless", drive="dissociation_drive", gain="tolerance_gain"),
     State("expectancy", "0", "k_expectancy", "arbitrary units (0 = none)", drive="perceived",
           gain="perception_gain * session_expectancy"),
+    # in-patient / perioperative care (issue 7): starts with admission or surgery at trial entry, needs no session
+    # to persist, fades over weeks with its own half-life (free: care_t_half); 0 throughout for outpatients
+    State("care", "care_intensity", "k_care", "relative to an in-patient admission (1)", target="0",
+          doc="non-specific care component of in-patient or perioperative treatment"),
     State("antidepressant_onset", "0", "k_antidepressant", "fraction of full onset", target="ad_on"),
     State("emetic_drive", "0", "k_emetic", "uM", target="ce_parent"),
     State("natural_course", "0", "k_natural", "fraction of the full spontaneous improvement", target="1"),
     State("severity", "1", "k_severity", "fraction of baseline score",
-          target="symptom_target(r_drug, r_placebo, r_antidepressant, r_natural)"),
+          target="symptom_target(r_drug, r_placebo, r_care, r_antidepressant, r_natural)"),
 )
 
 EVENTS = (

@@ -1,0 +1,66 @@
+"""Compare cross-validation runs per trial (out of sample), side by side.
+
+    .venv/bin/python benchmarks/cv_per_trial.py BASELINE.json NEW.json [MORE.json ...]
+
+Each file is written by ``ketasim qualify --cross-validate --cv-json FILE`` (e.g. ``--cv-method refit``). Prints the
+overall in-sample and out-of-sample summaries and, per trial, the out-of-sample mean absolute error in score points
+(means/changes/differences, not the SD rows), percentage points (rates) and the share of observations inside the 95 %
+interval; then the fitted non-specific-response parameters of each fold. Reads the files only (no simulation).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import sys
+
+FOLD_KEYS = ("placebo_gain", "expectancy_t_half", "design_expectancy_gain", "expectancy_feedback",
+             "care_expectancy", "care_t_half")
+
+
+def per_trial(rows):
+    by = collections.defaultdict(list)
+    for r in rows:
+        by[r["trial"]].append(r)
+    out = {}
+    for trial, rs in by.items():
+        pts = [abs(r["error"]) for r in rs if r["unit"] == "points"]
+        pp = [abs(r["error"]) for r in rs if r["unit"] == "percentage points"]
+        out[trial] = (sum(pts) / len(pts) if pts else None, sum(pp) / len(pp) if pp else None,
+                      sum(r["inside"] for r in rs) / len(rs), len(rs))
+    return out
+
+
+def fmt(x, spec):
+    return format(x, spec) if x is not None else "-".rjust(len(format(0.0, spec)))
+
+
+def main(paths):
+    runs = [json.load(open(p)) for p in paths]
+    for p, d in zip(paths, runs):
+        s_in, s_out = d["summary_in_sample"], d["summary_out_of_sample"]
+        print(f"{p}: in sample {s_in['mae_points']:.2f} pts / {s_in['mae_percentage_points']:.1f} pp / "
+              f"{100 * s_in['inside_interval']:.0f} % inside; out of sample {s_out['mae_points']:.2f} pts / "
+              f"{s_out['mae_percentage_points']:.1f} pp / SD {s_out['mae_sd_points']:.2f} / "
+              f"{100 * s_out['inside_interval']:.0f} % inside")
+    tables = [per_trial(d["out_of_sample"]) for d in runs]
+    trials = sorted(set().union(*tables))
+    print(f"\n{'trial (out of sample: pts / pp / inside)':40s}" + "".join(f"{'run ' + str(i):>24s}" for i in range(len(runs))))
+    for t in trials:
+        cells = []
+        for tab in tables:
+            pts, pp, ins, _ = tab.get(t, (None, None, None, 0))
+            cells.append(f"{fmt(pts, '5.2f')} / {fmt(pp, '5.1f')} / {fmt(None if ins is None else 100 * ins, '3.0f')}%")
+        print(f"{t:40s}" + "".join(f"{c:>24s}" for c in cells))
+    for p, d in zip(paths, runs):
+        print(f"\nfold parameters of {p}:")
+        for f in d["folds"]:
+            fit = f["fitted"]
+            print(f"  {f['left_out']:16s} J {f['objective']:6.1f}  " + "  ".join(
+                f"{k} {fit[k]:.3g}" for k in FOLD_KEYS if k in fit))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
