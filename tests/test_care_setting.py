@@ -1,7 +1,7 @@
 """Care setting and treatment resistance as moderators of the non-specific response (issue 7).
 
 Directions from the literature: placebo + in-patient standard-of-care arms improve a lot within a day and stay
-improved (ASPIRE I/II: ~31 % of baseline MADRS by 24 h, held through day 25), more than outpatient placebo arms;
+improved (standard-of-care arms of in-patient suicidal-ideation trials), more than outpatient placebo arms;
 surgery with perioperative care counts as an admission (Lii 2023's saline arm, a calibration trial, is not used
 here); placebo arms of treatment-resistant trials improve less than those of non-TRD trials (Jones 2021: placebo
 response 23.5 % in TRD vs 35-40 % in MDD trials). The care component is non-specific: it must not create a

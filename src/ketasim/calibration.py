@@ -138,12 +138,12 @@ FITTED = {
     # at 0.6 eight saline sessions gave 2.02x one session's relief. Prior centre 0.35 (was 0.5, now the bound)
     "expectancy_feedback": ("logit", 0.02, 0.5, 0.35),
     "expectancy_t_half": ("log", 24.0, 720.0, 72.0),            # h: days to a month
-    # in-patient / perioperative care (issue 7), in expectancy units: hand-set centre 1 (admission adds as much
-    # non-specific context as one blinded session: the earlier assumption population.expectancy 2; ASPIRE I/II,
-    # not calibration trials, improve ~31 % by 24 h on placebo + in-patient standard of care); narrower in PRIOR_SD
+    # in-patient / perioperative care (issue 7), in expectancy units: hand-set centre 1 (assumption: admission adds as
+    # much non-specific context as one blinded session, i.e. the earlier assumption population.expectancy 2; no
+    # outcome of any trial outside the calibration set was used); width in PRIOR_SD
     "care_expectancy": ("log", 0.05, 20.0, 1.0),
-    # h: fading of the care component; centre 14 d (ASPIRE I/II: hospitalisation >= 5 days, placebo + standard-of-
-    # care improvement held through day 25; Fu 2020 doi:10.4088/JCP.19m13191, Ionescu 2021 IJNP 24:22-31)
+    # h: fading of the care component; hand-set centre 14 d (assumption: of the order of an in-patient stay and the
+    # weeks of close follow-up after it; wide prior, log SD 1: 5-38 days within 1 SD)
     "care_t_half": ("log", 48.0, 2160.0, 336.0),
     "perception_gain": ("log", 0.01, 10.0, 1.0),
     "antidepressant_emax": ("logit", 0.05, 0.6, 0.25),
