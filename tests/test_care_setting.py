@@ -125,3 +125,18 @@ def test_calibration_scenarios_state_their_care_setting_and_resistance():
         assert sc.population.treatment_resistant is trd, name
         if name not in ("lii2023", "canuso2018"):
             assert sc.population.care_setting == "outpatient", name
+
+
+def test_one_stated_patient_can_be_in_hospital_care():
+    """The `patient:` section and the Python Patient take the same care_setting as a population (one line on error)."""
+    from ketasim import Patient
+    from ketasim.errors import InputError
+    from ketasim.scenario import scenario_from_dict
+
+    assert Patient(care_setting="inpatient").population_spec().care_setting == "inpatient"
+    assert Patient().population_spec().care_setting == "outpatient"
+    with pytest.raises(InputError, match="patient.care_setting"):
+        Patient(care_setting="hospital")
+    sc = scenario_from_dict({"name": "p", "patient": {"age_years": 40, "care_setting": "perioperative"},
+                             "arms": {"saline": [{"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}]}})
+    assert sc.population.care_setting == "perioperative"

@@ -39,6 +39,7 @@ class Patient:
     crp_mg_l: float | None = None
     genotype: str = "val/val"
     comedications: tuple[str, ...] = ()
+    care_setting: str = "outpatient"     # outpatient | inpatient | perioperative (non-specific care component)
 
     def __post_init__(self):
         if self.sex not in SEXES:
@@ -58,6 +59,8 @@ class Patient:
             "female_fraction": 1.0 if self.sex == "female" else 0.0,
             "genotype": self.genotype, "comedications": list(self.comedications),
         }
+        if self.care_setting != "outpatient":
+            pop["care_setting"] = self.care_setting
         if self.scale is not None:
             pop["scale"] = self.scale
         if self.baseline is not None:
@@ -93,7 +96,8 @@ class Patient:
                                   age_years=Distribution(float(self.age_years), 0.0),
                                   female_fraction=1.0 if self.sex == "female" else 0.0,
                                   comedications=tuple(self.comedications), genotype=self.genotype,
-                                  crp_mg_l=None if self.crp_mg_l is None else float(self.crp_mg_l))
+                                  crp_mg_l=None if self.crp_mg_l is None else float(self.crp_mg_l),
+                                  care_setting=self.care_setting)
         except InputError as e:    # same checks as a population; name the patient's field
             raise InputError(str(e).replace("population.", "patient.", 1)) from None
 

@@ -219,6 +219,7 @@ class _Patient(_Strict):
     crp_mg_l: float | None = None
     genotype: str = "val/val"
     comedications: list[str] = []
+    care_setting: str = "outpatient"
 
 
 def _patient_scenario(data: dict) -> Scenario:
