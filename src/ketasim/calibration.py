@@ -961,6 +961,58 @@ def between_trial_tau(params: ParameterSet, *, size: int = 200, seed: int = 2026
                       "then DerSimonian-Laird over the trials that inform it"}
 
 
+#: size and seed of the stored tau estimate (``ketasim between-trial``; ~10 s on one core)
+BETWEEN_TRIAL_SIZE = 200
+BETWEEN_TRIAL_SEED = 20261121
+
+
+def between_trial_record(params: ParameterSet, *, size: int = BETWEEN_TRIAL_SIZE, seed: int = BETWEEN_TRIAL_SEED,
+                         log=lambda *_: None) -> dict:
+    """The ``between_trial`` block stored in a parameter JSON: taus of :func:`between_trial_tau` under ``params``,
+    with the calibration run they were estimated for (a set refitted later gets them re-estimated)."""
+    info = between_trial_tau(params, size=size, seed=seed, log=log)
+    return {"tau": {e: float(v) for e, v in info["tau"].items()}, "parameters": dict(TRIAL_EFFECTS),
+            "method": info["method"], "size": int(size), "seed": int(seed),
+            "calibration_run": params.calibration_run,
+            "trials": [{"group": t["group"], "shift": t["shift"], "se": t["se"], "used": t["used"]}
+                       for t in info["trials"]],
+            "implied_placebo_response_logit_sd": info["implied_placebo_response_logit_sd"]}
+
+
+def store_between_trial(path=None, *, size: int = BETWEEN_TRIAL_SIZE, seed: int = BETWEEN_TRIAL_SEED,
+                        log=lambda *_: None) -> tuple[Path, dict]:
+    """Estimate the taus under the parameter set at ``path`` (default: the package's set) and write them into that
+    file as its ``between_trial`` block (every other key unchanged; atomic write). Returns (path, block)."""
+    from .errors import InputError
+    from .io import atomic_write_text
+
+    path = Path(str(path or default_free_parameters_path()))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        params = load_parameters(str(path))
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"--parameters: cannot read a parameter set from {path}: {e}") from None
+    block = between_trial_record(params, size=size, seed=seed, log=log)
+    from .display import json_safe
+
+    data["between_trial"] = json_safe(block)        # an SE of inf (a trial that does not inform an effect): null
+    atomic_write_text(path, json.dumps(data, indent=2))
+    load_parameters.cache_clear()
+    return path, block
+
+
+def trial_tau(params: ParameterSet, log=lambda *_: None) -> tuple[dict, str]:
+    """The between-trial SDs for a new trial's prediction interval: the set's stored block when it was estimated
+    for this calibration run, else estimated now (said through ``log``). Returns ({effect: tau}, source)."""
+    bt = params.between_trial
+    if bt and bt.get("calibration_run") == params.calibration_run and set(bt.get("tau", {})) == set(TRIAL_EFFECTS):
+        return {e: float(bt["tau"][e]) for e in TRIAL_EFFECTS}, "stored with the parameter set"
+    log("ketasim: the parameter set stores no between-trial SDs for this calibration run; estimating them now "
+        "(~10 s; store them once with `ketasim between-trial`)")
+    info = between_trial_tau(params, size=BETWEEN_TRIAL_SIZE, seed=BETWEEN_TRIAL_SEED)
+    return {e: float(v) for e, v in info["tau"].items()}, "estimated at run time (not stored with the set)"
+
+
 _PLACEBO_ARM = re.compile(r"placebo|PBO|saline", re.I)
 
 
