@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,33 @@ def test_stored_taus_are_used_and_stale_ones_are_not(monkeypatch):
     stale = dataclasses.replace(p, between_trial={**stored, "calibration_run": "another run"})
     tau, src = calibration.trial_tau(stale, notes.append)
     assert tau == {"nonspecific": 0.1, "drug": 0.3} and calls and "estimated" in src and "ketasim between-trial" in notes[0]
+
+
+def test_between_trial_command_stores_the_block(tmp_path, monkeypatch, capsys):
+    from ketasim import calibration
+    from ketasim.calibration import default_free_parameters_path
+
+    path = tmp_path / "free.json"
+    original = json.loads(Path(str(default_free_parameters_path())).read_text(encoding="utf-8"))
+    original.pop("between_trial", None)
+    path.write_text(json.dumps(original))
+    monkeypatch.setattr(calibration, "between_trial_tau", lambda params, **kw: {
+        "tau": {"nonspecific": 0.25, "drug": 0.75}, "method": "stub", "implied_placebo_response_logit_sd": float("nan"),
+        "trials": [{"group": "g", "shift": {"nonspecific": 0.1, "drug": 0.0}, "se": {"nonspecific": 0.2, "drug": float("inf")},
+                    "used": {"nonspecific": True, "drug": False}}]})
+    assert main(["between-trial", str(path), "--size", "20"]) == 0
+    d = json.loads(path.read_text())                     # strict JSON: the inf SE is null
+    assert {k: v for k, v in d.items() if k != "between_trial"} == original
+    bt = d["between_trial"]
+    assert bt["tau"] == {"nonspecific": 0.25, "drug": 0.75} and bt["size"] == 20 and bt["trials"][0]["se"]["drug"] is None
+    p = load_parameters(str(path))
+    assert bt["calibration_run"] == p.calibration_run
+    assert calibration.trial_tau(p) == ({"nonspecific": 0.25, "drug": 0.75}, "stored with the parameter set")
+    assert main(["between-trial", str(tmp_path / "missing.json")]) != 0
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_shipped_set_stores_its_taus():
+    p = load_parameters()
+    bt = p.between_trial
+    assert bt and bt["calibration_run"] == p.calibration_run and all(v >= 0 for v in bt["tau"].values())

@@ -434,7 +434,7 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
 
 def _simulate_file(task) -> dict:
     file, times, params, size, seed = task
-    from .trial import baseline_bp
+    from .population import baseline_bp
 
     sc = load_scenario(SCENARIOS / file)
     rng = np.random.default_rng(seed)
@@ -974,9 +974,15 @@ def between_trial_record(params: ParameterSet, *, size: int = BETWEEN_TRIAL_SIZE
     return {"tau": {e: float(v) for e, v in info["tau"].items()}, "parameters": dict(TRIAL_EFFECTS),
             "method": info["method"], "size": int(size), "seed": int(seed),
             "calibration_run": params.calibration_run,
-            "trials": [{"group": t["group"], "shift": t["shift"], "se": t["se"], "used": t["used"]}
-                       for t in info["trials"]],
-            "implied_placebo_response_logit_sd": info["implied_placebo_response_logit_sd"]}
+            "trials": [{"group": t["group"], "shift": {e: _finite(v) for e, v in t["shift"].items()},
+                        "se": {e: _finite(v) for e, v in t["se"].items()}, "used": t["used"]} for t in info["trials"]],
+            "implied_placebo_response_logit_sd": _finite(info["implied_placebo_response_logit_sd"])}
+
+
+def _finite(v):
+    """A float for strict JSON: None for inf/nan (an SE of inf: the trial does not inform that effect)."""
+    v = float(v)
+    return v if math.isfinite(v) else None
 
 
 def store_between_trial(path=None, *, size: int = BETWEEN_TRIAL_SIZE, seed: int = BETWEEN_TRIAL_SEED,
@@ -993,9 +999,7 @@ def store_between_trial(path=None, *, size: int = BETWEEN_TRIAL_SIZE, seed: int 
     except (OSError, ValueError, KeyError) as e:
         raise InputError(f"--parameters: cannot read a parameter set from {path}: {e}") from None
     block = between_trial_record(params, size=size, seed=seed, log=log)
-    from .display import json_safe
-
-    data["between_trial"] = json_safe(block)        # an SE of inf (a trial that does not inform an effect): null
+    data["between_trial"] = block
     atomic_write_text(path, json.dumps(data, indent=2))
     load_parameters.cache_clear()
     return path, block

@@ -29,7 +29,7 @@ from .engine import run_arm
 from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, sample_patients
+from .population import SCALES, baseline_bp, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import Endpoints, Scenario
 from .units import parse_time_h
@@ -40,12 +40,6 @@ BAND_VARIABLES = TRIAL_BAND_VARIABLES
 SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 
 
-def baseline_bp(params: ParameterSet, age_years: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Pre-dose systolic and diastolic pressure (mmHg) of virtual patients; systolic rises with age."""
-    sbp = (params.get("pop.sbp_mean_at_45", "mmHg") + params.get("pop.sbp_age_slope", "mmHg") * (age_years - 45.0)
-           + rng.normal(0.0, params.get("pop.sbp_sd", "mmHg"), age_years.size))
-    dbp = params.get("pop.dbp_mean", "mmHg") + rng.normal(0.0, params.get("pop.dbp_sd", "mmHg"), age_years.size)
-    return sbp, dbp
 
 
 @dataclasses.dataclass
