@@ -118,7 +118,9 @@ def test_crossover_and_cli(tmp_path, capsys):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(sc))
     out = tmp_path / "t.json"
-    assert main(["trial", str(path), "--uncertainty", "3", "--json", str(out), "--no-progress"]) == 0
+    html = tmp_path / "t.html"
+    assert main(["trial", str(path), "--uncertainty", "3", "--json", str(out), "--report", str(html), "--no-progress"]) == 0
+    assert "PI [" in html.read_text() and "NEW trial" in html.read_text()
     d = json.loads(out.read_text())
     assert d["uncertainty"]["parameter_draws"] == 3 and "pi95" in d["arms"]["saline"]["endpoints"][0]
     assert "95% prediction intervals" in capsys.readouterr().out
