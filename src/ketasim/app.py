@@ -35,21 +35,24 @@ class _Bar:
 
 
 def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True, dask=None,
-                  chunk=10000):
+                  chunk=10000, **uncertainty):
+    """``uncertainty``: ``uncertainty=N, between_trial=bool`` for prediction intervals (``run_trial``'s)."""
     from .scenario import load_scenario
     from .trial import run_trial
 
     sc = load_scenario(path)
     total = (size or sc.population.size) * len(sc.arms)
+    if uncertainty:
+        uncertainty["log"] = _stderr
     if dask:
         from .distributed import TextProgress, executor_from_option
 
         with executor_from_option(dask) as ex:
             tr = run_trial(sc, n=size, seed=seed, progress=TextProgress("trial (dask)", progress), chunk=chunk,
-                           executor=ex)
+                           executor=ex, **uncertainty)
     else:
         bar = _Bar(progress and total >= 2000)
-        tr = run_trial(sc, n=size, seed=seed, progress=bar, chunk=chunk)
+        tr = run_trial(sc, n=size, seed=seed, progress=bar, chunk=chunk, **uncertainty)
     print(tr.format_table())
     if json_out:
         from .io import atomic_write_text
@@ -62,6 +65,20 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
         trial_report(tr, report)
         print(f"wrote {report}")
     return tr
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def between_trial_cli(path=None, *, size=200, seed=20261121):
+    """Estimate the between-trial SDs under the set at ``path`` (default: the package's) and store them in it."""
+    from .calibration import store_between_trial
+
+    dest, block = store_between_trial(path, size=size, seed=seed, log=_stderr)
+    print("between-trial SDs (transform scale): " + ", ".join(f"{e} {v:.3f}" for e, v in block["tau"].items()))
+    print(f"stored in {dest} (between_trial; for calibration run {block['calibration_run']!r})")
+    return block
 
 
 def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current", dask=None):

@@ -451,7 +451,7 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
 
 def _simulate_file(task) -> dict:
     file, times, params, size, seed = task
-    from .trial import baseline_bp
+    from .population import baseline_bp
 
     sc = load_scenario(SCENARIOS / file)
     rng = np.random.default_rng(seed)
@@ -976,6 +976,62 @@ def between_trial_tau(params: ParameterSet, *, size: int = 200, seed: int = 2026
             "literature_placebo_response_logit_tau": LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU,
             "method": "per-trial Gauss-Newton shift of each effect's parameter (transform scale) under the fit, "
                       "then DerSimonian-Laird over the trials that inform it"}
+
+
+#: size and seed of the stored tau estimate (``ketasim between-trial``; ~10 s on one core)
+BETWEEN_TRIAL_SIZE = 200
+BETWEEN_TRIAL_SEED = 20261121
+
+
+def between_trial_record(params: ParameterSet, *, size: int = BETWEEN_TRIAL_SIZE, seed: int = BETWEEN_TRIAL_SEED,
+                         log=lambda *_: None) -> dict:
+    """The ``between_trial`` block stored in a parameter JSON: taus of :func:`between_trial_tau` under ``params``,
+    with the calibration run they were estimated for (a set refitted later gets them re-estimated)."""
+    info = between_trial_tau(params, size=size, seed=seed, log=log)
+    return {"tau": {e: float(v) for e, v in info["tau"].items()}, "parameters": dict(TRIAL_EFFECTS),
+            "method": info["method"], "size": int(size), "seed": int(seed),
+            "calibration_run": params.calibration_run,
+            "trials": [{"group": t["group"], "shift": {e: _finite(v) for e, v in t["shift"].items()},
+                        "se": {e: _finite(v) for e, v in t["se"].items()}, "used": t["used"]} for t in info["trials"]],
+            "implied_placebo_response_logit_sd": _finite(info["implied_placebo_response_logit_sd"])}
+
+
+def _finite(v):
+    """A float for strict JSON: None for inf/nan (an SE of inf: the trial does not inform that effect)."""
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def store_between_trial(path=None, *, size: int = BETWEEN_TRIAL_SIZE, seed: int = BETWEEN_TRIAL_SEED,
+                        log=lambda *_: None) -> tuple[Path, dict]:
+    """Estimate the taus under the parameter set at ``path`` (default: the package's set) and write them into that
+    file as its ``between_trial`` block (every other key unchanged; atomic write). Returns (path, block)."""
+    from .errors import InputError
+    from .io import atomic_write_text
+
+    path = Path(str(path or default_free_parameters_path()))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        params = load_parameters(str(path))
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"--parameters: cannot read a parameter set from {path}: {e}") from None
+    block = between_trial_record(params, size=size, seed=seed, log=log)
+    data["between_trial"] = block
+    atomic_write_text(path, json.dumps(data, indent=2))
+    load_parameters.cache_clear()
+    return path, block
+
+
+def trial_tau(params: ParameterSet, log=lambda *_: None) -> tuple[dict, str]:
+    """The between-trial SDs for a new trial's prediction interval: the set's stored block when it was estimated
+    for this calibration run, else estimated now (said through ``log``). Returns ({effect: tau}, source)."""
+    bt = params.between_trial
+    if bt and bt.get("calibration_run") == params.calibration_run and set(bt.get("tau", {})) == set(TRIAL_EFFECTS):
+        return {e: float(bt["tau"][e]) for e in TRIAL_EFFECTS}, "stored with the parameter set"
+    log("ketasim: the parameter set stores no between-trial SDs for this calibration run; estimating them now "
+        "(~10 s; store them once with `ketasim between-trial`)")
+    info = between_trial_tau(params, size=BETWEEN_TRIAL_SIZE, seed=BETWEEN_TRIAL_SEED)
+    return {e: float(v) for e, v in info["tau"].items()}, "estimated at run time (not stored with the set)"
 
 
 _PLACEBO_ARM = re.compile(r"placebo|PBO|saline", re.I)

@@ -391,13 +391,18 @@ def trial(
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
     chunk: int = typer.Option(10000, "--chunk", min=1, help="Patients per chunk (memory; the result does not depend on it)."),
+    uncertainty: int = typer.Option(0, "--uncertainty", help="Posterior parameter draws for 95% PREDICTION intervals of "
+                                    "a new trial of this design and size (2-1000; 0: none, only sampling CIs)."),
+    between_trial: bool = typer.Option(True, "--between-trial/--no-between-trial",
+                                       help="Prediction intervals also carry between-trial heterogeneity (a trial "
+                                            "effect shared by all arms; with --uncertainty)."),
 ):
     """Run a virtual clinical trial and print its endpoint table."""
     from .app import run_trial_cli
 
     _check_options(size, seed, (json_out, report))
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
-                  chunk=chunk)
+                  chunk=chunk, **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
 
 
 @app.command()
@@ -477,6 +482,24 @@ def install_parameters(
 
     dest = install_parameter_set(path)
     typer.echo(f"installed {path} as the default parameter set ({dest})")
+    from .parameters import load_parameters
+
+    p = load_parameters()
+    if not (p.between_trial or {}).get("calibration_run") == p.calibration_run:
+        typer.echo("it stores no between-trial SDs for its calibration run: `ketasim between-trial` stores them "
+                   "(else `ketasim trial --uncertainty N` estimates them each run)")
+
+
+@app.command("between-trial")
+def between_trial_cmd(
+    path: Optional[Path] = typer.Argument(None, help="Parameter set JSON to update (default: the package's set)."),
+    size: int = typer.Option(200, help="Virtual patients per arm for each trial's shift."),
+    seed: int = typer.Option(20261121, help="Random seed."),
+):
+    """Estimate the between-trial SDs (tau) under a parameter set and store them in it (used by `trial --uncertainty`)."""
+    from .app import between_trial_cli
+
+    between_trial_cli(path, size=size, seed=seed)
 
 
 @app.command()

@@ -44,6 +44,9 @@ class ParameterSet:
     #: approximate posterior of the fitted free parameters (Laplace at the optimum), as written by
     #: ``ketasim calibrate``; None for a set without one
     posterior: Mapping | None = dataclasses.field(default=None, compare=False)
+    #: between-trial SDs (tau) of the trial-level random effects estimated under this set (``ketasim between-trial``:
+    #: {"tau": {effect: SD}, "method", "size", "seed", "calibration_run"}); None if not stored
+    between_trial: Mapping | None = dataclasses.field(default=None, compare=False)
 
     @property
     def version(self) -> str:
@@ -75,7 +78,8 @@ class ParameterSet:
             if k not in free:
                 raise ParameterSetError(f"unknown free parameter {k!r}")
             free[k] = dataclasses.replace(free[k], value=float(v))
-        return ParameterSet(self.literature, MappingProxyType(free), version, calibration_run, self.posterior)
+        return ParameterSet(self.literature, MappingProxyType(free), version, calibration_run, self.posterior,
+                            self.between_trial)
 
     def with_literature(self, values: Mapping[str, float]) -> "ParameterSet":
         """A new set with some literature values replaced (for sensitivity analysis)."""
@@ -84,7 +88,8 @@ class ParameterSet:
             if k not in lit:
                 raise ParameterSetError(f"unknown parameter {k!r}")
             lit[k] = dataclasses.replace(lit[k], value=float(v), source=lit[k].source + " [overridden]")
-        return ParameterSet(MappingProxyType(lit), self.free, self.free_version, self.calibration_run, self.posterior)
+        return ParameterSet(MappingProxyType(lit), self.free, self.free_version, self.calibration_run, self.posterior,
+                            self.between_trial)
 
 
 @lru_cache(maxsize=4096)
@@ -136,4 +141,5 @@ def load_parameters(free_path: str | None = None) -> ParameterSet:
         raise ParameterSetError(f"free_path: {str(free_path)[:200]}: no such parameter file")
     fp = free_path or _data_path("free_parameters.json")
     free, version, run, posterior = _read_free_with_posterior(fp)
-    return ParameterSet(MappingProxyType(lit), MappingProxyType(free), version, run, posterior)
+    between = json.loads(Path(str(fp)).read_text(encoding="utf-8")).get("between_trial")
+    return ParameterSet(MappingProxyType(lit), MappingProxyType(free), version, run, posterior, between)

@@ -268,3 +268,12 @@ def patients_from_covariates(n: int, *, weight_kg: float, age_years: float, fema
         v = effects.get(name)
         cols[name] = np.zeros(n) if v is None else np.broadcast_to(np.asarray(v, float), (n,)).copy()
     return Patients(**cols)
+
+
+def baseline_bp(params: ParameterSet, age_years: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Pre-dose systolic and diastolic pressure (mmHg) of virtual patients; systolic rises with age.
+    (Moved from ``ketasim.trial``, which still exports it, so that calibration does not import trial.)"""
+    sbp = (params.get("pop.sbp_mean_at_45", "mmHg") + params.get("pop.sbp_age_slope", "mmHg") * (age_years - 45.0)
+           + rng.normal(0.0, params.get("pop.sbp_sd", "mmHg"), age_years.size))
+    dbp = params.get("pop.dbp_mean", "mmHg") + rng.normal(0.0, params.get("pop.dbp_sd", "mmHg"), age_years.size)
+    return sbp, dbp

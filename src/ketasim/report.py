@@ -287,7 +287,10 @@ def _endpoint_table(tr) -> pd.DataFrame:
             label = _MEASURE_LABELS.get(r["measure"], r["measure"])
             rows[key] = {"endpoint": f"{label}, {analyte}" if analyte else label, "time": when}
             order.append(key)
-        rows[key][f"{r['arm']} (n={int(r['n'])})"] = f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        cell = f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        if isinstance(r.get("pi_low"), float) and math.isfinite(r["pi_low"]):     # trial --uncertainty
+            cell += f" PI [{_fmt(r['pi_low'])}, {_fmt(r['pi_high'])}]"
+        rows[key][f"{r['arm']} (n={int(r['n'])})"] = cell
     del arms
     return pd.DataFrame([rows[k] for k in order])
 
@@ -338,6 +341,8 @@ def trial_report(trial_result, path) -> Path:
         _section("Provenance", _provenance_table(d), "provenance"),
         _section("Endpoints", _table(ep, left=("endpoint", "time")) + "<p class=\"hint\">value [95% interval]. "
                  "Ratings include rater noise; rates are percentages.</p>"
+                 + (f"<p class=\"hint\">PI: {html.escape(tr.uncertainty['contains'])}</p>"
+                    if getattr(tr, "uncertainty", None) else "")
                  + (_plot_div("endpoints") if "endpoints" in figs else ""), "endpoints-section"),
     ]
     if len(comp):

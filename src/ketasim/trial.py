@@ -29,7 +29,7 @@ from .engine import run_arm
 from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, sample_patients
+from .population import SCALES, baseline_bp, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import Endpoints, Scenario
 from .units import parse_time_h
@@ -40,12 +40,6 @@ BAND_VARIABLES = TRIAL_BAND_VARIABLES
 SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 
 
-def baseline_bp(params: ParameterSet, age_years: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Pre-dose systolic and diastolic pressure (mmHg) of virtual patients; systolic rises with age."""
-    sbp = (params.get("pop.sbp_mean_at_45", "mmHg") + params.get("pop.sbp_age_slope", "mmHg") * (age_years - 45.0)
-           + rng.normal(0.0, params.get("pop.sbp_sd", "mmHg"), age_years.size))
-    dbp = params.get("pop.dbp_mean", "mmHg") + rng.normal(0.0, params.get("pop.dbp_sd", "mmHg"), age_years.size)
-    return sbp, dbp
 
 
 @dataclasses.dataclass
@@ -78,6 +72,9 @@ class TrialResult:
     comparisons: list         # dict rows
     outcomes: dict            # name -> ArmOutcome
     pk: dict = dataclasses.field(default_factory=dict)   # arm -> per-patient NCA table (ketasim.nca), if asked for
+    #: prediction intervals for a new trial (``run_trial(..., uncertainty=N)``): draws, taus, parameter set; None
+    #: without (the JSON then has no ``uncertainty`` key and no ``pi95``: byte-identical to a run without it)
+    uncertainty: dict | None = None
 
     def to_dict(self) -> dict:
         arms = {}
@@ -87,6 +84,7 @@ class TrialResult:
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "design": self.design, "arms": arms, "comparisons": self.comparisons,
+                **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 "notice": NOTICE}
 
     def table(self) -> pd.DataFrame:
@@ -94,6 +92,8 @@ class TrialResult:
         for r in self.endpoints:
             rows.append({"arm": r["arm"], "time_h": r["time_h"], "scale": r["scale"], "measure": r["measure"],
                          "value": r["value"], "ci_low": r["ci95"][0], "ci_high": r["ci95"][1],
+                         **({"pi_low": r.get("pi95", _NO_PI)[0], "pi_high": r.get("pi95", _NO_PI)[1]}
+                            if self.uncertainty is not None else {}),
                          "n": self.outcomes[r["arm"]].n, **({"analyte": r["analyte"], "pk_dose": r["dose"]} if "analyte" in r else {})})
         return pd.DataFrame(rows)
 
@@ -135,13 +135,17 @@ class TrialResult:
     def format_table(self) -> str:
         t = self.table()
         lines = [f"{self.scenario.name}: {self.design} trial, seed {self.seed}, parameter set {self.params.version}"]
+        pi = self.uncertainty is not None
+        if pi:
+            lines.append(f"  {'':18s} {'':>12s}  {'value':>8s}  {'95% CI':^18s}  {'95% prediction interval':^23s}")
         for arm, g in t.groupby("arm", sort=False):
             lines.append(f"\n[{arm}] n={self.outcomes[arm].n}")
             for _, r in g.iterrows():
                 when = "all sessions" if r.time_h is None or (isinstance(r.time_h, float) and math.isnan(r.time_h)) else _fmt_t(r.time_h)
                 if isinstance(r.get("analyte"), str):           # PK endpoints: printed below with CV % / range
                     continue
-                lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}]")
+                lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
+                             + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else ""))
             pk = [r for r in self.endpoints if r["arm"] == arm and "analyte" in r]
             if pk:
                 lines.append(f"  PK, {pk[0]['dose']} dose, {pk[0]['sample']} plasma: geometric mean (geometric CV %) "
@@ -165,14 +169,29 @@ class TrialResult:
                 lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
                              f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}")
         lines.append("\n" + CI_SCOPE)
+        if pi:
+            lines.append(pi_scope(self.uncertainty))
         lines.append(NOTICE)
         return "\n".join(lines)
+
+
+_NO_PI = (float("nan"), float("nan"))     # PK rows: no prediction interval
 
 
 #: What a virtual trial's confidence intervals contain (issue 7): they are this virtual trial's sampling error only
 CI_SCOPE = ("95% CIs: sampling error of this virtual trial only (parameter uncertainty and between-trial "
             "heterogeneity NOT included; a real trial of this design varies more: `ketasim qualify --uncertainty N` "
             "shows prediction intervals that include both).")
+
+
+def pi_scope(u: dict) -> str:
+    """What the prediction intervals of a trial with ``uncertainty`` block ``u`` contain (one line)."""
+    het = (", between-trial heterogeneity (a trial effect shared by all arms: "
+           + ", ".join(f"{e} SD {v:.2f}" for e, v in u["tau"].items()) + f", {u['tau_source']})") \
+        if u["between_trial"] and u.get("tau") else " (between-trial heterogeneity NOT included: --no-between-trial)"
+    return (f"95% prediction intervals: the statistic a NEW trial of this design and size would observe: "
+            f"{u['parameter_draws']} posterior parameter draws{het}, that trial's sampling error and this virtual trial's Monte Carlo error. "
+            "Between-arm comparisons: sampling error only.")
 
 
 def _fmt_t(h) -> str:
@@ -544,8 +563,15 @@ def _control_arm(names, design: dict) -> str:
 # ---- entry point ---------------------------------------------------------------------------------------------------
 def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
               progress: Callable[[float], None] | None = None, chunk: int = 10000, executor=None,
-              model=None) -> TrialResult:
+              model=None, uncertainty: int = 0, between_trial: bool = True, draw_seed: int = 0,
+              log: Callable[[str], None] | None = None) -> TrialResult:
     """Run the virtual trial of ``scenario`` and compute its endpoints.
+
+    ``uncertainty`` = N > 0 (2 to 1000): every endpoint row of a parallel or crossover trial also gets ``pi95``, a 95 %
+    prediction interval for the statistic a NEW trial of this design and size would observe
+    (:func:`prediction_intervals`: N posterior parameter draws (seed ``draw_seed``) x, when ``between_trial``, a
+    trial effect per draw shared by all arms, + that trial's sampling error); ``log`` receives notes (e.g. that the
+    between-trial SDs were estimated at run time because the parameter set does not store them).
 
     Arms run in chunks of ``chunk`` patients; ``executor`` (``ketasim.distributed.DaskExecutor``) runs the chunks
     on Dask workers. Patients come from per-patient random streams, so the result does not depend on either.
@@ -555,6 +581,18 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
 
     n, seed, chunk = limits.check_trial_args(scenario, params, n=n, seed=seed, progress=progress, chunk=chunk)
     params = params or load_parameters()
+    draws = None
+    if uncertainty:
+        draws = _uncertainty_draws(scenario, params, uncertainty, between_trial, draw_seed, log)
+    tr = _run_trial(scenario, params, n, seed, progress, chunk, executor, model)
+    if draws is not None:
+        prediction_intervals(tr, draws, chunk=chunk, executor=executor, model=model)
+    return tr
+
+
+def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, pk: bool = True) -> TrialResult:
+    from . import limits
+
     if model is not None and model.summary_names != DEFAULT_MODEL.summary_names:
         raise InputError(f"model {model.name}: a trial reads the default per-session summaries "
                          f"({', '.join(DEFAULT_MODEL.summary_names)}); keep them in the variant")
@@ -586,7 +624,7 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     done = [0]
     outcomes = {}
     pk_frames = {}
-    pk_measures = [m for m in measures if m in PK_MEASURES]
+    pk_measures = [m for m in measures if m in PK_MEASURES] if pk else []
     if pk_measures and kind == "randomized_withdrawal":
         raise InputError("endpoints.measures: PK measures (cmax, auc_0_inf, ...) are reported by parallel and "
                          "crossover trials, not by a randomized withdrawal")
@@ -623,7 +661,7 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
             _score_endpoints(view, ep, scale, score_measures, rows)
             _side_endpoints(o, side, se_rng, rows, scale, params)
         names = list(outcomes)
-        if len(names) > 1 and not (pk_measures and len(pk_measures) == len(measures)):   # PK-only: no ratings
+        if len(names) > 1 and not (all(m in PK_MEASURES for m in measures)):   # PK-only: no ratings
             ctrl = _control_arm(names, design)
             for nme in names:
                 if nme != ctrl:
@@ -635,6 +673,92 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     if pk_measures:
         _pk_endpoints(pk_frames, pk_measures, design, kind, rows, comps)
     return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames)
+
+
+# ---- prediction intervals for a new trial (issue 7) -----------------------------------------------------------------
+#: most patients per arm simulated for each draw of a trial's prediction interval: the draws reuse the trial's first
+#: patients and random numbers (common random numbers), so their spread is the parameters' and trial effects', not
+#: resampling noise; the new trial's own sampling error comes from the full trial's CIs
+UNCERTAINTY_DRAW_PATIENTS = 200
+#: most draws (``--uncertainty``)
+MAX_UNCERTAINTY = 1000
+
+
+def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_trial: bool, draw_seed, log) -> dict:
+    """Validated options and the draws' parameter sets: posterior draw i with trial effect i applied (the same
+    effect for every arm of draw i). Checked before the trial runs, so a bad option fails at once."""
+    from .calibration import TRIAL_EFFECTS, _trial_effect_draws, sample_parameter_sets, trial_tau, with_trial_effect
+
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= int(k) <= MAX_UNCERTAINTY:
+        raise InputError(f"--uncertainty: parameter draws must be a whole number from 2 to {MAX_UNCERTAINTY} "
+                         f"(0: no prediction intervals), got {k!r}")
+    k = int(k)
+    kind = dict(scenario.design).get("type", "parallel")
+    if kind not in ("parallel", "crossover"):
+        raise InputError(f"--uncertainty: prediction intervals are not supported for a {kind} design "
+                         "(parallel and crossover only)")
+    psets = sample_parameter_sets(params, k, draw_seed)     # one-line error if the set has no posterior
+    tau, source = (trial_tau(params, log or (lambda *_: None)) if between_trial else (None, None))
+    shifts = (_trial_effect_draws(["trial"], tau, k, (draw_seed, 7))["trial"] if between_trial
+              else np.zeros((k, len(TRIAL_EFFECTS))))
+    sets = [with_trial_effect(p, dict(zip(TRIAL_EFFECTS, sh))) for p, sh in zip(psets, shifts)]
+    info = {"parameter_draws": k, "draw_seed": int(draw_seed), "between_trial": bool(between_trial), "tau": tau,
+            "tau_source": source, "trial_effects": dict(TRIAL_EFFECTS),
+            "parameter_set": params.version, "calibration_run": params.calibration_run,
+            "posterior": (params.posterior or {}).get("method")}
+    return {"sets": sets, "info": info}
+
+
+def _row_key(r: dict) -> tuple:
+    return (r["arm"], r.get("stratum"), r["time_h"], r["scale"], r["measure"])
+
+
+def prediction_intervals(tr: TrialResult, draws: dict, *, chunk: int = 10000, executor=None, model=None) -> None:
+    """Add ``pi95`` to every non-PK endpoint row of ``tr`` and set ``tr.uncertainty``.
+
+    Each draw's parameter set runs the trial again on the first ``min(n, UNCERTAINTY_DRAW_PATIENTS)`` patients of
+    every arm with the trial's seed (common random numbers); V = the variance of a row's statistic over the draws
+    (posterior parameter uncertainty and between-trial heterogeneity). Means, changes and side-effect peaks:
+    value +- sqrt(2 h^2 + (1.96^2) V), h the half-width of the row's sampling CI: once for the sampling error of the
+    new trial (same size) and once for this virtual trial's Monte Carlo error in the predicted value. Rates:
+    :func:`ketasim.calibration.rate_interval` (beta-binomial count of a trial of the arm's n whose true rate has
+    variance V + p (1 - p) / n, the second term the virtual trial's Monte Carlo error; within [0, 100]).
+    Between-arm comparisons are unchanged."""
+    from .calibration import rate_interval
+
+    sets = draws["sets"]
+    m = min(min(o.n for o in tr.outcomes.values()), UNCERTAINTY_DRAW_PATIENTS)
+    rows = [r for r in tr.endpoints if "analyte" not in r]
+    index = {_row_key(r): j for j, r in enumerate(rows)}
+    vals = np.full((len(sets), len(rows)), np.nan)
+    for i, p in enumerate(sets):
+        sub = _run_trial(tr.scenario, p, m, tr.seed, None, chunk, executor, model, pk=False)
+        for r in sub.endpoints:
+            j = index.get(_row_key(r))
+            if j is not None:
+                vals[i, j] = r["value"]
+    with np.errstate(invalid="ignore"):
+        var = np.nanvar(vals, axis=0, ddof=1) if len(sets) > 1 else np.zeros(len(rows))
+    for j, r in enumerate(rows):
+        v, n = float(r["value"]), tr.outcomes[r["arm"]].n
+        vj = float(var[j]) if np.isfinite(var[j]) else 0.0
+        if not math.isfinite(v):
+            pi = [float("nan"), float("nan")]
+        elif r["measure"].endswith("_rate"):
+            # the true rate's variance: the draws' + this virtual trial's Monte Carlo error of its estimate (percent^2)
+            lo, hi, _, _ = rate_interval(v, n, vj + v * (100.0 - v) / n)
+            pi = [float(lo), float(hi)]
+        else:
+            # sampling error of the new trial (h) and this virtual trial's Monte Carlo error of the prediction (h)
+            half = (r["ci95"][1] - r["ci95"][0]) / 2.0
+            h = math.sqrt(2.0 * half * half + 1.96 ** 2 * vj) if math.isfinite(half) else float("nan")
+            pi = [v - h, v + h]
+            if r["measure"] in ("mean", "cadss_peak", "sedation_peak"):     # not negative
+                pi[0] = max(pi[0], 0.0)
+        r["pi95"] = pi
+    tr.uncertainty = {**draws["info"], "draw_patients_per_arm": int(m),
+                      "contains": pi_scope(draws["info"]),
+                      "comparisons": "between-arm differences and p-values: this virtual trial's sampling error only"}
 
 
 def _pk_endpoints(frames: dict, measures, design: dict, kind: str, rows: list, comps: list) -> None:
