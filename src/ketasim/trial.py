@@ -180,8 +180,8 @@ _NO_PI = (float("nan"), float("nan"))     # PK rows: no prediction interval
 
 #: What a virtual trial's confidence intervals contain (issue 7): they are this virtual trial's sampling error only
 CI_SCOPE = ("95% CIs: sampling error of this virtual trial only (parameter uncertainty and between-trial "
-            "heterogeneity NOT included; a real trial of this design varies more: `ketasim qualify --uncertainty N` "
-            "shows prediction intervals that include both).")
+            "heterogeneity NOT included; a real trial of this design varies more: `ketasim trial --uncertainty N` "
+            "adds prediction intervals that include both).")
 
 
 def pi_scope(u: dict) -> str:
