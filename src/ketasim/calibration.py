@@ -988,12 +988,8 @@ def between_trial_record(params: ParameterSet, *, size: int = BETWEEN_TRIAL_SIZE
     """The ``between_trial`` block stored in a parameter JSON: taus of :func:`between_trial_tau` under ``params``,
     with the calibration run they were estimated for (a set refitted later gets them re-estimated)."""
     info = between_trial_tau(params, size=size, seed=seed, log=log)
-    return {"tau": {e: float(v) for e, v in info["tau"].items()}, "parameters": dict(TRIAL_EFFECTS),
-            "method": info["method"], "size": int(size), "seed": int(seed),
-            "calibration_run": params.calibration_run,
-            "trials": [{"group": t["group"], "shift": {e: _finite(v) for e, v in t["shift"].items()},
-                        "se": {e: _finite(v) for e, v in t["se"].items()}, "used": t["used"]} for t in info["trials"]],
-            "implied_placebo_response_logit_sd": _finite(info["implied_placebo_response_logit_sd"])}
+    return {**_tau_record(info), "method": info["method"], "size": int(size), "seed": int(seed),
+            "calibration_run": params.calibration_run}
 
 
 def _finite(v):
@@ -1096,6 +1092,21 @@ def _group_of(trial: str) -> str:
     return TRIALS[trial][0].removesuffix(".yaml")
 
 
+def _interval(t: Target, pred: float, sampling_var: float, draws_var: float, unit: str) -> tuple[float, float, bool]:
+    """(lo, hi, observed inside) of a row's 95 % interval: rates as beta-binomial counts of the row's n whose true
+    rate has the draws' variance (:func:`rate_interval`); other rows normal with sampling + draws' variance (an SD
+    bounded at 0)."""
+    if unit == "percentage points":
+        lo, hi, c_lo, c_hi = rate_interval(pred, t.n, draws_var)
+        obs_count = round(t.observed / 100.0 * max(t.n, 1))
+        return lo, hi, bool(c_lo <= obs_count <= c_hi or lo <= t.observed <= hi)
+    half = 1.96 * math.sqrt(sampling_var + draws_var)
+    lo, hi = pred - half, pred + half
+    if t.kind in SPREAD_KINDS:      # an SD is not negative
+        lo = max(lo, 0.0)
+    return lo, hi, bool(lo <= t.observed <= hi)
+
+
 def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int = 11, trials=None,
             parameter_draws: int = 0, draw_seed: int = 0, between_trial: bool = True, trial_tau=None):
     """Predicted vs observed for every calibration row (or the rows of ``trials``), with the model's 95% interval
@@ -1125,15 +1136,16 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
     if k:
         psets = sample_parameter_sets(params, k, draw_seed) if parameter_draws > 0 else [params] * k
         ds = max(size // 4, 100)
-        groups = sorted({_group_of(t.trial) for t in targets})
-        shifts = _trial_effect_draws(groups, trial_tau or {}, k, (draw_seed, 7)) if het else None
+        by_group: dict[str, list] = {}
+        for j, t in enumerate(targets):
+            by_group.setdefault(_group_of(t.trial), []).append((j, t))
+        shifts = _trial_effect_draws(by_group, trial_tau or {}, k, (draw_seed, 7)) if het else None
         for i, p in enumerate(psets):
             sd = simulate_calibration_arms(p, targets, ds, seed)
             d_off[i] = [predict(t, sd, p) for t in targets]
             if not het:
                 continue
-            for g in groups:
-                tg = [(j, t) for j, t in enumerate(targets) if _group_of(t.trial) == g]
+            for g, tg in by_group.items():
                 pg = with_trial_effect(p, dict(zip(TRIAL_EFFECTS, shifts[g][i])))
                 sg = simulate_calibration_arms(pg, [t for _, t in tg], ds, seed)
                 for j, t in tg:
@@ -1145,30 +1157,12 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
         samp = _sampling_sd(t, pred, sims, params) ** 2
         row = {"row": t.row, "trial": t.trial, "arm": t.arm, "label": t.label, "kind": t.kind,
                "time_h": t.time_h, "observed": t.observed, "predicted": pred, "error": pred - t.observed, "unit": unit}
-        spreads = {}
-        for tag, extra in (("", het), ("_no_between_trial", False)):
-            if unit == "percentage points":
-                v = float(np.var(d_off[:, j], ddof=1)) if k > 1 else 0.0
-                if extra and k > 1:
-                    v += float(np.var(d_on[:, j] - d_off[:, j], ddof=1))
-                lo, hi, c_lo, c_hi = rate_interval(pred, t.n, v)
-                obs_count = round(t.observed / 100.0 * max(t.n, 1))
-                inside = c_lo <= obs_count <= c_hi or lo <= t.observed <= hi
-            else:
-                v = samp + (float(np.var(d_off[:, j], ddof=1)) if k > 1 else 0.0)
-                if extra and k > 1:
-                    v += float(np.var(d_on[:, j] - d_off[:, j], ddof=1))
-                half = 1.96 * math.sqrt(v)
-                lo, hi = pred - half, pred + half
-                if t.kind in SPREAD_KINDS:      # an SD is not negative
-                    lo = max(lo, 0.0)
-                inside = lo <= t.observed <= hi
-            spreads[tag] = (lo, hi, bool(inside))
-            if not het:
-                break
-        row.update(lo=spreads[""][0], hi=spreads[""][1], inside=spreads[""][2], between_trial=het)
+        v_param = float(np.var(d_off[:, j], ddof=1)) if k > 1 else 0.0
+        v_trial = float(np.var(d_on[:, j] - d_off[:, j], ddof=1)) if het and k > 1 else 0.0
+        lo, hi, inside = _interval(t, pred, samp, v_param + v_trial, unit)
+        row.update(lo=lo, hi=hi, inside=inside, between_trial=het)
         if het:
-            lo, hi, inside = spreads["_no_between_trial"]
+            lo, hi, inside = _interval(t, pred, samp, v_param, unit)
             row.update(lo_no_between_trial=lo, hi_no_between_trial=hi, inside_no_between_trial=inside)
         rows.append(row)
     return rows, skipped
@@ -1313,12 +1307,15 @@ def _fold_tau(fit, between_trial: bool, parameter_draws: int, size: int, seed: i
 
 
 def _tau_record(info) -> dict | None:
+    """What a :func:`between_trial_tau` result keeps in JSON (a CV fold's record, a parameter set's stored block):
+    strict JSON, an infinite SE (a trial that does not inform an effect) as null."""
     if info is None:
         return None
-    return {"tau": info["tau"], "implied_placebo_response_logit_sd": info["implied_placebo_response_logit_sd"],
-            "literature_placebo_response_logit_tau": info["literature_placebo_response_logit_tau"],
-            "parameters": info["parameters"],
-            "trials": [{"group": t["group"], "shift": t["shift"], "se": t["se"], "used": t["used"]} for t in info["trials"]]}
+    return {"tau": {e: float(v) for e, v in info["tau"].items()}, "parameters": dict(TRIAL_EFFECTS),
+            "implied_placebo_response_logit_sd": _finite(info["implied_placebo_response_logit_sd"]),
+            "literature_placebo_response_logit_tau": LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU,
+            "trials": [{"group": t["group"], "shift": {e: _finite(v) for e, v in t["shift"].items()},
+                        "se": {e: _finite(v) for e, v in t["se"].items()}, "used": t["used"]} for t in info["trials"]]}
 
 
 def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed: int = 20261121,

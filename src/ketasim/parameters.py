@@ -117,16 +117,17 @@ def _read_literature(path) -> dict[str, Parameter]:
 
 
 def _read_free(path) -> tuple[dict[str, Parameter], str, str]:
-    free, version, run, _ = _read_free_with_posterior(path)
+    free, version, run, _, _ = _read_free_with_posterior(path)
     return free, version, run
 
 
 def _read_free_with_posterior(path):
+    """(free parameters, version, calibration run, posterior, between-trial block) of a parameter JSON."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     run = data.get("calibration_run", "")
     free = {k: Parameter(k, float(v["value"]), v["unit"], f"calibration: {run}", "calibrated", v.get("note", ""))
             for k, v in data["parameters"].items()}
-    return free, data.get("version", "unversioned"), run, data.get("posterior")
+    return free, data.get("version", "unversioned"), run, data.get("posterior"), data.get("between_trial")
 
 
 def _data_path(name: str):
@@ -140,6 +141,5 @@ def load_parameters(free_path: str | None = None) -> ParameterSet:
     if free_path is not None and not (isinstance(free_path, (str, os.PathLike)) and os.path.isfile(free_path)):
         raise ParameterSetError(f"free_path: {str(free_path)[:200]}: no such parameter file")
     fp = free_path or _data_path("free_parameters.json")
-    free, version, run, posterior = _read_free_with_posterior(fp)
-    between = json.loads(Path(str(fp)).read_text(encoding="utf-8")).get("between_trial")
+    free, version, run, posterior, between = _read_free_with_posterior(fp)
     return ParameterSet(MappingProxyType(lit), MappingProxyType(free), version, run, posterior, between)

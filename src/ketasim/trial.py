@@ -40,8 +40,6 @@ BAND_VARIABLES = TRIAL_BAND_VARIABLES
 SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 
 
-
-
 @dataclasses.dataclass
 class ArmOutcome:
     """Per-patient outcomes of one arm (arrays over patients)."""
@@ -92,7 +90,7 @@ class TrialResult:
         for r in self.endpoints:
             rows.append({"arm": r["arm"], "time_h": r["time_h"], "scale": r["scale"], "measure": r["measure"],
                          "value": r["value"], "ci_low": r["ci95"][0], "ci_high": r["ci95"][1],
-                         **({"pi_low": r.get("pi95", _NO_PI)[0], "pi_high": r.get("pi95", _NO_PI)[1]}
+                         **(dict(zip(("pi_low", "pi_high"), r.get("pi95", _NO_PI)))
                             if self.uncertainty is not None else {}),
                          "n": self.outcomes[r["arm"]].n, **({"analyte": r["analyte"], "pk_dose": r["dose"]} if "analyte" in r else {})})
         return pd.DataFrame(rows)
@@ -590,7 +588,9 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     return tr
 
 
-def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, pk: bool = True) -> TrialResult:
+def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows_only: bool = False) -> TrialResult:
+    """The trial itself; ``rows_only`` (a prediction-interval draw): endpoint rows only, no PK pass and no
+    between-arm comparisons."""
     from . import limits
 
     if model is not None and model.summary_names != DEFAULT_MODEL.summary_names:
@@ -624,7 +624,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, pk: 
     done = [0]
     outcomes = {}
     pk_frames = {}
-    pk_measures = [m for m in measures if m in PK_MEASURES] if pk else []
+    pk_measures = [] if rows_only else [m for m in measures if m in PK_MEASURES]
     if pk_measures and kind == "randomized_withdrawal":
         raise InputError("endpoints.measures: PK measures (cmax, auc_0_inf, ...) are reported by parallel and "
                          "crossover trials, not by a randomized withdrawal")
@@ -661,7 +661,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, pk: 
             _score_endpoints(view, ep, scale, score_measures, rows)
             _side_endpoints(o, side, se_rng, rows, scale, params)
         names = list(outcomes)
-        if len(names) > 1 and not (all(m in PK_MEASURES for m in measures)):   # PK-only: no ratings
+        if len(names) > 1 and not rows_only and not all(m in PK_MEASURES for m in measures):  # PK-only: no ratings
             ctrl = _control_arm(names, design)
             for nme in names:
                 if nme != ctrl:
@@ -732,7 +732,7 @@ def prediction_intervals(tr: TrialResult, draws: dict, *, chunk: int = 10000, ex
     index = {_row_key(r): j for j, r in enumerate(rows)}
     vals = np.full((len(sets), len(rows)), np.nan)
     for i, p in enumerate(sets):
-        sub = _run_trial(tr.scenario, p, m, tr.seed, None, chunk, executor, model, pk=False)
+        sub = _run_trial(tr.scenario, p, m, tr.seed, None, chunk, executor, model, rows_only=True)
         for r in sub.endpoints:
             j = index.get(_row_key(r))
             if j is not None:
