@@ -5,13 +5,17 @@
 Each file is written by ``ketasim qualify --cross-validate --cv-json FILE`` (e.g. ``--cv-method refit``). Prints the
 overall in-sample and out-of-sample summaries and, per trial, the out-of-sample mean absolute error in score points
 (means/changes/differences, not the SD rows), percentage points (rates) and the share of observations inside the 95 %
-interval; then the fitted non-specific-response parameters of each fold. Reads the files only (no simulation).
+interval; then the fitted non-specific-response parameters of each fold; then, for the rate rows, the mean absolute
+error that binomial sampling alone would give at the predicted rates and each row's arm size (a trial of n patients
+observes k/n even if the model is exact: E|k/n - p| ~ sqrt(2/pi) sqrt(p(1 - p)/n)), the floor below which no
+structural change can push the rate MAE. Reads the files and the calibration file's arm sizes (no simulation).
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import math
 import sys
 
 FOLD_KEYS = ("placebo_gain", "expectancy_t_half", "design_expectancy_gain", "expectancy_feedback",
@@ -29,6 +33,18 @@ def per_trial(rows):
         out[trial] = (sum(pts) / len(pts) if pts else None, sum(pp) / len(pp) if pp else None,
                       sum(r["inside"] for r in rs) / len(rs), len(rs))
     return out
+
+
+def sampling_floor(rows) -> tuple[float, int]:
+    """Mean over the out-of-sample rate rows of sqrt(2/pi) sqrt(p(1-p)/n) in percentage points (p: the predicted
+    rate, n: the row's arm size in the calibration file) and the number of rows."""
+    from ketasim.calibration import build_targets
+
+    n_of = {t.label: t.n for t in build_targets()[0]}
+    floor = [math.sqrt(2 / math.pi) * 100 * math.sqrt(p * (1 - p) / max(n_of[r["label"]], 1))
+             for r in rows if r["unit"] == "percentage points"
+             for p in [min(max(r["predicted"] / 100, 0.005), 0.995)]]
+    return (sum(floor) / len(floor) if floor else float("nan")), len(floor)
 
 
 def fmt(x, spec):
@@ -58,6 +74,11 @@ def main(paths):
             fit = f["fitted"]
             print(f"  {f['left_out']:16s} J {f['objective']:6.1f}  " + "  ".join(
                 f"{k} {fit[k]:.3g}" for k in FOLD_KEYS if k in fit))
+    print()
+    for p, d in zip(paths, runs):
+        floor, k = sampling_floor(d["out_of_sample"])
+        print(f"{p}: rate MAE from binomial sampling alone at the predicted rates {floor:.1f} pp over {k} rows "
+              f"(observed out of sample {d['summary_out_of_sample']['mae_percentage_points']:.1f} pp)")
 
 
 if __name__ == "__main__":
