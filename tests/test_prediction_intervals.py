@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -80,3 +81,16 @@ def test_without_heterogeneity_rows_carry_no_between_trial_interval():
     assert rows and not any(r["between_trial"] or "lo_no_between_trial" in r for r in rows)
     s = cal.qualification_summary(rows)
     assert "inside_interval_no_between_trial" not in s and s["mean_width_points"] > 0
+
+
+def test_summary_states_the_error_that_sampling_alone_would_give():
+    """qualification_summary: sqrt(2/pi) x the rows' sampling SDs, per unit, beside the MAE (an exact model's MAE)."""
+    rows = [{"unit": "percentage points", "error": 10.0, "inside": True, "lo": 0, "hi": 1, "sampling_sd": 8.0},
+            {"unit": "percentage points", "error": -4.0, "inside": True, "lo": 0, "hi": 1, "sampling_sd": 4.0},
+            {"unit": "points", "error": 2.0, "inside": False, "lo": 0, "hi": 1, "sampling_sd": 1.5}]
+    s = cal.qualification_summary(rows)
+    assert s["sampling_floor_percentage_points"] == pytest.approx(math.sqrt(2 / math.pi) * 6.0)
+    assert s["sampling_floor_points"] == pytest.approx(math.sqrt(2 / math.pi) * 1.5)
+    assert "sampling alone" in cal.format_summary(s)
+    old = cal.qualification_summary([{k: v for k, v in r.items() if k != "sampling_sd"} for r in rows])
+    assert math.isnan(old["sampling_floor_points"]) and "sampling alone" not in cal.format_summary(old)

@@ -1156,7 +1156,8 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
         unit = _unit(t.kind)
         samp = _sampling_sd(t, pred, sims, params) ** 2
         row = {"row": t.row, "trial": t.trial, "arm": t.arm, "label": t.label, "kind": t.kind,
-               "time_h": t.time_h, "observed": t.observed, "predicted": pred, "error": pred - t.observed, "unit": unit}
+               "time_h": t.time_h, "observed": t.observed, "predicted": pred, "error": pred - t.observed, "unit": unit,
+               "sampling_sd": math.sqrt(samp)}
         v_param = float(np.var(d_off[:, j], ddof=1)) if k > 1 else 0.0
         v_trial = float(np.var(d_on[:, j] - d_off[:, j], ddof=1)) if het and k > 1 else 0.0
         lo, hi, inside = _interval(t, pred, samp, v_param + v_trial, unit)
@@ -1403,10 +1404,32 @@ def qualification_summary(rows) -> dict:
             "mae_sd_points": float(np.mean(sds)) if sds else float("nan"),
             "mae_percentage_points": float(np.mean(pps)) if pps else float("nan"),
             "mae_mmhg": float(np.mean(mm)) if mm else float("nan"),
+            **_sampling_floor(rows),
             "inside_interval": float(np.mean([r["inside"] for r in rows])) if rows else float("nan"),
             "inside_interval_excluding_sd": (float(np.mean([r["inside"] for r in rows if r["unit"] != "SD points"]))
                                              if any(r["unit"] != "SD points" for r in rows) else float("nan")),
             **_width_summary(rows)}
+
+
+def _sampling_floor(rows) -> dict:
+    """The mean absolute error that sampling alone would give if the model were exact: a trial of the row's size
+    observes its statistic with SD ``sampling_sd`` (binomial for rates), so E|error| = sqrt(2/pi) x that SD per row
+    (normal approximation), averaged like the MAE (points: means/changes; percentage points: rates). No structural
+    change can push an out-of-sample MAE below it; between-trial heterogeneity adds to it."""
+    out = {}
+    for key, unit in (("sampling_floor_points", "points"), ("sampling_floor_percentage_points", "percentage points")):
+        sd = [r["sampling_sd"] for r in rows if r["unit"] == unit and "sampling_sd" in r]
+        out[key] = float(math.sqrt(2.0 / math.pi) * np.mean(sd)) if sd else float("nan")
+    return out
+
+
+def _floor_html(summary: dict) -> str:
+    """One sentence: the MAE that sampling alone would give (an exact model), for reading the MAE."""
+    pts, pp = summary.get("sampling_floor_points", float("nan")), summary.get("sampling_floor_percentage_points", float("nan"))
+    if math.isnan(pts) and math.isnan(pp):
+        return ""
+    return (f" With an exact model, sampling alone (trials of the rows' sizes) would give a mean absolute error of "
+            f"{pts:.2f} points and {pp:.1f} percentage points.")
 
 
 def _width_summary(rows) -> dict:
@@ -1437,7 +1460,10 @@ def format_summary(s: dict) -> str:
             f"{s.get('mean_width_points', float('nan')):.1f} points, {s.get('mean_width_percentage_points', float('nan')):.1f} pp)"
             + (f"; without between-trial heterogeneity {100 * s['inside_interval_no_between_trial']:.0f}% inside, "
                f"width {s['mean_width_points_no_between_trial']:.1f} points, "
-               f"{s['mean_width_percentage_points_no_between_trial']:.1f} pp" if s.get("between_trial") else ""))
+               f"{s['mean_width_percentage_points_no_between_trial']:.1f} pp" if s.get("between_trial") else "")
+            + (f"; sampling alone (an exact model, trials of the rows' sizes) would give {s['sampling_floor_points']:.2f} "
+               f"points, {s['sampling_floor_percentage_points']:.1f} pp" if not math.isnan(s.get("sampling_floor_points",
+                                                                                                     float("nan"))) else ""))
 
 
 def interval_description(parameter_draws: int, tau=None) -> str:
@@ -1586,6 +1612,7 @@ arm); predictions use {st['qual_size']} patients per arm, and intervals add the 
 <th>inside 95%</th><th>inside 95% (no SD rows)</th><th>mean width (points / pp)</th>
 <th>inside 95% without between-trial</th><th>width without between-trial (points / pp)</th></tr>
 {line("in sample", si)}{line("out of sample", so)}</table>
+<p>{_floor_html(so).strip()}</p>
 <h3>Folds</h3><table><tr><th>left out</th><th>rows fitted</th><th>fit J</th><th>MAE points</th><th>MAE pp</th>
 <th>inside</th><th>inside without between-trial</th>{tau_heads}</tr>{folds}</table>
 <h3>Visual predictive checks (out of sample)</h3>
@@ -1600,7 +1627,7 @@ td,th{{border:1px solid #ccc;padding:2px 6px}} tr.out td{{background:#fde2e2}} .
 <b>{summary['mae_points']:.2f}</b> score points (means and changes), <b>{summary['mae_percentage_points']:.1f}</b>
 percentage points (rates), {summary['mae_sd_points']:.2f} points (between-patient SDs), {summary['mae_mmhg']:.1f} mmHg
 (blood pressure); <b>{100 * summary['inside_interval']:.0f}%</b> of observations inside the model's 95% interval for a
-trial of that size.</p>
+trial of that size.{_floor_html(summary)}</p>
 {'' if not interval else f'<p>{h.escape(interval)}</p>'}
 <img alt="predicted vs observed" src="data:image/png;base64,{img}" style="width:100%">
 <h3>Visual predictive checks (in sample)</h3>
