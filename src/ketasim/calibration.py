@@ -34,7 +34,7 @@ from .adverse_events import EVENTS as AE_EVENTS
 from .adverse_events import expected_incidence
 from .engine import run_arm
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, sample_patients
+from .population import SCALES, arm_spec, sample_patients
 from .scenario import load_scenario
 from .model import DEFAULT_MODEL
 
@@ -459,10 +459,14 @@ def _simulate_file(task) -> dict:
     bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng))
     sims = {}
     for arm in sc.arms:
-        run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment, on_failure="flag")
+        # the same patients (same per-patient draws: the stream is not consumed) with the arm's own baseline score
+        # where the trial reports one per arm
+        spec = arm_spec(sc.population, arm)
+        pa = patients if arm.baseline is None else sample_patients(spec, params, np.random.default_rng(seed), size)
+        run = run_arm(arm, spec, pa, times, params=params, experiment=sc.experiment, on_failure="flag")
         sev = run.output("severity")
-        sims[(file, arm.name)] = _ArmSim(sev * patients.baseline[:, None], patients.baseline, times, run.sessions,
-                                         patients.female, patients.age_years,
+        sims[(file, arm.name)] = _ArmSim(sev * pa.baseline[:, None], pa.baseline, times, run.sessions,
+                                         pa.female, pa.age_years,
                                          run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0)
     return sims
 

@@ -15,7 +15,7 @@ import numpy as np
 from . import pk as pkmod
 from .errors import InputError, SolverError
 from .parameters import ParameterSet, load_parameters
-from .population import Patients, PopulationSpec, sample_patients, typical_patient
+from .population import Patients, PopulationSpec, arm_spec, sample_patients, typical_patient
 from .regimen import Administration, Arm, Drug, Route
 from .model import DEFAULT_MODEL, Model
 from .model.definition import CONDITION_FREE_PARAMETER  # noqa: F401  (re-exported)
@@ -383,15 +383,17 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
     children = root.spawn(len(scenario.arms))
     typical = typical or getattr(scenario, "patient", None) is not None     # a stated patient: typical effects
     for k, arm in enumerate(scenario.arms):
+        spec = arm_spec(scenario.population, arm)       # an arm may state its own baseline score
         if typical:
-            patients = typical_patient(scenario.population, params)
+            patients = typical_patient(spec, params)
         elif same_patients:
             if shared is None:
                 shared = sample_patients(scenario.population, params, np.random.default_rng(root), n)
-            patients = shared
+            # the same patients (same per-patient draws) with this arm's baseline score, if it states one
+            patients = shared if arm.baseline is None else sample_patients(spec, params, np.random.default_rng(root), n)
         else:
             rng = np.random.default_rng(children[k])
-            patients = sample_patients(scenario.population, params, rng, n)
-        runs.append(run_arm(arm, scenario.population, patients, times, params=params, experiment=experiment,
+            patients = sample_patients(spec, params, rng, n)
+        runs.append(run_arm(arm, spec, patients, times, params=params, experiment=experiment,
                             grid_options=grid_options, on_failure=on_failure, model=model))
     return SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=typical)

@@ -270,6 +270,13 @@ def patients_from_covariates(n: int, *, weight_kg: float, age_years: float, fema
     return Patients(**cols)
 
 
+def arm_spec(spec: PopulationSpec, arm) -> PopulationSpec:
+    """The population of one arm: ``spec`` with the arm's own baseline score distribution when the arm states one
+    (``arms.NAME.baseline``: trials report baselines per arm), else ``spec`` itself."""
+    base = getattr(arm, "baseline", None)
+    return spec if base is None else dataclasses.replace(spec, baseline=Distribution(*base))
+
+
 def baseline_bp(params: ParameterSet, age_years: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
     """Pre-dose systolic and diastolic pressure (mmHg) of virtual patients; systolic rises with age.
     (Moved from ``ketasim.trial``, which still exports it, so that calibration does not import trial.)"""

@@ -267,11 +267,13 @@ class Dose:
 @dataclasses.dataclass(frozen=True)
 class Arm:
     """A named treatment arm: a tuple of dose lines, and comedications given in this arm only (added to the
-    population's; e.g. the 'with rifampicin' arm or period of an interaction study)."""
+    population's; e.g. the 'with rifampicin' arm or period of an interaction study); ``baseline``: the arm's own
+    baseline score (mean, SD; scale points) where a trial reports it per arm, else None (the population's)."""
 
     name: str
     doses: tuple[Dose, ...]
     comedications: tuple[str, ...] = ()
+    baseline: tuple[float, float] | None = None
 
     def administrations(self) -> list[Administration]:
         out = [a for d in self.doses for a in d.administrations()]

@@ -263,15 +263,15 @@ def scenario_from_dict(data: dict) -> Scenario:
         raise InputError("arms: at least one arm is required")
     if len(m.arms) > MAX_ARMS:
         raise InputError(f"arms: {len(m.arms)} arms is more than the {MAX_ARMS} supported")
-    arm_lines, arm_comeds = {}, {}
+    arm_lines, arm_comeds, arm_bases = {}, {}, {}
     for k, v in m.arms.items():
         if len(k) > 200:
             raise InputError(f"arms: an arm name is at most 200 characters, got {len(k):,}")
-        v, arm_comeds[k] = _arm_mapping(str(k), v)
+        v, arm_comeds[k], arm_bases[k] = _arm_mapping(str(k), v, SCALES[scale][0])
         if isinstance(v, list) and len(v) > MAX_LINES_PER_ARM:
             raise InputError(f"arms.{k}: {len(v)} dose lines is more than the {MAX_LINES_PER_ARM} supported")
         arm_lines[k] = v
-    arms = tuple(dataclasses.replace(arm_from_list(str(k), v), comedications=arm_comeds[k])
+    arms = tuple(dataclasses.replace(arm_from_list(str(k), v), comedications=arm_comeds[k], baseline=arm_bases[k])
                  for k, v in arm_lines.items())
     # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
     # a single-arm scenario is open label (1)
@@ -353,17 +353,18 @@ def scenario_from_dict(data: dict) -> Scenario:
     return sc
 
 
-def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...]]:
-    """An arm is a list of dose lines, or ``{doses: [...], comedications: [...]}`` (comedications given in this arm
-    only, added to the population's). Returns (dose lines, comedications)."""
+def _arm_mapping(name: str, value, scale_max: float) -> tuple[Any, tuple[str, ...], tuple[float, float] | None]:
+    """An arm is a list of dose lines, or ``{doses: [...], comedications: [...], baseline: {mean, sd}}``
+    (comedications given in this arm only, added to the population's; the arm's own baseline score where the trial
+    reports one per arm). Returns (dose lines, comedications, baseline or None)."""
     if not isinstance(value, dict):
-        return value, ()
+        return value, (), None
     from .population import KNOWN_COMEDICATIONS
 
-    unknown = set(value) - {"doses", "comedications"}
+    unknown = set(value) - {"doses", "comedications", "baseline"}
     if unknown:
         raise ScenarioFileError(f"arms.{name}.{str(sorted(unknown, key=str)[0])[:40]}: unknown field (an arm is a list "
-                                "of dose lines or {doses: [...], comedications: [...]})")
+                                "of dose lines or {doses: [...], comedications: [...], baseline: {mean, sd}})")
     if "doses" not in value:
         raise ScenarioFileError(f"arms.{name}.doses: required field is missing")
     comeds = value.get("comedications") or []
@@ -375,7 +376,22 @@ def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...]]:
         if c not in KNOWN_COMEDICATIONS:
             raise InputError(f"arms.{name}.comedications: unknown comedication {str(c)[:40]!r}; known: "
                              f"{', '.join(KNOWN_COMEDICATIONS)}")
-    return value["doses"], tuple(comeds)
+    return value["doses"], tuple(comeds), _arm_baseline(name, value.get("baseline"), scale_max)
+
+
+def _arm_baseline(name: str, value, scale_max: float) -> tuple[float, float] | None:
+    """``arms.NAME.baseline``: {mean, sd} in scale points (sd defaults to 0), within the scale."""
+    if value is None:
+        return None
+    f = f"arms.{name}.baseline"
+    if not isinstance(value, dict) or set(value) - {"mean", "sd"} or "mean" not in value:
+        raise InputError(f"{f}: expected {{mean: POINTS, sd: POINTS}}, e.g. {{mean: 29.9, sd: 7.0}}")
+    mean = limits.check_real(value["mean"], f"{f}.mean")
+    sd = limits.check_real(value.get("sd", 0.0), f"{f}.sd")
+    if not (0 < mean <= scale_max) or sd < 0:
+        raise InputError(f"{f}: mean must lie in (0, {scale_max:g}] for this scale and sd >= 0, got mean {mean:g}, "
+                         f"sd {sd:g}")
+    return float(mean), float(sd)
 
 
 def _design(d: _Design | None, arms, scale: str) -> tuple:

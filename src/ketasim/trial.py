@@ -29,7 +29,7 @@ from .engine import run_arm
 from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, baseline_bp, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
+from .population import SCALES, arm_spec, baseline_bp, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import Endpoints, Scenario
 from .units import parse_time_h
@@ -629,6 +629,11 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
         raise InputError("endpoints.measures: PK measures (cmax, auc_0_inf, ...) are reported by parallel and "
                          "crossover trials, not by a randomized withdrawal")
     shared = None
+    if kind in ("crossover", "randomized_withdrawal"):
+        for arm in scenario.arms:
+            if arm.baseline is not None:
+                raise InputError(f"arms.{arm.name}.baseline: the arms of a {kind.replace('_', ' ')} trial share their "
+                                 "patients; state the baseline once as population.baseline")
     for k, arm in enumerate(scenario.arms):
         rng = np.random.default_rng(arm_seeds[k])
         stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[k]
@@ -637,8 +642,8 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
                 shared = sample_patients(spec, params, stream, size)
             patients = shared
         else:
-            patients = sample_patients(spec, params, stream, size)
-        outcomes[arm.name] = _simulate_outcome(arm.name, arm, spec, patients, times, band_times, params,
+            patients = sample_patients(arm_spec(spec, arm), params, stream, size)
+        outcomes[arm.name] = _simulate_outcome(arm.name, arm, arm_spec(spec, arm), patients, times, band_times, params,
                                                scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
                                                stream=stream, executor=executor, model=model)
         if pk_measures:      # a separate run of the same patients at the PK sampling times (only when asked for)
