@@ -121,7 +121,9 @@ def chunk_tasks(scenario, params, *, n: int, seed, output_times_h, experiment=No
     times = np.asarray(output_times_h, float)
     chunk = chunk or chunk_size_for(times.size)
     experiment = experiment or scenario.experiment
-    return [ChunkTask(arm, scenario.population, params, k, a, b, arm_stream(seed, k, same_patients), times,
+    from .population import arm_spec
+
+    return [ChunkTask(arm, arm_spec(scenario.population, arm), params, k, a, b, arm_stream(seed, k, same_patients), times,
                       experiment, grid_options, on_failure)
             for k, arm in enumerate(scenario.arms) for a, b in plan_chunks(n, chunk)]
 

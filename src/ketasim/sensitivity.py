@@ -165,11 +165,11 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
                    seed: int = 1, experiment=None) -> float:
     """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters)."""
     from .engine import run_arm
-    from .population import SCALES, sample_patients
+    from .population import SCALES, arm_spec, sample_patients
     from .model import DEFAULT_MODEL
 
-    spec = scenario.population
     arm = scenario.arms[arm_index]
+    spec = arm_spec(scenario.population, arm)
     patients = sample_patients(spec, params, np.random.SeedSequence(seed), n)
     t = endpoint.time_h if endpoint.time_h is not None else 0.0
     times = np.unique([0.0, t])
