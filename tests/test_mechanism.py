@@ -390,19 +390,40 @@ def test_esketamine_dissociation_timing():
     assert value_at(tr, "cadss", 2.0) < 0.30 * tr["cadss"].max()
 
 
+@lru_cache(maxsize=None)
+def _population_mean_bp(dose: str):
+    """Mean SBP/DBP change over 1000 label-like patients (46 +- 12 y, 62 % women: TRANSFORM-2) after one intranasal
+    esketamine dose, per minute over 3 h (the label's figures are means over patients, placebo-adjusted)."""
+    import ketasim
+
+    sc = ketasim.scenario_from_dict({"name": "bp", "seed": 1, "arms": {"arm": [line("esketamine", "intranasal", dose)]},
+                                     "population": {"size": 1000, "female_fraction": 0.62,
+                                                    "age_years": {"mean": 46.0, "sd": 12.0}}})
+    t = np.round(np.arange(0.0, 3.0 + 1e-9, 1 / 60), 9)
+    d = ketasim.simulate(sc, params(), output_times_h=t).trajectories()
+    return d.groupby("time_h")[["sbp_change_mmhg", "dbp_change_mmhg"]].mean()
+
+
+def test_esketamine_blood_pressure_peaks_about_40_min_after_the_dose():
+    """mechanism.md §8 (Spravato): the BP rise peaks ~40 min after dosing. Tolerance: 25-55 min, population mean."""
+    for dose in ("56 mg", "84 mg"):
+        m = _population_mean_bp(dose)
+        assert 25 / 60 <= float(m["sbp_change_mmhg"].idxmax()) <= 55 / 60, dose
+        assert m["sbp_change_mmhg"].max() > m["dbp_change_mmhg"].max() > 0.0, dose
+
+
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: after 56 mg intranasal esketamine the SBP rise of the typical patient peaks at 39 min (label ~40 min) at "
-    "+2.4 mmHg (label: +7-9 mmHg). The label's figure is a mean over patients; bp_sensitivity is log-normal with mean "
-    "1 and the fitted omega_bp 1.30 gives the typical patient exp(-omega^2/2) = 0.43 of the mean. Population means "
-    "(benchmarks/bp_population_report.py, 2000 patients, 46 +- 12 y, 62 % women): 56 mg +5.3, 84 mg +6.9 mmHg at "
-    "39-42 min; 0.5 mg/kg racemic IV +7.5 (Riva-Posse 2018: +3.3 in older patients). So the population mean after "
-    "56 mg is still ~20 % below the label's lower bound: the pressor link (pd.sbp.*) relative to S-ketamine"))
+    "MODEL: the population-mean SBP rise (1000 label-like patients, 46 +- 12 y, 62 % women) peaks at 38-42 min at "
+    "+5.4 mmHg after 56 mg and +7.0 after 84 mg (DBP +3.6 / +4.7) vs the label's +7-9 (DBP +4-6) mmHg after 56 or "
+    "84 mg: 56 mg is 23 % below the label's lower bound (14 % below the tolerance of 10 %). The pressor link pd.sbp.* "
+    "counts R-ketamine at its NMDA potency relative to S (S-equivalents), which sets esketamine's pressor effect "
+    "relative to the racemate's"))
 def test_esketamine_blood_pressure():
-    """mechanism.md §8 (Spravato): SBP +7-9 mmHg peaking 40 min after dosing. Tolerances: peak 25-55 min;
-    magnitude 7-9 mmHg widened by 10 %."""
-    tr = traj([ESK_IN])
-    assert 25 / 60 <= float(tr["sbp_change_mmhg"].idxmax()) <= 55 / 60
-    assert 7.0 * 0.9 <= tr["sbp_change_mmhg"].max() <= 9.0 * 1.1
+    """mechanism.md §8 (Spravato): SBP +7-9 mmHg (DBP +4-6) about 40 min after 56 or 84 mg, means over patients.
+    Tolerance: the population-mean SBP peak of each dose within 7-9 mmHg widened by 10 %. (Compared with the
+    population mean, the label's statistic; the typical patient has exp(-omega_bp^2/2) of the mean sensitivity.)"""
+    for dose in ("56 mg", "84 mg"):
+        assert 7.0 * 0.9 <= _population_mean_bp(dose)["sbp_change_mmhg"].max() <= 9.0 * 1.1, dose
 
 
 # ---------------------------------------------------------------------------------------------------------------
