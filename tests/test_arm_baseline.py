@@ -44,7 +44,8 @@ def test_a_higher_baseline_means_fewer_remissions_in_a_trial():
     assert remission({"mean": 35.0, "sd": 4.0}) < remission({"mean": 22.0, "sd": 4.0}) - 10.0
 
 
-@pytest.mark.parametrize("bad, words", [({"mean": 0}, "mean must lie in (0, 60]"), ({"mean": 30, "sd": -1}, "sd >= 0"),
+@pytest.mark.parametrize("bad, words", [({"mean": 0}, "mean must lie in (0, 60]"), ({"mean": 30, "sd": -1}, "sd in [0, 60]"),
+                                        ({"mean": 30, "sd": 1e300}, "sd in [0, 60]"),
                                         ({"mean": "x"}, "expected a number"), ([30, 5], "expected {mean"),
                                         ({"sd": 5}, "expected {mean")])
 def test_bad_arm_baselines_are_refused_in_one_line(bad, words):

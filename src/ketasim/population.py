@@ -71,8 +71,8 @@ class PopulationSpec:
         if self.scale not in SCALES:
             raise InputError(f"{f}.scale: unknown scale {self.scale!r}; use one of {', '.join(SCALES)}")
         smax = SCALES[self.scale][0]
-        if not (0 < self.baseline.mean <= smax) or self.baseline.sd < 0:
-            raise InputError(f"{f}.baseline: mean must lie in (0, {smax:g}] for {self.scale} and sd >= 0")
+        if not (0 < self.baseline.mean <= smax) or not (0 <= self.baseline.sd <= smax):
+            raise InputError(f"{f}.baseline: mean must lie in (0, {smax:g}] and sd in [0, {smax:g}] for {self.scale}")
         if not (20 <= self.weight_kg.mean <= 250) or self.weight_kg.sd < 0:
             raise InputError(f"{f}.weight_kg: mean must lie in 20-250 kg and sd >= 0, got {self.weight_kg.mean:g}")
         if not (12 <= self.age_years.mean <= 100) or self.age_years.sd < 0:

@@ -388,9 +388,9 @@ def _arm_baseline(name: str, value, scale_max: float) -> tuple[float, float] | N
         raise InputError(f"{f}: expected {{mean: POINTS, sd: POINTS}}, e.g. {{mean: 29.9, sd: 7.0}}")
     mean = limits.check_real(value["mean"], f"{f}.mean")
     sd = limits.check_real(value.get("sd", 0.0), f"{f}.sd")
-    if not (0 < mean <= scale_max) or sd < 0:
-        raise InputError(f"{f}: mean must lie in (0, {scale_max:g}] for this scale and sd >= 0, got mean {mean:g}, "
-                         f"sd {sd:g}")
+    if not (0 < mean <= scale_max) or not (0 <= sd <= scale_max):
+        raise InputError(f"{f}: mean must lie in (0, {scale_max:g}] and sd in [0, {scale_max:g}] for this scale, got "
+                         f"mean {mean:g}, sd {sd:g}")
     return float(mean), float(sd)
 
 
