@@ -73,3 +73,15 @@ def test_streamed_and_chunked_runs_use_the_arm_baseline_too(tmp_path):
     simulate_streamed(sc, chunk=7, parquet=tmp_path / "t.parquet", keep=5)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), ref, check_exact=True)
     assert ketasim.run_trial(sc, chunk=7).to_dict() == ketasim.run_trial(sc, chunk=30).to_dict()
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("baseline", {"mean": 30, "sd": 1e300}, "population.baseline"),
+    ("weight_kg", {"mean": 80, "sd": 1e300}, "population.weight_kg"),
+    ("age_years", {"mean": 45, "sd": 1e300}, "population.age_years")])
+def test_absurd_population_sds_are_refused_in_one_line(field, value, words):
+    """An SD far beyond the covariate's range collapsed every patient onto the mean (the truncated normal
+    degenerates): refused, naming the field."""
+    with pytest.raises(InputError) as e:
+        ketasim.scenario_from_dict({"name": "b", "arms": {"a": [SALINE]}, "population": {"size": 3, field: value}})
+    assert str(e.value).startswith(words) and "\n" not in str(e.value)

@@ -73,10 +73,11 @@ class PopulationSpec:
         smax = SCALES[self.scale][0]
         if not (0 < self.baseline.mean <= smax) or not (0 <= self.baseline.sd <= smax):
             raise InputError(f"{f}.baseline: mean must lie in (0, {smax:g}] and sd in [0, {smax:g}] for {self.scale}")
-        if not (20 <= self.weight_kg.mean <= 250) or self.weight_kg.sd < 0:
-            raise InputError(f"{f}.weight_kg: mean must lie in 20-250 kg and sd >= 0, got {self.weight_kg.mean:g}")
-        if not (12 <= self.age_years.mean <= 100) or self.age_years.sd < 0:
-            raise InputError(f"{f}.age_years: mean must lie in 12-100 years and sd >= 0")
+        if not (20 <= self.weight_kg.mean <= 250) or not (0 <= self.weight_kg.sd <= 100):
+            raise InputError(f"{f}.weight_kg: mean must lie in 20-250 kg and sd in 0-100 kg, got mean "
+                             f"{self.weight_kg.mean:g}, sd {self.weight_kg.sd:g}")
+        if not (12 <= self.age_years.mean <= 100) or not (0 <= self.age_years.sd <= 50):
+            raise InputError(f"{f}.age_years: mean must lie in 12-100 years and sd in 0-50 years")
         if not (0.0 <= self.female_fraction <= 1.0):
             raise InputError(f"{f}.female_fraction: must lie in [0, 1], got {self.female_fraction}")
         for c in self.comedications:
