@@ -274,8 +274,7 @@ def patients_from_covariates(n: int, *, weight_kg: float, age_years: float, fema
 def arm_spec(spec: PopulationSpec, arm) -> PopulationSpec:
     """The population of one arm: ``spec`` with the arm's own baseline score distribution when the arm states one
     (``arms.NAME.baseline``: trials report baselines per arm), else ``spec`` itself."""
-    base = getattr(arm, "baseline", None)
-    return spec if base is None else dataclasses.replace(spec, baseline=Distribution(*base))
+    return spec if arm.baseline is None else dataclasses.replace(spec, baseline=Distribution(*arm.baseline))
 
 
 def baseline_bp(params: ParameterSet, age_years: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import InputError, ScenarioFileError
-from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
+from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec, arm_spec
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
@@ -267,7 +267,7 @@ def scenario_from_dict(data: dict) -> Scenario:
     for k, v in m.arms.items():
         if len(k) > 200:
             raise InputError(f"arms: an arm name is at most 200 characters, got {len(k):,}")
-        v, arm_comeds[k], arm_bases[k] = _arm_mapping(str(k), v, SCALES[scale][0])
+        v, arm_comeds[k], arm_bases[k] = _arm_mapping(str(k), v)
         if isinstance(v, list) and len(v) > MAX_LINES_PER_ARM:
             raise InputError(f"arms.{k}: {len(v)} dose lines is more than the {MAX_LINES_PER_ARM} supported")
         arm_lines[k] = v
@@ -291,6 +291,10 @@ def scenario_from_dict(data: dict) -> Scenario:
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia,
                           p_active=float(p_active))
     for a in arms:
+        try:                 # an arm's own baseline obeys the population's rule for the scale; name the arm's field
+            arm_spec(spec, a)
+        except InputError as e:
+            raise InputError(str(e).replace("population.baseline", f"arms.{a.name}.baseline", 1)) from None
         total = sum(d.count for d in a.doses)
         if total > MAX_ADMINISTRATIONS_PER_ARM:
             raise InputError(f"arms.{a.name}: {total:,} doses is more than the {MAX_ADMINISTRATIONS_PER_ARM:,} supported")
@@ -353,7 +357,7 @@ def scenario_from_dict(data: dict) -> Scenario:
     return sc
 
 
-def _arm_mapping(name: str, value, scale_max: float) -> tuple[Any, tuple[str, ...], tuple[float, float] | None]:
+def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, float] | None]:
     """An arm is a list of dose lines, or ``{doses: [...], comedications: [...], baseline: {mean, sd}}``
     (comedications given in this arm only, added to the population's; the arm's own baseline score where the trial
     reports one per arm). Returns (dose lines, comedications, baseline or None)."""
@@ -376,22 +380,18 @@ def _arm_mapping(name: str, value, scale_max: float) -> tuple[Any, tuple[str, ..
         if c not in KNOWN_COMEDICATIONS:
             raise InputError(f"arms.{name}.comedications: unknown comedication {str(c)[:40]!r}; known: "
                              f"{', '.join(KNOWN_COMEDICATIONS)}")
-    return value["doses"], tuple(comeds), _arm_baseline(name, value.get("baseline"), scale_max)
+    return value["doses"], tuple(comeds), _arm_baseline(name, value.get("baseline"))
 
 
-def _arm_baseline(name: str, value, scale_max: float) -> tuple[float, float] | None:
-    """``arms.NAME.baseline``: {mean, sd} in scale points (sd defaults to 0), within the scale."""
+def _arm_baseline(name: str, value) -> tuple[float, float] | None:
+    """``arms.NAME.baseline``: {mean, sd} in scale points (sd defaults to 0); the range is checked with the
+    population's rule (PopulationSpec) once the scale is known."""
     if value is None:
         return None
     f = f"arms.{name}.baseline"
     if not isinstance(value, dict) or set(value) - {"mean", "sd"} or "mean" not in value:
         raise InputError(f"{f}: expected {{mean: POINTS, sd: POINTS}}, e.g. {{mean: 29.9, sd: 7.0}}")
-    mean = limits.check_real(value["mean"], f"{f}.mean")
-    sd = limits.check_real(value.get("sd", 0.0), f"{f}.sd")
-    if not (0 < mean <= scale_max) or not (0 <= sd <= scale_max):
-        raise InputError(f"{f}: mean must lie in (0, {scale_max:g}] and sd in [0, {scale_max:g}] for this scale, got "
-                         f"mean {mean:g}, sd {sd:g}")
-    return float(mean), float(sd)
+    return limits.check_real(value["mean"], f"{f}.mean"), limits.check_real(value.get("sd", 0.0), f"{f}.sd")
 
 
 def _design(d: _Design | None, arms, scale: str) -> tuple:

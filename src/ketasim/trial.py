@@ -637,13 +637,14 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     for k, arm in enumerate(scenario.arms):
         rng = np.random.default_rng(arm_seeds[k])
         stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[k]
+        aspec = arm_spec(spec, arm)                     # an arm may state its own baseline (parallel designs)
         if kind in ("crossover", "randomized_withdrawal"):
             if shared is None:
                 shared = sample_patients(spec, params, stream, size)
             patients = shared
         else:
-            patients = sample_patients(arm_spec(spec, arm), params, stream, size)
-        outcomes[arm.name] = _simulate_outcome(arm.name, arm, arm_spec(spec, arm), patients, times, band_times, params,
+            patients = sample_patients(aspec, params, stream, size)
+        outcomes[arm.name] = _simulate_outcome(arm.name, arm, aspec, patients, times, band_times, params,
                                                scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
                                                stream=stream, executor=executor, model=model)
         if pk_measures:      # a separate run of the same patients at the PK sampling times (only when asked for)
