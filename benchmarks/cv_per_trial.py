@@ -8,7 +8,8 @@ overall in-sample and out-of-sample summaries and, per trial, the out-of-sample 
 interval; then the fitted non-specific-response parameters of each fold; then, for the rate rows, the mean absolute
 error that binomial sampling alone would give at the predicted rates and each row's arm size (a trial of n patients
 observes k/n even if the model is exact: E|k/n - p| ~ sqrt(2/pi) sqrt(p(1 - p)/n)), the floor below which no
-structural change can push the rate MAE. Reads the files and the calibration file's arm sizes (no simulation).
+structural change can push the rate MAE (the value qualify stored in the file when it has one, else computed here
+for older files). Reads the files and the calibration file's arm sizes (no simulation).
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def main(paths):
                 f"{k} {fit[k]:.3g}" for k in FOLD_KEYS if k in fit))
     print()
     for p, d in zip(paths, runs):
-        floor, k = sampling_floor(d["out_of_sample"])
+        stored = d["summary_out_of_sample"].get("sampling_floor_percentage_points")    # written by qualify
+        if stored is not None and math.isfinite(stored):
+            floor, k = stored, sum(r["unit"] == "percentage points" for r in d["out_of_sample"])
+        else:                                                                          # an older file
+            floor, k = sampling_floor(d["out_of_sample"])
         print(f"{p}: rate MAE from binomial sampling alone at the predicted rates {floor:.1f} pp over {k} rows "
               f"(observed out of sample {d['summary_out_of_sample']['mae_percentage_points']:.1f} pp)")
 
