@@ -9,7 +9,10 @@ interval; then the fitted non-specific-response parameters of each fold; then, f
 error that binomial sampling alone would give at the predicted rates and each row's arm size (a trial of n patients
 observes k/n even if the model is exact: E|k/n - p| ~ sqrt(2/pi) sqrt(p(1 - p)/n)), the floor below which no
 structural change can push the rate MAE (the value qualify stored in the file when it has one, else computed here
-for older files). Reads the files and the calibration file's arm sizes (no simulation).
+for older files). Last, per trial, where the rate error of each run lives: the mean signed error (bias: negative =
+predicted below observed) and the part of the overall rate MAE above that trial's sampling floor (its excess, in pp
+of the overall MAE: the excesses sum to overall MAE minus floor). Reads the files and the calibration file's arm
+sizes (no simulation).
 """
 
 from __future__ import annotations
@@ -48,6 +51,36 @@ def sampling_floor(rows) -> tuple[float, int]:
     return (sum(floor) / len(floor) if floor else float("nan")), len(floor)
 
 
+def row_floors(rows) -> dict[str, float]:
+    """Each rate row's sampling floor in pp: sqrt(2/pi) x the sampling SD qualify stored, else computed from the
+    calibration file's arm size at the predicted rate (older files)."""
+    out, n_of = {}, None
+    for r in rows:
+        if r["unit"] != "percentage points":
+            continue
+        sd = r.get("sampling_sd")
+        if not sd:
+            if n_of is None:
+                from ketasim.calibration import build_targets
+
+                n_of = {t.label: t.n for t in build_targets()[0]}
+            p = min(max(r["predicted"] / 100, 0.005), 0.995)
+            sd = 100 * math.sqrt(p * (1 - p) / max(n_of[r["label"]], 1))
+        out[r["label"]] = math.sqrt(2 / math.pi) * sd
+    return out
+
+
+def rate_excess(rows) -> dict[str, tuple[int, float, float]]:
+    """Per trial: (rate rows, mean signed error in pp, excess over the floor in pp of the overall rate MAE)."""
+    floors = row_floors(rows)
+    rates = [r for r in rows if r["unit"] == "percentage points"]
+    by = collections.defaultdict(list)
+    for r in rates:
+        by[r["trial"]].append(r)
+    return {t: (len(rs), sum(r["error"] for r in rs) / len(rs),
+                sum(abs(r["error"]) - floors[r["label"]] for r in rs) / len(rates)) for t, rs in by.items()}
+
+
 def fmt(x, spec):
     return format(x, spec) if x is not None else "-".rjust(len(format(0.0, spec)))
 
@@ -84,6 +117,12 @@ def main(paths):
             floor, k = sampling_floor(d["out_of_sample"])
         print(f"{p}: rate MAE from binomial sampling alone at the predicted rates {floor:.1f} pp over {k} rows "
               f"(observed out of sample {d['summary_out_of_sample']['mae_percentage_points']:.1f} pp)")
+    for p, d in zip(paths, runs):
+        tab = rate_excess(d["out_of_sample"])
+        print(f"\nwhere the out-of-sample rate error of {p} lives (bias: mean signed error, negative = predicted "
+              f"too low; excess: pp of the overall MAE above the sampling floor)")
+        for t, (k, bias, excess) in sorted(tab.items(), key=lambda kv: -kv[1][2]):
+            print(f"  {t:32s} {k:3d} rows  bias {bias:+6.1f} pp  excess {excess:+5.2f} pp")
 
 
 if __name__ == "__main__":

@@ -28,3 +28,21 @@ def test_sampling_floor_is_the_expected_binomial_error_at_the_predicted_rate():
                 for p, t in ((0.5, targets[0]), (0.1, targets[1]))]
     assert k == 2
     assert math.isclose(floor, sum(expected) / 2, rel_tol=1e-12)
+
+
+def test_rate_excess_splits_the_mae_above_the_floor_by_trial():
+    rows = [{"trial": "a", "label": "a1", "unit": "percentage points", "predicted": 40.0, "error": -10.0,
+             "sampling_sd": 5.0},
+            {"trial": "a", "label": "a2", "unit": "percentage points", "predicted": 40.0, "error": 4.0,
+             "sampling_sd": 5.0},
+            {"trial": "b", "label": "b1", "unit": "percentage points", "predicted": 20.0, "error": 2.0,
+             "sampling_sd": 8.0},
+            {"trial": "b", "label": "b2", "unit": "points", "predicted": -9.0, "error": 30.0}]   # not a rate
+    tab = _module().rate_excess(rows)
+    c = math.sqrt(2 / math.pi)
+    assert tab["a"][0] == 2 and math.isclose(tab["a"][1], -3.0)
+    assert math.isclose(tab["a"][2], (10 - 5 * c + 4 - 5 * c) / 3)
+    assert math.isclose(tab["b"][2], (2 - 8 * c) / 3)          # below its floor: negative
+    mae = (10 + 4 + 2) / 3
+    floor = (5 + 5 + 8) * c / 3
+    assert math.isclose(sum(v[2] for v in tab.values()), mae - floor)
