@@ -94,3 +94,20 @@ def test_summary_states_the_error_that_sampling_alone_would_give():
     assert "sampling alone" in cal.format_summary(s)
     old = cal.qualification_summary([{k: v for k, v in r.items() if k != "sampling_sd"} for r in rows])
     assert math.isnan(old["sampling_floor_points"]) and "sampling alone" not in cal.format_summary(old)
+
+
+def test_summary_states_the_error_the_intervals_imply():
+    """A row with a 95 % interval of width w has a predictive SD ~ w / 3.92, so an honest model's expected |error| is
+    sqrt(2/pi) x w / 3.92; the summary averages it per unit beside the observed MAE."""
+    c = math.sqrt(2 / math.pi) / 3.92
+    rows = [{"unit": "percentage points", "error": 10.0, "inside": True, "lo": 10.0, "hi": 50.0},
+            {"unit": "percentage points", "error": -4.0, "inside": True, "lo": 0.0, "hi": 20.0},
+            {"unit": "points", "error": 2.0, "inside": False, "lo": -12.0, "hi": -4.0}]
+    s = cal.qualification_summary(rows)
+    assert s["interval_implied_mae_percentage_points"] == pytest.approx(c * 30.0)
+    assert s["interval_implied_mae_points"] == pytest.approx(c * 8.0)
+    assert "intervals imply" in cal.format_summary(s)
+    # a normal predictive distribution's 95 % interval reproduces E|error| = sqrt(2/pi) sd
+    rng = np.random.default_rng(0)
+    e = rng.normal(0.0, 5.0, 200_000)
+    assert c * 2 * 1.959964 * 5.0 == pytest.approx(np.mean(np.abs(e)), rel=0.01)

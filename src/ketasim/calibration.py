@@ -1409,6 +1409,7 @@ def qualification_summary(rows) -> dict:
             "mae_percentage_points": float(np.mean(pps)) if pps else float("nan"),
             "mae_mmhg": float(np.mean(mm)) if mm else float("nan"),
             **_sampling_floor(rows),
+            **_interval_implied_error(rows),
             "inside_interval": float(np.mean([r["inside"] for r in rows])) if rows else float("nan"),
             "inside_interval_excluding_sd": (float(np.mean([r["inside"] for r in rows if r["unit"] != "SD points"]))
                                              if any(r["unit"] != "SD points" for r in rows) else float("nan")),
@@ -1427,13 +1428,33 @@ def _sampling_floor(rows) -> dict:
     return out
 
 
+def _interval_implied_error(rows) -> dict:
+    """The mean absolute error the model's own 95 % intervals imply: a row whose predictive distribution (sampling,
+    parameter uncertainty and, when drawn, between-trial heterogeneity) has the width hi - lo has SD ~ (hi - lo) /
+    3.92 and E|error| = sqrt(2/pi) x SD (normal approximation; bounded rate intervals make it approximate). An
+    observed MAE near it says the stated uncertainty is honest; far above it, the intervals are too narrow; the gap
+    between it and the sampling floor is what a better-informed model could still remove."""
+    out = {}
+    for key, unit in (("interval_implied_mae_points", "points"),
+                      ("interval_implied_mae_percentage_points", "percentage points")):
+        w = [r["hi"] - r["lo"] for r in rows if r["unit"] == unit and "hi" in r and "lo" in r]
+        out[key] = float(math.sqrt(2.0 / math.pi) * np.mean(w) / 3.92) if w else float("nan")
+    return out
+
+
 def _floor_html(summary: dict) -> str:
     """One sentence: the MAE that sampling alone would give (an exact model), for reading the MAE."""
     pts, pp = summary.get("sampling_floor_points", float("nan")), summary.get("sampling_floor_percentage_points", float("nan"))
     if math.isnan(pts) and math.isnan(pp):
         return ""
+    implied = ""
+    ipts, ipp = (summary.get("interval_implied_mae_points", float("nan")),
+                 summary.get("interval_implied_mae_percentage_points", float("nan")))
+    if not (math.isnan(ipts) and math.isnan(ipp)):
+        implied = (f" The model's own 95 % intervals imply a mean absolute error of {ipts:.2f} points and {ipp:.1f} "
+                   "percentage points (an observed error near this says the stated uncertainty is honest).")
     return (f" With an exact model, sampling alone (trials of the rows' sizes) would give a mean absolute error of "
-            f"{pts:.2f} points and {pp:.1f} percentage points.")
+            f"{pts:.2f} points and {pp:.1f} percentage points.{implied}")
 
 
 def _width_summary(rows) -> dict:
@@ -1467,7 +1488,10 @@ def format_summary(s: dict) -> str:
                f"{s['mean_width_percentage_points_no_between_trial']:.1f} pp" if s.get("between_trial") else "")
             + (f"; sampling alone (an exact model, trials of the rows' sizes) would give {s['sampling_floor_points']:.2f} "
                f"points, {s['sampling_floor_percentage_points']:.1f} pp" if not math.isnan(s.get("sampling_floor_points",
-                                                                                                     float("nan"))) else ""))
+                                                                                                     float("nan"))) else "")
+            + (f"; the model's own intervals imply {s['interval_implied_mae_points']:.2f} points, "
+               f"{s['interval_implied_mae_percentage_points']:.1f} pp"
+               if not math.isnan(s.get("interval_implied_mae_points", float("nan"))) else ""))
 
 
 def interval_description(parameter_draws: int, tau=None) -> str:
