@@ -145,7 +145,14 @@ FITTED = {
     # h: fading of the care component; hand-set centre 14 d (assumption: of the order of an in-patient stay and the
     # weeks of close follow-up after it; wide prior, log SD 1: 5-38 days within 1 SD)
     "care_t_half": ("log", 48.0, 2160.0, 336.0),
-    "perception_gain": ("log", 0.01, 10.0, 1.0),
+    # 1/h: expectancy kindled by perceptible effects (functional unblinding). Bounded (issue 7): blocking AMPA
+    # receptors, mTORC1 or new spines abolishes ketamine's antidepressant effect where expectancy plays no part
+    # (NBQX: Maeng 2008 doi:10.1016/j.biopsych.2007.05.028; rapamycin: Li 2010 doi:10.1126/science.1190287; spines:
+    # Moda-Sava 2019 doi:10.1126/science.aat8078), and in humans the size of dissociation relates only weakly to
+    # response (Mathai 2020 doi:10.1016/j.jad.2019.12.023). Refits with the corrected TRANSFORM design ran to 2.6-5.7,
+    # where perceptible effects carried a third of the 24-h drug effect (NBQX, rapamycin and spine-block tests
+    # failed); at 0.8 they carry <= ~15 %. Hand-set centre 0.4 (was 1.0, now above the bound)
+    "perception_gain": ("log", 0.01, 0.8, 0.4),
     "antidepressant_emax": ("logit", 0.05, 0.6, 0.25),
     "antidepressant_t_half": ("log", 168.0, 504.0, 240.0),      # h: onset half-time of 1-3 weeks
     "condition_anxiety": ("log", 0.3, 3.0, 1.0), "condition_ptsd": ("log", 0.3, 3.0, 0.8),
