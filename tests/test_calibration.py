@@ -203,3 +203,19 @@ def test_a_full_calibration_holds_the_scale_gains_at_their_prior_centres():
         assert n not in rep["fitted"] and n not in rep["prior"]
         assert new.free[n].value == pytest.approx(cal.FITTED[n][3])
     assert "weight_protein" in rep["fitted"] and "consolidation_gain" in rep["fitted"]
+
+
+def test_transform_esketamine_arms_start_at_56_mg_on_day_1():
+    """TRANSFORM-1/-2 (and the label): every esketamine patient got 56 mg on day 1; the 84-mg arm 84 mg from day 4.
+    Eight sessions twice weekly in both arms."""
+    import ketasim
+    from ketasim.calibration import SCENARIOS
+
+    sc = ketasim.load_scenario(SCENARIOS / "transform.yaml")
+    for arm in sc.arms:
+        if not arm.name.startswith("esketamine"):
+            continue
+        admin = [a for a in arm.administrations() if a.drug.value == "esketamine"]
+        assert len(admin) == 8, arm.name
+        assert admin[0].start_h == 0.0 and admin[0].amount == 56.0, arm.name
+        assert {a.amount for a in admin[1:]} == {56.0 if "56" in arm.name else 84.0}, arm.name
