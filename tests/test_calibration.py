@@ -103,7 +103,7 @@ def test_calibration_never_overwrites_the_shipped_set_and_stores_a_posterior(tmp
     assert shipped.read_bytes() == before
 
 
-def test_cross_validation_predicts_a_left_out_trial_from_a_fit_that_did_not_see_it():
+def test_cross_validation_predicts_a_left_out_trial_from_a_fit_that_did_not_see_it(tmp_path):
     from ketasim import calibration as cal
 
     seen = []
@@ -128,6 +128,16 @@ def test_cross_validation_predicts_a_left_out_trial_from_a_fit_that_did_not_see_
     assert set(bt["tau"]) == set(cal.TRIAL_EFFECTS) and all(v >= 0 for v in bt["tau"].values())
     assert "berman2000" not in [t["group"] for t in bt["trials"]] and "berman2000" in [t["group"] for t in bt_all["trials"]]
     assert cv["settings"]["between_trial"] and all("inside_no_between_trial" in r for r in cv["out_of_sample"])
+    # the fold's mean signed error (systematic miss vs scatter) is in its summary and in the report's fold table
+    fold = cv["folds"][0]["summary"]
+    pts = [r["error"] for r in cv["out_of_sample"] if r["unit"] == "points"]
+    assert fold["bias_points"] == pytest.approx(np.mean(pts))
+    rows, skipped = cal.qualify(trials=["berman2000"], size=30, seed=3, between_trial=False)
+    cv["summary_in_sample"] = cal.qualification_summary(cv["in_sample"])       # as app.qualify adds them
+    cv["summary_out_of_sample"] = cal.qualification_summary(cv["out_of_sample"])
+    html = cal.qualification_html(rows, skipped, cal.qualification_summary(rows), load_parameters(),
+                                  tmp_path / "q.html", cv=cv).read_text()
+    assert "mean signed error" in html and format(fold["bias_points"], "+.2f") in html
 
 
 def _fold_vs_refit(**cv_options):

@@ -1417,6 +1417,7 @@ def qualification_summary(rows) -> dict:
             "mae_mmhg": float(np.mean(mm)) if mm else float("nan"),
             **_sampling_floor(rows),
             **_interval_implied_error(rows),
+            **_bias(rows),
             "inside_interval": float(np.mean([r["inside"] for r in rows])) if rows else float("nan"),
             "inside_interval_excluding_sd": (float(np.mean([r["inside"] for r in rows if r["unit"] != "SD points"]))
                                              if any(r["unit"] != "SD points" for r in rows) else float("nan")),
@@ -1433,6 +1434,22 @@ def _sampling_floor(rows) -> dict:
         sd = [r["sampling_sd"] for r in rows if r["unit"] == unit and "sampling_sd" in r]
         out[key] = float(math.sqrt(2.0 / math.pi) * np.mean(sd)) if sd else float("nan")
     return out
+
+
+def _bias(rows) -> dict:
+    """Mean signed error (predicted - observed) per unit: an MAE made of errors of one sign is a systematic miss (a
+    structure or an input the trial does not share), one of mixed signs is scatter."""
+    out = {}
+    for key, unit in (("bias_points", "points"), ("bias_percentage_points", "percentage points")):
+        e = [r["error"] for r in rows if r["unit"] == unit]
+        out[key] = float(np.mean(e)) if e else float("nan")
+    return out
+
+
+def _bias_cell(summary: dict) -> str:
+    return " / ".join("" if math.isnan(summary.get(k, float("nan"))) else format(summary[k], "+.2f" if k == "bias_points"
+                                                                                       else "+.1f")
+                      for k in ("bias_points", "bias_percentage_points"))
 
 
 def _interval_implied_error(rows) -> dict:
@@ -1626,6 +1643,7 @@ def qualification_html(rows, skipped, summary, params, path, cv=None, interval: 
         folds = "".join(f"<tr><td>{h.escape(f['left_out'])}</td><td>{f['rows_fitted']}</td><td>{f['objective']:.1f}</td>"
                         f"<td>{'' if not f['summary'] else format(f['summary']['mae_points'], '.2f')}</td>"
                         f"<td>{'' if not f['summary'] else format(f['summary']['mae_percentage_points'], '.1f')}</td>"
+                        f"<td>{'' if not f['summary'] else _bias_cell(f['summary'])}</td>"
                         f"<td>{'' if not f['summary'] else format(100 * f['summary']['inside_interval'], '.0f') + '%'}</td>"
                         f"{no_bt(f['summary'])}{taus(f)}</tr>"
                         for f in cv["folds"])
@@ -1648,7 +1666,7 @@ arm); predictions use {st['qual_size']} patients per arm, and intervals add the 
 <th>inside 95% without between-trial</th><th>width without between-trial (points / pp)</th></tr>
 {line("in sample", si)}{line("out of sample", so)}</table>
 <p>{_floor_html(so).strip()}</p>
-<h3>Folds</h3><table><tr><th>left out</th><th>rows fitted</th><th>fit J</th><th>MAE points</th><th>MAE pp</th>
+<h3>Folds</h3><table><tr><th>left out</th><th>rows fitted</th><th>fit J</th><th>MAE points</th><th>MAE pp</th><th>bias points / pp (mean signed error; &lt; 0: predicted too low)</th>
 <th>inside</th><th>inside without between-trial</th>{tau_heads}</tr>{folds}</table>
 <h3>Visual predictive checks (out of sample)</h3>
 <img alt="out-of-sample VPC" src="data:image/png;base64,{_vpc_png(cv['out_of_sample'], 'out of sample')}" style="width:100%">"""
