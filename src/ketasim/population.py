@@ -40,6 +40,14 @@ class Distribution:
     sd: float = 0.0
 
 
+def check_baseline(baseline: Distribution, scale: str, field: str) -> None:
+    """A baseline score distribution on ``scale`` (points): mean in (0, max], SD in [0, max]; else a one-line error
+    naming ``field`` (population.baseline, or an arm's own arms.NAME.baseline)."""
+    smax = SCALES[scale][0]
+    if not (0 < baseline.mean <= smax) or not (0 <= baseline.sd <= smax):
+        raise InputError(f"{field}: mean must lie in (0, {smax:g}] and sd in [0, {smax:g}] for {scale}")
+
+
 @dataclasses.dataclass(frozen=True)
 class PopulationSpec:
     size: int = 1
@@ -70,9 +78,7 @@ class PopulationSpec:
             raise InputError(f"{f}.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
         if self.scale not in SCALES:
             raise InputError(f"{f}.scale: unknown scale {self.scale!r}; use one of {', '.join(SCALES)}")
-        smax = SCALES[self.scale][0]
-        if not (0 < self.baseline.mean <= smax) or not (0 <= self.baseline.sd <= smax):
-            raise InputError(f"{f}.baseline: mean must lie in (0, {smax:g}] and sd in [0, {smax:g}] for {self.scale}")
+        check_baseline(self.baseline, self.scale, f"{f}.baseline")
         if not (20 <= self.weight_kg.mean <= 250) or not (0 <= self.weight_kg.sd <= 100):
             raise InputError(f"{f}.weight_kg: mean must lie in 20-250 kg and sd in 0-100 kg, got mean "
                              f"{self.weight_kg.mean:g}, sd {self.weight_kg.sd:g}")

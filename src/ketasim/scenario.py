@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import InputError, ScenarioFileError
-from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec, arm_spec
+from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec, check_baseline
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
@@ -291,10 +291,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia,
                           p_active=float(p_active))
     for a in arms:
-        try:                 # an arm's own baseline obeys the population's rule for the scale; name the arm's field
-            arm_spec(spec, a)
-        except InputError as e:
-            raise InputError(str(e).replace("population.baseline", f"arms.{a.name}.baseline", 1)) from None
+        if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
+            check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")
         total = sum(d.count for d in a.doses)
         if total > MAX_ADMINISTRATIONS_PER_ARM:
             raise InputError(f"arms.{a.name}: {total:,} doses is more than the {MAX_ADMINISTRATIONS_PER_ARM:,} supported")
@@ -385,7 +383,7 @@ def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, f
 
 def _arm_baseline(name: str, value) -> tuple[float, float] | None:
     """``arms.NAME.baseline``: {mean, sd} in scale points (sd defaults to 0); the range is checked with the
-    population's rule (PopulationSpec) once the scale is known."""
+    population's rule (population.check_baseline) once the scale is known."""
     if value is None:
         return None
     f = f"arms.{name}.baseline"
