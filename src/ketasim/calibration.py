@@ -1426,32 +1426,33 @@ def qualification_summary(rows) -> dict:
             **_width_summary(rows)}
 
 
+def _mean_per_unit(rows, prefix: str, value, factor: float = 1.0) -> dict:
+    """{prefix_points, prefix_percentage_points}: factor x the mean of ``value(row)`` over the rows of each unit
+    (means/changes; rates) for which it is defined (not None); nan where no row has it."""
+    out = {}
+    for suffix, unit in (("points", "points"), ("percentage_points", "percentage points")):
+        xs = [x for r in rows if r["unit"] == unit for x in [value(r)] if x is not None]
+        out[f"{prefix}_{suffix}"] = float(factor * np.mean(xs)) if xs else float("nan")
+    return out
+
+
 def _sampling_floor(rows) -> dict:
     """The mean absolute error that sampling alone would give if the model were exact: a trial of the row's size
     observes its statistic with SD ``sampling_sd`` (binomial for rates), so E|error| = sqrt(2/pi) x that SD per row
     (normal approximation), averaged like the MAE (points: means/changes; percentage points: rates). No structural
     change can push an out-of-sample MAE below it; between-trial heterogeneity adds to it."""
-    out = {}
-    for key, unit in (("sampling_floor_points", "points"), ("sampling_floor_percentage_points", "percentage points")):
-        sd = [r["sampling_sd"] for r in rows if r["unit"] == unit and "sampling_sd" in r]
-        out[key] = float(math.sqrt(2.0 / math.pi) * np.mean(sd)) if sd else float("nan")
-    return out
+    return _mean_per_unit(rows, "sampling_floor", lambda r: r.get("sampling_sd"), math.sqrt(2.0 / math.pi))
 
 
 def _bias(rows) -> dict:
     """Mean signed error (predicted - observed) per unit: an MAE made of errors of one sign is a systematic miss (a
     structure or an input the trial does not share), one of mixed signs is scatter."""
-    out = {}
-    for key, unit in (("bias_points", "points"), ("bias_percentage_points", "percentage points")):
-        e = [r["error"] for r in rows if r["unit"] == unit]
-        out[key] = float(np.mean(e)) if e else float("nan")
-    return out
+    return _mean_per_unit(rows, "bias", lambda r: r["error"])
 
 
 def _bias_cell(summary: dict) -> str:
-    return " / ".join("" if math.isnan(summary.get(k, float("nan"))) else format(summary[k], "+.2f" if k == "bias_points"
-                                                                                       else "+.1f")
-                      for k in ("bias_points", "bias_percentage_points"))
+    pts, pp = summary.get("bias_points", float("nan")), summary.get("bias_percentage_points", float("nan"))
+    return f"{'' if math.isnan(pts) else format(pts, '+.2f')} / {'' if math.isnan(pp) else format(pp, '+.1f')}"
 
 
 def _interval_implied_error(rows) -> dict:
@@ -1460,12 +1461,8 @@ def _interval_implied_error(rows) -> dict:
     3.92 and E|error| = sqrt(2/pi) x SD (normal approximation; bounded rate intervals make it approximate). An
     observed MAE near it says the stated uncertainty is honest; far above it, the intervals are too narrow; the gap
     between it and the sampling floor is what a better-informed model could still remove."""
-    out = {}
-    for key, unit in (("interval_implied_mae_points", "points"),
-                      ("interval_implied_mae_percentage_points", "percentage points")):
-        w = [r["hi"] - r["lo"] for r in rows if r["unit"] == unit and "hi" in r and "lo" in r]
-        out[key] = float(math.sqrt(2.0 / math.pi) * np.mean(w) / 3.92) if w else float("nan")
-    return out
+    return _mean_per_unit(rows, "interval_implied_mae", lambda r: r["hi"] - r["lo"] if "hi" in r and "lo" in r else None,
+                          math.sqrt(2.0 / math.pi) / 3.92)
 
 
 def _floor_html(summary: dict) -> str:
