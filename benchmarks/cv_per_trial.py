@@ -39,46 +39,40 @@ def per_trial(rows):
     return out
 
 
-def sampling_floor(rows) -> tuple[float, int]:
-    """Mean over the out-of-sample rate rows of sqrt(2/pi) sqrt(p(1-p)/n) in percentage points (p: the predicted
-    rate, n: the row's arm size in the calibration file) and the number of rows."""
-    from ketasim.calibration import build_targets
-
-    n_of = {t.label: t.n for t in build_targets()[0]}
-    floor = [math.sqrt(2 / math.pi) * 100 * math.sqrt(p * (1 - p) / max(n_of[r["label"]], 1))
-             for r in rows if r["unit"] == "percentage points"
-             for p in [min(max(r["predicted"] / 100, 0.005), 0.995)]]
-    return (sum(floor) / len(floor) if floor else float("nan")), len(floor)
-
-
-def row_floors(rows) -> dict[str, float]:
-    """Each rate row's sampling floor in pp: sqrt(2/pi) x the sampling SD qualify stored, else computed from the
-    calibration file's arm size at the predicted rate (older files)."""
-    out, n_of = {}, None
+def row_floors(rows) -> list[float]:
+    """The sampling floor of each rate row, in pp and in row order: sqrt(2/pi) x the sampling SD qualify stored,
+    else (older files) sqrt(2/pi) sqrt(p(1-p)/n) x 100 at the predicted rate p and the row's arm size n in the
+    calibration file."""
+    out, n_of = [], None
     for r in rows:
         if r["unit"] != "percentage points":
             continue
         sd = r.get("sampling_sd")
-        if not sd:
+        if sd is None:
             if n_of is None:
                 from ketasim.calibration import build_targets
 
                 n_of = {t.label: t.n for t in build_targets()[0]}
             p = min(max(r["predicted"] / 100, 0.005), 0.995)
             sd = 100 * math.sqrt(p * (1 - p) / max(n_of[r["label"]], 1))
-        out[r["label"]] = math.sqrt(2 / math.pi) * sd
+        out.append(math.sqrt(2 / math.pi) * sd)
     return out
+
+
+def sampling_floor(rows) -> tuple[float, int]:
+    """Mean of the rate rows' sampling floors (pp) and the number of rate rows."""
+    floor = row_floors(rows)
+    return (sum(floor) / len(floor) if floor else float("nan")), len(floor)
 
 
 def rate_excess(rows) -> dict[str, tuple[int, float, float]]:
     """Per trial: (rate rows, mean signed error in pp, excess over the floor in pp of the overall rate MAE)."""
-    floors = row_floors(rows)
     rates = [r for r in rows if r["unit"] == "percentage points"]
     by = collections.defaultdict(list)
-    for r in rates:
-        by[r["trial"]].append(r)
-    return {t: (len(rs), sum(r["error"] for r in rs) / len(rs),
-                sum(abs(r["error"]) - floors[r["label"]] for r in rs) / len(rates)) for t, rs in by.items()}
+    for r, floor in zip(rates, row_floors(rates)):
+        by[r["trial"]].append((r["error"], floor))
+    return {t: (len(es), sum(e for e, _ in es) / len(es), sum(abs(e) - f for e, f in es) / len(rates))
+            for t, es in by.items()}
 
 
 def fmt(x, spec):
