@@ -22,6 +22,8 @@ import json
 import math
 import sys
 
+from ketasim.calibration import qualification_summary
+
 FOLD_KEYS = ("placebo_gain", "expectancy_t_half", "design_expectancy_gain", "expectancy_feedback",
              "care_expectancy", "care_t_half")
 
@@ -111,6 +113,10 @@ def main(paths):
             floor, k = sampling_floor(d["out_of_sample"])
         print(f"{p}: rate MAE from binomial sampling alone at the predicted rates {floor:.1f} pp over {k} rows "
               f"(observed out of sample {d['summary_out_of_sample']['mae_percentage_points']:.1f} pp)")
+        hetero = qualification_summary(d["out_of_sample"])        # recomputed: older files lack it
+        print(f"{' ' * len(p)}  with the published between-trial heterogeneity of placebo response as well "
+              f"{hetero['heterogeneity_floor_percentage_points']:.1f} pp, "
+              f"{hetero['heterogeneity_floor_points']:.2f} points (observed {hetero['mae_points']:.2f} points)")
     for p, d in zip(paths, runs):
         tab = rate_excess(d["out_of_sample"])
         print(f"\nwhere the out-of-sample rate error of {p} lives (bias: mean signed error, negative = predicted "

@@ -96,6 +96,28 @@ def test_summary_states_the_error_that_sampling_alone_would_give():
     assert math.isnan(old["sampling_floor_points"]) and "sampling alone" not in cal.format_summary(old)
 
 
+def test_summary_states_the_error_of_an_exact_population_model_on_a_new_trial():
+    """Sampling SD combined with the literature's between-trial heterogeneity of placebo response on the row's scale:
+    efficacy rates get 100 tau p (1 - p) at the predicted rate, means and changes HETEROGENEITY_POINTS, other rows
+    (here an adverse-event rate) sampling only; the summary averages sqrt(2/pi) x the combined SD per unit."""
+    c, tau = math.sqrt(2 / math.pi), cal.LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU
+    rows = [{"unit": "percentage points", "kind": "response", "predicted": 30.0, "error": 1.0, "inside": True, "lo": 0, "hi": 1,
+             "sampling_sd": 8.0},
+            {"unit": "percentage points", "kind": "ae:nausea", "predicted": 10.0, "error": 1.0, "inside": True, "lo": 0, "hi": 1,
+             "sampling_sd": 3.0},
+            {"unit": "points", "kind": "mean_change", "predicted": -9.0, "error": 1.0, "inside": True, "lo": 0, "hi": 1,
+             "sampling_sd": 1.5}]
+    s = cal.qualification_summary(rows)
+    assert s["heterogeneity_floor_percentage_points"] == pytest.approx(c * (math.hypot(8.0, 100 * tau * 0.21) + 3.0) / 2)
+    assert s["heterogeneity_floor_points"] == pytest.approx(c * math.hypot(1.5, cal.HETEROGENEITY_POINTS))
+    assert s["heterogeneity_floor_percentage_points"] > s["sampling_floor_percentage_points"]
+    assert "heterogeneity of placebo response" in cal.format_summary(s)
+    # the points tau is the rate tau carried through a normal change of SD 9 at a 30 % rate (its derivation)
+    from scipy.stats import norm
+    z = norm.ppf(0.7)
+    assert cal.HETEROGENEITY_POINTS == pytest.approx(tau * 9.0 * 0.21 / norm.pdf(z), rel=0.02)
+
+
 def test_summary_states_the_error_the_intervals_imply():
     """A row with a 95 % interval of width w has a predictive SD ~ w / 3.92, so an honest model's expected |error| is
     sqrt(2/pi) x w / 3.92; the summary averages it per unit beside the observed MAE."""

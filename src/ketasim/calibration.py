@@ -867,6 +867,25 @@ TRIAL_EFFECTS = {"nonspecific": "placebo_gain", "drug": "emax_drug"}
 #: the logit placebo response is ~0.3-0.35. Compared in cross-validation with the SD that tau_nonspecific implies
 #: for the placebo-arm response rows (``implied_placebo_response_logit_sd``).
 LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU = 0.34
+#: The same heterogeneity on the scale of the efficacy rows (an exact population model still misses a new trial by
+#: its own trial effect). Rates (response, remission): 100 tau p (1 - p) percentage points at the row's rate p (kept
+#: within 5-95 %). Means and changes: tau in score points for a normal change of SD 9 points at a 30 % rate
+#: (d logit p / d mean = phi(z) / (SD p (1 - p)) = 0.184 per point): 0.34 / 0.184 = 1.85 points (derived).
+HETEROGENEITY_RATE_KINDS = ("response", "remission", "response_window")
+HETEROGENEITY_POINT_KINDS = ("mean", "mean_change", "diff_change")
+HETEROGENEITY_POINTS = 1.85
+
+
+def heterogeneity_sd(kind: str, rate_percent: float) -> float:
+    """Between-trial SD of an efficacy row of ``kind`` (its unit; 0 for other rows): the literature's placebo-response
+    heterogeneity (:data:`LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU`) on the row's scale, at the rate ``rate_percent``
+    for rate rows."""
+    if kind in HETEROGENEITY_RATE_KINDS:
+        p = min(max(rate_percent / 100.0, 0.05), 0.95)
+        return 100.0 * LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU * p * (1.0 - p)
+    return HETEROGENEITY_POINTS if kind in HETEROGENEITY_POINT_KINDS else 0.0
+
+
 #: Trial-effect draws when heterogeneity is asked for without parameter draws (the draws then hold the parameters
 #: at the set's values)
 TRIAL_EFFECT_DRAWS = 20
@@ -1418,6 +1437,7 @@ def qualification_summary(rows) -> dict:
             "mae_percentage_points": float(np.mean(pps)) if pps else float("nan"),
             "mae_mmhg": float(np.mean(mm)) if mm else float("nan"),
             **_sampling_floor(rows),
+            **_heterogeneity_floor(rows),
             **_interval_implied_error(rows),
             **_bias(rows),
             "inside_interval": float(np.mean([r["inside"] for r in rows])) if rows else float("nan"),
@@ -1442,6 +1462,17 @@ def _sampling_floor(rows) -> dict:
     (normal approximation), averaged like the MAE (points: means/changes; percentage points: rates). No structural
     change can push an out-of-sample MAE below it; between-trial heterogeneity adds to it."""
     return _mean_per_unit(rows, "sampling_floor", lambda r: r.get("sampling_sd"), math.sqrt(2.0 / math.pi))
+
+
+def _heterogeneity_floor(rows) -> dict:
+    """The mean absolute error of an exact POPULATION model on a new trial: the row's sampling SD combined with the
+    between-trial heterogeneity that the literature reports for placebo response (:func:`heterogeneity_sd` at the
+    predicted rate; efficacy rows only), E|error| = sqrt(2/pi) x sqrt(sd^2 + tau^2) (normal approximation). Drug
+    response may vary more between trials than placebo response: a floor, not an estimate."""
+    def total(r):
+        sd = r.get("sampling_sd")
+        return None if sd is None else math.hypot(sd, heterogeneity_sd(r.get("kind", ""), r.get("predicted", 0.0)))
+    return _mean_per_unit(rows, "heterogeneity_floor", total, math.sqrt(2.0 / math.pi))
 
 
 def _bias(rows) -> dict:
@@ -1476,8 +1507,14 @@ def _floor_html(summary: dict) -> str:
     if not (math.isnan(ipts) and math.isnan(ipp)):
         implied = (f" The model's own 95 % intervals imply a mean absolute error of {ipts:.2f} points and {ipp:.1f} "
                    "percentage points (an observed error near this says the stated uncertainty is honest).")
+    hpts, hpp = (summary.get("heterogeneity_floor_points", float("nan")),
+                 summary.get("heterogeneity_floor_percentage_points", float("nan")))
+    hetero = ("" if math.isnan(hpts) and math.isnan(hpp) else
+              f" With the between-trial heterogeneity that the literature reports for placebo response as well (logit SD "
+              f"{LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU:.2f}, Walsh 2002), an exact population model would still give "
+              f"{hpts:.2f} points and {hpp:.1f} percentage points on a new trial.")
     return (f" With an exact model, sampling alone (trials of the rows' sizes) would give a mean absolute error of "
-            f"{pts:.2f} points and {pp:.1f} percentage points.{implied}")
+            f"{pts:.2f} points and {pp:.1f} percentage points.{hetero}{implied}")
 
 
 def _width_summary(rows) -> dict:
@@ -1512,6 +1549,9 @@ def format_summary(s: dict) -> str:
             + (f"; sampling alone (an exact model, trials of the rows' sizes) would give {s['sampling_floor_points']:.2f} "
                f"points, {s['sampling_floor_percentage_points']:.1f} pp" if not math.isnan(s.get("sampling_floor_points",
                                                                                                      float("nan"))) else "")
+            + (f"; with the published between-trial heterogeneity of placebo response as well "
+               f"{s['heterogeneity_floor_points']:.2f} points, {s['heterogeneity_floor_percentage_points']:.1f} pp"
+               if not math.isnan(s.get("heterogeneity_floor_points", float("nan"))) else "")
             + (f"; the model's own intervals imply {s['interval_implied_mae_points']:.2f} points, "
                f"{s['interval_implied_mae_percentage_points']:.1f} pp"
                if not math.isnan(s.get("interval_implied_mae_points", float("nan"))) else ""))
