@@ -157,7 +157,8 @@ FITTED = {
     # where perceptible effects carried a third of the 24-h drug effect (NBQX, rapamycin and spine-block tests
     # failed). The bound limits, it does not guarantee: with the shipped set's other values, 0.8 would leave 0.20 of
     # the 24-h effect under NBQX (limit 0.25) and 0.55 of the 5-day effect under spine block (limit 0.5); the fit
-    # lands at 0.56 (spine-block share 0.46) and the mechanism tests check it. Hand-set centre 0.4 (was 1.0, now above the bound)
+    # lands at 0.56 (spine-block share 0.46) and the mechanism tests check it. Hand-set centre 0.4 (was 1.0, now
+    # above the bound)
     "perception_gain": ("log", 0.01, 0.8, 0.4),
     "antidepressant_emax": ("logit", 0.05, 0.6, 0.25),
     "antidepressant_t_half": ("log", 168.0, 504.0, 240.0),      # h: onset half-time of 1-3 weeks
