@@ -114,3 +114,16 @@ def test_literature_priors_are_narrower_than_the_default():
     assert w[1] > cal.PRIOR_WEIGHT and w[2] == pytest.approx(cal.PRIOR_WEIGHT)
     for name in cal.PRIOR_SD:
         assert name in cal.FITTED
+
+
+def test_natural_course_prior_comes_from_the_wait_list_meta_analyses():
+    """Wait-listed depressed outpatients improve by 11.9 % of the HAM-D over 2-20 weeks (Posternak & Miller 2001) and
+    by ~4 of ~20 points (Rutherford 2012); at ~8 weeks the natural course (half-time 28 d) has reached 3/4 of its full
+    size, so the prior centre at full onset lies between 0.119 / 0.75 and 0.20 / 0.75, with a narrower prior than the
+    default (the calibration rows alone ran it to its lower bound)."""
+    centre = cal.FITTED["natural_course_max"][3]
+    t_half_d = params().get("pd.natural_course.t_half", "h") / 24.0
+    reached = 1.0 - 2.0 ** (-56.0 / t_half_d)
+    assert reached == pytest.approx(0.75, abs=0.01)
+    assert 0.119 / reached <= centre <= 0.20 / reached
+    assert cal._prior_weights(["natural_course_max"])[0] > cal.PRIOR_WEIGHT
