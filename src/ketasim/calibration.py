@@ -191,9 +191,12 @@ PRIOR_WEIGHT = 0.5
 #: the calibration trials (issue 7: weakly identified parameters ran to their bounds when their one trial was left
 #: out). Every other fitted parameter keeps the default SD 1/PRIOR_WEIGHT = 2.
 PRIOR_SD = {
-    # relief from a newly started oral antidepressant at full onset: drug-placebo SMD 0.30 in MDD (Cipriani 2018,
-    # doi:10.1016/S0140-6736(17)32802-7) x a between-patient SD of ~9 MADRS points / a baseline of ~33 -> ~0.08 of
-    # the baseline score, lower in treatment-resistant samples; logit SD 0.7: 0.04-0.2 within 1 SD
+    # relief from a newly started oral antidepressant at full onset. Its drug-specific part alone: drug-placebo SMD
+    # 0.30 in MDD (Cipriani 2018, doi:10.1016/S0140-6736(17)32802-7) x a between-patient SD of ~9 MADRS points / a
+    # baseline of ~33 -> ~0.08 of the baseline score, lower in treatment-resistant samples. The hand-set centre
+    # (0.25, FITTED) is higher because the term also carries the non-specific part of starting a new treatment, which
+    # the model has no separate term for (a separate open-label expectancy term, B/B2 in NOTES.md, predicted worse out
+    # of sample; a centre of 0.1 with it too). Logit SD 0.7: 0.14-0.40 within 1 SD of 0.25; the fit gives 0.36
     "antidepressant_emax": 0.7,
     # share of non-specific responders: placebo response 30 % (range 12-52 %) over 75 antidepressant trials (Walsh
     # 2002, JAMA 287:1840, PMID 11966386); logit SD 0.6 covers that range at 2 SD
