@@ -8,9 +8,9 @@ overall in-sample and out-of-sample summaries and, per trial, the out-of-sample 
 interval; then the fitted non-specific-response parameters of each fold; then, for the rate rows, the mean absolute
 error that binomial sampling alone would give at the predicted rates and each row's arm size (a trial of n patients
 observes k/n even if the model is exact: E|k/n - p| ~ sqrt(2/pi) sqrt(p(1 - p)/n)), the floor below which no
-structural change can push the rate MAE (the value qualify stored in the file when it has one, else computed here
-for older files). Last, per trial, where the rate error of each run lives: the mean signed error (bias: negative =
-predicted below observed) and the part of the overall rate MAE above that trial's sampling floor (its excess, in pp
+structural change can push the rate MAE (from the sampling SDs qualify stored per row; for older files from the arm
+sizes), and the same with the literature's between-trial heterogeneity of placebo response added. Last, per trial,
+where the rate error of each run lives: the mean signed error (bias: negative = predicted below observed) and the part of the overall rate MAE above that trial's sampling floor (its excess, in pp
 of the overall MAE: the excesses sum to overall MAE minus floor). Reads the files and the calibration file's arm
 sizes (no simulation).
 """
@@ -22,7 +22,7 @@ import json
 import math
 import sys
 
-from ketasim.calibration import qualification_summary
+from ketasim.calibration import build_targets, qualification_summary
 
 FOLD_KEYS = ("placebo_gain", "expectancy_t_half", "design_expectancy_gain", "expectancy_feedback",
              "care_expectancy", "care_t_half")
@@ -52,8 +52,6 @@ def row_floors(rows) -> list[float]:
         sd = r.get("sampling_sd")
         if sd is None:
             if n_of is None:
-                from ketasim.calibration import build_targets
-
                 n_of = {t.label: t.n for t in build_targets()[0]}
             p = min(max(r["predicted"] / 100, 0.005), 0.995)
             sd = 100 * math.sqrt(p * (1 - p) / max(n_of[r["label"]], 1))
@@ -106,17 +104,14 @@ def main(paths):
                 f"{k} {fit[k]:.3g}" for k in FOLD_KEYS if k in fit))
     print()
     for p, d in zip(paths, runs):
-        stored = d["summary_out_of_sample"].get("sampling_floor_percentage_points")    # written by qualify
-        if stored is not None and math.isfinite(stored):
-            floor, k = stored, sum(r["unit"] == "percentage points" for r in d["out_of_sample"])
-        else:                                                                          # an older file
-            floor, k = sampling_floor(d["out_of_sample"])
+        floor, k = sampling_floor(d["out_of_sample"])
         print(f"{p}: rate MAE from binomial sampling alone at the predicted rates {floor:.1f} pp over {k} rows "
               f"(observed out of sample {d['summary_out_of_sample']['mae_percentage_points']:.1f} pp)")
         hetero = qualification_summary(d["out_of_sample"])        # recomputed: older files lack it
-        print(f"{' ' * len(p)}  with the published between-trial heterogeneity of placebo response as well "
-              f"{hetero['heterogeneity_floor_percentage_points']:.1f} pp, "
-              f"{hetero['heterogeneity_floor_points']:.2f} points (observed {hetero['mae_points']:.2f} points)")
+        if math.isfinite(hetero["heterogeneity_floor_percentage_points"]):     # needs the rows' sampling SDs
+            print(f"{' ' * len(p)}  with the published between-trial heterogeneity of placebo response as well "
+                  f"{hetero['heterogeneity_floor_percentage_points']:.1f} pp, "
+                  f"{hetero['heterogeneity_floor_points']:.2f} points (observed {hetero['mae_points']:.2f} points)")
     for p, d in zip(paths, runs):
         tab = rate_excess(d["out_of_sample"])
         print(f"\nwhere the out-of-sample rate error of {p} lives (bias: mean signed error, negative = predicted "
