@@ -10,9 +10,9 @@ error that binomial sampling alone would give at the predicted rates and each ro
 observes k/n even if the model is exact: E|k/n - p| ~ sqrt(2/pi) sqrt(p(1 - p)/n)), the floor below which no
 structural change can push the rate MAE (from the sampling SDs qualify stored per row; for older files from the arm
 sizes), and the same with the literature's between-trial heterogeneity of placebo response added. Last, per trial,
-where the rate error of each run lives: the mean signed error (bias: negative = predicted below observed) and the part of the overall rate MAE above that trial's sampling floor (its excess, in pp
-of the overall MAE: the excesses sum to overall MAE minus floor). Reads the files and the calibration file's arm
-sizes (no simulation).
+where the rate error of each run lives: the mean signed error (bias: negative = predicted below observed) and the
+part of the overall rate MAE above that trial's sampling floor (its excess, in pp of the overall MAE: the excesses
+sum to overall MAE minus floor). Reads the files and the calibration file's arm sizes (no simulation).
 """
 
 from __future__ import annotations
