@@ -235,3 +235,25 @@ def test_parameter_file_row_with_an_unquoted_comma_is_refused(tmp_path):
                     "pk.y,1.0,L,a source,as stated,a note, with a comma\n", encoding="utf-8")
     with pytest.raises(ParameterSetError, match="pk.y"):
         _read_literature(path)
+
+
+@pytest.mark.parametrize("line, field, hint", [
+    ({"duration": "40"}, "arms.k[0].duration", "'40 min' or '40 h'"),
+    ({"duration": 40}, "arms.k[0].duration", "'40 min' or '40 h'"),
+    ({"at": "2"}, "arms.k[0].at", "'2 min' or '2 h'"),
+    ({"dose": "0.5"}, "arms.k[0].dose", "'0.5 mg/kg' or '0.5 mg'"),
+], ids=["duration text", "duration number", "start time", "dose"])
+def test_missing_unit_hint_names_a_unit_of_the_right_kind(line, field, hint):
+    """Qualification finding: a time without its unit was told to write e.g. '40 mg'; a bare dose of 0.5 was
+    offered only '0.5 mg' (80-fold below the 0.5 mg/kg the user most likely meant)."""
+    with pytest.raises(E.UnitError) as info:
+        ketasim.scenario_from_dict(with_line(**line))
+    assert_one_line_naming(info.value, field, "unit is missing", hint)
+    assert " mg'" not in str(info.value) or field.endswith("dose")
+
+
+def test_cli_pk_times_without_unit_suggest_time_units(capsys):
+    code = main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg", "--pk-times", "5,10"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1
+    assert "--pk-times" in err and "'5 min' or '5 h'" in err and "mg" not in err

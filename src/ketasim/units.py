@@ -31,11 +31,12 @@ def registry():
     return ureg
 
 
-def _split(text: str, field: str) -> tuple[float, str]:
+def _split(text: str, field: str, examples: tuple[str, ...] = ("mg",)) -> tuple[float, str]:
+    """``examples``: the units a missing-unit message suggests (('mg',) for a dose, ('min', 'h') for a time)."""
     if isinstance(text, bool):
         raise UnitError(f"{field}: expected a quantity with a unit (e.g. '0.5 mg/kg'), got {text!r}")
     if isinstance(text, (int, float)):
-        raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. '{text} mg'")
+        raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. {_suggest(text, examples)}")
     if not isinstance(text, str):
         raise UnitError(f"{field}: expected a quantity with a unit as text, got {type(text).__name__}")
     from .limits import MAX_MAGNITUDE, MAX_QUANTITY_CHARS
@@ -48,13 +49,17 @@ def _split(text: str, field: str) -> tuple[float, str]:
         raise UnitError(f"{field}: cannot read {text!r} as a number followed by a unit")
     value, unit = float(m.group(1)), m.group(2)
     if not unit:
-        raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. '{text} mg'")
+        raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. {_suggest(text, examples)}")
     if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
         raise UnitError(f"{field}: {m.group(1)} is not a plausible magnitude (at most {MAX_MAGNITUDE:g})")
     if not _UNIT.match(unit):
         raise UnitError(f"{field}: cannot read {text!r} as a number followed by a unit (a unit is a name like "
                         "'mg', 'mg/kg' or 'min'; no arithmetic)")
     return value, unit
+
+
+def _suggest(text, examples: tuple[str, ...]) -> str:
+    return " or ".join(f"'{text} {u}'" for u in examples)
 
 
 def convert(value: float, unit: str, target: str, field: str) -> float:
@@ -72,9 +77,9 @@ def convert(value: float, unit: str, target: str, field: str) -> float:
         raise UnitError(f"{field}: unknown unit {unit!r}") from None
 
 
-def parse_quantity(text, target: str, field: str) -> float:
+def parse_quantity(text, target: str, field: str, examples: tuple[str, ...] = ("mg",)) -> float:
     """Parse ``'40 min'`` style text into a float in ``target`` units."""
-    value, unit = _split(text, field)
+    value, unit = _split(text, field, examples)
     return convert(value, unit, target, field)
 
 
@@ -82,7 +87,7 @@ def parse_time_h(text, field: str) -> float:
     """A time or duration in hours. ``'40 min'``, ``'3.5 d'``, ``'2 h'``, ``'1 week'``; at most 10 years."""
     from .limits import MAX_TIME_H
 
-    t = parse_quantity(text, "hour", field)
+    t = parse_quantity(text, "hour", field, examples=("min", "h"))
     if not math.isfinite(t) or abs(t) > MAX_TIME_H:
         raise UnitError(f"{field}: {text!r} is beyond the {MAX_TIME_H:g} h (10 years) ketasim simulates")
     return t
@@ -93,7 +98,7 @@ def parse_dose(text, field: str) -> tuple[float, str]:
 
     The unit is required: a bare number is refused because mg and mg/kg differ ~80-fold.
     """
-    value, unit = _split(text, field)
+    value, unit = _split(text, field, ("mg/kg", "mg"))
     compact = unit.replace(" ", "").lower()
     if "/kg" in compact or "perkg" in compact:
         return convert(value, unit, "mg/kg", field), "mg/kg"
