@@ -257,3 +257,30 @@ def test_cli_pk_times_without_unit_suggest_time_units(capsys):
     _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1
     assert "--pk-times" in err and "'5 min' or '5 h'" in err and "mg" not in err
+
+
+def test_every_without_count_is_refused_not_ignored(capsys):
+    """Qualification finding: 'every: 3.5 d' without count gave one dose in silence (count defaults to 1)."""
+    with pytest.raises(E.InvalidRegimenError) as info:
+        ketasim.scenario_from_dict(with_line(every="3.5 d"))
+    assert_one_line_naming(info.value, "arms.k[0].count", "every", "count is missing")
+    sc = ketasim.scenario_from_dict(with_line(every="3.5 d", count=1))       # an explicit single dose is fine
+    assert len(sc.arms[0].doses[0].administrations()) == 1
+    code = main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg", "--every", "3.5 d"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "--count" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--every", "3.5 d", "--count", "4"], "--every, --count"),
+    (["--duration", "20 min"], "--duration"),
+    (["--weight", "60"], "--weight"),
+], ids=["every and count", "duration", "weight"])
+def test_cli_quick_options_beside_a_scenario_file_are_refused(capsys, tmp_path, extra, named):
+    """Qualification finding: with a scenario file, --every/--count/--duration/--weight were ignored in silence."""
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\narms:\n  k: [{drug: esketamine, route: intranasal, dose: 56 mg}]\n", encoding="utf-8")
+    code = main(["simulate", str(p), *extra])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1
+    assert "not both" in err and named in err

@@ -116,8 +116,8 @@ def simulate(
                                                   "x duration)."),
     duration: Optional[str] = typer.Option(None, help="Quick form: infusion duration, e.g. '40 min' (default 40 min)."),
     every: Optional[str] = typer.Option(None, help="Quick form: dosing interval, e.g. '3.5 d'."),
-    count: int = typer.Option(1, help="Quick form: number of doses."),
-    weight: float = typer.Option(80.0, help="Quick form: body weight (kg)."),
+    count: Optional[int] = typer.Option(None, help="Quick form: number of doses (default 1; needed with --every)."),
+    weight: Optional[float] = typer.Option(None, help="Quick form: body weight (kg; default 80)."),
     age: Optional[float] = typer.Option(None, help="Quick form: age (years; default 45)."),
     sex: Optional[str] = typer.Option(None, help="Quick form: female or male (default female)."),
     comedication: Optional[List[str]] = typer.Option(
@@ -179,14 +179,16 @@ def simulate(
             from .errors import InputError
 
             raise InputError("simulate: give a SCENARIO file or --drug and --route (and --dose)")
-        sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count, weight_kg=weight,
+        sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
+                            weight_kg=80.0 if weight is None else weight,
                             size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
                             baseline=baseline, scale=scale,
                             output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
     else:
         quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--age", age),
                                 ("--sex", sex), ("--comedication", comedication), ("--baseline", baseline),
-                                ("--scale", scale)) if v]
+                                ("--scale", scale), ("--duration", duration), ("--every", every),
+                                ("--count", count), ("--weight", weight)) if v is not None and v != []]
         if quick:
             from .errors import InputError
 

@@ -252,6 +252,10 @@ class Dose:
             per_kg = kind == "mg/kg"
         at = parse_time_h(data["at"], f"{field}.at") if data.get("at") is not None else 0.0
         every = parse_time_h(data["every"], f"{field}.every") if data.get("every") is not None else 0.0
+        if data.get("every") is not None and data.get("count") is None:
+            # without count a line is one dose, and 'every' would be ignored in silence
+            raise InvalidRegimenError(f"{field}.count: 'every: {data['every']}' repeats the dose but count is missing; "
+                                      "give the number of doses, e.g. count: 8")
         count = data.get("count", 1)
         if isinstance(count, float) and count.is_integer():
             count = int(count)

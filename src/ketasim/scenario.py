@@ -546,7 +546,7 @@ def scenario_to_yaml(scenario: Scenario) -> str:
 
 
 def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: str | None = None,
-                   at: str | None = None, every: str | None = None, count: int = 1, name: str = "quick",
+                   at: str | None = None, every: str | None = None, count: int | None = None, name: str = "quick",
                    size: int = 1, condition: str = "depression", scale: str | None = None, weight_kg: float = 80.0,
                    baseline: float | None = None, seed: int = 0, output_every: str | None = None,
                    until: str | None = None, age_years: float | None = None, sex: str | None = None,
@@ -560,7 +560,9 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
 
     size = limits.check_size(size, "size")
     weight_kg = limits.check_real(weight_kg, "weight_kg", lo=20, hi=250)
-    count = limits.check_int(count, "count", lo=1, hi=MAX_ADMINISTRATIONS_PER_ARM)
+    if every is not None and count is None:
+        raise InputError(f"--count: --every {every} repeats the dose; give the number of doses, e.g. --count 8")
+    count = limits.check_int(1 if count is None else count, "count", lo=1, hi=MAX_ADMINISTRATIONS_PER_ARM)
     if baseline is not None:
         baseline = limits.check_real(baseline, "baseline", lo=0)
     if age_years is not None:
