@@ -208,3 +208,33 @@ def test_withdrawal_as_maintenance_trials_define_it():
     assert r2["withdraw"] <= r1["withdraw"]
     with pytest.raises(InputError, match="design.relapse_consecutive"):
         run_trial(_sc({"continue": cont, "withdraw": stop}, design={**base, "relapse_consecutive": "two"}))
+
+
+def test_relapse_measures_need_a_withdrawal_design(capsys, tmp_path):
+    """Qualification finding: relapse_rate/time_to_relapse in a parallel trial were dropped in silence, or (alone)
+    crashed the table with KeyError: 'arm'."""
+    for measures in (["mean", "relapse_rate"], ["time_to_relapse"]):
+        with pytest.raises(InputError, match="^endpoints.measures: (relapse_rate|time_to_relapse) needs a randomized-withdrawal"):
+            _sc({"ketamine": [KET]}, measures=measures)
+    p = tmp_path / "r.yaml"
+    p.write_text("name: r\narms:\n  k: [{drug: esketamine, route: intranasal, dose: 56 mg}]\n"
+                 "endpoints: {times: [24 h], measures: [relapse_rate]}\n", encoding="utf-8")
+    code = main(["trial", str(p), "--no-progress"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_pk_only_trial_without_a_pk_arm_is_refused(capsys, tmp_path):
+    """Qualification finding: PK measures with only placebo arms (or analytes no arm produces) crashed the table."""
+    with pytest.raises(InputError, match="^endpoints.measures: PK measures need an arm with ketamine or midazolam"):
+        scenario_from_dict({"name": "p", "arms": {"a": [SAL]}, "endpoints": {"measures": ["cmax"]}})
+    with pytest.raises(InputError, match=r"endpoints.analytes \(s-ketamine\)"):
+        scenario_from_dict({"name": "p", "arms": {"a": [MDZ]},
+                            "endpoints": {"measures": ["cmax"], "analytes": ["s-ketamine"]}})
+    scenario_from_dict({"name": "p", "arms": {"a": [SAL], "b": [MDZ]}, "endpoints": {"measures": ["cmax"]}})  # one is enough
+    p = tmp_path / "p.yaml"
+    p.write_text("name: p\narms:\n  a: [{drug: placebo, route: intranasal}]\nendpoints: {measures: [cmax]}\n",
+                 encoding="utf-8")
+    code = main(["trial", str(p), "--no-progress"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err

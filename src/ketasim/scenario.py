@@ -21,7 +21,7 @@ from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, P
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
-from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES, PK_MEASURES  # noqa: E402,F401  (defined once, for every layer)
+from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES, PK_MEASURES, RELAPSE_MEASURES  # noqa: E402,F401  (defined once, for every layer)
 
 
 class _Strict(BaseModel):
@@ -312,6 +312,20 @@ def scenario_from_dict(data: dict) -> Scenario:
             from .nca import sampling_from_mapping
 
             pk = sampling_from_mapping(ep.pk_sampling, ep.analytes, ep.sample)
+        if ep.measures and all(meas in PK_MEASURES for meas in ep.measures):
+            from .nca import arm_analytes
+
+            def _measured(arm):
+                made = set(arm_analytes(arm))
+                if "norketamine" in made:
+                    made.add("ketamine")
+                return made if pk.analytes is None else made & set(pk.analytes)
+
+            if not any(_measured(a) for a in arms):     # a trial with only PK measures would have no rows at all
+                raise InputError("endpoints.measures: PK measures need an arm with ketamine or midazolam"
+                                 + ("; placebo and the oral antidepressant have no PK in the model"
+                                    if pk.analytes is None else
+                                    f" that produces one of endpoints.analytes ({', '.join(pk.analytes)})"))
         if ep.times is None and ep.measures and all(meas in PK_MEASURES for meas in ep.measures):
             ep.times = [f"{pk.times_h[-1]!r} h"]          # a PK-only trial: no rating times needed
         if not ep.times:
@@ -347,6 +361,12 @@ def scenario_from_dict(data: dict) -> Scenario:
     # needs no trajectories, and simulate streams large populations to Parquet
     exp = VirtualExperiment(**m.experiments.model_dump()) if m.experiments else VirtualExperiment()
     design = _design(m.design, arms, scale)
+    if endpoints is not None and (m.design is None or m.design.type != "randomized_withdrawal"):
+        relapse = [meas for meas in endpoints.measures if meas in RELAPSE_MEASURES]
+        if relapse:     # a parallel or crossover trial has no re-randomized responders: they would be dropped silently
+            raise InputError(f"endpoints.measures: {relapse[0]} needs a randomized-withdrawal design "
+                             "(design: {type: randomized_withdrawal, ...}); in another design follow the score with "
+                             "mean, response_rate or remission_rate at later times")
     sc = Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data)
     # memory and time from the real grid (horizon, events, output times), before anything is allocated. A
     # scenario may be run streamed (trials run in chunks), so here only what cannot work even one patient at a
