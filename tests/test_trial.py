@@ -238,3 +238,25 @@ def test_pk_only_trial_without_a_pk_arm_is_refused(capsys, tmp_path):
     code = main(["trial", str(p), "--no-progress"])
     _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_table_time_labels_and_time_to_relapse():
+    """Qualification finding: 230 min printed as '3.83333 h'; the KM median time to relapse printed as
+    'all sessions  nan' and the HTML report labelled it in hours although it is in days."""
+    from ketasim.trial import _fmt_t
+    from ketasim.vocabulary import MEASURE_LABELS
+
+    assert [_fmt_t(h) for h in (40 / 60, 80 / 60, 230 / 60, 24.0, 3.5, 72.0, 7 * 24.0, 100 / 24 * 24)] == \
+        ["40 min", "80 min", "230 min", "24 h", "3.5 h", "3 d", "7 d", "4.167 d"]
+    assert "(d" in MEASURE_LABELS["time_to_relapse"] and "(h)" not in MEASURE_LABELS["time_to_relapse"]
+    induction = dict(KET, every="3.5 d", count=4)
+    wd = run_trial(_sc({"continue": [induction, dict(KET, at="14 d", every="7 d", count=4)],
+                        "withdraw": [induction, dict(SAL, at="14 d", every="7 d", count=4)]},
+                       times=("14 d", "6 week"), measures=["mean", "relapse_rate", "time_to_relapse"],
+                       design={"type": "randomized_withdrawal", "induction_until": "14 d", "continue": "continue",
+                               "withdraw": "withdraw"}), n=60)
+    text = wd.format_table()
+    ttr = [ln for ln in text.splitlines() if ln.strip().startswith("time_to_relapse")]
+    assert len(ttr) == 2 and all("KM median" in ln and "all sessions" not in ln and "nan" not in ln for ln in ttr)
+    assert all(ln.rstrip().endswith(("] d", "(fewer than half relapsed)")) for ln in ttr)
+    assert "relapse_rate_difference    log-rank" in text

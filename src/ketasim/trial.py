@@ -142,6 +142,11 @@ class TrialResult:
                 when = "all sessions" if r.time_h is None or (isinstance(r.time_h, float) and math.isnan(r.time_h)) else _fmt_t(r.time_h)
                 if isinstance(r.get("analyte"), str):           # PK endpoints: printed below with CV % / range
                     continue
+                if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
+                    lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
+                        f"{r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}] d" if math.isfinite(r.value)
+                        else "not reached (fewer than half relapsed)"))
+                    continue
                 lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
                              + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else ""))
             pk = [r for r in self.endpoints if r["arm"] == arm and "analyte" in r]
@@ -163,7 +168,8 @@ class TrialResult:
                                  f"{c['value']:8.3f}  90% CI [{c['ci90'][0]:6.3f}, {c['ci90'][1]:6.3f}]  "
                                  f"{format_p(c['p_value'])}")
                     continue
-                when = _fmt_t(c["time_h"]) if c["time_h"] is not None else "all sessions"
+                when = _fmt_t(c["time_h"]) if c["time_h"] is not None else (
+                    "log-rank" if c["measure"] == "relapse_rate_difference" else "all sessions")
                 lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
                              f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}")
         lines.append("\n" + CI_SCOPE)
@@ -198,8 +204,10 @@ def _fmt_t(h) -> str:
     if h < 2:
         return f"{h * 60:.0f} min"
     if h < 48:
-        return f"{h:g} h"
-    return f"{h / 24:g} d"
+        if abs(h * 2 - round(h * 2)) > 1e-9 and abs(h * 60 - round(h * 60)) < 1e-6:
+            return f"{h * 60:.0f} min"                    # 230 min, not 3.83333 h
+        return f"{h:.4g} h"
+    return f"{h / 24:.4g} d"
 
 
 # ---- statistics (scipy / statsmodels; nothing hand-written) ----------------------------------------------------
