@@ -261,7 +261,10 @@ def _emax_drug(c):
     member = _latent_class(c, c.patients.eta_emax, p.free_value("responder_fraction"))
     rho = p.free_value("nonresponder_emax_ratio")
     emax = p.free_value("emax_drug") * (rho + (1.0 - rho) * member)
-    return np.minimum(emax * cond, 0.98)
+    # age lowers the SIZE of the drug-specific response (Nelson 2008: the drug-placebo difference in late life is
+    # 0.59x that of adults), not only its sensitivity: on the sensitivity alone repeated sessions saturate the drive
+    # and the 28-day drug-placebo difference was no smaller in older patients (eighth session)
+    return np.minimum(emax * cond * _age_factor(c, "drug"), 0.98)
 
 
 def _age_factor(c, key):
@@ -272,7 +275,7 @@ def _age_factor(c, key):
 
 
 def _drug_sensitivity(c):
-    return np.exp(c.params.free_value("omega_response") * c.patients.eta_response) * _age_factor(c, "drug")
+    return np.exp(c.params.free_value("omega_response") * c.patients.eta_response)
 
 
 def _placebo_gain(c):
@@ -322,9 +325,10 @@ PATIENT = (
     PatientParameter("bdnf_multiplier", "dimensionless", _bdnf_multiplier,
                      "BDNF genotype x CRP moderation (pd.crp.threshold, pd.crp.moderation, pd.crp.hill)"),
     PatientParameter("emax_drug", "dimensionless", _emax_drug,
-                     "free: emax_drug, responder_fraction, nonresponder_emax_ratio (eta_emax), condition_*"),
+                     "free: emax_drug, responder_fraction, nonresponder_emax_ratio (eta_emax), condition_* x age "
+                     "(pd.age.drug_decline_per_decade)"),
     PatientParameter("drug_sensitivity", "dimensionless", _drug_sensitivity,
-                     "free: omega_response (eta_response) x age (pd.age.drug_decline_per_decade)"),
+                     "free: omega_response (eta_response)"),
     PatientParameter("placebo_gain", "dimensionless", _placebo_gain,
                      "free: placebo_gain, omega_placebo, nonspecific_fraction, nonspecific_ratio (eta_placebo) x age "
                      "(pd.age.placebo_decline_per_decade) x treatment resistance (pd.placebo.trd_ratio)"),
