@@ -284,3 +284,20 @@ def test_cli_quick_options_beside_a_scenario_file_are_refused(capsys, tmp_path, 
     _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1
     assert "not both" in err and named in err
+
+
+def test_a_scale_without_a_condition_simulates_the_condition_it_reads(capsys):
+    """New-user finding: `--scale caps5` (or population.scale: caps5 without a condition) simulated a depression
+    patient rated on the PTSD scale; the scale now names the condition unless the condition is given."""
+    from ketasim.scenario import quick_scenario
+
+    for scale, condition in (("caps5", "ptsd"), ("hama", "anxiety"), ("ssi", "suicidal_ideation"), ("madrs", "depression")):
+        sc = ketasim.scenario_from_dict({"name": "s", "population": {"scale": scale},
+                                         "arms": {"k": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
+        assert sc.population.condition == condition, scale
+        assert quick_scenario("esketamine", "intranasal", "56 mg", scale=scale).population.condition == condition
+    explicit = ketasim.scenario_from_dict({"name": "s", "population": {"scale": "caps5", "condition": "depression"},
+                                           "arms": {"k": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
+    assert explicit.population.condition == "depression"      # a stated condition wins
+    assert ketasim.scenario_from_dict({"name": "s", "arms": {"k": [{"drug": "esketamine", "route": "intranasal",
+                                                                    "dose": "56 mg"}]}}).population.condition == "depression"

@@ -36,7 +36,7 @@ class _Dist(_Strict):
 
 class _Population(_Strict):
     size: int = 1
-    condition: str = "depression"
+    condition: str | None = None     # default: the condition the scale reads (SCALES), else depression
     treatment_resistant: bool = True
     scale: str | None = None
     baseline: _Dist | None = None
@@ -255,7 +255,10 @@ def scenario_from_dict(data: dict) -> Scenario:
     except ValidationError as e:
         raise ScenarioFileError(_first_error(e)) from None
     pop = m.population
-    scale = pop.scale or DEFAULT_SCALE.get(pop.condition, "madrs")
+    # a scale names the condition it reads (caps5: PTSD, hama: anxiety, ssi: suicidal ideation): a scenario that
+    # gives only the scale simulates that condition, not depression rated on another disorder's scale
+    condition = pop.condition or (SCALES[pop.scale][2] if pop.scale in SCALES else "depression")
+    scale = pop.scale or DEFAULT_SCALE.get(condition, "madrs")
     if scale not in SCALES:
         raise InputError(f"population.scale: unknown scale {scale!r}; use one of {', '.join(SCALES)}")
     base = pop.baseline or _Dist(mean=DEFAULT_BASELINE[scale][0], sd=DEFAULT_BASELINE[scale][1])
@@ -281,7 +284,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         p_active = 1.0
     else:
         p_active = sum(any(a.drug.is_ketamine for a in arm.administrations()) for arm in arms) / len(arms)
-    spec = PopulationSpec(size=pop.size, condition=pop.condition, treatment_resistant=pop.treatment_resistant,
+    spec = PopulationSpec(size=pop.size, condition=condition, treatment_resistant=pop.treatment_resistant,
                           scale=scale, baseline=Distribution(base.mean, base.sd),
                           weight_kg=Distribution(pop.weight_kg.mean, pop.weight_kg.sd),
                           age_years=Distribution(pop.age_years.mean, pop.age_years.sd),
@@ -567,7 +570,7 @@ def scenario_to_yaml(scenario: Scenario) -> str:
 
 def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: str | None = None,
                    at: str | None = None, every: str | None = None, count: int | None = None, name: str = "quick",
-                   size: int = 1, condition: str = "depression", scale: str | None = None, weight_kg: float = 80.0,
+                   size: int = 1, condition: str | None = None, scale: str | None = None, weight_kg: float = 80.0,
                    baseline: float | None = None, seed: int = 0, output_every: str | None = None,
                    until: str | None = None, age_years: float | None = None, sex: str | None = None,
                    comedications=()) -> Scenario:
@@ -605,7 +608,9 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         line["every"] = every
     if count != 1:
         line["count"] = count
-    pop: dict[str, Any] = {"size": size, "condition": condition, "weight_kg": {"mean": weight_kg, "sd": 15.0 if size > 1 else 0.0}}
+    pop: dict[str, Any] = {"size": size, "weight_kg": {"mean": weight_kg, "sd": 15.0 if size > 1 else 0.0}}
+    if condition is not None:           # else the scale's condition (population reader), or depression
+        pop["condition"] = condition
     if scale:
         pop["scale"] = scale
     if baseline is not None:
