@@ -268,6 +268,15 @@ def arm_analytes(arm) -> tuple[str, ...]:
     return tuple(out)
 
 
+def measured_analytes(arm, asked=None) -> list[str]:
+    """Analytes a PK run of ``arm`` reports: those ``asked`` for (default: all it produces) that the arm produces.
+    Asked for explicitly, total ketamine counts as produced whenever an enantiomer is (S + R whatever the product)."""
+    produced = set(arm_analytes(arm))
+    if "norketamine" in produced:
+        produced.add("ketamine")
+    return [a for a in (arm_analytes(arm) if asked is None else asked) if a in produced]
+
+
 def dose_window(arm, which: str = "first"):
     """(administration, dose time h, end of the window h) of the analysed dose; the window of a first dose ends at
     the next PK-relevant dose (its samples would mix two doses), a last dose's never. None if the arm gives no
@@ -340,11 +349,7 @@ def arm_pk(arm, spec, params, sampling: PKSampling = PKSampling(), *, patients=N
     if rel.size < 2:
         raise InputError(f"pk_sampling.times: no sampling time falls between the {sampling.dose} dose of arm "
                          f"{arm.name} and its next dose ({t_next - t0:g} h later)")
-    analytes = sampling.analytes if sampling.analytes is not None else arm_analytes(arm)
-    produced = set(arm_analytes(arm))
-    if "norketamine" in produced:          # asked for explicitly, total ketamine is S + R whatever the product
-        produced.add("ketamine")
-    analytes = [a for a in analytes if a in produced]      # e.g. midazolam asked for in a ketamine arm: no rows
+    analytes = measured_analytes(arm, sampling.analytes)     # e.g. midazolam asked for in a ketamine arm: no rows
     bolus = adm.route.value == "iv-bolus"
     side = SAMPLES.index(sampling.sample)
     exact_rel = None

@@ -316,15 +316,9 @@ def scenario_from_dict(data: dict) -> Scenario:
 
             pk = sampling_from_mapping(ep.pk_sampling, ep.analytes, ep.sample)
         if ep.measures and all(meas in PK_MEASURES for meas in ep.measures):
-            from .nca import arm_analytes
+            from .nca import measured_analytes
 
-            def _measured(arm):
-                made = set(arm_analytes(arm))
-                if "norketamine" in made:
-                    made.add("ketamine")
-                return made if pk.analytes is None else made & set(pk.analytes)
-
-            if not any(_measured(a) for a in arms):     # a trial with only PK measures would have no rows at all
+            if not any(measured_analytes(a, pk.analytes) for a in arms):   # a PK-only trial would have no rows at all
                 raise InputError("endpoints.measures: PK measures need an arm with ketamine or midazolam"
                                  + ("; placebo and the oral antidepressant have no PK in the model"
                                     if pk.analytes is None else
