@@ -75,12 +75,16 @@ def main():
     ratio = v["mae_individual"] / v["mae_population"]
     print(f"  forecast MAE vs true score: individual {v['mae_individual']:.2f}, population {v['mae_population']:.2f}, "
           f"population anchored on the observed baseline rating {v['mae_population_baseline_anchored']:.2f} points "
-          f"(target: individual clearly below population; ratio {ratio:.2f}: {ok(ratio < 0.75)})")
+          f"(target: individual clearly below population; ratio {ratio:.2f}: {ok(ratio < 0.75)}); signed bias of the "
+          f"individual forecast median {v['bias_individual']:+.2f} points (> 0: pessimistic)")
     pc = v["parameter_coverage90_mean"]
     print(f"  90 % parameter-interval coverage of the true values {100 * pc:.1f} % (mean; target about 90 %: "
           f"{ok(0.85 <= pc <= 0.95)}); per parameter: "
           + ", ".join(f"{k} {100 * x:.0f} %" for k, x in v["parameter_coverage90"].items()))
     z = v["top_plan_z"]
+    if v.get("top_plan_forecast_bias") is not None:
+        print(f"  top plan's forecast median at its target visits minus the true score: "
+              f"{v['top_plan_forecast_bias']:+.2f} points (> 0: pessimistic)")
     print(f"  top plan ({v['plan_target']}): stated p {v['top_plan_stated_mean']:.3f} vs realised "
           f"{v['top_plan_realised_rate']:.3f} over {v['top_plans']} patients (Brier {v['top_plan_brier']:.3f}; target: "
           f"realised about stated: realised - stated successes = {z:+.1f} SD under the stated p: {ok(abs(z) <= 2)})")

@@ -844,7 +844,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
     recs, truths, models = synthetic_record(n_patients, seed=seed)
     rng = np.random.default_rng(seed + 1)
     cov90, cov50, err_ind, err_pop, par_cover, fit_s, fc_s, plan_s, stated, realised = [], [], [], [], [], [], [], [], [], []
-    err_anch, pit = [], []
+    err_anch, pit, bias_ind, bias_plan = [], [], [], []
     rng_pit = np.random.default_rng(seed + 3)
     for i, (rec, theta, pm) in enumerate(zip(recs, truths, models)):
         t0 = time.perf_counter()
@@ -868,6 +868,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         cov90.extend((true_rating >= q[0]) & (true_rating <= q[4]))
         cov50.extend((true_rating >= q[1]) & (true_rating <= q[3]))
         err_ind.extend(np.abs(q[2] - true_score[0]))
+        bias_ind.extend(q[2] - true_score[0])          # signed: > 0 = the forecast is more pessimistic than the truth
         err_pop.extend(np.abs(pfc.quantiles["score"][2, k] - true_score[0]))
         err_anch.extend(np.abs(afc.quantiles["score"][2, k] - true_score[0]))
         lo, hi = fit.posterior_quantiles([0.05, 0.95])         # the intervals the fit reports
@@ -892,6 +893,10 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                 _, s, _, _ = pm.run(theta, doses, visits)
                 r = np.clip(np.rint(s[0] + rng.normal(0, pm.rating_sd, visits.size)), 0, pm.smax)
                 stated.append(top["p_target"])
+                # the planned regimen's forecast median at the target visits vs the true score there (signed)
+                fc_plan = forecast(fit, regimen=top["regimen"], times_h=visits, grid=False, seed=seed + 400 + i)
+                kk = np.searchsorted(fc_plan.times_h, visits)
+                bias_plan.extend(fc_plan.quantiles["score"][2, kk] - s[0])
                 realised.append(bool(np.all(r <= tg.threshold)))
     par_cover = np.array(par_cover)
     pit = np.asarray(pit)
@@ -902,6 +907,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         "pit_coverage50": float(np.mean((pit >= 0.25) & (pit <= 0.75))),
         "mae_individual": float(np.mean(err_ind)), "mae_population": float(np.mean(err_pop)),
         "mae_population_baseline_anchored": float(np.mean(err_anch)),
+        "bias_individual": float(np.mean(bias_ind)),
         "parameter_coverage90": {nm: float(par_cover[:, j].mean()) for j, nm in enumerate(models[0].names)},
         "parameter_coverage90_mean": float(par_cover.mean()),
         "fit_seconds_median": float(np.median(fit_s)), "forecast_seconds_median": float(np.median(fc_s)),
@@ -913,6 +919,8 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                 "top_plan_stated_mean": float(st.mean()) if st.size else None,
                 "top_plan_realised_rate": float(re_.mean()) if re_.size else None,
                 "top_plan_brier": float(np.mean((st - re_) ** 2)) if st.size else None,
+                # signed forecast error of the top plan's median at its target visits (> 0: pessimistic)
+                "top_plan_forecast_bias": float(np.mean(bias_plan)) if bias_plan else None,
                 # realised minus stated successes in SDs of their sum under the stated probabilities (Bernoulli)
                 "top_plan_z": float((re_.sum() - st.sum()) / math.sqrt(max(np.sum(st * (1 - st)), 1e-9)))
                 if st.size else None,
