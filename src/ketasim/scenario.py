@@ -94,6 +94,11 @@ class _Design(_Strict):
     stable_min: int | None = None
     stable_min_response: int | None = None
     relapse_consecutive: int | None = None
+    # open-label follow-up of a parallel trial (no re-randomization): the patients meeting ``criterion`` at
+    # ``follow_up_from`` are followed at visits every ``follow_up_every`` until ``follow_up_until``
+    follow_up_from: str | None = None
+    follow_up_every: str | None = None
+    follow_up_until: str | None = None
 
 
 MAX_ARMS = 50
@@ -358,11 +363,13 @@ def scenario_from_dict(data: dict) -> Scenario:
     # needs no trajectories, and simulate streams large populations to Parquet
     exp = VirtualExperiment(**m.experiments.model_dump()) if m.experiments else VirtualExperiment()
     design = _design(m.design, arms, scale)
-    if endpoints is not None and (m.design is None or m.design.type != "randomized_withdrawal"):
+    follow_up = m.design is not None and m.design.follow_up_from is not None
+    if endpoints is not None and (m.design is None or m.design.type != "randomized_withdrawal") and not follow_up:
         relapse = [meas for meas in endpoints.measures if meas in RELAPSE_MEASURES]
         if relapse:     # a parallel or crossover trial has no re-randomized responders: they would be dropped silently
             raise InputError(f"endpoints.measures: {relapse[0]} needs a randomized-withdrawal design "
-                             "(design: {type: randomized_withdrawal, ...}); in another design follow the score with "
+                             "(design: {type: randomized_withdrawal, ...}) or an open-label follow-up of responders "
+                             "(design: {follow_up_from: 14 d, ...}); otherwise follow the score with "
                              "mean, response_rate or remission_rate at later times")
     sc = Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data)
     # memory and time from the real grid (horizon, events, output times), before anything is allocated. A
@@ -421,6 +428,23 @@ def _design(d: _Design | None, arms, scale: str) -> tuple:
         parse_time_h(d.induction_until, "design.induction_until")
     if d.relapse_score is not None and not (0 <= d.relapse_score <= SCALES[scale][0]):
         raise InputError(f"design.relapse_score: must lie in [0, {SCALES[scale][0]:g}] for {scale}")
+    follow = {k: given.get(k) for k in ("follow_up_from", "follow_up_every", "follow_up_until")}
+    if any(v is not None for v in follow.values()):
+        if d.type != "parallel":
+            raise InputError(f"design.follow_up_from: an open-label follow-up belongs to a parallel trial, not a "
+                             f"{d.type.replace('_', ' ')} (a randomized withdrawal has its own relapse analysis)")
+        if follow["follow_up_from"] is None:
+            key = next(k for k, v in follow.items() if v is not None)
+            raise InputError(f"design.{key}: needs design.follow_up_from (when responders enter the follow-up)")
+        if d.criterion not in (None, "response", "remission"):
+            raise InputError("design.criterion: an open-label follow-up starts from response or remission")
+        t0 = parse_time_h(d.follow_up_from, "design.follow_up_from")
+        if t0 <= 0:
+            raise InputError("design.follow_up_from: must be after the start (> 0 h)")
+        if d.follow_up_every is not None and parse_time_h(d.follow_up_every, "design.follow_up_every") <= 0:
+            raise InputError("design.follow_up_every: must be > 0")
+        if d.follow_up_until is not None and parse_time_h(d.follow_up_until, "design.follow_up_until") <= t0:
+            raise InputError("design.follow_up_until: must be later than design.follow_up_from")
     return tuple(sorted(given.items()))
 
 

@@ -625,6 +625,10 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
         extra = _withdrawal_setup(design, scenario)
         times = np.unique(np.concatenate([times, extra["visits"]]))
         horizon = max(horizon, times[-1])
+    follow = _follow_up_setup(design, horizon) if design.get("follow_up_from") is not None else None
+    if follow is not None:
+        times = np.unique(np.concatenate([times, follow["visits"]]))
+        horizon = max(horizon, times[-1])
     band_times = _band_times(horizon, [adm for arm in scenario.arms for adm in arm.administrations()])
     limits.check_scenario_run(scenario, size, np.unique(np.concatenate([times, band_times])),
                               field="n" if n is not None else "population.size", chunk_patients=chunk, tables=False)
@@ -674,6 +678,8 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
             view = dataclasses.replace(o, times_h=o.times_h[sel], rating=o.rating[:, sel], model_score=o.model_score[:, sel])
             _score_endpoints(view, ep, scale, score_measures, rows)
             _side_endpoints(o, side, se_rng, rows, scale, params)
+        if follow is not None:
+            _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, comps, rows_only)
         names = list(outcomes)
         if len(names) > 1 and not rows_only and not all(m in PK_MEASURES for m in measures):  # PK-only: no ratings
             ctrl = _control_arm(names, design)
@@ -711,6 +717,9 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
     if kind not in ("parallel", "crossover"):
         raise InputError(f"--uncertainty: prediction intervals are not supported for a {kind} design "
                          "(parallel and crossover only)")
+    if dict(scenario.design).get("follow_up_from") is not None:
+        raise InputError("--uncertainty: prediction intervals are not supported for an open-label follow-up "
+                         "(design.follow_up_from); run the trial without --uncertainty")
     psets = sample_parameter_sets(params, k, draw_seed)     # one-line error if the set has no posterior
     tau, source = (trial_tau(params, log or (lambda *_: None)) if between_trial else (None, None))
     shifts = (_trial_effect_draws(["trial"], tau, k, (draw_seed, 7))["trial"] if between_trial
@@ -788,6 +797,89 @@ def _pk_endpoints(frames: dict, measures, design: dict, kind: str, rows: list, c
         for nme in names:
             if nme != ctrl:
                 comps += ratio_rows(frames[nme], frames[ctrl], paired=kind == "crossover", measures=measures)
+
+
+# ---- open-label follow-up of responders (no re-randomization) -------------------------------------------------------
+def _follow_up_setup(design: dict, horizon_h: float) -> dict:
+    """Validated follow-up settings of a parallel trial: patients meeting ``criterion`` (response by default, or
+    remission) at ``follow_up_from`` are followed at visits every ``follow_up_every`` (default 7 d) until
+    ``follow_up_until`` (default: the trial's horizon). Relapse: a rating >= ``relapse_score`` if given, else LOSS
+    OF RESPONSE (reduction from baseline below the response reduction, as open-label series define it: e.g.
+    Murrough 2013, Biol Psychiatry 74:250, doi:10.1016/j.biopsych.2012.06.022, relapse = < 50 % improvement at two
+    consecutive visits), confirmed at ``relapse_consecutive`` consecutive visits (default 1)."""
+    t0 = parse_time_h(design["follow_up_from"], "design.follow_up_from")
+    every = parse_time_h(design.get("follow_up_every") or "7 d", "design.follow_up_every")
+    until = (parse_time_h(design["follow_up_until"], "design.follow_up_until") if design.get("follow_up_until")
+             else max(horizon_h, t0 + every))
+    if until < t0 + every:
+        raise InputError(f"design.follow_up_until: the follow-up ends before its first visit "
+                         f"({(t0 + every) / 24:g} d); give a later follow_up_until or a shorter follow_up_every")
+    visits = np.arange(t0, until + 1e-9, every)
+    if visits.size > 1000:
+        raise InputError(f"design.follow_up_every: {visits.size} follow-up visits; at most 1000")
+    confirm = design.get("relapse_consecutive", 1)
+    if isinstance(confirm, bool) or not isinstance(confirm, int) or not 1 <= confirm <= 6:
+        raise InputError(f"design.relapse_consecutive: must be a whole number from 1 to 6, got {confirm!r}")
+    return {"t0": t0, "visits": visits, "criterion": design.get("criterion") or "response",
+            "relapse": design.get("relapse_score"), "confirm": int(confirm)}
+
+
+def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, comps, rows_only) -> None:
+    """Rows per arm: ``followed_fraction`` (share meeting the criterion at follow_up_from), ``relapse_rate`` (share
+    of them relapsing by the last visit) and ``time_to_relapse`` (Kaplan-Meier median in days, censored at the last
+    visit); against the control arm the relapse-rate difference with a log-rank p. Patients are not re-randomized:
+    the followed groups are whoever responded in each arm (as open-label series report them)."""
+    thr = _remission_threshold(ep, scale)
+    t0 = follow["t0"]
+    km = {}
+    for name, o in outcomes.items():
+        j0 = int(np.searchsorted(o.times_h, t0))
+        base = o.baseline
+        entry = (o.rating[:, j0] <= thr) if follow["criterion"] == "remission" else \
+            _responders(o.rating[:, j0], base, ep)
+        ids = np.flatnonzero(entry)
+        sel = np.isin(o.times_h, follow["visits"]) & (o.times_h > t0)
+        after, tv = o.rating[np.ix_(ids, np.flatnonzero(sel))], o.times_h[sel]
+        if follow["relapse"] is not None:
+            above = after >= follow["relapse"]
+        else:                                        # loss of response
+            above = ~_responders(after, base[ids, None], ep)
+        run = np.zeros(ids.size, int)
+        rel = np.zeros_like(above)
+        for j in range(above.shape[1]):
+            run = np.where(above[:, j], run + 1, 0)
+            rel[:, j] = run >= follow["confirm"]
+        event = rel.any(axis=1)
+        t_ev = np.where(event, tv[np.argmax(rel, axis=1)] - t0 if tv.size else 0.0, tv[-1] - t0 if tv.size else 0.0)
+        km[name] = (t_ev, event)
+        rows.append({"arm": name, "time_h": float(t0), "scale": scale, "measure": "followed_fraction",
+                     "value": 100.0 * ids.size / max(o.n, 1), "ci95": list(wilson_ci(int(ids.size), o.n)),
+                     "criterion": follow["criterion"]})
+        if "relapse_rate" in measures:
+            k = int(event.sum())
+            rows.append({"arm": name, "time_h": float(tv[-1]) if tv.size else None, "scale": scale,
+                         "measure": "relapse_rate", "value": 100.0 * k / ids.size if ids.size else float("nan"),
+                         "ci95": list(wilson_ci(k, ids.size)) if ids.size else [float("nan")] * 2, "n": int(ids.size)})
+        if "time_to_relapse" in measures:
+            if ids.size:
+                med, ci = km_median(t_ev, event)
+                val, c = med / 24.0, [ci[0] / 24.0, ci[1] / 24.0]
+            else:
+                val, c = float("nan"), [float("nan")] * 2
+            rows.append({"arm": name, "time_h": None, "scale": scale, "measure": "time_to_relapse", "value": val,
+                         "ci95": c, "unit": "d (Kaplan-Meier median)", "n": int(ids.size)})
+    names = list(outcomes)
+    if rows_only or len(names) < 2:
+        return
+    ctrl = _control_arm(names, design)
+    for nme in names:
+        (ta, ea), (tb, eb) = km[nme], km[ctrl]
+        if nme == ctrl or not ta.size or not tb.size:
+            continue
+        v, ci, _ = _proportion_difference(ea, eb)
+        comps.append({"arm": nme, "versus": ctrl, "time_h": None, "scale": scale, "measure": "relapse_rate_difference",
+                      "value": v, "ci95": ci, "p_value": logrank_p(ta, ea, tb, eb),
+                      "test": "log-rank (time to relapse among the followed patients)"})
 
 
 # ---- randomized withdrawal -------------------------------------------------------------------------------------------
