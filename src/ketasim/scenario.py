@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import InputError, ScenarioFileError
-from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec, check_baseline
+from .population import (DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec,  # noqa: F401
+                         canonical_scale, check_baseline, default_baseline, remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
@@ -257,11 +258,14 @@ def scenario_from_dict(data: dict) -> Scenario:
     pop = m.population
     # a scale names the condition it reads (caps5: PTSD, hama: anxiety, ssi: suicidal ideation): a scenario that
     # gives only the scale simulates that condition, not depression rated on another disorder's scale
-    condition = pop.condition or (SCALES[pop.scale][2] if pop.scale in SCALES else "depression")
-    scale = pop.scale or DEFAULT_SCALE.get(condition, "madrs")
-    if scale not in SCALES:
-        raise InputError(f"population.scale: unknown scale {scale!r}; use one of {', '.join(SCALES)}")
-    base = pop.baseline or _Dist(mean=DEFAULT_BASELINE[scale][0], sd=DEFAULT_BASELINE[scale][1])
+    given_scale = canonical_scale(pop.scale) if pop.scale else None      # aliases: 'HAM-D24', 'IES-R', 'BSSI'
+    condition = pop.condition or (SCALES[given_scale][2] if given_scale else "depression")
+    scale = given_scale or DEFAULT_SCALE.get(condition, "madrs")
+    if pop.baseline is None:
+        bm, bsd = default_baseline(scale)       # one line when the scale has no sourced default baseline
+        base = _Dist(mean=bm, sd=bsd)
+    else:
+        base = pop.baseline
     if not m.arms:
         raise InputError("arms: at least one arm is required")
     if len(m.arms) > MAX_ARMS:
@@ -333,6 +337,8 @@ def scenario_from_dict(data: dict) -> Scenario:
         if ep.remission_threshold is not None and not (0 <= ep.remission_threshold <= smax):
             raise InputError(f"endpoints.remission_threshold: must lie in [0, {smax:g}] for {scale}, "
                              f"got {ep.remission_threshold:g}")
+        if "remission_rate" in ep.measures and ep.remission_threshold is None:
+            remission_threshold(scale)          # a scale without a published threshold needs one stated
         if len(ep.times) > 1000:
             raise InputError(f"endpoints.times: {len(ep.times)} times is more than the 1000 supported")
         endpoints = Endpoints(_times(ep.times, "endpoints.times"), tuple(ep.measures), ep.remission_threshold,
