@@ -20,7 +20,8 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
 
 from .vocabulary import NOTICE  # noqa: E402  (light: no numpy)
 # full lists for --help (regimen.py and population.py are light: no numba/pandas at import)
-from .population import KNOWN_COMEDICATIONS as _COMEDS, SCALES as _SCALES  # noqa: E402
+from .population import CONDITIONS as _CONDITIONS, KNOWN_COMEDICATIONS as _COMEDS, SCALES as _SCALES  # noqa: E402
+from .population import SCALE_NAMES as _SCALE_NAMES  # noqa: E402
 from .regimen import Drug as _Drug, Route as _Route  # noqa: E402
 
 _DRUGS = ", ".join(d.value for d in _Drug)
@@ -124,7 +125,13 @@ def simulate(
         None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several."),
     baseline: Optional[float] = typer.Option(None, help="Quick form: baseline score on the scale (default: the "
                                                         "scale's usual trial baseline, MADRS 33)."),
-    scale: Optional[str] = typer.Option(None, help=f"Quick form: rating scale, one of {', '.join(_SCALES)}."),
+    scale: Optional[str] = typer.Option(None, help="Quick form: rating scale, one of "
+                                                   + ", ".join(f"{k} ({_SCALE_NAMES[k]})" for k in _SCALES)
+                                                   + "; also written as HAM-D24, IES-R, MADRS-SI, BSSI. Without "
+                                                     "--condition, the condition the scale rates."),
+    condition: Optional[str] = typer.Option(None, help=f"Quick form: condition, one of {', '.join(_CONDITIONS)} "
+                                                       "(default: what --scale rates, else depression; its default "
+                                                       "scale when --scale is not given)."),
     size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
@@ -179,15 +186,21 @@ def simulate(
             from .errors import InputError
 
             raise InputError("simulate: give a SCENARIO file or --drug and --route (and --dose)")
-        sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
-                            weight_kg=80.0 if weight is None else weight,
-                            size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
-                            baseline=baseline, scale=scale,
-                            output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
+        from .errors import InputError
+        from .scenario import quick_flag_message
+
+        try:
+            sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
+                                weight_kg=80.0 if weight is None else weight,
+                                size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
+                                baseline=baseline, scale=scale, condition=condition,
+                                output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
+        except InputError as e:         # name the option the user typed, not the YAML path it became
+            raise type(e)(quick_flag_message(str(e))) from None
     else:
         quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--age", age),
                                 ("--sex", sex), ("--comedication", comedication), ("--baseline", baseline),
-                                ("--scale", scale), ("--duration", duration), ("--every", every),
+                                ("--scale", scale), ("--condition", condition), ("--duration", duration), ("--every", every),
                                 ("--count", count), ("--weight", weight)) if v is not None and v != []]
         if quick:
             from .errors import InputError
@@ -196,7 +209,8 @@ def simulate(
                     and not scenario.exists() and not str(scenario).lower().endswith((".yaml", ".yml"))):
                 raise InputError(f"--dose: write the dose with its unit as one word or in quotes, e.g. "
                                  f"--dose '{dose} {scenario}' (got {dose!r} and {str(scenario)!r})")
-            if not scenario.exists() and _UNIT_WORD.match(str(scenario)):
+            if (not scenario.exists() and _UNIT_WORD.match(str(scenario))
+                    and not str(scenario).lower().endswith((".yaml", ".yml"))):
                 raise InputError(f"{scenario}: no such scenario file; it looks like a unit: write a quantity as "
                                  "one word or in quotes (e.g. --dose '0.5 mg/kg'); --weight, --age and --baseline "
                                  "take plain numbers (kg, years, points)")

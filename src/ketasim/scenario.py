@@ -579,6 +579,50 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     ``dose`` may be an infusion rate (``'0.5 mg/kg/h'``) with ``duration``: dose = rate x duration.
     ``sex`` ('female'/'male') fixes everyone's sex; ``comedications``: names as in ``population.comedications``.
     """
+    return _quick_scenario(drug, route, dose, duration=duration, at=at, every=every, count=count, name=name,
+                           size=size, condition=condition, scale=scale, weight_kg=weight_kg, baseline=baseline,
+                           seed=seed, output_every=output_every, until=until, age_years=age_years, sex=sex,
+                           comedications=comedications)
+
+
+#: YAML paths (and argument names) of the quick form -> the command-line options that set them.
+_QUICK_FLAGS = (("population.age_years", "--age"), ("age_years", "--age"), ("population.weight_kg", "--weight"),
+                ("weight_kg", "--weight"), ("population.baseline", "--baseline"), ("baseline", "--baseline"),
+                ("population.scale", "--scale"), ("population.condition", "--condition"),
+                ("population.size", "--size"), ("size", "--size"), ("population.female_fraction", "--sex"),
+                ("population.comedications", "--comedication"), ("count", "--count"), ("seed", "--seed"),
+                ("output.every", "--every"), ("output", "--size"))
+_QUICK_LINE = {"drug": "--drug", "route": "--route", "dose": "--dose", "duration": "--duration", "every": "--every",
+               "count": "--count", "at": "--at"}
+
+
+def quick_flag_message(message: str) -> str:
+    """A quick_scenario error as the command line's quick form shows it, naming the option the user typed instead
+    of the YAML path or argument it became: 'population.age_years: must ...' -> '--age: must ...',
+    'arms.esketamine[0].dose: ...' -> '--dose: ...'."""
+    import re
+
+    field, sep, rest = message.partition(": ")
+    if not sep:
+        return message
+    for path, flag in _QUICK_FLAGS:
+        if field == path or field.startswith(path + "."):
+            return f"{flag}: {rest}"
+    m = re.fullmatch(r"arms\.[^\[\]]+(?:\[0\])?(?:\.(\w+))?", field)
+    if m:
+        if m.group(1) in _QUICK_LINE:
+            flag = _QUICK_LINE[m.group(1)]
+        elif "dose ends" in rest or "doses is more" in rest:
+            flag = "--every/--count"
+        else:
+            flag = "--drug/--route/--dose"
+        return f"{flag}: {rest}"
+    return message
+
+
+def _quick_scenario(drug, route, dose, *, duration, at, every, count, name, size, condition, scale, weight_kg,
+                    baseline, seed, output_every, until, age_years, sex, comedications) -> Scenario:
+    from .population import CONDITIONS, scale_reads
     from .regimen import is_rate_text
 
     size = limits.check_size(size, "size")
@@ -590,6 +634,21 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         baseline = limits.check_real(baseline, "baseline", lo=0)
     if age_years is not None:
         age_years = limits.check_real(age_years, "age_years", lo=12, hi=100)
+    if condition is not None:
+        condition = str(condition).strip().lower().replace("-", "_").replace(" ", "_")
+        if condition not in CONDITIONS:
+            raise InputError(f"--condition: unknown condition {str(condition)[:40]!r}; use one of {', '.join(CONDITIONS)}")
+    if scale:
+        scale = canonical_scale(scale, "--scale")
+        if condition is not None and not scale_reads(scale, condition):
+            raise InputError(f"--condition: {condition.replace('_', ' ')} contradicts --scale {scale}, which rates "
+                             f"{SCALES[scale][2].replace('_', ' ')}; drop one of them or pick a scale of the condition "
+                             f"(e.g. {DEFAULT_SCALE[condition]})")
+    if baseline is not None:
+        smax = SCALES[scale or DEFAULT_SCALE[condition or "depression"]][0]
+        if not 0 < baseline <= smax:
+            raise InputError(f"--baseline: must lie in (0, {smax:g}] points on "
+                             f"{scale or DEFAULT_SCALE[condition or 'depression']}, got {baseline:g}")
     parse_drug(drug)
     parse_route(route)
     line: dict[str, Any] = {"drug": drug, "route": route}
