@@ -310,6 +310,9 @@ def scenario_from_dict(data: dict) -> Scenario:
     endpoints = None
     if m.endpoints is not None:
         ep = m.endpoints
+        if not ep.measures:         # an empty list silently meant the defaults
+            raise InputError("endpoints.measures: the list is empty; name at least one measure (e.g. [mean, "
+                             "response_rate]) or leave the field out for the defaults")
         for meas in ep.measures:
             if meas not in KNOWN_MEASURES:
                 raise InputError(f"endpoints.measures: unknown measure {meas!r}; known: {', '.join(KNOWN_MEASURES)}")
@@ -420,6 +423,9 @@ def _design(d: _Design | None, arms, scale: str) -> tuple:
         return ()
     given = d.model_dump(by_alias=True, exclude_unset=True)
     names = [a.name for a in arms]
+    if d.type == "crossover" and len(arms) < 2:
+        raise InputError(f"design.type: a crossover gives every patient every arm, so it needs at least two arms; "
+                         f"got {len(arms)} ({', '.join(names)})")
     for key in ("control", "continue", "withdraw"):
         if given.get(key) is not None and given[key] not in names:
             raise InputError(f"design.{key}: must name one of the arms ({', '.join(names)}), got {given[key]!r}")
