@@ -448,6 +448,7 @@ def sensitivity(
     from .display import json_safe
     from .io import atomic_write_text
 
+    _check_options(None, seed, (json_out, plot, report))     # output paths before minutes of sampling
     sc = load_scenario(scenario)
     pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS
     ex = executor_from_option(dask)
@@ -612,6 +613,7 @@ def export(
     from .export import export_sbml
     from .scenario import load_scenario
 
+    _check_options(outputs=(sbml,))
     path = export_sbml(load_scenario(scenario), sbml, arm=arm)
     typer.echo(f"wrote {path}")
     typer.echo(NOTICE)
@@ -627,11 +629,13 @@ def _on_sigterm(signum, frame):
 
 def main(argv=None) -> int:
     """Entry point: run the app, turning user errors into one-line messages. Exit status: 0 done, 1 an output
-    file could not be written, 2 bad input, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+    file could not be written (disk full, no permission: found while writing), 2 bad input (including an output path
+    whose folder does not exist or that is a folder: found before anything runs), 130 interrupted (Ctrl-C),
+    143 terminated (SIGTERM)."""
     import signal
     import threading
 
-    from .errors import KetasimError
+    from .errors import InputError, KetasimError
 
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
@@ -652,7 +656,7 @@ def main(argv=None) -> int:
         return 143
     except KetasimError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1 if isinstance(e, OSError) else 2
+        return 2 if isinstance(e, InputError) or not isinstance(e, OSError) else 1
     except OSError as e:     # unwritable folders etc. outside ketasim's own writers: still one line
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"error: {where}{e.strerror or e}", file=sys.stderr)
