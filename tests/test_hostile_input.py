@@ -313,7 +313,7 @@ def test_calibrate_subgroup_without_patients_names_it(monkeypatch):
     (["serve", "--port", "99999"], "--port"), (["qualify", "--size", "0"], "--size"),
     (["demo", "--size", "-1", "--out", "{tmp}"], "population.size"),
     (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--count", "0"], "count"),
-    (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--weight", "nan"], "weight_kg"),
+    (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--weight", "nan"], "--weight:"),
     (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--experiment", "ampa_block=nan"],
      "experiments.ampa_block"),
     (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "56 mg * 10**10**10"], "dose"),

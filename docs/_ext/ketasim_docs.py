@@ -197,12 +197,19 @@ def write_model_page(out: Path) -> list[str]:
     return listed
 
 
+def _scale_cell(key, spec, names) -> str:
+    smax, thr, cond = spec
+    rem = f"remission <= {thr:g}" if thr is not None else "no default remission threshold"
+    return f"`{key}` ({names[key]}, 0-{smax:g}, {rem}, reads {cond.replace('_', ' ')})"
+
+
 def write_contract_values(out: Path) -> None:
     """Write ``contract_values.md``: every value the scenario reader accepts, read from the code."""
     from ketasim import result as R
     from ketasim import scenario as S
     from ketasim.engine import VirtualExperiment
-    from ketasim.population import CONDITIONS, DEFAULT_SCALE, GENOTYPES, KNOWN_COMEDICATIONS, SCALES
+    from ketasim.population import (CONDITIONS, DEFAULT_SCALE, GENOTYPES, KNOWN_COMEDICATIONS, SCALE_ALIASES,
+                                    SCALE_NAMES, SCALES)
     from ketasim.regimen import DRUG_ALIASES, ROUTE_ALIASES, Drug, Route
     from ketasim.solver import kernel as K
 
@@ -216,8 +223,11 @@ def write_contract_values(out: Path) -> None:
           f"{', '.join(f'`{a}` = `{b}`' for a, b in ROUTE_ALIASES.items())} |",
           f"| `population.condition` | {codes(CONDITIONS)} (default scale: "
           f"{', '.join(f'{c} `{s}`' for c, s in DEFAULT_SCALE.items())}) |",
-          f"| `population.scale` | {', '.join(f'`{k}` (0-{v[0]:g}, remission <= {v[1]:g})' for k, v in SCALES.items())} |",
-          f"| default `population.baseline` | {', '.join(f'`{k}` {m:g} ± {sd:g}' for k, (m, sd) in S.DEFAULT_BASELINE.items())} |",
+          f"| `population.scale` | {', '.join(_scale_cell(k, v, SCALE_NAMES) for k, v in SCALES.items())}; also "
+          f"written with capitals, '-' or '_' ({'`HAM-D24`'}, {'`IES-R`'}, {'`MADRS-SI`'}); aliases "
+          f"{', '.join(f'`{a}` = `{b}`' for a, b in SCALE_ALIASES.items())} |",
+          f"| default `population.baseline` | {', '.join(f'`{k}` {m:g} ± {sd:g}' for k, (m, sd) in S.DEFAULT_BASELINE.items())}; "
+          f"none (state it) for {', '.join(f'`{k}`' for k in SCALES if k not in S.DEFAULT_BASELINE)} |",
           f"| `population.comedications` | {codes(KNOWN_COMEDICATIONS)} |",
           f"| `population.genotype` | {codes(GENOTYPES)} (BDNF Val66Met; sampled when absent) |",
           f"| `endpoints.measures` | {codes(S.KNOWN_MEASURES)} (default {codes(S.DEFAULT_MEASURES)}) |",

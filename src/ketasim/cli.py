@@ -20,7 +20,8 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
 
 from .vocabulary import NOTICE  # noqa: E402  (light: no numpy)
 # full lists for --help (regimen.py and population.py are light: no numba/pandas at import)
-from .population import KNOWN_COMEDICATIONS as _COMEDS, SCALES as _SCALES  # noqa: E402
+from .population import CONDITIONS as _CONDITIONS, KNOWN_COMEDICATIONS as _COMEDS, SCALES as _SCALES  # noqa: E402
+from .population import SCALE_NAMES as _SCALE_NAMES  # noqa: E402
 from .regimen import Drug as _Drug, Route as _Route  # noqa: E402
 
 _DRUGS = ", ".join(d.value for d in _Drug)
@@ -124,7 +125,13 @@ def simulate(
         None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several."),
     baseline: Optional[float] = typer.Option(None, help="Quick form: baseline score on the scale (default: the "
                                                         "scale's usual trial baseline, MADRS 33)."),
-    scale: Optional[str] = typer.Option(None, help=f"Quick form: rating scale, one of {', '.join(_SCALES)}."),
+    scale: Optional[str] = typer.Option(None, help="Quick form: rating scale, one of "
+                                                   + ", ".join(f"{k} ({_SCALE_NAMES[k]})" for k in _SCALES)
+                                                   + "; also written as HAM-D24, IES-R, MADRS-SI, BSSI. Without "
+                                                     "--condition, the condition the scale rates."),
+    condition: Optional[str] = typer.Option(None, help=f"Quick form: condition, one of {', '.join(_CONDITIONS)} "
+                                                       "(default: what --scale rates, else depression; its default "
+                                                       "scale when --scale is not given)."),
     size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
@@ -179,15 +186,21 @@ def simulate(
             from .errors import InputError
 
             raise InputError("simulate: give a SCENARIO file or --drug and --route (and --dose)")
-        sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
-                            weight_kg=80.0 if weight is None else weight,
-                            size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
-                            baseline=baseline, scale=scale,
-                            output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
+        from .errors import InputError
+        from .scenario import quick_flag_message
+
+        try:
+            sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
+                                weight_kg=80.0 if weight is None else weight,
+                                size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
+                                baseline=baseline, scale=scale, condition=condition,
+                                output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
+        except InputError as e:         # name the option the user typed, not the YAML path it became
+            raise type(e)(quick_flag_message(str(e))) from None
     else:
         quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--age", age),
                                 ("--sex", sex), ("--comedication", comedication), ("--baseline", baseline),
-                                ("--scale", scale), ("--duration", duration), ("--every", every),
+                                ("--scale", scale), ("--condition", condition), ("--duration", duration), ("--every", every),
                                 ("--count", count), ("--weight", weight)) if v is not None and v != []]
         if quick:
             from .errors import InputError
@@ -196,7 +209,8 @@ def simulate(
                     and not scenario.exists() and not str(scenario).lower().endswith((".yaml", ".yml"))):
                 raise InputError(f"--dose: write the dose with its unit as one word or in quotes, e.g. "
                                  f"--dose '{dose} {scenario}' (got {dose!r} and {str(scenario)!r})")
-            if not scenario.exists() and _UNIT_WORD.match(str(scenario)):
+            if (not scenario.exists() and _UNIT_WORD.match(str(scenario))
+                    and not str(scenario).lower().endswith((".yaml", ".yml"))):
                 raise InputError(f"{scenario}: no such scenario file; it looks like a unit: write a quantity as "
                                  "one word or in quotes (e.g. --dose '0.5 mg/kg'); --weight, --age and --baseline "
                                  "take plain numbers (kg, years, points)")
@@ -434,6 +448,7 @@ def sensitivity(
     from .display import json_safe
     from .io import atomic_write_text
 
+    _check_options(None, seed, (json_out, plot, report))     # output paths before minutes of sampling
     sc = load_scenario(scenario)
     pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS
     ex = executor_from_option(dask)
@@ -598,6 +613,7 @@ def export(
     from .export import export_sbml
     from .scenario import load_scenario
 
+    _check_options(outputs=(sbml,))
     path = export_sbml(load_scenario(scenario), sbml, arm=arm)
     typer.echo(f"wrote {path}")
     typer.echo(NOTICE)
@@ -613,11 +629,13 @@ def _on_sigterm(signum, frame):
 
 def main(argv=None) -> int:
     """Entry point: run the app, turning user errors into one-line messages. Exit status: 0 done, 1 an output
-    file could not be written, 2 bad input, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+    file could not be written (disk full, no permission: found while writing), 2 bad input (including an output path
+    whose folder does not exist or that is a folder: found before anything runs), 130 interrupted (Ctrl-C),
+    143 terminated (SIGTERM)."""
     import signal
     import threading
 
-    from .errors import KetasimError
+    from .errors import InputError, KetasimError
 
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
@@ -638,7 +656,7 @@ def main(argv=None) -> int:
         return 143
     except KetasimError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1 if isinstance(e, OSError) else 2
+        return 2 if isinstance(e, InputError) or not isinstance(e, OSError) else 1
     except OSError as e:     # unwritable folders etc. outside ketasim's own writers: still one line
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"error: {where}{e.strerror or e}", file=sys.stderr)

@@ -46,6 +46,11 @@ class OutputError(KetasimError, OSError):
     """An output file cannot be written (unwritable folder, full disk ...); the message names the path."""
 
 
+class OutputPathError(OutputError, InputError):
+    """An output path that cannot be a file, known before anything is computed (its folder does not exist, it is a
+    folder): bad input (the CLI exits 2, like any other input error), still an OutputError/OSError for callers."""
+
+
 class ParameterSetError(KetasimError, ValueError):
     """A parameter set is inconsistent (missing parameter, bad unit, missing source)."""
 

@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import OutputError, OutputPathError
 
 
 def _oserror(path, e: OSError) -> OutputError:
@@ -24,10 +24,10 @@ def _oserror(path, e: OSError) -> OutputError:
 
 def _check_target(path: Path) -> None:
     if path.is_dir():
-        raise OutputError(f"{path}: is a directory; give a file name")
+        raise OutputPathError(f"{path}: is a directory; give a file name")
     parent = path.parent
     if not parent.is_dir():
-        raise OutputError(f"{path}: the folder {str(parent) or '.'} does not exist")
+        raise OutputPathError(f"{path}: the folder {str(parent) or '.'} does not exist")
 
 
 def as_path(p, field: str = "path") -> Path:

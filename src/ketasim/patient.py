@@ -73,7 +73,7 @@ class Patient:
         """The validated :class:`ketasim.population.PopulationSpec` of this patient (size 1, every SD 0)."""
         import math
 
-        from .population import CONDITIONS, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec
+        from .population import CONDITIONS, DEFAULT_SCALE, Distribution, PopulationSpec
 
         for name in ("weight_kg", "age_years", "baseline", "crp_mg_l"):
             v = getattr(self, name)
@@ -83,12 +83,10 @@ class Patient:
                 raise InputError(f"patient.{name}: expected a finite number, got {v!r}")
         if self.condition not in CONDITIONS:
             raise InputError(f"patient.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
-        scale = self.scale or DEFAULT_SCALE[self.condition]
-        if scale not in SCALES:
-            raise InputError(f"patient.scale: unknown scale {scale!r}; use one of {', '.join(SCALES)}")
-        from .population import DEFAULT_BASELINE
+        from .population import canonical_scale, default_baseline
 
-        base = float(self.baseline) if self.baseline is not None else DEFAULT_BASELINE[scale][0]
+        scale = canonical_scale(self.scale, "patient.scale") if self.scale else DEFAULT_SCALE[self.condition]
+        base = float(self.baseline) if self.baseline is not None else default_baseline(scale, "patient.baseline")[0]
         try:
             return PopulationSpec(size=1, condition=self.condition, treatment_resistant=bool(self.treatment_resistant),
                                   scale=scale, baseline=Distribution(base, 0.0),

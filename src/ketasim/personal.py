@@ -524,6 +524,9 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
     if not (0 < probability < 1):
         raise InputError("--probability: must lie between 0 and 1")
     thr = SCALES[scale][1]
+    if thr is None and not text:
+        raise InputError(f"--target: {scale} has no published remission threshold; give one, e.g. 'score<=N' "
+                         f"(0-{SCALES[scale][0]:g})")
     if text:
         m = re.fullmatch(r"\s*([a-z0-9_]*)\s*<=\s*([0-9.]+)\s*", text.lower())
         if not m:

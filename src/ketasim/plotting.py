@@ -19,7 +19,7 @@ PANELS = (
 )
 
 
-SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": "CAPS-5", "ssi": "SSI"}
+from .population import SCALE_NAMES  # noqa: E402,F401  (display names, defined once; importable here as before)
 LINE_STYLES = ("-", "--", ":")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 
@@ -15,18 +16,106 @@ from .errors import InputError
 from .parameters import ParameterSet
 
 CONDITIONS = ("depression", "anxiety", "ptsd", "suicidal_ideation")
-#: Rating scales: (max score, default remission threshold "score <= threshold", condition it reads).
+#: Rating scales: (max score, default remission threshold "score <= threshold" or None when no published threshold
+#: was found, condition it reads). The model produces a score as relief relative to each patient's baseline on the
+#: chosen scale (score = severity x baseline; output "score" in model/definition.py), so the scale sets the range,
+#: the rater noise (rating_noise_sd x max), the default baseline and the remission threshold, never the dynamics.
+#: Response is a reduction by endpoints.response_reduction (default 50 %) on every scale.
 SCALES = {
     "madrs": (60.0, 10.0, "depression"),
     "hamd17": (52.0, 7.0, "depression"),
     "hama": (56.0, 7.0, "anxiety"),
     "caps5": (80.0, 20.0, "ptsd"),
+    # Beck's Scale for Suicide Ideation (SSI; its self-report form is the BSS/BSSI, same 19 scored items): 19 items
+    # scored 0-2 = 0-38 (Beck, Kovacs & Weissman 1979, J Consult Clin Psychol 47:343, doi:10.1037/0022-006X.47.2.343).
+    # Aliases bssi, bss, beck-ssi (SCALE_ALIASES) name this scale, not a second one.
     "ssi": (38.0, 2.0, "suicidal_ideation"),
+    # HDRS-21 (Hamilton 1960, J Neurol Neurosurg Psychiatry 23:56, doi:10.1136/jnnp.23.1.56): the 17 scored items
+    # (0-52) plus diurnal variation 0-2, depersonalisation/derealisation 0-4, paranoid symptoms 0-3, obsessional
+    # symptoms 0-2 = 0-63. Remission <= 7: the HAM-D consensus cutoff (Frank 1991, Arch Gen Psychiatry 48:851,
+    # PMID 1929776), the criterion of Zarate 2006 (Arch Gen Psychiatry 63:856, doi:10.1001/archpsyc.63.8.856, HDRS-21
+    # primary outcome, 29 % remission at day 1) as far as its abstract-level sources show; not re-read in the full
+    # text this session (NOTES). Response >= 50 % reduction (Zarate 2006).
+    "hamd21": (63.0, 7.0, "depression"),
+    # HDRS-24: the 21 items plus helplessness, hopelessness, worthlessness, 0-4 each = 0-75. Remission <= 10 and
+    # response >= 50 % reduction: CORE (Husain 2004, J Clin Psychiatry 65:485, doi:10.4088/jcp.v65n0406,
+    # PMID 15119910; remission there also needs two consecutive ratings, which a trial endpoint here does not).
+    "hamd24": (75.0, 10.0, "depression"),
+    # MADRS item 10 (suicidal thoughts), 0-6. "Remission" <= 1 (at most fleeting suicidal thoughts): Price 2009
+    # (Biol Psychiatry 66:522, doi:10.1016/j.biopsych.2009.04.029, PMID 19545857) reports the share rated 0 or 1
+    # 24 h after ketamine; no formal remission criterion on this item was found.
+    "madrs_si": (6.0, 1.0, "suicidal_ideation"),
+    # Miller's Modified Scale for Suicidal Ideation: 18 items scored 0-3 = 0-54 (Miller 1986, J Consult Clin Psychol
+    # 54:724, doi:10.1037/0022-006X.54.5.724). No published remission threshold was found: None, so a trial with
+    # remission_rate on mssi needs endpoints.remission_threshold.
+    "mssi": (54.0, None, "suicidal_ideation"),
+    # Impact of Event Scale-Revised: 22 items scored 0-4 = 0-88 (Weiss & Marmar 1997, in Assessing Psychological
+    # Trauma and PTSD, Guilford; primary outcome of Feder 2014, JAMA Psychiatry 71:681,
+    # doi:10.1001/jamapsychiatry.2014.62). Threshold <= 32: below the probable-PTSD cutoff of 33 (Creamer 2003,
+    # Behav Res Ther 41:1489, doi:10.1016/j.brat.2003.07.010); a caseness cutoff, not a trial's remission criterion.
+    "iesr": (88.0, 32.0, "ptsd"),
 }
-#: Default baseline (mean, SD) of each scale when a scenario gives none.
+#: Default baseline (mean, SD) of each scale when a scenario gives none. A scale without an entry has no sourced
+#: default: its scenarios must state population.baseline (default_baseline() says so in one line).
 DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 5.0), "caps5": (45.0, 10.0),
-                    "ssi": (20.0, 6.0)}
+                    "ssi": (20.0, 6.0),
+                    # ketamine-vs-midazolam trial in TRD with MADRS item 10 >= 4 at entry: 4.19 (0.40) and 4.26 (0.45)
+                    # (Su 2023, Int J Neuropsychopharmacol 26:331, doi:10.1093/ijnp/pyad014, Table 1)
+                    "madrs_si": (4.2, 0.4)}
+#: No sourced default baseline was found for hamd21 (Zarate 2006's table was not reachable), hamd24, mssi and iesr
+#: (Feder 2014's baseline IES-R was not reachable): NOTES "Scales and new-user fixes".
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
+#: Display names (figures, tables, reports, the dashboard).
+SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": "CAPS-5", "ssi": "SSI",
+               "hamd21": "HAM-D21", "hamd24": "HAM-D24", "madrs_si": "MADRS-SI", "mssi": "MSSI", "iesr": "IES-R"}
+#: Other names users type for a scale (compared without case, spaces, '-' and '_'): canonical names in SCALES.
+SCALE_ALIASES = {"hdrs17": "hamd17", "hrsd17": "hamd17", "hdrs21": "hamd21", "hrsd21": "hamd21",
+                 "hdrs24": "hamd24", "hrsd24": "hamd24", "madrsitem10": "madrs_si", "madrs10": "madrs_si",
+                 "bssi": "ssi", "bss": "ssi", "beckssi": "ssi"}
+#: Not aliased on purpose: 'caps' (the DSM-IV CAPS, 0-136), 'ies' (the original 15-item IES), 'bsi' (also the Brief
+#: Symptom Inventory), 'hamd'/'hdrs' (which version?) are other instruments or ambiguous.
+
+
+def _scale_key(text) -> str:
+    return re.sub(r"[\s_\-]+", "", str(text).strip().lower())
+
+
+_SCALE_KEYS = {**{_scale_key(k): k for k in SCALES}, **SCALE_ALIASES}
+
+
+def canonical_scale(text, field: str = "population.scale") -> str:
+    """The SCALES name of a scale as users write it ('HAM-D24', 'hdrs-21', 'MADRS-SI', 'IES-R', 'BSSI'); one line
+    naming ``field`` for an unknown scale."""
+    key = _SCALE_KEYS.get(_scale_key(text)) if isinstance(text, str) else None
+    if key is None:
+        raise InputError(f"{field}: unknown scale {str(text)[:40]!r}; use one of {', '.join(SCALES)}")
+    return key
+
+
+def scale_reads(scale: str, condition: str) -> bool:
+    """Can ``scale`` rate a population with ``condition``? A scale reads its own condition; depression scales also
+    rate populations with suicidal ideation (depressed patients at risk, e.g. Canuso 2018 rated the MADRS)."""
+    own = SCALES[scale][2]
+    return own == condition or (own == "depression" and condition == "suicidal_ideation")
+
+
+def default_baseline(scale: str, field: str = "population.baseline") -> tuple[float, float]:
+    """(mean, SD) of the scale's default baseline; one line naming ``field`` when the scale has no sourced default."""
+    if scale not in DEFAULT_BASELINE:
+        raise InputError(f"{field}: {scale} has no default baseline with a published source; state the population's "
+                         f"baseline score (points, 0-{SCALES[scale][0]:g})")
+    return DEFAULT_BASELINE[scale]
+
+
+def remission_threshold(scale: str, field: str = "endpoints.remission_threshold") -> float:
+    """The scale's default remission threshold; one line naming ``field`` when no published threshold exists."""
+    thr = SCALES[scale][1]
+    if thr is None:
+        raise InputError(f"{field}: {scale} has no published remission threshold; state one (points, "
+                         f"0-{SCALES[scale][0]:g}) or leave remission_rate out of endpoints.measures")
+    return thr
+
+
 KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice", "st-johns-wort")
 GENOTYPES = ("val/val", "val/met", "met/met")
 #: Care settings (issue 7): in-patient and perioperative care add a non-specific component that starts at admission
@@ -76,8 +165,7 @@ class PopulationSpec:
             raise InputError(f"{f}.size: {self.size} patients is more than the 2,000,000 supported")
         if self.condition not in CONDITIONS:
             raise InputError(f"{f}.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
-        if self.scale not in SCALES:
-            raise InputError(f"{f}.scale: unknown scale {self.scale!r}; use one of {', '.join(SCALES)}")
+        object.__setattr__(self, "scale", canonical_scale(self.scale, f"{f}.scale"))   # 'HAM-D24' -> hamd24
         check_baseline(self.baseline, self.scale, f"{f}.baseline")
         if not (20 <= self.weight_kg.mean <= 250) or not (0 <= self.weight_kg.sd <= 100):
             raise InputError(f"{f}.weight_kg: mean must lie in 20-250 kg and sd in 0-100 kg, got mean "

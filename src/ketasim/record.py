@@ -114,10 +114,9 @@ class PatientRecord:
 
     def population_spec(self, baseline: tuple[float, float] | None = None):
         """A PopulationSpec of one patient with this record's covariates (random effects are sampled)."""
-        from .population import Distribution, PopulationSpec
-        from .scenario import DEFAULT_BASELINE
+        from .population import Distribution, PopulationSpec, default_baseline
 
-        b = baseline or DEFAULT_BASELINE[self.scale]
+        b = baseline or default_baseline(self.scale, f"DV ({self.scale}): a score before the first dose")
         return PopulationSpec(size=1, condition=self.condition, scale=self.scale, baseline=Distribution(*b),
                               weight_kg=Distribution(self.weight_kg, 0.0), age_years=Distribution(self.age_years, 0.0),
                               female_fraction=1.0 if self.female else 0.0, comedications=self.comedications,
@@ -125,10 +124,11 @@ class PatientRecord:
 
     def to_scenario_dict(self, *, size: int = 1, name: str | None = None) -> dict:
         """The record as a scenario mapping (YAML contract): one arm with the record's doses."""
-        from .scenario import DEFAULT_BASELINE
+        from .population import default_baseline
 
         base = self.baseline_guess()
-        b_mean, b_sd = DEFAULT_BASELINE[self.scale]
+        b_mean, b_sd = (0.0, 0.0) if base is not None else default_baseline(
+            self.scale, f"DV ({self.scale}): a score before the first dose")
         pop = {"size": size, "condition": self.condition, "scale": self.scale,
                "baseline": {"mean": float(base if base is not None else b_mean), "sd": 0.0 if base is not None else b_sd},
                "weight_kg": {"mean": self.weight_kg, "sd": 0.0}, "age_years": {"mean": self.age_years, "sd": 0.0},

@@ -23,6 +23,7 @@ import pandas as pd
 from .display import display_times, json_safe, trial_panels
 from .vocabulary import BAND_VARIABLES, MEASURE_LABELS, NOTICE
 from .io import as_path, atomic_write_text
+from .population import SCALE_NAMES
 
 _MEASURE_LABELS = MEASURE_LABELS
 
@@ -262,7 +263,7 @@ def simulation_report(result, typical_result, path) -> Path:
         _section("Scenario (YAML)", f"<pre id=\"scenario-yaml\">{html.escape(_scenario_yaml(sc))}</pre>", "scenario"),
     ]
     title = f"ketasim simulation report: {sc.name}"
-    sub = f"{len(arms)} arm(s), {n} virtual patient(s) per arm, scale {sc.population.scale.upper()}"
+    sub = f"{len(arms)} arm(s), {n} virtual patient(s) per arm, scale {SCALE_NAMES.get(sc.population.scale, sc.population.scale.upper())}"
     atomic_write_text(path, _page(title, sub, sections, figs))
     return path
 

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import InputError, ScenarioFileError
-from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec, check_baseline
+from .population import (DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec,  # noqa: F401
+                         canonical_scale, check_baseline, default_baseline, remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route
 from .units import parse_time_h
 
@@ -262,11 +263,14 @@ def scenario_from_dict(data: dict) -> Scenario:
     pop = m.population
     # a scale names the condition it reads (caps5: PTSD, hama: anxiety, ssi: suicidal ideation): a scenario that
     # gives only the scale simulates that condition, not depression rated on another disorder's scale
-    condition = pop.condition or (SCALES[pop.scale][2] if pop.scale in SCALES else "depression")
-    scale = pop.scale or DEFAULT_SCALE.get(condition, "madrs")
-    if scale not in SCALES:
-        raise InputError(f"population.scale: unknown scale {scale!r}; use one of {', '.join(SCALES)}")
-    base = pop.baseline or _Dist(mean=DEFAULT_BASELINE[scale][0], sd=DEFAULT_BASELINE[scale][1])
+    given_scale = canonical_scale(pop.scale) if pop.scale else None      # aliases: 'HAM-D24', 'IES-R', 'BSSI'
+    condition = pop.condition or (SCALES[given_scale][2] if given_scale else "depression")
+    scale = given_scale or DEFAULT_SCALE.get(condition, "madrs")
+    if pop.baseline is None:
+        bm, bsd = default_baseline(scale)       # one line when the scale has no sourced default baseline
+        base = _Dist(mean=bm, sd=bsd)
+    else:
+        base = pop.baseline
     if not m.arms:
         raise InputError("arms: at least one arm is required")
     if len(m.arms) > MAX_ARMS:
@@ -311,6 +315,9 @@ def scenario_from_dict(data: dict) -> Scenario:
     endpoints = None
     if m.endpoints is not None:
         ep = m.endpoints
+        if not ep.measures:         # an empty list silently meant the defaults
+            raise InputError("endpoints.measures: the list is empty; name at least one measure (e.g. [mean, "
+                             "response_rate]) or leave the field out for the defaults")
         for meas in ep.measures:
             if meas not in KNOWN_MEASURES:
                 raise InputError(f"endpoints.measures: unknown measure {meas!r}; known: {', '.join(KNOWN_MEASURES)}")
@@ -338,6 +345,8 @@ def scenario_from_dict(data: dict) -> Scenario:
         if ep.remission_threshold is not None and not (0 <= ep.remission_threshold <= smax):
             raise InputError(f"endpoints.remission_threshold: must lie in [0, {smax:g}] for {scale}, "
                              f"got {ep.remission_threshold:g}")
+        if "remission_rate" in ep.measures and ep.remission_threshold is None:
+            remission_threshold(scale)          # a scale without a published threshold needs one stated
         if len(ep.times) > 1000:
             raise InputError(f"endpoints.times: {len(ep.times)} times is more than the 1000 supported")
         endpoints = Endpoints(_times(ep.times, "endpoints.times"), tuple(ep.measures), ep.remission_threshold,
@@ -421,6 +430,9 @@ def _design(d: _Design | None, arms, scale: str) -> tuple:
         return ()
     given = d.model_dump(by_alias=True, exclude_unset=True)
     names = [a.name for a in arms]
+    if d.type == "crossover" and len(arms) < 2:
+        raise InputError(f"design.type: a crossover gives every patient every arm, so it needs at least two arms; "
+                         f"got {len(arms)} ({', '.join(names)})")
     for key in ("control", "continue", "withdraw"):
         if given.get(key) is not None and given[key] not in names:
             raise InputError(f"design.{key}: must name one of the arms ({', '.join(names)}), got {given[key]!r}")
@@ -597,6 +609,50 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     ``dose`` may be an infusion rate (``'0.5 mg/kg/h'``) with ``duration``: dose = rate x duration.
     ``sex`` ('female'/'male') fixes everyone's sex; ``comedications``: names as in ``population.comedications``.
     """
+    return _quick_scenario(drug, route, dose, duration=duration, at=at, every=every, count=count, name=name,
+                           size=size, condition=condition, scale=scale, weight_kg=weight_kg, baseline=baseline,
+                           seed=seed, output_every=output_every, until=until, age_years=age_years, sex=sex,
+                           comedications=comedications)
+
+
+#: YAML paths (and argument names) of the quick form -> the command-line options that set them.
+_QUICK_FLAGS = (("population.age_years", "--age"), ("age_years", "--age"), ("population.weight_kg", "--weight"),
+                ("weight_kg", "--weight"), ("population.baseline", "--baseline"), ("baseline", "--baseline"),
+                ("population.scale", "--scale"), ("population.condition", "--condition"),
+                ("population.size", "--size"), ("size", "--size"), ("population.female_fraction", "--sex"),
+                ("population.comedications", "--comedication"), ("count", "--count"), ("seed", "--seed"),
+                ("output.every", "--every"), ("output", "--size"))
+_QUICK_LINE = {"drug": "--drug", "route": "--route", "dose": "--dose", "duration": "--duration", "every": "--every",
+               "count": "--count", "at": "--at"}
+
+
+def quick_flag_message(message: str) -> str:
+    """A quick_scenario error as the command line's quick form shows it, naming the option the user typed instead
+    of the YAML path or argument it became: 'population.age_years: must ...' -> '--age: must ...',
+    'arms.esketamine[0].dose: ...' -> '--dose: ...'."""
+    import re
+
+    field, sep, rest = message.partition(": ")
+    if not sep:
+        return message
+    for path, flag in _QUICK_FLAGS:
+        if field == path or field.startswith(path + "."):
+            return f"{flag}: {rest}"
+    m = re.fullmatch(r"arms\.[^\[\]]+(?:\[0\])?(?:\.(\w+))?", field)
+    if m:
+        if m.group(1) in _QUICK_LINE:
+            flag = _QUICK_LINE[m.group(1)]
+        elif "dose ends" in rest or "doses is more" in rest:
+            flag = "--every/--count"
+        else:
+            flag = "--drug/--route/--dose"
+        return f"{flag}: {rest}"
+    return message
+
+
+def _quick_scenario(drug, route, dose, *, duration, at, every, count, name, size, condition, scale, weight_kg,
+                    baseline, seed, output_every, until, age_years, sex, comedications) -> Scenario:
+    from .population import CONDITIONS, scale_reads
     from .regimen import is_rate_text
 
     size = limits.check_size(size, "size")
@@ -608,6 +664,21 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         baseline = limits.check_real(baseline, "baseline", lo=0)
     if age_years is not None:
         age_years = limits.check_real(age_years, "age_years", lo=12, hi=100)
+    if condition is not None:
+        condition = str(condition).strip().lower().replace("-", "_").replace(" ", "_")
+        if condition not in CONDITIONS:
+            raise InputError(f"--condition: unknown condition {str(condition)[:40]!r}; use one of {', '.join(CONDITIONS)}")
+    if scale:
+        scale = canonical_scale(scale, "--scale")
+        if condition is not None and not scale_reads(scale, condition):
+            raise InputError(f"--condition: {condition.replace('_', ' ')} contradicts --scale {scale}, which rates "
+                             f"{SCALES[scale][2].replace('_', ' ')}; drop one of them or pick a scale of the condition "
+                             f"(e.g. {DEFAULT_SCALE[condition]})")
+    if baseline is not None:
+        smax = SCALES[scale or DEFAULT_SCALE[condition or "depression"]][0]
+        if not 0 < baseline <= smax:
+            raise InputError(f"--baseline: must lie in (0, {smax:g}] points on "
+                             f"{scale or DEFAULT_SCALE[condition or 'depression']}, got {baseline:g}")
     parse_drug(drug)
     parse_route(route)
     line: dict[str, Any] = {"drug": drug, "route": route}

@@ -194,8 +194,10 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
         red = ep.response_reduction if ep is not None else 0.5
         thr = (1 - red) * np.rint(base)
     else:
+        from .population import remission_threshold
+
         thr = (ep.remission_threshold if ep is not None and ep.remission_threshold is not None
-               else SCALES[spec.scale][1])
+               else remission_threshold(spec.scale))
     return float(100 * np.mean(norm.cdf((thr + 0.5 - score) / sigma)))
 
 

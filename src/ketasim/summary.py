@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .population import SCALE_NAMES
+
 
 def _peak(df: pd.DataFrame, col: str):
     i = int(np.argmax(df[col].to_numpy()))
@@ -49,7 +51,7 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
         for t in (2, 24, 72, 168, 336, 672):
             if t <= df["time_h"].iloc[-1]:
                 parts.append(f"{fmt_time(t)} {_at(df, 'score', t):.1f}")
-        lines.append(f"  {scale.upper()} from {base:.1f}: " + ", ".join(parts))
+        lines.append(f"  {SCALE_NAMES.get(scale, scale.upper())} from {base:.1f}: " + ", ".join(parts))
         if sessions is not None and len(sessions):
             s = sessions[sessions["arm"] == arm]
             if len(s):

@@ -407,7 +407,9 @@ def _run_given(task):
 
 
 def _remission_threshold(ep: Endpoints, scale: str) -> float:
-    return ep.remission_threshold if ep.remission_threshold is not None else SCALES[scale][1]
+    from .population import remission_threshold
+
+    return ep.remission_threshold if ep.remission_threshold is not None else remission_threshold(scale)
 
 
 def _responders(rating: np.ndarray, baseline: np.ndarray, ep: Endpoints) -> np.ndarray:

@@ -93,7 +93,7 @@ def parameters():
 # ---- the options the page offers ----------------------------------------------------------------------------
 def meta() -> dict:
     from .. import __version__
-    from ..population import CONDITIONS, DEFAULT_SCALE, GENOTYPES, KNOWN_COMEDICATIONS, SCALES
+    from ..population import CONDITIONS, DEFAULT_SCALE, GENOTYPES, KNOWN_COMEDICATIONS, SCALE_NAMES, SCALES
     from ..regimen import ALLOWED_ROUTES, Drug, Route
     from ..vocabulary import NOTICE
     from ..scenario import DEFAULT_BASELINE
@@ -105,7 +105,9 @@ def meta() -> dict:
         "drugs": [d.value for d in Drug], "routes": [r.value for r in Route], "allowed_routes": allowed,
         "needs_dose": {d.value: (d.is_ketamine or d is Drug.MIDAZOLAM) for d in Drug},
         "conditions": list(CONDITIONS), "default_scale": dict(DEFAULT_SCALE),
-        "scales": {k: {"max": v[0], "remission": v[1], "condition": v[2], "default_baseline": DEFAULT_BASELINE[k][0]}
+        # remission / default_baseline are null for a scale without a published value (population.SCALES)
+        "scales": {k: {"max": v[0], "remission": v[1], "condition": v[2], "name": SCALE_NAMES[k],
+                       "default_baseline": DEFAULT_BASELINE.get(k, (None,))[0]}
                    for k, v in SCALES.items()},
         "genotypes": list(GENOTYPES), "comedications": list(KNOWN_COMEDICATIONS),
         "max_regimens": MAX_REGIMENS, "max_trial_size": MAX_TRIAL_SIZE, "trial_measures": list(TRIAL_MEASURES),

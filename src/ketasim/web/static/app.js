@@ -190,6 +190,11 @@ function autoName(i) {
 
 function field(path) { return document.querySelector(`[data-field="${path}"]`); }
 
+function scaleName(s) {
+  const sc = state.meta && state.meta.scales[s];
+  return (sc && sc.name) || String(s).toUpperCase();
+}
+
 function setValue(path, v) {
   const el = field(path);
   if (!el) return;
@@ -200,7 +205,7 @@ function buildForm(defaults) {
   const m = state.meta;
   m.genotypes.forEach((g) => option(field("patient.genotype"), g));
   m.conditions.forEach((c) => option(field("patient.condition"), c, c.replace("_", " ")));
-  Object.keys(m.scales).forEach((s) => option(field("patient.scale"), s, s.toUpperCase()));
+  Object.keys(m.scales).forEach((s) => option(field("patient.scale"), s, scaleName(s)));
   const cm = $("#comedications");
   m.comedications.forEach((c) => {
     const l = document.createElement("label");
@@ -434,7 +439,7 @@ function drawChain(moveMarker = true) {
       const v = vals[c.column][idx];
       const r = d.chain_ranges[c.column];
       const lv = level(c.column, v, r);
-      const unit = c.unit === "pts" ? d.scale.toUpperCase() : c.unit;
+      const unit = c.unit === "pts" ? scaleName(d.scale) : c.unit;
       svg += `<g class="link" data-column="${c.column}" data-arm="${esc(arm.name)}" data-level="${lv.toFixed(3)}">`;
       svg += `<rect x="${x}" y="${y}" width="${bw}" height="${bh}" rx="6" fill="${boxColor(c.column, lv, r.kind)}" stroke="${arm.color}" stroke-width="1.2"/>`;
       svg += `<text x="${x + bw / 2}" y="${y + 16}" font-size="10.5" text-anchor="middle" fill="#374151">${esc(c.label)}</text>`;
@@ -469,7 +474,7 @@ function drawChain(moveMarker = true) {
 }
 
 function drawNumbers(d) {
-  const sc = d.scale.toUpperCase();
+  const sc = scaleName(d.scale);
   const cols = [
     ["peak_cp_ketamine_ng_ml", "plasma ketamine peak (ng/mL)", (v) => fmtNum(v)],
     ["peak_nmda_block_interneuron", "NMDA block peak", (v) => `${Math.round(v * 100)}%`],
