@@ -18,7 +18,7 @@ from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import InputError, ScenarioFileError
 from .population import DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec, check_baseline
-from .regimen import Arm, arm_from_list, parse_drug, parse_route
+from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
 from .units import parse_time_h
 
 from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES, PK_MEASURES, RELAPSE_MEASURES  # noqa: E402,F401  (defined once, for every layer)
@@ -266,16 +266,22 @@ def scenario_from_dict(data: dict) -> Scenario:
         raise InputError("arms: at least one arm is required")
     if len(m.arms) > MAX_ARMS:
         raise InputError(f"arms: {len(m.arms)} arms is more than the {MAX_ARMS} supported")
-    arm_lines, arm_comeds, arm_bases = {}, {}, {}
+    arm_lines, arm_comeds, arm_bases, arm_titration = {}, {}, {}, {}
     for k, v in m.arms.items():
         if len(k) > 200:
             raise InputError(f"arms: an arm name is at most 200 characters, got {len(k):,}")
-        v, arm_comeds[k], arm_bases[k] = _arm_mapping(str(k), v)
+        v, arm_comeds[k], arm_bases[k], arm_titration[k] = _arm_mapping(str(k), v)
         if isinstance(v, list) and len(v) > MAX_LINES_PER_ARM:
             raise InputError(f"arms.{k}: {len(v)} dose lines is more than the {MAX_LINES_PER_ARM} supported")
         arm_lines[k] = v
-    arms = tuple(dataclasses.replace(arm_from_list(str(k), v), comedications=arm_comeds[k], baseline=arm_bases[k])
-                 for k, v in arm_lines.items())
+    arms = []
+    for k, v in arm_lines.items():
+        arm = dataclasses.replace(arm_from_list(str(k), v), comedications=arm_comeds[k], baseline=arm_bases[k])
+        if arm_titration[k] is not None:        # a response-guided dose rule for one of the arm's lines
+            arm = dataclasses.replace(arm, titration=titration_from_mapping(arm_titration[k], arm.doses,
+                                                                             f"arms.{k}.titration"))
+        arms.append(arm)
+    arms = tuple(arms)
     # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
     # a single-arm scenario is open label (1)
     if pop.p_active is not None:
@@ -315,6 +321,10 @@ def scenario_from_dict(data: dict) -> Scenario:
             from .nca import sampling_from_mapping
 
             pk = sampling_from_mapping(ep.pk_sampling, ep.analytes, ep.sample)
+        titrated = [a.name for a in arms if a.titration is not None]
+        if pk is not None and titrated:
+            raise InputError(f"endpoints.measures: PK measures are not computed for an arm with a titration rule "
+                             f"(arms.{titrated[0]}: patients get different doses); simulate a fixed dose for PK")
         if ep.measures and all(meas in PK_MEASURES for meas in ep.measures):
             from .nca import measured_analytes
 
@@ -372,18 +382,20 @@ def scenario_from_dict(data: dict) -> Scenario:
     return sc
 
 
-def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, float] | None]:
-    """An arm is a list of dose lines, or ``{doses: [...], comedications: [...], baseline: {mean, sd}}``
-    (comedications given in this arm only, added to the population's; the arm's own baseline score where the trial
-    reports one per arm). Returns (dose lines, comedications, baseline or None)."""
+def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, float] | None, Any]:
+    """An arm is a list of dose lines, or ``{doses: [...], comedications: [...], baseline: {mean, sd},
+    titration: {...}}`` (comedications given in this arm only, added to the population's; the arm's own baseline
+    score where the trial reports one per arm; a response-guided dose rule, ``regimen.titration_from_mapping``).
+    Returns (dose lines, comedications, baseline or None, titration mapping or None)."""
     if not isinstance(value, dict):
-        return value, (), None
+        return value, (), None, None
     from .population import KNOWN_COMEDICATIONS
 
-    unknown = set(value) - {"doses", "comedications", "baseline"}
+    unknown = set(value) - {"doses", "comedications", "baseline", "titration"}
     if unknown:
         raise ScenarioFileError(f"arms.{name}.{str(sorted(unknown, key=str)[0])[:40]}: unknown field (an arm is a list "
-                                "of dose lines or {doses: [...], comedications: [...], baseline: {mean, sd}})")
+                                "of dose lines or {doses: [...], comedications: [...], baseline: {mean, sd}, "
+                                "titration: {...}})")
     if "doses" not in value:
         raise ScenarioFileError(f"arms.{name}.doses: required field is missing")
     comeds = value.get("comedications") or []
@@ -395,7 +407,10 @@ def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, f
         if c not in KNOWN_COMEDICATIONS:
             raise InputError(f"arms.{name}.comedications: unknown comedication {str(c)[:40]!r}; known: "
                              f"{', '.join(KNOWN_COMEDICATIONS)}")
-    return value["doses"], tuple(comeds), _arm_baseline(name, value.get("baseline"))
+    if "titration" in value and value["titration"] is None:
+        raise InputError(f"arms.{name}.titration: expected a mapping like {{doses: [56 mg, 84 mg], sessions: [2, 3], "
+                         "increase_if: {score_reduction_below: 0.5}}")
+    return value["doses"], tuple(comeds), _arm_baseline(name, value.get("baseline")), value.get("titration")
 
 
 def _arm_baseline(name: str, value) -> tuple[float, float] | None:
