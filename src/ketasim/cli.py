@@ -243,6 +243,13 @@ def simulate(
         simulation_report(result, typ_fine, report)
         typer.echo(f"wrote {report}")
     typer.echo(cascade_summary(typ_fine.trajectories(), typ_fine.sessions(), sc.population.scale))
+    for r in result.runs:               # arms with a titration rule: the share of patients at each final dose
+        if getattr(r.arm, "titration", None) is not None and r.dose_levels is not None and r.dose_levels.size:
+            t = r.arm.titration
+            final = r.dose_levels[:, -1]
+            shares = ", ".join(f"{t.level_text(k)} {100.0 * float((final == k).mean()):.1f} %"
+                               for k in range(len(t.levels)))
+            typer.echo(f"{r.arm.name}: final dose (titration) {shares} of {final.size} patient(s)")
     if pk_plan:
         _print_pk(sc, params, size, seed, typical, exp, pk_json, pk_plan)
     typer.echo(NOTICE)
