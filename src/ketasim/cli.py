@@ -119,6 +119,9 @@ def simulate(
     count: Optional[int] = typer.Option(None, help="Quick form: number of doses (default 1; needed with --every)."),
     weight: Optional[float] = typer.Option(None, help="Quick form: body weight (kg; default 80)."),
     age: Optional[float] = typer.Option(None, help="Quick form: age (years; default 45)."),
+    age_range: Optional[str] = typer.Option(None, "--age-range", help="Quick form: age inclusion range in years, e.g. "
+                                                                      "65-86 (ages sampled from the normal truncated "
+                                                                      "to it; mean --age, else the range's middle)."),
     sex: Optional[str] = typer.Option(None, help="Quick form: female or male (default female)."),
     comedication: Optional[List[str]] = typer.Option(
         None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several."),
@@ -182,13 +185,15 @@ def simulate(
         sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
                             weight_kg=80.0 if weight is None else weight,
                             size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
+                            age_range=age_range,
                             baseline=baseline, scale=scale,
                             output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
     else:
         quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--age", age),
                                 ("--sex", sex), ("--comedication", comedication), ("--baseline", baseline),
                                 ("--scale", scale), ("--duration", duration), ("--every", every),
-                                ("--count", count), ("--weight", weight)) if v is not None and v != []]
+                                ("--count", count), ("--weight", weight), ("--age-range", age_range))
+                 if v is not None and v != []]
         if quick:
             from .errors import InputError
 

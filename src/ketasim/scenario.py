@@ -34,6 +34,13 @@ class _Dist(_Strict):
     sd: float = 0.0
 
 
+class _AgeDist(_Dist):
+    """``population.age_years``: a normal distribution with an optional inclusion range (truncated normal)."""
+
+    min: float | None = None
+    max: float | None = None
+
+
 class _Population(_Strict):
     size: int = 1
     condition: str | None = None     # default: the condition the scale reads (SCALES), else depression
@@ -41,7 +48,7 @@ class _Population(_Strict):
     scale: str | None = None
     baseline: _Dist | None = None
     weight_kg: _Dist = _Dist(mean=80.0, sd=15.0)
-    age_years: _Dist = _Dist(mean=45.0, sd=12.0)
+    age_years: _AgeDist = _AgeDist(mean=45.0, sd=12.0)
     female_fraction: float = 0.55
     comedications: list[str] = []
     genotype: str | None = None
@@ -293,7 +300,8 @@ def scenario_from_dict(data: dict) -> Scenario:
     spec = PopulationSpec(size=pop.size, condition=condition, treatment_resistant=pop.treatment_resistant,
                           scale=scale, baseline=Distribution(base.mean, base.sd),
                           weight_kg=Distribution(pop.weight_kg.mean, pop.weight_kg.sd),
-                          age_years=Distribution(pop.age_years.mean, pop.age_years.sd),
+                          age_years=Distribution(pop.age_years.mean, pop.age_years.sd, pop.age_years.min,
+                                                 pop.age_years.max),
                           female_fraction=pop.female_fraction, comedications=tuple(pop.comedications),
                           genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
                           care_setting=pop.care_setting,
@@ -582,11 +590,12 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
                    size: int = 1, condition: str | None = None, scale: str | None = None, weight_kg: float = 80.0,
                    baseline: float | None = None, seed: int = 0, output_every: str | None = None,
                    until: str | None = None, age_years: float | None = None, sex: str | None = None,
-                   comedications=()) -> Scenario:
+                   comedications=(), age_range: str | None = None) -> Scenario:
     """A one-arm scenario from command-line style arguments (the CLI's quick form).
 
     ``dose`` may be an infusion rate (``'0.5 mg/kg/h'``) with ``duration``: dose = rate x duration.
     ``sex`` ('female'/'male') fixes everyone's sex; ``comedications``: names as in ``population.comedications``.
+    ``age_range`` ('65-86'): an age inclusion range (truncated normal; mean ``age_years``, else the range's middle).
     """
     from .regimen import is_rate_text
 
@@ -626,6 +635,17 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         pop["baseline"] = {"mean": baseline, "sd": 5.0 if size > 1 else 0.0}
     if age_years is not None:
         pop["age_years"] = {"mean": age_years, "sd": 12.0 if size > 1 else 0.0}
+    if age_range is not None:
+        lo, hi = _age_range(age_range)
+        pop["age_years"] = {"mean": (lo + hi) / 2 if age_years is None else age_years, "sd": 12.0 if size > 1 else 0.0,
+                            "min": lo, "max": hi}
+        try:
+            from .population import Distribution, check_age
+
+            check_age(Distribution(**pop["age_years"]), "--age-range")
+        except InputError as e:            # name the option, not the YAML path
+            raise InputError(str(e).replace("--age-range.mean", "--age").replace("--age-range.min", "--age-range")
+                             .replace("--age-range.max", "--age-range")) from None
     if sex is not None:
         if sex not in ("female", "male"):
             raise InputError(f"--sex: use female or male, got {sex!r}")
@@ -636,6 +656,16 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     if output_every or until:
         data["output"] = {k: v for k, v in (("every", output_every), ("until", until)) if v}
     return scenario_from_dict(data)
+
+
+def _age_range(text) -> tuple[float, float]:
+    """'65-86' (or '65:86', '65 to 86') -> (65.0, 86.0); else a one-line error naming --age-range."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-|:|to)\s*(\d+(?:\.\d+)?)\s*(?:y|years?)?\s*", str(text))
+    if not m:
+        raise InputError(f"--age-range: write the inclusion range as MIN-MAX in years, e.g. 65-86, got {str(text)[:40]!r}")
+    return float(m.group(1)), float(m.group(2))
 
 
 __all__ = ["Scenario", "Endpoints", "load_scenario", "scenario_from_dict", "quick_scenario", "scenario_to_yaml"]
