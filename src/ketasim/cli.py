@@ -120,6 +120,9 @@ def simulate(
     count: Optional[int] = typer.Option(None, help="Quick form: number of doses (default 1; needed with --every)."),
     weight: Optional[float] = typer.Option(None, help="Quick form: body weight (kg; default 80)."),
     age: Optional[float] = typer.Option(None, help="Quick form: age (years; default 45)."),
+    age_range: Optional[str] = typer.Option(None, "--age-range", help="Quick form: age inclusion range in years, e.g. "
+                                                                      "65-86 (ages sampled from the normal truncated "
+                                                                      "to it; mean --age, else the range's middle)."),
     sex: Optional[str] = typer.Option(None, help="Quick form: female or male (default female)."),
     comedication: Optional[List[str]] = typer.Option(
         None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several."),
@@ -193,6 +196,7 @@ def simulate(
             sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
                                 weight_kg=80.0 if weight is None else weight,
                                 size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
+                                age_range=age_range,
                                 baseline=baseline, scale=scale, condition=condition,
                                 output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
         except InputError as e:         # name the option the user typed, not the YAML path it became
@@ -200,8 +204,10 @@ def simulate(
     else:
         quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--age", age),
                                 ("--sex", sex), ("--comedication", comedication), ("--baseline", baseline),
-                                ("--scale", scale), ("--condition", condition), ("--duration", duration), ("--every", every),
-                                ("--count", count), ("--weight", weight)) if v is not None and v != []]
+                                ("--scale", scale), ("--condition", condition), ("--duration", duration),
+                                ("--every", every), ("--count", count), ("--weight", weight),
+                                ("--age-range", age_range))
+                 if v is not None and v != []]
         if quick:
             from .errors import InputError
 
@@ -257,6 +263,13 @@ def simulate(
         simulation_report(result, typ_fine, report)
         typer.echo(f"wrote {report}")
     typer.echo(cascade_summary(typ_fine.trajectories(), typ_fine.sessions(), sc.population.scale))
+    for r in result.runs:               # arms with a titration rule: the share of patients at each final dose
+        if getattr(r.arm, "titration", None) is not None and r.dose_levels is not None and r.dose_levels.size:
+            t = r.arm.titration
+            final = r.dose_levels[:, -1]
+            shares = ", ".join(f"{t.level_text(k)} {100.0 * float((final == k).mean()):.1f} %"
+                               for k in range(len(t.levels)))
+            typer.echo(f"{r.arm.name}: final dose (titration) {shares} of {final.size} patient(s)")
     if pk_plan:
         _print_pk(sc, params, size, seed, typical, exp, pk_json, pk_plan)
     typer.echo(NOTICE)

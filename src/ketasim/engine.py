@@ -76,6 +76,9 @@ class ArmRun:
     session_times_h: np.ndarray
     failed: np.ndarray          # (n,) bool
     definition: Model = DEFAULT_MODEL   # the model whose outputs ``out`` holds (names, units, slots)
+    #: (n, decisions) int8: the dose level (index into ``arm.titration.levels``) each patient takes at each decision
+    #: session of the arm's titration rule; None for an arm without one
+    dose_levels: np.ndarray | None = None
 
     def output(self, name: str) -> np.ndarray:
         """(n, n_times) values of the trajectory column ``name``."""
@@ -298,6 +301,9 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
                 experiment: VirtualExperiment = VirtualExperiment(),
                 grid_options: GridOptions = GridOptions(), model: Model | None = None) -> PreparedArm:
     model_def = model or DEFAULT_MODEL
+    if getattr(arm, "titration", None) is not None:
+        raise InputError(f"arms.{arm.name}.titration: this needs one dose regimen for every patient (SBML export, "
+                         "reference solve); patients of a titrated arm differ: use a fixed dose line")
     output_times_h = np.asarray(output_times_h, float)
     if output_times_h.ndim != 1 or output_times_h.size == 0 or np.any(np.diff(output_times_h) < 0) or output_times_h[0] < 0:
         raise InputError("output: times must be a non-empty, increasing list of times >= 0")
@@ -332,9 +338,128 @@ def run_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: 
 
     ``on_failure``: ``"raise"`` (default) raises SolverError for any non-finite patient; ``"flag"`` keeps
     the others and marks the failed ones (``ArmRun.failed``, their rows NaN).
+    An arm with a titration rule (``arm.titration``) gives every patient its own dose path
+    (:func:`run_titrated_arm`).
     """
     if on_failure not in ("raise", "flag"):
         raise InputError("on_failure: use 'raise' or 'flag'")
+    if getattr(arm, "titration", None) is not None:
+        return run_titrated_arm(arm, spec, patients, output_times_h, params=params, experiment=experiment,
+                                grid_options=grid_options, on_failure=on_failure, model=model)
+    return _run_fixed(arm, spec, patients, output_times_h, params=params, experiment=experiment,
+                      grid_options=grid_options, on_failure=on_failure, model=model)
+
+
+def _take_run(run: ArmRun, idx) -> ArmRun:
+    return dataclasses.replace(run, out=run.out[idx], sessions=run.sessions[idx], failed=run.failed[idx],
+                               patients=run.patients.take(idx))
+
+
+def _criterion_values(run: ArmRun, name: str, k_eval: int, t_decision: float) -> np.ndarray:
+    """A titration criterion's quantity per patient at one decision: the score at the pre-session rating (output
+    column ``k_eval``) or a peak of the last session before the decision (the one given at the current dose)."""
+    if name in ("score", "score_reduction"):
+        score = run.output("score")[:, k_eval]
+        return score if name == "score" else 1.0 - score / run.patients.baseline
+    j = int(np.searchsorted(run.session_times_h, t_decision - 1e-9)) - 1
+    return run.session_values(name)[:, j]
+
+
+def _decide(tit, run: ArmRun, level: int, k_eval: int, t_decision: float) -> np.ndarray:
+    """New level per patient of a group at ``level``: one up when every increase criterion holds, one down when any
+    decrease criterion holds (a decrease wins); NaN values (a failed patient) satisfy no criterion."""
+    n = run.out.shape[0]
+
+    def holds(c):
+        name, op, value = c
+        v = _criterion_values(run, name, k_eval, t_decision)
+        with np.errstate(invalid="ignore"):
+            return v < value if op == "below" else v > value
+
+    up = np.ones(n, bool) if tit.increase else np.zeros(n, bool)
+    for c in tit.increase:
+        up &= holds(c)
+    down = np.zeros(n, bool)
+    for c in tit.decrease:
+        down |= holds(c)
+    new = np.full(n, level, np.int64)
+    if level + 1 < len(tit.levels):
+        new[up] = level + 1
+    if level > 0:
+        new[down] = level - 1
+    return new
+
+
+def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: np.ndarray, *,
+                     params: ParameterSet, experiment: VirtualExperiment = VirtualExperiment(),
+                     grid_options: GridOptions = GridOptions(), on_failure: str = "raise",
+                     model: Model | None = None) -> ArmRun:
+    """An arm whose dose follows a response-guided rule (``arm.titration``), each patient on its own path.
+
+    The kernel gives every patient of a call the same doses, and a patient's solution depends on its own doses
+    only (the grid on the dose times, which a titration does not move). So the patients are run in groups that
+    share a dose path: all start on the start dose; at each decision session every group's patients are
+    judged on their own simulated state (the score at the rating just before the session, the peaks of the
+    previous session), those who change level form a new group that is simulated (from time 0) with the new dose
+    from that session on, and those who keep it keep their run. The result holds every patient's own path
+    (``ArmRun.dose_levels``); the cost is one run of the arm plus one run of the patients who change at each
+    decision. Decisions use the noise-free model score (no rater noise)."""
+    from .regimen import TITRATION_RATING_LEAD_H
+
+    tit = arm.titration
+    req = np.asarray(output_times_h, float)
+    t_dec = np.asarray(tit.session_times_h(arm), float)
+    t_eval = np.round(t_dec - TITRATION_RATING_LEAD_H, 9)
+    times = np.unique(np.concatenate([req, t_eval]))
+    k_req = np.searchsorted(times, req)
+    k_eval = np.searchsorted(times, t_eval)
+    n, n_dec = patients.n, len(tit.sessions)
+    levels = np.full((n, n_dec), tit.start, np.int8)
+
+    def simulate(path, idx):
+        return _run_fixed(tit.path_arm(arm, path), spec, patients.take(idx), times, params=params,
+                          experiment=experiment, grid_options=grid_options, on_failure=on_failure, model=model)
+
+    # groups: full path (a level per decision, constant after the last decision taken so far) -> (patients, run)
+    groups: dict[tuple, tuple[np.ndarray, ArmRun | None]] = {(tit.start,) * n_dec: (np.arange(n), None)}
+    for d in range(n_dec):
+        nxt = {}
+        for path, (idx, run) in groups.items():
+            if run is None:
+                run = simulate(path, idx)
+            level = path[d]
+            new = _decide(tit, run, level, int(k_eval[d]), float(t_dec[d]))
+            for k in np.unique(new):
+                sel = new == k
+                p2 = path[:d] + (int(k),) * (n_dec - d)
+                nxt[p2] = (idx[sel], _take_run(run, sel) if k == level else None)
+        groups = nxt
+    out = sessions = failed = None
+    st = None
+    definition = None
+    for path, (idx, run) in groups.items():
+        if run is None:
+            run = simulate(path, idx)
+        if out is None:
+            out = np.empty((n, k_req.size, run.out.shape[2]))
+            sessions = np.empty((n, *run.sessions.shape[1:]))
+            failed = np.zeros(n, bool)
+            st, definition = run.session_times_h, run.definition
+        out[idx] = run.out[:, k_req]
+        sessions[idx] = run.sessions
+        failed[idx] = run.failed
+        levels[idx] = np.asarray(path, np.int8)
+    if out is None:         # no patients
+        run = simulate((tit.start,) * n_dec, np.arange(0))
+        out, sessions, failed = run.out[:, k_req], run.sessions, run.failed
+        st, definition = run.session_times_h, run.definition
+    return ArmRun(arm, patients, req, out, sessions, st, failed, definition, levels)
+
+
+def _run_fixed(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: np.ndarray, *,
+               params: ParameterSet, experiment: VirtualExperiment = VirtualExperiment(),
+               grid_options: GridOptions = GridOptions(), on_failure: str = "raise", model: Model | None = None
+               ) -> ArmRun:
     a = prepare_arm(arm, spec, patients, output_times_h, params=params, experiment=experiment,
                     grid_options=grid_options, model=model)
     kern = K.kernel_for(a.definition)

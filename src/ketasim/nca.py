@@ -336,6 +336,9 @@ def arm_pk(arm, spec, params, sampling: PKSampling = PKSampling(), *, patients=N
     Patients: ``patients`` (a ``Patients``), or ``stream`` and ``n`` (the arm's per-patient random stream, as
     ``run_trial`` uses it); at most the first :data:`PK_MAX_PATIENTS`. The arm is simulated at the pre-dose time and the sampling times after the analysed
     dose (only those before the next dose for a first dose); empty if the arm gives no drug with PK."""
+    if getattr(arm, "titration", None) is not None:
+        raise InputError(f"arms.{arm.name}.titration: PK (NCA) is not computed for an arm with a titration rule "
+                         "(patients get different doses); simulate a fixed dose for PK")
     win = dose_window(arm, sampling.dose)
     cols = ["arm", "subject", "analyte", "sample", "dose", "dose_time_h"]
     if patients is not None and patients.n > PK_MAX_PATIENTS:

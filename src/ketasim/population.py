@@ -125,8 +125,42 @@ CARE_SETTINGS = ("outpatient", "inpatient", "perioperative")
 
 @dataclasses.dataclass(frozen=True)
 class Distribution:
+    """A normal distribution of a covariate; ``min``/``max`` (optional, so far only for age): an inclusion range,
+    sampled as the normal truncated to it (trials include e.g. ages 65-86)."""
+
     mean: float
     sd: float = 0.0
+    min: float | None = None
+    max: float | None = None
+
+
+#: Ages the model samples (years): every sampled age lies here, an inclusion range must lie within it.
+AGE_RANGE = (18.0, 90.0)
+
+
+def check_age(age: Distribution, field: str = "population.age_years") -> None:
+    """Mean 12-100 years and SD 0-50 (as before); an inclusion range within AGE_RANGE with min < max and the mean
+    inside it; else a one-line error naming the field."""
+    if not (12 <= age.mean <= 100) or not (0 <= age.sd <= 50):
+        raise InputError(f"{field}: mean must lie in 12-100 years and sd in 0-50 years")
+    lo, hi = AGE_RANGE
+    for key in ("min", "max"):
+        v = getattr(age, key)
+        if v is not None and not (math.isfinite(v) and lo <= v <= hi):
+            raise InputError(f"{field}.{key}: must lie in {lo:g}-{hi:g} years (the ages the model samples), got {v:g}")
+    a, b = (age.min if age.min is not None else lo), (age.max if age.max is not None else hi)
+    if age.min is not None or age.max is not None:
+        if not a < b:
+            raise InputError(f"{field}.min: must be below max ({a:g} is not below {b:g})")
+        if not (a <= age.mean <= b):
+            raise InputError(f"{field}.mean: {age.mean:g} lies outside the inclusion range {a:g}-{b:g} years; give the "
+                             "mean of the untruncated age distribution within it (e.g. the range's middle)")
+
+
+def age_bounds(age: Distribution) -> tuple[float, float]:
+    """The range ages are sampled in: the inclusion range if given, else AGE_RANGE."""
+    lo, hi = AGE_RANGE
+    return (lo if age.min is None else float(age.min)), (hi if age.max is None else float(age.max))
 
 
 def check_baseline(baseline: Distribution, scale: str, field: str) -> None:
@@ -170,8 +204,7 @@ class PopulationSpec:
         if not (20 <= self.weight_kg.mean <= 250) or not (0 <= self.weight_kg.sd <= 100):
             raise InputError(f"{f}.weight_kg: mean must lie in 20-250 kg and sd in 0-100 kg, got mean "
                              f"{self.weight_kg.mean:g}, sd {self.weight_kg.sd:g}")
-        if not (12 <= self.age_years.mean <= 100) or not (0 <= self.age_years.sd <= 50):
-            raise InputError(f"{f}.age_years: mean must lie in 12-100 years and sd in 0-50 years")
+        check_age(self.age_years, f"{f}.age_years")
         if not (0.0 <= self.female_fraction <= 1.0):
             raise InputError(f"{f}.female_fraction: must lie in [0, 1], got {self.female_fraction}")
         for c in self.comedications:
@@ -321,7 +354,7 @@ def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | No
         crp = params.get("pop.crp_median", "mg/L") * np.exp(math.log(params.get("pop.crp_gsd")) * draw("crp"))
     return Patients(
         weight_kg=truncnormal("weight_kg", spec.weight_kg, 35.0, 200.0),
-        age_years=truncnormal("age_years", spec.age_years, 18.0, 90.0),
+        age_years=truncnormal("age_years", spec.age_years, *age_bounds(spec.age_years)),
         female=draw("female") < spec.female_fraction,
         genotype_factor=geno,
         crp_mg_l=crp,
@@ -336,7 +369,7 @@ def typical_patient(spec: PopulationSpec, params: ParameterSet) -> Patients:
     gf = genotype_factors(params)
     z = np.zeros(1)
     return Patients(
-        weight_kg=np.array([spec.weight_kg.mean]), age_years=np.array([spec.age_years.mean]),
+        weight_kg=np.array([spec.weight_kg.mean]), age_years=np.array([spec.age_years.mean]),    # within any range
         female=np.array([spec.female_fraction >= 0.5]),      # the majority sex; a 50/50 tie gives female
         genotype_factor=np.array([gf[spec.genotype or "val/val"]]),
         crp_mg_l=np.array([spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")]),

@@ -268,16 +268,189 @@ class Dose:
                                self.duration_h) for i in range(self.count)]
 
 
+#: Criteria a titration rule may test at a decision session, on the patient's own simulated state: the score just
+#: before the session (``score``: points; ``score_reduction``: fraction of the patient's baseline, 0.5 = 50 %) and
+#: the peaks of the previous session (the last one given at the current dose): every per-session summary of the model.
+TITRATION_SCORE_CRITERIA = ("score", "score_reduction")
+#: The rating used by a titration decision is taken this long before the session's dose (h): the visit's rating.
+TITRATION_RATING_LEAD_H = 1.0 / 60.0
+#: Most decision sessions of one titration rule (each may need a run of the patients that change dose).
+MAX_TITRATION_SESSIONS = 24
+
+
+def titration_criteria() -> tuple[str, ...]:
+    """Quantities a titration criterion may name (``NAME_below`` / ``NAME_above``)."""
+    from .model import DEFAULT_MODEL
+
+    return TITRATION_SCORE_CRITERIA + tuple(DEFAULT_MODEL.summary_names)
+
+
+@dataclasses.dataclass(frozen=True)
+class Titration:
+    """A response-guided dose rule for one dose line of an arm (``arms.NAME.titration``).
+
+    ``levels``: the allowed doses (mg, or mg/kg if ``per_kg``), lowest first; the line's own dose is the start
+    level. At each decision session (``sessions``, 1-based numbers of the line's doses; the first is never one) a
+    patient moves up one level when every ``increase`` criterion holds, down one level when any ``decrease``
+    criterion holds (a decrease wins), else keeps the dose; the new dose is given from that session on. Criteria are
+    ``(quantity, "below" | "above", value)`` read on the patient's own simulated state (:func:`titration_criteria`).
+    """
+
+    line: int
+    levels: tuple[float, ...]
+    per_kg: bool
+    start: int                       # index of the start level (the line's dose)
+    sessions: tuple[int, ...]
+    increase: tuple[tuple[str, str, float], ...] = ()
+    decrease: tuple[tuple[str, str, float], ...] = ()
+
+    def level_text(self, k: int) -> str:
+        return f"{self.levels[k]:g} {'mg/kg' if self.per_kg else 'mg'}"
+
+    def session_times_h(self, arm: "Arm") -> tuple[float, ...]:
+        """Start times (h) of the decision sessions."""
+        d = arm.doses[self.line]
+        return tuple(d.at_h + (s - 1) * d.every_h for s in self.sessions)
+
+    def path_arm(self, arm: "Arm", path) -> "Arm":
+        """The fixed arm a patient with dose path ``path`` (level index from each decision session on, one per
+        decision) receives: the titrated line cut into runs of equal dose. The levels were checked (and warned
+        about) when the scenario was read, so no warning is repeated here."""
+        d = arm.doses[self.line]
+        level = [self.start] * d.count
+        for s, k in zip(self.sessions, path):
+            for j in range(s - 1, d.count):
+                level[j] = int(k)
+        runs, j0 = [], 0
+        for j in range(1, d.count + 1):
+            if j == d.count or level[j] != level[j0]:
+                runs.append((j0, j - j0, level[j0]))
+                j0 = j
+        from .errors import DoseWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DoseWarning)
+            lines = tuple(dataclasses.replace(d, amount=self.levels[k], at_h=d.at_h + j * d.every_h, count=c)
+                          for j, c, k in runs)
+        doses = arm.doses[:self.line] + lines + arm.doses[self.line + 1:]
+        return dataclasses.replace(arm, doses=doses, titration=None)
+
+
+def _criteria(value, field: str) -> tuple[tuple[str, str, float], ...]:
+    if value is None:
+        return ()
+    known = titration_criteria()
+    example = "{score_reduction_below: 0.5, cadss_peak_below: 40}"
+    if not isinstance(value, dict) or not value:
+        raise InvalidRegimenError(f"{field}: expected a mapping of criteria, e.g. {example}")
+    out = []
+    for key, v in value.items():
+        k = str(key)
+        name, _, op = k.rpartition("_")
+        if op not in ("below", "above") or name not in known:
+            raise InvalidRegimenError(f"{field}.{k[:40]}: unknown criterion; use NAME_below or NAME_above with NAME one "
+                                      f"of {', '.join(known)}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise InvalidRegimenError(f"{field}.{k}: expected a number, got {str(v)[:40]!r}")
+        if name == "score_reduction" and not (0 <= v <= 1):
+            raise InvalidRegimenError(f"{field}.{k}: a fraction of the baseline score in [0, 1], e.g. 0.5 for 50 %; "
+                                      f"got {v:g}")
+        if v < 0 and name in ("score", "cadss_peak", "sedation_peak", "nausea_probability", "discharge_ready_h"):
+            raise InvalidRegimenError(f"{field}.{k}: must be >= 0, got {v:g}")
+        out.append((name, op, float(v)))
+    return tuple(out)
+
+
+def titration_from_mapping(value, doses: tuple[Dose, ...], field: str) -> Titration:
+    """``arms.NAME.titration`` -> :class:`Titration`, checked against the arm's dose lines (one-line errors naming
+    the field; every dose level obeys the dose limits and warns in the anesthetic range like a dose line)."""
+    from .units import parse_dose
+
+    if not isinstance(value, dict):
+        raise InvalidRegimenError(f"{field}: expected a mapping like {{doses: [56 mg, 84 mg], sessions: [2, 3], "
+                                  "increase_if: {score_reduction_below: 0.5}}")
+    allowed = {"line", "doses", "sessions", "increase_if", "decrease_if"}
+    extra = sorted(set(map(str, value)) - allowed)
+    if extra:
+        raise InvalidRegimenError(f"{field}.{extra[0][:40]}: unknown field; allowed: {', '.join(sorted(allowed))}")
+    dosed = [i for i, d in enumerate(doses) if (d.drug.is_ketamine or d.drug is Drug.MIDAZOLAM) and d.amount > 0]
+    line = value.get("line")
+    if line is None:
+        if len(dosed) != 1:
+            raise InvalidRegimenError(f"{field}.line: the arm has {len(dosed)} ketamine/midazolam dose lines; say which "
+                                      "one is titrated (line: 0 is the first dose line)")
+        line = dosed[0]
+    if isinstance(line, bool) or not isinstance(line, int) or not (0 <= line < len(doses)):
+        raise InvalidRegimenError(f"{field}.line: must be the index of a dose line, 0 to {len(doses) - 1}, got {line!r}")
+    if line not in dosed:
+        raise InvalidRegimenError(f"{field}.line: dose line {line} gives no ketamine or midazolam dose to titrate")
+    d = doses[line]
+    if d.count < 2:
+        raise InvalidRegimenError(f"{field}.line: dose line {line} gives one dose; a titration needs repeated sessions "
+                                  "(every and count)")
+    if d.every_h < 1.0:
+        raise InvalidRegimenError(f"{field}.line: dose line {line} repeats every {d.every_h * 60:g} min; a titration "
+                                  "decides between sessions at least 1 h apart")
+    raw = value.get("doses")
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise InvalidRegimenError(f"{field}.doses: expected at least two dose levels, lowest first, e.g. [56 mg, 84 mg]")
+    levels = []
+    for i, t in enumerate(raw):
+        f = f"{field}.doses[{i}]"
+        amount, kind = parse_dose(t, f)
+        if (kind == "mg/kg") != d.per_kg:
+            raise InvalidRegimenError(f"{f}: {t} is in {kind}, the titrated line's dose in "
+                                      f"{'mg/kg' if d.per_kg else 'mg'}; use one unit")
+        if amount <= 0:
+            raise InvalidRegimenError(f"{f}: must be > 0, got {t}")
+        if amount != d.amount:          # the dose limits (refused / anesthetic warning) apply to every level
+            dataclasses.replace(d, amount=amount, field=f)
+        if levels and amount <= levels[-1]:
+            raise InvalidRegimenError(f"{f}: dose levels must increase, lowest first ({t} after "
+                                      f"{levels[-1]:g} {kind})")
+        levels.append(amount)
+    match = [i for i, x in enumerate(levels) if math.isclose(x, d.amount, rel_tol=1e-9)]
+    if not match:
+        unit = "mg/kg" if d.per_kg else "mg"
+        raise InvalidRegimenError(f"{field}.doses: the titrated line's dose ({d.amount:g} {unit}) is the start dose and "
+                                  "must be one of the levels")
+    sessions = value.get("sessions")
+    if not isinstance(sessions, list) or not sessions:
+        raise InvalidRegimenError(f"{field}.sessions: expected the session numbers (1 = the first dose) at which the "
+                                  "dose may change, e.g. [2, 3, 4]")
+    if len(sessions) > MAX_TITRATION_SESSIONS:
+        raise InvalidRegimenError(f"{field}.sessions: {len(sessions)} decision sessions is more than the "
+                                  f"{MAX_TITRATION_SESSIONS} supported")
+    for i, s in enumerate(sessions):
+        if isinstance(s, float) and s.is_integer():
+            s = sessions[i] = int(s)
+        if isinstance(s, bool) or not isinstance(s, int) or not (2 <= s <= d.count):
+            raise InvalidRegimenError(f"{field}.sessions[{i}]: a session number from 2 to {d.count} (the line gives "
+                                      f"{d.count} doses; the first dose is the start dose), got {str(s)[:40]!r}")
+        if i and s <= sessions[i - 1]:
+            raise InvalidRegimenError(f"{field}.sessions[{i}]: session numbers must increase, got {s} after "
+                                      f"{sessions[i - 1]}")
+    inc = _criteria(value.get("increase_if"), f"{field}.increase_if")
+    dec = _criteria(value.get("decrease_if"), f"{field}.decrease_if")
+    if not inc and not dec:
+        raise InvalidRegimenError(f"{field}.increase_if: a titration needs increase_if and/or decrease_if, e.g. "
+                                  "increase_if: {score_reduction_below: 0.5, cadss_peak_below: 40}")
+    return Titration(line, tuple(levels), d.per_kg, match[0], tuple(sessions), inc, dec)
+
+
 @dataclasses.dataclass(frozen=True)
 class Arm:
     """A named treatment arm: a tuple of dose lines, and comedications given in this arm only (added to the
     population's; e.g. the 'with rifampicin' arm or period of an interaction study); ``baseline``: the arm's own
-    baseline score (mean, SD; scale points) where a trial reports it per arm, else None (the population's)."""
+    baseline score (mean, SD; scale points) where a trial reports it per arm, else None (the population's);
+    ``titration``: a response-guided dose rule for one of its lines (:class:`Titration`), else None (fixed doses;
+    ``doses`` then hold the start dose of the titrated line)."""
 
     name: str
     doses: tuple[Dose, ...]
     comedications: tuple[str, ...] = ()
     baseline: tuple[float, float] | None = None
+    titration: Titration | None = None
 
     def administrations(self) -> list[Administration]:
         out = [a for d in self.doses for a in d.administrations()]
@@ -297,5 +470,5 @@ def arm_from_list(name: str, items, field: str | None = None) -> Arm:
     return Arm(name, doses)
 
 
-__all__ = ["Drug", "Route", "Dose", "Arm", "Administration", "arm_from_list", "parse_drug", "parse_route",
+__all__ = ["Drug", "Route", "Dose", "Arm", "Titration", "titration_from_mapping", "Administration", "arm_from_list", "parse_drug", "parse_route",
            "parse_rate", "is_rate_text"]

@@ -283,9 +283,15 @@ def _endpoint_table(tr) -> pd.DataFrame:
         analyte = analyte if isinstance(analyte, str) else ""      # PK endpoints: one row per analyte
         if analyte:
             when = f"{r.get('pk_dose') or 'first'} dose"
-        key = (r["measure"], when, analyte)
+        level = r.get("dose_level")
+        level = level if isinstance(level, str) else ""          # titrated arms: one row per final dose level
+        if level:
+            when = f"from {when}"
+        key = (r["measure"], when, analyte or level)
         if key not in rows:
             label = _MEASURE_LABELS.get(r["measure"], r["measure"])
+            if level:
+                label = f"patients on {level} at the end (%)"
             rows[key] = {"endpoint": f"{label}, {analyte}" if analyte else label, "time": when}
             order.append(key)
         cell = f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"

@@ -141,6 +141,28 @@ class SimulationResult:
             frames.append(pd.DataFrame(data))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
+    def dose_paths(self) -> pd.DataFrame:
+        """One row per patient x decision session of every arm with a titration rule (``arms.NAME.titration``):
+        ``arm, subject, session`` (1-based number of the titrated line's dose), ``start_h``, ``dose`` (the level
+        given from that session on, e.g. "84 mg"); the first row of a patient is its start dose (session 1). Empty
+        without titrated arms."""
+        frames = []
+        for r in self.runs:
+            tit = getattr(r.arm, "titration", None)
+            if tit is None or r.dose_levels is None:
+                continue
+            n, d = r.dose_levels.shape
+            line = r.arm.doses[tit.line]
+            sess = np.array([1, *tit.sessions])
+            levels = np.concatenate([np.full((n, 1), tit.start), r.dose_levels.astype(int)], axis=1)
+            text = np.array([tit.level_text(k) for k in range(len(tit.levels))], dtype=object)
+            frames.append(pd.DataFrame({"arm": r.arm.name, "subject": np.repeat(np.arange(n), d + 1),
+                                        "session": np.tile(sess, n),
+                                        "start_h": np.tile(line.at_h + (sess - 1) * line.every_h, n),
+                                        "dose": text[levels.ravel()]}))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["arm", "subject", "session", "start_h", "dose"])
+
     def patients(self) -> pd.DataFrame:
         frames = []
         for r in self.runs:

@@ -19,7 +19,7 @@ from . import limits
 from .errors import InputError, ScenarioFileError
 from .population import (DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec,  # noqa: F401
                          canonical_scale, check_baseline, default_baseline, remission_threshold)
-from .regimen import Arm, arm_from_list, parse_drug, parse_route
+from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
 from .units import parse_time_h
 
 from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES, PK_MEASURES, RELAPSE_MEASURES  # noqa: E402,F401  (defined once, for every layer)
@@ -35,6 +35,13 @@ class _Dist(_Strict):
     sd: float = 0.0
 
 
+class _AgeDist(_Dist):
+    """``population.age_years``: a normal distribution with an optional inclusion range (truncated normal)."""
+
+    min: float | None = None
+    max: float | None = None
+
+
 class _Population(_Strict):
     size: int = 1
     condition: str | None = None     # default: the condition the scale reads (SCALES), else depression
@@ -42,7 +49,7 @@ class _Population(_Strict):
     scale: str | None = None
     baseline: _Dist | None = None
     weight_kg: _Dist = _Dist(mean=80.0, sd=15.0)
-    age_years: _Dist = _Dist(mean=45.0, sd=12.0)
+    age_years: _AgeDist = _AgeDist(mean=45.0, sd=12.0)
     female_fraction: float = 0.55
     comedications: list[str] = []
     genotype: str | None = None
@@ -275,16 +282,22 @@ def scenario_from_dict(data: dict) -> Scenario:
         raise InputError("arms: at least one arm is required")
     if len(m.arms) > MAX_ARMS:
         raise InputError(f"arms: {len(m.arms)} arms is more than the {MAX_ARMS} supported")
-    arm_lines, arm_comeds, arm_bases = {}, {}, {}
+    arm_lines, arm_comeds, arm_bases, arm_titration = {}, {}, {}, {}
     for k, v in m.arms.items():
         if len(k) > 200:
             raise InputError(f"arms: an arm name is at most 200 characters, got {len(k):,}")
-        v, arm_comeds[k], arm_bases[k] = _arm_mapping(str(k), v)
+        v, arm_comeds[k], arm_bases[k], arm_titration[k] = _arm_mapping(str(k), v)
         if isinstance(v, list) and len(v) > MAX_LINES_PER_ARM:
             raise InputError(f"arms.{k}: {len(v)} dose lines is more than the {MAX_LINES_PER_ARM} supported")
         arm_lines[k] = v
-    arms = tuple(dataclasses.replace(arm_from_list(str(k), v), comedications=arm_comeds[k], baseline=arm_bases[k])
-                 for k, v in arm_lines.items())
+    arms = []
+    for k, v in arm_lines.items():
+        arm = dataclasses.replace(arm_from_list(str(k), v), comedications=arm_comeds[k], baseline=arm_bases[k])
+        if arm_titration[k] is not None:        # a response-guided dose rule for one of the arm's lines
+            arm = dataclasses.replace(arm, titration=titration_from_mapping(arm_titration[k], arm.doses,
+                                                                             f"arms.{k}.titration"))
+        arms.append(arm)
+    arms = tuple(arms)
     # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
     # a single-arm scenario is open label (1)
     if pop.p_active is not None:
@@ -296,7 +309,8 @@ def scenario_from_dict(data: dict) -> Scenario:
     spec = PopulationSpec(size=pop.size, condition=condition, treatment_resistant=pop.treatment_resistant,
                           scale=scale, baseline=Distribution(base.mean, base.sd),
                           weight_kg=Distribution(pop.weight_kg.mean, pop.weight_kg.sd),
-                          age_years=Distribution(pop.age_years.mean, pop.age_years.sd),
+                          age_years=Distribution(pop.age_years.mean, pop.age_years.sd, pop.age_years.min,
+                                                 pop.age_years.max),
                           female_fraction=pop.female_fraction, comedications=tuple(pop.comedications),
                           genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
                           care_setting=pop.care_setting,
@@ -327,6 +341,10 @@ def scenario_from_dict(data: dict) -> Scenario:
             from .nca import sampling_from_mapping
 
             pk = sampling_from_mapping(ep.pk_sampling, ep.analytes, ep.sample)
+        titrated = [a.name for a in arms if a.titration is not None]
+        if pk is not None and titrated:
+            raise InputError(f"endpoints.measures: PK measures are not computed for an arm with a titration rule "
+                             f"(arms.{titrated[0]}: patients get different doses); simulate a fixed dose for PK")
         if ep.measures and all(meas in PK_MEASURES for meas in ep.measures):
             from .nca import measured_analytes
 
@@ -388,18 +406,20 @@ def scenario_from_dict(data: dict) -> Scenario:
     return sc
 
 
-def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, float] | None]:
-    """An arm is a list of dose lines, or ``{doses: [...], comedications: [...], baseline: {mean, sd}}``
-    (comedications given in this arm only, added to the population's; the arm's own baseline score where the trial
-    reports one per arm). Returns (dose lines, comedications, baseline or None)."""
+def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, float] | None, Any]:
+    """An arm is a list of dose lines, or ``{doses: [...], comedications: [...], baseline: {mean, sd},
+    titration: {...}}`` (comedications given in this arm only, added to the population's; the arm's own baseline
+    score where the trial reports one per arm; a response-guided dose rule, ``regimen.titration_from_mapping``).
+    Returns (dose lines, comedications, baseline or None, titration mapping or None)."""
     if not isinstance(value, dict):
-        return value, (), None
+        return value, (), None, None
     from .population import KNOWN_COMEDICATIONS
 
-    unknown = set(value) - {"doses", "comedications", "baseline"}
+    unknown = set(value) - {"doses", "comedications", "baseline", "titration"}
     if unknown:
         raise ScenarioFileError(f"arms.{name}.{str(sorted(unknown, key=str)[0])[:40]}: unknown field (an arm is a list "
-                                "of dose lines or {doses: [...], comedications: [...], baseline: {mean, sd}})")
+                                "of dose lines or {doses: [...], comedications: [...], baseline: {mean, sd}, "
+                                "titration: {...}})")
     if "doses" not in value:
         raise ScenarioFileError(f"arms.{name}.doses: required field is missing")
     comeds = value.get("comedications") or []
@@ -411,7 +431,10 @@ def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, f
         if c not in KNOWN_COMEDICATIONS:
             raise InputError(f"arms.{name}.comedications: unknown comedication {str(c)[:40]!r}; known: "
                              f"{', '.join(KNOWN_COMEDICATIONS)}")
-    return value["doses"], tuple(comeds), _arm_baseline(name, value.get("baseline"))
+    if "titration" in value and value["titration"] is None:
+        raise InputError(f"arms.{name}.titration: expected a mapping like {{doses: [56 mg, 84 mg], sessions: [2, 3], "
+                         "increase_if: {score_reduction_below: 0.5}}")
+    return value["doses"], tuple(comeds), _arm_baseline(name, value.get("baseline")), value.get("titration")
 
 
 def _arm_baseline(name: str, value) -> tuple[float, float] | None:
@@ -603,11 +626,12 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
                    size: int = 1, condition: str | None = None, scale: str | None = None, weight_kg: float = 80.0,
                    baseline: float | None = None, seed: int = 0, output_every: str | None = None,
                    until: str | None = None, age_years: float | None = None, sex: str | None = None,
-                   comedications=()) -> Scenario:
+                   comedications=(), age_range: str | None = None) -> Scenario:
     """A one-arm scenario from command-line style arguments (the CLI's quick form).
 
     ``dose`` may be an infusion rate (``'0.5 mg/kg/h'``) with ``duration``: dose = rate x duration.
     ``sex`` ('female'/'male') fixes everyone's sex; ``comedications``: names as in ``population.comedications``.
+    ``age_range`` ('65-86'): an age inclusion range (truncated normal; mean ``age_years``, else the range's middle).
     """
     return _quick_scenario(drug, route, dose, duration=duration, at=at, every=every, count=count, name=name,
                            size=size, condition=condition, scale=scale, weight_kg=weight_kg, baseline=baseline,
@@ -706,6 +730,17 @@ def _quick_scenario(drug, route, dose, *, duration, at, every, count, name, size
         pop["baseline"] = {"mean": baseline, "sd": 5.0 if size > 1 else 0.0}
     if age_years is not None:
         pop["age_years"] = {"mean": age_years, "sd": 12.0 if size > 1 else 0.0}
+    if age_range is not None:
+        lo, hi = _age_range(age_range)
+        pop["age_years"] = {"mean": (lo + hi) / 2 if age_years is None else age_years, "sd": 12.0 if size > 1 else 0.0,
+                            "min": lo, "max": hi}
+        try:
+            from .population import Distribution, check_age
+
+            check_age(Distribution(**pop["age_years"]), "--age-range")
+        except InputError as e:            # name the option, not the YAML path
+            raise InputError(str(e).replace("--age-range.mean", "--age").replace("--age-range.min", "--age-range")
+                             .replace("--age-range.max", "--age-range")) from None
     if sex is not None:
         if sex not in ("female", "male"):
             raise InputError(f"--sex: use female or male, got {sex!r}")
@@ -716,6 +751,16 @@ def _quick_scenario(drug, route, dose, *, duration, at, every, count, name, size
     if output_every or until:
         data["output"] = {k: v for k, v in (("every", output_every), ("until", until)) if v}
     return scenario_from_dict(data)
+
+
+def _age_range(text) -> tuple[float, float]:
+    """'65-86' (or '65:86', '65 to 86') -> (65.0, 86.0); else a one-line error naming --age-range."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-|:|to)\s*(\d+(?:\.\d+)?)\s*(?:y|years?)?\s*", str(text))
+    if not m:
+        raise InputError(f"--age-range: write the inclusion range as MIN-MAX in years, e.g. 65-86, got {str(text)[:40]!r}")
+    return float(m.group(1)), float(m.group(2))
 
 
 __all__ = ["Scenario", "Endpoints", "load_scenario", "scenario_from_dict", "quick_scenario", "scenario_to_yaml"]

@@ -54,6 +54,10 @@ class ArmOutcome:
     sbp0: np.ndarray
     dbp0: np.ndarray
     female: np.ndarray
+    #: (n, decisions) dose level per patient at each decision session of the arm's titration rule (None: fixed doses)
+    dose_levels: np.ndarray | None = None
+    titration: object = None      # the arm's ketasim.regimen.Titration, or None
+    decision_times_h: tuple = ()  # start times (h) of the decision sessions
 
     @property
     def n(self) -> int:
@@ -79,6 +83,8 @@ class TrialResult:
         for name, o in self.outcomes.items():
             rows = [{k: v for k, v in r.items() if k != "arm"} for r in self.endpoints if r["arm"] == name]
             arms[name] = {"n": o.n, "endpoints": rows}
+            if o.titration is not None and o.dose_levels is not None:     # an arm with a titration rule
+                arms[name]["titration"] = titration_summary(o)
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "design": self.design, "arms": arms, "comparisons": self.comparisons,
@@ -92,7 +98,8 @@ class TrialResult:
                          "value": r["value"], "ci_low": r["ci95"][0], "ci_high": r["ci95"][1],
                          **(dict(zip(("pi_low", "pi_high"), r.get("pi95", _NO_PI)))
                             if self.uncertainty is not None else {}),
-                         "n": self.outcomes[r["arm"]].n, **({"analyte": r["analyte"], "pk_dose": r["dose"]} if "analyte" in r else {})})
+                         "n": self.outcomes[r["arm"]].n, **({"analyte": r["analyte"], "pk_dose": r["dose"]} if "analyte" in r else {}),
+                         **({"dose_level": r["dose_level"]} if "dose_level" in r else {})})
         return pd.DataFrame(rows)
 
     def comparison_table(self) -> pd.DataFrame:
@@ -141,6 +148,10 @@ class TrialResult:
             for _, r in g.iterrows():
                 when = "all sessions" if r.time_h is None or (isinstance(r.time_h, float) and math.isnan(r.time_h)) else _fmt_t(r.time_h)
                 if isinstance(r.get("analyte"), str):           # PK endpoints: printed below with CV % / range
+                    continue
+                if isinstance(r.get("dose_level"), str):        # share of patients at each final dose (titration)
+                    lines.append(f"  {'final dose ' + r.dose_level:18s} {'from ' + when:>12s}  {r.value:8.2f}  "
+                                 f"[{r.ci_low:7.2f}, {r.ci_high:7.2f}]  % of patients")
                     continue
                 if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
                     lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
@@ -339,6 +350,7 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     dense_times = np.unique(np.concatenate([times, band_times]))
     out_score = np.empty((n, times.size))
     sess = None
+    levels = None
     band_rows = []
     band_store = {v: [] for v in BAND_VARIABLES}
     n_out = len((model or DEFAULT_MODEL).output_names)
@@ -377,6 +389,10 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
             # calibration's finite differences) keep float64
             sess = np.empty((n, *run.sessions.shape[1:]), dtype=LARGE_ARM_SESSION_DTYPE if large else float)
         sess[a:b] = run.sessions
+        if run.dose_levels is not None:
+            if levels is None:
+                levels = np.empty((n, run.dose_levels.shape[1]), np.int8)
+            levels[a:b] = run.dose_levels
         if a < nb:
             keep_bands(a, b, run)
         done[0] += b - a
@@ -397,8 +413,10 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     rating = np.clip(np.rint(out_score + noise), 0, smax)
     rating[:, times == 0] = np.rint(patients.baseline)[:, None]
     sbp0, dbp0 = baseline_bp(params, patients.age_years, rng)
+    tit = getattr(arm, "titration", None)
     return ArmOutcome(name, times, np.rint(patients.baseline), rating, out_score, sess, pd.concat(band_rows),
-                      sbp0, dbp0, patients.female)
+                      sbp0, dbp0, patients.female, levels, tit,
+                      tit.session_times_h(arm) if tit is not None else ())
 
 
 def _run_given(task):
@@ -694,6 +712,8 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
                              ep, scale, kind == "crossover", comps)
     if pk_measures:
         _pk_endpoints(pk_frames, pk_measures, design, kind, rows, comps)
+    for o in outcomes.values():
+        rows += dose_rows(o)
     return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames)
 
 
@@ -735,7 +755,7 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
 
 
 def _row_key(r: dict) -> tuple:
-    return (r["arm"], r.get("stratum"), r["time_h"], r["scale"], r["measure"])
+    return (r["arm"], r.get("stratum"), r["time_h"], r["scale"], r["measure"], r.get("dose_level"))
 
 
 def prediction_intervals(tr: TrialResult, draws: dict, *, chunk: int = 10000, executor=None, model=None) -> None:
@@ -884,6 +904,48 @@ def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, com
                       "test": "log-rank (time to relapse among the followed patients)"})
 
 
+# ---- response-guided dosing (titration) -----------------------------------------------------------------------------
+#: most dose paths listed in a titrated arm's ``titration.paths`` (the most frequent first)
+MAX_LISTED_PATHS = 20
+
+
+def dose_rows(o: ArmOutcome) -> list[dict]:
+    """Endpoint rows of a titrated arm: the share of patients (%) at each final dose level, with Wilson 95 % CIs
+    (``measure: final_dose_rate``, ``scale: dose``, ``dose_level`` e.g. "84 mg", ``time_h`` the last decision
+    session, from which the final dose is given). No rows for an arm without a titration rule."""
+    if o.titration is None or o.dose_levels is None or o.dose_levels.shape[1] == 0:
+        return []
+    final = o.dose_levels[:, -1]
+    t_last = float(o.decision_times_h[-1]) if len(o.decision_times_h) else None
+    rows = []
+    for k in range(len(o.titration.levels)):
+        c = int(np.sum(final == k))
+        rows.append({"arm": o.name, "time_h": t_last, "scale": "dose", "measure": "final_dose_rate",
+                     "dose_level": o.titration.level_text(k), "value": 100.0 * c / max(o.n, 1),
+                     "ci95": [float(x) for x in wilson_ci(c, o.n)]})
+    return rows
+
+
+def titration_summary(o: ArmOutcome) -> dict:
+    """The ``titration`` block of a titrated arm in the trial JSON: the rule, the share at each final dose and the
+    most frequent dose paths (the dose from the first session and from each decision session)."""
+    tit = o.titration
+    n = max(o.n, 1)
+    final = o.dose_levels[:, -1]
+    paths, counts = np.unique(o.dose_levels, axis=0, return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:MAX_LISTED_PATHS]
+    crit = lambda cs: {f"{name}_{op}": value for name, op, value in cs}     # noqa: E731
+    return {"doses": [tit.level_text(k) for k in range(len(tit.levels))], "start": tit.level_text(tit.start),
+            "sessions": list(tit.sessions), "session_times_h": [float(t) for t in o.decision_times_h],
+            "increase_if": crit(tit.increase), "decrease_if": crit(tit.decrease),
+            "final_dose_percent": {tit.level_text(k): 100.0 * int(np.sum(final == k)) / n
+                                   for k in range(len(tit.levels))},
+            "paths": [{"doses": [tit.level_text(tit.start)] + [tit.level_text(int(k)) for k in paths[i]],
+                       "n": int(counts[i]), "percent": 100.0 * int(counts[i]) / n} for i in order],
+            "decided_on": "noise-free model score at the rating just before the decision session; side-effect "
+                          "peaks of the previous session"}
+
+
 # ---- randomized withdrawal -------------------------------------------------------------------------------------------
 WITHDRAWAL_CRITERIA = ("response", "remission", "stable_response", "stable_remission", "stratified")
 
@@ -983,7 +1045,8 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
         for name, (o, ids) in groups.items():
             sub = dataclasses.replace(o, name=arm_of[name], baseline=o.baseline[ids], rating=o.rating[ids],
                                       model_score=o.model_score[ids], sessions=o.sessions[ids], sbp0=o.sbp0[ids],
-                                      dbp0=o.dbp0[ids], female=o.female[ids])
+                                      dbp0=o.dbp0[ids], female=o.female[ids],
+                                      dose_levels=None if o.dose_levels is None else o.dose_levels[ids])
             new[arm_of[name]] = sub
             name = arm_of[name]
             after = sub.rating[:, visit_sel]
