@@ -20,6 +20,9 @@ benchmarks/fit_pk_absorption.py. Drug enters and is eliminated in the arterial c
 from it (ke0 values come from arterial data); plasma samples (``cp_*`` columns, most studies) are venous, read
 through ``kappa_venous``. R differs from S only by its clearance (``pk.r_to_s_clearance_ratio``).
 
+Inter-occasion variability (crossover trials): a period's own random effect on systemic clearance (where eta_cl
+acts) and on extravascular F (``iov.*``; :class:`ketasim.population.Patients` ``occasion_*``).
+
 Covariates: weight (volumes ∝ WT, flows and clearances ∝ WT^0.75); sex (women +20 % systemic clearance,
 Sigtermans 2009, without changing first-pass extraction); age (hepatic blood flow falls above 60).
 Clearance is hepatic (well-stirred liver): ``CL = Qh CLint / (Qh + CLint)``, ``Fh = Qh / (Qh + CLint)``, and
@@ -236,6 +239,13 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     # a CLint factor moves CL by only ~40 % of it); first pass is left to the typical liver and eta_f.
     ev_v = np.exp(p.get("iiv.volume_cv") * patients.eta_v)
     ev_cl = np.exp(p.get("iiv.clearance_cv") * patients.eta_cl)
+    # inter-occasion variability (a period of a crossover trial; Karlsson & Sheiner 1993): this occasion's own
+    # effect on the same systemic clearances as eta_cl and on extravascular F, median-preserving (log-scale mean 0,
+    # so geometric mean ratios between periods are unbiased). Only when the patients carry occasion effects: every
+    # other run computes exactly what it did before.
+    occasion = patients.has_occasion_effects
+    if occasion:
+        ev_cl = ev_cl * np.exp(p.get("iov.clearance_cv") * patients.occasion_cl)
     female_f = p.get("pk.female_clearance_factor")
     sex = np.where(patients.female, female_f, 1.0)
     qh70 = p.get("pk.hepatic_blood_flow", "L/h")
@@ -302,6 +312,8 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
                   + [p.get("route.im.ka", "1/h")] * 2 + [p.get("route.sc.ka", "1/h")] * 2
                   + [p.get("route.sublingual.ka", "1/h")] * 2)
     f_iiv = np.exp(p.get("iiv.bioavailability_cv") * patients.eta_f - 0.5 * p.get("iiv.bioavailability_cv") ** 2)
+    if occasion:
+        f_iiv = f_iiv * np.exp(p.get("iov.bioavailability_cv") * patients.occasion_f)
     ke0 = math.log(2) / p.get("pk.t_half_ke0", "h") * np.exp(p.get("iiv.ke0_cv") * patients.eta_ke0)
     fm_nk = np.full(n, p.get("pk.fm_nk") * yield_f)
     return PKModel(lam, kap, kap_v, nmodes, venous_weights, cl, fh, fgut, f_iiv, ka, ke0, vols, flows,

@@ -94,6 +94,7 @@ class _Design(_Strict):
     stable_min: int | None = None
     stable_min_response: int | None = None
     relapse_consecutive: int | None = None
+    iov: bool | None = None       # crossover: inter-occasion PK variability between periods (default true)
 
 
 MAX_ARMS = 50
@@ -421,6 +422,9 @@ def _design(d: _Design | None, arms, scale: str) -> tuple:
         parse_time_h(d.induction_until, "design.induction_until")
     if d.relapse_score is not None and not (0 <= d.relapse_score <= SCALES[scale][0]):
         raise InputError(f"design.relapse_score: must lie in [0, {SCALES[scale][0]:g}] for {scale}")
+    if d.iov is not None and d.type != "crossover":
+        raise InputError(f"design.iov: inter-occasion variability applies to the periods of a crossover; a "
+                         f"{d.type.replace('_', ' ')} design has none (remove design.iov)")
     return tuple(sorted(given.items()))
 
 
