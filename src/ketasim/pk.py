@@ -21,7 +21,8 @@ from it (ke0 values come from arterial data); plasma samples (``cp_*`` columns, 
 through ``kappa_venous``. R differs from S only by its clearance (``pk.r_to_s_clearance_ratio``).
 
 Inter-occasion variability (crossover trials): a period's own random effect on systemic clearance (where eta_cl
-acts) and on extravascular F (``iov.*``; :class:`ketasim.population.Patients` ``occasion_*``).
+acts) and on the first-pass escape of swallowed doses (``iov.*``; :class:`ketasim.population.Patients`
+``occasion_*``).
 
 Covariates: weight (volumes ∝ WT, flows and clearances ∝ WT^0.75); sex (women +20 % systemic clearance,
 Sigtermans 2009, without changing first-pass extraction); age (hepatic blood flow falls above 60).
@@ -292,6 +293,12 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
         fh[:, b] = qh / (qh + x)
         g = (1.0 - fgut70[b]) / fgut70[b] * gut_f
         fgut[:, b] = 1.0 / (1.0 + g)
+    if occasion:
+        # this occasion's bioavailability effect acts on the first pass (gut-wall x liver escape of a swallowed dose,
+        # where a CYP substrate's day-to-day variation in oral F arises), not on the absorbed fraction f_iiv, which the
+        # kernel caps at 1 (a cap there would censor it); the escape stays <= 1 (mass balance of first-pass norketamine)
+        f_occ = np.exp(p.get("iov.bioavailability_cv") * patients.occasion_f)
+        fh = np.minimum(fh * f_occ[:, None], 1.0 / fgut)
 
     # --- norketamine (S and R: one set), HNK, midazolam --------------------------------------------------
     nv = np.array([p.get("pk.norketamine.v", "L"), p.get("pk.norketamine.vp", "L")])
@@ -312,8 +319,6 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
                   + [p.get("route.im.ka", "1/h")] * 2 + [p.get("route.sc.ka", "1/h")] * 2
                   + [p.get("route.sublingual.ka", "1/h")] * 2)
     f_iiv = np.exp(p.get("iiv.bioavailability_cv") * patients.eta_f - 0.5 * p.get("iiv.bioavailability_cv") ** 2)
-    if occasion:
-        f_iiv = f_iiv * np.exp(p.get("iov.bioavailability_cv") * patients.occasion_f)
     ke0 = math.log(2) / p.get("pk.t_half_ke0", "h") * np.exp(p.get("iiv.ke0_cv") * patients.eta_ke0)
     fm_nk = np.full(n, p.get("pk.fm_nk") * yield_f)
     return PKModel(lam, kap, kap_v, nmodes, venous_weights, cl, fh, fgut, f_iiv, ka, ke0, vols, flows,
