@@ -30,7 +30,7 @@ LINKS = [
      ("route.",), ()),
     ("2. Pharmacokinetics and interactions", "ketasim.pk",
      ("mw.", "pk.racemic.", "pk.r_to_s", "pk.esketamine.", "pk.nk_", "pk.fm_", "pk.hnk.", "pk.hepatic", "pk.age_",
-      "pk.female", "pk.midazolam.", "ddi.", "iiv.clearance", "iiv.volume", "iiv.bioavailability"), ()),
+      "pk.female", "pk.midazolam.", "ddi.", "iiv.clearance", "iiv.volume", "iiv.bioavailability", "iov."), ()),
     ("3. Brain effect site", "ketasim.links.effect_site",
      ("pk.fu", "pk.t_half_ke0", "iiv.ke0"), ()),
     ("4. NMDA receptor block", "ketasim.links.receptor",

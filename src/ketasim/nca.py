@@ -309,7 +309,7 @@ def _doses_before(arm, cutoff_h: float):
 
 
 def _chunk_runs(arm, spec, params, times, *, patients=None, stream=None, n=None, chunk=2000, experiment=None,
-                model=None, executor=None):
+                model=None, executor=None, occasion=None):
     """ArmRuns of the arm's patients at ``times``, chunk by chunk (patients given, or a per-patient stream as the
     trial samples them: identical whatever the chunking)."""
     from .engine import run_arm
@@ -322,19 +322,20 @@ def _chunk_runs(arm, spec, params, times, *, patients=None, stream=None, n=None,
                                 model=model, **kw)
         return
     pieces = plan_chunks(n, chunk)
-    tasks = [ChunkTask(arm, spec, params, 0, a, b, stream, times, experiment, on_failure="flag", model=model)
-             for a, b in pieces]
+    tasks = [ChunkTask(arm, spec, params, 0, a, b, stream, times, experiment, on_failure="flag", model=model,
+                       occasion=occasion) for a, b in pieces]
     for (a, b), run in zip(pieces, map_ordered(run_chunk, tasks, executor)):
         yield a, b, run
 
 
 def arm_pk(arm, spec, params, sampling: PKSampling = PKSampling(), *, patients=None, stream=None, n=None,
-           chunk: int = 2000, experiment=None, model=None, executor=None) -> pd.DataFrame:
+           chunk: int = 2000, experiment=None, model=None, executor=None, occasion: int | None = None) -> pd.DataFrame:
     """Per-patient NCA of one arm: one row per patient x analyte with the columns of :func:`nca` (+ ``exact_*``
     columns when ``sampling.exact``), ``arm``, ``subject``, ``analyte``, ``sample``, ``dose``, ``dose_time_h``.
 
     Patients: ``patients`` (a ``Patients``), or ``stream`` and ``n`` (the arm's per-patient random stream, as
-    ``run_trial`` uses it); at most the first :data:`PK_MAX_PATIENTS`. The arm is simulated at the pre-dose time and the sampling times after the analysed
+    ``run_trial`` uses it); at most the first :data:`PK_MAX_PATIENTS`. ``occasion``: the crossover period whose
+    inter-occasion effects the stream's patients get (``population.sample_patients``; None: none). The arm is simulated at the pre-dose time and the sampling times after the analysed
     dose (only those before the next dose for a first dose); empty if the arm gives no drug with PK."""
     if getattr(arm, "titration", None) is not None:
         raise InputError(f"arms.{arm.name}.titration: PK (NCA) is not computed for an arm with a titration rule "
@@ -365,7 +366,8 @@ def arm_pk(arm, spec, params, sampling: PKSampling = PKSampling(), *, patients=N
     # later doses cannot change earlier levels: simulate only the doses given before the last sample (a first dose of
     # a 28-day series is simulated for its sampling day, not for 28 days)
     arm = _doses_before(arm, t0 + rel[-1])
-    kw = dict(patients=patients, stream=stream, n=n, experiment=experiment, model=model, executor=executor)
+    kw = dict(patients=patients, stream=stream, n=n, experiment=experiment, model=model, executor=executor,
+              occasion=occasion)
     for a, b, run in _chunk_runs(arm, spec, params, t0 + rel, chunk=chunk, **kw):
         for an in analytes:
             res = nca(rel, run.output(ANALYTES[an][side]), bolus=bolus, lambda_z=sampling.lambda_z)

@@ -20,6 +20,10 @@ benchmarks/fit_pk_absorption.py. Drug enters and is eliminated in the arterial c
 from it (ke0 values come from arterial data); plasma samples (``cp_*`` columns, most studies) are venous, read
 through ``kappa_venous``. R differs from S only by its clearance (``pk.r_to_s_clearance_ratio``).
 
+Inter-occasion variability (crossover trials): a period's own random effect on systemic clearance (where eta_cl
+acts) and on the first-pass escape of swallowed doses (``iov.*``; :class:`ketasim.population.Patients`
+``occasion_*``).
+
 Covariates: weight (volumes ∝ WT, flows and clearances ∝ WT^0.75); sex (women +20 % systemic clearance,
 Sigtermans 2009, without changing first-pass extraction); age (hepatic blood flow falls above 60).
 Clearance is hepatic (well-stirred liver): ``CL = Qh CLint / (Qh + CLint)``, ``Fh = Qh / (Qh + CLint)``, and
@@ -236,6 +240,13 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     # a CLint factor moves CL by only ~40 % of it); first pass is left to the typical liver and eta_f.
     ev_v = np.exp(p.get("iiv.volume_cv") * patients.eta_v)
     ev_cl = np.exp(p.get("iiv.clearance_cv") * patients.eta_cl)
+    # inter-occasion variability (a period of a crossover trial; Karlsson & Sheiner 1993): this occasion's own
+    # effect on the same systemic clearances as eta_cl and on extravascular F, median-preserving (log-scale mean 0,
+    # so geometric mean ratios between periods are unbiased). Only when the patients carry occasion effects: every
+    # other run computes exactly what it did before.
+    occasion = patients.has_occasion_effects
+    if occasion:
+        ev_cl = ev_cl * np.exp(p.get("iov.clearance_cv") * patients.occasion_cl)
     female_f = p.get("pk.female_clearance_factor")
     sex = np.where(patients.female, female_f, 1.0)
     qh70 = p.get("pk.hepatic_blood_flow", "L/h")
@@ -282,6 +293,12 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
         fh[:, b] = qh / (qh + x)
         g = (1.0 - fgut70[b]) / fgut70[b] * gut_f
         fgut[:, b] = 1.0 / (1.0 + g)
+    if occasion:
+        # this occasion's bioavailability effect acts on the first pass (gut-wall x liver escape of a swallowed dose,
+        # where a CYP substrate's day-to-day variation in oral F arises), not on the absorbed fraction f_iiv, which the
+        # kernel caps at 1 (a cap there would censor it); the escape stays <= 1 (mass balance of first-pass norketamine)
+        f_occ = np.exp(p.get("iov.bioavailability_cv") * patients.occasion_f)
+        fh = np.minimum(fh * f_occ[:, None], 1.0 / fgut)
 
     # --- norketamine (S and R: one set), HNK, midazolam --------------------------------------------------
     nv = np.array([p.get("pk.norketamine.v", "L"), p.get("pk.norketamine.vp", "L")])

@@ -248,13 +248,33 @@ class Patients:
     eta_bp: np.ndarray
     eta_dissociation: np.ndarray
     eta_response: np.ndarray      # drug-response trait (sensitivity of relief to plasticity), persists across sessions
+    #: inter-occasion variability (Karlsson & Sheiner 1993): standard-normal effects of THIS occasion (a period of a
+    #: crossover trial) on systemic clearance and extravascular bioavailability, scaled by iov.clearance_cv /
+    #: iov.bioavailability_cv in ``ketasim.pk``. None (the default) = no occasion effect (zeros): every design but a
+    #: crossover, and a crossover with ``design.iov: false``. Not ``eta_*``: they are drawn per occasion
+    #: (:func:`sample_patients` ``occasion=``), not once per patient.
+    occasion_cl: np.ndarray | None = None
+    occasion_f: np.ndarray | None = None
+
+    def __post_init__(self):
+        for f in OCCASION_FIELDS:
+            if getattr(self, f) is None:
+                object.__setattr__(self, f, np.zeros(self.n))
 
     @property
     def n(self) -> int:
-        return int(self.weight_kg.shape[0])
+        return int(np.shape(self.weight_kg)[0])
+
+    @property
+    def has_occasion_effects(self) -> bool:
+        return any(np.any(getattr(self, f) != 0) for f in OCCASION_FIELDS)
 
     def take(self, idx) -> "Patients":
         return Patients(**{k: np.asarray(v)[idx] for k, v in dataclasses.asdict(self).items()})
+
+
+#: per-occasion random effects of :class:`Patients` (standard normal; zeros = none)
+OCCASION_FIELDS = ("occasion_cl", "occasion_f")
 
 
 #: Patients are drawn in blocks of this many; patient ``i`` of a stream always gets the same values, however a
@@ -315,17 +335,24 @@ def genotype_factors(params: ParameterSet) -> dict[str, float]:
 
 
 def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | None = None, *,
-                    start: int = 0) -> Patients:
+                    start: int = 0, occasion: int | None = None) -> Patients:
     """Patients ``start .. start+n-1`` (``n`` defaults to ``spec.size``) of the stream ``rng``.
 
     ``rng``: an integer seed, a SeedSequence or a Generator (its SeedSequence is used; it is not consumed).
     Patient ``i`` is the same whatever ``start`` and ``n`` (per-patient streams, :func:`patient_draws`), so
     chunked and distributed runs reproduce a single run exactly.
+
+    ``occasion`` (an integer >= 1, e.g. the period of a crossover trial): the same patients (every covariate and
+    ``eta_*`` unchanged) with this occasion's inter-occasion effects (``occasion_cl``, ``occasion_f``), each from
+    its own per-patient stream keyed by field and occasion; None: no occasion effects (zeros).
     """
     ss = as_seed_sequence(rng)
     n = spec.size if n is None else n
     if n < 0 or start < 0:
         raise InputError("population.size: must be >= 0")
+    if occasion is not None and (isinstance(occasion, bool) or not isinstance(occasion, (int, np.integer))
+                                 or occasion < 1):
+        raise InputError(f"occasion: a whole number >= 1 (the period of a crossover), got {occasion!r}")
 
     def draw(field):
         kind = COVARIATE_DRAWS.get(field, "normal")
@@ -360,7 +387,16 @@ def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | No
         crp_mg_l=crp,
         baseline=truncnormal("baseline", spec.baseline, 1.0, spec.scale_max),
         **{f: draw(f) for f in _eta_fields()},
+        **({} if occasion is None else occasion_effects(ss, occasion, start, n)),
     )
+
+
+def occasion_effects(rng, occasion: int, start: int, n: int) -> dict[str, np.ndarray]:
+    """The inter-occasion effects (``occasion_*`` fields of :class:`Patients`) of patients ``start .. start+n-1``
+    of the stream ``rng`` at ``occasion`` (>= 1): standard normal, one per-patient stream per field and occasion
+    (:func:`patient_draws`), so a period's effects do not depend on chunking, workers or the other periods."""
+    ss = as_seed_sequence(rng)
+    return {f: patient_draws(ss, f"{f}@{int(occasion)}", "normal", start, n) for f in OCCASION_FIELDS}
 
 
 def typical_patient(spec: PopulationSpec, params: ParameterSet) -> Patients:

@@ -86,6 +86,7 @@ class ChunkTask:
     grid_options: GridOptions = GridOptions()
     on_failure: str = "raise"
     model: object = None      # a variant model definition (None: the package's model)
+    occasion: int | None = None   # the crossover period whose inter-occasion effects the patients carry (None: none)
 
 
 def run_chunk(task: ChunkTask):
@@ -93,7 +94,8 @@ def run_chunk(task: ChunkTask):
     from .engine import run_arm
     from .population import sample_patients
 
-    patients = sample_patients(task.spec, task.params, task.stream, task.stop - task.start, start=task.start)
+    patients = sample_patients(task.spec, task.params, task.stream, task.stop - task.start, start=task.start,
+                               occasion=task.occasion)
     kw = {} if task.experiment is None else {"experiment": task.experiment}
     if task.model is not None:
         kw["model"] = task.model

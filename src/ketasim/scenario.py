@@ -107,6 +107,7 @@ class _Design(_Strict):
     follow_up_from: str | None = None
     follow_up_every: str | None = None
     follow_up_until: str | None = None
+    iov: bool | None = None       # crossover: inter-occasion PK variability between periods (default true)
 
 
 MAX_ARMS = 50
@@ -480,6 +481,9 @@ def _design(d: _Design | None, arms, scale: str) -> tuple:
             raise InputError("design.follow_up_every: must be > 0")
         if d.follow_up_until is not None and parse_time_h(d.follow_up_until, "design.follow_up_until") <= t0:
             raise InputError("design.follow_up_until: must be later than design.follow_up_from")
+    if d.iov is not None and d.type != "crossover":
+        raise InputError(f"design.iov: inter-occasion variability applies to the periods of a crossover; a "
+                         f"{d.type.replace('_', ' ')} design has none (remove design.iov)")
     return tuple(sorted(given.items()))
 
 

@@ -6,7 +6,9 @@ JSON. Designs (``design:`` in the scenario):
 
 * ``{type: parallel}`` (default) — independent virtual patients per arm; Welch t-test / two-proportion tests.
 * ``{type: crossover}`` — every patient receives every arm (periods separated by a washout long enough for the
-  model to return to baseline); paired comparisons.
+  model to return to baseline); paired comparisons. Each arm is a period (occasion) with its own inter-occasion
+  effects on clearance and extravascular bioavailability (``iov.*`` in parameters.csv), so within-patient PK
+  ratios vary as in a real crossover; ``{type: crossover, iov: false}`` gives every period identical PK.
 * ``{type: randomized_withdrawal, induction_until: 4 week, criterion: response|remission, relapse_score: 22,
   continue: ARM, withdraw: ARM}`` — everyone gets the open-label induction (the doses the two arms share
   before ``induction_until``); responders/remitters are re-randomized 1:1 to the two arms and relapse
@@ -29,7 +31,7 @@ from .engine import run_arm
 from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, arm_spec, baseline_bp, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
+from .population import SCALES, arm_spec, baseline_bp, occasion_effects, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import Endpoints, Scenario
 from .units import parse_time_h
@@ -335,7 +337,7 @@ BAND_CHUNK_BYTES = 40e6
 
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
-                      progress, done, total, chunk, stream=None, executor=None, model=None):
+                      progress, done, total, chunk, stream=None, executor=None, model=None, occasion=None):
     """Simulate one arm in chunks of patients (in this process or on Dask workers: ``executor``) and keep only
     the endpoint scores, per-session peaks and the band patients' trajectories (bounded memory)."""
     from .scale import ChunkTask, map_ordered, plan_chunks, run_chunk
@@ -367,8 +369,8 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
         tasks = [(arm, spec, patients.take(slice(a, b)), t, params, experiment, model) for a, b, t in pieces]
         fn = _run_given
     else:
-        tasks = [ChunkTask(arm, spec, params, 0, a, b, stream, t, experiment, on_failure="flag", model=model)
-                 for a, b, t in pieces]
+        tasks = [ChunkTask(arm, spec, params, 0, a, b, stream, t, experiment, on_failure="flag", model=model,
+                           occasion=occasion) for a, b, t in pieces]
         fn = run_chunk
 
     bidx = np.searchsorted(dense_times, band_times)
@@ -574,6 +576,20 @@ def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, o
                         "value": v, "ci95": ci, "p_value": p})
 
 
+def crossover_iov(design: dict, kind: str) -> bool:
+    """Whether the periods of this trial get inter-occasion PK effects: a crossover, unless ``design.iov`` is false.
+    ``design.iov`` in another design is refused (one line): only a crossover has occasions."""
+    if "iov" not in design:
+        return kind == "crossover"
+    v = design["iov"]
+    if not isinstance(v, (bool, np.bool_)):
+        raise InputError(f"design.iov: must be true or false, got {v!r}")
+    if kind != "crossover":
+        raise InputError("design.iov: inter-occasion variability applies to the periods of a crossover; a "
+                         f"{kind.replace('_', ' ')} design has none (remove design.iov)")
+    return bool(v)
+
+
 def _control_arm(names, design: dict) -> str:
     if design.get("control"):
         if design["control"] not in names:
@@ -661,6 +677,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
         raise InputError("endpoints.measures: PK measures (cmax, auc_0_inf, ...) are reported by parallel and "
                          "crossover trials, not by a randomized withdrawal")
     shared = None
+    iov = crossover_iov(design, kind)
     if kind in ("crossover", "randomized_withdrawal"):
         for arm in scenario.arms:
             if arm.baseline is not None:
@@ -670,20 +687,24 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
         rng = np.random.default_rng(arm_seeds[k])
         stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[k]
         aspec = arm_spec(spec, arm)                     # an arm may state its own baseline (parallel designs)
+        # a crossover's arm k is period k + 1: the same patients with that occasion's own PK effects (IOV)
+        occasion = k + 1 if iov else None
         if kind in ("crossover", "randomized_withdrawal"):
             if shared is None:
                 shared = sample_patients(spec, params, stream, size)
-            patients = shared
+            patients = shared if occasion is None else dataclasses.replace(
+                shared, **occasion_effects(stream, occasion, 0, size))
         else:
             patients = sample_patients(aspec, params, stream, size)
         outcomes[arm.name] = _simulate_outcome(arm.name, arm, aspec, patients, times, band_times, params,
                                                scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
-                                               stream=stream, executor=executor, model=model)
+                                               stream=stream, executor=executor, model=model, occasion=occasion)
         if pk_measures:      # a separate run of the same patients at the PK sampling times (only when asked for)
             from .nca import PKSampling, arm_pk
 
             pk_frames[arm.name] = arm_pk(arm, spec, params, ep.pk or PKSampling(), stream=stream, n=size,
-                                         chunk=chunk, experiment=scenario.experiment, model=model, executor=executor)
+                                         chunk=chunk, experiment=scenario.experiment, model=model, executor=executor,
+                                         occasion=occasion)
     rows: list = []
     comps: list = []
     se_rng = np.random.default_rng(root.spawn(1)[0])
