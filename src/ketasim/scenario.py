@@ -640,7 +640,7 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     return _quick_scenario(drug, route, dose, duration=duration, at=at, every=every, count=count, name=name,
                            size=size, condition=condition, scale=scale, weight_kg=weight_kg, baseline=baseline,
                            seed=seed, output_every=output_every, until=until, age_years=age_years, sex=sex,
-                           comedications=comedications)
+                           comedications=comedications, age_range=age_range)
 
 
 #: YAML paths (and argument names) of the quick form -> the command-line options that set them.
@@ -679,7 +679,7 @@ def quick_flag_message(message: str) -> str:
 
 
 def _quick_scenario(drug, route, dose, *, duration, at, every, count, name, size, condition, scale, weight_kg,
-                    baseline, seed, output_every, until, age_years, sex, comedications) -> Scenario:
+                    baseline, seed, output_every, until, age_years, sex, comedications, age_range=None) -> Scenario:
     from .population import CONDITIONS, scale_reads
     from .regimen import is_rate_text
 
