@@ -244,3 +244,31 @@ def test_web_meta_lists_the_new_scales_with_names_and_null_where_unsourced():
     assert m["scales"]["iesr"]["name"] == "IES-R" and m["scales"]["iesr"]["max"] == 88
     assert m["scales"]["mssi"]["remission"] is None and m["scales"]["iesr"]["default_baseline"] is None
     assert m["scales"]["madrs"]["default_baseline"] == 33.0
+
+
+@pytest.mark.parametrize("typed, key, smax, thr, cond", [("LSAS", "lsas", 144, 30, "anxiety"),
+                                                        ("QIDS-SR16", "qids_sr16", 27, 5, "depression"),
+                                                        ("BDI-II", "bdi2", 63, 13, "depression")])
+def test_lsas_qids_and_bdi2_read_their_condition_need_a_baseline_and_apply_their_threshold(typed, key, smax, thr, cond):
+    """Scales of anxiety / self-rated depression trials: range, condition and remission threshold from their
+    sources (population.SCALES); no invented default baseline."""
+    from ketasim.trial import run_trial
+
+    assert SCALES[key] == (float(smax), float(thr), cond) and key not in DEFAULT_BASELINE
+    with pytest.raises(InputError, match=rf"^population\.baseline: {key} has no default baseline"):
+        scenario_from_dict({"name": "s", "population": {"scale": typed}, "arms": {"k": [KET]}})
+    base = 0.6 * smax
+    sc = scenario_from_dict({"name": "s", "seed": 2, "population": {"size": 300, "scale": typed,
+                                                                  "baseline": {"mean": base, "sd": 0.1 * smax}},
+                             "arms": {"k": [KET]}, "endpoints": {"times": ["24 h"], "measures": ["mean", "remission_rate"]}})
+    assert sc.population.scale == key and sc.population.condition == cond
+    d = run_trial(sc).to_dict()
+    vals = {e["measure"]: e["value"] for e in d["arms"]["k"]["endpoints"]}
+    assert 0 < vals["mean"] < base
+    # the default threshold is the scale's: stating it gives the same rate, a stricter one a lower rate
+    same = run_trial(sc.replace(endpoints=scenario_from_dict({**sc.source, "endpoints": {
+        "times": ["24 h"], "measures": ["remission_rate"], "remission_threshold": thr}}).endpoints)).to_dict()
+    strict = run_trial(sc.replace(endpoints=scenario_from_dict({**sc.source, "endpoints": {
+        "times": ["24 h"], "measures": ["remission_rate"], "remission_threshold": 0.5 * thr}}).endpoints)).to_dict()
+    rate = lambda dd: next(e["value"] for e in dd["arms"]["k"]["endpoints"] if e["measure"] == "remission_rate")  # noqa: E731
+    assert rate(same) == vals["remission_rate"] and rate(strict) < vals["remission_rate"]

@@ -54,6 +54,18 @@ SCALES = {
     # doi:10.1001/jamapsychiatry.2014.62). Threshold <= 32: below the probable-PTSD cutoff of 33 (Creamer 2003,
     # Behav Res Ther 41:1489, doi:10.1016/j.brat.2003.07.010); a caseness cutoff, not a trial's remission criterion.
     "iesr": (88.0, 32.0, "ptsd"),
+    # Liebowitz Social Anxiety Scale: 24 situations rated for fear 0-3 and avoidance 0-3 = 0-144 (Liebowitz 1987,
+    # Mod Probl Pharmacopsychiatry 22:141, PMID 2885745); remission <= 30 (Rytwinski et al. 2009, Depress Anxiety
+    # 26:34, doi:10.1002/da.20503, ROC against remission status). Social anxiety disorder reads as "anxiety" here
+    # (the model has one anxiety condition; Taylor 2018 rated LSAS). No sourced default baseline: state it.
+    "lsas": (144.0, 30.0, "anxiety"),
+    # Quick Inventory of Depressive Symptomatology, 16-item self-report: 0-27; remission <= 5 (Rush et al. 2003, Biol
+    # Psychiatry 54:573, doi:10.1016/S0006-3223(02)01866-8; the STAR*D criterion). No sourced default baseline.
+    "qids_sr16": (27.0, 5.0, "depression"),
+    # Beck Depression Inventory-II: 21 items 0-3 = 0-63; "minimal" range 0-13 used as remission (Beck, Steer & Brown
+    # 1996, BDI-II manual, Psychological Corporation; cut-offs confirmed by Dozois, Dobson & Ahnberg 1998, Psychol
+    # Assess 10:83, doi:10.1037/1040-3590.10.2.83). No sourced default baseline.
+    "bdi2": (63.0, 13.0, "depression"),
 }
 #: Default baseline (mean, SD) of each scale when a scenario gives none. A scale without an entry has no sourced
 #: default: its scenarios must state population.baseline (default_baseline() says so in one line).
@@ -67,11 +79,13 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 #: Display names (figures, tables, reports, the dashboard).
 SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": "CAPS-5", "ssi": "SSI",
-               "hamd21": "HAM-D21", "hamd24": "HAM-D24", "madrs_si": "MADRS-SI", "mssi": "MSSI", "iesr": "IES-R"}
+               "hamd21": "HAM-D21", "hamd24": "HAM-D24", "madrs_si": "MADRS-SI", "mssi": "MSSI", "iesr": "IES-R",
+               "lsas": "LSAS", "qids_sr16": "QIDS-SR16", "bdi2": "BDI-II"}
 #: Other names users type for a scale (compared without case, spaces, '-' and '_'): canonical names in SCALES.
 SCALE_ALIASES = {"hdrs17": "hamd17", "hrsd17": "hamd17", "hdrs21": "hamd21", "hrsd21": "hamd21",
                  "hdrs24": "hamd24", "hrsd24": "hamd24", "madrsitem10": "madrs_si", "madrs10": "madrs_si",
-                 "bssi": "ssi", "bss": "ssi", "beckssi": "ssi"}
+                 "bssi": "ssi", "bss": "ssi", "beckssi": "ssi", "qidssr": "qids_sr16", "qids16": "qids_sr16",
+                 "bdiii": "bdi2"}
 #: Not aliased on purpose: 'caps' (the DSM-IV CAPS, 0-136), 'ies' (the original 15-item IES), 'bsi' (also the Brief
 #: Symptom Inventory), 'hamd'/'hdrs' (which version?) are other instruments or ambiguous.
 
