@@ -391,6 +391,11 @@ def scenario_from_dict(data: dict) -> Scenario:
     # needs no trajectories, and simulate streams large populations to Parquet
     exp = VirtualExperiment(**m.experiments.model_dump()) if m.experiments else VirtualExperiment()
     design = _design(m.design, arms, scale)
+    crit = dict(design).get("criterion")
+    if crit not in (None, "response") and SCALES[scale][1] is None and (endpoints is None
+                                                                       or endpoints.remission_threshold is None):
+        raise InputError(f"design.criterion: {crit} needs a remission threshold and {scale} has no published one; "
+                         f"state endpoints.remission_threshold (points, 0-{SCALES[scale][0]:g})")
     follow_up = m.design is not None and m.design.follow_up_from is not None
     if endpoints is not None and (m.design is None or m.design.type != "randomized_withdrawal") and not follow_up:
         relapse = [meas for meas in endpoints.measures if meas in RELAPSE_MEASURES]
