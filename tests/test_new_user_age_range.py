@@ -20,3 +20,9 @@ def test_reversed_range_names_the_bounds(capsys):
     code = main(QUICK + ["--age-range", "90-65"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: --age-range: the youngest age included")
+
+
+@pytest.mark.parametrize("text", ["65\u201386", "65 \u2014 86", "65-86"])
+def test_quick_form_takes_the_en_dash(text):
+    age = quick_scenario("esketamine", "intranasal", "28 mg", size=5, age_range=text).population.age_years
+    assert (age.min, age.max) == (65.0, 86.0)

@@ -782,10 +782,11 @@ def _quick_scenario(drug, route, dose, *, duration, at, every, count, name, size
 
 
 def _age_range(text) -> tuple[float, float]:
-    """'65-86' (or '65:86', '65 to 86') -> (65.0, 86.0); else a one-line error naming --age-range."""
+    """'65-86' (or '65\u201386', '65:86', '65 to 86') -> (65.0, 86.0); else a one-line error naming --age-range."""
     import re
 
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-|:|to)\s*(\d+(?:\.\d+)?)\s*(?:y|years?)?\s*", str(text))
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-|\u2013|\u2014|:|to)\s*(\d+(?:\.\d+)?)\s*(?:y|years?)?\s*",
+                     str(text))         # '65-86', also with the en dash papers print ('65\u201386')
     if not m:
         raise InputError(f"--age-range: write the inclusion range as MIN-MAX in years, e.g. 65-86, got {str(text)[:40]!r}")
     return float(m.group(1)), float(m.group(2))
