@@ -51,3 +51,18 @@ def test_cli_says_it_in_one_line_with_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "score_above" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_rate_as_a_titration_level_says_how_to_write_it():
+    """A level written as an infusion rate (as the line may be) said "unit 'mg/kg/h' cannot be converted to 'mg/kg'";
+    now the line says levels are doses per session and converts the example with the line's duration."""
+    line = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.75 mg/kg/h", "duration": "40 min",
+            "every": "2 d", "count": 4}
+    data = {"name": "r", "population": {"size": 5},
+            "arms": {"k": {"doses": [line], "titration": {"doses": ["0.75 mg/kg/h", "1.125 mg/kg/h"], "sessions": [2],
+                                                        "increase_if": {"score_reduction_below": 0.5}}}}}
+    with pytest.raises(InputError, match=r"^arms\.k\.titration\.doses\[0\]: 0\.75 mg/kg/h is an infusion rate; .*"
+                                         r"over 40 min is 0\.5 mg/kg$"):
+        scenario_from_dict(data)
+    data["arms"]["k"]["titration"]["doses"] = ["0.5 mg/kg", "0.75 mg/kg"]
+    assert scenario_from_dict(data).arms[0].titration.levels == (0.5, 0.75)
