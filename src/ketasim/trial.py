@@ -153,7 +153,9 @@ class TrialResult:
                     continue
                 if isinstance(r.get("dose_level"), str):        # share of patients at each final dose (titration)
                     lines.append(f"  {'final dose ' + r.dose_level:18s} {'from ' + when:>12s}  {r.value:8.2f}  "
-                                 f"[{r.ci_low:7.2f}, {r.ci_high:7.2f}]  % of patients")
+                                 f"[{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
+                                 + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else "")
+                                 + "  % of patients")
                     continue
                 if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
                     lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
