@@ -165,7 +165,8 @@ def check_age(age: Distribution, field: str = "population.age_years") -> None:
     a, b = (age.min if age.min is not None else lo), (age.max if age.max is not None else hi)
     if age.min is not None or age.max is not None:
         if not a < b:
-            raise InputError(f"{field}.min: must be below max ({a:g} is not below {b:g})")
+            raise InputError(f"{field}.min: the youngest age included must be below the oldest ({a:g} is not below "
+                             f"{b:g} years)")
         if not (a <= age.mean <= b):
             raise InputError(f"{field}.mean: {age.mean:g} lies outside the inclusion range {a:g}-{b:g} years; give the "
                              "mean of the untruncated age distribution within it (e.g. the range's middle)")

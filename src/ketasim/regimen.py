@@ -397,6 +397,11 @@ def titration_from_mapping(value, doses: tuple[Dose, ...], field: str) -> Titrat
     levels = []
     for i, t in enumerate(raw):
         f = f"{field}.doses[{i}]"
+        if is_rate_text(t):             # levels are doses; a rate needs the line's duration to become one
+            hint = (f", e.g. {t} over {d.duration_h * 60:g} min is {parse_rate(t, f)[0] * d.duration_h:g} "
+                    f"{'mg/kg' if d.per_kg else 'mg'}" if d.duration_h > 0 else "")
+            raise InvalidRegimenError(f"{f}: {t} is an infusion rate; give each level as the dose per session "
+                                      f"(rate x the line's duration){hint}")
         amount, kind = parse_dose(t, f)
         if (kind == "mg/kg") != d.per_kg:
             raise InvalidRegimenError(f"{f}: {t} is in {kind}, the titrated line's dose in "

@@ -279,6 +279,8 @@ def _endpoint_table(tr) -> pd.DataFrame:
     for r in t.to_dict("records"):
         th = r["time_h"]
         when = "all sessions" if th is None or (isinstance(th, float) and math.isnan(th)) else fmt_time_h(float(th))
+        if r["measure"] == "time_to_relapse":                 # a Kaplan-Meier median, not a peak over the sessions
+            when = "Kaplan-Meier median"
         analyte = r.get("analyte")
         analyte = analyte if isinstance(analyte, str) else ""      # PK endpoints: one row per analyte
         if analyte:
@@ -313,8 +315,9 @@ def _comparison_table(tr) -> pd.DataFrame:
         th = r.get("time_h")
         out.append({"arm": r.get("arm"), "versus": r.get("versus"),
                     "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else ""),
-                    "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else "all sessions") if th is None
-                    else fmt_time_h(float(th)),
+                    "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
+                             "log-rank" if r.get("measure") == "relapse_rate_difference" else "all sessions")
+                    if th is None else fmt_time_h(float(th)),
                     "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]",
                     "p": _fmt_p(r.get("p_value"))})
     return pd.DataFrame(out)

@@ -297,6 +297,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         if arm_titration[k] is not None:        # a response-guided dose rule for one of the arm's lines
             arm = dataclasses.replace(arm, titration=titration_from_mapping(arm_titration[k], arm.doses,
                                                                              f"arms.{k}.titration"))
+            _check_titration_criteria(arm.titration, scale, f"arms.{k}.titration")
         arms.append(arm)
     arms = tuple(arms)
     # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
@@ -391,6 +392,11 @@ def scenario_from_dict(data: dict) -> Scenario:
     # needs no trajectories, and simulate streams large populations to Parquet
     exp = VirtualExperiment(**m.experiments.model_dump()) if m.experiments else VirtualExperiment()
     design = _design(m.design, arms, scale)
+    crit = dict(design).get("criterion")
+    if crit not in (None, "response") and SCALES[scale][1] is None and (endpoints is None
+                                                                       or endpoints.remission_threshold is None):
+        raise InputError(f"design.criterion: {crit} needs a remission threshold and {scale} has no published one; "
+                         f"state endpoints.remission_threshold (points, 0-{SCALES[scale][0]:g})")
     follow_up = m.design is not None and m.design.follow_up_from is not None
     if endpoints is not None and (m.design is None or m.design.type != "randomized_withdrawal") and not follow_up:
         relapse = [meas for meas in endpoints.measures if meas in RELAPSE_MEASURES]
@@ -405,6 +411,24 @@ def scenario_from_dict(data: dict) -> Scenario:
     # time is refused; simulate() checks the in-memory run with its real size and output times.
     limits.check_scenario_run(sc, field="output" if (every or out_list) else "population.size", chunk_patients=1)
     return sc
+
+
+def _check_titration_criteria(tit, scale: str, field: str) -> None:
+    """Criteria that can never hold are refused in one line: a ``score`` outside the scale's range (points on the
+    population's scale), and ``increase_if`` (all must hold) with NAME_below at or under NAME_above of the same NAME."""
+    smax = SCALES[scale][0]
+    for key, crits in (("increase_if", tit.increase), ("decrease_if", tit.decrease)):
+        for name, op, v in crits:
+            if name == "score" and not (0 <= v <= smax):
+                raise InputError(f"{field}.{key}.score_{op}: must lie in [0, {smax:g}] points on {scale} (the "
+                                 f"population's scale), got {v:g}")
+    bounds = {}
+    for name, op, v in tit.increase:
+        bounds.setdefault(name, {})[op] = v
+    for name, b in bounds.items():
+        if "below" in b and "above" in b and b["below"] <= b["above"]:
+            raise InputError(f"{field}.increase_if.{name}_below: {b['below']:g} is not above {name}_above "
+                             f"{b['above']:g}; all increase_if conditions must hold, so this rule never increases")
 
 
 def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, float] | None, Any]:
@@ -758,10 +782,11 @@ def _quick_scenario(drug, route, dose, *, duration, at, every, count, name, size
 
 
 def _age_range(text) -> tuple[float, float]:
-    """'65-86' (or '65:86', '65 to 86') -> (65.0, 86.0); else a one-line error naming --age-range."""
+    """'65-86' (or '65\u201386', '65:86', '65 to 86') -> (65.0, 86.0); else a one-line error naming --age-range."""
     import re
 
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-|:|to)\s*(\d+(?:\.\d+)?)\s*(?:y|years?)?\s*", str(text))
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-|\u2013|\u2014|:|to)\s*(\d+(?:\.\d+)?)\s*(?:y|years?)?\s*",
+                     str(text))         # '65-86', also with the en dash papers print ('65\u201386')
     if not m:
         raise InputError(f"--age-range: write the inclusion range as MIN-MAX in years, e.g. 65-86, got {str(text)[:40]!r}")
     return float(m.group(1)), float(m.group(2))

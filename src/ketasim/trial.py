@@ -153,7 +153,9 @@ class TrialResult:
                     continue
                 if isinstance(r.get("dose_level"), str):        # share of patients at each final dose (titration)
                     lines.append(f"  {'final dose ' + r.dose_level:18s} {'from ' + when:>12s}  {r.value:8.2f}  "
-                                 f"[{r.ci_low:7.2f}, {r.ci_high:7.2f}]  % of patients")
+                                 f"[{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
+                                 + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else "")
+                                 + "  % of patients")
                     continue
                 if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
                     lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
@@ -426,10 +428,17 @@ def _run_given(task):
     return run_arm(arm, spec, patients, times, params=params, experiment=experiment, on_failure="flag", model=model)
 
 
-def _remission_threshold(ep: Endpoints, scale: str) -> float:
-    from .population import remission_threshold
+def _remission_threshold(ep: Endpoints, scale: str, required: bool = True) -> float | None:
+    """The stated ``endpoints.remission_threshold``, else the scale's published one. A scale without one (mssi) and
+    none stated: a one-line error when ``required``, else None (the remission comparison is then left out: the
+    scenario reader lets such a trial measure anything but remission_rate)."""
+    from .population import SCALES, remission_threshold
 
-    return ep.remission_threshold if ep.remission_threshold is not None else remission_threshold(scale)
+    if ep.remission_threshold is not None:
+        return ep.remission_threshold
+    if not required and SCALES[scale][1] is None:
+        return None
+    return remission_threshold(scale)
 
 
 def _responders(rating: np.ndarray, baseline: np.ndarray, ep: Endpoints) -> np.ndarray:
@@ -459,7 +468,7 @@ def _proportion_difference(pa: np.ndarray, pb: np.ndarray):
 
 
 def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
-    thr = _remission_threshold(ep, scale)
+    thr = _remission_threshold(ep, scale, required="remission_rate" in measures)
     for j, t in enumerate(o.times_h):
         r = o.rating[:, j]
         ch = r - o.baseline
@@ -554,7 +563,7 @@ def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale, params):
 
 
 def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, out: list):
-    thr = _remission_threshold(ep, scale)
+    thr = _remission_threshold(ep, scale, required=False)     # None: no remission threshold, no remission comparison
     for j, t in enumerate(a.times_h):
         if t == 0:
             continue
@@ -570,7 +579,9 @@ def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, o
                     "measure": "mean_change_difference", "value": v, "ci95": [ci[0], ci[1]], "p_value": p})
         for m, pa, pb in (("response_rate_difference", _responders(a.rating[:, j], a.baseline, ep),
                            _responders(b.rating[:, j], b.baseline, ep)),
-                          ("remission_rate_difference", a.rating[:, j] <= thr, b.rating[:, j] <= thr)):
+                          ("remission_rate_difference", a.rating[:, j] <= (thr or 0), b.rating[:, j] <= (thr or 0))):
+            if thr is None and m == "remission_rate_difference":
+                continue
             v, ci, p = _proportion_difference(pa, pb)
             out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale, "measure": m,
                         "value": v, "ci95": ci, "p_value": p})
@@ -872,7 +883,7 @@ def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, com
     of them relapsing by the last visit) and ``time_to_relapse`` (Kaplan-Meier median in days, censored at the last
     visit); against the control arm the relapse-rate difference with a log-rank p. Patients are not re-randomized:
     the followed groups are whoever responded in each arm (as open-label series report them)."""
-    thr = _remission_threshold(ep, scale)
+    thr = _remission_threshold(ep, scale, required=follow["criterion"] == "remission")
     t0 = follow["t0"]
     km = {}
     for name, o in outcomes.items():
@@ -1018,11 +1029,11 @@ def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
 
 def _strata(cont: ArmOutcome, extra: dict, ep: Endpoints, scale: str) -> dict[str, np.ndarray]:
     """Patients eligible for randomization, by stratum (boolean masks over patients)."""
-    thr = _remission_threshold(ep, scale)
+    thr = _remission_threshold(ep, scale, required=extra["criterion"] != "response")
     pre = np.searchsorted(cont.times_h, extra["pre_visits"])
     r = cont.rating[:, pre]
     resp = _responders(r, cont.baseline[:, None], ep)
-    remit = r <= thr
+    remit = r <= (thr if thr is not None else -1.0)
     crit = extra["criterion"]
     if crit == "response":
         return {"responders": resp[:, -1]}

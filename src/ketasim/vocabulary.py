@@ -22,6 +22,7 @@ DASHBOARD_TRIAL_MEASURES = SCORE_MEASURES + ("cadss_peak", "sbp_change_peak", "d
 MEASURE_LABELS = {
     "mean": "mean score", "mean_change": "mean change from baseline", "response_rate": "response rate (%)",
     "remission_rate": "remission rate (%)", "relapse_rate": "relapse rate (%)",
+    "followed_fraction": "followed in the open-label follow-up (%)", "randomized_fraction": "randomized (%)",
     "time_to_relapse": "median time to relapse (d, Kaplan-Meier)", "cadss_peak": "CADSS peak",
     "sbp_change_peak": "systolic BP rise, peak (mmHg)", "dbp_change_peak": "diastolic BP rise, peak (mmHg)",
     "hr_change_peak": "heart-rate rise, peak (beats/min)", "sedation_peak": "sedation peak (index)",
