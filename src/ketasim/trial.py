@@ -898,11 +898,7 @@ def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, com
             above = after >= follow["relapse"]
         else:                                        # loss of response
             above = ~_responders(after, base[ids, None], ep)
-        run = np.zeros(ids.size, int)
-        rel = np.zeros_like(above)
-        for j in range(above.shape[1]):
-            run = np.where(above[:, j], run + 1, 0)
-            rel[:, j] = run >= follow["confirm"]
+        rel = _confirmed(above, follow["confirm"])
         event = rel.any(axis=1)
         t_ev = np.where(event, tv[np.argmax(rel, axis=1)] - t0 if tv.size else 0.0, tv[-1] - t0 if tv.size else 0.0)
         km[name] = (t_ev, event)
@@ -1051,7 +1047,11 @@ def _strata(cont: ArmOutcome, extra: dict, ep: Endpoints, scale: str) -> dict[st
 
 def _confirmed_relapse(after: np.ndarray, relapse: float, k: int) -> np.ndarray:
     """(n, V) True at the visit where a relapse (>= ``relapse`` at ``k`` consecutive visits) is confirmed."""
-    above = after >= relapse
+    return _confirmed(after >= relapse, k)
+
+
+def _confirmed(above: np.ndarray, k: int) -> np.ndarray:
+    """(n, V) True at the visit where ``above`` has held at ``k`` consecutive visits."""
     run = np.zeros(above.shape[0], int)
     out = np.zeros_like(above)
     for j in range(above.shape[1]):
