@@ -66,3 +66,19 @@ def test_a_rate_as_a_titration_level_says_how_to_write_it():
         scenario_from_dict(data)
     data["arms"]["k"]["titration"]["doses"] = ["0.5 mg/kg", "0.75 mg/kg"]
     assert scenario_from_dict(data).arms[0].titration.levels == (0.5, 0.75)
+
+
+def test_true_false_are_not_numbers_or_yes_strings_booleans():
+    """New-user pass (2026-12-01): `age_years.min: true` was read as 1 year and `design.iov: yes` as true."""
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+
+    ket = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+    with pytest.raises(InputError, match=r"^population\.age_years\.min: must be a number, not true/false"):
+        scenario_from_dict({"name": "x", "population": {"age_years": {"mean": 70, "sd": 5, "min": True}},
+                            "arms": {"a": [ket]}})
+    for v in ("yes", "true", 1):
+        with pytest.raises(InputError, match=r"^design\.iov: "):
+            scenario_from_dict({"name": "x", "arms": {"a": [ket], "b": [ket]}, "design": {"type": "crossover", "iov": v}})
+    assert scenario_from_dict({"name": "x", "arms": {"a": [ket], "b": [ket]},
+                               "design": {"type": "crossover", "iov": False}}).design

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
@@ -33,6 +34,14 @@ class _Strict(BaseModel):
 class _Dist(_Strict):
     mean: float
     sd: float = 0.0
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool(cls, v):
+        # YAML's true/yes would otherwise be read as 1 (years, points, kg)
+        if isinstance(v, bool):
+            raise PydanticCustomError("not_a_number", "must be a number, not true/false")
+        return v
 
 
 class _AgeDist(_Dist):
@@ -107,7 +116,7 @@ class _Design(_Strict):
     follow_up_from: str | None = None
     follow_up_every: str | None = None
     follow_up_until: str | None = None
-    iov: bool | None = None       # crossover: inter-occasion PK variability between periods (default true)
+    iov: StrictBool | None = None  # crossover: inter-occasion PK variability between periods (default true)
 
 
 MAX_ARMS = 50
