@@ -116,6 +116,9 @@ class _Design(_Strict):
     follow_up_from: str | None = None
     follow_up_every: str | None = None
     follow_up_until: str | None = None
+    # crossover with carry-over: periods start this long apart (first dose to first dose) in one continuous
+    # simulation per sequence (Latin-square rotations), so a short washout leaves the previous period's effect
+    period_interval: str | None = None
     iov: StrictBool | None = None  # crossover: inter-occasion PK variability between periods (default true)
 
 
@@ -514,6 +517,12 @@ def _design(d: _Design | None, arms, scale: str) -> tuple:
             raise InputError("design.follow_up_every: must be > 0")
         if d.follow_up_until is not None and parse_time_h(d.follow_up_until, "design.follow_up_until") <= t0:
             raise InputError("design.follow_up_until: must be later than design.follow_up_from")
+    if d.period_interval is not None:
+        if d.type != "crossover":
+            raise InputError(f"design.period_interval: periods belong to a crossover, not a "
+                             f"{d.type.replace('_', ' ')}")
+        if parse_time_h(d.period_interval, "design.period_interval") <= 0:
+            raise InputError("design.period_interval: must be > 0")
     if d.iov is not None and d.type != "crossover":
         raise InputError(f"design.iov: inter-occasion variability applies to the periods of a crossover; a "
                          f"{d.type.replace('_', ' ')} design has none (remove design.iov)")

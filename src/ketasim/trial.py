@@ -9,6 +9,8 @@ JSON. Designs (``design:`` in the scenario):
   model to return to baseline); paired comparisons. Each arm is a period (occasion) with its own inter-occasion
   effects on clearance and extravascular bioavailability (``iov.*`` in parameters.csv), so within-patient PK
   ratios vary as in a real crossover; ``{type: crossover, iov: false}`` gives every period identical PK.
+  ``{type: crossover, period_interval: 7 d}``: the periods follow each other in one simulation per sequence
+  (carry-over of what a period leaves; change from each period's baseline).
 * ``{type: randomized_withdrawal, induction_until: 4 week, criterion: response|remission, relapse_score: 22,
   continue: ARM, withdraw: ARM}`` — everyone gets the open-label induction (the doses the two arms share
   before ``induction_until``); responders/remitters are re-randomized 1:1 to the two arms and relapse
@@ -694,6 +696,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
             if arm.baseline is not None:
                 raise InputError(f"arms.{arm.name}.baseline: the arms of a {kind.replace('_', ' ')} trial share their "
                                  "patients; state the baseline once as population.baseline")
+    interval = _carry_over_setup(design, scenario, times) if kind == "crossover" else None
     for k, arm in enumerate(scenario.arms):
         rng = np.random.default_rng(arm_seeds[k])
         stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[k]
@@ -707,15 +710,20 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
                 shared, **occasion_effects(stream, occasion, 0, size))
         else:
             patients = sample_patients(aspec, params, stream, size)
-        outcomes[arm.name] = _simulate_outcome(arm.name, arm, aspec, patients, times, band_times, params,
-                                               scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
-                                               stream=stream, executor=executor, model=model, occasion=occasion)
+        if interval is None:
+            outcomes[arm.name] = _simulate_outcome(arm.name, arm, aspec, patients, times, band_times, params,
+                                                   scenario.experiment, rng, noise_sd, smax, progress, done, total,
+                                                   chunk, stream=stream, executor=executor, model=model,
+                                                   occasion=occasion)
         if pk_measures:      # a separate run of the same patients at the PK sampling times (only when asked for)
             from .nca import PKSampling, arm_pk
 
             pk_frames[arm.name] = arm_pk(arm, spec, params, ep.pk or PKSampling(), stream=stream, n=size,
                                          chunk=chunk, experiment=scenario.experiment, model=model, executor=executor,
                                          occasion=occasion)
+    if interval is not None:        # periods in sequence, one continuous simulation per sequence (carry-over)
+        outcomes = _carry_over_outcomes(scenario, spec, shared, times, band_times, interval, params, arm_seeds,
+                                        noise_sd, smax, progress, done, size, chunk, executor, model)
     rows: list = []
     comps: list = []
     se_rng = np.random.default_rng(root.spawn(1)[0])
@@ -851,6 +859,98 @@ def _pk_endpoints(frames: dict, measures, design: dict, kind: str, rows: list, c
         for nme in names:
             if nme != ctrl:
                 comps += ratio_rows(frames[nme], frames[ctrl], paired=kind == "crossover", measures=measures)
+
+
+# ---- crossover with carry-over (periods in sequence) -----------------------------------------------------------------
+def _carry_over_setup(design: dict, scenario: Scenario, times: np.ndarray) -> float | None:
+    """``design.period_interval`` (h) of a crossover whose periods follow each other in time, else None (periods
+    simulated independently, as if the washout were complete). Refused in one line: an arm whose doses outlast the
+    interval, an endpoint at or after the next period's start, arms with their own comedications or a titration
+    rule, a background oral antidepressant (it would run on into the next period)."""
+    from .regimen import Drug
+
+    if design.get("period_interval") is None:
+        return None
+    interval = parse_time_h(design["period_interval"], "design.period_interval")
+    for arm in scenario.arms:
+        if arm.comedications:
+            raise InputError(f"arms.{arm.name}.comedications: a crossover with design.period_interval simulates the "
+                             "periods in one run per sequence, so a comedication cannot belong to one period; "
+                             "leave period_interval out (independent periods) for an interaction study")
+        if arm.titration is not None:
+            raise InputError(f"arms.{arm.name}.titration: not supported with design.period_interval")
+        if any(d.drug is Drug.ORAL_ANTIDEPRESSANT for d in arm.doses):
+            raise InputError(f"arms.{arm.name}: a background oral antidepressant would continue into the next period; "
+                             "give it as population-wide treatment or leave design.period_interval out")
+        adm = arm.administrations()
+        end = max((a.start_h + a.duration_h for a in adm), default=0.0)
+        if end >= interval:
+            raise InputError(f"design.period_interval: arm {arm.name}'s doses run until {end / 24:g} d, at or after "
+                             f"the next period's start ({interval / 24:g} d)")
+    if times[-1] >= interval:
+        raise InputError(f"design.period_interval: the last endpoint ({times[-1] / 24:g} d) must come before the next "
+                         f"period starts ({interval / 24:g} d after the previous one)")
+    return interval
+
+
+def _carry_over_outcomes(scenario, spec, patients, times, band_times, interval, params, arm_seeds, noise_sd, smax,
+                         progress, done, total, chunk, executor, model) -> dict:
+    """Per-arm outcomes of a crossover whose periods follow each other ``interval`` h apart.
+
+    Patients are allocated to k sequences (patient i to sequence i mod k; Latin-square rotations: sequence s gives
+    arm (s + p) mod k in period p). Each sequence is ONE continuous simulation of all its periods, so what an
+    earlier period leaves (drug effect, expectancy, tolerance) carries over into the next. Each arm's outcome holds,
+    per patient, the period in which the patient received it: times relative to that period's first dose, and the
+    period's own baseline (the rating just before it: a crossover's change is from the period baseline). The
+    percentile bands of an arm are those of the sequence that gives it first (no carry-over)."""
+    import warnings
+
+    from .engine import _arm_events
+    from .errors import DoseWarning
+    from .regimen import Arm
+
+    arms = list(scenario.arms)
+    k, n = len(arms), patients.n
+    seq = np.arange(n) % k
+    all_times = np.unique(np.concatenate([p * interval + times for p in range(k)]))
+    parts = {a.name: {} for a in arms}
+    for s in range(k):
+        order = [(s + p) % k for p in range(k)]
+        with warnings.catch_warnings():          # every level was checked (and warned about) when read
+            warnings.simplefilter("ignore", DoseWarning)
+            doses = tuple(dataclasses.replace(d, at_h=d.at_h + p * interval)
+                          for p, a in enumerate(order) for d in arms[a].doses)
+        seq_arm = Arm(f"sequence {s + 1}", doses)
+        idx = np.flatnonzero(seq == s)
+        rng = np.random.default_rng(arm_seeds[s])
+        o = _simulate_outcome(seq_arm.name, seq_arm, spec, patients.take(idx), all_times, band_times, params,
+                              scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
+                              executor=executor, model=model)
+        st = np.asarray(_arm_events(params, seq_arm, spec.general_anesthesia)[2], float)
+        if st.size != o.sessions.shape[1]:
+            raise RuntimeError(f"{seq_arm.name}: {st.size} session times for {o.sessions.shape[1]} session summaries")
+        for p, a in enumerate(order):
+            cols = np.searchsorted(all_times, p * interval + times)
+            period_sessions = (st >= p * interval) & (st < (p + 1) * interval)
+            rating, score = o.rating[:, cols].copy(), o.model_score[:, cols].copy()
+            base = rating[:, 0].copy()               # the period's own baseline rating (t = 0 of the period)
+            parts[arms[a].name][s] = (idx, base, rating, score, o.sessions[:, period_sessions],
+                                      o.bands.assign(arm=arms[a].name) if p == 0 else None, o)
+    out = {}
+    for a in arms:
+        pieces = parts[a.name]
+        first = next(v for v in pieces.values())
+        n_sess = first[4].shape[1]
+        base, rating = np.empty(n), np.empty((n, times.size))
+        score, sess = np.empty((n, times.size)), np.empty((n, n_sess, first[4].shape[2]))
+        sbp0, dbp0, female = np.empty(n), np.empty(n), np.zeros(n, bool)
+        bands = None
+        for idx, b, r, sc, ss, bd, o in pieces.values():
+            base[idx], rating[idx], score[idx], sess[idx] = b, r, sc, ss
+            sbp0[idx], dbp0[idx], female[idx] = o.sbp0, o.dbp0, o.female
+            bands = bd if bd is not None else bands
+        out[a.name] = ArmOutcome(a.name, times, base, rating, score, sess, bands, sbp0, dbp0, female)
+    return out
 
 
 # ---- open-label follow-up of responders (no re-randomization) -------------------------------------------------------
