@@ -89,3 +89,16 @@ def test_follow_up_errors_are_one_line(capsys, tmp_path):
 def test_uncertainty_is_refused_for_a_follow_up():
     with pytest.raises(InputError, match="^--uncertainty: .*open-label follow-up"):
         run_trial(_sc(FOLLOW, size=50), uncertainty=5)
+
+
+def test_between_arm_comparisons_follow_the_measures_asked_for():
+    """New-user pass (2026-12-01): comparisons always included mean change, response and remission."""
+    arms = {"series": [SERIES], "one": [KET]}
+    only = run_trial(_sc({"type": "parallel", "control": "one"}, arms=arms, measures=("response_rate",), size=60))
+    assert {c["measure"] for c in only.comparisons} == {"response_rate_difference"}
+    none = run_trial(_sc({"type": "parallel", "control": "one"}, arms=arms, measures=("cadss_peak",), size=60))
+    assert none.comparisons == []
+    full = run_trial(_sc({"type": "parallel", "control": "one"}, arms=arms,
+                         measures=("mean", "response_rate", "remission_rate"), size=60))
+    assert {c["measure"] for c in full.comparisons} == {"mean_change_difference", "response_rate_difference",
+                                                        "remission_rate_difference"}

@@ -564,10 +564,18 @@ def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale, params):
                      "ci95": [float(ci[0]), float(ci[1])]})
 
 
-def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, out: list):
+#: The between-arm comparison each score measure asks for (``mean`` and ``mean_change`` both: the change difference).
+COMPARISON_OF = {"mean": "mean_change_difference", "mean_change": "mean_change_difference",
+                 "response_rate": "response_rate_difference", "remission_rate": "remission_rate_difference"}
+
+
+def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, out: list, measures=None):
+    """Between-arm comparisons at every endpoint time, for the score measures asked for (``measures``; None: all)."""
+    wanted = set(COMPARISON_OF.values()) if measures is None else {COMPARISON_OF[m] for m in measures
+                                                                   if m in COMPARISON_OF}
     thr = _remission_threshold(ep, scale, required=False)     # None: no remission threshold, no remission comparison
     for j, t in enumerate(a.times_h):
-        if t == 0:
+        if t == 0 or not wanted:
             continue
         ca, cb = a.rating[:, j] - a.baseline, b.rating[:, j] - b.baseline
         if paired and ca.size == cb.size:
@@ -577,12 +585,13 @@ def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, o
         else:
             v, se, ci = welch_ci(ca, cb)
             p = float(stats.ttest_ind(ca, cb, equal_var=False).pvalue)
-        out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale,
-                    "measure": "mean_change_difference", "value": v, "ci95": [ci[0], ci[1]], "p_value": p})
+        if "mean_change_difference" in wanted:
+            out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale,
+                        "measure": "mean_change_difference", "value": v, "ci95": [ci[0], ci[1]], "p_value": p})
         for m, pa, pb in (("response_rate_difference", _responders(a.rating[:, j], a.baseline, ep),
                            _responders(b.rating[:, j], b.baseline, ep)),
                           ("remission_rate_difference", a.rating[:, j] <= (thr or 0), b.rating[:, j] <= (thr or 0))):
-            if thr is None and m == "remission_rate_difference":
+            if m not in wanted or (thr is None and m == "remission_rate_difference"):
                 continue
             v, ci, p = _proportion_difference(pa, pb)
             out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale, "measure": m,
@@ -749,7 +758,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
                     sel = np.array([round(t, 9) in ep_times for t in a.times_h])
                     _compare(dataclasses.replace(a, times_h=a.times_h[sel], rating=a.rating[:, sel]),
                              dataclasses.replace(b, times_h=b.times_h[sel], rating=b.rating[:, sel]),
-                             ep, scale, kind == "crossover", comps)
+                             ep, scale, kind == "crossover", comps, measures)
     if pk_measures:
         _pk_endpoints(pk_frames, pk_measures, design, kind, rows, comps)
     for o in outcomes.values():
