@@ -82,6 +82,10 @@ def main():
           f"{ok(0.85 <= pc <= 0.95)}); per parameter: "
           + ", ".join(f"{k} {100 * x:.0f} %" for k, x in v["parameter_coverage90"].items()))
     z = v["top_plan_z"]
+    if v.get("top_plan_realised_probability") is not None:
+        print(f"  top plan: stated p {v['top_plan_stated_mean']:.3f} vs the true patients' own success probability "
+              f"over the rater's noise {v['top_plan_realised_probability']:.3f} (one rating series per patient, "
+              f"below, adds Bernoulli noise)")
     if v.get("top_plan_forecast_bias") is not None:
         print(f"  top plan's forecast median at its target visits minus the true score: "
               f"{v['top_plan_forecast_bias']:+.2f} points (> 0: pessimistic)")

@@ -847,7 +847,8 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
     recs, truths, models = synthetic_record(n_patients, seed=seed)
     rng = np.random.default_rng(seed + 1)
     cov90, cov50, err_ind, err_pop, par_cover, fit_s, fc_s, plan_s, stated, realised = [], [], [], [], [], [], [], [], [], []
-    err_anch, pit, bias_ind, bias_plan = [], [], [], []
+    err_anch, pit, bias_ind, bias_plan, realised_p = [], [], [], [], []
+    rng_exp = np.random.default_rng(seed + 5)
     rng_pit = np.random.default_rng(seed + 3)
     for i, (rec, theta, pm) in enumerate(zip(recs, truths, models)):
         t0 = time.perf_counter()
@@ -896,6 +897,10 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                 _, s, _, _ = pm.run(theta, doses, visits)
                 r = np.clip(np.rint(s[0] + rng.normal(0, pm.rating_sd, visits.size)), 0, pm.smax)
                 stated.append(top["p_target"])
+                # the true patient's success probability over the rater's noise (no Bernoulli noise of one rating
+                # series): what a calibrated stated probability should match on average
+                reps = np.clip(np.rint(s[0] + rng_exp.normal(0, pm.rating_sd, (200, visits.size))), 0, pm.smax)
+                realised_p.append(float(np.mean(np.all(reps <= tg.threshold, axis=1))))
                 # the planned regimen's forecast median at the target visits vs the true score there (signed)
                 fc_plan = forecast(fit, regimen=top["regimen"], times_h=visits, grid=False, seed=seed + 400 + i)
                 kk = np.searchsorted(fc_plan.times_h, visits)
@@ -921,6 +926,8 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         out |= {"plan_seconds_median": float(np.median(plan_s)) if plan_s else None,
                 "top_plan_stated_mean": float(st.mean()) if st.size else None,
                 "top_plan_realised_rate": float(re_.mean()) if re_.size else None,
+                # the same over the rater's noise (200 rating series per true patient): less noisy than one series
+                "top_plan_realised_probability": float(np.mean(realised_p)) if realised_p else None,
                 "top_plan_brier": float(np.mean((st - re_) ** 2)) if st.size else None,
                 # signed forecast error of the top plan's median at its target visits (> 0: pessimistic)
                 "top_plan_forecast_bias": float(np.mean(bias_plan)) if bias_plan else None,
