@@ -152,13 +152,12 @@ class SimulationResult:
             if tit is None or r.dose_levels is None:
                 continue
             n, d = r.dose_levels.shape
-            line = r.arm.doses[tit.line]
             sess = np.array([1, *tit.sessions])
+            starts = np.array([r.arm.doses[tit.line].at_h, *tit.session_times_h(r.arm)])
             levels = np.concatenate([np.full((n, 1), tit.start), r.dose_levels.astype(int)], axis=1)
             text = np.array([tit.level_text(k) for k in range(len(tit.levels))], dtype=object)
             frames.append(pd.DataFrame({"arm": r.arm.name, "subject": np.repeat(np.arange(n), d + 1),
-                                        "session": np.tile(sess, n),
-                                        "start_h": np.tile(line.at_h + (sess - 1) * line.every_h, n),
+                                        "session": np.tile(sess, n), "start_h": np.tile(starts, n),
                                         "dose": text[levels.ravel()]}))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["arm", "subject", "session", "start_h", "dose"])

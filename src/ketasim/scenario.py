@@ -667,24 +667,6 @@ def scenario_to_yaml(scenario: Scenario) -> str:
     raise InputError("scenario: has no source mapping to write")
 
 
-def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: str | None = None,
-                   at: str | None = None, every: str | None = None, count: int | None = None, name: str = "quick",
-                   size: int = 1, condition: str | None = None, scale: str | None = None, weight_kg: float = 80.0,
-                   baseline: float | None = None, seed: int = 0, output_every: str | None = None,
-                   until: str | None = None, age_years: float | None = None, sex: str | None = None,
-                   comedications=(), age_range: str | None = None) -> Scenario:
-    """A one-arm scenario from command-line style arguments (the CLI's quick form).
-
-    ``dose`` may be an infusion rate (``'0.5 mg/kg/h'``) with ``duration``: dose = rate x duration.
-    ``sex`` ('female'/'male') fixes everyone's sex; ``comedications``: names as in ``population.comedications``.
-    ``age_range`` ('65-86'): an age inclusion range (truncated normal; mean ``age_years``, else the range's middle).
-    """
-    return _quick_scenario(drug, route, dose, duration=duration, at=at, every=every, count=count, name=name,
-                           size=size, condition=condition, scale=scale, weight_kg=weight_kg, baseline=baseline,
-                           seed=seed, output_every=output_every, until=until, age_years=age_years, sex=sex,
-                           comedications=comedications, age_range=age_range)
-
-
 #: YAML paths (and argument names) of the quick form -> the command-line options that set them.
 _QUICK_FLAGS = (("population.age_years", "--age"), ("age_years", "--age"), ("population.weight_kg", "--weight"),
                 ("weight_kg", "--weight"), ("population.baseline", "--baseline"), ("baseline", "--baseline"),
@@ -720,8 +702,18 @@ def quick_flag_message(message: str) -> str:
     return message
 
 
-def _quick_scenario(drug, route, dose, *, duration, at, every, count, name, size, condition, scale, weight_kg,
-                    baseline, seed, output_every, until, age_years, sex, comedications, age_range=None) -> Scenario:
+def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: str | None = None,
+                   at: str | None = None, every: str | None = None, count: int | None = None, name: str = "quick",
+                   size: int = 1, condition: str | None = None, scale: str | None = None, weight_kg: float = 80.0,
+                   baseline: float | None = None, seed: int = 0, output_every: str | None = None,
+                   until: str | None = None, age_years: float | None = None, sex: str | None = None,
+                   comedications=(), age_range: str | None = None) -> Scenario:
+    """A one-arm scenario from command-line style arguments (the CLI's quick form).
+
+    ``dose`` may be an infusion rate (``'0.5 mg/kg/h'``) with ``duration``: dose = rate x duration.
+    ``sex`` ('female'/'male') fixes everyone's sex; ``comedications``: names as in ``population.comedications``.
+    ``age_range`` ('65-86'): an age inclusion range (truncated normal; mean ``age_years``, else the range's middle).
+    """
     from .population import CONDITIONS, scale_reads
     from .regimen import is_rate_text
 

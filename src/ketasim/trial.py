@@ -434,7 +434,7 @@ def _remission_threshold(ep: Endpoints, scale: str, required: bool = True) -> fl
     """The stated ``endpoints.remission_threshold``, else the scale's published one. A scale without one (mssi) and
     none stated: a one-line error when ``required``, else None (the remission comparison is then left out: the
     scenario reader lets such a trial measure anything but remission_rate)."""
-    from .population import SCALES, remission_threshold
+    from .population import remission_threshold
 
     if ep.remission_threshold is not None:
         return ep.remission_threshold
@@ -577,22 +577,24 @@ def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, o
     for j, t in enumerate(a.times_h):
         if t == 0 or not wanted:
             continue
-        ca, cb = a.rating[:, j] - a.baseline, b.rating[:, j] - b.baseline
-        if paired and ca.size == cb.size:
-            d = ca - cb
-            v, se, ci = mean_ci(d)
-            p = float(stats.ttest_1samp(d, 0.0).pvalue) if d.size > 1 else float("nan")
-        else:
-            v, se, ci = welch_ci(ca, cb)
-            p = float(stats.ttest_ind(ca, cb, equal_var=False).pvalue)
         if "mean_change_difference" in wanted:
+            ca, cb = a.rating[:, j] - a.baseline, b.rating[:, j] - b.baseline
+            if paired and ca.size == cb.size:
+                d = ca - cb
+                v, se, ci = mean_ci(d)
+                p = float(stats.ttest_1samp(d, 0.0).pvalue) if d.size > 1 else float("nan")
+            else:
+                v, se, ci = welch_ci(ca, cb)
+                p = float(stats.ttest_ind(ca, cb, equal_var=False).pvalue)
             out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale,
                         "measure": "mean_change_difference", "value": v, "ci95": [ci[0], ci[1]], "p_value": p})
-        for m, pa, pb in (("response_rate_difference", _responders(a.rating[:, j], a.baseline, ep),
-                           _responders(b.rating[:, j], b.baseline, ep)),
-                          ("remission_rate_difference", a.rating[:, j] <= (thr or 0), b.rating[:, j] <= (thr or 0))):
-            if m not in wanted or (thr is None and m == "remission_rate_difference"):
-                continue
+        rates = []
+        if "response_rate_difference" in wanted:
+            rates.append(("response_rate_difference", _responders(a.rating[:, j], a.baseline, ep),
+                          _responders(b.rating[:, j], b.baseline, ep)))
+        if "remission_rate_difference" in wanted and thr is not None:
+            rates.append(("remission_rate_difference", a.rating[:, j] <= thr, b.rating[:, j] <= thr))
+        for m, pa, pb in rates:
             v, ci, p = _proportion_difference(pa, pb)
             out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale, "measure": m,
                         "value": v, "ci95": ci, "p_value": p})
@@ -941,9 +943,8 @@ def _carry_over_outcomes(scenario, spec, patients, times, band_times, interval, 
         for p, a in enumerate(order):
             cols = np.searchsorted(all_times, p * interval + times)
             period_sessions = (st >= p * interval) & (st < (p + 1) * interval)
-            rating, score = o.rating[:, cols].copy(), o.model_score[:, cols].copy()
-            base = rating[:, 0].copy()               # the period's own baseline rating (t = 0 of the period)
-            parts[arms[a].name][s] = (idx, base, rating, score, o.sessions[:, period_sessions],
+            rating = o.rating[:, cols]               # fancy indexing: copies; column 0 is the period's baseline
+            parts[arms[a].name][s] = (idx, rating[:, 0], rating, o.model_score[:, cols], o.sessions[:, period_sessions],
                                       o.bands.assign(arm=arms[a].name) if p == 0 else None, o)
     out = {}
     for a in arms:
@@ -1007,10 +1008,7 @@ def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, com
             above = after >= follow["relapse"]
         else:                                        # loss of response
             above = ~_responders(after, base[ids, None], ep)
-        rel = _confirmed(above, follow["confirm"])
-        event = rel.any(axis=1)
-        t_ev = np.where(event, tv[np.argmax(rel, axis=1)] - t0 if tv.size else 0.0, tv[-1] - t0 if tv.size else 0.0)
-        km[name] = (t_ev, event)
+        t_ev, event = km[name] = _time_to_relapse(_confirmed(above, follow["confirm"]), tv, t0)
         rows.append({"arm": name, "time_h": float(t0), "scale": scale, "measure": "followed_fraction",
                      "value": 100.0 * ids.size / max(o.n, 1), "ci95": list(wilson_ci(int(ids.size), o.n)),
                      "criterion": follow["criterion"]})
@@ -1032,13 +1030,10 @@ def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, com
         return
     ctrl = _control_arm(names, design)
     for nme in names:
-        (ta, ea), (tb, eb) = km[nme], km[ctrl]
-        if nme == ctrl or not ta.size or not tb.size:
-            continue
-        v, ci, _ = _proportion_difference(ea, eb)
-        comps.append({"arm": nme, "versus": ctrl, "time_h": None, "scale": scale, "measure": "relapse_rate_difference",
-                      "value": v, "ci95": ci, "p_value": logrank_p(ta, ea, tb, eb),
-                      "test": "log-rank (time to relapse among the followed patients)"})
+        c = None if nme == ctrl else _relapse_comparison(
+            nme, ctrl, km[nme], km[ctrl], scale, "log-rank (time to relapse among the followed patients)")
+        if c is not None:
+            comps.append(c)
 
 
 # ---- response-guided dosing (titration) -----------------------------------------------------------------------------
@@ -1159,6 +1154,27 @@ def _confirmed_relapse(after: np.ndarray, relapse: float, k: int) -> np.ndarray:
     return _confirmed(after >= relapse, k)
 
 
+def _time_to_relapse(rel: np.ndarray, tv: np.ndarray, t0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per patient from the (n, V) confirmed-relapse flags at visit times ``tv``: (time from ``t0`` to the visit
+    confirming the relapse, else to the last visit (censored); relapsed?)."""
+    event = rel.any(axis=1)
+    if not tv.size:
+        return np.zeros(rel.shape[0]), event
+    return np.where(event, tv[np.argmax(rel, axis=1)] - t0, tv[-1] - t0), event
+
+
+def _relapse_comparison(arm: str, versus: str, km_a, km_b, scale: str, test: str, label=None) -> dict | None:
+    """``relapse_rate_difference`` of two groups' (time, event) with a log-rank p (censored at the last visit);
+    None when a group is empty."""
+    (ta, ea), (tb, eb) = km_a, km_b
+    if not ta.size or not tb.size:
+        return None
+    v, ci, _ = _proportion_difference(ea, eb)
+    return {"arm": arm, "versus": versus, **(label or {}), "time_h": None, "scale": scale,
+            "measure": "relapse_rate_difference", "value": v, "ci95": ci, "p_value": logrank_p(ta, ea, tb, eb),
+            "test": test}
+
+
 def _confirmed(above: np.ndarray, k: int) -> np.ndarray:
     """(n, V) True at the visit where ``above`` has held at ``k`` consecutive visits."""
     run = np.zeros(above.shape[0], int)
@@ -1192,10 +1208,8 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
             name = arm_of[name]
             after = sub.rating[:, visit_sel]
             tv = sub.times_h[visit_sel]
-            rel = _confirmed_relapse(after, extra["relapse"], extra["confirm"])
-            event = rel.any(axis=1)
-            t_ev = np.where(event, tv[np.argmax(rel, axis=1)] - t_rand, tv[-1] - t_rand if tv.size else 0.0)
-            km[name] = (t_ev, event)
+            t_ev, event = km[name] = _time_to_relapse(_confirmed_relapse(after, extra["relapse"], extra["confirm"]),
+                                                      tv, t_rand)
             k = int(event.sum())
             rows.append({"arm": name, **label, "time_h": float(tv[-1]) if tv.size else None, "scale": scale,
                          "measure": "relapse_rate", "value": 100.0 * k / max(sub.n, 1), "ci95": list(wilson_ci(k, sub.n))})
@@ -1207,13 +1221,10 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
             _score_endpoints(dataclasses.replace(sub, times_h=sub.times_h[keep], rating=sub.rating[:, keep]),
                              ep, scale, [m for m in measures if m in SCORE_MEASURES], part)
             rows += [{**r, **label} for r in part]
-        (ta, ea), (tb, eb) = km[arm_of[cont.name]], km[arm_of[wd.name]]
-        if ta.size and tb.size:
-            p = logrank_p(ta, ea, tb, eb)          # censored at the last visit when no relapse
-            v, ci, _ = _proportion_difference(ea, eb)
-            comps.append({"arm": arm_of[cont.name], "versus": arm_of[wd.name], **label, "time_h": None, "scale": scale,
-                          "measure": "relapse_rate_difference", "value": v, "ci95": ci,
-                          "p_value": p, "test": "log-rank (time to relapse)"})
+        c = _relapse_comparison(arm_of[cont.name], arm_of[wd.name], km[arm_of[cont.name]], km[arm_of[wd.name]],
+                                scale, "log-rank (time to relapse)", label)
+        if c is not None:
+            comps.append(c)
         rows.insert(0, {"arm": arm_of[cont.name], **label, "time_h": float(t_rand), "scale": scale,
                         "measure": "randomized_fraction", "value": 100.0 * idx.size / cont.n,
                         "ci95": list(wilson_ci(int(idx.size), cont.n))})
