@@ -333,19 +333,21 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
 
 def run_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: np.ndarray, *,
             params: ParameterSet, experiment: VirtualExperiment = VirtualExperiment(),
-            grid_options: GridOptions = GridOptions(), on_failure: str = "raise", model: Model | None = None) -> ArmRun:
+            grid_options: GridOptions = GridOptions(), on_failure: str = "raise", model: Model | None = None,
+            decision_rating_z: np.ndarray | None = None) -> ArmRun:
     """Simulate one arm for the given patients; output at ``output_times_h`` (h, sorted, >= 0).
 
     ``on_failure``: ``"raise"`` (default) raises SolverError for any non-finite patient; ``"flag"`` keeps
     the others and marks the failed ones (``ArmRun.failed``, their rows NaN).
     An arm with a titration rule (``arm.titration``) gives every patient its own dose path
-    (:func:`run_titrated_arm`).
+    (:func:`run_titrated_arm`; ``decision_rating_z``: its rater-noise draws, :func:`decision_rating_draws`).
     """
     if on_failure not in ("raise", "flag"):
         raise InputError("on_failure: use 'raise' or 'flag'")
     if getattr(arm, "titration", None) is not None:
         return run_titrated_arm(arm, spec, patients, output_times_h, params=params, experiment=experiment,
-                                grid_options=grid_options, on_failure=on_failure, model=model)
+                                grid_options=grid_options, on_failure=on_failure, model=model,
+                                decision_rating_z=decision_rating_z)
     return _run_fixed(arm, spec, patients, output_times_h, params=params, experiment=experiment,
                       grid_options=grid_options, on_failure=on_failure, model=model)
 
@@ -355,33 +357,42 @@ def _take_run(run: ArmRun, idx) -> ArmRun:
                                patients=run.patients.take(idx))
 
 
-def _criterion_values(run: ArmRun, name: str, k_eval: int, t_decision: float) -> np.ndarray:
+def _criterion_values(run: ArmRun, name: str, k_eval: int, t_decision: float, rated=None) -> np.ndarray:
     """A titration criterion's quantity per patient at one decision: the score at the pre-session rating (output
-    column ``k_eval``) or a peak of the last session before the decision (the one given at the current dose)."""
+    column ``k_eval``) or a peak of the last session before the decision (the one given at the current dose).
+    ``rated``: (rating, baseline rating) per patient when the rule decides on the recorded rating
+    (``decide_on: rating``), else None (the noise-free model score and true baseline)."""
     if name in ("score", "score_reduction"):
+        if rated is not None:
+            rating, base = rated
+            return rating if name == "score" else 1.0 - rating / base
         score = run.output("score")[:, k_eval]
         return score if name == "score" else 1.0 - score / run.patients.baseline
     j = int(np.searchsorted(run.session_times_h, t_decision - 1e-9)) - 1
     return run.session_values(name)[:, j]
 
 
-def _decide(tit, run: ArmRun, level: int, k_eval: int, t_decision: float) -> np.ndarray:
-    """New level per patient of a group at ``level``: one up when every increase criterion holds, one down when any
-    decrease criterion holds (a decrease wins); NaN values (a failed patient) satisfy no criterion."""
+def _decide(tit, run: ArmRun, level: int, k_eval: int, t_decision: float, session: int, rated=None) -> np.ndarray:
+    """New level per patient of a group at ``level`` at decision session ``session``: one up when every increase
+    criterion holds (if the dose may go up at this session), one down when any decrease criterion holds (if it may
+    go down here; a decrease wins); NaN values (a failed patient) satisfy no criterion. ``rated``: see
+    :func:`_criterion_values`."""
     n = run.out.shape[0]
 
     def holds(c):
         name, op, value = c
-        v = _criterion_values(run, name, k_eval, t_decision)
+        v = _criterion_values(run, name, k_eval, t_decision, rated)
         with np.errstate(invalid="ignore"):
             return v < value if op == "below" else v > value
 
-    up = np.ones(n, bool) if tit.increase else np.zeros(n, bool)
-    for c in tit.increase:
-        up &= holds(c)
+    up = np.ones(n, bool) if tit.increases_at(session) else np.zeros(n, bool)
+    if tit.increases_at(session):
+        for c in tit.increase:
+            up &= holds(c)
     down = np.zeros(n, bool)
-    for c in tit.decrease:
-        down |= holds(c)
+    if tit.decreases_at(session):
+        for c in tit.decrease:
+            down |= holds(c)
     new = np.full(n, level, np.int64)
     if level + 1 < len(tit.levels):
         new[up] = level + 1
@@ -390,10 +401,31 @@ def _decide(tit, run: ArmRun, level: int, k_eval: int, t_decision: float) -> np.
     return new
 
 
+#: per-patient stream field of a titration's decision ratings (keyed by arm name and session number)
+DECISION_RATING_FIELD = "titration_rating@{arm}@{session}"
+
+
+def decision_rating_draws(arm: Arm, stream, start: int, n: int) -> np.ndarray | None:
+    """Standard-normal rater-noise draws (n x decision sessions) of patients ``start .. start+n-1`` for an arm whose
+    titration decides on the recorded rating (``decide_on: rating``); None otherwise. Each draw comes from the
+    patient's own stream, keyed by the arm's name and the session number (``population.patient_draws``): the same
+    whatever the chunking, and independent of the patient's covariates and of the endpoint ratings' noise (drawn
+    by the trial from its own generator)."""
+    from .population import as_seed_sequence, patient_draws
+
+    tit = getattr(arm, "titration", None)
+    if tit is None or tit.decide_on != "rating":
+        return None
+    ss = as_seed_sequence(stream)
+    cols = [patient_draws(ss, DECISION_RATING_FIELD.format(arm=arm.name, session=s), "normal", start, n)
+            for s in tit.sessions]
+    return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
+
+
 def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: np.ndarray, *,
                      params: ParameterSet, experiment: VirtualExperiment = VirtualExperiment(),
                      grid_options: GridOptions = GridOptions(), on_failure: str = "raise",
-                     model: Model | None = None) -> ArmRun:
+                     model: Model | None = None, decision_rating_z: np.ndarray | None = None) -> ArmRun:
     """An arm whose dose follows a response-guided rule (``arm.titration``), each patient on its own path.
 
     The kernel gives every patient of a call the same doses, and a patient's solution depends on its own doses
@@ -403,7 +435,11 @@ def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_
     previous session), those who change level form a new group that is simulated (from time 0) with the new dose
     from that session on, and those who keep it keep their run. The result holds every patient's own path
     (``ArmRun.dose_levels``); the cost is one run of the arm plus one run of the patients who change at each
-    decision. Decisions use the noise-free model score (no rater noise)."""
+    decision. Score criteria read the noise-free model score, or with ``decide_on: rating`` the recorded rating:
+    the model score plus rater noise (``rating_noise_sd`` x the scale maximum, the trial's endpoint-rating model;
+    zero with ``endpoints.rating_noise: false``) times the patient's own draw ``decision_rating_z[:, d]``
+    (:func:`decision_rating_draws`), rounded and bounded by the scale; the reduction is from the baseline rating
+    (the rounded baseline, as the trial's day-0 rating)."""
     from .regimen import TITRATION_RATING_LEAD_H
 
     tit = arm.titration
@@ -415,6 +451,23 @@ def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_
     k_eval = np.searchsorted(times, t_eval)
     n, n_dec = patients.n, len(tit.sessions)
     levels = np.full((n, n_dec), tit.start, np.int8)
+    rated = tit.decide_on == "rating"
+    if rated:
+        z = decision_rating_z
+        if z is None or np.shape(z) != (n, n_dec):
+            raise InputError(f"arms.{arm.name}.titration.decide_on: rating decisions need each patient's rater-noise "
+                             f"draws ({n} x {n_dec}, engine.decision_rating_draws); got "
+                             f"{'none' if z is None else np.shape(z)}")
+        smax = float(spec.scale_max)
+        noise_sd = params.free_value("rating_noise_sd") * smax if tit.rater_noise else 0.0
+        base_rating = np.rint(patients.baseline)
+
+    def ratings(run, idx, d):
+        """(rating, baseline rating) of the group's patients at decision ``d`` (None: decide on the model score)."""
+        if not rated:
+            return None
+        score = run.output("score")[:, int(k_eval[d])]
+        return np.clip(np.rint(score + noise_sd * z[idx, d]), 0.0, smax), base_rating[idx]
 
     def simulate(path, idx):
         return _run_fixed(tit.path_arm(arm, path), spec, patients.take(idx), times, params=params,
@@ -428,7 +481,7 @@ def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_
             if run is None:
                 run = simulate(path, idx)
             level = path[d]
-            new = _decide(tit, run, level, int(k_eval[d]), float(t_dec[d]))
+            new = _decide(tit, run, level, int(k_eval[d]), float(t_dec[d]), tit.sessions[d], ratings(run, idx, d))
             for k in np.unique(new):
                 sel = new == k
                 p2 = path[:d] + (int(k),) * (n_dec - d)
@@ -511,14 +564,20 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
         spec = arm_spec(scenario.population, arm)       # an arm may state its own baseline score
         if typical:
             patients = typical_patient(spec, params)
+            stream = None
         elif same_patients:
             if shared is None:
                 shared = sample_patients(scenario.population, params, np.random.default_rng(root), n)
             # the same patients (same per-patient draws) with this arm's baseline score, if it states one
             patients = shared if arm.baseline is None else sample_patients(spec, params, np.random.default_rng(root), n)
+            stream = root
         else:
-            rng = np.random.default_rng(children[k])
-            patients = sample_patients(spec, params, rng, n)
+            stream = children[k]
+            patients = sample_patients(spec, params, np.random.default_rng(stream), n)
+        # a rule deciding on the recorded rating: each patient's rater-noise draws (the typical patient: no noise)
+        z = decision_rating_draws(arm, stream if stream is not None else 0, 0, patients.n)
+        if typical and z is not None:
+            z = np.zeros_like(z)
         runs.append(run_arm(arm, spec, patients, times, params=params, experiment=experiment,
-                            grid_options=grid_options, on_failure=on_failure, model=model))
+                            grid_options=grid_options, on_failure=on_failure, model=model, decision_rating_z=z))
     return SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=typical)

@@ -276,6 +276,9 @@ TITRATION_SCORE_CRITERIA = ("score", "score_reduction")
 TITRATION_RATING_LEAD_H = 1.0 / 60.0
 #: Most decision sessions of one titration rule (each may need a run of the patients that change dose).
 MAX_TITRATION_SESSIONS = 24
+#: What a titration's score criteria read (``arms.NAME.titration.decide_on``): the noise-free model score (default) or
+#: the rating an investigator records (model score + the trial's rater noise, rounded, within the scale)
+TITRATION_DECIDE_ON = ("model_score", "rating")
 
 
 def titration_criteria() -> tuple[str, ...]:
@@ -294,6 +297,13 @@ class Titration:
     patient moves up one level when every ``increase`` criterion holds, down one level when any ``decrease``
     criterion holds (a decrease wins), else keeps the dose; the new dose is given from that session on. Criteria are
     ``(quantity, "below" | "above", value)`` read on the patient's own simulated state (:func:`titration_criteria`).
+
+    ``increase_sessions`` / ``decrease_sessions``: the sessions at which the dose may go up / down (protocols differ,
+    e.g. TRANSFORM-2 allowed decreases but no increases at day 15); None = every decision session (``sessions``, the
+    union of both, is then the shorthand). ``decide_on``: ``"model_score"`` (the noise-free model score) or
+    ``"rating"`` (the score an investigator records: the model score plus the trial's rater noise, rounded and
+    bounded by the scale, as the endpoint ratings are; ``rater_noise`` False = ``endpoints.rating_noise: false``,
+    a rounded score without noise). Side-effect criteria always read the model's per-session peaks.
     """
 
     line: int
@@ -303,6 +313,26 @@ class Titration:
     sessions: tuple[int, ...]
     increase: tuple[tuple[str, str, float], ...] = ()
     decrease: tuple[tuple[str, str, float], ...] = ()
+    increase_sessions: tuple[int, ...] | None = None      # None: every decision session
+    decrease_sessions: tuple[int, ...] | None = None      # None: every decision session
+    decide_on: str = "model_score"                         # or "rating" (TITRATION_DECIDE_ON)
+    rater_noise: bool = True                               # rating decisions: with the trial's rater noise
+
+    def increases_at(self, session: int) -> bool:
+        """Whether the dose may go up at ``session`` (a 1-based number of the titrated line's doses)."""
+        return bool(self.increase) and session in (self.sessions if self.increase_sessions is None
+                                                   else self.increase_sessions)
+
+    def decreases_at(self, session: int) -> bool:
+        """Whether the dose may go down at ``session``."""
+        return bool(self.decrease) and session in (self.sessions if self.decrease_sessions is None
+                                                   else self.decrease_sessions)
+
+    @property
+    def separate_sessions(self) -> bool:
+        """True when increases and decreases have their own decision sessions (not the ``sessions`` shorthand)."""
+        return (self.increase_sessions is not None and tuple(self.increase_sessions) != tuple(self.sessions)) or \
+            (self.decrease_sessions is not None and tuple(self.decrease_sessions) != tuple(self.sessions))
 
     def level_text(self, k: int) -> str:
         return f"{self.levels[k]:g} {'mg/kg' if self.per_kg else 'mg'}"
@@ -369,7 +399,8 @@ def titration_from_mapping(value, doses: tuple[Dose, ...], field: str) -> Titrat
     if not isinstance(value, dict):
         raise InvalidRegimenError(f"{field}: expected a mapping like {{doses: [56 mg, 84 mg], sessions: [2, 3], "
                                   "increase_if: {score_reduction_below: 0.5}}")
-    allowed = {"line", "doses", "sessions", "increase_if", "decrease_if"}
+    allowed = {"line", "doses", "sessions", "increase_sessions", "decrease_sessions", "increase_if", "decrease_if",
+               "decide_on"}
     extra = sorted(set(map(str, value)) - allowed)
     if extra:
         raise InvalidRegimenError(f"{field}.{extra[0][:40]}: unknown field; allowed: {', '.join(sorted(allowed))}")
@@ -419,28 +450,86 @@ def titration_from_mapping(value, doses: tuple[Dose, ...], field: str) -> Titrat
         unit = "mg/kg" if d.per_kg else "mg"
         raise InvalidRegimenError(f"{field}.doses: the titrated line's dose ({d.amount:g} {unit}) is the start dose and "
                                   "must be one of the levels")
-    sessions = value.get("sessions")
-    if not isinstance(sessions, list) or not sessions:
-        raise InvalidRegimenError(f"{field}.sessions: expected the session numbers (1 = the first dose) at which the "
-                                  "dose may change, e.g. [2, 3, 4]")
-    if len(sessions) > MAX_TITRATION_SESSIONS:
-        raise InvalidRegimenError(f"{field}.sessions: {len(sessions)} decision sessions is more than the "
-                                  f"{MAX_TITRATION_SESSIONS} supported")
-    for i, s in enumerate(sessions):
-        if isinstance(s, float) and s.is_integer():
-            s = sessions[i] = int(s)
-        if isinstance(s, bool) or not isinstance(s, int) or not (2 <= s <= d.count):
-            raise InvalidRegimenError(f"{field}.sessions[{i}]: a session number from 2 to {d.count} (the line gives "
-                                      f"{d.count} doses; the first dose is the start dose), got {str(s)[:40]!r}")
-        if i and s <= sessions[i - 1]:
-            raise InvalidRegimenError(f"{field}.sessions[{i}]: session numbers must increase, got {s} after "
-                                      f"{sessions[i - 1]}")
     inc = _criteria(value.get("increase_if"), f"{field}.increase_if")
     dec = _criteria(value.get("decrease_if"), f"{field}.decrease_if")
     if not inc and not dec:
         raise InvalidRegimenError(f"{field}.increase_if: a titration needs increase_if and/or decrease_if, e.g. "
                                   "increase_if: {score_reduction_below: 0.5, cadss_peak_below: 40}")
-    return Titration(line, tuple(levels), d.per_kg, match[0], tuple(sessions), inc, dec)
+    separate = [k for k in ("increase_sessions", "decrease_sessions") if k in value]
+    if "sessions" in value and separate:
+        raise InvalidRegimenError(f"{field}.{separate[0]}: state either sessions (the dose may go up or down at each) "
+                                  "or increase_sessions / decrease_sessions, not both")
+    if separate:
+        inc_s = _session_list(value.get("increase_sessions"), d, f"{field}.increase_sessions") \
+            if "increase_sessions" in value else ()
+        dec_s = _session_list(value.get("decrease_sessions"), d, f"{field}.decrease_sessions") \
+            if "decrease_sessions" in value else ()
+        for key, crit, given in (("increase", inc, inc_s), ("decrease", dec, dec_s)):
+            if crit and not given:      # a rule with no session at which it may act never fires
+                raise InvalidRegimenError(f"{field}.{key}_sessions: {key}_if is given but no session at which the dose "
+                                          f"may {'go up' if key == 'increase' else 'go down'}, e.g. {key}_sessions: [2, 3]")
+            if given and not crit:
+                raise InvalidRegimenError(f"{field}.{key}_if: {key}_sessions are given but no {key}_if criteria, "
+                                          "so the dose never changes at them")
+        sessions = sorted(set(inc_s) | set(dec_s))
+        if len(sessions) > MAX_TITRATION_SESSIONS:
+            raise InvalidRegimenError(f"{field}.increase_sessions: {len(sessions)} decision sessions is more than the "
+                                      f"{MAX_TITRATION_SESSIONS} supported")
+    else:
+        sessions = _session_list(value.get("sessions"), d, f"{field}.sessions")
+        inc_s = dec_s = None
+    decide_on = value.get("decide_on", "model_score")
+    if decide_on not in TITRATION_DECIDE_ON:
+        raise InvalidRegimenError(f"{field}.decide_on: use {' or '.join(TITRATION_DECIDE_ON)} (what the score criteria "
+                                  f"read), got {str(decide_on)[:40]!r}")
+    tit = Titration(line, tuple(levels), d.per_kg, match[0], tuple(sessions), inc, dec,
+                    None if inc_s is None else tuple(inc_s), None if dec_s is None else tuple(dec_s), decide_on)
+    _check_reachable(tit, field)
+    return tit
+
+
+def _session_list(sessions, d: Dose, field: str) -> list[int]:
+    """A list of decision session numbers (1-based numbers of the line's doses, from 2, increasing)."""
+    if not isinstance(sessions, list) or not sessions:
+        raise InvalidRegimenError(f"{field}: expected the session numbers (1 = the first dose) at which the "
+                                  "dose may change, e.g. [2, 3, 4]")
+    if len(sessions) > MAX_TITRATION_SESSIONS:
+        raise InvalidRegimenError(f"{field}: {len(sessions)} decision sessions is more than the "
+                                  f"{MAX_TITRATION_SESSIONS} supported")
+    sessions = list(sessions)
+    for i, s in enumerate(sessions):
+        if isinstance(s, float) and s.is_integer():
+            s = sessions[i] = int(s)
+        if isinstance(s, bool) or not isinstance(s, int) or not (2 <= s <= d.count):
+            raise InvalidRegimenError(f"{field}[{i}]: a session number from 2 to {d.count} (the line gives "
+                                      f"{d.count} doses; the first dose is the start dose), got {str(s)[:40]!r}")
+        if i and s <= sessions[i - 1]:
+            raise InvalidRegimenError(f"{field}[{i}]: session numbers must increase, got {s} after "
+                                      f"{sessions[i - 1]}")
+    return sessions
+
+
+def _check_reachable(tit: Titration, field: str) -> None:
+    """A rule that can never change the dose is refused: walk the levels a patient can be at through the decision
+    sessions; an increase rule that never finds a level above, or a decrease rule that never finds one below, is an
+    error (e.g. starting at the top dose with only increases, or decreases only before any increase)."""
+    reachable, up, down = {tit.start}, False, False
+    top = len(tit.levels) - 1
+    for s in tit.sessions:
+        new = set(reachable)
+        if tit.increases_at(s) and any(k < top for k in reachable):
+            up = True
+            new |= {k + 1 for k in reachable if k < top}
+        if tit.decreases_at(s) and any(k > 0 for k in reachable):
+            down = True
+            new |= {k - 1 for k in reachable if k > 0}
+        reachable = new
+    for key, crit, fired, where in (("increase", tit.increase, up, "above"), ("decrease", tit.decrease, down, "below")):
+        if crit and not fired:
+            sessions = "increase_sessions" if tit.increase_sessions is not None and key == "increase" else \
+                "decrease_sessions" if tit.decrease_sessions is not None and key == "decrease" else "sessions"
+            raise InvalidRegimenError(f"{field}.{sessions}: the {key}_if rule can never fire (at none of these sessions "
+                                      f"can a patient be at a level with one {where} it)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -91,7 +91,7 @@ class ChunkTask:
 
 def run_chunk(task: ChunkTask):
     """Sample the chunk's patients from their own streams and simulate them: an ``engine.ArmRun``."""
-    from .engine import run_arm
+    from .engine import decision_rating_draws, run_arm
     from .population import sample_patients
 
     patients = sample_patients(task.spec, task.params, task.stream, task.stop - task.start, start=task.start,
@@ -99,8 +99,9 @@ def run_chunk(task: ChunkTask):
     kw = {} if task.experiment is None else {"experiment": task.experiment}
     if task.model is not None:
         kw["model"] = task.model
+    z = decision_rating_draws(task.arm, task.stream, task.start, task.stop - task.start)
     return run_arm(task.arm, task.spec, patients, task.output_times_h, params=task.params,
-                   grid_options=task.grid_options, on_failure=task.on_failure, **kw)
+                   grid_options=task.grid_options, on_failure=task.on_failure, decision_rating_z=z, **kw)
 
 
 def map_ordered(fn: Callable, tasks: Iterable, executor=None, progress: Callable[[float], None] | None = None

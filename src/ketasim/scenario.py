@@ -383,6 +383,9 @@ def scenario_from_dict(data: dict) -> Scenario:
             raise InputError(f"endpoints.times: {len(ep.times)} times is more than the 1000 supported")
         endpoints = Endpoints(_times(ep.times, "endpoints.times"), tuple(ep.measures), ep.remission_threshold,
                               ep.response_reduction, ep.rating_noise, pk)
+        if not ep.rating_noise:     # a titration deciding on ratings uses the endpoint ratings' noise model
+            arms = tuple(a if a.titration is None else dataclasses.replace(
+                a, titration=dataclasses.replace(a.titration, rater_noise=False)) for a in arms)
     every = until = None
     out_list = None
     if isinstance(m.output, list):

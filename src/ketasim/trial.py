@@ -62,6 +62,8 @@ class ArmOutcome:
     dose_levels: np.ndarray | None = None
     titration: object = None      # the arm's ketasim.regimen.Titration, or None
     decision_times_h: tuple = ()  # start times (h) of the decision sessions
+    #: rater-noise SD (scale points) of the ratings a titration decides on (``decide_on: rating``; 0 otherwise)
+    decision_noise_sd: float = 0.0
 
     @property
     def n(self) -> int:
@@ -420,9 +422,11 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     rating[:, times == 0] = np.rint(patients.baseline)[:, None]
     sbp0, dbp0 = baseline_bp(params, patients.age_years, rng)
     tit = getattr(arm, "titration", None)
+    decision_sd = params.free_value("rating_noise_sd") * smax \
+        if tit is not None and tit.decide_on == "rating" and tit.rater_noise else 0.0
     return ArmOutcome(name, times, np.rint(patients.baseline), rating, out_score, sess, pd.concat(band_rows),
                       sbp0, dbp0, patients.female, levels, tit,
-                      tit.session_times_h(arm) if tit is not None else ())
+                      tit.session_times_h(arm) if tit is not None else (), float(decision_sd))
 
 
 def _run_given(task):
@@ -1067,7 +1071,7 @@ def titration_summary(o: ArmOutcome) -> dict:
     paths, counts = np.unique(o.dose_levels, axis=0, return_counts=True)
     order = np.argsort(-counts, kind="stable")[:MAX_LISTED_PATHS]
     crit = lambda cs: {f"{name}_{op}": value for name, op, value in cs}     # noqa: E731
-    return {"doses": [tit.level_text(k) for k in range(len(tit.levels))], "start": tit.level_text(tit.start),
+    block = {"doses": [tit.level_text(k) for k in range(len(tit.levels))], "start": tit.level_text(tit.start),
             "sessions": list(tit.sessions), "session_times_h": [float(t) for t in o.decision_times_h],
             "increase_if": crit(tit.increase), "decrease_if": crit(tit.decrease),
             "final_dose_percent": {tit.level_text(k): 100.0 * int(np.sum(final == k)) / n
@@ -1076,6 +1080,18 @@ def titration_summary(o: ArmOutcome) -> dict:
                        "n": int(counts[i]), "percent": 100.0 * int(counts[i]) / n} for i in order],
             "decided_on": "noise-free model score at the rating just before the decision session; side-effect "
                           "peaks of the previous session"}
+    # extensions, stated only when used (a rule with one list of sessions deciding on the model score keeps its block)
+    if tit.separate_sessions:
+        block["increase_sessions"] = [s for s in tit.sessions if tit.increases_at(s)]
+        block["decrease_sessions"] = [s for s in tit.sessions if tit.decreases_at(s)]
+    if tit.decide_on == "rating":
+        sd = o.decision_noise_sd
+        block["decide_on"] = "rating"
+        block["decision_rating_noise_sd"] = sd
+        block["decided_on"] = (f"the recorded rating just before the decision session (model score + rater noise "
+                               f"SD {sd:g} points, rounded, within the scale; reduction from the baseline rating); "
+                               "side-effect peaks of the previous session")
+    return block
 
 
 # ---- randomized withdrawal -------------------------------------------------------------------------------------------
