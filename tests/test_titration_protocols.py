@@ -153,3 +153,12 @@ def test_increase_rule_from_the_top_dose_never_fires_and_is_refused():
     d["arms"]["flex"]["titration"]["doses"] = ["14 mg", "28 mg"]        # the line's 28 mg is the top level
     with pytest.raises(InputError, match=r"^arms\.flex\.titration\.sessions: the increase_if rule can never fire"):
         scenario_from_dict(d)
+
+
+def test_sensitivity_runs_a_rating_rule_with_its_own_draws():
+    from ketasim.parameters import load_parameters
+    from ketasim.sensitivity import endpoint_value, parse_endpoint
+
+    sc = _scenario({"increase_if": {"score_reduction_below": 0.5}, "sessions": [2, 3], "decide_on": "rating"})
+    a = endpoint_value(load_parameters(), sc, parse_endpoint("mean_change@14 d"), n=20)
+    assert np.isfinite(a) and a == endpoint_value(load_parameters(), sc, parse_endpoint("mean_change@14 d"), n=20)

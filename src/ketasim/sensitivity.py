@@ -164,17 +164,18 @@ def _with_values(params: ParameterSet, names, kinds, values) -> ParameterSet:
 def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, arm_index: int = 0, n: int = 200,
                    seed: int = 1, experiment=None) -> float:
     """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters)."""
-    from .engine import run_arm
+    from .engine import decision_rating_draws, run_arm
     from .population import SCALES, arm_spec, sample_patients
     from .model import DEFAULT_MODEL
 
     arm = scenario.arms[arm_index]
     spec = arm_spec(scenario.population, arm)
-    patients = sample_patients(spec, params, np.random.SeedSequence(seed), n)
+    stream = np.random.SeedSequence(seed)
+    patients = sample_patients(spec, params, stream, n)
     t = endpoint.time_h if endpoint.time_h is not None else 0.0
     times = np.unique([0.0, t])
     run = run_arm(arm, spec, patients, times, params=params, experiment=experiment or scenario.experiment,
-                  on_failure="flag")
+                  on_failure="flag", decision_rating_z=decision_rating_draws(arm, stream, 0, patients.n))
     ok = ~run.failed
     if endpoint.measure in SESSION_MEASURES:
         if run.sessions.shape[1] == 0 or run.session_times_h.size == 0:
