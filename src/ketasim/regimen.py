@@ -466,8 +466,9 @@ def titration_from_mapping(value, doses: tuple[Dose, ...], field: str) -> Titrat
             if "decrease_sessions" in value else ()
         for key, crit, given in (("increase", inc, inc_s), ("decrease", dec, dec_s)):
             if crit and not given:      # a rule with no session at which it may act never fires
-                raise InvalidRegimenError(f"{field}.{key}_sessions: {key}_if is given but no session at which the dose "
-                                          f"may {'go up' if key == 'increase' else 'go down'}, e.g. {key}_sessions: [2, 3]")
+                way = "go up" if key == "increase" else "go down"
+                raise InvalidRegimenError(f"{field}.{key}_sessions: {key}_if is given but no session at which the "
+                                          f"dose may {way}, e.g. {key}_sessions: [2, 3]")
             if given and not crit:
                 raise InvalidRegimenError(f"{field}.{key}_if: {key}_sessions are given but no {key}_if criteria, "
                                           "so the dose never changes at them")
@@ -528,8 +529,8 @@ def _check_reachable(tit: Titration, field: str) -> None:
         if crit and not fired:
             sessions = "increase_sessions" if tit.increase_sessions is not None and key == "increase" else \
                 "decrease_sessions" if tit.decrease_sessions is not None and key == "decrease" else "sessions"
-            raise InvalidRegimenError(f"{field}.{sessions}: the {key}_if rule can never fire (at none of these sessions "
-                                      f"can a patient be at a level with one {where} it)")
+            raise InvalidRegimenError(f"{field}.{sessions}: the {key}_if rule can never fire (at none of these "
+                                      f"sessions can a patient be at a level with one {where} it)")
 
 
 @dataclasses.dataclass(frozen=True)
