@@ -383,6 +383,65 @@ def test_st_johns_wort_lowers_oral_s_ketamine_and_norketamine():
     assert ratio(ORAL_ESK_RIF, "st-johns-wort", "cp_norketamine_ng_ml") == pytest.approx(0.82, rel=0.20)
 
 
+#: Peltoniemi 2012 (Fundam Clin Pharmacol 26:743, doi:10.1111/j.1472-8206.2011.00954.x; 12 HV, 14 days of St John's
+#: wort, 0.3 mg/kg oral S-ketamine): ketamine AUC0-inf -58 %. Band: the bioequivalence-style 0.80-1.25 on the ratio
+#: (0.336-0.525), the band the project uses for exposure anchors, tighter than the 2-fold DDI acceptance above.
+SJW_ORAL_AUC_RATIO = 0.42
+SJW_BAND = (0.80 * SJW_ORAL_AUC_RATIO, 1.25 * SJW_ORAL_AUC_RATIO)
+#: Mueller 2006 (Eur J Clin Pharmacol, doi:10.1007/s00228-005-0061-3; 14 days, 7.5 mg oral midazolam): oral midazolam
+#: AUC0-12 ratio by product, keyed by hyperforin dose (mg/day): LI 160 extract 41 mg -79.4 %, powder 12 mg -47.9 %,
+#: powder almost devoid of hyperforin 0.13 mg -21.1 %. Oral midazolam only: no IV arm.
+MUELLER_ORAL_MIDAZOLAM = {41.0: 1 - 0.794, 12.0: 1 - 0.479, 0.13: 1 - 0.211}
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL/DATA: St John's wort's factors come from Wang 2001's midazolam probe (IV AUC 0.80, oral 0.48: CYP3A liver "
+    "x1.30, gut wall x1.94) and Lei 2010's bupropion oral clearance (CYP2B6 x1.20), and predict oral S-ketamine AUC "
+    "0.70 vs 0.42. No sourced change within the structure closes it: the CYP3A share of N-demethylation over its "
+    "whole range 0-1 gives 0.82-0.60 (rifampicin 0.45-0.076); the CYP2B6 factor would have to be x2.48, above "
+    "rifampicin's x1.93; inducing the non-N-demethylation pathways by CYP3A (Desta 2012: ring hydroxylation partly "
+    "CYP3A4/5) gives 0.56 and pushes rifampicin to 0.066 / IV 0.78. Induction depends on the product's hyperforin "
+    "dose (Mueller 2006: oral midazolam AUC 0.21 / 0.52 / 0.79 at 41 / 12 / 0.13 mg/day): with the high-hyperforin "
+    "LI 160 probe the same structure predicts 0.45-0.48 (test_st_johns_wort_prediction_follows_hyperforin_dose), but "
+    "which product Peltoniemi 2012 gave was not retrieved, so the shipped factors stay on Wang 2001's probe "
+    "(benchmarks/sjw_probe_sensitivity.py)"))
+def test_st_johns_wort_lowers_oral_s_ketamine_auc_to_0_42():
+    lo, hi = SJW_BAND
+    assert lo <= ratio(ORAL_ESK_RIF, "st-johns-wort") <= hi
+
+
+def test_st_johns_wort_prediction_follows_hyperforin_dose():
+    """Issue 7 (St John's wort gap): the model's St John's wort effect on oral S-ketamine is carried by the
+    product's midazolam probe. Replacing Wang 2001's oral midazolam ratio by Mueller 2006's per-product ratios
+    (independent of ketamine; IV ratio kept at Wang's 0.80, i.e. liver unchanged, or scaled with the gut in Wang's
+    log-space split) must (1) lower oral S-ketamine exposure monotonically with hyperforin dose, (2) put the
+    high-hyperforin product (LI 160, 41 mg/day) inside Peltoniemi 2012's band either way while Wang's own probe is
+    not, and (3) keep rifampicin the stronger inducer on every factor (the issue's scale requirement). A
+    conditional prediction, not the shipped parameter set: Peltoniemi's product was not retrieved."""
+    p = params()
+    split = math.log(p.get("ddi.st-johns-wort.midazolam_iv_auc_ratio")) / math.log(
+        p.get("ddi.st-johns-wort.midazolam_oral_auc_ratio"))
+    lo, hi = SJW_BAND
+    for iv_rule in ("liver as Wang 2001", "Wang's log split"):
+        predicted = {}
+        for hyperforin, oral in MUELLER_ORAL_MIDAZOLAM.items():
+            iv = p.get("ddi.st-johns-wort.midazolam_iv_auc_ratio") if iv_rule == "liver as Wang 2001" else oral ** split
+            q = p.with_literature({"ddi.st-johns-wort.midazolam_oral_auc_ratio": oral,
+                                   "ddi.st-johns-wort.midazolam_iv_auc_ratio": iv})
+            tr = typical_traj(ORAL_ESK_RIF, TIMES, parameter_set=q)
+            tr_sjw = typical_traj(ORAL_ESK_RIF, TIMES, parameter_set=q, comedications=["st-johns-wort"])
+            c, c_sjw = tr["cp_s_ketamine_ng_ml"], tr_sjw["cp_s_ketamine_ng_ml"]
+            predicted[hyperforin] = auc(tr_sjw.index, c_sjw) / auc(tr.index, c)
+            if hyperforin == max(MUELLER_ORAL_MIDAZOLAM):
+                rif, sjw = P.induction_factors(q, "rifampicin"), P.induction_factors(q, "st-johns-wort")
+                for a, b in zip(rif, sjw):
+                    assert a - 1.0 > b - 1.0 > 0.0, iv_rule
+        doses = sorted(predicted)
+        assert all(predicted[a] > predicted[b] for a, b in zip(doses, doses[1:])), (iv_rule, predicted)
+        assert lo <= predicted[max(doses)] <= hi, (iv_rule, predicted)
+    assert not lo <= ratio(ORAL_ESK_RIF, "st-johns-wort") <= hi      # Wang 2001's probe: outside (see the xfail)
+
+
 def test_inducer_scale_places_rifampicin_well_above_st_johns_wort():
     """Midazolam probes: rifampicin IV AUC x1/2.23, oral -96 %; St John's wort IV -20 %, oral -52 % (Wang 2001).
     The derived CYP3A factors (liver and gut wall) and ketamine's factors must order them, with rifampicin at least
