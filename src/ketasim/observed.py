@@ -51,8 +51,15 @@ N_FROM_ARM = "arm size of the virtual trial (no n in the observed file)"
 MAX_OBSERVED_ROWS = 10_000
 
 
-def _fail(where: str, i: int, column: str, message: str):
-    raise InputError(f"{where} row {i} (line {i + 1}), column {column}: {message}")
+class _Where:
+    """Names a row and a column in a one-line error: 'FILE row 3 (line 4), column arm: ...' (the file line from the
+    CSV reader: a quoted cell may span lines)."""
+
+    def __init__(self, name: str, lines: dict):
+        self.name, self.lines = name, lines
+
+    def fail(self, i: int, column: str, message: str):
+        raise InputError(f"{self.name} row {i}{self.lines.get(i, '')}, column {column}: {message}")
 
 
 def _rows_of(source) -> tuple[str, list[str], list[dict]]:
@@ -74,7 +81,11 @@ def _rows_of(source) -> tuple[str, list[str], list[dict]]:
             for r in reader:
                 if len(rows) >= MAX_OBSERVED_ROWS:
                     raise InputError(f"{name}: more than {MAX_OBSERVED_ROWS} rows")
-                rows.append({(k or "").strip(): v for k, v in r.items()})
+                row = {(k or "").strip(): v for k, v in r.items()}
+                if None in r:
+                    row[None] = r[None]
+                row["\0line"] = reader.line_num
+                rows.append(row)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise InputError(f"{name}: cannot read it as a UTF-8 CSV file: {e}") from None
     return name, cols, rows
@@ -88,13 +99,13 @@ def _text(v) -> str:
     return str(v).strip()
 
 
-def _number(where, i, column, text):
+def _number(where: "_Where", i, column, text):
     try:
         x = float(text)
     except ValueError:
-        _fail(where, i, column, f"{text[:40]!r} is not a number")
+        where.fail(i, column, f"{text[:40]!r} is not a number")
     if not math.isfinite(x):
-        _fail(where, i, column, f"{text[:40]!r} is not a finite number")
+        where.fail(i, column, f"{text[:40]!r} is not a finite number")
     return x
 
 
@@ -111,18 +122,20 @@ def read_observed(source, scenario) -> pd.DataFrame:
     from .population import canonical_scale
 
     where, cols, rows = _rows_of(source)
+    where = _Where(where, {i: f" (line {r.pop(chr(0) + 'line')})" for i, r in enumerate(rows, start=1)
+                           if chr(0) + "line" in r})
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
     if missing:
-        raise InputError(f"{where}: no column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)}; optional: "
+        raise InputError(f"{where.name}: no column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)}; optional: "
                          f"{', '.join(OPTIONAL_COLUMNS)})")
     if not rows:
-        raise InputError(f"{where}: no data rows")
+        raise InputError(f"{where.name}: no data rows")
     ep = scenario.endpoints
     if ep is None:
-        raise InputError(f"{where}: scenario {scenario.name} has no endpoints to compare with")
+        raise InputError(f"{where.name}: scenario {scenario.name} has no endpoints to compare with")
     design = dict(scenario.design)
     if design.get("type") == "withdrawal" and design.get("criterion") == "stratified":
-        raise InputError(f"{where}: a stratified randomized withdrawal reports each stratum apart; comparing "
+        raise InputError(f"{where.name}: a stratified randomized withdrawal reports each stratum apart; comparing "
                          "observed rows with it is not supported")
     arms = [a.name for a in scenario.arms]
     times = [float(t) for t in ep.times_h]
@@ -132,65 +145,65 @@ def read_observed(source, scenario) -> pd.DataFrame:
     for i, raw in enumerate(rows, start=1):
         r = {k: _text(v) for k, v in raw.items()}
         if None in raw and _text(raw[None]):
-            _fail(where, i, "(extra)", f"more cells than columns: {_text(raw[None])[:40]!r}")
+            where.fail(i, "(extra)", f"more cells than columns: {_text(raw[None])[:40]!r}")
         arm = r.get("arm", "")
         if arm not in arms:
-            _fail(where, i, "arm", f"{arm[:40]!r} is not an arm of scenario {scenario.name}; its arms: "
+            where.fail(i, "arm", f"{arm[:40]!r} is not an arm of scenario {scenario.name}; its arms: "
                                    f"{', '.join(arms)}")
         m = r.get("measure", "")
         if m in PK_MEASURES:
-            _fail(where, i, "measure", f"{m} (a PK geometric mean) is not compared here; compare PK with "
+            where.fail(i, "measure", f"{m} (a PK geometric mean) is not compared here; compare PK with "
                                        "`ketasim trial` output directly")
         if m not in OBSERVABLE_MEASURES:
-            _fail(where, i, "measure", f"{m[:40]!r} is not a measure that can be compared; use one of "
+            where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared; use one of "
                                        f"{', '.join(OBSERVABLE_MEASURES)}")
         if m not in ep.measures:
-            _fail(where, i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
+            where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
                                        f"({', '.join(ep.measures)}); add it there to compare it")
         t_text = r.get("timepoint_h", "")
         if m in TIMELESS_MEASURES:
             if t_text:
-                _fail(where, i, "timepoint_h", f"{m} has no time (" + ("over the whole follow-up"
+                where.fail(i, "timepoint_h", f"{m} has no time (" + ("over the whole follow-up"
                       if m == "relapse_rate" else "over all sessions") + "); leave timepoint_h empty")
             t = float("nan")
         else:
             if not t_text:
-                _fail(where, i, "timepoint_h", f"{m} needs a time: one of scenario {scenario.name}'s endpoint "
+                where.fail(i, "timepoint_h", f"{m} needs a time: one of scenario {scenario.name}'s endpoint "
                                                f"times (h): {times_text}")
             t = _number(where, i, "timepoint_h", t_text)
             match = [x for x in times if abs(x - t) <= 1e-6 * max(1.0, abs(x))]
             if not match:
-                _fail(where, i, "timepoint_h", f"{t_text[:20]} h is not an endpoint time of scenario "
+                where.fail(i, "timepoint_h", f"{t_text[:20]} h is not an endpoint time of scenario "
                                                f"{scenario.name}; its endpoint times (h): {times_text}")
             t = match[0]
         v = _number(where, i, "value", r.get("value", "")) if r.get("value", "") else \
-            _fail(where, i, "value", "empty: give the published value")
+            where.fail(i, "value", "empty: give the published value")
         unit = UNITS[m]
         if unit == "percentage points" and not 0.0 <= v <= 100.0:
-            _fail(where, i, "value", f"{v:g} is not a percentage (0-100)")
+            where.fail(i, "value", f"{v:g} is not a percentage (0-100)")
         if m in NONNEGATIVE and v < 0:
-            _fail(where, i, "value", f"{v:g}: a {m} is not negative")
+            where.fail(i, "value", f"{v:g}: a {m} is not negative")
         if r.get("scale") and m in SCORE_MEASURES + ("relapse_rate",):
             text = r["scale"].split("(")[0].strip()        # 'MADRS (response >=50%)' as the reference file has it
             try:
                 given = canonical_scale(text, "scale")
             except InputError:
-                _fail(where, i, "scale", f"unknown scale {r['scale'][:40]!r}")
+                where.fail(i, "scale", f"unknown scale {r['scale'][:40]!r}")
             if given != scale:
-                _fail(where, i, "scale", f"{r['scale'][:40]!r} is not scenario {scenario.name}'s scale ({scale})")
+                where.fail(i, "scale", f"{r['scale'][:40]!r} is not scenario {scenario.name}'s scale ({scale})")
         kind = r.get("spread_kind", "")
         kind = next((k for k in SPREAD_KINDS if k.lower() == kind.lower()), None) if kind else ""
         if kind is None:
-            _fail(where, i, "spread_kind", f"{r['spread_kind'][:20]!r}: use one of {' | '.join(SPREAD_KINDS)}")
+            where.fail(i, "spread_kind", f"{r['spread_kind'][:20]!r}: use one of {' | '.join(SPREAD_KINDS)}")
         spread = float("nan")
         if r.get("spread", ""):
             spread = _number(where, i, "spread", r["spread"])
             if spread < 0:
-                _fail(where, i, "spread", f"{spread:g} is negative")
+                where.fail(i, "spread", f"{spread:g} is negative")
             if kind in ("", "none"):
-                _fail(where, i, "spread_kind", "a spread is given: say whether it is an SD or an SE")
+                where.fail(i, "spread_kind", "a spread is given: say whether it is an SD or an SE")
         elif kind in ("SD", "SE"):
-            _fail(where, i, "spread", f"spread_kind is {kind} but no spread is given")
+            where.fail(i, "spread", f"spread_kind is {kind} but no spread is given")
         n = float("nan")
         if r.get("n", ""):
             try:
@@ -198,11 +211,11 @@ def read_observed(source, scenario) -> pd.DataFrame:
             except ValueError:
                 n = 0.0
             if not (math.isfinite(n) and n >= 1 and n == int(n)):
-                _fail(where, i, "n", f"{r['n'][:40]!r}: give the patients in this arm as a whole number >= 1 "
+                where.fail(i, "n", f"{r['n'][:40]!r}: give the patients in this arm as a whole number >= 1 "
                                      "(leave it empty to use the virtual arm's size)")
         key = (arm, m, None if math.isnan(t) else t, r.get("trial_id", ""))
         if key in seen:
-            _fail(where, i, "measure", f"a second row for arm {arm}, {m}"
+            where.fail(i, "measure", f"a second row for arm {arm}, {m}"
                                        + ("" if math.isnan(t) else f" at {t:g} h") + " (same trial_id)")
         seen.add(key)
         out.append({"row": i, "arm": arm, "measure": m, "time_h": t, "observed": v, "n": n if math.isnan(n) else int(n),
@@ -364,9 +377,8 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
 
 
 def observed_block(df: pd.DataFrame, source: str = "") -> dict:
-    """The ``observed_comparison`` block of the trial JSON (docs/contracts.md): rows, summary, interval scope."""
-    from .display import json_safe
-
+    """The ``observed_comparison`` block of the trial JSON (docs/contracts.md): rows, summary, interval scope.
+    Numbers that do not exist are NaN here; the writer (``ketasim.display.json_safe``) makes them null."""
     rows = []
     for r in df.to_dict("records"):
         r = dict(r)
@@ -374,8 +386,8 @@ def observed_block(df: pd.DataFrame, source: str = "") -> dict:
         r["pi95"] = [r.pop("pi_low"), r.pop("pi_high")]
         r["observed_ci95"] = [r.pop("observed_ci_low"), r.pop("observed_ci_high")]
         rows.append(r)
-    return json_safe({"source": source, "fitted": False, "interval": df.attrs.get("interval", ""),
-                      "summary": observed_summary(df), "rows": rows})
+    return {"source": source, "fitted": False, "interval": df.attrs.get("interval", ""),
+            "summary": observed_summary(df), "rows": rows}
 
 
 __all__ = ["read_observed", "compare_observed", "observed_summary", "observed_block", "format_observed"]
