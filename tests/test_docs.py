@@ -38,7 +38,7 @@ def _text(page: Path) -> str:
 
 def test_site_has_every_page_and_figure(site):
     for page in ("index", "getting-started", "contracts", "model", "validation", "teachers", "api", "changelog",
-                 "howto/one-patient", "howto/dose-response", "howto/placebo-trial", "howto/crossover",
+                 "howto/one-patient", "howto/dose-response", "howto/placebo-trial", "howto/observed-trial", "howto/crossover",
                  "howto/withdrawal", "howto/flexible-dosing", "howto/ddi", "howto/pk-endpoints", "howto/sensitivity", "howto/personalised-plan", "howto/scale-out"):
         assert (site / f"{page}.html").is_file(), page
     for fig in ("cascade", "dose_response", "hours_vs_weeks", "experiments", "monitoring", "qualification"):
