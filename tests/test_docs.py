@@ -126,7 +126,8 @@ def test_tutorial_runs(script, tmp_path, monkeypatch, capsys):
     expected = {"one_patient": "plasma ketamine peaks at", "dose_response": "inverted U",
                 "placebo_trial": "ketamine vs saline", "crossover": "ketamine vs midazolam",
                 "withdrawal": "re-randomized", "ddi": "Cmax", "sensitivity_by_hand": "MADRS change at 24 h",
-                "personal_plan": "plan #1: p_target", "flexible_dosing": "final dose 84 mg"}
+                "personal_plan": "plan #1: p_target", "flexible_dosing": "final dose 84 mg",
+                "observed_trial": "observed vs predicted"}
     assert expected[script.stem] in out
 
 
