@@ -327,7 +327,7 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
         g = table[table["measure"] == m].reset_index(drop=True)
         labels = [f"{a}, {fmt_time_h(float(t))}" if t == t else a for a, t in zip(g["arm"], g["time_h"])]
         layout["xaxis" if k == 1 else f"xaxis{k}"] = {"domain": [x0, x0 + w], "anchor": ya, "range": [-0.6, len(g) - 0.4],
-                                                       "tickvals": list(range(len(g))), "ticktext": labels,
+                                                       "tickvals": list(range(len(g))), "ticktext": labels, "zeroline": False,
                                                        "tickfont": {"size": 10}}
         layout["yaxis" if k == 1 else f"yaxis{k}"] = {"domain": [y1 - h, y1], "anchor": xa, "gridcolor": "#e5e7eb",
                                                        "automargin": True}
