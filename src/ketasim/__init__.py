@@ -22,13 +22,14 @@ _EXPORTS = {
     "simulate": "engine", "VirtualExperiment": "engine", "KetasimError": "errors", "load_parameters": "parameters",
     "NOTICE": "vocabulary", "SimulationResult": "result", "Scenario": "scenario", "load_scenario": "scenario",
     "quick_scenario": "scenario", "scenario_from_dict": "scenario", "run_trial": "trial",
-    "Patient": "patient", "patient_scenario": "scenario",
+    "Patient": "patient", "patient_scenario": "scenario", "compare_observed": "observed",
 }
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # static type checkers see the real, typed objects; at run time they are imported lazily
     from .engine import VirtualExperiment, simulate
     from .errors import KetasimError
+    from .observed import compare_observed
     from .parameters import load_parameters
     from .patient import Patient
     from .result import SimulationResult

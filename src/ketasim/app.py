@@ -35,12 +35,19 @@ class _Bar:
 
 
 def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True, dask=None,
-                  chunk=10000, **uncertainty):
-    """``uncertainty``: ``uncertainty=N, between_trial=bool`` for prediction intervals (``run_trial``'s)."""
+                  chunk=10000, observed=None, **uncertainty):
+    """``uncertainty``: ``uncertainty=N, between_trial=bool`` for prediction intervals (``run_trial``'s).
+    ``observed``: a published trial's CSV (``ketasim.observed``), validated before the trial runs; its comparison is
+    printed after the endpoint table, added to the JSON as ``observed_comparison`` and to the report."""
     from .scenario import load_scenario
     from .trial import run_trial
 
     sc = load_scenario(path)
+    obs = None
+    if observed is not None:
+        from .observed import read_observed
+
+        obs = read_observed(observed, sc)          # a bad file stops here: nothing run, nothing written
     total = (size or sc.population.size) * len(sc.arms)
     if uncertainty:
         uncertainty["log"] = _stderr
@@ -53,16 +60,30 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     else:
         bar = _Bar(progress and total >= 2000)
         tr = run_trial(sc, n=size, seed=seed, progress=bar, chunk=chunk, **uncertainty)
+    comparison = None
+    if obs is not None:
+        from .observed import compare_observed
+
+        comparison = compare_observed(tr, obs)
     print(tr.format_table())
+    if comparison is not None:
+        from .observed import format_observed
+
+        print(format_observed(comparison, Path(str(observed)).name))
     if json_out:
         from .io import atomic_write_text
 
-        atomic_write_text(json_out, json.dumps(json_safe(tr.to_dict()), indent=1, allow_nan=False))
+        doc = tr.to_dict()
+        if comparison is not None:
+            from .observed import observed_block
+
+            doc["observed_comparison"] = observed_block(comparison, Path(str(observed)).name)
+        atomic_write_text(json_out, json.dumps(json_safe(doc), indent=1, allow_nan=False))
         print(f"wrote {json_out}")
     if report:
         from .report import trial_report
 
-        trial_report(tr, report)
+        trial_report(tr, report, observed=comparison)
         print(f"wrote {report}")
     return tr
 

@@ -854,12 +854,21 @@ def _unit(kind: str) -> str:
     return "mmHg" if kind in ("sbp_t", "dbp_t") else "percentage points"
 
 
+def statistic_sampling_sd(kind: str, predicted: float, patient_sd: float | None, n: int,
+                          fallback: float = float("nan")) -> float:
+    """SD of a row's statistic (its unit) in a trial of ``n`` patients: a sample SD (``kind`` in
+    :data:`SPREAD_KINDS`) ``predicted / sqrt(2 (n - 1))``; a mean or a rate ``patient_sd / sqrt(n)``, with
+    ``patient_sd`` the virtual population's per-patient SD (points; for a rate 100 sqrt(p (1 - p)) percentage
+    points); ``fallback`` when there is no such SD. Used by :func:`qualify` and by ``ketasim.observed``."""
+    if kind in SPREAD_KINDS:     # sampling SD of a sample SD
+        return predicted / math.sqrt(2.0 * max(n - 1, 1))
+    return patient_sd / math.sqrt(max(n, 1)) if patient_sd is not None else fallback
+
+
 def _sampling_sd(t: Target, pred: float, sims, params) -> float:
     """SD of the row's statistic in a trial of the row's size (from the virtual population's spread)."""
-    if t.kind in SPREAD_KINDS:     # sampling SD of a sample SD
-        return pred / math.sqrt(2.0 * max(t.n - 1, 1))
-    sd = _patient_sd(t, sims, params)
-    return sd / math.sqrt(max(t.n, 1)) if sd is not None else t.se
+    sd = None if t.kind in SPREAD_KINDS else _patient_sd(t, sims, params)
+    return statistic_sampling_sd(t.kind, pred, sd, t.n, t.se)
 
 
 # ---- between-trial heterogeneity (issue 7: prediction intervals for a NEW trial) ------------------------------------
@@ -1135,19 +1144,31 @@ def _group_of(trial: str) -> str:
     return TRIALS[trial][0].removesuffix(".yaml")
 
 
+def observed_interval(observed: float, predicted: float, n: int, sampling_var: float, draws_var: float, *,
+                      rate: bool, nonnegative: bool = False) -> tuple[float, float, bool]:
+    """(lo, hi, observed inside) of the 95 % prediction interval of a statistic observed in a trial of ``n``
+    patients. ``rate`` (percent): the beta-binomial count of n patients whose true rate has mean ``predicted`` and
+    variance ``draws_var`` (percent^2; :func:`rate_interval`; ``sampling_var`` is not used: the binomial carries
+    it); inside when the observed count or percentage is. Otherwise normal: predicted +- 1.96 sqrt(sampling_var +
+    draws_var) (the statistic's unit squared), bounded at 0 when ``nonnegative``. Used by :func:`qualify` and by
+    ``ketasim.observed``."""
+    if rate:
+        lo, hi, c_lo, c_hi = rate_interval(predicted, n, draws_var)
+        obs_count = round(observed / 100.0 * max(n, 1))
+        return lo, hi, bool(c_lo <= obs_count <= c_hi or lo <= observed <= hi)
+    half = 1.96 * math.sqrt(sampling_var + draws_var)
+    lo, hi = predicted - half, predicted + half
+    if nonnegative:
+        lo = max(lo, 0.0)
+    return lo, hi, bool(lo <= observed <= hi)
+
+
 def _interval(t: Target, pred: float, sampling_var: float, draws_var: float, unit: str) -> tuple[float, float, bool]:
     """(lo, hi, observed inside) of a row's 95 % interval: rates as beta-binomial counts of the row's n whose true
     rate has the draws' variance (:func:`rate_interval`); other rows normal with sampling + draws' variance (an SD
-    bounded at 0)."""
-    if unit == "percentage points":
-        lo, hi, c_lo, c_hi = rate_interval(pred, t.n, draws_var)
-        obs_count = round(t.observed / 100.0 * max(t.n, 1))
-        return lo, hi, bool(c_lo <= obs_count <= c_hi or lo <= t.observed <= hi)
-    half = 1.96 * math.sqrt(sampling_var + draws_var)
-    lo, hi = pred - half, pred + half
-    if t.kind in SPREAD_KINDS:      # an SD is not negative
-        lo = max(lo, 0.0)
-    return lo, hi, bool(lo <= t.observed <= hi)
+    bounded at 0): :func:`observed_interval`."""
+    return observed_interval(t.observed, pred, t.n, sampling_var, draws_var, rate=unit == "percentage points",
+                             nonnegative=t.kind in SPREAD_KINDS)
 
 
 def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int = 11, trials=None,

@@ -425,13 +425,18 @@ def trial(
     between_trial: bool = typer.Option(True, "--between-trial/--no-between-trial",
                                        help="Prediction intervals also carry between-trial heterogeneity (a trial "
                                             "effect shared by all arms; with --uncertainty)."),
+    observed: Optional[Path] = typer.Option(None, "--observed", help="A published trial's results (CSV, the long "
+                                            "format of clinical_calibration.csv: arm, timepoint_h, measure, value; "
+                                            "optional n, spread, spread_kind, provenance): print, --json and "
+                                            "--report them beside the prediction with 95% prediction intervals "
+                                            "for the row's n. Nothing is fitted."),
 ):
     """Run a virtual clinical trial and print its endpoint table."""
     from .app import run_trial_cli
 
     _check_options(size, seed, (json_out, report))
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
-                  chunk=chunk, **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
+                  chunk=chunk, observed=observed, **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
 
 
 @app.command()

@@ -323,8 +323,39 @@ def _comparison_table(tr) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def trial_report(trial_result, path) -> Path:
-    """Write the HTML report of a virtual trial (a ``ketasim.trial.TrialResult``)."""
+def _observed_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The observed-vs-predicted rows as the report shows them."""
+    from .web.figures import fmt_time_h
+
+    out = []
+    for r in df.to_dict("records"):
+        t = r["time_h"]
+        out.append({"row": r["row"], "arm": r["arm"], "measure": _MEASURE_LABELS.get(r["measure"], r["measure"]),
+                    "time": "–" if t is None or not math.isfinite(t) else fmt_time_h(float(t)),
+                    "n": f"{r['n']}" + ("" if r["n_from"] == "observed file" else " (arm size)"),
+                    "observed": r["observed"], "predicted": r["predicted"], "error": r["error"],
+                    "95% prediction interval": f"[{_fmt(r['pi_low'])}, {_fmt(r['pi_high'])}]",
+                    "inside": "yes" if r["inside"] else "no", "unit": r["unit"],
+                    "source": r.get("trial_id") or r.get("citation", "")[:60]})
+    return pd.DataFrame(out)
+
+
+def _observed_section(df: pd.DataFrame) -> str:
+    from .observed import format_summary, observed_summary
+
+    return _section("Observed vs predicted (a published trial; nothing fitted)",
+                    _table(_observed_table(df), left=("arm", "measure", "time", "inside", "unit", "source"))
+                    + f"<p class=\"hint\">{html.escape(format_summary(observed_summary(df)))}. "
+                    f"{html.escape(df.attrs.get('interval', ''))}</p>"
+                    + _plot_div("observed", "Coloured: the predicted value with its 95% prediction interval for a "
+                                            "trial of the row's n; black diamonds: the published value with its own "
+                                            "95% CI (from its SD or SE, or Wilson for a rate; none when the source "
+                                            "gives no spread)."), "observed-section")
+
+
+def trial_report(trial_result, path, observed: pd.DataFrame | None = None) -> Path:
+    """Write the HTML report of a virtual trial (a ``ketasim.trial.TrialResult``); ``observed``: the table of
+    ``ketasim.observed.compare_observed`` (a published trial beside the prediction), shown after the endpoints."""
     from .web import figures as F
 
     tr = trial_result
@@ -342,6 +373,8 @@ def trial_report(trial_result, path) -> Path:
                                                  ("Systolic BP change (mmHg)", (("sbp_change_mmhg", "SBP change"),)),
                                                  ("Sedation (index)", (("sedation", "sedation"),)))),
     }
+    if observed is not None and len(observed):
+        figs["observed"] = F.observed_figure(observed, arms=arms, arm_colors=colors)
     figs = {k: v for k, v in figs.items() if v.get("data")}
     ep = _endpoint_table(tr)
     comp = _comparison_table(tr)
@@ -355,6 +388,8 @@ def trial_report(trial_result, path) -> Path:
                     if getattr(tr, "uncertainty", None) else "")
                  + (_plot_div("endpoints") if "endpoints" in figs else ""), "endpoints-section"),
     ]
+    if observed is not None and len(observed):
+        sections.append(_observed_section(observed))
     if len(comp):
         sections.append(_section("Between arms", _table(comp, left=("arm", "versus", "measure", "time")), "comparisons"))
     sections += [

@@ -83,6 +83,9 @@ class TrialResult:
     #: prediction intervals for a new trial (``run_trial(..., uncertainty=N)``): draws, taus, parameter set; None
     #: without (the JSON then has no ``uncertainty`` key and no ``pi95``: byte-identical to a run without it)
     uncertainty: dict | None = None
+    #: with ``uncertainty``: the draws' variance of each endpoint row's statistic (its unit squared), keyed by
+    #: :func:`_row_key`; what ``ketasim.observed`` widens a published trial's interval by. Not in the JSON.
+    draw_variance: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
         arms = {}
@@ -842,6 +845,7 @@ def prediction_intervals(tr: TrialResult, draws: dict, *, chunk: int = 10000, ex
     for j, r in enumerate(rows):
         v, n = float(r["value"]), tr.outcomes[r["arm"]].n
         vj = float(var[j]) if np.isfinite(var[j]) else 0.0
+        tr.draw_variance[_row_key(r)] = vj
         if not math.isfinite(v):
             pi = [float("nan"), float("nan")]
         elif r["measure"].endswith("_rate"):

@@ -298,6 +298,70 @@ def bands_from_population(traj, variables) -> "object":
         columns=["arm", "time_h", "variable", "p05", "median", "p95"])
 
 
+def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> dict:
+    """A published trial beside the prediction (``ketasim.observed.compare_observed``'s table): one panel per
+    measure, one position per arm and time; the predicted value with its 95 % prediction interval (arm colour,
+    error bars) and, just right of it, the observed value (black diamond) with its own 95 % CI where it has one."""
+    if table is None or not len(table):
+        return {"data": [], "layout": {}}
+    measures = list(dict.fromkeys(table["measure"]))
+    arms = arms or list(dict.fromkeys(table["arm"]))
+    colors = dict(arm_colors or {})
+    for i, a in enumerate(arms):
+        colors.setdefault(a, ARM_COLORS[i % len(ARM_COLORS)])
+    titles = {"mean": "Mean score", "mean_change": "Mean change from baseline", "response_rate": "Response rate (%)",
+              "remission_rate": "Remission rate (%)", "relapse_rate": "Relapse rate (%)"}
+    data, layout, ann = [], {}, []
+    n = len(measures)
+    columns = min(columns, 2) if n > 1 else 1
+    rows = math.ceil(n / columns)
+    gap_x, gap_y = 0.1, 100.0 / (rows * 260 + 90)
+    w = (1 - gap_x * (columns - 1)) / columns
+    h = (1 - gap_y * (rows - 1)) / rows
+    shown = set()
+    for i, m in enumerate(measures):
+        r, c = divmod(i, columns)
+        k = i + 1
+        xa, ya = ("x", "y") if k == 1 else (f"x{k}", f"y{k}")
+        x0, y1 = c * (w + gap_x), 1 - r * (h + gap_y)
+        g = table[table["measure"] == m].reset_index(drop=True)
+        labels = [f"{a}, {fmt_time_h(float(t))}" if t == t else a for a, t in zip(g["arm"], g["time_h"])]
+        layout["xaxis" if k == 1 else f"xaxis{k}"] = {"domain": [x0, x0 + w], "anchor": ya, "range": [-0.6, len(g) - 0.4],
+                                                       "tickvals": list(range(len(g))), "ticktext": labels, "zeroline": False,
+                                                       "tickfont": {"size": 10}}
+        layout["yaxis" if k == 1 else f"yaxis{k}"] = {"domain": [y1 - h, y1], "anchor": xa, "gridcolor": "#e5e7eb",
+                                                       "automargin": True}
+        ann.append({"text": f"<b>{titles.get(m, m)}</b>", "x": x0, "y": y1, "xref": "paper", "yref": "paper",
+                    "xanchor": "left", "yanchor": "bottom", "showarrow": False})
+        for a in arms:
+            idx = [j for j in range(len(g)) if g.loc[j, "arm"] == a]
+            if not idx:
+                continue
+            s = g.loc[idx]
+            v = s["predicted"].to_numpy(float)
+            data.append({"type": "scatter", "mode": "markers", "name": f"{a} (predicted, 95% PI)", "legendgroup": a,
+                         "showlegend": a not in shown, "x": [j - 0.08 for j in idx], "y": compact(v),
+                         "xaxis": xa, "yaxis": ya, "marker": {"color": colors[a], "size": 9},
+                         "error_y": {"type": "data", "symmetric": False, "array": compact(s["pi_high"].to_numpy(float) - v),
+                                     "arrayminus": compact(v - s["pi_low"].to_numpy(float)), "color": colors[a],
+                                     "thickness": 2, "width": 6},
+                         "hovertemplate": f"{a} predicted: %{{y:.3~g}}<extra></extra>"})
+            shown.add(a)
+        o = g["observed"].to_numpy(float)
+        data.append({"type": "scatter", "mode": "markers", "name": "observed (95% CI)", "legendgroup": "observed",
+                     "showlegend": i == 0, "x": [j + 0.08 for j in range(len(g))], "y": compact(o),
+                     "xaxis": xa, "yaxis": ya, "marker": {"color": "#111827", "size": 9, "symbol": "diamond"},
+                     "error_y": {"type": "data", "symmetric": False,
+                                 "array": compact(np.nan_to_num(g["observed_ci_high"].to_numpy(float) - o)),
+                                 "arrayminus": compact(np.nan_to_num(o - g["observed_ci_low"].to_numpy(float))),
+                                 "color": "#111827", "thickness": 1.2, "width": 4},
+                     "hovertemplate": "observed: %{y:.3~g}<extra></extra>"})
+    layout.update({"height": int(rows * 260 + 90), "annotations": ann, "margin": {"l": 60, "r": 20, "t": 60, "b": 60},
+                   "legend": {"orientation": "h", "x": 0, "y": 1.0 + 40 / (rows * 260 + 90), "yanchor": "bottom"},
+                   "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff", "font": {"family": "system-ui, sans-serif"}})
+    return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
+
+
 def endpoint_figure(table, *, arms=None, arm_colors=None, measures=("mean", "mean_change", "response_rate",
                                                                      "remission_rate"), columns: int = 2) -> dict:
     """Endpoints over time with 95% intervals (error bars), one panel per measure, one colour per arm."""

@@ -1,0 +1,393 @@
+"""A published trial beside the virtual trial of the same design: predicted vs observed, nothing fitted.
+
+``ketasim trial SCENARIO --observed FILE.csv`` (and in Python :func:`compare_observed`) puts each row of a
+published trial's results, in the long format of the reference file ``clinical_calibration.csv`` (columns
+:data:`REQUIRED_COLUMNS`, optionally :data:`OPTIONAL_COLUMNS`), beside the model's value of the same arm, measure
+and time from the trial result, with the 95 % prediction interval of the statistic a trial of the ROW's ``n``
+would observe. The interval reuses the qualification's code (``ketasim.calibration``): the sampling SD of the
+statistic (:func:`~ketasim.calibration.statistic_sampling_sd`: patient SD / sqrt(n) for a mean) and the interval
+itself (:func:`~ketasim.calibration.observed_interval`: normal for means, beta-binomial counts of n patients for
+rates, :func:`~ketasim.calibration.rate_interval`). It carries
+
+- the sampling error of a trial of the row's ``n`` (default: the virtual arm's size, flagged ``n_from``);
+- this virtual trial's own Monte Carlo error in the predicted value (its 95 % CI, i.e. its arm size);
+- with ``run_trial(..., uncertainty=N)`` (``--uncertainty N``) also the variance of the row's statistic over the
+  N posterior parameter draws x between-trial trial effects (``TrialResult.draw_variance``, the same draws that
+  give the trial's own ``pi95``).
+
+Nothing is fitted: the parameter set is the one the trial ran with. Every input error is one line naming the row
+(1-based data row; the file line is one more) and the column, raised before the trial runs when the CLI reads the
+file (:func:`read_observed`).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import InputError
+from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
+
+REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
+#: kept as provenance in the output (``spread``/``spread_kind`` and ``n`` also give the observed value's own CI)
+OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes")
+SPREAD_KINDS = ("SD", "SE", "none")
+#: measures with no time: over all sessions (side effects) or over the whole follow-up (relapse)
+TIMELESS_MEASURES = SIDE_EFFECT_MEASURES + ("relapse_rate",)
+OBSERVABLE_MEASURES = SCORE_MEASURES + TIMELESS_MEASURES
+#: unit of each observable measure's value and error
+UNITS = {"mean": "points", "mean_change": "points", "cadss_peak": "CADSS points", "sbp_change_peak": "mmHg",
+         "dbp_change_peak": "mmHg", "hr_change_peak": "beats/min", "sedation_peak": "index",
+         **{m: "percentage points" for m in OBSERVABLE_MEASURES if m.endswith("_rate")}}
+#: statistics that cannot be negative (the interval is bounded at 0)
+NONNEGATIVE = ("mean", "cadss_peak", "sedation_peak")
+N_FROM_FILE = "observed file"
+N_FROM_ARM = "arm size of the virtual trial (no n in the observed file)"
+MAX_OBSERVED_ROWS = 10_000
+
+
+class _Where:
+    """Names a row and a column in a one-line error: 'FILE row 3 (line 4), column arm: ...' (the file line from the
+    CSV reader: a quoted cell may span lines)."""
+
+    def __init__(self, name: str, lines: dict):
+        self.name, self.lines = name, lines
+
+    def fail(self, i: int, column: str, message: str):
+        raise InputError(f"{self.name} row {i}{self.lines.get(i, '')}, column {column}: {message}")
+
+
+def _rows_of(source) -> tuple[str, list[str], list[dict]]:
+    """(name for messages, columns, rows as dicts of strings) from a CSV path, a DataFrame or a list of dicts."""
+    if isinstance(source, pd.DataFrame):
+        df = source.astype(object).where(source.notna(), "")
+        return "observed table", [str(c) for c in df.columns], [{str(k): v for k, v in r.items()}
+                                                                 for r in df.to_dict("records")]
+    if isinstance(source, (list, tuple)):
+        cols = list(dict.fromkeys(k for r in source for k in r))
+        return "observed table", cols, [dict(r) for r in source]
+    path = Path(str(source))
+    name = f"--observed {path.name}"
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            cols = [c.strip() for c in (reader.fieldnames or [])]
+            rows = []
+            for r in reader:
+                if len(rows) >= MAX_OBSERVED_ROWS:
+                    raise InputError(f"{name}: more than {MAX_OBSERVED_ROWS} rows")
+                row = {(k or "").strip(): v for k, v in r.items()}
+                if None in r:
+                    row[None] = r[None]
+                row["\0line"] = reader.line_num
+                rows.append(row)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{name}: cannot read it as a UTF-8 CSV file: {e}") from None
+    return name, cols, rows
+
+
+def _text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, list):         # DictReader puts surplus cells in a list under the key None
+        return ",".join(map(str, v))
+    return str(v).strip()
+
+
+def _number(where: "_Where", i, column, text):
+    try:
+        x = float(text)
+    except ValueError:
+        where.fail(i, column, f"{text[:40]!r} is not a number")
+    if not math.isfinite(x):
+        where.fail(i, column, f"{text[:40]!r} is not a finite number")
+    return x
+
+
+def read_observed(source, scenario) -> pd.DataFrame:
+    """Validate a published trial's results against ``scenario`` (a :class:`ketasim.scenario.Scenario`) and return
+    them as a tidy table (one row per observed row): ``row`` (1-based), ``arm``, ``measure``, ``time_h`` (h; NaN for
+    a measure with no time), ``observed`` (the measure's unit, :data:`UNITS`), ``n`` (patients in that arm of the
+    published trial; NaN when absent: the virtual arm's size is used and ``n_from`` says so), ``n_from``, and the
+    provenance columns of :data:`OPTIONAL_COLUMNS` (``spread`` a number or NaN, ``spread_kind`` SD | SE | none).
+
+    ``source``: a CSV path, a pandas DataFrame or a list of dicts with the columns of :data:`REQUIRED_COLUMNS`
+    (other columns, such as the reference file's ``population`` or ``dose``, are ignored). Every error is one line
+    naming the row and the column (:class:`ketasim.errors.InputError`)."""
+    from .population import canonical_scale
+
+    where, cols, rows = _rows_of(source)
+    where = _Where(where, {i: f" (line {r.pop(chr(0) + 'line')})" for i, r in enumerate(rows, start=1)
+                           if chr(0) + "line" in r})
+    missing = [c for c in REQUIRED_COLUMNS if c not in cols]
+    if missing:
+        raise InputError(f"{where.name}: no column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)}; optional: "
+                         f"{', '.join(OPTIONAL_COLUMNS)})")
+    if not rows:
+        raise InputError(f"{where.name}: no data rows")
+    ep = scenario.endpoints
+    if ep is None:
+        raise InputError(f"{where.name}: scenario {scenario.name} has no endpoints to compare with")
+    design = dict(scenario.design)
+    if design.get("type") == "withdrawal" and design.get("criterion") == "stratified":
+        raise InputError(f"{where.name}: a stratified randomized withdrawal reports each stratum apart; comparing "
+                         "observed rows with it is not supported")
+    arms = [a.name for a in scenario.arms]
+    times = [float(t) for t in ep.times_h]
+    times_text = ", ".join(f"{t:g}" for t in times)
+    scale = scenario.population.scale
+    out, seen = [], set()
+    for i, raw in enumerate(rows, start=1):
+        r = {k: _text(v) for k, v in raw.items()}
+        if None in raw and _text(raw[None]):
+            where.fail(i, "(extra)", f"more cells than columns: {_text(raw[None])[:40]!r}")
+        arm = r.get("arm", "")
+        if arm not in arms:
+            where.fail(i, "arm", f"{arm[:40]!r} is not an arm of scenario {scenario.name}; its arms: "
+                                   f"{', '.join(arms)}")
+        m = r.get("measure", "")
+        if m in PK_MEASURES:
+            where.fail(i, "measure", f"{m} (a PK geometric mean) is not compared here; compare PK with "
+                                       "`ketasim trial` output directly")
+        if m not in OBSERVABLE_MEASURES:
+            where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared; use one of "
+                                       f"{', '.join(OBSERVABLE_MEASURES)}")
+        if m not in ep.measures:
+            where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
+                                       f"({', '.join(ep.measures)}); add it there to compare it")
+        t_text = r.get("timepoint_h", "")
+        if m in TIMELESS_MEASURES:
+            if t_text:
+                where.fail(i, "timepoint_h", f"{m} has no time (" + ("over the whole follow-up"
+                      if m == "relapse_rate" else "over all sessions") + "); leave timepoint_h empty")
+            t = float("nan")
+        else:
+            if not t_text:
+                where.fail(i, "timepoint_h", f"{m} needs a time: one of scenario {scenario.name}'s endpoint "
+                                               f"times (h): {times_text}")
+            t = _number(where, i, "timepoint_h", t_text)
+            match = [x for x in times if abs(x - t) <= 1e-6 * max(1.0, abs(x))]
+            if not match:
+                where.fail(i, "timepoint_h", f"{t_text[:20]} h is not an endpoint time of scenario "
+                                               f"{scenario.name}; its endpoint times (h): {times_text}")
+            t = match[0]
+        v = _number(where, i, "value", r.get("value", "")) if r.get("value", "") else \
+            where.fail(i, "value", "empty: give the published value")
+        unit = UNITS[m]
+        if unit == "percentage points" and not 0.0 <= v <= 100.0:
+            where.fail(i, "value", f"{v:g} is not a percentage (0-100)")
+        if m in NONNEGATIVE and v < 0:
+            where.fail(i, "value", f"{v:g}: a {m} is not negative")
+        if r.get("scale") and m in SCORE_MEASURES + ("relapse_rate",):
+            text = r["scale"].split("(")[0].strip()        # 'MADRS (response >=50%)' as the reference file has it
+            try:
+                given = canonical_scale(text, "scale")
+            except InputError:
+                where.fail(i, "scale", f"unknown scale {r['scale'][:40]!r}")
+            if given != scale:
+                where.fail(i, "scale", f"{r['scale'][:40]!r} is not scenario {scenario.name}'s scale ({scale})")
+        kind = r.get("spread_kind", "")
+        kind = next((k for k in SPREAD_KINDS if k.lower() == kind.lower()), None) if kind else ""
+        if kind is None:
+            where.fail(i, "spread_kind", f"{r['spread_kind'][:20]!r}: use one of {' | '.join(SPREAD_KINDS)}")
+        spread = float("nan")
+        if r.get("spread", ""):
+            spread = _number(where, i, "spread", r["spread"])
+            if spread < 0:
+                where.fail(i, "spread", f"{spread:g} is negative")
+            if kind in ("", "none"):
+                where.fail(i, "spread_kind", "a spread is given: say whether it is an SD or an SE")
+        elif kind in ("SD", "SE"):
+            where.fail(i, "spread", f"spread_kind is {kind} but no spread is given")
+        n = float("nan")
+        if r.get("n", ""):
+            try:
+                n = float(r["n"])
+            except ValueError:
+                n = 0.0
+            if not (math.isfinite(n) and n >= 1 and n == int(n)):
+                where.fail(i, "n", f"{r['n'][:40]!r}: give the patients in this arm as a whole number >= 1 "
+                                     "(leave it empty to use the virtual arm's size)")
+        key = (arm, m, None if math.isnan(t) else t, r.get("trial_id", ""))
+        if key in seen:
+            where.fail(i, "measure", f"a second row for arm {arm}, {m}"
+                                       + ("" if math.isnan(t) else f" at {t:g} h") + " (same trial_id)")
+        seen.add(key)
+        out.append({"row": i, "arm": arm, "measure": m, "time_h": t, "observed": v, "n": n if math.isnan(n) else int(n),
+                    "n_from": N_FROM_FILE if not math.isnan(n) else N_FROM_ARM, "scale": r.get("scale", ""),
+                    "spread": spread, "spread_kind": kind or "", "trial_id": r.get("trial_id", ""),
+                    "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
+                    "notes": r.get("notes", "")})
+    return pd.DataFrame(out)
+
+
+def _trial_row(tr, arm: str, measure: str, time_h: float):
+    for r in tr.endpoints:
+        if r["arm"] != arm or r["measure"] != measure or "stratum" in r or "analyte" in r or "dose_level" in r:
+            continue
+        if measure in TIMELESS_MEASURES or (r["time_h"] is not None
+                                            and abs(r["time_h"] - time_h) <= 1e-6 * max(1.0, abs(time_h))):
+            return r
+    return None
+
+
+def _observed_ci(observed: float, n: int, spread: float, kind: str, rate: bool) -> tuple[float, float]:
+    """95 % CI of the published value from its own spread (SD: SD / sqrt(n); SE), else for a rate the Wilson
+    interval of its count in n patients; else none (NaN)."""
+    from .trial import wilson_ci
+
+    if kind == "SD" and math.isfinite(spread):
+        h = 1.96 * spread / math.sqrt(max(n, 1))
+    elif kind == "SE" and math.isfinite(spread):
+        h = 1.96 * spread
+    elif rate:
+        return tuple(wilson_ci(round(observed / 100.0 * n), n))
+    else:
+        return float("nan"), float("nan")
+    return observed - h, observed + h
+
+
+def compare_observed(result, observed) -> pd.DataFrame:
+    """Predicted vs observed for each row of ``observed`` (a table of :func:`read_observed`, or anything it reads:
+    a CSV path, a DataFrame, a list of dicts), from ``result`` (a :class:`ketasim.trial.TrialResult`). Nothing is
+    fitted. A tidy table, one row per observed row, with the observed row's columns and
+
+    - ``predicted``: the trial's value of that arm, measure and time; ``error`` = predicted - observed (``unit``);
+    - ``pi_low``, ``pi_high``: the 95 % prediction interval of the statistic in a trial of ``n`` patients (the
+      row's, else the virtual arm's: ``n_from``) and ``inside`` (bool). Means: predicted +- 1.96 sqrt(s^2 / n +
+      MC^2 + V), s the virtual arm's patient SD (``predicted_patient_sd``, from its CI: SE x sqrt(arm size)), MC
+      this virtual trial's standard error of the prediction, V the draws' variance (0 without ``uncertainty``).
+      Rates: beta-binomial counts of n patients whose true rate has variance MC^2 + V
+      (:func:`ketasim.calibration.observed_interval`);
+    - ``sampling_sd`` (s / sqrt(n), or 100 sqrt(p (1 - p) / n) for a rate), ``mc_sd``, ``draws_sd`` (sqrt V);
+    - ``observed_ci_low``, ``observed_ci_high``: the published value's own 95 % CI from its spread (rates without
+      one: Wilson from n).
+
+    The interval's scope is in ``attrs["interval"]``; :func:`observed_summary` gives the summary."""
+    from .calibration import observed_interval, statistic_sampling_sd
+    from .trial import _row_key
+
+    if not isinstance(observed, pd.DataFrame) or "n_from" not in observed.columns:
+        observed = read_observed(observed, result.scenario)
+    draws = result.uncertainty is not None
+    out = []
+    for rec in observed.to_dict("records"):
+        arm, m, t = rec["arm"], rec["measure"], rec["time_h"]
+        r = _trial_row(result, arm, m, t)
+        if r is None:
+            raise InputError(f"observed row {rec['row']}, column measure: the trial has no {m} row for arm {arm}"
+                             + ("" if m in TIMELESS_MEASURES else f" at {t:g} h"))
+        v = float(r["value"])
+        n_virtual = int(r.get("n") or result.outcomes[arm].n)
+        n = int(rec["n"]) if rec["n_from"] == N_FROM_FILE else int(result.outcomes[arm].n)
+        var_draws = float(result.draw_variance.get(_row_key(r), 0.0)) if draws else 0.0
+        rate = UNITS[m] == "percentage points"
+        patient_sd = float("nan")
+        if not math.isfinite(v):
+            lo = hi = mc = samp = float("nan")
+            inside = False
+        elif rate:
+            mc = math.sqrt(v * (100.0 - v) / max(n_virtual, 1))
+            samp = statistic_sampling_sd(m, v, 100.0 * math.sqrt(v / 100.0 * (1.0 - v / 100.0)), n)
+            lo, hi, inside = observed_interval(rec["observed"], v, n, 0.0, var_draws + mc * mc, rate=True)
+        else:
+            half = (r["ci95"][1] - r["ci95"][0]) / 2.0
+            mc = half / float(stats.t.ppf(0.975, max(n_virtual - 1, 1))) if math.isfinite(half) else 0.0
+            patient_sd = mc * math.sqrt(n_virtual)
+            samp = statistic_sampling_sd(m, v, patient_sd, n)
+            lo, hi, inside = observed_interval(rec["observed"], v, n, samp * samp, var_draws + mc * mc, rate=False,
+                                               nonnegative=m in NONNEGATIVE)
+        o_lo, o_hi = _observed_ci(rec["observed"], n, rec["spread"], rec["spread_kind"], rate)
+        out.append({"row": rec["row"], "trial_id": rec["trial_id"], "arm": arm, "measure": m,
+                    "time_h": t, "unit": UNITS[m], "observed": rec["observed"], "predicted": v,
+                    "error": v - rec["observed"], "pi_low": float(lo), "pi_high": float(hi), "inside": bool(inside),
+                    "n": n, "n_from": rec["n_from"], "n_virtual": n_virtual, "sampling_sd": float(samp),
+                    "mc_sd": float(mc), "draws_sd": math.sqrt(var_draws), "predicted_patient_sd": patient_sd,
+                    "observed_ci_low": float(o_lo), "observed_ci_high": float(o_hi),
+                    **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")}})
+    df = pd.DataFrame(out)
+    df.attrs["interval"] = interval_scope(result)
+    return df
+
+
+def interval_scope(result) -> str:
+    """What the observed rows' prediction intervals contain (one line)."""
+    base = ("95% prediction intervals for a trial of each row's n: its sampling error and this virtual trial's "
+            "Monte Carlo error")
+    u = result.uncertainty
+    if u is None:
+        return base + ("; parameter uncertainty and between-trial heterogeneity NOT included (add --uncertainty N)."
+                       " Nothing is fitted.")
+    het = (", between-trial heterogeneity (" + ", ".join(f"{e} SD {v:.2f}" for e, v in u["tau"].items()) + ")"
+           if u.get("between_trial") and u.get("tau") else " (between-trial heterogeneity NOT included)")
+    return base + f", {u['parameter_draws']} posterior parameter draws{het}. Nothing is fitted."
+
+
+def observed_summary(df: pd.DataFrame) -> dict:
+    """Mean absolute error in points over the score rows (mean, mean_change), in percentage points over the rate
+    rows, per unit over other rows, and the share of rows inside their interval."""
+    def mae(sel):
+        e = df.loc[sel, "error"].to_numpy(float)
+        e = e[np.isfinite(e)]
+        return (float(np.mean(np.abs(e))) if e.size else None), int(e.size)
+
+    s = {"rows": int(len(df)), "inside": int(df["inside"].sum()) if len(df) else 0}
+    s["share_inside"] = s["inside"] / s["rows"] if s["rows"] else None
+    s["mae_points"], s["score_rows"] = mae(df["measure"].isin(("mean", "mean_change")))
+    s["mae_percentage_points"], s["rate_rows"] = mae(df["unit"] == "percentage points")
+    other = df[~df["measure"].isin(("mean", "mean_change")) & (df["unit"] != "percentage points")]
+    s["mae_other"] = {u: mae(df["unit"] == u)[0] for u in dict.fromkeys(other["unit"])}
+    return s
+
+
+def format_summary(s: dict) -> str:
+    parts = []
+    if s["score_rows"]:
+        parts.append(f"MAE {s['mae_points']:.2f} points over {s['score_rows']} score row(s)")
+    if s["rate_rows"]:
+        parts.append(f"{s['mae_percentage_points']:.1f} percentage points over {s['rate_rows']} rate row(s)")
+    parts += [f"{v:.2f} {u}" for u, v in s["mae_other"].items() if v is not None]
+    share = f"{100 * s['share_inside']:.0f} %" if s["share_inside"] is not None else "-"
+    return "; ".join(parts + [f"{s['inside']} of {s['rows']} inside their 95% interval ({share})"])
+
+
+def format_observed(df: pd.DataFrame, source: str = "") -> str:
+    """The printed table (after the trial's endpoint table)."""
+    from .trial import _fmt_t
+
+    lines = [f"\nobserved vs predicted{f' ({source})' if source else ''}: nothing fitted",
+             f"  {'arm':16s} {'measure':16s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
+             f"{'error':>8s}  {'95% prediction interval':^23s}  inside"]
+    for r in df.to_dict("records"):
+        when = "-" if not math.isfinite(r["time_h"]) else _fmt_t(r["time_h"])
+        n = f"{r['n']}{'*' if r['n_from'] != N_FROM_FILE else ''}"
+        lines.append(f"  {r['arm'][:16]:16s} {r['measure'][:16]:16s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
+                     f"{r['predicted']:9.2f} {r['error']:+8.2f}  [{r['pi_low']:9.2f}, {r['pi_high']:9.2f}]  "
+                     f"{'yes' if r['inside'] else 'no'}")
+    if (df["n_from"] != N_FROM_FILE).any():
+        lines.append("  * no n in the observed file: the virtual arm's size is used")
+    lines.append("  " + format_summary(observed_summary(df)))
+    lines.append("  " + df.attrs.get("interval", ""))
+    return "\n".join(lines)
+
+
+def observed_block(df: pd.DataFrame, source: str = "") -> dict:
+    """The ``observed_comparison`` block of the trial JSON (docs/contracts.md): rows, summary, interval scope.
+    Numbers that do not exist are NaN here; the writer (``ketasim.display.json_safe``) makes them null."""
+    rows = []
+    for r in df.to_dict("records"):
+        r = dict(r)
+        r["time_h"] = None if not math.isfinite(r["time_h"]) else r["time_h"]
+        r["pi95"] = [r.pop("pi_low"), r.pop("pi_high")]
+        r["observed_ci95"] = [r.pop("observed_ci_low"), r.pop("observed_ci_high")]
+        rows.append(r)
+    return {"source": source, "fitted": False, "interval": df.attrs.get("interval", ""),
+            "summary": observed_summary(df), "rows": rows}
+
+
+__all__ = ["read_observed", "compare_observed", "observed_summary", "observed_block", "format_observed"]
