@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 
 import pytest
@@ -12,7 +11,7 @@ pytest.importorskip("plotly")
 
 from ketasim import NOTICE, scenario_from_dict, simulate  # noqa: E402
 from ketasim.parameters import load_parameters  # noqa: E402
-from ketasim.report import simulation_report, trial_report  # noqa: E402
+from ketasim.report import embedded_figures, simulation_report, trial_report  # noqa: E402
 
 SCENARIO = {
     "name": "report-test", "seed": 11,
@@ -27,11 +26,8 @@ SCENARIO = {
 
 
 def _figures(text: str) -> dict:
-    """The plotly specs embedded in a report: {div id: (data, layout)}."""
-    out = {}
-    for m in re.finditer(r'Plotly\.newPlot\("([^"]+)", (\[.*?\]), (\{.*?\}), \{', text):
-        out[m.group(1)] = json.loads(m.group(2).replace("<\\/", "</"))
-    return out
+    """The plotly traces embedded in a report: {div id: data}."""
+    return {fid: fig["data"] for fid, fig in embedded_figures(text).items()}
 
 
 def _assert_self_contained(text: str):
@@ -112,3 +108,42 @@ def test_report_needs_plotly_named_in_the_error(monkeypatch, tmp_path, scenario)
     monkeypatch.setattr(builtins, "__import__", no_plotly)
     with pytest.raises(ImportError, match=r"ketasim\[web\]"):
         simulation_report(typ, typ, tmp_path / "x.html")
+
+
+def test_report_size_bound_and_every_figure(tmp_path):
+    """A typical trial report (two arms, four weeks of twice-weekly dosing, 150 patients per arm: ~5.0 MB when
+    plotly.min.js and the figures were inlined as plain text) stays under the packed plotly.js plus 250 kB, and
+    under 2.6 MB in all: plotly.min.js alone is 4.8 MB plain (plotly 7's wheel), 2.0 MB packed, so the bound fails
+    if plotly.js or the figures were inlined unpacked (figures: ~150-200 kB plain, ~25 kB packed, measured), yet
+    leaves room for the tables and the scenario. Every plot box on the page has its figure, with points."""
+    import base64
+    import gzip
+
+    from ketasim.trial import run_trial
+    from ketasim.web.figures import plotly_js_path
+
+    sc = scenario_from_dict({
+        "name": "size-bound", "seed": 5, "population": {"size": 150},
+        "arms": {"esketamine": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg", "at": "0 d",
+                                 "every": "3.5 d", "count": 8},
+                                {"drug": "oral-antidepressant", "route": "oral", "at": "0 d"}],
+                 "placebo": [{"drug": "placebo", "route": "intranasal", "at": "0 d", "every": "3.5 d", "count": 8},
+                             {"drug": "oral-antidepressant", "route": "oral", "at": "0 d"}]},
+        "endpoints": {"times": ["24 h", "7 d", "28 d"],
+                      "measures": ["mean_change", "response_rate", "remission_rate", "cadss_peak"]}})
+    text = trial_report(run_trial(sc), tmp_path / "trial.html").read_text(encoding="utf-8")
+    size = len(text.encode("utf-8"))
+    packed_plotly = len(base64.b64encode(gzip.compress(plotly_js_path().read_bytes(), 9)))
+    assert size < packed_plotly + 250_000, (size, packed_plotly)
+    assert size < 2_600_000, size
+    _assert_self_contained(text)
+    boxes = set(re.findall(r'<div class="plot" id="([^"]+)"', text))
+    figs = embedded_figures(text)
+    assert boxes == set(figs) == {"endpoints", "cascade", "side-effects"}
+    for fid, fig in figs.items():
+        assert fig["data"] and sum(len(t.get("x") or []) for t in fig["data"]) > 0, fid
+        assert fig["layout"], fid
+    bands = [t for t in figs["cascade"]["data"] if t.get("fill") == "tonexty"]
+    assert {t["legendgroup"] for t in bands} == {"esketamine", "placebo"}      # a band per arm
+    score = {t["meta"]["arm"]: t for t in figs["cascade"]["data"] if t.get("meta", {}).get("column") == "score"}
+    assert set(score) == {"esketamine", "placebo"} and all(len(t["x"]) > 50 for t in score.values())

@@ -194,6 +194,41 @@ def regimen_lines(reg: dict) -> list[dict]:
     return lines
 
 
+def _items(v) -> list:
+    """A list typed in one text box ('28, 56, 84' or '2 3 4'), or a JSON list, as its items."""
+    if isinstance(v, list):
+        return [x for x in v if not _blank(x)]
+    if _blank(v):
+        return []
+    return [x for x in str(v).replace(";", ",").replace(",", " ").split() if x]
+
+
+def titration_mapping(reg: dict) -> dict | None:
+    """The ``titration:`` rule of a form regimen (``regimens[].titration``: ``enabled``, ``doses`` — levels in the
+    regimen's dose unit, lowest first, e.g. '28, 56, 84' —, ``sessions`` — the numbers of the first dose line's
+    doses at which the dose may change, e.g. '2, 3, 4, 5' —, ``increase_below_pct`` — one level up when the
+    patient's score reduction from baseline is below this many % —), or None when off. The titrated line is the
+    regimen's first dose line (``line: 0``); the engine checks everything (regimen.titration_from_mapping)."""
+    t = reg.get("titration")
+    if not isinstance(t, dict) or not t.get("enabled"):
+        return None
+    unit = _text(reg.get("dose_unit") or "mg")
+    out: dict[str, Any] = {"line": 0, "doses": [f"{_text(x)} {unit}" for x in _items(t.get("doses"))],
+                           "sessions": [_num(x) for x in _items(t.get("sessions"))]}
+    pct = _num(t.get("increase_below_pct"))
+    if not _blank(pct):
+        out["increase_if"] = {"score_reduction_below": (round(pct / 100, 10) if isinstance(pct, (int, float))
+                                                        and not isinstance(pct, bool) else pct)}
+    return out
+
+
+def regimen_arm(reg: dict):
+    """A form regimen as a scenario arm: its list of lines, or ``{doses: lines, titration: rule}`` with a rule."""
+    lines = regimen_lines(reg)
+    tit = titration_mapping(reg)
+    return lines if tit is None else {"doses": lines, "titration": tit}
+
+
 def population_mapping(patient: dict, trial: dict | None = None) -> dict:
     """The ``population:`` section: one patient (all SDs zero), or a trial population around that patient."""
     from ..scenario import DEFAULT_BASELINE
@@ -220,6 +255,9 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
         pop["baseline"]["sd"] = sd_base
         pop["weight_kg"]["sd"] = 15
         pop["age_years"]["sd"] = 12
+        for key in ("min", "max"):           # an age inclusion range (truncated normal around the patient's age)
+            if not _blank(trial.get(f"age_{key}")):
+                pop["age_years"][key] = _num(trial[f"age_{key}"])
         pop["female_fraction"] = 0.55
         if not trial.get("fix_genotype_crp"):
             pop.pop("genotype", None)
@@ -264,6 +302,10 @@ def _field_of(message: str, slots: dict, lines: dict | None = None) -> str:
             tail = message[len(prefix):].split(": ", 1)[0]
             if slot == "placebo":
                 return "trial.placebo"
+            if tail.startswith(".titration"):
+                part = (tail.split(".")[2] if tail.count(".") >= 2 else "doses").split("[")[0]
+                return f"regimen.{slot}.titration." + {"increase_if": "increase_below_pct",
+                                                        "sessions": "sessions"}.get(part, "doses")
             m = re.match(r"\[(\d+)\]", tail)
             where = ((lines or {}).get(name) or ["", "background_antidepressant"])
             sub = where[int(m.group(1))] if m and int(m.group(1)) < len(where) else ""
@@ -273,6 +315,8 @@ def _field_of(message: str, slots: dict, lines: dict | None = None) -> str:
             key = {"duration": "duration_min", "rate": "dose"}.get(key, key)
             return f"regimen.{slot}.{sub + '.' if sub else ''}{key}"
     path = message.split(": ", 1)[0]
+    if path in ("population.age_years.min", "population.age_years.max", "population.age_years.mean"):
+        return "trial.age_range"            # only an inclusion range gives these (population.check_age)
     if path.startswith("population."):
         key = path.split(".")[1].split("[")[0]
         return "trial.size" if key == "size" else f"patient.{key}"
@@ -303,7 +347,7 @@ def _validate(mapping: dict):
 def _form_models():
     from typing import Annotated, Union
 
-    from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StringConstraints
+    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
     Text = Annotated[str, StringConstraints(max_length=200)]
     Scalar = Union[StrictBool, StrictInt, StrictFloat, Text, None]
@@ -324,6 +368,12 @@ def _form_models():
         treatment_resistant: Scalar = True
         comedications: list[Union[Text, None]] | None = None
 
+    class Titration(_M):
+        enabled: Scalar = None
+        doses: Union[Scalar, Annotated[list[Union[StrictInt, StrictFloat, Text]], Field(max_length=12)]] = None
+        sessions: Union[Scalar, Annotated[list[Union[StrictInt, StrictFloat, Text]], Field(max_length=40)]] = None
+        increase_below_pct: Scalar = None
+
     class Regimen(_M):
         enabled: Scalar = True
         name: Scalar = None
@@ -336,6 +386,7 @@ def _form_models():
         every_unit: Scalar = None
         count: Scalar = None
         background_antidepressant: Scalar = None
+        titration: Titration | None = None
 
     class Trial(_M):
         size: Scalar = None
@@ -343,6 +394,8 @@ def _form_models():
         times: Scalar = None
         placebo_arm: Scalar = None
         fix_genotype_crp: Scalar = None
+        age_min: Scalar = None
+        age_max: Scalar = None
 
     class Experiments(_M):
         ampa_block: Scalar = None
@@ -391,7 +444,9 @@ def check_form(form) -> None:
         for err in e.errors()[:10]:
             loc = [str(x) for x in err["loc"] if not str(x).startswith(("bool", "int", "float", "str", "list["))]
             loc = [x for x in loc if x not in ("constrained-str",)]
-            if loc[:1] == ["regimens"] and len(loc) >= 2:
+            if loc[:1] == ["regimens"] and len(loc) >= 4 and loc[2] == "titration":
+                fieldname = "regimen." + ".".join(loc[1:4])
+            elif loc[:1] == ["regimens"] and len(loc) >= 2:
                 fieldname = "regimen." + ".".join(loc[1:3])
             elif loc[:1] in (["patient"], ["trial"]) and len(loc) >= 2:
                 fieldname = f"{loc[0]}.{loc[1]}"
@@ -428,7 +483,7 @@ def build(form: dict, *, trial: bool = False) -> Built:
         errors.append({"field": "general", "message": "arms: at least one arm is required"})
     by_slot = dict(regs)
     try:
-        arms = {name: regimen_lines(by_slot[slot]) for name, slot in names.items()}
+        arms = {name: regimen_arm(by_slot[slot]) for name, slot in names.items()}
     except FormErrors as e:
         raise FormErrors(errors + e.errors) from None
     where = {name: line_fields(by_slot[slot]) for name, slot in names.items()}
@@ -704,10 +759,16 @@ def simulate_form(form: dict) -> dict:
         except KetasimError as e:
             raise FormErrors([{"field": "observed", "message": str(e)}]) from None
     chain = {a: {c: F.compact(g[c].to_numpy(), 4) for c in _SERIES} for a, g in df.groupby("arm", sort=False)}
+    key_numbers = _key_numbers(df, sessions, sc.population.scale)
+    paths = res.dose_paths()                 # titrated arms: the dose the typical patient ends on, and when
+    for row in key_numbers:
+        p = paths[paths["arm"] == row["arm"]]
+        row["final_dose"] = None if not len(p) else str(p["dose"].iloc[-1])
+        row["dose_path"] = None if not len(p) else " → ".join(dict.fromkeys(p["dose"].astype(str)))
     out = {
         "ok": True, "arms": [{"name": a, "slot": b.slots[a], "color": colors[a]} for a in arms],
         "time_h": F.compact(times, 9), "chain": chain, "chain_ranges": json_safe(_chain_ranges(df)),
-        "figure": fig, "key_numbers": json_safe(_key_numbers(df, sessions, sc.population.scale)),
+        "figure": fig, "key_numbers": json_safe(key_numbers),
         "scale": sc.population.scale, "summary": cascade_summary(df, sessions, sc.population.scale),
         "provenance": json_safe({**res.provenance, "overrides": b.overrides}), "warnings": b.warnings,
         "observed": None if observed is None else {"column": observed["column"], "n": len(observed["time_h"])},

@@ -90,6 +90,12 @@ function regimenCard(i) {
       <button type="button" class="small" data-add-line="${i}">+ add a dose line</button>
       <label class="check"><input type="checkbox" data-field="${f("background_antidepressant")}"> with a background oral antidepressant</label>
       <span class="msg" data-msg="${f("background_antidepressant")}"></span>
+      <label class="check"><input type="checkbox" data-field="${f("titration.enabled")}"> response-guided dose (titration of the first line)</label>
+      <div class="titration grid3" data-titration="${i}" hidden>
+        <label class="field span2">Dose levels, lowest first (the first line's unit)<input type="text" data-field="${f("titration.doses")}" placeholder="28, 56, 84"><span class="msg" data-msg="${f("titration.doses")}"></span></label>
+        <label class="field">Decision sessions<input type="text" data-field="${f("titration.sessions")}" placeholder="2, 3, 4, 5"><span class="msg" data-msg="${f("titration.sessions")}"></span></label>
+        <label class="field span3">One level up if the score reduction is below (%)<input type="text" inputmode="decimal" data-field="${f("titration.increase_below_pct")}" value="50"><span class="msg" data-msg="${f("titration.increase_below_pct")}"></span></label>
+      </div>
     </div>`;
   const drug = $(`[data-field="${f("drug")}"]`, div);
   state.meta.drugs.forEach((d) => option(drug, d));
@@ -170,6 +176,16 @@ function syncRegimen(i) {
   field(`regimen.${i}.dose`).placeholder = needsDose ? "required" : "none";
   const count = Number(field(`regimen.${i}.count`).value);
   field(`regimen.${i}.every`).placeholder = count > 1 ? "required" : "single dose";
+  const tit = field(`regimen.${i}.titration.enabled`).checked;
+  $(`[data-titration="${i}"]`).hidden = !tit;
+  if (tit && !field(`regimen.${i}.titration.doses`).value.trim() && field(`regimen.${i}.dose`).value.trim()) {
+    const d = Number(field(`regimen.${i}.dose`).value);    // a start to edit: the dose, then 1.5x (56 -> 84 mg)
+    if (d > 0) field(`regimen.${i}.titration.doses`).value = [d, d * 1.5].map((x) => +x.toPrecision(3)).join(", ");
+  }
+  if (tit && !field(`regimen.${i}.titration.sessions`).value.trim()) {
+    const n = Math.min(Number(field(`regimen.${i}.count`).value) || 1, 5);   // sessions 2 .. 5 (or the last)
+    field(`regimen.${i}.titration.sessions`).value = Array.from({ length: Math.max(n - 1, 0) }, (_, k) => k + 2).join(", ");
+  }
   const on = field(`regimen.${i}.enabled`).checked;
   $(`.regimen[data-slot="${i}"]`).classList.toggle("off", !on);
   if (!state.nameEdited[i]) field(`regimen.${i}.name`).value = autoName(i);
@@ -185,6 +201,7 @@ function autoName(i) {
   if (n > 1 && g("every")) name += ` every ${g("every")} ${g("every_unit")} ×${n}`;
   if (state.lines[i].length) name += ` +${state.lines[i].length} line${state.lines[i].length > 1 ? "s" : ""}`;
   if (field(`regimen.${i}.background_antidepressant`).checked) name += " + AD";
+  if (field(`regimen.${i}.titration.enabled`).checked) name += " (titrated)";
   return name;
 }
 
@@ -244,12 +261,14 @@ function readForm() {
     ["enabled", "name", "drug", "route", "dose", "dose_unit", "duration_min", "every", "every_unit", "count",
       "background_antidepressant"].forEach((k) => { r[k] = v(`regimen.${i}.${k}`); });
     r.lines = state.lines[i].map((j) => readLine(i, j));
+    r.titration = {};
+    ["enabled", "doses", "sessions", "increase_below_pct"].forEach((k) => { r.titration[k] = v(`regimen.${i}.titration.${k}`); });
     regimens.push(r);
   }
   const experiments = {};
   ["ampa_block", "mtor_block", "spine_block"].forEach((k) => { experiments[k] = v(`experiments.${k}`); });
   const trial = {};
-  ["size", "seed", "times", "placebo_arm", "fix_genotype_crp"].forEach((k) => { trial[k] = v(`trial.${k}`); });
+  ["size", "seed", "times", "placebo_arm", "fix_genotype_crp", "age_min", "age_max"].forEach((k) => { trial[k] = v(`trial.${k}`); });
   return { patient, regimens, experiments, trial, view: state.viewIndex, overrides: { ...state.overrides },
     observed: state.observed ? { csv: state.observed.csv } : null, columns: state.columns };
 }
@@ -488,6 +507,7 @@ function drawNumbers(d) {
     ["score_672h", `${sc} at 28 d`, (v) => (v === null ? "–" : v.toFixed(1))],
     ["discharge_ready_h", "discharge criteria", (v) => (v === null ? "–" : v <= 0 ? "met throughout" : `met after ${fmtTime(v)}`)],
   ];
+  if (d.key_numbers.some((r) => r.dose_path)) cols.push(["dose_path", "dose path (titration)", (v) => v || "fixed"]);
   const arms = d.key_numbers.map((row) => ({ row, color: (d.arms.find((a) => a.name === row.arm) || {}).color || "#999" }));
   let h = `<div class="table-wrap"><table class="numbers"><thead><tr><th></th>${arms.map((a) => `<th><span class="arm-dot" style="background:${a.color}"></span>${esc(a.row.arm)}</th>`).join("")}</tr></thead><tbody>`;
   cols.forEach((c) => {
@@ -557,8 +577,9 @@ function drawTrial(v, job) {
   const rows = {};
   const order = [];
   v.table.forEach((r) => {
-    const key = `${r.measure}|${r.time}`;
-    if (!rows[key]) { rows[key] = { measure: r.measure, time: r.time, cells: {} }; order.push(key); }
+    const level = typeof r.dose_level === "string" ? r.dose_level : "";   // titrated arms: one row per final dose
+    const key = `${r.measure}|${r.time}|${level}`;
+    if (!rows[key]) { rows[key] = { measure: r.measure, time: level ? `from ${r.time}` : r.time, level, cells: {} }; order.push(key); }
     rows[key].cells[r.arm] = r;
   });
   const label = { mean: "mean score", mean_change: "mean change", response_rate: "response (%)", remission_rate: "remission (%)",
@@ -566,7 +587,8 @@ function drawTrial(v, job) {
   let h = `<div class="table-wrap"><table class="numbers" id="endpoint-table"><thead><tr><th>endpoint</th><th>time</th>${v.arms.map((a) => `<th><span class="arm-dot" style="background:${a.color}"></span>${esc(a.name)} <span class="hint">n=${v.result.arms[a.name].n}</span></th>`).join("")}</tr></thead><tbody>`;
   order.forEach((k) => {
     const r = rows[k];
-    h += `<tr data-measure="${esc(r.measure)}" data-time="${esc(r.time)}"><td>${esc(label[r.measure] || r.measure)}</td><td>${esc(r.time)}</td>`;
+    const what = r.level ? `on ${r.level} at the end (%)` : (label[r.measure] || r.measure);
+    h += `<tr data-measure="${esc(r.measure)}" data-time="${esc(r.time)}"${r.level ? ` data-level="${esc(r.level)}"` : ""}><td>${esc(what)}</td><td>${esc(r.time)}</td>`;
     names.forEach((n) => {
       const c = r.cells[n];
       h += c ? `<td data-arm="${esc(n)}" data-value="${c.value}">${fmtNum(c.value)} <span class="hint">[${fmtNum(c.ci_low)}, ${fmtNum(c.ci_high)}]</span></td>` : "<td>–</td>";
@@ -598,6 +620,8 @@ function onControl(ev) {
     syncLine(i, j);
     syncRegimen(i);
   }
+  const mt = /^regimen\.(\d)\.titration\.\w+$/.exec(f);
+  if (mt) syncRegimen(Number(mt[1]));
   const m = /^regimen\.(\d)\.(\w+)$/.exec(f);
   if (m) {
     const i = Number(m[1]);
