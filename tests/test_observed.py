@@ -16,6 +16,7 @@ from ketasim import load_scenario, run_trial
 from ketasim.cli import main
 from ketasim.errors import InputError
 from ketasim.observed import compare_observed, format_observed, observed_summary, read_observed
+from ketasim.report import embedded_figures
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "observed"
@@ -159,7 +160,10 @@ def test_cli_json_block_and_report(tmp_path, capsys):
     doc.pop("observed_comparison")
     assert doc == json.loads(plain.read_text(encoding="utf-8"))
     html = rep.read_text(encoding="utf-8")
-    assert "Observed vs predicted" in html and 'data-figure="observed"' in html and "observed (95% CI)" in html
+    assert "Observed vs predicted" in html and 'data-figure="observed"' in html
+    # the figures are embedded packed (report.embedded_figures reads them back)
+    figures = embedded_figures(html)
+    assert any(t.get("name") == "observed (95% CI)" for f in figures.values() for t in f["data"])
 
 
 def _bad(**change):
