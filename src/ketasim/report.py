@@ -408,17 +408,16 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None) -> Pa
     return path
 
 
-def _summary_cells(label: str, x: dict) -> dict:
+def _summary_cells(level: str, label: str, x: dict) -> dict:
     def num(v):
         return float("nan") if v is None else v
-    return {"": label, "trials": x.get("trials", ""), "rows": x["rows"], "MAE (points)": num(x["mae_points"]),
-            "score rows": x["score_rows"], "MAE (pp)": num(x["mae_percentage_points"]), "rate rows": x["rate_rows"],
-            "inside 95% PI": f"{x['inside']} of {x['rows']}",
-            "share inside": "–" if x["share_inside"] is None else f"{100 * x['share_inside']:.0f} %",
-            "sampling floor (points / pp)": f"{_fmt(x['sampling_floor_points'])} / "
-                                            f"{_fmt(x['sampling_floor_percentage_points'])}",
-            "+ heterogeneity floor (points / pp)": f"{_fmt(x['heterogeneity_floor_points'])} / "
-                                                   f"{_fmt(x['heterogeneity_floor_percentage_points'])}"}
+    return {"level": level, "": label, "trials": x.get("trials", ""), "rows": x["rows"],
+            "MAE pts": num(x["mae_points"]), "score rows": x["score_rows"], "MAE pp": num(x["mae_percentage_points"]),
+            "rate rows": x["rate_rows"], "inside": f"{x['inside']} of {x['rows']}",
+            "share": "–" if x["share_inside"] is None else f"{100 * x['share_inside']:.0f} %",
+            "floor: sampling": f"{_fmt(x['sampling_floor_points'])} / {_fmt(x['sampling_floor_percentage_points'])}",
+            "+ heterogeneity": f"{_fmt(x['heterogeneity_floor_points'])} / "
+                               f"{_fmt(x['heterogeneity_floor_percentage_points'])}"}
 
 
 def external_report(q, path) -> Path:
@@ -443,16 +442,17 @@ def external_report(q, path) -> Path:
     files = pd.DataFrame([{"trial": t.name, "file": name, "SHA-256": digest}
                           for t in q.trials for name, digest in t.sha256.items()])
     ok = [t for t in q.trials if t.ok]
-    summary = pd.DataFrame([_summary_cells("all trials", s["overall"])]
-                           + [_summary_cells(d, x) for d, x in s["by_domain"].items()]
-                           + [_summary_cells(n, x) for n, x in s["by_trial"].items()])
+    summary = pd.DataFrame([_summary_cells("all", "all trials", s["overall"])]
+                           + [_summary_cells("domain", d, x) for d, x in s["by_domain"].items()]
+                           + [_summary_cells("trial", n, x) for n, x in s["by_trial"].items()])
     floors = format_floors(s["overall"])
     sections = [
         _section("Provenance", kv + (_table(files, left=("trial", "file", "SHA-256")) if len(files) else ""),
                  "provenance"),
-        _section("Summary (nothing fitted)", _table(summary, left=("",))
-                 + "<p class=\"hint\">MAE: mean absolute error of predicted − observed, in score points over the "
-                   "mean and mean-change rows and in percentage points over the rate rows. Floors: the MAE an exact "
+        _section("Summary (nothing fitted)", _table(summary, left=("level", ""))
+                 + "<p class=\"hint\">MAE: mean absolute error of predicted − observed, in score points (pts) over "
+                   "the mean and mean-change rows and in percentage points (pp) over the rate rows; inside: rows "
+                   "inside their 95% prediction interval. Floors (pts / pp): the MAE an exact "
                    "model would still have on these rows, from the published trials' sampling alone, and with the "
                    "published between-trial heterogeneity of placebo response as well (as `ketasim qualify` "
                    f"reports them). {html.escape(floors[:1].upper() + floors[1:] + '.' if floors else '')}</p>"
