@@ -171,3 +171,45 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
                            interval=interval_description(parameter_draws, tau and tau["tau"]))
         print(f"wrote {html}")
     return rows, skipped, s
+
+
+#: where ``qualify --external`` writes when no --json / --html is given
+EXTERNAL_JSON = Path("out/external_qualification.json")
+EXTERNAL_HTML = Path("out/external_qualification.html")
+
+
+def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11, parameters=None, uncertainty=0,
+                         between_trial=True):
+    """``ketasim qualify --external DIR``: run and compare every trial of DIR (``ketasim.external``), one line per
+    trial as it finishes, then the table; write the JSON and the HTML report (each complete or absent). A trial
+    that failed is one line naming its file; the others still run, and the command ends with an InputError (exit
+    2) naming the failed trials after the outputs are written."""
+    from .errors import InputError
+    from .external import external_document, format_external, qualify_external, trial_line
+    from .io import atomic_write_text, check_target
+    from .parameters import load_parameters
+    from .report import external_report
+
+    outs = []
+    for given, default in ((json_out, EXTERNAL_JSON), (html, EXTERNAL_HTML)):
+        if given is None:
+            default.parent.mkdir(parents=True, exist_ok=True)
+        outs.append(check_target(given if given is not None else default))      # before minutes of running
+    json_path, html_path = outs
+    params = load_parameters(str(parameters)) if parameters else load_parameters()
+    print(f"qualify --external {folder}: parameter set {params.version} ({params.calibration_run}); "
+          f"{size} virtual patients per arm, seed {seed}"
+          + (f", {uncertainty} posterior draws" + (" x between-trial effects" if between_trial else "")
+             if uncertainty else ""), flush=True)
+    q = qualify_external(folder, params, size=size, seed=seed, uncertainty=uncertainty, between_trial=between_trial,
+                         on_trial=lambda i, n, t: print(trial_line(i, n, t), flush=True), log=_stderr)
+    print(format_external(q))
+    atomic_write_text(json_path, json.dumps(json_safe(external_document(q)), indent=1, allow_nan=False))
+    print(f"wrote {json_path}")
+    external_report(q, html_path)
+    print(f"wrote {html_path}")
+    if q.failed:
+        names = ", ".join(t.name for t in q.failed)
+        raise InputError(f"qualify --external: {len(q.failed)} of {len(q.trials)} trial(s) failed ({names}; reasons "
+                         f"above); the outputs cover the {len(q.trials) - len(q.failed)} that ran")
+    return q

@@ -1507,6 +1507,15 @@ def _heterogeneity_floor(rows) -> dict:
     return _mean_per_unit(rows, "heterogeneity_floor", total, math.sqrt(2.0 / math.pi))
 
 
+def error_floors(rows) -> dict:
+    """The floors :func:`qualification_summary` reports, for any rows with ``unit`` ("points" | "percentage
+    points"), ``sampling_sd`` (the row's statistic in a trial of its n; None when unknown), ``kind`` (a row kind of
+    this module: mean, mean_change, response, remission, ...) and ``predicted``: ``sampling_floor_*``
+    (:func:`_sampling_floor`) and ``heterogeneity_floor_*`` (:func:`_heterogeneity_floor`). Used by
+    ``ketasim.observed`` (``qualify --external``)."""
+    return {**_sampling_floor(rows), **_heterogeneity_floor(rows)}
+
+
 def _bias(rows) -> dict:
     """Mean signed error (predicted - observed) per unit: an MAE made of errors of one sign is a systematic miss (a
     structure or an input the trial does not share), one of mixed signs is scatter."""

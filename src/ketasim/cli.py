@@ -539,9 +539,17 @@ def between_trial_cmd(
 
 @app.command()
 def qualify(
-    html: Optional[Path] = typer.Option(Path("out/qualification.html"), help="HTML report with plots."),
+    external: Optional[Path] = typer.Option(None, "--external", help="A folder of published trials NOT in the "
+                                            "calibration set: per trial NAME.yaml (scenario) + NAME.csv or "
+                                            "NAME_observed.csv (its results, the format of `trial --observed`). "
+                                            "Each runs and is compared with 95% prediction intervals; nothing is "
+                                            "fitted. Writes --json and --html (default out/external_qualification.*)."),
+    html: Optional[Path] = typer.Option(None, help="HTML report with plots (default out/qualification.html; with "
+                                                   "--external out/external_qualification.html)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="With --external: the JSON (tidy rows, summary, "
+                                            "provenance; default out/external_qualification.json)."),
     size: int = typer.Option(2000, help="Virtual patients per arm."),
-    seed: int = typer.Option(11, help="Random seed."),
+    seed: int = typer.Option(11, help="Random seed (with --external: every trial's)."),
     parameters: Optional[Path] = typer.Option(None, help="A parameter set file (default: the installed one)."),
     cross_validate: bool = typer.Option(False, "--cross-validate",
                                         help="Also leave each trial out in turn, refit, and predict it (slow: ~13 fits)."),
@@ -558,11 +566,25 @@ def qualify(
                                             "on non-specific and drug response, SDs estimated from the calibration "
                                             "trials; with --uncertainty or --cross-validate)."),
 ):
-    """Predicted vs observed for every row of the calibration file (in sample, and out of sample with --cross-validate)."""
+    """Predicted vs observed for every row of the calibration file (in sample, and out of sample with
+    --cross-validate), or for a folder of published trials (--external DIR)."""
     from .app import qualify_cli
 
     _check_options(size, seed)
-    qualify_cli(html=html, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
+    if external is not None:
+        from .app import qualify_external_cli
+        from .errors import InputError
+
+        if cross_validate:
+            raise InputError("--external: cross-validation refits on the calibration file; run it without --external")
+        qualify_external_cli(external, json_out=json_out, html=html, size=size, seed=seed, parameters=parameters,
+                             uncertainty=uncertainty, between_trial=between_trial)
+        return
+    if json_out is not None:
+        from .errors import InputError
+
+        raise InputError("--json: only with --external (the calibration qualification writes --html and --cv-json)")
+    qualify_cli(html=html or Path("out/qualification.html"), size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
                 cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
                 cv_method=cv_method, between_trial=between_trial)
 

@@ -35,7 +35,7 @@ from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
 REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
 #: kept as provenance in the output (``spread``/``spread_kind`` and ``n`` also give the observed value's own CI)
-OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes")
+OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes", "domain")
 SPREAD_KINDS = ("SD", "SE", "none")
 #: measures with no time: over all sessions (side effects) or over the whole follow-up (relapse)
 TIMELESS_MEASURES = SIDE_EFFECT_MEASURES + ("relapse_rate",)
@@ -48,6 +48,8 @@ UNITS = {"mean": "points", "mean_change": "points", "cadss_peak": "CADSS points"
 NONNEGATIVE = ("mean", "cadss_peak", "sedation_peak")
 N_FROM_FILE = "observed file"
 N_FROM_ARM = "arm size of the virtual trial (no n in the observed file)"
+#: ``compare_observed(..., default_n=...)`` (``qualify --external``: the virtual trial is larger than the published one)
+N_FROM_SCENARIO = "arm size of the scenario (no n in the observed file)"
 MAX_OBSERVED_ROWS = 10_000
 
 
@@ -62,8 +64,9 @@ class _Where:
         raise InputError(f"{self.name} row {i}{self.lines.get(i, '')}, column {column}: {message}")
 
 
-def _rows_of(source) -> tuple[str, list[str], list[dict]]:
-    """(name for messages, columns, rows as dicts of strings) from a CSV path, a DataFrame or a list of dicts."""
+def _rows_of(source, label: str | None = None) -> tuple[str, list[str], list[dict]]:
+    """(name for messages, columns, rows as dicts of strings) from a CSV path, a DataFrame or a list of dicts;
+    ``label`` names a CSV in messages (default ``--observed FILE``)."""
     if isinstance(source, pd.DataFrame):
         df = source.astype(object).where(source.notna(), "")
         return "observed table", [str(c) for c in df.columns], [{str(k): v for k, v in r.items()}
@@ -72,7 +75,7 @@ def _rows_of(source) -> tuple[str, list[str], list[dict]]:
         cols = list(dict.fromkeys(k for r in source for k in r))
         return "observed table", cols, [dict(r) for r in source]
     path = Path(str(source))
-    name = f"--observed {path.name}"
+    name = label or f"--observed {path.name}"
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -109,7 +112,7 @@ def _number(where: "_Where", i, column, text):
     return x
 
 
-def read_observed(source, scenario) -> pd.DataFrame:
+def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame:
     """Validate a published trial's results against ``scenario`` (a :class:`ketasim.scenario.Scenario`) and return
     them as a tidy table (one row per observed row): ``row`` (1-based), ``arm``, ``measure``, ``time_h`` (h; NaN for
     a measure with no time), ``observed`` (the measure's unit, :data:`UNITS`), ``n`` (patients in that arm of the
@@ -118,10 +121,12 @@ def read_observed(source, scenario) -> pd.DataFrame:
 
     ``source``: a CSV path, a pandas DataFrame or a list of dicts with the columns of :data:`REQUIRED_COLUMNS`
     (other columns, such as the reference file's ``population`` or ``dose``, are ignored). Every error is one line
-    naming the row and the column (:class:`ketasim.errors.InputError`)."""
+    naming the row and the column (:class:`ketasim.errors.InputError`); ``label`` names a CSV file in those lines
+    (default ``--observed FILE``). An optional ``domain`` column (one value for the whole file) is kept for
+    ``ketasim.external``."""
     from .population import canonical_scale
 
-    where, cols, rows = _rows_of(source)
+    where, cols, rows = _rows_of(source, label)
     where = _Where(where, {i: f" (line {r.pop(chr(0) + 'line')})" for i, r in enumerate(rows, start=1)
                            if chr(0) + "line" in r})
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
@@ -222,7 +227,7 @@ def read_observed(source, scenario) -> pd.DataFrame:
                     "n_from": N_FROM_FILE if not math.isnan(n) else N_FROM_ARM, "scale": r.get("scale", ""),
                     "spread": spread, "spread_kind": kind or "", "trial_id": r.get("trial_id", ""),
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
-                    "notes": r.get("notes", "")})
+                    "notes": r.get("notes", ""), "domain": r.get("domain", "")})
     return pd.DataFrame(out)
 
 
@@ -252,14 +257,15 @@ def _observed_ci(observed: float, n: int, spread: float, kind: str, rate: bool) 
     return observed - h, observed + h
 
 
-def compare_observed(result, observed) -> pd.DataFrame:
+def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
     """Predicted vs observed for each row of ``observed`` (a table of :func:`read_observed`, or anything it reads:
     a CSV path, a DataFrame, a list of dicts), from ``result`` (a :class:`ketasim.trial.TrialResult`). Nothing is
     fitted. A tidy table, one row per observed row, with the observed row's columns and
 
     - ``predicted``: the trial's value of that arm, measure and time; ``error`` = predicted - observed (``unit``);
     - ``pi_low``, ``pi_high``: the 95 % prediction interval of the statistic in a trial of ``n`` patients (the
-      row's, else the virtual arm's: ``n_from``) and ``inside`` (bool). Means: predicted +- 1.96 sqrt(s^2 / n +
+      row's, else ``default_n`` (patients per arm: an int or {arm: int}; ``n_from`` "arm size of the scenario"),
+      else the virtual arm's: ``n_from``) and ``inside`` (bool). Means: predicted +- 1.96 sqrt(s^2 / n +
       MC^2 + V), s the virtual arm's patient SD (``predicted_patient_sd``, from its CI: SE x sqrt(arm size)), MC
       this virtual trial's standard error of the prediction, V the draws' variance (0 without ``uncertainty``).
       Rates: beta-binomial counts of n patients whose true rate has variance MC^2 + V
@@ -284,7 +290,14 @@ def compare_observed(result, observed) -> pd.DataFrame:
                              + ("" if m in TIMELESS_MEASURES else f" at {t:g} h"))
         v = float(r["value"])
         n_virtual = int(r.get("n") or result.outcomes[arm].n)
-        n = int(rec["n"]) if rec["n_from"] == N_FROM_FILE else int(result.outcomes[arm].n)
+        n_from = rec["n_from"]
+        if n_from == N_FROM_FILE:
+            n = int(rec["n"])
+        elif default_n is not None:
+            n = int(default_n[arm] if isinstance(default_n, dict) else default_n)
+            n_from = N_FROM_SCENARIO
+        else:
+            n = int(result.outcomes[arm].n)
         var_draws = float(result.draw_variance.get(_row_key(r), 0.0)) if draws else 0.0
         rate = UNITS[m] == "percentage points"
         patient_sd = float("nan")
@@ -306,7 +319,7 @@ def compare_observed(result, observed) -> pd.DataFrame:
         out.append({"row": rec["row"], "trial_id": rec["trial_id"], "arm": arm, "measure": m,
                     "time_h": t, "unit": UNITS[m], "observed": rec["observed"], "predicted": v,
                     "error": v - rec["observed"], "pi_low": float(lo), "pi_high": float(hi), "inside": bool(inside),
-                    "n": n, "n_from": rec["n_from"], "n_virtual": n_virtual, "sampling_sd": float(samp),
+                    "n": n, "n_from": n_from, "n_virtual": n_virtual, "sampling_sd": float(samp),
                     "mc_sd": float(mc), "draws_sd": math.sqrt(var_draws), "predicted_patient_sd": patient_sd,
                     "observed_ci_low": float(o_lo), "observed_ci_high": float(o_hi),
                     **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")}})
@@ -345,6 +358,41 @@ def observed_summary(df: pd.DataFrame) -> dict:
     return s
 
 
+#: calibration's row kinds of the observed measures that carry between-trial heterogeneity (for the floors)
+_FLOOR_KINDS = {"response_rate": "response", "remission_rate": "remission", "mean": "mean",
+                "mean_change": "mean_change"}
+
+
+def observed_floors(df: pd.DataFrame) -> dict:
+    """What an EXACT model would still miss on these rows, as ``ketasim qualify`` reports it
+    (:func:`ketasim.calibration.error_floors`): ``sampling_floor_points`` / ``_percentage_points``, the mean absolute
+    error from the published trials' sampling alone (sqrt(2/pi) x each row's ``sampling_sd`` at its ``n``), and
+    ``heterogeneity_floor_points`` / ``_percentage_points``, with the literature's between-trial heterogeneity of
+    placebo response added to the efficacy rows (:func:`ketasim.calibration.heterogeneity_sd`). Score rows (mean,
+    mean_change) in points, rate rows in percentage points; NaN where there is no such row."""
+    from .calibration import error_floors
+
+    rows = [{"unit": r["unit"], "kind": _FLOOR_KINDS.get(r["measure"], r["measure"]),
+             "predicted": float(r["predicted"]),
+             "sampling_sd": float(r["sampling_sd"]) if math.isfinite(float(r["sampling_sd"])) else None}
+            for r in df.to_dict("records")
+            if r["measure"] in ("mean", "mean_change") or r["unit"] == "percentage points"]
+    return error_floors(rows)
+
+
+def format_floors(s: dict) -> str:
+    """One sentence on the floors of :func:`observed_floors` (empty when there are none)."""
+    def pair(prefix):
+        pts, pp = s.get(f"{prefix}_points", float("nan")), s.get(f"{prefix}_percentage_points", float("nan"))
+        parts = ([f"{pts:.2f} points"] if pts == pts else []) + ([f"{pp:.1f} pp"] if pp == pp else [])
+        return ", ".join(parts)
+    samp, het = pair("sampling_floor"), pair("heterogeneity_floor")
+    if not samp:
+        return ""
+    return (f"an exact model would still miss by {samp} (sampling of trials of the rows' n alone)"
+            + (f", {het} with the published between-trial heterogeneity of placebo response" if het else ""))
+
+
 def format_summary(s: dict) -> str:
     parts = []
     if s["score_rows"]:
@@ -369,8 +417,10 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
         lines.append(f"  {r['arm'][:16]:16s} {r['measure'][:16]:16s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
                      f"{r['predicted']:9.2f} {r['error']:+8.2f}  [{r['pi_low']:9.2f}, {r['pi_high']:9.2f}]  "
                      f"{'yes' if r['inside'] else 'no'}")
-    if (df["n_from"] != N_FROM_FILE).any():
+    if (df["n_from"] == N_FROM_ARM).any():
         lines.append("  * no n in the observed file: the virtual arm's size is used")
+    if (df["n_from"] == N_FROM_SCENARIO).any():
+        lines.append("  * no n in the observed file: the scenario's arm size is used")
     lines.append("  " + format_summary(observed_summary(df)))
     lines.append("  " + df.attrs.get("interval", ""))
     return "\n".join(lines)
@@ -390,4 +440,5 @@ def observed_block(df: pd.DataFrame, source: str = "") -> dict:
             "summary": observed_summary(df), "rows": rows}
 
 
-__all__ = ["read_observed", "compare_observed", "observed_summary", "observed_block", "format_observed"]
+__all__ = ["read_observed", "compare_observed", "observed_summary", "observed_floors", "observed_block",
+           "format_observed"]

@@ -471,4 +471,76 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None) -> Pa
     return path
 
 
-__all__ = ["embedded_figures", "simulation_report", "trial_report"]
+def _summary_cells(level: str, label: str, x: dict) -> dict:
+    def num(v):
+        return float("nan") if v is None else v
+    return {"level": level, "": label, "trials": x.get("trials", ""), "rows": x["rows"],
+            "MAE pts": num(x["mae_points"]), "score rows": x["score_rows"], "MAE pp": num(x["mae_percentage_points"]),
+            "rate rows": x["rate_rows"], "inside": f"{x['inside']} of {x['rows']}",
+            "share": "–" if x["share_inside"] is None else f"{100 * x['share_inside']:.0f} %",
+            "floor: sampling": f"{_fmt(x['sampling_floor_points'])} / {_fmt(x['sampling_floor_percentage_points'])}",
+            "+ heterogeneity": f"{_fmt(x['heterogeneity_floor_points'])} / "
+                               f"{_fmt(x['heterogeneity_floor_percentage_points'])}"}
+
+
+def external_report(q, path) -> Path:
+    """Write the HTML report of ``ketasim qualify --external`` (a ``ketasim.external.ExternalQualification``):
+    provenance, the summary overall / per domain / per trial with the floors, failed trials, and per trial the
+    observed-vs-predicted figure (``web.figures.observed_figure``) and rows."""
+    from .external import DOMAIN_RULE
+    from .observed import format_floors
+    from .result import ketasim_version
+    from .web import figures as F
+
+    path = as_path(path)
+    s = q.summary()
+    prov = {"folder": str(q.folder), "ketasim version": ketasim_version(),
+            "parameter set": q.params.version, "calibration": q.params.calibration_run,
+            "virtual patients per arm": q.size if q.size is not None else "each scenario's size",
+            "seed": q.seed if q.seed is not None else "each scenario's seed",
+            "posterior draws (--uncertainty)": q.uncertainty or "none",
+            "written": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
+    kv = "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">"
+                                          f"{html.escape(str(v))}</td></tr>" for k, v in prov.items()) + "</table>"
+    files = pd.DataFrame([{"trial": t.name, "file": name, "SHA-256": digest}
+                          for t in q.trials for name, digest in t.sha256.items()])
+    ok = [t for t in q.trials if t.ok]
+    summary = pd.DataFrame([_summary_cells("all", "all trials", s["overall"])]
+                           + [_summary_cells("domain", d, x) for d, x in s["by_domain"].items()]
+                           + [_summary_cells("trial", n, x) for n, x in s["by_trial"].items()])
+    floors = format_floors(s["overall"])
+    sections = [
+        _section("Provenance", kv + (_table(files, left=("trial", "file", "SHA-256")) if len(files) else ""),
+                 "provenance"),
+        _section("Summary (nothing fitted)", _table(summary, left=("level", ""))
+                 + "<p class=\"hint\">MAE: mean absolute error of predicted − observed, in score points (pts) over "
+                   "the mean and mean-change rows and in percentage points (pp) over the rate rows; inside: rows "
+                   "inside their 95% prediction interval. Floors (pts / pp): the MAE an exact "
+                   "model would still have on these rows, from the published trials' sampling alone, and with the "
+                   "published between-trial heterogeneity of placebo response as well (as `ketasim qualify` "
+                   f"reports them). {html.escape(floors[:1].upper() + floors[1:] + '.' if floors else '')}</p>"
+                 + f"<p class=\"hint\">{html.escape(q.interval)}</p>"
+                 + f"<p class=\"hint\">{html.escape(DOMAIN_RULE)}.</p>", "summary")]
+    if q.failed:
+        sections.append(_section("Trials that did not run", "<ul>" + "".join(
+            f"<li>{html.escape(t.name)}: {html.escape(t.problem or '')}</li>" for t in q.failed) + "</ul>", "failed"))
+    figs = {}
+    for k, t in enumerate(ok):
+        fid = f"trial-{k}"
+        fig = F.observed_figure(t.comparison, arms=list(t.arms), arm_colors=_colors(list(t.arms)))
+        if fig.get("data"):
+            figs[fid] = fig
+        sections.append(_section(f"{t.name} ({t.domain}): scenario {t.scenario_name}",
+                                 _table(_observed_table(t.comparison),
+                                        left=("arm", "measure", "time", "inside", "unit", "source"))
+                                 + (_plot_div(fid, "Coloured: the predicted value with its 95% prediction interval "
+                                                   "for a trial of the row's n; black diamonds: the published value "
+                                                   "with its own 95% CI where the source gives a spread (Wilson for "
+                                                   "a rate).") if fid in figs else ""), f"trial-{k}-section"))
+    title = "ketasim external qualification"
+    sub = f"{len(ok)} trial(s) run, {len(q.failed)} failed; {len(q.rows)} observed rows; parameter set {q.params.version}"
+    atomic_write_text(path, _page(title, sub, sections, figs))
+    return path
+
+
+__all__ = ["embedded_figures", "external_report", "simulation_report", "trial_report"]

@@ -1,0 +1,371 @@
+"""Model qualification on a folder of published trials: ``ketasim qualify --external DIR``. Nothing is fitted.
+
+A folder holds, per trial, a scenario and the published trial's results (:func:`find_trials`):
+
+- ``NAME.yaml`` (or ``NAME.yml``): the trial's design as a ketasim scenario (arms, population, endpoints);
+- ``NAME.csv`` (or ``NAME_observed.csv``, the name ``trial --observed`` examples use): its results in the long
+  format of ``ketasim.observed`` (arm, timepoint_h, measure, value; optional n, spread, spread_kind, provenance
+  and ``domain``).
+
+Both names for one trial's results, both ``.yaml`` and ``.yml``, a CSV without a scenario and a scenario without a
+CSV are each one failed trial (one line naming the file), found before anything runs. Each valid trial runs as
+``ketasim trial SCENARIO --size N --seed S [--uncertainty K]`` would (:func:`ketasim.trial.run_trial`), and its rows
+are compared with ``ketasim.observed.compare_observed`` (95 % prediction intervals for a trial of each row's
+``n``; a row without ``n`` takes the SCENARIO's arm size, the published trial's design, not the virtual trial's
+size). A trial whose files are invalid, or whose run stops on an input error, is recorded with its reason and
+the others still run.
+
+The summary (:func:`external_summary`) is ``observed_summary`` (MAE in points over score rows, in percentage
+points over rate rows, share inside) plus the floors that ``ketasim qualify`` reports
+(:func:`ketasim.observed.observed_floors`), overall, per trial and per domain (:func:`trial_domain`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .errors import InputError, KetasimError
+
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+OBSERVED_SUFFIX = "_observed"
+CONVENTION = ("a trial is NAME.yaml (or .yml) with NAME.csv (or NAME_observed.csv) in the same folder")
+#: default virtual patients per arm and seed (those of ``ketasim qualify``); every trial runs with the same seed
+DEFAULT_SIZE = 2000
+DEFAULT_SEED = 11
+MAX_DOMAIN_CHARS = 60
+#: names of the domains derived from a scenario's ``population.condition`` (:func:`trial_domain`)
+CONDITION_DOMAINS = {"anxiety": "anxiety", "ptsd": "PTSD", "suicidal_ideation": "suicidal ideation"}
+KETAMINE_DRUGS = ("racemic-ketamine", "esketamine", "arketamine")
+DOMAIN_RULE = ("domain: the observed file's `domain` column when it has one (one value per file); else from the "
+               "scenario: its condition (anxiety, PTSD, suicidal ideation); for depression the route of the "
+               "ketamine doses: 'depression IV' (iv-infusion/iv-bolus), 'intranasal esketamine' (esketamine, "
+               "intranasal only), else 'depression ' + the routes (e.g. 'depression oral'); 'depression, no "
+               "ketamine' when no arm gives ketamine")
+
+
+@dataclasses.dataclass
+class ExternalTrial:
+    """One trial of the folder: its name (the files' stem), files, and after :func:`qualify_external` its
+    outcome. ``problem`` (one line naming the file) marks a trial that did not run."""
+
+    name: str
+    scenario_file: Path | None = None
+    observed_file: Path | None = None
+    problem: str | None = None
+    domain: str = ""
+    scenario_name: str = ""
+    arms: tuple = ()
+    virtual_n: dict = dataclasses.field(default_factory=dict)
+    scenario_n: int | None = None
+    seed: int | None = None
+    #: {file name: SHA-256} of the trial's files, taken when they were read
+    sha256: dict = dataclasses.field(default_factory=dict)
+    comparison: pd.DataFrame | None = None
+    seconds: float = float("nan")
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None and self.comparison is not None
+
+
+def find_trials(folder) -> list[ExternalTrial]:
+    """The trials of ``folder`` (not its subfolders; hidden files and other extensions ignored), sorted by name,
+    with a one-line ``problem`` for each pair that does not follow the convention (:data:`CONVENTION`). An
+    InputError (one line) when ``folder`` is not a folder or holds no scenario and no CSV."""
+    d = Path(str(folder))
+    if not d.is_dir():
+        raise InputError(f"--external {folder}: not a folder ({CONVENTION})")
+    files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
+    scenarios: dict[str, list[Path]] = {}
+    csvs: dict[str, Path] = {}
+    for p in files:
+        if p.suffix.lower() in SCENARIO_SUFFIXES:
+            scenarios.setdefault(p.stem, []).append(p)
+        elif p.suffix.lower() == ".csv":
+            csvs[p.stem] = p
+    if not scenarios and not csvs:
+        raise InputError(f"--external {folder}: no trials in this folder ({CONVENTION})")
+    trials: dict[str, ExternalTrial] = {}
+    for name, paths in scenarios.items():
+        t = trials[name] = ExternalTrial(name, scenario_file=paths[0])
+        if len(paths) > 1:
+            t.problem = (f"{' and '.join(p.name for p in paths)}: two scenarios for trial {name}; keep one")
+    claimed = set()
+    for name, t in trials.items():
+        found = [csvs[s] for s in (name, name + OBSERVED_SUFFIX) if s in csvs
+                 and not (s != name and s in scenarios)]      # X_observed.csv is X_observed.yaml's own file if that exists
+        claimed.update(p.stem for p in found)
+        if len(found) > 1 and t.problem is None:
+            t.problem = (f"{found[0].name} and {found[1].name}: two observed files for trial {name}; keep one "
+                         f"({CONVENTION})")
+        elif not found and t.problem is None:
+            t.problem = f"{t.scenario_file.name}: no observed file {name}.csv (or {name}{OBSERVED_SUFFIX}.csv) beside it"
+        if found:
+            t.observed_file = found[0]
+    for stem, p in csvs.items():
+        if stem not in claimed:
+            base = stem.removesuffix(OBSERVED_SUFFIX) if stem.endswith(OBSERVED_SUFFIX) else stem
+            trials[stem] = ExternalTrial(stem, observed_file=p,
+                                         problem=f"{p.name}: no scenario {base}.yaml beside it ({CONVENTION})")
+    return [trials[k] for k in sorted(trials)]
+
+
+def trial_domain(scenario, observed: pd.DataFrame | None = None) -> str:
+    """The trial's domain for the per-domain summary (:data:`DOMAIN_RULE`): the observed table's ``domain`` when
+    given (one value), else derived from the scenario's condition and the routes of its ketamine doses."""
+    if observed is not None and "domain" in observed.columns:
+        given = [d for d in dict.fromkeys(observed["domain"]) if d]
+        if given:
+            return given[0]
+    cond = scenario.population.condition
+    if cond in CONDITION_DOMAINS:
+        return CONDITION_DOMAINS[cond]
+    doses = [d for a in scenario.arms for d in a.doses if d.drug.value in KETAMINE_DRUGS]
+    if not doses:
+        return f"{cond}, no ketamine"
+    routes = sorted({"IV" if d.route.value.startswith("iv-") else d.route.value for d in doses})
+    if routes == ["intranasal"] and all(d.drug.value == "esketamine" for d in doses):
+        return "intranasal esketamine"
+    return f"{cond} {' + '.join(routes)}"
+
+
+def _check_domain(observed: pd.DataFrame, path: Path) -> None:
+    given = [d for d in dict.fromkeys(observed.get("domain", pd.Series(dtype=object))) if d]
+    if len(given) > 1:
+        raise InputError(f"{path.name}, column domain: one domain per file, got {', '.join(repr(g[:30]) for g in given[:3])}")
+    if given and len(given[0]) > MAX_DOMAIN_CHARS:
+        raise InputError(f"{path.name}, column domain: at most {MAX_DOMAIN_CHARS} characters")
+
+
+def sha256(path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclasses.dataclass
+class ExternalQualification:
+    """The result of :func:`qualify_external`: every trial (run or failed), the tidy rows of all run trials, and
+    what the run used (provenance)."""
+
+    folder: Path
+    trials: list[ExternalTrial]
+    rows: pd.DataFrame
+    size: int | None
+    seed: int
+    uncertainty: int
+    between_trial: bool
+    params: object
+    interval: str
+
+    @property
+    def failed(self) -> list[ExternalTrial]:
+        return [t for t in self.trials if not t.ok]
+
+    def summary(self) -> dict:
+        """{"overall": ..., "by_domain": {domain: ...}, "by_trial": {name: ...}} of :func:`external_summary`."""
+        ok = [t for t in self.trials if t.ok]
+        return {"overall": external_summary(self.rows, trials=len(ok)),
+                "by_domain": {d: external_summary(self.rows[self.rows["domain"] == d],
+                                                  trials=sum(t.domain == d for t in ok))
+                              for d in dict.fromkeys(t.domain for t in ok)},
+                "by_trial": {t.name: external_summary(t.comparison, trials=1) for t in ok}}
+
+
+def external_summary(df: pd.DataFrame, trials: int | None = None) -> dict:
+    """``observed_summary`` (rows, inside, share_inside, mae_points, score_rows, mae_percentage_points,
+    rate_rows, mae_other) + the floors of ``observed_floors`` (sampling_floor_points, ..._percentage_points,
+    heterogeneity_floor_points, ..._percentage_points) over the rows of ``df``; ``trials``: how many trials."""
+    from .observed import observed_floors, observed_summary
+
+    if df is None or not len(df):
+        s = {"rows": 0, "inside": 0, "share_inside": None, "mae_points": None, "score_rows": 0,
+             "mae_percentage_points": None, "rate_rows": 0, "mae_other": {},
+             **{f"{a}_floor_{b}": float("nan") for a in ("sampling", "heterogeneity")
+                for b in ("points", "percentage_points")}}
+    else:
+        s = {**observed_summary(df), **observed_floors(df)}
+    return ({"trials": trials} if trials is not None else {}) | s
+
+
+def validate_trial(t: ExternalTrial):
+    """(scenario, observed table) of a trial, or an InputError naming the file (one line)."""
+    from .observed import read_observed
+    from .scenario import load_scenario
+
+    if t.problem:
+        raise InputError(t.problem)
+    try:
+        sc = load_scenario(t.scenario_file)
+    except KetasimError as e:
+        msg = str(e)
+        raise InputError(msg if t.scenario_file.name in msg else f"{t.scenario_file.name}: {msg}") from None
+    except OSError as e:
+        raise InputError(f"{t.scenario_file.name}: cannot read it ({e.strerror or e})") from None
+    obs = read_observed(t.observed_file, sc, label=t.observed_file.name)
+    _check_domain(obs, t.observed_file)
+    return sc, obs
+
+
+def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, seed: int | None = DEFAULT_SEED,
+                     uncertainty: int = 0, between_trial: bool = True, draw_seed: int = 0,
+                     on_trial: Callable[[int, int, ExternalTrial], None] | None = None,
+                     log: Callable[[str], None] | None = None) -> ExternalQualification:
+    """Run every trial of ``folder`` (:func:`find_trials`) with ``size`` virtual patients per arm (None: each
+    scenario's own size) and ``seed`` (None: each scenario's own seed), and compare it with its published rows
+    (``ketasim.observed.compare_observed``; a row without ``n`` uses the scenario's arm size). ``uncertainty`` = K
+    >= 2 posterior parameter draws (x between-trial effects when ``between_trial``) widen the intervals as
+    ``trial --uncertainty K`` does. Every file is validated before the first trial runs; a trial that fails
+    (invalid files, or an input error while it runs) keeps its one-line ``problem`` and the others still run.
+    ``on_trial(i, total, trial)`` is called after each trial (1-based ``i``; also for a failed one), in name
+    order. Nothing is fitted."""
+    from .observed import compare_observed, interval_scope
+    from .parameters import load_parameters
+    from .trial import run_trial
+
+    from .limits import check_seed, check_size
+    from .trial import MAX_UNCERTAINTY
+
+    if uncertainty and (isinstance(uncertainty, bool) or not isinstance(uncertainty, int)
+                        or not 2 <= uncertainty <= MAX_UNCERTAINTY):
+        raise InputError(f"--uncertainty: parameter draws must be a whole number from 2 to {MAX_UNCERTAINTY} "
+                         f"(0: no prediction intervals), got {uncertainty!r}")
+    if size is not None:
+        check_size(size, "--size")
+    if seed is not None:
+        check_seed(seed, "--seed")
+    params = params or load_parameters()
+    trials = find_trials(folder)
+    checked = {}
+    for t in trials:                      # all files first: a broken one is known before minutes of running
+        t.sha256 = {p.name: sha256(p) for p in (t.scenario_file, t.observed_file) if p is not None and p.is_file()}
+        try:
+            checked[t.name] = validate_trial(t)
+        except InputError as e:
+            t.problem = str(e)
+    frames, interval = [], ""
+    for i, t in enumerate(trials, start=1):
+        if t.problem is None:
+            sc, obs = checked[t.name]
+            t.scenario_name, t.arms, t.scenario_n = sc.name, tuple(a.name for a in sc.arms), sc.population.size
+            t.domain = trial_domain(sc, obs)
+            start = time.perf_counter()
+            try:
+                kw = {"uncertainty": uncertainty, "between_trial": between_trial, "draw_seed": draw_seed,
+                      "log": log} if uncertainty else {}
+                tr = run_trial(sc, params, n=size, seed=seed, **kw)
+                comp = compare_observed(tr, obs, default_n=sc.population.size)
+            except KetasimError as e:            # an input the run itself refuses (or a solver failure)
+                t.problem = f"{t.scenario_file.name}: {e}"
+            else:
+                t.virtual_n = {a: int(o.n) for a, o in tr.outcomes.items()}
+                t.seed = int(tr.seed)
+                interval = interval or interval_scope(tr)
+                comp.insert(0, "domain", t.domain)
+                comp.insert(0, "trial", t.name)
+                comp.attrs["interval"] = interval_scope(tr)
+                t.comparison = comp
+                frames.append(comp)
+            t.seconds = time.perf_counter() - start
+        if on_trial is not None:
+            on_trial(i, len(trials), t)
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["trial", "domain", "row", "arm", "measure", "time_h", "unit", "observed", "predicted", "error",
+                 "pi_low", "pi_high", "inside", "n", "n_from", "sampling_sd"])
+    return ExternalQualification(Path(str(folder)), trials, rows, size, seed, uncertainty, between_trial, params,
+                                 interval)
+
+
+def trial_line(i: int, total: int, t: ExternalTrial) -> str:
+    """The progress line of one trial (``qualify --external`` streams one per trial)."""
+    from .observed import format_summary
+
+    head = f"[{i}/{total}] {t.name}"
+    if not t.ok:
+        return f"{head}: FAILED: {t.problem}"
+    s = external_summary(t.comparison)
+    return f"{head} ({t.domain}; {t.seconds:.1f} s): {format_summary(s)}"
+
+
+def format_external(q: ExternalQualification) -> str:
+    """The printed table: one line per trial, per domain and overall, then the floors and what the intervals hold."""
+    from .observed import format_floors
+
+    s = q.summary()
+
+    def line(label, x):
+        def num(v, fmt):
+            return format(v, fmt) if v is not None and v == v else "-"
+        share = f"{100 * x['share_inside']:.0f} %" if x["share_inside"] is not None else "-"
+        return (f"  {label[:34]:34s} {x['rows']:5d} {num(x['mae_points'], '8.2f'):>8s} {x['score_rows']:5d} "
+                f"{num(x['mae_percentage_points'], '8.1f'):>8s} {x['rate_rows']:5d} {x['inside']:3d}/{x['rows']:<3d} "
+                f"{share:>6s}  {num(x['sampling_floor_points'], '.2f')} / {num(x['sampling_floor_percentage_points'], '.1f')}"
+                f"  {num(x['heterogeneity_floor_points'], '.2f')} / {num(x['heterogeneity_floor_percentage_points'], '.1f')}")
+
+    head = (f"  {'':34s} {'rows':>5s} {'MAE pts':>8s} {'score':>5s} {'MAE pp':>8s} {'rate':>5s} {'inside':>7s} {'share':>6s}"
+            f"  floor: sampling  +heterogeneity (pts / pp)")
+    out = [f"\nexternal qualification of {q.folder} (nothing fitted): parameter set {q.params.version} "
+           f"({q.params.calibration_run})", head, "  per trial"]
+    out += [line(t.name, s["by_trial"][t.name]) for t in q.trials if t.ok]
+    out += ["  per domain"] + [line(d, x) for d, x in s["by_domain"].items()]
+    out += ["  all trials", line(f"{s['overall']['trials']} trial(s)", s["overall"])]
+    floors = format_floors(s["overall"])
+    if floors:
+        out.append(f"  On these rows {floors}.")
+    if q.interval:
+        out.append("  " + q.interval)
+    for t in q.failed:
+        out.append(f"  FAILED {t.name}: {t.problem}")
+    return "\n".join(out)
+
+
+def external_document(q: ExternalQualification) -> dict:
+    """The JSON document (docs/contracts.md, "External qualification"): provenance, summary, trials, tidy rows.
+    NaN stays NaN here; the writer (``ketasim.display.json_safe``) makes it null."""
+    from .result import ketasim_version
+    from .vocabulary import NOTICE
+
+    def files(t):
+        return {key: {"file": p.name, "sha256": t.sha256.get(p.name)}
+                for key, p in (("scenario", t.scenario_file), ("observed", t.observed_file)) if p is not None}
+
+    trials = []
+    for t in q.trials:
+        rec = {"name": t.name, "status": "ok" if t.ok else "failed", "files": files(t)}
+        if t.ok:
+            rec.update(scenario=t.scenario_name, domain=t.domain, seed=t.seed,
+                       virtual_n=t.virtual_n, scenario_n=t.scenario_n, seconds=round(t.seconds, 2),
+                       interval=t.comparison.attrs.get("interval", ""))
+        else:
+            rec["reason"] = t.problem
+        trials.append(rec)
+    rows = []
+    for r in q.rows.to_dict("records"):
+        r = dict(r)
+        r["time_h"] = None if r["time_h"] is None or not math.isfinite(r["time_h"]) else r["time_h"]
+        r["pi95"] = [r.pop("pi_low"), r.pop("pi_high")]
+        if "observed_ci_low" in r:
+            r["observed_ci95"] = [r.pop("observed_ci_low"), r.pop("observed_ci_high")]
+        rows.append(r)
+    return {"kind": "ketasim external qualification", "fitted": False,
+            "provenance": {"folder": str(q.folder), "ketasim_version": ketasim_version(),
+                           "parameter_set": q.params.version, "calibration_run": q.params.calibration_run,
+                           "size": q.size, "seed": q.seed, "uncertainty": q.uncertainty,
+                           "between_trial": bool(q.between_trial and q.uncertainty),
+                           "convention": CONVENTION, "domain_rule": DOMAIN_RULE},
+            "interval": q.interval, "summary": q.summary(), "trials": trials,
+            "failed": [{"name": t.name, "reason": t.problem} for t in q.failed], "rows": rows, "notice": NOTICE}
+
+
+__all__ = ["find_trials", "qualify_external", "trial_domain", "external_summary", "external_document",
+           "format_external", "ExternalQualification", "ExternalTrial"]
