@@ -987,13 +987,14 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
     recs, truths, models = synthetic_record(n_patients, seed=seed)
     rng = np.random.default_rng(seed + 1)
     cov90, cov50, err_ind, err_pop, par_cover, fit_s, fc_s, plan_s, stated, realised = [], [], [], [], [], [], [], [], [], []
-    err_anch, pit, bias_ind, bias_plan, realised_p = [], [], [], [], []
+    err_anch, pit, bias_ind, bias_plan, realised_p, sampling = [], [], [], [], [], []
     rng_exp = np.random.default_rng(seed + 5)
     rng_pit = np.random.default_rng(seed + 3)
     for i, (rec, theta, pm) in enumerate(zip(recs, truths, models)):
         t0 = time.perf_counter()
         fit = fit_patient(pm, seed=seed + i, n_samples=n_samples, n_proposals=n_proposals)
         fit_s.append(time.perf_counter() - t0)
+        sampling.append(fit.sampling)
         t0 = time.perf_counter()
         fc = forecast(fit, grid=False, seed=seed + 100 + i)
         fc_s.append(time.perf_counter() - t0)
@@ -1060,6 +1061,16 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         "parameter_coverage90_mean": float(par_cover.mean()),
         "fit_seconds_median": float(np.median(fit_s)), "forecast_seconds_median": float(np.median(fc_s)),
         "observations_per_patient": len(recs[0].observations),
+        # importance sampling over the patients: ESS of the first round and after any refinement, refined share,
+        # and how many stay poor (ESS below target or Pareto k above 0.7)
+        "sampling": {"ess_initial_median": float(np.median([s["effective_sample_size_initial"] for s in sampling])),
+                     "ess_median": float(np.median([s["effective_sample_size"] for s in sampling])),
+                     "ess_min": float(min(s["effective_sample_size"] for s in sampling)),
+                     "pareto_k_max": float(max(s["pareto_k"] for s in sampling)),
+                     "refined": sum(1 for s in sampling if s["rounds"]),
+                     "poor_initial": sum(1 for s in sampling if s["history"][0]["effective_sample_size"] < s["ess_target"]
+                                         or s["history"][0]["pareto_k"] > s["pareto_k_max"]),
+                     "poor": sum(1 for s in sampling if s["status"] == "poor")},
     }
     if with_plans:
         st, re_ = np.array(stated), np.array(realised, float)
