@@ -96,6 +96,10 @@ def main():
         if b["patients"]:
             print(f"    stated p in [{b['stated_from']:.1f}, {min(b['stated_to'], 1):.1f}): {b['patients']} patients, "
                   f"stated {b['stated_mean']:.2f}, realised {b['realised_rate']:.2f}")
+    sm = v["sampling"]
+    print(f"  importance sampling: median ESS {sm['ess_initial_median']:.0f} -> {sm['ess_median']:.0f} of 2500 per round; "
+          f"{sm['poor_initial']} patients poor in the first round (ESS < 250 or Pareto k > 0.7), {sm['refined']} "
+          f"refined, {sm['poor']} still poor (min ESS {sm['ess_min']:.0f}, max k {sm['pareto_k_max']:.2f})")
     print(f"  timings inside the validation (medians): fit {v['fit_seconds_median']:.2f} s, forecast "
           f"{v['forecast_seconds_median']:.2f} s, plan {v['plan_seconds_median']:.2f} s")
     if args.json:

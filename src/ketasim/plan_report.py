@@ -8,7 +8,10 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   last_observation_h}``; ``observations``: ``[{time_h, dvid, value}]``; ``doses``: the record's dose lines.
 * ``fit``: ``{method, parameters: [{name, estimate (MAP), median, interval90: [lo, hi], sd, laplace_sd, prior_mean,
   prior_sd, shrinkage, informed}], objective, effective_sample_size, proposals, samples, residuals, warnings,
-  prior_only, seconds}``.
+  prior_only, seconds}``; extension: ``pareto_k`` (PSIS k-hat of the importance weights) and ``sampling``:
+  ``{summary, effective_sample_size_initial, pareto_k_initial, effective_sample_size, pareto_k, proposals, rounds,
+  actions, status ("good" | "poor"), ess_target, pareto_k_max, history: [{round, proposals, effective_sample_size,
+  pareto_k, components}]}`` (null for a record without observations).
 * ``forecast``: ``[{time_h, variable, median, pi50: [lo, hi], pi90: [lo, hi]}]``, one ``score`` entry per
   forecast point (record rows with an empty DV; else weekly for 4 weeks after the last observation) plus any
   requested trajectory variable; ``score`` intervals are of a future rating (with the rater's noise);
@@ -126,6 +129,8 @@ def text_summary(res: dict) -> str:
              f"last observation at {pat['last_observation_h']:g} h"]
     f = res["fit"]
     lines.append(f"fit ({f['seconds']:.2f} s, effective sample size {f['effective_sample_size']:.0f}):")
+    if f.get("sampling"):
+        lines.append(f"  importance sampling: {f['sampling']['summary']}")
     for p in f["parameters"]:
         lines.append(f"  {p['name']:18s} {p['estimate']:8.3f}  90% [{p['interval90'][0]:.3f}, {p['interval90'][1]:.3f}]"
                      f"  shrinkage {p['shrinkage']:.2f}")
@@ -188,7 +193,9 @@ def plan_report(res: dict, path) -> Path:
         _section("Fitted parameters", _table(parameter_frame(res), left=("parameter", "informed"))
                  + (f"<ul class=\"hint\">{warn}</ul>" if warn else "")
                  + f"<p class=\"hint\">{html.escape(res['fit']['method'])}; effective sample size "
-                   f"{res['fit']['effective_sample_size']:.0f} of {res['fit']['proposals']}.</p>", "parameters"),
+                   f"{res['fit']['effective_sample_size']:.0f} of {res['fit']['proposals']}"
+                 + (f" (importance sampling: {html.escape(res['fit']['sampling']['summary'])})"
+                    if res["fit"].get("sampling") else "") + ".</p>", "parameters"),
         _section("Provenance", "<pre>" + html.escape(json.dumps(res["provenance"], indent=1)) + "</pre>", "provenance"),
     ]
     pat = res["patient"]

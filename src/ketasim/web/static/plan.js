@@ -35,7 +35,9 @@ async function run() {
   const res = body.result;
   $("#status").textContent = `fit ${res.fit.seconds.toFixed(2)} s, plan search ${res.search.seconds.toFixed(2)} s ` +
     `(${res.search.candidates_evaluated} candidates), page ${((performance.now() - t0) / 1000).toFixed(2)} s; ` +
-    `${res.observations.length} observed values; effective sample size ${res.fit.effective_sample_size.toFixed(0)}`;
+    `${res.observations.length} observed values; ` +
+    (res.fit.sampling ? `importance sampling: ${res.fit.sampling.summary}` :
+      `effective sample size ${res.fit.effective_sample_size.toFixed(0)}`);
   $("#warns").innerHTML = res.fit.warnings.map((w) => `<div>warning: ${esc(w)}</div>`).join("");
   for (const [id, fig] of [["#fig-forecast", body.figures.forecast], ["#fig-plans", body.figures.plans]]) {
     Plotly.react($(id), fig.data, fig.layout, { displaylogo: false, responsive: true });
