@@ -300,6 +300,8 @@ def _endpoint_table(tr) -> pd.DataFrame:
         if isinstance(r.get("pi_low"), float) and math.isfinite(r["pi_low"]):     # trial --uncertainty
             hi = "not reached" if r["pi_high"] == math.inf else _fmt(r["pi_high"])   # a KM median beyond follow-up
             cell += f" PI [{_fmt(r['pi_low'])}, {hi}]"
+        elif r.get("pi_low") == math.inf:                  # every draw's KM median beyond the follow-up
+            cell += " PI [not reached]"
         rows[key][f"{r['arm']} (n={int(r['n'])})"] = cell
     del arms
     return pd.DataFrame([rows[k] for k in order])

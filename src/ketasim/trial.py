@@ -167,7 +167,8 @@ class TrialResult:
                         else "not reached (fewer than half relapsed)")
                         + (f"  PI [{r.pi_low:.2f}, " + (f"{r.pi_high:.2f}] d" if math.isfinite(r.pi_high)
                                                        else "not reached]")
-                           if pi and math.isfinite(r.pi_low) else ""))
+                           if pi and math.isfinite(r.pi_low) else
+                           "  PI: not reached in >= 97.5 % of the draws" if pi and r.pi_low == math.inf else ""))
                     continue
                 lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
                              + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else ""))
