@@ -189,3 +189,20 @@ def test_cli(tmp_path, capsys):
     assert main(["trial", str(path), "--uncertainty", "-2", "--no-progress"]) != 0
     err = capsys.readouterr().err
     assert "--uncertainty" in err and "Traceback" not in err
+
+
+def test_empirical_interval_and_undefined_draws():
+    from ketasim.trial import _draw_value, _empirical_interval
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(10.0, 2.0, 41)
+    assert _empirical_interval(x, 10.0) == pytest.approx(list(np.quantile(x, [0.025, 0.975])))
+    assert _empirical_interval(x, 100.0)[1] == 100.0                 # widened to contain the central value
+    y = np.concatenate([x[:39], [np.inf, np.inf, np.nan]])          # two medians not reached, one draw undefined
+    lo, hi = _empirical_interval(y, 10.0)
+    assert hi == math.inf and lo == pytest.approx(np.quantile(np.sort(y[:41]), 0.025))
+    assert _empirical_interval(np.array([np.nan, 3.0]), 3.0) == pytest.approx([math.nan, math.nan], nan_ok=True)
+    # an empty randomized group (its relapse rate is written as 0) is undefined in that draw; its share is not
+    assert math.isnan(_draw_value({"measure": "relapse_rate", "value": 0.0}, 0))
+    assert _draw_value({"measure": "randomized_fraction", "value": 0.0}, 0) == 0.0
+    assert _draw_value({"measure": "time_to_relapse", "value": float("nan")}, 5) == math.inf

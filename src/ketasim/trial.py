@@ -937,11 +937,18 @@ def _empirical_interval(x: np.ndarray, central: float, level: float = 0.95) -> l
     return [lo, hi]
 
 
+#: rows whose denominator is the whole enrolled arm (defined even when nobody qualifies)
+_ARM_FRACTIONS = ("randomized_fraction", "followed_fraction")
+
+
 def _draw_value(r: dict, group_n: int) -> float:
     """A draw's statistic for the empirical interval: a Kaplan-Meier median that is not reached (NaN with patients
-    in the group) counts as +inf (longer than the follow-up); NaN otherwise stays undefined."""
+    in the group) counts as +inf (longer than the follow-up); a row of an empty randomized group (nobody qualified
+    in that draw: its relapse rate is written as 0) and any NaN are undefined (NaN: left out)."""
     v = float(r["value"]) if r["value"] is not None else float("nan")
-    if math.isnan(v) and r["measure"] == "time_to_relapse" and group_n > 0:
+    if group_n == 0 and r["measure"] not in _ARM_FRACTIONS:
+        return float("nan")
+    if math.isnan(v) and r["measure"] == "time_to_relapse":
         return math.inf
     return v
 
