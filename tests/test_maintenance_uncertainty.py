@@ -182,8 +182,9 @@ def test_cli(tmp_path, capsys):
     path.write_text(yaml.safe_dump(sc))
     out = tmp_path / "wd.json"
     assert main(["trial", str(path), "--uncertainty", "3", "--json", str(out), "--no-progress"]) == 0
-    text = capsys.readouterr().out
-    assert "95% prediction intervals" in text and "whole new virtual trial" in text
+    cap = capsys.readouterr()
+    assert "95% prediction intervals" in cap.out and "whole new virtual trial" in cap.out
+    assert "whole-trial draws of 40 patients" in cap.err and "under-covers" in cap.err    # 3 < 40 draws: said
     d = json.loads(out.read_text())
     assert d["uncertainty"]["method"] == "whole_design" and "pi95" in d["arms"]["withdraw"]["endpoints"][0]
     assert main(["trial", str(path), "--uncertainty", "-2", "--no-progress"]) != 0

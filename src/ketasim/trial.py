@@ -799,6 +799,9 @@ UNCERTAINTY_DRAW_PATIENTS = 200
 MAX_UNCERTAINTY = 1000
 #: ``uncertainty.method`` of a trial whose intervals come from whole-design draws (withdrawal, follow-up)
 WHOLE_DESIGN_METHOD = "whole_design"
+#: fewest whole-design draws whose empirical 2.5-97.5 % range covers ~95 % (the range of N exchangeable draws spans
+#: ~(N - 1)/(N + 1) of the distribution: 39 draws' extremes are a 95 % prediction interval)
+MIN_WHOLE_DESIGN_DRAWS = 40
 
 
 def whole_design_draws(scenario: Scenario) -> bool:
@@ -978,7 +981,9 @@ def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, c
     vals = np.full((len(sets), len(rows) + len(comps)), np.nan)
     draw_seed = draws["info"]["draw_seed"]
     if log is not None:
-        log(f"ketasim: prediction intervals: {len(sets)} whole-trial draws of {size:,} patients per arm")
+        log(f"ketasim: prediction intervals: {len(sets)} whole-trial draws of {size:,} patients per arm"
+            + (f"; the 2.5-97.5 % range of fewer than {MIN_WHOLE_DESIGN_DRAWS} draws under-covers (use --uncertainty "
+               f"{MIN_WHOLE_DESIGN_DRAWS} or more)" if len(sets) < MIN_WHOLE_DESIGN_DRAWS else ""))
     for i, p in enumerate(sets):
         sub = _run_trial(tr.scenario, p, size, draw_trial_seed(tr.seed, draw_seed, i), None, chunk, executor, model,
                          skip_pk=True)
