@@ -971,8 +971,8 @@ def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, c
     uncertainty, between-trial heterogeneity and the new trial's own sampling error in one distribution
     (:func:`_empirical_interval`; widened to contain the central value; a median not reached in a draw counts as
     longer than the follow-up). The point estimates (``value``, ``ci95``, p-values) are the central run's, unchanged.
-    Cost: k full trials (~k x the central run's CPU time). The quantiles of k draws are themselves noisy: the
-    2.5/97.5 % quantiles need k >~ 40 to be stable to a few percent of the width."""
+    Cost: k full trials (~k x the central run's CPU time). The range of k draws covers ~(k - 1)/(k + 1) of the
+    distribution and its ends are noisy: use k >= :data:`MIN_WHOLE_DESIGN_DRAWS` (``log`` says so otherwise)."""
     sets = draws["sets"]
     rows = [r for r in tr.endpoints if "analyte" not in r]
     comps = [c for c in tr.comparisons if "ci90" not in c]
@@ -995,10 +995,8 @@ def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, c
             j = comp_index.get(_comparison_key(c))
             if j is not None:
                 vals[i, len(rows) + j] = _draw_value(c, 1)
-    for j, r in enumerate(rows + comps):
-        central = float(r["value"]) if r["value"] is not None else float("nan")
-        if math.isnan(central) and r["measure"] == "time_to_relapse" and int(r.get("n", tr.outcomes[r["arm"]].n)):
-            central = math.inf                              # the central median is not reached
+    for j, r in enumerate(rows + comps):        # the central run's value read as the draws' (not reached = +inf)
+        central = _draw_value(r, int(r.get("n", tr.outcomes[r["arm"]].n)) if j < len(rows) else 1)
         r["pi95"] = _empirical_interval(vals[:, j], central)
     defined = ~np.isnan(vals)
     tr.uncertainty = {**draws["info"], "draw_patients_per_arm": int(size),
