@@ -86,9 +86,10 @@ def test_follow_up_errors_are_one_line(capsys, tmp_path):
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_uncertainty_is_refused_for_a_follow_up():
-    with pytest.raises(InputError, match="^--uncertainty: .*open-label follow-up"):
-        run_trial(_sc(FOLLOW, size=50), uncertainty=5)
+def test_uncertainty_runs_the_whole_follow_up_per_draw():
+    """(Refused before 2026-12-01 helper H5; details in tests/test_maintenance_uncertainty.py.)"""
+    tr = run_trial(_sc(FOLLOW, size=50), uncertainty=2)
+    assert tr.uncertainty["method"] == "whole_design" and all(len(r["pi95"]) == 2 for r in tr.endpoints)
 
 
 def test_between_arm_comparisons_follow_the_measures_asked_for():

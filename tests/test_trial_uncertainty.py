@@ -105,9 +105,7 @@ def test_bad_options_are_one_line_errors():
     p = dataclasses.replace(load_parameters(), posterior=None)
     with pytest.raises(InputError, match="ketasim calibrate"):
         run_trial(_sc(), params=p, uncertainty=3)
-    wd = {"type": "randomized_withdrawal", "induction_until": "2 week", "continue": "ketamine", "withdraw": "saline"}
-    with pytest.raises(InputError, match="not supported"):
-        run_trial(_sc(wd), uncertainty=3)
+    # randomized withdrawal and open-label follow-up: tests/test_maintenance_uncertainty.py (whole-design draws)
 
 
 def test_crossover_and_cli(tmp_path, capsys):

@@ -421,7 +421,9 @@ def trial(
     dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
     chunk: int = typer.Option(10000, "--chunk", min=1, help="Patients per chunk (memory; the result does not depend on it)."),
     uncertainty: int = typer.Option(0, "--uncertainty", help="Posterior parameter draws for 95% PREDICTION intervals of "
-                                    "a new trial of this design and size (2-1000; 0: none, only sampling CIs)."),
+                                    "a new trial of this design and size (2-1000; 0: none, only sampling CIs). Randomized "
+                                    "withdrawal / open-label follow-up: each draw runs the whole trial (~N x the "
+                                    "time; use >= 40)."),
     between_trial: bool = typer.Option(True, "--between-trial/--no-between-trial",
                                        help="Prediction intervals also carry between-trial heterogeneity (a trial "
                                             "effect shared by all arms; with --uncertainty)."),

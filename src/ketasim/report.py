@@ -361,7 +361,10 @@ def _endpoint_table(tr) -> pd.DataFrame:
             order.append(key)
         cell = f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
         if isinstance(r.get("pi_low"), float) and math.isfinite(r["pi_low"]):     # trial --uncertainty
-            cell += f" PI [{_fmt(r['pi_low'])}, {_fmt(r['pi_high'])}]"
+            hi = "not reached" if r["pi_high"] == math.inf else _fmt(r["pi_high"])   # a KM median beyond follow-up
+            cell += f" PI [{_fmt(r['pi_low'])}, {hi}]"
+        elif r.get("pi_low") == math.inf:                  # every draw's KM median beyond the follow-up
+            cell += " PI [not reached]"
         rows[key][f"{r['arm']} (n={int(r['n'])})"] = cell
     del arms
     return pd.DataFrame([rows[k] for k in order])
@@ -381,7 +384,9 @@ def _comparison_table(tr) -> pd.DataFrame:
                     "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
                              "log-rank" if r.get("measure") == "relapse_rate_difference" else "all sessions")
                     if th is None else fmt_time_h(float(th)),
-                    "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]",
+                    "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]"
+                    + (f" PI [{_fmt(r['pi95'][0])}, {_fmt(r['pi95'][1])}]"     # withdrawal / follow-up --uncertainty
+                       if "pi95" in r and isinstance(r["pi95"][0], float) and math.isfinite(r["pi95"][0]) else ""),
                     "p": _fmt_p(r.get("p_value"))})
     return pd.DataFrame(out)
 

@@ -167,7 +167,11 @@ class TrialResult:
                 if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
                     lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
                         f"{r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}] d" if math.isfinite(r.value)
-                        else "not reached (fewer than half relapsed)"))
+                        else "not reached (fewer than half relapsed)")
+                        + (f"  PI [{r.pi_low:.2f}, " + (f"{r.pi_high:.2f}] d" if math.isfinite(r.pi_high)
+                                                       else "not reached]")
+                           if pi and math.isfinite(r.pi_low) else
+                           "  PI: not reached in >= 97.5 % of the draws" if pi and r.pi_low == math.inf else ""))
                     continue
                 lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
                              + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else ""))
@@ -193,7 +197,9 @@ class TrialResult:
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else (
                     "log-rank" if c["measure"] == "relapse_rate_difference" else "all sessions")
                 lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
-                             f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}")
+                             f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}"
+                             + (f"  PI [{c['pi95'][0]:.2f}, {c['pi95'][1]:.2f}]"
+                                if "pi95" in c and math.isfinite(c["pi95"][0]) else ""))
         lines.append("\n" + CI_SCOPE)
         if pi:
             lines.append(pi_scope(self.uncertainty))
@@ -215,6 +221,11 @@ def pi_scope(u: dict) -> str:
     het = (", between-trial heterogeneity (a trial effect shared by all arms: "
            + ", ".join(f"{e} SD {v:.2f}" for e, v in u["tau"].items()) + f", {u['tau_source']})") \
         if u["between_trial"] and u.get("tau") else " (between-trial heterogeneity NOT included: --no-between-trial)"
+    if u.get("method") == WHOLE_DESIGN_METHOD:
+        return (f"95% prediction intervals: the statistic a NEW trial of this design and size would observe: "
+                f"{u['parameter_draws']} posterior parameter draws{het}, each a whole new virtual trial (induction, "
+                "selection, randomization/follow-up, relapse) of this size; interval = the draws' 2.5-97.5 % range "
+                "(that trial's sampling error included). Between-arm differences too; p-values: sampling error only.")
     return (f"95% prediction intervals: the statistic a NEW trial of this design and size would observe: "
             f"{u['parameter_draws']} posterior parameter draws{het}, that trial's sampling error and this virtual trial's Monte Carlo error. "
             "Between-arm comparisons: sampling error only.")
@@ -640,11 +651,14 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
               log: Callable[[str], None] | None = None) -> TrialResult:
     """Run the virtual trial of ``scenario`` and compute its endpoints.
 
-    ``uncertainty`` = N > 0 (2 to 1000): every endpoint row of a parallel or crossover trial also gets ``pi95``, a 95 %
-    prediction interval for the statistic a NEW trial of this design and size would observe
-    (:func:`prediction_intervals`: N posterior parameter draws (seed ``draw_seed``) x, when ``between_trial``, a
-    trial effect per draw shared by all arms, + that trial's sampling error); ``log`` receives notes (e.g. that the
-    between-trial SDs were estimated at run time because the parameter set does not store them).
+    ``uncertainty`` = N > 0 (2 to 1000): every endpoint row also gets ``pi95``, a 95 % prediction interval for the
+    statistic a NEW trial of this design and size would observe (N posterior parameter draws (seed ``draw_seed``)
+    x, when ``between_trial``, a trial effect per draw shared by all arms, + that trial's sampling error). Parallel
+    and crossover trials: :func:`prediction_intervals` (per-row variance of the draws + analytic sampling error).
+    Randomized-withdrawal trials and open-label follow-ups (``design.follow_up_from``), whose relapse rows have a
+    random denominator: :func:`empirical_prediction_intervals` (each draw runs the whole design at full size; the
+    interval is the draws' empirical 2.5-97.5 % range; comparisons get one too). ``log`` receives notes (e.g. that
+    the between-trial SDs were estimated at run time because the parameter set does not store them).
 
     Arms run in chunks of ``chunk`` patients; ``executor`` (``ketasim.distributed.DaskExecutor``) runs the chunks
     on Dask workers. Patients come from per-patient random streams, so the result does not depend on either.
@@ -656,16 +670,20 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     params = params or load_parameters()
     draws = None
     if uncertainty:
-        draws = _uncertainty_draws(scenario, params, uncertainty, between_trial, draw_seed, log)
+        draws = _uncertainty_draws(scenario, params, uncertainty, between_trial, draw_seed, log, size=n)
     tr = _run_trial(scenario, params, n, seed, progress, chunk, executor, model)
-    if draws is not None:
+    if draws is not None and draws["info"].get("method") == WHOLE_DESIGN_METHOD:
+        empirical_prediction_intervals(tr, draws, n or scenario.population.size, chunk=chunk, executor=executor,
+                                       model=model, log=log)
+    elif draws is not None:
         prediction_intervals(tr, draws, chunk=chunk, executor=executor, model=model)
     return tr
 
 
-def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows_only: bool = False) -> TrialResult:
+def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows_only: bool = False,
+               skip_pk: bool = False) -> TrialResult:
     """The trial itself; ``rows_only`` (a prediction-interval draw): endpoint rows only, no PK pass and no
-    between-arm comparisons."""
+    between-arm comparisons; ``skip_pk`` (a whole-design draw): everything but the PK pass."""
     from . import limits
 
     if model is not None and model.summary_names != DEFAULT_MODEL.summary_names:
@@ -703,7 +721,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     done = [0]
     outcomes = {}
     pk_frames = {}
-    pk_measures = [] if rows_only else [m for m in measures if m in PK_MEASURES]
+    pk_measures = [] if rows_only or skip_pk else [m for m in measures if m in PK_MEASURES]
     if pk_measures and kind == "randomized_withdrawal":
         raise InputError("endpoints.measures: PK measures (cmax, auc_0_inf, ...) are reported by parallel and "
                          "crossover trials, not by a randomized withdrawal")
@@ -782,11 +800,28 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
 UNCERTAINTY_DRAW_PATIENTS = 200
 #: most draws (``--uncertainty``)
 MAX_UNCERTAINTY = 1000
+#: ``uncertainty.method`` of a trial whose intervals come from whole-design draws (withdrawal, follow-up)
+WHOLE_DESIGN_METHOD = "whole_design"
+#: fewest whole-design draws whose empirical 2.5-97.5 % range covers ~95 % (the range of N exchangeable draws spans
+#: ~(N - 1)/(N + 1) of the distribution: 39 draws' extremes are a 95 % prediction interval)
+MIN_WHOLE_DESIGN_DRAWS = 40
 
 
-def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_trial: bool, draw_seed, log) -> dict:
+def whole_design_draws(scenario: Scenario) -> bool:
+    """Whether ``--uncertainty`` runs the whole design per draw (:func:`empirical_prediction_intervals`): a
+    randomized withdrawal or an open-label follow-up, whose relapse rates have a random denominator (who
+    responded/remitted and was randomized or followed)."""
+    design = dict(scenario.design)
+    return design.get("type", "parallel") == "randomized_withdrawal" or design.get("follow_up_from") is not None
+
+
+def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_trial: bool, draw_seed, log,
+                       size: int | None = None) -> dict:
     """Validated options and the draws' parameter sets: posterior draw i with trial effect i applied (the same
-    effect for every arm of draw i). Checked before the trial runs, so a bad option fails at once."""
+    effect for every arm of draw i). Checked before the trial runs, so a bad option fails at once; for a
+    whole-design method (:func:`whole_design_draws`) also the compute budget of k full trials of ``size``
+    patients per arm (``KETASIM_MAX_SECONDS``, :func:`ketasim.limits.time_budget`)."""
+    from . import limits
     from .calibration import TRIAL_EFFECTS, _trial_effect_draws, sample_parameter_sets, trial_tau, with_trial_effect
 
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= int(k) <= MAX_UNCERTAINTY:
@@ -794,12 +829,20 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
                          f"(0: no prediction intervals), got {k!r}")
     k = int(k)
     kind = dict(scenario.design).get("type", "parallel")
-    if kind not in ("parallel", "crossover"):
+    if kind not in ("parallel", "crossover", "randomized_withdrawal"):
         raise InputError(f"--uncertainty: prediction intervals are not supported for a {kind} design "
-                         "(parallel and crossover only)")
-    if dict(scenario.design).get("follow_up_from") is not None:
-        raise InputError("--uncertainty: prediction intervals are not supported for an open-label follow-up "
-                         "(design.follow_up_from); run the trial without --uncertainty")
+                         "(parallel, crossover and randomized_withdrawal only)")
+    whole = whole_design_draws(scenario)
+    if whole:
+        size = scenario.population.size if size is None else size
+        est = limits.estimate_run(size, scenario.n_output_times(), scenario.horizon_h, n_arms=len(scenario.arms),
+                                  n_resets=3 * max((len(a.administrations()) for a in scenario.arms), default=0),
+                                  tables=False)
+        if est.seconds * (k + 1) > limits.time_budget():
+            raise InputError(f"--uncertainty: {k} draws x the whole {kind.replace('_', ' ')} design ({size:,} "
+                             f"patients per arm) would compute for ~{limits.fmt_seconds(est.seconds * (k + 1))}, more "
+                             f"than the {limits.fmt_seconds(limits.time_budget())} allowed (KETASIM_MAX_SECONDS); use "
+                             "fewer draws or fewer patients")
     psets = sample_parameter_sets(params, k, draw_seed)     # one-line error if the set has no posterior
     tau, source = (trial_tau(params, log or (lambda *_: None)) if between_trial else (None, None))
     shifts = (_trial_effect_draws(["trial"], tau, k, (draw_seed, 7))["trial"] if between_trial
@@ -808,7 +851,8 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
     info = {"parameter_draws": k, "draw_seed": int(draw_seed), "between_trial": bool(between_trial), "tau": tau,
             "tau_source": source, "trial_effects": dict(TRIAL_EFFECTS),
             "parameter_set": params.version, "calibration_run": params.calibration_run,
-            "posterior": (params.posterior or {}).get("method")}
+            "posterior": (params.posterior or {}).get("method"),
+            **({"method": WHOLE_DESIGN_METHOD} if whole else {})}    # absent: the per-row method (files unchanged)
     return {"sets": sets, "info": info}
 
 
@@ -863,6 +907,107 @@ def prediction_intervals(tr: TrialResult, draws: dict, *, chunk: int = 10000, ex
     tr.uncertainty = {**draws["info"], "draw_patients_per_arm": int(m),
                       "contains": pi_scope(draws["info"]),
                       "comparisons": "between-arm differences and p-values: this virtual trial's sampling error only"}
+
+
+def _comparison_key(c: dict) -> tuple:
+    return (c["arm"], c["versus"], c.get("stratum"), c["time_h"], c["measure"])
+
+
+def draw_trial_seed(seed: int, draw_seed: int, i: int) -> int:
+    """Seed of whole-design draw ``i``: a new virtual trial (new patients, rater noise and randomization) derived
+    from the trial's ``seed`` and ``draw_seed`` (reproducible; independent of the central run's streams)."""
+    return int(np.random.SeedSequence([int(seed), int(draw_seed), int(i)]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _empirical_interval(x: np.ndarray, central: float, level: float = 0.95) -> list[float]:
+    """[lo, hi] = the empirical (1 - level)/2 and (1 + level)/2 quantiles (linear interpolation) of the draws ``x``
+    (NaN = undefined in that draw, dropped; +inf = a median not reached within the follow-up), widened if needed to
+    contain ``central`` (as :func:`ketasim.calibration.rate_interval` does); an infinite bound stays infinite
+    (JSON null: "not reached"). [nan, nan] with fewer than 2 defined draws."""
+    x = np.sort(x[~np.isnan(x)])
+    if x.size < 2:
+        return [float("nan"), float("nan")]
+    a = (1.0 - level) / 2.0
+    bounds = []
+    for pos in (a * (x.size - 1), (1.0 - a) * (x.size - 1)):   # numpy's "linear" quantile, written out for +inf
+        i = int(math.floor(pos))
+        w = pos - i
+        if w == 0.0:
+            bounds.append(float(x[i]))
+        elif np.isinf(x[i + 1]):                            # interpolating towards "not reached"
+            bounds.append(math.inf)
+        else:
+            bounds.append(float(x[i] + (x[i + 1] - x[i]) * w))
+    lo, hi = bounds
+    if not math.isnan(central):
+        lo, hi = min(lo, central), max(hi, central)
+    return [lo, hi]
+
+
+#: rows whose denominator is the whole enrolled arm (defined even when nobody qualifies)
+_ARM_FRACTIONS = ("randomized_fraction", "followed_fraction")
+
+
+def _draw_value(r: dict, group_n: int) -> float:
+    """A draw's statistic for the empirical interval: a Kaplan-Meier median that is not reached (NaN with patients
+    in the group) counts as +inf (longer than the follow-up); a row of an empty randomized group (nobody qualified
+    in that draw: its relapse rate is written as 0) and any NaN are undefined (NaN: left out)."""
+    v = float(r["value"]) if r["value"] is not None else float("nan")
+    if group_n == 0 and r["measure"] not in _ARM_FRACTIONS:
+        return float("nan")
+    if math.isnan(v) and r["measure"] == "time_to_relapse":
+        return math.inf
+    return v
+
+
+def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, chunk: int = 10000, executor=None,
+                                   model=None, log=None) -> None:
+    """Add ``pi95`` to every non-PK endpoint row and every non-PK comparison of a randomized-withdrawal trial or an
+    open-label follow-up, and set ``tr.uncertainty`` (``method: "whole_design"``).
+
+    Not per-row analytic (unlike :func:`prediction_intervals`): who responds/remits and is randomized or followed
+    is itself random, so a relapse rate's denominator, a Kaplan-Meier median's risk set and a relapse-rate
+    difference have no closed-form sampling error to add to the draws' spread. Instead each draw i runs the WHOLE
+    design (induction, the response/remission or stable-response selection, the 1:1 randomization, relapse
+    counting, comparisons) as one new virtual trial of ``size`` patients per arm, with parameter set i (posterior
+    draw x trial effect) and its own seed (:func:`draw_trial_seed`: new patients, rater noise, randomization). A
+    row's interval is the empirical 2.5-97.5 % range of that statistic over the draws, so it combines parameter
+    uncertainty, between-trial heterogeneity and the new trial's own sampling error in one distribution
+    (:func:`_empirical_interval`; widened to contain the central value; a median not reached in a draw counts as
+    longer than the follow-up). The point estimates (``value``, ``ci95``, p-values) are the central run's, unchanged.
+    Cost: k full trials (~k x the central run's CPU time). The range of k draws covers ~(k - 1)/(k + 1) of the
+    distribution and its ends are noisy: use k >= :data:`MIN_WHOLE_DESIGN_DRAWS` (``log`` says so otherwise)."""
+    sets = draws["sets"]
+    rows = [r for r in tr.endpoints if "analyte" not in r]
+    comps = [c for c in tr.comparisons if "ci90" not in c]
+    row_index = {_row_key(r): j for j, r in enumerate(rows)}
+    comp_index = {_comparison_key(c): j for j, c in enumerate(comps)}
+    vals = np.full((len(sets), len(rows) + len(comps)), np.nan)
+    draw_seed = draws["info"]["draw_seed"]
+    if log is not None:
+        log(f"ketasim: prediction intervals: {len(sets)} whole-trial draws of {size:,} patients per arm"
+            + (f"; the 2.5-97.5 % range of fewer than {MIN_WHOLE_DESIGN_DRAWS} draws under-covers (use --uncertainty "
+               f"{MIN_WHOLE_DESIGN_DRAWS} or more)" if len(sets) < MIN_WHOLE_DESIGN_DRAWS else ""))
+    for i, p in enumerate(sets):
+        sub = _run_trial(tr.scenario, p, size, draw_trial_seed(tr.seed, draw_seed, i), None, chunk, executor, model,
+                         skip_pk=True)
+        for r in sub.endpoints:
+            j = row_index.get(_row_key(r))
+            if j is not None:
+                vals[i, j] = _draw_value(r, int(r.get("n", sub.outcomes[r["arm"]].n)))
+        for c in sub.comparisons:
+            j = comp_index.get(_comparison_key(c))
+            if j is not None:
+                vals[i, len(rows) + j] = _draw_value(c, 1)
+    for j, r in enumerate(rows + comps):        # the central run's value read as the draws' (not reached = +inf)
+        central = _draw_value(r, int(r.get("n", tr.outcomes[r["arm"]].n)) if j < len(rows) else 1)
+        r["pi95"] = _empirical_interval(vals[:, j], central)
+    defined = ~np.isnan(vals)
+    tr.uncertainty = {**draws["info"], "draw_patients_per_arm": int(size),
+                      "defined_draws_min": int(defined.sum(axis=0).min()) if vals.size else 0,
+                      "contains": pi_scope(draws["info"]),
+                      "comparisons": "between-arm differences: pi95 from the same whole-trial draws; p-values: "
+                                     "this virtual trial's sampling error only"}
 
 
 def _pk_endpoints(frames: dict, measures, design: dict, kind: str, rows: list, comps: list) -> None:

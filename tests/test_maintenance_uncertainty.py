@@ -1,0 +1,209 @@
+"""Prediction intervals for maintenance designs (``trial --uncertainty`` on a randomized withdrawal and an open-label
+follow-up): each draw runs the whole design as a new virtual trial of the scenario's size, and a row's ``pi95`` is
+the draws' empirical 2.5-97.5 % range (``trial.empirical_prediction_intervals``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from ketasim import scenario_from_dict
+from ketasim.cli import main
+from ketasim.display import json_safe
+from ketasim.errors import InputError
+from ketasim.parameters import load_parameters
+from ketasim.trial import run_trial
+
+KET = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+PBO = {"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}
+#: open-label induction (four infusions over two weeks), responders re-randomized to weekly infusions or saline
+WITHDRAWAL = {"type": "randomized_withdrawal", "induction_until": "14 d", "criterion": "response", "relapse_score": 22,
+              "continue": "continue", "withdraw": "withdraw"}
+FOLLOW = {"type": "parallel", "control": "one", "follow_up_from": "13 d", "follow_up_every": "3.5 d",
+          "follow_up_until": "40 d", "relapse_consecutive": 2}
+RELAPSE_ROWS = ("randomized_fraction", "followed_fraction", "relapse_rate", "time_to_relapse")
+DRAWS = 40          # enough for the 2.5/97.5 % quantiles to be stable to ~15 % of the width
+
+
+def _withdrawal(size=120, design=None):
+    return scenario_from_dict({
+        "name": "wd", "seed": 11, "population": {"size": size, "baseline": {"mean": 33, "sd": 5}},
+        "design": design or WITHDRAWAL,
+        "arms": {"continue": [dict(KET, every="3.5 d", count=4), dict(KET, at="14 d", every="7 d", count=4)],
+                 "withdraw": [dict(KET, every="3.5 d", count=4), dict(PBO, at="14 d", every="7 d", count=4)]},
+        "endpoints": {"times": ["14 d"], "measures": ["mean", "relapse_rate", "time_to_relapse"]}})
+
+
+def _follow_up(size=120):
+    return scenario_from_dict({
+        "name": "fu", "seed": 5, "population": {"size": size, "baseline": {"mean": 33, "sd": 5}},
+        "arms": {"series": [dict(KET, every="2.333 d", count=6)], "one": [KET]}, "design": FOLLOW,
+        "endpoints": {"times": ["13 d"], "measures": ["response_rate", "relapse_rate", "time_to_relapse"]}})
+
+
+def _zero_width_posterior():
+    """The shipped set with a posterior of (numerically) zero width: every draw is the posterior mode."""
+    p = load_parameters()
+    post = dict(p.posterior)
+    post["covariance_theta"] = (1e-14 * np.eye(len(post["names"]))).tolist()
+    return dataclasses.replace(p, posterior=post)
+
+
+def _relapse_rows(tr):
+    return [r for r in tr.endpoints if r["measure"] in RELAPSE_ROWS] + \
+        [c for c in tr.comparisons if c["measure"] == "relapse_rate_difference"]
+
+
+def _contains(r) -> bool:
+    lo, hi = r["pi95"]
+    v = r["value"]
+    if v is None or math.isnan(v):          # a median not reached in the central run: the interval reaches it too
+        return r["measure"] == "time_to_relapse" and hi == math.inf
+    return lo <= v <= hi
+
+
+@pytest.fixture(scope="module")
+def plain():
+    return run_trial(_withdrawal())
+
+
+@pytest.fixture(scope="module")
+def with_pi():
+    return run_trial(_withdrawal(), uncertainty=6, draw_seed=2)
+
+
+@pytest.fixture(scope="module")
+def sampling_only():
+    return run_trial(_withdrawal(), params=_zero_width_posterior(), uncertainty=DRAWS, between_trial=False)
+
+
+def test_withdrawal_relapse_rows_get_intervals_around_the_central_run(plain, with_pi):
+    # the central run is the trial without --uncertainty: same values, CIs and p-values
+    strip = lambda rows: json.dumps([{k: v for k, v in r.items() if k != "pi95"} for r in rows])    # noqa: E731
+    assert strip(with_pi.endpoints) == json.dumps(plain.endpoints)           # (NaN != NaN: compare as text)
+    assert strip(with_pi.comparisons) == json.dumps(plain.comparisons)
+    rows = _relapse_rows(with_pi)
+    assert {r["measure"] for r in rows} == {"randomized_fraction", "relapse_rate", "time_to_relapse",
+                                            "relapse_rate_difference"}
+    for r in rows:
+        assert _contains(r), r
+        if r["measure"].endswith(("_rate", "_fraction")):
+            assert 0.0 <= r["pi95"][0] <= r["pi95"][1] <= 100.0, r
+    u = with_pi.uncertainty
+    assert u["method"] == "whole_design" and u["draw_patients_per_arm"] == 120 and u["parameter_draws"] == 6
+    # parameter uncertainty and trial effects on top of sampling: the relapse-rate intervals are wider than the CIs
+    rates = [r for r in rows if r["measure"] == "relapse_rate"]
+    assert sum(r["pi95"][1] - r["pi95"][0] for r in rates) > sum(r["ci95"][1] - r["ci95"][0] for r in rates)
+
+
+def test_follow_up_rows_get_intervals():
+    tr = run_trial(_follow_up(), uncertainty=5, draw_seed=1)
+    assert [r["value"] for r in tr.endpoints] == [r["value"] for r in run_trial(_follow_up()).endpoints]
+    rows = _relapse_rows(tr)
+    assert {r["measure"] for r in rows} == {"followed_fraction", "relapse_rate", "time_to_relapse",
+                                            "relapse_rate_difference"}
+    assert all("pi95" in r and _contains(r) for r in rows)
+    assert all("pi95" in r for r in tr.endpoints)          # the ordinary rows of the same draws too
+
+
+def test_zero_width_posterior_reduces_to_the_sampling_interval(sampling_only):
+    """Without parameter uncertainty and trial effects, the draws differ only in their patients, rater noise and
+    randomization: the interval is the trial's sampling distribution, as wide as the Wilson CIs of the rates (the
+    randomized fraction: binomial over the enrolled; the relapse rates: over a random number randomized)."""
+    rates = [r for r in sampling_only.endpoints if r["measure"] in ("randomized_fraction", "relapse_rate")]
+    assert len(rates) == 3
+    pi = sum(r["pi95"][1] - r["pi95"][0] for r in rates)
+    ci = sum(r["ci95"][1] - r["ci95"][0] for r in rates)
+    assert 0.75 < pi / ci < 1.35, (pi, ci)
+    for r in rates:      # each row on its own within Monte Carlo tolerance, and centred near the central run
+        w_pi, w_ci = r["pi95"][1] - r["pi95"][0], r["ci95"][1] - r["ci95"][0]
+        assert 0.6 < w_pi / w_ci < 1.6, r
+        assert abs((r["pi95"][0] + r["pi95"][1]) / 2 - r["value"]) < w_ci / 2, r
+    assert sampling_only.uncertainty["tau"] is None
+
+
+def test_between_trial_heterogeneity_widens(sampling_only):
+    # the same draws' trials (same seeds) with a trial effect per draw: only the heterogeneity differs
+    het = run_trial(_withdrawal(), params=_zero_width_posterior(), uncertainty=DRAWS, between_trial=True)
+    width = lambda tr: sum(r["pi95"][1] - r["pi95"][0] for r in _relapse_rows(tr)                 # noqa: E731
+                           if r["measure"] != "time_to_relapse")
+    assert width(het) > 1.15 * width(sampling_only)
+    assert het.uncertainty["tau"]["drug"] > 0
+
+
+def test_reproducible_with_the_seed(with_pi):
+    again = run_trial(_withdrawal(), uncertainty=6, draw_seed=2)
+    assert [r["pi95"] for r in again.endpoints + again.comparisons] == \
+        [r["pi95"] for r in with_pi.endpoints + with_pi.comparisons]
+    other = run_trial(_withdrawal(), uncertainty=6, draw_seed=3)
+    assert [r["pi95"] for r in other.endpoints] != [r["pi95"] for r in with_pi.endpoints]
+
+
+def test_stratified_withdrawal_keys_rows_by_stratum():
+    tr = run_trial(_withdrawal(size=80, design={**WITHDRAWAL, "criterion": "stratified"}), uncertainty=3)
+    strata = {r.get("stratum") for r in tr.endpoints}
+    assert len(strata) == 2 and all("pi95" in r for r in tr.endpoints + tr.comparisons)
+
+
+def test_json_extends_the_contract(plain, with_pi):
+    d, d0 = json_safe(with_pi.to_dict()), json_safe(plain.to_dict())
+    assert set(d) == set(d0) | {"uncertainty"} and "uncertainty" not in d0
+    assert all("pi95" not in c for c in d0["comparisons"])
+    for arm in d["arms"].values():
+        for e in arm["endpoints"]:
+            assert len(e["pi95"]) == 2
+    assert all(len(c["pi95"]) == 2 for c in d["comparisons"])
+    assert d["uncertainty"]["method"] == "whole_design" and "whole new virtual trial" in d["uncertainty"]["contains"]
+    json.dumps(d, allow_nan=False)                        # strict JSON: a median not reached is null
+    assert "p-values: sampling error only" in with_pi.format_table()
+
+
+def test_bad_options_are_one_line_errors(monkeypatch):
+    for k in (-1, 1, 1001, 2.5):
+        with pytest.raises(InputError, match="^--uncertainty: parameter draws"):
+            run_trial(_withdrawal(size=20), uncertainty=k)
+    monkeypatch.setenv("KETASIM_MAX_SECONDS", "0.5")      # one trial fits (~0.03 s estimated), 50 do not
+    with pytest.raises(InputError, match=r"^--uncertainty: 50 draws x the whole randomized withdrawal design"):
+        run_trial(_withdrawal(size=20), uncertainty=50)
+
+
+def test_cli(tmp_path, capsys):
+    sc = {"name": "cli-wd", "seed": 1, "population": {"size": 40, "baseline": {"mean": 33, "sd": 5}},
+          "design": WITHDRAWAL,
+          "arms": {"continue": [dict(KET, every="3.5 d", count=4), dict(KET, at="14 d", every="7 d", count=2)],
+                   "withdraw": [dict(KET, every="3.5 d", count=4), dict(PBO, at="14 d", every="7 d", count=2)]},
+          "endpoints": {"times": ["14 d"], "measures": ["relapse_rate", "time_to_relapse"]}}
+    path = tmp_path / "wd.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    out = tmp_path / "wd.json"
+    assert main(["trial", str(path), "--uncertainty", "3", "--json", str(out), "--no-progress"]) == 0
+    cap = capsys.readouterr()
+    assert "95% prediction intervals" in cap.out and "whole new virtual trial" in cap.out
+    assert "whole-trial draws of 40 patients" in cap.err and "under-covers" in cap.err    # 3 < 40 draws: said
+    d = json.loads(out.read_text())
+    assert d["uncertainty"]["method"] == "whole_design" and "pi95" in d["arms"]["withdraw"]["endpoints"][0]
+    assert main(["trial", str(path), "--uncertainty", "-2", "--no-progress"]) != 0
+    err = capsys.readouterr().err
+    assert "--uncertainty" in err and "Traceback" not in err
+
+
+def test_empirical_interval_and_undefined_draws():
+    from ketasim.trial import _draw_value, _empirical_interval
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(10.0, 2.0, 41)
+    assert _empirical_interval(x, 10.0) == pytest.approx(list(np.quantile(x, [0.025, 0.975])))
+    assert _empirical_interval(x, 100.0)[1] == 100.0                 # widened to contain the central value
+    y = np.concatenate([x[:39], [np.inf, np.inf, np.nan]])          # two medians not reached, one draw undefined
+    lo, hi = _empirical_interval(y, 10.0)
+    assert hi == math.inf and lo == pytest.approx(np.quantile(np.sort(y[:41]), 0.025))
+    assert _empirical_interval(np.array([np.nan, 3.0]), 3.0) == pytest.approx([math.nan, math.nan], nan_ok=True)
+    # an empty randomized group (its relapse rate is written as 0) is undefined in that draw; its share is not
+    assert math.isnan(_draw_value({"measure": "relapse_rate", "value": 0.0}, 0))
+    assert _draw_value({"measure": "randomized_fraction", "value": 0.0}, 0) == 0.0
+    assert _draw_value({"measure": "time_to_relapse", "value": float("nan")}, 5) == math.inf
