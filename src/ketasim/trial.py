@@ -159,7 +159,8 @@ class TrialResult:
                 if isinstance(r.get("analyte"), str):           # PK endpoints: printed below with CV % / range
                     continue
                 if isinstance(r.get("dose_level"), str):        # share of patients at each final dose (titration)
-                    lines.append(f"  {'final dose ' + r.dose_level:18s} {'from ' + when:>12s}  {r.value:8.2f}  "
+                    label, start = "final dose " + r.dose_level, "from " + when    # aligned with the other rows
+                    lines.append(f"  {label} {start:>{max(len(start), 30 - len(label))}s}  {r.value:8.2f}  "
                                  f"[{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
                                  + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else "")
                                  + "  % of patients")
