@@ -77,3 +77,21 @@ def test_final_dose_rows_line_up_with_the_other_rows():
     final = [ln for ln in lines if ln.strip().startswith("final dose")]
     assert len(final) == 2 and any("0.75 mg/kg" in ln for ln in final)
     assert all(ln.index("[") == col for ln in final)
+
+
+def test_report_shows_the_titration_rule_and_dose_paths(tmp_path):
+    """The HTML report showed only the final-dose shares of a titrated arm; the rule and the dose paths were in the
+    JSON only. Now a "Dose titration" section states the rule and the most frequent paths (from the JSON block)."""
+    from ketasim.report import trial_report
+
+    tr = run_trial(scenario_from_dict(scenario({"decide_on": "rating"})))
+    block = tr.to_dict()["arms"]["k"]["titration"]
+    page = trial_report(tr, tmp_path / "r.html").read_text()
+    assert 'id="titration"' in page and "Dose titration" in page
+    assert "Levels 0.5 mg/kg / 0.75 mg/kg, start 0.5 mg/kg" in page and "score_reduction &lt; 0.5" in page
+    top = block["paths"][0]
+    assert " → ".join(top["doses"]) in page and f"<td>{top['n']}</td>" in page
+    fixed = scenario()
+    fixed["arms"]["k"] = [LINE]
+    page = trial_report(run_trial(scenario_from_dict(fixed)), tmp_path / "f.html").read_text()
+    assert 'id="titration"' not in page
