@@ -95,3 +95,12 @@ def test_report_shows_the_titration_rule_and_dose_paths(tmp_path):
     fixed["arms"]["k"] = [LINE]
     page = trial_report(run_trial(scenario_from_dict(fixed)), tmp_path / "f.html").read_text()
     assert 'id="titration"' not in page
+
+
+def test_decision_noise_sd_is_written_without_float_noise():
+    """The JSON said 3.5999999999999996 points for the MADRS rater noise (0.06 x 60)."""
+    import json
+
+    doc = json.loads(json.dumps(run_trial(scenario_from_dict(scenario({"decide_on": "rating"}))).to_dict()))
+    sd = doc["arms"]["k"]["titration"]["decision_rating_noise_sd"]
+    assert sd > 0 and len(repr(sd).split(".")[-1]) <= 9       # at most 9 decimals, e.g. 3.6

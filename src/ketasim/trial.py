@@ -1092,7 +1092,7 @@ def titration_summary(o: ArmOutcome) -> dict:
     if tit.decide_on == "rating":
         sd = o.decision_noise_sd
         block["decide_on"] = "rating"
-        block["decision_rating_noise_sd"] = sd
+        block["decision_rating_noise_sd"] = round(float(sd), 9)   # points: 0.06 x 60 is 3.6, not 3.5999999999999996
         block["decided_on"] = (f"the recorded rating just before the decision session (model score + rater noise "
                                f"SD {sd:g} points, rounded, within the scale; reduction from the baseline rating); "
                                "side-effect peaks of the previous session")
