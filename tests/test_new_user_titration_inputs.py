@@ -104,3 +104,15 @@ def test_decision_noise_sd_is_written_without_float_noise():
     doc = json.loads(json.dumps(run_trial(scenario_from_dict(scenario({"decide_on": "rating"}))).to_dict()))
     sd = doc["arms"]["k"]["titration"]["decision_rating_noise_sd"]
     assert sd > 0 and len(repr(sd).split(".")[-1]) <= 9       # at most 9 decimals, e.g. 3.6
+
+
+def test_quick_form_age_range_beyond_the_model_names_the_bound(capsys):
+    """`--age-range 65-200` said "mean must lie in 12-100 years and sd in 0-50 years" (the quick form's mean is the
+    range's middle, 132.5, which the user never wrote); now it names the bound that is out of range."""
+    from ketasim.cli import main
+
+    code = main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "28mg", "--size", "5",
+                 "--age-range", "65-200"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--age-range: must lie in 18-90 years (the ages the model samples), got 200" in err and "mean" not in err
