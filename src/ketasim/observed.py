@@ -149,7 +149,7 @@ def _did_you_mean(text: str, choices) -> str:
     by_norm = {norm(c): c for c in choices}
     if norm(text) in by_norm:
         return f" (did you mean {by_norm[norm(text)]!r}?)"
-    close = difflib.get_close_matches(text, list(choices), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(text, list(choices), n=1, cutoff=0.85)     # typos, not other names
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -222,6 +222,9 @@ def read_observed(source, scenario) -> pd.DataFrame:
         if m in PK_MEASURES:
             where.fail(i, "measure", f"{m} (a PK geometric mean) is not compared here; compare PK with "
                                        "`ketasim trial` output directly")
+        if m == "final_dose_rate":
+            where.fail(i, "measure", "final_dose_rate (the share of a titrated arm's patients on each dose) is not "
+                                       "compared here; read it from the trial's 'final dose' rows")
         if m not in OBSERVABLE_MEASURES:
             where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared"
                                        f"{_did_you_mean(m, OBSERVABLE_MEASURES)}; use one of "
