@@ -175,7 +175,8 @@ def simulate(
     from .scenario import load_scenario, quick_scenario
     from .summary import cascade_summary
 
-    _check_options(size, seed, (csv, parquet, plot, report, pk_json))
+    _check_options(size, seed, (csv, parquet, plot, report, pk_json),
+                   inputs=(("the scenario", scenario), ("--events", events)))
     if events is not None:
         from .errors import InputError
         from .record import read_record
@@ -324,15 +325,17 @@ def _print_pk(sc, params, size, seed, typical, exp, pk_json, plan):
         typer.echo(f"wrote {pk_json}")
 
 
-def _check_options(size=None, seed=None, outputs=()) -> None:
+def _check_options(size=None, seed=None, outputs=(), inputs=()) -> None:
     """Command-line overrides, checked with the API's own rules but named as options; output paths are
-    checked before anything is computed."""
-    from .io import check_target
+    checked before anything is computed, and refused when one is an input file (``inputs``: (option, path)) or
+    another output: writing it would replace the input or the other output."""
+    from .io import check_distinct, check_target
     from .limits import check_seed, check_size
 
     for p in outputs:
         if p is not None:
             check_target(p)
+    check_distinct(inputs, outputs)
     if size is not None:
         check_size(size, "--size")
     if seed is not None:
@@ -436,7 +439,7 @@ def trial(
     """Run a virtual clinical trial and print its endpoint table."""
     from .app import run_trial_cli
 
-    _check_options(size, seed, (json_out, report))
+    _check_options(size, seed, (json_out, report), inputs=(("the scenario", scenario), ("--observed", observed)))
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
                   chunk=chunk, observed=observed, **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
 
@@ -468,7 +471,7 @@ def sensitivity(
     from .display import json_safe
     from .io import atomic_write_text
 
-    _check_options(None, seed, (json_out, plot, report))     # output paths before minutes of sampling
+    _check_options(None, seed, (json_out, plot, report), inputs=(("the scenario", scenario),))   # before sampling
     sc = load_scenario(scenario)
     pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS
     ex = executor_from_option(dask)
@@ -625,6 +628,7 @@ def plan(
     """Fit a patient's record, forecast the rating, and rank regimens that meet a target within safety limits."""
     from .plan_report import plan_cli
 
+    _check_options(outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative)))
     plan_cli(data, json_out=json_out, report=report, target=target, limits=limits, window=window,
              probability=probability, alternative=alternative, variables=variable, patient_id=patient_id, seed=seed,
              minimise=minimise)
@@ -655,7 +659,7 @@ def export(
     from .export import export_sbml
     from .scenario import load_scenario
 
-    _check_options(outputs=(sbml,))
+    _check_options(outputs=(sbml,), inputs=(("the scenario", scenario),))
     path = export_sbml(load_scenario(scenario), sbml, arm=arm)
     typer.echo(f"wrote {path}")
     typer.echo(NOTICE)

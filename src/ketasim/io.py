@@ -46,6 +46,24 @@ def check_target(path) -> Path:
     return p
 
 
+def check_distinct(inputs=(), outputs=()) -> None:
+    """Refuse (one OutputPathError line, before any computing) an output path that is the same file as an input
+    (``inputs``: pairs (what, path), e.g. ("--observed", "obs.csv")) or as another output: writing it would replace
+    the input, or one output the other. Paths are compared resolved (``./a.json`` is ``a.json``; links followed)."""
+    seen: dict[Path, str] = {}
+    for what, p in inputs:
+        if p is not None:
+            seen.setdefault(Path(p).resolve(), f"{what} ({p})")
+    for p in outputs:
+        if p is None:
+            continue
+        key = Path(p).resolve()
+        if key in seen:
+            raise OutputPathError(f"{p}: the same file as {seen[key]}; writing it would replace that file: give "
+                                  "another name")
+        seen[key] = f"another output ({p})"
+
+
 @contextlib.contextmanager
 def atomic_paths(*paths):
     """Yield temporary paths (same folders) for ``paths``; on success rename them all into place, the first

@@ -76,6 +76,7 @@ def _rows_of(source, label: str | None = None) -> tuple[str, list[str], list[dic
         return "observed table", cols, [dict(r) for r in source]
     path = Path(str(source))
     name = label or f"--observed {path.name}"
+    _check_readable(path, name)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -89,9 +90,70 @@ def _rows_of(source, label: str | None = None) -> tuple[str, list[str], list[dic
                     row[None] = r[None]
                 row["\0line"] = reader.line_num
                 rows.append(row)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise InputError(f"{name}: cannot read it as a UTF-8 CSV file: {e}") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{name}: not UTF-8 text (byte {e.object[e.start]:#04x} at position {e.start}); save it as "
+                         "'CSV UTF-8 (comma delimited)'") from None
+    except csv.Error as e:
+        if "field limit" in str(e):
+            raise InputError(f"{name} line {reader.line_num}: a cell is longer than {csv.field_size_limit():,} "
+                             "characters (an unclosed quote?)") from None
+        raise InputError(f"{name} line {reader.line_num}: not a valid CSV row ({e})") from None
+    except OSError as e:
+        raise InputError(f"{name}: cannot read it ({e.strerror or e})") from None
     return name, cols, rows
+
+
+#: first bytes of files that are not CSV text, with what they are (a spreadsheet saved as-is is a common slip)
+_NOT_CSV = ((b"PK\x03\x04", "an Excel workbook or other ZIP file"), (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) file"),
+            (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"))
+
+
+def _check_readable(path: Path, name: str) -> None:
+    """One line for a path that is not a readable CSV text file: missing, a folder, empty, a spreadsheet, UTF-16."""
+    if not path.exists():
+        raise InputError(f"{name}: no such file ({path})")
+    if path.is_dir():
+        raise InputError(f"{name}: is a folder; give the CSV file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as e:
+        raise InputError(f"{name}: cannot read it ({e.strerror or e})") from None
+    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise InputError(f"{name}: the file is empty; its first line names the columns: "
+                         f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(OPTIONAL_COLUMNS)})")
+    for magic, what in _NOT_CSV:
+        if head.startswith(magic):
+            raise InputError(f"{name}: this is {what}, not a CSV file; save it as 'CSV UTF-8 (comma delimited)'")
+
+
+def _missing_column_hint(cols: list[str]) -> str:
+    """Why a required column was not found, from the header that was read: another separator, other letter case."""
+    header = ",".join(cols)
+    for sep, what in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+        if sep in header and all(c not in cols for c in REQUIRED_COLUMNS):
+            return f"; the header is separated by {what}: the file must be comma-separated (save as 'CSV UTF-8 " \
+                   "(comma delimited)'; decimals with a point)"
+    lower = {c.lower(): c for c in cols}
+    cased = [lower[c] for c in REQUIRED_COLUMNS if c not in cols and c in lower]
+    if cased:
+        return f"; found {cased[0]!r}: column names are lower case"
+    shown = ", ".join(repr(c[:30]) for c in cols[:6]) + (", ..." if len(cols) > 6 else "")
+    return f"; the header has: {shown}" if cols else ""
+
+
+def _did_you_mean(text: str, choices) -> str:
+    """' (did you mean 'x'?)' for the closest choice (letter case and spaces/dashes ignored), else ''."""
+    import difflib
+
+    def norm(x):
+        return "".join(ch for ch in str(x).lower() if ch.isalnum())
+
+    by_norm = {norm(c): c for c in choices}
+    if norm(text) in by_norm:
+        return f" (did you mean {by_norm[norm(text)]!r}?)"
+    close = difflib.get_close_matches(text, list(choices), n=1, cutoff=0.85)     # typos, not other names
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _text(v) -> str:
@@ -124,15 +186,16 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     naming the row and the column (:class:`ketasim.errors.InputError`); ``label`` names a CSV file in those lines
     (default ``--observed FILE``). An optional ``domain`` column (one value for the whole file) is kept for
     ``ketasim.external``."""
-    from .population import canonical_scale
+    from .limits import MAX_PATIENTS
+    from .population import SCALES, canonical_scale
 
     where, cols, rows = _rows_of(source, label)
     where = _Where(where, {i: f" (line {r.pop(chr(0) + 'line')})" for i, r in enumerate(rows, start=1)
                            if chr(0) + "line" in r})
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
     if missing:
-        raise InputError(f"{where.name}: no column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)}; optional: "
-                         f"{', '.join(OPTIONAL_COLUMNS)})")
+        raise InputError(f"{where.name}: no column {missing[0]!r} (required: {', '.join(REQUIRED_COLUMNS)})"
+                         + _missing_column_hint(cols))
     if not rows:
         raise InputError(f"{where.name}: no data rows")
     ep = scenario.endpoints
@@ -151,16 +214,25 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         r = {k: _text(v) for k, v in raw.items()}
         if None in raw and _text(raw[None]):
             where.fail(i, "(extra)", f"more cells than columns: {_text(raw[None])[:40]!r}")
+        short = [c for c in REQUIRED_COLUMNS if raw.get(c, "") is None]     # DictReader: a row with fewer cells
+        if short:
+            cells = sum(v is not None for k, v in raw.items() if k is not None)
+            where.fail(i, short[0], f"the row has {cells} cell(s) where the header has {len(cols)} columns "
+                                    "(a missing comma, or an unclosed quote?)")
         arm = r.get("arm", "")
         if arm not in arms:
-            where.fail(i, "arm", f"{arm[:40]!r} is not an arm of scenario {scenario.name}; its arms: "
-                                   f"{', '.join(arms)}")
+            where.fail(i, "arm", f"{arm[:40]!r} is not an arm of scenario {scenario.name}"
+                                   f"{_did_you_mean(arm, arms)}; its arms: {', '.join(arms)}")
         m = r.get("measure", "")
         if m in PK_MEASURES:
             where.fail(i, "measure", f"{m} (a PK geometric mean) is not compared here; compare PK with "
                                        "`ketasim trial` output directly")
+        if m == "final_dose_rate":
+            where.fail(i, "measure", "final_dose_rate (the share of a titrated arm's patients on each dose) is not "
+                                       "compared here; read it from the trial's 'final dose' rows")
         if m not in OBSERVABLE_MEASURES:
-            where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared; use one of "
+            where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared"
+                                       f"{_did_you_mean(m, OBSERVABLE_MEASURES)}; use one of "
                                        f"{', '.join(OBSERVABLE_MEASURES)}")
         if m not in ep.measures:
             where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
@@ -188,6 +260,11 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             where.fail(i, "value", f"{v:g} is not a percentage (0-100)")
         if m in NONNEGATIVE and v < 0:
             where.fail(i, "value", f"{v:g}: a {m} is not negative")
+        smax = SCALES[scale][0]
+        if m == "mean" and v > smax:
+            where.fail(i, "value", f"{v:g} is above the top of {scale} ({smax:g} points)")
+        if m == "mean_change" and abs(v) > smax:
+            where.fail(i, "value", f"{v:g} points: a change on {scale} lies within -{smax:g} to +{smax:g}")
         if r.get("scale") and m in SCORE_MEASURES + ("relapse_rate",):
             text = r["scale"].split("(")[0].strip()        # 'MADRS (response >=50%)' as the reference file has it
             try:
@@ -218,6 +295,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             if not (math.isfinite(n) and n >= 1 and n == int(n)):
                 where.fail(i, "n", f"{r['n'][:40]!r}: give the patients in this arm as a whole number >= 1 "
                                      "(leave it empty to use the virtual arm's size)")
+            if n > MAX_PATIENTS:
+                where.fail(i, "n", f"{r['n'][:40]} patients in one arm is more than the {MAX_PATIENTS:,} supported")
         key = (arm, m, None if math.isnan(t) else t, r.get("trial_id", ""))
         if key in seen:
             where.fail(i, "measure", f"a second row for arm {arm}, {m}"

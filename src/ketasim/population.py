@@ -155,13 +155,13 @@ AGE_RANGE = (18.0, 90.0)
 def check_age(age: Distribution, field: str = "population.age_years") -> None:
     """Mean 12-100 years and SD 0-50 (as before); an inclusion range within AGE_RANGE with min < max and the mean
     inside it; else a one-line error naming the field."""
-    if not (12 <= age.mean <= 100) or not (0 <= age.sd <= 50):
-        raise InputError(f"{field}: mean must lie in 12-100 years and sd in 0-50 years")
     lo, hi = AGE_RANGE
-    for key in ("min", "max"):
+    for key in ("min", "max"):      # first: the quick form's mean is the range's middle (--age-range 65-200)
         v = getattr(age, key)
         if v is not None and not (math.isfinite(v) and lo <= v <= hi):
             raise InputError(f"{field}.{key}: must lie in {lo:g}-{hi:g} years (the ages the model samples), got {v:g}")
+    if not (12 <= age.mean <= 100) or not (0 <= age.sd <= 50):
+        raise InputError(f"{field}: mean must lie in 12-100 years and sd in 0-50 years")
     a, b = (age.min if age.min is not None else lo), (age.max if age.max is not None else hi)
     if age.min is not None or age.max is not None:
         if not a < b:

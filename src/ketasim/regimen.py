@@ -366,6 +366,11 @@ class Titration:
         return dataclasses.replace(arm, doses=doses, titration=None)
 
 
+#: criteria whose quantity is never negative (a score, a peak of a non-negative output, a probability, a time), so
+#: ``NAME_below: 0`` can never hold (the comparisons are strict)
+_NONNEGATIVE_CRITERIA = ("score", "cadss_peak", "sedation_peak", "nausea_probability", "discharge_ready_h")
+
+
 def _criteria(value, field: str) -> tuple[tuple[str, str, float], ...]:
     if value is None:
         return ()
@@ -385,8 +390,14 @@ def _criteria(value, field: str) -> tuple[tuple[str, str, float], ...]:
         if name == "score_reduction" and not (0 <= v <= 1):
             raise InvalidRegimenError(f"{field}.{k}: a fraction of the baseline score in [0, 1], e.g. 0.5 for 50 %; "
                                       f"got {v:g}")
-        if v < 0 and name in ("score", "cadss_peak", "sedation_peak", "nausea_probability", "discharge_ready_h"):
+        if v < 0 and name in _NONNEGATIVE_CRITERIA:
             raise InvalidRegimenError(f"{field}.{k}: must be >= 0, got {v:g}")
+        if op == "below" and v <= 0 and name in _NONNEGATIVE_CRITERIA:
+            raise InvalidRegimenError(f"{field}.{k}: {name} is never below {v:g} (it is >= 0), so this condition can "
+                                      "never hold; give a threshold above 0")
+        if op == "above" and v >= 1 and name in ("score_reduction", "nausea_probability"):
+            raise InvalidRegimenError(f"{field}.{k}: {name} is never above 1 (a fraction), so this condition can never "
+                                      "hold; give a threshold below 1")
         out.append((name, op, float(v)))
     return tuple(out)
 
@@ -501,7 +512,11 @@ def _session_list(sessions, d: Dose, field: str) -> list[int]:
     for i, s in enumerate(sessions):
         if isinstance(s, float) and s.is_integer():
             s = sessions[i] = int(s)
-        if isinstance(s, bool) or not isinstance(s, int) or not (2 <= s <= d.count):
+        if isinstance(s, (str, bool)) or s is None:     # '2' or true: not a session number, whatever it says
+            what = f"the text {s[:40]!r}" if isinstance(s, str) else "nothing" if s is None else str(s).lower()
+            raise InvalidRegimenError(f"{field}[{i}]: a session number from 2 to {d.count} is a whole number "
+                                      f"without quotes, got {what}")
+        if not isinstance(s, int) or not (2 <= s <= d.count):
             raise InvalidRegimenError(f"{field}[{i}]: a session number from 2 to {d.count} (the line gives "
                                       f"{d.count} doses; the first dose is the start dose), got {str(s)[:40]!r}")
         if i and s <= sessions[i - 1]:

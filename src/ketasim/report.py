@@ -421,6 +421,39 @@ def _observed_section(df: pd.DataFrame) -> str:
                                             "gives no spread)."), "observed-section")
 
 
+#: dose paths listed per titrated arm in the report (the most frequent first; the JSON has them all)
+REPORT_DOSE_PATHS = 8
+
+
+def _criteria_text(crit: dict) -> str:
+    return ", ".join(f"{k.replace('_below', ' < ').replace('_above', ' > ')}{v:g}" for k, v in crit.items()) or "–"
+
+
+def _titration_section(d: dict) -> str:
+    """The rule of each titrated arm and its most frequent dose paths (the trial JSON's ``titration`` blocks); ''
+    when no arm is titrated."""
+    parts = []
+    for arm, a in d["arms"].items():
+        t = a.get("titration")
+        if not t:
+            continue
+        inc = t.get("increase_sessions", t["sessions"])
+        dec = t.get("decrease_sessions", t["sessions"])
+        rule = (f"Levels {' / '.join(t['doses'])}, start {t['start']}. Up one level at sessions "
+                f"{', '.join(map(str, inc)) if t.get('increase_if') else '–'} when all of: "
+                f"{_criteria_text(t.get('increase_if', {}))}; down one level at sessions "
+                f"{', '.join(map(str, dec)) if t.get('decrease_if') else '–'} when any of: "
+                f"{_criteria_text(t.get('decrease_if', {}))}. Decided on {t.get('decided_on', '')}.")
+        paths = pd.DataFrame([{"dose path (start, then sessions " + ", ".join(map(str, t["sessions"])) + ")":
+                               " → ".join(p["doses"]), "patients": p["n"], "%": p["percent"]}
+                              for p in t.get("paths", [])[:REPORT_DOSE_PATHS]])
+        more = len(t.get("paths", [])) - REPORT_DOSE_PATHS
+        parts.append(f"<h3>{html.escape(arm)}</h3><p>{html.escape(rule)}</p>"
+                     + (_table(paths, left=(paths.columns[0],)) if len(paths) else "")
+                     + (f'<p class="hint">{more} rarer path(s): see the trial JSON.</p>' if more > 0 else ""))
+    return _section("Dose titration", "".join(parts), "titration") if parts else ""
+
+
 def trial_report(trial_result, path, observed: pd.DataFrame | None = None) -> Path:
     """Write the HTML report of a virtual trial (a ``ketasim.trial.TrialResult``); ``observed``: the table of
     ``ketasim.observed.compare_observed`` (a published trial beside the prediction), shown after the endpoints."""
@@ -458,6 +491,9 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None) -> Pa
     ]
     if observed is not None and len(observed):
         sections.append(_observed_section(observed))
+    titration = _titration_section(d)
+    if titration:
+        sections.append(titration)
     if len(comp):
         sections.append(_section("Between arms", _table(comp, left=("arm", "versus", "measure", "time")), "comparisons"))
     sections += [

@@ -210,6 +210,11 @@ class Scenario:
         return dataclasses.replace(self, **changes)
 
 
+#: what a mapping-valued field looks like, for the message when something else was given
+_MAPPING_EXAMPLES = {"_AgeDist": "{mean: 70, sd: 5, min: 65, max: 86} (years; min/max optional)",
+                     "_Dist": "{mean: 30, sd: 5}"}
+
+
 def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
     # drop pydantic's union-member tags (e.g. '_Output', 'list[union[str,float]]') from the location
@@ -217,7 +222,11 @@ def _first_error(e: ValidationError) -> str:
                                                                                x in ("str", "float", "int", "bool")))]
     loc = ".".join(parts).replace("continue_", "continue") or "scenario"
     msg = err["msg"]
-    if err["type"] == "extra_forbidden":
+    if err["type"] == "model_type":       # pydantic names its own class ("instance of _AgeDist"): say what is expected
+        example = _MAPPING_EXAMPLES.get(str(err.get("ctx", {}).get("class_name", "")), "")
+        msg = (f"expected a mapping of fields{', e.g. ' + example if example else ''}, got "
+               f"{str(err.get('input'))[:40]!r}")
+    elif err["type"] == "extra_forbidden":
         msg = "unknown field"
     elif err["type"] == "missing":
         msg = "required field is missing"

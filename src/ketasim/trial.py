@@ -159,7 +159,8 @@ class TrialResult:
                 if isinstance(r.get("analyte"), str):           # PK endpoints: printed below with CV % / range
                     continue
                 if isinstance(r.get("dose_level"), str):        # share of patients at each final dose (titration)
-                    lines.append(f"  {'final dose ' + r.dose_level:18s} {'from ' + when:>12s}  {r.value:8.2f}  "
+                    label, start = "final dose " + r.dose_level, "from " + when    # aligned with the other rows
+                    lines.append(f"  {label} {start:>{max(len(start), 30 - len(label))}s}  {r.value:8.2f}  "
                                  f"[{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
                                  + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else "")
                                  + "  % of patients")
@@ -1236,7 +1237,7 @@ def titration_summary(o: ArmOutcome) -> dict:
     if tit.decide_on == "rating":
         sd = o.decision_noise_sd
         block["decide_on"] = "rating"
-        block["decision_rating_noise_sd"] = sd
+        block["decision_rating_noise_sd"] = round(float(sd), 9)   # points: 0.06 x 60 is 3.6, not 3.5999999999999996
         block["decided_on"] = (f"the recorded rating just before the decision session (model score + rater noise "
                                f"SD {sd:g} points, rounded, within the scale; reduction from the baseline rating); "
                                "side-effect peaks of the previous session")
