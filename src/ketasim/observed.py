@@ -219,7 +219,9 @@ def _final_dose(where: "_Where", i: int, r: dict, arm, cols: list[str], titrated
                    + ("" if "dose_level" in cols else " (add a dose_level column)"))
     text = dose_level_text(level, tit)
     if text is None:
-        where.fail(i, "dose_level", f"{level[:40]!r} is not a dose level of arm {arm.name}; its levels: {levels}")
+        unitless = re.fullmatch(r"[0-9]*\.?[0-9]+", level.strip()) is not None
+        where.fail(i, "dose_level", f"{level[:40]!r} is not a dose level of arm {arm.name}"
+                   + (" (give the unit)" if unitless else "") + f"; its levels: {levels}")
     t_last = float(tit.session_times_h(arm)[-1])
     t_text = r.get("timepoint_h", "")
     if t_text:
