@@ -247,3 +247,14 @@ def test_cli_prints_the_warning_in_one_line(tmp_path, capsys):
         assert main(["trial", str(path), "--size", "10"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: arms: 'ketamine-flex' and 'Ketamine-Flex'")
+
+
+def test_uncertainty_draws_widen_the_final_dose_interval(scenario, trial):
+    """With --uncertainty the share's interval adds the draws' variance of that level's row (keyed by its level)."""
+    wide = run_trial(scenario, n=N, seed=3, uncertainty=4)
+    obs = _observed_from(trial, n=N)
+    dose = obs[obs["measure"] == "final_dose_rate"]
+    plain, drawn = compare_observed(trial, dose), compare_observed(wide, dose)
+    assert (plain["draws_sd"] == 0).all() and (drawn["draws_sd"] > 0).all()
+    assert np.allclose(plain["predicted"], drawn["predicted"])             # the same central trial
+    assert ((drawn["pi_high"] - drawn["pi_low"]) >= (plain["pi_high"] - plain["pi_low"])).all()
