@@ -427,6 +427,9 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
     - ``observed_ci_low``, ``observed_ci_high``: the published value's own 95 % CI from its spread (rates without
       one: Wilson from n).
 
+    A ``final_dose_rate`` row is compared with the trial's row of the same arm and ``dose_level`` (its ``time_h``
+    is the arm's last decision session) and has a rate's interval; ``dose_level`` is "" on other rows.
+
     The interval's scope is in ``attrs["interval"]``; :func:`observed_summary` gives the summary."""
     from .calibration import observed_interval, statistic_sampling_sd
     from .trial import _row_key
