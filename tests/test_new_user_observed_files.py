@@ -56,7 +56,10 @@ def _read(tmp_path, content, scenario, name="obs.csv"):
     ("arm,timepoint_h,measure,value\nesketamine-flex,24,mean_change,-16.5\n",
      r"column arm: 'esketamine-flex' is not an arm of scenario murrough2013; its arms"),     # no far-fetched guess
     ("arm,timepoint_h,measure,value\nketamine,336,final_dose_rate,60\n",
-     r"column measure: final_dose_rate \(the share of a titrated arm's patients on each dose\) is not compared here"),
+     # compared since final_dose_rate rows have a dose_level (test_observed_final_dose.py); this scenario has no
+     # titrated arm, so the row is still refused in one line
+     r"column measure: final_dose_rate is the share of a titrated arm's patients on each dose; arm ketamine has "
+     r"fixed doses \(the scenario has no arm with a titration rule\)"),
     ("arm,timepoint_h,measure,value,n\nketamine,24,mean_change,-16.5,1e300\n",
      r"column n: 1e300 patients in one arm is more than the 2,000,000 supported"),
     ("arm,timepoint_h,measure,value\nketamine,24,mean_change,1e308\n",

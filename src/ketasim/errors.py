@@ -61,3 +61,8 @@ class SolverError(KetasimError, RuntimeError):
 
 class DoseWarning(UserWarning):
     """A dose is in the anesthetic range: allowed, but flagged."""
+
+
+class ArmNameWarning(UserWarning):
+    """Two arms of a scenario have names that differ only in letter case (``ketamine-flex`` and ``Ketamine-Flex``):
+    valid, two distinct arms, but easily taken for one (in an observed file, a report, a command line)."""

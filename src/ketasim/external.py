@@ -332,6 +332,7 @@ def format_external(q: ExternalQualification) -> str:
 def external_document(q: ExternalQualification) -> dict:
     """The JSON document (docs/contracts.md, "External qualification"): provenance, summary, trials, tidy rows.
     NaN stays NaN here; the writer (``ketasim.display.json_safe``) makes it null."""
+    from .observed import drop_empty_dose_level
     from .result import ketasim_version
     from .vocabulary import NOTICE
 
@@ -353,6 +354,7 @@ def external_document(q: ExternalQualification) -> dict:
     for r in q.rows.to_dict("records"):
         r = dict(r)
         r["time_h"] = None if r["time_h"] is None or not math.isfinite(r["time_h"]) else r["time_h"]
+        drop_empty_dose_level(r)
         r["pi95"] = [r.pop("pi_low"), r.pop("pi_high")]
         if "observed_ci_low" in r:
             r["observed_ci95"] = [r.pop("observed_ci_low"), r.pop("observed_ci_high")]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +35,18 @@ from .errors import InputError
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
 REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
-#: kept as provenance in the output (``spread``/``spread_kind`` and ``n`` also give the observed value's own CI)
-OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes", "domain")
+#: kept as provenance in the output (``spread``/``spread_kind`` and ``n`` also give the observed value's own CI);
+#: ``dose_level`` names the dose of a ``final_dose_rate`` row (e.g. "84 mg")
+OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes", "domain",
+                    "dose_level")
 SPREAD_KINDS = ("SD", "SE", "none")
 #: measures with no time: over all sessions (side effects) or over the whole follow-up (relapse)
 TIMELESS_MEASURES = SIDE_EFFECT_MEASURES + ("relapse_rate",)
-OBSERVABLE_MEASURES = SCORE_MEASURES + TIMELESS_MEASURES
+#: the share (%) of a titrated arm's patients on each final dose level (one row per ``dose_level``), at the last
+#: decision session: the trial JSON's ``final_dose_rate`` rows; reported for every titrated arm, whatever
+#: ``endpoints.measures`` lists
+DOSE_MEASURES = ("final_dose_rate",)
+OBSERVABLE_MEASURES = SCORE_MEASURES + TIMELESS_MEASURES + DOSE_MEASURES
 #: unit of each observable measure's value and error
 UNITS = {"mean": "points", "mean_change": "points", "cadss_peak": "CADSS points", "sbp_change_peak": "mmHg",
          "dbp_change_peak": "mmHg", "hr_change_peak": "beats/min", "sedation_peak": "index",
@@ -174,6 +181,58 @@ def _number(where: "_Where", i, column, text):
     return x
 
 
+_DOSE_LEVEL = re.compile(r"([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)(mg/kg|mg)")
+
+
+def dose_level_text(text: str, titration) -> str | None:
+    """The level text of ``titration`` (a :class:`ketasim.regimen.Titration`; e.g. "84 mg", as the trial JSON's
+    ``dose_level``) that ``text`` names, else None. Spaces and letter case are ignored and the number is compared
+    as a number: "84mg", "84 MG" and "84.0 mg" are "84 mg"; "0.75 mg/kg" needs the per-kg unit of a per-kg rule."""
+    m = _DOSE_LEVEL.fullmatch("".join(str(text).split()).lower())
+    if not m:
+        return None
+    amount, per_kg = float(m.group(1)), m.group(2) == "mg/kg"
+    if per_kg != titration.per_kg:
+        return None
+    for k, level in enumerate(titration.levels):
+        if math.isclose(amount, float(level), rel_tol=1e-9, abs_tol=1e-12):
+            return titration.level_text(k)
+    return None
+
+
+def _final_dose(where: "_Where", i: int, r: dict, arm, cols: list[str], titrated: dict) -> tuple[str, float]:
+    """(level text, time in h) of a ``final_dose_rate`` row of ``arm`` (a :class:`ketasim.regimen.Arm`): the arm
+    must be titrated, ``dose_level`` one of its levels, ``timepoint_h`` empty or the last decision session's start
+    (the final dose is given from then on; the comparison row carries that time either way)."""
+    from .trial import _fmt_t
+
+    level = r.get("dose_level", "")
+    if arm.titration is None:
+        where.fail(i, "dose_level" if level else "measure",
+                   f"final_dose_rate is the share of a titrated arm's patients on each dose; arm {arm.name} has fixed "
+                   f"doses (" + (f"titrated arms: {', '.join(titrated)}" if titrated else
+                                 "the scenario has no arm with a titration rule") + ")")
+    tit = arm.titration
+    levels = ", ".join(tit.level_text(k) for k in range(len(tit.levels)))
+    if not level:
+        where.fail(i, "dose_level", f"final_dose_rate needs the dose level, one of arm {arm.name}'s: {levels}"
+                   + ("" if "dose_level" in cols else " (add a dose_level column)"))
+    text = dose_level_text(level, tit)
+    if text is None:
+        unitless = re.fullmatch(r"[0-9]*\.?[0-9]+", level.strip()) is not None
+        where.fail(i, "dose_level", f"{level[:40]!r} is not a dose level of arm {arm.name}"
+                   + (" (give the unit)" if unitless else "") + f"; its levels: {levels}")
+    t_last = float(tit.session_times_h(arm)[-1])
+    t_text = r.get("timepoint_h", "")
+    if t_text:
+        t = _number(where, i, "timepoint_h", t_text)
+        if abs(t - t_last) > 1e-6 * max(1.0, t_last):
+            where.fail(i, "timepoint_h", f"final_dose_rate is the share on each dose from arm {arm.name}'s last "
+                                           f"decision session on ({t_last:g} h = {_fmt_t(t_last)}); leave "
+                                           f"timepoint_h empty or give {t_last:g}")
+    return text, t_last
+
+
 def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame:
     """Validate a published trial's results against ``scenario`` (a :class:`ketasim.scenario.Scenario`) and return
     them as a tidy table (one row per observed row): ``row`` (1-based), ``arm``, ``measure``, ``time_h`` (h; NaN for
@@ -185,7 +244,12 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     (other columns, such as the reference file's ``population`` or ``dose``, are ignored). Every error is one line
     naming the row and the column (:class:`ketasim.errors.InputError`); ``label`` names a CSV file in those lines
     (default ``--observed FILE``). An optional ``domain`` column (one value for the whole file) is kept for
-    ``ketasim.external``."""
+    ``ketasim.external``.
+
+    ``final_dose_rate`` rows (the share of a titrated arm's patients on each final dose, in percent) name the level in
+    a ``dose_level`` column ("84 mg", as the trial writes it; "84mg" and "84 MG" are read as "84 mg"); their
+    ``timepoint_h`` is empty or the arm's last decision session (h), and the table's ``time_h`` is that session
+    either way. ``dose_level`` is "" on every other row."""
     from .limits import MAX_PATIENTS
     from .population import SCALES, canonical_scale
 
@@ -206,6 +270,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         raise InputError(f"{where.name}: a stratified randomized withdrawal reports each stratum apart; comparing "
                          "observed rows with it is not supported")
     arms = [a.name for a in scenario.arms]
+    arm_of = {a.name: a for a in scenario.arms}
+    titrated = [a.name for a in scenario.arms if a.titration is not None]
     times = [float(t) for t in ep.times_h]
     times_text = ", ".join(f"{t:g}" for t in times)
     scale = scenario.population.scale
@@ -227,18 +293,21 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         if m in PK_MEASURES:
             where.fail(i, "measure", f"{m} (a PK geometric mean) is not compared here; compare PK with "
                                        "`ketasim trial` output directly")
-        if m == "final_dose_rate":
-            where.fail(i, "measure", "final_dose_rate (the share of a titrated arm's patients on each dose) is not "
-                                       "compared here; read it from the trial's 'final dose' rows")
         if m not in OBSERVABLE_MEASURES:
             where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared"
                                        f"{_did_you_mean(m, OBSERVABLE_MEASURES)}; use one of "
                                        f"{', '.join(OBSERVABLE_MEASURES)}")
-        if m not in ep.measures:
+        if m not in ep.measures and m not in DOSE_MEASURES:
             where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
                                        f"({', '.join(ep.measures)}); add it there to compare it")
+        level = ""
+        if r.get("dose_level", "") and m not in DOSE_MEASURES:
+            where.fail(i, "dose_level", f"{r['dose_level'][:40]!r}: a dose level belongs to a final_dose_rate row "
+                                          f"only; leave it empty for {m}")
         t_text = r.get("timepoint_h", "")
-        if m in TIMELESS_MEASURES:
+        if m in DOSE_MEASURES:
+            level, t = _final_dose(where, i, r, arm_of[arm], cols, titrated)
+        elif m in TIMELESS_MEASURES:
             if t_text:
                 where.fail(i, "timepoint_h", f"{m} has no time (" + ("over the whole follow-up"
                       if m == "relapse_rate" else "over all sessions") + "); leave timepoint_h empty")
@@ -297,12 +366,13 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                                      "(leave it empty to use the virtual arm's size)")
             if n > MAX_PATIENTS:
                 where.fail(i, "n", f"{r['n'][:40]} patients in one arm is more than the {MAX_PATIENTS:,} supported")
-        key = (arm, m, None if math.isnan(t) else t, r.get("trial_id", ""))
+        key = (arm, m, None if math.isnan(t) else t, level, r.get("trial_id", ""))
         if key in seen:
-            where.fail(i, "measure", f"a second row for arm {arm}, {m}"
-                                       + ("" if math.isnan(t) else f" at {t:g} h") + " (same trial_id)")
+            where.fail(i, "dose_level" if level else "measure",
+                       f"a second row for arm {arm}, {m}" + (f" {level}" if level else "")
+                       + ("" if math.isnan(t) else f" at {t:g} h") + " (same trial_id)")
         seen.add(key)
-        out.append({"row": i, "arm": arm, "measure": m, "time_h": t, "observed": v, "n": n if math.isnan(n) else int(n),
+        out.append({"row": i, "arm": arm, "measure": m, "time_h": t, "dose_level": level, "observed": v, "n": n if math.isnan(n) else int(n),
                     "n_from": N_FROM_FILE if not math.isnan(n) else N_FROM_ARM, "scale": r.get("scale", ""),
                     "spread": spread, "spread_kind": kind or "", "trial_id": r.get("trial_id", ""),
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
@@ -310,9 +380,13 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     return pd.DataFrame(out)
 
 
-def _trial_row(tr, arm: str, measure: str, time_h: float):
+def _trial_row(tr, arm: str, measure: str, time_h: float, dose_level: str = ""):
     for r in tr.endpoints:
-        if r["arm"] != arm or r["measure"] != measure or "stratum" in r or "analyte" in r or "dose_level" in r:
+        if r["arm"] != arm or r["measure"] != measure or "stratum" in r or "analyte" in r:
+            continue
+        if dose_level or "dose_level" in r:          # final_dose_rate: one row per level, at the last decision
+            if r.get("dose_level") == dose_level:
+                return r
             continue
         if measure in TIMELESS_MEASURES or (r["time_h"] is not None
                                             and abs(r["time_h"] - time_h) <= 1e-6 * max(1.0, abs(time_h))):
@@ -353,6 +427,9 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
     - ``observed_ci_low``, ``observed_ci_high``: the published value's own 95 % CI from its spread (rates without
       one: Wilson from n).
 
+    A ``final_dose_rate`` row is compared with the trial's row of the same arm and ``dose_level`` (its ``time_h``
+    is the arm's last decision session) and has a rate's interval; ``dose_level`` is "" on other rows.
+
     The interval's scope is in ``attrs["interval"]``; :func:`observed_summary` gives the summary."""
     from .calibration import observed_interval, statistic_sampling_sd
     from .trial import _row_key
@@ -363,10 +440,13 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
     out = []
     for rec in observed.to_dict("records"):
         arm, m, t = rec["arm"], rec["measure"], rec["time_h"]
-        r = _trial_row(result, arm, m, t)
+        level = rec.get("dose_level") or ""
+        r = _trial_row(result, arm, m, t, level)
         if r is None:
             raise InputError(f"observed row {rec['row']}, column measure: the trial has no {m} row for arm {arm}"
-                             + ("" if m in TIMELESS_MEASURES else f" at {t:g} h"))
+                             + (f" at {level}" if level else "" if m in TIMELESS_MEASURES else f" at {t:g} h"))
+        if level:
+            t = float(r["time_h"])
         v = float(r["value"])
         n_virtual = int(r.get("n") or result.outcomes[arm].n)
         n_from = rec["n_from"]
@@ -396,7 +476,7 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
                                                nonnegative=m in NONNEGATIVE)
         o_lo, o_hi = _observed_ci(rec["observed"], n, rec["spread"], rec["spread_kind"], rate)
         out.append({"row": rec["row"], "trial_id": rec["trial_id"], "arm": arm, "measure": m,
-                    "time_h": t, "unit": UNITS[m], "observed": rec["observed"], "predicted": v,
+                    "time_h": t, "dose_level": level, "unit": UNITS[m], "observed": rec["observed"], "predicted": v,
                     "error": v - rec["observed"], "pi_low": float(lo), "pi_high": float(hi), "inside": bool(inside),
                     "n": n, "n_from": n_from, "n_virtual": n_virtual, "sampling_sd": float(samp),
                     "mc_sd": float(mc), "draws_sd": math.sqrt(var_draws), "predicted_patient_sd": patient_sd,
@@ -422,7 +502,9 @@ def interval_scope(result) -> str:
 
 def observed_summary(df: pd.DataFrame) -> dict:
     """Mean absolute error in points over the score rows (mean, mean_change), in percentage points over the rate
-    rows, per unit over other rows, and the share of rows inside their interval."""
+    rows, per unit over other rows, and the share of rows inside their interval. ``final_dose_rate`` rows (shares
+    on each dose: not an outcome, and an arm's levels sum to 100 %) are not rate rows: when there are any, their MAE
+    is ``mae_dose_percentage_points`` over ``dose_rows`` (keys present only then); they count in rows/inside."""
     def mae(sel):
         e = df.loc[sel, "error"].to_numpy(float)
         e = e[np.isfinite(e)]
@@ -431,9 +513,12 @@ def observed_summary(df: pd.DataFrame) -> dict:
     s = {"rows": int(len(df)), "inside": int(df["inside"].sum()) if len(df) else 0}
     s["share_inside"] = s["inside"] / s["rows"] if s["rows"] else None
     s["mae_points"], s["score_rows"] = mae(df["measure"].isin(("mean", "mean_change")))
-    s["mae_percentage_points"], s["rate_rows"] = mae(df["unit"] == "percentage points")
+    dose = df["measure"].isin(DOSE_MEASURES)
+    s["mae_percentage_points"], s["rate_rows"] = mae((df["unit"] == "percentage points") & ~dose)
     other = df[~df["measure"].isin(("mean", "mean_change")) & (df["unit"] != "percentage points")]
     s["mae_other"] = {u: mae(df["unit"] == u)[0] for u in dict.fromkeys(other["unit"])}
+    if dose.any():
+        s["mae_dose_percentage_points"], s["dose_rows"] = mae(dose)
     return s
 
 
@@ -455,7 +540,8 @@ def observed_floors(df: pd.DataFrame) -> dict:
              "predicted": float(r["predicted"]),
              "sampling_sd": float(r["sampling_sd"]) if math.isfinite(float(r["sampling_sd"])) else None}
             for r in df.to_dict("records")
-            if r["measure"] in ("mean", "mean_change") or r["unit"] == "percentage points"]
+            if r["measure"] in ("mean", "mean_change") or (r["unit"] == "percentage points"
+                                                            and r["measure"] not in DOSE_MEASURES)]
     return error_floors(rows)
 
 
@@ -478,22 +564,33 @@ def format_summary(s: dict) -> str:
         parts.append(f"MAE {s['mae_points']:.2f} points over {s['score_rows']} score row(s)")
     if s["rate_rows"]:
         parts.append(f"{s['mae_percentage_points']:.1f} percentage points over {s['rate_rows']} rate row(s)")
+    if s.get("dose_rows"):
+        parts.append(f"{s['mae_dose_percentage_points']:.1f} percentage points over {s['dose_rows']} final-dose "
+                     "row(s)")
     parts += [f"{v:.2f} {u}" for u, v in s["mae_other"].items() if v is not None]
     share = f"{100 * s['share_inside']:.0f} %" if s["share_inside"] is not None else "-"
     return "; ".join(parts + [f"{s['inside']} of {s['rows']} inside their 95% interval ({share})"])
+
+
+def _measure_label(r: dict) -> str:
+    """The measure as the printed table shows it: a final dose row names its level ("final dose 84 mg")."""
+    level = r.get("dose_level") or ""
+    return f"final dose {level}" if level else r["measure"][:16]
 
 
 def format_observed(df: pd.DataFrame, source: str = "") -> str:
     """The printed table (after the trial's endpoint table)."""
     from .trial import _fmt_t
 
+    labels = [_measure_label(r) for r in df.to_dict("records")]
+    wide = max([16] + [len(x) for x in labels])          # 16 unless a final dose's label is longer
     lines = [f"\nobserved vs predicted{f' ({source})' if source else ''}: nothing fitted",
-             f"  {'arm':16s} {'measure':16s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
+             f"  {'arm':16s} {'measure':{wide}s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
              f"{'error':>8s}  {'95% prediction interval':^23s}  inside"]
-    for r in df.to_dict("records"):
+    for r, label in zip(df.to_dict("records"), labels):
         when = "-" if not math.isfinite(r["time_h"]) else _fmt_t(r["time_h"])
         n = f"{r['n']}{'*' if r['n_from'] != N_FROM_FILE else ''}"
-        lines.append(f"  {r['arm'][:16]:16s} {r['measure'][:16]:16s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
+        lines.append(f"  {r['arm'][:16]:16s} {label:{wide}s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
                      f"{r['predicted']:9.2f} {r['error']:+8.2f}  [{r['pi_low']:9.2f}, {r['pi_high']:9.2f}]  "
                      f"{'yes' if r['inside'] else 'no'}")
     if (df["n_from"] == N_FROM_ARM).any():
@@ -505,6 +602,13 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
     return "\n".join(lines)
 
 
+def drop_empty_dose_level(row: dict) -> dict:
+    """A JSON row has ``dose_level`` only when it is a final_dose_rate row (other rows are written as before)."""
+    if not isinstance(row.get("dose_level"), str) or not row["dose_level"]:
+        row.pop("dose_level", None)
+    return row
+
+
 def observed_block(df: pd.DataFrame, source: str = "") -> dict:
     """The ``observed_comparison`` block of the trial JSON (docs/contracts.md): rows, summary, interval scope.
     Numbers that do not exist are NaN here; the writer (``ketasim.display.json_safe``) makes them null."""
@@ -512,6 +616,7 @@ def observed_block(df: pd.DataFrame, source: str = "") -> dict:
     for r in df.to_dict("records"):
         r = dict(r)
         r["time_h"] = None if not math.isfinite(r["time_h"]) else r["time_h"]
+        drop_empty_dose_level(r)
         r["pi95"] = [r.pop("pi_low"), r.pop("pi_high")]
         r["observed_ci95"] = [r.pop("observed_ci_low"), r.pop("observed_ci_high")]
         rows.append(r)

@@ -398,8 +398,13 @@ def _observed_table(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     for r in df.to_dict("records"):
         t = r["time_h"]
-        out.append({"row": r["row"], "arm": r["arm"], "measure": _MEASURE_LABELS.get(r["measure"], r["measure"]),
-                    "time": "–" if t is None or not math.isfinite(t) else fmt_time_h(float(t)),
+        level = r.get("dose_level")
+        level = level if isinstance(level, str) else ""        # final_dose_rate: the share on one dose level
+        when = "–" if t is None or not math.isfinite(t) else fmt_time_h(float(t))
+        out.append({"row": r["row"], "arm": r["arm"],
+                    "measure": f"patients on {level} at the end (%)" if level else
+                    _MEASURE_LABELS.get(r["measure"], r["measure"]),
+                    "time": f"from {when}" if level else when,
                     "n": f"{r['n']}" + ("" if r["n_from"] == "observed file" else " (arm size)"),
                     "observed": r["observed"], "predicted": r["predicted"], "error": r["error"],
                     "95% prediction interval": f"[{_fmt(r['pi_low'])}, {_fmt(r['pi_high'])}]",

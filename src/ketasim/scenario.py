@@ -276,6 +276,23 @@ def _patient_scenario(data: dict) -> Scenario:
     return dataclasses.replace(sc, patient=patient, source=data)
 
 
+def _warn_case_only_arm_names(names: list[str]) -> None:
+    """One :class:`~ketasim.errors.ArmNameWarning` line (stderr in the CLI) per group of arm names equal but for
+    letter case: valid (two arms), but easy to mix up."""
+    import warnings
+
+    from .errors import ArmNameWarning
+
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name.casefold(), []).append(name)
+    for same in groups.values():
+        if len(same) > 1:
+            shown = " and ".join(repr(x[:40]) for x in same)
+            warnings.warn(f"arms: {shown} differ only in letter case; they are {len(same)} different arms (rename one "
+                          "if they are meant to be one arm)", ArmNameWarning, stacklevel=4)
+
+
 def scenario_from_dict(data: dict) -> Scenario:
     """Validate a scenario mapping (as read from YAML)."""
     if isinstance(data, dict) and data.get("patient") is not None:
@@ -434,6 +451,7 @@ def scenario_from_dict(data: dict) -> Scenario:
     # scenario may be run streamed (trials run in chunks), so here only what cannot work even one patient at a
     # time is refused; simulate() checks the in-memory run with its real size and output times.
     limits.check_scenario_run(sc, field="output" if (every or out_list) else "population.size", chunk_patients=1)
+    _warn_case_only_arm_names([a.name for a in arms])      # valid: warned only once the scenario is accepted
     return sc
 
 

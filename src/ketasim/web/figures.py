@@ -310,7 +310,8 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
     for i, a in enumerate(arms):
         colors.setdefault(a, ARM_COLORS[i % len(ARM_COLORS)])
     titles = {"mean": "Mean score", "mean_change": "Mean change from baseline", "response_rate": "Response rate (%)",
-              "remission_rate": "Remission rate (%)", "relapse_rate": "Relapse rate (%)"}
+              "remission_rate": "Remission rate (%)", "relapse_rate": "Relapse rate (%)",
+              "final_dose_rate": "Patients on each final dose (%)"}
     data, layout, ann = [], {}, []
     n = len(measures)
     columns = min(columns, 2) if n > 1 else 1
@@ -325,7 +326,9 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
         xa, ya = ("x", "y") if k == 1 else (f"x{k}", f"y{k}")
         x0, y1 = c * (w + gap_x), 1 - r * (h + gap_y)
         g = table[table["measure"] == m].reset_index(drop=True)
-        labels = [f"{a}, {fmt_time_h(float(t))}" if t == t else a for a, t in zip(g["arm"], g["time_h"])]
+        levels = g["dose_level"] if "dose_level" in g.columns else [""] * len(g)
+        labels = [f"{a}, {lv}" if isinstance(lv, str) and lv else f"{a}, {fmt_time_h(float(t))}" if t == t else a
+                  for a, t, lv in zip(g["arm"], g["time_h"], levels)]
         layout["xaxis" if k == 1 else f"xaxis{k}"] = {"domain": [x0, x0 + w], "anchor": ya, "range": [-0.6, len(g) - 0.4],
                                                        "tickvals": list(range(len(g))), "ticktext": labels, "zeroline": False,
                                                        "tickfont": {"size": 10}}
