@@ -227,3 +227,14 @@ def test_timeless_measure_refuses_a_time(scenario):
     tr = run_trial(sc, n=30, seed=1)
     df = compare_observed(tr, ok)
     assert df.loc[0, "unit"] == "CADSS points" and df.loc[0, "pi_low"] >= 0.0
+
+
+def test_a_relapse_rate_needs_its_own_n():
+    """A relapse rate's denominator is who was followed (or randomized), not the arm's size: a row without ``n`` is
+    refused in one line naming the row and the column; with ``n`` it is read (placeholder values, not data)."""
+    sc = load_scenario(ROOT / "examples" / "open_label_follow_up.yaml")
+    row = {"arm": "ketamine-6", "timepoint_h": "", "measure": "relapse_rate", "value": "50"}
+    with pytest.raises(InputError, match=r"row 1, column n: a relapse rate needs n"):
+        read_observed([row], sc)
+    got = read_observed([dict(row, n="24")], sc)
+    assert int(got["n"].iloc[0]) == 24 and got["measure"].iloc[0] == "relapse_rate"

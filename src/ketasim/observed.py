@@ -366,6 +366,10 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                                      "(leave it empty to use the virtual arm's size)")
             if n > MAX_PATIENTS:
                 where.fail(i, "n", f"{r['n'][:40]} patients in one arm is more than the {MAX_PATIENTS:,} supported")
+        elif m == "relapse_rate":
+            # its denominator is who was randomized or followed, not the arm's size: no default would be honest
+            where.fail(i, "n", "a relapse rate needs n: the patients of this arm who were randomized (withdrawal) or "
+                               "followed (open-label follow-up) in the published trial")
         key = (arm, m, None if math.isnan(t) else t, level, r.get("trial_id", ""))
         if key in seen:
             where.fail(i, "dose_level" if level else "measure",
