@@ -238,3 +238,12 @@ def test_a_relapse_rate_needs_its_own_n():
         read_observed([row], sc)
     got = read_observed([dict(row, n="24")], sc)
     assert int(got["n"].iloc[0]) == 24 and got["measure"].iloc[0] == "relapse_rate"
+
+
+def test_a_stratified_withdrawal_is_refused_before_the_trial_runs():
+    """A stratified randomized withdrawal reports each stratum under its own arm name: refused in one line when the
+    file is read (placeholder values, not data)."""
+    sc = load_scenario(ROOT / "examples" / "sustain1_like_withdrawal.yaml")
+    row = {"arm": "esketamine+AD", "timepoint_h": "", "measure": "relapse_rate", "value": "30", "n": "90"}
+    with pytest.raises(InputError, match="stratified randomized withdrawal"):
+        read_observed([row], sc)

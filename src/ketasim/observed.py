@@ -266,7 +266,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     if ep is None:
         raise InputError(f"{where.name}: scenario {scenario.name} has no endpoints to compare with")
     design = dict(scenario.design)
-    if design.get("type") == "withdrawal" and design.get("criterion") == "stratified":
+    if design.get("type") == "randomized_withdrawal" and design.get("criterion") == "stratified":
         raise InputError(f"{where.name}: a stratified randomized withdrawal reports each stratum apart; comparing "
                          "observed rows with it is not supported")
     arms = [a.name for a in scenario.arms]
