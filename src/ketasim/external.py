@@ -229,17 +229,13 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
     (invalid files, or an input error while it runs) keeps its one-line ``problem`` and the others still run.
     ``on_trial(i, total, trial)`` is called after each trial (1-based ``i``; also for a failed one), in name
     order. Nothing is fitted."""
-    from .observed import compare_observed, interval_scope
-    from .parameters import load_parameters
-    from .trial import run_trial
-
     from .limits import check_seed, check_size
-    from .trial import MAX_UNCERTAINTY
+    from .observed import compare_observed
+    from .parameters import load_parameters
+    from .trial import check_uncertainty_draws, run_trial
 
-    if uncertainty and (isinstance(uncertainty, bool) or not isinstance(uncertainty, int)
-                        or not 2 <= uncertainty <= MAX_UNCERTAINTY):
-        raise InputError(f"--uncertainty: parameter draws must be a whole number from 2 to {MAX_UNCERTAINTY} "
-                         f"(0: no prediction intervals), got {uncertainty!r}")
+    if uncertainty:
+        check_uncertainty_draws(uncertainty)
     if size is not None:
         check_size(size, "--size")
     if seed is not None:
@@ -270,10 +266,9 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
             else:
                 t.virtual_n = {a: int(o.n) for a, o in tr.outcomes.items()}
                 t.seed = int(tr.seed)
-                interval = interval or interval_scope(tr)
+                interval = interval or comp.attrs["interval"]       # compare_observed's interval_scope(tr)
                 comp.insert(0, "domain", t.domain)
                 comp.insert(0, "trial", t.name)
-                comp.attrs["interval"] = interval_scope(tr)
                 t.comparison = comp
                 frames.append(comp)
             t.seconds = time.perf_counter() - start

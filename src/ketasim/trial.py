@@ -808,6 +808,15 @@ WHOLE_DESIGN_METHOD = "whole_design"
 MIN_WHOLE_DESIGN_DRAWS = 40
 
 
+def check_uncertainty_draws(k) -> int:
+    """``--uncertainty``'s number of posterior parameter draws as an int (2 to :data:`MAX_UNCERTAINTY`), else a
+    one-line InputError (0, "no prediction intervals", is the caller's to handle)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= int(k) <= MAX_UNCERTAINTY:
+        raise InputError(f"--uncertainty: parameter draws must be a whole number from 2 to {MAX_UNCERTAINTY} "
+                         f"(0: no prediction intervals), got {k!r}")
+    return int(k)
+
+
 def whole_design_draws(scenario: Scenario) -> bool:
     """Whether ``--uncertainty`` runs the whole design per draw (:func:`empirical_prediction_intervals`): a
     randomized withdrawal or an open-label follow-up, whose relapse rates have a random denominator (who
@@ -825,10 +834,7 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
     from . import limits
     from .calibration import TRIAL_EFFECTS, _trial_effect_draws, sample_parameter_sets, trial_tau, with_trial_effect
 
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= int(k) <= MAX_UNCERTAINTY:
-        raise InputError(f"--uncertainty: parameter draws must be a whole number from 2 to {MAX_UNCERTAINTY} "
-                         f"(0: no prediction intervals), got {k!r}")
-    k = int(k)
+    k = check_uncertainty_draws(k)
     kind = dict(scenario.design).get("type", "parallel")
     if kind not in ("parallel", "crossover", "randomized_withdrawal"):
         raise InputError(f"--uncertainty: prediction intervals are not supported for a {kind} design "
