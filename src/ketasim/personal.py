@@ -280,8 +280,13 @@ PROPOSAL_SCALE = 1.2
 #: whatever the ESS says).
 ESS_TARGET_FRACTION = 0.10
 PARETO_K_MAX = 0.7
-#: At most this many refinement rounds (each: one engine batch of n_proposals plus a few local MAP searches).
+#: At most this many refinement rounds (each: one engine batch of n_proposals).
 MAX_REFINEMENT_ROUNDS = 3
+
+
+def _sampling_good(ess: float, k_hat: float, ess_target: float) -> bool:
+    """Whether importance weights are usable: ESS >= ``ess_target`` and Pareto k-hat <= :data:`PARETO_K_MAX`."""
+    return ess >= ess_target and k_hat <= PARETO_K_MAX
 
 
 def pareto_k_hat(weights: np.ndarray) -> float:
@@ -309,6 +314,7 @@ class _PooledImportanceSampler:
         self.rounds: list[tuple[list, int]] = []     # ([(mean, chol)], size)
         self.proposals = np.zeros((0, lo.size))
         self.logp = np.zeros(0)
+        self._weights = None                          # normalised weights of all proposals (reset by add_round)
 
     @property
     def size(self) -> int:
@@ -330,11 +336,15 @@ class _PooledImportanceSampler:
         self.rounds.append((comps, n))
         self.proposals = np.concatenate([self.proposals, prop])
         self.logp = np.concatenate([self.logp, logp])
+        self._weights = None
 
     def _round_logq(self, comps, x):
         return np.logaddexp.reduce([_mvt_logpdf(x, m, ch, PROPOSAL_DF) for m, ch in comps], axis=0) - math.log(len(comps))
 
     def weights(self) -> np.ndarray:
+        """Normalised weights of all proposals under the pooled density (computed once per round)."""
+        if self._weights is not None:
+            return self._weights
         x = self.proposals
         if len(self.rounds) == 1:
             logq = self._round_logq(self.rounds[0][0], x)
@@ -344,7 +354,8 @@ class _PooledImportanceSampler:
         logw = self.logp - logq
         logw -= logw.max()
         w = np.exp(logw)
-        return w / w.sum()
+        self._weights = w / w.sum()
+        return self._weights
 
     def ess(self) -> float:
         return float(1.0 / np.sum(self.weights() ** 2))
@@ -411,7 +422,7 @@ def _refine(sampler: _PooledImportanceSampler, first_round, cov, n_proposals, es
         ess, k = sampler.ess(), sampler.pareto_k()
         history.append({"round": rnd, "proposals": sampler.size, "effective_sample_size": ess, "pareto_k": k,
                         "components": len(comps)})
-        if ess >= ess_target and k <= PARETO_K_MAX:
+        if _sampling_good(ess, k, ess_target):
             break
     n = len(history) - 1
     return [f"{n} adaptive importance-sampling round{'s' if n > 1 else ''}"]
@@ -463,11 +474,11 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
                 "components": len(comps)}]
     actions: list[str] = []
     ess_target = ESS_TARGET_FRACTION * n_proposals
-    if refine and not (ess0 >= ess_target and k0 <= PARETO_K_MAX):
+    if refine and not _sampling_good(ess0, k0, ess_target):
         actions = _refine(sampler, comps, cov, n_proposals, ess_target, history)
     prop, w = sampler.proposals, sampler.weights()
     ess, k_hat = sampler.ess(), sampler.pareto_k()
-    status = "good" if (ess >= ess_target and k_hat <= PARETO_K_MAX) else "poor"
+    status = "good" if _sampling_good(ess, k_hat, ess_target) else "poor"
     if status == "poor":
         msgs.append(f"importance sampling is poor (effective sample size {ess:.0f} of {sampler.size}, Pareto k "
                     f"{k_hat:.2f}{' after ' + ', '.join(actions) if actions else ''}); intervals may be too narrow")
@@ -1068,8 +1079,8 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                      "ess_min": float(min(s["effective_sample_size"] for s in sampling)),
                      "pareto_k_max": float(max(s["pareto_k"] for s in sampling)),
                      "refined": sum(1 for s in sampling if s["rounds"]),
-                     "poor_initial": sum(1 for s in sampling if s["history"][0]["effective_sample_size"] < s["ess_target"]
-                                         or s["history"][0]["pareto_k"] > s["pareto_k_max"]),
+                     "poor_initial": sum(1 for s in sampling if not _sampling_good(
+                         s["effective_sample_size_initial"], s["pareto_k_initial"], s["ess_target"])),
                      "poor": sum(1 for s in sampling if s["status"] == "poor")},
     }
     if with_plans:
