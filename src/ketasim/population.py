@@ -205,6 +205,8 @@ class PopulationSpec:
     general_anesthesia: bool = False     # sessions given under general anesthesia (e.g. during surgery)
     p_active: float = 1.0                # probability a participant believes to receive active drug (1 = open label;
                                          # a blinded trial's allocation: scenario files derive it from their arms)
+    recurrence: bool = True              # a new depressive episode can break through continued treatment (issue 7,
+                                         # maintenance: pd.recurrence.*); False = the model without it
 
     def __post_init__(self):
         f = "population"
@@ -238,6 +240,8 @@ class PopulationSpec:
             raise InputError(f"{f}.perception: must lie in [0, 1]")
         if not (0 <= self.p_active <= 1):
             raise InputError(f"{f}.p_active: must lie in [0, 1] (1 = open label), got {self.p_active}")
+        if not isinstance(self.recurrence, (bool, np.bool_)):
+            raise InputError(f"{f}.recurrence: must be true or false, got {self.recurrence!r}")
 
     @property
     def scale_max(self) -> float:
@@ -263,6 +267,9 @@ class Patients:
     eta_bp: np.ndarray
     eta_dissociation: np.ndarray
     eta_response: np.ndarray      # drug-response trait (sensitivity of relief to plasticity), persists across sessions
+    #: time to a new depressive episode on continued treatment (issue 7): T = -ln(1 - Phi(eta)) / hazard. Drawn from
+    #: its own per-patient stream like every eta_* (patient_draws): adding it changed no other variate of a seed
+    eta_recurrence: np.ndarray
     #: inter-occasion variability (Karlsson & Sheiner 1993): standard-normal effects of THIS occasion (a period of a
     #: crossover trial) on systemic clearance and extravascular bioavailability, scaled by iov.clearance_cv /
     #: iov.bioavailability_cv in ``ketasim.pk``. None (the default) = no occasion effect (zeros): every design but a

@@ -68,6 +68,7 @@ class _Population(_Strict):
     perception: float = 1.0
     general_anesthesia: bool = False
     p_active: float | None = None
+    recurrence: bool = True          # a new episode can break through continued treatment (pd.recurrence.*)
 
 
 class _Endpoints(_Strict):
@@ -355,7 +356,7 @@ def scenario_from_dict(data: dict) -> Scenario:
                           genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
                           care_setting=pop.care_setting,
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia,
-                          p_active=float(p_active))
+                          p_active=float(p_active), recurrence=pop.recurrence)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

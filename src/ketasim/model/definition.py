@@ -100,6 +100,9 @@ FUNCTIONS = (
              "(1 - r_drug) * (1 - r_placebo) * (1 - r_care) * (1 - r_antidepressant) * (1 - r_natural)",
              "Link 10: D* = product of (1 - relief) over drug, expectancy, care setting, background therapy, natural "
              "course."),
+    Function("recurrence_target", ("symptom_target", "episode"), "symptom_target + episode * (1 - symptom_target)",
+             "Link 10 (issue 7, maintenance): a new depressive episode (0-1) undoes the relief of every source: "
+             "1 - (1 - episode)(1 - D*), written so that episode = 0 leaves D* bit for bit."),
     Function("emax_model", ("c", "emax", "ec50", "hill"),
              "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
              " piecewise(0, hill >= 3 and c < 1e-05 * ec50, emax * c ** hill / (c ** hill + ec50 ** hill))))",
@@ -170,6 +173,7 @@ CONSTANTS = (
     Constant("feedback_scale", "dimensionless", _p("pd.expectancy.feedback_benefit_scale"),
              "pd.expectancy.feedback_benefit_scale"),
     Constant("natural_course_max", "dimensionless", _f("natural_course_max"), "free: natural_course_max"),
+    Constant("k_episode", "1/h", _t_half(_p("pd.recurrence.onset_t_half", "h")), "ln2 / pd.recurrence.onset_t_half"),
     Constant("anesthesia_umol", "uM", _p("pd.anesthesia.threshold", "uM"), "pd.anesthesia.threshold"),
     Constant("ampa_block", "dimensionless", lambda c: c.experiment.ampa_block, "experiments.ampa_block"),
     Constant("mtor_block", "dimensionless", lambda c: c.experiment.mtor_block, "experiments.mtor_block"),
@@ -220,6 +224,7 @@ RATES = (
     Constant("k_emetic", "1/h", _t_half(_p("pd.nausea.t_half", "h")), "ln2 / pd.nausea.t_half"),
     Constant("k_severity", "1/h", _t_half(_f("symptom_t_half", "h")), "ln2 / free: symptom_t_half"),
     Constant("k_natural", "1/h", _t_half(_p("pd.natural_course.t_half", "h")), "ln2 / pd.natural_course.t_half"),
+    Constant("k_clock", "1/h", lambda c: 0.0, "0: the clock only counts time (dclock/dt = 1)"),
 )
 
 
@@ -302,6 +307,34 @@ def _care_intensity(c):
     return c.params.get(f"pd.care.intensity.{c.spec.care_setting}") * np.ones(c.patients.n)
 
 
+#: recurrence time (h) given when population.recurrence is false: beyond any simulation (limits.MAX_TIME_H = 10 y)
+NO_RECURRENCE_H = 1.0e12
+HOURS_PER_YEAR = 8766.0          # 365.25 d
+
+
+def recurrence_hazard(c) -> float:
+    """Hazard (1/h) of a new depressive episode on continued treatment (issue 7, maintenance), constant from trial
+    entry: -ln(1 - p12) / 8766 h, p12 the 12-month relapse probability of STAR*D remitters who continued the
+    treatment that brought remission (Rush 2006: pd.recurrence.p12, or pd.recurrence.p12_treatment_resistant for a
+    treatment-resistant population); 0 when population.recurrence is false."""
+    if not c.spec.recurrence:
+        return 0.0
+    p12 = c.params.get("pd.recurrence.p12_treatment_resistant" if c.spec.treatment_resistant else "pd.recurrence.p12")
+    return -math.log(1.0 - p12) / HOURS_PER_YEAR
+
+
+def _recurrence_time(c):
+    """Each patient's time (h from trial entry) to a new episode: T = -ln(1 - u) / h with u = Phi(eta_recurrence),
+    i.e. exponential with hazard h; the typical patient (eta 0) gets the median ln2 / h. -ln(1 - Phi(eta)) is
+    computed as -logsf(eta) (finite for any finite eta). NO_RECURRENCE_H when the hazard is 0 (switched off)."""
+    from scipy.stats import norm
+
+    h = recurrence_hazard(c)
+    if h <= 0.0:
+        return np.full(c.patients.n, NO_RECURRENCE_H)
+    return -norm.logsf(np.asarray(c.patients.eta_recurrence, float)) / h
+
+
 def _lognormal(omega, eta):
     return lambda c: np.exp(c.params.free_value(omega) * getattr(c.patients, eta) - 0.5 * c.params.free_value(omega) ** 2)
 
@@ -348,6 +381,9 @@ PATIENT = (
     PatientParameter("baseline_score", "points", lambda c: c.patients.baseline, "population baseline score"),
     # one yield whatever the product (issue 7); per patient because inducers raise it (pk.comedication_factors)
     PatientParameter("fm_nk", "dimensionless", lambda c: c.pk.fm_nk, "pk.fm_nk x inducers' yield factor"),
+    PatientParameter("t_recurrence", "h", _recurrence_time,
+                     "pd.recurrence.p12 or pd.recurrence.p12_treatment_resistant (eta_recurrence); "
+                     "population.recurrence"),
 )
 
 INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),)
@@ -381,6 +417,11 @@ ALGEBRAICS = (
     Algebraic("r_natural", "natural_course_max * natural_course", "fraction",
               "spontaneous improvement from trial entry (natural course, regression to the mean)"),
     Algebraic("r_antidepressant", "antidepressant_emax * antidepressant_onset", "fraction"),
+    Algebraic("episode", "piecewise(0, clock <= t_recurrence, 1 - exp(-k_episode * (clock - t_recurrence)))",
+              "fraction of a full new episode",
+              "a new depressive episode on continued treatment (issue 7, maintenance): 0 until the patient's "
+              "recurrence time, then 1 - exp(-k_episode (t - T)), the solution of d(episode)/dt = k_episode (1 - "
+              "episode) from T on, in closed form of the clock (exact at every solver node, whatever the grid)"),
 )
 
 # ---- states, in chain order (each may use only states above it) -------------------------------------------------
@@ -418,8 +459,10 @@ STATES = (
     State("antidepressant_onset", "0", "k_antidepressant", "fraction of full onset", target="ad_on"),
     State("emetic_drive", "0", "k_emetic", "uM", target="ce_parent"),
     State("natural_course", "0", "k_natural", "fraction of the full spontaneous improvement", target="1"),
+    # time since trial entry (the definition language has no time symbol): dclock/dt = 1, rate 0
+    State("clock", "0", "k_clock", "h", drive="1", gain="1", doc="time since trial entry"),
     State("severity", "1", "k_severity", "fraction of baseline score",
-          target="symptom_target(r_drug, r_placebo, r_care, r_antidepressant, r_natural)"),
+          target="recurrence_target(symptom_target(r_drug, r_placebo, r_care, r_antidepressant, r_natural), episode)"),
 )
 
 EVENTS = (
@@ -473,6 +516,8 @@ OUTPUTS = (
     Output("ca_s_ketamine_ng_ml", "ca_s", "ng/mL (arterial)"),
     Output("ca_r_ketamine_ng_ml", "ca_r", "ng/mL (arterial)"),
     Output("ca_ketamine_ng_ml", "ca_s + ca_r", "ng/mL (arterial)"),
+    # a new depressive episode on continued treatment (issue 7, maintenance): 0 until the recurrence time
+    Output("episode", "episode", "fraction of a full new episode (0 = none)"),
 )
 
 # ---- per-session summaries (peaks within the monitoring window; discharge readiness) ---------------------------
