@@ -3,7 +3,8 @@
 Research and teaching tool, not medical advice.
 
 * **Fit** (:func:`fit_patient`): the patient's random effects -- every ``eta_*`` field of
-  :class:`ketasim.population.Patients`, read generically, plus the true baseline score -- by maximum a
+  :class:`ketasim.population.Patients`, read generically (but ``NOT_FITTED``: eta_recurrence stays at its typical 0),
+  plus the true baseline score -- by maximum a
   posteriori with the population model as prior. The prior's mean and SD of each random effect are read from the
   population sampler itself (a large seeded draw), so a random effect added to the sampler later is fitted with
   no change here. Observation model: ratings with the rater's noise (``rating_noise_sd`` x scale maximum),
@@ -46,6 +47,10 @@ from .solver import kernel as K
 NOTICE = "ketasim is a research and teaching tool, not medical advice."
 PRIOR_DRAWS = 20_000          # size of the seeded population draw that defines the prior's moments
 PRIOR_SEED = 20261130
+#: random effects a personal fit keeps at 0 (their typical value): eta_recurrence (the time to a new episode on
+#: continued treatment, issue 7) is not informed by past ratings of the current episode, and fitting it would change
+#: the sampler of every personal fit; the patient gets the median recurrence time
+NOT_FITTED = ("eta_recurrence",)
 
 
 # ---- the patient's model --------------------------------------------------------------------------------------
@@ -65,7 +70,8 @@ class PatientModel:
         r = self.record
         self.spec = r.population_spec()
         draw = sample_patients(self.spec, self.params, np.random.default_rng(PRIOR_SEED), PRIOR_DRAWS)
-        names = [f.name for f in dataclasses.fields(Patients) if f.name.startswith("eta_")] + ["baseline"]
+        names = [f.name for f in dataclasses.fields(Patients) if f.name.startswith("eta_")
+                 and f.name not in NOT_FITTED] + ["baseline"]
         fp = []
         for n in names:
             v = np.asarray(getattr(draw, n), float)
