@@ -102,9 +102,10 @@ FUNCTIONS = (
              "(1 - r_drug) * (1 - r_placebo) * (1 - r_care) * (1 - r_antidepressant) * (1 - r_natural)",
              "Link 10: D* = product of (1 - relief) over drug, expectancy, care setting, background therapy, natural "
              "course."),
-    Function("recurrence_target", ("symptom_target", "episode"), "symptom_target + episode * (1 - symptom_target)",
+    Function("recurrence_target", ("symptom_target", "episode"),
+             "piecewise(symptom_target, episode <= 0, symptom_target + episode * (1 - symptom_target))",
              "Link 10 (issue 7, maintenance): a new depressive episode (0-1) undoes the relief of every source: "
-             "1 - (1 - episode)(1 - D*), written so that episode = 0 leaves D* bit for bit."),
+             "1 - (1 - episode)(1 - D), D the treated severity; D itself, bit for bit, while there is no episode."),
     Function("emax_model", ("c", "emax", "ec50", "hill"),
              "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
              " piecewise(0, hill >= 3 and c < 1e-05 * ec50, emax * c ** hill / (c ** hill + ec50 ** hill))))",
@@ -430,6 +431,12 @@ ALGEBRAICS = (
               "stages, not one: a one-stage onset starts with a kink (slope k at T) that the arm's shared time grid "
               "cannot place, which cost 2.2e-4 relative error in severity against the reference solver (target "
               "1e-4); the two-stage onset starts with slope 0"),
+    Algebraic("severity", "recurrence_target(treated_severity, episode)", "fraction of baseline score",
+              "the score's fraction of baseline: the treated severity, taken back towards baseline by a new episode. "
+              "Applied here, not in the treated severity's target: in the target, the compiler's fused multiply-adds "
+              "moved every trajectory in the last bit even without an episode (the switch must leave the model as it "
+              "was, bit for bit); the treated severity follows its target within minutes (symptom_t_half), so only "
+              "that lag and the session's benefit feedback (which reads the treated severity) differ"),
 )
 
 # ---- states, in chain order (each may use only states above it) -------------------------------------------------
@@ -469,8 +476,10 @@ STATES = (
     State("natural_course", "0", "k_natural", "fraction of the full spontaneous improvement", target="1"),
     # time since trial entry (the definition language has no time symbol): dclock/dt = 1, rate 0
     State("clock", "0", "k_clock", "h", drive="1", gain="1", doc="time since trial entry"),
-    State("severity", "1", "k_severity", "fraction of baseline score",
-          target="recurrence_target(symptom_target(r_drug, r_placebo, r_care, r_antidepressant, r_natural), episode)"),
+    # what treatment, expectancy, care and the natural course make of the score; the reported severity adds a new
+    # episode on top (algebraic ``severity`` below)
+    State("treated_severity", "1", "k_severity", "fraction of baseline score",
+          target="symptom_target(r_drug, r_placebo, r_care, r_antidepressant, r_natural)"),
 )
 
 EVENTS = (
@@ -482,7 +491,7 @@ EVENTS = (
     # (kindling then accumulated over sessions and carried the days-long drug effect), a separate fast kindled state
     Event("session", "expectancy", "=",
           "session_expectancy * (1 - expectancy_feedback"
-          " + expectancy_feedback * min(1, max(0, 1 - severity) / feedback_scale))"),
+          " + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))"),
     Event("general_anesthesia", "anesthetic_state", "+", "general_anesthesia_depth"),
     Event("antidepressant_start", "ad_on", "=", "1"),
 )
