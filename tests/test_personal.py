@@ -11,7 +11,7 @@ import pytest
 
 from ketasim.cli import main
 from ketasim.errors import InputError
-from ketasim.personal import (Limits, PatientModel, candidate_regimens, fit_patient, forecast, parse_limits,
+from ketasim.personal import (NOT_FITTED, Limits, PatientModel, candidate_regimens, fit_patient, forecast, parse_limits,
                               parse_target, plan, synthetic_record, validate)
 from ketasim.population import Patients
 from ketasim.record import read_record, record_from_rows
@@ -31,8 +31,9 @@ def example_fit():
 
 def test_every_random_effect_is_fitted_with_the_samplers_prior():
     pm = PatientModel(read_record(EXAMPLE))
-    etas = [f.name for f in dataclasses.fields(Patients) if f.name.startswith("eta_")]
+    etas = [f.name for f in dataclasses.fields(Patients) if f.name.startswith("eta_") and f.name not in NOT_FITTED]
     assert list(pm.names) == etas + ["baseline"]
+    assert NOT_FITTED == ("eta_recurrence",)      # the time to a new episode: not informed by past ratings
     j = pm.names.index("baseline")
     assert np.allclose(pm.prior_mean[:j], 0) and np.allclose(pm.prior_sd[:j], 1)
     assert pm.prior_mean[j] == pytest.approx(33, abs=0.3) and pm.prior_sd[j] == pytest.approx(5, abs=0.3)
