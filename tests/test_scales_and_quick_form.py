@@ -74,7 +74,11 @@ def test_a_scale_changes_the_range_not_the_dynamics():
 
 
 def test_existing_scenarios_give_the_numbers_they_gave_before_the_new_scales():
-    """Golden values from main 13b8052 (before this change), same seed and size."""
+    """Golden values from main 13b8052 (before this change), same seed and size. With population.recurrence off
+    (issue 7: the recurrence of an episode on continued treatment, added later, moves feder2021's ketamine mean change
+    at 14 d by 0.05 points, one of 40 patients; off, the model is the one these values came from, bit for bit)."""
+    import dataclasses
+
     from ketasim.calibration import SCENARIOS
     from ketasim.scenario import load_scenario
     from ketasim.trial import run_trial
@@ -86,7 +90,9 @@ def test_existing_scenarios_give_the_numbers_they_gave_before_the_new_scales():
                                 "PBO+SOC": [(4.0, "mean_change", -18.525), (4.0, "response_rate", 52.5),
                                             (4.0, "remission_rate", 40.0)]}}
     for f, arms in want.items():
-        d = run_trial(load_scenario(SCENARIOS / f), n=40, seed=5).to_dict()
+        sc = load_scenario(SCENARIOS / f)
+        sc = dataclasses.replace(sc, population=dataclasses.replace(sc.population, recurrence=False))
+        d = run_trial(sc, n=40, seed=5).to_dict()
         for arm, rows in arms.items():
             got = [(e["time_h"], e["measure"], e["value"]) for e in d["arms"][arm]["endpoints"]
                    if e.get("time_h") is not None][:len(rows)]
