@@ -234,7 +234,7 @@ def write_contract_values(out: Path) -> None:
           f"| `experiments` | {codes(f.name for f in __import__('dataclasses').fields(VirtualExperiment))} |",
           "", "Trajectory columns (`ketasim simulate --csv/--parquet`, `SimulationResult.trajectories()`), "
           "beyond `arm`, `subject`:", "", "| column | unit |", "|---|---|"]
-    cols = ["time_h", *K.OUT_NAMES, "score"]
+    cols = list(dict.fromkeys(["time_h", *K.OUT_NAMES, "score"]))   # score is an output too: listed once
     md += [f"| `{c}` | {_cell(R.UNITS.get(c, ''))} |" for c in cols]
     md += ["", "Session columns (`SimulationResult.sessions()`, one row per arm × subject × session, beyond "
            "`arm`, `subject`, `session`, `start_h`): " + codes(K.SUM_NAMES) + ".", ""]

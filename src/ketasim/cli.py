@@ -135,6 +135,12 @@ def simulate(
     condition: Optional[str] = typer.Option(None, help=f"Quick form: condition, one of {', '.join(_CONDITIONS)} "
                                                        "(default: what --scale rates, else depression; its default "
                                                        "scale when --scale is not given)."),
+    no_recurrence: bool = typer.Option(False, "--no-recurrence", help="Quick form (and --events): no new depressive "
+                                       "episode on continued treatment (population.recurrence: false). By default "
+                                       "each patient has a recurrence time (12-month probability 0.4645 in "
+                                       "treatment-resistant depression, STAR*D; the typical patient's is the "
+                                       "median, 405 d), after which the score returns to baseline within weeks "
+                                       "despite the doses (trajectory column episode)."),
     size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
@@ -184,7 +190,10 @@ def simulate(
 
         if scenario is not None or drug or route or dose:
             raise InputError("simulate: use either --events, a SCENARIO file or --drug/--route/--dose")
-        sc = scenario_from_dict(read_record(events).to_scenario_dict(size=size or 1))
+        data = read_record(events).to_scenario_dict(size=size or 1)
+        if no_recurrence:
+            data["population"]["recurrence"] = False
+        sc = scenario_from_dict(data)
     elif scenario is None:
         if not (drug and route):
             from .errors import InputError
@@ -197,12 +206,17 @@ def simulate(
             sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
                                 weight_kg=80.0 if weight is None else weight,
                                 size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
-                                age_range=age_range,
+                                age_range=age_range, recurrence=not no_recurrence,
                                 baseline=baseline, scale=scale, condition=condition,
                                 output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
         except InputError as e:         # name the option the user typed, not the YAML path it became
             raise type(e)(quick_flag_message(str(e))) from None
     else:
+        if no_recurrence:
+            from .errors import InputError
+
+            raise InputError(f"--no-recurrence: a quick-form option; with a scenario file write 'recurrence: false' "
+                             f"under 'population:' in {scenario}")
         quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--age", age),
                                 ("--sex", sex), ("--comedication", comedication), ("--baseline", baseline),
                                 ("--scale", scale), ("--condition", condition), ("--duration", duration),

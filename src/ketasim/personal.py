@@ -21,10 +21,14 @@ Research and teaching tool, not medical advice.
   stays above 90 % of its prior SD is reported as not informed.
 * **Forecast** (:func:`forecast`): posterior samples x rater's noise -> median, 50 % and 90 % prediction
   intervals of future ratings (and of the modelled value of any trajectory variable), under the recorded
-  regimen or an alternative.
+  regimen or an alternative. Each draw also gets its own recurrence time (a new depressive episode on continued
+  treatment, issue 7): eta_recurrence is not fitted, so it comes from its prior, standard normal per draw from a
+  seeded stream (:func:`recurrence_etas`), given that no new episode began before the last observation (the
+  exponential recurrence time is memoryless: T = last observation + Exp(h)). Without this every draw had the
+  median recurrence time (405 d for a treatment-resistant patient) and a long forecast showed one sharp episode.
 * **Plan** (:func:`plan`): candidate regimens built from the safety limits (:class:`Limits`), each simulated for
-  all posterior samples in one engine call; ranked by the probability of meeting the target, then fewest
-  sessions, then least drug.
+  all posterior samples in one engine call (with their recurrence times, as the forecast); ranked by the
+  probability of meeting the target, then fewest sessions, then least drug.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ PRIOR_SEED = 20261130
 #: continued treatment, issue 7) is not informed by past ratings of the current episode, and fitting it would change
 #: the sampler of every personal fit; the patient gets the median recurrence time
 NOT_FITTED = ("eta_recurrence",)
+#: key of the seeded stream of the forecast draws' eta_recurrence (``np.random.default_rng([seed, key])``):
+#: apart from the rater-noise stream of the same seed, so the noise of every draw is as it was without it
+RECURRENCE_STREAM = 7
 
 
 # ---- the patient's model --------------------------------------------------------------------------------------
@@ -99,20 +106,58 @@ class PatientModel:
     def dim(self) -> int:
         return len(self.names)
 
-    def patients(self, theta: np.ndarray) -> Patients:
+    def patients(self, theta: np.ndarray, eta_recurrence=None) -> Patients:
+        """The patients of the rows of ``theta`` (fitted random effects); ``eta_recurrence`` (one per row) sets
+        the recurrence time, else 0 (the median, as in the fit)."""
         theta = np.atleast_2d(theta)
         kw = {n: theta[:, j] for j, n in enumerate(self.names)}
+        if eta_recurrence is not None:
+            kw["eta_recurrence"] = np.asarray(eta_recurrence, float)
         base = np.clip(kw.pop("baseline", self.spec.baseline.mean), 1.0, self.smax)
         return patients_from_covariates(theta.shape[0], baseline=base, **self._cov, **kw)
+
+    @property
+    def recurrence_hazard_per_h(self) -> float:
+        """Hazard (1/h) of a new depressive episode on continued treatment for this patient (0 when off)."""
+        from types import SimpleNamespace
+
+        from .model.definition import recurrence_hazard
+
+        return float(recurrence_hazard(SimpleNamespace(spec=self.spec, params=self.params)))
+
+    def recurrence_etas(self, n: int, seed: int) -> np.ndarray:
+        """``n`` values of eta_recurrence for forecast draws: standard normal from the seeded stream
+        ``[seed, RECURRENCE_STREAM]``, conditioned on no new episode before the record's last observation (the fit
+        explained the observations without one): with z ~ N(0, 1), the recurrence time is
+        T = t_last + T(z) (exponential: memoryless), i.e. eta = Phi^-1(1 - exp(-h t_last) (1 - Phi(z)))."""
+        from scipy.stats import norm
+
+        z = np.random.default_rng([int(seed), RECURRENCE_STREAM]).standard_normal(int(n))
+        h = self.recurrence_hazard_per_h
+        t_last = max(float(self.record.last_observation_h), 0.0)
+        if h <= 0.0 or t_last <= 0.0:
+            return z
+        # log(1 - Phi(eta)) = log(1 - Phi(z)) - h t_last, solved in log space (finite for any z)
+        return -norm.ppf(np.exp(norm.logsf(z) - h * t_last))
+
+    def recurrence_times_h(self, eta_recurrence) -> np.ndarray:
+        """The recurrence times (h from the record's time 0) the model gives these eta_recurrence values (inf when
+        recurrence is off): -ln(1 - Phi(eta)) / h, as ``ketasim.model.definition``."""
+        from scipy.stats import norm
+
+        h = self.recurrence_hazard_per_h
+        eta = np.asarray(eta_recurrence, float)
+        return np.full(eta.shape, np.inf) if h <= 0.0 else -norm.logsf(eta) / h
 
     def arm(self, doses) -> Arm:
         return Arm("patient", tuple(doses))
 
-    def run(self, theta, doses, times_h):
-        """Engine run of every row of ``theta`` under ``doses``: (out (m, T, N_OUT), sessions, session times)."""
+    def run(self, theta, doses, times_h, eta_recurrence=None):
+        """Engine run of every row of ``theta`` under ``doses``: (out (m, T, N_OUT), sessions, session times).
+        ``eta_recurrence``: one per row (forecast draws), else 0 (the fit)."""
         theta = np.atleast_2d(theta)
         times = np.asarray(times_h, float)
-        pats = self.patients(theta)
+        pats = self.patients(theta, eta_recurrence)
         run = run_arm(self.arm(doses), self.spec, pats, times, params=self.params, on_failure="flag")
         out = run.out
         sev = K.OUT_NAMES.index("severity")
@@ -552,6 +597,9 @@ class Forecast:
     quantiles: dict               # variable -> (5, T) quantiles 5/25/50/75/95 %
     ratings: np.ndarray           # (S, T) simulated ratings with rater noise
     regimen: tuple[Dose, ...]
+    #: (S,) each draw's recurrence time (h from the record's time 0; inf when recurrence is off): a new episode
+    #: begins there (:meth:`PatientModel.recurrence_etas`)
+    recurrence_h: np.ndarray | None = None
 
     def entries(self, times=None) -> list[dict]:
         """[{time_h, variable, median, pi50, pi90}] at ``times`` (default: the forecast points)."""
@@ -577,6 +625,8 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
 
     ``score`` intervals are of a future *rating* (posterior x rater's noise, integer, within the scale);
     other variables' intervals are of the modelled value. ``samples`` overrides the posterior (e.g. the prior).
+    Each draw's eta_recurrence comes from its prior given no episode before the last observation
+    (:meth:`PatientModel.recurrence_etas`, seeded by ``seed``); ``forecast.recurrence_h`` holds the times.
     """
     pm = fit.model
     rec = pm.record
@@ -588,15 +638,16 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
     end = max(float(points.max()) if points.size else 0.0, rec.last_observation_h + 28 * 24.0)
     g = _grid(rec, end) if grid else np.zeros(0)
     times = np.unique(np.concatenate([points, g]))
-    th = fit.samples if samples is None else samples
-    out, score, _, _ = pm.run(th, doses, times)
+    th = np.atleast_2d(fit.samples if samples is None else samples)
+    eta_rec = pm.recurrence_etas(th.shape[0], seed)
+    out, score, _, _ = pm.run(th, doses, times, eta_recurrence=eta_rec)
     rng = np.random.default_rng(seed)
     ratings = np.clip(np.rint(score + rng.normal(0.0, pm.rating_sd, score.shape)), 0, pm.smax)
     quant = {}
     for v in variables:
         vals = ratings if v == "score" else pm.values(out, score, v)
         quant[v] = _summaries(vals)
-    return Forecast(times, points, g, tuple(variables), quant, ratings, doses)
+    return Forecast(times, points, g, tuple(variables), quant, ratings, doses, pm.recurrence_times_h(eta_rec))
 
 
 # ---- plans ---------------------------------------------------------------------------------------------------
@@ -826,10 +877,14 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     th2 = fit.samples[order[S:S + S2]] if total >= S + S2 else fit.samples[rng.choice(total, S2)]
     noise = rng.normal(0.0, pm.rating_sd, (S, visits.size))      # common random numbers for every candidate
     noise2 = rng.normal(0.0, pm.rating_sd, (th2.shape[0], visits.size))
+    # each draw's recurrence time from its prior (given none before the last observation), its own seeded stream
+    # (the draws and noise above are as they were without it); common to every candidate like the noise
+    eta_rec = pm.recurrence_etas(S + th2.shape[0], seed)
+    eta1, eta2 = eta_rec[:S], eta_rec[S:]
 
-    def evaluate(c, th, noise):
+    def evaluate(c, th, noise, eta):
         doses = tuple(rec.past_doses) + tuple(c["doses"])
-        out, score, summ, st = pm.run(th, doses, visits)
+        out, score, summ, st = pm.run(th, doses, visits, eta_recurrence=eta)
         ratings = np.clip(np.rint(score + noise), 0, pm.smax)
         ok = np.all(ratings <= target.threshold, axis=1)
         future = np.flatnonzero(st > last) if st.size else np.zeros(0, int)
@@ -858,12 +913,12 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
         return (not r["meets_probability"],
                 (*cost, -r["p_target"]) if r["meets_probability"] else (-r["p_target"], *cost))
 
-    results = [evaluate(c, th, noise) for c in cands]
+    results = [evaluate(c, th, noise, eta1) for c in cands]
     leading = sorted([(r, c) for r, c in zip(results, cands) if r["safe"] and not r["recorded"]],
                      key=lambda rc: key(rc[0]))[:top + 2]
     rescored = []
     for r, c in leading:
-        r2 = evaluate(c, th2, noise2)
+        r2 = evaluate(c, th2, noise2, eta2)
         r2["p_target_search"] = r["p_target"]
         if r2["safe"]:
             rescored.append(r2)
@@ -871,13 +926,14 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     for k, r in enumerate(ranked[:top], start=1):
         r["rank"] = k
     rec_cand = next((c for c in cands if c.get("recorded")), None)
-    recorded = evaluate(rec_cand, th2, noise2) if rec_cand is not None else None
+    recorded = evaluate(rec_cand, th2, noise2, eta2) if rec_cand is not None else None
     return {"target": {"text": target.text(rec.scale), "threshold": target.threshold, "scale": rec.scale,
                        "visits_h": [float(v) for v in visits], "probability": target.probability,
                        "definition": "fraction of posterior samples whose rating (with the rater's noise) is at or "
                                      "below the threshold at every visit; the leading candidates are re-scored on an "
                                      "independent set of samples and noise (p_target; p_target_search is the "
-                                     "search's own estimate)"},
+                                     "search's own estimate); each sample has its own time to a new depressive "
+                                     "episode (the population's recurrence risk from the last observation on)"},
             "limits": limits.describe(), "plans": ranked[:top], "recorded_plan": recorded, "minimise": minimise,
             "candidates_evaluated": len(results),
             "unsafe_candidates": sum(1 for r in results if not r["safe"]),

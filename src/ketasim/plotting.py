@@ -70,6 +70,17 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
                     g = p.groupby("time_h")[col]
                     lo, hi = g.quantile(0.05), g.quantile(0.95)
                     ax.fill_between(x_of(lo.index), lo.to_numpy(), hi.to_numpy(), color=color, alpha=0.15, lw=0)
+        if label.startswith("Symptom score") and "episode" in typical:
+            # population.recurrence (issue 7): where the typical patient's new episode begins (its recurrence time,
+            # the population median), so that the rise of the line there is not read as an effect of the doses
+            marked = False
+            for arm in arms:
+                t = typical[(typical["arm"] == arm) & (typical["episode"] > 0)]
+                if len(t):
+                    ax.axvline(float(x_of(float(t["time_h"].iloc[0]))), color=arm_color[arm], ls=":", lw=1.0)
+                    marked = True
+            if marked:
+                label += " — dotted: typical patient's new episode (recurrence)"
         if len(series) > 1 and shown:     # which line style is which series (in the title: no legend on the data)
             styles = {"-": "solid", "--": "dashed", ":": "dotted"}
             label += " — " + ", ".join(f"{n} {styles[LINE_STYLES[i % 3]]}" for i, (c, n) in enumerate(series) if n in shown)

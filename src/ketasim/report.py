@@ -212,8 +212,10 @@ def _fmt(v) -> str:
 def _provenance_table(prov: dict) -> str:
     keys = [("scenario", "scenario"), ("ketasim_version", "ketasim version"), ("parameter_set", "parameter set"),
             ("calibration_run", "calibration"), ("seed", "seed"), ("design", "design"), ("scale", "scale"),
-            ("typical_patient", "typical patient only")]
-    rows = [(lab, prov[k]) for k, lab in keys if k in prov]
+            ("typical_patient", "typical patient only"), ("recurrence", "recurrence on continued treatment")]
+    rows = [(lab, ("on (population.recurrence: a new episode can break through continued treatment)" if prov[k]
+                   else "off (population.recurrence: false)") if k == "recurrence" else prov[k])
+            for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
                                            for k, v in rows) + "</table>"

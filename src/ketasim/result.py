@@ -41,7 +41,9 @@ class SimulationResult:
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "typical_patient": self.typical, "model": self.model_id,
-                "scale": self.scenario.population.scale, "notice": NOTICE}
+                "scale": self.scenario.population.scale,
+                # population.recurrence (issue 7): new depressive episodes on continued treatment, on by default
+                "recurrence": bool(self.scenario.population.recurrence), "notice": NOTICE}
 
     @property
     def model_id(self) -> str:

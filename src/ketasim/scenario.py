@@ -231,6 +231,9 @@ def _first_error(e: ValidationError) -> str:
         msg = "unknown field"
     elif err["type"] == "missing":
         msg = "required field is missing"
+    elif err["type"] in ("bool_type", "bool_parsing"):   # pydantic's "Input should be a valid boolean, unable to ..."
+        v = err.get("input")
+        msg = "must be true or false, got " + ("an empty value" if v is None else repr(str(v)[:40]))
     return f"{loc}: {msg}"
 
 
@@ -704,7 +707,7 @@ _QUICK_FLAGS = (("population.age_years", "--age"), ("age_years", "--age"), ("pop
                 ("population.scale", "--scale"), ("population.condition", "--condition"),
                 ("population.size", "--size"), ("size", "--size"), ("population.female_fraction", "--sex"),
                 ("population.comedications", "--comedication"), ("count", "--count"), ("seed", "--seed"),
-                ("output.every", "--every"), ("output", "--size"))
+                ("output.every", "--every"), ("output", "--size"), ("population.recurrence", "--no-recurrence"))
 _QUICK_LINE = {"drug": "--drug", "route": "--route", "dose": "--dose", "duration": "--duration", "every": "--every",
                "count": "--count", "at": "--at"}
 
@@ -738,12 +741,14 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
                    size: int = 1, condition: str | None = None, scale: str | None = None, weight_kg: float = 80.0,
                    baseline: float | None = None, seed: int = 0, output_every: str | None = None,
                    until: str | None = None, age_years: float | None = None, sex: str | None = None,
-                   comedications=(), age_range: str | None = None) -> Scenario:
+                   comedications=(), age_range: str | None = None, recurrence: bool = True) -> Scenario:
     """A one-arm scenario from command-line style arguments (the CLI's quick form).
 
     ``dose`` may be an infusion rate (``'0.5 mg/kg/h'``) with ``duration``: dose = rate x duration.
     ``sex`` ('female'/'male') fixes everyone's sex; ``comedications``: names as in ``population.comedications``.
     ``age_range`` ('65-86'): an age inclusion range (truncated normal; mean ``age_years``, else the range's middle).
+    ``recurrence=False`` (``--no-recurrence``): ``population.recurrence: false``, no new depressive episodes on
+    continued treatment.
     """
     from .population import CONDITIONS, scale_reads
     from .regimen import is_rate_text
@@ -816,6 +821,8 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         pop["female_fraction"] = 1.0 if sex == "female" else 0.0
     if comedications:
         pop["comedications"] = list(comedications)
+    if not recurrence:                   # stated only when off: the quick form's scenario is otherwise as before
+        pop["recurrence"] = False
     data: dict[str, Any] = {"name": name, "seed": seed, "population": pop, "arms": {parse_drug(drug).value: [line]}}
     if output_every or until:
         data["output"] = {k: v for k, v in (("every", output_every), ("until", until)) if v}

@@ -52,6 +52,12 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
             if t <= df["time_h"].iloc[-1]:
                 parts.append(f"{fmt_time(t)} {_at(df, 'score', t):.1f}")
         lines.append(f"  {SCALE_NAMES.get(scale, scale.upper())} from {base:.1f}: " + ", ".join(parts))
+        if "episode" in df and bool((df["episode"] > 0).any()):     # population.recurrence (issue 7)
+            started = df[df["episode"] > 0]
+            t_end = float(df["time_h"].iloc[-1])
+            lines.append(f"  new episode on continued treatment from {fmt_time(float(started['time_h'].iloc[0]))} "
+                         f"(the typical patient's recurrence time: the population median; population.recurrence): "
+                         f"{SCALE_NAMES.get(scale, scale.upper())} {_at(df, 'score', t_end):.1f} at {fmt_time(t_end)}")
         if sessions is not None and len(sessions):
             s = sessions[sessions["arm"] == arm]
             if len(s):

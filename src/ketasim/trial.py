@@ -96,7 +96,9 @@ class TrialResult:
                 arms[name]["titration"] = titration_summary(o)
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
-                "seed": int(self.seed), "design": self.design, "arms": arms, "comparisons": self.comparisons,
+                "seed": int(self.seed), "design": self.design,
+                "recurrence": bool(self.scenario.population.recurrence),   # population.recurrence (issue 7)
+                "arms": arms, "comparisons": self.comparisons,
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 "notice": NOTICE}
 
