@@ -74,6 +74,8 @@ class PatientModel:
     def __init__(self, record, params: ParameterSet | None = None):
         self.record: PatientRecord = as_record(record)
         self.params = params or load_parameters()
+        #: a synthetic patient's own eta_recurrence (synthetic_record; None for a real record): the truth in validate
+        self.true_eta_recurrence = None
         r = self.record
         self.spec = r.population_spec()
         draw = sample_patients(self.spec, self.params, np.random.default_rng(PRIOR_SEED), PRIOR_DRAWS)
@@ -999,7 +1001,10 @@ def synthetic_record(n: int = 1, *, seed: int = 0, params: ParameterSet | None =
 
     Each gets 0.5 mg/kg IV ketamine twice weekly while observed (ratings with the rater's noise before every
     session, 24 h after it, and at baseline; one SBP reading 40 min into the first session), then weekly
-    sessions; the record's forecast points are the weekly visits in ``forecast_weeks``.
+    sessions; the record's forecast points are the weekly visits in ``forecast_weeks``. Each synthetic patient keeps
+    its own eta_recurrence from the population draw (a new episode can start while observed or later, as in the
+    population); the fit does not see it (``NOT_FITTED``): ``models[i].true_eta_recurrence`` holds it for
+    :func:`validate`'s true-patient runs.
     """
     from .population import Distribution, PopulationSpec
     from .record import record_from_rows
@@ -1030,8 +1035,9 @@ def synthetic_record(n: int = 1, *, seed: int = 0, params: ParameterSet | None =
         rec = record_from_rows(rows, source=f"synthetic {i}")
         pm = PatientModel(rec, params)
         theta = np.array([getattr(pop, nm)[i] for nm in pm.names], float)
+        pm.true_eta_recurrence = np.array([pop.eta_recurrence[i]], float)
         times = np.array(sorted({o.time_h for o in rec.observations}))
-        out, score, _, _ = pm.run(theta, rec.past_doses, times)
+        out, score, _, _ = pm.run(theta, rec.past_doses, times, eta_recurrence=pm.true_eta_recurrence)
         values = []
         for o in rec.observations:
             k = int(np.searchsorted(times, o.time_h))
@@ -1079,7 +1085,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
             anchored[:, pm.names.index("baseline")] = rec.baseline_guess()
         afc = forecast(fit, grid=False, samples=anchored, seed=seed + 250 + i)
         pts = fc.points_h
-        _, true_score, _, _ = pm.run(theta, rec.doses, pts)
+        _, true_score, _, _ = pm.run(theta, rec.doses, pts, eta_recurrence=pm.true_eta_recurrence)
         true_rating = np.clip(np.rint(true_score[0] + rng.normal(0, pm.rating_sd, pts.size)), 0, pm.smax)
         k = np.searchsorted(fc.times_h, pts)
         q = fc.quantiles["score"][:, k]
@@ -1108,7 +1114,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                     a for j, line in enumerate(top["regimen"])
                     for a in _expand(Dose.from_mapping(line, f"plan[{j}]")))
                 visits = np.array(res["target"]["visits_h"])
-                _, s, _, _ = pm.run(theta, doses, visits)
+                _, s, _, _ = pm.run(theta, doses, visits, eta_recurrence=pm.true_eta_recurrence)
                 r = np.clip(np.rint(s[0] + rng.normal(0, pm.rating_sd, visits.size)), 0, pm.smax)
                 stated.append(top["p_target"])
                 # the true patient's success probability over the rater's noise (no Bernoulli noise of one rating
