@@ -82,3 +82,22 @@ def test_short_horizon_plans_are_essentially_unchanged(fitted, monkeypatch):
         assert -0.01 <= a["p_target"] - b["p_target"] <= share + 0.01
         for pa, pb in zip(a["predicted"], b["predicted"]):
             assert abs(pa["median"] - pb["median"]) <= 1.0
+
+
+def test_the_fit_places_no_episode_inside_a_long_record():
+    """A record longer than the median recurrence time (405 d for a treatment-resistant patient) is fitted without
+    a new episode inside its observed window: the fit's recurrence time is the median after the last observation."""
+    from ketasim.record import record_from_rows
+    from ketasim.solver import kernel as K
+
+    rows = [{"TIME": 0.0, "EVID": 1, "AMT": 0.5, "AMTU": "mg/kg", "DUR": 40 / 60, "DRUG": "racemic-ketamine",
+             "ROUTE": "iv-infusion", "WT": 70, "AGE": 45, "SEX": "F"}]
+    rows += [{"TIME": float(t), "EVID": 0, "DVID": "madrs", "DV": 30} for t in (0.0, 24.0, 300 * 24.0, 500 * 24.0)]
+    pm = P.PatientModel(record_from_rows(rows, source="long record"))
+    h = pm.recurrence_hazard_per_h
+    assert h > 0
+    t_fit = float(pm.recurrence_times_h([pm.fit_eta_recurrence])[0])
+    assert t_fit == pytest.approx(500 * 24.0 + np.log(2) / h, rel=1e-9)
+    theta = np.atleast_2d(pm.prior_mean)
+    out, _, _, _ = pm.run(theta, pm.record.past_doses, np.array([0.0, 24.0, 300 * 24.0, 500 * 24.0]))
+    assert np.all(out[0, :, K.OUT_NAMES.index("episode")] == 0.0)

@@ -3,7 +3,8 @@
 Research and teaching tool, not medical advice.
 
 * **Fit** (:func:`fit_patient`): the patient's random effects -- every ``eta_*`` field of
-  :class:`ketasim.population.Patients`, read generically (but ``NOT_FITTED``: eta_recurrence stays at its typical 0),
+  :class:`ketasim.population.Patients`, read generically (but ``NOT_FITTED``: eta_recurrence is held at the median recurrence time after the
+  record's last observation),
   plus the true baseline score -- by maximum a
   posteriori with the population model as prior. The prior's mean and SD of each random effect are read from the
   population sampler itself (a large seeded draw), so a random effect added to the sampler later is fitted with
@@ -51,9 +52,9 @@ from .solver import kernel as K
 NOTICE = "ketasim is a research and teaching tool, not medical advice."
 PRIOR_DRAWS = 20_000          # size of the seeded population draw that defines the prior's moments
 PRIOR_SEED = 20261130
-#: random effects a personal fit keeps at 0 (their typical value): eta_recurrence (the time to a new episode on
-#: continued treatment, issue 7) is not informed by past ratings of the current episode, and fitting it would change
-#: the sampler of every personal fit; the patient gets the median recurrence time
+#: random effects a personal fit does not fit: eta_recurrence (the time to a new episode on continued treatment,
+#: issue 7) is not informed by past ratings of the current episode, and fitting it would change the sampler of every
+#: personal fit; the fit holds it at the median time after the last observation (PatientModel.fit_eta_recurrence)
 NOT_FITTED = ("eta_recurrence",)
 #: key of the seeded stream of the forecast draws' eta_recurrence (``np.random.default_rng([seed, key])``):
 #: apart from the rater-noise stream of the same seed, so the noise of every draw is as it was without it
@@ -110,11 +111,12 @@ class PatientModel:
 
     def patients(self, theta: np.ndarray, eta_recurrence=None) -> Patients:
         """The patients of the rows of ``theta`` (fitted random effects); ``eta_recurrence`` (one per row) sets
-        the recurrence time, else 0 (the median, as in the fit)."""
+        the recurrence time, else the fit's value (:attr:`fit_eta_recurrence`: the median time after the last
+        observation, so no episode falls inside the observed window however long the record)."""
         theta = np.atleast_2d(theta)
         kw = {n: theta[:, j] for j, n in enumerate(self.names)}
-        if eta_recurrence is not None:
-            kw["eta_recurrence"] = np.asarray(eta_recurrence, float)
+        kw["eta_recurrence"] = (np.full(theta.shape[0], self.fit_eta_recurrence) if eta_recurrence is None
+                                else np.asarray(eta_recurrence, float))
         base = np.clip(kw.pop("baseline", self.spec.baseline.mean), 1.0, self.smax)
         return patients_from_covariates(theta.shape[0], baseline=base, **self._cov, **kw)
 
@@ -126,6 +128,20 @@ class PatientModel:
         from .model.definition import recurrence_hazard
 
         return float(recurrence_hazard(SimpleNamespace(spec=self.spec, params=self.params)))
+
+    @property
+    def fit_eta_recurrence(self) -> float:
+        """eta_recurrence of the fit (not fitted: ``NOT_FITTED``): the ratings were explained without a new episode,
+        so the fit places the recurrence time at the median AFTER the last observation, T = t_last + ln2 / h (eta 0
+        for a record starting at t = 0 would put it at the median from trial entry, inside a record longer than
+        that: 405 d for a treatment-resistant patient). Only matters for records longer than the median."""
+        from scipy.stats import norm
+
+        h = self.recurrence_hazard_per_h
+        t_last = max(float(self.record.last_observation_h), 0.0)
+        if h <= 0.0 or t_last <= 0.0:
+            return 0.0
+        return float(-norm.ppf(np.exp(np.log(0.5) - h * t_last)))
 
     def recurrence_etas(self, n: int, seed: int) -> np.ndarray:
         """``n`` values of eta_recurrence for forecast draws: standard normal from the seeded stream
@@ -156,7 +172,7 @@ class PatientModel:
 
     def run(self, theta, doses, times_h, eta_recurrence=None):
         """Engine run of every row of ``theta`` under ``doses``: (out (m, T, N_OUT), sessions, session times).
-        ``eta_recurrence``: one per row (forecast draws), else 0 (the fit)."""
+        ``eta_recurrence``: one per row (forecast draws), else the fit's (:attr:`fit_eta_recurrence`)."""
         theta = np.atleast_2d(theta)
         times = np.asarray(times_h, float)
         pats = self.patients(theta, eta_recurrence)
