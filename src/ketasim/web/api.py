@@ -230,7 +230,8 @@ def regimen_arm(reg: dict):
 
 
 def population_mapping(patient: dict, trial: dict | None = None) -> dict:
-    """The ``population:`` section: one patient (all SDs zero), or a trial population around that patient."""
+    """The ``population:`` section: one patient (all SDs zero), or a trial population around that patient.
+    ``patient["recurrence"]`` false: ``recurrence: false`` (no new depressive episode on continued treatment)."""
     from ..scenario import DEFAULT_BASELINE
 
     cond = _text(patient.get("condition") or "depression")
@@ -249,6 +250,11 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
     comed = [c for c in (patient.get("comedications") or []) if not _blank(c)]
     if comed:
         pop["comedications"] = [_text(c) for c in comed]
+    rec = patient.get("recurrence", True)
+    if rec is not True and rec is not None:
+        # population.recurrence (issue 7): written only when off, as the CLI's --no-recurrence; anything but
+        # true/false goes to the engine unchanged, which names the field (population.recurrence: must be true or false)
+        pop["recurrence"] = rec
     if trial is not None:
         pop["size"] = _num(trial.get("size"))
         sd_base = DEFAULT_BASELINE.get(scale or "", (None, 5.0))[1]
@@ -366,6 +372,7 @@ def _form_models():
         scale: Scalar = None
         baseline: Scalar = None
         treatment_resistant: Scalar = True
+        recurrence: Scalar = True
         comedications: list[Union[Text, None]] | None = None
 
     class Titration(_M):
@@ -883,7 +890,8 @@ def default_form() -> dict:
         "patient": {"weight_kg": _num(float(typ.weight_kg[0])), "age_years": _num(float(typ.age_years[0])),
                     "sex": "female" if typ.female[0] else "male", "genotype": "val/val",
                     "crp_mg_l": _num(round(float(typ.crp_mg_l[0]), 6)), "condition": "depression", "scale": "madrs",
-                    "baseline": _num(float(typ.baseline[0])), "treatment_resistant": True, "comedications": []},
+                    "baseline": _num(float(typ.baseline[0])), "treatment_resistant": True, "recurrence": True,
+                    "comedications": []},
         "regimens": [
             {"name": "ketamine 0.5 mg/kg IV", "enabled": True, "drug": "racemic-ketamine", "route": "iv-infusion",
              "dose": 0.5, "dose_unit": "mg/kg", "duration_min": 40, "every": "", "every_unit": "d", "count": 1},

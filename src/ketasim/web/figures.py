@@ -173,7 +173,7 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
     h_cell = (1.0 - gap_y * (rows - 1)) / rows
     w_cell = (1.0 - gap_x * (columns - 1)) / columns
     data, layout = [], {}
-    annotations = []
+    annotations, shapes = [], []
     legend_done = set()
     for i, (ptitle, series) in enumerate(shown):
         r, c = divmod(i, columns)
@@ -194,6 +194,18 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
             layout[xkey]["title"] = {"text": "time after first dose", "font": {"size": 11}}
         styles = " · ".join(f"{'—' if s == 0 else ('- -' if s == 1 else '···')} {lab}"
                             for s, (_, lab) in enumerate(series)) if len(series) > 1 else ""
+        if any(c == "score" for c, _ in series):
+            # population.recurrence (issue 7): a dotted vertical line where the typical patient's new episode begins
+            # (its recurrence time, the population median), as ``ketasim simulate --plot`` marks it
+            starts = episode_starts(typ)
+            for a, t_ep in starts.items():
+                shapes.append({"type": "line", "xref": xa, "yref": f"{ya} domain", "x0": t_ep, "x1": t_ep,
+                               "y0": 0, "y1": 1, "line": {"color": colors.get(a, "#6b7280"), "width": 1.2,
+                                                          "dash": "dot"}, "layer": "below",
+                               "name": f"new episode: {a}"})
+            if starts:
+                note = "dotted: typical patient's new episode (recurrence)"
+                styles = f"{styles} · {note}" if styles else note
         annotations.append({"text": f"<b>{ptitle}</b>" + (f"  <span style='color:#6b7280'>{styles}</span>" if styles else ""),
                             "x": x0, "y": y1, "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom",
                             "showarrow": False, "font": {"size": 12}})
@@ -241,7 +253,7 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
     ph = height - top - 50                      # plot-area height in px: legend and buttons sit above it
     layout.update({
         "height": height, "margin": {"l": 60, "r": 20, "t": top, "b": 50},
-        "annotations": annotations, "showlegend": True, "hovermode": "closest",
+        "annotations": annotations, "shapes": shapes, "showlegend": True, "hovermode": "closest",
         "legend": {"orientation": "h", "x": 0, "y": 1.0 + 24 / ph, "yanchor": "bottom", "xanchor": "left",
                    "font": {"size": 12}},
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff", "font": {"family": "system-ui, sans-serif"},
@@ -260,6 +272,23 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
             "buttons": [{"label": v["label"], "method": "relayout", "args": [_axis_settings(v, n)]} for v in views],
         }]
     return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
+
+
+def episode_starts(typical) -> dict:
+    """Per arm, the time (h) the typical patient's new depressive episode begins (the first output time with
+    ``episode`` > 0; population.recurrence), for the arms where it falls inside the horizon. ``typical``: a
+    trajectory table or ``{arm: table}``."""
+    if typical is None:
+        return {}
+    groups = typical if isinstance(typical, dict) else dict(tuple(typical.groupby("arm", sort=False)))
+    out = {}
+    for a, g in groups.items():
+        if "episode" not in g:
+            continue
+        on = g[g["episode"].to_numpy(float) > 0]
+        if len(on):
+            out[a] = float(on["time_h"].min())
+    return out
 
 
 def add_observed(fig: dict, time_h, values, column: str, label: str) -> None:

@@ -18,6 +18,7 @@ const state = {
   overrides: {},         // parameter name -> value typed by the user
   observed: null,        // {csv, name} of an uploaded observed-data file
   columns: 2,            // figure columns (1 on a phone)
+  figureShapes: [],      // shapes the server put in the cascade figure (kept when the time marker moves)
 };
 const SLOTS = ["A", "B", "C"];
 const PRESETS = {
@@ -252,7 +253,8 @@ function buildForm(defaults) {
 function readForm() {
   const v = (p) => { const el = field(p); return el.type === "checkbox" ? el.checked : el.value; };
   const patient = {};
-  ["weight_kg", "age_years", "sex", "genotype", "crp_mg_l", "condition", "scale", "baseline", "treatment_resistant"]
+  ["weight_kg", "age_years", "sex", "genotype", "crp_mg_l", "condition", "scale", "baseline", "treatment_resistant",
+    "recurrence"]
     .forEach((k) => { patient[k] = v(`patient.${k}`); });
   patient.comedications = state.meta.comedications.filter((c) => v(`patient.comedications.${c}`));
   const regimens = [];
@@ -360,6 +362,7 @@ function draw(d) {
       const [ax, prop] = k.split("."); fig.layout[ax][prop] = v;
     });
   }
+  state.figureShapes = fig.layout.shapes || [];   // the figure's own lines (the typical patient's new episode)
   fig.layout.shapes = markerShapes(fig.layout);
   Plotly.react("cascade", fig.data, fig.layout, fig.config);
   const slider = $("#time-slider");
@@ -379,7 +382,7 @@ function nearestIndex(arr, t) {
 function markerShapes(layout) {
   const t = state.timeH;
   const cols = new Set();
-  const shapes = [];
+  const shapes = [...(state.figureShapes || [])];
   Object.keys(layout).filter((k) => /^xaxis\d*$/.test(k)).forEach((k) => {
     const dom = JSON.stringify(layout[k].domain);
     if (cols.has(dom)) return;
