@@ -1,0 +1,182 @@
+"""The dashboard's switch for recurrence on continued treatment (``population.recurrence``, issue 7): the checkbox
+reaches the scenario as the CLI reads it (``recurrence: false`` in the downloaded YAML when off), a bad value is the
+CLI's one-line message at the field, and the score panel marks the typical patient's new episode with a dotted line
+(as ``ketasim simulate --plot`` does) when it falls inside the horizon, with the summary's line about it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+pytest.importorskip("plotly")
+
+import yaml  # noqa: E402
+
+from ketasim.scenario import scenario_from_dict  # noqa: E402
+from ketasim.web import api  # noqa: E402
+from test_web_api import _request, cli_error, server  # noqa: E402,F401  (fixture)
+
+HOURS_PER_YEAR = 8766.0
+
+
+def long_course(recurrence=True) -> dict:
+    """The default patient (treatment-resistant: median recurrence time 405 d) on weekly ketamine for 60 weeks."""
+    form = api.default_form()
+    form["regimens"][0].update(every="7", every_unit="d", count="60")
+    form["patient"]["recurrence"] = recurrence
+    return form
+
+
+def _episode_shapes(fig) -> list[dict]:
+    return [s for s in fig["layout"].get("shapes", []) if str(s.get("name", "")).startswith("new episode")]
+
+
+def test_default_form_has_recurrence_on_and_the_yaml_is_unchanged():
+    form = api.default_form()
+    assert form["patient"]["recurrence"] is True
+    b = api.build(form)
+    assert b.scenario.population.recurrence is True
+    assert "recurrence" not in b.mapping["population"]         # stated only when off, like --no-recurrence
+    del form["patient"]["recurrence"]                          # an older page that does not send it: on
+    assert api.build(form).scenario.population.recurrence is True
+
+
+def test_switch_off_reaches_the_scenario_and_the_downloaded_yaml():
+    form = long_course(recurrence=False)
+    b = api.build(form)
+    assert b.scenario.population.recurrence is False
+    text = api.scenario_yaml(form)
+    assert "  recurrence: false" in text.splitlines()            # in the population section, as a YAML false
+    assert yaml.safe_load(text)["population"]["recurrence"] is False
+    again = scenario_from_dict(yaml.safe_load(text))
+    assert again == b.scenario and again.population.recurrence is False
+    # the trial population too (the same population mapping around the patient)
+    form["trial"] = {"size": "50", "seed": "3", "times": "24 h, 28 d", "placebo_arm": True}
+    tb = api.build_trial(form)
+    assert tb.scenario.population.recurrence is False
+    assert yaml.safe_load(api.scenario_yaml(form, trial=True))["population"]["recurrence"] is False
+    form["patient"]["recurrence"] = True
+    assert api.build_trial(form).scenario.population.recurrence is True
+
+
+@pytest.mark.parametrize("value", ["abc", 2, 0.5, ""])
+def test_bad_values_are_the_cli_message_at_the_field(value, tmp_path, capsys, monkeypatch):
+    form = api.default_form()
+    form["patient"]["recurrence"] = value
+    with pytest.raises(api.FormErrors) as ei:
+        api.build(form)
+    (err,) = ei.value.errors
+    assert err["field"] == "patient.recurrence"
+    assert "\n" not in err["message"] and err["message"].startswith("population.recurrence: must be true or false")
+    mapping = copy.deepcopy(api.build(api.default_form()).mapping)
+    mapping["population"]["recurrence"] = value
+    assert cli_error(tmp_path, mapping, capsys, monkeypatch) == err["message"]
+
+
+def test_request_shape_error_names_the_field():
+    form = api.default_form()
+    form["patient"]["recurrence"] = {"nested": True}
+    with pytest.raises(api.FormErrors) as ei:
+        api.build(form)
+    assert ei.value.errors[0]["field"] == "patient.recurrence"
+
+
+def test_score_panel_marks_the_typical_patients_new_episode():
+    out = api.simulate_form(long_course())
+    fig = out["figure"]
+    (shape,) = _episode_shapes(fig)
+    # on the axes of the score panel
+    score_axes = {(t["xaxis"], t["yaxis"]) for t in fig["data"] if (t.get("meta") or {}).get("column") == "score"}
+    assert (shape["xref"], shape["yref"].removesuffix(" domain")) in score_axes
+    assert shape["line"]["dash"] == "dot" and shape["line"]["color"] == out["arms"][0]["color"]
+    assert (shape["y0"], shape["y1"]) == (0, 1) and shape["x0"] == shape["x1"]
+    # at the typical patient's recurrence time: the median of an exponential with the 12-month probability of a
+    # treatment-resistant patient, T = ln 2 / h, h = -ln(1 - p12) / 1 y (to the display grid: 3 h steps)
+    p12 = api.parameters().get("pd.recurrence.p12_treatment_resistant")
+    t_med = math.log(2) / (-math.log(1 - p12) / HOURS_PER_YEAR)
+    assert t_med <= shape["x0"] <= t_med + 3.0
+    assert 400 * 24 < shape["x0"] < float(out["time_h"][-1])
+    ann = [a["text"] for a in fig["layout"]["annotations"] if "Symptom score" in a["text"]]
+    assert len(ann) == 1 and "dotted: typical patient's new episode (recurrence)" in ann[0]
+    # the summary (as ketasim simulate prints it) has its line
+    assert "new episode on continued treatment from 405" in out["summary"]
+
+
+def test_no_mark_when_off_or_beyond_the_horizon():
+    off = api.simulate_form(long_course(recurrence=False))
+    assert _episode_shapes(off["figure"]) == []
+    assert "new episode" not in off["summary"]
+    assert not any("new episode" in a["text"] for a in off["figure"]["layout"]["annotations"])
+    short = api.simulate_form(api.default_form())                 # one infusion: the horizon ends long before
+    assert _episode_shapes(short["figure"]) == [] and "new episode" not in short["summary"]
+
+
+def test_one_mark_per_arm_in_its_colour():
+    form = long_course()
+    form["regimens"].append({"name": "esketamine 56 mg IN", "enabled": True, "drug": "esketamine",
+                             "route": "intranasal", "dose": "56", "dose_unit": "mg", "every": "7",
+                             "every_unit": "d", "count": "60"})
+    out = api.simulate_form(form)
+    shapes = _episode_shapes(out["figure"])
+    assert sorted(s["line"]["color"] for s in shapes) == sorted(a["color"] for a in out["arms"])
+    assert len({s["x0"] for s in shapes}) == 1          # the same typical patient: the same recurrence time
+
+
+def test_http_switch_and_bad_value(server):  # noqa: F811
+    status, _, body = _request(server.url + "api/scenario.yaml", long_course(recurrence=False))
+    assert status == 200 and yaml.safe_load(body)["population"]["recurrence"] is False
+    bad = api.default_form()
+    bad["patient"]["recurrence"] = "maybe"
+    status, _, body = _request(server.url + "api/simulate", bad)
+    errs = json.loads(body)["errors"]
+    assert status == 422 and errs == [{"field": "patient.recurrence",
+                                       "message": "population.recurrence: must be true or false, got 'maybe'"}]
+
+
+# ---- in a real browser (skipped without Chromium/Playwright, like test_web_browser) -----------------------------------
+from test_web_browser import _new_page, _save_shot, _wait_new_answer, browser, dashboard  # noqa: E402,F401,F811
+
+SHAPES_JS = """() => (document.getElementById('cascade').layout.shapes || [])
+  .filter(s => String(s.name || '').startsWith('new episode')).map(s => s.x0)"""
+
+
+def test_dashboard_recurrence_checkbox_and_episode_mark(browser, dashboard, tmp_path):  # noqa: F811
+    ctx, page, problems = _new_page(browser)
+    page.goto(dashboard)
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    box = page.locator('[data-field="patient.recurrence"]')
+    assert box.is_checked()
+    assert page.evaluate(SHAPES_JS) == []                  # the default course ends long before 405 d
+    # regimen A weekly for 60 weeks: the new episode falls inside the horizon
+    seq = page.evaluate("document.body.dataset.seq")
+    page.fill('[data-field="regimen.0.every"]', "7")
+    page.fill('[data-field="regimen.0.count"]', "60")
+    _wait_new_answer(page, seq)
+    page.wait_for_function(f"() => ({SHAPES_JS})().length === 1", timeout=20000)
+    x0 = page.evaluate(SHAPES_JS)[0]
+    assert 405 * 24 <= x0 <= 406 * 24
+    assert "new episode on continued treatment" in page.locator("#summary").text_content()
+    # moving the time marker keeps the episode's line
+    page.evaluate("""() => { const s = document.getElementById('time-slider');
+        s.value = "5"; s.dispatchEvent(new Event('input')); }""")
+    page.wait_for_timeout(300)
+    assert page.evaluate(SHAPES_JS) == [x0]
+    _save_shot(page, tmp_path, "dashboard-recurrence.png", full_page=False)
+    # switched off: no mark, no summary line, and the downloaded scenario says so
+    seq = page.evaluate("document.body.dataset.seq")
+    box.uncheck()
+    _wait_new_answer(page, seq)
+    assert page.evaluate(SHAPES_JS) == []
+    assert "new episode" not in page.locator("#summary").text_content()
+    with page.expect_download() as dl:
+        page.click("#dl-yaml")
+    yml = tmp_path / "no-recurrence.yaml"
+    dl.value.save_as(yml)
+    assert yaml.safe_load(yml.read_text(encoding="utf-8"))["population"]["recurrence"] is False
+    assert not problems, problems
+    ctx.close()
