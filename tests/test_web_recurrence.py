@@ -152,20 +152,22 @@ def test_dashboard_recurrence_checkbox_and_episode_mark(browser, dashboard, tmp_
     box = page.locator('[data-field="patient.recurrence"]')
     assert box.is_checked()
     assert page.evaluate(SHAPES_JS) == []                  # the default course ends long before 405 d
-    # regimen A weekly for 60 weeks: the new episode falls inside the horizon
+    # regimen A weekly for 60 weeks (B: esketamine twice weekly x 8): the new episode falls inside the horizon
     seq = page.evaluate("document.body.dataset.seq")
     page.fill('[data-field="regimen.0.every"]', "7")
     page.fill('[data-field="regimen.0.count"]', "60")
     _wait_new_answer(page, seq)
-    page.wait_for_function(f"() => ({SHAPES_JS})().length === 1", timeout=20000)
-    x0 = page.evaluate(SHAPES_JS)[0]
-    assert 405 * 24 <= x0 <= 406 * 24
+    # both arms run to the common horizon (A's 60 weeks): each arm's typical patient has the same recurrence time
+    page.wait_for_function(f"() => ({SHAPES_JS})().length === 2", timeout=20000)
+    xs = page.evaluate(SHAPES_JS)
+    x0 = xs[0]
+    assert 405 * 24 <= x0 <= 406 * 24 and xs == [x0, x0]
     assert "new episode on continued treatment" in page.locator("#summary").text_content()
     # moving the time marker keeps the episode's line
     page.evaluate("""() => { const s = document.getElementById('time-slider');
         s.value = "5"; s.dispatchEvent(new Event('input')); }""")
     page.wait_for_timeout(300)
-    assert page.evaluate(SHAPES_JS) == [x0]
+    assert page.evaluate(SHAPES_JS) == [x0, x0]
     _save_shot(page, tmp_path, "dashboard-recurrence.png", full_page=False)
     # switched off: no mark, no summary line, and the downloaded scenario says so
     seq = page.evaluate("document.body.dataset.seq")
