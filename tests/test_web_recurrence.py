@@ -78,6 +78,19 @@ def test_bad_values_are_the_cli_message_at_the_field(value, tmp_path, capsys, mo
     assert cli_error(tmp_path, mapping, capsys, monkeypatch) == err["message"]
 
 
+def test_treatment_resistant_text_is_read_not_truthiness():
+    """The form's treatment_resistant went through bool(): the text "false" became true without a word. Now the
+    engine reads it like the YAML (true/false) and names the field for anything else."""
+    form = api.default_form()
+    form["patient"]["treatment_resistant"] = "false"
+    assert api.build(form).scenario.population.treatment_resistant is False
+    form["patient"]["treatment_resistant"] = "abc"
+    with pytest.raises(api.FormErrors) as ei:
+        api.build(form)
+    (err,) = ei.value.errors
+    assert err["message"].startswith("population.treatment_resistant: must be true or false")
+
+
 def test_request_shape_error_names_the_field():
     form = api.default_form()
     form["patient"]["recurrence"] = {"nested": True}

@@ -236,7 +236,10 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
 
     cond = _text(patient.get("condition") or "depression")
     scale = _text(patient.get("scale") or "") or None
-    pop: dict[str, Any] = {"size": 1, "condition": cond, "treatment_resistant": bool(patient.get("treatment_resistant", True))}
+    # passed on unchanged (None = the default, true): the engine reads true/false and names the field for anything
+    # else (bool() turned the text "false" into true)
+    tr = patient.get("treatment_resistant", True)
+    pop: dict[str, Any] = {"size": 1, "condition": cond, "treatment_resistant": True if tr is None else tr}
     if scale:
         pop["scale"] = scale
     pop["baseline"] = {"mean": _num(patient.get("baseline")), "sd": 0}
