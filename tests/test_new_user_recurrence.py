@@ -105,3 +105,22 @@ def test_typical_patients_new_episode_is_named_and_marked(tmp_path, capsys):
     assert "new episode" in ax.get_title()
     t_marked = [float(np.asarray(line_.get_xdata())[0]) for line_ in ax.lines if line_.get_linestyle() == ":"]
     assert len(t_marked) == 1 and 405.0 <= t_marked[0] <= 406.0
+
+
+def test_a_stated_patient_can_switch_recurrence_off(tmp_path):
+    """`patient:` scenarios (one stated patient) take `recurrence` like `population:` (was: always on)."""
+    from ketasim.errors import InputError
+    from ketasim.patient import Patient
+    from ketasim.scenario import scenario_from_dict
+
+    data = {"name": "p", "patient": {"weight_kg": 70, "recurrence": False},
+            "arms": {"k": [{"drug": "ketamine", "route": "iv", "dose": "0.5 mg/kg", "duration": "40 min"}]}}
+    assert scenario_from_dict(data).population.recurrence is False
+    data["patient"]["recurrence"] = True
+    assert scenario_from_dict(data).population.recurrence is True
+    del data["patient"]["recurrence"]
+    assert scenario_from_dict(data).population.recurrence is True          # default on, as a population
+    assert Patient(recurrence=False).population_spec().recurrence is False
+    with pytest.raises(InputError) as ei:
+        Patient(recurrence="maybe")
+    assert str(ei.value).startswith("patient.recurrence") and "\n" not in str(ei.value)

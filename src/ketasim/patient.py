@@ -40,6 +40,7 @@ class Patient:
     genotype: str = "val/val"
     comedications: tuple[str, ...] = ()
     care_setting: str = "outpatient"     # outpatient | inpatient | perioperative (non-specific care component)
+    recurrence: bool = True              # a new episode can break through continued treatment (population.recurrence)
 
     def __post_init__(self):
         if self.sex not in SEXES:
@@ -61,6 +62,8 @@ class Patient:
         }
         if self.care_setting != "outpatient":
             pop["care_setting"] = self.care_setting
+        if self.recurrence is not True:      # stated only when off (as the quick form), validated by the population
+            pop["recurrence"] = self.recurrence
         if self.scale is not None:
             pop["scale"] = self.scale
         if self.baseline is not None:
@@ -95,7 +98,7 @@ class Patient:
                                   female_fraction=1.0 if self.sex == "female" else 0.0,
                                   comedications=tuple(self.comedications), genotype=self.genotype,
                                   crp_mg_l=None if self.crp_mg_l is None else float(self.crp_mg_l),
-                                  care_setting=self.care_setting)
+                                  care_setting=self.care_setting, recurrence=self.recurrence)
         except InputError as e:    # same checks as a population; name the patient's field
             raise InputError(str(e).replace("population.", "patient.", 1)) from None
 

@@ -259,6 +259,7 @@ class _Patient(_Strict):
     genotype: str = "val/val"
     comedications: list[str] = []
     care_setting: str = "outpatient"
+    recurrence: bool = True
 
 
 def _patient_scenario(data: dict) -> Scenario:
