@@ -35,6 +35,7 @@ Research and teaching tool, not medical advice.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import time
@@ -120,14 +121,28 @@ class PatientModel:
         base = np.clip(kw.pop("baseline", self.spec.baseline.mean), 1.0, self.smax)
         return patients_from_covariates(theta.shape[0], baseline=base, **self._cov, **kw)
 
-    @property
+    @functools.cached_property
     def recurrence_hazard_per_h(self) -> float:
-        """Hazard (1/h) of a new depressive episode on continued treatment for this patient (0 when off)."""
+        """Hazard (1/h) of a new depressive episode on continued treatment for this patient (0 when off); computed
+        once (the spec and parameters are fixed), it is read on every engine run of the fit."""
         from types import SimpleNamespace
 
         from .model.definition import recurrence_hazard
 
         return float(recurrence_hazard(SimpleNamespace(spec=self.spec, params=self.params)))
+
+    def _eta_after_last_observation(self, z) -> np.ndarray:
+        """eta_recurrence whose recurrence time is the record's last observation plus the time standard-normal ``z``
+        gives from t = 0 (the exponential is memoryless): log(1 - Phi(eta)) = log(1 - Phi(z)) - h t_last, solved in
+        log space (finite for any z); ``z`` itself when recurrence is off or the record starts at its last time."""
+        from scipy.stats import norm
+
+        z = np.asarray(z, float)
+        h = self.recurrence_hazard_per_h
+        t_last = max(float(self.record.last_observation_h), 0.0)
+        if h <= 0.0 or t_last <= 0.0:
+            return z
+        return -norm.ppf(np.exp(norm.logsf(z) - h * t_last))
 
     @property
     def fit_eta_recurrence(self) -> float:
@@ -135,37 +150,23 @@ class PatientModel:
         so the fit places the recurrence time at the median AFTER the last observation, T = t_last + ln2 / h (eta 0
         for a record starting at t = 0 would put it at the median from trial entry, inside a record longer than
         that: 405 d for a treatment-resistant patient). Only matters for records longer than the median."""
-        from scipy.stats import norm
-
-        h = self.recurrence_hazard_per_h
-        t_last = max(float(self.record.last_observation_h), 0.0)
-        if h <= 0.0 or t_last <= 0.0:
-            return 0.0
-        return float(-norm.ppf(np.exp(np.log(0.5) - h * t_last)))
+        return float(self._eta_after_last_observation(0.0))
 
     def recurrence_etas(self, n: int, seed: int) -> np.ndarray:
         """``n`` values of eta_recurrence for forecast draws: standard normal from the seeded stream
         ``[seed, RECURRENCE_STREAM]``, conditioned on no new episode before the record's last observation (the fit
-        explained the observations without one): with z ~ N(0, 1), the recurrence time is
-        T = t_last + T(z) (exponential: memoryless), i.e. eta = Phi^-1(1 - exp(-h t_last) (1 - Phi(z)))."""
-        from scipy.stats import norm
-
-        z = np.random.default_rng([int(seed), RECURRENCE_STREAM]).standard_normal(int(n))
-        h = self.recurrence_hazard_per_h
-        t_last = max(float(self.record.last_observation_h), 0.0)
-        if h <= 0.0 or t_last <= 0.0:
-            return z
-        # log(1 - Phi(eta)) = log(1 - Phi(z)) - h t_last, solved in log space (finite for any z)
-        return -norm.ppf(np.exp(norm.logsf(z) - h * t_last))
+        explained the observations without one): T = t_last + T(z) (:meth:`_eta_after_last_observation`)."""
+        return self._eta_after_last_observation(
+            np.random.default_rng([int(seed), RECURRENCE_STREAM]).standard_normal(int(n)))
 
     def recurrence_times_h(self, eta_recurrence) -> np.ndarray:
         """The recurrence times (h from the record's time 0) the model gives these eta_recurrence values (inf when
-        recurrence is off): -ln(1 - Phi(eta)) / h, as ``ketasim.model.definition``."""
-        from scipy.stats import norm
+        recurrence is off): ``ketasim.model.definition.recurrence_time_h``."""
+        from .model.definition import recurrence_time_h
 
         h = self.recurrence_hazard_per_h
         eta = np.asarray(eta_recurrence, float)
-        return np.full(eta.shape, np.inf) if h <= 0.0 else -norm.logsf(eta) / h
+        return np.full(eta.shape, np.inf) if h <= 0.0 else recurrence_time_h(eta, h)
 
     def arm(self, doses) -> Arm:
         return Arm("patient", tuple(doses))

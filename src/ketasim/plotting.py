@@ -73,13 +73,12 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
         if label.startswith("Symptom score") and "episode" in typical:
             # population.recurrence (issue 7): where the typical patient's new episode begins (its recurrence time,
             # the population median), so that the rise of the line there is not read as an effect of the doses
-            marked = False
-            for arm in arms:
-                t = typical[(typical["arm"] == arm) & (typical["episode"] > 0)]
-                if len(t):
-                    ax.axvline(float(x_of(float(t["time_h"].iloc[0]))), color=arm_color[arm], ls=":", lw=1.0)
-                    marked = True
-            if marked:
+            from .summary import episode_starts
+
+            starts = episode_starts(typical)
+            for arm, t_episode in starts.items():
+                ax.axvline(float(x_of(t_episode)), color=arm_color[arm], ls=":", lw=1.0)
+            if starts:
                 label += " — dotted: typical patient's new episode (recurrence)"
         if len(series) > 1 and shown:     # which line style is which series (in the title: no legend on the data)
             styles = {"-": "solid", "--": "dashed", ":": "dotted"}

@@ -25,6 +25,24 @@ def fmt_time(h: float) -> str:
     return f"{h / 24:.1f} d"
 
 
+def episode_start(table: pd.DataFrame) -> float | None:
+    """The time (h) the typical patient's new depressive episode begins in one arm's trajectory table (the first
+    output time with ``episode`` > 0; population.recurrence), or None when it falls beyond the horizon."""
+    if "episode" not in table:
+        return None
+    on = table["time_h"].to_numpy(float)[table["episode"].to_numpy(float) > 0]
+    return float(on.min()) if on.size else None
+
+
+def episode_starts(typical) -> dict:
+    """Per arm, :func:`episode_start` for the arms where the episode falls inside the horizon. ``typical``: a
+    trajectory table with an ``arm`` column, or ``{arm: table}``."""
+    if typical is None:
+        return {}
+    groups = typical if isinstance(typical, dict) else dict(tuple(typical.groupby("arm", sort=False)))
+    return {a: t for a, t in ((a, episode_start(g)) for a, g in groups.items()) if t is not None}
+
+
 def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: str) -> str:
     """A short link-by-link summary for each arm of a (typical-patient) trajectory table."""
     lines = []
@@ -52,10 +70,10 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
             if t <= df["time_h"].iloc[-1]:
                 parts.append(f"{fmt_time(t)} {_at(df, 'score', t):.1f}")
         lines.append(f"  {SCALE_NAMES.get(scale, scale.upper())} from {base:.1f}: " + ", ".join(parts))
-        if "episode" in df and bool((df["episode"] > 0).any()):     # population.recurrence (issue 7)
-            started = df[df["episode"] > 0]
+        t_episode = episode_start(df)                     # population.recurrence (issue 7)
+        if t_episode is not None:
             t_end = float(df["time_h"].iloc[-1])
-            lines.append(f"  new episode on continued treatment from {fmt_time(float(started['time_h'].iloc[0]))} "
+            lines.append(f"  new episode on continued treatment from {fmt_time(t_episode)} "
                          f"(the typical patient's recurrence time: the population median; population.recurrence): "
                          f"{SCALE_NAMES.get(scale, scale.upper())} {_at(df, 'score', t_end):.1f} at {fmt_time(t_end)}")
         if sessions is not None and len(sessions):

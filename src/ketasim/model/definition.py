@@ -327,16 +327,22 @@ def recurrence_hazard(c) -> float:
     return -math.log(1.0 - p12) / HOURS_PER_YEAR
 
 
-def _recurrence_time(c):
-    """Each patient's time (h from trial entry) to a new episode: T = -ln(1 - u) / h with u = Phi(eta_recurrence),
-    i.e. exponential with hazard h; the typical patient (eta 0) gets the median ln2 / h. -ln(1 - Phi(eta)) is
-    computed as -logsf(eta) (finite for any finite eta). NO_RECURRENCE_H when the hazard is 0 (switched off)."""
+def recurrence_time_h(eta, hazard_per_h: float) -> np.ndarray:
+    """Time (h from trial entry) to a new episode for standard-normal ``eta``: T = -ln(1 - u) / h with u = Phi(eta),
+    i.e. exponential with hazard h (> 0, 1/h); eta 0 gives the median ln2 / h. -ln(1 - Phi(eta)) is computed as
+    -logsf(eta) (finite for any finite eta)."""
     from scipy.stats import norm
 
+    return -norm.logsf(np.asarray(eta, float)) / hazard_per_h
+
+
+def _recurrence_time(c):
+    """Each patient's recurrence time (:func:`recurrence_time_h` of eta_recurrence); NO_RECURRENCE_H when the
+    hazard is 0 (switched off)."""
     h = recurrence_hazard(c)
     if h <= 0.0:
         return np.full(c.patients.n, NO_RECURRENCE_H)
-    return -norm.logsf(np.asarray(c.patients.eta_recurrence, float)) / h
+    return recurrence_time_h(c.patients.eta_recurrence, h)
 
 
 def _lognormal(omega, eta):

@@ -197,6 +197,8 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
         if any(c == "score" for c, _ in series):
             # population.recurrence (issue 7): a dotted vertical line where the typical patient's new episode begins
             # (its recurrence time, the population median), as ``ketasim simulate --plot`` marks it
+            from ..summary import episode_starts
+
             starts = episode_starts(typ)
             for a, t_ep in starts.items():
                 shapes.append({"type": "line", "xref": xa, "yref": f"{ya} domain", "x0": t_ep, "x1": t_ep,
@@ -272,23 +274,6 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
             "buttons": [{"label": v["label"], "method": "relayout", "args": [_axis_settings(v, n)]} for v in views],
         }]
     return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
-
-
-def episode_starts(typical) -> dict:
-    """Per arm, the time (h) the typical patient's new depressive episode begins (the first output time with
-    ``episode`` > 0; population.recurrence), for the arms where it falls inside the horizon. ``typical``: a
-    trajectory table or ``{arm: table}``."""
-    if typical is None:
-        return {}
-    groups = typical if isinstance(typical, dict) else dict(tuple(typical.groupby("arm", sort=False)))
-    out = {}
-    for a, g in groups.items():
-        if "episode" not in g:
-            continue
-        on = g[g["episode"].to_numpy(float) > 0]
-        if len(on):
-            out[a] = float(on["time_h"].min())
-    return out
 
 
 def add_observed(fig: dict, time_h, values, column: str, label: str) -> None:
