@@ -485,7 +485,7 @@ def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, f
     Returns (dose lines, comedications, baseline or None, titration mapping or None)."""
     if not isinstance(value, dict):
         return value, (), None, None
-    from .population import KNOWN_COMEDICATIONS
+    from .population import check_comedications
 
     unknown = set(value) - {"doses", "comedications", "baseline", "titration"}
     if unknown:
@@ -499,10 +499,7 @@ def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, f
         comeds = [comeds]
     if not isinstance(comeds, list):
         raise InputError(f"arms.{name}.comedications: expected a list, e.g. [rifampicin]")
-    for c in comeds:
-        if c not in KNOWN_COMEDICATIONS:
-            raise InputError(f"arms.{name}.comedications: unknown comedication {str(c)[:40]!r}; known: "
-                             f"{', '.join(KNOWN_COMEDICATIONS)}")
+    check_comedications(comeds, f"arms.{name}.comedications")
     if "titration" in value and value["titration"] is None:
         raise InputError(f"arms.{name}.titration: expected a mapping like {{doses: [56 mg, 84 mg], sessions: [2, 3], "
                          "increase_if: {score_reduction_below: 0.5}}")
