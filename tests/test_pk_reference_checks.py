@@ -242,7 +242,13 @@ def test_clarithromycin_raises_oral_esketamine_auc_2_6_fold():
     "the inhibitor: clarithromycin is a motilin agonist (prokinetic; Sengupta 2006 doi:10.1111/j.1365-2036.2006."
     "02962.x) and oral ka x1.5 / x2 with it gives Cmax x2.76 / x3.28 (AUC unchanged; Tmax 0.43 -> 0.33 / 0.28 h), "
     "but no independent measure of its effect on absorption rate was retrieved (deriving ka from this Cmax would "
-    "pass the test by construction)"))
+    "pass the test by construction). Searched (fifth session of 2026-12-01): no human gastric-emptying study of "
+    "clarithromycin; erythromycin ethylsuccinate 500-1000 mg orally shortened liquid gastric transit by 20 % "
+    "(Delatour 1998 Fundam Clin Pharmacol doi:10.1111/j.1472-8206.1998.tb00957.x), i.e. ka x1.25 -> Cmax x2.47, "
+    "still outside the band (and a single erythromycin dose, not 4 days of clarithromycin); CYP3A probes under "
+    "macrolides show Cmax rising LESS than AUC, as this model does (triazolam + clarithromycin Cmax x2 vs AUC x4-5, "
+    "Greenblatt 1998; oral midazolam + erythromycin Cmax ~x3 vs AUC >x4, Olkkola 1993), so no probe supports a "
+    "faster input"))
 def test_clarithromycin_raises_oral_esketamine_cmax_3_6_fold():
     assert ratio(ORAL_ESK, "clarithromycin", what=0) == pytest.approx(3.6, rel=0.20)  # same +-20 % band
 
@@ -597,3 +603,19 @@ def test_racemic_mean_clearance_within_the_meta_analysis_interval():
     tolerance: the meta-analysis 95 % CI."""
     model = typical_pk([line("racemic-ketamine", "iv-bolus", "0.5 mg/kg")])
     assert 69.0 <= 0.5 * (model.cl[0, P.S_KET] + model.cl[0, P.R_KET]) <= 90.0
+
+
+def test_an_inducer_in_the_population_and_in_an_arm_is_one_error():
+    """'rifampicin' for everyone and 'rifampicin for 5 d' in one arm would induce twice: a one-line error naming the
+    arm's field, at load time (scenario) and at run time (programmatic arms)."""
+    import ketasim
+    from ketasim.errors import InputError
+
+    data = {"name": "x", "population": {"size": 1, "comedications": ["rifampicin"]},
+            "arms": {"a": {"doses": [{"drug": "esketamine", "route": "oral", "dose": "20 mg"}],
+                           "comedications": ["rifampicin for 5 d"]}}}
+    with pytest.raises(InputError, match=r"^arms\.a\.comedications \(with population\.comedications\): rifampicin "
+                                         r"is given more than once"):
+        ketasim.scenario_from_dict(data)
+    data["arms"]["a"]["comedications"] = ["rifampicin"]          # the same entry twice is one comedication
+    ketasim.scenario_from_dict(data)

@@ -310,6 +310,10 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     drugs, active = _active_sets(arm)
     # the population's comedications and the arm's own (an interaction study's 'with inhibitor' arm)
     comeds = tuple(dict.fromkeys((*spec.comedications, *getattr(arm, "comedications", ()))))
+    if len(comeds) > 1:       # 'rifampicin' in the population and 'rifampicin for 5 d' in the arm: one inducer, twice
+        from .population import check_comedications
+
+        check_comedications(comeds, f"arms.{arm.name}.comedications (with population.comedications)")
     model = pkmod.build_pk(params, patients, drugs, comeds)
     rows, resets, session_times, stops = _arm_events(params, arm, spec.general_anesthesia)
     rows.sort(key=lambda r: r[0])

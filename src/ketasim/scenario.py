@@ -343,6 +343,12 @@ def scenario_from_dict(data: dict) -> Scenario:
             _check_titration_criteria(arm.titration, scale, f"arms.{k}.titration")
         arms.append(arm)
     arms = tuple(arms)
+    for a in arms:          # an arm's comedications add to the population's: each inducer or inhibitor once in all
+        if a.comedications and pop.comedications:
+            from .population import check_comedications
+
+            check_comedications(tuple(dict.fromkeys((*pop.comedications, *a.comedications))),
+                                f"arms.{a.name}.comedications (with population.comedications)")
     # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
     # a single-arm scenario is open label (1)
     if pop.p_active is not None:
