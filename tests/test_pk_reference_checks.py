@@ -547,6 +547,15 @@ def test_induction_pretreatment_in_a_scenario():
         assert "\n" not in str(e.value) and str(e.value).startswith("f")
     with pytest.raises(InputError, match=r"population.comedications: rifampicin is given more than once"):
         PopulationSpec(comedications=("rifampicin", "rifampicin for 5 d"))
+    # a patient record's COMED column takes the same entries (row and column named in the error)
+    from pathlib import Path
+    from ketasim.record import record_from_csv_text
+
+    rows = (Path(__file__).resolve().parents[1] / "examples" / "patient" / "patient_101.csv").read_text().splitlines()
+    record = lambda comed: record_from_csv_text("\n".join([rows[0], rows[1] + comed, *rows[2:]]))  # noqa: E731
+    assert record("rifampicin for 5 d").comedications == ("rifampicin for 5 d",)
+    with pytest.raises(InputError, match=r"^record row 1, column COMED: clarithromycin takes no duration"):
+        record("clarithromycin for 4 d")
     # through the engine: a 5-day pretreatment lowers oral exposure less than steady state, more than none
     base = exposure(ORAL_ESK_RIF, "cp_s_ketamine_ng_ml")[2]
     five = exposure(ORAL_ESK_RIF, "cp_s_ketamine_ng_ml", comedications=[RIF_NOPPERS])[2]
