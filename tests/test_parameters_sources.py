@@ -19,8 +19,8 @@ by DOI or PubMed id, not an IP address or a mirror site; a calibrated value name
    PMID was retrieved, with the journal's volume and first page.
 
 Rejected in every row (source and note): URLs on a bare IP address and on mirror or aggregator sites
-(:data:`MIRRORS`), except the rows in :data:`PENDING`, which belong to parameter groups that other work was editing
-when this test was written (ddi.*, pk.demethylation_*, pk.midazolam.*): remove a row from it once its source is fixed.
+(:data:`MIRRORS`), except the rows in :data:`PENDING` (row name -> what is still wrong), a place for rows of a group
+that other work is editing (:data:`PENDING_PREFIXES`); it is empty: every row's source is in an accepted form.
 No row has the confidence "from memory, unverified" (that label is for notes in research files, not for values
 the model uses).
 
@@ -56,21 +56,8 @@ MIRRORS = ("suppr.wilddata.cn", "discovery.researcher.life", "mdedge", "primidi.
            "scilit.com", "medluna.com", "pure.elsevier.com", "scholars.duke.edu", "gpsych.bmj.com/lookup", "zendy.io",
            "vufind", "togows", "chigaco", "semanticscholar", "researchgate", "scribd", "docslib", "grokipedia")
 IP_URL = re.compile(r"https?://\d+\.\d+\.\d+\.\d+")
-#: rows whose source still cites a mirror or has no accepted form, in groups other work was editing (see docstring)
-PENDING = {
-    "pk.demethylation_cyp3a_share": "mirror (ch.oddb.org) for the label; Hijazi 2002 and Li 2013 without DOI/PMID",
-    "pk.demethylation_cyp2b6_share": "mirror (discovery.researcher.life) for Li 2013",
-    "pk.midazolam.f_oral": "mirror (indiana.pure.elsevier.com) for Gorski 1998",
-    "pk.midazolam.fu": "mirror (scilit.net) for Allonen 1981",
-    "ddi.ticlopidine.clint_factor": "mirror (zendy.io) for Peltoniemi 2011",
-    "ddi.ticlopidine.nk_cl_factor": "bare 'assumption' (no reason)",
-    "ddi.rifampicin.nk_cl_factor": "mirror (scholars.duke.edu) for Noppers 2011",
-    "ddi.grapefruit-juice.gut_factor": "mirror (suppr.wilddata.cn) for Peltoniemi 2012",
-    "ddi.grapefruit-juice.nk_cl_factor": "bare 'assumption' (no reason)",
-    "ddi.st-johns-wort.midazolam_iv_auc_ratio": "mirror (zendy.io) beside the PMID",
-    "ddi.st-johns-wort.cyp2b6_factor": "mirror (suppr.wilddata.cn) beside the DOI",
-    "ddi.st-johns-wort.nk_cl_factor": "mirrors (scholars.duke.edu, discovery.researcher.life)",
-}
+#: rows whose source still cites a mirror or has no accepted form, in groups other work is editing (see docstring)
+PENDING: dict[str, str] = {}
 PENDING_PREFIXES = ("ddi.", "pk.demethylation", "pk.midazolam")
 
 

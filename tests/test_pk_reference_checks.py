@@ -260,7 +260,7 @@ def test_clarithromycin_raises_iv_exposure_much_less_than_oral():
     assert (iv - 1.0) < 0.5 * (oral - 1.0)
 
 
-#: Noppers 2011 (https://scholars.duke.edu/display/pub1303721): 5 days of rifampicin 600 mg before the IV S-ketamine;
+#: Noppers 2011 (Anesthesiology 114:1435, PMC3560924): 5 days of rifampicin 600 mg before the IV S-ketamine;
 #: Peltoniemi 2012 (doi:10.1111/j.1742-7843.2012.00908.x): 6 days. Induction builds up over days (pk.induction_reached).
 RIF_NOPPERS, RIF_PELTONIEMI = "rifampicin for 5 d", "rifampicin for 6 d"
 

@@ -37,7 +37,7 @@ norketamine (a fraction ``pk.fm_nk`` of CLint, by CYP2B6 and CYP3A4: Spravato la
 rest (ring hydroxylation and other routes), which inducers' CYP3A/2B6 probe data do not address
 and which is left uninduced. In a well-stirred organ each pathway takes its share of the extraction, so an
 inducer raises the norketamine yield ``fm_nk' = fm_nk L_nk / (fm_nk L_nk + 1 - fm_nk)`` while it raises
-norketamine's own clearance: both directions Noppers 2011 reports (https://scholars.duke.edu/display/pub1303721).
+norketamine's own clearance: both directions Noppers 2011 reports (Anesthesiology 114:1435, PMC3560924).
 """
 
 from __future__ import annotations
