@@ -427,7 +427,7 @@ PATIENT = (
 INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),
           # negative functional unblinding (issue 7, maintenance): bookkeeping of perceptible effects per session,
           # switched by the session events (piecewise constant between sessions)
-          Input("perception_mark", 0.0, "h", "perception_total at the start of the last session"),
+          Input("perception_mark", 1.0, "h", "perception_total at the start of the last session (both start at 1)"),
           Input("learnt_perception", 0.0, "h", "the perceptible effect (integral of perceived over one session) the "
                 "participant has learnt to expect: that of the last session that felt like the active drug "
                 "(at least half of what had been learnt); 0 until a session brought any"))
@@ -507,8 +507,10 @@ STATES = (
     State("tolerance", "0", "k_tolerance", "dimensionless", drive="dissociation_drive", gain="tolerance_gain"),
     # perceptible effects perceived so far (h x perceived), for negative functional unblinding: what a session
     # brought is perception_total minus its value at the session's start (perception_mark)
-    State("perception_total", "0", "k_clock", "h (perceived x time)", drive="perceived", gain="perception_visibility",
-          doc="cumulative perceptible drug effect (0 when effects cannot be perceived, population.perception 0)"),
+    # baseline 1, not 0 (only differences are read): a state that sits at exactly 0 while rounding noise drives it
+    # made the SBML export's CVODE fail (as for consolidation)
+    State("perception_total", "1", "k_clock", "h (perceived x time) + 1", drive="perceived", gain="perception_visibility",
+          doc="1 + cumulative perceptible drug effect (no growth when effects cannot be perceived, population.perception 0)"),
     State("expectancy", "0", "k_expectancy", "arbitrary units (0 = none)", drive="perceived",
           gain="perception_gain * session_expectancy"),
     # in-patient / perioperative care (issue 7): starts with admission or surgery at trial entry, needs no session
