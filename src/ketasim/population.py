@@ -248,6 +248,9 @@ class PopulationSpec:
                                          # a blinded trial's allocation: scenario files derive it from their arms)
     recurrence: bool = True              # a new depressive episode can break through continued treatment (issue 7,
                                          # maintenance: pd.recurrence.*); False = the model without it
+    p_active_blinded: float | None = None  # a randomized withdrawal's probability of active drug after the
+                                         # re-randomization (None: p_active throughout; set by scenario files)
+    blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
 
     def __post_init__(self):
         f = "population"
@@ -279,6 +282,10 @@ class PopulationSpec:
             raise InputError(f"{f}.perception: must lie in [0, 1]")
         if not (0 <= self.p_active <= 1):
             raise InputError(f"{f}.p_active: must lie in [0, 1] (1 = open label), got {self.p_active}")
+        if self.p_active_blinded is not None and not (0 <= self.p_active_blinded <= 1):
+            raise InputError(f"{f}.p_active_blinded: must lie in [0, 1], got {self.p_active_blinded}")
+        if not (0 <= self.blinded_from_h <= 1e6):
+            raise InputError(f"{f}.blinded_from_h: must lie in [0, 1e6] h, got {self.blinded_from_h}")
         if not isinstance(self.recurrence, (bool, np.bool_)):
             raise InputError(f"{f}.recurrence: must be true or false, got {self.recurrence!r}")
 

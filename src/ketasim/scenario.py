@@ -449,6 +449,13 @@ def scenario_from_dict(data: dict) -> Scenario:
                                                                        or endpoints.remission_threshold is None):
         raise InputError(f"design.criterion: {crit} needs a remission threshold and {scale} has no published one; "
                          f"state endpoints.remission_threshold (points, 0-{SCALES[scale][0]:g})")
+    if m.design is not None and m.design.type == "randomized_withdrawal" and pop.p_active is None:
+        # after the re-randomization sessions are blinded: participants may expect active drug with the share of arms
+        # that continue ketamine (1/2 for continue vs withdraw), not the open-label 1 of the shared induction
+        t_rand = parse_time_h(m.design.induction_until or "4 week", "design.induction_until")
+        after = sum(any(a.drug.is_ketamine and a.start_h >= t_rand - 1e-9 for a in arm.administrations())
+                    for arm in arms) / len(arms)
+        spec = dataclasses.replace(spec, p_active_blinded=float(after), blinded_from_h=float(t_rand))
     follow_up = m.design is not None and m.design.follow_up_from is not None
     if endpoints is not None and (m.design is None or m.design.type != "randomized_withdrawal") and not follow_up:
         relapse = [meas for meas in endpoints.measures if meas in RELAPSE_MEASURES]

@@ -98,6 +98,21 @@ FUNCTIONS = (
              "low-sensitivity patients respond only once repeated sessions have built up plasticity (late responders)."),
     Function("placebo_relief", ("expectancy", "gain"), "1 - exp(-gain * max(expectancy, 0))",
              "Link 10: non-specific relief from expectancy (no ceiling below full relief)."),
+    Function("unblinding_shortfall", ("perceived_last", "learnt"),
+             "piecewise(0, learnt <= 0, max(0, 1 - 2 * perceived_last / learnt))",
+             "Link 10 (issue 7, maintenance): how strongly the last session lacked the perceptible effect the "
+             "participant had learnt to expect (0-1): the placebo-side part of a log-likelihood ratio interpolated "
+             "between 'as learnt' (x = m, evidence for active) and 'nothing' (x = 0, evidence for placebo) with "
+             "symmetric guess accuracy, i.e. max(0, 1 - 2 x/m); 0 while nothing has been learnt (m = 0)."),
+    Function("belief_ratio", ("prior", "lr", "shortfall", "gain"),
+             "piecewise(1, shortfall <= 0 or prior <= 0 or prior >= 1,"
+             " (1 + gain * (prior * lr ** shortfall / (prior * lr ** shortfall + 1 - prior) - 0.5) / 0.5)"
+             " / (1 + gain * (prior - 0.5) / 0.5))",
+             "Link 10 (issue 7, maintenance): negative functional unblinding. The believed probability of active "
+             "drug after a session that lacked the learnt effect is the Bayesian update of the design's prior by "
+             "the likelihood ratio lr ** shortfall; the session's expectancy follows it through the design "
+             "relation 1 + gain (p - 0.5)/0.5 (free: design_expectancy_gain), as a ratio to the prior's value: 1 "
+             "without evidence, in open label (prior 1) and for an all-placebo design (prior 0)."),
     Function("symptom_target", ("r_drug", "r_placebo", "r_care", "r_antidepressant", "r_natural"),
              "(1 - r_drug) * (1 - r_placebo) * (1 - r_care) * (1 - r_antidepressant) * (1 - r_natural)",
              "Link 10: D* = product of (1 - relief) over drug, expectancy, care setting, background therapy, natural "
@@ -185,6 +200,19 @@ CONSTANTS = (
     Constant("session_expectancy", "dimensionless",   # care context x what the design lets participants expect
              lambda c: c.expectancy * (1.0 + c.params.free_value("design_expectancy_gain") * (c.p_active - 0.5) / 0.5),
              "population.expectancy x (1 + free: design_expectancy_gain x (population.p_active - 0.5)/0.5)"),
+    # negative functional unblinding (issue 7, maintenance): the design's prior probability of active drug before
+    # and after a randomized withdrawal's re-randomization (both p_active otherwise), the time of the switch, the
+    # likelihood ratio of a session that lacks the learnt effect, and the design relation's gain
+    Constant("prior_active", "dimensionless", lambda c: c.p_active, "population.p_active"),
+    Constant("prior_active_blinded", "dimensionless", lambda c: c.p_active if c.p_blinded is None else c.p_blinded,
+             "population.p_active, or the share of a randomized withdrawal's arms that continue ketamine"),
+    Constant("blinded_from_h", "h", lambda c: max(0.0, c.blinded_from_h - 0.5), "design.induction_until of a randomized withdrawal "
+             "(0 otherwise), less 0.5 h"),
+    Constant("unblinding_lr", "dimensionless",
+             lambda c: (1.0 - c.params.get("pd.expectancy.unblinding_accuracy")) / c.params.get("pd.expectancy.unblinding_accuracy"),
+             "(1 - a) / a, a = pd.expectancy.unblinding_accuracy"),
+    Constant("design_gain", "dimensionless", _f("design_expectancy_gain"), "free: design_expectancy_gain"),
+    Constant("perception_visibility", "dimensionless", lambda c: c.perception, "population.perception"),
     # in-patient / perioperative care in expectancy units (issue 7): what admission or surgery adds to the
     # non-specific context, relieved through the patient's own non-specific responsiveness (placebo_gain)
     Constant("care_expectancy", "dimensionless", _f("care_expectancy"), "free: care_expectancy"),
@@ -396,7 +424,13 @@ PATIENT = (
                      "population.recurrence"),
 )
 
-INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),)
+INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),
+          # negative functional unblinding (issue 7, maintenance): bookkeeping of perceptible effects per session,
+          # switched by the session events (piecewise constant between sessions)
+          Input("perception_mark", 1.0, "h", "perception_total at the start of the last session (both start at 1)"),
+          Input("learnt_perception", 0.0, "h", "the perceptible effect (integral of perceived over one session) the "
+                "participant has learnt to expect: that of the last session that felt like the active drug "
+                "(at least half of what had been learnt); 0 until a session brought any"))
 
 # ---- algebraic intermediates (evaluated at every solver node) ------------------------------------------------
 ALGEBRAICS = (
@@ -471,6 +505,12 @@ STATES = (
           doc="new synapses stabilised by a later plasticity pulse: grows only with repeated dosing, decays over weeks"),
     State("il6", "1", "k_il6", "relative to baseline", target="il6_target(synaptic_proteins, il6_effect)"),
     State("tolerance", "0", "k_tolerance", "dimensionless", drive="dissociation_drive", gain="tolerance_gain"),
+    # perceptible effects perceived so far (h x perceived), for negative functional unblinding: what a session
+    # brought is perception_total minus its value at the session's start (perception_mark)
+    # baseline 1, not 0 (only differences are read): a state that sits at exactly 0 while rounding noise drives it
+    # made the SBML export's CVODE fail (as for consolidation)
+    State("perception_total", "1", "k_clock", "h (perceived x time) + 1", drive="perceived", gain="perception_visibility",
+          doc="1 + cumulative perceptible drug effect (no growth when effects cannot be perceived, population.perception 0)"),
     State("expectancy", "0", "k_expectancy", "arbitrary units (0 = none)", drive="perceived",
           gain="perception_gain * session_expectancy"),
     # in-patient / perioperative care (issue 7): starts with admission or surgery at trial entry, needs no session
@@ -495,9 +535,22 @@ EVENTS = (
     # so far let the participant expect; what this session's perceptible effects kindle is added during it.
     # Measured alternatives (NOTES.md): adding each boost (accumulation: worst out of sample), max(expectancy, boost)
     # (kindling then accumulated over sessions and carried the days-long drug effect), a separate fast kindled state
+    # Negative functional unblinding (issue 7, maintenance): a blinded session that lacked the perceptible effect
+    # the participant had learnt to expect lowers the believed probability of active drug (Bayes, likelihood ratio
+    # from within-patient guess accuracy, pd.expectancy.unblinding_accuracy) and with it the next renewal
+    # (belief_ratio; the belief formed in one session sets the next session's renewal). Only the placebo side:
+    # positive unblinding is the kindling during sessions (perception_gain). The events read values from just
+    # before the session and are ordered so that none reads what another has just set (the SBML export applies a
+    # session's assignments simultaneously).
     Event("session", "expectancy", "=",
           "session_expectancy * (1 - expectancy_feedback"
-          " + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))"),
+          " + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))"
+          " * belief_ratio(piecewise(prior_active_blinded, clock >= blinded_from_h, prior_active), unblinding_lr,"
+          " unblinding_shortfall(perception_total - perception_mark, learnt_perception), design_gain)"),
+    Event("session", "learnt_perception", "=",
+          "piecewise(perception_total - perception_mark, perception_total - perception_mark >= 0.5 * learnt_perception,"
+          " learnt_perception)"),
+    Event("session", "perception_mark", "=", "perception_total"),
     Event("general_anesthesia", "anesthetic_state", "+", "general_anesthesia_depth"),
     Event("antidepressant_start", "ad_on", "=", "1"),
 )
