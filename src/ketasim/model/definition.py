@@ -415,10 +415,13 @@ ALGEBRAICS = (
     Algebraic("nmda_drive", "occupancy_drive(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk)", "dimensionless"),
     Algebraic("nmda_block_interneuron", "nmda_block(nmda_drive, m_interneuron, nmda_hill)", "fraction"),
     Algebraic("nmda_block_pyramidal", "nmda_block(nmda_drive, m_pyramidal, nmda_hill)", "fraction"),
-    Algebraic("ce_parent", "ce_s + ce_r * ki_s / ki_r + ce_snk * ki_s / ki_snk + ce_rnk * ki_s / ki_rnk", "uM",
+    Algebraic("ce_norketamine_seq", "ce_snk * ki_s / ki_snk + ce_rnk * ki_s / ki_rnk", "uM",
+              "norketamine's S-equivalent at the effect site (NMDA potency at its brain partition, through ki_snk "
+              "and ki_rnk)"),
+    Algebraic("ce_parent", "ce_s + ce_r * ki_s / ki_r + ce_norketamine_seq", "uM",
               "S-equivalent unbound drug at the effect site: side effects follow it (norketamine at its brain "
               "partition, through ki_snk and ki_rnk)"),
-    Algebraic("ce_pressor", "ce_s + ce_r * w_pressor_r + ce_snk * ki_s / ki_snk + ce_rnk * ki_s / ki_rnk", "uM",
+    Algebraic("ce_pressor", "ce_s + ce_r * w_pressor_r + ce_norketamine_seq", "uM",
               "pressor S-equivalent unbound drug at the effect site (SBP, DBP, heart rate): R-ketamine at its own "
               "sympathomimetic potency relative to S (w_pressor_r; Pfenninger 2002), not its NMDA Ki ratio"),
     Algebraic("ampa_activation", "ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, ampa_eps)",
