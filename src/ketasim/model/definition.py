@@ -2,7 +2,8 @@
 
 Chain: PK (hand-written machinery: ``ketasim.pk`` blocks, depots, dosing events, effect sites
 ``dCe/dt = ke0 (fu Cp - Ce)``) -> NMDA block -> glutamate -> AMPA -> BDNF -> TrkB -> mTORC1 -> synaptic
-proteins -> spines, IL-6 -> symptoms; side effects from the parent drug's S-equivalent unbound concentration.
+proteins -> spines, IL-6 -> symptoms; side effects from the parent drug's S-equivalent unbound concentration
+(blood pressure and heart rate weight R-ketamine by its own pressor potency, not its NMDA Ki ratio).
 Every state obeys ``dx/dt = k (target - x)`` or ``dx/dt = gain * drive - k x``. Units: time h, effect-site
 concentrations µM (unbound), plasma ng/mL; most PD variables are relative to the drug-free baseline (1).
 
@@ -46,6 +47,15 @@ def _s_eq(name, unit, mw=False):
         p = c.params
         x = p.get(name, unit) / (p.get("mw.ketamine", "g/mol") if mw else 1.0)
         return x * p.get("pk.fu") * (0.5 + 0.5 * p.get("pd.ki.s_ketamine", "uM") / p.get("pd.ki.r_ketamine", "uM"))
+    return derive
+
+
+def _s_eq_pressor(name, unit):
+    """A racemic total plasma concentration -> the unbound pressor S-equivalent (µM): C fu (0.5 + 0.5 w_R), w_R =
+    pd.pressor.r_ketamine_potency (R-ketamine's sympathomimetic potency relative to S; not its NMDA Ki ratio)."""
+    def derive(c):
+        p = c.params
+        return p.get(name, unit) * p.get("pk.fu") * (0.5 + 0.5 * p.get("pd.pressor.r_ketamine_potency"))
     return derive
 
 
@@ -167,10 +177,12 @@ CONSTANTS = (
     Constant("tolerance_gain", "1/h", _f("tolerance_gain", "1/h"), "free: tolerance_gain"),
     Constant("consolidation_gain", "1/h", _f("consolidation_gain", "1/h"), "free: consolidation_gain"),
     Constant("sbp_emax", "mmHg", _p("pd.sbp.emax", "mmHg"), "pd.sbp.emax"),
-    Constant("sbp_ec50", "uM", _s_eq("pd.sbp.ec50_racemic_total", "uM"), "pd.sbp.ec50_racemic_total (S-eq)"),
+    Constant("w_pressor_r", "dimensionless", _p("pd.pressor.r_ketamine_potency"), "pd.pressor.r_ketamine_potency"),
+    Constant("sbp_ec50", "uM", _s_eq_pressor("pd.sbp.ec50_racemic_total", "uM"),
+             "pd.sbp.ec50_racemic_total (pressor S-eq)"),
     Constant("dbp_emax", "mmHg", _p("pd.dbp.emax", "mmHg"), "pd.dbp.emax"),
     Constant("hr_emax", "1/min", _p("pd.hr.emax", "1/min"), "pd.hr.emax"),
-    Constant("hr_ec50", "uM", _s_eq("pd.hr.ec50_racemic_total", "uM"), "pd.hr.ec50_racemic_total (S-eq)"),
+    Constant("hr_ec50", "uM", _s_eq_pressor("pd.hr.ec50_racemic_total", "uM"), "pd.hr.ec50_racemic_total (pressor S-eq)"),
     Constant("sedation_ec50", "uM", _s_eq("pd.sedation.ec50_racemic_total", "ng/mL", mw=True),
              "pd.sedation.ec50_racemic_total (S-eq)"),
     Constant("midazolam_ec50", "uM", _p("pd.midazolam.ec50_sedation", "uM"), "pd.midazolam.ec50_sedation"),
@@ -437,9 +449,15 @@ ALGEBRAICS = (
     Algebraic("nmda_drive", "occupancy_drive(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk)", "dimensionless"),
     Algebraic("nmda_block_interneuron", "nmda_block(nmda_drive, m_interneuron, nmda_hill)", "fraction"),
     Algebraic("nmda_block_pyramidal", "nmda_block(nmda_drive, m_pyramidal, nmda_hill)", "fraction"),
-    Algebraic("ce_parent", "ce_s + ce_r * ki_s / ki_r + ce_snk * ki_s / ki_snk + ce_rnk * ki_s / ki_rnk", "uM",
+    Algebraic("ce_norketamine_seq", "ce_snk * ki_s / ki_snk + ce_rnk * ki_s / ki_rnk", "uM",
+              "norketamine's S-equivalent at the effect site (NMDA potency at its brain partition, through ki_snk "
+              "and ki_rnk)"),
+    Algebraic("ce_parent", "ce_s + ce_r * ki_s / ki_r + ce_norketamine_seq", "uM",
               "S-equivalent unbound drug at the effect site: side effects follow it (norketamine at its brain "
               "partition, through ki_snk and ki_rnk)"),
+    Algebraic("ce_pressor", "ce_s + ce_r * w_pressor_r + ce_norketamine_seq", "uM",
+              "pressor S-equivalent unbound drug at the effect site (SBP, DBP, heart rate): R-ketamine at its own "
+              "sympathomimetic potency relative to S (w_pressor_r; Pfenninger 2002), not its NMDA Ki ratio"),
     Algebraic("ampa_activation", "ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, ampa_eps)",
               "dimensionless"),
     Algebraic("trkb", "trkb_activation(bdnf, trkb_k, trkb_hill)", "relative to baseline"),
@@ -579,9 +597,9 @@ OUTPUTS = (
     Output("antidepressant_onset", "antidepressant_onset", "fraction of full onset"),
     Output("severity", "severity", "fraction of baseline score"),
     Output("cadss", "cadss_max * dissociation_sensitivity * dissociation_drive / (1 + tolerance)", "CADSS points"),
-    Output("sbp_change_mmhg", "bp_sensitivity * emax_model(ce_parent, sbp_emax, sbp_ec50, 1)", "mmHg"),
-    Output("dbp_change_mmhg", "bp_sensitivity * emax_model(ce_parent, dbp_emax, sbp_ec50, 1)", "mmHg"),
-    Output("hr_change_bpm", "bp_sensitivity * emax_model(ce_parent, hr_emax, hr_ec50, 1)", "beats/min"),
+    Output("sbp_change_mmhg", "bp_sensitivity * emax_model(ce_pressor, sbp_emax, sbp_ec50, 1)", "mmHg"),
+    Output("dbp_change_mmhg", "bp_sensitivity * emax_model(ce_pressor, dbp_emax, sbp_ec50, 1)", "mmHg"),
+    Output("hr_change_bpm", "bp_sensitivity * emax_model(ce_pressor, hr_emax, hr_ec50, 1)", "beats/min"),
     Output("sedation", "sedation_index", "index 0-1"),
     Output("nausea_probability", "nausea_curve(emetic_drive, nausea_pmax, nausea_ec50)", "probability"),
     Output("anesthesia", "piecewise(1, (cp_s + cp_r) / mw_ketamine >= anesthesia_umol, 0)",
