@@ -721,3 +721,35 @@ def test_a_stopped_inducer_in_every_place_comedications_go():
     assert record("rifampicin for 14 d stopped 3 d ago").comedications == ("rifampicin for 14 d stopped 3 d ago",)
     with pytest.raises(InputError, match=r"^record row 1, column COMED: clarithromycin takes no stop time"):
         record("clarithromycin stopped 2 d ago")
+
+
+def test_a_stopped_inducer_in_the_quick_form_and_an_arm(tmp_path, capsys):
+    """The quick form's --comedication and an arm's comedications take a stop; a bad one is a one-line error that
+    names the field."""
+    import yaml
+
+    from ketasim.cli import main
+    from ketasim.errors import InputError
+    from ketasim.scenario import load_scenario, quick_scenario
+
+    sc = quick_scenario("esketamine", "oral", "0.3 mg/kg", comedications=("rifampicin for 14 d stopped 3 d ago",))
+    assert sc.population.comedications == ("rifampicin for 14 d stopped 3 d ago",)
+    with pytest.raises(InputError, match="clarithromycin takes no stop time"):
+        quick_scenario("esketamine", "oral", "0.3 mg/kg", comedications=("clarithromycin stopped 3 d ago",))
+    out = tmp_path / "q.csv"
+    assert main(["simulate", "--drug", "esketamine", "--route", "oral", "--dose", "20mg", "--typical", "--csv",
+                 str(out), "--comedication", "rifampicin for 14 d stopped 3 d ago"]) == 0
+    assert main(["simulate", "--drug", "esketamine", "--route", "oral", "--dose", "20mg", "--typical", "--csv",
+                 str(out), "--comedication", "rifampicin for 14 d stopped 0 d ago"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("time since stopping of rifampicin must be more than 0" in e for e in err)
+    doc = {"name": "stop", "population": {"size": 2},
+           "arms": {"a": {"doses": [{"drug": "esketamine", "route": "oral", "dose": "20 mg"}],
+                          "comedications": ["st-johns-wort stopped 5 d ago"]}}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert load_scenario(path).arms[0].comedications == ("st-johns-wort stopped 5 d ago",)
+    doc["arms"]["a"]["comedications"] = ["itraconazole stopped 5 d ago"]
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(InputError, match=r"arms.a.comedications: itraconazole takes no stop time"):
+        load_scenario(path)
