@@ -271,7 +271,9 @@ class PopulationSpec:
     recurrence: bool = True              # a new depressive episode can break through continued treatment (issue 7,
                                          # maintenance: pd.recurrence.*); False = the model without it
     p_active_blinded: float | None = None  # a randomized withdrawal's probability of active drug after the
-                                         # re-randomization (None: p_active throughout; set by scenario files)
+                                         # re-randomization: the design prior of every session's renewal and of
+                                         # the unblinding update in both arms from blinded_from_h on (None:
+                                         # p_active throughout; set by scenario files)
     blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
 
     def __post_init__(self):
