@@ -134,7 +134,35 @@ def test_kernel_follows_the_onset_against_the_reference_solver():
                 assert np.max(np.abs(got[:, j] - ref[:, j])) / scale <= 1e-4, (t_rec_d, var)
         e = got[:, K.OUT_NAMES.index("episode")]
         assert e[times < t_rec_d * 24].max() == 0.0 and e[-1] > 0.5
-        assert got[-1, K.OUT_NAMES.index("severity")] > 0.95       # back at baseline despite the sessions
+        sev = got[:, K.OUT_NAMES.index("severity")]
+        assert sev[-1] > sev[times <= t_rec_d * 24][-1] + 0.2       # the new episode breaks through the sessions
+
+
+def test_a_relapse_responds_again_to_continued_sessions_and_not_without_them():
+    """Re-response (issue 7, maintenance): a new episode on continued weekly ketamine breaks through (the score
+    returns towards baseline), then continued sessions relieve it again (consolidation after its onset); the same
+    patient withdrawn to weekly saline, or with no sessions at all, stays at baseline. Clinically a relapse on
+    maintenance esketamine/ketamine responds to renewed sessions (open-label re-induction of relapsed patients)."""
+    p = params()
+    ind = dict(KET, every="3.5 d", count=8)
+    sc = scenario_from_dict({"name": "r", "seed": 1, "population": {**TRD, "size": 1}, "arms": {
+        "continue": [ind, dict(KET, at="28 d", every="7 d", count=30)],
+        "withdraw": [ind, dict(SAL, at="28 d", every="7 d", count=30)],
+        "stop": [ind]}})
+    t_rec = 60 * 24.0
+    eta = float(norm.isf(math.exp(-_hazard(True) * t_rec)))
+    days = np.array([55.9, 62.9, 69.9, 76.9, 83.9, 97.9, 111.9, 139.9, 167.9, 195.9])
+    for eta_emax in (0.0, 1.5):                     # the typical patient (drug non-responder class) and a responder
+        pts = dataclasses.replace(typical_patient(sc.population, p), eta_recurrence=np.array([eta]),
+                                  eta_emax=np.array([eta_emax]))
+        sev = {arm.name: run_arm(arm, sc.population, pts, days * 24, params=p).out[0, :, K.OUT_NAMES.index("severity")]
+               for arm in sc.arms}
+        c, w, s = sev["continue"], sev["withdraw"], sev["stop"]
+        assert w[-1] > 0.99 and s[-1] > 0.99                       # no re-response without active sessions
+        k = int(np.argmax(c))
+        assert c[k] > c[0] + 0.15 and 0 < k < len(days) - 3        # the breakthrough, then ...
+        assert c[-1] < c[k] - 0.07 and np.all(np.diff(c[k + 1:]) <= 1e-9)   # ... relief regained, steadily
+        assert c[-1] < w[-1] - 0.12
 
 
 def _withdrawal(recurrence=True, n=2000):
