@@ -139,8 +139,9 @@ def simulate(
                                        "episode on continued treatment (population.recurrence: false). By default "
                                        "each patient has a recurrence time (12-month probability 0.4645 in "
                                        "treatment-resistant depression, STAR*D; the typical patient's is the "
-                                       "median, 405 d), after which the score returns to baseline within weeks "
-                                       "despite the doses (trajectory column episode)."),
+                                       "median, 405 d), after which the score returns towards baseline within "
+                                       "weeks despite the doses; continued active sessions then relieve it again "
+                                       "in part (trajectory column episode)."),
     size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
