@@ -3,7 +3,8 @@
 Each patient has a recurrence time T = -ln(1 - Phi(eta_recurrence)) / h from trial entry, h = -ln(1 - p12) / 8766 h
 with p12 the 12-month relapse probability of STAR*D remitters who continued their treatment (pd.recurrence.*);
 from T on a new episode (two-stage onset, half of it at pd.recurrence.onset_t_half after T) takes the score back to
-the patient's baseline whatever the treatment. ``population.recurrence: false`` switches it off.
+the patient's baseline whatever the treatment, and active sessions after the onset relieve it again in part (its
+effective size is episode / reconsolidation). ``population.recurrence: false`` switches it off.
 """
 
 from __future__ import annotations
