@@ -159,10 +159,11 @@ def stage3(ps):
         f = brentq(lambda f: auc_ratio(f) - r, 1e-3, 1.0)
         print(f"ddi.{name}.clint_factor {f:.3f} (oral AUC ratio {r})")
     print(f"grapefruit: largest oral AUC ratio by the gut wall alone {1 / fg[0]:.2f} (observed 3.0)")
-    for c in ("rifampicin", "st-johns-wort"):
+    for c in ("rifampicin", "st-johns-wort"):        # at steady state (no pretreatment given: pk.induction_reached)
         h, g = P.cyp3a_factors_from_midazolam(ps, c)
         liver, gut, mdz = P.induction_factors(ps, c)
-        print(f"{c}: CYP3A liver {h:.2f}, gut {g:.2f}; ketamine liver {liver:.2f}, gut {gut:.2f}; midazolam CL x{mdz:.2f}")
+        print(f"{c} (steady state): CYP3A liver {h:.2f}, gut {g:.2f}; ketamine liver {liver:.2f}, gut {gut:.2f}; "
+              f"midazolam CL x{mdz:.2f}")
 
 
 if __name__ == "__main__":

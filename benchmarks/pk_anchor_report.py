@@ -67,7 +67,8 @@ def main():
                         ([ln("esketamine", "iv-infusion", "0.1 mg/kg", duration="2 h")], "IV")):
         tr0 = run(lines)
         base, base_nk = auc(tr0, "cp_s_ketamine_ng_ml"), auc(tr0, "cp_norketamine_ng_ml")
-        for c in ("rifampicin", "st-johns-wort", "clarithromycin"):
+        # each study's pretreatment (induction builds up over days: pk.induction_reached)
+        for c in ("rifampicin for 6 d", "st-johns-wort for 14 d", "clarithromycin") + (("rifampicin for 5 d",) if name == "IV" else ()):
             tr = run(lines, comedications=[c])
             r, r_nk = auc(tr, "cp_s_ketamine_ng_ml") / base, auc(tr, "cp_norketamine_ng_ml") / base_nk
             print(f"{c} on {name} S-ketamine AUC ratio {r:.3f}, Cmax ratio "

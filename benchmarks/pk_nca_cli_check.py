@@ -73,11 +73,11 @@ def main():
                   + (f"   published ({label}): {published(label)}" if label else ""))
         # interactions: one scenario, two arms, crossover (paired ratios), through `ketasim trial`
         for comed, route, dose, label in (("clarithromycin", "oral", "0.2 mg/kg", "Clarithromycin on oral S-ketamine"),
-                                          ("rifampicin", "iv-infusion", "0.2 mg/kg", "Rifampicin on IV S-ket")):
+                                          ("rifampicin for 5 d", "iv-infusion", "0.2 mg/kg", "Rifampicin on IV S-ket")):
             line = {"drug": "esketamine", "route": route, "dose": dose}
             if route == "iv-infusion":
                 line["duration"] = "2 h"
-            sc = {"name": f"ddi-{comed}", "seed": 5, "population": {"size": args.size},
+            sc = {"name": f"ddi-{comed.split()[0]}", "seed": 5, "population": {"size": args.size},
                   "arms": {"alone": [line], "with": {"doses": [line], "comedications": [comed]}},
                   "design": {"type": "crossover", "control": "alone"},
                   "endpoints": {"measures": ["cmax", "auc_0_inf"], "analytes": ["s-ketamine", "norketamine"]}}

@@ -30,6 +30,9 @@ from ketasim import pk as P
 warnings.simplefilter("ignore")
 T = np.unique(np.round(np.concatenate([np.arange(0, 12, 1 / 60), np.arange(12, 120 + 1e-9, 0.25)]), 9))
 SJW = "st-johns-wort"
+#: the anchors' pretreatments (induction builds up with the enzymes' turnover, pk.induction_reached): St John's wort
+#: 14 days (Peltoniemi 2012 FCP, like its probes), rifampicin 6 days (Peltoniemi 2012 BCPT) / 5 days (Noppers 2011)
+SJW_14, RIF_6, RIF_5 = "st-johns-wort for 14 d", "rifampicin for 6 d", "rifampicin for 5 d"
 
 
 def run(lines, comedications=(), params=None):
@@ -63,7 +66,7 @@ IN_56 = [ln("esketamine", "intranasal", "56 mg")]
 
 def nk_rule(p):
     """ddi.st-johns-wort.nk_cl_factor's rule: norketamine CL induced as much as hepatic N-demethylation."""
-    return P.induction_factors(p, SJW)[0]
+    return P.induction_factors(p, SJW, p.get(f"ddi.{SJW}.nk_cl_days", "h"))[0]
 
 
 def variant(p, iv, oral):
@@ -83,13 +86,14 @@ def main():
     p = ketasim.load_parameters()
     print("1. DDI anchors, shipped parameter set (typical man)")
     rows = [
-        ("rifampicin oral S-ket AUC", ratio(ORAL_03, "rifampicin"), "0.14 (Peltoniemi 2012 BCPT)"),
-        ("rifampicin IV S-ket AUC", ratio(IV_2H, "rifampicin"), "0.86 (Peltoniemi) / 0.90 (Noppers 0-5 h)"),
-        ("rifampicin IV S-NK AUC", ratio(IV_2H, "rifampicin", "cp_norketamine_ng_ml"), "0.50 (Noppers 2011)"),
-        ("SJW oral S-ket AUC", ratio(ORAL_03, SJW), "0.42 (Peltoniemi 2012 FCP)"),
-        ("SJW oral S-ket Cmax", ratio(ORAL_03, SJW, what="cmax"), "0.34"),
-        ("SJW oral S-NK AUC", ratio(ORAL_03, SJW, "cp_norketamine_ng_ml"), "0.82"),
-        ("SJW oral S-NK Cmax", ratio(ORAL_03, SJW, "cp_norketamine_ng_ml", what="cmax"), "0.77"),
+        ("rifampicin 6 d oral S-ket AUC", ratio(ORAL_03, RIF_6), "0.14 (Peltoniemi 2012 BCPT)"),
+        ("rifampicin 6 d IV S-ket AUC", ratio(IV_2H, RIF_6), "0.86 (Peltoniemi)"),
+        ("rifampicin 5 d IV S-ket AUC", ratio(IV_2H, RIF_5), "0.90 (Noppers 2011)"),
+        ("rifampicin 5 d IV S-NK AUC", ratio(IV_2H, RIF_5, "cp_norketamine_ng_ml"), "0.50 (Noppers 2011)"),
+        ("SJW oral S-ket AUC", ratio(ORAL_03, SJW_14), "0.42 (Peltoniemi 2012 FCP)"),
+        ("SJW oral S-ket Cmax", ratio(ORAL_03, SJW_14, what="cmax"), "0.34"),
+        ("SJW oral S-NK AUC", ratio(ORAL_03, SJW_14, "cp_norketamine_ng_ml"), "0.82"),
+        ("SJW oral S-NK Cmax", ratio(ORAL_03, SJW_14, "cp_norketamine_ng_ml", what="cmax"), "0.77"),
         ("clarithromycin oral AUC", ratio(ORAL_02, "clarithromycin"), "2.6 (Hagelberg 2010)"),
         ("clarithromycin oral Cmax", ratio(ORAL_02, "clarithromycin", what="cmax"), "3.6"),
         ("ticlopidine IN AUC", ratio(IN_56, "ticlopidine"), "1.29"),
@@ -109,18 +113,18 @@ def main():
             if oral == 0.48 and how != "IV 0.80":
                 continue
             q = variant(p, iv, oral)
-            h, g = P.cyp3a_factors_from_midazolam(q, SJW)
+            h, g = P.cyp3a_factors_from_midazolam(q, SJW, 14 * 24.0)
             print(f"   {label:30s} oral mdz {oral:.3f} {how:12s} (IV {iv:.3f}): CYP3A liver x{h:.2f} gut x{g:.2f}"
-                  f" -> S-ket AUC {ratio(ORAL_03, SJW, params=q):.3f} Cmax {ratio(ORAL_03, SJW, what='cmax', params=q):.3f}"
-                  f"  S-NK AUC {ratio(ORAL_03, SJW, 'cp_norketamine_ng_ml', params=q):.3f}")
+                  f" -> S-ket AUC {ratio(ORAL_03, SJW_14, params=q):.3f} Cmax {ratio(ORAL_03, SJW_14, what='cmax', params=q):.3f}"
+                  f"  S-NK AUC {ratio(ORAL_03, SJW_14, 'cp_norketamine_ng_ml', params=q):.3f}")
 
     print("\n3. CYP3A share of N-demethylation (CYP2B6 share = 1 - it): oral S-ketamine AUC ratio (closed form)")
     for s in (0.0, 0.25, 0.5, 0.75, 1.0):
         q = p.with_literature({"pk.demethylation_cyp3a_share": s, "pk.demethylation_cyp2b6_share": 1.0 - s})
-        print(f"   CYP3A share {s:.2f}: SJW {oral_closed_form(q, SJW):.3f} (0.42)   rifampicin "
-              f"{oral_closed_form(q, 'rifampicin'):.3f} (0.14)")
+        print(f"   CYP3A share {s:.2f}: SJW {oral_closed_form(q, SJW_14):.3f} (0.42)   rifampicin "
+              f"{oral_closed_form(q, RIF_6):.3f} (0.14)")
 
-    need = brentq(lambda f: oral_closed_form(p.with_literature({f"ddi.{SJW}.cyp2b6_factor": f}), SJW) - 0.42, 1.0, 50.0)
+    need = brentq(lambda f: oral_closed_form(p.with_literature({f"ddi.{SJW}.cyp2b6_factor": f}), SJW_14) - 0.42, 1.0, 50.0)
     print(f"\n4. CYP2B6 factor St John's wort would need with Wang 2001's CYP3A factors: x{need:.2f} "
           f"(rifampicin's, from efavirenz: x{p.get('ddi.rifampicin.cyp2b6_factor'):.2f}; bupropion gives SJW x1.20)")
 

@@ -414,17 +414,65 @@ def test_esketamine_blood_pressure_peaks_about_40_min_after_the_dose():
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: the population-mean SBP rise (1000 label-like patients, 46 +- 12 y, 62 % women) peaks at 38-42 min at "
-    "+5.4 mmHg after 56 mg and +7.0 after 84 mg (DBP +3.6 / +4.7) vs the label's +7-9 (DBP +4-6) mmHg after 56 or "
-    "84 mg: 56 mg is 23 % below the label's lower bound (14 % below the tolerance of 10 %). The pressor link pd.sbp.* "
-    "counts R-ketamine at its NMDA potency relative to S (S-equivalents), which sets esketamine's pressor effect "
-    "relative to the racemate's"))
+    "MODEL: the population-mean SBP rise (1000 label-like patients, 46 +- 12 y, 62 % women) peaks at +5.3 mmHg after "
+    "56 mg and +6.9 after 84 mg (DBP +3.5 / +4.6) vs the label's +7-9 (DBP +4-6) mmHg: 56 mg is 24 % below the "
+    "label's lower bound (16 % below the tolerance). Not the enantiomer weighting: R-ketamine's pressor potency is "
+    "now sourced (pd.pressor.r_ketamine_potency 0.24, Pfenninger 2002; was the NMDA Ki ratio 0.214: +5.4 / +7.0) "
+    "and even an inert R-ketamine (w_R = 0, the racemate-vs-S comparisons' extreme) gives +6.28 / +8.09, still "
+    "below 6.3 at 56 mg. Left: the pressor EC50/Emax anchored on one racemic infusion level (+7.5 mmHg at 185 "
+    "ng/mL), the route (nasal spray) and the label's placebo adjustment"))
 def test_esketamine_blood_pressure():
     """mechanism.md §8 (Spravato): SBP +7-9 mmHg (DBP +4-6) about 40 min after 56 or 84 mg, means over patients.
     Tolerance: the population-mean SBP peak of each dose within 7-9 mmHg widened by 10 %. (Compared with the
     population mean, the label's statistic; the typical patient has exp(-omega_bp^2/2) of the mean sensitivity.)"""
     for dose in ("56 mg", "84 mg"):
         assert 7.0 * 0.9 <= _population_mean_bp(dose)["sbp_change_mmhg"].max() <= 9.0 * 1.1, dose
+
+
+def _typical_peaks(lines, parameter_set=None):
+    """Peak SBP and heart-rate rise of the typical patient over 3 h (30-s grid)."""
+    t = np.round(np.arange(0.0, 3.0 + 1e-9, 1 / 120), 9)
+    tr = typical_run(lines, t, parameter_set=parameter_set).trajectories()
+    return float(tr["sbp_change_mmhg"].max()), float(tr["hr_change_bpm"].max())
+
+
+def test_pressor_enantiomer_weighting_reproduces_pfenninger_2002():
+    """Pfenninger 2002 (doi:10.1097/00000542-200202000-00022; IV bolus, crossover, n = 24): 0.25 mg/kg S, 0.5 mg/kg
+    racemic and 1.0 mg/kg R-ketamine gave similar transient rises of blood pressure and heart rate. The R weight of
+    the BP/HR link (pd.pressor.r_ketamine_potency) was derived from the R arm: equal peak SBP at four times the S
+    dose. Tolerances: R vs S within 5 % (the rounding of the weight, 0.2435 -> 0.24, and SBP vs HR); the racemate
+    at least the S arm (it holds the same S dose) and at most 30 % above it ('similar'; the racemate-vs-S studies,
+    Doenicke 1992 / Adams 1992 at 2 vs 1 mg/kg, found no difference either). The weight is not the NMDA Ki ratio:
+    at that weight (0.214) the R arm is 8 % below the S arm."""
+    s_sbp, s_hr = _typical_peaks([line("esketamine", "iv-bolus", "0.25 mg/kg")])
+    with pytest.warns(DoseWarning):   # 1 mg/kg IV bolus: in the anesthetic range (as in the source)
+        r_sbp, r_hr = _typical_peaks([line("arketamine", "iv-bolus", "1.0 mg/kg")])
+    rac_sbp, rac_hr = _typical_peaks([line("racemic-ketamine", "iv-bolus", "0.5 mg/kg")])
+    assert s_sbp > 1.0 and s_hr > 1.0
+    assert r_sbp == pytest.approx(s_sbp, rel=0.05)
+    assert r_hr == pytest.approx(s_hr, rel=0.05)
+    assert s_sbp <= rac_sbp <= 1.3 * s_sbp
+    assert s_hr <= rac_hr <= 1.3 * s_hr
+    nmda = params().with_literature({"pd.pressor.r_ketamine_potency": 0.3 / 1.4})
+    with pytest.warns(DoseWarning):
+        r_nmda = _typical_peaks([line("arketamine", "iv-bolus", "1.0 mg/kg")], nmda)[0]
+    s_nmda = _typical_peaks([line("esketamine", "iv-bolus", "0.25 mg/kg")], nmda)[0]
+    assert r_nmda / s_nmda < 0.95
+
+
+def test_racemic_pressor_anchor_does_not_depend_on_the_r_weight():
+    """The SBP EC50 is anchored on racemic data (+7.5 mmHg at 185 ng/mL after 0.5 mg/kg / 40 min) and converted with
+    the same weight as the effect site, so the racemic infusion's rise stays put whatever R's pressor potency
+    (tolerance 2 %: R and S differ a little in PK), while esketamine's moves with it (a lower R weight makes the
+    racemate's anchor mean more S-ketamine per mmHg). Not vacuous: w_R from 0 to 1 moves esketamine by > 30 %."""
+    rac, esk = {}, {}
+    for w in (0.0, 0.24, 1.0):
+        ps = params().with_literature({"pd.pressor.r_ketamine_potency": w})
+        rac[w] = _typical_peaks([KET], ps)[0]
+        esk[w] = _typical_peaks([line("esketamine", "intranasal", "56 mg")], ps)[0]
+    assert rac[0.0] > 1.0
+    assert rac[0.24] == pytest.approx(rac[0.0], rel=0.02) and rac[1.0] == pytest.approx(rac[0.0], rel=0.02)
+    assert esk[0.0] > esk[0.24] > esk[1.0] and esk[0.0] > 1.3 * esk[1.0]
 
 
 # ---------------------------------------------------------------------------------------------------------------

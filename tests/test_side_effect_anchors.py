@@ -58,5 +58,9 @@ def test_plateau_anchors_approach_arterial_slowly():
     p = params()
     r_ce = tr["ce_ketamine_ng_ml"].loc[2.0] / tr["cp_ketamine_ng_ml"].loc[2.0]
     assert r_ce == pytest.approx(r.loc[2.0], rel=0.03)     # a plateau: the effect site is at the arterial level
-    assert p.get("pd.hr.ec50_racemic_total", "uM") == pytest.approx(5.8 * r_ce, rel=0.03)
+    # Langsjo: +28/min of a 40/min Emax at 1959 ng/mL S: S-ketamine EC50 = (12/28) C, in racemic total units
+    # / (0.5 + 0.5 w_R) with R at its pressor potency (pd.pressor.r_ketamine_potency; was the NMDA Ki ratio: 5.8 uM)
+    c_s = 1959 / p.get("mw.ketamine", "g/mol")
+    racemic_equivalent = (12 / 28) * c_s / (0.5 + 0.5 * p.get("pd.pressor.r_ketamine_potency"))
+    assert p.get("pd.hr.ec50_racemic_total", "uM") == pytest.approx(racemic_equivalent * r_ce, rel=0.03)
     assert p.get("pd.sedation.ec50_racemic_total", "ug/mL") == pytest.approx(2.0, rel=0.03)

@@ -100,6 +100,10 @@ class ConstantContext:
     expectancy: float = 1.0
     perception: float = 1.0
     p_active: float = 1.0
+    # a randomized withdrawal's design probability of active drug after re-randomization (None: p_active
+    # throughout) and the time of the re-randomization (h from trial entry; 0 otherwise)
+    p_blinded: float | None = None
+    blinded_from_h: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,10 +117,11 @@ class PatientContext:
 
 
 def model_constants(params: ParameterSet, experiment: VirtualExperiment, expectancy: float,
-                    perception: float = 1.0, *, p_active: float = 1.0,
+                    perception: float = 1.0, *, p_active: float = 1.0, p_blinded: float | None = None,
+                    blinded_from_h: float = 0.0,
                     model: Model = DEFAULT_MODEL) -> np.ndarray:
     """The ``mc`` vector of ``model`` (order of ``model.constants``)."""
-    ctx = ConstantContext(params, experiment, expectancy, perception, p_active)
+    ctx = ConstantContext(params, experiment, expectancy, perception, p_active, p_blinded, blinded_from_h)
     return np.array([float(c.derive(ctx)) for c in model.constants], dtype=np.float64)
 
 
@@ -310,6 +315,10 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     drugs, active = _active_sets(arm)
     # the population's comedications and the arm's own (an interaction study's 'with inhibitor' arm)
     comeds = tuple(dict.fromkeys((*spec.comedications, *getattr(arm, "comedications", ()))))
+    if len(comeds) > 1:       # 'rifampicin' in the population and 'rifampicin for 5 d' in the arm: one inducer, twice
+        from .population import check_comedications
+
+        check_comedications(comeds, f"arms.{arm.name}.comedications (with population.comedications)")
     model = pkmod.build_pk(params, patients, drugs, comeds)
     rows, resets, session_times, stops = _arm_events(params, arm, spec.general_anesthesia)
     rows.sort(key=lambda r: r[0])
@@ -324,6 +333,7 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     active_dep = np.zeros(10, bool)
     active_dep[ev_target[ev_kind == K.EV_DEPOT]] = True
     mc = model_constants(params, experiment, spec.expectancy, spec.perception, p_active=spec.p_active,
+                         p_blinded=spec.p_active_blinded, blinded_from_h=spec.blinded_from_h,
                          model=model_def)
     return PreparedArm(arm, patients, model, grid, output_times_h, grid.index_of(output_times_h).astype(np.int64),
                        ev_time, ev_step, ev_kind, ev_target, cols[3], cols[4], cols[5], session_times, active,

@@ -131,6 +131,47 @@ def remission_threshold(scale: str, field: str = "endpoints.remission_threshold"
 
 
 KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice", "st-johns-wort")
+#: Inducers: their effect builds up over days of pretreatment as the induced enzymes turn over (pk.induction_factors),
+#: so an entry may state how long the inducer has been taken, ``rifampicin for 5 d``; without it the induction is at
+#: steady state (a patient on the inducer for weeks).
+INDUCERS = ("rifampicin", "st-johns-wort")
+
+
+def parse_comedication(text, field: str) -> tuple[str, float | None]:
+    """A comedication entry: ``NAME`` or, for an inducer, ``NAME for DURATION`` (e.g. ``rifampicin for 5 d``: days
+    of pretreatment before the ketamine dose). Returns (name, pretreatment in hours, or None for steady state); a
+    one-line InputError naming ``field`` for anything else."""
+    if not isinstance(text, str):
+        raise InputError(f"{field}: expected a comedication name such as rifampicin or 'rifampicin for 5 d', got "
+                         f"{str(text)[:40]!r}")
+    name, sep, rest = text.strip().partition(" for ")
+    name = name.strip().lower()
+    if name not in KNOWN_COMEDICATIONS:
+        raise InputError(f"{field}: unknown comedication {text.strip()[:40]!r}; known: {', '.join(KNOWN_COMEDICATIONS)} "
+                         f"(an inducer may state its pretreatment: 'rifampicin for 5 d')")
+    if not sep:
+        return name, None
+    if name not in INDUCERS:
+        raise InputError(f"{field}: {name} takes no duration (only the inducers {', '.join(INDUCERS)} build up over "
+                         f"days); write {name}")
+    from .units import parse_time_h
+
+    hours = parse_time_h(rest.strip(), field)
+    if not (0.0 < hours <= 365 * 24.0):
+        raise InputError(f"{field}: the pretreatment with {name} must be more than 0 and at most 1 year, got "
+                         f"{rest.strip()[:40]!r}")
+    return name, hours
+
+
+def check_comedications(items, field: str) -> tuple[str, ...]:
+    """Every entry parsed (:func:`parse_comedication`) and each inducer or inhibitor named once; the entries
+    unchanged."""
+    names = [parse_comedication(c, field)[0] for c in items]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{field}: {twice[0]} is given more than once; give it once (with its pretreatment, e.g. "
+                         f"'{twice[0]} for 5 d', if any)")
+    return tuple(items)
 GENOTYPES = ("val/val", "val/met", "met/met")
 #: Care settings (issue 7): in-patient and perioperative care add a non-specific component that starts at admission
 #: or surgery and fades over weeks (the model's ``care`` state); outpatient care adds none.
@@ -207,6 +248,9 @@ class PopulationSpec:
                                          # a blinded trial's allocation: scenario files derive it from their arms)
     recurrence: bool = True              # a new depressive episode can break through continued treatment (issue 7,
                                          # maintenance: pd.recurrence.*); False = the model without it
+    p_active_blinded: float | None = None  # a randomized withdrawal's probability of active drug after the
+                                         # re-randomization (None: p_active throughout; set by scenario files)
+    blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
 
     def __post_init__(self):
         f = "population"
@@ -224,9 +268,7 @@ class PopulationSpec:
         check_age(self.age_years, f"{f}.age_years")
         if not (0.0 <= self.female_fraction <= 1.0):
             raise InputError(f"{f}.female_fraction: must lie in [0, 1], got {self.female_fraction}")
-        for c in self.comedications:
-            if c not in KNOWN_COMEDICATIONS:
-                raise InputError(f"{f}.comedications: unknown comedication {c!r}; known: {', '.join(KNOWN_COMEDICATIONS)}")
+        check_comedications(self.comedications, f"{f}.comedications")
         if self.genotype is not None and self.genotype not in GENOTYPES:
             raise InputError(f"{f}.genotype: use one of {', '.join(GENOTYPES)}")
         if self.crp_mg_l is not None and not (0 <= self.crp_mg_l <= 300):
@@ -240,6 +282,10 @@ class PopulationSpec:
             raise InputError(f"{f}.perception: must lie in [0, 1]")
         if not (0 <= self.p_active <= 1):
             raise InputError(f"{f}.p_active: must lie in [0, 1] (1 = open label), got {self.p_active}")
+        if self.p_active_blinded is not None and not (0 <= self.p_active_blinded <= 1):
+            raise InputError(f"{f}.p_active_blinded: must lie in [0, 1], got {self.p_active_blinded}")
+        if not (0 <= self.blinded_from_h <= 1e6):
+            raise InputError(f"{f}.blinded_from_h: must lie in [0, 1e6] h, got {self.blinded_from_h}")
         if not isinstance(self.recurrence, (bool, np.bool_)):
             raise InputError(f"{f}.recurrence: must be true or false, got {self.recurrence!r}")
 

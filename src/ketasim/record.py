@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, KetasimError
-from .population import GENOTYPES, KNOWN_COMEDICATIONS, SCALES
+from .population import GENOTYPES, SCALES, parse_comedication
 from .regimen import Dose, Drug, Route, parse_drug, parse_route
 
 
@@ -304,8 +304,11 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
     if "COMED" in cov:
         items = [c.strip().lower() for c in cov["COMED"][0].replace("+", ";").split(";") if c.strip()]
         for c in items:
-            if c not in KNOWN_COMEDICATIONS and c != "none":
-                raise cov["COMED"][1].err("COMED", f"unknown comedication {c!r}; known: {', '.join(KNOWN_COMEDICATIONS)}")
+            if c != "none":
+                try:
+                    parse_comedication(c, "COMED")
+                except InputError as e:
+                    raise cov["COMED"][1].err("COMED", str(e).removeprefix("COMED: ")) from None
         comeds = tuple(sorted(set(c for c in items if c != "none")))
     # events
     doses, obs, fc = [], [], []

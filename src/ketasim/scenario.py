@@ -343,6 +343,12 @@ def scenario_from_dict(data: dict) -> Scenario:
             _check_titration_criteria(arm.titration, scale, f"arms.{k}.titration")
         arms.append(arm)
     arms = tuple(arms)
+    for a in arms:          # an arm's comedications add to the population's: each inducer or inhibitor once in all
+        if a.comedications and pop.comedications:
+            from .population import check_comedications
+
+            check_comedications(tuple(dict.fromkeys((*pop.comedications, *a.comedications))),
+                                f"arms.{a.name}.comedications (with population.comedications)")
     # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
     # a single-arm scenario is open label (1)
     if pop.p_active is not None:
@@ -443,6 +449,13 @@ def scenario_from_dict(data: dict) -> Scenario:
                                                                        or endpoints.remission_threshold is None):
         raise InputError(f"design.criterion: {crit} needs a remission threshold and {scale} has no published one; "
                          f"state endpoints.remission_threshold (points, 0-{SCALES[scale][0]:g})")
+    if m.design is not None and m.design.type == "randomized_withdrawal" and pop.p_active is None:
+        # after the re-randomization sessions are blinded: participants may expect active drug with the share of arms
+        # that continue ketamine (1/2 for continue vs withdraw), not the open-label 1 of the shared induction
+        t_rand = parse_time_h(m.design.induction_until or "4 week", "design.induction_until")
+        after = sum(any(a.drug.is_ketamine and a.start_h >= t_rand - 1e-9 for a in arm.administrations())
+                    for arm in arms) / len(arms)
+        spec = dataclasses.replace(spec, p_active_blinded=float(after), blinded_from_h=float(t_rand))
     follow_up = m.design is not None and m.design.follow_up_from is not None
     if endpoints is not None and (m.design is None or m.design.type != "randomized_withdrawal") and not follow_up:
         relapse = [meas for meas in endpoints.measures if meas in RELAPSE_MEASURES]
@@ -485,7 +498,7 @@ def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, f
     Returns (dose lines, comedications, baseline or None, titration mapping or None)."""
     if not isinstance(value, dict):
         return value, (), None, None
-    from .population import KNOWN_COMEDICATIONS
+    from .population import check_comedications
 
     unknown = set(value) - {"doses", "comedications", "baseline", "titration"}
     if unknown:
@@ -499,10 +512,7 @@ def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, f
         comeds = [comeds]
     if not isinstance(comeds, list):
         raise InputError(f"arms.{name}.comedications: expected a list, e.g. [rifampicin]")
-    for c in comeds:
-        if c not in KNOWN_COMEDICATIONS:
-            raise InputError(f"arms.{name}.comedications: unknown comedication {str(c)[:40]!r}; known: "
-                             f"{', '.join(KNOWN_COMEDICATIONS)}")
+    check_comedications(comeds, f"arms.{name}.comedications")
     if "titration" in value and value["titration"] is None:
         raise InputError(f"arms.{name}.titration: expected a mapping like {{doses: [56 mg, 84 mg], sessions: [2, 3], "
                          "increase_if: {score_reduction_below: 0.5}}")

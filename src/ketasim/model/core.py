@@ -64,7 +64,8 @@ class Constant:
     """A model constant shared by all patients of an arm.
 
     ``derive(ctx) -> float`` computes it (in ``unit``) from ``ctx.params`` (a ParameterSet), ``ctx.experiment``
-    (VirtualExperiment switches), ``ctx.expectancy``, ``ctx.perception`` and ``ctx.p_active``.
+    (VirtualExperiment switches), ``ctx.expectancy``, ``ctx.perception``, ``ctx.p_active``, ``ctx.p_blinded`` and
+    ``ctx.blinded_from_h``.
     ``source`` names the parameters it comes from (sources with DOI/PMID are in data/parameters.csv).
     """
 

@@ -2,7 +2,8 @@
 
 Chain: PK (hand-written machinery: ``ketasim.pk`` blocks, depots, dosing events, effect sites
 ``dCe/dt = ke0 (fu Cp - Ce)``) -> NMDA block -> glutamate -> AMPA -> BDNF -> TrkB -> mTORC1 -> synaptic
-proteins -> spines, IL-6 -> symptoms; side effects from the parent drug's S-equivalent unbound concentration.
+proteins -> spines, IL-6 -> symptoms; side effects from the parent drug's S-equivalent unbound concentration
+(blood pressure and heart rate weight R-ketamine by its own pressor potency, not its NMDA Ki ratio).
 Every state obeys ``dx/dt = k (target - x)`` or ``dx/dt = gain * drive - k x``. Units: time h, effect-site
 concentrations µM (unbound), plasma ng/mL; most PD variables are relative to the drug-free baseline (1).
 
@@ -46,6 +47,15 @@ def _s_eq(name, unit, mw=False):
         p = c.params
         x = p.get(name, unit) / (p.get("mw.ketamine", "g/mol") if mw else 1.0)
         return x * p.get("pk.fu") * (0.5 + 0.5 * p.get("pd.ki.s_ketamine", "uM") / p.get("pd.ki.r_ketamine", "uM"))
+    return derive
+
+
+def _s_eq_pressor(name, unit):
+    """A racemic total plasma concentration -> the unbound pressor S-equivalent (µM): C fu (0.5 + 0.5 w_R), w_R =
+    pd.pressor.r_ketamine_potency (R-ketamine's sympathomimetic potency relative to S; not its NMDA Ki ratio)."""
+    def derive(c):
+        p = c.params
+        return p.get(name, unit) * p.get("pk.fu") * (0.5 + 0.5 * p.get("pd.pressor.r_ketamine_potency"))
     return derive
 
 
@@ -98,6 +108,21 @@ FUNCTIONS = (
              "low-sensitivity patients respond only once repeated sessions have built up plasticity (late responders)."),
     Function("placebo_relief", ("expectancy", "gain"), "1 - exp(-gain * max(expectancy, 0))",
              "Link 10: non-specific relief from expectancy (no ceiling below full relief)."),
+    Function("unblinding_shortfall", ("perceived_last", "learnt"),
+             "piecewise(0, learnt <= 0, max(0, 1 - 2 * perceived_last / learnt))",
+             "Link 10 (issue 7, maintenance): how strongly the last session lacked the perceptible effect the "
+             "participant had learnt to expect (0-1): the placebo-side part of a log-likelihood ratio interpolated "
+             "between 'as learnt' (x = m, evidence for active) and 'nothing' (x = 0, evidence for placebo) with "
+             "symmetric guess accuracy, i.e. max(0, 1 - 2 x/m); 0 while nothing has been learnt (m = 0)."),
+    Function("belief_ratio", ("prior", "lr", "shortfall", "gain"),
+             "piecewise(1, shortfall <= 0 or prior <= 0 or prior >= 1,"
+             " (1 + gain * (prior * lr ** shortfall / (prior * lr ** shortfall + 1 - prior) - 0.5) / 0.5)"
+             " / (1 + gain * (prior - 0.5) / 0.5))",
+             "Link 10 (issue 7, maintenance): negative functional unblinding. The believed probability of active "
+             "drug after a session that lacked the learnt effect is the Bayesian update of the design's prior by "
+             "the likelihood ratio lr ** shortfall; the session's expectancy follows it through the design "
+             "relation 1 + gain (p - 0.5)/0.5 (free: design_expectancy_gain), as a ratio to the prior's value: 1 "
+             "without evidence, in open label (prior 1) and for an all-placebo design (prior 0)."),
     Function("symptom_target", ("r_drug", "r_placebo", "r_care", "r_antidepressant", "r_natural"),
              "(1 - r_drug) * (1 - r_placebo) * (1 - r_care) * (1 - r_antidepressant) * (1 - r_natural)",
              "Link 10: D* = product of (1 - relief) over drug, expectancy, care setting, background therapy, natural "
@@ -152,10 +177,12 @@ CONSTANTS = (
     Constant("tolerance_gain", "1/h", _f("tolerance_gain", "1/h"), "free: tolerance_gain"),
     Constant("consolidation_gain", "1/h", _f("consolidation_gain", "1/h"), "free: consolidation_gain"),
     Constant("sbp_emax", "mmHg", _p("pd.sbp.emax", "mmHg"), "pd.sbp.emax"),
-    Constant("sbp_ec50", "uM", _s_eq("pd.sbp.ec50_racemic_total", "uM"), "pd.sbp.ec50_racemic_total (S-eq)"),
+    Constant("w_pressor_r", "dimensionless", _p("pd.pressor.r_ketamine_potency"), "pd.pressor.r_ketamine_potency"),
+    Constant("sbp_ec50", "uM", _s_eq_pressor("pd.sbp.ec50_racemic_total", "uM"),
+             "pd.sbp.ec50_racemic_total (pressor S-eq)"),
     Constant("dbp_emax", "mmHg", _p("pd.dbp.emax", "mmHg"), "pd.dbp.emax"),
     Constant("hr_emax", "1/min", _p("pd.hr.emax", "1/min"), "pd.hr.emax"),
-    Constant("hr_ec50", "uM", _s_eq("pd.hr.ec50_racemic_total", "uM"), "pd.hr.ec50_racemic_total (S-eq)"),
+    Constant("hr_ec50", "uM", _s_eq_pressor("pd.hr.ec50_racemic_total", "uM"), "pd.hr.ec50_racemic_total (pressor S-eq)"),
     Constant("sedation_ec50", "uM", _s_eq("pd.sedation.ec50_racemic_total", "ng/mL", mw=True),
              "pd.sedation.ec50_racemic_total (S-eq)"),
     Constant("midazolam_ec50", "uM", _p("pd.midazolam.ec50_sedation", "uM"), "pd.midazolam.ec50_sedation"),
@@ -185,6 +212,19 @@ CONSTANTS = (
     Constant("session_expectancy", "dimensionless",   # care context x what the design lets participants expect
              lambda c: c.expectancy * (1.0 + c.params.free_value("design_expectancy_gain") * (c.p_active - 0.5) / 0.5),
              "population.expectancy x (1 + free: design_expectancy_gain x (population.p_active - 0.5)/0.5)"),
+    # negative functional unblinding (issue 7, maintenance): the design's prior probability of active drug before
+    # and after a randomized withdrawal's re-randomization (both p_active otherwise), the time of the switch, the
+    # likelihood ratio of a session that lacks the learnt effect, and the design relation's gain
+    Constant("prior_active", "dimensionless", lambda c: c.p_active, "population.p_active"),
+    Constant("prior_active_blinded", "dimensionless", lambda c: c.p_active if c.p_blinded is None else c.p_blinded,
+             "population.p_active, or the share of a randomized withdrawal's arms that continue ketamine"),
+    Constant("blinded_from_h", "h", lambda c: max(0.0, c.blinded_from_h - 0.5), "design.induction_until of a randomized withdrawal "
+             "(0 otherwise), less 0.5 h"),
+    Constant("unblinding_lr", "dimensionless",
+             lambda c: (1.0 - c.params.get("pd.expectancy.unblinding_accuracy")) / c.params.get("pd.expectancy.unblinding_accuracy"),
+             "(1 - a) / a, a = pd.expectancy.unblinding_accuracy"),
+    Constant("design_gain", "dimensionless", _f("design_expectancy_gain"), "free: design_expectancy_gain"),
+    Constant("perception_visibility", "dimensionless", lambda c: c.perception, "population.perception"),
     # in-patient / perioperative care in expectancy units (issue 7): what admission or surgery adds to the
     # non-specific context, relieved through the patient's own non-specific responsiveness (placebo_gain)
     Constant("care_expectancy", "dimensionless", _f("care_expectancy"), "free: care_expectancy"),
@@ -396,16 +436,28 @@ PATIENT = (
                      "population.recurrence"),
 )
 
-INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),)
+INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),
+          # negative functional unblinding (issue 7, maintenance): bookkeeping of perceptible effects per session,
+          # switched by the session events (piecewise constant between sessions)
+          Input("perception_mark", 1.0, "h", "perception_total at the start of the last session (both start at 1)"),
+          Input("learnt_perception", 0.0, "h", "the perceptible effect (integral of perceived over one session) the "
+                "participant has learnt to expect: that of the last session that felt like the active drug "
+                "(at least half of what had been learnt); 0 until a session brought any"))
 
 # ---- algebraic intermediates (evaluated at every solver node) ------------------------------------------------
 ALGEBRAICS = (
     Algebraic("nmda_drive", "occupancy_drive(ce_s, ce_r, ce_snk, ce_rnk, ki_s, ki_r, ki_snk, ki_rnk)", "dimensionless"),
     Algebraic("nmda_block_interneuron", "nmda_block(nmda_drive, m_interneuron, nmda_hill)", "fraction"),
     Algebraic("nmda_block_pyramidal", "nmda_block(nmda_drive, m_pyramidal, nmda_hill)", "fraction"),
-    Algebraic("ce_parent", "ce_s + ce_r * ki_s / ki_r + ce_snk * ki_s / ki_snk + ce_rnk * ki_s / ki_rnk", "uM",
+    Algebraic("ce_norketamine_seq", "ce_snk * ki_s / ki_snk + ce_rnk * ki_s / ki_rnk", "uM",
+              "norketamine's S-equivalent at the effect site (NMDA potency at its brain partition, through ki_snk "
+              "and ki_rnk)"),
+    Algebraic("ce_parent", "ce_s + ce_r * ki_s / ki_r + ce_norketamine_seq", "uM",
               "S-equivalent unbound drug at the effect site: side effects follow it (norketamine at its brain "
               "partition, through ki_snk and ki_rnk)"),
+    Algebraic("ce_pressor", "ce_s + ce_r * w_pressor_r + ce_norketamine_seq", "uM",
+              "pressor S-equivalent unbound drug at the effect site (SBP, DBP, heart rate): R-ketamine at its own "
+              "sympathomimetic potency relative to S (w_pressor_r; Pfenninger 2002), not its NMDA Ki ratio"),
     Algebraic("ampa_activation", "ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, ampa_eps)",
               "dimensionless"),
     Algebraic("trkb", "trkb_activation(bdnf, trkb_k, trkb_hill)", "relative to baseline"),
@@ -473,6 +525,12 @@ STATES = (
           doc="new synapses stabilised by a later plasticity pulse: grows only with repeated dosing, decays over weeks"),
     State("il6", "1", "k_il6", "relative to baseline", target="il6_target(synaptic_proteins, il6_effect)"),
     State("tolerance", "0", "k_tolerance", "dimensionless", drive="dissociation_drive", gain="tolerance_gain"),
+    # perceptible effects perceived so far (h x perceived), for negative functional unblinding: what a session
+    # brought is perception_total minus its value at the session's start (perception_mark)
+    # baseline 1, not 0 (only differences are read): a state that sits at exactly 0 while rounding noise drives it
+    # made the SBML export's CVODE fail (as for consolidation)
+    State("perception_total", "1", "k_clock", "h (perceived x time) + 1", drive="perceived", gain="perception_visibility",
+          doc="1 + cumulative perceptible drug effect (no growth when effects cannot be perceived, population.perception 0)"),
     State("expectancy", "0", "k_expectancy", "arbitrary units (0 = none)", drive="perceived",
           gain="perception_gain * session_expectancy"),
     # in-patient / perioperative care (issue 7): starts with admission or surgery at trial entry, needs no session
@@ -505,9 +563,22 @@ EVENTS = (
     # so far let the participant expect; what this session's perceptible effects kindle is added during it.
     # Measured alternatives (NOTES.md): adding each boost (accumulation: worst out of sample), max(expectancy, boost)
     # (kindling then accumulated over sessions and carried the days-long drug effect), a separate fast kindled state
+    # Negative functional unblinding (issue 7, maintenance): a blinded session that lacked the perceptible effect
+    # the participant had learnt to expect lowers the believed probability of active drug (Bayes, likelihood ratio
+    # from within-patient guess accuracy, pd.expectancy.unblinding_accuracy) and with it the next renewal
+    # (belief_ratio; the belief formed in one session sets the next session's renewal). Only the placebo side:
+    # positive unblinding is the kindling during sessions (perception_gain). The events read values from just
+    # before the session and are ordered so that none reads what another has just set (the SBML export applies a
+    # session's assignments simultaneously).
     Event("session", "expectancy", "=",
           "session_expectancy * (1 - expectancy_feedback"
-          " + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))"),
+          " + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))"
+          " * belief_ratio(piecewise(prior_active_blinded, clock >= blinded_from_h, prior_active), unblinding_lr,"
+          " unblinding_shortfall(perception_total - perception_mark, learnt_perception), design_gain)"),
+    Event("session", "learnt_perception", "=",
+          "piecewise(perception_total - perception_mark, perception_total - perception_mark >= 0.5 * learnt_perception,"
+          " learnt_perception)"),
+    Event("session", "perception_mark", "=", "perception_total"),
     Event("general_anesthesia", "anesthetic_state", "+", "general_anesthesia_depth"),
     Event("antidepressant_start", "ad_on", "=", "1"),
 )
@@ -536,9 +607,9 @@ OUTPUTS = (
     Output("antidepressant_onset", "antidepressant_onset", "fraction of full onset"),
     Output("severity", "severity", "fraction of baseline score"),
     Output("cadss", "cadss_max * dissociation_sensitivity * dissociation_drive / (1 + tolerance)", "CADSS points"),
-    Output("sbp_change_mmhg", "bp_sensitivity * emax_model(ce_parent, sbp_emax, sbp_ec50, 1)", "mmHg"),
-    Output("dbp_change_mmhg", "bp_sensitivity * emax_model(ce_parent, dbp_emax, sbp_ec50, 1)", "mmHg"),
-    Output("hr_change_bpm", "bp_sensitivity * emax_model(ce_parent, hr_emax, hr_ec50, 1)", "beats/min"),
+    Output("sbp_change_mmhg", "bp_sensitivity * emax_model(ce_pressor, sbp_emax, sbp_ec50, 1)", "mmHg"),
+    Output("dbp_change_mmhg", "bp_sensitivity * emax_model(ce_pressor, dbp_emax, sbp_ec50, 1)", "mmHg"),
+    Output("hr_change_bpm", "bp_sensitivity * emax_model(ce_pressor, hr_emax, hr_ec50, 1)", "beats/min"),
     Output("sedation", "sedation_index", "index 0-1"),
     Output("nausea_probability", "nausea_curve(emetic_drive, nausea_pmax, nausea_ec50)", "probability"),
     Output("anesthesia", "piecewise(1, (cp_s + cp_r) / mw_ketamine >= anesthesia_umol, 0)",
