@@ -434,6 +434,11 @@ PATIENT = (
     PatientParameter("t_recurrence", "h", _recurrence_time,
                      "pd.recurrence.p12 or pd.recurrence.p12_treatment_resistant (eta_recurrence); "
                      "population.recurrence"),
+    # re-response after a new episode (reconsolidation): a switchable hypothesis, off by default (the refit
+    # cross-validation was slightly worse out of sample with it, and the calibration set has no maintenance trial)
+    PatientParameter("re_response", "dimensionless",
+                     lambda c: np.full(c.patients.n, 1.0 if c.spec.re_response else 0.0),
+                     "population.re_response (1 on, 0 off: the default)"),
 )
 
 INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),
@@ -490,9 +495,10 @@ ALGEBRAICS = (
               "cannot place, which cost 2.2e-4 relative error in severity against the reference solver (target "
               "1e-4); the two-stage onset starts with slope 0"),
     Algebraic("severity", "recurrence_target(treated_severity, episode / reconsolidation)", "fraction of baseline score",
-              "the score's fraction of baseline: the treated severity, taken back towards baseline by a new episode, "
-              "of which continued dosing relieves again the share (R - 1)/R that the synapses consolidated since its "
-              "onset (reconsolidation R) have restored: the episode's effective size is episode / R. "
+              "the score's fraction of baseline: the treated severity, taken back towards baseline by a new episode. "
+              "With population.re_response (a hypothesis, off by default), continued dosing relieves again the share "
+              "(R - 1)/R of the episode that the synapses consolidated since its onset (reconsolidation R) have "
+              "restored: the episode's effective size is episode / R; off, R is exactly 1. "
               "Applied here, not in the treated severity's target: in the target, the compiler's fused multiply-adds "
               "moved every trajectory in the last bit even without an episode (the switch must leave the model as it "
               "was, bit for bit); the treated severity follows its target within minutes (symptom_t_half), so only "
@@ -542,11 +548,13 @@ STATES = (
     State("natural_course", "0", "k_natural", "fraction of the full spontaneous improvement", target="1"),
     # time since trial entry (the definition language has no time symbol): dclock/dt = 1, rate 0
     State("clock", "0", "k_clock", "h", drive="1", gain="1", doc="time since trial entry"),
-    # re-response after a recurrence (issue 7, maintenance): the consolidation law above, accumulated only while a new
-    # episode is present (its drive weighted by episode), so only dosing after the onset counts; 1 without an episode
+    # re-response after a recurrence (issue 7, maintenance; a hypothesis, off by default: population.re_response):
+    # the consolidation law above, accumulated only while a new episode is present (its drive weighted by episode),
+    # so only dosing after the onset counts; 1 without an episode, and exactly 1 when switched off (re_response 0:
+    # the target is 1 + 0, so severity = recurrence_target(treated_severity, episode / 1), the model without it)
     State("reconsolidation", "1", "k_consolidation", "dimensionless (1 = none; as consolidation)",
-          target="1 + consolidation_gain / k_consolidation * consolidation_drive(mtorc1, synapses / spine_set_point)"
-                 " * episode",
+          target="1 + re_response * episode * consolidation_gain / k_consolidation"
+                 " * consolidation_drive(mtorc1, synapses / spine_set_point)",
           doc="new synapses consolidated by dosing after a new episode's onset: a relapse on continued treatment "
               "responds again to continued sessions at the pace at which the treatment built its effect before "
               "(re-induction), and not without them"),
