@@ -3,8 +3,9 @@
 Each patient has a recurrence time T = -ln(1 - Phi(eta_recurrence)) / h from trial entry, h = -ln(1 - p12) / 8766 h
 with p12 the 12-month relapse probability of STAR*D remitters who continued their treatment (pd.recurrence.*);
 from T on a new episode (two-stage onset, half of it at pd.recurrence.onset_t_half after T) takes the score back to
-the patient's baseline whatever the treatment, and active sessions after the onset relieve it again in part (its
-effective size is episode / reconsolidation). ``population.recurrence: false`` switches it off.
+the patient's baseline whatever the treatment. ``population.recurrence: false`` switches it off. With the
+re-response hypothesis (``population.re_response: true``, off by default), active sessions after the onset relieve it
+again in part (its effective size is episode / reconsolidation); off, reconsolidation stays exactly 1.
 """
 
 from __future__ import annotations
@@ -115,12 +116,15 @@ def test_share_with_an_episode_follows_the_closed_form():
         assert share[0] == 0.0 and share[-1] > 0.3
 
 
-def test_kernel_follows_the_onset_against_the_reference_solver():
+@pytest.mark.parametrize("re_response", [False, True])
+def test_kernel_follows_the_onset_against_the_reference_solver(re_response):
     """A recurrence between sessions, on the arm's coarse grid: the kernel against the DOP853 reference solution
     stays within the accuracy target (1e-4 relative) for every output, whatever the recurrence time's place within
-    a step (measured worst 1.8e-5, as without a recurrence; a one-stage onset's kink cost 2.2e-4)."""
+    a step (measured worst 1.8e-5, as without a recurrence; a one-stage onset's kink cost 2.2e-4); with and without
+    the re-response hypothesis (its reconsolidation state builds from the sessions after the onset)."""
     p = params()
     sc = scenario([line("esketamine", "intranasal", "56 mg", every="3.5 d", count=8)])
+    sc = dataclasses.replace(sc, population=dataclasses.replace(sc.population, re_response=re_response))
     arm = sc.arms[0]
     times = np.unique(np.concatenate([np.arange(0.0, 42 * 24 + 1e-9, 6.0), [40 / 60, 2.0, 24.0]]))
     h = _hazard(True)
@@ -143,10 +147,12 @@ def test_a_relapse_responds_again_to_continued_sessions_and_not_without_them():
     """Re-response (issue 7, maintenance): a new episode on continued weekly ketamine breaks through (the score
     returns towards baseline), then continued sessions relieve it again (consolidation after its onset); the same
     patient withdrawn to weekly saline, or with no sessions at all, stays at baseline. Clinically a relapse on
-    maintenance esketamine/ketamine responds to renewed sessions (open-label re-induction of relapsed patients)."""
+    maintenance esketamine/ketamine responds to renewed sessions (open-label re-induction of relapsed patients).
+    A hypothesis, off by default (population.re_response: true here); off, the continued patient stays at baseline
+    too (the last assertion)."""
     p = params()
     ind = dict(KET, every="3.5 d", count=8)
-    sc = scenario_from_dict({"name": "r", "seed": 1, "population": {**TRD, "size": 1}, "arms": {
+    sc = scenario_from_dict({"name": "r", "seed": 1, "population": {**TRD, "size": 1, "re_response": True}, "arms": {
         "continue": [ind, dict(KET, at="28 d", every="7 d", count=30)],
         "withdraw": [ind, dict(SAL, at="28 d", every="7 d", count=30)],
         "stop": [ind]}})
@@ -164,6 +170,8 @@ def test_a_relapse_responds_again_to_continued_sessions_and_not_without_them():
         assert c[k] > c[0] + 0.15 and 0 < k < len(days) - 3        # the breakthrough, then ...
         assert c[-1] < c[k] - 0.07 and np.all(np.diff(c[k + 1:]) <= 1e-9)   # ... relief regained, steadily
         assert c[-1] < w[-1] - 0.12
+        off = dataclasses.replace(sc.population, re_response=False)     # the default: no re-response
+        assert run_arm(sc.arms[0], off, pts, days * 24, params=p).out[0, -1, K.OUT_NAMES.index("severity")] > 0.99
 
 
 def _withdrawal(recurrence=True, n=2000):

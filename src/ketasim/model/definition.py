@@ -494,11 +494,13 @@ ALGEBRAICS = (
               "stages, not one: a one-stage onset starts with a kink (slope k at T) that the arm's shared time grid "
               "cannot place, which cost 2.2e-4 relative error in severity against the reference solver (target "
               "1e-4); the two-stage onset starts with slope 0"),
-    Algebraic("severity", "recurrence_target(treated_severity, episode / reconsolidation)", "fraction of baseline score",
+    Algebraic("severity", "recurrence_target(treated_severity,"
+              " piecewise(episode, re_response <= 0, episode / reconsolidation))", "fraction of baseline score",
               "the score's fraction of baseline: the treated severity, taken back towards baseline by a new episode. "
               "With population.re_response (a hypothesis, off by default), continued dosing relieves again the share "
               "(R - 1)/R of the episode that the synapses consolidated since its onset (reconsolidation R) have "
-              "restored: the episode's effective size is episode / R; off, R is exactly 1. "
+              "restored: the episode's effective size is episode / R; off, severity reads episode itself (R's "
+              "exponential update leaves it 1 only to rounding, which moved the score by 1e-14 points). "
               "Applied here, not in the treated severity's target: in the target, the compiler's fused multiply-adds "
               "moved every trajectory in the last bit even without an episode (the switch must leave the model as it "
               "was, bit for bit); the treated severity follows its target within minutes (symptom_t_half), so only "
@@ -550,8 +552,8 @@ STATES = (
     State("clock", "0", "k_clock", "h", drive="1", gain="1", doc="time since trial entry"),
     # re-response after a recurrence (issue 7, maintenance; a hypothesis, off by default: population.re_response):
     # the consolidation law above, accumulated only while a new episode is present (its drive weighted by episode),
-    # so only dosing after the onset counts; 1 without an episode, and exactly 1 when switched off (re_response 0:
-    # the target is 1 + 0, so severity = recurrence_target(treated_severity, episode / 1), the model without it)
+    # so only dosing after the onset counts; 1 without an episode or when switched off (re_response 0: target 1; the
+    # severity then does not read it, so the model is the one without it bit for bit)
     State("reconsolidation", "1", "k_consolidation", "dimensionless (1 = none; as consolidation)",
           target="1 + re_response * episode * consolidation_gain / k_consolidation"
                  " * consolidation_drive(mtorc1, synapses / spine_set_point)",
