@@ -154,3 +154,4 @@ def test_dashboard_api_switch():
     with pytest.raises(api.FormErrors) as ei:
         api.build(form)
     assert ei.value.errors[0]["message"] == "population.re_response: must be true or false, got 'maybe'"
+
