@@ -39,8 +39,10 @@ INDUCTION = dict(ESK, every="3.5 d", count=8)
 EXP = K.OUT_NAMES.index("expectancy")
 SCORE = K.OUT_NAMES.index("score")
 
-#: the session event of the model without negative unblinding (what main had)
-OLD_RENEWAL = ("session_expectancy * (1 - expectancy_feedback"
+#: the session event of the model without negative unblinding (what main had, with the renewal after a randomized
+#: withdrawal's re-randomization following the blinded prior, tests/test_blinded_renewal.py)
+OLD_RENEWAL = ("piecewise(session_expectancy_blinded, clock >= blinded_from_h, session_expectancy)"
+               " * (1 - expectancy_feedback"
                " + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))")
 
 

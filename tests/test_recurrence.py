@@ -190,8 +190,10 @@ def test_stable_remitters_who_continue_now_relapse_but_less_than_withdrawn():
     on, off = _withdrawal(True), _withdrawal(False)
     rel_on = {r["arm"]: r["value"] for r in on.endpoints if r["measure"] == "relapse_rate"}
     rel_off = {r["arm"]: r["value"] for r in off.endpoints if r["measure"] == "relapse_rate"}
-    assert rel_off["continue"] < 2.0            # without recurrence continued treatment hardly relapses (main: 0)
-    assert rel_on["continue"] > 5.0
+    # without recurrence continued treatment relapses little (1.7 % with the open-label renewal after randomization;
+    # 6.1 % since the renewal follows the blinded 1:1 prior, tests/test_blinded_renewal.py); recurrence adds most
+    assert rel_off["continue"] < 10.0
+    assert rel_on["continue"] > rel_off["continue"] + 10.0
     assert rel_on["withdraw"] > rel_on["continue"]
     assert rel_on["withdraw"] >= rel_off["withdraw"]
 

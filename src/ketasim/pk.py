@@ -168,37 +168,42 @@ def oral_fractions(p: ParameterSet):
     return cl, fh, np.minimum(1.0, foral / fh)
 
 
-def induction_reached(p: ParameterSet, organ: str, hours: float | None) -> float:
+def induction_reached(p: ParameterSet, organ: str, hours: float | None, off_h: float | None = None) -> float:
     """Fraction of its steady-state induction an inducer has reached after ``hours`` of pretreatment (None: steady
-    state, 1). Induction raises the synthesis of the enzyme; its amount approaches the new steady state with the
-    enzyme's own degradation half-life (turnover model, ``1 - 2^(-t / t_half)``): ``pk.induction_t_half_liver``
-    (hepatic CYP3A4, Galetin 2006) or ``pk.induction_t_half_gut`` (enterocyte CYP3A, Greenblatt 2003). The
-    inducer's own accumulation (rifampicin t1/2 2-5 h) is taken as immediate."""
-    if hours is None:
-        return 1.0
-    return 1.0 - 2.0 ** (-hours / p.get(f"pk.induction_t_half_{organ}", "h"))
+    state, 1), and of that what is left ``off_h`` hours after it was stopped (None: still taken). Induction raises
+    the synthesis of the enzyme; its amount approaches the new steady state with the enzyme's own degradation
+    half-life (turnover model, ``1 - 2^(-t / t_half)``), and returns to baseline at the same rate once the inducer
+    is gone (``x 2^(-t_off / t_half)``): ``pk.induction_t_half_liver`` (hepatic CYP3A4, Galetin 2006) or
+    ``pk.induction_t_half_gut`` (enterocyte CYP3A, Greenblatt 2003). The inducer's own accumulation and
+    elimination (rifampicin t1/2 2-5 h) are taken as immediate."""
+    t_half = p.get(f"pk.induction_t_half_{organ}", "h")
+    built = 1.0 if hours is None else 1.0 - 2.0 ** (-hours / t_half)
+    return built if off_h is None else built * 2.0 ** (-off_h / t_half)
 
 
-def _rescaled(factor: float, p: ParameterSet, organ: str, from_h: float | None, to_h: float | None) -> float:
-    """An induction factor measured after ``from_h`` hours of pretreatment, carried to ``to_h`` hours (the excess
-    over 1 scales with :func:`induction_reached`)."""
-    return 1.0 + (factor - 1.0) * induction_reached(p, organ, to_h) / induction_reached(p, organ, from_h)
+def _rescaled(factor: float, p: ParameterSet, organ: str, from_h: float | None, to_h: float | None,
+              off_h: float | None = None) -> float:
+    """An induction factor measured after ``from_h`` hours of pretreatment (inducer still taken), carried to
+    ``to_h`` hours, ``off_h`` hours after stopping (None: still taken); the excess over 1 scales with
+    :func:`induction_reached`."""
+    return 1.0 + (factor - 1.0) * induction_reached(p, organ, to_h, off_h) / induction_reached(p, organ, from_h)
 
 
 def _probe_h(p: ParameterSet, comedication: str, probe: str) -> float:
     return p.get(f"ddi.{comedication}.{probe}_days", "h")
 
 
-def cyp3a_factors_from_midazolam(p: ParameterSet, comedication: str, hours: float | None = None):
+def cyp3a_factors_from_midazolam(p: ParameterSet, comedication: str, hours: float | None = None,
+                                 off_h: float | None = None):
     """(liver, gut wall) CYP3A intrinsic-clearance factors of an inducer after ``hours`` of pretreatment (None:
-    steady state), from midazolam probe data.
+    steady state) and ``off_h`` hours after stopping it (None: still taken), from midazolam probe data.
 
     IV midazolam AUC ratio r_iv gives the liver: CL' = CL / r_iv in the well-stirred liver (midazolam CL,
     the model's Qh) -> CLint' / CLint, after the IV study's pretreatment (``ddi.*.midazolam_iv_days``). Oral
     midazolam AUC ratio r_po = (Fg'/Fg)(Fh'/Fh) r_iv' gives the gut wall, with the liver carried to the oral
     study's pretreatment (``ddi.*.midazolam_oral_days``; r_iv' the IV ratio the liver would give then): Fg =
     F_oral / Fh, and Fg = 1 / (1 + g) with g ∝ gut CLint, so the gut factor is g'/g. Both are then carried to
-    ``hours`` by the enzymes' turnover (:func:`induction_reached`)."""
+    ``hours`` and ``off_h`` by the enzymes' turnover (:func:`induction_reached`)."""
     qh = p.get("pk.hepatic_blood_flow", "L/h")
     cl = p.get("pk.midazolam.cl", "L/h")
     r_iv = p.get(f"ddi.{comedication}.midazolam_iv_auc_ratio")
@@ -213,21 +218,40 @@ def cyp3a_factors_from_midazolam(p: ParameterSet, comedication: str, hours: floa
     fg = p.get("pk.midazolam.f_oral") / fh
     fg_ind = fg * r_po / r_iv_po / (fh_ind / fh)
     gut_po = (1.0 / fg_ind - 1.0) / (1.0 / fg - 1.0)
-    return _rescaled(liver_iv, p, "liver", t_iv, hours), _rescaled(gut_po, p, "gut", t_po, hours)
+    return _rescaled(liver_iv, p, "liver", t_iv, hours, off_h), _rescaled(gut_po, p, "gut", t_po, hours, off_h)
 
 
-def induction_factors(p: ParameterSet, comedication: str, hours: float | None = None):
+def midazolam_auc_ratios(p: ParameterSet, liver: float, gut: float) -> tuple[float, float]:
+    """(IV, oral) midazolam AUC ratios (with / without) that CYP3A CLint factors ``liver`` and ``gut`` give a
+    typical 70-kg adult: the forward direction of :func:`cyp3a_factors_from_midazolam` (well-stirred liver with
+    the model's Qh, midazolam CL and oral availability, the gut-wall availability 1 / (1 + g) with g scaled by
+    ``gut``). Used to check the time course of induction against midazolam studies."""
+    qh = p.get("pk.hepatic_blood_flow", "L/h")
+    cl = p.get("pk.midazolam.cl", "L/h")
+    x = _hepatic(cl, qh)
+    fh = qh / (qh + x)
+    g = 1.0 / (p.get("pk.midazolam.f_oral") / fh) - 1.0
+    x_ind = x * liver
+    fh_ind = qh / (qh + x_ind)
+    r_iv = cl / (qh * x_ind / (qh + x_ind))
+    r_fg = (1.0 + g) / (1.0 + g * gut)
+    return r_iv, r_iv * r_fg * fh_ind / fh
+
+
+def induction_factors(p: ParameterSet, comedication: str, hours: float | None = None, off_h: float | None = None):
     """(N-demethylation liver factor, N-demethylation gut-wall factor, midazolam CL factor) of an inducer with
-    probe data after ``hours`` of pretreatment (None: steady state): CYP3A (midazolam-derived, liver and gut wall
+    probe data after ``hours`` of pretreatment (None: steady state) and ``off_h`` hours after stopping it (None:
+    still taken): CYP3A (midazolam-derived, liver and gut wall
     separately) and CYP2B6 factors weighted by their shares of ketamine's N-demethylation
     (``pk.demethylation_cyp3a_share`` / ``_cyp2b6_share``; the rest of the pathway unchanged). The gut wall is
     given the liver's CYP2B6 factor (assumption). The other pathways (fraction 1 - ``pk.fm_nk`` of CLint) are not
     induced (see :func:`comedication_factors`). Midazolam (CYP3A only) gets its own well-stirred clearance change
     (1 / the IV probe's AUC ratio after the probe's pretreatment). Every probe factor is carried from its study's
-    pretreatment (``ddi.*_days``) to ``hours`` by the enzymes' turnover (:func:`induction_reached`; CYP2B6 turns
-    over like hepatic CYP3A4, an assumption)."""
-    h3a, g3a = cyp3a_factors_from_midazolam(p, comedication, hours)
-    f2b6 = _rescaled(p.get(f"ddi.{comedication}.cyp2b6_factor"), p, "liver", _probe_h(p, comedication, "cyp2b6"), hours)
+    pretreatment (``ddi.*_days``) to ``hours`` and ``off_h`` by the enzymes' turnover (:func:`induction_reached`;
+    CYP2B6 turns over like hepatic CYP3A4, an assumption)."""
+    h3a, g3a = cyp3a_factors_from_midazolam(p, comedication, hours, off_h)
+    f2b6 = _rescaled(p.get(f"ddi.{comedication}.cyp2b6_factor"), p, "liver", _probe_h(p, comedication, "cyp2b6"), hours,
+                     off_h)
     s3a, s2b6 = p.get("pk.demethylation_cyp3a_share"), p.get("pk.demethylation_cyp2b6_share")
     liver = 1.0 + s3a * (h3a - 1.0) + s2b6 * (f2b6 - 1.0)
     gut = 1.0 + s3a * (g3a - 1.0) + s2b6 * (f2b6 - 1.0)
@@ -242,18 +266,19 @@ def comedication_factors(p: ParameterSet, comedications) -> tuple[float, float, 
     whose factors were derived from ketamine's own data scale both, inducers with probe data scale
     N-demethylation only. The yield factor is fm_nk'/fm_nk in the liver (the one yield the model uses for
     systemic and first-pass formation). An entry is a name or, for an inducer, ``NAME for DURATION``
-    (population.parse_comedication): the inducer's factors after that pretreatment (steady state without one);
-    its norketamine-clearance factor is carried from its study's pretreatment (``ddi.*.nk_cl_days``) likewise."""
+    (population.parse_comedication), optionally ``stopped DURATION ago``: the inducer's factors after that
+    pretreatment (steady state without one) and that long after stopping; its norketamine-clearance factor is
+    carried from its study's pretreatment (``ddi.*.nk_cl_days``) likewise."""
     from .population import parse_comedication
 
     fm = p.get("pk.fm_nk")
     nk_l, other_l, nk_g, other_g, nk_f, mdz_f = 1.0, 1.0, 1.0, 1.0, 1.0, 1.0
     for entry in comedications:
-        c, hours = parse_comedication(entry, "comedications")
+        c, hours, off_h = parse_comedication(entry, "comedications")
         if f"ddi.{c}.midazolam_iv_auc_ratio" in p.literature:     # inducer with CYP probe data
-            liver, gut, mdz = induction_factors(p, c, hours)
+            liver, gut, mdz = induction_factors(p, c, hours, off_h)
             nk_l, nk_g = nk_l * liver, nk_g * gut
-            nk_f *= _rescaled(p.get(f"ddi.{c}.nk_cl_factor"), p, "liver", _probe_h(p, c, "nk_cl"), hours)
+            nk_f *= _rescaled(p.get(f"ddi.{c}.nk_cl_factor"), p, "liver", _probe_h(p, c, "nk_cl"), hours, off_h)
         else:                                                     # factors derived from ketamine data
             liver = p.get(f"ddi.{c}.clint_factor")
             gut = liver * (p.get(f"ddi.{c}.gut_factor") if f"ddi.{c}.gut_factor" in p.literature else 1.0)

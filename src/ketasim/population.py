@@ -133,34 +133,56 @@ def remission_threshold(scale: str, field: str = "endpoints.remission_threshold"
 KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampicin", "grapefruit-juice", "st-johns-wort")
 #: Inducers: their effect builds up over days of pretreatment as the induced enzymes turn over (pk.induction_factors),
 #: so an entry may state how long the inducer has been taken, ``rifampicin for 5 d``; without it the induction is at
-#: steady state (a patient on the inducer for weeks).
+#: steady state (a patient on the inducer for weeks). A stopped inducer wears off with the same turnover:
+#: ``rifampicin for 14 d stopped 3 d ago`` (or ``rifampicin stopped 3 d ago`` after long-term use).
 INDUCERS = ("rifampicin", "st-johns-wort")
+#: Longest pretreatment and longest time since stopping an entry may state (beyond a year the build-up is complete
+#: and the wearing-off is total to within 2^-100).
+MAX_INDUCER_H = 365 * 24.0
 
 
-def parse_comedication(text, field: str) -> tuple[str, float | None]:
-    """A comedication entry: ``NAME`` or, for an inducer, ``NAME for DURATION`` (e.g. ``rifampicin for 5 d``: days
-    of pretreatment before the ketamine dose). Returns (name, pretreatment in hours, or None for steady state); a
-    one-line InputError naming ``field`` for anything else."""
+def _inducer_hours(text: str, name: str, what: str, field: str) -> float:
+    from .units import parse_time_h
+
+    hours = parse_time_h(text.strip(), field)
+    if not (0.0 < hours <= MAX_INDUCER_H):
+        extra = {"pretreatment": "", "time since stopping": (" (still taken: leave out 'stopped ... ago'; stopped "
+                                                             "more than a year ago: leave it out)")}[what]
+        raise InputError(f"{field}: the {what} of {name} must be more than 0 and at most 1 year, got "
+                         f"{text.strip()[:40]!r}{extra}")
+    return hours
+
+
+def parse_comedication(text, field: str) -> tuple[str, float | None, float | None]:
+    """A comedication entry: ``NAME``, or for an inducer ``NAME for DURATION`` (e.g. ``rifampicin for 5 d``: how
+    long it has been taken, counted as in the DDI studies: five daily doses with the ketamine dose the next day),
+    optionally followed by ``stopped DURATION ago`` (the time since the course ended: ``rifampicin for 14 d
+    stopped 3 d ago``; without ``for``, a long-term course at steady state was stopped). Returns (name,
+    pretreatment in hours or None for steady state, hours since stopping or None if still taken); a one-line
+    InputError naming ``field`` for anything else."""
     if not isinstance(text, str):
         raise InputError(f"{field}: expected a comedication name such as rifampicin or 'rifampicin for 5 d', got "
                          f"{str(text)[:40]!r}")
-    name, sep, rest = text.strip().partition(" for ")
+    head, stop, since = text.strip().partition(" stopped ")
+    name, sep, rest = head.partition(" for ")
     name = name.strip().lower()
     if name not in KNOWN_COMEDICATIONS:
         raise InputError(f"{field}: unknown comedication {text.strip()[:40]!r}; known: {', '.join(KNOWN_COMEDICATIONS)} "
-                         f"(an inducer may state its pretreatment: 'rifampicin for 5 d')")
-    if not sep:
-        return name, None
-    if name not in INDUCERS:
-        raise InputError(f"{field}: {name} takes no duration (only the inducers {', '.join(INDUCERS)} build up over "
-                         f"days); write {name}")
-    from .units import parse_time_h
-
-    hours = parse_time_h(rest.strip(), field)
-    if not (0.0 < hours <= 365 * 24.0):
-        raise InputError(f"{field}: the pretreatment with {name} must be more than 0 and at most 1 year, got "
-                         f"{rest.strip()[:40]!r}")
-    return name, hours
+                         f"(an inducer may state its pretreatment: 'rifampicin for 5 d', or 'rifampicin for 14 d "
+                         f"stopped 3 d ago')")
+    if (sep or stop) and name not in INDUCERS:
+        raise InputError(f"{field}: {name} takes no {'duration' if sep else 'stop time'} (only the inducers "
+                         f"{', '.join(INDUCERS)} build up over days and wear off after stopping); write {name} while "
+                         f"it is taken, and leave it out once stopped")
+    off = None
+    if stop:
+        since = since.strip()
+        if not since.lower().endswith(" ago") or " for " in since:
+            raise InputError(f"{field}: write the stop after the pretreatment, as 'rifampicin for 14 d stopped 3 d "
+                             f"ago', got {text.strip()[:60]!r}")
+        off = _inducer_hours(since[:-4], name, "time since stopping", field)
+    hours = _inducer_hours(rest, name, "pretreatment", field) if sep else None
+    return name, hours, off
 
 
 def check_comedications(items, field: str) -> tuple[str, ...]:
@@ -249,7 +271,9 @@ class PopulationSpec:
     recurrence: bool = True              # a new depressive episode can break through continued treatment (issue 7,
                                          # maintenance: pd.recurrence.*); False = the model without it
     p_active_blinded: float | None = None  # a randomized withdrawal's probability of active drug after the
-                                         # re-randomization (None: p_active throughout; set by scenario files)
+                                         # re-randomization: the design prior of every session's renewal and of
+                                         # the unblinding update in both arms from blinded_from_h on (None:
+                                         # p_active throughout; set by scenario files)
     blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
     re_response: bool = False            # a hypothesis, off by default: a new episode (recurrence) is relieved again
                                          # in part by active sessions after its onset (state reconsolidation)

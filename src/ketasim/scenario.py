@@ -455,7 +455,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                          f"state endpoints.remission_threshold (points, 0-{SCALES[scale][0]:g})")
     if m.design is not None and m.design.type == "randomized_withdrawal" and pop.p_active is None:
         # after the re-randomization sessions are blinded: participants may expect active drug with the share of arms
-        # that continue ketamine (1/2 for continue vs withdraw), not the open-label 1 of the shared induction
+        # that continue ketamine (1/2 for continue vs withdraw), not the open-label 1 of the shared induction: it is
+        # the prior of both arms' renewals and of the negative-unblinding update from then on
         t_rand = parse_time_h(m.design.induction_until or "4 week", "design.induction_until")
         after = sum(any(a.drug.is_ketamine and a.start_h >= t_rand - 1e-9 for a in arm.administrations())
                     for arm in arms) / len(arms)

@@ -212,6 +212,14 @@ CONSTANTS = (
     Constant("session_expectancy", "dimensionless",   # care context x what the design lets participants expect
              lambda c: c.expectancy * (1.0 + c.params.free_value("design_expectancy_gain") * (c.p_active - 0.5) / 0.5),
              "population.expectancy x (1 + free: design_expectancy_gain x (population.p_active - 0.5)/0.5)"),
+    # the same after a randomized withdrawal's re-randomization, with the blinded prior (both arms, maintenance:
+    # participants continuing the drug are blinded 1:1 too; Rutherford 2014, doi:10.4088/JCP.13m08797); equal to
+    # session_expectancy in every other design
+    Constant("session_expectancy_blinded", "dimensionless",
+             lambda c: c.expectancy * (1.0 + c.params.free_value("design_expectancy_gain")
+                                       * ((c.p_active if c.p_blinded is None else c.p_blinded) - 0.5) / 0.5),
+             "population.expectancy x (1 + free: design_expectancy_gain x (p - 0.5)/0.5), p = the share of a "
+             "randomized withdrawal's arms that continue ketamine (population.p_active otherwise)"),
     # negative functional unblinding (issue 7, maintenance): the design's prior probability of active drug before
     # and after a randomized withdrawal's re-randomization (both p_active otherwise), the time of the switch, the
     # likelihood ratio of a session that lacks the learnt effect, and the design relation's gain
@@ -579,10 +587,12 @@ EVENTS = (
     # (belief_ratio; the belief formed in one session sets the next session's renewal). Only the placebo side:
     # positive unblinding is the kindling during sessions (perception_gain). The events read values from just
     # before the session and are ordered so that none reads what another has just set (the SBML export applies a
-    # session's assignments simultaneously).
+    # session's assignments simultaneously). After a randomized withdrawal's re-randomization (blinded_from_h) the
+    # renewal follows the blinded prior in both arms (session_expectancy_blinded: continuing participants no longer
+    # know they receive the drug), with the negative-unblinding update on top.
     Event("session", "expectancy", "=",
-          "session_expectancy * (1 - expectancy_feedback"
-          " + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))"
+          "piecewise(session_expectancy_blinded, clock >= blinded_from_h, session_expectancy)"
+          " * (1 - expectancy_feedback + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))"
           " * belief_ratio(piecewise(prior_active_blinded, clock >= blinded_from_h, prior_active), unblinding_lr,"
           " unblinding_shortfall(perception_total - perception_mark, learnt_perception), design_gain)"),
     Event("session", "learnt_perception", "=",
