@@ -195,3 +195,37 @@ def test_dashboard_recurrence_checkbox_and_episode_mark(browser, dashboard, tmp_
     assert yaml.safe_load(yml.read_text(encoding="utf-8"))["population"]["recurrence"] is False
     assert not problems, problems
     ctx.close()
+
+
+def test_dashboard_re_response_checkbox_only_with_recurrence(browser, dashboard, tmp_path):  # noqa: F811
+    """The second checkbox (population.re_response, a hypothesis, off by default) starts unchecked; it is disabled
+    while recurrence is off and then not sent as on; checked, it reaches the downloaded scenario."""
+    ctx, page, problems = _new_page(browser)
+    page.goto(dashboard)
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    rec, rr = page.locator('[data-field="patient.recurrence"]'), page.locator('[data-field="patient.re_response"]')
+    assert rec.is_checked() and not rr.is_checked() and rr.is_enabled()
+    seq = page.evaluate("document.body.dataset.seq")
+    rr.check()
+    _wait_new_answer(page, seq)
+    with page.expect_download() as dl:
+        page.click("#dl-yaml")
+    on = tmp_path / "re-response.yaml"
+    dl.value.save_as(on)
+    assert yaml.safe_load(on.read_text(encoding="utf-8"))["population"]["re_response"] is True
+    seq = page.evaluate("document.body.dataset.seq")
+    rec.uncheck()
+    _wait_new_answer(page, seq)
+    assert rr.is_disabled()
+    assert not page.locator('[data-msg="patient.re_response"]').text_content()     # not sent: no error
+    with page.expect_download() as dl:
+        page.click("#dl-yaml")
+    off = tmp_path / "no-recurrence.yaml"
+    dl.value.save_as(off)
+    pop = yaml.safe_load(off.read_text(encoding="utf-8"))["population"]
+    assert pop["recurrence"] is False and "re_response" not in pop
+    rec.check()
+    page.wait_for_timeout(200)
+    assert rr.is_enabled() and rr.is_checked()
+    assert not problems, problems
+    ctx.close()

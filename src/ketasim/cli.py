@@ -141,8 +141,14 @@ def simulate(
                                        "episode on continued treatment (population.recurrence: false). By default "
                                        "each patient has a recurrence time (12-month probability 0.4645 in "
                                        "treatment-resistant depression, STAR*D; the typical patient's is the "
-                                       "median, 405 d), after which the score returns to baseline within weeks "
-                                       "despite the doses (trajectory column episode)."),
+                                       "median, 405 d), after which the score returns towards baseline within "
+                                       "weeks despite the doses (trajectory column episode)."),
+    re_response: bool = typer.Option(False, "--re-response", help="Quick form (and --events): a hypothesis, off by "
+                                     "default: active sessions after a new episode's onset relieve it again in part, "
+                                     "at the pace consolidation built the effect before (population.re_response: "
+                                     "true; needs recurrence). Off by default because it was slightly worse out of "
+                                     "sample in the refit cross-validation and the calibration trials have no "
+                                     "maintenance phase to test it."),
     size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
@@ -195,7 +201,12 @@ def simulate(
         data = read_record(events).to_scenario_dict(size=size or 1)
         if no_recurrence:
             data["population"]["recurrence"] = False
-        sc = scenario_from_dict(data)
+        if re_response:
+            data["population"]["re_response"] = True
+        try:
+            sc = scenario_from_dict(data)
+        except InputError as e:         # name the option, not the YAML path it became
+            raise type(e)(str(e).replace("population.re_response", "--re-response", 1)) from None
     elif scenario is None:
         if not (drug and route):
             from .errors import InputError
@@ -208,7 +219,7 @@ def simulate(
             sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
                                 weight_kg=80.0 if weight is None else weight,
                                 size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
-                                age_range=age_range, recurrence=not no_recurrence,
+                                age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
                                 baseline=baseline, scale=scale, condition=condition,
                                 output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
         except InputError as e:         # name the option the user typed, not the YAML path it became
@@ -218,6 +229,11 @@ def simulate(
             from .errors import InputError
 
             raise InputError(f"--no-recurrence: a quick-form option; with a scenario file write 'recurrence: false' "
+                             f"under 'population:' in {scenario}")
+        if re_response:
+            from .errors import InputError
+
+            raise InputError(f"--re-response: a quick-form option; with a scenario file write 're_response: true' "
                              f"under 'population:' in {scenario}")
         quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--age", age),
                                 ("--sex", sex), ("--comedication", comedication), ("--baseline", baseline),

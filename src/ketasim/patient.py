@@ -41,6 +41,8 @@ class Patient:
     comedications: tuple[str, ...] = ()
     care_setting: str = "outpatient"     # outpatient | inpatient | perioperative (non-specific care component)
     recurrence: bool = True              # a new episode can break through continued treatment (population.recurrence)
+    re_response: bool = False            # a hypothesis, off by default: a new episode is relieved again in part by
+                                         # active sessions after its onset (population.re_response)
 
     def __post_init__(self):
         if self.sex not in SEXES:
@@ -64,6 +66,8 @@ class Patient:
             pop["care_setting"] = self.care_setting
         if self.recurrence is not True:      # stated only when off (as the quick form), validated by the population
             pop["recurrence"] = self.recurrence
+        if self.re_response is not False:    # stated only when on (off by default), validated by the population
+            pop["re_response"] = self.re_response
         if self.scale is not None:
             pop["scale"] = self.scale
         if self.baseline is not None:
@@ -98,7 +102,8 @@ class Patient:
                                   female_fraction=1.0 if self.sex == "female" else 0.0,
                                   comedications=tuple(self.comedications), genotype=self.genotype,
                                   crp_mg_l=None if self.crp_mg_l is None else float(self.crp_mg_l),
-                                  care_setting=self.care_setting, recurrence=self.recurrence)
+                                  care_setting=self.care_setting, recurrence=self.recurrence,
+                                  re_response=self.re_response)
         except InputError as e:    # same checks as a population; name the patient's field
             raise InputError(str(e).replace("population.", "patient.", 1)) from None
 

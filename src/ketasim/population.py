@@ -275,6 +275,8 @@ class PopulationSpec:
                                          # the unblinding update in both arms from blinded_from_h on (None:
                                          # p_active throughout; set by scenario files)
     blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
+    re_response: bool = False            # a hypothesis, off by default: a new episode (recurrence) is relieved again
+                                         # in part by active sessions after its onset (state reconsolidation)
 
     def __post_init__(self):
         f = "population"
@@ -312,6 +314,11 @@ class PopulationSpec:
             raise InputError(f"{f}.blinded_from_h: must lie in [0, 1e6] h, got {self.blinded_from_h}")
         if not isinstance(self.recurrence, (bool, np.bool_)):
             raise InputError(f"{f}.recurrence: must be true or false, got {self.recurrence!r}")
+        if not isinstance(self.re_response, (bool, np.bool_)):
+            raise InputError(f"{f}.re_response: must be true or false, got {self.re_response!r}")
+        if self.re_response and not self.recurrence:
+            raise InputError(f"{f}.re_response: needs recurrence (re-response acts on a new episode), which is "
+                             "off here")
 
     @property
     def scale_max(self) -> float:

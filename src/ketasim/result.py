@@ -43,7 +43,9 @@ class SimulationResult:
                 "seed": int(self.seed), "typical_patient": self.typical, "model": self.model_id,
                 "scale": self.scenario.population.scale,
                 # population.recurrence (issue 7): new depressive episodes on continued treatment, on by default
-                "recurrence": bool(self.scenario.population.recurrence), "notice": NOTICE}
+                "recurrence": bool(self.scenario.population.recurrence),
+                # population.re_response: a hypothesis, off by default (re-response after a new episode)
+                "re_response": bool(self.scenario.population.re_response), "notice": NOTICE}
 
     @property
     def model_id(self) -> str:

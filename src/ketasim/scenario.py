@@ -69,6 +69,8 @@ class _Population(_Strict):
     general_anesthesia: bool = False
     p_active: float | None = None
     recurrence: bool = True          # a new episode can break through continued treatment (pd.recurrence.*)
+    re_response: bool = False        # a hypothesis, off by default: a new episode is relieved again in part by active
+                                     # sessions after its onset (needs recurrence)
 
 
 class _Endpoints(_Strict):
@@ -260,6 +262,7 @@ class _Patient(_Strict):
     comedications: list[str] = []
     care_setting: str = "outpatient"
     recurrence: bool = True
+    re_response: bool = False
 
 
 def _patient_scenario(data: dict) -> Scenario:
@@ -366,7 +369,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           genotype=pop.genotype, crp_mg_l=pop.crp_mg_l, expectancy=pop.expectancy,
                           care_setting=pop.care_setting,
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia,
-                          p_active=float(p_active), recurrence=pop.recurrence)
+                          p_active=float(p_active), recurrence=pop.recurrence,
+                          re_response=pop.re_response)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")
@@ -719,7 +723,8 @@ _QUICK_FLAGS = (("population.age_years", "--age"), ("age_years", "--age"), ("pop
                 ("population.scale", "--scale"), ("population.condition", "--condition"),
                 ("population.size", "--size"), ("size", "--size"), ("population.female_fraction", "--sex"),
                 ("population.comedications", "--comedication"), ("count", "--count"), ("seed", "--seed"),
-                ("output.every", "--every"), ("output", "--size"), ("population.recurrence", "--no-recurrence"))
+                ("output.every", "--every"), ("output", "--size"), ("population.recurrence", "--no-recurrence"),
+                ("population.re_response", "--re-response"))
 _QUICK_LINE = {"drug": "--drug", "route": "--route", "dose": "--dose", "duration": "--duration", "every": "--every",
                "count": "--count", "at": "--at"}
 
@@ -753,14 +758,16 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
                    size: int = 1, condition: str | None = None, scale: str | None = None, weight_kg: float = 80.0,
                    baseline: float | None = None, seed: int = 0, output_every: str | None = None,
                    until: str | None = None, age_years: float | None = None, sex: str | None = None,
-                   comedications=(), age_range: str | None = None, recurrence: bool = True) -> Scenario:
+                   comedications=(), age_range: str | None = None, recurrence: bool = True,
+                   re_response: bool = False) -> Scenario:
     """A one-arm scenario from command-line style arguments (the CLI's quick form).
 
     ``dose`` may be an infusion rate (``'0.5 mg/kg/h'``) with ``duration``: dose = rate x duration.
     ``sex`` ('female'/'male') fixes everyone's sex; ``comedications``: names as in ``population.comedications``.
     ``age_range`` ('65-86'): an age inclusion range (truncated normal; mean ``age_years``, else the range's middle).
     ``recurrence=False`` (``--no-recurrence``): ``population.recurrence: false``, no new depressive episodes on
-    continued treatment.
+    continued treatment. ``re_response=True`` (``--re-response``): ``population.re_response: true``, the hypothesis
+    (off by default) that active sessions after a new episode's onset relieve it again in part; needs recurrence.
     """
     from .population import CONDITIONS, scale_reads
     from .regimen import is_rate_text
@@ -835,6 +842,8 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         pop["comedications"] = list(comedications)
     if not recurrence:                   # stated only when off: the quick form's scenario is otherwise as before
         pop["recurrence"] = False
+    if re_response is not False:         # stated only when on (off by default); validated by the population
+        pop["re_response"] = re_response
     data: dict[str, Any] = {"name": name, "seed": seed, "population": pop, "arms": {parse_drug(drug).value: [line]}}
     if output_every or until:
         data["output"] = {k: v for k, v in (("every", output_every), ("until", until)) if v}

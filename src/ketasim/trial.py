@@ -98,6 +98,7 @@ class TrialResult:
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "design": self.design,
                 "recurrence": bool(self.scenario.population.recurrence),   # population.recurrence (issue 7)
+                "re_response": bool(self.scenario.population.re_response),  # a hypothesis, off by default
                 "arms": arms, "comparisons": self.comparisons,
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 "notice": NOTICE}

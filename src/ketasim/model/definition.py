@@ -442,6 +442,11 @@ PATIENT = (
     PatientParameter("t_recurrence", "h", _recurrence_time,
                      "pd.recurrence.p12 or pd.recurrence.p12_treatment_resistant (eta_recurrence); "
                      "population.recurrence"),
+    # re-response after a new episode (reconsolidation): a switchable hypothesis, off by default (the refit
+    # cross-validation was slightly worse out of sample with it, and the calibration set has no maintenance trial)
+    PatientParameter("re_response", "dimensionless",
+                     lambda c: np.full(c.patients.n, 1.0 if c.spec.re_response else 0.0),
+                     "population.re_response (1 on, 0 off: the default)"),
 )
 
 INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidepressant has started"),
@@ -497,8 +502,13 @@ ALGEBRAICS = (
               "stages, not one: a one-stage onset starts with a kink (slope k at T) that the arm's shared time grid "
               "cannot place, which cost 2.2e-4 relative error in severity against the reference solver (target "
               "1e-4); the two-stage onset starts with slope 0"),
-    Algebraic("severity", "recurrence_target(treated_severity, episode)", "fraction of baseline score",
+    Algebraic("severity", "recurrence_target(treated_severity,"
+              " piecewise(episode, re_response <= 0, episode / reconsolidation))", "fraction of baseline score",
               "the score's fraction of baseline: the treated severity, taken back towards baseline by a new episode. "
+              "With population.re_response (a hypothesis, off by default), continued dosing relieves again the share "
+              "(R - 1)/R of the episode that the synapses consolidated since its onset (reconsolidation R) have "
+              "restored: the episode's effective size is episode / R; off, severity reads episode itself (R's "
+              "exponential update leaves it 1 only to rounding, which moved the score by 1e-14 points). "
               "Applied here, not in the treated severity's target: in the target, the compiler's fused multiply-adds "
               "moved every trajectory in the last bit even without an episode (the switch must leave the model as it "
               "was, bit for bit); the treated severity follows its target within minutes (symptom_t_half), so only "
@@ -548,6 +558,16 @@ STATES = (
     State("natural_course", "0", "k_natural", "fraction of the full spontaneous improvement", target="1"),
     # time since trial entry (the definition language has no time symbol): dclock/dt = 1, rate 0
     State("clock", "0", "k_clock", "h", drive="1", gain="1", doc="time since trial entry"),
+    # re-response after a recurrence (issue 7, maintenance; a hypothesis, off by default: population.re_response):
+    # the consolidation law above, accumulated only while a new episode is present (its drive weighted by episode),
+    # so only dosing after the onset counts; 1 without an episode or when switched off (re_response 0: target 1; the
+    # severity then does not read it, so the model is the one without it bit for bit)
+    State("reconsolidation", "1", "k_consolidation", "dimensionless (1 = none; as consolidation)",
+          target="1 + re_response * episode * consolidation_gain / k_consolidation"
+                 " * consolidation_drive(mtorc1, synapses / spine_set_point)",
+          doc="new synapses consolidated by dosing after a new episode's onset: a relapse on continued treatment "
+              "responds again to continued sessions at the pace at which the treatment built its effect before "
+              "(re-induction), and not without them"),
     # what treatment, expectancy, care and the natural course make of the score; the reported severity adds a new
     # episode on top (algebraic ``severity`` below)
     State("treated_severity", "1", "k_severity", "fraction of baseline score",

@@ -231,7 +231,9 @@ def regimen_arm(reg: dict):
 
 def population_mapping(patient: dict, trial: dict | None = None) -> dict:
     """The ``population:`` section: one patient (all SDs zero), or a trial population around that patient.
-    ``patient["recurrence"]`` false: ``recurrence: false`` (no new depressive episode on continued treatment)."""
+    ``patient["recurrence"]`` false: ``recurrence: false`` (no new depressive episode on continued treatment).
+    ``patient["re_response"]`` true: ``re_response: true`` (a hypothesis, off by default: active sessions after a new
+    episode's onset relieve it again in part; needs recurrence)."""
     from ..scenario import DEFAULT_BASELINE
 
     cond = _text(patient.get("condition") or "depression")
@@ -258,6 +260,11 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
         # population.recurrence (issue 7): written only when off, as the CLI's --no-recurrence; anything but
         # true/false goes to the engine unchanged, which names the field (population.recurrence: must be true or false)
         pop["recurrence"] = rec
+    rr = patient.get("re_response", False)
+    if rr is not False and rr is not None:
+        # population.re_response: written only when on (off by default); anything but true/false goes to the engine
+        # unchanged, which names the field (population.re_response: must be true or false)
+        pop["re_response"] = rr
     if trial is not None:
         pop["size"] = _num(trial.get("size"))
         sd_base = DEFAULT_BASELINE.get(scale or "", (None, 5.0))[1]
@@ -376,6 +383,7 @@ def _form_models():
         baseline: Scalar = None
         treatment_resistant: Scalar = True
         recurrence: Scalar = True
+        re_response: Scalar = False
         comedications: list[Union[Text, None]] | None = None
 
     class Titration(_M):
@@ -894,6 +902,7 @@ def default_form() -> dict:
                     "sex": "female" if typ.female[0] else "male", "genotype": "val/val",
                     "crp_mg_l": _num(round(float(typ.crp_mg_l[0]), 6)), "condition": "depression", "scale": "madrs",
                     "baseline": _num(float(typ.baseline[0])), "treatment_resistant": True, "recurrence": True,
+                    "re_response": False,
                     "comedications": []},
         "regimens": [
             {"name": "ketamine 0.5 mg/kg IV", "enabled": True, "drug": "racemic-ketamine", "route": "iv-infusion",

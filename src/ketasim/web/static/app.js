@@ -213,6 +213,12 @@ function scaleName(s) {
   return (sc && sc.name) || String(s).toUpperCase();
 }
 
+/* re-response (a hypothesis) acts on a new episode: its checkbox is enabled only while recurrence is on */
+function syncReResponse() {
+  const rec = field("patient.recurrence"), rr = field("patient.re_response");
+  if (rec && rr) rr.disabled = !rec.checked;
+}
+
 function setValue(path, v) {
   const el = field(path);
   if (!el) return;
@@ -233,6 +239,7 @@ function buildForm(defaults) {
   });
   const p = defaults.patient;
   Object.entries(p).forEach(([k, v]) => { if (k !== "comedications") setValue(`patient.${k}`, v); });
+  syncReResponse();
   (p.comedications || []).forEach((c) => setValue(`patient.comedications.${c}`, true));
   buildParameterCard();
   const box = $("#regimens");
@@ -254,8 +261,9 @@ function readForm() {
   const v = (p) => { const el = field(p); return el.type === "checkbox" ? el.checked : el.value; };
   const patient = {};
   ["weight_kg", "age_years", "sex", "genotype", "crp_mg_l", "condition", "scale", "baseline", "treatment_resistant",
-    "recurrence"]
+    "recurrence", "re_response"]
     .forEach((k) => { patient[k] = v(`patient.${k}`); });
+  patient.re_response = patient.recurrence && patient.re_response;   // acts on a new episode: only with recurrence
   patient.comedications = state.meta.comedications.filter((c) => v(`patient.comedications.${c}`));
   const regimens = [];
   for (let i = 0; i < state.meta.max_regimens; i++) {
@@ -612,6 +620,7 @@ function onControl(ev) {
   const el = ev.target;
   const f = el.dataset && el.dataset.field;
   if (!f || f.startsWith("trial.")) return;
+  if (f === "patient.recurrence") syncReResponse();
   const ml = /^regimen\.(\d)\.lines\.(\d)\.(\w+)$/.exec(f);
   if (ml) {
     const i = Number(ml[1]), j = Number(ml[2]);
