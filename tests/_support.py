@@ -112,3 +112,16 @@ def reference_rows():
         return None
     with open(REFERENCE_PK_CSV, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+def model_with_session_renewal(expression: str, name: str):
+    """The default model with the session event that renews ``expectancy`` replaced by ``expression`` (a model of an
+    earlier session rule, for bit-for-bit before/after comparisons of one structural change)."""
+    import dataclasses
+
+    from ketasim.model import DEFAULT_MODEL
+    from ketasim.model.core import Event
+
+    events = tuple(Event("session", "expectancy", "=", expression)
+                   if (e.on, e.target) == ("session", "expectancy") else e for e in DEFAULT_MODEL.events)
+    return dataclasses.replace(DEFAULT_MODEL, events=events).renamed(name)

@@ -10,7 +10,6 @@ after randomization). No new free parameter: the size is the existing free desig
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -19,13 +18,12 @@ import ketasim
 from ketasim import scenario_from_dict
 from ketasim.engine import model_constants, prepare_arm, run_arm
 from ketasim.model import DEFAULT_MODEL
-from ketasim.model.core import Event
 from ketasim.population import typical_patient, sample_patients
 from ketasim.solver import kernel as K
 from ketasim.solver.reference import reference_solve
 from ketasim.trial import run_trial
 
-from _support import params
+from _support import model_with_session_renewal, params
 
 POP = {"condition": "depression", "treatment_resistant": True, "scale": "madrs", "baseline": {"mean": 37, "sd": 5}}
 ESK = {"drug": "esketamine", "route": "intranasal", "dose": "84 mg"}
@@ -42,13 +40,7 @@ OPEN_RENEWAL = ("session_expectancy * (1 - expectancy_feedback"
                 " unblinding_shortfall(perception_total - perception_mark, learnt_perception), design_gain)")
 
 
-def _before():
-    events = tuple(Event("session", "expectancy", "=", OPEN_RENEWAL)
-                   if (e.on, e.target) == ("session", "expectancy") else e for e in DEFAULT_MODEL.events)
-    return dataclasses.replace(DEFAULT_MODEL, events=events).renamed("ketasim-open-label-renewal-after-randomization")
-
-
-BEFORE = _before()
+BEFORE = model_with_session_renewal(OPEN_RENEWAL, "ketasim-open-label-renewal-after-randomization")
 
 
 def _withdrawal_dict(weeks=6, size=1, pop=None, **design):

@@ -11,7 +11,6 @@ cannot be perceived) or in open label.
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -21,13 +20,12 @@ from ketasim import scenario_from_dict
 from ketasim.engine import model_constants, prepare_arm, run_arm
 from ketasim.errors import InputError
 from ketasim.model import DEFAULT_MODEL
-from ketasim.model.core import Event
 from ketasim.population import PopulationSpec, sample_patients, typical_patient
 from ketasim.solver import kernel as K
 from ketasim.solver.reference import reference_solve
 from ketasim.trial import run_trial
 
-from _support import params
+from _support import model_with_session_renewal, params
 
 POP = {"condition": "depression", "treatment_resistant": True, "scale": "madrs", "baseline": {"mean": 37, "sd": 5}}
 ESK = {"drug": "esketamine", "route": "intranasal", "dose": "84 mg"}
@@ -46,13 +44,7 @@ OLD_RENEWAL = ("piecewise(session_expectancy_blinded, clock >= blinded_from_h, s
                " + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))")
 
 
-def _without_unblinding():
-    events = tuple(Event("session", "expectancy", "=", OLD_RENEWAL)
-                   if (e.on, e.target) == ("session", "expectancy") else e for e in DEFAULT_MODEL.events)
-    return dataclasses.replace(DEFAULT_MODEL, events=events).renamed("ketasim-without-negative-unblinding")
-
-
-OLD = _without_unblinding()
+OLD = model_with_session_renewal(OLD_RENEWAL, "ketasim-without-negative-unblinding")
 
 
 def _scenario(arms, size=1, **pop):
