@@ -15,7 +15,7 @@ import numpy as np
 from . import pk as pkmod
 from .errors import InputError, SolverError
 from .parameters import ParameterSet, load_parameters
-from .population import Patients, PopulationSpec, arm_spec, sample_patients, typical_patient
+from .population import Patients, PopulationSpec, arm_comedications, arm_spec, sample_patients, typical_patient
 from .regimen import Administration, Arm, Drug, Route
 from .model import DEFAULT_MODEL, Model
 from .model.definition import CONDITION_FREE_PARAMETER  # noqa: F401  (re-exported)
@@ -314,11 +314,7 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
         raise InputError("output: times must be a non-empty, increasing list of times >= 0")
     drugs, active = _active_sets(arm)
     # the population's comedications and the arm's own (an interaction study's 'with inhibitor' arm)
-    comeds = tuple(dict.fromkeys((*spec.comedications, *getattr(arm, "comedications", ()))))
-    if len(comeds) > 1:       # 'rifampicin' in the population and 'rifampicin for 5 d' in the arm: one inducer, twice
-        from .population import check_comedications
-
-        check_comedications(comeds, f"arms.{arm.name}.comedications (with population.comedications)")
+    comeds = arm_comedications(spec.comedications, getattr(arm, "comedications", ()), arm.name)
     model = pkmod.build_pk(params, patients, drugs, comeds)
     rows, resets, session_times, stops = _arm_events(params, arm, spec.general_anesthesia)
     rows.sort(key=lambda r: r[0])

@@ -132,6 +132,12 @@ def _hepatic(cl_typical_70, qh_70):
     return qh_70 * cl_typical_70 / (qh_70 - cl_typical_70)
 
 
+def _well_stirred(clint, qh):
+    """Clearance (L/h) of a well-stirred liver with intrinsic clearance ``clint`` and flow ``qh`` (the inverse of
+    :func:`_hepatic`)."""
+    return qh * clint / (qh + clint)
+
+
 def parent_disposition(p: ParameterSet):
     """Shared S/R disposition at 70 kg: volumes (L) and flows (L/h) in ``PARENT_COMPARTMENTS`` order.
 
@@ -213,7 +219,7 @@ def cyp3a_factors_from_midazolam(p: ParameterSet, comedication: str, hours: floa
     liver_iv = _hepatic(cl / r_iv, qh) / x
     liver_po = _rescaled(liver_iv, p, "liver", t_iv, t_po)
     x_ind = x * liver_po
-    r_iv_po = (qh * x / (qh + x)) / (qh * x_ind / (qh + x_ind))
+    r_iv_po = _well_stirred(x, qh) / _well_stirred(x_ind, qh)
     fh, fh_ind = qh / (qh + x), qh / (qh + x_ind)
     fg = p.get("pk.midazolam.f_oral") / fh
     fg_ind = fg * r_po / r_iv_po / (fh_ind / fh)
@@ -233,7 +239,7 @@ def midazolam_auc_ratios(p: ParameterSet, liver: float, gut: float) -> tuple[flo
     g = 1.0 / (p.get("pk.midazolam.f_oral") / fh) - 1.0
     x_ind = x * liver
     fh_ind = qh / (qh + x_ind)
-    r_iv = cl / (qh * x_ind / (qh + x_ind))
+    r_iv = cl / _well_stirred(x_ind, qh)
     r_fg = (1.0 + g) / (1.0 + g * gut)
     return r_iv, r_iv * r_fg * fh_ind / fh
 
@@ -257,7 +263,7 @@ def induction_factors(p: ParameterSet, comedication: str, hours: float | None = 
     gut = 1.0 + s3a * (g3a - 1.0) + s2b6 * (f2b6 - 1.0)
     qh, cl = p.get("pk.hepatic_blood_flow", "L/h"), p.get("pk.midazolam.cl", "L/h")
     x = _hepatic(cl, qh) * h3a
-    return liver, gut, (qh * x / (qh + x)) / cl
+    return liver, gut, _well_stirred(x, qh) / cl
 
 
 def comedication_factors(p: ParameterSet, comedications) -> tuple[float, float, float, float, float]:

@@ -194,6 +194,16 @@ def check_comedications(items, field: str) -> tuple[str, ...]:
         raise InputError(f"{field}: {twice[0]} is given more than once; give it once (with its pretreatment, e.g. "
                          f"'{twice[0]} for 5 d', if any)")
     return tuple(items)
+
+
+def arm_comedications(population_items, arm_items, arm_name: str) -> tuple[str, ...]:
+    """The population's comedications and an arm's own (an interaction study's 'with inhibitor' arm), in order and
+    without exact repeats, each inducer or inhibitor once in all ('rifampicin' in the population and 'rifampicin
+    for 5 d' in the arm is a one-line error naming the arm)."""
+    comeds = tuple(dict.fromkeys((*population_items, *arm_items)))
+    if len(comeds) > 1:
+        check_comedications(comeds, f"arms.{arm_name}.comedications (with population.comedications)")
+    return comeds
 GENOTYPES = ("val/val", "val/met", "met/met")
 #: Care settings (issue 7): in-patient and perioperative care add a non-specific component that starts at admission
 #: or surgery and fades over weeks (the model's ``care`` state); outpatient care adds none.

@@ -19,7 +19,7 @@ from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import InputError, ScenarioFileError
 from .population import (DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec,  # noqa: F401
-                         canonical_scale, check_baseline, default_baseline, remission_threshold)
+                         arm_comedications, canonical_scale, check_baseline, default_baseline, remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
 from .units import parse_time_h
 
@@ -49,6 +49,10 @@ class _AgeDist(_Dist):
 
     min: float | None = None
     max: float | None = None
+
+
+#: end of a randomized withdrawal's shared induction when ``design.induction_until`` is not given
+DEFAULT_INDUCTION_UNTIL = "4 week"
 
 
 class _Population(_Strict):
@@ -107,7 +111,7 @@ class _Design(_Strict):
     control: str | None = None
     continue_: str | None = Field(None, alias="continue")
     withdraw: str | None = None
-    induction_until: str | None = None
+    induction_until: str | None = None      # default DEFAULT_INDUCTION_UNTIL
     criterion: Literal["response", "remission", "stable_response", "stable_remission", "stratified"] | None = None
     relapse_score: float | None = None
     stable_visits: int | None = None
@@ -347,11 +351,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         arms.append(arm)
     arms = tuple(arms)
     for a in arms:          # an arm's comedications add to the population's: each inducer or inhibitor once in all
-        if a.comedications and pop.comedications:
-            from .population import check_comedications
-
-            check_comedications(tuple(dict.fromkeys((*pop.comedications, *a.comedications))),
-                                f"arms.{a.name}.comedications (with population.comedications)")
+        arm_comedications(pop.comedications, a.comedications, a.name)
     # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
     # a single-arm scenario is open label (1)
     if pop.p_active is not None:
@@ -457,7 +457,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         # after the re-randomization sessions are blinded: participants may expect active drug with the share of arms
         # that continue ketamine (1/2 for continue vs withdraw), not the open-label 1 of the shared induction: it is
         # the prior of both arms' renewals and of the negative-unblinding update from then on
-        t_rand = parse_time_h(m.design.induction_until or "4 week", "design.induction_until")
+        t_rand = parse_time_h(m.design.induction_until or DEFAULT_INDUCTION_UNTIL, "design.induction_until")
         after = sum(any(a.drug.is_ketamine and a.start_h >= t_rand - 1e-9 for a in arm.administrations())
                     for arm in arms) / len(arms)
         spec = dataclasses.replace(spec, p_active_blinded=float(after), blinded_from_h=float(t_rand))

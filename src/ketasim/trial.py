@@ -35,7 +35,7 @@ from .errors import InputError
 from .parameters import ParameterSet, load_parameters
 from .population import SCALES, arm_spec, baseline_bp, occasion_effects, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
-from .scenario import Endpoints, Scenario
+from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import parse_time_h
 from .vocabulary import DEFAULT_MEASURES, PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
 
@@ -1272,7 +1272,7 @@ def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
             raise InputError(f"design.{key}: must name one of the arms ({', '.join(names)})")
     if len(names) != 2:
         raise InputError("design: a randomized_withdrawal trial has exactly two arms (continue and withdraw)")
-    t_rand = parse_time_h(design.get("induction_until", "4 week"), "design.induction_until")
+    t_rand = parse_time_h(design.get("induction_until", DEFAULT_INDUCTION_UNTIL), "design.induction_until")
     crit = design.get("criterion", "response")
     if crit not in WITHDRAWAL_CRITERIA:
         raise InputError(f"design.criterion: use one of {', '.join(WITHDRAWAL_CRITERIA)}")

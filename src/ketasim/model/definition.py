@@ -36,26 +36,42 @@ def _f(name, unit="dimensionless"):
     return lambda c: c.params.free_value(name, unit)
 
 
+def _blinded_prior(c):
+    """The design's probability of active drug after a randomized withdrawal's re-randomization (the share of arms
+    that continue ketamine); population.p_active in every other design."""
+    return c.p_active if c.p_blinded is None else c.p_blinded
+
+
+def _design_expectancy(c, p_active):
+    """Session expectancy: the care context (population.expectancy) x the design relation 1 + g (p - 0.5)/0.5 at
+    the probability of active drug ``p_active`` (g = free: design_expectancy_gain)."""
+    return c.expectancy * (1.0 + c.params.free_value("design_expectancy_gain") * (p_active - 0.5) / 0.5)
+
+
 def _t_half(getter):
     """Derivation: rate constant ln2 / t_half (t_half in h)."""
     return lambda c: LN2 / getter(c)
 
 
-def _s_eq(name, unit, mw=False):
-    """A racemic total plasma concentration -> the unbound S-equivalent (µM): C fu (0.5 + 0.5 Ki_S/Ki_R)."""
+def _nmda_r_weight(p):
+    """R-ketamine's NMDA potency relative to S (Ki_S / Ki_R)."""
+    return p.get("pd.ki.s_ketamine", "uM") / p.get("pd.ki.r_ketamine", "uM")
+
+
+def _pressor_r_weight(p):
+    """R-ketamine's sympathomimetic (pressor) potency relative to S: pd.pressor.r_ketamine_potency (not its NMDA Ki
+    ratio)."""
+    return p.get("pd.pressor.r_ketamine_potency")
+
+
+def _s_eq(name, unit, mw=False, r_weight=_nmda_r_weight):
+    """A racemic total plasma concentration -> the unbound S-equivalent (µM): C fu (0.5 + 0.5 w_R), w_R R-ketamine's
+    potency relative to S (``r_weight(params)``: the NMDA Ki ratio by default, :func:`_pressor_r_weight` for blood
+    pressure and heart rate)."""
     def derive(c):
         p = c.params
         x = p.get(name, unit) / (p.get("mw.ketamine", "g/mol") if mw else 1.0)
-        return x * p.get("pk.fu") * (0.5 + 0.5 * p.get("pd.ki.s_ketamine", "uM") / p.get("pd.ki.r_ketamine", "uM"))
-    return derive
-
-
-def _s_eq_pressor(name, unit):
-    """A racemic total plasma concentration -> the unbound pressor S-equivalent (µM): C fu (0.5 + 0.5 w_R), w_R =
-    pd.pressor.r_ketamine_potency (R-ketamine's sympathomimetic potency relative to S; not its NMDA Ki ratio)."""
-    def derive(c):
-        p = c.params
-        return p.get(name, unit) * p.get("pk.fu") * (0.5 + 0.5 * p.get("pd.pressor.r_ketamine_potency"))
+        return x * p.get("pk.fu") * (0.5 + 0.5 * r_weight(p))
     return derive
 
 
@@ -177,12 +193,13 @@ CONSTANTS = (
     Constant("tolerance_gain", "1/h", _f("tolerance_gain", "1/h"), "free: tolerance_gain"),
     Constant("consolidation_gain", "1/h", _f("consolidation_gain", "1/h"), "free: consolidation_gain"),
     Constant("sbp_emax", "mmHg", _p("pd.sbp.emax", "mmHg"), "pd.sbp.emax"),
-    Constant("w_pressor_r", "dimensionless", _p("pd.pressor.r_ketamine_potency"), "pd.pressor.r_ketamine_potency"),
-    Constant("sbp_ec50", "uM", _s_eq_pressor("pd.sbp.ec50_racemic_total", "uM"),
+    Constant("w_pressor_r", "dimensionless", lambda c: _pressor_r_weight(c.params), "pd.pressor.r_ketamine_potency"),
+    Constant("sbp_ec50", "uM", _s_eq("pd.sbp.ec50_racemic_total", "uM", r_weight=_pressor_r_weight),
              "pd.sbp.ec50_racemic_total (pressor S-eq)"),
     Constant("dbp_emax", "mmHg", _p("pd.dbp.emax", "mmHg"), "pd.dbp.emax"),
     Constant("hr_emax", "1/min", _p("pd.hr.emax", "1/min"), "pd.hr.emax"),
-    Constant("hr_ec50", "uM", _s_eq_pressor("pd.hr.ec50_racemic_total", "uM"), "pd.hr.ec50_racemic_total (pressor S-eq)"),
+    Constant("hr_ec50", "uM", _s_eq("pd.hr.ec50_racemic_total", "uM", r_weight=_pressor_r_weight),
+             "pd.hr.ec50_racemic_total (pressor S-eq)"),
     Constant("sedation_ec50", "uM", _s_eq("pd.sedation.ec50_racemic_total", "ng/mL", mw=True),
              "pd.sedation.ec50_racemic_total (S-eq)"),
     Constant("midazolam_ec50", "uM", _p("pd.midazolam.ec50_sedation", "uM"), "pd.midazolam.ec50_sedation"),
@@ -210,21 +227,20 @@ CONSTANTS = (
     Constant("mtor_block", "dimensionless", lambda c: c.experiment.mtor_block, "experiments.mtor_block"),
     Constant("spine_block", "dimensionless", lambda c: c.experiment.spine_block, "experiments.spine_block"),
     Constant("session_expectancy", "dimensionless",   # care context x what the design lets participants expect
-             lambda c: c.expectancy * (1.0 + c.params.free_value("design_expectancy_gain") * (c.p_active - 0.5) / 0.5),
+             lambda c: _design_expectancy(c, c.p_active),
              "population.expectancy x (1 + free: design_expectancy_gain x (population.p_active - 0.5)/0.5)"),
     # the same after a randomized withdrawal's re-randomization, with the blinded prior (both arms, maintenance:
     # participants continuing the drug are blinded 1:1 too; Rutherford 2014, doi:10.4088/JCP.13m08797); equal to
     # session_expectancy in every other design
     Constant("session_expectancy_blinded", "dimensionless",
-             lambda c: c.expectancy * (1.0 + c.params.free_value("design_expectancy_gain")
-                                       * ((c.p_active if c.p_blinded is None else c.p_blinded) - 0.5) / 0.5),
+             lambda c: _design_expectancy(c, _blinded_prior(c)),
              "population.expectancy x (1 + free: design_expectancy_gain x (p - 0.5)/0.5), p = the share of a "
              "randomized withdrawal's arms that continue ketamine (population.p_active otherwise)"),
     # negative functional unblinding (issue 7, maintenance): the design's prior probability of active drug before
     # and after a randomized withdrawal's re-randomization (both p_active otherwise), the time of the switch, the
     # likelihood ratio of a session that lacks the learnt effect, and the design relation's gain
     Constant("prior_active", "dimensionless", lambda c: c.p_active, "population.p_active"),
-    Constant("prior_active_blinded", "dimensionless", lambda c: c.p_active if c.p_blinded is None else c.p_blinded,
+    Constant("prior_active_blinded", "dimensionless", _blinded_prior,
              "population.p_active, or the share of a randomized withdrawal's arms that continue ketamine"),
     Constant("blinded_from_h", "h", lambda c: max(0.0, c.blinded_from_h - 0.5), "design.induction_until of a randomized withdrawal "
              "(0 otherwise), less 0.5 h"),
