@@ -530,6 +530,16 @@ def test_induction_builds_up_with_the_enzymes_turnover():
         assert all(v == pytest.approx(1.0, abs=1e-2) for v in tiny)
 
 
+def _record_with_comed(comed: str):
+    """examples/patient/patient_101.csv with ``comed`` appended to its first data row's COMED cell."""
+    from pathlib import Path
+
+    from ketasim.record import record_from_csv_text
+
+    rows = (Path(__file__).resolve().parents[1] / "examples" / "patient" / "patient_101.csv").read_text().splitlines()
+    return record_from_csv_text("\n".join([rows[0], rows[1] + comed, *rows[2:]]))
+
+
 def test_induction_pretreatment_in_a_scenario():
     """The pretreatment is part of the comedication entry wherever comedications are given; one-line errors name
     the field (only inducers take one; a name once)."""
@@ -548,14 +558,9 @@ def test_induction_pretreatment_in_a_scenario():
     with pytest.raises(InputError, match=r"population.comedications: rifampicin is given more than once"):
         PopulationSpec(comedications=("rifampicin", "rifampicin for 5 d"))
     # a patient record's COMED column takes the same entries (row and column named in the error)
-    from pathlib import Path
-    from ketasim.record import record_from_csv_text
-
-    rows = (Path(__file__).resolve().parents[1] / "examples" / "patient" / "patient_101.csv").read_text().splitlines()
-    record = lambda comed: record_from_csv_text("\n".join([rows[0], rows[1] + comed, *rows[2:]]))  # noqa: E731
-    assert record("rifampicin for 5 d").comedications == ("rifampicin for 5 d",)
+    assert _record_with_comed("rifampicin for 5 d").comedications == ("rifampicin for 5 d",)
     with pytest.raises(InputError, match=r"^record row 1, column COMED: clarithromycin takes no duration"):
-        record("clarithromycin for 4 d")
+        _record_with_comed("clarithromycin for 4 d")
     # through the engine: a 5-day pretreatment lowers oral exposure less than steady state, more than none
     base = exposure(ORAL_ESK_RIF, "cp_s_ketamine_ng_ml")[2]
     five = exposure(ORAL_ESK_RIF, "cp_s_ketamine_ng_ml", comedications=[RIF_NOPPERS])[2]
@@ -693,11 +698,8 @@ def test_a_stopped_inducer_in_every_place_comedications_go():
     population, an arm and a record's COMED column; one-line errors name the field: an inhibitor with a stop, the
     stop before the pretreatment, a time since stopping that is 0, negative or beyond a year, and the same inducer
     stopped and taken."""
-    from pathlib import Path
-
     from ketasim.errors import InputError
     from ketasim.population import PopulationSpec, parse_comedication
-    from ketasim.record import record_from_csv_text
 
     assert parse_comedication("rifampicin for 14 d stopped 3 d ago", "f") == ("rifampicin", 336.0, 72.0)
     assert parse_comedication("St-Johns-Wort stopped 36 h ago", "f") == ("st-johns-wort", None, 36.0)
@@ -716,11 +718,9 @@ def test_a_stopped_inducer_in_every_place_comedications_go():
         "rifampicin for 14 d stopped 3 d ago",)
     with pytest.raises(InputError, match=r"population.comedications: rifampicin is given more than once"):
         PopulationSpec(comedications=("rifampicin stopped 3 d ago", "rifampicin for 5 d"))
-    rows = (Path(__file__).resolve().parents[1] / "examples" / "patient" / "patient_101.csv").read_text().splitlines()
-    record = lambda comed: record_from_csv_text("\n".join([rows[0], rows[1] + comed, *rows[2:]]))  # noqa: E731
-    assert record("rifampicin for 14 d stopped 3 d ago").comedications == ("rifampicin for 14 d stopped 3 d ago",)
+    assert _record_with_comed("rifampicin for 14 d stopped 3 d ago").comedications == ("rifampicin for 14 d stopped 3 d ago",)
     with pytest.raises(InputError, match=r"^record row 1, column COMED: clarithromycin takes no stop time"):
-        record("clarithromycin stopped 2 d ago")
+        _record_with_comed("clarithromycin stopped 2 d ago")
 
 
 def test_a_stopped_inducer_in_the_quick_form_and_an_arm(tmp_path, capsys):

@@ -225,16 +225,13 @@ def simulate(
         except InputError as e:         # name the option the user typed, not the YAML path it became
             raise type(e)(quick_flag_message(str(e))) from None
     else:
-        if no_recurrence:
-            from .errors import InputError
+        for flag, given, yaml_line in (("--no-recurrence", no_recurrence, "recurrence: false"),
+                                       ("--re-response", re_response, "re_response: true")):
+            if given:
+                from .errors import InputError
 
-            raise InputError(f"--no-recurrence: a quick-form option; with a scenario file write 'recurrence: false' "
-                             f"under 'population:' in {scenario}")
-        if re_response:
-            from .errors import InputError
-
-            raise InputError(f"--re-response: a quick-form option; with a scenario file write 're_response: true' "
-                             f"under 'population:' in {scenario}")
+                raise InputError(f"{flag}: a quick-form option; with a scenario file write '{yaml_line}' "
+                                 f"under 'population:' in {scenario}")
         quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--age", age),
                                 ("--sex", sex), ("--comedication", comedication), ("--baseline", baseline),
                                 ("--scale", scale), ("--condition", condition), ("--duration", duration),
