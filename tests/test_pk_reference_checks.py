@@ -796,22 +796,41 @@ def test_clarithromycin_liver_gut_split_comes_from_its_midazolam_probe():
 def test_a_stopped_inhibitor_recovers_with_the_enzymes_turnover():
     """A mechanism-based inhibitor (clarithromycin, ticlopidine, grapefruit juice: ddi.*.mechanism_based) destroys
     the enzyme, so after it is stopped the lost activity (1 - factor) returns as 2^(-t_off / t_half) per organ with
-    the turnover half-lives of induction (liver 72 h, gut wall 23 h; closed form 1e-9); midazolam's clearance follows
+    the turnover half-lives of induction (liver 72 h, gut wall 23 h; closed form 1e-9), more slowly while a slowly
+    eliminated inhibitor (ticlopidine, ddi.ticlopidine.elimination_t_half) keeps inactivating; midazolam's clearance follows
     its own recovered hepatic factor; itraconazole (no effect) stays at 1. Through the engine: oral esketamine AUC
     on clarithromycin > stopped 2 days ago > none; nearly nothing left after 4 weeks."""
     p = params()
     t_l, t_g = p.get("pk.induction_t_half_liver", "h"), p.get("pk.induction_t_half_gut", "h")
-    for c in ("clarithromycin", "ticlopidine", "grapefruit-juice"):
+    t_e = p.get("ddi.ticlopidine.elimination_t_half", "h")
+
+    def left(t_half, off_h, t_el=None):       # deficit left: turnover alone, or slowed by the inhibitor's elimination
+        if t_el is None:
+            return 2 ** (-off_h / t_half)
+        k, e = math.log(2) / t_half, math.log(2) / t_el
+        return (k * math.exp(-e * off_h) - e * math.exp(-k * off_h)) / (k - e)
+
+    for c, t_el in (("clarithromycin", None), ("ticlopidine", t_e), ("grapefruit-juice", None)):
         assert p.get(f"ddi.{c}.mechanism_based") == 1
         on = P.inhibitor_factors(p, c)
         for off_h in (12.0, 48.0, 168.0):
             off = P.inhibitor_factors(p, c, off_h)
-            assert 1 - off[0] == pytest.approx((1 - on[0]) * 2 ** (-off_h / t_l), rel=1e-9, abs=1e-12), (c, off_h)
-            assert 1 - off[1] == pytest.approx((1 - on[1]) * 2 ** (-off_h / t_g), rel=1e-9, abs=1e-12), (c, off_h)
+            assert 1 - off[0] == pytest.approx((1 - on[0]) * left(t_l, off_h, t_el), rel=1e-9, abs=1e-12), (c, off_h)
+            assert 1 - off[1] == pytest.approx((1 - on[1]) * left(t_g, off_h, t_el), rel=1e-9, abs=1e-12), (c, off_h)
         entry = P.comedication_factors(p, [f"{c} stopped 2 d ago"])
         assert entry[:2] == pytest.approx(P.inhibitor_factors(p, c, 48.0)[:2], rel=1e-12)
         gone = P.comedication_factors(p, [f"{c} stopped 4 weeks ago"])
         assert all(v == pytest.approx(1.0, abs=0.01) for v in gone)
+    # ticlopidine (terminal t1/2 20-50 h, Desager 1994) recovers more slowly than turnover alone; a fast-eliminated
+    # inhibitor recovers with turnover; equal rates give (1 + k t) e^(-k t), continuous with the general form
+    assert P.inactivation_left(p, "ticlopidine", "liver", 72.0) > 0.5
+    fast = p.with_literature({"ddi.ticlopidine.elimination_t_half": 1e-3})
+    assert P.inactivation_left(fast, "ticlopidine", "liver", 72.0) == pytest.approx(0.5, rel=1e-4)   # 1 + k/e
+    equal = P.inactivation_left(p.with_literature({"ddi.ticlopidine.elimination_t_half": t_l}), "ticlopidine",
+                                "liver", 72.0)
+    near = P.inactivation_left(p.with_literature({"ddi.ticlopidine.elimination_t_half": t_l * (1 + 1e-6)}),
+                               "ticlopidine", "liver", 72.0)
+    assert equal == pytest.approx((1 + math.log(2)) * 0.5, rel=1e-12) and near == pytest.approx(equal, rel=1e-5)
     # midazolam: its own hepatic factor h recovers, its clearance through the well-stirred liver
     _, _, h, _ = P.inhibitor_split_from_midazolam(p, "clarithromycin")
     h_off = 1 - (1 - h) * 2 ** (-48.0 / t_l)

@@ -261,6 +261,24 @@ def inhibitor_split_from_midazolam(p: ParameterSet, comedication: str) -> tuple[
     return 1.0 - s * a, 1.0 - s * b, h, s
 
 
+def inactivation_left(p: ParameterSet, comedication: str, organ: str, off_h: float) -> float:
+    """Fraction of a mechanism-based inhibitor's loss of enzyme activity still present ``off_h`` hours after it was
+    stopped, in ``organ`` (liver or gut). The enzyme is resynthesised with its turnover rate k = ln 2 /
+    ``pk.induction_t_half_<organ>``; while the inhibitor is still being eliminated (rate e = ln 2 /
+    ``ddi.*.elimination_t_half``, if given) it keeps inactivating enzyme in proportion to its concentration, so the
+    deficit D obeys dD/dt = k (D0 e^(-e t) - D): D / D0 = (k e^(-e t) - e e^(-k t)) / (k - e), the slower of the two
+    setting the pace (linear in the inhibitor: concentrations below its inactivation constant). Without an
+    elimination half-life the inhibitor is taken as gone at once: 2^(-t / t_half)."""
+    k = math.log(2) / p.get(f"pk.induction_t_half_{organ}", "h")
+    key = f"ddi.{comedication}.elimination_t_half"
+    if key not in p.literature:
+        return math.exp(-k * off_h)
+    e = math.log(2) / p.get(key, "h")
+    if abs(k - e) < 1e-9 * k:
+        return (1.0 + k * off_h) * math.exp(-k * off_h)
+    return (k * math.exp(-e * off_h) - e * math.exp(-k * off_h)) / (k - e)
+
+
 def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = None):
     """(liver CLint, gut-wall CLint, midazolam CL) factors of an inhibitor while it is taken (``off_h`` None) or
     ``off_h`` hours after it was stopped.
@@ -270,7 +288,8 @@ def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = 
     Recovery: a mechanism-based inhibitor (``ddi.*.mechanism_based`` 1) destroys the enzyme it inhibits, so once
     it is gone (its own elimination, hours, taken as immediate) activity returns as the enzyme is resynthesised:
     the lost fraction (1 - factor) falls as 2^(-t_off / t_half) with the same turnover half-lives as induction
-    (``pk.induction_t_half_liver`` 72 h, ``pk.induction_t_half_gut`` 23 h; :func:`induction_reached`). An inhibitor
+    (``pk.induction_t_half_liver`` 72 h, ``pk.induction_t_half_gut`` 23 h), slowed by the inhibitor's own
+    elimination where it is sourced (``ddi.*.elimination_t_half``: ticlopidine; :func:`inactivation_left`). An inhibitor
     without an effect (factor 1) has nothing to recover; a reversible inhibitor with an effect would recover with
     its own elimination (``ddi.*.elimination_t_half``: 1 / factor - 1 ∝ its concentration)."""
     if f"ddi.{comedication}.midazolam_iv_auc_ratio" in p.literature:
@@ -281,8 +300,9 @@ def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = 
                        else 1.0)
         mdz_liver = None
     if off_h is not None and p.get(f"ddi.{comedication}.mechanism_based") == 1:
-        liver, gut = (_rescaled(liver, p, "liver", None, None, off_h), _rescaled(gut, p, "gut", None, None, off_h))
-        mdz_liver = None if mdz_liver is None else _rescaled(mdz_liver, p, "liver", None, None, off_h)
+        left = {organ: inactivation_left(p, comedication, organ, off_h) for organ in ("liver", "gut")}
+        liver, gut = 1.0 - (1.0 - liver) * left["liver"], 1.0 - (1.0 - gut) * left["gut"]
+        mdz_liver = None if mdz_liver is None else 1.0 - (1.0 - mdz_liver) * left["liver"]
     elif off_h is not None and (liver != 1.0 or gut != 1.0):
         left = 2.0 ** (-off_h / p.get(f"ddi.{comedication}.elimination_t_half", "h"))
         liver, gut = (1.0 / (1.0 + (1.0 / f - 1.0) * left) for f in (liver, gut))
