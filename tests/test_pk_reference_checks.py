@@ -838,6 +838,11 @@ def test_a_stopped_inhibitor_recovers_with_the_enzymes_turnover():
     assert P.inhibitor_factors(p, "clarithromycin", 48.0)[2] == pytest.approx(
         P._well_stirred(P._hepatic(cl, qh) * h_off, qh) / cl, rel=1e-9)
     assert P.comedication_factors(p, ["itraconazole stopped 1 d ago"]) == (1.0, 1.0, 1.0, 1.0, 1.0)
+    # a reversible inhibitor with an effect recovers with its own elimination: 1/f - 1 (its concentration) x 2^(-t/t_el)
+    rev = p.with_literature({"ddi.ticlopidine.mechanism_based": 0})
+    f = p.get("ddi.ticlopidine.clint_factor")
+    expected = 1 / (1 + (1 / f - 1) * 2 ** (-48.0 / t_e))
+    assert P.inhibitor_factors(rev, "ticlopidine", 48.0) == pytest.approx((expected, expected, expected), rel=1e-12)
     base = exposure(ORAL_ESK)[2]
     taken = exposure(ORAL_ESK, comedications=["clarithromycin"])[2]
     stopped = exposure(ORAL_ESK, comedications=["clarithromycin stopped 2 d ago"])[2]

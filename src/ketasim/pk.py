@@ -286,7 +286,7 @@ def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = 
     Factors: derived from ketamine's own oral data (``ddi.*.clint_factor``, times ``ddi.*.gut_factor`` in the gut
     wall if given), or with the liver/gut split of a midazolam probe (:func:`inhibitor_split_from_midazolam`).
     Recovery: a mechanism-based inhibitor (``ddi.*.mechanism_based`` 1) destroys the enzyme it inhibits, so once
-    it is gone (its own elimination, hours, taken as immediate) activity returns as the enzyme is resynthesised:
+    it is gone (at once, unless its elimination half-life is given) activity returns as the enzyme is resynthesised:
     the lost fraction (1 - factor) falls as 2^(-t_off / t_half) with the same turnover half-lives as induction
     (``pk.induction_t_half_liver`` 72 h, ``pk.induction_t_half_gut`` 23 h), slowed by the inhibitor's own
     elimination where it is sourced (``ddi.*.elimination_t_half``: ticlopidine; :func:`inactivation_left`). An inhibitor
