@@ -229,3 +229,48 @@ def test_transform_esketamine_arms_start_at_56_mg_on_day_1():
         assert len(admin) == 8, arm.name
         assert admin[0].start_h == 0.0 and admin[0].amount == 56.0, arm.name
         assert {a.amount for a in admin[1:]} == {56.0 if "56" in arm.name else 84.0}, arm.name
+
+
+def test_partial_refit_keeps_the_rest_of_the_set_and_records_the_run(tmp_path, monkeypatch):
+    """`ketasim calibrate --names omega_bp` (the way omega_bp and the adverse-event stage were refitted after the
+    NHANES baseline BP, 2026-12-01): the written set is the default set with only the refitted parameters (and the
+    AE stage's gains/backgrounds) changed; the efficacy parameters, the posterior's covariance and the full fit's
+    provenance stay; the run (command, seed, size, date, objective) is appended to provenance.refits, named in the
+    set's calibration_run and in each refitted parameter's note; the posterior's mode moves to the new values."""
+    from ketasim import app
+    from ketasim import calibration as cal
+
+    base = json.loads(cal.default_free_parameters_path().read_text(encoding="utf-8"))
+    out = tmp_path / "refit.json"
+    app.calibrate_cli(out=str(out), size=20, seed=5, max_evaluations=3, names="omega_bp")
+    data = json.loads(out.read_text(encoding="utf-8"))
+    refit = data["provenance"]["refits"][-1]
+    assert refit["command"].startswith("ketasim calibrate --names omega_bp --size 20 --seed 5")
+    assert refit["seed"] == 5 and refit["size"] == 20 and refit["date"]
+    assert "names=omega_bp+ae" in refit["calibration_run"] and refit["calibration_run"] in data["calibration_run"]
+    assert data["calibration_run"].startswith(base["calibration_run"].split("; refit:")[0])
+    changed = set(refit["names"])
+    assert "omega_bp" in changed and {n for n in changed if n != "omega_bp"} <= set(cal.AE_FITTED)
+    for name, entry in data["parameters"].items():
+        old = base["parameters"][name]
+        if name in changed:
+            assert entry["value"] == refit["values_after"][name] and "partial refit" in entry["note"]
+            assert entry["note"].count("[partial refit") == 1
+        else:
+            assert entry == old, name                     # efficacy parameters untouched
+    assert data["posterior"]["covariance_theta"] == base["posterior"]["covariance_theta"]
+    i = data["posterior"]["names"].index("omega_bp")
+    assert data["posterior"]["mode_theta"][i] == pytest.approx(np.log(refit["values_after"]["omega_bp"]), rel=1e-5)
+    assert data["provenance"]["rows_used"] == base["provenance"]["rows_used"]
+    reloaded = _load(str(out))
+    assert reloaded.free["omega_bp"].value == pytest.approx(refit["values_after"]["omega_bp"])
+
+
+def test_partial_refit_refuses_an_unknown_name_in_one_line(capsys, tmp_path):
+    from ketasim.cli import main
+
+    code = main(["calibrate", "--names", "omega_bp,not_a_parameter", "--size", "5", "--max-evaluations", "1",
+                 "--out", str(tmp_path / "p.json")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: --names: not_a_parameter")
+    assert not (tmp_path / "p.json").exists()

@@ -651,8 +651,10 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     seed = check_seed(seed, "seed")
     max_evaluations = check_int(max_evaluations, "max_evaluations", lo=1, hi=100_000)
     params = params or load_parameters()
+    full = [n for n in FITTED if n not in SCALE_FIXED]
+    partial = bool(names) and list(names) != full
     if not names:
-        names = [n for n in FITTED if n not in SCALE_FIXED]
+        names = full
         params = params.with_free({n: FITTED[n][3] for n in SCALE_FIXED if n in params.free}, params.free_version,
                                   params.calibration_run)
     names = list(names)
@@ -717,7 +719,8 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     from .result import ketasim_version
 
     held = f" excluding {','.join(sorted(exclude_trials))}" if exclude_trials else ""
-    run_id = (f"ketasim-calibrate {time.strftime('%Y-%m-%d')} seed={seed} size={size} rows={len(targets)}{held} "
+    only = f" names={','.join(names)}{'+ae' if ae_stage else ''}" if partial else ""
+    run_id = (f"ketasim-calibrate {time.strftime('%Y-%m-%d')} seed={seed} size={size} rows={len(targets)}{held}{only} "
               f"J={j:.1f} (start {j0:.1f}) evaluations={evals[0]} version={ketasim_version()}")
     new = params.with_free(fitted, f"{ketasim_version()}-cal-{seed}", run_id)
     report = {"calibration_run": run_id, "objective_start": j0, "objective": j, "rows_used": [t.row for t in targets],
@@ -812,6 +815,52 @@ def write_parameter_set(params: ParameterSet, report: dict, path) -> Path:
                                    "fitted": nme in report.get("fitted", {})}
     from .io import atomic_write_text
 
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(data, indent=2))
+    return path
+
+
+_REFIT_NOTE = re.compile(r" \[partial refit [^\]]*\]$")
+
+
+def write_refit(base_path, params: ParameterSet, report: dict, path, command: str) -> Path:
+    """Write the parameter set at ``base_path`` with the values of a partial calibration (``calibrate(names=...)``:
+    ``report['fitted']``, the adverse-event stage included) in place of its own; every other parameter, its
+    provenance and its posterior are kept. The refit is appended to ``provenance.refits`` (run, command, date, seed,
+    size, objective before and after, values before and after), the set's ``calibration_run`` names both runs, each
+    refitted parameter's note names the refit, and the posterior's mode moves to the refitted values (its covariance
+    is the full fit's: a partial refit has no joint Laplace approximation)."""
+    from .io import atomic_write_text
+
+    base = json.loads(Path(base_path).read_text(encoding="utf-8"))
+    fitted = report["fitted"]
+    unknown = sorted(set(fitted) - set(base["parameters"]))
+    if unknown:
+        raise ValueError(f"parameters: {', '.join(unknown)} not in the base set {base_path}")
+    day = time.strftime("%Y-%m-%d")
+    data = dict(base)
+    data["parameters"] = {k: dict(v) for k, v in base["parameters"].items()}
+    before = {n: data["parameters"][n]["value"] for n in sorted(fitted)}
+    for n, v in fitted.items():
+        entry = data["parameters"][n]
+        entry["value"] = round(float(v), 6)
+        entry["note"] = _REFIT_NOTE.sub("", entry.get("note", "")) + f" [partial refit {day}: provenance.refits]"
+    run = report["calibration_run"]
+    full_run = base.get("calibration_run", "").split("; refit:")[0].strip()
+    data["calibration_run"] = f"{full_run}; refit: {run}"
+    prov = dict(base.get("provenance") or {})
+    prov["refits"] = list(prov.get("refits", [])) + [{
+        "calibration_run": run, "command": command, "date": day, "seed": report["seed"], "size": report["size"],
+        "names": sorted(fitted), "objective_start": report["objective_start"], "objective": report["objective"],
+        "evaluations": report["evaluations"], "values_before": before,
+        "values_after": {n: round(float(fitted[n]), 6) for n in sorted(fitted)}}]
+    data["provenance"] = prov
+    post = base.get("posterior")
+    if post:
+        post = dict(post)
+        post["mode_theta"] = [(_fwd(n, fitted[n]) if n in fitted else m) for n, m in zip(post["names"], post["mode_theta"])]
+        data["posterior"] = post
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(data, indent=2))
