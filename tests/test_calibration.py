@@ -39,8 +39,37 @@ def test_targets_come_only_from_the_calibration_file():
 def test_every_calibration_trial_has_a_scenario_file():
     from ketasim.calibration import SCENARIOS
 
-    for file, _, _ in TRIALS.values():
+    for file, arms, _ in TRIALS.values():
         assert (SCENARIOS / file).exists()
+        for spec in arms.values():       # 'OTHER.yaml::arm': an arm from another scenario file of the same trial
+            if "::" in spec:
+                assert (SCENARIOS / spec.split("::")[0]).exists(), spec
+
+
+def test_label_over65_rows_rest_on_a_population_of_older_patients():
+    """The label's >= 65 y BP-outlier rows (TRANSFORM-3's columns of label Table 6) are simulated from an older
+    population of their own (spravato_label_over65.yaml, 65-86 y), every virtual patient counted, instead of the
+    few >= 65 y patients of the 46-y label population (8 of 120: the placebo SBP >= 180 row moved with the seed from
+    0.3 to 7.7 %). The < 65 y rows still come from the label scenario. The file is simulated with the label's own
+    cross-validation fold (scenario_groups), so leaving the label out leaves these rows out too."""
+    from ketasim import calibration as cal
+
+    targets = [t for t in build_targets()[0] if t.trial == "spravato_label_trd" and t.kind in
+               ("sbp180", "sbp_rise40", "dbp_rise25", "dbp110")]
+    old = [t for t in targets if ">=65y" in t.arm]
+    young = [t for t in targets if "<65y" in t.arm]
+    assert len(old) >= 4 and young
+    assert all(t.model_arm.startswith(cal.LABEL_OVER65 + "::") for t in old)
+    assert not any("::" in t.model_arm for t in young)
+    size = 30
+    sims = cal.simulate_calibration_arms(load_parameters(), targets, size, 3)
+    for t in old:
+        (s, mask), = cal._select(sims, cal.TRIALS[t.trial][0], t.model_arm)
+        assert mask.sum() == size and np.all(s.age >= 65) and np.all(s.age <= 86)
+    for t in young:
+        (s, mask), = cal._select(sims, cal.TRIALS[t.trial][0], t.model_arm)
+        assert 0 < mask.sum() <= size and np.all(s.age[mask] < 65)
+    assert "spravato_label_trd" in cal.scenario_groups()["spravato_label"]
 
 
 def test_small_calibration_is_deterministic_and_improves(tmp_path):

@@ -44,6 +44,9 @@ SCENARIOS = Path(__file__).resolve().parent / "data" / "calibration"
 SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 
 #: trial_id -> (scenario file, {csv arm: scenario arm}, {csv arm: n})
+#: Scenario file of the Spravato label's >= 65 y rows (an arm spec "FILE::arm[:subgroup]" takes the arm from
+#: another scenario file of the same trial; it is simulated with the trial's own file and cross-validation fold)
+LABEL_OVER65 = "spravato_label_over65.yaml"
 TRIALS = {
     "berman2000": ("berman2000.yaml", {"ketamine": "ketamine", "saline": "saline"}, {"ketamine": 7, "saline": 7}),
     "murrough2013_ajp": ("murrough2013.yaml", {"ketamine": "ketamine", "midazolam": "midazolam"},
@@ -80,8 +83,11 @@ TRIALS = {
     "spravato_label_trd": ("spravato_label.yaml", {"esketamine+AD (N=346)": "esketamine+AD", "placebo+AD (N=222)": "placebo+AD",
                                                    "esketamine": "esketamine+AD", "placebo": "placebo+AD",
                                                    "esketamine+AD <65y": "esketamine+AD:under65",
-                                                   "esketamine+AD >=65y": "esketamine+AD:over65",
-                                                   "placebo+AD <65y": "placebo+AD:under65", "placebo+AD >=65y": "placebo+AD:over65",
+                                                   # the label's >= 65 y columns are TRANSFORM-3's older patients: a
+                                                   # population of its own (not the few >= 65 y of the label scenario)
+                                                   "esketamine+AD >=65y": f"{LABEL_OVER65}::esketamine+AD:over65",
+                                                   "placebo+AD <65y": "placebo+AD:under65",
+                                                   "placebo+AD >=65y": f"{LABEL_OVER65}::placebo+AD:over65",
                                                    "esketamine+AD (DB pooled phase 2/3)": "esketamine+AD",
                                                    "placebo+AD (DB pooled phase 2/3)": "placebo+AD"},
                            {"esketamine+AD (N=346)": 346, "placebo+AD (N=222)": 222, "esketamine": 346, "placebo": 222,
@@ -459,6 +465,9 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
     files = {}
     for t in targets:
         files.setdefault(TRIALS[t.trial][0], set()).add(t.trial)
+        for spec in (t.model_arm, t.versus):
+            if spec and "::" in spec:
+                files.setdefault(spec.split("::", 1)[0], set()).add(t.trial)
     tasks = []
     for file, trials in sorted(files.items()):
         times = np.unique(np.concatenate([_needed_times(targets, tr) for tr in trials]))
@@ -492,7 +501,10 @@ def _simulate_file(task) -> dict:
 
 
 def _select(sims, file, spec):
-    """Pooled / subgroup selection: 'a|b:female'."""
+    """Pooled / subgroup selection: 'a|b:female'; 'OTHER.yaml::a:over65' selects from another scenario file of the
+    same trial (:data:`LABEL_OVER65`)."""
+    if "::" in spec:
+        file, spec = spec.split("::", 1)
     arms, _, sub = spec.partition(":")
     parts = [sims[(file, a)] for a in arms.split("|")]
     out = []
