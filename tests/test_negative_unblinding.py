@@ -173,13 +173,15 @@ def _withdrawal(model, n=1500):
     return sc, {r["arm"]: r["value"] for r in res.endpoints if r["measure"] == "relapse_rate"}
 
 
-def test_withdrawn_remitters_relapse_more_continued_ones_do_not_change():
+def test_withdrawn_remitters_relapse_more_continued_ones_do_not():
+    """Withdrawn remitters relapse more than without the unblinding update; continued ones (whose sessions bring the
+    effect learnt in the open-label induction: the active side, tests/test_positive_unblinding.py) not more."""
     sc, new = _withdrawal(None)
     _, old = _withdrawal(OLD)
     # the open-label induction is followed by blinded 1:1 sessions
     assert sc.population.p_active == 1.0 and sc.population.p_active_blinded == 0.5
     assert sc.population.blinded_from_h == 28 * 24
-    assert new["continue"] == old["continue"]
+    assert new["continue"] <= old["continue"]
     assert new["withdraw"] > old["withdraw"] + 5.0
     assert new["withdraw"] > new["continue"] + 10.0
 
