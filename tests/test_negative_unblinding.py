@@ -5,7 +5,8 @@ from earlier sessions lowers the believed probability of active drug: a Bayesian
 likelihood ratio (1 - a)/a of a session that feels like placebo, a the within-patient guess accuracy
 (pd.expectancy.unblinding_accuracy, Sumner 2020 / Shiroma 2020). The next session's renewed expectancy follows the
 belief through the design relation 1 + design_expectancy_gain (p - 0.5)/0.5. Positive unblinding stays the kindling
-during sessions. Nothing changes while nothing has been learnt (first blinded session, saline only, effects that
+during sessions (and, after a randomized withdrawal's open-label induction, the update's active side:
+tests/test_positive_unblinding.py). Nothing changes while nothing has been learnt (first blinded session, saline only, effects that
 cannot be perceived) or in open label.
 """
 
