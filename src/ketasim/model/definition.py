@@ -624,7 +624,7 @@ EVENTS = (
     # the blinded phase (session_mark_h >= blinded_from_h); elsewhere positive unblinding is the kindling during
     # sessions (perception_gain). The belief is not accumulated over sessions: each renewal uses the posterior of the
     # last session's evidence against the design prior (blinding literature: guess accuracy does not rise with
-    # further sessions; NOTES "Maintenance: positive update"). The events read values from just
+    # further sessions; docs/model.md "Negative functional unblinding"). The events read values from just
     # before the session and are ordered so that none reads what another has just set (the SBML export applies a
     # session's assignments simultaneously). After a randomized withdrawal's re-randomization (blinded_from_h) the
     # renewal follows the blinded prior in both arms (session_expectancy_blinded: continuing participants no longer
