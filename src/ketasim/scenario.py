@@ -75,6 +75,7 @@ class _Population(_Strict):
     recurrence: bool = True          # a new episode can break through continued treatment (pd.recurrence.*)
     re_response: bool = False        # a hypothesis, off by default: a new episode is relieved again in part by active
                                      # sessions after its onset (needs recurrence)
+    recurrence_clock: str = "response"  # what T counts: time in response (default) or "entry" (the model before)
 
 
 class _Endpoints(_Strict):
@@ -370,7 +371,7 @@ def scenario_from_dict(data: dict) -> Scenario:
                           care_setting=pop.care_setting,
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia,
                           p_active=float(p_active), recurrence=pop.recurrence,
-                          re_response=pop.re_response)
+                          re_response=pop.re_response, recurrence_clock=pop.recurrence_clock)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")
