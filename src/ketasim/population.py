@@ -210,6 +210,8 @@ GENOTYPES = ("val/val", "val/met", "met/met")
 CARE_SETTINGS = ("outpatient", "inpatient", "perioperative")
 #: what a recurrence time counts (population.recurrence_clock): time spent in response (the default) or since entry
 RECURRENCE_CLOCKS = ("response", "entry")
+#: the default clock (PopulationSpec and scenario files): one place to switch it
+DEFAULT_RECURRENCE_CLOCK = "response"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,7 +291,7 @@ class PopulationSpec:
     blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
     re_response: bool = False            # a hypothesis, off by default: a new episode (recurrence) is relieved again
                                          # in part by active sessions after its onset (state reconsolidation)
-    recurrence_clock: str = "response"   # what the recurrence time T counts: time spent in response (Weibull,
+    recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK   # what the recurrence time T counts: time spent in response (Weibull,
                                          # pd.recurrence.weibull_shape) or, "entry", time since trial entry with a
                                          # constant hazard (the model before the in-response clock, bit for bit)
 
