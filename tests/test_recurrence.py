@@ -173,7 +173,8 @@ def test_share_with_an_episode_follows_the_weibull_law_in_response_and_the_early
             shares[clock] = (ep > 0).mean(axis=0)
         p12 = params().get("pd.recurrence.p12_treatment_resistant" if trd else "pd.recurrence.p12")
         assert _weibull_cdf(HOURS_PER_YEAR, trd) == pytest.approx(p12)
-        for clock, cdf in (("response", _weibull_cdf(days * 24, trd)), ("entry", 1 - np.exp(-_hazard(trd) * days * 24))):
+        closed = {"response": _weibull_cdf(days * 24, trd), "entry": 1 - np.exp(-_hazard(trd) * days * 24)}
+        for clock, cdf in closed.items():
             tol = 4 * np.sqrt(np.maximum(cdf * (1 - cdf), 1e-4) / n)
             assert np.all(np.abs(shares[clock] - cdf) <= tol), (trd, clock, shares[clock], cdf)
             assert shares[clock][4] == pytest.approx(p12, abs=4 * math.sqrt(p12 * (1 - p12) / n))

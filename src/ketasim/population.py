@@ -291,9 +291,9 @@ class PopulationSpec:
     blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
     re_response: bool = False            # a hypothesis, off by default: a new episode (recurrence) is relieved again
                                          # in part by active sessions after its onset (state reconsolidation)
-    recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK   # what the recurrence time T counts: time spent in response (Weibull,
-                                         # pd.recurrence.weibull_shape) or, "entry", time since trial entry with a
-                                         # constant hazard (the model before the in-response clock, bit for bit)
+    # what the recurrence time T counts: time spent in response ("response": Weibull, pd.recurrence.weibull_shape)
+    # or time since trial entry with a constant hazard ("entry": the model before the in-response clock, bit for bit)
+    recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK
 
     def __post_init__(self):
         f = "population"

@@ -18,8 +18,9 @@ from pydantic_core import PydanticCustomError
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import InputError, ScenarioFileError
-from .population import (DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec,  # noqa: F401
-                         arm_comedications, canonical_scale, check_baseline, default_baseline, remission_threshold)
+from .population import (DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
+                         Distribution, PopulationSpec, arm_comedications, canonical_scale, check_baseline,
+                         default_baseline, remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
 from .units import parse_time_h
 
@@ -75,7 +76,7 @@ class _Population(_Strict):
     recurrence: bool = True          # a new episode can break through continued treatment (pd.recurrence.*)
     re_response: bool = False        # a hypothesis, off by default: a new episode is relieved again in part by active
                                      # sessions after its onset (needs recurrence)
-    recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK  # what T counts: time in response (default) or "entry" (the model before)
+    recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK  # what T counts: response (default) | entry (the model before)
 
 
 class _Endpoints(_Strict):
