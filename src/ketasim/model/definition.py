@@ -587,10 +587,11 @@ ALGEBRAICS = (
     # below half of baseline (pd.recurrence.response_threshold: the usual response definition, so no new number),
     # 0 above, and a C2 ramp over +-pd.recurrence.response_smoothing / 2 around the threshold. Why smooth: the
     # arm's shared grid cannot place each patient's threshold crossing, and a step in a state's forcing costs the
-    # integrator its order (errors of a fraction of a step in the accrued time). Why this width (0.1 of baseline,
-    # ~3 MADRS points): about the per-rating noise, so a patient within it of the threshold is one that a rating
-    # would call a responder about as often as not; compact, so a patient who never comes within 0.05 of the
-    # threshold accrues exactly no time in response and can have no new episode
+    # integrator its order (errors of a fraction of a step in the accrued time). Why this width (0.35-0.65 of
+    # baseline): the band in which a single rating (SD 0.11 of a baseline of 33) calls the patient a responder with
+    # probability 9-91 %, and narrower widths made endpoint scores depend on the output grid beyond the solver's
+    # accuracy; compact, so a patient who never comes below 0.65 of baseline accrues exactly no time in response
+    # and can have no new episode
     Algebraic("in_response", "smooth_step((response_level + 0.5 * response_width - treated_severity) / response_width)",
               "fraction (0-1)", "1 while the patient is in response (treated severity <= half of baseline), smoothed"),
     Algebraic("episode",
