@@ -157,7 +157,11 @@ def stage3(ps):
     print(f"S: CL {cl[0]:.1f} L/h, Fh {fh[0]:.3f}, Fgut {fg[0]:.3f}; R: Fh {fh[1]:.3f}, Fgut {fg[1]:.3f}")
     for name, r in (("clarithromycin", 2.6), ("ticlopidine", 2.4)):
         f = brentq(lambda f: auc_ratio(f) - r, 1e-3, 1.0)
-        print(f"ddi.{name}.clint_factor {f:.3f} (oral AUC ratio {r})")
+        print(f"ddi.{name}.clint_factor {f:.3f} (oral AUC ratio {r}, equal liver and gut factors)")
+    # clarithromycin's shipped split comes from its midazolam probe (Gorski 1998), sized by the same oral ratio
+    liver, gut, h, s = P.inhibitor_split_from_midazolam(ps, "clarithromycin")
+    print(f"clarithromycin (shipped, midazolam-probe split): liver {liver:.3f}, gut {gut:.3f} (midazolam liver {h:.3f}, "
+          f"share of ketamine CLint {s:.3f})")
     print(f"grapefruit: largest oral AUC ratio by the gut wall alone {1 / fg[0]:.2f} (observed 3.0)")
     for c in ("rifampicin", "st-johns-wort"):        # at steady state (no pretreatment given: pk.induction_reached)
         h, g = P.cyp3a_factors_from_midazolam(ps, c)

@@ -67,9 +67,10 @@ def _constants(sc):
 
 def test_continued_arm_renewal_after_randomization_is_the_blinded_one():
     """Typical patient, continued esketamine: identical to the open-label renewal up to the re-randomization; the
-    first renewal after it is S(0.5)/S(1) = 1/(1 + g) of the one before this change (same state just before), and
-    every later one is session_expectancy_blinded x (benefit feedback), no unblinding (each session feels like the
-    drug)."""
+    first renewal after it is S(0.5)/S(1) = 1/(1 + g) of the one before this change (same state just before). Every
+    later one is session_expectancy_blinded x (benefit feedback) x S(b)/S(0.5): each session feels like the drug
+    learnt in the open-label induction, so the active-side update raises b above 1/2 but to at most a (exact values:
+    tests/test_positive_unblinding.py): between the blinded prior's renewal and the open-label one."""
     sc = scenario_from_dict(_withdrawal_dict())
     assert (sc.population.p_active, sc.population.p_active_blinded) == (1.0, 0.5)
     times = np.arange(0.0, 70 * 24 + 1e-9, 3.0)
@@ -83,13 +84,14 @@ def test_continued_arm_renewal_after_randomization_is_the_blinded_one():
     assert new[first, EXP] == pytest.approx(old[first, EXP] / (1.0 + g), rel=1e-9)
     assert new[first, EXP] < 0.6 * old[first, EXP]
     fb, scale = mc["expectancy_feedback"], mc["feedback_scale"]
+    a = params().get("pd.expectancy.unblinding_accuracy")
     for d in (35.0, 42.0, 56.0, 63.0):
         i = int(np.argmin(np.abs(times - d * 24)))
-        full = mc["session_expectancy_blinded"] * (1 - fb + fb * min(1.0, max(0.0, 1 - new[i, SEV]) / scale))
-        assert new[i, EXP] == pytest.approx(full, rel=1e-3), d
-        assert new[i, EXP] < 0.6 * old[i, EXP]
+        blinded = mc["session_expectancy_blinded"] * (1 - fb + fb * min(1.0, max(0.0, 1 - new[i, SEV]) / scale))
+        assert blinded < new[i, EXP] <= (1 + g * (a - 0.5) / 0.5) * blinded * (1 + 1e-9), d
+        assert new[i, EXP] < old[i, EXP]
     late = times > T_RAND + 7 * 24
-    assert np.all(new[late, SEV] >= old[late, SEV]) and np.any(new[late, SEV] > old[late, SEV] + 0.01)
+    assert np.all(new[late, SEV] >= old[late, SEV]) and np.any(new[late, SEV] > old[late, SEV] + 0.001)
 
 
 def test_withdrawn_arm_renewal_is_the_blinded_one_with_the_unblinding_update():
@@ -111,7 +113,7 @@ def test_withdrawn_arm_renewal_is_the_blinded_one_with_the_unblinding_update():
         assert new[i, EXP] == pytest.approx(full, rel=1e-3), d
 
 
-def test_continued_relapse_rises_withdrawn_still_relapses_more():
+def test_continued_relapse_does_not_fall_withdrawn_still_relapses_more():
     sc = scenario_from_dict({**_withdrawal_dict(weeks=24),
                              "endpoints": {"times": ["28 d", "26 week"], "measures": ["mean", "relapse_rate"]}})
 
@@ -120,8 +122,8 @@ def test_continued_relapse_rises_withdrawn_still_relapses_more():
         return {r["arm"]: r["value"] for r in res.endpoints if r["measure"] == "relapse_rate"}
 
     new, old = relapse(None), relapse(BEFORE)
-    assert new["continue"] > old["continue"] + 2.0
-    assert new["withdraw"] >= old["withdraw"]
+    assert new["continue"] >= old["continue"]     # (+6 pp with the blinded prior alone; the active-side update,
+    assert new["withdraw"] >= old["withdraw"]     # tests/test_positive_unblinding.py, takes most of it back)
     assert new["withdraw"] > new["continue"] + 10.0
 
 

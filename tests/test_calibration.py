@@ -39,8 +39,37 @@ def test_targets_come_only_from_the_calibration_file():
 def test_every_calibration_trial_has_a_scenario_file():
     from ketasim.calibration import SCENARIOS
 
-    for file, _, _ in TRIALS.values():
+    for file, arms, _ in TRIALS.values():
         assert (SCENARIOS / file).exists()
+        for spec in arms.values():       # 'OTHER.yaml::arm': an arm from another scenario file of the same trial
+            if "::" in spec:
+                assert (SCENARIOS / spec.split("::")[0]).exists(), spec
+
+
+def test_label_over65_rows_rest_on_a_population_of_older_patients():
+    """The label's >= 65 y BP-outlier rows (TRANSFORM-3's columns of label Table 6) are simulated from an older
+    population of their own (spravato_label_over65.yaml, 65-86 y), every virtual patient counted, instead of the
+    few >= 65 y patients of the 46-y label population (8 of 120: the placebo SBP >= 180 row moved with the seed from
+    0.3 to 7.7 %). The < 65 y rows still come from the label scenario. The file is simulated with the label's own
+    cross-validation fold (scenario_groups), so leaving the label out leaves these rows out too."""
+    from ketasim import calibration as cal
+
+    targets = [t for t in build_targets()[0] if t.trial == "spravato_label_trd" and t.kind in
+               ("sbp180", "sbp_rise40", "dbp_rise25", "dbp110")]
+    old = [t for t in targets if ">=65y" in t.arm]
+    young = [t for t in targets if "<65y" in t.arm]
+    assert len(old) >= 4 and young
+    assert all(t.model_arm.startswith(cal.LABEL_OVER65 + "::") for t in old)
+    assert not any("::" in t.model_arm for t in young)
+    size = 30
+    sims = cal.simulate_calibration_arms(load_parameters(), targets, size, 3)
+    for t in old:
+        (s, mask), = cal._select(sims, cal.TRIALS[t.trial][0], t.model_arm)
+        assert mask.sum() == size and np.all(s.age >= 65) and np.all(s.age <= 86)
+    for t in young:
+        (s, mask), = cal._select(sims, cal.TRIALS[t.trial][0], t.model_arm)
+        assert 0 < mask.sum() <= size and np.all(s.age[mask] < 65)
+    assert "spravato_label_trd" in cal.scenario_groups()["spravato_label"]
 
 
 def test_small_calibration_is_deterministic_and_improves(tmp_path):
@@ -232,3 +261,48 @@ def test_transform_esketamine_arms_start_at_56_mg_on_day_1():
         assert len(admin) == 8, arm.name
         assert admin[0].start_h == 0.0 and admin[0].amount == 56.0, arm.name
         assert {a.amount for a in admin[1:]} == {56.0 if "56" in arm.name else 84.0}, arm.name
+
+
+def test_partial_refit_keeps_the_rest_of_the_set_and_records_the_run(tmp_path, monkeypatch):
+    """`ketasim calibrate --names omega_bp` (the way omega_bp and the adverse-event stage were refitted after the
+    NHANES baseline BP, 2026-12-01): the written set is the default set with only the refitted parameters (and the
+    AE stage's gains/backgrounds) changed; the efficacy parameters, the posterior's covariance and the full fit's
+    provenance stay; the run (command, seed, size, date, objective) is appended to provenance.refits, named in the
+    set's calibration_run and in each refitted parameter's note; the posterior's mode moves to the new values."""
+    from ketasim import app
+    from ketasim import calibration as cal
+
+    base = json.loads(cal.default_free_parameters_path().read_text(encoding="utf-8"))
+    out = tmp_path / "refit.json"
+    app.calibrate_cli(out=str(out), size=20, seed=5, max_evaluations=3, names="omega_bp")
+    data = json.loads(out.read_text(encoding="utf-8"))
+    refit = data["provenance"]["refits"][-1]
+    assert refit["command"].startswith("ketasim calibrate --names omega_bp --size 20 --seed 5")
+    assert refit["seed"] == 5 and refit["size"] == 20 and refit["date"]
+    assert "names=omega_bp+ae" in refit["calibration_run"] and refit["calibration_run"] in data["calibration_run"]
+    assert data["calibration_run"].startswith(base["calibration_run"].split("; refit:")[0])
+    changed = set(refit["names"])
+    assert "omega_bp" in changed and {n for n in changed if n != "omega_bp"} <= set(cal.AE_FITTED)
+    for name, entry in data["parameters"].items():
+        old = base["parameters"][name]
+        if name in changed:
+            assert entry["value"] == refit["values_after"][name] and "partial refit" in entry["note"]
+            assert entry["note"].count("[partial refit") == 1
+        else:
+            assert entry == old, name                     # efficacy parameters untouched
+    assert data["posterior"]["covariance_theta"] == base["posterior"]["covariance_theta"]
+    i = data["posterior"]["names"].index("omega_bp")
+    assert data["posterior"]["mode_theta"][i] == pytest.approx(np.log(refit["values_after"]["omega_bp"]), rel=1e-5)
+    assert data["provenance"]["rows_used"] == base["provenance"]["rows_used"]
+    reloaded = _load(str(out))
+    assert reloaded.free["omega_bp"].value == pytest.approx(refit["values_after"]["omega_bp"])
+
+
+def test_partial_refit_refuses_an_unknown_name_in_one_line(capsys, tmp_path):
+    from ketasim.cli import main
+
+    code = main(["calibrate", "--names", "omega_bp,not_a_parameter", "--size", "5", "--max-evaluations", "1",
+                 "--out", str(tmp_path / "p.json")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: --names: not_a_parameter")
+    assert not (tmp_path / "p.json").exists()

@@ -119,7 +119,8 @@ def test_calibration_scenarios_state_their_care_setting_and_resistance():
     assert lii.population.expectancy == 1.0 and canuso.population.expectancy == 1.0
     expected_trd = {"berman2000": False, "canuso2018": False, "daly2018": True, "feder2021": False,
                     "glue2018": True, "lii2023": False, "murrough2013": True, "riva_posse2018": True,
-                    "singh2016": True, "spravato_label": True, "taylor2018": False, "transform": True}
+                    "singh2016": True, "spravato_label": True, "spravato_label_over65": True, "taylor2018": False,
+                    "transform": True}
     for name, trd in expected_trd.items():
         sc = load(name)
         assert sc.population.treatment_resistant is trd, name

@@ -5,7 +5,8 @@ from earlier sessions lowers the believed probability of active drug: a Bayesian
 likelihood ratio (1 - a)/a of a session that feels like placebo, a the within-patient guess accuracy
 (pd.expectancy.unblinding_accuracy, Sumner 2020 / Shiroma 2020). The next session's renewed expectancy follows the
 belief through the design relation 1 + design_expectancy_gain (p - 0.5)/0.5. Positive unblinding stays the kindling
-during sessions. Nothing changes while nothing has been learnt (first blinded session, saline only, effects that
+during sessions (and, after a randomized withdrawal's open-label induction, the update's active side:
+tests/test_positive_unblinding.py). Nothing changes while nothing has been learnt (first blinded session, saline only, effects that
 cannot be perceived) or in open label.
 """
 
@@ -173,13 +174,15 @@ def _withdrawal(model, n=1500):
     return sc, {r["arm"]: r["value"] for r in res.endpoints if r["measure"] == "relapse_rate"}
 
 
-def test_withdrawn_remitters_relapse_more_continued_ones_do_not_change():
+def test_withdrawn_remitters_relapse_more_continued_ones_do_not():
+    """Withdrawn remitters relapse more than without the unblinding update; continued ones (whose sessions bring the
+    effect learnt in the open-label induction: the active side, tests/test_positive_unblinding.py) not more."""
     sc, new = _withdrawal(None)
     _, old = _withdrawal(OLD)
     # the open-label induction is followed by blinded 1:1 sessions
     assert sc.population.p_active == 1.0 and sc.population.p_active_blinded == 0.5
     assert sc.population.blinded_from_h == 28 * 24
-    assert new["continue"] == old["continue"]
+    assert new["continue"] <= old["continue"]
     assert new["withdraw"] > old["withdraw"] + 5.0
     assert new["withdraw"] > new["continue"] + 10.0
 

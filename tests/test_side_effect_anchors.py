@@ -29,7 +29,8 @@ def _link(c, ke0, dt):
 
 
 def test_infusion_anchor_ratio_matches_the_cadss_and_sbp_ec50s():
-    """Krystal 1994 (CADSS) and Zarate 2006 (+7.5 mmHg at 185 ng/mL): end of 0.5 mg/kg over 40 min. The old EC50s
+    """Krystal 1994 (CADSS) and the hand-set +7.5 mmHg at 185 ng/mL (Zarate 2006's level; pd.sbp.ec50_racemic_total
+    names the BP series it was checked against): end of 0.5 mg/kg over 40 min. The old EC50s
     (0.75 and 2.3 uM) assumed the effect site sees the venous level; now it sees r_e = ce/cv times it."""
     p = params()
     tr = typical_traj([line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")], T)

@@ -102,10 +102,14 @@ def between_trial_cli(path=None, *, size=200, seed=20261121):
     return block
 
 
-def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current", dask=None):
+def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current", dask=None,
+                  names=None):
     """Fit and write the parameter set to ``out`` (never over the package's default set: installing a new default
-    is the explicit step ``ketasim install-parameters FILE``)."""
-    from .calibration import DEFAULT_CALIBRATION_OUT, calibrate, default_free_parameters_path, write_parameter_set
+    is the explicit step ``ketasim install-parameters FILE``). ``names`` (comma-separated free parameters): a partial
+    refit of those parameters and the adverse-event stage, the others held at the default set's values; the
+    written set is the default set with the refitted values, the run recorded in ``provenance.refits``."""
+    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, SCALE_FIXED, calibrate, default_free_parameters_path,
+                              write_parameter_set, write_refit)
     from .distributed import executor_from_option
     from .errors import InputError
 
@@ -113,13 +117,28 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     if path.resolve() == Path(str(default_free_parameters_path())).resolve():
         raise InputError("--out: this is the shipped default parameter set; write elsewhere, then install it with "
                          "`ketasim install-parameters FILE`")
+    chosen = None
+    if names:
+        chosen = [n.strip() for n in str(names).split(",") if n.strip()]
+        bad = [n for n in chosen if n not in FITTED or n in SCALE_FIXED]
+        if bad or not chosen:
+            allowed = ", ".join(n for n in FITTED if n not in SCALE_FIXED)
+            raise InputError(f"--names: {', '.join(bad) or 'empty'} is not a fitted free parameter (one of: {allowed})")
+    if start != "current" and chosen:
+        raise InputError("--names: a partial refit starts from the current set (drop --start prior)")
     ex = executor_from_option(dask)
     try:
-        new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex)
+        new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex,
+                                names=chosen, laplace=not chosen)
     finally:
         if ex is not None:
             ex.close()
-    write_parameter_set(new, report, path)
+    if chosen:
+        command = (f"ketasim calibrate --names {','.join(chosen)} --size {size} --seed {seed} "
+                   f"--max-evaluations {max_evaluations} --out {path}")
+        write_refit(default_free_parameters_path(), new, report, path, command)
+    else:
+        write_parameter_set(new, report, path)
     print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "
           f"evaluations ({report['seconds']:.0f} s); wrote {path}")
     print(f"calibration run: {report['calibration_run']}")

@@ -44,6 +44,9 @@ SCENARIOS = Path(__file__).resolve().parent / "data" / "calibration"
 SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 
 #: trial_id -> (scenario file, {csv arm: scenario arm}, {csv arm: n})
+#: Scenario file of the Spravato label's >= 65 y rows (an arm spec "FILE::arm[:subgroup]" takes the arm from
+#: another scenario file of the same trial; it is simulated with the trial's own file and cross-validation fold)
+LABEL_OVER65 = "spravato_label_over65.yaml"
 TRIALS = {
     "berman2000": ("berman2000.yaml", {"ketamine": "ketamine", "saline": "saline"}, {"ketamine": 7, "saline": 7}),
     "murrough2013_ajp": ("murrough2013.yaml", {"ketamine": "ketamine", "midazolam": "midazolam"},
@@ -80,8 +83,11 @@ TRIALS = {
     "spravato_label_trd": ("spravato_label.yaml", {"esketamine+AD (N=346)": "esketamine+AD", "placebo+AD (N=222)": "placebo+AD",
                                                    "esketamine": "esketamine+AD", "placebo": "placebo+AD",
                                                    "esketamine+AD <65y": "esketamine+AD:under65",
-                                                   "esketamine+AD >=65y": "esketamine+AD:over65",
-                                                   "placebo+AD <65y": "placebo+AD:under65", "placebo+AD >=65y": "placebo+AD:over65",
+                                                   # the label's >= 65 y columns are TRANSFORM-3's older patients: a
+                                                   # population of its own (not the few >= 65 y of the label scenario)
+                                                   "esketamine+AD >=65y": f"{LABEL_OVER65}::esketamine+AD:over65",
+                                                   "placebo+AD <65y": "placebo+AD:under65",
+                                                   "placebo+AD >=65y": f"{LABEL_OVER65}::placebo+AD:over65",
                                                    "esketamine+AD (DB pooled phase 2/3)": "esketamine+AD",
                                                    "placebo+AD (DB pooled phase 2/3)": "placebo+AD"},
                            {"esketamine+AD (N=346)": 346, "placebo+AD (N=222)": 222, "esketamine": 346, "placebo": 222,
@@ -459,6 +465,9 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
     files = {}
     for t in targets:
         files.setdefault(TRIALS[t.trial][0], set()).add(t.trial)
+        for spec in (t.model_arm, t.versus):
+            if spec and "::" in spec:
+                files.setdefault(spec.split("::", 1)[0], set()).add(t.trial)
     tasks = []
     for file, trials in sorted(files.items()):
         times = np.unique(np.concatenate([_needed_times(targets, tr) for tr in trials]))
@@ -492,7 +501,10 @@ def _simulate_file(task) -> dict:
 
 
 def _select(sims, file, spec):
-    """Pooled / subgroup selection: 'a|b:female'."""
+    """Pooled / subgroup selection: 'a|b:female'; 'OTHER.yaml::a:over65' selects from another scenario file of the
+    same trial (:data:`LABEL_OVER65`)."""
+    if "::" in spec:
+        file, spec = spec.split("::", 1)
     arms, _, sub = spec.partition(":")
     parts = [sims[(file, a)] for a in arms.split("|")]
     out = []
@@ -651,8 +663,10 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     seed = check_seed(seed, "seed")
     max_evaluations = check_int(max_evaluations, "max_evaluations", lo=1, hi=100_000)
     params = params or load_parameters()
+    full = [n for n in FITTED if n not in SCALE_FIXED]
+    partial = bool(names) and list(names) != full
     if not names:
-        names = [n for n in FITTED if n not in SCALE_FIXED]
+        names = full
         params = params.with_free({n: FITTED[n][3] for n in SCALE_FIXED if n in params.free}, params.free_version,
                                   params.calibration_run)
     names = list(names)
@@ -717,7 +731,8 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     from .result import ketasim_version
 
     held = f" excluding {','.join(sorted(exclude_trials))}" if exclude_trials else ""
-    run_id = (f"ketasim-calibrate {time.strftime('%Y-%m-%d')} seed={seed} size={size} rows={len(targets)}{held} "
+    only = f" names={','.join(names)}{'+ae' if ae_stage else ''}" if partial else ""
+    run_id = (f"ketasim-calibrate {time.strftime('%Y-%m-%d')} seed={seed} size={size} rows={len(targets)}{held}{only} "
               f"J={j:.1f} (start {j0:.1f}) evaluations={evals[0]} version={ketasim_version()}")
     new = params.with_free(fitted, f"{ketasim_version()}-cal-{seed}", run_id)
     report = {"calibration_run": run_id, "objective_start": j0, "objective": j, "rows_used": [t.row for t in targets],
@@ -812,6 +827,52 @@ def write_parameter_set(params: ParameterSet, report: dict, path) -> Path:
                                    "fitted": nme in report.get("fitted", {})}
     from .io import atomic_write_text
 
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(data, indent=2))
+    return path
+
+
+_REFIT_NOTE = re.compile(r" \[partial refit [^\]]*\]$")
+
+
+def write_refit(base_path, params: ParameterSet, report: dict, path, command: str) -> Path:
+    """Write the parameter set at ``base_path`` with the values of a partial calibration (``calibrate(names=...)``:
+    ``report['fitted']``, the adverse-event stage included) in place of its own; every other parameter, its
+    provenance and its posterior are kept. The refit is appended to ``provenance.refits`` (run, command, date, seed,
+    size, objective before and after, values before and after), the set's ``calibration_run`` names both runs, each
+    refitted parameter's note names the refit, and the posterior's mode moves to the refitted values (its covariance
+    is the full fit's: a partial refit has no joint Laplace approximation)."""
+    from .io import atomic_write_text
+
+    base = json.loads(Path(base_path).read_text(encoding="utf-8"))
+    fitted = report["fitted"]
+    unknown = sorted(set(fitted) - set(base["parameters"]))
+    if unknown:
+        raise ValueError(f"parameters: {', '.join(unknown)} not in the base set {base_path}")
+    day = time.strftime("%Y-%m-%d")
+    data = dict(base)
+    data["parameters"] = {k: dict(v) for k, v in base["parameters"].items()}
+    before = {n: data["parameters"][n]["value"] for n in sorted(fitted)}
+    for n, v in fitted.items():
+        entry = data["parameters"][n]
+        entry["value"] = round(float(v), 6)
+        entry["note"] = _REFIT_NOTE.sub("", entry.get("note", "")) + f" [partial refit {day}: provenance.refits]"
+    run = report["calibration_run"]
+    full_run = base.get("calibration_run", "").split("; refit:")[0].strip()
+    data["calibration_run"] = f"{full_run}; refit: {run}"
+    prov = dict(base.get("provenance") or {})
+    prov["refits"] = list(prov.get("refits", [])) + [{
+        "calibration_run": run, "command": command, "date": day, "seed": report["seed"], "size": report["size"],
+        "names": sorted(fitted), "objective_start": report["objective_start"], "objective": report["objective"],
+        "evaluations": report["evaluations"], "values_before": before,
+        "values_after": {n: round(float(fitted[n]), 6) for n in sorted(fitted)}}]
+    data["provenance"] = prov
+    post = base.get("posterior")
+    if post:
+        post = dict(post)
+        post["mode_theta"] = [(_fwd(n, fitted[n]) if n in fitted else m) for n, m in zip(post["names"], post["mode_theta"])]
+        data["posterior"] = post
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(data, indent=2))

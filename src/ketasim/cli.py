@@ -127,7 +127,8 @@ def simulate(
     comedication: Optional[List[str]] = typer.Option(
         None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several. An inducer "
                    "may state its pretreatment, e.g. 'rifampicin for 5 d' (without one: steady state), and when it "
-                   "was stopped: 'rifampicin for 14 d stopped 3 d ago'."),
+                   "was stopped: 'rifampicin for 14 d stopped 3 d ago'; an inhibitor may be stopped: "
+                   "'clarithromycin stopped 2 d ago'."),
     baseline: Optional[float] = typer.Option(None, help="Quick form: baseline score on the scale (default: the "
                                                         "scale's usual trial baseline, MADRS 33)."),
     scale: Optional[str] = typer.Option(None, help="Quick form: rating scale, one of "
@@ -535,11 +536,14 @@ def calibrate(
     max_evaluations: int = typer.Option(400, help="Maximum objective evaluations."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
     start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres."),
+    names: Optional[str] = typer.Option(None, "--names", help="Refit only these free parameters (comma-separated, "
+                                        "e.g. omega_bp) and the adverse-event stage; the others keep the default "
+                                        "set's values and the run is recorded in the set's provenance.refits."),
 ):
     """Fit the free parameters to reference/clinical_calibration.csv (writes a new parameter set with its Laplace posterior)."""
     from .app import calibrate_cli
 
-    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start, dask=dask)
+    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start, dask=dask, names=names)
 
 
 @app.command("install-parameters")

@@ -210,21 +210,106 @@ def cyp3a_factors_from_midazolam(p: ParameterSet, comedication: str, hours: floa
     study's pretreatment (``ddi.*.midazolam_oral_days``; r_iv' the IV ratio the liver would give then): Fg =
     F_oral / Fh, and Fg = 1 / (1 + g) with g ∝ gut CLint, so the gut factor is g'/g. Both are then carried to
     ``hours`` and ``off_h`` by the enzymes' turnover (:func:`induction_reached`)."""
-    qh = p.get("pk.hepatic_blood_flow", "L/h")
-    cl = p.get("pk.midazolam.cl", "L/h")
     r_iv = p.get(f"ddi.{comedication}.midazolam_iv_auc_ratio")
     r_po = p.get(f"ddi.{comedication}.midazolam_oral_auc_ratio")
     t_iv, t_po = _probe_h(p, comedication, "midazolam_iv"), _probe_h(p, comedication, "midazolam_oral")
+    liver_iv = _midazolam_liver_factor(p, r_iv)
+    gut_po = _midazolam_gut_factor(p, _rescaled(liver_iv, p, "liver", t_iv, t_po), r_po)
+    return _rescaled(liver_iv, p, "liver", t_iv, hours, off_h), _rescaled(gut_po, p, "gut", t_po, hours, off_h)
+
+
+def _midazolam_liver_factor(p: ParameterSet, r_iv: float) -> float:
+    """Hepatic CYP3A CLint factor that gives the IV midazolam AUC ratio ``r_iv`` (with / without) in the well-stirred
+    liver (midazolam CL ``pk.midazolam.cl``, the model's Qh): CL' = CL / r_iv."""
+    qh, cl = p.get("pk.hepatic_blood_flow", "L/h"), p.get("pk.midazolam.cl", "L/h")
+    return _hepatic(cl / r_iv, qh) / _hepatic(cl, qh)
+
+
+def _midazolam_gut_factor(p: ParameterSet, liver: float, r_po: float) -> float:
+    """Gut-wall CYP3A CLint factor that gives the oral midazolam AUC ratio ``r_po`` with the hepatic factor ``liver``
+    (r_po = (Fg'/Fg)(Fh'/Fh) r_iv'; Fg = F_oral / Fh, Fg = 1 / (1 + g) with g proportional to gut CLint)."""
+    qh, cl = p.get("pk.hepatic_blood_flow", "L/h"), p.get("pk.midazolam.cl", "L/h")
     x = _hepatic(cl, qh)
-    liver_iv = _hepatic(cl / r_iv, qh) / x
-    liver_po = _rescaled(liver_iv, p, "liver", t_iv, t_po)
-    x_ind = x * liver_po
-    r_iv_po = _well_stirred(x, qh) / _well_stirred(x_ind, qh)
+    x_ind = x * liver
+    r_iv = _well_stirred(x, qh) / _well_stirred(x_ind, qh)
     fh, fh_ind = qh / (qh + x), qh / (qh + x_ind)
     fg = p.get("pk.midazolam.f_oral") / fh
-    fg_ind = fg * r_po / r_iv_po / (fh_ind / fh)
-    gut_po = (1.0 / fg_ind - 1.0) / (1.0 / fg - 1.0)
-    return _rescaled(liver_iv, p, "liver", t_iv, hours, off_h), _rescaled(gut_po, p, "gut", t_po, hours, off_h)
+    fg_ind = fg * r_po / r_iv / (fh_ind / fh)
+    return (1.0 / fg_ind - 1.0) / (1.0 / fg - 1.0)
+
+
+def inhibitor_split_from_midazolam(p: ParameterSet, comedication: str) -> tuple[float, float, float, float]:
+    """(liver CLint, gut-wall CLint, midazolam hepatic CLint) factors of an inhibitor whose liver/gut split comes
+    from a midazolam probe (``ddi.*.midazolam_iv_auc_ratio`` / ``_oral_auc_ratio``) and whose size comes from
+    ketamine's own oral data (``ddi.*.oral_auc_ratio``), and the share s of ketamine's CLint it inhibits.
+
+    The probe gives the fraction of CYP3A activity left in each organ, h (liver) and g (gut wall), the same algebra
+    as for the inducers (:func:`cyp3a_factors_from_midazolam`). Ketamine is inhibited on the share s of its
+    intrinsic clearance that this enzyme carries, in both organs: liver 1 - s (1 - h), gut wall 1 - s (1 - g). s
+    solves the oral S-ketamine AUC ratio R = (1 + g0) / (1 + g0 G) / L (well-stirred liver: oral AUC ∝ Fgut / CLint;
+    g0 = 1 / Fgut - 1 of S-ketamine), a quadratic in s whose smaller root is taken. Midazolam keeps its own h."""
+    h = _midazolam_liver_factor(p, p.get(f"ddi.{comedication}.midazolam_iv_auc_ratio"))
+    g = _midazolam_gut_factor(p, h, p.get(f"ddi.{comedication}.midazolam_oral_auc_ratio"))
+    r = p.get(f"ddi.{comedication}.oral_auc_ratio")
+    g0 = 1.0 / float(oral_fractions(p)[2][0]) - 1.0
+    a, b = 1.0 - h, 1.0 - g
+    qa, qb, qc = a * b * g0, -(b * g0 + a * (1.0 + g0)), (1.0 + g0) * (1.0 - 1.0 / r)
+    s = (-qb - math.sqrt(qb * qb - 4.0 * qa * qc)) / (2.0 * qa)
+    if not 0.0 < s <= 1.0:
+        raise ValueError(f"{comedication}: its midazolam probe cannot give the oral ketamine AUC ratio {r:g} "
+                         f"(share {s:.3g} outside (0, 1])")
+    return 1.0 - s * a, 1.0 - s * b, h, s
+
+
+def inactivation_left(p: ParameterSet, comedication: str, organ: str, off_h: float) -> float:
+    """Fraction of a mechanism-based inhibitor's loss of enzyme activity still present ``off_h`` hours after it was
+    stopped, in ``organ`` (liver or gut). The enzyme is resynthesised with its turnover rate k = ln 2 /
+    ``pk.induction_t_half_<organ>``; while the inhibitor is still being eliminated (rate e = ln 2 /
+    ``ddi.*.elimination_t_half``, if given) it keeps inactivating enzyme in proportion to its concentration, so the
+    deficit D obeys dD/dt = k (D0 e^(-e t) - D): D / D0 = (k e^(-e t) - e e^(-k t)) / (k - e), the slower of the two
+    setting the pace (linear in the inhibitor: concentrations below its inactivation constant). Without an
+    elimination half-life the inhibitor is taken as gone at once: 2^(-t / t_half)."""
+    k = math.log(2) / p.get(f"pk.induction_t_half_{organ}", "h")
+    key = f"ddi.{comedication}.elimination_t_half"
+    if key not in p.literature:
+        return math.exp(-k * off_h)
+    e = math.log(2) / p.get(key, "h")
+    if abs(k - e) < 1e-9 * k:
+        return (1.0 + k * off_h) * math.exp(-k * off_h)
+    return (k * math.exp(-e * off_h) - e * math.exp(-k * off_h)) / (k - e)
+
+
+def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = None):
+    """(liver CLint, gut-wall CLint, midazolam CL) factors of an inhibitor while it is taken (``off_h`` None) or
+    ``off_h`` hours after it was stopped.
+
+    Factors: derived from ketamine's own oral data (``ddi.*.clint_factor``, times ``ddi.*.gut_factor`` in the gut
+    wall if given), or with the liver/gut split of a midazolam probe (:func:`inhibitor_split_from_midazolam`).
+    Recovery: a mechanism-based inhibitor (``ddi.*.mechanism_based`` 1) destroys the enzyme it inhibits, so once
+    it is gone (at once, unless its elimination half-life is given) activity returns as the enzyme is resynthesised:
+    the lost fraction (1 - factor) falls as 2^(-t_off / t_half) with the same turnover half-lives as induction
+    (``pk.induction_t_half_liver`` 72 h, ``pk.induction_t_half_gut`` 23 h), slowed by the inhibitor's own
+    elimination where it is sourced (``ddi.*.elimination_t_half``: ticlopidine; :func:`inactivation_left`). An inhibitor
+    without an effect (factor 1) has nothing to recover; a reversible inhibitor with an effect would recover with
+    its own elimination (``ddi.*.elimination_t_half``: 1 / factor - 1 ∝ its concentration)."""
+    if f"ddi.{comedication}.midazolam_iv_auc_ratio" in p.literature:
+        liver, gut, mdz_liver, _ = inhibitor_split_from_midazolam(p, comedication)
+    else:
+        liver = p.get(f"ddi.{comedication}.clint_factor")
+        gut = liver * (p.get(f"ddi.{comedication}.gut_factor") if f"ddi.{comedication}.gut_factor" in p.literature
+                       else 1.0)
+        mdz_liver = None
+    if off_h is not None and p.get(f"ddi.{comedication}.mechanism_based") == 1:
+        left = {organ: inactivation_left(p, comedication, organ, off_h) for organ in ("liver", "gut")}
+        liver, gut = 1.0 - (1.0 - liver) * left["liver"], 1.0 - (1.0 - gut) * left["gut"]
+        mdz_liver = None if mdz_liver is None else 1.0 - (1.0 - mdz_liver) * left["liver"]
+    elif off_h is not None and (liver != 1.0 or gut != 1.0):
+        left = 2.0 ** (-off_h / p.get(f"ddi.{comedication}.elimination_t_half", "h"))
+        liver, gut = (1.0 / (1.0 + (1.0 / f - 1.0) * left) for f in (liver, gut))
+    if mdz_liver is None:
+        return liver, gut, liver
+    qh, cl = p.get("pk.hepatic_blood_flow", "L/h"), p.get("pk.midazolam.cl", "L/h")
+    return liver, gut, _well_stirred(_hepatic(cl, qh) * mdz_liver, qh) / cl
 
 
 def midazolam_auc_ratios(p: ParameterSet, liver: float, gut: float) -> tuple[float, float]:
@@ -274,21 +359,20 @@ def comedication_factors(p: ParameterSet, comedications) -> tuple[float, float, 
     systemic and first-pass formation). An entry is a name or, for an inducer, ``NAME for DURATION``
     (population.parse_comedication), optionally ``stopped DURATION ago``: the inducer's factors after that
     pretreatment (steady state without one) and that long after stopping; its norketamine-clearance factor is
-    carried from its study's pretreatment (``ddi.*.nk_cl_days``) likewise."""
-    from .population import parse_comedication
+    carried from its study's pretreatment (``ddi.*.nk_cl_days``) likewise. An inhibitor entry is its name or
+    ``NAME stopped DURATION ago``: its factors while taken or recovered since (:func:`inhibitor_factors`)."""
+    from .population import INDUCERS, parse_comedication
 
     fm = p.get("pk.fm_nk")
     nk_l, other_l, nk_g, other_g, nk_f, mdz_f = 1.0, 1.0, 1.0, 1.0, 1.0, 1.0
     for entry in comedications:
         c, hours, off_h = parse_comedication(entry, "comedications")
-        if f"ddi.{c}.midazolam_iv_auc_ratio" in p.literature:     # inducer with CYP probe data
+        if c in INDUCERS:                                         # inducer with CYP probe data
             liver, gut, mdz = induction_factors(p, c, hours, off_h)
             nk_l, nk_g = nk_l * liver, nk_g * gut
             nk_f *= _rescaled(p.get(f"ddi.{c}.nk_cl_factor"), p, "liver", _probe_h(p, c, "nk_cl"), hours, off_h)
-        else:                                                     # factors derived from ketamine data
-            liver = p.get(f"ddi.{c}.clint_factor")
-            gut = liver * (p.get(f"ddi.{c}.gut_factor") if f"ddi.{c}.gut_factor" in p.literature else 1.0)
-            mdz = liver
+        else:                                                     # inhibitor sized by ketamine's own data
+            liver, gut, mdz = inhibitor_factors(p, c, off_h)
             nk_l, other_l, nk_g, other_g = nk_l * liver, other_l * liver, nk_g * gut, other_g * gut
             nk_f *= p.get(f"ddi.{c}.nk_cl_factor")
         mdz_f *= mdz

@@ -136,6 +136,10 @@ KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampi
 #: steady state (a patient on the inducer for weeks). A stopped inducer wears off with the same turnover:
 #: ``rifampicin for 14 d stopped 3 d ago`` (or ``rifampicin stopped 3 d ago`` after long-term use).
 INDUCERS = ("rifampicin", "st-johns-wort")
+#: Inhibitors: taken (``clarithromycin``) or stopped (``clarithromycin stopped 2 d ago``). They take no duration (their
+#: factors are those of the studies' pretreatments, 3-7 days); a stopped one recovers as the enzyme it destroyed is
+#: resynthesised (all four are mechanism-based: pk.inhibition_recovered).
+INHIBITORS = tuple(c for c in KNOWN_COMEDICATIONS if c not in INDUCERS)
 #: Longest pretreatment and longest time since stopping an entry may state (beyond a year the build-up is complete
 #: and the wearing-off is total to within 2^-100).
 MAX_INDUCER_H = 365 * 24.0
@@ -157,7 +161,9 @@ def parse_comedication(text, field: str) -> tuple[str, float | None, float | Non
     """A comedication entry: ``NAME``, or for an inducer ``NAME for DURATION`` (e.g. ``rifampicin for 5 d``: how
     long it has been taken, counted as in the DDI studies: five daily doses with the ketamine dose the next day),
     optionally followed by ``stopped DURATION ago`` (the time since the course ended: ``rifampicin for 14 d
-    stopped 3 d ago``; without ``for``, a long-term course at steady state was stopped). Returns (name,
+    stopped 3 d ago``; without ``for``, a long-term course at steady state was stopped). An inhibitor takes no
+    duration but may be stopped: ``clarithromycin stopped 2 d ago`` (counted as for inducers, from the end of the
+    last day of dosing). Returns (name,
     pretreatment in hours or None for steady state, hours since stopping or None if still taken); a one-line
     InputError naming ``field`` for anything else."""
     if not isinstance(text, str):
@@ -170,16 +176,17 @@ def parse_comedication(text, field: str) -> tuple[str, float | None, float | Non
         raise InputError(f"{field}: unknown comedication {text.strip()[:40]!r}; known: {', '.join(KNOWN_COMEDICATIONS)} "
                          f"(an inducer may state its pretreatment: 'rifampicin for 5 d', or 'rifampicin for 14 d "
                          f"stopped 3 d ago')")
-    if (sep or stop) and name not in INDUCERS:
-        raise InputError(f"{field}: {name} takes no {'duration' if sep else 'stop time'} (only the inducers "
-                         f"{', '.join(INDUCERS)} build up over days and wear off after stopping); write {name} while "
-                         f"it is taken, and leave it out once stopped")
+    if sep and name not in INDUCERS:
+        raise InputError(f"{field}: {name} takes no duration (only the inducers {', '.join(INDUCERS)} build up over "
+                         f"days; an inhibitor's factors are those of its studies' pretreatment); write {name} while it "
+                         f"is taken, or '{name} stopped 2 d ago' once stopped")
     off = None
     if stop:
         since = since.strip()
         if not since.lower().endswith(" ago") or " for " in since:
-            raise InputError(f"{field}: write the stop after the pretreatment, as 'rifampicin for 14 d stopped 3 d "
-                             f"ago', got {text.strip()[:60]!r}")
+            example = "rifampicin for 14 d stopped 3 d ago" if name in INDUCERS else f"{name} stopped 2 d ago"
+            raise InputError(f"{field}: write the stop after the pretreatment, as '{example}', got "
+                             f"{text.strip()[:60]!r}")
         off = _inducer_hours(since[:-4], name, "time since stopping", field)
     hours = _inducer_hours(rest, name, "pretreatment", field) if sep else None
     return name, hours, off

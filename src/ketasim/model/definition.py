@@ -131,15 +131,26 @@ FUNCTIONS = (
              "participant had learnt to expect (0-1): the placebo-side part of a log-likelihood ratio interpolated "
              "between 'as learnt' (x = m, evidence for active) and 'nothing' (x = 0, evidence for placebo) with "
              "symmetric guess accuracy, i.e. max(0, 1 - 2 x/m); 0 while nothing has been learnt (m = 0)."),
-    Function("belief_ratio", ("prior", "lr", "shortfall", "gain"),
-             "piecewise(1, shortfall <= 0 or prior <= 0 or prior >= 1,"
-             " (1 + gain * (prior * lr ** shortfall / (prior * lr ** shortfall + 1 - prior) - 0.5) / 0.5)"
+    Function("unblinding_support", ("perceived_last", "learnt"),
+             "piecewise(0, learnt <= 0, max(0, min(1, 2 * perceived_last / learnt - 1)))",
+             "Link 10 (issue 7, maintenance): how strongly the last session brought the perceptible effect the "
+             "participant had learnt to expect (0-1): the active-side part of the same interpolated log-likelihood "
+             "ratio as unblinding_shortfall, min(1, max(0, 2 x/m - 1)) (1 when the session brought at least what "
+             "was learnt, 0 at half of it or less); the two are never both > 0, and shortfall - support = "
+             "1 - 2 x/m clipped to [-1, 1]."),
+    Function("belief_ratio", ("prior", "lr", "evidence", "gain"),
+             "piecewise(1, evidence == 0 or prior <= 0 or prior >= 1,"
+             " (1 + gain * (prior * lr ** evidence / (prior * lr ** evidence + 1 - prior) - 0.5) / 0.5)"
              " / (1 + gain * (prior - 0.5) / 0.5))",
-             "Link 10 (issue 7, maintenance): negative functional unblinding. The believed probability of active "
-             "drug after a session that lacked the learnt effect is the Bayesian update of the design's prior by "
-             "the likelihood ratio lr ** shortfall; the session's expectancy follows it through the design "
-             "relation 1 + gain (p - 0.5)/0.5 (free: design_expectancy_gain), as a ratio to the prior's value: 1 "
-             "without evidence, in open label (prior 1) and for an all-placebo design (prior 0)."),
+             "Link 10 (issue 7, maintenance): functional unblinding of the renewal. The believed probability of "
+             "active drug after the last session is the Bayesian update of the design's prior by the likelihood "
+             "ratio lr ** evidence (lr = (1 - a)/a; evidence in [-1, 1]: > 0 the session lacked the learnt effect, "
+             "evidence for placebo; < 0 it brought it and the learnt effect is known to be the drug's, evidence for "
+             "active by the inverse ratio); the session's expectancy follows it through the design relation "
+             "1 + gain (p - 0.5)/0.5 (free: design_expectancy_gain), as a ratio to the prior's value: 1 without "
+             "evidence, in open label (prior 1) and for an all-placebo design (prior 0). Not accumulated over "
+             "sessions: each renewal's belief is the posterior of the last session's evidence (at most a, so the "
+             "renewal stays below the open-label one)."),
     Function("symptom_target", ("r_drug", "r_placebo", "r_care", "r_antidepressant", "r_natural"),
              "(1 - r_drug) * (1 - r_placebo) * (1 - r_care) * (1 - r_antidepressant) * (1 - r_natural)",
              "Link 10: D* = product of (1 - relief) over drug, expectancy, care setting, background therapy, natural "
@@ -260,6 +271,11 @@ CONSTANTS = (
              lambda c: (1.0 - c.params.get("pd.expectancy.unblinding_accuracy")) / c.params.get("pd.expectancy.unblinding_accuracy"),
              "(1 - a) / a, a = pd.expectancy.unblinding_accuracy"),
     Constant("design_gain", "dimensionless", _f("design_expectancy_gain"), "free: design_expectancy_gain"),
+    # the active side of the update needs a reference known to be the drug's: an effect learnt in an open-label phase
+    # (prior 1, e.g. a randomized withdrawal's shared induction). Without one, sessions that all feel alike say
+    # nothing about the allocation (Shiroma 2020: 6 identical ketamine infusions, allocation guessed at chance)
+    Constant("learnt_known_active", "dimensionless", lambda c: 1.0 if c.p_active >= 1 else 0.0,
+             "1 if population.p_active is 1 (open label before any blinded phase), else 0"),
     Constant("perception_visibility", "dimensionless", lambda c: c.perception, "population.perception"),
     # in-patient / perioperative care in expectancy units (issue 7): what admission or surgery adds to the
     # non-specific context, relieved through the patient's own non-specific responsiveness (placebo_gain)
@@ -546,7 +562,9 @@ INPUTS = (Input("ad_on", 0.0, "dimensionless", "1 once a background oral antidep
           Input("perception_mark", 1.0, "h", "perception_total at the start of the last session (both start at 1)"),
           Input("learnt_perception", 0.0, "h", "the perceptible effect (integral of perceived over one session) the "
                 "participant has learnt to expect: that of the last session that felt like the active drug "
-                "(at least half of what had been learnt); 0 until a session brought any"))
+                "(at least half of what had been learnt); 0 until a session brought any"),
+          Input("session_mark_h", 0.0, "h", "the clock at the start of the last session (whether that session was "
+                "already in a randomized withdrawal's blinded phase)"))
 
 # ---- algebraic intermediates (evaluated at every solver node) ------------------------------------------------
 ALGEBRAICS = (
@@ -702,21 +720,29 @@ EVENTS = (
     # Negative functional unblinding (issue 7, maintenance): a blinded session that lacked the perceptible effect
     # the participant had learnt to expect lowers the believed probability of active drug (Bayes, likelihood ratio
     # from within-patient guess accuracy, pd.expectancy.unblinding_accuracy) and with it the next renewal
-    # (belief_ratio; the belief formed in one session sets the next session's renewal). Only the placebo side:
-    # positive unblinding is the kindling during sessions (perception_gain). The events read values from just
+    # (belief_ratio; the belief formed in one session sets the next session's renewal). The active side: a blinded
+    # session that brought the learnt effect raises the belief by the inverse ratio, but only where the learnt effect
+    # is known to be the drug's (learnt in an open-label phase: learnt_known_active) and the session was itself in
+    # the blinded phase (session_mark_h >= blinded_from_h); elsewhere positive unblinding is the kindling during
+    # sessions (perception_gain). The belief is not accumulated over sessions: each renewal uses the posterior of the
+    # last session's evidence against the design prior (blinding literature: guess accuracy does not rise with
+    # further sessions; docs/model.md "Negative functional unblinding"). The events read values from just
     # before the session and are ordered so that none reads what another has just set (the SBML export applies a
     # session's assignments simultaneously). After a randomized withdrawal's re-randomization (blinded_from_h) the
     # renewal follows the blinded prior in both arms (session_expectancy_blinded: continuing participants no longer
-    # know they receive the drug), with the negative-unblinding update on top.
+    # know they receive the drug), with the unblinding update on top.
     Event("session", "expectancy", "=",
           "piecewise(session_expectancy_blinded, clock >= blinded_from_h, session_expectancy)"
           " * (1 - expectancy_feedback + expectancy_feedback * min(1, max(0, 1 - treated_severity) / feedback_scale))"
           " * belief_ratio(piecewise(prior_active_blinded, clock >= blinded_from_h, prior_active), unblinding_lr,"
-          " unblinding_shortfall(perception_total - perception_mark, learnt_perception), design_gain)"),
+          " unblinding_shortfall(perception_total - perception_mark, learnt_perception)"
+          " - piecewise(unblinding_support(perception_total - perception_mark, learnt_perception),"
+          " learnt_known_active > 0 and session_mark_h >= blinded_from_h, 0), design_gain)"),
     Event("session", "learnt_perception", "=",
           "piecewise(perception_total - perception_mark, perception_total - perception_mark >= 0.5 * learnt_perception,"
           " learnt_perception)"),
     Event("session", "perception_mark", "=", "perception_total"),
+    Event("session", "session_mark_h", "=", "clock"),
     Event("general_anesthesia", "anesthetic_state", "+", "general_anesthesia_depth"),
     Event("antidepressant_start", "ad_on", "=", "1"),
 )
