@@ -105,7 +105,12 @@ def test_other_virtual_patients_by_setting_their_parameters(tmp_path):
         for j, n in enumerate(names):
             scale = np.max(np.abs(want[i][:, j]))
             if scale > 0:
-                assert np.max(np.abs(got[:, j] - want[i][:, j])) / scale <= AGREEMENT, (i, n)
+                # time in response integrates the severity's own solver error through the steep in-response
+                # indicator: for a patient who only touches the band (this one: 4.6 h in response after one dose), an
+                # error of 3e-4 in severity over 18 h moves it by 0.04 h (the DOP853 reference agrees with the SBML
+                # run); 0.1 h (6 min) absolute is allowed there
+                floor = 0.1 / scale if n == "response_time_h" else 0.0
+                assert np.max(np.abs(got[:, j] - want[i][:, j])) / scale <= max(AGREEMENT, floor), (i, n)
 
 
 @pytest.mark.parametrize("drug, route, dose, kw", [

@@ -24,9 +24,11 @@ Research and teaching tool, not medical advice.
   intervals of future ratings (and of the modelled value of any trajectory variable), under the recorded
   regimen or an alternative. Each draw also gets its own recurrence time (a new depressive episode on continued
   treatment, issue 7): eta_recurrence is not fitted, so it comes from its prior, standard normal per draw from a
-  seeded stream (:func:`recurrence_etas`), given that no new episode began before the last observation (the
-  exponential recurrence time is memoryless: T = last observation + Exp(h)). Without this every draw had the
-  median recurrence time (405 d for a treatment-resistant patient) and a long forecast showed one sharp episode.
+  seeded stream (:func:`recurrence_etas`), given that no new episode began before the last observation. T counts
+  time spent in response and is Weibull (not memoryless), so each draw's T is drawn from T given T > R, R the
+  time in response that draw had accumulated by the last observation (inverse CDF of the conditional law:
+  H(T) = H(R) + Exp(1)). Without this every draw had the median recurrence time and a long forecast showed one
+  sharp episode.
 * **Plan** (:func:`plan`): candidate regimens built from the safety limits (:class:`Limits`), each simulated for
   all posterior samples in one engine call (with their recurrence times, as the forecast); ranked by the
   probability of meeting the target, then fewest sessions, then least drug.
@@ -122,51 +124,79 @@ class PatientModel:
         return patients_from_covariates(theta.shape[0], baseline=base, **self._cov, **kw)
 
     @functools.cached_property
-    def recurrence_hazard_per_h(self) -> float:
-        """Hazard (1/h) of a new depressive episode on continued treatment for this patient (0 when off); computed
-        once (the spec and parameters are fixed), it is read on every engine run of the fit."""
+    def recurrence_law(self):
+        """The law of this patient's recurrence time T (:class:`ketasim.model.definition.RecurrenceLaw`: Weibull on
+        the clock of time in response, or constant hazard from entry; p12 0 when off); computed once (the spec and
+        parameters are fixed)."""
         from types import SimpleNamespace
 
-        from .model.definition import recurrence_hazard
+        from .model.definition import recurrence_law
 
-        return float(recurrence_hazard(SimpleNamespace(spec=self.spec, params=self.params)))
+        return recurrence_law(SimpleNamespace(spec=self.spec, params=self.params))
 
-    def _eta_after_last_observation(self, z) -> np.ndarray:
-        """eta_recurrence whose recurrence time is the record's last observation plus the time standard-normal ``z``
-        gives from t = 0 (the exponential is memoryless): log(1 - Phi(eta)) = log(1 - Phi(z)) - h t_last, solved in
-        log space (finite for any z); ``z`` itself when recurrence is off or the record starts at its last time."""
-        from scipy.stats import norm
+    @property
+    def recurrence_hazard_per_h(self) -> float:
+        """The constant hazard (1/h) with the population's 12-month probability (0 when off)."""
+        return self.recurrence_law.hazard_per_h
 
-        z = np.asarray(z, float)
-        h = self.recurrence_hazard_per_h
-        t_last = max(float(self.record.last_observation_h), 0.0)
-        if h <= 0.0 or t_last <= 0.0:
-            return z
-        return -norm.ppf(np.exp(norm.logsf(z) - h * t_last))
+    @property
+    def counts_time_in_response(self) -> bool:
+        """True when T counts time spent in response (population.recurrence_clock: response, the default)."""
+        return self.spec.recurrence_clock == "response"
 
     @property
     def fit_eta_recurrence(self) -> float:
         """eta_recurrence of the fit (not fitted: ``NOT_FITTED``): the ratings were explained without a new episode,
-        so the fit places the recurrence time at the median AFTER the last observation, T = t_last + ln2 / h (eta 0
-        for a record starting at t = 0 would put it at the median from trial entry, inside a record longer than
-        that: 405 d for a treatment-resistant patient). Only matters for records longer than the median."""
-        return float(self._eta_after_last_observation(0.0))
+        so the fit places T at its median given T > t_last, the record's last observation (time in response up to
+        then is at most t_last, so no episode falls inside the observed window whatever the draw; eta 0 would put
+        it at the median from trial entry, inside a record longer than that). Only matters for long records."""
+        law = self.recurrence_law
+        if not law.on:
+            return 0.0
+        return float(law.eta_given_beyond(0.0, max(float(self.record.last_observation_h), 0.0)))
 
-    def recurrence_etas(self, n: int, seed: int) -> np.ndarray:
-        """``n`` values of eta_recurrence for forecast draws: standard normal from the seeded stream
+    def recurrence_clock_at_last(self, theta) -> np.ndarray:
+        """Each row's recurrence clock at the record's last observation (h): the time in response accumulated by
+        then (an engine run of the past doses with the fit's recurrence time, so without an episode), or t_last
+        itself on the clock from entry; zeros when recurrence is off or the record ends at t = 0."""
+        theta = np.atleast_2d(theta)
+        t_last = max(float(self.record.last_observation_h), 0.0)
+        if not self.recurrence_law.on or t_last <= 0.0:
+            return np.zeros(theta.shape[0])
+        if not self.counts_time_in_response:
+            return np.full(theta.shape[0], t_last)
+        out, _, _, _ = self.run(theta, self.record.past_doses, np.array([t_last]))
+        return out[:, 0, K.OUT_NAMES.index("response_time_h")].copy()
+
+    def recurrence_etas(self, n: int, seed: int, theta=None, *, clock_at_last=None) -> np.ndarray:
+        """``n`` values of eta_recurrence for forecast draws: standard normal z from the seeded stream
         ``[seed, RECURRENCE_STREAM]``, conditioned on no new episode before the record's last observation (the fit
-        explained the observations without one): T = t_last + T(z) (:meth:`_eta_after_last_observation`)."""
-        return self._eta_after_last_observation(
-            np.random.default_rng([int(seed), RECURRENCE_STREAM]).standard_normal(int(n)))
+        explained the observations without one). T is Weibull on the time in response, which is not memoryless:
+        each draw gets T given T > R, R its own recurrence clock at the last observation
+        (:meth:`recurrence_clock_at_last` of ``theta``, ``n`` rows), by the inverse CDF of the conditional law
+        H(T) = H(R) - ln(1 - Phi(z)) (:meth:`~ketasim.model.definition.RecurrenceLaw.eta_given_beyond`). Without
+        ``theta``: R = t_last for every draw (exact on the clock from entry, where it is T = t_last + Exp(h)).
+        ``clock_at_last``: R given directly (one per draw), e.g. from an earlier :meth:`recurrence_clock_at_last`."""
+        z = np.random.default_rng([int(seed), RECURRENCE_STREAM]).standard_normal(int(n))
+        law = self.recurrence_law
+        if not law.on:
+            return z
+        if clock_at_last is not None:
+            r = np.asarray(clock_at_last, float)
+        elif theta is None:
+            r = np.full(z.shape, max(float(self.record.last_observation_h), 0.0))
+        else:
+            r = self.recurrence_clock_at_last(theta)
+            if r.shape != z.shape:
+                raise ValueError(f"recurrence_etas: theta has {r.size} rows for {z.size} draws")
+        return law.eta_given_beyond(z, r)
 
     def recurrence_times_h(self, eta_recurrence) -> np.ndarray:
-        """The recurrence times (h from the record's time 0) the model gives these eta_recurrence values (inf when
-        recurrence is off): ``ketasim.model.definition.recurrence_time_h``."""
-        from .model.definition import recurrence_time_h
-
-        h = self.recurrence_hazard_per_h
+        """The recurrence times T (h on the recurrence clock: time in response, or from the record's time 0 with
+        population.recurrence_clock: entry) these eta_recurrence values give (inf when recurrence is off)."""
+        law = self.recurrence_law
         eta = np.asarray(eta_recurrence, float)
-        return np.full(eta.shape, np.inf) if h <= 0.0 else recurrence_time_h(eta, h)
+        return np.full(eta.shape, np.inf) if not law.on else law.time_h(eta)
 
     def arm(self, doses) -> Arm:
         return Arm("patient", tuple(doses))
@@ -616,9 +646,11 @@ class Forecast:
     quantiles: dict               # variable -> (5, T) quantiles 5/25/50/75/95 %
     ratings: np.ndarray           # (S, T) simulated ratings with rater noise
     regimen: tuple[Dose, ...]
-    #: (S,) each draw's recurrence time (h from the record's time 0; inf when recurrence is off): a new episode
-    #: begins there (:meth:`PatientModel.recurrence_etas`)
+    #: (S,) each draw's recurrence time T (h on the recurrence clock: time in response by default; inf when
+    #: recurrence is off): a new episode begins when the clock passes it (:meth:`PatientModel.recurrence_etas`)
     recurrence_h: np.ndarray | None = None
+    #: (S,) each draw's recurrence clock at the record's last observation (h): T was drawn given T > this
+    recurrence_clock_at_last_h: np.ndarray | None = None
 
     def entries(self, times=None) -> list[dict]:
         """[{time_h, variable, median, pi50, pi90}] at ``times`` (default: the forecast points)."""
@@ -645,7 +677,8 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
     ``score`` intervals are of a future *rating* (posterior x rater's noise, integer, within the scale);
     other variables' intervals are of the modelled value. ``samples`` overrides the posterior (e.g. the prior).
     Each draw's eta_recurrence comes from its prior given no episode before the last observation
-    (:meth:`PatientModel.recurrence_etas`, seeded by ``seed``); ``forecast.recurrence_h`` holds the times.
+    (:meth:`PatientModel.recurrence_etas`, seeded by ``seed``); ``forecast.recurrence_h`` holds the times T and
+    ``forecast.recurrence_clock_at_last_h`` the clock each was conditioned on.
     """
     pm = fit.model
     rec = pm.record
@@ -658,7 +691,8 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
     g = _grid(rec, end) if grid else np.zeros(0)
     times = np.unique(np.concatenate([points, g]))
     th = np.atleast_2d(fit.samples if samples is None else samples)
-    eta_rec = pm.recurrence_etas(th.shape[0], seed)
+    clock_last = pm.recurrence_clock_at_last(th)
+    eta_rec = pm.recurrence_etas(th.shape[0], seed, clock_at_last=clock_last)
     out, score, _, _ = pm.run(th, doses, times, eta_recurrence=eta_rec)
     rng = np.random.default_rng(seed)
     ratings = np.clip(np.rint(score + rng.normal(0.0, pm.rating_sd, score.shape)), 0, pm.smax)
@@ -666,7 +700,8 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
     for v in variables:
         vals = ratings if v == "score" else pm.values(out, score, v)
         quant[v] = _summaries(vals)
-    return Forecast(times, points, g, tuple(variables), quant, ratings, doses, pm.recurrence_times_h(eta_rec))
+    return Forecast(times, points, g, tuple(variables), quant, ratings, doses, pm.recurrence_times_h(eta_rec),
+                    clock_last)
 
 
 # ---- plans ---------------------------------------------------------------------------------------------------
@@ -898,7 +933,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     noise2 = rng.normal(0.0, pm.rating_sd, (th2.shape[0], visits.size))
     # each draw's recurrence time from its prior (given none before the last observation), its own seeded stream
     # (the draws and noise above are as they were without it); common to every candidate like the noise
-    eta_rec = pm.recurrence_etas(S + th2.shape[0], seed)
+    eta_rec = pm.recurrence_etas(S + th2.shape[0], seed, np.vstack([th, th2]))
     eta1, eta2 = eta_rec[:S], eta_rec[S:]
 
     def evaluate(c, th, noise, eta):
@@ -952,7 +987,8 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
                                      "below the threshold at every visit; the leading candidates are re-scored on an "
                                      "independent set of samples and noise (p_target; p_target_search is the "
                                      "search's own estimate); each sample has its own time to a new depressive "
-                                     "episode (the population's recurrence risk from the last observation on)"},
+                                     "episode (the population's recurrence risk given none before the last "
+                                     "observation, on the clock of time in response)"},
             "limits": limits.describe(), "plans": ranked[:top], "recorded_plan": recorded, "minimise": minimise,
             "candidates_evaluated": len(results),
             "unsafe_candidates": sum(1 for r in results if not r["safe"]),

@@ -71,8 +71,8 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
                     lo, hi = g.quantile(0.05), g.quantile(0.95)
                     ax.fill_between(x_of(lo.index), lo.to_numpy(), hi.to_numpy(), color=color, alpha=0.15, lw=0)
         if label.startswith("Symptom score") and "episode" in typical:
-            # population.recurrence (issue 7): where the typical patient's new episode begins (its recurrence time,
-            # the population median), so that the rise of the line there is not read as an effect of the doses
+            # population.recurrence (issue 7): where the typical patient's new episode begins (once its time in
+            # response has passed its recurrence time, the population median), so that the rise of the line there is not read as an effect of the doses
             from .summary import episode_starts
 
             starts = episode_starts(typical)

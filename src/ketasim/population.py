@@ -215,6 +215,10 @@ GENOTYPES = ("val/val", "val/met", "met/met")
 #: Care settings (issue 7): in-patient and perioperative care add a non-specific component that starts at admission
 #: or surgery and fades over weeks (the model's ``care`` state); outpatient care adds none.
 CARE_SETTINGS = ("outpatient", "inpatient", "perioperative")
+#: what a recurrence time counts (population.recurrence_clock): time spent in response (the default) or since entry
+RECURRENCE_CLOCKS = ("response", "entry")
+#: the default clock (PopulationSpec and scenario files): one place to switch it
+DEFAULT_RECURRENCE_CLOCK = "response"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,6 +298,9 @@ class PopulationSpec:
     blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
     re_response: bool = False            # a hypothesis, off by default: a new episode (recurrence) is relieved again
                                          # in part by active sessions after its onset (state reconsolidation)
+    # what the recurrence time T counts: time spent in response ("response": Weibull, pd.recurrence.weibull_shape)
+    # or time since trial entry with a constant hazard ("entry": the model before the in-response clock, bit for bit)
+    recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK
 
     def __post_init__(self):
         f = "population"
@@ -333,6 +340,9 @@ class PopulationSpec:
             raise InputError(f"{f}.recurrence: must be true or false, got {self.recurrence!r}")
         if not isinstance(self.re_response, (bool, np.bool_)):
             raise InputError(f"{f}.re_response: must be true or false, got {self.re_response!r}")
+        if self.recurrence_clock not in RECURRENCE_CLOCKS:
+            raise InputError(f"{f}.recurrence_clock: use one of {', '.join(RECURRENCE_CLOCKS)}, got "
+                             f"{self.recurrence_clock!r}")
         if self.re_response and not self.recurrence:
             raise InputError(f"{f}.re_response: needs recurrence (re-response acts on a new episode), which is "
                              "off here")

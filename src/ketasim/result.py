@@ -45,7 +45,9 @@ class SimulationResult:
                 # population.recurrence (issue 7): new depressive episodes on continued treatment, on by default
                 "recurrence": bool(self.scenario.population.recurrence),
                 # population.re_response: a hypothesis, off by default (re-response after a new episode)
-                "re_response": bool(self.scenario.population.re_response), "notice": NOTICE}
+                "re_response": bool(self.scenario.population.re_response),
+                # population.recurrence_clock: what the recurrence time counts (time in response by default)
+                "recurrence_clock": self.scenario.population.recurrence_clock, "notice": NOTICE}
 
     @property
     def model_id(self) -> str:

@@ -18,8 +18,9 @@ from pydantic_core import PydanticCustomError
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import InputError, ScenarioFileError
-from .population import (DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution, PopulationSpec,  # noqa: F401
-                         arm_comedications, canonical_scale, check_baseline, default_baseline, remission_threshold)
+from .population import (DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
+                         Distribution, PopulationSpec, arm_comedications, canonical_scale, check_baseline,
+                         default_baseline, remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
 from .units import parse_time_h
 
@@ -75,6 +76,7 @@ class _Population(_Strict):
     recurrence: bool = True          # a new episode can break through continued treatment (pd.recurrence.*)
     re_response: bool = False        # a hypothesis, off by default: a new episode is relieved again in part by active
                                      # sessions after its onset (needs recurrence)
+    recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK  # what T counts: response (default) | entry (the model before)
 
 
 class _Endpoints(_Strict):
@@ -370,7 +372,7 @@ def scenario_from_dict(data: dict) -> Scenario:
                           care_setting=pop.care_setting,
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia,
                           p_active=float(p_active), recurrence=pop.recurrence,
-                          re_response=pop.re_response)
+                          re_response=pop.re_response, recurrence_clock=pop.recurrence_clock)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

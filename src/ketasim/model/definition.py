@@ -15,6 +15,7 @@ generated: the compiled kernel (``solver/generated_kernel.py``), the reference r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -158,6 +159,10 @@ FUNCTIONS = (
              "piecewise(symptom_target, episode <= 0, symptom_target + episode * (1 - symptom_target))",
              "Link 10 (issue 7, maintenance): a new depressive episode (0-1) undoes the relief of every source: "
              "1 - (1 - episode)(1 - D), D the treated severity; D itself, bit for bit, while there is no episode."),
+    Function("smooth_step", ("x",), "piecewise(0, x <= 0, piecewise(1, x >= 1, x * x * x * (x * (6 * x - 15) + 10)))",
+             "Link 10 (issue 7, maintenance): 0 for x <= 0, 1 for x >= 1, 6x^5 - 15x^4 + 10x^3 between (twice "
+             "continuously differentiable, so the exponential integrator keeps its order; exactly 0 and 1 outside the "
+             "ramp, so nothing accrues before it starts)."),
     Function("emax_model", ("c", "emax", "ec50", "hill"),
              "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
              " piecewise(0, hill >= 3 and c < 1e-05 * ec50, emax * c ** hill / (c ** hill + ec50 ** hill))))",
@@ -233,6 +238,13 @@ CONSTANTS = (
     Constant("natural_course_max", "dimensionless", _f("natural_course_max"), "free: natural_course_max"),
     Constant("k_episode", "1/h", lambda c: EPISODE_HALF_X / c.params.get("pd.recurrence.onset_t_half", "h"),
              "1.678 / pd.recurrence.onset_t_half (two-stage onset: half of a full episode at onset_t_half)"),
+    # time in response, the clock of the recurrence time (issue 7, maintenance): the indicator's threshold and width
+    # (fractions of baseline) and the ramp (h of time in response) over which a new episode's onset is switched on
+    Constant("response_level", "dimensionless", _p("pd.recurrence.response_threshold"),
+             "pd.recurrence.response_threshold"),
+    Constant("response_width", "dimensionless", _p("pd.recurrence.response_smoothing"),
+             "pd.recurrence.response_smoothing"),
+    Constant("onset_ramp", "h", _p("pd.recurrence.onset_ramp", "h"), "pd.recurrence.onset_ramp"),
     Constant("anesthesia_umol", "uM", _p("pd.anesthesia.threshold", "uM"), "pd.anesthesia.threshold"),
     Constant("ampa_block", "dimensionless", lambda c: c.experiment.ampa_block, "experiments.ampa_block"),
     Constant("mtor_block", "dimensionless", lambda c: c.experiment.mtor_block, "experiments.mtor_block"),
@@ -396,33 +408,90 @@ NO_RECURRENCE_H = 1.0e12
 HOURS_PER_YEAR = 8766.0          # 365.25 d
 
 
-def recurrence_hazard(c) -> float:
-    """Hazard (1/h) of a new depressive episode on continued treatment (issue 7, maintenance), constant from trial
-    entry: -ln(1 - p12) / 8766 h, p12 the 12-month relapse probability of STAR*D remitters who continued the
-    treatment that brought remission (Rush 2006: pd.recurrence.p12, or pd.recurrence.p12_treatment_resistant for a
-    treatment-resistant population); 0 when population.recurrence is false."""
+@dataclasses.dataclass(frozen=True)
+class RecurrenceLaw:
+    """The distribution of a patient's recurrence time T (h; issue 7, maintenance): Weibull with shape ``shape``
+    and P(T <= 1 year) = ``p12``, i.e. cumulative hazard H(t) = -ln(1 - p12) (t / 8766 h) ** shape. ``shape`` 1 is
+    the constant hazard -ln(1 - p12) / 8766 h. ``p12`` 0: no recurrence (T never). T is counted on the clock the
+    population states (population.recurrence_clock): time spent in response (the default) or time since entry."""
+
+    p12: float
+    shape: float = 1.0
+
+    @property
+    def on(self) -> bool:
+        return self.p12 > 0.0
+
+    @property
+    def hazard_per_h(self) -> float:
+        """The constant hazard (1/h) of shape 1; for another shape, the hazard that gives the same p12."""
+        return -math.log(1.0 - self.p12) / HOURS_PER_YEAR if self.on else 0.0
+
+    def cumulative_hazard(self, t_h) -> np.ndarray:
+        """H(t) = -ln P(T > t) for ``t_h`` (h, >= 0)."""
+        t = np.maximum(np.asarray(t_h, float), 0.0)
+        return -math.log(1.0 - self.p12) * (t / HOURS_PER_YEAR) ** self.shape
+
+    def time_h(self, eta) -> np.ndarray:
+        """T for standard-normal ``eta`` by the inverse CDF: H(T) = -ln(1 - Phi(eta)) (eta 0: the median).
+        -ln(1 - Phi(eta)) is computed as -logsf(eta) (finite for any finite eta). Shape 1 keeps the constant hazard's
+        formula T = -logsf(eta) / h bit for bit."""
+        from scipy.stats import norm
+
+        e = -norm.logsf(np.asarray(eta, float))
+        if self.shape == 1.0:
+            return e / self.hazard_per_h
+        return HOURS_PER_YEAR * (e / -math.log(1.0 - self.p12)) ** (1.0 / self.shape)
+
+    def eta_given_beyond(self, z, t_h) -> np.ndarray:
+        """eta whose T is drawn from T given T > ``t_h`` (one per ``z``, or a common ``t_h``) by the inverse CDF of
+        the conditional law: H(T) = H(t) - ln(1 - Phi(z)) for standard-normal ``z``, i.e. log(1 - Phi(eta)) =
+        log(1 - Phi(z)) - H(t), solved in log space (finite for any z). For shape 1 this is the memoryless T = t +
+        Exp(h); for shape < 1 it is not (the hazard has fallen by t). ``z`` itself where t <= 0."""
+        from scipy.stats import norm
+
+        z = np.asarray(z, float)
+        t = np.broadcast_to(np.asarray(t_h, float), z.shape)
+        eta = -norm.ppf(np.exp(norm.logsf(z) - self.cumulative_hazard(t)))
+        return np.where(t > 0.0, eta, z)
+
+
+def recurrence_law(c) -> RecurrenceLaw:
+    """The recurrence-time law of a population (spec, params): P(T <= 12 months) = pd.recurrence.p12, or
+    pd.recurrence.p12_treatment_resistant for a treatment-resistant population (Rush 2006: STAR*D remitters who
+    continued the treatment that brought remission); shape pd.recurrence.weibull_shape (Kanai 2003: the risk falls
+    with time since recovery) on the clock of time in response, 1 (constant hazard) on the clock from trial entry
+    (population.recurrence_clock: entry, the model before the in-response clock); p12 0 when
+    population.recurrence is false."""
     if not c.spec.recurrence:
-        return 0.0
+        return RecurrenceLaw(0.0)
     p12 = c.params.get("pd.recurrence.p12_treatment_resistant" if c.spec.treatment_resistant else "pd.recurrence.p12")
-    return -math.log(1.0 - p12) / HOURS_PER_YEAR
+    if getattr(c.spec, "recurrence_clock", "response") == "entry":
+        return RecurrenceLaw(p12, 1.0)
+    return RecurrenceLaw(p12, c.params.get("pd.recurrence.weibull_shape"))
+
+
+def recurrence_hazard(c) -> float:
+    """Constant hazard (1/h) that gives the population's 12-month probability (:func:`recurrence_law`): the hazard
+    of the clock from trial entry; 0 when population.recurrence is false."""
+    return recurrence_law(c).hazard_per_h
 
 
 def recurrence_time_h(eta, hazard_per_h: float) -> np.ndarray:
-    """Time (h from trial entry) to a new episode for standard-normal ``eta``: T = -ln(1 - u) / h with u = Phi(eta),
-    i.e. exponential with hazard h (> 0, 1/h); eta 0 gives the median ln2 / h. -ln(1 - Phi(eta)) is computed as
-    -logsf(eta) (finite for any finite eta)."""
+    """Exponential time (h) with hazard ``hazard_per_h`` for standard-normal ``eta``: T = -ln(1 - Phi(eta)) / h
+    (the clock from trial entry; :meth:`RecurrenceLaw.time_h` in general)."""
     from scipy.stats import norm
 
     return -norm.logsf(np.asarray(eta, float)) / hazard_per_h
 
 
 def _recurrence_time(c):
-    """Each patient's recurrence time (:func:`recurrence_time_h` of eta_recurrence); NO_RECURRENCE_H when the
-    hazard is 0 (switched off)."""
-    h = recurrence_hazard(c)
-    if h <= 0.0:
+    """Each patient's recurrence time T (h; :meth:`RecurrenceLaw.time_h` of eta_recurrence), counted on the
+    population's recurrence clock; NO_RECURRENCE_H when switched off."""
+    law = recurrence_law(c)
+    if not law.on:
         return np.full(c.patients.n, NO_RECURRENCE_H)
-    return recurrence_time_h(c.patients.eta_recurrence, h)
+    return law.time_h(c.patients.eta_recurrence)
 
 
 def _lognormal(omega, eta):
@@ -472,8 +541,14 @@ PATIENT = (
     # one yield whatever the product (issue 7); per patient because inducers raise it (pk.comedication_factors)
     PatientParameter("fm_nk", "dimensionless", lambda c: c.pk.fm_nk, "pk.fm_nk x inducers' yield factor"),
     PatientParameter("t_recurrence", "h", _recurrence_time,
-                     "pd.recurrence.p12 or pd.recurrence.p12_treatment_resistant (eta_recurrence); "
-                     "population.recurrence"),
+                     "pd.recurrence.p12 or pd.recurrence.p12_treatment_resistant, pd.recurrence.weibull_shape "
+                     "(eta_recurrence); population.recurrence, population.recurrence_clock"),
+    # 1: the recurrence time counts from trial entry with a constant hazard (population.recurrence_clock: entry, the
+    # model before the in-response clock, bit for bit); 0: it counts time in response (the default)
+    PatientParameter("recurrence_from_entry", "dimensionless",
+                     lambda c: np.full(c.patients.n, 1.0 if getattr(c.spec, "recurrence_clock", "response") == "entry"
+                                       else 0.0),
+                     "population.recurrence_clock (1 entry, 0 response: the default)"),
     # re-response after a new episode (reconsolidation): a switchable hypothesis, off by default (the refit
     # cross-validation was slightly worse out of sample with it, and the calibration set has no maintenance trial)
     PatientParameter("re_response", "dimensionless",
@@ -526,16 +601,32 @@ ALGEBRAICS = (
     Algebraic("r_natural", "natural_course_max * natural_course", "fraction",
               "spontaneous improvement from trial entry (natural course, regression to the mean)"),
     Algebraic("r_antidepressant", "antidepressant_emax * antidepressant_onset", "fraction"),
-    Algebraic("episode", "piecewise(0, clock <= t_recurrence, 1 - (1 + k_episode * (clock - t_recurrence))"
-                         " * exp(-k_episode * (clock - t_recurrence)))",
+    # time in response, the recurrence time's clock (issue 7, maintenance): 1 while the treated severity is at or
+    # below half of baseline (pd.recurrence.response_threshold: the usual response definition, so no new number),
+    # 0 above, and a C2 ramp over +-pd.recurrence.response_smoothing / 2 around the threshold. Why smooth: the
+    # arm's shared grid cannot place each patient's threshold crossing, and a step in a state's forcing costs the
+    # integrator its order (errors of a fraction of a step in the accrued time). Why this width (0.35-0.65 of
+    # baseline): the band in which a single rating (SD 0.11 of a baseline of 33) calls the patient a responder with
+    # probability 9-91 %, and narrower widths made endpoint scores depend on the output grid beyond the solver's
+    # accuracy; compact, so a patient who never comes below 0.65 of baseline accrues exactly no time in response
+    # and can have no new episode
+    Algebraic("in_response", "smooth_step((response_level + 0.5 * response_width - treated_severity) / response_width)",
+              "fraction (0-1)", "1 while the patient is in response (treated severity <= half of baseline), smoothed"),
+    Algebraic("episode",
+              "piecewise(piecewise(0, clock <= t_recurrence, 1 - (1 + k_episode * (clock - t_recurrence))"
+              " * exp(-k_episode * (clock - t_recurrence))), recurrence_from_entry > 0,"
+              " piecewise(0, onset_time <= 0, 1 - (1 + k_episode * onset_time) * exp(-k_episode * onset_time)))",
               "fraction of a full new episode",
-              "a new depressive episode on continued treatment (issue 7, maintenance): 0 until the patient's "
-              "recurrence time T, then 1 - (1 + x) exp(-x), x = k_episode (t - T): a two-stage onset (the solution "
-              "of two first-order stages in series with rate k_episode each), half of a full episode at "
-              "pd.recurrence.onset_t_half after T, in closed form of the clock (exact at every solver node). Two "
-              "stages, not one: a one-stage onset starts with a kink (slope k at T) that the arm's shared time grid "
-              "cannot place, which cost 2.2e-4 relative error in severity against the reference solver (target "
-              "1e-4); the two-stage onset starts with slope 0"),
+              "a new depressive episode on continued treatment (issue 7, maintenance): 0 until the time the patient "
+              "has spent in response (response_time) passes the patient's recurrence time T; from then on, in clock "
+              "time (the episode ends the response, so it cannot wait for more time in response), 1 - (1 + x) exp(-x), "
+              "x = k_episode u, u the time since the onset (onset_time): a two-stage onset (two first-order stages "
+              "in series with rate k_episode each), half of a full episode at pd.recurrence.onset_t_half after the "
+              "onset, in closed form of u. Two stages, not one: a one-stage onset starts with a kink (slope k at T) "
+              "that the arm's shared time grid cannot place (2.2e-4 relative error in severity against the reference "
+              "solver, target 1e-4); the two-stage onset starts with slope 0. With population.recurrence_clock: "
+              "entry (the model before the in-response clock), the same onset from T counted from trial entry "
+              "(clock - t_recurrence)"),
     Algebraic("severity", "recurrence_target(treated_severity,"
               " piecewise(episode, re_response <= 0, episode / reconsolidation))", "fraction of baseline score",
               "the score's fraction of baseline: the treated severity, taken back towards baseline by a new episode. "
@@ -592,6 +683,21 @@ STATES = (
     State("natural_course", "0", "k_natural", "fraction of the full spontaneous improvement", target="1"),
     # time since trial entry (the definition language has no time symbol): dclock/dt = 1, rate 0
     State("clock", "0", "k_clock", "h", drive="1", gain="1", doc="time since trial entry"),
+    # what treatment, expectancy, care and the natural course make of the score; the reported severity adds a new
+    # episode on top (algebraic ``severity`` below)
+    State("treated_severity", "1", "k_severity", "fraction of baseline score",
+          target="symptom_target(r_drug, r_placebo, r_care, r_antidepressant, r_natural)"),
+    # time spent in response (h; issue 7, maintenance): the clock of the recurrence time T (Kanai 2003: the risk of
+    # a new episode falls with the time since recovery, so it must not run while the patient is still ill)
+    State("response_time", "0", "k_clock", "h", drive="in_response", gain="1",
+          doc="time spent in response (treated severity <= half of baseline, smoothed): the recurrence time's clock"),
+    # time since a new episode's onset (h of clock time): starts when the time in response passes T, switched on
+    # over pd.recurrence.onset_ramp of time in response (a C2 ramp: a step would cost the integrator a fraction of
+    # a step of the onset time, ~1e-3 of the episode; for a patient in response it delays the onset by half the
+    # ramp); 0 throughout for population.recurrence_clock: entry (gain 0) and when recurrence is off (T never)
+    State("onset_time", "0", "k_clock", "h", drive="smooth_step((response_time - t_recurrence) / onset_ramp)",
+          gain="1 - recurrence_from_entry",
+          doc="time since a new episode's onset (clock time): 0 until the time in response passes T"),
     # re-response after a recurrence (issue 7, maintenance; a hypothesis, off by default: population.re_response):
     # the consolidation law above, accumulated only while a new episode is present (its drive weighted by episode),
     # so only dosing after the onset counts; 1 without an episode or when switched off (re_response 0: target 1; the
@@ -602,10 +708,6 @@ STATES = (
           doc="new synapses consolidated by dosing after a new episode's onset: a relapse on continued treatment "
               "responds again to continued sessions at the pace at which the treatment built its effect before "
               "(re-induction), and not without them"),
-    # what treatment, expectancy, care and the natural course make of the score; the reported severity adds a new
-    # episode on top (algebraic ``severity`` below)
-    State("treated_severity", "1", "k_severity", "fraction of baseline score",
-          target="symptom_target(r_drug, r_placebo, r_care, r_antidepressant, r_natural)"),
 )
 
 EVENTS = (
@@ -684,6 +786,8 @@ OUTPUTS = (
     Output("ca_ketamine_ng_ml", "ca_s + ca_r", "ng/mL (arterial)"),
     # a new depressive episode on continued treatment (issue 7, maintenance): 0 until the recurrence time
     Output("episode", "episode", "fraction of a full new episode (0 = none)"),
+    # the recurrence time's clock (issue 7, maintenance): time spent in response so far
+    Output("response_time_h", "response_time", "h (time spent in response: severity <= half of baseline, smoothed)"),
 )
 
 # ---- per-session summaries (peaks within the monitoring window; discharge readiness) ---------------------------

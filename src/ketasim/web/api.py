@@ -233,7 +233,9 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
     """The ``population:`` section: one patient (all SDs zero), or a trial population around that patient.
     ``patient["recurrence"]`` false: ``recurrence: false`` (no new depressive episode on continued treatment).
     ``patient["re_response"]`` true: ``re_response: true`` (a hypothesis, off by default: active sessions after a new
-    episode's onset relieve it again in part; needs recurrence)."""
+    episode's onset relieve it again in part; needs recurrence). ``patient["recurrence_clock"]`` ``entry``:
+    ``recurrence_clock: entry`` (the recurrence time counts from trial entry: the earlier model)."""
+    from ..population import DEFAULT_RECURRENCE_CLOCK
     from ..scenario import DEFAULT_BASELINE
 
     cond = _text(patient.get("condition") or "depression")
@@ -265,6 +267,11 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
         # population.re_response: written only when on (off by default); anything but true/false goes to the engine
         # unchanged, which names the field (population.re_response: must be true or false)
         pop["re_response"] = rr
+    clock = patient.get("recurrence_clock")
+    if not _blank(clock) and clock != DEFAULT_RECURRENCE_CLOCK:
+        # population.recurrence_clock: written only when not the default; a bad value goes to the engine unchanged,
+        # which names the field (population.recurrence_clock: use one of response, entry)
+        pop["recurrence_clock"] = clock if not isinstance(clock, str) else _text(clock)
     if trial is not None:
         pop["size"] = _num(trial.get("size"))
         sd_base = DEFAULT_BASELINE.get(scale or "", (None, 5.0))[1]
@@ -384,6 +391,7 @@ def _form_models():
         treatment_resistant: Scalar = True
         recurrence: Scalar = True
         re_response: Scalar = False
+        recurrence_clock: Scalar = None
         comedications: list[Union[Text, None]] | None = None
 
     class Titration(_M):
@@ -896,13 +904,15 @@ def default_form() -> dict:
     MADRS baseline 33)."""
     from ..population import PopulationSpec, typical_patient
 
+    from ..population import DEFAULT_RECURRENCE_CLOCK
+
     typ = typical_patient(PopulationSpec(), parameters())
     return {
         "patient": {"weight_kg": _num(float(typ.weight_kg[0])), "age_years": _num(float(typ.age_years[0])),
                     "sex": "female" if typ.female[0] else "male", "genotype": "val/val",
                     "crp_mg_l": _num(round(float(typ.crp_mg_l[0]), 6)), "condition": "depression", "scale": "madrs",
                     "baseline": _num(float(typ.baseline[0])), "treatment_resistant": True, "recurrence": True,
-                    "re_response": False,
+                    "re_response": False, "recurrence_clock": DEFAULT_RECURRENCE_CLOCK,
                     "comedications": []},
         "regimens": [
             {"name": "ketamine 0.5 mg/kg IV", "enabled": True, "drug": "racemic-ketamine", "route": "iv-infusion",

@@ -196,7 +196,7 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
                             for s, (_, lab) in enumerate(series)) if len(series) > 1 else ""
         if any(c == "score" for c, _ in series):
             # population.recurrence (issue 7): a dotted vertical line where the typical patient's new episode begins
-            # (its recurrence time, the population median), as ``ketasim simulate --plot`` marks it
+            # (once its time in response has passed the population median T), as ``ketasim simulate --plot`` marks it
             from ..summary import episode_starts
 
             starts = episode_starts(typ)

@@ -261,7 +261,7 @@ function readForm() {
   const v = (p) => { const el = field(p); return el.type === "checkbox" ? el.checked : el.value; };
   const patient = {};
   ["weight_kg", "age_years", "sex", "genotype", "crp_mg_l", "condition", "scale", "baseline", "treatment_resistant",
-    "recurrence", "re_response"]
+    "recurrence", "re_response", "recurrence_clock"]
     .forEach((k) => { patient[k] = v(`patient.${k}`); });
   patient.re_response = patient.recurrence && patient.re_response;   // acts on a new episode: only with recurrence
   patient.comedications = state.meta.comedications.filter((c) => v(`patient.comedications.${c}`));
