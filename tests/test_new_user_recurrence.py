@@ -91,17 +91,20 @@ def test_quick_form_no_recurrence(tmp_path, capsys):
 
 
 def test_typical_patients_new_episode_is_named_and_marked(tmp_path, capsys):
-    """On the clock from entry (population.recurrence_clock: entry) the typical patient's new episode begins at the
-    median recurrence time, and simulate names and marks it; on the default clock (time in response) this typical
+    """On the clock from entry (population.recurrence_clock: entry, the default) the typical patient's new episode
+    begins at the median recurrence time, and simulate names and marks it; on the clock of time in response this typical
     patient never reaches response on weekly esketamine, so it has none and nothing is marked."""
     import dataclasses
 
     import yaml
 
     png = tmp_path / "c.png"
-    assert main(["simulate", *LONG, "--plot", str(png)]) == 0
-    assert "new episode" not in capsys.readouterr().out
     data = quick_scenario("esketamine", "intranasal", "56 mg", every="7 d", count=60).source
+    data["population"]["recurrence_clock"] = "response"
+    sc_file = tmp_path / "response.yaml"
+    sc_file.write_text(yaml.safe_dump(data))
+    assert main(["simulate", str(sc_file), "--plot", str(png)]) == 0
+    assert "new episode" not in capsys.readouterr().out
     data["population"]["recurrence_clock"] = "entry"
     sc_file = tmp_path / "entry.yaml"
     sc_file.write_text(yaml.safe_dump(data))

@@ -26,7 +26,7 @@ HOURS_PER_YEAR = 8766.0
 
 def long_course(recurrence=True, clock="entry") -> dict:
     """The default patient (treatment-resistant: median recurrence time 405 d from entry) on weekly ketamine for 60
-    weeks, on the clock from entry (population.recurrence_clock: entry); on the default clock (time in response)
+    weeks, on the clock from entry (population.recurrence_clock: entry, the default); on the clock of time in response
     this typical patient never reaches response on this course, so it has no new episode to mark."""
     form = api.default_form()
     form["regimens"][0].update(every="7", every_unit="d", count="60")
@@ -132,7 +132,8 @@ def test_no_mark_when_off_or_beyond_the_horizon():
     assert _episode_shapes(short["figure"]) == [] and "new episode" not in short["summary"]
     never = api.simulate_form(long_course(clock="response"))     # never in response: no new episode
     assert _episode_shapes(never["figure"]) == [] and "new episode" not in never["summary"]
-    assert yaml.safe_load(api.scenario_yaml(long_course()))["population"]["recurrence_clock"] == "entry"
+    assert "recurrence_clock" not in yaml.safe_load(api.scenario_yaml(long_course()))["population"]   # the default
+    assert yaml.safe_load(api.scenario_yaml(long_course(clock="response")))["population"]["recurrence_clock"] == "response"
 
 
 def test_one_mark_per_arm_in_its_colour():
@@ -171,11 +172,8 @@ def test_dashboard_recurrence_checkbox_and_episode_mark(browser, dashboard, tmp_
     box = page.locator('[data-field="patient.recurrence"]')
     assert box.is_checked()
     assert page.evaluate(SHAPES_JS) == []                  # the default course ends long before 405 d
-    # the clock from entry (on the default clock, time in response, this typical patient never responds)
-    assert page.locator('[data-field="patient.recurrence_clock"]').input_value() == "response"
-    seq = page.evaluate("document.body.dataset.seq")
-    page.select_option('[data-field="patient.recurrence_clock"]', "entry")
-    _wait_new_answer(page, seq)
+    # the clock from entry is the default (on the clock of time in response this typical patient never responds)
+    assert page.locator('[data-field="patient.recurrence_clock"]').input_value() == "entry"
     # regimen A weekly for 60 weeks (B: esketamine twice weekly x 8): the new episode falls inside the horizon
     seq = page.evaluate("document.body.dataset.seq")
     page.fill('[data-field="regimen.0.every"]', "7")

@@ -141,7 +141,7 @@ class PatientModel:
 
     @property
     def counts_time_in_response(self) -> bool:
-        """True when T counts time spent in response (population.recurrence_clock: response, the default)."""
+        """True when T counts time spent in response (population.recurrence_clock: response; the default is entry)."""
         return self.spec.recurrence_clock == "response"
 
     @property

@@ -215,10 +215,10 @@ GENOTYPES = ("val/val", "val/met", "met/met")
 #: Care settings (issue 7): in-patient and perioperative care add a non-specific component that starts at admission
 #: or surgery and fades over weeks (the model's ``care`` state); outpatient care adds none.
 CARE_SETTINGS = ("outpatient", "inpatient", "perioperative")
-#: what a recurrence time counts (population.recurrence_clock): time spent in response (the default) or since entry
+#: what a recurrence time counts (population.recurrence_clock): time spent in response or since entry (the default)
 RECURRENCE_CLOCKS = ("response", "entry")
 #: the default clock (PopulationSpec and scenario files): one place to switch it
-DEFAULT_RECURRENCE_CLOCK = "response"
+DEFAULT_RECURRENCE_CLOCK = "entry"
 
 
 @dataclasses.dataclass(frozen=True)

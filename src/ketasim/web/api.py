@@ -233,8 +233,8 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
     """The ``population:`` section: one patient (all SDs zero), or a trial population around that patient.
     ``patient["recurrence"]`` false: ``recurrence: false`` (no new depressive episode on continued treatment).
     ``patient["re_response"]`` true: ``re_response: true`` (a hypothesis, off by default: active sessions after a new
-    episode's onset relieve it again in part; needs recurrence). ``patient["recurrence_clock"]`` ``entry``:
-    ``recurrence_clock: entry`` (the recurrence time counts from trial entry: the earlier model)."""
+    episode's onset relieve it again in part; needs recurrence). ``patient["recurrence_clock"]`` ``response``:
+    ``recurrence_clock: response`` (a hypothesis, off by default: the recurrence time counts time in response)."""
     from ..population import DEFAULT_RECURRENCE_CLOCK
     from ..scenario import DEFAULT_BASELINE
 
