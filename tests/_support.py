@@ -142,3 +142,19 @@ def relative_error(var: str, got, ref) -> float:
     if var == "response_time_h":
         err = err / 10.0 * scale / max(scale, 100.0)
     return err
+
+
+def withdrawal_dict(weeks=6, size=1, pop=None, **design) -> dict:
+    """A randomized-withdrawal scenario (as a dict): a treatment-resistant population, an open-label esketamine 84 mg
+    induction twice weekly for 4 weeks, then ``weeks`` weekly sessions of esketamine (arm continue) or placebo (arm
+    withdraw) among stable remitters (relapse at MADRS >= 22); ``pop`` and ``design`` override those sections."""
+    esk = {"drug": "esketamine", "route": "intranasal", "dose": "84 mg"}
+    pla = {"drug": "placebo", "route": "intranasal"}
+    induction = dict(esk, every="3.5 d", count=8)
+    weekly = {"at": "28 d", "every": "7 d", "count": weeks}
+    population = {"condition": "depression", "treatment_resistant": True, "scale": "madrs",
+                  "baseline": {"mean": 37, "sd": 5}, "size": size, **(pop or {})}
+    return {"name": "w", "seed": 5, "population": population,
+            "arms": {"continue": [induction, dict(esk, **weekly)], "withdraw": [induction, dict(pla, **weekly)]},
+            "design": {"type": "randomized_withdrawal", "induction_until": "28 d", "criterion": "stable_remission",
+                       "relapse_score": 22, "continue": "continue", "withdraw": "withdraw", **design}}

@@ -26,7 +26,7 @@ from ketasim.population import sample_patients, typical_patient
 from ketasim.solver import kernel as K
 from ketasim.trial import run_trial
 
-from _support import model_with_session_renewal, params
+from _support import model_with_session_renewal, params, withdrawal_dict
 
 POP = {"condition": "depression", "treatment_resistant": True, "scale": "madrs", "baseline": {"mean": 37, "sd": 5}}
 ESK = {"drug": "esketamine", "route": "intranasal", "dose": "84 mg"}
@@ -50,12 +50,7 @@ TODAY_RENEWAL = ("piecewise(session_expectancy_blinded, clock >= blinded_from_h,
 TODAY = model_with_session_renewal(TODAY_RENEWAL, "ketasim-negative-unblinding-only")
 
 
-def _withdrawal_dict(weeks=6, size=1, pop=None, **design):
-    weekly = {"at": "28 d", "every": "7 d", "count": weeks}
-    return {"name": "w", "seed": 5, "population": {**POP, "size": size, **(pop or {})},
-            "arms": {"continue": [INDUCTION, dict(ESK, **weekly)], "withdraw": [INDUCTION, dict(PLA, **weekly)]},
-            "design": {"type": "randomized_withdrawal", "induction_until": "28 d", "criterion": "stable_remission",
-                       "relapse_score": 22, "continue": "continue", "withdraw": "withdraw", **design}}
+_withdrawal_dict = withdrawal_dict    # tests/_support.py: the shared randomized-withdrawal design
 
 
 def _run(sc, times, model=None, typical=False, arm=0, p=None):
