@@ -144,17 +144,25 @@ def relative_error(var: str, got, ref) -> float:
     return err
 
 
+#: the unblinding and withdrawal tests' population and sessions (one definition, shared by three test files)
+UNBLINDING_POP = {"condition": "depression", "treatment_resistant": True, "scale": "madrs",
+                  "baseline": {"mean": 37, "sd": 5}}
+ESK_84 = {"drug": "esketamine", "route": "intranasal", "dose": "84 mg"}
+PLACEBO_IN = {"drug": "placebo", "route": "intranasal"}
+KETAMINE_IV = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+SALINE_IV = {"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}
+MIDAZOLAM_IV = {"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg", "duration": "40 min"}
+#: open-label esketamine 84 mg twice weekly for 4 weeks
+ESK_INDUCTION = dict(ESK_84, every="3.5 d", count=8)
+
+
 def withdrawal_dict(weeks=6, size=1, pop=None, **design) -> dict:
-    """A randomized-withdrawal scenario (as a dict): a treatment-resistant population, an open-label esketamine 84 mg
-    induction twice weekly for 4 weeks, then ``weeks`` weekly sessions of esketamine (arm continue) or placebo (arm
-    withdraw) among stable remitters (relapse at MADRS >= 22); ``pop`` and ``design`` override those sections."""
-    esk = {"drug": "esketamine", "route": "intranasal", "dose": "84 mg"}
-    pla = {"drug": "placebo", "route": "intranasal"}
-    induction = dict(esk, every="3.5 d", count=8)
+    """A randomized-withdrawal scenario (as a dict): :data:`UNBLINDING_POP`, the :data:`ESK_INDUCTION`, then
+    ``weeks`` weekly sessions of esketamine (arm continue) or placebo (arm withdraw) among stable remitters (relapse
+    at MADRS >= 22); ``pop`` and ``design`` override those sections."""
     weekly = {"at": "28 d", "every": "7 d", "count": weeks}
-    population = {"condition": "depression", "treatment_resistant": True, "scale": "madrs",
-                  "baseline": {"mean": 37, "sd": 5}, "size": size, **(pop or {})}
-    return {"name": "w", "seed": 5, "population": population,
-            "arms": {"continue": [induction, dict(esk, **weekly)], "withdraw": [induction, dict(pla, **weekly)]},
+    return {"name": "w", "seed": 5, "population": {**UNBLINDING_POP, "size": size, **(pop or {})},
+            "arms": {"continue": [ESK_INDUCTION, dict(ESK_84, **weekly)],
+                     "withdraw": [ESK_INDUCTION, dict(PLACEBO_IN, **weekly)]},
             "design": {"type": "randomized_withdrawal", "induction_until": "28 d", "criterion": "stable_remission",
                        "relapse_score": 22, "continue": "continue", "withdraw": "withdraw", **design}}

@@ -24,11 +24,8 @@ from ketasim.solver.reference import reference_solve
 from ketasim.trial import run_trial
 
 from _support import model_with_session_renewal, params, withdrawal_dict, relative_error
+from _support import (UNBLINDING_POP as POP, ESK_84 as ESK, PLACEBO_IN as PLA, ESK_INDUCTION as INDUCTION)
 
-POP = {"condition": "depression", "treatment_resistant": True, "scale": "madrs", "baseline": {"mean": 37, "sd": 5}}
-ESK = {"drug": "esketamine", "route": "intranasal", "dose": "84 mg"}
-PLA = {"drug": "placebo", "route": "intranasal"}
-INDUCTION = dict(ESK, every="3.5 d", count=8)
 EXP = K.OUT_NAMES.index("expectancy")
 SEV = K.OUT_NAMES.index("severity")
 T_RAND = 28 * 24.0

@@ -27,14 +27,9 @@ from ketasim.solver.reference import reference_solve
 from ketasim.trial import run_trial
 
 from _support import model_with_session_renewal, params
+from _support import (UNBLINDING_POP as POP, ESK_84 as ESK, PLACEBO_IN as PLA, KETAMINE_IV as KET, SALINE_IV as SAL,
+                      MIDAZOLAM_IV as MDZ, ESK_INDUCTION as INDUCTION)
 
-POP = {"condition": "depression", "treatment_resistant": True, "scale": "madrs", "baseline": {"mean": 37, "sd": 5}}
-ESK = {"drug": "esketamine", "route": "intranasal", "dose": "84 mg"}
-PLA = {"drug": "placebo", "route": "intranasal"}
-KET = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
-SAL = {"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}
-MDZ = {"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg", "duration": "40 min"}
-INDUCTION = dict(ESK, every="3.5 d", count=8)
 EXP = K.OUT_NAMES.index("expectancy")
 SCORE = K.OUT_NAMES.index("score")
 
