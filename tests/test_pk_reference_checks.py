@@ -227,33 +227,36 @@ def ratio(lines, comedication, column="cp_s_ketamine_ng_ml", what=2):
 
 ORAL_ESK = [line("esketamine", "oral", "0.2 mg/kg")]
 IV_ESK = [line("esketamine", "iv-infusion", "0.2 mg/kg", duration="2 h")]
+#: Hagelberg 2010 (PMID 19897389): clarithromycin for 4 days, oral S-ketamine on day 4 (ddi.clarithromycin.oral_auc_days)
+CLA_HAGELBERG = "clarithromycin for 4 d"
 
 
 def test_clarithromycin_raises_oral_esketamine_auc_2_6_fold():
-    """'Clarithromycin on oral S-ketamine Cmax / AUC': AUC 2.6-fold (Hagelberg 2010). Tolerance +-20 %."""
-    assert ratio(ORAL_ESK, "clarithromycin") == pytest.approx(2.6, rel=0.20)
+    """'Clarithromycin on oral S-ketamine Cmax / AUC': AUC 2.6-fold (Hagelberg 2010, after 4 days). Tolerance +-20 %."""
+    assert ratio(ORAL_ESK, CLA_HAGELBERG) == pytest.approx(2.6, rel=0.20)
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: clarithromycin raises oral esketamine Cmax 2.20-fold in the model vs 3.6-fold observed (2.14 before its "
+    "MODEL: clarithromycin for Hagelberg's 4 days raises oral esketamine Cmax 2.21-fold in the model vs 3.6-fold "
+    "observed (2.20 before the inhibitor onset carried the probe and the size to steady state; 2.14 before its "
     "liver/gut split came from its midazolam probe, Gorski 1998: more of the inhibition in the gut wall raises F more "
     "and CL less, so Cmax a little more for the same AUC): inhibition "
     "only scales F and CL, which raises Cmax less than AUC (AUC 2.60-fold as observed); in linear PK the Cmax ratio "
     "cannot exceed the AUC ratio when only clearance and first-pass extraction fall, while the study saw Cmax rise "
     "more than AUC. Needs a saturable first pass (nonlinear: not in the linear modal kernel) or a faster input with "
     "the inhibitor: clarithromycin is a motilin agonist (prokinetic; Sengupta 2006 doi:10.1111/j.1365-2036.2006."
-    "02962.x) and oral ka x1.5 / x2 with it gives Cmax x2.84 / x3.37 (x2.76 / x3.28 with the equal split; AUC "
+    "02962.x) and oral ka x1.5 / x2 with it gives Cmax x2.85 / x3.39 (x2.76 / x3.28 with the equal split; AUC "
     "unchanged; Tmax 0.43 -> 0.33 / 0.28 h), "
     "but no independent measure of its effect on absorption rate was retrieved (deriving ka from this Cmax would "
     "pass the test by construction). Searched (fifth session of 2026-12-01): no human gastric-emptying study of "
     "clarithromycin; erythromycin ethylsuccinate 500-1000 mg orally shortened liquid gastric transit by 20 % "
-    "(Delatour 1998 Fundam Clin Pharmacol doi:10.1111/j.1472-8206.1998.tb00957.x), i.e. ka x1.25 -> Cmax x2.53, "
+    "(Delatour 1998 Fundam Clin Pharmacol doi:10.1111/j.1472-8206.1998.tb00957.x), i.e. ka x1.25 -> Cmax x2.55, "
     "still outside the band (and a single erythromycin dose, not 4 days of clarithromycin); CYP3A probes under "
     "macrolides show Cmax rising LESS than AUC, as this model does (triazolam + clarithromycin Cmax x2 vs AUC x4-5, "
     "Greenblatt 1998; oral midazolam + erythromycin Cmax ~x3 vs AUC >x4, Olkkola 1993), so no probe supports a "
     "faster input"))
 def test_clarithromycin_raises_oral_esketamine_cmax_3_6_fold():
-    assert ratio(ORAL_ESK, "clarithromycin", what=0) == pytest.approx(3.6, rel=0.20)  # same +-20 % band
+    assert ratio(ORAL_ESK, CLA_HAGELBERG, what=0) == pytest.approx(3.6, rel=0.20)  # same +-20 % band
 
 
 def test_clarithromycin_raises_iv_exposure_much_less_than_oral():
@@ -322,12 +325,27 @@ def test_itraconazole_does_not_change_oral_esketamine():
     assert ratio(ORAL_ESK, "itraconazole", what=0) == pytest.approx(1.0, abs=0.05)
 
 
+#: the label's design: ticlopidine 250 mg twice daily for 9 days before and on the day of the nasal esketamine
+TIC_LABEL = "ticlopidine for 9 d"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: after the label's 9 days of ticlopidine the model raises IN esketamine 56 mg Cmax 1.286-fold (band "
+    "0.80-1.25 for 'no effect') and AUC 1.600-fold (label +29 %: band 1.03-1.55). It passed (1.235 / 1.467) while "
+    "ticlopidine's factor, from oral S-ketamine after 6 days (Peltoniemi 2011, AUC x2.4), was taken as steady state. "
+    "Ticlopidine is a mechanism-based CYP2B6 inactivator that accumulates slowly (ddi.ticlopidine.elimination_t_half "
+    "35 h) and CYP2B6 is assumed to turn over like hepatic CYP3A4 (72 h), so the onset (pk.inactivation_built) says "
+    "6 days reach 82 % of the steady-state hepatic loss; carried to steady state the liver CLint factor is 0.469 (was "
+    "0.563) and 9 days give 0.496 (95 %). The factor acts on all of ketamine's CLint in liver and gut wall alike; the "
+    "label's IN result points to less systemic inhibition than the oral study implies (a smaller CYP2B6 share of "
+    "esketamine's systemic clearance than of its first pass, or a faster CYP2B6 turnover): neither is sourced, so "
+    "nothing was changed to pass"))
 def test_ticlopidine_on_intranasal_esketamine():
-    """'Ticlopidine on IN esketamine': Cmax no effect, AUC +29 %. 'No effect' read as the bioequivalence band
-    0.80-1.25; AUC ratio +-20 %."""
+    """'Ticlopidine on IN esketamine': Cmax no effect, AUC +29 %, after the label's 9 days of ticlopidine. 'No effect'
+    read as the bioequivalence band 0.80-1.25; AUC ratio +-20 %."""
     lines = [line("esketamine", "intranasal", "56 mg")]
-    assert 0.80 <= ratio(lines, "ticlopidine", what=0) <= 1.25
-    assert ratio(lines, "ticlopidine") == pytest.approx(1.29, rel=0.20)
+    assert 0.80 <= ratio(lines, TIC_LABEL, what=0) <= 1.25
+    assert ratio(lines, TIC_LABEL) == pytest.approx(1.29, rel=0.20)
 
 
 def test_grapefruit_juice_raises_oral_auc_3_fold_but_not_iv():
@@ -372,11 +390,14 @@ def test_heavier_patients_have_lower_concentrations_for_a_fixed_mg_dose():
 def test_clarithromycin_raises_midazolam_exposure():
     """Midazolam keeps its own hepatic CYP3A factor from its clarithromycin probe (Gorski 1998: systemic clearance
     28 -> 10 L/h, IV AUC x2.8; ddi.clarithromycin.midazolam_iv_auc_ratio), so the simulated IV midazolam AUC ratio is
-    that probe's 2.8 (round trip; 1 % for the 5-day window). Before the split came from the probe, midazolam took
-    ketamine's clint_factor (x1.8). Regression (fixed in 7b200e2): midazolam ignored comedications."""
+    that probe's 2.8 after the probe's 7 days of clarithromycin (round trip; 1 % for the 5-day window); at steady
+    state (no duration) a little more. Before the split came from the probe, midazolam took ketamine's clint_factor
+    (x1.8). Regression (fixed in 7b200e2): midazolam ignored comedications."""
     lines = [line("midazolam", "iv-infusion", "0.045 mg/kg", duration="40 min")]
     expected = params().get("ddi.clarithromycin.midazolam_iv_auc_ratio")
-    assert ratio(lines, "clarithromycin", "cp_midazolam_ng_ml") == pytest.approx(expected, rel=0.01)
+    assert ratio(lines, "clarithromycin for 7 d", "cp_midazolam_ng_ml") == pytest.approx(expected, rel=0.01)
+    assert ratio(lines, "clarithromycin", "cp_midazolam_ng_ml") > ratio(lines, "clarithromycin for 7 d",
+                                                                         "cp_midazolam_ng_ml")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -553,7 +574,9 @@ def test_induction_pretreatment_in_a_scenario():
     assert parse_comedication("rifampicin for 5 d", "f") == ("rifampicin", 120.0, None)
     assert parse_comedication("st-johns-wort for 2 weeks", "f") == ("st-johns-wort", 336.0, None)
     assert parse_comedication("clarithromycin", "f") == ("clarithromycin", None, None)
-    for bad, says in (("clarithromycin for 4 d", "takes no duration"), ("rifampicin for 0 d", "more than 0"),
+    assert parse_comedication("clarithromycin for 4 d", "f") == ("clarithromycin", 96.0, None)
+    for bad, says in (("clarithromycin for 0 d", "pretreatment of clarithromycin must be more than 0"),
+                      ("rifampicin for 0 d", "more than 0"),
                       ("rifampicin for 2 years", "at most 1 year"), ("rifampin", "unknown comedication"),
                       ("rifampicin for 5 parsecs", "f:"), (5, "expected a comedication name")):
         with pytest.raises(InputError, match=says) as e:
@@ -563,8 +586,9 @@ def test_induction_pretreatment_in_a_scenario():
         PopulationSpec(comedications=("rifampicin", "rifampicin for 5 d"))
     # a patient record's COMED column takes the same entries (row and column named in the error)
     assert _record_with_comed("rifampicin for 5 d").comedications == ("rifampicin for 5 d",)
-    with pytest.raises(InputError, match=r"^record row 1, column COMED: clarithromycin takes no duration"):
-        _record_with_comed("clarithromycin for 4 d")
+    assert _record_with_comed("clarithromycin for 4 d").comedications == ("clarithromycin for 4 d",)
+    with pytest.raises(InputError, match=r"^record row 1, column COMED: the pretreatment of clarithromycin must be"):
+        _record_with_comed("clarithromycin for 0 d")
     # through the engine: a 5-day pretreatment lowers oral exposure less than steady state, more than none
     base = exposure(ORAL_ESK_RIF, "cp_s_ketamine_ng_ml")[2]
     five = exposure(ORAL_ESK_RIF, "cp_s_ketamine_ng_ml", comedications=[RIF_NOPPERS])[2]
@@ -699,7 +723,7 @@ def test_de_induction_against_backman_1998_oral_midazolam():
 
 def test_a_stopped_inducer_in_every_place_comedications_go():
     """'NAME for DURATION stopped DURATION ago' (and 'NAME stopped DURATION ago' after long-term use) parses in a
-    population, an arm and a record's COMED column; one-line errors name the field: an inhibitor with a stop, the
+    population, an arm and a record's COMED column, for inducers and inhibitors; one-line errors name the field: the
     stop before the pretreatment, a time since stopping that is 0, negative or beyond a year, and the same inducer
     stopped and taken."""
     from ketasim.errors import InputError
@@ -708,7 +732,8 @@ def test_a_stopped_inducer_in_every_place_comedications_go():
     assert parse_comedication("rifampicin for 14 d stopped 3 d ago", "f") == ("rifampicin", 336.0, 72.0)
     assert parse_comedication("St-Johns-Wort stopped 36 h ago", "f") == ("st-johns-wort", None, 36.0)
     assert parse_comedication("clarithromycin stopped 2 d ago", "f") == ("clarithromycin", None, 48.0)
-    for bad, says in (("clarithromycin for 4 d stopped 2 d ago", "clarithromycin takes no duration"),
+    assert parse_comedication("clarithromycin for 4 d stopped 2 d ago", "f") == ("clarithromycin", 96.0, 48.0)
+    for bad, says in (("clarithromycin stopped 2 d ago for 4 d", "write the stop after the pretreatment"),
                       ("clarithromycin stopped 2 d", "as 'clarithromycin stopped 2 d ago'"),
                       ("clarithromycin stopped 0 h ago", "time since stopping of clarithromycin must be more than 0"),
                       ("rifampicin stopped 3 d ago for 14 d", "write the stop after the pretreatment"),
@@ -727,8 +752,8 @@ def test_a_stopped_inducer_in_every_place_comedications_go():
         PopulationSpec(comedications=("rifampicin stopped 3 d ago", "rifampicin for 5 d"))
     assert _record_with_comed("rifampicin for 14 d stopped 3 d ago").comedications == ("rifampicin for 14 d stopped 3 d ago",)
     assert _record_with_comed("clarithromycin stopped 2 d ago").comedications == ("clarithromycin stopped 2 d ago",)
-    with pytest.raises(InputError, match=r"^record row 1, column COMED: clarithromycin takes no duration"):
-        _record_with_comed("clarithromycin for 4 d stopped 2 d ago")
+    with pytest.raises(InputError, match=r"^record row 1, column COMED: write the stop after the pretreatment"):
+        _record_with_comed("clarithromycin stopped 2 d ago for 4 d")
 
 
 def test_a_stopped_inducer_in_the_quick_form_and_an_arm(tmp_path, capsys):
@@ -742,8 +767,10 @@ def test_a_stopped_inducer_in_the_quick_form_and_an_arm(tmp_path, capsys):
 
     sc = quick_scenario("esketamine", "oral", "0.3 mg/kg", comedications=("rifampicin for 14 d stopped 3 d ago",))
     assert sc.population.comedications == ("rifampicin for 14 d stopped 3 d ago",)
-    with pytest.raises(InputError, match="clarithromycin takes no duration"):
-        quick_scenario("esketamine", "oral", "0.3 mg/kg", comedications=("clarithromycin for 3 d",))
+    assert quick_scenario("esketamine", "oral", "0.3 mg/kg", comedications=("clarithromycin for 3 d",)
+                          ).population.comedications == ("clarithromycin for 3 d",)
+    with pytest.raises(InputError, match="pretreatment of clarithromycin must be more than 0"):
+        quick_scenario("esketamine", "oral", "0.3 mg/kg", comedications=("clarithromycin for 0 d",))
     out = tmp_path / "q.csv"
     assert main(["simulate", "--drug", "esketamine", "--route", "oral", "--dose", "20mg", "--typical", "--csv",
                  str(out), "--comedication", "rifampicin for 14 d stopped 3 d ago"]) == 0
@@ -757,9 +784,9 @@ def test_a_stopped_inducer_in_the_quick_form_and_an_arm(tmp_path, capsys):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(doc))
     assert load_scenario(path).arms[0].comedications == ("st-johns-wort stopped 5 d ago",)
-    doc["arms"]["a"]["comedications"] = ["itraconazole for 5 d"]
+    doc["arms"]["a"]["comedications"] = ["itraconazole for 0 d"]
     path.write_text(yaml.safe_dump(doc))
-    with pytest.raises(InputError, match=r"arms.a.comedications: itraconazole takes no duration"):
+    with pytest.raises(InputError, match=r"arms.a.comedications: the pretreatment of itraconazole must be more than 0"):
         load_scenario(path)
 
 
@@ -772,24 +799,31 @@ GORSKI1998 = {"cl": (28.0, 10.0), "f_oral": (0.31, 0.75)}
 
 def test_clarithromycin_liver_gut_split_comes_from_its_midazolam_probe():
     """The split of clarithromycin's inhibition between liver and gut wall is that of its midazolam probe (Gorski
-    1998), its size ketamine's own oral AUC x2.6 (Hagelberg 2010): round trip of the probe (the probe factors give
-    back IV x2.8 and oral x6.77, 1e-9), the closed form gives x2.6 (1e-9) and the simulated oral AUC0-5 d x2.6
-    (1 %); the gut wall is inhibited more than the liver, as for midazolam, so the IV ratio falls below the
-    equal-split value (1.32, the assumption this replaces) while the oral ratio stays."""
+    1998, after 7 days), its size ketamine's own oral AUC x2.6 (Hagelberg 2010, after 4 days); both are carried to
+    steady state by the onset (pk.inactivation_steady). Round trip of the probe at its 7 days (IV x2.8 and oral
+    x6.77, 1e-9), the closed form gives x2.6 at 4 days (1e-9) and the simulated oral AUC0-5 d x2.6 (1 %); the gut
+    wall is inhibited more than the liver, as for midazolam, so the IV ratio falls below the equal-split value (1.32,
+    the assumption this replaces) while the oral ratio stays; at steady state both are a little stronger."""
     p = params()
-    liver, gut, h, s = P.inhibitor_split_from_midazolam(p, "clarithromycin")
-    g = P._midazolam_gut_factor(p, h, p.get("ddi.clarithromycin.midazolam_oral_auc_ratio"))
-    r_iv, r_po = P.midazolam_auc_ratios(p, h, g)
+    liver_ss, gut_ss, h_ss, s = P.inhibitor_split_from_midazolam(p, "clarithromycin")
+    # CYP3A activity left (liver h, gut wall g) at steady state and after the probe's 7 days
+    (h_ss2, g_ss), week = P._probe_activity_steady(p, "clarithromycin"), 7 * 24.0
+    assert h_ss2 == h_ss
+    h7, g7 = (1 - (1 - x) * P.inactivation_built(p, "clarithromycin", organ, week, x)
+              for organ, x in (("liver", h_ss), ("gut", g_ss)))
+    r_iv, r_po = P.midazolam_auc_ratios(p, h7, g7)
     assert r_iv == pytest.approx(GORSKI1998["cl"][0] / GORSKI1998["cl"][1], rel=1e-9)
     assert r_po == pytest.approx(r_iv * GORSKI1998["f_oral"][1] / GORSKI1998["f_oral"][0], rel=2e-3)  # 6.77 rounded
     assert r_po == pytest.approx(p.get("ddi.clarithromycin.midazolam_oral_auc_ratio"), rel=1e-9)
-    assert g < h < 1.0 and gut < liver < 1.0 and 0.0 < s <= 1.0
-    assert (1 - gut) / (1 - liver) == pytest.approx((1 - g) / (1 - h), rel=1e-9)
+    assert h_ss < h7 and gut_ss < liver_ss < 1.0 and 0.0 < s <= 1.0
+    liver, gut, _ = P.inhibitor_factors(p, "clarithromycin", None, 4 * 24.0)
+    assert gut < liver < 1.0 and liver > liver_ss and gut == pytest.approx(gut_ss, rel=1e-6)
     fgut = P.oral_fractions(p)[2][0]
     g0 = 1 / fgut - 1
     assert (1 + g0) / (1 + g0 * gut) / liver == pytest.approx(p.get("ddi.clarithromycin.oral_auc_ratio"), rel=1e-9)
-    assert ratio(ORAL_ESK, "clarithromycin") == pytest.approx(p.get("ddi.clarithromycin.oral_auc_ratio"), rel=0.01)
-    iv = ratio(IV_ESK, "clarithromycin")
+    assert ratio(ORAL_ESK, CLA_HAGELBERG) == pytest.approx(p.get("ddi.clarithromycin.oral_auc_ratio"), rel=0.01)
+    assert ratio(ORAL_ESK, "clarithromycin") > ratio(ORAL_ESK, CLA_HAGELBERG)
+    iv = ratio(IV_ESK, CLA_HAGELBERG)
     assert 1.0 < iv < 1.31
 
 
@@ -866,12 +900,152 @@ def test_a_stopped_inhibitor_through_the_cli(tmp_path, capsys):
     cmax = {k: _pk_value(v, "cmax") for k, v in out.items()}
     assert cmax["clarithromycin"] > cmax["clarithromycin stopped 2 d ago"] > 0
     assert main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "84 mg", "--typical",
-                 "--comedication", "clarithromycin for 3 d stopped 2 d ago"]) != 0
+                 "--comedication", "clarithromycin for 3 d stopped 0 d ago"]) != 0
     err = [e for e in capsys.readouterr().err.strip().splitlines() if e]
-    assert any("clarithromycin takes no duration" in e for e in err) and len(err) == 1, err
+    assert any("time since stopping of clarithromycin must be more than 0" in e for e in err) and len(err) == 1, err
 
 
 def _pk_value(doc, measure, analyte="s-ketamine"):
     """The value of ``measure`` for ``analyte`` in a `simulate --pk-json` summary."""
     (row,) = [r for r in doc["summary"] if r["measure"] == measure and r["analyte"] == analyte]
     return row["value"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inhibitor onset: a mechanism-based inhibitor builds up as it destroys the enzyme (pk.inactivation_built).
+#: Oral midazolam AUC ratio after clarithromycin 500 mg twice daily, midazolam 72 h after the first dose ('for 3 d'):
+#: ratio (low, high) as tabulated in the Open Systems Pharmacology observed-data DDI table
+#: (https://github.com/Open-Systems-Pharmacology/Database-for-observed-data, DDI.csv rows 354 and 1099):
+#: Markert 2013 (PMID 23748747; from the metabolic clearance ratio) and Prueksaritanont 2017 (PMID 27943276;
+#: microdose cocktail, geometric mean ratio with 90 % CI).
+MIDAZOLAM_3D = {"Markert 2013": (5.56, 4.76, 6.67), "Prueksaritanont 2017": (4.84, 3.21, 7.29)}
+
+
+def test_inhibitor_onset_follows_mechanism_based_inactivation():
+    """Closed form (1e-12): with clarithromycin at its steady state from the first dose, the active enzyme obeys
+    dE/dt = k (1 - E) - lambda E with lambda = k (1 / E_ss - 1) (Mayhew 2000; Galetin 2006), so its loss builds as
+    1 - exp(-k t / E_ss) per organ (k: turnover, liver 72 h, gut wall 23 h; E_ss: the probe's CYP3A activity at
+    steady state); ketamine's factors and midazolam's hepatic one follow; a stop multiplies by the recovery
+    (onset x recovery); the gut wall (E_ss 0.15, faster turnover) is inhibited within hours, the liver over days;
+    more days never less inhibition; a year is steady state (1e-9), a minute almost nothing. The study factors are
+    reproduced at their own pretreatment: ticlopidine's oral x2.4 after Peltoniemi's 6 days (closed form 1e-9)."""
+    p = params()
+    c = "clarithromycin"
+    t_l, t_g = p.get("pk.induction_t_half_liver", "h"), p.get("pk.induction_t_half_gut", "h")
+    e_ss = dict(zip(("liver", "gut"), P._probe_activity_steady(p, c)))
+    steady = P.inhibitor_factors(p, c)
+    for hours in (3.0, 12.0, 24.0, 72.0, 168.0):
+        built = {o: 1 - math.exp(-math.log(2) / t * hours / e_ss[o]) for o, t in (("liver", t_l), ("gut", t_g))}
+        for o in ("liver", "gut"):
+            assert P.inactivation_built(p, c, o, hours, e_ss[o]) == pytest.approx(built[o], rel=1e-12)
+        on = P.inhibitor_factors(p, c, None, hours)
+        assert 1 - on[0] == pytest.approx((1 - steady[0]) * built["liver"], rel=1e-12)
+        assert 1 - on[1] == pytest.approx((1 - steady[1]) * built["gut"], rel=1e-12)
+        assert on[1] < on[0] < 1.0 and built["gut"] > built["liver"]
+        h_t = 1 - (1 - e_ss["liver"]) * built["liver"]
+        qh, cl = p.get("pk.hepatic_blood_flow", "L/h"), p.get("pk.midazolam.cl", "L/h")
+        assert on[2] == pytest.approx(P._well_stirred(P._hepatic(cl, qh) * h_t, qh) / cl, rel=1e-12)
+        off = P.inhibitor_factors(p, c, 48.0, hours)
+        assert 1 - off[0] == pytest.approx((1 - on[0]) * 2 ** (-48.0 / t_l), rel=1e-12)
+        assert 1 - off[1] == pytest.approx((1 - on[1]) * 2 ** (-48.0 / t_g), rel=1e-12)
+        assert P.comedication_factors(p, [f"{c} for {hours} h"])[:2] == pytest.approx(on[:2], rel=1e-12)
+        assert P.comedication_factors(p, [f"{c} for {hours} h stopped 2 d ago"])[:2] == pytest.approx(off[:2],
+                                                                                                   rel=1e-12)
+    for name in ("clarithromycin", "ticlopidine", "grapefruit-juice", "itraconazole"):
+        previous = (1.0, 1.0, 1.0)
+        for days in (1 / 1440, 0.5, 1, 2, 3, 6, 9, 14):
+            now = P.inhibitor_factors(p, name, None, days * 24.0)
+            assert all(b <= a for a, b in zip(previous, now)), (name, days)
+            previous = now
+        assert P.inhibitor_factors(p, name, None, 365 * 24.0) == pytest.approx(P.inhibitor_factors(p, name), rel=1e-9)
+        minute = P.inhibitor_factors(p, name, None, 1 / 60)
+        assert all(v == pytest.approx(1.0, abs=2e-3) for v in (minute[0], minute[2])), name   # liver: none yet
+    # ticlopidine's factor is Peltoniemi's after its 6 days (round trip), stronger at steady state
+    six = P.inhibitor_factors(p, "ticlopidine", None, p.get("ddi.ticlopidine.clint_days", "h"))
+    assert six[0] == pytest.approx(p.get("ddi.ticlopidine.clint_factor"), rel=1e-9)
+    assert six[1] == pytest.approx(p.get("ddi.ticlopidine.clint_factor"), rel=1e-9)
+    assert P.inhibitor_factors(p, "ticlopidine")[0] < six[0]
+
+
+def test_a_slowly_eliminated_inhibitor_builds_up_as_it_accumulates():
+    """Ticlopidine accumulates with its elimination half-life (35 h, Desager 1994) and its inactivation rate with it
+    (linear in the inhibitor): the onset solves dE/dt = k (1 - E) - lambda_ss (1 - exp(-e t)) E; checked against an
+    independent ODE solver (1e-7), slower than with the inhibitor at steady state at once, and tending to it when
+    the elimination is fast (1e-6)."""
+    from scipy.integrate import solve_ivp
+
+    p = params()
+    c, e_ss = "ticlopidine", P.inhibitor_factors(p, "ticlopidine")[0]
+    k = math.log(2) / p.get("pk.induction_t_half_liver", "h")
+    e = math.log(2) / p.get("ddi.ticlopidine.elimination_t_half", "h")
+    lam = k * (1 / e_ss - 1)
+    sol = solve_ivp(lambda t, y: [k * (1 - y[0]) - lam * (1 - math.exp(-e * t)) * y[0]], (0, 216.0), [1.0],
+                    t_eval=[24.0, 72.0, 144.0, 216.0], rtol=1e-11, atol=1e-13)
+    for t, active in zip(sol.t, sol.y[0]):
+        built = P.inactivation_built(p, c, "liver", t, e_ss)
+        assert built == pytest.approx((1 - active) / (1 - e_ss), rel=1e-7), t
+        assert built < 1 - math.exp(-k * t / e_ss)
+    fast = p.with_literature({"ddi.ticlopidine.elimination_t_half": 1e-6})     # lag lambda / e: 3e-8
+    assert P.inactivation_built(fast, c, "liver", 72.0, e_ss) == pytest.approx(1 - math.exp(-k * 72.0 / e_ss),
+                                                                               rel=1e-6)
+
+
+def test_clarithromycin_onset_against_oral_midazolam_after_3_days():
+    """Independent check, not a fit (no parameter was set from it): oral midazolam after 3 days of clarithromycin
+    500 mg twice daily (midazolam with the seventh dose, 'clarithromycin for 3 d'), Markert 2013 x5.56 (4.76-6.67) and
+    Prueksaritanont 2017 x4.84 (90 % CI 3.21-7.29): the model's ratio must lie inside both intervals. The onset
+    rates come from the turnover half-lives and the 7-day probe alone; without an onset (full strength from the
+    first dose) the model gives the 7-day x6.77 or more, above Markert's interval. The 3-day ratio is below the
+    7-day one (the 7-day studies: Gorski 1998 x7.1, Quinney 2008 x8.0, Gurley 2006 / 2008 x8.4 / x5.5, same table).
+    Direction of the hepatic and intestinal onset against 'Rate of onset of inhibition of gut-wall and hepatic CYP3A
+    by clarithromycin' (12 volunteers, 500 mg; abstract only: intestinal CYP3A activity -64 % after the first dose
+    with little further decline, hepatic not significantly lower after the first dose but lower after repeated
+    doses): after one dosing interval (12 h) the gut wall has more than 2/3 of its steady-state loss, the liver less
+    than half; by day 6 both more than 95 %."""
+    p = params()
+    c = "clarithromycin"
+    e_ss = dict(zip(("liver", "gut"), P._probe_activity_steady(p, c)))
+
+    def activity(hours):
+        return [1 - (1 - e_ss[o]) * P.inactivation_built(p, c, o, hours, e_ss[o]) for o in ("liver", "gut")]
+
+    three = P.midazolam_auc_ratios(p, *activity(72.0))[1]
+    for study, (_, lo, hi) in MIDAZOLAM_3D.items():
+        assert lo <= three <= hi, (study, three)
+    assert three < P.midazolam_auc_ratios(p, *activity(168.0))[1] < P.midazolam_auc_ratios(p, *activity(1e6))[1]
+    assert P.midazolam_auc_ratios(p, *activity(168.0))[1] == pytest.approx(
+        p.get("ddi.clarithromycin.midazolam_oral_auc_ratio"), rel=1e-9)
+    assert P.midazolam_auc_ratios(p, *activity(1e6))[1] > MIDAZOLAM_3D["Markert 2013"][2]   # no onset: outside
+    first = {o: P.inactivation_built(p, c, o, 12.0, e_ss[o]) for o in ("liver", "gut")}
+    assert first["gut"] > 2 / 3 and first["liver"] < 0.5
+    assert all(P.inactivation_built(p, c, o, 144.0, e_ss[o]) > 0.95 for o in ("liver", "gut"))
+
+
+def test_inhibitor_onset_through_the_engine_and_the_cli(tmp_path, capsys):
+    """'NAME for DURATION' for an inhibitor wherever comedications go: through the engine IN esketamine 84 mg Cmax
+    and AUC rise with the days of clarithromycin (for 12 h < for 3 d < steady state); `simulate --comedication
+    "clarithromycin for 1 d"` runs and reports a Cmax between none and steady state; a bad duration is one error
+    line naming the field."""
+    import json
+
+    from ketasim.cli import main
+
+    lines = [line("esketamine", "intranasal", "84 mg")]
+    none = exposure(lines)
+    seq = [exposure(lines, comedications=[c]) for c in ("clarithromycin for 12 h", "clarithromycin for 3 d",
+                                                          "clarithromycin")]
+    for what in (0, 2):
+        values = [none[what]] + [x[what] for x in seq]
+        assert all(b > a for a, b in zip(values, values[1:])), what
+    out = {}
+    for comed in ("clarithromycin for 1 d", "clarithromycin"):
+        path = tmp_path / f"{len(out)}.json"
+        assert main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "84 mg", "--typical",
+                     "--comedication", comed, "--pk", "--pk-json", str(path)]) == 0
+        out[comed] = _pk_value(json.loads(path.read_text()), "cmax")
+    capsys.readouterr()
+    assert out["clarithromycin for 1 d"] < out["clarithromycin"]
+    assert main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "84 mg", "--typical",
+                 "--comedication", "clarithromycin for 3 parsecs"]) != 0
+    err = [e for e in capsys.readouterr().err.strip().splitlines() if e]
+    assert len(err) == 1 and "comedication" in err[0], err

@@ -238,18 +238,30 @@ def _midazolam_gut_factor(p: ParameterSet, liver: float, r_po: float) -> float:
     return (1.0 / fg_ind - 1.0) / (1.0 / fg - 1.0)
 
 
-def inhibitor_split_from_midazolam(p: ParameterSet, comedication: str) -> tuple[float, float, float, float]:
-    """(liver CLint, gut-wall CLint, midazolam hepatic CLint) factors of an inhibitor whose liver/gut split comes
-    from a midazolam probe (``ddi.*.midazolam_iv_auc_ratio`` / ``_oral_auc_ratio``) and whose size comes from
-    ketamine's own oral data (``ddi.*.oral_auc_ratio``), and the share s of ketamine's CLint it inhibits.
+def _study_hours(p: ParameterSet, comedication: str, what: str) -> float | None:
+    """Pretreatment (h) of the study behind an inhibitor's factor (``ddi.*.<what>_days``), None if not stated (the
+    factor is then taken as steady state)."""
+    key = f"ddi.{comedication}.{what}_days"
+    return p.get(key, "h") if key in p.literature else None
 
-    The probe gives the fraction of CYP3A activity left in each organ, h (liver) and g (gut wall), the same algebra
-    as for the inducers (:func:`cyp3a_factors_from_midazolam`). Ketamine is inhibited on the share s of its
-    intrinsic clearance that this enzyme carries, in both organs: liver 1 - s (1 - h), gut wall 1 - s (1 - g). s
-    solves the oral S-ketamine AUC ratio R = (1 + g0) / (1 + g0 G) / L (well-stirred liver: oral AUC ∝ Fgut / CLint;
-    g0 = 1 / Fgut - 1 of S-ketamine), a quadratic in s whose smaller root is taken. Midazolam keeps its own h."""
-    h = _midazolam_liver_factor(p, p.get(f"ddi.{comedication}.midazolam_iv_auc_ratio"))
-    g = _midazolam_gut_factor(p, h, p.get(f"ddi.{comedication}.midazolam_oral_auc_ratio"))
+
+def inhibitor_split_from_midazolam(p: ParameterSet, comedication: str) -> tuple[float, float, float, float]:
+    """Steady-state (liver CLint, gut-wall CLint, hepatic CYP3A activity) factors of an inhibitor whose liver/gut
+    split comes from a midazolam probe (``ddi.*.midazolam_iv_auc_ratio`` / ``_oral_auc_ratio``) and whose size comes
+    from ketamine's own oral data (``ddi.*.oral_auc_ratio``), and the share s of ketamine's CLint it inhibits.
+
+    The probe gives the fraction of CYP3A activity left in each organ after the probe study's pretreatment
+    (``ddi.*.midazolam_days``), h (liver) and g (gut wall), the same algebra as for the inducers
+    (:func:`cyp3a_factors_from_midazolam`); the onset of a mechanism-based inhibitor carries them to steady state
+    (:func:`inactivation_steady`). Ketamine is inhibited on the share s of its intrinsic clearance that this enzyme
+    carries, in both organs: liver 1 - s (1 - h), gut wall 1 - s (1 - g). s solves the oral S-ketamine AUC ratio R =
+    (1 + g0) / (1 + g0 G) / L (well-stirred liver: oral AUC ∝ Fgut / CLint; g0 = 1 / Fgut - 1 of S-ketamine) with h
+    and g at the ketamine study's pretreatment (``ddi.*.oral_auc_days``), a quadratic in s whose smaller root is
+    taken. Midazolam keeps its own h."""
+    h_ss, g_ss = _probe_activity_steady(p, comedication)
+    at = _study_hours(p, comedication, "oral_auc")
+    h = 1.0 - (1.0 - h_ss) * inactivation_built(p, comedication, "liver", at, h_ss)
+    g = 1.0 - (1.0 - g_ss) * inactivation_built(p, comedication, "gut", at, g_ss)
     r = p.get(f"ddi.{comedication}.oral_auc_ratio")
     g0 = 1.0 / float(oral_fractions(p)[2][0]) - 1.0
     a, b = 1.0 - h, 1.0 - g
@@ -258,7 +270,33 @@ def inhibitor_split_from_midazolam(p: ParameterSet, comedication: str) -> tuple[
     if not 0.0 < s <= 1.0:
         raise ValueError(f"{comedication}: its midazolam probe cannot give the oral ketamine AUC ratio {r:g} "
                          f"(share {s:.3g} outside (0, 1])")
-    return 1.0 - s * a, 1.0 - s * b, h, s
+    return 1.0 - s * (1.0 - h_ss), 1.0 - s * (1.0 - g_ss), h_ss, s
+
+
+def _probe_activity_steady(p: ParameterSet, comedication: str) -> tuple[float, float]:
+    """Steady-state hepatic and gut-wall CYP3A activity left by an inhibitor with a midazolam probe: the probe's h and g
+    after its pretreatment (``ddi.*.midazolam_days``), carried to steady state (:func:`inactivation_steady`)."""
+    h = _midazolam_liver_factor(p, p.get(f"ddi.{comedication}.midazolam_iv_auc_ratio"))
+    g = _midazolam_gut_factor(p, h, p.get(f"ddi.{comedication}.midazolam_oral_auc_ratio"))
+    at = _study_hours(p, comedication, "midazolam")
+    return (inactivation_steady(p, comedication, "liver", h, at), inactivation_steady(p, comedication, "gut", g, at))
+
+
+def inactivation_steady(p: ParameterSet, comedication: str, organ: str, left_obs: float, hours: float | None) -> float:
+    """Enzyme activity a mechanism-based inhibitor leaves at steady state in ``organ`` when a study saw ``left_obs``
+    after ``hours`` of pretreatment (None: the study was at steady state): the root of left_obs = 1 - (1 - x)
+    :func:`inactivation_built` (hours, x) in (0, left_obs] (the stronger the steady state, the faster the onset, so
+    the carrying is implicit), as the inducers' probe factors are carried from their studies (:func:`_rescaled`)."""
+    if hours is None or left_obs >= 1.0:
+        return left_obs
+    from scipy.optimize import brentq
+
+    def excess(x):
+        return 1.0 - (1.0 - x) * inactivation_built(p, comedication, organ, hours, x) - left_obs
+
+    if excess(left_obs) <= 0.0:            # already at steady state to machine precision
+        return left_obs
+    return brentq(excess, left_obs * 1e-6, left_obs, xtol=1e-15, rtol=4 * 2.220446049250313e-16)
 
 
 def inactivation_left(p: ParameterSet, comedication: str, organ: str, off_h: float) -> float:
@@ -279,32 +317,84 @@ def inactivation_left(p: ParameterSet, comedication: str, organ: str, off_h: flo
     return (k * math.exp(-e * off_h) - e * math.exp(-k * off_h)) / (k - e)
 
 
-def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = None):
+def inactivation_built(p: ParameterSet, comedication: str, organ: str, hours: float | None, left_ss: float) -> float:
+    """Fraction of its steady-state loss of enzyme activity (1 - ``left_ss``; ``left_ss`` the activity left at steady
+    state, > 0) a mechanism-based inhibitor has caused in ``organ`` (liver or gut) after ``hours`` of being taken
+    (None: steady state, 1).
+
+    Mechanism-based inactivation (Mayhew 2000 Drug Metab Dispos 28:1031; Galetin 2006 Drug Metab Dispos 34:166, the
+    source of the hepatic turnover): the active enzyme E (fraction of baseline) is made at rate k (k = ln 2 /
+    ``pk.induction_t_half_<organ>``, its turnover) and lost by degradation and inactivation, dE/dt = k (1 - E) -
+    lambda E, with lambda = kinact I / (KI + I). At steady state E = k / (k + lambda), so the in-vivo steady state
+    (the probe study's ``left_ss``) gives lambda = k (1 / left_ss - 1) without in-vitro kinact / KI. With the
+    inhibitor at its steady state from the first dose (clarithromycin t1/2 3-5 h) E falls as left_ss + (1 - left_ss)
+    e^(-k t / left_ss): the deficit builds at rate k / left_ss, faster than turnover alone, and faster the stronger
+    the inhibition (gut wall before liver). An inhibitor whose elimination is sourced (``ddi.*.elimination_t_half``,
+    rate e: ticlopidine) accumulates as 1 - e^(-e t) and lambda with it (linear in the inhibitor, as for the
+    recovery, :func:`inactivation_left`); E then comes from the integral of the same equation."""
+    if hours is None or left_ss >= 1.0:
+        return 1.0
+    k = math.log(2) / p.get(f"pk.induction_t_half_{organ}", "h")
+    lam = k * (1.0 / left_ss - 1.0)
+    key = f"ddi.{comedication}.elimination_t_half"
+    if key not in p.literature:
+        return -math.expm1(-(k + lam) * hours)
+    from scipy.integrate import quad
+
+    e = math.log(2) / p.get(key, "h")
+
+    def big_lambda(t):                    # integral of (k + lambda(u)) du from 0 to t
+        return (k + lam) * t + lam * math.expm1(-e * t) / e
+
+    end = big_lambda(hours)
+    made, _ = quad(lambda u: math.exp(big_lambda(u) - end), 0.0, hours, epsabs=1e-13, epsrel=1e-11, limit=200)
+    active = math.exp(-end) + k * made
+    return (1.0 - active) / (1.0 - left_ss)
+
+
+def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = None, hours: float | None = None):
     """(liver CLint, gut-wall CLint, midazolam CL) factors of an inhibitor while it is taken (``off_h`` None) or
-    ``off_h`` hours after it was stopped.
+    ``off_h`` hours after it was stopped, after ``hours`` of being taken (None: long enough for steady state).
 
     Factors: derived from ketamine's own oral data (``ddi.*.clint_factor``, times ``ddi.*.gut_factor`` in the gut
-    wall if given), or with the liver/gut split of a midazolam probe (:func:`inhibitor_split_from_midazolam`).
-    Recovery: a mechanism-based inhibitor (``ddi.*.mechanism_based`` 1) destroys the enzyme it inhibits, so once
-    it is gone (at once, unless its elimination half-life is given) activity returns as the enzyme is resynthesised:
-    the lost fraction (1 - factor) falls as 2^(-t_off / t_half) with the same turnover half-lives as induction
-    (``pk.induction_t_half_liver`` 72 h, ``pk.induction_t_half_gut`` 23 h), slowed by the inhibitor's own
-    elimination where it is sourced (``ddi.*.elimination_t_half``: ticlopidine; :func:`inactivation_left`). An inhibitor
-    without an effect (factor 1) has nothing to recover; a reversible inhibitor with an effect would recover with
-    its own elimination (``ddi.*.elimination_t_half``: 1 / factor - 1 ∝ its concentration)."""
+    wall if given), or with the liver/gut split of a midazolam probe (:func:`inhibitor_split_from_midazolam`); a
+    mechanism-based inhibitor's are carried from its studies' pretreatment (``ddi.*.clint_days``,
+    ``ddi.*.midazolam_days``, ``ddi.*.oral_auc_days``; not stated: the study is taken as steady state) to steady
+    state by the onset below (:func:`inactivation_steady`).
+    Onset: a mechanism-based inhibitor (``ddi.*.mechanism_based`` 1) destroys the enzyme it inhibits, so its loss of
+    activity builds up at the rate k / (activity left at steady state) per organ (:func:`inactivation_built`; the
+    activity left is the probe's h and g for clarithromycin, the factor itself otherwise: an inhibitor acting on all
+    of ketamine's CLint, the slowest onset the factor allows). A reversible inhibitor with an effect follows its own
+    accumulation (``ddi.*.elimination_t_half``: 1 / factor - 1 ∝ its concentration, 1 - 2^(-t / t_el)).
+    Recovery: once a mechanism-based inhibitor is gone (at once, unless its elimination half-life is given) activity
+    returns as the enzyme is resynthesised: the lost fraction falls as 2^(-t_off / t_half) with the same turnover
+    half-lives as induction (``pk.induction_t_half_liver`` 72 h, ``pk.induction_t_half_gut`` 23 h), slowed by the
+    inhibitor's own elimination where it is sourced (``ddi.*.elimination_t_half``: ticlopidine;
+    :func:`inactivation_left`). An inhibitor without an effect (factor 1) has nothing to build or recover; a
+    reversible inhibitor with an effect recovers with its own elimination (1 / factor - 1 ∝ its concentration)."""
     if f"ddi.{comedication}.midazolam_iv_auc_ratio" in p.literature:
         liver, gut, mdz_liver, _ = inhibitor_split_from_midazolam(p, comedication)
+        left_ss = dict(zip(("liver", "gut"), _probe_activity_steady(p, comedication)))   # CYP3A activity left
     else:
         liver = p.get(f"ddi.{comedication}.clint_factor")
         gut = liver * (p.get(f"ddi.{comedication}.gut_factor") if f"ddi.{comedication}.gut_factor" in p.literature
                        else 1.0)
         mdz_liver = None
-    if off_h is not None and p.get(f"ddi.{comedication}.mechanism_based") == 1:
-        left = {organ: inactivation_left(p, comedication, organ, off_h) for organ in ("liver", "gut")}
+        if p.get(f"ddi.{comedication}.mechanism_based") == 1:      # carried from the study's pretreatment
+            at = _study_hours(p, comedication, "clint")
+            liver, gut = (inactivation_steady(p, comedication, organ, f, at)
+                          for organ, f in (("liver", liver), ("gut", gut)))
+        left_ss = {"liver": liver, "gut": gut}
+    if (off_h is not None or hours is not None) and p.get(f"ddi.{comedication}.mechanism_based") == 1:
+        left = {organ: (inactivation_built(p, comedication, organ, hours, left_ss[organ])
+                        * (1.0 if off_h is None else inactivation_left(p, comedication, organ, off_h)))
+                for organ in ("liver", "gut")}
         liver, gut = 1.0 - (1.0 - liver) * left["liver"], 1.0 - (1.0 - gut) * left["gut"]
         mdz_liver = None if mdz_liver is None else 1.0 - (1.0 - mdz_liver) * left["liver"]
-    elif off_h is not None and (liver != 1.0 or gut != 1.0):
-        left = 2.0 ** (-off_h / p.get(f"ddi.{comedication}.elimination_t_half", "h"))
+    elif (off_h is not None or hours is not None) and (liver != 1.0 or gut != 1.0):
+        t_el = p.get(f"ddi.{comedication}.elimination_t_half", "h")
+        left = ((1.0 if hours is None else -math.expm1(-math.log(2) * hours / t_el))
+                * (1.0 if off_h is None else 2.0 ** (-off_h / t_el)))
         liver, gut = (1.0 / (1.0 + (1.0 / f - 1.0) * left) for f in (liver, gut))
     if mdz_liver is None:
         return liver, gut, liver
@@ -372,7 +462,7 @@ def comedication_factors(p: ParameterSet, comedications) -> tuple[float, float, 
             nk_l, nk_g = nk_l * liver, nk_g * gut
             nk_f *= _rescaled(p.get(f"ddi.{c}.nk_cl_factor"), p, "liver", _probe_h(p, c, "nk_cl"), hours, off_h)
         else:                                                     # inhibitor sized by ketamine's own data
-            liver, gut, mdz = inhibitor_factors(p, c, off_h)
+            liver, gut, mdz = inhibitor_factors(p, c, off_h, hours)
             nk_l, other_l, nk_g, other_g = nk_l * liver, other_l * liver, nk_g * gut, other_g * gut
             nk_f *= p.get(f"ddi.{c}.nk_cl_factor")
         mdz_f *= mdz

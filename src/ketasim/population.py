@@ -136,9 +136,10 @@ KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampi
 #: steady state (a patient on the inducer for weeks). A stopped inducer wears off with the same turnover:
 #: ``rifampicin for 14 d stopped 3 d ago`` (or ``rifampicin stopped 3 d ago`` after long-term use).
 INDUCERS = ("rifampicin", "st-johns-wort")
-#: Inhibitors: taken (``clarithromycin``) or stopped (``clarithromycin stopped 2 d ago``). They take no duration (their
-#: factors are those of the studies' pretreatments, 3-7 days); a stopped one recovers as the enzyme it destroyed is
-#: resynthesised (all four are mechanism-based: pk.inhibition_recovered).
+#: Inhibitors: taken (``clarithromycin``: steady state, the factors of the studies' pretreatments, 4-7 days), taken for
+#: a time (``clarithromycin for 2 d``: a mechanism-based one builds up as it destroys the enzyme, pk.inactivation_built)
+#: or stopped (``clarithromycin stopped 2 d ago``, ``clarithromycin for 2 d stopped 1 d ago``: recovers as the enzyme is
+#: resynthesised, pk.inactivation_left).
 INHIBITORS = tuple(c for c in KNOWN_COMEDICATIONS if c not in INDUCERS)
 #: Longest pretreatment and longest time since stopping an entry may state (beyond a year the build-up is complete
 #: and the wearing-off is total to within 2^-100).
@@ -158,12 +159,12 @@ def _inducer_hours(text: str, name: str, what: str, field: str) -> float:
 
 
 def parse_comedication(text, field: str) -> tuple[str, float | None, float | None]:
-    """A comedication entry: ``NAME``, or for an inducer ``NAME for DURATION`` (e.g. ``rifampicin for 5 d``: how
-    long it has been taken, counted as in the DDI studies: five daily doses with the ketamine dose the next day),
-    optionally followed by ``stopped DURATION ago`` (the time since the course ended: ``rifampicin for 14 d
-    stopped 3 d ago``; without ``for``, a long-term course at steady state was stopped). An inhibitor takes no
-    duration but may be stopped: ``clarithromycin stopped 2 d ago`` (counted as for inducers, from the end of the
-    last day of dosing). Returns (name,
+    """A comedication entry: ``NAME``, or ``NAME for DURATION`` (e.g. ``rifampicin for 5 d``: how long it has been
+    taken, counted as in the DDI studies: five daily doses with the ketamine dose the next day; ``clarithromycin for
+    3 d``: twice daily for 3 days, ketamine with the seventh dose), optionally followed by ``stopped DURATION ago``
+    (the time since the course ended: ``rifampicin for 14 d stopped 3 d ago``; without ``for``, a long-term course at
+    steady state was stopped, ``clarithromycin stopped 2 d ago``; counted from the end of the last day of dosing).
+    Inducers and inhibitors alike. Returns (name,
     pretreatment in hours or None for steady state, hours since stopping or None if still taken); a one-line
     InputError naming ``field`` for anything else."""
     if not isinstance(text, str):
@@ -174,12 +175,8 @@ def parse_comedication(text, field: str) -> tuple[str, float | None, float | Non
     name = name.strip().lower()
     if name not in KNOWN_COMEDICATIONS:
         raise InputError(f"{field}: unknown comedication {text.strip()[:40]!r}; known: {', '.join(KNOWN_COMEDICATIONS)} "
-                         f"(an inducer may state its pretreatment: 'rifampicin for 5 d', or 'rifampicin for 14 d "
-                         f"stopped 3 d ago')")
-    if sep and name not in INDUCERS:
-        raise InputError(f"{field}: {name} takes no duration (only the inducers {', '.join(INDUCERS)} build up over "
-                         f"days; an inhibitor's factors are those of its studies' pretreatment); write {name} while it "
-                         f"is taken, or '{name} stopped 2 d ago' once stopped")
+                         f"(an entry may state how long it has been taken: 'rifampicin for 5 d', 'clarithromycin for "
+                         f"3 d', or 'rifampicin for 14 d stopped 3 d ago')")
     off = None
     if stop:
         since = since.strip()
