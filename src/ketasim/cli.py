@@ -127,8 +127,8 @@ def simulate(
     comedication: Optional[List[str]] = typer.Option(
         None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several. An inducer "
                    "may state its pretreatment, e.g. 'rifampicin for 5 d' (without one: steady state), and when it "
-                   "was stopped: 'rifampicin for 14 d stopped 3 d ago'; an inhibitor may be stopped: "
-                   "'clarithromycin stopped 2 d ago'."),
+                   "was stopped: 'rifampicin for 14 d stopped 3 d ago'; an inhibitor likewise: 'clarithromycin for 2 d' "
+                   "(builds up as it destroys the enzyme; without one: steady state), 'clarithromycin stopped 2 d ago'."),
     baseline: Optional[float] = typer.Option(None, help="Quick form: baseline score on the scale (default: the "
                                                         "scale's usual trial baseline, MADRS 33)."),
     scale: Optional[str] = typer.Option(None, help="Quick form: rating scale, one of "
