@@ -446,11 +446,12 @@ def comedication_factors(p: ParameterSet, comedications) -> tuple[float, float, 
     factors. Hepatic and gut-wall CLint are N-demethylation (fraction ``pk.fm_nk``) + other pathways; inhibitors
     whose factors were derived from ketamine's own data scale both, inducers with probe data scale
     N-demethylation only. The yield factor is fm_nk'/fm_nk in the liver (the one yield the model uses for
-    systemic and first-pass formation). An entry is a name or, for an inducer, ``NAME for DURATION``
+    systemic and first-pass formation). An entry is a name or ``NAME for DURATION``
     (population.parse_comedication), optionally ``stopped DURATION ago``: the inducer's factors after that
     pretreatment (steady state without one) and that long after stopping; its norketamine-clearance factor is
-    carried from its study's pretreatment (``ddi.*.nk_cl_days``) likewise. An inhibitor entry is its name or
-    ``NAME stopped DURATION ago``: its factors while taken or recovered since (:func:`inhibitor_factors`)."""
+    carried from its study's pretreatment (``ddi.*.nk_cl_days``) likewise. An inhibitor entry takes the same forms:
+    its factors at steady state, after ``for DURATION`` of onset, and recovered since a stop
+    (:func:`inhibitor_factors`)."""
     from .population import INDUCERS, parse_comedication
 
     fm = p.get("pk.fm_nk")
