@@ -160,8 +160,12 @@ def stage3(ps):
         print(f"ddi.{name}.clint_factor {f:.3f} (oral AUC ratio {r}, equal liver and gut factors)")
     # clarithromycin's shipped split comes from its midazolam probe (Gorski 1998), sized by the same oral ratio
     liver, gut, h, s = P.inhibitor_split_from_midazolam(ps, "clarithromycin")
-    print(f"clarithromycin (shipped, midazolam-probe split): liver {liver:.3f}, gut {gut:.3f} (midazolam liver {h:.3f}, "
-          f"share of ketamine CLint {s:.3f})")
+    print(f"clarithromycin (shipped, midazolam-probe split, steady state): liver {liver:.3f}, gut {gut:.3f} (midazolam "
+          f"liver {h:.3f}, share of ketamine CLint {s:.3f}); after Hagelberg's 4 days: liver "
+          f"{P.inhibitor_factors(ps, 'clarithromycin', None, 96.0)[0]:.3f}")
+    for name, days in (("ticlopidine", 6), ("ticlopidine", None)):   # carried from Peltoniemi's 6 days by the onset
+        f = P.inhibitor_factors(ps, name, None, None if days is None else days * 24.0)
+        print(f"{name} {'steady state' if days is None else f'after {days} d'}: liver {f[0]:.3f}, gut {f[1]:.3f}")
     print(f"grapefruit: largest oral AUC ratio by the gut wall alone {1 / fg[0]:.2f} (observed 3.0)")
     for c in ("rifampicin", "st-johns-wort"):        # at steady state (no pretreatment given: pk.induction_reached)
         h, g = P.cyp3a_factors_from_midazolam(ps, c)
