@@ -250,6 +250,8 @@ CONSTANTS = (
     # time constant of the memory of time out of remission that measures it (h)
     Constant("recovery_duration", "h", _p("pd.recurrence.recovery_duration", "h"), "pd.recurrence.recovery_duration"),
     Constant("remission_memory_h", "h", _p("pd.recurrence.remission_memory", "h"), "pd.recurrence.remission_memory"),
+    Constant("remission_width", "dimensionless", _p("pd.recurrence.remission_smoothing"),
+             "pd.recurrence.remission_smoothing"),
     Constant("anesthesia_umol", "uM", _p("pd.anesthesia.threshold", "uM"), "pd.anesthesia.threshold"),
     Constant("ampa_block", "dimensionless", lambda c: c.experiment.ampa_block, "experiments.ampa_block"),
     Constant("mtor_block", "dimensionless", lambda c: c.experiment.mtor_block, "experiments.mtor_block"),
@@ -735,7 +737,7 @@ STATES = (
     # severity rising again as relief is lost); only after recovery, a remission sustained for 4 months
     # (pd.recurrence.recovery_duration), can a new episode (recurrence) begin. Remission: the treated severity at
     # or below the scale's remission threshold (remission_level; the in-remission indicator is 1 there and falls
-    # to 0 over the next response_width of baseline above it). The length of the current run of remission is
+    # to 0 over the next pd.recurrence.remission_smoothing of baseline above it, a C2 ramp). The length of the current run of remission is
     # measured without a reset event (the kernel has none): remission_memory follows 1 - in-remission with time
     # constant pd.recurrence.remission_memory (14 d) from 1 at entry (ill), so after entering remission it decays
     # as exp(-t / 14 d) and the run is -14 d x ln(remission_memory), exactly the time since remission began for a
@@ -743,8 +745,8 @@ STATES = (
     # the run, and with it the count towards recovery, starts again (in full after a loss of remission much longer
     # than 14 d, in part after a shorter one: a dip of a day leaves -14 d x ln(1 - exp(-1/14)) = 37 d of the run)
     State("remission_memory", "1", "k_remission_memory", "dimensionless (1 = ill for long, 0 = in remission for long)",
-          drive="k_remission_memory * (1 - smooth_step((remission_level + response_width - treated_severity)"
-                " / response_width))",
+          drive="k_remission_memory * (1 - smooth_step((remission_level + remission_width - treated_severity)"
+                " / remission_width))",
           gain="recurrence_from_recovery",
           doc="memory of time out of remission (time constant pd.recurrence.remission_memory): the current run of "
               "remission is -remission_memory_h x ln(remission_memory)"),
