@@ -170,3 +170,44 @@ def test_bad_clock_is_one_line_naming_the_field_and_listing_recovery(bad):
     with pytest.raises(InputError, match=r"^population\.recurrence_clock" + listed) as e:
         scenario_from_dict({"name": "b", "population": {"size": 2, "recurrence_clock": bad}, "arms": {"a": [KET]}})
     assert "\n" not in str(e.value)
+
+
+def test_personal_forecast_conditions_each_draw_on_its_time_since_recovery():
+    """Personal forecasts on the clock from recovery: each posterior draw's clock at the last observation is the
+    engine's time since recovery then (0 for this 6-week record: nobody can have recovered, so T comes from its prior,
+    unconditioned); a year of twice-weekly sessions after the record: no draw has an episode before its own
+    recovery plus T, and draws that recover do relapse at about the law's rate over the time since recovery."""
+    import ketasim.personal as P
+    from ketasim.record import read_record
+
+    from _support import REPO
+
+    pm = P.PatientModel(read_record(REPO / "examples" / "patient" / "patient_101.csv"))
+    pm.spec = dataclasses.replace(pm.spec, recurrence_clock="recovery")
+    assert pm.recurrence_clock_column == "recovery_time_h" and not pm.counts_time_in_response
+    fit = P.fit_patient(pm, seed=0)
+    th, t_last = fit.samples, pm.record.last_observation_h
+    r = pm.recurrence_clock_at_last(th)
+    assert r.shape == (th.shape[0],) and np.all(r == 0.0)
+    z = np.random.default_rng([3, P.RECURRENCE_STREAM]).standard_normal(th.shape[0])
+    assert np.array_equal(pm.recurrence_etas(th.shape[0], 3, th), z)           # R = 0: the prior itself
+    # a positive clock conditions as on the other Weibull clock: T > R
+    eta = pm.recurrence_etas(th.shape[0], 3, clock_at_last=np.full(th.shape[0], 2000.0))
+    assert np.all(pm.recurrence_times_h(eta) > 2000.0)
+    days = np.array([60.0, 200.0, 365.0])
+    continued = [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min",
+                  "at": f"{t_last + 0.5} h", "every": "3.5 d", "count": 105}]
+    fc = P.forecast(fit, continued, times_h=t_last + days * 24, grid=False, seed=11)
+    assert np.all(fc.recurrence_clock_at_last_h == 0.0)
+    eta = pm.recurrence_etas(th.shape[0], 11, clock_at_last=fc.recurrence_clock_at_last_h)
+    assert np.array_equal(pm.recurrence_times_h(eta), fc.recurrence_h)
+    out, _, _, _ = pm.run(th, fc.regimen, fc.times_h, eta_recurrence=eta)
+    rt, ep = out[:, :, K.OUT_NAMES.index("recovery_time_h")], out[:, :, K.OUT_NAMES.index("episode")]
+    assert not np.any((ep > 0) & (rt <= fc.recurrence_h[:, None]))
+    assert rt[:, 0].max() == 0.0                  # 60 d after a 6-week record: < 4 months, nobody recovered
+    recovered = rt[:, -1] > 0
+    assert recovered.sum() >= 20, recovered.sum()
+    law = pm.recurrence_law
+    p = float(np.mean(1.0 - np.exp(-law.cumulative_hazard(rt[recovered, -1]))))
+    m = recovered.sum()
+    assert np.mean(ep[recovered, -1] > 0) == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / m) + 0.02)
