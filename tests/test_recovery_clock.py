@@ -158,15 +158,15 @@ def test_other_clocks_do_not_run_the_recovery_states_and_recovery_needs_a_remiss
         assert run.output("recovery_time_h").max() == 0.0
     with pytest.raises(InputError, match=r"^population\.recurrence_clock: recovery needs the scale's remission "
                                          r"threshold, and mssi has none") as e:
-        scenario_from_dict({"name": "m", "population": {"size": 2, "condition": "suicidal_ideation", "scale": "mssi",
-                                                        "baseline": {"mean": 20, "sd": 3}, "recurrence_clock": "recovery"},
-                            "arms": {"a": [KET]}})
+        pop = {"size": 2, "condition": "suicidal_ideation", "scale": "mssi", "baseline": {"mean": 20, "sd": 3},
+               "recurrence_clock": "recovery"}
+        scenario_from_dict({"name": "m", "population": pop, "arms": {"a": [KET]}})
     assert "\n" not in str(e.value)
 
 
 @pytest.mark.parametrize("bad", ["recovered", "Recovery ", 3])
 def test_bad_clock_is_one_line_naming_the_field_and_listing_recovery(bad):
-    listed = r": use one of response, entry, recovery, got" if isinstance(bad, str) else ""
+    listed = r": use one of response, entry, recovery, got" if isinstance(bad, str) else ""  # (3: a type error)
     with pytest.raises(InputError, match=r"^population\.recurrence_clock" + listed) as e:
         scenario_from_dict({"name": "b", "population": {"size": 2, "recurrence_clock": bad}, "arms": {"a": [KET]}})
     assert "\n" not in str(e.value)

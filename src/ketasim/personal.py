@@ -27,7 +27,8 @@ Research and teaching tool, not medical advice.
   seeded stream (:func:`recurrence_etas`), given that no new episode began before the last observation. On the
   clocks of time in response and from recovery T is Weibull (not memoryless), so each draw's T is drawn from T
   given T > R, R that draw's own clock at the last observation (time in response accumulated, or time since
-  recovery, 0 before recovery) (inverse CDF of the conditional law: H(T) = H(R) + Exp(1)); from entry R = t_last. Without this every draw had the median recurrence time and a long forecast showed one
+  recovery, 0 before recovery) (inverse CDF of the conditional law: H(T) = H(R) + Exp(1)); from entry R = t_last.
+  Without this every draw had the median recurrence time and a long forecast showed one
   sharp episode.
 * **Plan** (:func:`plan`): candidate regimens built from the safety limits (:class:`Limits`), each simulated for
   all posterior samples in one engine call (with their recurrence times, as the forecast); ranked by the
