@@ -660,6 +660,8 @@ ALGEBRAICS = (
               "onset, in closed form of u. Two stages, not one: a one-stage onset starts with a kink (slope k at T) "
               "that the arm's shared time grid cannot place (2.2e-4 relative error in severity against the reference "
               "solver, target 1e-4); the two-stage onset starts with slope 0. With population.recurrence_clock: "
+              "recovery, the onset starts when the time since recovery (recovery_time: a remission sustained for "
+              "pd.recurrence.recovery_duration) passes T instead. With population.recurrence_clock: "
               "entry (the model before the in-response clock), the same onset from T counted from trial entry "
               "(clock - t_recurrence)"),
     Algebraic("severity", "recurrence_target(treated_severity,"
