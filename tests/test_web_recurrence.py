@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -134,6 +135,12 @@ def test_no_mark_when_off_or_beyond_the_horizon():
     assert _episode_shapes(never["figure"]) == [] and "new episode" not in never["summary"]
     assert "recurrence_clock" not in yaml.safe_load(api.scenario_yaml(long_course()))["population"]   # the default
     assert yaml.safe_load(api.scenario_yaml(long_course(clock="response")))["population"]["recurrence_clock"] == "response"
+    # the clock from recovery (a hypothesis): written when chosen; this typical patient never remits, so no episode
+    assert yaml.safe_load(api.scenario_yaml(long_course(clock="recovery")))["population"]["recurrence_clock"] == "recovery"
+    unrecovered = api.simulate_form(long_course(clock="recovery"))
+    assert _episode_shapes(unrecovered["figure"]) == [] and "new episode" not in unrecovered["summary"]
+    html = (Path(api.__file__).parent / "static" / "index.html").read_text(encoding="utf-8")
+    assert '<option value="recovery">time since recovery (hypothesis)</option>' in html
 
 
 def test_one_mark_per_arm_in_its_colour():

@@ -24,10 +24,11 @@ Research and teaching tool, not medical advice.
   intervals of future ratings (and of the modelled value of any trajectory variable), under the recorded
   regimen or an alternative. Each draw also gets its own recurrence time (a new depressive episode on continued
   treatment, issue 7): eta_recurrence is not fitted, so it comes from its prior, standard normal per draw from a
-  seeded stream (:func:`recurrence_etas`), given that no new episode began before the last observation. T counts
-  time spent in response and is Weibull (not memoryless), so each draw's T is drawn from T given T > R, R the
-  time in response that draw had accumulated by the last observation (inverse CDF of the conditional law:
-  H(T) = H(R) + Exp(1)). Without this every draw had the median recurrence time and a long forecast showed one
+  seeded stream (:func:`recurrence_etas`), given that no new episode began before the last observation. On the
+  clocks of time in response and from recovery T is Weibull (not memoryless), so each draw's T is drawn from T
+  given T > R, R that draw's own clock at the last observation (time in response accumulated, or time since
+  recovery, 0 before recovery) (inverse CDF of the conditional law: H(T) = H(R) + Exp(1)); from entry R = t_last.
+  Without this every draw had the median recurrence time and a long forecast showed one
   sharp episode.
 * **Plan** (:func:`plan`): candidate regimens built from the safety limits (:class:`Limits`), each simulated for
   all posterior samples in one engine call (with their recurrence times, as the forecast); ranked by the
@@ -145,6 +146,13 @@ class PatientModel:
         return self.spec.recurrence_clock == "response"
 
     @property
+    def recurrence_clock_column(self) -> str | None:
+        """The engine output that holds the recurrence clock (``response_time_h`` on the clock of time in response,
+        ``recovery_time_h`` on the clock from recovery: 0 before recovery), or None on the clock from entry (the
+        clock is the time itself)."""
+        return {"response": "response_time_h", "recovery": "recovery_time_h"}.get(self.spec.recurrence_clock)
+
+    @property
     def fit_eta_recurrence(self) -> float:
         """eta_recurrence of the fit (not fitted: ``NOT_FITTED``): the ratings were explained without a new episode,
         so the fit places T at its median given T > t_last, the record's last observation (time in response up to
@@ -157,16 +165,20 @@ class PatientModel:
 
     def recurrence_clock_at_last(self, theta) -> np.ndarray:
         """Each row's recurrence clock at the record's last observation (h): the time in response accumulated by
-        then (an engine run of the past doses with the fit's recurrence time, so without an episode), or t_last
-        itself on the clock from entry; zeros when recurrence is off or the record ends at t = 0."""
+        then, or on the clock from recovery the time since recovery (0 for a row not yet recovered: its T is then
+        drawn from the prior, as no new episode can have begun; a row whose remission was broken before recovery
+        has restarted its count, which the engine run carries on into the forecast), each from an engine run of
+        the past doses with the fit's recurrence time, so without an episode; or t_last itself on the clock from
+        entry; zeros when recurrence is off or the record ends at t = 0."""
         theta = np.atleast_2d(theta)
         t_last = max(float(self.record.last_observation_h), 0.0)
         if not self.recurrence_law.on or t_last <= 0.0:
             return np.zeros(theta.shape[0])
-        if not self.counts_time_in_response:
+        column = self.recurrence_clock_column
+        if column is None:
             return np.full(theta.shape[0], t_last)
         out, _, _, _ = self.run(theta, self.record.past_doses, np.array([t_last]))
-        return out[:, 0, K.OUT_NAMES.index("response_time_h")].copy()
+        return out[:, 0, K.OUT_NAMES.index(column)].copy()
 
     def recurrence_etas(self, n: int, seed: int, theta=None, *, clock_at_last=None) -> np.ndarray:
         """``n`` values of eta_recurrence for forecast draws: standard normal z from the seeded stream
@@ -192,8 +204,9 @@ class PatientModel:
         return law.eta_given_beyond(z, r)
 
     def recurrence_times_h(self, eta_recurrence) -> np.ndarray:
-        """The recurrence times T (h on the recurrence clock: time in response, or from the record's time 0 with
-        population.recurrence_clock: entry) these eta_recurrence values give (inf when recurrence is off)."""
+        """The recurrence times T (h on the recurrence clock: from the record's time 0 with
+        population.recurrence_clock: entry, time in response, or time since recovery) these eta_recurrence values
+        give (inf when recurrence is off)."""
         law = self.recurrence_law
         eta = np.asarray(eta_recurrence, float)
         return np.full(eta.shape, np.inf) if not law.on else law.time_h(eta)
@@ -646,8 +659,8 @@ class Forecast:
     quantiles: dict               # variable -> (5, T) quantiles 5/25/50/75/95 %
     ratings: np.ndarray           # (S, T) simulated ratings with rater noise
     regimen: tuple[Dose, ...]
-    #: (S,) each draw's recurrence time T (h on the recurrence clock: time in response by default; inf when
-    #: recurrence is off): a new episode begins when the clock passes it (:meth:`PatientModel.recurrence_etas`)
+    #: (S,) each draw's recurrence time T (h on the recurrence clock: from entry by default, time in response, or
+    #: time since recovery; inf when recurrence is off): a new episode begins when the clock passes it (:meth:`PatientModel.recurrence_etas`)
     recurrence_h: np.ndarray | None = None
     #: (S,) each draw's recurrence clock at the record's last observation (h): T was drawn given T > this
     recurrence_clock_at_last_h: np.ndarray | None = None

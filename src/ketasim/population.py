@@ -212,8 +212,9 @@ GENOTYPES = ("val/val", "val/met", "met/met")
 #: Care settings (issue 7): in-patient and perioperative care add a non-specific component that starts at admission
 #: or surgery and fades over weeks (the model's ``care`` state); outpatient care adds none.
 CARE_SETTINGS = ("outpatient", "inpatient", "perioperative")
-#: what a recurrence time counts (population.recurrence_clock): time spent in response or since entry (the default)
-RECURRENCE_CLOCKS = ("response", "entry")
+#: what a recurrence time counts (population.recurrence_clock): time since entry (the default), time spent in
+#: response, or time since recovery (a remission sustained for pd.recurrence.recovery_duration)
+RECURRENCE_CLOCKS = ("response", "entry", "recovery")
 #: the default clock (PopulationSpec and scenario files): one place to switch it
 DEFAULT_RECURRENCE_CLOCK = "entry"
 
@@ -295,8 +296,10 @@ class PopulationSpec:
     blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
     re_response: bool = False            # a hypothesis, off by default: a new episode (recurrence) is relieved again
                                          # in part by active sessions after its onset (state reconsolidation)
-    # what the recurrence time T counts: time spent in response ("response": Weibull, pd.recurrence.weibull_shape)
-    # or time since trial entry with a constant hazard ("entry": the model before the in-response clock, bit for bit)
+    # what the recurrence time T counts: time since trial entry with a constant hazard ("entry", the default: the
+    # model before the in-response clock, bit for bit), time spent in response ("response": Weibull,
+    # pd.recurrence.weibull_shape) or time since recovery, a remission sustained for pd.recurrence.recovery_duration
+    # ("recovery": the same Weibull, on the clock Kanai's cohort was followed on; no new episode before recovery)
     recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK
 
     def __post_init__(self):
@@ -340,6 +343,9 @@ class PopulationSpec:
         if self.recurrence_clock not in RECURRENCE_CLOCKS:
             raise InputError(f"{f}.recurrence_clock: use one of {', '.join(RECURRENCE_CLOCKS)}, got "
                              f"{self.recurrence_clock!r}")
+        if self.recurrence_clock == "recovery" and SCALES[self.scale][1] is None:
+            raise InputError(f"{f}.recurrence_clock: recovery needs the scale's remission threshold, and {self.scale} "
+                             "has none; use entry or response")
         if self.re_response and not self.recurrence:
             raise InputError(f"{f}.re_response: needs recurrence (re-response acts on a new episode), which is "
                              "off here")

@@ -46,7 +46,8 @@ class SimulationResult:
                 "recurrence": bool(self.scenario.population.recurrence),
                 # population.re_response: a hypothesis, off by default (re-response after a new episode)
                 "re_response": bool(self.scenario.population.re_response),
-                # population.recurrence_clock: what the recurrence time counts (from entry by default; time in response is a hypothesis)
+                # population.recurrence_clock: what the recurrence time counts (from entry by default; time in
+                # response and time since recovery are hypotheses)
                 "recurrence_clock": self.scenario.population.recurrence_clock, "notice": NOTICE}
 
     @property

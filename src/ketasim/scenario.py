@@ -76,7 +76,7 @@ class _Population(_Strict):
     recurrence: bool = True          # a new episode can break through continued treatment (pd.recurrence.*)
     re_response: bool = False        # a hypothesis, off by default: a new episode is relieved again in part by active
                                      # sessions after its onset (needs recurrence)
-    recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK  # what T counts: entry (default) | response (a hypothesis)
+    recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK  # what T counts: entry (default) | response | recovery (hypotheses)
 
 
 class _Endpoints(_Strict):

@@ -99,7 +99,7 @@ class TrialResult:
                 "seed": int(self.seed), "design": self.design,
                 "recurrence": bool(self.scenario.population.recurrence),   # population.recurrence (issue 7)
                 "re_response": bool(self.scenario.population.re_response),  # a hypothesis, off by default
-                "recurrence_clock": self.scenario.population.recurrence_clock,  # time in response | entry
+                "recurrence_clock": self.scenario.population.recurrence_clock,  # entry | response | recovery
                 "arms": arms, "comparisons": self.comparisons,
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 "notice": NOTICE}

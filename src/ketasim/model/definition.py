@@ -245,6 +245,13 @@ CONSTANTS = (
     Constant("response_width", "dimensionless", _p("pd.recurrence.response_smoothing"),
              "pd.recurrence.response_smoothing"),
     Constant("onset_ramp", "h", _p("pd.recurrence.onset_ramp", "h"), "pd.recurrence.onset_ramp"),
+    # the clock from recovery (population.recurrence_clock: recovery): the minimum time in sustained remission
+    # before recovery is ascribed (Rush 2006 ACNP task force: 4 months after the onset of remission) and the
+    # time constant of the memory of time out of remission that measures it (h)
+    Constant("recovery_duration", "h", _p("pd.recurrence.recovery_duration", "h"), "pd.recurrence.recovery_duration"),
+    Constant("remission_memory_h", "h", _p("pd.recurrence.remission_memory", "h"), "pd.recurrence.remission_memory"),
+    Constant("remission_width", "dimensionless", _p("pd.recurrence.remission_smoothing"),
+             "pd.recurrence.remission_smoothing"),
     Constant("anesthesia_umol", "uM", _p("pd.anesthesia.threshold", "uM"), "pd.anesthesia.threshold"),
     Constant("ampa_block", "dimensionless", lambda c: c.experiment.ampa_block, "experiments.ampa_block"),
     Constant("mtor_block", "dimensionless", lambda c: c.experiment.mtor_block, "experiments.mtor_block"),
@@ -321,6 +328,8 @@ RATES = (
     Constant("k_severity", "1/h", _t_half(_f("symptom_t_half", "h")), "ln2 / free: symptom_t_half"),
     Constant("k_natural", "1/h", _t_half(_p("pd.natural_course.t_half", "h")), "ln2 / pd.natural_course.t_half"),
     Constant("k_clock", "1/h", lambda c: 0.0, "0: the clock only counts time (dclock/dt = 1)"),
+    Constant("k_remission_memory", "1/h", lambda c: 1.0 / c.params.get("pd.recurrence.remission_memory", "h"),
+             "1 / pd.recurrence.remission_memory"),
 )
 
 
@@ -413,7 +422,8 @@ class RecurrenceLaw:
     """The distribution of a patient's recurrence time T (h; issue 7, maintenance): Weibull with shape ``shape``
     and P(T <= 1 year) = ``p12``, i.e. cumulative hazard H(t) = -ln(1 - p12) (t / 8766 h) ** shape. ``shape`` 1 is
     the constant hazard -ln(1 - p12) / 8766 h. ``p12`` 0: no recurrence (T never). T is counted on the clock the
-    population states (population.recurrence_clock): time spent in response (the default) or time since entry."""
+    population states (population.recurrence_clock): time since entry (the default), time spent in response, or time
+    since recovery (a sustained remission)."""
 
     p12: float
     shape: float = 1.0
@@ -461,13 +471,16 @@ def recurrence_law(c) -> RecurrenceLaw:
     pd.recurrence.p12_treatment_resistant for a treatment-resistant population (Rush 2006: STAR*D remitters who
     continued the treatment that brought remission); shape pd.recurrence.weibull_shape (Kanai 2003: the risk falls
     with time since recovery) on the clock of time in response, 1 (constant hazard) on the clock from trial entry
-    (population.recurrence_clock: entry, the model before the in-response clock); p12 0 when
-    population.recurrence is false."""
+    (population.recurrence_clock: entry, the model before the in-response clock) and on the clock from recovery
+    (population.recurrence_clock: recovery: time since sustained remission, :data:`PATIENT` recovery_time); p12 0
+    when population.recurrence is false."""
     if not c.spec.recurrence:
         return RecurrenceLaw(0.0)
     p12 = c.params.get("pd.recurrence.p12_treatment_resistant" if c.spec.treatment_resistant else "pd.recurrence.p12")
     if getattr(c.spec, "recurrence_clock", "response") == "entry":
         return RecurrenceLaw(p12, 1.0)
+    # response and recovery: Kanai's falling hazard (on the clock from recovery, the clock Kanai's cohort was
+    # followed on; on the clock of time in response an extrapolation to the first hours in response)
     return RecurrenceLaw(p12, c.params.get("pd.recurrence.weibull_shape"))
 
 
@@ -492,6 +505,19 @@ def _recurrence_time(c):
     if not law.on:
         return np.full(c.patients.n, NO_RECURRENCE_H)
     return law.time_h(c.patients.eta_recurrence)
+
+
+def _remission_level(c):
+    """Each patient's remission threshold as a fraction of the baseline score: the population scale's published
+    remission threshold (points; population.SCALES, e.g. MADRS <= 10, HAM-D17 <= 7: Frank 1991) / baseline score.
+    Read only by the clock from recovery (population.recurrence_clock: recovery); 0 for a scale without a published
+    threshold (PopulationSpec refuses the recovery clock there)."""
+    from ..population import SCALES
+
+    thr = SCALES[c.spec.scale][1]
+    if thr is None:
+        return np.zeros(c.patients.n)
+    return thr / np.asarray(c.patients.baseline, float)
 
 
 def _lognormal(omega, eta):
@@ -544,11 +570,20 @@ PATIENT = (
                      "pd.recurrence.p12 or pd.recurrence.p12_treatment_resistant, pd.recurrence.weibull_shape "
                      "(eta_recurrence); population.recurrence, population.recurrence_clock"),
     # 1: the recurrence time counts from trial entry with a constant hazard (population.recurrence_clock: entry, the
-    # model before the in-response clock, bit for bit); 0: it counts time in response (the default)
+    # default: the model before the in-response clock, bit for bit); 0: it counts time in response or since recovery
     PatientParameter("recurrence_from_entry", "dimensionless",
                      lambda c: np.full(c.patients.n, 1.0 if getattr(c.spec, "recurrence_clock", "response") == "entry"
                                        else 0.0),
-                     "population.recurrence_clock (1 entry, 0 response: the default)"),
+                     "population.recurrence_clock (1 entry: the default, 0 response or recovery)"),
+    # 1: the recurrence time counts time since recovery (population.recurrence_clock: recovery): the states
+    # remission_memory, recovery_excess and recovery_time run (gain 1); 0 for the other clocks (gain 0: the
+    # generated kernel skips their drives)
+    PatientParameter("recurrence_from_recovery", "dimensionless",
+                     lambda c: np.full(c.patients.n, 1.0 if getattr(c.spec, "recurrence_clock", "entry") == "recovery"
+                                       else 0.0),
+                     "population.recurrence_clock (1 recovery, 0 otherwise)"),
+    PatientParameter("remission_level", "dimensionless", _remission_level,
+                     "the population scale's remission threshold (points) / baseline score"),
     # re-response after a new episode (reconsolidation): a switchable hypothesis, off by default (the refit
     # cross-validation was slightly worse out of sample with it, and the calibration set has no maintenance trial)
     PatientParameter("re_response", "dimensionless",
@@ -625,6 +660,8 @@ ALGEBRAICS = (
               "onset, in closed form of u. Two stages, not one: a one-stage onset starts with a kink (slope k at T) "
               "that the arm's shared time grid cannot place (2.2e-4 relative error in severity against the reference "
               "solver, target 1e-4); the two-stage onset starts with slope 0. With population.recurrence_clock: "
+              "recovery, the onset starts when the time since recovery (recovery_time: a remission sustained for "
+              "pd.recurrence.recovery_duration) passes T instead. With population.recurrence_clock: "
               "entry (the model before the in-response clock), the same onset from T counted from trial entry "
               "(clock - t_recurrence)"),
     Algebraic("severity", "recurrence_target(treated_severity,"
@@ -695,9 +732,46 @@ STATES = (
     # over pd.recurrence.onset_ramp of time in response (a C2 ramp: a step would cost the integrator a fraction of
     # a step of the onset time, ~1e-3 of the episode; for a patient in response it delays the onset by half the
     # ramp); 0 throughout for population.recurrence_clock: entry (gain 0) and when recurrence is off (T never)
-    State("onset_time", "0", "k_clock", "h", drive="smooth_step((response_time - t_recurrence) / onset_ramp)",
+    # the clock from recovery (population.recurrence_clock: recovery; issue 7, maintenance). Frank 1991 (Arch Gen
+    # Psychiatry 48:851, doi:10.1001/archpsyc.1991.01810330075011, PMID 1929776) and Rush 2006 (ACNP task force,
+    # Neuropsychopharmacology 31:1841, doi:10.1038/sj.npp.1301131, PMID 16794566): a return of symptoms after the
+    # onset of remission but before recovery is a relapse, the index episode coming back (here: the treated
+    # severity rising again as relief is lost); only after recovery, a remission sustained for 4 months
+    # (pd.recurrence.recovery_duration), can a new episode (recurrence) begin. Remission: the treated severity at
+    # or below the scale's remission threshold (remission_level; the in-remission indicator is 1 there and falls
+    # to 0 over the next pd.recurrence.remission_smoothing of baseline above it, a C2 ramp). The length of the current run of remission is
+    # measured without a reset event (the kernel has none): remission_memory follows 1 - in-remission with time
+    # constant pd.recurrence.remission_memory (14 d) from 1 at entry (ill), so after entering remission it decays
+    # as exp(-t / 14 d) and the run is -14 d x ln(remission_memory), exactly the time since remission began for a
+    # patient coming from a sustained episode. A patient who leaves remission before recovery refills the memory:
+    # the run, and with it the count towards recovery, starts again (in full after a loss of remission much longer
+    # than 14 d, in part after a shorter one: a dip of a day leaves -14 d x ln(1 - exp(-1/14)) = 37 d of the run)
+    State("remission_memory", "1", "k_remission_memory", "dimensionless (1 = ill for long, 0 = in remission for long)",
+          drive="k_remission_memory * (1 - smooth_step((remission_level + remission_width - treated_severity)"
+                " / remission_width))",
+          gain="recurrence_from_recovery",
+          doc="memory of time out of remission (time constant pd.recurrence.remission_memory): the current run of "
+              "remission is -remission_memory_h x ln(remission_memory)"),
+    # hours by which the current run of remission has exceeded the recovery duration (C2 ramp over onset_ramp):
+    # 0 until the first recovery, then it only grows, so it latches recovery (a later loss of remission is a
+    # recurrence, or the relief lost, and does not undo recovery: Rush 2006)
+    State("recovery_excess", "0", "k_clock", "h",
+          drive="smooth_step((-remission_memory_h * log(max(remission_memory, 1e-300)) - recovery_duration)"
+                " / onset_ramp)",
+          gain="recurrence_from_recovery",
+          doc="time by which a run of remission has passed the recovery duration (0 before the first recovery)"),
+    # time since recovery (h of clock time), the recurrence time's clock on population.recurrence_clock: recovery:
+    # runs at 1/h once recovery_excess passes onset_ramp (~3 d after the run reached the recovery duration) whatever
+    # happens afterwards, as Kanai's cohort was followed from recovery
+    State("recovery_time", "0", "k_clock", "h", drive="smooth_step(recovery_excess / onset_ramp)",
+          gain="recurrence_from_recovery",
+          doc="time since recovery (sustained remission): the recurrence time's clock on the clock from recovery"),
+    State("onset_time", "0", "k_clock", "h",
+          drive="smooth_step((piecewise(recovery_time, recurrence_from_recovery > 0, response_time) - t_recurrence)"
+                " / onset_ramp)",
           gain="1 - recurrence_from_entry",
-          doc="time since a new episode's onset (clock time): 0 until the time in response passes T"),
+          doc="time since a new episode's onset (clock time): 0 until the recurrence clock (time in response, or "
+              "time since recovery) passes T"),
     # re-response after a recurrence (issue 7, maintenance; a hypothesis, off by default: population.re_response):
     # the consolidation law above, accumulated only while a new episode is present (its drive weighted by episode),
     # so only dosing after the onset counts; 1 without an episode or when switched off (re_response 0: target 1; the
@@ -788,6 +862,10 @@ OUTPUTS = (
     Output("episode", "episode", "fraction of a full new episode (0 = none)"),
     # the recurrence time's clock (issue 7, maintenance): time spent in response so far
     Output("response_time_h", "response_time", "h (time spent in response: severity <= half of baseline, smoothed)"),
+    # the clock from recovery (population.recurrence_clock: recovery): time since recovery, 0 before it (and
+    # throughout on the other clocks)
+    Output("recovery_time_h", "recovery_time", "h (time since recovery: a remission sustained for "
+           "pd.recurrence.recovery_duration; 0 before, and on the other recurrence clocks)"),
 )
 
 # ---- per-session summaries (peaks within the monitoring window; discharge readiness) ---------------------------

@@ -233,8 +233,9 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
     """The ``population:`` section: one patient (all SDs zero), or a trial population around that patient.
     ``patient["recurrence"]`` false: ``recurrence: false`` (no new depressive episode on continued treatment).
     ``patient["re_response"]`` true: ``re_response: true`` (a hypothesis, off by default: active sessions after a new
-    episode's onset relieve it again in part; needs recurrence). ``patient["recurrence_clock"]`` ``response``:
-    ``recurrence_clock: response`` (a hypothesis, off by default: the recurrence time counts time in response)."""
+    episode's onset relieve it again in part; needs recurrence). ``patient["recurrence_clock"]`` ``response`` or
+    ``recovery``: ``recurrence_clock: response`` / ``recovery`` (hypotheses, off by default: the recurrence time
+    counts time in response, or time since recovery, a remission sustained for 4 months)."""
     from ..population import DEFAULT_RECURRENCE_CLOCK
     from ..scenario import DEFAULT_BASELINE
 
@@ -270,7 +271,7 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
     clock = patient.get("recurrence_clock")
     if not _blank(clock) and clock != DEFAULT_RECURRENCE_CLOCK:
         # population.recurrence_clock: written only when not the default; a bad value goes to the engine unchanged,
-        # which names the field (population.recurrence_clock: use one of response, entry)
+        # which names the field (population.recurrence_clock: use one of response, entry, recovery)
         pop["recurrence_clock"] = clock if not isinstance(clock, str) else _text(clock)
     if trial is not None:
         pop["size"] = _num(trial.get("size"))
