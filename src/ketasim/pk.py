@@ -174,15 +174,30 @@ def oral_fractions(p: ParameterSet):
     return cl, fh, np.minimum(1.0, foral / fh)
 
 
+#: turnover (degradation) half-life of the enzyme pool behind an organ's factors: hepatic CYP3A4, gut-wall CYP3A,
+#: hepatic CYP2B6
+_TURNOVER_T_HALF = {"liver": "pk.induction_t_half_liver", "gut": "pk.induction_t_half_gut",
+                    "cyp2b6": "pk.cyp2b6_t_half_liver"}
+
+
+def _turnover_rate(p: ParameterSet, comedication: str, organ: str) -> float:
+    """Turnover rate constant k (1/h) of the enzyme a mechanism-based inhibitor destroys in ``organ`` (liver or gut):
+    hepatic CYP2B6 (``pk.cyp2b6_t_half_liver``) for an inhibitor of CYP2B6 (``ddi.*.cyp2b6_share`` given:
+    ticlopidine), otherwise ``pk.induction_t_half_<organ>`` (CYP3A)."""
+    cyp2b6 = organ == "liver" and f"ddi.{comedication}.cyp2b6_share" in p.literature
+    return math.log(2) / p.get(_TURNOVER_T_HALF["cyp2b6" if cyp2b6 else organ], "h")
+
+
 def induction_reached(p: ParameterSet, organ: str, hours: float | None, off_h: float | None = None) -> float:
     """Fraction of its steady-state induction an inducer has reached after ``hours`` of pretreatment (None: steady
     state, 1), and of that what is left ``off_h`` hours after it was stopped (None: still taken). Induction raises
     the synthesis of the enzyme; its amount approaches the new steady state with the enzyme's own degradation
     half-life (turnover model, ``1 - 2^(-t / t_half)``), and returns to baseline at the same rate once the inducer
     is gone (``x 2^(-t_off / t_half)``): ``pk.induction_t_half_liver`` (hepatic CYP3A4, Galetin 2006) or
-    ``pk.induction_t_half_gut`` (enterocyte CYP3A, Greenblatt 2003). The inducer's own accumulation and
-    elimination (rifampicin t1/2 2-5 h) are taken as immediate."""
-    t_half = p.get(f"pk.induction_t_half_{organ}", "h")
+    ``pk.induction_t_half_gut`` (enterocyte CYP3A, Greenblatt 2003); organ ``cyp2b6``: hepatic CYP2B6
+    (``pk.cyp2b6_t_half_liver``, Ashraf 2018). The inducer's own accumulation and elimination (rifampicin t1/2
+    2-5 h) are taken as immediate."""
+    t_half = p.get(_TURNOVER_T_HALF[organ], "h")
     built = 1.0 if hours is None else 1.0 - 2.0 ** (-hours / t_half)
     return built if off_h is None else built * 2.0 ** (-off_h / t_half)
 
@@ -307,7 +322,7 @@ def inactivation_left(p: ParameterSet, comedication: str, organ: str, off_h: flo
     deficit D obeys dD/dt = k (D0 e^(-e t) - D): D / D0 = (k e^(-e t) - e e^(-k t)) / (k - e), the slower of the two
     setting the pace (linear in the inhibitor: concentrations below its inactivation constant). Without an
     elimination half-life the inhibitor is taken as gone at once: 2^(-t / t_half)."""
-    k = math.log(2) / p.get(f"pk.induction_t_half_{organ}", "h")
+    k = _turnover_rate(p, comedication, organ)
     key = f"ddi.{comedication}.elimination_t_half"
     if key not in p.literature:
         return math.exp(-k * off_h)
@@ -334,7 +349,7 @@ def inactivation_built(p: ParameterSet, comedication: str, organ: str, hours: fl
     recovery, :func:`inactivation_left`); E then comes from the integral of the same equation."""
     if hours is None or left_ss >= 1.0:
         return 1.0
-    k = math.log(2) / p.get(f"pk.induction_t_half_{organ}", "h")
+    k = _turnover_rate(p, comedication, organ)
     lam = k * (1.0 / left_ss - 1.0)
     key = f"ddi.{comedication}.elimination_t_half"
     if key not in p.literature:
@@ -352,6 +367,21 @@ def inactivation_built(p: ParameterSet, comedication: str, organ: str, hours: fl
     return (1.0 - active) / (1.0 - left_ss)
 
 
+def _inhibited_share(p: ParameterSet, comedication: str) -> float:
+    """Share s of ketamine's intrinsic clearance carried by the enzyme an inhibitor without a midazolam probe acts on
+    (``ddi.*.cyp2b6_share``: ticlopidine, CYP2B6; not given: 1, the inhibitor acts on all of it). Its factors f
+    (from ketamine's own oral data) leave the enzyme activity 1 - (1 - f) / s, which must stay above 0."""
+    key = f"ddi.{comedication}.cyp2b6_share"
+    if key not in p.literature:
+        return 1.0
+    share = p.get(key)
+    f = p.get(f"ddi.{comedication}.clint_factor")
+    if not 0.0 < share <= 1.0 or 1.0 - f >= share:
+        raise ValueError(f"{key} must be in (1 - ddi.{comedication}.clint_factor, 1] = ({1.0 - f:.3g}, 1], got "
+                         f"{share:g}")
+    return share
+
+
 def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = None, hours: float | None = None):
     """(liver CLint, gut-wall CLint, midazolam CL) factors of an inhibitor while it is taken (``off_h`` None) or
     ``off_h`` hours after it was stopped, after ``hours`` of being taken (None: long enough for steady state).
@@ -363,8 +393,10 @@ def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = 
     state by the onset below (:func:`inactivation_steady`).
     Onset: a mechanism-based inhibitor (``ddi.*.mechanism_based`` 1) destroys the enzyme it inhibits, so its loss of
     activity builds up at the rate k / (activity left at steady state) per organ (:func:`inactivation_built`; the
-    activity left is the probe's h and g for clarithromycin, the factor itself otherwise: an inhibitor acting on all
-    of ketamine's CLint, the slowest onset the factor allows). A reversible inhibitor with an effect follows its own
+    activity left is the probe's h and g for clarithromycin; for ticlopidine the CYP2B6 activity 1 - (1 - f) / s on
+    its share s of ketamine's CLint, ``ddi.ticlopidine.cyp2b6_share``, with the hepatic CYP2B6 turnover
+    ``pk.cyp2b6_t_half_liver``; otherwise the factor itself: an inhibitor acting on all of ketamine's CLint, the
+    slowest onset the factor allows). A reversible inhibitor with an effect follows its own
     accumulation (``ddi.*.elimination_t_half``: 1 / factor - 1 ∝ its concentration, 1 - 2^(-t / t_el)).
     Recovery: once a mechanism-based inhibitor is gone (at once, unless its elimination half-life is given) activity
     returns as the enzyme is resynthesised: the lost fraction falls as 2^(-t_off / t_half) with the same turnover
@@ -380,11 +412,12 @@ def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = 
         gut = liver * (p.get(f"ddi.{comedication}.gut_factor") if f"ddi.{comedication}.gut_factor" in p.literature
                        else 1.0)
         mdz_liver = None
+        share = _inhibited_share(p, comedication)
+        left_ss = {"liver": 1.0 - (1.0 - liver) / share, "gut": 1.0 - (1.0 - gut) / share}   # enzyme activity left
         if p.get(f"ddi.{comedication}.mechanism_based") == 1:      # carried from the study's pretreatment
             at = _study_hours(p, comedication, "clint")
-            liver, gut = (inactivation_steady(p, comedication, organ, f, at)
-                          for organ, f in (("liver", liver), ("gut", gut)))
-        left_ss = {"liver": liver, "gut": gut}
+            left_ss = {organ: inactivation_steady(p, comedication, organ, e, at) for organ, e in left_ss.items()}
+            liver, gut = (1.0 - share * (1.0 - left_ss[organ]) for organ in ("liver", "gut"))
     if (off_h is not None or hours is not None) and p.get(f"ddi.{comedication}.mechanism_based") == 1:
         left = {organ: (inactivation_built(p, comedication, organ, hours, left_ss[organ])
                         * (1.0 if off_h is None else inactivation_left(p, comedication, organ, off_h)))
@@ -429,9 +462,9 @@ def induction_factors(p: ParameterSet, comedication: str, hours: float | None = 
     induced (see :func:`comedication_factors`). Midazolam (CYP3A only) gets its own well-stirred clearance change
     (1 / the IV probe's AUC ratio after the probe's pretreatment). Every probe factor is carried from its study's
     pretreatment (``ddi.*_days``) to ``hours`` and ``off_h`` by the enzymes' turnover (:func:`induction_reached`;
-    CYP2B6 turns over like hepatic CYP3A4, an assumption)."""
+    hepatic CYP3A4 ``pk.induction_t_half_liver``, CYP2B6 ``pk.cyp2b6_t_half_liver``)."""
     h3a, g3a = cyp3a_factors_from_midazolam(p, comedication, hours, off_h)
-    f2b6 = _rescaled(p.get(f"ddi.{comedication}.cyp2b6_factor"), p, "liver", _probe_h(p, comedication, "cyp2b6"), hours,
+    f2b6 = _rescaled(p.get(f"ddi.{comedication}.cyp2b6_factor"), p, "cyp2b6", _probe_h(p, comedication, "cyp2b6"), hours,
                      off_h)
     s3a, s2b6 = p.get("pk.demethylation_cyp3a_share"), p.get("pk.demethylation_cyp2b6_share")
     liver = 1.0 + s3a * (h3a - 1.0) + s2b6 * (f2b6 - 1.0)
