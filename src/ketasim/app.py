@@ -108,8 +108,8 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     is the explicit step ``ketasim install-parameters FILE``). ``names`` (comma-separated free parameters): a partial
     refit of those parameters and the adverse-event stage, the others held at the default set's values; the
     written set is the default set with the refitted values, the run recorded in ``provenance.refits``."""
-    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, SCALE_FIXED, calibrate, default_free_parameters_path,
-                              write_parameter_set, write_refit)
+    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MIN_CALIBRATION_SIZE, SCALE_FIXED, calibrate,
+                              default_free_parameters_path, write_parameter_set, write_refit)
     from .distributed import executor_from_option
     from .errors import InputError
 
@@ -117,6 +117,14 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     if path.resolve() == Path(str(default_free_parameters_path())).resolve():
         raise InputError("--out: this is the shipped default parameter set; write elsewhere, then install it with "
                          "`ketasim install-parameters FILE`")
+    from .io import check_target
+    from .limits import check_int, check_seed
+
+    if start not in ("current", "prior"):
+        raise InputError(f"--start: use 'current' or 'prior', got {start!r}")
+    check_int(size, "--size", lo=MIN_CALIBRATION_SIZE, hi=100_000)
+    check_seed(seed, "--seed")
+    check_int(max_evaluations, "--max-evaluations", lo=1, hi=100_000)
     chosen = None
     if names:
         chosen = [n.strip() for n in str(names).split(",") if n.strip()]
@@ -126,6 +134,9 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
             raise InputError(f"--names: {', '.join(bad) or 'empty'} is not a fitted free parameter (one of: {allowed})")
     if start != "current" and chosen:
         raise InputError("--names: a partial refit starts from the current set (drop --start prior)")
+    if path == Path(DEFAULT_CALIBRATION_OUT):       # the default folder is created; one the user names must exist
+        path.parent.mkdir(parents=True, exist_ok=True)
+    check_target(path)                              # before minutes of fitting
     ex = executor_from_option(dask)
     try:
         new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex,

@@ -372,6 +372,18 @@ def _check_options(size=None, seed=None, outputs=(), inputs=()) -> None:
         check_seed(seed, "--seed")
 
 
+def _check_output(path, default=None, option: str = "") -> None:
+    """An output file checked before anything runs (one line naming the file): a folder the user named must
+    exist; only the command's own default folder (``default``, e.g. out/) is created."""
+    from .io import check_target
+
+    if path is None:
+        return
+    if default is not None and Path(path) == Path(default):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    check_target(path)
+
+
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask."""
     from .distributed import TextProgress, executor_from_option
@@ -575,6 +587,12 @@ def between_trial_cmd(
     between_trial_cli(path, size=size, seed=seed)
 
 
+#: where ``qualify`` writes when no --html / --cv-json is given (their folder is created; a folder the user names
+#: must exist)
+_QUALIFY_HTML = Path("out/qualification.html")
+_CV_JSON = Path("out/cross_validation.json")
+
+
 @app.command()
 def qualify(
     external: Optional[Path] = typer.Option(None, "--external", help="A folder of published trials NOT in the "
@@ -591,7 +609,7 @@ def qualify(
     parameters: Optional[Path] = typer.Option(None, help="A parameter set file (default: the installed one)."),
     cross_validate: bool = typer.Option(False, "--cross-validate",
                                         help="Also leave each trial out in turn, refit, and predict it (slow: ~13 fits)."),
-    cv_json: Optional[Path] = typer.Option(Path("out/cross_validation.json"), help="Where to write the cross-validation rows."),
+    cv_json: Optional[Path] = typer.Option(_CV_JSON, help="Where to write the cross-validation rows."),
     cv_method: str = typer.Option("newton", help="'newton': one Gauss-Newton refit per fold from the calibrated "
                                                  "optimum (minutes); 'damped': up to 8 checked Levenberg-Marquardt "
                                                  "steps per fold (minutes); 'refit': a full calibration per fold "
@@ -622,7 +640,13 @@ def qualify(
         from .errors import InputError
 
         raise InputError("--json: only with --external (the calibration qualification writes --html and --cv-json)")
-    qualify_cli(html=html or Path("out/qualification.html"), size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
+    _check_output(html or _QUALIFY_HTML, _QUALIFY_HTML)                  # before minutes of running
+    if cross_validate:
+        _check_output(cv_json, _CV_JSON)
+    from .io import check_distinct
+
+    check_distinct((), (html or _QUALIFY_HTML, cv_json if cross_validate else None))
+    qualify_cli(html=html or _QUALIFY_HTML, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
                 cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
                 cv_method=cv_method, between_trial=between_trial)
 
