@@ -66,3 +66,55 @@ def test_default_output_folders_are_still_created(capsys, tmp_path, monkeypatch)
     with pytest.raises(Stop):
         main(["calibrate", "--size", "10", "--max-evaluations", "1"])
     assert (tmp_path / "out" / "calibration").is_dir()
+
+
+PATIENT_101 = __import__("pathlib").Path(__file__).parents[1] / "examples" / "patient" / "patient_101.csv"
+
+
+def warnings_printed(capsys, *argv):
+    """Run the command line as a user does (warnings shown, not errors) and return its warning lines."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    return [ln for ln in err.splitlines() if ln.startswith("warning: ")]
+
+
+def test_quick_form_anesthetic_dose_warns_naming_the_option(capsys, tmp_path):
+    """The warning named 'arms.racemic-ketamine[0].dose', a YAML path the user never wrote."""
+    lines = warnings_printed(capsys, "simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion",
+                             "--dose", "2mg/kg", "--csv", tmp_path / "a.csv")
+    assert lines == ["warning: --dose: 2 mg/kg iv-infusion is in the anesthetic range (expect sedation and no "
+                     "antidepressant plasticity)"]
+
+
+def _record_with_dose(tmp_path, amount: str):
+    text = PATIENT_101.read_text().splitlines()
+    assert ",0.5,mg/kg," in text[2]
+    text[2] = text[2].replace(",0.5,mg/kg,", f",{amount},mg/kg,", 1)
+    path = tmp_path / "rec.csv"
+    path.write_text("\n".join(text) + "\n")
+    return path
+
+
+def test_record_anesthetic_dose_warns_naming_row_and_column(tmp_path):
+    """`ketasim plan` read a record with 2 mg/kg IV without a word (the warning was switched off), and
+    `simulate --events` named 'arms.record[0].dose'."""
+    from ketasim.errors import DoseWarning
+    from ketasim.record import read_record
+
+    path = _record_with_dose(tmp_path, "2")
+    with pytest.warns(DoseWarning) as rec:
+        read_record(path)
+    assert [str(w.message) for w in rec] == [
+        "rec.csv row 2, column AMT: 2 mg/kg iv-infusion is in the anesthetic range (expect sedation and no "
+        "antidepressant plasticity)"]
+    read_record(_record_with_dose(tmp_path, "0.5"))           # the usual dose: no warning (warnings are errors)
+
+
+def test_simulate_events_warns_once_naming_the_record_row(capsys, tmp_path):
+    path = _record_with_dose(tmp_path, "2")
+    lines = warnings_printed(capsys, "simulate", "--events", path, "--csv", tmp_path / "t.csv")
+    assert [ln.split(": ", 2)[1] for ln in lines] == ["rec.csv row 2, column AMT"]

@@ -6,6 +6,7 @@ User errors print one line (``error: ...``) and exit with status 2; a traceback 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import warnings
@@ -78,6 +79,17 @@ def rejoin_quantities(args: list[str]) -> list[str]:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _warnings_renamed(rename):
+    """Warnings raised inside are shown after it with ``rename(message)`` (e.g. the option the user typed instead of
+    the YAML path it became)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        warnings.warn_explicit(rename(str(w.message)), w.category, w.filename, w.lineno)
 
 
 def _experiment(values: Optional[List[str]]):
@@ -205,7 +217,11 @@ def simulate(
         if re_response:
             data["population"]["re_response"] = True
         try:
-            sc = scenario_from_dict(data)
+            with warnings.catch_warnings():     # the record's doses warned when read, naming the row and column
+                from .errors import DoseWarning
+
+                warnings.simplefilter("ignore", DoseWarning)
+                sc = scenario_from_dict(data)
         except InputError as e:         # name the option, not the YAML path it became
             raise type(e)(str(e).replace("population.re_response", "--re-response", 1)) from None
     elif scenario is None:
@@ -217,12 +233,13 @@ def simulate(
         from .scenario import quick_flag_message
 
         try:
-            sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
-                                weight_kg=80.0 if weight is None else weight,
-                                size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
-                                age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
-                                baseline=baseline, scale=scale, condition=condition,
-                                output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
+            with _warnings_renamed(quick_flag_message):     # a dose warning names --dose, as errors do
+                sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
+                                    weight_kg=80.0 if weight is None else weight,
+                                    size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
+                                    age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
+                                    baseline=baseline, scale=scale, condition=condition,
+                                    output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
         except InputError as e:         # name the option the user typed, not the YAML path it became
             raise type(e)(quick_flag_message(str(e))) from None
     else:

@@ -351,17 +351,20 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
                 dur = row.num("DUR", 0, 24, "h") if row.has("DUR") else 40 / 60
             elif row.has("DUR") and row.num("DUR") != 0:
                 raise row.err("DUR", f"only an iv-infusion has a duration (route is {route.value})")
+            def named(message: str) -> str:      # 'SOURCE row 2.dose: ...' -> 'SOURCE row 2, column AMT: ...'
+                return (message.replace(".dose:", ", column AMT:").replace(".duration:", ", column DUR:")
+                        .replace(".route:", ", column ROUTE:"))
+
             try:
                 import warnings
 
-                from .errors import DoseWarning
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DoseWarning)
+                with warnings.catch_warnings(record=True) as caught:   # a dose in the anesthetic range warns,
+                    warnings.simplefilter("always")                    # naming the row and column
                     doses.append(Dose(drug, route, amount, per_kg, dur, t, 0.0, 1, f"{source} row {row.i}"))
             except KetasimError as e:
-                raise RecordError(str(e).replace(".dose:", ", column AMT:").replace(".duration:", ", column DUR:")
-                                  .replace(".route:", ", column ROUTE:")) from None
+                raise RecordError(named(str(e))) from None
+            for w in caught:
+                warnings.warn(named(str(w.message)), w.category, stacklevel=2)
         else:
             for c in ("AMT", "AMTU", "DRUG", "ROUTE"):
                 if row.has(c):
