@@ -118,3 +118,25 @@ def test_simulate_events_warns_once_naming_the_record_row(capsys, tmp_path):
     path = _record_with_dose(tmp_path, "2")
     lines = warnings_printed(capsys, "simulate", "--events", path, "--csv", tmp_path / "t.csv")
     assert [ln.split(": ", 2)[1] for ln in lines] == ["rec.csv row 2, column AMT"]
+
+
+def test_params_without_a_match_is_one_error_line(capsys):
+    """`ketasim params pk.esketamine` (the README's example) printed the header and nothing else, exit 0."""
+    code, out, err = run(capsys, "params", "pk.esketamine")
+    assert code == 2 and out == ""
+    line = one_error_line(err)
+    assert "no parameter name contains 'pk.esketamine'" in line and "s_ketamine" in line
+
+
+def test_every_documented_params_example_lists_parameters(capsys):
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    docs = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    examples = {m for p in docs for m in re.findall(r"ketasim params ([\w.]+)", p.read_text(encoding="utf-8"))
+                if not m.isupper()}                # NAME is a placeholder
+    assert examples                                     # the README shows one
+    for name in sorted(examples):
+        code, out, err = run(capsys, "params", name)
+        assert code == 0 and len(out.splitlines()) >= 2, (name, err)

@@ -716,10 +716,18 @@ def params(
     from .parameters import load_parameters
 
     p = load_parameters()
+    every = [*p.literature.values(), *p.free.values()]
+    shown = [prm for prm in every if not search or search in prm.name]
+    if not shown:                       # a typo printed the header and nothing else, with exit status 0
+        from .errors import InputError
+
+        groups = sorted({prm.name.split(".")[0] for prm in every if "." in prm.name})
+        hint = ("; esketamine's PK parameters are those of S-ketamine: try 's_ketamine' or 'pk.ketamine'"
+                if "esketamine" in search.lower() or "arketamine" in search.lower() else "")
+        raise InputError(f"params: no parameter name contains {search!r}{hint}; names start with "
+                         f"{', '.join(g + '.' for g in groups)}")
     typer.echo(f"parameter set {p.version}; calibration run: {p.calibration_run}")
-    for prm in [*p.literature.values(), *p.free.values()]:
-        if search and search not in prm.name:
-            continue
+    for prm in shown:
         typer.echo(f"{prm.name:42s} {prm.value:>10.4g} {prm.unit:14s} [{prm.confidence}] {prm.source}")
 
 
