@@ -140,3 +140,18 @@ def test_every_documented_params_example_lists_parameters(capsys):
     for name in sorted(examples):
         code, out, err = run(capsys, "params", name)
         assert code == 0 and len(out.splitlines()) >= 2, (name, err)
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "file"])
+def test_qualify_external_on_a_wrong_folder_is_only_the_error_line(capsys, tmp_path, make):
+    """The header line ('qualify --external X: parameter set ...') was printed before the error."""
+    folder = tmp_path / "trials"
+    if make == "empty":
+        folder.mkdir()
+    elif make == "file":
+        folder.write_text("name: x\n")
+    code, out, err = run(capsys, "qualify", "--external", folder, "--json", tmp_path / "q.json",
+                         "--html", tmp_path / "q.html")
+    assert code == 2 and out == ""
+    assert "--external" in one_error_line(err)
+    assert not (tmp_path / "q.json").exists() and not (tmp_path / "q.html").exists()

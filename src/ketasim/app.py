@@ -215,7 +215,7 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
     that failed is one line naming its file; the others still run, and the command ends with an InputError (exit
     2) naming the failed trials after the outputs are written."""
     from .errors import InputError
-    from .external import external_document, format_external, qualify_external, trial_line
+    from .external import external_document, find_trials, format_external, qualify_external, trial_line
     from .io import atomic_write_text, check_target
     from .parameters import load_parameters
     from .report import external_report
@@ -226,6 +226,7 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
             default.parent.mkdir(parents=True, exist_ok=True)
         outs.append(check_target(given if given is not None else default))      # before minutes of running
     json_path, html_path = outs
+    find_trials(folder)                 # not a folder, or no trials in it: one line, before the header
     params = load_parameters(str(parameters)) if parameters else load_parameters()
     print(f"qualify --external {folder}: parameter set {params.version} ({params.calibration_run}); "
           f"{size} virtual patients per arm, seed {seed}"
