@@ -155,3 +155,17 @@ def test_qualify_external_on_a_wrong_folder_is_only_the_error_line(capsys, tmp_p
     assert code == 2 and out == ""
     assert "--external" in one_error_line(err)
     assert not (tmp_path / "q.json").exists() and not (tmp_path / "q.html").exists()
+
+
+@pytest.mark.parametrize("age", ["", "forty", None])
+def test_dashboard_marks_an_empty_or_non_numeric_age_at_the_patients_age(age):
+    """A cleared age box was reported at the trial card's age inclusion range (field trial.age_range)."""
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["patient"]["age_years"] = age
+    with pytest.raises(api.FormErrors) as ei:
+        api.build(form)
+    (err,) = ei.value.errors
+    assert err["field"] == "patient.age_years", err
+    assert err["message"].startswith("population.age_years.mean: ")

@@ -338,8 +338,11 @@ def _field_of(message: str, slots: dict, lines: dict | None = None) -> str:
             key = {"duration": "duration_min", "rate": "dose"}.get(key, key)
             return f"regimen.{slot}.{sub + '.' if sub else ''}{key}"
     path = message.split(": ", 1)[0]
-    if path in ("population.age_years.min", "population.age_years.max", "population.age_years.mean"):
+    if path in ("population.age_years.min", "population.age_years.max") or (
+            path == "population.age_years.mean" and "inclusion range" in message):
         return "trial.age_range"            # only an inclusion range gives these (population.check_age)
+    if path == "population.age_years.mean":
+        return "patient.age_years"          # the patient's age itself (empty, not a number)
     if path.startswith("population."):
         key = path.split(".")[1].split("[")[0]
         return "trial.size" if key == "size" else f"patient.{key}"
