@@ -169,3 +169,22 @@ def test_dashboard_marks_an_empty_or_non_numeric_age_at_the_patients_age(age):
     (err,) = ei.value.errors
     assert err["field"] == "patient.age_years", err
     assert err["message"].startswith("population.age_years.mean: ")
+
+
+def test_trial_table_says_not_reached_for_an_open_kaplan_meier_upper_bound():
+    """A KM median whose 95 % CI has no upper bound (fewer than half relapsed by its end) printed 'nan'."""
+    import math
+    from pathlib import Path
+
+    from ketasim import load_scenario
+    from ketasim.trial import run_trial
+
+    tr = run_trial(load_scenario(Path(__file__).parents[1] / "docs" / "tutorials" / "withdrawal.yaml"), n=40)
+    t = tr.table()
+    rows = t.index[t.measure == "time_to_relapse"]
+    assert len(rows) == 2
+    t.loc[rows[0], ["value", "ci_low", "ci_high"]] = [98.0, 14.0, math.nan]    # as km_median gives it
+    tr.table = lambda: t
+    text = tr.format_table()
+    assert "nan" not in text
+    assert "98.00  [  14.00, not reached] d" in text

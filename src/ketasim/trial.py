@@ -171,7 +171,9 @@ class TrialResult:
                     continue
                 if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
                     lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
-                        f"{r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}] d" if math.isfinite(r.value)
+                        f"{r.value:8.2f}  [{r.ci_low:7.2f}, " + (f"{r.ci_high:7.2f}] d" if math.isfinite(r.ci_high)
+                                                                  else "not reached] d")   # beyond follow-up
+                        if math.isfinite(r.value)
                         else "not reached (fewer than half relapsed)")
                         + (f"  PI [{r.pi_low:.2f}, " + (f"{r.pi_high:.2f}] d" if math.isfinite(r.pi_high)
                                                        else "not reached]")
