@@ -188,3 +188,26 @@ def test_trial_table_says_not_reached_for_an_open_kaplan_meier_upper_bound():
     text = tr.format_table()
     assert "nan" not in text
     assert "98.00  [  14.00, not reached] d" in text
+
+
+def test_one_patient_on_the_command_line_is_the_typical_patient_as_documented(capsys, tmp_path):
+    """docs/howto/one-patient.md said the quick form without --typical draws a random patient, and the README that
+    a population of size 1 is a random draw; on the command line one patient is the typical patient."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    assert "quick form draws a random patient" not in (root / "docs" / "howto" / "one-patient.md").read_text()
+    quick = ["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg"]
+    files = []
+    for i, extra in enumerate([[], ["--size", "1", "--seed", "3"], ["--typical"]]):
+        files.append(tmp_path / f"p{i}.csv")
+        code, out, err = run(capsys, *quick, *extra, "--csv", files[-1])
+        assert code == 0, err
+        prov = json.loads(Path(str(files[-1]) + ".provenance.json").read_text())
+        assert prov["typical_patient"] is True
+    assert files[0].read_bytes() == files[1].read_bytes() == files[2].read_bytes()
+    code, out, err = run(capsys, "simulate", "--help")
+    import re
+
+    assert "is the typical patient" in re.sub(r"[\s│]+", " ", out)      # the --size help, across the box's lines

@@ -162,7 +162,8 @@ def simulate(
                                      "true; needs recurrence). Off by default because it was slightly worse out of "
                                      "sample in the refit cross-validation and the calibration trials have no "
                                      "maintenance phase to test it."),
-    size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario)."),
+    size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario); one "
+                                                   "patient (1, the quick form's default) is the typical patient."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
     experiment: Optional[List[str]] = typer.Option(None, help=f"Virtual experiment: {_EXPERIMENTS}."),
