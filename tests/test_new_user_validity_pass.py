@@ -211,3 +211,13 @@ def test_one_patient_on_the_command_line_is_the_typical_patient_as_documented(ca
     import re
 
     assert "is the typical patient" in re.sub(r"[\s│]+", " ", out)      # the --size help, across the box's lines
+
+
+def test_readme_states_each_paragraph_once():
+    """The paragraph on errors and exit status was in the README twice, word for word."""
+    from collections import Counter
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if len(p) > 200 and not p.lstrip().startswith("```")]
+    assert [p[:60] for p, k in Counter(paragraphs).items() if k > 1] == []
