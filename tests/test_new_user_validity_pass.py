@@ -221,3 +221,20 @@ def test_readme_states_each_paragraph_once():
     text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if len(p) > 200 and not p.lstrip().startswith("```")]
     assert [p[:60] for p, k in Counter(paragraphs).items() if k > 1] == []
+
+
+@pytest.mark.parametrize("text, says", [
+    ("", "the file is empty"),
+    ("# only a comment\n", "the file is empty"),
+    ("- a\n- b\n", "expected a mapping at the top level (name, population, arms, ...), got a list"),
+])
+@pytest.mark.parametrize("command", ["simulate", "trial"])
+def test_an_empty_or_list_scenario_file_is_named_in_the_error(capsys, tmp_path, text, says, command):
+    """An empty YAML file said 'scenario: expected a mapping ...' without naming the file."""
+    path = tmp_path / "my_trial.yaml"
+    path.write_text(text)
+    code, out, err = run(capsys, command, path, "--size", "10", "--json" if command == "trial" else "--csv",
+                         tmp_path / "out.file")
+    assert code == 2
+    assert one_error_line(err).startswith(f"error: {path}: {says}")
+    assert list(tmp_path.iterdir()) == [path]               # nothing written

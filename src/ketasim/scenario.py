@@ -708,7 +708,14 @@ def load_scenario(path) -> Scenario:
     """Read a YAML scenario file (a regular file of at most 1 MiB)."""
     if not isinstance(path, (str, Path)) or (isinstance(path, str) and not path.strip()):
         raise InputError(f"path: expected a scenario file path, got {type(path).__name__}")
-    return scenario_from_dict(parse_scenario_yaml(read_scenario_text(path), str(path)))
+    data = parse_scenario_yaml(read_scenario_text(path), str(path))
+    if data is None:                    # an empty file, or only comments
+        raise ScenarioFileError(f"{path}: the file is empty; a scenario is a mapping (name, population, arms, "
+                                "endpoints; see examples/)")
+    if not isinstance(data, dict):
+        raise ScenarioFileError(f"{path}: expected a mapping at the top level (name, population, arms, ...), got "
+                                f"a {'list' if isinstance(data, list) else type(data).__name__}")
+    return scenario_from_dict(data)
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:
