@@ -238,3 +238,50 @@ def test_an_empty_or_list_scenario_file_is_named_in_the_error(capsys, tmp_path, 
     assert code == 2
     assert one_error_line(err).startswith(f"error: {path}: {says}")
     assert list(tmp_path.iterdir()) == [path]               # nothing written
+
+
+CROSSOVER_3 = """\
+name: three-arm crossover
+seed: 6
+population: {size: 20, baseline: {mean: 33, sd: 5}}
+arms:
+  ketamine: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}]
+  esketamine: [{drug: esketamine, route: intranasal, dose: 56 mg}]
+  placebo: [{drug: placebo, route: iv-infusion, duration: 40 min}]
+design: {type: crossover, period_interval: 7 d}
+endpoints: {times: [24 h], measures: [mean_change]}
+"""
+
+
+@pytest.mark.parametrize("example, size, need", [
+    ("examples/crossover_one_week_apart.yaml", 1, 2),     # was a traceback (an empty sequence)
+    ("three-arm", 2, 3),                                  # was a traceback
+    ("examples/design_example.yaml", 1, 2),               # printed ~90 numpy 'invalid value' warnings and nan CIs
+])
+def test_a_trial_too_small_for_its_design_is_one_line(capsys, tmp_path, example, size, need):
+    from pathlib import Path
+
+    if example == "three-arm":
+        path = tmp_path / "cx3.yaml"
+        path.write_text(CROSSOVER_3)
+    else:
+        path = Path(__file__).parents[1] / example
+    code, out, err = run(capsys, "trial", path, "--size", size, "--no-progress", "--json", tmp_path / "t.json")
+    assert code == 2 and out == ""
+    assert one_error_line(err).startswith(f"error: --size: a virtual trial needs at least {need} patients per arm")
+    assert not (tmp_path / "t.json").exists()
+    code, out, err = run(capsys, "trial", path, "--size", need, "--no-progress")    # the smallest that runs
+    assert code == 0 and "Traceback" not in err
+
+
+def test_a_trial_of_one_stated_patient_points_to_simulate():
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+    from ketasim.trial import run_trial
+
+    sc = scenario_from_dict({"name": "one", "patient": {"weight_kg": 70, "age_years": 30, "sex": "male"},
+                             "arms": {"k": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                             "duration": "40 min"}]}})
+    with pytest.raises(InputError, match=r"^patient: a virtual trial needs at least 2 patients per arm .*ketasim "
+                                         r"simulate$"):
+        run_trial(sc)

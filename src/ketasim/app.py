@@ -40,9 +40,10 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     ``observed``: a published trial's CSV (``ketasim.observed``), validated before the trial runs; its comparison is
     printed after the endpoint table, added to the JSON as ``observed_comparison`` and to the report."""
     from .scenario import load_scenario
-    from .trial import run_trial
+    from .trial import check_trial_size, run_trial
 
     sc = load_scenario(path)
+    check_trial_size(sc, size, "--size" if size else None)     # before reading --observed or running
     obs = None
     if observed is not None:
         from .observed import read_observed

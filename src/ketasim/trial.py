@@ -674,6 +674,7 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     from . import limits
 
     n, seed, chunk = limits.check_trial_args(scenario, params, n=n, seed=seed, progress=progress, chunk=chunk)
+    check_trial_size(scenario, n)
     params = params or load_parameters()
     draws = None
     if uncertainty:
@@ -685,6 +686,26 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     elif draws is not None:
         prediction_intervals(tr, draws, chunk=chunk, executor=executor, model=model)
     return tr
+
+
+def check_trial_size(scenario: Scenario, n: int | None, field: str | None = None) -> int:
+    """The patients per arm of a virtual trial (``n``, else the scenario's population size): at least 2 (a mean's
+    confidence interval needs two patients), and for a crossover whose periods follow each other
+    (``design.period_interval``) at least one patient per sequence (one sequence per arm). One line naming ``field``
+    (default ``n`` when given, else ``population.size``; ``patient`` for a stated patient) otherwise."""
+    size = n or scenario.population.size
+    design = dict(scenario.design)
+    k = len(scenario.arms) if (design.get("type") == "crossover"
+                               and design.get("period_interval") is not None) else 1
+    need = max(2, k)
+    if size >= need:
+        return size
+    if field is None:
+        field = "n" if n else ("patient" if getattr(scenario, "patient", None) is not None else "population.size")
+    why = (f"a crossover with design.period_interval gives each of its {k} sequences its own patients" if k >= 2
+           else "a mean's confidence interval needs two patients")
+    hint = "; one stated patient: ketasim simulate" if field == "patient" else "; one patient: ketasim simulate"
+    raise InputError(f"{field}: a virtual trial needs at least {need} patients per arm ({why}), got {size}{hint}")
 
 
 def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows_only: bool = False,
