@@ -285,3 +285,18 @@ def test_a_trial_of_one_stated_patient_points_to_simulate():
     with pytest.raises(InputError, match=r"^patient: a virtual trial needs at least 2 patients per arm .*ketasim "
                                          r"simulate$"):
         run_trial(sc)
+
+
+def test_dashboard_trial_of_one_patient_is_refused_at_the_size_field():
+    """A dashboard trial of size 1 passed validation and failed (or printed nan) in the running job."""
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["trial"] = {"size": "1"}
+    with pytest.raises(api.FormErrors) as ei:
+        api.build_trial(form)
+    (err,) = ei.value.errors
+    assert err["field"] == "trial.size"
+    assert err["message"].startswith("population.size: a virtual trial needs at least 2 patients per arm")
+    form["trial"] = {"size": "2"}
+    assert api.build_trial(form).scenario.population.size == 2

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..display import display_times, json_safe, trial_panels  # noqa: F401  (shared with reports)
 from ..engine import BLOCKING_SWITCHES
-from ..errors import KetasimError
+from ..errors import InputError, KetasimError
 from ..vocabulary import DASHBOARD_TRIAL_MEASURES
 from . import figures as F
 
@@ -845,6 +845,12 @@ def build_trial(form: dict):
     if size > MAX_TRIAL_SIZE:
         raise FormErrors([{"field": "trial.size", "message": f"population.size: the dashboard runs at most "
                                                               f"{MAX_TRIAL_SIZE} patients per arm; use `ketasim trial` for more"}])
+    from ..trial import check_trial_size
+
+    try:
+        check_trial_size(b.scenario, None)      # at least 2 per arm: found here, not in the running job
+    except InputError as e:
+        raise FormErrors([{"field": "trial.size", "message": str(e)}]) from None
     return b
 
 
