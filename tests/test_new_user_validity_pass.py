@@ -300,3 +300,14 @@ def test_dashboard_trial_of_one_patient_is_refused_at_the_size_field():
     assert err["message"].startswith("population.size: a virtual trial needs at least 2 patients per arm")
     form["trial"] = {"size": "2"}
     assert api.build_trial(form).scenario.population.size == 2
+
+
+def test_qualify_external_with_one_patient_per_arm_is_refused_before_running(capsys, tmp_path):
+    from pathlib import Path
+
+    folder = Path(__file__).parents[1] / "examples" / "external"
+    code, out, err = run(capsys, "qualify", "--external", folder, "--size", "1", "--json", tmp_path / "q.json",
+                         "--html", tmp_path / "q.html")
+    assert code == 2 and out == ""
+    assert one_error_line(err) == "error: --size: a virtual trial needs at least 2 patients per arm, got 1"
+    assert list(tmp_path.iterdir()) == []

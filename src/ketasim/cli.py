@@ -651,6 +651,8 @@ def qualify(
 
         if cross_validate:
             raise InputError("--external: cross-validation refits on the calibration file; run it without --external")
+        if size < 2:                    # every trial would fail with the same line
+            raise InputError(f"--size: a virtual trial needs at least 2 patients per arm, got {size}")
         qualify_external_cli(external, json_out=json_out, html=html, size=size, seed=seed, parameters=parameters,
                              uncertainty=uncertainty, between_trial=between_trial)
         return
