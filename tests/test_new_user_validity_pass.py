@@ -311,3 +311,17 @@ def test_qualify_external_with_one_patient_per_arm_is_refused_before_running(cap
     assert code == 2 and out == ""
     assert one_error_line(err) == "error: --size: a virtual trial needs at least 2 patients per arm, got 1"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dashboard_plan_shows_the_records_anesthetic_dose_warning():
+    """The plan page showed no warning for a record with a dose in the anesthetic range."""
+    from ketasim.web import api
+
+    csv = api.plan_example()["csv"].replace(",0.5,mg/kg,0.6667,racemic-ketamine", ",2,mg/kg,0.6667,racemic-ketamine", 1)
+    assert csv != api.plan_example()["csv"]
+    out = api.plan_form({"record": csv})
+    warns = out["result"]["fit"]["warnings"]
+    assert warns[0] == ("record row 2, column AMT: 2 mg/kg iv-infusion is in the anesthetic range (expect sedation "
+                        "and no antidepressant plasticity)")
+    assert not any("anesthetic" in w for w in api.plan_form({"record": api.plan_example()["csv"]})["result"]["fit"]
+                   ["warnings"])

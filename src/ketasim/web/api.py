@@ -948,7 +948,10 @@ def _plan_result(form: dict) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise InputError("record: paste or upload a patient record (CSV or YAML)")
     fmt = str(form.get("format") or "csv").lower()
-    rec = (record_from_yaml if fmt in ("yaml", "yml") else record_from_csv_text)(text, source="record")
+    with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:     # a dose in the anesthetic range warns
+        warnings.simplefilter("always")
+        rec = (record_from_yaml if fmt in ("yaml", "yml") else record_from_csv_text)(text, source="record")
+    record_warnings = [str(w.message) for w in caught]
     alt = form.get("alternative") or None
     if alt is not None and not isinstance(alt, list):
         raise InputError("alternative: expected a list of dose lines")
@@ -963,6 +966,8 @@ def _plan_result(form: dict) -> dict:
     with ENGINE_LOCK:
         res = personal_plan(rec, target=opt("target"), limits=opt("limits"), window=opt("window"),
                             probability=0.8 if _blank(prob) else float(prob), alternative=alt)
+    if record_warnings:                 # shown on the page and in the report with the fit's own warnings
+        res["fit"]["warnings"] = [*record_warnings, *res["fit"].get("warnings", [])]
     return json_safe(res)
 
 
