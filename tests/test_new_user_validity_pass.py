@@ -325,3 +325,30 @@ def test_dashboard_plan_shows_the_records_anesthetic_dose_warning():
                         "and no antidepressant plasticity)")
     assert not any("anesthetic" in w for w in api.plan_form({"record": api.plan_example()["csv"]})["result"]["fit"]
                    ["warnings"])
+
+
+def test_calibrate_log_accounts_for_the_evaluations_beyond_the_budget():
+    """With --max-evaluations 1 the log said 'stopped at the budget of 1 evaluations', then counted evaluations
+    10, 20, 30 (the Laplace posterior) without saying why."""
+    import numpy as np
+
+    from ketasim.calibration import calibrate
+
+    calls = []
+
+    def fake_predictions(p, targets, size, seed, executor=None):
+        calls.append(1)
+        return np.array([t.observed for t in targets]) + 0.1
+
+    lines = []
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ketasim.calibration, "predictions", fake_predictions)
+    try:
+        new, rep = calibrate(size=10, max_evaluations=1, names=["omega_bp", "placebo_gain"], ae_stage=False,
+                             log=lines.append)
+    finally:
+        mp.undo()
+    text = "\n".join(lines)
+    assert "the optimiser stopped at its budget of 1 evaluation(s)" in text
+    assert "Laplace posterior at the optimum: 2 more evaluations" in text
+    assert rep["evaluations"] == len(calls) == 1 + 1 + 2          # start, the optimum's residuals, the Jacobian

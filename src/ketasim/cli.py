@@ -563,7 +563,8 @@ def calibrate(
                                   "with `ketasim install-parameters FILE`)."),
     size: int = typer.Option(400, help="Virtual patients per arm during fitting."),
     seed: int = typer.Option(20261121, help="Random seed (the fit is deterministic for a given seed)."),
-    max_evaluations: int = typer.Option(400, help="Maximum objective evaluations."),
+    max_evaluations: int = typer.Option(400, help="Maximum objective evaluations of the optimiser (the Laplace "
+                                                     "posterior then adds one per fitted parameter)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
     start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres."),
     names: Optional[str] = typer.Option(None, "--names", help="Refit only these free parameters (comma-separated, "
