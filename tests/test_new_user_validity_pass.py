@@ -352,3 +352,21 @@ def test_calibrate_log_accounts_for_the_evaluations_beyond_the_budget():
     assert "the optimiser stopped at its budget of 1 evaluation(s)" in text
     assert "Laplace posterior at the optimum: 2 more evaluations" in text
     assert rep["evaluations"] == len(calls) == 1 + 1 + 2          # start, the optimum's residuals, the Jacobian
+
+
+def test_summary_of_an_active_placebo_shows_its_level_not_flat_peaks():
+    """The midazolam arm's summary listed 'spine density peak x1.00 at 5 min' (a flat line has no peak) and no
+    midazolam level."""
+    from ketasim import quick_scenario, simulate
+    from ketasim.summary import cascade_summary
+
+    sc = quick_scenario("midazolam", "iv-infusion", "0.045 mg/kg", duration="40 min")
+    res = simulate(sc, typical=True)
+    text = cascade_summary(res.trajectories(), res.sessions(), sc.population.scale)
+    assert "x1.00 at" not in text
+    assert "plasma midazolam" in text and "peak" in text.split("plasma midazolam")[1].splitlines()[0]
+    assert "unchanged (x1.00)" in text and "spine density" in text
+    ket = quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")
+    r2 = simulate(ket, typical=True)
+    t2 = cascade_summary(r2.trajectories(), r2.sessions(), ket.population.scale)
+    assert "unchanged" not in t2 and "spine density" in t2 and "plasma midazolam" not in t2
