@@ -370,3 +370,15 @@ def test_summary_of_an_active_placebo_shows_its_level_not_flat_peaks():
     r2 = simulate(ket, typical=True)
     t2 = cascade_summary(r2.trajectories(), r2.sessions(), ket.population.scale)
     assert "unchanged" not in t2 and "spine density" in t2 and "plasma midazolam" not in t2
+
+
+def test_printed_plan_limits_can_be_given_back_to_limits():
+    """The plan printed 'drugs=['racemic-ketamine', 'esketamine']' (a Python list), which --limits refuses."""
+    from ketasim.personal import Limits, parse_limits
+    from ketasim.plan_report import limits_text
+
+    for lim in (Limits(), parse_limits("sbp_rise_mmhg=30,sessions_per_week=1,drugs=esketamine,routes=intranasal")):
+        text = limits_text(lim.describe())
+        assert "[" not in text and "'" not in text and ".0," not in text
+        assert parse_limits(text) == lim
+    assert "drugs=racemic-ketamine+esketamine" in limits_text(Limits().describe())

@@ -123,6 +123,17 @@ def parameter_frame(res: dict) -> pd.DataFrame:
                          for p in res["fit"]["parameters"]])
 
 
+def limits_text(lim: dict) -> str:
+    """The limits as ``--limits`` takes them (``drugs=racemic-ketamine+esketamine``, numbers without '.0'), so the
+    printed line can be edited and given back."""
+    def value(v):
+        if isinstance(v, (list, tuple)):
+            return "+".join(map(str, v))
+        return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+    return ",".join(f"{k}={value(v)}" for k, v in lim.items() if k != "note")
+
+
 def text_summary(res: dict) -> str:
     pat = res["patient"]
     lines = [f"patient {pat['id']}: {len(res['observations'])} observed values, scale {pat['scale']}, "
@@ -143,7 +154,7 @@ def text_summary(res: dict) -> str:
                          f"  90% [{e['pi90'][0]:.0f}, {e['pi90'][1]:.0f}]")
     lines.append(f"target: {res['target']['text']} with probability >= {res['target']['probability']:g}")
     lim = res["limits"]
-    lines.append("limits: " + ", ".join(f"{k}={v}" for k, v in lim.items() if k != "note"))
+    lines.append("limits: " + limits_text(lim))
     for p in res["plans"]:
         lines.append(f"  #{p['rank']} p={p['p_target']:.2f} {p['label']} ({p['sessions']} sessions, "
                      f"{p['total_dose_mg']:g} mg; SBP margin {p['safety']['sbp_margin_mmhg']:+.0f} mmHg, "
