@@ -282,9 +282,9 @@ def test_a_trial_of_one_stated_patient_points_to_simulate():
     sc = scenario_from_dict({"name": "one", "patient": {"weight_kg": 70, "age_years": 30, "sex": "male"},
                              "arms": {"k": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
                                              "duration": "40 min"}]}})
-    with pytest.raises(InputError, match=r"^patient: a virtual trial needs at least 2 patients per arm .*ketasim "
-                                         r"simulate$"):
-        run_trial(sc)
+    for n in (None, 50):         # with n = 50 it ran 50 patients with random effects the patient: does not have
+        with pytest.raises(InputError, match=r"^patient: a virtual trial needs a population .*ketasim simulate$"):
+            run_trial(sc, n=n)
 
 
 def test_dashboard_trial_of_one_patient_is_refused_at_the_size_field():

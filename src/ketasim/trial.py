@@ -692,7 +692,11 @@ def check_trial_size(scenario: Scenario, n: int | None, field: str | None = None
     """The patients per arm of a virtual trial (``n``, else the scenario's population size): at least 2 (a mean's
     confidence interval needs two patients), and for a crossover whose periods follow each other
     (``design.period_interval``) at least one patient per sequence (one sequence per arm). One line naming ``field``
-    (default ``n`` when given, else ``population.size``; ``patient`` for a stated patient) otherwise."""
+    (default ``n`` when given, else ``population.size``) otherwise; a scenario with ``patient:`` (one stated patient,
+    typical random effects) is not a trial's population whatever ``n``."""
+    if getattr(scenario, "patient", None) is not None:     # n would draw random effects the patient: does not have
+        raise InputError("patient: a virtual trial needs a population (write population: with its size instead of "
+                         "patient:); one stated patient: ketasim simulate")
     size = n or scenario.population.size
     design = dict(scenario.design)
     k = len(scenario.arms) if (design.get("type") == "crossover"
@@ -701,11 +705,11 @@ def check_trial_size(scenario: Scenario, n: int | None, field: str | None = None
     if size >= need:
         return size
     if field is None:
-        field = "n" if n else ("patient" if getattr(scenario, "patient", None) is not None else "population.size")
+        field = "n" if n else "population.size"
     why = (f"a crossover with design.period_interval gives each of its {k} sequences its own patients" if k >= 2
            else "a mean's confidence interval needs two patients")
-    hint = "; one stated patient: ketasim simulate" if field == "patient" else "; one patient: ketasim simulate"
-    raise InputError(f"{field}: a virtual trial needs at least {need} patients per arm ({why}), got {size}{hint}")
+    raise InputError(f"{field}: a virtual trial needs at least {need} patients per arm ({why}), got {size}; one "
+                     "patient: ketasim simulate")
 
 
 def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows_only: bool = False,
