@@ -382,3 +382,19 @@ def test_printed_plan_limits_can_be_given_back_to_limits():
         assert "[" not in text and "'" not in text and ".0," not in text
         assert parse_limits(text) == lim
     assert "drugs=racemic-ketamine+esketamine" in limits_text(Limits().describe())
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("age_years", 5, "patient.age_years: must lie in 12-100 years, got 5"),
+    ("weight_kg", 300, "patient.weight_kg: must lie in 20-250 kg, got 300"),
+    ("baseline", -3, "patient.baseline: must lie in (0, 60] for madrs, got -3"),
+])
+def test_a_stated_patients_value_out_of_range_is_named_as_one_value(field, value, says):
+    """One patient has a value, not a mean and an SD: the message was 'mean must lie in (0, 60] and sd in [0, 60]'."""
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError) as ei:
+        scenario_from_dict({"name": "p", "patient": {"weight_kg": 70, field: value},
+                            "arms": {"k": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
+    assert str(ei.value) == says
