@@ -398,3 +398,33 @@ def test_a_stated_patients_value_out_of_range_is_named_as_one_value(field, value
         scenario_from_dict({"name": "p", "patient": {"weight_kg": 70, field: value},
                             "arms": {"k": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
     assert str(ei.value) == says
+
+
+@pytest.mark.parametrize("mutate, says", [
+    (lambda d: d["population"].update(femal_fraction=d["population"].pop("female_fraction")),
+     "population.femal_fraction: unknown field (did you mean 'female_fraction'?)"),
+    (lambda d: d.update(endpoint=d.pop("endpoints")), "endpoint: unknown field (did you mean 'endpoints'?)"),
+    (lambda d: d["population"]["age_years"].update(sdd=1), "population.age_years.sdd: unknown field (did you mean 'sd'?)"),
+    (lambda d: d.update(design={"type": "crossover", "period_intervall": "7 d"}),
+     "design.period_intervall: unknown field (did you mean 'period_interval'?)"),
+    (lambda d: d.update(patinet={"weight_kg": 70}), "patinet: unknown field (did you mean 'patient'?)"),
+    (lambda d: d["population"].update(zzzz=1), "population.zzzz: unknown field; allowed: size, condition, "),
+])
+def test_a_misspelt_key_gets_the_key_it_resembles(mutate, says):
+    """A misspelt key said only 'unknown field' (arms, drugs and measures already said 'did you mean')."""
+    import copy
+
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+
+    data = {"name": "t", "population": {"size": 10, "female_fraction": 0.5, "age_years": {"mean": 45, "sd": 10}},
+            "arms": {"a": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}],
+                     "b": [{"drug": "placebo", "route": "intranasal"}]},
+            "endpoints": {"times": ["24 h"]}}
+    scenario_from_dict(copy.deepcopy(data))
+    mutate(data)
+    with pytest.raises(InputError) as ei:
+        scenario_from_dict(data)
+    assert str(ei.value).startswith(says)
+    with pytest.raises(InputError, match=r"^patient\.wieght_kg: unknown field \(did you mean 'weight_kg'\?\)$"):
+        scenario_from_dict({"name": "p", "patient": {"wieght_kg": 70}, "arms": data["arms"]})

@@ -224,7 +224,28 @@ _MAPPING_EXAMPLES = {"_AgeDist": "{mean: 70, sd: 5, min: 65, max: 86} (years; mi
                      "_Dist": "{mean: 30, sd: 5}"}
 
 
-def _first_error(e: ValidationError) -> str:
+def _sibling_keys(root, loc) -> list[str]:
+    """The keys allowed beside the unknown key at ``loc`` (a pydantic error location) in model ``root``; [] when the
+    location does not lead through models (a free-form mapping such as ``arms``)."""
+    import typing
+
+    model = root
+    for part in loc[:-1]:
+        if not isinstance(part, str):
+            return []
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return []
+        ann = field.annotation
+        sub = [a for a in (typing.get_args(ann) or (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not sub:
+            return []
+        model = sub[0]
+    keys = [f.alias or n for n, f in model.model_fields.items()]
+    return keys + (["patient"] if model is _Scenario else [])
+
+
+def _first_error(e: ValidationError, root=None) -> str:
     err = e.errors()[0]
     # drop pydantic's union-member tags (e.g. '_Output', 'list[union[str,float]]') from the location
     parts = [str(x)[:40] for x in err["loc"] if not (isinstance(x, str) and (x.startswith("_") or "[" in x or
@@ -237,6 +258,15 @@ def _first_error(e: ValidationError) -> str:
                f"{str(err.get('input'))[:40]!r}")
     elif err["type"] == "extra_forbidden":
         msg = "unknown field"
+        if root is not None and err["loc"] and isinstance(err["loc"][-1], str):   # a misspelt key: say the right one
+            import difflib
+
+            keys = _sibling_keys(root, err["loc"])
+            close = difflib.get_close_matches(err["loc"][-1], keys, n=1, cutoff=0.6)
+            if close:
+                msg += f" (did you mean {close[0]!r}?)"
+            elif keys:
+                msg += f"; allowed: {', '.join(keys)}"
     elif err["type"] == "missing":
         msg = "required field is missing"
     elif err["type"] in ("bool_type", "bool_parsing"):   # pydantic's "Input should be a valid boolean, unable to ..."
@@ -282,7 +312,7 @@ def _patient_scenario(data: dict) -> Scenario:
     try:
         m = _Patient.model_validate(data["patient"])
     except ValidationError as e:
-        raise ScenarioFileError("patient." + _first_error(e)) from None
+        raise ScenarioFileError("patient." + _first_error(e, _Patient)) from None
     patient = Patient(**{**m.model_dump(), "comedications": tuple(m.comedications)})
     rest = {k: v for k, v in data.items() if k != "patient"}
     rest["population"] = patient.population_mapping()
@@ -319,7 +349,7 @@ def scenario_from_dict(data: dict) -> Scenario:
     try:
         m = _Scenario.model_validate(data)
     except ValidationError as e:
-        raise ScenarioFileError(_first_error(e)) from None
+        raise ScenarioFileError(_first_error(e, _Scenario)) from None
     pop = m.population
     # a scale names the condition it reads (caps5: PTSD, hama: anxiety, ssi: suicidal ideation): a scenario that
     # gives only the scale simulates that condition, not depression rated on another disorder's scale
