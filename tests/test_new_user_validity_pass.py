@@ -428,3 +428,23 @@ def test_a_misspelt_key_gets_the_key_it_resembles(mutate, says):
     assert str(ei.value).startswith(says)
     with pytest.raises(InputError, match=r"^patient\.wieght_kg: unknown field \(did you mean 'weight_kg'\?\)$"):
         scenario_from_dict({"name": "p", "patient": {"wieght_kg": 70}, "arms": data["arms"]})
+
+
+@pytest.mark.parametrize("population, says", [
+    ({"age_years": {"mean": "forty", "sd": 5}},
+     "population.age_years.mean: expected a number (in years: the unit is in the key's name), got 'forty'"),
+    ({"weight_kg": {"mean": "70 kg", "sd": 5}},
+     "population.weight_kg.mean: expected a number (in kg: the unit is in the key's name), got '70 kg'"),
+    ({"size": "twenty"}, "population.size: expected a whole number, got 'twenty'"),
+    ({"baseline": {"mean": None}}, "population.baseline.mean: expected a number, got an empty value"),
+])
+def test_a_non_numeric_value_says_what_is_expected(population, says):
+    """'Input should be a valid number, unable to parse string as a number' (pydantic's words) did not say the
+    value or that the unit belongs to the key's name."""
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError) as ei:
+        scenario_from_dict({"name": "t", "population": population,
+                            "arms": {"a": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
+    assert str(ei.value) == says

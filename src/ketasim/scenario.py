@@ -224,6 +224,10 @@ _MAPPING_EXAMPLES = {"_AgeDist": "{mean: 70, sd: 5, min: 65, max: 86} (years; mi
                      "_Dist": "{mean: 30, sd: 5}"}
 
 
+#: key-name suffixes that carry the unit (a number under them is plain: weight_kg: 70, not '70 kg')
+_UNIT_SUFFIXES = (("_kg", "kg"), ("_years", "years"), ("_mg_l", "mg/L"))
+
+
 def _sibling_keys(root, loc) -> list[str]:
     """The keys allowed beside the unknown key at ``loc`` (a pydantic error location) in model ``root``; [] when the
     location does not lead through models (a free-form mapping such as ``arms``)."""
@@ -269,6 +273,14 @@ def _first_error(e: ValidationError, root=None) -> str:
                 msg += f"; allowed: {', '.join(keys)}"
     elif err["type"] == "missing":
         msg = "required field is missing"
+    elif err["type"] in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
+        # pydantic's "Input should be a valid number, unable to parse string as a number": say what is expected,
+        # and that the unit is in the key's name ('70 kg' under weight_kg)
+        v = err.get("input")
+        unit = next((u for part in parts for suffix, u in _UNIT_SUFFIXES if str(part).endswith(suffix)), None)
+        kind = "a whole number" if err["type"].startswith("int") else "a number"
+        msg = (f"expected {kind}" + (f" (in {unit}: the unit is in the key's name)" if unit else "")
+               + ", got " + ("an empty value" if v is None else repr(str(v)[:40])))
     elif err["type"] in ("bool_type", "bool_parsing"):   # pydantic's "Input should be a valid boolean, unable to ..."
         v = err.get("input")
         msg = "must be true or false, got " + ("an empty value" if v is None else repr(str(v)[:40]))
