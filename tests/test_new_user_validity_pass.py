@@ -448,3 +448,39 @@ def test_a_non_numeric_value_says_what_is_expected(population, says):
         scenario_from_dict({"name": "t", "population": population,
                             "arms": {"a": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
     assert str(ei.value) == says
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["plan", str(PATIENT_101), "--seed", "-1"], "error: --seed: must lie in"),                # was a traceback
+    (["between-trial", "{tmp}/p.json", "--seed", "-1"], "error: --seed: must lie in"),       # was a traceback
+    (["between-trial", "{tmp}/p.json", "--size", "0"], "error: --size: must lie in"),        # named 'size:'
+    (["sensitivity", "examples/design_example.yaml", "--endpoint", "cadss_peak", "--samples", "0"],
+     "error: --samples: must be >= 2"),                         # 0 silently meant the default (10) and ran
+    (["plan", str(PATIENT_101), "--variable", "not_a_var"], "error: --variable: unknown trajectory variable"),
+    (["plan", str(PATIENT_101), "--alternative", "{tmp}/alt.yaml"],
+     "error: --alternative alt.yaml: regimen[0].drug: unknown drug 'esketamin'"),
+])
+def test_plan_sensitivity_between_trial_options_are_one_line(capsys, tmp_path, monkeypatch, argv, says):
+    from pathlib import Path
+
+    import ketasim.personal
+
+    monkeypatch.chdir(Path(__file__).parents[1])
+    (tmp_path / "alt.yaml").write_text("- {drug: esketamin, route: intranasal, dose: 56 mg, at: 400 h}\n")
+
+    def refuse(*a, **k):
+        raise AssertionError("ran before the input was checked")
+
+    monkeypatch.setattr(ketasim.personal, "personal_plan", refuse)
+    code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 2
+    assert one_error_line(err).startswith(says)
+
+
+def test_plan_alternative_in_the_anesthetic_range_warns_once_naming_the_file(capsys, tmp_path):
+    alt = tmp_path / "alt.yaml"
+    alt.write_text("- {drug: esketamine, route: intranasal, dose: 560 mg, at: 400 h}\n")
+    lines = warnings_printed(capsys, "plan", PATIENT_101, "--alternative", alt)
+    assert [ln for ln in lines if "anesthetic" in ln] == [
+        "warning: --alternative alt.yaml: regimen[0].dose: 560 mg intranasal is in the anesthetic range (expect "
+        "sedation and no antidepressant plasticity)"]

@@ -537,7 +537,7 @@ def sensitivity(
     ex = executor_from_option(dask)
     try:
         res = run_sensitivity(sc, endpoint=endpoint, method=method, patterns=pats, arm=arm,
-                              samples=samples or (10 if method == "morris" else 64), n_patients=size, seed=seed,
+                              samples=samples if samples is not None else (10 if method == "morris" else 64), n_patients=size, seed=seed,
                               experiment=_experiment(experiment), executor=ex,
                               progress=TextProgress("sensitivity" + (" (dask)" if dask else ""), progress))
     finally:
@@ -603,6 +603,7 @@ def between_trial_cmd(
     """Estimate the between-trial SDs (tau) under a parameter set and store them in it (used by `trial --uncertainty`)."""
     from .app import between_trial_cli
 
+    _check_options(size, seed)
     between_trial_cli(path, size=size, seed=seed)
 
 
@@ -706,7 +707,7 @@ def plan(
     """Fit a patient's record, forecast the rating, and rank regimens that meet a target within safety limits."""
     from .plan_report import plan_cli
 
-    _check_options(outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative)))
+    _check_options(seed=seed, outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative)))
     plan_cli(data, json_out=json_out, report=report, target=target, limits=limits, window=window,
              probability=probability, alternative=alternative, variables=variable, patient_id=patient_id, seed=seed,
              minimise=minimise)

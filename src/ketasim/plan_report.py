@@ -245,8 +245,31 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
             raise InputError(f"--alternative: {alternative}: not valid YAML") from None
         if not isinstance(alt, list) or not alt:
             raise InputError("--alternative: expected a YAML list of dose lines ({drug, route, dose, at, ...})")
-    res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability, alternative=alt,
-                        variables=tuple(variables or ()), seed=seed, minimise=minimise)
+    from .personal import _regimen_doses
+    from .solver import kernel as K
+
+    for v in variables or ():          # checked before the fit (seconds), naming the option
+        if v != "score" and v not in K.OUT_NAMES:
+            raise InputError(f"--variable: unknown trajectory variable {v!r}; e.g. cp_ketamine_ng_ml, cadss, "
+                             "sbp_change_mmhg (the trajectory columns)")
+    import warnings
+
+    where = f"--alternative {Path(alternative).name}: " if alt is not None else ""
+    with warnings.catch_warnings(record=True) as caught:     # shown once, naming the option (below)
+        warnings.simplefilter("always")
+        if alt is not None:
+            try:
+                _regimen_doses(rec, alt)
+            except InputError as e:
+                raise InputError(f"{where}{e}") from None
+        res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability,
+                            alternative=alt, variables=tuple(variables or ()), seed=seed, minimise=minimise)
+    shown = set()
+    for w in caught:
+        text = (where if str(w.message).startswith("regimen") else "") + str(w.message)
+        if text not in shown:
+            shown.add(text)
+            warnings.warn_explicit(text, w.category, w.filename, w.lineno)
     safe = json_safe(res)
     if json_out:
         atomic_write_text(json_out, json.dumps(safe, indent=1, allow_nan=False))
