@@ -484,3 +484,25 @@ def test_plan_alternative_in_the_anesthetic_range_warns_once_naming_the_file(cap
     assert [ln for ln in lines if "anesthetic" in ln] == [
         "warning: --alternative alt.yaml: regimen[0].dose: 560 mg intranasal is in the anesthetic range (expect "
         "sedation and no antidepressant plasticity)"]
+
+
+def test_qualify_external_reports_an_invalid_trial_before_running_the_others(capsys, tmp_path):
+    """The files were checked first, but a broken one was reported only in its turn (name order), after the
+    trials before it had run: minutes later at the default size (docs: "known before minutes of running")."""
+    import shutil
+    from pathlib import Path
+
+    ex = Path(__file__).parents[1] / "examples" / "external"
+    folder = tmp_path / "trials"
+    folder.mkdir()
+    for suffix in (".yaml", ".csv"):
+        shutil.copy(ex / f"feder2021{suffix}", folder / f"a_feder{suffix}")
+    shutil.copy(ex / "feder2021.yaml", folder / "z_broken.yaml")
+    (folder / "z_broken.csv").write_text("arm,timepoint_h,measure,value\nketamine,336,response_rate,abc\n")
+    code, out, err = run(capsys, "qualify", "--external", folder, "--size", "20", "--json", tmp_path / "q.json",
+                         "--html", tmp_path / "q.html")
+    assert code == 2
+    lines = out.splitlines()
+    first_run = next(i for i, ln in enumerate(lines) if ln.startswith("[1/2] a_feder"))
+    invalid = [i for i, ln in enumerate(lines) if ln.startswith("invalid, will not run: z_broken: z_broken.csv row 1")]
+    assert invalid and invalid[0] < first_run

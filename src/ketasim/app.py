@@ -234,7 +234,8 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
           + (f", {uncertainty} posterior draws" + (" x between-trial effects" if between_trial else "")
              if uncertainty else ""), flush=True)
     q = qualify_external(folder, params, size=size, seed=seed, uncertainty=uncertainty, between_trial=between_trial,
-                         on_trial=lambda i, n, t: print(trial_line(i, n, t), flush=True), log=_stderr)
+                         on_trial=lambda i, n, t: print(trial_line(i, n, t), flush=True), log=_stderr,
+                         on_invalid=lambda t: print(f"invalid, will not run: {t.name}: {t.problem}", flush=True))
     print(format_external(q))
     atomic_write_text(json_path, json.dumps(json_safe(external_document(q)), indent=1, allow_nan=False))
     print(f"wrote {json_path}")
