@@ -506,3 +506,21 @@ def test_qualify_external_reports_an_invalid_trial_before_running_the_others(cap
     first_run = next(i for i, ln in enumerate(lines) if ln.startswith("[1/2] a_feder"))
     invalid = [i for i, ln in enumerate(lines) if ln.startswith("invalid, will not run: z_broken: z_broken.csv row 1")]
     assert invalid and invalid[0] < first_run
+
+
+@pytest.mark.parametrize("text, says", [
+    ("0,5 mg/kg", "cannot read '0,5 mg/kg': write decimals with a point, e.g. '0.5 mg/kg'"),
+    ("1,000 mg", "cannot read '1,000 mg': write numbers without a thousands separator"),   # not '1.000 mg'
+    ("56 MG", "write the unit 'MG' in lower case, 'mg' (units are case-sensitive: 'Mg' is a megagram)"),
+    ("0.5 mg/Kg", "write the unit 'mg/Kg' in lower case, 'mg/kg'"),
+])
+def test_a_dose_written_the_way_clinicians_do_gets_a_precise_message(text, says):
+    """'0,5 mg/kg' said 'cannot read ... (no arithmetic)', '56 MG' that the unit 'must be a mass', 'mg/Kg' that it
+    is unknown."""
+    from ketasim.errors import InputError
+    from ketasim.units import parse_dose
+
+    with pytest.raises(InputError) as ei:
+        parse_dose(text, "arms.k[0].dose")
+    assert str(ei.value).startswith("arms.k[0].dose: " + says)
+    assert parse_dose("0.5 mg/kg", "dose") == (0.5, "mg/kg") and parse_dose("500 ug/kg", "dose") == (0.5, "mg/kg")
