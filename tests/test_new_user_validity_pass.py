@@ -524,3 +524,25 @@ def test_a_dose_written_the_way_clinicians_do_gets_a_precise_message(text, says)
         parse_dose(text, "arms.k[0].dose")
     assert str(ei.value).startswith("arms.k[0].dose: " + says)
     assert parse_dose("0.5 mg/kg", "dose") == (0.5, "mg/kg") and parse_dose("500 ug/kg", "dose") == (0.5, "mg/kg")
+
+
+@pytest.mark.parametrize("content, says", [
+    (None, "no such file"),                                                # said 'free_path: ...'
+    ("name: not a parameter set\n", "is not a parameter set written by `ketasim calibrate` (JSONDecodeError"),
+    ('{"a": 1}\n', "is not a parameter set written by `ketasim calibrate` (KeyError"),   # was a traceback
+])
+@pytest.mark.parametrize("external", [True, False])
+def test_qualify_parameters_option_that_is_not_a_parameter_set_is_one_line(capsys, tmp_path, no_fitting, content,
+                                                                          says, external):
+    from pathlib import Path
+
+    path = tmp_path / "p.json"
+    if content is not None:
+        path.write_text(content)
+    folder = Path(__file__).parents[1] / "examples" / "external"
+    argv = ["qualify", "--parameters", path, "--html", tmp_path / "q.html", "--size", "20"]
+    argv += ["--external", folder, "--json", tmp_path / "q.json"] if external else []
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    line = one_error_line(err)
+    assert line.startswith(f"error: --parameters: {path}") and says in line

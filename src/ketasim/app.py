@@ -157,13 +157,29 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     print(f"check it: ketasim qualify --parameters {path}; make it the default: ketasim install-parameters {path}")
 
 
+def _parameters_option(path):
+    """``--parameters FILE`` (None: the installed set): one line naming the option for a file that is missing or is
+    not a parameter set written by ``ketasim calibrate`` (was 'free_path: ...' or a JSON traceback)."""
+    from .errors import InputError, KetasimError
+    from .parameters import load_parameters
+
+    if path is None:
+        return load_parameters()
+    if not Path(str(path)).is_file():
+        raise InputError(f"--parameters: {path}: no such file (a parameter set written by `ketasim calibrate`)")
+    try:
+        return load_parameters(str(path))
+    except (KetasimError, OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise InputError(f"--parameters: {path} is not a parameter set written by `ketasim calibrate` "
+                         f"({type(e).__name__}: {str(e)[:120]})") from None
+
+
 def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
                 cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton", between_trial=True):
     from .calibration import (between_trial_tau, cross_validate, cross_validate_newton, format_summary,
                               interval_description, qualification_html, qualification_summary, qualify)
-    from .parameters import load_parameters
 
-    params = load_parameters(str(parameters)) if parameters else load_parameters()
+    params = _parameters_option(parameters)
     tau = between_trial_tau(params, size=min(size, 300), seed=seed) if between_trial and parameter_draws > 0 else None
     rows, skipped = qualify(params, size=size, seed=seed, parameter_draws=parameter_draws,
                             between_trial=between_trial, trial_tau=tau and tau["tau"])
@@ -218,7 +234,6 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
     from .errors import InputError
     from .external import external_document, find_trials, format_external, qualify_external, trial_line
     from .io import atomic_write_text, check_target
-    from .parameters import load_parameters
     from .report import external_report
 
     outs = []
@@ -228,7 +243,7 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
         outs.append(check_target(given if given is not None else default))      # before minutes of running
     json_path, html_path = outs
     find_trials(folder)                 # not a folder, or no trials in it: one line, before the header
-    params = load_parameters(str(parameters)) if parameters else load_parameters()
+    params = _parameters_option(parameters)
     print(f"qualify --external {folder}: parameter set {params.version} ({params.calibration_run}); "
           f"{size} virtual patients per arm, seed {seed}"
           + (f", {uncertainty} posterior draws" + (" x between-trial effects" if between_trial else "")
