@@ -546,3 +546,18 @@ def test_qualify_parameters_option_that_is_not_a_parameter_set_is_one_line(capsy
     assert code == 2 and out == ""
     line = one_error_line(err)
     assert line.startswith(f"error: --parameters: {path}") and says in line
+
+
+def test_a_time_without_its_unit_in_a_text_field_says_the_unit_is_missing():
+    """'design.period_interval: 7' said 'Input should be a valid string' (pydantic's words)."""
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+
+    arms = {"a": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}],
+            "b": [{"drug": "placebo", "route": "intranasal"}]}
+    with pytest.raises(InputError) as ei:
+        scenario_from_dict({"name": "t", "arms": arms, "design": {"type": "crossover", "period_interval": 7}})
+    assert str(ei.value) == ("design.period_interval: the unit is missing in 7; write the time with its unit, "
+                             "e.g. '7 h' or '7 d'")
+    with pytest.raises(InputError, match=r"^population\.scale: expected text, got the number 5$"):
+        scenario_from_dict({"name": "t", "arms": arms, "population": {"scale": 5}})

@@ -224,6 +224,10 @@ _MAPPING_EXAMPLES = {"_AgeDist": "{mean: 70, sd: 5, min: 65, max: 86} (years; mi
                      "_Dist": "{mean: 30, sd: 5}"}
 
 
+#: keys whose value is a time with its unit ('7 d'): a bare number there is a missing unit
+_TIME_KEYS = frozenset({"period_interval", "induction_until", "follow_up_from", "follow_up_every", "follow_up_until",
+                        "every", "until"})
+
 #: key-name suffixes that carry the unit (a number under them is plain: weight_kg: 70, not '70 kg')
 _UNIT_SUFFIXES = (("_kg", "kg"), ("_years", "years"), ("_mg_l", "mg/L"))
 
@@ -281,6 +285,12 @@ def _first_error(e: ValidationError, root=None) -> str:
         kind = "a whole number" if err["type"].startswith("int") else "a number"
         msg = (f"expected {kind}" + (f" (in {unit}: the unit is in the key's name)" if unit else "")
                + ", got " + ("an empty value" if v is None else repr(str(v)[:40])))
+    elif err["type"] == "string_type":       # pydantic's "Input should be a valid string"
+        v = err.get("input")
+        msg = "expected text, got " + ("an empty value" if v is None else repr(v) if not isinstance(v, (int, float))
+                                        else f"the number {v:g}")
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and parts and parts[-1] in _TIME_KEYS:
+            msg = f"the unit is missing in {v:g}; write the time with its unit, e.g. '{v:g} h' or '{v:g} d'"
     elif err["type"] in ("bool_type", "bool_parsing"):   # pydantic's "Input should be a valid boolean, unable to ..."
         v = err.get("input")
         msg = "must be true or false, got " + ("an empty value" if v is None else repr(str(v)[:40]))
