@@ -561,3 +561,18 @@ def test_a_time_without_its_unit_in_a_text_field_says_the_unit_is_missing():
                              "e.g. '7 h' or '7 d'")
     with pytest.raises(InputError, match=r"^population\.scale: expected text, got the number 5$"):
         scenario_from_dict({"name": "t", "arms": arms, "population": {"scale": 5}})
+
+
+@pytest.mark.parametrize("sep, what", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_record_exported_with_another_separator_says_so(tmp_path, sep, what):
+    """A semicolon-separated record (a spreadsheet's export where the decimal mark is a comma) said 'column
+    ID;TIME;EVID;...: unknown column' (--observed files already said what was wrong)."""
+    from ketasim.errors import InputError
+    from ketasim.record import read_record
+
+    path = tmp_path / "rec.csv"
+    path.write_text(PATIENT_101.read_text().replace(",", sep))
+    with pytest.raises(InputError) as ei:
+        read_record(path)
+    assert str(ei.value) == (f"rec.csv: the header is separated by {what}: the file must be comma-separated (save as "
+                             "'CSV UTF-8 (comma delimited)'; decimals with a point)")

@@ -419,6 +419,11 @@ def record_from_csv_text(text: str, *, source: str = "record", patient_id=None) 
         raise RecordError(f"{source}: the file is empty")
     reader = csv.reader(io.StringIO("\n".join(lines)))
     header = [h.strip() for h in next(reader)]
+    if len(header) == 1:                # a spreadsheet's export with another separator (as in --observed files)
+        for sep, what in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+            if sep in header[0]:
+                raise RecordError(f"{source}: the header is separated by {what}: the file must be comma-separated "
+                                  "(save as 'CSV UTF-8 (comma delimited)'; decimals with a point)")
     if len(set(h.upper() for h in header)) != len(header):
         raise RecordError(f"{source}: a column name appears twice in the header")
     rows = []
