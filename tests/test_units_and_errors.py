@@ -168,7 +168,7 @@ def test_yaml_that_is_not_a_mapping(tmp_path):
     p.write_text("- a\n- b\n", encoding="utf-8")
     with pytest.raises(E.ScenarioFileError) as info:
         ketasim.load_scenario(p)
-    assert_one_line_naming(info.value, "scenario")
+    assert_one_line_naming(info.value, "list.yaml")      # the file (was 'scenario', naming no file)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -40,9 +40,10 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     ``observed``: a published trial's CSV (``ketasim.observed``), validated before the trial runs; its comparison is
     printed after the endpoint table, added to the JSON as ``observed_comparison`` and to the report."""
     from .scenario import load_scenario
-    from .trial import run_trial
+    from .trial import check_trial_size, run_trial
 
     sc = load_scenario(path)
+    check_trial_size(sc, size, "--size" if size else None)     # before reading --observed or running
     obs = None
     if observed is not None:
         from .observed import read_observed
@@ -108,8 +109,8 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     is the explicit step ``ketasim install-parameters FILE``). ``names`` (comma-separated free parameters): a partial
     refit of those parameters and the adverse-event stage, the others held at the default set's values; the
     written set is the default set with the refitted values, the run recorded in ``provenance.refits``."""
-    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, SCALE_FIXED, calibrate, default_free_parameters_path,
-                              write_parameter_set, write_refit)
+    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MIN_CALIBRATION_SIZE, SCALE_FIXED, calibrate,
+                              default_free_parameters_path, write_parameter_set, write_refit)
     from .distributed import executor_from_option
     from .errors import InputError
 
@@ -117,6 +118,14 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     if path.resolve() == Path(str(default_free_parameters_path())).resolve():
         raise InputError("--out: this is the shipped default parameter set; write elsewhere, then install it with "
                          "`ketasim install-parameters FILE`")
+    from .io import check_target
+    from .limits import check_int, check_seed
+
+    if start not in ("current", "prior"):
+        raise InputError(f"--start: use 'current' or 'prior', got {start!r}")
+    check_int(size, "--size", lo=MIN_CALIBRATION_SIZE, hi=100_000)
+    check_seed(seed, "--seed")
+    check_int(max_evaluations, "--max-evaluations", lo=1, hi=100_000)
     chosen = None
     if names:
         chosen = [n.strip() for n in str(names).split(",") if n.strip()]
@@ -126,6 +135,9 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
             raise InputError(f"--names: {', '.join(bad) or 'empty'} is not a fitted free parameter (one of: {allowed})")
     if start != "current" and chosen:
         raise InputError("--names: a partial refit starts from the current set (drop --start prior)")
+    if path == Path(DEFAULT_CALIBRATION_OUT):       # the default folder is created; one the user names must exist
+        path.parent.mkdir(parents=True, exist_ok=True)
+    check_target(path)                              # before minutes of fitting
     ex = executor_from_option(dask)
     try:
         new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex,
@@ -145,13 +157,29 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     print(f"check it: ketasim qualify --parameters {path}; make it the default: ketasim install-parameters {path}")
 
 
+def _parameters_option(path):
+    """``--parameters FILE`` (None: the installed set): one line naming the option for a file that is missing or is
+    not a parameter set written by ``ketasim calibrate`` (was 'free_path: ...' or a JSON traceback)."""
+    from .errors import InputError, KetasimError
+    from .parameters import load_parameters
+
+    if path is None:
+        return load_parameters()
+    if not Path(str(path)).is_file():
+        raise InputError(f"--parameters: {path}: no such file (a parameter set written by `ketasim calibrate`)")
+    try:
+        return load_parameters(str(path))
+    except (KetasimError, OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise InputError(f"--parameters: {path} is not a parameter set written by `ketasim calibrate` "
+                         f"({type(e).__name__}: {str(e)[:120]})") from None
+
+
 def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
                 cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton", between_trial=True):
     from .calibration import (between_trial_tau, cross_validate, cross_validate_newton, format_summary,
                               interval_description, qualification_html, qualification_summary, qualify)
-    from .parameters import load_parameters
 
-    params = load_parameters(str(parameters)) if parameters else load_parameters()
+    params = _parameters_option(parameters)
     tau = between_trial_tau(params, size=min(size, 300), seed=seed) if between_trial and parameter_draws > 0 else None
     rows, skipped = qualify(params, size=size, seed=seed, parameter_draws=parameter_draws,
                             between_trial=between_trial, trial_tau=tau and tau["tau"])
@@ -204,9 +232,8 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
     that failed is one line naming its file; the others still run, and the command ends with an InputError (exit
     2) naming the failed trials after the outputs are written."""
     from .errors import InputError
-    from .external import external_document, format_external, qualify_external, trial_line
+    from .external import external_document, find_trials, format_external, qualify_external, trial_line
     from .io import atomic_write_text, check_target
-    from .parameters import load_parameters
     from .report import external_report
 
     outs = []
@@ -215,13 +242,15 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
             default.parent.mkdir(parents=True, exist_ok=True)
         outs.append(check_target(given if given is not None else default))      # before minutes of running
     json_path, html_path = outs
-    params = load_parameters(str(parameters)) if parameters else load_parameters()
+    find_trials(folder)                 # not a folder, or no trials in it: one line, before the header
+    params = _parameters_option(parameters)
     print(f"qualify --external {folder}: parameter set {params.version} ({params.calibration_run}); "
           f"{size} virtual patients per arm, seed {seed}"
           + (f", {uncertainty} posterior draws" + (" x between-trial effects" if between_trial else "")
              if uncertainty else ""), flush=True)
     q = qualify_external(folder, params, size=size, seed=seed, uncertainty=uncertainty, between_trial=between_trial,
-                         on_trial=lambda i, n, t: print(trial_line(i, n, t), flush=True), log=_stderr)
+                         on_trial=lambda i, n, t: print(trial_line(i, n, t), flush=True), log=_stderr,
+                         on_invalid=lambda t: print(f"invalid, will not run: {t.name}: {t.problem}", flush=True))
     print(format_external(q))
     atomic_write_text(json_path, json.dumps(json_safe(external_document(q)), indent=1, allow_nan=False))
     print(f"wrote {json_path}")

@@ -717,7 +717,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     try:
         least_squares(aug, theta0, method="trf", diff_step=0.05, x_scale=1.0, bounds=(lo, hi))
     except _Budget:
-        log(f"  stopped at the budget of {max_evaluations} evaluations")
+        log(f"  the optimiser stopped at its budget of {max_evaluations} evaluation(s)")
     theta = best["theta"]
     fitted = _from_theta(theta, names)
     if ae_stage and any(t.kind.startswith("ae:") for t in targets):
@@ -726,6 +726,8 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
         fitted = {**fitted, **ae_values}
     r = residuals(theta)
     j = float(r @ r)
+    if laplace:                         # beyond --max-evaluations: say so, or the log seems to ignore the budget
+        log(f"  Laplace posterior at the optimum: {len(names)} more evaluations (one per fitted parameter)")
     posterior = laplace_posterior(residuals, theta, r, names, lo, hi) if laplace else None
     elapsed = time.perf_counter() - t0
     from .result import ketasim_version

@@ -6,6 +6,7 @@ User errors print one line (``error: ...``) and exit with status 2; a traceback 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import warnings
@@ -80,6 +81,17 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _warnings_renamed(rename):
+    """Warnings raised inside are shown after it with ``rename(message)`` (e.g. the option the user typed instead of
+    the YAML path it became)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        warnings.warn_explicit(rename(str(w.message)), w.category, w.filename, w.lineno)
+
+
 def _experiment(values: Optional[List[str]]):
     from .engine import EXPERIMENT_SWITCHES, VirtualExperiment
     from .errors import InputError
@@ -150,7 +162,8 @@ def simulate(
                                      "true; needs recurrence). Off by default because it was slightly worse out of "
                                      "sample in the refit cross-validation and the calibration trials have no "
                                      "maintenance phase to test it."),
-    size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario)."),
+    size: Optional[int] = typer.Option(None, help="Number of virtual patients (overrides the scenario); one "
+                                                   "patient (1, the quick form's default) is the typical patient."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="Simulate only the typical patient of each arm."),
     experiment: Optional[List[str]] = typer.Option(None, help=f"Virtual experiment: {_EXPERIMENTS}."),
@@ -205,7 +218,11 @@ def simulate(
         if re_response:
             data["population"]["re_response"] = True
         try:
-            sc = scenario_from_dict(data)
+            with warnings.catch_warnings():     # the record's doses warned when read, naming the row and column
+                from .errors import DoseWarning
+
+                warnings.simplefilter("ignore", DoseWarning)
+                sc = scenario_from_dict(data)
         except InputError as e:         # name the option, not the YAML path it became
             raise type(e)(str(e).replace("population.re_response", "--re-response", 1)) from None
     elif scenario is None:
@@ -217,12 +234,13 @@ def simulate(
         from .scenario import quick_flag_message
 
         try:
-            sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
-                                weight_kg=80.0 if weight is None else weight,
-                                size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
-                                age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
-                                baseline=baseline, scale=scale, condition=condition,
-                                output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
+            with _warnings_renamed(quick_flag_message):     # a dose warning names --dose, as errors do
+                sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
+                                    weight_kg=80.0 if weight is None else weight,
+                                    size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
+                                    age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
+                                    baseline=baseline, scale=scale, condition=condition,
+                                    output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
         except InputError as e:         # name the option the user typed, not the YAML path it became
             raise type(e)(quick_flag_message(str(e))) from None
     else:
@@ -372,6 +390,18 @@ def _check_options(size=None, seed=None, outputs=(), inputs=()) -> None:
         check_seed(seed, "--seed")
 
 
+def _check_output(path, default=None, option: str = "") -> None:
+    """An output file checked before anything runs (one line naming the file): a folder the user named must
+    exist; only the command's own default folder (``default``, e.g. out/) is created."""
+    from .io import check_target
+
+    if path is None:
+        return
+    if default is not None and Path(path) == Path(default):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    check_target(path)
+
+
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask."""
     from .distributed import TextProgress, executor_from_option
@@ -507,7 +537,7 @@ def sensitivity(
     ex = executor_from_option(dask)
     try:
         res = run_sensitivity(sc, endpoint=endpoint, method=method, patterns=pats, arm=arm,
-                              samples=samples or (10 if method == "morris" else 64), n_patients=size, seed=seed,
+                              samples=samples if samples is not None else (10 if method == "morris" else 64), n_patients=size, seed=seed,
                               experiment=_experiment(experiment), executor=ex,
                               progress=TextProgress("sensitivity" + (" (dask)" if dask else ""), progress))
     finally:
@@ -533,7 +563,8 @@ def calibrate(
                                   "with `ketasim install-parameters FILE`)."),
     size: int = typer.Option(400, help="Virtual patients per arm during fitting."),
     seed: int = typer.Option(20261121, help="Random seed (the fit is deterministic for a given seed)."),
-    max_evaluations: int = typer.Option(400, help="Maximum objective evaluations."),
+    max_evaluations: int = typer.Option(400, help="Maximum objective evaluations of the optimiser (the Laplace "
+                                                     "posterior then adds one per fitted parameter)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
     start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres."),
     names: Optional[str] = typer.Option(None, "--names", help="Refit only these free parameters (comma-separated, "
@@ -572,7 +603,14 @@ def between_trial_cmd(
     """Estimate the between-trial SDs (tau) under a parameter set and store them in it (used by `trial --uncertainty`)."""
     from .app import between_trial_cli
 
+    _check_options(size, seed)
     between_trial_cli(path, size=size, seed=seed)
+
+
+#: where ``qualify`` writes when no --html / --cv-json is given (their folder is created; a folder the user names
+#: must exist)
+_QUALIFY_HTML = Path("out/qualification.html")
+_CV_JSON = Path("out/cross_validation.json")
 
 
 @app.command()
@@ -591,7 +629,7 @@ def qualify(
     parameters: Optional[Path] = typer.Option(None, help="A parameter set file (default: the installed one)."),
     cross_validate: bool = typer.Option(False, "--cross-validate",
                                         help="Also leave each trial out in turn, refit, and predict it (slow: ~13 fits)."),
-    cv_json: Optional[Path] = typer.Option(Path("out/cross_validation.json"), help="Where to write the cross-validation rows."),
+    cv_json: Optional[Path] = typer.Option(_CV_JSON, help="Where to write the cross-validation rows."),
     cv_method: str = typer.Option("newton", help="'newton': one Gauss-Newton refit per fold from the calibrated "
                                                  "optimum (minutes); 'damped': up to 8 checked Levenberg-Marquardt "
                                                  "steps per fold (minutes); 'refit': a full calibration per fold "
@@ -615,6 +653,8 @@ def qualify(
 
         if cross_validate:
             raise InputError("--external: cross-validation refits on the calibration file; run it without --external")
+        if size < 2:                    # every trial would fail with the same line
+            raise InputError(f"--size: a virtual trial needs at least 2 patients per arm, got {size}")
         qualify_external_cli(external, json_out=json_out, html=html, size=size, seed=seed, parameters=parameters,
                              uncertainty=uncertainty, between_trial=between_trial)
         return
@@ -622,7 +662,13 @@ def qualify(
         from .errors import InputError
 
         raise InputError("--json: only with --external (the calibration qualification writes --html and --cv-json)")
-    qualify_cli(html=html or Path("out/qualification.html"), size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
+    _check_output(html or _QUALIFY_HTML, _QUALIFY_HTML)                  # before minutes of running
+    if cross_validate:
+        _check_output(cv_json, _CV_JSON)
+    from .io import check_distinct
+
+    check_distinct((), (html or _QUALIFY_HTML, cv_json if cross_validate else None))
+    qualify_cli(html=html or _QUALIFY_HTML, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
                 cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
                 cv_method=cv_method, between_trial=between_trial)
 
@@ -661,7 +707,7 @@ def plan(
     """Fit a patient's record, forecast the rating, and rank regimens that meet a target within safety limits."""
     from .plan_report import plan_cli
 
-    _check_options(outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative)))
+    _check_options(seed=seed, outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative)))
     plan_cli(data, json_out=json_out, report=report, target=target, limits=limits, window=window,
              probability=probability, alternative=alternative, variables=variable, patient_id=patient_id, seed=seed,
              minimise=minimise)
@@ -675,10 +721,18 @@ def params(
     from .parameters import load_parameters
 
     p = load_parameters()
+    every = [*p.literature.values(), *p.free.values()]
+    shown = [prm for prm in every if not search or search in prm.name]
+    if not shown:                       # a typo printed the header and nothing else, with exit status 0
+        from .errors import InputError
+
+        groups = sorted({prm.name.split(".")[0] for prm in every if "." in prm.name})
+        hint = ("; esketamine's PK parameters are those of S-ketamine: try 's_ketamine' or 'pk.ketamine'"
+                if "esketamine" in search.lower() or "arketamine" in search.lower() else "")
+        raise InputError(f"params: no parameter name contains {search!r}{hint}; names start with "
+                         f"{', '.join(g + '.' for g in groups)}")
     typer.echo(f"parameter set {p.version}; calibration run: {p.calibration_run}")
-    for prm in [*p.literature.values(), *p.free.values()]:
-        if search and search not in prm.name:
-            continue
+    for prm in shown:
         typer.echo(f"{prm.name:42s} {prm.value:>10.4g} {prm.unit:14s} [{prm.confidence}] {prm.source}")
 
 

@@ -220,7 +220,8 @@ def validate_trial(t: ExternalTrial):
 def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, seed: int | None = DEFAULT_SEED,
                      uncertainty: int = 0, between_trial: bool = True, draw_seed: int = 0,
                      on_trial: Callable[[int, int, ExternalTrial], None] | None = None,
-                     log: Callable[[str], None] | None = None) -> ExternalQualification:
+                     log: Callable[[str], None] | None = None,
+                     on_invalid: Callable[[ExternalTrial], None] | None = None) -> ExternalQualification:
     """Run every trial of ``folder`` (:func:`find_trials`) with ``size`` virtual patients per arm (None: each
     scenario's own size) and ``seed`` (None: each scenario's own seed), and compare it with its published rows
     (``ketasim.observed.compare_observed``; a row without ``n`` uses the scenario's arm size). ``uncertainty`` = K
@@ -228,7 +229,8 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
     ``trial --uncertainty K`` does. Every file is validated before the first trial runs; a trial that fails
     (invalid files, or an input error while it runs) keeps its one-line ``problem`` and the others still run.
     ``on_trial(i, total, trial)`` is called after each trial (1-based ``i``; also for a failed one), in name
-    order. Nothing is fitted."""
+    order. ``on_invalid(trial)`` is called for each trial whose files are invalid once all are checked, before the
+    first trial runs. Nothing is fitted."""
     from .limits import check_seed, check_size
     from .observed import compare_observed
     from .parameters import load_parameters
@@ -249,6 +251,10 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
             checked[t.name] = validate_trial(t)
         except InputError as e:
             t.problem = str(e)
+    if on_invalid is not None:
+        for t in trials:
+            if t.problem is not None:
+                on_invalid(t)
     frames, interval = [], ""
     for i, t in enumerate(trials, start=1):
         if t.problem is None:

@@ -105,7 +105,16 @@ class Patient:
                                   care_setting=self.care_setting, recurrence=self.recurrence,
                                   re_response=self.re_response)
         except InputError as e:    # same checks as a population; name the patient's field
-            raise InputError(str(e).replace("population.", "patient.", 1)) from None
+            import re
+
+            msg = str(e).replace("population.", "patient.", 1)
+            # one patient has a value, not a mean and an SD: 'patient.age_years: must lie in 12-100 years, got 5'
+            m = re.match(r"patient\.(weight_kg|age_years|baseline): mean must lie in (.+?) and sd in .*?"
+                         r"( for \w+)?(, got .*)?$", msg)
+            if m:
+                value = base if m.group(1) == "baseline" else getattr(self, m.group(1))
+                msg = f"patient.{m.group(1)}: must lie in {m.group(2)}{m.group(3) or ''}, got {value:g}"
+            raise InputError(msg) from None
 
 
 __all__ = ["Patient", "SEXES"]

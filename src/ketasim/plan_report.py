@@ -123,6 +123,17 @@ def parameter_frame(res: dict) -> pd.DataFrame:
                          for p in res["fit"]["parameters"]])
 
 
+def limits_text(lim: dict) -> str:
+    """The limits as ``--limits`` takes them (``drugs=racemic-ketamine+esketamine``, numbers without '.0'), so the
+    printed line can be edited and given back."""
+    def value(v):
+        if isinstance(v, (list, tuple)):
+            return "+".join(map(str, v))
+        return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+    return ",".join(f"{k}={value(v)}" for k, v in lim.items() if k != "note")
+
+
 def text_summary(res: dict) -> str:
     pat = res["patient"]
     lines = [f"patient {pat['id']}: {len(res['observations'])} observed values, scale {pat['scale']}, "
@@ -143,7 +154,7 @@ def text_summary(res: dict) -> str:
                          f"  90% [{e['pi90'][0]:.0f}, {e['pi90'][1]:.0f}]")
     lines.append(f"target: {res['target']['text']} with probability >= {res['target']['probability']:g}")
     lim = res["limits"]
-    lines.append("limits: " + ", ".join(f"{k}={v}" for k, v in lim.items() if k != "note"))
+    lines.append("limits: " + limits_text(lim))
     for p in res["plans"]:
         lines.append(f"  #{p['rank']} p={p['p_target']:.2f} {p['label']} ({p['sessions']} sessions, "
                      f"{p['total_dose_mg']:g} mg; SBP margin {p['safety']['sbp_margin_mmhg']:+.0f} mmHg, "
@@ -234,8 +245,31 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
             raise InputError(f"--alternative: {alternative}: not valid YAML") from None
         if not isinstance(alt, list) or not alt:
             raise InputError("--alternative: expected a YAML list of dose lines ({drug, route, dose, at, ...})")
-    res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability, alternative=alt,
-                        variables=tuple(variables or ()), seed=seed, minimise=minimise)
+    from .personal import _regimen_doses
+    from .solver import kernel as K
+
+    for v in variables or ():          # checked before the fit (seconds), naming the option
+        if v != "score" and v not in K.OUT_NAMES:
+            raise InputError(f"--variable: unknown trajectory variable {v!r}; e.g. cp_ketamine_ng_ml, cadss, "
+                             "sbp_change_mmhg (the trajectory columns)")
+    import warnings
+
+    where = f"--alternative {Path(alternative).name}: " if alt is not None else ""
+    with warnings.catch_warnings(record=True) as caught:     # shown once, naming the option (below)
+        warnings.simplefilter("always")
+        if alt is not None:
+            try:
+                _regimen_doses(rec, alt)
+            except InputError as e:
+                raise InputError(f"{where}{e}") from None
+        res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability,
+                            alternative=alt, variables=tuple(variables or ()), seed=seed, minimise=minimise)
+    shown = set()
+    for w in caught:
+        text = (where if str(w.message).startswith("regimen") else "") + str(w.message)
+        if text not in shown:
+            shown.add(text)
+            warnings.warn_explicit(text, w.category, w.filename, w.lineno)
     safe = json_safe(res)
     if json_out:
         atomic_write_text(json_out, json.dumps(safe, indent=1, allow_nan=False))

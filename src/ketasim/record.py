@@ -351,17 +351,20 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
                 dur = row.num("DUR", 0, 24, "h") if row.has("DUR") else 40 / 60
             elif row.has("DUR") and row.num("DUR") != 0:
                 raise row.err("DUR", f"only an iv-infusion has a duration (route is {route.value})")
+            def named(message: str) -> str:      # 'SOURCE row 2.dose: ...' -> 'SOURCE row 2, column AMT: ...'
+                return (message.replace(".dose:", ", column AMT:").replace(".duration:", ", column DUR:")
+                        .replace(".route:", ", column ROUTE:"))
+
             try:
                 import warnings
 
-                from .errors import DoseWarning
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DoseWarning)
+                with warnings.catch_warnings(record=True) as caught:   # a dose in the anesthetic range warns,
+                    warnings.simplefilter("always")                    # naming the row and column
                     doses.append(Dose(drug, route, amount, per_kg, dur, t, 0.0, 1, f"{source} row {row.i}"))
             except KetasimError as e:
-                raise RecordError(str(e).replace(".dose:", ", column AMT:").replace(".duration:", ", column DUR:")
-                                  .replace(".route:", ", column ROUTE:")) from None
+                raise RecordError(named(str(e))) from None
+            for w in caught:
+                warnings.warn(named(str(w.message)), w.category, stacklevel=2)
         else:
             for c in ("AMT", "AMTU", "DRUG", "ROUTE"):
                 if row.has(c):
@@ -416,6 +419,11 @@ def record_from_csv_text(text: str, *, source: str = "record", patient_id=None) 
         raise RecordError(f"{source}: the file is empty")
     reader = csv.reader(io.StringIO("\n".join(lines)))
     header = [h.strip() for h in next(reader)]
+    if len(header) == 1:                # a spreadsheet's export with another separator (as in --observed files)
+        for sep, what in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+            if sep in header[0]:
+                raise RecordError(f"{source}: the header is separated by {what}: the file must be comma-separated "
+                                  "(save as 'CSV UTF-8 (comma delimited)'; decimals with a point)")
     if len(set(h.upper() for h in header)) != len(header):
         raise RecordError(f"{source}: a column name appears twice in the header")
     rows = []

@@ -224,7 +224,36 @@ _MAPPING_EXAMPLES = {"_AgeDist": "{mean: 70, sd: 5, min: 65, max: 86} (years; mi
                      "_Dist": "{mean: 30, sd: 5}"}
 
 
-def _first_error(e: ValidationError) -> str:
+#: keys whose value is a time with its unit ('7 d'): a bare number there is a missing unit
+_TIME_KEYS = frozenset({"period_interval", "induction_until", "follow_up_from", "follow_up_every", "follow_up_until",
+                        "every", "until"})
+
+#: key-name suffixes that carry the unit (a number under them is plain: weight_kg: 70, not '70 kg')
+_UNIT_SUFFIXES = (("_kg", "kg"), ("_years", "years"), ("_mg_l", "mg/L"))
+
+
+def _sibling_keys(root, loc) -> list[str]:
+    """The keys allowed beside the unknown key at ``loc`` (a pydantic error location) in model ``root``; [] when the
+    location does not lead through models (a free-form mapping such as ``arms``)."""
+    import typing
+
+    model = root
+    for part in loc[:-1]:
+        if not isinstance(part, str):
+            return []
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return []
+        ann = field.annotation
+        sub = [a for a in (typing.get_args(ann) or (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not sub:
+            return []
+        model = sub[0]
+    keys = [f.alias or n for n, f in model.model_fields.items()]
+    return keys + (["patient"] if model is _Scenario else [])
+
+
+def _first_error(e: ValidationError, root=None) -> str:
     err = e.errors()[0]
     # drop pydantic's union-member tags (e.g. '_Output', 'list[union[str,float]]') from the location
     parts = [str(x)[:40] for x in err["loc"] if not (isinstance(x, str) and (x.startswith("_") or "[" in x or
@@ -237,8 +266,31 @@ def _first_error(e: ValidationError) -> str:
                f"{str(err.get('input'))[:40]!r}")
     elif err["type"] == "extra_forbidden":
         msg = "unknown field"
+        if root is not None and err["loc"] and isinstance(err["loc"][-1], str):   # a misspelt key: say the right one
+            import difflib
+
+            keys = _sibling_keys(root, err["loc"])
+            close = difflib.get_close_matches(err["loc"][-1], keys, n=1, cutoff=0.6)
+            if close:
+                msg += f" (did you mean {close[0]!r}?)"
+            elif keys:
+                msg += f"; allowed: {', '.join(keys)}"
     elif err["type"] == "missing":
         msg = "required field is missing"
+    elif err["type"] in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
+        # pydantic's "Input should be a valid number, unable to parse string as a number": say what is expected,
+        # and that the unit is in the key's name ('70 kg' under weight_kg)
+        v = err.get("input")
+        unit = next((u for part in parts for suffix, u in _UNIT_SUFFIXES if str(part).endswith(suffix)), None)
+        kind = "a whole number" if err["type"].startswith("int") else "a number"
+        msg = (f"expected {kind}" + (f" (in {unit}: the unit is in the key's name)" if unit else "")
+               + ", got " + ("an empty value" if v is None else repr(str(v)[:40])))
+    elif err["type"] == "string_type":       # pydantic's "Input should be a valid string"
+        v = err.get("input")
+        msg = "expected text, got " + ("an empty value" if v is None else repr(v) if not isinstance(v, (int, float))
+                                        else f"the number {v:g}")
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and parts and parts[-1] in _TIME_KEYS:
+            msg = f"the unit is missing in {v:g}; write the time with its unit, e.g. '{v:g} h' or '{v:g} d'"
     elif err["type"] in ("bool_type", "bool_parsing"):   # pydantic's "Input should be a valid boolean, unable to ..."
         v = err.get("input")
         msg = "must be true or false, got " + ("an empty value" if v is None else repr(str(v)[:40]))
@@ -282,7 +334,7 @@ def _patient_scenario(data: dict) -> Scenario:
     try:
         m = _Patient.model_validate(data["patient"])
     except ValidationError as e:
-        raise ScenarioFileError("patient." + _first_error(e)) from None
+        raise ScenarioFileError("patient." + _first_error(e, _Patient)) from None
     patient = Patient(**{**m.model_dump(), "comedications": tuple(m.comedications)})
     rest = {k: v for k, v in data.items() if k != "patient"}
     rest["population"] = patient.population_mapping()
@@ -319,7 +371,7 @@ def scenario_from_dict(data: dict) -> Scenario:
     try:
         m = _Scenario.model_validate(data)
     except ValidationError as e:
-        raise ScenarioFileError(_first_error(e)) from None
+        raise ScenarioFileError(_first_error(e, _Scenario)) from None
     pop = m.population
     # a scale names the condition it reads (caps5: PTSD, hama: anxiety, ssi: suicidal ideation): a scenario that
     # gives only the scale simulates that condition, not depression rated on another disorder's scale
@@ -708,7 +760,14 @@ def load_scenario(path) -> Scenario:
     """Read a YAML scenario file (a regular file of at most 1 MiB)."""
     if not isinstance(path, (str, Path)) or (isinstance(path, str) and not path.strip()):
         raise InputError(f"path: expected a scenario file path, got {type(path).__name__}")
-    return scenario_from_dict(parse_scenario_yaml(read_scenario_text(path), str(path)))
+    data = parse_scenario_yaml(read_scenario_text(path), str(path))
+    if data is None:                    # an empty file, or only comments
+        raise ScenarioFileError(f"{path}: the file is empty; a scenario is a mapping (name, population, arms, "
+                                "endpoints; see examples/)")
+    if not isinstance(data, dict):
+        raise ScenarioFileError(f"{path}: expected a mapping at the top level (name, population, arms, ...), got "
+                                f"a {'list' if isinstance(data, list) else type(data).__name__}")
+    return scenario_from_dict(data)
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:

@@ -51,17 +51,26 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
         base = float(df["score"].iloc[0])
         lines.append(f"[{arm}]")
         rows = [("plasma ketamine", "cp_ketamine_ng_ml", "{:.0f} ng/mL"), ("norketamine", "cp_norketamine_ng_ml", "{:.0f} ng/mL"),
+                ("plasma midazolam", "cp_midazolam_ng_ml", "{:.0f} ng/mL"),
                 ("NMDA block, interneurons", "nmda_block_interneuron", "{:.0%}"),
                 ("NMDA block, pyramidal cells", "nmda_block_pyramidal", "{:.0%}"),
                 ("glutamate", "glutamate", "x{:.2f}"), ("BDNF", "bdnf", "x{:.2f}"), ("mTORC1", "mtorc1", "x{:.2f}"),
                 ("synaptic proteins", "synaptic_proteins", "x{:.2f}"), ("spine density", "spine_density", "x{:.2f}"),
                 ("dissociation (CADSS)", "cadss", "{:.1f}"), ("systolic BP rise", "sbp_change_mmhg", "{:+.1f} mmHg"),
                 ("sedation index", "sedation", "{:.2f}")]
+        unchanged = []
         for label, col, f in rows:
+            if col not in df:
+                continue
             v, t = _peak(df, col)
             if v <= 0 or (col.startswith("cp_") and v < 0.5):
                 continue
+            if f.startswith("x") and v < 1.005:     # relative to baseline and never above it: no peak to time
+                unchanged.append(label)
+                continue
             lines.append(f"  {label:30s} peak {f.format(v):>12s} at {fmt_time(t)}")
+        if unchanged:
+            lines.append(f"  {'unchanged (x1.00)':30s} {', '.join(unchanged)}")
         g_min = float(df["glutamate"].min())
         if g_min < 0.99:
             lines.append(f"  {'glutamate minimum':30s}      x{g_min:.2f}  (anesthetic-range block)")

@@ -171,7 +171,9 @@ class TrialResult:
                     continue
                 if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
                     lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
-                        f"{r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}] d" if math.isfinite(r.value)
+                        f"{r.value:8.2f}  [{r.ci_low:7.2f}, " + (f"{r.ci_high:7.2f}] d" if math.isfinite(r.ci_high)
+                                                                  else "not reached] d")   # beyond follow-up
+                        if math.isfinite(r.value)
                         else "not reached (fewer than half relapsed)")
                         + (f"  PI [{r.pi_low:.2f}, " + (f"{r.pi_high:.2f}] d" if math.isfinite(r.pi_high)
                                                        else "not reached]")
@@ -672,6 +674,7 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     from . import limits
 
     n, seed, chunk = limits.check_trial_args(scenario, params, n=n, seed=seed, progress=progress, chunk=chunk)
+    check_trial_size(scenario, n)
     params = params or load_parameters()
     draws = None
     if uncertainty:
@@ -683,6 +686,30 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     elif draws is not None:
         prediction_intervals(tr, draws, chunk=chunk, executor=executor, model=model)
     return tr
+
+
+def check_trial_size(scenario: Scenario, n: int | None, field: str | None = None) -> int:
+    """The patients per arm of a virtual trial (``n``, else the scenario's population size): at least 2 (a mean's
+    confidence interval needs two patients), and for a crossover whose periods follow each other
+    (``design.period_interval``) at least one patient per sequence (one sequence per arm). One line naming ``field``
+    (default ``n`` when given, else ``population.size``) otherwise; a scenario with ``patient:`` (one stated patient,
+    typical random effects) is not a trial's population whatever ``n``."""
+    if getattr(scenario, "patient", None) is not None:     # n would draw random effects the patient: does not have
+        raise InputError("patient: a virtual trial needs a population (write population: with its size instead of "
+                         "patient:); one stated patient: ketasim simulate")
+    size = n or scenario.population.size
+    design = dict(scenario.design)
+    k = len(scenario.arms) if (design.get("type") == "crossover"
+                               and design.get("period_interval") is not None) else 1
+    need = max(2, k)
+    if size >= need:
+        return size
+    if field is None:
+        field = "n" if n else "population.size"
+    why = (f"a crossover with design.period_interval gives each of its {k} sequences its own patients" if k >= 2
+           else "a mean's confidence interval needs two patients")
+    raise InputError(f"{field}: a virtual trial needs at least {need} patients per arm ({why}), got {size}; one "
+                     "patient: ketasim simulate")
 
 
 def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows_only: bool = False,

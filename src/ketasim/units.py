@@ -44,6 +44,12 @@ def _split(text: str, field: str, examples: tuple[str, ...] = ("mg",)) -> tuple[
     if len(text) > MAX_QUANTITY_CHARS:
         raise UnitError(f"{field}: a quantity is at most {MAX_QUANTITY_CHARS} characters (number and unit), "
                         f"got {len(text):,}")
+    if re.match(r"\s*[-+]?\d{1,3},\d{3}(?!\d)", text):   # '1,000 mg': a thousands separator, or a decimal comma?
+        raise UnitError(f"{field}: cannot read {text!r}: write numbers without a thousands separator and decimals "
+                        "with a point (e.g. '1000 mg' or '1.5 mg')")
+    if re.match(r"\s*[-+]?\d+,\d", text):               # a decimal comma (as many locales write it)
+        raise UnitError(f"{field}: cannot read {text!r}: write decimals with a point, e.g. "
+                        f"{text.replace(',', '.', 1).strip()!r}")
     m = _NUMBER_UNIT.match(text)
     if not m:
         raise UnitError(f"{field}: cannot read {text!r} as a number followed by a unit")
@@ -93,6 +99,10 @@ def parse_time_h(text, field: str) -> float:
     return t
 
 
+#: dose units as written in lower case (a dose in another case is refused, naming the lower-case form)
+_DOSE_UNITS = frozenset({"mg", "g", "ug", "µg", "μg", "mg/kg", "ug/kg", "µg/kg", "μg/kg", "g/kg"})
+
+
 def parse_dose(text, field: str) -> tuple[float, str]:
     """A dose: returns (value, kind) with kind ``'mg'`` (absolute, in mg) or ``'mg/kg'`` (per body weight).
 
@@ -100,6 +110,9 @@ def parse_dose(text, field: str) -> tuple[float, str]:
     """
     value, unit = _split(text, field, ("mg/kg", "mg"))
     compact = unit.replace(" ", "").lower()
+    if compact in _DOSE_UNITS and unit.replace(" ", "") != compact:   # 'MG', 'mg/Kg': 'Mg' would be megagrams
+        raise UnitError(f"{field}: write the unit {unit!r} in lower case, {compact!r} (units are case-sensitive: "
+                        "'Mg' is a megagram)")
     if "/kg" in compact or "perkg" in compact:
         return convert(value, unit, "mg/kg", field), "mg/kg"
     try:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..display import display_times, json_safe, trial_panels  # noqa: F401  (shared with reports)
 from ..engine import BLOCKING_SWITCHES
-from ..errors import KetasimError
+from ..errors import InputError, KetasimError
 from ..vocabulary import DASHBOARD_TRIAL_MEASURES
 from . import figures as F
 
@@ -339,8 +339,11 @@ def _field_of(message: str, slots: dict, lines: dict | None = None) -> str:
             key = {"duration": "duration_min", "rate": "dose"}.get(key, key)
             return f"regimen.{slot}.{sub + '.' if sub else ''}{key}"
     path = message.split(": ", 1)[0]
-    if path in ("population.age_years.min", "population.age_years.max", "population.age_years.mean"):
+    if path in ("population.age_years.min", "population.age_years.max") or (
+            path == "population.age_years.mean" and "inclusion range" in message):
         return "trial.age_range"            # only an inclusion range gives these (population.check_age)
+    if path == "population.age_years.mean":
+        return "patient.age_years"          # the patient's age itself (empty, not a number)
     if path.startswith("population."):
         key = path.split(".")[1].split("[")[0]
         return "trial.size" if key == "size" else f"patient.{key}"
@@ -843,6 +846,12 @@ def build_trial(form: dict):
     if size > MAX_TRIAL_SIZE:
         raise FormErrors([{"field": "trial.size", "message": f"population.size: the dashboard runs at most "
                                                               f"{MAX_TRIAL_SIZE} patients per arm; use `ketasim trial` for more"}])
+    from ..trial import check_trial_size
+
+    try:
+        check_trial_size(b.scenario, None)      # at least 2 per arm: found here, not in the running job
+    except InputError as e:
+        raise FormErrors([{"field": "trial.size", "message": str(e)}]) from None
     return b
 
 
@@ -940,7 +949,10 @@ def _plan_result(form: dict) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise InputError("record: paste or upload a patient record (CSV or YAML)")
     fmt = str(form.get("format") or "csv").lower()
-    rec = (record_from_yaml if fmt in ("yaml", "yml") else record_from_csv_text)(text, source="record")
+    with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:     # a dose in the anesthetic range warns
+        warnings.simplefilter("always")
+        rec = (record_from_yaml if fmt in ("yaml", "yml") else record_from_csv_text)(text, source="record")
+    record_warnings = [str(w.message) for w in caught]
     alt = form.get("alternative") or None
     if alt is not None and not isinstance(alt, list):
         raise InputError("alternative: expected a list of dose lines")
@@ -955,6 +967,8 @@ def _plan_result(form: dict) -> dict:
     with ENGINE_LOCK:
         res = personal_plan(rec, target=opt("target"), limits=opt("limits"), window=opt("window"),
                             probability=0.8 if _blank(prob) else float(prob), alternative=alt)
+    if record_warnings:                 # shown on the page and in the report with the fit's own warnings
+        res["fit"]["warnings"] = [*record_warnings, *res["fit"].get("warnings", [])]
     return json_safe(res)
 
 
