@@ -576,3 +576,22 @@ def test_a_record_exported_with_another_separator_says_so(tmp_path, sep, what):
         read_record(path)
     assert str(ei.value) == (f"rec.csv: the header is separated by {what}: the file must be comma-separated (save as "
                              "'CSV UTF-8 (comma delimited)'; decimals with a point)")
+
+
+def test_trial_table_says_no_ci_for_a_stratum_of_one_patient():
+    """A randomized withdrawal's stratum of one patient has no SD, so no CI for its mean: the table printed
+    '[nan, nan]' (NOTES, seventh session, new-user pass leftovers); it says so in words."""
+    import math
+    from pathlib import Path
+
+    from ketasim import load_scenario
+    from ketasim.trial import run_trial
+
+    tr = run_trial(load_scenario(Path(__file__).parents[1] / "docs" / "tutorials" / "withdrawal.yaml"), n=40)
+    t = tr.table()
+    row = t.index[t.measure == "mean"][0]
+    t.loc[row, ["ci_low", "ci_high"]] = [math.nan, math.nan]                  # as a one-patient stratum gives it
+    tr.table = lambda: t
+    text = tr.format_table()
+    assert "nan" not in text
+    assert "[no CI: too few patients]" in text

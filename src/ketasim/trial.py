@@ -180,7 +180,7 @@ class TrialResult:
                            if pi and math.isfinite(r.pi_low) else
                            "  PI: not reached in >= 97.5 % of the draws" if pi and r.pi_low == math.inf else ""))
                     continue
-                lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  [{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
+                lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  {_ci_text(r.ci_low, r.ci_high)}"
                              + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else ""))
             pk = [r for r in self.endpoints if r["arm"] == arm and "analyte" in r]
             if pk:
@@ -466,6 +466,14 @@ def _remission_threshold(ep: Endpoints, scale: str, required: bool = True) -> fl
     if not required and SCALES[scale][1] is None:
         return None
     return remission_threshold(scale)
+
+
+def _ci_text(low: float, high: float) -> str:
+    """A printed 95 % CI; a stratum or arm of fewer than two patients has none (its SD is undefined), which the
+    table says in words rather than as ``[nan, nan]``."""
+    if math.isfinite(low) and math.isfinite(high):
+        return f"[{low:7.2f}, {high:7.2f}]"
+    return "[no CI: too few patients]"
 
 
 def _responders(rating: np.ndarray, baseline: np.ndarray, ep: Endpoints) -> np.ndarray:
