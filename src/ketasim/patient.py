@@ -90,10 +90,18 @@ class Patient:
                 raise InputError(f"patient.{name}: expected a finite number, got {v!r}")
         if self.condition not in CONDITIONS:
             raise InputError(f"patient.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
-        from .population import canonical_scale, default_baseline
+        from .population import AGE_MEAN_RANGE, SCALES, WEIGHT_MEAN_RANGE, canonical_scale, default_baseline
 
         scale = canonical_scale(self.scale, "patient.scale") if self.scale else DEFAULT_SCALE[self.condition]
         base = float(self.baseline) if self.baseline is not None else default_baseline(scale, "patient.baseline")[0]
+        # one patient has a value, not a mean and an SD: checked against the population's ranges for a mean
+        for name, value, (lo, hi), unit in (("weight_kg", self.weight_kg, WEIGHT_MEAN_RANGE, " kg"),
+                                            ("age_years", self.age_years, AGE_MEAN_RANGE, " years")):
+            if not lo <= value <= hi:
+                raise InputError(f"patient.{name}: must lie in {lo:g}-{hi:g}{unit}, got {value:g}")
+        smax = SCALES[scale][0]
+        if not 0 < base <= smax:
+            raise InputError(f"patient.baseline: must lie in (0, {smax:g}] for {scale}, got {base:g}")
         try:
             return PopulationSpec(size=1, condition=self.condition, treatment_resistant=bool(self.treatment_resistant),
                                   scale=scale, baseline=Distribution(base, 0.0),
@@ -105,16 +113,7 @@ class Patient:
                                   care_setting=self.care_setting, recurrence=self.recurrence,
                                   re_response=self.re_response)
         except InputError as e:    # same checks as a population; name the patient's field
-            import re
-
-            msg = str(e).replace("population.", "patient.", 1)
-            # one patient has a value, not a mean and an SD: 'patient.age_years: must lie in 12-100 years, got 5'
-            m = re.match(r"patient\.(weight_kg|age_years|baseline): mean must lie in (.+?) and sd in .*?"
-                         r"( for \w+)?(, got .*)?$", msg)
-            if m:
-                value = base if m.group(1) == "baseline" else getattr(self, m.group(1))
-                msg = f"patient.{m.group(1)}: must lie in {m.group(2)}{m.group(3) or ''}, got {value:g}"
-            raise InputError(msg) from None
+            raise InputError(str(e).replace("population.", "patient.", 1)) from None
 
 
 __all__ = ["Patient", "SEXES"]

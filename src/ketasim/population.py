@@ -232,6 +232,9 @@ class Distribution:
 
 #: Ages the model samples (years): every sampled age lies here, an inclusion range must lie within it.
 AGE_RANGE = (18.0, 90.0)
+#: Accepted mean age (years) and mean body weight (kg) of a population, and the value of one stated patient.
+AGE_MEAN_RANGE = (12.0, 100.0)
+WEIGHT_MEAN_RANGE = (20.0, 250.0)
 
 
 def check_age(age: Distribution, field: str = "population.age_years") -> None:
@@ -242,8 +245,9 @@ def check_age(age: Distribution, field: str = "population.age_years") -> None:
         v = getattr(age, key)
         if v is not None and not (math.isfinite(v) and lo <= v <= hi):
             raise InputError(f"{field}.{key}: must lie in {lo:g}-{hi:g} years (the ages the model samples), got {v:g}")
-    if not (12 <= age.mean <= 100) or not (0 <= age.sd <= 50):
-        raise InputError(f"{field}: mean must lie in 12-100 years and sd in 0-50 years")
+    if not (AGE_MEAN_RANGE[0] <= age.mean <= AGE_MEAN_RANGE[1]) or not (0 <= age.sd <= 50):
+        raise InputError(f"{field}: mean must lie in {AGE_MEAN_RANGE[0]:g}-{AGE_MEAN_RANGE[1]:g} years and sd in 0-50 "
+                         "years")
     a, b = (age.min if age.min is not None else lo), (age.max if age.max is not None else hi)
     if age.min is not None or age.max is not None:
         if not a < b:
@@ -312,8 +316,9 @@ class PopulationSpec:
             raise InputError(f"{f}.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
         object.__setattr__(self, "scale", canonical_scale(self.scale, f"{f}.scale"))   # 'HAM-D24' -> hamd24
         check_baseline(self.baseline, self.scale, f"{f}.baseline")
-        if not (20 <= self.weight_kg.mean <= 250) or not (0 <= self.weight_kg.sd <= 100):
-            raise InputError(f"{f}.weight_kg: mean must lie in 20-250 kg and sd in 0-100 kg, got mean "
+        if not (WEIGHT_MEAN_RANGE[0] <= self.weight_kg.mean <= WEIGHT_MEAN_RANGE[1]) or not (0 <= self.weight_kg.sd <= 100):
+            raise InputError(f"{f}.weight_kg: mean must lie in {WEIGHT_MEAN_RANGE[0]:g}-{WEIGHT_MEAN_RANGE[1]:g} kg and "
+                             "sd in 0-100 kg, got mean "
                              f"{self.weight_kg.mean:g}, sd {self.weight_kg.sd:g}")
         check_age(self.age_years, f"{f}.age_years")
         if not (0.0 <= self.female_fraction <= 1.0):
