@@ -210,8 +210,11 @@ def _rescaled(factor: float, p: ParameterSet, organ: str, from_h: float | None, 
     return 1.0 + (factor - 1.0) * induction_reached(p, organ, to_h, off_h) / induction_reached(p, organ, from_h)
 
 
-def _probe_h(p: ParameterSet, comedication: str, probe: str) -> float:
-    return p.get(f"ddi.{comedication}.{probe}_days", "h")
+def _probe_h(p: ParameterSet, comedication: str, probe: str, optional: bool = False) -> float | None:
+    """Pretreatment (h) of the study behind a comedication's factor (``ddi.*.<probe>_days``); ``optional``: None when
+    not stated (an inhibitor's factor is then taken as steady state)."""
+    key = f"ddi.{comedication}.{probe}_days"
+    return None if optional and key not in p.literature else p.get(key, "h")
 
 
 def cyp3a_factors_from_midazolam(p: ParameterSet, comedication: str, hours: float | None = None,
@@ -253,13 +256,6 @@ def _midazolam_gut_factor(p: ParameterSet, liver: float, r_po: float) -> float:
     return (1.0 / fg_ind - 1.0) / (1.0 / fg - 1.0)
 
 
-def _study_hours(p: ParameterSet, comedication: str, what: str) -> float | None:
-    """Pretreatment (h) of the study behind an inhibitor's factor (``ddi.*.<what>_days``), None if not stated (the
-    factor is then taken as steady state)."""
-    key = f"ddi.{comedication}.{what}_days"
-    return p.get(key, "h") if key in p.literature else None
-
-
 def inhibitor_split_from_midazolam(p: ParameterSet, comedication: str) -> tuple[float, float, float, float]:
     """Steady-state (liver CLint, gut-wall CLint, hepatic CYP3A activity) factors of an inhibitor whose liver/gut
     split comes from a midazolam probe (``ddi.*.midazolam_iv_auc_ratio`` / ``_oral_auc_ratio``) and whose size comes
@@ -273,8 +269,13 @@ def inhibitor_split_from_midazolam(p: ParameterSet, comedication: str) -> tuple[
     (1 + g0) / (1 + g0 G) / L (well-stirred liver: oral AUC ∝ Fgut / CLint; g0 = 1 / Fgut - 1 of S-ketamine) with h
     and g at the ketamine study's pretreatment (``ddi.*.oral_auc_days``), a quadratic in s whose smaller root is
     taken. Midazolam keeps its own h."""
-    h_ss, g_ss = _probe_activity_steady(p, comedication)
-    at = _study_hours(p, comedication, "oral_auc")
+    return _split_on_probe(p, comedication, *_probe_activity_steady(p, comedication))
+
+
+def _split_on_probe(p: ParameterSet, comedication: str, h_ss: float, g_ss: float) -> tuple[float, float, float, float]:
+    """:func:`inhibitor_split_from_midazolam` given the probe's steady-state activities ``h_ss``, ``g_ss``
+    (:func:`_probe_activity_steady`)."""
+    at = _probe_h(p, comedication, "oral_auc", optional=True)
     h = 1.0 - (1.0 - h_ss) * inactivation_built(p, comedication, "liver", at, h_ss)
     g = 1.0 - (1.0 - g_ss) * inactivation_built(p, comedication, "gut", at, g_ss)
     r = p.get(f"ddi.{comedication}.oral_auc_ratio")
@@ -293,7 +294,7 @@ def _probe_activity_steady(p: ParameterSet, comedication: str) -> tuple[float, f
     after its pretreatment (``ddi.*.midazolam_days``), carried to steady state (:func:`inactivation_steady`)."""
     h = _midazolam_liver_factor(p, p.get(f"ddi.{comedication}.midazolam_iv_auc_ratio"))
     g = _midazolam_gut_factor(p, h, p.get(f"ddi.{comedication}.midazolam_oral_auc_ratio"))
-    at = _study_hours(p, comedication, "midazolam")
+    at = _probe_h(p, comedication, "midazolam", optional=True)
     return (inactivation_steady(p, comedication, "liver", h, at), inactivation_steady(p, comedication, "gut", g, at))
 
 
@@ -316,8 +317,8 @@ def inactivation_steady(p: ParameterSet, comedication: str, organ: str, left_obs
 
 def inactivation_left(p: ParameterSet, comedication: str, organ: str, off_h: float) -> float:
     """Fraction of a mechanism-based inhibitor's loss of enzyme activity still present ``off_h`` hours after it was
-    stopped, in ``organ`` (liver or gut). The enzyme is resynthesised with its turnover rate k = ln 2 /
-    ``pk.induction_t_half_<organ>``; while the inhibitor is still being eliminated (rate e = ln 2 /
+    stopped, in ``organ`` (liver or gut). The enzyme is resynthesised with its turnover rate k (:func:`_turnover_rate`:
+    ``pk.induction_t_half_<organ>``, hepatic CYP2B6 ``pk.cyp2b6_t_half_liver``); while the inhibitor is still being eliminated (rate e = ln 2 /
     ``ddi.*.elimination_t_half``, if given) it keeps inactivating enzyme in proportion to its concentration, so the
     deficit D obeys dD/dt = k (D0 e^(-e t) - D): D / D0 = (k e^(-e t) - e e^(-k t)) / (k - e), the slower of the two
     setting the pace (linear in the inhibitor: concentrations below its inactivation constant). Without an
@@ -405,8 +406,9 @@ def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = 
     :func:`inactivation_left`). An inhibitor without an effect (factor 1) has nothing to build or recover; a
     reversible inhibitor with an effect recovers with its own elimination (1 / factor - 1 ∝ its concentration)."""
     if f"ddi.{comedication}.midazolam_iv_auc_ratio" in p.literature:
-        liver, gut, mdz_liver, _ = inhibitor_split_from_midazolam(p, comedication)
-        left_ss = dict(zip(("liver", "gut"), _probe_activity_steady(p, comedication)))   # CYP3A activity left
+        h_ss, g_ss = _probe_activity_steady(p, comedication)              # CYP3A activity left, once
+        liver, gut, mdz_liver, _ = _split_on_probe(p, comedication, h_ss, g_ss)
+        left_ss = {"liver": h_ss, "gut": g_ss}
     else:
         liver = p.get(f"ddi.{comedication}.clint_factor")
         gut = liver * (p.get(f"ddi.{comedication}.gut_factor") if f"ddi.{comedication}.gut_factor" in p.literature
@@ -415,7 +417,7 @@ def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = 
         share = _inhibited_share(p, comedication)
         left_ss = {"liver": 1.0 - (1.0 - liver) / share, "gut": 1.0 - (1.0 - gut) / share}   # enzyme activity left
         if p.get(f"ddi.{comedication}.mechanism_based") == 1:      # carried from the study's pretreatment
-            at = _study_hours(p, comedication, "clint")
+            at = _probe_h(p, comedication, "clint", optional=True)
             left_ss = {organ: inactivation_steady(p, comedication, organ, e, at) for organ, e in left_ss.items()}
             liver, gut = (1.0 - share * (1.0 - left_ss[organ]) for organ in ("liver", "gut"))
     if (off_h is not None or hours is not None) and p.get(f"ddi.{comedication}.mechanism_based") == 1:

@@ -316,9 +316,9 @@ class PopulationSpec:
             raise InputError(f"{f}.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
         object.__setattr__(self, "scale", canonical_scale(self.scale, f"{f}.scale"))   # 'HAM-D24' -> hamd24
         check_baseline(self.baseline, self.scale, f"{f}.baseline")
-        if not (WEIGHT_MEAN_RANGE[0] <= self.weight_kg.mean <= WEIGHT_MEAN_RANGE[1]) or not (0 <= self.weight_kg.sd <= 100):
-            raise InputError(f"{f}.weight_kg: mean must lie in {WEIGHT_MEAN_RANGE[0]:g}-{WEIGHT_MEAN_RANGE[1]:g} kg and "
-                             "sd in 0-100 kg, got mean "
+        wlo, whi = WEIGHT_MEAN_RANGE
+        if not (wlo <= self.weight_kg.mean <= whi) or not (0 <= self.weight_kg.sd <= 100):
+            raise InputError(f"{f}.weight_kg: mean must lie in {wlo:g}-{whi:g} kg and sd in 0-100 kg, got mean "
                              f"{self.weight_kg.mean:g}, sd {self.weight_kg.sd:g}")
         check_age(self.age_years, f"{f}.age_years")
         if not (0.0 <= self.female_fraction <= 1.0):
