@@ -118,7 +118,7 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     if path.resolve() == Path(str(default_free_parameters_path())).resolve():
         raise InputError("--out: this is the shipped default parameter set; write elsewhere, then install it with "
                          "`ketasim install-parameters FILE`")
-    from .io import check_target
+    from .io import check_output
     from .limits import check_int, check_seed
 
     if start not in ("current", "prior"):
@@ -135,9 +135,7 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
             raise InputError(f"--names: {', '.join(bad) or 'empty'} is not a fitted free parameter (one of: {allowed})")
     if start != "current" and chosen:
         raise InputError("--names: a partial refit starts from the current set (drop --start prior)")
-    if path == Path(DEFAULT_CALIBRATION_OUT):       # the default folder is created; one the user names must exist
-        path.parent.mkdir(parents=True, exist_ok=True)
-    check_target(path)                              # before minutes of fitting
+    check_output(path, DEFAULT_CALIBRATION_OUT)     # before minutes of fitting
     ex = executor_from_option(dask)
     try:
         new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex,
@@ -233,15 +231,11 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
     2) naming the failed trials after the outputs are written."""
     from .errors import InputError
     from .external import external_document, find_trials, format_external, qualify_external, trial_line
-    from .io import atomic_write_text, check_target
+    from .io import atomic_write_text, check_output
     from .report import external_report
 
-    outs = []
-    for given, default in ((json_out, EXTERNAL_JSON), (html, EXTERNAL_HTML)):
-        if given is None:
-            default.parent.mkdir(parents=True, exist_ok=True)
-        outs.append(check_target(given if given is not None else default))      # before minutes of running
-    json_path, html_path = outs
+    json_path, html_path = (check_output(given if given is not None else default, default)   # before running
+                            for given, default in ((json_out, EXTERNAL_JSON), (html, EXTERNAL_HTML)))
     find_trials(folder)                 # not a folder, or no trials in it: one line, before the header
     params = _parameters_option(parameters)
     print(f"qualify --external {folder}: parameter set {params.version} ({params.calibration_run}); "

@@ -390,18 +390,6 @@ def _check_options(size=None, seed=None, outputs=(), inputs=()) -> None:
         check_seed(seed, "--seed")
 
 
-def _check_output(path, default=None, option: str = "") -> None:
-    """An output file checked before anything runs (one line naming the file): a folder the user named must
-    exist; only the command's own default folder (``default``, e.g. out/) is created."""
-    from .io import check_target
-
-    if path is None:
-        return
-    if default is not None and Path(path) == Path(default):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    check_target(path)
-
-
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask."""
     from .distributed import TextProgress, executor_from_option
@@ -662,10 +650,11 @@ def qualify(
         from .errors import InputError
 
         raise InputError("--json: only with --external (the calibration qualification writes --html and --cv-json)")
-    _check_output(html or _QUALIFY_HTML, _QUALIFY_HTML)                  # before minutes of running
-    if cross_validate:
-        _check_output(cv_json, _CV_JSON)
-    from .io import check_distinct
+    from .io import check_distinct, check_output
+
+    check_output(html or _QUALIFY_HTML, _QUALIFY_HTML)                   # before minutes of running
+    if cross_validate and cv_json is not None:
+        check_output(cv_json, _CV_JSON)
 
     check_distinct((), (html or _QUALIFY_HTML, cv_json if cross_validate else None))
     qualify_cli(html=html or _QUALIFY_HTML, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,

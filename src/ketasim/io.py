@@ -46,6 +46,15 @@ def check_target(path) -> Path:
     return p
 
 
+def check_output(path, default=None) -> Path:
+    """:func:`check_target` for a command's output file, before anything runs: a folder the user named must exist;
+    only the command's own default path (``default``, e.g. out/qualification.html) has its folder created."""
+    p = as_path(path)
+    if default is not None and p == as_path(default):
+        p.parent.mkdir(parents=True, exist_ok=True)
+    return check_target(p)
+
+
 def check_distinct(inputs=(), outputs=()) -> None:
     """Refuse (one OutputPathError line, before any computing) an output path that is the same file as an input
     (``inputs``: pairs (what, path), e.g. ("--observed", "obs.csv")) or as another output: writing it would replace
