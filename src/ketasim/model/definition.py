@@ -477,7 +477,7 @@ def recurrence_law(c) -> RecurrenceLaw:
     if not c.spec.recurrence:
         return RecurrenceLaw(0.0)
     p12 = c.params.get("pd.recurrence.p12_treatment_resistant" if c.spec.treatment_resistant else "pd.recurrence.p12")
-    if getattr(c.spec, "recurrence_clock", "response") == "entry":
+    if c.spec.recurrence_clock == "entry":
         return RecurrenceLaw(p12, 1.0)
     # response and recovery: Kanai's falling hazard (on the clock from recovery, the clock Kanai's cohort was
     # followed on; on the clock of time in response an extrapolation to the first hours in response)
@@ -572,14 +572,14 @@ PATIENT = (
     # 1: the recurrence time counts from trial entry with a constant hazard (population.recurrence_clock: entry, the
     # default: the model before the in-response clock, bit for bit); 0: it counts time in response or since recovery
     PatientParameter("recurrence_from_entry", "dimensionless",
-                     lambda c: np.full(c.patients.n, 1.0 if getattr(c.spec, "recurrence_clock", "response") == "entry"
+                     lambda c: np.full(c.patients.n, 1.0 if c.spec.recurrence_clock == "entry"
                                        else 0.0),
                      "population.recurrence_clock (1 entry: the default, 0 response or recovery)"),
     # 1: the recurrence time counts time since recovery (population.recurrence_clock: recovery): the states
     # remission_memory, recovery_excess and recovery_time run (gain 1); 0 for the other clocks (gain 0: the
     # generated kernel skips their drives)
     PatientParameter("recurrence_from_recovery", "dimensionless",
-                     lambda c: np.full(c.patients.n, 1.0 if getattr(c.spec, "recurrence_clock", "entry") == "recovery"
+                     lambda c: np.full(c.patients.n, 1.0 if c.spec.recurrence_clock == "recovery"
                                        else 0.0),
                      "population.recurrence_clock (1 recovery, 0 otherwise)"),
     PatientParameter("remission_level", "dimensionless", _remission_level,
