@@ -166,3 +166,14 @@ def withdrawal_dict(weeks=6, size=1, pop=None, **design) -> dict:
                      "withdraw": [ESK_INDUCTION, dict(PLACEBO_IN, **weekly)]},
             "design": {"type": "randomized_withdrawal", "induction_until": "28 d", "criterion": "stable_remission",
                        "relapse_score": 22, "continue": "continue", "withdraw": "withdraw", **design}}
+
+
+def run_unblinding_arm(sc, times, model=None, typical=False, arm=0, p=None):
+    """Engine run of one arm of ``sc`` (the unblinding and renewal tests): its typical patient, or 3 sampled
+    patients; ``p`` the parameter set (default: the shipped one)."""
+    from ketasim.engine import run_arm
+    from ketasim.population import sample_patients
+
+    p = p or params()
+    pts = typical_patient(sc.population, p) if typical else sample_patients(sc.population, p, 3)
+    return run_arm(sc.arms[arm], sc.population, pts, times, params=p, model=model)

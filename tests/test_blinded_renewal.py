@@ -18,12 +18,12 @@ import ketasim
 from ketasim import scenario_from_dict
 from ketasim.engine import model_constants, prepare_arm, run_arm
 from ketasim.model import DEFAULT_MODEL
-from ketasim.population import typical_patient, sample_patients
+from ketasim.population import typical_patient
 from ketasim.solver import kernel as K
 from ketasim.solver.reference import reference_solve
 from ketasim.trial import run_trial
 
-from _support import model_with_session_renewal, params, withdrawal_dict, relative_error
+from _support import model_with_session_renewal, params, run_unblinding_arm, withdrawal_dict, relative_error
 from _support import (UNBLINDING_POP as POP, ESK_84 as ESK, PLACEBO_IN as PLA, ESK_INDUCTION as INDUCTION)
 
 EXP = K.OUT_NAMES.index("expectancy")
@@ -43,10 +43,7 @@ BEFORE = model_with_session_renewal(OPEN_RENEWAL, "ketasim-open-label-renewal-af
 _withdrawal_dict = withdrawal_dict    # tests/_support.py: the shared randomized-withdrawal design
 
 
-def _run(sc, times, model=None, typical=False, arm=0):
-    p = params()
-    pts = typical_patient(sc.population, p) if typical else sample_patients(sc.population, p, 3)
-    return run_arm(sc.arms[arm], sc.population, pts, times, params=p, model=model)
+_run = run_unblinding_arm     # tests/_support.py: one arm's engine run (typical or 3 patients)
 
 
 def _constants(sc):

@@ -21,12 +21,12 @@ from ketasim import scenario_from_dict
 from ketasim.engine import model_constants, prepare_arm, run_arm
 from ketasim.errors import InputError
 from ketasim.model import DEFAULT_MODEL
-from ketasim.population import PopulationSpec, sample_patients, typical_patient
+from ketasim.population import PopulationSpec, typical_patient
 from ketasim.solver import kernel as K
 from ketasim.solver.reference import reference_solve
 from ketasim.trial import run_trial
 
-from _support import model_with_session_renewal, params
+from _support import model_with_session_renewal, params, run_unblinding_arm
 from _support import (UNBLINDING_POP as POP, ESK_84 as ESK, PLACEBO_IN as PLA, KETAMINE_IV as KET, SALINE_IV as SAL,
                       MIDAZOLAM_IV as MDZ, ESK_INDUCTION as INDUCTION)
 
@@ -47,10 +47,7 @@ def _scenario(arms, size=1, **pop):
     return scenario_from_dict({"name": "u", "seed": 3, "population": {**POP, "size": size, **pop}, "arms": arms})
 
 
-def _run(sc, times, model=None, typical=False, arm=0):
-    p = params()
-    pts = typical_patient(sc.population, p) if typical else sample_patients(sc.population, p, 3)
-    return run_arm(sc.arms[arm], sc.population, pts, times, params=p, model=model)
+_run = run_unblinding_arm     # tests/_support.py: one arm's engine run (typical or 3 patients)
 
 
 def test_likelihood_ratio_from_within_patient_guess_accuracy():

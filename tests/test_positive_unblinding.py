@@ -20,13 +20,12 @@ import pytest
 
 import ketasim
 from ketasim import scenario_from_dict
-from ketasim.engine import model_constants, run_arm
+from ketasim.engine import model_constants
 from ketasim.model import DEFAULT_MODEL
-from ketasim.population import sample_patients, typical_patient
 from ketasim.solver import kernel as K
 from ketasim.trial import run_trial
 
-from _support import model_with_session_renewal, params, withdrawal_dict
+from _support import model_with_session_renewal, params, run_unblinding_arm, withdrawal_dict
 from _support import (UNBLINDING_POP as POP, ESK_84 as ESK, PLACEBO_IN as PLA, KETAMINE_IV as KET, SALINE_IV as SAL,
                       MIDAZOLAM_IV as MDZ, ESK_INDUCTION as INDUCTION)
 
@@ -48,10 +47,7 @@ TODAY = model_with_session_renewal(TODAY_RENEWAL, "ketasim-negative-unblinding-o
 _withdrawal_dict = withdrawal_dict    # tests/_support.py: the shared randomized-withdrawal design
 
 
-def _run(sc, times, model=None, typical=False, arm=0, p=None):
-    p = p or params()
-    pts = typical_patient(sc.population, p) if typical else sample_patients(sc.population, p, 3)
-    return run_arm(sc.arms[arm], sc.population, pts, times, params=p, model=model)
+_run = run_unblinding_arm     # tests/_support.py: one arm's engine run (typical or 3 patients)
 
 
 def _constants(sc, p=None):
