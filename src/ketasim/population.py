@@ -136,11 +136,9 @@ KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampi
 #: steady state (a patient on the inducer for weeks). A stopped inducer wears off with the same turnover:
 #: ``rifampicin for 14 d stopped 3 d ago`` (or ``rifampicin stopped 3 d ago`` after long-term use).
 INDUCERS = ("rifampicin", "st-johns-wort")
-#: Inhibitors: taken (``clarithromycin``: steady state, the factors of the studies' pretreatments, 4-7 days), taken for
-#: a time (``clarithromycin for 2 d``: a mechanism-based one builds up as it destroys the enzyme, pk.inactivation_built)
-#: or stopped (``clarithromycin stopped 2 d ago``, ``clarithromycin for 2 d stopped 1 d ago``: recovers as the enzyme is
-#: resynthesised, pk.inactivation_left).
-INHIBITORS = tuple(c for c in KNOWN_COMEDICATIONS if c not in INDUCERS)
+#: Every other known comedication is an inhibitor: taken (steady state), taken for a time (``clarithromycin for 2 d``:
+#: a mechanism-based one builds up as it destroys the enzyme, pk.inactivation_built) or stopped (``clarithromycin
+#: stopped 2 d ago``: it recovers as the enzyme is resynthesised, pk.inactivation_left).
 #: Longest pretreatment and longest time since stopping an entry may state (beyond a year the build-up is complete
 #: and the wearing-off is total to within 2^-100).
 MAX_INDUCER_H = 365 * 24.0
