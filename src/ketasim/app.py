@@ -104,12 +104,13 @@ def between_trial_cli(path=None, *, size=200, seed=20261121):
 
 
 def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current", dask=None,
-                  names=None):
+                  names=None, directions=True):
     """Fit and write the parameter set to ``out`` (never over the package's default set: installing a new default
     is the explicit step ``ketasim install-parameters FILE``). ``names`` (comma-separated free parameters): a partial
     refit of those parameters and the adverse-event stage, the others held at the default set's values; the
     written set is the default set with the refitted values, the run recorded in ``provenance.refits``."""
-    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MIN_CALIBRATION_SIZE, SCALE_FIXED, calibrate,
+    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MIDAZOLAM_SUSTAINED_MAX, MIN_CALIBRATION_SIZE, SCALE_FIXED,
+                              SERIES_PERSISTENCE_MIN_D, calibrate,
                               default_free_parameters_path, write_parameter_set, write_refit)
     from .distributed import executor_from_option
     from .errors import InputError
@@ -139,7 +140,7 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     ex = executor_from_option(dask)
     try:
         new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex,
-                                names=chosen, laplace=not chosen)
+                                names=chosen, laplace=not chosen, directions=directions)
     finally:
         if ex is not None:
             ex.close()
@@ -152,6 +153,9 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "
           f"evaluations ({report['seconds']:.0f} s); wrote {path}")
     print(f"calibration run: {report['calibration_run']}")
+    if report.get("directions"):
+        print("literature directions at the fit: " + ", ".join(f"{k} {v:.2f}" for k, v in report["directions"].items())
+              + f" (limits: < {MIDAZOLAM_SUSTAINED_MAX:g} points, > {SERIES_PERSISTENCE_MIN_D:g} days)")
     print(f"check it: ketasim qualify --parameters {path}; make it the default: ketasim install-parameters {path}")
 
 

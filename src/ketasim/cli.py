@@ -558,11 +558,16 @@ def calibrate(
     names: Optional[str] = typer.Option(None, "--names", help="Refit only these free parameters (comma-separated, "
                                         "e.g. omega_bp) and the adverse-event stage; the others keep the default "
                                         "set's values and the run is recorded in the set's provenance.refits."),
+    directions: bool = typer.Option(True, "--directions/--no-directions",
+                                    help="Constrain the fit by the literature directions the rows barely inform (a "
+                                         "series outlasts one infusion; midazolam leaves no lasting effect over "
+                                         "saline); --no-directions fits the rows and the prior alone."),
 ):
     """Fit the free parameters to reference/clinical_calibration.csv (writes a new parameter set with its Laplace posterior)."""
     from .app import calibrate_cli
 
-    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start, dask=dask, names=names)
+    calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start, dask=dask, names=names,
+                  directions=directions)
 
 
 @app.command("install-parameters")

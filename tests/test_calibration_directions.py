@@ -1,0 +1,71 @@
+"""Literature directions as one-sided constraints of the calibration (issue 7).
+
+A fit from the prior centres (the cross-validation's procedure) broke two directions the literature reports that the
+calibration rows barely inform: a series of infusions keeps its responders longer than one infusion, and midazolam
+(an active placebo) leaves no lasting effect over saline. ``calibrate`` adds their hinge residuals to the objective.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ketasim import load_parameters
+from ketasim.calibration import (DIRECTION_WEIGHT, MIDAZOLAM_SUSTAINED_MAX, SERIES_PERSISTENCE_MIN_D, calibrate,
+                                 direction_quantities, direction_residuals)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return direction_quantities(load_parameters())
+
+
+def test_the_shipped_set_obeys_both_directions(shipped):
+    assert shipped["midazolam_sustained_points"] < MIDAZOLAM_SUSTAINED_MAX
+    assert shipped["series_persistence_days"] > SERIES_PERSISTENCE_MIN_D
+    assert np.all(direction_residuals(shipped) == 0.0)
+
+
+def test_residuals_are_zero_inside_and_grow_with_the_violation():
+    ok = {"midazolam_sustained_points": 0.5, "series_persistence_days": 10.0}
+    assert np.all(direction_residuals(ok) == 0.0)
+    bad = {"midazolam_sustained_points": MIDAZOLAM_SUSTAINED_MAX + 1.0, "series_persistence_days": 10.0}
+    worse = {"midazolam_sustained_points": MIDAZOLAM_SUSTAINED_MAX + 2.0, "series_persistence_days": 0.0}
+    assert direction_residuals(bad)[0] == pytest.approx(DIRECTION_WEIGHT)
+    assert direction_residuals(worse)[0] > direction_residuals(bad)[0]
+    assert direction_residuals(worse)[1] == pytest.approx(DIRECTION_WEIGHT * SERIES_PERSISTENCE_MIN_D)
+
+
+def test_the_quantities_see_the_parameters_that_broke_them(shipped):
+    """Without consolidation a series keeps its responders hardly longer than one dose; a stronger perception of
+    midazolam's sedation gives it a lasting expectancy effect over saline."""
+    p = load_parameters()
+    weak = direction_quantities(p.with_free({"consolidation_gain": 0.01}, "t", "t"))
+    assert weak["series_persistence_days"] < shipped["series_persistence_days"] - 1.0
+    perceived = direction_quantities(p.with_free({"perception_gain": 0.8, "sedation_perception_weight": 3.0}, "t", "t"))
+    assert perceived["midazolam_sustained_points"] > MIDAZOLAM_SUSTAINED_MAX
+
+
+def test_calibration_reports_the_directions_and_keeps_j_the_rows_sum(tmp_path):
+    logs = []
+    _, rep = calibrate(size=30, max_evaluations=1, laplace=False, ae_stage=False, log=logs.append)
+    _, rep_off = calibrate(size=30, max_evaluations=1, laplace=False, ae_stage=False, log=lambda *_: None,
+                           directions=False)
+    assert set(rep["directions"]) == {"midazolam_sustained_points", "series_persistence_days"}
+    assert rep_off["directions"] is None
+    assert rep["objective"] == pytest.approx(rep_off["objective"])          # J is the rows' part only
+    assert any("literature directions" in line for line in logs)
+
+
+def test_cli_calibrate_prints_the_directions_and_can_leave_them_out(tmp_path, capsys):
+    from ketasim.cli import main
+
+    out = tmp_path / "fit.json"
+    assert main(["calibrate", "--size", "20", "--max-evaluations", "1", "--names", "placebo_gain",
+                 "--out", str(out)]) in (0, None)
+    text = capsys.readouterr().out
+    assert "literature directions at the fit: midazolam_sustained_points" in text and out.exists()
+    out2 = tmp_path / "fit2.json"
+    assert main(["calibrate", "--size", "20", "--max-evaluations", "1", "--names", "placebo_gain", "--no-directions",
+                 "--out", str(out2)]) in (0, None)
+    assert "literature directions" not in capsys.readouterr().out and out2.exists()
