@@ -65,7 +65,9 @@ def test_between_trial_widens_and_is_recorded(with_pi):
     on = run_trial(_sc(), uncertainty=30, draw_seed=3)
     off = run_trial(_sc(), uncertainty=30, draw_seed=3, between_trial=False)
     u_on, u_off = on.uncertainty, off.uncertainty
-    assert u_on["between_trial"] and u_on["tau"]["drug"] > 0 and u_off["tau"] is None
+    # some between-trial SD is non-zero (the drug's may be 0: DerSimonian-Laird over the two or three trials that
+    # inform it, ketasim between-trial)
+    assert u_on["between_trial"] and max(u_on["tau"].values()) > 0 and u_off["tau"] is None
     width = lambda tr: sum(r["pi95"][1] - r["pi95"][0] for r in tr.endpoints if r["measure"] == "mean_change")  # noqa: E731
     assert width(on) > width(off)
 

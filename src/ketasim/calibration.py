@@ -644,8 +644,8 @@ def _direction_arms(arms: dict, times_h, params: ParameterSet, size: int, seed: 
 def direction_quantities(params: ParameterSet, size: int = DIRECTION_SIZE, seed: int = DIRECTION_SEED) -> dict:
     """The constrained quantities (no rater noise, common random numbers):
 
-    ``midazolam_sustained_points``: the larger |mean change midazolam - saline| (MADRS points) at 7 and 28 days in
-    a three-arm ketamine / midazolam / saline trial (the design of tests/test_trial.py);
+    ``midazolam_sustained_points``: the larger absolute difference of mean change, midazolam minus saline (MADRS
+    points), at 7 and 28 days in a three-arm ketamine / midazolam / saline trial (the design of tests/test_trial.py);
     ``series_persistence_days``: median time to relapse (days, interpolated between visits; day 60 if not reached)
     of the responders at day 13 of a six-infusion series minus that of one infusion's responders (relapse: out of
     response at two consecutive visits every 3.5 d; the design of tests/test_follow_up.py)."""

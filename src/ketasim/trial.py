@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -612,13 +613,17 @@ def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, o
             continue
         if "mean_change_difference" in wanted:
             ca, cb = a.rating[:, j] - a.baseline, b.rating[:, j] - b.baseline
-            if paired and ca.size == cb.size:
-                d = ca - cb
-                v, se, ci = mean_ci(d)
-                p = float(stats.ttest_1samp(d, 0.0).pvalue) if d.size > 1 else float("nan")
-            else:
-                v, se, ci = welch_ci(ca, cb)
-                p = float(stats.ttest_ind(ca, cb, equal_var=False).pvalue)
+            with warnings.catch_warnings():
+                # a tiny trial whose changes are (nearly) identical: SciPy warns of catastrophic cancellation and the
+                # p value is degenerate (nan for identical values); the row says so by its value, not by a warning
+                warnings.filterwarnings("ignore", "Precision loss occurred in moment calculation", RuntimeWarning)
+                if paired and ca.size == cb.size:
+                    d = ca - cb
+                    v, se, ci = mean_ci(d)
+                    p = float(stats.ttest_1samp(d, 0.0).pvalue) if d.size > 1 else float("nan")
+                else:
+                    v, se, ci = welch_ci(ca, cb)
+                    p = float(stats.ttest_ind(ca, cb, equal_var=False).pvalue)
             out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale,
                         "measure": "mean_change_difference", "value": v, "ci95": [ci[0], ci[1]], "p_value": p})
         rates = []
