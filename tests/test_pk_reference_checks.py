@@ -1050,10 +1050,10 @@ def test_ticlopidine_acts_on_its_cyp2b6_share_with_the_cyp2b6_turnover():
     "man) rifampicin IV after 5 days 0.838 -> 0.864 (Noppers 0.90 +- 0.05: passes) and after 6 days 0.831 -> 0.858 "
     "(Peltoniemi 0.86), but IV S-norketamine 0.403 -> 0.392 (0.40-0.60: fails; the parent/metabolite bound of "
     "the rifampicin IV xfail, crossed from the other side), rifampicin oral 0.134 -> 0.360 (0.07-0.28: fails), St "
-    "John's wort 0.697 -> 0.797. With no CYP2B6 in the gut wall (Paine 2006 Drug Metab Dispos 34:880, PMC2222892: "
+    "John's wort 0.697 -> 0.797 (its LI 160 conditional prediction 0.737: leaves 0.336-0.525). With no CYP2B6 in the gut wall (Paine 2006 Drug Metab Dispos 34:880, PMC2222892: "
     "CYP2B6 not or only faintly detected in small-intestinal mucosa) rifampicin oral is 0.091 and St John's wort "
-    "0.637, but ticlopidine then acts on the liver only and the label's intranasal check fails (56 mg after 9 days "
-    "Cmax 1.252 / AUC 1.666 vs <= 1.25 / 1.03-1.55). No sourced choice keeps every passing check: the shipped shares "
+    "0.637 (LI 160 prediction 0.324: below the band), but ticlopidine then acts on the liver only and the label's "
+    "intranasal check fails (56 mg after 9 days Cmax 1.252 / AUC 1.666 vs <= 1.25 / 1.03-1.55). No sourced choice keeps every passing check: the shipped shares "
     "stay until the gut-wall / hepatic split of S-ketamine's first pass (this model: Fgut 0.41, hepatic extraction "
     "0.63; Ashraf 2018: about 0.74 and 0.82) is revisited"))
 def test_one_cyp2b6_share_for_every_comedication():
