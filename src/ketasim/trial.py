@@ -15,6 +15,9 @@ JSON. Designs (``design:`` in the scenario):
   continue: ARM, withdraw: ARM}`` — everyone gets the open-label induction (the doses the two arms share
   before ``induction_until``); responders/remitters are re-randomized 1:1 to the two arms and relapse
   (rating >= ``relapse_score`` at a weekly visit) is followed: relapse rate and Kaplan–Meier time to relapse.
+* ``predose_bp_limit: {sbp: 140 mmHg, dbp: 90 mmHg, sbp_over_65: 150 mmHg}`` (any design, off by default) — the
+  phase 3 esketamine trials' pre-dose blood-pressure rule: patients above it are not dosed, i.e. screened out
+  (their pre-dose pressure is drawn below the limits; ``population.baseline_bp``).
 """
 
 from __future__ import annotations
