@@ -124,6 +124,8 @@ def test_a_trial_with_the_rule_has_fewer_hypertensive_readings():
         return next(r["value"] for r in tr.endpoints if r["measure"] == "hypertension_rate")
 
     assert rate(on) < rate(off)
+    assert ("pre-dose BP rule: SBP <= 140 mmHg (<= 150 above 65 y), DBP <= 90 mmHg; patients above it are not dosed"
+            in on.format_table()) and "pre-dose BP rule" not in off.format_table()
     assert np.array_equal(o_on.sessions, o_off.sessions)      # the same patients get the same doses and rises
 
 

@@ -597,6 +597,18 @@ class PredoseBPLimit:
         old = young if self.sbp_over_65 is None else self.sbp_over_65
         return np.where(np.asarray(age_years, float) > BP_LIMIT_OLDER_AGE, old, young)
 
+    def describe(self) -> str:
+        """e.g. 'SBP <= 140 mmHg (<= 150 above 65 y), DBP <= 90 mmHg'."""
+        parts = []
+        if self.sbp is not None:
+            parts.append(f"SBP <= {self.sbp:g} mmHg" + (f" (<= {self.sbp_over_65:g} above {BP_LIMIT_OLDER_AGE:g} y)"
+                                                        if self.sbp_over_65 is not None else ""))
+        elif self.sbp_over_65 is not None:
+            parts.append(f"SBP <= {self.sbp_over_65:g} mmHg above {BP_LIMIT_OLDER_AGE:g} y")
+        if self.dbp is not None:
+            parts.append(f"DBP <= {self.dbp:g} mmHg")
+        return ", ".join(parts)
+
     def dbp_limit(self) -> float:
         return np.inf if self.dbp is None else self.dbp
 

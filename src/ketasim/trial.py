@@ -156,6 +156,9 @@ class TrialResult:
     def format_table(self) -> str:
         t = self.table()
         lines = [f"{self.scenario.name}: {self.design} trial, seed {self.seed}, parameter set {self.params.version}"]
+        rule = predose_bp_limit(self.scenario.design)
+        if rule is not None:
+            lines.append(f"pre-dose BP rule: {rule.describe()}; patients above it are not dosed (screened out)")
         pi = self.uncertainty is not None
         if pi:
             lines.append(f"  {'':18s} {'':>12s}  {'value':>8s}  {'95% CI':^18s}  {'95% prediction interval':^23s}")
