@@ -1041,6 +1041,27 @@ def test_ticlopidine_acts_on_its_cyp2b6_share_with_the_cyp2b6_turnover():
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: the CYP2B6 share of S-ketamine's intrinsic clearance is one property of the molecule, but ticlopidine "
+    "inhibits 0.63 of CLint (ddi.ticlopidine.cyp2b6_share: Ashraf 2018 doi:10.1002/psp4.12346, fm of hepatic "
+    "metabolism by CYP2B6, in vitro 0.60) while the inducers induce CYP2B6 on 0.5 x pk.fm_nk = 0.34 "
+    "(pk.demethylation_cyp2b6_share, an equal split of N-demethylation for want of agreement in vitro). The sources "
+    "favour 0.63; with it for the inducers (CYP2B6 0.63 / 0.676 = 0.93 of N-demethylation; eighth session, typical "
+    "man) rifampicin IV after 5 days 0.838 -> 0.864 (Noppers 0.90 +- 0.05: passes) and after 6 days 0.831 -> 0.858 "
+    "(Peltoniemi 0.86), but IV S-norketamine 0.403 -> 0.392 (0.40-0.60: fails; the parent/metabolite bound of "
+    "the rifampicin IV xfail, crossed from the other side), rifampicin oral 0.134 -> 0.360 (0.07-0.28: fails), St "
+    "John's wort 0.697 -> 0.797 (its LI 160 conditional prediction 0.737: leaves 0.336-0.525). With no CYP2B6 in the gut wall (Paine 2006 Drug Metab Dispos 34:880, PMC2222892: "
+    "CYP2B6 not or only faintly detected in small-intestinal mucosa) rifampicin oral is 0.091 and St John's wort "
+    "0.637 (LI 160 prediction 0.324: below the band), but ticlopidine then acts on the liver only and the label's "
+    "intranasal check fails (56 mg after 9 days Cmax 1.252 / AUC 1.666 vs <= 1.25 / 1.03-1.55). No sourced choice keeps every passing check: the shipped shares "
+    "stay until the gut-wall / hepatic split of S-ketamine's first pass (this model: Fgut 0.41, hepatic extraction "
+    "0.63; Ashraf 2018: about 0.74 and 0.82) is revisited"))
+def test_one_cyp2b6_share_for_every_comedication():
+    p = params()
+    inducers = p.get("pk.demethylation_cyp2b6_share") * p.get("pk.fm_nk")
+    assert inducers == pytest.approx(p.get("ddi.ticlopidine.cyp2b6_share"), abs=0.05)
+
+
 def test_clarithromycin_onset_against_oral_midazolam_after_3_days():
     """Independent check, not a fit (no parameter was set from it): oral midazolam after 3 days of clarithromycin
     500 mg twice daily (midazolam with the seventh dose, 'clarithromycin for 3 d'), Markert 2013 x5.56 (4.76-6.67) and

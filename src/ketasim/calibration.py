@@ -480,12 +480,12 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
 
 def _simulate_file(task) -> dict:
     file, times, params, size, seed = task
-    from .population import baseline_bp
+    from .population import baseline_bp, predose_bp_limit
 
     sc = load_scenario(SCENARIOS / file)
     rng = np.random.default_rng(seed)
     patients = sample_patients(sc.population, params, rng, size)
-    bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng))
+    bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng, limit=predose_bp_limit(sc.design)))
     sims = {}
     for arm in sc.arms:
         # the same patients (same per-patient draws: the stream is not consumed) with the arm's own baseline score

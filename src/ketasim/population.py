@@ -572,10 +572,99 @@ def arm_spec(spec: PopulationSpec, arm) -> PopulationSpec:
     return spec if arm.baseline is None else dataclasses.replace(spec, baseline=Distribution(*arm.baseline))
 
 
-def baseline_bp(params: ParameterSet, age_years: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+#: Age (years) above which ``design.predose_bp_limit.sbp_over_65`` replaces the systolic limit: "> 65 years of age"
+#: (Janssen Medical Information, SPRAVATO cardiovascular effects, janssenscience.com; see :class:`PredoseBPLimit`)
+BP_LIMIT_OLDER_AGE = 65.0
+
+
+@dataclasses.dataclass(frozen=True)
+class PredoseBPLimit:
+    """The pre-dose blood-pressure rule of a trial (``design.predose_bp_limit``), in mmHg; None: no limit.
+
+    Phase 3 esketamine TRD trials: "investigators were instructed to withhold ESK dosing if predose SBP was
+    >140 mmHg (>150 mmHg for those >65 years of age) or DBP was >90 mmHg" (Janssen Medical Information, SPRAVATO
+    cardiovascular effects, janssenscience.com/products/spravato/medical-content/adverse-event-of-spravato-
+    cardiovascular-effects, citing the phase 2/3 safety pool). ``sbp_over_65`` (default: ``sbp``) applies above
+    :data:`BP_LIMIT_OLDER_AGE`. A patient is dosed when every stated limit holds (pressure <= limit)."""
+
+    sbp: float | None = None
+    dbp: float | None = None
+    sbp_over_65: float | None = None
+
+    def sbp_limit(self, age_years: np.ndarray) -> np.ndarray:
+        """Systolic limit (mmHg) per patient (inf where none applies)."""
+        young = np.inf if self.sbp is None else self.sbp
+        old = young if self.sbp_over_65 is None else self.sbp_over_65
+        return np.where(np.asarray(age_years, float) > BP_LIMIT_OLDER_AGE, old, young)
+
+    def describe(self) -> str:
+        """e.g. 'SBP <= 140 mmHg (<= 150 above 65 y), DBP <= 90 mmHg'."""
+        parts = []
+        if self.sbp is not None:
+            parts.append(f"SBP <= {self.sbp:g} mmHg" + (f" (<= {self.sbp_over_65:g} above {BP_LIMIT_OLDER_AGE:g} y)"
+                                                        if self.sbp_over_65 is not None else ""))
+        elif self.sbp_over_65 is not None:
+            parts.append(f"SBP <= {self.sbp_over_65:g} mmHg above {BP_LIMIT_OLDER_AGE:g} y")
+        if self.dbp is not None:
+            parts.append(f"DBP <= {self.dbp:g} mmHg")
+        return ", ".join(parts)
+
+    def dbp_limit(self) -> float:
+        return np.inf if self.dbp is None else self.dbp
+
+    def eligible(self, sbp: np.ndarray, dbp: np.ndarray, age_years: np.ndarray) -> np.ndarray:
+        """(n,) bool: pre-dose pressure within every limit."""
+        return (np.asarray(sbp) <= self.sbp_limit(age_years)) & (np.asarray(dbp) <= self.dbp_limit())
+
+
+def predose_bp_limit(design) -> PredoseBPLimit | None:
+    """The :class:`PredoseBPLimit` of a scenario's ``design`` (pairs or dict; ``predose_bp_limit``), else None."""
+    v = dict(design).get("predose_bp_limit")
+    return None if v is None else PredoseBPLimit(**dict(v))
+
+
+def _below(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Standard-normal draws ``z`` made to lie at or below ``a`` (per element): a draw above ``a`` is replaced by
+    the truncated-normal quantile of its own position in the tail (u = (Phi(z) - Phi(a)) / (1 - Phi(a)) is uniform
+    there, and Phi^-1(u Phi(a)) is then normal truncated to (-inf, a]); a draw at or below ``a`` is kept. So the
+    result is exactly N(0, 1) truncated at ``a``, no extra random numbers are used, and a patient within the limit
+    keeps its value."""
+    from scipy.special import log_ndtr, ndtr, ndtri
+
+    z = np.asarray(z, float).copy()
+    a = np.broadcast_to(np.asarray(a, float), z.shape)
+    over = z > a
+    if over.any():
+        zo, ao = z[over], a[over]
+        # 1 - Phi(.) of the upper tail through Phi(-.): accurate far out in the tail
+        u = np.clip(1.0 - ndtr(-zo) / ndtr(-ao), 0.0, 1.0)
+        u = np.clip(u, 1e-300, 1.0)
+        z[over] = ndtri(np.exp(np.log(u) + log_ndtr(ao)))
+    return z
+
+
+def baseline_bp(params: ParameterSet, age_years: np.ndarray, rng,
+                limit: PredoseBPLimit | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pre-dose systolic and diastolic pressure (mmHg) of virtual patients; systolic rises with age.
-    (Moved from ``ketasim.trial``, which still exports it, so that calibration does not import trial.)"""
-    sbp = (params.get("pop.sbp_mean_at_45", "mmHg") + params.get("pop.sbp_age_slope", "mmHg") * (age_years - 45.0)
-           + rng.normal(0.0, params.get("pop.sbp_sd", "mmHg"), age_years.size))
-    dbp = params.get("pop.dbp_mean", "mmHg") + rng.normal(0.0, params.get("pop.dbp_sd", "mmHg"), age_years.size)
+    (Moved from ``ketasim.trial``, which still exports it, so that calibration does not import trial.)
+
+    ``limit`` (a trial's pre-dose rule, ``design.predose_bp_limit``): patients above it are not dosed. The model's
+    pre-dose pressure is one value per patient, the same before every session (a session's rise has resolved by the
+    next), so a per-session rule would withhold every session of the same patients; they are screened out instead,
+    as the trials referred them for treatment: the arm's patients have the pre-dose pressure of the eligible ones,
+    i.e. each of SBP (given age) and DBP is normal truncated at its limit (:func:`_below`; SBP and DBP are
+    independent here, so this is the joint distribution given eligibility), with the same random numbers as
+    without the rule and unchanged values for the patients within it. The other covariates (age, sex, ...) are the
+    scenario's, which describe the enrolled patients. Without ``limit`` the draws are exactly the former ones."""
+    mu = params.get("pop.sbp_mean_at_45", "mmHg") + params.get("pop.sbp_age_slope", "mmHg") * (age_years - 45.0)
+    s_sd, d_mu, d_sd = (params.get("pop.sbp_sd", "mmHg"), params.get("pop.dbp_mean", "mmHg"),
+                        params.get("pop.dbp_sd", "mmHg"))
+    if limit is None:
+        sbp = mu + rng.normal(0.0, s_sd, age_years.size)
+        dbp = d_mu + rng.normal(0.0, d_sd, age_years.size)
+        return sbp, dbp
+    zs = rng.normal(0.0, 1.0, age_years.size)
+    zd = rng.normal(0.0, 1.0, age_years.size)
+    sbp = mu + s_sd * _below(zs, (limit.sbp_limit(age_years) - mu) / s_sd)
+    dbp = d_mu + d_sd * _below(zd, (limit.dbp_limit() - d_mu) / d_sd)
     return sbp, dbp

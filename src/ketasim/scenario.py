@@ -106,6 +106,14 @@ class _Experiments(_Strict):
     anesthetic_state: bool = False
 
 
+class _BPLimit(_Strict):
+    """``design.predose_bp_limit``: pressures with their unit ('140 mmHg'); parsed and range-checked in _design."""
+
+    sbp: Any = None
+    dbp: Any = None
+    sbp_over_65: Any = None
+
+
 class _Design(_Strict):
     """``design:`` (interpreted by ketasim.trial); every key typed so that wrong types fail here, by name."""
 
@@ -129,6 +137,9 @@ class _Design(_Strict):
     # simulation per sequence (Latin-square rotations), so a short washout leaves the previous period's effect
     period_interval: str | None = None
     iov: StrictBool | None = None  # crossover: inter-occasion PK variability between periods (default true)
+    # the trial's pre-dose blood-pressure rule: patients whose pre-dose SBP / DBP is above these limits are not
+    # dosed (population.PredoseBPLimit, population.baseline_bp); off by default
+    predose_bp_limit: _BPLimit | None = None
 
 
 MAX_ARMS = 50
@@ -221,7 +232,8 @@ class Scenario:
 
 #: what a mapping-valued field looks like, for the message when something else was given
 _MAPPING_EXAMPLES = {"_AgeDist": "{mean: 70, sd: 5, min: 65, max: 86} (years; min/max optional)",
-                     "_Dist": "{mean: 30, sd: 5}"}
+                     "_Dist": "{mean: 30, sd: 5}",
+                     "_BPLimit": "{sbp: 140 mmHg, dbp: 90 mmHg, sbp_over_65: 150 mmHg}"}
 
 
 #: keys whose value is a time with its unit ('7 d'): a bare number there is a missing unit
@@ -627,10 +639,37 @@ def _design(d: _Design | None, arms, scale: str) -> tuple:
                              f"{d.type.replace('_', ' ')}")
         if parse_time_h(d.period_interval, "design.period_interval") <= 0:
             raise InputError("design.period_interval: must be > 0")
+    if d.predose_bp_limit is not None:
+        given["predose_bp_limit"] = _bp_limit(d.predose_bp_limit)
     if d.iov is not None and d.type != "crossover":
         raise InputError(f"design.iov: inter-occasion variability applies to the periods of a crossover; a "
                          f"{d.type.replace('_', ' ')} design has none (remove design.iov)")
     return tuple(sorted(given.items()))
+
+
+#: plausible range (mmHg) of a pre-dose limit: beyond it a limit is a typo (14 for 140, 1400) or screens out
+#: nearly everyone / no one
+_BP_LIMIT_RANGE = {"sbp": (90.0, 250.0), "dbp": (50.0, 150.0), "sbp_over_65": (90.0, 250.0)}
+
+
+def _bp_limit(v: _BPLimit) -> tuple:
+    """``design.predose_bp_limit`` as sorted (name, mmHg) pairs; one line naming the field for a missing unit, a
+    unit that is not a pressure, a value outside :data:`_BP_LIMIT_RANGE`, or no limit at all."""
+    from .units import parse_quantity
+
+    given = v.model_dump(exclude_none=True)
+    if not given:
+        raise InputError("design.predose_bp_limit: state at least one limit, e.g. {sbp: 140 mmHg, dbp: 90 mmHg, "
+                         "sbp_over_65: 150 mmHg}")
+    out = {}
+    for key, text in given.items():
+        field = f"design.predose_bp_limit.{key}"
+        x = parse_quantity(text, "mmHg", field, examples=("mmHg",))
+        lo, hi = _BP_LIMIT_RANGE[key]
+        if not lo <= x <= hi:
+            raise InputError(f"{field}: must lie in [{lo:g}, {hi:g}] mmHg, got {x:g} mmHg")
+        out[key] = x
+    return tuple(sorted(out.items()))
 
 
 def _yaml_loader():

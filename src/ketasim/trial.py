@@ -15,6 +15,9 @@ JSON. Designs (``design:`` in the scenario):
   continue: ARM, withdraw: ARM}`` — everyone gets the open-label induction (the doses the two arms share
   before ``induction_until``); responders/remitters are re-randomized 1:1 to the two arms and relapse
   (rating >= ``relapse_score`` at a weekly visit) is followed: relapse rate and Kaplan–Meier time to relapse.
+* ``predose_bp_limit: {sbp: 140 mmHg, dbp: 90 mmHg, sbp_over_65: 150 mmHg}`` (any design, off by default) — the
+  phase 3 esketamine trials' pre-dose blood-pressure rule: patients above it are not dosed, i.e. screened out
+  (their pre-dose pressure is drawn below the limits; ``population.baseline_bp``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from .engine import run_arm
 from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, arm_spec, baseline_bp, occasion_effects, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
+from .population import SCALES, arm_spec, baseline_bp, occasion_effects, predose_bp_limit, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import parse_time_h
@@ -154,6 +157,9 @@ class TrialResult:
     def format_table(self) -> str:
         t = self.table()
         lines = [f"{self.scenario.name}: {self.design} trial, seed {self.seed}, parameter set {self.params.version}"]
+        rule = predose_bp_limit(self.scenario.design)
+        if rule is not None:
+            lines.append(f"pre-dose BP rule: {rule.describe()}; patients above it are not dosed (screened out)")
         pi = self.uncertainty is not None
         if pi:
             lines.append(f"  {'':18s} {'':>12s}  {'value':>8s}  {'95% CI':^18s}  {'95% prediction interval':^23s}")
@@ -365,9 +371,11 @@ BAND_CHUNK_BYTES = 40e6
 
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
-                      progress, done, total, chunk, stream=None, executor=None, model=None, occasion=None):
+                      progress, done, total, chunk, stream=None, executor=None, model=None, occasion=None,
+                      bp_limit=None):
     """Simulate one arm in chunks of patients (in this process or on Dask workers: ``executor``) and keep only
-    the endpoint scores, per-session peaks and the band patients' trajectories (bounded memory)."""
+    the endpoint scores, per-session peaks and the band patients' trajectories (bounded memory). ``bp_limit``: the
+    trial's pre-dose blood-pressure rule (``population.PredoseBPLimit``; None: none)."""
     from .scale import ChunkTask, map_ordered, plan_chunks, run_chunk
 
     n = patients.n
@@ -442,7 +450,7 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     # normal CDF that calibration uses analytically; truncating the noise would change that meaning)
     rating = np.clip(np.rint(out_score + noise), 0, smax)
     rating[:, times == 0] = np.rint(patients.baseline)[:, None]
-    sbp0, dbp0 = baseline_bp(params, patients.age_years, rng)
+    sbp0, dbp0 = baseline_bp(params, patients.age_years, rng, limit=bp_limit)
     tit = getattr(arm, "titration", None)
     decision_sd = params.free_value("rating_noise_sd") * smax \
         if tit is not None and tit.decide_on == "rating" and tit.rater_noise else 0.0
@@ -778,6 +786,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
                 raise InputError(f"arms.{arm.name}.baseline: the arms of a {kind.replace('_', ' ')} trial share their "
                                  "patients; state the baseline once as population.baseline")
     interval = _carry_over_setup(design, scenario, times) if kind == "crossover" else None
+    bp_limit = predose_bp_limit(design)
     for k, arm in enumerate(scenario.arms):
         rng = np.random.default_rng(arm_seeds[k])
         stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[k]
@@ -795,7 +804,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
             outcomes[arm.name] = _simulate_outcome(arm.name, arm, aspec, patients, times, band_times, params,
                                                    scenario.experiment, rng, noise_sd, smax, progress, done, total,
                                                    chunk, stream=stream, executor=executor, model=model,
-                                                   occasion=occasion)
+                                                   occasion=occasion, bp_limit=bp_limit)
         if pk_measures:      # a separate run of the same patients at the PK sampling times (only when asked for)
             from .nca import PKSampling, arm_pk
 
@@ -1140,7 +1149,7 @@ def _carry_over_outcomes(scenario, spec, patients, times, band_times, interval, 
         rng = np.random.default_rng(arm_seeds[s])
         o = _simulate_outcome(seq_arm.name, seq_arm, spec, patients.take(idx), all_times, band_times, params,
                               scenario.experiment, rng, noise_sd, smax, progress, done, total, chunk,
-                              executor=executor, model=model)
+                              executor=executor, model=model, bp_limit=predose_bp_limit(scenario.design))
         st = np.asarray(_arm_events(params, seq_arm, spec.general_anesthesia)[2], float)
         if st.size != o.sessions.shape[1]:
             raise RuntimeError(f"{seq_arm.name}: {st.size} session times for {o.sessions.shape[1]} session summaries")
