@@ -101,3 +101,23 @@ def test_grid_restart_after_an_infusion_stop():
     k = int(np.flatnonzero(np.isclose(skip.times, 2.0 / 3.0))[0])
     assert skip.times[k + 1] - skip.times[k] == pytest.approx(opts.h0 * opts.growth ** 3)
     assert skip.times.size < plain.times.size
+
+
+def test_grid_decay_tail_bound():
+    """After a dose event a step is at most tail_ratio x the time since it (floor tail_min_h; the grid's sliver rule
+    may stretch a step by 25 % to land on a target), while the first steps keep the x1.2 ramp from h0; tail_ratio 0
+    is the plain geometric grid (x1.2 from h0 up to h_max)."""
+    from ketasim.solver.grid import GridOptions, build_grid
+
+    opts = GridOptions()
+    g = build_grid([0.0, 100.0], [300.0], 300.0, opts)
+    t0, h = g.times[:-1], np.diff(g.times)
+    since = np.where(t0 >= 100.0 - 1e-9, t0 - 100.0, t0)
+    assert np.all(h <= np.maximum(opts.tail_min_h, opts.tail_ratio * since) * 1.25 + 1e-9)
+    assert np.allclose(h[:5], opts.h0 * opts.growth ** np.arange(5))        # the ramp from h0 is untouched
+    assert h.max() > 5.0                                                       # ... and the bound grows with s
+    plain = np.diff(build_grid([0.0], [300.0], 300.0, GridOptions(tail_ratio=0.0)).times)
+    n = int(np.ceil(np.log(opts.h_max / opts.h0) / np.log(opts.growth)))
+    assert np.allclose(plain[:n], opts.h0 * opts.growth ** np.arange(n)) and plain[n:-2].min() == opts.h_max
+    with pytest.raises(ValueError, match="tail_ratio"):
+        GridOptions(tail_ratio=-0.1)

@@ -648,9 +648,9 @@ ALGEBRAICS = (
     Algebraic("in_response", "smooth_step((response_level + 0.5 * response_width - treated_severity) / response_width)",
               "fraction (0-1)", "1 while the patient is in response (treated severity <= half of baseline), smoothed"),
     Algebraic("episode",
-              "piecewise(piecewise(0, clock <= t_recurrence, 1 - (1 + k_episode * (clock - t_recurrence))"
-              " * exp(-k_episode * (clock - t_recurrence))), recurrence_from_entry > 0,"
-              " piecewise(0, onset_time <= 0, 1 - (1 + k_episode * onset_time) * exp(-k_episode * onset_time)))",
+              "piecewise(piecewise(0, clock <= t_recurrence, max(0, 1 - (1 + k_episode * (clock - t_recurrence))"
+              " * exp(-k_episode * (clock - t_recurrence)))), recurrence_from_entry > 0,"
+              " piecewise(0, onset_time <= 0, max(0, 1 - (1 + k_episode * onset_time) * exp(-k_episode * onset_time))))",
               "fraction of a full new episode",
               "a new depressive episode on continued treatment (issue 7, maintenance): 0 until the time the patient "
               "has spent in response (response_time) passes the patient's recurrence time T; from then on, in clock "
@@ -663,7 +663,8 @@ ALGEBRAICS = (
               "recovery, the onset starts when the time since recovery (recovery_time: a remission sustained for "
               "pd.recurrence.recovery_duration) passes T instead. With population.recurrence_clock: "
               "entry (the model before the in-response clock), the same onset from T counted from trial entry "
-              "(clock - t_recurrence)"),
+              "(clock - t_recurrence). max(0, .): for an onset a rounding error ago (x ~ 1e-9), (1 + x) exp(-x) can "
+              "round to just above 1 (an episode of -1e-16)"),
     Algebraic("severity", "recurrence_target(treated_severity,"
               " piecewise(episode, re_response <= 0, episode / reconsolidation))", "fraction of baseline score",
               "the score's fraction of baseline: the treated severity, taken back towards baseline by a new episode. "
