@@ -163,6 +163,10 @@ FUNCTIONS = (
              "Link 10 (issue 7, maintenance): 0 for x <= 0, 1 for x >= 1, 6x^5 - 15x^4 + 10x^3 between (twice "
              "continuously differentiable, so the exponential integrator keeps its order; exactly 0 and 1 outside the "
              "ramp, so nothing accrues before it starts)."),
+    Function("episode_onset", ("x",), "max(0, 1 - (1 + x) * exp(-x))",
+             "Link 10 (issue 7, maintenance): a new episode's share x rate constants after its onset (gamma-2 "
+             "onset, 0 at x = 0). max(0, .): an onset a rounding error ago (x ~ 1e-9) can give (1 + x) exp(-x) just "
+             "above 1, an episode of -1e-16."),
     Function("emax_model", ("c", "emax", "ec50", "hill"),
              "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
              " piecewise(0, hill >= 3 and c < 1e-05 * ec50, emax * c ** hill / (c ** hill + ec50 ** hill))))",
@@ -648,9 +652,8 @@ ALGEBRAICS = (
     Algebraic("in_response", "smooth_step((response_level + 0.5 * response_width - treated_severity) / response_width)",
               "fraction (0-1)", "1 while the patient is in response (treated severity <= half of baseline), smoothed"),
     Algebraic("episode",
-              "piecewise(piecewise(0, clock <= t_recurrence, max(0, 1 - (1 + k_episode * (clock - t_recurrence))"
-              " * exp(-k_episode * (clock - t_recurrence)))), recurrence_from_entry > 0,"
-              " piecewise(0, onset_time <= 0, max(0, 1 - (1 + k_episode * onset_time) * exp(-k_episode * onset_time))))",
+              "piecewise(piecewise(0, clock <= t_recurrence, episode_onset(k_episode * (clock - t_recurrence))),"
+              " recurrence_from_entry > 0, piecewise(0, onset_time <= 0, episode_onset(k_episode * onset_time)))",
               "fraction of a full new episode",
               "a new depressive episode on continued treatment (issue 7, maintenance): 0 until the time the patient "
               "has spent in response (response_time) passes the patient's recurrence time T; from then on, in clock "
@@ -663,8 +666,7 @@ ALGEBRAICS = (
               "recovery, the onset starts when the time since recovery (recovery_time: a remission sustained for "
               "pd.recurrence.recovery_duration) passes T instead. With population.recurrence_clock: "
               "entry (the model before the in-response clock), the same onset from T counted from trial entry "
-              "(clock - t_recurrence). max(0, .): for an onset a rounding error ago (x ~ 1e-9), (1 + x) exp(-x) can "
-              "round to just above 1 (an episode of -1e-16)"),
+              "(clock - t_recurrence)"),
     Algebraic("severity", "recurrence_target(treated_severity,"
               " piecewise(episode, re_response <= 0, episode / reconsolidation))", "fraction of baseline score",
               "the score's fraction of baseline: the treated severity, taken back towards baseline by a new episode. "
