@@ -624,21 +624,23 @@ _TRD_POPULATION = {"condition": "depression", "treatment_resistant": True, "scal
                    "baseline": {"mean": 33, "sd": 5}}
 
 
-def _direction_arms(arms: dict, times_h, params: ParameterSet, size: int, seed: int) -> dict:
-    """Model score (n, T) and baseline of each arm of a blinded parallel design on the same virtual patients."""
+def _direction_arms(arms: dict, times_h, params: ParameterSet, size: int, seed: int, simulate) -> dict:
+    """Model score (n, T) and baseline of the arms named in ``simulate`` of a blinded parallel design of ``arms``
+    on the same virtual patients (every arm sets the design, e.g. its probability of active drug)."""
     from .scenario import scenario_from_dict
 
     sc = scenario_from_dict({"name": "direction check", "seed": seed,
                              "population": {**_TRD_POPULATION, "size": size}, "arms": arms,
                              "endpoints": {"times": ["24 h"]}})
     times = np.asarray(times_h, float)
+    patients = sample_patients(sc.population, params, np.random.default_rng(seed), size)
     out = {}
     for arm in sc.arms:
-        spec = arm_spec(sc.population, arm)
-        pa = sample_patients(spec, params, np.random.default_rng(seed), size)
-        run = run_arm(arm, spec, pa, times, params=params, experiment=sc.experiment, on_failure="flag")
-        out[arm.name] = (run.output("severity") * pa.baseline[:, None], pa.baseline)
-    return out
+        if arm.name in simulate:
+            run = run_arm(arm, sc.population, patients, times, params=params, experiment=sc.experiment,
+                          on_failure="flag")
+            out[arm.name] = run.output("severity") * patients.baseline[:, None]
+    return out, patients.baseline
 
 
 def direction_quantities(params: ParameterSet, size: int = DIRECTION_SIZE, seed: int = DIRECTION_SEED) -> dict:
@@ -651,37 +653,35 @@ def direction_quantities(params: ParameterSet, size: int = DIRECTION_SIZE, seed:
     response at two consecutive visits every 3.5 d; the design of tests/test_follow_up.py)."""
     mdz = {"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg", "duration": "40 min"}
     sal = {"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}
-    sims = _direction_arms({"ketamine": [_KET], "midazolam": [mdz], "saline": [sal]}, [0.0, 168.0, 672.0],
-                           params, size, seed)
-    change = {a: np.nanmean(s - s[:, :1], axis=0) for a, (s, _) in sims.items()}
+    sims, _ = _direction_arms({"ketamine": [_KET], "midazolam": [mdz], "saline": [sal]}, [0.0, 168.0, 672.0],
+                              params, size, seed, simulate=("midazolam", "saline"))
+    change = {a: np.nanmean(s - s[:, :1], axis=0) for a, s in sims.items()}
     sustained = float(np.max(np.abs(change["midazolam"][1:] - change["saline"][1:])))
 
     t0 = 13 * 24.0
     visits = np.arange(t0, 60 * 24.0 + 1e-9, 3.5 * 24.0)
-    sims = _direction_arms({"series": [dict(_KET, every="2.333 d", count=6)], "one": [_KET]}, np.r_[0.0, visits],
-                           params, size, seed + 2)
+    sims, base = _direction_arms({"series": [dict(_KET, every="2.333 d", count=6)], "one": [_KET]},
+                                 np.r_[0.0, visits], params, size, seed + 2, simulate=("series", "one"))
     median = {}
-    for arm, (score, base) in sims.items():
+    for arm, score in sims.items():
         responding = score[:, 1:] <= 0.5 * base[:, None]
         out = ~responding[responding[:, 0], 1:]
         confirmed = out[:, 1:] & out[:, :-1]               # two consecutive visits out of response
-        relapsed = confirmed.any(axis=1)
-        # share still in response at each confirming visit; the median time to relapse where it crosses 1/2,
-        # interpolated between visits (the Kaplan-Meier median is the visit after the crossing: a step function
-        # that an optimiser cannot follow); not reached by day 60 counts as day 60
-        t_rel = np.where(relapsed, visits[2:][np.argmax(confirmed, axis=1)], np.inf)
-        if not t_rel.size:                   # nobody responding at day 13: nobody keeps a response (0 days)
+        if not confirmed.shape[0]:           # nobody responding at day 13: nobody keeps a response (0 days)
             median[arm] = 0.0
             continue
-        surv = np.r_[1.0, [np.mean(t_rel > v) for v in visits[2:]]]
-        tv = np.r_[visits[1], visits[2:]]
+        # share still in response at each visit from the first (none can be confirmed there); the median time to
+        # relapse where it crosses 1/2, interpolated between visits (the Kaplan-Meier median is the visit after the
+        # crossing: a step function that an optimiser cannot follow); not reached by day 60 counts as day 60
+        t_rel = np.where(confirmed.any(axis=1), visits[2:][np.argmax(confirmed, axis=1)], np.inf)
+        surv = np.r_[1.0, np.mean(t_rel[:, None] > visits[2:], axis=0)]
         below = np.flatnonzero(surv <= 0.5)
         if not below.size:
             median[arm] = (visits[-1] - t0) / 24.0
         else:
-            k = int(below[0])
-            f = (surv[k - 1] - 0.5) / (surv[k - 1] - surv[k]) if k else 1.0
-            median[arm] = (tv[k - 1] + f * (tv[k] - tv[k - 1]) - t0) / 24.0 if k else (tv[0] - t0) / 24.0
+            k = int(below[0])                # >= 1: surv[0] is 1
+            f = (surv[k - 1] - 0.5) / (surv[k - 1] - surv[k])
+            median[arm] = (visits[k] + f * (visits[k + 1] - visits[k]) - t0) / 24.0
     return {"midazolam_sustained_points": sustained,
             "series_persistence_days": float(median["series"] - median["one"])}
 
