@@ -782,6 +782,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     t0 = time.perf_counter()
 
     n_rows = len(targets)
+    last_directions = {}                 # the direction quantities of the latest evaluation (reported at the fit)
 
     def residuals(theta):
         """Rows' residuals, then (``directions``) the directions' one-sided residuals."""
@@ -790,7 +791,8 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
         evals[0] += 1
         r = (pred - obs) / se
         if directions:
-            r = np.concatenate([r, direction_residuals(direction_quantities(p))])
+            last_directions.update(direction_quantities(p))
+            r = np.concatenate([r, direction_residuals(last_directions)])
         if evals[0] % 10 == 0:
             log(f"  evaluation {evals[0]}: J = {float(r[:n_rows] @ r[:n_rows]):.1f}"
                 + (f", directions {float(r[n_rows:] @ r[n_rows:]):.1f}" if directions else ""))
@@ -829,7 +831,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
         fitted = {**fitted, **ae_values}
     r = residuals(theta)
     j = float(r[:n_rows] @ r[:n_rows])
-    quantities = direction_quantities(params.with_free(fitted, params.free_version, "in progress")) if directions else None
+    quantities = dict(last_directions) if directions else None          # those of the fit, evaluated just above
     if quantities is not None:
         log("  literature directions at the optimum: " + ", ".join(f"{k} {v:.2f}" for k, v in quantities.items()))
     if laplace:                         # beyond --max-evaluations: say so, or the log seems to ignore the budget
