@@ -637,8 +637,7 @@ def _below(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     if over.any():
         zo, ao = z[over], a[over]
         # 1 - Phi(.) of the upper tail through Phi(-.): accurate far out in the tail
-        u = np.clip(1.0 - ndtr(-zo) / ndtr(-ao), 0.0, 1.0)
-        u = np.clip(u, 1e-300, 1.0)
+        u = np.clip(1.0 - ndtr(-zo) / ndtr(-ao), 1e-300, 1.0)       # (> 0 for the log below)
         z[over] = ndtri(np.exp(np.log(u) + log_ndtr(ao)))
     return z
 
