@@ -392,16 +392,31 @@ def _drug_sensitivity(c):
     return np.exp(c.params.free_value("omega_response") * c.patients.eta_response)
 
 
-def _placebo_gain(c):
-    """Non-specific responsiveness per patient: log-normal (bounded spread omega_placebo) times a latent class of
-    non-specific responders (the top nonspecific_fraction of the same trait, gain x nonspecific_ratio): placebo arms
-    are wide and partly bimodal (some patients improve a lot without the drug), with no ceiling on relief."""
+def _nonspecific_trait(c):
+    """The patient's non-specific responsiveness relative to a typical non-member (median 1): log-normal (bounded
+    spread omega_placebo) times a latent class of non-specific responders (the top nonspecific_fraction of the same
+    trait, x nonspecific_ratio)."""
     p = c.params
     eta = c.patients.eta_placebo
     member = _latent_class(c, eta, p.free_value("nonspecific_fraction"))
     ratio = 1.0 + (p.free_value("nonspecific_ratio") - 1.0) * member
-    return p.free_value("placebo_gain") * np.exp(p.free_value("omega_placebo") * eta) * ratio \
-        * _age_factor(c, "placebo") * _trd_placebo_factor(c)
+    return np.exp(p.free_value("omega_placebo") * eta) * ratio
+
+
+def _placebo_gain(c):
+    """Non-specific responsiveness per patient: placebo_gain x the non-specific trait: placebo arms are wide and
+    partly bimodal (some patients improve a lot without the drug), with no ceiling on relief."""
+    return c.params.free_value("placebo_gain") * _nonspecific_trait(c) * _age_factor(c, "placebo") \
+        * _trd_placebo_factor(c)
+
+
+def _antidepressant_emax(c):
+    """Relief from a newly started oral antidepressant at full onset, per patient: antidepressant_emax for a typical
+    patient, spread by the same non-specific trait (1 - (1 - emax)^trait): the term also carries the non-specific
+    part of starting a new treatment, and antidepressant arms are as wide as placebo arms (response ~50 % at a mean
+    improvement of ~40 % of the baseline: Walsh 2002 PMID 11966386)."""
+    e = c.params.free_value("antidepressant_emax")
+    return (1.0 - (1.0 - e) ** _nonspecific_trait(c)) * _age_factor(c, "drug")
 
 
 def _trd_placebo_factor(c):
@@ -557,7 +572,7 @@ PATIENT = (
     PatientParameter("care_intensity", "dimensionless", _care_intensity,
                      "pd.care.intensity.<population.care_setting>"),
     PatientParameter("antidepressant_emax", "dimensionless",
-                     lambda c: c.params.free_value("antidepressant_emax") * _age_factor(c, "drug"),
+                     _antidepressant_emax,
                      "free: antidepressant_emax x age (pd.age.drug_decline_per_decade)"),
     PatientParameter("spine_set_point", "dimensionless",
                      lambda c: 1.0 / (1.0 + c.params.get("pd.spine.stress_loss")
