@@ -573,7 +573,8 @@ PATIENT = (
                      "pd.care.intensity.<population.care_setting>"),
     PatientParameter("antidepressant_emax", "dimensionless",
                      _antidepressant_emax,
-                     "free: antidepressant_emax x age (pd.age.drug_decline_per_decade)"),
+                     "free: 1 - (1 - antidepressant_emax)^(non-specific trait: omega_placebo, nonspecific_fraction, "
+                     "nonspecific_ratio (eta_placebo)) x age (pd.age.drug_decline_per_decade)"),
     PatientParameter("spine_set_point", "dimensionless",
                      lambda c: 1.0 / (1.0 + c.params.get("pd.spine.stress_loss")
                                       * (1.0 if c.spec.treatment_resistant else c.params.get("pd.spine.stress_non_trd")))
