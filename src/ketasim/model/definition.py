@@ -411,12 +411,16 @@ def _placebo_gain(c):
 
 
 def _antidepressant_emax(c):
-    """Relief from a newly started oral antidepressant at full onset, per patient: antidepressant_emax for a typical
-    patient, spread by the same non-specific trait (1 - (1 - emax)^trait): the term also carries the non-specific
-    part of starting a new treatment, and antidepressant arms are as wide as placebo arms (response ~50 % at a mean
-    improvement of ~40 % of the baseline: Walsh 2002 PMID 11966386)."""
-    e = c.params.free_value("antidepressant_emax")
-    return (1.0 - (1.0 - e) ** _nonspecific_trait(c)) * _age_factor(c, "drug")
+    """Relief from a newly started oral antidepressant at full onset, per patient (fraction, 0-1): antidepressant_emax
+    x age for a typical patient (trait 1), spread by the same non-specific trait: 1 - (1 - emax x age)^trait. The term
+    also carries the non-specific part of starting a new treatment, and antidepressant arms are as wide as placebo
+    arms (variance ratio drug/placebo of the change 1.00, 95 % CI 0.99-1.02, 222 trials: Munkholm 2020
+    doi:10.1371/journal.pone.0237950); a wide spread is only compatible with that equal variance if placebo
+    response and drug response are strongly correlated (Volkmann 2020 doi:10.1371/journal.pone.0241497)."""
+    # age scales the typical patient's relief before the trait spreads it, so relief stays below 1 (as the age
+    # factor outside the power it reached 1.7 for young high-trait patients: 12 % of an adult population above 1)
+    e = np.minimum(c.params.free_value("antidepressant_emax") * _age_factor(c, "drug"), 0.98)
+    return 1.0 - (1.0 - e) ** _nonspecific_trait(c)
 
 
 def _trd_placebo_factor(c):
@@ -573,8 +577,8 @@ PATIENT = (
                      "pd.care.intensity.<population.care_setting>"),
     PatientParameter("antidepressant_emax", "dimensionless",
                      _antidepressant_emax,
-                     "free: 1 - (1 - antidepressant_emax)^(non-specific trait: omega_placebo, nonspecific_fraction, "
-                     "nonspecific_ratio (eta_placebo)) x age (pd.age.drug_decline_per_decade)"),
+                     "free: 1 - (1 - min(antidepressant_emax x age (pd.age.drug_decline_per_decade), 0.98))"
+                     "^(non-specific trait: omega_placebo, nonspecific_fraction, nonspecific_ratio (eta_placebo))"),
     PatientParameter("spine_set_point", "dimensionless",
                      lambda c: 1.0 / (1.0 + c.params.get("pd.spine.stress_loss")
                                       * (1.0 if c.spec.treatment_resistant else c.params.get("pd.spine.stress_non_trd")))
