@@ -129,7 +129,11 @@ def test_zero_width_posterior_reduces_to_the_sampling_interval(sampling_only):
     assert 0.75 < pi / ci < 1.35, (pi, ci)
     for r in rates:      # each row on its own within Monte Carlo tolerance, and centred near the central run
         w_pi, w_ci = r["pi95"][1] - r["pi95"][0], r["ci95"][1] - r["ci95"][0]
-        assert 0.6 < w_pi / w_ci < 1.6, r
+        if 0.0 < r["value"] < 100.0:
+            # (a central run at 0 or 100 %, e.g. the ninth session's set's withdraw arm, 19 of 19: its Wilson CI,
+            # 83.2-100, is the uncertainty of a rate with no non-events, while the draws scatter around the model's
+            # ~97 %, 90.9-100; the width ratio there says nothing about the sampling interval)
+            assert 0.6 < w_pi / w_ci < 1.6, r
         assert r["ci95"][0] < (r["pi95"][0] + r["pi95"][1]) / 2 < r["ci95"][1], r
     assert sampling_only.uncertainty["tau"] is None
 
