@@ -197,9 +197,10 @@ PRIOR_WEIGHT = 0.5
 #: the calibration trials (issue 7: weakly identified parameters ran to their bounds when their one trial was left
 #: out). Every other fitted parameter keeps the default SD 1/PRIOR_WEIGHT = 2.
 PRIOR_SD = {
-    # relief from a newly started oral antidepressant at full onset for a typical patient (non-specific trait 1,
-    # reference age); each patient's relief is spread by the non-specific trait (model.definition._antidepressant_emax:
-    # antidepressant and placebo arms are equally dispersed, variance ratio of the change 1.00, 95 % CI 0.99-1.02 over
+    # relief from a newly started oral antidepressant at full onset (the same for every patient by default; with the
+    # hypothesis population.antidepressant_spread, for a typical patient, non-specific trait 1 and reference age,
+    # each patient's relief being spread by the trait: model.definition._antidepressant_emax; antidepressant and
+    # placebo arms are equally dispersed, variance ratio of the change 1.00, 95 % CI 0.99-1.02 over
     # 222 trials, Munkholm 2020 doi:10.1371/journal.pone.0237950). Its drug-specific part alone: drug-placebo SMD
     # 0.30 in MDD (Cipriani 2018, doi:10.1016/S0140-6736(17)32802-7) x a between-patient SD of ~9 MADRS points / a
     # baseline of ~33 -> ~0.08 of the baseline score (HAM-D17: 1.97 points, Munkholm 2019
@@ -207,7 +208,7 @@ PRIOR_SD = {
     # lower in treatment-resistant samples.
     # The hand-set centre (0.25, FITTED) is higher because the term also carries the non-specific part of starting a
     # new treatment, which the model has no separate term for (a separate open-label expectancy term, B/B2 in NOTES.md,
-    # predicted worse out of sample; a centre of 0.1 with it too). With the spread, the centre gives an 8-week
+    # predicted worse out of sample; a centre of 0.1 with it too). With the spread switched on, the centre gives an 8-week
     # outpatient arm (HAM-D17 baseline 25) a mean change of -9.4 points (SD 7.5, response 28 %, remission 19-20 %;
     # ninth session, 400 patients), about the 9.6 points of the FDA trials' drug arms (Kirsch 2008
     # doi:10.1371/journal.pmed.0050045); STAR*D's first SSRI remitted 28 % (HAM-D17 <= 7, up to 14 weeks: Trivedi 2006
