@@ -39,11 +39,13 @@ def test_residuals_are_zero_inside_and_grow_with_the_violation():
 
 
 def test_the_quantities_see_the_parameters_that_broke_them(shipped):
-    """Without consolidation a series keeps its responders hardly longer than one dose; a stronger perception of
-    midazolam's sedation gives it a lasting expectancy effect over saline."""
+    """Without consolidation the series' responders no longer outlast one infusion's by the margin (the fit's
+    series would break the direction); a stronger perception of midazolam's sedation gives it a lasting expectancy
+    effect over saline. (Until the ninth session: at least 1 d below the shipped value, sized on the day-0 single
+    infusion's design; with the aligned design the shipped set's 1.38 d falls to 0.85 d.)"""
     p = load_parameters()
     weak = direction_quantities(p.with_free({"consolidation_gain": 0.01}, "t", "t"))
-    assert weak["series_persistence_days"] < shipped["series_persistence_days"] - 1.0
+    assert weak["series_persistence_days"] < min(SERIES_PERSISTENCE_MIN_D, shipped["series_persistence_days"])
     perceived = direction_quantities(p.with_free({"perception_gain": 0.8, "sedation_perception_weight": 3.0}, "t", "t"))
     assert perceived["midazolam_sustained_points"] > MIDAZOLAM_SUSTAINED_MAX
 

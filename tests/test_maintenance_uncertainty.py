@@ -114,7 +114,14 @@ def test_follow_up_rows_get_intervals():
 def test_zero_width_posterior_reduces_to_the_sampling_interval(sampling_only):
     """Without parameter uncertainty and trial effects, the draws differ only in their patients, rater noise and
     randomization: the interval is the trial's sampling distribution, as wide as the Wilson CIs of the rates (the
-    randomized fraction: binomial over the enrolled; the relapse rates: over a random number randomized)."""
+    randomized fraction: binomial over the enrolled; the relapse rates: over a random number randomized).
+
+    Centring: the interval's midpoint lies inside the central run's 95 % CI, i.e. within the CI's half on the side
+    it falls (Wilson: asymmetric near 0 and 100 %). It was the symmetric half-width, which understates the lower
+    half near the ceiling: with the ninth session's candidate set the continue arm relapses ~80 % (seeds 1-12 of
+    this scenario without draws: 82.7 +- 7.0 %; the 40 draws: 79.0 +- 7.1 %; the set before: 59.3 +- 11.3 % and
+    57.9 +- 9.3 %), and this scenario's seed-11 run gives 17 of 18 = 94.4 % (Wilson 74.2-99.0): midpoint 79.5,
+    15 points below, inside the CI but beyond its symmetric half-width 12.4."""
     rates = [r for r in sampling_only.endpoints if r["measure"] in ("randomized_fraction", "relapse_rate")]
     assert len(rates) == 3
     pi = sum(r["pi95"][1] - r["pi95"][0] for r in rates)
@@ -122,8 +129,12 @@ def test_zero_width_posterior_reduces_to_the_sampling_interval(sampling_only):
     assert 0.75 < pi / ci < 1.35, (pi, ci)
     for r in rates:      # each row on its own within Monte Carlo tolerance, and centred near the central run
         w_pi, w_ci = r["pi95"][1] - r["pi95"][0], r["ci95"][1] - r["ci95"][0]
-        assert 0.6 < w_pi / w_ci < 1.6, r
-        assert abs((r["pi95"][0] + r["pi95"][1]) / 2 - r["value"]) < w_ci / 2, r
+        if 0.0 < r["value"] < 100.0:
+            # (a central run at 0 or 100 %, e.g. the ninth session's set's withdraw arm, 19 of 19: its Wilson CI,
+            # 83.2-100, is the uncertainty of a rate with no non-events, while the draws scatter around the model's
+            # ~97 %, 90.9-100; the width ratio there says nothing about the sampling interval)
+            assert 0.6 < w_pi / w_ci < 1.6, r
+        assert r["ci95"][0] < (r["pi95"][0] + r["pi95"][1]) / 2 < r["ci95"][1], r
     assert sampling_only.uncertainty["tau"] is None
 
 

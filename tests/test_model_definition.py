@@ -80,14 +80,24 @@ def variant_run():
     return m, run, ref
 
 
+#: Absolute floor (in the output's unit) under the range that the 1e-4 relative tolerance is taken of: the two
+#: clocks in hours may barely leave 0 for the typical patient after one infusion (time in response 0.0016 h = 6 s
+#: with the ninth session's candidate set, 0.17 h with the set before), and a relative check on such a range tests
+#: the last digits of a smoothed threshold crossing. 1e-4 x 0.01 h = 1e-6 h (3.6 ms) on a clock compared with
+#: recurrence times of weeks; measured: 2.3e-7 h (candidate set), 7.7e-6 h of 0.17 h (set before, relative 4.6e-5).
+#: (Stricter than _support.relative_error, which allows response_time_h 10x the target and a 100-h floor.)
+RANGE_FLOOR = {"response_time_h": 0.01, "recovery_time_h": 0.01}
+
+
 def test_variant_with_an_extra_state_kernel_matches_reference(variant_run):
+    """Every output within 1e-4 of its range over the run (the range floored for the clocks, see RANGE_FLOOR)."""
     m, run, ref = variant_run
     got = run.out[0]
     assert got.shape == ref.shape == (ref.shape[0], len(m.outputs))
     j = m.output_names.index("agitation")
     assert ref[:, j].max() > 0.05                   # the new state really moves
     for k, name in enumerate(m.output_names):
-        scale = np.max(np.abs(ref[:, k]))
+        scale = max(np.max(np.abs(ref[:, k])), RANGE_FLOOR.get(name, 0.0))
         if scale > 0:
             assert np.max(np.abs(got[:, k] - ref[:, k])) / scale <= 1e-4, name
 

@@ -121,10 +121,17 @@ def test_long_forecast_share_of_draws_with_an_episode_follows_the_conditional_la
 def test_short_horizon_plans_are_essentially_unchanged(fitted, monkeypatch):
     """Weeks 3-6: the same plans in the same order, the same predicted medians within a point, and a
     probability that drops by no more than the share of draws whose new episode can begin before the last visit
-    (T within R + the time to the last visit: time in response grows at most as fast as time)."""
+    (T within R + the time to the last visit: time in response grows at most as fast as time).
+
+    Order: the eight leading plans are the same set, and two plans may swap only if their probabilities without
+    the recurrence risk lie within 0.025 (5 of 200 draws) of each other: plans that keep a draw in response longer
+    (twice weekly) accumulate more time on the clock and lose a little more. With the ninth session's candidate set
+    racemic 0.5 mg/kg twice weekly and 0.75 mg/kg weekly give 0.170 / 0.160 without and 0.140 / 0.140 with the risk
+    (the tie goes to fewer sessions, so they swap at rank 5/6); with the set before 0.240 / 0.215 and
+    0.265 / 0.235 (same order). Comparing only the top five would then see two different sets."""
     pm, fit = fitted
     tg = P.parse_target("score<=15", pm.record.scale, window="3 week:6 week")
-    new = P.plan(fit, target=tg, seed=2, n_samples=200)
+    new = P.plan(fit, target=tg, seed=2, n_samples=200, top=8)
     # the plan's draws (as plan() picks them with its seed) and their recurrence times
     rng = np.random.default_rng(2)
     total = fit.samples.shape[0]
@@ -139,9 +146,17 @@ def test_short_horizon_plans_are_essentially_unchanged(fitted, monkeypatch):
     share = float(np.mean(T <= clock[S:] + last_visit - pm.record.last_observation_h))
     assert 0.0 < share < 0.25
     monkeypatch.setattr(P.PatientModel, "recurrence_etas", lambda self, n, seed, *a, **k: np.zeros(n))   # the median
-    old = P.plan(fit, target=tg, seed=2, n_samples=200)
-    assert [p["label"] for p in new["plans"]] == [p["label"] for p in old["plans"]]
-    for a, b in zip(old["plans"], new["plans"]):
+    old = P.plan(fit, target=tg, seed=2, n_samples=200, top=8)
+    order_new, order_old = [p["label"] for p in new["plans"]], [p["label"] for p in old["plans"]]
+    assert len(order_new) == 8 and set(order_new) == set(order_old)
+    p_old = {p["label"]: p["p_target"] for p in old["plans"]}
+    for i, a in enumerate(order_new):
+        for b in order_new[i + 1:]:
+            if order_old.index(a) > order_old.index(b):                 # swapped by the recurrence risk
+                assert p_old[b] - p_old[a] <= 0.025, (a, b, p_old[a], p_old[b])
+    by_label = {p["label"]: p for p in new["plans"]}
+    for a in old["plans"]:
+        b = by_label[a["label"]]
         assert -0.01 <= a["p_target"] - b["p_target"] <= share + 0.01
         for pa, pb in zip(a["predicted"], b["predicted"]):
             assert abs(pa["median"] - pb["median"]) <= 1.0

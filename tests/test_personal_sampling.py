@@ -50,6 +50,7 @@ def test_a_poor_proposal_is_refined_to_a_good_effective_sample_size(example_mode
     # the refined posterior agrees with a 4x larger refined run at another seed within Monte Carlo error
     # (posterior SDs 0.6-0.8 for these two; ESS >= 250 gives an SE of the mean ~0.05)
     ref = fit_patient(example_model, seed=5, n_proposals=4 * n)
+    assert ref.sampling["status"] == "good", ref.sampling["summary"]       # the reference must itself be usable
     for name in ("eta_emax", "eta_placebo", "eta_bp"):
         j = example_model.names.index(name)
         m_fit = fit.weights @ fit.proposals[:, j]

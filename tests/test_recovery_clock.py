@@ -78,10 +78,15 @@ def test_no_episode_before_recovery_and_the_clock_starts_only_after_four_months_
     """IV ketamine twice weekly for 4 weeks then weekly, 320 days, TRD: the time since recovery never exceeds the
     time since entry minus the recovery duration (so it is 0 for the first 4 months), no output has an episode where
     the time since recovery is <= T, some patients recover and some of those have an episode, and patients who never
-    recover have none (although the entry clock's T would have passed for some of them)."""
+    recover have none (although the entry clock's T would have passed for some of them).
+
+    600 patients (300 until the ninth session): the counts below need >= 20 recovered and >= 5 episodes among them;
+    with the ninth session's candidate set 5-6 % recover by day 320 (17 of 300, 30 of 600; the set before: 37 of 300,
+    76 of 600): fewer patients stay at or below 10 through every weekly trough (remission at a trough, day 56: 4.0 vs
+    10.8 %), while the mean score at day 320 is nearly the same (21.2 vs 20.9)."""
     days = np.arange(0.0, 320.0 + 1e-9, 0.5)
     lines = [dict(KET, every="3.5 d", count=8), dict(KET, at="28 d", every="7 d", count=42)]
-    sc, pts, run = _run({**TRD, "size": 300, "recurrence_clock": "recovery"}, lines, days)
+    sc, pts, run = _run({**TRD, "size": 600, "recurrence_clock": "recovery"}, lines, days)
     rt, ep = run.output("recovery_time_h"), run.output("episode")
     t_h = days * 24
     assert np.all(np.diff(rt, axis=1) >= 0)
@@ -176,7 +181,13 @@ def test_personal_forecast_conditions_each_draw_on_its_time_since_recovery():
     """Personal forecasts on the clock from recovery: each posterior draw's clock at the last observation is the
     engine's time since recovery then (0 for this 6-week record: nobody can have recovered, so T comes from its prior,
     unconditioned); a year of twice-weekly sessions after the record: no draw has an episode before its own
-    recovery plus T, and draws that recover do relapse at about the law's rate over the time since recovery."""
+    recovery plus T, and draws that recover do relapse at about the law's rate over the time since recovery.
+
+    4000 posterior draws (the default 400 until the ninth session): the rate check needs >= 20 draws that recover;
+    with the ninth session's candidate set 1.0-1.4 % of this patient's draws recover within the year (4 of 400, 54 of
+    4000; the set before: 32 of 400), although ~80 % are at or below 10 at the visits: recovery needs every
+    between-session trough at or below it for 4 months. A draw's episode given its time since recovery depends only
+    on its own recurrence eta, so repeated resampled draws still give independent episode indicators."""
     import ketasim.personal as P
     from ketasim.record import read_record
 
@@ -185,7 +196,7 @@ def test_personal_forecast_conditions_each_draw_on_its_time_since_recovery():
     pm = P.PatientModel(read_record(REPO / "examples" / "patient" / "patient_101.csv"))
     pm.spec = dataclasses.replace(pm.spec, recurrence_clock="recovery")
     assert pm.recurrence_clock_column == "recovery_time_h" and not pm.counts_time_in_response
-    fit = P.fit_patient(pm, seed=0)
+    fit = P.fit_patient(pm, seed=0, n_samples=4000)
     th, t_last = fit.samples, pm.record.last_observation_h
     r = pm.recurrence_clock_at_last(th)
     assert r.shape == (th.shape[0],) and np.all(r == 0.0)

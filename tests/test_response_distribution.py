@@ -86,11 +86,18 @@ def test_drug_arm_is_not_narrower_after_a_series():
 
 
 def test_repeated_saline_sessions_do_not_keep_adding_benefit():
+    """The sessions' relief is read against the same patient without sessions at the same time (a saline session
+    after the read-outs): the natural course (free: natural_course_max, half-time 28 d) improves every patient
+    between day 1 and day 25.5 whatever the sessions do, and the bound below is about what the sessions add.
+    Ninth session (2026-12-02): read against baseline, the candidate set (placebo_gain 0.125) gave 3.93 vs a bound
+    of 3.86 points, of which 1.4 points were the natural course (the sessions' own relief 2.18 -> 2.49 points, 1.14x;
+    the shipped set of 2026-12-01: 2.66 -> 3.34, 1.26x)."""
     times = np.array([24.0, 7 * 84.0 + 24.0])      # a day after the first and a day after the eighth session
+    untreated = typical_traj([{**SALINE, "at": "60 d"}], times)["score"].to_numpy()
     one = typical_traj([SALINE], times)["score"].to_numpy()
     eight = typical_traj([_series(SALINE)], times)["score"].to_numpy()
-    relief_one = 33.0 - one[0]
-    relief_eight = 33.0 - eight[1]
+    relief_one = untreated[0] - one[0]
+    relief_eight = untreated[1] - eight[1]
     assert relief_one > 0.5                         # a session helps a little
     # ... and eight sessions not much more: a session renews expectancy instead of adding to it, so only the
     # experienced-benefit share of the boost can raise later sessions, by at most 1 / (1 - expectancy_feedback)

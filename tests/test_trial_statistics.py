@@ -58,6 +58,14 @@ def test_kaplan_meier_and_log_rank_respect_censoring():
     assert 0 < p < 0.05 and p != pytest.approx(p_all_events, rel=0.1)
 
 
+def test_log_rank_without_variance_is_undefined_not_an_error():
+    """Every patient of both groups relapsing at the same visit leaves O - E without variance: the log-rank p-value
+    is undefined (nan, printed p=n/a), not a LinAlgError (a tutorial's 20-patient withdrawal trial hit it)."""
+    one = np.ones(2, bool)
+    assert math.isnan(logrank_p(np.ones(2), one, np.ones(2), one))
+    assert format_p(logrank_p(np.ones(2), one, np.ones(2), one)) == "p=n/a"
+
+
 def test_p_values_print_as_p_less_than_0_001():
     assert format_p(0.0) == "p<0.001" and format_p(1e-12) == "p<0.001"
     assert format_p(0.0423) == "p=0.042" and format_p(float("nan")) == "p=n/a"

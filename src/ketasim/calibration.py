@@ -197,12 +197,23 @@ PRIOR_WEIGHT = 0.5
 #: the calibration trials (issue 7: weakly identified parameters ran to their bounds when their one trial was left
 #: out). Every other fitted parameter keeps the default SD 1/PRIOR_WEIGHT = 2.
 PRIOR_SD = {
-    # relief from a newly started oral antidepressant at full onset. Its drug-specific part alone: drug-placebo SMD
+    # relief from a newly started oral antidepressant at full onset (the same for every patient by default; with the
+    # hypothesis population.antidepressant_spread, for a typical patient, non-specific trait 1 and reference age,
+    # each patient's relief being spread by the trait: model.definition._antidepressant_emax; antidepressant and
+    # placebo arms are equally dispersed, variance ratio of the change 1.00, 95 % CI 0.99-1.02 over
+    # 222 trials, Munkholm 2020 doi:10.1371/journal.pone.0237950). Its drug-specific part alone: drug-placebo SMD
     # 0.30 in MDD (Cipriani 2018, doi:10.1016/S0140-6736(17)32802-7) x a between-patient SD of ~9 MADRS points / a
-    # baseline of ~33 -> ~0.08 of the baseline score, lower in treatment-resistant samples. The hand-set centre
-    # (0.25, FITTED) is higher because the term also carries the non-specific part of starting a new treatment, which
-    # the model has no separate term for (a separate open-label expectancy term, B/B2 in NOTES.md, predicted worse out
-    # of sample; a centre of 0.1 with it too). Logit SD 0.7: 0.14-0.40 within 1 SD of 0.25; the fit gives 0.36
+    # baseline of ~33 -> ~0.08 of the baseline score (HAM-D17: 1.97 points, Munkholm 2019
+    # doi:10.1136/bmjopen-2018-024886; 1.75 points over 232 FDA trials, Stone 2022 doi:10.1136/bmj-2021-067606),
+    # lower in treatment-resistant samples.
+    # The hand-set centre (0.25, FITTED) is higher because the term also carries the non-specific part of starting a
+    # new treatment, which the model has no separate term for (a separate open-label expectancy term, B/B2 in NOTES.md,
+    # predicted worse out of sample; a centre of 0.1 with it too). With the spread switched on, the centre gives an 8-week
+    # outpatient arm (HAM-D17 baseline 25) a mean change of -9.4 points (SD 7.5, response 28 %, remission 19-20 %;
+    # ninth session, 400 patients), about the 9.6 points of the FDA trials' drug arms (Kirsch 2008
+    # doi:10.1371/journal.pmed.0050045); STAR*D's first SSRI remitted 28 % (HAM-D17 <= 7, up to 14 weeks: Trivedi 2006
+    # doi:10.1176/appi.ajp.163.1.28). Logit SD 0.7: 0.14-0.40 within 1 SD of 0.25; the shipped fit (TRANSFORM) gives
+    # 0.44
     "antidepressant_emax": 0.7,
     # share of non-specific responders: placebo response 30 % (range 12-52 %) over 75 antidepressant trials (Walsh
     # 2002, JAMA 287:1840, PMID 11966386); logit SD 0.6 covers that range at 2 SD
@@ -609,11 +620,18 @@ def predictions(params: ParameterSet, targets, size: int = 300, seed: int = 1, e
 #: midazolam neither blocks NMDA receptors nor starts plasticity (Murrough 2013, doi:10.1176/appi.ajp.2013.13030392,
 #: uses it as an active placebo for that reason; tests/test_trial.py allows 1.5 points at 7 and 28 days)
 MIDAZOLAM_SUSTAINED_MAX = 1.4
-#: days: responders to a series of six infusions keep their response longer than the (late) responders to one
-#: infusion (Murrough 2013 Biol Psychiatry, doi:10.1016/j.biopsych.2012.06.022: median 18 days to relapse after a
-#: series; consolidation with repeated dosing). Margin: one follow-up visit interval (3.5 d) between the medians,
-#: so that the Kaplan-Meier medians of tests/test_follow_up.py (steps at the visits) differ by at least one visit
-SERIES_PERSISTENCE_MIN_D = 3.5
+#: days: responders to a series of six infusions keep their response longer than the responders to one infusion
+#: given at the time of the series' last infusion (Murrough 2013 Biol Psychiatry, doi:10.1016/j.biopsych.2012.06.022:
+#: median 18 days to relapse after a series; consolidation with repeated dosing). Both groups are followed from
+#: 1.3 d after their last infusion with daily visits (the design of tests/test_follow_up.py), so the difference is
+#: what the five earlier infusions add. Margin: one visit (1 d) between the medians, so that the Kaplan-Meier
+#: medians of that test (steps at the visits) differ. (Until the ninth session the single infusion was given at
+#: day 0 and its day-13 late responders followed every 3.5 d, margin 3.5 d: a fit could empty that arm, which
+#: counted as 0 days and made the direction hold whatever consolidation did.)
+SERIES_PERSISTENCE_MIN_D = 1.0
+#: responders (of DIRECTION_SIZE) each followed group needs before its median counts; with fewer the direction is
+#: taken as not shown (difference 0), so that emptying an arm cannot satisfy it
+SERIES_MIN_RESPONDERS = 20
 #: residual per unit of violation: 1 MADRS point over the midazolam margin, or 1 day short of the series margin,
 #: costs as much as 10 rows missed by one SE each (a steep wall, not a trade-off against the rows)
 DIRECTION_WEIGHT = 10.0
@@ -649,8 +667,9 @@ def direction_quantities(params: ParameterSet, size: int = DIRECTION_SIZE, seed:
     ``midazolam_sustained_points``: the larger absolute difference of mean change, midazolam minus saline (MADRS
     points), at 7 and 28 days in a three-arm ketamine / midazolam / saline trial (the design of tests/test_trial.py);
     ``series_persistence_days``: median time to relapse (days, interpolated between visits; day 60 if not reached)
-    of the responders at day 13 of a six-infusion series minus that of one infusion's responders (relapse: out of
-    response at two consecutive visits every 3.5 d; the design of tests/test_follow_up.py)."""
+    of the responders at day 13 of a six-infusion series minus that of the responders to one infusion given at the
+    time of the series' last infusion (11.665 d) (relapse: out of response at two consecutive daily visits; the
+    design of tests/test_follow_up.py); 0 if either group has fewer than SERIES_MIN_RESPONDERS responders."""
     mdz = {"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg", "duration": "40 min"}
     sal = {"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}
     sims, _ = _direction_arms({"ketamine": [_KET], "midazolam": [mdz], "saline": [sal]}, [0.0, 168.0, 672.0],
@@ -659,17 +678,17 @@ def direction_quantities(params: ParameterSet, size: int = DIRECTION_SIZE, seed:
     sustained = float(np.max(np.abs(change["midazolam"][1:] - change["saline"][1:])))
 
     t0 = 13 * 24.0
-    visits = np.arange(t0, 60 * 24.0 + 1e-9, 3.5 * 24.0)
-    sims, base = _direction_arms({"series": [dict(_KET, every="2.333 d", count=6)], "one": [_KET]},
+    visits = np.arange(t0, 60 * 24.0 + 1e-9, 24.0)
+    sims, base = _direction_arms({"series": [dict(_KET, every="2.333 d", count=6)],
+                                  "one": [dict(_KET, at="11.665 d")]},      # the series' sixth infusion: 5 x 2.333 d
                                  np.r_[0.0, visits], params, size, seed + 2, simulate=("series", "one"))
     median = {}
     for arm, score in sims.items():
         responding = score[:, 1:] <= 0.5 * base[:, None]
+        if responding[:, 0].sum() < SERIES_MIN_RESPONDERS * size / DIRECTION_SIZE:
+            return {"midazolam_sustained_points": sustained, "series_persistence_days": 0.0}
         out = ~responding[responding[:, 0], 1:]
         confirmed = out[:, 1:] & out[:, :-1]               # two consecutive visits out of response
-        if not confirmed.shape[0]:           # nobody responding at day 13: nobody keeps a response (0 days)
-            median[arm] = 0.0
-            continue
         # share still in response at each visit from the first (none can be confirmed there); the median time to
         # relapse where it crosses 1/2, interpolated between visits (the Kaplan-Meier median is the visit after the
         # crossing: a step function that an optimiser cannot follow); not reached by day 60 counts as day 60

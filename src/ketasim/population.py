@@ -303,6 +303,9 @@ class PopulationSpec:
     # pd.recurrence.weibull_shape) or time since recovery, a remission sustained for pd.recurrence.recovery_duration
     # ("recovery": the same Weibull, on the clock Kanai's cohort was followed on; no new episode before recovery)
     recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK
+    antidepressant_spread: bool = False  # a hypothesis, off by default (ninth session): a newly started oral
+                                         # antidepressant's relief is spread by the non-specific trait
+                                         # (definition._antidepressant_emax); off: the same fraction for everyone
 
     def __post_init__(self):
         f = "population"
@@ -343,6 +346,8 @@ class PopulationSpec:
             raise InputError(f"{f}.recurrence: must be true or false, got {self.recurrence!r}")
         if not isinstance(self.re_response, (bool, np.bool_)):
             raise InputError(f"{f}.re_response: must be true or false, got {self.re_response!r}")
+        if not isinstance(self.antidepressant_spread, (bool, np.bool_)):
+            raise InputError(f"{f}.antidepressant_spread: must be true or false, got {self.antidepressant_spread!r}")
         if self.recurrence_clock not in RECURRENCE_CLOCKS:
             raise InputError(f"{f}.recurrence_clock: use one of {', '.join(RECURRENCE_CLOCKS)}, got "
                              f"{self.recurrence_clock!r}")

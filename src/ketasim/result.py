@@ -48,7 +48,9 @@ class SimulationResult:
                 "re_response": bool(self.scenario.population.re_response),
                 # population.recurrence_clock: what the recurrence time counts (from entry by default; time in
                 # response and time since recovery are hypotheses)
-                "recurrence_clock": self.scenario.population.recurrence_clock, "notice": NOTICE}
+                "recurrence_clock": self.scenario.population.recurrence_clock,
+                # population.antidepressant_spread: a hypothesis, off by default (ninth session)
+                "antidepressant_spread": bool(self.scenario.population.antidepressant_spread), "notice": NOTICE}
 
     @property
     def model_id(self) -> str:

@@ -77,6 +77,8 @@ class _Population(_Strict):
     re_response: bool = False        # a hypothesis, off by default: a new episode is relieved again in part by active
                                      # sessions after its onset (needs recurrence)
     recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK  # what T counts: entry (default) | response | recovery (hypotheses)
+    antidepressant_spread: bool = False  # a hypothesis, off by default: a newly started antidepressant's relief is
+                                         # spread by the patient's non-specific trait (ninth session)
 
 
 class _Endpoints(_Strict):
@@ -436,7 +438,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           care_setting=pop.care_setting,
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia,
                           p_active=float(p_active), recurrence=pop.recurrence,
-                          re_response=pop.re_response, recurrence_clock=pop.recurrence_clock)
+                          re_response=pop.re_response, recurrence_clock=pop.recurrence_clock,
+                          antidepressant_spread=pop.antidepressant_spread)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

@@ -342,7 +342,12 @@ def logrank_p(time_a, event_a, time_b, event_b) -> float:
     g = np.concatenate([np.zeros(len(time_a), int), np.ones(len(time_b), int)])
     if e.sum() == 0:
         return float("nan")
-    return float(survdiff(t, e, g)[1])
+    try:
+        return float(survdiff(t, e, g)[1])
+    except np.linalg.LinAlgError:
+        # zero variance of O - E: at no event time were both groups at risk (e.g. every patient of one group relapsed
+        # before the first event of the other), so the log-rank statistic is undefined
+        return float("nan")
 
 
 # ---- simulation of arms -----------------------------------------------------------------------------------------
