@@ -412,7 +412,8 @@ def _placebo_gain(c):
 
 def _antidepressant_emax(c):
     """Relief from a newly started oral antidepressant at full onset, per patient (fraction, 0-1): antidepressant_emax
-    x age for a typical patient (trait 1), spread by the same non-specific trait: 1 - (1 - emax x age)^trait. The term
+    x age by default; with the hypothesis population.antidepressant_spread, that for a typical patient (trait 1),
+    spread by the same non-specific trait: 1 - (1 - emax x age)^trait. The term
     also carries the non-specific part of starting a new treatment, and antidepressant arms are as wide as placebo
     arms (variance ratio drug/placebo of the change 1.00, 95 % CI 0.99-1.02, 222 trials: Munkholm 2020
     doi:10.1371/journal.pone.0237950); a wide spread is only compatible with that equal variance if placebo
