@@ -305,7 +305,8 @@ class PopulationSpec:
     recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK
     antidepressant_spread: bool = False  # a hypothesis, off by default (ninth session): a newly started oral
                                          # antidepressant's relief is spread by the non-specific trait
-                                         # (definition._antidepressant_emax); off: the same fraction for everyone
+                                         # (definition._antidepressant_emax); off: the same fraction for everyone.
+                                         # Population scenarios only (a stated patient or record keeps the default)
 
     def __post_init__(self):
         f = "population"

@@ -345,8 +345,8 @@ def logrank_p(time_a, event_a, time_b, event_b) -> float:
     try:
         return float(survdiff(t, e, g)[1])
     except np.linalg.LinAlgError:
-        # zero variance of O - E: at no event time were both groups at risk (e.g. every patient of one group relapsed
-        # before the first event of the other), so the log-rank statistic is undefined
+        # zero variance of O - E: at every event time one group had nobody at risk or everyone at risk had the event
+        # (e.g. every patient of both groups relapsing at the same visit), so the log-rank statistic is undefined
         return float("nan")
 
 

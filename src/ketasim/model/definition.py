@@ -420,12 +420,12 @@ def _antidepressant_emax(c):
     response and drug response are strongly correlated (Volkmann 2020 doi:10.1371/journal.pone.0241497)."""
     # A hypothesis, off by default (population.antidepressant_spread): its refit CV (ninth session) fitted better in
     # sample but predicted worse out of sample (NOTES.md); off, every patient gets antidepressant_emax x age
+    typical = c.params.free_value("antidepressant_emax") * _age_factor(c, "drug")
     if not c.spec.antidepressant_spread:
-        return c.params.free_value("antidepressant_emax") * _age_factor(c, "drug")
+        return typical
     # age scales the typical patient's relief before the trait spreads it, so relief stays below 1 (as the age
     # factor outside the power it reached 1.7 for young high-trait patients: 12 % of an adult population above 1)
-    e = np.minimum(c.params.free_value("antidepressant_emax") * _age_factor(c, "drug"), 0.98)
-    return 1.0 - (1.0 - e) ** _nonspecific_trait(c)
+    return 1.0 - (1.0 - np.minimum(typical, 0.98)) ** _nonspecific_trait(c)
 
 
 def _trd_placebo_factor(c):
