@@ -179,3 +179,13 @@ def test_off_by_default_every_patient_gets_the_same_fraction():
     with pytest.raises(InputError, match="population.antidepressant_spread"):
         ketasim.scenario_from_dict({"name": "x", "population": {"antidepressant_spread": "sometimes"},
                                     "arms": {"a": [{"drug": "oral-antidepressant", "route": "oral"}]}})
+
+
+def test_reports_say_whether_the_hypothesis_is_on():
+    """Provenance carries the switch, and the report's provenance table states it like the other hypotheses."""
+    from ketasim.report import _provenance_table
+
+    on = ketasim.simulate(_scenario(2)).provenance
+    assert on["antidepressant_spread"] is True
+    assert "population.antidepressant_spread: true" in _provenance_table(on)
+    assert "off (the default; population.antidepressant_spread)" in _provenance_table({**on, "antidepressant_spread": False})
