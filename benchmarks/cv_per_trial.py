@@ -12,7 +12,10 @@ structural change can push the rate MAE (from the sampling SDs qualify stored pe
 sizes), and the same with the literature's between-trial heterogeneity of placebo response added. Last, per trial,
 where the rate error of each run lives: the mean signed error (bias: negative = predicted below observed) and the
 part of the overall rate MAE above that trial's sampling floor (its excess, in pp of the overall MAE: the excesses
-sum to overall MAE minus floor). Reads the files and the calibration file's arm sizes (no simulation).
+sum to overall MAE minus floor). Then two diagnostics of why folds generalise less than the full fit: the in-sample
+fit's parameters within 3 % of a bound (on the fit's log/logit scale: the data push past what the structure's bounds
+allow), and per fold the parameters that moved most from the in-sample fit, in prior SDs on that scale (what the
+left-out trial alone pinned). Reads the files and the calibration file's arm sizes (no simulation).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import json
 import math
 import sys
 
-from ketasim.calibration import build_targets, qualification_summary
+from ketasim.calibration import FITTED, PRIOR_SD, PRIOR_WEIGHT, build_targets, qualification_summary
 
 FOLD_KEYS = ("placebo_gain", "expectancy_t_half", "design_expectancy_gain", "expectancy_feedback",
              "care_expectancy", "care_t_half")
@@ -75,6 +78,33 @@ def rate_excess(rows) -> dict[str, tuple[int, float, float]]:
             for t, es in by.items()}
 
 
+def _theta(name: str, value: float) -> float:
+    """A fitted value on the fit's own scale (log or logit, as in calibration.FITTED)."""
+    return math.log(value) if FITTED[name][0] == "log" else math.log(value / (1.0 - value))
+
+
+def bound_hits(fitted: dict, margin: float = 0.03) -> list[tuple[str, float, str]]:
+    """Fitted parameters within ``margin`` of a bound, as a fraction of the bounds' span on the fit's scale:
+    (name, value, 'lower' | 'upper'). Parameters not in FITTED (adverse-event stage) are skipped."""
+    out = []
+    for name, value in fitted.items():
+        if name not in FITTED:
+            continue
+        lo, hi = FITTED[name][1:3]
+        f = (_theta(name, value) - _theta(name, lo)) / (_theta(name, hi) - _theta(name, lo))
+        if f <= margin or f >= 1.0 - margin:
+            out.append((name, value, "lower" if f <= margin else "upper"))
+    return out
+
+
+def fold_drift(fold: dict, full: dict, top: int = 4) -> list[tuple[str, float]]:
+    """The ``top`` largest moves of a fold's fit from the full fit, in prior SDs on the fit's scale (the prior SD
+    of calibration.PRIOR_SD, else 1 / PRIOR_WEIGHT), largest first: (name, signed move)."""
+    moves = [(n, (_theta(n, fold[n]) - _theta(n, full[n])) * PRIOR_SD.get(n, 1.0 / PRIOR_WEIGHT) ** -1)
+             for n in fold if n in FITTED and n in full]
+    return sorted(moves, key=lambda m: -abs(m[1]))[:top]
+
+
 def fmt(x, spec):
     return format(x, spec) if x is not None else "-".rjust(len(format(0.0, spec)))
 
@@ -118,6 +148,14 @@ def main(paths):
               f"too low; excess: pp of the overall MAE above the sampling floor)")
         for t, (k, bias, excess) in sorted(tab.items(), key=lambda kv: -kv[1][2]):
             print(f"  {t:32s} {k:3d} rows  bias {bias:+6.1f} pp  excess {excess:+5.2f} pp")
+    for p, d in zip(paths, runs):
+        full = d["in_sample_fit"]["fitted"]
+        hits = bound_hits(full)
+        print(f"\nin-sample fit of {p}: parameters within 3 % of a bound: " + (", ".join(
+            f"{n} {v:.3g} ({side})" for n, v, side in hits) if hits else "none"))
+        print("largest moves of each fold's fit from the in-sample fit (prior SDs on the fit's log/logit scale):")
+        for f in d["folds"]:
+            print(f"  {f['left_out']:16s} " + "  ".join(f"{n} {m:+.2f}" for n, m in fold_drift(f["fitted"], full)))
 
 
 if __name__ == "__main__":

@@ -46,3 +46,27 @@ def test_rate_excess_splits_the_mae_above_the_floor_by_trial():
     mae = (10 + 4 + 2) / 3
     floor = (5 + 5 + 8) * c / 3
     assert math.isclose(sum(v[2] for v in tab.values()), mae - floor)
+
+
+def test_bound_hits_flags_values_at_either_end_of_the_fitted_range_only():
+    from ketasim.calibration import FITTED
+    mod = _module()
+    _, lo, hi, centre = FITTED["symptom_t_half"]
+    _, lo2, hi2, centre2 = FITTED["omega_response"]
+    hits = mod.bound_hits({"symptom_t_half": lo * 1.001, "omega_response": hi2 * 0.999, "placebo_gain":
+                           FITTED["placebo_gain"][3], "ae_nausea_gain": 1e-5})       # not in FITTED: skipped
+    assert hits == [("symptom_t_half", lo * 1.001, "lower"), ("omega_response", hi2 * 0.999, "upper")]
+    assert mod.bound_hits({"symptom_t_half": centre, "omega_response": centre2}) == []
+
+
+def test_fold_drift_is_measured_in_prior_sds_on_the_fit_scale():
+    from ketasim.calibration import PRIOR_SD, PRIOR_WEIGHT
+    mod = _module()
+    full = {"symptom_t_half": 0.5, "placebo_gain": 0.2, "emax_drug": 0.5}
+    fold = {"symptom_t_half": 0.5 * math.e, "placebo_gain": 0.2, "emax_drug": 0.5}
+    moves = mod.fold_drift(fold, full, top=2)
+    assert moves[0][0] == "symptom_t_half"
+    assert math.isclose(moves[0][1], 1.0 / PRIOR_SD["symptom_t_half"])    # log e = 1 on the log scale
+    assert abs(moves[1][1]) == 0.0
+    assert "placebo_gain" not in PRIOR_SD and math.isclose(
+        mod.fold_drift({"placebo_gain": 0.2 * math.e}, {"placebo_gain": 0.2})[0][1], PRIOR_WEIGHT)
