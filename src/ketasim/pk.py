@@ -392,7 +392,10 @@ def hepatic_cyp3a_part(p: ParameterSet, comedication: str) -> tuple[float, float
     model's Qh; :func:`_midazolam_liver_factor`), as the inducers' IV probes are, so the model's IV midazolam AUC
     ratio is r again. Ketamine is inhibited on the CYP3A share of its intrinsic clearance, the one the inducers use
     (``pk.demethylation_cyp3a_share`` x ``pk.fm_nk``): liver factor 1 - s (1 - h). Only for an inhibitor whose
-    ketamine-derived factor (``ddi.*.clint_factor``) is 1, so that the two liver effects are not counted twice."""
+    ketamine-derived factor (``ddi.*.clint_factor``) is 1, so that the two liver effects are not counted twice.
+    The probe's ratio is read as the steady state of repeated intake; onset and recovery follow the comedication's
+    (:func:`inhibitor_factors`: for grapefruit juice, mechanism-based with the hepatic CYP3A4 turnover, 76 % of it
+    after 5 days), a time course no hepatic grapefruit study gives."""
     key = f"ddi.{comedication}.hepatic_probe_iv_auc_ratio"
     if key not in p.literature:
         return None
