@@ -383,18 +383,48 @@ def _inhibited_share(p: ParameterSet, comedication: str) -> float:
     return share
 
 
+def hepatic_cyp3a_part(p: ParameterSet, comedication: str) -> tuple[float, float] | None:
+    """(hepatic CYP3A activity left h, S-ketamine liver CLint factor) of an inhibitor whose liver effect comes from an
+    intravenous hepatic CYP3A probe (``ddi.*.hepatic_probe_iv_auc_ratio``: IV AUC with / without the inhibitor;
+    grapefruit juice), or None when none is given.
+
+    The probe ratio r is mapped to h through the model's midazolam liver (well-stirred, ``pk.midazolam.cl``, the
+    model's Qh; :func:`_midazolam_liver_factor`), as the inducers' IV probes are, so the model's IV midazolam AUC
+    ratio is r again. Ketamine is inhibited on the CYP3A share of its intrinsic clearance, the one the inducers use
+    (``pk.demethylation_cyp3a_share`` x ``pk.fm_nk``): liver factor 1 - s (1 - h). Only for an inhibitor whose
+    ketamine-derived factor (``ddi.*.clint_factor``) is 1, so that the two liver effects are not counted twice.
+    The probe's ratio is read as the steady state of repeated intake; onset and recovery follow the comedication's
+    (:func:`inhibitor_factors`: for grapefruit juice, mechanism-based with the hepatic CYP3A4 turnover, 76 % of it
+    after 5 days), a time course no hepatic grapefruit study gives."""
+    key = f"ddi.{comedication}.hepatic_probe_iv_auc_ratio"
+    if key not in p.literature:
+        return None
+    r = p.get(key)
+    if not r >= 1.0:
+        raise ValueError(f"{key} must be >= 1 (an inhibitor's IV probe AUC ratio), got {r:g}")
+    if p.get(f"ddi.{comedication}.clint_factor") != 1.0:
+        raise ValueError(f"{key} needs ddi.{comedication}.clint_factor 1 (one liver effect), got "
+                         f"{p.get(f'ddi.{comedication}.clint_factor'):g}")
+    h = _midazolam_liver_factor(p, r)
+    s3a = p.get("pk.demethylation_cyp3a_share") * p.get("pk.fm_nk")
+    return h, 1.0 - s3a * (1.0 - h)
+
+
 def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = None, hours: float | None = None):
     """(liver CLint, gut-wall CLint, midazolam CL) factors of an inhibitor while it is taken (``off_h`` None) or
     ``off_h`` hours after it was stopped, after ``hours`` of being taken (None: long enough for steady state).
 
     Factors: derived from ketamine's own oral data (``ddi.*.clint_factor``, times ``ddi.*.gut_factor`` in the gut
-    wall if given), or with the liver/gut split of a midazolam probe (:func:`inhibitor_split_from_midazolam`); a
+    wall if given; the liver's from an IV hepatic CYP3A probe instead where one is given, :func:`hepatic_cyp3a_part`:
+    grapefruit juice, whose gut-wall factor stays its own), or with the liver/gut split of a midazolam probe
+    (:func:`inhibitor_split_from_midazolam`); a
     mechanism-based inhibitor's are carried from its studies' pretreatment (``ddi.*.clint_days``,
     ``ddi.*.midazolam_days``, ``ddi.*.oral_auc_days``; not stated: the study is taken as steady state) to steady
     state by the onset below (:func:`inactivation_steady`).
     Onset: a mechanism-based inhibitor (``ddi.*.mechanism_based`` 1) destroys the enzyme it inhibits, so its loss of
     activity builds up at the rate k / (activity left at steady state) per organ (:func:`inactivation_built`; the
-    activity left is the probe's h and g for clarithromycin; for ticlopidine the CYP2B6 activity 1 - (1 - f) / s on
+    activity left is the probe's h and g for clarithromycin, the IV probe's h in grapefruit juice's liver; for
+    ticlopidine the CYP2B6 activity 1 - (1 - f) / s on
     its share s of ketamine's CLint, ``ddi.ticlopidine.cyp2b6_share``, with the hepatic CYP2B6 turnover
     ``pk.cyp2b6_t_half_liver``; otherwise the factor itself: an inhibitor acting on all of ketamine's CLint, the
     slowest onset the factor allows). A reversible inhibitor with an effect follows its own
@@ -420,6 +450,10 @@ def inhibitor_factors(p: ParameterSet, comedication: str, off_h: float | None = 
             at = _probe_h(p, comedication, "clint", optional=True)
             left_ss = {organ: inactivation_steady(p, comedication, organ, e, at) for organ, e in left_ss.items()}
             liver, gut = (1.0 - share * (1.0 - left_ss[organ]) for organ in ("liver", "gut"))
+        hepatic = hepatic_cyp3a_part(p, comedication)            # a liver effect of its own (grapefruit juice)
+        if hepatic is not None:
+            mdz_liver, liver = hepatic
+            left_ss["liver"] = mdz_liver                             # hepatic CYP3A activity left
     if (off_h is not None or hours is not None) and p.get(f"ddi.{comedication}.mechanism_based") == 1:
         left = {organ: (inactivation_built(p, comedication, organ, hours, left_ss[organ])
                         * (1.0 if off_h is None else inactivation_left(p, comedication, organ, off_h)))
