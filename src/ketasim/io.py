@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -25,9 +26,34 @@ def _oserror(path, e: OSError) -> OutputError:
 def _check_target(path: Path) -> None:
     if path.is_dir():
         raise OutputPathError(f"{path}: is a directory; give a file name")
+    try:
+        st = os.stat(path)          # follows links: /dev/stdout is the terminal, a pipe or a redirected file
+    except OSError:
+        st = None
+    # the file is written beside the target and renamed over it: over /dev/null or /dev/stdout that would replace
+    # the device or the link itself (when run as root) or fail after the whole run
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise OutputPathError(f"{path}: not a regular file (a device, pipe or socket); give a file name, or leave "
+                              "the option out to write nothing")
+    if any(_under_dev_or_proc(q) for q in (path, final_path(path))):
+        raise OutputPathError(f"{path}: /dev and /proc hold devices and system files; give a file name elsewhere, "
+                              "or leave the option out to write nothing")
     parent = path.parent
     if not parent.is_dir():
         raise OutputPathError(f"{path}: the folder {str(parent) or '.'} does not exist")
+
+
+def _under_dev_or_proc(path) -> bool:
+    if os.name != "posix":
+        return False
+    parts = Path(os.path.abspath(path)).parts
+    return parts[1:2] == ("proc",) or (parts[1:2] == ("dev",) and parts[2:3] != ("shm",))
+
+
+def final_path(path: Path) -> Path:
+    """The file a path names: a symbolic link's target (renaming over the link would replace the link itself and
+    leave the file it points to unchanged), else the path as given."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
 
 
 def as_path(p, field: str = "path") -> Path:
@@ -78,7 +104,9 @@ def atomic_paths(*paths):
     """Yield temporary paths (same folders) for ``paths``; on success rename them all into place, the first
     path last (so put the main file first: a reader never sees it before its companions), on any exception
     or interrupt remove them."""
-    targets = [as_path(p) for p in paths]
+    for p in paths:
+        _check_target(as_path(p))
+    targets = [final_path(as_path(p)) for p in paths]
     for t in targets:
         _check_target(t)
     temps: list[Path] = []
@@ -160,4 +188,4 @@ def _unlink(p: Path) -> None:
         os.unlink(p)
 
 
-__all__ = ["as_path", "check_target", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]
+__all__ = ["as_path", "check_target", "final_path", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]

@@ -200,7 +200,10 @@ class TrajectoryWriter:
     def __init__(self, path, fmt: str, provenance: dict):
         if fmt not in ("csv", "parquet"):
             raise InputError(f"format: use csv or parquet, got {fmt!r}")
-        self.path = Path(path)
+        from .io import check_target, final_path
+
+        self.given = check_target(path)                       # a folder, a missing folder, a device: one line
+        self.path = check_target(final_path(self.given))     # a link's target (the link stays a link)
         self.fmt = fmt
         self.provenance = provenance
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -244,7 +247,7 @@ class TrajectoryWriter:
             raise InputError(f"{self.path}: nothing to write")
         os.replace(self.tmp, self.path)
         if self.fmt == "csv":
-            side = Path(str(self.path) + ".provenance.json")
+            side = Path(str(self.given) + ".provenance.json")   # beside the name given, as SimulationResult.to_csv
             tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps({**self.provenance, "units": UNITS}, indent=2), encoding="utf-8")
             os.replace(tmp, side)
