@@ -68,3 +68,58 @@ def test_an_output_given_as_a_link_writes_the_linked_file_and_keeps_the_link(cap
     assert link.is_symlink() and link.resolve() == real.resolve()
     assert real.read_text().startswith("arm,subject,time_h")
     assert (tmp_path / "traj.csv.provenance.json").is_file()      # beside the name given
+
+
+# ---- figure file names --------------------------------------------------------------------------------------------
+def test_a_plot_without_an_extension_is_a_png(capsys, tmp_path):
+    """`--plot cascade` ended in a matplotlib traceback after the run (the temporary file's name gave no format)."""
+    code, out, err = run(capsys, *QUICK, "--plot", tmp_path / "cascade")
+    assert code == 0, err
+    assert (tmp_path / "cascade").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["cascade"]
+
+
+def test_a_plot_extension_in_capitals_is_read(capsys, tmp_path):
+    code, out, err = run(capsys, *QUICK, "--plot", tmp_path / "cascade.JPG")
+    assert code == 0, err
+    assert (tmp_path / "cascade.JPG").read_bytes()[:2] == b"\xff\xd8"           # JPEG
+
+
+@pytest.mark.parametrize("command", ["simulate", "sensitivity"])
+def test_a_plot_extension_matplotlib_cannot_write_is_refused_before_running(capsys, tmp_path, monkeypatch, command):
+    import ketasim.engine
+    import ketasim.sensitivity
+
+    def refuse(*a, **k):
+        raise AssertionError("ran before the --plot name was checked")
+
+    monkeypatch.setattr(ketasim.engine, "simulate", refuse)
+    monkeypatch.setattr(ketasim.sensitivity, "run_sensitivity", refuse)
+    argv = (QUICK if command == "simulate" else
+            ["sensitivity", "examples/design_example.yaml", "--endpoint", "response_rate@24h"])
+    code, out, err = run(capsys, *argv, "--plot", tmp_path / "fig.jpgg")
+    assert code == 2
+    line = one_error_line(err)
+    assert line.startswith("error: --plot: cannot write a figure as '.jpgg'") and ".png" in line
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_tornado_chart_is_written_completely_or_not_at_all(tmp_path, monkeypatch):
+    """write_tornado wrote straight to the target (every other output goes through a temporary file)."""
+    import matplotlib.figure
+
+    from ketasim import sensitivity
+
+    class Fake:
+        pass
+
+    def boom(self, *a, **k):
+        with open(a[0], "wb") as fh:
+            fh.write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sensitivity, "tornado_figure", lambda res, top: matplotlib.figure.Figure())
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", boom)
+    with pytest.raises(KeyboardInterrupt):
+        sensitivity.write_tornado(Fake(), tmp_path / "t.png")
+    assert not list(tmp_path.iterdir())

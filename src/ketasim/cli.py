@@ -205,6 +205,10 @@ def simulate(
 
     _check_options(size, seed, (csv, parquet, plot, report, pk_json),
                    inputs=(("the scenario", scenario), ("--events", events)))
+    if plot is not None:
+        from .io import figure_format
+
+        figure_format(plot, "--plot")
     if events is not None:
         from .errors import InputError
         from .record import read_record
@@ -520,6 +524,10 @@ def sensitivity(
     from .io import atomic_write_text
 
     _check_options(None, seed, (json_out, plot, report), inputs=(("the scenario", scenario),))   # before sampling
+    if plot is not None:
+        from .io import figure_format
+
+        figure_format(plot, "--plot")
     sc = load_scenario(scenario)
     pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS
     ex = executor_from_option(dask)

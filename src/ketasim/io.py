@@ -72,6 +72,22 @@ def check_target(path) -> Path:
     return p
 
 
+#: Figure formats a ``--plot`` file may have (matplotlib's, by the name's extension); a name without one is PNG.
+FIGURE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
+def figure_format(path, field: str = "--plot") -> str:
+    """The format of a figure file from its name's extension (``png`` when it has none); an OutputPathError naming
+    ``field`` for an extension matplotlib cannot write. Checked before anything runs: the figure is drawn last."""
+    suffix = as_path(path, field).suffix.lower().lstrip(".")
+    if not suffix:
+        return "png"
+    if suffix not in FIGURE_FORMATS:
+        raise OutputPathError(f"{field}: cannot write a figure as '.{suffix}' ({path}); use one of "
+                              + ", ".join("." + f for f in FIGURE_FORMATS))
+    return suffix
+
+
 def check_output(path, default=None) -> Path:
     """:func:`check_target` for a command's output file, before anything runs: a folder the user named must exist;
     only the command's own default path (``default``, e.g. out/qualification.html) has its folder created."""
@@ -188,4 +204,4 @@ def _unlink(p: Path) -> None:
         os.unlink(p)
 
 
-__all__ = ["as_path", "check_target", "final_path", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]
+__all__ = ["as_path", "check_target", "final_path", "figure_format", "FIGURE_FORMATS", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]

@@ -117,11 +117,12 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
         fig.text(0.5, 0.005, notice, ha="center", fontsize=8, color="0.4")
     fig.tight_layout(rect=(0, 0.015, 1, 0.94))
     if path is not None:
-        from .io import atomic_path
+        from .io import atomic_path, figure_format
 
         try:
+            fmt = figure_format(path)           # the temporary file's name ends in .tmp<ext>: state the format
             with atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=110)
+                fig.savefig(tmp, dpi=110, format=fmt)
         finally:
             plt.close(fig)
     return fig

@@ -390,9 +390,15 @@ def tornado_png_base64(result: SensitivityResult, top: int = 15) -> str:
 def write_tornado(result: SensitivityResult, path, top: int = 15):
     import matplotlib.pyplot as plt
 
+    from .io import atomic_path, figure_format
+
+    fmt = figure_format(path)
     fig = tornado_figure(result, top)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:      # complete or absent, like every other output
+            fig.savefig(tmp, dpi=120, format=fmt)
+    finally:
+        plt.close(fig)
     return path
 
 
