@@ -123,3 +123,92 @@ def test_the_tornado_chart_is_written_completely_or_not_at_all(tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         sensitivity.write_tornado(Fake(), tmp_path / "t.png")
     assert not list(tmp_path.iterdir())
+
+
+# ---- input files that are not UTF-8 text --------------------------------------------------------------------------
+SCENARIO = """name: t
+seed: 1
+population: {size: 2, condition: depression, scale: madrs, baseline: {mean: 33, sd: 5}}
+arms:
+  k: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}]
+endpoints: {times: [24 h], measures: [mean]}
+"""
+
+
+def _record_text() -> str:
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[1] / "examples" / "patient" / "patient_101.csv").read_text()
+
+
+@pytest.mark.parametrize("encoding, expected", [
+    ("latin-1", r"not UTF-8 text \(byte 0xe9 on line 1: another encoding, e.g. Latin-1 or Windows-1252\); "
+                r"save it as UTF-8"),
+    ("cp1252", r"not UTF-8 text \(byte 0xe9 on line 1"),
+    ("utf-16", r"UTF-16 text \(Windows 'Unicode'\); save it as UTF-8"),
+])
+def test_a_scenario_saved_in_another_encoding_says_so(capsys, tmp_path, encoding, expected):
+    """A scenario with an accent ('Étude', 'médecin') saved by a Windows editor was 'not a text file'."""
+    import re
+
+    f = tmp_path / "s.yaml"
+    f.write_bytes(("name: étude\n" + SCENARIO.split("\n", 1)[1]).encode(encoding))
+    code, out, err = run(capsys, "trial", f)
+    assert code == 2
+    assert re.search(expected, one_error_line(err)) and str(f) in err
+
+
+@pytest.mark.parametrize("encoding, expected", [
+    ("cp1252", r"rec.csv: not UTF-8 text \(byte 0xe9 on line 2.*save it as UTF-8 \(in Excel: 'CSV UTF-8 \(comma"),
+    ("utf-16", r"rec.csv: UTF-16 text"),
+])
+@pytest.mark.parametrize("command", ["plan", "events"])
+def test_a_patient_record_exported_in_another_encoding_says_so(capsys, tmp_path, encoding, expected, command):
+    import re
+
+    text = _record_text().replace("101,0,0,,,,,,40,madrs,82,41,F,,,",
+                                                          "101,0,0,,,,,,40,madrs,82,41,F,,,Sérieux")
+    f = tmp_path / "rec.csv"
+    f.write_bytes(text.encode(encoding))
+    argv = ["plan", f] if command == "plan" else ["simulate", "--events", f]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert re.search(expected, one_error_line(err)), err
+
+
+def test_a_spreadsheet_given_as_a_patient_record_is_named(capsys, tmp_path):
+    import zipfile
+
+    f = tmp_path / "patient.xlsx"
+    with zipfile.ZipFile(f, "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    code, out, err = run(capsys, "plan", f)
+    assert code == 2
+    assert "patient.xlsx: this is an Excel workbook or other ZIP file, not a text file" in one_error_line(err)
+
+
+def test_a_patient_record_is_read_with_bounded_memory(capsys, tmp_path):
+    """A trajectory CSV given to `plan` by mistake (72 MB: 1.3 GB of memory and 9 s before 'too many rows';
+    /dev/zero: a MemoryError traceback) is refused after reading at most the record limit."""
+    from ketasim.record import MAX_RECORD_BYTES
+
+    f = tmp_path / "traj.csv"
+    row = b"ketamine,1,0.5,170.2,68.1,0.42,0.17,1.25,1.21,1.29,1.33,1.47,1.2,13.1,3.2,0.1,24.0\n"
+    with open(f, "wb") as fh:
+        fh.write(b"arm,subject,time_h,a,b,c,d,e,f,g,h,i,j,k,l,m,score\n")
+        fh.write(row * (MAX_RECORD_BYTES // len(row) + 10))
+    code, out, err = run(capsys, "plan", f)
+    assert code == 2
+    assert f"traj.csv: larger than the {MAX_RECORD_BYTES:,} bytes a patient record may have" in one_error_line(err)
+
+
+def test_an_observed_file_with_nul_bytes_is_not_text(capsys, tmp_path):
+    """A binary --observed file without a known signature (or /dev/zero) made the CSV reader read one endless line
+    (MemoryError traceback)."""
+    scen = tmp_path / "s.yaml"
+    scen.write_text(SCENARIO)
+    f = tmp_path / "obs.csv"
+    f.write_bytes(b"\x00" * 5000)
+    code, out, err = run(capsys, "trial", scen, "--observed", f)
+    assert code == 2
+    assert one_error_line(err) == "error: --observed obs.csv: not a text file"

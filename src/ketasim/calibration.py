@@ -1022,6 +1022,8 @@ def install_parameter_set(path) -> Path:
     from .errors import InputError
     from .parameters import _read_free
 
+    if not Path(path).is_file():        # a folder, a device (/dev/zero would be read without end) or nothing
+        raise InputError(f"install-parameters: {path}: no such parameter set file (written by `ketasim calibrate`)")
     try:
         free, _, run = _read_free(path)
     except (OSError, ValueError, KeyError) as e:

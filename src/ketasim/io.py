@@ -180,6 +180,54 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     return Path(path)
 
 
+# ---- input text files ---------------------------------------------------------------------------------------------
+def decode_text(raw: bytes, name: str, error=None, save_as: str = "UTF-8") -> str:
+    """A user's text file's bytes as text: UTF-8, with or without a byte-order mark. Anything else is one line (an
+    ``error``, default InputError) saying what the file is and how to save it: UTF-16 (Windows 'Unicode'), another
+    encoding (Excel's 'CSV' on Windows: Latin-1 / Windows-1252; names the byte and the line), or not text at all."""
+    from .errors import InputError
+
+    error = error or InputError
+    for magic, what in ((b"PK\x03\x04", "an Excel workbook or other ZIP file"),
+                        (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) or Word file"), (b"%PDF", "a PDF")):
+        if raw.startswith(magic):
+            raise error(f"{name}: this is {what}, not a text file; save it as {save_as}")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise error(f"{name}: UTF-16 text (Windows 'Unicode'); save it as {save_as}")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if b"\x00" in raw[:65536]:
+            raise error(f"{name}: not a text file") from None
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise error(f"{name}: not UTF-8 text (byte {raw[e.start]:#04x} on line {line}: another encoding, e.g. "
+                    f"Latin-1 or Windows-1252); save it as {save_as}") from None
+
+
+def read_text_input(path, *, what: str, max_bytes: int, name: str | None = None, error=None,
+                    save_as: str = "UTF-8") -> str:
+    """The text of a user's input file, read with bounded memory: at most ``max_bytes`` (a pipe or ``/dev/zero``
+    cannot make it read forever). One line (``error``, default InputError) for a missing file, a folder, a file too
+    large for ``what`` (e.g. 'a patient record') and any encoding but UTF-8 (:func:`decode_text`)."""
+    from .errors import InputError
+
+    error = error or InputError
+    name = name or str(path)
+    p = Path(path)
+    if p.is_dir():
+        raise error(f"{name}: is a directory, not {what}")
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise error(f"{name}: no such file") from None
+    except OSError as e:
+        raise error(f"{name}: cannot read ({e.strerror or e})") from None
+    if len(raw) > max_bytes:
+        raise error(f"{name}: larger than the {max_bytes:,} bytes {what} may have")
+    return decode_text(raw, name, error, save_as)
+
+
 def _target_of(filename, temps, targets):
     for tmp, t in zip(temps, targets):
         if str(tmp) == str(filename):
@@ -204,4 +252,4 @@ def _unlink(p: Path) -> None:
         os.unlink(p)
 
 
-__all__ = ["as_path", "check_target", "final_path", "figure_format", "FIGURE_FORMATS", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]
+__all__ = ["decode_text", "read_text_input", "as_path", "check_target", "final_path", "figure_format", "FIGURE_FORMATS", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]

@@ -132,6 +132,8 @@ def _check_readable(path: Path, name: str) -> None:
     for magic, what in _NOT_CSV:
         if head.startswith(magic):
             raise InputError(f"{name}: this is {what}, not a CSV file; save it as 'CSV UTF-8 (comma delimited)'")
+    if b"\x00" in head:                 # a binary file, or /dev/zero: the CSV reader would read one endless line
+        raise InputError(f"{name}: not a text file")
 
 
 def _missing_column_hint(cols: list[str]) -> str:

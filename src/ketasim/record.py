@@ -51,6 +51,8 @@ DVIDS = {
 }
 SCORE_DVIDS = tuple(SCALES)
 MAX_ROWS = 20_000
+#: A record file is read with bounded memory: at most this many bytes (20,000 rows of up to ~800 characters).
+MAX_RECORD_BYTES = 16 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -397,15 +399,16 @@ def record_from_frame(df, *, source: str = "record", patient_id=None) -> Patient
 
 def read_record(path, *, patient_id=None) -> PatientRecord:
     """Read a record from a CSV (``.csv``/``.txt``) or YAML (``.yaml``/``.yml``) file."""
+    from .io import read_text_input
+
     p = Path(path)
     if not p.exists():
         raise RecordError(f"{path}: no such file")
     name = p.name
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise RecordError(f"{name}: not a text file") from None
-    if p.suffix.lower() in (".yaml", ".yml"):
+    yaml_file = p.suffix.lower() in (".yaml", ".yml")
+    text = read_text_input(p, what="a patient record", max_bytes=MAX_RECORD_BYTES, name=name, error=RecordError,
+                           save_as="UTF-8" if yaml_file else "UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')")
+    if yaml_file:
         return record_from_yaml(text, source=name, patient_id=patient_id)
     return record_from_csv_text(text, source=name, patient_id=patient_id)
 

@@ -769,10 +769,9 @@ def read_scenario_text(path) -> str:
         raise ScenarioFileError(f"{path}: cannot read ({e.strerror or e})") from None
     if len(raw) > limits.MAX_SCENARIO_BYTES:
         raise ScenarioFileError(f"{path}: larger than the {limits.MAX_SCENARIO_BYTES:,} bytes a scenario file may have")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioFileError(f"{path}: not a text file") from None
+    from .io import decode_text
+
+    return decode_text(raw, str(path), ScenarioFileError)
 
 
 def parse_scenario_yaml(text: str, where: str = "scenario") -> Any:
