@@ -252,4 +252,5 @@ def _unlink(p: Path) -> None:
         os.unlink(p)
 
 
-__all__ = ["decode_text", "read_text_input", "as_path", "check_target", "final_path", "figure_format", "FIGURE_FORMATS", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]
+__all__ = ["decode_text", "read_text_input", "as_path", "check_target", "final_path", "figure_format",
+           "FIGURE_FORMATS", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]

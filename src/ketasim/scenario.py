@@ -235,7 +235,8 @@ class Scenario:
 #: what a mapping-valued field looks like, for the message when something else was given
 _MAPPING_EXAMPLES = {"_AgeDist": "{mean: 70, sd: 5, min: 65, max: 86} (years; min/max optional)",
                      "_Dist": "{mean: 30, sd: 5}",
-                     "_BPLimit": "{sbp: 140 mmHg, dbp: 90 mmHg, sbp_over_65: 150 mmHg}"}
+                     "_BPLimit": "{sbp: 140 mmHg, dbp: 90 mmHg, sbp_over_65: 150 mmHg}",
+                     "_Output": "{every: 15 min, until: 7 d} or a list of times [0 h, 40 min, 24 h]"}
 
 
 #: keys whose value is a time with its unit ('7 d'): a bare number there is a missing unit
@@ -265,6 +266,11 @@ def _sibling_keys(root, loc) -> list[str]:
         model = sub[0]
     keys = [f.alias or n for n, f in model.model_fields.items()]
     return keys + (["patient"] if model is _Scenario else [])
+
+
+#: How a list field is written, for the one-line error when a single value is given instead of a list.
+_LIST_EXAMPLES = {"times": "[24 h, 7 d]", "measures": "[mean_change, response_rate]", "comedications": "[clarithromycin]",
+                  "pk_sampling": "[10 min, 1 h, 4 h]", "analytes": "[s-ketamine, norketamine]", "output": "[0 h, 40 min, 24 h]"}
 
 
 def _first_error(e: ValidationError, root=None) -> str:
@@ -305,6 +311,11 @@ def _first_error(e: ValidationError, root=None) -> str:
                                         else f"the number {v:g}")
         if isinstance(v, (int, float)) and not isinstance(v, bool) and parts and parts[-1] in _TIME_KEYS:
             msg = f"the unit is missing in {v:g}; write the time with its unit, e.g. '{v:g} h' or '{v:g} d'"
+    elif err["type"] == "list_type":         # pydantic's "Input should be a valid list" ('times: 24 h')
+        v = err.get("input")
+        example = _LIST_EXAMPLES.get(str(parts[-1]) if parts else "", "[a, b]")
+        msg = (f"expected a list in square brackets, e.g. {example}, got "
+               + ("an empty value" if v is None else repr(str(v)[:40])))
     elif err["type"] in ("bool_type", "bool_parsing"):   # pydantic's "Input should be a valid boolean, unable to ..."
         v = err.get("input")
         msg = "must be true or false, got " + ("an empty value" if v is None else repr(str(v)[:40]))
