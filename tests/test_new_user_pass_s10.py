@@ -290,3 +290,31 @@ def test_a_single_value_where_a_list_is_expected_says_how_to_write_the_list(caps
     code, out, err = run(capsys, "trial", f)
     assert code == 2
     assert one_error_line(err) == f"error: {expected}"
+
+
+# ---- sex as clinicians write it -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("spelling, female", [("Female", True), ("F", True), ("f", True), ("MALE", False),
+                                              ("m", False), (" male ", False)])
+def test_sex_is_read_as_clinicians_write_it(spelling, female):
+    """`--sex Female` / `--sex F` were refused ('use female or male') while a record's SEX column takes F / M."""
+    from ketasim.patient import Patient
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario(drug="racemic-ketamine", route="iv-infusion", dose="0.5 mg/kg", sex=spelling)
+    assert sc.population.female_fraction == (1.0 if female else 0.0)
+    assert Patient(sex=spelling).sex == ("female" if female else "male")
+
+
+def test_a_record_may_spell_out_the_sex(tmp_path):
+    from ketasim.record import read_record
+
+    f = tmp_path / "rec.csv"
+    f.write_text(_record_text().replace(",82,41,F,", ",82,41,Female,"))
+    assert read_record(f).female
+
+
+@pytest.mark.parametrize("argv", [QUICK + ["--sex", "x"], QUICK + ["--sex", "1"]])
+def test_an_unknown_sex_is_still_one_line(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert one_error_line(err).startswith("error: --sex: use female or male (or F / M), got ")

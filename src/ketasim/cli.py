@@ -135,7 +135,7 @@ def simulate(
     age_range: Optional[str] = typer.Option(None, "--age-range", help="Quick form: age inclusion range in years, e.g. "
                                                                       "65-86 (ages sampled from the normal truncated "
                                                                       "to it; mean --age, else the range's middle)."),
-    sex: Optional[str] = typer.Option(None, help="Quick form: female or male (default female)."),
+    sex: Optional[str] = typer.Option(None, help="Quick form: female or male (or F / M; default female)."),
     comedication: Optional[List[str]] = typer.Option(
         None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several. An inducer "
                    "may state its pretreatment, e.g. 'rifampicin for 5 d' (without one: steady state), and when it "

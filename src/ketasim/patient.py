@@ -19,6 +19,18 @@ from typing import Any
 from .errors import InputError
 
 SEXES = ("female", "male")
+#: How a sex may be written (compared without case or surrounding spaces): as clinicians and NONMEM records write it.
+SEX_SPELLINGS = {"female": "female", "f": "female", "male": "male", "m": "male"}
+
+
+def parse_sex(value, field: str = "patient.sex") -> str:
+    """'female' or 'male' from 'female', 'Female', 'F', 'f', 'male', 'M' ...; one InputError line naming ``field``
+    for anything else."""
+    sex = SEX_SPELLINGS.get(str(value).strip().lower()) if isinstance(value, str) else None
+    if sex is None:
+        raise InputError(f"{field}: use female or male (or F / M), got {value!r}")
+    return sex
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +57,7 @@ class Patient:
                                          # active sessions after its onset (population.re_response)
 
     def __post_init__(self):
-        if self.sex not in SEXES:
-            raise InputError(f"patient.sex: use 'female' or 'male', got {self.sex!r}")
+        object.__setattr__(self, "sex", parse_sex(self.sex, "patient.sex"))
         if isinstance(self.comedications, str):
             object.__setattr__(self, "comedications", (self.comedications,))
         else:
@@ -116,4 +127,4 @@ class Patient:
             raise InputError(str(e).replace("population.", "patient.", 1)) from None
 
 
-__all__ = ["Patient", "SEXES"]
+__all__ = ["Patient", "SEXES", "parse_sex"]

@@ -8,8 +8,8 @@ Accepted forms (all validated by the same code, so every error is one line namin
 
   ``TIME`` hours from the start of the record; ``EVID`` 1 = dose, 0 = observation; ``AMT`` with ``AMTU``
   (``mg`` or ``mg/kg``); ``DUR`` infusion duration in hours; ``DRUG``/``ROUTE`` ketasim's names;
-  ``DV`` the observed value of ``DVID`` (:data:`DVIDS`); ``WT`` kg, ``AGE`` years, ``SEX`` ``F``/``M``;
-  optional ``CRP`` mg/L, ``GENOTYPE`` (BDNF ``val/val``, ``val/met``, ``met/met``), ``COMED``
+  ``DV`` the observed value of ``DVID`` (:data:`DVIDS`); ``WT`` kg, ``AGE`` years, ``SEX`` ``F``/``M`` (or
+  female/male); optional ``CRP`` mg/L, ``GENOTYPE`` (BDNF ``val/val``, ``val/met``, ``met/met``), ``COMED``
   (comedications separated by ``;``). Covariates may be given on the first row only.
 * a YAML file: either a list of such rows, or a mapping with ``events:`` (the rows) and any column as a
   top-level key that applies to every row (e.g. ``WT: 80``);
@@ -293,7 +293,7 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
             raise RecordError(f"{source} row {R[0].i}, column {c}: the covariate is required (on the first row at least)")
     weight = cov["WT"][1].num("WT", 20, 250, "kg")
     age = cov["AGE"][1].num("AGE", 12, 100, "years")
-    sex = cov["SEX"][0].upper()
+    sex = {"FEMALE": "F", "MALE": "M"}.get(cov["SEX"][0].strip().upper(), cov["SEX"][0].strip().upper())
     if sex not in ("F", "M"):
         raise cov["SEX"][1].err("SEX", f"use F or M, got {cov['SEX'][0]!r}")
     crp = cov["CRP"][1].num("CRP", 0, 300, "mg/L") if "CRP" in cov else None

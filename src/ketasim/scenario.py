@@ -948,8 +948,9 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
             raise InputError(str(e).replace("--age-range.mean", "--age").replace("--age-range.min", "--age-range")
                              .replace("--age-range.max", "--age-range")) from None
     if sex is not None:
-        if sex not in ("female", "male"):
-            raise InputError(f"--sex: use female or male, got {sex!r}")
+        from .patient import parse_sex
+
+        sex = parse_sex(sex, "--sex")
         pop["female_fraction"] = 1.0 if sex == "female" else 0.0
     if comedications:
         pop["comedications"] = list(comedications)
