@@ -318,3 +318,11 @@ def test_an_unknown_sex_is_still_one_line(capsys, argv):
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert one_error_line(err).startswith("error: --sex: use female or male (or F / M), got ")
+
+
+def test_a_missing_dose_gives_an_example_for_the_route(capsys):
+    """'a esketamine dose is required ... (e.g. '0.5 mg/kg')' for intranasal esketamine, dosed as 28/56/84 mg."""
+    code, out, err = run(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal")
+    assert code == 2
+    assert one_error_line(err) == ("error: --dose: an esketamine dose is required and must be > 0 "
+                                   "(e.g. '56 mg')")

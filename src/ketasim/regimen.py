@@ -161,7 +161,11 @@ class Dose:
         if self.amount < 0:
             raise InvalidRegimenError(f"{f}.dose: must be positive, got {self.amount:g} {'mg/kg' if self.per_kg else 'mg'}")
         if needs_dose and self.amount == 0:
-            raise InvalidRegimenError(f"{f}.dose: a {self.drug.value} dose is required and must be > 0 (e.g. '0.5 mg/kg')")
+            example = ("56 mg" if self.route is Route.INTRANASAL else "0.045 mg/kg" if self.drug is Drug.MIDAZOLAM
+                       else "0.5 mg/kg")
+            article = "an" if self.drug.value[0] in "aeiou" else "a"
+            raise InvalidRegimenError(f"{f}.dose: {article} {self.drug.value} dose is required and must be > 0 "
+                                      f"(e.g. '{example}')")
         if self.route is Route.IV_INFUSION:
             if self.duration_h <= 0 and self.drug is not Drug.PLACEBO:
                 raise InvalidRegimenError(f"{f}.duration: an iv-infusion needs a duration > 0 (e.g. '40 min')")
