@@ -326,3 +326,12 @@ def test_a_missing_dose_gives_an_example_for_the_route(capsys):
     assert code == 2
     assert one_error_line(err) == ("error: --dose: an esketamine dose is required and must be > 0 "
                                    "(e.g. '56 mg')")
+
+
+@pytest.mark.parametrize("value, expected", [("mtor_block=2", "--experiment mtor_block: must lie in [0, 1], got 2"),
+                                             ("hnk_weight=inf", "--experiment hnk_weight: must be a finite number")])
+def test_an_experiment_out_of_range_names_the_option(capsys, value, expected):
+    """Named the scenario's 'experiments.mtor_block' when the user typed --experiment."""
+    code, out, err = run(capsys, *QUICK, "--experiment", value)
+    assert code == 2
+    assert one_error_line(err).startswith(f"error: {expected}")

@@ -111,7 +111,10 @@ def _experiment(values: Optional[List[str]]):
             kw[k] = float(x)
         except ValueError:
             raise InputError(f"--experiment {k}: {x!r} is not a number") from None
-    return VirtualExperiment(**kw)
+    try:
+        return VirtualExperiment(**kw)
+    except InputError as e:           # name the option typed, not the scenario's 'experiments.mtor_block'
+        raise type(e)(re.sub(r"^experiments\.(\w+):", r"--experiment \1:", str(e))) from None
 
 
 @app.command(help="Simulate a scenario (or a quick one-line regimen) and write trajectories, a figure or a "
