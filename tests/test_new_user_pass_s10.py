@@ -335,3 +335,17 @@ def test_an_experiment_out_of_range_names_the_option(capsys, value, expected):
     code, out, err = run(capsys, *QUICK, "--experiment", value)
     assert code == 2
     assert one_error_line(err).startswith(f"error: {expected}")
+
+
+def test_demo_checks_its_options_before_making_the_folder(capsys, tmp_path):
+    """`demo --size 0` made the folder, then said 'population.size: ...'; `demo --out FILE` said 'FILE: File exists'."""
+    code, out, err = run(capsys, "demo", "--out", tmp_path / "new", "--size", "0")
+    assert code == 2
+    assert one_error_line(err) == "error: --size: must lie in 1-2,000,000, got 0"
+    assert not (tmp_path / "new").exists()
+    f = tmp_path / "afile"
+    f.write_text("keep")
+    code, out, err = run(capsys, "demo", "--out", f)
+    assert code == 2
+    assert one_error_line(err) == f"error: --out: {f} is a file; give a folder (it is created if missing)"
+    assert f.read_text() == "keep"

@@ -440,11 +440,15 @@ def demo(
 ):
     """Main job: a standard 0.5 mg/kg 40-min infusion in a typical treatment-resistant patient."""
     from .engine import simulate as run
+    from .errors import OutputPathError
     from .parameters import load_parameters
     from .plotting import plot_cascade
     from .scenario import scenario_from_dict
     from .summary import cascade_summary
 
+    _check_options(size, None)            # before the folder is made: a bad --size leaves nothing behind
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"--out: {out} is a file; give a folder (it is created if missing)")
     out.mkdir(parents=True, exist_ok=True)
     sc = scenario_from_dict({
         "name": "demo-single-infusion-trd", "seed": 7,
