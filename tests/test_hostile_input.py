@@ -311,11 +311,11 @@ def test_calibrate_subgroup_without_patients_names_it(monkeypatch):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["serve", "--port", "99999"], "--port"), (["qualify", "--size", "0"], "--size"),
-    (["demo", "--size", "-1", "--out", "{tmp}"], "population.size"),
+    (["demo", "--size", "-1", "--out", "{tmp}"], "--size: must lie in"),
     (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--count", "0"], "count"),
     (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--weight", "nan"], "--weight:"),
     (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--experiment", "ampa_block=nan"],
-     "experiments.ampa_block"),
+     "--experiment ampa_block: must be a finite number"),
     (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "56 mg * 10**10**10"], "dose"),
     (["trial", "/dev/null", "--size", "0"], "--size"),
 ])
