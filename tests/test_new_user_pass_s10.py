@@ -349,3 +349,41 @@ def test_demo_checks_its_options_before_making_the_folder(capsys, tmp_path):
     assert code == 2
     assert one_error_line(err) == f"error: --out: {f} is a file; give a folder (it is created if missing)"
     assert f.read_text() == "keep"
+
+
+# ---- one kind of file given where another is expected -------------------------------------------------------------
+def test_a_result_json_given_as_a_scenario_says_what_it_is(capsys, tmp_path):
+    """`ketasim trial trial.json` (the JSON a trial wrote) said 'name: required field is missing'."""
+    import json
+
+    f = tmp_path / "trial.json"
+    f.write_text(json.dumps({"scenario": "single-infusion-trd", "ketasim_version": "0.1.0", "arms": {}}))
+    code, out, err = run(capsys, "trial", f)
+    assert code == 2
+    assert one_error_line(err) == (f"error: {f}: this is a result file written by ketasim (trial, PK or plan JSON), "
+                                   "not a scenario; give the scenario YAML it was run from ('single-infusion-trd')")
+
+
+def test_a_record_csv_given_as_a_scenario_points_to_plan_and_events(capsys, tmp_path):
+    f = tmp_path / "rec.csv"
+    f.write_text(_record_text())
+    code, out, err = run(capsys, "simulate", f)
+    assert code == 2
+    assert "a CSV is not a scenario: a patient record goes to `ketasim plan FILE`" in one_error_line(err)
+
+
+@pytest.mark.parametrize("content, hint", [
+    ({"name": "x", "population": {"size": 5}, "arms": {}}, "this is a scenario (arms, population): run it with"),
+    ({"scenario": "x", "ketasim_version": "0.1.0", "arms": {}}, "this is a result file written by ketasim"),
+])
+def test_a_scenario_or_result_given_as_a_record_says_what_it_is(capsys, tmp_path, content, hint):
+    """`ketasim plan scenario.yaml` said only "expected a list of rows or a mapping with 'events'"; a .json file was
+    read as CSV ('row 1: 2 values for 1 columns')."""
+    import json
+
+    for name, text in (("s.yaml", json.dumps(content)), ("s.json", json.dumps(content))):
+        f = tmp_path / name
+        f.write_text(text)
+        code, out, err = run(capsys, "plan", f)
+        assert code == 2
+        assert hint in one_error_line(err), err

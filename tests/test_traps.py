@@ -181,7 +181,7 @@ def test_patient_in_python_and_in_yaml_is_that_patient_with_typical_random_effec
     with pytest.raises(InputError, match="patient.weight_kg"):
         Patient(weight_kg=500)
     with pytest.raises(InputError, match="patient.sex"):
-        Patient(sex="f")
+        Patient(sex="x")                # 'f' / 'F' / 'Female' are read as female (as a record's SEX column)
 
 
 def test_a_size_one_population_is_a_random_draw_and_the_typical_sex_is_the_majority():

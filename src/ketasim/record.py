@@ -408,7 +408,7 @@ def read_record(path, *, patient_id=None) -> PatientRecord:
     yaml_file = p.suffix.lower() in (".yaml", ".yml")
     text = read_text_input(p, what="a patient record", max_bytes=MAX_RECORD_BYTES, name=name, error=RecordError,
                            save_as="UTF-8" if yaml_file else "UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')")
-    if yaml_file:
+    if yaml_file or p.suffix.lower() == ".json":       # JSON is YAML
         return record_from_yaml(text, source=name, patient_id=patient_id)
     return record_from_csv_text(text, source=name, patient_id=patient_id)
 
@@ -456,7 +456,13 @@ def record_from_mapping(data, *, source: str = "record", patient_id=None) -> Pat
     if isinstance(data, list):
         return record_from_rows(data, source=source, patient_id=patient_id)
     if not isinstance(data, dict) or "events" not in data:
-        raise RecordError(f"{source}: expected a list of rows or a mapping with 'events' (a list of rows)")
+        hint = ""
+        if isinstance(data, dict) and ("ketasim_version" in data or {"fit", "plans"} <= set(data)):
+            hint = "; this is a result file written by ketasim, not a patient record"
+        elif isinstance(data, dict) and {"arms", "population", "patient"} & set(data):
+            hint = ("; this is a scenario (arms, population): run it with `ketasim simulate FILE` or `ketasim trial "
+                    "FILE`")
+        raise RecordError(f"{source}: expected a list of rows or a mapping with 'events' (a list of rows){hint}")
     shared = {k: v for k, v in data.items() if k != "events"}
     for k in shared:
         if str(k).strip().upper() not in COLUMNS:

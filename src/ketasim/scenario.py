@@ -817,8 +817,16 @@ def load_scenario(path) -> Scenario:
         raise ScenarioFileError(f"{path}: the file is empty; a scenario is a mapping (name, population, arms, "
                                 "endpoints; see examples/)")
     if not isinstance(data, dict):
+        hint = ""
+        if str(path).lower().endswith((".csv", ".txt")):
+            hint = ("; a CSV is not a scenario: a patient record goes to `ketasim plan FILE` or `ketasim simulate "
+                    "--events FILE`, a published trial's results to `ketasim trial SCENARIO --observed FILE`")
         raise ScenarioFileError(f"{path}: expected a mapping at the top level (name, population, arms, ...), got "
-                                f"a {'list' if isinstance(data, list) else type(data).__name__}")
+                                f"a {'list' if isinstance(data, list) else type(data).__name__}{hint}")
+    if "name" not in data and ("ketasim_version" in data or {"fit", "plans"} <= set(data)):
+        raise ScenarioFileError(f"{path}: this is a result file written by ketasim (trial, PK or plan JSON), not a "
+                                "scenario; give the scenario YAML it was run from"
+                                + (f" ('{data['scenario']}')" if isinstance(data.get("scenario"), str) else ""))
     return scenario_from_dict(data)
 
 
