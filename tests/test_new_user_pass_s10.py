@@ -387,3 +387,11 @@ def test_a_scenario_or_result_given_as_a_record_says_what_it_is(capsys, tmp_path
         code, out, err = run(capsys, "plan", f)
         assert code == 2
         assert hint in one_error_line(err), err
+
+
+def test_between_trial_names_its_path_argument(capsys, tmp_path):
+    """Said '--parameters: cannot read ... [Errno 2] No such file or directory' (the command has no --parameters)."""
+    code, out, err = run(capsys, "between-trial", tmp_path / "missing.json")
+    assert code == 2
+    assert one_error_line(err) == (f"error: between-trial: {tmp_path / 'missing.json'}: no such parameter set file "
+                                   "(written by `ketasim calibrate`)")

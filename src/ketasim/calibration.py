@@ -1252,11 +1252,13 @@ def store_between_trial(path=None, *, size: int = BETWEEN_TRIAL_SIZE, seed: int 
     from .io import atomic_write_text
 
     path = Path(str(path or default_free_parameters_path()))
+    if not path.is_file():              # the command's PATH argument (there is no --parameters option here)
+        raise InputError(f"between-trial: {path}: no such parameter set file (written by `ketasim calibrate`)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         params = load_parameters(str(path))
     except (OSError, ValueError, KeyError) as e:
-        raise InputError(f"--parameters: cannot read a parameter set from {path}: {e}") from None
+        raise InputError(f"between-trial: cannot read a parameter set from {path}: {e}") from None
     block = between_trial_record(params, size=size, seed=seed, log=log)
     data["between_trial"] = block
     atomic_write_text(path, json.dumps(data, indent=2))
