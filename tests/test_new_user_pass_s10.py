@@ -395,3 +395,25 @@ def test_between_trial_names_its_path_argument(capsys, tmp_path):
     assert code == 2
     assert one_error_line(err) == (f"error: between-trial: {tmp_path / 'missing.json'}: no such parameter set file "
                                    "(written by `ketasim calibrate`)")
+
+
+# ---- units as journals write them ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("journal, plain", [("0.5 mg kg-1", "0.5 mg/kg"), ("0.5 mg·kg⁻¹", "0.5 mg/kg"),
+                                            ("0.5 mg kg^-1", "0.5 mg/kg"), ("500 µg·kg−1", "0.5 mg/kg")])
+def test_a_dose_per_kg_as_journals_write_it(journal, plain):
+    """'0.5 mg kg-1' (the journals' and the SmPC's notation) was 'cannot read ... no arithmetic'."""
+    from ketasim.units import parse_dose
+
+    assert parse_dose(journal, "dose") == pytest.approx(parse_dose(plain, "dose"))
+
+
+def test_an_infusion_rate_as_journals_write_it():
+    from ketasim.regimen import is_rate_text, parse_rate
+
+    assert is_rate_text("0.75 mg kg-1 h-1") and is_rate_text("0.75 mg·kg⁻¹·h⁻¹")
+    assert parse_rate("0.75 mg kg-1 h-1", "dose") == parse_rate("0.75 mg/kg/h", "dose")
+    from ketasim.errors import InputError
+    from ketasim.units import parse_dose
+
+    with pytest.raises(InputError, match="cannot read"):
+        parse_dose("0.5 mg kg-10", "dose")          # not a power -1: still refused

@@ -95,7 +95,9 @@ def is_rate_text(text) -> bool:
     """Does ``text`` look like an infusion rate (``'0.5 mg/kg/h'``, ``'30 mg/h'``)?"""
     if not isinstance(text, str):
         return False
-    compact = text.replace(" ", "").lower()
+    from .units import slash_units
+
+    compact = slash_units(text).replace(" ", "").lower()      # also 'mg kg-1 h-1', as journals write it
     return any(compact.endswith(s) for s in _RATE_SUFFIX)
 
 

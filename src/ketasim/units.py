@@ -31,6 +31,15 @@ def registry():
     return ureg
 
 
+#: a unit to the power -1 as journals write it: 'mg kg-1', 'mg·kg⁻¹·h⁻¹', 'mg kg^-1' -> 'mg/kg', 'mg/kg/h'
+_NEGATIVE_POWER = re.compile(r"\s*[·⋅*]?\s*([A-Za-zµμ]+)\s*(?:\^\s*)?(?:[-−]\s*1(?![0-9.])|⁻¹)")
+
+
+def slash_units(text: str) -> str:
+    """'0.75 mg kg-1 h-1' -> '0.75 mg/kg/h': a unit to the power -1 written as a division."""
+    return _NEGATIVE_POWER.sub(r"/\1", text)
+
+
 def _split(text: str, field: str, examples: tuple[str, ...] = ("mg",)) -> tuple[float, str]:
     """``examples``: the units a missing-unit message suggests (('mg',) for a dose, ('min', 'h') for a time)."""
     if isinstance(text, bool):
@@ -53,7 +62,7 @@ def _split(text: str, field: str, examples: tuple[str, ...] = ("mg",)) -> tuple[
     m = _NUMBER_UNIT.match(text)
     if not m:
         raise UnitError(f"{field}: cannot read {text!r} as a number followed by a unit")
-    value, unit = float(m.group(1)), m.group(2)
+    value, unit = float(m.group(1)), _NEGATIVE_POWER.sub(r"/\1", m.group(2))
     if not unit:
         raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. {_suggest(text, examples)}")
     if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
