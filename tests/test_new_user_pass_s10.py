@@ -417,3 +417,15 @@ def test_an_infusion_rate_as_journals_write_it():
 
     with pytest.raises(InputError, match="cannot read"):
         parse_dose("0.5 mg kg-10", "dose")          # not a power -1: still refused
+
+
+def test_a_probability_given_in_percent_says_it_is_a_fraction(capsys, monkeypatch):
+    import ketasim.personal
+
+    def refuse(*a, **k):
+        raise AssertionError("fitted before --probability was checked")
+
+    monkeypatch.setattr(ketasim.personal, "fit_patient", refuse)
+    code, out, err = run(capsys, "plan", "examples/patient/patient_101.csv", "--probability", "80")
+    assert code == 2
+    assert one_error_line(err) == "error: --probability: must lie between 0 and 1, got 80 (a fraction: 80 % is 0.8)"

@@ -797,7 +797,9 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
     from .units import parse_time_h
 
     if not (0 < probability < 1):
-        raise InputError("--probability: must lie between 0 and 1")
+        hint = (f" (a fraction: {probability:g} % is {probability / 100:g})"
+                if isinstance(probability, (int, float)) and 1 < probability < 100 else "")
+        raise InputError(f"--probability: must lie between 0 and 1, got {probability:g}{hint}")
     thr = SCALES[scale][1]
     if thr is None and not text:
         raise InputError(f"--target: {scale} has no published remission threshold; give one, e.g. 'score<=N' "
