@@ -429,3 +429,22 @@ def test_a_probability_given_in_percent_says_it_is_a_fraction(capsys, monkeypatc
     code, out, err = run(capsys, "plan", "examples/patient/patient_101.csv", "--probability", "80")
     assert code == 2
     assert one_error_line(err) == "error: --probability: must lie between 0 and 1, got 80 (a fraction: 80 % is 0.8)"
+
+
+# ---- an output name that says another kind of file ----------------------------------------------------------------
+@pytest.mark.parametrize("argv, expected", [
+    (QUICK + ["--parquet", "{tmp}/traj.csv"], "--parquet: {tmp}/traj.csv ends in '.csv', but --parquet writes "
+                                               "Parquet: name it 'traj.parquet', or use --csv"),
+    (QUICK + ["--csv", "{tmp}/traj.parquet"], "--csv: {tmp}/traj.parquet ends in '.parquet', but --csv writes CSV"),
+    (["trial", "examples/design_example.yaml", "--report", "{tmp}/t.json"],
+     "--report: {tmp}/t.json ends in '.json', but --report writes HTML: name it 't.html', or use --json"),
+    (["plan", "examples/patient/patient_101.csv", "--json", "{tmp}/p.html"],
+     "--json: {tmp}/p.html ends in '.html', but --json writes JSON"),
+])
+def test_an_output_named_as_another_kind_of_file_is_refused_before_running(capsys, tmp_path, argv, expected):
+    """`--parquet traj.csv` wrote Parquet bytes into a .csv file (and `--report t.json` HTML into a .json) after
+    the whole run; a spreadsheet then shows garbage."""
+    code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 2
+    assert one_error_line(err).startswith("error: " + expected.format(tmp=tmp_path))
+    assert not list(tmp_path.iterdir())

@@ -208,6 +208,7 @@ def simulate(
 
     _check_options(size, seed, (csv, parquet, plot, report, pk_json),
                    inputs=(("the scenario", scenario), ("--events", events)))
+    _check_kinds({"--csv": csv, "--parquet": parquet, "--report": report, "--pk-json": pk_json})
     if plot is not None:
         from .io import figure_format
 
@@ -397,6 +398,29 @@ def _check_options(size=None, seed=None, outputs=(), inputs=()) -> None:
         check_seed(seed, "--seed")
 
 
+#: The file kind each output option writes, and name endings that say another kind (a likely mix-up).
+_KIND_OF_OPTION = {"--csv": ("CSV", ".csv", "--parquet", (".parquet", ".pq")),
+                   "--parquet": ("Parquet", ".parquet", "--csv", (".csv", ".txt")),
+                   "--json": ("JSON", ".json", "--report", (".html", ".htm")),
+                   "--pk-json": ("JSON", ".json", "--report", (".html", ".htm")),
+                   "--report": ("HTML", ".html", "--json", (".json",))}
+
+
+def _check_kinds(outputs: dict) -> None:
+    """Refuse (one line, before running) an output whose name says another kind of file than its option writes:
+    `--parquet traj.csv` wrote Parquet bytes into a .csv file, `--report out.json` HTML into a .json file."""
+    from .errors import OutputPathError
+
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        kind, ext, other, endings = _KIND_OF_OPTION[option]
+        suffix = Path(path).suffix.lower()
+        if suffix in endings:
+            raise OutputPathError(f"{option}: {path} ends in '{suffix}', but {option} writes {kind}: name it "
+                                  f"'{Path(path).with_suffix(ext).name}', or use {other}")
+
+
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask."""
     from .distributed import TextProgress, executor_from_option
@@ -499,6 +523,7 @@ def trial(
     from .app import run_trial_cli
 
     _check_options(size, seed, (json_out, report), inputs=(("the scenario", scenario), ("--observed", observed)))
+    _check_kinds({"--json": json_out, "--report": report})
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
                   chunk=chunk, observed=observed, **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
 
@@ -531,6 +556,7 @@ def sensitivity(
     from .io import atomic_write_text
 
     _check_options(None, seed, (json_out, plot, report), inputs=(("the scenario", scenario),))   # before sampling
+    _check_kinds({"--json": json_out, "--report": report})
     if plot is not None:
         from .io import figure_format
 
@@ -717,6 +743,7 @@ def plan(
     from .plan_report import plan_cli
 
     _check_options(seed=seed, outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative)))
+    _check_kinds({"--json": json_out, "--report": report})
     plan_cli(data, json_out=json_out, report=report, target=target, limits=limits, window=window,
              probability=probability, alternative=alternative, variables=variable, patient_id=patient_id, seed=seed,
              minimise=minimise)
