@@ -8,7 +8,8 @@ size 1 is different: it is one *random* draw from the population (random effects
 The typical patient of a population (``simulate(..., typical=True)``, ``ketasim simulate --typical``) has the
 population's mean covariates, BDNF Val/Val unless the genotype is fixed, the population median CRP unless it is
 fixed, and the majority sex: female when ``female_fraction >= 0.5`` (a 50/50 population gives a female
-typical patient; sex does not enter the model's equations, it labels subgroups).
+typical patient; sex enters the model through ketamine's clearance only, x``pk.female_clearance_factor`` in
+women, and labels subgroups).
 """
 
 from __future__ import annotations
