@@ -176,7 +176,7 @@ def test_between_trial_command_stores_the_block(tmp_path, monkeypatch, capsys):
     assert bt["calibration_run"] == p.calibration_run
     assert calibration.trial_tau(p) == ({"nonspecific": 0.25, "drug": 0.75}, "stored with the parameter set")
     assert main(["between-trial", str(tmp_path / "missing.json")]) != 0
-    assert "cannot read" in capsys.readouterr().err
+    assert "no such parameter set file" in capsys.readouterr().err
 
 
 def test_shipped_set_stores_its_taus():
