@@ -448,3 +448,30 @@ def test_an_output_named_as_another_kind_of_file_is_refused_before_running(capsy
     assert code == 2
     assert one_error_line(err).startswith("error: " + expected.format(tmp=tmp_path))
     assert not list(tmp_path.iterdir())
+
+
+# ---- text pasted from a document ----------------------------------------------------------------------------------
+def test_a_dose_in_typographic_quotes_is_read(capsys, tmp_path):
+    """`dose: “0.5 mg/kg”` (pasted from a protocol in a word processor) was 'cannot read ... as a number followed by a
+    unit'; YAML removes straight quotes, not these."""
+    from ketasim.units import parse_dose
+
+    assert parse_dose("“0.5 mg/kg”", "dose") == parse_dose("0.5 mg/kg", "dose")
+    f = tmp_path / "s.yaml"
+    f.write_text(SCENARIO.replace("dose: 0.5 mg/kg", "dose: “0.5 mg/kg”"))
+    code, out, err = run(capsys, "trial", f, "--no-progress")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("bad, hint", [
+    ("population:\n\tsize: 2", "indent with spaces, not tabs"),
+    ("seed:\u00a01\npopulation: {size: 2}", "a non-breaking space (copied from a document?) near there: type a "
+                                            "normal space"),
+])
+def test_yaml_broken_by_a_tab_or_a_pasted_space_says_which(capsys, tmp_path, bad, hint):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: t\n" + bad + "\n")
+    code, out, err = run(capsys, "trial", f)
+    assert code == 2
+    line = one_error_line(err)
+    assert line.startswith(f"error: {f}: not valid YAML (line ") and hint in line, line

@@ -35,6 +35,10 @@ def registry():
 _NEGATIVE_POWER = re.compile(r"\s*[·⋅*]?\s*([A-Za-zµμ]+)\s*(?:\^\s*)?(?:[-−]\s*1(?![0-9.])|⁻¹)")
 
 
+#: quotes a word processor puts around a pasted value ('“0.5 mg/kg”'); YAML and the shell remove straight ones
+_TYPOGRAPHIC_QUOTES = "“”„‘’‚«»"
+
+
 def slash_units(text: str) -> str:
     """'0.75 mg kg-1 h-1' -> '0.75 mg/kg/h': a unit to the power -1 written as a division."""
     return _NEGATIVE_POWER.sub(r"/\1", text)
@@ -53,6 +57,7 @@ def _split(text: str, field: str, examples: tuple[str, ...] = ("mg",)) -> tuple[
     if len(text) > MAX_QUANTITY_CHARS:
         raise UnitError(f"{field}: a quantity is at most {MAX_QUANTITY_CHARS} characters (number and unit), "
                         f"got {len(text):,}")
+    text = text.strip().strip(_TYPOGRAPHIC_QUOTES)      # '“0.5 mg/kg”' pasted from a document
     if re.match(r"\s*[-+]?\d{1,3},\d{3}(?!\d)", text):   # '1,000 mg': a thousands separator, or a decimal comma?
         raise UnitError(f"{field}: cannot read {text!r}: write numbers without a thousands separator and decimals "
                         "with a point (e.g. '1000 mg' or '1.5 mg')")
