@@ -475,3 +475,17 @@ def test_yaml_broken_by_a_tab_or_a_pasted_space_says_which(capsys, tmp_path, bad
     assert code == 2
     line = one_error_line(err)
     assert line.startswith(f"error: {f}: not valid YAML (line ") and hint in line, line
+
+
+# ---- a unit typed with a numeric option ---------------------------------------------------------------------------
+@pytest.mark.parametrize("option, value, expected", [
+    ("--weight", "70kg", "--weight: expected a number (in kg; write the number only), got '70kg'"),
+    ("--age", "forty", "--age: expected a number (in years; write the number only), got 'forty'"),
+    ("--size", "1e3", "--size: expected a whole number, got '1e3'"),
+])
+def test_a_numeric_option_with_a_unit_or_text_names_the_value(capsys, option, value, expected):
+    """Said the framework's "Invalid value for '--weight': Input should be a valid number, unable to parse string
+    as a number (see 'ketasim --help')": neither the value nor the unit the option is in."""
+    code, out, err = run(capsys, *QUICK, option, value)
+    assert code == 2
+    assert one_error_line(err) == f"error: {expected}"

@@ -796,6 +796,30 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
+#: Units of the numeric options, for the message when a unit is typed with the number ('--weight 70kg').
+_OPTION_UNITS = {"--weight": "kg", "--age": "years", "--baseline": "points on the scale"}
+
+
+def _bad_number_message(e) -> str | None:
+    """'--weight: expected a number (in kg; write the number only), got '176lb'' for the framework's "Invalid value
+    for '--weight': Input should be a valid number, unable to parse string as a number" (no value, no unit)."""
+    errors = getattr(getattr(e, "__cause__", None), "errors", None)
+    opts = [o for o in getattr(getattr(e, "param", None), "opts", None) or [] if str(o).startswith("--")]
+    if not callable(errors) or not opts:
+        return None
+    try:
+        err = errors()[0]
+    except Exception:  # noqa: BLE001 - not the validation error expected: keep the framework's message
+        return None
+    kind = {"float_parsing": "a number", "float_type": "a number", "int_parsing": "a whole number",
+            "int_from_float": "a whole number", "int_type": "a whole number"}.get(err.get("type"))
+    if kind is None:
+        return None
+    unit = _OPTION_UNITS.get(opts[0])
+    return (f"{opts[0]}: expected {kind}" + (f" (in {unit}; write the number only)" if unit else "")
+            + f", got {str(err.get('input'))[:40]!r}")
+
+
 def main(argv=None) -> int:
     """Entry point: run the app, turning user errors into one-line messages. Exit status: 0 done, 1 an output
     file could not be written (disk full, no permission: found while writing), 2 bad input (including an output path
@@ -837,6 +861,10 @@ def main(argv=None) -> int:
         return 1
     except Exception as e:
         # usage errors of the CLI framework (typer vendors its own click): show the usage message, no traceback
+        number = _bad_number_message(e)
+        if number is not None:
+            print(f"error: {number}", file=sys.stderr)
+            return 2
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
             print(f"error: {e.format_message()} (see 'ketasim --help')", file=sys.stderr)
             return 2
