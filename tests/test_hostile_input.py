@@ -222,7 +222,7 @@ def test_scenario_path_must_be_a_small_regular_file(tmp_path):
 
 # ---- bad values -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("data, fragments", [
-    (sc(seed=-1), ["seed", "greater than or equal to 0"]),
+    (sc(seed=-1), ["seed: must be >= 0, got -1"]),
     (sc(seed=2**70), ["seed"]),
     (sc(endpoints={"times": ["24 h"], "remission_threshold": float("nan")}), ["endpoints.remission_threshold", "finite"]),
     (sc(endpoints={"times": ["24 h"], "remission_threshold": 1e308}), ["endpoints.remission_threshold", "[0, 60]"]),

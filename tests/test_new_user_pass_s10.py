@@ -489,3 +489,12 @@ def test_a_numeric_option_with_a_unit_or_text_names_the_value(capsys, option, va
     code, out, err = run(capsys, *QUICK, option, value)
     assert code == 2
     assert one_error_line(err) == f"error: {expected}"
+
+
+def test_a_scenario_value_beyond_a_bound_states_the_bound_and_the_value(capsys, tmp_path):
+    """`seed: -1` said pydantic's 'Input should be greater than or equal to 0'."""
+    f = tmp_path / "s.yaml"
+    f.write_text(SCENARIO.replace("seed: 1", "seed: -1"))
+    code, out, err = run(capsys, "trial", f)
+    assert code == 2
+    assert one_error_line(err) == "error: seed: must be >= 0, got -1"

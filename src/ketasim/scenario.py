@@ -311,6 +311,12 @@ def _first_error(e: ValidationError, root=None) -> str:
                                         else f"the number {v:g}")
         if isinstance(v, (int, float)) and not isinstance(v, bool) and parts and parts[-1] in _TIME_KEYS:
             msg = f"the unit is missing in {v:g}; write the time with its unit, e.g. '{v:g} h' or '{v:g} d'"
+    elif err["type"] in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        # pydantic's "Input should be greater than or equal to 0": the bound and the value given
+        ctx = err.get("ctx", {})
+        op, bound = next(((o, ctx[k]) for k, o in (("ge", ">="), ("le", "<="), ("gt", ">"), ("lt", "<")) if k in ctx),
+                         ("in range", ""))
+        msg = f"must be {op} {bound}, got {str(err.get('input'))[:40]}"
     elif err["type"] == "list_type":         # pydantic's "Input should be a valid list" ('times: 24 h')
         v = err.get("input")
         example = _LIST_EXAMPLES.get(str(parts[-1]) if parts else "", "[a, b]")
