@@ -130,7 +130,8 @@ def simulate(
     dose: Optional[str] = typer.Option(None, help="Quick form: dose with unit, e.g. '56mg' or '0.5 mg/kg', or an "
                                                   "infusion rate with --duration, e.g. '0.5 mg/kg/h' (dose = rate "
                                                   "x duration)."),
-    duration: Optional[str] = typer.Option(None, help="Quick form: infusion duration, e.g. '40 min' (default 40 min)."),
+    duration: Optional[str] = typer.Option(None, help="Quick form: infusion duration, e.g. '40 min' (default 40 min "
+                                                     "for a dose; required with a rate)."),
     every: Optional[str] = typer.Option(None, help="Quick form: dosing interval, e.g. '3.5 d'."),
     count: Optional[int] = typer.Option(None, help="Quick form: number of doses (default 1; needed with --every)."),
     weight: Optional[float] = typer.Option(None, help="Quick form: body weight (kg; default 80)."),
