@@ -177,3 +177,20 @@ def run_unblinding_arm(sc, times, model=None, typical=False, arm=0, p=None):
     p = p or params()
     pts = typical_patient(sc.population, p) if typical else sample_patients(sc.population, p, 3)
     return run_arm(sc.arms[arm], sc.population, pts, times, params=p, model=model)
+
+
+def run_cli(capsys, *argv):
+    """Run the ketasim CLI in-process: (exit code, stdout, stderr); never a traceback on stderr."""
+    from ketasim.cli import main
+
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def one_error_line(err: str) -> str:
+    """The single 'error: ...' line a bad input must give (nothing else on stderr)."""
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]

@@ -8,23 +8,12 @@ import os
 
 import pytest
 
-from ketasim.cli import main
 from ketasim.errors import OutputPathError
+
+from _support import one_error_line, run_cli as run
 
 QUICK = ["simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion", "--dose", "0.5mg/kg"]
 
-
-def run(capsys, *argv):
-    code = main(list(map(str, argv)))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
-
-
-def one_error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 # ---- output paths that are not files ------------------------------------------------------------------------------

@@ -8,18 +8,7 @@ import pytest
 import ketasim.calibration
 from ketasim.cli import main
 
-
-def run(capsys, *argv):
-    code = main(list(map(str, argv)))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
-
-
-def one_error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
+from _support import one_error_line, run_cli as run
 
 
 @pytest.fixture
