@@ -205,7 +205,7 @@ def simulate(
     from .parameters import load_parameters
     from .plotting import plot_cascade
     from .scenario import load_scenario, quick_scenario
-    from .summary import cascade_summary
+    from .summary import cascade_summary, population_monitoring_summary
 
     _check_options(size, seed, (csv, parquet, plot, report, pk_json),
                    inputs=(("the scenario", scenario), ("--events", events)))
@@ -320,7 +320,14 @@ def simulate(
 
         simulation_report(result, typ_fine, report)
         typer.echo(f"wrote {report}")
+    if n > 1:       # a population run: say whose numbers the cascade lines are, then the population's own peaks
+        typer.echo("typical patient (the population's mean covariates and median traits):")
     typer.echo(cascade_summary(typ_fine.trajectories(), typ_fine.sessions(), sc.population.scale))
+    if n > 1:
+        monitored = population_monitoring_summary(result.trajectories())
+        if monitored:
+            typer.echo("population (each patient's highest value at the output times; trials and labels report the "
+                       "mean):\n" + monitored)
     for r in result.runs:               # arms with a titration rule: the share of patients at each final dose
         if getattr(r.arm, "titration", None) is not None and r.dose_levels is not None and r.dose_levels.size:
             t = r.arm.titration

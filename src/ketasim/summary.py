@@ -1,4 +1,5 @@
-"""Plain-text summaries of single-patient runs (what the demo and ``ketasim simulate`` print)."""
+"""Plain-text summaries of runs (what the demo and ``ketasim simulate`` print): the typical patient's link-by-link
+cascade, and a population's session-monitoring peaks."""
 
 from __future__ import annotations
 
@@ -93,4 +94,30 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
                     lines.append("  discharge criteria (CADSS <= 4, sedation, blood pressure) met throughout every session")
                 else:
                     lines.append(f"  discharge criteria met {fmt_time(ready)} after the start of the session (slowest session)")
+    return "\n".join(lines)
+
+
+#: session monitoring quantities a population line reports: (label, trajectory column, format)
+MONITORED = (("dissociation (CADSS) peak", "cadss", "{:.1f}"),
+             ("systolic BP rise peak", "sbp_change_mmhg", "{:+.1f} mmHg"))
+
+
+def population_monitoring_summary(traj: pd.DataFrame) -> str:
+    """Per arm of a population trajectory table: each patient's peak dissociation and systolic BP rise over the run,
+    summarised over patients as mean, median and 90th percentile. The typical patient's peak (the cascade summary) is
+    near the median; a trial or a label reports the mean, which for a skewed (log-normal) response lies above it."""
+    lines = []
+    for arm, df in traj.groupby("arm", sort=False):
+        n = int(df["subject"].nunique())
+        if n < 2:
+            continue
+        for label, col, f in MONITORED:
+            if col not in df:
+                continue
+            peaks = df.groupby("subject")[col].max().to_numpy()
+            if not np.any(peaks > 0):
+                continue
+            mean, median, p90 = float(np.mean(peaks)), float(np.median(peaks)), float(np.quantile(peaks, 0.9))
+            lines.append(f"  [{arm}] {n} patients, {label}: mean {f.format(mean)}, median {f.format(median)}, "
+                         f"90th percentile {f.format(p90)}")
     return "\n".join(lines)
