@@ -25,7 +25,7 @@ import json
 import math
 import sys
 
-from ketasim.calibration import FITTED, PRIOR_SD, PRIOR_WEIGHT, build_targets, qualification_summary
+from ketasim.calibration import FITTED, _bounds, _fwd, _prior_weights, build_targets, qualification_summary
 
 FOLD_KEYS = ("placebo_gain", "expectancy_t_half", "design_expectancy_gain", "expectancy_feedback",
              "care_expectancy", "care_t_half")
@@ -78,30 +78,26 @@ def rate_excess(rows) -> dict[str, tuple[int, float, float]]:
             for t, es in by.items()}
 
 
-def _theta(name: str, value: float) -> float:
-    """A fitted value on the fit's own scale (log or logit, as in calibration.FITTED)."""
-    return math.log(value) if FITTED[name][0] == "log" else math.log(value / (1.0 - value))
-
-
 def bound_hits(fitted: dict, margin: float = 0.03) -> list[tuple[str, float, str]]:
-    """Fitted parameters within ``margin`` of a bound, as a fraction of the bounds' span on the fit's scale:
-    (name, value, 'lower' | 'upper'). Parameters not in FITTED (adverse-event stage) are skipped."""
+    """Fitted parameters within ``margin`` of a bound, as a fraction of the bounds' span on the fit's scale (log or
+    logit, calibration's own transform): (name, value, 'lower' | 'upper'). Parameters not in FITTED (adverse-event
+    stage) are skipped."""
+    names = [n for n in fitted if n in FITTED]
+    lo, hi = _bounds(names)
     out = []
-    for name, value in fitted.items():
-        if name not in FITTED:
-            continue
-        lo, hi = FITTED[name][1:3]
-        f = (_theta(name, value) - _theta(name, lo)) / (_theta(name, hi) - _theta(name, lo))
+    for name, a, b in zip(names, lo, hi):
+        f = (_fwd(name, fitted[name]) - a) / (b - a)
         if f <= margin or f >= 1.0 - margin:
-            out.append((name, value, "lower" if f <= margin else "upper"))
+            out.append((name, fitted[name], "lower" if f <= margin else "upper"))
     return out
 
 
 def fold_drift(fold: dict, full: dict, top: int = 4) -> list[tuple[str, float]]:
-    """The ``top`` largest moves of a fold's fit from the full fit, in prior SDs on the fit's scale (the prior SD
-    of calibration.PRIOR_SD, else 1 / PRIOR_WEIGHT), largest first: (name, signed move)."""
-    moves = [(n, (_theta(n, fold[n]) - _theta(n, full[n])) * PRIOR_SD.get(n, 1.0 / PRIOR_WEIGHT) ** -1)
-             for n in fold if n in FITTED and n in full]
+    """The ``top`` largest moves of a fold's fit from the full fit, in prior SDs on the fit's scale (the prior
+    weights of the calibration objective: 1 / calibration.PRIOR_SD, else PRIOR_WEIGHT), largest first:
+    (name, signed move)."""
+    names = [n for n in fold if n in FITTED and n in full]
+    moves = [(n, (_fwd(n, fold[n]) - _fwd(n, full[n])) * w) for n, w in zip(names, _prior_weights(names))]
     return sorted(moves, key=lambda m: -abs(m[1]))[:top]
 
 

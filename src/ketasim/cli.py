@@ -324,7 +324,7 @@ def simulate(
         typer.echo("typical patient (the population's mean covariates and median traits):")
     typer.echo(cascade_summary(typ_fine.trajectories(), typ_fine.sessions(), sc.population.scale))
     if n > 1:
-        monitored = population_monitoring_summary(result.trajectories())
+        monitored = population_monitoring_summary(result)
         if monitored:
             typer.echo("population (each patient's highest value at the output times; trials and labels report the "
                        "mean):\n" + monitored)

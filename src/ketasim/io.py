@@ -181,6 +181,12 @@ def atomic_write_bytes(path, data: bytes) -> Path:
 
 
 # ---- input text files ---------------------------------------------------------------------------------------------
+#: Leading bytes of files users give where text is expected (a spreadsheet saved in its own format, a PDF), and what
+#: they are; one table for every text input (scenarios, records, observed data).
+NOT_TEXT_SIGNATURES = ((b"PK\x03\x04", "an Excel workbook or other ZIP file"),
+                       (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) or Word file"), (b"%PDF", "a PDF"))
+
+
 def decode_text(raw: bytes, name: str, error=None, save_as: str = "UTF-8") -> str:
     """A user's text file's bytes as text: UTF-8, with or without a byte-order mark. Anything else is one line (an
     ``error``, default InputError) saying what the file is and how to save it: UTF-16 (Windows 'Unicode'), another
@@ -188,8 +194,7 @@ def decode_text(raw: bytes, name: str, error=None, save_as: str = "UTF-8") -> st
     from .errors import InputError
 
     error = error or InputError
-    for magic, what in ((b"PK\x03\x04", "an Excel workbook or other ZIP file"),
-                        (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) or Word file"), (b"%PDF", "a PDF")):
+    for magic, what in NOT_TEXT_SIGNATURES:
         if raw.startswith(magic):
             raise error(f"{name}: this is {what}, not a text file; save it as {save_as}")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -252,5 +257,5 @@ def _unlink(p: Path) -> None:
         os.unlink(p)
 
 
-__all__ = ["decode_text", "read_text_input", "as_path", "check_target", "final_path", "figure_format",
-           "FIGURE_FORMATS", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]
+__all__ = ["NOT_TEXT_SIGNATURES", "decode_text", "read_text_input", "as_path", "check_target", "final_path",
+           "figure_format", "FIGURE_FORMATS", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import InputError
+from .io import NOT_TEXT_SIGNATURES
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
 REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
@@ -111,8 +112,7 @@ def _rows_of(source, label: str | None = None) -> tuple[str, list[str], list[dic
 
 
 #: first bytes of files that are not CSV text, with what they are (a spreadsheet saved as-is is a common slip)
-_NOT_CSV = ((b"PK\x03\x04", "an Excel workbook or other ZIP file"), (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) file"),
-            (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"))
+_NOT_CSV = NOT_TEXT_SIGNATURES + ((b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"))
 
 
 def _check_readable(path: Path, name: str) -> None:

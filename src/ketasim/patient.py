@@ -33,7 +33,6 @@ def parse_sex(value, field: str = "patient.sex") -> str:
     return sex
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Patient:
     """One patient. Units: weight kg, age years, baseline points on ``scale``, CRP mg/L.

@@ -394,8 +394,8 @@ PROPOSAL_SCALE = 1.2
 ESS_TARGET_FRACTION = 0.10
 PARETO_K_MAX = 0.7
 #: At most this many refinement rounds (each: one engine batch of n_proposals). Was 3: with the ninth session's
-#: candidate parameter set (not adopted) the posterior of eta_placebo is a skewed ridge, and 2 of 18 test fits ended poor after 3 rounds
-#: (ESS 353 -> 37); 6 rounds made all 18 good. Rounds run only while a fit is still poor.
+#: candidate parameter set (not adopted) the posterior of eta_placebo is a skewed ridge, and 2 of 18 test fits ended
+#: poor after 3 rounds (ESS 353 -> 37); 6 rounds made all 18 good. Rounds run only while a fit is still poor.
 MAX_REFINEMENT_ROUNDS = 6
 
 

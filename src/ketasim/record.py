@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, KetasimError
+from .patient import SEX_SPELLINGS
 from .population import GENOTYPES, SCALES, parse_comedication
 from .regimen import Dose, Drug, Route, parse_drug, parse_route
 
@@ -293,8 +294,8 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
             raise RecordError(f"{source} row {R[0].i}, column {c}: the covariate is required (on the first row at least)")
     weight = cov["WT"][1].num("WT", 20, 250, "kg")
     age = cov["AGE"][1].num("AGE", 12, 100, "years")
-    sex = {"FEMALE": "F", "MALE": "M"}.get(cov["SEX"][0].strip().upper(), cov["SEX"][0].strip().upper())
-    if sex not in ("F", "M"):
+    sex = SEX_SPELLINGS.get(str(cov["SEX"][0]).strip().lower())     # F/M or female/male, any case
+    if sex is None:
         raise cov["SEX"][1].err("SEX", f"use F or M, got {cov['SEX'][0]!r}")
     crp = cov["CRP"][1].num("CRP", 0, 300, "mg/L") if "CRP" in cov else None
     genotype = None
@@ -387,7 +388,7 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
             (obs if value is not None else fc).append(Observation(t, dvid, value, row.i))
     if scale is None:
         scale = "madrs"
-    return PatientRecord(pid, weight, age, sex == "F", tuple(doses), tuple(obs), tuple(fc), scale, crp, genotype,
+    return PatientRecord(pid, weight, age, sex == "female", tuple(doses), tuple(obs), tuple(fc), scale, crp, genotype,
                          comeds, source)
 
 

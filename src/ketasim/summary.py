@@ -102,22 +102,25 @@ MONITORED = (("dissociation (CADSS) peak", "cadss", "{:.1f}"),
              ("systolic BP rise peak", "sbp_change_mmhg", "{:+.1f} mmHg"))
 
 
-def population_monitoring_summary(traj: pd.DataFrame) -> str:
-    """Per arm of a population trajectory table: each patient's peak dissociation and systolic BP rise over the run,
-    summarised over patients as mean, median and 90th percentile. The typical patient's peak (the cascade summary) is
-    near the median; a trial or a label reports the mean, which for a skewed (log-normal) response lies above it."""
+def population_monitoring_summary(result) -> str:
+    """Per arm of a population run (a :class:`ketasim.result.SimulationResult`): each patient's peak dissociation
+    and systolic BP rise at the output times, summarised over patients as mean, median and 90th percentile. Read
+    from the runs' output arrays (patients x times x outputs), not from the long trajectory table. The typical
+    patient's peak (the cascade summary) is near the median; a trial or a label reports the mean, which for a skewed
+    (log-normal) response lies above it."""
     lines = []
-    for arm, df in traj.groupby("arm", sort=False):
-        n = int(df["subject"].nunique())
+    for r in result.runs:
+        n = r.out.shape[0]
         if n < 2:
             continue
+        names = list(r.definition.output_names)
         for label, col, f in MONITORED:
-            if col not in df:
+            if col not in names:
                 continue
-            peaks = df.groupby("subject")[col].max().to_numpy()
+            peaks = r.out[:, :, names.index(col)].max(axis=1)
             if not np.any(peaks > 0):
                 continue
             mean, median, p90 = float(np.mean(peaks)), float(np.median(peaks)), float(np.quantile(peaks, 0.9))
-            lines.append(f"  [{arm}] {n} patients, {label}: mean {f.format(mean)}, median {f.format(median)}, "
+            lines.append(f"  [{r.arm.name}] {n} patients, {label}: mean {f.format(mean)}, median {f.format(median)}, "
                          f"90th percentile {f.format(p90)}")
     return "\n".join(lines)

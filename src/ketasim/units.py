@@ -67,7 +67,7 @@ def _split(text: str, field: str, examples: tuple[str, ...] = ("mg",)) -> tuple[
     m = _NUMBER_UNIT.match(text)
     if not m:
         raise UnitError(f"{field}: cannot read {text!r} as a number followed by a unit")
-    value, unit = float(m.group(1)), _NEGATIVE_POWER.sub(r"/\1", m.group(2))
+    value, unit = float(m.group(1)), slash_units(m.group(2))
     if not unit:
         raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. {_suggest(text, examples)}")
     if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
