@@ -15,7 +15,11 @@ part of the overall rate MAE above that trial's sampling floor (its excess, in p
 sum to overall MAE minus floor). Then two diagnostics of why folds generalise less than the full fit: the in-sample
 fit's parameters within 3 % of a bound (on the fit's log/logit scale: the data push past what the structure's bounds
 allow), and per fold the parameters that moved most from the in-sample fit, in prior SDs on that scale (what the
-left-out trial alone pinned). Reads the files and the calibration file's arm sizes (no simulation).
+left-out trial alone pinned). Last, the direction of the errors in and out of sample (mean signed error of the
+rates, the mean changes and the SDs of change: a rate error that grows out of sample with one sign is a prediction
+shrunk towards the prior, not noise) and the dispersion of control arms (placebo, saline, midazolam) against drug
+arms, observed and predicted (antidepressant and placebo arms are equally dispersed in the literature: Munkholm 2020,
+doi:10.1371/journal.pone.0237950). Reads the files and the calibration file's arm sizes (no simulation).
 """
 
 from __future__ import annotations
@@ -101,6 +105,39 @@ def fold_drift(fold: dict, full: dict, top: int = 4) -> list[tuple[str, float]]:
     return sorted(moves, key=lambda m: -abs(m[1]))[:top]
 
 
+#: kinds of the mean-change rows and of the SD rows (a qualify file's "kind")
+CHANGE_KINDS = ("mean_change",)
+SD_KINDS = ("sd_change", "sd_mean")
+#: an arm whose name has one of these is a control arm (no ketamine or esketamine)
+CONTROL_WORDS = ("placebo", "saline", "midazolam", "pbo")
+
+
+def signed_errors(rows) -> dict[str, tuple[int, float]]:
+    """Mean signed error (predicted - observed) and row count of the response/remission rates (pp), the mean
+    changes (points: positive = too little improvement) and the SDs (points: negative = too narrow)."""
+    groups = {"rates": [r for r in rows if r["kind"] in ("response", "remission")],
+              "mean changes": [r for r in rows if r["kind"] in CHANGE_KINDS],
+              "SDs": [r for r in rows if r["kind"] in SD_KINDS]}
+    return {k: (len(v), sum(r["predicted"] - r["observed"] for r in v) / len(v) if v else float("nan"))
+            for k, v in groups.items()}
+
+
+def is_control(arm: str) -> bool:
+    """A control arm: placebo, saline or midazolam, and not a difference row ('X minus placebo')."""
+    a = arm.lower()
+    return " minus " not in a and any(w in a for w in CONTROL_WORDS) and not a.startswith(("esk", "ketamine"))
+
+
+def arm_dispersion(rows) -> dict[str, tuple[int, float, float]]:
+    """SD rows of control arms and of drug arms: (rows, mean observed SD, mean predicted SD), points."""
+    out = {}
+    for name, pick in (("control arms", True), ("drug arms", False)):
+        rs = [r for r in rows if r["kind"] in SD_KINDS and is_control(r["arm"]) == pick]
+        out[name] = (len(rs), sum(r["observed"] for r in rs) / len(rs) if rs else float("nan"),
+                     sum(r["predicted"] for r in rs) / len(rs) if rs else float("nan"))
+    return out
+
+
 def fmt(x, spec):
     return format(x, spec) if x is not None else "-".rjust(len(format(0.0, spec)))
 
@@ -152,6 +189,18 @@ def main(paths):
         print("largest moves of each fold's fit from the in-sample fit (prior SDs on the fit's log/logit scale):")
         for f in d["folds"]:
             print(f"  {f['left_out']:16s} " + "  ".join(f"{n} {m:+.2f}" for n, m in fold_drift(f["fitted"], full)))
+
+    for p, d in zip(paths, runs):
+        print(f"\ndirection of the errors of {p} (mean of predicted - observed; rates in pp, changes and SDs in "
+              "points: positive change = too little improvement, negative SD = too narrow)")
+        for part in ("in_sample", "out_of_sample"):
+            e = signed_errors(d[part])
+            print(f"  {part.replace('_', ' '):14s} " + "  ".join(f"{k} {v:+.2f} ({n} rows)" for k, (n, v) in e.items()))
+        print("  SD of change or of the score, mean over rows (observed / in sample / out of sample):")
+        disp_in, disp_out = arm_dispersion(d["in_sample"]), arm_dispersion(d["out_of_sample"])
+        for k in disp_in:
+            n, obs, pred_in = disp_in[k]
+            print(f"    {k:13s} {n:2d} rows  {obs:5.2f} / {pred_in:5.2f} / {disp_out[k][2]:5.2f}")
 
 
 if __name__ == "__main__":

@@ -70,3 +70,30 @@ def test_fold_drift_is_measured_in_prior_sds_on_the_fit_scale():
     assert abs(moves[1][1]) == 0.0
     assert "placebo_gain" not in PRIOR_SD and math.isclose(
         mod.fold_drift({"placebo_gain": 0.2 * math.e}, {"placebo_gain": 0.2})[0][1], PRIOR_WEIGHT)
+
+
+def test_signed_errors_keep_the_sign_per_kind_of_row():
+    rows = [{"kind": "response", "predicted": 20.0, "observed": 30.0},
+            {"kind": "remission", "predicted": 15.0, "observed": 10.0},
+            {"kind": "mean_change", "predicted": -8.0, "observed": -10.0},
+            {"kind": "sd_change", "predicted": 7.0, "observed": 9.0},
+            {"kind": "mean", "predicted": 1.0, "observed": 100.0}]                 # none of the three groups
+    e = _module().signed_errors(rows)
+    assert e["rates"] == (2, -2.5)                        # (-10 + 5) / 2: predicted too low on average
+    assert e["mean changes"] == (1, 2.0)                  # too little improvement
+    assert e["SDs"] == (1, -2.0)                          # too narrow
+    assert math.isnan(_module().signed_errors([])["rates"][1])
+
+
+def test_control_arms_are_placebo_saline_or_midazolam_and_not_differences():
+    mod = _module()
+    for arm in ("placebo (period 1)", "saline", "midazolam", "AD+PBO women", "PBO+SOC", "placebo 3x/week"):
+        assert mod.is_control(arm), arm
+    for arm in ("ketamine", "ESK+AD women", "esketamine 28 mg minus placebo (period 1)", "esketamine+AD",
+                "open-label ketamine 2x/week", "ESK minus PBO men"):
+        assert not mod.is_control(arm), arm
+    rows = [{"kind": "sd_change", "arm": "placebo", "observed": 12.0, "predicted": 8.0},
+            {"kind": "sd_mean", "arm": "ketamine", "observed": 9.0, "predicted": 11.0},
+            {"kind": "mean_change", "arm": "placebo", "observed": -5.0, "predicted": -4.0}]      # not an SD row
+    d = mod.arm_dispersion(rows)
+    assert d["control arms"] == (1, 12.0, 8.0) and d["drug arms"] == (1, 9.0, 11.0)
