@@ -34,7 +34,7 @@ from .adverse_events import EVENTS as AE_EVENTS
 from .adverse_events import expected_incidence
 from .engine import run_arm
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, arm_spec, sample_patients
+from .population import SCALES, SCREENING_STREAM, arm_spec, sample_patients, screening_ratings
 from .scenario import load_scenario
 from .model import DEFAULT_MODEL
 
@@ -448,6 +448,11 @@ class _ArmSim:
     sbp: np.ndarray        # (n, T) SBP change trajectory
     dbp: np.ndarray
     bp0: np.ndarray        # (n, 2) pre-dose SBP, DBP (mmHg)
+    #: the rating a response is counted from when the trial counts from screening (None: the baseline)
+    screening: np.ndarray | None = None
+
+    def response_reference(self, mask) -> np.ndarray:
+        return self.baseline[mask] if self.screening is None else self.screening[mask]
 
 
 @lru_cache(maxsize=None)
@@ -497,6 +502,10 @@ def _simulate_file(task) -> dict:
     rng = np.random.default_rng(seed)
     patients = sample_patients(sc.population, params, rng, size)
     bp0 = np.column_stack(baseline_bp(params, patients.age_years, rng, limit=predose_bp_limit(sc.design)))
+    screening = sc.endpoints.screening if sc.endpoints is not None else None
+    # each patient's screening rating (response counted from screening): one draw per patient from a stream of its
+    # own, shared by the arms (the same patients)
+    z_screen = None if screening is None else np.random.default_rng([seed, SCREENING_STREAM]).standard_normal(size)
     sims = {}
     for arm in sc.arms:
         # the same patients (same per-patient draws: the stream is not consumed) with the arm's own baseline score
@@ -505,9 +514,11 @@ def _simulate_file(task) -> dict:
         pa = patients if arm.baseline is None else sample_patients(spec, params, np.random.default_rng(seed), size)
         run = run_arm(arm, spec, pa, times, params=params, experiment=sc.experiment, on_failure="flag")
         sev = run.output("severity")
+        ref = None if screening is None else screening_ratings(pa.baseline, spec.baseline, screening, z_screen,
+                                                                SCALES[sc.population.scale][0])
         sims[(file, arm.name)] = _ArmSim(sev * pa.baseline[:, None], pa.baseline, times, run.sessions,
                                          pa.female, pa.age_years,
-                                         run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0)
+                                         run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0, ref)
     return sims
 
 
@@ -549,14 +560,15 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
             vals.append(score - base)
         elif k in ("response", "remission"):
             sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(target.trial)][0]
-            thr = (1 - target.threshold) * np.rint(base) if k == "response" else target.threshold
+            thr = (1 - target.threshold) * np.rint(s.response_reference(mask)) if k == "response" \
+                else target.threshold
             vals.append(100 * norm.cdf((thr + 0.5 - score) / sigma))
         elif k == "response_window":
             # the arm's response rate at its best rating time within the window (a lower bound of "responded at
             # any rating": counting every patient's best noisy rating would let rater noise alone make responders)
             sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(target.trial)][0]
             cols = [i for i, x in enumerate(s.times) if 0.0 < x <= target.time_h + 1e-9]
-            thr = (1 - target.threshold) * np.rint(base)
+            thr = (1 - target.threshold) * np.rint(s.response_reference(mask))
             rates = norm.cdf((thr[:, None] + 0.5 - s.score[mask][:, cols]) / sigma)
             vals.append(100 * rates[:, int(np.argmax(rates.mean(axis=0)))])
         elif k == "cadss_session":

@@ -228,6 +228,38 @@ class Distribution:
     max: float | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Screening:
+    """The screening rating a trial counts response from (``endpoints.response_from: screening``; e.g. Lii 2023:
+    ">= 50 % reduction in MADRS scores from screening baseline"): mean and SD over the randomized patients (scale
+    points) and its correlation with the baseline (pre-dose) rating."""
+
+    mean: float
+    sd: float
+    correlation: float
+
+
+#: key of the seeded stream of the screening ratings' draws (``np.random.default_rng([seed, key])``): a stream of
+#: its own, so counting response from screening changes no other draw of a seed
+SCREENING_STREAM = 0x5C12
+
+
+def screening_ratings(baseline: np.ndarray, baseline_dist: Distribution, screening: Screening, z: np.ndarray,
+                      scale_max: float) -> np.ndarray:
+    """Each patient's screening rating (integer points within the scale) given their baseline rating: the normal
+    conditional on the baseline of a bivariate normal with the baseline's distribution (the scenario's, mean and SD)
+    and the screening's mean, SD and correlation; ``z``: one standard-normal draw per patient. With no baseline
+    spread the screening rating is drawn from its own distribution."""
+    b = np.asarray(baseline, float)
+    r = screening.correlation
+    if baseline_dist.sd > 0:
+        mean = screening.mean + r * screening.sd / baseline_dist.sd * (b - baseline_dist.mean)
+        sd = screening.sd * math.sqrt(max(1.0 - r * r, 0.0))
+    else:
+        mean, sd = np.full(b.shape, screening.mean), screening.sd
+    return np.clip(np.rint(mean + sd * np.asarray(z, float)), 0.0, scale_max)
+
+
 #: Ages the model samples (years): every sampled age lies here, an inclusion range must lie within it.
 AGE_RANGE = (18.0, 90.0)
 #: Accepted mean age (years) and mean body weight (kg) of a population, and the value of one stated patient.

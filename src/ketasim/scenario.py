@@ -81,12 +81,27 @@ class _Population(_Strict):
                                          # spread by the patient's non-specific trait (ninth session)
 
 
+#: what a response's reduction may be counted from (``endpoints.response_from``)
+RESPONSE_FROM = ("baseline", "screening")
+
+
+class _Screening(_Strict):
+    """The screening rating a trial counts response from (``endpoints.response_from: screening``): its mean and SD
+    over the randomized patients (scale points) and its correlation with the baseline rating."""
+    mean: float
+    sd: float
+    correlation: float
+
+
 class _Endpoints(_Strict):
     times: list[str | float] | None = None
     measures: list[str] = list(DEFAULT_MEASURES)
     remission_threshold: float | None = None
     response_reduction: float = 0.5
     rating_noise: bool = True
+    # what a response's reduction is counted from: the baseline (pre-dose) rating, or a screening visit before it
+    response_from: str = "baseline"
+    screening: _Screening | None = None
     # pharmacokinetic endpoints (ketasim.nca): sampling schedule after the dose, analytes, venous/arterial sample
     pk_sampling: list[str | float] | dict[str, Any] | None = None
     analytes: list[str] | str | None = None
@@ -168,6 +183,8 @@ class Endpoints:
     response_reduction: float = 0.5
     rating_noise: bool = True
     pk: Any = None                # a ketasim.nca.PKSampling when PK measures are asked for
+    #: the screening rating response is counted from (``population.Screening``), or None: from the baseline rating
+    screening: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,6 +343,36 @@ def _first_error(e: ValidationError, root=None) -> str:
         v = err.get("input")
         msg = "must be true or false, got " + ("an empty value" if v is None else repr(str(v)[:40]))
     return f"{loc}: {msg}"
+
+
+def _screening(ep: _Endpoints, smax: float, design):
+    """``endpoints.response_from`` / ``endpoints.screening`` -> a ``population.Screening`` (or None: response is
+    counted from the baseline rating). Only a parallel trial without an open-label follow-up counts from a screening
+    visit (the other designs' relapse and continuation analyses count from the baseline)."""
+    from .population import Screening
+
+    if ep.response_from not in RESPONSE_FROM:
+        raise InputError(f"endpoints.response_from: use {' or '.join(RESPONSE_FROM)}, got {ep.response_from!r}")
+    if ep.response_from == "baseline":
+        if ep.screening is not None:
+            raise InputError("endpoints.screening: only used with endpoints.response_from: screening")
+        return None
+    if ep.screening is None:
+        raise InputError("endpoints.screening: response_from: screening needs the screening rating's "
+                         "{mean: POINTS, sd: POINTS, correlation: R} (R: its correlation with the baseline rating)")
+    kind = design.type if design is not None and design.type is not None else "parallel"
+    if kind != "parallel" or (design is not None and design.follow_up_from is not None):
+        raise InputError("endpoints.response_from: screening is supported for a parallel trial without an open-label "
+                         f"follow-up (this one is a {kind.replace('_', ' ')}"
+                         + (" with a follow-up" if kind == "parallel" else "") + ")")
+    sc = ep.screening
+    if not (0 <= sc.mean <= smax):
+        raise InputError(f"endpoints.screening.mean: must lie in [0, {smax:g}] points, got {sc.mean:g}")
+    if not (0 <= sc.sd <= smax / 2):
+        raise InputError(f"endpoints.screening.sd: must lie in [0, {smax / 2:g}] points, got {sc.sd:g}")
+    if not (-1 <= sc.correlation <= 1):
+        raise InputError(f"endpoints.screening.correlation: must lie in [-1, 1], got {sc.correlation:g}")
+    return Screening(float(sc.mean), float(sc.sd), float(sc.correlation))
 
 
 def _times(values, field: str) -> tuple[float, ...]:
@@ -509,7 +556,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         if len(ep.times) > 1000:
             raise InputError(f"endpoints.times: {len(ep.times)} times is more than the 1000 supported")
         endpoints = Endpoints(_times(ep.times, "endpoints.times"), tuple(ep.measures), ep.remission_threshold,
-                              ep.response_reduction, ep.rating_noise, pk)
+                              ep.response_reduction, ep.rating_noise, pk, _screening(ep, smax, m.design))
         if not ep.rating_noise:     # a titration deciding on ratings uses the endpoint ratings' noise model
             arms = tuple(a if a.titration is None else dataclasses.replace(
                 a, titration=dataclasses.replace(a.titration, rater_noise=False)) for a in arms)

@@ -37,7 +37,7 @@ from .engine import run_arm
 from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, arm_spec, baseline_bp, occasion_effects, predose_bp_limit, sample_patients  # noqa: F401 (baseline_bp moved there; importable here)
+from .population import SCALES, arm_spec, baseline_bp, occasion_effects, predose_bp_limit, sample_patients, screening_ratings  # noqa: F401 (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import parse_time_h
@@ -68,10 +68,18 @@ class ArmOutcome:
     decision_times_h: tuple = ()  # start times (h) of the decision sessions
     #: rater-noise SD (scale points) of the ratings a titration decides on (``decide_on: rating``; 0 otherwise)
     decision_noise_sd: float = 0.0
+    #: each patient's screening rating when response is counted from screening (``endpoints.response_from``)
+    screening: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return int(self.baseline.size)
+
+    @property
+    def response_reference(self) -> np.ndarray:
+        """The rating a response's reduction is counted from: the screening rating if the trial counts from
+        screening, else the baseline rating."""
+        return self.baseline if self.screening is None else self.screening
 
 
 @dataclasses.dataclass
@@ -377,10 +385,12 @@ BAND_CHUNK_BYTES = 40e6
 
 def _simulate_outcome(name, arm, spec, patients, times, band_times, params, experiment, rng, noise_sd, smax,
                       progress, done, total, chunk, stream=None, executor=None, model=None, occasion=None,
-                      bp_limit=None):
+                      bp_limit=None, screening=None):
     """Simulate one arm in chunks of patients (in this process or on Dask workers: ``executor``) and keep only
     the endpoint scores, per-session peaks and the band patients' trajectories (bounded memory). ``bp_limit``: the
-    trial's pre-dose blood-pressure rule (``population.PredoseBPLimit``; None: none)."""
+    trial's pre-dose blood-pressure rule (``population.PredoseBPLimit``; None: none). ``screening``: the screening
+    rating response is counted from (``population.Screening``; None: the baseline), drawn last from ``rng`` so that
+    no other draw of the seed changes."""
     from .scale import ChunkTask, map_ordered, plan_chunks, run_chunk
 
     n = patients.n
@@ -459,9 +469,11 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     tit = getattr(arm, "titration", None)
     decision_sd = params.free_value("rating_noise_sd") * smax \
         if tit is not None and tit.decide_on == "rating" and tit.rater_noise else 0.0
+    screen = None if screening is None else screening_ratings(patients.baseline, spec.baseline, screening,
+                                                               rng.standard_normal(n), smax)
     return ArmOutcome(name, times, np.rint(patients.baseline), rating, out_score, sess, pd.concat(band_rows),
                       sbp0, dbp0, patients.female, levels, tit,
-                      tit.session_times_h(arm) if tit is not None else (), float(decision_sd))
+                      tit.session_times_h(arm) if tit is not None else (), float(decision_sd), screen)
 
 
 def _run_given(task):
@@ -527,7 +539,7 @@ def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
             elif m == "mean_change":
                 v, se, ci = mean_ci(ch)
             elif m == "response_rate":
-                k = int(np.sum(_responders(r, o.baseline, ep)))
+                k = int(np.sum(_responders(r, o.response_reference, ep)))
                 v, ci = 100.0 * k / o.n, wilson_ci(k, o.n)
             elif m == "remission_rate":
                 k = int(np.sum(r <= thr))
@@ -641,8 +653,8 @@ def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, o
                         "measure": "mean_change_difference", "value": v, "ci95": [ci[0], ci[1]], "p_value": p})
         rates = []
         if "response_rate_difference" in wanted:
-            rates.append(("response_rate_difference", _responders(a.rating[:, j], a.baseline, ep),
-                          _responders(b.rating[:, j], b.baseline, ep)))
+            rates.append(("response_rate_difference", _responders(a.rating[:, j], a.response_reference, ep),
+                          _responders(b.rating[:, j], b.response_reference, ep)))
         if "remission_rate_difference" in wanted and thr is not None:
             rates.append(("remission_rate_difference", a.rating[:, j] <= thr, b.rating[:, j] <= thr))
         for m, pa, pb in rates:
@@ -809,7 +821,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
             outcomes[arm.name] = _simulate_outcome(arm.name, arm, aspec, patients, times, band_times, params,
                                                    scenario.experiment, rng, noise_sd, smax, progress, done, total,
                                                    chunk, stream=stream, executor=executor, model=model,
-                                                   occasion=occasion, bp_limit=bp_limit)
+                                                   occasion=occasion, bp_limit=bp_limit, screening=ep.screening)
         if pk_measures:      # a separate run of the same patients at the PK sampling times (only when asked for)
             from .nca import PKSampling, arm_pk
 
@@ -1433,7 +1445,8 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
             sub = dataclasses.replace(o, name=arm_of[name], baseline=o.baseline[ids], rating=o.rating[ids],
                                       model_score=o.model_score[ids], sessions=o.sessions[ids], sbp0=o.sbp0[ids],
                                       dbp0=o.dbp0[ids], female=o.female[ids],
-                                      dose_levels=None if o.dose_levels is None else o.dose_levels[ids])
+                                      dose_levels=None if o.dose_levels is None else o.dose_levels[ids],
+                                      screening=None if o.screening is None else o.screening[ids])
             new[arm_of[name]] = sub
             name = arm_of[name]
             after = sub.rating[:, visit_sel]
