@@ -262,7 +262,7 @@ def test_clarithromycin_raises_oral_esketamine_auc_2_6_fold():
     "only, Sengupta 2006). At the study's sampling times (TURKU_SAMPLES_H, first sample 20 min) the model gives "
     "Cmax x2.195, and its between-patient and between-period variability does not reach 3.6 by chance: 100 simulated "
     "10-subject crossovers (IOV on F and CL) give Cmax ratios 2.02-2.41 (5th-95th percentile, max 2.56), never above "
-    "their AUC ratio (/work/coord/H3_s11/cla_trials.py)"))
+    "their AUC ratio (benchmarks/turku_study_design_checks.py)"))
 def test_clarithromycin_raises_oral_esketamine_cmax_3_6_fold():
     assert ratio(ORAL_ESK, CLA_HAGELBERG, what=0) == pytest.approx(3.6, rel=0.20)  # same +-20 % band
 
@@ -461,7 +461,7 @@ def test_grapefruit_half_life_study_samples_are_quantifiable():
     limit), so the study's NCA saw the same terminal samples in both phases and the artefact cannot arise in the
     model's typical patient (with the model's between-patient variability: 6.9 % of water-phase 24-h samples below
     the limit, half-life ratio 1.024, at most 1.069 in 100 simulated 12-subject trials;
-    /work/coord/H3_s11/loq_population.py)."""
+    benchmarks/turku_study_design_checks.py)."""
     for comedications in ([], ["grapefruit-juice"]):
         t, c = _study_samples(ORAL_ESK, comedications)
         assert np.all(c[t > 0] >= TURKU_LLOQ_NG_ML), comedications
@@ -480,7 +480,7 @@ def test_grapefruit_half_life_study_samples_are_quantifiable():
     "juice at most x1.2. The estimation artefact is ruled out (eleventh session): with the study's LLOQ 0.025 ng/mL "
     "and sampling times (Ashraf 2018 doi:10.1002/psp4.12346 via nlmixr2lib; TURKU_LLOQ_NG_ML) every typical-man "
     "sample is quantifiable in both phases (test_grapefruit_half_life_study_samples_are_quantifiable), the model's "
-    "population gives 1.024 (at most 1.069 over 100 12-subject trials). Unsourced candidate left: hepatic CYP2B6 "
+    "population gives 1.024 (at most 1.069 over 100 12-subject trials; benchmarks/turku_study_design_checks.py). Unsourced candidate left: hepatic CYP2B6 "
     "inactivation by bergamottin (in vitro only); the individual half-lives (full text) were not retrieved"))
 def test_grapefruit_juice_lengthens_oral_s_ketamine_half_life():
     """Peltoniemi 2012 (Eur J Clin Pharmacol 68:979, doi:10.1007/s00228-012-1214-9, PMID 22286159; 12 healthy
