@@ -480,8 +480,9 @@ def test_grapefruit_half_life_study_samples_are_quantifiable():
     "juice at most x1.2. The estimation artefact is ruled out (eleventh session): with the study's LLOQ 0.025 ng/mL "
     "and sampling times (Ashraf 2018 doi:10.1002/psp4.12346 via nlmixr2lib; TURKU_LLOQ_NG_ML) every typical-man "
     "sample is quantifiable in both phases (test_grapefruit_half_life_study_samples_are_quantifiable), the model's "
-    "population gives 1.024 (at most 1.069 over 100 12-subject trials; benchmarks/turku_study_design_checks.py). Unsourced candidate left: hepatic CYP2B6 "
-    "inactivation by bergamottin (in vitro only); the individual half-lives (full text) were not retrieved"))
+    "population gives 1.024 (at most 1.069 over 100 12-subject trials; benchmarks/turku_study_design_checks.py). "
+    "Unsourced candidate left: hepatic CYP2B6 inactivation by bergamottin (in vitro only); the individual "
+    "half-lives (full text) were not retrieved"))
 def test_grapefruit_juice_lengthens_oral_s_ketamine_half_life():
     """Peltoniemi 2012 (Eur J Clin Pharmacol 68:979, doi:10.1007/s00228-012-1214-9, PMID 22286159; 12 healthy
     volunteers, grapefruit juice 200 mL three times daily for 5 days, 0.2 mg/kg oral S-ketamine, 24-h sampling, NCA):
@@ -1203,8 +1204,9 @@ def test_ticlopidine_acts_on_its_cyp2b6_share_with_the_cyp2b6_turnover():
     "S-norketamine failure is one of window: with CL_NK x3.0 (Noppers' own estimate) a -50 % AUC0-inf needs 1.5-fold "
     "more norketamine per ketamine cleared (at most 1/fm_nk = 1.48 here); over Noppers' 0-5 h sampling every "
     "one-share variant gives S-norketamine 0.57-0.59 and arterial parent 0.91-0.96 (shipped: 0.608, outside, and "
-    "0.893), but the full text (PMC3560924) that would say which AUC was reported was not retrieved (again in the eleventh "
-    "session; the abstract: arterial samples during and 3 h after the 2-h infusion, i.e. 0-5 h). So the shipped "
+    "0.893), but the full text (PMC3560924) that would say which AUC was reported was not retrieved (again "
+    "in the eleventh session; the abstract: arterial samples during and 3 h after the 2-h infusion, i.e. 0-5 h). "
+    "So the shipped "
     "shares stay"))
 def test_one_cyp2b6_share_for_every_comedication():
     p = params()
