@@ -239,10 +239,13 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
         p = Path(alternative)
         if not p.exists():
             raise InputError(f"--alternative: {alternative}: no such file")
+        text = p.read_text(encoding="utf-8")
         try:
-            alt = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            raise InputError(f"--alternative: {alternative}: not valid YAML") from None
+            alt = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            from .io import yaml_error_text
+
+            raise InputError(f"--alternative: {alternative}: not valid YAML{yaml_error_text(e, text)}") from None
         if not isinstance(alt, list) or not alt:
             raise InputError("--alternative: expected a YAML list of dose lines ({drug, route, dose, at, ...})")
     from .personal import _regimen_doses

@@ -1,0 +1,59 @@
+"""A new user's pass (eleventh session): plans, trials with their JSON and HTML, qualification, sensitivity, export
+and the dashboard, read from the README, ``--help`` and docs/ only. Every bad input is one line naming the field,
+option or line; numbers a user reads carry their unit or say what they are."""
+
+from __future__ import annotations
+
+import pytest
+
+from _support import REPO, one_error_line, run_cli as run
+
+ARM = "    - {drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg"
+
+
+# ---- a '#' comment inside a one-line {...} ------------------------------------------------------------------------
+@pytest.mark.parametrize("arm_line, line_no, key, lost", [
+    (ARM + "  # the standard dose, duration: 40 min}", 5, "dose: 0.5 mg/kg", "duration: 40 min}"),
+    ("  k: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}  # one session ]", 4,
+     "duration: 40 min", "one session ]"),
+])
+def test_a_comment_inside_a_flow_mapping_names_its_line_and_what_it_swallowed(capsys, tmp_path, arm_line, line_no,
+                                                                             key, lost):
+    """`{dose: 0.5 mg/kg  # comment, duration: 40 min}`: YAML reads everything after '#' as a comment, the closing
+    brace included, and said only "expected ',' or '}', but got '<stream end>'" on a line past the end of the file."""
+    f = tmp_path / "s.yaml"
+    f.write_text("name: t\npopulation: {size: 2}\narms:\n" + ("  ketamine:\n" if arm_line.startswith("    -") else "")
+                 + arm_line + "\n")
+    code, out, err = run(capsys, "simulate", f)
+    assert code == 2
+    line = one_error_line(err)
+    assert line.startswith(f"error: {f}: not valid YAML (line {line_no}): the '#' after '{key}' starts a comment"), line
+    assert f"('{lost}') is not read" in line and "after the closing bracket or on a line of its own" in line
+    assert "expected ','" not in line
+
+
+def test_a_comment_on_its_own_line_inside_a_flow_mapping_is_still_fine(capsys, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: t\npopulation: {size: 2}\narms:\n  ketamine:\n" + ARM + ",  # the standard dose\n"
+                 "       duration: 40 min}   # one session\n")
+    code, out, err = run(capsys, "simulate", f)
+    assert code == 0, err
+
+
+def test_a_yaml_record_and_an_alternative_say_what_is_wrong_not_only_the_line(tmp_path):
+    """A patient record in YAML, or `plan --alternative`, said only "not valid YAML (line 3)"."""
+    from ketasim.errors import InputError
+    from ketasim.plan_report import plan_cli
+    from ketasim.record import record_from_yaml
+
+    with pytest.raises(InputError, match=r"record: not valid YAML \(line 2\): the '#' after 'AMTU: mg' starts a "
+                                         r"comment"):
+        record_from_yaml("- {ID: 1, TIME: 0, EVID: 0, DV: 30, DVID: madrs}\n"
+                         "- {ID: 1, TIME: 1, EVID: 1, AMT: 56, AMTU: mg  # intranasal, DRUG: esketamine}\n")
+    with pytest.raises(InputError, match=r"record: not valid YAML \(line 2\): .*indent with spaces, not tabs"):
+        record_from_yaml("events:\n\t- {ID: 1}\n")
+    alt = tmp_path / "alt.yaml"
+    alt.write_text("- {drug: esketamine, route: intranasal, dose: 56 mg  # twice weekly, every: 3.5 d}\n")
+    with pytest.raises(InputError, match=r"--alternative: .*alt.yaml: not valid YAML \(line 1\): the '#' after "
+                                         r"'dose: 56 mg'"):
+        plan_cli(str(REPO / "examples/patient/patient_101.csv"), alternative=str(alt))
