@@ -57,3 +57,54 @@ def test_a_yaml_record_and_an_alternative_say_what_is_wrong_not_only_the_line(tm
     with pytest.raises(InputError, match=r"--alternative: .*alt.yaml: not valid YAML \(line 1\): the '#' after "
                                          r"'dose: 56 mg'"):
         plan_cli(str(REPO / "examples/patient/patient_101.csv"), alternative=str(alt))
+
+
+# ---- undefined numbers of a small stratified withdrawal -----------------------------------------------------------
+def test_a_stratum_nobody_was_randomized_into_says_so_in_the_table_the_json_and_the_report(capsys, tmp_path):
+    """A stratified withdrawal of 6 patients: a stratum with no patient printed `nan` for its means, and `0.00 [no
+    CI]` as its relapse rate (0 of 0 patients; JSON 0.0), and the HTML report `– [–, –]`. Now the table and the
+    report say 'n/a (no patients in this stratum)', and the JSON keeps null where a number is expected."""
+    import json
+    import re
+
+    from ketasim.trial import NO_PATIENTS
+
+    sc = tmp_path / "w.yaml"
+    sc.write_text((REPO / "examples" / "sustain1_like_withdrawal.yaml").read_text()
+                  .replace("size: 700 ", "size: 6   "))
+    js, html = tmp_path / "w.json", tmp_path / "w.html"
+    code, out, err = run(capsys, "trial", sc, "--json", js, "--report", html, "--no-progress")
+    assert code == 0, err
+    d = json.loads(js.read_text())
+    empty = [a for a, v in d["arms"].items() if v["n"] == 0]
+    assert empty, "this seed and size gave no empty stratum; pick a size that does"
+    assert not re.search(r"\bnan\b", out, re.I)
+    page = html.read_text()
+    assert "[–, –]" not in page and NO_PATIENTS in page
+    for arm in empty:
+        block = out.split(f"[{arm}] n=0\n")[1].split("\n\n")[0]
+        rows = [ln for ln in block.splitlines() if not ln.lstrip().startswith("randomized_fraction")]
+        assert rows and all(ln.endswith(NO_PATIENTS) for ln in rows), block
+        for e in d["arms"][arm]["endpoints"]:
+            if e["measure"] != "randomized_fraction":
+                assert e["value"] is None and e["ci95"] == [None, None], e     # null, not 0.0 and not a string
+
+
+@pytest.mark.parametrize("row, text", [
+    ({"measure": "time_to_relapse", "n": 40, "value": 56.0, "ci_low": 35.0, "ci_high": float("nan")},
+     "56.0 [35.0, not reached]"),
+    ({"measure": "time_to_relapse", "n": 40, "value": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")},
+     "not reached (fewer than half relapsed)"),
+    ({"measure": "time_to_relapse", "n": 1, "value": 56.0, "ci_low": float("nan"), "ci_high": float("nan")},
+     "56.0 [n/a, not reached]"),
+    ({"measure": "mean", "n": 1, "value": 38.0, "ci_low": float("nan"), "ci_high": float("nan")},
+     "38.0 [no CI: too few patients]"),
+    ({"measure": "mean", "n": 0, "value": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")},
+     "n/a (no patients in this stratum)"),
+])
+def test_the_reports_open_kaplan_meier_bound_says_not_reached(row, text):
+    """The HTML report showed an open Kaplan-Meier bound (beyond the follow-up) and a median not reached as '–',
+    which reads as 'missing'; the printed table said 'not reached'."""
+    from ketasim.report import _endpoint_cell
+
+    assert _endpoint_cell(row, stratified=True) == text

@@ -163,8 +163,10 @@ class TrialResult:
         pi = self.uncertainty is not None
         if pi:
             lines.append(f"  {'':18s} {'':>12s}  {'value':>8s}  {'95% CI':^18s}  {'95% prediction interval':^23s}")
+        stratified = {r["arm"] for r in self.endpoints if "stratum" in r}
         for arm, g in t.groupby("arm", sort=False):
-            lines.append(f"\n[{arm}] n={self.outcomes[arm].n}")
+            n_arm = self.outcomes[arm].n
+            lines.append(f"\n[{arm}] n={n_arm}")
             for _, r in g.iterrows():
                 when = "all sessions" if r.time_h is None or (isinstance(r.time_h, float) and math.isnan(r.time_h)) else _fmt_t(r.time_h)
                 if isinstance(r.get("analyte"), str):           # PK endpoints: printed below with CV % / range
@@ -178,14 +180,19 @@ class TrialResult:
                     continue
                 if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
                     lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
-                        f"{r.value:8.2f}  [{r.ci_low:7.2f}, " + (f"{r.ci_high:7.2f}] d" if math.isfinite(r.ci_high)
-                                                                  else "not reached] d")   # beyond follow-up
+                        f"{r.value:8.2f}  [" + (f"{r.ci_low:7.2f}" if math.isfinite(r.ci_low) else "    n/a")
+                        + ", " + (f"{r.ci_high:7.2f}] d" if math.isfinite(r.ci_high)
+                                  else "not reached] d")   # beyond follow-up
                         if math.isfinite(r.value)
+                        else no_value_text(0, arm in stratified) if n_arm == 0
                         else "not reached (fewer than half relapsed)")
                         + (f"  PI [{r.pi_low:.2f}, " + (f"{r.pi_high:.2f}] d" if math.isfinite(r.pi_high)
                                                        else "not reached]")
                            if pi and math.isfinite(r.pi_low) else
                            "  PI: not reached in >= 97.5 % of the draws" if pi and r.pi_low == math.inf else ""))
+                    continue
+                if not math.isfinite(r.value):                 # e.g. a stratum nobody was randomized into
+                    lines.append(f"  {r.measure:18s} {when:>12s}  {no_value_text(n_arm, arm in stratified)}")
                     continue
                 lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  {_ci_text(r.ci_low, r.ci_high)}"
                              + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else ""))
@@ -480,6 +487,18 @@ def _remission_threshold(ep: Endpoints, scale: str, required: bool = True) -> fl
     if not required and SCALES[scale][1] is None:
         return None
     return remission_threshold(scale)
+
+
+#: what an undefined number means, in words (the table, the HTML report; the JSON has null): no patient in an arm
+#: or a stratum (a small stratified withdrawal), and a Kaplan-Meier median or bound beyond the follow-up
+NO_PATIENTS = "n/a (no patients in this stratum)"
+NO_PATIENTS_ARM = "n/a (no patients in this arm)"
+NOT_REACHED = "not reached"
+
+
+def no_value_text(n: int, stratified: bool) -> str:
+    """Why a row of an arm (or stratum) of ``n`` patients has no value: none in it, or (n > 0) 'n/a'."""
+    return (NO_PATIENTS if stratified else NO_PATIENTS_ARM) if n == 0 else "n/a"
 
 
 def _ci_text(low: float, high: float) -> str:
@@ -1442,7 +1461,8 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
                                                       tv, t_rand)
             k = int(event.sum())
             rows.append({"arm": name, **label, "time_h": float(tv[-1]) if tv.size else None, "scale": scale,
-                         "measure": "relapse_rate", "value": 100.0 * k / max(sub.n, 1), "ci95": list(wilson_ci(k, sub.n))})
+                         "measure": "relapse_rate", "value": 100.0 * k / sub.n if sub.n else float("nan"),
+                         "ci95": list(wilson_ci(k, sub.n))})
             med, ci = km_median(t_ev, event)
             rows.append({"arm": name, **label, "time_h": None, "scale": scale, "measure": "time_to_relapse",
                          "value": med / 24.0, "ci95": [ci[0] / 24.0, ci[1] / 24.0], "unit": "d (Kaplan-Meier median)"})
