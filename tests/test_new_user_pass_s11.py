@@ -108,3 +108,26 @@ def test_the_reports_open_kaplan_meier_bound_says_not_reached(row, text):
     from ketasim.report import _endpoint_cell
 
     assert _endpoint_cell(row, stratified=True) == text
+
+
+# ---- the CLI framework's usage errors -----------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, expected", [
+    (["simulate", "--dose"], "--dose: the value is missing (write --dose VALUE; see 'ketasim simulate --help')"),
+    (["plan", "x.csv", "--probability"],
+     "--probability: the value is missing (write --probability VALUE; see 'ketasim plan --help')"),
+    (["simulate", "--dosee", "5"], "--dosee: 'ketasim simulate' has no such option; did you mean --dose, --seed or "
+                                   "--pk-dose? (see 'ketasim simulate --help')"),
+    (["simulate", "--xyzzy"], "--xyzzy: 'ketasim simulate' has no such option (see 'ketasim simulate --help')"),
+    (["simulate", "--typical=3"], "--typical: takes no value (write --typical alone; see 'ketasim simulate --help')"),
+    (["trial"], "SCENARIO: missing (write 'ketasim trial SCENARIO ...'; see 'ketasim trial --help')"),
+    (["export", "examples/design_example.yaml"], "--sbml: required (see 'ketasim export --help')"),
+    (["plan", "--json", "p.json"], "DATA: missing (write 'ketasim plan DATA ...'; see 'ketasim plan --help')"),
+])
+def test_a_missing_value_an_unknown_option_or_argument_names_it_first_and_points_to_the_commands_help(capsys, argv,
+                                                                                                 expected):
+    """The framework's own wording ("Option '--dose' requires an argument. (see 'ketasim --help')", "No such option:
+    --dosee (Possible options: ...)", "Missing argument 'scenario'.") did not start with the option like every other
+    error, and sent the user to the top-level help, which does not list the sub-command's options."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert one_error_line(err) == "error: " + expected

@@ -828,6 +828,40 @@ def _bad_number_message(e) -> str | None:
             + f", got {str(err.get('input'))[:40]!r}")
 
 
+def _command_of(argv) -> str:
+    """'ketasim simulate' for argv ['simulate', ...] (the sub-command named first), else 'ketasim'."""
+    names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands if c.callback}
+    first = next((a for a in argv if not str(a).startswith("-")), None)
+    return f"ketasim {first}" if first in names else "ketasim"
+
+
+def _usage_message(e, argv) -> str:
+    """One line for a usage error of the CLI framework (typer's click exceptions, read through their documented
+    attributes: ``option_name``, ``possibilities``, ``param``), naming the option or argument first like every other
+    error, and pointing to the sub-command's own help; anything else keeps the framework's wording."""
+    cmd = _command_of(argv)
+    see = f"see '{cmd} --help'"
+    kind, text = type(e).__name__, e.format_message()
+    opt = getattr(e, "option_name", None)
+    if kind == "NoSuchOption" and opt:
+        near = list(dict.fromkeys(getattr(e, "possibilities", None) or []))[:3]
+        guess = (f"; did you mean {', '.join(near[:-1])} or {near[-1]}?" if len(near) > 1
+                 else f"; did you mean {near[0]}?" if near else "")
+        return f"{opt}: '{cmd}' has no such option{guess} ({see})"
+    if kind == "BadOptionUsage" and opt and "requires an argument" in text:
+        return f"{opt}: the value is missing (write {opt} VALUE; {see})"
+    if kind == "BadOptionUsage" and opt and "does not take a value" in text:
+        return f"{opt}: takes no value (write {opt} alone; {see})"
+    param = getattr(e, "param", None)
+    if kind == "MissingParameter" and param is not None:
+        opts = [o for o in getattr(param, "opts", None) or [] if str(o).startswith("--")]
+        if opts:
+            return f"{opts[0]}: required ({see})"
+        name = str(getattr(param, "name", "") or "argument").upper()
+        return f"{name}: missing (write '{cmd} {name} ...'; {see})"
+    return f"{text} ({see})"
+
+
 def main(argv=None) -> int:
     """Entry point: run the app, turning user errors into one-line messages. Exit status: 0 done, 1 an output
     file could not be written (disk full, no permission: found while writing), 2 bad input (including an output path
@@ -843,8 +877,9 @@ def main(argv=None) -> int:
     previous_sigterm = None
     if threading.current_thread() is threading.main_thread():
         previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        rv = app(args=rejoin_quantities(sys.argv[1:] if argv is None else list(argv)), standalone_mode=False)
+        rv = app(args=rejoin_quantities(argv), standalone_mode=False)
         if rv == 130:       # typer turns Ctrl-C into exit code 130 (returned, not raised)
             raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -874,7 +909,7 @@ def main(argv=None) -> int:
             print(f"error: {number}", file=sys.stderr)
             return 2
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
-            print(f"error: {e.format_message()} (see 'ketasim --help')", file=sys.stderr)
+            print(f"error: {_usage_message(e, argv)}", file=sys.stderr)
             return 2
         raise
     finally:
