@@ -131,3 +131,44 @@ def test_a_missing_value_an_unknown_option_or_argument_names_it_first_and_points
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert one_error_line(err) == "error: " + expected
+
+
+# ---- units of a trial's numbers -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_trial():
+    from ketasim import scenario_from_dict
+    from ketasim.trial import run_trial
+
+    return run_trial(scenario_from_dict({
+        "name": "u", "seed": 3, "population": {"size": 30, "scale": "hamd17", "baseline": {"mean": 24, "sd": 3}},
+        "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                               "duration": "40 min"}],
+                 "saline": [{"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}]},
+        "endpoints": {"times": ["24 h"], "measures": ["mean", "mean_change", "response_rate", "cadss_peak",
+                                                      "sbp_change_peak"]}}))
+
+
+def test_every_number_of_the_trial_table_says_its_unit(small_trial):
+    """`ketasim trial` printed 'mean 24 h 20.98', 'response_rate 24 h 31.35', 'cadss_peak all sessions 24.18'
+    without saying on which scale, that rates are percentages or that a rate difference is in percentage points;
+    the HTML report's 'mean score' did not name the scale either (a HAM-D trial looked like a MADRS one)."""
+    text = small_trial.format_table()
+    rows = {ln.split()[0] + " " + ln.split()[1]: ln for ln in text.splitlines() if ln.startswith("  ") and "[" in ln}
+    assert rows["mean 24"].endswith("HAM-D17 points") and rows["mean_change 24"].endswith("HAM-D17 points")
+    assert rows["response_rate 24"].endswith("% of patients")
+    assert rows["cadss_peak all"].endswith("CADSS points") and rows["sbp_change_peak all"].endswith("mmHg")
+    between = [ln for ln in text.splitlines() if " vs " in ln]
+    assert between and all(ln.endswith(("HAM-D17 points", "percentage points")) for ln in between)
+    assert any("response_rate_difference" in ln and ln.endswith("percentage points") for ln in between)
+
+
+def test_the_trial_reports_labels_name_the_scale(small_trial, tmp_path):
+    from ketasim.report import _comparison_table, _endpoint_table
+
+    labels = list(_endpoint_table(small_trial)["endpoint"])
+    assert "mean score (HAM-D17 points)" in labels and "mean change from baseline (HAM-D17 points)" in labels
+    assert "response rate (%)" in labels                      # already said it
+    measures = list(_comparison_table(small_trial)["measure"])
+    assert "mean_change_difference (HAM-D17 points)" in measures
+    assert "response_rate_difference (percentage points)" in measures
+

@@ -341,6 +341,8 @@ def simulation_report(result, typical_result, path) -> Path:
 
 
 def _endpoint_table(tr) -> pd.DataFrame:
+    from .trial import measure_unit
+
     t = tr.table()
     if not len(t):
         return pd.DataFrame()
@@ -365,6 +367,9 @@ def _endpoint_table(tr) -> pd.DataFrame:
         key = (r["measure"], when, analyte or level)
         if key not in rows:
             label = _MEASURE_LABELS.get(r["measure"], r["measure"])
+            unit = measure_unit(r["measure"], r.get("scale"))
+            if unit and "(" not in label and not analyte:          # e.g. 'mean score (MADRS points)'
+                label = f"{label} ({unit})"
             if level:
                 label = f"patients on {level} at the end (%)"
             rows[key] = {"endpoint": f"{label}, {analyte}" if analyte else label, "time": when}
@@ -402,6 +407,7 @@ def _endpoint_cell(r: dict, stratified: bool) -> str:
 
 
 def _comparison_table(tr) -> pd.DataFrame:
+    from .trial import measure_unit
     from .web.figures import fmt_time_h
 
     c = list(getattr(tr, "comparisons", []) or [])
@@ -411,7 +417,9 @@ def _comparison_table(tr) -> pd.DataFrame:
     for r in c:
         th = r.get("time_h")
         out.append({"arm": r.get("arm"), "versus": r.get("versus"),
-                    "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else ""),
+                    "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else "")
+                    + (f" ({measure_unit(r['measure'], r.get('scale'))})"
+                       if not r.get("analyte") and measure_unit(r["measure"], r.get("scale")) else ""),
                     "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
                              "log-rank" if r.get("measure") == "relapse_rate_difference" else "all sessions")
                     if th is None else fmt_time_h(float(th)),

@@ -194,8 +194,10 @@ class TrialResult:
                 if not math.isfinite(r.value):                 # e.g. a stratum nobody was randomized into
                     lines.append(f"  {r.measure:18s} {when:>12s}  {no_value_text(n_arm, arm in stratified)}")
                     continue
+                unit = measure_unit(r.measure, r.scale)
                 lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  {_ci_text(r.ci_low, r.ci_high)}"
-                             + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else ""))
+                             + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else "")
+                             + (f"  {unit}" if unit else ""))
             pk = [r for r in self.endpoints if r["arm"] == arm and "analyte" in r]
             if pk:
                 lines.append(f"  PK, {pk[0]['dose']} dose, {pk[0]['sample']} plasma: geometric mean (geometric CV %) "
@@ -217,10 +219,12 @@ class TrialResult:
                     continue
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else (
                     "log-rank" if c["measure"] == "relapse_rate_difference" else "all sessions")
+                unit = measure_unit(c["measure"], c.get("scale"))
                 lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
                              f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}"
                              + (f"  PI [{c['pi95'][0]:.2f}, {c['pi95'][1]:.2f}]"
-                                if "pi95" in c and math.isfinite(c["pi95"][0]) else ""))
+                                if "pi95" in c and math.isfinite(c["pi95"][0]) else "")
+                             + (f"  {unit}" if unit else ""))
         lines.append("\n" + CI_SCOPE)
         if pi:
             lines.append(pi_scope(self.uncertainty))
@@ -487,6 +491,22 @@ def _remission_threshold(ep: Endpoints, scale: str, required: bool = True) -> fl
     if not required and SCALES[scale][1] is None:
         return None
     return remission_threshold(scale)
+
+
+def measure_unit(measure: str, scale: str | None) -> str:
+    """The unit a trial endpoint or comparison is in, as the table prints it after the row: scale points for means
+    and changes ('MADRS points'), '% of patients' for rates and fractions, 'percentage points' for a difference of
+    rates, the model's unit for a session peak ('CADSS points', 'mmHg'); '' when the row says it already."""
+    from .population import SCALE_NAMES
+
+    if measure.endswith("_difference"):
+        unit = measure_unit(measure.removesuffix("_difference"), scale)
+        return "percentage points" if unit == "% of patients" else unit
+    if measure in ("mean", "mean_change", "sd", "sd_change"):
+        return f"{SCALE_NAMES.get(scale or '', str(scale or 'score').upper())} points"
+    if measure.endswith(("_rate", "_fraction")):
+        return "% of patients"
+    return next((s.unit for s in DEFAULT_MODEL.summaries if s.name == measure), "")
 
 
 #: what an undefined number means, in words (the table, the HTML report; the JSON has null): no patient in an arm
