@@ -172,3 +172,42 @@ def test_the_trial_reports_labels_name_the_scale(small_trial, tmp_path):
     assert "mean_change_difference (HAM-D17 points)" in measures
     assert "response_rate_difference (percentage points)" in measures
 
+
+# ---- a file that is not a parameter set ---------------------------------------------------------------------------
+@pytest.mark.parametrize("content, says", [
+    ('{"scenario": "s", "method": "morris", "endpoint": "response_rate@24h", "parameters": ["pd.x"]}',
+     "not a parameter set written by `ketasim calibrate` (it has no 'parameters' mapping; this is a sensitivity "
+     "result written by ketasim)"),                                       # was an AttributeError traceback
+    ('{"scenario": "s", "ketasim_version": "0.1", "arms": {}}',
+     "not a parameter set written by `ketasim calibrate` (it has no 'parameters' mapping; this is a trial result "
+     "written by ketasim)"),                                              # was "cannot read ...: 'parameters'"
+    ("name: x\n", "not JSON (Expecting value at line 1), so not a parameter set (JSON written by `ketasim "
+                  "calibrate`)"),
+    ('{"calibration_run": "r", "parameters": {"emax_drug": 0.5}}',
+     "parameters.emax_drug: expected {value: NUMBER, unit: TEXT, ...}, got '0.5'"),
+])
+@pytest.mark.parametrize("command", ["install-parameters", "between-trial"])
+def test_install_parameters_and_between_trial_name_a_file_that_is_not_a_parameter_set(capsys, tmp_path, content,
+                                                                                      says, command):
+    """`ketasim install-parameters sens.json` (the sensitivity JSON, which has a 'parameters' list) was a traceback;
+    a trial JSON said "parameters: cannot read a parameter set from trial.json: 'parameters'". Nothing is installed
+    or written (the shipped set is untouched: the error comes before any write)."""
+    from pathlib import Path
+
+    from ketasim.calibration import default_free_parameters_path
+
+    shipped_path = Path(str(default_free_parameters_path()))
+    shipped = shipped_path.read_bytes()
+    f = tmp_path / "p.json"
+    f.write_text(content)
+    code, out, err = run(capsys, command, f)
+    assert code == 2 and out == ""
+    assert one_error_line(err) == f"error: {command}: {f}: {says}"
+    assert shipped_path.read_bytes() == shipped and f.read_text() == content
+
+
+def test_install_parameters_names_a_directory(capsys, tmp_path):
+    code, out, err = run(capsys, "install-parameters", tmp_path)
+    assert code == 2
+    assert one_error_line(err) == (f"error: install-parameters: {tmp_path}: is a directory, not a parameter set file "
+                                   "(written by `ketasim calibrate`)")
