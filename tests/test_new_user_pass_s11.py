@@ -211,3 +211,18 @@ def test_install_parameters_names_a_directory(capsys, tmp_path):
     assert code == 2
     assert one_error_line(err) == (f"error: install-parameters: {tmp_path}: is a directory, not a parameter set file "
                                    "(written by `ketasim calibrate`)")
+
+
+# ---- what a plan's printed numbers are ----------------------------------------------------------------------------
+def test_a_plan_prints_the_variables_it_was_asked_for_and_says_what_its_numbers_are(capsys):
+    """`ketasim plan --variable cadss` ("Also forecast this trajectory variable") printed nothing more: the forecast
+    was in the JSON only. The fitted parameters were bare numbers ('eta_cl -0.130') and the rating forecast did not
+    name its scale."""
+    code, out, err = run(capsys, "plan", REPO / "examples" / "patient" / "patient_101.csv", "--variable", "cadss")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "  parameter               MAP  (eta_*: this patient's random effect in population SDs, 0 = the typical " \
+           "patient; baseline in MADRS points)" in lines
+    assert any(ln.startswith("forecast of the rating (MADRS points") for ln in lines)
+    i = lines.index("forecast of cadss (CADSS points) (recorded regimen):")
+    assert all(" h  median " in ln for ln in lines[i + 1:i + 5])

@@ -135,6 +135,8 @@ def limits_text(lim: dict) -> str:
 
 
 def text_summary(res: dict) -> str:
+    from .population import SCALE_NAMES
+
     pat = res["patient"]
     lines = [f"patient {pat['id']}: {len(res['observations'])} observed values, scale {pat['scale']}, "
              f"last observation at {pat['last_observation_h']:g} h"]
@@ -142,16 +144,26 @@ def text_summary(res: dict) -> str:
     lines.append(f"fit ({f['seconds']:.2f} s, effective sample size {f['effective_sample_size']:.0f}):")
     if f.get("sampling"):
         lines.append(f"  importance sampling: {f['sampling']['summary']}")
+    scale = SCALE_NAMES.get(pat["scale"], str(pat["scale"]).upper())
+    lines.append(f"  {'parameter':18s} {'MAP':>8s}  (eta_*: this patient's random effect in population SDs, 0 = the "
+                 f"typical patient; baseline in {scale} points)")
     for p in f["parameters"]:
         lines.append(f"  {p['name']:18s} {p['estimate']:8.3f}  90% [{p['interval90'][0]:.3f}, {p['interval90'][1]:.3f}]"
                      f"  shrinkage {p['shrinkage']:.2f}")
     for w in f["warnings"]:
         lines.append(f"  warning: {w}")
-    lines.append("forecast of the rating (recorded regimen):")
+    lines.append(f"forecast of the rating ({scale} points at the forecast points, h on the record's clock; recorded "
+                 "regimen):")
     for e in res["forecast"]:
         if e["variable"] == "score":
             lines.append(f"  {e['time_h']:8.1f} h  median {e['median']:5.1f}  50% [{e['pi50'][0]:.0f}, {e['pi50'][1]:.0f}]"
                          f"  90% [{e['pi90'][0]:.0f}, {e['pi90'][1]:.0f}]")
+    for v in dict.fromkeys(e["variable"] for e in res["forecast"] if e["variable"] != "score"):   # --variable
+        lines.append(f"forecast of {v}{' (CADSS points)' if v == 'cadss' else ''} (recorded regimen):")
+        for e in res["forecast"]:
+            if e["variable"] == v:
+                lines.append(f"  {e['time_h']:8.1f} h  median {e['median']:.3g}  50% [{e['pi50'][0]:.3g}, "
+                             f"{e['pi50'][1]:.3g}]  90% [{e['pi90'][0]:.3g}, {e['pi90'][1]:.3g}]")
     lines.append(f"target: {res['target']['text']} with probability >= {res['target']['probability']:g}")
     lim = res["limits"]
     lines.append("limits: " + limits_text(lim))
