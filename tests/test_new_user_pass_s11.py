@@ -226,3 +226,21 @@ def test_a_plan_prints_the_variables_it_was_asked_for_and_says_what_its_numbers_
     assert any(ln.startswith("forecast of the rating (MADRS points") for ln in lines)
     i = lines.index("forecast of cadss (CADSS points) (recorded regimen):")
     assert all(" h  median " in ln for ln in lines[i + 1:i + 5])
+
+
+# ---- found, not fixed (a model question for the lead) -------------------------------------------------------------
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "a patient's CADSS is cadss_max x dissociation_sensitivity x drive, with a log-normal sensitivity (omega_dissociation "
+    "1.08) and no ceiling: after 0.5 mg/kg IV over 40 min 3.5 % of 2000 patients peak above 92, the 23-item CADSS's "
+    "maximum (23 items scored 0-4; Bremner 1998 J Trauma Stress 11:125), the largest at 433; the arm's mean CADSS "
+    "peak (a calibration statistic) carries that tail (mean 23.0 vs median 12.9). Found by the eleventh session's "
+    "new-user pass (`simulate --size 10` printed a 90th percentile of 102.5); a model change, not made here"))
+def test_no_patient_rates_above_the_cadss_maximum():
+    import numpy as np
+
+    import ketasim
+
+    sc = ketasim.scenario_from_dict({"name": "cadss", "seed": 3, "population": {"size": 400}, "arms": {"k": [
+        {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}]}})
+    peak = ketasim.simulate(sc, output_times_h=np.arange(0.0, 3.0, 1 / 12)).trajectories().groupby("subject").cadss.max()
+    assert peak.max() <= 92.0, f"{(peak > 92).mean():.1%} of patients above 92, largest {peak.max():.0f}"
