@@ -244,3 +244,21 @@ def test_no_patient_rates_above_the_cadss_maximum():
         {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}]}})
     peak = ketasim.simulate(sc, output_times_h=np.arange(0.0, 3.0, 1 / 12)).trajectories().groupby("subject").cadss.max()
     assert peak.max() <= 92.0, f"{(peak > 92).mean():.1%} of patients above 92, largest {peak.max():.0f}"
+
+
+# ---- the dashboard's plan page ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("field, value, says", [
+    ("probability", 80, "probability: must lie between 0 and 1, got 80 (a fraction: 80 % is 0.8)"),
+    ("window", "4 week:1 week", "window: need 0 < FROM <= TO <= 1 year"),
+    ("limits", "sbp=30", "limits: unknown limit 'sbp'"),
+    ("target", "10", "target: write e.g. 'score<=10' or 'madrs<=15', got '10'"),
+])
+def test_the_plan_page_names_its_own_fields_not_the_command_lines_options(field, value, says):
+    """The page's fields are labelled 'probability', 'window', 'limits' and 'target'; its errors said
+    '--probability: ...', the command line's option."""
+    from ketasim.errors import InputError
+    from ketasim.web import api
+
+    with pytest.raises(InputError) as ei:
+        api.plan_form({"record": api.plan_example()["csv"], field: value})
+    assert str(ei.value).startswith(says), str(ei.value)
