@@ -262,3 +262,21 @@ def test_the_plan_page_names_its_own_fields_not_the_command_lines_options(field,
     with pytest.raises(InputError) as ei:
         api.plan_form({"record": api.plan_example()["csv"], field: value})
     assert str(ei.value).startswith(says), str(ei.value)
+
+
+# ---- sensitivity: the unit of the nominal value and of mu_star ----------------------------------------------------
+def test_sensitivity_says_the_unit_of_its_numbers(capsys, tmp_path):
+    """`ketasim sensitivity` printed 'nominal 24.7' and a mu_star column without saying they are in % of patients
+    (or MADRS points, CADSS points)."""
+    import json
+
+    js = tmp_path / "s.json"
+    code, out, err = run(capsys, "sensitivity", REPO / "examples" / "design_example.yaml", "--endpoint",
+                         "response_rate@24h", "--samples", "2", "--size", "10", "--parameters", "emax_drug",
+                         "--no-progress", "--json", js)
+    assert code == 0, err
+    first, second = out.splitlines()[:2]
+    assert first.startswith("sensitivity of response_rate@24h (ketamine) by morris: nominal ")
+    assert first.endswith("% of patients, 5 evaluations") or " % of patients, " in first, first
+    assert second.startswith("  mu_star, its ±95% and sigma in the endpoint's unit (% of patients)")
+    assert json.loads(js.read_text())["unit"] == "% of patients"
