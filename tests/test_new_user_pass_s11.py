@@ -280,3 +280,14 @@ def test_sensitivity_says_the_unit_of_its_numbers(capsys, tmp_path):
     assert first.endswith("% of patients, 5 evaluations") or " % of patients, " in first, first
     assert second.startswith("  mu_star, its ±95% and sigma in the endpoint's unit (% of patients)")
     assert json.loads(js.read_text())["unit"] == "% of patients"
+
+
+def test_the_external_qualification_table_says_what_its_count_columns_are(capsys, tmp_path):
+    """The table's columns 'score' and 'rate' are row counts (feder2021: '-  0  5.5  2'), which a reader took for
+    a score and a rate; a line below the table says what they count."""
+    code, out, err = run(capsys, "qualify", "--external", REPO / "examples" / "external", "--size", "20",
+                         "--json", tmp_path / "e.json", "--html", tmp_path / "e.html")
+    assert code == 0, err
+    assert ("  (score, rate: how many of the rows are score means or changes and how many are rates: the rows each "
+            "MAE is over, in score points and percentage points; inside: rows within their 95% interval)") \
+        in out.splitlines()
