@@ -291,3 +291,17 @@ def test_the_external_qualification_table_says_what_its_count_columns_are(capsys
     assert ("  (score, rate: how many of the rows are score means or changes and how many are rates: the rows each "
             "MAE is over, in score points and percentage points; inside: rows within their 95% interval)") \
         in out.splitlines()
+
+
+# ---- paths the README and the docs send a reader to ---------------------------------------------------------------
+def test_every_repository_path_in_the_readme_and_the_docs_exists():
+    """The README and 'Getting started' sent readers to `src/ketasim/links/` ("one module per link of the chain"),
+    a folder folded into `src/ketasim/model/definition.py` long ago."""
+    import re
+
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    paths = {(page.name, m) for page in pages
+             for m in re.findall(r"`((?:src|examples|benchmarks|docs|tests)/[^`\s]+)`", page.read_text())}
+    assert len(paths) > 20
+    missing = sorted((page, p) for page, p in paths if not (REPO / p.rstrip("/")).exists())
+    assert not missing, missing
