@@ -305,3 +305,14 @@ def test_every_repository_path_in_the_readme_and_the_docs_exists():
     assert len(paths) > 20
     missing = sorted((page, p) for page, p in paths if not (REPO / p.rstrip("/")).exists())
     assert not missing, missing
+
+
+def test_the_plan_reports_limits_read_like_the_printed_ones(capsys, tmp_path):
+    """The HTML report listed the limits as Python values ("sbp_rise_mmhg = 40.0, ..., drugs = ['racemic-ketamine',
+    'esketamine'], ..., note = ...")."""
+    page = tmp_path / "p.html"
+    code, out, err = run(capsys, "plan", REPO / "examples" / "patient" / "patient_101.csv", "--report", page)
+    assert code == 0, err
+    text = page.read_text()
+    assert "Limits: sbp_rise_mmhg=40, cadss=30," in text and "drugs=racemic-ketamine or esketamine" in text
+    assert "['" not in text.split("Limits:")[1].split("</p>")[0]

@@ -211,7 +211,9 @@ def plan_report(res: dict, path) -> Path:
                  + _table(plan_table(res), left=("plan",))
                  + _plot_div("plans") + f"<h3 style=\"font-size:14px\">Dose lines (scenario YAML, at on the "
                  f"record's clock)</h3><pre id=\"plan-yaml\">{html.escape(plans_yaml)}</pre>"
-                 + "<p class=\"hint\">Limits: " + html.escape(", ".join(f"{k} = {v}" for k, v in lim.items())) + "</p>",
+                 + "<p class=\"hint\">Limits: " + html.escape(limits_text(lim).replace(",", ", ").replace("+", " or ")
+                                                              + (f" ({lim['note']})" if lim.get("note") else ""))
+                 + "</p>",
                  "plans-section"),
         _section("Fitted parameters", _table(parameter_frame(res), left=("parameter", "informed"))
                  + (f"<ul class=\"hint\">{warn}</ul>" if warn else "")
