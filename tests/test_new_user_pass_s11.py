@@ -316,3 +316,18 @@ def test_the_plan_reports_limits_read_like_the_printed_ones(capsys, tmp_path):
     text = page.read_text()
     assert "Limits: sbp_rise_mmhg=40, cadss=30," in text and "drugs=racemic-ketamine or esketamine" in text
     assert "['" not in text.split("Limits:")[1].split("</p>")[0]
+
+
+# ---- bounds a new user meets ----------------------------------------------------------------------------------------
+def test_a_sensitivity_too_large_to_run_is_refused_before_sampling(capsys):
+    """`--samples 100000` (98 parameters: ~10 million evaluations, a sample matrix of ~8 GB) printed nothing and
+    ran without end, even with progress on (the sampling itself took minutes)."""
+    import time
+
+    t0 = time.perf_counter()
+    code, out, err = run(capsys, "sensitivity", REPO / "examples" / "design_example.yaml", "--endpoint", "cadss_peak",
+                         "--samples", "100000", "--no-progress")
+    assert code == 2 and time.perf_counter() - t0 < 30
+    line = one_error_line(err)
+    assert line.startswith("error: --samples: 100,000 trajectories over ") and "more than the 200,000 supported" in line
+

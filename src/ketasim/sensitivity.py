@@ -303,6 +303,14 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
         raise InputError("--samples: must be >= 2")
     if method == "sobol" and samples & (samples - 1):
         raise InputError(f"--samples: Sobol needs a power of 2 (e.g. 64, 128), got {samples}")
+    from . import limits
+
+    n_eval = samples * (len(fs) + (1 if method == "morris" else 2)) + 1 + (2 * len(fs) if local else 0)
+    if n_eval > limits.MAX_SENSITIVITY_EVALUATIONS:     # checked before sampling: the matrix alone could be GBs
+        raise InputError(f"--samples: {samples:,} {'trajectories' if method == 'morris' else 'base samples'} over "
+                         f"{len(fs)} parameters are {n_eval:,} model evaluations, more than the "
+                         f"{limits.MAX_SENSITIVITY_EVALUATIONS:,} supported; use fewer samples or fewer parameters "
+                         "(--parameters)")
     problem = {"num_vars": len(fs), "names": [f.name for f in fs],
                "bounds": [[float(f.to_space(f.lo)), float(f.to_space(f.hi))] for f in fs]}
     rng_seed = int(np.random.SeedSequence(seed).generate_state(1)[0] % (2 ** 31))
