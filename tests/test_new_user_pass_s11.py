@@ -331,3 +331,12 @@ def test_a_sensitivity_too_large_to_run_is_refused_before_sampling(capsys):
     line = one_error_line(err)
     assert line.startswith("error: --samples: 100,000 trajectories over ") and "more than the 200,000 supported" in line
 
+
+def test_a_plan_probability_of_exactly_one_says_why_it_is_refused():
+    """`--probability 1` said "must lie between 0 and 1, got 1", which reads as a contradiction."""
+    from ketasim.errors import InputError
+    from ketasim.personal import parse_target
+
+    with pytest.raises(InputError, match=r"^--probability: must lie between 0 and 1, got 1 \(0 and 1 excluded: a "
+                                         r"forecast is never certain; e\.g\. 0\.95\)$"):
+        parse_target(None, "madrs", probability=1)
