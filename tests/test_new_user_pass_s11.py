@@ -340,3 +340,11 @@ def test_a_plan_probability_of_exactly_one_says_why_it_is_refused():
     with pytest.raises(InputError, match=r"^--probability: must lie between 0 and 1, got 1 \(0 and 1 excluded: a "
                                          r"forecast is never certain; e\.g\. 0\.95\)$"):
         parse_target(None, "madrs", probability=1)
+
+
+@pytest.mark.parametrize("draws", ["100000000", "-5", "1"])
+def test_qualify_uncertainty_has_the_bounds_of_trial_uncertainty(capsys, tmp_path, draws):
+    """`qualify --uncertainty 100000000` was a 145 GiB ArrayMemoryError traceback; -5 and 1 ran silently."""
+    code, out, err = run(capsys, "qualify", "--size", "10", "--uncertainty", draws, "--html", tmp_path / "q.html")
+    assert code == 2 and not (tmp_path / "q.html").exists()
+    assert one_error_line(err).startswith("error: --uncertainty: parameter draws must be a whole number from 2 to 1000")

@@ -689,6 +689,10 @@ def qualify(
     from .app import qualify_cli
 
     _check_options(size, seed)
+    if uncertainty != 0:                # as `trial --uncertainty`: 2-1000 draws (10**8 was a 145 GiB traceback)
+        from .trial import check_uncertainty_draws
+
+        check_uncertainty_draws(uncertainty)
     if external is not None:
         from .app import qualify_external_cli
         from .errors import InputError
