@@ -348,3 +348,18 @@ def test_qualify_uncertainty_has_the_bounds_of_trial_uncertainty(capsys, tmp_pat
     code, out, err = run(capsys, "qualify", "--size", "10", "--uncertainty", draws, "--html", tmp_path / "q.html")
     assert code == 2 and not (tmp_path / "q.html").exists()
     assert one_error_line(err).startswith("error: --uncertainty: parameter draws must be a whole number from 2 to 1000")
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--cv-method", "foo", "error: --cv-method: use newton, damped or refit, got 'foo'"),
+    ("--cv-size", "0", "error: --cv-size: must lie in 1-2,000,000, got 0"),
+    ("--cv-evaluations", "-1", "error: --cv-evaluations: must be at least 1, got -1"),
+])
+def test_cross_validation_options_are_checked_before_anything_runs(capsys, tmp_path, option, value, says):
+    """`qualify --cross-validate --cv-method foo` ran the in-sample qualification (minutes) and then the Newton
+    cross-validation: any method but 'damped' and 'refit' was taken as 'newton'. (--size 1 keeps this test from
+    running a cross-validation should the check ever go: the in-sample run then stops at its first subgroup.)"""
+    code, out, err = run(capsys, "qualify", "--cross-validate", option, value, "--size", "1",
+                         "--html", tmp_path / "q.html", "--cv-json", tmp_path / "cv.json")
+    assert code == 2 and out == ""
+    assert one_error_line(err) == says

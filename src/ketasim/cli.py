@@ -689,6 +689,15 @@ def qualify(
     from .app import qualify_cli
 
     _check_options(size, seed)
+    if cross_validate:                  # before the in-sample run (minutes): 'foo' ran as 'newton' after it
+        from .errors import InputError
+        from .limits import check_size
+
+        if cv_method not in ("newton", "damped", "refit"):
+            raise InputError(f"--cv-method: use newton, damped or refit, got {cv_method!r}")
+        check_size(cv_size, "--cv-size")
+        if cv_evaluations < 1:
+            raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
     if uncertainty != 0:                # as `trial --uncertainty`: 2-1000 draws (10**8 was a 145 GiB traceback)
         from .trial import check_uncertainty_draws
 
