@@ -411,10 +411,13 @@ _KIND_OF_OPTION = {"--csv": ("CSV", ".csv", "--parquet", (".parquet", ".pq")),
                    "--parquet": ("Parquet", ".parquet", "--csv", (".csv", ".txt")),
                    "--json": ("JSON", ".json", "--report", (".html", ".htm")),
                    "--pk-json": ("JSON", ".json", "--report", (".html", ".htm")),
-                   "--report": ("HTML", ".html", "--json", (".json",))}
+                   "--report": ("HTML", ".html", "--json", (".json",)),
+                   "--html": ("HTML", ".html", "--json", (".json",)),
+                   "--cv-json": ("JSON", ".json", "--html", (".html", ".htm")),
+                   "--sbml": ("SBML (XML)", ".xml", None, (".json", ".html", ".htm", ".csv", ".yaml", ".yml"))}
 
 
-def _check_kinds(outputs: dict) -> None:
+def _check_kinds(outputs: dict, other: dict | None = None) -> None:
     """Refuse (one line, before running) an output whose name says another kind of file than its option writes:
     `--parquet traj.csv` wrote Parquet bytes into a .csv file, `--report out.json` HTML into a .json file."""
     from .errors import OutputPathError
@@ -422,11 +425,12 @@ def _check_kinds(outputs: dict) -> None:
     for option, path in outputs.items():
         if path is None:
             continue
-        kind, ext, other, endings = _KIND_OF_OPTION[option]
+        kind, ext, alt, endings = _KIND_OF_OPTION[option]
+        alt = (other or {}).get(option, alt)          # the command's own option for that kind (qualify: --html)
         suffix = Path(path).suffix.lower()
         if suffix in endings:
             raise OutputPathError(f"{option}: {path} ends in '{suffix}', but {option} writes {kind}: name it "
-                                  f"'{Path(path).with_suffix(ext).name}', or use {other}")
+                                  f"'{Path(path).with_suffix(ext).name}'" + (f", or use {alt}" if alt else ""))
 
 
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
@@ -689,6 +693,8 @@ def qualify(
     from .app import qualify_cli
 
     _check_options(size, seed)
+    _check_kinds({"--html": html, "--json": json_out, "--cv-json": cv_json if cross_validate else None},
+                 {"--json": "--html", "--html": "--json" if external is not None else "--cv-json"})
     if cross_validate:                  # before the in-sample run (minutes): 'foo' ran as 'newton' after it
         from .errors import InputError
         from .limits import check_size
@@ -804,6 +810,7 @@ def export(
     from .scenario import load_scenario
 
     _check_options(outputs=(sbml,), inputs=(("the scenario", scenario),))
+    _check_kinds({"--sbml": sbml})
     path = export_sbml(load_scenario(scenario), sbml, arm=arm)
     typer.echo(f"wrote {path}")
     typer.echo(NOTICE)
