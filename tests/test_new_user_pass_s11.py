@@ -381,3 +381,35 @@ def test_export_and_qualify_outputs_named_as_another_kind_are_refused(capsys, tm
     code, out, err = run(capsys, *[str(a).format(d=tmp_path) for a in argv])
     assert code == 2 and out == "" and list(tmp_path.iterdir()) == []
     assert one_error_line(err) == says.format(d=tmp_path)
+
+
+def test_stopping_the_dashboard_does_not_talk_about_output_files(tmp_path):
+    """`ketasim serve` stopped with SIGTERM printed the batch commands' "terminated: stopped before completing; no
+    output file was changed by the interrupted write"."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    p = subprocess.Popen([sys.executable, "-m", "ketasim", "serve", "--port", str(port)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 120:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert "no output file was changed" not in err and "Traceback" not in err
+    assert "ketasim dashboard stopped" in err, err

@@ -903,11 +903,13 @@ def main(argv=None) -> int:
         if rv == 130:       # typer turns Ctrl-C into exit code 130 (returned, not raised)
             raise KeyboardInterrupt
     except KeyboardInterrupt:
-        print("interrupted: stopped before completing; no output file was changed by the interrupted write",
+        print("ketasim dashboard stopped" if _command_of(argv) == "ketasim serve" else
+              "interrupted: stopped before completing; no output file was changed by the interrupted write",
               file=sys.stderr)
         return 130
     except _Terminated:
-        print("terminated: stopped before completing; no output file was changed by the interrupted write",
+        print("ketasim dashboard stopped (terminated)" if _command_of(argv) == "ketasim serve" else
+              "terminated: stopped before completing; no output file was changed by the interrupted write",
               file=sys.stderr)
         return 143
     except KetasimError as e:
