@@ -413,3 +413,23 @@ def test_stopping_the_dashboard_does_not_talk_about_output_files(tmp_path):
             p.kill()
     assert "no output file was changed" not in err and "Traceback" not in err
     assert "ketasim dashboard stopped" in err, err
+
+
+def test_a_follow_up_nobody_entered_says_so_not_not_reached(capsys, tmp_path):
+    """An open-label follow-up of an arm where nobody responded printed its relapse rate as 'nan' (then 'n/a') and its
+    Kaplan-Meier median as 'not reached (fewer than half relapsed)' although nobody was followed."""
+    from ketasim.trial import NO_PATIENTS_FOLLOWED
+
+    sc = tmp_path / "fu.yaml"
+    sc.write_text((REPO / "examples" / "open_label_follow_up.yaml").read_text())
+    html = tmp_path / "fu.html"
+    code, out, err = run(capsys, "trial", sc, "--size", "2", "--no-progress", "--report", html)
+    assert code == 0, err
+    blocks = {b.split("]")[0]: b for b in out.split("\n[")[1:]}
+    nobody = [arm for arm, b in blocks.items() if "followed_fraction          13 d      0.00" in b]
+    assert nobody, "this seed and size gave every arm a follower; pick a size that does not"
+    for arm in nobody:
+        rows = [ln for ln in blocks[arm].splitlines() if ln.lstrip().startswith(("relapse_rate", "time_to_relapse"))]
+        assert len(rows) == 2 and all(ln.endswith(NO_PATIENTS_FOLLOWED) for ln in rows), rows
+    assert "not reached (fewer than half relapsed)" not in "".join(blocks[a] for a in nobody)
+    assert NO_PATIENTS_FOLLOWED in html.read_text()

@@ -341,7 +341,7 @@ def simulation_report(result, typical_result, path) -> Path:
 
 
 def _endpoint_table(tr) -> pd.DataFrame:
-    from .trial import measure_unit
+    from .trial import measure_unit, unfollowed_arms
 
     t = tr.table()
     if not len(t):
@@ -350,6 +350,7 @@ def _endpoint_table(tr) -> pd.DataFrame:
 
     arms = list(dict.fromkeys(t["arm"]))
     stratified = {r["arm"] for r in tr.endpoints if "stratum" in r}
+    unfollowed = unfollowed_arms(tr.endpoints)
     rows, order = {}, []
     for r in t.to_dict("records"):
         th = r["time_h"]
@@ -374,7 +375,7 @@ def _endpoint_table(tr) -> pd.DataFrame:
                 label = f"patients on {level} at the end (%)"
             rows[key] = {"endpoint": f"{label}, {analyte}" if analyte else label, "time": when}
             order.append(key)
-        cell = _endpoint_cell(r, r["arm"] in stratified)
+        cell = _endpoint_cell(r, r["arm"] in stratified, r["arm"] in unfollowed)
         if isinstance(r.get("pi_low"), float) and math.isfinite(r["pi_low"]):     # trial --uncertainty
             hi = "not reached" if r["pi_high"] == math.inf else _fmt(r["pi_high"])   # a KM median beyond follow-up
             cell += f" PI [{_fmt(r['pi_low'])}, {hi}]"
@@ -389,15 +390,17 @@ def _finite(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v)
 
 
-def _endpoint_cell(r: dict, stratified: bool) -> str:
+def _endpoint_cell(r: dict, stratified: bool, unfollowed: bool = False) -> str:
     """'value [95% CI]' of one endpoint row, with undefined numbers in words as the printed table has them: no
     patients in an arm or stratum, a Kaplan-Meier median or upper bound beyond the follow-up ('not reached'), no CI
     for fewer than two patients."""
     from .trial import NOT_REACHED, no_value_text
+    from .vocabulary import RELAPSE_MEASURES
 
     n, km = int(r["n"]), r["measure"] == "time_to_relapse"
+    unfollowed = unfollowed and r["measure"] in RELAPSE_MEASURES
     if not _finite(r["value"]):
-        return (no_value_text(n, stratified) if n == 0
+        return (no_value_text(n, stratified, unfollowed) if n == 0 or unfollowed
                 else f"{NOT_REACHED} (fewer than half relapsed)" if km else "n/a")
     lo, hi = r["ci_low"], r["ci_high"]
     if not km and not _finite(lo) and not _finite(hi):

@@ -41,7 +41,7 @@ from .population import SCALES, arm_spec, baseline_bp, occasion_effects, predose
 from .result import NOTICE, ketasim_version
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import parse_time_h
-from .vocabulary import DEFAULT_MEASURES, PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
+from .vocabulary import DEFAULT_MEASURES, PK_MEASURES, RELAPSE_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
 
 BAND_VARIABLES = TRIAL_BAND_VARIABLES
 #: Slot of a per-session summary in ``ArmOutcome.sessions`` (last axis), by name.
@@ -164,6 +164,7 @@ class TrialResult:
         if pi:
             lines.append(f"  {'':18s} {'':>12s}  {'value':>8s}  {'95% CI':^18s}  {'95% prediction interval':^23s}")
         stratified = {r["arm"] for r in self.endpoints if "stratum" in r}
+        unfollowed = unfollowed_arms(self.endpoints)
         for arm, g in t.groupby("arm", sort=False):
             n_arm = self.outcomes[arm].n
             lines.append(f"\n[{arm}] n={n_arm}")
@@ -184,7 +185,8 @@ class TrialResult:
                         + ", " + (f"{r.ci_high:7.2f}] d" if math.isfinite(r.ci_high)
                                   else "not reached] d")   # beyond follow-up
                         if math.isfinite(r.value)
-                        else no_value_text(0, arm in stratified) if n_arm == 0
+                        else no_value_text(n_arm, arm in stratified, arm in unfollowed)
+                        if n_arm == 0 or arm in unfollowed
                         else "not reached (fewer than half relapsed)")
                         + (f"  PI [{r.pi_low:.2f}, " + (f"{r.pi_high:.2f}] d" if math.isfinite(r.pi_high)
                                                        else "not reached]")
@@ -192,7 +194,9 @@ class TrialResult:
                            "  PI: not reached in >= 97.5 % of the draws" if pi and r.pi_low == math.inf else ""))
                     continue
                 if not math.isfinite(r.value):                 # e.g. a stratum nobody was randomized into
-                    lines.append(f"  {r.measure:18s} {when:>12s}  {no_value_text(n_arm, arm in stratified)}")
+                    lines.append(f"  {r.measure:18s} {when:>12s}  "
+                                 + no_value_text(n_arm, arm in stratified, arm in unfollowed and r.measure in
+                                                 RELAPSE_MEASURES))
                     continue
                 unit = measure_unit(r.measure, r.scale)
                 lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  {_ci_text(r.ci_low, r.ci_high)}"
@@ -516,9 +520,21 @@ NO_PATIENTS_ARM = "n/a (no patients in this arm)"
 NOT_REACHED = "not reached"
 
 
-def no_value_text(n: int, stratified: bool) -> str:
-    """Why a row of an arm (or stratum) of ``n`` patients has no value: none in it, or (n > 0) 'n/a'."""
-    return (NO_PATIENTS if stratified else NO_PATIENTS_ARM) if n == 0 else "n/a"
+NO_PATIENTS_FOLLOWED = "n/a (no patients followed)"
+
+
+def no_value_text(n: int, stratified: bool, unfollowed: bool = False) -> str:
+    """Why a row of an arm (or stratum) of ``n`` patients has no value: none in it; none followed for relapse
+    (``unfollowed``: an open-label follow-up that nobody entered); else 'n/a'."""
+    if n == 0:
+        return NO_PATIENTS if stratified else NO_PATIENTS_ARM
+    return NO_PATIENTS_FOLLOWED if unfollowed else "n/a"
+
+
+def unfollowed_arms(endpoints) -> set:
+    """Arms whose relapse rate is undefined although they have patients: nobody entered their follow-up."""
+    return {r["arm"] for r in endpoints if r["measure"] == "relapse_rate"
+            and (r["value"] is None or not math.isfinite(r["value"]))}
 
 
 def _ci_text(low: float, high: float) -> str:
