@@ -24,7 +24,7 @@ def test_follow_up_rows_are_labelled_in_the_report(tmp_path):
     cells = [c.strip() for c in text.split("|") if c.strip()]
     i = cells.index("median time to relapse (d, Kaplan-Meier)")
     assert cells[i + 1] == "Kaplan-Meier median"
-    j = cells.index("relapse_rate_difference")
+    j = cells.index("relapse_rate_difference (percentage points)")
     assert cells[j + 1] == "log-rank"
     assert "followed in the open-label follow-up (%)" in cells and "followed_fraction" not in cells
     assert "all sessions" not in cells

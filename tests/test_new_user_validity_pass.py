@@ -517,8 +517,8 @@ def test_a_dose_written_the_way_clinicians_do_gets_a_precise_message(text, says)
 
 @pytest.mark.parametrize("content, says", [
     (None, "no such file"),                                                # said 'free_path: ...'
-    ("name: not a parameter set\n", "is not a parameter set written by `ketasim calibrate` (JSONDecodeError"),
-    ('{"a": 1}\n', "is not a parameter set written by `ketasim calibrate` (KeyError"),   # was a traceback
+    ("name: not a parameter set\n", "p.json: not JSON (Expecting value at line 1), so not a parameter set"),
+    ('{"a": 1}\n', "p.json: not a parameter set written by `ketasim calibrate` (it has no 'parameters' mapping)"),
 ])
 @pytest.mark.parametrize("external", [True, False])
 def test_qualify_parameters_option_that_is_not_a_parameter_set_is_one_line(capsys, tmp_path, no_fitting, content,

@@ -162,7 +162,7 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
 def _parameters_option(path):
     """``--parameters FILE`` (None: the installed set): one line naming the option for a file that is missing or is
     not a parameter set written by ``ketasim calibrate`` (was 'free_path: ...' or a JSON traceback)."""
-    from .errors import InputError, KetasimError
+    from .errors import InputError, KetasimError, ParameterSetError
     from .parameters import load_parameters
 
     if path is None:
@@ -171,6 +171,8 @@ def _parameters_option(path):
         raise InputError(f"--parameters: {path}: no such file (a parameter set written by `ketasim calibrate`)")
     try:
         return load_parameters(str(path))
+    except ParameterSetError as e:          # names the file and what it is instead
+        raise InputError(f"--parameters: {e}") from None
     except (KetasimError, OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise InputError(f"--parameters: {path} is not a parameter set written by `ketasim calibrate` "
                          f"({type(e).__name__}: {str(e)[:120]})") from None

@@ -33,6 +33,7 @@ from scipy.stats import norm
 from .adverse_events import EVENTS as AE_EVENTS
 from .adverse_events import expected_incidence
 from .engine import run_arm
+from .errors import ParameterSetError
 from .parameters import ParameterSet, load_parameters
 from .population import SCALES, SCREENING_STREAM, arm_spec, sample_patients, screening_ratings
 from .scenario import load_scenario
@@ -1034,12 +1035,17 @@ def install_parameter_set(path) -> Path:
     from .errors import InputError
     from .parameters import _read_free
 
-    if not Path(path).is_file():        # a folder, a device (/dev/zero would be read without end) or nothing
+    if Path(path).is_dir():
+        raise InputError(f"install-parameters: {path}: is a directory, not a parameter set file (written by `ketasim "
+                         "calibrate`)")
+    if not Path(path).is_file():        # a device (/dev/zero would be read without end) or nothing
         raise InputError(f"install-parameters: {path}: no such parameter set file (written by `ketasim calibrate`)")
     try:
         free, _, run = _read_free(path)
+    except ParameterSetError as e:      # names the file and what it is instead
+        raise InputError(f"install-parameters: {e}") from None
     except (OSError, ValueError, KeyError) as e:
-        raise InputError(f"parameters: cannot read a parameter set from {path}: {e}") from None
+        raise InputError(f"install-parameters: cannot read a parameter set from {path}: {e}") from None
     missing = set(load_parameters().free) - set(free)
     if missing or not run:
         raise InputError(f"parameters: {path} is not a complete calibrated set (missing: {', '.join(sorted(missing)) or 'calibration_run'})")
@@ -1267,8 +1273,10 @@ def store_between_trial(path=None, *, size: int = BETWEEN_TRIAL_SIZE, seed: int 
     if not path.is_file():              # the command's PATH argument (there is no --parameters option here)
         raise InputError(f"between-trial: {path}: no such parameter set file (written by `ketasim calibrate`)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         params = load_parameters(str(path))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ParameterSetError as e:      # names the file and what it is instead
+        raise InputError(f"between-trial: {e}") from None
     except (OSError, ValueError, KeyError) as e:
         raise InputError(f"between-trial: cannot read a parameter set from {path}: {e}") from None
     block = between_trial_record(params, size=size, seed=seed, log=log)

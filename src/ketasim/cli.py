@@ -411,10 +411,13 @@ _KIND_OF_OPTION = {"--csv": ("CSV", ".csv", "--parquet", (".parquet", ".pq")),
                    "--parquet": ("Parquet", ".parquet", "--csv", (".csv", ".txt")),
                    "--json": ("JSON", ".json", "--report", (".html", ".htm")),
                    "--pk-json": ("JSON", ".json", "--report", (".html", ".htm")),
-                   "--report": ("HTML", ".html", "--json", (".json",))}
+                   "--report": ("HTML", ".html", "--json", (".json",)),
+                   "--html": ("HTML", ".html", "--json", (".json",)),
+                   "--cv-json": ("JSON", ".json", "--html", (".html", ".htm")),
+                   "--sbml": ("SBML (XML)", ".xml", None, (".json", ".html", ".htm", ".csv", ".yaml", ".yml"))}
 
 
-def _check_kinds(outputs: dict) -> None:
+def _check_kinds(outputs: dict, other: dict | None = None) -> None:
     """Refuse (one line, before running) an output whose name says another kind of file than its option writes:
     `--parquet traj.csv` wrote Parquet bytes into a .csv file, `--report out.json` HTML into a .json file."""
     from .errors import OutputPathError
@@ -422,11 +425,12 @@ def _check_kinds(outputs: dict) -> None:
     for option, path in outputs.items():
         if path is None:
             continue
-        kind, ext, other, endings = _KIND_OF_OPTION[option]
+        kind, ext, alt, endings = _KIND_OF_OPTION[option]
+        alt = (other or {}).get(option, alt)          # the command's own option for that kind (qualify: --html)
         suffix = Path(path).suffix.lower()
         if suffix in endings:
             raise OutputPathError(f"{option}: {path} ends in '{suffix}', but {option} writes {kind}: name it "
-                                  f"'{Path(path).with_suffix(ext).name}', or use {other}")
+                                  f"'{Path(path).with_suffix(ext).name}'" + (f", or use {alt}" if alt else ""))
 
 
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
@@ -689,6 +693,21 @@ def qualify(
     from .app import qualify_cli
 
     _check_options(size, seed)
+    _check_kinds({"--html": html, "--json": json_out, "--cv-json": cv_json if cross_validate else None},
+                 {"--json": "--html", "--html": "--json" if external is not None else "--cv-json"})
+    if cross_validate:                  # before the in-sample run (minutes): 'foo' ran as 'newton' after it
+        from .errors import InputError
+        from .limits import check_size
+
+        if cv_method not in ("newton", "damped", "refit"):
+            raise InputError(f"--cv-method: use newton, damped or refit, got {cv_method!r}")
+        check_size(cv_size, "--cv-size")
+        if cv_evaluations < 1:
+            raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
+    if uncertainty != 0:                # as `trial --uncertainty`: 2-1000 draws (10**8 was a 145 GiB traceback)
+        from .trial import check_uncertainty_draws
+
+        check_uncertainty_draws(uncertainty)
     if external is not None:
         from .app import qualify_external_cli
         from .errors import InputError
@@ -791,6 +810,7 @@ def export(
     from .scenario import load_scenario
 
     _check_options(outputs=(sbml,), inputs=(("the scenario", scenario),))
+    _check_kinds({"--sbml": sbml})
     path = export_sbml(load_scenario(scenario), sbml, arm=arm)
     typer.echo(f"wrote {path}")
     typer.echo(NOTICE)
@@ -828,6 +848,40 @@ def _bad_number_message(e) -> str | None:
             + f", got {str(err.get('input'))[:40]!r}")
 
 
+def _command_of(argv) -> str:
+    """'ketasim simulate' for argv ['simulate', ...] (the sub-command named first), else 'ketasim'."""
+    names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands if c.callback}
+    first = next((a for a in argv if not str(a).startswith("-")), None)
+    return f"ketasim {first}" if first in names else "ketasim"
+
+
+def _usage_message(e, argv) -> str:
+    """One line for a usage error of the CLI framework (typer's click exceptions, read through their documented
+    attributes: ``option_name``, ``possibilities``, ``param``), naming the option or argument first like every other
+    error, and pointing to the sub-command's own help; anything else keeps the framework's wording."""
+    cmd = _command_of(argv)
+    see = f"see '{cmd} --help'"
+    kind, text = type(e).__name__, e.format_message()
+    opt = getattr(e, "option_name", None)
+    if kind == "NoSuchOption" and opt:
+        near = list(dict.fromkeys(getattr(e, "possibilities", None) or []))[:3]
+        guess = (f"; did you mean {', '.join(near[:-1])} or {near[-1]}?" if len(near) > 1
+                 else f"; did you mean {near[0]}?" if near else "")
+        return f"{opt}: '{cmd}' has no such option{guess} ({see})"
+    if kind == "BadOptionUsage" and opt and "requires an argument" in text:
+        return f"{opt}: the value is missing (write {opt} VALUE; {see})"
+    if kind == "BadOptionUsage" and opt and "does not take a value" in text:
+        return f"{opt}: takes no value (write {opt} alone; {see})"
+    param = getattr(e, "param", None)
+    if kind == "MissingParameter" and param is not None:
+        opts = [o for o in getattr(param, "opts", None) or [] if str(o).startswith("--")]
+        if opts:
+            return f"{opts[0]}: required ({see})"
+        name = str(getattr(param, "name", "") or "argument").upper()
+        return f"{name}: missing (write '{cmd} {name} ...'; {see})"
+    return f"{text} ({see})"
+
+
 def main(argv=None) -> int:
     """Entry point: run the app, turning user errors into one-line messages. Exit status: 0 done, 1 an output
     file could not be written (disk full, no permission: found while writing), 2 bad input (including an output path
@@ -843,16 +897,19 @@ def main(argv=None) -> int:
     previous_sigterm = None
     if threading.current_thread() is threading.main_thread():
         previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        rv = app(args=rejoin_quantities(sys.argv[1:] if argv is None else list(argv)), standalone_mode=False)
+        rv = app(args=rejoin_quantities(argv), standalone_mode=False)
         if rv == 130:       # typer turns Ctrl-C into exit code 130 (returned, not raised)
             raise KeyboardInterrupt
     except KeyboardInterrupt:
-        print("interrupted: stopped before completing; no output file was changed by the interrupted write",
+        print("ketasim dashboard stopped" if _command_of(argv) == "ketasim serve" else
+              "interrupted: stopped before completing; no output file was changed by the interrupted write",
               file=sys.stderr)
         return 130
     except _Terminated:
-        print("terminated: stopped before completing; no output file was changed by the interrupted write",
+        print("ketasim dashboard stopped (terminated)" if _command_of(argv) == "ketasim serve" else
+              "terminated: stopped before completing; no output file was changed by the interrupted write",
               file=sys.stderr)
         return 143
     except KetasimError as e:
@@ -874,7 +931,7 @@ def main(argv=None) -> int:
             print(f"error: {number}", file=sys.stderr)
             return 2
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
-            print(f"error: {e.format_message()} (see 'ketasim --help')", file=sys.stderr)
+            print(f"error: {_usage_message(e, argv)}", file=sys.stderr)
             return 2
         raise
     finally:

@@ -320,6 +320,8 @@ def format_external(q: ExternalQualification) -> str:
     out += [line(t.name, s["by_trial"][t.name]) for t in q.trials if t.ok]
     out += ["  per domain"] + [line(d, x) for d, x in s["by_domain"].items()]
     out += ["  all trials", line(f"{s['overall']['trials']} trial(s)", s["overall"])]
+    out.append("  (score, rate: how many of the rows are score means or changes and how many are rates: the rows each "
+               "MAE is over, in score points and percentage points; inside: rows within their 95% interval)")
     floors = format_floors(s["overall"])
     if floors:
         out.append(f"  On these rows {floors}.")

@@ -209,6 +209,52 @@ def decode_text(raw: bytes, name: str, error=None, save_as: str = "UTF-8") -> st
                     f"Latin-1 or Windows-1252); save it as {save_as}") from None
 
 
+def _comment_start(line: str) -> int:
+    """Index of the '#' that starts a YAML comment on ``line`` (at the line's start or after a space, outside
+    quotes), or -1."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"" and (i == 0 or line[i - 1] in " \t,[{:"):
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            return i
+    return -1
+
+
+def yaml_error_text(e, text: str) -> str:
+    """What is wrong with YAML ``text`` that raised ``e`` (a yaml.YAMLError), as the tail of one error line:
+    ' (line N): problem' plus a hint for what a user most often did (tabs, a non-breaking space or typographic quotes
+    pasted from a document, a '#' comment inside a one-line {...} or [...] that swallowed its closing bracket)."""
+    mark = getattr(e, "problem_mark", None)
+    problem = " ".join(str(getattr(e, "problem", None) or e).splitlines())
+    lines = text.splitlines()
+    if mark is not None and "expected ',' or" in problem:
+        # a '#' inside a flow mapping or sequence comments out the rest of its line, closing bracket included
+        for n in range(min(mark.line, len(lines) - 1), -1, -1):
+            i = _comment_start(lines[n])
+            lost = lines[n][i + 1:] if i >= 0 else ""
+            if i > 0 and any(c in lost for c in "}]"):
+                before = lines[n][:i].rstrip()
+                key = before.rsplit(",", 1)[-1].strip(" -{[}]")
+                rest = lost.split(",", 1)[1].strip() if "," in lost else lost.strip()
+                return (f" (line {n + 1}): the '#' after '{key}' starts a comment that runs to the end of the line, "
+                        f"so the rest of that line ('{rest}') is not read; put the comment after the closing "
+                        f"bracket or on a line of its own")
+    where_line = f" (line {mark.line + 1})" if mark is not None else ""
+    # the error's line and the one before it (a stray character often shows one line later)
+    near = "\n".join(lines[max(0, mark.line - 1):mark.line + 1]) if mark is not None else ""
+    if "\\t" in problem or "\t" in near:
+        problem += "; indent with spaces, not tabs"
+    elif "\u00a0" in near:              # copied from a word processor or a PDF
+        problem += "; a non-breaking space (copied from a document?) near there: type a normal space"
+    elif any(q in near for q in "“”‘’"):
+        problem += "; typographic quotes (“ ”) near there: use straight quotes (\" or ') or none"
+    return f"{where_line}: {problem}"
+
+
 def read_text_input(path, *, what: str, max_bytes: int, name: str | None = None, error=None,
                     save_as: str = "UTF-8") -> str:
     """The text of a user's input file, read with bounded memory: at most ``max_bytes`` (a pipe or ``/dev/zero``

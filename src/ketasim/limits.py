@@ -24,6 +24,10 @@ from .errors import InputError
 MAX_TIME_H = 10 * 365.25 * 24.0
 #: Most virtual patients per arm.
 MAX_PATIENTS = 2_000_000
+#: Most model evaluations of one sensitivity analysis (Morris: samples x (parameters + 1), Sobol: samples x
+#: (parameters + 2), plus 2 per parameter for the elasticities): each is a virtual trial arm, so 200,000 are hours
+#: of computing, and the sample matrix (evaluations x parameters floats) stays below ~200 MB.
+MAX_SENSITIVITY_EVALUATIONS = 200_000
 #: Seeds are non-negative integers below 2**63 (numpy SeedSequence; JSON-safe as int64).
 MAX_SEED = 2**63 - 1
 #: Scenario files: bytes read at most, nesting depth, nodes after YAML alias expansion.

@@ -122,11 +122,37 @@ def _read_free(path) -> tuple[dict[str, Parameter], str, str]:
 
 
 def _read_free_with_posterior(path):
-    """(free parameters, version, calibration run, posterior, between-trial block) of a parameter JSON."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    """(free parameters, version, calibration run, posterior, between-trial block) of a parameter JSON. A file that
+    is not one (another JSON ketasim writes, not JSON at all, an entry without value or unit) is one line naming the
+    file (ParameterSetError)."""
+    name = str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ParameterSetError(f"{name}: not a text file, so not a parameter set (JSON written by `ketasim "
+                                "calibrate`)") from None
+    except json.JSONDecodeError as e:
+        raise ParameterSetError(f"{name}: not JSON ({e.msg} at line {e.lineno}), so not a parameter set (JSON written "
+                                "by `ketasim calibrate`)") from None
+    table = data.get("parameters") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        what = ""
+        if isinstance(data, dict):
+            what = ("; this is a trial result written by ketasim" if "arms" in data and "ketasim_version" in data
+                    else "; this is a personal plan written by ketasim" if {"fit", "plans"} <= set(data)
+                    else "; this is a sensitivity result written by ketasim" if "method" in data and "endpoint" in data
+                    else "")
+        raise ParameterSetError(f"{name}: not a parameter set written by `ketasim calibrate` (it has no "
+                                f"'parameters' mapping{what})")
     run = data.get("calibration_run", "")
-    free = {k: Parameter(k, float(v["value"]), v["unit"], f"calibration: {run}", "calibrated", v.get("note", ""))
-            for k, v in data["parameters"].items()}
+    free = {}
+    for k, v in table.items():
+        try:
+            free[k] = Parameter(k, float(v["value"]), str(v["unit"]), f"calibration: {run}", "calibrated",
+                                v.get("note", ""))
+        except (TypeError, KeyError, ValueError):
+            raise ParameterSetError(f"{name}: parameters.{k}: expected {{value: NUMBER, unit: TEXT, ...}}, got "
+                                    f"{str(v)[:60]!r}") from None
     return free, data.get("version", "unversioned"), run, data.get("posterior"), data.get("between_trial")
 
 

@@ -798,7 +798,8 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
 
     if not (0 < probability < 1):
         hint = (f" (a fraction: {probability:g} % is {probability / 100:g})"
-                if isinstance(probability, (int, float)) and 1 < probability < 100 else "")
+                if isinstance(probability, (int, float)) and 1 < probability < 100 else
+                " (0 and 1 excluded: a forecast is never certain; e.g. 0.95)" if probability in (0, 1) else "")
         raise InputError(f"--probability: must lie between 0 and 1, got {probability:g}{hint}")
     thr = SCALES[scale][1]
     if thr is None and not text:

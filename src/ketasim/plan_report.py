@@ -135,6 +135,8 @@ def limits_text(lim: dict) -> str:
 
 
 def text_summary(res: dict) -> str:
+    from .population import SCALE_NAMES
+
     pat = res["patient"]
     lines = [f"patient {pat['id']}: {len(res['observations'])} observed values, scale {pat['scale']}, "
              f"last observation at {pat['last_observation_h']:g} h"]
@@ -142,16 +144,26 @@ def text_summary(res: dict) -> str:
     lines.append(f"fit ({f['seconds']:.2f} s, effective sample size {f['effective_sample_size']:.0f}):")
     if f.get("sampling"):
         lines.append(f"  importance sampling: {f['sampling']['summary']}")
+    scale = SCALE_NAMES.get(pat["scale"], str(pat["scale"]).upper())
+    lines.append(f"  {'parameter':18s} {'MAP':>8s}  (eta_*: this patient's random effect in population SDs, 0 = the "
+                 f"typical patient; baseline in {scale} points)")
     for p in f["parameters"]:
         lines.append(f"  {p['name']:18s} {p['estimate']:8.3f}  90% [{p['interval90'][0]:.3f}, {p['interval90'][1]:.3f}]"
                      f"  shrinkage {p['shrinkage']:.2f}")
     for w in f["warnings"]:
         lines.append(f"  warning: {w}")
-    lines.append("forecast of the rating (recorded regimen):")
+    lines.append(f"forecast of the rating ({scale} points at the forecast points, h on the record's clock; recorded "
+                 "regimen):")
     for e in res["forecast"]:
         if e["variable"] == "score":
             lines.append(f"  {e['time_h']:8.1f} h  median {e['median']:5.1f}  50% [{e['pi50'][0]:.0f}, {e['pi50'][1]:.0f}]"
                          f"  90% [{e['pi90'][0]:.0f}, {e['pi90'][1]:.0f}]")
+    for v in dict.fromkeys(e["variable"] for e in res["forecast"] if e["variable"] != "score"):   # --variable
+        lines.append(f"forecast of {v}{' (CADSS points)' if v == 'cadss' else ''} (recorded regimen):")
+        for e in res["forecast"]:
+            if e["variable"] == v:
+                lines.append(f"  {e['time_h']:8.1f} h  median {e['median']:.3g}  50% [{e['pi50'][0]:.3g}, "
+                             f"{e['pi50'][1]:.3g}]  90% [{e['pi90'][0]:.3g}, {e['pi90'][1]:.3g}]")
     lines.append(f"target: {res['target']['text']} with probability >= {res['target']['probability']:g}")
     lim = res["limits"]
     lines.append("limits: " + limits_text(lim))
@@ -199,7 +211,9 @@ def plan_report(res: dict, path) -> Path:
                  + _table(plan_table(res), left=("plan",))
                  + _plot_div("plans") + f"<h3 style=\"font-size:14px\">Dose lines (scenario YAML, at on the "
                  f"record's clock)</h3><pre id=\"plan-yaml\">{html.escape(plans_yaml)}</pre>"
-                 + "<p class=\"hint\">Limits: " + html.escape(", ".join(f"{k} = {v}" for k, v in lim.items())) + "</p>",
+                 + "<p class=\"hint\">Limits: " + html.escape(limits_text(lim).replace(",", ", ").replace("+", " or ")
+                                                              + (f" ({lim['note']})" if lim.get("note") else ""))
+                 + "</p>",
                  "plans-section"),
         _section("Fitted parameters", _table(parameter_frame(res), left=("parameter", "informed"))
                  + (f"<ul class=\"hint\">{warn}</ul>" if warn else "")
@@ -239,10 +253,13 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
         p = Path(alternative)
         if not p.exists():
             raise InputError(f"--alternative: {alternative}: no such file")
+        text = p.read_text(encoding="utf-8")
         try:
-            alt = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            raise InputError(f"--alternative: {alternative}: not valid YAML") from None
+            alt = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            from .io import yaml_error_text
+
+            raise InputError(f"--alternative: {alternative}: not valid YAML{yaml_error_text(e, text)}") from None
         if not isinstance(alt, list) or not alt:
             raise InputError("--alternative: expected a YAML list of dose lines ({drug, route, dose, at, ...})")
     from .personal import _regimen_doses

@@ -446,9 +446,9 @@ def record_from_yaml(text: str, *, source: str = "record", patient_id=None) -> P
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise RecordError(f"{source}: not valid YAML{where}") from None
+        from .io import yaml_error_text
+
+        raise RecordError(f"{source}: not valid YAML{yaml_error_text(e, text)}") from None
     return record_from_mapping(data, source=source, patient_id=patient_id)
 
 

@@ -341,12 +341,16 @@ def simulation_report(result, typical_result, path) -> Path:
 
 
 def _endpoint_table(tr) -> pd.DataFrame:
+    from .trial import measure_unit, unfollowed_arms
+
     t = tr.table()
     if not len(t):
         return pd.DataFrame()
     from .web.figures import fmt_time_h
 
     arms = list(dict.fromkeys(t["arm"]))
+    stratified = {r["arm"] for r in tr.endpoints if "stratum" in r}
+    unfollowed = unfollowed_arms(tr.endpoints)
     rows, order = {}, []
     for r in t.to_dict("records"):
         th = r["time_h"]
@@ -364,11 +368,14 @@ def _endpoint_table(tr) -> pd.DataFrame:
         key = (r["measure"], when, analyte or level)
         if key not in rows:
             label = _MEASURE_LABELS.get(r["measure"], r["measure"])
+            unit = measure_unit(r["measure"], r.get("scale"))
+            if unit and "(" not in label and not analyte:          # e.g. 'mean score (MADRS points)'
+                label = f"{label} ({unit})"
             if level:
                 label = f"patients on {level} at the end (%)"
             rows[key] = {"endpoint": f"{label}, {analyte}" if analyte else label, "time": when}
             order.append(key)
-        cell = f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        cell = _endpoint_cell(r, r["arm"] in stratified, r["arm"] in unfollowed)
         if isinstance(r.get("pi_low"), float) and math.isfinite(r["pi_low"]):     # trial --uncertainty
             hi = "not reached" if r["pi_high"] == math.inf else _fmt(r["pi_high"])   # a KM median beyond follow-up
             cell += f" PI [{_fmt(r['pi_low'])}, {hi}]"
@@ -379,7 +386,31 @@ def _endpoint_table(tr) -> pd.DataFrame:
     return pd.DataFrame([rows[k] for k in order])
 
 
+def _finite(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v)
+
+
+def _endpoint_cell(r: dict, stratified: bool, unfollowed: bool = False) -> str:
+    """'value [95% CI]' of one endpoint row, with undefined numbers in words as the printed table has them: no
+    patients in an arm or stratum, a Kaplan-Meier median or upper bound beyond the follow-up ('not reached'), no CI
+    for fewer than two patients."""
+    from .trial import NOT_REACHED, no_value_text
+    from .vocabulary import RELAPSE_MEASURES
+
+    n, km = int(r["n"]), r["measure"] == "time_to_relapse"
+    unfollowed = unfollowed and r["measure"] in RELAPSE_MEASURES
+    if not _finite(r["value"]):
+        return (no_value_text(n, stratified, unfollowed) if n == 0 or unfollowed
+                else f"{NOT_REACHED} (fewer than half relapsed)" if km else "n/a")
+    lo, hi = r["ci_low"], r["ci_high"]
+    if not km and not _finite(lo) and not _finite(hi):
+        return f"{_fmt(r['value'])} [no CI: too few patients]"
+    return (f"{_fmt(r['value'])} [{_fmt(lo) if _finite(lo) else 'n/a'}, "
+            f"{_fmt(hi) if _finite(hi) else NOT_REACHED if km else 'n/a'}]")
+
+
 def _comparison_table(tr) -> pd.DataFrame:
+    from .trial import measure_unit
     from .web.figures import fmt_time_h
 
     c = list(getattr(tr, "comparisons", []) or [])
@@ -389,7 +420,9 @@ def _comparison_table(tr) -> pd.DataFrame:
     for r in c:
         th = r.get("time_h")
         out.append({"arm": r.get("arm"), "versus": r.get("versus"),
-                    "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else ""),
+                    "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else "")
+                    + (f" ({measure_unit(r['measure'], r.get('scale'))})"
+                       if not r.get("analyte") and measure_unit(r["measure"], r.get("scale")) else ""),
                     "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
                              "log-rank" if r.get("measure") == "relapse_rate_difference" else "all sessions")
                     if th is None else fmt_time_h(float(th)),
@@ -498,7 +531,10 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None) -> Pa
     sections = [
         _section("Provenance", _provenance_table(d), "provenance"),
         _section("Endpoints", _table(ep, left=("endpoint", "time")) + "<p class=\"hint\">value [95% interval]. "
-                 "Ratings include rater noise; rates are percentages.</p>"
+                 "Ratings include rater noise; rates are percentages."
+                 + (" Time to relapse: \u2018not reached\u2019 when fewer than half relapsed by the end of "
+                    "follow-up, or, as the upper bound, when the interval runs beyond it."
+                    if len(table) and (table["measure"] == "time_to_relapse").any() else "") + "</p>"
                  + (f"<p class=\"hint\">PI: {html.escape(tr.uncertainty['contains'])}</p>"
                     if getattr(tr, "uncertainty", None) else "")
                  + (_plot_div("endpoints") if "endpoints" in figs else ""), "endpoints-section"),

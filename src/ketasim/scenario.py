@@ -849,23 +849,13 @@ def parse_scenario_yaml(text: str, where: str = "scenario") -> Any:
     except ScenarioFileError as e:
         raise ScenarioFileError(f"{where}: {e}") from None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where_line = f" (line {mark.line + 1})" if mark is not None else ""
         if isinstance(e, yaml.reader.ReaderError):      # a control character or bad encoding
             raise ScenarioFileError(f"{where}: not valid YAML (character {e.position}): special character "
                                     f"#x{e.character:04x} is not allowed" if isinstance(e.character, int) else
                                     f"{where}: not valid YAML (character {e.position}): {e.reason}") from None
-        problem = " ".join(str(getattr(e, "problem", None) or e).splitlines())
-        lines = text.splitlines()
-        # the error's line and the one before it (a stray character often shows one line later)
-        near = "\n".join(lines[max(0, mark.line - 1):mark.line + 1]) if mark is not None else ""
-        if "\\t" in problem or "\t" in near:
-            problem += "; indent with spaces, not tabs"
-        elif "\u00a0" in near:              # copied from a word processor or a PDF
-            problem += "; a non-breaking space (copied from a document?) near there: type a normal space"
-        elif any(q in near for q in "“”‘’"):
-            problem += "; typographic quotes (“ ”) near there: use straight quotes (\" or ') or none"
-        raise ScenarioFileError(f"{where}: not valid YAML{where_line}: {problem}") from None
+        from .io import yaml_error_text
+
+        raise ScenarioFileError(f"{where}: not valid YAML{yaml_error_text(e, text)}") from None
     except RecursionError:  # pragma: no cover - the depth limit comes first
         raise ScenarioFileError(f"{where}: nested too deeply") from None
 

@@ -221,6 +221,7 @@ class SensitivityResult:
     local_slope: np.ndarray  # d y / d ln theta at the nominal point (endpoint units per e-fold)
     evaluations: int
     meta: dict
+    unit: str = ""           # the endpoint's unit ('% of patients', 'MADRS points', 'CADSS points', ...)
 
     @property
     def main_index(self) -> str:
@@ -245,15 +246,19 @@ class SensitivityResult:
         from .result import NOTICE
 
         return {**self.meta, "endpoint": self.endpoint, "arm": self.arm, "method": self.method,
-                "nominal_value": _num(self.nominal), "evaluations": self.evaluations,
+                "nominal_value": _num(self.nominal), "unit": self.unit, "evaluations": self.evaluations,
                 "index_names": [k for k in self.indices if k != "names"], "parameters": self.ranking(),
                 "notice": NOTICE}
 
     def format_table(self, top: int = 20) -> str:
         key = self.main_index
         conf = key + "_conf"
-        lines = [f"sensitivity of {self.endpoint} ({self.arm}) by {self.method}: nominal {self.nominal:.3g}, "
+        unit = f" {self.unit}" if self.unit else ""
+        lines = [f"sensitivity of {self.endpoint} ({self.arm}) by {self.method}: nominal {self.nominal:.3g}{unit}, "
                  f"{self.evaluations} evaluations"]
+        lines.append(("  mu_star, its ±95% and sigma in the endpoint's unit" + (f" ({self.unit})" if unit else "")
+                      if self.method == "morris" else "  ST, its ±95% and S1: shares of the endpoint's variance (0-1)")
+                     + "; elasticity: % change of the endpoint per % change of the parameter")
         second = "sigma" if self.method == "morris" else "S1"
         lines.append(f"  {'parameter':38s} {key:>9s} {'±95%':>8s} {second:>9s} {'elasticity':>10s}")
         for r in self.ranking()[:top]:
@@ -298,6 +303,14 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
         raise InputError("--samples: must be >= 2")
     if method == "sobol" and samples & (samples - 1):
         raise InputError(f"--samples: Sobol needs a power of 2 (e.g. 64, 128), got {samples}")
+    from . import limits
+
+    n_eval = samples * (len(fs) + (1 if method == "morris" else 2)) + 1 + (2 * len(fs) if local else 0)
+    if n_eval > limits.MAX_SENSITIVITY_EVALUATIONS:     # checked before sampling: the matrix alone could be GBs
+        raise InputError(f"--samples: {samples:,} {'trajectories' if method == 'morris' else 'base samples'} over "
+                         f"{len(fs)} parameters are {n_eval:,} model evaluations, more than the "
+                         f"{limits.MAX_SENSITIVITY_EVALUATIONS:,} supported; use fewer samples or fewer parameters "
+                         "(--parameters)")
     problem = {"num_vars": len(fs), "names": [f.name for f in fs],
                "bounds": [[float(f.to_space(f.lo)), float(f.to_space(f.hi))] for f in fs]}
     rng_seed = int(np.random.SeedSequence(seed).generate_state(1)[0] % (2 ** 31))
@@ -345,7 +358,10 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
     from .result import ketasim_version
 
     meta["ketasim_version"] = ketasim_version()
-    return SensitivityResult(ep.label, names_arm[k], method, float(y0), fs, indices, elas, slope, len(tasks), meta)
+    from .trial import measure_unit
+
+    return SensitivityResult(ep.label, names_arm[k], method, float(y0), fs, indices, elas, slope, len(tasks), meta,
+                             unit=measure_unit(ep.measure, scenario.population.scale))
 
 
 # ---- figures ---------------------------------------------------------------------------------------------------------
@@ -418,7 +434,8 @@ def write_html(result: SensitivityResult, path, top: int = 25):
         for r in result.ranking()[:top])
     page = (f"<!doctype html><meta charset='utf-8'><title>Sensitivity: {html.escape(result.endpoint)}</title>"
             f"<h1>Sensitivity of {html.escape(result.endpoint)} ({html.escape(result.arm)}), {result.method}</h1>"
-            f"<p>Nominal value {result.nominal:.4g}; {result.evaluations} evaluations; parameter set "
+            f"<p>Nominal value {result.nominal:.4g}{' ' + html.escape(result.unit) if result.unit else ''}; "
+            f"{result.evaluations} evaluations; parameter set "
             f"{html.escape(str(result.meta.get('parameter_set')))}; ranges: {html.escape(result.meta['ranges'])}.</p>"
             f"<img alt='tornado chart' src='data:image/png;base64,{tornado_png_base64(result)}'>"
             f"<table border='1' cellpadding='3'><tr><th>parameter</th><th>kind</th><th>{key}</th><th>95% half-width</th>"

@@ -41,7 +41,7 @@ from .population import SCALES, arm_spec, baseline_bp, occasion_effects, predose
 from .result import NOTICE, ketasim_version
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import parse_time_h
-from .vocabulary import DEFAULT_MEASURES, PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
+from .vocabulary import DEFAULT_MEASURES, PK_MEASURES, RELAPSE_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
 
 BAND_VARIABLES = TRIAL_BAND_VARIABLES
 #: Slot of a per-session summary in ``ArmOutcome.sessions`` (last axis), by name.
@@ -171,8 +171,11 @@ class TrialResult:
         pi = self.uncertainty is not None
         if pi:
             lines.append(f"  {'':18s} {'':>12s}  {'value':>8s}  {'95% CI':^18s}  {'95% prediction interval':^23s}")
+        stratified = {r["arm"] for r in self.endpoints if "stratum" in r}
+        unfollowed = unfollowed_arms(self.endpoints)
         for arm, g in t.groupby("arm", sort=False):
-            lines.append(f"\n[{arm}] n={self.outcomes[arm].n}")
+            n_arm = self.outcomes[arm].n
+            lines.append(f"\n[{arm}] n={n_arm}")
             for _, r in g.iterrows():
                 when = "all sessions" if r.time_h is None or (isinstance(r.time_h, float) and math.isnan(r.time_h)) else _fmt_t(r.time_h)
                 if isinstance(r.get("analyte"), str):           # PK endpoints: printed below with CV % / range
@@ -186,17 +189,27 @@ class TrialResult:
                     continue
                 if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
                     lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
-                        f"{r.value:8.2f}  [{r.ci_low:7.2f}, " + (f"{r.ci_high:7.2f}] d" if math.isfinite(r.ci_high)
-                                                                  else "not reached] d")   # beyond follow-up
+                        f"{r.value:8.2f}  [" + (f"{r.ci_low:7.2f}" if math.isfinite(r.ci_low) else "    n/a")
+                        + ", " + (f"{r.ci_high:7.2f}] d" if math.isfinite(r.ci_high)
+                                  else "not reached] d")   # beyond follow-up
                         if math.isfinite(r.value)
+                        else no_value_text(n_arm, arm in stratified, arm in unfollowed)
+                        if n_arm == 0 or arm in unfollowed
                         else "not reached (fewer than half relapsed)")
                         + (f"  PI [{r.pi_low:.2f}, " + (f"{r.pi_high:.2f}] d" if math.isfinite(r.pi_high)
                                                        else "not reached]")
                            if pi and math.isfinite(r.pi_low) else
                            "  PI: not reached in >= 97.5 % of the draws" if pi and r.pi_low == math.inf else ""))
                     continue
+                if not math.isfinite(r.value):                 # e.g. a stratum nobody was randomized into
+                    lines.append(f"  {r.measure:18s} {when:>12s}  "
+                                 + no_value_text(n_arm, arm in stratified, arm in unfollowed and r.measure in
+                                                 RELAPSE_MEASURES))
+                    continue
+                unit = measure_unit(r.measure, r.scale)
                 lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  {_ci_text(r.ci_low, r.ci_high)}"
-                             + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else ""))
+                             + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else "")
+                             + (f"  {unit}" if unit else ""))
             pk = [r for r in self.endpoints if r["arm"] == arm and "analyte" in r]
             if pk:
                 lines.append(f"  PK, {pk[0]['dose']} dose, {pk[0]['sample']} plasma: geometric mean (geometric CV %) "
@@ -218,10 +231,12 @@ class TrialResult:
                     continue
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else (
                     "log-rank" if c["measure"] == "relapse_rate_difference" else "all sessions")
+                unit = measure_unit(c["measure"], c.get("scale"))
                 lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
                              f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}"
                              + (f"  PI [{c['pi95'][0]:.2f}, {c['pi95'][1]:.2f}]"
-                                if "pi95" in c and math.isfinite(c["pi95"][0]) else ""))
+                                if "pi95" in c and math.isfinite(c["pi95"][0]) else "")
+                             + (f"  {unit}" if unit else ""))
         lines.append("\n" + CI_SCOPE)
         if pi:
             lines.append(pi_scope(self.uncertainty))
@@ -492,6 +507,46 @@ def _remission_threshold(ep: Endpoints, scale: str, required: bool = True) -> fl
     if not required and SCALES[scale][1] is None:
         return None
     return remission_threshold(scale)
+
+
+def measure_unit(measure: str, scale: str | None) -> str:
+    """The unit a trial endpoint or comparison is in, as the table prints it after the row: scale points for means
+    and changes ('MADRS points'), '% of patients' for rates and fractions, 'percentage points' for a difference of
+    rates, the model's unit for a session peak ('CADSS points', 'mmHg'); '' when the row says it already."""
+    from .population import SCALE_NAMES
+
+    if measure.endswith("_difference"):
+        unit = measure_unit(measure.removesuffix("_difference"), scale)
+        return "percentage points" if unit == "% of patients" else unit
+    if measure in ("mean", "mean_change", "sd", "sd_change"):
+        return f"{SCALE_NAMES.get(scale or '', str(scale or 'score').upper())} points"
+    if measure.endswith(("_rate", "_fraction")):
+        return "% of patients"
+    return next((s.unit for s in DEFAULT_MODEL.summaries if s.name == measure), "")
+
+
+#: what an undefined number means, in words (the table, the HTML report; the JSON has null): no patient in an arm
+#: or a stratum (a small stratified withdrawal), and a Kaplan-Meier median or bound beyond the follow-up
+NO_PATIENTS = "n/a (no patients in this stratum)"
+NO_PATIENTS_ARM = "n/a (no patients in this arm)"
+NOT_REACHED = "not reached"
+
+
+NO_PATIENTS_FOLLOWED = "n/a (no patients followed)"
+
+
+def no_value_text(n: int, stratified: bool, unfollowed: bool = False) -> str:
+    """Why a row of an arm (or stratum) of ``n`` patients has no value: none in it; none followed for relapse
+    (``unfollowed``: an open-label follow-up that nobody entered); else 'n/a'."""
+    if n == 0:
+        return NO_PATIENTS if stratified else NO_PATIENTS_ARM
+    return NO_PATIENTS_FOLLOWED if unfollowed else "n/a"
+
+
+def unfollowed_arms(endpoints) -> set:
+    """Arms whose relapse rate is undefined although they have patients: nobody entered their follow-up."""
+    return {r["arm"] for r in endpoints if r["measure"] == "relapse_rate"
+            and (r["value"] is None or not math.isfinite(r["value"]))}
 
 
 def _ci_text(low: float, high: float) -> str:
@@ -1455,7 +1510,8 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
                                                       tv, t_rand)
             k = int(event.sum())
             rows.append({"arm": name, **label, "time_h": float(tv[-1]) if tv.size else None, "scale": scale,
-                         "measure": "relapse_rate", "value": 100.0 * k / max(sub.n, 1), "ci95": list(wilson_ci(k, sub.n))})
+                         "measure": "relapse_rate", "value": 100.0 * k / sub.n if sub.n else float("nan"),
+                         "ci95": list(wilson_ci(k, sub.n))})
             med, ci = km_median(t_ev, event)
             rows.append({"arm": name, **label, "time_h": None, "scale": scale, "measure": "time_to_relapse",
                          "value": med / 24.0, "ci95": [ci[0] / 24.0, ci[1] / 24.0], "unit": "d (Kaplan-Meier median)"})

@@ -964,9 +964,15 @@ def _plan_result(form: dict) -> dict:
     prob = _num(form.get("probability"))
     if not _blank(prob) and not isinstance(prob, (int, float)):
         raise InputError(f"probability: {prob!r} is not a number")
-    with ENGINE_LOCK:
-        res = personal_plan(rec, target=opt("target"), limits=opt("limits"), window=opt("window"),
-                            probability=0.8 if _blank(prob) else float(prob), alternative=alt)
+    try:
+        with ENGINE_LOCK:
+            res = personal_plan(rec, target=opt("target"), limits=opt("limits"), window=opt("window"),
+                                probability=0.8 if _blank(prob) else float(prob), alternative=alt)
+    except InputError as e:     # the page's fields are 'target', 'window', ..., not the command line's '--target'
+        msg = str(e)
+        if msg.startswith(("--target", "--window", "--limits", "--probability")):
+            raise InputError(msg[2:]) from None
+        raise
     if record_warnings:                 # shown on the page and in the report with the fit's own warnings
         res["fit"]["warnings"] = [*record_warnings, *res["fit"].get("warnings", [])]
     return json_safe(res)
