@@ -433,3 +433,19 @@ def test_a_follow_up_nobody_entered_says_so_not_not_reached(capsys, tmp_path):
         assert len(rows) == 2 and all(ln.endswith(NO_PATIENTS_FOLLOWED) for ln in rows), rows
     assert "not reached (fewer than half relapsed)" not in "".join(blocks[a] for a in nobody)
     assert NO_PATIENTS_FOLLOWED in html.read_text()
+
+
+def test_between_trial_needs_the_file_it_updates_and_never_defaults_to_the_shipped_set(capsys):
+    """`ketasim between-trial` without a path rewrote the shipped free_parameters.json (with another --seed, silently
+    other values): the shipped set changes only through `ketasim install-parameters FILE` (issue 7). Now the path is
+    required, refused in one line, and the shipped file is untouched."""
+    from pathlib import Path
+
+    from ketasim.calibration import default_free_parameters_path
+
+    shipped_path = Path(str(default_free_parameters_path()))
+    shipped = shipped_path.read_bytes()
+    code, out, err = run(capsys, "between-trial", "--seed", "5")
+    assert code == 2
+    assert one_error_line(err).startswith("error: PATH: missing")
+    assert shipped_path.read_bytes() == shipped

@@ -636,13 +636,15 @@ def install_parameters(
 
     p = load_parameters()
     if not (p.between_trial or {}).get("calibration_run") == p.calibration_run:
-        typer.echo("it stores no between-trial SDs for its calibration run: `ketasim between-trial` stores them "
-                   "(else `ketasim trial --uncertainty N` estimates them each run)")
+        typer.echo("it stores no between-trial SDs for its calibration run: `ketasim between-trial FILE` stores them "
+                   "in a set before it is installed (else `ketasim trial --uncertainty N` estimates them each run)")
 
 
 @app.command("between-trial")
 def between_trial_cmd(
-    path: Optional[Path] = typer.Argument(None, help="Parameter set JSON to update (default: the package's set)."),
+    path: Path = typer.Argument(..., help="Parameter set JSON to update, e.g. the output of `ketasim calibrate` "
+                                          "(never the shipped set by default: install the updated file with "
+                                          "`ketasim install-parameters FILE`)."),
     size: int = typer.Option(200, help="Virtual patients per arm for each trial's shift."),
     seed: int = typer.Option(20261121, help="Random seed."),
 ):
