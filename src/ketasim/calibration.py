@@ -453,6 +453,7 @@ class _ArmSim:
     screening: np.ndarray | None = None
 
     def response_reference(self, mask) -> np.ndarray:
+        """The ratings (points) a response's reduction is counted from, of the patients in ``mask``."""
         return self.baseline[mask] if self.screening is None else self.screening[mask]
 
 

@@ -239,8 +239,9 @@ class Screening:
     correlation: float
 
 
-#: key of the seeded stream of the screening ratings' draws (``np.random.default_rng([seed, key])``): a stream of
-#: its own, so counting response from screening changes no other draw of a seed
+#: key of calibration's seeded stream of the screening ratings' draws (``np.random.default_rng([seed, key])``): a
+#: stream of its own, so counting response from screening changes no other draw of a seed (a virtual trial draws
+#: them last from each arm's own stream, ``trial._simulate_outcome``)
 SCREENING_STREAM = 0x5C12
 
 
