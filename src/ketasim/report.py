@@ -341,7 +341,7 @@ def simulation_report(result, typical_result, path) -> Path:
 
 
 def _endpoint_table(tr) -> pd.DataFrame:
-    from .trial import measure_unit, unfollowed_arms
+    from .trial import measure_unit, undefined_value_arms
 
     t = tr.table()
     if not len(t):
@@ -349,8 +349,7 @@ def _endpoint_table(tr) -> pd.DataFrame:
     from .web.figures import fmt_time_h
 
     arms = list(dict.fromkeys(t["arm"]))
-    stratified = {r["arm"] for r in tr.endpoints if "stratum" in r}
-    unfollowed = unfollowed_arms(tr.endpoints)
+    stratified, unfollowed = undefined_value_arms(tr.endpoints)
     rows, order = {}, []
     for r in t.to_dict("records"):
         th = r["time_h"]
@@ -419,10 +418,10 @@ def _comparison_table(tr) -> pd.DataFrame:
     out = []
     for r in c:
         th = r.get("time_h")
+        unit = "" if r.get("analyte") else measure_unit(r["measure"], r.get("scale"))
         out.append({"arm": r.get("arm"), "versus": r.get("versus"),
                     "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else "")
-                    + (f" ({measure_unit(r['measure'], r.get('scale'))})"
-                       if not r.get("analyte") and measure_unit(r["measure"], r.get("scale")) else ""),
+                    + (f" ({unit})" if unit else ""),
                     "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
                              "log-rank" if r.get("measure") == "relapse_rate_difference" else "all sessions")
                     if th is None else fmt_time_h(float(th)),

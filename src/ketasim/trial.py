@@ -171,8 +171,7 @@ class TrialResult:
         pi = self.uncertainty is not None
         if pi:
             lines.append(f"  {'':18s} {'':>12s}  {'value':>8s}  {'95% CI':^18s}  {'95% prediction interval':^23s}")
-        stratified = {r["arm"] for r in self.endpoints if "stratum" in r}
-        unfollowed = unfollowed_arms(self.endpoints)
+        stratified, unfollowed = undefined_value_arms(self.endpoints)
         for arm, g in t.groupby("arm", sort=False):
             n_arm = self.outcomes[arm].n
             lines.append(f"\n[{arm}] n={n_arm}")
@@ -530,8 +529,6 @@ def measure_unit(measure: str, scale: str | None) -> str:
 NO_PATIENTS = "n/a (no patients in this stratum)"
 NO_PATIENTS_ARM = "n/a (no patients in this arm)"
 NOT_REACHED = "not reached"
-
-
 NO_PATIENTS_FOLLOWED = "n/a (no patients followed)"
 
 
@@ -547,6 +544,12 @@ def unfollowed_arms(endpoints) -> set:
     """Arms whose relapse rate is undefined although they have patients: nobody entered their follow-up."""
     return {r["arm"] for r in endpoints if r["measure"] == "relapse_rate"
             and (r["value"] is None or not math.isfinite(r["value"]))}
+
+
+def undefined_value_arms(endpoints) -> tuple[set, set]:
+    """(stratified arms, unfollowed arms) of a trial's endpoint rows: what :func:`no_value_text` needs to say why a
+    row has no value (the printed table and the HTML report)."""
+    return {r["arm"] for r in endpoints if "stratum" in r}, unfollowed_arms(endpoints)
 
 
 def _ci_text(low: float, high: float) -> str:
