@@ -104,12 +104,13 @@ def between_trial_cli(path=None, *, size=200, seed=20261121):
 
 
 def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current", dask=None,
-                  names=None, directions=True):
+                  names=None, directions=True, row_weights="sampling"):
     """Fit and write the parameter set to ``out`` (never over the package's default set: installing a new default
     is the explicit step ``ketasim install-parameters FILE``). ``names`` (comma-separated free parameters): a partial
     refit of those parameters and the adverse-event stage, the others held at the default set's values; the
     written set is the default set with the refitted values, the run recorded in ``provenance.refits``."""
-    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MIDAZOLAM_SUSTAINED_MAX, MIN_CALIBRATION_SIZE, SCALE_FIXED,
+    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MIDAZOLAM_SUSTAINED_MAX, MIN_CALIBRATION_SIZE, ROW_WEIGHTS,
+                              SCALE_FIXED,
                               SERIES_PERSISTENCE_MIN_D, calibrate,
                               default_free_parameters_path, write_parameter_set, write_refit)
     from .distributed import executor_from_option
@@ -134,13 +135,15 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
         if bad or not chosen:
             allowed = ", ".join(n for n in FITTED if n not in SCALE_FIXED)
             raise InputError(f"--names: {', '.join(bad) or 'empty'} is not a fitted free parameter (one of: {allowed})")
+    if row_weights not in ROW_WEIGHTS:
+        raise InputError(f"--row-weights: use {' or '.join(ROW_WEIGHTS)}, got {row_weights!r}")
     if start != "current" and chosen:
         raise InputError("--names: a partial refit starts from the current set (drop --start prior)")
     check_output(path, DEFAULT_CALIBRATION_OUT)     # before minutes of fitting
     ex = executor_from_option(dask)
     try:
         new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex,
-                                names=chosen, laplace=not chosen, directions=directions)
+                                names=chosen, laplace=not chosen, directions=directions, row_weights=row_weights)
     finally:
         if ex is not None:
             ex.close()
@@ -179,7 +182,8 @@ def _parameters_option(path):
 
 
 def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
-                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton", between_trial=True):
+                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton", between_trial=True,
+                row_weights="sampling"):
     from .calibration import (between_trial_tau, cross_validate, cross_validate_newton, format_summary,
                               interval_description, qualification_html, qualification_summary, qualify)
 
@@ -200,7 +204,8 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
         print("leave-one-trial-out cross-validation (each trial predicted by a fit that did not see it):")
         if cv_method == "refit":
             cv = cross_validate(params, size=cv_size, max_evaluations=cv_evaluations, qual_size=min(size, 1000),
-                                qual_seed=seed, parameter_draws=max(parameter_draws, 10), between_trial=between_trial)
+                                qual_seed=seed, parameter_draws=max(parameter_draws, 10), between_trial=between_trial,
+                                row_weights=row_weights)
         else:
             cv = cross_validate_newton(params, size=cv_size, qual_size=min(size, 1000), qual_seed=seed,
                                        parameter_draws=max(parameter_draws, 10),

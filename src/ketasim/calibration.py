@@ -771,7 +771,8 @@ def scenario_groups() -> dict[str, list[str]]:
 
 def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int = 20261121,
               max_evaluations: int = 400, names=None, log=print, exclude_trials=(), start: str = "current",
-              laplace: bool = True, ae_stage: bool = True, executor=None, directions: bool = True):
+              laplace: bool = True, ae_stage: bool = True, executor=None, directions: bool = True,
+              row_weights: str = "sampling"):
     """Fit the free parameters; returns (fitted ParameterSet, report dict).
 
     ``exclude_trials``: trial ids whose rows are left out (cross-validation). ``start``: ``"current"`` starts from
@@ -781,7 +782,10 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     parameters (:data:`AE_FITTED`) on cached simulations (:func:`fit_adverse_events`). ``executor``: simulate
     each evaluation's scenario files on Dask workers (same result). ``directions``: add the one-sided residuals of
     the literature directions (:func:`direction_residuals`) to the objective (J, as logged and recorded, stays the
-    rows' sum of squares; the directions' quantities at the optimum are in the report).
+    rows' sum of squares; the directions' quantities at the optimum are in the report). ``row_weights``:
+    ``"sampling"`` weighs each row by its own SE; ``"random-effects"`` by its SE widened by the between-trial
+    heterogeneity (:func:`row_fit_se`). J, as logged and recorded, is always in sampling SEs (comparable across
+    weightings); the objective that is minimised is in the chosen weights (``objective_fitted`` in the report).
     """
     from scipy.optimize import least_squares
 
@@ -801,16 +805,25 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     names = list(names)
     if start not in ("current", "prior"):
         raise ValueError("start: use 'current' or 'prior'")
+    if row_weights not in ROW_WEIGHTS:
+        raise ValueError(f"row_weights: use {' or '.join(ROW_WEIGHTS)}, got {row_weights!r}")
     targets, skipped = build_targets()
     targets = [t for t in targets if t.trial not in set(exclude_trials)]
     if not targets:
         raise ValueError("no calibration rows left to fit")
     obs = np.array([t.observed for t in targets])
     se = np.array([t.se for t in targets])
+    se_fit = np.array([row_fit_se(t, row_weights) for t in targets])
+    to_sampling = se_fit / se            # r_fit x this = the row's residual in its sampling SE
     theta_prior = _prior_theta(names)
     w_prior = _prior_weights(names)
     lo, hi = _bounds(names)
     theta0 = _to_theta(params, names) if start == "current" else np.clip(theta_prior, lo + 1e-6, hi - 1e-6)
+
+    def j_sampling(r):
+        """J in sampling SEs from residuals in the fit's weights."""
+        rs = r[:n_rows] * to_sampling
+        return float(rs @ rs)
     evals = [0]
     t0 = time.perf_counter()
 
@@ -822,12 +835,12 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
         p = params.with_free(_from_theta(theta, names), params.free_version, "in progress")
         pred = predictions(p, targets, size, seed, executor)
         evals[0] += 1
-        r = (pred - obs) / se
+        r = (pred - obs) / se_fit
         if directions:
             last_directions.update(direction_quantities(p))
             r = np.concatenate([r, direction_residuals(last_directions)])
         if evals[0] % 10 == 0:
-            log(f"  evaluation {evals[0]}: J = {float(r[:n_rows] @ r[:n_rows]):.1f}"
+            log(f"  evaluation {evals[0]}: J = {j_sampling(r):.1f}"
                 + (f", directions {float(r[n_rows:] @ r[n_rows:]):.1f}" if directions else ""))
         return r
 
@@ -835,7 +848,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
         return np.concatenate([r, w_prior * (theta - theta_prior)])
 
     r0 = residuals(theta0)
-    j0 = float(r0[:n_rows] @ r0[:n_rows])
+    j0 = j_sampling(r0)
     log(f"start: J = {j0:.1f} over {len(targets)} rows ({len(skipped)} rows not modelled)"
         + (f"; literature directions {float(r0[n_rows:] @ r0[n_rows:]):.1f}" if directions else ""))
     best = {"cost": float(aug_of(r0, theta0) @ aug_of(r0, theta0)), "theta": theta0.copy()}
@@ -863,7 +876,8 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
         params = params.with_free(ae_values, params.free_version, params.calibration_run)
         fitted = {**fitted, **ae_values}
     r = residuals(theta)
-    j = float(r[:n_rows] @ r[:n_rows])
+    j = j_sampling(r)
+    j_fitted = float(r[:n_rows] @ r[:n_rows])
     quantities = dict(last_directions) if directions else None          # those of the fit, evaluated just above
     if quantities is not None:
         log("  literature directions at the optimum: " + ", ".join(f"{k} {v:.2f}" for k, v in quantities.items()))
@@ -875,16 +889,20 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
 
     held = f" excluding {','.join(sorted(exclude_trials))}" if exclude_trials else ""
     only = f" names={','.join(names)}{'+ae' if ae_stage else ''}" if partial else ""
+    only += f" row_weights={row_weights}" if row_weights != "sampling" else ""
     run_id = (f"ketasim-calibrate {time.strftime('%Y-%m-%d')} seed={seed} size={size} rows={len(targets)}{held}{only} "
               f"J={j:.1f} (start {j0:.1f}) evaluations={evals[0]} version={ketasim_version()}")
     new = params.with_free(fitted, f"{ketasim_version()}-cal-{seed}", run_id)
-    report = {"calibration_run": run_id, "objective_start": j0, "objective": j, "rows_used": [t.row for t in targets],
+    report = {"calibration_run": run_id, "objective_start": j0, "objective": j, "objective_fitted": j_fitted,
+              "row_weights": row_weights, "rows_used": [t.row for t in targets],
               "rows_skipped": [s[0] for s in skipped], "excluded_trials": sorted(exclude_trials),
               "evaluations": evals[0], "seconds": elapsed,
               "fitted": fitted, "package_version": ketasim_version(), "seed": seed, "size": size,
-              "objective_definition": "sum over rows of ((predicted - observed)/SE)^2 + sum_k w_k^2 (theta_k - "
+              "objective_definition": "sum over rows of ((predicted - observed)/SE_fit)^2 + sum_k w_k^2 (theta_k - "
                                       f"theta_prior_k)^2 (w_k = {PRIOR_WEIGHT:g} or 1/PRIOR_SD[k]; theta: log/logit of "
-                                      "the fitted parameters, within the bounds of FITTED; theta_prior: the data-independent prior centres)"
+                                      "the fitted parameters, within the bounds of FITTED; theta_prior: the data-independent prior centres; "
+                                      f"SE_fit: row_fit_se with row_weights={row_weights!r}; J ('objective') is the rows' "
+                                      "sum with SE_fit = SE)"
                                       + (" + the one-sided residuals of the literature directions (direction_residuals; "
                                          "not in J)" if directions else ""),
               "bounds": {n: list(FITTED[n][1:3]) for n in names}, "prior": {n: FITTED[n][3] for n in names},
@@ -1117,6 +1135,24 @@ def heterogeneity_sd(kind: str, rate_percent: float) -> float:
         p = min(max(rate_percent / 100.0, 0.05), 0.95)
         return 100.0 * LITERATURE_PLACEBO_RESPONSE_LOGIT_TAU * p * (1.0 - p)
     return HETEROGENEITY_POINTS if kind in HETEROGENEITY_POINT_KINDS else 0.0
+
+
+#: How ``calibrate`` weighs the calibration rows: by their sampling SE alone, or (random effects, as a meta-analysis
+#: weighs trials: DerSimonian & Laird 1986, doi:10.1016/0197-2456(86)90046-2) by the SE widened by the between-trial
+#: heterogeneity of the row's kind (:func:`heterogeneity_sd` at the observed value), so that a large trial does not
+#: outweigh small ones beyond what trial-to-trial differences allow (issue 7: TRANSFORM's rate rows, SE ~3 pp,
+#: otherwise carry 3-4x the weight they keep under random effects).
+ROW_WEIGHTS = ("sampling", "random-effects")
+
+
+def row_fit_se(target, row_weights: str = "sampling") -> float:
+    """The SE a calibration row is weighed by in the fit (its unit): its sampling SE, or with
+    ``row_weights="random-effects"`` hypot(SE, between-trial SD of its kind at its observed value)."""
+    if row_weights not in ROW_WEIGHTS:
+        raise ValueError(f"row_weights: use {' or '.join(ROW_WEIGHTS)}, got {row_weights!r}")
+    if row_weights == "sampling":
+        return float(target.se)
+    return math.hypot(float(target.se), heterogeneity_sd(target.kind, float(target.observed)))
 
 
 #: Trial-effect draws when heterogeneity is asked for without parameter draws (the draws then hold the parameters
@@ -1604,7 +1640,7 @@ def _tau_record(info) -> dict | None:
 
 def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed: int = 20261121,
                    max_evaluations: int = 150, qual_size: int = 1000, qual_seed: int = 11, parameter_draws: int = 10,
-                   groups=None, log=print, between_trial: bool = True) -> dict:
+                   groups=None, log=print, between_trial: bool = True, row_weights: str = "sampling") -> dict:
     """Leave-one-trial-out cross-validation: for each calibration scenario (a trial and its pooled analyses), fit
     the free parameters to every other trial's rows — from the data-independent prior centres, with the same
     budget as the in-sample fit run here — and predict the left-out rows with intervals that include the fold's
@@ -1613,7 +1649,8 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     params = params or load_parameters()
     all_groups = scenario_groups()
     chosen = list(groups or all_groups)
-    kw = dict(size=size, seed=seed, max_evaluations=max_evaluations, start="prior", log=lambda *_: None)
+    kw = dict(size=size, seed=seed, max_evaluations=max_evaluations, start="prior", log=lambda *_: None,
+              row_weights=row_weights)
     log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
     full, rep_full = calibrate(params, laplace=parameter_draws > 0, **kw)
     if rep_full["posterior"]:
@@ -1646,6 +1683,7 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
             "in_sample_fit": {"objective": rep_full["objective"], "fitted": rep_full["fitted"],
                               "between_trial": _tau_record(tau_full)},
             "settings": {"size": size, "seed": seed, "max_evaluations": max_evaluations, "qual_size": qual_size,
+                         "row_weights": row_weights,
                          "qual_seed": qual_seed, "parameter_draws": parameter_draws, "start": "prior",
                          "between_trial": bool(between_trial and parameter_draws > 0),
                          "parameter_set": params.version}}

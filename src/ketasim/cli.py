@@ -615,12 +615,16 @@ def calibrate(
                                     help="Constrain the fit by the literature directions the rows barely inform (a "
                                          "series outlasts one infusion; midazolam leaves no lasting effect over "
                                          "saline); --no-directions fits the rows and the prior alone."),
+    row_weights: str = typer.Option("sampling", "--row-weights",
+                                    help="Weigh each calibration row by its sampling SE ('sampling') or, as a "
+                                         "random-effects meta-analysis weighs trials, by its SE widened by the "
+                                         "between-trial heterogeneity of its kind ('random-effects')."),
 ):
     """Fit the free parameters to reference/clinical_calibration.csv (writes a new parameter set with its Laplace posterior)."""
     from .app import calibrate_cli
 
     calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start, dask=dask, names=names,
-                  directions=directions)
+                  directions=directions, row_weights=row_weights)
 
 
 @app.command("install-parameters")
@@ -689,6 +693,9 @@ def qualify(
                                        help="Draws also carry between-trial heterogeneity (trial-level random effects "
                                             "on non-specific and drug response, SDs estimated from the calibration "
                                             "trials; with --uncertainty or --cross-validate)."),
+    row_weights: str = typer.Option("sampling", "--row-weights",
+                                    help="With --cv-method refit: how each fold's fit weighs the rows (see "
+                                         "`ketasim calibrate --row-weights`)."),
 ):
     """Predicted vs observed for every row of the calibration file (in sample, and out of sample with
     --cross-validate), or for a folder of published trials (--external DIR)."""
@@ -706,6 +713,15 @@ def qualify(
         check_size(cv_size, "--cv-size")
         if cv_evaluations < 1:
             raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
+        if row_weights not in ("sampling", "random-effects"):
+            raise InputError(f"--row-weights: use sampling or random-effects, got {row_weights!r}")
+        if row_weights != "sampling" and cv_method != "refit":
+            raise InputError("--row-weights: only with --cv-method refit (newton and damped start from the installed "
+                             "set's own fit)")
+    if row_weights != "sampling" and not cross_validate:
+        from .errors import InputError
+
+        raise InputError("--row-weights: only with --cross-validate --cv-method refit (a qualification fits nothing)")
     if uncertainty != 0:                # as `trial --uncertainty`: 2-1000 draws (10**8 was a 145 GiB traceback)
         from .trial import check_uncertainty_draws
 
@@ -734,7 +750,7 @@ def qualify(
     check_distinct((), (html or _QUALIFY_HTML, cv_json if cross_validate else None))
     qualify_cli(html=html or _QUALIFY_HTML, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
                 cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
-                cv_method=cv_method, between_trial=between_trial)
+                cv_method=cv_method, between_trial=between_trial, row_weights=row_weights)
 
 
 @app.command()
