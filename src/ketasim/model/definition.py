@@ -171,6 +171,9 @@ FUNCTIONS = (
              "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
              " piecewise(0, hill >= 3 and c < 1e-05 * ec50, emax * c ** hill / (c ** hill + ec50 ** hill))))",
              "Link 11: sigmoid Emax (0 for c <= 0; skips a negligible pow)."),
+    Function("bounded_rise", ("x", "top"), "top * tanh(x / top)",
+             "Link 11: a rating or rise x that cannot pass its maximum top (a scale's maximum, a physiological "
+             "ceiling): x for x << top (relative shortfall x^2 / (3 top^2): 0.7 % at top / 8), at most top."),
     Function("sedation_effect", ("c_ket", "ec50_ket", "c_mdz", "ec50_mdz"),
              "1 - (1 - piecewise(c_ket / (c_ket + ec50_ket), c_ket > 0, 0))"
              " * (1 - piecewise(c_mdz / (c_mdz + ec50_mdz), c_mdz > 0, 0))",
@@ -210,14 +213,18 @@ CONSTANTS = (
     Constant("cadss_max", "dimensionless", _f("cadss_max"), "free: cadss_max"),
     Constant("cadss_ec50", "uM", _s_eq("pd.cadss.ec50_racemic_total", "uM"), "pd.cadss.ec50_racemic_total (S-eq)"),
     Constant("cadss_hill", "dimensionless", _f("cadss_hill"), "free: cadss_hill"),
+    Constant("cadss_scale_max", "dimensionless", _p("observation.cadss_scale_max"), "observation.cadss_scale_max"),
     Constant("tolerance_gain", "1/h", _f("tolerance_gain", "1/h"), "free: tolerance_gain"),
     Constant("consolidation_gain", "1/h", _f("consolidation_gain", "1/h"), "free: consolidation_gain"),
     Constant("sbp_emax", "mmHg", _p("pd.sbp.emax", "mmHg"), "pd.sbp.emax"),
     Constant("w_pressor_r", "dimensionless", lambda c: _pressor_r_weight(c.params), "pd.pressor.r_ketamine_potency"),
     Constant("sbp_ec50", "uM", _s_eq("pd.sbp.ec50_racemic_total", "uM", r_weight=_pressor_r_weight),
              "pd.sbp.ec50_racemic_total (pressor S-eq)"),
+    Constant("sbp_rise_max", "mmHg", _p("pd.sbp.rise_max", "mmHg"), "pd.sbp.rise_max"),
     Constant("dbp_emax", "mmHg", _p("pd.dbp.emax", "mmHg"), "pd.dbp.emax"),
+    Constant("dbp_rise_max", "mmHg", _p("pd.dbp.rise_max", "mmHg"), "pd.dbp.rise_max"),
     Constant("hr_emax", "1/min", _p("pd.hr.emax", "1/min"), "pd.hr.emax"),
+    Constant("hr_rise_max", "1/min", _p("pd.hr.rise_max", "1/min"), "pd.hr.rise_max"),
     Constant("hr_ec50", "uM", _s_eq("pd.hr.ec50_racemic_total", "uM", r_weight=_pressor_r_weight),
              "pd.hr.ec50_racemic_total (pressor S-eq)"),
     Constant("sedation_ec50", "uM", _s_eq("pd.sedation.ec50_racemic_total", "ng/mL", mw=True),
@@ -873,10 +880,17 @@ OUTPUTS = (
     Output("expectancy", "expectancy", "arbitrary units (0 = none)"),
     Output("antidepressant_onset", "antidepressant_onset", "fraction of full onset"),
     Output("severity", "severity", "fraction of baseline score"),
-    Output("cadss", "cadss_max * dissociation_sensitivity * dissociation_drive / (1 + tolerance)", "CADSS points"),
-    Output("sbp_change_mmhg", "bp_sensitivity * emax_model(ce_pressor, sbp_emax, sbp_ec50, 1)", "mmHg"),
-    Output("dbp_change_mmhg", "bp_sensitivity * emax_model(ce_pressor, dbp_emax, sbp_ec50, 1)", "mmHg"),
-    Output("hr_change_bpm", "bp_sensitivity * emax_model(ce_pressor, hr_emax, hr_ec50, 1)", "beats/min"),
+    # a rating cannot pass its scale's maximum, nor a rise its physiological ceiling (bounded_rise: unchanged for
+    # the typical patient, the log-normal sensitivities' upper tail saturates instead of reaching 433 CADSS points
+    # or +360 mmHg)
+    Output("cadss", "bounded_rise(cadss_max * dissociation_sensitivity * dissociation_drive / (1 + tolerance),"
+           " cadss_scale_max)", "CADSS points"),
+    Output("sbp_change_mmhg", "bounded_rise(bp_sensitivity * emax_model(ce_pressor, sbp_emax, sbp_ec50, 1),"
+           " sbp_rise_max)", "mmHg"),
+    Output("dbp_change_mmhg", "bounded_rise(bp_sensitivity * emax_model(ce_pressor, dbp_emax, sbp_ec50, 1),"
+           " dbp_rise_max)", "mmHg"),
+    Output("hr_change_bpm", "bounded_rise(bp_sensitivity * emax_model(ce_pressor, hr_emax, hr_ec50, 1),"
+           " hr_rise_max)", "beats/min"),
     Output("sedation", "sedation_index", "index 0-1"),
     Output("nausea_probability", "nausea_curve(emetic_drive, nausea_pmax, nausea_ec50)", "probability"),
     Output("anesthesia", "piecewise(1, (cp_s + cp_r) / mw_ketamine >= anesthesia_umol, 0)",
