@@ -419,20 +419,30 @@ def _placebo_gain(c):
 
 def _antidepressant_emax(c):
     """Relief from a newly started oral antidepressant at full onset, per patient (fraction, 0-1): antidepressant_emax
-    x age by default; with the hypothesis population.antidepressant_spread, that for a typical patient (trait 1),
+    (a first antidepressant's relief) x age x pd.antidepressant.trd_ratio for a treatment-resistant population, by
+    default; with the hypothesis population.antidepressant_spread, that for a typical patient (trait 1),
     spread by the same non-specific trait: 1 - (1 - emax x age)^trait. The term
     also carries the non-specific part of starting a new treatment, and antidepressant arms are as wide as placebo
     arms (variance ratio drug/placebo of the change 1.00, 95 % CI 0.99-1.02, 222 trials: Munkholm 2020
     doi:10.1371/journal.pone.0237950); a wide spread is only compatible with that equal variance if placebo
     response and drug response are strongly correlated (Volkmann 2020 doi:10.1371/journal.pone.0241497)."""
     # A hypothesis, off by default (population.antidepressant_spread): its refit CV (ninth session) fitted better in
-    # sample but predicted worse out of sample (NOTES.md); off, every patient gets antidepressant_emax x age
-    typical = c.params.free_value("antidepressant_emax") * _age_factor(c, "drug")
+    # sample but predicted worse out of sample (NOTES.md); off, every patient gets antidepressant_emax x age (x the
+    # treatment-resistance factor: antidepressant_emax is the relief of a first antidepressant)
+    typical = c.params.free_value("antidepressant_emax") * _age_factor(c, "drug") * _trd_antidepressant_factor(c)
     if not c.spec.antidepressant_spread:
         return typical
     # age scales the typical patient's relief before the trait spreads it, so relief stays below 1 (as the age
     # factor outside the power it reached 1.7 for young high-trait patients: 12 % of an adult population above 1)
     return 1.0 - (1.0 - np.minimum(typical, 0.98)) ** _nonspecific_trait(c)
+
+
+def _trd_antidepressant_factor(c):
+    """Treatment resistance lowers the relief of a newly started oral antidepressant (STAR*D: HAM-D17 remission 28 %
+    on the first antidepressant, ~16 % on a new one after two failed steps: pd.antidepressant.trd_ratio, on the
+    relief scale); 1 for a population that is not treatment resistant (antidepressant_emax is a first
+    antidepressant's relief)."""
+    return c.params.get("pd.antidepressant.trd_ratio") if c.spec.treatment_resistant else 1.0
 
 
 def _trd_placebo_factor(c):
@@ -589,7 +599,8 @@ PATIENT = (
                      "pd.care.intensity.<population.care_setting>"),
     PatientParameter("antidepressant_emax", "dimensionless",
                      _antidepressant_emax,
-                     "free: antidepressant_emax x age (pd.age.drug_decline_per_decade); with "
+                     "free: antidepressant_emax x age (pd.age.drug_decline_per_decade) x treatment resistance "
+                     "(pd.antidepressant.trd_ratio); with "
                      "population.antidepressant_spread (a hypothesis, off by default) 1 - (1 - min(that, 0.98))"
                      "^(non-specific trait: omega_placebo, nonspecific_fraction, nonspecific_ratio (eta_placebo))"),
     PatientParameter("spine_set_point", "dimensionless",
