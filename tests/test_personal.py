@@ -63,7 +63,12 @@ def test_map_recovers_a_known_patient_with_many_ratings():
     fit = fit_patient(models[0], seed=0)
     j = models[0].names.index("baseline")
     assert abs(fit.map[j] - truth[0, j]) < 4.0
-    assert fit.parameter_table()[j]["sd"] < 3.0
+    # the ratings inform the baseline (prior SD 4.98): the Laplace SD is deterministic (2.84); the importance-sampled
+    # SD is not: 2.81 / 2.81 / 2.98 / 3.22 at seeds 0-3 (twelfth session, measured before and after the side-effect
+    # ceiling, which moved seed 0's draw 2.81 -> 3.02 and left the MAP and the Laplace SD unchanged)
+    row = fit.parameter_table()[j]
+    assert row["laplace_sd"] < 3.0
+    assert row["sd"] < 3.3
 
 
 def test_forecast_entries_and_alternative(example_fit):
