@@ -51,18 +51,19 @@ def test_unknown_weighting_is_refused():
 def test_j_is_reported_in_sampling_ses_whatever_the_weighting():
     kw = dict(size=40, seed=5, max_evaluations=1, laplace=False, ae_stage=False, log=lambda *_: None,
               names=["placebo_gain"])
-    _, samp = calibrate(load_parameters(), **kw)
-    new, re = calibrate(load_parameters(), row_weights="random-effects", **kw)
+    samp_set, samp = calibrate(load_parameters(), row_weights="sampling", **kw)
+    new, re = calibrate(load_parameters(), **kw)                # the default: random effects
     assert re["objective_start"] == pytest.approx(samp["objective_start"])
     assert re["objective_fitted"] < re["objective"]          # the widened SEs make the fitted sum smaller
     assert samp["objective_fitted"] == pytest.approx(samp["objective"])
-    assert "row_weights=random-effects" in new.calibration_run and re["row_weights"] == "random-effects"
+    assert re["row_weights"] == "random-effects" and "row_weights" not in new.calibration_run    # the default
+    assert "row_weights=sampling" in samp_set.calibration_run
 
 
 @pytest.mark.parametrize("argv, says", [
     (["calibrate", "--row-weights", "fixed"], "error: --row-weights: use sampling or random-effects, got 'fixed'"),
-    (["qualify", "--row-weights", "random-effects"], "error: --row-weights: only with --cross-validate"),
-    (["qualify", "--cross-validate", "--row-weights", "random-effects"], "error: --row-weights: only with --cv-method refit"),
+    (["qualify", "--row-weights", "sampling"], "error: --row-weights: only with --cross-validate"),
+    (["qualify", "--cross-validate", "--row-weights", "sampling"], "error: --row-weights: only with --cv-method refit"),
 ])
 def test_cli_refuses_a_weighting_it_cannot_use_in_one_line(argv, says, capsys, tmp_path):
     from ketasim.cli import main

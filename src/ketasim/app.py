@@ -104,7 +104,7 @@ def between_trial_cli(path=None, *, size=200, seed=20261121):
 
 
 def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current", dask=None,
-                  names=None, directions=True, row_weights="sampling"):
+                  names=None, directions=True, row_weights="random-effects"):
     """Fit and write the parameter set to ``out`` (never over the package's default set: installing a new default
     is the explicit step ``ketasim install-parameters FILE``). ``names`` (comma-separated free parameters): a partial
     refit of those parameters and the adverse-event stage, the others held at the default set's values; the
@@ -183,7 +183,7 @@ def _parameters_option(path):
 
 def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
                 cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton", between_trial=True,
-                row_weights="sampling"):
+                row_weights="random-effects"):
     from .calibration import (between_trial_tau, cross_validate, cross_validate_newton, format_summary,
                               interval_description, qualification_html, qualification_summary, qualify)
 

@@ -774,7 +774,7 @@ def scenario_groups() -> dict[str, list[str]]:
 def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int = 20261121,
               max_evaluations: int = 400, names=None, log=print, exclude_trials=(), start: str = "current",
               laplace: bool = True, ae_stage: bool = True, executor=None, directions: bool = True,
-              row_weights: str = "sampling"):
+              row_weights: str = "random-effects"):
     """Fit the free parameters; returns (fitted ParameterSet, report dict).
 
     ``exclude_trials``: trial ids whose rows are left out (cross-validation). ``start``: ``"current"`` starts from
@@ -785,8 +785,9 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     each evaluation's scenario files on Dask workers (same result). ``directions``: add the one-sided residuals of
     the literature directions (:func:`direction_residuals`) to the objective (J, as logged and recorded, stays the
     rows' sum of squares; the directions' quantities at the optimum are in the report). ``row_weights``:
-    ``"sampling"`` weighs each row by its own SE; ``"random-effects"`` by its SE widened by the between-trial
-    heterogeneity (:func:`row_fit_se`). J, as logged and recorded, is always in sampling SEs (comparable across
+    ``"random-effects"`` (the default since the twelfth session: its refit cross-validation predicted better out of
+    sample, NOTES.md) weighs each row by its SE widened by the between-trial heterogeneity (:func:`row_fit_se`);
+    ``"sampling"`` by its own SE. J, as logged and recorded, is always in sampling SEs (comparable across
     weightings); the objective that is minimised is in the chosen weights (``objective_fitted`` in the report).
     """
     from scipy.optimize import least_squares
@@ -851,6 +852,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
 
     r0 = residuals(theta0)
     j0 = j_sampling(r0)
+    j0_fitted = float(r0[:n_rows] @ r0[:n_rows])
     log(f"start: J = {j0:.1f} over {len(targets)} rows ({len(skipped)} rows not modelled)"
         + (f"; literature directions {float(r0[n_rows:] @ r0[n_rows:]):.1f}" if directions else ""))
     best = {"cost": float(aug_of(r0, theta0) @ aug_of(r0, theta0)), "theta": theta0.copy()}
@@ -891,11 +893,12 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
 
     held = f" excluding {','.join(sorted(exclude_trials))}" if exclude_trials else ""
     only = f" names={','.join(names)}{'+ae' if ae_stage else ''}" if partial else ""
-    only += f" row_weights={row_weights}" if row_weights != "sampling" else ""
+    only += f" row_weights={row_weights}" if row_weights != "random-effects" else ""
     run_id = (f"ketasim-calibrate {time.strftime('%Y-%m-%d')} seed={seed} size={size} rows={len(targets)}{held}{only} "
               f"J={j:.1f} (start {j0:.1f}) evaluations={evals[0]} version={ketasim_version()}")
     new = params.with_free(fitted, f"{ketasim_version()}-cal-{seed}", run_id)
     report = {"calibration_run": run_id, "objective_start": j0, "objective": j, "objective_fitted": j_fitted,
+              "objective_fitted_start": j0_fitted,
               "row_weights": row_weights, "rows_used": [t.row for t in targets],
               "rows_skipped": [s[0] for s in skipped], "excluded_trials": sorted(exclude_trials),
               "evaluations": evals[0], "seconds": elapsed,
@@ -1642,7 +1645,7 @@ def _tau_record(info) -> dict | None:
 
 def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed: int = 20261121,
                    max_evaluations: int = 150, qual_size: int = 1000, qual_seed: int = 11, parameter_draws: int = 10,
-                   groups=None, log=print, between_trial: bool = True, row_weights: str = "sampling") -> dict:
+                   groups=None, log=print, between_trial: bool = True, row_weights: str = "random-effects") -> dict:
     """Leave-one-trial-out cross-validation: for each calibration scenario (a trial and its pooled analyses), fit
     the free parameters to every other trial's rows — from the data-independent prior centres, with the same
     budget as the in-sample fit run here — and predict the left-out rows with intervals that include the fold's

@@ -615,10 +615,10 @@ def calibrate(
                                     help="Constrain the fit by the literature directions the rows barely inform (a "
                                          "series outlasts one infusion; midazolam leaves no lasting effect over "
                                          "saline); --no-directions fits the rows and the prior alone."),
-    row_weights: str = typer.Option("sampling", "--row-weights",
-                                    help="Weigh each calibration row by its sampling SE ('sampling') or, as a "
-                                         "random-effects meta-analysis weighs trials, by its SE widened by the "
-                                         "between-trial heterogeneity of its kind ('random-effects')."),
+    row_weights: str = typer.Option("random-effects", "--row-weights",
+                                    help="Weigh each calibration row, as a random-effects meta-analysis weighs "
+                                         "trials, by its SE widened by the between-trial heterogeneity of its kind "
+                                         "('random-effects', the default) or by its sampling SE alone ('sampling')."),
 ):
     """Fit the free parameters to reference/clinical_calibration.csv (writes a new parameter set with its Laplace posterior)."""
     from .app import calibrate_cli
@@ -693,7 +693,7 @@ def qualify(
                                        help="Draws also carry between-trial heterogeneity (trial-level random effects "
                                             "on non-specific and drug response, SDs estimated from the calibration "
                                             "trials; with --uncertainty or --cross-validate)."),
-    row_weights: str = typer.Option("sampling", "--row-weights",
+    row_weights: str = typer.Option("random-effects", "--row-weights",
                                     help="With --cv-method refit: how each fold's fit weighs the rows (see "
                                          "`ketasim calibrate --row-weights`)."),
 ):
@@ -715,10 +715,10 @@ def qualify(
             raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
         if row_weights not in ("sampling", "random-effects"):
             raise InputError(f"--row-weights: use sampling or random-effects, got {row_weights!r}")
-        if row_weights != "sampling" and cv_method != "refit":
+        if row_weights != "random-effects" and cv_method != "refit":
             raise InputError("--row-weights: only with --cv-method refit (newton and damped start from the installed "
                              "set's own fit)")
-    if row_weights != "sampling" and not cross_validate:
+    if row_weights != "random-effects" and not cross_validate:
         from .errors import InputError
 
         raise InputError("--row-weights: only with --cross-validate --cv-method refit (a qualification fits nothing)")
