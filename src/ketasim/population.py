@@ -340,6 +340,10 @@ class PopulationSpec:
                                          # antidepressant's relief is spread by the non-specific trait
                                          # (definition._antidepressant_emax); off: the same fraction for everyone.
                                          # Population scenarios only (a stated patient or record keeps the default)
+    antidepressant_trd: bool = False     # a hypothesis, off by default (twelfth session): a newly started oral
+                                         # antidepressant relieves a treatment-resistant population
+                                         # pd.antidepressant.trd_ratio x a first one's relief (STAR*D); its refit
+                                         # CV is in NOTES.md
 
     def __post_init__(self):
         f = "population"
@@ -382,6 +386,8 @@ class PopulationSpec:
             raise InputError(f"{f}.re_response: must be true or false, got {self.re_response!r}")
         if not isinstance(self.antidepressant_spread, (bool, np.bool_)):
             raise InputError(f"{f}.antidepressant_spread: must be true or false, got {self.antidepressant_spread!r}")
+        if not isinstance(self.antidepressant_trd, (bool, np.bool_)):
+            raise InputError(f"{f}.antidepressant_trd: must be true or false, got {self.antidepressant_trd!r}")
         if self.recurrence_clock not in RECURRENCE_CLOCKS:
             raise InputError(f"{f}.recurrence_clock: use one of {', '.join(RECURRENCE_CLOCKS)}, got "
                              f"{self.recurrence_clock!r}")

@@ -214,14 +214,18 @@ def _provenance_table(prov: dict) -> str:
             ("calibration_run", "calibration"), ("seed", "seed"), ("design", "design"), ("scale", "scale"),
             ("typical_patient", "typical patient only"), ("recurrence", "recurrence on continued treatment"),
             ("re_response", "re-response after a new episode"),
-            ("antidepressant_spread", "antidepressant relief spread")]
+            ("antidepressant_spread", "antidepressant relief spread"),
+            ("antidepressant_trd", "antidepressant relief in treatment resistance")]
     switch = {"recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
                              "off (population.recurrence: false)"),
               "re_response": ("on (population.re_response: true; a hypothesis: active sessions after a new episode's "
                               "onset relieve it again in part)", "off (the default; population.re_response)"),
               "antidepressant_spread": ("on (population.antidepressant_spread: true; a hypothesis: a newly started "
                                         "antidepressant's relief spread by the non-specific trait)",
-                                        "off (the default; population.antidepressant_spread)")}
+                                        "off (the default; population.antidepressant_spread)"),
+              "antidepressant_trd": ("on (population.antidepressant_trd: true; a hypothesis: a new antidepressant "
+                                     "relieves a treatment-resistant population pd.antidepressant.trd_ratio x as much "
+                                     "as a first one)", "off (the default; population.antidepressant_trd)")}
     rows = [(lab, switch[k][0 if prov[k] else 1] if k in switch else prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"

@@ -50,7 +50,9 @@ class SimulationResult:
                 # response and time since recovery are hypotheses)
                 "recurrence_clock": self.scenario.population.recurrence_clock,
                 # population.antidepressant_spread: a hypothesis, off by default (ninth session)
-                "antidepressant_spread": bool(self.scenario.population.antidepressant_spread), "notice": NOTICE}
+                "antidepressant_spread": bool(self.scenario.population.antidepressant_spread),
+                # population.antidepressant_trd: a hypothesis, off by default (twelfth session)
+                "antidepressant_trd": bool(self.scenario.population.antidepressant_trd), "notice": NOTICE}
 
     @property
     def model_id(self) -> str:

@@ -79,6 +79,8 @@ class _Population(_Strict):
     recurrence_clock: str = DEFAULT_RECURRENCE_CLOCK  # what T counts: entry (default) | response | recovery (hypotheses)
     antidepressant_spread: bool = False  # a hypothesis, off by default: a newly started antidepressant's relief is
                                          # spread by the patient's non-specific trait (ninth session)
+    antidepressant_trd: bool = False     # a hypothesis, off by default: a treatment-resistant population gets
+                                         # pd.antidepressant.trd_ratio x a first antidepressant's relief (twelfth)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)
@@ -503,7 +505,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           perception=pop.perception, general_anesthesia=pop.general_anesthesia,
                           p_active=float(p_active), recurrence=pop.recurrence,
                           re_response=pop.re_response, recurrence_clock=pop.recurrence_clock,
-                          antidepressant_spread=pop.antidepressant_spread)
+                          antidepressant_spread=pop.antidepressant_spread,
+                          antidepressant_trd=pop.antidepressant_trd)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

@@ -442,7 +442,10 @@ def _trd_antidepressant_factor(c):
     on the first antidepressant, ~16 % on a new one after two failed steps: pd.antidepressant.trd_ratio, on the
     relief scale); 1 for a population that is not treatment resistant (antidepressant_emax is a first
     antidepressant's relief)."""
-    return c.params.get("pd.antidepressant.trd_ratio") if c.spec.treatment_resistant else 1.0
+    # A hypothesis, off by default (population.antidepressant_trd): with it the refit could not reproduce TRANSFORM's
+    # placebo + new antidepressant arms (in-sample J +60; twelfth session, NOTES.md)
+    return c.params.get("pd.antidepressant.trd_ratio") if c.spec.treatment_resistant and c.spec.antidepressant_trd \
+        else 1.0
 
 
 def _trd_placebo_factor(c):
