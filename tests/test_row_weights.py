@@ -63,7 +63,7 @@ def test_j_is_reported_in_sampling_ses_whatever_the_weighting():
 @pytest.mark.parametrize("argv, says", [
     (["calibrate", "--row-weights", "fixed"], "error: --row-weights: use sampling or random-effects, got 'fixed'"),
     (["qualify", "--row-weights", "sampling"], "error: --row-weights: only with --cross-validate"),
-    (["qualify", "--cross-validate", "--row-weights", "sampling"], "error: --row-weights: only with --cv-method refit"),
+    (["qualify", "--cross-validate", "--row-weights", "equal"], "error: --row-weights: use sampling or random-effects"),
 ])
 def test_cli_refuses_a_weighting_it_cannot_use_in_one_line(argv, says, capsys, tmp_path):
     from ketasim.cli import main

@@ -210,7 +210,7 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
             cv = cross_validate_newton(params, size=cv_size, qual_size=min(size, 1000), qual_seed=seed,
                                        parameter_draws=max(parameter_draws, 10),
                                        damped_evaluations=8 if cv_method == "damped" else 0,
-                                       between_trial=between_trial)
+                                       between_trial=between_trial, row_weights=row_weights)
         cv["summary_in_sample"] = qualification_summary(cv["in_sample"])
         cv["summary_out_of_sample"] = qualification_summary(cv["out_of_sample"])
         print(f"  in sample (same procedure):  {format_summary(cv['summary_in_sample'])}")

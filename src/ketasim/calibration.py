@@ -1504,7 +1504,8 @@ def _jacobian(fun, theta, r, lo, hi, step: float = 0.02) -> np.ndarray:
 
 def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200, seed: int = 20261121,
                           qual_size: int = 1000, qual_seed: int = 11, parameter_draws: int = 10, groups=None,
-                          log=print, damped_evaluations: int = 0, between_trial: bool = True) -> dict:
+                          log=print, damped_evaluations: int = 0, between_trial: bool = True,
+                          row_weights: str = "random-effects") -> dict:
     """Leave-one-trial-out cross-validation by one Gauss-Newton refit per fold (approximate leave-one-out).
 
     From the calibrated optimum theta* (the set ``params``), the fit without trial group g is approximated by one
@@ -1529,7 +1530,7 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
     chosen = list(groups or all_groups)
     targets, _ = build_targets()
     obs = np.array([t.observed for t in targets])
-    se = np.array([t.se for t in targets])
+    se = np.array([row_fit_se(t, row_weights) for t in targets])    # the weights of the fit it approximates
     theta = _to_theta(params, names)
     prior = _prior_theta(names)
     lo, hi = _bounds(names)

@@ -694,8 +694,9 @@ def qualify(
                                             "on non-specific and drug response, SDs estimated from the calibration "
                                             "trials; with --uncertainty or --cross-validate)."),
     row_weights: str = typer.Option("random-effects", "--row-weights",
-                                    help="With --cv-method refit: how each fold's fit weighs the rows (see "
-                                         "`ketasim calibrate --row-weights`)."),
+                                    help="With --cross-validate: how each fold's fit weighs the rows (see "
+                                         "`ketasim calibrate --row-weights`; newton and damped should use the "
+                                         "weights the installed set was fitted with)."),
 ):
     """Predicted vs observed for every row of the calibration file (in sample, and out of sample with
     --cross-validate), or for a folder of published trials (--external DIR)."""
@@ -715,9 +716,6 @@ def qualify(
             raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
         if row_weights not in ("sampling", "random-effects"):
             raise InputError(f"--row-weights: use sampling or random-effects, got {row_weights!r}")
-        if row_weights != "random-effects" and cv_method != "refit":
-            raise InputError("--row-weights: only with --cv-method refit (newton and damped start from the installed "
-                             "set's own fit)")
     if row_weights != "random-effects" and not cross_validate:
         from .errors import InputError
 
