@@ -214,9 +214,10 @@ PRIOR_SD = {
     # ninth session, 400 patients), about the 9.6 points of the FDA trials' drug arms (Kirsch 2008
     # doi:10.1371/journal.pmed.0050045); STAR*D's first SSRI remitted 28 % (HAM-D17 <= 7, up to 14 weeks: Trivedi 2006
     # doi:10.1176/appi.ajp.163.1.28). Logit SD 0.7: 0.14-0.40 within 1 SD of 0.25; the shipped fit (TRANSFORM) gives
-    # 0.43. Since the twelfth session antidepressant_emax is a first antidepressant's relief: a treatment-resistant
-    # population (TRANSFORM) gets pd.antidepressant.trd_ratio (0.48) x it, so the shipped value, fitted before that
-    # factor, implies 0.43 / 0.48 = 0.89 for a first antidepressant, above the bound 0.6 (NOTES.md; not refitted)
+    # 0.43 (0.33 with random-effects row weights). With the hypothesis population.antidepressant_trd (off by default)
+    # antidepressant_emax is a first antidepressant's relief and a treatment-resistant population (TRANSFORM) gets
+    # pd.antidepressant.trd_ratio (0.48) x it: the fit then needs a first antidepressant's relief ~0.9, above the
+    # bound 0.6, and its refit CV predicted worse (twelfth session, NOTES.md)
     "antidepressant_emax": 0.7,
     # share of non-specific responders: placebo response 30 % (range 12-52 %) over 75 antidepressant trials (Walsh
     # 2002, JAMA 287:1840, PMID 11966386); logit SD 0.6 covers that range at 2 SD
