@@ -419,16 +419,17 @@ def _placebo_gain(c):
 
 def _antidepressant_emax(c):
     """Relief from a newly started oral antidepressant at full onset, per patient (fraction, 0-1): antidepressant_emax
-    (a first antidepressant's relief) x age x pd.antidepressant.trd_ratio for a treatment-resistant population, by
-    default; with the hypothesis population.antidepressant_spread, that for a typical patient (trait 1),
-    spread by the same non-specific trait: 1 - (1 - emax x age)^trait. The term
+    x age by default (with the hypothesis population.antidepressant_trd: x pd.antidepressant.trd_ratio for a
+    treatment-resistant population, antidepressant_emax then being a first antidepressant's relief); with the
+    hypothesis population.antidepressant_spread, that for a typical patient (trait 1), spread by the same
+    non-specific trait: 1 - (1 - emax x age)^trait. The term
     also carries the non-specific part of starting a new treatment, and antidepressant arms are as wide as placebo
     arms (variance ratio drug/placebo of the change 1.00, 95 % CI 0.99-1.02, 222 trials: Munkholm 2020
     doi:10.1371/journal.pone.0237950); a wide spread is only compatible with that equal variance if placebo
     response and drug response are strongly correlated (Volkmann 2020 doi:10.1371/journal.pone.0241497)."""
     # A hypothesis, off by default (population.antidepressant_spread): its refit CV (ninth session) fitted better in
     # sample but predicted worse out of sample (NOTES.md); off, every patient gets antidepressant_emax x age (x the
-    # treatment-resistance factor: antidepressant_emax is the relief of a first antidepressant)
+    # treatment-resistance factor with the hypothesis population.antidepressant_trd)
     typical = c.params.free_value("antidepressant_emax") * _age_factor(c, "drug") * _trd_antidepressant_factor(c)
     if not c.spec.antidepressant_spread:
         return typical
@@ -440,8 +441,8 @@ def _antidepressant_emax(c):
 def _trd_antidepressant_factor(c):
     """Treatment resistance lowers the relief of a newly started oral antidepressant (STAR*D: HAM-D17 remission 28 %
     on the first antidepressant, ~16 % on a new one after two failed steps: pd.antidepressant.trd_ratio, on the
-    relief scale); 1 for a population that is not treatment resistant (antidepressant_emax is a first
-    antidepressant's relief)."""
+    relief scale) with the hypothesis population.antidepressant_trd; 1 otherwise and for a population that is not
+    treatment resistant."""
     # A hypothesis, off by default (population.antidepressant_trd): with it the refit could not reproduce TRANSFORM's
     # placebo + new antidepressant arms (in-sample J +60; twelfth session, NOTES.md)
     return c.params.get("pd.antidepressant.trd_ratio") if c.spec.treatment_resistant and c.spec.antidepressant_trd \
@@ -603,7 +604,7 @@ PATIENT = (
     PatientParameter("antidepressant_emax", "dimensionless",
                      _antidepressant_emax,
                      "free: antidepressant_emax x age (pd.age.drug_decline_per_decade) x treatment resistance "
-                     "(pd.antidepressant.trd_ratio); with "
+                     "(pd.antidepressant.trd_ratio, with the hypothesis population.antidepressant_trd); with "
                      "population.antidepressant_spread (a hypothesis, off by default) 1 - (1 - min(that, 0.98))"
                      "^(non-specific trait: omega_placebo, nonspecific_fraction, nonspecific_ratio (eta_placebo))"),
     PatientParameter("spine_set_point", "dimensionless",
