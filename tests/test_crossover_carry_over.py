@@ -34,8 +34,9 @@ def test_a_long_interval_gives_what_independent_periods_give():
         d_indep = _v(indep, "ketamine", t, "mean_change") - _v(indep, "saline", t, "mean_change")
         d_long = _v(long, "ketamine", t, "mean_change") - _v(long, "saline", t, "mean_change")
         assert d_long == pytest.approx(d_indep, abs=0.7), t
-    # the side effects of each period are that arm's: saline has no dissociation, ketamine has
-    assert _v(long, "saline", None, "cadss_peak") == 0.0 and _v(long, "ketamine", None, "cadss_peak") > 1.0
+    # the side effects of each period are that arm's: saline has no dissociation (the first period's drug is gone
+    # after 60 days: its CADSS ~1e-84 points, not exactly 0 with the fitted Hill exponent), ketamine has
+    assert _v(long, "saline", None, "cadss_peak") < 1e-6 and _v(long, "ketamine", None, "cadss_peak") > 1.0
 
 
 def test_a_one_week_interval_carries_the_ketamine_effect_into_the_next_period():

@@ -70,14 +70,18 @@ def test_a_stratum_nobody_was_randomized_into_says_so_in_the_table_the_json_and_
     from ketasim.trial import NO_PATIENTS
 
     sc = tmp_path / "w.yaml"
-    sc.write_text((REPO / "examples" / "sustain1_like_withdrawal.yaml").read_text()
-                  .replace("size: 700 ", "size: 6   "))
     js, html = tmp_path / "w.json", tmp_path / "w.html"
-    code, out, err = run(capsys, "trial", sc, "--json", js, "--report", html, "--no-progress")
-    assert code == 0, err
-    d = json.loads(js.read_text())
-    empty = [a for a, v in d["arms"].items() if v["n"] == 0]
-    assert empty, "this seed and size gave no empty stratum; pick a size that does"
+    # which tiny size leaves a stratum empty depends on the parameter set (who responds); the first that does
+    for size in (6, 4, 5, 3, 8, 2):
+        sc.write_text((REPO / "examples" / "sustain1_like_withdrawal.yaml").read_text()
+                      .replace("size: 700 ", f"size: {size:<3d} "))
+        code, out, err = run(capsys, "trial", sc, "--json", js, "--report", html, "--no-progress")
+        assert code == 0, err
+        d = json.loads(js.read_text())
+        empty = [a for a, v in d["arms"].items() if v["n"] == 0]
+        if empty:
+            break
+    assert empty, "no tiny size gave an empty stratum; add one that does"
     assert not re.search(r"\bnan\b", out, re.I)
     page = html.read_text()
     assert "[–, –]" not in page and NO_PATIENTS in page
