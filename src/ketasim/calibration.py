@@ -809,8 +809,6 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     names = list(names)
     if start not in ("current", "prior"):
         raise ValueError("start: use 'current' or 'prior'")
-    if row_weights not in ROW_WEIGHTS:
-        raise ValueError(f"row_weights: use {' or '.join(ROW_WEIGHTS)}, got {row_weights!r}")
     targets, skipped = build_targets()
     targets = [t for t in targets if t.trial not in set(exclude_trials)]
     if not targets:

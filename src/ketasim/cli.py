@@ -714,12 +714,14 @@ def qualify(
         check_size(cv_size, "--cv-size")
         if cv_evaluations < 1:
             raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
-        if row_weights not in ("sampling", "random-effects"):
-            raise InputError(f"--row-weights: use sampling or random-effects, got {row_weights!r}")
+        from .calibration import ROW_WEIGHTS
+
+        if row_weights not in ROW_WEIGHTS:
+            raise InputError(f"--row-weights: use {' or '.join(ROW_WEIGHTS)}, got {row_weights!r}")
     if row_weights != "random-effects" and not cross_validate:
         from .errors import InputError
 
-        raise InputError("--row-weights: only with --cross-validate --cv-method refit (a qualification fits nothing)")
+        raise InputError("--row-weights: only with --cross-validate (a qualification fits nothing)")
     if uncertainty != 0:                # as `trial --uncertainty`: 2-1000 draws (10**8 was a 145 GiB traceback)
         from .trial import check_uncertainty_draws
 
