@@ -298,6 +298,13 @@ CONSTANTS = (
     # in-patient / perioperative care in expectancy units (issue 7): what admission or surgery adds to the
     # non-specific context, relieved through the patient's own non-specific responsiveness (placebo_gain)
     Constant("care_expectancy", "dimensionless", _f("care_expectancy"), "free: care_expectancy"),
+    # contact per visit (issue 7, Posternak & Zimmerman 2007): every session is a clinic visit whose non-specific
+    # benefit is cumulative over visits (not renewed like expectancy) and fades like care's; in admission units, so
+    # the typical patient (non-specific trait 1, age factor 1) gains the published relief v per visit
+    Constant("contact_per_visit", "relative to an in-patient admission (1)",
+             lambda c: -math.log(1.0 - c.params.get("pd.contact.visit_relief"))
+             / (c.params.free_value("care_expectancy") * c.params.free_value("placebo_gain")),
+             "-ln(1 - pd.contact.visit_relief) / (free: care_expectancy x free: placebo_gain)"),
     Constant("monitor_cadss", "dimensionless", _p("monitoring.cadss_max"), "monitoring.cadss_max"),
     Constant("monitor_sedation", "dimensionless", _p("monitoring.sedation_max"), "monitoring.sedation_max"),
     Constant("monitor_sbp", "mmHg", _p("monitoring.sbp_rise_max", "mmHg"), "monitoring.sbp_rise_max"),
@@ -868,6 +875,9 @@ EVENTS = (
           " learnt_perception)"),
     Event("session", "perception_mark", "=", "perception_total"),
     Event("session", "session_mark_h", "=", "clock"),
+    # contact per visit: each session adds its cumulative non-specific benefit to the care state (which fades with
+    # care_t_half); in-patient or perioperative care at entry is the state's start, not an event
+    Event("session", "care", "+", "contact_per_visit"),
     Event("general_anesthesia", "anesthetic_state", "+", "general_anesthesia_depth"),
     Event("antidepressant_start", "ad_on", "=", "1"),
 )
