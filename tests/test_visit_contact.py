@@ -1,0 +1,110 @@
+"""Contact per visit (thirteenth session; issue 7 item 2, Posternak & Zimmerman 2007).
+
+Posternak & Zimmerman 2007 (Br J Psychiatry 190:287, doi:10.1192/bjp.bp.106.028555): in 41 placebo-controlled
+antidepressant trials an extra follow-up visit brought a further 0.86 (week 3) or 0.67 (week 5) HRSD points, two
+extra visits twice as much ("cumulative and proportional"), in drug arms too. The model: every session adds
+-ln(1 - v) / (care_expectancy x placebo_gain) to the care state (v = pd.contact.visit_relief, 0.03 of baseline), which
+fades with care_t_half and relieves through the patient's own non-specific responsiveness. These tests check that
+closed form on the model's own trajectories, and the literature's direction (more visits, more relief; cumulative and
+proportional; the same in a drug arm), with expectancy switched off (population.expectancy 0) so that a session's
+only non-specific effect is its contact.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+import ketasim
+from ketasim.parameters import load_parameters
+
+WEEK = 168.0
+T_END = 6 * WEEK + 1.0          # one hour after the sixth week's visit time
+
+
+def _severity(visits_weeks, params, drug=None, expectancy=0.0, treatment_resistant=False):
+    """The typical patient's severity (fraction of baseline) at T_END with saline (or ``drug``) sessions at the given
+    weeks; reference age, so the age factor is 1; not treatment resistant unless asked (a treatment-resistant
+    population's non-specific responsiveness is pd.placebo.trd_ratio times lower)."""
+    line = drug or {"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}
+    arms = {"a": [dict(line, at=f"{w * WEEK} h") for w in visits_weeks]}
+    sc = ketasim.scenario_from_dict({"name": "contact", "seed": 1, "arms": arms,
+                                     "population": {"size": 1, "expectancy": expectancy,
+                                                    "treatment_resistant": treatment_resistant,
+                                                    "age_years": {"mean": params.get("pd.age.reference_age", "year")}}})
+    tr = ketasim.simulate(sc, params, output_times_h=np.array([0.0, T_END]), typical=True).trajectories()
+    return float(tr["severity"].iloc[-1])
+
+
+def _decay_sum(visits_weeks, params):
+    t_half = params.free_value("care_t_half", "h")
+    return sum(2.0 ** (-(T_END - w * WEEK) / t_half) for w in visits_weeks)
+
+
+def _typical_trait(params):
+    """The typical patient's non-specific trait (eta 0): 1 x the smoothed latent-class membership's ratio."""
+    z = norm.ppf(1.0 - params.free_value("nonspecific_fraction"))
+    member = norm.cdf(-z / params.get("pd.latent_class.softness"))
+    return 1.0 + (params.free_value("nonspecific_ratio") - 1.0) * member
+
+
+def test_each_visit_relieves_as_the_closed_form_says():
+    """With visits at weeks 0-5 vs none after entry's, the severity ratio is (1 - v)^(trait x sum of each visit's
+    fading 2^(-(t - t_i)/care_t_half)): the model's trajectory against the closed form, to 1e-4."""
+    params = load_parameters()
+    v = params.get("pd.contact.visit_relief")
+    assert 0.0 < v < 0.1
+    six, one = [0, 1, 2, 3, 4, 5], [0]
+    ratio = _severity(six, params) / _severity(one, params)
+    expected = (1.0 - v) ** (_typical_trait(params) * (_decay_sum(six, params) - _decay_sum(one, params)))
+    assert ratio == pytest.approx(expected, rel=1e-4)
+    assert ratio < 0.92                     # five extra visits are ~10 % of the score: a real effect, not rounding
+
+
+def test_a_treatment_resistant_population_gains_less_per_visit():
+    """The contact relieves through the patient's non-specific responsiveness, which is pd.placebo.trd_ratio (0.6)
+    times lower in a treatment-resistant population: the log of the same ratio is that factor times smaller."""
+    params = load_parameters()
+    six, one = [0, 1, 2, 3, 4, 5], [0]
+    mdd = math.log(_severity(six, params) / _severity(one, params))
+    trd = math.log(_severity(six, params, treatment_resistant=True) / _severity(one, params, treatment_resistant=True))
+    assert trd / mdd == pytest.approx(params.get("pd.placebo.trd_ratio"), rel=1e-4)
+
+
+def test_extra_visits_are_cumulative_and_proportional():
+    """Posternak & Zimmerman: two extra visits bring twice the reduction of one. Weekly visits (weeks 0-5) against a
+    schedule missing week 3, and one missing weeks 3 and 5: the log-ratios are in proportion to each missing visit's
+    fading weight (closed form), so the second missing visit costs about as much as the first (a little more: it is
+    more recent)."""
+    params = load_parameters()
+    full, minus3, minus35 = [0, 1, 2, 3, 4, 5], [0, 1, 2, 4, 5], [0, 1, 2, 4]
+    s_full, s3, s35 = (_severity(x, params) for x in (full, minus3, minus35))
+    assert s_full < s3 < s35               # more visits, more relief
+    one = math.log(s3 / s_full)
+    two = math.log(s35 / s_full)
+    t_half = params.free_value("care_t_half", "h")
+    w3, w5 = (2.0 ** (-(T_END - w * WEEK) / t_half) for w in (3, 5))
+    assert two / one == pytest.approx((w3 + w5) / w3, rel=1e-3)
+    # about twice: the week-5 visit is two weeks less faded than the week-3 one, 2^(2 weeks / care_t_half) more
+    assert 2.0 < two / one < 2.6
+
+
+def test_without_the_contact_parameter_visits_bring_nothing_without_expectancy():
+    """v = 0 (the model before): with expectancy off, saline visits leave the score where the natural course puts it,
+    whatever their number: the relief above is the contact's doing."""
+    params = load_parameters().with_literature({"pd.contact.visit_relief": 0.0})
+    assert _severity([0, 1, 2, 3, 4, 5], params) == pytest.approx(_severity([0], params), rel=1e-9)
+
+
+def test_a_drug_arm_gets_the_same_contact():
+    """Posternak & Zimmerman found a comparable effect of visits in drug arms: with ketamine sessions the contact's
+    share of the ratio (severity with v over without) is the same closed form as with saline."""
+    params = load_parameters()
+    off = params.with_literature({"pd.contact.visit_relief": 0.0})
+    drug = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+    visits = [0, 1, 2]
+    v = params.get("pd.contact.visit_relief")
+    expected = (1.0 - v) ** (_typical_trait(params) * _decay_sum(visits, params))
+    ratio = _severity(visits, params, drug=drug) / _severity(visits, off, drug=drug)
+    assert ratio == pytest.approx(expected, rel=1e-3)
