@@ -3,7 +3,7 @@
 Posternak & Zimmerman 2007 (Br J Psychiatry 190:287, doi:10.1192/bjp.bp.106.028555): in 41 placebo-controlled
 antidepressant trials an extra follow-up visit brought a further 0.86 (week 3) or 0.67 (week 5) HRSD points, two
 extra visits twice as much ("cumulative and proportional"), in drug arms too. The model: every session adds
--ln(1 - v) / (care_expectancy x placebo_gain) to the care state (v = pd.contact.visit_relief, 0.03 of baseline), which
+-ln(1 - v) / (care_expectancy x placebo_gain) to the care state (v = free: visit_relief, prior centre 0.03 of baseline), which
 fades with care_t_half and relieves through the patient's own non-specific responsiveness. These tests check that
 closed form on the model's own trajectories, and the literature's direction (more visits, more relief; cumulative and
 proportional; the same in a drug arm), with expectancy switched off (population.expectancy 0) so that a session's
@@ -53,7 +53,7 @@ def test_each_visit_relieves_as_the_closed_form_says():
     """With visits at weeks 0-5 vs none after entry's, the severity ratio is (1 - v)^(trait x sum of each visit's
     fading 2^(-(t - t_i)/care_t_half)): the model's trajectory against the closed form, to 1e-4."""
     params = load_parameters()
-    v = params.get("pd.contact.visit_relief")
+    v = params.free_value("visit_relief")
     assert 0.0 < v < 0.1
     six, one = [0, 1, 2, 3, 4, 5], [0]
     ratio = _severity(six, params) / _severity(one, params)
@@ -93,7 +93,7 @@ def test_extra_visits_are_cumulative_and_proportional():
 def test_without_the_contact_parameter_visits_bring_nothing_without_expectancy():
     """v = 0 (the model before): with expectancy off, saline visits leave the score where the natural course puts it,
     whatever their number: the relief above is the contact's doing."""
-    params = load_parameters().with_literature({"pd.contact.visit_relief": 0.0})
+    params = load_parameters().with_free({"visit_relief": 0.0}, "t", "t")
     assert _severity([0, 1, 2, 3, 4, 5], params) == pytest.approx(_severity([0], params), rel=1e-9)
 
 
@@ -101,10 +101,10 @@ def test_a_drug_arm_gets_the_same_contact():
     """Posternak & Zimmerman found a comparable effect of visits in drug arms: with ketamine sessions the contact's
     share of the ratio (severity with v over without) is the same closed form as with saline."""
     params = load_parameters()
-    off = params.with_literature({"pd.contact.visit_relief": 0.0})
+    off = params.with_free({"visit_relief": 0.0}, "t", "t")
     drug = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
     visits = [0, 1, 2]
-    v = params.get("pd.contact.visit_relief")
+    v = params.free_value("visit_relief")
     expected = (1.0 - v) ** (_typical_trait(params) * _decay_sum(visits, params))
     ratio = _severity(visits, params, drug=drug) / _severity(visits, off, drug=drug)
     assert ratio == pytest.approx(expected, rel=1e-3)

@@ -156,6 +156,14 @@ FITTED = {
     # h: fading of the care component; hand-set centre 14 d (assumption: of the order of an in-patient stay and the
     # weeks of close follow-up after it; wide prior, log SD 1: 5-38 days within 1 SD)
     "care_t_half": ("log", 48.0, 2160.0, 336.0),
+    # contact per visit (thirteenth session, issue 7 item 2): the typical patient's non-specific relief of one clinic
+    # visit (fraction of baseline), cumulative over visits, fading with care_t_half. Prior centre 0.03 from Posternak
+    # & Zimmerman 2007 (Br J Psychiatry 190:287, doi:10.1192/bjp.bp.106.028555, PMID 17401033: an extra follow-up
+    # visit brought 0.86 (week 3) / 0.67 (week 5) further HRSD points in 41 placebo-controlled antidepressant trials,
+    # "cumulative and proportional", comparable in drug arms) over a baseline of ~22-26 HRSD points (0.030-0.035).
+    # Fitted, not fixed: with 0.03 fixed the refit CV predicted TRANSFORM's control arms better but Singh 2016's and
+    # Feder 2021's dense-session control arms worse (NOTES.md, thirteenth session)
+    "visit_relief": ("logit", 0.002, 0.15, 0.03),
     # 1/h: expectancy kindled by perceptible effects (functional unblinding). Bounded (issue 7): blocking AMPA
     # receptors, mTORC1 or new spines abolishes ketamine's antidepressant effect where expectancy plays no part
     # (NBQX: Maeng 2008 doi:10.1016/j.biopsych.2007.05.028; rapamycin: Li 2010 doi:10.1126/science.1190287; spines:
@@ -228,6 +236,9 @@ PRIOR_SD = {
     # care setting (issue 7): admission worth 0.5-2 blinded sessions of expectancy within 1 SD (log SD 0.7); its
     # fading 5-38 days within 1 SD (log SD 1)
     "care_expectancy": 0.7, "care_t_half": 1.0,
+    # contact per visit: logit SD 0.5 puts 0.019-0.048 within 1 SD of 0.03 (Posternak & Zimmerman's 0.67-0.86 HRSD
+    # points per visit over baselines of 18-26 points: 0.026-0.048)
+    "visit_relief": 0.5,
     # natural course: the two wait-list meta-analyses (12-20 % of the score over ~8 weeks) within 1 SD (logit SD 0.5:
     # 0.10-0.24 at full onset)
     "natural_course_max": 0.5,

@@ -302,9 +302,9 @@ CONSTANTS = (
     # benefit is cumulative over visits (not renewed like expectancy) and fades like care's; in admission units, so
     # the typical patient (non-specific trait 1, age factor 1) gains the published relief v per visit
     Constant("contact_per_visit", "relative to an in-patient admission (1)",
-             lambda c: -math.log(1.0 - c.params.get("pd.contact.visit_relief"))
+             lambda c: -math.log(1.0 - c.params.free_value("visit_relief"))
              / (c.params.free_value("care_expectancy") * c.params.free_value("placebo_gain")),
-             "-ln(1 - pd.contact.visit_relief) / (free: care_expectancy x free: placebo_gain)"),
+             "-ln(1 - free: visit_relief) / (free: care_expectancy x free: placebo_gain)"),
     Constant("monitor_cadss", "dimensionless", _p("monitoring.cadss_max"), "monitoring.cadss_max"),
     Constant("monitor_sedation", "dimensionless", _p("monitoring.sedation_max"), "monitoring.sedation_max"),
     Constant("monitor_sbp", "mmHg", _p("monitoring.sbp_rise_max", "mmHg"), "monitoring.sbp_rise_max"),
