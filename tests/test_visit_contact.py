@@ -23,7 +23,7 @@ WEEK = 168.0
 T_END = 6 * WEEK + 1.0          # one hour after the sixth week's visit time
 
 
-def _severity(visits_weeks, params, drug=None, expectancy=0.0, treatment_resistant=False):
+def _severity(visits_weeks, params, drug=None, expectancy=0.0, treatment_resistant=False, visit_contact=True):
     """The typical patient's severity (fraction of baseline) at T_END with saline (or ``drug``) sessions at the given
     weeks; reference age, so the age factor is 1; not treatment resistant unless asked (a treatment-resistant
     population's non-specific responsiveness is pd.placebo.trd_ratio times lower)."""
@@ -32,6 +32,7 @@ def _severity(visits_weeks, params, drug=None, expectancy=0.0, treatment_resista
     sc = ketasim.scenario_from_dict({"name": "contact", "seed": 1, "arms": arms,
                                      "population": {"size": 1, "expectancy": expectancy,
                                                     "treatment_resistant": treatment_resistant,
+                                                    "visit_contact": visit_contact,
                                                     "age_years": {"mean": params.get("pd.age.reference_age", "year")}}})
     tr = ketasim.simulate(sc, params, output_times_h=np.array([0.0, T_END]), typical=True).trajectories()
     return float(tr["severity"].iloc[-1])
@@ -108,3 +109,26 @@ def test_a_drug_arm_gets_the_same_contact():
     expected = (1.0 - v) ** (_typical_trait(params) * _decay_sum(visits, params))
     ratio = _severity(visits, params, drug=drug) / _severity(visits, off, drug=drug)
     assert ratio == pytest.approx(expected, rel=1e-3)
+
+
+def test_the_switch_gives_the_model_without_contact_and_reports_it():
+    """population.visit_contact: false is the model without contact (the same trajectory as visit_relief 0, bit for
+    bit, with expectancy on); the provenance and the report's table say which; a non-boolean value is refused in one
+    line naming the field."""
+    from ketasim.errors import InputError
+    from ketasim.report import _provenance_table
+
+    params = load_parameters()
+    off = params.with_free({"visit_relief": 0.0}, "t", "t")
+    visits = [0, 1, 2, 3]
+    assert _severity(visits, params, expectancy=1.0, visit_contact=False) == _severity(visits, off, expectancy=1.0)
+    assert _severity(visits, params, expectancy=1.0) < _severity(visits, off, expectancy=1.0)
+    default = ketasim.scenario_from_dict({"name": "x", "arms": {"a": [{"drug": "placebo", "route": "iv-infusion"}]}})
+    assert default.population.visit_contact is True
+    prov = ketasim.simulate(default, typical=True, output_times_h=np.array([0.0, 1.0])).provenance
+    assert prov["visit_contact"] is True
+    assert "on (the default; population.visit_contact" in _provenance_table(prov)
+    assert "off (population.visit_contact: false)" in _provenance_table({**prov, "visit_contact": False})
+    with pytest.raises(InputError, match="population.visit_contact: must be true or false"):
+        ketasim.scenario_from_dict({"name": "x", "population": {"visit_contact": "sometimes"},
+                                    "arms": {"a": [{"drug": "placebo", "route": "iv-infusion"}]}})

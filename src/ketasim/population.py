@@ -344,6 +344,8 @@ class PopulationSpec:
                                          # antidepressant relieves a treatment-resistant population
                                          # pd.antidepressant.trd_ratio x a first one's relief (STAR*D); its refit
                                          # CV is in NOTES.md
+    visit_contact: bool = True           # contact per visit (thirteenth session): each session adds a cumulative
+                                         # non-specific benefit (free: visit_relief; Posternak & Zimmerman 2007)
 
     def __post_init__(self):
         f = "population"
@@ -388,6 +390,8 @@ class PopulationSpec:
             raise InputError(f"{f}.antidepressant_spread: must be true or false, got {self.antidepressant_spread!r}")
         if not isinstance(self.antidepressant_trd, (bool, np.bool_)):
             raise InputError(f"{f}.antidepressant_trd: must be true or false, got {self.antidepressant_trd!r}")
+        if not isinstance(self.visit_contact, (bool, np.bool_)):
+            raise InputError(f"{f}.visit_contact: must be true or false, got {self.visit_contact!r}")
         if self.recurrence_clock not in RECURRENCE_CLOCKS:
             raise InputError(f"{f}.recurrence_clock: use one of {', '.join(RECURRENCE_CLOCKS)}, got "
                              f"{self.recurrence_clock!r}")

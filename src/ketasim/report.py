@@ -215,7 +215,8 @@ def _provenance_table(prov: dict) -> str:
             ("typical_patient", "typical patient only"), ("recurrence", "recurrence on continued treatment"),
             ("re_response", "re-response after a new episode"),
             ("antidepressant_spread", "antidepressant relief spread"),
-            ("antidepressant_trd", "antidepressant relief in treatment resistance")]
+            ("antidepressant_trd", "antidepressant relief in treatment resistance"),
+            ("visit_contact", "contact per visit")]
     switch = {"recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
                              "off (population.recurrence: false)"),
               "re_response": ("on (population.re_response: true; a hypothesis: active sessions after a new episode's "
@@ -225,7 +226,9 @@ def _provenance_table(prov: dict) -> str:
                                         "off (the default; population.antidepressant_spread)"),
               "antidepressant_trd": ("on (population.antidepressant_trd: true; a hypothesis: a new antidepressant "
                                      "relieves a treatment-resistant population pd.antidepressant.trd_ratio x as much "
-                                     "as a first one)", "off (the default; population.antidepressant_trd)")}
+                                     "as a first one)", "off (the default; population.antidepressant_trd)"),
+              "visit_contact": ("on (the default; population.visit_contact: each session adds a cumulative "
+                                "non-specific benefit, free: visit_relief)", "off (population.visit_contact: false)")}
     rows = [(lab, switch[k][0 if prov[k] else 1] if k in switch else prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"

@@ -52,7 +52,9 @@ class SimulationResult:
                 # population.antidepressant_spread: a hypothesis, off by default (ninth session)
                 "antidepressant_spread": bool(self.scenario.population.antidepressant_spread),
                 # population.antidepressant_trd: a hypothesis, off by default (twelfth session)
-                "antidepressant_trd": bool(self.scenario.population.antidepressant_trd), "notice": NOTICE}
+                "antidepressant_trd": bool(self.scenario.population.antidepressant_trd),
+                # population.visit_contact: contact per visit (thirteenth session)
+                "visit_contact": bool(self.scenario.population.visit_contact), "notice": NOTICE}
 
     @property
     def model_id(self) -> str:

@@ -81,6 +81,8 @@ class _Population(_Strict):
                                          # spread by the patient's non-specific trait (ninth session)
     antidepressant_trd: bool = False     # a hypothesis, off by default: a treatment-resistant population gets
                                          # pd.antidepressant.trd_ratio x a first antidepressant's relief (twelfth)
+    visit_contact: bool = True           # contact per visit: each session adds a cumulative non-specific benefit
+                                         # (free: visit_relief; Posternak & Zimmerman 2007; thirteenth session)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)
@@ -506,7 +508,7 @@ def scenario_from_dict(data: dict) -> Scenario:
                           p_active=float(p_active), recurrence=pop.recurrence,
                           re_response=pop.re_response, recurrence_clock=pop.recurrence_clock,
                           antidepressant_spread=pop.antidepressant_spread,
-                          antidepressant_trd=pop.antidepressant_trd)
+                          antidepressant_trd=pop.antidepressant_trd, visit_contact=pop.visit_contact)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

@@ -298,13 +298,6 @@ CONSTANTS = (
     # in-patient / perioperative care in expectancy units (issue 7): what admission or surgery adds to the
     # non-specific context, relieved through the patient's own non-specific responsiveness (placebo_gain)
     Constant("care_expectancy", "dimensionless", _f("care_expectancy"), "free: care_expectancy"),
-    # contact per visit (issue 7, Posternak & Zimmerman 2007): every session is a clinic visit whose non-specific
-    # benefit is cumulative over visits (not renewed like expectancy) and fades like care's; in admission units, so
-    # the typical patient (non-specific trait 1, age factor 1) gains the published relief v per visit
-    Constant("contact_per_visit", "relative to an in-patient admission (1)",
-             lambda c: -math.log(1.0 - c.params.free_value("visit_relief"))
-             / (c.params.free_value("care_expectancy") * c.params.free_value("placebo_gain")),
-             "-ln(1 - free: visit_relief) / (free: care_expectancy x free: placebo_gain)"),
     Constant("monitor_cadss", "dimensionless", _p("monitoring.cadss_max"), "monitoring.cadss_max"),
     Constant("monitor_sedation", "dimensionless", _p("monitoring.sedation_max"), "monitoring.sedation_max"),
     Constant("monitor_sbp", "mmHg", _p("monitoring.sbp_rise_max", "mmHg"), "monitoring.sbp_rise_max"),
@@ -462,6 +455,17 @@ def _trd_placebo_factor(c):
     return c.params.get("pd.placebo.trd_ratio") if c.spec.treatment_resistant else 1.0
 
 
+def _contact_per_visit(c):
+    """What one session adds to the care state (admission units): -ln(1 - visit_relief) / (care_expectancy x
+    placebo_gain), so that the typical patient's relief per visit is visit_relief; 0 with population.visit_contact
+    false."""
+    p = c.params
+    if not c.spec.visit_contact:
+        return np.zeros(c.patients.n)
+    per = -math.log(1.0 - p.free_value("visit_relief")) / (p.free_value("care_expectancy") * p.free_value("placebo_gain"))
+    return np.full(c.patients.n, per)
+
+
 def _care_intensity(c):
     """Care at trial entry (t = 0), relative to an in-patient admission: pd.care.intensity.<population.care_setting>
     (outpatient 0, inpatient 1, perioperative 1)."""
@@ -606,6 +610,12 @@ PATIENT = (
     PatientParameter("placebo_gain", "dimensionless", _placebo_gain,
                      "free: placebo_gain, omega_placebo, nonspecific_fraction, nonspecific_ratio (eta_placebo) x age "
                      "(pd.age.placebo_decline_per_decade) x treatment resistance (pd.placebo.trd_ratio)"),
+    # contact per visit (issue 7, Posternak & Zimmerman 2007): every session is a clinic visit whose non-specific
+    # benefit is cumulative over visits (not renewed like expectancy) and fades like care's; in admission units, so
+    # the typical patient (non-specific trait 1, age factor 1) gains relief visit_relief per visit
+    PatientParameter("contact_per_visit", "relative to an in-patient admission (1)", _contact_per_visit,
+                     "-ln(1 - free: visit_relief) / (free: care_expectancy x free: placebo_gain) with "
+                     "population.visit_contact (the default), else 0"),
     PatientParameter("care_intensity", "dimensionless", _care_intensity,
                      "pd.care.intensity.<population.care_setting>"),
     PatientParameter("antidepressant_emax", "dimensionless",
