@@ -168,6 +168,12 @@ def test_cross_validation_predicts_a_left_out_trial_from_a_fit_that_did_not_see_
     html = cal.qualification_html(rows, skipped, cal.qualification_summary(rows), load_parameters(),
                                   tmp_path / "q.html", cv=cv).read_text()
     assert "mean signed error" in html and format(fold["bias_points"], "+.2f") in html
+    # a fold whose implied placebo-response SD is not finite (stored as null) is shown, not a crash (thirteenth
+    # session: two refit CVs lost their HTML to a TypeError after an hour of fitting)
+    cv["folds"][0]["between_trial"]["implied_placebo_response_logit_sd"] = None
+    html = cal.qualification_html(rows, skipped, cal.qualification_summary(rows), load_parameters(),
+                                  tmp_path / "q2.html", cv=cv).read_text()
+    assert "berman2000" in html
 
 
 def _fold_vs_refit(**cv_options):

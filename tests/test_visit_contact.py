@@ -112,9 +112,9 @@ def test_a_drug_arm_gets_the_same_contact():
 
 
 def test_the_switch_gives_the_model_without_contact_and_reports_it():
-    """population.visit_contact: false is the model without contact (the same trajectory as visit_relief 0, bit for
-    bit, with expectancy on); the provenance and the report's table say which; a non-boolean value is refused in one
-    line naming the field."""
+    """population.visit_contact: false (the default) is the model without contact (the same trajectory as
+    visit_relief 0, bit for bit, with expectancy on); the provenance and the report's table say which; a non-boolean
+    value is refused in one line naming the field."""
     from ketasim.errors import InputError
     from ketasim.report import _provenance_table
 
@@ -124,11 +124,11 @@ def test_the_switch_gives_the_model_without_contact_and_reports_it():
     assert _severity(visits, params, expectancy=1.0, visit_contact=False) == _severity(visits, off, expectancy=1.0)
     assert _severity(visits, params, expectancy=1.0) < _severity(visits, off, expectancy=1.0)
     default = ketasim.scenario_from_dict({"name": "x", "arms": {"a": [{"drug": "placebo", "route": "iv-infusion"}]}})
-    assert default.population.visit_contact is True
+    assert default.population.visit_contact is False           # a hypothesis, off by default
     prov = ketasim.simulate(default, typical=True, output_times_h=np.array([0.0, 1.0])).provenance
-    assert prov["visit_contact"] is True
-    assert "on (the default; population.visit_contact" in _provenance_table(prov)
-    assert "off (population.visit_contact: false)" in _provenance_table({**prov, "visit_contact": False})
+    assert prov["visit_contact"] is False
+    assert "off (the default; population.visit_contact)" in _provenance_table(prov)
+    assert "on (population.visit_contact: true" in _provenance_table({**prov, "visit_contact": True})
     with pytest.raises(InputError, match="population.visit_contact: must be true or false"):
         ketasim.scenario_from_dict({"name": "x", "population": {"visit_contact": "sometimes"},
                                     "arms": {"a": [{"drug": "placebo", "route": "iv-infusion"}]}})

@@ -344,8 +344,9 @@ class PopulationSpec:
                                          # antidepressant relieves a treatment-resistant population
                                          # pd.antidepressant.trd_ratio x a first one's relief (STAR*D); its refit
                                          # CV is in NOTES.md
-    visit_contact: bool = True           # contact per visit (thirteenth session): each session adds a cumulative
-                                         # non-specific benefit (free: visit_relief; Posternak & Zimmerman 2007)
+    visit_contact: bool = False          # a hypothesis, off by default (thirteenth session): each session adds a
+                                         # cumulative non-specific benefit (free: visit_relief; Posternak &
+                                         # Zimmerman 2007); its refit CV is in NOTES.md
 
     def __post_init__(self):
         f = "population"

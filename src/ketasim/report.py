@@ -227,8 +227,8 @@ def _provenance_table(prov: dict) -> str:
               "antidepressant_trd": ("on (population.antidepressant_trd: true; a hypothesis: a new antidepressant "
                                      "relieves a treatment-resistant population pd.antidepressant.trd_ratio x as much "
                                      "as a first one)", "off (the default; population.antidepressant_trd)"),
-              "visit_contact": ("on (the default; population.visit_contact: each session adds a cumulative "
-                                "non-specific benefit, free: visit_relief)", "off (population.visit_contact: false)")}
+              "visit_contact": ("on (population.visit_contact: true; a hypothesis: each session adds a cumulative "
+                                "non-specific benefit, free: visit_relief)", "off (the default; population.visit_contact)")}
     rows = [(lab, switch[k][0 if prov[k] else 1] if k in switch else prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"

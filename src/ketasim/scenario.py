@@ -81,8 +81,8 @@ class _Population(_Strict):
                                          # spread by the patient's non-specific trait (ninth session)
     antidepressant_trd: bool = False     # a hypothesis, off by default: a treatment-resistant population gets
                                          # pd.antidepressant.trd_ratio x a first antidepressant's relief (twelfth)
-    visit_contact: bool = True           # contact per visit: each session adds a cumulative non-specific benefit
-                                         # (free: visit_relief; Posternak & Zimmerman 2007; thirteenth session)
+    visit_contact: bool = False          # a hypothesis, off by default: each session adds a cumulative non-specific
+                                         # benefit (free: visit_relief; Posternak & Zimmerman 2007; thirteenth)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)

@@ -615,7 +615,7 @@ PATIENT = (
     # the typical patient (non-specific trait 1, age factor 1) gains relief visit_relief per visit
     PatientParameter("contact_per_visit", "relative to an in-patient admission (1)", _contact_per_visit,
                      "-ln(1 - free: visit_relief) / (free: care_expectancy x free: placebo_gain) with "
-                     "population.visit_contact (the default), else 0"),
+                     "population.visit_contact (a hypothesis, off by default), else 0"),
     PatientParameter("care_intensity", "dimensionless", _care_intensity,
                      "pd.care.intensity.<population.care_setting>"),
     PatientParameter("antidepressant_emax", "dimensionless",
