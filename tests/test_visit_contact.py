@@ -132,3 +132,23 @@ def test_the_switch_gives_the_model_without_contact_and_reports_it():
     with pytest.raises(InputError, match="population.visit_contact: must be true or false"):
         ketasim.scenario_from_dict({"name": "x", "population": {"visit_contact": "sometimes"},
                                     "arms": {"a": [{"drug": "placebo", "route": "iv-infusion"}]}})
+
+
+def test_the_default_calibration_fits_visit_relief_only_where_a_scenario_switches_contact_on(tmp_path, monkeypatch):
+    """No calibration scenario switches contact on, so no row informs visit_relief and a full calibration leaves it
+    out (it stays at its prior centre, `fitted: false` in the shipped set); a copy of the scenarios with the switch on
+    in TRANSFORM's puts it back."""
+    import shutil
+
+    from ketasim import calibration as cal
+
+    assert "visit_relief" in cal.FITTED and "visit_relief" not in cal.default_fitted_names()
+    assert cal.default_fitted_names() == [n for n in cal.FITTED if n not in cal.SCALE_FIXED and n != "visit_relief"]
+    copy = tmp_path / "calibration"
+    shutil.copytree(cal.SCENARIOS, copy)
+    text = (copy / "transform.yaml").read_text()
+    assert "\npopulation:\n" in text
+    (copy / "transform.yaml").write_text(text.replace("\npopulation:\n", "\npopulation:\n  visit_contact: true\n", 1))
+    monkeypatch.setattr(cal, "SCENARIOS", copy)
+    assert "visit_relief" in cal.default_fitted_names()
+    assert load_parameters().free["visit_relief"].value == pytest.approx(cal.FITTED["visit_relief"][3])

@@ -201,6 +201,27 @@ FITTED = {
 #: calibration holds both at their data-independent prior centres and fits the weights; they keep their bounds here
 #: for sensitivity analysis.
 SCALE_FIXED = ("protein_gain", "spine_gain")
+#: Free parameters that only a hypothesis switch uses (parameter -> population field): fitted only when some
+#: calibration scenario switches it on; otherwise no row informs them and they stay at their prior centre
+SWITCHED_FITTED = {"visit_relief": "visit_contact"}
+
+
+def _switched_on_in_calibration(field: str) -> bool:
+    """Whether any calibration scenario sets ``population.<field>: true``."""
+    import yaml
+
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        pop = (yaml.safe_load(path.read_text()) or {}).get("population") or {}
+        if pop.get(field) is True:
+            return True
+    return False
+
+
+def default_fitted_names() -> list[str]:
+    """The parameters a full calibration fits: FITTED without the scale-fixed ones and without a hypothesis's
+    parameter that no calibration scenario switches on (SWITCHED_FITTED)."""
+    return [n for n in FITTED if n not in SCALE_FIXED
+            and (n not in SWITCHED_FITTED or _switched_on_in_calibration(SWITCHED_FITTED[n]))]
 
 #: Residual weight per unit of theta (log/logit scale) away from the prior centre: a N(centre, 2^2) prior on theta.
 PRIOR_WEIGHT = 0.5
@@ -813,7 +834,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     seed = check_seed(seed, "seed")
     max_evaluations = check_int(max_evaluations, "max_evaluations", lo=1, hi=100_000)
     params = params or load_parameters()
-    full = [n for n in FITTED if n not in SCALE_FIXED]
+    full = default_fitted_names()
     partial = bool(names) and list(names) != full
     if not names:
         names = full
@@ -1537,7 +1558,7 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
     trial is their main information (issue 7: the TRANSFORM fold then predicts ~99 % response).
     """
     params = params or load_parameters()
-    names = [n for n in FITTED if n in params.free and n not in SCALE_FIXED]
+    names = [n for n in default_fitted_names() if n in params.free]
     all_groups = scenario_groups()
     chosen = list(groups or all_groups)
     targets, _ = build_targets()
