@@ -3,9 +3,11 @@
 Posternak & Zimmerman 2007 (Br J Psychiatry 190:287, doi:10.1192/bjp.bp.106.028555): in 41 placebo-controlled
 antidepressant trials an extra follow-up visit brought a further 0.86 (week 3) or 0.67 (week 5) HRSD points, two
 extra visits twice as much ("cumulative and proportional"), in drug arms too. The model: every session adds
--ln(1 - v) / (care_expectancy x placebo_gain) to the care state (v = free: visit_relief, prior centre 0.03 of baseline), which
-fades with care_t_half and relieves through the patient's own non-specific responsiveness. These tests check that
-closed form on the model's own trajectories, and the literature's direction (more visits, more relief; cumulative and
+-ln(1 - v) / (care_expectancy x placebo_gain) to the care state (v = free: visit_relief, prior centre 0.03 of
+baseline), which fades with care_t_half and relieves through the patient's own non-specific responsiveness. It is a
+hypothesis, off by default (population.visit_contact: true switches it on; its refit cross-validation was no better
+out of sample: NOTES.md, thirteenth session), so the helper below switches it on. These tests check that closed form
+on the model's own trajectories, and the literature's direction (more visits, more relief; cumulative and
 proportional; the same in a drug arm), with expectancy switched off (population.expectancy 0) so that a session's
 only non-specific effect is its contact.
 """
