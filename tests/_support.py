@@ -25,6 +25,15 @@ def params():
     return ketasim.load_parameters()
 
 
+def typical_nonspecific_trait(p) -> float:
+    """The typical patient's (eta 0) non-specific trait, in closed form: 1 x the latent class's ratio at its smoothed
+    membership there, Phi(-z / softness), z the class threshold (model.definition._nonspecific_trait at eta 0)."""
+    from scipy.stats import norm
+
+    z = norm.ppf(1.0 - p.free_value("nonspecific_fraction"))
+    return 1.0 + (p.free_value("nonspecific_ratio") - 1.0) * norm.cdf(-z / p.get("pd.latent_class.softness"))
+
+
 def scenario(lines, *, female=False, weight_kg=70.0, age_years=40.0, comedications=(), name="test", **population):
     """A one-arm scenario with a fully specified typical patient.
 

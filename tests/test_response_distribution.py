@@ -15,14 +15,13 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-from scipy.stats import norm
 
 import ketasim
 from ketasim import calibration as cal
 from ketasim.engine import run_arm
 from ketasim.population import sample_patients
 
-from _support import line, params, typical_traj
+from _support import line, params, typical_nonspecific_trait, typical_traj
 
 N = 600
 KET = line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")
@@ -122,9 +121,7 @@ def test_repeated_saline_sessions_do_not_keep_adding_expectancy():
     _, relief_eight_contact, untreated = reliefs(True)    # the hypothesis population.visit_contact
     t_end, t_half = 7 * 84.0 + 24.0, p.free_value("care_t_half", "h")
     fading = sum(2.0 ** (-(t_end - 84.0 * k) / t_half) for k in range(8))
-    z = norm.ppf(1.0 - p.free_value("nonspecific_fraction"))
-    trait = 1.0 + (p.free_value("nonspecific_ratio") - 1.0) * norm.cdf(-z / p.get("pd.latent_class.softness"))
-    gain = p.get("pd.placebo.trd_ratio") * trait
+    gain = p.get("pd.placebo.trd_ratio") * typical_nonspecific_trait(p)
     contact = untreated * (1.0 - (1.0 - p.free_value("visit_relief")) ** (gain * fading))
     assert 0.9 * contact <= relief_eight_contact - relief_eight <= 1.1 * contact
 

@@ -16,10 +16,11 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import norm
 
 import ketasim
 from ketasim.parameters import load_parameters
+
+from _support import typical_nonspecific_trait
 
 WEEK = 168.0
 T_END = 6 * WEEK + 1.0          # one hour after the sixth week's visit time
@@ -45,13 +46,6 @@ def _decay_sum(visits_weeks, params):
     return sum(2.0 ** (-(T_END - w * WEEK) / t_half) for w in visits_weeks)
 
 
-def _typical_trait(params):
-    """The typical patient's non-specific trait (eta 0): 1 x the smoothed latent-class membership's ratio."""
-    z = norm.ppf(1.0 - params.free_value("nonspecific_fraction"))
-    member = norm.cdf(-z / params.get("pd.latent_class.softness"))
-    return 1.0 + (params.free_value("nonspecific_ratio") - 1.0) * member
-
-
 def test_each_visit_relieves_as_the_closed_form_says():
     """With visits at weeks 0-5 vs none after entry's, the severity ratio is (1 - v)^(trait x sum of each visit's
     fading 2^(-(t - t_i)/care_t_half)): the model's trajectory against the closed form, to 1e-4."""
@@ -60,7 +54,7 @@ def test_each_visit_relieves_as_the_closed_form_says():
     assert 0.0 < v < 0.1
     six, one = [0, 1, 2, 3, 4, 5], [0]
     ratio = _severity(six, params) / _severity(one, params)
-    expected = (1.0 - v) ** (_typical_trait(params) * (_decay_sum(six, params) - _decay_sum(one, params)))
+    expected = (1.0 - v) ** (typical_nonspecific_trait(params) * (_decay_sum(six, params) - _decay_sum(one, params)))
     assert ratio == pytest.approx(expected, rel=1e-4)
     assert ratio < 0.92                     # five extra visits are ~10 % of the score: a real effect, not rounding
 
@@ -108,7 +102,7 @@ def test_a_drug_arm_gets_the_same_contact():
     drug = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
     visits = [0, 1, 2]
     v = params.free_value("visit_relief")
-    expected = (1.0 - v) ** (_typical_trait(params) * _decay_sum(visits, params))
+    expected = (1.0 - v) ** (typical_nonspecific_trait(params) * _decay_sum(visits, params))
     ratio = _severity(visits, params, drug=drug) / _severity(visits, off, drug=drug)
     assert ratio == pytest.approx(expected, rel=1e-3)
 

@@ -207,14 +207,9 @@ SWITCHED_FITTED = {"visit_relief": "visit_contact"}
 
 
 def _switched_on_in_calibration(field: str) -> bool:
-    """Whether any calibration scenario sets ``population.<field>: true``."""
-    import yaml
-
-    for path in sorted(SCENARIOS.glob("*.yaml")):
-        pop = (yaml.safe_load(path.read_text()) or {}).get("population") or {}
-        if pop.get(field) is True:
-            return True
-    return False
+    """Whether any scenario the calibration runs (TRIALS) has ``population.<field>`` on."""
+    return any(getattr(load_scenario(SCENARIOS / file).population, field)
+               for file in sorted({file for file, _, _ in TRIALS.values()}))
 
 
 def default_fitted_names() -> list[str]:
