@@ -1,0 +1,46 @@
+"""benchmarks/objective_parts.py: the calibration objective split by trial and row kind (fourteenth session)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from ketasim import calibration as cal
+from ketasim.parameters import load_parameters
+
+
+def _module():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "objective_parts.py"
+    spec = importlib.util.spec_from_file_location("objective_parts", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_parts_sum_to_j_and_weigh_rows_by_their_fit_se():
+    targets = cal.build_targets()[0]
+    rate = next(t for t in targets if t.kind == "response")
+    sd = next(t for t in targets if t.kind == "sd_change")
+    predicted = [rate.observed + 10.0, sd.observed - 2.0]
+    j, parts = _module().objective_parts([rate, sd], predicted, "random-effects")
+    assert parts[(rate.trial, "response")] == pytest.approx((10.0 / cal.row_fit_se(rate, "random-effects")) ** 2)
+    assert parts[(sd.trial, "sd_change")] == pytest.approx((2.0 / sd.se) ** 2)      # spreads: sampling SE only
+    assert j == pytest.approx(sum(parts.values()))
+    j_sampling, _ = _module().objective_parts([rate, sd], predicted, "sampling")
+    assert j_sampling > j                      # random effects widen the rate row's SE
+
+
+def test_sampling_j_at_the_shipped_set_is_the_j_its_calibration_run_recorded():
+    """An independent check of the split: the rows' sum in sampling SEs, recomputed here from the calibration's
+    predictions at the run's own size and seed, is the J that `calibrate` wrote into the run's name."""
+    params = load_parameters()
+    run = params.calibration_run
+    size, seed, j_run = (re.search(p, run).group(1) for p in (r"size=(\d+)", r"seed=(\d+)", r" J=([\d.]+)"))
+    targets = cal.build_targets()[0]
+    predicted = cal.predictions(params, targets, int(size), int(seed), None)
+    j_sampling, parts = _module().objective_parts(targets, predicted, "sampling")
+    assert j_sampling == pytest.approx(float(j_run), abs=0.05)
+    assert len(parts) >= 20
