@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
+
+from _support import benchmark_module
 
 from ketasim.calibration import build_targets
 
 
 def _module():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "cv_per_trial.py"
-    spec = importlib.util.spec_from_file_location("cv_per_trial", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_module("cv_per_trial")
 
 
 def test_sampling_floor_is_the_expected_binomial_error_at_the_predicted_rate():

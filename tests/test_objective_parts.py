@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
+
+from _support import benchmark_module
 
 from ketasim import calibration as cal
 from ketasim.parameters import load_parameters
 
 
 def _module():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "objective_parts.py"
-    spec = importlib.util.spec_from_file_location("objective_parts", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_module("objective_parts")
 
 
 def test_parts_sum_to_j_and_weigh_rows_by_their_fit_se():
