@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from collections import defaultdict
-
-import numpy as np
+from collections import Counter, defaultdict
 
 from ketasim import calibration as cal
 from ketasim.parameters import load_parameters
@@ -50,9 +48,7 @@ def main() -> None:
     print(f"{len(targets)} rows, size {a.size}, seed {a.seed}: J as fitted (random-effects weights) {j_fit:.1f}; "
           f"J as reported (sampling SEs) {j_sampling:.1f}")
     print(f"{'share':>6} {'J fit':>8} {'J sampling':>11}  trial | kind (rows)")
-    counts: dict = defaultdict(int)
-    for t in targets:
-        counts[(t.trial, t.kind)] += 1
+    counts = Counter((t.trial, t.kind) for t in targets)
     for key, part in sorted(parts.items(), key=lambda kv: -kv[1])[:a.top]:
         print(f"{100 * part / j_fit:5.1f}% {part:8.1f} {sampling_parts[key]:11.1f}  {key[0]} | {key[1]} ({counts[key]})")
 
