@@ -9,7 +9,8 @@ row, or 10 score points / 8 mmHg / 10 CADSS points when the row gives none), the
 differences, sqrt(p(1-p)/n) for rates (p floored at 5%), and half the stated range for ranges. So each row
 weighs by its reported spread and sample size. Predictions are expected values over a fixed virtual population
 (common random numbers, so J is deterministic for a seed); rates use the rater-noise model analytically
-(P(rating <= threshold) = Phi((threshold + 0.5 - score)/sigma)), which keeps J smooth.
+(P(rating <= threshold) = Phi((floor(threshold) + 0.5 - score)/sigma): ratings are integers, so a half-point
+threshold such as half of an odd baseline counts the rating below it), which keeps J smooth.
 
 Rows the model cannot represent are listed with the reason (other scales such as HADS or VAS, composite
 suicide measures, adverse events the model does not contain, values marked "from memory, unverified").
@@ -35,7 +36,8 @@ from .adverse_events import expected_incidence
 from .engine import run_arm
 from .errors import ParameterSetError
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, SCREENING_STREAM, arm_spec, sample_patients, screening_ratings
+from .population import (SCALES, SCREENING_STREAM, arm_spec, rating_at_or_below, sample_patients,
+                         screening_ratings)
 from .scenario import load_scenario
 from .model import DEFAULT_MODEL
 
@@ -596,14 +598,14 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
             sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(target.trial)][0]
             thr = (1 - target.threshold) * np.rint(s.response_reference(mask)) if k == "response" \
                 else target.threshold
-            vals.append(100 * norm.cdf((thr + 0.5 - score) / sigma))
+            vals.append(100 * rating_at_or_below(thr, score, sigma))
         elif k == "response_window":
             # the arm's response rate at its best rating time within the window (a lower bound of "responded at
             # any rating": counting every patient's best noisy rating would let rater noise alone make responders)
             sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(target.trial)][0]
             cols = [i for i, x in enumerate(s.times) if 0.0 < x <= target.time_h + 1e-9]
             thr = (1 - target.threshold) * np.rint(s.response_reference(mask))
-            rates = norm.cdf((thr[:, None] + 0.5 - s.score[mask][:, cols]) / sigma)
+            rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols], sigma)
             vals.append(100 * rates[:, int(np.argmax(rates.mean(axis=0)))])
         elif k == "cadss_session":
             sess = min(int(target.threshold), s.sessions.shape[1] - 1)

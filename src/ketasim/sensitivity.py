@@ -18,7 +18,6 @@ import math
 import re
 
 import numpy as np
-from scipy.stats import norm
 
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
@@ -165,7 +164,7 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
                    seed: int = 1, experiment=None) -> float:
     """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters)."""
     from .engine import decision_rating_draws, run_arm
-    from .population import SCALES, arm_spec, sample_patients
+    from .population import SCALES, arm_spec, rating_at_or_below, sample_patients
     from .model import DEFAULT_MODEL
 
     arm = scenario.arms[arm_index]
@@ -199,7 +198,7 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
 
         thr = (ep.remission_threshold if ep is not None and ep.remission_threshold is not None
                else remission_threshold(spec.scale))
-    return float(100 * np.mean(norm.cdf((thr + 0.5 - score) / sigma)))
+    return float(100 * np.mean(rating_at_or_below(thr, score, sigma)))
 
 
 def evaluate(task: EvalTask) -> float:

@@ -561,8 +561,10 @@ def _ci_text(low: float, high: float) -> str:
 
 
 def _responders(rating: np.ndarray, baseline: np.ndarray, ep: Endpoints) -> np.ndarray:
-    """Reduction from baseline by at least ``ep.response_reduction`` (50 % by default)."""
-    return rating <= (1 - ep.response_reduction) * baseline
+    """Reduction from baseline by at least ``ep.response_reduction`` (50 % by default). The 1e-9 (points) keeps a
+    threshold that is an integer in exact arithmetic but a hair below it in floating point ((1 - 0.3) x 90 =
+    62.99999999999999) from dropping the rating equal to it (as ``population.rating_at_or_below`` does)."""
+    return rating <= (1 - ep.response_reduction) * baseline + 1e-9
 
 
 def _proportion_difference(pa: np.ndarray, pb: np.ndarray):
