@@ -93,3 +93,24 @@ def test_control_arms_are_placebo_saline_or_midazolam_and_not_differences():
             {"kind": "mean_change", "arm": "placebo", "observed": -5.0, "predicted": -4.0}]      # not an SD row
     d = mod.arm_dispersion(rows)
     assert d["control arms"] == (1, 12.0, 8.0) and d["drug arms"] == (1, 9.0, 11.0)
+
+
+def test_target_headroom_is_what_the_efficacy_rows_must_reach_for_the_overall_target():
+    """Two efficacy rows and two other rate rows: the overall MAE is 8 exactly when the efficacy rows' MAE is
+    (8 x 4 - other errors) / 2; floors follow the stored sampling SDs (with heterogeneity: hypot with 100 x 0.34 x
+    p(1 - p) at the predicted rate)."""
+    out = [{"unit": "percentage points", "kind": "response", "predicted": 50.0, "error": -12.0, "sampling_sd": 10.0},
+           {"unit": "percentage points", "kind": "remission", "predicted": 20.0, "error": 6.0, "sampling_sd": 5.0},
+           {"unit": "percentage points", "kind": "ae:nausea", "predicted": 9.0, "error": 1.0, "sampling_sd": 2.0},
+           {"unit": "percentage points", "kind": "sbp180", "predicted": 1.0, "error": -3.0, "sampling_sd": 0.5},
+           {"unit": "points", "kind": "mean_change", "predicted": -9.0, "error": 5.0}]          # not a rate
+    ins = [dict(out[0], error=4.0), dict(out[1], error=-2.0), dict(out[2], error=9.0)]
+    h = _module().target_headroom(out, ins)
+    assert (h["rows"], h["other_rows"]) == (2, 2)
+    assert math.isclose(h["out_of_sample"], 9.0) and math.isclose(h["in_sample"], 3.0)
+    assert math.isclose(h["other_out_of_sample"], 2.0)
+    assert math.isclose(h["needed"], (8.0 * 4 - 4.0) / 2)
+    k = math.sqrt(2 / math.pi)
+    assert math.isclose(h["sampling_floor"], k * 7.5)
+    het = [100 * 0.34 * 0.25, 100 * 0.34 * 0.16]
+    assert math.isclose(h["heterogeneity_floor"], k * (math.hypot(10.0, het[0]) + math.hypot(5.0, het[1])) / 2)

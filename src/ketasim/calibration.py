@@ -155,9 +155,12 @@ FITTED = {
     # much non-specific context as one blinded session, i.e. the earlier assumption population.expectancy 2; no
     # outcome of any trial outside the calibration set was used); width in PRIOR_SD
     "care_expectancy": ("log", 0.05, 20.0, 1.0),
-    # h: fading of the care component; hand-set centre 14 d (assumption: of the order of an in-patient stay and the
-    # weeks of close follow-up after it; wide prior, log SD 1: 5-38 days within 1 SD)
-    "care_t_half": ("log", 48.0, 2160.0, 336.0),
+    # h: fading of the care component; centre 30 d (log SD 1: 11-82 days within 1 SD): the placebo arm of an
+    # in-patient 60-h blinded infusion kept its improvement from the end of the admission to day 30 (brexanolone
+    # phase 2, Kanes 2017 doi:10.1016/S0140-6736(17)31264-3: HAM-D -8.8 at 60 h and at day 30, n = 11; post-partum
+    # depression, confounded with session expectancy and natural course: a weak source, hence the wide prior).
+    # Until the fifteenth session a hand-set 14 d (an in-patient stay and the weeks of follow-up after it)
+    "care_t_half": ("log", 48.0, 2160.0, 720.0),
     # contact per visit (thirteenth session, issue 7 item 2): the typical patient's non-specific relief of one clinic
     # visit (fraction of baseline), cumulative over visits, fading with care_t_half. Prior centre 0.03 from Posternak
     # & Zimmerman 2007 (Br J Psychiatry 190:287, doi:10.1192/bjp.bp.106.028555, PMID 17401033: an extra follow-up
