@@ -31,7 +31,7 @@ import math
 import sys
 
 from ketasim.calibration import (FITTED, HETEROGENEITY_RATE_KINDS, _bounds, _fwd, _prior_weights, build_targets,
-                                 heterogeneity_sd, qualification_summary)
+                                 error_floors, qualification_summary)
 
 FOLD_KEYS = ("placebo_gain", "expectancy_t_half", "design_expectancy_gain", "expectancy_feedback",
              "care_expectancy", "care_t_half")
@@ -88,8 +88,9 @@ def target_headroom(out_rows, in_rows, target_pp: float = 8.0) -> dict:
     """What the rate target asks of the efficacy rows (response, remission): the other rate rows (side effects, BP
     outliers) keep their out-of-sample MAE, so the overall rate MAE meets ``target_pp`` only if the efficacy rows'
     out-of-sample MAE is at most ``needed`` = (target x all rows - other rows' error sum) / efficacy rows. Beside
-    it: the efficacy rows' MAE out of sample and in sample, their sampling floor (sqrt(2/pi) x sampling SD) and that
-    floor with the literature's between-trial heterogeneity of placebo response (``heterogeneity_sd``), all pp."""
+    it: the efficacy rows' MAE out of sample and in sample and their floors as qualify computes them
+    (``calibration.error_floors``: sampling alone, and with the literature's between-trial heterogeneity of placebo
+    response), all pp."""
     def eff(r):
         return r["unit"] == "percentage points" and r.get("kind") in HETEROGENEITY_RATE_KINDS
 
@@ -97,17 +98,14 @@ def target_headroom(out_rows, in_rows, target_pp: float = 8.0) -> dict:
     e_out = [r for r in rates if eff(r)]
     other = [abs(r["error"]) for r in rates if not eff(r)]
     e_in = [abs(r["error"]) for r in in_rows if eff(r)]
-    k = math.sqrt(2 / math.pi)
-    sds = [r.get("sampling_sd") for r in e_out]
-    known = all(sd is not None for sd in sds) and bool(sds)
+    floors = error_floors(e_out)
     mean = (lambda xs: sum(xs) / len(xs) if xs else float("nan"))
     return {"rows": len(e_out), "other_rows": len(other),
             "out_of_sample": mean([abs(r["error"]) for r in e_out]), "in_sample": mean(e_in),
             "other_out_of_sample": mean(other),
             "needed": (target_pp * len(rates) - sum(other)) / len(e_out) if e_out else float("nan"),
-            "sampling_floor": mean([k * sd for sd in sds]) if known else float("nan"),
-            "heterogeneity_floor": mean([k * math.hypot(r["sampling_sd"], heterogeneity_sd(r["kind"], r["predicted"]))
-                                         for r in e_out]) if known else float("nan")}
+            "sampling_floor": floors["sampling_floor_percentage_points"],
+            "heterogeneity_floor": floors["heterogeneity_floor_percentage_points"]}
 
 
 def bound_hits(fitted: dict, margin: float = 0.03) -> list[tuple[str, float, str]]:

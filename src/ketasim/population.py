@@ -239,12 +239,6 @@ class Screening:
     correlation: float
 
 
-def _norm_cdf(x):
-    from scipy.stats import norm        # scipy on first use only (population is imported by every command)
-
-    return norm.cdf(x)
-
-
 def rating_at_or_below(threshold, score, sigma: float):
     """P(an investigator's rating <= ``threshold``) for a model score (points) with the rater's noise ``sigma``
     (points): the rating is the noisy score rounded to an integer (as trials record it: ``trial._responders``
@@ -253,7 +247,9 @@ def rating_at_or_below(threshold, score, sigma: float):
     half-integer for odd references (baseline 33: ratings <= 16 respond); until the fifteenth session this used
     threshold + 0.5 and counted a rating of 17 there too (rates ~0.9 pp high on average over the calibration rows).
     The 1e-9 keeps an integer threshold that arrives as 16.999999... from floating arithmetic on its integer."""
-    return _norm_cdf((np.floor(np.asarray(threshold, dtype=float) + 1e-9) + 0.5 - score) / sigma)
+    from scipy.special import ndtr      # the standard normal CDF; scipy on first use only, as below
+
+    return ndtr((np.floor(np.asarray(threshold, dtype=float) + 1e-9) + 0.5 - score) / sigma)
 
 
 #: key of calibration's seeded stream of the screening ratings' draws (``np.random.default_rng([seed, key])``): a
