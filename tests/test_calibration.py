@@ -40,11 +40,73 @@ def test_targets_come_only_from_the_calibration_file():
 def test_every_calibration_trial_has_a_scenario_file():
     from ketasim.calibration import SCENARIOS
 
+    import ketasim
+    from ketasim.calibration import POOL_FILES
+
     for file, arms, _ in TRIALS.values():
         assert (SCENARIOS / file).exists()
         for spec in arms.values():       # 'OTHER.yaml::arm': an arm from another scenario file of the same trial
-            if "::" in spec:
-                assert (SCENARIOS / spec.split("::")[0]).exists(), spec
+            for part in spec.split(POOL_FILES):
+                part_file, part_spec = part.split("::", 1) if "::" in part else (file, part)
+                assert (SCENARIOS / part_file).exists(), spec
+                names = {a.name for a in ketasim.load_scenario(SCENARIOS / part_file).arms}
+                for arm in part_spec.partition(":")[0].split("|"):
+                    assert arm.partition("@")[0] in names, (spec, arm)
+
+
+def test_transform2_has_its_own_design_probability_and_the_pooled_analyses_weight_both_trials():
+    """TRANSFORM-1 was randomized 1:1:1 (chance of esketamine 2/3: the share of transform.yaml's arms), TRANSFORM-2
+    1:1 (transform2.yaml states p_active 0.5). TRANSFORM-2's rows come from its own file; the pooled analyses'
+    esketamine arms weight TRANSFORM-1 : TRANSFORM-2 as 229 : 114 patients (2:1) and the placebo arms 113 : 109
+    (1:1); TRANSFORM-2's flexible dose weights 56 : 84 mg as 1:2 (its mode dose). All stay in one
+    cross-validation group (they share patients)."""
+    import ketasim
+    from ketasim import calibration as cal
+
+    t1, t2 = (ketasim.load_scenario(cal.SCENARIOS / f) for f in ("transform.yaml", cal.TRANSFORM2))
+    assert t1.population.p_active == pytest.approx(2 / 3) and len(t1.arms) == 3
+    assert t2.population.p_active == 0.5
+    assert cal.scenario_groups()["transform"] == ["transform2_popova2019", "transform1_fedgchin2019",
+                                                  "transform12_pooled_sex", "transform_pooled_turkoz2021"]
+    targets, _ = cal.build_targets()
+    sims = cal.simulate_calibration_arms(load_parameters(), [t for t in targets if t.trial.startswith("transform")],
+                                         20, 5)
+
+    def weight_by_file_and_dose(spec):
+        out = {}
+        for s, mask, w in cal._select(sims, "transform.yaml", spec):
+            key = next(k for k, v in sims.items() if v is s)
+            out[key] = out.get(key, 0.0) + w * mask.sum()
+        return out
+
+    t2_rows = [t for t in targets if t.trial == "transform2_popova2019" and t.kind == "response"]
+    w = weight_by_file_and_dose(next(t.model_arm for t in t2_rows if t.arm == "esketamine+AD"))
+    assert {k[0] for k in w} == {cal.TRANSFORM2}
+    assert w[(cal.TRANSFORM2, "esketamine-84mg+AD")] == pytest.approx(2 * w[(cal.TRANSFORM2, "esketamine-56mg+AD")])
+    pooled = [t for t in targets if t.trial == "transform_pooled_turkoz2021"]
+    for arm, ratio in (("ESK+AD", 2.0), ("AD+PBO", 1.0)):
+        w = weight_by_file_and_dose(next(t.model_arm for t in pooled if t.arm == arm))
+        by_file = {f: sum(v for (g, _), v in w.items() if g == f) for f in ("transform.yaml", cal.TRANSFORM2)}
+        assert by_file["transform.yaml"] == pytest.approx(ratio * by_file[cal.TRANSFORM2], rel=0.01), arm
+
+
+def test_a_weight_in_an_arm_spec_counts_like_repeated_patients():
+    """'a@2' weights arm a's patients as if each were there twice: the pooled mean, rate and SD equal those of the
+    arm pooled with itself (the weighted variance is the variance of the repeated sample)."""
+    from ketasim import calibration as cal
+
+    targets, _ = cal.build_targets()
+    p = load_parameters()
+    rows = [t for t in targets if t.trial == "transform1_fedgchin2019" and t.kind == "response"][:1]
+    rows += [t for t in targets if t.trial == "transform12_pooled_sex" and t.kind == "sd_change"][:1]
+    sims = cal.simulate_calibration_arms(p, [t for t in targets if t.trial.startswith("transform")], 20, 5)
+    for t in rows:
+        arm = "esketamine-56mg+AD"
+        once = dataclasses.replace(t, model_arm=f"{arm}@2|placebo+AD")
+        twice = dataclasses.replace(t, model_arm=f"{arm}|{arm}|placebo+AD")
+        plain = dataclasses.replace(t, model_arm=f"{arm}|placebo+AD")
+        assert cal.predict(once, sims, p) == pytest.approx(cal.predict(twice, sims, p), rel=1e-12)
+        assert cal.predict(once, sims, p) != pytest.approx(cal.predict(plain, sims, p), rel=1e-6)
 
 
 def test_label_over65_rows_rest_on_a_population_of_older_patients():
@@ -65,10 +127,10 @@ def test_label_over65_rows_rest_on_a_population_of_older_patients():
     size = 30
     sims = cal.simulate_calibration_arms(load_parameters(), targets, size, 3)
     for t in old:
-        (s, mask), = cal._select(sims, cal.TRIALS[t.trial][0], t.model_arm)
+        (s, mask, weight), = cal._select(sims, cal.TRIALS[t.trial][0], t.model_arm)
         assert mask.sum() == size and np.all(s.age >= 65) and np.all(s.age <= 86)
     for t in young:
-        (s, mask), = cal._select(sims, cal.TRIALS[t.trial][0], t.model_arm)
+        (s, mask, weight), = cal._select(sims, cal.TRIALS[t.trial][0], t.model_arm)
         assert 0 < mask.sum() <= size and np.all(s.age[mask] < 65)
     assert "spravato_label_trd" in cal.scenario_groups()["spravato_label"]
 

@@ -50,6 +50,21 @@ SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 #: Scenario file of the Spravato label's >= 65 y rows (an arm spec "FILE::arm[:subgroup]" takes the arm from
 #: another scenario file of the same trial; it is simulated with the trial's own file and cross-validation fold)
 LABEL_OVER65 = "spravato_label_over65.yaml"
+#: TRANSFORM-2's scenario (randomized 1:1, so its design probability of active drug is 1/2, not TRANSFORM-1's 2/3);
+#: it stays in the TRANSFORM group (its fold and trial effect): the pooled analyses share its patients
+TRANSFORM2 = "transform2.yaml"
+#: joins the parts of an arm spec that pool patients of several scenario files (a pooled analysis of two trials)
+POOL_FILES = " & "
+#: TRANSFORM-2's flexibly dosed esketamine arm: its fixed 56- and 84-mg arms weighted 1:2, the trial's mode dose
+#: (84 mg in 72 of 109 patients, 66 %; 56 mg on day 1 for 113 of 114; Molero Santos et al., TRANSFORM-2 post hoc,
+#: Psych Congress Elevate 2025 poster 17)
+_T2_ESK = "esketamine-56mg+AD@0.5|esketamine-84mg+AD"
+#: the pooled TRANSFORM-1/-2 analyses' arms: TRANSFORM-1's two esketamine arms (115 + 114 patients) with TRANSFORM-2's
+#: (114) at half the weight, i.e. 2:1 as randomized (PMC7894501 Table 1, PMC8921149 Table 4); the placebo arms 113
+#: and 109, i.e. 1:1
+_T12_ESK = (f"esketamine-56mg+AD|esketamine-84mg+AD{{sub}}{POOL_FILES}"
+            f"{TRANSFORM2}::esketamine-56mg+AD@0.333|esketamine-84mg+AD@0.667{{sub}}")
+_T12_PBO = f"placebo+AD{{sub}}{POOL_FILES}{TRANSFORM2}::placebo+AD{{sub}}"
 TRIALS = {
     "berman2000": ("berman2000.yaml", {"ketamine": "ketamine", "saline": "saline"}, {"ketamine": 7, "saline": 7}),
     "murrough2013_ajp": ("murrough2013.yaml", {"ketamine": "ketamine", "midazolam": "midazolam"},
@@ -66,18 +81,19 @@ TRIALS = {
                                            "esketamine 84 mg (period 1)": "esketamine-84mg"},
                          {"placebo (period 1)": 33, "esketamine 28 mg (period 1)": 11, "esketamine 56 mg (period 1)": 11,
                           "esketamine 84 mg (period 1)": 12}),
-    "transform2_popova2019": ("transform.yaml", {"esketamine+AD": "esketamine-56mg+AD|esketamine-84mg+AD",
-                                                 "AD+placebo": "placebo+AD"}, {"esketamine+AD": 114, "AD+placebo": 109}),
+    "transform2_popova2019": ("transform.yaml", {"esketamine+AD": f"{TRANSFORM2}::{_T2_ESK}",
+                                                 "AD+placebo": f"{TRANSFORM2}::placebo+AD"},
+                              {"esketamine+AD": 114, "AD+placebo": 109}),
     "transform1_fedgchin2019": ("transform.yaml", {"esketamine 56 mg+AD": "esketamine-56mg+AD",
                                                    "esketamine 84 mg+AD": "esketamine-84mg+AD", "AD+placebo": "placebo+AD"},
                                 {"esketamine 56 mg+AD": 115, "esketamine 84 mg+AD": 114, "AD+placebo": 113}),
-    "transform12_pooled_sex": ("transform.yaml", {"ESK+AD women": "esketamine-56mg+AD|esketamine-84mg+AD:female",
-                                                  "AD+PBO women": "placebo+AD:female",
-                                                  "ESK+AD men": "esketamine-56mg+AD|esketamine-84mg+AD:male",
-                                                  "AD+PBO men": "placebo+AD:male"},
+    "transform12_pooled_sex": ("transform.yaml", {"ESK+AD women": _T12_ESK.format(sub=":female"),
+                                                  "AD+PBO women": _T12_PBO.format(sub=":female"),
+                                                  "ESK+AD men": _T12_ESK.format(sub=":male"),
+                                                  "AD+PBO men": _T12_PBO.format(sub=":male")},
                                {"ESK+AD women": 215, "AD+PBO women": 138, "ESK+AD men": 95, "AD+PBO men": 70}),
-    "transform_pooled_turkoz2021": ("transform.yaml", {"ESK+AD": "esketamine-56mg+AD|esketamine-84mg+AD",
-                                                       "AD+PBO": "placebo+AD"}, {"ESK+AD": 314, "AD+PBO": 205}),
+    "transform_pooled_turkoz2021": ("transform.yaml", {"ESK+AD": _T12_ESK.format(sub=""),
+                                                       "AD+PBO": _T12_PBO.format(sub="")}, {"ESK+AD": 314, "AD+PBO": 205}),
     "canuso2018_persevere": ("canuso2018.yaml", {"ESK+SOC": "ESK+SOC", "PBO+SOC": "PBO+SOC"}, {"ESK+SOC": 35, "PBO+SOC": 31}),
     "taylor2018_sad": ("taylor2018.yaml", {"ketamine": "ketamine", "saline": "saline"}, {"ketamine": 18, "saline": 18}),
     "feder2021_ptsd": ("feder2021.yaml", {"ketamine": "ketamine", "midazolam": "midazolam"}, {"ketamine": 15, "midazolam": 15}),
@@ -295,7 +311,7 @@ class Target:
     row: int                 # row index in the CSV (0-based, excluding the header)
     trial: str
     arm: str                 # csv arm
-    model_arm: str           # scenario arm(s) ('a|b' pools arms; ':female' etc. selects a subgroup)
+    model_arm: str           # scenario arm(s) ('a|b' pools arms; ':female' etc. selects a subgroup; see _select)
     versus: str | None       # for differences: second scenario arm spec
     time_h: float | None
     kind: str                # mean | mean_change | response | remission | diff_change | cadss_session | cadss_gt4 |
@@ -521,8 +537,9 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
     for t in targets:
         files.setdefault(TRIALS[t.trial][0], set()).add(t.trial)
         for spec in (t.model_arm, t.versus):
-            if spec and "::" in spec:
-                files.setdefault(spec.split("::", 1)[0], set()).add(t.trial)
+            for part in (spec or "").split(POOL_FILES):
+                if "::" in part:
+                    files.setdefault(part.split("::", 1)[0], set()).add(t.trial)
     tasks = []
     for file, trials in sorted(files.items()):
         times = np.unique(np.concatenate([_needed_times(targets, tr) for tr in trials]))
@@ -562,31 +579,42 @@ def _simulate_file(task) -> dict:
 
 
 def _select(sims, file, spec):
-    """Pooled / subgroup selection: 'a|b:female'; 'OTHER.yaml::a:over65' selects from another scenario file of the
-    same trial (:data:`LABEL_OVER65`)."""
-    if "::" in spec:
-        file, spec = spec.split("::", 1)
-    arms, _, sub = spec.partition(":")
-    parts = [sims[(file, a)] for a in arms.split("|")]
+    """[(arm simulation, patient mask)] of an arm spec. 'a|b:female' pools arms a and b of the trial's scenario file
+    (women only); 'OTHER.yaml::a:over65' takes arm a from another scenario file of the same trial group
+    (:data:`LABEL_OVER65`, TRANSFORM-2's own file); parts joined by :data:`POOL_FILES` pool patients of several
+    files (a pooled analysis of two trials); 'a@0.5' weights each of arm a's virtual patients 0.5 against 1 for
+    the others, so that a pooled arm weights its parts as the trial did (its stated numbers of patients or doses).
+    Returns [(simulation, mask, weight)]."""
     out = []
-    for s in parts:
-        mask = np.ones(s.baseline.size, bool)
-        if sub == "female":
-            mask = s.female
-        elif sub == "male":
-            mask = ~s.female
-        elif sub == "under65":
-            mask = s.age < 65
-        elif sub == "over65":
-            mask = s.age >= 65
-        out.append((s, mask))
+    for part in spec.split(POOL_FILES):
+        part_file, part_spec = part.split("::", 1) if "::" in part else (file, part)
+        arms, _, sub = part_spec.partition(":")
+        for arm in arms.split("|"):
+            name, _, share = arm.partition("@")
+            s = sims[(part_file, name)]
+            mask = np.ones(s.baseline.size, bool)
+            if sub == "female":
+                mask = s.female.copy()
+            elif sub == "male":
+                mask = ~s.female
+            elif sub == "under65":
+                mask = s.age < 65
+            elif sub == "over65":
+                mask = s.age >= 65
+            out.append((s, mask, float(share) if share else 1.0))
     return out
+
+
+def _weighted_var(x, w) -> float:
+    """Population variance of ``x`` with weights ``w`` (np.var when the weights are equal)."""
+    return float(np.average((x - np.average(x, weights=w)) ** 2, weights=w))
 
 
 def predict(target: Target, sims, params: ParameterSet) -> float:
     file = TRIALS[target.trial][0]
-    vals = []
-    for s, mask in _select(sims, file, target.model_arm):
+    vals, weights = [], []
+    for s, mask, weight in _select(sims, file, target.model_arm):
+        weights.append(np.full(int(mask.sum()), weight))
         j = int(np.argmin(np.abs(s.times - (target.time_h or 0.0))))
         score, base = s.score[mask, j], s.baseline[mask]
         k = target.kind
@@ -622,7 +650,7 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
             vals.append(100 * expected_incidence(s.sessions[mask], k[3:], params))
         elif k in ("sbp180", "dbp110", "sbp_rise40", "dbp_rise25"):
             vals.append(100 * _bp_outlier_probability(k, s.sessions[mask], s.bp0[mask], params))
-    pooled = np.concatenate(vals)
+    pooled, w = np.concatenate(vals), np.concatenate(weights)
     if pooled.size == 0:   # a subgroup (e.g. >= 65 y) with no virtual patient: too small a population
         from .errors import InputError
 
@@ -630,8 +658,8 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
                          "use more patients per arm (--size)")
     if target.kind in SPREAD_KINDS:      # between-patient SD of the observed rating (rater noise included)
         sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(target.trial)][0]
-        return float(math.sqrt(np.var(pooled) + sigma ** 2))
-    v = float(np.mean(pooled))
+        return float(math.sqrt(_weighted_var(pooled, w) + sigma ** 2))
+    v = float(np.average(pooled, weights=w))
     if target.versus is not None:
         ref = Target(**{**dataclasses.asdict(target), "model_arm": target.versus, "versus": None,
                         "kind": "mean_change" if target.kind == "diff_change" else target.kind})
@@ -1731,8 +1759,9 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
 def _patient_sd(t: Target, sims, params):
     file = TRIALS[t.trial][0]
     if t.kind in ("mean", "mean_change", "diff_change", "cadss_session", "sbp_t", "dbp_t"):
-        xs = []
-        for s, mask in _select(sims, file, t.model_arm):
+        xs, ws = [], []
+        for s, mask, weight in _select(sims, file, t.model_arm):
+            ws.append(np.full(int(mask.sum()), weight))
             j = int(np.argmin(np.abs(s.times - (t.time_h or 0.0))))
             if t.kind == "mean":
                 xs.append(s.score[mask, j])
@@ -1745,7 +1774,7 @@ def _patient_sd(t: Target, sims, params):
         x = np.concatenate(xs)
         noisy = t.kind in ("mean", "mean_change", "diff_change")
         sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(t.trial)][0] if noisy else 0.0
-        sd = math.sqrt(np.var(x) + sigma ** 2)
+        sd = math.sqrt(_weighted_var(x, np.concatenate(ws)) + sigma ** 2)
         return sd * (math.sqrt(2) if t.kind == "diff_change" else 1.0)
     p = None
     if t.kind in ("response", "remission", "response_window", "cadss_gt4", "sbp180", "dbp110", "sbp_rise40",
