@@ -85,8 +85,10 @@ def test_the_typical_patient_is_nearly_unchanged(regimen, tolerance):
 
 def test_the_ceilings_change_the_tail_not_the_middle():
     """After 0.5 mg/kg IV over 40 min the median patient's peaks move by less than 1 %; the mean CADSS peak loses
-    the tail above the scale (22.4 -> 19.2 over 2000 patients, measured), and the 99th percentile is now below 92."""
-    params = load_parameters()
+    the tail above the scale (22.4 -> 19.2 over 2000 patients, measured at the twelfth session's set), and the 99th
+    percentile is now below 92. With a wide between-patient dissociation spread (omega_dissociation 1.1, about the
+    fifteenth session's fit), so that the uncapped tail passes the scale whatever the shipped fit's spread."""
+    params = load_parameters().with_free({"omega_dissociation": 1.1}, "test", "test")
     lines = REGIMENS["0.5 mg/kg IV over 40 min"]
     after = _peaks(lines, params, size=1000)
     before = _peaks(lines, _without_ceilings(params), size=1000)

@@ -156,6 +156,18 @@ FITTED = {
     # doi:10.1016/S0165-0327(00)00304-9) and by ~4 HAM-D points, effect size 0.505 (Rutherford 2012,
     # doi:10.1016/j.jpsychires.2012.02.008); at ~8 weeks (3/4 of full onset) that is 0.16. Narrower prior in PRIOR_SD
     "natural_course_max": ("logit", 0.01, 0.4, 0.16),
+    # between-patient spread of that improvement (normal SD, fraction of baseline at full onset; negative = worse
+    # without treatment). Centre: the non-session, non-drug improvement of placebo-pill arms (the model gives pills
+    # no session expectancy, so the spread of their whole improvement is carried here): 71 placebo arms on HAM-D17
+    # (8,147 patients, week 6-8) of the Cipriani 2018 network meta-analysis's open data (doi:10.1016/S0140-6736(17)
+    # 32802-7; data doi:10.17632/83rthbp8ys.2; pooled within-arm SD computed in this project, helper notes of
+    # 2026-12-03): SD of change 7.7 points on a baseline of 23.1 (0.33; the same ratio on HAM-D21/24 and MADRS; drug
+    # arms equally dispersed, Munkholm 2020 doi:10.1371/journal.pone.0237950). Less one rating's noise (the model's
+    # 0.06 x 52 = 3.1 HAM-D points): 7.05 points, 0.305 of baseline, at ~7 weeks, where the natural course has
+    # reached 0.70 of full onset (half-time 28 d): 0.305 / 0.70 = 0.44. The spread builds over weeks (one placebo
+    # arm's individual data, Goldstein 2004 PMID 15232330: SD of change 0.22 / 0.32 / 0.36 of baseline at weeks 1 /
+    # 2 / 4). Narrower prior in PRIOR_SD
+    "omega_natural": ("log", 0.02, 1.0, 0.44),
     # bounded (issue 7, care setting): with the care component carrying the durable in-patient/perioperative
     # response the fit ran to 3 (open-label expectancy 4x a 50:50 blinded trial's) and, through the kindled and
     # benefit-renewed expectancy, carried the drug effect (NBQX/rapamycin/spine-block tests failed): at most 2x
@@ -224,7 +236,7 @@ FITTED = {
 SCALE_FIXED = ("protein_gain", "spine_gain")
 #: Free parameters that only a hypothesis switch uses (parameter -> population field): fitted only when some
 #: calibration scenario switches it on; otherwise no row informs them and they stay at their prior centre
-SWITCHED_FITTED = {"visit_relief": "visit_contact"}
+SWITCHED_FITTED = {"visit_relief": "visit_contact", "omega_natural": "natural_course_spread"}
 
 
 def _switched_on_in_calibration(field: str) -> bool:
@@ -281,6 +293,10 @@ PRIOR_SD = {
     # natural course: the two wait-list meta-analyses (12-20 % of the score over ~8 weeks) within 1 SD (logit SD 0.5:
     # 0.10-0.24 at full onset)
     "natural_course_max": 0.5,
+    # its spread: log SD 0.35 puts 0.31-0.62 within 1 SD of 0.44 (the lower end: part of a placebo-pill arm's spread is
+    # expectancy, which the model does not give pills; the upper end: wait-list patients, 20 % of whom improve as
+    # much as drug responders while the mean falls 12 %, Posternak & Miller 2001 PMID 11578666)
+    "omega_natural": 0.35,
 }
 
 
@@ -572,7 +588,9 @@ def _simulate_file(task) -> dict:
         sev = run.output("severity")
         ref = None if screening is None else screening_ratings(pa.baseline, spec.baseline, screening, z_screen,
                                                                 SCALES[sc.population.scale][0])
-        sims[(file, arm.name)] = _ArmSim(sev * pa.baseline[:, None], pa.baseline, times, run.sessions,
+        # a rating stops at the scale's maximum (a natural course that worsens: free: omega_natural)
+        score = np.minimum(sev * pa.baseline[:, None], sc.population.scale_max)
+        sims[(file, arm.name)] = _ArmSim(score, pa.baseline, times, run.sessions,
                                          pa.female, pa.age_years,
                                          run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0, ref)
     return sims

@@ -360,6 +360,9 @@ class PopulationSpec:
     visit_contact: bool = False          # a hypothesis, off by default (thirteenth session): each session adds a
                                          # cumulative non-specific benefit (free: visit_relief; Posternak &
                                          # Zimmerman 2007); its refit CV is in NOTES.md
+    natural_course_spread: bool = False  # a hypothesis, off by default (sixteenth session): each patient's natural
+                                         # course is its own (free: omega_natural; some patients worsen); its refit
+                                         # CV is in NOTES.md
 
     def __post_init__(self):
         f = "population"
@@ -406,6 +409,8 @@ class PopulationSpec:
             raise InputError(f"{f}.antidepressant_trd: must be true or false, got {self.antidepressant_trd!r}")
         if not isinstance(self.visit_contact, (bool, np.bool_)):
             raise InputError(f"{f}.visit_contact: must be true or false, got {self.visit_contact!r}")
+        if not isinstance(self.natural_course_spread, (bool, np.bool_)):
+            raise InputError(f"{f}.natural_course_spread: must be true or false, got {self.natural_course_spread!r}")
         if self.recurrence_clock not in RECURRENCE_CLOCKS:
             raise InputError(f"{f}.recurrence_clock: use one of {', '.join(RECURRENCE_CLOCKS)}, got "
                              f"{self.recurrence_clock!r}")
@@ -443,6 +448,9 @@ class Patients:
     #: time to a new depressive episode on continued treatment (issue 7): T = -ln(1 - Phi(eta)) / hazard. Drawn from
     #: its own per-patient stream like every eta_* (patient_draws): adding it changed no other variate of a seed
     eta_recurrence: np.ndarray
+    #: spontaneous course of the episode (issue 7): how much more or less than the typical patient this patient
+    #: improves (or worsens) without treatment (free: omega_natural)
+    eta_natural: np.ndarray
     #: inter-occasion variability (Karlsson & Sheiner 1993): standard-normal effects of THIS occasion (a period of a
     #: crossover trial) on systemic clearance and extravascular bioavailability, scaled by iov.clearance_cv /
     #: iov.bioavailability_cv in ``ketasim.pk``. None (the default) = no occasion effect (zeros): every design but a

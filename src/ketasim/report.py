@@ -216,7 +216,7 @@ def _provenance_table(prov: dict) -> str:
             ("re_response", "re-response after a new episode"),
             ("antidepressant_spread", "antidepressant relief spread"),
             ("antidepressant_trd", "antidepressant relief in treatment resistance"),
-            ("visit_contact", "contact per visit")]
+            ("visit_contact", "contact per visit"), ("natural_course_spread", "natural course per patient")]
     switch = {"recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
                              "off (population.recurrence: false)"),
               "re_response": ("on (population.re_response: true; a hypothesis: active sessions after a new episode's "
@@ -228,7 +228,10 @@ def _provenance_table(prov: dict) -> str:
                                      "relieves a treatment-resistant population pd.antidepressant.trd_ratio x as much "
                                      "as a first one)", "off (the default; population.antidepressant_trd)"),
               "visit_contact": ("on (population.visit_contact: true; a hypothesis: each session adds a cumulative "
-                                "non-specific benefit, free: visit_relief)", "off (the default; population.visit_contact)")}
+                                "non-specific benefit, free: visit_relief)", "off (the default; population.visit_contact)"),
+              "natural_course_spread": ("on (population.natural_course_spread: true; a hypothesis: each patient's "
+                                        "natural course is its own, free: omega_natural; some patients worsen)",
+                                        "off (the default; population.natural_course_spread)")}
     rows = [(lab, switch[k][0 if prov[k] else 1] if k in switch else prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"

@@ -54,7 +54,9 @@ class SimulationResult:
                 # population.antidepressant_trd: a hypothesis, off by default (twelfth session)
                 "antidepressant_trd": bool(self.scenario.population.antidepressant_trd),
                 # population.visit_contact: contact per visit (thirteenth session)
-                "visit_contact": bool(self.scenario.population.visit_contact), "notice": NOTICE}
+                "visit_contact": bool(self.scenario.population.visit_contact),
+                # population.natural_course_spread: a natural course per patient (sixteenth session)
+                "natural_course_spread": bool(self.scenario.population.natural_course_spread), "notice": NOTICE}
 
     @property
     def model_id(self) -> str:

@@ -83,6 +83,8 @@ class _Population(_Strict):
                                          # pd.antidepressant.trd_ratio x a first antidepressant's relief (twelfth)
     visit_contact: bool = False          # a hypothesis, off by default: each session adds a cumulative non-specific
                                          # benefit (free: visit_relief; Posternak & Zimmerman 2007; thirteenth)
+    natural_course_spread: bool = False  # a hypothesis, off by default: each patient's natural course is its own
+                                         # (free: omega_natural; some patients worsen; sixteenth)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)
@@ -508,7 +510,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           p_active=float(p_active), recurrence=pop.recurrence,
                           re_response=pop.re_response, recurrence_clock=pop.recurrence_clock,
                           antidepressant_spread=pop.antidepressant_spread,
-                          antidepressant_trd=pop.antidepressant_trd, visit_contact=pop.visit_contact)
+                          antidepressant_trd=pop.antidepressant_trd, visit_contact=pop.visit_contact,
+                          natural_course_spread=pop.natural_course_spread)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

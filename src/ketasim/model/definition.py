@@ -246,7 +246,6 @@ CONSTANTS = (
     Constant("expectancy_feedback", "dimensionless", _f("expectancy_feedback"), "free: expectancy_feedback"),
     Constant("feedback_scale", "dimensionless", _p("pd.expectancy.feedback_benefit_scale"),
              "pd.expectancy.feedback_benefit_scale"),
-    Constant("natural_course_max", "dimensionless", _f("natural_course_max"), "free: natural_course_max"),
     Constant("k_episode", "1/h", lambda c: EPISODE_HALF_X / c.params.get("pd.recurrence.onset_t_half", "h"),
              "1.678 / pd.recurrence.onset_t_half (two-stage onset: half of a full episode at onset_t_half)"),
     # time in response, the clock of the recurrence time (issue 7, maintenance): the indicator's threshold and width
@@ -584,7 +583,23 @@ def _lognormal(omega, eta):
     return lambda c: np.exp(c.params.free_value(omega) * getattr(c.patients, eta) - 0.5 * c.params.free_value(omega) ** 2)
 
 
+def _natural_course_max(c):
+    """Each patient's spontaneous improvement at full onset (fraction of baseline): the typical patient's
+    natural_course_max for everyone; with population.natural_course_spread (a hypothesis, off by default: its refit
+    CV was level, NOTES.md, sixteenth session) plus a normal between-patient spread omega_natural (some patients get
+    worse without treatment), kept within [pd.natural_course.worst, 0.95]: without treatment a patient's score rises
+    by at most -worst x the baseline score at full onset, and no patient loses every symptom spontaneously."""
+    p = c.params
+    if not c.spec.natural_course_spread:
+        return np.full(c.patients.n, p.free_value("natural_course_max"))
+    x = p.free_value("natural_course_max") + p.free_value("omega_natural") * c.patients.eta_natural
+    return np.clip(x, p.get("pd.natural_course.worst"), 0.95)
+
+
 PATIENT = (
+    PatientParameter("natural_course_max", "dimensionless", _natural_course_max,
+                     "free: natural_course_max (+ free: omega_natural x eta_natural, within "
+                     "[pd.natural_course.worst, 0.95], with population.natural_course_spread)"),
     PatientParameter("weight_kg", "kg", lambda c: c.patients.weight_kg, "population"),
     # the gut depot holds the whole absorbed dose; of what leaves it, Fgut x Fh reaches the blood and the rest
     # (gut wall and liver first pass) forms norketamine (fm_nk): presystemic formation in both, as in Fanta 2015
@@ -633,6 +648,8 @@ PATIENT = (
     PatientParameter("dissociation_sensitivity", "dimensionless", _lognormal("omega_dissociation", "eta_dissociation"),
                      "free: omega_dissociation"),
     PatientParameter("baseline_score", "points", lambda c: c.patients.baseline, "population baseline score"),
+    PatientParameter("scale_max", "points", lambda c: np.full(c.patients.n, float(c.spec.scale_max)),
+                     "the population's rating scale's maximum"),
     # one yield whatever the product (issue 7); per patient because inducers raise it (pk.comedication_factors)
     PatientParameter("fm_nk", "dimensionless", lambda c: c.pk.fm_nk, "pk.fm_nk x inducers' yield factor"),
     PatientParameter("t_recurrence", "h", _recurrence_time,
@@ -931,7 +948,8 @@ OUTPUTS = (
     Output("anesthesia", "piecewise(1, (cp_s + cp_r) / mw_ketamine >= anesthesia_umol, 0)",
            "flag (venous plasma ketamine >= 5 µM)"),
     Output("anesthetic_state", "anesthetic_state", "dimensionless (0 = none; plasticity scaled by exp(-x))"),
-    Output("score", "severity * baseline_score", "points on the population's scale"),
+    # a score cannot pass the scale's maximum (a patient whose natural course worsens: free: omega_natural)
+    Output("score", "min(severity * baseline_score, scale_max)", "points on the population's scale"),
     # arterial plasma (what drives the effect site; cp_* above are venous, what studies sample): issue 7
     Output("ca_s_ketamine_ng_ml", "ca_s", "ng/mL (arterial)"),
     Output("ca_r_ketamine_ng_ml", "ca_r", "ng/mL (arterial)"),
