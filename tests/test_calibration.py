@@ -38,10 +38,8 @@ def test_targets_come_only_from_the_calibration_file():
 
 
 def test_every_calibration_trial_has_a_scenario_file():
-    from ketasim.calibration import SCENARIOS
-
     import ketasim
-    from ketasim.calibration import POOL_FILES
+    from ketasim.calibration import POOL_FILES, SCENARIOS
 
     for file, arms, _ in TRIALS.values():
         assert (SCENARIOS / file).exists()

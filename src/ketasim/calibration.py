@@ -166,7 +166,9 @@ FITTED = {
     # 0.06 x 52 = 3.1 HAM-D points): 7.05 points, 0.305 of baseline, at ~7 weeks, where the natural course has
     # reached 0.70 of full onset (half-time 28 d): 0.305 / 0.70 = 0.44. The spread builds over weeks (one placebo
     # arm's individual data, Goldstein 2004 PMID 15232330: SD of change 0.22 / 0.32 / 0.36 of baseline at weeks 1 /
-    # 2 / 4). Narrower prior in PRIOR_SD
+    # 2 / 4). Narrower prior in PRIOR_SD. Used only with the hypothesis population.natural_course_spread (off by
+    # default and in every calibration scenario, so the default calibration leaves it at this centre): with it on in
+    # every scenario the fit ran to 0.90 and the refit CV was level on rates, worse on means (NOTES.md, sixteenth)
     "omega_natural": ("log", 0.02, 1.0, 0.44),
     # bounded (issue 7, care setting): with the care component carrying the durable in-patient/perioperative
     # response the fit ran to 3 (open-label expectancy 4x a 50:50 blinded trial's) and, through the kindled and
@@ -597,12 +599,11 @@ def _simulate_file(task) -> dict:
 
 
 def _select(sims, file, spec):
-    """[(arm simulation, patient mask)] of an arm spec. 'a|b:female' pools arms a and b of the trial's scenario file
+    """[(arm simulation, patient mask, weight)] of an arm spec. 'a|b:female' pools arms a and b of the trial's scenario file
     (women only); 'OTHER.yaml::a:over65' takes arm a from another scenario file of the same trial group
     (:data:`LABEL_OVER65`, TRANSFORM-2's own file); parts joined by :data:`POOL_FILES` pool patients of several
     files (a pooled analysis of two trials); 'a@0.5' weights each of arm a's virtual patients 0.5 against 1 for
-    the others, so that a pooled arm weights its parts as the trial did (its stated numbers of patients or doses).
-    Returns [(simulation, mask, weight)]."""
+    the others, so that a pooled arm weights its parts as the trial did (its stated numbers of patients or doses)."""
     out = []
     for part in spec.split(POOL_FILES):
         part_file, part_spec = part.split("::", 1) if "::" in part else (file, part)
