@@ -26,7 +26,8 @@ WEEKS = np.array([0, 1, 2, 4, 7, 8])
 @pytest.fixture(scope="module")
 def arms():
     """SD of change / baseline (one rating's noise included, as a trial reads it) by week, in an 8-week HAM-D17 arm
-    that starts a new oral antidepressant, and the same arm with a blinded saline infusion twice weekly."""
+    that starts a new oral antidepressant, and the same arm with a blinded ketamine or saline infusion twice
+    weekly."""
     sc = ketasim.scenario_from_dict({
         "name": "natural-course-spread", "seed": 5,
         "population": {"size": 400, "scale": "hamd17", "baseline": {"mean": 23, "sd": 4}, "p_active": 0.5,

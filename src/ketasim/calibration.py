@@ -57,13 +57,13 @@ TRANSFORM2 = "transform2.yaml"
 POOL_FILES = " & "
 #: TRANSFORM-2's flexibly dosed esketamine arm: its fixed 56- and 84-mg arms weighted 1:2, the trial's mode dose
 #: (84 mg in 72 of 109 patients, 66 %; 56 mg on day 1 for 113 of 114; Molero Santos et al., TRANSFORM-2 post hoc,
-#: Psych Congress Elevate 2025 poster 17)
-_T2_ESK = "esketamine-56mg+AD@0.5|esketamine-84mg+AD"
+#: Psych Congress Elevate 2025 poster 17). The weights sum to one arm's, so that in the pooled analyses below the
+#: same spec counts TRANSFORM-2 half as much as TRANSFORM-1's two arms
+_T2_ESK = f"esketamine-56mg+AD@{1 / 3!r}|esketamine-84mg+AD@{2 / 3!r}"
 #: the pooled TRANSFORM-1/-2 analyses' arms: TRANSFORM-1's two esketamine arms (115 + 114 patients) with TRANSFORM-2's
 #: (114) at half the weight, i.e. 2:1 as randomized (PMC7894501 Table 1, PMC8921149 Table 4); the placebo arms 113
 #: and 109, i.e. 1:1
-_T12_ESK = (f"esketamine-56mg+AD|esketamine-84mg+AD{{sub}}{POOL_FILES}"
-            f"{TRANSFORM2}::esketamine-56mg+AD@0.333|esketamine-84mg+AD@0.667{{sub}}")
+_T12_ESK = f"esketamine-56mg+AD|esketamine-84mg+AD{{sub}}{POOL_FILES}{TRANSFORM2}::{_T2_ESK}{{sub}}"
 _T12_PBO = f"placebo+AD{{sub}}{POOL_FILES}{TRANSFORM2}::placebo+AD{{sub}}"
 TRIALS = {
     "berman2000": ("berman2000.yaml", {"ketamine": "ketamine", "saline": "saline"}, {"ketamine": 7, "saline": 7}),
@@ -587,12 +587,10 @@ def _simulate_file(task) -> dict:
         spec = arm_spec(sc.population, arm)
         pa = patients if arm.baseline is None else sample_patients(spec, params, np.random.default_rng(seed), size)
         run = run_arm(arm, spec, pa, times, params=params, experiment=sc.experiment, on_failure="flag")
-        sev = run.output("severity")
         ref = None if screening is None else screening_ratings(pa.baseline, spec.baseline, screening, z_screen,
                                                                 SCALES[sc.population.scale][0])
-        # a rating stops at the scale's maximum (a natural course that worsens: free: omega_natural)
-        score = np.minimum(sev * pa.baseline[:, None], sc.population.scale_max)
-        sims[(file, arm.name)] = _ArmSim(score, pa.baseline, times, run.sessions,
+        # the model's score: severity x baseline, capped at the scale's maximum (model.definition OUTPUTS)
+        sims[(file, arm.name)] = _ArmSim(run.output("score"), pa.baseline, times, run.sessions,
                                          pa.female, pa.age_years,
                                          run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0, ref)
     return sims
