@@ -270,10 +270,11 @@ def _fold_vs_refit(trial: str = "murrough2013", **cv_options):
 
 def test_newton_cross_validation_approximates_the_refit_without_the_trial():
     """The one-step fold (removing the left-out rows' pull from the optimum) lands closer to the exact refit
-    without that trial than the full-data optimum does. Feder 2021's fold (0.014 vs 0.052): since Murrough 2013's
-    scenario states its 2:1 allocation (population.p_active 0.65, fifteenth session) the one-step Murrough fold lands
-    farther from the refit than the full optimum (0.22 vs 0.14; the damped fold below still lands closer, 0.074), a
-    limit of the one-step approximation that NOTES.md records; the refit CV is the reference."""
+    without that trial than the full-data optimum does. Feder 2021's fold (0.0012 vs 0.006): since Singh 2016's
+    open-label rows are its open-label phase (seventeenth session) the two-parameter fit holds emax_drug on its upper
+    bound; the one-step fold keeps such a parameter there (active set), as the exact refit does; without that it
+    moved it by the bound's push and landed farther (0.035; Singh's fold 1.12 vs 0.46, now 0.45). Murrough's fold
+    was a limit of the one-step approximation before (0.22 vs 0.14; NOTES.md); the refit CV is the reference."""
     fold_error, full_error, cv = _fold_vs_refit("feder2021")
     assert fold_error < full_error
     assert all(r["trial"] == "feder2021_ptsd" and r["fold"] == "feder2021" for r in cv["out_of_sample"])

@@ -65,6 +65,10 @@ _T2_ESK = f"esketamine-56mg+AD@{1 / 3!r}|esketamine-84mg+AD@{2 / 3!r}"
 #: and 109, i.e. 1:1
 _T12_ESK = f"esketamine-56mg+AD|esketamine-84mg+AD{{sub}}{POOL_FILES}{TRANSFORM2}::{_T2_ESK}{{sub}}"
 _T12_PBO = f"placebo+AD{{sub}}{POOL_FILES}{TRANSFORM2}::placebo+AD{{sub}}"
+#: Singh 2016's open-label rows: the patients of both double-blind arms of a frequency cohort who did not respond by
+#: the day-15 rating, open-label ketamine at the cohort's frequency from then on, changes from the open-label baseline
+#: (H1 s17 notes; doi:10.1176/appi.ajp.2016.16010037)
+_SINGH_OL = "singh2016_open_label.yaml::placebo-{f}-ol|ketamine-{f}-ol:nonresponders@360h"
 TRIALS = {
     "berman2000": ("berman2000.yaml", {"ketamine": "ketamine", "saline": "saline"}, {"ketamine": 7, "saline": 7}),
     "murrough2013_ajp": ("murrough2013.yaml", {"ketamine": "ketamine", "midazolam": "midazolam"},
@@ -72,8 +76,8 @@ TRIALS = {
     "lii2023_masked": ("lii2023.yaml", {"ketamine": "ketamine", "placebo": "placebo"}, {"ketamine": 19, "placebo": 19}),
     "singh2016_ajp": ("singh2016.yaml", {"ketamine 2x/week": "ketamine-2x", "placebo 2x/week": "placebo-2x",
                                          "ketamine 3x/week": "ketamine-3x", "placebo 3x/week": "placebo-3x",
-                                         "open-label ketamine 2x/week": "ketamine-2x",
-                                         "open-label ketamine 3x/week": "ketamine-3x"},
+                                         "open-label ketamine 2x/week": _SINGH_OL.format(f="2x"),
+                                         "open-label ketamine 3x/week": _SINGH_OL.format(f="3x")},
                       {"ketamine 2x/week": 18, "placebo 2x/week": 17, "ketamine 3x/week": 17, "placebo 3x/week": 16,
                        "open-label ketamine 2x/week": 34, "open-label ketamine 3x/week": 33}),
     "daly2018_synapse": ("daly2018.yaml", {"placebo (period 1)": "placebo", "esketamine 28 mg (period 1)": "esketamine-28mg",
@@ -539,6 +543,8 @@ def _needed_times(targets, trial):
     for t in targets:
         if t.trial == trial and t.time_h is not None:
             ts.add(float(t.time_h))
+            for switch in {_open_label_switch(spec) for spec in (t.model_arm, t.versus or "")} - {None}:
+                ts.update((switch, switch + float(t.time_h)))
             if t.kind == "response_window":
                 ts.update(x for x in WINDOW_RATINGS_H if x <= t.time_h)
     return np.array(sorted(ts))
@@ -596,12 +602,40 @@ def _simulate_file(task) -> dict:
     return sims
 
 
-def _select(sims, file, spec):
+#: an arm spec's subgroup of patients who enter an open-label phase at a time (h) because they did not respond
+#: (< 50 % reduction at the rating taken then), counted from that rating on (see :func:`_open_label_view`)
+_NONRESPONDERS = re.compile(r"nonresponders@([0-9.]+)h$")
+
+
+def _open_label_switch(spec: str) -> float | None:
+    """The time (h) a spec's ':nonresponders@<t>h' subgroup enters its open-label phase, or None."""
+    m = _NONRESPONDERS.search(spec or "")
+    return float(m.group(1)) if m else None
+
+
+def _open_label_view(s: _ArmSim, switch_h: float, params: ParameterSet, scale_max: float) -> tuple[_ArmSim, np.ndarray]:
+    """An arm seen from its open-label phase: times from the switch, changes from the score at the switch (the
+    open-label baseline), and each patient's weight = the probability of not responding at the switch's rating
+    (< 50 % reduction from baseline; with the rater's noise), i.e. of entering the phase (Singh 2016: "after at least
+    2 weeks for lack of efficacy"; the criterion of lack of efficacy is this model's assumption)."""
+    j0 = int(np.argmin(np.abs(s.times - switch_h)))
+    keep = s.times >= s.times[j0] - 1e-9
+    sigma = params.free_value("rating_noise_sd") * scale_max
+    entering = 1.0 - rating_at_or_below(0.5 * np.rint(s.response_reference(np.ones(s.baseline.size, bool))),
+                                         s.score[:, j0], sigma)
+    view = _ArmSim(s.score[:, keep], s.score[:, j0].copy(), s.times[keep] - s.times[j0], s.sessions, s.female, s.age,
+                   s.sbp[:, keep], s.dbp[:, keep], s.bp0)
+    return view, entering
+
+
+def _select(sims, file, spec, params: ParameterSet | None = None, scale_max: float | None = None):
     """[(arm simulation, patient mask, weight)] of an arm spec. 'a|b:female' pools arms a and b of the trial's scenario file
     (women only); 'OTHER.yaml::a:over65' takes arm a from another scenario file of the same trial group
     (:data:`LABEL_OVER65`, TRANSFORM-2's own file); parts joined by :data:`POOL_FILES` pool patients of several
     files (a pooled analysis of two trials); 'a@0.5' weights each of arm a's virtual patients 0.5 against 1 for
-    the others, so that a pooled arm weights its parts as the trial did (its stated numbers of patients or doses)."""
+    the others, so that a pooled arm weights its parts as the trial did (its stated numbers of patients or doses).
+    'a:nonresponders@360h' is the open-label phase of the patients who did not respond by 360 h (each weighted by
+    that probability; :func:`_open_label_view`; needs ``params`` and the scale's maximum ``scale_max``)."""
     out = []
     for part in spec.split(POOL_FILES):
         part_file, part_spec = part.split("::", 1) if "::" in part else (file, part)
@@ -610,6 +644,13 @@ def _select(sims, file, spec):
             name, _, share = arm.partition("@")
             s = sims[(part_file, name)]
             mask = np.ones(s.baseline.size, bool)
+            switch = _open_label_switch(sub)
+            if switch is not None:
+                if params is None or scale_max is None:
+                    raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs the parameters and the scale")
+                s, entering = _open_label_view(s, switch, params, scale_max)
+                out.append((s, mask, (float(share) if share else 1.0) * entering))
+                continue
             if sub == "female":
                 mask = s.female.copy()
             elif sub == "male":
@@ -630,8 +671,8 @@ def _weighted_var(x, w) -> float:
 def predict(target: Target, sims, params: ParameterSet) -> float:
     file = TRIALS[target.trial][0]
     vals, weights = [], []
-    for s, mask, weight in _select(sims, file, target.model_arm):
-        weights.append(np.full(int(mask.sum()), weight))
+    for s, mask, weight in _select(sims, file, target.model_arm, params, SCALES[_scale_of(target.trial)][0]):
+        weights.append(np.full(int(mask.sum()), 1.0) * weight)
         j = int(np.argmin(np.abs(s.times - (target.time_h or 0.0))))
         score, base = s.score[mask, j], s.baseline[mask]
         k = target.kind
@@ -1643,7 +1684,15 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
         if damped_evaluations:
             theta_g = _damped_fold(residuals, theta, jk, keep, rk, prior, lo, hi, damped_evaluations, w2)
         else:
-            theta_g = np.clip(theta + np.linalg.solve(h, pull), lo, hi)
+            # a parameter on a bound at theta* stays there (active set): its gradient there is not zero, so the
+            # unconstrained step would move it by the bound's push, not by the left-out rows' pull (the exact refit
+            # keeps it on the bound unless the fold's own gradient turns)
+            near = 1e-3 * (hi - lo)
+            grad = jac.T @ r + w2 * (theta - prior)      # of the full objective at theta*
+            free = ~(((theta >= hi - near) & (grad < 0)) | ((theta <= lo + near) & (grad > 0)))
+            step = np.zeros_like(theta)
+            step[free] = np.linalg.solve(h[np.ix_(free, free)], pull[free])
+            theta_g = np.clip(theta + step, lo, hi)
         values = _from_theta(theta_g, names)
         if has_ae and has_ae <= set(tids):
             values.update(ae_prior)
@@ -1777,8 +1826,8 @@ def _patient_sd(t: Target, sims, params):
     file = TRIALS[t.trial][0]
     if t.kind in ("mean", "mean_change", "diff_change", "cadss_session", "sbp_t", "dbp_t"):
         xs, ws = [], []
-        for s, mask, weight in _select(sims, file, t.model_arm):
-            ws.append(np.full(int(mask.sum()), weight))
+        for s, mask, weight in _select(sims, file, t.model_arm, params, SCALES[_scale_of(t.trial)][0]):
+            ws.append(np.full(int(mask.sum()), 1.0) * weight)
             j = int(np.argmin(np.abs(s.times - (t.time_h or 0.0))))
             if t.kind == "mean":
                 xs.append(s.score[mask, j])

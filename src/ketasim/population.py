@@ -341,7 +341,8 @@ class PopulationSpec:
                                          # re-randomization: the design prior of every session's renewal and of
                                          # the unblinding update in both arms from blinded_from_h on (None:
                                          # p_active throughout; set by scenario files)
-    blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry)
+    blinded_from_h: float = 0.0          # when that re-randomization happens (h from trial entry); also the
+                                         # switch to open label (p_active_blinded 1) of population.open_label_from
     re_response: bool = False            # a hypothesis, off by default: a new episode (recurrence) is relieved again
                                          # in part by active sessions after its onset (state reconsolidation)
     # what the recurrence time T counts: time since trial entry with a constant hazard ("entry", the default: the

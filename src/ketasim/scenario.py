@@ -73,6 +73,9 @@ class _Population(_Strict):
     perception: float = 1.0
     general_anesthesia: bool = False
     p_active: float | None = None
+    # from this time on (after trial entry) every arm is open label: participants know they receive ketamine (the
+    # design prior of every later session is 1), e.g. an open-label phase after a blinded one (Singh 2016)
+    open_label_from: str | float | None = None
     recurrence: bool = True          # a new episode can break through continued treatment (pd.recurrence.*)
     re_response: bool = False        # a hypothesis, off by default: a new episode is relieved again in part by active
                                      # sessions after its onset (needs recurrence)
@@ -602,6 +605,16 @@ def scenario_from_dict(data: dict) -> Scenario:
         after = sum(any(a.drug.is_ketamine and a.start_h >= t_rand - 1e-9 for a in arm.administrations())
                     for arm in arms) / len(arms)
         spec = dataclasses.replace(spec, p_active_blinded=float(after), blinded_from_h=float(t_rand))
+    if pop.open_label_from is not None:
+        if m.design is not None and m.design.type == "randomized_withdrawal":
+            raise InputError("population.open_label_from: a randomized withdrawal's blinding is set by its design "
+                             "(design.induction_until); remove open_label_from")
+        t_open = parse_time_h(pop.open_label_from, "population.open_label_from")
+        if t_open <= 0:
+            raise InputError("population.open_label_from: must be after the start (> 0 h); for an open-label trial "
+                             "set population.p_active: 1")
+        # the same switch of the design prior as a randomized withdrawal's re-randomization, to 1
+        spec = dataclasses.replace(spec, p_active_blinded=1.0, blinded_from_h=float(t_open))
     follow_up = m.design is not None and m.design.follow_up_from is not None
     if endpoints is not None and (m.design is None or m.design.type != "randomized_withdrawal") and not follow_up:
         relapse = [meas for meas in endpoints.measures if meas in RELAPSE_MEASURES]

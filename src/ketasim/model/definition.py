@@ -281,9 +281,10 @@ CONSTANTS = (
     # likelihood ratio of a session that lacks the learnt effect, and the design relation's gain
     Constant("prior_active", "dimensionless", lambda c: c.p_active, "population.p_active"),
     Constant("prior_active_blinded", "dimensionless", _blinded_prior,
-             "population.p_active, or the share of a randomized withdrawal's arms that continue ketamine"),
+             "population.p_active, or the share of a randomized withdrawal's arms that continue ketamine, or 1 "
+             "from population.open_label_from"),
     Constant("blinded_from_h", "h", lambda c: max(0.0, c.blinded_from_h - 0.5), "design.induction_until of a randomized withdrawal "
-             "(0 otherwise), less 0.5 h"),
+             "or population.open_label_from (0 otherwise), less 0.5 h"),
     Constant("unblinding_lr", "dimensionless",
              lambda c: (1.0 - c.params.get("pd.expectancy.unblinding_accuracy")) / c.params.get("pd.expectancy.unblinding_accuracy"),
              "(1 - a) / a, a = pd.expectancy.unblinding_accuracy"),
