@@ -303,7 +303,7 @@ def test_calibrate_subgroup_without_patients_names_it(monkeypatch):
         sessions = np.zeros((3, 1, 7))
         bp0 = np.full((3, 2), 120.0)
 
-    monkeypatch.setattr(C, "_select", lambda sims, file, arm: [(Sim, np.zeros(3, bool), 1.0)])
+    monkeypatch.setattr(C, "_select", lambda sims, file, arm, *_: [(Sim, np.zeros(3, bool), 1.0)])
     with pytest.raises(E.InputError) as info:
         C.predict(t, {}, ketasim.load_parameters())
     one_line(info, "size", "subgroup")
