@@ -613,29 +613,29 @@ def _open_label_switch(spec: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def _open_label_view(s: _ArmSim, switch_h: float, params: ParameterSet, scale_max: float) -> tuple[_ArmSim, np.ndarray]:
+def _open_label_view(s: _ArmSim, switch_h: float, rating_sd: float) -> tuple[_ArmSim, np.ndarray]:
     """An arm seen from its open-label phase: times from the switch, changes from the score at the switch (the
     open-label baseline), and each patient's weight = the probability of not responding at the switch's rating
     (< 50 % reduction from baseline; with the rater's noise), i.e. of entering the phase (Singh 2016: "after at least
-    2 weeks for lack of efficacy"; the criterion of lack of efficacy is this model's assumption)."""
+    2 weeks for lack of efficacy"; the criterion of lack of efficacy is this model's assumption). ``rating_sd``:
+    the rater's noise (scale points)."""
     j0 = int(np.argmin(np.abs(s.times - switch_h)))
     keep = s.times >= s.times[j0] - 1e-9
-    sigma = params.free_value("rating_noise_sd") * scale_max
     entering = 1.0 - rating_at_or_below(0.5 * np.rint(s.response_reference(np.ones(s.baseline.size, bool))),
-                                         s.score[:, j0], sigma)
+                                         s.score[:, j0], rating_sd)
     view = _ArmSim(s.score[:, keep], s.score[:, j0].copy(), s.times[keep] - s.times[j0], s.sessions, s.female, s.age,
                    s.sbp[:, keep], s.dbp[:, keep], s.bp0)
     return view, entering
 
 
-def _select(sims, file, spec, params: ParameterSet | None = None, scale_max: float | None = None):
+def _select(sims, file, spec, rating_sd: float | None = None):
     """[(arm simulation, patient mask, weight)] of an arm spec. 'a|b:female' pools arms a and b of the trial's scenario file
     (women only); 'OTHER.yaml::a:over65' takes arm a from another scenario file of the same trial group
     (:data:`LABEL_OVER65`, TRANSFORM-2's own file); parts joined by :data:`POOL_FILES` pool patients of several
     files (a pooled analysis of two trials); 'a@0.5' weights each of arm a's virtual patients 0.5 against 1 for
     the others, so that a pooled arm weights its parts as the trial did (its stated numbers of patients or doses).
     'a:nonresponders@360h' is the open-label phase of the patients who did not respond by 360 h (each weighted by
-    that probability; :func:`_open_label_view`; needs ``params`` and the scale's maximum ``scale_max``)."""
+    that probability; :func:`_open_label_view`; needs the rater's noise ``rating_sd``, scale points)."""
     out = []
     for part in spec.split(POOL_FILES):
         part_file, part_spec = part.split("::", 1) if "::" in part else (file, part)
@@ -646,9 +646,9 @@ def _select(sims, file, spec, params: ParameterSet | None = None, scale_max: flo
             mask = np.ones(s.baseline.size, bool)
             switch = _open_label_switch(sub)
             if switch is not None:
-                if params is None or scale_max is None:
-                    raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs the parameters and the scale")
-                s, entering = _open_label_view(s, switch, params, scale_max)
+                if rating_sd is None:
+                    raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs the rater's noise (rating_sd)")
+                s, entering = _open_label_view(s, switch, rating_sd)
                 out.append((s, mask, (float(share) if share else 1.0) * entering))
                 continue
             if sub == "female":
@@ -668,10 +668,16 @@ def _weighted_var(x, w) -> float:
     return float(np.average((x - np.average(x, weights=w)) ** 2, weights=w))
 
 
+def _rating_sd(params: ParameterSet, trial: str) -> float:
+    """The rater's noise of a calibration trial's scale (scale points)."""
+    return params.free_value("rating_noise_sd") * SCALES[_scale_of(trial)][0]
+
+
 def predict(target: Target, sims, params: ParameterSet) -> float:
     file = TRIALS[target.trial][0]
+    sigma = _rating_sd(params, target.trial)
     vals, weights = [], []
-    for s, mask, weight in _select(sims, file, target.model_arm, params, SCALES[_scale_of(target.trial)][0]):
+    for s, mask, weight in _select(sims, file, target.model_arm, sigma):
         weights.append(np.full(int(mask.sum()), 1.0) * weight)
         j = int(np.argmin(np.abs(s.times - (target.time_h or 0.0))))
         score, base = s.score[mask, j], s.baseline[mask]
@@ -684,14 +690,12 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
         elif k in ("mean_change", "diff_change"):
             vals.append(score - base)
         elif k in ("response", "remission"):
-            sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(target.trial)][0]
             thr = (1 - target.threshold) * np.rint(s.response_reference(mask)) if k == "response" \
                 else target.threshold
             vals.append(100 * rating_at_or_below(thr, score, sigma))
         elif k == "response_window":
             # the arm's response rate at its best rating time within the window (a lower bound of "responded at
             # any rating": counting every patient's best noisy rating would let rater noise alone make responders)
-            sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(target.trial)][0]
             cols = [i for i, x in enumerate(s.times) if 0.0 < x <= target.time_h + 1e-9]
             thr = (1 - target.threshold) * np.rint(s.response_reference(mask))
             rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols], sigma)
@@ -715,7 +719,6 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
         raise InputError(f"size: no virtual patient falls in the subgroup of {target.trial} {target.model_arm}; "
                          "use more patients per arm (--size)")
     if target.kind in SPREAD_KINDS:      # between-patient SD of the observed rating (rater noise included)
-        sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(target.trial)][0]
         return float(math.sqrt(_weighted_var(pooled, w) + sigma ** 2))
     v = float(np.average(pooled, weights=w))
     if target.versus is not None:
@@ -1671,6 +1674,12 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
     tau_full = _fold_tau(params, between_trial, draws_in, size, seed)
     in_rows, _ = qualify(params, size=qual_size, seed=qual_seed, parameter_draws=draws_in,
                          between_trial=between_trial, trial_tau=tau_full and tau_full["tau"])
+    # a parameter on a bound at theta* whose full-objective gradient pushes outward stays there in every one-step
+    # fold (active set): its gradient is not zero, so the unconstrained step would move it by the bound's push, not
+    # by the left-out rows' pull (the exact refit keeps it on the bound unless the fold's own gradient turns)
+    near = 1e-3 * (hi - lo)
+    grad = jac.T @ r + w2 * (theta - prior)
+    free = ~(((theta >= hi - near) & (grad < 0)) | ((theta <= lo + near) & (grad > 0)))
     out_rows, folds = [], []
     for g in chosen:
         tids = all_groups[g]
@@ -1684,12 +1693,7 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
         if damped_evaluations:
             theta_g = _damped_fold(residuals, theta, jk, keep, rk, prior, lo, hi, damped_evaluations, w2)
         else:
-            # a parameter on a bound at theta* stays there (active set): its gradient there is not zero, so the
-            # unconstrained step would move it by the bound's push, not by the left-out rows' pull (the exact refit
-            # keeps it on the bound unless the fold's own gradient turns)
-            near = 1e-3 * (hi - lo)
-            grad = jac.T @ r + w2 * (theta - prior)      # of the full objective at theta*
-            free = ~(((theta >= hi - near) & (grad < 0)) | ((theta <= lo + near) & (grad > 0)))
+            # a parameter on an active bound stays there (``free`` above)
             step = np.zeros_like(theta)
             step[free] = np.linalg.solve(h[np.ix_(free, free)], pull[free])
             theta_g = np.clip(theta + step, lo, hi)
@@ -1826,7 +1830,7 @@ def _patient_sd(t: Target, sims, params):
     file = TRIALS[t.trial][0]
     if t.kind in ("mean", "mean_change", "diff_change", "cadss_session", "sbp_t", "dbp_t"):
         xs, ws = [], []
-        for s, mask, weight in _select(sims, file, t.model_arm, params, SCALES[_scale_of(t.trial)][0]):
+        for s, mask, weight in _select(sims, file, t.model_arm, _rating_sd(params, t.trial)):
             ws.append(np.full(int(mask.sum()), 1.0) * weight)
             j = int(np.argmin(np.abs(s.times - (t.time_h or 0.0))))
             if t.kind == "mean":
@@ -1839,7 +1843,7 @@ def _patient_sd(t: Target, sims, params):
                 xs.append((s.sbp if t.kind == "sbp_t" else s.dbp)[mask, j])
         x = np.concatenate(xs)
         noisy = t.kind in ("mean", "mean_change", "diff_change")
-        sigma = params.free_value("rating_noise_sd") * SCALES[_scale_of(t.trial)][0] if noisy else 0.0
+        sigma = _rating_sd(params, t.trial) if noisy else 0.0
         sd = math.sqrt(_weighted_var(x, np.concatenate(ws)) + sigma ** 2)
         return sd * (math.sqrt(2) if t.kind == "diff_change" else 1.0)
     p = None
