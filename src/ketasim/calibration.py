@@ -232,6 +232,9 @@ FITTED = {
     # series of ~5 doses restores about half of the spines lost to stress (consolidation 1)
     "consolidation_gain": ("log", 0.01, 20.0, 1.0),
     "omega_bp": ("log", 0.1, 1.5, 0.6), "omega_dissociation": ("log", 0.1, 1.5, 0.5),
+    # within-patient fluctuation of true severity (stationary SD, fraction of the scale maximum): PROBE L19a,
+    # provisional centre 0.07 (4.2 MADRS points), default prior width
+    "fluctuation_sd": ("log", 0.005, 0.2, 0.07),
 }
 #: Scale of the latent synaptic-protein and spine variables. The score sees protein_gain only through the products
 #: weight_protein x protein_gain and spine_gain x protein_gain (IL-6 is an output only): a flat direction of the
@@ -668,14 +671,25 @@ def _weighted_var(x, w) -> float:
     return float(np.average((x - np.average(x, weights=w)) ** 2, weights=w))
 
 
-def _rating_sd(params: ParameterSet, trial: str) -> float:
-    """The rater's noise of a calibration trial's scale (scale points)."""
-    return params.free_value("rating_noise_sd") * SCALES[_scale_of(trial)][0]
+def _rating_sd(params: ParameterSet, trial: str, time_h=None):
+    """The SD of a rating about the model score (scale points): the rater's noise and, at ``time_h`` hours after
+    trial entry (scalar or array), the within-patient fluctuation of true severity since the baseline rating: an
+    Ornstein-Uhlenbeck process of stationary SD fluctuation_sd x scale maximum and correlation time
+    pd.fluctuation.correlation_time, whose change from baseline has variance 2 s^2 (1 - exp(-t / tau))."""
+    smax = SCALES[_scale_of(trial)][0]
+    rater = params.free_value("rating_noise_sd") * smax
+    if time_h is None:
+        return rater
+    s = params.free_value("fluctuation_sd") * smax
+    tau = params.get("pd.fluctuation.correlation_time", "h")
+    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
+    out = np.sqrt(rater ** 2 + 2.0 * s ** 2 * (1.0 - np.exp(-t / tau)))
+    return float(out) if out.ndim == 0 else out
 
 
 def predict(target: Target, sims, params: ParameterSet) -> float:
     file = TRIALS[target.trial][0]
-    sigma = _rating_sd(params, target.trial)
+    sigma = _rating_sd(params, target.trial, target.time_h or 0.0)
     vals, weights = [], []
     for s, mask, weight in _select(sims, file, target.model_arm, sigma):
         weights.append(np.full(int(mask.sum()), 1.0) * weight)
@@ -698,7 +712,8 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
             # any rating": counting every patient's best noisy rating would let rater noise alone make responders)
             cols = [i for i, x in enumerate(s.times) if 0.0 < x <= target.time_h + 1e-9]
             thr = (1 - target.threshold) * np.rint(s.response_reference(mask))
-            rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols], sigma)
+            rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols],
+                                       _rating_sd(params, target.trial, s.times[cols]))
             vals.append(100 * rates[:, int(np.argmax(rates.mean(axis=0)))])
         elif k == "cadss_session":
             sess = min(int(target.threshold), s.sessions.shape[1] - 1)
@@ -1843,7 +1858,7 @@ def _patient_sd(t: Target, sims, params):
                 xs.append((s.sbp if t.kind == "sbp_t" else s.dbp)[mask, j])
         x = np.concatenate(xs)
         noisy = t.kind in ("mean", "mean_change", "diff_change")
-        sigma = _rating_sd(params, t.trial) if noisy else 0.0
+        sigma = _rating_sd(params, t.trial, t.time_h or 0.0) if noisy else 0.0
         sd = math.sqrt(_weighted_var(x, np.concatenate(ws)) + sigma ** 2)
         return sd * (math.sqrt(2) if t.kind == "diff_change" else 1.0)
     p = None
