@@ -36,8 +36,8 @@ from .adverse_events import expected_incidence
 from .engine import run_arm
 from .errors import ParameterSetError
 from .parameters import ParameterSet, load_parameters
-from .population import (SCALES, SCREENING_STREAM, arm_spec, rating_at_or_below, sample_patients,
-                         screening_ratings)
+from .population import (SCALES, SCREENING_STREAM, arm_spec, rating_at_or_below, rating_sd_at,
+                         sample_patients, screening_ratings)
 from .scenario import load_scenario
 from .model import DEFAULT_MODEL
 
@@ -672,19 +672,10 @@ def _weighted_var(x, w) -> float:
 
 
 def _rating_sd(params: ParameterSet, trial: str, time_h=None):
-    """The SD of a rating about the model score (scale points): the rater's noise and, at ``time_h`` hours after
-    trial entry (scalar or array), the within-patient fluctuation of true severity since the baseline rating: an
-    Ornstein-Uhlenbeck process of stationary SD fluctuation_sd x scale maximum and correlation time
-    pd.fluctuation.correlation_time, whose change from baseline has variance 2 s^2 (1 - exp(-t / tau))."""
-    smax = SCALES[_scale_of(trial)][0]
-    rater = params.free_value("rating_noise_sd") * smax
-    if time_h is None:
-        return rater
-    s = params.free_value("fluctuation_sd") * smax
-    tau = params.get("pd.fluctuation.correlation_time", "h")
-    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
-    out = np.sqrt(rater ** 2 + 2.0 * s ** 2 * (1.0 - np.exp(-t / tau)))
-    return float(out) if out.ndim == 0 else out
+    """The SD of a rating about the model score (scale points) of a calibration trial's scale at ``time_h`` hours
+    after trial entry (``population.rating_sd_at``: the rater's noise and the within-patient fluctuation since entry;
+    None: the rater's noise alone). A row at one time is exact under it, as a virtual trial's ratings give it."""
+    return rating_sd_at(params, SCALES[_scale_of(trial)][0], time_h)
 
 
 def predict(target: Target, sims, params: ParameterSet) -> float:

@@ -274,6 +274,59 @@ def screening_ratings(baseline: np.ndarray, baseline_dist: Distribution, screeni
     return np.clip(np.rint(mean + sd * np.asarray(z, float)), 0.0, scale_max)
 
 
+def fluctuation_change_sd(params, scale_max: float, time_h):
+    """SD (scale points) of the change of a patient's true severity since trial entry that the within-patient
+    fluctuation adds at ``time_h`` hours (scalar or array): an Ornstein-Uhlenbeck process of stationary SD
+    fluctuation_sd x ``scale_max`` and correlation time pd.fluctuation.correlation_time, whose change over t has
+    variance 2 s^2 (1 - exp(-t / tau)). It is what week-to-week swings of mood add to a rating beyond the rater's
+    noise (relapses on continued treatment, the widening of trial arms over weeks); the ODE's score is the patient's
+    expected course."""
+    s = params.free_value("fluctuation_sd") * scale_max
+    tau = params.get("pd.fluctuation.correlation_time", "h")
+    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
+    return np.sqrt(2.0 * s * s * -np.expm1(-t / tau))
+
+
+def rating_sd_at(params, scale_max: float, time_h=None):
+    """SD (scale points) of a rating about the model score at ``time_h`` hours after trial entry: the rater's noise
+    (rating_noise_sd x ``scale_max``) and the fluctuation of true severity since entry (:func:`fluctuation_change_sd`);
+    ``time_h`` None: the rater's noise alone. What a virtual trial's ratings carry (``trial._simulate_outcome``),
+    used analytically by calibration and sensitivity."""
+    rater = params.free_value("rating_noise_sd") * scale_max
+    if time_h is None:
+        return rater
+    s = params.free_value("fluctuation_sd") * scale_max
+    tau = params.get("pd.fluctuation.correlation_time", "h")
+    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
+    out = np.sqrt(rater ** 2 + 2.0 * s ** 2 * (1.0 - np.exp(-t / tau)))     # fluctuation_change_sd(...) ** 2
+    return float(out) if out.ndim == 0 else out
+
+
+def fluctuation_paths(params, scale_max: float, times_h, z) -> np.ndarray:
+    """Each patient's fluctuation of true severity at ``times_h`` (h since trial entry, ascending, >= 0) minus its
+    value at entry (scale points; patients x times): the Ornstein-Uhlenbeck process of :func:`fluctuation_change_sd`
+    sampled exactly (an AR(1) step exp(-dt / tau) between successive times, so any grid gives the same joint law).
+    ``z``: standard-normal draws, patients x (len(times_h) + 1) (the first column is the value at entry)."""
+    s = params.free_value("fluctuation_sd") * scale_max
+    tau = params.get("pd.fluctuation.correlation_time", "h")
+    t = np.asarray(times_h, dtype=float)
+    z = np.asarray(z, dtype=float)
+    if t.ndim != 1 or (t.size and (t[0] < 0 or np.any(np.diff(t) < 0))):
+        raise ValueError("fluctuation_paths: times_h must be ascending and >= 0")
+    if z.shape[-1] != t.size + 1:
+        raise ValueError(f"fluctuation_paths: z needs {t.size + 1} columns, got {z.shape[-1]}")
+    x = s * z[:, 0]
+    x0 = x.copy()
+    out = np.empty((z.shape[0], t.size))
+    prev = 0.0
+    for k, tk in enumerate(t):
+        a = math.exp(-(tk - prev) / tau)
+        x = a * x + s * math.sqrt(max(1.0 - a * a, 0.0)) * z[:, k + 1]
+        out[:, k] = x - x0
+        prev = tk
+    return out
+
+
 #: Ages the model samples (years): every sampled age lies here, an inclusion range must lie within it.
 AGE_RANGE = (18.0, 90.0)
 #: Accepted mean age (years) and mean body weight (kg) of a population, and the value of one stated patient.

@@ -189,7 +189,9 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
         return float(np.mean(score))
     if endpoint.measure == "mean_change":
         return float(np.mean(score - base))
-    sigma = params.free_value("rating_noise_sd") * SCALES[spec.scale][0]
+    from .population import rating_sd_at
+
+    sigma = rating_sd_at(params, SCALES[spec.scale][0], t)   # the rater's noise and the fluctuation since entry
     if endpoint.measure == "response_rate":
         red = ep.response_reduction if ep is not None else 0.5
         thr = (1 - red) * np.rint(base)

@@ -37,7 +37,8 @@ from .engine import run_arm
 from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import SCALES, arm_spec, baseline_bp, occasion_effects, predose_bp_limit, sample_patients, screening_ratings  # noqa: F401 (baseline_bp moved there; importable here)
+from .population import (SCALES, arm_spec, baseline_bp, fluctuation_paths, occasion_effects, predose_bp_limit,  # noqa: F401
+                         sample_patients, screening_ratings)  # (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import parse_time_h
@@ -474,17 +475,22 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
         band_rows.append(pd.DataFrame({"arm": name, "time_h": band_times, "variable": v, "p05": q[0],
                                        "median": q[1], "p95": q[2]}))
     noise = rng.normal(0.0, noise_sd, out_score.shape) if noise_sd > 0 else 0.0
-    # a rating is the model score plus the rater's noise, rounded and bounded by the scale: a rater who would
-    # score below 0 records 0 (censoring, kept on purpose: rates P(rating <= threshold) are then exactly the
-    # normal CDF that calibration uses analytically; truncating the noise would change that meaning)
-    rating = np.clip(np.rint(out_score + noise), 0, smax)
-    rating[:, times == 0] = np.rint(patients.baseline)[:, None]
     sbp0, dbp0 = baseline_bp(params, patients.age_years, rng, limit=bp_limit)
     tit = getattr(arm, "titration", None)
     decision_sd = params.free_value("rating_noise_sd") * smax \
         if tit is not None and tit.decide_on == "rating" and tit.rater_noise else 0.0
     screen = None if screening is None else screening_ratings(patients.baseline, spec.baseline, screening,
                                                                rng.standard_normal(n), smax)
+    # the within-patient fluctuation of true severity since entry (population.fluctuation_paths), drawn last from
+    # the arm's stream (no other draw of a seed moves); off with the rater's noise (endpoints.rating_noise: false:
+    # ratings are then the model's expected course itself)
+    fluctuation = fluctuation_paths(params, smax, times, rng.standard_normal((n, times.size + 1))) \
+        if noise_sd > 0 else 0.0
+    # a rating is the model score plus the fluctuation and the rater's noise, rounded and bounded by the scale: a
+    # rater who would score below 0 records 0 (censoring, kept on purpose: rates P(rating <= threshold) are then
+    # exactly the normal CDF that calibration uses analytically; truncating the noise would change that meaning)
+    rating = np.clip(np.rint(out_score + fluctuation + noise), 0, smax)
+    rating[:, times == 0] = np.rint(patients.baseline)[:, None]
     return ArmOutcome(name, times, np.rint(patients.baseline), rating, out_score, sess, pd.concat(band_rows),
                       sbp0, dbp0, patients.female, levels, tit,
                       tit.session_times_h(arm) if tit is not None else (), float(decision_sd), screen)

@@ -1,0 +1,98 @@
+"""Within-patient fluctuation of true severity (issue 7, nineteenth session).
+
+A rating is the model's expected course plus an Ornstein-Uhlenbeck fluctuation of true severity since trial entry
+(stationary SD fluctuation_sd x the scale maximum, correlation time pd.fluctuation.correlation_time) plus the rater's
+noise. Calibration uses its marginal analytically (``population.rating_sd_at``); a virtual trial samples its paths
+(``population.fluctuation_paths``). These tests check the sampler against the closed form, its independence of the
+output grid, and that a trial's ratings carry exactly the spread calibration assumes.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import ketasim
+from ketasim.population import fluctuation_change_sd, fluctuation_paths, rating_sd_at
+from ketasim.trial import run_trial
+
+from _support import params
+
+
+def _s_tau(p, smax=60.0):
+    return p.free_value("fluctuation_sd") * smax, p.get("pd.fluctuation.correlation_time", "h")
+
+
+def test_sampled_paths_have_the_closed_form_spread():
+    p = params()
+    t = np.array([0.0, 2.0, 24.0, 168.0, 336.0, 672.0, 4000.0])
+    z = np.random.default_rng(3).standard_normal((200_000, t.size + 1))
+    x = fluctuation_paths(p, 60.0, t, z)
+    s, tau = _s_tau(p)
+    assert s > 0.5, "the fluctuation is part of the shipped model"
+    closed = np.sqrt(2 * s * s * (1 - np.exp(-t / tau)))
+    np.testing.assert_allclose(fluctuation_change_sd(p, 60.0, t), closed, rtol=1e-12)
+    # Monte Carlo: the SD of an SD estimate is SD / sqrt(2n) = 0.16 % at n = 200,000; 1 % is > 6 SE
+    np.testing.assert_allclose(x[:, 1:].std(axis=0), closed[1:], rtol=0.01)
+    assert np.all(x[:, 0] == 0.0)
+    # far beyond the correlation time the change from entry has twice the stationary variance
+    assert closed[-1] == pytest.approx(math.sqrt(2) * s, rel=1e-3)
+
+
+def test_paths_do_not_depend_on_the_output_grid():
+    """The joint law at two times is the same whether the sampler steps through other times or not."""
+    p = params()
+    s, tau = _s_tau(p)
+    t1, t2 = 168.0, 672.0
+    closed = s * s * (math.exp(-(t2 - t1) / tau) - math.exp(-t2 / tau) - math.exp(-t1 / tau) + 1.0)
+    rng = np.random.default_rng(11)
+    coarse = fluctuation_paths(p, 60.0, np.array([t1, t2]), rng.standard_normal((200_000, 3)))
+    fine_t = np.array([24.0, t1, 336.0, 500.0, t2])
+    fine = fluctuation_paths(p, 60.0, fine_t, rng.standard_normal((200_000, fine_t.size + 1)))[:, [1, 4]]
+    for x in (coarse, fine):
+        # covariance estimate SE ~ s^2 sqrt(2/n) ~ 0.3 % of s^2: 3 % is ~10 SE
+        assert np.cov(x.T)[0, 1] == pytest.approx(closed, rel=0.03)
+
+
+def test_sampler_refuses_unsorted_times_and_wrong_draws():
+    p = params()
+    with pytest.raises(ValueError, match="ascending"):
+        fluctuation_paths(p, 60.0, np.array([24.0, 2.0]), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="columns"):
+        fluctuation_paths(p, 60.0, np.array([2.0, 24.0]), np.zeros((3, 2)))
+
+
+SALINE = {
+    "name": "fluctuation check", "seed": 4,
+    "population": {"size": 2500, "baseline": {"mean": 33, "sd": 5}},
+    "arms": {"saline": [{"drug": "placebo", "route": "iv-infusion", "count": 1}]},
+    "endpoints": {"times": ["24 h", "28 d"], "measures": ["mean_change"]},
+}
+
+
+def _trial(rating_noise=True):
+    sc = ketasim.scenario_from_dict({**SALINE, "endpoints": {**SALINE["endpoints"], "rating_noise": rating_noise}})
+    return run_trial(sc, params()).outcomes["saline"]
+
+
+def test_trial_ratings_carry_the_spread_calibration_assumes():
+    """rating - model score at each endpoint has the SD rating_sd_at gives (rater noise + fluctuation since entry),
+    so an analytic calibration row and a virtual trial's count agree; it grows from day 1 to week 4."""
+    p = params()
+    o = _trial()
+    sds = []
+    for k, t in enumerate(o.times_h):
+        if t == 0:
+            continue
+        resid = o.rating[:, k] - o.model_score[:, k]
+        inside = (o.rating[:, k] > 0) & (o.rating[:, k] < 60)            # away from the scale's censoring
+        expected = math.sqrt(rating_sd_at(p, 60.0, t) ** 2 + 1 / 12)      # + rounding to integers
+        # SD estimate SE ~ 1.4 % at n = 2500: 6 % is ~4 SE
+        assert resid[inside].std() == pytest.approx(expected, rel=0.06)
+        sds.append(resid.std())
+    assert sds[-1] > 1.2 * sds[0]
+
+
+def test_no_rating_noise_means_no_fluctuation_either():
+    o = _trial(rating_noise=False)
+    np.testing.assert_array_equal(o.rating[:, 1:], np.clip(np.rint(o.model_score[:, 1:]), 0, 60))
