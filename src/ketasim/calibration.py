@@ -232,8 +232,16 @@ FITTED = {
     # series of ~5 doses restores about half of the spines lost to stress (consolidation 1)
     "consolidation_gain": ("log", 0.01, 20.0, 1.0),
     "omega_bp": ("log", 0.1, 1.5, 0.6), "omega_dissociation": ("log", 0.1, 1.5, 0.5),
-    # within-patient fluctuation of true severity (stationary SD, fraction of the scale maximum): PROBE L19a,
-    # provisional centre 0.07 (4.2 MADRS points), default prior width
+    # within-patient fluctuation of true severity (issue 7, nineteenth session): the stationary SD (fraction of the
+    # scale maximum) of an Ornstein-Uhlenbeck process added to every rating after trial entry
+    # (population.rating_sd_at; correlation time pd.fluctuation.correlation_time 14 d). Centre 0.07 (4.2 MADRS
+    # points), default width: no source measures it directly; derived (helper notes of 2026-12-03, abstracts read):
+    # a >= 6-point HAM-D17 rise between visits 7-14 days apart at ~6.5 % of 3,582 visits of a 12-week trial
+    # (Harvey 2007, J Clin Psychiatry, psychiatrist.com abstract 060719), less two independent interviews' error
+    # (MADRS ICC 0.93, Williams & Kobak 2008 Br J Psychiatry 192:52; HAM-D 0.937, Trajkovic 2011
+    # doi:10.1016/j.psychres.2010.12.007), leaves ~13 MADRS^2 of true change over ~10 days; ~1 %/month relapse on a
+    # continued antidepressant after the first months (Geddes 2003 doi:10.1016/S0140-6736(03)12599-8; Kato 2021
+    # Mol Psychiatry, PMC7815511) bounds it from above: ~4 MADRS points (plausible 2.5-6) with tau ~14 d
     "fluctuation_sd": ("log", 0.005, 0.2, 0.07),
 }
 #: Scale of the latent synaptic-protein and spine variables. The score sees protein_gain only through the products
