@@ -89,7 +89,8 @@ def test_singh_open_label_rows_are_the_nonresponders_open_label_phase():
             s = sims[("singh2016_open_label.yaml", f"{a}-{freq}-ol")]
             j0 = int(np.argmin(np.abs(s.times - 360.0)))
             j = int(np.argmin(np.abs(s.times - (360.0 + t.time_h))))
-            view, w = cal._open_label_view(s, 360.0, cal._rating_sd(p, t.trial))
+            # the day-15 rating that decides entry carries the rater's noise and the fluctuation since entry
+            view, w = cal._open_label_view(s, 360.0, cal._rating_sd(p, t.trial, 360.0))
             entering[a] = w.mean()
             num += np.sum(w * (s.score[:, j] - s.score[:, j0]))
             den += np.sum(w)

@@ -343,9 +343,11 @@ def test_stable_remitters_who_continue_now_relapse_but_less_than_withdrawn():
     on, off = _withdrawal(True), _withdrawal(False)
     rel_on = {r["arm"]: r["value"] for r in on.endpoints if r["measure"] == "relapse_rate"}
     rel_off = {r["arm"]: r["value"] for r in off.endpoints if r["measure"] == "relapse_rate"}
-    # without recurrence continued treatment relapses little (1.7 % with the open-label renewal after randomization;
-    # 6.1 % since the renewal follows the blinded 1:1 prior, tests/test_blinded_renewal.py); recurrence adds most
-    assert rel_off["continue"] < 10.0
+    # without recurrence continued treatment relapses only through the week-to-week fluctuation of severity (6.1 %
+    # before it existed; 17 % with it, nineteenth session): no more than continued antidepressants do by 6 months
+    # (19.6 %, Kato 2021 Mol Psychiatry PMC7815511; ~260 stable remitters per arm: binomial SE ~2.4 pp); recurrence
+    # adds most
+    assert rel_off["continue"] < 25.0
     assert rel_on["continue"] > rel_off["continue"] + 10.0
     assert rel_on["withdraw"] > rel_on["continue"]
     # withdrawn patients lose response, which stops the recurrence clock (time in response): recurrence adds little

@@ -645,14 +645,15 @@ def _open_label_view(s: _ArmSim, switch_h: float, rating_sd: float) -> tuple[_Ar
     return view, entering
 
 
-def _select(sims, file, spec, rating_sd: float | None = None):
+def _select(sims, file, spec, rating_sd=None):
     """[(arm simulation, patient mask, weight)] of an arm spec. 'a|b:female' pools arms a and b of the trial's scenario file
     (women only); 'OTHER.yaml::a:over65' takes arm a from another scenario file of the same trial group
     (:data:`LABEL_OVER65`, TRANSFORM-2's own file); parts joined by :data:`POOL_FILES` pool patients of several
     files (a pooled analysis of two trials); 'a@0.5' weights each of arm a's virtual patients 0.5 against 1 for
     the others, so that a pooled arm weights its parts as the trial did (its stated numbers of patients or doses).
     'a:nonresponders@360h' is the open-label phase of the patients who did not respond by 360 h (each weighted by
-    that probability; :func:`_open_label_view`; needs the rater's noise ``rating_sd``, scale points)."""
+    that probability; :func:`_open_label_view`; needs a rating's SD ``rating_sd``, scale points, or a function of
+    the time since trial entry (h) giving it: :func:`_rating_sd`)."""
     out = []
     for part in spec.split(POOL_FILES):
         part_file, part_spec = part.split("::", 1) if "::" in part else (file, part)
@@ -665,7 +666,8 @@ def _select(sims, file, spec, rating_sd: float | None = None):
             if switch is not None:
                 if rating_sd is None:
                     raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs the rater's noise (rating_sd)")
-                s, entering = _open_label_view(s, switch, rating_sd)
+                # the entry rating carries the fluctuation since trial entry (rating_sd: a function of the time)
+                s, entering = _open_label_view(s, switch, rating_sd(switch) if callable(rating_sd) else rating_sd)
                 out.append((s, mask, (float(share) if share else 1.0) * entering))
                 continue
             if sub == "female":
@@ -696,7 +698,7 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
     file = TRIALS[target.trial][0]
     sigma = _rating_sd(params, target.trial, target.time_h or 0.0)
     vals, weights = [], []
-    for s, mask, weight in _select(sims, file, target.model_arm, sigma):
+    for s, mask, weight in _select(sims, file, target.model_arm, lambda t: _rating_sd(params, target.trial, t)):
         weights.append(np.full(int(mask.sum()), 1.0) * weight)
         j = int(np.argmin(np.abs(s.times - (target.time_h or 0.0))))
         score, base = s.score[mask, j], s.baseline[mask]
@@ -1851,7 +1853,7 @@ def _patient_sd(t: Target, sims, params):
     file = TRIALS[t.trial][0]
     if t.kind in ("mean", "mean_change", "diff_change", "cadss_session", "sbp_t", "dbp_t"):
         xs, ws = [], []
-        for s, mask, weight in _select(sims, file, t.model_arm, _rating_sd(params, t.trial)):
+        for s, mask, weight in _select(sims, file, t.model_arm, lambda th: _rating_sd(params, t.trial, th)):
             ws.append(np.full(int(mask.sum()), 1.0) * weight)
             j = int(np.argmin(np.abs(s.times - (t.time_h or 0.0))))
             if t.kind == "mean":

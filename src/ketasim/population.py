@@ -281,10 +281,16 @@ def fluctuation_change_sd(params, scale_max: float, time_h):
     variance 2 s^2 (1 - exp(-t / tau)). It is what week-to-week swings of mood add to a rating beyond the rater's
     noise (relapses on continued treatment, the widening of trial arms over weeks); the ODE's score is the patient's
     expected course."""
-    s = params.free_value("fluctuation_sd") * scale_max
+    s = _fluctuation_sd(params) * scale_max
     tau = params.get("pd.fluctuation.correlation_time", "h")
     t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
     return np.sqrt(2.0 * s * s * -np.expm1(-t / tau))
+
+
+def _fluctuation_sd(params) -> float:
+    """fluctuation_sd of a parameter set (fraction of the scale maximum); 0 for a set calibrated before the
+    fluctuation existed (nineteenth session), which explained every rating's spread without it."""
+    return params.free_value("fluctuation_sd") if "fluctuation_sd" in params.free else 0.0
 
 
 def rating_sd_at(params, scale_max: float, time_h=None):
@@ -295,7 +301,7 @@ def rating_sd_at(params, scale_max: float, time_h=None):
     rater = params.free_value("rating_noise_sd") * scale_max
     if time_h is None:
         return rater
-    s = params.free_value("fluctuation_sd") * scale_max
+    s = _fluctuation_sd(params) * scale_max
     tau = params.get("pd.fluctuation.correlation_time", "h")
     t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
     out = np.sqrt(rater ** 2 + 2.0 * s ** 2 * (1.0 - np.exp(-t / tau)))     # fluctuation_change_sd(...) ** 2
@@ -307,7 +313,7 @@ def fluctuation_paths(params, scale_max: float, times_h, z) -> np.ndarray:
     value at entry (scale points; patients x times): the Ornstein-Uhlenbeck process of :func:`fluctuation_change_sd`
     sampled exactly (an AR(1) step exp(-dt / tau) between successive times, so any grid gives the same joint law).
     ``z``: standard-normal draws, patients x (len(times_h) + 1) (the first column is the value at entry)."""
-    s = params.free_value("fluctuation_sd") * scale_max
+    s = _fluctuation_sd(params) * scale_max
     tau = params.get("pd.fluctuation.correlation_time", "h")
     t = np.asarray(times_h, dtype=float)
     z = np.asarray(z, dtype=float)

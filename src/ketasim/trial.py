@@ -475,16 +475,18 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
         band_rows.append(pd.DataFrame({"arm": name, "time_h": band_times, "variable": v, "p05": q[0],
                                        "median": q[1], "p95": q[2]}))
     noise = rng.normal(0.0, noise_sd, out_score.shape) if noise_sd > 0 else 0.0
+    # the fluctuation's draws come from a child stream of the arm's (spawning draws nothing from the arm's stream, so
+    # no other draw of a seed moves, whatever else is drawn: a screening visit, a pre-dose BP rule)
+    fluctuation_rng = rng.spawn(1)[0]
     sbp0, dbp0 = baseline_bp(params, patients.age_years, rng, limit=bp_limit)
     tit = getattr(arm, "titration", None)
     decision_sd = params.free_value("rating_noise_sd") * smax \
         if tit is not None and tit.decide_on == "rating" and tit.rater_noise else 0.0
     screen = None if screening is None else screening_ratings(patients.baseline, spec.baseline, screening,
                                                                rng.standard_normal(n), smax)
-    # the within-patient fluctuation of true severity since entry (population.fluctuation_paths), drawn last from
-    # the arm's stream (no other draw of a seed moves); off with the rater's noise (endpoints.rating_noise: false:
-    # ratings are then the model's expected course itself)
-    fluctuation = fluctuation_paths(params, smax, times, rng.standard_normal((n, times.size + 1))) \
+    # the within-patient fluctuation of true severity since entry (population.fluctuation_paths); off with the
+    # rater's noise (endpoints.rating_noise: false: ratings are then the model's expected course itself)
+    fluctuation = fluctuation_paths(params, smax, times, fluctuation_rng.standard_normal((n, times.size + 1))) \
         if noise_sd > 0 else 0.0
     # a rating is the model score plus the fluctuation and the rater's noise, rounded and bounded by the scale: a
     # rater who would score below 0 records 0 (censoring, kept on purpose: rates P(rating <= threshold) are then
