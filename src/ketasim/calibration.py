@@ -234,8 +234,8 @@ FITTED = {
     "omega_bp": ("log", 0.1, 1.5, 0.6), "omega_dissociation": ("log", 0.1, 1.5, 0.5),
     # within-patient fluctuation of true severity (issue 7, nineteenth session): the stationary SD (fraction of the
     # scale maximum) of an Ornstein-Uhlenbeck process added to every rating after trial entry
-    # (population.rating_sd_at; correlation time pd.fluctuation.correlation_time 14 d). Centre 0.07 (4.2 MADRS
-    # points), default width: no source measures it directly; derived (helper notes of 2026-12-03, abstracts read):
+    # (population.rating_sd_at; correlation time pd.fluctuation.correlation_time 14 d). Centre 4 MADRS points
+    # (4/60 of the scale maximum): no source measures it directly; derived (helper notes of 2026-12-03, abstracts read):
     # a >= 6-point HAM-D17 rise between visits 7-14 days apart at ~6.5 % of 3,582 visits of a 12-week trial
     # (Harvey 2007, J Clin Psychiatry, psychiatrist.com abstract 060719), less two independent interviews' error
     # (MADRS ICC 0.93, Williams & Kobak 2008 Br J Psychiatry 192:52; HAM-D 0.937, Trajkovic 2011
