@@ -540,7 +540,7 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None) -> Pa
     sections = [
         _section("Provenance", _provenance_table(d), "provenance"),
         _section("Endpoints", _table(ep, left=("endpoint", "time")) + "<p class=\"hint\">value [95% interval]. "
-                 "Ratings include rater noise; rates are percentages."
+                 "Ratings include rater noise and a week-to-week fluctuation of severity; rates are percentages."
                  + (" Time to relapse: \u2018not reached\u2019 when fewer than half relapsed by the end of "
                     "follow-up, or, as the upper bound, when the interval runs beyond it."
                     if len(table) and (table["measure"] == "time_to_relapse").any() else "") + "</p>"
