@@ -606,7 +606,7 @@ function drawTrial(v, job) {
     });
     h += "</tr>";
   });
-  h += "</tbody></table></div><p class='hint'>value [95% interval]; ratings include rater noise; " +
+  h += "</tbody></table></div><p class='hint'>value [95% interval]; ratings include rater noise and a week-to-week fluctuation of severity; " +
     `seed ${v.result.seed}, parameter set ${esc(v.result.parameter_set)}.</p>`;
   $("#trial-table").innerHTML = h;
   $("#dl-trial-json").href = `/api/trial/${job}/result.json`;
