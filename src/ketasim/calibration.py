@@ -652,8 +652,8 @@ def _select(sims, file, spec, rating_sd=None):
     files (a pooled analysis of two trials); 'a@0.5' weights each of arm a's virtual patients 0.5 against 1 for
     the others, so that a pooled arm weights its parts as the trial did (its stated numbers of patients or doses).
     'a:nonresponders@360h' is the open-label phase of the patients who did not respond by 360 h (each weighted by
-    that probability; :func:`_open_label_view`; needs a rating's SD ``rating_sd``, scale points, or a function of
-    the time since trial entry (h) giving it: :func:`_rating_sd`)."""
+    that probability; :func:`_open_label_view`; needs ``rating_sd``, the function of the time since trial entry (h)
+    that gives a rating's SD in scale points: :func:`_rating_sd`)."""
     out = []
     for part in spec.split(POOL_FILES):
         part_file, part_spec = part.split("::", 1) if "::" in part else (file, part)
@@ -665,9 +665,9 @@ def _select(sims, file, spec, rating_sd=None):
             switch = _open_label_switch(sub)
             if switch is not None:
                 if rating_sd is None:
-                    raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs the rater's noise (rating_sd)")
-                # the entry rating carries the fluctuation since trial entry (rating_sd: a function of the time)
-                s, entering = _open_label_view(s, switch, rating_sd(switch) if callable(rating_sd) else rating_sd)
+                    raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs a rating's SD (rating_sd)")
+                # the entry rating carries the fluctuation since trial entry
+                s, entering = _open_label_view(s, switch, rating_sd(switch))
                 out.append((s, mask, (float(share) if share else 1.0) * entering))
                 continue
             if sub == "female":

@@ -274,6 +274,21 @@ def screening_ratings(baseline: np.ndarray, baseline_dist: Distribution, screeni
     return np.clip(np.rint(mean + sd * np.asarray(z, float)), 0.0, scale_max)
 
 
+def _fluctuation(params, scale_max: float) -> tuple[float, float]:
+    """(stationary SD in scale points, correlation time in h) of the within-patient fluctuation of true severity;
+    SD 0 for a set calibrated before the fluctuation existed (nineteenth session), which explained every rating's
+    spread without it."""
+    s = params.free_value("fluctuation_sd") if "fluctuation_sd" in params.free else 0.0
+    return s * scale_max, params.get("pd.fluctuation.correlation_time", "h")
+
+
+def _fluctuation_change_var(params, scale_max: float, time_h):
+    """Variance (scale points^2) of the fluctuation's change since trial entry at ``time_h`` h: 2 s^2 (1 - exp(-t/tau))."""
+    s, tau = _fluctuation(params, scale_max)
+    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
+    return 2.0 * s ** 2 * (1.0 - np.exp(-t / tau))
+
+
 def fluctuation_change_sd(params, scale_max: float, time_h):
     """SD (scale points) of the change of a patient's true severity since trial entry that the within-patient
     fluctuation adds at ``time_h`` hours (scalar or array): an Ornstein-Uhlenbeck process of stationary SD
@@ -281,16 +296,7 @@ def fluctuation_change_sd(params, scale_max: float, time_h):
     variance 2 s^2 (1 - exp(-t / tau)). It is what week-to-week swings of mood add to a rating beyond the rater's
     noise (relapses on continued treatment, the widening of trial arms over weeks); the ODE's score is the patient's
     expected course."""
-    s = _fluctuation_sd(params) * scale_max
-    tau = params.get("pd.fluctuation.correlation_time", "h")
-    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
-    return np.sqrt(2.0 * s * s * -np.expm1(-t / tau))
-
-
-def _fluctuation_sd(params) -> float:
-    """fluctuation_sd of a parameter set (fraction of the scale maximum); 0 for a set calibrated before the
-    fluctuation existed (nineteenth session), which explained every rating's spread without it."""
-    return params.free_value("fluctuation_sd") if "fluctuation_sd" in params.free else 0.0
+    return np.sqrt(_fluctuation_change_var(params, scale_max, time_h))
 
 
 def rating_sd_at(params, scale_max: float, time_h=None):
@@ -301,10 +307,7 @@ def rating_sd_at(params, scale_max: float, time_h=None):
     rater = params.free_value("rating_noise_sd") * scale_max
     if time_h is None:
         return rater
-    s = _fluctuation_sd(params) * scale_max
-    tau = params.get("pd.fluctuation.correlation_time", "h")
-    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
-    out = np.sqrt(rater ** 2 + 2.0 * s ** 2 * (1.0 - np.exp(-t / tau)))     # fluctuation_change_sd(...) ** 2
+    out = np.sqrt(rater ** 2 + _fluctuation_change_var(params, scale_max, time_h))
     return float(out) if out.ndim == 0 else out
 
 
@@ -313,8 +316,7 @@ def fluctuation_paths(params, scale_max: float, times_h, z) -> np.ndarray:
     value at entry (scale points; patients x times): the Ornstein-Uhlenbeck process of :func:`fluctuation_change_sd`
     sampled exactly (an AR(1) step exp(-dt / tau) between successive times, so any grid gives the same joint law).
     ``z``: standard-normal draws, patients x (len(times_h) + 1) (the first column is the value at entry)."""
-    s = _fluctuation_sd(params) * scale_max
-    tau = params.get("pd.fluctuation.correlation_time", "h")
+    s, tau = _fluctuation(params, scale_max)
     t = np.asarray(times_h, dtype=float)
     z = np.asarray(z, dtype=float)
     if t.ndim != 1 or (t.size and (t[0] < 0 or np.any(np.diff(t) < 0))):

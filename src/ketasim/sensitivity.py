@@ -164,7 +164,7 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
                    seed: int = 1, experiment=None) -> float:
     """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters)."""
     from .engine import decision_rating_draws, run_arm
-    from .population import SCALES, arm_spec, rating_at_or_below, sample_patients
+    from .population import SCALES, arm_spec, rating_at_or_below, rating_sd_at, sample_patients
     from .model import DEFAULT_MODEL
 
     arm = scenario.arms[arm_index]
@@ -189,8 +189,6 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
         return float(np.mean(score))
     if endpoint.measure == "mean_change":
         return float(np.mean(score - base))
-    from .population import rating_sd_at
-
     sigma = rating_sd_at(params, SCALES[spec.scale][0], t)   # the rater's noise and the fluctuation since entry
     if endpoint.measure == "response_rate":
         red = ep.response_reduction if ep is not None else 0.5
