@@ -1,7 +1,8 @@
 """Personal plans: simulation-based validation and speed (issue 9).
 
 Validation: synthetic patients drawn from the population model get 0.5 mg/kg IV ketamine twice weekly for two
-weeks, observed with the rater's noise (9 MADRS ratings + 1 SBP reading = 10 observations), then weekly
+weeks, observed with their own fluctuation of true severity and the rater's noise (9 MADRS ratings + 1 SBP
+reading = 10 observations), then weekly
 sessions; the fit forecasts weeks 3-6. Reported: coverage of the 90 % / 50 % prediction intervals of the true
 future ratings, the individual vs population (prior) forecast error (MAE of the median against the true
 noise-free score), the 90 % posterior intervals' coverage of the true parameters, and the top plan's stated
@@ -14,6 +15,10 @@ Speed (warm, medians of repeats): fit + forecast of one patient with 10 observat
 search with the default limits (target < 10 s).
 
     NUMBA_NUM_THREADS=2 .venv/bin/python benchmarks/bench_plan.py [--patients 60 (0: speed only)] [--repeats 5] [--json out.json]
+        [--without-fluctuation]
+
+``--without-fluctuation`` fits and forecasts as if ratings had no fluctuation of true severity (the true patients
+keep theirs): what ignoring it costs.
 
 The figures quoted in NOTES.md: ``--patients 150 --repeats 5`` (about 6 min on the shared machine).
 """
@@ -52,6 +57,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--without-fluctuation", action="store_true",
+                    help="fit and forecast without the fluctuation of true severity (a diagnostic)")
     args = ap.parse_args()
     sp = speed(args.repeats)
     print(f"speed: fit+forecast ({sp['observations']} observations) median {sp['fit_forecast_s_median']:.2f} s "
@@ -64,9 +71,10 @@ def main():
                 json.dump({"speed": sp}, f, indent=1)
         return
     t0 = time.perf_counter()
-    v = validate(args.patients, seed=args.seed)
+    v = validate(args.patients, seed=args.seed, forecast_fluctuation=not args.without_fluctuation)
     v["wall_s"] = time.perf_counter() - t0
-    print(f"validation ({v['patients']} patients, {v['forecast_points']} future ratings, {v['wall_s']:.0f} s):")
+    print(f"validation ({v['patients']} patients, {v['forecast_points']} future ratings, {v['wall_s']:.0f} s"
+          f"{'; fit and forecast WITHOUT the fluctuation' if args.without_fluctuation else ''}):")
     ok = lambda c: "ok" if c else "MISSED"          # noqa: E731
     print(f"  90 % PI coverage of the true future ratings {100 * v['pi90_coverage']:.1f} % (target 85-95 %: "
           f"{ok(0.85 <= v['pi90_coverage'] <= 0.95)}); 50 % PI {100 * v['pi50_coverage']:.1f} % (nominal 50 %)")
@@ -84,7 +92,8 @@ def main():
     z = v["top_plan_z"]
     if v.get("top_plan_realised_probability") is not None:
         print(f"  top plan: stated p {v['top_plan_stated_mean']:.3f} vs the true patients' own success probability "
-              f"over the rater's noise {v['top_plan_realised_probability']:.3f} (one rating series per patient, "
+              f"over their fluctuation's future and the rater's noise {v['top_plan_realised_probability']:.3f} "
+              f"(one rating series per patient, "
               f"below, adds Bernoulli noise)")
     if v.get("top_plan_forecast_bias") is not None:
         print(f"  top plan's forecast median at its target visits minus the true score: "

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from ketasim import run_trial, simulate
+from ketasim import load_parameters, run_trial, simulate
 from ketasim.errors import InputError
 from ketasim.scenario import scenario_from_dict
 
@@ -95,17 +95,35 @@ def test_rated_decisions_are_reproducible_per_seed_and_independent_of_chunking()
     assert not np.array_equal(la, other)
 
 
-def test_decision_ratings_do_not_touch_the_endpoint_ratings():
-    """The decision ratings come from the patients' own streams, not from the trial's rating generator: patients
+def test_decision_ratings_noise_does_not_touch_the_endpoint_ratings():
+    """The decision ratings' rater noise comes from the patients' own streams, not from the trial's rating generator:
+    without the fluctuation of true severity (which the decision and endpoint ratings share, next test), patients
     whose path is the same under both rules get exactly the same endpoint ratings."""
     rule = {"increase_if": {"score_reduction_below": 0.5}, "sessions": [2, 3, 4]}
     ep = {"times": ["7 d", "21 d"]}
-    model = run_trial(_scenario(rule, size=120, endpoints=ep)).outcomes["flex"]
-    rated = run_trial(_scenario({**rule, "decide_on": "rating"}, size=120, endpoints=ep)).outcomes["flex"]
+    p = load_parameters().with_free({"fluctuation_sd": 0.0}, "test", "test: no fluctuation")
+    model = run_trial(_scenario(rule, size=120, endpoints=ep), params=p).outcomes["flex"]
+    rated = run_trial(_scenario({**rule, "decide_on": "rating"}, size=120, endpoints=ep), params=p).outcomes["flex"]
     same = (model.dose_levels == rated.dose_levels).all(axis=1)
     assert same.any() and (~same).any()
     assert np.array_equal(model.rating[same], rated.rating[same])
     assert np.allclose(model.model_score[same], rated.model_score[same])
+
+
+def test_decisions_and_endpoint_ratings_share_the_fluctuation_of_true_severity():
+    """A patient who rates high at a decision because its true severity fluctuated up is still up at an endpoint
+    rating a day later (correlation time 14 d): among patients escalated on a rating, the endpoint ratings sit above
+    their model scores more than among the others. Independent draws (the sixteenth-to-nineteenth sessions' code)
+    would give the two groups the same mean excess."""
+    rule = {"increase_if": {"score_above": 20.5}, "sessions": [3], "decide_on": "rating"}   # session 3 at day 7
+    o = run_trial(_scenario(rule, size=3000, endpoints={"times": ["7 d"]})).outcomes["flex"]
+    k = int(np.flatnonzero(o.times_h == 7 * 24.0)[0])     # the endpoint rating, 1 min after the decision rating
+    up = o.dose_levels[:, 0] > 0
+    excess = o.rating[:, k] - o.model_score[:, k]
+    assert 0.1 < up.mean() < 0.9
+    diff = excess[up].mean() - excess[~up].mean()
+    se = np.sqrt(excess[up].var() / up.sum() + excess[~up].var() / (~up).sum())
+    assert diff > 4 * se, (diff, se)
 
 
 def test_trial_json_states_the_sessions_and_decide_on_only_when_used():

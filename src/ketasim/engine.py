@@ -340,20 +340,21 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
 def run_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: np.ndarray, *,
             params: ParameterSet, experiment: VirtualExperiment = VirtualExperiment(),
             grid_options: GridOptions = GridOptions(), on_failure: str = "raise", model: Model | None = None,
-            decision_rating_z: np.ndarray | None = None) -> ArmRun:
+            decision_rating_z: np.ndarray | None = None, decision_fluctuation: np.ndarray | None = None) -> ArmRun:
     """Simulate one arm for the given patients; output at ``output_times_h`` (h, sorted, >= 0).
 
     ``on_failure``: ``"raise"`` (default) raises SolverError for any non-finite patient; ``"flag"`` keeps
     the others and marks the failed ones (``ArmRun.failed``, their rows NaN).
     An arm with a titration rule (``arm.titration``) gives every patient its own dose path
-    (:func:`run_titrated_arm`; ``decision_rating_z``: its rater-noise draws, :func:`decision_rating_draws`).
+    (:func:`run_titrated_arm`; ``decision_rating_z``: its rater-noise draws, :func:`decision_rating_draws`;
+    ``decision_fluctuation``: the patients' fluctuation of true severity at the decision ratings).
     """
     if on_failure not in ("raise", "flag"):
         raise InputError("on_failure: use 'raise' or 'flag'")
     if getattr(arm, "titration", None) is not None:
         return run_titrated_arm(arm, spec, patients, output_times_h, params=params, experiment=experiment,
                                 grid_options=grid_options, on_failure=on_failure, model=model,
-                                decision_rating_z=decision_rating_z)
+                                decision_rating_z=decision_rating_z, decision_fluctuation=decision_fluctuation)
     return _run_fixed(arm, spec, patients, output_times_h, params=params, experiment=experiment,
                       grid_options=grid_options, on_failure=on_failure, model=model)
 
@@ -428,10 +429,45 @@ def decision_rating_draws(arm: Arm, stream, start: int, n: int) -> np.ndarray | 
     return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
 
 
+#: per-patient stream field of the fluctuation of true severity at a titration's decision ratings (keyed by arm name
+#: and column: the value at entry, then one per decision)
+DECISION_FLUCTUATION_FIELD = "titration_fluctuation@{arm}@{column}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DecidedFluctuation:
+    """Patients' fluctuation of true severity (change since entry, scale points) at the ratings a titration
+    decides on."""
+
+    times_h: np.ndarray           # (decisions,) h since entry (>= 0)
+    values: np.ndarray            # (patients, decisions)
+
+
+def decision_fluctuation_draws(arm: Arm, stream, start: int, n: int, params: ParameterSet,
+                               scale_max: float) -> DecidedFluctuation | None:
+    """The fluctuation of true severity (``population.fluctuation_paths``) of patients ``start .. start+n-1`` at the
+    ratings of an arm whose titration decides on the recorded rating with the rater's noise; None otherwise, or when
+    the parameter set has no fluctuation. Drawn from each patient's own stream (keyed by the arm's name; the same
+    whatever the chunking, like :func:`decision_rating_draws`), so a trial can continue the same path at its
+    endpoint ratings (``trial._simulate_outcome``: the exact Gaussian conditional)."""
+    from .population import as_seed_sequence, fluctuation_parameters, fluctuation_paths, patient_draws
+
+    tit = getattr(arm, "titration", None)
+    if tit is None or tit.decide_on != "rating" or not tit.rater_noise \
+            or fluctuation_parameters(params, scale_max)[0] == 0.0:
+        return None
+    t = np.maximum(tit.rating_times_h(arm), 0.0)
+    ss = as_seed_sequence(stream)
+    z = np.stack([patient_draws(ss, DECISION_FLUCTUATION_FIELD.format(arm=arm.name, column=k), "normal", start, n)
+                  for k in range(t.size + 1)], axis=1)
+    return DecidedFluctuation(t, fluctuation_paths(params, scale_max, t, z))
+
+
 def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: np.ndarray, *,
                      params: ParameterSet, experiment: VirtualExperiment = VirtualExperiment(),
                      grid_options: GridOptions = GridOptions(), on_failure: str = "raise",
-                     model: Model | None = None, decision_rating_z: np.ndarray | None = None) -> ArmRun:
+                     model: Model | None = None, decision_rating_z: np.ndarray | None = None,
+                     decision_fluctuation: np.ndarray | None = None) -> ArmRun:
     """An arm whose dose follows a response-guided rule (``arm.titration``), each patient on its own path.
 
     The kernel gives every patient of a call the same doses, and a patient's solution depends on its own doses
@@ -444,14 +480,14 @@ def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_
     decision. Score criteria read the noise-free model score, or with ``decide_on: rating`` the recorded rating:
     the model score plus rater noise (``rating_noise_sd`` x the scale maximum, the trial's endpoint-rating model;
     zero with ``endpoints.rating_noise: false``) times the patient's own draw ``decision_rating_z[:, d]``
-    (:func:`decision_rating_draws`), rounded and bounded by the scale; the reduction is from the baseline rating
-    (the rounded baseline, as the trial's day-0 rating)."""
-    from .regimen import TITRATION_RATING_LEAD_H
-
+    (:func:`decision_rating_draws`), plus the patient's fluctuation of true severity at that rating
+    (``decision_fluctuation[:, d]``, scale points; the trial draws it on the same path as the endpoint ratings,
+    so a decision and a rating at the same time see the same fluctuation; None: none), rounded and bounded by the
+    scale; the reduction is from the baseline rating (the rounded baseline, as the trial's day-0 rating)."""
     tit = arm.titration
     req = np.asarray(output_times_h, float)
     t_dec = np.asarray(tit.session_times_h(arm), float)
-    t_eval = np.round(t_dec - TITRATION_RATING_LEAD_H, 9)
+    t_eval = tit.rating_times_h(arm)
     times = np.unique(np.concatenate([req, t_eval]))
     k_req = np.searchsorted(times, req)
     k_eval = np.searchsorted(times, t_eval)
@@ -467,13 +503,17 @@ def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_
         smax = float(spec.scale_max)
         noise_sd = params.free_value("rating_noise_sd") * smax if tit.rater_noise else 0.0
         base_rating = np.rint(patients.baseline)
+        fluct = np.zeros((n, n_dec)) if decision_fluctuation is None else np.asarray(decision_fluctuation, float)
+        if fluct.shape != (n, n_dec):
+            raise InputError(f"arms.{arm.name}.titration.decide_on: the decision ratings' fluctuation must be "
+                             f"{n} x {n_dec}, got {fluct.shape}")
 
     def ratings(run, idx, d):
         """(rating, baseline rating) of the group's patients at decision ``d`` (None: decide on the model score)."""
         if not rated:
             return None
         score = run.output("score")[:, int(k_eval[d])]
-        return np.clip(np.rint(score + noise_sd * z[idx, d]), 0.0, smax), base_rating[idx]
+        return np.clip(np.rint(score + fluct[idx, d] + noise_sd * z[idx, d]), 0.0, smax), base_rating[idx]
 
     def simulate(path, idx):
         return _run_fixed(tit.path_arm(arm, path), spec, patients.take(idx), times, params=params,
@@ -580,10 +620,14 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
         else:
             stream = children[k]
             patients = sample_patients(spec, params, np.random.default_rng(stream), n)
-        # a rule deciding on the recorded rating: each patient's rater-noise draws (the typical patient: no noise)
+        # a rule deciding on the recorded rating: each patient's rater-noise draws and fluctuation of true severity
+        # there (the typical patient: neither)
         z = decision_rating_draws(arm, stream if stream is not None else 0, 0, patients.n)
+        fl = None if typical else decision_fluctuation_draws(arm, stream if stream is not None else 0, 0, patients.n,
+                                                              params, spec.scale_max)
         if typical and z is not None:
             z = np.zeros_like(z)
         runs.append(run_arm(arm, spec, patients, times, params=params, experiment=experiment,
-                            grid_options=grid_options, on_failure=on_failure, model=model, decision_rating_z=z))
+                            grid_options=grid_options, on_failure=on_failure, model=model, decision_rating_z=z,
+                            decision_fluctuation=None if fl is None else fl.values))
     return SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=typical)

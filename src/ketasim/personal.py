@@ -44,11 +44,13 @@ import re
 import time
 
 import numpy as np
+import scipy.linalg
 
 from .engine import run_arm
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import Patients, genotype_factors, patients_from_covariates, sample_patients
+from .population import (Patients, fluctuation_change_cov, fluctuation_conditional, fluctuation_parameters,
+                         fluctuation_paths, genotype_factors, patients_from_covariates, sample_patients)
 from .record import DVIDS, PatientRecord, as_record, dose_line
 from .regimen import Arm, Dose, Drug, Route, parse_drug, parse_route
 from .solver import kernel as K
@@ -63,6 +65,9 @@ NOT_FITTED = ("eta_recurrence",)
 #: key of the seeded stream of the forecast draws' eta_recurrence (``np.random.default_rng([seed, key])``):
 #: apart from the rater-noise stream of the same seed, so the noise of every draw is as it was without it
 RECURRENCE_STREAM = 7
+#: key of the seeded stream of the within-patient fluctuation's draws (forecast, plan; a synthetic patient's true
+#: path): apart from the other streams of the same seed, so their draws are as they were without it
+FLUCTUATION_STREAM = 11
 
 
 # ---- the patient's model --------------------------------------------------------------------------------------
@@ -101,6 +106,13 @@ class PatientModel:
         self.prior_sd = np.array([p.prior_sd for p in fp])
         self.smax = self.spec.scale_max
         self.rating_sd = self.params.free_value("rating_noise_sd") * self.smax
+        #: (stationary SD in scale points, correlation time in h) of the within-patient fluctuation of true severity
+        #: (population.fluctuation_change_sd): the record's ratings see it, so the fit weighs them with its
+        #: covariance and forecasts continue it from what the ratings say of it; SD 0 for a set without it
+        self.fluctuation = fluctuation_parameters(self.params, self.smax)
+        #: a synthetic patient's own fluctuation (synthetic_record; None for a real record): (times h, change since
+        #: entry) at its rating times, the truth that validate continues
+        self.true_fluctuation = None
         gf = genotype_factors(self.params)
         self._cov = dict(weight_kg=r.weight_kg, age_years=r.age_years, female=r.female,
                          genotype_factor=gf[r.genotype or "val/val"],
@@ -245,6 +257,17 @@ class _ObservationModel:
         self.sd = np.array([pm.obs_sd["cp" if v.startswith("cp_") else v] for v in self.var], float)
         self.log = np.array([v.startswith("cp_") for v in self.var])
         self.doses = pm.record.past_doses
+        # ratings share the fluctuation of true severity, so they are correlated: their residuals are whitened by
+        # the Cholesky factor of their covariance (rater's noise + population.fluctuation_change_cov), which makes
+        # 0.5 * sum(r^2) the exact Gaussian -log likelihood (the covariance does not depend on the parameters)
+        self.score_idx = np.flatnonzero([v == "score" for v in self.var])
+        self.score_times = np.array([obs[k].time_h for k in self.score_idx], float)
+        s, tau = pm.fluctuation
+        self.score_chol = None
+        if s > 0 and self.score_idx.size:
+            cov = fluctuation_change_cov(s, tau, self.score_times, self.score_times)
+            self.sd[self.score_idx] = np.sqrt(pm.rating_sd ** 2 + np.diag(cov))    # a rating's SD about the model
+            self.score_chol = np.linalg.cholesky(cov + pm.rating_sd ** 2 * np.eye(self.score_idx.size))
 
     def predictions(self, theta) -> np.ndarray:
         theta = np.atleast_2d(theta)
@@ -264,9 +287,29 @@ class _ObservationModel:
         ylog = np.log(np.where(self.log, self.y, 0.0) + 1.0)
         plog = np.log(np.where(self.log, np.maximum(pred, 0.0), 0.0) + 1.0)
         d = np.where(self.log, ylog - plog, self.y - pred) / self.sd
+        if self.score_chol is not None:
+            e = (self.y - pred)[:, self.score_idx]
+            d[:, self.score_idx] = scipy.linalg.solve_triangular(self.score_chol, e.T, lower=True).T
         prior = (theta - self.pm.prior_mean) / self.pm.prior_sd
         r = np.concatenate([d, prior], axis=1)
         return np.where(np.isfinite(r), r, 1e3)
+
+    def fluctuation(self, theta, times_h, rng, *, condition: bool = True, predicted=None) -> np.ndarray:
+        """(rows of ``theta``, times) draws of the fluctuation of true severity since entry at ``times_h`` (scale
+        points): given each row's residuals of the record's ratings (``condition``; the rater's noise separates
+        them from the fluctuation), else from the population law. Zeros when the set has no fluctuation.
+        ``predicted``: the rows' model scores at :attr:`score_times` when the caller has them (else one engine run)."""
+        theta = np.atleast_2d(theta)
+        s, tau = self.pm.fluctuation
+        times_h = np.asarray(times_h, float)
+        z = rng.standard_normal((theta.shape[0], times_h.size))
+        if s == 0:
+            return np.zeros(z.shape)
+        if not condition or not self.score_idx.size:
+            return fluctuation_conditional(s, tau, times_h, [], np.zeros((theta.shape[0], 0)), 0.0, z)
+        pred = self.predictions(theta)[:, self.score_idx] if predicted is None else predicted
+        resid = self.y[self.score_idx] - pred
+        return fluctuation_conditional(s, tau, times_h, self.score_times, resid, self.pm.rating_sd, z)
 
 
 # ---- fit -----------------------------------------------------------------------------------------------------
@@ -689,8 +732,11 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
              samples: np.ndarray | None = None) -> Forecast:
     """Forecast under the recorded regimen (``regimen=None``) or an alternative future regimen.
 
-    ``score`` intervals are of a future *rating* (posterior x rater's noise, integer, within the scale);
-    other variables' intervals are of the modelled value. ``samples`` overrides the posterior (e.g. the prior).
+    ``score`` intervals are of a future *rating* (posterior x the fluctuation of true severity x rater's noise,
+    integer, within the scale); other variables' intervals are of the modelled value. Each draw's fluctuation is
+    continued from what the record's ratings say of it given that draw (:meth:`_ObservationModel.fluctuation`).
+    ``samples`` overrides the posterior (e.g. the prior); its fluctuation is then the population's (not
+    conditioned on the record).
     Each draw's eta_recurrence comes from its prior given no episode before the last observation
     (:meth:`PatientModel.recurrence_etas`, seeded by ``seed``); ``forecast.recurrence_h`` holds the times T and
     ``forecast.recurrence_clock_at_last_h`` the clock each was conditioned on.
@@ -708,9 +754,19 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
     th = np.atleast_2d(fit.samples if samples is None else samples)
     clock_last = pm.recurrence_clock_at_last(th)
     eta_rec = pm.recurrence_etas(th.shape[0], seed, clock_at_last=clock_last)
-    out, score, _, _ = pm.run(th, doses, times, eta_recurrence=eta_rec)
+    # the same run gives the draws' model scores at the record's ratings (the future doses come after them and no
+    # draw's new episode begins before the last observation), which condition each draw's fluctuation
+    om = _ObservationModel(pm)
+    run_times = np.unique(np.concatenate([times, om.score_times]))
+    out, score, _, _ = pm.run(th, doses, run_times, eta_recurrence=eta_rec)
+    at_ratings = score[:, np.searchsorted(run_times, om.score_times)]
+    keep = np.searchsorted(run_times, times)
+    out, score = out[:, keep], score[:, keep]
     rng = np.random.default_rng(seed)
-    ratings = np.clip(np.rint(score + rng.normal(0.0, pm.rating_sd, score.shape)), 0, pm.smax)
+    noise = rng.normal(0.0, pm.rating_sd, score.shape)
+    fluct = om.fluctuation(th, times, np.random.default_rng([seed, FLUCTUATION_STREAM]), condition=samples is None,
+                           predicted=at_ratings)
+    ratings = np.clip(np.rint(score + fluct + noise), 0, pm.smax)
     quant = {}
     for v in variables:
         vals = ratings if v == "score" else pm.values(out, score, v)
@@ -953,6 +1009,11 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     # (the draws and noise above are as they were without it); common to every candidate like the noise
     eta_rec = pm.recurrence_etas(S + th2.shape[0], seed, np.vstack([th, th2]))
     eta1, eta2 = eta_rec[:S], eta_rec[S:]
+    # each draw's fluctuation of true severity at the visits, given the record's ratings (its own seeded stream):
+    # it does not depend on the regimen, so it is common to every candidate and added to the rater's noise
+    om, rng_f = _ObservationModel(pm), np.random.default_rng([seed, FLUCTUATION_STREAM])
+    noise = noise + om.fluctuation(th, visits, rng_f)
+    noise2 = noise2 + om.fluctuation(th2, visits, rng_f)
 
     def evaluate(c, th, noise, eta):
         doses = tuple(rec.past_doses) + tuple(c["doses"])
@@ -1001,7 +1062,8 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     recorded = evaluate(rec_cand, th2, noise2, eta2) if rec_cand is not None else None
     return {"target": {"text": target.text(rec.scale), "threshold": target.threshold, "scale": rec.scale,
                        "visits_h": [float(v) for v in visits], "probability": target.probability,
-                       "definition": "fraction of posterior samples whose rating (with the rater's noise) is at or "
+                       "definition": "fraction of posterior samples whose rating (with the fluctuation of true "
+                                     "severity, continued from the record's ratings, and the rater's noise) is at or "
                                      "below the threshold at every visit; the leading candidates are re-scored on an "
                                      "independent set of samples and noise (p_target; p_target_search is the "
                                      "search's own estimate); each sample has its own time to a new depressive "
@@ -1070,8 +1132,9 @@ def synthetic_record(n: int = 1, *, seed: int = 0, params: ParameterSet | None =
                      forecast_weeks=(3, 4, 5, 6)):
     """``n`` synthetic patients drawn from the population model: (records, true theta (n, dim), PatientModels).
 
-    Each gets 0.5 mg/kg IV ketamine twice weekly while observed (ratings with the rater's noise before every
-    session, 24 h after it, and at baseline; one SBP reading 40 min into the first session), then weekly
+    Each gets 0.5 mg/kg IV ketamine twice weekly while observed (ratings with its own fluctuation of true severity
+    (``models[i].true_fluctuation``: rating times, change since entry, SD, correlation time) and the rater's noise
+    before every session, 24 h after it, and at baseline; one SBP reading 40 min into the first session), then weekly
     sessions; the record's forecast points are the weekly visits in ``forecast_weeks``. Each synthetic patient keeps
     its own eta_recurrence from the population draw (a new episode can start while observed or later, as in the
     population); the fit does not see it (``NOT_FITTED``): ``models[i].true_eta_recurrence`` holds it for
@@ -1083,6 +1146,7 @@ def synthetic_record(n: int = 1, *, seed: int = 0, params: ParameterSet | None =
 
     params = params or load_parameters()
     rng = np.random.default_rng(seed)
+    rng_fluct = np.random.default_rng([seed, FLUCTUATION_STREAM])
     spec = PopulationSpec(size=n, baseline=Distribution(*DEFAULT_BASELINE["madrs"]))
     pop = sample_patients(spec, params, rng, n)
     recs, truths, models = [], [], []
@@ -1109,11 +1173,16 @@ def synthetic_record(n: int = 1, *, seed: int = 0, params: ParameterSet | None =
         pm.true_eta_recurrence = np.array([pop.eta_recurrence[i]], float)
         times = np.array(sorted({o.time_h for o in rec.observations}))
         out, score, _, _ = pm.run(theta, rec.past_doses, times, eta_recurrence=pm.true_eta_recurrence)
+        # the patient's own fluctuation of true severity at its rating times (population.fluctuation_paths)
+        t_rated = np.array(sorted({o.time_h for o in rec.observations if o.dvid == "madrs"}))
+        path = fluctuation_paths(params, pm.smax, t_rated, rng_fluct.standard_normal((1, t_rated.size + 1)))[0]
+        pm.true_fluctuation = (t_rated, path, *pm.fluctuation)
         values = []
         for o in rec.observations:
             k = int(np.searchsorted(times, o.time_h))
             if o.dvid == "madrs":
-                values.append(float(np.clip(np.rint(score[0, k] + rng.normal(0, pm.rating_sd)), 0, pm.smax)))
+                x = path[int(np.searchsorted(t_rated, o.time_h))]
+                values.append(float(np.clip(np.rint(score[0, k] + x + rng.normal(0, pm.rating_sd)), 0, pm.smax)))
             else:
                 v = out[0, k, K.OUT_NAMES.index("sbp_change_mmhg")] + rng.normal(0, pm.obs_sd["sbp_change_mmhg"])
                 values.append(float(np.round(v)))
@@ -1126,16 +1195,37 @@ def synthetic_record(n: int = 1, *, seed: int = 0, params: ParameterSet | None =
     return recs, np.array(truths), models
 
 
+def _true_fluctuation(pm: PatientModel, times_h, z) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic patient's own fluctuation at ``times_h`` continued from its path at its rating times
+    (``pm.true_fluctuation``; exact: the Gaussian conditional with no rater's noise): (draws, one per row of
+    ``z``; their mean, the truth's expected fluctuation given its past), scale points."""
+    t_rated, path, s, tau = pm.true_fluctuation
+    z = np.atleast_2d(z)
+    draws = fluctuation_conditional(s, tau, times_h, t_rated, np.broadcast_to(path, (z.shape[0], path.size)), 0.0, z)
+    mean = fluctuation_conditional(s, tau, times_h, t_rated, path[None, :], 0.0, np.zeros((1, np.size(times_h))))
+    return draws, mean[0]
+
+
 def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, with_plans: bool = True,
-             target: str = "score<=15", n_samples: int = 400, n_proposals: int = 2500) -> dict:
+             target: str = "score<=15", n_samples: int = 400, n_proposals: int = 2500,
+             forecast_fluctuation: bool = True) -> dict:
     """Simulation-based validation: fit 2 weeks of noisy ratings of synthetic patients, forecast weeks 3-6.
 
     Returns coverage of the 90 % (and 50 %) prediction intervals of the true future ratings, the individual vs
     population forecast errors, the 90 % parameter-interval coverage, timings, and (``with_plans``) the top
     plan's stated probability against its realised success in the true patient.
+
+    The true patients' ratings carry their own fluctuation of true severity (:func:`synthetic_record`), continued
+    into the forecast window; forecast errors are against the truth's expected severity there (its model score
+    plus the expected fluctuation given its own past). ``forecast_fluctuation=False`` fits and forecasts as if
+    there were no fluctuation (a diagnostic: what ignoring it costs).
     """
     recs, truths, models = synthetic_record(n_patients, seed=seed)
+    if not forecast_fluctuation:
+        for pm in models:
+            pm.fluctuation = (0.0, pm.fluctuation[1])
     rng = np.random.default_rng(seed + 1)
+    rng_truth = np.random.default_rng([seed, FLUCTUATION_STREAM])
     cov90, cov50, err_ind, err_pop, par_cover, fit_s, fc_s, plan_s, stated, realised = [], [], [], [], [], [], [], [], [], []
     err_anch, pit, bias_ind, bias_plan, realised_p, sampling = [], [], [], [], [], []
     rng_exp = np.random.default_rng(seed + 5)
@@ -1157,7 +1247,9 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         afc = forecast(fit, grid=False, samples=anchored, seed=seed + 250 + i)
         pts = fc.points_h
         _, true_score, _, _ = pm.run(theta, rec.doses, pts, eta_recurrence=pm.true_eta_recurrence)
-        true_rating = np.clip(np.rint(true_score[0] + rng.normal(0, pm.rating_sd, pts.size)), 0, pm.smax)
+        x_true, x_mean = _true_fluctuation(pm, pts, rng_truth.standard_normal((1, pts.size)))
+        true_rating = np.clip(np.rint(true_score[0] + x_true[0] + rng.normal(0, pm.rating_sd, pts.size)), 0, pm.smax)
+        true_score = true_score + x_mean          # the truth's expected severity given its own past
         k = np.searchsorted(fc.times_h, pts)
         q = fc.quantiles["score"][:, k]
         cov90.extend((true_rating >= q[0]) & (true_rating <= q[4]))
@@ -1186,16 +1278,18 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                     for a in _expand(Dose.from_mapping(line, f"plan[{j}]")))
                 visits = np.array(res["target"]["visits_h"])
                 _, s, _, _ = pm.run(theta, doses, visits, eta_recurrence=pm.true_eta_recurrence)
-                r = np.clip(np.rint(s[0] + rng.normal(0, pm.rating_sd, visits.size)), 0, pm.smax)
+                x_true, x_mean = _true_fluctuation(pm, visits, rng_truth.standard_normal((201, visits.size)))
+                r = np.clip(np.rint(s[0] + x_true[0] + rng.normal(0, pm.rating_sd, visits.size)), 0, pm.smax)
                 stated.append(top["p_target"])
-                # the true patient's success probability over the rater's noise (no Bernoulli noise of one rating
-                # series): what a calibrated stated probability should match on average
-                reps = np.clip(np.rint(s[0] + rng_exp.normal(0, pm.rating_sd, (200, visits.size))), 0, pm.smax)
+                # the true patient's success probability over its fluctuation's future and the rater's noise (no
+                # Bernoulli noise of one rating series): what a calibrated stated probability should match on average
+                reps = np.clip(np.rint(s[0] + x_true[1:] + rng_exp.normal(0, pm.rating_sd, (200, visits.size))),
+                               0, pm.smax)
                 realised_p.append(float(np.mean(np.all(reps <= tg.threshold, axis=1))))
                 # the planned regimen's forecast median at the target visits vs the true score there (signed)
                 fc_plan = forecast(fit, regimen=top["regimen"], times_h=visits, grid=False, seed=seed + 400 + i)
                 kk = np.searchsorted(fc_plan.times_h, visits)
-                bias_plan.extend(fc_plan.quantiles["score"][2, kk] - s[0])
+                bias_plan.extend(fc_plan.quantiles["score"][2, kk] - (s[0] + x_mean))
                 realised.append(bool(np.all(r <= tg.threshold)))
     par_cover = np.array(par_cover)
     pit = np.asarray(pit)
@@ -1227,7 +1321,8 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         out |= {"plan_seconds_median": float(np.median(plan_s)) if plan_s else None,
                 "top_plan_stated_mean": float(st.mean()) if st.size else None,
                 "top_plan_realised_rate": float(re_.mean()) if re_.size else None,
-                # the same over the rater's noise (200 rating series per true patient): less noisy than one series
+                # the same over its fluctuation's future and the rater's noise (200 series per true patient): less
+                # noisy than one series
                 "top_plan_realised_probability": float(np.mean(realised_p)) if realised_p else None,
                 "top_plan_brier": float(np.mean((st - re_) ** 2)) if st.size else None,
                 # signed forecast error of the top plan's median at its target visits (> 0: pessimistic)

@@ -14,8 +14,9 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   pareto_k, components}]}`` (null for a record without observations).
 * ``forecast``: ``[{time_h, variable, median, pi50: [lo, hi], pi90: [lo, hi]}]``, one ``score`` entry per
   forecast point (record rows with an empty DV; else weekly for 4 weeks after the last observation) plus any
-  requested trajectory variable; ``score`` intervals are of a future rating (with the rater's noise);
-  ``forecast_grid`` the same every 12 h; ``prior_forecast_grid`` the population's forecast for this patient.
+  requested trajectory variable; ``score`` intervals are of a future rating (with the fluctuation of true
+  severity, continued from the record's ratings, and the rater's noise); ``forecast_grid`` the same every 12 h;
+  ``prior_forecast_grid`` the population's forecast for this patient.
 * ``alternative``: ``{regimen, forecast, grid}`` under an alternative future regimen, or null.
 * ``plans``: ranked ``[{rank, label, regimen (scenario YAML dose lines, ``at`` on the record's clock), p_target,
   meets_probability, safe, sessions, total_dose_mg, predicted: [{time_h, median, pi90}], safety:

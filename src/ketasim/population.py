@@ -274,7 +274,7 @@ def screening_ratings(baseline: np.ndarray, baseline_dist: Distribution, screeni
     return np.clip(np.rint(mean + sd * np.asarray(z, float)), 0.0, scale_max)
 
 
-def _fluctuation(params, scale_max: float) -> tuple[float, float]:
+def fluctuation_parameters(params, scale_max: float) -> tuple[float, float]:
     """(stationary SD in scale points, correlation time in h) of the within-patient fluctuation of true severity;
     SD 0 for a set calibrated before the fluctuation existed (nineteenth session), which explained every rating's
     spread without it."""
@@ -284,7 +284,7 @@ def _fluctuation(params, scale_max: float) -> tuple[float, float]:
 
 def _fluctuation_change_var(params, scale_max: float, time_h):
     """Variance (scale points^2) of the fluctuation's change since trial entry at ``time_h`` h: 2 s^2 (1 - exp(-t/tau))."""
-    s, tau = _fluctuation(params, scale_max)
+    s, tau = fluctuation_parameters(params, scale_max)
     t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
     return 2.0 * s ** 2 * (1.0 - np.exp(-t / tau))
 
@@ -316,7 +316,7 @@ def fluctuation_paths(params, scale_max: float, times_h, z) -> np.ndarray:
     value at entry (scale points; patients x times): the Ornstein-Uhlenbeck process of :func:`fluctuation_change_sd`
     sampled exactly (an AR(1) step exp(-dt / tau) between successive times, so any grid gives the same joint law).
     ``z``: standard-normal draws, patients x (len(times_h) + 1) (the first column is the value at entry)."""
-    s, tau = _fluctuation(params, scale_max)
+    s, tau = fluctuation_parameters(params, scale_max)
     t = np.asarray(times_h, dtype=float)
     z = np.asarray(z, dtype=float)
     if t.ndim != 1 or (t.size and (t[0] < 0 or np.any(np.diff(t) < 0))):
@@ -333,6 +333,45 @@ def fluctuation_paths(params, scale_max: float, times_h, z) -> np.ndarray:
         out[:, k] = x - x0
         prev = tk
     return out
+
+
+def fluctuation_change_cov(s: float, tau: float, a_h, b_h) -> np.ndarray:
+    """Covariance (scale points^2) of the fluctuation's changes since entry, X(a) - X(0) and X(b) - X(0), at times
+    ``a_h`` (rows) and ``b_h`` (columns) in h from entry (either sign): s^2 (rho(a - b) - rho(a) - rho(b) + 1) with
+    rho(d) = exp(-|d| / tau), for the Ornstein-Uhlenbeck process of stationary SD ``s`` (scale points) and
+    correlation time ``tau`` (h) of :func:`fluctuation_change_sd` (its diagonal is that variance)."""
+    a = np.asarray(a_h, dtype=float)[:, None]
+    b = np.asarray(b_h, dtype=float)[None, :]
+    return s ** 2 * (np.exp(-np.abs(a - b) / tau) - np.exp(-np.abs(a) / tau) - np.exp(-np.abs(b) / tau) + 1.0)
+
+
+def _psd_sqrt(cov: np.ndarray) -> np.ndarray:
+    """M with M M^T = ``cov`` (symmetric, positive semi-definite up to rounding): eigen-decomposition, negative
+    rounding clipped (a change at entry has variance exactly 0, so Cholesky would fail)."""
+    w, v = np.linalg.eigh(0.5 * (cov + cov.T))
+    return v * np.sqrt(np.clip(w, 0.0, None))
+
+
+def fluctuation_conditional(s: float, tau: float, times_h, obs_times_h, residuals, noise_sd: float, z) -> np.ndarray:
+    """Draws (rows x times) of the fluctuation's change since entry at ``times_h`` given ``residuals`` (rows x
+    observations) observed at ``obs_times_h``, each residual being that change plus independent noise of SD
+    ``noise_sd`` (the rater's; 0: the path itself): the Gaussian conditional (a Kalman smoother written as one
+    regression, exact for the Ornstein-Uhlenbeck process of :func:`fluctuation_change_cov`). Mean A r with
+    A = C_to (C_oo + noise_sd^2 I)^+ and covariance C_tt - A C_ot (pseudo-inverse: a residual at entry carries
+    no fluctuation). ``z``: standard-normal draws, rows x times. Units: scale points and h."""
+    t = np.asarray(times_h, dtype=float)
+    z = np.asarray(z, dtype=float)
+    c_tt = fluctuation_change_cov(s, tau, t, t)
+    o = np.asarray(obs_times_h, dtype=float)
+    r = np.asarray(residuals, dtype=float).reshape(z.shape[0], o.size)
+    if s == 0.0:
+        return np.zeros(z.shape)
+    if o.size == 0:
+        return z @ _psd_sqrt(c_tt).T
+    c_oo = fluctuation_change_cov(s, tau, o, o) + noise_sd ** 2 * np.eye(o.size)
+    c_to = fluctuation_change_cov(s, tau, t, o)
+    a = c_to @ np.linalg.pinv(c_oo, rcond=1e-10, hermitian=True)
+    return r @ a.T + z @ _psd_sqrt(c_tt - a @ c_to.T).T
 
 
 #: Ages the model samples (years): every sampled age lies here, an inclusion range must lie within it.

@@ -11,6 +11,8 @@ import math
 import warnings
 from enum import Enum
 
+import numpy as np
+
 from .errors import InvalidRegimenError
 from .units import parse_dose, parse_time_h
 
@@ -347,6 +349,10 @@ class Titration:
         """Start times (h) of the decision sessions."""
         d = arm.doses[self.line]
         return tuple(d.at_h + (s - 1) * d.every_h for s in self.sessions)
+
+    def rating_times_h(self, arm: "Arm") -> np.ndarray:
+        """Times (h) of the ratings the decisions read: TITRATION_RATING_LEAD_H before each decision session."""
+        return np.round(np.asarray(self.session_times_h(arm), float) - TITRATION_RATING_LEAD_H, 9)
 
     def path_arm(self, arm: "Arm", path) -> "Arm":
         """The fixed arm a patient with dose path ``path`` (level index from each decision session on, one per

@@ -33,12 +33,13 @@ from scipy import stats
 
 from .adverse_events import MEASURES as AE_MEASURES
 from .adverse_events import sample_incidence
-from .engine import run_arm
+from .engine import decision_fluctuation_draws, run_arm
 from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import (SCALES, arm_spec, baseline_bp, fluctuation_paths, occasion_effects, predose_bp_limit,  # noqa: F401
-                         sample_patients, screening_ratings)  # (baseline_bp moved there; importable here)
+from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional, fluctuation_parameters,  # noqa: F401
+                         fluctuation_paths, occasion_effects, predose_bp_limit, sample_patients,
+                         screening_ratings)  # (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import parse_time_h
@@ -485,9 +486,18 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     screen = None if screening is None else screening_ratings(patients.baseline, spec.baseline, screening,
                                                                rng.standard_normal(n), smax)
     # the within-patient fluctuation of true severity since entry (population.fluctuation_paths); off with the
-    # rater's noise (endpoints.rating_noise: false: ratings are then the model's expected course itself)
-    fluctuation = fluctuation_paths(params, smax, times, fluctuation_rng.standard_normal((n, times.size + 1))) \
-        if noise_sd > 0 else 0.0
+    # rater's noise (endpoints.rating_noise: false: ratings are then the model's expected course itself). An arm whose
+    # titration decides on ratings drew each patient's fluctuation at those ratings from the patient's own stream
+    # (engine.decision_fluctuation_draws): the endpoint ratings continue that path (the exact Gaussian conditional)
+    fluctuation = 0.0
+    if noise_sd > 0:
+        z = fluctuation_rng.standard_normal((n, times.size + 1))
+        decided = decision_fluctuation_draws(arm, stream, 0, n, params, smax) if stream is not None else None
+        if decided is None:
+            fluctuation = fluctuation_paths(params, smax, times, z)
+        else:
+            fluctuation = fluctuation_conditional(*fluctuation_parameters(params, smax), times,
+                                                  decided.times_h, decided.values, 0.0, z[:, 1:])
     # a rating is the model score plus the fluctuation and the rater's noise, rounded and bounded by the scale: a
     # rater who would score below 0 records 0 (censoring, kept on purpose: rates P(rating <= threshold) are then
     # exactly the normal CDF that calibration uses analytically; truncating the noise would change that meaning)
@@ -1382,7 +1392,8 @@ def titration_summary(o: ArmOutcome) -> dict:
         sd = o.decision_noise_sd
         block["decide_on"] = "rating"
         block["decision_rating_noise_sd"] = round(float(sd), 9)   # points: 0.06 x 60 is 3.6, not 3.5999999999999996
-        block["decided_on"] = (f"the recorded rating just before the decision session (model score + rater noise "
+        block["decided_on"] = (f"the recorded rating just before the decision session (model score"
+                               f"{' + the fluctuation of true severity' if sd > 0 else ''} + rater noise "
                                f"SD {sd:g} points, rounded, within the scale; reduction from the baseline rating); "
                                "side-effect peaks of the previous session")
     return block
