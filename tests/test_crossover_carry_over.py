@@ -29,9 +29,9 @@ def test_a_long_interval_gives_what_independent_periods_give():
     """After 60 days nothing of the first period's drug or expectancy is left: the drug-placebo difference equals
     that of independent periods within the sampling error of 800 patients (0.7 point), once the natural course is
     held at 0. With it, the disease course goes on between the periods (the second period starts ~3 points less
-    severe), which shrinks the difference in points by ~0.5-1 (twentieth session: seeds 1-5 +0.3 to +1.2 points at 24 h with
-    it, -0.4 to +0.6 at 24 and 72 h without): not carry-over, so it is taken out of this comparison and checked on its
-    own."""
+    severe), which shrinks the difference in points by ~0.5-1 (twentieth session: seeds 1-5 +0.3 to +1.2 points at
+    24 h with it, -0.4 to +0.6 at 24 and 72 h without): not carry-over, so it is taken out of this comparison and
+    checked on its own."""
     held = load_parameters().with_free({"natural_course_max": 0.0}, "test", "test: natural course held at 0")
     indep = run_trial(_sc({"type": "crossover", "iov": False}), params=held)
     long = run_trial(_sc({"type": "crossover", "period_interval": "60 d"}), params=held)
