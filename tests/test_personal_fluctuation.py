@@ -13,7 +13,8 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from ketasim.personal import _ObservationModel, synthetic_record, validate
-from ketasim.population import fluctuation_change_cov, fluctuation_conditional, fluctuation_parameters, fluctuation_paths
+from ketasim.population import (fluctuation_change_cov, fluctuation_conditional, fluctuation_conditional_mean,
+                                fluctuation_parameters, fluctuation_paths)
 
 from _support import params
 
@@ -46,14 +47,16 @@ def test_conditional_is_the_regression_of_simulated_paths():
     r = x[:, :obs.size] + rng.normal(0.0, noise, (n, obs.size))
     y = x[:, obs.size:]
     coef, *_ = np.linalg.lstsq(r, y, rcond=None)                 # (obs, fut)
-    weights = fluctuation_conditional(S, tau, fut, obs, np.eye(obs.size), noise, np.zeros((obs.size, fut.size)))
+    weights = fluctuation_conditional_mean(S, tau, fut, obs, np.eye(obs.size), noise)
     np.testing.assert_allclose(weights, coef, atol=0.01)
-    draws = fluctuation_conditional(S, tau, fut, obs, np.zeros((50_000, obs.size)), noise,
-                                    rng.standard_normal((50_000, fut.size)))
+    # the draws (Matheron's rule) have the conditional mean and the regression's residual covariance
+    r0 = np.array([[2.0, -1.0, 3.0, 4.0]])
+    draws = fluctuation_conditional(S, tau, fut, obs, np.repeat(r0, 100_000, axis=0), noise, rng)
+    np.testing.assert_allclose(draws.mean(axis=0), (r0 @ coef)[0], atol=0.05)
     np.testing.assert_allclose(np.cov(draws.T), np.cov((y - r @ coef).T), rtol=0.03, atol=0.05)
     # without the rater's noise the path itself is known: conditioning at an observed time returns it
-    exact = fluctuation_conditional(S, tau, [168.0], obs, np.array([[0.0, 1.0, -2.0, 3.0]]), 0.0, np.ones((1, 1)))
-    assert exact[0, 0] == pytest.approx(-2.0, abs=1e-6)       # rounding: sqrt of a ~1e-15 variance
+    exact = fluctuation_conditional(S, tau, [168.0, 200.0], obs, np.array([[0.0, 1.0, -2.0, 3.0]]), 0.0, rng)
+    assert exact[0, 0] == pytest.approx(-2.0, abs=1e-9)
 
 
 def test_fit_likelihood_is_the_joint_gaussian_of_the_ratings():
@@ -81,10 +84,9 @@ def test_forecast_continues_what_the_ratings_say():
     last = pm.record.last_observation_h
     tau = pm.fluctuation[1]
     times = last + np.array([1.0, tau, 6 * tau])
-    z = np.zeros((1, times.size))
-    mean = fluctuation_conditional(*pm.fluctuation, times, om.score_times, resid[None, :], pm.rating_sd, z)[0]
+    mean = fluctuation_conditional_mean(*pm.fluctuation, times, om.score_times, resid, pm.rating_sd)[0]
     # a +8-point excess on every rating (a large positive fluctuation): the mean follows it
-    up = fluctuation_conditional(*pm.fluctuation, times, om.score_times, resid[None, :] + 8.0, pm.rating_sd, z)[0]
+    up = fluctuation_conditional_mean(*pm.fluctuation, times, om.score_times, resid + 8.0, pm.rating_sd)[0]
     shift = up - mean
     assert shift[0] > 3.0, "right after the last rating most of a shared excess is the fluctuation"
     # it fades over the correlation time, but not to 0: ratings above the entry rating also say that the patient

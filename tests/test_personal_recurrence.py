@@ -126,8 +126,9 @@ def test_short_horizon_plans_are_essentially_unchanged(fitted, monkeypatch):
     interval spans 14), and a probability that drops by no more than that share
     (T within R + the time to the last visit: time in response grows at most as fast as time).
 
-    Order: the eight leading plans are the same set, and two plans may swap only if their probabilities without
-    the recurrence risk lie within 0.025 (5 of 200 draws) of each other: plans that keep a draw in response longer
+    Order: the eight leading plans are the same set (but for a tail plan within a few draws of p = 0), and two plans
+    may swap only if their probabilities without the recurrence risk lie within 0.025 (5 of 200 draws) of each
+    other: plans that keep a draw in response longer
     (twice weekly) accumulate more time on the clock and lose a little more. With the ninth session's candidate set
     racemic 0.5 mg/kg twice weekly and 0.75 mg/kg weekly give 0.170 / 0.160 without and 0.140 / 0.140 with the risk
     (the tie goes to fewer sessions, so they swap at rank 5/6); with the set before 0.240 / 0.215 and
@@ -151,14 +152,23 @@ def test_short_horizon_plans_are_essentially_unchanged(fitted, monkeypatch):
     monkeypatch.setattr(P.PatientModel, "recurrence_etas", lambda self, n, seed, *a, **k: np.zeros(n))   # the median
     old = P.plan(fit, target=tg, seed=2, n_samples=200, top=8)
     order_new, order_old = [p["label"] for p in new["plans"]], [p["label"] for p in old["plans"]]
-    assert len(order_new) == 8 and set(order_new) == set(order_old)
+    # the eight leading plans are the same set but for the tail: with the fluctuation of true severity (twentieth
+    # session) the eighth plan is one of several within a few draws of p = 0 (0.025 and 0.045 at seed 2), so a plan
+    # in only one of the two sets must have p <= 0.05 there (10 of 200 draws)
+    assert len(order_new) == 8 and len(set(order_new) & set(order_old)) >= 7
+    p_new = {p["label"]: p["p_target"] for p in new["plans"]}
     p_old = {p["label"]: p["p_target"] for p in old["plans"]}
+    for label in set(order_new) ^ set(order_old):
+        assert p_new.get(label, p_old.get(label)) <= 0.05, (label, p_new.get(label), p_old.get(label))
+    order_new = [a for a in order_new if a in p_old]
     for i, a in enumerate(order_new):
         for b in order_new[i + 1:]:
             if order_old.index(a) > order_old.index(b):                 # swapped by the recurrence risk
                 assert p_old[b] - p_old[a] <= 0.025, (a, b, p_old[a], p_old[b])
     by_label = {p["label"]: p for p in new["plans"]}
     for a in old["plans"]:
+        if a["label"] not in by_label:
+            continue
         b = by_label[a["label"]]
         assert -0.01 <= a["p_target"] - b["p_target"] <= share + 0.01
         for pa, pb in zip(a["predicted"], b["predicted"]):

@@ -49,8 +49,9 @@ import scipy.linalg
 from .engine import run_arm
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
-from .population import (Patients, fluctuation_change_cov, fluctuation_conditional, fluctuation_parameters,
-                         fluctuation_paths, genotype_factors, patients_from_covariates, sample_patients)
+from .population import (Patients, fluctuation_change_cov, fluctuation_conditional, fluctuation_conditional_mean,
+                         fluctuation_parameters, fluctuation_paths, genotype_factors, patients_from_covariates,
+                         sample_patients)
 from .record import DVIDS, PatientRecord, as_record, dose_line
 from .regimen import Arm, Dose, Drug, Route, parse_drug, parse_route
 from .solver import kernel as K
@@ -302,14 +303,13 @@ class _ObservationModel:
         theta = np.atleast_2d(theta)
         s, tau = self.pm.fluctuation
         times_h = np.asarray(times_h, float)
-        z = rng.standard_normal((theta.shape[0], times_h.size))
         if s == 0:
-            return np.zeros(z.shape)
+            return np.zeros((theta.shape[0], times_h.size))
         if not condition or not self.score_idx.size:
-            return fluctuation_conditional(s, tau, times_h, [], np.zeros((theta.shape[0], 0)), 0.0, z)
+            return fluctuation_conditional(s, tau, times_h, [], np.zeros((theta.shape[0], 0)), 0.0, rng)
         pred = self.predictions(theta)[:, self.score_idx] if predicted is None else predicted
         resid = self.y[self.score_idx] - pred
-        return fluctuation_conditional(s, tau, times_h, self.score_times, resid, self.pm.rating_sd, z)
+        return fluctuation_conditional(s, tau, times_h, self.score_times, resid, self.pm.rating_sd, rng)
 
 
 # ---- fit -----------------------------------------------------------------------------------------------------
@@ -1195,15 +1195,13 @@ def synthetic_record(n: int = 1, *, seed: int = 0, params: ParameterSet | None =
     return recs, np.array(truths), models
 
 
-def _true_fluctuation(pm: PatientModel, times_h, z) -> tuple[np.ndarray, np.ndarray]:
+def _true_fluctuation(pm: PatientModel, times_h, rng, n: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic patient's own fluctuation at ``times_h`` continued from its path at its rating times
-    (``pm.true_fluctuation``; exact: the Gaussian conditional with no rater's noise): (draws, one per row of
-    ``z``; their mean, the truth's expected fluctuation given its past), scale points."""
+    (``pm.true_fluctuation``; exact: the Gaussian conditional with no rater's noise): (``n`` draws; their mean, the
+    truth's expected fluctuation given its past), scale points."""
     t_rated, path, s, tau = pm.true_fluctuation
-    z = np.atleast_2d(z)
-    draws = fluctuation_conditional(s, tau, times_h, t_rated, np.broadcast_to(path, (z.shape[0], path.size)), 0.0, z)
-    mean = fluctuation_conditional(s, tau, times_h, t_rated, path[None, :], 0.0, np.zeros((1, np.size(times_h))))
-    return draws, mean[0]
+    draws = fluctuation_conditional(s, tau, times_h, t_rated, np.broadcast_to(path, (n, path.size)), 0.0, rng)
+    return draws, fluctuation_conditional_mean(s, tau, times_h, t_rated, path, 0.0)[0]
 
 
 def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, with_plans: bool = True,
@@ -1247,7 +1245,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
         afc = forecast(fit, grid=False, samples=anchored, seed=seed + 250 + i)
         pts = fc.points_h
         _, true_score, _, _ = pm.run(theta, rec.doses, pts, eta_recurrence=pm.true_eta_recurrence)
-        x_true, x_mean = _true_fluctuation(pm, pts, rng_truth.standard_normal((1, pts.size)))
+        x_true, x_mean = _true_fluctuation(pm, pts, rng_truth)
         true_rating = np.clip(np.rint(true_score[0] + x_true[0] + rng.normal(0, pm.rating_sd, pts.size)), 0, pm.smax)
         true_score = true_score + x_mean          # the truth's expected severity given its own past
         k = np.searchsorted(fc.times_h, pts)
@@ -1278,7 +1276,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                     for a in _expand(Dose.from_mapping(line, f"plan[{j}]")))
                 visits = np.array(res["target"]["visits_h"])
                 _, s, _, _ = pm.run(theta, doses, visits, eta_recurrence=pm.true_eta_recurrence)
-                x_true, x_mean = _true_fluctuation(pm, visits, rng_truth.standard_normal((201, visits.size)))
+                x_true, x_mean = _true_fluctuation(pm, visits, rng_truth, 201)
                 r = np.clip(np.rint(s[0] + x_true[0] + rng.normal(0, pm.rating_sd, visits.size)), 0, pm.smax)
                 stated.append(top["p_target"])
                 # the true patient's success probability over its fluctuation's future and the rater's noise (no

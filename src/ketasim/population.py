@@ -316,7 +316,11 @@ def fluctuation_paths(params, scale_max: float, times_h, z) -> np.ndarray:
     value at entry (scale points; patients x times): the Ornstein-Uhlenbeck process of :func:`fluctuation_change_sd`
     sampled exactly (an AR(1) step exp(-dt / tau) between successive times, so any grid gives the same joint law).
     ``z``: standard-normal draws, patients x (len(times_h) + 1) (the first column is the value at entry)."""
-    s, tau = fluctuation_parameters(params, scale_max)
+    return _ou_changes(*fluctuation_parameters(params, scale_max), times_h, z)
+
+
+def _ou_changes(s: float, tau: float, times_h, z) -> np.ndarray:
+    """:func:`fluctuation_paths` for a stationary SD ``s`` (scale points) and correlation time ``tau`` (h)."""
     t = np.asarray(times_h, dtype=float)
     z = np.asarray(z, dtype=float)
     if t.ndim != 1 or (t.size and (t[0] < 0 or np.any(np.diff(t) < 0))):
@@ -345,33 +349,48 @@ def fluctuation_change_cov(s: float, tau: float, a_h, b_h) -> np.ndarray:
     return s ** 2 * (np.exp(-np.abs(a - b) / tau) - np.exp(-np.abs(a) / tau) - np.exp(-np.abs(b) / tau) + 1.0)
 
 
-def _psd_sqrt(cov: np.ndarray) -> np.ndarray:
-    """M with M M^T = ``cov`` (symmetric, positive semi-definite up to rounding): eigen-decomposition, negative
-    rounding clipped (a change at entry has variance exactly 0, so Cholesky would fail)."""
-    w, v = np.linalg.eigh(0.5 * (cov + cov.T))
-    return v * np.sqrt(np.clip(w, 0.0, None))
-
-
-def fluctuation_conditional(s: float, tau: float, times_h, obs_times_h, residuals, noise_sd: float, z) -> np.ndarray:
-    """Draws (rows x times) of the fluctuation's change since entry at ``times_h`` given ``residuals`` (rows x
-    observations) observed at ``obs_times_h``, each residual being that change plus independent noise of SD
-    ``noise_sd`` (the rater's; 0: the path itself): the Gaussian conditional (a Kalman smoother written as one
-    regression, exact for the Ornstein-Uhlenbeck process of :func:`fluctuation_change_cov`). Mean A r with
-    A = C_to (C_oo + noise_sd^2 I)^+ and covariance C_tt - A C_ot (pseudo-inverse: a residual at entry carries
-    no fluctuation). ``z``: standard-normal draws, rows x times. Units: scale points and h."""
-    t = np.asarray(times_h, dtype=float)
-    z = np.asarray(z, dtype=float)
-    c_tt = fluctuation_change_cov(s, tau, t, t)
+def _fluctuation_gain(s: float, tau: float, times_h, obs_times_h, noise_sd: float) -> np.ndarray:
+    """(times x observations) A = C_to (C_oo + noise_sd^2 I)^+ of :func:`fluctuation_conditional` (pseudo-inverse:
+    a residual at entry without noise carries no fluctuation, and repeated times without noise are one)."""
     o = np.asarray(obs_times_h, dtype=float)
-    r = np.asarray(residuals, dtype=float).reshape(z.shape[0], o.size)
-    if s == 0.0:
-        return np.zeros(z.shape)
-    if o.size == 0:
-        return z @ _psd_sqrt(c_tt).T
     c_oo = fluctuation_change_cov(s, tau, o, o) + noise_sd ** 2 * np.eye(o.size)
-    c_to = fluctuation_change_cov(s, tau, t, o)
-    a = c_to @ np.linalg.pinv(c_oo, rcond=1e-10, hermitian=True)
-    return r @ a.T + z @ _psd_sqrt(c_tt - a @ c_to.T).T
+    return fluctuation_change_cov(s, tau, times_h, o) @ np.linalg.pinv(c_oo, rcond=1e-10, hermitian=True)
+
+
+def fluctuation_conditional_mean(s: float, tau: float, times_h, obs_times_h, residuals, noise_sd: float) -> np.ndarray:
+    """(rows x times) expected fluctuation's change since entry at ``times_h`` given ``residuals`` (rows x
+    observations at ``obs_times_h``): A r (:func:`fluctuation_conditional`). Scale points and h."""
+    r = np.atleast_2d(np.asarray(residuals, dtype=float))
+    t = np.asarray(times_h, dtype=float)
+    if s == 0.0 or np.size(obs_times_h) == 0:
+        return np.zeros((r.shape[0], t.size))
+    return r @ _fluctuation_gain(s, tau, t, obs_times_h, noise_sd).T
+
+
+def fluctuation_conditional(s: float, tau: float, times_h, obs_times_h, residuals, noise_sd: float,
+                            rng: np.random.Generator) -> np.ndarray:
+    """Draws (rows x times) of the fluctuation's change since entry at ``times_h`` (h since entry, >= 0) given
+    ``residuals`` (rows x observations) observed at ``obs_times_h`` (>= 0), each residual being that change plus
+    independent noise of SD ``noise_sd`` (the rater's; 0: the path itself), for the Ornstein-Uhlenbeck process of
+    stationary SD ``s`` (scale points) and correlation time ``tau`` (h) (:func:`fluctuation_change_cov`). Exact
+    Gaussian conditioning (a Kalman smoother written as one regression) by Matheron's rule: a joint draw of the
+    unconditioned path at every time (:func:`fluctuation_paths`, AR(1) steps) and of the noise, moved by the
+    regression of its miss, ``Z_t + A (r - Z_o - e)`` with A = C_to (C_oo + noise_sd^2 I)^+: mean A r, covariance
+    C_tt - A C_ot, at a cost linear in the number of times (no times x times matrix). No observations: the
+    population law."""
+    t = np.asarray(times_h, dtype=float)
+    o = np.asarray(obs_times_h, dtype=float)
+    r = np.atleast_2d(np.asarray(residuals, dtype=float))
+    rows = r.shape[0]
+    if s == 0.0:
+        return np.zeros((rows, t.size))
+    every, where = np.unique(np.concatenate([t, o]), return_inverse=True)
+    path = _ou_changes(s, tau, every, rng.standard_normal((rows, every.size + 1)))
+    z_t = path[:, where[:t.size]]
+    if o.size == 0:
+        return z_t
+    miss = r - path[:, where[t.size:]] - noise_sd * rng.standard_normal((rows, o.size))
+    return z_t + miss @ _fluctuation_gain(s, tau, t, o, noise_sd).T
 
 
 #: Ages the model samples (years): every sampled age lies here, an inclusion range must lie within it.

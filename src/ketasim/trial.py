@@ -491,13 +491,12 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     # (engine.decision_fluctuation_draws): the endpoint ratings continue that path (the exact Gaussian conditional)
     fluctuation = 0.0
     if noise_sd > 0:
-        z = fluctuation_rng.standard_normal((n, times.size + 1))
         decided = decision_fluctuation_draws(arm, stream, 0, n, params, smax) if stream is not None else None
         if decided is None:
-            fluctuation = fluctuation_paths(params, smax, times, z)
+            fluctuation = fluctuation_paths(params, smax, times, fluctuation_rng.standard_normal((n, times.size + 1)))
         else:
             fluctuation = fluctuation_conditional(*fluctuation_parameters(params, smax), times,
-                                                  decided.times_h, decided.values, 0.0, z[:, 1:])
+                                                  decided.times_h, decided.values, 0.0, fluctuation_rng)
     # a rating is the model score plus the fluctuation and the rater's noise, rounded and bounded by the scale: a
     # rater who would score below 0 records 0 (censoring, kept on purpose: rates P(rating <= threshold) are then
     # exactly the normal CDF that calibration uses analytically; truncating the noise would change that meaning)
