@@ -342,7 +342,7 @@ def _ou_changes(s: float, tau: float, times_h, z) -> np.ndarray:
 def fluctuation_change_cov(s: float, tau: float, a_h, b_h) -> np.ndarray:
     """Covariance (scale points^2) of the fluctuation's changes since entry, X(a) - X(0) and X(b) - X(0), at times
     ``a_h`` (rows) and ``b_h`` (columns) in h from entry (either sign): s^2 (rho(a - b) - rho(a) - rho(b) + 1) with
-    rho(d) = exp(-|d| / tau), for the Ornstein-Uhlenbeck process of stationary SD ``s`` (scale points) and
+    rho(d) = exp(-abs(d) / tau), for the Ornstein-Uhlenbeck process of stationary SD ``s`` (scale points) and
     correlation time ``tau`` (h) of :func:`fluctuation_change_sd` (its diagonal is that variance)."""
     a = np.asarray(a_h, dtype=float)[:, None]
     b = np.asarray(b_h, dtype=float)[None, :]
