@@ -463,6 +463,17 @@ def decision_fluctuation_draws(arm: Arm, stream, start: int, n: int, params: Par
     return DecidedFluctuation(t, fluctuation_paths(params, scale_max, t, z))
 
 
+def decision_draws(arm: Arm, stream, start: int, n: int, params: ParameterSet, scale_max: float) -> dict:
+    """:func:`run_arm`'s keyword arguments for patients ``start .. start+n-1`` of ``stream`` on an arm whose
+    titration decides on the recorded rating: their rater-noise draws (:func:`decision_rating_draws`) and their
+    fluctuation of true severity at those ratings (:func:`decision_fluctuation_draws`); None for each the arm does
+    not need. ``simulate``, ``scale.run_chunk`` and sensitivity draw them here; a trial draws the whole arm's
+    fluctuation once more (:func:`decision_fluctuation_draws`) to continue it at its endpoint ratings."""
+    fl = decision_fluctuation_draws(arm, stream, start, n, params, scale_max)
+    return {"decision_rating_z": decision_rating_draws(arm, stream, start, n),
+            "decision_fluctuation": None if fl is None else fl.values}
+
+
 def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h: np.ndarray, *,
                      params: ParameterSet, experiment: VirtualExperiment = VirtualExperiment(),
                      grid_options: GridOptions = GridOptions(), on_failure: str = "raise",
@@ -622,12 +633,11 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
             patients = sample_patients(spec, params, np.random.default_rng(stream), n)
         # a rule deciding on the recorded rating: each patient's rater-noise draws and fluctuation of true severity
         # there (the typical patient: neither)
-        z = decision_rating_draws(arm, stream if stream is not None else 0, 0, patients.n)
-        fl = None if typical else decision_fluctuation_draws(arm, stream if stream is not None else 0, 0, patients.n,
-                                                              params, spec.scale_max)
-        if typical and z is not None:
-            z = np.zeros_like(z)
+        drawn = decision_draws(arm, stream if stream is not None else 0, 0, patients.n, params, spec.scale_max)
+        if typical:
+            drawn["decision_fluctuation"] = None
+            if drawn["decision_rating_z"] is not None:
+                drawn["decision_rating_z"] = np.zeros_like(drawn["decision_rating_z"])
         runs.append(run_arm(arm, spec, patients, times, params=params, experiment=experiment,
-                            grid_options=grid_options, on_failure=on_failure, model=model, decision_rating_z=z,
-                            decision_fluctuation=None if fl is None else fl.values))
+                            grid_options=grid_options, on_failure=on_failure, model=model, **drawn))
     return SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=typical)

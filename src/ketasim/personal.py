@@ -1012,8 +1012,11 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     # each draw's fluctuation of true severity at the visits, given the record's ratings (its own seeded stream):
     # it does not depend on the regimen, so it is common to every candidate and added to the rater's noise
     om, rng_f = _ObservationModel(pm), np.random.default_rng([seed, FLUCTUATION_STREAM])
-    noise = noise + om.fluctuation(th, visits, rng_f)
-    noise2 = noise2 + om.fluctuation(th2, visits, rng_f)
+    # both sets' model scores at the record's ratings in one engine run (what conditioning needs)
+    pred = om.predictions(np.vstack([th, th2]))[:, om.score_idx] \
+        if pm.fluctuation[0] != 0 and om.score_idx.size else np.empty((S + th2.shape[0], 0))
+    noise = noise + om.fluctuation(th, visits, rng_f, predicted=pred[:S])
+    noise2 = noise2 + om.fluctuation(th2, visits, rng_f, predicted=pred[S:])
 
     def evaluate(c, th, noise, eta):
         doses = tuple(rec.past_doses) + tuple(c["doses"])

@@ -91,7 +91,7 @@ class ChunkTask:
 
 def run_chunk(task: ChunkTask):
     """Sample the chunk's patients from their own streams and simulate them: an ``engine.ArmRun``."""
-    from .engine import decision_fluctuation_draws, decision_rating_draws, run_arm
+    from .engine import decision_draws, run_arm
     from .population import sample_patients
 
     patients = sample_patients(task.spec, task.params, task.stream, task.stop - task.start, start=task.start,
@@ -99,12 +99,10 @@ def run_chunk(task: ChunkTask):
     kw = {} if task.experiment is None else {"experiment": task.experiment}
     if task.model is not None:
         kw["model"] = task.model
-    z = decision_rating_draws(task.arm, task.stream, task.start, task.stop - task.start)
-    fl = decision_fluctuation_draws(task.arm, task.stream, task.start, task.stop - task.start, task.params,
-                                    task.spec.scale_max)
+    kw.update(decision_draws(task.arm, task.stream, task.start, task.stop - task.start, task.params,
+                             task.spec.scale_max))
     return run_arm(task.arm, task.spec, patients, task.output_times_h, params=task.params,
-                   grid_options=task.grid_options, on_failure=task.on_failure, decision_rating_z=z,
-                   decision_fluctuation=None if fl is None else fl.values, **kw)
+                   grid_options=task.grid_options, on_failure=task.on_failure, **kw)
 
 
 def map_ordered(fn: Callable, tasks: Iterable, executor=None, progress: Callable[[float], None] | None = None

@@ -163,7 +163,7 @@ def _with_values(params: ParameterSet, names, kinds, values) -> ParameterSet:
 def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, arm_index: int = 0, n: int = 200,
                    seed: int = 1, experiment=None) -> float:
     """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters)."""
-    from .engine import decision_fluctuation_draws, decision_rating_draws, run_arm
+    from .engine import decision_draws, run_arm
     from .population import SCALES, arm_spec, rating_at_or_below, rating_sd_at, sample_patients
     from .model import DEFAULT_MODEL
 
@@ -173,10 +173,8 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
     patients = sample_patients(spec, params, stream, n)
     t = endpoint.time_h if endpoint.time_h is not None else 0.0
     times = np.unique([0.0, t])
-    fl = decision_fluctuation_draws(arm, stream, 0, patients.n, params, spec.scale_max)
     run = run_arm(arm, spec, patients, times, params=params, experiment=experiment or scenario.experiment,
-                  on_failure="flag", decision_rating_z=decision_rating_draws(arm, stream, 0, patients.n),
-                  decision_fluctuation=None if fl is None else fl.values)
+                  on_failure="flag", **decision_draws(arm, stream, 0, patients.n, params, spec.scale_max))
     ok = ~run.failed
     if endpoint.measure in SESSION_MEASURES:
         if run.sessions.shape[1] == 0 or run.session_times_h.size == 0:
