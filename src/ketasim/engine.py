@@ -513,7 +513,7 @@ def run_titrated_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_
                              f"{'none' if z is None else np.shape(z)}")
         smax = float(spec.scale_max)
         noise_sd = params.free_value("rating_noise_sd") * smax if tit.rater_noise else 0.0
-        base_rating = np.rint(patients.baseline)
+        base_rating = np.rint(patients.baseline_rating if tit.rater_noise else patients.baseline)
         fluct = np.zeros((n, n_dec)) if decision_fluctuation is None else np.asarray(decision_fluctuation, float)
         if fluct.shape != (n, n_dec):
             raise InputError(f"arms.{arm.name}.titration.decide_on: the decision ratings' fluctuation must be "

@@ -483,6 +483,10 @@ class PopulationSpec:
     natural_course_spread: bool = False  # a hypothesis, off by default (sixteenth session): each patient's natural
                                          # course is its own (free: omega_natural; some patients worsen); its refit
                                          # CV is in NOTES.md
+    baseline_rating_noise: bool = False  # a hypothesis, off by default (twenty-first session): the baseline rating
+                                         # carries the rater's noise like every later rating (:func:`true_baseline`);
+                                         # off: the baseline rating is the true severity at entry. Its refit CV was
+                                         # level on rates, worse on means (NOTES.md)
 
     def __post_init__(self):
         f = "population"
@@ -531,6 +535,8 @@ class PopulationSpec:
             raise InputError(f"{f}.visit_contact: must be true or false, got {self.visit_contact!r}")
         if not isinstance(self.natural_course_spread, (bool, np.bool_)):
             raise InputError(f"{f}.natural_course_spread: must be true or false, got {self.natural_course_spread!r}")
+        if not isinstance(self.baseline_rating_noise, (bool, np.bool_)):
+            raise InputError(f"{f}.baseline_rating_noise: must be true or false, got {self.baseline_rating_noise!r}")
         if self.recurrence_clock not in RECURRENCE_CLOCKS:
             raise InputError(f"{f}.recurrence_clock: use one of {', '.join(RECURRENCE_CLOCKS)}, got "
                              f"{self.recurrence_clock!r}")
@@ -578,11 +584,17 @@ class Patients:
     #: (:func:`sample_patients` ``occasion=``), not once per patient.
     occasion_cl: np.ndarray | None = None
     occasion_f: np.ndarray | None = None
+    #: the baseline rating (scale points, before rounding to the integer the rater records): ``baseline`` (the true
+    #: severity at entry, which the model's score is scaled by) plus the rater's noise (:func:`true_baseline`).
+    #: None (the default) = ``baseline`` itself: a stated patient, a personal fit, a population without the noise
+    baseline_rating: np.ndarray | None = None
 
     def __post_init__(self):
         for f in OCCASION_FIELDS:
             if getattr(self, f) is None:
                 object.__setattr__(self, f, np.zeros(self.n))
+        if self.baseline_rating is None:
+            object.__setattr__(self, "baseline_rating", np.asarray(self.baseline))
 
     @property
     def n(self) -> int:
@@ -608,7 +620,7 @@ BLOCK = 4096
 #: no other field): "normal" = standard normal, "uniform" = U(0, 1). Every ``eta_*`` field of
 #: :class:`Patients` is a standard normal drawn automatically: adding a random effect is one line there.
 COVARIATE_DRAWS = {"weight_kg": "normal", "age_years": "normal", "female": "uniform", "genotype": "uniform",
-                   "crp": "normal", "baseline": "normal"}
+                   "crp": "normal", "baseline": "normal", "baseline_rater": "normal"}
 
 
 def _eta_fields() -> tuple[str, ...]:
@@ -702,16 +714,39 @@ def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | No
         crp = np.full(n, float(spec.crp_mg_l))
     else:
         crp = params.get("pop.crp_median", "mg/L") * np.exp(math.log(params.get("pop.crp_gsd")) * draw("crp"))
+    rating = truncnormal("baseline", spec.baseline, 1.0, spec.scale_max)
     return Patients(
         weight_kg=truncnormal("weight_kg", spec.weight_kg, 35.0, 200.0),
         age_years=truncnormal("age_years", spec.age_years, *age_bounds(spec.age_years)),
         female=draw("female") < spec.female_fraction,
         genotype_factor=geno,
         crp_mg_l=crp,
-        baseline=truncnormal("baseline", spec.baseline, 1.0, spec.scale_max),
+        baseline=true_baseline(spec, params, rating, draw("baseline_rater")) if spec.baseline_rating_noise else rating,
+        baseline_rating=rating,
         **{f: draw(f) for f in _eta_fields()},
         **({} if occasion is None else occasion_effects(ss, occasion, start, n)),
     )
+
+
+def true_baseline(spec: PopulationSpec, params: ParameterSet, rating, z) -> np.ndarray:
+    """Each patient's true severity at entry (scale points) given their baseline ``rating`` (points, drawn from the
+    population's baseline distribution: what trials report is the distribution of ratings) and one standard-normal
+    draw ``z`` per patient.
+
+    A baseline rating is the true severity plus the rater's noise (SD sigma = rating_noise_sd x the scale's maximum)
+    like every later rating, so a change from baseline carries two ratings' noise (the standard error of a difference
+    is sqrt(2) x a rating's: Jacobson & Truax 1991 doi:10.1037/0022-006X.59.1.12). With ratings ~ N(mean, sd^2) the
+    true severity is N(mean, sd^2 - sigma^2) and, given the rating, normal with mean mean + k (rating - mean) and
+    variance k sigma^2, k = 1 - sigma^2 / sd^2 (the bivariate normal's conditional). A population whose rating SD is
+    at or below the rater's (k <= 0, e.g. a stated patient, sd 0) has every true severity at the mean. Bounded like
+    the ratings, to [1, max]."""
+    r = np.asarray(rating, float)
+    d = spec.baseline
+    sigma = params.free_value("rating_noise_sd") * spec.scale_max
+    k = max(0.0, 1.0 - (sigma / d.sd) ** 2) if d.sd > 0 else 0.0
+    if d.sd <= 0:
+        return r.copy()
+    return np.clip(d.mean + k * (r - d.mean) + math.sqrt(k) * sigma * np.asarray(z, float), 1.0, spec.scale_max)
 
 
 def occasion_effects(rng, occasion: int, start: int, n: int) -> dict[str, np.ndarray]:

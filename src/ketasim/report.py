@@ -216,7 +216,8 @@ def _provenance_table(prov: dict) -> str:
             ("re_response", "re-response after a new episode"),
             ("antidepressant_spread", "antidepressant relief spread"),
             ("antidepressant_trd", "antidepressant relief in treatment resistance"),
-            ("visit_contact", "contact per visit"), ("natural_course_spread", "natural course per patient")]
+            ("visit_contact", "contact per visit"), ("natural_course_spread", "natural course per patient"),
+            ("baseline_rating_noise", "rater's noise in the baseline rating")]
     switch = {"recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
                              "off (population.recurrence: false)"),
               "re_response": ("on (population.re_response: true; a hypothesis: active sessions after a new episode's "
@@ -231,7 +232,10 @@ def _provenance_table(prov: dict) -> str:
                                 "non-specific benefit, free: visit_relief)", "off (the default; population.visit_contact)"),
               "natural_course_spread": ("on (population.natural_course_spread: true; a hypothesis: each patient's "
                                         "natural course is its own, free: omega_natural; some patients worsen)",
-                                        "off (the default; population.natural_course_spread)")}
+                                        "off (the default; population.natural_course_spread)"),
+              "baseline_rating_noise": ("on (population.baseline_rating_noise: true; a hypothesis: the baseline "
+                                        "rating carries the rater's noise, so changes carry two ratings' noise)",
+                                        "off (the default; population.baseline_rating_noise)")}
     rows = [(lab, switch[k][0 if prov[k] else 1] if k in switch else prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"

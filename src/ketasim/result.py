@@ -56,7 +56,9 @@ class SimulationResult:
                 # population.visit_contact: contact per visit (thirteenth session)
                 "visit_contact": bool(self.scenario.population.visit_contact),
                 # population.natural_course_spread: a natural course per patient (sixteenth session)
-                "natural_course_spread": bool(self.scenario.population.natural_course_spread), "notice": NOTICE}
+                "natural_course_spread": bool(self.scenario.population.natural_course_spread),
+                # population.baseline_rating_noise: the baseline rating carries the rater's noise (twenty-first)
+                "baseline_rating_noise": bool(self.scenario.population.baseline_rating_noise), "notice": NOTICE}
 
     @property
     def model_id(self) -> str:
@@ -184,7 +186,7 @@ class SimulationResult:
             frames.append(pd.DataFrame({"arm": r.arm.name, "subject": np.arange(p.n), "weight_kg": p.weight_kg,
                                         "age_years": p.age_years, "female": p.female,
                                         "bdnf_genotype_factor": p.genotype_factor, "crp_mg_l": p.crp_mg_l,
-                                        "baseline_score": p.baseline}))
+                                        "baseline_score": p.baseline, "baseline_rating": p.baseline_rating}))
         return pd.concat(frames, ignore_index=True)
 
     # -- files ------------------------------------------------------------------------------------------

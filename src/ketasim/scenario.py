@@ -88,6 +88,8 @@ class _Population(_Strict):
                                          # benefit (free: visit_relief; Posternak & Zimmerman 2007; thirteenth)
     natural_course_spread: bool = False  # a hypothesis, off by default: each patient's natural course is its own
                                          # (free: omega_natural; some patients worsen; sixteenth)
+    baseline_rating_noise: bool = False  # a hypothesis, off by default: the baseline rating carries the rater's
+                                         # noise like every later rating (population.true_baseline; twenty-first)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)
@@ -514,7 +516,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           re_response=pop.re_response, recurrence_clock=pop.recurrence_clock,
                           antidepressant_spread=pop.antidepressant_spread,
                           antidepressant_trd=pop.antidepressant_trd, visit_contact=pop.visit_contact,
-                          natural_course_spread=pop.natural_course_spread)
+                          natural_course_spread=pop.natural_course_spread,
+                          baseline_rating_noise=pop.baseline_rating_noise)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

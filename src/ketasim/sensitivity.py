@@ -182,8 +182,8 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
         col = DEFAULT_MODEL.summary_slot(SESSION_MEASURES[endpoint.measure])
         return float(np.mean(run.sessions[ok, :, col].max(axis=1)))
     j = int(np.searchsorted(times, t))
-    base = patients.baseline[ok]
-    score = run.output("severity")[ok, j] * base
+    score = run.output("severity")[ok, j] * patients.baseline[ok]
+    base = patients.baseline_rating[ok]   # changes and response count from the baseline rating
     ep = scenario.endpoints
     if endpoint.measure == "mean":
         return float(np.mean(score))

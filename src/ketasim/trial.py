@@ -114,6 +114,8 @@ class TrialResult:
                 "recurrence": bool(self.scenario.population.recurrence),   # population.recurrence (issue 7)
                 "re_response": bool(self.scenario.population.re_response),  # a hypothesis, off by default
                 "recurrence_clock": self.scenario.population.recurrence_clock,  # entry | response | recovery
+                # population.baseline_rating_noise: the baseline rating carries the rater's noise (twenty-first)
+                "baseline_rating_noise": bool(self.scenario.population.baseline_rating_noise),
                 "arms": arms, "comparisons": self.comparisons,
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 "notice": NOTICE}
@@ -483,7 +485,10 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     tit = getattr(arm, "titration", None)
     decision_sd = params.free_value("rating_noise_sd") * smax \
         if tit is not None and tit.decide_on == "rating" and tit.rater_noise else 0.0
-    screen = None if screening is None else screening_ratings(patients.baseline, spec.baseline, screening,
+    # the baseline rating: the true severity at entry plus the rater's noise (population.true_baseline); without
+    # the rater's noise (endpoints.rating_noise: false) ratings are the model's expected course, from the true one
+    base_rating = np.rint(patients.baseline_rating if noise_sd > 0 else patients.baseline)
+    screen = None if screening is None else screening_ratings(base_rating, spec.baseline, screening,
                                                                rng.standard_normal(n), smax)
     # the within-patient fluctuation of true severity since entry (population.fluctuation_paths); off with the
     # rater's noise (endpoints.rating_noise: false: ratings are then the model's expected course itself). An arm whose
@@ -501,8 +506,8 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     # rater who would score below 0 records 0 (censoring, kept on purpose: rates P(rating <= threshold) are then
     # exactly the normal CDF that calibration uses analytically; truncating the noise would change that meaning)
     rating = np.clip(np.rint(out_score + fluctuation + noise), 0, smax)
-    rating[:, times == 0] = np.rint(patients.baseline)[:, None]
-    return ArmOutcome(name, times, np.rint(patients.baseline), rating, out_score, sess, pd.concat(band_rows),
+    rating[:, times == 0] = base_rating[:, None]
+    return ArmOutcome(name, times, base_rating, rating, out_score, sess, pd.concat(band_rows),
                       sbp0, dbp0, patients.female, levels, tit,
                       tit.session_times_h(arm) if tit is not None else (), float(decision_sd), screen)
 

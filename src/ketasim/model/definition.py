@@ -648,7 +648,9 @@ PATIENT = (
     PatientParameter("bp_sensitivity", "dimensionless", _lognormal("omega_bp", "eta_bp"), "free: omega_bp"),
     PatientParameter("dissociation_sensitivity", "dimensionless", _lognormal("omega_dissociation", "eta_dissociation"),
                      "free: omega_dissociation"),
-    PatientParameter("baseline_score", "points", lambda c: c.patients.baseline, "population baseline score"),
+    PatientParameter("baseline_score", "points", lambda c: c.patients.baseline,
+                     "severity at entry (the baseline rating; with population.baseline_rating_noise the rating less "
+                     "the rater's noise: population.true_baseline)"),
     PatientParameter("scale_max", "points", lambda c: np.full(c.patients.n, float(c.spec.scale_max)),
                      "the population's rating scale's maximum"),
     # one yield whatever the product (issue 7); per patient because inducers raise it (pk.comedication_factors)
