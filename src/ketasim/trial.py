@@ -487,8 +487,9 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
         if tit is not None and tit.decide_on == "rating" and tit.rater_noise else 0.0
     # the baseline rating: the true severity at entry plus the rater's noise (population.true_baseline); without
     # the rater's noise (endpoints.rating_noise: false) ratings are the model's expected course, from the true one
-    base_rating = np.rint(patients.baseline_rating if noise_sd > 0 else patients.baseline)
-    screen = None if screening is None else screening_ratings(base_rating, spec.baseline, screening,
+    rated = patients.baseline_rating if noise_sd > 0 else patients.baseline
+    base_rating = np.rint(rated)
+    screen = None if screening is None else screening_ratings(rated, spec.baseline, screening,
                                                                rng.standard_normal(n), smax)
     # the within-patient fluctuation of true severity since entry (population.fluctuation_paths); off with the
     # rater's noise (endpoints.rating_noise: false: ratings are then the model's expected course itself). An arm whose
