@@ -10,13 +10,12 @@ import pytest
 
 import ketasim
 from ketasim.errors import InputError
-from ketasim.parameters import load_parameters
 from ketasim.population import PopulationSpec, Distribution, sample_patients, true_baseline
 
-from _support import line
+from _support import line, params
 
 SALINE = line("placebo", "iv-infusion", duration="40 min")
-PARAMS = load_parameters()
+PARAMS = params()
 RATER = PARAMS.free_value("rating_noise_sd") * 60.0          # MADRS points
 
 

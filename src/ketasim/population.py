@@ -742,10 +742,10 @@ def true_baseline(spec: PopulationSpec, params: ParameterSet, rating, z) -> np.n
     the ratings, to [1, max]."""
     r = np.asarray(rating, float)
     d = spec.baseline
-    sigma = params.free_value("rating_noise_sd") * spec.scale_max
-    k = max(0.0, 1.0 - (sigma / d.sd) ** 2) if d.sd > 0 else 0.0
     if d.sd <= 0:
         return r.copy()
+    sigma = params.free_value("rating_noise_sd") * spec.scale_max
+    k = max(0.0, 1.0 - (sigma / d.sd) ** 2)
     return np.clip(d.mean + k * (r - d.mean) + math.sqrt(k) * sigma * np.asarray(z, float), 1.0, spec.scale_max)
 
 
