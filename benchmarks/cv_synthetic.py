@@ -66,12 +66,11 @@ def synthetic_targets(params, replicate: int, truth_size: int = 600, truth_seed:
         n = max(int(t.n), 2)
         if t.kind in cal.SPREAD_KINDS:
             obs = pred * math.sqrt(rng.chisquare(n - 1) / (n - 1))
-            se = obs / math.sqrt(2.0 * (n - 1))
+            se = cal.statistic_sampling_sd(t.kind, obs, None, n)
         elif unit == "percentage points":
             p = min(max(pred / 100.0, 0.0), 1.0)
             obs = 100.0 * rng.binomial(n, p) / n
-            q = max(min(obs / 100.0, 0.95), 0.05)
-            se = 100.0 * math.sqrt(q * (1.0 - q) / n)
+            se = cal.rate_se(obs, n)
         else:
             sd = r.get("sampling_sd")
             sd = float(sd) if sd is not None and math.isfinite(float(sd)) else float(t.se)

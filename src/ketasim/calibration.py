@@ -380,6 +380,13 @@ def _f(x):
         return None
 
 
+def rate_se(percent: float, n: int) -> float:
+    """Standard error (percentage points) of a rate row observed at ``percent`` in ``n`` patients: binomial, at the
+    rate kept within 5-95 % (a row at 0 % or 100 % still carries an error)."""
+    p = max(min(percent / 100, 0.95), 0.05)
+    return 100 * math.sqrt(p * (1 - p) / n)
+
+
 def build_targets(rows=None):
     """(targets, skipped) where skipped is a list of (row index, trial, arm, scale, reason)."""
     rows = rows if rows is not None else read_rows()
@@ -453,9 +460,7 @@ def build_targets(rows=None):
             continue
         ae = AE_SCALES.get(scale.strip().lower())
         if ae is not None:
-            p = max(min(val / 100, 0.95), 0.05)
-            targets.append(Target(i, tid, arm, marm, None, None, "ae:" + ae, 0.0, val, 100 * math.sqrt(p * (1 - p) / n),
-                                  n, label))
+            targets.append(Target(i, tid, arm, marm, None, None, "ae:" + ae, 0.0, val, rate_se(val, n), n, label))
             continue
         if scale.startswith("BP outlier"):
             kind = {"SBP >=180": "sbp180", "SBP >=40": "sbp_rise40", "DBP >=25": "dbp_rise25", "DBP >=110": "dbp110"}
@@ -508,8 +513,7 @@ def build_targets(rows=None):
                 mm = re.search(r"<=\s*(\d+)", scale)
                 thr = float(mm.group(1)) if mm else 12.0 if ("esketamine" in r["drug"] or "ESK" in arm) else 10.0
                 kind = "remission"
-            p = max(min(val / 100, 0.95), 0.05)
-            targets.append(Target(i, tid, arm, marm, None, t, kind, thr, val, 100 * math.sqrt(p * (1 - p) / n), n, label))
+            targets.append(Target(i, tid, arm, marm, None, t, kind, thr, val, rate_se(val, n), n, label))
         else:
             skip("measure 'other' on a symptom scale (composite or duration) not represented")
     return targets, skipped
