@@ -41,3 +41,49 @@ def test_a_replicate_is_reproducible_and_another_differs():
     a, b, c = _draw(3)[0], _draw(3)[0], _draw(4)[0]
     assert [t.observed for t in a] == [t.observed for t in b]
     assert sum(x.observed != y.observed for x, y in zip(a, c)) > 0.8 * len(a)
+
+
+def _arm_draw(replicate):
+    return benchmark_module("cv_synthetic").synthetic_targets(params(), replicate, truth_size=400,
+                                                              log=lambda *_: None, errors="arm")
+
+
+def test_arm_samples_are_sized_by_the_rows_and_disjoint_unless_crossover():
+    import numpy as np
+
+    cs = benchmark_module("cv_synthetic")
+    sizes = cs.arm_sizes(build_targets()[0])
+    # a difference row's n (both sides) does not size an arm; a weighted pool splits the row's n by the weights
+    assert sizes[("daly2018.yaml", "esketamine-84mg")] == 12 and sizes[("daly2018.yaml", "placebo")] == 33
+    assert (sizes[("transform2.yaml", "esketamine-56mg+AD")], sizes[("transform2.yaml", "esketamine-84mg+AD")]) \
+        == (38, 76)
+    assert sizes[("singh2016_open_label.yaml", "placebo-2x-ol")] == 17           # a pool of two arms: n / 2
+    idx = cs.arm_samples(sizes, 400, np.random.default_rng(0))
+    assert set(idx[("berman2000.yaml", "ketamine")]) == set(idx[("berman2000.yaml", "saline")])    # crossover
+    daly = [set(v) for k, v in idx.items() if k[0] == "daly2018.yaml"]
+    assert sum(map(len, daly)) == len(set().union(*daly)) == 67                    # parallel arms: disjoint
+    assert all(len(v) == sizes[k] for k, v in idx.items())
+
+
+def test_arm_errors_draw_the_rows_of_an_arm_from_one_sample_of_patients():
+    real = build_targets()[0]
+    syn, _, rec = _arm_draw(1)
+    assert [(t.row, t.kind, t.n) for t in syn] == [(t.row, t.kind, t.n) for t in real] and rec["errors"] == "arm"
+    by = {(t.trial, t.model_arm, t.versus, t.kind, t.time_h): t.observed for t in syn}
+    # a difference row is the difference of its arms' samples (row-level errors would make it independent)
+    for dose in ("esketamine-28mg", "esketamine-56mg", "esketamine-84mg"):
+        for h in (2.0, 24.0, 192.0):
+            diff = by[("daly2018_synapse", dose, "placebo", "diff_change", h)]
+            arms = by[("daly2018_synapse", dose, None, "mean_change", h)] - \
+                by[("daly2018_synapse", "placebo", None, "mean_change", h)]
+            assert math.isclose(diff, arms, abs_tol=1e-9), (dose, h)
+    # a rate is a count of patients of the arm's sample (the arm's n for these rows)
+    for t in syn:
+        if t.trial == "daly2018_synapse" and t.kind in ("response", "remission"):
+            k = t.observed * t.n / 100.0
+            assert abs(k - round(k)) < 1e-9, t.label
+    # the errors are sampling errors around the truth: centred, and of the size the rows' SEs say
+    z = [(r["synthetic"] - r["truth"]) / t.se for t, r in zip(syn, rec["rows"]) if t.kind not in SPREAD_KINDS]
+    assert abs(sum(z) / len(z)) < 0.35
+    assert 0.5 < math.sqrt(sum(v * v for v in z) / len(z)) < 1.6
+    assert _arm_draw(1)[0] == syn and [t.observed for t in _arm_draw(2)[0]] != [t.observed for t in syn]
