@@ -118,7 +118,6 @@ def synthetic_targets(params, replicate: int, truth_size: int = 600, truth_seed:
 #: row kinds drawn at the row level in ``--errors arm`` too: analytic per-patient probabilities (adverse events, CADSS
 #: > 4, blood-pressure outliers) that no per-visit draw of the model turns into counts
 ROW_LEVEL_KINDS = ("cadss_gt4", "sbp180", "dbp110", "sbp_rise40", "dbp_rise25")
-_TINY_SD = 1e-9        # points: the rating's SD once the draws are explicit (rates become counts of ratings)
 
 
 def _row_level(t) -> bool:
@@ -203,17 +202,8 @@ def arm_level_observations(targets, params, truth_size: int, truth_seed: int, rn
         smax = SCALES[cal.load_scenario(cal.SCENARIOS / key[0]).population.scale][0]
         sampled[key] = _sampled_arm(sims[key], idx[key], params, smax,
                                     params.free_value("rating_noise_sd") * smax, rng)
-    real_sd = cal._rating_sd
-    cal._rating_sd = lambda p, trial, time_h=None: (_TINY_SD if np.ndim(time_h) == 0
-                                                    else np.full(np.shape(time_h), _TINY_SD))
-    try:
-        out = {}
-        for t in targets:
-            key = (t.row, t.kind)
-            out[key] = (truth[key], None if _row_level(t) else cal.predict(t, sampled, params))
-    finally:
-        cal._rating_sd = real_sd
-    return out
+    return {(t.row, t.kind): (truth[(t.row, t.kind)], None if _row_level(t) else
+                              cal.predict(t, sampled, params, drawn_ratings=True)) for t in targets}
 
 
 def main(argv=None):
@@ -233,9 +223,8 @@ def main(argv=None):
     targets, skipped, record = synthetic_targets(params, a.replicate, a.truth_size, errors=a.errors)
     print(f"synthetic rows: {len(targets)} (replicate {a.replicate}, errors per {a.errors}; trial effects drawn with tau "
           + ", ".join(f"{e} {v:.2f}" for e, v in record["tau"].items()) + f", {record['tau_source']})", flush=True)
-    cal.build_targets = lambda rows=None: (list(targets), list(skipped))      # every fit and prediction sees them
     cv = cal.cross_validate(params, size=a.cv_size, max_evaluations=a.cv_evaluations, qual_size=a.qual_size,
-                            qual_seed=11, parameter_draws=10, between_trial=True,
+                            qual_seed=11, parameter_draws=10, between_trial=True, targets=targets,
                             groups=[g for g in a.groups.split(",") if g] or None,
                             log=lambda m: print(m, flush=True))
     cv["summary_in_sample"] = cal.qualification_summary(cv["in_sample"])

@@ -87,3 +87,41 @@ def test_arm_errors_draw_the_rows_of_an_arm_from_one_sample_of_patients():
     assert abs(sum(z) / len(z)) < 0.35
     assert 0.5 < math.sqrt(sum(v * v for v in z) / len(z)) < 1.6
     assert _arm_draw(1)[0] == syn and [t.observed for t in _arm_draw(2)[0]] != [t.observed for t in syn]
+
+
+def test_qualify_and_the_fits_take_the_rows_they_are_given():
+    import dataclasses
+
+    from ketasim import calibration as cal
+
+    real = build_targets()[0]
+    moved = [dataclasses.replace(t, observed=t.observed + 1.0) if t.trial == "murrough2013_ajp" else t for t in real]
+    rows, skipped = cal.qualify(params(), size=100, trials=["murrough2013_ajp"], targets=moved)
+    assert skipped == [] and len(rows) == 4
+    published = {t.row: t.observed for t in real}
+    assert all(math.isclose(r["observed"], published[r["row"]] + 1.0) for r in rows)
+    # the same rows through the default path are the published ones
+    rows0, skipped0 = cal.qualify(params(), size=100, trials=["murrough2013_ajp"])
+    assert skipped0 and [r["observed"] for r in rows0] == [published[r["row"]] for r in rows0]
+    tau = cal.between_trial_tau(params(), size=60, targets=[t for t in moved if t.trial == "murrough2013_ajp"])
+    assert [tr["group"] for tr in tau["trials"]] == ["murrough2013"]
+
+
+def test_drawn_ratings_are_counted_not_integrated():
+    import dataclasses
+
+    import numpy as np
+
+    from ketasim import calibration as cal
+
+    t = next(t for t in build_targets()[0] if t.trial == "murrough2013_ajp" and t.kind == "response"
+             and t.arm == "ketamine")
+    sims = cal.simulate_calibration_arms(params(), [t], 40, 3)
+    key = (cal.TRIALS[t.trial][0], "ketamine")
+    s = sims[key]
+    ratings = np.rint(s.score)
+    sims[key] = dataclasses.replace(s, score=ratings, baseline=np.rint(s.baseline))
+    j = int(np.argmin(np.abs(s.times - t.time_h)))
+    counted = 100.0 * np.mean(ratings[:, j] <= np.floor(0.5 * np.rint(s.baseline) + 1e-9))
+    assert math.isclose(cal.predict(t, sims, params(), drawn_ratings=True), counted, abs_tol=1e-9)
+    assert not math.isclose(cal.predict(t, sims, params()), counted, abs_tol=1e-6)      # the noise integrated

@@ -701,11 +701,23 @@ def _rating_sd(params: ParameterSet, trial: str, time_h=None):
     return rating_sd_at(params, SCALES[_scale_of(trial)][0], time_h)
 
 
-def predict(target: Target, sims, params: ParameterSet) -> float:
+#: points: a rating's SD about the sims' scores when they are drawn ratings already (``predict(drawn_ratings=True)``)
+_DRAWN_RATING_SD = 1e-9
+
+
+def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = False) -> float:
+    """The model's value of a calibration row from the arms' simulations. ``drawn_ratings``: the sims' scores are
+    ratings already (rater's noise and fluctuation drawn, rounded: ``benchmarks/cv_synthetic.py --errors arm``), so
+    rates count them instead of integrating the rating's noise."""
     file = TRIALS[target.trial][0]
-    sigma = _rating_sd(params, target.trial, target.time_h or 0.0)
+
+    def rating_sd(time_h):
+        if drawn_ratings:
+            return _DRAWN_RATING_SD if np.ndim(time_h) == 0 else np.full(np.shape(time_h), _DRAWN_RATING_SD)
+        return _rating_sd(params, target.trial, time_h)
+    sigma = rating_sd(target.time_h or 0.0)
     vals, weights = [], []
-    for s, mask, weight in _select(sims, file, target.model_arm, lambda t: _rating_sd(params, target.trial, t)):
+    for s, mask, weight in _select(sims, file, target.model_arm, rating_sd):
         weights.append(np.full(int(mask.sum()), 1.0) * weight)
         j = int(np.argmin(np.abs(s.times - (target.time_h or 0.0))))
         score, base = s.score[mask, j], s.baseline[mask]
@@ -726,8 +738,7 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
             # any rating": counting every patient's best noisy rating would let rater noise alone make responders)
             cols = [i for i, x in enumerate(s.times) if 0.0 < x <= target.time_h + 1e-9]
             thr = (1 - target.threshold) * np.rint(s.response_reference(mask))
-            rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols],
-                                       _rating_sd(params, target.trial, s.times[cols]))
+            rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols], rating_sd(s.times[cols]))
             vals.append(100 * rates[:, int(np.argmax(rates.mean(axis=0)))])
         elif k == "cadss_session":
             sess = min(int(target.threshold), s.sessions.shape[1] - 1)
@@ -753,7 +764,7 @@ def predict(target: Target, sims, params: ParameterSet) -> float:
     if target.versus is not None:
         ref = Target(**{**dataclasses.asdict(target), "model_arm": target.versus, "versus": None,
                         "kind": "mean_change" if target.kind == "diff_change" else target.kind})
-        v -= predict(ref, sims, params)
+        v -= predict(ref, sims, params, drawn_ratings)
     return v
 
 
@@ -927,7 +938,7 @@ def scenario_groups() -> dict[str, list[str]]:
 def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int = 20261121,
               max_evaluations: int = 400, names=None, log=print, exclude_trials=(), start: str = "current",
               laplace: bool = True, ae_stage: bool = True, executor=None, directions: bool = True,
-              row_weights: str = "random-effects"):
+              row_weights: str = "random-effects", targets=None):
     """Fit the free parameters; returns (fitted ParameterSet, report dict).
 
     ``exclude_trials``: trial ids whose rows are left out (cross-validation). ``start``: ``"current"`` starts from
@@ -942,6 +953,8 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     sample, NOTES.md) weighs each row by its SE widened by the between-trial heterogeneity (:func:`row_fit_se`);
     ``"sampling"`` by its own SE. J, as logged and recorded, is always in sampling SEs (comparable across
     weightings); the objective that is minimised is in the chosen weights (``objective_fitted`` in the report).
+    ``targets``: the rows to fit (default: :func:`build_targets`, the published calibration rows; a synthetic data
+    set, ``benchmarks/cv_synthetic.py``, passes its own).
     """
     from scipy.optimize import least_squares
 
@@ -962,7 +975,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     names = list(names)
     if start not in ("current", "prior"):
         raise ValueError("start: use 'current' or 'prior'")
-    targets, skipped = build_targets()
+    targets, skipped = build_targets() if targets is None else (list(targets), [])
     targets = [t for t in targets if t.trial not in set(exclude_trials)]
     if not targets:
         raise ValueError("no calibration rows left to fit")
@@ -1403,7 +1416,7 @@ def dersimonian_laird_tau(shifts, ses) -> float:
 
 
 def between_trial_tau(params: ParameterSet, *, size: int = 200, seed: int = 20261121, exclude_trials=(),
-                      log=lambda *_: None) -> dict:
+                      log=lambda *_: None, targets=None) -> dict:
     """Estimate the between-trial SDs (tau) of the :data:`TRIAL_EFFECTS` from the calibration trials themselves
     (minus ``exclude_trials``: a cross-validation fold uses only its own trials): per trial (scenario file) the
     shift that best fits its rows under ``params`` (:func:`trial_shift`), then DerSimonian-Laird per effect over the
@@ -1411,8 +1424,9 @@ def between_trial_tau(params: ParameterSet, *, size: int = 200, seed: int = 2026
     to these same trials, so the fit has absorbed part of the between-trial spread (tau is if anything low), and
     rows of one trial are treated as independent (SEs if anything small, tau if anything high).
 
+    ``targets``: the rows (default: :func:`build_targets`).
     Returns {"tau": {effect: SD}, "trials": [{group, shift, se, used}], "method": ..., "size": ..., "seed": ...}."""
-    targets, _ = build_targets()
+    targets = build_targets()[0] if targets is None else list(targets)
     excluded = set(exclude_trials)
     targets = [t for t in targets if t.trial not in excluded]
     by_group: dict[str, list] = {}
@@ -1582,7 +1596,7 @@ def _interval(t: Target, pred: float, sampling_var: float, draws_var: float, uni
 
 
 def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int = 11, trials=None,
-            parameter_draws: int = 0, draw_seed: int = 0, between_trial: bool = True, trial_tau=None):
+            parameter_draws: int = 0, draw_seed: int = 0, between_trial: bool = True, trial_tau=None, targets=None):
     """Predicted vs observed for every calibration row (or the rows of ``trials``), with the model's 95% interval
     for a trial of the row's size.
 
@@ -1594,16 +1608,17 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
     trial-effect draws at ``params``. The draws' spread is added on the row's scale: variance for means, changes,
     SDs and mmHg; for rates the same variance sets a beta distribution of the true rate, and the interval is the
     quantiles of the beta-binomial count for the row's n (bounded to [0, 100]: :func:`rate_interval`). Rows also carry the interval without the between-trial part
-    (``lo_no_between_trial`` ...) from the same draws, so one run compares both."""
+    (``lo_no_between_trial`` ...) from the same draws, so one run compares both. ``targets``: the rows (default:
+    :func:`build_targets`; then no row is reported as skipped)."""
     params = params or load_parameters()
-    targets, skipped = build_targets()
+    targets, skipped = build_targets() if targets is None else (list(targets), [])
     if trials is not None:
         targets = [t for t in targets if t.trial in set(trials)]
     sims = simulate_calibration_arms(params, targets, size, seed)
     het = bool(between_trial) and (parameter_draws > 0 or trial_tau is not None)
     tau_info = None
     if het and trial_tau is None:
-        tau_info = between_trial_tau(params, size=min(size, 300), seed=seed)
+        tau_info = between_trial_tau(params, size=min(size, 300), seed=seed, targets=targets)
         trial_tau = tau_info["tau"]
     k = parameter_draws if parameter_draws > 0 else (TRIAL_EFFECT_DRAWS if het else 0)
     d_off, d_on = np.zeros((k, len(targets))), np.zeros((k, len(targets)))
@@ -1786,11 +1801,11 @@ def _damped_fold(residuals, theta, jk, keep, rk, prior, lo, hi, evaluations: int
     return best_t
 
 
-def _fold_tau(fit, between_trial: bool, parameter_draws: int, size: int, seed: int, exclude_trials=()):
+def _fold_tau(fit, between_trial: bool, parameter_draws: int, size: int, seed: int, exclude_trials=(), targets=None):
     """The fold's between-trial taus from its own trials (None when the intervals carry no heterogeneity)."""
     if not between_trial or parameter_draws <= 0:
         return None
-    return between_trial_tau(fit, size=size, seed=seed, exclude_trials=exclude_trials)
+    return between_trial_tau(fit, size=size, seed=seed, exclude_trials=exclude_trials, targets=targets)
 
 
 def _tau_record(info) -> dict | None:
@@ -1807,24 +1822,28 @@ def _tau_record(info) -> dict | None:
 
 def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed: int = 20261121,
                    max_evaluations: int = 150, qual_size: int = 1000, qual_seed: int = 11, parameter_draws: int = 10,
-                   groups=None, log=print, between_trial: bool = True, row_weights: str = "random-effects") -> dict:
+                   groups=None, log=print, between_trial: bool = True, row_weights: str = "random-effects",
+                   targets=None) -> dict:
     """Leave-one-trial-out cross-validation: for each calibration scenario (a trial and its pooled analyses), fit
     the free parameters to every other trial's rows — from the data-independent prior centres, with the same
     budget as the in-sample fit run here — and predict the left-out rows with intervals that include the fold's
     parameter uncertainty (Laplace). Also runs the in-sample fit with the same procedure, so the two compare like
-    with like. Returns {"in_sample": rows, "out_of_sample": rows, "folds": [...], "settings": {...}}."""
+    with like. ``targets``: the rows (default: :func:`build_targets`, the published ones; a synthetic data set,
+    ``benchmarks/cv_synthetic.py``, passes its own and every fit, tau and prediction uses them).
+    Returns {"in_sample": rows, "out_of_sample": rows, "folds": [...], "settings": {...}}."""
     params = params or load_parameters()
     all_groups = scenario_groups()
     chosen = list(groups or all_groups)
+    targets = build_targets()[0] if targets is None else list(targets)
     kw = dict(size=size, seed=seed, max_evaluations=max_evaluations, start="prior", log=lambda *_: None,
-              row_weights=row_weights)
+              row_weights=row_weights, targets=targets)
     log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
     full, rep_full = calibrate(params, laplace=parameter_draws > 0, **kw)
     if rep_full["posterior"]:
         full = dataclasses.replace(full, posterior=rep_full["posterior"])
-    tau_full = _fold_tau(full, between_trial, parameter_draws, size, seed)
+    tau_full = _fold_tau(full, between_trial, parameter_draws, size, seed, targets=targets)
     in_rows, _ = qualify(full, size=qual_size, seed=qual_seed, parameter_draws=parameter_draws,
-                         between_trial=between_trial, trial_tau=tau_full and tau_full["tau"])
+                         between_trial=between_trial, trial_tau=tau_full and tau_full["tau"], targets=targets)
     out_rows, folds = [], []
     for g in chosen:
         tids = all_groups[g]
@@ -1833,9 +1852,9 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
         if rep["posterior"]:
             fit = dataclasses.replace(fit, posterior=rep["posterior"])
         # between-trial SDs from the fold's own trials only (the left-out trial never informs its interval)
-        tau_g = _fold_tau(fit, between_trial, parameter_draws, size, seed, exclude_trials=tids)
+        tau_g = _fold_tau(fit, between_trial, parameter_draws, size, seed, exclude_trials=tids, targets=targets)
         rows, _ = qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=parameter_draws,
-                          between_trial=between_trial, trial_tau=tau_g and tau_g["tau"])
+                          between_trial=between_trial, trial_tau=tau_g and tau_g["tau"], targets=targets)
         for r in rows:
             r["fold"] = g
         out_rows += rows
