@@ -1609,16 +1609,16 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
     SDs and mmHg; for rates the same variance sets a beta distribution of the true rate, and the interval is the
     quantiles of the beta-binomial count for the row's n (bounded to [0, 100]: :func:`rate_interval`). Rows also carry the interval without the between-trial part
     (``lo_no_between_trial`` ...) from the same draws, so one run compares both. ``targets``: the rows (default:
-    :func:`build_targets`; then no row is reported as skipped)."""
+    :func:`build_targets`; rows given are reported with no skipped row)."""
     params = params or load_parameters()
-    targets, skipped = build_targets() if targets is None else (list(targets), [])
-    if trials is not None:
-        targets = [t for t in targets if t.trial in set(trials)]
+    all_targets, skipped = build_targets() if targets is None else (list(targets), [])
+    targets = all_targets if trials is None else [t for t in all_targets if t.trial in set(trials)]
     sims = simulate_calibration_arms(params, targets, size, seed)
     het = bool(between_trial) and (parameter_draws > 0 or trial_tau is not None)
     tau_info = None
     if het and trial_tau is None:
-        tau_info = between_trial_tau(params, size=min(size, 300), seed=seed, targets=targets)
+        # from every calibration trial, not only those predicted here
+        tau_info = between_trial_tau(params, size=min(size, 300), seed=seed, targets=all_targets)
         trial_tau = tau_info["tau"]
     k = parameter_draws if parameter_draws > 0 else (TRIAL_EFFECT_DRAWS if het else 0)
     d_off, d_on = np.zeros((k, len(targets))), np.zeros((k, len(targets)))
