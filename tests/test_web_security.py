@@ -262,3 +262,14 @@ def test_report_page_gets_a_no_network_policy(srv):
     status, h, _ = req(srv, "GET", f"/api/trial/{job}/report.html", ctype=None)
     assert status == 200 and h["content-security-policy"] == S.REPORT_CSP and "connect-src" not in S.REPORT_CSP
     assert "default-src 'none'" in S.REPORT_CSP
+
+
+def test_the_printed_address_accepts_connections_before_the_server_runs():
+    # serve() prints the address and only then starts uvicorn: on a loaded machine a browser that opens it at once
+    # must wait in the backlog, not be refused (the CI of the twenty-third session saw ERR_CONNECTION_REFUSED)
+    sock = S._bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=5):
+            pass
+    finally:
+        sock.close()

@@ -579,6 +579,9 @@ def _bind(host: str, port: int) -> socket.socket:
     except (OSError, OverflowError) as e:
         sock.close()
         raise InputError(f"--port: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})") from None
+    # listening from here on: a browser that opens the printed address before uvicorn has started (a loaded
+    # machine) waits in the backlog instead of being refused; uvicorn's own listen() only sets the backlog again
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
