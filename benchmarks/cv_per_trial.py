@@ -1,6 +1,7 @@
 """Compare cross-validation runs per trial (out of sample), side by side.
 
     .venv/bin/python benchmarks/cv_per_trial.py BASELINE.json NEW.json [MORE.json ...]
+    .venv/bin/python benchmarks/cv_per_trial.py REAL.json --exact SYNTHETIC1.json SYNTHETIC2.json ...
 
 Each file is written by ``ketasim qualify --cross-validate --cv-json FILE`` (e.g. ``--cv-method refit``). Prints the
 overall in-sample and out-of-sample summaries and, per trial, the out-of-sample mean absolute error in score points
@@ -21,14 +22,21 @@ rates, the mean changes and the SDs of change: a rate error that grows out of sa
 shrunk towards the prior, not noise) and the dispersion of control arms (placebo, saline, midazolam) against drug
 arms, observed and predicted (antidepressant and placebo arms are equally dispersed in the literature: Munkholm 2020,
 doi:10.1371/journal.pone.0237950). Reads the files and the calibration file's arm sizes (no simulation).
+
+``--exact`` takes replicates of ``benchmarks/cv_synthetic.py`` (the same refit CV on rows an exact model would give;
+``--errors arm`` for a trial's own error structure) and says, for the first file (the real run), where it falls
+against them: overall (means, rates, SD rows, coverage) and per trial, the exact model's mean, SD and range over the
+replicates, and whether the real run lies above the range (misfit the sampling error of these trials cannot
+explain) or inside it.
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
 import json
 import math
-import sys
+import statistics
 
 from ketasim.calibration import (FITTED, HETEROGENEITY_RATE_KINDS, _bounds, _fwd, _prior_weights, build_targets,
                                  error_floors, qualification_summary)
@@ -168,8 +176,90 @@ def fmt(x, spec):
     return format(x, spec) if x is not None else "-".rjust(len(format(0.0, spec)))
 
 
-def main(paths):
-    runs = [json.load(open(p)) for p in paths]
+#: the overall out-of-sample figures compared with an exact model's: (summary key, label, factor, format)
+EXACT_FIGURES = (("mae_points", "means and changes (points)", 1.0, ".2f"),
+                 ("mae_percentage_points", "rates (pp)", 1.0, ".1f"),
+                 ("mae_sd_points", "SD rows (points)", 1.0, ".2f"),
+                 ("inside_interval", "inside the 95 % intervals (%)", 100.0, ".0f"))
+
+
+def _spread(values: list[float]) -> dict:
+    """Mean, SD (n - 1; 0 for one value), minimum and maximum of finite values (NaN when there are none)."""
+    xs = [v for v in values if v is not None and math.isfinite(v)]
+    if not xs:
+        return {"mean": float("nan"), "sd": float("nan"), "min": float("nan"), "max": float("nan"), "n": 0}
+    return {"mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
+            "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def _place(value: float | None, spread: dict, higher_is_worse: bool = True) -> str:
+    """Where ``value`` lies against an exact model's replicates: 'above' / 'below' their range or 'inside'
+    (worse/better read with ``higher_is_worse``); '-' without a value or replicates."""
+    if value is None or not math.isfinite(value) or spread["n"] == 0:
+        return "-"
+    if value > spread["max"]:
+        return "above (worse)" if higher_is_worse else "above (better)"
+    if value < spread["min"]:
+        return "below (better)" if higher_is_worse else "below (worse)"
+    return "inside"
+
+
+def exact_comparison(real: dict, exact: list[dict]) -> dict:
+    """The real run's out-of-sample figures against an exact model's replicates (cv_synthetic.py output).
+
+    Returns {"overall": {key: (real value, spread over the replicates, place)}, "trials": {trial: {"points" |
+    "pp": (real, spread, place)}}}; errors are worse when higher, coverage (inside_interval) when lower. A trial
+    absent from a replicate is left out of that replicate's spread."""
+    overall = {}
+    for key, _, factor, _ in EXACT_FIGURES:
+        v = real["summary_out_of_sample"][key] * factor
+        sp = _spread([d["summary_out_of_sample"][key] * factor for d in exact])
+        overall[key] = (v, sp, _place(v, sp, higher_is_worse=key != "inside_interval"))
+    real_tab = per_trial(real["out_of_sample"])
+    exact_tabs = [per_trial(d["out_of_sample"]) for d in exact]
+    trials = {}
+    for t, (pts, pp, _, _) in sorted(real_tab.items()):
+        cells = {}
+        for i, (name, v) in enumerate((("points", pts), ("pp", pp))):
+            sp = _spread([tab[t][i] for tab in exact_tabs if t in tab])
+            cells[name] = (v, sp, _place(v, sp))
+        trials[t] = cells
+    return {"overall": overall, "trials": trials}
+
+
+def print_exact(real_path: str, real: dict, exact_paths: list[str], exact: list[dict]) -> None:
+    """Print :func:`exact_comparison` as two tables."""
+    cmp = exact_comparison(real, exact)
+    print(f"\n{real_path} against an exact model ({len(exact)} replicate(s) of cv_synthetic.py: "
+          + ", ".join(exact_paths) + "), out of sample:")
+    print(f"  {'figure':32s} {'real':>7s} {'exact mean':>11s} {'SD':>6s} {'range':>15s}  real vs the range")
+    for key, label, _, f in EXACT_FIGURES:
+        v, sp, place = cmp["overall"][key]
+        print(f"  {label:32s} {v:7{f}} {sp['mean']:11{f}} {sp['sd']:6{f}} "
+              f"{format(sp['min'], f) + '-' + format(sp['max'], f):>15s}  {place}")
+    print(f"  {'trial':32s} {'points: real':>13s} {'exact range':>13s} {'':14s} {'pp: real':>9s} {'exact range':>13s}")
+    for t, cells in cmp["trials"].items():
+        line = f"  {t:32s}"
+        for name in ("points", "pp"):
+            v, sp, place = cells[name]
+            rng = f"{sp['min']:.1f}-{sp['max']:.1f}" if sp["n"] else "-"
+            line += f" {fmt(v, '13.2f' if name == 'points' else '9.1f')} {rng:>13s} {place:14s}"
+        print(line)
+
+
+def _load(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("paths", nargs="+", help="qualify --cross-validate --cv-json files (the first is the real run)")
+    ap.add_argument("--exact", nargs="+", default=[], metavar="SYNTHETIC",
+                    help="benchmarks/cv_synthetic.py outputs: an exact model's replicates to place the first run against")
+    a = ap.parse_args(argv)
+    paths = a.paths
+    runs = [_load(p) for p in paths]
     for p, d in zip(paths, runs):
         s_in, s_out = d["summary_in_sample"], d["summary_out_of_sample"]
         print(f"{p}: in sample {s_in['mae_points']:.2f} pts / {s_in['mae_percentage_points']:.1f} pp / "
@@ -233,9 +323,9 @@ def main(paths):
         for k in disp_in:
             n, obs, pred_in = disp_in[k]
             print(f"    {k:13s} {n:2d} rows  {obs:5.2f} / {pred_in:5.2f} / {disp_out[k][2]:5.2f}")
+    if a.exact:
+        print_exact(paths[0], runs[0], a.exact, [_load(p) for p in a.exact])
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    main(sys.argv[1:])
+    main()

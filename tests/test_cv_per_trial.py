@@ -114,3 +114,57 @@ def test_target_headroom_is_what_the_efficacy_rows_must_reach_for_the_overall_ta
     assert math.isclose(h["sampling_floor"], k * 7.5)
     het = [100 * 0.34 * 0.25, 100 * 0.34 * 0.16]
     assert math.isclose(h["heterogeneity_floor"], k * (math.hypot(10.0, het[0]) + math.hypot(5.0, het[1])) / 2)
+
+
+def _cv_run(rate_mae, inside, trial_errors):
+    """A minimal cross-validation file: a summary and one rate row per (trial, error)."""
+    rows = [{"trial": t, "unit": "percentage points", "error": e, "inside": True} for t, e in trial_errors]
+    return {"summary_out_of_sample": {"mae_points": 2.0, "mae_percentage_points": rate_mae, "mae_sd_points": 1.5,
+                                      "inside_interval": inside},
+            "out_of_sample": rows}
+
+
+def test_exact_comparison_places_the_real_run_against_the_replicates_range():
+    mod = _module()
+    exact = [_cv_run(8.0, 0.90, [("a", 6.0), ("b", 2.0)]), _cv_run(9.0, 0.86, [("a", 10.0), ("b", -4.0)])]
+    real = _cv_run(9.5, 0.88, [("a", -8.0), ("b", 12.0), ("c", 1.0)])
+    cmp = mod.exact_comparison(real, exact)
+    v, sp, place = cmp["overall"]["mae_percentage_points"]
+    assert (v, sp["mean"], sp["min"], sp["max"], sp["n"]) == (9.5, 8.5, 8.0, 9.0, 2)
+    assert math.isclose(sp["sd"], math.sqrt(0.5))
+    assert place == "above (worse)"
+    assert cmp["overall"]["inside_interval"][2] == "inside"            # 88 % within 86-90 %
+    assert cmp["trials"]["a"]["pp"][2] == "inside"                     # |-8| within 6-10
+    assert cmp["trials"]["b"]["pp"][2] == "above (worse)"              # 12 above 2-4
+    c = cmp["trials"]["c"]["pp"]
+    assert c[1]["n"] == 0 and c[2] == "-"                             # no replicate has trial c
+    assert cmp["trials"]["a"]["points"][2] == "-"                     # no points rows at all
+    low = mod.exact_comparison(_cv_run(7.0, 0.80, []), exact)["overall"]
+    assert low["mae_percentage_points"][2] == "below (better)"
+    assert low["inside_interval"][2] == "below (worse)"               # coverage: lower is worse
+
+
+def test_cli_prints_the_exact_model_comparison(tmp_path, capsys):
+    import json
+    mod = _module()
+    target = next(t for t in build_targets()[0] if t.kind == "response" and t.n > 0)
+    row = {"row": 0, "trial": target.trial, "label": target.label, "kind": "response", "unit": "percentage points",
+           "observed": 50.0, "predicted": 40.0, "error": -10.0, "inside": True, "sampling_sd": 5.0,
+           "lo": 25.0, "hi": 55.0}
+    run = {"summary_in_sample": {"mae_points": 1.0, "mae_percentage_points": 5.0, "mae_sd_points": 1.0,
+                                 "inside_interval": 0.9},
+           "summary_out_of_sample": {"mae_points": 2.0, "mae_percentage_points": 10.0, "mae_sd_points": 1.5,
+                                     "inside_interval": 0.9},
+           "in_sample": [dict(row, error=-5.0)], "out_of_sample": [row], "folds": [],
+           "in_sample_fit": {"fitted": {}}}
+    paths = []
+    for name, rate in (("real", 10.0), ("exact1", 6.0), ("exact2", 7.0)):
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps(dict(run, summary_out_of_sample=dict(run["summary_out_of_sample"],
+                                                                     mae_percentage_points=rate))))
+        paths.append(str(p))
+    mod.main([paths[0], "--exact", *paths[1:]])
+    out = capsys.readouterr().out
+    assert "against an exact model (2 replicate(s)" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("rates (pp)"))
+    assert "6.0-7.0" in line and "above (worse)" in line
