@@ -236,18 +236,27 @@ FITTED = {
     "omega_bp": ("log", 0.1, 1.5, 0.6), "omega_dissociation": ("log", 0.1, 1.5, 0.5),
     # within-patient fluctuation of true severity (issue 7, nineteenth session): the stationary SD (fraction of the
     # scale maximum) of an Ornstein-Uhlenbeck process added to every rating after trial entry
-    # (population.rating_sd_at; correlation time pd.fluctuation.correlation_time 14 d). Centre 4 MADRS points
-    # (4/60 of the scale maximum): no source measures it directly; derived (helper notes of 2026-12-03, abstracts read):
-    # a >= 6-point HAM-D17 rise between visits 7-14 days apart at ~6.5 % of 3,582 visits of a 12-week trial
-    # (Harvey 2007, J Clin Psychiatry, psychiatrist.com abstract 060719), less two independent interviews' error
-    # (MADRS ICC 0.93, Williams & Kobak 2008 Br J Psychiatry 192:52; HAM-D 0.937, Trajkovic 2011
-    # doi:10.1016/j.psychres.2010.12.007), leaves ~13 MADRS^2 of true change over ~10 days; ~1 %/month relapse on a
-    # continued antidepressant after the first months (Geddes 2003 doi:10.1016/S0140-6736(03)12599-8; Kato 2021
-    # Mol Psychiatry, PMC7815511) bounds it from above: ~4 MADRS points (plausible 2.5-6) with tau ~14 d. Held
-    # there (SOURCE_HELD): only one calibration trial (TRANSFORM, the one with 4-week arms) informs it; fitted, it
-    # ran to 6.7 points with TRANSFORM and 1.3 without, and the refit CV was no better out of sample (NOTES.md,
-    # nineteenth session)
-    "fluctuation_sd": ("log", 0.005, 0.2, 4.0 / 60.0),
+    # (population.rating_sd_at; correlation time pd.fluctuation.correlation_time 28 d). Centre 5 MADRS points
+    # (5/60 of the scale maximum; twenty-fourth session), sized by the spread of antidepressant-trial arms: in the
+    # default model every patient's natural course and new-antidepressant relief are the same share of baseline, so
+    # the fluctuation is what makes an arm's SD of change grow over weeks, and an 8-week arm that starts a new oral
+    # antidepressant (HAM-D17 baseline 23) must reach the published 0.33 of baseline (IQR of the arms 0.31-0.35;
+    # 71 placebo arms, 8,147 patients, of the Cipriani 2018 network meta-analysis's open data,
+    # doi:10.17632/83rthbp8ys.2, 7.7 points on 23.1; the placebo-response SD 7.66 HAM-D points that Volkmann 2020
+    # doi:10.1371/journal.pone.0241497 takes from them; drug arms equally dispersed, Munkholm 2020
+    # doi:10.1371/journal.pone.0237950): 4 points gave 0.28-0.29, 5 points 0.31-0.32 (with the correlation time
+    # re-derived below), 6 points 0.34-0.36 (tests/test_fluctuation.py). The visit-to-visit change fixes the
+    # correlation time at that size: a >= 6-point HAM-D17 rise between visits 7-14 days apart at ~6.5 % of 3,582
+    # visits of a 12-week trial (Harvey 2007, J Clin Psychiatry, psychiatrist.com abstract 060719), less two
+    # independent interviews' error (MADRS ICC 0.93, Williams & Kobak 2008 Br J Psychiatry 192:52; HAM-D 0.937,
+    # Trajkovic 2011 doi:10.1016/j.psychres.2010.12.007), leaves ~13 MADRS^2 of true change over ~7-10 days:
+    # 2 s^2 (1 - exp(-dt / tau)) = 13 at s = 5 gives tau 23-33 d (28 d; at the nineteenth session's 4 points it gave
+    # 13-19 d). ~1 %/month relapse on a continued antidepressant after the first months (Geddes 2003
+    # doi:10.1016/S0140-6736(03)12599-8; Kato 2021 Mol Psychiatry, PMC7815511) bounds the size from above
+    # (plausible 2.5-6 points). Held there (SOURCE_HELD): only one calibration trial (TRANSFORM, the one with 4-week
+    # arms) informs it; fitted, it ran to 6.7 points with TRANSFORM and 1.3 without, and the refit CV was no better
+    # out of sample (NOTES.md, nineteenth session)
+    "fluctuation_sd": ("log", 0.005, 0.2, 5.0 / 60.0),
 }
 #: Scale of the latent synaptic-protein and spine variables. The score sees protein_gain only through the products
 #: weight_protein x protein_gain and spine_gain x protein_gain (IL-6 is an output only): a flat direction of the
