@@ -248,8 +248,15 @@ def print_exact(real_path: str, real: dict, exact_paths: list[str], exact: list[
 
 
 def _load(path: str) -> dict:
-    with open(path) as f:
-        return json.load(f)
+    """A cross-validation JSON file; a missing or unreadable one is a one-line exit naming it."""
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"{path}: cannot read a cross-validation file ({e.__class__.__name__})") from None
+    if not isinstance(d, dict) or "summary_out_of_sample" not in d or "out_of_sample" not in d:
+        raise SystemExit(f"{path}: not a cross-validation file (no out-of-sample summary and rows)")
+    return d
 
 
 def main(argv=None):

@@ -168,3 +168,16 @@ def test_cli_prints_the_exact_model_comparison(tmp_path, capsys):
     assert "against an exact model (2 replicate(s)" in out
     line = next(x for x in out.splitlines() if x.strip().startswith("rates (pp)"))
     assert "6.0-7.0" in line and "above (worse)" in line
+
+
+def test_a_missing_or_foreign_file_is_a_one_line_exit(tmp_path):
+    import pytest
+    mod = _module()
+    with pytest.raises(SystemExit) as e:
+        mod.main([str(tmp_path / "nope.json")])
+    assert "nope.json: cannot read" in str(e.value) and "\n" not in str(e.value)
+    other = tmp_path / "other.json"
+    other.write_text("[1, 2]")
+    with pytest.raises(SystemExit) as e:
+        mod.main([str(other)])
+    assert "other.json: not a cross-validation file" in str(e.value)
