@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+
+import pytest
 
 from _support import benchmark_module
 
@@ -145,7 +148,6 @@ def test_exact_comparison_places_the_real_run_against_the_replicates_range():
 
 
 def test_cli_prints_the_exact_model_comparison(tmp_path, capsys):
-    import json
     mod = _module()
     target = next(t for t in build_targets()[0] if t.kind == "response" and t.n > 0)
     row = {"row": 0, "trial": target.trial, "label": target.label, "kind": "response", "unit": "percentage points",
@@ -171,7 +173,6 @@ def test_cli_prints_the_exact_model_comparison(tmp_path, capsys):
 
 
 def test_a_missing_or_foreign_file_is_a_one_line_exit(tmp_path):
-    import pytest
     mod = _module()
     with pytest.raises(SystemExit) as e:
         mod.main([str(tmp_path / "nope.json")])

@@ -111,8 +111,8 @@ def _antidepressant_arm_sd(p, size=1000):
 
 
 def test_an_eight_week_antidepressant_arm_is_as_wide_as_published_arms():
-    """The fluctuation is what makes an arm's spread grow over weeks in the default model (every patient's natural
-    course and new-antidepressant relief are the same share of baseline), so its size (fluctuation_sd) is set by the
+    """The fluctuation is the main term that makes an arm's spread grow over weeks in the default model (every
+    patient's natural course and new-antidepressant relief are the same share of baseline), so its size (fluctuation_sd) is set by the
     spread of antidepressant-trial arms at week 6-8: SD of change 0.33 of baseline, interquartile range of the arms
     0.31-0.35 (Cipriani 2018's open data doi:10.17632/83rthbp8ys.2: 71 placebo arms on HAM-D17, 8,147 patients,
     7.7 points on a baseline of 23.1; drug arms equally dispersed, Munkholm 2020 doi:10.1371/journal.pone.0237950).

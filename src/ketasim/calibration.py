@@ -239,7 +239,7 @@ FITTED = {
     # (population.rating_sd_at; correlation time pd.fluctuation.correlation_time 28 d). Centre 5 MADRS points
     # (5/60 of the scale maximum; twenty-fourth session), sized by the spread of antidepressant-trial arms: in the
     # default model every patient's natural course and new-antidepressant relief are the same share of baseline, so
-    # the fluctuation is what makes an arm's SD of change grow over weeks, and an 8-week arm that starts a new oral
+    # the fluctuation is the main term that makes an arm's SD of change grow over weeks, and an 8-week arm that starts a new oral
     # antidepressant (HAM-D17 baseline 23) must reach the published 0.33 of baseline (IQR of the arms 0.31-0.35;
     # 71 placebo arms, 8,147 patients, of the Cipriani 2018 network meta-analysis's open data,
     # doi:10.17632/83rthbp8ys.2, 7.7 points on 23.1; the placebo-response SD 7.66 HAM-D points that Volkmann 2020
