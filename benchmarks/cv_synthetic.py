@@ -183,12 +183,13 @@ def _sampled_arm(sim, idx, params, scale_max: float, rater_sd: float, rng):
     """The arm seen through ``idx``'s patients with explicit ratings: score + fluctuation since entry + rater's
     noise, rounded and bounded by the scale (as ``trial._simulate_outcome`` rates), baseline rounded."""
     score = sim.score[idx]
-    fluct = fluctuation_paths(params, scale_max, sim.times, rng.standard_normal((idx.size, sim.times.size + 1)))
+    fluct = fluctuation_paths(params, scale_max, sim.times, rng.standard_normal((idx.size, sim.times.size + 1)),
+                              sim.fluctuation_scale(idx))
     rating = np.clip(np.rint(score + fluct + rng.normal(0.0, rater_sd, score.shape)), 0, scale_max)
     return dataclasses.replace(
         sim, score=rating, baseline=np.rint(sim.baseline[idx]), sessions=sim.sessions[idx], female=sim.female[idx],
         age=sim.age[idx], sbp=sim.sbp[idx], dbp=sim.dbp[idx], bp0=sim.bp0[idx],
-        screening=None if sim.screening is None else sim.screening[idx])
+        screening=None if sim.screening is None else sim.screening[idx], fluct_scale=sim.fluctuation_scale(idx))
 
 
 def arm_level_observations(targets, params, truth_size: int, truth_seed: int, rng) -> dict:

@@ -558,6 +558,13 @@ class _ArmSim:
     bp0: np.ndarray        # (n, 2) pre-dose SBP, DBP (mmHg)
     #: the rating a response is counted from when the trial counts from screening (None: the baseline)
     screening: np.ndarray | None = None
+    #: each patient's multiplier of the fluctuation's SD (population.fluctuation_scale: 1.0, everyone alike, unless
+    #: population.fluctuation_scales_with_severity)
+    fluct_scale: float | np.ndarray = 1.0
+
+    def fluctuation_scale(self, mask):
+        """The multiplier of the fluctuation's SD of the patients in ``mask`` (1.0 when everyone's is)."""
+        return self.fluct_scale if np.ndim(self.fluct_scale) == 0 else self.fluct_scale[mask]
 
     def response_reference(self, mask) -> np.ndarray:
         """The ratings (points) a response's reduction is counted from, of the patients in ``mask``."""
@@ -608,7 +615,7 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
 
 def _simulate_file(task) -> dict:
     file, times, params, size, seed = task
-    from .population import baseline_bp, predose_bp_limit
+    from .population import baseline_bp, fluctuation_scale, predose_bp_limit
 
     sc = load_scenario(SCENARIOS / file)
     rng = np.random.default_rng(seed)
@@ -631,7 +638,8 @@ def _simulate_file(task) -> dict:
         # changes and response are counted from the baseline rating (population.true_baseline)
         sims[(file, arm.name)] = _ArmSim(run.output("score"), pa.baseline_rating, times, run.sessions,
                                          pa.female, pa.age_years,
-                                         run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0, ref)
+                                         run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0, ref,
+                                         fluctuation_scale(spec, params, pa.baseline))
     return sims
 
 
@@ -646,18 +654,18 @@ def _open_label_switch(spec: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def _open_label_view(s: _ArmSim, switch_h: float, rating_sd: float) -> tuple[_ArmSim, np.ndarray]:
+def _open_label_view(s: _ArmSim, switch_h: float, rating_sd) -> tuple[_ArmSim, np.ndarray]:
     """An arm seen from its open-label phase: times from the switch, changes from the score at the switch (the
     open-label baseline), and each patient's weight = the probability of not responding at the switch's rating
     (< 50 % reduction from baseline; with the rater's noise), i.e. of entering the phase (Singh 2016: "after at least
     2 weeks for lack of efficacy"; the criterion of lack of efficacy is this model's assumption). ``rating_sd``:
-    the rater's noise (scale points)."""
+    the rater's noise (scale points; one per patient, or one for all)."""
     j0 = int(np.argmin(np.abs(s.times - switch_h)))
     keep = s.times >= s.times[j0] - 1e-9
     entering = 1.0 - rating_at_or_below(0.5 * np.rint(s.response_reference(np.ones(s.baseline.size, bool))),
                                          s.score[:, j0], rating_sd)
     view = _ArmSim(s.score[:, keep], s.score[:, j0].copy(), s.times[keep] - s.times[j0], s.sessions, s.female, s.age,
-                   s.sbp[:, keep], s.dbp[:, keep], s.bp0)
+                   s.sbp[:, keep], s.dbp[:, keep], s.bp0, fluct_scale=s.fluct_scale)
     return view, entering
 
 
@@ -669,7 +677,8 @@ def _select(sims, file, spec, rating_sd=None):
     the others, so that a pooled arm weights its parts as the trial did (its stated numbers of patients or doses).
     'a:nonresponders@360h' is the open-label phase of the patients who did not respond by 360 h (each weighted by
     that probability; :func:`_open_label_view`; needs ``rating_sd``, the function of the time since trial entry (h)
-    that gives a rating's SD in scale points: :func:`_rating_sd`)."""
+    and the patients' multipliers of the fluctuation's SD that gives a rating's SD in scale points:
+    :func:`_rating_sd`)."""
     out = []
     for part in spec.split(POOL_FILES):
         part_file, part_spec = part.split("::", 1) if "::" in part else (file, part)
@@ -683,7 +692,7 @@ def _select(sims, file, spec, rating_sd=None):
                 if rating_sd is None:
                     raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs a rating's SD (rating_sd)")
                 # the entry rating carries the fluctuation since trial entry
-                s, entering = _open_label_view(s, switch, rating_sd(switch))
+                s, entering = _open_label_view(s, switch, rating_sd(switch, s.fluct_scale))
                 out.append((s, mask, (float(share) if share else 1.0) * entering))
                 continue
             if sub == "female":
@@ -703,11 +712,12 @@ def _weighted_var(x, w) -> float:
     return float(np.average((x - np.average(x, weights=w)) ** 2, weights=w))
 
 
-def _rating_sd(params: ParameterSet, trial: str, time_h=None):
+def _rating_sd(params: ParameterSet, trial: str, time_h=None, fluct_scale=1.0):
     """The SD of a rating about the model score (scale points) of a calibration trial's scale at ``time_h`` hours
     after trial entry (``population.rating_sd_at``: the rater's noise and the within-patient fluctuation since entry;
-    None: the rater's noise alone). A row at one time is exact under it, as a virtual trial's ratings give it."""
-    return rating_sd_at(params, SCALES[_scale_of(trial)][0], time_h)
+    None: the rater's noise alone). A row at one time is exact under it, as a virtual trial's ratings give it.
+    ``fluct_scale``: 1.0 or the patients' multipliers of the fluctuation's SD (the result is then per patient)."""
+    return rating_sd_at(params, SCALES[_scale_of(trial)][0], time_h, fluct_scale)
 
 
 #: points: a rating's SD about the sims' scores when they are drawn ratings already (``predict(drawn_ratings=True)``)
@@ -720,14 +730,17 @@ def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = Fa
     rates count them instead of integrating the rating's noise."""
     file = TRIALS[target.trial][0]
 
-    def rating_sd(time_h):
+    def rating_sd(time_h, fluct_scale=1.0):
         if drawn_ratings:
             return _DRAWN_RATING_SD if np.ndim(time_h) == 0 else np.full(np.shape(time_h), _DRAWN_RATING_SD)
-        return _rating_sd(params, target.trial, time_h)
-    sigma = rating_sd(target.time_h or 0.0)
-    vals, weights = [], []
+        return _rating_sd(params, target.trial, time_h, fluct_scale)
+    vals, weights, variances = [], [], []
     for s, mask, weight in _select(sims, file, target.model_arm, rating_sd):
         weights.append(np.full(int(mask.sum()), 1.0) * weight)
+        fs = s.fluctuation_scale(mask)
+        # a rating's SD about the score: one for all, or one per patient (population.fluctuation_scales_with_severity)
+        sigma = rating_sd(target.time_h or 0.0, fs)
+        variances.append(np.broadcast_to(np.square(sigma), weights[-1].shape))
         j = int(np.argmin(np.abs(s.times - (target.time_h or 0.0))))
         score, base = s.score[mask, j], s.baseline[mask]
         k = target.kind
@@ -747,7 +760,7 @@ def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = Fa
             # any rating": counting every patient's best noisy rating would let rater noise alone make responders)
             cols = [i for i, x in enumerate(s.times) if 0.0 < x <= target.time_h + 1e-9]
             thr = (1 - target.threshold) * np.rint(s.response_reference(mask))
-            rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols], rating_sd(s.times[cols]))
+            rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols], rating_sd(s.times[cols], fs))
             vals.append(100 * rates[:, int(np.argmax(rates.mean(axis=0)))])
         elif k == "cadss_session":
             sess = min(int(target.threshold), s.sessions.shape[1] - 1)
@@ -768,13 +781,21 @@ def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = Fa
         raise InputError(f"size: no virtual patient falls in the subgroup of {target.trial} {target.model_arm}; "
                          "use more patients per arm (--size)")
     if target.kind in SPREAD_KINDS:      # between-patient SD of the observed rating (rater noise included)
-        return float(math.sqrt(_weighted_var(pooled, w) + sigma ** 2))
+        return float(math.sqrt(_weighted_var(pooled, w) + _mean_variance(variances, w)))
     v = float(np.average(pooled, weights=w))
     if target.versus is not None:
         ref = Target(**{**dataclasses.asdict(target), "model_arm": target.versus, "versus": None,
                         "kind": "mean_change" if target.kind == "diff_change" else target.kind})
         v -= predict(ref, sims, params, drawn_ratings)
     return v
+
+
+def _mean_variance(variances, w) -> float:
+    """The weighted mean of the patients' rating variances about their scores (the parts' arrays, patients'
+    weights ``w``): the variance the rating adds to the between-patient spread. When every patient's is the same
+    (the default) that value itself, exactly."""
+    v = np.concatenate(variances)
+    return float(v[0]) if v.size and np.all(v == v[0]) else float(np.average(v, weights=w))
 
 
 def _bp_outlier_probability(kind, sessions, bp0, params) -> np.ndarray:
@@ -1887,9 +1908,12 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
 def _patient_sd(t: Target, sims, params):
     file = TRIALS[t.trial][0]
     if t.kind in ("mean", "mean_change", "diff_change", "cadss_session", "sbp_t", "dbp_t"):
-        xs, ws = [], []
-        for s, mask, weight in _select(sims, file, t.model_arm, lambda th: _rating_sd(params, t.trial, th)):
+        xs, ws, variances = [], [], []
+        noisy = t.kind in ("mean", "mean_change", "diff_change")
+        for s, mask, weight in _select(sims, file, t.model_arm, lambda th, fs=1.0: _rating_sd(params, t.trial, th, fs)):
             ws.append(np.full(int(mask.sum()), 1.0) * weight)
+            sigma = _rating_sd(params, t.trial, t.time_h or 0.0, s.fluctuation_scale(mask)) if noisy else 0.0
+            variances.append(np.broadcast_to(np.square(sigma), ws[-1].shape))
             j = int(np.argmin(np.abs(s.times - (t.time_h or 0.0))))
             if t.kind == "mean":
                 xs.append(s.score[mask, j])
@@ -1899,10 +1923,8 @@ def _patient_sd(t: Target, sims, params):
                 xs.append(s.sessions[mask, min(int(t.threshold), s.sessions.shape[1] - 1), SUMMARY_SLOT("cadss_peak")])
             else:
                 xs.append((s.sbp if t.kind == "sbp_t" else s.dbp)[mask, j])
-        x = np.concatenate(xs)
-        noisy = t.kind in ("mean", "mean_change", "diff_change")
-        sigma = _rating_sd(params, t.trial, t.time_h or 0.0) if noisy else 0.0
-        sd = math.sqrt(_weighted_var(x, np.concatenate(ws)) + sigma ** 2)
+        x, w = np.concatenate(xs), np.concatenate(ws)
+        sd = math.sqrt(_weighted_var(x, w) + _mean_variance(variances, w))
         return sd * (math.sqrt(2) if t.kind == "diff_change" else 1.0)
     p = None
     if t.kind in ("response", "remission", "response_window", "cadss_gt4", "sbp180", "dbp110", "sbp_rise40",

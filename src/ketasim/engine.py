@@ -15,7 +15,8 @@ import numpy as np
 from . import pk as pkmod
 from .errors import InputError, SolverError
 from .parameters import ParameterSet, load_parameters
-from .population import Patients, PopulationSpec, arm_comedications, arm_spec, sample_patients, typical_patient
+from .population import (Patients, PopulationSpec, arm_comedications, arm_spec, fluctuation_scale, sample_patients,
+                         typical_patient)
 from .regimen import Administration, Arm, Drug, Route
 from .model import DEFAULT_MODEL, Model
 from .model.definition import CONDITION_FREE_PARAMETER  # noqa: F401  (re-exported)
@@ -444,12 +445,13 @@ class DecidedFluctuation:
 
 
 def decision_fluctuation_draws(arm: Arm, stream, start: int, n: int, params: ParameterSet,
-                               scale_max: float) -> DecidedFluctuation | None:
+                               scale_max: float, scale=1.0) -> DecidedFluctuation | None:
     """The fluctuation of true severity (``population.fluctuation_paths``) of patients ``start .. start+n-1`` at the
     ratings of an arm whose titration decides on the recorded rating with the rater's noise; None otherwise, or when
     the parameter set has no fluctuation. Drawn from each patient's own stream (keyed by the arm's name; the same
     whatever the chunking, like :func:`decision_rating_draws`), so a trial can continue the same path at its
-    endpoint ratings (``trial._simulate_outcome``: the exact Gaussian conditional)."""
+    endpoint ratings (``trial._simulate_outcome``: the exact Gaussian conditional). ``scale``: 1.0 or each
+    patient's multiplier of the fluctuation's SD (``population.fluctuation_scale``)."""
     from .population import as_seed_sequence, fluctuation_parameters, fluctuation_paths, patient_draws
 
     tit = getattr(arm, "titration", None)
@@ -460,16 +462,18 @@ def decision_fluctuation_draws(arm: Arm, stream, start: int, n: int, params: Par
     ss = as_seed_sequence(stream)
     z = np.stack([patient_draws(ss, DECISION_FLUCTUATION_FIELD.format(arm=arm.name, column=k), "normal", start, n)
                   for k in range(t.size + 1)], axis=1)
-    return DecidedFluctuation(t, fluctuation_paths(params, scale_max, t, z))
+    return DecidedFluctuation(t, fluctuation_paths(params, scale_max, t, z, scale))
 
 
-def decision_draws(arm: Arm, stream, start: int, n: int, params: ParameterSet, scale_max: float) -> dict:
+def decision_draws(arm: Arm, stream, start: int, n: int, params: ParameterSet, scale_max: float,
+                   scale=1.0) -> dict:
     """:func:`run_arm`'s keyword arguments for patients ``start .. start+n-1`` of ``stream`` on an arm whose
     titration decides on the recorded rating: their rater-noise draws (:func:`decision_rating_draws`) and their
     fluctuation of true severity at those ratings (:func:`decision_fluctuation_draws`); None for each the arm does
     not need. ``simulate``, ``scale.run_chunk`` and sensitivity draw them here; a trial draws the whole arm's
-    fluctuation once more (:func:`decision_fluctuation_draws`) to continue it at its endpoint ratings."""
-    fl = decision_fluctuation_draws(arm, stream, start, n, params, scale_max)
+    fluctuation once more (:func:`decision_fluctuation_draws`) to continue it at its endpoint ratings. ``scale``:
+    1.0 or each patient's multiplier of the fluctuation's SD (``population.fluctuation_scale``)."""
+    fl = decision_fluctuation_draws(arm, stream, start, n, params, scale_max, scale)
     return {"decision_rating_z": decision_rating_draws(arm, stream, start, n),
             "decision_fluctuation": None if fl is None else fl.values}
 
@@ -633,7 +637,8 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
             patients = sample_patients(spec, params, np.random.default_rng(stream), n)
         # a rule deciding on the recorded rating: each patient's rater-noise draws and fluctuation of true severity
         # there (the typical patient: neither)
-        drawn = decision_draws(arm, stream if stream is not None else 0, 0, patients.n, params, spec.scale_max)
+        drawn = decision_draws(arm, stream if stream is not None else 0, 0, patients.n, params, spec.scale_max,
+                               fluctuation_scale(spec, params, patients.baseline))
         if typical:
             drawn["decision_fluctuation"] = None
             if drawn["decision_rating_z"] is not None:

@@ -282,6 +282,22 @@ def fluctuation_parameters(params, scale_max: float) -> tuple[float, float]:
     return s * scale_max, params.get("pd.fluctuation.correlation_time", "h")
 
 
+def fluctuation_scale(spec, params, entry):
+    """Each patient's multiplier of the fluctuation's stationary SD (:func:`fluctuation_parameters`): 1.0 (a
+    scalar, everyone alike) unless ``spec.fluctuation_scales_with_severity`` (a hypothesis, off by default), then
+    (1 - w) + w x (entry / scale maximum) / r per patient, with w = pd.fluctuation.entry_share (the share of the SD
+    that is proportional to entry severity) and r = pd.fluctuation.reference_entry_severity (the entry severity, as
+    a fraction of the scale maximum, at which the size is fluctuation_sd as fitted). ``entry``: the patients' true
+    severity at entry (scale points; ``Patients.baseline``). Published arms' SD of change rises with their baseline
+    (elasticity ~0.6, Cipriani 2018's open data); with everyone alike the model's rises with elasticity ~0.2."""
+    if not getattr(spec, "fluctuation_scales_with_severity", False):
+        return 1.0
+    w = params.get("pd.fluctuation.entry_share")
+    ref = params.get("pd.fluctuation.reference_entry_severity")
+    e = np.asarray(entry, dtype=float) / spec.scale_max
+    return (1.0 - w) + w * e / ref
+
+
 def _fluctuation_change_var(params, scale_max: float, time_h):
     """Variance (scale points^2) of the fluctuation's change since trial entry at ``time_h`` h: 2 s^2 (1 - exp(-t/tau))."""
     s, tau = fluctuation_parameters(params, scale_max)
@@ -299,24 +315,30 @@ def fluctuation_change_sd(params, scale_max: float, time_h):
     return np.sqrt(_fluctuation_change_var(params, scale_max, time_h))
 
 
-def rating_sd_at(params, scale_max: float, time_h=None):
+def rating_sd_at(params, scale_max: float, time_h=None, scale=1.0):
     """SD (scale points) of a rating about the model score at ``time_h`` hours after trial entry: the rater's noise
     (rating_noise_sd x ``scale_max``) and the fluctuation of true severity since entry (:func:`fluctuation_change_sd`);
     ``time_h`` None: the rater's noise alone. What a virtual trial's ratings carry (``trial._simulate_outcome``),
-    used analytically by calibration and sensitivity."""
+    used analytically by calibration and sensitivity. ``scale``: 1.0, or each patient's multiplier of the
+    fluctuation's SD (:func:`fluctuation_scale`, an array): the result is then patients x ``time_h``'s shape."""
     rater = params.free_value("rating_noise_sd") * scale_max
     if time_h is None:
         return rater
-    out = np.sqrt(rater ** 2 + _fluctuation_change_var(params, scale_max, time_h))
+    var = _fluctuation_change_var(params, scale_max, time_h)
+    if np.ndim(scale) > 0:
+        return np.sqrt(rater ** 2 + np.multiply.outer(np.asarray(scale, float) ** 2, var))
+    out = np.sqrt(rater ** 2 + float(scale) ** 2 * var) if scale != 1.0 else np.sqrt(rater ** 2 + var)
     return float(out) if out.ndim == 0 else out
 
 
-def fluctuation_paths(params, scale_max: float, times_h, z) -> np.ndarray:
+def fluctuation_paths(params, scale_max: float, times_h, z, scale=1.0) -> np.ndarray:
     """Each patient's fluctuation of true severity at ``times_h`` (h since trial entry, ascending, >= 0) minus its
     value at entry (scale points; patients x times): the Ornstein-Uhlenbeck process of :func:`fluctuation_change_sd`
     sampled exactly (an AR(1) step exp(-dt / tau) between successive times, so any grid gives the same joint law).
-    ``z``: standard-normal draws, patients x (len(times_h) + 1) (the first column is the value at entry)."""
-    return _ou_changes(*fluctuation_parameters(params, scale_max), times_h, z)
+    ``z``: standard-normal draws, patients x (len(times_h) + 1) (the first column is the value at entry).
+    ``scale``: 1.0 or each patient's multiplier of the SD (:func:`fluctuation_scale`)."""
+    out = _ou_changes(*fluctuation_parameters(params, scale_max), times_h, z)
+    return out if np.ndim(scale) == 0 and scale == 1.0 else out * np.reshape(np.asarray(scale, float), (-1, 1))
 
 
 def _ou_changes(s: float, tau: float, times_h, z) -> np.ndarray:
@@ -487,6 +509,11 @@ class PopulationSpec:
                                          # carries the rater's noise like every later rating (:func:`true_baseline`);
                                          # off: the baseline rating is the true severity at entry. Its refit CV was
                                          # level on rates, worse on means (NOTES.md)
+    fluctuation_scales_with_severity: bool = False  # a hypothesis, off by default (twenty-sixth session): the
+                                         # fluctuation of true severity's SD is partly a share of the patient's
+                                         # entry severity (:func:`fluctuation_scale`), so an arm's SD of change
+                                         # rises with its baseline as published arms' does; off: the same number
+                                         # of scale points for everyone
 
     def __post_init__(self):
         f = "population"
@@ -537,6 +564,9 @@ class PopulationSpec:
             raise InputError(f"{f}.natural_course_spread: must be true or false, got {self.natural_course_spread!r}")
         if not isinstance(self.baseline_rating_noise, (bool, np.bool_)):
             raise InputError(f"{f}.baseline_rating_noise: must be true or false, got {self.baseline_rating_noise!r}")
+        if not isinstance(self.fluctuation_scales_with_severity, (bool, np.bool_)):
+            raise InputError(f"{f}.fluctuation_scales_with_severity: must be true or false, got "
+                             f"{self.fluctuation_scales_with_severity!r}")
         if self.recurrence_clock not in RECURRENCE_CLOCKS:
             raise InputError(f"{f}.recurrence_clock: use one of {', '.join(RECURRENCE_CLOCKS)}, got "
                              f"{self.recurrence_clock!r}")

@@ -217,7 +217,8 @@ def _provenance_table(prov: dict) -> str:
             ("antidepressant_spread", "antidepressant relief spread"),
             ("antidepressant_trd", "antidepressant relief in treatment resistance"),
             ("visit_contact", "contact per visit"), ("natural_course_spread", "natural course per patient"),
-            ("baseline_rating_noise", "rater's noise in the baseline rating")]
+            ("baseline_rating_noise", "rater's noise in the baseline rating"),
+            ("fluctuation_scales_with_severity", "fluctuation of true severity")]
     switch = {"recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
                              "off (population.recurrence: false)"),
               "re_response": ("on (population.re_response: true; a hypothesis: active sessions after a new episode's "
@@ -235,7 +236,11 @@ def _provenance_table(prov: dict) -> str:
                                         "off (the default; population.natural_course_spread)"),
               "baseline_rating_noise": ("on (population.baseline_rating_noise: true; a hypothesis: the baseline "
                                         "rating carries the rater's noise, so changes carry two ratings' noise)",
-                                        "off (the default; population.baseline_rating_noise)")}
+                                        "off (the default; population.baseline_rating_noise)"),
+              "fluctuation_scales_with_severity": (
+                  "partly a share of entry severity (population.fluctuation_scales_with_severity: true; a "
+                  "hypothesis: share pd.fluctuation.entry_share)",
+                  "the same size for everyone (the default; population.fluctuation_scales_with_severity)")}
     rows = [(lab, switch[k][0 if prov[k] else 1] if k in switch else prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"

@@ -58,7 +58,10 @@ class SimulationResult:
                 # population.natural_course_spread: a natural course per patient (sixteenth session)
                 "natural_course_spread": bool(self.scenario.population.natural_course_spread),
                 # population.baseline_rating_noise: the baseline rating carries the rater's noise (twenty-first)
-                "baseline_rating_noise": bool(self.scenario.population.baseline_rating_noise), "notice": NOTICE}
+                "baseline_rating_noise": bool(self.scenario.population.baseline_rating_noise),
+                # population.fluctuation_scales_with_severity: fluctuation partly a share of entry severity (26th)
+                "fluctuation_scales_with_severity": bool(self.scenario.population.fluctuation_scales_with_severity),
+                "notice": NOTICE}
 
     @property
     def model_id(self) -> str:

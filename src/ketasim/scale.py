@@ -92,7 +92,7 @@ class ChunkTask:
 def run_chunk(task: ChunkTask):
     """Sample the chunk's patients from their own streams and simulate them: an ``engine.ArmRun``."""
     from .engine import decision_draws, run_arm
-    from .population import sample_patients
+    from .population import fluctuation_scale, sample_patients
 
     patients = sample_patients(task.spec, task.params, task.stream, task.stop - task.start, start=task.start,
                                occasion=task.occasion)
@@ -100,7 +100,7 @@ def run_chunk(task: ChunkTask):
     if task.model is not None:
         kw["model"] = task.model
     kw.update(decision_draws(task.arm, task.stream, task.start, task.stop - task.start, task.params,
-                             task.spec.scale_max))
+                             task.spec.scale_max, fluctuation_scale(task.spec, task.params, patients.baseline)))
     return run_arm(task.arm, task.spec, patients, task.output_times_h, params=task.params,
                    grid_options=task.grid_options, on_failure=task.on_failure, **kw)
 

@@ -90,6 +90,8 @@ class _Population(_Strict):
                                          # (free: omega_natural; some patients worsen; sixteenth)
     baseline_rating_noise: bool = False  # a hypothesis, off by default: the baseline rating carries the rater's
                                          # noise like every later rating (population.true_baseline; twenty-first)
+    fluctuation_scales_with_severity: bool = False  # a hypothesis, off by default: the fluctuation of true
+                                         # severity is partly a share of entry severity (twenty-sixth)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)
@@ -517,7 +519,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           antidepressant_spread=pop.antidepressant_spread,
                           antidepressant_trd=pop.antidepressant_trd, visit_contact=pop.visit_contact,
                           natural_course_spread=pop.natural_course_spread,
-                          baseline_rating_noise=pop.baseline_rating_noise)
+                          baseline_rating_noise=pop.baseline_rating_noise,
+                          fluctuation_scales_with_severity=pop.fluctuation_scales_with_severity)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

@@ -164,7 +164,7 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
                    seed: int = 1, experiment=None) -> float:
     """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters)."""
     from .engine import decision_draws, run_arm
-    from .population import SCALES, arm_spec, rating_at_or_below, rating_sd_at, sample_patients
+    from .population import SCALES, arm_spec, fluctuation_scale, rating_at_or_below, rating_sd_at, sample_patients
     from .model import DEFAULT_MODEL
 
     arm = scenario.arms[arm_index]
@@ -174,7 +174,8 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
     t = endpoint.time_h if endpoint.time_h is not None else 0.0
     times = np.unique([0.0, t])
     run = run_arm(arm, spec, patients, times, params=params, experiment=experiment or scenario.experiment,
-                  on_failure="flag", **decision_draws(arm, stream, 0, patients.n, params, spec.scale_max))
+                  on_failure="flag", **decision_draws(arm, stream, 0, patients.n, params, spec.scale_max,
+                                                      fluctuation_scale(spec, params, patients.baseline)))
     ok = ~run.failed
     if endpoint.measure in SESSION_MEASURES:
         if run.sessions.shape[1] == 0 or run.session_times_h.size == 0:
@@ -189,7 +190,9 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
         return float(np.mean(score))
     if endpoint.measure == "mean_change":
         return float(np.mean(score - base))
-    sigma = rating_sd_at(params, SCALES[spec.scale][0], t)   # the rater's noise and the fluctuation since entry
+    # the rater's noise and the fluctuation since entry (per patient with population.fluctuation_scales_with_severity)
+    fscale = fluctuation_scale(spec, params, patients.baseline)
+    sigma = rating_sd_at(params, SCALES[spec.scale][0], t, fscale if np.ndim(fscale) == 0 else fscale[ok])
     if endpoint.measure == "response_rate":
         red = ep.response_reduction if ep is not None else 0.5
         thr = (1 - red) * np.rint(base)

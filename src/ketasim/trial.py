@@ -38,6 +38,7 @@ from .model import DEFAULT_MODEL
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional, fluctuation_parameters,  # noqa: F401
+                         fluctuation_scale,
                          fluctuation_paths, occasion_effects, predose_bp_limit, sample_patients,
                          screening_ratings)  # (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
@@ -116,6 +117,8 @@ class TrialResult:
                 "recurrence_clock": self.scenario.population.recurrence_clock,  # entry | response | recovery
                 # population.baseline_rating_noise: the baseline rating carries the rater's noise (twenty-first)
                 "baseline_rating_noise": bool(self.scenario.population.baseline_rating_noise),
+                # population.fluctuation_scales_with_severity: fluctuation partly a share of entry severity (26th)
+                "fluctuation_scales_with_severity": bool(self.scenario.population.fluctuation_scales_with_severity),
                 "arms": arms, "comparisons": self.comparisons,
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 "notice": NOTICE}
@@ -497,12 +500,18 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     # (engine.decision_fluctuation_draws): the endpoint ratings continue that path (the exact Gaussian conditional)
     fluctuation = 0.0
     if noise_sd > 0:
-        decided = decision_fluctuation_draws(arm, stream, 0, n, params, smax) if stream is not None else None
+        # each patient's multiplier of the SD (1.0 unless population.fluctuation_scales_with_severity)
+        fscale = fluctuation_scale(spec, params, patients.baseline)
+        decided = decision_fluctuation_draws(arm, stream, 0, n, params, smax, fscale) if stream is not None else None
         if decided is None:
-            fluctuation = fluctuation_paths(params, smax, times, fluctuation_rng.standard_normal((n, times.size + 1)))
+            fluctuation = fluctuation_paths(params, smax, times, fluctuation_rng.standard_normal((n, times.size + 1)),
+                                            fscale)
         else:
-            fluctuation = fluctuation_conditional(*fluctuation_parameters(params, smax), times,
-                                                  decided.times_h, decided.values, 0.0, fluctuation_rng)
+            # a patient's path is its multiplier times a path of the common size: continue that path (the
+            # Gaussian conditional is linear in the values it is given, and its noise scales with the SD)
+            m = np.reshape(np.asarray(fscale, float), (-1, 1))
+            fluctuation = m * fluctuation_conditional(*fluctuation_parameters(params, smax), times,
+                                                      decided.times_h, decided.values / m, 0.0, fluctuation_rng)
     # a rating is the model score plus the fluctuation and the rater's noise, rounded and bounded by the scale: a
     # rater who would score below 0 records 0 (censoring, kept on purpose: rates P(rating <= threshold) are then
     # exactly the normal CDF that calibration uses analytically; truncating the noise would change that meaning)
