@@ -564,18 +564,11 @@ class _ArmSim:
 
     def fluctuation_scale(self, mask):
         """The multiplier of the fluctuation's SD of the patients in ``mask`` (1.0 when everyone's is)."""
-        return _fluctuation_scale_of(self, mask)
+        return self.fluct_scale if np.ndim(self.fluct_scale) == 0 else self.fluct_scale[mask]
 
     def response_reference(self, mask) -> np.ndarray:
         """The ratings (points) a response's reduction is counted from, of the patients in ``mask``."""
         return self.baseline[mask] if self.screening is None else self.screening[mask]
-
-
-def _fluctuation_scale_of(sim, mask):
-    """An arm simulation's multiplier of the fluctuation's SD for the patients in ``mask``: 1.0 for an object
-    without one (everyone alike), else its scalar or the masked per-patient array."""
-    fs = getattr(sim, "fluct_scale", 1.0)
-    return fs if np.ndim(fs) == 0 else fs[mask]
 
 
 @lru_cache(maxsize=None)
@@ -672,7 +665,7 @@ def _open_label_view(s: _ArmSim, switch_h: float, rating_sd) -> tuple[_ArmSim, n
     entering = 1.0 - rating_at_or_below(0.5 * np.rint(s.response_reference(np.ones(s.baseline.size, bool))),
                                          s.score[:, j0], rating_sd)
     view = _ArmSim(s.score[:, keep], s.score[:, j0].copy(), s.times[keep] - s.times[j0], s.sessions, s.female, s.age,
-                   s.sbp[:, keep], s.dbp[:, keep], s.bp0, fluct_scale=getattr(s, "fluct_scale", 1.0))
+                   s.sbp[:, keep], s.dbp[:, keep], s.bp0, fluct_scale=s.fluct_scale)
     return view, entering
 
 
@@ -699,7 +692,7 @@ def _select(sims, file, spec, rating_sd=None):
                 if rating_sd is None:
                     raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs a rating's SD (rating_sd)")
                 # the entry rating carries the fluctuation since trial entry
-                s, entering = _open_label_view(s, switch, rating_sd(switch, _fluctuation_scale_of(s, slice(None))))
+                s, entering = _open_label_view(s, switch, rating_sd(switch, s.fluct_scale))
                 out.append((s, mask, (float(share) if share else 1.0) * entering))
                 continue
             if sub == "female":
@@ -744,7 +737,7 @@ def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = Fa
     vals, weights, variances = [], [], []
     for s, mask, weight in _select(sims, file, target.model_arm, rating_sd):
         weights.append(np.full(int(mask.sum()), 1.0) * weight)
-        fs = _fluctuation_scale_of(s, mask)
+        fs = s.fluctuation_scale(mask)
         # a rating's SD about the score: one for all, or one per patient (population.fluctuation_scales_with_severity)
         sigma = rating_sd(target.time_h or 0.0, fs)
         variances.append(np.broadcast_to(np.square(sigma), weights[-1].shape))
@@ -1919,7 +1912,7 @@ def _patient_sd(t: Target, sims, params):
         noisy = t.kind in ("mean", "mean_change", "diff_change")
         for s, mask, weight in _select(sims, file, t.model_arm, lambda th, fs=1.0: _rating_sd(params, t.trial, th, fs)):
             ws.append(np.full(int(mask.sum()), 1.0) * weight)
-            sigma = _rating_sd(params, t.trial, t.time_h or 0.0, _fluctuation_scale_of(s, mask)) if noisy else 0.0
+            sigma = _rating_sd(params, t.trial, t.time_h or 0.0, s.fluctuation_scale(mask)) if noisy else 0.0
             variances.append(np.broadcast_to(np.square(sigma), ws[-1].shape))
             j = int(np.argmin(np.abs(s.times - (t.time_h or 0.0))))
             if t.kind == "mean":

@@ -290,7 +290,7 @@ def fluctuation_scale(spec, params, entry):
     a fraction of the scale maximum, at which the size is fluctuation_sd as fitted). ``entry``: the patients' true
     severity at entry (scale points; ``Patients.baseline``). Published arms' SD of change rises with their baseline
     (elasticity ~0.6, Cipriani 2018's open data); with everyone alike the model's rises with elasticity ~0.2."""
-    if not getattr(spec, "fluctuation_scales_with_severity", False):
+    if not spec.fluctuation_scales_with_severity:
         return 1.0
     w = params.get("pd.fluctuation.entry_share")
     ref = params.get("pd.fluctuation.reference_entry_severity")
@@ -327,7 +327,7 @@ def rating_sd_at(params, scale_max: float, time_h=None, scale=1.0):
     var = _fluctuation_change_var(params, scale_max, time_h)
     if np.ndim(scale) > 0:
         return np.sqrt(rater ** 2 + np.multiply.outer(np.asarray(scale, float) ** 2, var))
-    out = np.sqrt(rater ** 2 + float(scale) ** 2 * var) if scale != 1.0 else np.sqrt(rater ** 2 + var)
+    out = np.sqrt(rater ** 2 + float(scale) ** 2 * var)     # x 1.0 is exact: the default is unchanged
     return float(out) if out.ndim == 0 else out
 
 
@@ -337,8 +337,8 @@ def fluctuation_paths(params, scale_max: float, times_h, z, scale=1.0) -> np.nda
     sampled exactly (an AR(1) step exp(-dt / tau) between successive times, so any grid gives the same joint law).
     ``z``: standard-normal draws, patients x (len(times_h) + 1) (the first column is the value at entry).
     ``scale``: 1.0 or each patient's multiplier of the SD (:func:`fluctuation_scale`)."""
-    out = _ou_changes(*fluctuation_parameters(params, scale_max), times_h, z)
-    return out if np.ndim(scale) == 0 and scale == 1.0 else out * np.reshape(np.asarray(scale, float), (-1, 1))
+    return _ou_changes(*fluctuation_parameters(params, scale_max), times_h, z) * np.reshape(np.asarray(scale, float),
+                                                                                         (-1, 1))
 
 
 def _ou_changes(s: float, tau: float, times_h, z) -> np.ndarray:

@@ -191,8 +191,7 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
     if endpoint.measure == "mean_change":
         return float(np.mean(score - base))
     # the rater's noise and the fluctuation since entry (per patient with population.fluctuation_scales_with_severity)
-    fscale = fluctuation_scale(spec, params, patients.baseline)
-    sigma = rating_sd_at(params, SCALES[spec.scale][0], t, fscale if np.ndim(fscale) == 0 else fscale[ok])
+    sigma = rating_sd_at(params, SCALES[spec.scale][0], t, fluctuation_scale(spec, params, patients.baseline[ok]))
     if endpoint.measure == "response_rate":
         red = ep.response_reduction if ep is not None else 0.5
         thr = (1 - red) * np.rint(base)
