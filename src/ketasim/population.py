@@ -289,11 +289,20 @@ def fluctuation_scale(spec, params, entry):
     that is proportional to entry severity) and r = pd.fluctuation.reference_entry_severity (the entry severity, as
     a fraction of the scale maximum, at which the size is fluctuation_sd as fitted). ``entry``: the patients' true
     severity at entry (scale points; ``Patients.baseline``). Published arms' SD of change rises with their baseline
-    (elasticity ~0.6, Cipriani 2018's open data); with everyone alike the model's rises with elasticity ~0.2."""
+    (elasticity ~0.6, Cipriani 2018's open data); with everyone alike the model's rises with elasticity ~0.2.
+    ``spec.fluctuation_scales_with_trial_severity`` (another hypothesis, off by default) reads that relation at the
+    trial level instead: one multiplier (1 - w) + w x (the arm's mean baseline / scale maximum) / r for every patient
+    of the arm (a float), w = pd.fluctuation.trial_entry_share; within one trial a patient's spread then does not
+    depend on their own baseline (Goldstein 2004's individual data: elasticity 0.19, -0.44 to 0.80)."""
+    ref = params.get("pd.fluctuation.reference_entry_severity")
+    if spec.fluctuation_scales_with_trial_severity:
+        # the trial-level reading (twenty-seventh session): the arm's mean baseline, a design fact, sets one
+        # multiplier for every patient of the arm (share pd.fluctuation.trial_entry_share)
+        w = params.get("pd.fluctuation.trial_entry_share")
+        return (1.0 - w) + w * (float(spec.baseline.mean) / spec.scale_max) / ref
     if not spec.fluctuation_scales_with_severity:
         return 1.0
     w = params.get("pd.fluctuation.entry_share")
-    ref = params.get("pd.fluctuation.reference_entry_severity")
     e = np.asarray(entry, dtype=float) / spec.scale_max
     return (1.0 - w) + w * e / ref
 
@@ -514,6 +523,10 @@ class PopulationSpec:
                                          # entry severity (:func:`fluctuation_scale`), so an arm's SD of change
                                          # rises with its baseline as published arms' does; off: the same number
                                          # of scale points for everyone
+    fluctuation_scales_with_trial_severity: bool = False  # a hypothesis, off by default (twenty-seventh session):
+                                         # the same relation read at the trial level: the arm's mean baseline (a
+                                         # design fact) sizes the fluctuation of all its patients alike
+                                         # (:func:`fluctuation_scale`); exclusive with the per-patient reading
 
     def __post_init__(self):
         f = "population"
@@ -567,6 +580,12 @@ class PopulationSpec:
         if not isinstance(self.fluctuation_scales_with_severity, (bool, np.bool_)):
             raise InputError(f"{f}.fluctuation_scales_with_severity: must be true or false, got "
                              f"{self.fluctuation_scales_with_severity!r}")
+        if not isinstance(self.fluctuation_scales_with_trial_severity, (bool, np.bool_)):
+            raise InputError(f"{f}.fluctuation_scales_with_trial_severity: must be true or false, got "
+                             f"{self.fluctuation_scales_with_trial_severity!r}")
+        if self.fluctuation_scales_with_severity and self.fluctuation_scales_with_trial_severity:
+            raise InputError(f"{f}.fluctuation_scales_with_trial_severity: choose one reading, per patient "
+                             "(fluctuation_scales_with_severity) or per trial, not both")
         if self.recurrence_clock not in RECURRENCE_CLOCKS:
             raise InputError(f"{f}.recurrence_clock: use one of {', '.join(RECURRENCE_CLOCKS)}, got "
                              f"{self.recurrence_clock!r}")

@@ -61,6 +61,9 @@ class SimulationResult:
                 "baseline_rating_noise": bool(self.scenario.population.baseline_rating_noise),
                 # population.fluctuation_scales_with_severity: fluctuation partly a share of entry severity (26th)
                 "fluctuation_scales_with_severity": bool(self.scenario.population.fluctuation_scales_with_severity),
+                # population.fluctuation_scales_with_trial_severity: the same, sized by the arm's mean baseline (27th)
+                "fluctuation_scales_with_trial_severity": bool(
+                    self.scenario.population.fluctuation_scales_with_trial_severity),
                 "notice": NOTICE}
 
     @property

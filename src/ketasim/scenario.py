@@ -92,6 +92,8 @@ class _Population(_Strict):
                                          # noise like every later rating (population.true_baseline; twenty-first)
     fluctuation_scales_with_severity: bool = False  # a hypothesis, off by default: the fluctuation of true
                                          # severity is partly a share of entry severity (twenty-sixth)
+    fluctuation_scales_with_trial_severity: bool = False  # a hypothesis, off by default: the same, read at the
+                                         # trial level: the arm's mean baseline sizes it for all (twenty-seventh)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)
@@ -520,7 +522,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           antidepressant_trd=pop.antidepressant_trd, visit_contact=pop.visit_contact,
                           natural_course_spread=pop.natural_course_spread,
                           baseline_rating_noise=pop.baseline_rating_noise,
-                          fluctuation_scales_with_severity=pop.fluctuation_scales_with_severity)
+                          fluctuation_scales_with_severity=pop.fluctuation_scales_with_severity,
+                          fluctuation_scales_with_trial_severity=pop.fluctuation_scales_with_trial_severity)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")
