@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/cv_per_trial.py BASELINE.json NEW.json [MORE.json ...]
     .venv/bin/python benchmarks/cv_per_trial.py REAL.json --exact SYNTHETIC1.json SYNTHETIC2.json ...
+    .venv/bin/python benchmarks/cv_per_trial.py benchmarks/results/cv_refit_shipped.json.gz \
+        --exact benchmarks/results/cv_synthetic_arm_rep*.json.gz     # the kept reference runs
 
 Each file is written by ``ketasim qualify --cross-validate --cv-json FILE`` (e.g. ``--cv-method refit``). Prints the
 overall in-sample and out-of-sample summaries and, per trial, the out-of-sample mean absolute error in score points
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gzip
 import json
 import math
 import statistics
@@ -248,11 +251,12 @@ def print_exact(real_path: str, real: dict, exact_paths: list[str], exact: list[
 
 
 def _load(path: str) -> dict:
-    """A cross-validation JSON file; a missing or unreadable one is a one-line exit naming it."""
+    """A cross-validation JSON file (plain, or gzip-compressed when its name ends in .gz: the reference runs kept in
+    benchmarks/results/); a missing or unreadable one is a one-line exit naming it."""
     try:
-        with open(path) as f:
+        with (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)) as f:
             d = json.load(f)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
         raise SystemExit(f"{path}: cannot read a cross-validation file ({e.__class__.__name__})") from None
     if not isinstance(d, dict) or "summary_out_of_sample" not in d or "out_of_sample" not in d:
         raise SystemExit(f"{path}: not a cross-validation file (no out-of-sample summary and rows)")

@@ -182,3 +182,26 @@ def test_a_missing_or_foreign_file_is_a_one_line_exit(tmp_path):
     with pytest.raises(SystemExit) as e:
         mod.main([str(other)])
     assert "other.json: not a cross-validation file" in str(e.value)
+
+
+def test_gzip_files_read_as_plain_ones_and_the_kept_reference_runs_load(tmp_path, capsys):
+    """A .json.gz (the reference runs kept in benchmarks/results/) reads like its plain JSON; a damaged one is a
+    one-line exit; every kept file is a cross-validation run whose summary the script prints."""
+    import gzip
+    from pathlib import Path
+
+    mod = _module()
+    kept = sorted((Path(__file__).parent.parent / "benchmarks" / "results").glob("*.json.gz"))
+    assert kept, "benchmarks/results/ holds the reference runs"
+    plain = tmp_path / "run.json"
+    with gzip.open(kept[0], "rt") as f:
+        plain.write_text(f.read())
+    assert mod._load(str(kept[0])) == mod._load(str(plain))
+    for path in kept:
+        mod.main([str(path)])
+        assert f"{path}: in sample" in capsys.readouterr().out
+    broken = tmp_path / "broken.json.gz"
+    broken.write_bytes(gzip.compress(b"{\"summary_out_of_sample\": ")[:-4])
+    with pytest.raises(SystemExit) as e:
+        mod.main([str(broken)])
+    assert "broken.json.gz: cannot read" in str(e.value) and "\n" not in str(e.value)
