@@ -214,3 +214,20 @@ def benchmark_module(name: str):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def switched_calibration_scenarios(tmp_path, monkeypatch, file: str, switch: str) -> Path:
+    """A copy of the packaged calibration scenarios (under ``tmp_path``) with the hypothesis ``population.<switch>``
+    set true in ``file`` only, installed as ``calibration.SCENARIOS`` for the test (``monkeypatch`` undoes it).
+    Returns the copy's folder."""
+    import shutil
+
+    from ketasim import calibration as cal
+
+    copy = tmp_path / "calibration"
+    shutil.copytree(cal.SCENARIOS, copy)
+    text = (copy / file).read_text()
+    assert "\npopulation:\n" in text, file
+    (copy / file).write_text(text.replace("\npopulation:\n", f"\npopulation:\n  {switch}: true\n", 1))
+    monkeypatch.setattr(cal, "SCENARIOS", copy)
+    return copy

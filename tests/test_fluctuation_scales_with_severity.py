@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import shutil
 
 import numpy as np
 import pytest
@@ -20,6 +19,8 @@ import ketasim
 from ketasim import calibration as cal
 from ketasim.population import SCALES, fluctuation_scale, rating_sd_at
 from ketasim.trial import run_trial
+
+from _support import switched_calibration_scenarios
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +105,7 @@ def test_an_arms_spread_rises_with_its_baseline_within_the_published_interval(pa
 @pytest.fixture
 def switched_scenarios(tmp_path, monkeypatch):
     """A copy of the calibration scenarios with the switch on in TRANSFORM's."""
-    copy = tmp_path / "calibration"
-    shutil.copytree(cal.SCENARIOS, copy)
-    text = (copy / "transform.yaml").read_text()
-    (copy / "transform.yaml").write_text(
-        text.replace("\npopulation:\n", "\npopulation:\n  fluctuation_scales_with_severity: true\n", 1))
-    monkeypatch.setattr(cal, "SCENARIOS", copy)
-    return copy
+    return switched_calibration_scenarios(tmp_path, monkeypatch, "transform.yaml", "fluctuation_scales_with_severity")
 
 
 def test_calibration_integrates_each_patients_rating_sd(params, switched_scenarios):

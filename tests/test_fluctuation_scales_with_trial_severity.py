@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
 
 import numpy as np
 import pytest
@@ -24,6 +23,8 @@ from ketasim.errors import InputError
 from ketasim.population import SCALES, arm_spec, fluctuation_scale, rating_sd_at
 
 from ketasim.trial import run_trial
+
+from _support import switched_calibration_scenarios
 
 
 @pytest.fixture(scope="module")
@@ -121,13 +122,8 @@ def test_the_trial_json_names_the_switch(params):
 @pytest.fixture
 def switched_scenarios(tmp_path, monkeypatch):
     """A copy of the calibration scenarios with the trial-level switch on in Daly 2018's (pooled baseline 34 MADRS)."""
-    copy = tmp_path / "calibration"
-    shutil.copytree(cal.SCENARIOS, copy)
-    text = (copy / "daly2018.yaml").read_text()
-    (copy / "daly2018.yaml").write_text(
-        text.replace("\npopulation:\n", "\npopulation:\n  fluctuation_scales_with_trial_severity: true\n", 1))
-    monkeypatch.setattr(cal, "SCENARIOS", copy)
-    return copy
+    return switched_calibration_scenarios(tmp_path, monkeypatch, "daly2018.yaml",
+                                          "fluctuation_scales_with_trial_severity")
 
 
 def test_calibration_sizes_each_arm_by_its_own_baseline(params, switched_scenarios):

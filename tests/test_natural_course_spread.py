@@ -20,6 +20,8 @@ import pytest
 import ketasim
 from ketasim import calibration as cal
 
+from _support import switched_calibration_scenarios
+
 WEEKS = np.array([0, 1, 2, 4, 7, 8])
 
 
@@ -114,16 +116,10 @@ def test_calibration_fits_omega_natural_only_when_a_calibration_scenario_switche
     """Like contact per visit: not in the default fit (the switch is off in every calibration scenario, so the
     shipped value is its prior centre, `fitted: false`); a copy of the scenarios with the switch on in TRANSFORM's
     puts it back."""
-    import shutil
-
     assert "omega_natural" in cal.FITTED and "omega_natural" not in cal.default_fitted_names()
     p = ketasim.load_parameters()
     assert p.free["omega_natural"].value == pytest.approx(cal.FITTED["omega_natural"][3])
-    copy = tmp_path / "calibration"
-    shutil.copytree(cal.SCENARIOS, copy)
-    text = (copy / "transform.yaml").read_text()
-    (copy / "transform.yaml").write_text(text.replace("\npopulation:\n", "\npopulation:\n  natural_course_spread: true\n", 1))
-    monkeypatch.setattr(cal, "SCENARIOS", copy)
+    switched_calibration_scenarios(tmp_path, monkeypatch, "transform.yaml", "natural_course_spread")
     assert "omega_natural" in cal.default_fitted_names()
 
 

@@ -20,7 +20,7 @@ import pytest
 import ketasim
 from ketasim.parameters import load_parameters
 
-from _support import typical_nonspecific_trait
+from _support import switched_calibration_scenarios, typical_nonspecific_trait
 
 WEEK = 168.0
 T_END = 6 * WEEK + 1.0          # one hour after the sixth week's visit time
@@ -134,18 +134,11 @@ def test_the_default_calibration_fits_visit_relief_only_where_a_scenario_switche
     """No calibration scenario switches contact on, so no row informs visit_relief and a full calibration leaves it
     out (it stays at its prior centre, `fitted: false` in the shipped set); a copy of the scenarios with the switch on
     in TRANSFORM's puts it back."""
-    import shutil
-
     from ketasim import calibration as cal
 
     assert "visit_relief" in cal.FITTED and "visit_relief" not in cal.default_fitted_names()
     assert cal.default_fitted_names() == [n for n in cal.FITTED if n not in cal.SCALE_FIXED
                                           and n not in cal.SOURCE_HELD and n not in cal.SWITCHED_FITTED]
-    copy = tmp_path / "calibration"
-    shutil.copytree(cal.SCENARIOS, copy)
-    text = (copy / "transform.yaml").read_text()
-    assert "\npopulation:\n" in text
-    (copy / "transform.yaml").write_text(text.replace("\npopulation:\n", "\npopulation:\n  visit_contact: true\n", 1))
-    monkeypatch.setattr(cal, "SCENARIOS", copy)
+    switched_calibration_scenarios(tmp_path, monkeypatch, "transform.yaml", "visit_contact")
     assert "visit_relief" in cal.default_fitted_names()
     assert load_parameters().free["visit_relief"].value == pytest.approx(cal.FITTED["visit_relief"][3])
