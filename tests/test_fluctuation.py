@@ -135,7 +135,7 @@ def test_an_eight_week_antidepressant_arm_is_as_wide_as_published_arms():
     "sample (2.81 points / 9.3 pp / 85 % inside vs 2.66 / 9.1 / 89 %; Daly and Murrough worse), so it is not the "
     "default (NOTES.md, twenty-fifth session). population.fluctuation_scales_with_severity (off by default; share "
     "pd.fluctuation.entry_share 0.5) passes it too: tests/test_fluctuation_scales_with_severity.py; so does the "
-    "trial-level reading population.fluctuation_scales_with_trial_severity (off by default, worse out of sample)"))
+    "trial-level reading population.fluctuation_scales_with_trial_severity (off by default, not better out of sample)"))
 def test_an_arms_spread_rises_with_its_baseline_as_published_arms_do():
     """Across 243 HAM-D17 arms of antidepressant trials (Cipriani 2018's open data doi:10.17632/83rthbp8ys.2,
     change-score arms, weighted by n, CI clustered by trial; NOTES.md, twenty-fifth session) the SD of change rises
