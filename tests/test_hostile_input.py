@@ -294,11 +294,11 @@ def test_calibrate_subgroup_without_patients_names_it(monkeypatch):
     targets, _ = C.build_targets()
     t = next(t for t in targets if t.kind in ("sbp180", "dbp110", "sbp_rise40", "dbp_rise25"))
 
-    Sim = C._ArmSim(score=np.ones((3, 2)), baseline=np.ones(3), times=np.array([0.0, 24.0]),
+    sim = C._ArmSim(score=np.ones((3, 2)), baseline=np.ones(3), times=np.array([0.0, 24.0]),
                     sessions=np.zeros((3, 1, 7)), female=np.zeros(3, bool), age=np.full(3, 30.0),
                     sbp=np.zeros((3, 2)), dbp=np.zeros((3, 2)), bp0=np.full((3, 2), 120.0))
 
-    monkeypatch.setattr(C, "_select", lambda sims, file, arm, *_: [(Sim, np.zeros(3, bool), 1.0)])
+    monkeypatch.setattr(C, "_select", lambda sims, file, arm, *_: [(sim, np.zeros(3, bool), 1.0)])
     with pytest.raises(E.InputError) as info:
         C.predict(t, {}, ketasim.load_parameters())
     one_line(info, "size", "subgroup")

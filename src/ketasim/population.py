@@ -841,6 +841,21 @@ def patients_from_covariates(n: int, *, weight_kg: float, age_years: float, fema
     return Patients(**cols)
 
 
+#: The population switches a simulation's provenance records (``population.<name>``), in the order written: what the
+#: recurrence model did and every hypothesis (off by default) that was on
+SWITCH_PROVENANCE = ("recurrence", "re_response", "recurrence_clock", "antidepressant_spread", "antidepressant_trd",
+                     "visit_contact", "natural_course_spread", "baseline_rating_noise",
+                     "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity")
+#: The subset a trial's JSON carries (docs/contracts.md, trial output)
+TRIAL_SWITCH_PROVENANCE = ("recurrence", "re_response", "recurrence_clock", "baseline_rating_noise",
+                           "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity")
+
+
+def switch_provenance(spec: PopulationSpec, names=SWITCH_PROVENANCE) -> dict:
+    """{name: value} of the population switches ``names`` (true/false; ``recurrence_clock`` its word)."""
+    return {n: v if isinstance(v := getattr(spec, n), str) else bool(v) for n in names}
+
+
 def arm_spec(spec: PopulationSpec, arm) -> PopulationSpec:
     """The population of one arm: ``spec`` with the arm's own baseline score distribution when the arm states one
     (``arms.NAME.baseline``: trials report baselines per arm), else ``spec`` itself."""

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .model import DEFAULT_MODEL
+from .population import switch_provenance
 
 from .vocabulary import NOTICE  # noqa: E402,F401  (re-exported)
 
@@ -42,28 +43,8 @@ class SimulationResult:
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "typical_patient": self.typical, "model": self.model_id,
                 "scale": self.scenario.population.scale,
-                # population.recurrence (issue 7): new depressive episodes on continued treatment, on by default
-                "recurrence": bool(self.scenario.population.recurrence),
-                # population.re_response: a hypothesis, off by default (re-response after a new episode)
-                "re_response": bool(self.scenario.population.re_response),
-                # population.recurrence_clock: what the recurrence time counts (from entry by default; time in
-                # response and time since recovery are hypotheses)
-                "recurrence_clock": self.scenario.population.recurrence_clock,
-                # population.antidepressant_spread: a hypothesis, off by default (ninth session)
-                "antidepressant_spread": bool(self.scenario.population.antidepressant_spread),
-                # population.antidepressant_trd: a hypothesis, off by default (twelfth session)
-                "antidepressant_trd": bool(self.scenario.population.antidepressant_trd),
-                # population.visit_contact: contact per visit (thirteenth session)
-                "visit_contact": bool(self.scenario.population.visit_contact),
-                # population.natural_course_spread: a natural course per patient (sixteenth session)
-                "natural_course_spread": bool(self.scenario.population.natural_course_spread),
-                # population.baseline_rating_noise: the baseline rating carries the rater's noise (twenty-first)
-                "baseline_rating_noise": bool(self.scenario.population.baseline_rating_noise),
-                # population.fluctuation_scales_with_severity: fluctuation partly a share of entry severity (26th)
-                "fluctuation_scales_with_severity": bool(self.scenario.population.fluctuation_scales_with_severity),
-                # population.fluctuation_scales_with_trial_severity: the same, sized by the arm's mean baseline (27th)
-                "fluctuation_scales_with_trial_severity": bool(
-                    self.scenario.population.fluctuation_scales_with_trial_severity),
+                # the recurrence model and every hypothesis switch (population.<name>; population.SWITCH_PROVENANCE)
+                **switch_provenance(self.scenario.population),
                 "notice": NOTICE}
 
     @property

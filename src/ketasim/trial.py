@@ -40,7 +40,7 @@ from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional, fluctuation_parameters,  # noqa: F401
                          fluctuation_scale,
                          fluctuation_paths, occasion_effects, predose_bp_limit, sample_patients,
-                         screening_ratings)  # (baseline_bp moved there; importable here)
+                         screening_ratings, switch_provenance, TRIAL_SWITCH_PROVENANCE)  # (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import parse_time_h
@@ -112,16 +112,8 @@ class TrialResult:
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "design": self.design,
-                "recurrence": bool(self.scenario.population.recurrence),   # population.recurrence (issue 7)
-                "re_response": bool(self.scenario.population.re_response),  # a hypothesis, off by default
-                "recurrence_clock": self.scenario.population.recurrence_clock,  # entry | response | recovery
-                # population.baseline_rating_noise: the baseline rating carries the rater's noise (twenty-first)
-                "baseline_rating_noise": bool(self.scenario.population.baseline_rating_noise),
-                # population.fluctuation_scales_with_severity: fluctuation partly a share of entry severity (26th)
-                "fluctuation_scales_with_severity": bool(self.scenario.population.fluctuation_scales_with_severity),
-                # population.fluctuation_scales_with_trial_severity: the same, sized by the arm's mean baseline (27th)
-                "fluctuation_scales_with_trial_severity": bool(
-                    self.scenario.population.fluctuation_scales_with_trial_severity),
+                # the recurrence model and the switches the trial JSON contract names (population.<name>)
+                **switch_provenance(self.scenario.population, TRIAL_SWITCH_PROVENANCE),
                 "arms": arms, "comparisons": self.comparisons,
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 "notice": NOTICE}
