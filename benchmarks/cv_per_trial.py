@@ -175,6 +175,19 @@ def arm_dispersion(rows) -> dict[str, tuple[int, float, float]]:
     return out
 
 
+def rate_errors_by_role(rows) -> dict[str, tuple[int, float, float]]:
+    """Response and remission rows of control arms and of drug arms: (rows, mean signed error, mean absolute
+    error), pp. Says whether an out-of-sample rate shortfall is the non-specific response (control arms) or the
+    drug's."""
+    out = {}
+    for name, pick in (("control arms", True), ("drug arms", False)):
+        e = [r["predicted"] - r["observed"] for r in rows
+             if r["kind"] in ("response", "remission") and is_control(r.get("arm", "")) == pick]
+        out[name] = (len(e), sum(e) / len(e) if e else float("nan"),
+                     sum(abs(x) for x in e) / len(e) if e else float("nan"))
+    return out
+
+
 def fmt(x, spec):
     return format(x, spec) if x is not None else "-".rjust(len(format(0.0, spec)))
 
@@ -329,6 +342,11 @@ def main(argv=None):
         for part in ("in_sample", "out_of_sample"):
             e = signed_errors(d[part])
             print(f"  {part.replace('_', ' '):14s} " + "  ".join(f"{k} {v:+.2f} ({n} rows)" for k, (n, v) in e.items()))
+        print("  response and remission rates by arm, bias / MAE in pp (in sample / out of sample):")
+        role_in, role_out = rate_errors_by_role(d["in_sample"]), rate_errors_by_role(d["out_of_sample"])
+        for k in role_in:
+            n, b_in, m_in = role_in[k]
+            print(f"    {k:13s} {n:2d} rows  {b_in:+5.1f} / {m_in:4.1f}  |  {role_out[k][1]:+5.1f} / {role_out[k][2]:4.1f}")
         print("  SD of change or of the score, mean over rows (observed / in sample / out of sample):")
         disp_in, disp_out = arm_dispersion(d["in_sample"]), arm_dispersion(d["out_of_sample"])
         for k in disp_in:

@@ -98,6 +98,20 @@ def test_control_arms_are_placebo_saline_or_midazolam_and_not_differences():
     assert d["control arms"] == (1, 12.0, 8.0) and d["drug arms"] == (1, 9.0, 11.0)
 
 
+def test_rate_errors_are_split_by_arm_role_with_their_sign():
+    """Control-arm and drug-arm response/remission rows apart: mean signed error and MAE (pp); other rows and
+    difference rows do not count as control arms."""
+    rows = [{"kind": "response", "arm": "placebo", "observed": 40.0, "predicted": 25.0},
+            {"kind": "remission", "arm": "AD+PBO", "observed": 20.0, "predicted": 25.0},
+            {"kind": "response", "arm": "ketamine", "observed": 50.0, "predicted": 56.0},
+            {"kind": "response", "arm": "esketamine 28 mg minus placebo", "observed": 10.0, "predicted": 8.0},
+            {"kind": "ae:nausea", "arm": "placebo", "observed": 9.0, "predicted": 1.0}]             # not efficacy
+    d = _module().rate_errors_by_role(rows)
+    assert d["control arms"] == (2, -5.0, 10.0)
+    assert d["drug arms"] == (2, 2.0, 4.0)
+    assert math.isnan(_module().rate_errors_by_role([])["drug arms"][1])
+
+
 def test_target_headroom_is_what_the_efficacy_rows_must_reach_for_the_overall_target():
     """Two efficacy rows and two other rate rows: the overall MAE is 8 exactly when the efficacy rows' MAE is
     (8 x 4 - other errors) / 2; floors follow the stored sampling SDs (with heterogeneity: hypot with 100 x 0.34 x
