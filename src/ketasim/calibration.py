@@ -207,6 +207,13 @@ FITTED = {
     # thirteenth session). Fitted, not fixed, when switched on: with 0.03 fixed the refit CV predicted TRANSFORM's
     # control arms better but Singh 2016's and Feder 2021's dense-session control arms worse
     "visit_relief": ("logit", 0.002, 0.15, 0.03),
+    # releasable BDNF pool, in baseline BDNF levels (twenty-eighth session; issue 7 item 6, the dose plateau): used
+    # only with the hypothesis population.bdnf_release_pool (off by default). No source sizes the pool in these units
+    # (dense-core vesicles are made de novo at the Golgi, PMC8139595; strong stimulation releases a few per cent of
+    # them per train, so a whole-cell limit over hours is an assumption): hand-set centre 1 (the pool releases about
+    # one baseline level before it is half spent: at the shipped drive, 0.5 mg/kg releases ~1.4 with no limit),
+    # default width; the calibration's dose arms (Daly 2018 28/56/84 mg, TRANSFORM-1 56/84 mg) inform it
+    "bdnf_pool_capacity": ("log", 0.05, 20.0, 1.0),
     # 1/h: expectancy kindled by perceptible effects (functional unblinding). Bounded (issue 7): blocking AMPA
     # receptors, mTORC1 or new spines abolishes ketamine's antidepressant effect where expectancy plays no part
     # (NBQX: Maeng 2008 doi:10.1016/j.biopsych.2007.05.028; rapamycin: Li 2010 doi:10.1126/science.1190287; spines:
@@ -270,7 +277,8 @@ SCALE_FIXED = ("protein_gain", "spine_gain")
 SOURCE_HELD = ("fluctuation_sd",)
 #: Free parameters that only a hypothesis switch uses (parameter -> population field): fitted only when some
 #: calibration scenario switches it on; otherwise no row informs them and they stay at their prior centre
-SWITCHED_FITTED = {"visit_relief": "visit_contact", "omega_natural": "natural_course_spread"}
+SWITCHED_FITTED = {"visit_relief": "visit_contact", "omega_natural": "natural_course_spread",
+                   "bdnf_pool_capacity": "bdnf_release_pool"}
 
 
 def _switched_on_in_calibration(field: str) -> bool:

@@ -527,6 +527,10 @@ class PopulationSpec:
                                          # the same relation read at the trial level: the arm's mean baseline (a
                                          # design fact) sizes the fluctuation of all its patients alike
                                          # (:func:`fluctuation_scale`); exclusive with the per-patient reading
+    bdnf_release_pool: bool = False      # a hypothesis, off by default (twenty-eighth session): activity-dependent
+                                         # BDNF release spends a releasable pool (free: bdnf_pool_capacity) that
+                                         # refills over hours, so a longer glutamate surge (a higher dose) releases
+                                         # less and less more BDNF (the 0.5-1 mg/kg plateau)
 
     def __post_init__(self):
         f = "population"
@@ -583,6 +587,8 @@ class PopulationSpec:
         if not isinstance(self.fluctuation_scales_with_trial_severity, (bool, np.bool_)):
             raise InputError(f"{f}.fluctuation_scales_with_trial_severity: must be true or false, got "
                              f"{self.fluctuation_scales_with_trial_severity!r}")
+        if not isinstance(self.bdnf_release_pool, (bool, np.bool_)):
+            raise InputError(f"{f}.bdnf_release_pool: must be true or false, got {self.bdnf_release_pool!r}")
         if self.fluctuation_scales_with_severity and self.fluctuation_scales_with_trial_severity:
             raise InputError(f"{f}.fluctuation_scales_with_trial_severity: choose one reading, per patient "
                              "(fluctuation_scales_with_severity) or per trial, not both")
@@ -845,10 +851,11 @@ def patients_from_covariates(n: int, *, weight_kg: float, age_years: float, fema
 #: recurrence model did and every hypothesis (off by default) that was on
 SWITCH_PROVENANCE = ("recurrence", "re_response", "recurrence_clock", "antidepressant_spread", "antidepressant_trd",
                      "visit_contact", "natural_course_spread", "baseline_rating_noise",
-                     "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity")
+                     "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity", "bdnf_release_pool")
 #: The subset a trial's JSON carries (docs/contracts.md, trial output)
 TRIAL_SWITCH_PROVENANCE = ("recurrence", "re_response", "recurrence_clock", "baseline_rating_noise",
-                           "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity")
+                           "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity",
+                           "bdnf_release_pool")
 
 
 def switch_provenance(spec: PopulationSpec, names=SWITCH_PROVENANCE) -> dict:

@@ -94,6 +94,8 @@ class _Population(_Strict):
                                          # severity is partly a share of entry severity (twenty-sixth)
     fluctuation_scales_with_trial_severity: bool = False  # a hypothesis, off by default: the same, read at the
                                          # trial level: the arm's mean baseline sizes it for all (twenty-seventh)
+    bdnf_release_pool: bool = False      # a hypothesis, off by default: BDNF release spends a releasable pool that
+                                         # refills over hours (the dose plateau; twenty-eighth)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)
@@ -523,7 +525,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           natural_course_spread=pop.natural_course_spread,
                           baseline_rating_noise=pop.baseline_rating_noise,
                           fluctuation_scales_with_severity=pop.fluctuation_scales_with_severity,
-                          fluctuation_scales_with_trial_severity=pop.fluctuation_scales_with_trial_severity)
+                          fluctuation_scales_with_trial_severity=pop.fluctuation_scales_with_trial_severity,
+                          bdnf_release_pool=pop.bdnf_release_pool)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

@@ -321,6 +321,8 @@ RATES = (
              "ln2 / pd.anesthesia.recovery_t_half"),
     Constant("k_bdnf", "1/h", _t_half(_p("pd.bdnf.t_half", "h")), "ln2 / pd.bdnf.t_half"),
     Constant("k_mtorc1", "1/h", _t_half(_p("pd.mtorc1.t_half", "h")), "ln2 / pd.mtorc1.t_half"),
+    Constant("k_bdnf_refill", "1/h", _t_half(_p("pd.bdnf.pool_refill_t_half", "h")),
+             "ln2 / pd.bdnf.pool_refill_t_half"),
     Constant("k_proteins", "1/h", _t_half(_p("pd.synaptic.t_half", "h")), "ln2 / pd.synaptic.t_half"),
     Constant("k_spines", "1/h",   # psychotherapy (hypothesis) slows spine turnover
              lambda c: LN2 / c.params.get("pd.spine.t_half", "h")
@@ -453,6 +455,15 @@ def _trd_placebo_factor(c):
     """Treatment resistance lowers non-specific responsiveness (placebo arms of TRD trials improve less than those
     of non-TRD trials: pd.placebo.trd_ratio); 1 for a population that is not treatment resistant."""
     return c.params.get("pd.placebo.trd_ratio") if c.spec.treatment_resistant else 1.0
+
+
+def _bdnf_pool_capacity(c):
+    """The releasable BDNF pool (baseline BDNF levels) with population.bdnf_release_pool (a hypothesis, off by
+    default): free bdnf_pool_capacity; 0 (no limit: release follows the AMPA drive, as without the hypothesis) when
+    off."""
+    if not c.spec.bdnf_release_pool:
+        return np.zeros(c.patients.n)
+    return np.full(c.patients.n, c.params.free_value("bdnf_pool_capacity"))
 
 
 def _contact_per_visit(c):
@@ -632,6 +643,11 @@ PATIENT = (
     PatientParameter("contact_per_visit", "relative to an in-patient admission (1)", _contact_per_visit,
                      "-ln(1 - free: visit_relief) / (free: care_expectancy x free: placebo_gain) with "
                      "population.visit_contact (a hypothesis, off by default), else 0"),
+    # a depletable releasable BDNF pool (twenty-eighth session, issue 7 item 6: the dose plateau): release is the AMPA
+    # drive x exp(-released / capacity), so a longer surge releases less and less more BDNF
+    PatientParameter("bdnf_pool_capacity", "baseline BDNF levels", _bdnf_pool_capacity,
+                     "free: bdnf_pool_capacity with population.bdnf_release_pool (a hypothesis, off by default), "
+                     "else 0 (no limit)"),
     PatientParameter("care_intensity", "dimensionless", _care_intensity,
                      "pd.care.intensity.<population.care_setting>"),
     PatientParameter("antidepressant_emax", "dimensionless",
@@ -706,6 +722,9 @@ ALGEBRAICS = (
               "sympathomimetic potency relative to S (w_pressor_r; Pfenninger 2002), not its NMDA Ki ratio"),
     Algebraic("ampa_activation", "ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, ampa_eps)",
               "dimensionless"),
+    Algebraic("bdnf_release", "bdnf_target(ampa_activation, nmda_block_pyramidal, bdnf_gain * bdnf_multiplier, eef2_gain,"
+                              " anesthetic_state) - 1", "baseline BDNF levels",
+              "activity-dependent BDNF release drive (the BDNF target's excess over baseline without a pool limit)"),
     Algebraic("trkb", "trkb_activation(bdnf, trkb_k, trkb_hill)", "relative to baseline"),
     Algebraic("dissociation_drive", "emax_model(ce_parent, 1, cadss_ec50, cadss_hill)", "fraction"),
     Algebraic("sedation_index", "sedation_effect(ce_parent, sedation_ec50, ce_mdz, midazolam_ec50)", "index 0-1"),
@@ -772,9 +791,15 @@ STATES = (
     State("anesthetic_state", "0", "k_anesthetic", "dimensionless",
           drive="anesthetic_drive(nmda_block_pyramidal, anes_block50, anes_hill)", gain="anes_onset",
           doc="builds while > ~45 % of pyramidal receptors are blocked; fades over hours (hypothesis)"),
+    # BDNF released since the releasable pool was last full (hypothesis population.bdnf_release_pool): the release
+    # flux k_bdnf x release, refilled with pd.bdnf.pool_refill_t_half; exactly 0 with the hypothesis off
+    State("bdnf_released", "0", "k_bdnf_refill", "baseline BDNF levels",
+          drive="piecewise(0, bdnf_pool_capacity <= 0, bdnf_release)", gain="k_bdnf",
+          doc="BDNF released since the releasable pool was full (0 unless population.bdnf_release_pool)"),
     State("bdnf", "1", "k_bdnf", "relative to baseline",
-          target="bdnf_target(ampa_activation, nmda_block_pyramidal, bdnf_gain * bdnf_multiplier, eef2_gain,"
-                 " anesthetic_state)"),
+          target="piecewise(bdnf_target(ampa_activation, nmda_block_pyramidal, bdnf_gain * bdnf_multiplier, eef2_gain,"
+                 " anesthetic_state), bdnf_pool_capacity <= 0,"
+                 " 1 + bdnf_release * exp(-bdnf_released / max(bdnf_pool_capacity, 1e-12)))"),
     State("mtorc1", "1", "k_mtorc1", "relative to baseline", target="mtorc1_target(trkb, mtor_block)"),
     State("synaptic_proteins", "1", "k_proteins", "relative to baseline", target="protein_target(mtorc1, protein_gain)"),
     State("spines", "spine_set_point", "k_spines", "relative to unstressed density",
