@@ -219,7 +219,8 @@ def _provenance_table(prov: dict) -> str:
             ("visit_contact", "contact per visit"), ("natural_course_spread", "natural course per patient"),
             ("baseline_rating_noise", "rater's noise in the baseline rating"),
             ("fluctuation_scales_with_severity", "fluctuation of true severity"),
-            ("fluctuation_scales_with_trial_severity", "fluctuation of true severity by trial")]
+            ("fluctuation_scales_with_trial_severity", "fluctuation of true severity by trial"),
+            ("bdnf_release_pool", "BDNF release")]
     switch = {"recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
                              "off (population.recurrence: false)"),
               "re_response": ("on (population.re_response: true; a hypothesis: active sessions after a new episode's "
@@ -245,7 +246,11 @@ def _provenance_table(prov: dict) -> str:
               "fluctuation_scales_with_trial_severity": (
                   "partly a share of the arm's mean baseline (population.fluctuation_scales_with_trial_severity: "
                   "true; a hypothesis: share pd.fluctuation.trial_entry_share)",
-                  "not sized by the arm's baseline (the default; population.fluctuation_scales_with_trial_severity)")}
+                  "not sized by the arm's baseline (the default; population.fluctuation_scales_with_trial_severity)"),
+              "bdnf_release_pool": (
+                  "spends a releasable pool (population.bdnf_release_pool: true; a hypothesis: free "
+                  "bdnf_pool_capacity, refill pd.bdnf.pool_refill_t_half)",
+                  "follows the AMPA drive without a pool limit (the default; population.bdnf_release_pool)")}
     rows = [(lab, switch[k][0 if prov[k] else 1] if k in switch else prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
