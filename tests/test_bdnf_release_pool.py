@@ -83,13 +83,13 @@ def test_released_bdnf_saturates_in_the_surges_duration(params):
 
 def test_a_pool_that_makes_the_plateau_keeps_the_rise_from_low_doses(params):
     """mechanism.md §7: efficacy rises from 0.1 to 0.5 mg/kg and stays on a plateau up to 1.0 mg/kg (the xfail's
-    tolerance: 1.0 mg/kg within 15 % of 0.5 mg/kg). With a pool of 0.5 baseline levels and the drug weights rescaled
-    so that 0.5 mg/kg keeps the shipped typical patient's 24-h effect (what a refit would do), the plateau holds and
-    0.1 < 0.2 < 0.5 mg/kg."""
+    tolerance: 1.0 mg/kg within 15 % of 0.5 mg/kg). With a pool of 0.3 baseline levels and the drug weights rescaled
+    so that 0.5 mg/kg keeps the shipped typical patient's 24-h effect (what a refit would do), the plateau holds
+    (measured 1.09x; 1.12x at a pool of 0.4, 1.15x at 0.5, 1.20x at 1) and 0.1 < 0.2 < 0.5 mg/kg."""
     target = effect_24h([ketamine("0.5 mg/kg")], params, pool=False)
-    factor = brentq(lambda f: effect_24h([ketamine("0.5 mg/kg")], with_pool(params, 0.5, f), True) - target,
+    factor = brentq(lambda f: effect_24h([ketamine("0.5 mg/kg")], with_pool(params, 0.3, f), True) - target,
                     0.5, 20.0, xtol=1e-2)
-    ps = with_pool(params, 0.5, factor)
+    ps = with_pool(params, 0.3, factor)
     e = {d: effect_24h([ketamine(d)], ps, pool=True) for d in ("0.1 mg/kg", "0.2 mg/kg", "0.5 mg/kg", "1.0 mg/kg")}
     assert 0.0 < e["0.1 mg/kg"] < e["0.2 mg/kg"] < e["0.5 mg/kg"]
     assert e["1.0 mg/kg"] <= 1.15 * e["0.5 mg/kg"]
