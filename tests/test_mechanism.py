@@ -221,8 +221,10 @@ def test_nmda_block_ordering_s_racemic_r():
     "~0.28 of its peak with a time constant ~0.85 h, Ji 2010 doi:10.1038/nn.2505 Fig. 1c as digitised in "
     "BhallaLab/FindSim), and a linear adaptation of the TrkB signal scales the area that the downstream states "
     "integrate by (1 - share) whatever the surge's duration: with the drug weights rescaled to the same 0.5-mg/kg "
-    "effect the ratio stays 1.242-1.245 (share 0.72-0.9). A plateau needs a sourced saturation of the drive in the "
-    "surge's duration (BDNF release or mTORC1), not retrieved"))
+    "effect the ratio stays 1.242-1.245 (share 0.72-0.9). A releasable BDNF pool (population.bdnf_release_pool, off by "
+    "default) can make it (tests/test_bdnf_release_pool.py: 1.09x at a pool of 0.3), but its refit keeps the pool "
+    "near the hand-set prior centre (1.12) where the typical patient's ratio is 1.31x; a plateau needs a sourced "
+    "pool size or another sourced saturation of the drive in the surge's duration"))
 def test_clinical_dose_response_plateaus_between_half_and_one_mg_per_kg():
     """mechanism.md §7: efficacy rises from 0.1 to 0.5 mg/kg and stays on a plateau up to 1.0 mg/kg.
     Tolerance for 'plateau': the 24-h effect at 1.0 mg/kg is within 15 % of that at 0.5 mg/kg."""
