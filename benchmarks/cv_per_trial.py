@@ -290,7 +290,7 @@ def main(argv=None):
               f"{100 * s_in['inside_interval']:.0f} % inside; out of sample {s_out['mae_points']:.2f} pts / "
               f"{s_out['mae_percentage_points']:.1f} pp / SD {s_out['mae_sd_points']:.2f} / "
               f"{100 * s_out['inside_interval']:.0f} % inside"
-              # coverage is only comparable at comparable widths (a weakly identified parameter widens every interval)
+              # coverage is only comparable at comparable widths (new structure or parameters can widen every interval)
               + (f" (mean 95 % interval width {s_out['mean_width_points']:.1f} pts / "
                  f"{s_out['mean_width_percentage_points']:.1f} pp)" if "mean_width_points" in s_out else ""))
     tables = [per_trial(d["out_of_sample"]) for d in runs]

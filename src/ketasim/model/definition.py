@@ -722,9 +722,9 @@ ALGEBRAICS = (
               "sympathomimetic potency relative to S (w_pressor_r; Pfenninger 2002), not its NMDA Ki ratio"),
     Algebraic("ampa_activation", "ampa_drive(glutamate, ce_hnk, w_hnk, ec50_hnk, ampa_block, ampa_eps)",
               "dimensionless"),
-    Algebraic("bdnf_release", "bdnf_target(ampa_activation, nmda_block_pyramidal, bdnf_gain * bdnf_multiplier, eef2_gain,"
-                              " anesthetic_state) - 1", "baseline BDNF levels",
-              "activity-dependent BDNF release drive (the BDNF target's excess over baseline without a pool limit)"),
+    Algebraic("bdnf_unlimited", "bdnf_target(ampa_activation, nmda_block_pyramidal, bdnf_gain * bdnf_multiplier, eef2_gain,"
+                                " anesthetic_state)", "relative to baseline",
+              "BDNF target without a pool limit; its excess over 1 is the activity-dependent release drive"),
     Algebraic("trkb", "trkb_activation(bdnf, trkb_k, trkb_hill)", "relative to baseline"),
     Algebraic("dissociation_drive", "emax_model(ce_parent, 1, cadss_ec50, cadss_hill)", "fraction"),
     Algebraic("sedation_index", "sedation_effect(ce_parent, sedation_ec50, ce_mdz, midazolam_ec50)", "index 0-1"),
@@ -794,12 +794,11 @@ STATES = (
     # BDNF released since the releasable pool was last full (hypothesis population.bdnf_release_pool): the release
     # flux k_bdnf x release, refilled with pd.bdnf.pool_refill_t_half; exactly 0 with the hypothesis off
     State("bdnf_released", "0", "k_bdnf_refill", "baseline BDNF levels",
-          drive="piecewise(0, bdnf_pool_capacity <= 0, bdnf_release)", gain="k_bdnf",
+          drive="piecewise(0, bdnf_pool_capacity <= 0, bdnf_unlimited - 1)", gain="k_bdnf",
           doc="BDNF released since the releasable pool was full (0 unless population.bdnf_release_pool)"),
     State("bdnf", "1", "k_bdnf", "relative to baseline",
-          target="piecewise(bdnf_target(ampa_activation, nmda_block_pyramidal, bdnf_gain * bdnf_multiplier, eef2_gain,"
-                 " anesthetic_state), bdnf_pool_capacity <= 0,"
-                 " 1 + bdnf_release * exp(-bdnf_released / max(bdnf_pool_capacity, 1e-12)))"),
+          target="piecewise(bdnf_unlimited, bdnf_pool_capacity <= 0,"
+                 " 1 + (bdnf_unlimited - 1) * exp(-bdnf_released / max(bdnf_pool_capacity, 1e-12)))"),
     State("mtorc1", "1", "k_mtorc1", "relative to baseline", target="mtorc1_target(trkb, mtor_block)"),
     State("synaptic_proteins", "1", "k_proteins", "relative to baseline", target="protein_target(mtorc1, protein_gain)"),
     State("spines", "spine_set_point", "k_spines", "relative to unstressed density",
