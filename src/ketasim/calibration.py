@@ -853,20 +853,44 @@ SERIES_MIN_RESPONDERS = 20
 #: residual per unit of violation: 1 MADRS point over the midazolam margin, or 1 day short of the series margin,
 #: costs as much as 10 rows missed by one SE each (a steep wall, not a trade-off against the rows)
 DIRECTION_WEIGHT = 10.0
+#: ratio: with population.bdnf_release_pool (a hypothesis, off by default) the fit must keep the clinical
+#: dose-response's plateau, mechanism.md §7 (efficacy rises from 0.1 to 0.5 mg/kg and stays on a plateau up to
+#: 1.0 mg/kg IV over 40 min): the 24-h drug effect (saline-arm change minus drug-arm change, MADRS points, mean over
+#: the direction's virtual patients) at 1.0 mg/kg at most this multiple of that at 0.5 mg/kg. tests/test_mechanism.py
+#: allows 1.15x for the typical patient; the margin covers the population mean vs the typical patient. Without the
+#: pool no parameter of the model can make the plateau (twenty-eighth session: 1.24x at the shipped set, a TrkB
+#: adaptation cannot), so the direction is active only when a calibration scenario switches the pool on
+#: (:data:`DIRECTION_SWITCHES`): otherwise it would trade rows against a direction the structure cannot meet.
+PLATEAU_RATIO_MAX = 1.12
+#: residual per unit of the plateau ratio over its margin: 0.1 over it costs as much as 1 point over the
+#: midazolam margin (DIRECTION_WEIGHT)
+PLATEAU_RATIO_SCALE = 0.1
+#: hypothesis switches (population fields) that change the drug's mechanism: when a calibration scenario switches
+#: one on, the directions' virtual patients get it too (they are checked on the model that is being fitted), and the
+#: plateau direction is added with bdnf_release_pool
+DIRECTION_SWITCHES = ("bdnf_release_pool",)
 DIRECTION_SIZE = 400
 DIRECTION_SEED = 3
 _KET = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+_SALINE = {"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}
 _TRD_POPULATION = {"condition": "depression", "treatment_resistant": True, "scale": "madrs",
                    "baseline": {"mean": 33, "sd": 5}}
 
 
-def _direction_arms(arms: dict, times_h, params: ParameterSet, size: int, seed: int, simulate) -> dict:
+def direction_switches() -> dict:
+    """The :data:`DIRECTION_SWITCHES` that some calibration scenario switches on (field -> True)."""
+    return {f: True for f in DIRECTION_SWITCHES if _switched_on_in_calibration(f)}
+
+
+def _direction_arms(arms: dict, times_h, params: ParameterSet, size: int, seed: int, simulate,
+                    switches: dict | None = None) -> dict:
     """Model score (n, T) and baseline of the arms named in ``simulate`` of a blinded parallel design of ``arms``
-    on the same virtual patients (every arm sets the design, e.g. its probability of active drug)."""
+    on the same virtual patients (every arm sets the design, e.g. its probability of active drug); ``switches``:
+    population hypothesis fields to set (:func:`direction_switches`)."""
     from .scenario import scenario_from_dict
 
     sc = scenario_from_dict({"name": "direction check", "seed": seed,
-                             "population": {**_TRD_POPULATION, "size": size}, "arms": arms,
+                             "population": {**_TRD_POPULATION, **(switches or {}), "size": size}, "arms": arms,
                              "endpoints": {"times": ["24 h"]}})
     times = np.asarray(times_h, float)
     patients = sample_patients(sc.population, params, np.random.default_rng(seed), size)
@@ -879,19 +903,32 @@ def _direction_arms(arms: dict, times_h, params: ParameterSet, size: int, seed: 
     return out, patients.baseline
 
 
-def direction_quantities(params: ParameterSet, size: int = DIRECTION_SIZE, seed: int = DIRECTION_SEED) -> dict:
-    """The constrained quantities (no rater noise, common random numbers):
+def direction_quantities(params: ParameterSet, size: int = DIRECTION_SIZE, seed: int = DIRECTION_SEED,
+                         switches: dict | None = None) -> dict:
+    """The constrained quantities (no rater noise, common random numbers), on virtual patients with the population
+    hypothesis ``switches`` (default none; a calibration passes :func:`direction_switches`):
 
     ``midazolam_sustained_points``: the larger absolute difference of mean change, midazolam minus saline (MADRS
     points), at 7 and 28 days in a three-arm ketamine / midazolam / saline trial (the design of tests/test_trial.py);
     ``series_persistence_days``: median time to relapse (days, interpolated between visits; day 60 if not reached)
     of the responders at day 13 of a six-infusion series minus that of the responders to one infusion given at the
     time of the series' last infusion (11.665 d) (relapse: out of response at two consecutive daily visits; the
-    design of tests/test_follow_up.py); 0 if either group has fewer than SERIES_MIN_RESPONDERS responders."""
+    design of tests/test_follow_up.py); 0 if either group has fewer than SERIES_MIN_RESPONDERS responders;
+    with ``switches`` bdnf_release_pool also ``dose_plateau_ratio``: the 24-h drug effect of 1.0 mg/kg IV over
+    40 min over that of 0.5 mg/kg (:data:`PLATEAU_RATIO_MAX`)."""
+    switches = dict(switches or {})
+    plateau = {}
+    if switches.get("bdnf_release_pool"):
+        sims, _ = _direction_arms({"half": [_KET], "one": [dict(_KET, dose="1.0 mg/kg")], "saline": [_SALINE]},
+                                  [0.0, 24.0], params, size, seed + 4, simulate=("half", "one", "saline"),
+                                  switches=switches)
+        change = {a: float(np.nanmean(s[:, 1] - s[:, 0])) for a, s in sims.items()}
+        effect = {a: change["saline"] - change[a] for a in ("half", "one")}
+        # a fit that removes the drug's effect is not a plateau: the ratio is then taken as unbounded
+        plateau["dose_plateau_ratio"] = effect["one"] / effect["half"] if effect["half"] > 0.5 else 10.0
     mdz = {"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg", "duration": "40 min"}
-    sal = {"drug": "placebo", "route": "iv-infusion", "duration": "40 min"}
-    sims, _ = _direction_arms({"ketamine": [_KET], "midazolam": [mdz], "saline": [sal]}, [0.0, 168.0, 672.0],
-                              params, size, seed, simulate=("midazolam", "saline"))
+    sims, _ = _direction_arms({"ketamine": [_KET], "midazolam": [mdz], "saline": [_SALINE]}, [0.0, 168.0, 672.0],
+                              params, size, seed, simulate=("midazolam", "saline"), switches=switches)
     change = {a: np.nanmean(s - s[:, :1], axis=0) for a, s in sims.items()}
     sustained = float(np.max(np.abs(change["midazolam"][1:] - change["saline"][1:])))
 
@@ -899,12 +936,13 @@ def direction_quantities(params: ParameterSet, size: int = DIRECTION_SIZE, seed:
     visits = np.arange(t0, 60 * 24.0 + 1e-9, 24.0)
     sims, base = _direction_arms({"series": [dict(_KET, every="2.333 d", count=6)],
                                   "one": [dict(_KET, at="11.665 d")]},      # the series' sixth infusion: 5 x 2.333 d
-                                 np.r_[0.0, visits], params, size, seed + 2, simulate=("series", "one"))
+                                 np.r_[0.0, visits], params, size, seed + 2, simulate=("series", "one"),
+                                 switches=switches)
     median = {}
     for arm, score in sims.items():
         responding = score[:, 1:] <= 0.5 * base[:, None]
         if responding[:, 0].sum() < SERIES_MIN_RESPONDERS * size / DIRECTION_SIZE:
-            return {"midazolam_sustained_points": sustained, "series_persistence_days": 0.0}
+            return {"midazolam_sustained_points": sustained, "series_persistence_days": 0.0, **plateau}
         out = ~responding[responding[:, 0], 1:]
         confirmed = out[:, 1:] & out[:, :-1]               # two consecutive visits out of response
         # share still in response at each visit from the first (none can be confirmed there); the median time to
@@ -920,14 +958,17 @@ def direction_quantities(params: ParameterSet, size: int = DIRECTION_SIZE, seed:
             f = (surv[k - 1] - 0.5) / (surv[k - 1] - surv[k])
             median[arm] = (visits[k] + f * (visits[k + 1] - visits[k]) - t0) / 24.0
     return {"midazolam_sustained_points": sustained,
-            "series_persistence_days": float(median["series"] - median["one"])}
+            "series_persistence_days": float(median["series"] - median["one"]), **plateau}
 
 
 def direction_residuals(quantities: dict) -> np.ndarray:
-    """One-sided residuals of :func:`direction_quantities` (0 while each direction holds with its margin)."""
-    return DIRECTION_WEIGHT * np.array([
-        max(0.0, quantities["midazolam_sustained_points"] - MIDAZOLAM_SUSTAINED_MAX),
-        max(0.0, SERIES_PERSISTENCE_MIN_D - quantities["series_persistence_days"])])
+    """One-sided residuals of :func:`direction_quantities` (0 while each direction holds with its margin); the
+    plateau's only when the quantities have it."""
+    r = [max(0.0, quantities["midazolam_sustained_points"] - MIDAZOLAM_SUSTAINED_MAX),
+         max(0.0, SERIES_PERSISTENCE_MIN_D - quantities["series_persistence_days"])]
+    if "dose_plateau_ratio" in quantities:
+        r.append(max(0.0, quantities["dose_plateau_ratio"] - PLATEAU_RATIO_MAX) / PLATEAU_RATIO_SCALE)
+    return DIRECTION_WEIGHT * np.array(r)
 
 
 # ---- fitting -------------------------------------------------------------------------------------------------------------
@@ -1034,6 +1075,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     t0 = time.perf_counter()
 
     n_rows = len(targets)
+    switches = direction_switches() if directions else {}
     last_directions = {}                 # the direction quantities of the latest evaluation (reported at the fit)
 
     def residuals(theta):
@@ -1043,7 +1085,7 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
         evals[0] += 1
         r = (pred - obs) / se_fit
         if directions:
-            last_directions.update(direction_quantities(p))
+            last_directions.update(direction_quantities(p, switches=switches))
             r = np.concatenate([r, direction_residuals(last_directions)])
         if evals[0] % 10 == 0:
             log(f"  evaluation {evals[0]}: J = {j_sampling(r):.1f}"
