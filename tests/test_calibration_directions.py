@@ -3,6 +3,8 @@
 A fit from the prior centres (the cross-validation's procedure) broke two directions the literature reports that the
 calibration rows barely inform: a series of infusions keeps its responders longer than one infusion, and midazolam
 (an active placebo) leaves no lasting effect over saline. ``calibrate`` adds their hinge residuals to the objective.
+With the hypothesis population.bdnf_release_pool switched on in a calibration scenario, a third: the clinical
+dose-response's plateau between 0.5 and 1.0 mg/kg (mechanism.md §7).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import numpy as np
 import pytest
 
 from ketasim import load_parameters
-from ketasim.calibration import (DIRECTION_WEIGHT, MIDAZOLAM_SUSTAINED_MAX, SERIES_PERSISTENCE_MIN_D, calibrate,
-                                 direction_quantities, direction_residuals)
+from ketasim import calibration
+from ketasim.calibration import (DIRECTION_WEIGHT, MIDAZOLAM_SUSTAINED_MAX, PLATEAU_RATIO_MAX, PLATEAU_RATIO_SCALE,
+                                 SERIES_PERSISTENCE_MIN_D, calibrate, direction_quantities, direction_residuals,
+                                 direction_switches)
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +77,35 @@ def test_cli_calibrate_prints_the_directions_and_can_leave_them_out(tmp_path, ca
     assert main(["calibrate", "--size", "20", "--max-evaluations", "1", "--names", "placebo_gain", "--no-directions",
                  "--out", str(out2)]) in (0, None)
     assert "literature directions" not in capsys.readouterr().out and out2.exists()
+
+
+# ---- the plateau direction (with population.bdnf_release_pool) ------------------------------------------------------
+POOL = {"bdnf_release_pool": True}
+
+
+def test_the_plateau_residual_is_one_sided_and_only_with_its_quantity():
+    base = {"midazolam_sustained_points": 0.5, "series_persistence_days": 10.0}
+    assert len(direction_residuals(base)) == 2                      # the default model's objective is unchanged
+    assert np.all(direction_residuals({**base, "dose_plateau_ratio": 1.0}) == 0.0)
+    over = direction_residuals({**base, "dose_plateau_ratio": PLATEAU_RATIO_MAX + PLATEAU_RATIO_SCALE})
+    assert len(over) == 3 and over[2] == pytest.approx(DIRECTION_WEIGHT)
+
+
+def test_the_plateau_is_measured_only_with_the_pool_and_on_the_pool_model(shipped):
+    """Without the switch the quantities are those of the default model (no plateau key, same values); with it the
+    directions' virtual patients spend the pool: the series' and the plateau's quantities move with its size, and
+    a pool far beyond any surge's release gives the unlimited model's dose-response (1.0 mg/kg well above 1.12x
+    0.5 mg/kg at the shipped set: the structure without a pool cannot make the plateau)."""
+    p = load_parameters()
+    assert "dose_plateau_ratio" not in shipped
+    unlimited = direction_quantities(p.with_free({"bdnf_pool_capacity": 20.0}, "t", "t"), switches=POOL)
+    small = direction_quantities(p.with_free({"bdnf_pool_capacity": 0.05}, "t", "t"), switches=POOL)
+    assert unlimited["dose_plateau_ratio"] > PLATEAU_RATIO_MAX + 0.1
+    assert unlimited["midazolam_sustained_points"] == pytest.approx(shipped["midazolam_sustained_points"])
+    assert small["dose_plateau_ratio"] != pytest.approx(unlimited["dose_plateau_ratio"], abs=1e-3)
+
+
+def test_the_calibration_adds_the_plateau_only_when_a_scenario_switches_the_pool_on(monkeypatch):
+    assert direction_switches() == {}                               # the shipped calibration scenarios: off
+    monkeypatch.setattr(calibration, "_switched_on_in_calibration", lambda field: field == "bdnf_release_pool")
+    assert direction_switches() == POOL
