@@ -109,9 +109,8 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     is the explicit step ``ketasim install-parameters FILE``). ``names`` (comma-separated free parameters): a partial
     refit of those parameters and the adverse-event stage, the others held at the default set's values; the
     written set is the default set with the refitted values, the run recorded in ``provenance.refits``."""
-    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MIDAZOLAM_SUSTAINED_MAX, MIN_CALIBRATION_SIZE, ROW_WEIGHTS,
-                              SCALE_FIXED,
-                              SERIES_PERSISTENCE_MIN_D, calibrate,
+    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MIDAZOLAM_SUSTAINED_MAX, MIN_CALIBRATION_SIZE,
+                              PLATEAU_RATIO_MAX, ROW_WEIGHTS, SCALE_FIXED, SERIES_PERSISTENCE_MIN_D, calibrate,
                               default_free_parameters_path, write_parameter_set, write_refit)
     from .distributed import executor_from_option
     from .errors import InputError
@@ -158,7 +157,8 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     print(f"calibration run: {report['calibration_run']}")
     if report.get("directions"):
         print("literature directions at the fit: " + ", ".join(f"{k} {v:.2f}" for k, v in report["directions"].items())
-              + f" (limits: < {MIDAZOLAM_SUSTAINED_MAX:g} points, > {SERIES_PERSISTENCE_MIN_D:g} days)")
+              + f" (limits: < {MIDAZOLAM_SUSTAINED_MAX:g} points, > {SERIES_PERSISTENCE_MIN_D:g} days"
+              + (f", <= {PLATEAU_RATIO_MAX:g}x" if "dose_plateau_ratio" in report["directions"] else "") + ")")
     print(f"check it: ketasim qualify --parameters {path}; make it the default: ketasim install-parameters {path}")
 
 
