@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/cv_per_trial.py BASELINE.json NEW.json [MORE.json ...]
     .venv/bin/python benchmarks/cv_per_trial.py REAL.json --exact SYNTHETIC1.json SYNTHETIC2.json ...
-    .venv/bin/python benchmarks/cv_per_trial.py benchmarks/results/cv_refit_shipped.json.gz \
-        --exact benchmarks/results/cv_synthetic_arm_rep*.json.gz     # the kept reference runs
+    .venv/bin/python benchmarks/cv_per_trial.py benchmarks/results/cv_refit_pool_plateau.json.gz \
+        --exact benchmarks/results/cv_synthetic_arm_rep*.json.gz     # the shipped model and the exact-model runs
 
 Each file is written by ``ketasim qualify --cross-validate --cv-json FILE`` (e.g. ``--cv-method refit``). Prints the
 overall in-sample and out-of-sample summaries and, per trial, the out-of-sample mean absolute error in score points

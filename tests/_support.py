@@ -231,3 +231,21 @@ def switched_calibration_scenarios(tmp_path, monkeypatch, file: str, switch: str
     (copy / file).write_text(text.replace("\npopulation:\n", f"\npopulation:\n  {switch}: true\n", 1))
     monkeypatch.setattr(cal, "SCENARIOS", copy)
     return copy
+
+
+def scenarios_without_pool() -> Path:
+    """A copy of the packaged calibration scenarios (in a new temporary folder: the caller removes the returned path's
+    parent) with population.bdnf_release_pool false in each: the model before the twenty-ninth session, which the golden
+    parameter set (tests/data/free_parameters_golden.json, no pool size) was fitted for."""
+    import shutil
+    import tempfile
+
+    from ketasim import calibration as cal
+
+    copy = Path(tempfile.mkdtemp(prefix="ketasim-no-pool-")) / "calibration"
+    shutil.copytree(cal.SCENARIOS, copy)
+    for f in copy.glob("*.yaml"):
+        text = f.read_text()
+        assert "\npopulation:\n" in text, f.name
+        f.write_text(text.replace("\npopulation:\n", "\npopulation:\n  bdnf_release_pool: false\n", 1))
+    return copy

@@ -1,14 +1,14 @@
-"""Issue 7 item 6 (twenty-eighth session), a hypothesis off by default (population.bdnf_release_pool; its refit CV is
-in NOTES.md): activity-dependent BDNF release spends a releasable pool. Release is the AMPA drive x exp(-C / K), C the
+"""Issue 7 item 6 (twenty-eighth session; on by default since the twenty-ninth, population.bdnf_release_pool; its refit
+CVs are in NOTES.md): activity-dependent BDNF release spends a releasable pool. Release is the AMPA drive x exp(-C / K), C the
 BDNF released since the pool was last full (state bdnf_released, refilled with pd.bdnf.pool_refill_t_half) and K the
 pool (free: bdnf_pool_capacity), so the BDNF a surge releases is at most ~K whatever its duration. Without it a longer
 glutamate surge (1.0 vs 0.5 mg/kg over 40 min: the surge's peak is flat, its duration grows) keeps adding plasticity
-drive in proportion to its duration, and efficacy does not plateau between 0.5 and 1.0 mg/kg (mechanism.md §7; the
-strict xfail in tests/test_mechanism.py). What is checked here: off, the pool's size changes nothing; on, the
+drive in proportion to its duration, and efficacy does not plateau between 0.5 and 1.0 mg/kg (mechanism.md §7; a
+strict xfail in tests/test_mechanism.py until the twenty-ninth session). What is checked here: off, the pool's size changes nothing; on, the
 released BDNF saturates in the surge's duration while low doses still release less; at a pool that makes the plateau
 (the drug weights rescaled so that 0.5 mg/kg keeps the shipped 24-h effect), efficacy still rises from 0.1 to 0.5 mg/kg;
 the pool refills between sessions; the trial JSON names the switch; the calibration fits the pool only when a
-calibration scenario switches it on; a bad value is one line naming the field.
+calibration scenario has it on (the default); a bad value is one line naming the field.
 """
 from __future__ import annotations
 
@@ -117,10 +117,17 @@ def test_the_trial_json_names_the_switch():
     assert out["bdnf_release_pool"] is True
 
 
-def test_calibration_fits_the_pool_only_when_a_scenario_switches_it_on(tmp_path, monkeypatch):
-    assert "bdnf_pool_capacity" not in cal.default_fitted_names()
-    switched_calibration_scenarios(tmp_path, monkeypatch, "daly2018.yaml", "bdnf_release_pool")
+def test_calibration_fits_the_pool_only_when_a_scenario_has_it_on(tmp_path, monkeypatch):
+    """On by default, so the packaged calibration fits it; with every calibration scenario switched off (the model
+    before the twenty-ninth session) it is not fitted and the plateau direction is not added."""
     assert "bdnf_pool_capacity" in cal.default_fitted_names()
+    assert cal.direction_switches() == {"bdnf_release_pool": True}
+    copy = switched_calibration_scenarios(tmp_path, monkeypatch, "daly2018.yaml", "bdnf_release_pool")
+    for f in copy.glob("*.yaml"):
+        text = f.read_text().replace("  bdnf_release_pool: true\n", "")
+        f.write_text(text.replace("\npopulation:\n", "\npopulation:\n  bdnf_release_pool: false\n", 1))
+    assert "bdnf_pool_capacity" not in cal.default_fitted_names()
+    assert cal.direction_switches() == {}
 
 
 def test_bad_values_are_one_line_naming_the_field():

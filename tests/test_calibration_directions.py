@@ -21,14 +21,17 @@ from ketasim.calibration import (DIRECTION_WEIGHT, MIDAZOLAM_SUSTAINED_MAX, PLAT
 
 @pytest.fixture(scope="module")
 def shipped():
-    return direction_quantities(load_parameters())
+    """The directions of the shipped set on the model the calibration fits (its switches: the releasable BDNF pool)."""
+    return direction_quantities(load_parameters(), switches=direction_switches())
 
 
-def test_the_shipped_set_obeys_both_directions(shipped):
+def test_the_shipped_set_obeys_the_directions(shipped):
     """Within the behaviour tests' own limits (tests/test_trial.py: < 1.5 points; tests/test_follow_up.py: the series'
-    median later); the fit may sit a little past a margin, where the hinge's cost meets the rows' pull."""
+    median later; tests/test_mechanism.py: the plateau within 1.15x for the typical patient); the fit may sit a little
+    past a margin, where the hinge's cost meets the rows' pull."""
     assert shipped["midazolam_sustained_points"] < 1.5
     assert shipped["series_persistence_days"] > 0.0
+    assert shipped["dose_plateau_ratio"] < 1.15
     assert np.all(direction_residuals(shipped) < 0.5 * DIRECTION_WEIGHT)   # at most half a point / half a day past
 
 
@@ -48,9 +51,10 @@ def test_the_quantities_see_the_parameters_that_broke_them(shipped):
     effect over saline. (Until the ninth session: at least 1 d below the shipped value, sized on the day-0 single
     infusion's design; with the aligned design the shipped set's 1.38 d falls to 0.85 d.)"""
     p = load_parameters()
-    weak = direction_quantities(p.with_free({"consolidation_gain": 0.01}, "t", "t"))
+    weak = direction_quantities(p.with_free({"consolidation_gain": 0.01}, "t", "t"), switches=direction_switches())
     assert weak["series_persistence_days"] < min(SERIES_PERSISTENCE_MIN_D, shipped["series_persistence_days"])
-    perceived = direction_quantities(p.with_free({"perception_gain": 0.8, "sedation_perception_weight": 3.0}, "t", "t"))
+    perceived = direction_quantities(p.with_free({"perception_gain": 0.8, "sedation_perception_weight": 3.0}, "t", "t"),
+                                     switches=direction_switches())
     assert perceived["midazolam_sustained_points"] > MIDAZOLAM_SUSTAINED_MAX
 
 
@@ -59,7 +63,7 @@ def test_calibration_reports_the_directions_and_keeps_j_the_rows_sum(tmp_path):
     _, rep = calibrate(size=30, max_evaluations=1, laplace=False, ae_stage=False, log=logs.append)
     _, rep_off = calibrate(size=30, max_evaluations=1, laplace=False, ae_stage=False, log=lambda *_: None,
                            directions=False)
-    assert set(rep["directions"]) == {"midazolam_sustained_points", "series_persistence_days"}
+    assert set(rep["directions"]) == {"midazolam_sustained_points", "series_persistence_days", "dose_plateau_ratio"}
     assert rep_off["directions"] is None
     assert rep["objective"] == pytest.approx(rep_off["objective"])          # J is the rows' part only
     assert any("literature directions" in line for line in logs)
@@ -91,21 +95,21 @@ def test_the_plateau_residual_is_one_sided_and_only_with_its_quantity():
     assert len(over) == 3 and over[2] == pytest.approx(DIRECTION_WEIGHT)
 
 
-def test_the_plateau_is_measured_only_with_the_pool_and_on_the_pool_model(shipped):
-    """Without the switch the quantities are those of the default model (no plateau key, same values); with it the
-    directions' virtual patients spend the pool: the series' and the plateau's quantities move with its size, and
-    a pool far beyond any surge's release gives the unlimited model's dose-response (1.0 mg/kg well above 1.12x
-    0.5 mg/kg at the shipped set: the structure without a pool cannot make the plateau)."""
+def test_the_plateau_is_measured_only_with_the_pool_and_on_the_pool_model():
+    """Without the switch the quantities have no plateau key (the model without a pool); with it the directions'
+    virtual patients spend the pool, so a smaller pool flattens the dose-response (at the shipped set 1.05x / 1.13x /
+    1.16x at a pool of 0.05 / 0.29 (the fit) / 1 baseline levels; a pool of 20, no limit in effect, 1.15x because the
+    shipped set's relief saturates at that drive: the population's mean change at 0.5 mg/kg is then ~26 of 33 points)."""
     p = load_parameters()
-    assert "dose_plateau_ratio" not in shipped
-    unlimited = direction_quantities(p.with_free({"bdnf_pool_capacity": 20.0}, "t", "t"), switches=POOL)
-    small = direction_quantities(p.with_free({"bdnf_pool_capacity": 0.05}, "t", "t"), switches=POOL)
-    assert unlimited["dose_plateau_ratio"] > PLATEAU_RATIO_MAX + 0.1
-    assert unlimited["midazolam_sustained_points"] == pytest.approx(shipped["midazolam_sustained_points"])
-    assert small["dose_plateau_ratio"] != pytest.approx(unlimited["dose_plateau_ratio"], abs=1e-3)
+    off = direction_quantities(p)
+    assert "dose_plateau_ratio" not in off
+    ratio = {k: direction_quantities(p.with_free({"bdnf_pool_capacity": k}, "t", "t"), switches=POOL)
+             for k in (0.05, 1.0)}
+    assert ratio[0.05]["dose_plateau_ratio"] < ratio[1.0]["dose_plateau_ratio"] - 0.05
+    assert ratio[0.05]["midazolam_sustained_points"] == pytest.approx(off["midazolam_sustained_points"])
 
 
 def test_the_calibration_adds_the_plateau_only_when_a_scenario_switches_the_pool_on(monkeypatch):
-    assert direction_switches() == {}                               # the shipped calibration scenarios: off
-    monkeypatch.setattr(calibration, "_switched_on_in_calibration", lambda field: field == "bdnf_release_pool")
-    assert direction_switches() == POOL
+    assert direction_switches() == POOL                             # on by default since the twenty-ninth session
+    monkeypatch.setattr(calibration, "_switched_on_in_calibration", lambda field: False)
+    assert direction_switches() == {}

@@ -48,8 +48,10 @@ def test_fit_is_informed_by_ratings_and_flags_what_they_cannot_inform(example_fi
     assert rows["baseline"]["sd"] < 2 / 3 * rows["baseline"]["prior_sd"]
     # how the ratings split between the drug and the placebo trait depends on the parameter set: at the seventeenth
     # session's set the drug trait takes most (eta_emax Laplace SD 0.25 of its prior) and eta_placebo's local
-    # curvature says little (Laplace 0.91, "not informed") although its sampled posterior narrows (SD 0.72)
-    assert rows["eta_emax"]["informed"] or rows["eta_placebo"]["informed"]
+    # curvature says little (Laplace 0.91, "not informed") although its sampled posterior narrows (SD 0.72); at the
+    # twenty-ninth session's set the drug's responder-class trait takes it (eta_response Laplace SD 0.57, shrinkage
+    # 0.18) and both others are "not informed" by their curvature (Laplace 0.97) while their samples narrow (0.79 / 0.76)
+    assert rows["eta_emax"]["informed"] or rows["eta_placebo"]["informed"] or rows["eta_response"]["informed"]
     assert min(rows["eta_emax"]["sd"], rows["eta_placebo"]["sd"]) < 0.85
     assert not rows["eta_f"]["informed"] and rows["eta_f"]["shrinkage"] > 0.9
     assert any(w.startswith("eta_f:") for w in fit.warnings)
@@ -69,10 +71,11 @@ def test_map_recovers_a_known_patient_with_many_ratings():
     assert abs(fit.map[j] - truth[0, j]) < 4.0
     # the ratings inform the baseline (prior SD 4.98): the Laplace SD is deterministic (2.84); the importance-sampled
     # SD is not: 2.81 / 2.81 / 2.98 / 3.22 at seeds 0-3 (twelfth session, measured before and after the side-effect
-    # ceiling, which moved seed 0's draw 2.81 -> 3.02 and left the MAP and the Laplace SD unchanged)
+    # ceiling, which moved seed 0's draw 2.81 -> 3.02 and left the MAP and the Laplace SD unchanged; twenty-ninth
+    # session's set: Laplace 2.79, sampled 3.33 / 3.02 / 3.13 / 3.10 at seeds 0-3, so the limit is 3.4, not 3.3)
     row = fit.parameter_table()[j]
     assert row["laplace_sd"] < 3.0
-    assert row["sd"] < 3.3
+    assert row["sd"] < 3.4
 
 
 def test_forecast_entries_and_alternative(example_fit):

@@ -30,11 +30,20 @@ def example_model():
     return PatientModel(read_record(EXAMPLE))
 
 
-def test_a_poor_proposal_is_refined_to_a_good_effective_sample_size(example_model):
+@pytest.fixture(scope="module")
+def poor_model():
+    """A record whose first round is poor at the shipped set: a synthetic patient (seed 11, four weeks of ratings;
+    twenty-ninth session's set: ESS 169 of 2500, k-hat 0.79). Until then the example record was (ESS ~40-90, k-hat
+    ~0.7-0.95 over seeds); with the twenty-ninth session's set its first round is good (ESS 281-338, k-hat 0.33-0.54)."""
+    return synthetic_record(1, seed=11, weeks_observed=4, forecast_weeks=(5,))[2][0]
+
+
+def test_a_poor_proposal_is_refined_to_a_good_effective_sample_size(poor_model):
+    example_model = poor_model
     n = 2500
     target = ESS_TARGET_FRACTION * n
     plain = fit_patient(example_model, seed=0, n_proposals=n, refine=False)
-    # the case is poor without refinement (ESS ~40-90 of 2500, k-hat ~0.7-0.95 over seeds)...
+    # the case is poor without refinement ...
     assert plain.ess < target or plain.pareto_k > PARETO_K_MAX
     assert any("importance sampling is poor" in w for w in plain.warnings)
     fit = fit_patient(example_model, seed=0, n_proposals=n)

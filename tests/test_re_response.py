@@ -58,8 +58,10 @@ def test_off_by_default_is_the_recurrence_only_model_bit_for_bit():
     before = ep == 0.0
     assert np.array_equal(sev_on[before], sev_off[before])
     had = ep[:, -1] > 0.5
-    # continued sessions relieve the episode again (less for those whose episode began late; measured mean 0.14)
-    assert np.all(sev_on[had, -1] <= sev_off[had, -1]) and (sev_off[had, -1] - sev_on[had, -1]).mean() > 0.07
+    # continued sessions relieve the episode again (less for those whose episode began late; measured mean 0.14 with
+    # the twenty-fourth session's set, 0.025 with the twenty-ninth's: the releasable BDNF pool caps each weekly
+    # session's plasticity drive and the fit halved consolidation_gain; the limit was 0.07 until then)
+    assert np.all(sev_on[had, -1] <= sev_off[had, -1]) and (sev_off[had, -1] - sev_on[had, -1]).mean() > 0.01
 
 
 def test_yaml_patient_and_quick_form_take_the_switch():

@@ -275,7 +275,8 @@ def test_kernel_follows_the_onset_at_a_bound_of_the_calibration():
     p = base.with_free({"responder_fraction": 0.05}, base.free_version, "test: calibration bound")
     sc = scenario([line("esketamine", "intranasal", "56 mg", every="3.5 d", count=8)])
     times = np.unique(np.concatenate([np.arange(0.0, 42 * 24 + 1e-9, 6.0), [40 / 60, 2.0, 24.0]]))
-    pop = dataclasses.replace(sc.population, recurrence_clock="response")
+    # the model that set was fitted for: without the releasable BDNF pool (on by default since the twenty-ninth session)
+    pop = dataclasses.replace(sc.population, recurrence_clock="response", bdnf_release_pool=False)
     law = D.recurrence_law(types.SimpleNamespace(spec=pop, params=p))
     eta = float(norm.isf(math.exp(-float(law.cumulative_hazard(3.3 * 24)))))
     pts = dataclasses.replace(typical_patient(pop, p), eta_recurrence=np.array([eta]), eta_emax=np.array([1.5]))
@@ -321,8 +322,11 @@ def test_a_relapse_responds_again_to_continued_sessions_and_not_without_them():
         # its faster reconsolidation (consolidation_gain 2.0) turns the score back a week earlier: rise 0.124 = 61 %
         # of his relief, 0.208 = 62 % for the responder; the shipped set of 2026-12-01: 76 % / 77 %)
         assert c[k] - c[0] > 0.5 * (1.0 - c[0]) and 0 < k < len(days) - 3
-        assert c[-1] < c[k] - 0.07 and np.all(np.diff(c[k + 1:]) <= 1e-9)   # ... relief regained, steadily
-        assert c[-1] < w[-1] - 0.12
+        # ... relief regained, steadily. How much depends on the set: 0.13 of baseline by day 196 with the twenty-
+        # fourth session's set (pool off), 0.019 with the twenty-ninth's (the releasable BDNF pool caps each weekly
+        # session's plasticity drive and the fit halved consolidation_gain, 0.76 -> 0.42); 0.07 / 0.12 until then
+        assert c[-1] < c[k] - 0.01 and np.all(np.diff(c[k + 1:]) <= 1e-9)
+        assert c[-1] < w[-1] - 0.02
         off = dataclasses.replace(sc.population, re_response=False)     # the default: no re-response
         assert run_arm(sc.arms[0], off, pts, days * 24, params=p).out[0, -1, K.OUT_NAMES.index("severity")] > 0.99
 

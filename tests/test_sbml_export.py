@@ -125,6 +125,14 @@ def test_routes_agree_with_ketasim(tmp_path, drug, route, dose, kw):
 
     sc = ketasim.quick_scenario(drug, route, dose, **kw)
     rr = roadrunner.RoadRunner(export_sbml(sc, tmp_path / "m.xml").read_text(encoding="utf-8"))
+    if route == "iv-bolus":
+        # CVODE's Adams (non-stiff) method for the bolus: with the releasable BDNF pool on (the default since the
+        # twenty-ninth session) its BDF method stalls right after the bolus's event (step ~1e-19 h at t = 2 h + 2e-14,
+        # CV_TOO_MUCH_WORK, at every tolerance from 1e-6 to 1e-10), while Adams and libRoadRunner's rk45 integrate it.
+        # The stall needs only a state that follows the BDNF chain (a rate k (bdnf - 1) in place of the pool's does it
+        # too; a constant rate does not), so it is the BDF method's, not the model's. (Adams for every route fails the
+        # IM and sublingual cases' agreement.)
+        rr.integrator.setValue("stiff", False)
     rr.integrator.relative_tolerance = 1e-10
     rr.integrator.absolute_tolerance = 1e-12
     times = np.unique(np.concatenate([np.arange(0.0, 12.0, 1 / 12), np.arange(12.0, 672.0 + 1e-9, 2.0)]))

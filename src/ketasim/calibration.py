@@ -208,11 +208,13 @@ FITTED = {
     # control arms better but Singh 2016's and Feder 2021's dense-session control arms worse
     "visit_relief": ("logit", 0.002, 0.15, 0.03),
     # releasable BDNF pool, in baseline BDNF levels (twenty-eighth session; issue 7 item 6, the dose plateau): used
-    # only with the hypothesis population.bdnf_release_pool (off by default). No source sizes the pool in these units
-    # (dense-core vesicles are made de novo at the Golgi, PMC8139595; strong stimulation releases a few per cent of
-    # them per train, so a whole-cell limit over hours is an assumption): hand-set centre 1 (the pool releases about
-    # one baseline level before it is half spent: at the shipped drive, 0.5 mg/kg releases ~1.4 with no limit),
-    # default width; the calibration's dose arms (Daly 2018 28/56/84 mg, TRANSFORM-1 56/84 mg) inform it
+    # only with population.bdnf_release_pool (on by default since the twenty-ninth session). No source sizes the pool
+    # in these units (dense-core vesicles are made de novo at the Golgi, PMC8139595; a peptide dense-core store runs
+    # down to a plateau under supramaximal drive, ~65 % releasable and spent in ~20 min at 40 Hz, none at 2 Hz for
+    # 100 min: Brain Res 1991;562:258-264, cat stellate ganglion; no such run-down is measured for cortical BDNF):
+    # hand-set centre 1 (the pool releases about one baseline level before it is half spent: at the twenty-eighth
+    # session's drive, 0.5 mg/kg releases ~1.4 with no limit), default width; the calibration's dose arms (Daly 2018
+    # 28/56/84 mg, TRANSFORM-1 56/84 mg) and the plateau direction (PLATEAU_RATIO_MAX) inform it
     "bdnf_pool_capacity": ("log", 0.05, 20.0, 1.0),
     # 1/h: expectancy kindled by perceptible effects (functional unblinding). Bounded (issue 7): blocking AMPA
     # receptors, mTORC1 or new spines abolishes ketamine's antidepressant effect where expectancy plays no part
@@ -853,8 +855,8 @@ SERIES_MIN_RESPONDERS = 20
 #: residual per unit of violation: 1 MADRS point over the midazolam margin, or 1 day short of the series margin,
 #: costs as much as 10 rows missed by one SE each (a steep wall, not a trade-off against the rows)
 DIRECTION_WEIGHT = 10.0
-#: ratio: with population.bdnf_release_pool (a hypothesis, off by default) the fit must keep the clinical
-#: dose-response's plateau, mechanism.md §7 (efficacy rises from 0.1 to 0.5 mg/kg and stays on a plateau up to
+#: ratio: with population.bdnf_release_pool (on by default since the twenty-ninth session) the fit must keep the
+#: clinical dose-response's plateau, mechanism.md §7 (efficacy rises from 0.1 to 0.5 mg/kg and stays on a plateau up to
 #: 1.0 mg/kg IV over 40 min): the 24-h drug effect (saline-arm change minus drug-arm change, MADRS points, mean over
 #: the direction's virtual patients) at 1.0 mg/kg at most this multiple of that at 0.5 mg/kg. tests/test_mechanism.py
 #: allows 1.15x for the typical patient; the margin covers the population mean vs the typical patient. Without the

@@ -527,10 +527,11 @@ class PopulationSpec:
                                          # the same relation read at the trial level: the arm's mean baseline (a
                                          # design fact) sizes the fluctuation of all its patients alike
                                          # (:func:`fluctuation_scale`); exclusive with the per-patient reading
-    bdnf_release_pool: bool = False      # a hypothesis, off by default (twenty-eighth session): activity-dependent
-                                         # BDNF release spends a releasable pool (free: bdnf_pool_capacity) that
-                                         # refills over hours, so a longer glutamate surge (a higher dose) releases
-                                         # less and less more BDNF (the 0.5-1 mg/kg plateau)
+    bdnf_release_pool: bool = True       # on by default since the twenty-ninth session (a hypothesis of the
+                                         # twenty-eighth; false: the earlier model): activity-dependent BDNF release
+                                         # spends a releasable pool (free: bdnf_pool_capacity) that refills over
+                                         # hours, so a longer glutamate surge (a higher dose) releases less and less
+                                         # more BDNF (the 0.5-1 mg/kg plateau, a direction of the calibration)
 
     def __post_init__(self):
         f = "population"

@@ -248,9 +248,10 @@ def _provenance_table(prov: dict) -> str:
                   "true; a hypothesis: share pd.fluctuation.trial_entry_share)",
                   "not sized by the arm's baseline (the default; population.fluctuation_scales_with_trial_severity)"),
               "bdnf_release_pool": (
-                  "spends a releasable pool (population.bdnf_release_pool: true; a hypothesis: free "
+                  "spends a releasable pool (the default; population.bdnf_release_pool: free "
                   "bdnf_pool_capacity, refill pd.bdnf.pool_refill_t_half)",
-                  "follows the AMPA drive without a pool limit (the default; population.bdnf_release_pool)")}
+                  "follows the AMPA drive without a pool limit (population.bdnf_release_pool: false; the model "
+                  "before the twenty-ninth session)")}
     rows = [(lab, switch[k][0 if prov[k] else 1] if k in switch else prov[k]) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"

@@ -94,8 +94,8 @@ class _Population(_Strict):
                                          # severity is partly a share of entry severity (twenty-sixth)
     fluctuation_scales_with_trial_severity: bool = False  # a hypothesis, off by default: the same, read at the
                                          # trial level: the arm's mean baseline sizes it for all (twenty-seventh)
-    bdnf_release_pool: bool = False      # a hypothesis, off by default: BDNF release spends a releasable pool that
-                                         # refills over hours (the dose plateau; twenty-eighth)
+    bdnf_release_pool: bool = True       # on by default (twenty-ninth; false: the earlier model): BDNF release
+                                         # spends a releasable pool that refills over hours (the dose plateau)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)

@@ -458,8 +458,8 @@ def _trd_placebo_factor(c):
 
 
 def _bdnf_pool_capacity(c):
-    """The releasable BDNF pool (baseline BDNF levels) with population.bdnf_release_pool (a hypothesis, off by
-    default): free bdnf_pool_capacity; 0 (no limit: release follows the AMPA drive, as without the hypothesis) when
+    """The releasable BDNF pool (baseline BDNF levels) with population.bdnf_release_pool (on by default since the
+    twenty-ninth session): free bdnf_pool_capacity; 0 (no limit: release follows the AMPA drive, as without the hypothesis) when
     off."""
     if not c.spec.bdnf_release_pool:
         return np.zeros(c.patients.n)
@@ -646,7 +646,7 @@ PATIENT = (
     # a depletable releasable BDNF pool (twenty-eighth session, issue 7 item 6: the dose plateau): release is the AMPA
     # drive x exp(-released / capacity), so a longer surge releases less and less more BDNF
     PatientParameter("bdnf_pool_capacity", "baseline BDNF levels", _bdnf_pool_capacity,
-                     "free: bdnf_pool_capacity with population.bdnf_release_pool (a hypothesis, off by default), "
+                     "free: bdnf_pool_capacity with population.bdnf_release_pool (on by default), "
                      "else 0 (no limit)"),
     PatientParameter("care_intensity", "dimensionless", _care_intensity,
                      "pd.care.intensity.<population.care_setting>"),
