@@ -860,9 +860,10 @@ DIRECTION_WEIGHT = 10.0
 #: 1.0 mg/kg IV over 40 min): the 24-h drug effect (saline-arm change minus drug-arm change, MADRS points, mean over
 #: the direction's virtual patients) at 1.0 mg/kg at most this multiple of that at 0.5 mg/kg. tests/test_mechanism.py
 #: allows 1.15x for the typical patient; the margin covers the population mean vs the typical patient. Without the
-#: pool no parameter of the model can make the plateau (twenty-eighth session: 1.24x at the shipped set, a TrkB
-#: adaptation cannot), so the direction is active only when a calibration scenario switches the pool on
-#: (:data:`DIRECTION_SWITCHES`): otherwise it would trade rows against a direction the structure cannot meet.
+#: pool the calibration's sets gave no plateau (twenty-eighth session: 1.24x; a TrkB adaptation cannot make one) short
+#: of a saturated relief that the rows do not allow, so the direction is active only when a calibration scenario has
+#: the pool on (the default since the twenty-ninth session; :data:`DIRECTION_SWITCHES`): otherwise it would trade
+#: rows against a direction the structure cannot meet within them.
 PLATEAU_RATIO_MAX = 1.12
 #: residual per unit of the plateau ratio over its margin: 0.1 over it costs as much as 1 point over the
 #: midazolam margin (DIRECTION_WEIGHT)
