@@ -216,19 +216,29 @@ def benchmark_module(name: str):
     return mod
 
 
-def switched_calibration_scenarios(tmp_path, monkeypatch, file: str, switch: str) -> Path:
-    """A copy of the packaged calibration scenarios (under ``tmp_path``) with the hypothesis ``population.<switch>``
-    set true in ``file`` only, installed as ``calibration.SCENARIOS`` for the test (``monkeypatch`` undoes it).
-    Returns the copy's folder."""
+def calibration_scenarios_with(folder: Path, switch: str, value: bool, files=None) -> Path:
+    """A copy of the packaged calibration scenarios in ``folder``/calibration with ``population.<switch>`` set to
+    ``value`` in ``files`` (names; default: every scenario). Returns the copy's folder."""
     import shutil
 
     from ketasim import calibration as cal
 
-    copy = tmp_path / "calibration"
+    copy = Path(folder) / "calibration"
     shutil.copytree(cal.SCENARIOS, copy)
-    text = (copy / file).read_text()
-    assert "\npopulation:\n" in text, file
-    (copy / file).write_text(text.replace("\npopulation:\n", f"\npopulation:\n  {switch}: true\n", 1))
+    for f in [copy / name for name in files] if files else sorted(copy.glob("*.yaml")):
+        text = f.read_text()
+        assert "\npopulation:\n" in text, f.name
+        f.write_text(text.replace("\npopulation:\n", f"\npopulation:\n  {switch}: {str(value).lower()}\n", 1))
+    return copy
+
+
+def switched_calibration_scenarios(tmp_path, monkeypatch, file: str, switch: str) -> Path:
+    """A copy of the packaged calibration scenarios (under ``tmp_path``) with the hypothesis ``population.<switch>``
+    set true in ``file`` only, installed as ``calibration.SCENARIOS`` for the test (``monkeypatch`` undoes it).
+    Returns the copy's folder."""
+    from ketasim import calibration as cal
+
+    copy = calibration_scenarios_with(tmp_path, switch, True, [file])
     monkeypatch.setattr(cal, "SCENARIOS", copy)
     return copy
 
@@ -237,15 +247,6 @@ def scenarios_without_pool() -> Path:
     """A copy of the packaged calibration scenarios (in a new temporary folder: the caller removes the returned path's
     parent) with population.bdnf_release_pool false in each: the model before the twenty-ninth session, which the golden
     parameter set (tests/data/free_parameters_golden.json, no pool size) was fitted for."""
-    import shutil
     import tempfile
 
-    from ketasim import calibration as cal
-
-    copy = Path(tempfile.mkdtemp(prefix="ketasim-no-pool-")) / "calibration"
-    shutil.copytree(cal.SCENARIOS, copy)
-    for f in copy.glob("*.yaml"):
-        text = f.read_text()
-        assert "\npopulation:\n" in text, f.name
-        f.write_text(text.replace("\npopulation:\n", "\npopulation:\n  bdnf_release_pool: false\n", 1))
-    return copy
+    return calibration_scenarios_with(tempfile.mkdtemp(prefix="ketasim-no-pool-"), "bdnf_release_pool", False)

@@ -1,14 +1,15 @@
 """Issue 7 item 6 (twenty-eighth session; on by default since the twenty-ninth, population.bdnf_release_pool; its refit
-CVs are in NOTES.md): activity-dependent BDNF release spends a releasable pool. Release is the AMPA drive x exp(-C / K), C the
-BDNF released since the pool was last full (state bdnf_released, refilled with pd.bdnf.pool_refill_t_half) and K the
-pool (free: bdnf_pool_capacity), so the BDNF a surge releases is at most ~K whatever its duration. Without it a longer
-glutamate surge (1.0 vs 0.5 mg/kg over 40 min: the surge's peak is flat, its duration grows) keeps adding plasticity
-drive in proportion to its duration, and efficacy does not plateau between 0.5 and 1.0 mg/kg (mechanism.md §7; a
-strict xfail in tests/test_mechanism.py until the twenty-ninth session). What is checked here: off, the pool's size changes nothing; on, the
-released BDNF saturates in the surge's duration while low doses still release less; at a pool that makes the plateau
-(the drug weights rescaled so that 0.5 mg/kg keeps the shipped 24-h effect), efficacy still rises from 0.1 to 0.5 mg/kg;
-the pool refills between sessions; the trial JSON names the switch; the calibration fits the pool only when a
-calibration scenario has it on (the default); a bad value is one line naming the field.
+CVs are in NOTES.md): activity-dependent BDNF release spends a releasable pool. Release is the AMPA drive x exp(-C /
+K), C the BDNF released since the pool was last full (state bdnf_released, refilled with pd.bdnf.pool_refill_t_half)
+and K the pool (free: bdnf_pool_capacity), so the BDNF a surge releases is at most ~K whatever its duration. Without
+it a longer glutamate surge (1.0 vs 0.5 mg/kg over 40 min: the surge's peak is flat, its duration grows) keeps adding
+plasticity drive in proportion to its duration, and efficacy does not plateau between 0.5 and 1.0 mg/kg (mechanism.md
+§7; a strict xfail in tests/test_mechanism.py until the twenty-ninth session). What is checked here: off, the pool's
+size changes nothing; on, the released BDNF saturates in the surge's duration while low doses still release less; at
+a pool that makes the plateau (the drug weights rescaled so that 0.5 mg/kg keeps the shipped 24-h effect), efficacy
+still rises from 0.1 to 0.5 mg/kg; the pool refills between sessions; the trial JSON names the switch; the
+calibration fits the pool only when a calibration scenario has it on (the default); a bad value is one line naming
+the field.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import ketasim
 from ketasim import calibration as cal
 from ketasim.errors import InputError
 
-from _support import line, switched_calibration_scenarios, typical_run
+from _support import calibration_scenarios_with, line, typical_run
 
 #: 1-min resolution for the first 12 h (the surge and BDNF), then hourly to day 3
 TIMES = np.unique(np.round(np.concatenate([np.arange(0.0, 12.0, 1 / 60), np.arange(12.0, 72.0 + 1e-9, 1.0)]), 9))
@@ -122,10 +123,7 @@ def test_calibration_fits_the_pool_only_when_a_scenario_has_it_on(tmp_path, monk
     before the twenty-ninth session) it is not fitted and the plateau direction is not added."""
     assert "bdnf_pool_capacity" in cal.default_fitted_names()
     assert cal.direction_switches() == {"bdnf_release_pool": True}
-    copy = switched_calibration_scenarios(tmp_path, monkeypatch, "daly2018.yaml", "bdnf_release_pool")
-    for f in copy.glob("*.yaml"):
-        text = f.read_text().replace("  bdnf_release_pool: true\n", "")
-        f.write_text(text.replace("\npopulation:\n", "\npopulation:\n  bdnf_release_pool: false\n", 1))
+    monkeypatch.setattr(cal, "SCENARIOS", calibration_scenarios_with(tmp_path, "bdnf_release_pool", False))
     assert "bdnf_pool_capacity" not in cal.default_fitted_names()
     assert cal.direction_switches() == {}
 

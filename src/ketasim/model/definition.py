@@ -459,8 +459,7 @@ def _trd_placebo_factor(c):
 
 def _bdnf_pool_capacity(c):
     """The releasable BDNF pool (baseline BDNF levels) with population.bdnf_release_pool (on by default since the
-    twenty-ninth session): free bdnf_pool_capacity; 0 (no limit: release follows the AMPA drive, as without the hypothesis) when
-    off."""
+    twenty-ninth session): free bdnf_pool_capacity; 0 (no limit: release follows the AMPA drive) when off."""
     if not c.spec.bdnf_release_pool:
         return np.zeros(c.patients.n)
     return np.full(c.patients.n, c.params.free_value("bdnf_pool_capacity"))
@@ -791,8 +790,8 @@ STATES = (
     State("anesthetic_state", "0", "k_anesthetic", "dimensionless",
           drive="anesthetic_drive(nmda_block_pyramidal, anes_block50, anes_hill)", gain="anes_onset",
           doc="builds while > ~45 % of pyramidal receptors are blocked; fades over hours (hypothesis)"),
-    # BDNF released since the releasable pool was last full (hypothesis population.bdnf_release_pool): the release
-    # flux k_bdnf x release, refilled with pd.bdnf.pool_refill_t_half; exactly 0 with the hypothesis off
+    # BDNF released since the releasable pool was last full (population.bdnf_release_pool): the release flux k_bdnf x
+    # release, refilled with pd.bdnf.pool_refill_t_half; exactly 0 with the switch off
     State("bdnf_released", "0", "k_bdnf_refill", "baseline BDNF levels",
           drive="piecewise(0, bdnf_pool_capacity <= 0, bdnf_unlimited - 1)", gain="k_bdnf",
           doc="BDNF released since the releasable pool was full (0 unless population.bdnf_release_pool)"),
