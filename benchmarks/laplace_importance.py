@@ -3,7 +3,8 @@
 ``ketasim calibrate`` stores a Laplace approximation of the posterior of the fitted parameters (a Gaussian on their
 log/logit scale at the optimum, covariance scaled by the dispersion; ``calibration.laplace_posterior``), and
 ``--uncertainty`` draws from it, truncated to the bounds. This script draws K parameter vectors from that truncated
-Gaussian (``--proposal truncated``, the default) or from the Gaussian itself, evaluates the
+Gaussian with each draw accepted by the literature directions (``--proposal directions``, the default: what
+``calibration.sample_parameter_sets`` draws), the truncated Gaussian alone, or the Gaussian itself, evaluates the
 calibration's own objective at each (the rows' residuals in the fit's weights, the literature directions and the
 prior, exactly as ``calibrate`` minimises it), and weights each draw by target / proposal, where the target is
 exp(-objective / (2 x dispersion)) inside the bounds of ``calibration.FITTED`` (0 outside: the fit cannot go there)
@@ -46,7 +47,7 @@ def objective_parts(params, names, targets, size: int, seed: int, row_weights: s
         d = cal.direction_residuals(cal.direction_quantities(p, switches=switches))
         prior = w_prior * (theta - theta_prior)
         j_sampling = float(np.sum(((pred - obs) / se) ** 2))
-        return float(r @ r + d @ d + prior @ prior), j_sampling, float(r @ r + d @ d)
+        return float(r @ r + d @ d + prior @ prior), j_sampling, float(d @ d)
     return parts
 
 
@@ -55,9 +56,10 @@ def main(argv=None) -> int:
     ap.add_argument("--draws", type=int, default=200, help="draws from the Laplace posterior (one evaluation each)")
     ap.add_argument("--seed", type=int, default=20261205, help="seed of the draws")
     ap.add_argument("--json", default=None, help="write the draws, objectives and weights here")
-    ap.add_argument("--proposal", choices=("truncated", "gaussian"), default="truncated",
-                    help="the Laplace Gaussian truncated to the bounds (what --uncertainty draws since the thirtieth "
-                         "session) or the Gaussian itself (at the shipped set 5e-5 of its draws fall inside every bound)")
+    ap.add_argument("--proposal", choices=("directions", "truncated", "gaussian"), default="directions",
+                    help="what --uncertainty draws since the thirtieth session (the Laplace Gaussian truncated to the "
+                         "bounds, each draw accepted by the literature directions), the truncated Gaussian alone, or "
+                         "the Gaussian itself (at the shipped set 5e-5 of its draws fall inside every bound)")
     a = ap.parse_args(argv)
 
     from arviz_stats.base import array_stats
@@ -76,14 +78,17 @@ def main(argv=None) -> int:
     lo, hi = cal._bounds(names)
 
     t0 = time.perf_counter()
-    c_mode, j_mode, data_mode = parts(mode)
+    c_mode, j_mode, d_mode = parts(mode)
     print(f"shipped set {params.calibration_run!r}: {len(names)} fitted parameters, dispersion {dispersion:.3f}, "
           f"size {size}, seed {seed}, rows {len(targets)}")
-    print(f"at the mode: objective {c_mode:.1f} (rows + directions {data_mode:.1f}), J {j_mode:.1f} "
+    print(f"at the mode: objective {c_mode:.1f} (directions {d_mode:.1f}), J {j_mode:.1f} "
           f"({time.perf_counter() - t0:.1f} s per evaluation)")
 
     rng = np.random.default_rng(a.seed)
-    if a.proposal == "truncated":      # what sample_parameter_sets draws: no draw outside the bounds
+    if a.proposal == "directions":     # what sample_parameter_sets draws (its acceptance step enters the weights)
+        sets = cal.sample_parameter_sets(params, a.draws, rng)
+        draws = np.array([[cal._fwd(n, ps.free[n].value) for n in names] for ps in sets])
+    elif a.proposal == "truncated":    # the truncated Gaussian alone: no draw outside the bounds
         draws = cal.truncated_gaussian_draws(mode, cov, lo, hi, a.draws, rng)
     else:                              # the Gaussian itself: draws outside the bounds get weight 0
         draws = rng.multivariate_normal(mode, cov, size=a.draws, method="cholesky")
@@ -93,10 +98,13 @@ def main(argv=None) -> int:
     log_q = -0.5 * np.einsum("ij,jk,ik->i", dev, prec, dev)          # proposal, up to a constant
     objective = np.full(a.draws, np.nan)
     j_rows = np.full(a.draws, np.nan)
+    violation = np.full(a.draws, np.nan)
     for i in np.flatnonzero(inside):
-        objective[i], j_rows[i], _ = parts(draws[i])
+        objective[i], j_rows[i], violation[i] = parts(draws[i])
         if (i + 1) % 20 == 0:
             print(f"  draw {i + 1}/{a.draws}: {time.perf_counter() - t0:.0f} s", flush=True)
+    if a.proposal == "directions":     # the acceptance probability is part of the proposal's density
+        log_q = log_q - np.maximum(violation - d_mode, 0.0) / (2.0 * max(dispersion, 1.0))
     log_p = np.where(inside, -(objective - c_mode) / (2.0 * dispersion), -np.inf)
     lw = log_p - log_q
     finite = np.isfinite(lw)
@@ -124,10 +132,11 @@ def main(argv=None) -> int:
         from ketasim.io import atomic_write_text
 
         atomic_write_text(a.json, json.dumps({
-            "calibration_run": params.calibration_run, "names": names, "dispersion": dispersion,
+            "calibration_run": params.calibration_run, "proposal": a.proposal, "names": names, "dispersion": dispersion,
             "objective_mode": c_mode, "j_mode": j_mode, "draws_theta": draws.tolist(),
             "objective": [None if not np.isfinite(x) else float(x) for x in objective],
             "j_rows": [None if not np.isfinite(x) else float(x) for x in j_rows],
+            "direction_violation": [None if not np.isfinite(x) else float(x) for x in violation],
             "inside_bounds": inside.tolist(), "weights": w.tolist(), "ess": ess, "pareto_k": k_hat}, indent=1))
         print(f"\nwrote {a.json}")
     return 0
