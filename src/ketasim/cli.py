@@ -7,6 +7,7 @@ User errors print one line (``error: ...``) and exit with status 2; a traceback 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import sys
 import warnings
@@ -28,7 +29,9 @@ from .regimen import Drug as _Drug, Route as _Route  # noqa: E402
 _DRUGS = ", ".join(d.value for d in _Drug)
 _ROUTES = ", ".join(r.value for r in _Route)
 _EXPERIMENTS = ("ampa_block=1 (AMPA antagonist, e.g. NBQX), mtor_block=1 (rapamycin), spine_block=1, "
-                "hnk_weight=W (HNK contribution to AMPA drive), psychotherapy=1; repeat the option for several")
+                "hnk_weight=W (HNK contribution to AMPA drive), psychotherapy=1, anesthetic_state=true (the "
+                "hypothesis that an anesthetic dose blocks plasticity for hours; off by default); repeat the option "
+                "for several")
 OUTPUT_HELP = ("Default output times: every dose event, a peak window after each dose (every 5 min until the end "
                "of an infusion or for the first hour of absorption, then up to 4 h), the endpoint times, and a "
                "background step of 1 h that coarsens to 6/12/24 h as the population grows (about 300,000 rows "
@@ -92,12 +95,17 @@ def _warnings_renamed(rename):
         warnings.warn_explicit(rename(str(w.message)), w.category, w.filename, w.lineno)
 
 
+#: The words an on/off switch of --experiment accepts (a bool field of VirtualExperiment, e.g. anesthetic_state).
+_BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
 def _experiment(values: Optional[List[str]]):
     from .engine import EXPERIMENT_SWITCHES, VirtualExperiment
     from .errors import InputError
 
     if not values:
         return None
+    on_off = {f.name for f in dataclasses.fields(VirtualExperiment) if f.type in (bool, "bool")}
     kw = {}
     for v in values:
         if "=" not in v:
@@ -107,6 +115,12 @@ def _experiment(values: Optional[List[str]]):
         if k not in EXPERIMENT_SWITCHES:
             raise InputError(f"--experiment: unknown switch {k!r}; use {', '.join(EXPERIMENT_SWITCHES[:-1])} "
                              f"or {EXPERIMENT_SWITCHES[-1]}")
+        if k in on_off:                   # an on/off hypothesis (anesthetic_state): float() made it 1.0, refused
+            word = x.strip().lower()
+            if word not in _BOOLEAN_WORDS:
+                raise InputError(f"--experiment {k}: use true or false (or 1 / 0), got {x!r}")
+            kw[k] = _BOOLEAN_WORDS[word]
+            continue
         try:
             kw[k] = float(x)
         except ValueError:

@@ -206,7 +206,8 @@ class Dose:
             from .errors import DoseWarning
 
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} {self.route.value} is in the anesthetic range "
-                          f"(expect sedation and no antidepressant plasticity)", DoseWarning, stacklevel=3)
+                          f"(expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by "
+                          f"default: experiments.anesthetic_state)", DoseWarning, stacklevel=3)
         if kind == "midazolam" and per_kg >= MIDAZOLAM_SEDATIVE_MG_PER_KG:
             from .errors import DoseWarning
 
