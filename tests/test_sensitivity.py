@@ -53,6 +53,17 @@ def test_ranges_come_from_confidence_and_calibration_bounds():
     assert (g.lo, g.hi, g.space, g.kind) == (2.0, 40.0, "log", "free")
 
 
+def test_every_default_range_is_finite_in_its_sampling_space():
+    """pd.natural_course.worst (-1, 'uncertain') got a log range from -2 to -0.5: NaN bounds, so a run that varied it
+    warned 'invalid value encountered in log' and, where the parameter is used (population.natural_course_spread),
+    printed '-' for every parameter (thirtieth session)."""
+    fs = factors(params())
+    for f in fs:
+        assert np.isfinite(f.to_space(f.lo)) and np.isfinite(f.to_space(f.hi)) and f.lo < f.hi, f
+    w = {f.name: f for f in fs}["pd.natural_course.worst"]
+    assert (w.lo, w.hi, w.space) == (pytest.approx(-2.0), pytest.approx(-0.5), "linear")
+
+
 def test_morris_indices_under_salib_names(intact):
     row = intact.ranking()[0]
     for key in ("mu_star", "mu_star_conf", "sigma", "mu", "elasticity"):

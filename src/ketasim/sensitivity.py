@@ -80,7 +80,9 @@ def _literature_range(p):
         return None
     v = p.value
     if rule[0] == "factor":
-        lo, hi, space = v / rule[1], v * rule[1], "log"
+        # log-uniform; a negative value (pd.natural_course.worst) takes the same factor on its magnitude, uniform,
+        # since its log is NaN: NaN bounds made every evaluation NaN (a silent '-' row for every parameter)
+        lo, hi, space = v / rule[1], v * rule[1], "log" if v > 0 else "linear"
     else:
         lo, hi, space = v * (1 - rule[1]), v * (1 + rule[1]), "linear"
     lo, hi = min(lo, hi), max(lo, hi)
