@@ -175,8 +175,10 @@ def test_yaml_that_is_not_a_mapping(tmp_path):
 # CLI: user errors print exactly one line 'error: ...' on stderr and return 2; never a traceback.
 CLI_USER_ERRORS = [
     ("missing unit", ["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56"], "dose"),
-    ("unknown drug", ["simulate", "--drug", "ketamin", "--route", "iv-infusion", "--dose", "0.5 mg/kg"], "drug"),
-    ("unknown route", ["simulate", "--drug", "esketamine", "--route", "rectal", "--dose", "56 mg"], "route"),
+    ("unknown drug", ["simulate", "--drug", "ketamin", "--route", "iv-infusion", "--dose", "0.5 mg/kg"],
+     "error: --drug: unknown drug"),
+    ("unknown route", ["simulate", "--drug", "esketamine", "--route", "rectal", "--dose", "56 mg"],
+     "error: --route: unknown route"),
     ("absurd dose", ["simulate", "--drug", "racemic-ketamine", "--route", "iv-bolus", "--dose", "2 g"], "dose"),
     ("missing file", ["simulate", "/nonexistent/scenario.yaml"], "scenario.yaml"),
     ("no regimen", ["simulate"], "simulate"),

@@ -930,7 +930,7 @@ _QUICK_FLAGS = (("population.age_years", "--age"), ("age_years", "--age"), ("pop
                 ("population.size", "--size"), ("size", "--size"), ("population.female_fraction", "--sex"),
                 ("population.comedications", "--comedication"), ("count", "--count"), ("seed", "--seed"),
                 ("output.every", "--every"), ("output", "--size"), ("population.recurrence", "--no-recurrence"),
-                ("population.re_response", "--re-response"))
+                ("population.re_response", "--re-response"), ("drug", "--drug"), ("route", "--route"))
 _QUICK_LINE = {"drug": "--drug", "route": "--route", "dose": "--dose", "duration": "--duration", "every": "--every",
                "count": "--count", "at": "--at"}
 
