@@ -171,6 +171,15 @@ def test_statistics_helpers():
     med, ci = km_median(t, e)
     assert med == 4.0
     assert math.isnan(km_median(t, np.zeros(6, bool))[0])
+    # every patient relapses at coarse visits (examples/open_label_follow_up.yaml's 6-infusion arm): S jumps from 0.68
+    # to 0.42 between the visits at 168 and 252 h, no visit time is inside the Brookmeyer-Crowley CI (statsmodels gave
+    # NaN, NaN, printed '[n/a, not reached]'), so the CI is that visit interval
+    visits = np.array([168.0, 252, 336, 420, 504, 588, 672, 756, 924, 1008, 1092, 1176, 1344])
+    t = np.repeat(visits, [61, 51, 30, 17, 9, 13, 3, 3, 1, 1, 1, 1, 1])
+    med, ci = km_median(t, np.ones(t.size, bool))
+    assert med == 252.0 and ci == (168.0, 252.0)
+    med, ci = km_median(np.array([1.0, 2, 3, 4, 5, 6, 7, 8]), np.ones(8, bool))     # a fine grid: statsmodels' CI
+    assert ci[0] < med < ci[1]
 
 
 def test_trial_is_deterministic():

@@ -338,7 +338,9 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray):
 
 def km_median(time, event):
     """Median time to event with a 95% CI (Brookmeyer–Crowley, complementary log-log transform; statsmodels
-    ``SurvfuncRight.quantile_ci``); NaN where not reached."""
+    ``SurvfuncRight.quantile_ci``); NaN where not reached. Where the visits are coarser than the CI (the survival
+    jumps across 1/2 between two visits and no visit time is inside the CI), the CI is the visit interval that holds
+    the median."""
     from statsmodels.duration.survfunc import SurvfuncRight
 
     time = np.asarray(time, float)
@@ -354,7 +356,14 @@ def km_median(time, event):
             warnings.simplefilter("ignore")
             lo, hi = sf.quantile_ci(0.5, alpha=0.05, method="cloglog")
     fin = (lambda v: float(v) if v is not None and np.isfinite(v) else float("nan"))
-    return med, (fin(lo), fin(hi))
+    lo, hi = fin(lo), fin(hi)
+    if np.isfinite(med) and not np.isfinite(lo) and not np.isfinite(hi):
+        # visits coarser than the sampling error (e.g. every 3.5 d, 192 patients all relapsing): S jumps across 1/2
+        # between two visits and the test inversion rejects every visit time, so the CI is the visits' resolution:
+        # from the last event time with S above 1/2 (the first event time if none) to the median
+        above = sf.surv_times[sf.surv_prob > 0.5]
+        lo, hi = float(above[-1]) if above.size else float(sf.surv_times[0]), med
+    return med, (lo, hi)
 
 
 def logrank_p(time_a, event_a, time_b, event_b) -> float:
