@@ -1223,8 +1223,8 @@ def truncated_gaussian_draws(mean, cov, lo, hi, k: int, rng, burn_in: int = TRUN
                              thin: int = TRUNCATED_THIN) -> np.ndarray:
     """``k`` draws (rows) of a multivariate normal N(mean, cov) truncated to the box [lo, hi]: Gibbs sampling in
     whitened coordinates (x = mean + L z, L the Cholesky factor of cov), where each z_i is a univariate normal
-    truncated to the interval that keeps x inside the box (scipy.stats.truncnorm); correlated coordinates mix as
-    well as independent ones. Starts at ``mean`` moved inside the box."""
+    truncated to the interval that keeps x inside the box (:func:`_standard_normal_between`); correlated coordinates
+    mix as well as independent ones. Starts at ``mean`` moved inside the box (each call has its own burn-in)."""
     mean = np.asarray(mean, float)
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     chol = np.linalg.cholesky(np.asarray(cov, float))
