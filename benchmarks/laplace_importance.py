@@ -31,7 +31,7 @@ from ketasim import calibration as cal
 from ketasim.parameters import load_parameters
 
 
-def objective_parts(params, names, targets, size: int, seed: int, row_weights: str, switches: dict):
+def objective_terms(params, names, targets, size: int, seed: int, row_weights: str, switches: dict):
     """theta -> (objective minimised by ``calibrate``, J in sampling SEs): rows in the fit's weights + directions +
     prior, as in ``calibration.calibrate``."""
     obs = np.array([t.observed for t in targets])
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     size, seed = int(prov.get("size", 200)), int(prov.get("seed", 20261121))    # the fit's own
     row_weights = prov.get("row_weights", "random-effects")
     targets = cal.build_targets()[0]
-    parts = objective_parts(params, names, targets, size, seed, row_weights, cal.direction_switches())
+    parts = objective_terms(params, names, targets, size, seed, row_weights, cal.direction_switches())
     lo, hi = cal._bounds(names)
 
     t0 = time.perf_counter()

@@ -1312,7 +1312,7 @@ def sample_parameter_sets(params: ParameterSet, k: int, rng, directions: bool = 
     def violation(p):
         return float(np.sum(direction_residuals(direction_quantities(p, switches=switches)) ** 2))
     scale = 2.0 * max(float(post.get("dispersion", 1.0)), 1.0)
-    at_mode = violation(params.with_free(_from_theta(np.clip(mode, lo, hi), names), params.free_version, "mode"))
+    at_mode = violation(params)          # the set's values are the posterior's mode
     accepted, rejected, proposed = [], [], 0
     while len(accepted) < k and proposed < DIRECTION_PROPOSALS_PER_DRAW * k:
         batch = truncated_gaussian_draws(mode, cov, lo, hi, k - len(accepted), rng)
