@@ -5,11 +5,17 @@ sampling, which is exact."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
+import pytest
 from scipy.stats import truncnorm
 
 from ketasim import calibration as cal
 from ketasim.parameters import load_parameters
+
+from _support import one_error_line, run_cli
 
 
 def test_wide_bounds_give_the_gaussian_itself():
@@ -72,12 +78,18 @@ def test_far_tail_intervals_keep_their_precision():
         assert abs(x.mean() - truncnorm(a, b).mean()) < 0.02 * max(1.0, truncnorm(a, b).std() * 10)
 
 
-def test_shipped_posterior_draws_obey_the_literature_directions():
+@pytest.mark.parametrize("source", ["stored with the set", "drawn now"])
+def test_shipped_posterior_draws_obey_the_literature_directions(source):
     """15 % of the truncated Laplace draws broke a direction grossly (midazolam 7-13 MADRS points above saline at
     7-28 days; a series relieving for less time than one infusion): the acceptance step removes them. A draw may
     cross a margin a little (the objective's hinges are soft: acceptance exp(-(D - D_mode) / (2 x dispersion))),
-    not by much: at most 0.5 MADRS point, 0.5 day, 0.05 in the plateau ratio."""
+    not by much: at most 0.5 MADRS point, 0.5 day, 0.05 in the plateau ratio. Both the draws the shipped set stores
+    (`ketasim posterior-draws`) and draws made at run time."""
     p = load_parameters()
+    assert cal.stored_posterior_draws(p) is not None               # the shipped set stores its draws
+    if source == "drawn now":
+        p = dataclasses.replace(p, posterior={k: v for k, v in p.posterior.items() if k != "draws"})
+        assert cal.stored_posterior_draws(p) is None
     switches = cal.direction_switches()
     draws = cal.sample_parameter_sets(p, 12, 9)
     for d in draws:
@@ -88,3 +100,43 @@ def test_shipped_posterior_draws_obey_the_literature_directions():
     names = p.posterior["names"]
     theta = np.array([[cal._fwd(n, d.free[n].value) for n in names] for d in draws])
     assert np.all(theta.std(axis=0) > 0)                           # still a spread, not the mode repeated
+
+
+def test_stored_draws_are_picked_without_direction_checks_and_only_for_their_own_set(tmp_path, monkeypatch, capsys):
+    """`ketasim posterior-draws FILE` stores accepted draws in the set's posterior; sampling then picks from them (no
+    direction check: the 0.3-0.6 s per draw that made `--uncertainty` 3.4x slower) and the picks are distinct stored
+    rows that vary with the seed. A set whose values differ from those the draws were made for (here one literature
+    value) does not use them, and asking for more draws than stored makes the rest at run time."""
+    path = tmp_path / "free.json"
+    path.write_text(cal.default_free_parameters_path().read_text(), encoding="utf-8")
+    code, out, err = run_cli(capsys, "posterior-draws", path, "--count", 3, "--seed", 4)
+    assert code == 0 and "stored 3 posterior draws" in out, err
+    p = load_parameters(str(path))
+    stored = cal.stored_posterior_draws(p)
+    assert stored.shape == (3, len(p.posterior["names"]))
+    names = p.posterior["names"]
+    calls = []
+    real = cal.direction_quantities
+    monkeypatch.setattr(cal, "direction_quantities", lambda *a, **k: calls.append(1) or real(*a, **k))
+    picks = [np.array([[cal._fwd(n, d.free[n].value) for n in names] for d in cal.sample_parameter_sets(p, 2, s)])
+             for s in range(6)]
+    assert calls == []
+    rows = {tuple(np.round(r, 6)) for r in stored}
+    for pk in picks:
+        assert all(tuple(np.round(r, 6)) in rows for r in pk) and len({tuple(np.round(r, 6)) for r in pk}) == 2
+    assert len({tuple(map(tuple, np.round(pk, 6))) for pk in picks}) > 1          # the seed chooses which
+    more = cal.sample_parameter_sets(p, 4, 1)                                       # 3 stored + 1 drawn now
+    assert len(more) == 4 and len(calls) >= 2                                       # the mode's check + a proposal
+    lit = next(iter(p.literature))
+    assert cal.stored_posterior_draws(p.with_literature({lit: p.literature[lit].value * 1.01})) is None
+
+
+def test_posterior_draws_command_refuses_a_set_without_posterior(tmp_path, capsys):
+    data = json.loads(cal.default_free_parameters_path().read_text())
+    data.pop("posterior")
+    path = tmp_path / "free.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    before = path.read_bytes()
+    code, _, err = run_cli(capsys, "posterior-draws", path, "--count", 2)
+    assert code == 2 and "has no posterior" in one_error_line(err)
+    assert path.read_bytes() == before

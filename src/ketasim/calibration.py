@@ -1282,7 +1282,9 @@ def sample_parameter_sets(params: ParameterSet, k: int, rng, directions: bool = 
     and at the mode: the part of the calibration objective that the Laplace Gaussian cannot carry, since a one-sided
     hinge that is inactive at the mode has no gradient there. After ``DIRECTION_PROPOSALS_PER_DRAW`` x k proposals
     the least violating of the rejected ones fill the remaining draws. Cost: one direction check (~0.3-0.6 s) per
-    proposal.
+    proposal, unless the set stores accepted draws for exactly its posterior and values (``ketasim posterior-draws``,
+    :func:`stored_posterior_draws`): then ``k`` of them are picked at random without replacement (draws beyond the
+    store are made as above).
 
     Thirtieth session (measured, benchmarks/laplace_importance.py): the Gaussian's draws used to be clipped to the
     bounds. Many fitted parameters are weakly informed (posterior SDs near the prior's), so at the shipped set 5e-5
@@ -1291,40 +1293,107 @@ def sample_parameter_sets(params: ParameterSet, k: int, rng, directions: bool = 
     truncated draws broke a direction grossly (midazolam 7-13 MADRS points above saline at 7-28 days, a series
     relieving for less time than one infusion), models the calibration rejects (objective 1,000-16,000 against 317
     at the mode)."""
-    post = params.posterior
-    if not post:
-        from .errors import InputError
-
-        raise InputError(f"parameters: the parameter set {params.version} has no posterior; run `ketasim calibrate` "
-                         "(it stores a Laplace approximation) or drop --uncertainty")
+    post = _require_posterior(params)
     rng = np.random.default_rng(rng)
     names = post["names"]
-    lo, hi = _bounds(names)
-    mode, cov = np.array(post["mode_theta"]), np.array(post["covariance_theta"])
 
     def param_set(theta, i):
         return params.with_free(_from_theta(theta, names), params.free_version,
                                 params.calibration_run + f" [posterior draw {i}]")
     if not directions or k <= 0:
+        lo, hi = _bounds(names)
+        mode, cov = np.array(post["mode_theta"]), np.array(post["covariance_theta"])
         return [param_set(d, i) for i, d in enumerate(truncated_gaussian_draws(mode, cov, lo, hi, k, rng))]
+    stored = stored_posterior_draws(params)
+    if stored is None:
+        thetas = list(_direction_accepted_thetas(params, k, rng)["theta"])
+    else:
+        pick = rng.choice(len(stored), size=min(k, len(stored)), replace=False)
+        thetas = [stored[i] for i in pick]
+        if k > len(stored):
+            thetas += list(_direction_accepted_thetas(params, k - len(stored), rng)["theta"])
+    return [param_set(theta, i) for i, theta in enumerate(thetas)]
+
+
+def _require_posterior(params: ParameterSet) -> dict:
+    """The set's stored posterior, or one line saying there is none."""
+    if not params.posterior:
+        from .errors import InputError
+
+        raise InputError(f"parameters: the parameter set {params.version} has no posterior; run `ketasim calibrate` "
+                         "(it stores a Laplace approximation) or drop --uncertainty")
+    return params.posterior
+
+
+def _direction_accepted_thetas(params: ParameterSet, k: int, rng) -> dict:
+    """``k`` truncated-Gaussian proposals accepted by the literature directions (see :func:`sample_parameter_sets`):
+    {"theta": (k, parameters) array on the fit's transform scale, "proposals": proposals made, "filled": draws taken
+    from the least violating rejected proposals because the budget ran out}."""
+    post = _require_posterior(params)
+    names = post["names"]
+    lo, hi = _bounds(names)
+    mode, cov = np.array(post["mode_theta"]), np.array(post["covariance_theta"])
     switches = direction_switches()
 
-    def violation(p):
+    def violation(theta):
+        p = params.with_free(_from_theta(theta, names), params.free_version, params.calibration_run)
         return float(np.sum(direction_residuals(direction_quantities(p, switches=switches)) ** 2))
     scale = 2.0 * max(float(post.get("dispersion", 1.0)), 1.0)
-    at_mode = violation(params)          # the set's values are the posterior's mode
+    # the set's values are the posterior's mode
+    at_mode = float(np.sum(direction_residuals(direction_quantities(params, switches=switches)) ** 2))
     accepted, rejected, proposed = [], [], 0
     while len(accepted) < k and proposed < DIRECTION_PROPOSALS_PER_DRAW * k:
-        batch = truncated_gaussian_draws(mode, cov, lo, hi, k - len(accepted), rng)
-        for theta in batch:
+        for theta in truncated_gaussian_draws(mode, cov, lo, hi, k - len(accepted), rng):
             proposed += 1
-            v = violation(param_set(theta, 0))
+            v = violation(theta)
             if rng.random() < math.exp(-max(v - at_mode, 0.0) / scale):
                 accepted.append(theta)
             else:
                 rejected.append((v, proposed, theta))
-    accepted += [t for _, _, t in sorted(rejected, key=lambda x: x[:2])[:k - len(accepted)]]
-    return [param_set(theta, i) for i, theta in enumerate(accepted)]
+    filled = [t for _, _, t in sorted(rejected, key=lambda x: x[:2])[:k - len(accepted)]]
+    return {"theta": np.array(accepted + filled).reshape(k, len(names)), "proposals": proposed,
+            "filled": len(filled)}
+
+
+#: accepted posterior draws ``ketasim posterior-draws`` stores with a parameter set by default (~0.5 s each)
+STORED_POSTERIOR_DRAWS = 200
+
+
+def posterior_fingerprint(params: ParameterSet) -> str:
+    """What stored posterior draws depend on: every parameter value (:attr:`ParameterSet.version`; the direction
+    checks simulate with all of them) and the Laplace posterior (names, mode, covariance, dispersion). A set whose
+    fingerprint differs from its stored draws' (edited values, another posterior) draws afresh."""
+    import hashlib
+
+    post = params.posterior or {}
+    key = json.dumps([params.version, post.get("names"), post.get("mode_theta"), post.get("covariance_theta"),
+                      post.get("dispersion")], sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def stored_posterior_draws(params: ParameterSet) -> np.ndarray | None:
+    """The accepted posterior draws (rows, transform scale) stored in the set's posterior by ``ketasim
+    posterior-draws``, or None when it stores none or they were drawn for other values or another posterior."""
+    block = (params.posterior or {}).get("draws")
+    if not block or block.get("fingerprint") != posterior_fingerprint(params):
+        return None
+    theta = np.asarray(block.get("theta", []), float)
+    names = params.posterior["names"]
+    if theta.ndim != 2 or theta.shape[1] != len(names) or theta.shape[0] == 0:
+        return None
+    return theta
+
+
+def posterior_draws_record(params: ParameterSet, count: int = STORED_POSTERIOR_DRAWS, seed: int = 20261205) -> dict:
+    """``count`` direction-accepted posterior draws of ``params`` as a block for its posterior (``draws``)."""
+    t0 = time.perf_counter()
+    out = _direction_accepted_thetas(params, count, np.random.default_rng(seed))
+    return {"fingerprint": posterior_fingerprint(params), "calibration_run": params.calibration_run,
+            "count": count, "seed": seed, "proposals": out["proposals"], "filled_least_violating": out["filled"],
+            "seconds": round(time.perf_counter() - t0, 1),
+            "method": "Laplace Gaussian truncated to the bounds (Gibbs), accepted by the literature directions "
+                      "(calibration.sample_parameter_sets)",
+            "theta": [[float(f"{x:.8g}") for x in row] for row in out["theta"]]}
 
 
 def write_parameter_set(params: ParameterSet, report: dict, path) -> Path:
@@ -1651,21 +1720,46 @@ def store_between_trial(path=None, *, size: int = BETWEEN_TRIAL_SIZE, seed: int 
                         log=lambda *_: None) -> tuple[Path, dict]:
     """Estimate the taus under the parameter set at ``path`` (default: the package's set) and write them into that
     file as its ``between_trial`` block (every other key unchanged; atomic write). Returns (path, block)."""
+    def update(params, data):
+        data["between_trial"] = between_trial_record(params, size=size, seed=seed, log=log)
+        return data["between_trial"]
+    return _update_parameter_file(path, "between-trial", update)
+
+
+def store_posterior_draws(path, *, count: int = STORED_POSTERIOR_DRAWS, seed: int = 20261205) -> tuple[Path, dict]:
+    """Draw ``count`` direction-accepted posterior draws of the set at ``path`` and store them in that file as its
+    posterior's ``draws`` block (every other key unchanged; atomic write), so that ``--uncertainty`` and ``qualify``
+    pick from them instead of checking directions per draw. Returns (path, block)."""
+    from .errors import InputError
+
+    def update(params, data):
+        if not params.posterior:
+            raise InputError(f"posterior-draws: {path}: the set has no posterior (`ketasim calibrate` stores one; a "
+                             "partial refit with --names does not)")
+        block = posterior_draws_record(params, count=count, seed=seed)
+        data["posterior"]["draws"] = block
+        return block
+    return _update_parameter_file(path, "posterior-draws", update)
+
+
+def _update_parameter_file(path, command: str, update) -> tuple[Path, dict]:
+    """Load the parameter set at ``path`` (default: the package's), let ``update(params, data)`` change the file's
+    JSON ``data`` in place and return a block, then write the file atomically. Bad files are one line naming
+    ``command``."""
     from .errors import InputError
     from .io import atomic_write_text
 
     path = Path(str(path or default_free_parameters_path()))
     if not path.is_file():              # the command's PATH argument (there is no --parameters option here)
-        raise InputError(f"between-trial: {path}: no such parameter set file (written by `ketasim calibrate`)")
+        raise InputError(f"{command}: {path}: no such parameter set file (written by `ketasim calibrate`)")
     try:
         params = load_parameters(str(path))
         data = json.loads(path.read_text(encoding="utf-8"))
     except ParameterSetError as e:      # names the file and what it is instead
-        raise InputError(f"between-trial: {e}") from None
+        raise InputError(f"{command}: {e}") from None
     except (OSError, ValueError, KeyError) as e:
-        raise InputError(f"between-trial: cannot read a parameter set from {path}: {e}") from None
-    block = between_trial_record(params, size=size, seed=seed, log=log)
-    data["between_trial"] = block
+        raise InputError(f"{command}: cannot read a parameter set from {path}: {e}") from None
+    block = update(params, data)
     atomic_write_text(path, json.dumps(data, indent=2))
     load_parameters.cache_clear()
     return path, block

@@ -656,6 +656,11 @@ def install_parameters(
     if not (p.between_trial or {}).get("calibration_run") == p.calibration_run:
         typer.echo("it stores no between-trial SDs for its calibration run: `ketasim between-trial FILE` stores them "
                    "in a set before it is installed (else `ketasim trial --uncertainty N` estimates them each run)")
+    from .calibration import stored_posterior_draws
+
+    if p.posterior and stored_posterior_draws(p) is None:
+        typer.echo("it stores no posterior draws for its values: `ketasim posterior-draws FILE` stores them in a set "
+                   "before it is installed (else `--uncertainty N` checks the literature directions for each draw)")
 
 
 @app.command("between-trial")
@@ -671,6 +676,27 @@ def between_trial_cmd(
 
     _check_options(size, seed)
     between_trial_cli(path, size=size, seed=seed)
+
+
+@app.command("posterior-draws")
+def posterior_draws_cmd(
+    path: Path = typer.Argument(..., help="Parameter set JSON to update, e.g. the output of `ketasim calibrate` "
+                                          "(then install it with `ketasim install-parameters FILE`)."),
+    count: int = typer.Option(200, help="Accepted draws to store (~0.5 s each: one check of the literature "
+                                        "directions per proposal)."),
+    seed: int = typer.Option(20261205, help="Random seed."),
+):
+    """Draw the set's posterior once, accepted by the literature directions, and store the draws in it: `trial
+    --uncertainty N` and `qualify --parameter-draws N` then pick N of them instead of checking directions per draw."""
+    from .calibration import store_posterior_draws
+    from .limits import check_int
+
+    check_int(count, "--count", lo=1, hi=5000)
+    _check_options(None, seed)
+    dest, block = store_posterior_draws(path, count=count, seed=seed)
+    typer.echo(f"stored {block['count']} posterior draws ({block['proposals']} proposals, "
+               f"{block['filled_least_violating']} filled from the least violating; {block['seconds']:.0f} s) in "
+               f"{dest} (for calibration run {block['calibration_run']!r})")
 
 
 #: where ``qualify`` writes when no --html / --cv-json is given (their folder is created; a folder the user names
