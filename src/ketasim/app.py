@@ -159,7 +159,9 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
         print("literature directions at the fit: " + ", ".join(f"{k} {v:.2f}" for k, v in report["directions"].items())
               + f" (limits: < {MIDAZOLAM_SUSTAINED_MAX:g} points, > {SERIES_PERSISTENCE_MIN_D:g} days"
               + (f", <= {PLATEAU_RATIO_MAX:g}x" if "dose_plateau_ratio" in report["directions"] else "") + ")")
-    print(f"check it: ketasim qualify --parameters {path}; make it the default: ketasim install-parameters {path}")
+    print(f"check it: ketasim qualify --parameters {path}; store its between-trial SDs and posterior draws: ketasim "
+          f"between-trial {path}; ketasim posterior-draws {path}; make it the default: ketasim install-parameters "
+          f"{path}")
 
 
 def _parameters_option(path):

@@ -480,7 +480,10 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     for v, parts in band_store.items():
         m = np.concatenate(parts)
         del parts[:]
-        q = np.nanpercentile(m, [5, 50, 95], axis=0).astype(float)
+        # np.nanpercentile along an axis loops over the columns in Python (~6 ms per variable and arm: most of a
+        # 200-patient trial's CPU, and of every --uncertainty draw's); np.percentile is vectorised and gives the same
+        # numbers when nothing is missing (a failed patient is NaN)
+        q = (np.nanpercentile if np.isnan(m).any() else np.percentile)(m, [5, 50, 95], axis=0).astype(float)
         del m
         band_rows.append(pd.DataFrame({"arm": name, "time_h": band_times, "variable": v, "p05": q[0],
                                        "median": q[1], "p95": q[2]}))
