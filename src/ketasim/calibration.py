@@ -1359,7 +1359,7 @@ def _direction_accepted_thetas(params: ParameterSet, k: int, rng) -> dict:
 STORED_POSTERIOR_DRAWS = 200
 
 
-def posterior_fingerprint(params: ParameterSet) -> str:
+def posterior_signature(params: ParameterSet) -> str:
     """What stored posterior draws depend on: every parameter value (:attr:`ParameterSet.version`; the direction
     checks simulate with all of them) and the Laplace posterior (names, mode, covariance, dispersion). A set whose
     fingerprint differs from its stored draws' (edited values, another posterior) draws afresh."""
@@ -1375,7 +1375,7 @@ def stored_posterior_draws(params: ParameterSet) -> np.ndarray | None:
     """The accepted posterior draws (rows, transform scale) stored in the set's posterior by ``ketasim
     posterior-draws``, or None when it stores none or they were drawn for other values or another posterior."""
     block = (params.posterior or {}).get("draws")
-    if not block or block.get("fingerprint") != posterior_fingerprint(params):
+    if not block or block.get("fingerprint") != posterior_signature(params):
         return None
     theta = np.asarray(block.get("theta", []), float)
     names = params.posterior["names"]
@@ -1388,7 +1388,7 @@ def posterior_draws_record(params: ParameterSet, count: int = STORED_POSTERIOR_D
     """``count`` direction-accepted posterior draws of ``params`` as a block for its posterior (``draws``)."""
     t0 = time.perf_counter()
     out = _direction_accepted_thetas(params, count, np.random.default_rng(seed))
-    return {"fingerprint": posterior_fingerprint(params), "calibration_run": params.calibration_run,
+    return {"fingerprint": posterior_signature(params), "calibration_run": params.calibration_run,
             "count": count, "seed": seed, "proposals": out["proposals"], "filled_least_violating": out["filled"],
             "seconds": round(time.perf_counter() - t0, 1),
             "method": "Laplace Gaussian truncated to the bounds (Gibbs), accepted by the literature directions "
