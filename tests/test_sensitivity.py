@@ -117,3 +117,29 @@ def test_cli_writes_json_and_tornado(tmp_path, capsys):
     assert "mu_star" in d["index_names"] and "parameter_set" in d
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "data:image/png;base64," in page.read_text() and "protein_gain" in page.read_text()
+
+
+def test_tornado_intervals_stop_at_zero():
+    """mu_star and ST cannot be negative, but SALib's interval is symmetric (1.96 x its bootstrap's SD): a small
+    index with a wide interval drew a whisker below 0 (s31 new-user pass). The figure and the HTML cut it at 0."""
+    import matplotlib.pyplot as plt
+
+    from ketasim.sensitivity import Factor, SensitivityResult, index_interval, tornado_figure
+
+    fs = [Factor(n, "literature", 1.0, 0.5, 2.0, "log", "h", "uncertain") for n in ("wide", "narrow")]
+    res = SensitivityResult("mean_change@24h", "ketamine", "morris", -5.0, fs,
+                            {"mu_star": np.array([1.0, 4.0]), "mu_star_conf": np.array([2.5, 1.0]),
+                             "sigma": np.array([1.0, 1.0]), "mu": np.array([1.0, 4.0])},
+                            np.array([0.1, 0.2]), np.array([0.1, 0.2]), 9, {})
+    assert index_interval(1.0, 2.5) == (0.0, 3.5) and index_interval(4.0, 1.0) == (3.0, 5.0)
+    fig = tornado_figure(res)
+    try:
+        from matplotlib.container import ErrorbarContainer
+
+        (whiskers,) = [c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)]
+        segments = whiskers.lines[2][0].get_segments()
+        lows = sorted(float(min(seg[:, 0])) for seg in segments)
+        highs = sorted(float(max(seg[:, 0])) for seg in segments)
+        assert lows == pytest.approx([0.0, 3.0]) and highs == pytest.approx([3.5, 5.0])
+    finally:
+        plt.close(fig)

@@ -368,9 +368,22 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
 
 
 # ---- figures ---------------------------------------------------------------------------------------------------------
+def index_interval(value, half_width) -> tuple:
+    """The 95% interval of a Morris mu_star or a Sobol ST/S1 as ``(low, high)`` in the index's unit.
+
+    SALib gives a symmetric half-width (1.96 x the SD of its bootstrap); both indices are non-negative (mu_star is
+    a mean of absolute effects, ST and S1 shares of a variance), so the low end is cut at 0: a bar reaching below 0
+    claimed values the index cannot take."""
+    if value is None:
+        return None, None
+    half_width = half_width or 0.0
+    return max(0.0, value - half_width), value + half_width
+
+
 def tornado_figure(result: SensitivityResult, top: int = 15):
-    """Horizontal bars of the main index (mu_star or ST) with 95% intervals, largest on top (a matplotlib
-    Figure; the report can embed it with :func:`tornado_png_base64`)."""
+    """Horizontal bars of the main index (mu_star or ST) with 95% intervals (cut at 0, see
+    :func:`index_interval`), largest on top (a matplotlib Figure; the report can embed it with
+    :func:`tornado_png_base64`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -380,13 +393,17 @@ def tornado_figure(result: SensitivityResult, top: int = 15):
     rows = [r for r in result.ranking() if r.get(key) is not None][:top][::-1]
     fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(rows), 3) + 1.4))
     vals = [r[key] for r in rows]
-    err = [r.get(key + "_conf") or 0.0 for r in rows]
+    intervals = [index_interval(r[key], r.get(key + "_conf")) for r in rows]
+    # matplotlib wants distances from the bar's end; an estimate below 0 (Sobol noise) gets no lower whisker
+    err = [[max(0.0, v - lo) for v, (lo, _) in zip(vals, intervals)],
+           [hi - v for v, (_, hi) in zip(vals, intervals)]]
     colors = ["#1f77b4" if r["kind"] == "literature" else "#ff7f0e" for r in rows]
     ax.barh(range(len(rows)), vals, xerr=err, color=colors, capsize=3)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r["name"] for r in rows], fontsize=8)
-    unit = "endpoint units" if key == "mu_star" else "fraction of variance"
-    ax.set_xlabel(f"{key} ({unit}); bars: 95% interval")
+    unit = (result.unit or "endpoint units") if key == "mu_star" else "fraction of variance"
+    ax.set_xlabel(f"{key} ({unit}); bars: 95% interval (SALib's bootstrap, cut at 0: {key} cannot be negative)",
+                  fontsize=9)
     ax.set_title(f"{result.endpoint} ({result.arm}): {result.method}\nblue literature (confidence range), "
                  "orange calibrated (bounds)", fontsize=9)
     fig.tight_layout()
@@ -421,6 +438,11 @@ def write_tornado(result: SensitivityResult, path, top: int = 15):
     return path
 
 
+def _interval_text(value, half_width) -> str:
+    lo, hi = index_interval(value, half_width)
+    return "-" if lo is None else f"{_f(lo)} - {_f(hi)}"
+
+
 def write_html(result: SensitivityResult, path, top: int = 25):
     """A self-contained HTML page: the tornado chart (embedded PNG) and the ranked table with intervals."""
     import html
@@ -432,7 +454,8 @@ def write_html(result: SensitivityResult, path, top: int = 25):
     second = "sigma" if result.method == "morris" else "S1"
     rows = "".join(
         f"<tr><td>{html.escape(r['name'])}</td><td>{r['kind']}</td><td>{_f(r.get(key))}</td>"
-        f"<td>{_f(r.get(key + '_conf'))}</td><td>{_f(r.get(second))}</td><td>{_f(r['elasticity'])}</td>"
+        f"<td>{_interval_text(r.get(key), r.get(key + '_conf'))}</td><td>{_f(r.get(second))}</td>"
+        f"<td>{_f(r['elasticity'])}</td>"
         f"<td>{_f(r['low'])} - {_f(r['high'])} {html.escape(r['unit'])}</td></tr>"
         for r in result.ranking()[:top])
     page = (f"<!doctype html><meta charset='utf-8'><title>Sensitivity: {html.escape(result.endpoint)}</title>"
@@ -441,7 +464,7 @@ def write_html(result: SensitivityResult, path, top: int = 25):
             f"{result.evaluations} evaluations; parameter set "
             f"{html.escape(str(result.meta.get('parameter_set')))}; ranges: {html.escape(result.meta['ranges'])}.</p>"
             f"<img alt='tornado chart' src='data:image/png;base64,{tornado_png_base64(result)}'>"
-            f"<table border='1' cellpadding='3'><tr><th>parameter</th><th>kind</th><th>{key}</th><th>95% half-width</th>"
+            f"<table border='1' cellpadding='3'><tr><th>parameter</th><th>kind</th><th>{key}</th><th>95% interval (cut at 0)</th>"
             f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table><p><em>{NOTICE}</em></p>")
     Path(path).write_text(page, encoding="utf-8")
     return path
