@@ -247,3 +247,39 @@ def test_uncertainty_widens_the_intervals(folder, result):
     assert wide.rows["predicted"].tolist() == result.rows["predicted"].tolist()
     assert ((wide.rows["pi_high"] - wide.rows["pi_low"]) >= (result.rows["pi_high"] - result.rows["pi_low"]) - 1e-9).all()
     assert (wide.rows["draws_sd"] > 0).any() and "posterior parameter draws" in wide.interval
+
+
+def test_a_calibration_trial_is_called_in_sample(folder, result, tmp_path, capsys):
+    """examples/external holds two calibration trials and the output did not say so (s31 new-user pass): a trial
+    whose rows name a calibration trial (trial_id, DOI, PMID or source_url of reference/clinical_calibration.csv) is
+    flagged IN SAMPLE in the printed table, the JSON and the HTML; the model-made trials of `folder` are not."""
+    import pandas as pd
+
+    from ketasim.calibration import read_rows
+    from ketasim.external import DOI_PATTERN, calibration_match
+
+    assert all(t.in_calibration == "" for t in result.trials)
+    ref = read_rows()
+    cited = next(r for r in ref if DOI_PATTERN.search(r["citation"]))
+    doi = DOI_PATTERN.search(cited["citation"]).group(0).rstrip(".)")
+    by_doi = calibration_match(pd.DataFrame([{"trial_id": "my_own_name", "citation": f"Someone 2020. doi:{doi.upper()}"}]))
+    assert by_doi.startswith(f"DOI {doi.lower()} is calibration trial {cited['trial_id']}") and "in sample" in by_doi
+    assert calibration_match(pd.DataFrame([{"trial_id": ref[0]["trial_id"]}])).startswith(
+        f"trial_id {ref[0]['trial_id']} is calibration trial {ref[0]['trial_id']}")
+    assert calibration_match(pd.DataFrame([{"trial_id": "new_trial", "citation": "doi:10.9999/not.fitted"}])) == ""
+
+    d = tmp_path / "mixed"
+    d.mkdir()
+    for f in ("iv.yaml", "nasal.yaml", "nasal_observed.csv"):
+        (d / f).write_bytes((folder / f).read_bytes())
+    _write_csv(d / "iv.csv", [{**r, "citation": f"doi:{doi}"} for r in _model_rows(IV, SIZE, 11, n=30)])
+    js, rep = tmp_path / "q.json", tmp_path / "q.html"
+    assert main(["qualify", "--external", str(d), "--size", str(SIZE), "--json", str(js), "--html", str(rep)]) == 0
+    out = capsys.readouterr().out
+    assert "IN SAMPLE: 1 of 2 trial(s) are calibration trials" in out and f"IN SAMPLE iv: DOI {doi.lower()}" in out
+    assert "[1/2] iv" in out and out.count("[IN SAMPLE: a calibration trial]") == 1
+    doc = json.loads(js.read_text(encoding="utf-8"))
+    flags = {t["name"]: t["in_calibration"] for t in doc["trials"]}
+    assert flags["nasal"] is None and cited["trial_id"] in flags["iv"]
+    page = rep.read_text(encoding="utf-8")
+    assert "In sample: calibration trials" in page and page.count("(IN SAMPLE: a calibration trial)") == 1

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import re
 import time
 from pathlib import Path
 from typing import Callable
@@ -69,6 +70,8 @@ class ExternalTrial:
     sha256: dict = dataclasses.field(default_factory=dict)
     comparison: pd.DataFrame | None = None
     seconds: float = float("nan")
+    #: why its results are calibration rows (:func:`calibration_match`), '' when they are not
+    in_calibration: str = ""
 
     @property
     def ok(self) -> bool:
@@ -142,6 +145,57 @@ def _check_domain(observed: pd.DataFrame, path: Path) -> None:
         raise InputError(f"{path.name}, column domain: one domain per file, got {', '.join(repr(g[:30]) for g in given[:3])}")
     if given and len(given[0]) > MAX_DOMAIN_CHARS:
         raise InputError(f"{path.name}, column domain: at most {MAX_DOMAIN_CHARS} characters")
+
+
+#: a DOI (as in 'doi:10.1176/...' or 'https://doi.org/10.1176/...') and a PubMed id in a citation or URL
+DOI_PATTERN = re.compile(r"10\.\d{4,9}/[^\s,;\"'<>]+")
+PMID_PATTERN = re.compile(r"PMID:?\s*(\d+)", re.IGNORECASE)
+IN_SAMPLE = "in sample, not an external check"
+
+
+def _text(x) -> str:
+    return x.strip() if isinstance(x, str) else ""
+
+
+def source_keys(row) -> list[tuple[str, str]]:
+    """What identifies the trial a row comes from, most specific first: its ``trial_id``, the DOIs and PMIDs in its
+    ``citation`` and ``source_url``, and the URL itself (lower case; pairs ``(kind, value)``)."""
+    keys = []
+    if _text(row.get("trial_id")):
+        keys.append(("trial_id", _text(row.get("trial_id")).lower()))
+    text = f"{_text(row.get('citation'))} {_text(row.get('source_url'))}"
+    keys += [("DOI", d.rstrip(".)").lower()) for d in DOI_PATTERN.findall(text)]
+    keys += [("PMID", m) for m in PMID_PATTERN.findall(text)]
+    if _text(row.get("source_url")):
+        keys.append(("source_url", _text(row.get("source_url")).lower().rstrip("/")))
+    return list(dict.fromkeys(keys))
+
+
+def calibration_sources(rows=None) -> dict:
+    """{(kind, value) of :func:`source_keys`: [calibration trial_id, ...]} over the rows of the calibration reference
+    file (default the installed ``reference/clinical_calibration.csv``, the rows the free parameters were fitted to)."""
+    from .calibration import read_rows
+
+    out: dict = {}
+    for r in (read_rows() if rows is None else rows):
+        for key in source_keys(r):
+            ids = out.setdefault(key, [])
+            if r.get("trial_id") and r["trial_id"] not in ids:
+                ids.append(r["trial_id"])
+    return out
+
+
+def calibration_match(observed: pd.DataFrame, sources: dict | None = None) -> str:
+    """'' when no row of a trial's observed table names a calibration trial; else one line saying which of its
+    identifiers (trial_id, DOI, PMID, source_url; :func:`source_keys`) belongs to which calibration trial: those
+    rows were fitted, so comparing with them is in sample."""
+    sources = calibration_sources() if sources is None else sources
+    for r in observed.to_dict("records"):
+        for kind, value in source_keys(r):
+            if (kind, value) in sources:
+                return (f"{kind} {value} is calibration trial {', '.join(sources[kind, value])} in "
+                        f"clinical_calibration.csv (its rows were fitted): {IN_SAMPLE}")
+    return ""
 
 
 def sha256(path) -> str:
@@ -245,12 +299,15 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
     params = params or load_parameters()
     trials = find_trials(folder)
     checked = {}
+    sources = calibration_sources()
     for t in trials:                      # all files first: a broken one is known before minutes of running
         t.sha256 = {p.name: sha256(p) for p in (t.scenario_file, t.observed_file) if p is not None and p.is_file()}
         try:
             checked[t.name] = validate_trial(t)
         except InputError as e:
             t.problem = str(e)
+        else:
+            t.in_calibration = calibration_match(checked[t.name][1], sources)
     if on_invalid is not None:
         for t in trials:
             if t.problem is not None:
@@ -295,7 +352,8 @@ def trial_line(i: int, total: int, t: ExternalTrial) -> str:
     if not t.ok:
         return f"{head}: FAILED: {t.problem}"
     s = external_summary(t.comparison)
-    return f"{head} ({t.domain}; {t.seconds:.1f} s): {format_summary(s)}"
+    return (f"{head} ({t.domain}; {t.seconds:.1f} s): {format_summary(s)}"
+            + (" [IN SAMPLE: a calibration trial]" if t.in_calibration else ""))
 
 
 def format_external(q: ExternalQualification) -> str:
@@ -316,7 +374,9 @@ def format_external(q: ExternalQualification) -> str:
     head = (f"  {'':34s} {'rows':>5s} {'MAE pts':>8s} {'score':>5s} {'MAE pp':>8s} {'rate':>5s} {'inside':>7s} {'share':>6s}"
             f"  floor: sampling  +heterogeneity (pts / pp)")
     out = [f"\nexternal qualification of {q.folder} (nothing fitted): parameter set {q.params.version} "
-           f"({q.params.calibration_run})", head, "  per trial"]
+           f"({q.params.calibration_run})"]
+    out += in_sample_lines(q)
+    out += [head, "  per trial"]
     out += [line(t.name, s["by_trial"][t.name]) for t in q.trials if t.ok]
     out += ["  per domain"] + [line(d, x) for d, x in s["by_domain"].items()]
     out += ["  all trials", line(f"{s['overall']['trials']} trial(s)", s["overall"])]
@@ -332,6 +392,17 @@ def format_external(q: ExternalQualification) -> str:
     return "\n".join(out)
 
 
+def in_sample_lines(q: ExternalQualification) -> list[str]:
+    """One line per trial of the folder whose results are calibration rows, after a line counting them (none
+    when no trial is)."""
+    inside = [t for t in q.trials if t.in_calibration]
+    if not inside:
+        return []
+    return ([f"  IN SAMPLE: {len(inside)} of {len(q.trials)} trial(s) are calibration trials; their rows count in "
+             "the figures below but test nothing the fit has not seen"]
+            + [f"  IN SAMPLE {t.name}: {t.in_calibration}" for t in inside])
+
+
 def external_document(q: ExternalQualification) -> dict:
     """The JSON document (docs/contracts.md, "External qualification"): provenance, summary, trials, tidy rows.
     NaN stays NaN here; the writer (``ketasim.display.json_safe``) makes it null."""
@@ -345,7 +416,8 @@ def external_document(q: ExternalQualification) -> dict:
 
     trials = []
     for t in q.trials:
-        rec = {"name": t.name, "status": "ok" if t.ok else "failed", "files": files(t)}
+        rec = {"name": t.name, "status": "ok" if t.ok else "failed", "files": files(t),
+               "in_calibration": t.in_calibration or None}
         if t.ok:
             rec.update(scenario=t.scenario_name, domain=t.domain, seed=t.seed,
                        virtual_n=t.virtual_n, scenario_n=t.scenario_n, seconds=round(t.seconds, 2),
@@ -372,5 +444,5 @@ def external_document(q: ExternalQualification) -> dict:
             "failed": [{"name": t.name, "reason": t.problem} for t in q.failed], "rows": rows, "notice": NOTICE}
 
 
-__all__ = ["find_trials", "qualify_external", "trial_domain", "external_summary", "external_document",
+__all__ = ["find_trials", "qualify_external", "calibration_match", "trial_domain", "external_summary", "external_document",
            "format_external", "ExternalQualification", "ExternalTrial"]

@@ -629,7 +629,13 @@ def external_report(q, path) -> Path:
                            + [_summary_cells("domain", d, x) for d, x in s["by_domain"].items()]
                            + [_summary_cells("trial", n, x) for n, x in s["by_trial"].items()])
     floors = format_floors(s["overall"])
-    sections = [
+    inside = [t for t in q.trials if t.in_calibration]
+    sections = [_section("In sample: calibration trials", "<p><strong>" + html.escape(
+        f"{len(inside)} of {len(q.trials)} trial(s) of this folder are calibration trials: their rows were fitted, "
+        "so they count in the figures below but test nothing the fit has not seen.") + "</strong></p><ul>" + "".join(
+        f"<li>{html.escape(t.name)}: {html.escape(t.in_calibration)}</li>" for t in inside) + "</ul>",
+        "in-sample")] if inside else []
+    sections += [
         _section("Provenance", kv + (_table(files, left=("trial", "file", "SHA-256")) if len(files) else ""),
                  "provenance"),
         _section("Summary (nothing fitted)", _table(summary, left=("level", ""))
@@ -650,7 +656,8 @@ def external_report(q, path) -> Path:
         fig = F.observed_figure(t.comparison, arms=list(t.arms), arm_colors=_colors(list(t.arms)))
         if fig.get("data"):
             figs[fid] = fig
-        sections.append(_section(f"{t.name} ({t.domain}): scenario {t.scenario_name}",
+        sections.append(_section(f"{t.name} ({t.domain}): scenario {t.scenario_name}"
+                                 + (" (IN SAMPLE: a calibration trial)" if t.in_calibration else ""),
                                  _table(_observed_table(t.comparison),
                                         left=("arm", "measure", "time", "inside", "unit", "source"))
                                  + (_plot_div(fid, "Coloured: the predicted value with its 95% prediction interval "
