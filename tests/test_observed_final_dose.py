@@ -96,8 +96,9 @@ def test_final_dose_interval_is_binomial_for_the_rows_n(trial):
     # sampling SD of a share of n patients: 100 sqrt(p (1 - p) / n)
     p = large["predicted"].to_numpy(float) / 100.0
     assert np.allclose(large["sampling_sd"], 100.0 * np.sqrt(p * (1 - p) / 2000))
-    # the virtual trial's Monte Carlo error: the same with the virtual arm's size
-    assert np.allclose(large["mc_sd"], 100.0 * np.sqrt(p * (1 - p) / N))
+    # the virtual trial's Monte Carlo error: Jeffreys' posterior SD of the count among the virtual arm's N
+    a, b = p * N + 0.5, (1 - p) * N + 0.5
+    assert np.allclose(large["mc_sd"], 100.0 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))))
     far = dose.assign(n=2000, value=np.where(dose["value"] > 50, 100.0, 0.0))
     assert not compare_observed(trial, far)["inside"].any()
 

@@ -55,6 +55,25 @@ def test_rate_intervals_stay_within_0_and_100():
     assert rates and all(0.0 <= r["lo"] <= r["predicted"] <= r["hi"] <= 100.0 for r in rates)
 
 
+def test_a_rate_counted_at_zero_has_a_binomial_width():
+    """A virtual arm with no event among its 72 patients (and no draw moving it): the normal approximation of its
+    Monte Carlo error, p (1 - p) / n, is 0 there and gave the prediction interval [0, 0] (s31 new-user pass:
+    Murrough 2013's midazolam remission at 7 d under `trial --uncertainty`, beside a CI of 0-5.1 %). Jeffreys'
+    posterior of 0 of 72 gives the interval of a new trial of 72 up to 3 patients (4.17 %)."""
+    mean, var = cal.virtual_rate_estimate(0.0, 72)
+    assert mean == pytest.approx(100 * 0.5 / 73) and var == pytest.approx(1e4 * 0.5 * 72.5 / (73 ** 2 * 74))
+    assert cal.rate_interval(0.0, 72, 0.0)[:2] == (0.0, 0.0)                      # what the old call gave
+    lo, hi, c_lo, c_hi = cal.rate_interval(0.0, 72, 0.0, estimate_n=72)
+    assert (lo, c_lo, c_hi) == (0.0, 0, 3) and hi == pytest.approx(100 * 3 / 72)
+    lo, hi, _, c_hi = cal.rate_interval(100.0, 72, 0.0, estimate_n=72)              # the other bound
+    assert hi == 100.0 and lo == pytest.approx(100 * 69 / 72)
+    # away from the bounds Jeffreys' variance is the normal approximation's (to (m + 2) / m)
+    assert cal.virtual_rate_estimate(40.0, 500)[1] == pytest.approx(40 * 60 / 500, rel=0.01)
+    for pred in (0.0, 1.0, 50.0, 99.0, 100.0):                                     # still within [0, 100]
+        lo, hi, _, _ = cal.rate_interval(pred, 30, 25.0, estimate_n=30)
+        assert 0.0 <= lo <= pred <= hi <= 100.0 and hi > lo
+
+
 def test_between_trial_heterogeneity_widens_arms_but_not_a_between_arm_difference():
     """The non-specific trial effect is shared by every arm of a trial: it widens each arm's interval but hardly
     the drug-placebo difference (only through the product form of the relief terms); a drug trial effect widens

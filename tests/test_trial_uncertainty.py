@@ -41,15 +41,13 @@ def with_pi():
 
 def test_intervals_contain_prediction_and_are_wider_than_sampling_ci(plain, with_pi):
     """Every row's interval contains the prediction, and every row whose predicted value is not 0 has an interval
-    wider than its sampling CI (was: at least 80 % of all rows). Rows predicted at exactly 0 (a rate of 0 of 40, no
-    dissociation under saline) get [0, 0]: no draw moves them, and the virtual trial's own Monte Carlo term
-    p (1 - p) / n of trial.prediction_intervals vanishes at p = 0 (Wald-like), while the CI of 0 of 40 reaches
-    8.8 %; a known limit, not what this test checks. They were 3 of the 20 rows with the set before the ninth
-    session (17 of 17 others wider) and are 5 with its candidate set, whose 7-day ketamine remission and saline
-    response are 0 of 40 (were 1 of 40): 15 of 15 others wider, at draw seeds 1-6 alike."""
+    wider than its sampling CI (was: at least 80 % of all rows). A rate predicted at exactly 0 (0 of 40) got [0, 0]
+    until s31: no draw moves it, and the virtual trial's Monte Carlo term p (1 - p) / n vanished at p = 0, while the
+    CI of 0 of 40 reaches 8.8 %; now Jeffreys' posterior of the count gives it a width and the interval contains
+    the CI. Non-rate rows at 0 (no dissociation under saline: every patient 0) stay [0, 0]."""
     assert [r["value"] for r in with_pi.endpoints] == [r["value"] for r in plain.endpoints]   # same trial
     assert with_pi.comparisons == plain.comparisons                 # between-arm results unchanged
-    not_zero = 0
+    not_zero = zero_rates = 0
     for r in with_pi.endpoints:
         lo, hi = r["pi95"]
         assert lo <= r["value"] <= hi, r
@@ -60,7 +58,11 @@ def test_intervals_contain_prediction_and_are_wider_than_sampling_ci(plain, with
         if r["value"] != 0.0:                # (mean changes are negative)
             not_zero += 1
             assert (hi - lo) > (r["ci95"][1] - r["ci95"][0]), r
+        elif r["measure"].endswith("_rate"):
+            zero_rates += 1
+            assert hi > 0.0 and lo <= r["ci95"][0] and hi >= r["ci95"][1] > 0.0, r
     assert not_zero >= 0.75 * len(with_pi.endpoints)            # most rows are checked (15 of 20)
+    assert zero_rates >= 1                                       # the case the Jeffreys term is for is here
     # the drug effect varies between draws: the active arm's 24 h response interval is far wider than its CI
     resp = next(r for r in with_pi.endpoints if r["arm"] == "ketamine" and r["measure"] == "response_rate"
                 and r["time_h"] == 24.0)

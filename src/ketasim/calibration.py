@@ -1810,17 +1810,37 @@ def _trial_effect_draws(groups, tau, k: int, seed) -> dict:
     return {g: z[:, i * len(effects):(i + 1) * len(effects)] * scale for i, g in enumerate(groups)}
 
 
-def rate_interval(pred_pct: float, n: int, var_pct2: float = 0.0, level: float = 0.95):
+def virtual_rate_estimate(estimate_pct: float, m: int) -> tuple[float, float]:
+    """Mean and variance (percent, percent^2) of a true rate estimated as ``estimate_pct`` from a count among ``m``
+    virtual patients: Jeffreys' posterior Beta(k + 1/2, m - k + 1/2), k = estimate_pct x m / 100. Unlike the
+    normal approximation p (1 - p) / m its variance does not vanish at 0 % or 100 %: no remitter among 72 virtual
+    patients is not a true rate of exactly 0 (that gave the prediction interval [0, 0])."""
+    m = max(int(m), 1)
+    k = min(max(estimate_pct / 100.0 * m, 0.0), float(m))
+    a, b = k + 0.5, m - k + 0.5
+    return 100.0 * a / (a + b), 1e4 * a * b / ((a + b) ** 2 * (a + b + 1.0))
+
+
+def rate_interval(pred_pct: float, n: int, var_pct2: float = 0.0, level: float = 0.95, *,
+                  estimate_n: int | None = None):
     """Predictive interval (percent, within [0, 100]) of a rate observed in a trial of ``n`` patients whose true
     rate has mean ``pred_pct`` and variance ``var_pct2`` (percent^2: parameter and between-trial spread of the
     draws): the true rate is beta with those moments, the count beta-binomial (binomial when the variance is 0);
     interval = its quantiles, widened if needed to contain the prediction. Returns (lo, hi, count_lo, count_hi).
+
+    ``estimate_n``: ``pred_pct`` is a virtual trial's count among ``estimate_n`` patients, whose own uncertainty
+    (:func:`virtual_rate_estimate`: Jeffreys' mean and variance) is added to ``var_pct2``; the interval is built
+    around Jeffreys' mean and widened to contain ``pred_pct``.
 
     The beta keeps both shape parameters >= 1 (variance capped at p^2 (1-p)/(1+p) and p (1-p)^2/(2-p)): below 1
     its density has a spike at 0 % or 100 % and, for a small rate with a large variance, its 97.5 % quantile fell
     below its mean (a row predicted exactly was 'outside' its interval)."""
     from scipy.stats import betabinom, binom
 
+    if estimate_n is not None:
+        mean, var = virtual_rate_estimate(pred_pct, estimate_n)
+        lo, hi, c_lo, c_hi = rate_interval(mean, n, var_pct2 + var, level)
+        return min(lo, pred_pct), max(hi, pred_pct), c_lo, c_hi
     n = max(int(n), 1)
     p0 = min(max(pred_pct / 100.0, 1e-6), 1.0 - 1e-6)
     v = min(max(var_pct2, 0.0) / 1e4, p0 * p0 * (1.0 - p0) / (1.0 + p0), p0 * (1.0 - p0) ** 2 / (2.0 - p0))
@@ -1840,15 +1860,17 @@ def _group_of(trial: str) -> str:
 
 
 def observed_interval(observed: float, predicted: float, n: int, sampling_var: float, draws_var: float, *,
-                      rate: bool, nonnegative: bool = False) -> tuple[float, float, bool]:
+                      rate: bool, nonnegative: bool = False,
+                      estimate_n: int | None = None) -> tuple[float, float, bool]:
     """(lo, hi, observed inside) of the 95 % prediction interval of a statistic observed in a trial of ``n``
     patients. ``rate`` (percent): the beta-binomial count of n patients whose true rate has mean ``predicted`` and
-    variance ``draws_var`` (percent^2; :func:`rate_interval`; ``sampling_var`` is not used: the binomial carries
-    it); inside when the observed count or percentage is. Otherwise normal: predicted +- 1.96 sqrt(sampling_var +
-    draws_var) (the statistic's unit squared), bounded at 0 when ``nonnegative``. Used by :func:`qualify` and by
+    variance ``draws_var`` (percent^2; :func:`rate_interval`, with ``estimate_n`` when ``predicted`` is a count
+    among that many virtual patients; ``sampling_var`` is not used: the binomial carries it); inside when the
+    observed count or percentage is. Otherwise normal: predicted +- 1.96 sqrt(sampling_var + draws_var) (the
+    statistic's unit squared), bounded at 0 when ``nonnegative``. Used by :func:`qualify` and by
     ``ketasim.observed``."""
     if rate:
-        lo, hi, c_lo, c_hi = rate_interval(predicted, n, draws_var)
+        lo, hi, c_lo, c_hi = rate_interval(predicted, n, draws_var, estimate_n=estimate_n)
         obs_count = round(observed / 100.0 * max(n, 1))
         return lo, hi, bool(c_lo <= obs_count <= c_hi or lo <= observed <= hi)
     half = 1.96 * math.sqrt(sampling_var + draws_var)

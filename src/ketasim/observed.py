@@ -427,8 +427,8 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
       else the virtual arm's: ``n_from``) and ``inside`` (bool). Means: predicted +- 1.96 sqrt(s^2 / n +
       MC^2 + V), s the virtual arm's patient SD (``predicted_patient_sd``, from its CI: SE x sqrt(arm size)), MC
       this virtual trial's standard error of the prediction, V the draws' variance (0 without ``uncertainty``).
-      Rates: beta-binomial counts of n patients whose true rate has variance MC^2 + V
-      (:func:`ketasim.calibration.observed_interval`);
+      Rates: beta-binomial counts of n patients whose true rate has variance MC^2 + V, MC from Jeffreys' posterior
+      of the virtual arm's count (:func:`ketasim.calibration.observed_interval`);
     - ``sampling_sd`` (s / sqrt(n), or 100 sqrt(p (1 - p) / n) for a rate), ``mc_sd``, ``draws_sd`` (sqrt V);
     - ``observed_ci_low``, ``observed_ci_high``: the published value's own 95 % CI from its spread (rates without
       one: Wilson from n).
@@ -437,7 +437,7 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
     is the arm's last decision session) and has a rate's interval; ``dose_level`` is "" on other rows.
 
     The interval's scope is in ``attrs["interval"]``; :func:`observed_summary` gives the summary."""
-    from .calibration import observed_interval, statistic_sampling_sd
+    from .calibration import observed_interval, statistic_sampling_sd, virtual_rate_estimate
     from .trial import _row_key
 
     if not isinstance(observed, pd.DataFrame) or "n_from" not in observed.columns:
@@ -470,9 +470,10 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
             lo = hi = mc = samp = float("nan")
             inside = False
         elif rate:
-            mc = math.sqrt(v * (100.0 - v) / max(n_virtual, 1))
+            mc = math.sqrt(virtual_rate_estimate(v, n_virtual)[1])     # Jeffreys: not 0 at a predicted 0 %
             samp = statistic_sampling_sd(m, v, 100.0 * math.sqrt(v / 100.0 * (1.0 - v / 100.0)), n)
-            lo, hi, inside = observed_interval(rec["observed"], v, n, 0.0, var_draws + mc * mc, rate=True)
+            lo, hi, inside = observed_interval(rec["observed"], v, n, 0.0, var_draws, rate=True,
+                                               estimate_n=n_virtual)
         else:
             half = (r["ci95"][1] - r["ci95"][0]) / 2.0
             mc = half / float(stats.t.ppf(0.975, max(n_virtual - 1, 1))) if math.isfinite(half) else 0.0

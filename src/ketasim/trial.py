@@ -1045,7 +1045,8 @@ def prediction_intervals(tr: TrialResult, draws: dict, *, chunk: int = 10000, ex
     value +- sqrt(2 h^2 + (1.96^2) V), h the half-width of the row's sampling CI: once for the sampling error of the
     new trial (same size) and once for this virtual trial's Monte Carlo error in the predicted value. Rates:
     :func:`ketasim.calibration.rate_interval` (beta-binomial count of a trial of the arm's n whose true rate has
-    variance V + p (1 - p) / n, the second term the virtual trial's Monte Carlo error; within [0, 100]).
+    variance V + the virtual trial's Monte Carlo error of its count, Jeffreys' posterior of k of n patients so that
+    a predicted 0 % still has a width; within [0, 100]; never narrower than the row's sampling CI).
     Between-arm comparisons are unchanged."""
     from .calibration import rate_interval
 
@@ -1069,9 +1070,11 @@ def prediction_intervals(tr: TrialResult, draws: dict, *, chunk: int = 10000, ex
         if not math.isfinite(v):
             pi = [float("nan"), float("nan")]
         elif r["measure"].endswith("_rate"):
-            # the true rate's variance: the draws' + this virtual trial's Monte Carlo error of its estimate (percent^2)
-            lo, hi, _, _ = rate_interval(v, n, vj + v * (100.0 - v) / n)
-            pi = [float(lo), float(hi)]
+            # the true rate's variance: the draws' + this virtual trial's Monte Carlo error of its count (estimate_n)
+            lo, hi, _, _ = rate_interval(v, n, vj, estimate_n=n)
+            # never narrower than the row's own CI (Wilson), the Monte Carlo part alone: at 0 of n, Wilson's upper end
+            # (3.84 / (n + 3.84)) lies above Jeffreys' quantiles
+            pi = [float(min(lo, r["ci95"][0])), float(max(hi, r["ci95"][1]))]
         else:
             # sampling error of the new trial (h) and this virtual trial's Monte Carlo error of the prediction (h)
             half = (r["ci95"][1] - r["ci95"][0]) / 2.0
