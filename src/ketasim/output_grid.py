@@ -6,6 +6,11 @@ Without an ``output:`` section a trajectory table holds, for every arm:
 * a *peak window* after each dose start: every 5 min until the end of the infusion (or for the first hour of an
   absorption route, which covers Tmax of intranasal, IM, SC, sublingual and oral doses), then 15 and 30 min later
   and 1.5, 2, 3 and 4 h after the dose (the monitoring window);
+* every window holds the same offsets from its dose's start: those of every window and any other output time
+  (another arm's dose events, an endpoint time, the background grid) that falls inside a window are added to every
+  dose start (:func:`_aligned_windows`), so that identical sessions are sampled alike and a peak read off the table
+  has the same time in each (a 40-min endpoint or another arm's infusion end sampled the first intranasal session
+  at 40 min, the later ones at 30 and 60 min only: the first peak read 40 min, the others 30);
 * a background grid over the whole horizon whose step grows with the number of rows (patients x arms x times),
   so that a large population writes tens of MB, not hundreds: 1 h for up to ``ROW_BUDGET`` rows, else 6 h,
   12 h or 24 h; if even the coarsest grid is over budget the peak window is thinned to the dose events, the
@@ -25,6 +30,35 @@ ROW_BUDGET = 300_000
 #: Background steps tried from fine to coarse (h).
 BACKGROUND_STEPS_H = (1.0, 6.0, 12.0, 24.0)
 _PEAK_OFFSETS_H = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)     # after the end of an infusion (or after the first hour)
+
+
+def _window(a) -> tuple[float, float]:
+    """(start, end) in h of an administration's peak window: the infusion (or the first hour of an absorbed dose)
+    and the monitoring offsets after it."""
+    head = a.duration_h if a.duration_h > 0 else 1.0
+    return a.start_h, a.start_h + head + _PEAK_OFFSETS_H[-1]
+
+
+def _aligned_windows(arms, times: np.ndarray) -> np.ndarray:
+    """``times`` (sorted) plus, at every dose start, every offset (h) from its start that some output time has inside
+    some dose's peak window (:func:`_window`): all windows then hold the same offsets. One pass: a point added this
+    way can still fall at a new offset inside an overlapping window of another dose time. Doses whose windows
+    overlap at many different phases (more points to add than twice the grid) keep ``times``: they are no identical
+    sessions to align, and the grid must stay within its row budget."""
+    windows = sorted({_window(a) for arm in arms for a in arm.administrations()})
+    if not windows:
+        return times
+    offsets = set()
+    for t0, t1 in windows:
+        inside = times[np.searchsorted(times, t0 - 1e-9):np.searchsorted(times, t1 + 1e-9, side="right")]
+        offsets.update(np.round(inside - t0, 9).tolist())
+        if len(offsets) > times.size:
+            return times
+    offsets = np.array(sorted(offsets))
+    added = [t0 + offsets[offsets <= t1 - t0 + 1e-9] for t0, t1 in windows]
+    if sum(a.size for a in added) > 2 * times.size + 1000:
+        return times
+    return np.unique(np.round(np.concatenate([times, *added]), 9))
 
 
 def _dose_times(arm, thin: bool) -> list[float]:
@@ -55,6 +89,8 @@ def default_output_times_h(arms, horizon_h: float, endpoint_times_h=(), n_patien
             background = np.arange(0.0, horizon_h + 1e-9, step)
             t = np.concatenate([background, np.asarray(dose, float), ends])
             t = np.unique(np.round(t[(t >= 0) & (t <= horizon_h + 1e-9)], 9))
+            t = _aligned_windows(arms, t)
+            t = t[t <= horizon_h + 1e-9]
             best = t
             if t.size * rows_per_time <= ROW_BUDGET:
                 return t

@@ -1,0 +1,48 @@
+"""The default output grid (ketasim.output_grid): every dose's peak window is sampled at the same offsets from its
+start, so identical sessions read the same peak time off the trajectory table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ketasim import scenario_from_dict, simulate
+from ketasim.output_grid import _window, default_output_times_h
+
+#: DESIGN.md's example, small: a 40-min infusion arm beside twice-weekly intranasal esketamine, an endpoint at
+#: 40 min; 2000 patients per arm put the grid in its thinned mode (the case the new-user pass met)
+SCENARIO = {
+    "name": "grid", "seed": 7,
+    "population": {"size": 2000, "baseline": {"mean": 33, "sd": 5}},
+    "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                           "duration": "40 min"}],
+             "esketamine": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg", "every": "3.5 d",
+                             "count": 4}]},
+    "endpoints": {"times": ["40 min", "2 h", "24 h", "14 d"], "measures": ["mean"]},
+}
+
+
+def _offsets(times, adm):
+    t0, t1 = _window(adm)
+    inside = times[(times >= t0 - 1e-9) & (times <= t1 + 1e-9)]
+    return tuple(np.round((inside - t0) * 60, 6))
+
+
+def test_every_session_is_sampled_at_the_same_offsets_and_peaks_at_the_same_time():
+    """Before s31 the first esketamine session had a sample at 40 min (the endpoint and the infusion arm's end)
+    that the later ones lacked: its CADSS peak read 40 min, theirs 30 min."""
+    sc = scenario_from_dict(SCENARIO)
+    esk = next(a for a in sc.arms if a.name == "esketamine").administrations()
+    for n in (1, 2000):                                 # the full window and the thinned one
+        times = default_output_times_h(sc.arms, sc.horizon_h, sc.endpoints.times_h, n)
+        offsets = {_offsets(times, a) for a in esk}
+        assert len(offsets) == 1, offsets
+        assert 40.0 in offsets.pop()                    # the first session's extra sample is in every session
+    df = simulate(sc, typical=True).trajectories()
+    g = df[df["arm"] == "esketamine"]
+    t, cadss = g["time_h"].to_numpy(), g["cadss"].to_numpy()
+    peaks = set()
+    for a in esk:
+        t0, t1 = _window(a)
+        m = (t >= t0) & (t <= t1)
+        peaks.add(round(float(t[m][np.argmax(cadss[m])] - t0) * 60, 6))
+    assert len(peaks) == 1, peaks
