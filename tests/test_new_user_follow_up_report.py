@@ -25,6 +25,7 @@ def test_follow_up_rows_are_labelled_in_the_report(tmp_path):
     i = cells.index("median time to relapse (d, Kaplan-Meier)")
     assert cells[i + 1] == "Kaplan-Meier median"
     j = cells.index("relapse_rate_difference (percentage points)")
-    assert cells[j + 1] == "log-rank"
+    assert cells[j + 1] == "follow-up" and cells[j + 3].startswith("log-rank ")    # time; CI; p of which test
+    assert any("its p is the log-rank test of the times to relapse" in c for c in cells)
     assert "followed in the open-label follow-up (%)" in cells and "followed_fraction" not in cells
     assert "all sessions" not in cells

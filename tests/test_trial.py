@@ -270,4 +270,7 @@ def test_table_time_labels_and_time_to_relapse():
     ttr = [ln for ln in text.splitlines() if ln.strip().startswith("time_to_relapse")]
     assert len(ttr) == 2 and all("KM median" in ln and "all sessions" not in ln and "nan" not in ln for ln in ttr)
     assert all(ln.rstrip().endswith(("] d", "(fewer than half relapsed)")) for ln in ttr)
-    assert "relapse_rate_difference    log-rank" in text
+    # the rate difference's CI and the log-rank p of the times are two tests: each says where it comes from (s31)
+    comp = next(ln for ln in text.splitlines() if "relapse_rate_difference" in ln and " vs " in ln)
+    assert "follow-up" in comp and "log-rank p" in comp
+    assert "its p is the log-rank test of the times to relapse" in text

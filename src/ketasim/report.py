@@ -453,12 +453,13 @@ def _comparison_table(tr) -> pd.DataFrame:
                     "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else "")
                     + (f" ({unit})" if unit else ""),
                     "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
-                             "log-rank" if r.get("measure") == "relapse_rate_difference" else "all sessions")
+                             "follow-up" if r.get("measure") == "relapse_rate_difference" else "all sessions")
                     if th is None else fmt_time_h(float(th)),
                     "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]"
                     + (f" PI [{_fmt(r['pi95'][0])}, {_fmt(r['pi95'][1])}]"     # withdrawal / follow-up --uncertainty
                        if "pi95" in r and isinstance(r["pi95"][0], float) and math.isfinite(r["pi95"][0]) else ""),
-                    "p": _fmt_p(r.get("p_value"))})
+                    "p": ("log-rank " if r.get("measure") == "relapse_rate_difference" else "")
+                    + _fmt_p(r.get("p_value"))})
     return pd.DataFrame(out)
 
 
@@ -574,7 +575,12 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None) -> Pa
     if titration:
         sections.append(titration)
     if len(comp):
-        sections.append(_section("Between arms", _table(comp, left=("arm", "versus", "measure", "time")), "comparisons"))
+        from .trial import RELAPSE_COMPARISON_NOTE
+
+        relapse = any(r.get("measure") == "relapse_rate_difference" for r in tr.comparisons)
+        sections.append(_section("Between arms", _table(comp, left=("arm", "versus", "measure", "time"))
+                                 + (f"<p class=\"hint\">{html.escape(RELAPSE_COMPARISON_NOTE)}.</p>" if relapse else ""),
+                                 "comparisons"))
     sections += [
         _section("Time courses per arm (median and 5–95% of the virtual patients)", _plot_div("cascade"), "time-courses"),
         _section("Side effects", (_plot_div("side-effects", "The first hours of the first session; the buttons "

@@ -230,14 +230,18 @@ class TrialResult:
                                  f"{c['value']:8.3f}  90% CI [{c['ci90'][0]:6.3f}, {c['ci90'][1]:6.3f}]  "
                                  f"{format_p(c['p_value'])}")
                     continue
+                relapse = c["measure"] == "relapse_rate_difference"
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else (
-                    "log-rank" if c["measure"] == "relapse_rate_difference" else "all sessions")
+                    "follow-up" if relapse else "all sessions")
                 unit = measure_unit(c["measure"], c.get("scale"))
                 lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
-                             f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  {format_p(c['p_value'])}"
+                             f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  "
+                             + ("log-rank " if relapse else "") + format_p(c["p_value"])
                              + (f"  PI [{c['pi95'][0]:.2f}, {c['pi95'][1]:.2f}]"
                                 if "pi95" in c and math.isfinite(c["pi95"][0]) else "")
                              + (f"  {unit}" if unit else ""))
+            if any(c["measure"] == "relapse_rate_difference" for c in self.comparisons):
+                lines.append(f"  ({RELAPSE_COMPARISON_NOTE})")
         lines.append("\n" + CI_SCOPE)
         if pi:
             lines.append(pi_scope(self.uncertainty))
@@ -246,6 +250,10 @@ class TrialResult:
 
 
 _NO_PI = (float("nan"), float("nan"))     # PK rows: no prediction interval
+#: what the two numbers of a relapse comparison come from: they are two tests and can disagree
+RELAPSE_COMPARISON_NOTE = ("relapse_rate_difference: the difference of the relapse rates over the follow-up with "
+                           "its 95% CI (Newcombe, of the proportions); its p is the log-rank test of the times to "
+                           "relapse, a separate test")
 
 
 #: What a virtual trial's confidence intervals contain (issue 7): they are this virtual trial's sampling error only
