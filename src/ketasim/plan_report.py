@@ -118,9 +118,12 @@ def plan_table(res: dict) -> pd.DataFrame:
 
 
 def parameter_frame(res: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"parameter": p["name"], "MAP": p["estimate"], "5 %": p["interval90"][0],
-                          "95 %": p["interval90"][1], "prior mean": p["prior_mean"], "prior SD": p["prior_sd"],
-                          "shrinkage": p["shrinkage"], "informed": "yes" if p["informed"] else "no"}
+    """The fitted parameters: the 5-95 % interval from the importance-sampled posterior, the shrinkage and the
+    'informed' flag from the Laplace SD at the MAP (the column names say which)."""
+    return pd.DataFrame([{"parameter": p["name"], "MAP": p["estimate"], "5 % (sampled)": p["interval90"][0],
+                          "95 % (sampled)": p["interval90"][1], "prior mean": p["prior_mean"], "prior SD": p["prior_sd"],
+                          "shrinkage (Laplace)": p["shrinkage"],
+                          "informed (Laplace)": "yes" if p["informed"] else "no"}
                          for p in res["fit"]["parameters"]])
 
 
@@ -147,10 +150,11 @@ def text_summary(res: dict) -> str:
         lines.append(f"  importance sampling: {f['sampling']['summary']}")
     scale = SCALE_NAMES.get(pat["scale"], str(pat["scale"]).upper())
     lines.append(f"  {'parameter':18s} {'MAP':>8s}  (eta_*: this patient's random effect in population SDs, 0 = the "
-                 f"typical patient; baseline in {scale} points)")
+                 f"typical patient; baseline in {scale} points; 90%: the importance-sampled posterior; shrinkage "
+                 "and 'barely inform' warnings: the Laplace approximation at the MAP)")
     for p in f["parameters"]:
         lines.append(f"  {p['name']:18s} {p['estimate']:8.3f}  90% [{p['interval90'][0]:.3f}, {p['interval90'][1]:.3f}]"
-                     f"  shrinkage {p['shrinkage']:.2f}")
+                     f"  Laplace shrinkage {p['shrinkage']:.2f}")
     for w in f["warnings"]:
         lines.append(f"  warning: {w}")
     lines.append(f"forecast of the rating ({scale} points at the forecast points, h on the record's clock; recorded "
@@ -216,7 +220,7 @@ def plan_report(res: dict, path) -> Path:
                                                               + (f" ({lim['note']})" if lim.get("note") else ""))
                  + "</p>",
                  "plans-section"),
-        _section("Fitted parameters", _table(parameter_frame(res), left=("parameter", "informed"))
+        _section("Fitted parameters", _table(parameter_frame(res), left=("parameter", "informed (Laplace)"))
                  + (f"<ul class=\"hint\">{warn}</ul>" if warn else "")
                  + f"<p class=\"hint\">{html.escape(res['fit']['method'])}; effective sample size "
                    f"{res['fit']['effective_sample_size']:.0f} of {res['fit']['proposals']}"

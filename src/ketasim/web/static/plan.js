@@ -48,8 +48,8 @@ async function run() {
   $("#plan-yaml").textContent = res.plans.map((p) => `# #${p.rank} ${p.label} (p_target ${p.p_target.toFixed(2)})\n` +
     yamlLines(p.regimen)).join("\n");
   $("#params-table").innerHTML = table(res.fit.parameters.map((p) => ({ parameter: p.name, MAP: p.estimate,
-    "5 %": p.interval90[0], "95 %": p.interval90[1], "prior SD": p.prior_sd, shrinkage: p.shrinkage,
-    informed: p.informed ? "yes" : "no" })));
+    "5 % (sampled)": p.interval90[0], "95 % (sampled)": p.interval90[1], "prior SD": p.prior_sd,
+    "shrinkage (Laplace)": p.shrinkage, "informed (Laplace)": p.informed ? "yes" : "no" })));
   document.body.dataset.ready = "1";
 }
 
