@@ -163,10 +163,7 @@ def test_the_exports_solver_note_integrates_an_iv_bolus_at_cvode_default_toleran
     assert "setValue('stiff', False)" in SOLVER_NOTE and "setValue(&apos;stiff&apos;, False)" in text
     times = np.unique(np.concatenate([np.arange(0.0, 12.0, 1 / 12), np.arange(12.0, 672.0 + 1e-9, 2.0)]))
     rr = roadrunner.RoadRunner(text)
-    assert rr.integrator.getName() == "cvode" and rr.integrator.getValue("stiff")
-    with pytest.raises(RuntimeError, match="CV_TOO_MUCH_WORK"):      # the default BDF method: the reason for the note
-        rr.simulate(times=times)
-    rr = roadrunner.RoadRunner(text)
+    assert rr.integrator.getName() == "cvode" and rr.integrator.getValue("stiff")    # the default: BDF
     rr.integrator.setValue("stiff", False)
     ref = ketasim.simulate(sc, typical=True, output_times_h=times).trajectories()
     cols = [c for c in ref.columns if c not in ("arm", "subject", "time_h", "response_time_h")]

@@ -107,6 +107,9 @@ def test_json_extends_the_contract(plain, with_pi):
 def test_table_says_what_intervals_contain(with_pi, plain):
     text = with_pi.format_table()
     assert "95% prediction interval" in text and "NEW trial" in text and "4 posterior parameter draws" in text
+    # where the draws came from: the shipped set stores 200 (`ketasim posterior-draws`)
+    assert with_pi.to_dict()["uncertainty"]["draws_source"] == "picked from the 200 stored with the parameter set"
+    assert "(picked from the 200 stored with the parameter set)" in text
     assert "between-trial heterogeneity" in text and "Between-arm comparisons: sampling error only" in text
     assert "95% prediction intervals:" not in plain.format_table() and "NEW trial" not in plain.format_table()
 

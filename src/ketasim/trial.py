@@ -267,13 +267,15 @@ def pi_scope(u: dict) -> str:
     het = (", between-trial heterogeneity (a trial effect shared by all arms: "
            + ", ".join(f"{e} SD {v:.2f}" for e, v in u["tau"].items()) + f", {u['tau_source']})") \
         if u["between_trial"] and u.get("tau") else " (between-trial heterogeneity NOT included: --no-between-trial)"
+    draws = f"{u['parameter_draws']} posterior parameter draws" + (f" ({u['draws_source']})" if u.get("draws_source")
+                                                                    else "")
     if u.get("method") == WHOLE_DESIGN_METHOD:
         return (f"95% prediction intervals: the statistic a NEW trial of this design and size would observe: "
-                f"{u['parameter_draws']} posterior parameter draws{het}, each a whole new virtual trial (induction, "
+                f"{draws}{het}, each a whole new virtual trial (induction, "
                 "selection, randomization/follow-up, relapse) of this size; interval = the draws' 2.5-97.5 % range "
                 "(that trial's sampling error included). Between-arm differences too; p-values: sampling error only.")
     return (f"95% prediction intervals: the statistic a NEW trial of this design and size would observe: "
-            f"{u['parameter_draws']} posterior parameter draws{het}, that trial's sampling error and this virtual trial's Monte Carlo error. "
+            f"{draws}{het}, that trial's sampling error and this virtual trial's Monte Carlo error. "
             "Between-arm comparisons: sampling error only.")
 
 
@@ -1009,7 +1011,8 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
     whole-design method (:func:`whole_design_draws`) also the compute budget of k full trials of ``size``
     patients per arm (``KETASIM_MAX_SECONDS``, :func:`ketasim.limits.time_budget`)."""
     from . import limits
-    from .calibration import TRIAL_EFFECTS, _trial_effect_draws, sample_parameter_sets, trial_tau, with_trial_effect
+    from .calibration import (TRIAL_EFFECTS, _trial_effect_draws, sample_parameter_sets, stored_posterior_draws,
+                              trial_tau, with_trial_effect)
 
     k = check_uncertainty_draws(k)
     kind = dict(scenario.design).get("type", "parallel")
@@ -1028,6 +1031,11 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
                              f"than the {limits.fmt_seconds(limits.time_budget())} allowed (KETASIM_MAX_SECONDS); use "
                              "fewer draws or fewer patients")
     psets = sample_parameter_sets(params, k, draw_seed)     # one-line error if the set has no posterior
+    stored = stored_posterior_draws(params)
+    n_stored = 0 if stored is None else len(stored)
+    draws_source = (f"picked from the {n_stored} stored with the parameter set" if k <= n_stored else
+                    f"the {n_stored} stored with the parameter set and {k - n_stored} drawn at run time" if n_stored
+                    else "drawn at run time (the parameter set stores none for its values: `ketasim posterior-draws`)")
     tau, source = (trial_tau(params, log or (lambda *_: None)) if between_trial else (None, None))
     shifts = (_trial_effect_draws(["trial"], tau, k, (draw_seed, 7))["trial"] if between_trial
               else np.zeros((k, len(TRIAL_EFFECTS))))
@@ -1035,7 +1043,7 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
     info = {"parameter_draws": k, "draw_seed": int(draw_seed), "between_trial": bool(between_trial), "tau": tau,
             "tau_source": source, "trial_effects": dict(TRIAL_EFFECTS),
             "parameter_set": params.version, "calibration_run": params.calibration_run,
-            "posterior": (params.posterior or {}).get("method"),
+            "posterior": (params.posterior or {}).get("method"), "draws_source": draws_source,
             **({"method": WHOLE_DESIGN_METHOD} if whole else {})}    # absent: the per-row method (files unchanged)
     return {"sets": sets, "info": info}
 
