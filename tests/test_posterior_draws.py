@@ -106,7 +106,8 @@ def test_stored_draws_are_picked_without_direction_checks_and_only_for_their_own
     """`ketasim posterior-draws FILE` stores accepted draws in the set's posterior; sampling then picks from them (no
     direction check: the 0.3-0.6 s per draw that made `--uncertainty` 3.4x slower) and the picks are distinct stored
     rows that vary with the seed. A set whose values differ from those the draws were made for (here one literature
-    value) does not use them, and asking for more draws than stored makes the rest at run time."""
+    value) or whose literature directions changed (here a margin) does not use them, and asking for more draws than
+    stored makes the rest at run time."""
     path = tmp_path / "free.json"
     path.write_text(cal.default_free_parameters_path().read_text(), encoding="utf-8")
     code, out, err = run_cli(capsys, "posterior-draws", path, "--count", 3, "--seed", 4)
@@ -129,6 +130,8 @@ def test_stored_draws_are_picked_without_direction_checks_and_only_for_their_own
     assert len(more) == 4 and len(calls) >= 2                                       # the mode's check + a proposal
     lit = next(iter(p.literature))
     assert cal.stored_posterior_draws(p.with_literature({lit: p.literature[lit].value * 1.01})) is None
+    monkeypatch.setattr(cal, "MIDAZOLAM_SUSTAINED_MAX", cal.MIDAZOLAM_SUSTAINED_MAX + 0.1)   # another direction
+    assert cal.stored_posterior_draws(p) is None
 
 
 def test_posterior_draws_command_refuses_a_set_without_posterior(tmp_path, capsys):

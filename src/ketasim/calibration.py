@@ -1361,13 +1361,19 @@ STORED_POSTERIOR_DRAWS = 200
 
 def posterior_signature(params: ParameterSet) -> str:
     """What stored posterior draws depend on: every parameter value (:attr:`ParameterSet.version`; the direction
-    checks simulate with all of them) and the Laplace posterior (names, mode, covariance, dispersion). A set whose
-    fingerprint differs from its stored draws' (edited values, another posterior) draws afresh."""
+    checks simulate with all of them), the Laplace posterior (names, mode, covariance, dispersion), the fitted bounds
+    that truncate it, the literature directions that accept its draws (margins, virtual patients, seed) and the model
+    definition (its digest). A set whose signature differs from its stored draws' (edited values, another posterior,
+    a changed model or direction) draws afresh."""
     import hashlib
 
     post = params.posterior or {}
-    key = json.dumps([params.version, post.get("names"), post.get("mode_theta"), post.get("covariance_theta"),
-                      post.get("dispersion")], sort_keys=True)
+    names = list(post.get("names") or [])
+    lo, hi = _bounds(names) if names and all(n in _ALL_FITTED for n in names) else ([], [])
+    key = json.dumps([params.version, names, post.get("mode_theta"), post.get("covariance_theta"),
+                      post.get("dispersion"), [float(x) for x in lo], [float(x) for x in hi],
+                      [MIDAZOLAM_SUSTAINED_MAX, SERIES_PERSISTENCE_MIN_D, PLATEAU_RATIO_MAX, DIRECTION_SIZE,
+                       DIRECTION_SEED], DEFAULT_MODEL.digest()], sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -1375,7 +1381,7 @@ def stored_posterior_draws(params: ParameterSet) -> np.ndarray | None:
     """The accepted posterior draws (rows, transform scale) stored in the set's posterior by ``ketasim
     posterior-draws``, or None when it stores none or they were drawn for other values or another posterior."""
     block = (params.posterior or {}).get("draws")
-    if not block or block.get("fingerprint") != posterior_signature(params):
+    if not block or block.get("signature") != posterior_signature(params):
         return None
     theta = np.asarray(block.get("theta", []), float)
     names = params.posterior["names"]
@@ -1388,7 +1394,7 @@ def posterior_draws_record(params: ParameterSet, count: int = STORED_POSTERIOR_D
     """``count`` direction-accepted posterior draws of ``params`` as a block for its posterior (``draws``)."""
     t0 = time.perf_counter()
     out = _direction_accepted_thetas(params, count, np.random.default_rng(seed))
-    return {"fingerprint": posterior_signature(params), "calibration_run": params.calibration_run,
+    return {"signature": posterior_signature(params), "calibration_run": params.calibration_run,
             "count": count, "seed": seed, "proposals": out["proposals"], "filled_least_violating": out["filled"],
             "seconds": round(time.perf_counter() - t0, 1),
             "method": "Laplace Gaussian truncated to the bounds (Gibbs), accepted by the literature directions "
