@@ -687,7 +687,7 @@ def posterior_draws_cmd(
     seed: int = typer.Option(20261205, help="Random seed."),
 ):
     """Draw the set's posterior once, accepted by the literature directions, and store the draws in it: `trial
-    --uncertainty N` and `qualify --parameter-draws N` then pick N of them instead of checking directions per draw."""
+    --uncertainty N` and `qualify --uncertainty N` then pick N of them instead of checking directions per draw."""
     from .calibration import store_posterior_draws
     from .limits import check_int
 
