@@ -31,3 +31,63 @@ def test_every_command_line_quoted_in_the_help_texts_names_existing_options():
                 if option not in known:
                     bad.append(f"{where}: {m.group(0)}: {sub} has no {option}")
     assert seen >= 5 and not bad, bad
+
+
+def _shipped_set_copy(tmp_path, name="set.json"):
+    from ketasim.calibration import default_free_parameters_path
+
+    path = tmp_path / name
+    path.write_bytes(default_free_parameters_path().read_bytes())
+    return path
+
+
+def test_posterior_draws_refuses_a_read_only_file_before_drawing(capsys, tmp_path, monkeypatch):
+    """The file is rewritten beside itself and renamed over: a read-only set (chmod 444) was replaced after the run
+    (its mode reset to 644), for root and for any user who can write the folder. Now one line, exit 2, before any
+    draw, and the file and its mode are unchanged; so for `between-trial` (the same update path)."""
+    import os
+    import stat
+
+    import ketasim.calibration as cal
+
+    from _support import one_error_line, run_cli as run
+
+    def no_run(*a, **k):
+        raise AssertionError("the draws ran before the file was checked")
+    monkeypatch.setattr(cal, "posterior_draws_record", no_run)
+    monkeypatch.setattr(cal, "between_trial_record", no_run)
+    path = _shipped_set_copy(tmp_path)
+    os.chmod(path, 0o444)
+    before = path.read_bytes()
+    for command in ("posterior-draws", "between-trial"):
+        code, out, err = run(capsys, command, path, *(["--count", "1"] if command == "posterior-draws" else []))
+        assert code == 2 and "read-only" in one_error_line(err) and str(path) in err
+        assert path.read_bytes() == before and stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set.json"]      # no temporary file left
+
+
+def test_posterior_draws_on_a_malformed_posterior_is_one_line(capsys, tmp_path, monkeypatch):
+    """A hand-edited set whose posterior is not a mapping, or whose covariance does not match its names, was a
+    TypeError / numpy ValueError traceback; now one line naming the file and the field, the file unchanged."""
+    import json
+
+    import ketasim.calibration as cal
+
+    from _support import one_error_line, run_cli as run
+
+    monkeypatch.setattr(cal, "posterior_draws_record", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    path = _shipped_set_copy(tmp_path)
+    good = json.loads(path.read_text(encoding="utf-8"))
+    assert cal.posterior_problem(good["posterior"]) is None
+    for i, (edit, field) in enumerate([(lambda d: d.__setitem__("posterior", "x"), "expected a mapping"),
+                        (lambda d: d["posterior"].__setitem__("covariance_theta", [[1.0]]), "'covariance_theta'"),
+                        (lambda d: d["posterior"].__setitem__("mode_theta", [0.0]), "'mode_theta'"),
+                        (lambda d: d["posterior"].__setitem__("names", ["no_such"]), "'names'")]):
+        data = json.loads(json.dumps(good))
+        edit(data)
+        path = tmp_path / f"edited{i}.json"      # load_parameters caches by path
+        path.write_text(json.dumps(data), encoding="utf-8")
+        before = path.read_bytes()
+        code, out, err = run(capsys, "posterior-draws", path, "--count", "1")
+        assert code == 2 and field in one_error_line(err) and str(path) in err, err
+        assert path.read_bytes() == before

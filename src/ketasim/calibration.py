@@ -1742,10 +1742,38 @@ def store_posterior_draws(path, *, count: int = STORED_POSTERIOR_DRAWS, seed: in
         if not params.posterior:
             raise InputError(f"posterior-draws: {path}: the set has no posterior (`ketasim calibrate` stores one; a "
                              "partial refit with --names does not)")
+        problem = posterior_problem(params.posterior)
+        if problem:
+            raise InputError(f"posterior-draws: {path}: its posterior is not one `ketasim calibrate` writes ({problem})")
         block = posterior_draws_record(params, count=count, seed=seed)
         data["posterior"]["draws"] = block
         return block
     return _update_parameter_file(path, "posterior-draws", update)
+
+
+def posterior_problem(post) -> str | None:
+    """What is wrong with a parameter file's ``posterior`` block (a hand-edited or truncated file), or None: a mapping
+    with the fitted parameters' ``names``, a finite ``mode_theta`` of one value per name and a finite square
+    ``covariance_theta`` of that size."""
+    if not isinstance(post, dict):
+        return f"expected a mapping, got {type(post).__name__}"
+    names = post.get("names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return "'names': expected a list of fitted parameter names"
+    unknown = [n for n in names if n not in _ALL_FITTED]
+    if unknown:
+        return f"'names': not fitted parameters: {', '.join(unknown[:3])}"
+    n = len(names)
+    try:
+        mode = np.asarray(post.get("mode_theta"), float)
+        cov = np.asarray(post.get("covariance_theta"), float)
+    except (TypeError, ValueError):
+        return "'mode_theta' and 'covariance_theta' must be numbers"
+    if mode.shape != (n,) or not np.all(np.isfinite(mode)):
+        return f"'mode_theta': expected {n} finite numbers (one per name), got shape {mode.shape}"
+    if cov.shape != (n, n) or not np.all(np.isfinite(cov)):
+        return f"'covariance_theta': expected a finite {n} x {n} matrix, got shape {cov.shape}"
+    return None
 
 
 def _update_parameter_file(path, command: str, update) -> tuple[Path, dict]:
@@ -1765,10 +1793,29 @@ def _update_parameter_file(path, command: str, update) -> tuple[Path, dict]:
         raise InputError(f"{command}: {e}") from None
     except (OSError, ValueError, KeyError) as e:
         raise InputError(f"{command}: cannot read a parameter set from {path}: {e}") from None
+    _check_writable(path, command)      # before the run: it takes minutes, and a read-only file is not to be replaced
     block = update(params, data)
     atomic_write_text(path, json.dumps(data, indent=2))
     load_parameters.cache_clear()
     return path, block
+
+
+def _check_writable(path: Path, command: str) -> None:
+    """Refuse (one OutputPathError line, exit 2) a parameter file the command cannot update in place: a read-only
+    file (no write permission bit, even for root: the atomic write renames a new file over it, which would replace
+    it regardless of its mode) or one in a folder that cannot take the new file."""
+    import os
+
+    from .errors import OutputPathError
+    from .io import final_path
+
+    target = final_path(path)
+    if not (target.stat().st_mode & 0o222) or not os.access(target, os.W_OK):
+        raise OutputPathError(f"{command}: {path}: read-only; the command updates the file in place: make it "
+                              "writable (chmod u+w) or give a writable copy")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{command}: {path}: its folder {target.parent} is not writable (the file is rewritten "
+                              "beside itself, then renamed over it); give a copy in a writable folder")
 
 
 def trial_tau(params: ParameterSet, log=lambda *_: None) -> tuple[dict, str]:
