@@ -91,3 +91,30 @@ def test_posterior_draws_on_a_malformed_posterior_is_one_line(capsys, tmp_path, 
         code, out, err = run(capsys, "posterior-draws", path, "--count", "1")
         assert code == 2 and field in one_error_line(err) and str(path) in err, err
         assert path.read_bytes() == before
+
+
+def test_the_tornado_figures_axis_label_fits_inside_the_figure():
+    """The x label ('mu_star (% of patients); bars: 95% interval (SALib's bootstrap, cut at 0: mu_star cannot be
+    negative)') ran past the right edge of the PNG and lost its end; every text of the figure lies inside it."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ketasim.sensitivity import Factor, SensitivityResult, tornado_figure
+
+    fs = [Factor(n, "literature", 1.0, 0.5, 2.0, "log", "h", "uncertain") for n in ("a", "sedation_perception_weight")]
+    for method, indices in [("morris", {"mu_star": np.array([1.0, 4.0]), "mu_star_conf": np.array([2.5, 1.0]),
+                                        "sigma": np.array([1.0, 1.0]), "mu": np.array([1.0, 4.0])}),
+                            ("sobol", {"ST": np.array([0.1, 0.4]), "ST_conf": np.array([0.2, 0.1]),
+                                       "S1": np.array([0.1, 0.3]), "S1_conf": np.array([0.1, 0.1])})]:
+        res = SensitivityResult("response_rate@24h", "ketamine", method, 43.3, fs, indices, np.array([0.1, 0.2]),
+                                np.array([0.1, 0.2]), 9, {}, unit="% of patients")
+        fig = tornado_figure(res)
+        try:
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()
+            ax = fig.axes[0]
+            for text in (ax.xaxis.label, ax.title, *ax.get_yticklabels()):
+                box = text.get_window_extent(renderer)
+                assert box.x0 >= -0.5 and box.x1 <= fig.bbox.width + 0.5, (method, text.get_text())
+        finally:
+            plt.close(fig)

@@ -402,7 +402,8 @@ def tornado_figure(result: SensitivityResult, top: int = 15):
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r["name"] for r in rows], fontsize=8)
     unit = (result.unit or "endpoint units") if key == "mu_star" else "fraction of variance"
-    ax.set_xlabel(f"{key} ({unit}); bars: 95% interval (SALib's bootstrap, cut at 0: {key} cannot be negative)",
+    # two lines: on one the label ran past the figure's right edge and was clipped
+    ax.set_xlabel(f"{key} ({unit})\nbars: 95% interval (SALib's bootstrap, cut at 0: {key} cannot be negative)",
                   fontsize=9)
     ax.set_title(f"{result.endpoint} ({result.arm}): {result.method}\nblue literature (confidence range), "
                  "orange calibrated (bounds)", fontsize=9)
