@@ -65,7 +65,8 @@ NOT_EXPRESSIBLE = ("Not expressible in SBML and therefore not in this file: the 
 #: margin to rely on), while CVODE's Adams method integrates it at the defaults. Other routes integrate with BDF.
 SOLVER_NOTE = ("Integrator: for an arm with an IV bolus, use CVODE's Adams method in libRoadRunner "
                "(rr.integrator.setValue('stiff', False)); at its default BDF method the integration stalls right "
-               "after the bolus (CV_TOO_MUCH_WORK).")
+               "after the bolus (CV_TOO_MUCH_WORK). With Adams, CVODE still prints a few 't + h = t' warnings at the "
+               "bolus's time: expected, the run completes and agrees with ketasim.")
 
 
 def export_notes(scenario, arm: str | None = None) -> list[str]:
