@@ -137,3 +137,14 @@ def test_the_export_bolus_note_says_the_adams_runs_cvode_warnings_are_expected(t
     assert main(["export", str(scenario), "--arm", "infusion", "--sbml", str(tmp_path / "i.xml")]) == 0
     assert "stiff" not in capsys.readouterr().out
     assert "t + h = t" in (tmp_path / "b.xml").read_text(encoding="utf-8")
+
+
+def test_posterior_draws_and_between_trial_on_a_directory_say_it_is_one(capsys, tmp_path):
+    """A folder given as the parameter file said 'no such parameter set file', though it exists."""
+    from ketasim.cli import main
+
+    for command in ("posterior-draws", "between-trial"):
+        assert main([command, str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"error: {command}: {tmp_path}: is a directory, not a parameter set file (written by `ketasim "
+                       "calibrate`)")

@@ -1784,6 +1784,9 @@ def _update_parameter_file(path, command: str, update) -> tuple[Path, dict]:
     from .io import atomic_write_text
 
     path = Path(str(path or default_free_parameters_path()))
+    if path.is_dir():
+        raise InputError(f"{command}: {path}: is a directory, not a parameter set file (written by `ketasim "
+                         "calibrate`)")
     if not path.is_file():              # the command's PATH argument (there is no --parameters option here)
         raise InputError(f"{command}: {path}: no such parameter set file (written by `ketasim calibrate`)")
     try:

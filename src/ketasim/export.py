@@ -76,7 +76,7 @@ def export_notes(scenario, arm: str | None = None) -> list[str]:
 
     target = next((x for x in scenario.arms if x.name == arm), scenario.arms[0]) if arm else scenario.arms[0]
     if any(a.route == Route.IV_BOLUS for a in target.administrations()):
-        return [f"note: arm {target.name!r} has an IV bolus. {SOLVER_NOTE}"]
+        return [f"note (arm {target.name!r}): {SOLVER_NOTE}"]
     return []
 
 
