@@ -148,3 +148,36 @@ def test_posterior_draws_and_between_trial_on_a_directory_say_it_is_one(capsys, 
         err = capsys.readouterr().err.strip()
         assert err == (f"error: {command}: {tmp_path}: is a directory, not a parameter set file (written by `ketasim "
                        "calibrate`)")
+
+
+def test_trial_runs_on_a_parameter_set_file_before_it_is_installed(capsys, tmp_path):
+    """`ketasim trial` had no --parameters (qualify had): a new fit could only be tried by installing it. With a set
+    whose drug effect is halved the trial's drug-placebo difference shrinks and its JSON names that set; the installed
+    set is untouched; a missing file is one line naming the option, before anything runs."""
+    import json
+
+    from ketasim.calibration import default_free_parameters_path
+    from ketasim.cli import main
+
+    shipped = default_free_parameters_path()
+    before = shipped.read_bytes()
+    data = json.loads(before)
+    data["parameters"]["emax_drug"]["value"] *= 0.5
+    half = tmp_path / "half.json"
+    half.write_text(json.dumps(data), encoding="utf-8")
+    scenario = "docs/tutorials/placebo_trial.yaml"
+    diffs = {}
+    for name, extra in (("installed", []), ("half", ["--parameters", str(half)])):
+        out = tmp_path / f"trial_{name}.json"
+        assert main(["trial", scenario, "--size", "60", "--no-progress", "--json", str(out), *extra]) == 0, \
+            capsys.readouterr().err
+        d = json.loads(out.read_text())
+        diffs[name] = (d["parameter_set"], next(c["value"] for c in d["comparisons"]
+                                                if c["measure"] == "mean_change_difference" and c["time_h"] == 24.0))
+    capsys.readouterr()
+    assert diffs["half"][0] != diffs["installed"][0]
+    assert diffs["installed"][1] < diffs["half"][1] < 0          # ketamine still better than saline, by less
+    assert shipped.read_bytes() == before
+    assert main(["trial", scenario, "--parameters", str(tmp_path / "missing.json")]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: --parameters: {tmp_path / 'missing.json'}: no such file (a "
+                                               "parameter set written by `ketasim calibrate`)")

@@ -35,13 +35,15 @@ class _Bar:
 
 
 def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True, dask=None,
-                  chunk=10000, observed=None, **uncertainty):
+                  chunk=10000, observed=None, parameters=None, **uncertainty):
     """``uncertainty``: ``uncertainty=N, between_trial=bool`` for prediction intervals (``run_trial``'s).
     ``observed``: a published trial's CSV (``ketasim.observed``), validated before the trial runs; its comparison is
-    printed after the endpoint table, added to the JSON as ``observed_comparison`` and to the report."""
+    printed after the endpoint table, added to the JSON as ``observed_comparison`` and to the report.
+    ``parameters``: a parameter set file (``--parameters``; None: the installed set)."""
     from .scenario import load_scenario
     from .trial import check_trial_size, run_trial
 
+    params = _parameters_option(parameters)      # a bad file: one line before anything runs
     sc = load_scenario(path)
     check_trial_size(sc, size, "--size" if size else None)     # before reading --observed or running
     obs = None
@@ -56,11 +58,11 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
         from .distributed import TextProgress, executor_from_option
 
         with executor_from_option(dask) as ex:
-            tr = run_trial(sc, n=size, seed=seed, progress=TextProgress("trial (dask)", progress), chunk=chunk,
-                           executor=ex, **uncertainty)
+            tr = run_trial(sc, params, n=size, seed=seed, progress=TextProgress("trial (dask)", progress),
+                           chunk=chunk, executor=ex, **uncertainty)
     else:
         bar = _Bar(progress and total >= 2000)
-        tr = run_trial(sc, n=size, seed=seed, progress=bar, chunk=chunk, **uncertainty)
+        tr = run_trial(sc, params, n=size, seed=seed, progress=bar, chunk=chunk, **uncertainty)
     comparison = None
     if obs is not None:
         from .observed import compare_observed

@@ -544,14 +544,19 @@ def trial(
                                             "optional n, spread, spread_kind, provenance): print, --json and "
                                             "--report them beside the prediction with 95% prediction intervals "
                                             "for the row's n. Nothing is fitted."),
+    parameters: Optional[Path] = typer.Option(None, "--parameters", help="A parameter set file written by `ketasim "
+                                              "calibrate` (default: the installed set), e.g. to compare a new fit "
+                                              "before installing it."),
 ):
     """Run a virtual clinical trial and print its endpoint table."""
     from .app import run_trial_cli
 
-    _check_options(size, seed, (json_out, report), inputs=(("the scenario", scenario), ("--observed", observed)))
+    _check_options(size, seed, (json_out, report), inputs=(("the scenario", scenario), ("--observed", observed),
+                                                            ("--parameters", parameters)))
     _check_kinds({"--json": json_out, "--report": report})
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
-                  chunk=chunk, observed=observed, **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
+                  chunk=chunk, observed=observed, parameters=parameters,
+                  **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
 
 
 @app.command()
