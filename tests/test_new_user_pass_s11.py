@@ -225,8 +225,9 @@ def test_a_plan_prints_the_variables_it_was_asked_for_and_says_what_its_numbers_
     code, out, err = run(capsys, "plan", REPO / "examples" / "patient" / "patient_101.csv", "--variable", "cadss")
     assert code == 0, err
     lines = out.splitlines()
-    assert any(ln.startswith("  parameter               MAP  (eta_*: this patient's random effect in population SDs, "
-                             "0 = the typical patient; baseline in MADRS points") for ln in lines)
+    assert "  parameter               MAP  90% (importance-sampled)  shrinkage (Laplace)" in lines
+    assert any(ln.startswith("  (eta_*: this patient's random effect in population SDs, 0 = the typical patient; "
+                             "baseline in MADRS points") for ln in lines)
     assert any(ln.startswith("forecast of the rating (MADRS points") for ln in lines)
     i = lines.index("forecast of cadss (CADSS points) (recorded regimen):")
     assert all(" h  median " in ln for ln in lines[i + 1:i + 5])

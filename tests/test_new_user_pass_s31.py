@@ -181,3 +181,25 @@ def test_trial_runs_on_a_parameter_set_file_before_it_is_installed(capsys, tmp_p
     assert main(["trial", scenario, "--parameters", str(tmp_path / "missing.json")]) == 2
     assert capsys.readouterr().err.strip() == (f"error: --parameters: {tmp_path / 'missing.json'}: no such file (a "
                                                "parameter set written by `ketasim calibrate`)")
+
+
+def test_the_plans_fit_table_reads_as_a_table_with_one_line_for_the_weakly_informed(capsys, tmp_path):
+    """H3: the fit table's header was one ~250-character line mixing column names with their explanation, and seven
+    near-identical warnings followed (one per weakly informed parameter). The header names the columns, the
+    explanation follows the rows, and one warning names every weakly informed parameter; the JSON keeps a warning per
+    parameter."""
+    import json
+
+    from ketasim.cli import main
+
+    out = tmp_path / "plan.json"
+    assert main(["plan", "examples/patient/patient_101.csv", "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(ln for ln in lines if ln.lstrip().startswith("parameter"))
+    assert len(header) < 90
+    grouped = [ln for ln in lines if ln.startswith("  warning: the data barely inform ")]
+    d = json.loads(out.read_text())
+    weak = [p["name"] for p in d["fit"]["parameters"] if not p["informed"]]
+    assert len(grouped) == 1 and all(n in grouped[0] for n in weak) and len(weak) >= 2
+    assert not any("barely inform this parameter" in ln for ln in lines)
+    assert sum("barely inform this parameter" in w for w in d["fit"]["warnings"]) == len(weak)

@@ -149,14 +149,24 @@ def text_summary(res: dict) -> str:
     if f.get("sampling"):
         lines.append(f"  importance sampling: {f['sampling']['summary']}")
     scale = SCALE_NAMES.get(pat["scale"], str(pat["scale"]).upper())
-    lines.append(f"  {'parameter':18s} {'MAP':>8s}  (eta_*: this patient's random effect in population SDs, 0 = the "
-                 f"typical patient; baseline in {scale} points; 90%: the importance-sampled posterior; shrinkage "
-                 "and 'barely inform' warnings: the Laplace approximation at the MAP)")
+    lines.append(f"  {'parameter':18s} {'MAP':>8s}  90% (importance-sampled)  shrinkage (Laplace)")
     for p in f["parameters"]:
         lines.append(f"  {p['name']:18s} {p['estimate']:8.3f}  90% [{p['interval90'][0]:.3f}, {p['interval90'][1]:.3f}]"
                      f"  Laplace shrinkage {p['shrinkage']:.2f}")
+    lines.append(f"  (eta_*: this patient's random effect in population SDs, 0 = the typical patient; baseline in {scale} "
+                 "points; shrinkage: the Laplace approximation at the MAP)")
+    # one line for the parameters the data barely inform (the JSON keeps a warning per parameter)
+    weak = [p for p in f["parameters"] if p.get("informed") is False and p.get("prior_sd")]
+    if weak:
+        lap = [100 * p["laplace_sd"] / p["prior_sd"] for p in weak]
+        imp = [100 * p["sd"] / p["prior_sd"] for p in weak]
+        lines.append(f"  warning: the data barely inform {', '.join(p['name'] for p in weak)} (SD {min(lap):.0f}-"
+                     f"{max(lap):.0f} % of the prior's by the Laplace approximation at the MAP, {min(imp):.0f}-"
+                     f"{max(imp):.0f} % importance-sampled): their MAPs stay near the population's")
+    names = {p["name"] for p in weak}
     for w in f["warnings"]:
-        lines.append(f"  warning: {w}")
+        if not (w.split(":", 1)[0] in names and "barely inform this parameter" in w):
+            lines.append(f"  warning: {w}")
     lines.append(f"forecast of the rating ({scale} points at the forecast points, h on the record's clock; recorded "
                  "regimen):")
     for e in res["forecast"]:
