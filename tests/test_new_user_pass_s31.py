@@ -203,3 +203,30 @@ def test_the_plans_fit_table_reads_as_a_table_with_one_line_for_the_weakly_infor
     assert len(grouped) == 1 and all(n in grouped[0] for n in weak) and len(weak) >= 2
     assert not any("barely inform this parameter" in ln for ln in lines)
     assert sum("barely inform this parameter" in w for w in d["fit"]["warnings"]) == len(weak)
+
+
+def test_simulate_runs_on_a_parameter_set_file_too(capsys, tmp_path):
+    """`ketasim simulate --parameters FILE`, as `trial` and `qualify`: the typical patient on a set with emax_drug
+    halved improves less at 24 h; a missing file is one line naming the option."""
+    import json
+
+    import pandas as pd
+
+    from ketasim.calibration import default_free_parameters_path
+    from ketasim.cli import main
+
+    data = json.loads(default_free_parameters_path().read_text())
+    data["parameters"]["emax_drug"]["value"] *= 0.5
+    half = tmp_path / "half.json"
+    half.write_text(json.dumps(data), encoding="utf-8")
+    quick = ["simulate", "--drug", "ketamine", "--route", "iv-infusion", "--dose", "0.5 mg/kg", "--duration", "40 min"]
+    scores = {}
+    for name, extra in (("installed", []), ("half", ["--parameters", str(half)])):
+        out = tmp_path / f"traj_{name}.csv"
+        assert main([*quick, "--csv", str(out), *extra]) == 0
+        d = pd.read_csv(out)
+        scores[name] = float(d.loc[(d["time_h"] - 24.0).abs().idxmin(), "score"])
+    capsys.readouterr()
+    assert scores["installed"] < scores["half"] < 33.0
+    assert main([*quick, "--parameters", str(tmp_path / "missing.json")]) == 2
+    assert "error: --parameters:" in capsys.readouterr().err

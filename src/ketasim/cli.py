@@ -208,6 +208,8 @@ def simulate(
                                                                     "else the schedule above."),
     pk_exact: bool = typer.Option(False, "--pk-exact", help="Also NCA of the same patients on a 1-minute grid (to 14 "
                                                             "days after a last dose): what the schedule misses."),
+    parameters: Optional[Path] = typer.Option(None, "--parameters", help="A parameter set file written by `ketasim "
+                                              "calibrate` (default: the installed set)."),
 ):
     """Simulate a scenario (or a quick one-line regimen) and write trajectories, a figure or a report.
 
@@ -222,7 +224,7 @@ def simulate(
     from .summary import cascade_summary, population_monitoring_summary
 
     _check_options(size, seed, (csv, parquet, plot, report, pk_json),
-                   inputs=(("the scenario", scenario), ("--events", events)))
+                   inputs=(("the scenario", scenario), ("--events", events), ("--parameters", parameters)))
     _check_kinds({"--csv": csv, "--parquet": parquet, "--report": report, "--pk-json": pk_json})
     if plot is not None:
         from .io import figure_format
@@ -298,7 +300,9 @@ def simulate(
     # PK options are checked before anything is simulated
     pk_plan = _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times) if (pk or pk_json or pk_dose or pk_sample or pk_exact
                                                                      or pk_times is not None) else None
-    params = load_parameters()
+    from .app import _parameters_option
+
+    params = _parameters_option(parameters)      # the installed set without --parameters
     typical = typical or (size or sc.population.size) == 1      # one patient means the typical patient
     # one output grid for the population and its typical patient (see OUTPUT_HELP)
     times = sc.output_times_h(size or sc.population.size)
