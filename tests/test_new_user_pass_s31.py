@@ -230,3 +230,26 @@ def test_simulate_runs_on_a_parameter_set_file_too(capsys, tmp_path):
     assert scores["installed"] < scores["half"] < 33.0
     assert main([*quick, "--parameters", str(tmp_path / "missing.json")]) == 2
     assert "error: --parameters:" in capsys.readouterr().err
+
+
+def test_plan_fits_on_a_parameter_set_file_too(capsys, tmp_path):
+    """`ketasim plan --parameters FILE`: the plan's provenance names that set (its population model is the fit's
+    prior); a missing file is one line naming the option, before the fit."""
+    import json
+
+    from ketasim.calibration import default_free_parameters_path
+    from ketasim.cli import main
+
+    data = json.loads(default_free_parameters_path().read_text())
+    data["parameters"]["emax_drug"]["value"] *= 0.5
+    half = tmp_path / "half.json"
+    half.write_text(json.dumps(data), encoding="utf-8")
+    sets = {}
+    for name, extra in (("installed", []), ("half", ["--parameters", str(half)])):
+        out = tmp_path / f"plan_{name}.json"
+        assert main(["plan", "examples/patient/patient_101.csv", "--json", str(out), *extra]) == 0
+        sets[name] = json.loads(out.read_text())["provenance"]["parameter_set"]
+    capsys.readouterr()
+    assert sets["half"] != sets["installed"]
+    assert main(["plan", "examples/patient/patient_101.csv", "--parameters", str(tmp_path / "missing.json")]) == 2
+    assert "error: --parameters:" in capsys.readouterr().err

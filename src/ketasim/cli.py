@@ -832,15 +832,20 @@ def plan(
     seed: int = typer.Option(0, help="Random seed of the posterior sampling."),
     minimise: str = typer.Option("sessions", help="Among plans that meet the target: fewest 'sessions' or least "
                                                   "'exposure' (total drug) first."),
+    parameters: Optional[Path] = typer.Option(None, "--parameters", help="A parameter set file written by `ketasim "
+                                              "calibrate` (default: the installed set): its population model is the "
+                                              "fit's prior."),
 ):
     """Fit a patient's record, forecast the rating, and rank regimens that meet a target within safety limits."""
+    from .app import _parameters_option
     from .plan_report import plan_cli
 
-    _check_options(seed=seed, outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative)))
+    _check_options(seed=seed, outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative),
+                                                                  ("--parameters", parameters)))
     _check_kinds({"--json": json_out, "--report": report})
     plan_cli(data, json_out=json_out, report=report, target=target, limits=limits, window=window,
              probability=probability, alternative=alternative, variables=variable, patient_id=patient_id, seed=seed,
-             minimise=minimise)
+             minimise=minimise, params=_parameters_option(parameters))
 
 
 @app.command()

@@ -249,7 +249,9 @@ def plan_report(res: dict, path) -> Path:
 
 
 def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, window=None, probability=0.8,
-             alternative=None, variables=(), patient_id=None, seed=0, minimise="sessions") -> dict:
+             alternative=None, variables=(), patient_id=None, seed=0, minimise="sessions", params=None) -> dict:
+    """``ketasim plan``: fit, forecast and plan one record and write/print the result. ``params``: the parameter set
+    (None: the installed one)."""
     import typer
     import yaml
 
@@ -295,7 +297,8 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
             except InputError as e:
                 raise InputError(f"{where}{e}") from None
         res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability,
-                            alternative=alt, variables=tuple(variables or ()), seed=seed, minimise=minimise)
+                            alternative=alt, variables=tuple(variables or ()), seed=seed, minimise=minimise,
+                            params=params)
     shown = set()
     for w in caught:
         text = (where if str(w.message).startswith("regimen") else "") + str(w.message)
