@@ -1315,6 +1315,18 @@ def sample_parameter_sets(params: ParameterSet, k: int, rng, directions: bool = 
     return [param_set(theta, i) for i, theta in enumerate(thetas)]
 
 
+def posterior_draws_source(params: ParameterSet, k: int) -> str:
+    """Where :func:`sample_parameter_sets` takes ``k`` draws with directions from: the set's stored draws, those and
+    run-time draws, or run-time draws only (said in a trial's prediction-interval scope)."""
+    stored = stored_posterior_draws(params)
+    n = 0 if stored is None else len(stored)
+    if n and k <= n:
+        return f"picked from the {n} stored with the parameter set"
+    if n:
+        return f"the {n} stored with the parameter set and {k - n} drawn at run time"
+    return "drawn at run time (the parameter set stores none for its values: `ketasim posterior-draws`)"
+
+
 def _require_posterior(params: ParameterSet) -> dict:
     """The set's stored posterior, or one line saying there is none."""
     if not params.posterior:

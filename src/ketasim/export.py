@@ -69,12 +69,22 @@ SOLVER_NOTE = ("Integrator: for an arm with an IV bolus, use CVODE's Adams metho
                "bolus's time: expected, the run completes and agrees with ketasim.")
 
 
+def _export_arm(scenario, arm: str | None):
+    """The arm ``--arm`` names (default: the first), or one line listing the scenario's arms."""
+    arms = {x.name: x for x in scenario.arms}
+    if arm is None:
+        return scenario.arms[0]
+    if arm not in arms:
+        raise InputError(f"--arm: no arm named {arm!r}; the scenario has {', '.join(arms)}")
+    return arms[arm]
+
+
 def export_notes(scenario, arm: str | None = None) -> list[str]:
     """What a user of the exported arm (default: the first) should know to integrate it: :data:`SOLVER_NOTE` when the
     arm doses an IV bolus (``ketasim export`` prints it)."""
     from .regimen import Route
 
-    target = next((x for x in scenario.arms if x.name == arm), scenario.arms[0]) if arm else scenario.arms[0]
+    target = _export_arm(scenario, arm)
     if any(a.route == Route.IV_BOLUS for a in target.administrations()):
         return [f"note (arm {target.name!r}): {SOLVER_NOTE}"]
     return []
@@ -366,13 +376,7 @@ def export_sbml(scenario, out_path, arm: str | None = None, params=None, horizon
     from .population import typical_patient
 
     params = params or load_parameters()
-    arms = {x.name: x for x in scenario.arms}
-    if arm is None:
-        target = scenario.arms[0]
-    elif arm in arms:
-        target = arms[arm]
-    else:
-        raise InputError(f"--arm: no arm named {arm!r}; the scenario has {', '.join(arms)}")
+    target = _export_arm(scenario, arm)
     pts = typical_patient(scenario.population, params)
     horizon = horizon_h or default_horizon_h(scenario.arms)
     prep = prepare_arm(target, scenario.population, pts, np.array([0.0, horizon]), params=params,

@@ -585,6 +585,9 @@ def _refine(sampler: _PooledImportanceSampler, first_round, cov, n_proposals, es
     n = len(history) - 1
     return [f"{n} adaptive importance-sampling round{'s' if n > 1 else ''}"]
 
+#: the phrase of a fit's warning for a parameter its data barely inform (``ketasim plan`` groups these warnings)
+BARELY_INFORMED = "the data barely inform this parameter"
+
 def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 400, n_proposals: int = 2500,
                 seed: int = 0, refine: bool = True) -> PatientFit:
     """MAP + Laplace + importance resampling of one patient's random effects (see the module docstring).
@@ -662,8 +665,8 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
         if not row["informed"]:
             # the flag and the shrinkage come from the Laplace SD (deterministic); the 90 % interval printed beside
             # them from the importance-sampled posterior, which can be narrower: say which is which
-            msgs.append(f"{row['name']}: by the Laplace approximation at the MAP the data barely inform this "
-                        f"parameter (its SD {100 * row['laplace_sd'] / row['prior_sd']:.0f} % of the prior's; the "
+            msgs.append(f"{row['name']}: by the Laplace approximation at the MAP {BARELY_INFORMED} "
+                        f"(its SD {100 * row['laplace_sd'] / row['prior_sd']:.0f} % of the prior's; the "
                         f"importance-sampled SD behind the 90% interval: {100 * row['sd'] / row['prior_sd']:.0f} %); "
                         "its MAP stays near the population's")
     fit.seconds = time.perf_counter() - t0

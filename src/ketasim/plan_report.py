@@ -139,6 +139,7 @@ def limits_text(lim: dict) -> str:
 
 
 def text_summary(res: dict) -> str:
+    from .personal import BARELY_INFORMED
     from .population import SCALE_NAMES
 
     pat = res["patient"]
@@ -165,7 +166,7 @@ def text_summary(res: dict) -> str:
                      f"{max(imp):.0f} % importance-sampled): their MAPs stay near the population's")
     names = {p["name"] for p in weak}
     for w in f["warnings"]:
-        if not (w.split(":", 1)[0] in names and "barely inform this parameter" in w):
+        if not (w.split(":", 1)[0] in names and BARELY_INFORMED in w):
             lines.append(f"  warning: {w}")
     lines.append(f"forecast of the rating ({scale} points at the forecast points, h on the record's clock; recorded "
                  "regimen):")

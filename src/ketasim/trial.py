@@ -1011,7 +1011,7 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
     whole-design method (:func:`whole_design_draws`) also the compute budget of k full trials of ``size``
     patients per arm (``KETASIM_MAX_SECONDS``, :func:`ketasim.limits.time_budget`)."""
     from . import limits
-    from .calibration import (TRIAL_EFFECTS, _trial_effect_draws, sample_parameter_sets, stored_posterior_draws,
+    from .calibration import (TRIAL_EFFECTS, _trial_effect_draws, posterior_draws_source, sample_parameter_sets,
                               trial_tau, with_trial_effect)
 
     k = check_uncertainty_draws(k)
@@ -1031,11 +1031,7 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
                              f"than the {limits.fmt_seconds(limits.time_budget())} allowed (KETASIM_MAX_SECONDS); use "
                              "fewer draws or fewer patients")
     psets = sample_parameter_sets(params, k, draw_seed)     # one-line error if the set has no posterior
-    stored = stored_posterior_draws(params)
-    n_stored = 0 if stored is None else len(stored)
-    draws_source = (f"picked from the {n_stored} stored with the parameter set" if k <= n_stored else
-                    f"the {n_stored} stored with the parameter set and {k - n_stored} drawn at run time" if n_stored
-                    else "drawn at run time (the parameter set stores none for its values: `ketasim posterior-draws`)")
+    draws_source = posterior_draws_source(params, k)
     tau, source = (trial_tau(params, log or (lambda *_: None)) if between_trial else (None, None))
     shifts = (_trial_effect_draws(["trial"], tau, k, (draw_seed, 7))["trial"] if between_trial
               else np.zeros((k, len(TRIAL_EFFECTS))))
