@@ -48,6 +48,8 @@ def _same_regimen(route: str, dose: str, n: int = N, iov=None, **extra) -> ketas
 
 
 def _log_ratios(tr, test: str, ref: str, column: str = "auc_0_inf_ng_h_ml", analyte: str = "s-ketamine"):
+    """Per-subject log ratios (NaN where the NCA could not extrapolate AUC to infinity: a very slow oral absorber
+    whose peak comes so late that no terminal phase is sampled, as a real NCA reports it)."""
     a = tr.pk[test][tr.pk[test]["analyte"] == analyte].set_index("subject")[column]
     b = tr.pk[ref][tr.pk[ref]["analyte"] == analyte].set_index("subject")[column]
     return np.log(a / b).to_numpy()
@@ -74,15 +76,17 @@ def test_oral_within_patient_sd_combines_cl_and_first_pass(oral_trial):
     p = _params()
     w_cl, w_f = p.get("iov.clearance_cv"), p.get("iov.bioavailability_cv")
     d = _log_ratios(oral_trial, "b", "a")
-    assert np.std(d, ddof=1) == pytest.approx(math.sqrt(2.0) * math.hypot(w_cl, w_f), rel=TOL)
+    ok = np.isfinite(d)
+    assert ok.sum() >= 0.98 * N          # the NCA extrapolates nearly every subject's AUC
+    assert np.std(d[ok], ddof=1) == pytest.approx(math.sqrt(2.0) * math.hypot(w_cl, w_f), rel=TOL)
     # the mechanism itself, free of sampling error: regressed on the drawn occasion effects, the log AUC ratio has
     # slope +omega_f on the F effect and -omega_cl on the CL effect and (almost) no residual
     stream = np.random.SeedSequence(5).spawn(3)[-1]          # run_trial's shared patient stream (2 arms + 1)
     e1, e2 = occasion_effects(stream, 1, 0, N), occasion_effects(stream, 2, 0, N)
     x = np.column_stack([e2["occasion_f"] - e1["occasion_f"], e2["occasion_cl"] - e1["occasion_cl"], np.ones(N)])
-    coef, *_ = np.linalg.lstsq(x, d, rcond=None)
+    coef, *_ = np.linalg.lstsq(x[ok], d[ok], rcond=None)
     assert coef[0] == pytest.approx(w_f, rel=0.03) and coef[1] == pytest.approx(-w_cl, rel=0.03)
-    assert np.std(d - x @ coef) < 0.01
+    assert np.std(d[ok] - x[ok] @ coef) < 0.01
 
 
 def test_iov_false_gives_identical_periods():
@@ -117,6 +121,8 @@ def test_ddi_example_ci_has_width_and_gmr_is_unchanged():
     # the within-patient SD of the log AUC ratio is what the IOV SDs imply for an oral dose
     p = _params()
     d = _log_ratios(on, "esketamine-with-clarithromycin", "esketamine-alone")
+    d = d[np.isfinite(d)]
+    assert d.size >= 0.98 * 1000
     expected = math.sqrt(2.0) * math.hypot(p.get("iov.clearance_cv"), p.get("iov.bioavailability_cv"))
     assert np.std(d, ddof=1) == pytest.approx(expected, rel=TOL)
 

@@ -126,12 +126,15 @@ def model_constants(params: ParameterSet, experiment: VirtualExperiment, expecta
     return np.array([float(c.derive(ctx)) for c in model.constants], dtype=np.float64)
 
 
-def shared_rates(params: ParameterSet, ka: np.ndarray, experiment: VirtualExperiment = VirtualExperiment(),
+def shared_rates(params: ParameterSet, experiment: VirtualExperiment = VirtualExperiment(),
                  *, model: Model = DEFAULT_MODEL) -> np.ndarray:
-    """10 depot absorption rates, then the rate constant (1/h) of each state of ``model``, in order."""
+    """The 10 depots' typical absorption rates, then the rate constant (1/h) of each state of ``model``, in order.
+
+    The kernel absorbs each patient's depots at the patient's own rates (``PKModel.ka``); the typical ones only
+    hold the layout (row 10 + j is state j's)."""
     ctx = ConstantContext(params, experiment)
     by_name = {r.name: r for r in model.rates}
-    return np.concatenate([np.asarray(ka, float), [float(by_name[s.rate].derive(ctx)) for s in model.states]])
+    return np.concatenate([pkmod.typical_ka(params), [float(by_name[s.rate].derive(ctx)) for s in model.states]])
 
 
 def patient_parameters(params: ParameterSet, spec: PopulationSpec, patients: Patients, model: pkmod.PKModel,
@@ -334,7 +337,7 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
                          model=model_def)
     return PreparedArm(arm, patients, model, grid, output_times_h, grid.index_of(output_times_h).astype(np.int64),
                        ev_time, ev_step, ev_kind, ev_target, cols[3], cols[4], cols[5], session_times, active,
-                       active_dep, shared_rates(params, model.ka, experiment, model=model_def), mc,
+                       active_dep, shared_rates(params, experiment, model=model_def), mc,
                        patient_parameters(params, spec, patients, model, definition=model_def), model_def)
 
 

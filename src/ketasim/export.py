@@ -214,7 +214,7 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
     conv = {0: "mw_ketamine", 1: "mw_ketamine", 2: "mw_norketamine", 3: "mw_norketamine", 4: "mw_hnk",
             5: "mw_midazolam"}
     for d in range(10):
-        param(f"pk_ka_{d}", pk.ka[d], "1/h", note="depot absorption rate constant (ketasim.pk)")
+        param(f"pk_ka_{d}", pk.ka[i, d], "1/h", note="depot absorption rate constant (ketasim.pk)")
     for d in range(10):
         if a.active_dep[d]:
             param(f"pk_depot_{d}", 0.0, "mg", constant=False, note="depot amount")

@@ -65,6 +65,26 @@ DEPOTS = ("nasal_s", "nasal_r", "gut_s", "gut_r", "im_s", "im_r", "sc_s", "sc_r"
 N_DEPOTS = len(DEPOTS)
 
 
+def typical_ka(params: ParameterSet) -> np.ndarray:
+    """(10,) the typical patient's absorption rate constant of each depot (``DEPOTS``), 1/h."""
+    p = params
+    return np.array([p.get("route.intranasal.ka", "1/h")] * 2 + [p.get("route.oral.ka", "1/h")] * 2
+                    + [p.get("route.im.ka", "1/h")] * 2 + [p.get("route.sc.ka", "1/h")] * 2
+                    + [p.get("route.sublingual.ka", "1/h")] * 2)
+
+
+def ka_log_effects(params: ParameterSet, patients) -> np.ndarray:
+    """(n, 10) each patient's log-scale effect on each depot's absorption rate (median-preserving: ka = typical x
+    exp(effect)). The nasal depots carry iiv.ka_intranasal_cv x eta_ka_nasal; the gut depots (an oral dose, the
+    swallowed part of a nasal or sublingual dose) iiv.ka_oral_cv x eta_ka_gut, one effect for S and R (one nose,
+    one gut). IM, SC and sublingual-mucosal absorption have no sourced variability and stay typical."""
+    n = patients.n
+    eff = np.zeros((n, N_DEPOTS))
+    eff[:, 0:2] = (params.get("iiv.ka_intranasal_cv") * np.asarray(patients.eta_ka_nasal, float))[:, None]
+    eff[:, 2:4] = (params.get("iiv.ka_oral_cv") * np.asarray(patients.eta_ka_gut, float))[:, None]
+    return eff
+
+
 @dataclasses.dataclass(frozen=True)
 class PKModel:
     """Per-patient PK arrays (n patients) in internal units (h, L, mg)."""
@@ -81,7 +101,7 @@ class PKModel:
     fh: np.ndarray           # (n, 2) hepatic escape fraction (S, R) for gut absorption
     fgut: np.ndarray         # (n, 2) gut-wall escape fraction (S, R)
     f_iiv: np.ndarray        # (n,) multiplicative bioavailability random effect
-    ka: np.ndarray           # (10,) depot absorption rate constants, 1/h
+    ka: np.ndarray           # (n, 10) depot absorption rate constants, 1/h (typical_ka x the patient's effects)
     ke0: np.ndarray          # (n,) 1/h
     volumes: np.ndarray      # (n, 6, MAX_MODES) L (central first; unused slots 1)
     flows: np.ndarray        # (n, 6, MAX_MODES - 1) L/h inter-compartmental clearances (unused 0)
@@ -631,9 +651,7 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     mcl = p.get("pk.midazolam.cl", "L/h") * w075 * ev_cl * mdz_f
     _block(MDZ, mv[None, :] * wt[:, None] * ev_v[:, None], mcl, (p.get("pk.midazolam.q", "L/h") * w075)[:, None])
 
-    ka = np.array([p.get("route.intranasal.ka", "1/h")] * 2 + [p.get("route.oral.ka", "1/h")] * 2
-                  + [p.get("route.im.ka", "1/h")] * 2 + [p.get("route.sc.ka", "1/h")] * 2
-                  + [p.get("route.sublingual.ka", "1/h")] * 2)
+    ka = typical_ka(p)[None, :] * np.exp(ka_log_effects(p, patients))
     f_iiv = np.exp(p.get("iiv.bioavailability_cv") * patients.eta_f - 0.5 * p.get("iiv.bioavailability_cv") ** 2)
     ke0 = math.log(2) / p.get("pk.t_half_ke0", "h") * np.exp(p.get("iiv.ke0_cv") * patients.eta_ke0)
     fm_nk = np.full(n, p.get("pk.fm_nk") * yield_f)

@@ -622,6 +622,10 @@ class Patients:
     eta_v: np.ndarray
     eta_f: np.ndarray
     eta_ke0: np.ndarray
+    #: absorption rates (issue 7 PK): the patient's nasal and gut depots' rate constants (iiv.ka_intranasal_cv,
+    #: iiv.ka_oral_cv in ``ketasim.pk``); own streams, so adding them changed no other variate of a seed
+    eta_ka_nasal: np.ndarray
+    eta_ka_gut: np.ndarray
     eta_emax: np.ndarray
     eta_placebo: np.ndarray
     eta_bp: np.ndarray

@@ -646,6 +646,16 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
     wke = np.empty((1, n_u, 8))
     for u in range(n_u):
         step_weights_at(-pp_ke0, unique_steps[u], wke, 0, u)
+    # the patient's own depot absorption rates (1/h; between-patient variability on the nasal and gut depots,
+    # ketasim.pk): exact decay factors over a full and a half step of each distinct step size
+    ka_i = ka[i]
+    wdep = np.ones((10, n_u, 2))
+    if any_dep:
+        for d in range(10):
+            if active_dep[d]:
+                for u in range(n_u):
+                    wdep[d, u, 1] = math.exp(-0.5 * ka_i[d] * unique_steps[u])
+                    wdep[d, u, 0] = wdep[d, u, 1] * wdep[d, u, 1]
 
     z = np.zeros((6, NM))
     zn = np.zeros((6, NM, 3))
@@ -760,17 +770,17 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
             for d in range(10):
                 if active_dep[d]:
                     depn[d, 0] = dep[d]
-                    depn[d, 1] = dep[d] * w_shared[d, u, 1]
-                    depn[d, 2] = dep[d] * w_shared[d, u, 0]
+                    depn[d, 1] = dep[d] * wdep[d, u, 1]
+                    depn[d, 2] = dep[d] * wdep[d, u, 0]
         # ---- parent ketamine blocks: input into central (mg/h) ---------------------------------------------
         for k in range(3):
             if any_dep:
-                f_in[0, k] = (rate[0] + ka[0] * depn[0, k] + ka[4] * depn[4, k] + ka[6] * depn[6, k]
-                              + ka[8] * depn[8, k] + ka[2] * depn[2, k] * fh_s)
-                f_in[1, k] = (rate[1] + ka[1] * depn[1, k] + ka[5] * depn[5, k] + ka[7] * depn[7, k]
-                              + ka[9] * depn[9, k] + ka[3] * depn[3, k] * fh_r)
-                extracted[0, k] = ka[2] * depn[2, k] * (1.0 - fh_s)     # first pass forms norketamine
-                extracted[1, k] = ka[3] * depn[3, k] * (1.0 - fh_r)
+                f_in[0, k] = (rate[0] + ka_i[0] * depn[0, k] + ka_i[4] * depn[4, k] + ka_i[6] * depn[6, k]
+                              + ka_i[8] * depn[8, k] + ka_i[2] * depn[2, k] * fh_s)
+                f_in[1, k] = (rate[1] + ka_i[1] * depn[1, k] + ka_i[5] * depn[5, k] + ka_i[7] * depn[7, k]
+                              + ka_i[9] * depn[9, k] + ka_i[3] * depn[3, k] * fh_r)
+                extracted[0, k] = ka_i[2] * depn[2, k] * (1.0 - fh_s)     # first pass forms norketamine
+                extracted[1, k] = ka_i[3] * depn[3, k] * (1.0 - fh_r)
             else:               # infusions and boluses only (extracted stays 0)
                 f_in[0, k] = rate[0]
                 f_in[1, k] = rate[1]

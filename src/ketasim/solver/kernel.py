@@ -14,7 +14,8 @@ Array layouts (names in the model definition, in order):
 
 * ``mc``  — model constants shared by all patients (``MC_NAMES``)
 * ``pp``  — per-patient parameters, shape (n, len(PP_NAMES))
-* ``rates`` / ``w_shared`` — 10 depot rates then one rate per state (``STATE_NAMES``), weights (n_rates, n_steps, 8)
+* ``rates`` / ``w_shared`` — 10 typical depot rates (layout only: each patient's depots absorb at its own ``ka``,
+  (n, 10)) then one rate per state (``STATE_NAMES``), weights (n_rates, n_steps, 8)
 * events — parallel arrays sorted by grid index: kind (``EV_*``), target, mg, mg/kg, fraction
 * ``out`` — (n, n_out, N_OUT) trajectories (``OUT_NAMES``); ``summ`` — (n, n_sessions, N_SUM) (``SUM_NAMES``)
 """

@@ -102,7 +102,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
     n_state = i_pd + n_pd
     vol, flow, cl = m.volumes[i], m.flows[i], m.cl[i]
     wv = m.venous_weights
-    ka = m.ka
+    ka = m.ka[i]
     fu, fu_m = C["fu"], C["fu_midazolam"]
     conv = np.array([1000 / C["mw_ketamine"]] * 2 + [1000 / C["mw_norketamine"]] * 2
                     + [1000 / C["mw_hnk"], 1000 / C["mw_midazolam"]])
