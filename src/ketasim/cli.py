@@ -878,7 +878,7 @@ def export(
     arm: Optional[str] = typer.Option(None, "--arm", help="Arm to export (default: the first arm)."),
 ):
     """Export the model with an arm's regimen as SBML (for libRoadRunner, COPASI, Tellurium, ...)."""
-    from .export import export_notes, export_sbml
+    from .export import export_sbml
     from .scenario import load_scenario
 
     _check_options(outputs=(sbml,), inputs=(("the scenario", scenario),))
@@ -886,8 +886,6 @@ def export(
     sc = load_scenario(scenario)
     path = export_sbml(sc, sbml, arm=arm)
     typer.echo(f"wrote {path}")
-    for note in export_notes(sc, arm):
-        typer.echo(note)
     typer.echo(NOTICE)
 
 

@@ -13,7 +13,10 @@ reference solver (``ketasim.model``):
   the arterial central one, which drives elimination and the effect sites;
 * the regimen is a list of SBML events (a bolus adds to the central amount or a depot; an infusion switches a
   zero-order rate on and off; a session adds expectancy); events at t = 0 are folded into initial values;
-* parameters carry SBML units and, in their notes, their source (``data/parameters.csv``).
+* parameters carry SBML units and, in their notes, their source (``data/parameters.csv``);
+* ``bdnf_released`` is integrated as ``1 + bdnf_released`` (:data:`OFFSET_STATES`: at its rounding-level values
+  near 0 libRoadRunner's default integrator stalled after an IV bolus), and two functions that switch on a
+  concentration being > 0 are written with ``max(c, 0)``, with the same values (:data:`SBML_FORMS`).
 
 Not expressible in SBML (stated in the file's notes): per-session summaries (peaks within each monitoring
 window, discharge readiness — they need a maximum over time and interpolation between solver nodes), and
@@ -59,14 +62,47 @@ NOT_EXPRESSIBLE = ("Not expressible in SBML and therefore not in this file: the 
                    "and interpolation between solver nodes), population variability (this file is the typical "
                    "patient), and trial logic (rater noise, endpoints).")
 
-#: what libRoadRunner needs for this model (measured with libRoadRunner 2.10, thirty-first session): at its CVODE
-#: defaults (BDF; relative 1e-6, absolute 1e-12) the integration stalls right after an IV bolus (CV_TOO_MUCH_WORK at
-#: t = bolus + 1e-14 h, steps of ~1e-17 h; absolute tolerances up to 1e-10 too, 1e-9 passed on three cases: not a
-#: margin to rely on), while CVODE's Adams method integrates it at the defaults. Other routes integrate with BDF.
-SOLVER_NOTE = ("Integrator: for an arm with an IV bolus, use CVODE's Adams method in libRoadRunner "
-               "(rr.integrator.setValue('stiff', False)); at its default BDF method the integration stalls right "
-               "after the bolus (CV_TOO_MUCH_WORK). With Adams, CVODE still prints a few 't + h = t' warnings at the "
-               "bolus's time: expected, the run completes and agrees with ketasim.")
+#: States the file integrates as 1 + x (a rate rule for ``x_plus_1``; ``x`` is an assignment rule ``x_plus_1 - 1``:
+#: the same value to the rounding of 1, ~1e-15 absolute, against a pool of ~0.3). Why (measured with libRoadRunner
+#: 2.10, thirty-second session): at every event, and at every switch of a piecewise condition in a rule
+#: (libRoadRunner makes each one a root function of CVODE; a dose reaching the effect site switches several), it
+#: re-initialises CVODE and multiplies a scalar absolute tolerance (its default, 1e-12) by each state's current
+#: |value|. bdnf_released rests near 0 at values that rounding sets (its drive, bdnf_unlimited - 1, follows
+#: glutamate's last bit at baseline, where the AMPA drive starts): ~1e-54 right after a dose, ~1e-27 weeks later, so
+#: its absolute tolerance became ~1e-66 (~1e-39) while its rate kept moving by ~1e-17, and CVODE's default BDF method
+#: stalled (CV_TOO_MUCH_WORK, steps of ~1e-16 h) after every IV bolus (and, with the stop right after the dose
+#: avoided, still weeks later for 1 of 30 sampled patients: CV_CONV_FAILURE). Integrated as 1 + x its tolerance
+#: stays 1e-12. (The model's own consolidation and perception_total start at 1 for a like reason.)
+OFFSET_STATES = ("bdnf_released",)
+
+#: Model functions the file writes in another form with the same value for every argument: (the definition's
+#: expression it replaces, the form; both in the definition's syntax, min/max written as SBML L3V2's min/max). Their
+#: definitions switch (piecewise) on a concentration being > 0, where libRoadRunner (see OFFSET_STATES) stops right
+#: after a dose (t = 2 + 2e-14 h for a bolus at 2 h) and re-initialises CVODE with the tolerances of states the dose
+#: has barely reached (~1e-39): with OFFSET_STATES alone the runs complete, but CVODE first takes steps of ~1e-17 h
+#: and prints ten "t + h = t" warnings at the bolus's time. max(c, 0) switches nothing. (hill >= 1 by the
+#: calibration's bounds: 0 ** hill = 0; the skip of a negligible pow below 1e-5 ec50 is kept, value for value.)
+SBML_FORMS = {
+    "emax_model": (
+        "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
+        " piecewise(0, hill >= 3 and c < 1e-05 * ec50, emax * c ** hill / (c ** hill + ec50 ** hill))))",
+        "piecewise(emax * max(c, 0) / (max(c, 0) + ec50), hill == 1,"
+        " piecewise(0, hill >= 3 and c < 1e-05 * ec50,"
+        " emax * max(c, 0) ** hill / (max(c, 0) ** hill + ec50 ** hill)))"),
+    "sedation_effect": (
+        "1 - (1 - piecewise(c_ket / (c_ket + ec50_ket), c_ket > 0, 0))"
+        " * (1 - piecewise(c_mdz / (c_mdz + ec50_mdz), c_mdz > 0, 0))",
+        "1 - (1 - max(c_ket, 0) / (max(c_ket, 0) + ec50_ket)) * (1 - max(c_mdz, 0) / (max(c_mdz, 0) + ec50_mdz))"),
+}
+
+#: in the file's notes: what a libRoadRunner user should know (see OFFSET_STATES)
+SOLVER_NOTE = ("Integrator: libRoadRunner's defaults (CVODE BDF, relative tolerance 1e-6, absolute 1e-12) integrate "
+               "this file. bdnf_released is integrated as bdnf_released_plus_1 (1 + bdnf_released): libRoadRunner "
+               "multiplies a scalar absolute tolerance by each state's value whenever it stops at an event or at a "
+               "switch of a piecewise condition, and bdnf_released rests at values of ~1e-54 to 1e-27 that rounding "
+               "sets, where CVODE stalled. If CVODE stalls right after a dose with other parameter values "
+               "(CV_TOO_MUCH_WORK), give the absolute tolerance as a vector: "
+               "rr.integrator.setValue('absolute_tolerance', [1e-12] * rr.model.getNumRateRules()).")
 
 
 def _export_arm(scenario, arm: str | None):
@@ -77,17 +113,6 @@ def _export_arm(scenario, arm: str | None):
     if arm not in arms:
         raise InputError(f"--arm: no arm named {arm!r}; the scenario has {', '.join(arms)}")
     return arms[arm]
-
-
-def export_notes(scenario, arm: str | None = None) -> list[str]:
-    """What a user of the exported arm (default: the first) should know to integrate it: :data:`SOLVER_NOTE` when the
-    arm doses an IV bolus (``ketasim export`` prints it)."""
-    from .regimen import Route
-
-    target = _export_arm(scenario, arm)
-    if any(a.route == Route.IV_BOLUS for a in target.administrations()):
-        return [f"note (arm {target.name!r}): {SOLVER_NOTE}"]
-    return []
 
 
 def _libsbml():
@@ -191,7 +216,13 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
     for f in model.functions:
         fd = m.createFunctionDefinition()
         fd.setId(f.name)
-        _check(fd.setMath(_math(f"lambda({', '.join(f.args)}, {E.to_sbml(f.expr)})")), f.name)
+        body = E.to_sbml(f.expr)
+        if f.name in SBML_FORMS:
+            replaced, form = SBML_FORMS[f.name]
+            if f.expr != replaced:   # pragma: no cover - the definition changed: write its form again
+                raise RuntimeError(f"export.SBML_FORMS[{f.name!r}] was written for another definition of {f.name}")
+            body = E.to_sbml(form, native_minmax=True)
+        _check(fd.setMath(_math(f"lambda({', '.join(f.args)}, {body})")), f.name)
         if f.doc:
             fd.setNotes(_notes(f.doc))
 
@@ -272,13 +303,21 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
         rule_assign(a_.name, E.to_sbml(a_.expr))
     for s in model.states:
         param(s.name, 0.0, s.unit, constant=False, note=s.doc)
+        var, init = s.name, E.to_sbml(s.init)
+        if s.name in OFFSET_STATES:     # integrated as 1 + x; x itself is read from it
+            if any(me.target == s.name for me in model.events):   # pragma: no cover - an event would need the offset
+                raise RuntimeError(f"export.OFFSET_STATES: an event sets {s.name}")
+            var, init = f"{s.name}_plus_1", f"({init}) + 1"
+            param(var, 1.0, s.unit, constant=False,
+                  note=f"1 + {s.name}, integrated in its place (export.OFFSET_STATES)")
+            rule_assign(s.name, f"{var} - 1")
         ia = m.createInitialAssignment()
-        ia.setSymbol(s.name)
-        _check(ia.setMath(_math(E.to_sbml(s.init))), s.name)
+        ia.setSymbol(var)
+        _check(ia.setMath(_math(init)), s.name)
         if s.target is not None:
-            rule_rate(s.name, f"{s.rate} * (({E.to_sbml(s.target)}) - {s.name})")
+            rule_rate(var, f"{s.rate} * (({E.to_sbml(s.target)}) - {s.name})")
         else:
-            rule_rate(s.name, f"({E.to_sbml(s.gain)}) * ({E.to_sbml(s.drive)}) - {s.rate} * {s.name}")
+            rule_rate(var, f"({E.to_sbml(s.gain)}) * ({E.to_sbml(s.drive)}) - {s.rate} * {s.name}")
     for o in model.outputs:
         if o.name in used:       # an output that is a model variable itself (same id)
             continue

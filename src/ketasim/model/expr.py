@@ -96,8 +96,9 @@ def to_python(text: str, name_map=None, func_prefix: str = "", math_prefix: str 
     return r(parse(text))
 
 
-def to_sbml(text: str, name_map=None) -> str:
-    """An SBML Level 3 infix formula (``libsbml.parseL3Formula``); min/max become piecewise."""
+def to_sbml(text: str, name_map=None, native_minmax: bool = False) -> str:
+    """An SBML Level 3 infix formula (``libsbml.parseL3Formula``); min/max become piecewise, or with
+    ``native_minmax`` stay SBML L3V2's min/max (no condition to switch: ``ketasim.export.SBML_FORMS``)."""
     name_map = name_map or (lambda s: s)
 
     def r(n) -> str:
@@ -119,6 +120,8 @@ def to_sbml(text: str, name_map=None) -> str:
         f, args = n.func.id, [r(a) for a in n.args]
         if f == "piecewise":
             return f"piecewise({args[0]}, {args[1]}, {args[2]})"
+        if f in ("min", "max") and native_minmax:
+            return f"{f}({args[0]}, {args[1]})"
         if f == "min":
             return f"piecewise({args[0]}, {args[0]} <= {args[1]}, {args[1]})"
         if f == "max":
