@@ -200,10 +200,17 @@ def test_the_plans_fit_table_reads_as_a_table_with_one_line_for_the_weakly_infor
     assert len(header) < 90
     grouped = [ln for ln in lines if ln.startswith("  warning: the data barely inform ")]
     d = json.loads(out.read_text())
-    weak = [p["name"] for p in d["fit"]["parameters"] if not p["informed"]]
+    weak = [p["name"] for p in d["fit"]["parameters"] if not p["informed"] and not p["uninformative"]]
     assert len(grouped) == 1 and all(n in grouped[0] for n in weak) and len(weak) >= 2
     assert not any("barely inform this parameter" in ln for ln in lines)
     assert sum("barely inform this parameter" in w for w in d["fit"]["warnings"]) == len(weak)
+    # thirty-second session: parameters the record cannot inform at all (IV infusions only: the nasal and gut
+    # absorption rates) are one note of their own, not "barely" informed
+    blind = [p["name"] for p in d["fit"]["parameters"] if p["uninformative"]]
+    assert {"eta_ka_nasal", "eta_ka_gut"} <= set(blind) and not set(blind) & set(weak)
+    note = [ln for ln in lines if ln.startswith("  note: the record's observations do not depend on ")]
+    assert len(note) == 1 and all(n in note[0] for n in blind)
+    assert not any(n in grouped[0] for n in blind)
 
 
 def test_simulate_runs_on_a_parameter_set_file_too(capsys, tmp_path):

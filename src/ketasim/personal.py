@@ -19,7 +19,9 @@ Research and teaching tool, not medical advice.
   mixture, until ESS >= 10 % of the proposals and k-hat <= 0.7 (``fit.sampling`` reports before -> after).
   Shrinkage per parameter: ``1 - sqrt(1 - var_post/var_prior)`` with the Laplace variance (the expected
   eta-shrinkage of patients with this design, exact for a linear-Gaussian model); a parameter whose posterior SD
-  stays above 90 % of its prior SD is reported as not informed.
+  stays above 90 % of its prior SD is reported as barely informed, one at 99.9 % or more (the record's predictions
+  do not depend on it, e.g. an absorption rate for IV infusions only) as not informed at all (``uninformative``;
+  it keeps the population's distribution).
 * **Forecast** (:func:`forecast`): posterior samples x rater's noise -> median, 50 % and 90 % prediction
   intervals of future ratings (and of the modelled value of any trajectory variable), under the recorded
   regimen or an alternative. Each draw also gets its own recurrence time (a new depressive episode on continued
@@ -373,7 +375,7 @@ class PatientFit:
                          "laplace_sd": lap_sd,
                          "prior_mean": p.prior_mean, "prior_sd": p.prior_sd,
                          "shrinkage": float(1.0 - math.sqrt(max(0.0, 1.0 - ratio ** 2))),
-                         "informed": bool(ratio < 0.9)})
+                         "informed": bool(ratio < 0.9), "uninformative": bool(ratio >= NO_INFORMATION_RATIO)})
         return rows
 
 
@@ -587,6 +589,11 @@ def _refine(sampler: _PooledImportanceSampler, first_round, cov, n_proposals, es
 
 #: the phrase of a fit's warning for a parameter its data barely inform (``ketasim plan`` groups these warnings)
 BARELY_INFORMED = "the data barely inform this parameter"
+#: ... and for one they cannot inform at all: the record's predictions do not depend on it (e.g. an absorption rate
+#: for a record of IV infusions only); its Laplace SD is the prior's
+NOT_INFORMED = "the record's observations do not depend on this parameter"
+#: Laplace SD / prior SD at or above which a parameter counts as not informed at all (a zero sensitivity gives 1)
+NO_INFORMATION_RATIO = 0.999
 
 def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 400, n_proposals: int = 2500,
                 seed: int = 0, refine: bool = True) -> PatientFit:
@@ -662,7 +669,10 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     fit = PatientFit(pm, x_map, cov, samples, ess, int(prop.shape[0]), float(0.5 * np.sum(r_map ** 2)), resid, msgs,
                      0.0, proposals=prop, weights=w, pareto_k=k_hat, sampling=sampling)
     for row in fit.parameter_table():
-        if not row["informed"]:
+        if row["uninformative"]:
+            # kept at the population's distribution: a forecast on another route still carries its spread
+            msgs.append(f"{row['name']}: {NOT_INFORMED}; it keeps the population's distribution")
+        elif not row["informed"]:
             # the flag and the shrinkage come from the Laplace SD (deterministic); the 90 % interval printed beside
             # them from the importance-sampled posterior, which can be narrower: say which is which
             msgs.append(f"{row['name']}: by the Laplace approximation at the MAP {BARELY_INFORMED} "

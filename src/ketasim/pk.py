@@ -60,7 +60,7 @@ BLOCK_NAMES = ("s_ketamine", "r_ketamine", "s_norketamine", "r_norketamine", "hn
 #: compartment order of the parent (S-, R-ketamine) blocks
 PARENT_COMPARTMENTS = ("arterial", "arm_venous", "fast", "slow", "deep")
 
-# depot indices (shared absorption rate constants)
+# depot indices (absorption rate constants: typical_ka, each patient's in PKModel.ka)
 DEPOTS = ("nasal_s", "nasal_r", "gut_s", "gut_r", "im_s", "im_r", "sc_s", "sc_r", "sl_s", "sl_r")
 N_DEPOTS = len(DEPOTS)
 

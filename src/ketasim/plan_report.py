@@ -7,7 +7,7 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
 * ``patient``: ``{id, weight_kg, age_years, sex, crp_mg_l, genotype, comedications, scale, source,
   last_observation_h}``; ``observations``: ``[{time_h, dvid, value}]``; ``doses``: the record's dose lines.
 * ``fit``: ``{method, parameters: [{name, estimate (MAP), median, interval90: [lo, hi], sd, laplace_sd, prior_mean,
-  prior_sd, shrinkage, informed}], objective, effective_sample_size, proposals, samples, residuals, warnings,
+  prior_sd, shrinkage, informed, uninformative}], objective, effective_sample_size, proposals, samples, residuals, warnings,
   prior_only, seconds}``; extension: ``pareto_k`` (PSIS k-hat of the importance weights) and ``sampling``:
   ``{summary, effective_sample_size_initial, pareto_k_initial, effective_sample_size, pareto_k, proposals, rounds,
   actions, status ("good" | "poor"), ess_target, pareto_k_max, history: [{round, proposals, effective_sample_size,
@@ -139,7 +139,7 @@ def limits_text(lim: dict) -> str:
 
 
 def text_summary(res: dict) -> str:
-    from .personal import BARELY_INFORMED
+    from .personal import BARELY_INFORMED, NOT_INFORMED
     from .population import SCALE_NAMES
 
     pat = res["patient"]
@@ -157,7 +157,12 @@ def text_summary(res: dict) -> str:
     lines.append(f"  (eta_*: this patient's random effect in population SDs, 0 = the typical patient; baseline in {scale} "
                  "points; shrinkage: the Laplace approximation at the MAP)")
     # one line for the parameters the data barely inform (the JSON keeps a warning per parameter)
-    weak = [p for p in f["parameters"] if p.get("informed") is False and p.get("prior_sd")]
+    weak = [p for p in f["parameters"] if p.get("informed") is False and p.get("prior_sd")
+            and not p.get("uninformative")]
+    blind = [p for p in f["parameters"] if p.get("uninformative")]
+    if blind:
+        lines.append(f"  note: the record's observations do not depend on {', '.join(p['name'] for p in blind)}: "
+                     "they keep the population's distribution (a forecast on another route carries their spread)")
     if weak:
         lap = [100 * p["laplace_sd"] / p["prior_sd"] for p in weak]
         imp = [100 * p["sd"] / p["prior_sd"] for p in weak]
@@ -165,7 +170,10 @@ def text_summary(res: dict) -> str:
                      f"{max(lap):.0f} % of the prior's by the Laplace approximation at the MAP, {min(imp):.0f}-"
                      f"{max(imp):.0f} % importance-sampled): their MAPs stay near the population's")
     names = {p["name"] for p in weak}
+    blind_names = {p["name"] for p in blind}
     for w in f["warnings"]:
+        if w.split(":", 1)[0] in blind_names and NOT_INFORMED in w:
+            continue
         if not (w.split(":", 1)[0] in names and BARELY_INFORMED in w):
             lines.append(f"  warning: {w}")
     lines.append(f"forecast of the rating ({scale} points at the forecast points, h on the record's clock; recorded "
