@@ -124,7 +124,8 @@ def test_the_export_of_a_bolus_needs_no_integrator_advice(tmp_path, capsys):
     """`ketasim export` printed, for an IV-bolus arm, advice to use CVODE's Adams method (its default BDF method stalled
     right after the bolus) and that Adams's 't + h = t' warnings were expected. Since the thirty-second session the
     file integrates at libRoadRunner's defaults (export.OFFSET_STATES, tests/test_sbml_export.py), so the command
-    prints no advice for either arm; the file's notes say the defaults integrate it and what to do if CVODE stalls."""
+    prints no advice for either arm; the file's notes say the defaults integrate it and recommend a vector absolute
+    tolerance (tests/test_sbml_export.py runs both for every route)."""
     from ketasim.cli import main
     from ketasim.export import SOLVER_NOTE
 

@@ -15,8 +15,11 @@ reference solver (``ketasim.model``):
   zero-order rate on and off; a session adds expectancy); events at t = 0 are folded into initial values;
 * parameters carry SBML units and, in their notes, their source (``data/parameters.csv``);
 * ``bdnf_released`` is integrated as ``1 + bdnf_released`` (:data:`OFFSET_STATES`: at its rounding-level values
-  near 0 libRoadRunner's default integrator stalled after an IV bolus), and two functions that switch on a
-  concentration being > 0 are written with ``max(c, 0)``, with the same values (:data:`SBML_FORMS`).
+  near 0 libRoadRunner's default integrator stalled after an IV bolus), emptied depots rest at 1e-100 mg instead of
+  0 (:data:`DEPOT_REST_MG`: their decay underflowed within days, and the default integrator failed), and two
+  functions that switch on a concentration being > 0 are written with ``max(c, 0)``, with the same values
+  (:data:`SBML_FORMS`; a variant definition that changes them keeps its own expression). :data:`SOLVER_NOTE`
+  (in the file) recommends a vector absolute tolerance in libRoadRunner.
 
 Not expressible in SBML (stated in the file's notes): per-session summaries (peaks within each monitoring
 window, discharge readiness — they need a maximum over time and interpolation between solver nodes), and
@@ -75,6 +78,15 @@ NOT_EXPRESSIBLE = ("Not expressible in SBML and therefore not in this file: the 
 #: stays 1e-12. (The model's own consolidation and perception_total start at 1 for a like reason.)
 OFFSET_STATES = ("bdnf_released",)
 
+#: The amount (mg) an absorption depot rests at instead of 0: ``d depot/dt = -ka (depot - rest)``, and the depot
+#: delivers ``ka (depot - rest)`` (the same values: 1e-100 mg vanishes in the rounding of any dose). Why (measured
+#: with libRoadRunner 2.10, thirty-second session): a depot emptying at ka ~1.6/h (IM) falls below 1e-300 mg within
+#: days; whenever libRoadRunner then re-initialises CVODE (an event, a switch of a piecewise condition, or each
+#: call of ``simulate(t0, t1)``) it multiplies the scalar absolute tolerance by the depot's value and the tolerance
+#: underflows to a subnormal number: CV_TOO_MUCH_ACC or CV_ILL_INPUT (a single IM dose of 0.5 or 1 mg/kg failed at
+#: the defaults; whether a run fails depended on when the next switch fell). At 1e-100 the tolerance is ~1e-112.
+DEPOT_REST_MG = 1e-100
+
 #: Model functions the file writes in another form with the same value for every argument: (the definition's
 #: expression it replaces, the form; both in the definition's syntax, min/max written as SBML L3V2's min/max). Their
 #: definitions switch (piecewise) on a concentration being > 0, where libRoadRunner (see OFFSET_STATES) stops right
@@ -82,6 +94,7 @@ OFFSET_STATES = ("bdnf_released",)
 #: has barely reached (~1e-39): with OFFSET_STATES alone the runs complete, but CVODE first takes steps of ~1e-17 h
 #: and prints ten "t + h = t" warnings at the bolus's time. max(c, 0) switches nothing. (hill >= 1 by the
 #: calibration's bounds: 0 ** hill = 0; the skip of a negligible pow below 1e-5 ec50 is kept, value for value.)
+#: A variant definition whose function is not the replaced expression is written with its own expression.
 SBML_FORMS = {
     "emax_model": (
         "piecewise(0, c <= 0, piecewise(emax * c / (c + ec50), hill == 1,"
@@ -95,14 +108,20 @@ SBML_FORMS = {
         "1 - (1 - max(c_ket, 0) / (max(c_ket, 0) + ec50_ket)) * (1 - max(c_mdz, 0) / (max(c_mdz, 0) + ec50_mdz))"),
 }
 
-#: in the file's notes: what a libRoadRunner user should know (see OFFSET_STATES)
-SOLVER_NOTE = ("Integrator: libRoadRunner's defaults (CVODE BDF, relative tolerance 1e-6, absolute 1e-12) integrate "
-               "this file. bdnf_released is integrated as bdnf_released_plus_1 (1 + bdnf_released): libRoadRunner "
-               "multiplies a scalar absolute tolerance by each state's value whenever it stops at an event or at a "
-               "switch of a piecewise condition, and bdnf_released rests at values of ~1e-54 to 1e-27 that rounding "
-               "sets, where CVODE stalled. If CVODE stalls right after a dose with other parameter values "
-               "(CV_TOO_MUCH_WORK), give the absolute tolerance as a vector: "
-               "rr.integrator.setValue('absolute_tolerance', [1e-12] * rr.model.getNumRateRules()).")
+#: in the file's notes: what a libRoadRunner user should know (see OFFSET_STATES, DEPOT_REST_MG; both are what
+#: tests/test_sbml_export.py runs for every route: the vector tolerance, the defaults, and the defaults day by day)
+SOLVER_NOTE = ("Integrator: in libRoadRunner give the absolute tolerance as a vector (recommended for every run): "
+               "rr.integrator.setValue('absolute_tolerance', [1e-12] * rr.model.getNumRateRules()). A scalar absolute "
+               "tolerance (libRoadRunner's default, 1e-12) is multiplied by each state's current value whenever "
+               "libRoadRunner re-initialises CVODE (at every event, every switch of a piecewise condition and every "
+               "call of simulate), so a state that decays toward 0 gets an ever smaller tolerance, and CVODE fails "
+               "(CV_TOO_MUCH_ACC, CV_CONV_FAILURE) once one falls below ~1e-300 (a midazolam effect site simulated "
+               "day by day: after ~88 days). libRoadRunner's defaults (CVODE BDF, relative tolerance 1e-6, scalar "
+               "absolute 1e-12) also integrate this file for 28 days, in one call or day by day, for IV boluses and "
+               "infusions and IM, SC, oral, intranasal and sublingual doses, because two variables do not rest at 0: "
+               "an emptied depot rests at pk_depot_rest (1e-100 mg; it would underflow within days), and "
+               "bdnf_released, which rests at rounding-level values near 0, is integrated as bdnf_released_plus_1 "
+               "(1 + bdnf_released).")
 
 
 def _export_arm(scenario, arm: str | None):
@@ -217,10 +236,8 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
         fd = m.createFunctionDefinition()
         fd.setId(f.name)
         body = E.to_sbml(f.expr)
-        if f.name in SBML_FORMS:
-            replaced, form = SBML_FORMS[f.name]
-            if f.expr != replaced:   # pragma: no cover - the definition changed: write its form again
-                raise RuntimeError(f"export.SBML_FORMS[{f.name!r}] was written for another definition of {f.name}")
+        replaced, form = SBML_FORMS.get(f.name, (None, None))
+        if f.expr == replaced:      # a variant definition that redefines the function keeps its own expression
             body = E.to_sbml(form, native_minmax=True)
         _check(fd.setMath(_math(f"lambda({', '.join(f.args)}, {body})")), f.name)
         if f.doc:
@@ -246,13 +263,18 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
             5: "mw_midazolam"}
     for d in range(10):
         param(f"pk_ka_{d}", pk.ka[i, d], "1/h", note="depot absorption rate constant (ketasim.pk)")
+    if a.active_dep.any():
+        param("pk_depot_rest", DEPOT_REST_MG, "mg", note="the value an empty depot rests at instead of 0 "
+              "(export.DEPOT_REST_MG: an exponential decay to 0 underflows within days, and libRoadRunner's default "
+              "integrator fails at the next event or switch)")
     for d in range(10):
         if a.active_dep[d]:
-            param(f"pk_depot_{d}", 0.0, "mg", constant=False, note="depot amount")
-            rule_rate(f"pk_depot_{d}", f"-pk_ka_{d} * pk_depot_{d}")
+            param(f"pk_depot_{d}", DEPOT_REST_MG, "mg", constant=False,
+                  note="depot amount (plus pk_depot_rest, 1e-100 mg: rests there, not at 0)")
+            rule_rate(f"pk_depot_{d}", f"-pk_ka_{d} * (pk_depot_{d} - pk_depot_rest)")
     for k, slot in (("s", 0), ("r", 1), ("mdz", 2)):
         param(f"pk_infusion_{k}", 0.0, "mg/h", constant=False, note="zero-order infusion rate (switched by events)")
-    dep = lambda d: f"pk_depot_{d}" if a.active_dep[d] else "0"   # noqa: E731
+    dep = lambda d: f"(pk_depot_{d} - pk_depot_rest)" if a.active_dep[d] else "0"   # noqa: E731
     inp = {
         0: f"pk_infusion_s + pk_ka_0 * {dep(0)} + pk_ka_4 * {dep(4)} + pk_ka_6 * {dep(6)} + pk_ka_8 * {dep(8)}"
            f" + pk_ka_2 * {dep(2)} * fh_s",
@@ -304,9 +326,9 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
     for s in model.states:
         param(s.name, 0.0, s.unit, constant=False, note=s.doc)
         var, init = s.name, E.to_sbml(s.init)
-        if s.name in OFFSET_STATES:     # integrated as 1 + x; x itself is read from it
-            if any(me.target == s.name for me in model.events):   # pragma: no cover - an event would need the offset
-                raise RuntimeError(f"export.OFFSET_STATES: an event sets {s.name}")
+        # integrated as 1 + x; x itself is read from it (not if an event sets x, as a variant definition could:
+        # the event's expression is written for x, so x stays the integrated variable)
+        if s.name in OFFSET_STATES and not any(me.target == s.name for me in model.events):
             var, init = f"{s.name}_plus_1", f"({init}) + 1"
             param(var, 1.0, s.unit, constant=False,
                   note=f"1 + {s.name}, integrated in its place (export.OFFSET_STATES)")
@@ -380,11 +402,13 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
 
 
 def patient_values(prepared, i: int) -> dict:
-    """SBML parameter values that differ between patients (patient parameters and PK blocks) of patient ``i``:
-    set them on a simulator loaded with the exported file to simulate another virtual patient of the arm."""
+    """SBML parameter values that differ between patients (patient parameters, PK blocks and absorption rates) of
+    patient ``i``: set them on a simulator loaded with the exported file to simulate another virtual patient of the
+    arm."""
     a, model = prepared, prepared.definition
     vals = {n: float(a.pp[i, j]) for j, n in enumerate(model.names("patient"))}
     pk = a.model
+    vals.update({f"pk_ka_{d}": float(pk.ka[i, d]) for d in range(10)})     # each patient's (PKModel.ka is (n, 10))
     for b, name in enumerate(("s", "r", "snk", "rnk", "hnk", "mdz")):
         if a.active[b]:
             k = int(pk.nmodes[b])
