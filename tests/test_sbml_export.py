@@ -272,8 +272,8 @@ def test_libroadrunner_integrates_every_route_as_the_solver_note_says(tmp_path, 
     rr.reset()                                                                   # 3. the recommended vector
     rr.integrator.setValue("absolute_tolerance", [1e-12] * rr.model.getNumRateRules())
     agrees(rr.simulate(times=times))
-    rr.reset()                                  # 2. the defaults, day by day (last: a reset() after a run that ended
-    rr.integrator.absolute_tolerance = 1e-12    # before the horizon fires the dose events again at t = 0)
+    rr.reset()                                  # 2. the defaults, day by day (last: seen once, a reset() after such
+    rr.integrator.absolute_tolerance = 1e-12    # simulate(t0, t1) calls let the next run fire a 2-h bolus near t = 0)
     days = [rr.simulate(t, t + 24.0, 2)[-1] for t in np.arange(0.0, 672.0, 24.0)]
     agrees(np.array(days), np.searchsorted(times, np.arange(24.0, 672.0 + 1e-9, 24.0)))
     assert "t + h = t" not in capfd.readouterr().err
