@@ -81,7 +81,7 @@ def test_other_virtual_patients_by_setting_their_parameters(tmp_path):
     """The exported file is a template for the arm: setting a sampled patient's parameters (export.patient_values)
     and resetting reproduces ketasim's trajectory of that patient (how the benchmark loops 10,000 patients)."""
     from ketasim.engine import prepare_arm, run_arm
-    from ketasim.export import export_sbml, patient_values
+    from ketasim.export import export_sbml
     from ketasim.parameters import load_parameters
     from ketasim.population import sample_patients
 
@@ -95,9 +95,17 @@ def test_other_virtual_patients_by_setting_their_parameters(tmp_path):
     times = np.unique(np.concatenate([np.arange(0.0, 6.0, 0.25), np.arange(6.0, 336.0 + 1e-9, 6.0)]))
     prep = prepare_arm(arm, sc.population, pats, times, params=p)
     want = run_arm(arm, sc.population, pats, times, params=p).out
+    _assert_each_patient_agrees(rr, prep, want, times)
+
+
+def _assert_each_patient_agrees(rr, prep, want, times):
+    """Each patient of ``prep`` (its values set through ``patient_values``) integrated by libRoadRunner agrees with
+    ketasim's trajectories ``want`` within AGREEMENT of every variable's range."""
+    from ketasim.export import patient_values
+
     names = list(prep.definition.output_names)
     rr.timeCourseSelections = names
-    for i in range(pats.n):
+    for i in range(want.shape[0]):
         for k, v in patient_values(prep, i).items():
             rr[k] = v
         rr.reset()
@@ -106,9 +114,9 @@ def test_other_virtual_patients_by_setting_their_parameters(tmp_path):
             scale = np.max(np.abs(want[i][:, j]))
             if scale > 0:
                 # time in response integrates the severity's own solver error through the steep in-response
-                # indicator: for a patient who only touches the band (this one: 4.6 h in response after one dose), an
-                # error of 3e-4 in severity over 18 h moves it by 0.04 h (the DOP853 reference agrees with the SBML
-                # run); 0.1 h (6 min) absolute is allowed there
+                # indicator: for a patient who only touches the band (4.6 h in response after one dose), an error of
+                # 3e-4 in severity over 18 h moves it by 0.04 h (the DOP853 reference agrees with the SBML run); 0.1 h
+                # (6 min) absolute is allowed there
                 floor = 0.1 / scale if n == "response_time_h" else 0.0
                 assert np.max(np.abs(got[:, j] - want[i][:, j])) / scale <= max(AGREEMENT, floor), (i, n)
 
@@ -133,20 +141,9 @@ def test_patient_values_carry_each_patients_absorption_rates(tmp_path):
     times = np.unique(np.concatenate([np.arange(0.0, 12.0, 0.25), np.arange(12.0, 168.0 + 1e-9, 6.0)]))
     prep = prepare_arm(arm, sc.population, pats, times, params=p)
     want = run_arm(arm, sc.population, pats, times, params=p).out
-    names = list(prep.definition.output_names)
-    rr.timeCourseSelections = names
     v = [patient_values(prep, i) for i in range(2)]
     assert v[0]["pk_ka_0"] < 0.5 * v[1]["pk_ka_0"] and v[0]["pk_ka_2"] > 2 * v[1]["pk_ka_2"]   # nasal, gut
-    for i in range(2):
-        for k, x in v[i].items():
-            rr[k] = x
-        rr.reset()
-        got = rr.simulate(times=times)
-        for j, n in enumerate(names):
-            scale = np.max(np.abs(want[i][:, j]))
-            if scale > 0:
-                floor = 0.1 / scale if n == "response_time_h" else 0.0     # as above
-                assert np.max(np.abs(got[:, j] - want[i][:, j])) / scale <= max(AGREEMENT, floor), (i, n)
+    _assert_each_patient_agrees(rr, prep, want, times)
 
 
 def test_a_variant_that_changes_what_the_file_rewrites_exports_its_own_equations():
@@ -267,8 +264,11 @@ def test_libroadrunner_integrates_every_route_as_the_solver_note_says(tmp_path, 
     got = rr.simulate(times=times)                                               # 1. the defaults
     agrees(got)
     assert np.min(got[:, len(cols)]) >= -1e-13                    # 1 + x - 1: x to the rounding of 1
-    if depots and "count" not in kw:              # an emptied depot rests at DEPOT_REST_MG (it underflowed)
-        assert np.allclose(got[-1, len(cols) + 1:], DEPOT_REST_MG, rtol=1e-2, atol=0)
+    if depots and "count" not in kw:              # an emptied depot rests near DEPOT_REST_MG (it underflowed):
+        # never below it, and far below the absolute tolerance (how close to the floor it gets is CVODE's step
+        # choice: 1e-100 in the helper's clone, 3e-96 for the oral dose at the recalibrated set)
+        rest = got[-1, len(cols) + 1:]
+        assert np.all(rest >= 0.99 * DEPOT_REST_MG) and np.all(rest < 1e-50)
     rr.reset()                                                                   # 3. the recommended vector
     rr.integrator.setValue("absolute_tolerance", [1e-12] * rr.model.getNumRateRules())
     agrees(rr.simulate(times=times))
