@@ -260,3 +260,58 @@ def test_laplace_widening_sees_a_saturating_shoulder():
         cov = np.linalg.inv(J.T @ J)
         f = _laplace_widening(om, x_map, cov, om.residuals(x_map)[0], sd, lo, hi)
         assert (f[0] > 1.5) == wide, f
+
+
+def test_parameters_the_record_cannot_inform_are_not_fitted(example_fit, monkeypatch):
+    """An IV-only record's predictions do not depend on the absorption rates or the bioavailability: they are not
+    fitted (MAP at the prior mean, Laplace SD = prior SD, draws from the prior on their own stream), and the fit of
+    the others is the fit with them included (their prior term adds 0 at the mean)."""
+    import ketasim.personal as P
+
+    fit = example_fit
+    fixed = set(fit.sampling["fixed_at_prior"])
+    assert {"eta_f", "eta_ka_nasal", "eta_ka_gut"} <= fixed
+    assert not fixed & {"eta_cl", "eta_v", "eta_emax", "eta_placebo", "baseline"}
+    names = list(fit.model.names)
+    w = fit.weights
+    for name in fixed:
+        j = names.index(name)
+        assert fit.map[j] == fit.model.prior_mean[j]
+        assert fit.cov[j, j] == fit.model.prior_sd[j] ** 2
+        assert np.count_nonzero(fit.cov[j]) == 1
+        # the weighted draws are the prior's: mean 0 and SD 1 within ~4 Monte Carlo SEs at the fit's ESS
+        x = fit.proposals[:, j]
+        m = float(w @ x)
+        sd = float(np.sqrt(w @ (x - m) ** 2))
+        assert abs(m) < 4 / np.sqrt(fit.ess) and abs(sd - 1) < 4 / np.sqrt(2 * fit.ess)
+    # the same record fitted with every parameter free: the same MAP of the others and the same objective
+    small = dict(seed=1, n_samples=200, n_proposals=500, refine=False)
+    sub = fit_patient(read_record(EXAMPLE), **small)
+    monkeypatch.setattr(P, "_observation_free", lambda om, x, lo, hi, candidates=None: np.zeros(om.pm.dim, bool))
+    full = fit_patient(read_record(EXAMPLE), **small)
+    assert full.sampling["fixed_at_prior"] == []
+    keep = [j for j, n in enumerate(names) if n not in fixed]
+    sd = fit.model.prior_sd[keep]
+    assert np.max(np.abs(sub.map[keep] - full.map[keep]) / sd) < 0.02
+    assert sub.objective == pytest.approx(full.objective, rel=1e-4)
+
+
+def test_observation_free_sees_any_dependence():
+    """The independence check moves one parameter at a time: a PK effect of an IV record (clearance) and the nasal
+    absorption rate of a record with plasma levels after a nasal dose both count as informing, the gut rate of the
+    swallowed part too (a nasal dose's swallowed part is absorbed from the gut)."""
+    from ketasim.personal import _ObservationModel, _observation_free
+
+    rows = [{"ID": 1, "TIME": 0, "EVID": 0, "DV": 32, "DVID": "madrs", "WT": 70, "AGE": 40, "SEX": "M"},
+            {"TIME": 0.1, "EVID": 1, "AMT": 56, "AMTU": "mg", "DRUG": "esketamine", "ROUTE": "intranasal"},
+            {"TIME": 0.6, "EVID": 0, "DV": 60, "DVID": "cp_s_ketamine_ng_ml"},
+            {"TIME": 4, "EVID": 0, "DV": 20, "DVID": "cp_s_ketamine_ng_ml"},
+            {"TIME": 24, "EVID": 0, "DV": 24, "DVID": "madrs"}]
+    pm = PatientModel(record_from_rows(rows))
+    om = _ObservationModel(pm)
+    lo, hi = pm.prior_mean - 6 * pm.prior_sd, pm.prior_mean + 6 * pm.prior_sd
+    free = dict(zip(pm.names, _observation_free(om, pm.prior_mean.copy(), lo, hi)))
+    assert not free["eta_ka_nasal"] and not free["eta_ka_gut"] and not free["eta_cl"] and not free["baseline"]
+    fit = fit_patient(pm, n_samples=100, n_proposals=500, refine=False)
+    assert "eta_ka_nasal" not in fit.sampling["fixed_at_prior"]
+    assert not {r["name"]: r for r in fit.parameter_table()}["eta_ka_nasal"]["uninformative"]

@@ -21,7 +21,10 @@ Research and teaching tool, not medical advice.
   eta-shrinkage of patients with this design, exact for a linear-Gaussian model); a parameter whose posterior SD
   stays above 90 % of its prior SD is reported as barely informed, one at 99.9 % or more (the record's predictions
   do not depend on it, e.g. an absorption rate for IV infusions only) as not informed at all (``uninformative``;
-  it keeps the population's distribution).
+  it keeps the population's distribution). Such parameters are found before the fit (moving one alone by +-2 prior
+  SDs leaves every prediction bit for bit unchanged; checked again at the MAP) and are not fitted: the MAP,
+  curvature and importance weights are computed for the others (exact: a fixed parameter's prior term is 0 at its
+  mean) and the fixed ones are drawn from their prior (``fit.sampling["fixed_at_prior"]``).
 * **Forecast** (:func:`forecast`): posterior samples x rater's noise -> median, 50 % and 90 % prediction
   intervals of future ratings (and of the modelled value of any trajectory variable), under the recorded
   regimen or an alternative. Each draw also gets its own recurrence time (a new depressive episode on continued
@@ -71,6 +74,9 @@ RECURRENCE_STREAM = 7
 #: key of the seeded stream of the within-patient fluctuation's draws (forecast, plan; a synthetic patient's true
 #: path): apart from the other streams of the same seed, so their draws are as they were without it
 FLUCTUATION_STREAM = 11
+#: key of the seeded stream of the prior draws of the parameters a record's observations do not depend on (not
+#: fitted: :func:`_observation_free`), apart from the fit's own stream
+PRIOR_STREAM = 13
 
 
 # ---- the patient's model --------------------------------------------------------------------------------------
@@ -595,6 +601,54 @@ NOT_INFORMED = "the record's observations do not depend on this parameter"
 #: Laplace SD / prior SD at or above which a parameter counts as not informed at all (a zero sensitivity gives 1)
 NO_INFORMATION_RATIO = 0.999
 
+class _Subspace:
+    """The observation model seen through the fitted parameters only: the others (the record's observations do not
+    depend on them, :func:`_observation_free`) sit at their prior mean, which adds 0 to the -log posterior, so the
+    MAP, the Laplace curvature and the importance weights of the fitted ones are exact without them; their posterior
+    is their prior, drawn independently afterwards."""
+
+    def __init__(self, om: _ObservationModel, keep: np.ndarray):
+        self.om, self.keep = om, keep
+        self.pm = om.pm
+
+    def full(self, theta_sub) -> np.ndarray:
+        theta_sub = np.atleast_2d(theta_sub)
+        out = np.repeat(self.pm.prior_mean[None, :], theta_sub.shape[0], axis=0)
+        out[:, self.keep] = theta_sub
+        return out
+
+    def residuals(self, theta_sub) -> np.ndarray:
+        # the fixed parameters' prior residuals are exactly 0 at their mean: drop them (no zero columns in J)
+        r = self.om.residuals(self.full(theta_sub))
+        n_obs = r.shape[1] - self.pm.dim
+        return np.concatenate([r[:, :n_obs], r[:, n_obs:][:, self.keep]], axis=1)
+
+
+#: steps (prior SDs) at which :func:`_observation_free` looks for any dependence of the record's predictions
+INDEPENDENCE_STEPS = (-2.0, 2.0)
+
+
+def _observation_free(om: _ObservationModel, x: np.ndarray, lo, hi, candidates=None) -> np.ndarray:
+    """Mask of the parameters the record's predictions do not depend on at ``x``: moving one alone by each of
+    :data:`INDEPENDENCE_STEPS` prior SDs leaves every prediction bit for bit unchanged (one engine batch; e.g. the
+    absorption rates of a record of IV infusions only: no drug ever enters a depot). ``baseline`` always counts."""
+    pm = om.pm
+    cand = np.arange(pm.dim) if candidates is None else np.flatnonzero(candidates)
+    cand = np.array([j for j in cand if pm.names[j] != "baseline"], int)
+    free = np.zeros(pm.dim, bool)
+    if cand.size == 0:
+        return free
+    st = np.asarray(INDEPENDENCE_STEPS, float)
+    pts = np.repeat(x[None, :], 1 + cand.size * st.size, axis=0)
+    axis = np.repeat(cand, st.size)
+    rows = np.arange(1, pts.shape[0])
+    pts[rows, axis] = np.clip(x[axis] + np.tile(st, cand.size) * pm.prior_sd[axis], lo[axis], hi[axis])
+    pred = om.predictions(pts)
+    same = np.all((pred[1:] == pred[0]) | (np.isnan(pred[1:]) & np.isnan(pred[0])), axis=1)
+    free[cand] = same.reshape(cand.size, st.size).all(axis=1)
+    return free
+
+
 def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 400, n_proposals: int = 2500,
                 seed: int = 0, refine: bool = True) -> PatientFit:
     """MAP + Laplace + importance resampling of one patient's random effects (see the module docstring).
@@ -624,18 +678,30 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     if "baseline" in pm.names:
         j = pm.names.index("baseline")
         lo[j], hi[j] = 1.0, pm.smax
-    x_map = _local_map(om, x0, h, lo, hi, pm.prior_sd)
-    r_map, cov, regular = _laplace(om, x_map, h, pm.prior_sd)
+    # parameters the record's observations do not depend on (e.g. absorption rates of an IV-only record) are not
+    # fitted: their posterior is their prior exactly, drawn after the fit; the independence found at the prior mean
+    # is checked again at the MAP (else everything is fitted)
+    fixed = _observation_free(om, x0, lo, hi)
+    while True:
+        keep = ~fixed
+        sub = _Subspace(om, keep)
+        xs_map = _local_map(sub, x0[keep], h[keep], lo[keep], hi[keep], pm.prior_sd[keep])
+        if not fixed.any() or _observation_free(om, sub.full(xs_map)[0], lo, hi, candidates=fixed)[fixed].all():
+            break
+        fixed = np.zeros(d, bool)
+    x_map = sub.full(xs_map)[0]
+    sd_k, lo_k, hi_k = pm.prior_sd[keep], lo[keep], hi[keep]
+    r_map, cov_k, regular = _laplace(sub, xs_map, h[keep], sd_k)
     if not regular:
         msgs.append("the Laplace covariance is singular; the proposal uses the prior's spread")
     # sampling-importance-resampling from a multivariate t (df 5, scale 1.2 x Laplace) around the MAP; where the
     # posterior is flatter than the Laplace curvature says (a saturating effect: a shoulder), half the proposals
     # come from a second t widened in those coordinates (defensive mixture; weights use the mixture density)
-    widen = _laplace_widening(om, x_map, cov, r_map, pm.prior_sd, lo, hi)
-    comps = [(x_map, cov * PROPOSAL_SCALE ** 2)]
+    widen = _laplace_widening(sub, xs_map, cov_k, r_map, sd_k, lo_k, hi_k)
+    comps = [(xs_map, cov_k * PROPOSAL_SCALE ** 2)]
     if widen.max() > 1.5:
-        comps.append((x_map, cov * np.outer(widen, widen) * PROPOSAL_SCALE ** 2))
-    sampler = _PooledImportanceSampler(om, lo, hi, rng)
+        comps.append((xs_map, cov_k * np.outer(widen, widen) * PROPOSAL_SCALE ** 2))
+    sampler = _PooledImportanceSampler(sub, lo_k, hi_k, rng)
     sampler.add_round(comps, n_proposals)
     ess0, k0 = sampler.ess(), sampler.pareto_k()
     history = [{"round": 0, "proposals": sampler.size, "effective_sample_size": ess0, "pareto_k": k0,
@@ -643,9 +709,16 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     actions: list[str] = []
     ess_target = ESS_TARGET_FRACTION * n_proposals
     if refine and not _sampling_good(ess0, k0, ess_target):
-        actions = _refine(sampler, comps, cov, n_proposals, ess_target, history)
-    prop, w = sampler.proposals, sampler.weights()
+        actions = _refine(sampler, comps, cov_k, n_proposals, ess_target, history)
+    w = sampler.weights()
     ess, k_hat = sampler.ess(), sampler.pareto_k()
+    # the full proposals: the fixed parameters from their prior, on a stream of their own
+    prop = sub.full(sampler.proposals)
+    cov = np.diag(pm.prior_sd ** 2)
+    cov[np.ix_(keep, keep)] = cov_k
+    if fixed.any():
+        z = np.random.default_rng([int(seed), PRIOR_STREAM]).standard_normal((prop.shape[0], int(fixed.sum())))
+        prop[:, fixed] = pm.prior_mean[fixed] + pm.prior_sd[fixed] * z
     status = "good" if _sampling_good(ess, k_hat, ess_target) else "poor"
     if status == "poor":
         msgs.append(f"importance sampling is poor (effective sample size {ess:.0f} of {sampler.size}, Pareto k "
@@ -658,7 +731,8 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     summary += f": {status} (target ESS >= {ess_target:.0f}, k <= {PARETO_K_MAX:g})"
     sampling = {"summary": summary, "effective_sample_size_initial": ess0, "pareto_k_initial": k0, "effective_sample_size": ess,
                 "pareto_k": k_hat, "proposals": sampler.size, "rounds": len(history) - 1, "actions": actions,
-                "status": status, "ess_target": ess_target, "pareto_k_max": PARETO_K_MAX, "history": history}
+                "status": status, "ess_target": ess_target, "pareto_k_max": PARETO_K_MAX, "history": history,
+                "fixed_at_prior": [n for n, f in zip(pm.names, fixed) if f]}
     # systematic resampling
     u = (rng.random() + np.arange(n_samples)) / n_samples
     idx = np.minimum(np.searchsorted(np.cumsum(w), u), prop.shape[0] - 1)

@@ -11,7 +11,8 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   prior_only, seconds}``; extension: ``pareto_k`` (PSIS k-hat of the importance weights) and ``sampling``:
   ``{summary, effective_sample_size_initial, pareto_k_initial, effective_sample_size, pareto_k, proposals, rounds,
   actions, status ("good" | "poor"), ess_target, pareto_k_max, history: [{round, proposals, effective_sample_size,
-  pareto_k, components}]}`` (null for a record without observations).
+  pareto_k, components}], fixed_at_prior: [names of the parameters the record's observations do not depend on: not
+  fitted, drawn from their prior]}`` (null for a record without observations).
 * ``forecast``: ``[{time_h, variable, median, pi50: [lo, hi], pi90: [lo, hi]}]``, one ``score`` entry per
   forecast point (record rows with an empty DV; else weekly for 4 weeks after the last observation) plus any
   requested trajectory variable; ``score`` intervals are of a future rating (with the fluctuation of true
@@ -162,7 +163,7 @@ def text_summary(res: dict) -> str:
     blind = [p for p in f["parameters"] if p.get("uninformative")]
     if blind:
         lines.append(f"  note: the record's observations do not depend on {', '.join(p['name'] for p in blind)}: "
-                     "they keep the population's distribution (a forecast on another route carries their spread)")
+                     "they are not fitted and keep the population's distribution (a forecast on another route carries their spread)")
     if weak:
         lap = [100 * p["laplace_sd"] / p["prior_sd"] for p in weak]
         imp = [100 * p["sd"] / p["prior_sd"] for p in weak]
