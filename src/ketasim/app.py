@@ -177,7 +177,11 @@ def _parameters_option(path):
     if not Path(str(path)).is_file():
         raise InputError(f"--parameters: {path}: no such file (a parameter set written by `ketasim calibrate`)")
     try:
-        return load_parameters(str(path))
+        from .calibration import check_parameter_domains
+
+        params = load_parameters(str(path))
+        check_parameter_domains(params, path)
+        return params
     except ParameterSetError as e:          # names the file and what it is instead
         raise InputError(f"--parameters: {e}") from None
     except (KetasimError, OSError, ValueError, KeyError, TypeError, AttributeError) as e:

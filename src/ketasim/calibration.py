@@ -1483,6 +1483,22 @@ def default_free_parameters_path():
     return resources.files("ketasim") / "data" / "free_parameters.json"
 
 
+def check_parameter_domains(params: ParameterSet, name) -> None:
+    """A fitted parameter outside its transform's domain (``log``: > 0; ``logit``: between 0 and 1) is a hand-edited or
+    damaged set: one line naming the file and the parameter (ParameterSetError). Values outside the fit's bounds
+    but inside the domain are allowed (what-if sets)."""
+    for k, (kind, lo, hi, _) in _ALL_FITTED.items():
+        p = params.free.get(k)
+        if p is None:
+            continue
+        if kind == "log" and not p.value > 0:
+            raise ParameterSetError(f"{name}: parameters.{k}: must be > 0 (a rate, gain or SD; fitted within "
+                                    f"{lo:g}-{hi:g}), got {p.value:g}")
+        if kind == "logit" and not 0 < p.value < 1:
+            raise ParameterSetError(f"{name}: parameters.{k}: must lie between 0 and 1 (a fraction; fitted within "
+                                    f"{lo:g}-{hi:g}), got {p.value:g}")
+
+
 def install_parameter_set(path) -> Path:
     """Make the parameter set at ``path`` the package's default (the explicit step after a calibration)."""
     from .errors import InputError
@@ -1502,6 +1518,10 @@ def install_parameter_set(path) -> Path:
     missing = set(load_parameters().free) - set(free)
     if missing or not run:
         raise InputError(f"parameters: {path} is not a complete calibrated set (missing: {', '.join(sorted(missing)) or 'calibration_run'})")
+    try:
+        check_parameter_domains(load_parameters(str(path)), path)
+    except ParameterSetError as e:
+        raise InputError(f"install-parameters: {e}") from None
     from .io import atomic_write_text
 
     dest = Path(str(default_free_parameters_path()))
@@ -1803,6 +1823,7 @@ def _update_parameter_file(path, command: str, update) -> tuple[Path, dict]:
         raise InputError(f"{command}: {path}: no such parameter set file (written by `ketasim calibrate`)")
     try:
         params = load_parameters(str(path))
+        check_parameter_domains(params, path)
         data = json.loads(path.read_text(encoding="utf-8"))
     except ParameterSetError as e:      # names the file and what it is instead
         raise InputError(f"{command}: {e}") from None

@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from functools import lru_cache
 from importlib import resources
@@ -153,6 +154,9 @@ def _read_free_with_posterior(path):
         except (TypeError, KeyError, ValueError):
             raise ParameterSetError(f"{name}: parameters.{k}: expected {{value: NUMBER, unit: TEXT, ...}}, got "
                                     f"{str(v)[:60]!r}") from None
+        if not math.isfinite(free[k].value):      # NaN or inf: every patient's solution would be NaN
+            raise ParameterSetError(f"{name}: parameters.{k}: the value must be a finite number, got "
+                                    f"{v['value']!r}")
     return free, data.get("version", "unversioned"), run, data.get("posterior"), data.get("between_trial")
 
 
