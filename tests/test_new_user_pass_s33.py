@@ -77,3 +77,80 @@ def test_a_parameter_set_with_a_nan_or_impossible_value_is_refused_before_it_is_
     # possible, if outside the fit's bounds: a what-if set runs
     assert main(["simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion", "--dose", "0.5 mg/kg",
                  "--parameters", str(_edited_set(tmp_path, "emax_drug", 0.99))]) == 0
+
+
+def _morris_result():
+    from ketasim.sensitivity import Factor, SensitivityResult
+
+    fs = [Factor(n, "free", 1.0, 0.5, 2.0, "log", "-", "calibrated") for n in ("placebo_gain", "weight_protein")]
+    return SensitivityResult("response_rate@24h", "ketamine", "morris", 39.4, fs,
+                             {"mu_star": np.array([124.0, 4.3]), "mu_star_conf": np.array([10.9, 5.8]),
+                              "sigma": np.array([10.8, 5.9]), "mu": np.array([124.0, 4.3])},
+                             np.array([0.1, 0.6]), np.array([0.1, 0.6]), 9, {"ranges": "bounds"},
+                             unit="% of patients")
+
+
+def test_morris_mu_star_says_it_is_per_whole_parameter_range():
+    """`ketasim sensitivity examples/design_example.yaml --endpoint response_rate@24h --size 50 --samples 2` ranked
+    placebo_gain first with mu_star 124, labelled '% of patients' in the table and the tornado's axis: more than
+    every patient. SALib's elementary effect divides a step's change by the step's share of the range (2/3 at 4
+    levels), so it is a change per whole sampled range; the table, the figure and the HTML say so."""
+    import matplotlib.pyplot as plt
+
+    from ketasim.sensitivity import tornado_figure
+
+    res = _morris_result()
+    second = res.format_table().splitlines()[1]
+    assert "(% of patients) per the parameter's whole sampled range" in second
+    fig = tornado_figure(res)
+    try:
+        assert fig.axes[0].get_xlabel().startswith("mu_star (% of patients per parameter range)")
+    finally:
+        plt.close(fig)
+
+
+def test_sensitivity_html_report_is_complete_or_absent(tmp_path, monkeypatch):
+    """`sensitivity --report` wrote its page with Path.write_text: a full disk left a half-written page over the old
+    one (every other output is written to a temporary file and renamed). A failing write now leaves the old page."""
+    import builtins
+    import errno
+    import io
+
+    import ketasim.io
+    from ketasim.sensitivity import write_html
+
+    page = tmp_path / "s.html"
+    page.write_text("old page", encoding="utf-8")
+    real_open = builtins.open
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, text):
+            self.fh.write(text[:100])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_open(file, mode="r", *args, **kwargs):
+        fh = real_open(file, mode, *args, **kwargs)
+        return Full(fh) if "w" in mode else fh
+
+    monkeypatch.setattr(ketasim.io, "open", full_open, raising=False)
+    monkeypatch.setattr(builtins, "open", full_open)
+    monkeypatch.setattr(io, "open", full_open)          # pathlib's write_text
+    try:
+        write_html(_morris_result(), page)
+    except OSError:
+        pass
+    monkeypatch.undo()
+    assert page.read_text(encoding="utf-8") == "old page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.html"]
+    write_html(_morris_result(), page)
+    text = page.read_text(encoding="utf-8")
+    assert text.endswith("</p>") and "per the parameter's whole sampled range" in text

@@ -259,7 +259,11 @@ class SensitivityResult:
         unit = f" {self.unit}" if self.unit else ""
         lines = [f"sensitivity of {self.endpoint} ({self.arm}) by {self.method}: nominal {self.nominal:.3g}{unit}, "
                  f"{self.evaluations} evaluations"]
+        # SALib's elementary effect is the change over a step divided by the step's share of the parameter's range
+        # (2/3 at 4 levels): a change per whole range, which can exceed the endpoint's own range (a response rate's
+        # mu_star of 124 read as "124 % of patients")
         lines.append(("  mu_star, its ±95% and sigma in the endpoint's unit" + (f" ({self.unit})" if unit else "")
+                      + " per the parameter's whole sampled range (so they can exceed the endpoint's own range)"
                       if self.method == "morris" else "  ST, its ±95% and S1: shares of the endpoint's variance (0-1)")
                      + "; elasticity: % change of the endpoint per % change of the parameter")
         second = "sigma" if self.method == "morris" else "S1"
@@ -401,7 +405,7 @@ def tornado_figure(result: SensitivityResult, top: int = 15):
     ax.barh(range(len(rows)), vals, xerr=err, color=colors, capsize=3)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r["name"] for r in rows], fontsize=8)
-    unit = (result.unit or "endpoint units") if key == "mu_star" else "fraction of variance"
+    unit = ((result.unit or "endpoint units") + " per parameter range") if key == "mu_star" else "fraction of variance"
     # two lines: on one the label ran past the figure's right edge and was clipped
     ax.set_xlabel(f"{key} ({unit})\nbars: 95% interval (SALib's bootstrap, cut at 0: {key} cannot be negative)",
                   fontsize=9)
@@ -447,8 +451,8 @@ def _interval_text(value, half_width) -> str:
 def write_html(result: SensitivityResult, path, top: int = 25):
     """A self-contained HTML page: the tornado chart (embedded PNG) and the ranked table with intervals."""
     import html
-    from pathlib import Path
 
+    from .io import atomic_write_text
     from .result import NOTICE
 
     key = result.main_index
@@ -466,6 +470,10 @@ def write_html(result: SensitivityResult, path, top: int = 25):
             f"{html.escape(str(result.meta.get('parameter_set')))}; ranges: {html.escape(result.meta['ranges'])}.</p>"
             f"<img alt='tornado chart' src='data:image/png;base64,{tornado_png_base64(result)}'>"
             f"<table border='1' cellpadding='3'><tr><th>parameter</th><th>kind</th><th>{key}</th><th>95% interval (cut at 0)</th>"
-            f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table><p><em>{NOTICE}</em></p>")
-    Path(path).write_text(page, encoding="utf-8")
+            f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table>"
+            + (f"<p>{key} and {second}: {html.escape(result.unit or 'endpoint units')} per the parameter's whole "
+               "sampled range (SALib's elementary effect: a step's change divided by the step's share of the range), "
+               "so they can exceed the endpoint's own range.</p>" if key == "mu_star" else "")
+            + f"<p><em>{NOTICE}</em></p>")
+    atomic_write_text(path, page)           # complete or absent, like every other output
     return path
