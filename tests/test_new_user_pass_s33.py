@@ -154,3 +154,38 @@ def test_sensitivity_html_report_is_complete_or_absent(tmp_path, monkeypatch):
     write_html(_morris_result(), page)
     text = page.read_text(encoding="utf-8")
     assert text.endswith("</p>") and "per the parameter's whole sampled range" in text
+
+
+NASAL_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
+7,0,0,,,,,,35,madrs,70,50,M
+7,0.1,1,56,mg,,esketamine,intranasal,,,,,
+7,0.5,0,,,,,,40,cp_s_ketamine_ng_ml,,,
+7,1.0,0,,,,,,60,cp_s_ketamine_ng_ml,,,
+7,2.0,0,,,,,,30,cp_s_ketamine_ng_ml,,,
+7,24,0,,,,,,25,madrs,,,
+7,84,0,,,,,,24,madrs,,,
+7,84.1,1,56,mg,,esketamine,intranasal,,,,,
+7,168,0,,,,,,,madrs,,,
+7,336,0,,,,,,,madrs,,,
+"""
+
+
+def test_plan_text_of_a_nasal_record_without_safety_readings(tmp_path, capsys):
+    """`ketasim plan` on a record of two nasal esketamine sessions with S-ketamine levels and MADRS but no SBP or
+    CADSS reading printed 'note: the record's observations do not depend on eta_ke0, eta_bp, eta_dissociation,
+    eta_natural: ... (a forecast on another route carries their spread)' (none of them is about the route), a
+    heading 'dose lines of #1 (scenario YAML, ...):' with no line under it when #1 was 'no further sessions', and
+    'recorded plan: p=0.00 (1 sessions)'."""
+    from ketasim.cli import main
+
+    rec = tmp_path / "nasal.csv"
+    rec.write_text(NASAL_RECORD, encoding="utf-8")
+    assert main(["plan", str(rec)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    note = next(ln for ln in lines if ln.startswith("  note: the record's observations do not depend on "))
+    assert "eta_bp" in note and "another route" not in note and "carry their full spread" in note
+    for k, ln in enumerate(lines):
+        if ln.startswith("  dose lines of #1"):
+            assert lines[k + 1].startswith("    - {"), lines[k:k + 2]
+    assert not any(re.search(r"\(1 sessions", ln) for ln in lines)
+    assert any(re.search(r"recorded plan: p=\d\.\d\d \(1 session\)$", ln) for ln in lines)

@@ -162,8 +162,10 @@ def text_summary(res: dict) -> str:
             and not p.get("uninformative")]
     blind = [p for p in f["parameters"] if p.get("uninformative")]
     if blind:
+        # "(a forecast on another route carries their spread)" was printed for eta_bp or eta_ke0 as well: a record
+        # of nasal doses without SBP readings is blind to them for other reasons than the route
         lines.append(f"  note: the record's observations do not depend on {', '.join(p['name'] for p in blind)}: "
-                     "they are not fitted and keep the population's distribution (a forecast on another route carries their spread)")
+                     "they are not fitted and keep the population's distribution (forecasts and plans carry their full spread)")
     if weak:
         lap = [100 * p["laplace_sd"] / p["prior_sd"] for p in weak]
         imp = [100 * p["sd"] / p["prior_sd"] for p in weak]
@@ -193,16 +195,16 @@ def text_summary(res: dict) -> str:
     lim = res["limits"]
     lines.append("limits: " + limits_text(lim))
     for p in res["plans"]:
-        lines.append(f"  #{p['rank']} p={p['p_target']:.2f} {p['label']} ({p['sessions']} sessions, "
+        lines.append(f"  #{p['rank']} p={p['p_target']:.2f} {p['label']} ({p['sessions']} session{'' if p['sessions'] == 1 else 's'}, "
                      f"{p['total_dose_mg']:g} mg; SBP margin {p['safety']['sbp_margin_mmhg']:+.0f} mmHg, "
                      f"CADSS margin {p['safety']['cadss_margin']:+.0f})")
-    if res["plans"]:
+    if res["plans"] and res["plans"][0]["regimen"]:      # "no further sessions" has none: no empty heading
         lines.append("  dose lines of #1 (scenario YAML, at on the record's clock):")
         for d in res["plans"][0]["regimen"]:
             lines.append("    - {" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}")
     if res.get("recorded_plan"):
         r = res["recorded_plan"]
-        lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} sessions)")
+        lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{'' if r['sessions'] == 1 else 's'})")
     if not res["plans"]:
         lines.append("  no candidate regimen is within the safety limits")
     elif not any(p["meets_probability"] for p in res["plans"]):
