@@ -189,3 +189,20 @@ def test_plan_text_of_a_nasal_record_without_safety_readings(tmp_path, capsys):
             assert lines[k + 1].startswith("    - {"), lines[k:k + 2]
     assert not any(re.search(r"\(1 sessions", ln) for ln in lines)
     assert any(re.search(r"recorded plan: p=\d\.\d\d \(1 session\)$", ln) for ln in lines)
+
+
+def test_cross_validation_options_without_cross_validate_are_refused(capsys, tmp_path):
+    """`ketasim qualify --external examples/external --size 30 --cv-size 30` (or --cv-method refit, --cv-evaluations
+    3, --cv-json FILE) ran and ignored the option without a word, while --row-weights without --cross-validate was
+    refused. Each is now one line naming the option, before anything runs."""
+    from ketasim.cli import main
+
+    for option, value in (("--cv-method", "refit"), ("--cv-size", "30"), ("--cv-evaluations", "3"),
+                          ("--cv-json", str(tmp_path / "cv.json"))):
+        for external in ([], ["--external", "examples/external", "--json", str(tmp_path / "e.json")]):
+            argv = ["qualify", *external, "--size", "1", "--html", str(tmp_path / "q.html"), option, value]
+            assert main(argv) == 2, argv
+            out, err = capsys.readouterr()
+            assert err.strip().splitlines() == [f"error: {option}: only with --cross-validate (without it nothing "
+                                                "is cross-validated)"], argv
+            assert list(tmp_path.iterdir()) == []

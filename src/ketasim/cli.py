@@ -771,6 +771,12 @@ def qualify(
         from .errors import InputError
 
         raise InputError("--row-weights: only with --cross-validate (a qualification fits nothing)")
+    for option, given, default in (("--cv-method", cv_method, "newton"), ("--cv-size", cv_size, 200),
+                                   ("--cv-evaluations", cv_evaluations, 150), ("--cv-json", cv_json, _CV_JSON)):
+        if given != default and not cross_validate:     # were ignored without a word, as --row-weights was not
+            from .errors import InputError
+
+            raise InputError(f"{option}: only with --cross-validate (without it nothing is cross-validated)")
     if uncertainty != 0:                # as `trial --uncertainty`: 2-1000 draws (10**8 was a 145 GiB traceback)
         from .trial import check_uncertainty_draws
 
