@@ -206,3 +206,25 @@ def test_cross_validation_options_without_cross_validate_are_refused(capsys, tmp
             assert err.strip().splitlines() == [f"error: {option}: only with --cross-validate (without it nothing "
                                                 "is cross-validated)"], argv
             assert list(tmp_path.iterdir()) == []
+
+
+def test_pk_table_says_when_auc_inf_and_half_life_miss_patients(capsys, tmp_path):
+    """With per-patient oral absorption (thirty-second session) a very slow absorber has no terminal phase on the
+    schedule, so no lambda_z, AUC0-inf or t1/2 (as a real NCA reports it). `ketasim simulate --drug
+    racemic-ketamine --route oral --dose 0.5mg/kg --size 3000 --pk` printed 'n=3000' and the geometric means without
+    saying that AUC0-inf and t1/2 were over fewer patients (2979-2999 in --pk-json's n_evaluable)."""
+    import json
+
+    from ketasim.cli import main
+
+    js = tmp_path / "pk.json"
+    assert main(["simulate", "--drug", "racemic-ketamine", "--route", "oral", "--dose", "0.5mg/kg", "--size", "3000",
+                 "--pk", "--pk-json", str(js)]) == 0
+    out = capsys.readouterr().out
+    rows = json.loads(js.read_text())["summary"]
+    short = {(r["measure"], r["analyte"]): r["n_evaluable"] for r in rows if r["n_evaluable"] < 3000}
+    assert short and {m for m, _ in short} == {"auc_0_inf", "t_half"}
+    (line,) = [ln for ln in out.splitlines() if "evaluable in fewer than the 3,000 patients" in ln]
+    assert line.startswith("  AUC0-inf, t1/2: ")
+    for (m, analyte), k in short.items():
+        assert f"{analyte} {k:,}" in line

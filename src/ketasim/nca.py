@@ -48,6 +48,8 @@ LAMBDA_Z_RULES = ("adjusted_r2", "last3")
 DEFAULT_SCHEDULE_H = (5 / 60, 10 / 60, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 24.0)
 #: unit of each measure, and its per-subject column
 UNITS = {"cmax": "ng/mL", "tmax": "h", "auc_0_t": "ng*h/mL", "auc_0_inf": "ng*h/mL", "t_half": "h"}
+#: how the printed table names each measure
+LABELS = {"cmax": "Cmax", "tmax": "Tmax", "auc_0_t": "AUC0-t", "auc_0_inf": "AUC0-inf", "t_half": "t1/2"}
 COLUMNS = {"cmax": "cmax_ng_ml", "tmax": "tmax_h", "auc_0_t": "auc_0_t_ng_h_ml", "auc_0_inf": "auc_0_inf_ng_h_ml",
            "t_half": "t_half_h"}
 #: measures compared between arms as geometric mean ratios (Tmax is not log-normal: reported, not compared)
@@ -524,6 +526,7 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
                      + (f" (the first {PK_MAX_PATIENTS:,} patients)" if n >= PK_MAX_PATIENTS else ""))
         lines.append(f"  {'analyte':12s}  " + "  ".join(f"{h:16s}" for h in ("Cmax ng/mL", "Tmax h", "AUC0-t ng*h/mL",
                                                                           "AUC0-inf ng*h/mL", "t1/2 h")).rstrip())
+        fewer = {}          # measure -> [(analyte, evaluable patients)] where some patients have no value
         for analyte, h in g.groupby("analyte", sort=False):
             cells = []
             for m in PK_MEASURES:
@@ -534,7 +537,17 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
                 else:
                     s = geometric_summary(h[COLUMNS[m]])
                     cells.append(f"{_fmt(s['value'])} ({_fmt(s['cv_percent'], 3)}%)" if n > 1 else _fmt(s["value"]))
+                if 0 < s["n"] < len(h):
+                    fewer.setdefault(m, []).append(f"{analyte} {s['n']:,}")
             lines.append((f"  {analyte:12s}  " + "  ".join(f"{c:16s}" for c in cells)).rstrip())
+        # a slow absorber without a terminal phase on the schedule has no lambda_z, so no AUC0-inf or t1/2 (as a
+        # real NCA reports it): the header's n was the only count shown, so the table read as all n patients
+        same = {}           # the counts -> the measures with them (AUC0-inf and t1/2 both need lambda_z)
+        for m, which in fewer.items():
+            same.setdefault(", ".join(which), []).append(LABELS.get(m, m))
+        for which, labels in same.items():
+            lines.append(f"  {', '.join(labels)}: evaluable in fewer than the {n:,} patients ({which}; no terminal "
+                         "phase on the schedule)")
             if "exact_cmax_ng_ml" in h:
                 ex = [geometric_summary(h[c])["value"] for c in ("exact_cmax_ng_ml", "exact_auc_0_t_ng_h_ml",
                                                                  "exact_auc_0_inf_ng_h_ml")]
