@@ -228,3 +228,23 @@ def test_pk_table_says_when_auc_inf_and_half_life_miss_patients(capsys, tmp_path
     assert line.startswith("  AUC0-inf, t1/2: ")
     for (m, analyte), k in short.items():
         assert f"{analyte} {k:,}" in line
+
+
+def test_record_without_header_and_negative_amount_say_what_is_wrong(tmp_path, capsys):
+    """A patient record saved without its header line said 'a column name appears twice in the header' (the first
+    data row read as a header: its empty cells repeat), and AMT -0.5 said '-0.5 is outside 0-inf'."""
+    from ketasim.cli import main
+
+    from pathlib import Path
+
+    text = Path("examples/patient/patient_101.csv").read_text(encoding="utf-8")
+    cases = {"noheader.csv": ("\n".join(text.splitlines()[1:]) + "\n",
+                              "error: noheader.csv: the first line is not a header (it reads '101,0,0,,,,,,40,madrs,"),
+             "negamt.csv": (text.replace("101,0.5,1,0.5,mg/kg", "101,0.5,1,-0.5,mg/kg"),
+                            "error: negamt.csv row 2, column AMT: must be >= 0, got -0.5")}
+    for name, (content, says) in cases.items():
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        assert main(["plan", str(path)]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+        assert len(err) == 1 and err[0].startswith(says), err

@@ -225,6 +225,8 @@ class _Row:
         if not math.isfinite(x):
             raise self.err(col, f"expected a finite number, got {v!r}")
         if not (lo <= x <= hi):
+            if hi == math.inf:          # was "-0.5 is outside 0-inf"
+                raise self.err(col, f"must be >= {lo:g}{' ' + unit if unit else ''}, got {x:g}")
             raise self.err(col, f"{x:g} is outside {lo:g}-{hi:g}{' ' + unit if unit else ''}")
         return x
 
@@ -428,6 +430,9 @@ def record_from_csv_text(text: str, *, source: str = "record", patient_id=None) 
             if sep in header[0]:
                 raise RecordError(f"{source}: the header is separated by {what}: the file must be comma-separated "
                                   "(save as 'CSV UTF-8 (comma delimited)'; decimals with a point)")
+    if not {"ID", "TIME", "EVID"} & {h.upper() for h in header}:   # a record without its header line
+        raise RecordError(f"{source}: the first line is not a header (it reads {lines[0][:40]!r}); a record starts "
+                          "with the column names, e.g. ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX")
     if len(set(h.upper() for h in header)) != len(header):
         raise RecordError(f"{source}: a column name appears twice in the header")
     rows = []
