@@ -248,3 +248,33 @@ def test_record_without_header_and_negative_amount_say_what_is_wrong(tmp_path, c
         assert main(["plan", str(path)]) == 2
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
         assert len(err) == 1 and err[0].startswith(says), err
+
+
+def test_outputs_named_as_any_other_known_kind_are_refused(tmp_path, capsys):
+    """`ketasim simulate examples/design_example.yaml --size 5 --report x.csv` wrote the HTML report into x.csv (and
+    `--csv x.json` CSV into a .json file): only the pairs CSV/Parquet and JSON/HTML were checked. An ending of any
+    other kind ketasim reads or writes is now refused before the run; unknown endings (.txt, none, .csv.gz) still
+    pass."""
+    from pathlib import Path
+
+    from ketasim.cli import _check_kinds
+    from ketasim.errors import OutputPathError
+
+    for option, name, says in (("--report", "x.csv", "writes HTML: name it 'x.html'"),
+                               ("--csv", "x.json", "writes CSV: name it 'x.csv'"),
+                               ("--json", "x.yaml", "writes JSON: name it 'x.json'"),
+                               ("--pk-json", "x.png", "writes JSON: name it 'x.json'"),
+                               ("--sbml", "x.parquet", "writes SBML (XML): name it 'x.xml'")):
+        try:
+            _check_kinds({option: tmp_path / name})
+        except OutputPathError as e:
+            assert f"{option}: {tmp_path / name} ends in '{Path(name).suffix}', but {option} {says}" == str(e)
+        else:
+            raise AssertionError(f"{option} {name} was accepted")
+    for option, name in (("--csv", "x.txt"), ("--csv", "x"), ("--csv", "x.csv.gz"), ("--parquet", "x.pq"),
+                         ("--report", "x.htm"), ("--sbml", "x.sbml"), ("--csv", "X.CSV")):
+        _check_kinds({option: tmp_path / name})
+    from ketasim.cli import main
+
+    assert main(["simulate", "examples/design_example.yaml", "--size", "5", "--report", str(tmp_path / "x.csv")]) == 2
+    assert list(tmp_path.iterdir()) == []

@@ -435,6 +435,13 @@ _KIND_OF_OPTION = {"--csv": ("CSV", ".csv", "--parquet", (".parquet", ".pq")),
                    "--sbml": ("SBML (XML)", ".xml", None, (".json", ".html", ".htm", ".csv", ".yaml", ".yml"))}
 
 
+#: endings that name one kind of file ketasim reads or writes: an output named with another kind's ending is refused
+#: too (`simulate --report x.csv` wrote HTML into a .csv file: only the pairs above were checked)
+_KNOWN_ENDINGS = {"CSV": (".csv",), "Parquet": (".parquet", ".pq"), "JSON": (".json",), "HTML": (".html", ".htm"),
+                  "SBML (XML)": (".xml", ".sbml"), "YAML": (".yaml", ".yml"),
+                  "a figure": (".png", ".pdf", ".svg", ".svgz", ".eps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")}
+
+
 def _check_kinds(outputs: dict, other: dict | None = None) -> None:
     """Refuse (one line, before running) an output whose name says another kind of file than its option writes:
     `--parquet traj.csv` wrote Parquet bytes into a .csv file, `--report out.json` HTML into a .json file."""
@@ -449,6 +456,10 @@ def _check_kinds(outputs: dict, other: dict | None = None) -> None:
         if suffix in endings:
             raise OutputPathError(f"{option}: {path} ends in '{suffix}', but {option} writes {kind}: name it "
                                   f"'{Path(path).with_suffix(ext).name}'" + (f", or use {alt}" if alt else ""))
+        own = _KNOWN_ENDINGS.get(kind, ())
+        if suffix not in own and any(suffix in e for e in _KNOWN_ENDINGS.values()):
+            raise OutputPathError(f"{option}: {path} ends in '{suffix}', but {option} writes {kind}: name it "
+                                  f"'{Path(path).with_suffix(ext).name}'")
 
 
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
