@@ -228,6 +228,13 @@ def test_pk_table_says_when_auc_inf_and_half_life_miss_patients(capsys, tmp_path
     assert line.startswith("  AUC0-inf, t1/2: ")
     for (m, analyte), k in short.items():
         assert f"{analyte} {k:,}" in line
+    # the "model exact" line of --pk-exact stays under its analyte's row (one per analyte)
+    assert main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg", "--size", "20",
+                 "--pk-exact"]) == 0
+    out = capsys.readouterr().out
+    lines = out[out.index("PK (first dose"):].splitlines()
+    rows = [k for k, ln in enumerate(lines) if re.match(r"  (s-ketamine|norketamine|hnk) ", ln)]
+    assert len(rows) == 3 and all(lines[k + 1].startswith("    model exact") for k in rows)
 
 
 def test_record_without_header_and_negative_amount_say_what_is_wrong(tmp_path, capsys):

@@ -540,6 +540,11 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
                 if 0 < s["n"] < len(h):
                     fewer.setdefault(m, []).append(f"{analyte} {s['n']:,}")
             lines.append((f"  {analyte:12s}  " + "  ".join(f"{c:16s}" for c in cells)).rstrip())
+            if "exact_cmax_ng_ml" in h:
+                ex = [geometric_summary(h[c])["value"] for c in ("exact_cmax_ng_ml", "exact_auc_0_t_ng_h_ml",
+                                                                 "exact_auc_0_inf_ng_h_ml")]
+                lines.append(f"  {'  model exact':12s}  {_fmt(ex[0]):16s}  {_fmt(median_summary(h['exact_tmax_h'])['value'], 3):16s}  "
+                             f"{_fmt(ex[1]):16s}  {_fmt(ex[2]):16s}")
         # a slow absorber without a terminal phase on the schedule has no lambda_z, so no AUC0-inf or t1/2 (as a
         # real NCA reports it): the header's n was the only count shown, so the table read as all n patients
         same = {}           # the counts -> the measures with them (AUC0-inf and t1/2 both need lambda_z)
@@ -548,11 +553,6 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
         for which, labels in same.items():
             lines.append(f"  {', '.join(labels)}: evaluable in fewer than the {n:,} patients ({which}; no terminal "
                          "phase on the schedule)")
-            if "exact_cmax_ng_ml" in h:
-                ex = [geometric_summary(h[c])["value"] for c in ("exact_cmax_ng_ml", "exact_auc_0_t_ng_h_ml",
-                                                                 "exact_auc_0_inf_ng_h_ml")]
-                lines.append(f"  {'  model exact':12s}  {_fmt(ex[0]):16s}  {_fmt(median_summary(h['exact_tmax_h'])['value'], 3):16s}  "
-                             f"{_fmt(ex[1]):16s}  {_fmt(ex[2]):16s}")
     lines.append("Cmax, AUC, t1/2: geometric mean (geometric CV %); Tmax: median [range]. NCA on the sampling schedule: "
                  "AUC linear-up/log-down; lambda_z by log-linear regression of the terminal samples.")
     return "\n".join(lines)
