@@ -285,3 +285,21 @@ def test_outputs_named_as_any_other_known_kind_are_refused(tmp_path, capsys):
 
     assert main(["simulate", "examples/design_example.yaml", "--size", "5", "--report", str(tmp_path / "x.csv")]) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_trial_text_with_uncertainty_neither_advises_it_nor_calls_two_draws_a_95_percent_range(capsys):
+    """`ketasim trial docs/tutorials/withdrawal.yaml --size 60 --uncertainty 2` said its interval was "the draws'
+    2.5-97.5 % range" (with 2 draws: their minimum to maximum; the help says use >= 40), and every trial run with
+    --uncertainty still advised "`ketasim trial --uncertainty N` adds prediction intervals"."""
+    from ketasim.cli import main
+
+    assert main(["trial", "docs/tutorials/withdrawal.yaml", "--size", "60", "--uncertainty", "2",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    pi = next(ln for ln in out.splitlines() if ln.startswith("95% prediction intervals:"))
+    assert "with 2 draws that range is about their minimum to maximum, not a 95 % interval (use --uncertainty 40" in pi
+    ci = next(ln for ln in out.splitlines() if ln.startswith("95% CIs:"))
+    assert "--uncertainty N` adds" not in ci and "the prediction intervals add them" in ci
+    assert main(["trial", "docs/tutorials/placebo_trial.yaml", "--size", "30", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "`ketasim trial --uncertainty N` adds prediction intervals" in out

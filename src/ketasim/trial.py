@@ -242,7 +242,7 @@ class TrialResult:
                              + (f"  {unit}" if unit else ""))
             if any(c["measure"] == "relapse_rate_difference" for c in self.comparisons):
                 lines.append(f"  ({RELAPSE_COMPARISON_NOTE})")
-        lines.append("\n" + CI_SCOPE)
+        lines.append("\n" + (CI_SCOPE_WITH_PI if pi else CI_SCOPE))     # with --uncertainty: no advice to add it
         if pi:
             lines.append(pi_scope(self.uncertainty))
         lines.append(NOTICE)
@@ -260,6 +260,8 @@ RELAPSE_COMPARISON_NOTE = ("relapse_rate_difference: the difference of the relap
 CI_SCOPE = ("95% CIs: sampling error of this virtual trial only (parameter uncertainty and between-trial "
             "heterogeneity NOT included; a real trial of this design varies more: `ketasim trial --uncertainty N` "
             "adds prediction intervals that include both).")
+CI_SCOPE_WITH_PI = ("95% CIs: sampling error of this virtual trial only (parameter uncertainty and between-trial "
+                    "heterogeneity NOT included; the prediction intervals add them, as the next line says).")
 
 
 def pi_scope(u: dict) -> str:
@@ -273,7 +275,11 @@ def pi_scope(u: dict) -> str:
         return (f"95% prediction intervals: the statistic a NEW trial of this design and size would observe: "
                 f"{draws}{het}, each a whole new virtual trial (induction, "
                 "selection, randomization/follow-up, relapse) of this size; interval = the draws' 2.5-97.5 % range "
-                "(that trial's sampling error included). Between-arm differences too; p-values: sampling error only.")
+                "(that trial's sampling error included)"
+                # the help says "use >= 40": with 2 draws the "95 %" range is their min-max, and nothing said so
+                + (f"; with {u['parameter_draws']} draws that range is about their minimum to maximum, not a 95 % "
+                   "interval (use --uncertainty 40 or more)" if u["parameter_draws"] < WHOLE_DESIGN_MIN_DRAWS else "")
+                + ". Between-arm differences too; p-values: sampling error only.")
     return (f"95% prediction intervals: the statistic a NEW trial of this design and size would observe: "
             f"{draws}{het}, that trial's sampling error and this virtual trial's Monte Carlo error. "
             "Between-arm comparisons: sampling error only.")
@@ -982,6 +988,8 @@ UNCERTAINTY_DRAW_PATIENTS = 200
 MAX_UNCERTAINTY = 1000
 #: ``uncertainty.method`` of a trial whose intervals come from whole-design draws (withdrawal, follow-up)
 WHOLE_DESIGN_METHOD = "whole_design"
+#: fewest draws whose 2.5-97.5 % range the help recommends for a whole-design interval (`trial --help`: use >= 40)
+WHOLE_DESIGN_MIN_DRAWS = 40
 #: fewest whole-design draws whose empirical 2.5-97.5 % range covers ~95 % (the range of N exchangeable draws spans
 #: ~(N - 1)/(N + 1) of the distribution: 39 draws' extremes are a 95 % prediction interval)
 MIN_WHOLE_DESIGN_DRAWS = 40
