@@ -176,3 +176,24 @@ def test_free_parameters_name_their_calibration_run_and_have_bounds_and_priors()
             assert name in known, f"free parameter {name} is fitted but has no bounds or prior centre"
             _, lo, hi, centre = known[name]
             assert lo <= centre <= hi and lo <= p["value"] <= hi, name
+
+
+def test_a_parameter_file_edited_in_place_is_read_again(tmp_path):
+    """load_parameters caches per file version (path, modification time, size): an API user who edits or replaces a
+    set at the same path in one process gets the new values (it was cached by path alone)."""
+    import json
+    import os
+
+    from ketasim.calibration import default_free_parameters_path
+    from ketasim.parameters import load_parameters
+
+    data = json.loads(default_free_parameters_path().read_text(encoding="utf-8"))
+    path = tmp_path / "set.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    first = load_parameters(str(path))
+    assert load_parameters(str(path)) is first                 # unchanged file: the cached set
+    name = next(iter(data["parameters"]))
+    data["parameters"][name]["value"] = 1.5 * first.free_value(name)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 1_000_000))   # coarse file clocks
+    assert load_parameters(str(path)).free_value(name) == pytest.approx(1.5 * first.free_value(name))

@@ -160,16 +160,36 @@ def _read_free_with_posterior(path):
     return free, data.get("version", "unversioned"), run, data.get("posterior"), data.get("between_trial")
 
 
+@lru_cache(maxsize=64)
 def _data_path(name: str):
     return resources.files("ketasim") / "data" / name
 
 
-@lru_cache(maxsize=8)
+def _file_stamp(path) -> tuple[int, int]:
+    """(modification time ns, size) of a file: part of :func:`load_parameters`' cache key, so that a file edited or
+    replaced in place (``install-parameters``, ``posterior-draws``, a hand edit) is read again in the same process."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError):        # a resource that is not a file on disk (e.g. inside a zip): path alone
+        return 0, 0
+    return st.st_mtime_ns, st.st_size
+
+
 def load_parameters(free_path: str | None = None) -> ParameterSet:
-    """The default parameter set (or one with free parameters from ``free_path``)."""
-    lit = _read_literature(_data_path("parameters.csv"))
+    """The default parameter set (or one with free parameters from ``free_path``). Cached per file and file version
+    (path, modification time, size)."""
     if free_path is not None and not (isinstance(free_path, (str, os.PathLike)) and os.path.isfile(free_path)):
         raise ParameterSetError(f"free_path: {str(free_path)[:200]}: no such parameter file")
     fp = free_path or _data_path("free_parameters.json")
+    return _load_parameters(free_path, _file_stamp(fp), _file_stamp(_data_path("parameters.csv")))
+
+
+@lru_cache(maxsize=8)
+def _load_parameters(free_path, free_stamp, literature_stamp) -> ParameterSet:
+    lit = _read_literature(_data_path("parameters.csv"))
+    fp = free_path or _data_path("free_parameters.json")
     free, version, run, posterior, between = _read_free_with_posterior(fp)
     return ParameterSet(MappingProxyType(lit), MappingProxyType(free), version, run, posterior, between)
+
+
+load_parameters.cache_clear = _load_parameters.cache_clear     # callers that replace a file clear the cache
