@@ -19,12 +19,14 @@ Research and teaching tool, not medical advice.
   mixture, until ESS >= 10 % of the proposals and k-hat <= 0.7 (``fit.sampling`` reports before -> after).
   Shrinkage per parameter: ``1 - sqrt(1 - var_post/var_prior)`` with the Laplace variance (the expected
   eta-shrinkage of patients with this design, exact for a linear-Gaussian model); a parameter whose posterior SD
-  stays above 90 % of its prior SD is reported as barely informed, one at 99.9 % or more (the record's predictions
-  do not depend on it, e.g. an absorption rate for IV infusions only) as not informed at all (``uninformative``;
-  it keeps the population's distribution). Such parameters are found before the fit (moving one alone by +-2 prior
+  stays above 90 % of its prior SD is reported as barely informed, one the record's predictions do not depend on
+  (e.g. an absorption rate for IV infusions only) as not informed at all (``uninformative``; it keeps the
+  population's distribution). Such parameters are found before the fit (moving one alone by +-2 prior
   SDs leaves every prediction bit for bit unchanged; checked again at the MAP) and are not fitted: the MAP,
   curvature and importance weights are computed for the others (exact: a fixed parameter's prior term is 0 at its
-  mean) and the fixed ones are drawn from their prior (``fit.sampling["fixed_at_prior"]``).
+  mean) and the fixed ones are drawn from their prior (``fit.sampling["fixed_at_prior"]``). A fitted parameter
+  whose Laplace SD is nevertheless the prior's (no slope at the MAP, e.g. an oral dose's absorbed fraction capped
+  at 1) is named in ``fit.one_sided`` with a warning: the importance-sampled interval says what the data say.
 * **Forecast** (:func:`forecast`): posterior samples x rater's noise -> median, 50 % and 90 % prediction
   intervals of future ratings (and of the modelled value of any trajectory variable), under the recorded
   regimen or an alternative. Each draw also gets its own recurrence time (a new depressive episode on continued
@@ -338,6 +340,9 @@ class PatientFit:
     weights: np.ndarray | None = None     # the reported intervals use them directly (no resampling noise)
     pareto_k: float | None = None         # PSIS k-hat of the importance weights (Vehtari et al. 2024)
     sampling: dict | None = None          # importance-sampling diagnostics and what refinement did (plan JSON)
+    #: fitted parameters whose Laplace SD is nevertheless the prior's (no slope at the MAP, e.g. the MAP sits where
+    #: the model caps an effect: an oral dose's absorbed fraction at 1) although the predictions depend on them
+    one_sided: tuple[str, ...] = ()
 
     @property
     def record(self) -> PatientRecord:
@@ -376,12 +381,17 @@ class PatientFit:
             lap_sd = float(math.sqrt(max(self.cov[j, j], 0.0)))
             # information from the Laplace SD (deterministic; the sampled SD carries Monte-Carlo noise)
             ratio = min(lap_sd / p.prior_sd, 1.0)
+            # not informed at all: the record's predictions do not depend on it (fixed at the prior in the fit; a
+            # Laplace SD equal to the prior's alone can be a slope of 0 at a cap, see one_sided); a prior-only fit
+            # (no observations) has no such test: its SDs are the prior's
+            fixed = self.sampling.get("fixed_at_prior") if self.sampling else None
+            blind = p.name in fixed if fixed is not None else ratio >= NO_INFORMATION_RATIO
             rows.append({"name": p.name, "estimate": float(self.map[j]), "median": float(q[1, j]),
                          "interval90": [float(q[0, j]), float(q[2, j])], "sd": post_sd,
                          "laplace_sd": lap_sd,
                          "prior_mean": p.prior_mean, "prior_sd": p.prior_sd,
                          "shrinkage": float(1.0 - math.sqrt(max(0.0, 1.0 - ratio ** 2))),
-                         "informed": bool(ratio < 0.9), "uninformative": bool(ratio >= NO_INFORMATION_RATIO)})
+                         "informed": bool(ratio < 0.9), "uninformative": bool(blind)})
         return rows
 
 
@@ -598,8 +608,13 @@ BARELY_INFORMED = "the data barely inform this parameter"
 #: ... and for one they cannot inform at all: the record's predictions do not depend on it (e.g. an absorption rate
 #: for a record of IV infusions only); its Laplace SD is the prior's
 NOT_INFORMED = "the record's observations do not depend on this parameter"
-#: Laplace SD / prior SD at or above which a parameter counts as not informed at all (a zero sensitivity gives 1)
+#: Laplace SD / prior SD at or above which the curvature at the MAP shows no information (a zero sensitivity gives
+#: 1); "not informed at all" is decided by the exact test of :func:`_observation_free` (``fixed_at_prior``)
 NO_INFORMATION_RATIO = 0.999
+#: ... the warning for a fitted parameter whose Laplace SD is the prior's although the predictions depend on it
+ONE_SIDED = ("the Laplace SD shows no information (no slope at the MAP: e.g. it sits where the model caps the "
+             "effect, such as an oral dose's absorbed fraction at 1) but the predictions depend on it away from "
+             "there; the importance-sampled 90% interval shows what the data say")
 
 class _Subspace:
     """The observation model seen through the fitted parameters only: the others (the record's observations do not
@@ -740,8 +755,12 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     pred = om.predictions(x_map[None, :])[0]
     resid = [{"time_h": o.time_h, "dvid": o.dvid, "observed": o.value, "predicted": float(pred[k]),
               "sd": float(om.sd[k]) if not om.log[k] else None} for k, o in enumerate(om.obs)]
+    lap_ratio = np.sqrt(np.maximum(np.diag(cov), 0.0)) / pm.prior_sd
+    one_sided = tuple(n for n, f, r in zip(pm.names, fixed, lap_ratio) if not f and r >= NO_INFORMATION_RATIO)
     fit = PatientFit(pm, x_map, cov, samples, ess, int(prop.shape[0]), float(0.5 * np.sum(r_map ** 2)), resid, msgs,
-                     0.0, proposals=prop, weights=w, pareto_k=k_hat, sampling=sampling)
+                     0.0, proposals=prop, weights=w, pareto_k=k_hat, sampling=sampling, one_sided=one_sided)
+    for name in one_sided:
+        msgs.append(f"{name}: {ONE_SIDED}")
     for row in fit.parameter_table():
         if row["uninformative"]:
             # kept at the population's distribution: a forecast on another route still carries its spread
