@@ -303,3 +303,28 @@ def test_trial_text_with_uncertainty_neither_advises_it_nor_calls_two_draws_a_95
     assert main(["trial", "docs/tutorials/placebo_trial.yaml", "--size", "30", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "`ketasim trial --uncertainty N` adds prediction intervals" in out
+
+
+def test_an_arm_given_only_placebo_is_the_control_when_no_name_says_so(capsys):
+    """`ketasim trial src/ketasim/data/calibration/canuso2018.yaml` (arms ESK+SOC, PBO+SOC) compared 'PBO+SOC vs
+    ESK+SOC': no arm name contains placebo/saline/midazolam/control, so the first arm was the control and every
+    difference had the wrong sign for a reader (placebo minus esketamine). An arm given only placebo or midazolam (a
+    background antidepressant allowed) is now the control before the first arm; design.control and the name rule
+    still come first."""
+    from ketasim import scenario_from_dict
+    from ketasim.cli import main
+    from ketasim.trial import _control_arm, comparator_arms
+
+    assert main(["trial", "src/ketasim/data/calibration/canuso2018.yaml", "--size", "30", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "ESK+SOC vs PBO+SOC: mean_change_difference" in out and "PBO+SOC vs ESK+SOC" not in out
+    iv = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+    sal = {"drug": "placebo", "route": "iv-infusion", "dose": "0 mg", "duration": "40 min"}
+    ad = {"drug": "oral-antidepressant", "route": "oral"}
+    sc = scenario_from_dict({"name": "t", "population": {"size": 5},
+                             "arms": {"k": [iv, ad], "p": [sal, ad], "q": [sal]}})
+    assert comparator_arms(sc) == ("p", "q")
+    assert _control_arm(["k", "p", "q"], {}, comparator_arms(sc)) == "p"
+    assert _control_arm(["k", "p", "q"], {"control": "q"}, comparator_arms(sc)) == "q"
+    assert _control_arm(["k", "saline-ish", "p"], {}, ("p",)) == "saline-ish"
+    assert _control_arm(["k", "j"], {}, ()) == "k"

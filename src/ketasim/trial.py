@@ -792,7 +792,22 @@ def crossover_iov(design: dict, kind: str) -> bool:
     return bool(v)
 
 
-def _control_arm(names, design: dict) -> str:
+#: drugs of a comparator arm (beside a background oral antidepressant): an arm given only these is the control when
+#: no arm's name says which (`design.control`, else a name with placebo/saline/midazolam/control)
+COMPARATOR_DRUGS = frozenset({"placebo", "midazolam"})
+
+
+def comparator_arms(scenario: Scenario) -> tuple[str, ...]:
+    """Names of the arms whose doses are all placebo or midazolam (an oral antidepressant besides allowed)."""
+    out = []
+    for arm in scenario.arms:
+        drugs = {a.drug for a in arm.administrations()} - {"oral-antidepressant"}
+        if drugs and drugs <= COMPARATOR_DRUGS:
+            out.append(arm.name)
+    return tuple(out)
+
+
+def _control_arm(names, design: dict, comparators=()) -> str:
     if design.get("control"):
         if design["control"] not in names:
             raise InputError(f"design.control: no arm named {design['control']!r}")
@@ -801,6 +816,11 @@ def _control_arm(names, design: dict) -> str:
         for n in names:
             if key in n.lower():
                 return n
+    # arms named e.g. 'k' and 'p': the comparisons read 'p vs k' (placebo minus ketamine) with the first arm as the
+    # control; an arm given only placebo or midazolam is the control before the first arm
+    for n in names:
+        if n in comparators:
+            return n
     return names[0]
 
 
@@ -961,10 +981,11 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
             _score_endpoints(view, ep, scale, score_measures, rows)
             _side_endpoints(o, side, se_rng, rows, scale, params)
         if follow is not None:
-            _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, comps, rows_only)
+            _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, comps, rows_only,
+                                comparator_arms(scenario))
         names = list(outcomes)
         if len(names) > 1 and not rows_only and not all(m in PK_MEASURES for m in measures):  # PK-only: no ratings
-            ctrl = _control_arm(names, design)
+            ctrl = _control_arm(names, design, comparator_arms(scenario))
             for nme in names:
                 if nme != ctrl:
                     a, b = outcomes[nme], outcomes[ctrl]
@@ -973,7 +994,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
                              dataclasses.replace(b, times_h=b.times_h[sel], rating=b.rating[:, sel]),
                              ep, scale, kind == "crossover", comps, measures)
     if pk_measures:
-        _pk_endpoints(pk_frames, pk_measures, design, kind, rows, comps)
+        _pk_endpoints(pk_frames, pk_measures, design, kind, rows, comps, comparator_arms(scenario))
     for o in outcomes.values():
         rows += dose_rows(o)
     return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames)
@@ -1209,7 +1230,7 @@ def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, c
                                      "this virtual trial's sampling error only"}
 
 
-def _pk_endpoints(frames: dict, measures, design: dict, kind: str, rows: list, comps: list) -> None:
+def _pk_endpoints(frames: dict, measures, design: dict, kind: str, rows: list, comps: list, comparators=()) -> None:
     """PK endpoint rows (geometric means, Tmax medians) of every arm and, against the control arm, geometric mean
     ratios with 90 % CIs (paired in a crossover: the same patients in every period), as a DDI study reports."""
     from .nca import ratio_rows, summary_rows
@@ -1218,7 +1239,7 @@ def _pk_endpoints(frames: dict, measures, design: dict, kind: str, rows: list, c
         rows += summary_rows(df, measures)
     names = list(frames)
     if len(names) > 1 and kind in ("parallel", "crossover"):
-        ctrl = _control_arm(names, design)
+        ctrl = _control_arm(names, design, comparators)
         for nme in names:
             if nme != ctrl:
                 comps += ratio_rows(frames[nme], frames[ctrl], paired=kind == "crossover", measures=measures)
@@ -1340,7 +1361,8 @@ def _follow_up_setup(design: dict, horizon_h: float) -> dict:
             "relapse": design.get("relapse_score"), "confirm": int(confirm)}
 
 
-def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, comps, rows_only) -> None:
+def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, comps, rows_only,
+                        comparators=()) -> None:
     """Rows per arm: ``followed_fraction`` (share meeting the criterion at follow_up_from), ``relapse_rate`` (share
     of them relapsing by the last visit) and ``time_to_relapse`` (Kaplan-Meier median in days, censored at the last
     visit); against the control arm the relapse-rate difference with a log-rank p. Patients are not re-randomized:
@@ -1380,7 +1402,7 @@ def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, com
     names = list(outcomes)
     if rows_only or len(names) < 2:
         return
-    ctrl = _control_arm(names, design)
+    ctrl = _control_arm(names, design, comparators)
     for nme in names:
         c = None if nme == ctrl else _relapse_comparison(
             nme, ctrl, km[nme], km[ctrl], scale, "log-rank (time to relapse among the followed patients)")
