@@ -328,3 +328,18 @@ def test_an_arm_given_only_placebo_is_the_control_when_no_name_says_so(capsys):
     assert _control_arm(["k", "p", "q"], {"control": "q"}, comparator_arms(sc)) == "q"
     assert _control_arm(["k", "saline-ish", "p"], {}, ("p",)) == "saline-ish"
     assert _control_arm(["k", "j"], {}, ()) == "k"
+
+
+def test_simulate_report_with_chunk_is_refused_not_dropped(tmp_path, capsys):
+    """`ketasim simulate examples/design_example.yaml --chunk 10 --size 100 --report s.html` ran, printed the summary
+    and wrote no report, without a word (the streamed path has no report; a population too large for memory was
+    already refused with one line). --report with --chunk (or --dask) is now one line before the run."""
+    from ketasim.cli import main
+
+    page = tmp_path / "s.html"
+    assert main(["simulate", "examples/design_example.yaml", "--chunk", "10", "--size", "20", "--report",
+                 str(page)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().splitlines()[0].startswith("error: --report: not with --chunk (a streamed "
+                                                                "population is not kept in memory for a report)")
+    assert not page.exists()

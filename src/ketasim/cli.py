@@ -312,6 +312,13 @@ def simulate(
         est = estimate(len(sc.arms), size or sc.population.size, times.size)
         check_feasible(est, outputs={"csv": csv, "parquet": parquet, "report": report, "plot": plot})
         if dask or chunk or needs_streaming(est):
+            if report and (dask or chunk):      # the streamed run wrote no report and said nothing
+                from .errors import InputError
+
+                opt = "--dask" if dask else "--chunk"
+                raise InputError(f"--report: not with {opt} (a streamed population is not kept in memory for a "
+                                 f"report); leave out {opt} (a population that fits in memory is reported without "
+                                 "it) or use `ketasim trial` for endpoints")
             _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask)
             if pk_plan:
                 _print_pk(sc, params, size, seed, False, exp, pk_json, pk_plan)
