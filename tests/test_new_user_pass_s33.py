@@ -343,3 +343,16 @@ def test_simulate_report_with_chunk_is_refused_not_dropped(tmp_path, capsys):
     assert out == "" and err.strip().splitlines()[0].startswith("error: --report: not with --chunk (a streamed "
                                                                 "population is not kept in memory for a report)")
     assert not page.exists()
+
+
+def test_the_api_page_lists_every_public_name():
+    """README shows `from ketasim import Patient, patient_scenario`, but docs/api.md's list of public names (and its
+    reference) left both out."""
+    from pathlib import Path
+
+    import ketasim
+
+    text = Path("docs/api.md").read_text(encoding="utf-8")
+    listed = text[text.index("The public names"):text.index("## Top level")]
+    assert all(f"`{name}`" in listed for name in ketasim.__all__), [n for n in ketasim.__all__ if f"`{n}`" not in listed]
+    assert "patient_scenario" in text.split("## Scenarios")[1] and "ketasim.patient.Patient" in text
