@@ -178,12 +178,27 @@ def test_plan_text_of_a_nasal_record_without_safety_readings(tmp_path, capsys):
     'recorded plan: p=0.00 (1 sessions)'."""
     from ketasim.cli import main
 
+    import json
+
     rec = tmp_path / "nasal.csv"
     rec.write_text(NASAL_RECORD, encoding="utf-8")
-    assert main(["plan", str(rec)]) == 0
+    assert main(["plan", str(rec), "--json", str(tmp_path / "plan.json")]) == 0
     lines = capsys.readouterr().out.splitlines()
     note = next(ln for ln in lines if ln.startswith("  note: the record's observations do not depend on "))
     assert "eta_bp" in note and "another route" not in note and "carry their full spread" in note
+    # (H3's review) "do not depend on ... not fitted" names exactly the parameters fixed at their prior; fitted ones
+    # with a flat Laplace SD (eta_ke0, eta_dissociation: small effects on these ratings) have a note of their own
+    fit = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))["fit"]
+    fixed = fit["sampling"]["fixed_at_prior"]
+    named = note.split("do not depend on ", 1)[1].split(":", 1)[0].split(", ")
+    assert named == [p["name"] for p in fit["parameters"] if p["name"] in fixed] and "eta_bp" in fixed
+    flat = [p["name"] for p in fit["parameters"] if p["flat_laplace"]]
+    assert flat and not set(flat) & set(fixed)
+    flat_note = next(ln for ln in lines if ln.startswith("  note: the predictions depend on "))
+    assert flat_note.split("depend on ", 1)[1].split(", but", 1)[0].split(", ") == flat
+    for w in fit["warnings"]:
+        if "do not depend" in w:
+            assert w.split(":", 1)[0] in fixed, w
     for k, ln in enumerate(lines):
         if ln.startswith("  dose lines of #1"):
             assert lines[k + 1].startswith("    - {"), lines[k:k + 2]

@@ -343,7 +343,9 @@ def test_a_capped_effect_is_fitted_and_not_called_uninformed(tmp_path):
     assert "eta_f" not in fit.sampling["fixed_at_prior"] and "eta_ka_nasal" in fit.sampling["fixed_at_prior"]
     assert rows["eta_f"]["laplace_sd"] >= 0.999 * rows["eta_f"]["prior_sd"]      # the kink: no slope at the MAP
     assert "eta_f" in fit.one_sided and not rows["eta_f"]["uninformative"] and not rows["eta_f"]["informed"]
-    assert any(w.startswith("eta_f: the Laplace SD shows no information") for w in fit.warnings)
+    assert rows["eta_f"]["flat_laplace"] and not rows["eta_ka_nasal"]["flat_laplace"]
+    assert any(w.startswith("eta_f: the predictions depend on it, but its Laplace SD") for w in fit.warnings)
+    assert not any(w.startswith("eta_f:") and "barely inform" in w for w in fit.warnings)      # one warning each
     assert not any(w.startswith("eta_f:") and "do not depend" in w for w in fit.warnings)
     assert rows["eta_ka_nasal"]["uninformative"] and "eta_ka_nasal" not in fit.one_sided
     # the data do inform eta_f on one side: its importance-sampled posterior is narrower than the prior

@@ -391,7 +391,8 @@ class PatientFit:
                          "laplace_sd": lap_sd,
                          "prior_mean": p.prior_mean, "prior_sd": p.prior_sd,
                          "shrinkage": float(1.0 - math.sqrt(max(0.0, 1.0 - ratio ** 2))),
-                         "informed": bool(ratio < 0.9), "uninformative": bool(blind)})
+                         "informed": bool(ratio < 0.9), "uninformative": bool(blind),
+                         "flat_laplace": p.name in self.one_sided})
         return rows
 
 
@@ -612,9 +613,9 @@ NOT_INFORMED = "the record's observations do not depend on this parameter"
 #: 1); "not informed at all" is decided by the exact test of :func:`_observation_free` (``fixed_at_prior``)
 NO_INFORMATION_RATIO = 0.999
 #: ... the warning for a fitted parameter whose Laplace SD is the prior's although the predictions depend on it
-ONE_SIDED = ("the Laplace SD shows no information (no slope at the MAP: e.g. it sits where the model caps the "
-             "effect, such as an oral dose's absorbed fraction at 1) but the predictions depend on it away from "
-             "there; the importance-sampled 90% interval shows what the data say")
+ONE_SIDED = ("the predictions depend on it, but its Laplace SD is the prior's (almost no slope at the MAP: a "
+             "small effect, or the MAP sits where the model caps the effect, such as an oral dose's absorbed fraction "
+             "at 1); the importance-sampled 90% interval shows what the data say")
 
 class _Subspace:
     """The observation model seen through the fitted parameters only: the others (the record's observations do not
@@ -759,12 +760,12 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     one_sided = tuple(n for n, f, r in zip(pm.names, fixed, lap_ratio) if not f and r >= NO_INFORMATION_RATIO)
     fit = PatientFit(pm, x_map, cov, samples, ess, int(prop.shape[0]), float(0.5 * np.sum(r_map ** 2)), resid, msgs,
                      0.0, proposals=prop, weights=w, pareto_k=k_hat, sampling=sampling, one_sided=one_sided)
-    for name in one_sided:
-        msgs.append(f"{name}: {ONE_SIDED}")
     for row in fit.parameter_table():
         if row["uninformative"]:
             # kept at the population's distribution: a forecast on another route still carries its spread
             msgs.append(f"{row['name']}: {NOT_INFORMED}; it keeps the population's distribution")
+        elif row["flat_laplace"]:
+            msgs.append(f"{row['name']}: {ONE_SIDED}")
         elif not row["informed"]:
             # the flag and the shrinkage come from the Laplace SD (deterministic); the 90 % interval printed beside
             # them from the importance-sampled posterior, which can be narrower: say which is which

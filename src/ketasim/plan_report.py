@@ -7,7 +7,7 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
 * ``patient``: ``{id, weight_kg, age_years, sex, crp_mg_l, genotype, comedications, scale, source,
   last_observation_h}``; ``observations``: ``[{time_h, dvid, value}]``; ``doses``: the record's dose lines.
 * ``fit``: ``{method, parameters: [{name, estimate (MAP), median, interval90: [lo, hi], sd, laplace_sd, prior_mean,
-  prior_sd, shrinkage, informed, uninformative}], objective, effective_sample_size, proposals, samples, residuals, warnings,
+  prior_sd, shrinkage, informed, uninformative, flat_laplace}], objective, effective_sample_size, proposals, samples, residuals, warnings,
   prior_only, seconds}``; extension: ``pareto_k`` (PSIS k-hat of the importance weights) and ``sampling``:
   ``{summary, effective_sample_size_initial, pareto_k_initial, effective_sample_size, pareto_k, proposals, rounds,
   actions, status ("good" | "poor"), ess_target, pareto_k_max, history: [{round, proposals, effective_sample_size,
@@ -140,7 +140,7 @@ def limits_text(lim: dict) -> str:
 
 
 def text_summary(res: dict) -> str:
-    from .personal import BARELY_INFORMED, NOT_INFORMED
+    from .personal import BARELY_INFORMED, NOT_INFORMED, ONE_SIDED
     from .population import SCALE_NAMES
 
     pat = res["patient"]
@@ -159,13 +159,18 @@ def text_summary(res: dict) -> str:
                  "points; shrinkage: the Laplace approximation at the MAP)")
     # one line for the parameters the data barely inform (the JSON keeps a warning per parameter)
     weak = [p for p in f["parameters"] if p.get("informed") is False and p.get("prior_sd")
-            and not p.get("uninformative")]
+            and not p.get("uninformative") and not p.get("flat_laplace")]
     blind = [p for p in f["parameters"] if p.get("uninformative")]
+    flat = [p for p in f["parameters"] if p.get("flat_laplace")]
     if blind:
         # "(a forecast on another route carries their spread)" was printed for eta_bp or eta_ke0 as well: a record
         # of nasal doses without SBP readings is blind to them for other reasons than the route
         lines.append(f"  note: the record's observations do not depend on {', '.join(p['name'] for p in blind)}: "
                      "they are not fitted and keep the population's distribution (forecasts and plans carry their full spread)")
+    if flat:
+        lines.append(f"  note: the predictions depend on {', '.join(p['name'] for p in flat)}, but their Laplace SD is "
+                     "the prior's (almost no slope at the MAP: a small effect, or a cap such as an oral dose's absorbed "
+                     "fraction at 1): fitted; their 90% intervals (importance-sampled) say what the data say")
     if weak:
         lap = [100 * p["laplace_sd"] / p["prior_sd"] for p in weak]
         imp = [100 * p["sd"] / p["prior_sd"] for p in weak]
@@ -174,8 +179,11 @@ def text_summary(res: dict) -> str:
                      f"{max(imp):.0f} % importance-sampled): their MAPs stay near the population's")
     names = {p["name"] for p in weak}
     blind_names = {p["name"] for p in blind}
+    flat_names = {p["name"] for p in flat}
     for w in f["warnings"]:
         if w.split(":", 1)[0] in blind_names and NOT_INFORMED in w:
+            continue
+        if w.split(":", 1)[0] in flat_names and ONE_SIDED in w:
             continue
         if not (w.split(":", 1)[0] in names and BARELY_INFORMED in w):
             lines.append(f"  warning: {w}")
