@@ -84,6 +84,37 @@ def test_a_parameter_set_with_a_nan_or_impossible_value_is_refused_before_it_is_
                  "--parameters", str(_edited_set(tmp_path, "emax_drug", 0.99))]) == 0
 
 
+def test_hand_set_parameters_and_between_trial_sds_are_checked_too(tmp_path, capsys):
+    """(H3's review) The domain check covered the fitted parameters only: bdnf_gain -2 ran and printed a mean change
+    of +8.5 MADRS points after ketamine (ketamine worsening depression), nausea_pmax 1.5 and rating_noise_sd -0.06
+    ran too, and a between_trial.tau of NaN gave numpy warnings and 'drug SD nan'. Each is now one line naming the
+    file and the field; 0 (a knock-out, no nausea, an exact rater) stays a possible what-if."""
+    import json
+
+    from ketasim.calibration import default_free_parameters_path
+    from ketasim.cli import main
+
+    cases = [(_edited_set(tmp_path, "bdnf_gain", -2.0, "b.json"), "parameters.bdnf_gain: must be >= 0"),
+             (_edited_set(tmp_path, "nausea_pmax", 1.5, "n.json"), "parameters.nausea_pmax: must be between 0 and 1"),
+             (_edited_set(tmp_path, "nausea_ec50", 0.0, "e.json"), "parameters.nausea_ec50: must be > 0"),
+             (_edited_set(tmp_path, "rating_noise_sd", -0.06, "r.json"), "parameters.rating_noise_sd: must be >= 0")]
+    for tau, file in ((float("nan"), "t1.json"), (-0.3, "t2.json"), ("x", "t3.json")):
+        data = json.loads(default_free_parameters_path().read_text(encoding="utf-8"))
+        data["between_trial"]["tau"]["drug"] = tau
+        (tmp_path / file).write_text(json.dumps(data), encoding="utf-8")
+        cases.append((tmp_path / file, "between_trial.tau.drug: must be a finite number >= 0"))
+    for path, message in cases:
+        for argv in (["install-parameters", str(path)],
+                     ["simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion", "--dose", "0.5 mg/kg",
+                      "--parameters", str(path)]):
+            assert main(argv) == 2, argv
+            out, err = capsys.readouterr()
+            lines = [ln for ln in err.splitlines() if ln.strip()]
+            assert len(lines) == 1 and message in lines[0] and str(path) in lines[0], (argv, lines)
+    assert main(["simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion", "--dose", "0.5 mg/kg",
+                 "--parameters", str(_edited_set(tmp_path, "bdnf_gain", 0.0, "zero.json"))]) == 0
+
+
 def _morris_result():
     from ketasim.sensitivity import Factor, SensitivityResult
 

@@ -24,6 +24,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -1483,10 +1484,31 @@ def default_free_parameters_path():
     return resources.files("ketasim") / "data" / "free_parameters.json"
 
 
+#: domains of the set's free parameters that are not fitted (hand-set in free_parameters.json): 0 is a what-if
+#: (a BDNF knock-out, no nausea, a rater without error); a negative gain or SD, a probability above 1 or an EC50
+#: <= 0 is a damaged set
+UNFITTED_DOMAINS = {"bdnf_gain": (">= 0", 0.0, math.inf), "nausea_pmax": ("between 0 and 1", 0.0, 1.0),
+                    "nausea_ec50": ("> 0", math.nextafter(0.0, 1.0), math.inf), "rating_noise_sd": (">= 0", 0.0, math.inf)}
+
+
 def check_parameter_domains(params: ParameterSet, name) -> None:
-    """A fitted parameter outside its transform's domain (``log``: > 0; ``logit``: between 0 and 1) is a hand-edited or
-    damaged set: one line naming the file and the parameter (ParameterSetError). Values outside the fit's bounds
-    but inside the domain are allowed (what-if sets)."""
+    """A fitted parameter outside its transform's domain (``log``: > 0; ``logit``: between 0 and 1), a hand-set free
+    parameter outside :data:`UNFITTED_DOMAINS`, or a stored between-trial SD that is not a finite number >= 0 is a
+    hand-edited or damaged set: one line naming the file and the parameter (ParameterSetError). Values outside the
+    fit's bounds but inside the domain are allowed (what-if sets)."""
+    for k, (text, lo, hi) in UNFITTED_DOMAINS.items():
+        p = params.free.get(k)
+        if p is not None and not lo <= p.value <= hi:
+            raise ParameterSetError(f"{name}: parameters.{k}: must be {text}, got {p.value:g}")
+    bt = params.between_trial
+    if bt is not None:
+        tau = bt.get("tau") if isinstance(bt, Mapping) else None
+        if not isinstance(tau, Mapping):
+            raise ParameterSetError(f"{name}: between_trial.tau: expected a mapping of between-trial SDs")
+        for e, v in tau.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ParameterSetError(f"{name}: between_trial.tau.{e}: must be a finite number >= 0 (an SD on the "
+                                        f"log scale), got {v!r}")
     for k, (kind, lo, hi, _) in _ALL_FITTED.items():
         p = params.free.get(k)
         if p is None:

@@ -446,7 +446,7 @@ _KIND_OF_OPTION = {"--csv": ("CSV", ".csv", "--parquet", (".parquet", ".pq")),
 #: too (`simulate --report x.csv` wrote HTML into a .csv file: only the pairs above were checked)
 _KNOWN_ENDINGS = {"CSV": (".csv",), "Parquet": (".parquet", ".pq"), "JSON": (".json",), "HTML": (".html", ".htm"),
                   "SBML (XML)": (".xml", ".sbml"), "YAML": (".yaml", ".yml"),
-                  "a figure": (".png", ".pdf", ".svg", ".svgz", ".eps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")}
+                  "a figure": (".png", ".pdf", ".svg", ".svgz", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")}
 
 
 def _check_kinds(outputs: dict, other: dict | None = None) -> None:

@@ -551,8 +551,10 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
         for m, which in fewer.items():
             same.setdefault(", ".join(which), []).append(LABELS.get(m, m))
         for which, labels in same.items():
-            lines.append(f"  {', '.join(labels)}: evaluable in fewer than the {n:,} patients ({which}; no terminal "
-                         "phase on the schedule)")
+            # AUC0-inf and t1/2 miss a patient without lambda_z; another measure only a non-positive or failed value
+            why = ("no terminal phase on the schedule" if set(labels) <= {LABELS["auc_0_inf"], LABELS["t_half"]}
+                   else "non-positive or missing values")
+            lines.append(f"  {', '.join(labels)}: evaluable in fewer than the {n:,} patients ({which}; {why})")
     lines.append("Cmax, AUC, t1/2: geometric mean (geometric CV %); Tmax: median [range]. NCA on the sampling schedule: "
                  "AUC linear-up/log-down; lambda_z by log-linear regression of the terminal samples.")
     return "\n".join(lines)

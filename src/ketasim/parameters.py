@@ -165,14 +165,16 @@ def _data_path(name: str):
     return resources.files("ketasim") / "data" / name
 
 
-def _file_stamp(path) -> tuple[int, int]:
-    """(modification time ns, size) of a file: part of :func:`load_parameters`' cache key, so that a file edited or
-    replaced in place (``install-parameters``, ``posterior-draws``, a hand edit) is read again in the same process."""
+def _file_stamp(path) -> tuple[int, ...]:
+    """(inode, modification and change times ns, size) of a file: part of :func:`load_parameters`' cache key, so that
+    a file edited or replaced in place (``install-parameters``, ``posterior-draws``, a hand edit) is read again in the
+    same process. An atomic replacement (a new inode) is always seen; a same-size rewrite within one tick of a coarse
+    file clock (FAT 2 s, HFS+ 1 s) is not: ``load_parameters.cache_clear()`` after such an edit."""
     try:
         st = os.stat(path)
     except (OSError, TypeError):        # a resource that is not a file on disk (e.g. inside a zip): path alone
-        return 0, 0
-    return st.st_mtime_ns, st.st_size
+        return (0,)
+    return st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
 
 
 def load_parameters(free_path: str | None = None) -> ParameterSet:

@@ -278,7 +278,7 @@ def pi_scope(u: dict) -> str:
                 "(that trial's sampling error included)"
                 # the help says "use >= 40": with 2 draws the "95 %" range is their min-max, and nothing said so
                 + (f"; with {u['parameter_draws']} draws that range is about their minimum to maximum, not a 95 % "
-                   "interval (use --uncertainty 40 or more)" if u["parameter_draws"] < WHOLE_DESIGN_MIN_DRAWS else "")
+                   "interval (use --uncertainty 40 or more)" if u["parameter_draws"] < MIN_WHOLE_DESIGN_DRAWS else "")
                 + ". Between-arm differences too; p-values: sampling error only.")
     return (f"95% prediction intervals: the statistic a NEW trial of this design and size would observe: "
             f"{draws}{het}, that trial's sampling error and this virtual trial's Monte Carlo error. "
@@ -1009,8 +1009,6 @@ UNCERTAINTY_DRAW_PATIENTS = 200
 MAX_UNCERTAINTY = 1000
 #: ``uncertainty.method`` of a trial whose intervals come from whole-design draws (withdrawal, follow-up)
 WHOLE_DESIGN_METHOD = "whole_design"
-#: fewest draws whose 2.5-97.5 % range the help recommends for a whole-design interval (`trial --help`: use >= 40)
-WHOLE_DESIGN_MIN_DRAWS = 40
 #: fewest whole-design draws whose empirical 2.5-97.5 % range covers ~95 % (the range of N exchangeable draws spans
 #: ~(N - 1)/(N + 1) of the distribution: 39 draws' extremes are a 95 % prediction interval)
 MIN_WHOLE_DESIGN_DRAWS = 40
