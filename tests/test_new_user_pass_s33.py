@@ -447,3 +447,24 @@ def test_the_sbml_template_recipe_in_the_docs_runs():
     exec(code.replace("n=100", "n=3"), env)
     kas = [patient_values(env["prepared"], i)["pk_ka_2"] for i in range(3)]
     assert len(set(kas)) == 3
+
+
+def test_a_short_infusion_at_a_bolus_anesthetic_dose_warns():
+    """`ketasim simulate --drug racemic-ketamine --route iv-infusion --dose 1.4mg/kg --duration 2min` did not warn
+    while a 1 mg/kg IV bolus did (the infusion rule needs 1.5 mg/kg): over 1-2 min the model's peak is the bolus's
+    (1 mg/kg: 912 ng/mL over 1 min, 915 as a bolus). An infusion of <= 5 min takes the bolus threshold; 1 mg/kg over
+    40 min and 0.5 mg/kg over 2 min still do not warn."""
+    import warnings
+
+    from ketasim import quick_scenario
+    from ketasim.errors import DoseWarning
+
+    def warns(dose, duration):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            quick_scenario("racemic-ketamine", "iv-infusion", dose, duration=duration)
+        return any(issubclass(w.category, DoseWarning) for w in caught)
+
+    assert warns("1.4 mg/kg", "2 min") and warns("1 mg/kg", "5 min") and warns("70 mg", "1 min")
+    assert not warns("1 mg/kg", "6 min") and not warns("1 mg/kg", "40 min") and not warns("0.5 mg/kg", "2 min")
+    assert warns("1.5 mg/kg", "40 min")            # the infusion rule as before
