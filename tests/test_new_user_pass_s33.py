@@ -468,3 +468,23 @@ def test_a_short_infusion_at_a_bolus_anesthetic_dose_warns():
     assert warns("1.4 mg/kg", "2 min") and warns("1 mg/kg", "5 min") and warns("70 mg", "1 min")
     assert not warns("1 mg/kg", "6 min") and not warns("1 mg/kg", "40 min") and not warns("0.5 mg/kg", "2 min")
     assert warns("1.5 mg/kg", "40 min")            # the infusion rule as before
+
+
+def test_plan_says_which_safety_limit_excluded_the_candidates(tmp_path, capsys):
+    """`ketasim plan` on the oral record (no SBP or CADSS reading) ranked only "no further sessions" and said "relax
+    the target, the window or the limits": 25 of 26 candidates had a 90th-percentile CADSS peak above the default
+    30 (the population's spread, this patient's dissociation unobserved), which nothing said. The text now counts
+    them per limit and says when the record has no reading of it; the JSON's search block has unsafe_by_limit."""
+    import json
+
+    from ketasim.cli import main
+
+    rec, js = tmp_path / "oral.csv", tmp_path / "plan.json"
+    rec.write_text(ORAL_RECORD, encoding="utf-8")
+    assert main(["plan", str(rec), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    search = json.loads(js.read_text())["search"]
+    assert search["unsafe_by_limit"]["cadss"] >= 1 and search["unsafe_candidates"] >= search["unsafe_by_limit"]["cadss"]
+    line = next(ln for ln in out.splitlines() if "candidate regimens exceed the safety limits" in ln)
+    assert f"({search['unsafe_by_limit']['cadss']} above cadss=30" in line
+    assert "the record has no CADSS reading, so the population's spread applies" in line

@@ -1185,6 +1185,10 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
             "limits": limits.describe(), "plans": ranked[:top], "recorded_plan": recorded, "minimise": minimise,
             "candidates_evaluated": len(results),
             "unsafe_candidates": sum(1 for r in results if not r["safe"]),
+            # which limit: a record without SBP or CADSS readings carries the population's spread of them, which can
+            # exclude every regimen (the text said only "relax the target, the window or the limits")
+            "unsafe_by_limit": {"sbp_rise_mmhg": sum(1 for r in results if r["safety"]["sbp_margin_mmhg"] < 0),
+                                "cadss": sum(1 for r in results if r["safety"]["cadss_margin"] < 0)},
             "seconds": time.perf_counter() - t0, "notice": NOTICE}
 
 
@@ -1234,7 +1238,8 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         "alternative": alt,
         "plans": pl["plans"], "recorded_plan": pl["recorded_plan"], "target": pl["target"], "limits": pl["limits"],
         "search": {"candidates_evaluated": pl["candidates_evaluated"], "unsafe_candidates": pl["unsafe_candidates"],
-                   "minimise": pl["minimise"], "seconds": round(pl["seconds"], 3)},
+                   "unsafe_by_limit": pl["unsafe_by_limit"], "minimise": pl["minimise"],
+                   "seconds": round(pl["seconds"], 3)},
         "provenance": {"package_version": ketasim.__version__, "parameter_set": pm.params.version,
                        "calibration_run": pm.params.calibration_run, "seed": seed},
     }

@@ -22,7 +22,9 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
 * ``plans``: ranked ``[{rank, label, regimen (scenario YAML dose lines, ``at`` on the record's clock), p_target,
   meets_probability, safe, sessions, total_dose_mg, predicted: [{time_h, median, pi90}], safety:
   {sbp_rise_p90_mmhg, sbp_margin_mmhg, cadss_peak_p90, cadss_margin}}]``; ``recorded_plan`` the same for the
-  record's planned doses; ``target``, ``limits`` (stated), ``search``, ``provenance``.
+  record's planned doses; ``target``, ``limits`` (stated), ``search`` (``candidates_evaluated``,
+  ``unsafe_candidates``, ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``minimise``,
+  ``seconds``), ``provenance``.
 """
 
 from __future__ import annotations
@@ -213,6 +215,18 @@ def text_summary(res: dict) -> str:
     if res.get("recorded_plan"):
         r = res["recorded_plan"]
         lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{'' if r['sessions'] == 1 else 's'})")
+    search = res.get("search") or {}
+    if search.get("unsafe_candidates"):
+        by = search.get("unsafe_by_limit") or {}
+        why = ", ".join(f"{n} above {k}={limits_text({k: lim[k]}).split('=', 1)[1]}" for k, n in by.items()
+                        if n and k in lim)
+        read = {o.get("dvid") for o in res.get("observations", [])}
+        unread = [w for k, dv, w in (("sbp_rise_mmhg", "sbp_change_mmhg", "SBP"), ("cadss", "cadss", "CADSS"))
+                  if by.get(k) and dv not in read]
+        lines.append(f"  {search['unsafe_candidates']} of {search['candidates_evaluated']} candidate regimens exceed "
+                     f"the safety limits at the 90th percentile of a session's peak ({why})"
+                     + (f"; the record has no {' or '.join(unread)} reading, so the population's spread applies"
+                        if unread else "") + "; --limits sets the limits")
     if not res["plans"]:
         lines.append("  no candidate regimen is within the safety limits")
     elif not any(p["meets_probability"] for p in res["plans"]):
