@@ -488,3 +488,22 @@ def test_plan_says_which_safety_limit_excluded_the_candidates(tmp_path, capsys):
     line = next(ln for ln in out.splitlines() if "candidate regimens exceed the safety limits" in ln)
     assert f"({search['unsafe_by_limit']['cadss']} above cadss=30" in line
     assert "the record has no CADSS reading, so the population's spread applies" in line
+
+
+def test_an_unquoted_value_with_spaces_names_its_option(capsys):
+    """`ketasim plan examples/patient/patient_101.csv --window 1 week:6 week` (the how-to quotes it; a user may not)
+    said only "Got unexpected extra argument(s) (week:6 week)". It now names the option and shows the quoted form;
+    a stray number (`--seed 1 2`) keeps the framework's line."""
+    from ketasim.cli import main
+
+    cases = ((["plan", "examples/patient/patient_101.csv", "--window", "1", "week:6", "week"],
+              "error: --window: a value with spaces goes in quotes, e.g. --window '1 week:6 week' (see 'ketasim plan "
+              "--help')"),
+             (["plan", "examples/patient/patient_101.csv", "--target", "score", "<=", "15"],
+              "error: --target: a value with spaces goes in quotes, e.g. --target 'score <= 15'"),
+             (["trial", "examples/design_example.yaml", "--seed", "1", "2"],
+              "error: Got unexpected extra argument(s) (2)"))
+    for argv, says in cases:
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1 and err.startswith(says), err

@@ -980,6 +980,15 @@ def _usage_message(e, argv) -> str:
             return f"{opts[0]}: required ({see})"
         name = str(getattr(param, "name", "") or "argument").upper()
         return f"{name}: missing (write '{cmd} {name} ...'; {see})"
+    extra = re.search(r"unexpected extra argument(?:\(s\)|s)? \((.*)\)", text)
+    if extra and extra.group(1).split():
+        # `plan --window 1 week:6 week` (no quotes): 'Got unexpected extra argument(s) (week:6 week)' named nothing
+        words = extra.group(1).split()
+        k = next((j for j in range(2, len(argv)) if argv[j] == words[0]), None)
+        if k is not None and str(argv[k - 2]).startswith("--") and not str(argv[k - 1]).startswith("-"):
+            opt, value = argv[k - 2], f"{argv[k - 1]} {' '.join(words)}"
+            if re.search(r"[A-Za-z<>=:]", value):       # a text value (units, a target), not '--seed 1 2'
+                return f"{opt}: a value with spaces goes in quotes, e.g. {opt} '{value}' ({see})"
     return f"{text} ({see})"
 
 
