@@ -507,3 +507,34 @@ def test_an_unquoted_value_with_spaces_names_its_option(capsys):
         assert main(argv) == 2
         out, err = capsys.readouterr()
         assert out == "" and len(err.strip().splitlines()) == 1 and err.startswith(says), err
+
+
+def test_plan_page_says_how_many_candidates_a_safety_limit_excluded(tmp_path):
+    """The dashboard's plan page for the oral record without a CADSS reading showed only "no further sessions";
+    its status line now counts the candidates above a safety limit (as the text output does)."""
+    import pytest
+
+    pytest.importorskip("starlette")
+    from test_web_browser import CHROMIUM_ARGS, _missing, chromium_path
+
+    if chromium_path() is None:
+        _missing("Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[web]')")
+    from ketasim.web.server import ServerThread
+
+    with ServerThread(warm=False) as s, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = b.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(s.url + "plan")
+            page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
+            page.fill("#record", ORAL_RECORD)
+            page.click("#run")
+            page.wait_for_selector("body[data-ready='1']", timeout=120_000)
+            status = page.inner_text("#status")
+            assert re.search(r"candidates, \d+ above a safety limit: SBP \d+, CADSS \d+\)", status), status
+        finally:
+            b.close()

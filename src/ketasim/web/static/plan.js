@@ -34,7 +34,10 @@ async function run() {
   if (!body.ok) { $("#errors").textContent = body.errors.map((e) => e.message).join("; "); $("#status").textContent = ""; return; }
   const res = body.result;
   $("#status").textContent = `fit ${res.fit.seconds.toFixed(2)} s, plan search ${res.search.seconds.toFixed(2)} s ` +
-    `(${res.search.candidates_evaluated} candidates), page ${((performance.now() - t0) / 1000).toFixed(2)} s; ` +
+    `(${res.search.candidates_evaluated} candidates` +
+    (res.search.unsafe_candidates ? `, ${res.search.unsafe_candidates} above a safety limit: SBP ` +
+      `${res.search.unsafe_by_limit.sbp_rise_mmhg}, CADSS ${res.search.unsafe_by_limit.cadss}` : "") +
+    `), page ${((performance.now() - t0) / 1000).toFixed(2)} s; ` +
     `${res.observations.length} observed values; ` +
     (res.fit.sampling ? `importance sampling: ${res.fit.sampling.summary}` :
       `effective sample size ${res.fit.effective_sample_size.toFixed(0)}`);
