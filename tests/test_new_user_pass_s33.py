@@ -538,3 +538,18 @@ def test_plan_page_says_how_many_candidates_a_safety_limit_excluded(tmp_path):
             assert re.search(r"candidates, \d+ above a safety limit: SBP \d+, CADSS \d+\)", status), status
         finally:
             b.close()
+
+
+def test_simulate_size_with_a_stated_patient_is_refused(tmp_path, capsys):
+    """`ketasim simulate SCENARIO --size 100` on a scenario with `patient:` (one stated patient) ran that one patient
+    (typical random effects) and wrote one subject, ignoring --size. It is now one line; --size 1 still runs."""
+    from ketasim.cli import main
+
+    sc = tmp_path / "one.yaml"
+    sc.write_text("name: one\npatient: {weight_kg: 70, age_years: 30, sex: male, baseline: 30}\narms:\n  nasal:\n"
+                  "    - {drug: esketamine, route: intranasal, dose: 56 mg}\n", encoding="utf-8")
+    csv = tmp_path / "t.csv"
+    assert main(["simulate", str(sc), "--size", "100", "--csv", str(csv)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --size: {sc} states one patient (patient:)") and not csv.exists()
+    assert main(["simulate", str(sc), "--size", "1"]) == 0

@@ -296,6 +296,12 @@ def simulate(
                                  "take plain numbers (kg, years, points)")
             raise InputError(f"simulate: use either a SCENARIO file or the quick form ({', '.join(quick)}), not both")
         sc = load_scenario(scenario)
+        if getattr(sc, "patient", None) is not None and size not in (None, 1):   # was ignored: one patient ran
+            from .errors import InputError
+
+            raise InputError(f"--size: {scenario} states one patient (patient:), simulated with typical random "
+                             f"effects; for {size:,} patients like it write population: (size, weight_kg, ...) "
+                             "instead")
     exp = _experiment(experiment)
     # PK options are checked before anything is simulated
     pk_plan = _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times) if (pk or pk_json or pk_dose or pk_sample or pk_exact
