@@ -205,7 +205,8 @@ def text_summary(res: dict) -> str:
     lim = res["limits"]
     lines.append("limits: " + limits_text(lim))
     for p in res["plans"]:
-        lines.append(f"  #{p['rank']} p={p['p_target']:.2f} {p['label']} ({p['sessions']} session{'' if p['sessions'] == 1 else 's'}, "
+        plural = "" if p["sessions"] == 1 else "s"
+        lines.append(f"  #{p['rank']} p={p['p_target']:.2f} {p['label']} ({p['sessions']} session{plural}, "
                      f"{p['total_dose_mg']:g} mg; SBP margin {p['safety']['sbp_margin_mmhg']:+.0f} mmHg, "
                      f"CADSS margin {p['safety']['cadss_margin']:+.0f})")
     if res["plans"] and res["plans"][0]["regimen"]:      # "no further sessions" has none: no empty heading
@@ -214,7 +215,8 @@ def text_summary(res: dict) -> str:
             lines.append("    - {" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}")
     if res.get("recorded_plan"):
         r = res["recorded_plan"]
-        lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{'' if r['sessions'] == 1 else 's'})")
+        plural = "" if r["sessions"] == 1 else "s"
+        lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{plural})")
     search = res.get("search") or {}
     if search.get("unsafe_candidates"):
         by = search.get("unsafe_by_limit") or {}
