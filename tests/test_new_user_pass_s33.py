@@ -553,3 +553,21 @@ def test_simulate_size_with_a_stated_patient_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: --size: {sc} states one patient (patient:)") and not csv.exists()
     assert main(["simulate", str(sc), "--size", "1"]) == 0
+
+
+def test_plan_text_shows_the_alternative_and_no_rounding_noise(tmp_path, capsys):
+    """`ketasim plan examples/patient/patient_101.csv --alternative ALT.yaml --variable cadss` (the how-to's form)
+    printed nothing of the alternative regimen (only --json and --report had it), and the CADSS forecast days after a
+    session read 'median 1.59e-16  50% [3.55e-18, 7.7e-15]'."""
+    from ketasim.cli import main
+
+    alt = tmp_path / "alt.yaml"
+    alt.write_text("- {drug: esketamine, route: intranasal, dose: 84 mg, at: 340 h, every: 3.5 d, count: 4}\n",
+                   encoding="utf-8")
+    assert main(["plan", "examples/patient/patient_101.csv", "--alternative", str(alt), "--variable", "cadss"]) == 0
+    out = capsys.readouterr().out
+    assert "alternative regimen (--alternative; at on the record's clock):" in out
+    assert "    - {drug: esketamine, route: intranasal, dose: 84 mg, at: 340 h" in out
+    block = out[out.index("forecast of the rating (MADRS points) (alternative regimen):"):].splitlines()[1:5]
+    assert all(re.match(r"\s+\d+\.\d h  median\s+\d+\.\d  50% \[\d+, \d+\]  90% \[\d+, \d+\]$", ln) for ln in block), block
+    assert "e-1" not in out and "e-2" not in out and "e-3" not in out

@@ -141,6 +141,25 @@ def limits_text(lim: dict) -> str:
     return ",".join(f"{k}={value(v)}" for k, v in lim.items() if k != "note")
 
 
+def _forecast_lines(entries, variable: str) -> list[str]:
+    """One line per forecast point of ``variable``: a rating to whole points, anything else to 3 significant digits,
+    with what is ~0 printed as 0 (a CADSS forecast days after a session printed '1.59e-16')."""
+    def g(x):
+        return "0" if abs(x) < 5e-4 else f"{x:.3g}"
+
+    out = []
+    for e in entries:
+        if e["variable"] != variable:
+            continue
+        if variable == "score":
+            out.append(f"  {e['time_h']:8.1f} h  median {e['median']:5.1f}  50% [{e['pi50'][0]:.0f}, {e['pi50'][1]:.0f}]"
+                       f"  90% [{e['pi90'][0]:.0f}, {e['pi90'][1]:.0f}]")
+        else:
+            out.append(f"  {e['time_h']:8.1f} h  median {g(e['median'])}  50% [{g(e['pi50'][0])}, {g(e['pi50'][1])}]"
+                       f"  90% [{g(e['pi90'][0])}, {g(e['pi90'][1])}]")
+    return out
+
+
 def text_summary(res: dict) -> str:
     from .personal import BARELY_INFORMED, NOT_INFORMED, ONE_SIDED
     from .population import SCALE_NAMES
@@ -191,16 +210,19 @@ def text_summary(res: dict) -> str:
             lines.append(f"  warning: {w}")
     lines.append(f"forecast of the rating ({scale} points at the forecast points, h on the record's clock; recorded "
                  "regimen):")
-    for e in res["forecast"]:
-        if e["variable"] == "score":
-            lines.append(f"  {e['time_h']:8.1f} h  median {e['median']:5.1f}  50% [{e['pi50'][0]:.0f}, {e['pi50'][1]:.0f}]"
-                         f"  90% [{e['pi90'][0]:.0f}, {e['pi90'][1]:.0f}]")
+    lines += _forecast_lines(res["forecast"], "score")
     for v in dict.fromkeys(e["variable"] for e in res["forecast"] if e["variable"] != "score"):   # --variable
         lines.append(f"forecast of {v}{' (CADSS points)' if v == 'cadss' else ''} (recorded regimen):")
-        for e in res["forecast"]:
-            if e["variable"] == v:
-                lines.append(f"  {e['time_h']:8.1f} h  median {e['median']:.3g}  50% [{e['pi50'][0]:.3g}, "
-                             f"{e['pi50'][1]:.3g}]  90% [{e['pi90'][0]:.3g}, {e['pi90'][1]:.3g}]")
+        lines += _forecast_lines(res["forecast"], v)
+    alt = res.get("alternative")
+    if alt:     # `plan --alternative ALT.yaml` printed nothing of it (only the JSON and the report had it)
+        lines.append("alternative regimen (--alternative; at on the record's clock):")
+        for d in alt.get("regimen") or []:
+            lines.append("    - {" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}")
+        for v in dict.fromkeys(e["variable"] for e in alt["forecast"]):
+            lines.append(f"forecast of {'the rating (' + scale + ' points)' if v == 'score' else v} (alternative "
+                         "regimen):")
+            lines += _forecast_lines(alt["forecast"], v)
     lines.append(f"target: {res['target']['text']} with probability >= {res['target']['probability']:g}")
     lim = res["limits"]
     lines.append("limits: " + limits_text(lim))
