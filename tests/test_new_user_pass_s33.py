@@ -571,3 +571,19 @@ def test_plan_text_shows_the_alternative_and_no_rounding_noise(tmp_path, capsys)
     block = out[out.index("forecast of the rating (MADRS points) (alternative regimen):"):].splitlines()[1:5]
     assert all(re.match(r"\s+\d+\.\d h  median\s+\d+\.\d  50% \[\d+, \d+\]  90% \[\d+, \d+\]$", ln) for ln in block), block
     assert "e-1" not in out and "e-2" not in out and "e-3" not in out
+
+
+def test_trial_pk_table_says_when_a_measure_misses_patients(capsys):
+    """`ketasim trial examples/pk/ddi_oral_esketamine_clarithromycin.yaml --size 2000`: AUC0-inf and t1/2 are over
+    1,997-1,999 of the 2,000 volunteers (slow absorbers without a terminal phase; the JSON's n_evaluable) and the
+    crossover's auc_0_inf_ratio over 1,997 pairs, while the table showed only 'n=2000'. Those rows now say
+    'n=1,998 of 2,000'; complete rows are unchanged."""
+    from ketasim.cli import main
+
+    assert main(["trial", "examples/pk/ddi_oral_esketamine_clarithromycin.yaml", "--size", "2000",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    marked = [ln for ln in out.splitlines() if re.search(r"  n=[\d,]+ of 2,000$", ln)]
+    assert marked and all(("auc_0_inf" in ln or "t_half" in ln) for ln in marked)
+    assert any("auc_0_inf_ratio s-ketamine" in ln for ln in marked)
+    assert not any("cmax" in ln and " of 2,000" in ln for ln in out.splitlines())

@@ -215,20 +215,27 @@ class TrialResult:
             if pk:
                 lines.append(f"  PK, {pk[0]['dose']} dose, {pk[0]['sample']} plasma: geometric mean (geometric CV %) "
                              "[95% CI]; Tmax median [range]")
+            full = max((r.get("n_evaluable") or 0 for r in pk), default=0)
             for r in pk:
                 label = f"{r['measure']} {r['analyte']} ({r['unit']})"
+                # a slow absorber without a terminal phase has no AUC0-inf or t1/2 (the JSON's n_evaluable); the
+                # table showed only the arm's n
+                fewer = (f"  n={r['n_evaluable']:,} of {full:,}" if 0 < (r.get("n_evaluable") or 0) < full else "")
                 if r["measure"] == "tmax":
                     lines.append(f"  {label:34s} {r['value']:9.4g}  [{r['range'][0]:.4g} - {r['range'][1]:.4g}]")
                 else:
                     lines.append(f"  {label:34s} {r['value']:9.4g}  ({r['cv_percent']:.3g}%)  "
-                                 f"[{r['ci95'][0]:.4g}, {r['ci95'][1]:.4g}]")
+                                 f"[{r['ci95'][0]:.4g}, {r['ci95'][1]:.4g}]{fewer}")
         if self.comparisons:
             lines.append("\nbetween arms")
             for c in self.comparisons:
                 if "ci90" in c:                               # a PK geometric mean ratio (90 % CI, as DDI studies)
+                    full = max((d.get("n_evaluable") or 0 for d in self.comparisons
+                                if "ci90" in d and (d["arm"], d["versus"]) == (c["arm"], c["versus"])), default=0)
+                    k = c.get("n_evaluable") or 0
                     lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure'] + ' ' + c['analyte']:30s} "
                                  f"{c['value']:8.3f}  90% CI [{c['ci90'][0]:6.3f}, {c['ci90'][1]:6.3f}]  "
-                                 f"{format_p(c['p_value'])}")
+                                 f"{format_p(c['p_value'])}" + (f"  n={k:,} of {full:,}" if 0 < k < full else ""))
                     continue
                 relapse = c["measure"] == "relapse_rate_difference"
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else (
