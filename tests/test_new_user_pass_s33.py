@@ -42,6 +42,19 @@ def test_summary_peak_is_the_first_of_equal_peaks_and_keeps_a_rising_one():
     assert _peak(pd.DataFrame({"time_h": t, "x": [0.0, 1.0, 1.0, 1.0, 1.0, 1.0]}), "x") == (1.0, 1.0)
 
 
+#: an oral racemic-ketamine record with four plasma levels (higher than typical) and two ratings (H1)
+ORAL_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
+9,0,0,,,,,,30,madrs,70,50,F
+9,0.1,1,0.5,mg/kg,,racemic-ketamine,oral,,,,,
+9,0.5,0,,,,,,3,cp_ketamine_ng_ml,,,
+9,1.0,0,,,,,,8,cp_ketamine_ng_ml,,,
+9,2.0,0,,,,,,12,cp_ketamine_ng_ml,,,
+9,4.0,0,,,,,,9,cp_ketamine_ng_ml,,,
+9,24,0,,,,,,25,madrs,,,
+9,168,0,,,,,,,madrs,,,
+"""
+
+
 def _edited_set(tmp_path, name, value, file="edited.json"):
     import json
 
