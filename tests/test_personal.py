@@ -317,27 +317,29 @@ def test_observation_free_sees_any_dependence():
     assert not {r["name"]: r for r in fit.parameter_table()}["eta_ka_nasal"]["uninformative"]
 
 
-ORAL_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
+#: one IM dose with venous levels ~1.7x the typical patient's (the absorbed fraction route.im.f x f_iiv is capped at 1)
+IM_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
 9,0,0,,,,,,30,madrs,70,50,F
-9,0.1,1,0.5,mg/kg,,racemic-ketamine,oral,,,,,
-9,0.5,0,,,,,,3,cp_ketamine_ng_ml,,,
-9,1.0,0,,,,,,8,cp_ketamine_ng_ml,,,
-9,2.0,0,,,,,,12,cp_ketamine_ng_ml,,,
-9,4.0,0,,,,,,9,cp_ketamine_ng_ml,,,
+9,0.1,1,0.5,mg/kg,,racemic-ketamine,im,,,,,
+9,0.35,0,,,,,,400,cp_ketamine_ng_ml,,,
+9,0.6,0,,,,,,250,cp_ketamine_ng_ml,,,
+9,1.1,0,,,,,,150,cp_ketamine_ng_ml,,,
+9,2.1,0,,,,,,80,cp_ketamine_ng_ml,,,
 9,24,0,,,,,,25,madrs,,,
 9,168,0,,,,,,,madrs,,,
 """
 
 
 def test_a_capped_effect_is_fitted_and_not_called_uninformed(tmp_path):
-    """(H1, thirty-third session) An oral racemic-ketamine record with four plasma levels (higher than typical):
-    `ketasim plan` said "the record's observations do not depend on eta_f" although its importance-sampled 90%
-    interval was [-0.48, 1.89]. The kernel caps an oral dose's absorbed fraction at 1, so exposure stops rising above
-    eta_f ~ +0.2; the MAP sits on that kink and the Laplace SD is the prior's. "Not informed at all" now comes from
-    the exact test (predictions unchanged at +-2 prior SDs): eta_f is fitted, named one-sided with a warning, and
-    not flagged uninformative; eta_ka_nasal (no nasal dose) is."""
-    rec = tmp_path / "oral.csv"
-    rec.write_text(ORAL_RECORD, encoding="utf-8")
+    """(H1, thirty-third session) A record whose plasma levels are higher than the model can give below a cap: the
+    plan said "the record's observations do not depend on eta_f" although its importance-sampled 90% interval was
+    informed. H1 met it with an oral record (the oral cap is gone since the same session: eta_f acts on the first pass
+    there); an IM dose's absorbed fraction route.im.f x f_iiv is still capped at 1, so exposure stops rising above
+    eta_f ~ +0.38, the MAP sits on that kink and the Laplace SD is the prior's. "Not informed at all" comes from the
+    exact test (predictions unchanged at +-2 prior SDs): eta_f is fitted, named one-sided (flat_laplace) with one
+    warning, and not flagged uninformative; eta_ka_nasal (no nasal dose) is."""
+    rec = tmp_path / "im.csv"
+    rec.write_text(IM_RECORD, encoding="utf-8")
     fit = fit_patient(read_record(rec), n_samples=200, n_proposals=1000)
     rows = {r["name"]: r for r in fit.parameter_table()}
     assert "eta_f" not in fit.sampling["fixed_at_prior"] and "eta_ka_nasal" in fit.sampling["fixed_at_prior"]

@@ -122,3 +122,28 @@ def test_oral_absorption_variability_widens_the_spread_of_peaks():
 
     with_iiv, without = peaks(P), peaks(P.with_literature({"iiv.ka_oral_cv": 0.0}))
     assert with_iiv[0] > 1.5 * without[0] and with_iiv[1] > 3 * without[1]
+
+
+def test_oral_exposure_keeps_rising_with_eta_f_and_first_pass_stays_mass_balanced():
+    """(H1, thirty-third session) The oral depot's fraction was 1 x f_iiv capped at 1, so exposure stopped rising at
+    eta_f ~ +0.2 and 42 % of patients shared one oral F. The effect now acts on the first-pass escape: a swallowed
+    dose's systemic fraction fgut x fh grows as f_iiv over the whole normal range, and is capped only where escape
+    would exceed 1 (first-pass norketamine's mass balance). The typical patient's exposure is unchanged."""
+    eta = np.array([-2.0, 0.0, 0.5, 1.0, 2.0, 3.0])
+    m = _pk(eta_f=eta)
+    w = P.get("iiv.bioavailability_cv")
+    f = np.exp(w * eta - 0.5 * w ** 2)
+    escape = m.fgut * m.fh
+    for b in (0, 1):
+        assert np.allclose(escape[:, b] / escape[1, b], f / f[1], rtol=1e-12)    # no cap in this range
+        assert np.all(escape[:, b] <= 1.0)
+    # far out, escape is capped at 1 (mass balance), not the fraction absorbed
+    assert np.allclose(_pk(eta_f=np.array([40.0])).fh * m.fgut[:1], 1.0)
+    # the engine: oral AUC over 24 h rises with eta_f beyond +0.2 (it was flat from there)
+    arm = Arm("oral", (Dose.from_mapping({"drug": "racemic-ketamine", "route": "oral", "dose": "0.5 mg/kg"}, "d"),))
+    t = np.round(np.arange(0.0, 24.0 + 1e-9, 0.25), 9)
+    pats = patients_from_covariates(eta.size, **COV, eta_f=eta)
+    cp = run_arm(arm, PopulationSpec(), pats, t, params=P).out[:, :, K.OUT_NAMES.index("cp_ketamine_ng_ml")]
+    auc = np.trapezoid(cp, t, axis=1) if hasattr(np, "trapezoid") else np.trapz(cp, t, axis=1)
+    assert np.all(np.diff(auc) > 0)
+    assert auc[4] / auc[1] == pytest.approx(f[4] / f[1], rel=0.02)     # exposure proportional to F (linear PK)

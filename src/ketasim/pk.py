@@ -635,6 +635,12 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
         # kernel caps at 1 (a cap there would censor it); the escape stays <= 1 (mass balance of first-pass norketamine)
         f_occ = np.exp(p.get("iov.bioavailability_cv") * patients.occasion_f)
         fh = np.minimum(fh * f_occ[:, None], 1.0 / fgut)
+    # the patient's random effect on bioavailability: for a swallowed dose (oral; the swallowed part of a nasal or
+    # sublingual dose) on the first pass as well, capped where escape reaches 1 (first-pass norketamine's mass
+    # balance); a cap on the gut depot's fraction (1 x f_iiv, as for the other extravascular routes) censored it
+    # above eta_f ~ +0.2, so 42 % of patients shared one oral F (thirty-third session, H1)
+    f_iiv = np.exp(p.get("iiv.bioavailability_cv") * patients.eta_f - 0.5 * p.get("iiv.bioavailability_cv") ** 2)
+    fh = np.minimum(fh * f_iiv[:, None], 1.0 / fgut)
 
     # --- norketamine (S and R: one set), HNK, midazolam --------------------------------------------------
     nv = np.array([p.get("pk.norketamine.v", "L"), p.get("pk.norketamine.vp", "L")])
@@ -652,7 +658,6 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
     _block(MDZ, mv[None, :] * wt[:, None] * ev_v[:, None], mcl, (p.get("pk.midazolam.q", "L/h") * w075)[:, None])
 
     ka = typical_ka(p)[None, :] * np.exp(ka_log_effects(p, patients))
-    f_iiv = np.exp(p.get("iiv.bioavailability_cv") * patients.eta_f - 0.5 * p.get("iiv.bioavailability_cv") ** 2)
     ke0 = math.log(2) / p.get("pk.t_half_ke0", "h") * np.exp(p.get("iiv.ke0_cv") * patients.eta_ke0)
     fm_nk = np.full(n, p.get("pk.fm_nk") * yield_f)
     return PKModel(lam, kap, kap_v, nmodes, venous_weights, cl, fh, fgut, f_iiv, ka, ke0, vols, flows,

@@ -190,7 +190,7 @@ def text_summary(res: dict) -> str:
                      "they are not fitted and keep the population's distribution (forecasts and plans carry their full spread)")
     if flat:
         lines.append(f"  note: the predictions depend on {', '.join(p['name'] for p in flat)}, but their Laplace SD is "
-                     "the prior's (almost no slope at the MAP: a small effect, or a cap such as an oral dose's absorbed "
+                     "the prior's (almost no slope at the MAP: a small effect, or a cap such as an IM dose's absorbed "
                      "fraction at 1): fitted; their 90% intervals (importance-sampled) say what the data say")
     if weak:
         lap = [100 * p["laplace_sd"] / p["prior_sd"] for p in weak]

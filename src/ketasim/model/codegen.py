@@ -713,10 +713,12 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                 for m in range(nmodes[tg]):
                     z[tg, m] += kappa[i, tg, m] * amount
             elif kind == EV_DEPOT:
+                # a swallowed dose's random effect on F acts on its first pass (in fh_s, fh_r: ketasim.pk), not
+                # on the gut depot, where the cap at 1 censored it above eta_f ~ +0.2
                 if tg == 2:
-                    f = ev_frac[e] * pp_fgut_s * pp_f_iiv
+                    f = ev_frac[e] * pp_fgut_s
                 elif tg == 3:
-                    f = ev_frac[e] * pp_fgut_r * pp_f_iiv
+                    f = ev_frac[e] * pp_fgut_r
                 else:
                     f = ev_frac[e] * pp_f_iiv
                 dep[tg] += amount * min(f, 1.0)

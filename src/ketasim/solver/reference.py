@@ -171,11 +171,13 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
             if kind == EVENT_CODES["bolus"]:
                 y[offs[tg]] += amount
             elif kind == EVENT_CODES["depot"]:
-                f = a.ev_frac[e] * P["f_iiv"]
+                # gut depots: the random effect on F is in the first pass (fh_s, fh_r), as in the kernel
                 if tg == 2:
-                    f *= P["fgut_s"]
+                    f = a.ev_frac[e] * P["fgut_s"]
                 elif tg == 3:
-                    f *= P["fgut_r"]
+                    f = a.ev_frac[e] * P["fgut_r"]
+                else:
+                    f = a.ev_frac[e] * P["f_iiv"]
                 y[i_dep + tg] += amount * min(f, 1.0)
             elif kind == EVENT_CODES["rate"]:
                 inf[rate_slot[tg]] += amount
