@@ -84,7 +84,7 @@ def test_a_parameter_set_with_a_nan_or_impossible_value_is_refused_before_it_is_
         path = _edited_set(tmp_path, name, value, f"edited{k}.json")     # load_parameters caches by path
         before = path.read_bytes()
         for argv in (["install-parameters", str(path)], ["posterior-draws", str(path), "--count", "2"],
-                     ["between-trial", str(path), "--size", "5"],
+                     ["between-trial", str(path), "--size", "100"],
                      ["simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion", "--dose", "0.5 mg/kg",
                       "--parameters", str(path)]):
             assert main(argv) == 2, argv
@@ -126,6 +126,27 @@ def test_hand_set_parameters_and_between_trial_sds_are_checked_too(tmp_path, cap
             assert len(lines) == 1 and message in lines[0] and str(path) in lines[0], (argv, lines)
     assert main(["simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion", "--dose", "0.5 mg/kg",
                  "--parameters", str(_edited_set(tmp_path, "bdnf_gain", 0.0, "zero.json"))]) == 0
+
+
+def test_between_trial_size_floor_and_no_between_trial_without_uncertainty(capsys, tmp_path):
+    """(H1) `ketasim between-trial SET --size 20` stored a drug between-trial SD of 0.000 (0.277 at the default 200):
+    each trial's shift drowned in the Monte Carlo error; `--size 1` failed after ~15 s with an internal message.
+    `trial --no-between-trial` and `qualify --no-between-trial` without --uncertainty (or --cross-validate) were
+    accepted and ignored. Each is one line before anything runs."""
+    from ketasim.cli import main
+
+    path = _edited_set(tmp_path, "emax_drug", 0.5)
+    before = path.read_bytes()
+    for size in ("20", "1"):
+        assert main(["between-trial", str(path), "--size", size]) == 2
+        assert capsys.readouterr().err.strip() == f"error: --size: must lie in 100-100,000, got {size}"
+    assert path.read_bytes() == before
+    assert main(["trial", "docs/tutorials/placebo_trial.yaml", "--no-between-trial", "--size", "10"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --no-between-trial: only with --uncertainty")
+    assert main(["qualify", "--no-between-trial", "--size", "1", "--html", str(tmp_path / "q.html")]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --no-between-trial: only with --uncertainty or "
+                                                      "--cross-validate")
+    assert not (tmp_path / "q.html").exists()
 
 
 def _morris_result():

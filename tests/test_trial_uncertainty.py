@@ -172,11 +172,11 @@ def test_between_trial_command_stores_the_block(tmp_path, monkeypatch, capsys):
         "tau": {"nonspecific": 0.25, "drug": 0.75}, "method": "stub", "implied_placebo_response_logit_sd": float("nan"),
         "trials": [{"group": "g", "shift": {"nonspecific": 0.1, "drug": 0.0}, "se": {"nonspecific": 0.2, "drug": float("inf")},
                     "used": {"nonspecific": True, "drug": False}}]})
-    assert main(["between-trial", str(path), "--size", "20"]) == 0
+    assert main(["between-trial", str(path), "--size", "100"]) == 0
     d = json.loads(path.read_text())                     # strict JSON: the inf SE is null
     assert {k: v for k, v in d.items() if k != "between_trial"} == original
     bt = d["between_trial"]
-    assert bt["tau"] == {"nonspecific": 0.25, "drug": 0.75} and bt["size"] == 20 and bt["trials"][0]["se"]["drug"] is None
+    assert bt["tau"] == {"nonspecific": 0.25, "drug": 0.75} and bt["size"] == 100 and bt["trials"][0]["se"]["drug"] is None
     p = load_parameters(str(path))
     assert bt["calibration_run"] == p.calibration_run
     assert calibration.trial_tau(p) == ({"nonspecific": 0.25, "drug": 0.75}, "stored with the parameter set")

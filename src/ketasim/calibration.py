@@ -1758,6 +1758,10 @@ def between_trial_tau(params: ParameterSet, *, size: int = 200, seed: int = 2026
 
 #: size and seed of the stored tau estimate (``ketasim between-trial``; ~10 s on one core)
 BETWEEN_TRIAL_SIZE = 200
+#: fewest virtual patients per arm for a stored between-trial estimate: each trial's shift is estimated against the
+#: model's prediction, whose Monte Carlo error at a few dozen patients swamps it (--size 20 stored a drug SD of 0.000
+#: against 0.277 at the default 200; --size 1 failed after ~15 s with an internal message; thirty-third session)
+MIN_BETWEEN_TRIAL_SIZE = 100
 BETWEEN_TRIAL_SEED = 20261121
 
 

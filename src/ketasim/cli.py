@@ -586,6 +586,11 @@ def trial(
     _check_options(size, seed, (json_out, report), inputs=(("the scenario", scenario), ("--observed", observed),
                                                             ("--parameters", parameters)))
     _check_kinds({"--json": json_out, "--report": report})
+    if not between_trial and not uncertainty:       # was accepted and ignored without a word
+        from .errors import InputError
+
+        raise InputError("--no-between-trial: only with --uncertainty (without it the intervals carry no between-trial "
+                         "heterogeneity anyway)")
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
                   chunk=chunk, observed=observed, parameters=parameters,
                   **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
@@ -710,7 +715,10 @@ def between_trial_cmd(
 ):
     """Estimate the between-trial SDs (tau) under a parameter set and store them in it (used by `trial --uncertainty`)."""
     from .app import between_trial_cli
+    from .calibration import MIN_BETWEEN_TRIAL_SIZE
+    from .limits import check_int
 
+    check_int(size, "--size", lo=MIN_BETWEEN_TRIAL_SIZE, hi=100_000)
     _check_options(size, seed)
     between_trial_cli(path, size=size, seed=seed)
 
@@ -805,6 +813,11 @@ def qualify(
             from .errors import InputError
 
             raise InputError(f"{option}: only with --cross-validate (without it nothing is cross-validated)")
+    if not between_trial and not (uncertainty or cross_validate):     # was accepted and ignored without a word
+        from .errors import InputError
+
+        raise InputError("--no-between-trial: only with --uncertainty or --cross-validate (without them the intervals "
+                         "carry no between-trial heterogeneity anyway)")
     if uncertainty != 0:                # as `trial --uncertainty`: 2-1000 draws (10**8 was a 145 GiB traceback)
         from .trial import check_uncertainty_draws
 
