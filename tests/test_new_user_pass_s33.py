@@ -621,3 +621,19 @@ def test_trial_pk_table_says_when_a_measure_misses_patients(capsys):
     assert marked and all(("auc_0_inf" in ln or "t_half" in ln) for ln in marked)
     assert any("auc_0_inf_ratio s-ketamine" in ln for ln in marked)
     assert not any("cmax" in ln and " of 2,000" in ln for ln in out.splitlines())
+
+
+def test_a_set_without_rater_noise_is_one_line_in_the_personal_fit(tmp_path):
+    """(H3's review) rating_noise_sd 0 is a possible what-if for a trial (an exact rater) and install-parameters takes
+    it, but `ketasim plan` then ended in a LinAlgError traceback (the ratings' covariance is singular without the
+    rater's noise). The personal fit now says so in one line naming the parameter."""
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.parameters import load_parameters
+    from ketasim.personal import personal_plan
+    from ketasim.record import record_from_csv_text
+
+    path = _edited_set(tmp_path, "rating_noise_sd", 0.0, "exact_rater.json")
+    with pytest.raises(InputError, match=r"^parameters\.rating_noise_sd: the personal fit needs a rater's noise > 0"):
+        personal_plan(record_from_csv_text(NASAL_RECORD), params=load_parameters(str(path)))

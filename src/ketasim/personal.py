@@ -117,6 +117,11 @@ class PatientModel:
         self.prior_sd = np.array([p.prior_sd for p in fp])
         self.smax = self.spec.scale_max
         self.rating_sd = self.params.free_value("rating_noise_sd") * self.smax
+        if not self.rating_sd > 0:
+            # a set may carry rating_noise_sd 0 (a trial's what-if: an exact rater), but the fit weighs every rating
+            # by the rater's noise: with none its covariance is singular (was a LinAlgError traceback in `plan`)
+            raise InputError(f"parameters.rating_noise_sd: the personal fit needs a rater's noise > 0 (parameter set "
+                             f"{self.params.version}), got {self.params.free_value('rating_noise_sd'):g}")
         #: (stationary SD in scale points, correlation time in h) of the within-patient fluctuation of true severity
         #: (population.fluctuation_change_sd): the record's ratings see it, so the fit weighs them with its
         #: covariance and forecasts continue it from what the ratings say of it; SD 0 for a set without it
