@@ -536,7 +536,15 @@ def test_an_unquoted_value_with_spaces_names_its_option(capsys):
              (["plan", "examples/patient/patient_101.csv", "--target", "score", "<=", "15"],
               "error: --target: a value with spaces goes in quotes, e.g. --target 'score <= 15'"),
              (["trial", "examples/design_example.yaml", "--seed", "1", "2"],
-              "error: Got unexpected extra argument(s) (2)"))
+              "error: Got unexpected extra argument(s) (2)"),
+             # a second file after a number or a text option is not the option's unquoted value (H3's review: these
+             # said "--size: a value with spaces goes in quotes, e.g. --size '30 other.yaml'")
+             (["simulate", "examples/design_example.yaml", "--size", "30", "other.yaml"],
+              "error: Got unexpected extra argument(s) (other.yaml)"),
+             (["plan", "examples/patient/patient_101.csv", "--target", "madrs<=10", "second.csv"],
+              "error: Got unexpected extra argument(s) (second.csv)"),
+             (["plan", "examples/patient/patient_101.csv", "--target", "madrs<=10", "at", "2.5", "d"],
+              "error: --target: a value with spaces goes in quotes, e.g. --target 'madrs<=10 at 2.5 d'"))
     for argv, says in cases:
         assert main(argv) == 2
         out, err = capsys.readouterr()

@@ -1006,7 +1006,13 @@ def _usage_message(e, argv) -> str:
         k = next((j for j in range(2, len(argv)) if argv[j] == words[0]), None)
         if k is not None and str(argv[k - 2]).startswith("--") and not str(argv[k - 1]).startswith("-"):
             opt, value = argv[k - 2], f"{argv[k - 1]} {' '.join(words)}"
-            if re.search(r"[A-Za-z<>=:]", value):       # a text value (units, a target), not '--seed 1 2'
+            # only an option that takes text (not `--size 30 other.yaml`: a number) and words that are not a file
+            # name (`--target 'madrs<=10' second.csv` is a second file, not the target's continuation)
+            params = getattr(getattr(getattr(e, "ctx", None), "command", None), "params", None) or []
+            p = next((q for q in params if opt in (getattr(q, "opts", None) or [])), None)
+            text_option = p is None or getattr(getattr(p, "type", None), "name", "text") == "text"
+            a_file = any(re.fullmatch(r"\.[A-Za-z][A-Za-z0-9]{0,7}", Path(str(w)).suffix) for w in words)
+            if text_option and not a_file and re.search(r"[A-Za-z<>=:]", value):   # a text value, not '--seed 1 2'
                 return f"{opt}: a value with spaces goes in quotes, e.g. {opt} '{value}' ({see})"
     return f"{text} ({see})"
 
