@@ -126,6 +126,10 @@ def test_hand_set_parameters_and_between_trial_sds_are_checked_too(tmp_path, cap
             assert len(lines) == 1 and message in lines[0] and str(path) in lines[0], (argv, lines)
     assert main(["simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion", "--dose", "0.5 mg/kg",
                  "--parameters", str(_edited_set(tmp_path, "bdnf_gain", 0.0, "zero.json"))]) == 0
+    capsys.readouterr()
+    # (H3) the message says how to repair a damaged block: without it, `between-trial` estimates it again
+    assert main(["between-trial", str(tmp_path / "t1.json")]) == 2
+    assert "delete the between_trial block and run `ketasim between-trial FILE`" in capsys.readouterr().err
 
 
 def test_between_trial_size_floor_and_no_between_trial_without_uncertainty(capsys, tmp_path):

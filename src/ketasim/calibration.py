@@ -1508,7 +1508,8 @@ def check_parameter_domains(params: ParameterSet, name) -> None:
         for e, v in tau.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ParameterSetError(f"{name}: between_trial.tau.{e}: must be a finite number >= 0 (an SD on the "
-                                        f"log scale), got {v!r}")
+                                        f"log scale), got {v!r}; delete the between_trial block and run `ketasim "
+                                        "between-trial FILE` to estimate it again")
     for k, (kind, lo, hi, _) in _ALL_FITTED.items():
         p = params.free.get(k)
         if p is None:
