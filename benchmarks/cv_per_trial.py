@@ -303,8 +303,8 @@ def main(argv=None):
             cells.append(f"{fmt(pts, '5.2f')} / {fmt(pp, '5.1f')} / {fmt(None if ins is None else 100 * ins, '3.0f')}%")
         print(f"{t:40s}" + "".join(f"{c:>24s}" for c in cells))
     for p, d in zip(paths, runs):
-        print(f"\nfold parameters of {p}:")
-        for f in d["folds"]:
+        print(f"\nfold parameters of {p}:" + ("" if d.get("folds") else " not stored (a partial diagnostic run)"))
+        for f in d.get("folds", []):
             fit = f["fitted"]
             print(f"  {f['left_out']:16s} J {f['objective']:6.1f}  " + "  ".join(
                 f"{k} {fit[k]:.3g}" for k in FOLD_KEYS if k in fit))
@@ -331,6 +331,8 @@ def main(argv=None):
         for t, (k, bias, excess) in sorted(tab.items(), key=lambda kv: -kv[1][2]):
             print(f"  {t:32s} {k:3d} rows  bias {bias:+6.1f} pp  excess {excess:+5.2f} pp")
     for p, d in zip(paths, runs):
+        if "in_sample_fit" not in d:         # a partial diagnostic run keeps its rows only
+            continue
         full = d["in_sample_fit"]["fitted"]
         hits = bound_hits(full)
         print(f"\nin-sample fit of {p}: parameters within 3 % of a bound: " + (", ".join(
