@@ -91,8 +91,11 @@ def test_existing_scenarios_give_the_numbers_they_gave_before_the_new_scales():
 
     want = {"feder2021.yaml": {"ketamine": [(336.0, "mean_change", -24.575), (336.0, "response_rate", 72.5)],
                                "midazolam": [(336.0, "mean_change", -17.775), (336.0, "response_rate", 60.0)]},
-            "canuso2018.yaml": {"ESK+SOC": [(4.0, "mean_change", -23.575), (4.0, "response_rate", 62.5),
-                                            (4.0, "remission_rate", 50.0)],
+            # thirty-third session: the bioavailability effect of a swallowed dose moved to the first pass (it was
+            # censored at eta_f ~ +0.2 by a cap on the gut depot): through the swallowed part of the nasal doses one
+            # esketamine patient of 40 moves by one rating point and into remission (-23.575 -> -23.6, 50.0 -> 52.5)
+            "canuso2018.yaml": {"ESK+SOC": [(4.0, "mean_change", -23.6), (4.0, "response_rate", 62.5),
+                                            (4.0, "remission_rate", 52.5)],
                                 "PBO+SOC": [(4.0, "mean_change", -18.525), (4.0, "response_rate", 52.5),
                                             (4.0, "remission_rate", 40.0)]}}
     for f, arms in want.items():
