@@ -345,13 +345,25 @@ class PatientFit:
     weights: np.ndarray | None = None     # the reported intervals use them directly (no resampling noise)
     pareto_k: float | None = None         # PSIS k-hat of the importance weights (Vehtari et al. 2024)
     sampling: dict | None = None          # importance-sampling diagnostics and what refinement did (plan JSON)
-    #: fitted parameters whose Laplace SD is nevertheless the prior's (no slope at the MAP, e.g. the MAP sits where
-    #: the model caps an effect: an IM dose's absorbed fraction at 1) although the predictions depend on them
-    one_sided: tuple[str, ...] = ()
-
     @property
     def record(self) -> PatientRecord:
         return self.model.record
+
+    @property
+    def fixed_at_prior(self) -> tuple[str, ...] | None:
+        """Parameters the record's predictions do not depend on (not fitted: drawn from the prior); None for a
+        prior-only fit (no observations), which has no such test."""
+        return None if not self.sampling else tuple(self.sampling["fixed_at_prior"])
+
+    @property
+    def one_sided(self) -> tuple[str, ...]:
+        """Fitted parameters whose Laplace SD is nevertheless the prior's (no slope at the MAP, e.g. the MAP sits where
+        the model caps an effect: an IM dose's absorbed fraction at 1) although the predictions depend on them."""
+        fixed = self.fixed_at_prior
+        if fixed is None:
+            return ()
+        ratio = np.sqrt(np.maximum(np.diag(self.cov), 0.0)) / self.model.prior_sd
+        return tuple(n for n, r in zip(self.model.names, ratio) if n not in fixed and r >= NO_INFORMATION_RATIO)
 
     def posterior_quantiles(self, qs) -> np.ndarray:
         """(len(qs), dim) posterior quantiles: weighted quantiles of the importance-sampling proposals (midpoint
@@ -381,6 +393,7 @@ class PatientFit:
         rows = []
         q = self.posterior_quantiles([0.05, 0.5, 0.95])
         sds = self.posterior_sd()
+        fixed, flat = self.fixed_at_prior, self.one_sided
         for j, p in enumerate(pm.parameters):
             post_sd = float(sds[j])
             lap_sd = float(math.sqrt(max(self.cov[j, j], 0.0)))
@@ -389,7 +402,6 @@ class PatientFit:
             # not informed at all: the record's predictions do not depend on it (fixed at the prior in the fit; a
             # Laplace SD equal to the prior's alone can be a slope of 0 at a cap, see one_sided); a prior-only fit
             # (no observations) has no such test: its SDs are the prior's
-            fixed = self.sampling.get("fixed_at_prior") if self.sampling else None
             blind = p.name in fixed if fixed is not None else ratio >= NO_INFORMATION_RATIO
             rows.append({"name": p.name, "estimate": float(self.map[j]), "median": float(q[1, j]),
                          "interval90": [float(q[0, j]), float(q[2, j])], "sd": post_sd,
@@ -397,7 +409,7 @@ class PatientFit:
                          "prior_mean": p.prior_mean, "prior_sd": p.prior_sd,
                          "shrinkage": float(1.0 - math.sqrt(max(0.0, 1.0 - ratio ** 2))),
                          "informed": bool(ratio < 0.9), "uninformative": bool(blind),
-                         "flat_laplace": p.name in self.one_sided})
+                         "flat_laplace": p.name in flat})
         return rows
 
 
@@ -424,6 +436,16 @@ def _mvt_logpdf(x, mean, chol, df):
     return -0.5 * (df + d) * np.log1p(maha / df) - np.sum(np.log(np.diag(chol)))
 
 
+def _axis_steps(x: np.ndarray, axes: np.ndarray, steps, sd, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+    """One engine batch that moves ``x`` along each of ``axes`` alone by each of ``steps`` x ``sd`` (clipped to
+    [lo, hi]): (points (len(axes) x len(steps), dim), the axis of each point)."""
+    st = np.asarray(steps, float)
+    axis = np.repeat(np.asarray(axes, int), st.size)
+    pts = np.repeat(x[None, :], axis.size, axis=0)
+    pts[np.arange(axis.size), axis] = np.clip(x[axis] + np.tile(st, len(axes)) * sd[axis], lo[axis], hi[axis])
+    return pts, axis
+
+
 def _laplace_widening(om: _ObservationModel, x_map, cov, r_map, prior_sd, lo, hi, steps=(-2.0, -1.0, 1.0, 2.0)):
     """Per-parameter factor (>= 1) by which the posterior is wider than its Laplace approximation along that axis.
 
@@ -433,9 +455,7 @@ def _laplace_widening(om: _ObservationModel, x_map, cov, r_map, prior_sd, lo, hi
     Gauss-Newton curvature at the MAP sees the steep side only). Capped at 10."""
     d = x_map.size
     st = np.asarray(steps, float)
-    pts = np.repeat(x_map[None, :], d * st.size, axis=0)
-    axis = np.repeat(np.arange(d), st.size)
-    pts[np.arange(pts.shape[0]), axis] = np.clip(x_map[axis] + np.tile(st, d) * prior_sd[axis], lo[axis], hi[axis])
+    pts, axis = _axis_steps(x_map, np.arange(d), st, prior_sd, lo, hi)
     delta = np.abs(pts[np.arange(pts.shape[0]), axis] - x_map[axis])
     rise = 0.5 * np.sum(om.residuals(pts) ** 2, axis=1) - 0.5 * np.sum(r_map ** 2)
     try:
@@ -659,14 +679,10 @@ def _observation_free(om: _ObservationModel, x: np.ndarray, lo, hi, candidates=N
     free = np.zeros(pm.dim, bool)
     if cand.size == 0:
         return free
-    st = np.asarray(INDEPENDENCE_STEPS, float)
-    pts = np.repeat(x[None, :], 1 + cand.size * st.size, axis=0)
-    axis = np.repeat(cand, st.size)
-    rows = np.arange(1, pts.shape[0])
-    pts[rows, axis] = np.clip(x[axis] + np.tile(st, cand.size) * pm.prior_sd[axis], lo[axis], hi[axis])
-    pred = om.predictions(pts)
+    moved, _ = _axis_steps(x, cand, INDEPENDENCE_STEPS, pm.prior_sd, lo, hi)
+    pred = om.predictions(np.concatenate([x[None, :], moved]))
     same = np.all((pred[1:] == pred[0]) | (np.isnan(pred[1:]) & np.isnan(pred[0])), axis=1)
-    free[cand] = same.reshape(cand.size, st.size).all(axis=1)
+    free[cand] = same.reshape(cand.size, len(INDEPENDENCE_STEPS)).all(axis=1)
     return free
 
 
@@ -761,10 +777,8 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     pred = om.predictions(x_map[None, :])[0]
     resid = [{"time_h": o.time_h, "dvid": o.dvid, "observed": o.value, "predicted": float(pred[k]),
               "sd": float(om.sd[k]) if not om.log[k] else None} for k, o in enumerate(om.obs)]
-    lap_ratio = np.sqrt(np.maximum(np.diag(cov), 0.0)) / pm.prior_sd
-    one_sided = tuple(n for n, f, r in zip(pm.names, fixed, lap_ratio) if not f and r >= NO_INFORMATION_RATIO)
     fit = PatientFit(pm, x_map, cov, samples, ess, int(prop.shape[0]), float(0.5 * np.sum(r_map ** 2)), resid, msgs,
-                     0.0, proposals=prop, weights=w, pareto_k=k_hat, sampling=sampling, one_sided=one_sided)
+                     0.0, proposals=prop, weights=w, pareto_k=k_hat, sampling=sampling)
     for row in fit.parameter_table():
         if row["uninformative"]:
             # kept at the population's distribution: a forecast on another route still carries its spread
