@@ -277,7 +277,7 @@ def test_plan_text_of_a_nasal_record_without_safety_readings(tmp_path, capsys):
         if ln.startswith("  dose lines of #1"):
             assert lines[k + 1].startswith("    - {"), lines[k:k + 2]
     assert not any(re.search(r"\(1 sessions", ln) for ln in lines)
-    assert any(re.search(r"recorded plan: p=\d\.\d\d \(1 session\)$", ln) for ln in lines)
+    assert any(re.search(r"recorded plan: p=\d\.\d\d \(1 session, ", ln) for ln in lines)
 
 
 def test_cross_validation_options_without_cross_validate_are_refused(capsys, tmp_path):

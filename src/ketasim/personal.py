@@ -1082,6 +1082,76 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
     return out
 
 
+#: Ketamine doses that start less than this apart (h) are one session when a recorded plan is checked against the
+#: limits (a nasal session's devices 5 min apart, a bolus before its infusion); the candidates have one dose a session.
+SESSION_GAP_H = 2.0
+
+
+def schedule_breaks(record: PatientRecord, doses, limits: Limits) -> dict:
+    """The dose and schedule limits that the future ``doses`` (e.g. the record's planned doses) break:
+    ``{limit name: the regimen's worst value}``, in :class:`Limits` field order, empty when within them all.
+
+    The limits are the ones :func:`candidate_regimens` builds the candidates within: a session's dose
+    (``ketamine_mg_per_kg_session`` mg/kg of racemic or arketamine, ``esketamine_mg_session`` mg), the amount and
+    the number of sessions in any 7 days (``*_week``, ``sessions_per_week``: counted over every window of 168 h that
+    starts at a session and holds a future one, so the record's past doses in the same week count), and the searched
+    ``drugs`` / ``routes`` (value: the list of those outside). Only ketamine doses count (placebo, midazolam and
+    oral antidepressants are neither sessions nor amounts); ketamine doses less than :data:`SESSION_GAP_H` apart are
+    one session. The safety limits (SBP, CADSS) need the posterior and are judged in :func:`plan`.
+    """
+    def admins(ds):
+        return [a for d in ds for a in d.administrations() if a.drug.is_ketamine]
+
+    future = admins(doses)
+    if not future:
+        return {}
+    first_future = min(a.start_h for a in future)
+    sessions = []       # [start h, esketamine mg, ketamine mg/kg, future?]
+    for a in sorted(admins(record.past_doses) + future, key=lambda a: a.start_h):
+        if sessions and a.start_h - sessions[-1][0] < SESSION_GAP_H:
+            s = sessions[-1]
+        else:
+            s = [a.start_h, 0.0, 0.0, False]
+            sessions.append(s)
+        if a.drug == Drug.ESKETAMINE:
+            s[1] += a.amount_mg(record.weight_kg)
+        else:
+            s[2] += a.amount_mg(record.weight_kg) / record.weight_kg
+        s[3] = s[3] or a.start_h >= first_future
+    starts = np.array([s[0] for s in sessions])
+    esk = np.array([s[1] for s in sessions])
+    ket = np.array([s[2] for s in sessions])
+    fut = np.array([s[3] for s in sessions])
+    worst = {"ketamine_mg_per_kg_session": float(ket[fut].max()), "esketamine_mg_session": float(esk[fut].max())}
+    end = np.searchsorted(starts, starts + 168.0 - 1e-9)        # window [start, start + 168 h)
+    n_week = esk_week = ket_week = 0.0
+    for i, j in enumerate(end):
+        if fut[i:j].any():
+            n_week = max(n_week, float(j - i))
+            esk_week = max(esk_week, float(esk[i:j].sum()))
+            ket_week = max(ket_week, float(ket[i:j].sum()))
+    worst |= {"ketamine_mg_per_kg_week": ket_week, "esketamine_mg_week": esk_week, "sessions_per_week": n_week}
+    out = {}
+    for f in dataclasses.fields(Limits):
+        if f.name in worst and worst[f.name] > getattr(limits, f.name) + 1e-9:
+            out[f.name] = round(worst[f.name], 3)
+        elif f.name in ("drugs", "routes"):
+            outside = sorted({getattr(a, f.name[:-1]).value for a in future} - set(getattr(limits, f.name)))
+            if outside:
+                out[f.name] = outside
+    return out
+
+
+def _recorded_breaks(result: dict, schedule: dict) -> dict:
+    """``schedule`` (:func:`schedule_breaks`) with the safety limits the evaluated regimen ``result`` breaks (its
+    90th-percentile SBP rise and CADSS peak), in :class:`Limits` field order."""
+    s = result["safety"]
+    safety = {k: v for k, v, m in (("sbp_rise_mmhg", s["sbp_rise_p90_mmhg"], s["sbp_margin_mmhg"]),
+                                   ("cadss", s["cadss_peak_p90"], s["cadss_margin"])) if m < 0}
+    both = safety | schedule
+    return {f.name: both[f.name] for f in dataclasses.fields(Limits) if f.name in both}
+
+
 def _compress(doses: tuple[Dose, ...]) -> list[dict]:
     """Dose lines in the scenario YAML form, merging equally spaced identical sessions into every/count."""
     lines = []
@@ -1192,6 +1262,11 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
         r["rank"] = k
     rec_cand = next((c for c in cands if c.get("recorded")), None)
     recorded = evaluate(rec_cand, th2, noise2, eta2) if rec_cand is not None else None
+    if recorded is not None:
+        # the candidates are built within every limit; the record's own plan was never checked (a record planning
+        # daily infusions printed "recorded plan: p=0.61" without a word of sessions_per_week=2)
+        recorded["breaks_limits"] = _recorded_breaks(recorded, schedule_breaks(rec, rec.planned_doses, limits))
+        recorded["safe"] = not (set(recorded["breaks_limits"]) - {"drugs", "routes"})
     return {"target": {"text": target.text(rec.scale), "threshold": target.threshold, "scale": rec.scale,
                        "visits_h": [float(v) for v in visits], "probability": target.probability,
                        "definition": "fraction of posterior samples whose rating (with the fluctuation of true "

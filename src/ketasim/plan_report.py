@@ -22,7 +22,10 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
 * ``plans``: ranked ``[{rank, label, regimen (scenario YAML dose lines, ``at`` on the record's clock), p_target,
   meets_probability, safe, sessions, total_dose_mg, predicted: [{time_h, median, pi90}], safety:
   {sbp_rise_p90_mmhg, sbp_margin_mmhg, cadss_peak_p90, cadss_margin}}]``; ``recorded_plan`` the same for the
-  record's planned doses; ``target``, ``limits`` (stated), ``search`` (``candidates_evaluated``,
+  record's planned doses, plus ``breaks_limits``: ``{limit name: the plan's value}`` for each limit it breaks (the
+  names of ``limits``; the SBP and CADSS values at the 90th percentile, the week limits over any 7 days with the
+  record's past doses, ``drugs``/``routes`` the ones not searched), ``{}`` within all (its ``safe`` is false when it
+  breaks any but ``drugs``/``routes``); ``target``, ``limits`` (stated), ``search`` (``candidates_evaluated``,
   ``unsafe_candidates``, ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``minimise``,
   ``seconds``), ``provenance``.
 """
@@ -111,12 +114,16 @@ def plans_figure(res: dict) -> dict:
 
 def plan_table(res: dict) -> pd.DataFrame:
     rows = []
-    for p in res["plans"] + ([res["recorded_plan"]] if res.get("recorded_plan") else []):
+    rec = res.get("recorded_plan")
+    for p in res["plans"] + ([rec] if rec else []):
         s = p["safety"]
-        rows.append({"rank": p.get("rank", "recorded"), "plan": p["label"], "p_target": p["p_target"],
-                     "sessions": p["sessions"], "drug (mg)": p["total_dose_mg"],
-                     "SBP rise p90 (margin)": f"{s['sbp_rise_p90_mmhg']:.0f} ({s['sbp_margin_mmhg']:+.0f}) mmHg",
-                     "CADSS p90 (margin)": f"{s['cadss_peak_p90']:.0f} ({s['cadss_margin']:+.0f})"})
+        row = {"rank": p.get("rank", "recorded"), "plan": p["label"], "p_target": p["p_target"],
+               "sessions": p["sessions"], "drug (mg)": p["total_dose_mg"],
+               "SBP rise p90 (margin)": f"{s['sbp_rise_p90_mmhg']:.0f} ({s['sbp_margin_mmhg']:+.0f}) mmHg",
+               "CADSS p90 (margin)": f"{s['cadss_peak_p90']:.0f} ({s['cadss_margin']:+.0f})"}
+        if rec and rec.get("breaks_limits") is not None:     # the candidates are within every limit by construction
+            row["outside the limits"] = breaks_text(p.get("breaks_limits") or {}, res["limits"]) or "–"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -139,6 +146,22 @@ def limits_text(lim: dict) -> str:
         return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
     return ",".join(f"{k}={value(v)}" for k, v in lim.items() if k != "note")
+
+
+def breaks_text(breaks: dict, lim: dict) -> str:
+    """``{limit name: value}`` (a recorded plan's ``breaks_limits``) as ``'sessions_per_week=2 (7 sessions in 7
+    days), cadss=30 (90th percentile 42)'``: each limit as ``--limits`` takes it, then the regimen's value."""
+    def what(k, v):
+        if k in ("drugs", "routes"):
+            return f"{'+'.join(v)} not searched"
+        if k == "sessions_per_week":
+            return f"{v:g} sessions in 7 days"
+        if k in ("sbp_rise_mmhg", "cadss"):
+            return f"90th percentile {v:.0f}{' mmHg' if k == 'sbp_rise_mmhg' else ''}"
+        unit = "mg/kg" if k.startswith("ketamine_mg_per_kg") else "mg"
+        return f"{v:.3g} {unit} in {'a session' if k.endswith('_session') else '7 days'}"
+
+    return ", ".join(f"{limits_text({k: lim[k]}) if k in lim else k} ({what(k, v)})" for k, v in breaks.items())
 
 
 def _forecast_lines(entries, variable: str) -> list[str]:
@@ -238,7 +261,12 @@ def text_summary(res: dict) -> str:
     if res.get("recorded_plan"):
         r = res["recorded_plan"]
         plural = "" if r["sessions"] == 1 else "s"
-        lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{plural})")
+        lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{plural}, "
+                     f"{r['total_dose_mg']:g} mg; SBP margin {r['safety']['sbp_margin_mmhg']:+.0f} mmHg, "
+                     f"CADSS margin {r['safety']['cadss_margin']:+.0f})")
+        if r.get("breaks_limits"):
+            lines.append(f"  the recorded plan breaks {breaks_text(r['breaks_limits'], lim)} (the candidates are "
+                         "within every limit; --limits sets the limits)")
     search = res.get("search") or {}
     if search.get("unsafe_candidates"):
         by = search.get("unsafe_by_limit") or {}
