@@ -519,7 +519,9 @@ def test_plan_says_which_safety_limit_excluded_the_candidates(tmp_path, capsys):
 
     rec, js = tmp_path / "oral.csv", tmp_path / "plan.json"
     rec.write_text(ORAL_RECORD, encoding="utf-8")
-    assert main(["plan", str(rec), "--json", str(js)]) == 0
+    # judged at the population's 90th percentile (the default before the thirty-fourth session, now
+    # quantile_without_reading=0.5 for a record without the reading)
+    assert main(["plan", str(rec), "--json", str(js), "--limits", "quantile_without_reading=0.9"]) == 0
     out = capsys.readouterr().out
     search = json.loads(js.read_text())["search"]
     assert search["unsafe_by_limit"]["cadss"] >= 1 and search["unsafe_candidates"] >= search["unsafe_by_limit"]["cadss"]
@@ -578,6 +580,7 @@ def test_plan_page_says_how_many_candidates_a_safety_limit_excluded(tmp_path):
             page.goto(s.url + "plan")
             page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
             page.fill("#record", ORAL_RECORD)
+            page.fill("#limits", "quantile_without_reading=0.9")     # the population's 90th percentile (s34)
             page.click("#run")
             page.wait_for_selector("body[data-ready='1']", timeout=120_000)
             status = page.inner_text("#status")

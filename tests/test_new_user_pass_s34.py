@@ -57,3 +57,75 @@ def test_a_recorded_plan_that_breaks_the_limits_says_which(tmp_path, capsys):
     table = plan_table(res)
     assert "sessions_per_week=2 (7 sessions in 7 days)" in table.iloc[-1]["outside the limits"]
     assert all(v == "–" for v in table.iloc[:-1]["outside the limits"])
+
+
+#: an oral racemic-ketamine record with plasma levels and two ratings, no SBP or CADSS reading (s33's ORAL_RECORD)
+ORAL_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
+9,0,0,,,,,,30,madrs,70,50,F
+9,0.1,1,0.5,mg/kg,,racemic-ketamine,oral,,,,,
+9,0.5,0,,,,,,3,cp_ketamine_ng_ml,,,
+9,1.0,0,,,,,,8,cp_ketamine_ng_ml,,,
+9,2.0,0,,,,,,12,cp_ketamine_ng_ml,,,
+9,4.0,0,,,,,,9,cp_ketamine_ng_ml,,,
+9,24,0,,,,,,25,madrs,,,
+9,168,0,,,,,,,madrs,,,
+"""
+
+
+def test_safety_limits_are_judged_at_the_90th_percentile_only_with_a_reading():
+    from ketasim.personal import Limits, parse_limits, safety_quantiles
+    from ketasim.errors import InputError
+    from ketasim.record import read_record, record_from_csv_text
+
+    assert safety_quantiles(read_record("examples/patient/patient_101.csv"), Limits()) == \
+        {"sbp_rise_mmhg": 0.9, "cadss": 0.9}
+    oral = record_from_csv_text(ORAL_RECORD)
+    assert safety_quantiles(oral, Limits()) == {"sbp_rise_mmhg": 0.5, "cadss": 0.5}
+    assert safety_quantiles(oral, parse_limits("quantile_without_reading=0.75")) == {"sbp_rise_mmhg": 0.75,
+                                                                                      "cadss": 0.75}
+    with_cadss = record_from_csv_text(ORAL_RECORD.replace("9,4.0,0,,,,,,9,cp_ketamine_ng_ml,,,",
+                                                          "9,4.0,0,,,,,,4,cadss,,,"))
+    assert safety_quantiles(with_cadss, Limits()) == {"sbp_rise_mmhg": 0.5, "cadss": 0.9}
+    for bad in ("quantile_without_reading=1", "quantile_without_reading=1.5"):
+        with pytest.raises(InputError, match="--limits quantile_without_reading: a quantile between 0 and 1"):
+            parse_limits(bad)
+
+
+def test_a_record_without_a_cadss_reading_is_offered_regimens_judged_at_the_median(tmp_path, capsys):
+    """`ketasim plan` on a record without a CADSS reading (s33 items 8b, 20): the CADSS limit (30 at the 90th
+    percentile) was judged on the population's spread, whose 90th percentile every labelled regimen exceeds, so the
+    default plan offered only "no further sessions" (or esketamine 56 mg at margin +0). Without a reading the limit
+    is now judged at the median (quantile_without_reading=0.5), and the text says so, shows each plan's 90th
+    percentile and how to hold the plan to it."""
+    from ketasim.cli import main
+
+    rec, js = tmp_path / "oral.csv", tmp_path / "plan.json"
+    rec.write_text(ORAL_RECORD, encoding="utf-8")
+    assert main(["plan", str(rec), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    res = json.loads(js.read_text())
+    given = [p for p in res["plans"] if p["sessions"]]
+    assert given, out
+    for p in given:
+        s = p["safety"]
+        assert s["judged_at"] == {"sbp_rise_mmhg": 0.5, "cadss": 0.5}
+        assert s["cadss_peak_judged"] <= 30 < s["cadss_peak_p90"] or s["cadss_peak_p90"] <= 30
+        assert s["cadss_margin"] == pytest.approx(30 - s["cadss_peak_judged"], abs=0.011)
+        assert s["cadss_peak_judged"] <= s["cadss_peak_p90"]
+        assert f"CADSS margin {s['cadss_margin']:+.0f} (median; p90 {s['cadss_peak_p90']:.0f})" in out
+    # the population's 90th percentile excludes at least one of the regimens now offered
+    assert any(p["safety"]["cadss_peak_p90"] > 30 for p in given)
+    assert ("note: the record has no SBP or CADSS reading (the patient's response is the population's spread): "
+            "sbp_rise_mmhg and cadss are judged at the median of a session's peak") in out
+    assert "--limits quantile_without_reading=0.9 judges them at the population's 90th percentile" in out
+    assert "quantile_without_reading=0.5" in next(ln for ln in out.splitlines() if ln.startswith("limits: "))
+
+
+def test_a_record_with_readings_keeps_the_90th_percentile(tmp_path):
+    from ketasim.personal import personal_plan
+
+    res = personal_plan("examples/patient/patient_101.csv", n_samples=200)
+    for p in res["plans"] + [res["recorded_plan"]]:
+        s = p["safety"]
+        assert s["judged_at"] == {"sbp_rise_mmhg": 0.9, "cadss": 0.9}
+        assert s["cadss_peak_judged"] == s["cadss_peak_p90"] and s["sbp_rise_judged_mmhg"] == s["sbp_rise_p90_mmhg"]

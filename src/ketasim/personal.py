@@ -915,6 +915,14 @@ class Limits:
     ``ketamine_mg_per_kg_session`` 1.0 / ``esketamine_mg_session`` 84 (label maximum);
     ``ketamine_mg_per_kg_week`` 2.0 / ``esketamine_mg_week`` 168 (label induction: 84 mg twice weekly);
     ``sessions_per_week`` 2 (label induction; clinics' usual IV schedule).
+    ``quantile_without_reading`` 0.5: the quantile of a session's peak at which ``sbp_rise_mmhg`` (``cadss``) is
+    judged when the record has no SBP (CADSS) reading. The posterior of the patient's sensitivity is then the
+    population's, whose 90th percentile of the CADSS peak is far above the default 30 for every labelled regimen
+    (an oral record without readings: esketamine 56 mg ~37-44, 0.5 mg/kg IV ~50, medians 11-13): judged there, a
+    patient who has never been observed could be offered no session at all, while clinics give the labelled
+    regimen to every new patient and watch the session. At the median the
+    limit asks whether the typical patient with this record exceeds it; 0.9 holds it to the population's 90th
+    percentile. With a reading the 90th percentile of this patient's posterior is used.
     """
 
     sbp_rise_mmhg: float = 40.0
@@ -926,10 +934,18 @@ class Limits:
     sessions_per_week: float = 2.0
     drugs: tuple[str, ...] = ("racemic-ketamine", "esketamine")
     routes: tuple[str, ...] = ("iv-infusion", "intranasal")
+    quantile_without_reading: float = 0.5
+
+    def __post_init__(self):
+        q = self.quantile_without_reading
+        if not (isinstance(q, (int, float)) and 0 < q < 1):
+            raise InputError(f"--limits quantile_without_reading: a quantile between 0 and 1 (0.5 the median, 0.9 the "
+                             f"90th percentile), got {q!r}")
 
     def describe(self) -> dict:
         return dataclasses.asdict(self) | {"note": "sbp_rise_mmhg and cadss apply to the 90th percentile of each "
-                                                   "future session's peak over the posterior"}
+                                                   "future session's peak over the posterior; without an SBP (CADSS) "
+                                                   "reading in the record, to the quantile_without_reading"}
 
 
 def parse_limits(text: str | None) -> Limits:
@@ -960,6 +976,19 @@ def parse_limits(text: str | None) -> Limits:
                 raise InputError(f"--limits {k}: must be a positive number")
             kw[k] = x
     return Limits(**kw)
+
+
+#: The record's reading that informs each safety limit (DVID): with it the limit is judged at the 90th percentile
+#: of the patient's posterior, without it at ``Limits.quantile_without_reading``.
+SAFETY_READINGS = {"sbp_rise_mmhg": "sbp_change_mmhg", "cadss": "cadss"}
+
+
+def safety_quantiles(record: PatientRecord, limits: Limits) -> dict:
+    """``{limit name: quantile}``: the quantile of a future session's peak (over the posterior samples) at which
+    each safety limit is judged, 0.9 when the record has a reading of it (:data:`SAFETY_READINGS`), else
+    ``limits.quantile_without_reading``."""
+    read = {o.dvid for o in record.observations}
+    return {k: 0.9 if dv in read else limits.quantile_without_reading for k, dv in SAFETY_READINGS.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1144,10 +1173,10 @@ def schedule_breaks(record: PatientRecord, doses, limits: Limits) -> dict:
 
 def _recorded_breaks(result: dict, schedule: dict) -> dict:
     """``schedule`` (:func:`schedule_breaks`) with the safety limits the evaluated regimen ``result`` breaks (its
-    90th-percentile SBP rise and CADSS peak), in :class:`Limits` field order."""
+    SBP rise and CADSS peak at the judged quantile, ``safety.judged_at``), in :class:`Limits` field order."""
     s = result["safety"]
-    safety = {k: v for k, v, m in (("sbp_rise_mmhg", s["sbp_rise_p90_mmhg"], s["sbp_margin_mmhg"]),
-                                   ("cadss", s["cadss_peak_p90"], s["cadss_margin"])) if m < 0}
+    safety = {k: v for k, v, m in (("sbp_rise_mmhg", s["sbp_rise_judged_mmhg"], s["sbp_margin_mmhg"]),
+                                   ("cadss", s["cadss_peak_judged"], s["cadss_margin"])) if m < 0}
     both = safety | schedule
     return {f.name: both[f.name] for f in dataclasses.fields(Limits) if f.name in both}
 
@@ -1190,6 +1219,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     if visits.size == 0:
         visits = np.array([last + target.end_h])
     cands = candidate_regimens(rec, limits, target.end_h)
+    judged = safety_quantiles(rec, limits)
     if rec.planned_doses:
         cands.append({"label": "recorded plan", "doses": rec.planned_doses, "times": [d.at_h for d in rec.planned_doses],
                       "recorded": True})
@@ -1227,19 +1257,24 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
             sbp = summ[:, future, K.SUM_NAMES.index("sbp_change_peak")].max(axis=1)
             cad = summ[:, future, K.SUM_NAMES.index("cadss_peak")].max(axis=1)
             sbp90, cad90 = float(np.quantile(sbp, 0.9)), float(np.quantile(cad, 0.9))
+            sbpq, cadq = float(np.quantile(sbp, judged["sbp_rise_mmhg"])), float(np.quantile(cad, judged["cadss"]))
         else:
-            sbp90 = cad90 = 0.0
+            sbp90 = cad90 = sbpq = cadq = 0.0
         mg = sum(d.amount * (rec.weight_kg if d.per_kg else 1.0) for d in c["doses"])
         qs = np.quantile(ratings, [0.05, 0.5, 0.95], axis=0)
-        safe = sbp90 <= limits.sbp_rise_mmhg and cad90 <= limits.cadss
+        safe = sbpq <= limits.sbp_rise_mmhg and cadq <= limits.cadss
         return {
             "label": c["label"], "regimen": _compress(c["doses"]), "p_target": float(ok.mean()),
             "meets_probability": bool(ok.mean() >= target.probability), "safe": bool(safe),
             "sessions": len(c["doses"]), "total_dose_mg": round(float(mg), 2),
             "predicted": [{"time_h": float(t), "median": float(qs[1, k]), "pi90": [float(qs[0, k]), float(qs[2, k])]}
                           for k, t in enumerate(visits)],
-            "safety": {"sbp_rise_p90_mmhg": round(sbp90, 2), "sbp_margin_mmhg": round(limits.sbp_rise_mmhg - sbp90, 2),
-                       "cadss_peak_p90": round(cad90, 2), "cadss_margin": round(limits.cadss - cad90, 2)},
+            "safety": {"sbp_rise_p90_mmhg": round(sbp90, 2), "sbp_margin_mmhg": round(limits.sbp_rise_mmhg - sbpq, 2),
+                       "cadss_peak_p90": round(cad90, 2), "cadss_margin": round(limits.cadss - cadq, 2),
+                       # the margins are to the judged quantile: the 90th percentile with a reading, else
+                       # limits.quantile_without_reading (the population's 90th percentile excluded every regimen)
+                       "judged_at": dict(judged), "sbp_rise_judged_mmhg": round(sbpq, 2),
+                       "cadss_peak_judged": round(cadq, 2)},
             "recorded": bool(c.get("recorded", False)),
         }
 

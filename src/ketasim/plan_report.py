@@ -21,9 +21,12 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
 * ``alternative``: ``{regimen, forecast, grid}`` under an alternative future regimen, or null.
 * ``plans``: ranked ``[{rank, label, regimen (scenario YAML dose lines, ``at`` on the record's clock), p_target,
   meets_probability, safe, sessions, total_dose_mg, predicted: [{time_h, median, pi90}], safety:
-  {sbp_rise_p90_mmhg, sbp_margin_mmhg, cadss_peak_p90, cadss_margin}}]``; ``recorded_plan`` the same for the
+  {sbp_rise_p90_mmhg, sbp_margin_mmhg, cadss_peak_p90, cadss_margin}}]`` (extension: ``safety.judged_at``
+  ``{sbp_rise_mmhg, cadss}``: the quantile of a session's peak each limit is judged at, 0.9 when the record has a
+  reading of it, else ``limits.quantile_without_reading``; ``sbp_rise_judged_mmhg``, ``cadss_peak_judged``: the
+  values there; the margins are the limits minus those); ``recorded_plan`` the same for the
   record's planned doses, plus ``breaks_limits``: ``{limit name: the plan's value}`` for each limit it breaks (the
-  names of ``limits``; the SBP and CADSS values at the 90th percentile, the week limits over any 7 days with the
+  names of ``limits``; the SBP and CADSS values at the judged quantile, the week limits over any 7 days with the
   record's past doses, ``drugs``/``routes`` the ones not searched), ``{}`` within all (its ``safe`` is false when it
   breaks any but ``drugs``/``routes``); ``target``, ``limits`` (stated), ``search`` (``candidates_evaluated``,
   ``unsafe_candidates``, ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``minimise``,
@@ -117,10 +120,17 @@ def plan_table(res: dict) -> pd.DataFrame:
     rec = res.get("recorded_plan")
     for p in res["plans"] + ([rec] if rec else []):
         s = p["safety"]
+        at = s.get("judged_at") or {}
+
+        def where(k):       # a margin to another quantile (no reading of it in the record) says which
+            q = at.get(k, 0.9)
+            return "" if q == 0.9 or not p["sessions"] else f" at the {quantile_name(q)}"
+
         row = {"rank": p.get("rank", "recorded"), "plan": p["label"], "p_target": p["p_target"],
                "sessions": p["sessions"], "drug (mg)": p["total_dose_mg"],
-               "SBP rise p90 (margin)": f"{s['sbp_rise_p90_mmhg']:.0f} ({s['sbp_margin_mmhg']:+.0f}) mmHg",
-               "CADSS p90 (margin)": f"{s['cadss_peak_p90']:.0f} ({s['cadss_margin']:+.0f})"}
+               "SBP rise p90 (margin)": f"{s['sbp_rise_p90_mmhg']:.0f} ({s['sbp_margin_mmhg']:+.0f}"
+                                        f"{where('sbp_rise_mmhg')}) mmHg",
+               "CADSS p90 (margin)": f"{s['cadss_peak_p90']:.0f} ({s['cadss_margin']:+.0f}{where('cadss')})"}
         if rec and rec.get("breaks_limits") is not None:     # the candidates are within every limit by construction
             row["outside the limits"] = breaks_text(p.get("breaks_limits") or {}, res["limits"]) or "–"
         rows.append(row)
@@ -148,16 +158,23 @@ def limits_text(lim: dict) -> str:
     return ",".join(f"{k}={value(v)}" for k, v in lim.items() if k != "note")
 
 
-def breaks_text(breaks: dict, lim: dict) -> str:
+def quantile_name(q: float) -> str:
+    """0.5 -> 'median', 0.9 -> '90th percentile' (the quantile a safety limit is judged at)."""
+    return "median" if q == 0.5 else f"{100 * q:g}th percentile"
+
+
+def breaks_text(breaks: dict, lim: dict, judged: dict | None = None) -> str:
     """``{limit name: value}`` (a recorded plan's ``breaks_limits``) as ``'sessions_per_week=2 (7 sessions in 7
-    days), cadss=30 (90th percentile 42)'``: each limit as ``--limits`` takes it, then the regimen's value."""
+    days), cadss=30 (90th percentile 42)'``: each limit as ``--limits`` takes it, then the regimen's value;
+    ``judged``: the safety limits' quantiles (``safety.judged_at``; default 0.9)."""
     def what(k, v):
         if k in ("drugs", "routes"):
             return f"{'+'.join(v)} not searched"
         if k == "sessions_per_week":
             return f"{v:g} sessions in 7 days"
         if k in ("sbp_rise_mmhg", "cadss"):
-            return f"90th percentile {v:.0f}{' mmHg' if k == 'sbp_rise_mmhg' else ''}"
+            q = (judged or {}).get(k, 0.9)
+            return f"{quantile_name(q)} {v:.0f}{' mmHg' if k == 'sbp_rise_mmhg' else ''}"
         unit = "mg/kg" if k.startswith("ketamine_mg_per_kg") else "mg"
         return f"{v:.3g} {unit} in {'a session' if k.endswith('_session') else '7 days'}"
 
@@ -249,11 +266,22 @@ def text_summary(res: dict) -> str:
     lines.append(f"target: {res['target']['text']} with probability >= {res['target']['probability']:g}")
     lim = res["limits"]
     lines.append("limits: " + limits_text(lim))
+    def margins(p):
+        """'SBP margin +25 mmHg, CADSS margin +17 (median; p90 44)': a margin judged at another quantile than the
+        90th percentile (no reading of it in the record) says so and shows the 90th percentile."""
+        s, at = p["safety"], p["safety"].get("judged_at") or {}
+
+        def other(k, p90):
+            q = at.get(k, 0.9)
+            return "" if q == 0.9 or not p["sessions"] else f" ({quantile_name(q)}; p90 {p90:.0f})"
+
+        return (f"SBP margin {s['sbp_margin_mmhg']:+.0f} mmHg{other('sbp_rise_mmhg', s['sbp_rise_p90_mmhg'])}, "
+                f"CADSS margin {s['cadss_margin']:+.0f}{other('cadss', s['cadss_peak_p90'])}")
+
     for p in res["plans"]:
         plural = "" if p["sessions"] == 1 else "s"
         lines.append(f"  #{p['rank']} p={p['p_target']:.2f} {p['label']} ({p['sessions']} session{plural}, "
-                     f"{p['total_dose_mg']:g} mg; SBP margin {p['safety']['sbp_margin_mmhg']:+.0f} mmHg, "
-                     f"CADSS margin {p['safety']['cadss_margin']:+.0f})")
+                     f"{p['total_dose_mg']:g} mg; {margins(p)})")
     if res["plans"] and res["plans"][0]["regimen"]:      # "no further sessions" has none: no empty heading
         lines.append("  dose lines of #1 (scenario YAML, at on the record's clock):")
         for d in res["plans"][0]["regimen"]:
@@ -262,23 +290,40 @@ def text_summary(res: dict) -> str:
         r = res["recorded_plan"]
         plural = "" if r["sessions"] == 1 else "s"
         lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{plural}, "
-                     f"{r['total_dose_mg']:g} mg; SBP margin {r['safety']['sbp_margin_mmhg']:+.0f} mmHg, "
-                     f"CADSS margin {r['safety']['cadss_margin']:+.0f})")
+                     f"{r['total_dose_mg']:g} mg; {margins(r)})")
         if r.get("breaks_limits"):
-            lines.append(f"  the recorded plan breaks {breaks_text(r['breaks_limits'], lim)} (the candidates are "
-                         "within every limit; --limits sets the limits)")
+            lines.append(f"  the recorded plan breaks {breaks_text(r['breaks_limits'], lim, r['safety'].get('judged_at'))}"
+                         " (the candidates are within every limit; --limits sets the limits)")
+    judged = next((p["safety"]["judged_at"] for p in res["plans"] + [res.get("recorded_plan") or {"safety": {}}]
+                   if p["safety"].get("judged_at")), {})
+    read = {o.get("dvid") for o in res.get("observations", [])}
+    unread = [(k, w) for k, dv, w in (("sbp_rise_mmhg", "sbp_change_mmhg", "SBP"), ("cadss", "cadss", "CADSS"))
+              if dv not in read]
     search = res.get("search") or {}
     if search.get("unsafe_candidates"):
         by = search.get("unsafe_by_limit") or {}
-        why = ", ".join(f"{n} above {k}={limits_text({k: lim[k]}).split('=', 1)[1]}" for k, n in by.items()
-                        if n and k in lim)
-        read = {o.get("dvid") for o in res.get("observations", [])}
-        unread = [w for k, dv, w in (("sbp_rise_mmhg", "sbp_change_mmhg", "SBP"), ("cadss", "cadss", "CADSS"))
-                  if by.get(k) and dv not in read]
+        why = ", ".join(f"{n} above {k}={limits_text({k: lim[k]}).split('=', 1)[1]} at the "
+                        f"{quantile_name(judged.get(k, 0.9))}" for k, n in by.items() if n and k in lim)
+        over = [w for k, w in unread if by.get(k)]
         lines.append(f"  {search['unsafe_candidates']} of {search['candidates_evaluated']} candidate regimens exceed "
-                     f"the safety limits at the 90th percentile of a session's peak ({why})"
-                     + (f"; the record has no {' or '.join(unread)} reading, so the population's spread applies"
-                        if unread else "") + "; --limits sets the limits")
+                     f"the safety limits at a session's peak ({why})"
+                     + (f"; the record has no {' or '.join(over)} reading, so the population's spread applies"
+                        if over else "") + "; --limits sets the limits")
+    q = lim.get("quantile_without_reading")
+    if unread and q is not None:
+        # the limit was judged at the population's 90th percentile before: with no reading every labelled regimen
+        # exceeded cadss=30 there, and the plan offered no session at all without saying it was the population's
+        one, what = len(unread) == 1, " or ".join(w for _, w in unread)
+        keys = f"{' and '.join(k for k, _ in unread)} {'is' if one else 'are'}"
+        they = "it" if one else "them"
+        lines.append(f"  note: the record has no {what} reading (the patient's response is the population's spread): "
+                     + (f"{keys} judged at the {quantile_name(q)} of a session's peak (quantile_without_reading="
+                        f"{q:g}; with a reading, at the 90th percentile of this patient's posterior); --limits "
+                        f"quantile_without_reading=0.9 judges {they} at the population's 90th percentile"
+                        if q != 0.9 else
+                        f"{keys} judged at the 90th percentile of the population's spread (quantile_without_reading"
+                        f"=0.9); --limits quantile_without_reading=0.5 judges {they} at the median (the typical "
+                        "patient)"))
     if not res["plans"]:
         lines.append("  no candidate regimen is within the safety limits")
     elif not any(p["meets_probability"] for p in res["plans"]):
