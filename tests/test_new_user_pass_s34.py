@@ -129,3 +129,24 @@ def test_a_record_with_readings_keeps_the_90th_percentile(tmp_path):
         s = p["safety"]
         assert s["judged_at"] == {"sbp_rise_mmhg": 0.9, "cadss": 0.9}
         assert s["cadss_peak_judged"] == s["cadss_peak_p90"] and s["sbp_rise_judged_mmhg"] == s["sbp_rise_p90_mmhg"]
+
+
+def test_python_simulate_with_n_on_a_stated_patient_is_refused(tmp_path):
+    """`simulate(sc, n=100)` on a scenario with `patient:` returned the one stated patient without a word (the CLI's
+    `--size 100` is refused since s33); simulate_streamed ran it with random effects (simulate gives the typical
+    ones). Both are now one InputError; n=1 and no n still run the stated patient."""
+    from ketasim import load_scenario, simulate
+    from ketasim.errors import InputError
+    from ketasim.scale import simulate_streamed
+
+    p = tmp_path / "one.yaml"
+    p.write_text("name: one\npatient: {weight_kg: 70, age_years: 30, sex: male, baseline: 30}\narms:\n  nasal:\n"
+                 "    - {drug: esketamine, route: intranasal, dose: 56 mg}\n", encoding="utf-8")
+    sc = load_scenario(p)
+    with pytest.raises(InputError, match=r"^n: the scenario 'one' states one patient \(patient:\), simulated with "
+                                         r"typical random effects; for 100 patients like it write population:"):
+        simulate(sc, n=100)
+    assert simulate(sc).runs[0].patients.n == 1 and simulate(sc, n=1).runs[0].patients.n == 1
+    with pytest.raises(InputError, match=r"^scenario: 'one' states one patient \(patient:\): simulate\(scenario\)"):
+        simulate_streamed(sc, csv=tmp_path / "t.csv")
+    assert not (tmp_path / "t.csv").exists()

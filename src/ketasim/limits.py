@@ -303,9 +303,20 @@ def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_time
     check_bool(same_patients, "same_patients")
     if not isinstance(on_failure, str) or on_failure not in ("raise", "flag"):
         raise InputError(f"on_failure: use 'raise' or 'flag', got {_short(on_failure)}")
+    check_stated_patient(scenario, n)
     times = None if output_times_h is None else check_output_times(output_times_h)
     check_scenario_run(scenario, 1 if typical else n, times, field="n" if n is not None else "run")
     return n, seed, times
+
+
+def check_stated_patient(scenario, n, field: str = "n") -> None:
+    """A scenario with ``patient:`` states one patient, simulated with typical random effects: ``n`` > 1 is an
+    InputError naming ``field`` (``simulate(sc, n=100)`` returned that one patient without a word; the CLI's
+    ``--size`` is refused the same way)."""
+    if getattr(scenario, "patient", None) is not None and n is not None and n != 1:
+        raise InputError(f"{field}: the scenario {getattr(scenario, 'name', '')!r} states one patient (patient:), "
+                         f"simulated with typical random effects; for {n:,} patients like it write population: "
+                         "(size, weight_kg, ...) instead, or leave out n")
 
 
 def check_trial_args(scenario, params=None, *, n=None, seed=None, progress=None, chunk=20000):

@@ -295,6 +295,11 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     from .population import Patients
     from .result import SimulationResult
 
+    if getattr(scenario, "patient", None) is not None:
+        # the chunks sample their patients: one stated patient would run with random effects, not the typical
+        # ones simulate() gives it
+        raise InputError(f"scenario: {scenario.name!r} states one patient (patient:): simulate(scenario) runs it; "
+                         "simulate_streamed streams populations (write population: instead)")
     params = params or load_parameters()
     seed = scenario.seed if seed is None else seed
     n = scenario.population.size if n is None else n
