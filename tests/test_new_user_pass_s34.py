@@ -150,3 +150,25 @@ def test_python_simulate_with_n_on_a_stated_patient_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"^scenario: 'one' states one patient \(patient:\): simulate\(scenario\)"):
         simulate_streamed(sc, csv=tmp_path / "t.csv")
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_an_unquoted_comedication_in_the_quick_form_names_its_option(capsys):
+    """`ketasim simulate --drug esketamine ... --comedication rifampicin for 5 d` (no quotes): 'for' became the
+    SCENARIO argument and the line was the framework's 'Got unexpected extra argument(s) (5 d)'. It now names the
+    option and shows the quoted form, like `plan --window 1 week:6 week` (s33); a stray number keeps the generic line."""
+    from ketasim.cli import main
+
+    quick = ["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg"]
+    cases = ((quick + ["--comedication", "rifampicin", "for", "5", "d"],
+              "error: --comedication: a value with spaces goes in quotes, e.g. --comedication 'rifampicin for 5 d' "
+              "(see 'ketasim simulate --help')"),
+             (quick + ["--comedication", "rifampicin", "for", "5d"],
+              "error: --comedication: a value with spaces goes in quotes, e.g. --comedication 'rifampicin for 5d'"),
+             # a file name in the SCENARIO place is a file, not the value's continuation
+             (quick + ["--comedication", "clarithromycin", "other.yaml", "5"],
+              "error: Got unexpected extra argument(s) (5)"),
+             (["simulate", "--size", "30", "x", "5"], "error: Got unexpected extra argument(s) (5)"))
+    for argv, says in cases:
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1 and err.startswith(says), err

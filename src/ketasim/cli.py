@@ -1004,13 +1004,24 @@ def _usage_message(e, argv) -> str:
         # `plan --window 1 week:6 week` (no quotes): 'Got unexpected extra argument(s) (week:6 week)' named nothing
         words = extra.group(1).split()
         k = next((j for j in range(2, len(argv)) if argv[j] == words[0]), None)
-        if k is not None and str(argv[k - 2]).startswith("--") and not str(argv[k - 1]).startswith("-"):
-            opt, value = argv[k - 2], f"{argv[k - 1]} {' '.join(words)}"
+        # the option before the extra words: its first word right before them, or (the quick form's
+        # `--comedication rifampicin for 5 d`) two words before, the middle one taken as the SCENARIO argument
+        j = next((j for j in (k - 2, k - 3) if k is not None and j >= 0 and str(argv[j]).startswith("--")
+                  and not any(str(a).startswith("-") for a in argv[j + 1:k])), None)
+        between = argv[j + 2:k] if j is not None else []
+        if j is not None and not any(Path(str(a)).suffix or Path(str(a)).exists() for a in between):
+            opt, value = argv[j], " ".join(map(str, [*argv[j + 1:k], *words]))
             # only an option that takes text (not `--size 30 other.yaml`: a number) and words that are not a file
             # name (`--target 'madrs<=10' second.csv` is a second file, not the target's continuation)
             params = getattr(getattr(getattr(e, "ctx", None), "command", None), "params", None) or []
             p = next((q for q in params if opt in (getattr(q, "opts", None) or [])), None)
-            text_option = p is None or getattr(getattr(p, "type", None), "name", "text") == "text"
+            # click names its types (p.type.name: 'integer', 'text'); this typer has no p.type, only bare_type()
+            # ('int', 'list[str]'): without reading it every option counted as text ('--size 30 x 5' was told to
+            # quote '30 x 5')
+            kind = getattr(getattr(p, "type", None), "name", None)
+            if kind is None and callable(getattr(p, "bare_type", None)):
+                kind = getattr(p.bare_type(), "__name__", None) or str(p.bare_type())
+            text_option = p is None or not re.search(r"int|float|bool", str(kind or "text"), re.I)
             a_file = any(re.fullmatch(r"\.[A-Za-z][A-Za-z0-9]{0,7}", Path(str(w)).suffix) for w in words)
             if text_option and not a_file and re.search(r"[A-Za-z<>=:]", value):   # a text value, not '--seed 1 2'
                 return f"{opt}: a value with spaces goes in quotes, e.g. {opt} '{value}' ({see})"
