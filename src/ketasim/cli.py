@@ -325,7 +325,7 @@ def simulate(
                 raise InputError(f"--report: not with {opt} (a streamed population is not kept in memory for a "
                                  f"report); leave out {opt} (a population that fits in memory is reported without "
                                  "it) or use `ketasim trial` for endpoints")
-            _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask)
+            _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times)
             if pk_plan:
                 _print_pk(sc, params, size, seed, False, exp, pk_json, pk_plan)
             return
@@ -475,18 +475,21 @@ def _check_kinds(outputs: dict, other: dict | None = None) -> None:
                                   f"'{Path(path).with_suffix(ext).name}'")
 
 
-def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask):
-    """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask."""
+def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times):
+    """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask;
+    ``times``: the output times (h) the in-memory run would use (sized to --size), so both write the same rows and
+    print the same population lines."""
     from .distributed import TextProgress, executor_from_option
     from .engine import simulate as run
     from .plotting import plot_cascade
     from .scale import simulate_streamed
-    from .summary import cascade_summary
+    from .summary import cascade_summary, monitoring_summary_from_peaks
 
     ex = executor_from_option(dask)
     try:
+        # the output times as the in-memory path's (the scenario's own grid is sized to its population, not --size)
         s = simulate_streamed(sc, params, n=size, seed=seed, experiment=exp, chunk=chunk, csv=csv, parquet=parquet,
-                              executor=ex, progress=TextProgress("simulate" + (" (dask)" if dask else ""),
+                              output_times_h=times, executor=ex, progress=TextProgress("simulate" + (" (dask)" if dask else ""),
                                                                  sys.stderr.isatty() or bool(dask)))
     finally:
         if ex is not None:
@@ -500,7 +503,12 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
                      notice=NOTICE)
         typer.echo(f"wrote {plot}")
+    typer.echo("typical patient (the population's mean covariates and median traits):")
     typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
+    monitored = monitoring_summary_from_peaks(s.peaks)      # the in-memory path's lines (it printed none here)
+    if monitored:
+        typer.echo("population (each patient's highest value at the output times; trials and labels report the "
+                   "mean):\n" + monitored)
     typer.echo(NOTICE)
 
 

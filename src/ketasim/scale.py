@@ -279,6 +279,9 @@ class StreamSummary:
     patients: int
     failed: int
     sample: object            # SimulationResult of the first <= ``keep`` patients per arm
+    #: {arm name: {column: each patient's peak at the output times}} of the monitored columns
+    #: (``summary.MONITORED``: CADSS, SBP rise), every patient in order: n floats a column, not the trajectories
+    peaks: dict = dataclasses.field(default_factory=dict)
 
 
 def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None, output_times_h=None,
@@ -294,6 +297,7 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     from .parameters import load_parameters
     from .population import Patients
     from .result import SimulationResult
+    from .summary import monitored_peaks
 
     if getattr(scenario, "patient", None) is not None:
         # the chunks sample their patients: one stated patient would run with random effects, not the typical
@@ -313,6 +317,7 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     if parquet:
         writers.append(TrajectoryWriter(parquet, "parquet", head.provenance))
     kept: dict[int, list] = {}
+    peaks: dict[int, dict] = {}
     rows = failed = 0
     try:
         for task, run in zip(tasks, map_ordered(run_chunk, tasks, executor, progress)):
@@ -322,6 +327,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
                 for w in writers:
                     w.write(df)
                 rows += len(df)
+            for col, p in monitored_peaks(run).items():
+                peaks.setdefault(task.arm_index, {}).setdefault(col, []).append(p)
             have = sum(r.patients.n for r in kept.get(task.arm_index, []))
             if have < keep:
                 kept.setdefault(task.arm_index, []).append(_take_run(run, slice(0, keep - have)))
@@ -342,7 +349,9 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
                            np.concatenate([r.sessions for r in parts]), r0.session_times_h,
                            np.concatenate([r.failed for r in parts])))
     sample = SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=False)
-    return StreamSummary(rows, n * len(scenario.arms), failed, sample)
+    return StreamSummary(rows, n * len(scenario.arms), failed, sample,
+                         {scenario.arms[k].name: {c: np.concatenate(v) for c, v in peaks[k].items()}
+                          for k in sorted(peaks)})
 
 
 def _take_run(run, sl):

@@ -125,19 +125,29 @@ def population_monitoring_summary(result) -> str:
     from the runs' output arrays (patients x times x outputs), not from the long trajectory table. The typical
     patient's peak (the cascade summary) is near the median; a trial or a label reports the mean, which for a skewed
     (log-normal) response lies above it."""
+    return monitoring_summary_from_peaks({r.arm.name: monitored_peaks(r) for r in result.runs})
+
+
+def monitored_peaks(run) -> dict:
+    """``{column: each patient's highest value at the output times}`` (arrays over patients, mmHg or CADSS points)
+    of the :data:`MONITORED` columns of one arm's run (an ``engine.ArmRun``): what
+    :func:`monitoring_summary_from_peaks` summarises. A streamed run keeps these (n floats a column), not its
+    trajectories."""
+    names = list(run.definition.output_names)
+    return {col: run.out[:, :, names.index(col)].max(axis=1) for _, col, _ in MONITORED if col in names}
+
+
+def monitoring_summary_from_peaks(peaks: dict) -> str:
+    """The lines of :func:`population_monitoring_summary` from ``{arm name: {column: per-patient peaks}}`` (the
+    in-memory and the streamed ``simulate`` print them alike); arms of fewer than 2 patients and columns without a
+    positive peak are left out."""
     lines = []
-    for r in result.runs:
-        n = r.out.shape[0]
-        if n < 2:
-            continue
-        names = list(r.definition.output_names)
+    for arm, by_col in peaks.items():
         for label, col, f in MONITORED:
-            if col not in names:
+            p = by_col.get(col)
+            if p is None or p.size < 2 or not np.any(p > 0):
                 continue
-            peaks = r.out[:, :, names.index(col)].max(axis=1)
-            if not np.any(peaks > 0):
-                continue
-            mean, median, p90 = float(np.mean(peaks)), float(np.median(peaks)), float(np.quantile(peaks, 0.9))
-            lines.append(f"  [{r.arm.name}] {n} patients, {label}: mean {f.format(mean)}, median {f.format(median)}, "
+            mean, median, p90 = float(np.mean(p)), float(np.median(p)), float(np.quantile(p, 0.9))
+            lines.append(f"  [{arm}] {p.size} patients, {label}: mean {f.format(mean)}, median {f.format(median)}, "
                          f"90th percentile {f.format(p90)}")
     return "\n".join(lines)
