@@ -198,3 +198,38 @@ def test_streamed_simulate_prints_the_same_population_lines_and_rows(tmp_path, c
     # the two ketamine arms x (CADSS, SBP rise); the midazolam arm has no positive peak
     assert len(monitored) == 4 and all("40 patients" in ln for ln in monitored)
     assert csv_mem.read_bytes() == csv_chunked.read_bytes()
+
+
+#: esketamine 56 mg, CADSS and SBP read, two ratings; an oral antidepressant started at 25 h (after the last rating)
+AD_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
+4,0,0,,,,,,34,madrs,70,40,F
+4,0.5,1,56,mg,,esketamine,intranasal,,,,,
+4,1.2,0,,,,,,10,cadss,,,
+4,1.3,0,,,,,,8,sbp_change_mmhg,,,
+4,24,0,,,,,,24,madrs,,,
+4,25,1,1,mg,,oral-antidepressant,oral,,,,,
+"""
+
+
+def test_plan_candidates_keep_the_planned_antidepressant(tmp_path, capsys):
+    """A record whose oral antidepressant starts after the last rating (esketamine's label: with a newly started
+    antidepressant): the recorded plan kept it but every candidate was simulated without it (p of the best plan 0.15
+    with, 0.27 without, for a target of MADRS <= 15), and the recorded plan counted the start as a session ('3
+    sessions, 113 mg'). The candidates now keep it: a recorded plan equal to a candidate's sessions gets that
+    candidate's numbers exactly (same samples); sessions and mg count ketamine sessions."""
+    from ketasim.cli import main
+
+    sessions = "".join(f"4,{84.5 + 84 * k:g},1,56,mg,,esketamine,intranasal,,,,,\n" for k in range(8))
+    rec, js = tmp_path / "ad.csv", tmp_path / "plan.json"
+    rec.write_text(AD_RECORD + sessions, encoding="utf-8")
+    assert main(["plan", str(rec), "--target", "score<=15", "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    res = json.loads(js.read_text())
+    r = res["recorded_plan"]
+    assert (r["sessions"], r["total_dose_mg"]) == (8, 448.0)
+    same = next(p for p in res["plans"] if p["label"] == "esketamine intranasal 56 mg, twice weekly")
+    assert same["regimen"] == [ln for ln in r["regimen"] if ln["drug"] == "esketamine"]
+    assert same["p_target"] == r["p_target"] and same["predicted"] == r["predicted"]
+    assert [d["at"] for d in res["search"]["background"]] == ["25 h"]
+    assert "  every candidate keeps the record's planned oral-antidepressant start (at 25 h), as the recorded plan does" \
+        in out.splitlines()

@@ -1220,6 +1220,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
         visits = np.array([last + target.end_h])
     cands = candidate_regimens(rec, limits, target.end_h)
     judged = safety_quantiles(rec, limits)
+    background = tuple(d for d in rec.planned_doses if d.drug == Drug.ORAL_ANTIDEPRESSANT)
     if rec.planned_doses:
         cands.append({"label": "recorded plan", "doses": rec.planned_doses, "times": [d.at_h for d in rec.planned_doses],
                       "recorded": True})
@@ -1248,7 +1249,9 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     noise2 = noise2 + om.fluctuation(th2, visits, rng_f, predicted=pred[S:])
 
     def evaluate(c, th, noise, eta):
-        doses = tuple(rec.past_doses) + tuple(c["doses"])
+        # every candidate keeps the record's planned oral-antidepressant start (the search chooses ketamine
+        # sessions, not the background treatment; the candidates dropped it while the recorded plan kept it)
+        doses = tuple(rec.past_doses) + (() if c.get("recorded") else background) + tuple(c["doses"])
         out, score, summ, st = pm.run(th, doses, visits, eta_recurrence=eta)
         ratings = np.clip(np.rint(score + noise), 0, pm.smax)
         ok = np.all(ratings <= target.threshold, axis=1)
@@ -1260,13 +1263,15 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
             sbpq, cadq = float(np.quantile(sbp, judged["sbp_rise_mmhg"])), float(np.quantile(cad, judged["cadss"]))
         else:
             sbp90 = cad90 = sbpq = cadq = 0.0
-        mg = sum(d.amount * (rec.weight_kg if d.per_kg else 1.0) for d in c["doses"])
+        # sessions and drug amount: ketamine sessions (an oral-antidepressant start is neither)
+        given = [d for d in c["doses"] if d.drug != Drug.ORAL_ANTIDEPRESSANT]
+        mg = sum(d.amount * (rec.weight_kg if d.per_kg else 1.0) for d in given if d.drug.is_ketamine)
         qs = np.quantile(ratings, [0.05, 0.5, 0.95], axis=0)
         safe = sbpq <= limits.sbp_rise_mmhg and cadq <= limits.cadss
         return {
             "label": c["label"], "regimen": _compress(c["doses"]), "p_target": float(ok.mean()),
             "meets_probability": bool(ok.mean() >= target.probability), "safe": bool(safe),
-            "sessions": len(c["doses"]), "total_dose_mg": round(float(mg), 2),
+            "sessions": len(given), "total_dose_mg": round(float(mg), 2),
             "predicted": [{"time_h": float(t), "median": float(qs[1, k]), "pi90": [float(qs[0, k]), float(qs[2, k])]}
                           for k, t in enumerate(visits)],
             "safety": {"sbp_rise_p90_mmhg": round(sbp90, 2), "sbp_margin_mmhg": round(limits.sbp_rise_mmhg - sbpq, 2),
@@ -1318,6 +1323,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
             # exclude every regimen (the text said only "relax the target, the window or the limits")
             "unsafe_by_limit": {"sbp_rise_mmhg": sum(1 for r in results if r["safety"]["sbp_margin_mmhg"] < 0),
                                 "cadss": sum(1 for r in results if r["safety"]["cadss_margin"] < 0)},
+            "background": [dose_line(d) for d in background],
             "seconds": time.perf_counter() - t0, "notice": NOTICE}
 
 
@@ -1367,7 +1373,8 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         "alternative": alt,
         "plans": pl["plans"], "recorded_plan": pl["recorded_plan"], "target": pl["target"], "limits": pl["limits"],
         "search": {"candidates_evaluated": pl["candidates_evaluated"], "unsafe_candidates": pl["unsafe_candidates"],
-                   "unsafe_by_limit": pl["unsafe_by_limit"], "minimise": pl["minimise"],
+                   "unsafe_by_limit": pl["unsafe_by_limit"], "background": pl["background"],
+                   "minimise": pl["minimise"],
                    "seconds": round(pl["seconds"], 3)},
         "provenance": {"package_version": ketasim.__version__, "parameter_set": pm.params.version,
                        "calibration_run": pm.params.calibration_run, "seed": seed},

@@ -29,7 +29,8 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   names of ``limits``; the SBP and CADSS values at the judged quantile, the week limits over any 7 days with the
   record's past doses, ``drugs``/``routes`` the ones not searched), ``{}`` within all (its ``safe`` is false when it
   breaks any but ``drugs``/``routes``); ``target``, ``limits`` (stated), ``search`` (``candidates_evaluated``,
-  ``unsafe_candidates``, ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``minimise``,
+  ``unsafe_candidates``, ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``background``
+  (added: the record's planned oral-antidepressant start(s), dose lines, which every candidate keeps), ``minimise``,
   ``seconds``), ``provenance``.
 """
 
@@ -266,6 +267,10 @@ def text_summary(res: dict) -> str:
     lines.append(f"target: {res['target']['text']} with probability >= {res['target']['probability']:g}")
     lim = res["limits"]
     lines.append("limits: " + limits_text(lim))
+    bg = (res.get("search") or {}).get("background")
+    if bg:      # the candidates dropped the record's planned oral antidepressant before (s34)
+        lines.append("  every candidate keeps the record's planned oral-antidepressant start ("
+                     + "; ".join(f"at {d['at']}" for d in bg) + "), as the recorded plan does")
     def margins(p):
         """'SBP margin +25 mmHg, CADSS margin +17 (median; p90 44)': a margin judged at another quantile than the
         90th percentile (no reading of it in the record) says so and shows the 90th percentile."""
