@@ -233,3 +233,17 @@ def test_plan_candidates_keep_the_planned_antidepressant(tmp_path, capsys):
     assert [d["at"] for d in res["search"]["background"]] == ["25 h"]
     assert "  every candidate keeps the record's planned oral-antidepressant start (at 25 h), as the recorded plan does" \
         in out.splitlines()
+
+
+def test_between_arm_rows_keep_one_column_for_the_numbers(capsys):
+    """`ketasim trial examples/pk/ddi_intranasal_esketamine.yaml`: 'clarithromycin vs alone: cmax_ratio ...' and
+    'clarithromycin-stopped-2d vs alone: cmax_ratio ...' put the ratios of one table 11 characters apart."""
+    import re
+
+    from ketasim.cli import main
+
+    assert main(["trial", "examples/pk/ddi_intranasal_esketamine.yaml"]) == 0
+    rows = [ln for ln in capsys.readouterr().out.splitlines() if " vs alone: " in ln]
+    assert len({ln.split(": ", 1)[0] for ln in rows}) == 4
+    assert len({re.search(r"\d\.\d{3}  90% CI", ln).start() for ln in rows}) == 1
+    assert len({ln.index("_ratio") - len(ln.split("_ratio")[0].split()[-1]) for ln in rows}) == 1

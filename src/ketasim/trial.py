@@ -228,12 +228,16 @@ class TrialResult:
                                  f"[{r['ci95'][0]:.4g}, {r['ci95'][1]:.4g}]{fewer}")
         if self.comparisons:
             lines.append("\nbetween arms")
+            # one column for the numbers: pairs of different lengths shifted them ('clarithromycin vs alone:' and
+            # 'clarithromycin-stopped-2d vs alone:' rows of one table)
+            pw = max(len(f"{c['arm']} vs {c['versus']}:") for c in self.comparisons)
             for c in self.comparisons:
+                pair = f"{c['arm']} vs {c['versus']}:"
                 if "ci90" in c:                               # a PK geometric mean ratio (90 % CI, as DDI studies)
                     full = max((d.get("n_evaluable") or 0 for d in self.comparisons
                                 if "ci90" in d and (d["arm"], d["versus"]) == (c["arm"], c["versus"])), default=0)
                     k = c.get("n_evaluable") or 0
-                    lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure'] + ' ' + c['analyte']:30s} "
+                    lines.append(f"  {pair:{pw}s} {c['measure'] + ' ' + c['analyte']:30s} "
                                  f"{c['value']:8.3f}  90% CI [{c['ci90'][0]:6.3f}, {c['ci90'][1]:6.3f}]  "
                                  f"{format_p(c['p_value'])}" + (f"  n={k:,} of {full:,}" if 0 < k < full else ""))
                     continue
@@ -241,7 +245,7 @@ class TrialResult:
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else (
                     "follow-up" if relapse else "all sessions")
                 unit = measure_unit(c["measure"], c.get("scale"))
-                lines.append(f"  {c['arm']} vs {c['versus']}: {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
+                lines.append(f"  {pair:{pw}s} {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
                              f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  "
                              + ("log-rank " if relapse else "") + format_p(c["p_value"])
                              + (f"  PI [{c['pi95'][0]:.2f}, {c['pi95'][1]:.2f}]"
