@@ -247,3 +247,21 @@ def test_between_arm_rows_keep_one_column_for_the_numbers(capsys):
     assert len({ln.split(": ", 1)[0] for ln in rows}) == 4
     assert len({re.search(r"\d\.\d{3}  90% CI", ln).start() for ln in rows}) == 1
     assert len({ln.index("_ratio") - len(ln.split("_ratio")[0].split()[-1]) for ln in rows}) == 1
+
+
+def test_the_summary_gives_the_score_at_the_end_of_a_long_run(capsys):
+    """README: `ketasim simulate --drug esketamine --route intranasal --dose 56mg --every 7d --count 52 --size 200
+    --no-recurrence` ('a year of maintenance'): the score line stopped at 28 d. It now ends with the run's last
+    time; a run of 28 days keeps its line."""
+    import re
+
+    from ketasim.cli import main
+
+    quick = ["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg"]
+    assert main(quick + ["--every", "7d", "--count", "52", "--no-recurrence"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  MADRS from "))
+    m = re.search(r", 28\.0 d [\d.]+, end \((\d+\.\d) d\) ([\d.]+)$", line)
+    assert m and float(m.group(1)) > 364, line
+    assert main(quick) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  MADRS from "))
+    assert re.search(r", 28\.0 d [\d.]+$", line), line

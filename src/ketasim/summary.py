@@ -96,8 +96,13 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
         for t in (2, 24, 72, 168, 336, 672):
             if t <= df["time_h"].iloc[-1]:
                 parts.append(f"{fmt_time(t)} {_at(df, 'score', t):.1f}")
-        lines.append(f"  {SCALE_NAMES.get(scale, scale.upper())} from {base:.1f}: " + ", ".join(parts))
         t_episode = episode_start(df)                     # population.recurrence (issue 7)
+        t_last = float(df["time_h"].iloc[-1])
+        if t_last > 672 + 1e-6 and t_episode is None:
+            # a year of maintenance printed its score to 28 d only; the end of the run (a new episode's line below
+            # gives it when there is one)
+            parts.append(f"end ({fmt_time(t_last)}) {_at(df, 'score', t_last):.1f}")
+        lines.append(f"  {SCALE_NAMES.get(scale, scale.upper())} from {base:.1f}: " + ", ".join(parts))
         if t_episode is not None:
             t_end = float(df["time_h"].iloc[-1])
             lines.append(f"  new episode on continued treatment from {fmt_time(t_episode)} "
