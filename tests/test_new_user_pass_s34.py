@@ -52,11 +52,15 @@ def test_a_recorded_plan_that_breaks_the_limits_says_which(tmp_path, capsys):
     assert r["safe"] is False
     cadss_over = r["safety"]["cadss_margin"] < 0
     assert ("cadss" in r["breaks_limits"]) == cadss_over
-    line = next(ln for ln in out.splitlines() if ln.startswith("  the recorded plan breaks "))
+    line = next(ln for ln in out.splitlines() if ln.startswith("  the recorded plan is outside the limits: "))
     assert "ketamine_mg_per_kg_week=2 (3.5 mg/kg in 7 days), sessions_per_week=2 (7 sessions in 7 days)" in line
     table = plan_table(res)
     assert "sessions_per_week=2 (7 sessions in 7 days)" in table.iloc[-1]["outside the limits"]
     assert all(v == "–" for v in table.iloc[:-1]["outside the limits"])
+    from ketasim.plan_report import breaks_text
+
+    assert breaks_text({"routes": ["iv-infusion"], "cadss": 41.6}, {"routes": ["intranasal"], "cadss": 30.0},
+                       {"cadss": 0.5}) == "routes=intranasal (uses iv-infusion), cadss=30 (median 42)"
 
 
 #: an oral racemic-ketamine record with plasma levels and two ratings, no SBP or CADSS reading (s33's ORAL_RECORD)

@@ -166,11 +166,11 @@ def quantile_name(q: float) -> str:
 
 def breaks_text(breaks: dict, lim: dict, judged: dict | None = None) -> str:
     """``{limit name: value}`` (a recorded plan's ``breaks_limits``) as ``'sessions_per_week=2 (7 sessions in 7
-    days), cadss=30 (90th percentile 42)'``: each limit as ``--limits`` takes it, then the regimen's value;
+    days), cadss=30 (90th percentile 42), routes=intranasal (uses iv-infusion)'``: each limit as ``--limits`` takes it, then the regimen's value;
     ``judged``: the safety limits' quantiles (``safety.judged_at``; default 0.9)."""
     def what(k, v):
         if k in ("drugs", "routes"):
-            return f"{'+'.join(v)} not searched"
+            return f"uses {' and '.join(v)}"
         if k == "sessions_per_week":
             return f"{v:g} sessions in 7 days"
         if k in ("sbp_rise_mmhg", "cadss"):
@@ -297,8 +297,9 @@ def text_summary(res: dict) -> str:
         lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{plural}, "
                      f"{r['total_dose_mg']:g} mg; {margins(r)})")
         if r.get("breaks_limits"):
-            lines.append(f"  the recorded plan breaks {breaks_text(r['breaks_limits'], lim, r['safety'].get('judged_at'))}"
-                         " (the candidates are within every limit; --limits sets the limits)")
+            lines.append(f"  the recorded plan is outside the limits: "
+                         f"{breaks_text(r['breaks_limits'], lim, r['safety'].get('judged_at'))} (the candidates are "
+                         "within every limit; --limits sets the limits)")
     judged = next((p["safety"]["judged_at"] for p in res["plans"] + [res.get("recorded_plan") or {"safety": {}}]
                    if p["safety"].get("judged_at")), {})
     read = {o.get("dvid") for o in res.get("observations", [])}
