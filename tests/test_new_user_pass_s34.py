@@ -54,6 +54,13 @@ def test_a_recorded_plan_that_breaks_the_limits_says_which(tmp_path, capsys):
     assert ("cadss" in r["breaks_limits"]) == cadss_over
     line = next(ln for ln in out.splitlines() if ln.startswith("  the recorded plan is outside the limits: "))
     assert "ketamine_mg_per_kg_week=2 (3.5 mg/kg in 7 days), sessions_per_week=2 (7 sessions in 7 days)" in line
+    # the search's counts are of its candidates: the recorded plan was counted among them ('6 of 27 candidate
+    # regimens' for 26)
+    from ketasim.personal import Limits, candidate_regimens
+    from ketasim.record import record_from_csv_text
+
+    n = len(candidate_regimens(record_from_csv_text(DAILY_RECORD), Limits(), 672.0))
+    assert res["search"]["candidates_evaluated"] == n
     table = plan_table(res)
     assert "sessions_per_week=2 (7 sessions in 7 days)" in table.iloc[-1]["outside the limits"]
     assert all(v == "–" for v in table.iloc[:-1]["outside the limits"])

@@ -1300,6 +1300,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     ranked = sorted(rescored, key=key)
     for k, r in enumerate(ranked[:top], start=1):
         r["rank"] = k
+    searched = [r for r in results if not r["recorded"]]
     rec_cand = next((c for c in cands if c.get("recorded")), None)
     recorded = evaluate(rec_cand, th2, noise2, eta2) if rec_cand is not None else None
     if recorded is not None:
@@ -1317,12 +1318,14 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
                                      "episode (the population's recurrence risk given none before the last "
                                      "observation, on the clock of time in response)"},
             "limits": limits.describe(), "plans": ranked[:top], "recorded_plan": recorded, "minimise": minimise,
-            "candidates_evaluated": len(results),
-            "unsafe_candidates": sum(1 for r in results if not r["safe"]),
+            # the candidates only: the recorded plan (its own breaks_limits) was counted too ('6 of 27 candidate
+            # regimens' for 26 candidates)
+            "candidates_evaluated": len(searched),
+            "unsafe_candidates": sum(1 for r in searched if not r["safe"]),
             # which limit: a record without SBP or CADSS readings carries the population's spread of them, which can
             # exclude every regimen (the text said only "relax the target, the window or the limits")
-            "unsafe_by_limit": {"sbp_rise_mmhg": sum(1 for r in results if r["safety"]["sbp_margin_mmhg"] < 0),
-                                "cadss": sum(1 for r in results if r["safety"]["cadss_margin"] < 0)},
+            "unsafe_by_limit": {"sbp_rise_mmhg": sum(1 for r in searched if r["safety"]["sbp_margin_mmhg"] < 0),
+                                "cadss": sum(1 for r in searched if r["safety"]["cadss_margin"] < 0)},
             "background": [dose_line(d) for d in background],
             "seconds": time.perf_counter() - t0, "notice": NOTICE}
 

@@ -29,7 +29,7 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   names of ``limits``; the SBP and CADSS values at the judged quantile, the week limits over any 7 days with the
   record's past doses, ``drugs``/``routes`` the ones not searched), ``{}`` within all (its ``safe`` is false when it
   breaks any but ``drugs``/``routes``); ``target``, ``limits`` (stated), ``search`` (``candidates_evaluated``,
-  ``unsafe_candidates``, ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``background``
+  ``unsafe_candidates`` (the searched candidates, not the recorded plan), ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``background``
   (added: the record's planned oral-antidepressant start(s), dose lines, which every candidate keeps), ``minimise``,
   ``seconds``), ``provenance``.
 """
