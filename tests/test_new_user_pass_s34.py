@@ -276,3 +276,21 @@ def test_the_summary_gives_the_score_at_the_end_of_a_long_run(capsys):
     assert main(quick) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  MADRS from "))
     assert re.search(r", 28\.0 d [\d.]+$", line), line
+
+
+def test_limits_from_python_are_checked_when_built():
+    """`personal_plan(rec, limits=Limits(cadss="30"))` failed deep in the search with "'<=' not supported between
+    instances of 'float' and 'str'"; Limits(drugs="esketamine") (a string) was matched by substring. Each field is
+    now checked when the object is built, naming it; names are normalised as --limits does."""
+    from ketasim.errors import InputError
+    from ketasim.personal import Limits
+
+    for kw, says in ((dict(cadss="30"), "--limits cadss: must be a positive number, got '30'"),
+                     (dict(sessions_per_week=0), "--limits sessions_per_week: must be a positive number, got 0"),
+                     (dict(routes=()), "--limits routes: a list of names"),
+                     (dict(routes=("nose",)), "--limits routes: unknown route 'nose'")):
+        with pytest.raises(InputError) as e:
+            Limits(**kw)
+        assert str(e.value).startswith(says), e.value
+    assert Limits(drugs="esketamine").drugs == ("esketamine",)
+    assert Limits(drugs=["ketamine"], routes=["iv"]) == Limits(drugs=("racemic-ketamine",), routes=("iv-infusion",))

@@ -937,10 +937,22 @@ class Limits:
     quantile_without_reading: float = 0.5
 
     def __post_init__(self):
-        q = self.quantile_without_reading
-        if not (isinstance(q, (int, float)) and 0 < q < 1):
-            raise InputError(f"--limits quantile_without_reading: a quantile between 0 and 1 (0.5 the median, 0.9 the "
-                             f"90th percentile), got {q!r}")
+        # checked here, not only in parse_limits: Limits(cadss="30") from Python failed deep in the search with
+        # "'<=' not supported between instances of 'float' and 'str'"
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("drugs", "routes"):
+                parse = parse_drug if f.name == "drugs" else parse_route
+                items = (v,) if isinstance(v, str) else v
+                if not isinstance(items, (tuple, list)) or not items:
+                    raise InputError(f"--limits {f.name}: a list of names, e.g. {getattr(Limits, f.name)!r}, got {v!r}")
+                object.__setattr__(self, f.name, tuple(parse(x, f"--limits {f.name}").value for x in items))
+            elif f.name == "quantile_without_reading":
+                if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1):
+                    raise InputError(f"--limits quantile_without_reading: a quantile between 0 and 1 (0.5 the median, "
+                                     f"0.9 the 90th percentile), got {v!r}")
+            elif not (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and math.isfinite(v)):
+                raise InputError(f"--limits {f.name}: must be a positive number, got {v!r}")
 
     def describe(self) -> dict:
         return dataclasses.asdict(self) | {"note": "sbp_rise_mmhg and cadss apply to the 90th percentile of each "
