@@ -880,7 +880,10 @@ def plan(
     window: Optional[str] = typer.Option(None, help="Visits FROM:TO after the last observation (default '1 week:4 week')."),
     probability: float = typer.Option(0.8, help="Required probability of meeting the target."),
     limits: Optional[str] = typer.Option(None, help="e.g. 'sbp_rise_mmhg=30,cadss=25,sessions_per_week=1,"
-                                                    "drugs=esketamine,routes=intranasal' (defaults stated in the output)."),
+                                                    "drugs=esketamine,routes=intranasal' (defaults stated in the output; "
+                                                    "SBP and CADSS at the 90th percentile of a session's peak, or, "
+                                                    "when the record has no reading of them, at "
+                                                    "quantile_without_reading=0.5)."),
     alternative: Optional[Path] = typer.Option(None, help="YAML list of future dose lines to forecast as an alternative."),
     variable: Optional[List[str]] = typer.Option(None, help="Also forecast this trajectory variable (e.g. cp_ketamine_ng_ml)."),
     patient_id: Optional[str] = typer.Option(None, "--id", help="The patient to use when the file holds several IDs."),
