@@ -294,3 +294,18 @@ def test_limits_from_python_are_checked_when_built():
         assert str(e.value).startswith(says), e.value
     assert Limits(drugs="esketamine").drugs == ("esketamine",)
     assert Limits(drugs=["ketamine"], routes=["iv"]) == Limits(drugs=("racemic-ketamine",), routes=("iv-infusion",))
+
+
+def test_streamed_simulate_prints_the_titration_shares(capsys):
+    """`ketasim simulate examples/transform2_flexible.yaml --size 100 --chunk 30` printed no 'final dose
+    (titration)' line, which the in-memory run prints: the streamed run keeps each patient's final level now."""
+    from ketasim.cli import main
+
+    texts = []
+    for extra in ((), ("--chunk", "25")):
+        assert main(["simulate", "examples/transform2_flexible.yaml", "--size", "60", *extra]) == 0
+        out = capsys.readouterr().out.splitlines()
+        texts.append(out[out.index("typical patient (the population's mean covariates and median traits):"):])
+    assert texts[0] == texts[1]
+    assert any(ln.startswith("esketamine-flexible+AD: final dose (titration) 56 mg ") and ln.endswith(
+        " of 60 patient(s)") for ln in texts[1])

@@ -361,15 +361,19 @@ def simulate(
                        "mean):\n" + monitored)
     for r in result.runs:               # arms with a titration rule: the share of patients at each final dose
         if getattr(r.arm, "titration", None) is not None and r.dose_levels is not None and r.dose_levels.size:
-            t = r.arm.titration
-            final = r.dose_levels[:, -1]
-            shares = ", ".join(f"{t.level_text(k)} {100.0 * float((final == k).mean()):.1f} %"
-                               for k in range(len(t.levels)))
-            typer.echo(f"{r.arm.name}: final dose (titration) {shares} of {final.size} patient(s)")
+            typer.echo(_titration_line(r.arm, r.dose_levels[:, -1]))
     if pk_plan:
         _print_pk(sc, params, size, seed, typical, exp, pk_json, pk_plan)
     typer.echo(NOTICE)
     del typ
+
+
+def _titration_line(arm, final) -> str:
+    """'ARM: final dose (titration) 56 mg 31.0 %, 84 mg 69.0 % of 100 patient(s)': the share of the arm's patients
+    at each final dose level (``final``: each patient's level index), for the in-memory and the streamed run."""
+    t = arm.titration
+    shares = ", ".join(f"{t.level_text(k)} {100.0 * float((final == k).mean()):.1f} %" for k in range(len(t.levels)))
+    return f"{arm.name}: final dose (titration) {shares} of {final.size} patient(s)"
 
 
 def _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times):
@@ -479,6 +483,8 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask;
     ``times``: the output times (h) the in-memory run would use (sized to --size), so both write the same rows and
     print the same population lines."""
+    import numpy as np
+
     from .distributed import TextProgress, executor_from_option
     from .engine import simulate as run
     from .plotting import plot_cascade
@@ -497,7 +503,10 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     for f in (csv, parquet):
         if f:
             typer.echo(f"wrote {f} ({s.rows:,} rows, {s.patients:,} patients)")
-    typ = run(sc, params, typical=True, experiment=exp, output_times_h=_fine_times(sc.horizon_h))
+    # the typical patient on the in-memory run's fine grid (with the output times: every session's peak window); on
+    # the 5-min-then-hourly grid alone a later session's plasma peak read 76 instead of 86 ng/mL
+    typ = run(sc, params, typical=True, experiment=exp,
+              output_times_h=np.union1d(times, _fine_times(float(times[-1]))))
     if plot:
         plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
@@ -509,6 +518,9 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     if monitored:
         typer.echo("population (each patient's highest value at the output times; trials and labels report the "
                    "mean):\n" + monitored)
+    for arm in sc.arms:                 # the in-memory run's titration line (the streamed run printed none)
+        if getattr(arm, "titration", None) is not None and arm.name in s.final_dose_levels:
+            typer.echo(_titration_line(arm, s.final_dose_levels[arm.name]))
     typer.echo(NOTICE)
 
 

@@ -282,6 +282,9 @@ class StreamSummary:
     #: {arm name: {column: each patient's peak at the output times}} of the monitored columns
     #: (``summary.MONITORED``: CADSS, SBP rise), every patient in order: n floats a column, not the trajectories
     peaks: dict = dataclasses.field(default_factory=dict)
+    #: {arm name: each patient's final dose level} (index into the arm's titration levels; n int8) of the arms with a
+    #: titration rule: the in-memory run's "final dose (titration)" line
+    final_dose_levels: dict = dataclasses.field(default_factory=dict)
 
 
 def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None, output_times_h=None,
@@ -318,6 +321,7 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
         writers.append(TrajectoryWriter(parquet, "parquet", head.provenance))
     kept: dict[int, list] = {}
     peaks: dict[int, dict] = {}
+    finals: dict[int, list] = {}
     rows = failed = 0
     try:
         for task, run in zip(tasks, map_ordered(run_chunk, tasks, executor, progress)):
@@ -329,6 +333,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
                 rows += len(df)
             for col, p in monitored_peaks(run).items():
                 peaks.setdefault(task.arm_index, {}).setdefault(col, []).append(p)
+            if getattr(run, "dose_levels", None) is not None and run.dose_levels.size:
+                finals.setdefault(task.arm_index, []).append(run.dose_levels[:, -1].copy())
             have = sum(r.patients.n for r in kept.get(task.arm_index, []))
             if have < keep:
                 kept.setdefault(task.arm_index, []).append(_take_run(run, slice(0, keep - have)))
@@ -351,7 +357,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     sample = SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=False)
     return StreamSummary(rows, n * len(scenario.arms), failed, sample,
                          {scenario.arms[k].name: {c: np.concatenate(v) for c, v in peaks[k].items()}
-                          for k in sorted(peaks)})
+                          for k in sorted(peaks)},
+                         {scenario.arms[k].name: np.concatenate(finals[k]) for k in sorted(finals)})
 
 
 def _take_run(run, sl):
