@@ -309,3 +309,22 @@ def test_streamed_simulate_prints_the_titration_shares(capsys):
     assert texts[0] == texts[1]
     assert any(ln.startswith("esketamine-flexible+AD: final dose (titration) 56 mg ") and ln.endswith(
         " of 60 patient(s)") for ln in texts[1])
+
+
+def test_an_alternative_outside_the_limits_says_so():
+    """`ketasim plan RECORD --alternative ALT.yaml` forecast any regimen without a word about the limits (like the
+    recorded plan, item 1): 84 mg esketamine daily x5 is now 'outside the limits: esketamine_mg_week=168 (420 mg in
+    7 days), sessions_per_week=2 (5 sessions in 7 days)'."""
+    from ketasim.display import json_safe
+    from ketasim.personal import personal_plan
+    from ketasim.plan_report import text_summary
+
+    alt = [{"drug": "esketamine", "route": "intranasal", "dose": "84 mg", "at": "340 h", "every": "24 h", "count": 5}]
+    res = json_safe(personal_plan("examples/patient/patient_101.csv", alternative=alt, n_samples=100))
+    assert res["alternative"]["breaks_limits"] == {"esketamine_mg_week": 420.0, "sessions_per_week": 5.0}
+    assert ("  the alternative is outside the limits: esketamine_mg_week=168 (420 mg in 7 days), sessions_per_week=2 "
+            "(5 sessions in 7 days)") in text_summary(res).splitlines()
+    ok = json_safe(personal_plan("examples/patient/patient_101.csv", alternative=[{**alt[0], "every": "84 h"}],
+                                 n_samples=100))
+    assert ok["alternative"]["breaks_limits"] == {}
+    assert "the alternative is outside" not in text_summary(ok)

@@ -1362,8 +1362,12 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     alt = None
     if alternative:
         afc = forecast(fit, regimen=alternative)
-        alt = {"regimen": [dose_line(d) for d in afc.regimen[len(rec.past_doses):]], "forecast": afc.entries(),
-               "grid": afc.entries(afc.grid_h)}
+        future = afc.regimen[len(rec.past_doses):]
+        alt = {"regimen": [dose_line(d) for d in future], "forecast": afc.entries(),
+               "grid": afc.entries(afc.grid_h),
+               # the dose and schedule limits it breaks, as for the recorded plan (no SBP/CADSS judgement: the
+               # alternative is forecast, not scored against the target)
+               "breaks_limits": schedule_breaks(rec, future, lim)}
     pl = plan(fit, target=tgt, limits=lim, top=top, seed=seed + 2, minimise=minimise)
     obs = [{"time_h": o.time_h, "dvid": o.dvid, "value": o.value} for o in rec.observations]
     return {

@@ -18,7 +18,8 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   requested trajectory variable; ``score`` intervals are of a future rating (with the fluctuation of true
   severity, continued from the record's ratings, and the rater's noise); ``forecast_grid`` the same every 12 h;
   ``prior_forecast_grid`` the population's forecast for this patient.
-* ``alternative``: ``{regimen, forecast, grid}`` under an alternative future regimen, or null.
+* ``alternative``: ``{regimen, forecast, grid}`` under an alternative future regimen, or null; extension:
+  ``breaks_limits`` (the dose and schedule limits it breaks, as the recorded plan's).
 * ``plans``: ranked ``[{rank, label, regimen (scenario YAML dose lines, ``at`` on the record's clock), p_target,
   meets_probability, safe, sessions, total_dose_mg, predicted: [{time_h, median, pi90}], safety:
   {sbp_rise_p90_mmhg, sbp_margin_mmhg, cadss_peak_p90, cadss_margin}}]`` (extension: ``safety.judged_at``
@@ -260,6 +261,8 @@ def text_summary(res: dict) -> str:
         lines.append("alternative regimen (--alternative; at on the record's clock):")
         for d in alt.get("regimen") or []:
             lines.append("    - {" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}")
+        if alt.get("breaks_limits"):
+            lines.append(f"  the alternative is outside the limits: {breaks_text(alt['breaks_limits'], res['limits'])}")
         for v in dict.fromkeys(e["variable"] for e in alt["forecast"]):
             lines.append(f"forecast of {'the rating (' + scale + ' points)' if v == 'score' else v} (alternative "
                          "regimen):")
