@@ -126,7 +126,8 @@ def test_a_record_without_a_cadss_reading_is_offered_regimens_judged_at_the_medi
         assert f"CADSS margin {s['cadss_margin']:+.0f} (median; p90 {s['cadss_peak_p90']:.0f})" in out
     # the population's 90th percentile excludes at least one of the regimens now offered
     assert any(p["safety"]["cadss_peak_p90"] > 30 for p in given)
-    assert ("note: the record has no SBP or CADSS reading (the patient's response is the population's spread): "
+    assert ("note: the record has no SBP or CADSS reading during a session (the patient's response is the "
+            "population's spread): "
             "sbp_rise_mmhg and cadss are judged at the median of a session's peak") in out
     assert "--limits quantile_without_reading=0.9 judges them at the population's 90th percentile" in out
     assert "quantile_without_reading=0.5" in next(ln for ln in out.splitlines() if ln.startswith("limits: "))
@@ -328,3 +329,17 @@ def test_an_alternative_outside_the_limits_says_so():
                                  n_samples=100))
     assert ok["alternative"]["breaks_limits"] == {}
     assert "the alternative is outside" not in text_summary(ok)
+
+
+def test_only_a_reading_during_a_session_informs_a_safety_limit():
+    """A CADSS of 0 before the first dose (or days after a session) says nothing of the patient's peak: only a
+    reading within a session's monitoring window (monitoring.window_h, 6 h) judges the limit on the patient."""
+    from ketasim.personal import Limits, safety_quantiles, safety_readings
+    from ketasim.record import record_from_csv_text
+
+    base = ORAL_RECORD.replace("9,0,0,,,,,,30,madrs,70,50,F", "9,0,0,,,,,,30,madrs,70,50,F\n9,0,0,,,,,,0,cadss,,,")
+    assert safety_readings(record_from_csv_text(base)) == {"sbp_rise_mmhg": False, "cadss": False}
+    late = ORAL_RECORD.replace("9,24,0,,,,,,25,madrs,,,", "9,24,0,,,,,,25,madrs,,,\n9,24,0,,,,,,0,cadss,,,")
+    assert safety_quantiles(record_from_csv_text(late), Limits()) == {"sbp_rise_mmhg": 0.5, "cadss": 0.5}
+    during = ORAL_RECORD.replace("9,4.0,0,,,,,,9,cp_ketamine_ng_ml,,,", "9,4.0,0,,,,,,2,cadss,,,")
+    assert safety_readings(record_from_csv_text(during)) == {"sbp_rise_mmhg": False, "cadss": True}

@@ -995,12 +995,26 @@ def parse_limits(text: str | None) -> Limits:
 SAFETY_READINGS = {"sbp_rise_mmhg": "sbp_change_mmhg", "cadss": "cadss"}
 
 
-def safety_quantiles(record: PatientRecord, limits: Limits) -> dict:
+def safety_readings(record: PatientRecord, window_h: float = 6.0) -> dict:
+    """``{limit name: bool}``: whether the record has a reading of each safety limit's variable
+    (:data:`SAFETY_READINGS`) taken within ``window_h`` hours after the start of a ketamine dose (the session's
+    monitoring window, ``monitoring.window_h``; a reading before any dose or days later says nothing of the
+    patient's peak)."""
+    starts = np.array(sorted(a.start_h for d in record.past_doses for a in d.administrations() if a.drug.is_ketamine))
+
+    def in_session(t):
+        k = np.searchsorted(starts, t, side="right") - 1       # the last dose that started at or before t
+        return bool(k >= 0 and t - starts[k] <= window_h)
+
+    read = {o.dvid for o in record.observations if in_session(o.time_h)}
+    return {k: dv in read for k, dv in SAFETY_READINGS.items()}
+
+
+def safety_quantiles(record: PatientRecord, limits: Limits, window_h: float = 6.0) -> dict:
     """``{limit name: quantile}``: the quantile of a future session's peak (over the posterior samples) at which
-    each safety limit is judged, 0.9 when the record has a reading of it (:data:`SAFETY_READINGS`), else
-    ``limits.quantile_without_reading``."""
-    read = {o.dvid for o in record.observations}
-    return {k: 0.9 if dv in read else limits.quantile_without_reading for k, dv in SAFETY_READINGS.items()}
+    each safety limit is judged, 0.9 when the record has a reading of it during a session (:func:`safety_readings`),
+    else ``limits.quantile_without_reading``."""
+    return {k: 0.9 if has else limits.quantile_without_reading for k, has in safety_readings(record, window_h).items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1231,7 +1245,8 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     if visits.size == 0:
         visits = np.array([last + target.end_h])
     cands = candidate_regimens(rec, limits, target.end_h)
-    judged = safety_quantiles(rec, limits)
+    has_reading = safety_readings(rec, pm.params.get("monitoring.window_h", "h"))
+    judged = safety_quantiles(rec, limits, pm.params.get("monitoring.window_h", "h"))
     background = tuple(d for d in rec.planned_doses if d.drug == Drug.ORAL_ANTIDEPRESSANT)
     if rec.planned_doses:
         cands.append({"label": "recorded plan", "doses": rec.planned_doses, "times": [d.at_h for d in rec.planned_doses],
@@ -1339,6 +1354,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
             "unsafe_by_limit": {"sbp_rise_mmhg": sum(1 for r in searched if r["safety"]["sbp_margin_mmhg"] < 0),
                                 "cadss": sum(1 for r in searched if r["safety"]["cadss_margin"] < 0)},
             "background": [dose_line(d) for d in background],
+            "judged_at": dict(judged), "has_reading": {k: bool(v) for k, v in has_reading.items()},
             "seconds": time.perf_counter() - t0, "notice": NOTICE}
 
 
@@ -1393,6 +1409,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         "plans": pl["plans"], "recorded_plan": pl["recorded_plan"], "target": pl["target"], "limits": pl["limits"],
         "search": {"candidates_evaluated": pl["candidates_evaluated"], "unsafe_candidates": pl["unsafe_candidates"],
                    "unsafe_by_limit": pl["unsafe_by_limit"], "background": pl["background"],
+                   "judged_at": pl["judged_at"], "has_reading": pl["has_reading"],
                    "minimise": pl["minimise"],
                    "seconds": round(pl["seconds"], 3)},
         "provenance": {"package_version": ketasim.__version__, "parameter_set": pm.params.version,

@@ -30,7 +30,9 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   names of ``limits``; the SBP and CADSS values at the judged quantile, the week limits over any 7 days with the
   record's past doses, ``drugs``/``routes`` the ones not searched), ``{}`` within all (its ``safe`` is false when it
   breaks any but ``drugs``/``routes``); ``target``, ``limits`` (stated), ``search`` (``candidates_evaluated``,
-  ``unsafe_candidates`` (the searched candidates, not the recorded plan), ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``background``
+  ``unsafe_candidates`` (the searched candidates, not the recorded plan), ``judged_at`` / ``has_reading``
+  (``{sbp_rise_mmhg, cadss}``: the quantile each safety limit is judged at; whether the record has a reading of it
+  within a session's monitoring window), ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``background``
   (added: the record's planned oral-antidepressant start(s), dose lines, which every candidate keeps), ``minimise``,
   ``seconds``), ``provenance``.
 """
@@ -303,12 +305,12 @@ def text_summary(res: dict) -> str:
             lines.append(f"  the recorded plan is outside the limits: "
                          f"{breaks_text(r['breaks_limits'], lim, r['safety'].get('judged_at'))} (the candidates are "
                          "within every limit; --limits sets the limits)")
-    judged = next((p["safety"]["judged_at"] for p in res["plans"] + [res.get("recorded_plan") or {"safety": {}}]
-                   if p["safety"].get("judged_at")), {})
-    read = {o.get("dvid") for o in res.get("observations", [])}
-    unread = [(k, w) for k, dv, w in (("sbp_rise_mmhg", "sbp_change_mmhg", "SBP"), ("cadss", "cadss", "CADSS"))
-              if dv not in read]
     search = res.get("search") or {}
+    judged = search.get("judged_at") or {}
+    # a reading within a session's monitoring window (search.has_reading); before it: any reading of the DVID
+    has = search.get("has_reading") or {k: dv in {o.get("dvid") for o in res.get("observations", [])}
+                                        for k, dv in (("sbp_rise_mmhg", "sbp_change_mmhg"), ("cadss", "cadss"))}
+    unread = [(k, w) for k, w in (("sbp_rise_mmhg", "SBP"), ("cadss", "CADSS")) if not has.get(k)]
     if search.get("unsafe_candidates"):
         by = search.get("unsafe_by_limit") or {}
         why = ", ".join(f"{n} above {k}={limits_text({k: lim[k]}).split('=', 1)[1]} at the "
@@ -325,7 +327,8 @@ def text_summary(res: dict) -> str:
         one, what = len(unread) == 1, " or ".join(w for _, w in unread)
         keys = f"{' and '.join(k for k, _ in unread)} {'is' if one else 'are'}"
         they = "it" if one else "them"
-        lines.append(f"  note: the record has no {what} reading (the patient's response is the population's spread): "
+        lines.append(f"  note: the record has no {what} reading during a session (the patient's response is the "
+                     "population's spread): "
                      + (f"{keys} judged at the {quantile_name(q)} of a session's peak (quantile_without_reading="
                         f"{q:g}; with a reading, at the 90th percentile of this patient's posterior); --limits "
                         f"quantile_without_reading=0.9 judges {they} at the population's 90th percentile"
