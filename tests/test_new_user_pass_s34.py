@@ -343,3 +343,6 @@ def test_only_a_reading_during_a_session_informs_a_safety_limit():
     assert safety_quantiles(record_from_csv_text(late), Limits()) == {"sbp_rise_mmhg": 0.5, "cadss": 0.5}
     during = ORAL_RECORD.replace("9,4.0,0,,,,,,9,cp_ketamine_ng_ml,,,", "9,4.0,0,,,,,,2,cadss,,,")
     assert safety_readings(record_from_csv_text(during)) == {"sbp_rise_mmhg": False, "cadss": True}
+    # a pre-dose reading at the dose's own time
+    at_dose = ORAL_RECORD.replace("9,0.1,1,", "9,0.1,0,,,,,,1,cadss,,,\n9,0.1,1,")
+    assert safety_readings(record_from_csv_text(at_dose))["cadss"] is False

@@ -1003,8 +1003,8 @@ def safety_readings(record: PatientRecord, window_h: float = 6.0) -> dict:
     starts = np.array(sorted(a.start_h for d in record.past_doses for a in d.administrations() if a.drug.is_ketamine))
 
     def in_session(t):
-        k = np.searchsorted(starts, t, side="right") - 1       # the last dose that started at or before t
-        return bool(k >= 0 and t - starts[k] <= window_h)
+        k = np.searchsorted(starts, t, side="left") - 1        # the last dose that started before t (a reading at
+        return bool(k >= 0 and t - starts[k] <= window_h)      # a dose's own time is its pre-dose value)
 
     read = {o.dvid for o in record.observations if in_session(o.time_h)}
     return {k: dv in read for k, dv in SAFETY_READINGS.items()}
