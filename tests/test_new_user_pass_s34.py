@@ -346,3 +346,34 @@ def test_only_a_reading_during_a_session_informs_a_safety_limit():
     # a pre-dose reading at the dose's own time
     at_dose = ORAL_RECORD.replace("9,0.1,1,", "9,0.1,0,,,,,,1,cadss,,,\n9,0.1,1,")
     assert safety_readings(record_from_csv_text(at_dose))["cadss"] is False
+
+
+def test_plan_page_says_how_the_safety_limits_are_judged_without_a_reading(tmp_path):
+    """The dashboard's plan page showed the limits but not that, without an SBP or CADSS reading during a session,
+    they are judged at quantile_without_reading (the text output's note); its limits line now says so."""
+    pytest.importorskip("starlette")
+    from test_web_browser import CHROMIUM_ARGS, _missing, chromium_path
+
+    if chromium_path() is None:
+        _missing("Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[web]')")
+    from ketasim.web.server import ServerThread
+
+    with ServerThread(warm=False) as s, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = b.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(s.url + "plan")
+            page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
+            page.fill("#record", ORAL_RECORD)
+            page.click("#run")
+            page.wait_for_selector("body[data-ready='1']", timeout=120_000)
+            text = page.inner_text("#target-text")
+            assert ("No SBP or CADSS reading during a session in the record: sbp_rise_mmhg and cadss judged at "
+                    "quantile 0.5 of a session's peak") in text, text
+            assert "at the median" in page.inner_text("#plans-table")
+        finally:
+            b.close()

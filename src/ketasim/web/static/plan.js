@@ -45,8 +45,13 @@ async function run() {
   for (const [id, fig] of [["#fig-forecast", body.figures.forecast], ["#fig-plans", body.figures.plans]]) {
     Plotly.react($(id), fig.data, fig.layout, { displaylogo: false, responsive: true });
   }
+  // the text output's note: without a reading during a session a safety limit is judged at another quantile
+  const unread = Object.entries(res.search.has_reading || {}).filter(([, v]) => !v).map(([k]) => k);
   $("#target-text").textContent = `Target: ${res.target.text}, probability ≥ ${res.target.probability}. Limits: ` +
-    Object.entries(res.limits).filter(([k]) => k !== "note").map(([k, v]) => `${k}=${v}`).join(", ");
+    Object.entries(res.limits).filter(([k]) => k !== "note").map(([k, v]) => `${k}=${v}`).join(", ") +
+    (unread.length ? `. No ${unread.map((k) => (k === "cadss" ? "CADSS" : "SBP")).join(" or ")} reading during a ` +
+      `session in the record: ${unread.join(" and ")} judged at quantile ${res.limits.quantile_without_reading} of ` +
+      "a session's peak (the population's spread; with a reading, the 90th percentile of this patient's)" : "");
   $("#plans-table").innerHTML = table(body.plan_table);
   $("#plan-yaml").textContent = res.plans.map((p) => `# #${p.rank} ${p.label} (p_target ${p.p_target.toFixed(2)})\n` +
     yamlLines(p.regimen)).join("\n");
