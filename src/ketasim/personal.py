@@ -957,7 +957,8 @@ class Limits:
     def describe(self) -> dict:
         return dataclasses.asdict(self) | {"note": "sbp_rise_mmhg and cadss apply to the 90th percentile of each "
                                                    "future session's peak over the posterior; without an SBP (CADSS) "
-                                                   "reading in the record, to the quantile_without_reading"}
+                                                   "reading during a session in the record, to the "
+                                                   "quantile_without_reading"}
 
 
 def parse_limits(text: str | None) -> Limits:
