@@ -377,3 +377,21 @@ def test_plan_page_says_how_the_safety_limits_are_judged_without_a_reading(tmp_p
             assert "at the median" in page.inner_text("#plans-table")
         finally:
             b.close()
+
+
+def test_simulate_streamed_checks_its_arguments(tmp_path):
+    """`ketasim.scale.simulate_streamed(sc, n=-5)` 'ran' -15 patients, n='10' was a TypeError, chunk=0 silently the
+    default, seed=-1 a bare ValueError: each is now one InputError naming the argument, as simulate()'s."""
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+    from ketasim.scale import simulate_streamed
+
+    sc = load_scenario("examples/design_example.yaml")
+    for kw, says in ((dict(n=-5), "n: must lie in 1-"), (dict(n="10"), "n: expected a whole number"),
+                     (dict(n=10, chunk=0), "chunk: must lie in 1-"), (dict(n=10, seed=-1), "seed: must lie in 0-"),
+                     (dict(n=10, keep=-1), "keep: must lie in 0-"), (dict(n=10, on_failure="skip"), "on_failure: ")):
+        with pytest.raises(InputError) as e:
+            simulate_streamed(sc, csv=tmp_path / "t.csv", **kw)
+        assert str(e.value).startswith(says), e.value
+    assert not (tmp_path / "t.csv").exists()
+    assert simulate_streamed(sc, n=4, chunk=3).patients == 12

@@ -300,8 +300,17 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     from .parameters import load_parameters
     from .population import Patients
     from .result import SimulationResult
+    from .limits import MAX_PATIENTS, check_int, check_scenario_arg, check_seed, check_size
     from .summary import monitored_peaks
 
+    # the arguments as simulate() checks them (n=-5 ran "-15 patients", n="10" was a TypeError, chunk=0 the default)
+    check_scenario_arg(scenario)
+    n = None if n is None else check_size(n, "n")
+    seed = None if seed is None else check_seed(seed, "seed")
+    chunk = None if chunk is None else check_int(chunk, "chunk", lo=1, hi=MAX_PATIENTS)
+    keep = check_int(keep, "keep", lo=0, hi=MAX_PATIENTS)
+    if not isinstance(on_failure, str) or on_failure not in ("raise", "flag"):
+        raise InputError(f"on_failure: use 'raise' or 'flag', got {on_failure!r}")
     if getattr(scenario, "patient", None) is not None:
         # the chunks sample their patients: one stated patient would run with random effects, not the typical
         # ones simulate() gives it
