@@ -395,3 +395,19 @@ def test_simulate_streamed_checks_its_arguments(tmp_path):
         assert str(e.value).startswith(says), e.value
     assert not (tmp_path / "t.csv").exists()
     assert simulate_streamed(sc, n=4, chunk=3).patients == 12
+
+
+def test_personal_plan_checks_its_arguments():
+    """`personal_plan(rec, n_samples=0)` was an IndexError, n_samples='50' a TypeError, seed=-1 a bare ValueError
+    (after the fit), top=0 returned no plans without a word: each is one InputError naming the argument, before
+    the fit."""
+    from ketasim.errors import InputError
+    from ketasim.personal import fit_patient, personal_plan
+
+    for kw, says in ((dict(n_samples=0), "n_samples: must lie in 20-"), (dict(n_samples="50"), "n_samples: expected"),
+                     (dict(seed=-1), "seed: must lie in 0-"), (dict(top=0), "top: must lie in 1-")):
+        with pytest.raises(InputError) as e:
+            personal_plan("examples/patient/patient_101.csv", **kw)
+        assert str(e.value).startswith(says), e.value
+    with pytest.raises(InputError, match="^n_proposals: must lie in 20-"):
+        fit_patient("examples/patient/patient_101.csv", n_proposals=5)

@@ -686,6 +686,11 @@ def _observation_free(om: _ObservationModel, x: np.ndarray, lo, hi, candidates=N
     return free
 
 
+#: Fewest posterior samples (and proposals) a fit, forecast or plan takes: its 5 % and 95 % quantiles need a few
+#: samples beyond them.
+MIN_SAMPLES = 20
+
+
 def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 400, n_proposals: int = 2500,
                 seed: int = 0, refine: bool = True) -> PatientFit:
     """MAP + Laplace + importance resampling of one patient's random effects (see the module docstring).
@@ -693,6 +698,12 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     ``refine`` (default): when the first round's importance weights are poor (effective sample size below
     ESS_TARGET_FRACTION x n_proposals or Pareto k-hat above PARETO_K_MAX), add adaptive importance-sampling rounds
     (:func:`_refine`); ``fit.sampling`` says what was done. A good first round is returned unchanged."""
+    from .limits import check_int, check_seed
+
+    # one line naming the argument (n_samples=0 was an IndexError, '50' a TypeError, seed=-1 a bare ValueError)
+    n_samples = check_int(n_samples, "n_samples", lo=MIN_SAMPLES, hi=100_000)
+    n_proposals = check_int(n_proposals, "n_proposals", lo=MIN_SAMPLES, hi=1_000_000)
+    seed = check_seed(seed, "seed")
     t0 = time.perf_counter()
     pm = record if isinstance(record, PatientModel) else PatientModel(record, params)
     om = _ObservationModel(pm)
@@ -1236,6 +1247,11 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     """
     if minimise not in ("sessions", "exposure"):
         raise InputError(f"--minimise: use sessions or exposure, got {minimise!r}")
+    from .limits import check_int, check_seed
+
+    top = check_int(top, "top", lo=1, hi=100)        # top=0 returned no plans without a word
+    n_samples = check_int(n_samples, "n_samples", lo=MIN_SAMPLES, hi=100_000)
+    seed = check_seed(seed, "seed")
     pm = fit.model
     rec = pm.record
     target = target or parse_target(None, rec.scale)
@@ -1366,9 +1382,15 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     """Fit, forecast and plan for one record; returns the plan JSON contract (see docs in ``ketasim plan``)."""
     import ketasim
 
+    from .limits import check_int, check_seed
+
     rec = as_record(record)
     if minimise not in ("sessions", "exposure"):
         raise InputError(f"--minimise: use sessions or exposure, got {minimise!r}")
+    # checked before the fit (seconds), naming the argument
+    n_samples = check_int(n_samples, "n_samples", lo=MIN_SAMPLES, hi=100_000)
+    top = check_int(top, "top", lo=1, hi=100)
+    seed = check_seed(seed, "seed")
     pm = PatientModel(rec, params)
     lim = limits if isinstance(limits, Limits) else parse_limits(limits)
     tgt = parse_target(target, rec.scale, probability=probability, window=window)
