@@ -411,3 +411,18 @@ def test_personal_plan_checks_its_arguments():
         assert str(e.value).startswith(says), e.value
     with pytest.raises(InputError, match="^n_proposals: must lie in 20-"):
         fit_patient("examples/patient/patient_101.csv", n_proposals=5)
+
+
+def test_forecast_checks_its_arguments():
+    """`forecast(fit, times_h='a')` and `forecast(fit, seed=-1)` were bare ValueErrors; each names its argument."""
+    from ketasim.errors import InputError
+    from ketasim.personal import fit_patient, forecast
+
+    fit = fit_patient("examples/patient/patient_101.csv", n_samples=50)
+    for kw, says in ((dict(times_h="a"), "times_h: expected a list of times in hours"),
+                     (dict(times_h=[-5]), "times_h: times must lie in 0-"), (dict(seed=-1), "seed: must lie in 0-")):
+        with pytest.raises(InputError) as e:
+            forecast(fit, **kw)
+        assert str(e.value).startswith(says), e.value
+    f = forecast(fit, times_h=504)
+    assert [e["time_h"] for e in f.entries()] == [504.0]

@@ -886,7 +886,11 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
     for v in variables:
         if v != "score" and v not in K.OUT_NAMES:
             raise InputError(f"variables: unknown trajectory variable {v!r}")
-    points = np.asarray(default_forecast_points(rec) if times_h is None else times_h, float)
+    from .limits import check_output_times, check_seed
+
+    seed = check_seed(seed, "seed")          # seed=-1 / times_h='a' were bare ValueErrors
+    points = (np.asarray(default_forecast_points(rec), float) if times_h is None
+              else check_output_times([times_h] if isinstance(times_h, (int, float)) else times_h, "times_h"))
     doses = _regimen_doses(rec, regimen)
     end = max(float(points.max()) if points.size else 0.0, rec.last_observation_h + 28 * 24.0)
     g = _grid(rec, end) if grid else np.zeros(0)
