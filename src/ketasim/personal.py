@@ -47,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import numbers
 import re
 import time
 
@@ -958,16 +959,21 @@ class Limits:
             v = getattr(self, f.name)
             if f.name in ("drugs", "routes"):
                 parse = parse_drug if f.name == "drugs" else parse_route
-                items = (v,) if isinstance(v, str) else v
+                items = (v,) if isinstance(v, (str, Drug, Route)) else v
                 if not isinstance(items, (tuple, list)) or not items:
                     raise InputError(f"--limits {f.name}: a list of names, e.g. {getattr(Limits, f.name)!r}, got {v!r}")
-                object.__setattr__(self, f.name, tuple(parse(x, f"--limits {f.name}").value for x in items))
+                # the package's own Drug / Route members are names too
+                object.__setattr__(self, f.name, tuple(
+                    parse(x.value if isinstance(x, (Drug, Route)) else x, f"--limits {f.name}").value for x in items))
             elif f.name == "quantile_without_reading":
-                if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1):
+                if not (isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < 1):
                     raise InputError(f"--limits quantile_without_reading: a quantile between 0 and 1 (0.5 the median, "
                                      f"0.9 the 90th percentile), got {v!r}")
-            elif not (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and math.isfinite(v)):
+                object.__setattr__(self, f.name, float(v))
+            elif not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0 and math.isfinite(v)):
                 raise InputError(f"--limits {f.name}: must be a positive number, got {v!r}")
+            else:
+                object.__setattr__(self, f.name, float(v))      # numpy scalars too: plain numbers in the plan JSON
 
     def describe(self) -> dict:
         return dataclasses.asdict(self) | {"note": "sbp_rise_mmhg and cadss apply to the 90th percentile of each "
@@ -1112,17 +1118,27 @@ def _sessions(start: float, end: float, parts) -> list[float]:
     return out
 
 
+def searched_dose_options(limits: Limits) -> dict:
+    """``{(drug, route): [(amount, per_kg), ...]}``: the dose options the plan search tries within ``limits``'
+    drugs and routes (:data:`DOSE_OPTIONS`, plus :data:`EXPLICIT_DOSE_OPTIONS` when drugs or routes are named).
+    None is one line naming ``--limits`` (a search of no product offered only "no further sessions" without a word)."""
+    options_all = dict(DOSE_OPTIONS)
+    if limits.routes != Limits().routes or limits.drugs != Limits().drugs:
+        options_all |= EXPLICIT_DOSE_OPTIONS
+    out = {k: v for k, v in options_all.items() if k[0] in limits.drugs and k[1] in limits.routes}
+    if not out:
+        known = "; ".join(f"{d} {r}" for d, r in options_all)
+        raise InputError(f"--limits drugs/routes: the plan search has no dose option for drugs={'+'.join(limits.drugs)} "
+                         f"with routes={'+'.join(limits.routes)}; it searches: {known}")
+    return out
+
+
 def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: float) -> list[dict]:
     """Candidate future regimens within the limits: [{label, doses (Dose), sessions, mg_total, ...}]."""
     last_obs = record.last_observation_h
     past = record.past_doses
     out = [{"label": "no further sessions", "doses": (), "times": []}]
-    options_all = dict(DOSE_OPTIONS)
-    if limits.routes != Limits().routes or limits.drugs != Limits().drugs:
-        options_all |= EXPLICIT_DOSE_OPTIONS
-    for (drug, route), options in options_all.items():
-        if drug not in limits.drugs or route not in limits.routes:
-            continue
+    for (drug, route), options in searched_dose_options(limits).items():
         for amount, per_kg in options:
             mg_kg = amount if per_kg else amount / record.weight_kg
             if drug == "esketamine" and (amount if not per_kg else amount * record.weight_kg) > limits.esketamine_mg_session + 1e-9:
@@ -1143,11 +1159,21 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
                 first_iv = parts[0][0]
                 last_dose = max((d.at_h for d in past), default=-math.inf)
                 start = max(last_obs + 0.5, last_dose + first_iv)
-                times = _sessions(start, last_obs + window_end_h, parts)
-                if not times:
-                    continue
                 dur = 40 / 60 if route == "iv-infusion" else 0.0
-                doses = tuple(Dose(Drug(drug), Route(route), amount, per_kg, dur, t, 0.0, 1, "plan") for t in times)
+
+                def regimen(start):
+                    return tuple(Dose(Drug(drug), Route(route), amount, per_kg, dur, t, 0.0, 1, "plan")
+                                 for t in _sessions(start, last_obs + window_end_h, parts))
+
+                # the week limits count the record's past sessions too (schedule_breaks, the rule the recorded plan
+                # is held to): after a dense past the first session waits until the 7-day windows allow it
+                doses = regimen(start)
+                while doses and schedule_breaks(record, doses, limits):
+                    start += CANDIDATE_DELAY_STEP_H
+                    doses = regimen(start)
+                if not doses:
+                    continue
+                times = [d.at_h for d in doses]
                 out.append({"label": f"{drug} {route} {amount:g} {'mg/kg' if per_kg else 'mg'}, {label}",
                             "doses": doses, "times": times})
     return out
@@ -1156,6 +1182,19 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
 #: Ketamine doses that start less than this apart (h) are one session when a recorded plan is checked against the
 #: limits (a nasal session's devices 5 min apart, a bolus before its infusion); the candidates have one dose a session.
 SESSION_GAP_H = 2.0
+#: Slack (h) of the week limits for clinic times: sessions a week apart to the hour (Monday 10:00, Thursday 09:00,
+#: Monday 09:30: 167.5 h) are not three in 7 days; the window is [session, session + 168 h - this)
+WEEK_SLACK_H = 6.0
+#: A candidate whose first session would break a week limit together with the record's past sessions starts this
+#: much later (h), until it does not
+CANDIDATE_DELAY_STEP_H = 12.0
+
+
+def count_sessions(administrations) -> int:
+    """Sessions among ketamine administrations (``Dose.administrations()``): starts less than :data:`SESSION_GAP_H`
+    apart are one session (a nasal session's 2-3 devices), as :func:`schedule_breaks` counts them."""
+    starts = sorted(a.start_h for a in administrations)
+    return int(sum(1 for k, t in enumerate(starts) if k == 0 or t - starts[k - 1] >= SESSION_GAP_H))
 
 
 def schedule_breaks(record: PatientRecord, doses, limits: Limits) -> dict:
@@ -1164,8 +1203,9 @@ def schedule_breaks(record: PatientRecord, doses, limits: Limits) -> dict:
 
     The limits are the ones :func:`candidate_regimens` builds the candidates within: a session's dose
     (``ketamine_mg_per_kg_session`` mg/kg of racemic or arketamine, ``esketamine_mg_session`` mg), the amount and
-    the number of sessions in any 7 days (``*_week``, ``sessions_per_week``: counted over every window of 168 h that
-    starts at a session and holds a future one, so the record's past doses in the same week count), and the searched
+    the number of sessions in any 7 days (``*_week``, ``sessions_per_week``: counted over every window of 168 h, less
+    :data:`WEEK_SLACK_H` for clinic times, that starts at a session and holds a future one, so the record's past
+    doses in the same week count; :func:`candidate_regimens` holds its candidates to the same rule), and the searched
     ``drugs`` / ``routes`` (value: the list of those outside). Only ketamine doses count (placebo, midazolam and
     oral antidepressants are neither sessions nor amounts); ketamine doses less than :data:`SESSION_GAP_H` apart are
     one session. The safety limits (SBP, CADSS) need the posterior and are judged in :func:`plan`.
@@ -1194,7 +1234,7 @@ def schedule_breaks(record: PatientRecord, doses, limits: Limits) -> dict:
     ket = np.array([s[2] for s in sessions])
     fut = np.array([s[3] for s in sessions])
     worst = {"ketamine_mg_per_kg_session": float(ket[fut].max()), "esketamine_mg_session": float(esk[fut].max())}
-    end = np.searchsorted(starts, starts + 168.0 - 1e-9)        # window [start, start + 168 h)
+    end = np.searchsorted(starts, starts + 168.0 - WEEK_SLACK_H)        # window [start, start + 168 h - slack)
     n_week = esk_week = ket_week = 0.0
     for i, j in enumerate(end):
         if fut[i:j].any():
@@ -1312,14 +1352,14 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
         else:
             sbp90 = cad90 = sbpq = cadq = 0.0
         # sessions and drug amount: ketamine sessions (an oral-antidepressant start is neither)
-        given = [d for d in c["doses"] if d.drug != Drug.ORAL_ANTIDEPRESSANT]
-        mg = sum(d.amount * (rec.weight_kg if d.per_kg else 1.0) for d in given if d.drug.is_ketamine)
+        given = [a for d in c["doses"] for a in d.administrations() if a.drug.is_ketamine]
+        mg = sum(a.amount_mg(rec.weight_kg) for a in given)
         qs = np.quantile(ratings, [0.05, 0.5, 0.95], axis=0)
         safe = sbpq <= limits.sbp_rise_mmhg and cadq <= limits.cadss
         return {
             "label": c["label"], "regimen": _compress(c["doses"]), "p_target": float(ok.mean()),
             "meets_probability": bool(ok.mean() >= target.probability), "safe": bool(safe),
-            "sessions": len(given), "total_dose_mg": round(float(mg), 2),
+            "sessions": count_sessions(given), "total_dose_mg": round(float(mg), 2),
             "predicted": [{"time_h": float(t), "median": float(qs[1, k]), "pi90": [float(qs[0, k]), float(qs[2, k])]}
                           for k, t in enumerate(visits)],
             "safety": {"sbp_rise_p90_mmhg": round(sbp90, 2), "sbp_margin_mmhg": round(limits.sbp_rise_mmhg - sbpq, 2),
@@ -1397,6 +1437,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     seed = check_seed(seed, "seed")
     pm = PatientModel(rec, params)
     lim = limits if isinstance(limits, Limits) else parse_limits(limits)
+    searched_dose_options(lim)          # before the fit: a search of no product is one line
     tgt = parse_target(target, rec.scale, probability=probability, window=window)
     fit = fit_patient(pm, n_samples=n_samples, seed=seed)
     fc = forecast(fit, variables=tuple(dict.fromkeys(("score", *variables))))
@@ -1404,10 +1445,17 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         (n_samples, pm.dim)), grid=True)
     alt = None
     if alternative:
-        afc = forecast(fit, regimen=alternative)
+        alt_doses = [line if isinstance(line, Dose) else Dose.from_mapping(line, f"alternative[{i}]")
+                     for i, line in enumerate(alternative)]
+        # the record's planned oral-antidepressant start stays unless the alternative states its own (as every
+        # candidate keeps it): an alternative of ketamine sessions alone is not one without the antidepressant
+        background = tuple(d for d in rec.planned_doses if d.drug == Drug.ORAL_ANTIDEPRESSANT)
+        if any(d.drug == Drug.ORAL_ANTIDEPRESSANT for d in alt_doses):
+            background = ()
+        afc = forecast(fit, regimen=tuple(alt_doses) + background)
         future = afc.regimen[len(rec.past_doses):]
         alt = {"regimen": [dose_line(d) for d in future], "forecast": afc.entries(),
-               "grid": afc.entries(afc.grid_h),
+               "grid": afc.entries(afc.grid_h), "background": [dose_line(d) for d in background],
                # the dose and schedule limits it breaks, as for the recorded plan (no SBP/CADSS judgement: the
                # alternative is forecast, not scored against the target)
                "breaks_limits": schedule_breaks(rec, future, lim)}

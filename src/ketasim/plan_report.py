@@ -19,7 +19,8 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   severity, continued from the record's ratings, and the rater's noise); ``forecast_grid`` the same every 12 h;
   ``prior_forecast_grid`` the population's forecast for this patient.
 * ``alternative``: ``{regimen, forecast, grid}`` under an alternative future regimen, or null; extension:
-  ``breaks_limits`` (the dose and schedule limits it breaks, as the recorded plan's).
+  ``breaks_limits`` (the dose and schedule limits it breaks, as the recorded plan's), ``background`` (the record's
+  planned oral-antidepressant start kept in it, dose lines; empty when the alternative states its own).
 * ``plans``: ranked ``[{rank, label, regimen (scenario YAML dose lines, ``at`` on the record's clock), p_target,
   meets_probability, safe, sessions, total_dose_mg, predicted: [{time_h, median, pi90}], safety:
   {sbp_rise_p90_mmhg, sbp_margin_mmhg, cadss_peak_p90, cadss_margin}}]`` (extension: ``safety.judged_at``
@@ -164,7 +165,12 @@ def limits_text(lim: dict) -> str:
 
 def quantile_name(q: float) -> str:
     """0.5 -> 'median', 0.9 -> '90th percentile' (the quantile a safety limit is judged at)."""
-    return "median" if q == 0.5 else f"{100 * q:g}th percentile"
+    if q == 0.5:
+        return "median"
+    v = f"{100 * q:g}"
+    last = int(v[-1]) if v[-1].isdigit() else 0
+    suffix = "th" if v.endswith(("11", "12", "13")) or last not in (1, 2, 3) else {1: "st", 2: "nd", 3: "rd"}[last]
+    return f"{v}{suffix} percentile"
 
 
 def breaks_text(breaks: dict, lim: dict, judged: dict | None = None) -> str:
@@ -263,6 +269,9 @@ def text_summary(res: dict) -> str:
         lines.append("alternative regimen (--alternative; at on the record's clock):")
         for d in alt.get("regimen") or []:
             lines.append("    - {" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}")
+        if alt.get("background"):
+            lines.append("  (the record's planned oral-antidepressant start is kept, as in every candidate; list an "
+                         "oral-antidepressant line in the alternative to change it)")
         if alt.get("breaks_limits"):
             lines.append(f"  the alternative is outside the limits: {breaks_text(alt['breaks_limits'], res['limits'])}")
         for v in dict.fromkeys(e["variable"] for e in alt["forecast"]):
@@ -436,7 +445,8 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
         warnings.simplefilter("always")
         if alt is not None:
             try:
-                _regimen_doses(rec, alt)
+                # checked once here (its warnings name the file); the plan gets the doses, not the lines again
+                alt = list(_regimen_doses(rec, alt)[len(rec.past_doses):])
             except InputError as e:
                 raise InputError(f"{where}{e}") from None
         res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability,

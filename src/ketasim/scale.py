@@ -271,6 +271,20 @@ class TrajectoryWriter:
         return False
 
 
+#: trajectory columns whose per-patient peak a population run's monitoring lines summarise (``summary.MONITORED``
+#: labels them): dissociation (CADSS points) and systolic BP rise (mmHg)
+MONITORED_COLUMNS = ("cadss", "sbp_change_mmhg")
+
+
+def monitored_peaks(run) -> dict:
+    """``{column: each patient's highest value at the output times}`` (arrays over patients, CADSS points or mmHg)
+    of the :data:`MONITORED_COLUMNS` of one arm's run (an ``engine.ArmRun``): what
+    ``summary.monitoring_summary_from_peaks`` summarises. A streamed run keeps these (n floats a column), not its
+    trajectories. Here, below the reporting layer, because the streamed run (used by trial and nca) keeps them."""
+    names = list(run.definition.output_names)
+    return {col: run.out[:, :, names.index(col)].max(axis=1) for col in MONITORED_COLUMNS if col in names}
+
+
 @dataclasses.dataclass
 class StreamSummary:
     """What a streamed run kept in memory: the first patients of each arm (for plots) and counts."""
@@ -280,7 +294,7 @@ class StreamSummary:
     failed: int
     sample: object            # SimulationResult of the first <= ``keep`` patients per arm
     #: {arm name: {column: each patient's peak at the output times}} of the monitored columns
-    #: (``summary.MONITORED``: CADSS, SBP rise), every patient in order: n floats a column, not the trajectories
+    #: (:data:`MONITORED_COLUMNS`: CADSS, SBP rise), every patient in order: n floats a column, not the trajectories
     peaks: dict = dataclasses.field(default_factory=dict)
     #: {arm name: each patient's final dose level} (index into the arm's titration levels; n int8) of the arms with a
     #: titration rule: the in-memory run's "final dose (titration)" line
@@ -301,7 +315,6 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     from .population import Patients
     from .result import SimulationResult
     from .limits import MAX_PATIENTS, check_int, check_scenario_arg, check_seed, check_size
-    from .summary import monitored_peaks
 
     # the arguments as simulate() checks them (n=-5 ran "-15 patients", n="10" was a TypeError, chunk=0 the default)
     check_scenario_arg(scenario)

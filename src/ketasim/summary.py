@@ -119,7 +119,8 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
     return "\n".join(lines)
 
 
-#: session monitoring quantities a population line reports: (label, trajectory column, format)
+#: session monitoring quantities a population line reports: (label, trajectory column, format); the columns are
+#: ``scale.MONITORED_COLUMNS`` (what a streamed run keeps per patient)
 MONITORED = (("dissociation (CADSS) peak", "cadss", "{:.1f}"),
              ("systolic BP rise peak", "sbp_change_mmhg", "{:+.1f} mmHg"))
 
@@ -130,16 +131,9 @@ def population_monitoring_summary(result) -> str:
     from the runs' output arrays (patients x times x outputs), not from the long trajectory table. The typical
     patient's peak (the cascade summary) is near the median; a trial or a label reports the mean, which for a skewed
     (log-normal) response lies above it."""
+    from .scale import monitored_peaks
+
     return monitoring_summary_from_peaks({r.arm.name: monitored_peaks(r) for r in result.runs})
-
-
-def monitored_peaks(run) -> dict:
-    """``{column: each patient's highest value at the output times}`` (arrays over patients, mmHg or CADSS points)
-    of the :data:`MONITORED` columns of one arm's run (an ``engine.ArmRun``): what
-    :func:`monitoring_summary_from_peaks` summarises. A streamed run keeps these (n floats a column), not its
-    trajectories."""
-    names = list(run.definition.output_names)
-    return {col: run.out[:, :, names.index(col)].max(axis=1) for _, col, _ in MONITORED if col in names}
 
 
 def monitoring_summary_from_peaks(peaks: dict) -> str:
