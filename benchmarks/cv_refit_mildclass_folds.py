@@ -22,4 +22,6 @@ res = cal.cross_validate(p0, size=200, max_evaluations=150, qual_size=600, qual_
 print(f"done in {time.time() - t0:.0f} s", flush=True)
 out = {k: res[k] for k in ("in_sample", "out_of_sample", "in_sample_fit", "folds") if k in res}
 out["settings"] = {"nonspecific_ratio_bounds": [1.0, ratio_max], "nonspecific_ratio_centre": ratio_centre}
+out["summary_in_sample"] = cal.qualification_summary(out["in_sample"])
+out["summary_out_of_sample"] = cal.qualification_summary(out["out_of_sample"])
 json.dump(out, open(sys.argv[2], "w"), default=lambda o: float(o) if hasattr(o, "__float__") else str(o))
