@@ -4,10 +4,12 @@ prior, size 200, 150 evaluations, random-effects weights, directions), point pre
 Compare with the same folds of a full refit CV at the same model.
 
     NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/cv_refit_mildclass_folds.py lii2023,daly2018,transform OUT.json [RATIO_MAX RATIO_CENTRE]
+(In-process only: the patch does not reach the workers of a process or Dask executor.)
 """
 import json, sys, time
 sys.path.insert(0, "src")
 from ketasim import calibration as cal
+from ketasim.io import atomic_write_text
 from ketasim.parameters import load_parameters
 
 ratio_max = float(sys.argv[3]) if len(sys.argv) > 3 else 3.0
@@ -24,4 +26,4 @@ out = {k: res[k] for k in ("in_sample", "out_of_sample", "in_sample_fit", "folds
 out["settings"] = {"nonspecific_ratio_bounds": [1.0, ratio_max], "nonspecific_ratio_centre": ratio_centre}
 out["summary_in_sample"] = cal.qualification_summary(out["in_sample"])
 out["summary_out_of_sample"] = cal.qualification_summary(out["out_of_sample"])
-json.dump(out, open(sys.argv[2], "w"), default=lambda o: float(o) if hasattr(o, "__float__") else str(o))
+atomic_write_text(sys.argv[2], json.dumps(out, default=lambda o: float(o) if hasattr(o, "__float__") else str(o)))

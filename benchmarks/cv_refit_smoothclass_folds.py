@@ -7,12 +7,14 @@ random-effects weights, directions), point predictions only (parameter_draws 0).
 full refit CV at the same model.
 
     NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/cv_refit_smoothclass_folds.py lii2023,daly2018,transform OUT.json [SOFTNESS]
+(In-process only: the patch does not reach the workers of a process or Dask executor.)
 """
 import json, sys, time
 sys.path.insert(0, "src")
 import numpy as np
 from scipy.stats import norm
 from ketasim import calibration as cal
+from ketasim.io import atomic_write_text
 from ketasim.model import definition
 from ketasim.parameters import load_parameters
 
@@ -38,4 +40,4 @@ out = {k: res[k] for k in ("in_sample", "out_of_sample", "in_sample_fit", "folds
 out["summary_in_sample"] = cal.qualification_summary(out["in_sample"])
 out["summary_out_of_sample"] = cal.qualification_summary(out["out_of_sample"])
 out["settings"] = {"nonspecific_softness": softness}
-json.dump(out, open(sys.argv[2], "w"), default=lambda o: float(o) if hasattr(o, "__float__") else str(o))
+atomic_write_text(sys.argv[2], json.dumps(out, default=lambda o: float(o) if hasattr(o, "__float__") else str(o)))

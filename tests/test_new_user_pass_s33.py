@@ -527,7 +527,7 @@ def test_plan_says_which_safety_limit_excluded_the_candidates(tmp_path, capsys):
     assert search["unsafe_by_limit"]["cadss"] >= 1 and search["unsafe_candidates"] >= search["unsafe_by_limit"]["cadss"]
     line = next(ln for ln in out.splitlines() if "candidate regimens exceed the safety limits" in ln)
     assert f"({search['unsafe_by_limit']['cadss']} above cadss=30" in line
-    assert "the record has no CADSS reading, so the population's spread applies" in line
+    assert "the record has no CADSS reading during a session, so the population's spread applies" in line
 
 
 def test_an_unquoted_value_with_spaces_names_its_option(capsys):

@@ -152,3 +152,20 @@ def test_an_alternative_keeps_the_planned_antidepressant_unless_it_states_one(tm
     res = json.loads(js.read_text())
     assert res["alternative"]["background"] == []
     assert [d["at"] for d in res["alternative"]["regimen"] if d["drug"] == "oral-antidepressant"] == ["100 h"]
+
+
+def test_a_seed_at_the_top_of_the_range_runs_the_plan():
+    """`plan --seed 9223372036854775807` passed the up-front check, then failed inside ('got
+    9,223,372,036,854,775,809': the plan's derived seed + 2); derived seeds wrap into the range."""
+    from ketasim.limits import MAX_SEED
+    from ketasim.personal import _sub_seed
+
+    assert _sub_seed(5, 2) == 7 and _sub_seed(MAX_SEED, 2) == 1 and 0 <= _sub_seed(MAX_SEED, 400 + 9) <= MAX_SEED
+
+
+def test_a_plan_at_the_top_seed_runs(tmp_path):
+    from ketasim.cli import main
+
+    js = tmp_path / "plan.json"
+    assert main(["plan", "examples/patient/patient_101.csv", "--seed", str(2**63 - 1), "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["plans"]

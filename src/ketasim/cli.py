@@ -510,7 +510,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     if plot:
         plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
-                     notice=NOTICE)
+                     notice=NOTICE, scale=sc.population.scale)
         typer.echo(f"wrote {plot}")
     typer.echo("typical patient (the population's mean covariates and median traits):")
     typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))

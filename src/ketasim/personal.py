@@ -808,6 +808,14 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     return fit
 
 
+def _sub_seed(seed: int, k: int) -> int:
+    """The seed of a derived stream (``seed + k``), wrapped into 0..MAX_SEED: a seed near the top of the range passed
+    the up-front check, then failed inside with a number the user never typed."""
+    from .limits import MAX_SEED
+
+    return (seed + k) % (MAX_SEED + 1)
+
+
 # ---- forecast ------------------------------------------------------------------------------------------------
 def _regimen_doses(record: PatientRecord, regimen) -> tuple[Dose, ...]:
     """Past doses + ``regimen`` (None: the record's planned doses; a list of scenario dose lines or Dose)."""
@@ -1355,7 +1363,8 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
         given = [a for d in c["doses"] for a in d.administrations() if a.drug.is_ketamine]
         mg = sum(a.amount_mg(rec.weight_kg) for a in given)
         qs = np.quantile(ratings, [0.05, 0.5, 0.95], axis=0)
-        safe = sbpq <= limits.sbp_rise_mmhg and cadq <= limits.cadss
+        # judged on the margins as reported (0.01 rounding), so `safe` and the breaks listed from them agree
+        safe = round(limits.sbp_rise_mmhg - sbpq, 2) >= 0 and round(limits.cadss - cadq, 2) >= 0
         return {
             "label": c["label"], "regimen": _compress(c["doses"]), "p_target": float(ok.mean()),
             "meets_probability": bool(ok.mean() >= target.probability), "safe": bool(safe),
@@ -1441,7 +1450,8 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     tgt = parse_target(target, rec.scale, probability=probability, window=window)
     fit = fit_patient(pm, n_samples=n_samples, seed=seed)
     fc = forecast(fit, variables=tuple(dict.fromkeys(("score", *variables))))
-    prior_fc = forecast(fit, samples=pm.prior_mean + pm.prior_sd * np.random.default_rng(seed + 7).standard_normal(
+    prior_fc = forecast(fit, samples=pm.prior_mean + pm.prior_sd * np.random.default_rng(
+        _sub_seed(seed, 7)).standard_normal(
         (n_samples, pm.dim)), grid=True)
     alt = None
     if alternative:
@@ -1459,7 +1469,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
                # the dose and schedule limits it breaks, as for the recorded plan (no SBP/CADSS judgement: the
                # alternative is forecast, not scored against the target)
                "breaks_limits": schedule_breaks(rec, future, lim)}
-    pl = plan(fit, target=tgt, limits=lim, top=top, seed=seed + 2, minimise=minimise)
+    pl = plan(fit, target=tgt, limits=lim, top=top, seed=_sub_seed(seed, 2), minimise=minimise)
     obs = [{"time_h": o.time_h, "dvid": o.dvid, "value": o.value} for o in rec.observations]
     return {
         "notice": NOTICE,
@@ -1587,27 +1597,27 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
     if not forecast_fluctuation:
         for pm in models:
             pm.fluctuation = (0.0, pm.fluctuation[1])
-    rng = np.random.default_rng(seed + 1)
+    rng = np.random.default_rng(_sub_seed(seed, 1))
     rng_truth = np.random.default_rng([seed, FLUCTUATION_STREAM])
     cov90, cov50, err_ind, err_pop, par_cover, fit_s, fc_s, plan_s, stated, realised = [], [], [], [], [], [], [], [], [], []
     err_anch, pit, bias_ind, bias_plan, realised_p, sampling = [], [], [], [], [], []
-    rng_exp = np.random.default_rng(seed + 5)
-    rng_pit = np.random.default_rng(seed + 3)
+    rng_exp = np.random.default_rng(_sub_seed(seed, 5))
+    rng_pit = np.random.default_rng(_sub_seed(seed, 3))
     for i, (rec, theta, pm) in enumerate(zip(recs, truths, models)):
         t0 = time.perf_counter()
-        fit = fit_patient(pm, seed=seed + i, n_samples=n_samples, n_proposals=n_proposals)
+        fit = fit_patient(pm, seed=_sub_seed(seed, i), n_samples=n_samples, n_proposals=n_proposals)
         fit_s.append(time.perf_counter() - t0)
         sampling.append(fit.sampling)
         t0 = time.perf_counter()
-        fc = forecast(fit, grid=False, seed=seed + 100 + i)
+        fc = forecast(fit, grid=False, seed=_sub_seed(seed, 100 + i))
         fc_s.append(time.perf_counter() - t0)
         prior = pm.prior_mean + pm.prior_sd * rng.standard_normal((n_samples, pm.dim))
-        pfc = forecast(fit, grid=False, samples=prior, seed=seed + 200 + i)
+        pfc = forecast(fit, grid=False, samples=prior, seed=_sub_seed(seed, 200 + i))
         # the population forecast anchored on the observed baseline rating (how much of the gain is the baseline?)
         anchored = prior.copy()
         if "baseline" in pm.names and rec.baseline_guess() is not None:
             anchored[:, pm.names.index("baseline")] = rec.baseline_guess()
-        afc = forecast(fit, grid=False, samples=anchored, seed=seed + 250 + i)
+        afc = forecast(fit, grid=False, samples=anchored, seed=_sub_seed(seed, 250 + i))
         pts = fc.points_h
         _, true_score, _, _ = pm.run(theta, rec.doses, pts, eta_recurrence=pm.true_eta_recurrence)
         x_true, x_mean = _true_fluctuation(pm, pts, rng_truth)
@@ -1632,7 +1642,7 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
             t0 = time.perf_counter()
             tg = parse_target(target, rec.scale)
             res = plan(fit, target=tg, limits=Limits(drugs=("racemic-ketamine",), routes=("iv-infusion",)),
-                       n_samples=plan_samples, seed=seed + 300 + i, top=1)
+                       n_samples=plan_samples, seed=_sub_seed(seed, 300 + i), top=1)
             plan_s.append(time.perf_counter() - t0)
             if res["plans"]:
                 top = res["plans"][0]
@@ -1650,7 +1660,8 @@ def validate(n_patients: int = 20, *, seed: int = 0, plan_samples: int = 100, wi
                                0, pm.smax)
                 realised_p.append(float(np.mean(np.all(reps <= tg.threshold, axis=1))))
                 # the planned regimen's forecast median at the target visits vs the true score there (signed)
-                fc_plan = forecast(fit, regimen=top["regimen"], times_h=visits, grid=False, seed=seed + 400 + i)
+                fc_plan = forecast(fit, regimen=top["regimen"], times_h=visits, grid=False,
+                                   seed=_sub_seed(seed, 400 + i))
                 kk = np.searchsorted(fc_plan.times_h, visits)
                 bias_plan.extend(fc_plan.quantiles["score"][2, kk] - (s[0] + x_mean))
                 realised.append(bool(np.all(r <= tg.threshold)))

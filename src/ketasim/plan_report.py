@@ -327,7 +327,7 @@ def text_summary(res: dict) -> str:
         over = [w for k, w in unread if by.get(k)]
         lines.append(f"  {search['unsafe_candidates']} of {search['candidates_evaluated']} candidate regimens exceed "
                      f"the safety limits at a session's peak ({why})"
-                     + (f"; the record has no {' or '.join(over)} reading, so the population's spread applies"
+                     + (f"; the record has no {' or '.join(over)} reading during a session, so the population's spread applies"
                         if over else "") + "; --limits sets the limits")
     q = lim.get("quantile_without_reading")
     if unread and q is not None:
