@@ -169,3 +169,14 @@ def test_a_plan_at_the_top_seed_runs(tmp_path):
     js = tmp_path / "plan.json"
     assert main(["plan", "examples/patient/patient_101.csv", "--seed", str(2**63 - 1), "--json", str(js)]) == 0
     assert json.loads(js.read_text())["plans"]
+
+
+def test_an_option_given_another_option_as_its_value_names_it(capsys):
+    """`simulate x.yaml --dask --size 10`: --dask took '--size' as its value and the message was 'Got unexpected
+    extra argument(s) (10)', naming nothing."""
+    from ketasim.cli import main
+
+    assert main(["simulate", "examples/design_example.yaml", "--dask", "--size", "10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --dask: the value is missing ('--size' is an option; write --dask VALUE; see 'ketasim "
+                   "simulate --help')"]

@@ -1023,6 +1023,16 @@ def _usage_message(e, argv) -> str:
         name = str(getattr(param, "name", "") or "argument").upper()
         return f"{name}: missing (write '{cmd} {name} ...'; {see})"
     extra = re.search(r"unexpected extra argument(?:\(s\)|s)? \((.*)\)", text)
+    params = getattr(getattr(getattr(e, "ctx", None), "command", None), "params", None) or []
+    if extra:
+        # `simulate x.yaml --dask --size 10`: --dask took '--size' as its value and '10' was an extra argument
+        takes_value = {o for q in params if not getattr(q, "is_flag", False) and not getattr(q, "count", False)
+                       for o in getattr(q, "opts", None) or [] if str(o).startswith("--")}
+        known = {o for q in params for o in getattr(q, "opts", None) or []}
+        for j in range(2, len(argv) - 1):
+            if str(argv[j]) in takes_value and str(argv[j + 1]) in known:
+                return (f"{argv[j]}: the value is missing ('{argv[j + 1]}' is an option; write {argv[j]} VALUE; "
+                        f"{see})")
     if extra and extra.group(1).split():
         # `plan --window 1 week:6 week` (no quotes): 'Got unexpected extra argument(s) (week:6 week)' named nothing
         words = extra.group(1).split()
@@ -1036,7 +1046,6 @@ def _usage_message(e, argv) -> str:
             opt, value = argv[j], " ".join(map(str, [*argv[j + 1:k], *words]))
             # only an option that takes text (not `--size 30 other.yaml`: a number) and words that are not a file
             # name (`--target 'madrs<=10' second.csv` is a second file, not the target's continuation)
-            params = getattr(getattr(getattr(e, "ctx", None), "command", None), "params", None) or []
             p = next((q for q in params if opt in (getattr(q, "opts", None) or [])), None)
             # click names its types (p.type.name: 'integer', 'text'); this typer has no p.type, only bare_type()
             # ('int', 'list[str]'): without reading it every option counted as text ('--size 30 x 5' was told to
