@@ -180,3 +180,13 @@ def test_an_option_given_another_option_as_its_value_names_it(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --dask: the value is missing ('--size' is an option; write --dask VALUE; see 'ketasim "
                    "simulate --help')"]
+
+
+def test_two_ages_in_the_quick_form_point_to_the_age_range(capsys):
+    """`--age 30 40` made '40' the SCENARIO and said 'use either a SCENARIO file or the quick form'."""
+    from ketasim.cli import main
+
+    assert main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg", "--age", "30",
+                 "40"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --age: one age in years (got 30 and '40'); for a range of ages write --age-range '30-40'"]

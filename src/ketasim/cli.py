@@ -294,6 +294,11 @@ def simulate(
                 raise InputError(f"{scenario}: no such scenario file; it looks like a unit: write a quantity as "
                                  "one word or in quotes (e.g. --dose '0.5 mg/kg'); --weight, --age and --baseline "
                                  "take plain numbers (kg, years, points)")
+            if (age is not None and not scenario.exists()
+                    and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)", str(scenario).strip())):
+                # `--age 30 40`: the second number became SCENARIO
+                raise InputError(f"--age: one age in years (got {age:g} and {str(scenario)!r}); for a range of ages "
+                                 f"write --age-range '{age:g}-{scenario}'")
             raise InputError(f"simulate: use either a SCENARIO file or the quick form ({', '.join(quick)}), not both")
         sc = load_scenario(scenario)
         if getattr(sc, "patient", None) is not None and size not in (None, 1):   # was ignored: one patient ran
