@@ -520,7 +520,7 @@ def test_plan_says_which_safety_limit_excluded_the_candidates(tmp_path, capsys):
     rec, js = tmp_path / "oral.csv", tmp_path / "plan.json"
     rec.write_text(ORAL_RECORD, encoding="utf-8")
     # judged at the population's 90th percentile (the default before the thirty-fourth session, now
-    # quantile_without_reading=0.5 for a record without the reading)
+    # quantile_without_reading=0.75 for a record without the reading)
     assert main(["plan", str(rec), "--json", str(js), "--limits", "quantile_without_reading=0.9"]) == 0
     out = capsys.readouterr().out
     search = json.loads(js.read_text())["search"]

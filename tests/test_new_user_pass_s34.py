@@ -91,23 +91,24 @@ def test_safety_limits_are_judged_at_the_90th_percentile_only_with_a_reading():
     assert safety_quantiles(read_record("examples/patient/patient_101.csv"), Limits()) == \
         {"sbp_rise_mmhg": 0.9, "cadss": 0.9}
     oral = record_from_csv_text(ORAL_RECORD)
-    assert safety_quantiles(oral, Limits()) == {"sbp_rise_mmhg": 0.5, "cadss": 0.5}
-    assert safety_quantiles(oral, parse_limits("quantile_without_reading=0.75")) == {"sbp_rise_mmhg": 0.75,
-                                                                                      "cadss": 0.75}
+    assert safety_quantiles(oral, Limits()) == {"sbp_rise_mmhg": 0.75, "cadss": 0.75}
+    assert safety_quantiles(oral, parse_limits("quantile_without_reading=0.5")) == {"sbp_rise_mmhg": 0.5,
+                                                                                     "cadss": 0.5}
     with_cadss = record_from_csv_text(ORAL_RECORD.replace("9,4.0,0,,,,,,9,cp_ketamine_ng_ml,,,",
                                                           "9,4.0,0,,,,,,4,cadss,,,"))
-    assert safety_quantiles(with_cadss, Limits()) == {"sbp_rise_mmhg": 0.5, "cadss": 0.9}
+    assert safety_quantiles(with_cadss, Limits()) == {"sbp_rise_mmhg": 0.75, "cadss": 0.9}
     for bad in ("quantile_without_reading=1", "quantile_without_reading=1.5"):
         with pytest.raises(InputError, match="--limits quantile_without_reading: a quantile between 0 and 1"):
             parse_limits(bad)
 
 
-def test_a_record_without_a_cadss_reading_is_offered_regimens_judged_at_the_median(tmp_path, capsys):
+def test_a_record_without_a_cadss_reading_is_offered_regimens_judged_at_the_75th_percentile(tmp_path, capsys):
     """`ketasim plan` on a record without a CADSS reading (s33 items 8b, 20): the CADSS limit (30 at the 90th
     percentile) was judged on the population's spread, whose 90th percentile every labelled regimen exceeds, so the
     default plan offered only "no further sessions" (or esketamine 56 mg at margin +0). Without a reading the limit
-    is now judged at the median (quantile_without_reading=0.5), and the text says so, shows each plan's 90th
-    percentile and how to hold the plan to it."""
+    is now judged at the 75th percentile (quantile_without_reading=0.75; the median, H1's first choice, excluded
+    nothing within the dose limits: review), and the text says so, shows each plan's 90th percentile and how to hold
+    the plan to it."""
     from ketasim.cli import main
 
     rec, js = tmp_path / "oral.csv", tmp_path / "plan.json"
@@ -119,18 +120,18 @@ def test_a_record_without_a_cadss_reading_is_offered_regimens_judged_at_the_medi
     assert given, out
     for p in given:
         s = p["safety"]
-        assert s["judged_at"] == {"sbp_rise_mmhg": 0.5, "cadss": 0.5}
+        assert s["judged_at"] == {"sbp_rise_mmhg": 0.75, "cadss": 0.75}
         assert s["cadss_peak_judged"] <= 30 < s["cadss_peak_p90"] or s["cadss_peak_p90"] <= 30
         assert s["cadss_margin"] == pytest.approx(30 - s["cadss_peak_judged"], abs=0.011)
         assert s["cadss_peak_judged"] <= s["cadss_peak_p90"]
-        assert f"CADSS margin {s['cadss_margin']:+.0f} (median; p90 {s['cadss_peak_p90']:.0f})" in out
+        assert f"CADSS margin {s['cadss_margin']:+.0f} (75th percentile; p90 {s['cadss_peak_p90']:.0f})" in out
     # the population's 90th percentile excludes at least one of the regimens now offered
     assert any(p["safety"]["cadss_peak_p90"] > 30 for p in given)
     assert ("note: the record has no SBP or CADSS reading during a session (the patient's response is the "
             "population's spread): "
-            "sbp_rise_mmhg and cadss are judged at the median of a session's peak") in out
+            "sbp_rise_mmhg and cadss are judged at the 75th percentile of a session's peak") in out
     assert "--limits quantile_without_reading=0.9 judges them at the population's 90th percentile" in out
-    assert "quantile_without_reading=0.5" in next(ln for ln in out.splitlines() if ln.startswith("limits: "))
+    assert "quantile_without_reading=0.75" in next(ln for ln in out.splitlines() if ln.startswith("limits: "))
 
 
 def test_a_record_with_readings_keeps_the_90th_percentile(tmp_path):
@@ -340,7 +341,7 @@ def test_only_a_reading_during_a_session_informs_a_safety_limit():
     base = ORAL_RECORD.replace("9,0,0,,,,,,30,madrs,70,50,F", "9,0,0,,,,,,30,madrs,70,50,F\n9,0,0,,,,,,0,cadss,,,")
     assert safety_readings(record_from_csv_text(base)) == {"sbp_rise_mmhg": False, "cadss": False}
     late = ORAL_RECORD.replace("9,24,0,,,,,,25,madrs,,,", "9,24,0,,,,,,25,madrs,,,\n9,24,0,,,,,,0,cadss,,,")
-    assert safety_quantiles(record_from_csv_text(late), Limits()) == {"sbp_rise_mmhg": 0.5, "cadss": 0.5}
+    assert safety_quantiles(record_from_csv_text(late), Limits()) == {"sbp_rise_mmhg": 0.75, "cadss": 0.75}
     during = ORAL_RECORD.replace("9,4.0,0,,,,,,9,cp_ketamine_ng_ml,,,", "9,4.0,0,,,,,,2,cadss,,,")
     assert safety_readings(record_from_csv_text(during)) == {"sbp_rise_mmhg": False, "cadss": True}
     # a pre-dose reading at the dose's own time
@@ -373,8 +374,8 @@ def test_plan_page_says_how_the_safety_limits_are_judged_without_a_reading(tmp_p
             page.wait_for_selector("body[data-ready='1']", timeout=120_000)
             text = page.inner_text("#target-text")
             assert ("No SBP or CADSS reading during a session in the record: sbp_rise_mmhg and cadss judged at "
-                    "quantile 0.5 of a session's peak") in text, text
-            assert "at the median" in page.inner_text("#plans-table")
+                    "quantile 0.75 of a session's peak") in text, text
+            assert "at the 75th percentile" in page.inner_text("#plans-table")
         finally:
             b.close()
 

@@ -190,3 +190,11 @@ def test_two_ages_in_the_quick_form_point_to_the_age_range(capsys):
                  "40"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: --age: one age in years (got 30 and '40'); for a range of ages write --age-range '30-40'"]
+
+
+def test_an_option_right_after_the_command_given_another_option_as_its_value_names_it(capsys):
+    from ketasim.cli import main
+
+    assert main(["simulate", "--csv", "--size", "10", "examples/design_example.yaml"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --csv: the value is missing ('--size' is an option; write --csv VALUE; see 'ketasim simulate --help')"]

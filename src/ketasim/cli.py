@@ -900,7 +900,7 @@ def plan(
                                                     "drugs=esketamine,routes=intranasal' (defaults stated in the output; "
                                                     "SBP and CADSS at the 90th percentile of a session's peak, or, "
                                                     "when the record has no reading of them, at "
-                                                    "quantile_without_reading=0.5)."),
+                                                    "quantile_without_reading=0.75)."),
     alternative: Optional[Path] = typer.Option(None, help="YAML list of future dose lines to forecast as an alternative."),
     variable: Optional[List[str]] = typer.Option(None, help="Also forecast this trajectory variable (e.g. cp_ketamine_ng_ml)."),
     patient_id: Optional[str] = typer.Option(None, "--id", help="The patient to use when the file holds several IDs."),
@@ -1034,7 +1034,7 @@ def _usage_message(e, argv) -> str:
         takes_value = {o for q in params if not getattr(q, "is_flag", False) and not getattr(q, "count", False)
                        for o in getattr(q, "opts", None) or [] if str(o).startswith("--")}
         known = {o for q in params for o in getattr(q, "opts", None) or []}
-        for j in range(2, len(argv) - 1):
+        for j in range(1, len(argv) - 1):
             if str(argv[j]) in takes_value and str(argv[j + 1]) in known:
                 return (f"{argv[j]}: the value is missing ('{argv[j + 1]}' is an option; write {argv[j]} VALUE; "
                         f"{see})")

@@ -939,14 +939,15 @@ class Limits:
     ``ketamine_mg_per_kg_session`` 1.0 / ``esketamine_mg_session`` 84 (label maximum);
     ``ketamine_mg_per_kg_week`` 2.0 / ``esketamine_mg_week`` 168 (label induction: 84 mg twice weekly);
     ``sessions_per_week`` 2 (label induction; clinics' usual IV schedule).
-    ``quantile_without_reading`` 0.5: the quantile of a session's peak at which ``sbp_rise_mmhg`` (``cadss``) is
-    judged when the record has no SBP (CADSS) reading. The posterior of the patient's sensitivity is then the
-    population's, whose 90th percentile of the CADSS peak is far above the default 30 for every labelled regimen
-    (an oral record without readings: esketamine 56 mg ~37-44, 0.5 mg/kg IV ~50, medians 11-13): judged there, a
-    patient who has never been observed could be offered no session at all, while clinics give the labelled
-    regimen to every new patient and watch the session. At the median the
-    limit asks whether the typical patient with this record exceeds it; 0.9 holds it to the population's 90th
-    percentile. With a reading the 90th percentile of this patient's posterior is used.
+    ``quantile_without_reading`` 0.75: the quantile of a session's peak at which ``sbp_rise_mmhg`` (``cadss``) is
+    judged when the record has no SBP (CADSS) reading during a session. The posterior of the patient's sensitivity
+    is then the population's, whose 90th percentile of the CADSS peak is far above the default 30 for every labelled
+    regimen (an oral record without readings: esketamine 56 mg ~37-44, 0.5 mg/kg IV ~50, medians 11-13): judged
+    there, a patient who has never been observed could be offered no session at all, while clinics give the
+    labelled regimen to every new patient and watch the session. At the median the limit excluded nothing within
+    the dose limits (review, thirty-fourth session); at the 75th percentile it still excludes the highest IV doses
+    (0.75 and 1 mg/kg) for such a record and keeps 0.5 mg/kg IV and esketamine 56/84 mg; 0.9 holds it to the
+    population's 90th percentile. With a reading the 90th percentile of this patient's posterior is used.
     """
 
     sbp_rise_mmhg: float = 40.0
@@ -958,7 +959,7 @@ class Limits:
     sessions_per_week: float = 2.0
     drugs: tuple[str, ...] = ("racemic-ketamine", "esketamine")
     routes: tuple[str, ...] = ("iv-infusion", "intranasal")
-    quantile_without_reading: float = 0.5
+    quantile_without_reading: float = 0.75
 
     def __post_init__(self):
         # checked here, not only in parse_limits: Limits(cadss="30") from Python failed deep in the search with
@@ -975,7 +976,7 @@ class Limits:
                     parse(x.value if isinstance(x, (Drug, Route)) else x, f"--limits {f.name}").value for x in items))
             elif f.name == "quantile_without_reading":
                 if not (isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < 1):
-                    raise InputError(f"--limits quantile_without_reading: a quantile between 0 and 1 (0.5 the median, "
+                    raise InputError(f"--limits quantile_without_reading: a quantile between 0 and 1 (0.75 the default, "
                                      f"0.9 the 90th percentile), got {v!r}")
                 object.__setattr__(self, f.name, float(v))
             elif not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0 and math.isfinite(v)):

@@ -343,8 +343,8 @@ def text_summary(res: dict) -> str:
                         f"quantile_without_reading=0.9 judges {they} at the population's 90th percentile"
                         if q != 0.9 else
                         f"{keys} judged at the 90th percentile of the population's spread (quantile_without_reading"
-                        f"=0.9); --limits quantile_without_reading=0.5 judges {they} at the median (the typical "
-                        "patient)"))
+                        f"=0.9); --limits quantile_without_reading=0.75 (the default) judges {they} at the 75th "
+                        "percentile"))
     if not res["plans"]:
         lines.append("  no candidate regimen is within the safety limits")
     elif not any(p["meets_probability"] for p in res["plans"]):
