@@ -9,14 +9,15 @@ full refit CV at the same model.
     NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/cv_refit_smoothclass_folds.py lii2023,daly2018,transform OUT.json [SOFTNESS]
 (In-process only: the patch does not reach the workers of a process or Dask executor.)
 """
-import json, sys, time
+import sys
 sys.path.insert(0, "src")
+sys.path.insert(0, "benchmarks")
 import numpy as np
 from scipy.stats import norm
 from ketasim import calibration as cal
-from ketasim.io import atomic_write_text
 from ketasim.model import definition
 from ketasim.parameters import load_parameters
+from _cv_folds import run_folds
 
 softness = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
 
@@ -31,13 +32,4 @@ def smooth_nonspecific_trait(c):
 
 
 definition._nonspecific_trait = smooth_nonspecific_trait
-p0 = load_parameters()
-t0 = time.time()
-res = cal.cross_validate(p0, size=200, max_evaluations=150, qual_size=600, qual_seed=11, parameter_draws=0,
-                         groups=sys.argv[1].split(","), log=lambda *a: print(*a, flush=True), between_trial=False)
-print(f"done in {time.time() - t0:.0f} s", flush=True)
-out = {k: res[k] for k in ("in_sample", "out_of_sample", "in_sample_fit", "folds") if k in res}
-out["summary_in_sample"] = cal.qualification_summary(out["in_sample"])
-out["summary_out_of_sample"] = cal.qualification_summary(out["out_of_sample"])
-out["settings"] = {"nonspecific_softness": softness}
-atomic_write_text(sys.argv[2], json.dumps(out, default=lambda o: float(o) if hasattr(o, "__float__") else str(o)))
+run_folds(load_parameters(), sys.argv[1], sys.argv[2], {"nonspecific_softness": softness})

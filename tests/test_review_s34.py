@@ -115,16 +115,10 @@ def test_the_monitored_columns_live_below_the_reporting_layer():
     assert "summary" not in scale.simulate_streamed.__code__.co_names
 
 
-AD_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
-4,0,0,,,,,,34,madrs,70,40,F
-4,0.5,1,56,mg,,esketamine,intranasal,,,,,
-4,1.2,0,,,,,,10,cadss,,,
-4,1.3,0,,,,,,8,sbp_change_mmhg,,,
-4,24,0,,,,,,24,madrs,,,
-4,25,1,1,mg,,oral-antidepressant,oral,,,,,
-4,84.5,1,56,mg,,esketamine,intranasal,,,,,
-4,168.5,1,56,mg,,esketamine,intranasal,,,,,
-"""
+from test_new_user_pass_s34 import AD_RECORD as _AD_STARTED  # noqa: E402 (shared record)
+
+#: esketamine 56 mg with CADSS and SBP readings, an oral antidepressant started at 25 h, two more sessions planned
+AD_RECORD = _AD_STARTED + "4,84.5,1,56,mg,,esketamine,intranasal,,,,,\n4,168.5,1,56,mg,,esketamine,intranasal,,,,,\n"
 
 
 def test_an_alternative_keeps_the_planned_antidepressant_unless_it_states_one(tmp_path, capsys):
