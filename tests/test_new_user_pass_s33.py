@@ -563,30 +563,12 @@ def test_plan_page_says_how_many_candidates_a_safety_limit_excluded(tmp_path):
     import pytest
 
     pytest.importorskip("starlette")
-    from test_web_browser import CHROMIUM_ARGS, _missing, chromium_path
+    from test_personal_browser import planned_page
 
-    if chromium_path() is None:
-        _missing("Chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -e '.[web]')")
-    from ketasim.web.server import ServerThread
-
-    with ServerThread(warm=False) as s, sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = b.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(s.url + "plan")
-            page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
-            page.fill("#record", ORAL_RECORD)
-            page.fill("#limits", "quantile_without_reading=0.9")     # the population's 90th percentile (s34)
-            page.click("#run")
-            page.wait_for_selector("body[data-ready='1']", timeout=120_000)
-            status = page.inner_text("#status")
-            assert re.search(r"candidates, \d+ above a safety limit: SBP \d+, CADSS \d+\)", status), status
-        finally:
-            b.close()
+    # the population's 90th percentile (s34)
+    with planned_page(ORAL_RECORD, limits="quantile_without_reading=0.9") as page:
+        status = page.inner_text("#status")
+        assert re.search(r"candidates, \d+ above a safety limit: SBP \d+, CADSS \d+\)", status), status
 
 
 def test_simulate_size_with_a_stated_patient_is_refused(tmp_path, capsys):

@@ -353,31 +353,13 @@ def test_plan_page_says_how_the_safety_limits_are_judged_without_a_reading(tmp_p
     """The dashboard's plan page showed the limits but not that, without an SBP or CADSS reading during a session,
     they are judged at quantile_without_reading (the text output's note); its limits line now says so."""
     pytest.importorskip("starlette")
-    from test_web_browser import CHROMIUM_ARGS, _missing, chromium_path
+    from test_personal_browser import planned_page
 
-    if chromium_path() is None:
-        _missing("Chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -e '.[web]')")
-    from ketasim.web.server import ServerThread
-
-    with ServerThread(warm=False) as s, sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = b.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(s.url + "plan")
-            page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
-            page.fill("#record", ORAL_RECORD)
-            page.click("#run")
-            page.wait_for_selector("body[data-ready='1']", timeout=120_000)
-            text = page.inner_text("#target-text")
-            assert ("No SBP or CADSS reading during a session in the record: sbp_rise_mmhg and cadss judged at "
-                    "quantile 0.75 of a session's peak") in text, text
-            assert "at the 75th percentile" in page.inner_text("#plans-table")
-        finally:
-            b.close()
+    with planned_page(ORAL_RECORD) as page:
+        text = page.inner_text("#target-text")
+        assert ("No SBP or CADSS reading during a session in the record: sbp_rise_mmhg and cadss judged at "
+                "quantile 0.75 of a session's peak") in text, text
+        assert "at the 75th percentile" in page.inner_text("#plans-table")
 
 
 def test_simulate_streamed_checks_its_arguments(tmp_path):

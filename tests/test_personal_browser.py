@@ -3,11 +3,41 @@ and see the fit, the forecast and the plans drawn (skipped without Chromium unle
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from test_web_browser import CHROMIUM_ARGS, _missing, _save_shot, chromium_path  # noqa: F401 (shared helpers)
 
 pytest.importorskip("starlette")
+
+
+@contextlib.contextmanager
+def planned_page(record: str, limits: str | None = None):
+    """The plan page of a fresh server in headless Chromium, ``record`` (CSV text) run with ``limits``: yields the page
+    once the plan is drawn (skips without Chromium or Playwright)."""
+    if chromium_path() is None:
+        _missing("Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[web]')")
+    from ketasim.web.server import ServerThread
+
+    with ServerThread(warm=False) as s, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = b.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(s.url + "plan")
+            page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
+            page.fill("#record", record)
+            if limits is not None:
+                page.fill("#limits", limits)
+            page.click("#run")
+            page.wait_for_selector("body[data-ready='1']", timeout=120_000)
+            yield page
+        finally:
+            b.close()
 
 
 @pytest.fixture(scope="module")

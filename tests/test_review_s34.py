@@ -60,7 +60,7 @@ def test_the_week_rule_has_slack_for_clinic_times():
 def test_sessions_count_a_nasal_sessions_devices_once():
     """The recorded plan's 'sessions' counted dose rows (6 for two sessions of three 28-mg devices) while the limit
     check grouped them into 2 sessions of 84 mg."""
-    from ketasim.personal import count_sessions
+    from ketasim.personal import Limits, count_sessions, schedule_breaks
     from ketasim.record import record_from_csv_text
 
     rec = record_from_csv_text("ID,TIME,EVID,AMT,AMTU,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n1,0,0,,,,,30,madrs,70,40,F\n"
@@ -69,6 +69,11 @@ def test_sessions_count_a_nasal_sessions_devices_once():
     adm = [a for d in rec.planned_doses for a in d.administrations()]
     assert len(adm) == 6 and count_sessions(adm) == 2
     assert count_sessions([]) == 0
+    # the gap counts from the session's first start, as the limit check groups them: 0, 1.5 and 3 h are two
+    chain = record_from_csv_text("ID,TIME,EVID,AMT,AMTU,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n1,0,0,,,,,30,madrs,70,40,F\n"
+                                 + "".join(f"1,{t},1,28,mg,esketamine,intranasal,,,,,\n" for t in (1, 2.5, 4)))
+    assert count_sessions([a for d in chain.planned_doses for a in d.administrations()]) == 2
+    assert schedule_breaks(chain, chain.planned_doses, Limits(esketamine_mg_session=28))["esketamine_mg_session"] == 56
 
 
 def test_limits_accept_the_packages_names_and_numpy_numbers_and_refuse_a_search_of_nothing():

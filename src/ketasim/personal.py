@@ -1199,11 +1199,21 @@ WEEK_SLACK_H = 6.0
 CANDIDATE_DELAY_STEP_H = 12.0
 
 
+def group_sessions(administrations) -> list[list]:
+    """Ketamine administrations (``Dose.administrations()``) grouped into sessions, in time order: one starting less
+    than :data:`SESSION_GAP_H` after its session's first start belongs to it (a nasal session's 2-3 devices)."""
+    sessions = []
+    for a in sorted(administrations, key=lambda a: a.start_h):
+        if sessions and a.start_h - sessions[-1][0].start_h < SESSION_GAP_H:
+            sessions[-1].append(a)
+        else:
+            sessions.append([a])
+    return sessions
+
+
 def count_sessions(administrations) -> int:
-    """Sessions among ketamine administrations (``Dose.administrations()``): starts less than :data:`SESSION_GAP_H`
-    apart are one session (a nasal session's 2-3 devices), as :func:`schedule_breaks` counts them."""
-    starts = sorted(a.start_h for a in administrations)
-    return int(sum(1 for k, t in enumerate(starts) if k == 0 or t - starts[k - 1] >= SESSION_GAP_H))
+    """Sessions among ketamine administrations, as :func:`schedule_breaks` counts them (:func:`group_sessions`)."""
+    return len(group_sessions(administrations))
 
 
 def schedule_breaks(record: PatientRecord, doses, limits: Limits) -> dict:
@@ -1226,22 +1236,12 @@ def schedule_breaks(record: PatientRecord, doses, limits: Limits) -> dict:
     if not future:
         return {}
     first_future = min(a.start_h for a in future)
-    sessions = []       # [start h, esketamine mg, ketamine mg/kg, future?]
-    for a in sorted(admins(record.past_doses) + future, key=lambda a: a.start_h):
-        if sessions and a.start_h - sessions[-1][0] < SESSION_GAP_H:
-            s = sessions[-1]
-        else:
-            s = [a.start_h, 0.0, 0.0, False]
-            sessions.append(s)
-        if a.drug == Drug.ESKETAMINE:
-            s[1] += a.amount_mg(record.weight_kg)
-        else:
-            s[2] += a.amount_mg(record.weight_kg) / record.weight_kg
-        s[3] = s[3] or a.start_h >= first_future
-    starts = np.array([s[0] for s in sessions])
-    esk = np.array([s[1] for s in sessions])
-    ket = np.array([s[2] for s in sessions])
-    fut = np.array([s[3] for s in sessions])
+    sessions = group_sessions(admins(record.past_doses) + future)
+    w = record.weight_kg
+    starts = np.array([g[0].start_h for g in sessions])
+    esk = np.array([sum(a.amount_mg(w) for a in g if a.drug == Drug.ESKETAMINE) for g in sessions])    # mg
+    ket = np.array([sum(a.amount_mg(w) / w for a in g if a.drug != Drug.ESKETAMINE) for g in sessions])  # mg/kg
+    fut = np.array([any(a.start_h >= first_future for a in g) for g in sessions])
     worst = {"ketamine_mg_per_kg_session": float(ket[fut].max()), "esketamine_mg_session": float(esk[fut].max())}
     end = np.searchsorted(starts, starts + 168.0 - WEEK_SLACK_H)        # window [start, start + 168 h - slack)
     n_week = esk_week = ket_week = 0.0
