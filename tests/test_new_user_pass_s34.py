@@ -70,17 +70,8 @@ def test_a_recorded_plan_that_breaks_the_limits_says_which(tmp_path, capsys):
                        {"cadss": 0.5}) == "routes=intranasal (uses iv-infusion), cadss=30 (median 42)"
 
 
-#: an oral racemic-ketamine record with plasma levels and two ratings, no SBP or CADSS reading (s33's ORAL_RECORD)
-ORAL_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
-9,0,0,,,,,,30,madrs,70,50,F
-9,0.1,1,0.5,mg/kg,,racemic-ketamine,oral,,,,,
-9,0.5,0,,,,,,3,cp_ketamine_ng_ml,,,
-9,1.0,0,,,,,,8,cp_ketamine_ng_ml,,,
-9,2.0,0,,,,,,12,cp_ketamine_ng_ml,,,
-9,4.0,0,,,,,,9,cp_ketamine_ng_ml,,,
-9,24,0,,,,,,25,madrs,,,
-9,168,0,,,,,,,madrs,,,
-"""
+#: an oral racemic-ketamine record with plasma levels and two ratings, no SBP or CADSS reading
+from test_new_user_pass_s33 import ORAL_RECORD  # noqa: E402 (shared record)
 
 
 def test_safety_limits_are_judged_at_the_90th_percentile_only_with_a_reading():
