@@ -619,7 +619,9 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
     params = params or load_parameters()
     experiment = experiment or scenario.experiment
     seed = scenario.seed if seed is None else seed
-    times = np.asarray(output_times_h if output_times_h is not None else scenario.output_times_h(), float)
+    # the default grid is sized to the patients simulated (n when given): simulate(sc, n=N) is simulate(sc) of the
+    # scenario saying size N (it was sized to population.size: 92 output times for n=3 where size 3 gave 1085)
+    times = np.asarray(output_times_h if output_times_h is not None else scenario.output_times_h(n), float)
     root = np.random.SeedSequence(seed)
     runs = []
     shared = None

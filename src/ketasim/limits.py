@@ -159,7 +159,7 @@ def check_scenario_run(scenario, n: int | None = None, output_times_h=None, *, f
     """:func:`check_run` for a validated scenario (its arms' events and horizon) and optional overrides."""
     n_patients = scenario.population.size if n is None else n
     if output_times_h is None:
-        n_out = scenario.n_output_times()
+        n_out = scenario.n_output_times(n)
         last = scenario.horizon_h
     else:
         n_out = len(output_times_h)

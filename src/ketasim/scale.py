@@ -332,7 +332,7 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     params = params or load_parameters()
     seed = scenario.seed if seed is None else seed
     n = scenario.population.size if n is None else n
-    times = np.asarray(output_times_h if output_times_h is not None else scenario.output_times_h(), float)
+    times = np.asarray(output_times_h if output_times_h is not None else scenario.output_times_h(n), float)
     head = SimulationResult(scenario=scenario, params=params, seed=seed, runs=(), typical=False)
     tasks = chunk_tasks(scenario, params, n=n, seed=seed, output_times_h=times, experiment=experiment, chunk=chunk,
                         on_failure=on_failure)

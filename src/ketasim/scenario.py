@@ -250,7 +250,7 @@ class Scenario:
 
             ends = self.endpoints.times_h if self.endpoints else ()
             return default_output_times_h(self.arms, self.output_until_h or self.horizon_h, ends,
-                                          n_patients or self.population.size)
+                                          self.population.size if n_patients is None else n_patients)
         every = self.output_every_h
         until = self.output_until_h or self.horizon_h
         n = int(np.floor(until / every + 1e-9))
