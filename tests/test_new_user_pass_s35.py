@@ -45,3 +45,25 @@ def test_simulate_streamed_n_sizes_the_default_grid_like_the_scenario_saying_siz
     tb = pd.read_csv(tmp_path / "b.csv", comment="#")
     assert len(ta) == len(tb)
     assert np.array_equal(ta["time_h"].to_numpy(), tb["time_h"].to_numpy())
+
+
+def test_trial_json_and_report_record_every_hypothesis_switch_and_the_model(tmp_path):
+    # a trial run with population.visit_contact / antidepressant_spread on said nothing of it in its JSON (only the
+    # switches of the contract's example were written) nor in its report; a trajectory file's provenance said so
+    from ketasim.model import DEFAULT_MODEL
+    from ketasim.report import trial_report
+    from ketasim.trial import run_trial
+
+    sc = scenario_from_dict({"name": "h", "population": {"size": 10, "visit_contact": True, "antidepressant_spread": True},
+                             "arms": {"k": [KET]}, "endpoints": {"times": ["24 h"], "measures": ["mean"]}})
+    tr = run_trial(sc)
+    d = tr.to_dict()
+    assert d["visit_contact"] is True and d["antidepressant_spread"] is True
+    assert d["antidepressant_trd"] is False and d["natural_course_spread"] is False
+    assert d["model"] == f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}"
+    # the same keys and values as a simulation's provenance of that scenario
+    prov = simulate(sc, n=1).provenance
+    assert {k: d[k] for k in prov if k in d and k != "seed"} == {k: prov[k] for k in prov if k in d and k != "seed"}
+    page = trial_report(tr, tmp_path / "t.html").read_text(encoding="utf-8")
+    assert "population.visit_contact: true" in page and "population.antidepressant_spread: true" in page
+    assert d["model"] in page

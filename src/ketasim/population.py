@@ -852,15 +852,11 @@ def patients_from_covariates(n: int, *, weight_kg: float, age_years: float, fema
     return Patients(**cols)
 
 
-#: The population switches a simulation's provenance records (``population.<name>``), in the order written: what the
-#: recurrence model did and every hypothesis (off by default) that was on
+#: The population switches a simulation's provenance and a trial's JSON record (``population.<name>``), in the order
+#: written: what the recurrence model did and every hypothesis (off by default) that was on
 SWITCH_PROVENANCE = ("recurrence", "re_response", "recurrence_clock", "antidepressant_spread", "antidepressant_trd",
                      "visit_contact", "natural_course_spread", "baseline_rating_noise",
                      "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity", "bdnf_release_pool")
-#: The subset a trial's JSON carries (docs/contracts.md, trial output)
-TRIAL_SWITCH_PROVENANCE = ("recurrence", "re_response", "recurrence_clock", "baseline_rating_noise",
-                           "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity",
-                           "bdnf_release_pool")
 
 
 def switch_provenance(spec: PopulationSpec, names=SWITCH_PROVENANCE) -> dict:

@@ -40,7 +40,7 @@ from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional, fluctuation_parameters,  # noqa: F401
                          fluctuation_scale,
                          fluctuation_paths, occasion_effects, predose_bp_limit, sample_patients,
-                         screening_ratings, switch_provenance, TRIAL_SWITCH_PROVENANCE)  # (baseline_bp moved there; importable here)
+                         screening_ratings, switch_provenance, SWITCH_PROVENANCE)  # (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import parse_time_h
@@ -101,6 +101,8 @@ class TrialResult:
     #: with ``uncertainty``: the draws' variance of each endpoint row's statistic (its unit squared), keyed by
     #: :func:`_row_key`; what ``ketasim.observed`` widens a published trial's interval by. Not in the JSON.
     draw_variance: dict = dataclasses.field(default_factory=dict, repr=False)
+    #: name and digest of the model definition the arms ran (``run_trial(model=...)``; default the package's model)
+    model_id: str = ""
 
     def to_dict(self) -> dict:
         arms = {}
@@ -112,8 +114,10 @@ class TrialResult:
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "design": self.design,
-                # the recurrence model and the switches the trial JSON contract names (population.<name>)
-                **switch_provenance(self.scenario.population, TRIAL_SWITCH_PROVENANCE),
+                "model": self.model_id or f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}",
+                # the recurrence model and every hypothesis switch (population.<name>), as a simulation's provenance
+                # records them: a trial run with e.g. visit_contact on said nothing of it in its JSON or report
+                **switch_provenance(self.scenario.population, SWITCH_PROVENANCE),
                 "arms": arms, "comparisons": self.comparisons,
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 "notice": NOTICE}
@@ -1008,7 +1012,8 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
         _pk_endpoints(pk_frames, pk_measures, design, kind, rows, comps, comparator_arms(scenario))
     for o in outcomes.values():
         rows += dose_rows(o)
-    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames)
+    m = model or DEFAULT_MODEL
+    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames, model_id=f"{m.name} {m.digest()}")
 
 
 # ---- prediction intervals for a new trial (issue 7) -----------------------------------------------------------------
