@@ -67,3 +67,21 @@ def test_trial_json_and_report_record_every_hypothesis_switch_and_the_model(tmp_
     page = trial_report(tr, tmp_path / "t.html").read_text(encoding="utf-8")
     assert "population.visit_contact: true" in page and "population.antidepressant_spread: true" in page
     assert d["model"] in page
+
+
+def test_a_refused_dose_says_which_limit_it_broke():
+    # '900 mg ... is refused (limit 10 mg/kg or 1000 mg)': 900 mg is below both numbers as written; it is refused as
+    # 12.9 mg/kg at the 70 kg reference weight, and the message must say so
+    import pytest
+
+    from ketasim.errors import InputError
+
+    def refusal(dose, drug="racemic-ketamine"):
+        with pytest.raises(InputError) as e:
+            scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "drug": drug, "dose": dose}]}})
+        return str(e.value)
+
+    msg = refusal("900 mg")
+    assert "arms.a[0].dose" in msg and "12.9 mg/kg at the 70 kg reference weight" in msg and "\n" not in msg
+    assert "56 mg at the 70 kg reference weight" in refusal("0.8 mg/kg", "midazolam")
+    assert "reference weight" not in refusal("11 mg/kg")          # above the limit as written: nothing to add

@@ -203,8 +203,16 @@ class Dose:
         absolute = self.amount * REFERENCE_WEIGHT_KG if self.per_kg else self.amount
         unit = "mg/kg" if self.per_kg else "mg"
         if per_kg > ABSURD_MG_PER_KG[kind] or absolute > ABSURD_MG[kind]:
+            # say which limit it broke: '900 mg ... (limit 10 mg/kg or 1000 mg)' read as a refusal below both limits
+            # (a dose in mg counts per kg at the reference weight; a dose line does not know the patient)
+            if self.per_kg and absolute > ABSURD_MG[kind] and per_kg <= ABSURD_MG_PER_KG[kind]:
+                why = f" ({absolute:.4g} mg at the {REFERENCE_WEIGHT_KG:g} kg reference weight)"
+            elif not self.per_kg and per_kg > ABSURD_MG_PER_KG[kind] and absolute <= ABSURD_MG[kind]:
+                why = f" ({per_kg:.3g} mg/kg at the {REFERENCE_WEIGHT_KG:g} kg reference weight)"
+            else:
+                why = ""
             raise InvalidRegimenError(
-                f"{f}.dose: {self.amount:g} {unit} of {self.drug.value} is refused (limit "
+                f"{f}.dose: {self.amount:g} {unit} of {self.drug.value}{why} is refused (limit "
                 f"{ABSURD_MG_PER_KG[kind]:g} mg/kg or {ABSURD_MG[kind]:g} mg); check the unit")
         if kind == "ketamine" and self._anesthetic(per_kg):
             from .errors import DoseWarning
