@@ -85,3 +85,24 @@ def test_a_refused_dose_says_which_limit_it_broke():
     assert "arms.a[0].dose" in msg and "12.9 mg/kg at the 70 kg reference weight" in msg and "\n" not in msg
     assert "56 mg at the 70 kg reference weight" in refusal("0.8 mg/kg", "midazolam")
     assert "reference weight" not in refusal("11 mg/kg")          # above the limit as written: nothing to add
+
+
+def test_a_dose_far_below_any_studied_dose_warns_naming_the_field():
+    # '0.5 mcg/kg' for '0.5 mg/kg' ran a dose 1000 x too small without a word, and no output echoes the dose
+    import warnings
+
+    import pytest
+
+    from ketasim.errors import DoseWarning
+
+    def scenario(dose, drug="racemic-ketamine"):
+        return {"name": "x", "arms": {"a": [{**KET, "drug": drug, "dose": dose}]}}
+
+    with pytest.warns(DoseWarning, match=r"arms\.a\[0\]\.dose: 0\.0005 mg/kg .*far below any studied dose"):
+        scenario_from_dict(scenario("0.5 mcg/kg"))
+    with pytest.warns(DoseWarning, match="far below"):
+        scenario_from_dict(scenario("0.045 ug/kg", "midazolam"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scenario_from_dict(scenario("0.1 mg/kg"))                      # the lowest studied doses do not warn
+        scenario_from_dict(scenario("0.02 mg/kg", "midazolam"))

@@ -60,7 +60,7 @@ class SolverError(KetasimError, RuntimeError):
 
 
 class DoseWarning(UserWarning):
-    """A dose is in the anesthetic range: allowed, but flagged."""
+    """A dose is in the anesthetic range (or far below any studied dose): allowed, but flagged."""
 
 
 class ArmNameWarning(UserWarning):

@@ -63,6 +63,10 @@ ABSURD_MG = {"ketamine": 1000.0, "midazolam": 50.0}
 #: pk_parameters.csv 'General anaesthesia plasma level'): warn from here.
 ANESTHETIC_MG_PER_KG = 1.0
 MIDAZOLAM_SEDATIVE_MG_PER_KG = 0.1
+#: Doses below these (mg/kg; a dose in mg at the reference weight) warn as far below any studied dose: the lowest
+#: ketamine doses in depression trials are about 0.1 mg/kg (Fava 2018, Lai 2014: 0.1 mg/kg IV), midazolam
+#: control doses 0.02-0.045 mg/kg; a tenth of those is most likely a unit slip ('0.5 mcg/kg' for '0.5 mg/kg')
+NEGLIGIBLE_MG_PER_KG = {"ketamine": 0.01, "midazolam": 0.002}
 #: Nominal systemic fraction used only for the anesthetic-range warning.
 _NOMINAL_F = {Route.IV_INFUSION: 1.0, Route.IV_BOLUS: 1.0, Route.IM: 0.93, Route.SC: 0.93,
               Route.INTRANASAL: 0.5, Route.ORAL: 0.2, Route.SUBLINGUAL: 0.3}
@@ -214,6 +218,13 @@ class Dose:
             raise InvalidRegimenError(
                 f"{f}.dose: {self.amount:g} {unit} of {self.drug.value}{why} is refused (limit "
                 f"{ABSURD_MG_PER_KG[kind]:g} mg/kg or {ABSURD_MG[kind]:g} mg); check the unit")
+        if per_kg < NEGLIGIBLE_MG_PER_KG[kind]:
+            from .errors import DoseWarning
+
+            # '0.5 mcg/kg' for '0.5 mg/kg' simulated a dose 1000 x too small without a word (no output echoes it)
+            warnings.warn(f"{f}.dose: {self.amount:g} {unit} of {self.drug.value} is far below any studied dose "
+                          f"(below {NEGLIGIBLE_MG_PER_KG[kind]:g} mg/kg); check the unit (mg, not µg)", DoseWarning,
+                          stacklevel=3)
         if kind == "ketamine" and self._anesthetic(per_kg):
             from .errors import DoseWarning
 
