@@ -106,3 +106,18 @@ def test_a_dose_far_below_any_studied_dose_warns_naming_the_field():
         warnings.simplefilter("error")
         scenario_from_dict(scenario("0.1 mg/kg"))                      # the lowest studied doses do not warn
         scenario_from_dict(scenario("0.02 mg/kg", "midazolam"))
+
+
+def test_a_decimal_comma_inside_a_flow_mapping_is_named_as_such():
+    # '{..., dose: 0,5 mg/kg, ...}' is two YAML entries (dose: 0 and a key '5 mg/kg'): the message was
+    # 'unknown key(s) 5 mg/kg', where the block form already said 'write decimals with a point'
+    import pytest
+
+    from ketasim.errors import InputError
+    text = ("name: b\narms: {k: [{drug: racemic-ketamine, route: iv-infusion, dose: 0,5 mg/kg, duration: 40 min}]}\n")
+    with pytest.raises(InputError) as e:
+        scenario_from_dict(__import__("yaml").safe_load(text))
+    msg = str(e.value)
+    assert msg.startswith("arms.k[0].dose: a decimal comma?") and "'0.5 mg/kg'" in msg and "\n" not in msg
+    with pytest.raises(InputError, match=r"arms\.k\[0\]: unknown key\(s\) foo"):
+        scenario_from_dict({"name": "b", "arms": {"k": [{**KET, "foo": 1}]}})

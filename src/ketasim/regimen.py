@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import warnings
 from enum import Enum
 
@@ -257,6 +258,14 @@ class Dose:
         known = {"drug", "route", "dose", "rate", "duration", "at", "every", "count"}
         extra = set(data) - known
         if extra:
+            # 'dose: 0,5 mg/kg' inside { } is two YAML entries, dose: 0 and a key '5 mg/kg': say it was a decimal comma
+            split = [(k, x) for x in extra for k in ("dose", "rate", "duration", "at", "every")
+                     if isinstance(data.get(k), int) and not isinstance(data.get(k), bool)
+                     and re.fullmatch(r"\d+\s*[^\s\d].*", str(x))]
+            if split:
+                k, x = split[0]
+                raise InvalidRegimenError(f"{field}.{k}: a decimal comma? '{k}: {data[k]},{x}' inside {{ }} is read as "
+                                          f"two entries ({k}: {data[k]} and a key '{x}'); write '{data[k]}.{x}'")
             raise InvalidRegimenError(f"{field}: unknown key(s) {', '.join(sorted(map(str, extra)))}; allowed: {', '.join(sorted(known))}")
         if "drug" not in data:
             raise InvalidRegimenError(f"{field}.drug: missing")
