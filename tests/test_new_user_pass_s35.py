@@ -121,3 +121,34 @@ def test_a_decimal_comma_inside_a_flow_mapping_is_named_as_such():
     assert msg.startswith("arms.k[0].dose: a decimal comma?") and "'0.5 mg/kg'" in msg and "\n" not in msg
     with pytest.raises(InputError, match=r"arms\.k\[0\]: unknown key\(s\) foo"):
         scenario_from_dict({"name": "b", "arms": {"k": [{**KET, "foo": 1}]}})
+
+
+def test_the_virtual_experiment_is_in_every_provenance(tmp_path):
+    # 'ketasim simulate ... --experiment mtor_block=1 --csv' wrote a file whose provenance (and report, and a trial's
+    # JSON of a scenario with experiments:) did not say that mTORC1 was blocked: two files, with and without
+    # rapamycin, could not be told apart
+    import json
+
+    from ketasim.engine import VirtualExperiment
+    from ketasim.report import simulation_report
+    from ketasim.trial import run_trial
+
+    sc = scenario_from_dict({"name": "e", "population": {"size": 4}, "arms": {"k": [KET]},
+                             "endpoints": {"times": ["24 h"], "measures": ["mean"]}})
+    assert simulate(sc, n=2).provenance["experiments"] == {}
+    exp = VirtualExperiment(mtor_block=1.0, anesthetic_state=True)
+    res = simulate(sc, n=2, experiment=exp)
+    assert res.provenance["experiments"] == {"mtor_block": 1.0, "anesthetic_state": True}
+    res.to_csv(tmp_path / "t.csv")
+    assert json.loads((tmp_path / "t.csv.provenance.json").read_text())["experiments"]["mtor_block"] == 1.0
+    streamed = simulate_streamed(sc, n=2, csv=tmp_path / "s.csv", experiment=exp)
+    assert streamed.sample.provenance["experiments"] == res.provenance["experiments"]
+    assert json.loads((tmp_path / "s.csv.provenance.json").read_text())["experiments"] == {"mtor_block": 1.0,
+                                                                                           "anesthetic_state": True}
+    page = simulation_report(res, res, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "experiments.mtor_block: 1, experiments.anesthetic_state: true" in page
+    with_exp = scenario_from_dict({"name": "e", "population": {"size": 4}, "arms": {"k": [KET]},
+                                   "experiments": {"ampa_block": 1},
+                                   "endpoints": {"times": ["24 h"], "measures": ["mean"]}})
+    assert run_trial(with_exp).to_dict()["experiments"] == {"ampa_block": 1.0}
+    assert run_trial(sc).to_dict()["experiments"] == {}

@@ -58,6 +58,11 @@ class VirtualExperiment:
         if self.hnk_weight is not None and not (0 <= self.hnk_weight <= 5):
             raise InputError("experiments.hnk_weight: must lie in [0, 5]")
 
+    def changed(self) -> dict:
+        """{switch: value} of the switches not at their default (intact mechanism: {}), as provenance records them."""
+        return {f.name: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
+                for f in dataclasses.fields(self) if (v := getattr(self, f.name)) != f.default}
+
 
 #: The switches of a virtual experiment (scenario ``experiments:``, CLI ``--experiment``), defined by the fields above.
 EXPERIMENT_SWITCHES = tuple(f.name for f in dataclasses.fields(VirtualExperiment))
@@ -651,4 +656,5 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
                 drawn["decision_rating_z"] = np.zeros_like(drawn["decision_rating_z"])
         runs.append(run_arm(arm, spec, patients, times, params=params, experiment=experiment,
                             grid_options=grid_options, on_failure=on_failure, model=model, **drawn))
-    return SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=typical)
+    return SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=typical,
+                            experiment=experiment)

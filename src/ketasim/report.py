@@ -212,7 +212,7 @@ def _fmt(v) -> str:
 def _provenance_table(prov: dict) -> str:
     keys = [("scenario", "scenario"), ("ketasim_version", "ketasim version"), ("parameter_set", "parameter set"),
             ("calibration_run", "calibration"), ("seed", "seed"), ("design", "design"), ("model", "model"),
-            ("scale", "scale"),
+            ("experiments", "virtual experiment"), ("scale", "scale"),
             ("typical_patient", "typical patient only"), ("recurrence", "recurrence on continued treatment"),
             ("re_response", "re-response after a new episode"),
             ("antidepressant_spread", "antidepressant relief spread"),
@@ -253,7 +253,13 @@ def _provenance_table(prov: dict) -> str:
                   "bdnf_pool_capacity, refill pd.bdnf.pool_refill_t_half)",
                   "follows the AMPA drive without a pool limit (population.bdnf_release_pool: false; the model "
                   "before the twenty-ninth session)")}
-    rows = [(lab, switch[k][0 if prov[k] else 1] if k in switch else prov[k]) for k, lab in keys if k in prov]
+    def value(k):
+        if k == "experiments":          # {switch: value} not at the default
+            return ", ".join(f"experiments.{n}: {v:g}" if not isinstance(v, bool) else f"experiments.{n}: {str(v).lower()}"
+                             for n, v in prov[k].items()) or "none (the intact mechanism)"
+        return switch[k][0 if prov[k] else 1] if k in switch else prov[k]
+
+    rows = [(lab, value(k)) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
                                            for k, v in rows) + "</table>"

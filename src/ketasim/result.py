@@ -36,13 +36,19 @@ class SimulationResult:
     seed: int
     runs: tuple
     typical: bool = False
+    #: the virtual experiment the runs used (``simulate(experiment=...)``, ``--experiment``); None: the scenario's
+    experiment: object = None
 
     @property
     def provenance(self) -> dict:
+        exp = self.experiment if self.experiment is not None else getattr(self.scenario, "experiment", None)
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "typical_patient": self.typical, "model": self.model_id,
                 "scale": self.scenario.population.scale,
+                # the virtual experiment's switches not at their default ({}: the intact mechanism): a file of
+                # '--experiment mtor_block=1' did not say that mTORC1 was blocked
+                "experiments": exp.changed() if exp is not None else {},
                 # the recurrence model and every hypothesis switch (population.<name>; population.SWITCH_PROVENANCE)
                 **switch_provenance(self.scenario.population),
                 "notice": NOTICE}

@@ -333,7 +333,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     seed = scenario.seed if seed is None else seed
     n = scenario.population.size if n is None else n
     times = np.asarray(output_times_h if output_times_h is not None else scenario.output_times_h(n), float)
-    head = SimulationResult(scenario=scenario, params=params, seed=seed, runs=(), typical=False)
+    head = SimulationResult(scenario=scenario, params=params, seed=seed, runs=(), typical=False,
+                            experiment=experiment or scenario.experiment)
     tasks = chunk_tasks(scenario, params, n=n, seed=seed, output_times_h=times, experiment=experiment, chunk=chunk,
                         on_failure=on_failure)
     writers = []
@@ -376,7 +377,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
         runs.append(ArmRun(r0.arm, pats, r0.output_times_h, np.concatenate([r.out for r in parts]),
                            np.concatenate([r.sessions for r in parts]), r0.session_times_h,
                            np.concatenate([r.failed for r in parts])))
-    sample = SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=False)
+    sample = SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=False,
+                              experiment=head.experiment)
     return StreamSummary(rows, n * len(scenario.arms), failed, sample,
                          {scenario.arms[k].name: {c: np.concatenate(v) for c, v in peaks[k].items()}
                           for k in sorted(peaks)},

@@ -115,6 +115,8 @@ class TrialResult:
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "design": self.design,
                 "model": self.model_id or f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}",
+                # the scenario's virtual experiment (switches not at their default; {}: the intact mechanism)
+                "experiments": self.scenario.experiment.changed(),
                 # the recurrence model and every hypothesis switch (population.<name>), as a simulation's provenance
                 # records them: a trial run with e.g. visit_contact on said nothing of it in its JSON or report
                 **switch_provenance(self.scenario.population, SWITCH_PROVENANCE),
