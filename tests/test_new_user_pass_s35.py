@@ -152,3 +152,16 @@ def test_the_virtual_experiment_is_in_every_provenance(tmp_path):
                                    "endpoints": {"times": ["24 h"], "measures": ["mean"]}})
     assert run_trial(with_exp).to_dict()["experiments"] == {"ampa_block": 1.0}
     assert run_trial(sc).to_dict()["experiments"] == {}
+
+
+def test_a_bare_esketamine_dose_is_offered_mg_not_a_refused_mg_per_kg():
+    # 'dose: 56' (esketamine's 56 mg without its unit) was told "e.g. '56 mg/kg' or '56 mg'": 56 mg/kg is refused
+    import pytest
+
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        scenario_from_dict({"name": "x", "arms": {"a": [{"drug": "esketamine", "route": "intranasal", "dose": 56}]}})
+    assert str(e.value) == "arms.a[0].dose: the unit is missing in 56; write it explicitly, e.g. '56 mg'"
+    with pytest.raises(InputError, match=r"e\.g\. '0\.5 mg/kg' or '0\.5 mg'"):      # a small number: both
+        scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "dose": "0.5"}]}})

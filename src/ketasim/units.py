@@ -79,6 +79,13 @@ def _split(text: str, field: str, examples: tuple[str, ...] = ("mg",)) -> tuple[
 
 
 def _suggest(text, examples: tuple[str, ...]) -> str:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = None
+    if value is not None and value > 10 and "mg/kg" in examples and len(examples) > 1:
+        # '56' (esketamine's 56 mg) was offered '56 mg/kg' first: a dose above 10 mg/kg is refused for every drug
+        examples = tuple(u for u in examples if u != "mg/kg")
     return " or ".join(f"'{text} {u}'" for u in examples)
 
 
