@@ -165,3 +165,17 @@ def test_a_bare_esketamine_dose_is_offered_mg_not_a_refused_mg_per_kg():
     assert str(e.value) == "arms.a[0].dose: the unit is missing in 56; write it explicitly, e.g. '56 mg'"
     with pytest.raises(InputError, match=r"e\.g\. '0\.5 mg/kg' or '0\.5 mg'"):      # a small number: both
         scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "dose": "0.5"}]}})
+
+
+def test_the_plan_json_names_the_version_and_model_as_every_other_output():
+    # the plan's provenance said package_version where trajectories, trial JSON and qualification say
+    # ketasim_version, and had no model id
+    from ketasim.model import DEFAULT_MODEL
+    from ketasim.personal import personal_plan
+    from ketasim.record import read_record
+    from ketasim.result import ketasim_version
+
+    rec = read_record(str(__import__("pathlib").Path(__file__).resolve().parents[1] / "examples/patient/patient_101.csv"))
+    prov = personal_plan(rec, top=1)["provenance"]
+    assert prov["ketasim_version"] == prov["package_version"] == ketasim_version()
+    assert prov["model"] == f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}"

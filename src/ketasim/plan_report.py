@@ -35,7 +35,8 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   (``{sbp_rise_mmhg, cadss}``: the quantile each safety limit is judged at; whether the record has a reading of it
   within a session's monitoring window), ``unsafe_by_limit: {sbp_rise_mmhg, cadss}``: how many exceed each, ``background``
   (added: the record's planned oral-antidepressant start(s), dose lines, which every candidate keeps), ``minimise``,
-  ``seconds``), ``provenance``.
+  ``seconds``), ``provenance`` (``package_version``, the same as ``ketasim_version``; ``model``, ``parameter_set``,
+  ``calibration_run``, ``seed``).
 """
 
 from __future__ import annotations
