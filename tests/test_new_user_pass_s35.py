@@ -179,3 +179,18 @@ def test_the_plan_json_names_the_version_and_model_as_every_other_output():
     prov = personal_plan(rec, top=1)["provenance"]
     assert prov["ketasim_version"] == prov["package_version"] == ketasim_version()
     assert prov["model"] == f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}"
+
+
+def test_overlap_and_baseline_messages_say_what_was_given_in_readable_units():
+    # 'every 0.0166667 h is shorter than the 0.666667 h infusion' for '--every 1min' of a 40-min infusion; a baseline
+    # of 99 on MADRS was refused without saying what it got
+    import pytest
+
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "every": "1 min", "count": 3}]}})
+    assert "every 1 min is shorter than the 40 min infusion" in str(e.value)
+    with pytest.raises(InputError) as e:
+        scenario_from_dict({"name": "x", "population": {"baseline": {"mean": 99, "sd": 5}}, "arms": {"a": [KET]}})
+    assert str(e.value).startswith("population.baseline:") and "got mean 99, sd 5" in str(e.value)

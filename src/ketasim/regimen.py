@@ -79,6 +79,11 @@ REFERENCE_WEIGHT_KG = 70.0
 MAX_ADMINISTRATIONS = 2000
 
 
+def _fmt_h(h: float) -> str:
+    """A time (h) as a message writes it: '1 min', '40 min', '3.5 h' (was '0.0166667 h', '0.666667 h')."""
+    return f"{h * 60:.4g} min" if h < 2 else f"{h:.4g} h"
+
+
 def parse_drug(text, field: str = "drug") -> Drug:
     key = str(text).strip().lower()
     key = DRUG_ALIASES.get(key, key)
@@ -193,8 +198,8 @@ class Dose:
                 raise InvalidRegimenError(f"{f}.every: repeated doses (count {self.count}) need an interval > 0, e.g. '3.5 d'")
             if self.every_h < self.duration_h:
                 raise InvalidRegimenError(
-                    f"{f}.every: the schedule overlaps itself (every {self.every_h:g} h is shorter than the "
-                    f"{self.duration_h:g} h infusion)")
+                    f"{f}.every: the schedule overlaps itself (every {_fmt_h(self.every_h)} is shorter than the "
+                    f"{_fmt_h(self.duration_h)} infusion)")
         if self.count > MAX_ADMINISTRATIONS:
             raise InvalidRegimenError(f"{f}.count: {self.count} doses is more than the {MAX_ADMINISTRATIONS} supported")
         self._check_size()
