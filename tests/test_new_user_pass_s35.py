@@ -194,3 +194,26 @@ def test_overlap_and_baseline_messages_say_what_was_given_in_readable_units():
     with pytest.raises(InputError) as e:
         scenario_from_dict({"name": "x", "population": {"baseline": {"mean": 99, "sd": 5}}, "arms": {"a": [KET]}})
     assert str(e.value).startswith("population.baseline:") and "got mean 99, sd 5" in str(e.value)
+
+
+def _record(cp_value):
+    from ketasim.record import record_from_rows
+
+    rows = [{"ID": 1, "TIME": 0, "EVID": 0, "DV": 30, "DVID": "madrs", "WT": 70, "AGE": 40, "SEX": "F"},
+            {"ID": 1, "TIME": 1, "EVID": 1, "AMT": 0.5, "AMTU": "mg/kg", "DUR": 0.6667, "DRUG": "racemic-ketamine",
+             "ROUTE": "iv-infusion"},
+            {"ID": 1, "TIME": 1.6, "EVID": 0, "DV": cp_value, "DVID": "cp_ketamine_ng_ml"},
+            {"ID": 1, "TIME": 24, "EVID": 0, "DV": 15, "DVID": "madrs"}]
+    return record_from_rows(rows, source="test")
+
+
+def test_a_fit_at_the_edge_of_its_search_warns_and_names_the_observation():
+    # a plasma level written in mg/L under cp_ketamine_ng_ml (0.2 'ng/mL' at the end of a 0.5 mg/kg infusion) was
+    # fitted with eta_v = 6.000, the bound of the search, and a plan followed without a word
+    from ketasim.personal import fit_patient
+
+    fit = fit_patient(_record(0.2), n_samples=100, n_proposals=500)
+    edge = [w for w in fit.warnings if "edge of the search" in w]
+    assert len(edge) == 1 and edge[0].startswith("eta_v ") and "cp_ketamine_ng_ml 0.2 at 1.6 h" in edge[0]
+    plausible = fit_patient(_record(150.0), n_samples=100, n_proposals=500)
+    assert not any("edge of the search" in w for w in plausible.warnings)

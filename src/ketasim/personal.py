@@ -790,6 +790,9 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     pred = om.predictions(x_map[None, :])[0]
     resid = [{"time_h": o.time_h, "dvid": o.dvid, "observed": o.value, "predicted": float(pred[k]),
               "sd": float(om.sd[k]) if not om.log[k] else None} for k, o in enumerate(om.obs)]
+    edge = _at_search_edge(pm, om, x_map, x0, fixed)
+    if edge:
+        msgs.append(edge)
     fit = PatientFit(pm, x_map, cov, samples, ess, int(prop.shape[0]), float(0.5 * np.sum(r_map ** 2)), resid, msgs,
                      0.0, proposals=prop, weights=w, pareto_k=k_hat, sampling=sampling)
     for row in fit.parameter_table():
@@ -807,6 +810,30 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
                         "its MAP stays near the population's")
     fit.seconds = time.perf_counter() - t0
     return fit
+
+
+#: |MAP - prior mean| in prior SDs beyond which a random effect is at the edge of the MAP search (bounds: 6 SDs)
+SEARCH_EDGE_SD = 5.9
+
+
+def _at_search_edge(pm: PatientModel, om: _ObservationModel, x_map, x0, fixed) -> str | None:
+    """A warning when a fitted random effect ended at the edge of the search (6 population SDs): no patient of the
+    population explains the record, most often an observation in the wrong unit or at the wrong time (a plasma level
+    of 0.2 'ng/mL' written in mg/L gave eta_v = 6.000 and a plan without a word). Names the observation the typical
+    patient (the fit's start) misses most, in its own SDs; None when nothing is at the edge."""
+    z = (x_map - pm.prior_mean) / pm.prior_sd
+    edge = [n for n, zz, f in zip(pm.names, z, fixed) if not f and n != "baseline" and abs(zz) >= SEARCH_EDGE_SD]
+    if not edge:
+        return None
+    pred = om.predictions(x0[None, :])[0]
+    y = om.y
+    dev = np.where(om.log, np.log(np.maximum(y, 0.0) + 1.0) - np.log(np.maximum(pred, 0.0) + 1.0), y - pred) / om.sd
+    k = int(np.argmax(np.abs(np.where(np.isfinite(dev), dev, 0.0))))
+    o = om.obs[k]
+    return (f"{', '.join(edge)} ended at the edge of the search ({SEARCH_EDGE_SD + 0.1:g} population SDs from the "
+            f"typical patient): no patient of the population explains the record; check the units and times of its "
+            f"observations (farthest from the typical patient: {o.dvid} {o.value:g} at {o.time_h:g} h, where the "
+            f"typical patient has {pred[k]:.3g})")
 
 
 def _sub_seed(seed: int, k: int) -> int:
