@@ -217,3 +217,21 @@ def test_a_fit_at_the_edge_of_its_search_warns_and_names_the_observation():
     assert len(edge) == 1 and edge[0].startswith("eta_v ") and "cp_ketamine_ng_ml 0.2 at 1.6 h" in edge[0]
     plausible = fit_patient(_record(150.0), n_samples=100, n_proposals=500)
     assert not any("edge of the search" in w for w in plausible.warnings)
+
+
+def test_simulate_of_a_crossover_says_that_trial_runs_the_design(tmp_path, capsys):
+    # `ketasim simulate crossover.yaml` ran both arms from time 0 as parallel groups without a word: a teacher took
+    # the printout for the crossover with its carry-over
+    from ketasim.cli import main
+
+    yaml = ("name: x\npopulation: {size: 2}\ndesign: {type: crossover, period_interval: 7 d}\n"
+            "arms:\n  ketamine: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}]\n"
+            "  placebo: [{drug: placebo, route: iv-infusion, duration: 40 min}]\n")
+    (tmp_path / "x.yaml").write_text(yaml, encoding="utf-8")
+    assert main(["simulate", str(tmp_path / "x.yaml"), "--typical"]) == 0
+    out = capsys.readouterr().out
+    assert "note: the scenario's design is a crossover" in out and "`ketasim trial` runs it" in out
+    (tmp_path / "p.yaml").write_text(yaml.replace("design: {type: crossover, period_interval: 7 d}\n", ""),
+                                     encoding="utf-8")
+    assert main(["simulate", str(tmp_path / "p.yaml"), "--typical"]) == 0
+    assert "note: the scenario's design" not in capsys.readouterr().out

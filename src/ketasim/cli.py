@@ -356,6 +356,9 @@ def simulate(
 
         simulation_report(result, typ_fine, report)
         typer.echo(f"wrote {report}")
+    note = _design_note(sc)
+    if note:
+        typer.echo(note)
     if n > 1:       # a population run: say whose numbers the cascade lines are, then the population's own peaks
         typer.echo("typical patient (the population's mean covariates and median traits):")
     typer.echo(cascade_summary(typ_fine.trajectories(), typ_fine.sessions(), sc.population.scale))
@@ -371,6 +374,24 @@ def simulate(
         _print_pk(sc, params, size, seed, typical, exp, pk_json, pk_plan)
     typer.echo(NOTICE)
     del typ
+
+
+def _design_note(sc) -> str | None:
+    """``simulate`` of a scenario whose design only ``ketasim trial`` runs (a crossover's sequences, a randomized
+    withdrawal's re-randomization, an open-label follow-up of responders): one line saying so. The arms ran as
+    parallel groups from time 0 without a word, so a crossover's carry-over seemed to be simulated."""
+    d = dict(getattr(sc, "design", ()) or ())
+    kind = d.get("type") or "parallel"
+    what = {"crossover": "a crossover (each patient every arm in sequence, period by period"
+                         + (", with carry-over)" if d.get("period_interval") else ")"),
+            "randomized_withdrawal": "a randomized withdrawal (responders re-randomized at the end of the induction)"
+            }.get(kind)
+    if what is None and d.get("follow_up_from") is not None:
+        what = "an open-label follow-up of responders (relapse)"
+    if what is None:
+        return None
+    return (f"note: the scenario's design is {what}: `ketasim trial` runs it; simulate runs every arm as its own "
+            "group of patients from time 0")
 
 
 def _titration_line(arm, final) -> str:
