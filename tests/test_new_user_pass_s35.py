@@ -235,3 +235,19 @@ def test_simulate_of_a_crossover_says_that_trial_runs_the_design(tmp_path, capsy
                                      encoding="utf-8")
     assert main(["simulate", str(tmp_path / "p.yaml"), "--typical"]) == 0
     assert "note: the scenario's design" not in capsys.readouterr().out
+
+
+def test_a_latin1_byte_after_a_byte_order_mark_is_named_exactly():
+    # a file saved with a BOM and a Latin-1 'µ' was told 'byte 0x30' (the '0' three bytes earlier: the offset
+    # counted after the BOM was read in the bytes before it)
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.io import decode_text
+
+    raw = b"\xef\xbb\xbfname: b\r\ndose: 500 \xb5g/kg\r\n"
+    with pytest.raises(InputError) as e:
+        decode_text(raw, "x.yaml")
+    assert "byte 0xb5 on line 2" in str(e.value)
+    with pytest.raises(InputError, match="byte 0xb5 on line 2"):
+        decode_text(raw[3:], "x.yaml")                      # the same without the mark

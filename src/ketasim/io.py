@@ -204,8 +204,10 @@ def decode_text(raw: bytes, name: str, error=None, save_as: str = "UTF-8") -> st
     except UnicodeDecodeError as e:
         if b"\x00" in raw[:65536]:
             raise error(f"{name}: not a text file") from None
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise error(f"{name}: not UTF-8 text (byte {raw[e.start]:#04x} on line {line}: another encoding, e.g. "
+        # e.start counts in e.object: the bytes after a byte-order mark (in raw it named the byte 3 before the bad one)
+        body = bytes(e.object)
+        line = body.count(b"\n", 0, e.start) + 1
+        raise error(f"{name}: not UTF-8 text (byte {body[e.start]:#04x} on line {line}: another encoding, e.g. "
                     f"Latin-1 or Windows-1252); save it as {save_as}") from None
 
 
