@@ -251,3 +251,18 @@ def test_a_latin1_byte_after_a_byte_order_mark_is_named_exactly():
     assert "byte 0xb5 on line 2" in str(e.value)
     with pytest.raises(InputError, match="byte 0xb5 on line 2"):
         decode_text(raw[3:], "x.yaml")                      # the same without the mark
+
+
+def test_every_trial_json_row_carries_the_unit_the_table_prints():
+    # side-effect rows said 'sbp_change_peak': 6.28 with no unit (the table prints mmHg); PK rows already had one
+    from ketasim.trial import run_trial
+
+    sc = scenario_from_dict({"name": "u", "population": {"size": 6}, "arms": {"k": [KET], "m": [MID]},
+                             "endpoints": {"times": ["24 h"], "measures": ["mean_change", "response_rate",
+                                                                            "cadss_peak", "sbp_change_peak"]}})
+    d = run_trial(sc).to_dict()
+    units = {r["measure"]: r["unit"] for r in d["arms"]["k"]["endpoints"]}
+    assert units == {"mean_change": "MADRS points", "response_rate": "% of patients", "cadss_peak": "CADSS points",
+                     "sbp_change_peak": "mmHg"}
+    assert {c["measure"]: c["unit"] for c in d["comparisons"]} == {"mean_change_difference": "MADRS points",
+                                                                   "response_rate_difference": "percentage points"}

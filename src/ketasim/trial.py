@@ -107,7 +107,7 @@ class TrialResult:
     def to_dict(self) -> dict:
         arms = {}
         for name, o in self.outcomes.items():
-            rows = [{k: v for k, v in r.items() if k != "arm"} for r in self.endpoints if r["arm"] == name]
+            rows = [_with_unit({k: v for k, v in r.items() if k != "arm"}) for r in self.endpoints if r["arm"] == name]
             arms[name] = {"n": o.n, "endpoints": rows}
             if o.titration is not None and o.dose_levels is not None:     # an arm with a titration rule
                 arms[name]["titration"] = titration_summary(o)
@@ -120,7 +120,7 @@ class TrialResult:
                 # the recurrence model and every hypothesis switch (population.<name>), as a simulation's provenance
                 # records them: a trial run with e.g. visit_contact on said nothing of it in its JSON or report
                 **switch_provenance(self.scenario.population, SWITCH_PROVENANCE),
-                "arms": arms, "comparisons": self.comparisons,
+                "arms": arms, "comparisons": [_with_unit(dict(c)) for c in self.comparisons],
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 "notice": NOTICE}
 
@@ -578,6 +578,16 @@ def _remission_threshold(ep: Endpoints, scale: str, required: bool = True) -> fl
     if not required and SCALES[scale][1] is None:
         return None
     return remission_threshold(scale)
+
+
+def _with_unit(row: dict) -> dict:
+    """A JSON endpoint or comparison row with the ``unit`` the printed table gives it (kept when the row states one,
+    as PK rows and time_to_relapse do): side-effect rows said 6.28 with no word of mmHg or CADSS points."""
+    if "unit" not in row:
+        unit = measure_unit(str(row.get("measure", "")), row.get("scale"))
+        if unit:
+            row["unit"] = unit
+    return row
 
 
 def measure_unit(measure: str, scale: str | None) -> str:
