@@ -266,3 +266,30 @@ def test_every_trial_json_row_carries_the_unit_the_table_prints():
                      "sbp_change_peak": "mmHg"}
     assert {c["measure"]: c["unit"] for c in d["comparisons"]} == {"mean_change_difference": "MADRS points",
                                                                    "response_rate_difference": "percentage points"}
+
+
+def test_doses_that_add_up_to_the_anesthetic_range_warn(tmp_path, capsys):
+    # 0.9 mg/kg IV boluses every 10 min x 6 took the typical patient to 1551 ng/mL with the model's anesthesia flag on
+    # and no warning (each bolus is below the 1 mg/kg bolus threshold), where one 2 mg/kg bolus (1705 ng/mL) warned
+    from ketasim.cli import main
+
+    yaml = ("name: t\npopulation: {size: 4}\narms:\n"
+            "  rep: [{drug: racemic-ketamine, route: iv-bolus, dose: 0.9 mg/kg, every: 10 min, count: 6}]\n"
+            "  std: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}]\n"
+            "  one: [{drug: racemic-ketamine, route: iv-bolus, dose: 2 mg/kg}]\n"
+            "endpoints: {times: [24 h], measures: [mean]}\n")
+    (tmp_path / "t.yaml").write_text(yaml, encoding="utf-8")
+    import warnings
+
+    from ketasim.errors import DoseWarning
+
+    for command in (["simulate", str(tmp_path / "t.yaml"), "--typical"], ["trial", str(tmp_path / "t.yaml"), "--no-progress"]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DoseWarning)        # printed by the CLI as 'warning: ...' lines
+            assert main(command) == 0
+        err = capsys.readouterr().err
+        lines = [x for x in err.splitlines() if x.startswith("warning:")]
+        assert any(x.startswith("warning: arms.rep: together its doses are in the anesthetic range") for x in lines), err
+        assert not any("arms.std" in x for x in lines)
+        # the 2 mg/kg bolus warned when it was read; it is not warned about twice
+        assert sum("arms.one" in x for x in lines) == 1 and any("arms.one[0].dose: 2 mg/kg" in x for x in lines)

@@ -51,6 +51,7 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
         from .observed import read_observed
 
         obs = read_observed(observed, sc)          # a bad file stops here: nothing run, nothing written
+    _warn_cumulative_anesthetic(sc, params)
     total = (size or sc.population.size) * len(sc.arms)
     if uncertainty:
         uncertainty["log"] = _stderr
@@ -89,6 +90,21 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
         trial_report(tr, report, observed=comparison)
         print(f"wrote {report}")
     return tr
+
+
+def _warn_cumulative_anesthetic(sc, params) -> None:
+    """Doses of an arm that add up to the anesthetic range (none alone in it) warn before the trial runs, as one
+    anesthetic dose warns when the scenario is read (the typical patient of each arm, on the scenario's grid)."""
+    import warnings
+
+    from .engine import simulate
+    from .errors import DoseWarning
+    from .summary import cumulative_anesthetic_warnings
+
+    if not any(d.drug.is_ketamine for arm in sc.arms for d in arm.doses):
+        return
+    for msg in cumulative_anesthetic_warnings(sc, simulate(sc, params, typical=True)):
+        warnings.warn(msg, DoseWarning, stacklevel=2)
 
 
 def _stderr(msg: str) -> None:

@@ -340,6 +340,7 @@ def simulate(
     # the figure, report and summary read the typical patient on a fine grid (cheap: one patient)
     fine_times = np.union1d(times, _fine_times(float(times[-1])))
     typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times)
+    _warn_cumulative_anesthetic(sc, typ_fine)
     if csv:
         result.to_csv(csv)
         typer.echo(f"wrote {csv}")
@@ -374,6 +375,15 @@ def simulate(
         _print_pk(sc, params, size, seed, typical, exp, pk_json, pk_plan)
     typer.echo(NOTICE)
     del typ
+
+
+def _warn_cumulative_anesthetic(sc, typical) -> None:
+    """Doses that add up to the anesthetic range (none alone in it) warn like a single anesthetic dose does."""
+    from .errors import DoseWarning
+    from .summary import cumulative_anesthetic_warnings
+
+    for msg in cumulative_anesthetic_warnings(sc, typical):
+        warnings.warn(msg, DoseWarning, stacklevel=2)
 
 
 def _design_note(sc) -> str | None:

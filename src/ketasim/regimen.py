@@ -242,6 +242,12 @@ class Dose:
 
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} midazolam is a deep-sedation dose", DoseWarning, stacklevel=3)
 
+    def in_anesthetic_range(self) -> bool:
+        """Is this ketamine dose alone in the anesthetic range (the check that warns when it is read)?"""
+        if not self.drug.is_ketamine or self.amount == 0:
+            return False
+        return self._anesthetic(self.amount if self.per_kg else self.amount / REFERENCE_WEIGHT_KG)
+
     def _anesthetic(self, per_kg: float) -> bool:
         """Is this dose in the anesthetic range? Boluses and IM/SC by systemic dose (Ketalar label: induction
         1-4.5 mg/kg IV, 6.5-13 mg/kg IM); infusions by rate and amount (label maintenance 1-6 mg/kg/h), so that

@@ -150,3 +150,29 @@ def monitoring_summary_from_peaks(peaks: dict) -> str:
             lines.append(f"  [{arm}] {p.size} patients, {label}: mean {f.format(mean)}, median {f.format(median)}, "
                          f"90th percentile {f.format(p90)}")
     return "\n".join(lines)
+
+
+def cumulative_anesthetic_warnings(scenario, typical) -> list[str]:
+    """One warning per arm whose typical patient (``typical``: a SimulationResult of typical patients) reaches the
+    model's anesthetic level (trajectory column ``anesthesia``: venous plasma ketamine >= pd.anesthesia.threshold)
+    although none of its doses alone is in the anesthetic range: 0.9 mg/kg IV boluses every 10 min x 6 peaked at
+    1551 ng/mL with the anesthesia flag on and no warning, where one 2 mg/kg bolus (1705 ng/mL) warned. Arms with
+    a dose that already warned are left out (one warning is enough)."""
+    traj = typical.trajectories()
+    if "anesthesia" not in traj:
+        return []
+    out = []
+    for arm in scenario.arms:
+        if any(d.in_anesthetic_range() for d in arm.doses):
+            continue
+        t = traj[traj["arm"] == arm.name]
+        on = t[t["anesthesia"] > 0.5]
+        if on.empty:
+            continue
+        peak = float(t["cp_ketamine_ng_ml"].max())
+        what = "together its doses are" if len(arm.administrations()) > 1 else "its dose is"
+        out.append(f"arms.{arm.name}: {what} in the anesthetic range: the typical patient's venous plasma ketamine "
+                   f"reaches the anesthetic level at {fmt_time(float(on['time_h'].min()))} (peak {peak:.0f} ng/mL; "
+                   "expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by default: "
+                   "experiments.anesthetic_state)")
+    return out
