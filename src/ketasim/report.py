@@ -255,7 +255,7 @@ def _provenance_table(prov: dict) -> str:
                   "before the twenty-ninth session)")}
     def value(k):
         if k == "experiments":          # {switch: value} not at the default
-            return ", ".join(f"experiments.{n}: {v:g}" if not isinstance(v, bool) else f"experiments.{n}: {str(v).lower()}"
+            return ", ".join(f"experiments.{n}: {str(v).lower() if isinstance(v, bool) else format(v, 'g')}"
                              for n, v in prov[k].items()) or "none (the intact mechanism)"
         return switch[k][0 if prov[k] else 1] if k in switch else prov[k]
 

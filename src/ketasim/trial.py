@@ -1025,7 +1025,8 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     for o in outcomes.values():
         rows += dose_rows(o)
     m = model or DEFAULT_MODEL
-    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames, model_id=f"{m.name} {m.digest()}")
+    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames,
+                       model_id=f"{m.name} {m.digest()}")
 
 
 # ---- prediction intervals for a new trial (issue 7) -----------------------------------------------------------------
