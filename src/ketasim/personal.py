@@ -973,9 +973,10 @@ class Limits:
     regimen (an oral record without readings: esketamine 56 mg ~37-44, 0.5 mg/kg IV ~50, medians 11-13): judged
     there, a patient who has never been observed could be offered no session at all, while clinics give the
     labelled regimen to every new patient and watch the session. At the median the limit excluded nothing within
-    the dose limits (review, thirty-fourth session); at the 75th percentile it still excludes the highest IV doses
-    (0.75 and 1 mg/kg) for such a record and keeps 0.5 mg/kg IV and esketamine 56/84 mg; 0.9 holds it to the
-    population's 90th percentile. With a reading the 90th percentile of this patient's posterior is used.
+    the dose limits (review, thirty-fourth session); at the 75th percentile it excluded the highest IV doses (0.75
+    and 1 mg/kg) for one such record (80 kg, eight daily infusions) and kept 0.5 mg/kg IV and esketamine 56/84 mg,
+    but for another (48 kg, 72 y, one esketamine session) it left 0.75 and 1 mg/kg IV at the margin: what it
+    excludes depends on the record; 0.9 holds it to the population's 90th percentile. With a reading the 90th percentile of this patient's posterior is used.
     """
 
     sbp_rise_mmhg: float = 40.0
@@ -1009,6 +1010,11 @@ class Limits:
                 object.__setattr__(self, f.name, float(v))
             elif not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0 and math.isfinite(v)):
                 raise InputError(f"--limits {f.name}: must be a positive number, got {v!r}")
+            elif f.name == "sessions_per_week" and v < 1:
+                # counted in any 7 days, so every session counts 1 in its own week: below 1 nothing could be
+                # offered (review, thirty-fifth session: 0.5 for "every 2 weeks" left "no further sessions" silently)
+                raise InputError(f"--limits sessions_per_week: at most this many sessions in any 7 days, so at least 1 "
+                                 f"(1 allows one a week and anything sparser, e.g. every 2 weeks), got {v!r}")
             else:
                 object.__setattr__(self, f.name, float(v))      # numpy scalars too: plain numbers in the plan JSON
 

@@ -312,9 +312,11 @@ def text_summary(res: dict) -> str:
         lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{plural}, "
                      f"{r['total_dose_mg']:g} mg; {margins(r)})")
         if r.get("breaks_limits"):
+            within = ("the candidates are within every limit" if any(p["sessions"] for p in res["plans"]) else
+                      "no candidate with a session is within them")
             lines.append(f"  the recorded plan is outside the limits: "
-                         f"{breaks_text(r['breaks_limits'], lim, r['safety'].get('judged_at'))} (the candidates are "
-                         "within every limit; --limits sets the limits)")
+                         f"{breaks_text(r['breaks_limits'], lim, r['safety'].get('judged_at'))} ({within}; "
+                         "--limits sets the limits)")
     search = res.get("search") or {}
     judged = search.get("judged_at") or {}
     # a reading within a session's monitoring window (search.has_reading); before it: any reading of the DVID
