@@ -293,3 +293,22 @@ def test_doses_that_add_up_to_the_anesthetic_range_warn(tmp_path, capsys):
         assert not any("arms.std" in x for x in lines)
         # the 2 mg/kg bolus warned when it was read; it is not warned about twice
         assert sum("arms.one" in x for x in lines) == 1 and any("arms.one[0].dose: 2 mg/kg" in x for x in lines)
+
+
+def test_brand_names_intravenous_and_near_misses_of_drugs_and_routes():
+    # 'intravenous' was unknown where 'IV', 'subcutaneous' and 'intramuscular' were read; a clinician's 'Spravato'
+    # or 'Ketalar' was unknown; 'esketamin' listed the drugs without pointing at the one meant
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.regimen import Drug, Route, parse_drug, parse_route
+
+    assert parse_route("intravenous") is Route.IV_INFUSION
+    assert parse_drug("Spravato") is Drug.ESKETAMINE and parse_drug("Ketalar") is Drug.RACEMIC_KETAMINE
+    with pytest.raises(InputError, match=r"unknown drug 'esketamin' \(did you mean esketamine\?\); known drugs"):
+        parse_drug("esketamin", "drug")
+    with pytest.raises(InputError, match=r"unknown route 'intranasl' \(did you mean intranasal\?\)"):
+        parse_route("intranasl", "route")
+    with pytest.raises(InputError) as e:
+        parse_route("rectal", "route")
+    assert "did you mean" not in str(e.value)

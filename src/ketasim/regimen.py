@@ -47,10 +47,20 @@ class Route(str, Enum):
 
 
 DRUG_ALIASES = {"ketamine": "racemic-ketamine", "racemic": "racemic-ketamine", "s-ketamine": "esketamine",
-                "r-ketamine": "arketamine", "saline": "placebo", "antidepressant": "oral-antidepressant"}
+                "r-ketamine": "arketamine", "saline": "placebo", "antidepressant": "oral-antidepressant",
+                # brand names as clinicians write them (Spravato: the esketamine nasal spray; Ketalar: the racemate)
+                "spravato": "esketamine", "ketalar": "racemic-ketamine"}
 ROUTE_ALIASES = {"iv": "iv-infusion", "infusion": "iv-infusion", "bolus": "iv-bolus", "in": "intranasal",
                  "nasal": "intranasal", "po": "oral", "sl": "sublingual", "subcutaneous": "sc",
-                 "intramuscular": "im"}
+                 "intramuscular": "im", "intravenous": "iv-infusion"}
+
+
+def _did_you_mean(key: str, choices) -> str:
+    """' (did you mean esketamine?)' for a near miss ('esketamin'), else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.8)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 ALLOWED_ROUTES = {
     Drug.MIDAZOLAM: {Route.IV_INFUSION, Route.IV_BOLUS},
@@ -91,7 +101,8 @@ def parse_drug(text, field: str = "drug") -> Drug:
         return Drug(key)
     except ValueError:
         known = ", ".join(d.value for d in Drug)
-        raise InvalidRegimenError(f"{field}: unknown drug {text!r}; known drugs: {known}") from None
+        hint = _did_you_mean(key, [*(d.value for d in Drug), *DRUG_ALIASES])
+        raise InvalidRegimenError(f"{field}: unknown drug {text!r}{hint}; known drugs: {known}") from None
 
 
 def parse_route(text, field: str = "route") -> Route:
@@ -101,7 +112,8 @@ def parse_route(text, field: str = "route") -> Route:
         return Route(key)
     except ValueError:
         known = ", ".join(r.value for r in Route)
-        raise InvalidRegimenError(f"{field}: unknown route {text!r}; known routes: {known}") from None
+        hint = _did_you_mean(key, [*(r.value for r in Route), *ROUTE_ALIASES])
+        raise InvalidRegimenError(f"{field}: unknown route {text!r}{hint}; known routes: {known}") from None
 
 
 _RATE_SUFFIX = ("/h", "/hr", "/hour", "/min", "/minute", "/s", "/d", "/day")
