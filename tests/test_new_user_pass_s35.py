@@ -231,6 +231,8 @@ def test_simulate_of_a_crossover_says_that_trial_runs_the_design(tmp_path, capsy
     assert main(["simulate", str(tmp_path / "x.yaml"), "--typical"]) == 0
     out = capsys.readouterr().out
     assert "note: the scenario's design is a crossover" in out and "`ketasim trial` runs it" in out
+    assert main(["simulate", str(tmp_path / "x.yaml"), "--chunk", "1", "--csv", str(tmp_path / "x.csv")]) == 0
+    assert "note: the scenario's design is a crossover" in capsys.readouterr().out          # the streamed path too
     (tmp_path / "p.yaml").write_text(yaml.replace("design: {type: crossover, period_interval: 7 d}\n", ""),
                                      encoding="utf-8")
     assert main(["simulate", str(tmp_path / "p.yaml"), "--typical"]) == 0
@@ -283,7 +285,8 @@ def test_doses_that_add_up_to_the_anesthetic_range_warn(tmp_path, capsys):
 
     from ketasim.errors import DoseWarning
 
-    for command in (["simulate", str(tmp_path / "t.yaml"), "--typical"], ["trial", str(tmp_path / "t.yaml"), "--no-progress"]):
+    for command in (["simulate", str(tmp_path / "t.yaml"), "--typical"], ["trial", str(tmp_path / "t.yaml"), "--no-progress"],
+                    ["simulate", str(tmp_path / "t.yaml"), "--chunk", "2", "--csv", str(tmp_path / "t.csv")]):
         with warnings.catch_warnings():
             warnings.simplefilter("always", DoseWarning)        # printed by the CLI as 'warning: ...' lines
             assert main(command) == 0

@@ -543,11 +543,15 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     # the 5-min-then-hourly grid alone a later session's plasma peak read 76 instead of 86 ng/mL
     typ = run(sc, params, typical=True, experiment=exp,
               output_times_h=np.union1d(times, _fine_times(float(times[-1]))))
+    _warn_cumulative_anesthetic(sc, typ)              # as the in-memory path
     if plot:
         plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
                      notice=NOTICE, scale=sc.population.scale)
         typer.echo(f"wrote {plot}")
+    note = _design_note(sc)
+    if note:
+        typer.echo(note)
     typer.echo("typical patient (the population's mean covariates and median traits):")
     typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
     monitored = monitoring_summary_from_peaks(s.peaks)      # the in-memory path's lines (it printed none here)
