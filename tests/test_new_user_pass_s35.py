@@ -315,3 +315,15 @@ def test_brand_names_intravenous_and_near_misses_of_drugs_and_routes():
     with pytest.raises(InputError) as e:
         parse_route("rectal", "route")
     assert "did you mean" not in str(e.value)
+
+
+def test_the_dashboard_warns_of_doses_adding_up_to_the_anesthetic_range_at_the_dose_field():
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["regimens"][0].update(drug="racemic-ketamine", route="iv-bolus", dose=0.9, dose_unit="mg/kg", every="10",
+                               every_unit="min", count=6)
+    out = api.simulate_form(form)
+    w = [x for x in out["warnings"] if "in the anesthetic range" in x["message"]]
+    assert len(w) == 1 and w[0]["field"] == "regimen.0.dose" and "together its doses are" in w[0]["message"]
+    assert not api.simulate_form(api.default_form())["warnings"]             # 0.5 mg/kg over 40 min: none

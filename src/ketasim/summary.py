@@ -153,11 +153,16 @@ def monitoring_summary_from_peaks(peaks: dict) -> str:
 
 
 def cumulative_anesthetic_warnings(scenario, typical) -> list[str]:
+    """The messages of :func:`cumulative_anesthetic_arms`."""
+    return [msg for _, msg in cumulative_anesthetic_arms(scenario, typical)]
+
+
+def cumulative_anesthetic_arms(scenario, typical) -> list[tuple[str, str]]:
     """One warning per arm whose typical patient (``typical``: a SimulationResult of typical patients) reaches the
     model's anesthetic level (trajectory column ``anesthesia``: venous plasma ketamine >= pd.anesthesia.threshold)
     although none of its doses alone is in the anesthetic range: 0.9 mg/kg IV boluses every 10 min x 6 peaked at
     1551 ng/mL with the anesthesia flag on and no warning, where one 2 mg/kg bolus (1705 ng/mL) warned. Arms with
-    a dose that already warned are left out (one warning is enough)."""
+    a dose that already warned are left out (one warning is enough). Returns (arm name, warning) pairs."""
     traj = typical.trajectories()
     if "anesthesia" not in traj:
         return []
@@ -171,8 +176,8 @@ def cumulative_anesthetic_warnings(scenario, typical) -> list[str]:
             continue
         peak = float(t["cp_ketamine_ng_ml"].max())
         what = "together its doses are" if len(arm.administrations()) > 1 else "its dose is"
-        out.append(f"arms.{arm.name}: {what} in the anesthetic range: the typical patient's venous plasma ketamine "
-                   f"reaches the anesthetic level at {fmt_time(float(on['time_h'].min()))} (peak {peak:.0f} ng/mL; "
-                   "expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by default: "
-                   "experiments.anesthetic_state)")
+        out.append((arm.name, f"arms.{arm.name}: {what} in the anesthetic range: the typical patient's venous "
+                              f"plasma ketamine reaches the anesthetic level at {fmt_time(float(on['time_h'].min()))} "
+                              f"(peak {peak:.0f} ng/mL; expect sedation; that it blocks the antidepressant plasticity "
+                              "is a hypothesis, off by default: experiments.anesthetic_state)"))
     return out

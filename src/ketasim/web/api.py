@@ -795,12 +795,17 @@ def simulate_form(form: dict) -> dict:
         p = paths[paths["arm"] == row["arm"]]
         row["final_dose"] = None if not len(p) else str(p["dose"].iloc[-1])
         row["dose_path"] = None if not len(p) else " → ".join(dict.fromkeys(p["dose"].astype(str)))
+    # doses that only add up to the anesthetic range warn at the arm's dose field, as the CLI warns of them
+    from ..summary import cumulative_anesthetic_arms
+
+    adds_up = [{"field": f"regimen.{b.slots[a]}.dose" if isinstance(b.slots.get(a), int) else "general",
+                "message": msg} for a, msg in cumulative_anesthetic_arms(sc, res)]
     out = {
         "ok": True, "arms": [{"name": a, "slot": b.slots[a], "color": colors[a]} for a in arms],
         "time_h": F.compact(times, 9), "chain": chain, "chain_ranges": json_safe(_chain_ranges(df)),
         "figure": fig, "key_numbers": json_safe(key_numbers),
         "scale": sc.population.scale, "summary": cascade_summary(df, sessions, sc.population.scale),
-        "provenance": json_safe({**res.provenance, "overrides": b.overrides}), "warnings": b.warnings,
+        "provenance": json_safe({**res.provenance, "overrides": b.overrides}), "warnings": [*b.warnings, *adds_up],
         "observed": None if observed is None else {"column": observed["column"], "n": len(observed["time_h"])},
         "timing_ms": {"engine": round((t1 - t0) * 1000, 1)},
     }
