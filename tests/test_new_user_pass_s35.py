@@ -327,3 +327,26 @@ def test_the_dashboard_warns_of_doses_adding_up_to_the_anesthetic_range_at_the_d
     w = [x for x in out["warnings"] if "in the anesthetic range" in x["message"]]
     assert len(w) == 1 and w[0]["field"] == "regimen.0.dose" and "together its doses are" in w[0]["message"]
     assert not api.simulate_form(api.default_form())["warnings"]             # 0.5 mg/kg over 40 min: none
+
+
+def test_observed_rates_written_as_fractions_are_refused_naming_the_row():
+    # 'response_rate,0.64' (a fraction) was compared as 0.64 % against a prediction of 40 %: an error of 39 points
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.observed import read_observed
+
+    sc = scenario_from_dict({"name": "o", "population": {"size": 4}, "arms": {"ketamine": [KET], "midazolam": [MID]},
+                             "endpoints": {"times": ["24 h"], "measures": ["mean_change", "response_rate",
+                                                                            "hypertension_rate"]}})
+    rows = [{"arm": "ketamine", "timepoint_h": "24", "measure": "mean_change", "value": "-16.5", "n": "47"},
+            {"arm": "ketamine", "timepoint_h": "24", "measure": "response_rate", "value": "0.64", "n": "47"}]
+    with pytest.raises(InputError) as e:
+        read_observed(rows, sc)
+    assert "row 2" in str(e.value) and "column value: 0.64 looks like a fraction" in str(e.value)
+    assert "write 64" in str(e.value)
+    rows[1]["value"] = "64"
+    assert len(read_observed(rows, sc)) == 2
+    # a small side-effect rate (0.5 %) is a percentage, not a fraction
+    assert len(read_observed([{"arm": "ketamine", "timepoint_h": "", "measure": "hypertension_rate", "value": "0.5",
+                               "n": "47"}], sc)) == 1

@@ -383,7 +383,24 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                     "spread": spread, "spread_kind": kind or "", "trial_id": r.get("trial_id", ""),
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
                     "notes": r.get("notes", ""), "domain": r.get("domain", "")})
+    _check_fraction_rates(where, out)
     return pd.DataFrame(out)
+
+
+#: efficacy rates that no trial arm reports under 1 %: a value in (0, 1) of these is a fraction, not a percentage
+_EFFICACY_RATES = ("response_rate", "remission_rate")
+
+
+def _check_fraction_rates(where: _Where, rows: list[dict]) -> None:
+    """Rates are percentages (0-100): a file whose rates are all at most 1 with a response or remission rate in
+    (0, 1) wrote fractions (0.64 for 64 %), which were compared as 0.64 % (an error of 39 points, 'outside')."""
+    rates = [r for r in rows if UNITS.get(r["measure"]) == "percentage points" and r["measure"] not in DOSE_MEASURES]
+    if not rates or any(r["observed"] > 1.0 for r in rates):
+        return
+    frac = next((r for r in rates if r["measure"] in _EFFICACY_RATES and 0.0 < r["observed"] < 1.0), None)
+    if frac is not None:
+        where.fail(frac["row"], "value", f"{frac['observed']:g} looks like a fraction: rates are percentages (0-100); "
+                                         f"write {100 * frac['observed']:g} for {100 * frac['observed']:g} %")
 
 
 def _trial_row(tr, arm: str, measure: str, time_h: float, dose_level: str = ""):
