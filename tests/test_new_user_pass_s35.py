@@ -350,3 +350,14 @@ def test_observed_rates_written_as_fractions_are_refused_naming_the_row():
     # a small side-effect rate (0.5 %) is a percentage, not a fraction
     assert len(read_observed([{"arm": "ketamine", "timepoint_h": "", "measure": "hypertension_rate", "value": "0.5",
                                "n": "47"}], sc)) == 1
+
+
+def test_a_female_percentage_is_answered_with_the_fraction():
+    # 'female_fraction: 55' (as trial tables give the share of women) was told 'must lie in [0, 1], got 55.0'
+    import pytest
+
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        scenario_from_dict({"name": "x", "population": {"female_fraction": 55}, "arms": {"a": [KET]}})
+    assert str(e.value) == "population.female_fraction: must lie in [0, 1], got 55 (a fraction: 55 % is 0.55)"

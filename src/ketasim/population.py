@@ -550,7 +550,9 @@ class PopulationSpec:
                              f"{self.weight_kg.mean:g}, sd {self.weight_kg.sd:g}")
         check_age(self.age_years, f"{f}.age_years")
         if not (0.0 <= self.female_fraction <= 1.0):
-            raise InputError(f"{f}.female_fraction: must lie in [0, 1], got {self.female_fraction}")
+            ff = self.female_fraction
+            hint = f" (a fraction: {ff:g} % is {ff / 100:g})" if 1.0 < ff <= 100.0 else ""
+            raise InputError(f"{f}.female_fraction: must lie in [0, 1], got {ff:g}{hint}")
         check_comedications(self.comedications, f"{f}.comedications")
         if self.genotype is not None and self.genotype not in GENOTYPES:
             raise InputError(f"{f}.genotype: use one of {', '.join(GENOTYPES)}")
