@@ -361,3 +361,26 @@ def test_a_female_percentage_is_answered_with_the_fraction():
     with pytest.raises(InputError) as e:
         scenario_from_dict({"name": "x", "population": {"female_fraction": 55}, "arms": {"a": [KET]}})
     assert str(e.value) == "population.female_fraction: must lie in [0, 1], got 55 (a fraction: 55 % is 0.55)"
+
+
+def test_parenteral_esketamine_warns_at_half_the_racemic_dose():
+    # an esketamine IV bolus of 0.99 mg/kg (the esketamine label's induction dose is 0.5-1 mg/kg) did not warn: the
+    # threshold was the racemate's 1 mg/kg; labelled intranasal 84 mg must still not warn
+    import warnings
+
+    import pytest
+
+    from ketasim.errors import DoseWarning
+
+    def read(drug, route, dose, **kw):
+        return scenario_from_dict({"name": "x", "arms": {"a": [{"drug": drug, "route": route, "dose": dose, **kw}]}})
+
+    with pytest.warns(DoseWarning, match=r"arms\.a\[0\]\.dose: 0\.5 mg/kg iv-bolus is in the anesthetic range "
+                                         r"\(esketamine: ~2 x the racemate's anesthetic potency"):
+        read("esketamine", "iv-bolus", "0.5 mg/kg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read("esketamine", "iv-bolus", "0.25 mg/kg")                          # the racemate's 0.5 mg/kg S dose
+        read("esketamine", "iv-infusion", "0.4 mg/kg", duration="40 min")     # Singh 2016's IV esketamine
+        read("esketamine", "intranasal", "84 mg")
+        read("racemic-ketamine", "iv-bolus", "0.9 mg/kg")

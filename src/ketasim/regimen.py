@@ -81,6 +81,13 @@ NEGLIGIBLE_MG_PER_KG = {"ketamine": 0.01, "midazolam": 0.002}
 #: Nominal systemic fraction used only for the anesthetic-range warning.
 _NOMINAL_F = {Route.IV_INFUSION: 1.0, Route.IV_BOLUS: 1.0, Route.IM: 0.93, Route.SC: 0.93,
               Route.INTRANASAL: 0.5, Route.ORAL: 0.2, Route.SUBLINGUAL: 0.3}
+#: Anesthetic potency per mg relative to the racemate, for the anesthetic-range warning of parenteral doses (IV, IM,
+#: SC): esketamine twice the racemate (equipotent 0.25 mg/kg S vs 0.5 mg/kg racemic, Pfenninger 2002 Anesthesiology
+#: 96:357, as pd.pressor.r_ketamine_potency cites; the esketamine label's IV induction 0.5-1 mg/kg against the
+#: racemate's 1-4.5 mg/kg). A 0.99 mg/kg esketamine bolus did not warn. Arketamine keeps the racemate's threshold
+#: (less potent: warning early is the safe side). Absorption routes keep theirs: there the threshold on the systemic
+#: dose already stands far from a bolus's peak (labelled esketamine 84 mg intranasal peaks near 100 ng/mL)
+ANESTHETIC_POTENCY = {Drug.ESKETAMINE: 2.0}
 #: An infusion this short (h) is given as a bolus is (IV push over 1-2 min; label induction "slowly, over 60 seconds"):
 #: it takes the bolus's anesthetic threshold. In the model 1 mg/kg over 5 min peaks at 853 ng/mL against the bolus's
 #: 915 (typical patient), over 40 min at 348.
@@ -246,8 +253,12 @@ class Dose:
         if kind == "ketamine" and self._anesthetic(per_kg):
             from .errors import DoseWarning
 
+            why = ""
+            if ANESTHETIC_POTENCY.get(self.drug, 1.0) != 1.0 and self.route in (Route.IV_INFUSION, Route.IV_BOLUS,
+                                                                                 Route.IM, Route.SC):
+                why = f"{self.drug.value}: ~{ANESTHETIC_POTENCY[self.drug]:g} x the racemate's anesthetic potency; "
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} {self.route.value} is in the anesthetic range "
-                          f"(expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by "
+                          f"({why}expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by "
                           f"default: experiments.anesthetic_state)", DoseWarning, stacklevel=3)
         if kind == "midazolam" and per_kg >= MIDAZOLAM_SEDATIVE_MG_PER_KG:
             from .errors import DoseWarning
@@ -263,7 +274,10 @@ class Dose:
     def _anesthetic(self, per_kg: float) -> bool:
         """Is this dose in the anesthetic range? Boluses and IM/SC by systemic dose (Ketalar label: induction
         1-4.5 mg/kg IV, 6.5-13 mg/kg IM); infusions by rate and amount (label maintenance 1-6 mg/kg/h), so that
-        the subanesthetic 0.5-1 mg/kg over 40 min used in depression does not warn."""
+        the subanesthetic 0.5-1 mg/kg over 40 min used in depression does not warn. Parenteral esketamine counts
+        twice (ANESTHETIC_POTENCY)."""
+        if self.route in (Route.IV_INFUSION, Route.IV_BOLUS, Route.IM, Route.SC):
+            per_kg = per_kg * ANESTHETIC_POTENCY.get(self.drug, 1.0)
         if self.route is Route.IV_INFUSION:
             rate = per_kg / self.duration_h if self.duration_h > 0 else float("inf")
             # 1.4 mg/kg over 2 min did not warn while a 1 mg/kg bolus did: a short infusion is a bolus
