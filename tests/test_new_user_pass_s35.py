@@ -384,3 +384,19 @@ def test_parenteral_esketamine_warns_at_half_the_racemic_dose():
         read("esketamine", "iv-infusion", "0.4 mg/kg", duration="40 min")     # Singh 2016's IV esketamine
         read("esketamine", "intranasal", "84 mg")
         read("racemic-ketamine", "iv-bolus", "0.9 mg/kg")
+
+
+def test_a_quick_form_file_records_what_was_simulated(tmp_path, capsys):
+    # 'simulate --drug ketamine --dose ... --comedication clarithromycin --csv' wrote a provenance of 'scenario: quick'
+    # only: two files at different doses or with and without the interaction could not be told apart
+    import json
+
+    from ketasim.cli import main
+
+    out = tmp_path / "q.csv"
+    assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.75 mg/kg", "--comedication",
+                 "clarithromycin", "--csv", str(out)]) == 0
+    capsys.readouterr()
+    d = json.loads((tmp_path / "q.csv.provenance.json").read_text())["definition"]
+    assert d["arms"]["racemic-ketamine"][0]["dose"] == "0.75 mg/kg"
+    assert d["population"]["comedications"] == ["clarithromycin"]

@@ -29,6 +29,15 @@ def ketasim_version() -> str:
     return __version__
 
 
+def _definition(source):
+    """The scenario's source mapping as strict JSON (None when it was built without one)."""
+    if source is None:
+        return None
+    from .display import json_safe
+
+    return json.loads(json.dumps(json_safe(source), default=str))
+
+
 @dataclasses.dataclass(frozen=True)
 class SimulationResult:
     scenario: object
@@ -49,6 +58,9 @@ class SimulationResult:
                 # the virtual experiment's switches not at their default ({}: the intact mechanism): a file of
                 # '--experiment mtor_block=1' did not say that mTORC1 was blocked
                 "experiments": exp.changed() if exp is not None else {},
+                # what was simulated: the scenario as read (its YAML mapping; for the quick form the mapping built from
+                # the options): a quick-form file said only 'scenario: quick', whatever the drug, dose or comedication
+                "definition": _definition(getattr(self.scenario, "source", None)),
                 # the recurrence model and every hypothesis switch (population.<name>; population.SWITCH_PROVENANCE)
                 **switch_provenance(self.scenario.population),
                 "notice": NOTICE}
