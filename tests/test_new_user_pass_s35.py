@@ -400,3 +400,14 @@ def test_a_quick_form_file_records_what_was_simulated(tmp_path, capsys):
     d = json.loads((tmp_path / "q.csv.provenance.json").read_text())["definition"]
     assert d["arms"]["racemic-ketamine"][0]["dose"] == "0.75 mg/kg"
     assert d["population"]["comedications"] == ["clarithromycin"]
+
+
+def test_the_printout_of_a_virtual_experiment_names_it(capsys):
+    # 'simulate ... --experiment mtor_block=1' printed a cascade that looked like an intact run's
+    from ketasim.cli import main
+
+    assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5 mg/kg", "--experiment",
+                 "mtor_block=1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "virtual experiment: mtor_block=1"
+    assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5 mg/kg"]) == 0
+    assert "virtual experiment" not in capsys.readouterr().out

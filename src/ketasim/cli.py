@@ -357,9 +357,9 @@ def simulate(
 
         simulation_report(result, typ_fine, report)
         typer.echo(f"wrote {report}")
-    note = _design_note(sc)
-    if note:
-        typer.echo(note)
+    for note in (_design_note(sc), _experiment_note(sc, exp)):
+        if note:
+            typer.echo(note)
     if n > 1:       # a population run: say whose numbers the cascade lines are, then the population's own peaks
         typer.echo("typical patient (the population's mean covariates and median traits):")
     typer.echo(cascade_summary(typ_fine.trajectories(), typ_fine.sessions(), sc.population.scale))
@@ -384,6 +384,15 @@ def _warn_cumulative_anesthetic(sc, typical) -> None:
 
     for msg in cumulative_anesthetic_warnings(sc, typical):
         warnings.warn(msg, DoseWarning, stacklevel=2)
+
+
+def _experiment_note(sc, exp) -> str | None:
+    """'virtual experiment: mtor_block=1': the printout of a blocked run looked like an intact one's."""
+    changed = (exp if exp is not None else sc.experiment).changed()
+    if not changed:
+        return None
+    return "virtual experiment: " + ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else format(v, 'g')}"
+                                              for k, v in changed.items())
 
 
 def _design_note(sc) -> str | None:
@@ -549,9 +558,9 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
                      notice=NOTICE, scale=sc.population.scale)
         typer.echo(f"wrote {plot}")
-    note = _design_note(sc)
-    if note:
-        typer.echo(note)
+    for note in (_design_note(sc), _experiment_note(sc, exp)):
+        if note:
+            typer.echo(note)
     typer.echo("typical patient (the population's mean covariates and median traits):")
     typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
     monitored = monitoring_summary_from_peaks(s.peaks)      # the in-memory path's lines (it printed none here)
