@@ -411,3 +411,15 @@ def test_the_printout_of_a_virtual_experiment_names_it(capsys):
     assert capsys.readouterr().out.splitlines()[0] == "virtual experiment: mtor_block=1"
     assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5 mg/kg"]) == 0
     assert "virtual experiment" not in capsys.readouterr().out
+
+
+def test_progress_lines_give_long_durations_in_hours_and_days(capsys):
+    # a Sobol sensitivity run of 2000 patients per evaluation said '~2637199 s left' (a month)
+    from ketasim.distributed import TextProgress, duration_text
+
+    assert [duration_text(x) for x in (12.5, 840.0, 3.2 * 3600, 2637199.0)] == ["12.5 s", "14 min", "3.2 h", "30.5 d"]
+    p = TextProgress("sensitivity")
+    p.t0 -= 22.5                         # 22.5 s for the first 1e-5 of the work
+    p(1e-5)
+    err = capsys.readouterr().err
+    assert "22.5 s elapsed" in err and "d left" in err

@@ -11,6 +11,7 @@ number of tasks in flight (bounded memory on the client).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -97,6 +98,20 @@ def executor_from_option(address: str | None):
     return DaskExecutor(address)
 
 
+def duration_text(s: float) -> str:
+    """A duration for a progress line: '12.5 s', '14 min', '3.2 h', '30.5 d' (a sensitivity run said
+    '~2637199 s left' for a month); '?' when not known yet."""
+    if not math.isfinite(s):
+        return "?"
+    if s < 120:
+        return f"{s:.1f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} d"
+
+
 class TextProgress:
     """Progress of a distributed run on stderr: a line every ~2 s (a bar on a terminal)."""
 
@@ -116,5 +131,6 @@ class TextProgress:
         el = now - self.t0
         eta = el * (1 - frac) / frac if frac > 0 else float("nan")
         end = "\n" if (frac >= 1.0 or not sys.stderr.isatty()) else ""
-        sys.stderr.write(f"\r{self.label}: {100 * frac:5.1f}% done, {el:6.1f} s elapsed, ~{eta:5.0f} s left{end}")
+        sys.stderr.write(f"\r{self.label}: {100 * frac:5.1f}% done, {duration_text(el)} elapsed, "
+                         f"~{duration_text(eta)} left{end}")
         sys.stderr.flush()
