@@ -596,12 +596,16 @@ def scenario_pk(scenario, params=None, sampling: PKSampling | None = None, *, n:
 
 def pk_document(scenario, params, sampling: PKSampling, df: pd.DataFrame, *, seed=None, typical=False) -> dict:
     """The ``--pk-json`` document: provenance, the sampling, the summary rows and every patient's NCA values."""
-    from .result import ketasim_version
+    from .model import DEFAULT_MODEL
+    from .result import _definition, ketasim_version
     from .vocabulary import NOTICE
 
     return {"scenario": scenario.name, "ketasim_version": ketasim_version(), "parameter_set": params.version,
             "calibration_run": params.calibration_run, "seed": int(scenario.seed if seed is None else seed),
             "typical": bool(typical),
+            # as a trajectory file's provenance: the model and what was simulated (a quick form's was only 'quick')
+            "model": f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}",
+            "definition": _definition(getattr(scenario, "source", None)),
             "sampling": {"times_h": list(sampling.times_h), "dose": sampling.dose, "lambda_z": sampling.lambda_z,
                          "sample": sampling.sample, "exact": sampling.exact,
                          "auc": "linear-up/log-down trapezoids to the last sample"},
