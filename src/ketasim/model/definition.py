@@ -594,20 +594,6 @@ def _lognormal(omega, eta):
     return lambda c: np.exp(c.params.free_value(omega) * getattr(c.patients, eta) - 0.5 * c.params.free_value(omega) ** 2)
 
 
-def _pressor_age_factor(c):
-    """How much more an older patient's systolic pressure rises: age shifts the patient's log-normal pressor trait
-    by pd.age.pressor_shift_per_decade of its SD (omega_bp) per decade from the reference age,
-    exp(omega_bp s (age - reference) / 10). In SD units because the source is an odds ratio of a surge (a threshold
-    on the trait), which does not depend on the trait's spread. Systolic only: stiffer arteries with age raise
-    systolic and not diastolic pressure (Franklin 1997 doi:10.1161/01.CIR.96.1.308; the label's pooled arms: DBP
-    rises >= 25 mmHg in 13 % below 65 y and 14 % at >= 65 y, SBP rises >= 40 mmHg in 8 % and 17 %); heart rate and
-    diastolic pressure keep the trait alone."""
-    p = c.params
-    decades = (c.patients.age_years - p.get("pd.age.reference_age", "year")) / 10.0
-    shift = p.get("pd.age.pressor_shift_per_decade") * decades
-    return np.exp(p.free_value("omega_bp") * shift)
-
-
 def _natural_course_max(c):
     """Each patient's spontaneous improvement at full onset (fraction of baseline): the typical patient's
     natural_course_max for everyone; with population.natural_course_spread (a hypothesis, off by default: its refit
@@ -675,8 +661,6 @@ PATIENT = (
                      * np.ones(c.patients.n),
                      "pd.spine.stress_loss, pd.spine.stress_non_trd"),
     PatientParameter("bp_sensitivity", "dimensionless", _lognormal("omega_bp", "eta_bp"), "free: omega_bp"),
-    PatientParameter("pressor_age_factor", "dimensionless", _pressor_age_factor,
-                     "pd.age.pressor_shift_per_decade, pd.age.reference_age (x omega_bp)"),
     PatientParameter("dissociation_sensitivity", "dimensionless", _lognormal("omega_dissociation", "eta_dissociation"),
                      "free: omega_dissociation"),
     PatientParameter("baseline_score", "points", lambda c: c.patients.baseline,
@@ -979,8 +963,8 @@ OUTPUTS = (
     # or +360 mmHg)
     Output("cadss", "bounded_rise(cadss_max * dissociation_sensitivity * dissociation_drive / (1 + tolerance),"
            " cadss_scale_max)", "CADSS points"),
-    Output("sbp_change_mmhg", "bounded_rise(bp_sensitivity * pressor_age_factor"
-           " * emax_model(ce_pressor, sbp_emax, sbp_ec50, 1), sbp_rise_max)", "mmHg"),
+    Output("sbp_change_mmhg", "bounded_rise(bp_sensitivity * emax_model(ce_pressor, sbp_emax, sbp_ec50, 1),"
+           " sbp_rise_max)", "mmHg"),
     Output("dbp_change_mmhg", "bounded_rise(bp_sensitivity * emax_model(ce_pressor, dbp_emax, sbp_ec50, 1),"
            " dbp_rise_max)", "mmHg"),
     Output("hr_change_bpm", "bounded_rise(bp_sensitivity * emax_model(ce_pressor, hr_emax, hr_ec50, 1),"
