@@ -7,23 +7,8 @@ import math
 
 import numpy as np
 
+from .units import json_safe  # noqa: F401  (its home is the lowest layer: result.py uses it too)
 from .vocabulary import TRIAL_PANELS
-
-
-def json_safe(x):
-    """Replace NaN/inf by None, numpy scalars by Python ones (strict JSON)."""
-    if isinstance(x, dict):
-        return {str(k): json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_safe(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
 
 
 def display_times(scenario) -> np.ndarray:

@@ -33,7 +33,7 @@ def _definition(source):
     """The scenario's source mapping as strict JSON (None when it was built without one)."""
     if source is None:
         return None
-    from .display import json_safe
+    from .units import json_safe
 
     return json.loads(json.dumps(json_safe(source), default=str))
 

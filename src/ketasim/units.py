@@ -11,6 +11,8 @@ import math
 import re
 from functools import lru_cache
 
+import numpy as np
+
 from .errors import UnitError
 
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d{1,30}\.?\d{0,30}|\.\d{1,30})(?:[eE][-+]?\d{1,4})?)\s*(.*?)\s*$")
@@ -140,3 +142,19 @@ def parse_dose(text, field: str) -> tuple[float, str]:
         return convert(value, unit, "mg", field), "mg"
     except UnitError:
         raise UnitError(f"{field}: dose unit {unit!r} must be a mass (mg, g, µg) or a mass per body weight (mg/kg)") from None
+
+
+def json_safe(x):
+    """Replace NaN/inf by None, numpy scalars by Python ones (strict JSON)."""
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
