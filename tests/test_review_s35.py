@@ -34,3 +34,24 @@ def test_no_candidate_within_the_limits_is_not_called_within_every_limit(tmp_pat
     line = next(ln for ln in capsys.readouterr().out.splitlines()
                 if ln.startswith("  the recorded plan is outside the limits: "))
     assert "the candidates are within every limit" in line
+
+
+def test_a_dose_in_mg_far_below_any_studied_dose_says_the_per_kg_value_and_suggests_mg_per_kg():
+    """'0.5 mg' of racemic ketamine warned "below 0.01 mg/kg; check the unit (mg, not µg)", which reads as a
+    contradiction for a dose the user did write in mg: name the per-kg value at the reference weight and the likelier
+    slip, mg written for mg/kg (R2-1). A dose in mg/kg keeps "(mg, not µg)"."""
+    from ketasim.errors import DoseWarning
+    from ketasim.scenario import scenario_from_dict
+
+    def read(dose):
+        arm = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": dose, "duration": "40 min", "at": "0 h"}
+        with pytest.warns(DoseWarning, match="far below any studied dose") as rec:
+            scenario_from_dict({"name": "x", "arms": {"a": [arm]}})
+        return next(str(w.message) for w in rec if "far below" in str(w.message))
+
+    msg = read("0.5 mg")
+    assert "0.5 mg of racemic-ketamine (0.00714 mg/kg at the 70 kg reference weight)" in msg
+    assert msg.endswith("did you mean 0.5 mg/kg?")
+    assert "not µg" not in msg
+    assert read("0.5 mcg/kg").endswith("check the unit (mg, not µg)")
+    assert "did you mean" not in read("0.005 mg")     # as mg/kg it would be as far below

@@ -246,10 +246,18 @@ class Dose:
         if per_kg < NEGLIGIBLE_MG_PER_KG[kind]:
             from .errors import DoseWarning
 
-            # '0.5 mcg/kg' for '0.5 mg/kg' simulated a dose 1000 x too small without a word (no output echoes it)
-            warnings.warn(f"{f}.dose: {self.amount:g} {unit} of {self.drug.value} is far below any studied dose "
-                          f"(below {NEGLIGIBLE_MG_PER_KG[kind]:g} mg/kg); check the unit (mg, not µg)", DoseWarning,
-                          stacklevel=3)
+            # '0.5 mcg/kg' for '0.5 mg/kg' simulated a dose 1000 x too small without a word (no output echoes it).
+            # A dose in mg is compared per kg at the reference weight: say so, and name the likelier slip (mg written
+            # for mg/kg); "0.5 mg ... below 0.01 mg/kg; check mg, not µg" read as a contradiction
+            if self.per_kg:
+                where, hint = "", "check the unit (mg, not µg)"
+            else:
+                where = f" ({per_kg:.3g} mg/kg at the {REFERENCE_WEIGHT_KG:g} kg reference weight)"
+                as_per_kg = NEGLIGIBLE_MG_PER_KG[kind] <= self.amount <= ABSURD_MG_PER_KG[kind]
+                hint = (f"did you mean {self.amount:g} mg/kg?" if as_per_kg
+                        else "check the unit (mg, not µg; mg/kg, not mg)")
+            warnings.warn(f"{f}.dose: {self.amount:g} {unit} of {self.drug.value}{where} is far below any studied "
+                          f"dose (below {NEGLIGIBLE_MG_PER_KG[kind]:g} mg/kg); {hint}", DoseWarning, stacklevel=3)
         if kind == "ketamine" and self._anesthetic(per_kg):
             from .errors import DoseWarning
 
