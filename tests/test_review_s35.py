@@ -55,3 +55,33 @@ def test_a_dose_in_mg_far_below_any_studied_dose_says_the_per_kg_value_and_sugge
     assert "not µg" not in msg
     assert read("0.5 mcg/kg").endswith("check the unit (mg, not µg)")
     assert "did you mean" not in read("0.005 mg")     # as mg/kg it would be as far below
+
+
+def test_whole_design_uncertainty_budget_is_estimated_on_the_trials_own_grid(monkeypatch):
+    """A whole-design --uncertainty estimated its k trials with the population.size trajectory grid
+    (scenario.n_output_times()), while each trial runs on its endpoint times, visits and band times (R1-3): with
+    `output: {every: 1 min}` (40,000 trajectory times) the estimate was ~100 x the trial's own."""
+    from ketasim import limits
+    from ketasim.scenario import load_scenario, scenario_from_dict
+    from ketasim.trial import run_trial
+
+    sc = load_scenario("examples/open_label_follow_up.yaml")
+    sc = scenario_from_dict({**sc.source, "output": {"every": "1 min"}})
+    calls = []
+    real = limits.estimate_run
+
+    class Stop(Exception):
+        pass
+
+    def spy(n_patients, n_output_times, horizon_h, **kw):
+        calls.append((n_patients, n_output_times, horizon_h))
+        if len(calls) == 2:          # the trial's own check: enough
+            raise Stop
+        return real(n_patients, n_output_times, horizon_h, **kw)
+
+    monkeypatch.setattr(limits, "estimate_run", spy)
+    with pytest.raises(Stop):
+        run_trial(sc, n=4, uncertainty=2, between_trial=False)
+    (n_draw, t_draw, h_draw), (n_trial, t_trial, h_trial) = calls
+    assert sc.n_output_times() > 10_000
+    assert (n_draw, t_draw, h_draw) == (n_trial, t_trial, h_trial) == (4, t_trial, h_trial)

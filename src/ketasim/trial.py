@@ -912,6 +912,27 @@ def check_trial_size(scenario: Scenario, n: int | None, field: str | None = None
                      "patient: ketasim simulate")
 
 
+def _trial_grid(scenario: Scenario, ep: Endpoints | None = None):
+    """The times a trial simulates: (endpoint times with the design's visits, horizon, withdrawal settings,
+    follow-up settings, band times). One rule for the trial and its budget checks (a whole-design --uncertainty
+    estimated its k trials on the population.size trajectory grid, not on these)."""
+    design = dict(scenario.design)
+    ep = ep or scenario.endpoints or Endpoints(times_h=(2.0, 24.0, 168.0, 672.0))
+    times = np.unique(np.concatenate([[0.0], np.asarray(ep.times_h, float)]))
+    horizon = max(scenario.horizon_h, times[-1])
+    extra = {}
+    if design.get("type", "parallel") == "randomized_withdrawal":
+        extra = _withdrawal_setup(design, scenario)
+        times = np.unique(np.concatenate([times, extra["visits"]]))
+        horizon = max(horizon, times[-1])
+    follow = _follow_up_setup(design, horizon) if design.get("follow_up_from") is not None else None
+    if follow is not None:
+        times = np.unique(np.concatenate([times, follow["visits"]]))
+        horizon = max(horizon, times[-1])
+    band_times = _band_times(horizon, [adm for arm in scenario.arms for adm in arm.administrations()])
+    return times, horizon, extra, follow, band_times
+
+
 def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows_only: bool = False,
                skip_pk: bool = False) -> TrialResult:
     """The trial itself; ``rows_only`` (a prediction-interval draw): endpoint rows only, no PK pass and no
@@ -935,18 +956,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     size = n or spec.size
     root = np.random.SeedSequence(seed)
     arm_seeds = root.spawn(len(scenario.arms) + 1)
-    times = np.unique(np.concatenate([[0.0], np.asarray(ep.times_h, float)]))
-    horizon = max(scenario.horizon_h, times[-1])
-    extra = {}
-    if kind == "randomized_withdrawal":
-        extra = _withdrawal_setup(design, scenario)
-        times = np.unique(np.concatenate([times, extra["visits"]]))
-        horizon = max(horizon, times[-1])
-    follow = _follow_up_setup(design, horizon) if design.get("follow_up_from") is not None else None
-    if follow is not None:
-        times = np.unique(np.concatenate([times, follow["visits"]]))
-        horizon = max(horizon, times[-1])
-    band_times = _band_times(horizon, [adm for arm in scenario.arms for adm in arm.administrations()])
+    times, horizon, extra, follow, band_times = _trial_grid(scenario, ep)
     limits.check_scenario_run(scenario, size, np.unique(np.concatenate([times, band_times])),
                               field="n" if n is not None else "population.size", chunk_patients=chunk, tables=False)
     total = size * len(scenario.arms)
@@ -1078,7 +1088,11 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
     whole = whole_design_draws(scenario)
     if whole:
         size = scenario.population.size if size is None else size
-        est = limits.estimate_run(size, scenario.n_output_times(), scenario.horizon_h, n_arms=len(scenario.arms),
+        # the grid each draw's trial runs on (endpoint times, visits, band times), as _run_trial checks it
+        times, horizon, _, _, band_times = _trial_grid(scenario)
+        grid = np.unique(np.concatenate([times, band_times]))
+        last_dose = max((a.last_time_h for a in scenario.arms), default=0.0)
+        est = limits.estimate_run(size, len(grid), max(float(grid[-1]), last_dose + 24.0), n_arms=len(scenario.arms),
                                   n_resets=3 * max((len(a.administrations()) for a in scenario.arms), default=0),
                                   tables=False)
         if est.seconds * (k + 1) > limits.time_budget():
