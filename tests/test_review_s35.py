@@ -85,3 +85,23 @@ def test_whole_design_uncertainty_budget_is_estimated_on_the_trials_own_grid(mon
     (n_draw, t_draw, h_draw), (n_trial, t_trial, h_trial) = calls
     assert sc.n_output_times() > 10_000
     assert (n_draw, t_draw, h_draw) == (n_trial, t_trial, h_trial) == (4, t_trial, h_trial)
+
+
+def test_plan_judges_the_safety_quantiles_from_the_one_reading_it_reports(monkeypatch):
+    """plan() called safety_readings twice (for has_reading, then inside safety_quantiles for judged_at), so the two
+    JSON fields could disagree (R1-4): one call, and judged_at follows has_reading."""
+    from ketasim import personal
+
+    fit = personal.fit_patient("examples/patient/patient_101.csv", n_samples=20, n_proposals=200, refine=False)
+    answers = iter([{"sbp_rise_mmhg": True, "cadss": False}, {"sbp_rise_mmhg": False, "cadss": True}])
+    calls = []
+
+    def readings(record, window_h=6.0):
+        calls.append(window_h)
+        return next(answers)
+
+    monkeypatch.setattr(personal, "safety_readings", readings)
+    res = personal.plan(fit, limits=personal.Limits(drugs=("esketamine",)), top=1, n_samples=20)
+    assert len(calls) == 1
+    assert res["has_reading"] == {"sbp_rise_mmhg": True, "cadss": False}
+    assert res["judged_at"] == {"sbp_rise_mmhg": 0.9, "cadss": personal.Limits().quantile_without_reading}

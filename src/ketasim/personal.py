@@ -1079,7 +1079,13 @@ def safety_quantiles(record: PatientRecord, limits: Limits, window_h: float = 6.
     """``{limit name: quantile}``: the quantile of a future session's peak (over the posterior samples) at which
     each safety limit is judged, 0.9 when the record has a reading of it during a session (:func:`safety_readings`),
     else ``limits.quantile_without_reading``."""
-    return {k: 0.9 if has else limits.quantile_without_reading for k, has in safety_readings(record, window_h).items()}
+    return judged_quantiles(safety_readings(record, window_h), limits)
+
+
+def judged_quantiles(has_reading: dict, limits: Limits) -> dict:
+    """``{limit name: quantile}`` from :func:`safety_readings`' ``{limit name: bool}``: 0.9 with a reading, else
+    ``limits.quantile_without_reading`` (a plan derives both JSON fields from one reading of the record)."""
+    return {k: 0.9 if has else limits.quantile_without_reading for k, has in has_reading.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1350,7 +1356,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
         visits = np.array([last + target.end_h])
     cands = candidate_regimens(rec, limits, target.end_h)
     has_reading = safety_readings(rec, pm.params.get("monitoring.window_h", "h"))
-    judged = safety_quantiles(rec, limits, pm.params.get("monitoring.window_h", "h"))
+    judged = judged_quantiles(has_reading, limits)         # from the same reading: the two JSON fields agree
     background = tuple(d for d in rec.planned_doses if d.drug == Drug.ORAL_ANTIDEPRESSANT)
     if rec.planned_doses:
         cands.append({"label": "recorded plan", "doses": rec.planned_doses, "times": [d.at_h for d in rec.planned_doses],
