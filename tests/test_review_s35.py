@@ -105,3 +105,19 @@ def test_plan_judges_the_safety_quantiles_from_the_one_reading_it_reports(monkey
     assert len(calls) == 1
     assert res["has_reading"] == {"sbp_rise_mmhg": True, "cadss": False}
     assert res["judged_at"] == {"sbp_rise_mmhg": 0.9, "cadss": personal.Limits().quantile_without_reading}
+
+
+def test_the_map_search_bound_and_its_edge_warning_share_one_constant(monkeypatch):
+    """The search bound was a literal 6 twice in fit_patient and the edge SEARCH_EDGE_SD = 5.9 (printed as 5.9 + 0.1)
+    apart from it (R3-3): one SEARCH_BOUND_SD moves the search, the edge and the message together."""
+    from ketasim import personal
+    from test_new_user_pass_s35 import _record
+
+    assert personal.SEARCH_BOUND_SD == 6
+    monkeypatch.setattr(personal, "SEARCH_BOUND_SD", 3.0)
+    fit = personal.fit_patient(_record(0.2), n_samples=100, n_proposals=500)
+    eta_v = fit.model.names.index("eta_v")
+    z = (fit.map[eta_v] - fit.model.prior_mean[eta_v]) / fit.model.prior_sd[eta_v]
+    assert abs(z) == pytest.approx(3.0, abs=1e-3)
+    edge = [w for w in fit.warnings if "edge of the search" in w]
+    assert len(edge) == 1 and "(3 population SDs from the typical patient)" in edge[0]

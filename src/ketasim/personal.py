@@ -693,6 +693,11 @@ def _observation_free(om: _ObservationModel, x: np.ndarray, lo, hi, candidates=N
 MIN_SAMPLES = 20
 
 
+#: The MAP search of a random effect stays within this many population (prior) SDs of the prior mean; a fit that
+#: ends within 0.1 SD of it warns (:func:`_at_search_edge`)
+SEARCH_BOUND_SD = 6.0
+
+
 def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 400, n_proposals: int = 2500,
                 seed: int = 0, refine: bool = True) -> PatientFit:
     """MAP + Laplace + importance resampling of one patient's random effects (see the module docstring).
@@ -723,8 +728,8 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     if base is not None and "baseline" in pm.names:
         x0[pm.names.index("baseline")] = base
     h = 1e-4 * pm.prior_sd
-    lo = pm.prior_mean - 6 * pm.prior_sd
-    hi = pm.prior_mean + 6 * pm.prior_sd
+    lo = pm.prior_mean - SEARCH_BOUND_SD * pm.prior_sd
+    hi = pm.prior_mean + SEARCH_BOUND_SD * pm.prior_sd
     if "baseline" in pm.names:
         j = pm.names.index("baseline")
         lo[j], hi[j] = 1.0, pm.smax
@@ -812,17 +817,15 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
     return fit
 
 
-#: |MAP - prior mean| in prior SDs beyond which a random effect is at the edge of the MAP search (bounds: 6 SDs)
-SEARCH_EDGE_SD = 5.9
-
-
 def _at_search_edge(pm: PatientModel, om: _ObservationModel, x_map, x0, fixed) -> str | None:
-    """A warning when a fitted random effect ended at the edge of the search (6 population SDs): no patient of the
-    population explains the record, most often an observation in the wrong unit or at the wrong time (a plasma level
-    of 0.2 'ng/mL' written in mg/L gave eta_v = 6.000 and a plan without a word). Names the observation the typical
-    patient (the fit's start) misses most, in its own SDs; None when nothing is at the edge."""
+    """A warning when a fitted random effect ended at the edge of the search (within 0.1 of SEARCH_BOUND_SD
+    population SDs): no patient of the population explains the record, most often an observation in the wrong unit or
+    at the wrong time (a plasma level of 0.2 'ng/mL' written in mg/L gave eta_v = 6.000 and a plan without a word).
+    Names the observation the typical patient (the fit's start) misses most, in its own SDs; None when nothing is at
+    the edge."""
     z = (x_map - pm.prior_mean) / pm.prior_sd
-    edge = [n for n, zz, f in zip(pm.names, z, fixed) if not f and n != "baseline" and abs(zz) >= SEARCH_EDGE_SD]
+    edge = [n for n, zz, f in zip(pm.names, z, fixed)
+            if not f and n != "baseline" and abs(zz) >= SEARCH_BOUND_SD - 0.1]
     if not edge:
         return None
     pred = om.predictions(x0[None, :])[0]
@@ -830,7 +833,7 @@ def _at_search_edge(pm: PatientModel, om: _ObservationModel, x_map, x0, fixed) -
     dev = np.where(om.log, np.log(np.maximum(y, 0.0) + 1.0) - np.log(np.maximum(pred, 0.0) + 1.0), y - pred) / om.sd
     k = int(np.argmax(np.abs(np.where(np.isfinite(dev), dev, 0.0))))
     o = om.obs[k]
-    return (f"{', '.join(edge)} ended at the edge of the search ({SEARCH_EDGE_SD + 0.1:g} population SDs from the "
+    return (f"{', '.join(edge)} ended at the edge of the search ({SEARCH_BOUND_SD:g} population SDs from the "
             f"typical patient): no patient of the population explains the record; check the units and times of its "
             f"observations (farthest from the typical patient: {o.dvid} {o.value:g} at {o.time_h:g} h, where the "
             f"typical patient has {pred[k]:.3g})")
