@@ -121,3 +121,20 @@ def test_the_map_search_bound_and_its_edge_warning_share_one_constant(monkeypatc
     assert abs(z) == pytest.approx(3.0, abs=1e-3)
     edge = [w for w in fit.warnings if "edge of the search" in w]
     assert len(edge) == 1 and "(3 population SDs from the typical patient)" in edge[0]
+
+
+def test_sensitivity_json_names_the_virtual_experiment_as_the_other_files_do():
+    """Trajectory provenance and the trial JSON write `experiments` (switches not at their default); the sensitivity
+    JSON wrote only `experiment` (every switch) (R3-4): it writes both now."""
+    import ketasim
+    from ketasim.engine import VirtualExperiment
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = ketasim.scenario_from_dict({
+        "name": "sens", "seed": 3, "population": {"size": 4, "baseline": {"mean": 33, "sd": 5}},
+        "arms": {"k": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}]},
+        "endpoints": {"times": ["24 h"]}})
+    d = run_sensitivity(sc, endpoint="mean_change@24h", patterns=("placebo_gain",), n_patients=4, samples=2,
+                        local=False, experiment=VirtualExperiment(mtor_block=1.0)).to_dict()
+    assert d["experiments"] == {"mtor_block": 1.0}
+    assert d["experiment"]["mtor_block"] == 1.0 and d["experiment"]["ampa_block"] == 0.0   # kept, every switch

@@ -361,7 +361,10 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
             "seed": int(seed), "n_patients": int(n_patients), "samples": int(samples),
             "ranges": "literature: confidence column (as stated +-10 %, derived +-25 %, uncertain or from memory "
                       "x/÷2, log-uniform); free: calibration bounds (FITTED) in log/logit space",
-            "experiment": dataclasses.asdict(experiment or scenario.experiment)}
+            "experiment": dataclasses.asdict(experiment or scenario.experiment),
+            # the name trajectory provenance and the trial JSON use: the switches not at their default ({}: intact);
+            # "experiment" (every switch) stays for files read by older code
+            "experiments": (experiment or scenario.experiment).changed()}
     from .result import ketasim_version
 
     meta["ketasim_version"] = ketasim_version()
