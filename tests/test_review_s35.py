@@ -138,3 +138,33 @@ def test_sensitivity_json_names_the_virtual_experiment_as_the_other_files_do():
                         local=False, experiment=VirtualExperiment(mtor_block=1.0)).to_dict()
     assert d["experiments"] == {"mtor_block": 1.0}
     assert d["experiment"]["mtor_block"] == 1.0 and d["experiment"]["ampa_block"] == 0.0   # kept, every switch
+
+
+def test_trajectory_provenance_records_the_patients_per_arm_in_memory_and_streamed(tmp_path):
+    """A --size override (simulate(n=...)) differs from definition.population.size, and the provenance had no count
+    of the patients that ran (H1): `patients_per_arm`, the same in the in-memory and the streamed files."""
+    import json
+
+    import pandas as pd
+
+    from ketasim.engine import simulate
+    from ketasim.scale import simulate_streamed
+    from ketasim.scenario import scenario_from_dict
+
+    sc = scenario_from_dict({"name": "x", "seed": 1, "population": {"size": 2000, "baseline": {"mean": 33, "sd": 5}},
+                             "arms": {"k": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                             "duration": "40 min", "at": "0 h"}]},
+                             "output": {"every": "12 h", "until": "2 d"}})
+    res = simulate(sc, n=3)
+    assert res.provenance["patients_per_arm"] == 3
+    assert res.provenance["definition"]["population"]["size"] == 2000
+    assert simulate(sc, typical=True).provenance["patients_per_arm"] == 1
+    res.to_csv(tmp_path / "mem.csv")
+    simulate_streamed(sc, n=3, chunk=2, csv=tmp_path / "str.csv")
+    mem = json.loads((tmp_path / "mem.csv.provenance.json").read_text(encoding="utf-8"))
+    streamed = json.loads((tmp_path / "str.csv.provenance.json").read_text(encoding="utf-8"))
+    assert mem["patients_per_arm"] == streamed["patients_per_arm"] == 3
+    assert pd.read_csv(tmp_path / "str.csv")["subject"].nunique() == 3
+    from ketasim.report import _provenance_table
+
+    assert "<td class=\"l\">patients per arm</td><td class=\"l\">3</td>" in _provenance_table(res.provenance)

@@ -211,7 +211,8 @@ def _fmt(v) -> str:
 
 def _provenance_table(prov: dict) -> str:
     keys = [("scenario", "scenario"), ("ketasim_version", "ketasim version"), ("parameter_set", "parameter set"),
-            ("calibration_run", "calibration"), ("seed", "seed"), ("design", "design"), ("model", "model"),
+            ("calibration_run", "calibration"), ("seed", "seed"),
+            ("patients_per_arm", "patients per arm"), ("design", "design"), ("model", "model"),
             ("experiments", "virtual experiment"), ("scale", "scale"),
             ("typical_patient", "typical patient only"), ("recurrence", "recurrence on continued treatment"),
             ("re_response", "re-response after a new episode"),

@@ -47,13 +47,24 @@ class SimulationResult:
     typical: bool = False
     #: the virtual experiment the runs used (``simulate(experiment=...)``, ``--experiment``); None: the scenario's
     experiment: object = None
+    #: patients per arm (a streamed run's head has no runs to count them from); None: counted from the runs
+    n_patients: int | None = None
+
+    @property
+    def patients_per_arm(self) -> int | None:
+        """Patients simulated per arm (1 for a typical-patient run); None for a result without runs or a size."""
+        if self.n_patients is not None:
+            return int(self.n_patients)
+        return int(self.runs[0].patients.n) if self.runs else None
 
     @property
     def provenance(self) -> dict:
         exp = self.experiment if self.experiment is not None else getattr(self.scenario, "experiment", None)
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
-                "seed": int(self.seed), "typical_patient": self.typical, "model": self.model_id,
+                "seed": int(self.seed), "typical_patient": self.typical,
+                # a --size (simulate(n=...)) override differs from definition.population.size: say what ran
+                "patients_per_arm": self.patients_per_arm, "model": self.model_id,
                 "scale": self.scenario.population.scale,
                 # the virtual experiment's switches not at their default ({}: the intact mechanism): a file of
                 # '--experiment mtor_block=1' did not say that mTORC1 was blocked

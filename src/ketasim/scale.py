@@ -334,7 +334,7 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     n = scenario.population.size if n is None else n
     times = np.asarray(output_times_h if output_times_h is not None else scenario.output_times_h(n), float)
     head = SimulationResult(scenario=scenario, params=params, seed=seed, runs=(), typical=False,
-                            experiment=experiment or scenario.experiment)
+                            experiment=experiment or scenario.experiment, n_patients=n)
     tasks = chunk_tasks(scenario, params, n=n, seed=seed, output_times_h=times, experiment=experiment, chunk=chunk,
                         on_failure=on_failure)
     writers = []
