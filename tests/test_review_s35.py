@@ -168,3 +168,39 @@ def test_trajectory_provenance_records_the_patients_per_arm_in_memory_and_stream
     from ketasim.report import _provenance_table
 
     assert "<td class=\"l\">patients per arm</td><td class=\"l\">3</td>" in _provenance_table(res.provenance)
+
+
+def test_trial_text_table_and_html_report_label_the_same_times_the_same_way(tmp_path):
+    """The trial's text table said '7 d' / '28 d' where its HTML report (and the dashboard's table, the endpoint
+    figure) said '1 w' / '4 w': five hour formatters (R3-2, H1). One, ketasim.units.fmt_hours, for every label of a
+    stated time."""
+    import re
+
+    from ketasim.report import _comparison_table, _endpoint_table, trial_report
+    from ketasim.scenario import scenario_from_dict
+    from ketasim.trial import run_trial
+    from ketasim.web import figures
+
+    ket = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min", "at": "0 h"}
+    pbo = {**ket, "drug": "saline"}
+    sc = scenario_from_dict({"name": "t", "seed": 1, "population": {"size": 4, "baseline": {"mean": 33, "sd": 5}},
+                             "arms": {"k": [ket], "p": [pbo]}, "design": {"type": "parallel", "control": "p"},
+                             "endpoints": {"times": ["230 min", "24 h", "7 d", "28 d"], "measures": ["mean_change"]}})
+    tr = run_trial(sc)
+    want = ["230 min", "24 h", "7 d", "28 d"]
+    text = tr.format_table()
+    assert all(w in text for w in want)
+    assert list(dict.fromkeys(_endpoint_table(tr)["time"])) == want          # was '1 w', '4 w'
+    assert list(_comparison_table(tr)["time"]) == want
+    page = trial_report(tr, tmp_path / "t.html").read_text(encoding="utf-8")
+    assert not re.search(r"[>\"]\d+ w[<\"]", page)          # no '1 w' / '4 w' label anywhere in the report
+    assert [figures.fmt_time_h(h) for h in (230 / 60, 24.0, 168.0, 672.0)] == want
+    # the other outputs' rules are the shared one's: messages (regimen) and the summary's grid readings
+    from ketasim.regimen import _fmt_h
+    from ketasim.summary import fmt_time
+
+    assert [_fmt_h(h) for h in (1 / 60, 40 / 60, 3.5, 72.0)] == ["1 min", "40 min", "3.5 h", "3 d"]
+    assert [fmt_time(h) for h in (35 / 60, 15.7, 252.0)] == ["35 min", "15.7 h", "10.5 d"]
+    from ketasim.units import fmt_hours
+
+    assert fmt_hours(None) == fmt_hours(float("nan")) == "-"

@@ -15,7 +15,7 @@ from enum import Enum
 import numpy as np
 
 from .errors import InvalidRegimenError
-from .units import parse_dose, parse_time_h
+from .units import fmt_hours, parse_dose, parse_time_h
 
 
 class Drug(str, Enum):
@@ -97,8 +97,9 @@ MAX_ADMINISTRATIONS = 2000
 
 
 def _fmt_h(h: float) -> str:
-    """A time (h) as a message writes it: '1 min', '40 min', '3.5 h' (was '0.0166667 h', '0.666667 h')."""
-    return f"{h * 60:.4g} min" if h < 2 else f"{h:.4g} h"
+    """A time (h) as a message writes it: '1 min', '40 min', '3.5 h' (was '0.0166667 h', '0.666667 h'); the
+    outputs' rule (:func:`ketasim.units.fmt_hours`)."""
+    return fmt_hours(h)
 
 
 def parse_drug(text, field: str = "drug") -> Drug:

@@ -384,14 +384,14 @@ def _endpoint_table(tr) -> pd.DataFrame:
     t = tr.table()
     if not len(t):
         return pd.DataFrame()
-    from .web.figures import fmt_time_h
+    from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     arms = list(dict.fromkeys(t["arm"]))
     stratified, unfollowed = undefined_value_arms(tr.endpoints)
     rows, order = {}, []
     for r in t.to_dict("records"):
         th = r["time_h"]
-        when = "all sessions" if th is None or (isinstance(th, float) and math.isnan(th)) else fmt_time_h(float(th))
+        when = "all sessions" if th is None or (isinstance(th, float) and math.isnan(th)) else fmt_hours(float(th))
         if r["measure"] == "time_to_relapse":                 # a Kaplan-Meier median, not a peak over the sessions
             when = "Kaplan-Meier median"
         analyte = r.get("analyte")
@@ -448,7 +448,7 @@ def _endpoint_cell(r: dict, stratified: bool, unfollowed: bool = False) -> str:
 
 def _comparison_table(tr) -> pd.DataFrame:
     from .trial import measure_unit
-    from .web.figures import fmt_time_h
+    from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     c = list(getattr(tr, "comparisons", []) or [])
     if not c:
@@ -462,7 +462,7 @@ def _comparison_table(tr) -> pd.DataFrame:
                     + (f" ({unit})" if unit else ""),
                     "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
                              "follow-up" if r.get("measure") == "relapse_rate_difference" else "all sessions")
-                    if th is None else fmt_time_h(float(th)),
+                    if th is None else fmt_hours(float(th)),
                     "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]"
                     + (f" PI [{_fmt(r['pi95'][0])}, {_fmt(r['pi95'][1])}]"     # withdrawal / follow-up --uncertainty
                        if "pi95" in r and isinstance(r["pi95"][0], float) and math.isfinite(r["pi95"][0]) else ""),
@@ -473,14 +473,14 @@ def _comparison_table(tr) -> pd.DataFrame:
 
 def _observed_table(df: pd.DataFrame) -> pd.DataFrame:
     """The observed-vs-predicted rows as the report shows them."""
-    from .web.figures import fmt_time_h
+    from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     out = []
     for r in df.to_dict("records"):
         t = r["time_h"]
         level = r.get("dose_level")
         level = level if isinstance(level, str) else ""        # final_dose_rate: the share on one dose level
-        when = "–" if t is None or not math.isfinite(t) else fmt_time_h(float(t))
+        when = "–" if t is None or not math.isfinite(t) else fmt_hours(float(t))
         out.append({"row": r["row"], "arm": r["arm"],
                     "measure": f"patients on {level} at the end (%)" if level else
                     _MEASURE_LABELS.get(r["measure"], r["measure"]),

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .population import SCALE_NAMES
+from .units import fmt_hours
 
 
 #: values within this share (1e-4) of a column's rise above its first value count as the same peak, and the summary
@@ -36,11 +37,8 @@ def _at(df: pd.DataFrame, col: str, t: float) -> float:
 
 
 def fmt_time(h: float) -> str:
-    if h < 2:
-        return f"{h * 60:.0f} min"
-    if h < 48:
-        return f"{h:.1f} h"
-    return f"{h / 24:.1f} d"
+    """A reading's time on the output grid ('35 min', '15.7 h', '10.5 d'): :func:`ketasim.units.fmt_hours`."""
+    return fmt_hours(h, exact=False)
 
 
 def episode_start(table: pd.DataFrame) -> float | None:

@@ -43,7 +43,7 @@ from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional,
                          screening_ratings, switch_provenance, SWITCH_PROVENANCE)  # (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
-from .units import parse_time_h
+from .units import fmt_hours, parse_time_h
 from .vocabulary import DEFAULT_MEASURES, PK_MEASURES, RELAPSE_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
 
 BAND_VARIABLES = TRIAL_BAND_VARIABLES
@@ -303,15 +303,8 @@ def pi_scope(u: dict) -> str:
 
 
 def _fmt_t(h) -> str:
-    if h is None:
-        return "-"
-    if h < 2:
-        return f"{h * 60:.0f} min"
-    if h < 48:
-        if abs(h * 2 - round(h * 2)) > 1e-9 and abs(h * 60 - round(h * 60)) < 1e-6:
-            return f"{h * 60:.0f} min"                    # 230 min, not 3.83333 h
-        return f"{h:.4g} h"
-    return f"{h / 24:.4g} d"
+    """A stated time as the trial's outputs label it (:func:`ketasim.units.fmt_hours`: the HTML report the same)."""
+    return fmt_hours(h)
 
 
 # ---- statistics (scipy / statsmodels; nothing hand-written) ----------------------------------------------------

@@ -122,6 +122,27 @@ def parse_time_h(text, field: str) -> float:
     return t
 
 
+def fmt_hours(h, *, exact: bool = True) -> str:
+    """A time in hours as every output writes it: minutes below 2 h, hours below 48 h, days from 48 h (no weeks: a
+    trial's text table and its HTML report both say '7 d', '28 d'). None or NaN: '-'.
+
+    ``exact`` (a stated time: an endpoint, a visit, a dose or schedule): 4 significant digits, and a whole number of
+    minutes that is not a whole or half hour in minutes ('230 min', not '3.833 h'): '40 min', '3.5 h', '4.167 d'.
+    Not exact (a reading on an output grid, e.g. a summary's peak time): whole minutes and one decimal of hours or
+    days: '35 min', '15.7 h', '10.5 d'."""
+    if h is None or not math.isfinite(h):
+        return "-"
+    if h < 2:
+        return f"{h * 60:.4g} min" if exact else f"{h * 60:.0f} min"
+    if h < 48:
+        if not exact:
+            return f"{h:.1f} h"
+        if abs(h * 2 - round(h * 2)) > 1e-9 and abs(h * 60 - round(h * 60)) < 1e-6:
+            return f"{h * 60:.0f} min"                    # 230 min, not 3.83333 h
+        return f"{h:.4g} h"
+    return f"{h / 24:.4g} d" if exact else f"{h / 24:.1f} d"
+
+
 #: dose units as written in lower case (a dose in another case is refused, naming the lower-case form)
 _DOSE_UNITS = frozenset({"mg", "g", "ug", "µg", "μg", "mg/kg", "ug/kg", "µg/kg", "μg/kg", "g/kg"})
 

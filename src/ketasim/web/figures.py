@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..units import fmt_hours
+
 #: One colour per arm, in order (regimen A, B, C, then further arms such as a placebo arm).
 ARM_COLORS = ("#2563eb", "#ea580c", "#059669", "#6b7280", "#9333ea", "#db2777", "#0891b2", "#ca8a04")
 DASHES = ("solid", "dash", "dot")
@@ -50,7 +52,13 @@ def cascade_panels():
 
 
 def fmt_time_h(h: float) -> str:
-    """A compact label for a time in hours: '40 min', '6 h', '3.5 d', '2 w'."""
+    """An endpoint's time as the trial's text table and HTML report label it ('40 min', '6 h', '7 d'; no weeks):
+    :func:`ketasim.units.fmt_hours`. The dashboard's table and the endpoint figure read the same labels."""
+    return fmt_hours(h)
+
+
+def _tick_label(h: float) -> str:
+    """A compact label for a time axis tick: '0', '40 min', '6 h', '3.5 d', '2 w' (an axis, not a stated time)."""
     if h == 0:
         return "0"
     if h < 0.999:
@@ -72,7 +80,7 @@ def time_ticks(lo: float, hi: float, log: bool = False) -> tuple[list, list]:
         step = next((s for s in _TICK_STEPS_H if span / s <= 8), _TICK_STEPS_H[-1])
         start = math.ceil(lo / step - 1e-9) * step
         vals = [round(start + i * step, 9) for i in range(int((hi - start) / step + 1e-9) + 1)]
-    return vals, [fmt_time_h(v) for v in vals]
+    return vals, [_tick_label(v) for v in vals]
 
 
 def time_views(horizon_h: float) -> list[dict]:
