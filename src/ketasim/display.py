@@ -3,8 +3,6 @@ below both so that neither imports the other for them."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .units import json_safe  # noqa: F401  (its home is the lowest layer: result.py uses it too)
