@@ -28,7 +28,7 @@ def _offsets(times, adm):
     return tuple(np.round((inside - t0) * 60, 6))
 
 
-def test_every_session_is_sampled_at_the_same_offsets_and_peaks_at_the_same_time():
+def test_every_session_is_sampled_at_the_same_offsets_and_read_at_the_first_sessions_peak_offset():
     """Before s31 the first esketamine session had a sample at 40 min (the endpoint and the infusion arm's end)
     that the later ones lacked: its CADSS peak read 40 min, theirs 30 min."""
     sc = scenario_from_dict(SCENARIO)

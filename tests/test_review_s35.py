@@ -204,3 +204,27 @@ def test_trial_text_table_and_html_report_label_the_same_times_the_same_way(tmp_
     from ketasim.units import fmt_hours
 
     assert fmt_hours(None) == fmt_hours(float("nan")) == "-"
+
+
+def test_within_the_limits_is_judged_on_the_search_not_on_the_shown_plans(tmp_path):
+    """R5-3: with --top 1 and a #1 of "no further sessions" the recorded plan's line said "no candidate with a
+    session is within them" although the search had many: the line now reads the search's count."""
+    import copy
+    import json
+
+    from ketasim.cli import main
+    from ketasim.plan_report import text_summary
+
+    rec, js = tmp_path / "daily.csv", tmp_path / "plan.json"
+    rec.write_text(DAILY_RECORD, encoding="utf-8")
+    assert main(["plan", str(rec), "--json", str(js)]) == 0
+    res = json.loads(js.read_text())
+    n = res["search"]["safe_candidates_with_sessions"]
+    assert 0 < n <= res["search"]["candidates_evaluated"] - res["search"]["unsafe_candidates"]
+    shown_none = copy.deepcopy(res)
+    shown_none["plans"] = [dict(p, sessions=0) for p in shown_none["plans"][:1]]      # only a no-session plan shown
+    line = next(ln for ln in text_summary(shown_none).splitlines() if "the recorded plan is outside" in ln)
+    assert "the candidates are within every limit" in line
+    shown_none["search"]["safe_candidates_with_sessions"] = 0
+    line = next(ln for ln in text_summary(shown_none).splitlines() if "the recorded plan is outside" in ln)
+    assert "no candidate with a session is within them" in line

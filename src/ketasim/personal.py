@@ -1463,6 +1463,8 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
             # regimens' for 26 candidates)
             "candidates_evaluated": len(searched),
             "unsafe_candidates": sum(1 for r in searched if not r["safe"]),
+            # the search's, not the shown top plans': "no candidate with a session is within the limits" is said on it
+            "safe_candidates_with_sessions": sum(1 for r in searched if r["safe"] and r["sessions"]),
             # which limit: a record without SBP or CADSS readings carries the population's spread of them, which can
             # exclude every regimen (the text said only "relax the target, the window or the limits")
             "unsafe_by_limit": {"sbp_rise_mmhg": sum(1 for r in searched if r["safety"]["sbp_margin_mmhg"] < 0),
@@ -1537,6 +1539,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         "alternative": alt,
         "plans": pl["plans"], "recorded_plan": pl["recorded_plan"], "target": pl["target"], "limits": pl["limits"],
         "search": {"candidates_evaluated": pl["candidates_evaluated"], "unsafe_candidates": pl["unsafe_candidates"],
+                   "safe_candidates_with_sessions": pl["safe_candidates_with_sessions"],
                    "unsafe_by_limit": pl["unsafe_by_limit"], "background": pl["background"],
                    "judged_at": pl["judged_at"], "has_reading": pl["has_reading"],
                    "minimise": pl["minimise"],

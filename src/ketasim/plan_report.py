@@ -312,7 +312,11 @@ def text_summary(res: dict) -> str:
         lines.append(f"  recorded plan: p={r['p_target']:.2f} ({r['sessions']} session{plural}, "
                      f"{r['total_dose_mg']:g} mg; {margins(r)})")
         if r.get("breaks_limits"):
-            within = ("the candidates are within every limit" if any(p["sessions"] for p in res["plans"]) else
+            # on the search's count (a --top 1 whose #1 is "no further sessions" still had others within them)
+            n_within = (res.get("search") or {}).get("safe_candidates_with_sessions")
+            if n_within is None:
+                n_within = sum(1 for p in res["plans"] if p["sessions"])
+            within = ("the candidates are within every limit" if n_within else
                       "no candidate with a session is within them")
             lines.append(f"  the recorded plan is outside the limits: "
                          f"{breaks_text(r['breaks_limits'], lim, r['safety'].get('judged_at'))} ({within}; "

@@ -972,7 +972,7 @@ OUTPUTS = (
     Output("sedation", "sedation_index", "index 0-1"),
     Output("nausea_probability", "nausea_curve(emetic_drive, nausea_pmax, nausea_ec50)", "probability"),
     Output("anesthesia", "piecewise(1, (cp_s + cp_r) / mw_ketamine >= anesthesia_umol, 0)",
-           "flag (venous plasma ketamine >= 5 µM)"),
+           "flag (venous plasma ketamine S + R >= 5 µM, unweighted: see pd.anesthesia.threshold)"),
     Output("anesthetic_state", "anesthetic_state", "dimensionless (0 = none; plasticity scaled by exp(-x))"),
     # a score cannot pass the scale's maximum (a patient whose natural course worsens: free: omega_natural)
     Output("score", "min(severity * baseline_score, scale_max)", "points on the population's scale"),
