@@ -228,3 +228,25 @@ def test_within_the_limits_is_judged_on_the_search_not_on_the_shown_plans(tmp_pa
     shown_none["search"]["safe_candidates_with_sessions"] = 0
     line = next(ln for ln in text_summary(shown_none).splitlines() if "the recorded plan is outside" in ln)
     assert "no candidate with a session is within them" in line
+
+
+def test_the_mg_per_kg_hint_for_a_tiny_dose_in_mg_is_offered_only_where_the_drug_is_dosed_per_kg():
+    """'0.5 mg' of nasal esketamine suggested "did you mean 0.5 mg/kg?", but nasal esketamine is dosed in mg
+    (28-84 mg): the hint belongs to routes dosed per kg (IV, IM, SC; oral racemic ketamine), others get the
+    generic "check the unit" (R7 nit on R2-1)."""
+    from ketasim.errors import DoseWarning
+    from ketasim.scenario import scenario_from_dict
+
+    def read(drug, route, dose):
+        arm = {"drug": drug, "route": route, "dose": dose, "at": "0 h"}
+        with pytest.warns(DoseWarning, match="far below any studied dose") as rec:
+            scenario_from_dict({"name": "x", "arms": {"a": [arm]}})
+        return next(str(w.message) for w in rec if "far below" in str(w.message))
+
+    for drug, route in (("esketamine", "intranasal"), ("racemic-ketamine", "sublingual"), ("esketamine", "oral")):
+        msg = read(drug, route, "0.5 mg")
+        assert "mg/kg?" not in msg and "mg/kg, not mg" not in msg, msg
+        assert msg.endswith("; check the unit"), msg
+    for drug, route in (("esketamine", "iv-bolus"), ("racemic-ketamine", "im"), ("racemic-ketamine", "sc"),
+                        ("racemic-ketamine", "oral")):
+        assert read(drug, route, "0.5 mg").endswith("did you mean 0.5 mg/kg?"), (drug, route)

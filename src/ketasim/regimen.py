@@ -93,6 +93,8 @@ ANESTHETIC_POTENCY = {Drug.ESKETAMINE: 2.0}
 #: 915 (typical patient), over 40 min at 348.
 BOLUS_LIKE_INFUSION_H = 5.0 / 60.0
 REFERENCE_WEIGHT_KG = 70.0
+#: Parenteral routes (IV, IM, SC): dosed per body weight in practice, and where ANESTHETIC_POTENCY applies
+PARENTERAL_ROUTES = frozenset({Route.IV_INFUSION, Route.IV_BOLUS, Route.IM, Route.SC})
 MAX_ADMINISTRATIONS = 2000
 
 
@@ -254,17 +256,19 @@ class Dose:
                 where, hint = "", "check the unit (mg, not µg)"
             else:
                 where = f" ({per_kg:.3g} mg/kg at the {REFERENCE_WEIGHT_KG:g} kg reference weight)"
-                as_per_kg = NEGLIGIBLE_MG_PER_KG[kind] <= self.amount <= ABSURD_MG_PER_KG[kind]
+                # mg written for mg/kg only where the drug is dosed per kg (nasal esketamine is dosed in mg)
+                as_per_kg = (self.dosed_per_kg()
+                             and NEGLIGIBLE_MG_PER_KG[kind] <= self.amount <= ABSURD_MG_PER_KG[kind])
                 hint = (f"did you mean {self.amount:g} mg/kg?" if as_per_kg
-                        else "check the unit (mg, not µg; mg/kg, not mg)")
+                        else "check the unit (mg, not µg; mg/kg, not mg)" if self.dosed_per_kg()
+                        else "check the unit")
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} of {self.drug.value}{where} is far below any studied "
                           f"dose (below {NEGLIGIBLE_MG_PER_KG[kind]:g} mg/kg); {hint}", DoseWarning, stacklevel=3)
         if kind == "ketamine" and self._anesthetic(per_kg):
             from .errors import DoseWarning
 
             why = ""
-            if ANESTHETIC_POTENCY.get(self.drug, 1.0) != 1.0 and self.route in (Route.IV_INFUSION, Route.IV_BOLUS,
-                                                                                 Route.IM, Route.SC):
+            if ANESTHETIC_POTENCY.get(self.drug, 1.0) != 1.0 and self.route in PARENTERAL_ROUTES:
                 why = f"{self.drug.value}: ~{ANESTHETIC_POTENCY[self.drug]:g} x the racemate's anesthetic potency; "
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} {self.route.value} is in the anesthetic range "
                           f"({why}expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by "
@@ -273,6 +277,11 @@ class Dose:
             from .errors import DoseWarning
 
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} midazolam is a deep-sedation dose", DoseWarning, stacklevel=3)
+
+    def dosed_per_kg(self) -> bool:
+        """Is this drug usually dosed per body weight by this route? Parenteral routes (IV, IM, SC), and oral
+        racemic ketamine (0.5-1 mg/kg in trials); nasal, sublingual and oral esketamine/arketamine in mg."""
+        return self.route in PARENTERAL_ROUTES or (self.route is Route.ORAL and self.drug is Drug.RACEMIC_KETAMINE)
 
     def in_anesthetic_range(self) -> bool:
         """Is this ketamine dose alone in the anesthetic range (the check that warns when it is read)?"""
@@ -285,7 +294,7 @@ class Dose:
         1-4.5 mg/kg IV, 6.5-13 mg/kg IM); infusions by rate and amount (label maintenance 1-6 mg/kg/h), so that
         the subanesthetic 0.5-1 mg/kg over 40 min used in depression does not warn. Parenteral esketamine counts
         twice (ANESTHETIC_POTENCY)."""
-        if self.route in (Route.IV_INFUSION, Route.IV_BOLUS, Route.IM, Route.SC):
+        if self.route in PARENTERAL_ROUTES:
             per_kg = per_kg * ANESTHETIC_POTENCY.get(self.drug, 1.0)
         if self.route is Route.IV_INFUSION:
             rate = per_kg / self.duration_h if self.duration_h > 0 else float("inf")
