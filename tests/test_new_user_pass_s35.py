@@ -340,13 +340,20 @@ def test_observed_rates_written_as_fractions_are_refused_naming_the_row():
                              "endpoints": {"times": ["24 h"], "measures": ["mean_change", "response_rate",
                                                                             "hypertension_rate"]}})
     rows = [{"arm": "ketamine", "timepoint_h": "24", "measure": "mean_change", "value": "-16.5", "n": "47"},
-            {"arm": "ketamine", "timepoint_h": "24", "measure": "response_rate", "value": "0.64", "n": "47"}]
+            {"arm": "ketamine", "timepoint_h": "24", "measure": "response_rate", "value": "0.64", "n": "47"},
+            {"arm": "midazolam", "timepoint_h": "24", "measure": "response_rate", "value": "0.28", "n": "25"}]
     with pytest.raises(InputError) as e:
         read_observed(rows, sc)
     assert "row 2" in str(e.value) and "column value: 0.64 looks like a fraction" in str(e.value)
     assert "write 64" in str(e.value)
-    rows[1]["value"] = "64"
-    assert len(read_observed(rows, sc)) == 2
+    rows[1]["value"], rows[2]["value"] = "64", "28"
+    assert len(read_observed(rows, sc)) == 3
+    # a single such rate warns (a true rate under 1 % exists: R5-4) and is compared as written
+    from ketasim.errors import ObservedWarning
+
+    rows[1]["value"] = "0.64"
+    with pytest.warns(ObservedWarning, match=r"row 2, column value: 0\.64 looks like a fraction.*write 64"):
+        assert len(read_observed(rows[:2], sc)) == 2
     # a small side-effect rate (0.5 %) is a percentage, not a fraction
     assert len(read_observed([{"arm": "ketamine", "timepoint_h": "", "measure": "hypertension_rate", "value": "0.5",
                                "n": "47"}], sc)) == 1

@@ -250,3 +250,24 @@ def test_the_mg_per_kg_hint_for_a_tiny_dose_in_mg_is_offered_only_where_the_drug
     for drug, route in (("esketamine", "iv-bolus"), ("racemic-ketamine", "im"), ("racemic-ketamine", "sc"),
                         ("racemic-ketamine", "oral")):
         assert read(drug, route, "0.5 mg").endswith("did you mean 0.5 mg/kg?"), (drug, route)
+
+
+def test_a_single_response_rate_under_one_percent_warns_and_two_are_refused(tmp_path):
+    """An arm of 125 with one remitter is a true 0.8 %: a file holding only that row was refused ("looks like a
+    fraction") with no way round. One such rate warns and is compared as written; two or more are refused (R5-4)."""
+    from ketasim.errors import InputError, ObservedWarning
+    from ketasim.observed import read_observed
+    from ketasim.scenario import scenario_from_dict
+
+    ket = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min", "at": "0 h"}
+    sc = scenario_from_dict({"name": "o", "population": {"size": 4}, "arms": {"k": [ket], "p": [{**ket, "drug": "placebo"}]},
+                             "endpoints": {"times": ["24 h"], "measures": ["remission_rate", "response_rate"]}})
+    one = {"arm": "k", "timepoint_h": "24", "measure": "remission_rate", "value": "0.8", "n": "125"}
+    f = tmp_path / "obs.csv"
+    f.write_text("arm,timepoint_h,measure,value,n\nk,24,remission_rate,0.8,125\n", encoding="utf-8")
+    for src in ([one], f):
+        with pytest.warns(ObservedWarning, match=r"row 1.*column value: 0\.8 looks like a fraction.*compared as 0\.8 %"):
+            df = read_observed(src, sc)
+        assert df["observed"].tolist() == [0.8]
+    with pytest.raises(InputError, match=r"row 1, column value: 0\.8 looks like a fraction.*2 response/remission"):
+        read_observed([one, {**one, "measure": "response_rate", "value": "0.9"}], sc)

@@ -66,3 +66,8 @@ class DoseWarning(UserWarning):
 class ArmNameWarning(UserWarning):
     """Two arms of a scenario have names that differ only in letter case (``ketamine-flex`` and ``Ketamine-Flex``):
     valid, two distinct arms, but easily taken for one (in an observed file, a report, a command line)."""
+
+
+class ObservedWarning(UserWarning):
+    """An observed (published) value is accepted but looks like a slip (a single rate written as a fraction): the
+    file is still compared, as written."""

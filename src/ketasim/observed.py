@@ -25,13 +25,14 @@ from __future__ import annotations
 import csv
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputError
+from .errors import InputError, ObservedWarning
 from .io import NOT_TEXT_SIGNATURES
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
@@ -392,15 +393,24 @@ _EFFICACY_RATES = ("response_rate", "remission_rate")
 
 
 def _check_fraction_rates(where: _Where, rows: list[dict]) -> None:
-    """Rates are percentages (0-100): a file whose rates are all at most 1 with a response or remission rate in
-    (0, 1) wrote fractions (0.64 for 64 %), which were compared as 0.64 % (an error of 39 points, 'outside')."""
+    """Rates are percentages (0-100): a file whose rates are all at most 1 with response or remission rates in
+    (0, 1) wrote fractions (0.64 for 64 %), which were compared as 0.64 % (an error of 39 points, 'outside'). Two or
+    more such rows are refused; a single one warns (ObservedWarning) and is compared as written, since an arm of 125
+    with one remitter is a true 0.8 % (R5-4)."""
     rates = [r for r in rows if UNITS.get(r["measure"]) == "percentage points" and r["measure"] not in DOSE_MEASURES]
     if not rates or any(r["observed"] > 1.0 for r in rates):
         return
-    frac = next((r for r in rates if r["measure"] in _EFFICACY_RATES and 0.0 < r["observed"] < 1.0), None)
-    if frac is not None:
-        where.fail(frac["row"], "value", f"{frac['observed']:g} looks like a fraction: rates are percentages (0-100); "
-                                         f"write {100 * frac['observed']:g} for {100 * frac['observed']:g} %")
+    fracs = [r for r in rates if r["measure"] in _EFFICACY_RATES and 0.0 < r["observed"] < 1.0]
+    if not fracs:
+        return
+    frac = fracs[0]
+    what = (f"{frac['observed']:g} looks like a fraction: rates are percentages (0-100); write "
+            f"{100 * frac['observed']:g} for {100 * frac['observed']:g} %")
+    if len(fracs) >= 2:
+        where.fail(frac["row"], "value", f"{what} ({len(fracs)} response/remission rates are between 0 and 1 and "
+                                         f"none above 1)")
+    warnings.warn(f"{where.name} row {frac['row']}{where.lines.get(frac['row'], '')}, column value: {what}; compared "
+                  f"as {frac['observed']:g} % (a true rate under 1 % is kept)", ObservedWarning, stacklevel=3)
 
 
 def _trial_row(tr, arm: str, measure: str, time_h: float, dose_level: str = ""):
