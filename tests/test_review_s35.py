@@ -271,3 +271,35 @@ def test_a_single_response_rate_under_one_percent_warns_and_two_are_refused(tmp_
         assert df["observed"].tolist() == [0.8]
     with pytest.raises(InputError, match=r"row 1, column value: 0\.8 looks like a fraction.*2 response/remission"):
         read_observed([one, {**one, "measure": "response_rate", "value": "0.9"}], sc)
+
+
+def test_a_scenario_changed_by_replace_records_no_stale_definition(tmp_path, capsys):
+    """`Scenario.replace` kept `source` (the mapping as first read): a scenario cut to one arm in Python recorded
+    the three-arm definition in its provenance and scenario_to_yaml wrote it (R5-2). The copy now has no source:
+    definition null, scenario_to_yaml refuses in one line; the CLI's --size (not a replace) still records it."""
+    import dataclasses
+    import json
+
+    from ketasim.cli import main
+    from ketasim.engine import simulate
+    from ketasim.errors import InputError
+    from ketasim.scenario import load_scenario, scenario_to_yaml
+
+    sc = load_scenario("examples/design_example.yaml")
+    sc2 = sc.replace(arms=sc.arms[:1], population=dataclasses.replace(sc.population, size=2))
+    assert sc2.source is None and sc.source is not None
+    assert sc.replace().source is sc.source and sc.replace(seed=3, source={"x": 1}).source == {"x": 1}
+    with pytest.raises(InputError, match=r"^scenario: no YAML mapping to write: .*Scenario\.replace") as e:
+        scenario_to_yaml(sc2)
+    assert "\n" not in str(e.value)
+    assert scenario_to_yaml(sc).startswith("name:")
+    one = sc2.replace(output_every_h=24.0, output_until_h=24.0)
+    assert simulate(one, n=1).provenance["definition"] is None
+    # the CLI's --size runs the scenario as read: its definition is written
+    f = tmp_path / "k.yaml"
+    f.write_text("name: k\nseed: 1\npopulation: {size: 50}\narms:\n  k: [{drug: ketamine, route: iv, dose: 0.5 mg/kg,"
+                 " duration: 40 min, at: 0 h}]\noutput: {every: 12 h, until: 1 d}\n", encoding="utf-8")
+    assert main(["simulate", str(f), "--size", "2", "--csv", str(tmp_path / "k.csv")]) == 0
+    capsys.readouterr()
+    prov = json.loads((tmp_path / "k.csv.provenance.json").read_text(encoding="utf-8"))
+    assert prov["definition"]["population"]["size"] == 50 and prov["patients_per_arm"] == 2

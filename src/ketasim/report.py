@@ -271,8 +271,8 @@ def _scenario_yaml(scenario) -> str:
 
     try:
         return scenario_to_yaml(scenario)
-    except Exception:  # built in Python without a source mapping
-        return f"# this scenario was built in Python and has no YAML source\n# {scenario!r}\n"
+    except Exception:  # built in Python without a source mapping, or changed by Scenario.replace
+        return f"# this scenario was built or changed in Python and has no YAML source\n# {scenario!r}\n"
 
 
 def _colors(arms):

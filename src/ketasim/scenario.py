@@ -263,6 +263,11 @@ class Scenario:
         raise InputError(f"arms: no arm named {name!r}")
 
     def replace(self, **changes) -> "Scenario":
+        """A copy with ``changes``. The source mapping (the scenario as read) no longer describes the copy, so it is
+        dropped unless ``source=`` is passed: provenance ``definition`` is then null and :func:`scenario_to_yaml`
+        refuses, rather than both describing another scenario (R5-2)."""
+        if changes and "source" not in changes:
+            changes["source"] = None
         return dataclasses.replace(self, **changes)
 
 
@@ -920,7 +925,8 @@ def scenario_to_yaml(scenario: Scenario) -> str:
 
     if scenario.source is not None:
         return yaml.safe_dump(scenario.source, sort_keys=False)
-    raise InputError("scenario: has no source mapping to write")
+    raise InputError("scenario: no YAML mapping to write: built in Python or changed by Scenario.replace after it was "
+                     "read; build it with scenario_from_dict(mapping) to keep one")
 
 
 #: YAML paths (and argument names) of the quick form -> the command-line options that set them.
