@@ -303,3 +303,15 @@ def test_a_scenario_changed_by_replace_records_no_stale_definition(tmp_path, cap
     capsys.readouterr()
     prov = json.loads((tmp_path / "k.csv.provenance.json").read_text(encoding="utf-8"))
     assert prov["definition"]["population"]["size"] == 50 and prov["patients_per_arm"] == 2
+
+
+def test_one_duration_formatter_for_the_run_budget_messages_and_the_progress_lines():
+    """distributed.duration_text (progress lines: s/min/h/d, '?') duplicated limits.fmt_seconds (run-budget messages:
+    s/min/h), so 90 min read '1.5 h' in one message and '90 min' in the other (R6-2)."""
+    from ketasim.distributed import duration_text
+    from ketasim.limits import fmt_seconds
+
+    cases = {0.0312: "0.0312 s", 12.5: "12.5 s", 840.0: "14 min", 5400.0: "90 min", 3.2 * 3600: "3.2 h",
+             2637199.0: "30.5 d", float("nan"): "?", float("inf"): "?"}
+    assert [fmt_seconds(s) for s in cases] == list(cases.values())
+    assert [duration_text(s) for s in cases] == list(cases.values())

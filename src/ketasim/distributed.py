@@ -11,13 +11,13 @@ number of tasks in flight (bounded memory on the client).
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
 from typing import Callable
 
 from .errors import InputError
+from .limits import fmt_seconds
 
 
 class DaskExecutor:
@@ -98,18 +98,9 @@ def executor_from_option(address: str | None):
     return DaskExecutor(address)
 
 
-def duration_text(s: float) -> str:
-    """A duration for a progress line: '12.5 s', '14 min', '3.2 h', '30.5 d' (a sensitivity run said
-    '~2637199 s left' for a month); '?' when not known yet."""
-    if not math.isfinite(s):
-        return "?"
-    if s < 120:
-        return f"{s:.1f} s"
-    if s < 7200:
-        return f"{s / 60:.0f} min"
-    if s < 48 * 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+#: a duration for a progress line ('12.5 s', '14 min', '3.2 h', '30.5 d'; '?' not known yet): the run-budget
+#: messages' formatter
+duration_text = fmt_seconds
 
 
 class TextProgress:

@@ -71,11 +71,20 @@ def fmt_bytes(b: float) -> str:
 
 
 def fmt_seconds(s: float) -> str:
-    if s >= 3600:
-        return f"{s / 3600:.3g} h"
-    if s >= 60:
-        return f"{s / 60:.3g} min"
-    return f"{s:.2g} s"
+    """A duration in seconds, for the run-budget messages and the progress lines alike: '0.03 s', '12.5 s' below
+    2 min, then the outputs' time rule for a reading ('14 min' below 2 h, '3.2 h' below 48 h, '30.5 d'; '~2637199 s
+    left' for a month): :func:`ketasim.units.fmt_hours` ``exact=False`` delegates here (units imports limits); '?' when not known (NaN, inf). One formatter: the same
+    duration read '1.5 h' in a budget message and '90 min' in a progress line (R6-2)."""
+    if s is None or not math.isfinite(s):
+        return "?"
+    if s < 120:
+        return f"{s:.3g} s"
+    h = s / 3600.0
+    if h < 2:
+        return f"{h * 60:.0f} min"
+    if h < 48:
+        return f"{h:.1f} h"
+    return f"{h / 24:.1f} d"
 
 
 def _parse_bytes(text: str) -> int | None:

@@ -132,15 +132,17 @@ def fmt_hours(h, *, exact: bool = True) -> str:
     days: '35 min', '15.7 h', '10.5 d'."""
     if h is None or not math.isfinite(h):
         return "-"
+    if not exact and h >= 2 / 60:
+        from .limits import fmt_seconds          # one rule for readings and durations (R6-2)
+
+        return fmt_seconds(h * 3600.0)
     if h < 2:
         return f"{h * 60:.4g} min" if exact else f"{h * 60:.0f} min"
     if h < 48:
-        if not exact:
-            return f"{h:.1f} h"
         if abs(h * 2 - round(h * 2)) > 1e-9 and abs(h * 60 - round(h * 60)) < 1e-6:
             return f"{h * 60:.0f} min"                    # 230 min, not 3.83333 h
         return f"{h:.4g} h"
-    return f"{h / 24:.4g} d" if exact else f"{h / 24:.1f} d"
+    return f"{h / 24:.4g} d"
 
 
 #: dose units as written in lower case (a dose in another case is refused, naming the lower-case form)
