@@ -315,3 +315,35 @@ def test_one_duration_formatter_for_the_run_budget_messages_and_the_progress_lin
              2637199.0: "30.5 d", float("nan"): "?", float("inf"): "?"}
     assert [fmt_seconds(s) for s in cases] == list(cases.values())
     assert [duration_text(s) for s in cases] == list(cases.values())
+
+
+def test_one_cumulative_anesthetic_warning_function_serves_simulate_and_trial(monkeypatch):
+    """app.py (trial: simulates the typical patient) and cli.py (simulate: given its typical result) each had a
+    `_warn_cumulative_anesthetic` doing the same job (R4-2): one, app.warn_cumulative_anesthetic(sc, params,
+    typical=None), which simulates only when not given the typical result."""
+    import warnings
+
+    import ketasim.cli
+    from ketasim import app, engine
+    from ketasim.errors import DoseWarning
+    from ketasim.scenario import scenario_from_dict
+
+    assert not hasattr(ketasim.cli, "_warn_cumulative_anesthetic") and not hasattr(app, "_warn_cumulative_anesthetic")
+    sc = scenario_from_dict({"name": "t", "population": {"size": 4}, "arms": {
+        "rep": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg", "every": "10 min", "count": 6}]},
+        "output": {"every": "5 min", "until": "3 h"}})
+    typical = engine.simulate(sc, typical=True)
+    with pytest.warns(DoseWarning, match=r"^arms\.rep: together its doses are in the anesthetic range"):
+        app.warn_cumulative_anesthetic(sc)                   # trial's use: simulates the typical patient itself
+
+    def refuse(*a, **k):
+        raise AssertionError("simulated although given the typical result")
+
+    monkeypatch.setattr(engine, "simulate", refuse)
+    with pytest.warns(DoseWarning, match=r"^arms\.rep: together its doses"):
+        app.warn_cumulative_anesthetic(sc, typical=typical)  # simulate's use: its own (fine-grid) typical result
+    none = scenario_from_dict({"name": "p", "arms": {"p": [{"drug": "placebo", "route": "iv-infusion",
+                                                               "dose": "0 mg", "duration": "40 min"}]}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app.warn_cumulative_anesthetic(none)                 # no ketamine: nothing simulated (refuse would raise)

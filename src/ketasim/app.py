@@ -51,7 +51,7 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
         from .observed import read_observed
 
         obs = read_observed(observed, sc)          # a bad file stops here: nothing run, nothing written
-    _warn_cumulative_anesthetic(sc, params)
+    warn_cumulative_anesthetic(sc, params)
     total = (size or sc.population.size) * len(sc.arms)
     if uncertainty:
         uncertainty["log"] = _stderr
@@ -92,18 +92,23 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     return tr
 
 
-def _warn_cumulative_anesthetic(sc, params) -> None:
-    """Doses of an arm that add up to the anesthetic range (none alone in it) warn before the trial runs, as one
-    anesthetic dose warns when the scenario is read (the typical patient of each arm, on the scenario's grid)."""
+def warn_cumulative_anesthetic(sc, params=None, *, typical=None) -> None:
+    """Doses of an arm that add up to the anesthetic range (none alone in it) warn (DoseWarning) as one anesthetic
+    dose warns when the scenario is read. ``typical``: the typical patient's result already run (``simulate`` reads it
+    on its fine grid); else each arm's typical patient is simulated here on the scenario's grid (``trial``, before
+    it runs), skipped when no arm has ketamine. One function for both commands (R4-2)."""
     import warnings
 
-    from .engine import simulate
     from .errors import DoseWarning
     from .summary import cumulative_anesthetic_warnings
 
-    if not any(d.drug.is_ketamine for arm in sc.arms for d in arm.doses):
-        return
-    for msg in cumulative_anesthetic_warnings(sc, simulate(sc, params, typical=True)):
+    if typical is None:
+        if not any(d.drug.is_ketamine for arm in sc.arms for d in arm.doses):
+            return
+        from .engine import simulate
+
+        typical = simulate(sc, params, typical=True)
+    for msg in cumulative_anesthetic_warnings(sc, typical):
         warnings.warn(msg, DoseWarning, stacklevel=2)
 
 

@@ -311,7 +311,7 @@ def simulate(
     # PK options are checked before anything is simulated
     pk_plan = _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times) if (pk or pk_json or pk_dose or pk_sample or pk_exact
                                                                      or pk_times is not None) else None
-    from .app import _parameters_option
+    from .app import _parameters_option, warn_cumulative_anesthetic
 
     params = _parameters_option(parameters)      # the installed set without --parameters
     typical = typical or (size or sc.population.size) == 1      # one patient means the typical patient
@@ -340,7 +340,7 @@ def simulate(
     # the figure, report and summary read the typical patient on a fine grid (cheap: one patient)
     fine_times = np.union1d(times, _fine_times(float(times[-1])))
     typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times)
-    _warn_cumulative_anesthetic(sc, typ_fine)
+    warn_cumulative_anesthetic(sc, typical=typ_fine)
     if csv:
         result.to_csv(csv)
         typer.echo(f"wrote {csv}")
@@ -375,15 +375,6 @@ def simulate(
         _print_pk(sc, params, size, seed, typical, exp, pk_json, pk_plan)
     typer.echo(NOTICE)
     del typ
-
-
-def _warn_cumulative_anesthetic(sc, typical) -> None:
-    """Doses that add up to the anesthetic range (none alone in it) warn like a single anesthetic dose does."""
-    from .errors import DoseWarning
-    from .summary import cumulative_anesthetic_warnings
-
-    for msg in cumulative_anesthetic_warnings(sc, typical):
-        warnings.warn(msg, DoseWarning, stacklevel=2)
 
 
 def _experiment_note(sc, exp) -> str | None:
@@ -530,6 +521,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     print the same population lines."""
     import numpy as np
 
+    from .app import warn_cumulative_anesthetic
     from .distributed import TextProgress, executor_from_option
     from .engine import simulate as run
     from .plotting import plot_cascade
@@ -552,7 +544,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     # the 5-min-then-hourly grid alone a later session's plasma peak read 76 instead of 86 ng/mL
     typ = run(sc, params, typical=True, experiment=exp,
               output_times_h=np.union1d(times, _fine_times(float(times[-1]))))
-    _warn_cumulative_anesthetic(sc, typ)              # as the in-memory path
+    warn_cumulative_anesthetic(sc, typical=typ)       # as the in-memory path
     if plot:
         plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
@@ -956,7 +948,7 @@ def plan(
                                               "fit's prior."),
 ):
     """Fit a patient's record, forecast the rating, and rank regimens that meet a target within safety limits."""
-    from .app import _parameters_option
+    from .app import _parameters_option, warn_cumulative_anesthetic
     from .plan_report import plan_cli
 
     _check_options(seed=seed, outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative),
