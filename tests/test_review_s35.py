@@ -347,3 +347,28 @@ def test_one_cumulative_anesthetic_warning_function_serves_simulate_and_trial(mo
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         app.warn_cumulative_anesthetic(none)                 # no ketamine: nothing simulated (refuse would raise)
+
+
+def test_the_pk_json_names_the_model_scenario_pk_ran_and_one_helper_builds_the_model_id():
+    """pk_document wrote DEFAULT_MODEL's id although scenario_pk(..., model=...) ran a variant (R6-3); the id string
+    was built in five places: one helper, ketasim.model.model_id(model=None)."""
+    import inspect
+
+    import pandas as pd
+
+    from ketasim import nca, personal, result, trial
+    from ketasim.model import DEFAULT_MODEL, model_id
+    from ketasim.nca import PKSampling, pk_document
+    from ketasim.parameters import load_parameters
+    from ketasim.scenario import scenario_from_dict
+
+    assert model_id() == f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}"
+    variant = DEFAULT_MODEL.renamed("variant")
+    assert model_id(variant) == f"variant {DEFAULT_MODEL.digest()}"
+    sc = scenario_from_dict({"name": "x", "arms": {"k": [{"drug": "racemic-ketamine", "route": "iv-infusion",
+                                                          "dose": "0.5 mg/kg", "duration": "40 min"}]}})
+    params = load_parameters()
+    assert pk_document(sc, params, PKSampling(), pd.DataFrame(), model=variant)["model"] == model_id(variant)
+    assert pk_document(sc, params, PKSampling(), pd.DataFrame())["model"] == model_id()
+    for mod in (nca, personal, result, trial):
+        assert "digest()}" not in inspect.getsource(mod), mod.__name__

@@ -594,9 +594,11 @@ def scenario_pk(scenario, params=None, sampling: PKSampling | None = None, *, n:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def pk_document(scenario, params, sampling: PKSampling, df: pd.DataFrame, *, seed=None, typical=False) -> dict:
-    """The ``--pk-json`` document: provenance, the sampling, the summary rows and every patient's NCA values."""
-    from .model import DEFAULT_MODEL
+def pk_document(scenario, params, sampling: PKSampling, df: pd.DataFrame, *, seed=None, typical=False,
+                model=None) -> dict:
+    """The ``--pk-json`` document: provenance, the sampling, the summary rows and every patient's NCA values.
+    ``model``: the model definition :func:`scenario_pk` ran (default: the package's), named in ``model``."""
+    from .model import model_id
     from .result import _definition, ketasim_version
     from .vocabulary import NOTICE
 
@@ -604,7 +606,7 @@ def pk_document(scenario, params, sampling: PKSampling, df: pd.DataFrame, *, see
             "calibration_run": params.calibration_run, "seed": int(scenario.seed if seed is None else seed),
             "typical": bool(typical),
             # as a trajectory file's provenance: the model and what was simulated (a quick form's was only 'quick')
-            "model": f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}",
+            "model": model_id(model),
             "definition": _definition(getattr(scenario, "source", None)),
             "sampling": {"times_h": list(sampling.times_h), "dose": sampling.dose, "lambda_z": sampling.lambda_z,
                          "sample": sampling.sample, "exact": sampling.exact,

@@ -56,7 +56,7 @@ import scipy.linalg
 
 from .engine import run_arm
 from .errors import InputError
-from .model import DEFAULT_MODEL
+from .model import model_id
 from .parameters import ParameterSet, load_parameters
 from .population import (Patients, fluctuation_change_cov, fluctuation_conditional, fluctuation_conditional_mean,
                          fluctuation_parameters, fluctuation_paths, genotype_factors, patients_from_covariates,
@@ -1546,7 +1546,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
                    "seconds": round(pl["seconds"], 3)},
         # package_version (the plan contract's name) and ketasim_version, model as every other output names them
         "provenance": {"package_version": ketasim.__version__, "ketasim_version": ketasim.__version__,
-                       "model": f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}", "parameter_set": pm.params.version,
+                       "model": model_id(), "parameter_set": pm.params.version,
                        "calibration_run": pm.params.calibration_run, "seed": seed},
     }
 

@@ -79,8 +79,9 @@ class SimulationResult:
     @property
     def model_id(self) -> str:
         """Name and digest of the model definition the runs used (``ketasim.model``)."""
-        d = self.runs[0].definition if self.runs else DEFAULT_MODEL
-        return f"{d.name} {d.digest()}"
+        from .model import model_id
+
+        return model_id(self.runs[0].definition if self.runs else None)
 
     @property
     def units(self) -> dict:

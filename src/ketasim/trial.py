@@ -34,7 +34,7 @@ from scipy import stats
 from .adverse_events import MEASURES as AE_MEASURES
 from .adverse_events import sample_incidence
 from .engine import decision_fluctuation_draws, run_arm
-from .model import DEFAULT_MODEL
+from .model import DEFAULT_MODEL, model_id
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional, fluctuation_parameters,  # noqa: F401
@@ -114,7 +114,7 @@ class TrialResult:
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "design": self.design,
-                "model": self.model_id or f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}",
+                "model": self.model_id or model_id(),
                 # the scenario's virtual experiment (switches not at their default; {}: the intact mechanism)
                 "experiments": self.scenario.experiment.changed(),
                 # the recurrence model and every hypothesis switch (population.<name>), as a simulation's provenance
@@ -1027,9 +1027,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
         _pk_endpoints(pk_frames, pk_measures, design, kind, rows, comps, comparator_arms(scenario))
     for o in outcomes.values():
         rows += dose_rows(o)
-    m = model or DEFAULT_MODEL
-    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames,
-                       model_id=f"{m.name} {m.digest()}")
+    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames, model_id=model_id(model))
 
 
 # ---- prediction intervals for a new trial (issue 7) -----------------------------------------------------------------
