@@ -599,7 +599,7 @@ def pk_document(scenario, params, sampling: PKSampling, df: pd.DataFrame, *, see
     """The ``--pk-json`` document: provenance, the sampling, the summary rows and every patient's NCA values.
     ``model``: the model definition :func:`scenario_pk` ran (default: the package's), named in ``model``."""
     from .model import model_id
-    from .result import _definition, ketasim_version
+    from .result import ketasim_version, scenario_definition
     from .vocabulary import NOTICE
 
     return {"scenario": scenario.name, "ketasim_version": ketasim_version(), "parameter_set": params.version,
@@ -607,7 +607,7 @@ def pk_document(scenario, params, sampling: PKSampling, df: pd.DataFrame, *, see
             "typical": bool(typical),
             # as a trajectory file's provenance: the model and what was simulated (a quick form's was only 'quick')
             "model": model_id(model),
-            "definition": _definition(getattr(scenario, "source", None)),
+            "definition": scenario_definition(getattr(scenario, "source", None)),
             "sampling": {"times_h": list(sampling.times_h), "dose": sampling.dose, "lambda_z": sampling.lambda_z,
                          "sample": sampling.sample, "exact": sampling.exact,
                          "auc": "linear-up/log-down trapezoids to the last sample"},

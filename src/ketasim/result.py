@@ -29,7 +29,7 @@ def ketasim_version() -> str:
     return __version__
 
 
-def _definition(source):
+def scenario_definition(source):
     """The scenario's source mapping as strict JSON (None when it was built without one)."""
     if source is None:
         return None
@@ -71,7 +71,7 @@ class SimulationResult:
                 "experiments": exp.changed() if exp is not None else {},
                 # what was simulated: the scenario as read (its YAML mapping; for the quick form the mapping built from
                 # the options): a quick-form file said only 'scenario: quick', whatever the drug, dose or comedication
-                "definition": _definition(getattr(self.scenario, "source", None)),
+                "definition": scenario_definition(getattr(self.scenario, "source", None)),
                 # the recurrence model and every hypothesis switch (population.<name>; population.SWITCH_PROVENANCE)
                 **switch_provenance(self.scenario.population),
                 "notice": NOTICE}
