@@ -372,3 +372,20 @@ def test_the_pk_json_names_the_model_scenario_pk_ran_and_one_helper_builds_the_m
     assert pk_document(sc, params, PKSampling(), pd.DataFrame())["model"] == model_id()
     for mod in (nca, personal, result, trial):
         assert "digest()}" not in inspect.getsource(mod), mod.__name__
+
+
+def test_a_product_whose_doses_do_not_fit_the_week_limit_is_named(tmp_path):
+    """R1-2 leftover: esketamine_mg_week=50 is below any esketamine schedule (28 mg twice a week is 56 mg), so the
+    search dropped esketamine without a word; the JSON and the text now name the product."""
+    import json
+
+    from ketasim.cli import main
+
+    rec, js = tmp_path / "daily.csv", tmp_path / "plan.json"
+    rec.write_text(DAILY_RECORD, encoding="utf-8")
+    assert main(["plan", str(rec), "--json", str(js), "--limits", "esketamine_mg_week=50"]) == 0
+    res = json.loads(js.read_text())
+    assert res["search"]["products_without_candidates"] == ["esketamine intranasal"]
+    assert not any(p["label"].startswith("esketamine") for p in res["plans"])
+    assert main(["plan", str(rec), "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["search"]["products_without_candidates"] == []

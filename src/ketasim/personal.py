@@ -1227,7 +1227,7 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
                     continue
                 times = [d.at_h for d in doses]
                 out.append({"label": f"{drug} {route} {amount:g} {'mg/kg' if per_kg else 'mg'}, {label}",
-                            "doses": doses, "times": times})
+                            "doses": doses, "times": times, "product": f"{drug} {route}"})
     return out
 
 
@@ -1358,6 +1358,10 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     if visits.size == 0:
         visits = np.array([last + target.end_h])
     cands = candidate_regimens(rec, limits, target.end_h)
+    # a searched product none of whose dose options fits the limits (esketamine_mg_week=50 below two 28-mg sessions
+    # a week) dropped out of the search without a word (review, thirty-fifth session)
+    offered = {c.get("product") for c in cands}
+    without = [f"{d} {r}" for d, r in searched_dose_options(limits) if f"{d} {r}" not in offered]
     has_reading = safety_readings(rec, pm.params.get("monitoring.window_h", "h"))
     judged = judged_quantiles(has_reading, limits)         # from the same reading: the two JSON fields agree
     background = tuple(d for d in rec.planned_doses if d.drug == Drug.ORAL_ANTIDEPRESSANT)
@@ -1465,6 +1469,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
             "unsafe_candidates": sum(1 for r in searched if not r["safe"]),
             # the search's, not the shown top plans': "no candidate with a session is within the limits" is said on it
             "safe_candidates_with_sessions": sum(1 for r in searched if r["safe"] and r["sessions"]),
+            "products_without_candidates": without,
             # which limit: a record without SBP or CADSS readings carries the population's spread of them, which can
             # exclude every regimen (the text said only "relax the target, the window or the limits")
             "unsafe_by_limit": {"sbp_rise_mmhg": sum(1 for r in searched if r["safety"]["sbp_margin_mmhg"] < 0),
@@ -1540,6 +1545,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         "plans": pl["plans"], "recorded_plan": pl["recorded_plan"], "target": pl["target"], "limits": pl["limits"],
         "search": {"candidates_evaluated": pl["candidates_evaluated"], "unsafe_candidates": pl["unsafe_candidates"],
                    "safe_candidates_with_sessions": pl["safe_candidates_with_sessions"],
+                   "products_without_candidates": pl["products_without_candidates"],
                    "unsafe_by_limit": pl["unsafe_by_limit"], "background": pl["background"],
                    "judged_at": pl["judged_at"], "has_reading": pl["has_reading"],
                    "minimise": pl["minimise"],

@@ -327,6 +327,10 @@ def text_summary(res: dict) -> str:
     has = search.get("has_reading") or {k: dv in {o.get("dvid") for o in res.get("observations", [])}
                                         for k, dv in (("sbp_rise_mmhg", "sbp_change_mmhg"), ("cadss", "cadss"))}
     unread = [(k, w) for k, w in (("sbp_rise_mmhg", "SBP"), ("cadss", "CADSS")) if not has.get(k)]
+    if search.get("products_without_candidates"):
+        lines.append(f"  no dose option of {', '.join(search['products_without_candidates'])} fits the limits (dose a "
+                     "session, dose a week or sessions a week), so the search has none of its regimens; --limits sets "
+                     "the limits")
     if search.get("unsafe_candidates"):
         by = search.get("unsafe_by_limit") or {}
         why = ", ".join(f"{n} above {k}={limits_text({k: lim[k]}).split('=', 1)[1]} at the "
