@@ -100,7 +100,7 @@ def warn_cumulative_anesthetic(sc, params=None, *, typical=None) -> None:
     import warnings
 
     from .errors import DoseWarning
-    from .summary import cumulative_anesthetic_warnings
+    from .summary import cumulative_anesthetic_arms
 
     if typical is None:
         if not any(d.drug.is_ketamine for arm in sc.arms for d in arm.doses):
@@ -108,7 +108,7 @@ def warn_cumulative_anesthetic(sc, params=None, *, typical=None) -> None:
         from .engine import simulate
 
         typical = simulate(sc, params, typical=True)
-    for msg in cumulative_anesthetic_warnings(sc, typical):
+    for _, msg in cumulative_anesthetic_arms(sc, typical):
         warnings.warn(msg, DoseWarning, stacklevel=2)
 
 

@@ -221,7 +221,6 @@ def simulate(
     from .parameters import load_parameters
     from .plotting import plot_cascade
     from .scenario import load_scenario, quick_scenario
-    from .summary import cascade_summary, population_monitoring_summary
 
     _check_options(size, seed, (csv, parquet, plot, report, pk_json),
                    inputs=(("the scenario", scenario), ("--events", events), ("--parameters", parameters)))
@@ -357,24 +356,37 @@ def simulate(
 
         simulation_report(result, typ_fine, report)
         typer.echo(f"wrote {report}")
-    for note in (_design_note(sc), _experiment_note(sc, exp)):
-        if note:
-            typer.echo(note)
-    if n > 1:       # a population run: say whose numbers the cascade lines are, then the population's own peaks
-        typer.echo("typical patient (the population's mean covariates and median traits):")
-    typer.echo(cascade_summary(typ_fine.trajectories(), typ_fine.sessions(), sc.population.scale))
-    if n > 1:
-        monitored = population_monitoring_summary(result)
-        if monitored:
-            typer.echo("population (each patient's highest value at the output times; trials and labels report the "
-                       "mean):\n" + monitored)
-    for r in result.runs:               # arms with a titration rule: the share of patients at each final dose
-        if getattr(r.arm, "titration", None) is not None and r.dose_levels is not None and r.dose_levels.size:
-            typer.echo(_titration_line(r.arm, r.dose_levels[:, -1]))
+    from .scale import monitored_peaks
+
+    _print_run_lines(sc, exp, typ_fine, {r.arm.name: monitored_peaks(r) for r in result.runs} if n > 1 else None,
+                     {r.arm.name: r.dose_levels[:, -1] for r in result.runs
+                      if r.dose_levels is not None and r.dose_levels.size})
     if pk_plan:
         _print_pk(sc, params, size, seed, typical, exp, pk_json, pk_plan)
     typer.echo(NOTICE)
     del typ
+
+
+def _print_run_lines(sc, exp, typ, peaks, final_levels) -> None:
+    """The lines both ``simulate`` paths (in memory, streamed) print after their files: the design and virtual
+    experiment notes, the typical patient's cascade (``typ``: on the fine grid), the population's monitoring lines
+    (``peaks``: {arm: {column: each patient's peak}}; None for one patient) and each titrated arm's final dose
+    shares (``final_levels``: {arm: each patient's final level index})."""
+    from .summary import cascade_summary, monitoring_summary_from_peaks
+
+    for note in (_design_note(sc), _experiment_note(sc, exp)):
+        if note:
+            typer.echo(note)
+    if peaks is not None:       # a population run: say whose numbers the cascade lines are, then its own peaks
+        typer.echo("typical patient (the population's mean covariates and median traits):")
+    typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
+    monitored = monitoring_summary_from_peaks(peaks) if peaks is not None else ""
+    if monitored:
+        typer.echo("population (each patient's highest value at the output times; trials and labels report the "
+                   "mean):\n" + monitored)
+    for arm in sc.arms:         # arms with a titration rule: the share of patients at each final dose
+        if getattr(arm, "titration", None) is not None and arm.name in final_levels:
+            typer.echo(_titration_line(arm, final_levels[arm.name]))
 
 
 def _experiment_note(sc, exp) -> str | None:
@@ -526,7 +538,6 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     from .engine import simulate as run
     from .plotting import plot_cascade
     from .scale import simulate_streamed
-    from .summary import cascade_summary, monitoring_summary_from_peaks
 
     ex = executor_from_option(dask)
     try:
@@ -550,18 +561,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
                      notice=NOTICE, scale=sc.population.scale)
         typer.echo(f"wrote {plot}")
-    for note in (_design_note(sc), _experiment_note(sc, exp)):
-        if note:
-            typer.echo(note)
-    typer.echo("typical patient (the population's mean covariates and median traits):")
-    typer.echo(cascade_summary(typ.trajectories(), typ.sessions(), sc.population.scale))
-    monitored = monitoring_summary_from_peaks(s.peaks)      # the in-memory path's lines (it printed none here)
-    if monitored:
-        typer.echo("population (each patient's highest value at the output times; trials and labels report the "
-                   "mean):\n" + monitored)
-    for arm in sc.arms:                 # the in-memory run's titration line (the streamed run printed none)
-        if getattr(arm, "titration", None) is not None and arm.name in s.final_dose_levels:
-            typer.echo(_titration_line(arm, s.final_dose_levels[arm.name]))
+    _print_run_lines(sc, exp, typ, s.peaks, s.final_dose_levels)    # as the in-memory path
     typer.echo(NOTICE)
 
 
@@ -948,7 +948,7 @@ def plan(
                                               "fit's prior."),
 ):
     """Fit a patient's record, forecast the rating, and rank regimens that meet a target within safety limits."""
-    from .app import _parameters_option, warn_cumulative_anesthetic
+    from .app import _parameters_option
     from .plan_report import plan_cli
 
     _check_options(seed=seed, outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative),

@@ -72,9 +72,9 @@ def fmt_bytes(b: float) -> str:
 
 def fmt_seconds(s: float) -> str:
     """A duration in seconds, for the run-budget messages and the progress lines alike: '0.03 s', '12.5 s' below
-    2 min, then the outputs' time rule for a reading ('14 min' below 2 h, '3.2 h' below 48 h, '30.5 d'; '~2637199 s
-    left' for a month): :func:`ketasim.units.fmt_hours` ``exact=False`` delegates here (units imports limits); '?' when not known (NaN, inf). One formatter: the same
-    duration read '1.5 h' in a budget message and '90 min' in a progress line (R6-2)."""
+    2 min, then the outputs' rule for a reading on a grid ('14 min' below 2 h, '3.2 h' below 48 h, '30.5 d'; a
+    progress line said '~2637199 s left' for a month); '?' when not known (NaN, inf).
+    :func:`ketasim.units.fmt_hours` ``exact=False`` delegates here (units imports limits, not the reverse)."""
     if s is None or not math.isfinite(s):
         return "?"
     if s < 120:
@@ -163,9 +163,9 @@ def check_run(n_patients: int, n_output_times: int, horizon_h: float, *, field: 
     return est
 
 
-def check_scenario_run(scenario, n: int | None = None, output_times_h=None, *, field: str = "run",
-                       chunk_patients: int | None = None, tables: bool = True, extra_times: int = 0) -> RunEstimate:
-    """:func:`check_run` for a validated scenario (its arms' events and horizon) and optional overrides."""
+def _scenario_run_size(scenario, n: int | None, output_times_h) -> tuple[int, int, float, dict]:
+    """(patients per arm, output times, horizon h, the other :func:`estimate_run` counts) of a validated scenario's
+    run with optional overrides: the horizon reaches 24 h past the last dose."""
     n_patients = scenario.population.size if n is None else n
     if output_times_h is None:
         n_out = scenario.n_output_times(n)
@@ -174,11 +174,23 @@ def check_scenario_run(scenario, n: int | None = None, output_times_h=None, *, f
         n_out = len(output_times_h)
         last = float(max(output_times_h)) if n_out else 0.0
     adm = [len(a.administrations()) for a in scenario.arms]
-    resets = 3 * max(adm, default=0)
     last_dose = max((a.last_time_h for a in scenario.arms), default=0.0)
-    horizon = max(last, last_dose + 24.0)
-    return check_run(n_patients, n_out + extra_times, horizon, field=field, n_arms=len(scenario.arms),
-                     n_resets=resets, n_sessions=max(adm, default=1), chunk_patients=chunk_patients, tables=tables)
+    return (n_patients, n_out, max(last, last_dose + 24.0),
+            {"n_arms": len(scenario.arms), "n_resets": 3 * max(adm, default=0), "n_sessions": max(adm, default=1)})
+
+
+def estimate_scenario_run(scenario, n: int | None = None, output_times_h=None, *, tables: bool = True) -> RunEstimate:
+    """:func:`estimate_run` for a validated scenario (its arms' events and horizon) and optional overrides."""
+    n_patients, n_out, horizon, kw = _scenario_run_size(scenario, n, output_times_h)
+    return estimate_run(n_patients, n_out, horizon, tables=tables, **kw)
+
+
+def check_scenario_run(scenario, n: int | None = None, output_times_h=None, *, field: str = "run",
+                       chunk_patients: int | None = None, tables: bool = True, extra_times: int = 0) -> RunEstimate:
+    """:func:`check_run` for a validated scenario (its arms' events and horizon) and optional overrides."""
+    n_patients, n_out, horizon, kw = _scenario_run_size(scenario, n, output_times_h)
+    return check_run(n_patients, n_out + extra_times, horizon, field=field, chunk_patients=chunk_patients,
+                     tables=tables, **kw)
 
 
 # ---- argument checks (public API, CLI options, request bodies) ----------------------------------------------

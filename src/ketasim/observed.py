@@ -34,6 +34,7 @@ from scipy import stats
 
 from .errors import InputError, ObservedWarning
 from .io import NOT_TEXT_SIGNATURES
+from .units import fmt_hours
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
 REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
@@ -207,8 +208,6 @@ def _final_dose(where: "_Where", i: int, r: dict, arm, cols: list[str], titrated
     """(level text, time in h) of a ``final_dose_rate`` row of ``arm`` (a :class:`ketasim.regimen.Arm`): the arm
     must be titrated, ``dose_level`` one of its levels, ``timepoint_h`` empty or the last decision session's start
     (the final dose is given from then on; the comparison row carries that time either way)."""
-    from .trial import _fmt_t
-
     level = r.get("dose_level", "")
     if arm.titration is None:
         where.fail(i, "dose_level" if level else "measure",
@@ -231,7 +230,7 @@ def _final_dose(where: "_Where", i: int, r: dict, arm, cols: list[str], titrated
         t = _number(where, i, "timepoint_h", t_text)
         if abs(t - t_last) > 1e-6 * max(1.0, t_last):
             where.fail(i, "timepoint_h", f"final_dose_rate is the share on each dose from arm {arm.name}'s last "
-                                           f"decision session on ({t_last:g} h = {_fmt_t(t_last)}); leave "
+                                           f"decision session on ({t_last:g} h = {fmt_hours(t_last)}); leave "
                                            f"timepoint_h empty or give {t_last:g}")
     return text, t_last
 
@@ -614,15 +613,13 @@ def _measure_label(r: dict) -> str:
 
 def format_observed(df: pd.DataFrame, source: str = "") -> str:
     """The printed table (after the trial's endpoint table)."""
-    from .trial import _fmt_t
-
     labels = [_measure_label(r) for r in df.to_dict("records")]
     wide = max([16] + [len(x) for x in labels])          # 16 unless a final dose's label is longer
     lines = [f"\nobserved vs predicted{f' ({source})' if source else ''}: nothing fitted",
              f"  {'arm':16s} {'measure':{wide}s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
              f"{'error':>8s}  {'95% prediction interval':^23s}  inside"]
     for r, label in zip(df.to_dict("records"), labels):
-        when = "-" if not math.isfinite(r["time_h"]) else _fmt_t(r["time_h"])
+        when = "-" if not math.isfinite(r["time_h"]) else fmt_hours(r["time_h"])
         n = f"{r['n']}{'*' if r['n_from'] != N_FROM_FILE else ''}"
         lines.append(f"  {r['arm'][:16]:16s} {label:{wide}s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
                      f"{r['predicted']:9.2f} {r['error']:+8.2f}  [{r['pi_low']:9.2f}, {r['pi_high']:9.2f}]  "

@@ -297,14 +297,18 @@ class _ObservationModel:
             pred[:, k] = self.pm.values(out, score, v)[:, self.t_idx[k]]
         return pred
 
+    def deviations(self, pred) -> np.ndarray:
+        """(rows of ``pred``, n_obs): each observation's deviation from ``pred`` in its own SDs, before the ratings'
+        correlation is whitened; plasma levels on the log scale (log-normal error), everything else additive."""
+        ylog = np.log(np.where(self.log, self.y, 0.0) + 1.0)
+        plog = np.log(np.where(self.log, np.maximum(pred, 0.0), 0.0) + 1.0)
+        return np.where(self.log, ylog - plog, self.y - pred) / self.sd
+
     def residuals(self, theta, pred=None) -> np.ndarray:
         """Stacked weighted residuals (data then prior): (m, n_obs + dim); -log posterior = 0.5 * sum(r^2)."""
         theta = np.atleast_2d(theta)
         pred = self.predictions(theta) if pred is None else pred
-        # plasma levels on the log scale (log-normal error), everything else additive
-        ylog = np.log(np.where(self.log, self.y, 0.0) + 1.0)
-        plog = np.log(np.where(self.log, np.maximum(pred, 0.0), 0.0) + 1.0)
-        d = np.where(self.log, ylog - plog, self.y - pred) / self.sd
+        d = self.deviations(pred)
         if self.score_chol is not None:
             e = (self.y - pred)[:, self.score_idx]
             d[:, self.score_idx] = scipy.linalg.solve_triangular(self.score_chol, e.T, lower=True).T
@@ -828,9 +832,9 @@ def _at_search_edge(pm: PatientModel, om: _ObservationModel, x_map, x0, fixed) -
             if not f and n != "baseline" and abs(zz) >= SEARCH_BOUND_SD - 0.1]
     if not edge:
         return None
-    pred = om.predictions(x0[None, :])[0]
-    y = om.y
-    dev = np.where(om.log, np.log(np.maximum(y, 0.0) + 1.0) - np.log(np.maximum(pred, 0.0) + 1.0), y - pred) / om.sd
+    pred = om.predictions(x0[None, :])
+    dev = om.deviations(pred)[0]
+    pred = pred[0]
     k = int(np.argmax(np.abs(np.where(np.isfinite(dev), dev, 0.0))))
     o = om.obs[k]
     return (f"{', '.join(edge)} ended at the edge of the search ({SEARCH_BOUND_SD:g} population SDs from the "
@@ -1305,6 +1309,12 @@ def schedule_breaks(record: PatientRecord, doses, limits: Limits) -> dict:
     return out
 
 
+def planned_background(record: PatientRecord) -> tuple[Dose, ...]:
+    """The record's planned oral-antidepressant start(s), which every candidate and an ``--alternative`` that states
+    none keep (the search chooses ketamine sessions, not the background treatment)."""
+    return tuple(d for d in record.planned_doses if d.drug == Drug.ORAL_ANTIDEPRESSANT)
+
+
 def _recorded_breaks(result: dict, schedule: dict) -> dict:
     """``schedule`` (:func:`schedule_breaks`) with the safety limits the evaluated regimen ``result`` breaks (its
     SBP rise and CADSS peak at the judged quantile, ``safety.judged_at``), in :class:`Limits` field order."""
@@ -1364,7 +1374,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     without = [f"{d} {r}" for d, r in searched_dose_options(limits) if f"{d} {r}" not in offered]
     has_reading = safety_readings(rec, pm.params.get("monitoring.window_h", "h"))
     judged = judged_quantiles(has_reading, limits)         # from the same reading: the two JSON fields agree
-    background = tuple(d for d in rec.planned_doses if d.drug == Drug.ORAL_ANTIDEPRESSANT)
+    background = planned_background(rec)
     if rec.planned_doses:
         cands.append({"label": "recorded plan", "doses": rec.planned_doses, "times": [d.at_h for d in rec.planned_doses],
                       "recorded": True})
@@ -1480,6 +1490,11 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
 
 
 # ---- the whole job -------------------------------------------------------------------------------------------
+#: The keys of :func:`plan`'s result that the plan JSON's ``search`` carries (and ``seconds``, rounded)
+SEARCH_KEYS = ("candidates_evaluated", "unsafe_candidates", "safe_candidates_with_sessions",
+               "products_without_candidates", "unsafe_by_limit", "background", "judged_at", "has_reading", "minimise")
+
+
 def personal_plan(record, *, target: str | None = None, limits: str | Limits | None = None, window: str | None = None,
                   probability: float = 0.8, alternative=None, variables=("score",), params: ParameterSet | None = None,
                   seed: int = 0, n_samples: int = 400, top: int = 5, minimise: str = "sessions") -> dict:
@@ -1510,7 +1525,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
                      for i, line in enumerate(alternative)]
         # the record's planned oral-antidepressant start stays unless the alternative states its own (as every
         # candidate keeps it): an alternative of ketamine sessions alone is not one without the antidepressant
-        background = tuple(d for d in rec.planned_doses if d.drug == Drug.ORAL_ANTIDEPRESSANT)
+        background = planned_background(rec)
         if any(d.drug == Drug.ORAL_ANTIDEPRESSANT for d in alt_doses):
             background = ()
         afc = forecast(fit, regimen=tuple(alt_doses) + background)
@@ -1543,13 +1558,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         "recorded_regimen": [dose_line(d) for d in rec.planned_doses],
         "alternative": alt,
         "plans": pl["plans"], "recorded_plan": pl["recorded_plan"], "target": pl["target"], "limits": pl["limits"],
-        "search": {"candidates_evaluated": pl["candidates_evaluated"], "unsafe_candidates": pl["unsafe_candidates"],
-                   "safe_candidates_with_sessions": pl["safe_candidates_with_sessions"],
-                   "products_without_candidates": pl["products_without_candidates"],
-                   "unsafe_by_limit": pl["unsafe_by_limit"], "background": pl["background"],
-                   "judged_at": pl["judged_at"], "has_reading": pl["has_reading"],
-                   "minimise": pl["minimise"],
-                   "seconds": round(pl["seconds"], 3)},
+        "search": {**{k: pl[k] for k in SEARCH_KEYS}, "seconds": round(pl["seconds"], 3)},
         # package_version (the plan contract's name) and ketasim_version, model as every other output names them
         "provenance": {"package_version": ketasim.__version__, "ketasim_version": ketasim.__version__,
                        "model": model_id(), "parameter_set": pm.params.version,

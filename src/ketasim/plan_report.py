@@ -126,11 +126,10 @@ def plan_table(res: dict) -> pd.DataFrame:
     rec = res.get("recorded_plan")
     for p in res["plans"] + ([rec] if rec else []):
         s = p["safety"]
-        at = s.get("judged_at") or {}
 
         def where(k):       # a margin to another quantile (no reading of it in the record) says which
-            q = at.get(k, 0.9)
-            return "" if q == 0.9 or not p["sessions"] else f" at the {quantile_name(q)}"
+            q = _judged_elsewhere(p, k)
+            return "" if q is None else f" at the {quantile_name(q)}"
 
         row = {"rank": p.get("rank", "recorded"), "plan": p["label"], "p_target": p["p_target"],
                "sessions": p["sessions"], "drug (mg)": p["total_dose_mg"],
@@ -162,6 +161,13 @@ def limits_text(lim: dict) -> str:
         return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
     return ",".join(f"{k}={value(v)}" for k, v in lim.items() if k != "note")
+
+
+def _judged_elsewhere(plan: dict, limit: str) -> float | None:
+    """The quantile a plan's ``limit`` (sbp_rise_mmhg, cadss) is judged at when it is not the 90th percentile (the
+    record has no reading of it: ``safety.judged_at``) and the plan has sessions; None otherwise (nothing to say)."""
+    q = (plan["safety"].get("judged_at") or {}).get(limit, 0.9)
+    return None if q == 0.9 or not plan["sessions"] else q
 
 
 def quantile_name(q: float) -> str:
@@ -289,11 +295,11 @@ def text_summary(res: dict) -> str:
     def margins(p):
         """'SBP margin +25 mmHg, CADSS margin +17 (median; p90 44)': a margin judged at another quantile than the
         90th percentile (no reading of it in the record) says so and shows the 90th percentile."""
-        s, at = p["safety"], p["safety"].get("judged_at") or {}
+        s = p["safety"]
 
         def other(k, p90):
-            q = at.get(k, 0.9)
-            return "" if q == 0.9 or not p["sessions"] else f" ({quantile_name(q)}; p90 {p90:.0f})"
+            q = _judged_elsewhere(p, k)
+            return "" if q is None else f" ({quantile_name(q)}; p90 {p90:.0f})"
 
         return (f"SBP margin {s['sbp_margin_mmhg']:+.0f} mmHg{other('sbp_rise_mmhg', s['sbp_rise_p90_mmhg'])}, "
                 f"CADSS margin {s['cadss_margin']:+.0f}{other('cadss', s['cadss_peak_p90'])}")
@@ -324,8 +330,10 @@ def text_summary(res: dict) -> str:
     search = res.get("search") or {}
     judged = search.get("judged_at") or {}
     # a reading within a session's monitoring window (search.has_reading); before it: any reading of the DVID
+    from .personal import SAFETY_READINGS
+
     has = search.get("has_reading") or {k: dv in {o.get("dvid") for o in res.get("observations", [])}
-                                        for k, dv in (("sbp_rise_mmhg", "sbp_change_mmhg"), ("cadss", "cadss"))}
+                                        for k, dv in SAFETY_READINGS.items()}
     unread = [(k, w) for k, w in (("sbp_rise_mmhg", "SBP"), ("cadss", "CADSS")) if not has.get(k)]
     if search.get("products_without_candidates"):
         lines.append(f"  no dose option of {', '.join(search['products_without_candidates'])} fits the limits (dose a "

@@ -98,10 +98,8 @@ PARENTERAL_ROUTES = frozenset({Route.IV_INFUSION, Route.IV_BOLUS, Route.IM, Rout
 MAX_ADMINISTRATIONS = 2000
 
 
-def _fmt_h(h: float) -> str:
-    """A time (h) as a message writes it: '1 min', '40 min', '3.5 h' (was '0.0166667 h', '0.666667 h'); the
-    outputs' rule (:func:`ketasim.units.fmt_hours`)."""
-    return fmt_hours(h)
+#: a time (h) as a message writes it ('1 min', '40 min', '3.5 h'; was '0.0166667 h'): the outputs' rule
+_fmt_h = fmt_hours
 
 
 def parse_drug(text, field: str = "drug") -> Drug:

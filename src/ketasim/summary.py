@@ -150,11 +150,6 @@ def monitoring_summary_from_peaks(peaks: dict) -> str:
     return "\n".join(lines)
 
 
-def cumulative_anesthetic_warnings(scenario, typical) -> list[str]:
-    """The messages of :func:`cumulative_anesthetic_arms`."""
-    return [msg for _, msg in cumulative_anesthetic_arms(scenario, typical)]
-
-
 def cumulative_anesthetic_arms(scenario, typical) -> list[tuple[str, str]]:
     """One warning per arm whose typical patient (``typical``: a SimulationResult of typical patients) reaches the
     model's anesthetic level (trajectory column ``anesthesia``: venous plasma ketamine >= pd.anesthesia.threshold)

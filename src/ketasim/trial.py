@@ -302,9 +302,8 @@ def pi_scope(u: dict) -> str:
             "Between-arm comparisons: sampling error only.")
 
 
-def _fmt_t(h) -> str:
-    """A stated time as the trial's outputs label it (:func:`ketasim.units.fmt_hours`: the HTML report the same)."""
-    return fmt_hours(h)
+#: a stated time as the trial's outputs label it (the HTML report the same)
+_fmt_t = fmt_hours
 
 
 # ---- statistics (scipy / statsmodels; nothing hand-written) ----------------------------------------------------
@@ -1080,12 +1079,9 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
     if whole:
         size = scenario.population.size if size is None else size
         # the grid each draw's trial runs on (endpoint times, visits, band times), as _run_trial checks it
-        times, horizon, _, _, band_times = _trial_grid(scenario)
-        grid = np.unique(np.concatenate([times, band_times]))
-        last_dose = max((a.last_time_h for a in scenario.arms), default=0.0)
-        est = limits.estimate_run(size, len(grid), max(float(grid[-1]), last_dose + 24.0), n_arms=len(scenario.arms),
-                                  n_resets=3 * max((len(a.administrations()) for a in scenario.arms), default=0),
-                                  tables=False)
+        times, _, _, _, band_times = _trial_grid(scenario)
+        est = limits.estimate_scenario_run(scenario, size, np.unique(np.concatenate([times, band_times])),
+                                           tables=False)
         if est.seconds * (k + 1) > limits.time_budget():
             raise InputError(f"--uncertainty: {k} draws x the whole {kind.replace('_', ' ')} design ({size:,} "
                              f"patients per arm) would compute for ~{limits.fmt_seconds(est.seconds * (k + 1))}, more "

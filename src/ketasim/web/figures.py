@@ -51,10 +51,9 @@ def cascade_panels():
     return PANELS
 
 
-def fmt_time_h(h: float) -> str:
-    """An endpoint's time as the trial's text table and HTML report label it ('40 min', '6 h', '7 d'; no weeks):
-    :func:`ketasim.units.fmt_hours`. The dashboard's table and the endpoint figure read the same labels."""
-    return fmt_hours(h)
+#: an endpoint's time as the trial's text table and HTML report label it ('40 min', '6 h', '7 d'; no weeks): the
+#: dashboard's table and the endpoint figure read the same labels
+fmt_time_h = fmt_hours
 
 
 def _tick_label(h: float) -> str:
