@@ -81,19 +81,34 @@ NEGLIGIBLE_MG_PER_KG = {"ketamine": 0.01, "midazolam": 0.002}
 #: Nominal systemic fraction used only for the anesthetic-range warning.
 _NOMINAL_F = {Route.IV_INFUSION: 1.0, Route.IV_BOLUS: 1.0, Route.IM: 0.93, Route.SC: 0.93,
               Route.INTRANASAL: 0.5, Route.ORAL: 0.2, Route.SUBLINGUAL: 0.3}
-#: Anesthetic potency per mg relative to the racemate, for the anesthetic-range warning of parenteral doses (IV, IM,
-#: SC): esketamine twice the racemate (equipotent 0.25 mg/kg S vs 0.5 mg/kg racemic, Pfenninger 2002 Anesthesiology
-#: 96:357, as pd.pressor.r_ketamine_potency cites; the esketamine label's IV induction 0.5-1 mg/kg against the
-#: racemate's 1-4.5 mg/kg). A 0.99 mg/kg esketamine bolus did not warn. Arketamine keeps the racemate's threshold
-#: (less potent: warning early is the safe side). Absorption routes keep theirs: there the threshold on the systemic
-#: dose already stands far from a bolus's peak (labelled esketamine 84 mg intranasal peaks near 100 ng/mL)
-ANESTHETIC_POTENCY = {Drug.ESKETAMINE: 2.0}
+def anesthetic_potency(drug: Drug) -> float:
+    """Anesthetic potency per mg relative to the racemate, for the anesthetic-range warning of parenteral doses (IV,
+    IM, SC). One rule with the model's anesthesia flag (trajectory column ``anesthesia``), NMDA block and glutamate
+    fall: each enantiomer counts by its NMDA affinity, R at w = Ki_S / Ki_R of S (pd.ki.*, Ebert 1997: 0.214), so
+    esketamine is 2 / (1 + w) = 1.65 x and arketamine 2 w / (1 + w) = 0.35 x the racemate. The concentration data
+    at equal anesthetic effect bracket w: White et al., 'Pharmacology of ketamine isomers in surgical patients',
+    Anesthesiology (abstract, https://scilit.com/publications/bb14927006e38ef6ebecc8f9fd70435c): plasma S 0.5, R 1.7
+    ug/mL at the end of equal anesthesia, S:R 3.4:1, w 0.29; Schuttler 1987 J Pharmacokinet Biopharm 15:241
+    doi:10.1007/BF01066320, EEG IC50 S 0.8, R 1.8 ug/mL with R's smaller Emax: w 0.23-0.44. Dose statements
+    disagree under additivity (S twice the racemate, review PMID 9893910 and the esketamine label's IV induction
+    0.5-1 mg/kg vs 1-2, implies w ~ 0; S three times R, Doenicke 1992 PMID 1332529, implies 1.5 x). Absorption
+    routes keep the racemate's threshold: there the threshold on the systemic dose already stands far from a bolus's
+    peak (labelled esketamine 84 mg intranasal peaks near 100 ng/mL)."""
+    if drug not in (Drug.ESKETAMINE, Drug.ARKETAMINE):
+        return 1.0
+    from .parameters import load_parameters
+
+    p = load_parameters()
+    w = p.get("pd.ki.s_ketamine", "uM") / p.get("pd.ki.r_ketamine", "uM")
+    return (2.0 if drug is Drug.ESKETAMINE else 2.0 * w) / (1.0 + w)
+
+
 #: An infusion this short (h) is given as a bolus is (IV push over 1-2 min; label induction "slowly, over 60 seconds"):
 #: it takes the bolus's anesthetic threshold. In the model 1 mg/kg over 5 min peaks at 853 ng/mL against the bolus's
 #: 915 (typical patient), over 40 min at 348.
 BOLUS_LIKE_INFUSION_H = 5.0 / 60.0
 REFERENCE_WEIGHT_KG = 70.0
-#: Parenteral routes (IV, IM, SC): dosed per body weight in practice, and where ANESTHETIC_POTENCY applies
+#: Parenteral routes (IV, IM, SC): dosed per body weight in practice, and where anesthetic_potency applies
 PARENTERAL_ROUTES = frozenset({Route.IV_INFUSION, Route.IV_BOLUS, Route.IM, Route.SC})
 MAX_ADMINISTRATIONS = 2000
 
@@ -266,8 +281,9 @@ class Dose:
             from .errors import DoseWarning
 
             why = ""
-            if ANESTHETIC_POTENCY.get(self.drug, 1.0) != 1.0 and self.route in PARENTERAL_ROUTES:
-                why = f"{self.drug.value}: ~{ANESTHETIC_POTENCY[self.drug]:g} x the racemate's anesthetic potency; "
+            potency = anesthetic_potency(self.drug)
+            if potency != 1.0 and self.route in PARENTERAL_ROUTES:
+                why = f"{self.drug.value}: ~{potency:.3g} x the racemate's anesthetic potency; "
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} {self.route.value} is in the anesthetic range "
                           f"({why}expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by "
                           f"default: experiments.anesthetic_state)", DoseWarning, stacklevel=3)
@@ -290,10 +306,10 @@ class Dose:
     def _anesthetic(self, per_kg: float) -> bool:
         """Is this dose in the anesthetic range? Boluses and IM/SC by systemic dose (Ketalar label: induction
         1-4.5 mg/kg IV, 6.5-13 mg/kg IM); infusions by rate and amount (label maintenance 1-6 mg/kg/h), so that
-        the subanesthetic 0.5-1 mg/kg over 40 min used in depression does not warn. Parenteral esketamine counts
-        twice (ANESTHETIC_POTENCY)."""
+        the subanesthetic 0.5-1 mg/kg over 40 min used in depression does not warn. Parenteral esketamine and
+        arketamine count by their potency (anesthetic_potency)."""
         if self.route in PARENTERAL_ROUTES:
-            per_kg = per_kg * ANESTHETIC_POTENCY.get(self.drug, 1.0)
+            per_kg = per_kg * anesthetic_potency(self.drug)
         if self.route is Route.IV_INFUSION:
             rate = per_kg / self.duration_h if self.duration_h > 0 else float("inf")
             # 1.4 mg/kg over 2 min did not warn while a 1 mg/kg bolus did: a short infusion is a bolus

@@ -971,8 +971,11 @@ OUTPUTS = (
            " hr_rise_max)", "beats/min"),
     Output("sedation", "sedation_index", "index 0-1"),
     Output("nausea_probability", "nausea_curve(emetic_drive, nausea_pmax, nausea_ec50)", "probability"),
-    Output("anesthesia", "piecewise(1, (cp_s + cp_r) / mw_ketamine >= anesthesia_umol, 0)",
-           "flag (venous plasma ketamine S + R >= 5 µM, unweighted: see pd.anesthesia.threshold)"),
+    # racemate-equivalent level: each enantiomer weighted by its NMDA affinity (the rule of the block, the glutamate
+    # fall and regimen.anesthetic_potency), scaled so that a racemate's equal S and R read as their sum
+    Output("anesthesia", "piecewise(1, 2 * (cp_s + cp_r * ki_s / ki_r) / (1 + ki_s / ki_r) / mw_ketamine"
+           " >= anesthesia_umol, 0)",
+           "flag (venous plasma ketamine, racemate-equivalent by NMDA affinity, >= 5 µM: see pd.anesthesia.threshold)"),
     Output("anesthetic_state", "anesthetic_state", "dimensionless (0 = none; plasticity scaled by exp(-x))"),
     # a score cannot pass the scale's maximum (a patient whose natural course worsens: free: omega_natural)
     Output("score", "min(severity * baseline_score, scale_max)", "points on the population's scale"),
