@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 
 from ketasim import load_scenario, run_trial
 from ketasim.cli import main
-from ketasim.errors import InputError
+from ketasim.errors import InputError, ObservedWarning
 from ketasim.observed import compare_observed, format_observed, observed_summary, read_observed
 from ketasim.report import embedded_figures
 
@@ -141,9 +142,12 @@ GOOD = [{"arm": "ketamine", "timepoint_h": "24", "measure": "mean_change", "valu
 def test_cli_json_block_and_report(tmp_path, capsys):
     obs = _write(tmp_path / "obs.csv", GOOD)
     js, rep, plain = tmp_path / "t.json", tmp_path / "t.html", tmp_path / "plain.json"
-    assert main(["trial", str(SCENARIO), "--size", "30", "--observed", str(obs), "--json", str(js),
-                 "--report", str(rep), "--no-progress"]) == 0
-    out = capsys.readouterr().out
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ObservedWarning)        # printed by the CLI as a 'warning: ...' line
+        assert main(["trial", str(SCENARIO), "--size", "30", "--observed", str(obs), "--json", str(js),
+                     "--report", str(rep), "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("warning: --observed obs.csv names no scenario (no scenario column)") == 1
     assert "observed vs predicted" in out and "inside" in out and "nothing fitted" in out
     doc = json.loads(js.read_text(encoding="utf-8"))            # strict JSON (no NaN)
     block = doc["observed_comparison"]

@@ -159,10 +159,10 @@ def test_bad_final_dose_rows_are_refused_in_one_line(scenario):
 
 def test_cli_table_json_and_report(tmp_path, scenario, capsys):
     csv = tmp_path / "obs.csv"
-    csv.write_text("arm,timepoint_h,measure,dose_level,value,n\n"
-                   f"{FLEX},,final_dose_rate,56 mg,33,114\n"
-                   f"{FLEX},{_last_decision_h(scenario):g},final_dose_rate,84MG,67,114\n"
-                   f"{PLACEBO},672,mean_change,,-17.0,100\n", encoding="utf-8")
+    csv.write_text("scenario,arm,timepoint_h,measure,dose_level,value,n\n"     # tied to the scenario: no warning
+                   f"transform2-flexible,{FLEX},,final_dose_rate,56 mg,33,114\n"
+                   f",{FLEX},{_last_decision_h(scenario):g},final_dose_rate,84MG,67,114\n"
+                   f",{PLACEBO},672,mean_change,,-17.0,100\n", encoding="utf-8")
     out_json, out_html = tmp_path / "t.json", tmp_path / "t.html"
     assert main(["trial", str(SCENARIO), "--size", "30", "--observed", str(csv), "--json", str(out_json),
                  "--report", str(out_html)]) == 0

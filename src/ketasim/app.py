@@ -37,7 +37,8 @@ class _Bar:
 def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True, dask=None,
                   chunk=10000, observed=None, parameters=None, **uncertainty):
     """``uncertainty``: ``uncertainty=N, between_trial=bool`` for prediction intervals (``run_trial``'s).
-    ``observed``: a published trial's CSV (``ketasim.observed``), validated before the trial runs; its comparison is
+    ``observed``: a published trial's CSV (``ketasim.observed``), validated before the trial runs (a file that names
+    another scenario in its ``scenario`` column is refused; one that names none warns once); its comparison is
     printed after the endpoint table, added to the JSON as ``observed_comparison`` and to the report.
     ``parameters``: a parameter set file (``--parameters``; None: the installed set)."""
     from .scenario import load_scenario
@@ -51,6 +52,13 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
         from .observed import read_observed
 
         obs = read_observed(observed, sc)          # a bad file stops here: nothing run, nothing written
+        if not (obs["scenario"] != "").any():      # another trial's file whose arms and times match reads too
+            import warnings
+
+            from .errors import ObservedWarning
+            from .observed import untied_warning
+
+            warnings.warn(untied_warning(f"--observed {Path(str(observed)).name}", sc), ObservedWarning, stacklevel=2)
     warn_cumulative_anesthetic(sc, params)
     total = (size or sc.population.size) * len(sc.arms)
     if uncertainty:

@@ -39,9 +39,10 @@ from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
 REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
 #: kept as provenance in the output (``spread``/``spread_kind`` and ``n`` also give the observed value's own CI);
-#: ``dose_level`` names the dose of a ``final_dose_rate`` row (e.g. "84 mg")
+#: ``dose_level`` names the dose of a ``final_dose_rate`` row (e.g. "84 mg"); ``scenario`` the ``name:`` of the
+#: scenario the file belongs to (one value for the whole file; another scenario's name is refused)
 OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes", "domain",
-                    "dose_level")
+                    "dose_level", "scenario")
 SPREAD_KINDS = ("SD", "SE", "none")
 #: measures with no time: over all sessions (side effects) or over the whole follow-up (relapse)
 TIMELESS_MEASURES = SIDE_EFFECT_MEASURES + ("relapse_rate",)
@@ -235,6 +236,24 @@ def _final_dose(where: "_Where", i: int, r: dict, arm, cols: list[str], titrated
     return text, t_last
 
 
+def file_scenario(rows: list[dict], name: str = "observed table") -> str | None:
+    """The scenario an observed file names in its optional ``scenario`` column (the ``name:`` of the scenario file
+    it belongs to; one value for the whole file, cells may be left empty), None when it names none. Two different
+    names are one line."""
+    given = list(dict.fromkeys(_text(r.get("scenario")) for r in rows if _text(r.get("scenario"))))
+    if len(given) > 1:
+        raise InputError(f"{name}, column scenario: one scenario per file, got "
+                         + ", ".join(repr(g[:40]) for g in given[:3]))
+    return given[0] if given else None
+
+
+def untied_warning(name: str, scenario) -> str:
+    """The warning of a file that names no scenario (``trial --observed``): nothing ties it to this one."""
+    return (f"{name} names no scenario (no scenario column): nothing ties it to scenario {scenario.name!r}, so "
+            "another trial's file with the same arm names and times would be compared as well; add a column "
+            f"scenario with {scenario.name} (the scenario's name:)")
+
+
 def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame:
     """Validate a published trial's results against ``scenario`` (a :class:`ketasim.scenario.Scenario`) and return
     them as a tidy table (one row per observed row): ``row`` (1-based), ``arm``, ``measure``, ``time_h`` (h; NaN for
@@ -246,7 +265,9 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     (other columns, such as the reference file's ``population`` or ``dose``, are ignored). Every error is one line
     naming the row and the column (:class:`ketasim.errors.InputError`); ``label`` names a CSV file in those lines
     (default ``--observed FILE``). An optional ``domain`` column (one value for the whole file) is kept for
-    ``ketasim.external``.
+    ``ketasim.external``. An optional ``scenario`` column names the scenario the file belongs to (its ``name:``,
+    letter case ignored; one value for the whole file): another name is refused in one line naming both, before
+    any row is read (``trial --observed`` warns when a file names none). The table's ``scenario`` column holds it.
 
     ``final_dose_rate`` rows (the share of a titrated arm's patients on each final dose, in percent) name the level in
     a ``dose_level`` column ("84 mg", as the trial writes it; "84mg" and "84 MG" are read as "84 mg"); their
@@ -264,6 +285,11 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                          + _missing_column_hint(cols))
     if not rows:
         raise InputError(f"{where.name}: no data rows")
+    named = file_scenario(rows, where.name)
+    if named is not None and named.casefold() != str(scenario.name).strip().casefold():
+        raise InputError(f"{where.name}, column scenario: the file belongs to scenario {named[:60]!r}, not to "
+                         f"{scenario.name!r} (the scenario's name:); give this trial's observed file, or correct "
+                         "its scenario column")
     ep = scenario.endpoints
     if ep is None:
         raise InputError(f"{where.name}: scenario {scenario.name} has no endpoints to compare with")
@@ -382,7 +408,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                     "n_from": N_FROM_FILE if not math.isnan(n) else N_FROM_ARM, "scale": r.get("scale", ""),
                     "spread": spread, "spread_kind": kind or "", "trial_id": r.get("trial_id", ""),
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
-                    "notes": r.get("notes", ""), "domain": r.get("domain", "")})
+                    "notes": r.get("notes", ""), "domain": r.get("domain", ""), "scenario": named or ""})
     _check_fraction_rates(where, out)
     return pd.DataFrame(out)
 
