@@ -69,5 +69,5 @@ class ArmNameWarning(UserWarning):
 
 
 class ObservedWarning(UserWarning):
-    """An observed (published) value is accepted but looks like a slip (a single rate written as a fraction): the
-    file is still compared, as written."""
+    """An observed (published) value is accepted but looks like a slip (a single rate written as a fraction), or the
+    observed file names no scenario it belongs to: the file is still compared, as written."""
