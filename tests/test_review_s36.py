@@ -89,3 +89,99 @@ def test_external_qualification_refuses_a_csv_naming_another_scenario(tmp_path):
     with pytest.raises(InputError, match=r"^murrough2013\.csv, column scenario: the file belongs to scenario "
                                          r"'single-infusion-trd', not to 'murrough2013'"):
         validate_trial(trial)
+
+
+BIG = """name: big
+seed: 1
+population: {size: 2000}
+arms:
+  ketamine:
+    - {drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min, at: 0 h}
+output: {every: 1 min, until: 28 d}
+"""
+
+
+def _free(monkeypatch, free_bytes):
+    """shutil.disk_usage as ketasim.scale sees it: ``free_bytes`` free (no gigabytes are written)."""
+    import collections
+
+    import ketasim.scale as S
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(S.shutil, "disk_usage", lambda path: usage(10 * free_bytes, 9 * free_bytes, free_bytes))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_trajectory_file_larger_than_the_free_disk_is_refused_before_anything_runs(tmp_path, monkeypatch, capsys,
+                                                                                      stream):
+    """A 1-min grid of 2,000 patients over 28 days streams tens of GB: refused in one line naming the option, the
+    size and the free space when it does not fit with a margin, before a patient is simulated or a byte written;
+    the Python API (simulate_streamed) checks the same; --csv and --parquet on one disk count together."""
+    import ketasim.scale as S
+    from ketasim.cli import main
+    from ketasim.errors import InputError
+    from ketasim.scenario import load_scenario
+
+    scen = tmp_path / "big.yaml"
+    scen.write_text(BIG, encoding="utf-8")
+    _free(monkeypatch, 30e9)
+
+    def no_run(task):
+        raise AssertionError("simulated although refused")
+
+    monkeypatch.setattr(S, "run_chunk", no_run)
+    out = tmp_path / "t.csv"
+    argv = ["simulate", str(scen), "--csv", str(out)] + (["--chunk", "500"] if stream else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: --csv: 80,642,000 trajectory rows need up to ~37.7 GB but ")
+    assert "has 30.0 GB free (~3.0 GB of it kept free); output less often" in err and "fewer patients" in err
+    assert list(tmp_path.iterdir()) == [scen]
+
+    # the API streams without the CLI in front of it: the same refusal, naming its argument
+    sc = load_scenario(scen)
+    with pytest.raises(InputError, match=r"^parquet: 80,642,000 trajectory rows need up to ~25\.2 GB but .* has "
+                                         r"20\.0 GB free \(~2\.0 GB of it kept free\)"):
+        _free(monkeypatch, 20e9)
+        S.simulate_streamed(sc, parquet=tmp_path / "t.parquet")
+    # each would fit alone in 40 GB less the margin; together (one disk) they do not
+    _free(monkeypatch, 40e9)
+    with pytest.raises(InputError, match=r"^csv and parquet: .* need up to ~62\.9 GB"):
+        S.simulate_streamed(sc, csv=tmp_path / "t.csv", parquet=tmp_path / "t.parquet")
+    assert list(tmp_path.iterdir()) == [scen]
+
+
+def test_a_large_trajectory_file_warns_once_with_its_size_and_how_to_reduce_it(tmp_path, monkeypatch, capsys):
+    """Above 2 GB (here lowered to a few kB so that a small run shows it) the file is written with one warning that
+    names its size and how to make it smaller (fewer output times, fewer patients), in the in-memory and the
+    streamed command and in the API; below it, no warning (-W error)."""
+    import warnings
+
+    import ketasim.scale as S
+    from ketasim.cli import main
+    from ketasim.errors import OutputSizeWarning
+    from ketasim.scenario import load_scenario
+
+    scen = tmp_path / "small.yaml"
+    scen.write_text(BIG.replace("size: 2000", "size: 3").replace("every: 1 min, until: 28 d", "every: 1 h, until: 2 d"),
+                    encoding="utf-8")
+    assert S.LARGE_OUTPUT_BYTES == 2e9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")               # below 2 GB: nothing said
+        assert main(["simulate", str(scen), "--csv", str(tmp_path / "quiet.csv")]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(S, "LARGE_OUTPUT_BYTES", 1000.0)
+    for extra in ([], ["--chunk", "2"]):
+        out = tmp_path / f"t{len(extra)}.csv"
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")          # printed by the CLI as 'warning: ...' lines
+            assert main(["simulate", str(scen), "--csv", str(out)] + extra) == 0
+        err = capsys.readouterr().err
+        lines = [x for x in err.splitlines() if "trajectory rows make up to" in x]
+        assert lines == ["warning: --csv: 147 trajectory rows make up to ~68.8 kB of files; to make it smaller, "
+                         "output less often or at fewer times (the scenario's output: every, or a list of times), "
+                         "fewer patients, or 'ketasim trial' for endpoints only"], err
+        assert out.exists()
+    with pytest.warns(OutputSizeWarning, match=r"^parquet: 147 trajectory rows make up to ~45\.9 kB of files; to make "
+                                               r"it smaller, output less often"):
+        S.simulate_streamed(load_scenario(scen), parquet=tmp_path / "t.parquet")

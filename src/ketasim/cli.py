@@ -542,9 +542,11 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     ex = executor_from_option(dask)
     try:
         # the output times as the in-memory path's (the scenario's own grid is sized to its population, not --size)
+        # check_disk=False: simulate() checked the files' size against the disk (check_feasible), naming --csv
         s = simulate_streamed(sc, params, n=size, seed=seed, experiment=exp, chunk=chunk, csv=csv, parquet=parquet,
-                              output_times_h=times, executor=ex, progress=TextProgress("simulate" + (" (dask)" if dask else ""),
-                                                                 sys.stderr.isatty() or bool(dask)))
+                              output_times_h=times, executor=ex, check_disk=False,
+                              progress=TextProgress("simulate" + (" (dask)" if dask else ""),
+                                                    sys.stderr.isatty() or bool(dask)))
     finally:
         if ex is not None:
             ex.close()

@@ -71,3 +71,9 @@ class ArmNameWarning(UserWarning):
 class ObservedWarning(UserWarning):
     """An observed (published) value is accepted but looks like a slip (a single rate written as a fraction), or the
     observed file names no scenario it belongs to: the file is still compared, as written."""
+
+
+
+class OutputSizeWarning(UserWarning):
+    """A trajectory file will be large (above ``ketasim.scale.LARGE_OUTPUT_BYTES``): written, but the size and how to
+    make it smaller are said before anything runs."""

@@ -149,6 +149,11 @@ def _gb(x: float) -> str:
     return f"{x / 1e9:,.1f} GB"
 
 
+def _size(x: float) -> str:
+    """Bytes as GB, MB below 0.1 GB, kB below 0.1 MB."""
+    return _gb(x) if x >= 1e8 else f"{x / 1e6:,.1f} MB" if x >= 1e5 else f"{x / 1e3:,.1f} kB"
+
+
 def needs_streaming(est: SizeEstimate, memory_budget: float | None = None) -> bool:
     """True when the trajectories would not fit comfortably in memory (half of what is available)."""
     budget = memory_budget if memory_budget is not None else 0.5 * available_memory_bytes()
@@ -159,6 +164,8 @@ def check_feasible(est: SizeEstimate, *, outputs: dict, memory_budget: float | N
     """Refuse up front (InputError, one line) what cannot be done with these outputs.
 
     ``outputs``: {"csv": path or None, "parquet": path or None, "report": path or None, "plot": path or None}.
+    The files are checked against the free disk space, with a warning above :data:`LARGE_OUTPUT_BYTES`
+    (:func:`check_output_files`), named as the command line's ``--csv`` / ``--parquet``.
     """
     files = {k: v for k, v in outputs.items() if k in ("csv", "parquet") and v}
     if needs_streaming(est, memory_budget):
@@ -170,16 +177,58 @@ def check_feasible(est: SizeEstimate, *, outputs: dict, memory_budget: float | N
             raise InputError(f"simulate: {est.rows:,} trajectory rows (~{_gb(est.memory_bytes)} in memory) do not "
                              "fit in memory and no file was asked for; give --parquet (streamed, bounded memory) "
                              "or use 'ketasim trial' for endpoints only")
+    check_output_files(est, files, option="--")
+
+
+#: A trajectory output estimated above this many bytes warns (:class:`~ketasim.errors.OutputSizeWarning`) with its
+#: size and how to make it smaller, before anything runs (2 GB: a 1-min grid of 2,000 patients over weeks streamed
+#: ~19 GB without a word).
+LARGE_OUTPUT_BYTES = 2e9
+#: Left free on an output's disk: this share of its free space, and at least :data:`DISK_MARGIN_MIN_BYTES`.
+DISK_MARGIN_SHARE = 0.1
+DISK_MARGIN_MIN_BYTES = 100e6
+_SMALLER = ("output less often or at fewer times (the scenario's output: every, or a list of times), fewer "
+            "patients, or 'ketasim trial' for endpoints only")
+
+
+def check_output_files(est: SizeEstimate, files: dict, *, option: str = "") -> None:
+    """Before a trajectory file is written: the estimated bytes (upper estimates, :data:`ROW_BYTES_FILE`) of the
+    files ``files`` ({"csv": path, "parquet": path}; None skipped) that share a disk must fit in its free space
+    (``shutil.disk_usage`` of the file's folder) less a margin (:data:`DISK_MARGIN_SHARE` of it, at least
+    :data:`DISK_MARGIN_MIN_BYTES`), else an InputError (one line naming the option, the size and the free space);
+    above :data:`LARGE_OUTPUT_BYTES` in all, one :class:`~ketasim.errors.OutputSizeWarning` naming the size and
+    how to make it smaller. ``option``: the prefix of the names in the lines ("--" for the command line's
+    ``--csv``; "" for the ``csv=`` argument)."""
+    import warnings
+
+    from .errors import OutputSizeWarning
+
+    files = {k: Path(str(v)) for k, v in files.items() if k in ROW_BYTES_FILE and v}
+    if not files:
+        return
+    disks: dict = {}
     for fmt, path in files.items():
-        folder = Path(path).resolve().parent
+        folder = path.resolve().parent
         if not folder.is_dir():
-            raise InputError(f"--{fmt}: folder {folder} does not exist")
-        free = shutil.disk_usage(folder).free
-        need = est.file_bytes[fmt]
-        if need > 0.9 * free:
-            raise InputError(f"--{fmt}: {est.rows:,} rows need up to ~{_gb(need)} but {folder} has {_gb(free)} free; "
-                             "use fewer output times (output: every/list), fewer patients, or 'ketasim trial' for "
-                             "endpoints only")
+            raise InputError(f"{option}{fmt}: folder {folder} does not exist")
+        try:
+            key = os.stat(folder).st_dev
+        except OSError:
+            key = folder
+        disks.setdefault(key, (folder, []))[1].append(fmt)
+    for folder, fmts in disks.values():
+        names = " and ".join(option + f for f in fmts)
+        free = float(shutil.disk_usage(folder).free)
+        need = float(sum(est.file_bytes[f] for f in fmts))
+        keep = max(DISK_MARGIN_SHARE * free, DISK_MARGIN_MIN_BYTES)
+        if need > free - keep:
+            raise InputError(f"{names}: {est.rows:,} trajectory rows need up to ~{_size(need)} but {folder} has "
+                             f"{_size(free)} free (~{_size(keep)} of it kept free); {_SMALLER}")
+    total = float(sum(est.file_bytes[f] for f in files))
+    if total > LARGE_OUTPUT_BYTES:
+        names = " and ".join(option + f for f in files)
+        warnings.warn(f"{names}: {est.rows:,} trajectory rows make up to ~{_size(total)} of files; to make "
+                      f"{'it' if len(files) == 1 else 'them'} smaller, {_SMALLER}", OutputSizeWarning, stacklevel=3)
 
 
 # ---- streamed files -----------------------------------------------------------------------------------------------
@@ -304,11 +353,16 @@ class StreamSummary:
 def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None, output_times_h=None,
                       experiment=None, chunk: int | None = None, csv=None, parquet=None, executor=None,
                       progress: Callable[[float], None] | None = None, keep: int = 2000,
-                      on_failure: str = "raise") -> StreamSummary:
+                      on_failure: str = "raise", check_disk: bool = True) -> StreamSummary:
     """Simulate every arm in chunks and stream trajectories to ``csv`` and/or ``parquet`` (bounded memory).
 
     The files equal ``simulate(...).to_csv/to_parquet`` of the same scenario, seed and size (same patients,
     same rows in the same order). Keeps the first ``keep`` patients per arm in memory for figures.
+
+    ``check_disk``: before anything runs, the files' estimated size is checked against the free disk space
+    (refused in one line when it does not fit with a margin) and warns above :data:`LARGE_OUTPUT_BYTES`
+    (:func:`check_output_files`); False when the caller has checked it (``ketasim simulate`` does, naming its
+    options).
     """
     from .engine import ArmRun
     from .parameters import load_parameters
@@ -324,6 +378,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     keep = check_int(keep, "keep", lo=0, hi=MAX_PATIENTS)
     if not isinstance(on_failure, str) or on_failure not in ("raise", "flag"):
         raise InputError(f"on_failure: use 'raise' or 'flag', got {on_failure!r}")
+    if not isinstance(check_disk, bool):
+        raise InputError(f"check_disk: expected True or False, got {type(check_disk).__name__}")
     if getattr(scenario, "patient", None) is not None:
         # the chunks sample their patients: one stated patient would run with random effects, not the typical
         # ones simulate() gives it
@@ -342,6 +398,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
         writers.append(TrajectoryWriter(csv, "csv", head.provenance))
     if parquet:
         writers.append(TrajectoryWriter(parquet, "parquet", head.provenance))
+    if check_disk and writers:        # before any chunk runs or any byte is written
+        check_output_files(estimate(len(scenario.arms), n, times.size), {w.fmt: w.path for w in writers})
     kept: dict[int, list] = {}
     peaks: dict[int, dict] = {}
     finals: dict[int, list] = {}
