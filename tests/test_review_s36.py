@@ -185,3 +185,23 @@ def test_a_large_trajectory_file_warns_once_with_its_size_and_how_to_reduce_it(t
     with pytest.warns(OutputSizeWarning, match=r"^parquet: 147 trajectory rows make up to ~45\.9 kB of files; to make "
                                                r"it smaller, output less often"):
         S.simulate_streamed(load_scenario(scen), parquet=tmp_path / "t.parquet")
+
+
+def test_a_sensitivity_endpoint_in_days_is_labelled_in_days(tmp_path, capsys):
+    """`ketasim sensitivity --endpoint mean_change@99d` printed and wrote 'mean_change@2376h': the label writes the time
+    as every output does (units.fmt_hours, without its space, as --endpoint is written); the JSON keeps the hours."""
+    import json
+
+    from ketasim.cli import main
+    from ketasim.sensitivity import parse_endpoint
+
+    assert [parse_endpoint(t).label for t in ("mean_change@99d", "response_rate@24h", "mean@40 min", "mean@3.5h",
+                                              "mean@7 d", "cadss_peak")] == \
+        ["mean_change@99d", "response_rate@24h", "mean@40min", "mean@3.5h", "mean@7d", "cadss_peak"]
+    js = tmp_path / "s.json"
+    assert main(["sensitivity", str(ROOT / "examples" / "design_example.yaml"), "--endpoint", "mean_change@99d",
+                 "--size", "4", "--samples", "2", "--parameters", "placebo_gain", "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert "sensitivity of mean_change@99d (ketamine) by morris" in out and "2376h" not in out
+    d = json.loads(js.read_text(encoding="utf-8"))
+    assert d["endpoint"] == "mean_change@99d" and d["endpoint_time_h"] == 2376.0

@@ -119,7 +119,11 @@ class EndpointSpec:
 
     @property
     def label(self) -> str:
-        return self.measure if self.time_h is None else f"{self.measure}@{self.time_h:g}h"
+        """'response_rate@24h', 'mean_change@7d', 'cadss_peak': the time as every output writes it
+        (:func:`ketasim.units.fmt_hours`, without its space, as ``--endpoint`` is written); '@99d' printed '@2376h'."""
+        from .units import fmt_hours
+
+        return self.measure if self.time_h is None else f"{self.measure}@{fmt_hours(self.time_h).replace(' ', '')}"
 
 
 def parse_endpoint(text: str) -> EndpointSpec:
@@ -358,6 +362,8 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
         if y0 != 0:
             elas = slope / y0
     meta = {"scenario": scenario.name, "parameter_set": params.version, "calibration_run": params.calibration_run,
+            # the endpoint's time in hours (null for a session measure): the label writes it as '7d', '40min'
+            "endpoint_time_h": ep.time_h,
             "seed": int(seed), "n_patients": int(n_patients), "samples": int(samples),
             "ranges": "literature: confidence column (as stated +-10 %, derived +-25 %, uncertain or from memory "
                       "x/÷2, log-uniform); free: calibration bounds (FITTED) in log/logit space",
