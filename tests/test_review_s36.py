@@ -205,3 +205,20 @@ def test_a_sensitivity_endpoint_in_days_is_labelled_in_days(tmp_path, capsys):
     assert "sensitivity of mean_change@99d (ketamine) by morris" in out and "2376h" not in out
     d = json.loads(js.read_text(encoding="utf-8"))
     assert d["endpoint"] == "mean_change@99d" and d["endpoint_time_h"] == 2376.0
+
+
+def test_a_sensitivity_label_reads_back_as_the_time_asked_for():
+    """R1-2: '--endpoint mean_change@50h' was labelled 'mean_change@2.083d' (= 49.992 h): a label copied into the next
+    run asked for another time. The readable form is kept only when it reads back as the same time (within 1e-9 h),
+    else the hours are written as typed."""
+    from ketasim.sensitivity import parse_endpoint
+
+    cases = {"mean_change@50h": "mean_change@50h", "mean@100.5h": "mean@100.5h", "mean@3000 min": "mean@50h",
+             "mean@0.1234567h": "mean@0.1234567h",
+             # round-trips: the readable form stays
+             "mean_change@99d": "mean_change@99d", "mean@3.75h": "mean@225min", "mean@40 min": "mean@40min",
+             "response_rate@24h": "response_rate@24h", "mean@7 d": "mean@7d"}
+    for typed, label in cases.items():
+        ep = parse_endpoint(typed)
+        assert ep.label == label, typed
+        assert abs(parse_endpoint(ep.label).time_h - ep.time_h) <= 1e-9, typed

@@ -120,10 +120,18 @@ class EndpointSpec:
     @property
     def label(self) -> str:
         """'response_rate@24h', 'mean_change@7d', 'cadss_peak': the time as every output writes it
-        (:func:`ketasim.units.fmt_hours`, without its space, as ``--endpoint`` is written); '@99d' printed '@2376h'."""
-        from .units import fmt_hours
+        (:func:`ketasim.units.fmt_hours`, without its space, as ``--endpoint`` is written; '@99d' printed '@2376h')
+        when that reads back as the same time, else in hours ('mean_change@50h', not '@2.083d' = 49.992 h): a label
+        copied into the next run's ``--endpoint`` asks for the same time."""
+        from .units import fmt_hours, parse_time_h
 
-        return self.measure if self.time_h is None else f"{self.measure}@{fmt_hours(self.time_h).replace(' ', '')}"
+        if self.time_h is None:
+            return self.measure
+        h = self.time_h
+        for text in (fmt_hours(h).replace(" ", ""), f"{h:g}h", f"{h!r}h"):
+            if abs(parse_time_h(text, "--endpoint") - h) <= 1e-9:
+                break                             # the last (shortest round-trip repr) always reads back
+        return f"{self.measure}@{text}"
 
 
 def parse_endpoint(text: str) -> EndpointSpec:
