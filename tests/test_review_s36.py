@@ -135,13 +135,13 @@ def test_a_trajectory_file_larger_than_the_free_disk_is_refused_before_anything_
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("error: --csv: 80,642,000 trajectory rows need up to ~37.7 GB but ")
-    assert "has 30.0 GB free (~3.0 GB of it kept free); output less often" in err and "fewer patients" in err
+    assert "has 30 GB free (~3 GB of it kept free); output less often" in err and "fewer patients" in err
     assert list(tmp_path.iterdir()) == [scen]
 
     # the API streams without the CLI in front of it: the same refusal, naming its argument
     sc = load_scenario(scen)
     with pytest.raises(InputError, match=r"^parquet: 80,642,000 trajectory rows need up to ~25\.2 GB but .* has "
-                                         r"20\.0 GB free \(~2\.0 GB of it kept free\)"):
+                                         r"20 GB free \(~2 GB of it kept free\)"):
         _free(monkeypatch, 20e9)
         S.simulate_streamed(sc, parquet=tmp_path / "t.parquet")
     # each would fit alone in 40 GB less the margin; together (one disk) they do not
@@ -222,3 +222,32 @@ def test_a_sensitivity_label_reads_back_as_the_time_asked_for():
         ep = parse_endpoint(typed)
         assert ep.label == label, typed
         assert abs(parse_endpoint(ep.label).time_h - ep.time_h) <= 1e-9, typed
+
+
+def test_one_byte_formatter_in_decimal_units_for_every_message(monkeypatch):
+    """R1-3: the run budgets said '~1.5 GiB' (limits.fmt_bytes, binary) where the disk check said '~1.6 GB'
+    (scale._size, decimal) and the in-memory refusal '~1.6 GB' (scale._gb). One formatter, limits.fmt_bytes, in decimal
+    units as disks report free space and the docs quote sizes; KETASIM_MAX_MEMORY's '8GB' is the 8 GB it prints
+    ('8GiB' stays binary)."""
+    import ketasim.scale as S
+    from ketasim import limits
+    from ketasim.errors import InputError
+
+    assert [limits.fmt_bytes(b) for b in (512, 68.8e3, 1 << 20, 37.7e9, 30e9, 999.7e9, 1.4e16)] == \
+        ["512 B", "68.8 kB", "1.05 MB", "37.7 GB", "30 GB", "1,000 GB", "14,000 TB"]
+    assert not hasattr(S, "_gb") and not hasattr(S, "_size") and S.fmt_bytes is limits.fmt_bytes
+
+    monkeypatch.setenv("KETASIM_MAX_MEMORY", "8GB")
+    assert limits.memory_budget() == 8_000_000_000
+    with pytest.raises(InputError, match=r"needs ~[0-9.]+ GB, more than the 8 GB allowed \(KETASIM_MAX_MEMORY\)"):
+        limits.check_run(2_000_000, 113, 672.0)
+    monkeypatch.setenv("KETASIM_MAX_MEMORY", "8GiB")
+    assert limits.memory_budget() == 8 << 30
+    with pytest.raises(InputError, match=r"more than the 8\.59 GB allowed"):
+        limits.check_run(2_000_000, 113, 672.0)
+
+    # the in-memory refusal of simulate writes its bytes the same way
+    est = S.estimate(2, 1000, 100)
+    assert est.memory_bytes == 187_200_000                # 0.2 GB as the old '{x / 1e9:,.1f} GB'
+    with pytest.raises(InputError, match=r"^--report: 200,000 trajectory rows \(~187 MB in memory\) do not fit"):
+        S.check_feasible(est, outputs={"report": "r.html"}, memory_budget=1.0)

@@ -6,8 +6,8 @@ the real grid (event-aligned, see ``solver/grid.py``) and the bytes of the array
 Streaming writers (population chunks) call the same function with ``chunk_patients`` so that only one
 chunk's tables count.
 
-Budgets: memory ``KETASIM_MAX_MEMORY`` (bytes, or e.g. ``8GiB``; default half the physical memory), time
-``KETASIM_MAX_SECONDS`` (default 3600 s of estimated compute on this machine's measured throughput).
+Budgets: memory ``KETASIM_MAX_MEMORY`` (bytes, or e.g. ``8GiB``, ``8GB`` = 8 * 10**9; default half the physical
+memory), time ``KETASIM_MAX_SECONDS`` (default 3600 s of estimated compute on this machine's measured throughput).
 """
 
 from __future__ import annotations
@@ -64,9 +64,13 @@ class RunEstimate:
 
 
 def fmt_bytes(b: float) -> str:
-    for unit, k in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    """Bytes as every message writes them (the run budgets, the disk check, the trajectory-size warning): decimal
+    units as disks report free space and the docs quote sizes (1 kB = 1000 bytes, 1 GB = 10**9), 3 significant
+    digits: '68.8 kB', '1.05 MB', '37.7 GB', '30 GB'; below 1 kB '512 B'."""
+    for unit, k in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if b >= k:
-            return f"{b / k:.3g} {unit}"
+            v = b / k
+            return f"{v:,.0f} {unit}" if v >= 999.5 else f"{v:.3g} {unit}"     # not '1e+03 GB'
     return f"{int(b)} B"
 
 
@@ -88,10 +92,13 @@ def fmt_seconds(s: float) -> str:
 
 
 def _parse_bytes(text: str) -> int | None:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(|k|m|g|t)(?:i?b)?\s*", text.lower())
-    if not m:
+    """'8GiB', '8g' (binary: 8 * 2**30), '8GB' (decimal, as :func:`fmt_bytes` writes it: 8 * 10**9), '1000000',
+    '512B'."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(|k|m|g|t)(ib|b)?\s*", text.lower())
+    if not m or (m.group(3) == "ib" and not m.group(2)):
         return None
-    return int(float(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2)])
+    power = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}[m.group(2)]
+    return int(float(m.group(1)) * (1000 ** power if m.group(3) == "b" else 1024 ** power))
 
 
 def memory_budget() -> int:

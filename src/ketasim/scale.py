@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .errors import InputError
+from .limits import fmt_bytes
 from .solver import kernel as K
 from .solver.grid import GridOptions
 
@@ -145,15 +146,6 @@ def estimate(n_arms: int, n: int, n_output_times: int) -> SizeEstimate:
     return SizeEstimate(rows, rows * ROW_BYTES_MEMORY, {k: rows * v for k, v in ROW_BYTES_FILE.items()})
 
 
-def _gb(x: float) -> str:
-    return f"{x / 1e9:,.1f} GB"
-
-
-def _size(x: float) -> str:
-    """Bytes as GB, MB below 0.1 GB, kB below 0.1 MB."""
-    return _gb(x) if x >= 1e8 else f"{x / 1e6:,.1f} MB" if x >= 1e5 else f"{x / 1e3:,.1f} kB"
-
-
 def needs_streaming(est: SizeEstimate, memory_budget: float | None = None) -> bool:
     """True when the trajectories would not fit comfortably in memory (half of what is available)."""
     budget = memory_budget if memory_budget is not None else 0.5 * available_memory_bytes()
@@ -170,12 +162,12 @@ def check_feasible(est: SizeEstimate, *, outputs: dict, memory_budget: float | N
     files = {k: v for k, v in outputs.items() if k in ("csv", "parquet") and v}
     if needs_streaming(est, memory_budget):
         if outputs.get("report"):
-            raise InputError(f"--report: {est.rows:,} trajectory rows (~{_gb(est.memory_bytes)} in memory) do not fit "
-                             "in memory for a report; use a smaller --size, fewer output times, or 'ketasim trial' "
-                             "for endpoints")
+            raise InputError(f"--report: {est.rows:,} trajectory rows (~{fmt_bytes(est.memory_bytes)} in memory) do "
+                             "not fit in memory for a report; use a smaller --size, fewer output times, or 'ketasim "
+                             "trial' for endpoints")
         if not files:
-            raise InputError(f"simulate: {est.rows:,} trajectory rows (~{_gb(est.memory_bytes)} in memory) do not "
-                             "fit in memory and no file was asked for; give --parquet (streamed, bounded memory) "
+            raise InputError(f"simulate: {est.rows:,} trajectory rows (~{fmt_bytes(est.memory_bytes)} in memory) do "
+                             "not fit in memory and no file was asked for; give --parquet (streamed, bounded memory) "
                              "or use 'ketasim trial' for endpoints only")
     check_output_files(est, files, option="--")
 
@@ -222,12 +214,12 @@ def check_output_files(est: SizeEstimate, files: dict, *, option: str = "") -> N
         need = float(sum(est.file_bytes[f] for f in fmts))
         keep = max(DISK_MARGIN_SHARE * free, DISK_MARGIN_MIN_BYTES)
         if need > free - keep:
-            raise InputError(f"{names}: {est.rows:,} trajectory rows need up to ~{_size(need)} but {folder} has "
-                             f"{_size(free)} free (~{_size(keep)} of it kept free); {_SMALLER}")
+            raise InputError(f"{names}: {est.rows:,} trajectory rows need up to ~{fmt_bytes(need)} but {folder} has "
+                             f"{fmt_bytes(free)} free (~{fmt_bytes(keep)} of it kept free); {_SMALLER}")
     total = float(sum(est.file_bytes[f] for f in files))
     if total > LARGE_OUTPUT_BYTES:
         names = " and ".join(option + f for f in files)
-        warnings.warn(f"{names}: {est.rows:,} trajectory rows make up to ~{_size(total)} of files; to make "
+        warnings.warn(f"{names}: {est.rows:,} trajectory rows make up to ~{fmt_bytes(total)} of files; to make "
                       f"{'it' if len(files) == 1 else 'them'} smaller, {_SMALLER}", OutputSizeWarning, stacklevel=3)
 
 

@@ -685,7 +685,9 @@ def parse_observed(obs) -> dict | None:
         raise err("expected a CSV file as text")
     text = obs["csv"]
     if len(text.encode("utf-8", "ignore")) > MAX_OBSERVED_BYTES:
-        raise err(f"the file is larger than {MAX_OBSERVED_BYTES // 1000} kB")
+        from ..limits import fmt_bytes
+
+        raise err(f"the file is larger than {fmt_bytes(MAX_OBSERVED_BYTES)}")
     try:
         df = pd.read_csv(io.StringIO(text), nrows=MAX_OBSERVED_ROWS + 1)
     except Exception as e:  # pandas raises several parser errors
