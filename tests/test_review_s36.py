@@ -251,3 +251,46 @@ def test_one_byte_formatter_in_decimal_units_for_every_message(monkeypatch):
     assert est.memory_bytes == 187_200_000                # 0.2 GB as the old '{x / 1e9:,.1f} GB'
     with pytest.raises(InputError, match=r"^--report: 200,000 trajectory rows \(~187 MB in memory\) do not fit"):
         S.check_feasible(est, outputs={"report": "r.html"}, memory_budget=1.0)
+
+
+def test_one_value_per_file_columns_are_checked_alike_when_the_file_is_read(tmp_path, capsys):
+    """R1-4: 'one value for the whole file' was written twice (observed.file_scenario, external._check_domain) and
+    run at two depths: a `trial --observed` file with two domains was accepted. One helper checks both columns in
+    read_observed; the table's domain is the file's one value on every row; read_observed itself does not warn about
+    a file naming no scenario (the command line does)."""
+    import csv
+
+    from ketasim import load_scenario
+    from ketasim.cli import main
+    from ketasim.errors import InputError
+    from ketasim.observed import MAX_DOMAIN_CHARS, read_observed
+
+    murrough = load_scenario(ROOT / "examples" / "observed" / "murrough2013.yaml")
+    with open(MURROUGH_CSV, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    two = [dict(r, domain=f"d{i}") for i, r in enumerate(rows)]
+    with pytest.raises(InputError, match=r"^observed table, column domain: one domain per file, got 'd0', 'd1', "
+                                         r"'d2'$"):
+        read_observed(two, murrough)
+    path = tmp_path / "two_domains.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, list(two[0]))
+        w.writeheader()
+        w.writerows(two)
+    js = tmp_path / "t.json"
+    assert main(["trial", str(ROOT / "examples" / "observed" / "murrough2013.yaml"), "--size", "10", "--observed",
+                 str(path), "--json", str(js), "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --observed two_domains.csv, column domain: one domain per "
+                                               "file, got 'd0', 'd1', 'd2'")
+    assert not js.exists()
+    with pytest.raises(InputError, match=rf"^observed table, column domain: at most {MAX_DOMAIN_CHARS} characters, "
+                                         rf"got {MAX_DOMAIN_CHARS + 1}$"):
+        read_observed([dict(rows[0], domain="x" * (MAX_DOMAIN_CHARS + 1))], murrough)
+    # one value, cells left empty beside it: every row of the table carries it
+    one = [dict(r, domain="older adults" if i == 0 else "") for i, r in enumerate(rows)]
+    assert set(read_observed(one, murrough)["domain"]) == {"older adults"}
+    # an untied file: read without a warning here (-W error), its scenario column empty
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = read_observed([{k: v for k, v in r.items() if k != "scenario"} for r in rows], murrough)
+    assert set(df["scenario"]) == {""}

@@ -40,7 +40,6 @@ CONVENTION = ("a trial is NAME.yaml (or .yml) with NAME.csv (or NAME_observed.cs
 #: default virtual patients per arm and seed (those of ``ketasim qualify``); every trial runs with the same seed
 DEFAULT_SIZE = 2000
 DEFAULT_SEED = 11
-MAX_DOMAIN_CHARS = 60
 #: names of the domains derived from a scenario's ``population.condition`` (:func:`trial_domain`)
 CONDITION_DOMAINS = {"anxiety": "anxiety", "ptsd": "PTSD", "suicidal_ideation": "suicidal ideation"}
 KETAMINE_DRUGS = ("racemic-ketamine", "esketamine", "arketamine")
@@ -137,14 +136,6 @@ def trial_domain(scenario, observed: pd.DataFrame | None = None) -> str:
     if routes == ["intranasal"] and all(d.drug.value == "esketamine" for d in doses):
         return "intranasal esketamine"
     return f"{cond} {' + '.join(routes)}"
-
-
-def _check_domain(observed: pd.DataFrame, path: Path) -> None:
-    given = [d for d in dict.fromkeys(observed.get("domain", pd.Series(dtype=object))) if d]
-    if len(given) > 1:
-        raise InputError(f"{path.name}, column domain: one domain per file, got {', '.join(repr(g[:30]) for g in given[:3])}")
-    if given and len(given[0]) > MAX_DOMAIN_CHARS:
-        raise InputError(f"{path.name}, column domain: at most {MAX_DOMAIN_CHARS} characters")
 
 
 #: a DOI (as in 'doi:10.1176/...' or 'https://doi.org/10.1176/...') and a PubMed id in a citation or URL
@@ -266,9 +257,8 @@ def validate_trial(t: ExternalTrial):
         raise InputError(msg if t.scenario_file.name in msg else f"{t.scenario_file.name}: {msg}") from None
     except OSError as e:
         raise InputError(f"{t.scenario_file.name}: cannot read it ({e.strerror or e})") from None
-    obs = read_observed(t.observed_file, sc, label=t.observed_file.name)
-    _check_domain(obs, t.observed_file)
-    return sc, obs
+    # read_observed checks the file's one domain and one scenario (one value for the whole file)
+    return sc, read_observed(t.observed_file, sc, label=t.observed_file.name)
 
 
 def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, seed: int | None = DEFAULT_SEED,

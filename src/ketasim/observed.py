@@ -236,14 +236,20 @@ def _final_dose(where: "_Where", i: int, r: dict, arm, cols: list[str], titrated
     return text, t_last
 
 
-def file_scenario(rows: list[dict], name: str = "observed table") -> str | None:
-    """The scenario an observed file names in its optional ``scenario`` column (the ``name:`` of the scenario file
-    it belongs to; one value for the whole file, cells may be left empty), None when it names none. Two different
-    names are one line."""
-    given = list(dict.fromkeys(_text(r.get("scenario")) for r in rows if _text(r.get("scenario"))))
+#: the longest ``domain`` an observed file may give (``ketasim.external`` prints it as a summary's row name)
+MAX_DOMAIN_CHARS = 60
+
+
+def _one_per_file(rows: list[dict], column: str, name: str, max_chars: int | None = None) -> str | None:
+    """The value of an optional column that holds one value for the whole file (``scenario``: the ``name:`` of the
+    scenario file it belongs to; ``domain``: the per-domain summary's name in ``ketasim.external``); cells may be
+    left empty; None when no row gives one. Two different values, or one longer than ``max_chars``, is one line."""
+    given = list(dict.fromkeys(_text(r.get(column)) for r in rows if _text(r.get(column))))
     if len(given) > 1:
-        raise InputError(f"{name}, column scenario: one scenario per file, got "
+        raise InputError(f"{name}, column {column}: one {column} per file, got "
                          + ", ".join(repr(g[:40]) for g in given[:3]))
+    if given and max_chars is not None and len(given[0]) > max_chars:
+        raise InputError(f"{name}, column {column}: at most {max_chars} characters, got {len(given[0])}")
     return given[0] if given else None
 
 
@@ -264,10 +270,13 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     ``source``: a CSV path, a pandas DataFrame or a list of dicts with the columns of :data:`REQUIRED_COLUMNS`
     (other columns, such as the reference file's ``population`` or ``dose``, are ignored). Every error is one line
     naming the row and the column (:class:`ketasim.errors.InputError`); ``label`` names a CSV file in those lines
-    (default ``--observed FILE``). An optional ``domain`` column (one value for the whole file) is kept for
-    ``ketasim.external``. An optional ``scenario`` column names the scenario the file belongs to (its ``name:``,
-    letter case ignored; one value for the whole file): another name is refused in one line naming both, before
-    any row is read (``trial --observed`` warns when a file names none). The table's ``scenario`` column holds it.
+    (default ``--observed FILE``). An optional ``domain`` column (one value for the whole file, at most
+    :data:`MAX_DOMAIN_CHARS` characters) is kept for ``ketasim.external``. An optional ``scenario`` column names the
+    scenario the file belongs to (its ``name:``, letter case ignored; one value for the whole file): another name is
+    refused in one line naming both, before any row is read. Both columns' values fill the table's ``domain`` and
+    ``scenario`` columns ("" when the file gives none). A file that names no scenario is read without a word here:
+    the command line's ``trial --observed`` warns (:func:`untied_warning`, an ObservedWarning); an API caller can
+    test the table's ``scenario`` column for "".
 
     ``final_dose_rate`` rows (the share of a titrated arm's patients on each final dose, in percent) name the level in
     a ``dose_level`` column ("84 mg", as the trial writes it; "84mg" and "84 MG" are read as "84 mg"); their
@@ -285,7 +294,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                          + _missing_column_hint(cols))
     if not rows:
         raise InputError(f"{where.name}: no data rows")
-    named = file_scenario(rows, where.name)
+    named = _one_per_file(rows, "scenario", where.name)
+    domain = _one_per_file(rows, "domain", where.name, MAX_DOMAIN_CHARS)
     if named is not None and named.casefold() != str(scenario.name).strip().casefold():
         raise InputError(f"{where.name}, column scenario: the file belongs to scenario {named[:60]!r}, not to "
                          f"{scenario.name!r} (the scenario's name:); give this trial's observed file, or correct "
@@ -408,7 +418,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                     "n_from": N_FROM_FILE if not math.isnan(n) else N_FROM_ARM, "scale": r.get("scale", ""),
                     "spread": spread, "spread_kind": kind or "", "trial_id": r.get("trial_id", ""),
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
-                    "notes": r.get("notes", ""), "domain": r.get("domain", ""), "scenario": named or ""})
+                    "notes": r.get("notes", ""), "domain": domain or "", "scenario": named or ""})
     _check_fraction_rates(where, out)
     return pd.DataFrame(out)
 
