@@ -294,3 +294,16 @@ def test_one_value_per_file_columns_are_checked_alike_when_the_file_is_read(tmp_
         warnings.simplefilter("error")
         df = read_observed([{k: v for k, v in r.items() if k != "scenario"} for r in rows], murrough)
     assert set(df["scenario"]) == {""}
+
+
+def test_no_source_file_has_three_blank_lines_in_a_row():
+    """R1-6: errors.py had three blank lines before class OutputSizeWarning (PEP 8: two around a top-level
+    definition, as everywhere else in the package)."""
+    import re
+
+    found = []
+    for p in sorted((ROOT / "src" / "ketasim").rglob("*.py")):
+        text = p.read_text(encoding="utf-8")
+        found += [f"{p.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 2}"
+                  for m in re.finditer(r"\n[ \t]*\n[ \t]*\n[ \t]*\n", text)]
+    assert found == []

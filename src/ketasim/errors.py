@@ -73,7 +73,6 @@ class ObservedWarning(UserWarning):
     observed file names no scenario it belongs to: the file is still compared, as written."""
 
 
-
 class OutputSizeWarning(UserWarning):
     """A trajectory file will be large (above ``ketasim.scale.LARGE_OUTPUT_BYTES``): written, but the size and how to
     make it smaller are said before anything runs."""
