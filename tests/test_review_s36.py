@@ -307,3 +307,30 @@ def test_no_source_file_has_three_blank_lines_in_a_row():
         found += [f"{p.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 2}"
                   for m in re.finditer(r"\n[ \t]*\n[ \t]*\n[ \t]*\n", text)]
     assert found == []
+
+
+def test_the_contract_quotes_the_enantiomers_anesthetic_thresholds_and_the_rule_its_full_sources():
+    """R2-2: docs/contracts.md gave the anesthetic-range thresholds (1 mg/kg bolus ...) without saying they are per mg
+    of racemate while parenteral esketamine and arketamine are scaled by regimen.anesthetic_potency; the rule's
+    docstring said 'one rule with the model's flag' without saying that it reads the installed set (the flag reads
+    the run's), and cited White et al. without year or volume and 'review PMID 9893910' without author or title."""
+    import warnings
+
+    from ketasim.errors import DoseWarning
+    from ketasim.regimen import Dose, Drug, Route, anesthetic_potency
+
+    contract = " ".join((ROOT / "docs" / "contracts.md").read_text(encoding="utf-8").split())
+    s, r = 1 / anesthetic_potency(Drug.ESKETAMINE), 1 / anesthetic_potency(Drug.ARKETAMINE)
+    assert f"a bolus from {s:.2f} and {r:.2f} mg/kg" in contract
+
+    def warns(drug, x):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DoseWarning)
+            return Dose(drug, Route.IV_BOLUS, x, per_kg=True).in_anesthetic_range()
+    for drug, t in ((Drug.ESKETAMINE, s), (Drug.ARKETAMINE, r)):
+        assert warns(drug, t * 1.005) and not warns(drug, t * 0.995), drug
+
+    doc = " ".join(anesthetic_potency.__doc__.split())
+    assert "installed parameter set" in doc and "the flag uses the run's own Ki" in doc
+    assert "Anesthesiology 1980;52:231-239" in doc
+    assert "Himmelseher S, Pfenninger E" in doc and "PMID 9893910" in doc and "doi:10.1055/s-2007-994851" in doc

@@ -85,13 +85,18 @@ def anesthetic_potency(drug: Drug) -> float:
     """Anesthetic potency per mg relative to the racemate, for the anesthetic-range warning of parenteral doses (IV,
     IM, SC). One rule with the model's anesthesia flag (trajectory column ``anesthesia``), NMDA block and glutamate
     fall: each enantiomer counts by its NMDA affinity, R at w = Ki_S / Ki_R of S (pd.ki.*, Ebert 1997: 0.214), so
-    esketamine is 2 / (1 + w) = 1.65 x and arketamine 2 w / (1 + w) = 0.35 x the racemate. The concentration data
-    at equal anesthetic effect bracket w: White et al., 'Pharmacology of ketamine isomers in surgical patients',
-    Anesthesiology (abstract, https://scilit.com/publications/bb14927006e38ef6ebecc8f9fd70435c): plasma S 0.5, R 1.7
-    ug/mL at the end of equal anesthesia, S:R 3.4:1, w 0.29; Schuttler 1987 J Pharmacokinet Biopharm 15:241
-    doi:10.1007/BF01066320, EEG IC50 S 0.8, R 1.8 ug/mL with R's smaller Emax: w 0.23-0.44. Dose statements
-    disagree under additivity (S twice the racemate, review PMID 9893910 and the esketamine label's IV induction
-    0.5-1 mg/kg vs 1-2, implies w ~ 0; S three times R, Doenicke 1992 PMID 1332529, implies 1.5 x). Absorption
+    esketamine is 2 / (1 + w) = 1.65 x and arketamine 2 w / (1 + w) = 0.35 x the racemate. w is read from the
+    installed parameter set (:func:`ketasim.load_parameters`): this is a read-time check, before any run's set is
+    known; the flag uses the run's own Ki, so a set with other pd.ki.* values (a sensitivity sweep, an edited set)
+    flags by its Ki while this warning keeps the installed one. The concentration data at equal anesthetic effect
+    bracket w: White PF, Ham J, Way WL, Trevor AJ, 'Pharmacology of ketamine isomers in surgical patients',
+    Anesthesiology 1980;52:231-239 (abstract, https://scilit.com/publications/bb14927006e38ef6ebecc8f9fd70435c):
+    plasma S 0.5, R 1.7 ug/mL at the end of equal anesthesia, S:R 3.4:1, w 0.29; Schuttler 1987 J Pharmacokinet
+    Biopharm 15:241 doi:10.1007/BF01066320, EEG IC50 S 0.8, R 1.8 ug/mL with R's smaller Emax: w 0.23-0.44. Dose
+    statements disagree under additivity (S twice the racemate, Himmelseher S, Pfenninger E, 'The clinical use of
+    S-(+)-ketamine - a determination of its place' (review, German), Anasthesiol Intensivmed Notfallmed Schmerzther
+    1998;33:764-770, doi:10.1055/s-2007-994851, PMID 9893910, and the esketamine label's IV induction 0.5-1 mg/kg vs
+    1-2, implies w ~ 0; S three times R, Doenicke 1992 PMID 1332529, implies 1.5 x). Absorption
     routes keep the racemate's threshold: there the threshold on the systemic dose already stands far from a bolus's
     peak (labelled esketamine 84 mg intranasal peaks near 100 ng/mL)."""
     if drug not in (Drug.ESKETAMINE, Drug.ARKETAMINE):
