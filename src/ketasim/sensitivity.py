@@ -144,7 +144,10 @@ def parse_endpoint(text: str) -> EndpointSpec:
         if not t.strip():
             raise InputError(f"--endpoint: {m} needs a time, e.g. '{m}@24h'")
         t = re.sub(r"^([0-9.]+)\s*([a-z]+)$", r"\1 \2", t.strip())
-        return EndpointSpec(m, parse_time_h(t, "--endpoint"))
+        h = parse_time_h(t, "--endpoint")
+        if h < 0:        # it stopped later naming the wrong field ('output: times must be ... >= 0')
+            raise InputError(f"--endpoint: the time must be >= 0 (the scenario starts at 0 h), got {t!r}")
+        return EndpointSpec(m, h)
     if m in SESSION_MEASURES:
         return EndpointSpec(m, None)
     raise InputError(f"--endpoint: unknown measure {m!r}; use one of {', '.join([*SCORE_MEASURES, *SESSION_MEASURES])}"
