@@ -15,3 +15,27 @@ def test_sensitivity_endpoint_at_a_negative_time_names_the_endpoint():
         parse_endpoint("mean_change@-1h")
     assert parse_endpoint("mean_change@0h").time_h == 0.0
     assert parse_endpoint("response_rate@7 d").time_h == 168.0
+
+
+def _small_sensitivity():
+    from ketasim.scenario import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario("examples/design_example.yaml")
+    return run_sensitivity(sc, endpoint="mean_change@24h", patterns=("pd.nmda.hill", "pd.nmda.m_*"), samples=2,
+                           n_patients=5, seed=3)
+
+
+def test_sensitivity_report_states_the_provenance_of_its_numbers(tmp_path):
+    # the HTML page named only the parameter set; the JSON had scenario, seed, patients, samples, calibration run
+    # and version
+    from ketasim.sensitivity import write_html
+
+    res = _small_sensitivity()
+    page = write_html(res, tmp_path / "s.html")
+    text = (tmp_path / "s.html").read_text()
+    assert page is not None
+    for needle in ("scenario single-infusion-trd", "seed 3", "virtual patients per evaluation 5", "samples 2",
+                   "experiment none (intact)", f"calibration run {res.meta['calibration_run']}",
+                   f"ketasim {res.meta['ketasim_version']}"):
+        assert needle in text, needle

@@ -468,6 +468,19 @@ def _interval_text(value, half_width) -> str:
     return "-" if lo is None else f"{_f(lo)} - {_f(hi)}"
 
 
+def _provenance_html(meta: dict) -> str:
+    """The run's provenance as the JSON states it (the page said only the parameter set: not the scenario, seed,
+    patients, samples, experiment, calibration run or version that made the numbers)."""
+    import html
+
+    ex = meta.get("experiments") or {}
+    parts = [("scenario", meta.get("scenario")), ("seed", meta.get("seed")),
+             ("virtual patients per evaluation", meta.get("n_patients")), ("samples", meta.get("samples")),
+             ("experiment", ", ".join(f"{k}={v}" for k, v in ex.items()) if ex else "none (intact)"),
+             ("calibration run", meta.get("calibration_run")), ("ketasim", meta.get("ketasim_version"))]
+    return "Provenance: " + "; ".join(f"{k} {html.escape(str(v))}" for k, v in parts if v is not None) + "."
+
+
 def write_html(result: SensitivityResult, path, top: int = 25):
     """A self-contained HTML page: the tornado chart (embedded PNG) and the ranked table with intervals."""
     import html
@@ -488,6 +501,7 @@ def write_html(result: SensitivityResult, path, top: int = 25):
             f"<p>Nominal value {result.nominal:.4g}{' ' + html.escape(result.unit) if result.unit else ''}; "
             f"{result.evaluations} evaluations; parameter set "
             f"{html.escape(str(result.meta.get('parameter_set')))}; ranges: {html.escape(result.meta['ranges'])}.</p>"
+            f"<p>{_provenance_html(result.meta)}</p>"
             f"<img alt='tornado chart' src='data:image/png;base64,{tornado_png_base64(result)}'>"
             f"<table border='1' cellpadding='3'><tr><th>parameter</th><th>kind</th><th>{key}</th><th>95% interval (cut at 0)</th>"
             f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table>"
