@@ -39,3 +39,18 @@ def test_sensitivity_report_states_the_provenance_of_its_numbers(tmp_path):
                    "experiment none (intact)", f"calibration run {res.meta['calibration_run']}",
                    f"ketasim {res.meta['ketasim_version']}"):
         assert needle in text, needle
+
+
+def test_sensitivity_table_and_report_say_when_they_show_only_the_largest(tmp_path):
+    # the text table showed 20, the HTML 25 and the chart 15 of e.g. 60 parameters, none saying the rest were left out
+    from ketasim.sensitivity import write_html
+
+    res = _small_sensitivity()
+    n = len(res.ranking())
+    assert n == 3
+    assert "largest" not in res.format_table()
+    assert "... the 2 largest of 3 parameters (all in --json)" in res.format_table(top=2)
+    write_html(res, tmp_path / "s.html", top=2)
+    assert "The 2 largest of 3 parameters" in (tmp_path / "s.html").read_text()
+    write_html(res, tmp_path / "all.html")
+    assert "largest of" not in (tmp_path / "all.html").read_text()

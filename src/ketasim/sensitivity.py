@@ -283,9 +283,12 @@ class SensitivityResult:
                      + "; elasticity: % change of the endpoint per % change of the parameter")
         second = "sigma" if self.method == "morris" else "S1"
         lines.append(f"  {'parameter':38s} {key:>9s} {'±95%':>8s} {second:>9s} {'elasticity':>10s}")
-        for r in self.ranking()[:top]:
+        ranked = self.ranking()
+        for r in ranked[:top]:
             lines.append(f"  {r['name']:38s} {_f(r.get(key)):>9s} {_f(r.get(conf)):>8s} {_f(r.get(second)):>9s} "
                          f"{_f(r['elasticity']):>10s}")
+        if len(ranked) > top:       # the rest were dropped without a word
+            lines.append(f"  ... the {top} largest of {len(ranked)} parameters (all in --json)")
         return "\n".join(lines)
 
 
@@ -429,8 +432,10 @@ def tornado_figure(result: SensitivityResult, top: int = 15):
     # two lines: on one the label ran past the figure's right edge and was clipped
     ax.set_xlabel(f"{key} ({unit})\nbars: 95% interval (SALib's bootstrap, cut at 0: {key} cannot be negative)",
                   fontsize=9)
-    ax.set_title(f"{result.endpoint} ({result.arm}): {result.method}\nblue literature (confidence range), "
-                 "orange calibrated (bounds)", fontsize=9)
+    n_all = len(result.ranking())
+    ax.set_title(f"{result.endpoint} ({result.arm}): {result.method}"
+                 + (f", the {len(rows)} largest of {n_all} parameters" if n_all > len(rows) else "")
+                 + "\nblue literature (confidence range), orange calibrated (bounds)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -496,6 +501,8 @@ def write_html(result: SensitivityResult, path, top: int = 25):
         f"<td>{_f(r['elasticity'])}</td>"
         f"<td>{_f(r['low'])} - {_f(r['high'])} {html.escape(r['unit'])}</td></tr>"
         for r in result.ranking()[:top])
+    n_all = len(result.ranking())
+    shown = (f"<p>The {top} largest of {n_all} parameters (all in the JSON: --json).</p>" if n_all > top else "")
     page = (f"<!doctype html><meta charset='utf-8'><title>Sensitivity: {html.escape(result.endpoint)}</title>"
             f"<h1>Sensitivity of {html.escape(result.endpoint)} ({html.escape(result.arm)}), {result.method}</h1>"
             f"<p>Nominal value {result.nominal:.4g}{' ' + html.escape(result.unit) if result.unit else ''}; "
@@ -504,7 +511,7 @@ def write_html(result: SensitivityResult, path, top: int = 25):
             f"<p>{_provenance_html(result.meta)}</p>"
             f"<img alt='tornado chart' src='data:image/png;base64,{tornado_png_base64(result)}'>"
             f"<table border='1' cellpadding='3'><tr><th>parameter</th><th>kind</th><th>{key}</th><th>95% interval (cut at 0)</th>"
-            f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table>"
+            f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table>{shown}"
             + (f"<p>{key} and {second}: {html.escape(result.unit or 'endpoint units')} per the parameter's whole "
                "sampled range (SALib's elementary effect: a step's change divided by the step's share of the range), "
                "so they can exceed the endpoint's own range.</p>" if key == "mu_star" else "")
