@@ -54,3 +54,21 @@ def test_sensitivity_table_and_report_say_when_they_show_only_the_largest(tmp_pa
     assert "The 2 largest of 3 parameters" in (tmp_path / "s.html").read_text()
     write_html(res, tmp_path / "all.html")
     assert "largest of" not in (tmp_path / "all.html").read_text()
+
+
+def test_trial_report_states_a_pk_ratio_with_the_90_ci_the_text_table_prints():
+    # the DDI example's report showed cmax_ratio 2.35 [2.16, 2.54] under 'difference [95% CI]' where the printed
+    # table (and DDI convention) says 2.345 90% CI [2.193, 2.508]
+    from ketasim.report import _comparison_table
+    from ketasim.scenario import load_scenario
+    from ketasim.trial import run_trial
+
+    tr = run_trial(load_scenario("examples/pk/ddi_oral_esketamine_clarithromycin.yaml"))
+    table = _comparison_table(tr)
+    assert list(table.columns)[-2] == "geometric mean ratio [90% CI]"
+    c = next(c for c in tr.comparisons if c["measure"] == "cmax_ratio" and c["analyte"] == "s-ketamine")
+    cell = table.loc[table["measure"] == "cmax_ratio, s-ketamine", "geometric mean ratio [90% CI]"].item()
+    lo, hi = (float(x) for x in cell.split("[")[1].rstrip("]").split(","))
+    assert abs(lo - c["ci90"][0]) < 0.006 and abs(hi - c["ci90"][1]) < 0.006
+    assert abs(lo - c["ci95"][0]) > 0.01
+    assert "90% CI" in tr.format_table()

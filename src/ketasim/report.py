@@ -453,9 +453,15 @@ def _comparison_table(tr) -> pd.DataFrame:
     c = list(getattr(tr, "comparisons", []) or [])
     if not c:
         return pd.DataFrame()
+    # a PK geometric mean ratio is stated with its 90 % CI (as DDI and bioequivalence studies, and the trial's text
+    # table, state it); the report showed its 95 % CI under 'difference [95% CI]', another interval than the text's
+    n_ratio = sum("ci90" in r for r in c)
+    col = ("geometric mean ratio [90% CI]" if n_ratio == len(c) else "difference [95% CI]" if n_ratio == 0 else
+           "difference [95% CI] or PK ratio [90% CI]")
     out = []
     for r in c:
         th = r.get("time_h")
+        ci = r["ci90"] if "ci90" in r else r["ci95"]
         unit = "" if r.get("analyte") else measure_unit(r["measure"], r.get("scale"))
         out.append({"arm": r.get("arm"), "versus": r.get("versus"),
                     "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else "")
@@ -463,7 +469,8 @@ def _comparison_table(tr) -> pd.DataFrame:
                     "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
                              "follow-up" if r.get("measure") == "relapse_rate_difference" else "all sessions")
                     if th is None else fmt_hours(float(th)),
-                    "difference [95% CI]": f"{_fmt(r.get('value'))} [{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]"
+                    col: f"{_fmt(r.get('value'))} [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+                    + (" (90% CI)" if "ci90" in r and 0 < n_ratio < len(c) else "")
                     + (f" PI [{_fmt(r['pi95'][0])}, {_fmt(r['pi95'][1])}]"     # withdrawal / follow-up --uncertainty
                        if "pi95" in r and isinstance(r["pi95"][0], float) and math.isfinite(r["pi95"][0]) else ""),
                     "p": ("log-rank " if r.get("measure") == "relapse_rate_difference" else "")
