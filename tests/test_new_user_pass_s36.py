@@ -72,3 +72,28 @@ def test_trial_report_states_a_pk_ratio_with_the_90_ci_the_text_table_prints():
     assert abs(lo - c["ci90"][0]) < 0.006 and abs(hi - c["ci90"][1]) < 0.006
     assert abs(lo - c["ci95"][0]) > 0.01
     assert "90% CI" in tr.format_table()
+
+
+PATIENT_101 = "examples/patient/patient_101.csv"
+
+
+def test_a_planned_dose_before_the_last_observation_names_its_line(capsys, tmp_path):
+    # '--alternative alt.yaml: regimen: a dose at 20 h is not after ...' did not say which line; from Python and the
+    # plan page (field 'alternative') it said 'regimen' and came only after the fit
+    import yaml
+
+    from ketasim.cli import main
+    from ketasim.personal import personal_plan
+    from ketasim.record import read_record
+
+    lines = [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg", "at": "400 h"},
+             {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min",
+              "at": "20 h"}]
+    with pytest.raises(InputError, match=r"^alternative\[1\]\.at: a dose at 20 h is not after the last observation"):
+        personal_plan(read_record(PATIENT_101), alternative=lines)
+    alt = tmp_path / "alt.yaml"
+    alt.write_text(yaml.safe_dump(lines))
+    assert main(["plan", PATIENT_101, "--alternative", str(alt)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --alternative alt.yaml: regimen[1].at: a dose at 20 h is not after the last "
+                   "observation (336 h)"]

@@ -852,17 +852,20 @@ def _sub_seed(seed: int, k: int) -> int:
 
 
 # ---- forecast ------------------------------------------------------------------------------------------------
-def _regimen_doses(record: PatientRecord, regimen) -> tuple[Dose, ...]:
-    """Past doses + ``regimen`` (None: the record's planned doses; a list of scenario dose lines or Dose)."""
+def _regimen_doses(record: PatientRecord, regimen, label: str = "regimen") -> tuple[Dose, ...]:
+    """Past doses + ``regimen`` (None: the record's planned doses; a list of scenario dose lines or Dose).
+    ``label`` names the list in errors (``alternative`` on the plan page and for ``--alternative``)."""
     if regimen is None:
         return record.doses
     future = []
     for i, line in enumerate(regimen):
-        future.append(line if isinstance(line, Dose) else Dose.from_mapping(line, f"regimen[{i}]"))
+        future.append(line if isinstance(line, Dose) else Dose.from_mapping(line, f"{label}[{i}]"))
     t = record.last_observation_h
-    for d in future:
+    for i, d in enumerate(future):
         if d.at_h <= t and (record.observations or d.at_h < 0):
-            raise InputError(f"regimen: a dose at {d.at_h:g} h is not after the last observation ({t:g} h)")
+            # it said 'regimen: a dose at 20 h ...' without the line, and 'regimen' for the page's 'alternative'
+            raise InputError(f"{label}[{i}].at: a dose at {d.at_h:g} h is not after the last observation "
+                             f"({t:g} h)")
     return tuple(record.past_doses) + tuple(future)
 
 
@@ -1514,6 +1517,8 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     lim = limits if isinstance(limits, Limits) else parse_limits(limits)
     searched_dose_options(lim)          # before the fit: a search of no product is one line
     tgt = parse_target(target, rec.scale, probability=probability, window=window)
+    if alternative:         # checked before the fit (seconds to minutes), naming the line
+        alternative = list(_regimen_doses(rec, alternative, "alternative")[len(rec.past_doses):])
     fit = fit_patient(pm, n_samples=n_samples, seed=seed)
     fc = forecast(fit, variables=tuple(dict.fromkeys(("score", *variables))))
     prior_fc = forecast(fit, samples=pm.prior_mean + pm.prior_sd * np.random.default_rng(
