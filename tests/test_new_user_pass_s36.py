@@ -97,3 +97,33 @@ def test_a_planned_dose_before_the_last_observation_names_its_line(capsys, tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --alternative alt.yaml: regimen[1].at: a dose at 20 h is not after the last "
                    "observation (336 h)"]
+
+
+def test_the_dose_response_pages_say_what_the_default_model_does():
+    # teachers.md, the dose-response how-to, its figure and its script said anesthetic doses switch the mTORC1 signal
+    # off (an inverted U): that takes the anesthetic-state hypothesis, off by default; the default model keeps the
+    # signal on a plateau (99 % of its rise at 4 mg/kg)
+    import warnings
+    from pathlib import Path
+
+    import numpy as np
+
+    from ketasim import VirtualExperiment, quick_scenario, simulate
+
+    times = np.linspace(0, 48, 577)
+
+    def rise(dose, experiment=None):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")             # anesthetic-range doses warn by design
+            sc = quick_scenario("racemic-ketamine", "iv-infusion", f"{dose} mg/kg")
+            return simulate(sc, typical=True, output_times_h=times, experiment=experiment).trajectories().mtorc1.max() - 1
+
+    on = VirtualExperiment(anesthetic_state=True)
+    assert rise(4.0) > 0.9 * rise(1.0)                  # default: a plateau, no inverted U
+    assert rise(4.0, on) < 0.5 * rise(1.0, on)          # the hypothesis: the inverted U
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    for page in ("teachers.md", "howto/dose-response.md"):
+        text = " ".join((docs / page).read_text(encoding="utf-8").split())
+        assert "off by default" in text and "anesthetic_state" in text, page
+    script = (docs / "tutorials" / "dose_response.py").read_text(encoding="utf-8")
+    assert "higher doses give less" not in script and "anesthetic_state=True" in script

@@ -244,13 +244,13 @@ def write_contract_values(out: Path) -> None:
 
 
 # ---- figures -----------------------------------------------------------------------------------------------------
-def _typical(drug, route, dose, times, **kw):
+def _typical(drug, route, dose, times, experiment=None, **kw):
     from ketasim import quick_scenario, simulate
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")           # anesthetic-range doses warn by design
         sc = quick_scenario(drug, route, dose, **kw)
-    return simulate(sc, typical=True, output_times_h=times).trajectories()
+    return simulate(sc, typical=True, output_times_h=times, experiment=experiment).trajectories()
 
 
 def fig_cascade(path: Path, n: int):
@@ -269,20 +269,26 @@ def fig_cascade(path: Path, n: int):
 def fig_dose_response(path: Path):
     import matplotlib.pyplot as plt
 
+    from ketasim import VirtualExperiment
+
     doses = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.5, 6.0, 8.0]
     times = np.linspace(0, 48, 1153)
     rows = []
     for d in doses:
         df = _typical("racemic-ketamine", "iv-infusion", f"{d} mg/kg", times)
+        hyp = _typical("racemic-ketamine", "iv-infusion", f"{d} mg/kg", times,
+                       experiment=VirtualExperiment(anesthetic_state=True))
         rows.append((d, df.glutamate.max(), df.glutamate.min(), df.mtorc1.max(), df.nmda_block_pyramidal.max(),
-                     df.cadss.max()))
+                     df.cadss.max(), hyp.mtorc1.max()))
     a = np.array(rows)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     axes[0].plot(a[:, 0], a[:, 1], "o-", label="highest glutamate")
     axes[0].plot(a[:, 0], a[:, 2], "s--", label="lowest glutamate")
     axes[0].axhline(1.0, color="0.6", lw=0.8)
     axes[0].set_ylabel("glutamate (1 = drug-free)")
-    axes[1].plot(a[:, 0], a[:, 3], "o-", color="C2")
+    axes[1].plot(a[:, 0], a[:, 3], "o-", color="C2", label="default model")
+    axes[1].plot(a[:, 0], a[:, 6], "s--", color="C2", alpha=0.7, label="anesthetic-state hypothesis (off by default)")
+    axes[1].legend(fontsize=7)
     axes[1].axhline(1.0, color="0.6", lw=0.8)
     axes[1].set_ylabel("peak mTORC1 (1 = drug-free)")
     axes[2].plot(a[:, 0], a[:, 5], "o-", color="C3", label="peak CADSS")
@@ -297,8 +303,9 @@ def fig_dose_response(path: Path):
     axes[0].legend(fontsize=8)
     axes[2].legend(fontsize=8, loc="upper left")
     ax2.legend(fontsize=8, loc="lower right")
-    fig.suptitle("Dose matters: the glutamate surge and mTORC1 signal rise, then anesthetic doses switch them off "
-                 "(typical patient)", fontsize=10)
+    # the title said anesthetic doses switch the surge and mTORC1 off: only the hypothesis, off by default, does
+    fig.suptitle("Dose matters: the glutamate surge and mTORC1 signal rise to ~1 mg/kg; anesthetic doses switch "
+                 "mTORC1 off only under the anesthetic-state hypothesis (typical patient)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
