@@ -127,3 +127,22 @@ def test_the_dose_response_pages_say_what_the_default_model_does():
         assert "off by default" in text and "anesthetic_state" in text, page
     script = (docs / "tutorials" / "dose_response.py").read_text(encoding="utf-8")
     assert "higher doses give less" not in script and "anesthetic_state=True" in script
+
+
+def test_plan_candidates_are_distinct_regimens_in_a_short_window():
+    # with --window '1 week:1 week' the top five were three regimens: 'twice weekly' and 'twice weekly x2, then
+    # weekly' (the same two sessions) ranked twice each under two labels
+    from ketasim.personal import Limits, candidate_regimens, parse_target
+    from ketasim.record import read_record
+
+    rec = read_record(PATIENT_101)
+    tgt = parse_target(None, rec.scale, window="1 week:1 week")
+    cands = candidate_regimens(rec, Limits(), tgt.end_h)
+    keys = [(tuple((d.drug, d.route, d.amount, d.per_kg) for d in c["doses"][:1]), tuple(c["times"])) for c in cands]
+    assert len(keys) == len(set(keys))
+    labels = [c["label"] for c in cands]
+    assert "racemic-ketamine iv-infusion 1 mg/kg, twice weekly" in labels
+    assert "racemic-ketamine iv-infusion 1 mg/kg, twice weekly x2, then weekly" not in labels
+    # the default four-week window keeps every schedule (they differ there)
+    full = [c["label"] for c in candidate_regimens(rec, Limits(), parse_target(None, rec.scale).end_h)]
+    assert "racemic-ketamine iv-infusion 1 mg/kg, twice weekly x2, then weekly" in full

@@ -1197,6 +1197,9 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
     last_obs = record.last_observation_h
     past = record.past_doses
     out = [{"label": "no further sessions", "doses": (), "times": []}]
+    # a schedule whose sessions in the window are another's (e.g. 'twice weekly' and 'twice weekly x2, then weekly'
+    # in a one-week window) is the same regimen: it was ranked twice under two labels
+    seen = set()
     for (drug, route), options in searched_dose_options(limits).items():
         for amount, per_kg in options:
             mg_kg = amount if per_kg else amount / record.weight_kg
@@ -1233,6 +1236,10 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
                 if not doses:
                     continue
                 times = [d.at_h for d in doses]
+                key = (drug, route, amount, per_kg, tuple(times))
+                if key in seen:
+                    continue
+                seen.add(key)
                 out.append({"label": f"{drug} {route} {amount:g} {'mg/kg' if per_kg else 'mg'}, {label}",
                             "doses": doses, "times": times, "product": f"{drug} {route}"})
     return out
