@@ -146,3 +146,18 @@ def test_plan_candidates_are_distinct_regimens_in_a_short_window():
     # the default four-week window keeps every schedule (they differ there)
     full = [c["label"] for c in candidate_regimens(rec, Limits(), parse_target(None, rec.scale).end_h)]
     assert "racemic-ketamine iv-infusion 1 mg/kg, twice weekly x2, then weekly" in full
+
+
+@pytest.mark.parametrize("text, why", [
+    ("score<10", "write '<=' (ratings are whole points: below 10 is 'score<=9')"),
+    ("madrs >= 20", "the target is a rating at or below a threshold, written '<=' (e.g. 'madrs<=20'), not '>='"),
+    ("score=<10", "write '<=', not '=<'"),
+    ("score<=-3", "-3 is outside the madrs scale (0-60)"),
+])
+def test_plan_target_says_what_is_wrong_with_it(text, why):
+    # every one of these got only "write e.g. 'score<=10' or 'madrs<=15', got ..."
+    from ketasim.personal import parse_target
+
+    with pytest.raises(InputError) as e:
+        parse_target(text, "madrs")
+    assert str(e.value) == f"--target: write e.g. 'score<=10' or 'madrs<=15', got {text!r}: {why}"

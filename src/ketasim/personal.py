@@ -1129,7 +1129,21 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
     if text:
         m = re.fullmatch(r"\s*([a-z0-9_]*)\s*<=\s*([0-9.]+)\s*", text.lower())
         if not m:
-            raise InputError(f"--target: write e.g. 'score<=10' or '{scale}<=15', got {text!r}")
+            # 'score<10', 'score>=20', 'score<=-3' got only the generic line; say what is wrong with them
+            op = re.fullmatch(r"\s*([a-z0-9_]*)\s*(<=|=<|>=|=>|==|<|>|=)\s*(-?[0-9.]+)\s*", text.lower())
+            why = ""
+            if op is not None:
+                name, sign, num = op.group(1) or "score", op.group(2), op.group(3)
+                if num.startswith("-"):
+                    why = f": {num} is outside the {scale} scale (0-{SCALES[scale][0]:g})"
+                elif sign == "=<":
+                    why = ": write '<=', not '=<'"
+                elif sign == "<" and re.fullmatch(r"[0-9]+", num) and int(num) > 0:
+                    why = f": write '<=' (ratings are whole points: below {num} is '{name}<={int(num) - 1}')"
+                else:
+                    why = (f": the target is a rating at or below a threshold, written '<=' (e.g. '{name}<={num}'), "
+                           f"not {sign!r}")
+            raise InputError(f"--target: write e.g. 'score<=10' or '{scale}<=15', got {text!r}{why}")
         if m.group(1) not in ("", "score", scale):
             raise InputError(f"--target: the record's scale is {scale}, not {m.group(1)}")
         thr = float(m.group(2))
