@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ketasim.errors import InputError
@@ -104,7 +106,6 @@ def test_the_dose_response_pages_say_what_the_default_model_does():
     # off (an inverted U): that takes the anesthetic-state hypothesis, off by default; the default model keeps the
     # signal on a plateau (99 % of its rise at 4 mg/kg)
     import warnings
-    from pathlib import Path
 
     import numpy as np
 
@@ -161,3 +162,22 @@ def test_plan_target_says_what_is_wrong_with_it(text, why):
     with pytest.raises(InputError) as e:
         parse_target(text, "madrs")
     assert str(e.value) == f"--target: write e.g. 'score<=10' or 'madrs<=15', got {text!r}: {why}"
+
+
+def test_a_record_with_nonmem_columns_is_refused_at_the_header_saying_what_to_write():
+    # a NONMEM data set's MDV got "p.csv row 1, column MDV: unknown column" (the header's fault, not row 1's, and
+    # no word on what to do); ADDL/II stay refused (ignoring them would drop doses)
+    from ketasim.record import record_from_csv_text, record_from_yaml
+
+    lines = Path(PATIENT_101).read_text().splitlines()
+    for col, hint in (("MDV", "remove it: an observation row with an empty DV is a forecast point"),
+                      ("ADDL", "write each dose as its own row: ADDL/II repeats are not read"),
+                      ("FOO", "known columns: ID, TIME")):
+        text = "\n".join([lines[0] + "," + col] + [ln + ",0" for ln in lines[1:]])
+        with pytest.raises(InputError) as e:
+            record_from_csv_text(text, source="p.csv")
+        msg = str(e.value)
+        assert msg.startswith(f"p.csv header, column {col}: unknown column; ") and hint in msg, msg
+    with pytest.raises(InputError, match=r"^r\.yaml row 1, column CMT: unknown column; remove it: ROUTE says"):
+        record_from_yaml("- {ID: 1, TIME: 0, EVID: 0, DV: 30, DVID: madrs, WT: 70, AGE: 40, SEX: F, CMT: 1}",
+                         source="r.yaml")

@@ -231,6 +231,24 @@ class _Row:
         return x
 
 
+#: What a NONMEM data set's other columns are written as here (a NONMEM user's MDV or ADDL got only "unknown
+#: column"; ADDL/II dropped silently would lose doses, so they stay refused)
+NONMEM_COLUMNS = {
+    "MDV": "remove it: an observation row with an empty DV is a forecast point, one with a value is observed",
+    "CMT": "remove it: ROUTE says where a dose goes, e.g. iv-infusion or intranasal, and DVID what was measured",
+    "ADDL": "write each dose as its own row: ADDL/II repeats are not read",
+    "II": "write each dose as its own row: ADDL/II repeats are not read",
+    "SS": "steady-state doses are not read: write the doses that led to it as rows",
+    "RATE": "give an infusion's duration in DUR, in hours, and the whole dose in AMT",
+}
+
+
+def _unknown_column(where: str, name, what: str = "column") -> RecordError:
+    hint = NONMEM_COLUMNS.get(str(name).strip().upper())
+    return RecordError(f"{where}, {what} {name}: unknown column" + (f"; {hint}" if hint else "")
+                       + f"; known columns: {', '.join(COLUMNS)}")
+
+
 def _normalise_rows(rows: list, source: str) -> list[dict]:
     if not isinstance(rows, list) or not rows:
         raise RecordError(f"{source}: the record has no rows")
@@ -244,7 +262,7 @@ def _normalise_rows(rows: list, source: str) -> list[dict]:
         for k, v in r.items():
             key = str(k).strip().upper()
             if key not in COLUMNS:
-                raise RecordError(f"{source} row {i}, column {k}: unknown column; known columns: {', '.join(COLUMNS)}")
+                raise _unknown_column(f"{source} row {i}", k)
             d[key] = v
         out.append(d)
     return out
@@ -435,6 +453,9 @@ def record_from_csv_text(text: str, *, source: str = "record", patient_id=None) 
                           "with the column names, e.g. ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX")
     if len(set(h.upper() for h in header)) != len(header):
         raise RecordError(f"{source}: a column name appears twice in the header")
+    for h in header:            # the header's fault, not row 1's ('row 1, column MDV: unknown column')
+        if h.upper() not in COLUMNS:
+            raise _unknown_column(f"{source} header", h)
     rows = []
     for i, vals in enumerate(reader, start=1):
         if len(vals) != len(header):
@@ -472,7 +493,7 @@ def record_from_mapping(data, *, source: str = "record", patient_id=None) -> Pat
     shared = {k: v for k, v in data.items() if k != "events"}
     for k in shared:
         if str(k).strip().upper() not in COLUMNS:
-            raise RecordError(f"{source}, key {k}: unknown column; known columns: {', '.join(COLUMNS)}")
+            raise _unknown_column(source, k, "key")
     events = data["events"]
     if not isinstance(events, list):
         raise RecordError(f"{source}, key events: expected a list of rows")
