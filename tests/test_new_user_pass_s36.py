@@ -181,3 +181,20 @@ def test_a_record_with_nonmem_columns_is_refused_at_the_header_saying_what_to_wr
     with pytest.raises(InputError, match=r"^r\.yaml row 1, column CMT: unknown column; remove it: ROUTE says"):
         record_from_yaml("- {ID: 1, TIME: 0, EVID: 0, DV: 30, DVID: madrs, WT: 70, AGE: 40, SEX: F, CMT: 1}",
                          source="r.yaml")
+
+
+def test_simulate_events_has_the_id_option_its_two_patient_error_names(tmp_path, capsys):
+    # 'simulate --events TWO_IDS.csv' said "(or choose one with --id)", and --id was refused: "no such option"
+    from ketasim.cli import main
+
+    lines = Path(PATIENT_101).read_text().splitlines()
+    two = tmp_path / "two.csv"
+    two.write_text("\n".join(lines + [ln.replace("101,", "102,", 1) for ln in lines[1:]]) + "\n")
+    assert main(["simulate", "--events", str(two)]) == 2
+    assert "choose one with --id" in capsys.readouterr().err
+    assert main(["simulate", "--events", str(two), "--id", "102", "--csv", str(tmp_path / "t.csv")]) == 0
+    assert (tmp_path / "t.csv").is_file()
+    assert main(["simulate", "--events", str(two), "--id", "7"]) == 2
+    assert capsys.readouterr().err.strip().endswith("two.csv: no rows with ID 7")
+    assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--id", "3"]) == 2
+    assert "--id: chooses a patient of an --events record" in capsys.readouterr().err

@@ -187,6 +187,8 @@ def simulate(
     experiment: Optional[List[str]] = typer.Option(None, help=f"Virtual experiment: {_EXPERIMENTS}."),
     events: Optional[Path] = typer.Option(None, "--events", help="A patient record (NONMEM-style CSV or YAML): "
                                                                   "simulate its doses for its patient."),
+    patient_id: Optional[str] = typer.Option(None, "--id", help="With --events: the patient to use when the record "
+                                                                 "holds several IDs."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
     chunk: Optional[int] = typer.Option(None, "--chunk", min=1, help="Patients per chunk; streams the files (bounded memory)."),
     pk: bool = typer.Option(False, "--pk", help="Also print the non-compartmental PK of the simulated patients (typical "
@@ -229,6 +231,10 @@ def simulate(
         from .io import figure_format
 
         figure_format(plot, "--plot")
+    if patient_id is not None and events is None:
+        from .errors import InputError
+
+        raise InputError("--id: chooses a patient of an --events record; give --events FILE")
     if events is not None:
         from .errors import InputError
         from .record import read_record
@@ -236,7 +242,8 @@ def simulate(
 
         if scenario is not None or drug or route or dose:
             raise InputError("simulate: use either --events, a SCENARIO file or --drug/--route/--dose")
-        data = read_record(events).to_scenario_dict(size=size or 1)
+        # the record's error for two IDs says 'choose one with --id': simulate had no --id
+        data = read_record(events, patient_id=patient_id).to_scenario_dict(size=size or 1)
         if no_recurrence:
             data["population"]["recurrence"] = False
         if re_response:
