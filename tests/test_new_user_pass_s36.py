@@ -198,3 +198,21 @@ def test_simulate_events_has_the_id_option_its_two_patient_error_names(tmp_path,
     assert capsys.readouterr().err.strip().endswith("two.csv: no rows with ID 7")
     assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--id", "3"]) == 2
     assert "--id: chooses a patient of an --events record" in capsys.readouterr().err
+
+
+def test_dashboard_api_reads_the_patients_sex_as_the_record_does():
+    # the API read anything but 'female' as male: 'F' and 'Female' simulated a man, 'X' too, without a word
+    from ketasim.web import api
+
+    def female_fraction(sex):
+        form = api.default_form()
+        form["patient"]["sex"] = sex
+        return api.build(form).mapping["population"]["female_fraction"]
+
+    assert female_fraction("F") == female_fraction("Female") == female_fraction("female") == 1.0
+    assert female_fraction("M") == female_fraction("male") == 0.0
+    form = api.default_form()
+    form["patient"]["sex"] = "X"
+    with pytest.raises(api.FormErrors) as e:
+        api.build(form)
+    assert e.value.errors == [{"field": "patient.sex", "message": "patient.sex: use female or male (or F / M), got 'X'"}]

@@ -250,7 +250,12 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
     pop["baseline"] = {"mean": _num(patient.get("baseline")), "sd": 0}
     pop["weight_kg"] = {"mean": _num(patient.get("weight_kg")), "sd": 0}
     pop["age_years"] = {"mean": _num(patient.get("age_years")), "sd": 0}
-    pop["female_fraction"] = 1.0 if _text(patient.get("sex", "female")) == "female" else 0.0
+    # 'F' or 'Female' sent to the API was read as male (anything but 'female' was); a spelling parse_sex refuses
+    # is reported by build() as patient.sex
+    from ..patient import SEX_SPELLINGS
+
+    sex = SEX_SPELLINGS.get(_text(patient.get("sex", "female")).lower(), "female")
+    pop["female_fraction"] = 1.0 if sex == "female" else 0.0
     if not _blank(patient.get("genotype")):
         pop["genotype"] = _text(patient["genotype"])
     if not _blank(patient.get("crp_mg_l")):
@@ -511,6 +516,13 @@ def build(form: dict, *, trial: bool = False) -> Built:
             names[name] = slot
     if not regs:
         errors.append({"field": "general", "message": "arms: at least one arm is required"})
+    if not _blank(patient.get("sex")):
+        from ..patient import parse_sex
+
+        try:
+            parse_sex(_text(patient["sex"]))
+        except InputError as e:
+            errors.append({"field": "patient.sex", "message": str(e)})
     by_slot = dict(regs)
     try:
         arms = {name: regimen_arm(by_slot[slot]) for name, slot in names.items()}
