@@ -216,3 +216,28 @@ def test_dashboard_api_reads_the_patients_sex_as_the_record_does():
     with pytest.raises(api.FormErrors) as e:
         api.build(form)
     assert e.value.errors == [{"field": "patient.sex", "message": "patient.sex: use female or male (or F / M), got 'X'"}]
+
+
+def test_sobol_indices_above_one_are_called_sampling_noise(tmp_path):
+    # 'ST, its ±95% and S1: shares of the endpoint's variance (0-1)' then ST 1.06, S1 1.31 without a word
+    import dataclasses
+
+    import numpy as np
+
+    from ketasim.sensitivity import write_html
+
+    res = _small_sensitivity()
+    names = [f.name for f in res.factors]
+    sob = dataclasses.replace(res, method="sobol", indices={"S1": np.array([1.31, 0.1, 0.0]),
+                                                            "S1_conf": np.array([0.5, 0.1, 0.1]),
+                                                            "ST": np.array([1.06, 0.2, 0.05]),
+                                                            "ST_conf": np.array([0.5, 0.1, 0.1])})
+    assert len(names) == 3
+    assert f"note: an index above 1 or S1 above ST ({names[0]}) is the Sobol estimator's sampling noise" in \
+        sob.format_table()
+    write_html(sob, tmp_path / "s.html")
+    assert "Sobol estimator&#x27;s sampling noise" in (tmp_path / "s.html").read_text()
+    ok = dataclasses.replace(sob, indices={**sob.indices, "S1": np.array([0.5, 0.1, 0.0]),
+                                           "ST": np.array([0.6, 0.2, 0.05])})
+    assert ok.sobol_noise_note() is None and "note:" not in ok.format_table()
+    assert res.sobol_noise_note() is None                   # Morris: no such note

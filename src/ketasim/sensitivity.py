@@ -268,6 +268,21 @@ class SensitivityResult:
                 "index_names": [k for k in self.indices if k != "names"], "parameters": self.ranking(),
                 "notice": NOTICE}
 
+    def sobol_noise_note(self) -> str | None:
+        """For Sobol: a line when an index is above 1 or S1 above ST (shares of a variance cannot be): the
+        estimator's sampling noise at too few base samples. The table said 'shares of the variance (0-1)' and
+        printed ST 1.06, S1 1.31 without a word."""
+        if self.method != "sobol":
+            return None
+        bad = [r["name"] for r in self.ranking()
+               if any(r.get(k) is not None and r[k] > 1.0 for k in ("S1", "ST"))
+               or (r.get("S1") is not None and r.get("ST") is not None and r["S1"] > r["ST"])]
+        if not bad:
+            return None
+        return (f"an index above 1 or S1 above ST ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}) is the "
+                f"Sobol estimator's sampling noise, not a share of the variance: increase --samples (now "
+                f"{self.meta.get('samples')}) until the ±95% are small")
+
     def format_table(self, top: int = 20) -> str:
         key = self.main_index
         conf = key + "_conf"
@@ -289,6 +304,9 @@ class SensitivityResult:
                          f"{_f(r['elasticity']):>10s}")
         if len(ranked) > top:       # the rest were dropped without a word
             lines.append(f"  ... the {top} largest of {len(ranked)} parameters (all in --json)")
+        note = self.sobol_noise_note()
+        if note:
+            lines.append(f"  note: {note}")
         return "\n".join(lines)
 
 
@@ -503,6 +521,8 @@ def write_html(result: SensitivityResult, path, top: int = 25):
         for r in result.ranking()[:top])
     n_all = len(result.ranking())
     shown = (f"<p>The {top} largest of {n_all} parameters (all in the JSON: --json).</p>" if n_all > top else "")
+    noise = result.sobol_noise_note()
+    shown += f"<p><strong>Note:</strong> {html.escape(noise)}.</p>" if noise else ""
     page = (f"<!doctype html><meta charset='utf-8'><title>Sensitivity: {html.escape(result.endpoint)}</title>"
             f"<h1>Sensitivity of {html.escape(result.endpoint)} ({html.escape(result.arm)}), {result.method}</h1>"
             f"<p>Nominal value {result.nominal:.4g}{' ' + html.escape(result.unit) if result.unit else ''}; "
