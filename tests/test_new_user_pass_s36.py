@@ -241,3 +241,19 @@ def test_sobol_indices_above_one_are_called_sampling_noise(tmp_path):
                                            "ST": np.array([0.6, 0.2, 0.05])})
     assert ok.sobol_noise_note() is None and "note:" not in ok.format_table()
     assert res.sobol_noise_note() is None                   # Morris: no such note
+
+
+def test_a_record_starts_an_oral_antidepressant_without_an_amount_as_a_scenario_does():
+    # a scenario writes {drug: oral-antidepressant, route: oral, at: 25 h}; the same row in a record was refused with
+    # 'row 3, column AMT: a value is required here' (a made-up '1 mg' was needed)
+    from ketasim.record import Drug, record_from_csv_text
+
+    text = ("ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+            "4,0,0,,,,,,34,madrs,70,40,F\n"
+            "4,0.5,1,56,mg,,esketamine,intranasal,,,,,\n"
+            "4,25,1,,,,oral-antidepressant,oral,,,,,\n")
+    rec = record_from_csv_text(text, source="ad.csv")
+    ad = [d for d in rec.doses if d.drug is Drug.ORAL_ANTIDEPRESSANT]
+    assert len(ad) == 1 and ad[0].at_h == 25.0 and ad[0].amount == 0.0
+    with pytest.raises(InputError, match=r"^ad\.csv row 2, column AMT: a value is required here"):
+        record_from_csv_text(text.replace("0.5,1,56,mg", "0.5,1,,mg"), source="ad.csv")

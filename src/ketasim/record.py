@@ -7,7 +7,7 @@ Accepted forms (all validated by the same code, so every error is one line namin
       ID, TIME, EVID, AMT, AMTU, DUR, DRUG, ROUTE, DV, DVID, WT, AGE, SEX, CRP, GENOTYPE, COMED
 
   ``TIME`` hours from the start of the record; ``EVID`` 1 = dose, 0 = observation; ``AMT`` with ``AMTU``
-  (``mg`` or ``mg/kg``); ``DUR`` infusion duration in hours; ``DRUG``/``ROUTE`` ketasim's names;
+  (``mg`` or ``mg/kg``; none for a placebo or the start of an ``oral-antidepressant``); ``DUR`` infusion duration in hours; ``DRUG``/``ROUTE`` ketasim's names;
   ``DV`` the observed value of ``DVID`` (:data:`DVIDS`); ``WT`` kg, ``AGE`` years, ``SEX`` ``F``/``M`` (or
   female/male); optional ``CRP`` mg/L, ``GENOTYPE`` (BDNF ``val/val``, ``val/met``, ``met/met``), ``COMED``
   (comedications separated by ``;``). Covariates may be given on the first row only.
@@ -359,7 +359,9 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
                 col = str(e).split(":", 1)[0]
                 raise row.err(col, str(e).split(": ", 1)[1]) from None
             amount, per_kg = 0.0, False
-            if drug is not Drug.PLACEBO or row.has("AMT"):
+            # an oral antidepressant's start needs no amount (the model starts the treatment; a scenario line has no
+            # dose): the record asked for one with 'column AMT: a value is required here'
+            if drug not in (Drug.PLACEBO, Drug.ORAL_ANTIDEPRESSANT) or row.has("AMT"):
                 amount = row.num("AMT", 0, math.inf)
                 if not row.has("AMTU"):
                     raise row.err("AMTU", "the dose unit is missing; use mg or mg/kg")
