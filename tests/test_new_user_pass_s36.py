@@ -257,3 +257,16 @@ def test_a_record_starts_an_oral_antidepressant_without_an_amount_as_a_scenario_
     assert len(ad) == 1 and ad[0].at_h == 25.0 and ad[0].amount == 0.0
     with pytest.raises(InputError, match=r"^ad\.csv row 2, column AMT: a value is required here"):
         record_from_csv_text(text.replace("0.5,1,56,mg", "0.5,1,,mg"), source="ad.csv")
+
+
+def test_plan_variable_that_is_zero_at_every_visit_says_why():
+    # 'plan --variable cadss' printed 'median 0 50% [0, 0] 90% [0, 0]' at every point without a word: the forecast
+    # points are visits between sessions
+    from ketasim.personal import personal_plan
+    from ketasim.plan_report import text_summary
+    from ketasim.record import read_record
+
+    out = personal_plan(read_record(PATIENT_101), variables=("score", "cadss"), n_samples=200, top=1)
+    text = text_summary(out)
+    assert "  (cadss is 0 at every forecast point: they are visits between sessions" in text
+    assert "(score is 0" not in text

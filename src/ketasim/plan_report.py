@@ -271,6 +271,13 @@ def text_summary(res: dict) -> str:
     for v in dict.fromkeys(e["variable"] for e in res["forecast"] if e["variable"] != "score"):   # --variable
         lines.append(f"forecast of {v}{' (CADSS points)' if v == 'cadss' else ''} (recorded regimen):")
         lines += _forecast_lines(res["forecast"], v)
+        ent = [e for e in res["forecast"] if e["variable"] == v]
+        if ent and all(max(abs(x) for x in (e["median"], *e["pi90"])) < 1e-3 for e in ent):
+            # '--variable cadss' printed 0 [0, 0] at every point and no word why: the forecast points are visits
+            # between sessions, when a session's dissociation or plasma level has gone
+            lines.append(f"  ({v} is 0 at every forecast point: they are visits between sessions, after the drug has "
+                         "gone; a session's SBP and CADSS peaks are in the plans' margins, its course from "
+                         "`ketasim simulate --events RECORD`)")
     alt = res.get("alternative")
     if alt:     # `plan --alternative ALT.yaml` printed nothing of it (only the JSON and the report had it)
         lines.append("alternative regimen (--alternative; at on the record's clock):")
