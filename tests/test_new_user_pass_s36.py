@@ -270,3 +270,17 @@ def test_plan_variable_that_is_zero_at_every_visit_says_why():
     text = text_summary(out)
     assert "  (cadss is 0 at every forecast point: they are visits between sessions" in text
     assert "(score is 0" not in text
+
+
+def test_sensitivity_parameters_given_a_file_says_it_takes_names():
+    # `trial --parameters out/cal.json` is a parameter set; `sensitivity --parameters out/cal.json` said only
+    # "no parameter matches out/cal.json"
+    from ketasim.scenario import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario("examples/design_example.yaml")
+    with pytest.raises(InputError, match=r"here --parameters selects parameter names \(fnmatch patterns"):
+        run_sensitivity(sc, endpoint="cadss_peak", patterns=("out/cal.json",), samples=2, n_patients=2)
+    with pytest.raises(InputError) as e:
+        run_sensitivity(sc, endpoint="cadss_peak", patterns=("nothing.*",), samples=2, n_patients=2)
+    assert str(e.value) == "--parameters: no parameter matches nothing.* (see 'ketasim params')"

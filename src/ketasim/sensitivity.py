@@ -107,7 +107,12 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
             p = params.free[name]
             out.append(Factor(name, "free", p.value, lo, hi, space, p.unit, "calibrated (bounds of FITTED)"))
     if not out:
-        raise InputError(f"--parameters: no parameter matches {', '.join(pats)} (see 'ketasim params')")
+        files = [q for q in pats if q.lower().endswith((".json", ".yaml", ".yml")) or "/" in q]
+        # 'trial/plan --parameters FILE' is a parameter set; here it selects names, and a file got only 'no
+        # parameter matches out/cal.json'
+        hint = ("; here --parameters selects parameter names (fnmatch patterns, e.g. 'pd.nmda.*,@free'), not a "
+                "parameter set file as in `ketasim trial --parameters`" if files else "")
+        raise InputError(f"--parameters: no parameter matches {', '.join(pats)} (see 'ketasim params'){hint}")
     return out
 
 
