@@ -284,3 +284,31 @@ def test_sensitivity_parameters_given_a_file_says_it_takes_names():
     with pytest.raises(InputError) as e:
         run_sensitivity(sc, endpoint="cadss_peak", patterns=("nothing.*",), samples=2, n_patients=2)
     assert str(e.value) == "--parameters: no parameter matches nothing.* (see 'ketasim params')"
+
+
+def test_export_writes_a_parameter_set_file_before_it_is_installed(tmp_path, capsys):
+    # trial, plan, simulate and qualify take --parameters FILE; export had none ("'ketasim export' has no such
+    # option"), so a new fit could not be exported without installing it
+    import json
+    import re
+
+    from ketasim.calibration import default_free_parameters_path
+    from ketasim.cli import main
+
+    data = json.loads(default_free_parameters_path().read_text())
+    orig = data["parameters"]["emax_drug"]["value"]
+    data["parameters"]["emax_drug"]["value"] = 0.5
+    half = tmp_path / "half.json"
+    half.write_text(json.dumps(data), encoding="utf-8")
+    for name, extra in (("installed", []), ("half", ["--parameters", str(half)])):
+        assert main(["export", "examples/design_example.yaml", "--sbml", str(tmp_path / f"{name}.xml"), *extra]) == 0
+    capsys.readouterr()
+
+    def emax(name):
+        text = (tmp_path / f"{name}.xml").read_text()
+        return float(re.search(r'id="emax_drug" value="([^"]+)"', text).group(1))
+
+    assert abs(emax("half") / emax("installed") - 0.5 / orig) < 1e-9      # the file's value (scaled as installed)
+    assert main(["export", "examples/design_example.yaml", "--sbml", str(tmp_path / "x.xml"), "--parameters",
+                 str(tmp_path / "missing.json")]) == 2
+    assert "error: --parameters: " in capsys.readouterr().err and not (tmp_path / "x.xml").exists()

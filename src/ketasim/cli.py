@@ -997,15 +997,20 @@ def export(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
     sbml: Path = typer.Option(..., "--sbml", help="Write SBML Level 3 Version 2 of the arm's typical patient."),
     arm: Optional[str] = typer.Option(None, "--arm", help="Arm to export (default: the first arm)."),
+    parameters: Optional[Path] = typer.Option(None, "--parameters", help="A parameter set file written by `ketasim "
+                                              "calibrate` (default: the installed set): its values go in the file."),
 ):
     """Export the model with an arm's regimen as SBML (for libRoadRunner, COPASI, Tellurium, ...)."""
+    from .app import _parameters_option
     from .export import export_sbml
     from .scenario import load_scenario
 
-    _check_options(outputs=(sbml,), inputs=(("the scenario", scenario),))
+    # trial, plan, simulate and qualify take --parameters; a calibrated set could not be exported without installing it
+    _check_options(outputs=(sbml,), inputs=(("the scenario", scenario), ("--parameters", parameters)))
     _check_kinds({"--sbml": sbml})
+    params = _parameters_option(parameters)
     sc = load_scenario(scenario)
-    path = export_sbml(sc, sbml, arm=arm)
+    path = export_sbml(sc, sbml, arm=arm, params=params)
     typer.echo(f"wrote {path}")
     typer.echo(NOTICE)
 
