@@ -312,3 +312,23 @@ def test_export_writes_a_parameter_set_file_before_it_is_installed(tmp_path, cap
     assert main(["export", "examples/design_example.yaml", "--sbml", str(tmp_path / "x.xml"), "--parameters",
                  str(tmp_path / "missing.json")]) == 2
     assert "error: --parameters: " in capsys.readouterr().err and not (tmp_path / "x.xml").exists()
+
+
+def test_plan_report_states_the_forecast_numbers_the_text_prints(tmp_path):
+    # the report drew the rating's forecast as a figure only: its numbers (and --variable's forecasts), printed by
+    # the text and in the JSON, were not in it
+    import re
+
+    from ketasim.personal import personal_plan
+    from ketasim.plan_report import plan_report, text_summary
+    from ketasim.record import read_record
+
+    res = personal_plan(read_record(PATIENT_101), variables=("score", "cp_ketamine_ng_ml"), n_samples=200, top=1)
+    plan_report(res, tmp_path / "p.html")
+    page = (tmp_path / "p.html").read_text()
+    text = text_summary(res)
+    first = next(e for e in res["forecast"] if e["variable"] == "score")
+    line = re.search(rf"{first['time_h']:8.1f} h  median\s+(\S+)  50% \[(\d+), (\d+)\]  90% \[(\d+), (\d+)\]", text)
+    med, a, b, c, d = line.groups()
+    assert (f"<td>{med}</td><td>[{a}, {b}]</td><td>[{c}, {d}]</td>") in page
+    assert "<td class=\"l\">cp_ketamine_ng_ml</td>" in page

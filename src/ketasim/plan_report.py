@@ -217,6 +217,26 @@ def _forecast_lines(entries, variable: str) -> list[str]:
     return out
 
 
+def forecast_frame(res: dict, entries=None) -> pd.DataFrame:
+    """The forecast at the forecast points as the text prints it (ratings to whole points; anything else to 3
+    significant digits, ~0 as 0): one row per point and variable (the report drew only the rating's figure, so
+    the numbers the text prints and --variable's forecasts were not in it)."""
+    from .units import fmt_hours
+
+    def g(x, score):
+        return f"{x:.0f}" if score else ("0" if abs(x) < 5e-4 else f"{x:.3g}")
+
+    rows = []
+    for e in (res["forecast"] if entries is None else entries):
+        score = e["variable"] == "score"
+        rows.append({"time (record's clock)": f"{e['time_h']:g} h ({fmt_hours(e['time_h'])})",
+                     "variable": f"rating ({res['patient']['scale']})" if score else e["variable"],
+                     "median": f"{e['median']:.1f}" if score else g(e["median"], False),
+                     "50% interval": f"[{g(e['pi50'][0], score)}, {g(e['pi50'][1], score)}]",
+                     "90% interval": f"[{g(e['pi90'][0], score)}, {g(e['pi90'][1], score)}]"})
+    return pd.DataFrame(rows)
+
+
 def text_summary(res: dict) -> str:
     from .personal import BARELY_INFORMED, NOT_INFORMED, ONE_SIDED
     from .population import SCALE_NAMES
@@ -395,7 +415,9 @@ def plan_report(res: dict, path) -> Path:
         _section("Fit and forecast", _plot_div("fit-forecast", "Dots: observed ratings. Line and bands: the "
                                                "individual forecast (median, 50 % and 90 % prediction intervals of a "
                                                "rating) under the recorded regimen; dashed: the population's forecast "
-                                               "for this patient's covariates."), "forecast"),
+                                               "for this patient's covariates.")
+                 + "<h3 style=\"font-size:14px\">At the forecast points (recorded regimen)</h3>"
+                 + _table(forecast_frame(res), left=("time (record's clock)", "variable")), "forecast"),
         _section("Plans", f"<p>Target: {html.escape(res['target']['text'])}, with probability at least "
                           f"{res['target']['probability']:g}.</p>"
                  + ("" if not res["plans"] or any(p["meets_probability"] for p in res["plans"]) else
