@@ -332,3 +332,28 @@ def test_plan_report_states_the_forecast_numbers_the_text_prints(tmp_path):
     med, a, b, c, d = line.groups()
     assert (f"<td>{med}</td><td>[{a}, {b}]</td><td>[{c}, {d}]</td>") in page
     assert "<td class=\"l\">cp_ketamine_ng_ml</td>" in page
+
+
+def test_a_record_with_sessions_hours_apart_warns_that_time_is_in_hours():
+    # patient_101 with TIME in days (0, 0.02, 1.02, 3.5, ...) was read as six infusions in 14 hours without a word
+    from ketasim.errors import RecordWarning
+    from ketasim.record import record_from_csv_text
+
+    lines = Path(PATIENT_101).read_text().splitlines()
+    days = [lines[0]]
+    for ln in lines[1:]:
+        f = ln.split(",")
+        f[1] = f"{float(f[1]) / 24:g}"
+        days.append(",".join(f))
+    with pytest.warns(RecordWarning, match=r"^d\.csv row 7, column TIME: a ketamine session 3\.5 h after the one at "
+                                           r"0\.0208333 h; 4 more session\(s\) as close; TIME is in hours"):
+        record_from_csv_text("\n".join(days), source="d.csv")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        record_from_csv_text("\n".join(lines), source="p.csv")          # sessions 3.5 d apart: no warning
+        # a nasal session's two devices 5 min apart are one session
+        record_from_csv_text("ID,TIME,EVID,AMT,AMTU,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n1,0,0,,,,,30,madrs,70,40,F\n"
+                             "1,1,1,28,mg,esketamine,intranasal,,,,,\n1,1.0833,1,28,mg,esketamine,intranasal,,,,,\n",
+                             source="n.csv")

@@ -70,8 +70,13 @@ def test_sessions_count_a_nasal_sessions_devices_once():
     assert len(adm) == 6 and count_sessions(adm) == 2
     assert count_sessions([]) == 0
     # the gap counts from the session's first start, as the limit check groups them: 0, 1.5 and 3 h are two
-    chain = record_from_csv_text("ID,TIME,EVID,AMT,AMTU,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n1,0,0,,,,,30,madrs,70,40,F\n"
-                                 + "".join(f"1,{t},1,28,mg,esketamine,intranasal,,,,,\n" for t in (1, 2.5, 4)))
+    import pytest
+
+    from ketasim.errors import RecordWarning
+
+    with pytest.warns(RecordWarning, match="a ketamine session 3 h after the one at 1 h"):     # s36: hours apart
+        chain = record_from_csv_text("ID,TIME,EVID,AMT,AMTU,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n1,0,0,,,,,30,madrs,70,40,F\n"
+                                     + "".join(f"1,{t},1,28,mg,esketamine,intranasal,,,,,\n" for t in (1, 2.5, 4)))
     assert count_sessions([a for d in chain.planned_doses for a in d.administrations()]) == 2
     assert schedule_breaks(chain, chain.planned_doses, Limits(esketamine_mg_session=28))["esketamine_mg_session"] == 56
 

@@ -76,3 +76,7 @@ class ObservedWarning(UserWarning):
 class OutputSizeWarning(UserWarning):
     """A trajectory file will be large (above ``ketasim.scale.LARGE_OUTPUT_BYTES``): written, but the size and how to
     make it smaller are said before anything runs."""
+
+
+class RecordWarning(UserWarning):
+    """A patient record is read as written but looks like a slip (ketamine sessions hours apart: TIME in days)."""

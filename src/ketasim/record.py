@@ -410,8 +410,38 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
             (obs if value is not None else fc).append(Observation(t, dvid, value, row.i))
     if scale is None:
         scale = "madrs"
+    _warn_sessions_hours_apart(doses)
     return PatientRecord(pid, weight, age, sex == "female", tuple(doses), tuple(obs), tuple(fc), scale, crp, genotype,
                          comeds, source)
+
+
+#: Ketamine doses starting less than this apart (h) are one session (a nasal session's devices, a bolus before its
+#: infusion; as personal.SESSION_GAP_H)
+_SAME_SESSION_H = 2.0
+#: Sessions closer than this (h) are taken for TIME written in days (no clinical regimen gives ketamine sessions
+#: hours apart)
+SESSIONS_APART_WARN_H = 12.0
+
+
+def _warn_sessions_hours_apart(doses) -> None:
+    """Warn (RecordWarning) when two ketamine sessions start less than SESSIONS_APART_WARN_H apart: a record whose
+    TIME was written in days (0, 3.5, 7, ...) was read as six infusions in 14 hours without a word (the plan then
+    said only that the recorded plan broke the limits)."""
+    import warnings
+
+    from .errors import RecordWarning
+
+    starts = []
+    for d in sorted((d for d in doses if d.drug.is_ketamine), key=lambda d: d.at_h):
+        if not starts or d.at_h - starts[-1].at_h >= _SAME_SESSION_H:
+            starts.append(d)
+    close = [(a, b) for a, b in zip(starts, starts[1:]) if b.at_h - a.at_h < SESSIONS_APART_WARN_H]
+    if close:
+        a, b = close[0]
+        more = f"; {len(close) - 1} more session(s) as close" if len(close) > 1 else ""
+        warnings.warn(f"{b.field}, column TIME: a ketamine session {b.at_h - a.at_h:g} h after the one at {a.at_h:g} h"
+                      f"{more}; TIME is in hours from the start of the record: if days were meant, multiply by 24",
+                      RecordWarning, stacklevel=3)
 
 
 def record_from_frame(df, *, source: str = "record", patient_id=None) -> PatientRecord:
