@@ -357,3 +357,16 @@ def test_a_record_with_sessions_hours_apart_warns_that_time_is_in_hours():
         record_from_csv_text("ID,TIME,EVID,AMT,AMTU,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n1,0,0,,,,,30,madrs,70,40,F\n"
                              "1,1,1,28,mg,esketamine,intranasal,,,,,\n1,1.0833,1,28,mg,esketamine,intranasal,,,,,\n",
                              source="n.csv")
+
+
+def test_sensitivity_refuses_a_size_it_cannot_run(monkeypatch):
+    # --size had no upper bound: --size 5000000 started ~1,100 evaluations of 5 million patients without a word
+    from ketasim.scenario import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario("examples/design_example.yaml")
+    with pytest.raises(InputError, match=r"^--size: must lie in 1-2,000,000, got 5,000,000"):
+        run_sensitivity(sc, endpoint="cadss_peak", n_patients=5_000_000)
+    monkeypatch.setenv("KETASIM_MAX_SECONDS", "60")
+    with pytest.raises(InputError, match=r"^--size: 1,3\d\d evaluations of 2,000,000 patients would compute for ~"):
+        run_sensitivity(sc, endpoint="cadss_peak", n_patients=2_000_000)
