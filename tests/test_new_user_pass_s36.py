@@ -370,3 +370,16 @@ def test_sensitivity_refuses_a_size_it_cannot_run(monkeypatch):
     monkeypatch.setenv("KETASIM_MAX_SECONDS", "60")
     with pytest.raises(InputError, match=r"^--size: 1,3\d\d evaluations of 2,000,000 patients would compute for ~"):
         run_sensitivity(sc, endpoint="cadss_peak", n_patients=2_000_000)
+
+
+@pytest.mark.parametrize("window, text", [
+    (None, "madrs <= 10 at every weekly visit from day 7 to day 28 after the last observation"),
+    ("1 h:1 h", "madrs <= 10 at the visit 60 min after the last observation"),
+    ("12 h:3 d", "madrs <= 10 at every weekly visit from 12 h to day 3 after the last observation"),
+    ("1 week:1 week", "madrs <= 10 at the visit on day 7 after the last observation"),
+])
+def test_plan_target_text_for_short_windows(window, text):
+    # '--window "1 h:1 h"' printed 'at every weekly visit from day 0.0416667 to day 0.0416667'
+    from ketasim.personal import parse_target
+
+    assert parse_target(None, "madrs", window=window).text("madrs") == text

@@ -1108,8 +1108,16 @@ class Target:
     probability: float = 0.8
 
     def text(self, scale: str) -> str:
-        return (f"{scale} <= {self.threshold:g} at every weekly visit from day {self.start_h / 24:g} to day "
-                f"{self.end_h / 24:g} after the last observation")
+        def when(h):        # 'day 0.0416667' for a window of '1 h:1 h'; days from a day on, as before
+            from .units import fmt_hours
+
+            return f"day {h / 24:g}" if h >= 24 else fmt_hours(h)
+
+        if self.start_h == self.end_h:
+            return (f"{scale} <= {self.threshold:g} at the visit {'on ' if self.start_h >= 24 else ''}"
+                    f"{when(self.start_h)} after the last observation")
+        return (f"{scale} <= {self.threshold:g} at every weekly visit from {when(self.start_h)} to "
+                f"{when(self.end_h)} after the last observation")
 
 
 def parse_target(text: str | None, scale: str, *, probability: float = 0.8, window: str | None = None) -> Target:
