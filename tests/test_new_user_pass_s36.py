@@ -383,3 +383,21 @@ def test_plan_target_text_for_short_windows(window, text):
     from ketasim.personal import parse_target
 
     assert parse_target(None, "madrs", window=window).text("madrs") == text
+
+
+@pytest.mark.parametrize("text, message", [
+    ("esketamine_mg_session=84mg", "--limits esketamine_mg_session: '84mg' is not a number (the unit is in the "
+                                   "limit's name: write esketamine_mg_session=84)"),
+    ("drugs=esketamine,racemic-ketamine", "--limits: 'racemic-ketamine' is not name=value (several drugs or routes "
+                                          "are joined with '+', e.g. drugs=esketamine+racemic-ketamine)"),
+    ("foo", "--limits: 'foo' is not name=value"),
+    ("sbp_rise_mmhg=abc", "--limits sbp_rise_mmhg: 'abc' is not a number"),
+])
+def test_plan_limits_say_how_to_write_a_unit_or_a_second_drug(text, message):
+    # '84mg' got only "is not a number", 'drugs=esketamine,racemic-ketamine' only "'racemic-ketamine' is not
+    # name=value"
+    from ketasim.personal import parse_limits
+
+    with pytest.raises(InputError) as e:
+        parse_limits(text)
+    assert str(e.value) == message

@@ -55,7 +55,7 @@ import numpy as np
 import scipy.linalg
 
 from .engine import run_arm
-from .errors import InputError
+from .errors import InputError, KetasimError
 from .model import model_id
 from .parameters import ParameterSet, load_parameters
 from .population import (Patients, fluctuation_change_cov, fluctuation_conditional, fluctuation_conditional_mean,
@@ -1045,7 +1045,15 @@ def parse_limits(text: str | None) -> Limits:
         if not part.strip():
             continue
         if "=" not in part:
-            raise InputError(f"--limits: {part.strip()!r} is not name=value")
+            # 'drugs=esketamine,racemic-ketamine' split at the comma: say how several are joined
+            hint = ""
+            for parse in (parse_drug, parse_route):
+                try:
+                    parse(part.strip(), "--limits")
+                    hint = " (several drugs or routes are joined with '+', e.g. drugs=esketamine+racemic-ketamine)"
+                except KetasimError:
+                    pass
+            raise InputError(f"--limits: {part.strip()!r} is not name=value{hint}")
         k, _, v = part.partition("=")
         k = k.strip().replace("-", "_")
         if k not in fields:
@@ -1058,7 +1066,10 @@ def parse_limits(text: str | None) -> Limits:
             try:
                 x = float(v)
             except ValueError:
-                raise InputError(f"--limits {k}: {v.strip()!r} is not a number") from None
+                # '84mg', '30 mmHg': the unit is in the limit's name
+                m = re.fullmatch(r"\s*([0-9.]+)\s*[a-zA-Z/%]+\s*", v)
+                hint = f" (the unit is in the limit's name: write {k}={m.group(1)})" if m else ""
+                raise InputError(f"--limits {k}: {v.strip()!r} is not a number{hint}") from None
             if not (x > 0 and math.isfinite(x)):
                 raise InputError(f"--limits {k}: must be a positive number")
             kw[k] = x
