@@ -401,3 +401,19 @@ def test_plan_limits_say_how_to_write_a_unit_or_a_second_drug(text, message):
     with pytest.raises(InputError) as e:
         parse_limits(text)
     assert str(e.value) == message
+
+
+def test_dashboard_lets_a_hill_coefficient_of_one_go_up_as_the_sensitivity_analysis_does():
+    # plausible_range capped every dimensionless parameter <= 1 at 1: pd.nmda.hill (1) could only go down ('1.5 is
+    # outside the plausible range 0.2-1'), while `ketasim sensitivity` samples it from 0.5 to 2
+    from ketasim.parameters import load_parameters
+    from ketasim.sensitivity import _literature_range
+    from ketasim.web import api
+
+    lo, hi = api.plausible_range("pd.nmda.hill")
+    assert lo < 1 < 2 <= hi
+    assert _literature_range(load_parameters().literature["pd.nmda.hill"])[1] <= hi
+    assert api.plausible_range("pk.fu")[1] <= 1.0                  # a fraction (0.56) still stays within 1
+    form = api.default_form()
+    form["overrides"] = {"pd.nmda.hill": 1.5}
+    assert api.simulate_form(form)["ok"]

@@ -615,7 +615,9 @@ def plausible_range(name: str) -> tuple[float, float] | None:
     conf = prm.confidence.split(" (")[0].strip()
     f = _RANGE_FACTOR.get(conf, 2.0)
     lo, hi = prm.value / f, prm.value * f
-    if prm.unit in ("1", "dimensionless", "fraction") and prm.value <= 1:
+    # a fraction stays within 1; a value of exactly 1 (a Hill coefficient, a gain, a Gamma shape) is not one: it
+    # was capped at 1, so pd.nmda.hill 1.5 was refused here while `ketasim sensitivity` samples it up to 2
+    if prm.unit in ("1", "dimensionless", "fraction") and prm.value < 1:
         hi = min(hi, 1.0)
     return float(f"{lo:.4g}"), float(f"{hi:.4g}")
 
