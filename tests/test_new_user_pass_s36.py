@@ -417,3 +417,19 @@ def test_dashboard_lets_a_hill_coefficient_of_one_go_up_as_the_sensitivity_analy
     form = api.default_form()
     form["overrides"] = {"pd.nmda.hill": 1.5}
     assert api.simulate_form(form)["ok"]
+
+
+def test_dashboard_scenario_download_names_the_parameter_edits_it_cannot_carry(tmp_path):
+    # with 'Edit a parameter' (pd.nmda.hill 1.5) the downloaded scenario said nothing of it: running it with
+    # `ketasim simulate` silently used the installed value and gave other results than the page
+    from ketasim.scenario import load_scenario
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["overrides"] = {"pd.nmda.hill": 1.5}
+    text = api.scenario_yaml(form)
+    assert text.startswith("# Parameter edits made on the dashboard (not part of a scenario")
+    assert "#   pd.nmda.hill = 1.5 dimensionless (installed: 1)\n" in text
+    (tmp_path / "s.yaml").write_text(text)
+    assert load_scenario(tmp_path / "s.yaml").name == "ketasim-dashboard"      # still a valid scenario file
+    assert not api.scenario_yaml(api.default_form()).startswith("#")

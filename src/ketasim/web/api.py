@@ -833,7 +833,19 @@ def scenario_yaml(form: dict, *, trial: bool = False) -> str:
     """The scenario file (same format as the CLI reads) for the current form."""
     from ..scenario import scenario_to_yaml
 
-    return scenario_to_yaml(build(form, trial=trial).scenario)
+    b = build(form, trial=trial)
+    text = scenario_to_yaml(b.scenario)
+    if b.overrides:
+        # the page's parameter edits are not part of a scenario: the file said nothing of them, and running it
+        # (`ketasim simulate FILE`) silently used the installed values instead
+        p = parameters()
+        lines = [f"#   {k} = {v:g} {(p.free.get(k) or p.literature[k]).unit} (installed: "
+                 f"{(p.free.get(k) or p.literature[k]).value:g})" for k, v in b.overrides.items()]
+        text = ("# Parameter edits made on the dashboard (not part of a scenario: ketasim runs this file with the "
+                "installed\n# parameter set, so its results differ from the page's unless a set with these values "
+                "is given with --parameters):\n" + "\n".join(lines) + f"\n# the page's parameter set: "
+                f"{b.params.version}\n" + text)
+    return text
 
 
 def results_csv(form: dict) -> str:
