@@ -12,7 +12,7 @@ for the typical 70-kg, 40-year-old man:
    Cmax 43.8 / 72.5 / 101 ng/mL at 28 / 56 / 84 mg (Perez-Ruixo 2021 Table 4; weight 1/0.20 each) and Tmax
    30 min after the last spray (label 20-40 min; weight 1/10 min).
 2. then, one at a time (brentq on a continuous Tmax), the first-order absorption rate that puts the venous Tmax at
-   the published value (IM: the Cmax of Hirlinger & Dick 1984, fit_im), SC: the effect-site peak at 30 min (assumption: Glue 2018 SBP peak), sublingual racemic
+   the published value: IM 10 min (5-15 min), SC: the effect-site peak at 30 min (assumption: Glue 2018 SBP peak), sublingual racemic
    0.75 h (wafer, median). The oral (and swallowed) rate stays Perez-Ruixo's ka_sw 1.45/h: fitting it to the
    uncertain oral Tmax 0.96 h (Chong 2006) gives 0.46/h, which spreads first-pass norketamine formation so much
    that noresketamine's Cmax falls to ~55 % of Perez-Ruixo's.
@@ -100,37 +100,11 @@ def stage1(p0):
     return p0.with_literature(best)
 
 
-#: Hirlinger & Dick 1984 Anaesthesist 33:272 PMID 6476334 (20 trauma patients, racemic IM for analgesia): "the highest
-#: plasma levels of ketamine were 147 ng/ml (median) in the 0.5 mg/kg group at 30 min and 474 ng/ml (median) in the
-#: 1.0 mg/kg group at 15 min" (abstract): dose (mg/kg) -> median peak (ng/mL)
-IM_PEAKS = {0.5: 147.0, 1.0: 474.0}
-
-
-def fit_im(ps):
-    """route.im.ka: log least squares of the typical patient's venous Cmax on Hirlinger & Dick's two median peaks
-    (the only adult primary IM data at hand; they disagree by 1.6x per mg/kg, so the fit sits at their geometric
-    mean, 373 ng/mL per mg/kg; route.im.f 0.93 kept). Was: the venous Tmax at 10 min, the middle of a secondary
-    5-15 min, which gave 233 / 467 ng/mL."""
-    def sse(lka):
-        q = ps.with_literature({"route.im.ka": math.exp(lka)})
-        return sum(math.log(peak(traj(q, [line("racemic-ketamine", "im", f"{d} mg/kg")], "cp_ketamine_ng_ml"))[0]
-                       / obs) ** 2 for d, obs in IM_PEAKS.items())
-    from scipy.optimize import minimize_scalar
-
-    best = minimize_scalar(sse, bounds=(math.log(0.5), math.log(50.0)), method="bounded", options={"xatol": 1e-4})
-    ka = math.exp(best.x)
-    ps = ps.with_literature({"route.im.ka": ka})
-    peaks = {d: peak(traj(ps, [line("racemic-ketamine", "im", f"{d} mg/kg")], "cp_ketamine_ng_ml")) for d in IM_PEAKS}
-    print(f"route.im.ka {ka:.3f} 1/h: " + "; ".join(f"{d:g} mg/kg Cmax {c:.0f} ng/mL (median {IM_PEAKS[d]:g}) at "
-                                                  f"{t * 60:.1f} min" for d, (c, t) in peaks.items()))
-    return ps
-
-
 def stage2(ps):
     # SC: the anchor is an EFFECT peak (Glue 2018 SBP at 30 min), so the effect site's peak (driven by arterial
     # blood, like SBP) is fitted, not the venous Tmax
-    ps = fit_im(ps)
-    targets = [("route.sc.ka", line("racemic-ketamine", "sc", "0.5 mg/kg"), 30 / 60, "ce_ketamine_ng_ml"),
+    targets = [("route.im.ka", line("racemic-ketamine", "im", "0.5 mg/kg"), 10 / 60, "cp_ketamine_ng_ml"),
+               ("route.sc.ka", line("racemic-ketamine", "sc", "0.5 mg/kg"), 30 / 60, "ce_ketamine_ng_ml"),
                ("route.sublingual.ka", line("racemic-ketamine", "sublingual", "50 mg"), 0.75, "cp_ketamine_ng_ml")]
     out = {}
     for name, ln, tmax, col in targets:
