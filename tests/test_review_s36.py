@@ -334,3 +334,12 @@ def test_the_contract_quotes_the_enantiomers_anesthetic_thresholds_and_the_rule_
     assert "installed parameter set" in doc and "the flag uses the run's own Ki" in doc
     assert "Anesthesiology 1980;52:231-239" in doc
     assert "Himmelseher S, Pfenninger E" in doc and "PMID 9893910" in doc and "doi:10.1055/s-2007-994851" in doc
+
+
+def test_the_changelog_quotes_the_enantiomers_bolus_thresholds_of_the_code():
+    """R4-5: the CHANGELOG said arketamine's IV bolus warning starts at 2.84 mg/kg; 1 / anesthetic_potency is 2.833."""
+    from ketasim.regimen import Drug, anesthetic_potency
+
+    log = " ".join((ROOT / "CHANGELOG.md").read_text(encoding="utf-8").split())
+    assert (f"The esketamine IV bolus warning starts at {1 / anesthetic_potency(Drug.ESKETAMINE):.2f} mg/kg (was 0.5), "
+            f"arketamine's at {1 / anesthetic_potency(Drug.ARKETAMINE):.2f} mg/kg (was 1.0)") in log
