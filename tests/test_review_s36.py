@@ -343,3 +343,37 @@ def test_the_changelog_quotes_the_enantiomers_bolus_thresholds_of_the_code():
     log = " ".join((ROOT / "CHANGELOG.md").read_text(encoding="utf-8").split())
     assert (f"The esketamine IV bolus warning starts at {1 / anesthetic_potency(Drug.ESKETAMINE):.2f} mg/kg (was 0.5), "
             f"arketamine's at {1 / anesthetic_potency(Drug.ARKETAMINE):.2f} mg/kg (was 1.0)") in log
+
+def _sobol_result(s1, s1_conf, st, st_conf):
+    import types
+
+    import numpy as np
+
+    from ketasim.sensitivity import SensitivityResult
+
+    factors = [types.SimpleNamespace(name=f"p{i}", kind="literature", confidence="low", unit="", value=1.0, lo=0.5,
+                                     hi=2.0, space="log") for i in range(len(s1))]
+    return SensitivityResult(endpoint="mean_change@24h", arm="ketamine", method="sobol", nominal=-10.0,
+                             factors=factors, indices={"S1": np.array(s1), "S1_conf": np.array(s1_conf),
+                                                       "ST": np.array(st), "ST_conf": np.array(st_conf)},
+                             elasticity=np.zeros(len(s1)), local_slope=np.zeros(len(s1)), evaluations=100,
+                             meta={"samples": 64, "ranges": "literature"}, unit="MADRS points")
+
+
+def test_the_sobol_noise_note_flags_only_noise_its_intervals_do_not_cover(tmp_path):
+    """H3 R2-1: the note fired on any S1 > ST, so a parameter without influence (S1 0.003, ST 0.002, both ±0.01)
+    put 'increase --samples' on nearly every adequate run. Only an excess beyond the ±95% is noise worth a line."""
+    from ketasim.sensitivity import write_html
+
+    ok = _sobol_result([0.6, 0.003, 0.0], [0.05, 0.01, 0.01], [0.7, 0.002, 0.001], [0.05, 0.01, 0.01])
+    assert ok.sobol_noise_note() is None and "note:" not in ok.format_table()
+    write_html(ok, tmp_path / "ok.html")
+    assert "sampling noise" not in (tmp_path / "ok.html").read_text()
+    # within the interval above 1 (a dominant parameter's ST 1.02 ± 0.05): not flagged either
+    assert _sobol_result([0.95], [0.05], [1.02], [0.05]).sobol_noise_note() is None
+    # beyond the intervals: flagged, naming the parameters
+    s1_over_st = _sobol_result([0.6, 0.05], [0.05, 0.01], [0.7, 0.01], [0.05, 0.01])
+    assert "S1 above ST by more than the ±95% (p1)" in s1_over_st.sobol_noise_note()
+    above_one = _sobol_result([0.9], [0.05], [1.2], [0.1])
+    assert "(p0) is the Sobol estimator's sampling noise" in above_one.sobol_noise_note()
+    assert "increase --samples (now 64)" in above_one.format_table()

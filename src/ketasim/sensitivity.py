@@ -274,19 +274,26 @@ class SensitivityResult:
                 "notice": NOTICE}
 
     def sobol_noise_note(self) -> str | None:
-        """For Sobol: a line when an index is above 1 or S1 above ST (shares of a variance cannot be): the
-        estimator's sampling noise at too few base samples. The table said 'shares of the variance (0-1)' and
-        printed ST 1.06, S1 1.31 without a word."""
+        """For Sobol: a line when an index is above 1 or S1 above ST (shares of a variance cannot be) by more than
+        its ±95% covers: the estimator's sampling noise at too few base samples. The table said 'shares of the
+        variance (0-1)' and printed ST 1.06, S1 1.31 without a word. Noise inside the intervals is not flagged: a
+        parameter without influence has S1 and ST both scattering around 0 (S1 0.003, ST 0.002, ±0.01), and a note
+        on every adequate run would stop being read."""
         if self.method != "sobol":
             return None
+
+        def conf(r, k):
+            return r.get(k + "_conf") or 0.0
+
         bad = [r["name"] for r in self.ranking()
-               if any(r.get(k) is not None and r[k] > 1.0 for k in ("S1", "ST"))
-               or (r.get("S1") is not None and r.get("ST") is not None and r["S1"] > r["ST"])]
+               if any(r.get(k) is not None and r[k] > 1.0 + conf(r, k) for k in ("S1", "ST"))
+               or (r.get("S1") is not None and r.get("ST") is not None
+                   and r["S1"] - r["ST"] > max(conf(r, "S1"), conf(r, "ST")))]
         if not bad:
             return None
-        return (f"an index above 1 or S1 above ST ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}) is the "
-                f"Sobol estimator's sampling noise, not a share of the variance: increase --samples (now "
-                f"{self.meta.get('samples')}) until the ±95% are small")
+        return (f"an index above 1 or S1 above ST by more than the ±95% ({', '.join(bad[:5])}"
+                f"{', ...' if len(bad) > 5 else ''}) is the Sobol estimator's sampling noise, not a share of the "
+                f"variance: increase --samples (now {self.meta.get('samples')}) until the ±95% are small")
 
     def format_table(self, top: int = 20) -> str:
         key = self.main_index
@@ -540,9 +547,9 @@ def write_html(result: SensitivityResult, path, top: int = 25):
         f"<td>{_f(r['low'])} - {_f(r['high'])} {html.escape(r['unit'])}</td></tr>"
         for r in result.ranking()[:top])
     n_all = len(result.ranking())
-    shown = (f"<p>The {top} largest of {n_all} parameters (all in the JSON: --json).</p>" if n_all > top else "")
+    notes = (f"<p>The {top} largest of {n_all} parameters (all in the JSON: --json).</p>" if n_all > top else "")
     noise = result.sobol_noise_note()
-    shown += f"<p><strong>Note:</strong> {html.escape(noise)}.</p>" if noise else ""
+    notes += f"<p><strong>Note:</strong> {html.escape(noise)}.</p>" if noise else ""
     page = (f"<!doctype html><meta charset='utf-8'><title>Sensitivity: {html.escape(result.endpoint)}</title>"
             f"<h1>Sensitivity of {html.escape(result.endpoint)} ({html.escape(result.arm)}), {result.method}</h1>"
             f"<p>Nominal value {result.nominal:.4g}{' ' + html.escape(result.unit) if result.unit else ''}; "
@@ -551,7 +558,7 @@ def write_html(result: SensitivityResult, path, top: int = 25):
             f"<p>{_provenance_html(result.meta)}</p>"
             f"<img alt='tornado chart' src='data:image/png;base64,{tornado_png_base64(result)}'>"
             f"<table border='1' cellpadding='3'><tr><th>parameter</th><th>kind</th><th>{key}</th><th>95% interval (cut at 0)</th>"
-            f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table>{shown}"
+            f"<th>{second}</th><th>elasticity</th><th>range</th></tr>{rows}</table>{notes}"
             + (f"<p>{key} and {second}: {html.escape(result.unit or 'endpoint units')} per the parameter's whole "
                "sampled range (SALib's elementary effect: a step's change divided by the step's share of the range), "
                "so they can exceed the endpoint's own range.</p>" if key == "mu_star" else "")
