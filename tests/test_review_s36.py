@@ -377,3 +377,23 @@ def test_the_sobol_noise_note_flags_only_noise_its_intervals_do_not_cover(tmp_pa
     above_one = _sobol_result([0.9], [0.05], [1.2], [0.1])
     assert "(p0) is the Sobol estimator's sampling noise" in above_one.sobol_noise_note()
     assert "increase --samples (now 64)" in above_one.format_table()
+
+
+def test_the_dashboard_reads_the_patients_sex_one_way():
+    """H3 R2-3: population_mapping read patient.sex with a permissive default (anything unknown became female) while
+    build parsed it separately only to collect the error; one parse now serves both."""
+    from ketasim.errors import InputError
+    from ketasim.web import api
+
+    form = api.default_form()
+    patient = {**form["patient"], "sex": "X"}
+    with pytest.raises(InputError, match=r"^patient\.sex: use female or male \(or F / M\), got 'X'$"):
+        api.population_mapping(patient)
+    assert api.population_mapping({**patient, "sex": "M"})["female_fraction"] == 0.0
+    assert api.population_mapping({**patient, "sex": "Female"})["female_fraction"] == 1.0
+    assert api.population_mapping({**patient, "sex": ""})["female_fraction"] == 1.0
+    # the form still reports every broken field at once, the sex among them
+    form["patient"].update(sex="X", age_years="5")
+    with pytest.raises(api.FormErrors) as e:
+        api.build(form)
+    assert [x["field"] for x in e.value.errors] == ["patient.sex", "patient.age_years"]

@@ -229,8 +229,19 @@ def regimen_arm(reg: dict):
     return lines if tit is None else {"doses": lines, "titration": tit}
 
 
-def population_mapping(patient: dict, trial: dict | None = None) -> dict:
+def patient_sex(patient: dict) -> str:
+    """``patient["sex"]`` as 'female' or 'male' (blank: female, the default population's majority); F/M/female/male
+    in any case as the record reads them, anything else one InputError line naming patient.sex ('F' and 'Female'
+    were read as male)."""
+    from ..patient import parse_sex
+
+    return "female" if _blank(patient.get("sex")) else parse_sex(_text(patient["sex"]))
+
+
+def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | None = None) -> dict:
     """The ``population:`` section: one patient (all SDs zero), or a trial population around that patient.
+    ``sex``: the patient's sex as ``patient_sex`` parsed it (``build`` parses it once, collecting its error with the
+    other fields'); None parses ``patient["sex"]`` here.
     ``patient["recurrence"]`` false: ``recurrence: false`` (no new depressive episode on continued treatment).
     ``patient["re_response"]`` true: ``re_response: true`` (a hypothesis, off by default: active sessions after a new
     episode's onset relieve it again in part; needs recurrence). ``patient["recurrence_clock"]`` ``response`` or
@@ -250,12 +261,7 @@ def population_mapping(patient: dict, trial: dict | None = None) -> dict:
     pop["baseline"] = {"mean": _num(patient.get("baseline")), "sd": 0}
     pop["weight_kg"] = {"mean": _num(patient.get("weight_kg")), "sd": 0}
     pop["age_years"] = {"mean": _num(patient.get("age_years")), "sd": 0}
-    # 'F' or 'Female' sent to the API was read as male (anything but 'female' was); a spelling parse_sex refuses
-    # is reported by build() as patient.sex
-    from ..patient import SEX_SPELLINGS
-
-    sex = SEX_SPELLINGS.get(_text(patient.get("sex", "female")).lower(), "female")
-    pop["female_fraction"] = 1.0 if sex == "female" else 0.0
+    pop["female_fraction"] = 1.0 if (sex or patient_sex(patient)) == "female" else 0.0
     if not _blank(patient.get("genotype")):
         pop["genotype"] = _text(patient["genotype"])
     if not _blank(patient.get("crp_mg_l")):
@@ -516,13 +522,11 @@ def build(form: dict, *, trial: bool = False) -> Built:
             names[name] = slot
     if not regs:
         errors.append({"field": "general", "message": "arms: at least one arm is required"})
-    if not _blank(patient.get("sex")):
-        from ..patient import parse_sex
-
-        try:
-            parse_sex(_text(patient["sex"]))
-        except InputError as e:
-            errors.append({"field": "patient.sex", "message": str(e)})
+    try:
+        sex = patient_sex(patient)
+    except InputError as e:
+        errors.append({"field": "patient.sex", "message": str(e)})
+        sex = "female"          # the population's other fields are still checked (every broken field at once)
     by_slot = dict(regs)
     try:
         arms = {name: regimen_arm(by_slot[slot]) for name, slot in names.items()}
@@ -535,7 +539,7 @@ def build(form: dict, *, trial: bool = False) -> Built:
             pname += "'"
         arms[pname] = [{"drug": "placebo", "route": "iv-infusion", "duration": "40 min", "at": "0 h"}]
         names[pname] = "placebo"
-    pop = population_mapping(patient, tset)
+    pop = population_mapping(patient, tset, sex=sex)
     mapping: dict[str, Any] = {"name": _text(form.get("name") or "ketasim-dashboard"),
                                "seed": _num(tset.get("seed", 7)) if tset is not None else 0,
                                "population": pop, "arms": arms}
