@@ -97,7 +97,7 @@ def test_a_planned_dose_before_the_last_observation_names_its_line(capsys, tmp_p
     alt.write_text(yaml.safe_dump(lines))
     assert main(["plan", PATIENT_101, "--alternative", str(alt)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: --alternative alt.yaml: regimen[1].at: a dose at 20 h is not after the last "
+    assert err == ["error: --alternative alt.yaml: alternative[1].at: a dose at 20 h is not after the last "
                    "observation (336 h)"]
 
 

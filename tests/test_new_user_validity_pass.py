@@ -448,7 +448,7 @@ def test_a_non_numeric_value_says_what_is_expected(population, says):
      "error: --samples: must be >= 2"),                         # 0 silently meant the default (10) and ran
     (["plan", str(PATIENT_101), "--variable", "not_a_var"], "error: --variable: unknown trajectory variable"),
     (["plan", str(PATIENT_101), "--alternative", "{tmp}/alt.yaml"],
-     "error: --alternative alt.yaml: regimen[0].drug: unknown drug 'esketamin'"),
+     "error: --alternative alt.yaml: alternative[0].drug: unknown drug 'esketamin'"),
 ])
 def test_plan_sensitivity_between_trial_options_are_one_line(capsys, tmp_path, monkeypatch, argv, says):
     from pathlib import Path
@@ -472,7 +472,7 @@ def test_plan_alternative_in_the_anesthetic_range_warns_once_naming_the_file(cap
     alt.write_text("- {drug: esketamine, route: intranasal, dose: 560 mg, at: 400 h}\n")
     lines = warnings_printed(capsys, "plan", PATIENT_101, "--alternative", alt)
     assert [ln for ln in lines if "anesthetic" in ln] == [
-        "warning: --alternative alt.yaml: regimen[0].dose: 560 mg intranasal is in the anesthetic range "
+        "warning: --alternative alt.yaml: alternative[0].dose: 560 mg intranasal is in the anesthetic range "
         + ANESTHETIC_NOTE]
 
 

@@ -397,3 +397,29 @@ def test_the_dashboard_reads_the_patients_sex_one_way():
     with pytest.raises(api.FormErrors) as e:
         api.build(form)
     assert [x["field"] for x in e.value.errors] == ["patient.sex", "patient.age_years"]
+
+
+def test_a_planned_dose_before_the_last_observation_has_one_label_from_the_cli_and_python(tmp_path, capsys):
+    """H3 R2-4: the alternative was parsed twice (before the fit, then again after it) and the same mistake said
+    'regimen[1].at' from the command line but 'alternative[1].at' from Python and the plan page. One helper
+    (personal._future_doses) parses it once, under one label."""
+    import yaml
+
+    from ketasim.cli import main
+    from ketasim.errors import InputError
+    from ketasim.personal import _future_doses, personal_plan
+    from ketasim.record import read_record
+
+    record = str(ROOT / "examples" / "patient" / "patient_101.csv")
+    lines = [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg", "at": "400 h"},
+             {"drug": "esketamine", "route": "intranasal", "dose": "56 mg", "at": "20 h"}]
+    with pytest.raises(InputError) as e:
+        personal_plan(read_record(record), alternative=lines)
+    alt = tmp_path / "alt.yaml"
+    alt.write_text(yaml.safe_dump(lines))
+    assert main(["plan", record, "--alternative", str(alt)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --alternative alt.yaml: {e.value}"
+    assert str(e.value).startswith("alternative[1].at: a dose at 20 h is not after the last observation")
+    # Doses already parsed pass through as they are
+    doses = _future_doses(read_record(record), lines[:1], "alternative")
+    assert _future_doses(read_record(record), doses, "alternative") == doses

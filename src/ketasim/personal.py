@@ -852,21 +852,26 @@ def _sub_seed(seed: int, k: int) -> int:
 
 
 # ---- forecast ------------------------------------------------------------------------------------------------
-def _regimen_doses(record: PatientRecord, regimen, label: str = "regimen") -> tuple[Dose, ...]:
-    """Past doses + ``regimen`` (None: the record's planned doses; a list of scenario dose lines or Dose).
-    ``label`` names the list in errors (``alternative`` on the plan page and for ``--alternative``)."""
-    if regimen is None:
-        return record.doses
-    future = []
-    for i, line in enumerate(regimen):
-        future.append(line if isinstance(line, Dose) else Dose.from_mapping(line, f"{label}[{i}]"))
+def _future_doses(record: PatientRecord, regimen, label: str = "regimen") -> tuple[Dose, ...]:
+    """``regimen`` (a list of scenario dose lines or Dose) as Doses, each after the record's last observation.
+    ``label`` names the list in errors (``alternative`` for the plan's alternative, from the page, Python and
+    ``--alternative``): ``alternative[1].at: a dose at 20 h is not after the last observation (336 h)``."""
+    future = [line if isinstance(line, Dose) else Dose.from_mapping(line, f"{label}[{i}]")
+              for i, line in enumerate(regimen)]
     t = record.last_observation_h
     for i, d in enumerate(future):
         if d.at_h <= t and (record.observations or d.at_h < 0):
             # it said 'regimen: a dose at 20 h ...' without the line, and 'regimen' for the page's 'alternative'
             raise InputError(f"{label}[{i}].at: a dose at {d.at_h:g} h is not after the last observation "
                              f"({t:g} h)")
-    return tuple(record.past_doses) + tuple(future)
+    return tuple(future)
+
+
+def _regimen_doses(record: PatientRecord, regimen) -> tuple[Dose, ...]:
+    """Past doses + ``regimen`` (None: the record's planned doses; else as ``_future_doses``)."""
+    if regimen is None:
+        return record.doses
+    return tuple(record.past_doses) + _future_doses(record, regimen)
 
 
 def default_forecast_points(record: PatientRecord, weeks: int = 4) -> np.ndarray:
@@ -1558,7 +1563,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     searched_dose_options(lim)          # before the fit: a search of no product is one line
     tgt = parse_target(target, rec.scale, probability=probability, window=window)
     if alternative:         # checked before the fit (seconds to minutes), naming the line
-        alternative = list(_regimen_doses(rec, alternative, "alternative")[len(rec.past_doses):])
+        alternative = _future_doses(rec, alternative, "alternative")
     fit = fit_patient(pm, n_samples=n_samples, seed=seed)
     fc = forecast(fit, variables=tuple(dict.fromkeys(("score", *variables))))
     prior_fc = forecast(fit, samples=pm.prior_mean + pm.prior_sd * np.random.default_rng(
@@ -1566,14 +1571,12 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         (n_samples, pm.dim)), grid=True)
     alt = None
     if alternative:
-        alt_doses = [line if isinstance(line, Dose) else Dose.from_mapping(line, f"alternative[{i}]")
-                     for i, line in enumerate(alternative)]
         # the record's planned oral-antidepressant start stays unless the alternative states its own (as every
         # candidate keeps it): an alternative of ketamine sessions alone is not one without the antidepressant
         background = planned_background(rec)
-        if any(d.drug == Drug.ORAL_ANTIDEPRESSANT for d in alt_doses):
+        if any(d.drug == Drug.ORAL_ANTIDEPRESSANT for d in alternative):
             background = ()
-        afc = forecast(fit, regimen=tuple(alt_doses) + background)
+        afc = forecast(fit, regimen=alternative + background)
         future = afc.regimen[len(rec.past_doses):]
         alt = {"regimen": [dose_line(d) for d in future], "forecast": afc.entries(),
                "grid": afc.entries(afc.grid_h), "background": [dose_line(d) for d in background],

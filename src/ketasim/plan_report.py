@@ -479,7 +479,7 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
             raise InputError(f"--alternative: {alternative}: not valid YAML{yaml_error_text(e, text)}") from None
         if not isinstance(alt, list) or not alt:
             raise InputError("--alternative: expected a YAML list of dose lines ({drug, route, dose, at, ...})")
-    from .personal import _regimen_doses
+    from .personal import _future_doses
     from .solver import kernel as K
 
     for v in variables or ():          # checked before the fit (seconds), naming the option
@@ -494,7 +494,8 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
         if alt is not None:
             try:
                 # checked once here (its warnings name the file); the plan gets the doses, not the lines again
-                alt = list(_regimen_doses(rec, alt)[len(rec.past_doses):])
+                # the same label as from Python and the plan page: one name for one field
+                alt = list(_future_doses(rec, alt, "alternative"))
             except InputError as e:
                 raise InputError(f"{where}{e}") from None
         res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability,
@@ -502,7 +503,7 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
                             params=params)
     shown = set()
     for w in caught:
-        text = (where if str(w.message).startswith("regimen") else "") + str(w.message)
+        text = (where if str(w.message).startswith("alternative[") else "") + str(w.message)
         if text not in shown:
             shown.add(text)
             warnings.warn_explicit(text, w.category, w.filename, w.lineno)
