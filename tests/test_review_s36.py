@@ -423,3 +423,20 @@ def test_a_planned_dose_before_the_last_observation_has_one_label_from_the_cli_a
     # Doses already parsed pass through as they are
     doses = _future_doses(read_record(record), lines[:1], "alternative")
     assert _future_doses(read_record(record), doses, "alternative") == doses
+
+
+@pytest.mark.parametrize("window", ["1 week:1 week", None])
+def test_plan_candidates_are_one_per_distinct_set_of_doses_all_inside_the_window(window):
+    """H3 R2-5: the de-duplication key was (drug, route, amount, per_kg, times), right only while a candidate's
+    doses are the sessions inside the window. It is now the doses themselves; and every candidate's doses lie in the
+    window (a change that lets them run past it fails here, not by merging two regimens silently)."""
+    from ketasim.personal import Limits, candidate_regimens, parse_target
+    from ketasim.record import read_record
+
+    rec = read_record(str(ROOT / "examples" / "patient" / "patient_101.csv"))
+    end_h = parse_target(None, rec.scale, window=window).end_h
+    cands = candidate_regimens(rec, Limits(), end_h)
+    assert len({c["doses"] for c in cands}) == len(cands) > 10
+    for c in cands:
+        assert all(rec.last_observation_h < d.at_h <= rec.last_observation_h + end_h + 1e-9 for d in c["doses"])
+        assert [d.at_h for d in c["doses"]] == c["times"]

@@ -1274,10 +1274,11 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
                 if not doses:
                     continue
                 times = [d.at_h for d in doses]
-                key = (drug, route, amount, per_kg, tuple(times))
-                if key in seen:
+                # keyed by the doses themselves (drug, route, amount, duration, time of every session), not by the
+                # schedule's parameters: two schedules are one regimen only when every dose is the same
+                if doses in seen:
                     continue
-                seen.add(key)
+                seen.add(doses)
                 out.append({"label": f"{drug} {route} {amount:g} {'mg/kg' if per_kg else 'mg'}, {label}",
                             "doses": doses, "times": times, "product": f"{drug} {route}"})
     return out
