@@ -440,3 +440,26 @@ def test_plan_candidates_are_one_per_distinct_set_of_doses_all_inside_the_window
     for c in cands:
         assert all(rec.last_observation_h < d.at_h <= rec.last_observation_h + end_h + 1e-9 for d in c["doses"])
         assert [d.at_h for d in c["doses"]] == c["times"]
+
+
+def test_the_record_warning_and_the_plan_count_sessions_by_one_rule(monkeypatch):
+    """H3 R3-1: record.py grouped ketamine doses into sessions with its own loop and constant ('as
+    personal.SESSION_GAP_H'); one rule (regimen.SESSION_GAP_H, regimen.group_sessions) now serves the record's
+    'TIME in days?' warning and the plan's session count, so a change of it changes both."""
+    import warnings
+
+    import ketasim.regimen
+    from ketasim.errors import RecordWarning
+    from ketasim.personal import count_sessions
+    from ketasim.record import record_from_csv_text
+
+    text = ("ID,TIME,EVID,AMT,AMTU,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n1,0,0,,,,,30,madrs,70,40,F\n"
+            "1,1,1,28,mg,esketamine,intranasal,,,,,\n1,4,1,28,mg,esketamine,intranasal,,,,,\n")
+    with pytest.warns(RecordWarning, match=r"^r\.csv row 3, column TIME: a ketamine session 3 h after the one at 1 h"):
+        rec = record_from_csv_text(text, source="r.csv")
+    assert count_sessions([a for d in rec.doses for a in d.administrations()]) == 2
+    monkeypatch.setattr(ketasim.regimen, "SESSION_GAP_H", 4.0)     # 3 h apart: now one session, for both
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec = record_from_csv_text(text, source="r.csv")
+    assert count_sessions([a for d in rec.doses for a in d.administrations()]) == 1

@@ -62,7 +62,7 @@ from .population import (Patients, fluctuation_change_cov, fluctuation_condition
                          fluctuation_parameters, fluctuation_paths, genotype_factors, patients_from_covariates,
                          sample_patients)
 from .record import DVIDS, PatientRecord, as_record, dose_line
-from .regimen import Arm, Dose, Drug, Route, parse_drug, parse_route
+from .regimen import Arm, Dose, Drug, Route, group_sessions, parse_drug, parse_route
 from .solver import kernel as K
 
 NOTICE = "ketasim is a research and teaching tool, not medical advice."
@@ -1284,27 +1284,12 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
     return out
 
 
-#: Ketamine doses that start less than this apart (h) are one session when a recorded plan is checked against the
-#: limits (a nasal session's devices 5 min apart, a bolus before its infusion); the candidates have one dose a session.
-SESSION_GAP_H = 2.0
 #: Slack (h) of the week limits for clinic times: sessions a week apart to the hour (Monday 10:00, Thursday 09:00,
 #: Monday 09:30: 167.5 h) are not three in 7 days; the window is [session, session + 168 h - this)
 WEEK_SLACK_H = 6.0
 #: A candidate whose first session would break a week limit together with the record's past sessions starts this
 #: much later (h), until it does not
 CANDIDATE_DELAY_STEP_H = 12.0
-
-
-def group_sessions(administrations) -> list[list]:
-    """Ketamine administrations (``Dose.administrations()``) grouped into sessions, in time order: one starting less
-    than :data:`SESSION_GAP_H` after its session's first start belongs to it (a nasal session's 2-3 devices)."""
-    sessions = []
-    for a in sorted(administrations, key=lambda a: a.start_h):
-        if sessions and a.start_h - sessions[-1][0].start_h < SESSION_GAP_H:
-            sessions[-1].append(a)
-        else:
-            sessions.append([a])
-    return sessions
 
 
 def count_sessions(administrations) -> int:
@@ -1322,8 +1307,8 @@ def schedule_breaks(record: PatientRecord, doses, limits: Limits) -> dict:
     :data:`WEEK_SLACK_H` for clinic times, that starts at a session and holds a future one, so the record's past
     doses in the same week count; :func:`candidate_regimens` holds its candidates to the same rule), and the searched
     ``drugs`` / ``routes`` (value: the list of those outside). Only ketamine doses count (placebo, midazolam and
-    oral antidepressants are neither sessions nor amounts); ketamine doses less than :data:`SESSION_GAP_H` apart are
-    one session. The safety limits (SBP, CADSS) need the posterior and are judged in :func:`plan`.
+    oral antidepressants are neither sessions nor amounts); ketamine doses less than :data:`regimen.SESSION_GAP_H`
+    apart are one session. The safety limits (SBP, CADSS) need the posterior and are judged in :func:`plan`.
     """
     def admins(ds):
         return [a for d in ds for a in d.administrations() if a.drug.is_ketamine]

@@ -32,7 +32,7 @@ import numpy as np
 from .errors import InputError, KetasimError
 from .patient import SEX_SPELLINGS
 from .population import GENOTYPES, SCALES, parse_comedication
-from .regimen import Dose, Drug, Route, parse_drug, parse_route
+from .regimen import Dose, Drug, Route, group_sessions, parse_drug, parse_route
 
 
 class RecordError(InputError):
@@ -415,9 +415,6 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
                          comeds, source)
 
 
-#: Ketamine doses starting less than this apart (h) are one session (a nasal session's devices, a bolus before its
-#: infusion; as personal.SESSION_GAP_H)
-_SAME_SESSION_H = 2.0
 #: Sessions closer than this (h) are taken for TIME written in days (no clinical regimen gives ketamine sessions
 #: hours apart)
 SESSIONS_APART_WARN_H = 12.0
@@ -431,10 +428,8 @@ def _warn_sessions_hours_apart(doses) -> None:
 
     from .errors import RecordWarning
 
-    starts = []
-    for d in sorted((d for d in doses if d.drug.is_ketamine), key=lambda d: d.at_h):
-        if not starts or d.at_h - starts[-1].at_h >= _SAME_SESSION_H:
-            starts.append(d)
+    # the plan's session rule (regimen.group_sessions), over the rows' doses so that the warning names the row
+    starts = [g[0] for g in group_sessions((d for d in doses if d.drug.is_ketamine), start_h=lambda d: d.at_h)]
     close = [(a, b) for a, b in zip(starts, starts[1:]) if b.at_h - a.at_h < SESSIONS_APART_WARN_H]
     if close:
         a, b = close[0]

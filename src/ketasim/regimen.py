@@ -385,6 +385,25 @@ class Dose:
                                self.duration_h) for i in range(self.count)]
 
 
+#: Ketamine doses that start less than this apart (h) are one session (a nasal session's devices 5 min apart, a bolus
+#: before its infusion): the plan's limits count sessions so (personal.schedule_breaks; its candidates have one dose a
+#: session), and a record warns of sessions hours apart by the same rule (record: TIME written in days)
+SESSION_GAP_H = 2.0
+
+
+def group_sessions(items, start_h=lambda a: a.start_h) -> list[list]:
+    """Ketamine administrations (``Dose.administrations()``; or any items with ``start_h`` giving their start)
+    grouped into sessions, in time order: one starting less than :data:`SESSION_GAP_H` after its session's first start
+    belongs to it (a nasal session's 2-3 devices)."""
+    sessions = []
+    for a in sorted(items, key=start_h):
+        if sessions and start_h(a) - start_h(sessions[-1][0]) < SESSION_GAP_H:
+            sessions[-1].append(a)
+        else:
+            sessions.append([a])
+    return sessions
+
+
 #: Criteria a titration rule may test at a decision session, on the patient's own simulated state: the score just
 #: before the session (``score``: points; ``score_reduction``: fraction of the patient's baseline, 0.5 = 50 %) and
 #: the peaks of the previous session (the last one given at the current dose): every per-session summary of the model.
