@@ -463,3 +463,34 @@ def test_the_record_warning_and_the_plan_count_sessions_by_one_rule(monkeypatch)
         warnings.simplefilter("error")
         rec = record_from_csv_text(text, source="r.csv")
     assert count_sessions([a for d in rec.doses for a in d.administrations()]) == 1
+
+
+def test_the_plan_forecast_numbers_and_zero_note_are_written_once_for_text_and_report(tmp_path):
+    """H3 R3-2: the report's forecast table restated the text's number format, and the note for a variable that is 0
+    at every forecast point was only in the text (the report's table showed the same zeros without it); the note
+    named 'SBP and CADSS peaks' for --variable cp_ketamine_ng_ml too."""
+    import inspect
+    import re
+
+    from ketasim.personal import personal_plan
+    from ketasim.plan_report import forecast_frame, plan_report, text_summary
+    from ketasim.record import read_record
+
+    res = personal_plan(read_record(str(ROOT / "examples" / "patient" / "patient_101.csv")),
+                        variables=("score", "cadss", "cp_ketamine_ng_ml"), n_samples=200, top=1)
+    text = text_summary(res)
+    plan_report(res, tmp_path / "p.html")
+    page = (tmp_path / "p.html").read_text()
+    for v, peaks in (("cadss", True), ("cp_ketamine_ng_ml", False)):
+        note = (f"{v} is 0 at every forecast point: they are visits between sessions, after the drug has gone"
+                + ("; a session's SBP and CADSS peaks are in the plans' margins" if peaks else "")
+                + "; a session's course is in `ketasim simulate --events RECORD`")
+        assert f"  ({note})" in text
+        assert note.replace("'", "&#x27;") + ".</p>" in page
+    # every number the text prints is the table's
+    frame = forecast_frame(res)
+    for e, row in zip(res["forecast"], frame.itertuples(index=False)):
+        m = re.search(rf"{e['time_h']:8.1f} h  median\s+(\S+)  50% (\[.*?\])  90% (\[.*?\])",
+                      text.split(f"forecast of {'the rating' if e['variable'] == 'score' else e['variable']}")[1])
+        assert m.groups() == (row[2], row[3], row[4])
+    assert list(inspect.signature(forecast_frame).parameters) == ["res"]

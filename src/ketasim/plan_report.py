@@ -198,42 +198,58 @@ def breaks_text(breaks: dict, lim: dict, judged: dict | None = None) -> str:
     return ", ".join(f"{limits_text({k: lim[k]}) if k in lim else k} ({what(k, v)})" for k, v in breaks.items())
 
 
+def _forecast_value(x: float, score: bool, *, median: bool = False) -> str:
+    """One forecast number as the text and the report print it: a rating to whole points (its median to 0.1),
+    anything else to 3 significant digits with what is ~0 printed as 0 (a CADSS forecast days after a session printed
+    '1.59e-16')."""
+    if score:
+        return f"{x:.1f}" if median else f"{x:.0f}"
+    return "0" if abs(x) < 5e-4 else f"{x:.3g}"
+
+
+def _zero_forecast_note(entries, variable: str) -> str | None:
+    """Why ``variable`` is 0 at every forecast point, or None: '--variable cadss' printed 0 [0, 0] at every point
+    and no word why (the forecast points are visits between sessions, when a session's effect has gone)."""
+    ent = [e for e in entries if e["variable"] == variable]
+    if variable == "score" or not ent or any(max(abs(x) for x in (e["median"], *e["pi90"])) >= 1e-3 for e in ent):
+        return None
+    peaks = ("; a session's SBP and CADSS peaks are in the plans' margins"
+             if variable in ("cadss", "sbp_change_mmhg") else "")
+    return (f"{variable} is 0 at every forecast point: they are visits between sessions, after the drug has gone"
+            f"{peaks}; a session's course is in `ketasim simulate --events RECORD`")
+
+
 def _forecast_lines(entries, variable: str) -> list[str]:
-    """One line per forecast point of ``variable``: a rating to whole points, anything else to 3 significant digits,
-    with what is ~0 printed as 0 (a CADSS forecast days after a session printed '1.59e-16')."""
-    def g(x):
-        return "0" if abs(x) < 5e-4 else f"{x:.3g}"
+    """One line per forecast point of ``variable`` (numbers by :func:`_forecast_value`)."""
+    score = variable == "score"
 
-    out = []
-    for e in entries:
-        if e["variable"] != variable:
-            continue
-        if variable == "score":
-            out.append(f"  {e['time_h']:8.1f} h  median {e['median']:5.1f}  50% [{e['pi50'][0]:.0f}, {e['pi50'][1]:.0f}]"
-                       f"  90% [{e['pi90'][0]:.0f}, {e['pi90'][1]:.0f}]")
-        else:
-            out.append(f"  {e['time_h']:8.1f} h  median {g(e['median'])}  50% [{g(e['pi50'][0])}, {g(e['pi50'][1])}]"
-                       f"  90% [{g(e['pi90'][0])}, {g(e['pi90'][1])}]")
-    return out
+    def v(x, median=False):
+        return _forecast_value(x, score, median=median)
+
+    width = 5 if score else 0           # a rating's median in a column
+    return [f"  {e['time_h']:8.1f} h  median {v(e['median'], True).rjust(width)}  "
+            f"50% [{v(e['pi50'][0])}, {v(e['pi50'][1])}]  90% [{v(e['pi90'][0])}, {v(e['pi90'][1])}]"
+            for e in entries if e["variable"] == variable]
 
 
-def forecast_frame(res: dict, entries=None) -> pd.DataFrame:
-    """The forecast at the forecast points as the text prints it (ratings to whole points; anything else to 3
-    significant digits, ~0 as 0): one row per point and variable (the report drew only the rating's figure, so
-    the numbers the text prints and --variable's forecasts were not in it)."""
+def forecast_frame(res: dict) -> pd.DataFrame:
+    """The forecast at the forecast points as the text prints it (:func:`_forecast_value`): one row per point and
+    variable (the report drew only the rating's figure, so the numbers the text prints and --variable's forecasts
+    were not in it)."""
     from .units import fmt_hours
 
-    def g(x, score):
-        return f"{x:.0f}" if score else ("0" if abs(x) < 5e-4 else f"{x:.3g}")
-
     rows = []
-    for e in (res["forecast"] if entries is None else entries):
+    for e in res["forecast"]:
         score = e["variable"] == "score"
+
+        def v(x, median=False):
+            return _forecast_value(x, score, median=median)
+
         rows.append({"time (record's clock)": f"{e['time_h']:g} h ({fmt_hours(e['time_h'])})",
                      "variable": f"rating ({res['patient']['scale']})" if score else e["variable"],
-                     "median": f"{e['median']:.1f}" if score else g(e["median"], False),
-                     "50% interval": f"[{g(e['pi50'][0], score)}, {g(e['pi50'][1], score)}]",
-                     "90% interval": f"[{g(e['pi90'][0], score)}, {g(e['pi90'][1], score)}]"})
+                     "median": v(e["median"], True),
+                     "50% interval": f"[{v(e['pi50'][0])}, {v(e['pi50'][1])}]",
+                     "90% interval": f"[{v(e['pi90'][0])}, {v(e['pi90'][1])}]"})
     return pd.DataFrame(rows)
 
 
@@ -291,13 +307,9 @@ def text_summary(res: dict) -> str:
     for v in dict.fromkeys(e["variable"] for e in res["forecast"] if e["variable"] != "score"):   # --variable
         lines.append(f"forecast of {v}{' (CADSS points)' if v == 'cadss' else ''} (recorded regimen):")
         lines += _forecast_lines(res["forecast"], v)
-        ent = [e for e in res["forecast"] if e["variable"] == v]
-        if ent and all(max(abs(x) for x in (e["median"], *e["pi90"])) < 1e-3 for e in ent):
-            # '--variable cadss' printed 0 [0, 0] at every point and no word why: the forecast points are visits
-            # between sessions, when a session's dissociation or plasma level has gone
-            lines.append(f"  ({v} is 0 at every forecast point: they are visits between sessions, after the drug has "
-                         "gone; a session's SBP and CADSS peaks are in the plans' margins, its course from "
-                         "`ketasim simulate --events RECORD`)")
+        note = _zero_forecast_note(res["forecast"], v)
+        if note:
+            lines.append(f"  ({note})")
     alt = res.get("alternative")
     if alt:     # `plan --alternative ALT.yaml` printed nothing of it (only the JSON and the report had it)
         lines.append("alternative regimen (--alternative; at on the record's clock):")
@@ -417,7 +429,11 @@ def plan_report(res: dict, path) -> Path:
                                                "rating) under the recorded regimen; dashed: the population's forecast "
                                                "for this patient's covariates.")
                  + "<h3 style=\"font-size:14px\">At the forecast points (recorded regimen)</h3>"
-                 + _table(forecast_frame(res), left=("time (record's clock)", "variable")), "forecast"),
+                 + _table(forecast_frame(res), left=("time (record's clock)", "variable"))
+                 + "".join(f"<p class=\"hint\">{html.escape(n)}.</p>" for n in (
+                     _zero_forecast_note(res["forecast"], v) for v in dict.fromkeys(e["variable"]
+                                                                                    for e in res["forecast"])) if n),
+                 "forecast"),
         _section("Plans", f"<p>Target: {html.escape(res['target']['text'])}, with probability at least "
                           f"{res['target']['probability']:g}.</p>"
                  + ("" if not res["plans"] or any(p["meets_probability"] for p in res["plans"]) else
