@@ -494,3 +494,20 @@ def test_the_plan_forecast_numbers_and_zero_note_are_written_once_for_text_and_r
                       text.split(f"forecast of {'the rating' if e['variable'] == 'score' else e['variable']}")[1])
         assert m.groups() == (row[2], row[3], row[4])
     assert list(inspect.signature(forecast_frame).parameters) == ["res"]
+
+
+def test_sensitivity_parameters_given_a_file_without_an_extension_says_it_takes_names(tmp_path, monkeypatch):
+    """H3 R3-3: the 'here --parameters selects parameter names' hint was given only for names ending in
+    .json/.yaml/.yml or holding a '/': a parameter set saved as 'cal' got only 'no parameter matches cal'."""
+    from ketasim.errors import InputError
+    from ketasim.parameters import load_parameters
+    from ketasim.sensitivity import factors
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cal").write_text("{}")
+    with pytest.raises(InputError, match=r"^--parameters: no parameter matches cal \(see 'ketasim params'\); here "
+                                         r"--parameters selects parameter names"):
+        factors(load_parameters(), ("cal",))
+    with pytest.raises(InputError) as e:              # a pattern matching nothing, and no file of that name
+        factors(load_parameters(), ("calx", "x" * 5000))
+    assert "selects parameter names" not in str(e.value)

@@ -91,6 +91,16 @@ def _literature_range(p):
     return lo, hi, space
 
 
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names an existing file (a parameter set saved as 'cal', without an extension)."""
+    from pathlib import Path
+
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):        # a name too long for the file system
+        return False
+
+
 def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
     """The parameters matching ``patterns`` (fnmatch; ``@free`` = every calibrated parameter) with ranges."""
     from .calibration import FITTED
@@ -107,7 +117,7 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
             p = params.free[name]
             out.append(Factor(name, "free", p.value, lo, hi, space, p.unit, "calibrated (bounds of FITTED)"))
     if not out:
-        files = [q for q in pats if q.lower().endswith((".json", ".yaml", ".yml")) or "/" in q]
+        files = [q for q in pats if q.lower().endswith((".json", ".yaml", ".yml")) or "/" in q or _is_file(q)]
         # 'trial/plan --parameters FILE' is a parameter set; here it selects names, and a file got only 'no
         # parameter matches out/cal.json'
         hint = ("; here --parameters selects parameter names (fnmatch patterns, e.g. 'pd.nmda.*,@free'), not a "
