@@ -511,3 +511,23 @@ def test_sensitivity_parameters_given_a_file_without_an_extension_says_it_takes_
     with pytest.raises(InputError) as e:              # a pattern matching nothing, and no file of that name
         factors(load_parameters(), ("calx", "x" * 5000))
     assert "selects parameter names" not in str(e.value)
+
+
+def test_the_dashboard_applies_every_parameter_override_or_refuses_in_one_line():
+    """The dashboard API applied only the first 20 overrides (parameters_with sliced [:20]) and dropped the rest
+    without a word, while the page sends every edit made; every override is now applied, and more names than the
+    parameter set has parameters are refused in one line naming the field."""
+    from ketasim.web import api
+
+    p = api.parameters()
+    names = [n for n in p.literature if api.plausible_range(n) is not None][:25]
+    assert len(names) == 25
+    edits = {n: api.plausible_range(n)[1] for n in names}         # each at the top of its range
+    params, used = api.parameters_with(edits)
+    assert used == edits
+    assert all(params.literature[n].value == v for n, v in edits.items())
+    n_params = len(p.literature) + len(p.free)
+    with pytest.raises(api.FormErrors) as e:
+        api.parameters_with({f"x{i}": 1 for i in range(n_params + 1)})
+    assert e.value.errors == [{"field": "overrides", "message": f"overrides: {n_params + 1} names, more than the "
+                                                                f"parameter set has parameters ({n_params})"}]

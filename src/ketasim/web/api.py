@@ -658,8 +658,14 @@ def parameters_with(overrides) -> tuple[Any, dict]:
     if not isinstance(overrides, dict):
         raise FormErrors([{"field": "overrides", "message": "overrides: expected {parameter name: value}"}])
     p = parameters()
+    n_params = len(p.literature) + len(p.free)
+    if len(overrides) > n_params:
+        # every override is applied (the first 20 were, the rest dropped without a word, while the page sends every
+        # edit made); more names than the set has parameters cannot all be parameters
+        raise FormErrors([{"field": "overrides", "message": f"overrides: {len(overrides)} names, more than the "
+                                                            f"parameter set has parameters ({n_params})"}])
     errs, lit, free, used = [], {}, {}, {}
-    for name, raw in list(overrides.items())[:20]:
+    for name, raw in overrides.items():
         name = str(name)
         f = f"overrides.{name}"
         if name not in p.literature and name not in p.free:
