@@ -531,3 +531,36 @@ def test_the_dashboard_applies_every_parameter_override_or_refuses_in_one_line()
         api.parameters_with({f"x{i}": 1 for i in range(n_params + 1)})
     assert e.value.errors == [{"field": "overrides", "message": f"overrides: {n_params + 1} names, more than the "
                                                                 f"parameter set has parameters ({n_params})"}]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("ketamine_mg_per_kg_session=20", "20 mg/kg is above 10 mg/kg, the dose refused outright in any regimen"),
+    ("esketamine_mg_session=8400", "8400 mg is above 1000 mg, the dose refused outright in any regimen"),
+    ("esketamine_mg_week=16800", "16800 mg is above 7000 mg, the dose refused outright in any regimen, every day"),
+    ("cadss=500", "500 points is above 92 points, the top of the CADSS scale"),
+    ("sbp_rise_mmhg=400", "400 mmHg is above 150 mmHg, the highest SBP change a record may hold"),
+    ("sessions_per_week=200", "200 is above 84, the most sessions that fit in 7 days (doses less than 2 h apart are "
+                              "one session)"),
+])
+def test_plan_limits_far_above_any_dose_or_scale_are_refused_in_one_line(text, message, capsys):
+    """--limits ketamine_mg_per_kg_session=20 (a typo for 2.0) or cadss=500 were accepted without a word."""
+    from ketasim.cli import main
+    from ketasim.errors import InputError
+    from ketasim.personal import Limits, parse_limits
+
+    name = text.split("=")[0]
+    with pytest.raises(InputError) as e:
+        parse_limits(text)
+    assert str(e.value) == f"--limits {name}: {message}"
+    with pytest.raises(InputError, match=f"^--limits {name}: "):
+        Limits(**{name: float(text.split("=")[1])})                  # from Python too
+    assert main(["plan", str(ROOT / "examples" / "patient" / "patient_101.csv"), "--limits", text]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --limits {name}: {message}"
+
+
+def test_plan_limits_at_the_ceilings_are_accepted():
+    from ketasim.personal import parse_limits
+
+    lim = parse_limits("ketamine_mg_per_kg_session=10,esketamine_mg_session=1000,cadss=92,sbp_rise_mmhg=150,"
+                       "sessions_per_week=84,ketamine_mg_per_kg_week=70,esketamine_mg_week=7000")
+    assert (lim.ketamine_mg_per_kg_session, lim.cadss, lim.sessions_per_week) == (10.0, 92.0, 84.0)

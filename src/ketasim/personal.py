@@ -972,6 +972,22 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
 
 
 # ---- plans ---------------------------------------------------------------------------------------------------
+def _limit_ceilings() -> dict:
+    """``{limit: (highest value, unit, why)}``: a limit above these is a typo, not a limit (the dose limits at the
+    doses refused outright in any regimen, the safety limits at the readings' ranges)."""
+    from .regimen import ABSURD_MG, ABSURD_MG_PER_KG, SESSION_GAP_H
+
+    dose = "the dose refused outright in any regimen"
+    return {"sbp_rise_mmhg": (DVIDS["sbp_change_mmhg"][2], "mmHg", "the highest SBP change a record may hold"),
+            "cadss": (DVIDS["cadss"][2], "points", "the top of the CADSS scale"),
+            "ketamine_mg_per_kg_session": (ABSURD_MG_PER_KG["ketamine"], "mg/kg", dose),
+            "esketamine_mg_session": (ABSURD_MG["ketamine"], "mg", dose),
+            "ketamine_mg_per_kg_week": (7 * ABSURD_MG_PER_KG["ketamine"], "mg/kg", f"{dose}, every day"),
+            "esketamine_mg_week": (7 * ABSURD_MG["ketamine"], "mg", f"{dose}, every day"),
+            "sessions_per_week": (168.0 / SESSION_GAP_H, "", f"the most sessions that fit in 7 days (doses less than "
+                                                            f"{SESSION_GAP_H:g} h apart are one session)")}
+
+
 @dataclasses.dataclass(frozen=True)
 class Limits:
     """Safety limits of a plan search (defaults stated in every plan output).
@@ -1031,6 +1047,12 @@ class Limits:
                 raise InputError(f"--limits sessions_per_week: at most this many sessions in any 7 days, so at least 1 "
                                  f"(1 allows one a week and anything sparser, e.g. every 2 weeks), got {v!r}")
             else:
+                ceiling = _limit_ceilings().get(f.name)
+                if ceiling and v > ceiling[0]:
+                    # ketamine_mg_per_kg_session=20 (a typo for 2.0) or cadss=500 were accepted without a word
+                    bound, unit, why = ceiling
+                    u = f" {unit}" if unit else ""
+                    raise InputError(f"--limits {f.name}: {v:g}{u} is above {bound:g}{u}, {why}")
                 object.__setattr__(self, f.name, float(v))      # numpy scalars too: plain numbers in the plan JSON
 
     def describe(self) -> dict:
