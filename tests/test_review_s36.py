@@ -564,3 +564,37 @@ def test_plan_limits_at_the_ceilings_are_accepted():
     lim = parse_limits("ketamine_mg_per_kg_session=10,esketamine_mg_session=1000,cadss=92,sbp_rise_mmhg=150,"
                        "sessions_per_week=84,ketamine_mg_per_kg_week=70,esketamine_mg_week=7000")
     assert (lim.ketamine_mg_per_kg_session, lim.cadss, lim.sessions_per_week) == (10.0, 92.0, 84.0)
+
+
+def test_the_plan_json_states_the_forecast_quantiles_as_the_text_rounds_them():
+    """The plan JSON carried quantiles with float noise (pi90 [5.0, 22.049999999999983]; a washed-out CADSS as
+    1.59e-16) while the text printed 22 and 0: the JSON now states them as the text rounds them
+    (personal.round_forecast), and the text prints the JSON's numbers."""
+    import math
+
+    from ketasim.personal import personal_plan, round_forecast
+    from ketasim.plan_report import forecast_frame
+    from ketasim.record import read_record
+
+    res = personal_plan(read_record(str(ROOT / "examples" / "patient" / "patient_101.csv")),
+                        variables=("score", "cp_ketamine_ng_ml"), n_samples=200, top=2)
+    for key in ("forecast", "forecast_grid", "prior_forecast_grid"):
+        for e in res[key]:
+            score = e["variable"] == "score"
+            for x in (*e["pi50"], *e["pi90"]):
+                assert x == round_forecast(x, score), (key, e)
+                if score:
+                    assert x == int(x)
+            assert e["median"] == round_forecast(e["median"], score, median=True)
+    for p in res["plans"]:
+        for x in p["predicted"]:
+            assert all(v == int(v) for v in x["pi90"]) and x["median"] * 10 == int(x["median"] * 10)
+    # the text and report print the JSON's numbers
+    for e, row in zip(res["forecast"], forecast_frame(res).itertuples(index=False)):
+        if e["variable"] == "score":
+            assert row[3] == f"[{e['pi50'][0]:.0f}, {e['pi50'][1]:.0f}]" and float(row[2]) == e["median"]
+        else:
+            assert math.isclose(float(row[2]), e["median"])
+    assert round_forecast(22.049999999999983, True) == 22.0 and round_forecast(1.59e-16, False) == 0.0
+    assert round_forecast(-0.3, True) == 0.0 and str(round_forecast(-0.3, True)) == "0.0"      # no '-0'
+    assert round_forecast(123.456, False) == 123.0 and round_forecast(0.0012345, False) == 0.00123
