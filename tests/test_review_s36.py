@@ -598,3 +598,20 @@ def test_the_plan_json_states_the_forecast_quantiles_as_the_text_rounds_them():
     assert round_forecast(22.049999999999983, True) == 22.0 and round_forecast(1.59e-16, False) == 0.0
     assert round_forecast(-0.3, True) == 0.0 and str(round_forecast(-0.3, True)) == "0.0"      # no '-0'
     assert round_forecast(123.456, False) == 123.0 and round_forecast(0.0012345, False) == 0.00123
+
+
+def test_a_record_without_observations_says_so_not_last_observation_at_0_h():
+    """A record with no observation printed 'patient 1: 0 observed values, ..., last observation at 0 h'."""
+    from ketasim.personal import personal_plan
+    from ketasim.plan_report import text_summary
+    from ketasim.record import record_from_csv_text
+
+    head = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+    dose = "1,0,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,70,40,F\n"
+    rec = record_from_csv_text(head + dose, source="r.csv")
+    first = text_summary(personal_plan(rec, n_samples=100, top=1)).splitlines()[0]
+    assert first == ("patient 1: no observed values, scale madrs; the forecast and the plan's window count from 0 h, "
+                     "the record's start")
+    one = record_from_csv_text(head + dose + "1,24,0,,,,,,20,madrs,,,\n", source="r.csv")
+    assert text_summary(personal_plan(one, n_samples=100, top=1)).splitlines()[0] == (
+        "patient 1: 1 observed value, scale madrs, last observation at 24 h")

@@ -266,8 +266,13 @@ def text_summary(res: dict) -> str:
     from .population import SCALE_NAMES
 
     pat = res["patient"]
-    lines = [f"patient {pat['id']}: {len(res['observations'])} observed values, scale {pat['scale']}, "
-             f"last observation at {pat['last_observation_h']:g} h"]
+    n_obs = len(res["observations"])
+    # a record without observations said 'last observation at 0 h' (there is none)
+    lines = [f"patient {pat['id']}: "
+             + (f"{n_obs} observed value{'' if n_obs == 1 else 's'}, scale {pat['scale']}, last observation at "
+                f"{pat['last_observation_h']:g} h" if n_obs else
+                f"no observed values, scale {pat['scale']}; the forecast and the plan's window count from "
+                f"{pat['last_observation_h']:g} h, the record's start")]
     f = res["fit"]
     lines.append(f"fit ({f['seconds']:.2f} s, effective sample size {f['effective_sample_size']:.0f}):")
     if f.get("sampling"):
