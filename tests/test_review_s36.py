@@ -615,3 +615,18 @@ def test_a_record_without_observations_says_so_not_last_observation_at_0_h():
     one = record_from_csv_text(head + dose + "1,24,0,,,,,,20,madrs,,,\n", source="r.csv")
     assert text_summary(personal_plan(one, n_samples=100, top=1)).splitlines()[0] == (
         "patient 1: 1 observed value, scale madrs, last observation at 24 h")
+
+
+def test_the_readme_says_the_inverted_u_is_a_hypothesis_off_by_default():
+    """README said 'the glutamate surge (an inverted U in dose)'; by default the surge's height keeps rising with
+    dose (only the lowest glutamate falls at anesthetic doses) and the inverted U of mTORC1 needs the anesthetic-state
+    hypothesis, off by default."""
+    import re
+
+    from ketasim.engine import VirtualExperiment
+
+    intro = re.sub(r"\s+", " ", (ROOT / "README.md").read_text(encoding="utf-8").split("**ketasim is")[0])
+    assert "glutamate surge (an inverted U in dose)" not in intro
+    assert ("the glutamate surge (larger with dose; an inverted U of mTORC1 in dose is a hypothesis, off by default)"
+            in intro)
+    assert not VirtualExperiment().anesthetic_state          # the hypothesis the sentence names is off by default
