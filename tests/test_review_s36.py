@@ -630,3 +630,24 @@ def test_the_readme_says_the_inverted_u_is_a_hypothesis_off_by_default():
     assert ("the glutamate surge (larger with dose; an inverted U of mTORC1 in dose is a hypothesis, off by default)"
             in intro)
     assert not VirtualExperiment().anesthetic_state          # the hypothesis the sentence names is off by default
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("esketamine_mg_session=84mg", "the unit is in the limit's name: write esketamine_mg_session=84"),
+    ("ketamine_mg_per_kg_session=1 MG/KG", "the unit is in the limit's name: write ketamine_mg_per_kg_session=1"),
+    ("sbp_rise_mmhg=30mmHg", "the unit is in the limit's name: write sbp_rise_mmhg=30"),
+    ("ketamine_mg_per_kg_session=70mg", "this limit is in mg/kg, its name's unit: convert 70 mg to mg/kg"),
+    ("esketamine_mg_session=1mg/kg", "this limit is in mg, its name's unit: convert 1 mg/kg to mg"),
+    ("sessions_per_week=2x", "a plain number, without a unit"),
+    ("quantile_without_reading=75%", "a quantile between 0 and 1 without a unit: 0.75 for 75 %"),
+])
+def test_plan_limits_suggest_the_bare_number_only_in_the_names_unit(text, hint):
+    """H3 R4-2: any number with a unit got 'write NAME=number', so 'ketamine_mg_per_kg_session=70mg' was told to
+    write =70 (70 mg/kg: in effect no limit) and 'esketamine_mg_session=1mg/kg' =1 (1 mg)."""
+    from ketasim.errors import InputError
+    from ketasim.personal import parse_limits
+
+    name, value = text.split("=")
+    with pytest.raises(InputError) as e:
+        parse_limits(text)
+    assert str(e.value) == f"--limits {name}: {value!r} is not a number ({hint})"

@@ -1104,9 +1104,19 @@ def parse_limits(text: str | None) -> Limits:
             try:
                 x = float(v)
             except ValueError:
-                # '84mg', '30 mmHg': the unit is in the limit's name
-                m = re.fullmatch(r"\s*([0-9.]+)\s*[a-zA-Z/%]+\s*", v)
-                hint = f" (the unit is in the limit's name: write {k}={m.group(1)})" if m else ""
+                # '84mg', '30 mmHg': the unit is in the limit's name; the bare number only when the unit typed is
+                # the name's ('ketamine_mg_per_kg_session=70mg' was told to write =70, i.e. 70 mg/kg)
+                m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z/%]+)\s*", v)
+                unit = (_limit_ceilings().get(k) or (0, "", ""))[1]
+                if not m:
+                    hint = ""
+                elif k == "quantile_without_reading":
+                    hint = " (a quantile between 0 and 1 without a unit: 0.75 for 75 %)"
+                elif unit and m.group(2).lower() == unit.lower():
+                    hint = f" (the unit is in the limit's name: write {k}={m.group(1)})"
+                else:
+                    hint = (f" (this limit is in {unit}, its name's unit: convert {m.group(1)} {m.group(2)} to {unit})"
+                            if unit else " (a plain number, without a unit)")
                 raise InputError(f"--limits {k}: {v.strip()!r} is not a number{hint}") from None
             if not (x > 0 and math.isfinite(x)):
                 raise InputError(f"--limits {k}: must be a positive number")
