@@ -651,3 +651,18 @@ def test_plan_limits_suggest_the_bare_number_only_in_the_names_unit(text, hint):
     with pytest.raises(InputError) as e:
         parse_limits(text)
     assert str(e.value) == f"--limits {name}: {value!r} is not a number ({hint})"
+
+
+def test_the_dashboard_does_not_offer_the_zero_one_switches():
+    """H3 R4-4: ddi.*.mechanism_based is a 0/1 switch (pk.py compares == 1); once values of 1 were no longer capped
+    at 1 the page offered it 0.5-2, and any edit but exactly 1 turned clarithromycin's mechanism-based inhibition off
+    without a word. Switches are not editable; a Hill coefficient of 1 still goes up."""
+    from ketasim.web import api
+
+    assert api.plausible_range("ddi.clarithromycin.mechanism_based") is None
+    assert not [r for r in api.parameter_catalog() if r["name"].endswith(".mechanism_based")]
+    with pytest.raises(api.FormErrors) as e:
+        api.parameters_with({"ddi.clarithromycin.mechanism_based": 0.9})
+    assert e.value.errors == [{"field": "overrides", "message": "overrides.ddi.clarithromycin.mechanism_based: this "
+                                                                "parameter cannot be edited here"}]
+    assert api.plausible_range("pd.nmda.hill")[1] > 1

@@ -588,6 +588,9 @@ def build(form: dict, *, trial: bool = False) -> Built:
 _RANGE_FACTOR = {"as stated": 2.0, "derived": 3.0, "uncertain": 5.0}
 #: Parameters the dashboard does not offer (unit conversions and monitoring rules, not biology).
 _NOT_EDITABLE = ("mw.", "monitoring.")
+#: Nor 0/1 switches (pk.py compares ``== 1``): a range around 1 turned clarithromycin's mechanism-based inhibition off
+#: for any edit but exactly 1, without a word.
+_SWITCHES = (".mechanism_based",)
 MAX_OBSERVED_BYTES = 200_000
 MAX_OBSERVED_ROWS = 5000
 #: Observed columns the page can overlay: CSV column -> (trajectory column, label).
@@ -614,7 +617,8 @@ def plausible_range(name: str) -> tuple[float, float] | None:
             return None
         return float(FITTED[name][1]), float(FITTED[name][2])
     prm = p.literature.get(name)
-    if prm is None or name.startswith(_NOT_EDITABLE) or not math.isfinite(prm.value) or prm.value <= 0:
+    if (prm is None or name.startswith(_NOT_EDITABLE) or name.endswith(_SWITCHES) or not math.isfinite(prm.value)
+            or prm.value <= 0):
         return None
     conf = prm.confidence.split(" (")[0].strip()
     f = _RANGE_FACTOR.get(conf, 2.0)
