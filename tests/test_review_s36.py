@@ -675,3 +675,41 @@ def test_the_changelog_quotes_the_enantiomers_bolus_thresholds_the_rule_gives():
     log = " ".join((ROOT / "CHANGELOG.md").read_text(encoding="utf-8").split())
     s, r = 1 / anesthetic_potency(Drug.ESKETAMINE), 1 / anesthetic_potency(Drug.ARKETAMINE)
     assert f"starts at {s:.2f} mg/kg (was 0.5), arketamine's at {r:.2f} mg/kg (was 1.0)" in log
+
+
+def test_sensitivity_sizes_an_evaluation_by_the_scenario_rule_and_refuses_as_trial_uncertainty(monkeypatch):
+    """H3 R4-3: sensitivity built its run estimate by hand (the 24-h-past-the-last-dose horizon, 3 resets a dose),
+    restating limits' one scenario-size rule, and wrote its own memory/time refusals beside trial --uncertainty's.
+    It now asks limits.estimate_scenario_run for the evaluated arm and refuses by limits.check_repeated."""
+    from ketasim import limits
+    from ketasim.errors import InputError
+    from ketasim.scenario import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario(str(ROOT / "examples" / "design_example.yaml"))
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def spy(est, runs, field, **kw):
+        seen.update(est=est, runs=runs, field=field, **kw)
+        raise Stop
+
+    monkeypatch.setattr(limits, "check_repeated", spy)
+    with pytest.raises(Stop):
+        run_sensitivity(sc, endpoint="mean_change@24h", arm=sc.arms[1].name, n_patients=300, samples=2,
+                        patterns=("pd.nmda.hill",))
+    arm = sc.arms[1]
+    assert seen["field"] == "--size" and seen["runs"] > 1
+    assert seen["est"] == limits.estimate_scenario_run(sc, 300, [0.0, 24.0], tables=False, arms=[arm])
+    # the same numbers as the rule it restated (24 h past the arm's last dose, 3 resets a dose)
+    n_adm = len(arm.administrations())
+    assert seen["est"] == limits.estimate_run(300, 2, max(24.0, arm.last_time_h + 24.0), n_resets=3 * n_adm,
+                                              n_sessions=max(n_adm, 1), tables=False)
+    monkeypatch.undo()
+    monkeypatch.setenv("KETASIM_MAX_SECONDS", "1")
+    with pytest.raises(InputError, match=r"^--size: \d+ evaluations of 200,000 patients would compute for ~.*"
+                                         r"\(KETASIM_MAX_SECONDS\); use fewer patients \(--size\), samples or "
+                                         r"parameters$"):
+        run_sensitivity(sc, endpoint="cadss_peak", n_patients=200_000, samples=2, patterns=("pd.nmda.hill",))

@@ -170,26 +170,46 @@ def check_run(n_patients: int, n_output_times: int, horizon_h: float, *, field: 
     return est
 
 
-def _scenario_run_size(scenario, n: int | None, output_times_h) -> tuple[int, int, float, dict]:
+def _scenario_run_size(scenario, n: int | None, output_times_h, arms=None) -> tuple[int, int, float, dict]:
     """(patients per arm, output times, horizon h, the other :func:`estimate_run` counts) of a validated scenario's
-    run with optional overrides: the horizon reaches 24 h past the last dose."""
+    run with optional overrides: the horizon reaches 24 h past the last dose. ``arms``: the arms run (default: all;
+    a sensitivity evaluation runs one)."""
     n_patients = scenario.population.size if n is None else n
+    arms = scenario.arms if arms is None else list(arms)
     if output_times_h is None:
         n_out = scenario.n_output_times(n)
         last = scenario.horizon_h
     else:
         n_out = len(output_times_h)
         last = float(max(output_times_h)) if n_out else 0.0
-    adm = [len(a.administrations()) for a in scenario.arms]
-    last_dose = max((a.last_time_h for a in scenario.arms), default=0.0)
+    adm = [len(a.administrations()) for a in arms]
+    last_dose = max((a.last_time_h for a in arms), default=0.0)
     return (n_patients, n_out, max(last, last_dose + 24.0),
-            {"n_arms": len(scenario.arms), "n_resets": 3 * max(adm, default=0), "n_sessions": max(adm, default=1)})
+            {"n_arms": len(arms), "n_resets": 3 * max(adm, default=0), "n_sessions": max(adm, default=1)})
 
 
-def estimate_scenario_run(scenario, n: int | None = None, output_times_h=None, *, tables: bool = True) -> RunEstimate:
-    """:func:`estimate_run` for a validated scenario (its arms' events and horizon) and optional overrides."""
-    n_patients, n_out, horizon, kw = _scenario_run_size(scenario, n, output_times_h)
+def estimate_scenario_run(scenario, n: int | None = None, output_times_h=None, *, tables: bool = True,
+                          arms=None) -> RunEstimate:
+    """:func:`estimate_run` for a validated scenario (its arms' events and horizon) and optional overrides;
+    ``arms``: the arms run (default: all)."""
+    n_patients, n_out, horizon, kw = _scenario_run_size(scenario, n, output_times_h, arms)
     return estimate_run(n_patients, n_out, horizon, tables=tables, **kw)
+
+
+def check_repeated(est: RunEstimate, runs: int, field: str, *, what: str, fewer: str, per_run: str | None = None,
+                   fewer_per_run: str = "fewer patients") -> None:
+    """Refuse in one line ``runs`` runs of one estimated run ``est`` (sensitivity evaluations, --uncertainty draws)
+    that would not fit: one run above the memory budget (checked when ``per_run`` names what one run holds), or all
+    of them above the time budget. ``what``: the runs ('1,355 evaluations of 200 patients'); ``fewer``: what to
+    reduce."""
+    mem = memory_budget()
+    if per_run is not None and est.bytes > mem:
+        raise InputError(f"{field}: {per_run} need ~{fmt_bytes(est.bytes)}, more than the {fmt_bytes(mem)} allowed "
+                         f"(KETASIM_MAX_MEMORY); use {fewer_per_run}")
+    secs = time_budget()
+    if est.seconds * runs > secs:
+        raise InputError(f"{field}: {what} would compute for ~{fmt_seconds(est.seconds * runs)}, more than the "
+                         f"{fmt_seconds(secs)} allowed (KETASIM_MAX_SECONDS); use {fewer}")
 
 
 def check_scenario_run(scenario, n: int | None = None, output_times_h=None, *, field: str = "run",

@@ -378,19 +378,12 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
                          "(--parameters)")
     # --size had no bound: --size 5000000 started ~1,100 evaluations of 5 million patients without a word
     n_patients = limits.check_size(n_patients, "--size")
-    arm_k = scenario.arms[k]
-    one = limits.estimate_run(n_patients, 2, max(ep.time_h or 0.0, arm_k.last_time_h + 24.0),
-                              n_resets=3 * len(arm_k.administrations()),
-                              n_sessions=max(len(arm_k.administrations()), 1), tables=False)
-    if one.bytes > limits.memory_budget():
-        raise InputError(f"--size: {n_patients:,} patients per evaluation need ~{limits.fmt_bytes(one.bytes)}, more "
-                         f"than the {limits.fmt_bytes(limits.memory_budget())} allowed (KETASIM_MAX_MEMORY); use "
-                         "fewer patients")
-    if one.seconds * n_eval > limits.time_budget():
-        raise InputError(f"--size: {n_eval:,} evaluations of {n_patients:,} patients would compute for "
-                         f"~{limits.fmt_seconds(one.seconds * n_eval)}, more than the "
-                         f"{limits.fmt_seconds(limits.time_budget())} allowed (KETASIM_MAX_SECONDS); use fewer patients "
-                         "(--size), samples or parameters")
+    # one evaluation: the arm's run to the endpoint (the scenario-size rule of every command), repeated n_eval times
+    one = limits.estimate_scenario_run(scenario, n_patients, [0.0, ep.time_h or 0.0], tables=False,
+                                       arms=[scenario.arms[k]])
+    limits.check_repeated(one, n_eval, "--size", what=f"{n_eval:,} evaluations of {n_patients:,} patients",
+                          fewer="fewer patients (--size), samples or parameters",
+                          per_run=f"{n_patients:,} patients per evaluation")
     problem = {"num_vars": len(fs), "names": [f.name for f in fs],
                "bounds": [[float(f.to_space(f.lo)), float(f.to_space(f.hi))] for f in fs]}
     rng_seed = int(np.random.SeedSequence(seed).generate_state(1)[0] % (2 ** 31))

@@ -1082,11 +1082,8 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
         times, _, _, _, band_times = _trial_grid(scenario)
         est = limits.estimate_scenario_run(scenario, size, np.unique(np.concatenate([times, band_times])),
                                            tables=False)
-        if est.seconds * (k + 1) > limits.time_budget():
-            raise InputError(f"--uncertainty: {k} draws x the whole {kind.replace('_', ' ')} design ({size:,} "
-                             f"patients per arm) would compute for ~{limits.fmt_seconds(est.seconds * (k + 1))}, more "
-                             f"than the {limits.fmt_seconds(limits.time_budget())} allowed (KETASIM_MAX_SECONDS); use "
-                             "fewer draws or fewer patients")
+        limits.check_repeated(est, k + 1, "--uncertainty", fewer="fewer draws or fewer patients",
+                              what=f"{k} draws x the whole {kind.replace('_', ' ')} design ({size:,} patients per arm)")
     psets = sample_parameter_sets(params, k, draw_seed)     # one-line error if the set has no posterior
     draws_source = posterior_draws_source(params, k)
     tau, source = (trial_tau(params, log or (lambda *_: None)) if between_trial else (None, None))
