@@ -713,3 +713,23 @@ def test_sensitivity_sizes_an_evaluation_by_the_scenario_rule_and_refuses_as_tri
                                          r"\(KETASIM_MAX_SECONDS\); use fewer patients \(--size\), samples or "
                                          r"parameters$"):
         run_sensitivity(sc, endpoint="cadss_peak", n_patients=200_000, samples=2, patterns=("pd.nmda.hill",))
+
+
+def test_the_largest_of_note_is_one_phrase_and_the_chart_counts_the_bars_it_can_draw(tmp_path):
+    """H3 R1-5: 'the N largest of M parameters' was written three times, slightly differently, and the tornado's M
+    counted every parameter while its N counted only those with an index: a result with one parameter lacking an
+    index said 'the 2 largest of 3' when every drawable bar was shown."""
+    import matplotlib.pyplot as plt
+
+    from ketasim.sensitivity import tornado_figure, write_html
+
+    res = _sobol_result([0.5, 0.2, float("nan")], [0.05] * 3, [0.6, 0.3, float("nan")], [0.05] * 3)
+    fig = tornado_figure(res)
+    assert "largest" not in fig.axes[0].get_title()
+    plt.close(fig)
+    fig = tornado_figure(res, top=1)
+    assert ", the 1 largest of 2 parameters (all in --json)" in fig.axes[0].get_title()
+    plt.close(fig)
+    assert "  ... the 2 largest of 3 parameters (all in --json)" in res.format_table(top=2)
+    write_html(res, tmp_path / "s.html", top=2)
+    assert "<p>The 2 largest of 3 parameters (all in --json).</p>" in (tmp_path / "s.html").read_text()

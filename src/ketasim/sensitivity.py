@@ -325,11 +325,17 @@ class SensitivityResult:
             lines.append(f"  {r['name']:38s} {_f(r.get(key)):>9s} {_f(r.get(conf)):>8s} {_f(r.get(second)):>9s} "
                          f"{_f(r['elasticity']):>10s}")
         if len(ranked) > top:       # the rest were dropped without a word
-            lines.append(f"  ... the {top} largest of {len(ranked)} parameters (all in --json)")
+            lines.append(f"  ... {_shown_note(top, len(ranked))}")
         note = self.sobol_noise_note()
         if note:
             lines.append(f"  note: {note}")
         return "\n".join(lines)
+
+
+def _shown_note(shown: int, total: int) -> str:
+    """What a table or chart of the ``shown`` largest of ``total`` parameters says of the rest (text, HTML, chart:
+    the text table, HTML table and tornado left the smaller ones out without a word)."""
+    return f"the {shown} largest of {total} parameters (all in --json)"
 
 
 def _num(x):
@@ -465,7 +471,8 @@ def tornado_figure(result: SensitivityResult, top: int = 15):
     import matplotlib.pyplot as plt
 
     key = result.main_index
-    rows = [r for r in result.ranking() if r.get(key) is not None][:top][::-1]
+    drawable = [r for r in result.ranking() if r.get(key) is not None]      # a bar needs an index
+    rows = drawable[:top][::-1]
     fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(rows), 3) + 1.4))
     vals = [r[key] for r in rows]
     intervals = [index_interval(r[key], r.get(key + "_conf")) for r in rows]
@@ -480,9 +487,8 @@ def tornado_figure(result: SensitivityResult, top: int = 15):
     # two lines: on one the label ran past the figure's right edge and was clipped
     ax.set_xlabel(f"{key} ({unit})\nbars: 95% interval (SALib's bootstrap, cut at 0: {key} cannot be negative)",
                   fontsize=9)
-    n_all = len(result.ranking())
     ax.set_title(f"{result.endpoint} ({result.arm}): {result.method}"
-                 + (f", the {len(rows)} largest of {n_all} parameters" if n_all > len(rows) else "")
+                 + (f", {_shown_note(len(rows), len(drawable))}" if len(drawable) > len(rows) else "")
                  + "\nblue literature (confidence range), orange calibrated (bounds)", fontsize=9)
     fig.tight_layout()
     return fig
@@ -550,7 +556,8 @@ def write_html(result: SensitivityResult, path, top: int = 25):
         f"<td>{_f(r['low'])} - {_f(r['high'])} {html.escape(r['unit'])}</td></tr>"
         for r in result.ranking()[:top])
     n_all = len(result.ranking())
-    notes = (f"<p>The {top} largest of {n_all} parameters (all in the JSON: --json).</p>" if n_all > top else "")
+    note = _shown_note(top, n_all)
+    notes = f"<p>{html.escape(note[:1].upper() + note[1:])}.</p>" if n_all > top else ""
     noise = result.sobol_noise_note()
     notes += f"<p><strong>Note:</strong> {html.escape(noise)}.</p>" if noise else ""
     page = (f"<!doctype html><meta charset='utf-8'><title>Sensitivity: {html.escape(result.endpoint)}</title>"
