@@ -566,38 +566,32 @@ def test_plan_limits_at_the_ceilings_are_accepted():
     assert (lim.ketamine_mg_per_kg_session, lim.cadss, lim.sessions_per_week) == (10.0, 92.0, 84.0)
 
 
-def test_the_plan_json_states_the_forecast_quantiles_as_the_text_rounds_them():
+def test_the_plan_json_states_the_forecast_quantiles_without_float_noise_and_the_text_rounds_them():
     """The plan JSON carried quantiles with float noise (pi90 [5.0, 22.049999999999983]; a washed-out CADSS as
-    1.59e-16) while the text printed 22 and 0: the JSON now states them as the text rounds them
-    (personal.round_forecast), and the text prints the JSON's numbers."""
-    import math
-
-    from ketasim.personal import personal_plan, round_forecast
-    from ketasim.plan_report import forecast_frame
+    1.59e-16) while the text printed 22 and 0. H3 R5-3: rounding the JSON as the text does (whole points, 3 digits)
+    took precision from the machine contract (an SBP of 12.345 -> 12.3, 12-h grid bands as staircases); the JSON
+    states 6 significant digits with numerical noise as 0 (personal.json_quantile), and the text and report round
+    those numbers for display."""
+    from ketasim.personal import json_quantile, personal_plan
+    from ketasim.plan_report import _forecast_value, forecast_frame
     from ketasim.record import read_record
 
     res = personal_plan(read_record(str(ROOT / "examples" / "patient" / "patient_101.csv")),
                         variables=("score", "cp_ketamine_ng_ml"), n_samples=200, top=2)
-    for key in ("forecast", "forecast_grid", "prior_forecast_grid"):
-        for e in res[key]:
-            score = e["variable"] == "score"
-            for x in (*e["pi50"], *e["pi90"]):
-                assert x == round_forecast(x, score), (key, e)
-                if score:
-                    assert x == int(x)
-            assert e["median"] == round_forecast(e["median"], score, median=True)
-    for p in res["plans"]:
-        for x in p["predicted"]:
-            assert all(v == int(v) for v in x["pi90"]) and x["median"] * 10 == int(x["median"] * 10)
-    # the text and report print the JSON's numbers
+    values = [x for key in ("forecast", "forecast_grid", "prior_forecast_grid") for e in res[key]
+              for x in (e["median"], *e["pi50"], *e["pi90"])]
+    values += [x for p in res["plans"] for e in p["predicted"] for x in (e["median"], *e["pi90"])]
+    assert all(x == json_quantile(x) for x in values)              # no float noise: 6 digits, tiny as 0
+    assert all(x == 0 or abs(x) >= 1e-9 for x in values)
+    assert any(x != float(f"{x:.3g}") for x in values)            # not rounded for display (3 digits)
+    # the text and report print the JSON's numbers rounded for display
     for e, row in zip(res["forecast"], forecast_frame(res).itertuples(index=False)):
-        if e["variable"] == "score":
-            assert row[3] == f"[{e['pi50'][0]:.0f}, {e['pi50'][1]:.0f}]" and float(row[2]) == e["median"]
-        else:
-            assert math.isclose(float(row[2]), e["median"])
-    assert round_forecast(22.049999999999983, True) == 22.0 and round_forecast(1.59e-16, False) == 0.0
-    assert round_forecast(-0.3, True) == 0.0 and str(round_forecast(-0.3, True)) == "0.0"      # no '-0'
-    assert round_forecast(123.456, False) == 123.0 and round_forecast(0.0012345, False) == 0.00123
+        score = e["variable"] == "score"
+        assert row[2] == _forecast_value(e["median"], score, median=True)
+        assert row[4] == f"[{_forecast_value(e['pi90'][0], score)}, {_forecast_value(e['pi90'][1], score)}]"
+    assert json_quantile(22.049999999999983) == 22.05 and json_quantile(1.59e-16) == 0.0
+    assert json_quantile(12.345) == 12.345 and json_quantile(123.4567891) == 123.457
+    assert _forecast_value(22.05, True) == "22" and _forecast_value(1.59e-16, False) == "0"
 
 
 def test_a_record_without_observations_says_so_not_last_observation_at_0_h():

@@ -882,14 +882,14 @@ def default_forecast_points(record: PatientRecord, weeks: int = 4) -> np.ndarray
     return t + 168.0 * np.arange(1, weeks + 1)
 
 
-def round_forecast(x: float, score: bool, *, median: bool = False) -> float:
-    """A forecast quantile as the plan's outputs state it (JSON, text, report and page alike): a rating to whole
-    points (its median to 0.1), anything else to 3 significant digits with what is ~0 (|x| < 5e-4) as 0. The
-    quantiles of whole-point ratings came out as 22.049999999999983, of a washed-out level as 1.59e-16."""
+def json_quantile(x: float) -> float:
+    """A forecast quantile as the plan JSON states it: 6 significant digits, and numerical noise (|x| < 1e-9, far
+    below anything these units measure) as 0. The JSON carried 22.049999999999983 for a quantile of whole-point
+    ratings and 1.6e-16 for a washed-out level; the text and report round further for display
+    (``plan_report._forecast_value``), and the JSON keeps the precision a machine reader needs (an SBP of 12.345, a
+    smooth band on the 12-h grid)."""
     x = float(x)
-    if score:
-        return round(x, 1 if median else 0) + 0.0          # + 0.0: no -0.0
-    return 0.0 if abs(x) < 5e-4 else float(f"{x:.3g}")
+    return 0.0 if abs(x) < 1e-9 else float(f"{x:.6g}")
 
 
 def _summaries(values: np.ndarray):
@@ -919,10 +919,9 @@ class Forecast:
         out = []
         for k, t in zip(idx, times):
             for v in self.variables:
-                r = functools.partial(round_forecast, score=v == "score")
-                q = self.quantiles[v][:, k]
-                out.append({"time_h": float(t), "variable": v, "median": r(q[2], median=True),
-                            "pi50": [r(q[1]), r(q[3])], "pi90": [r(q[0]), r(q[4])]})
+                q = [json_quantile(x) for x in self.quantiles[v][:, k]]
+                out.append({"time_h": float(t), "variable": v, "median": q[2], "pi50": [q[1], q[3]],
+                            "pi90": [q[0], q[4]]})
         return out
 
 
@@ -1504,8 +1503,8 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
             "label": c["label"], "regimen": _compress(c["doses"]), "p_target": float(ok.mean()),
             "meets_probability": bool(ok.mean() >= target.probability), "safe": bool(safe),
             "sessions": count_sessions(given), "total_dose_mg": round(float(mg), 2),
-            "predicted": [{"time_h": float(t), "median": round_forecast(qs[1, k], True, median=True),
-                           "pi90": [round_forecast(qs[0, k], True), round_forecast(qs[2, k], True)]}
+            "predicted": [{"time_h": float(t), "median": json_quantile(qs[1, k]),
+                           "pi90": [json_quantile(qs[0, k]), json_quantile(qs[2, k])]}
                           for k, t in enumerate(visits)],
             "safety": {"sbp_rise_p90_mmhg": round(sbp90, 2), "sbp_margin_mmhg": round(limits.sbp_rise_mmhg - sbpq, 2),
                        "cadss_peak_p90": round(cad90, 2), "cadss_margin": round(limits.cadss - cadq, 2),

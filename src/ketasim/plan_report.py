@@ -17,9 +17,8 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   forecast point (record rows with an empty DV; else weekly for 4 weeks after the last observation) plus any
   requested trajectory variable; ``score`` intervals are of a future rating (with the fluctuation of true
   severity, continued from the record's ratings, and the rater's noise); ``forecast_grid`` the same every 12 h;
-  ``prior_forecast_grid`` the population's forecast for this patient. Quantiles as the text prints them
-  (``personal.round_forecast``): a rating's to whole points, its median to 0.1; another variable's to 3 significant
-  digits, ~0 as 0 (so are ``plans[].predicted``).
+  ``prior_forecast_grid`` the population's forecast for this patient. Quantiles to 6 significant digits, numerical
+  noise (below 1e-9) as 0 (``personal.json_quantile``; so are ``plans[].predicted``); the text rounds them further.
 * ``alternative``: ``{regimen, forecast, grid}`` under an alternative future regimen, or null; extension:
   ``breaks_limits`` (the dose and schedule limits it breaks, as the recorded plan's), ``background`` (the record's
   planned oral-antidepressant start kept in it, dose lines; empty when the alternative states its own).
@@ -201,24 +200,19 @@ def breaks_text(breaks: dict, lim: dict, judged: dict | None = None) -> str:
 
 
 def _forecast_value(x: float, score: bool, *, median: bool = False) -> str:
-    """One forecast number as the text and the report print it, rounded as the JSON states it
-    (:func:`personal.round_forecast`: a rating to whole points, its median to 0.1, anything else to 3 significant
-    digits, ~0 as 0; a CADSS forecast days after a session printed '1.59e-16')."""
-    from .personal import round_forecast
-
-    y = round_forecast(x, score, median=median)
+    """One forecast number as the text and the report print it: a rating to whole points (its median to 0.1),
+    anything else to 3 significant digits with what is ~0 printed as 0 (a CADSS forecast days after a session printed
+    '1.59e-16'). The JSON keeps 6 significant digits (``personal.json_quantile``)."""
     if score:
-        return f"{y:.1f}" if median else f"{y:.0f}"
-    return f"{y:.3g}"
+        return f"{x:.1f}" if median else f"{x:.0f}"
+    return "0" if abs(x) < 5e-4 else f"{x:.3g}"
 
 
 def _zero_forecast_note(entries, variable: str) -> str | None:
     """Why ``variable`` is 0 at every forecast point, or None: '--variable cadss' printed 0 [0, 0] at every point
     and no word why (the forecast points are visits between sessions, when a session's effect has gone)."""
-    from .personal import round_forecast
-
     ent = [e for e in entries if e["variable"] == variable]
-    if variable == "score" or not ent or any(round_forecast(x, False) != 0 for e in ent
+    if variable == "score" or not ent or any(_forecast_value(x, False) != "0" for e in ent
                                              for x in (e["median"], *e["pi50"], *e["pi90"])):
         return None
     peaks = ("; a session's SBP and CADSS peaks are in the plans' margins"
