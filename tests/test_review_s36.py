@@ -332,7 +332,12 @@ def test_the_contract_quotes_the_enantiomers_anesthetic_thresholds_and_the_rule_
 
     doc = " ".join(anesthetic_potency.__doc__.split())
     assert "installed parameter set" in doc and "the flag uses the run's own Ki" in doc
-    assert "Anesthesiology 1980;52:231-239" in doc
+    # White et al. with a year and a volume; not the exact string: the year (1980;52 or 1985;62) is not yet checked
+    # against PubMed, and a test that froze an unverified citation would make its correction look like a regression
+    # (H3 R5-2)
+    import re
+
+    assert re.search(r"White .*Anesthesiology (19[5-9]\d|20\d\d);\d+:\d+", doc)
     assert "Himmelseher S, Pfenninger E" in doc and "PMID 9893910" in doc and "doi:10.1055/s-2007-994851" in doc
 
 
