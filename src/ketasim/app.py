@@ -195,16 +195,17 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
           f"{path}")
 
 
-def _parameters_option(path):
+def _parameters_option(path, option: str = "--parameters"):
     """``--parameters FILE`` (None: the installed set): one line naming the option for a file that is missing or is
-    not a parameter set written by ``ketasim calibrate`` (was 'free_path: ...' or a JSON traceback)."""
+    not a parameter set written by ``ketasim calibrate`` (was 'free_path: ...' or a JSON traceback). ``option``
+    names the option in the message (``sensitivity --parameter-set``: its ``--parameters`` selects names)."""
     from .errors import InputError, KetasimError, ParameterSetError
     from .parameters import load_parameters
 
     if path is None:
         return load_parameters()
     if not Path(str(path)).is_file():
-        raise InputError(f"--parameters: {path}: no such file (a parameter set written by `ketasim calibrate`)")
+        raise InputError(f"{option}: {path}: no such file (a parameter set written by `ketasim calibrate`)")
     try:
         from .calibration import check_parameter_domains
 
@@ -212,9 +213,9 @@ def _parameters_option(path):
         check_parameter_domains(params, path)
         return params
     except ParameterSetError as e:          # names the file and what it is instead
-        raise InputError(f"--parameters: {e}") from None
+        raise InputError(f"{option}: {e}") from None
     except (KetasimError, OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise InputError(f"--parameters: {path} is not a parameter set written by `ketasim calibrate` "
+        raise InputError(f"{option}: {path} is not a parameter set written by `ketasim calibrate` "
                          f"({type(e).__name__}: {str(e)[:120]})") from None
 
 

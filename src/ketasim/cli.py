@@ -676,7 +676,13 @@ def sensitivity(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a tornado chart (PNG)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write an HTML page with the tornado chart and table."),
     parameters: Optional[str] = typer.Option(None, "--parameters",
-                                             help="Comma-separated name patterns (fnmatch; '@free' = calibrated). Default: 'pd.*,@free'."),
+                                             help="Which parameters to vary: comma-separated name patterns (fnmatch; "
+                                                  "'@free' = calibrated). Default: 'pd.*,@free'. Not a file: see "
+                                                  "--parameter-set."),
+    parameter_set: Optional[Path] = typer.Option(None, "--parameter-set",
+                                                 help="A parameter set file written by `ketasim calibrate` to vary "
+                                                      "around (default: the installed set); what `trial`, `plan`, "
+                                                      "`simulate`, `qualify` and `export` take as --parameters."),
     arm: Optional[str] = typer.Option(None, "--arm", help="Arm whose endpoint is analysed (default: the first)."),
     samples: Optional[int] = typer.Option(None, "--samples", help="Morris trajectories (default 10) or Sobol base samples (power of 2, default 64)."),
     size: int = typer.Option(200, "--size", min=1, help="Virtual patients per evaluation (common random numbers)."),
@@ -694,17 +700,22 @@ def sensitivity(
     from .display import json_safe
     from .io import atomic_write_text
 
-    _check_options(None, seed, (json_out, plot, report), inputs=(("the scenario", scenario),))   # before sampling
+    from .app import _parameters_option
+
+    _check_options(None, seed, (json_out, plot, report),
+                   inputs=(("the scenario", scenario), ("--parameter-set", parameter_set)))   # before sampling
     _check_kinds({"--json": json_out, "--report": report})
     if plot is not None:
         from .io import figure_format
 
         figure_format(plot, "--plot")
+    # the other commands' --parameters FILE (here --parameters selects names): same loader, same one-line errors
+    params = _parameters_option(parameter_set, "--parameter-set")
     sc = load_scenario(scenario)
     pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS
     ex = executor_from_option(dask)
     try:
-        res = run_sensitivity(sc, endpoint=endpoint, method=method, patterns=pats, arm=arm,
+        res = run_sensitivity(sc, endpoint=endpoint, method=method, params=params, patterns=pats, arm=arm,
                               samples=samples if samples is not None else (10 if method == "morris" else 64), n_patients=size, seed=seed,
                               experiment=_experiment(experiment), executor=ex,
                               progress=TextProgress("sensitivity" + (" (dask)" if dask else ""), progress))

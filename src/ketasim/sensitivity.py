@@ -121,7 +121,8 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
         # 'trial/plan --parameters FILE' is a parameter set; here it selects names, and a file got only 'no
         # parameter matches out/cal.json'
         hint = ("; here --parameters selects parameter names (fnmatch patterns, e.g. 'pd.nmda.*,@free'), not a "
-                "parameter set file as in `ketasim trial --parameters`" if files else "")
+                "parameter set file as in `ketasim trial --parameters`: give that as --parameter-set FILE"
+                if files else "")
         raise InputError(f"--parameters: no parameter matches {', '.join(pats)} (see 'ketasim params'){hint}")
     return out
 

@@ -1,0 +1,61 @@
+"""Session 37 leftovers of the new-user passes (sensitivity --parameter-set, dashboard CSV provenance, record TIME as
+a timedelta, the sensitivity run-time estimate, fraction units)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def _edited_set(tmp_path, name, value, file):
+    from ketasim.calibration import default_free_parameters_path
+
+    data = json.loads(default_free_parameters_path().read_text(encoding="utf-8"))
+    data["parameters"][name]["value"] = value
+    path = tmp_path / file
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_sensitivity_runs_around_a_parameter_set_file(tmp_path, capsys):
+    # every other command takes a parameter set as --parameters FILE; sensitivity's --parameters selects names, so a
+    # calibrated set could not be analysed without installing it. --parameter-set FILE loads it with the same loader.
+    from ketasim.cli import main
+    from ketasim.parameters import load_parameters
+
+    half = _edited_set(tmp_path, "emax_drug", 0.3, "half.json")
+    base = ["sensitivity", "examples/design_example.yaml", "--endpoint", "mean_change@24h", "--parameters",
+            "pd.nmda.hill", "--samples", "2", "--size", "5", "--seed", "3", "--no-progress"]
+    for name, extra in (("installed", []), ("half", ["--parameter-set", str(half)])):
+        assert main([*base, "--json", str(tmp_path / f"out_{name}.json"), *extra]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    installed = json.loads((tmp_path / "out_installed.json").read_text())
+    edited = json.loads((tmp_path / "out_half.json").read_text())
+    assert installed["parameter_set"] == load_parameters().version
+    assert edited["parameter_set"] == load_parameters(str(half)).version != installed["parameter_set"]
+    assert edited["nominal_value"] != installed["nominal_value"]      # the file's emax_drug was used
+    # the other commands' one-line errors, named by this option
+    assert main([*base, "--parameter-set", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --parameter-set: {tmp_path / 'missing.json'}: no such file (a parameter set written by "
+                   "`ketasim calibrate`)"]
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    assert main([*base, "--parameter-set", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --parameter-set: ") and "bad.json" in err[0]
+    assert main([*base, "--parameter-set", str(_edited_set(tmp_path, "emax_drug", 1.5, "over.json"))]) == 2
+    assert "parameters.emax_drug: must lie between 0 and 1" in capsys.readouterr().err
+    # a file given to --parameters (names) points at the new option
+    assert main([*base[:4], "--parameters", str(half), "--no-progress"]) == 2
+    assert "give that as --parameter-set FILE" in capsys.readouterr().err
+
+
+def test_sensitivity_help_and_howto_document_parameter_set(capsys):
+    from pathlib import Path
+
+    from ketasim.cli import main
+
+    assert main(["sensitivity", "--help"]) == 0
+    assert "--parameter-set" in capsys.readouterr().out
+    assert "--parameter-set FILE" in Path("docs/howto/sensitivity.md").read_text(encoding="utf-8")
