@@ -59,3 +59,30 @@ def test_sensitivity_help_and_howto_document_parameter_set(capsys):
     assert main(["sensitivity", "--help"]) == 0
     assert "--parameter-set" in capsys.readouterr().out
     assert "--parameter-set FILE" in Path("docs/howto/sensitivity.md").read_text(encoding="utf-8")
+
+
+
+def test_record_from_frame_reads_a_timedelta_time_column_as_hours():
+    # a TIME column of pandas durations (pd.to_timedelta) was refused: "expected a number, got Timedelta(...)"
+    import datetime
+
+    import numpy as np
+    import pandas as pd
+
+    from ketasim.errors import InputError
+    from ketasim.record import record_from_frame
+
+    for time in (pd.to_timedelta(["0h", "1.5D"]), [pd.Timedelta(0), datetime.timedelta(hours=36)],
+                 [np.timedelta64(0, "h"), np.timedelta64(36, "h")], [0.0, 36.0]):
+        rec = record_from_frame(_frame(time))
+        assert [o.time_h for o in rec.observations] == [36.0] and rec.doses[0].at_h == 0.0
+    rec = record_from_frame(_frame([0.0, 36.0], dur=pd.to_timedelta(["40min", None])))
+    assert rec.doses[0].duration_h == pytest.approx(2 / 3)
+    # bad values keep their one-line errors
+    for time, message in ((pd.to_timedelta(["0h", None]), "row 2, column TIME: a value is required here"),
+                          (pd.to_timedelta(["0h", "-2h"]), "row 2, column TIME: -2 is outside 0-43800 h"),
+                          ([0, pd.Timestamp("2026-01-01")], "row 2, column TIME: expected a number, got Timestamp"),
+                          ([0, "abc"], "row 2, column TIME: expected a number, got 'abc'")):
+        with pytest.raises(InputError) as e:
+            record_from_frame(_frame(time))
+        assert message in str(e.value) and "\n" not in str(e.value)

@@ -13,7 +13,8 @@ Accepted forms (all validated by the same code, so every error is one line namin
   (comedications separated by ``;``). Covariates may be given on the first row only.
 * a YAML file: either a list of such rows, or a mapping with ``events:`` (the rows) and any column as a
   top-level key that applies to every row (e.g. ``WT: 80``);
-* a pandas DataFrame with the same columns (:func:`record_from_frame`).
+* a pandas DataFrame with the same columns (:func:`record_from_frame`); there ``TIME`` and ``DUR`` may also be
+  durations (``timedelta64``, ``pd.Timedelta``), converted to hours.
 
 Meaning: an observation row with an empty ``DV`` is a forecast point; dose rows after the last observed value
 are the planned future regimen; a record with no observed values gives the population (prior) forecast for
@@ -439,9 +440,33 @@ def _warn_sessions_hours_apart(doses) -> None:
                       RecordWarning, stacklevel=3)
 
 
+#: Columns in hours that a DataFrame may give as durations (pandas ``timedelta64`` / ``Timedelta``,
+#: ``datetime.timedelta``, ``numpy.timedelta64``): converted to hours
+_DURATION_COLUMNS = ("TIME", "DUR")
+
+
+def _frame_value(col, v):
+    """A DataFrame cell as the CSV reader would see it: a missing value (None, NaN, NaT) is blank, and a duration in
+    TIME or DUR is its length in hours (``pd.Timedelta(hours=36)`` is 36); anything else is checked as before."""
+    import datetime
+
+    import pandas as pd
+
+    if v is pd.NaT or (isinstance(v, np.timedelta64) and np.isnat(v)):
+        return None
+    if str(col).strip().upper() in _DURATION_COLUMNS:
+        if isinstance(v, np.timedelta64):
+            v = pd.Timedelta(v)
+        if isinstance(v, datetime.timedelta):       # pd.Timedelta is one
+            return v / datetime.timedelta(hours=1)
+    return None if _blank(v) else v
+
+
 def record_from_frame(df, *, source: str = "record", patient_id=None) -> PatientRecord:
-    """A record from a pandas DataFrame with the CSV's columns."""
-    rows = [{k: (None if _blank(v) else v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+    """A record from a pandas DataFrame with the CSV's columns. ``TIME`` (and ``DUR``) may be numbers of hours or
+    durations (a ``timedelta64`` column, ``pd.Timedelta`` or ``datetime.timedelta`` values: converted to hours, e.g.
+    ``pd.to_timedelta(df.TIME, unit="D")`` for a record kept in days); a missing value (NaN, None, NaT) is blank."""
+    rows = [{k: _frame_value(k, v) for k, v in r.items()} for r in df.to_dict(orient="records")]
     return record_from_rows(rows, source=source, patient_id=patient_id)
 
 
