@@ -86,3 +86,34 @@ def test_record_from_frame_reads_a_timedelta_time_column_as_hours():
         with pytest.raises(InputError) as e:
             record_from_frame(_frame(time))
         assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_run_estimate_counts_the_fixed_cost_of_each_arm_run():
+    # the estimate counted only patients x solver steps: one evaluation of 5 patients came out at 0.18 ms against
+    # ~7 ms measured (sampling the patients, PK set-up, the step-weights table), so a sensitivity run of small sizes
+    # was estimated ~15-40x too fast. The fixed cost per arm run is now counted (tested as a term: no timing asserts).
+    from ketasim import limits
+    from ketasim.scenario import load_scenario
+
+    one = limits.estimate_run(1, 2, 24.0)
+    assert one.seconds >= limits.run_overhead_seconds(one.steps) >= 0.005
+    assert limits.estimate_run(1, 2, 24.0, n_arms=3).seconds == pytest.approx(3 * one.seconds)
+    # a few patients cost about as much as one; the patients' term still grows with their number
+    assert limits.estimate_run(5, 2, 24.0).seconds < 1.1 * one.seconds
+    assert limits.estimate_run(100_000, 2, 24.0).seconds > 100 * one.seconds
+    sc = load_scenario("examples/design_example.yaml")
+    est = limits.estimate_scenario_run(sc, 5, [0.0, 24.0], tables=False, arms=[sc.arms[0]])
+    assert est.seconds > 0.005          # was 0.00018 s
+
+
+def test_sensitivity_time_budget_counts_the_cost_of_each_evaluation(monkeypatch):
+    # 7 evaluations of 5 patients (~50 ms on this machine) were estimated at ~1 ms and never refused by a budget
+    # below their real cost
+    from ketasim.errors import InputError
+    from ketasim.scenario import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario("examples/design_example.yaml")
+    monkeypatch.setenv("KETASIM_MAX_SECONDS", "0.02")
+    with pytest.raises(InputError, match=r"^--size: 7 evaluations of 5 patients would compute for ~0\.07\d* s"):
+        run_sensitivity(sc, endpoint="mean_change@24h", patterns=("pd.nmda.hill",), samples=2, n_patients=5)

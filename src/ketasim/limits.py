@@ -41,6 +41,12 @@ MAX_MAGNITUDE = 1e12
 # cost model of the kernel, measured by benchmarks/bench_engine.py (100,000 patients x 28 days, ~400 steps,
 # 7.1 s on 2 cores): ~5.6e6 patient-steps per second; taken conservatively.
 _PATIENT_STEPS_PER_S = 4.0e6
+# the fixed cost of one arm's run, whatever its patients: sampling them, the PK set-up, the kernel's look-up and the
+# step-weights table (solver/expint.weights_table). Measured (2 loaded cores, NUMBA_NUM_THREADS=1): one patient's
+# arm takes 7-15 ms (design_example, 143-1235 steps) and 12-25 ms (sustain1_like_withdrawal, 7643 steps). Uncounted,
+# a sensitivity run of 5 patients per evaluation was estimated ~40x too fast (0.18 ms against 7 ms an evaluation).
+_RUN_OVERHEAD_S = 0.01
+_STEP_OVERHEAD_S = 1.5e-6       # per grid step of the arm (the grid, its events and weights), also per run
 _N_OUT = 28          # solver outputs per row (solver/kernel.py OUT_NAMES)
 _N_SUM = 7
 # bytes per output row while the tidy table is built: the kernel array, the DataFrame columns (outputs,
@@ -138,6 +144,8 @@ def estimate_run(n_patients: int, n_output_times: int, horizon_h: float, *, n_ar
     ``n_patients`` per arm; ``n_output_times`` output times per patient; ``horizon_h`` (h) the last simulated
     time; ``n_resets`` dose-related events per arm (each restarts small steps). ``chunk_patients``: patients
     held in memory at once by a streaming writer (None: all). ``tables``: whether tidy tables are built.
+    The seconds count the patients' solver steps and a fixed cost per arm (:func:`run_overhead_seconds`), which
+    dominates a run of a few patients (a sensitivity evaluation).
     """
     n_patients, n_output_times = int(n_patients), int(n_output_times)
     rows = n_patients * n_output_times * n_arms
@@ -147,8 +155,16 @@ def estimate_run(n_patients: int, n_output_times: int, horizon_h: float, *, n_ar
     arms_held = n_arms if chunk_patients is None else 1
     b = held * arms_held * n_output_times * per_row + held * arms_held * max(n_sessions, 1) * 8 * _N_SUM
     b += n_arms * steps * _GRID_STEP_BYTES + n_patients * n_arms * 8 * 40   # grid + patient parameters
-    seconds = n_patients * n_arms * steps / _PATIENT_STEPS_PER_S
+    # per arm, not per streamed chunk: chunk_patients is a memory bound (scenario loading passes 1), and a real
+    # chunk (10,000 patients) makes the fixed cost negligible
+    seconds = n_patients * n_arms * steps / _PATIENT_STEPS_PER_S + n_arms * run_overhead_seconds(steps)
     return RunEstimate(rows, steps, int(b), seconds)
+
+
+def run_overhead_seconds(steps: int) -> float:
+    """The cost of one arm's run beyond its patients' solver steps (sampling the patients, the PK set-up, the
+    step-weights table), for a grid of ``steps`` steps: a run of 5 patients costs about as much as one of 100."""
+    return _RUN_OVERHEAD_S + _STEP_OVERHEAD_S * int(steps)
 
 
 def check_run(n_patients: int, n_output_times: int, horizon_h: float, *, field: str = "run", **kw) -> RunEstimate:
