@@ -61,6 +61,14 @@ def test_sensitivity_help_and_howto_document_parameter_set(capsys):
     assert "--parameter-set FILE" in Path("docs/howto/sensitivity.md").read_text(encoding="utf-8")
 
 
+def _frame(time, dur=(2 / 3, None)):
+    import pandas as pd
+
+    return pd.DataFrame({"ID": [1, 1], "TIME": time, "EVID": [1, 0], "AMT": [0.5, None], "AMTU": ["mg/kg", None],
+                         "DUR": list(dur), "DRUG": ["racemic-ketamine", None], "ROUTE": ["iv-infusion", None],
+                         "DV": [None, 20], "DVID": [None, "madrs"], "WT": [80, None], "AGE": [40, None],
+                         "SEX": ["F", None]})
+
 
 def test_record_from_frame_reads_a_timedelta_time_column_as_hours():
     # a TIME column of pandas durations (pd.to_timedelta) was refused: "expected a number, got Timedelta(...)"
