@@ -90,7 +90,8 @@ def anesthetic_potency(drug: Drug) -> float:
     known; the flag uses the run's own Ki, so a set with other pd.ki.* values (a sensitivity sweep, an edited set)
     flags by its Ki while this warning keeps the installed one. The concentration data at equal anesthetic effect
     bracket w: White PF, Ham J, Way WL, Trevor AJ, 'Pharmacology of ketamine isomers in surgical patients',
-    Anesthesiology 1980;52:231-239 (abstract, https://scilit.com/publications/bb14927006e38ef6ebecc8f9fd70435c):
+    Anesthesiology 1980;52:231-239 (year, volume and pages not confirmed against PubMed: the abstract read,
+    https://scilit.com/publications/bb14927006e38ef6ebecc8f9fd70435c, shows none; 60 surgical patients, GC assay):
     plasma S 0.5, R 1.7 ug/mL at the end of equal anesthesia, S:R 3.4:1, w 0.29; Schuttler 1987 J Pharmacokinet
     Biopharm 15:241 doi:10.1007/BF01066320, EEG IC50 S 0.8, R 1.8 ug/mL with R's smaller Emax: w 0.23-0.44. Dose
     statements disagree under additivity (S twice the racemate, Himmelseher S, Pfenninger E, 'The clinical use of
