@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from .errors import ParameterSetError
-from .units import convert
+from .units import convert, is_fraction
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,11 @@ class ParameterSet:
         """Short content hash, so results can name exactly which parameters produced them."""
         h = hashlib.sha256()
         for p in sorted([*self.literature.values(), *self.free.values()], key=lambda p: p.name):
-            h.update(f"{p.name}={p.value!r}{p.unit};".encode())
+            # 'fraction' hashes as 'dimensionless': the two convert by identity, so a value relabelled a fraction
+            # (thirty-seventh session, for the 0-1 bound of overrides and sensitivity ranges) is the same parameter
+            # set, and results and the shipped posterior draws stamped with the version before the relabel still match
+            unit = "dimensionless" if is_fraction(p.unit) else p.unit
+            h.update(f"{p.name}={p.value!r}{unit};".encode())
         return f"{self.free_version}+{h.hexdigest()[:10]}"
 
     def get(self, name: str, unit: str = "dimensionless") -> float:

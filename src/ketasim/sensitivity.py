@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
+from .units import is_fraction
 
 #: confidence (start of the column's text) -> ("factor", k): log-uniform on [v/k, v k]; ("relative", r):
 #: uniform on [v (1-r), v (1+r)]; None: not varied (numerical choices).
@@ -86,8 +87,10 @@ def _literature_range(p):
     else:
         lo, hi, space = v * (1 - rule[1]), v * (1 + rule[1]), "linear"
     lo, hi = min(lo, hi), max(lo, hi)
-    if p.unit == "dimensionless" and 0 < v < 1:
-        hi = min(hi, 0.5 * (1 + v))      # fractions stay below 1
+    if is_fraction(p.unit) and 0 < v < 1:
+        # a fraction (unit 'fraction' in parameters.csv) stays below 1; other dimensionless values below 1 (a log-SD,
+        # a gain, a genotype factor) were capped too, so pd.crp.moderation 0.6 (x/÷ 2) was sampled only up to 0.8
+        hi = min(hi, 0.5 * (1 + v))
     return lo, hi, space
 
 

@@ -30,7 +30,20 @@ def registry():
 
     ureg = pint.UnitRegistry()
     ureg.define("percent = 0.01 = pct")
+    ureg.define("fraction = 1")         # a share, probability or 0-1 level (DIMENSIONLESS_UNITS)
     return ureg
+
+
+#: Spellings of a pure number. ``fraction`` (parameters.csv) is a dimensionless value that is a share, a probability,
+#: a bioavailability or a 0-1 weight or level: the dashboard's override check and sensitivity's ranges keep it within
+#: [0, 1] (:func:`is_fraction`); other dimensionless values (a log-SD, a ratio, a factor, a Weibull shape) may exceed 1.
+#: Between these spellings a value converts by identity.
+DIMENSIONLESS_UNITS = frozenset({"dimensionless", "1", "fraction"})
+
+
+def is_fraction(unit: str) -> bool:
+    """Whether a parameter's ``unit`` says its value is a fraction, bounded by [0, 1]."""
+    return str(unit).strip() == "fraction"
 
 
 #: a unit to the power -1 as journals write it: 'mg kg-1', 'mg·kg⁻¹·h⁻¹', 'mg kg^-1' -> 'mg/kg', 'mg/kg/h'
@@ -93,6 +106,8 @@ def _suggest(text, examples: tuple[str, ...]) -> str:
 
 def convert(value: float, unit: str, target: str, field: str) -> float:
     """Convert ``value`` in ``unit`` to ``target``; a clear UnitError names ``field`` otherwise."""
+    if unit in DIMENSIONLESS_UNITS and target in DIMENSIONLESS_UNITS:     # a fraction read as dimensionless
+        return float(value)
     import pint
 
     ureg = registry()

@@ -24,6 +24,7 @@ import numpy as np
 from ..display import display_times, json_safe, trial_panels  # noqa: F401  (shared with reports)
 from ..engine import BLOCKING_SWITCHES
 from ..errors import InputError, KetasimError
+from ..units import DIMENSIONLESS_UNITS, is_fraction
 from ..vocabulary import DASHBOARD_TRIAL_MEASURES
 from . import figures as F
 
@@ -623,9 +624,10 @@ def plausible_range(name: str) -> tuple[float, float] | None:
     conf = prm.confidence.split(" (")[0].strip()
     f = _RANGE_FACTOR.get(conf, 2.0)
     lo, hi = prm.value / f, prm.value * f
-    # a fraction stays within 1; a value of exactly 1 (a Hill coefficient, a gain, a Gamma shape) is not one: it
-    # was capped at 1, so pd.nmda.hill 1.5 was refused here while `ketasim sensitivity` samples it up to 2
-    if prm.unit in ("1", "dimensionless", "fraction") and prm.value < 1:
+    # a fraction (unit 'fraction' in parameters.csv: a share, probability, bioavailability, 0-1 level) stays within 1.
+    # Other dimensionless values are not fractions whatever their size: every one below 1 was capped at 1, so a
+    # log-SD (iiv.ka_intranasal_cv 0.565), a ratio or a Weibull shape could not be raised above 1
+    if is_fraction(prm.unit):
         hi = min(hi, 1.0)
     return float(f"{lo:.4g}"), float(f"{hi:.4g}")
 
@@ -685,8 +687,10 @@ def parameters_with(overrides) -> tuple[Any, dict]:
             continue
         unit = (p.free.get(name) or p.literature[name]).unit
         if not (rng[0] <= v <= rng[1]):
-            errs.append({"field": "overrides", "message": f"{f}: {v:g} {unit} is outside the plausible range "
-                                                          f"{rng[0]:g}-{rng[1]:g} {unit}"})
+            u = "" if unit in DIMENSIONLESS_UNITS else f" {unit}"     # not '1.2 fraction'
+            why = " (a fraction: at most 1)" if is_fraction(unit) and v > 1 else ""
+            errs.append({"field": "overrides", "message": f"{f}: {v:g}{u} is outside the plausible range "
+                                                          f"{rng[0]:g}-{rng[1]:g}{u}{why}"})
             continue
         (free if name in p.free else lit)[name] = float(v)
         used[name] = float(v)
