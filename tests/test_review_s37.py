@@ -10,6 +10,7 @@ import pytest
 
 from ketasim.parameters import load_parameters
 from ketasim.units import convert, is_fraction
+from test_web_browser import _new_page, browser, dashboard  # noqa: F401 (fixtures: skip without Chromium)
 
 #: parameters that are not fractions although dimensionless and below 1 (a log-SD, a partition, ratios, a shape)
 NOT_FRACTIONS = ("iiv.ka_intranasal_cv", "pk.norketamine.brain_partition", "pk.r_to_s_clearance_ratio",
@@ -21,7 +22,7 @@ FRACTIONS = ("pk.fu", "pk.fm_nk", "route.im.f", "route.oral.f_s", "pop.met_allel
              "pd.expectancy.unblinding_accuracy", "pd.anesthesia.block50", "ddi.ticlopidine.cyp2b6_share")
 
 
-# ---- the unit `fraction` ----------------------------------------------------------------------------------------------
+# ---- the unit `fraction` ---------------------------------------------------------------------------------------------
 def test_fraction_is_dimensionless_and_marks_the_shares_only():
     p = load_parameters()
     assert convert(0.56, "fraction", "dimensionless", "x") == 0.56
@@ -74,3 +75,123 @@ def test_sensitivity_does_not_cap_a_dimensionless_value_that_is_not_a_fraction()
     assert _literature_range(ratio)[1] == pytest.approx(0.873 * 1.25)
     fu = p.literature["pk.fu"]                         # a fraction still stays below 1
     assert _literature_range(fu)[1] < 1
+
+
+# ---- the dashboard's downloads name its parameter edits --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server():
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    from ketasim.web.server import ServerThread
+
+    with ServerThread(warm=True) as s:
+        yield s
+
+
+def _post(url, data=None):
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=None if data is None else json.dumps(data).encode(),
+                                 method="GET" if data is None else "POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.headers, e.read()
+
+
+def test_the_provenance_download_is_the_cli_sidecar_plus_the_page_edits(server, tmp_path, capsys, monkeypatch):
+    """The "Results (CSV)" download is the CLI's CSV (unchanged: no comment lines) and the new "Provenance (JSON)"
+    beside it is the CLI's OUT.csv.provenance.json for the same scenario plus ``parameter_edits``."""
+    import json
+    import warnings
+
+    from ketasim import cli
+    from ketasim.web import api
+
+    form = api.default_form()
+    status, _, yml = _post(server.url + "api/scenario.yaml", form)
+    assert status == 200
+    (tmp_path / "dash.yaml").write_bytes(yml)
+    status, _, csv = _post(server.url + "api/results.csv", form)
+    assert status == 200
+    status, headers, prov = _post(server.url + "api/provenance.json", form)
+    assert status == 200 and headers["content-type"].startswith("application/json")
+    assert 'filename="ketasim-results.csv.provenance.json"' in headers["content-disposition"]
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    out = tmp_path / "cli.csv"
+    assert cli.main(["simulate", str(tmp_path / "dash.yaml"), "--typical", "--csv", str(out)]) == 0
+    capsys.readouterr()
+    assert csv.decode() == out.read_text(encoding="utf-8") and not csv.decode().startswith("#")
+    sidecar = json.loads((tmp_path / "cli.csv.provenance.json").read_text(encoding="utf-8"))
+    doc = json.loads(prov)
+    assert doc.pop("parameter_edits") == {}
+    assert doc == sidecar
+
+    form["overrides"] = {"pk.fu": 0.6, "iiv.ka_intranasal_cv": 1.1}
+    status, _, prov = _post(server.url + "api/provenance.json", form)
+    doc = json.loads(prov)
+    assert status == 200 and doc["parameter_edits"] == {
+        "pk.fu": {"value": 0.6, "installed": 0.56, "unit": "fraction"},
+        "iiv.ka_intranasal_cv": {"value": 1.1, "installed": 0.565, "unit": "dimensionless"}}
+    assert doc["parameter_set"] == api.parameters_with(form["overrides"])[0].version != sidecar["parameter_set"]
+    status, _, csv_edited = _post(server.url + "api/results.csv", form)
+    assert status == 200 and csv_edited.decode().splitlines()[0] == csv.decode().splitlines()[0]
+    form["overrides"] = {"pk.fu": 1.2}                      # a bad edit: the form's one-line error, no file
+    status, _, body = _post(server.url + "api/provenance.json", form)
+    assert status == 422 and json.loads(body)["errors"][0]["field"] == "overrides"
+
+
+def test_the_trial_and_report_downloads_name_the_page_edits(server):
+    import json
+    import time
+
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["overrides"] = {"pk.fu": 0.6}
+    status, _, html = _post(server.url + "api/report.html", form)
+    text = html.decode()
+    assert status == 200 and "parameter edits (dashboard)" in text and "pk.fu: 0.6 (installed: 0.56)" in text
+    form["trial"] = {"size": "20", "seed": "3", "times": "24 h", "placebo_arm": False}
+    status, _, body = _post(server.url + "api/trial", form)
+    assert status == 200, body
+    job = json.loads(body)["job"]
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 120:
+        st = json.loads(_post(server.url + f"api/trial/{job}")[2])
+        if st["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert st["status"] == "done", st
+    d = json.loads(_post(server.url + f"api/trial/{job}/result.json")[2])
+    assert d["parameter_edits"] == {"pk.fu": {"value": 0.6, "installed": 0.56, "unit": "fraction"}}
+    assert list(d)[list(d).index("calibration_run") + 1] == "parameter_edits"
+    status, _, html = _post(server.url + f"api/trial/{job}/report.html")
+    assert status == 200 and "pk.fu: 0.6 (installed: 0.56)" in html.decode()
+    # without edits: the row says none
+    status, _, html = _post(server.url + "api/report.html", api.default_form())
+    assert status == 200 and "none (the installed values)" in html.decode()
+
+
+
+def test_the_page_offers_the_provenance_beside_the_csv(browser, dashboard, tmp_path):  # noqa: F811
+    """The "Provenance (JSON)" button downloads the file the CLI writes beside its CSV (skipped without Chromium)."""
+    import json
+
+    ctx, page, problems = _new_page(browser)
+    page.goto(dashboard)
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    with page.expect_download() as dl:
+        page.click("#dl-prov")
+    assert dl.value.suggested_filename == "ketasim-results.csv.provenance.json"
+    path = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["parameter_edits"] == {} and "units" in doc and "parameter_set" in doc
+    assert not problems, problems
+    ctx.close()

@@ -211,7 +211,7 @@ def _fmt(v) -> str:
 
 def _provenance_table(prov: dict) -> str:
     keys = [("scenario", "scenario"), ("ketasim_version", "ketasim version"), ("parameter_set", "parameter set"),
-            ("calibration_run", "calibration"), ("seed", "seed"),
+            ("calibration_run", "calibration"), ("parameter_edits", "parameter edits (dashboard)"), ("seed", "seed"),
             ("patients_per_arm", "patients per arm"), ("design", "design"), ("model", "model"),
             ("experiments", "virtual experiment"), ("scale", "scale"),
             ("typical_patient", "typical patient only"), ("recurrence", "recurrence on continued treatment"),
@@ -255,6 +255,9 @@ def _provenance_table(prov: dict) -> str:
                   "follows the AMPA drive without a pool limit (population.bdnf_release_pool: false; the model "
                   "before the twenty-ninth session)")}
     def value(k):
+        if k == "parameter_edits":      # {name: {value, installed, unit}} of a dashboard download
+            return "; ".join(f"{n}: {e['value']:g}{_unit(e['unit'])} (installed: {e['installed']:g})"
+                             for n, e in prov[k].items()) or "none (the installed values)"
         if k == "experiments":          # {switch: value} not at the default
             return ", ".join(f"experiments.{n}: {str(v).lower() if isinstance(v, bool) else format(v, 'g')}"
                              for n, v in prov[k].items()) or "none (the intact mechanism)"
@@ -264,6 +267,13 @@ def _provenance_table(prov: dict) -> str:
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
                                            for k, v in rows) + "</table>"
+
+
+def _unit(unit: str) -> str:
+    """' L' after a value; nothing for a pure number ('0.7', not '0.7 fraction')."""
+    from .units import DIMENSIONLESS_UNITS
+
+    return "" if unit in DIMENSIONLESS_UNITS else f" {unit}"
 
 
 def _scenario_yaml(scenario) -> str:
@@ -334,9 +344,10 @@ def _session_table(result, typical: bool) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def simulation_report(result, typical_result, path) -> Path:
+def simulation_report(result, typical_result, path, *, parameter_edits: dict | None = None) -> Path:
     """Write the HTML report of a simulation: ``result`` (a population or one patient per arm) and
-    ``typical_result`` (the typical patient per arm, drawn as lines; may be ``result`` itself)."""
+    ``typical_result`` (the typical patient per arm, drawn as lines; may be ``result`` itself). ``parameter_edits``:
+    ``{name: {value, installed, unit}}`` named in the provenance (the dashboard's edits; None: no such row)."""
     from .summary import cascade_summary
     from .web import figures as F
 
@@ -359,7 +370,9 @@ def simulation_report(result, typical_result, path) -> Path:
     band_note = (f"Lines: the typical patient of each arm; shaded: 5–95% of {n} virtual patients."
                  if bands is not None else "Lines: the typical patient of each arm.")
     sections = [
-        _section("Provenance", _provenance_table(result.provenance), "provenance"),
+        _section("Provenance", _provenance_table(result.provenance if parameter_edits is None else
+                                                 {**result.provenance, "parameter_edits": parameter_edits}),
+                 "provenance"),
         _section("Time courses: every link of the chain",
                  _plot_div("cascade", band_note + " Buttons switch between log time (minutes to weeks at once) "
                                                   "and linear zooms."), "time-courses"),
@@ -546,14 +559,18 @@ def _titration_section(d: dict) -> str:
     return _section("Dose titration", "".join(parts), "titration") if parts else ""
 
 
-def trial_report(trial_result, path, observed: pd.DataFrame | None = None) -> Path:
+def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
+                 parameter_edits: dict | None = None) -> Path:
     """Write the HTML report of a virtual trial (a ``ketasim.trial.TrialResult``); ``observed``: the table of
-    ``ketasim.observed.compare_observed`` (a published trial beside the prediction), shown after the endpoints."""
+    ``ketasim.observed.compare_observed`` (a published trial beside the prediction), shown after the endpoints.
+    ``parameter_edits``: ``{name: {value, installed, unit}}`` named in the provenance (the dashboard's edits)."""
     from .web import figures as F
 
     tr = trial_result
     path = as_path(path)
     d = tr.to_dict()
+    if parameter_edits is not None:
+        d["parameter_edits"] = parameter_edits
     arms = list(d["arms"])
     colors = _colors(arms)
     bands = tr.trajectory_summary()

@@ -866,27 +866,79 @@ def scenario_yaml(form: dict, *, trial: bool = False) -> str:
     return text
 
 
-def results_csv(form: dict) -> str:
-    """Trajectories of the typical patient per arm at the scenario's output times (every 5 min) — the file
-    ``ketasim simulate SCENARIO.yaml --typical --csv OUT.csv`` writes for the downloaded scenario."""
+def parameter_edits(overrides: dict) -> dict:
+    """The page's parameter edits (``Built.overrides``) as the dashboard's downloads record them: ``{name: {value,
+    installed, unit}}`` ({}: none). The parameter set's version hash alone changes with an edit but cannot say which
+    parameter was edited, to what, or from what."""
+    p = parameters()
+    out = {}
+    for name, value in overrides.items():
+        prm = p.free.get(name) or p.literature[name]
+        out[name] = {"value": float(value), "installed": float(prm.value), "unit": prm.unit}
+    return out
+
+
+def with_parameter_edits(doc: dict, overrides: dict) -> dict:
+    """``doc`` (a provenance or trial document) with ``parameter_edits`` added after its parameter set's
+    ``calibration_run`` (at the end when it has none)."""
+    edits = parameter_edits(overrides)
+    if "calibration_run" not in doc:
+        return {**doc, "parameter_edits": edits}
+    out = {}
+    for k, v in doc.items():
+        out[k] = v
+        if k == "calibration_run":
+            out["parameter_edits"] = edits
+    return out
+
+
+def _results_files(form: dict) -> tuple[str, dict, Built]:
+    """The CSV text and the provenance sidecar (parsed) that ``ketasim simulate SCENARIO.yaml --typical --csv OUT.csv``
+    writes for the downloaded scenario, and the built form."""
+    import json
+
     b = build(form)
     res = _simulate(b.scenario, None, b.params)
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "results.csv"
         res.to_csv(p)
-        return p.read_text(encoding="utf-8")
+        return (p.read_text(encoding="utf-8"),
+                json.loads(Path(str(p) + ".provenance.json").read_text(encoding="utf-8")), b)
+
+
+def results_csv(form: dict) -> str:
+    """Trajectories of the typical patient per arm at the scenario's output times (every 5 min) — the file
+    ``ketasim simulate SCENARIO.yaml --typical --csv OUT.csv`` writes for the downloaded scenario. Its provenance
+    is beside it, as the CLI's is (:func:`results_provenance`), not inside it."""
+    return _results_files(form)[0]
+
+
+def results_provenance(form: dict) -> str:
+    """The provenance of :func:`results_csv`: the JSON the CLI writes beside the CSV (``OUT.csv.provenance.json``:
+    scenario, versions, parameter-set hash, seed, units, ...) plus ``parameter_edits`` (:func:`parameter_edits`),
+    the page's edits, which a scenario file cannot carry."""
+    import json
+
+    _, meta, b = _results_files(form)
+    return json.dumps(with_parameter_edits(meta, b.overrides), indent=2)
 
 
 def simulation_report_html(form: dict) -> str:
-    """A self-contained HTML report of the single-patient simulation of the form."""
+    """A self-contained HTML report of the single-patient simulation of the form; its provenance names the page's
+    parameter edits."""
     from ..report import simulation_report
 
     b = build(form)
     res = _simulate(b.scenario, display_times(b.scenario), b.params)
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "report.html"
-        simulation_report(res, res, p)
+        simulation_report(res, res, p, parameter_edits=parameter_edits(b.overrides))
         return p.read_text(encoding="utf-8")
+
+
+def trial_document(b: Built, tr) -> dict:
+    """The trial results JSON the page downloads: the CLI's (``TrialResult.to_dict``) plus ``parameter_edits``."""
+    return json_safe(with_parameter_edits(tr.to_dict(), b.overrides))
 
 
 # ---- virtual trials ---------------------------------------------------------------------------------------------------

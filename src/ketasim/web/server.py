@@ -418,6 +418,9 @@ def create_app(allowed_hosts=None) -> Starlette:
         return handler
 
     results_csv = _download_route(api.results_csv, "text/csv", "ketasim-results.csv")
+    # the CSV's provenance beside it, named as the CLI names its sidecar (OUT.csv.provenance.json)
+    results_provenance = _download_route(api.results_provenance, "application/json",
+                                         "ketasim-results.csv.provenance.json")
     report_html = _download_route(api.simulation_report_html, "text/html", "ketasim-report.html")
 
     async def trial_start(request: Request):
@@ -465,7 +468,7 @@ def create_app(allowed_hosts=None) -> Starlette:
         job, err = _finished(request)
         if err:
             return err
-        text = json.dumps(api.json_safe(job.trial.to_dict()), indent=1, allow_nan=False)
+        text = json.dumps(api.trial_document(job.built, job.trial), indent=1, allow_nan=False)
         return _download(text, "application/json", "ketasim-trial.json")
 
     async def trial_report(request: Request):
@@ -480,7 +483,7 @@ def create_app(allowed_hosts=None) -> Starlette:
 
             with tempfile.TemporaryDirectory() as d:
                 p = Path(d) / "trial.html"
-                write(job.trial, p)
+                write(job.trial, p, parameter_edits=api.parameter_edits(job.built.overrides))
                 return p.read_text(encoding="utf-8")
 
         out = await _guard(make)
@@ -522,6 +525,7 @@ def create_app(allowed_hosts=None) -> Starlette:
         Route("/api/simulate", simulate, methods=["POST"]),
         Route("/api/scenario.yaml", scenario_yaml, methods=["POST"]),
         Route("/api/results.csv", results_csv, methods=["POST"]),
+        Route("/api/provenance.json", results_provenance, methods=["POST"]),
         Route("/api/report.html", report_html, methods=["POST"]),
         Route("/api/trial", trial_start, methods=["POST"]),
         Route("/api/trial/{job}", trial_status, methods=["GET", "DELETE"]),

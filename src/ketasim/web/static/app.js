@@ -734,6 +734,7 @@ async function init() {
   });
   $("#dl-yaml").addEventListener("click", () => download("/api/scenario.yaml", readForm(), "ketasim-scenario.yaml"));
   $("#dl-csv").addEventListener("click", () => download("/api/results.csv", readForm(), "ketasim-results.csv"));
+  $("#dl-prov").addEventListener("click", () => download("/api/provenance.json", readForm(), "ketasim-results.csv.provenance.json"));
   $("#dl-report").addEventListener("click", () => download("/api/report.html", readForm(), "ketasim-report.html"));
   $("#dl-trial-yaml").addEventListener("click", () => download("/api/scenario.yaml?trial=1", readForm(), "ketasim-trial.yaml"));
   $("#run-trial").addEventListener("click", runTrial);
