@@ -15,11 +15,13 @@ from test_web_browser import _new_page, browser, dashboard  # noqa: F401 (fixtur
 #: parameters that are not fractions although dimensionless and below 1 (a log-SD, a partition, ratios, a shape)
 NOT_FRACTIONS = ("iiv.ka_intranasal_cv", "pk.norketamine.brain_partition", "pk.r_to_s_clearance_ratio",
                  "pd.recurrence.weibull_shape", "pd.placebo.trd_ratio", "pd.age.drug_decline_per_decade",
-                 "pd.pressor.r_ketamine_potency", "ddi.ticlopidine.clint_factor", "pd.bdnf.val_met_factor",
+                 "pd.pressor.r_ketamine_potency", "ddi.ticlopidine.clint_factor",
                  "observation.cp_log_sd", "pd.il6.repeat_effect", "pd.spine.stress_loss", "pd.crp.moderation")
 #: true fractions: shares, probabilities, bioavailabilities, 0-1 levels
 FRACTIONS = ("pk.fu", "pk.fm_nk", "route.im.f", "route.oral.f_s", "pop.met_allele_frequency", "pd.recurrence.p12",
-             "pd.expectancy.unblinding_accuracy", "pd.anesthesia.block50", "ddi.ticlopidine.cyp2b6_share")
+             "pd.expectancy.unblinding_accuracy", "pd.anesthesia.block50", "ddi.ticlopidine.cyp2b6_share",
+             # a Met carrier releases a fraction of Val/Val's BDNF (Laje 2012: Met carriers improve less): never more
+             "pd.bdnf.val_met_factor", "pd.bdnf.met_met_factor")
 
 
 # ---- the unit `fraction` ---------------------------------------------------------------------------------------------
