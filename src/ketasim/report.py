@@ -270,10 +270,10 @@ def _provenance_table(prov: dict) -> str:
 
 
 def _unit(unit: str) -> str:
-    """' L' after a value; nothing for a pure number ('0.7', not '0.7 fraction')."""
-    from .units import DIMENSIONLESS_UNITS
+    """' L' after a value; nothing for a pure number (:func:`ketasim.units.unit_suffix`)."""
+    from .units import unit_suffix
 
-    return "" if unit in DIMENSIONLESS_UNITS else f" {unit}"
+    return unit_suffix(unit)
 
 
 def _scenario_yaml(scenario) -> str:

@@ -41,6 +41,11 @@ def registry():
 DIMENSIONLESS_UNITS = frozenset({"dimensionless", "1", "fraction"})
 
 
+def unit_suffix(unit: str) -> str:
+    """' L' to write after a value; nothing for a pure number ('0.7', not '0.7 fraction')."""
+    return "" if unit in DIMENSIONLESS_UNITS else f" {unit}"
+
+
 def is_fraction(unit: str) -> bool:
     """Whether a parameter's ``unit`` says its value is a fraction, bounded by [0, 1]."""
     return str(unit).strip() == "fraction"

@@ -24,7 +24,7 @@ import numpy as np
 from ..display import display_times, json_safe, trial_panels  # noqa: F401  (shared with reports)
 from ..engine import BLOCKING_SWITCHES
 from ..errors import InputError, KetasimError
-from ..units import DIMENSIONLESS_UNITS, is_fraction
+from ..units import is_fraction, unit_suffix
 from ..vocabulary import DASHBOARD_TRIAL_MEASURES
 from . import figures as F
 
@@ -687,7 +687,7 @@ def parameters_with(overrides) -> tuple[Any, dict]:
             continue
         unit = (p.free.get(name) or p.literature[name]).unit
         if not (rng[0] <= v <= rng[1]):
-            u = "" if unit in DIMENSIONLESS_UNITS else f" {unit}"     # not '1.2 fraction'
+            u = unit_suffix(unit)     # not '1.2 fraction'
             why = " (a fraction: at most 1)" if is_fraction(unit) and v > 1 else ""
             errs.append({"field": "overrides", "message": f"{f}: {v:g}{u} is outside the plausible range "
                                                           f"{rng[0]:g}-{rng[1]:g}{u}{why}"})
@@ -916,7 +916,8 @@ def results_csv(form: dict) -> str:
 def results_provenance(form: dict) -> str:
     """The provenance of :func:`results_csv`: the JSON the CLI writes beside the CSV (``OUT.csv.provenance.json``:
     scenario, versions, parameter-set hash, seed, units, ...) plus ``parameter_edits`` (:func:`parameter_edits`),
-    the page's edits, which a scenario file cannot carry."""
+    the page's edits, which a scenario file cannot carry. It runs the typical patient and writes the CSV like the
+    download does (a fraction of a second at the page's sizes) so that the sidecar is the CLI's own."""
     import json
 
     _, meta, b = _results_files(form)
