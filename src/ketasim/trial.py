@@ -969,7 +969,13 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     interval = _carry_over_setup(design, scenario, times) if kind == "crossover" else None
     bp_limit = predose_bp_limit(design)
     for k, arm in enumerate(scenario.arms):
-        rng = np.random.default_rng(arm_seeds[k])
+        # a randomized withdrawal's two arms are one group of patients until randomization: the same ratings (rater's
+        # noise, fluctuation of true severity) and pre-dose blood pressure in both, so the patients selected on the
+        # continue arm's randomization-visit rating have that rating in the withdraw arm too (each arm drew its own:
+        # the withdraw arm's "responders" were ~65 % responders at the visit that selected them)
+        # (a fresh copy of the first arm's seed sequence: spawning the fluctuation's child stream advances a sequence)
+        rng = np.random.default_rng(arm_seeds[k] if kind != "randomized_withdrawal" else np.random.SeedSequence(
+            arm_seeds[0].entropy, spawn_key=arm_seeds[0].spawn_key, pool_size=arm_seeds[0].pool_size))
         stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[k]
         aspec = arm_spec(spec, arm)                     # an arm may state its own baseline (parallel designs)
         # a crossover's arm k is period k + 1: the same patients with that occasion's own PK effects (IOV)

@@ -1,0 +1,56 @@
+"""New-user pass of the thirty-seventh session (helper H1): one regression test per fix."""
+
+from __future__ import annotations
+
+import numpy as np
+
+WITHDRAWAL = """\
+name: withdrawal-check
+seed: 31
+population: {size: 60, condition: depression, scale: madrs}
+design: {type: randomized_withdrawal, induction_until: 14 d, criterion: response, relapse_score: 22,
+         continue: continue, withdraw: withdraw}
+arms:
+  continue:
+    - {drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min, every: 3.5 d, count: 4}
+    - {drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min, at: 14 d, every: 7 d, count: 3}
+  withdraw:
+    - {drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min, every: 3.5 d, count: 4}
+    - {drug: placebo, route: iv-infusion, duration: 40 min, at: 14 d, every: 7 d, count: 3}
+endpoints:
+  times: [14 d, 5 week]
+  measures: [mean, response_rate, relapse_rate]
+"""
+
+
+def test_withdrawal_arms_share_every_rating_and_blood_pressure_before_randomization(tmp_path):
+    """A randomized withdrawal selected its patients on the continue arm's randomization-visit rating, but each arm
+    drew its own rater's noise, fluctuation and pre-dose blood pressure: the same patient had two different ratings
+    before randomization, and the withdraw arm's 'responders' were ~65 % responders at the visit that selected them
+    (docs/tutorials/withdrawal.yaml, 100 patients; the continue arm 100 %). Now both arms are one group of patients
+    until randomization."""
+    import ketasim.trial as T
+    from ketasim import load_scenario
+
+    path = tmp_path / "wd.yaml"
+    path.write_text(WITHDRAWAL, encoding="utf-8")
+    seen = {}
+    original = T._withdrawal_analysis
+
+    def spy(design, extra, outcomes, *args, **kwargs):
+        seen.update(outcomes)
+        return original(design, extra, outcomes, *args, **kwargs)
+
+    T._withdrawal_analysis = spy
+    try:
+        tr = T.run_trial(load_scenario(path))
+    finally:
+        T._withdrawal_analysis = original
+    c, w = seen["continue"], seen["withdraw"]
+    pre = c.times_h <= 14 * 24
+    assert np.array_equal(c.model_score[:, pre], w.model_score[:, pre])
+    assert np.array_equal(c.rating[:, pre], w.rating[:, pre])
+    assert np.array_equal(c.sbp0, w.sbp0) and np.array_equal(c.dbp0, w.dbp0)
+    t = tr.table()
+    at_rand = t[(t.measure == "response_rate") & (t.time_h == 14 * 24)].set_index("arm")["value"]
+    assert at_rand["continue"] == 100.0 and at_rand["withdraw"] == 100.0
