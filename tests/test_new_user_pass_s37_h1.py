@@ -54,3 +54,17 @@ def test_withdrawal_arms_share_every_rating_and_blood_pressure_before_randomizat
     t = tr.table()
     at_rand = t[(t.measure == "response_rate") & (t.time_h == 14 * 24)].set_index("arm")["value"]
     assert at_rand["continue"] == 100.0 and at_rand["withdraw"] == 100.0
+
+
+def test_placebo_trial_howto_does_not_limit_prediction_intervals_to_two_designs():
+    """docs/howto/placebo-trial.md said '--uncertainty': 'Parallel and crossover designs only', while every design
+    runs it (a randomized withdrawal or a follow-up by whole-design draws: contracts, howto/withdrawal)."""
+    from pathlib import Path
+
+    from ketasim.trial import whole_design_draws
+    from ketasim import load_scenario
+
+    text = " ".join((Path(__file__).parents[1] / "docs/howto/placebo-trial.md").read_text().split())
+    assert "Parallel and crossover designs only" not in text
+    assert "Every design" in text and "{doc}`withdrawal`" in text
+    assert whole_design_draws(load_scenario(Path(__file__).parents[1] / "docs/tutorials/withdrawal.yaml"))
