@@ -68,3 +68,34 @@ def test_placebo_trial_howto_does_not_limit_prediction_intervals_to_two_designs(
     assert "Parallel and crossover designs only" not in text
     assert "Every design" in text and "{doc}`withdrawal`" in text
     assert whole_design_draws(load_scenario(Path(__file__).parents[1] / "docs/tutorials/withdrawal.yaml"))
+
+
+def test_a_scale_that_cannot_rate_the_stated_condition_is_refused_in_a_scenario_and_a_patient(tmp_path):
+    """`population: {condition: depression, scale: caps5}` ran silently as depression (depression's drug effect)
+    scored in CAPS-5 points, while the quick form refused `--condition depression --scale caps5`; and a stated
+    `patient: {scale: caps5}` simulated depression where `population: {scale: caps5}` simulates PTSD. Now a
+    contradiction is one line naming the field, and a patient's scale names its condition as a population's does."""
+    import pytest
+
+    from ketasim import Patient, load_scenario
+    from ketasim.errors import InputError
+    from ketasim.web.api import population_mapping as web_population
+
+    body = ("name: x\n{section}\narms:\n  k: [{{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, "
+            "duration: 40 min}}]\nendpoints: {{times: [24 h]}}\n")
+    path = tmp_path / "s.yaml"
+    path.write_text(body.format(section="population: {size: 5, condition: depression, scale: caps5}"))
+    with pytest.raises(InputError, match=r"^population\.condition: depression contradicts population\.scale caps5"):
+        load_scenario(path)
+    path.write_text(body.format(section="patient: {weight_kg: 70, scale: caps5, baseline: 45}"))
+    assert load_scenario(path).population.condition == "ptsd"
+    path.write_text(body.format(section="patient: {weight_kg: 70, condition: depression, scale: CAPS-5, baseline: 45}"))
+    with pytest.raises(InputError, match=r"^patient\.condition: depression contradicts patient\.scale caps5"):
+        load_scenario(path)
+    # still accepted: a depression scale for suicidal ideation, and either field alone
+    path.write_text(body.format(section="population: {size: 5, condition: suicidal_ideation, scale: madrs}"))
+    assert load_scenario(path).population.scale == "madrs"
+    assert Patient(scale="hama").condition == "anxiety" and Patient().condition == "depression"
+    assert Patient(condition="ptsd").population_spec().scale == "caps5"
+    # the dashboard's patient without a condition reads the scale's (it sent depression for any scale)
+    assert "condition" not in web_population({"scale": "caps5", "baseline": 45, "weight_kg": 70, "age_years": 40})

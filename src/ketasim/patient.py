@@ -38,14 +38,15 @@ class Patient:
     """One patient. Units: weight kg, age years, baseline points on ``scale``, CRP mg/L.
 
     ``baseline`` defaults to the scale's usual trial baseline (MADRS 33); ``crp_mg_l`` to the population
-    median (``pop.crp_median``); ``scale`` to the condition's default scale.
+    median (``pop.crp_median``); ``scale`` to the condition's default scale; ``condition`` to the one the
+    scale reads, else depression (a scale that cannot rate the stated condition is refused).
     """
 
     weight_kg: float = 80.0
     age_years: float = 45.0
     sex: str = "female"
     baseline: float | None = None
-    condition: str = "depression"
+    condition: str | None = None         # default: the condition the scale reads (as a population), else depression
     scale: str | None = None
     treatment_resistant: bool = True
     crp_mg_l: float | None = None
@@ -58,6 +59,11 @@ class Patient:
 
     def __post_init__(self):
         object.__setattr__(self, "sex", parse_sex(self.sex, "patient.sex"))
+        if self.condition is None:      # a scale names the condition it reads (caps5: PTSD), as in a population
+            from .population import SCALES, canonical_scale
+
+            object.__setattr__(self, "condition", SCALES[canonical_scale(self.scale, "patient.scale")][2]
+                               if isinstance(self.scale, str) and self.scale.strip() else "depression")
         if isinstance(self.comedications, str):
             object.__setattr__(self, "comedications", (self.comedications,))
         else:
@@ -101,9 +107,11 @@ class Patient:
                 raise InputError(f"patient.{name}: expected a finite number, got {v!r}")
         if self.condition not in CONDITIONS:
             raise InputError(f"patient.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
-        from .population import AGE_MEAN_RANGE, SCALES, WEIGHT_MEAN_RANGE, canonical_scale, default_baseline
+        from .population import (AGE_MEAN_RANGE, SCALES, WEIGHT_MEAN_RANGE, canonical_scale, check_scale_reads,
+                                 default_baseline)
 
         scale = canonical_scale(self.scale, "patient.scale") if self.scale else DEFAULT_SCALE[self.condition]
+        check_scale_reads(scale, self.condition, "patient")
         base = float(self.baseline) if self.baseline is not None else default_baseline(scale, "patient.baseline")[0]
         # one patient has a value, not a mean and an SD: checked against the population's ranges for a mean
         for name, value, (lo, hi), unit in (("weight_kg", self.weight_kg, WEIGHT_MEAN_RANGE, " kg"),

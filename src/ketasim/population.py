@@ -113,6 +113,15 @@ def scale_reads(scale: str, condition: str) -> bool:
     return own == condition or (own == "depression" and condition == "suicidal_ideation")
 
 
+def check_scale_reads(scale: str, condition: str, section: str) -> None:
+    """One line naming ``section``.condition when ``scale`` cannot rate ``condition`` (a scenario that states both:
+    depression rated on CAPS-5 ran silently with depression's drug effect, while the quick form refused it)."""
+    if not scale_reads(scale, condition):
+        raise InputError(f"{section}.condition: {condition.replace('_', ' ')} contradicts {section}.scale {scale}, "
+                         f"which rates {SCALES[scale][2].replace('_', ' ')}; drop one of them or pick a scale of the "
+                         f"condition (e.g. {DEFAULT_SCALE[condition]})")
+
+
 def default_baseline(scale: str, field: str = "population.baseline") -> tuple[float, float]:
     """(mean, SD) of the scale's default baseline; one line naming ``field`` when the scale has no sourced default."""
     if scale not in DEFAULT_BASELINE:

@@ -18,9 +18,9 @@ from pydantic_core import PydanticCustomError
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import InputError, ScenarioFileError
-from .population import (DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
+from .population import (CONDITIONS, DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
                          Distribution, PopulationSpec, arm_comedications, canonical_scale, check_baseline,
-                         default_baseline, remission_threshold)
+                         check_scale_reads, default_baseline, remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
 from .units import parse_time_h
 
@@ -412,7 +412,7 @@ class _Patient(_Strict):
     age_years: float = 45.0
     sex: str = "female"
     baseline: float | None = None
-    condition: str = "depression"
+    condition: str | None = None
     scale: str | None = None
     treatment_resistant: bool = True
     crp_mg_l: float | None = None
@@ -478,6 +478,8 @@ def scenario_from_dict(data: dict) -> Scenario:
     given_scale = canonical_scale(pop.scale) if pop.scale else None      # aliases: 'HAM-D24', 'IES-R', 'BSSI'
     condition = pop.condition or (SCALES[given_scale][2] if given_scale else "depression")
     scale = given_scale or DEFAULT_SCALE.get(condition, "madrs")
+    if pop.condition in CONDITIONS:       # an unknown condition gets its own line from PopulationSpec
+        check_scale_reads(scale, pop.condition, "population")
     if pop.baseline is None:
         bm, bsd = default_baseline(scale)       # one line when the scale has no sourced default baseline
         base = _Dist(mean=bm, sd=bsd)

@@ -251,12 +251,15 @@ def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | N
     from ..population import DEFAULT_RECURRENCE_CLOCK
     from ..scenario import DEFAULT_BASELINE
 
-    cond = _text(patient.get("condition") or "depression")
+    # no condition: the one the scale reads, else depression (the population reader's rule); a contradiction of the
+    # two is refused there in one line
+    cond = None if _blank(patient.get("condition")) else _text(patient.get("condition"))
     scale = _text(patient.get("scale") or "") or None
     # passed on unchanged (None = the default, true): the engine reads true/false and names the field for anything
     # else (bool() turned the text "false" into true)
     tr = patient.get("treatment_resistant", True)
-    pop: dict[str, Any] = {"size": 1, "condition": cond, "treatment_resistant": True if tr is None else tr}
+    pop: dict[str, Any] = {"size": 1, **({} if cond is None else {"condition": cond}),
+                           "treatment_resistant": True if tr is None else tr}
     if scale:
         pop["scale"] = scale
     pop["baseline"] = {"mean": _num(patient.get("baseline")), "sd": 0}
