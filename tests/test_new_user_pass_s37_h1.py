@@ -99,3 +99,21 @@ def test_a_scale_that_cannot_rate_the_stated_condition_is_refused_in_a_scenario_
     assert Patient(condition="ptsd").population_spec().scale == "caps5"
     # the dashboard's patient without a condition reads the scale's (it sent depression for any scale)
     assert "condition" not in web_population({"scale": "caps5", "baseline": 45, "weight_kg": 70, "age_years": 40})
+
+
+def test_contract_states_the_trial_endpoints_used_without_an_endpoints_section(tmp_path):
+    """contracts.md said `endpoints:` was 'needed by `ketasim trial`', but a trial without it runs (exit 0) with
+    default times and measures; the page now states them, and they are what the trial reports."""
+    from pathlib import Path
+
+    from ketasim import load_scenario
+    from ketasim.trial import run_trial
+
+    text = " ".join((Path(__file__).parents[1] / "docs/contracts.md").read_text().split())
+    assert "needed by `ketasim trial`" not in text
+    assert "without this section: times 2 h, 24 h, 7 d, # 28 d and the four score measures" in text
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\npopulation: {size: 10}\narms:\n  k: [{drug: esketamine, route: intranasal, dose: 56 mg}]\n")
+    t = run_trial(load_scenario(path)).table()
+    assert sorted(set(t.time_h)) == [2.0, 24.0, 168.0, 672.0]
+    assert set(t.measure) == {"mean", "mean_change", "response_rate", "remission_rate"}
