@@ -117,3 +117,12 @@ def test_contract_states_the_trial_endpoints_used_without_an_endpoints_section(t
     t = run_trial(load_scenario(path)).table()
     assert sorted(set(t.time_h)) == [2.0, 24.0, 168.0, 672.0]
     assert set(t.measure) == {"mean", "mean_change", "response_rate", "remission_rate"}
+
+
+def test_simulation_report_says_yes_or_no_for_the_typical_patient():
+    """The simulation report's provenance table printed Python's 'typical patient only False' / 'True'."""
+    from ketasim.report import _provenance_table
+
+    for flag, word in ((False, "no (a virtual population)"), (True, "yes (the population&#x27;s typical patient")):
+        table = _provenance_table({"scenario": "x", "typical_patient": flag})
+        assert word in table and ">False<" not in table and ">True<" not in table

@@ -223,7 +223,9 @@ def _provenance_table(prov: dict) -> str:
             ("fluctuation_scales_with_severity", "fluctuation of true severity"),
             ("fluctuation_scales_with_trial_severity", "fluctuation of true severity by trial"),
             ("bdnf_release_pool", "BDNF release")]
-    switch = {"recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
+    switch = {"typical_patient": ("yes (the population's typical patient: mean covariates, no between-patient "
+                                  "variability; --typical)", "no (a virtual population)"),
+              "recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
                              "off (population.recurrence: false)"),
               "re_response": ("on (population.re_response: true; a hypothesis: active sessions after a new episode's "
                               "onset relieve it again in part)", "off (the default; population.re_response)"),
