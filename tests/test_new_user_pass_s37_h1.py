@@ -126,3 +126,33 @@ def test_simulation_report_says_yes_or_no_for_the_typical_patient():
     for flag, word in ((False, "no (a virtual population)"), (True, "yes (the population&#x27;s typical patient")):
         table = _provenance_table({"scenario": "x", "typical_patient": flag})
         assert word in table and ">False<" not in table and ">True<" not in table
+
+
+def test_a_crossover_compares_rates_with_a_paired_interval_and_test(tmp_path):
+    """A crossover's rate differences used the independent-samples Newcombe interval and pooled z-test while the
+    pages promise paired comparisons (the mean change was paired): the interval was too wide and the p too large for
+    the same patients rated twice. Now Newcombe's paired method 10 and an exact McNemar test."""
+    from ketasim import load_scenario
+    from ketasim.trial import _paired_proportion_difference, _responders, run_trial
+
+    # Newcombe 1998 (Stat Med 17:2635), Table II, 12/9/2/21: method 10 gives 0.0112 to 0.2954
+    a, b, c, d = 12, 9, 2, 21
+    pa = np.array([1] * (a + b) + [0] * (c + d), bool)
+    pb = np.array([1] * a + [0] * b + [1] * c + [0] * d, bool)
+    v, ci, p = _paired_proportion_difference(pa, pb)
+    assert abs(v - 100 * 7 / 44) < 1e-9 and abs(ci[0] - 1.12) < 0.01 and abs(ci[1] - 29.54) < 0.01
+    assert abs(p - 2 * sum(__import__("math").comb(11, k) for k in range(3)) / 2 ** 11) < 1e-12   # exact McNemar
+
+    path = tmp_path / "x.yaml"
+    path.write_text("name: x\nseed: 21\npopulation: {size: 80}\ndesign: {type: crossover, control: midazolam}\n"
+                    "arms:\n  ketamine: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}]\n"
+                    "  midazolam: [{drug: midazolam, route: iv-infusion, dose: 0.045 mg/kg, duration: 40 min}]\n"
+                    "endpoints: {times: [24 h], measures: [response_rate]}\n", encoding="utf-8")
+    sc = load_scenario(path)
+    tr = run_trial(sc)
+    row = next(c for c in tr.comparisons if c["measure"] == "response_rate_difference")
+    k, m = tr.outcomes["ketamine"], tr.outcomes["midazolam"]
+    j = list(k.times_h).index(24.0)
+    ref = _paired_proportion_difference(_responders(k.rating[:, j], k.response_reference, sc.endpoints),
+                                        _responders(m.rating[:, j], m.response_reference, sc.endpoints))
+    assert row["ci95"] == ref[1] and row["p_value"] == ref[2]

@@ -662,6 +662,29 @@ def _proportion_difference(pa: np.ndarray, pb: np.ndarray):
     return 100 * d, [100 * float(lo), 100 * float(hi)], p
 
 
+def _paired_proportion_difference(pa: np.ndarray, pb: np.ndarray):
+    """Difference of two proportions measured on the SAME patients (a crossover's periods), in percentage points:
+    (value, 95% CI by Newcombe's hybrid score method for paired data (Newcombe 1998, Stat Med 17:2635, method 10:
+    the two Wilson intervals combined with the correlation phi of the 2x2 table; as Altman et al. 2000, Statistics
+    with Confidence, p. 52), two-sided exact McNemar p (the binomial test of the discordant pairs)). The
+    independent-samples interval and test ignore the pairing."""
+    pa, pb = np.asarray(pa, bool), np.asarray(pb, bool)
+    n = int(pa.size)
+    a, b = int(np.sum(pa & pb)), int(np.sum(pa & ~pb))
+    c, d = int(np.sum(~pa & pb)), int(np.sum(~pa & ~pb))
+    p1, p2 = (a + b) / n, (a + c) / n
+    (l1, u1), (l2, u2) = (np.array(wilson_ci(a + b, n)) / 100), (np.array(wilson_ci(a + c, n)) / 100)
+    den = (a + b) * (c + d) * (a + c) * (b + d)
+    cross = a * d - b * c           # phi's numerator, less n/2 when positive (and 0 within n/2), as Newcombe's method
+    cross = cross - n / 2 if cross > n / 2 else min(cross, 0)
+    phi = cross / math.sqrt(den) if den > 0 else 0.0
+    dl = math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
+    du = math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
+    diff = (b - c) / n
+    p = 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
+    return 100 * diff, [100 * max(diff - dl, -1.0), 100 * min(diff + du, 1.0)], p
+
+
 def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
     thr = _remission_threshold(ep, scale, required="remission_rate" in measures)
     for j, t in enumerate(o.times_h):
@@ -792,7 +815,8 @@ def _compare(a: ArmOutcome, b: ArmOutcome, ep: Endpoints, scale, paired: bool, o
         if "remission_rate_difference" in wanted and thr is not None:
             rates.append(("remission_rate_difference", a.rating[:, j] <= thr, b.rating[:, j] <= thr))
         for m, pa, pb in rates:
-            v, ci, p = _proportion_difference(pa, pb)
+            v, ci, p = (_paired_proportion_difference(pa, pb) if paired and pa.size == pb.size
+                        else _proportion_difference(pa, pb))
             out.append({"arm": a.name, "versus": b.name, "time_h": float(t), "scale": scale, "measure": m,
                         "value": v, "ci95": ci, "p_value": p})
 
