@@ -156,3 +156,14 @@ def test_a_crossover_compares_rates_with_a_paired_interval_and_test(tmp_path):
     ref = _paired_proportion_difference(_responders(k.rating[:, j], k.response_reference, sc.endpoints),
                                         _responders(m.rating[:, j], m.response_reference, sc.endpoints))
     assert row["ci95"] == ref[1] and row["p_value"] == ref[2]
+
+
+def test_rate_differences_carry_no_float_noise_in_the_json():
+    """The crossover how-to's JSON had "value": 29.000000000000004 for a 44 % vs 15 % response-rate difference (100 x
+    (0.44 - 0.15)); a difference of whole counts is now one division and prints as 29.0 (independent and paired)."""
+    from ketasim.trial import _paired_proportion_difference, _proportion_difference
+
+    pa = np.array([1] * 44 + [0] * 56, bool)
+    pb = np.array([1] * 15 + [0] * 85, bool)
+    assert repr(_proportion_difference(pa, pb)[0]) == "29.0"
+    assert repr(_paired_proportion_difference(pa, pb)[0]) == "29.0"
