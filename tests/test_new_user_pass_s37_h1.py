@@ -167,3 +167,29 @@ def test_rate_differences_carry_no_float_noise_in_the_json():
     pb = np.array([1] * 15 + [0] * 85, bool)
     assert repr(_proportion_difference(pa, pb)[0]) == "29.0"
     assert repr(_paired_proportion_difference(pa, pb)[0]) == "29.0"
+
+
+def test_docs_say_that_rating_decisions_see_the_fluctuation_of_true_severity():
+    """contracts.md said titration decisions on ratings do 'not see yet' the fluctuation of true severity, and the
+    flexible-dosing how-to described a decision rating as model score + rater noise; decisions have carried the
+    fluctuation since it was added (engine.decision_fluctuation_draws; the trial JSON's decided_on says so)."""
+    from pathlib import Path
+
+    from ketasim.engine import decision_fluctuation_draws
+    from ketasim.parameters import load_parameters
+    from ketasim.regimen import arm_from_list, titration_from_mapping
+    import dataclasses
+
+    root = Path(__file__).parents[1]
+    contracts = " ".join((root / "docs/contracts.md").read_text().split())
+    howto = " ".join((root / "docs/howto/flexible-dosing.md").read_text().split())
+    assert "do not see yet" not in contracts
+    assert "model score + the within-patient fluctuation of true severity" in contracts
+    assert "plus the week-to-week fluctuation of the patient's true severity plus normal rater noise" in howto
+    arm = arm_from_list("flex", [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg", "every": "3.5 d",
+                                  "count": 4}])
+    arm = dataclasses.replace(arm, titration=titration_from_mapping(
+        {"doses": ["56 mg", "84 mg"], "sessions": [2, 3], "increase_if": {"score_reduction_below": 0.5},
+         "decide_on": "rating"}, arm.doses, "arms.flex.titration"))
+    drawn = decision_fluctuation_draws(arm, 7, 0, 50, load_parameters(), 60.0)
+    assert drawn is not None and np.std(drawn.values) > 0
