@@ -193,3 +193,19 @@ def test_docs_say_that_rating_decisions_see_the_fluctuation_of_true_severity():
          "decide_on": "rating"}, arm.doses, "arms.flex.titration"))
     drawn = decision_fluctuation_draws(arm, 7, 0, 50, load_parameters(), 60.0)
     assert drawn is not None and np.std(drawn.values) > 0
+
+
+def test_summary_does_not_call_the_last_output_time_of_a_rise_its_peak():
+    """docs/howto/ddi.md's command (output until 12 h) printed 'spine density peak x1.01 at 12.0 h': the value was
+    still rising when the output ended, so that was no peak. The line now says so; a real peak is unchanged."""
+    import pandas as pd
+
+    from ketasim.summary import cascade_summary
+
+    t = np.linspace(0, 12, 25)
+    df = pd.DataFrame({"arm": "a", "subject": 0, "time_h": t, "score": 30.0,
+                       "cp_ketamine_ng_ml": 100 * t * np.exp(-t), "glutamate": 1.0,
+                       "synaptic_proteins": 1 + 0.01 * t})
+    out = cascade_summary(df, None, "madrs")
+    assert "synaptic proteins              peak        x1.12 at 12.0 h (the end of the output, still rising)" in out
+    assert "plasma ketamine                peak     37 ng/mL at 60 min\n" in out

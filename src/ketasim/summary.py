@@ -84,7 +84,12 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
             if f.startswith("x") and v < 1.005:     # relative to baseline and never above it: no peak to time
                 unchanged.append(label)
                 continue
-            lines.append(f"  {label:30s} peak {f.format(v):>12s} at {fmt_time(t)}")
+            # the highest value at the last output time while still rising is no peak: the output ends before it
+            # (an output: {until: 12 h} printed spine density's 'peak x1.01 at 12.0 h' of a rise lasting days)
+            x = df[col].to_numpy(float)
+            rising = t >= float(df["time_h"].iloc[-1]) and x.size > 1 and x[-1] > x[-2]
+            lines.append(f"  {label:30s} peak {f.format(v):>12s} at {fmt_time(t)}"
+                         + (" (the end of the output, still rising)" if rising else ""))
         if unchanged:
             lines.append(f"  {'unchanged (x1.00)':30s} {', '.join(unchanged)}")
         g_min = float(df["glutamate"].min())
