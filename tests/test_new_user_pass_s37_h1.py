@@ -209,3 +209,24 @@ def test_summary_does_not_call_the_last_output_time_of_a_rise_its_peak():
     out = cascade_summary(df, None, "madrs")
     assert "synaptic proteins              peak        x1.12 at 12.0 h (the end of the output, still rising)" in out
     assert "plasma ketamine                peak     37 ng/mL at 60 min\n" in out
+
+
+def test_a_pk_only_trial_neither_advises_nor_runs_prediction_intervals(capsys):
+    """A PK study's text (examples/pk/ddi_oral_esketamine_clarithromycin.yaml) ended by advising `--uncertainty N`
+    for prediction intervals, and with it ran the draws and described intervals that no row had (PK rows get none).
+    Now the footer says PK endpoints get none and the option is refused in one line before anything runs."""
+    import pytest
+
+    from ketasim import load_scenario
+    from ketasim.cli import main
+    from ketasim.errors import InputError
+    from ketasim.trial import CI_SCOPE, CI_SCOPE_PK, run_trial
+
+    from pathlib import Path
+
+    path = str(Path(__file__).parents[1] / "examples/pk/ddi_oral_esketamine_clarithromycin.yaml")
+    with pytest.raises(InputError, match=r"^--uncertainty: this trial reports only PK endpoints"):
+        run_trial(load_scenario(path), n=4, uncertainty=5)
+    assert main(["trial", path, "--size", "6"]) == 0
+    out = capsys.readouterr().out
+    assert CI_SCOPE_PK in out and CI_SCOPE not in out and "--uncertainty" not in out

@@ -33,6 +33,7 @@ from typing import Callable
 import pandas as pd
 
 from .errors import InputError, KetasimError
+from .vocabulary import DEFAULT_MEASURES, PK_MEASURES
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 OBSERVED_SUFFIX = "_observed"
@@ -310,8 +311,11 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
             t.domain = trial_domain(sc, obs)
             start = time.perf_counter()
             try:
+                # a PK-only trial has no row a prediction interval could widen (run_trial refuses the option)
+                pk_only = all(m in PK_MEASURES for m in ((sc.endpoints.measures if sc.endpoints else None)
+                                                         or DEFAULT_MEASURES))
                 kw = {"uncertainty": uncertainty, "between_trial": between_trial, "draw_seed": draw_seed,
-                      "log": log} if uncertainty else {}
+                      "log": log} if uncertainty and not pk_only else {}
                 tr = run_trial(sc, params, n=size, seed=seed, **kw)
                 comp = compare_observed(tr, obs, default_n=sc.population.size)
             except KetasimError as e:            # an input the run itself refuses (or a solver failure)

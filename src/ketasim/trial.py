@@ -259,7 +259,9 @@ class TrialResult:
                              + (f"  {unit}" if unit else ""))
             if any(c["measure"] == "relapse_rate_difference" for c in self.comparisons):
                 lines.append(f"  ({RELAPSE_COMPARISON_NOTE})")
-        lines.append("\n" + (CI_SCOPE_WITH_PI if pi else CI_SCOPE))     # with --uncertainty: no advice to add it
+        # with --uncertainty: no advice to add it; a PK-only trial: none could be added (it is refused)
+        pk_only = bool(self.endpoints) and all(r.get("scale") == "pk" for r in self.endpoints)
+        lines.append("\n" + (CI_SCOPE_WITH_PI if pi else CI_SCOPE_PK if pk_only else CI_SCOPE))
         if pi:
             lines.append(pi_scope(self.uncertainty))
         lines.append(NOTICE)
@@ -277,6 +279,9 @@ RELAPSE_COMPARISON_NOTE = ("relapse_rate_difference: the difference of the relap
 CI_SCOPE = ("95% CIs: sampling error of this virtual trial only (parameter uncertainty and between-trial "
             "heterogeneity NOT included; a real trial of this design varies more: `ketasim trial --uncertainty N` "
             "adds prediction intervals that include both).")
+#: ... and of a trial that reports only PK endpoints, which get no prediction interval (no advice to add one)
+CI_SCOPE_PK = ("95% CIs: sampling error of this virtual trial only (parameter uncertainty NOT included; PK endpoints "
+               "get no prediction interval).")
 CI_SCOPE_WITH_PI = ("95% CIs: sampling error of this virtual trial only (parameter uncertainty and between-trial "
                     "heterogeneity NOT included; the prediction intervals add them, as the next line says).")
 
@@ -1102,6 +1107,11 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
                               trial_tau, with_trial_effect)
 
     k = check_uncertainty_draws(k)
+    measures = (scenario.endpoints.measures if scenario.endpoints else None) or DEFAULT_MEASURES
+    if all(m in PK_MEASURES for m in measures):
+        # the draws ran and the text described prediction intervals that no row had
+        raise InputError("--uncertainty: this trial reports only PK endpoints (endpoints.measures: "
+                         f"{', '.join(measures)}), which get no prediction interval; leave --uncertainty out")
     kind = dict(scenario.design).get("type", "parallel")
     if kind not in ("parallel", "crossover", "randomized_withdrawal"):
         raise InputError(f"--uncertainty: prediction intervals are not supported for a {kind} design "
