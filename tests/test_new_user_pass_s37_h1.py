@@ -230,3 +230,25 @@ def test_a_pk_only_trial_neither_advises_nor_runs_prediction_intervals(capsys):
     assert main(["trial", path, "--size", "6"]) == 0
     out = capsys.readouterr().out
     assert CI_SCOPE_PK in out and CI_SCOPE not in out and "--uncertainty" not in out
+
+
+def test_trial_json_and_report_say_how_many_patients_were_simulated(tmp_path):
+    """`trial examples/transform2_flexible.yaml --size 100 --report` showed the scenario's 'size: 300' beside a
+    header of n=100, and the trial JSON had no patients_per_arm (the CHANGELOG of the thirty-fifth session said it
+    did; a withdrawal's arm n is the randomized share, so the simulated size was nowhere). Now the JSON has
+    patients_per_arm, the report's provenance shows it, and the YAML section says when --size overrode the file."""
+    import json
+    from pathlib import Path
+
+    from ketasim.cli import main
+
+    src = str(Path(__file__).parents[1] / "docs/tutorials/placebo_trial.yaml")
+    js, rep = tmp_path / "t.json", tmp_path / "t.html"
+    assert main(["trial", src, "--size", "12", "--json", str(js), "--report", str(rep)]) == 0
+    d = json.loads(js.read_text())
+    assert d["patients_per_arm"] == 12 and all(a["n"] == 12 for a in d["arms"].values())
+    page = rep.read_text()
+    assert "patients per arm</td><td class=\"l\">12<" in page
+    assert "# run with 12 virtual patients per arm (--size); the file&#x27;s population.size is 200" in page
+    assert main(["trial", src, "--size", "200", "--json", str(js), "--report", str(rep)]) == 0
+    assert json.loads(js.read_text())["patients_per_arm"] == 200 and "# run with" not in rep.read_text()

@@ -277,6 +277,15 @@ def _unit(unit: str) -> str:
 
     return unit_suffix(unit)
 
+def _size_note(tr) -> str:
+    """A comment line above a trial's scenario when ``--size`` overrode its ``population.size`` (the YAML said 300
+    patients beside a header of n=100, and nothing said which was run)."""
+    run = getattr(tr, "patients_per_arm", None)
+    if run is None or run == tr.scenario.population.size:
+        return ""
+    return (f"# run with {run:,} virtual patients per arm (--size); the file's population.size is "
+            f"{tr.scenario.population.size:,}\n")
+
 
 def _scenario_yaml(scenario) -> str:
     from .scenario import scenario_to_yaml
@@ -621,8 +630,8 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
                                                             "show later sessions.") if "side-effects" in figs else "")
                  + ("<p class=\"hint\">Side-effect endpoints are in the endpoint table (all sessions).</p>"
                     if len(side) else ""), "side-effects-section"),
-        _section("Scenario (YAML)", f"<pre id=\"scenario-yaml\">{html.escape(_scenario_yaml(tr.scenario))}</pre>",
-                 "scenario"),
+        _section("Scenario (YAML)", f"<pre id=\"scenario-yaml\">{html.escape(_size_note(tr) + _scenario_yaml(tr.scenario))}"
+                 "</pre>", "scenario"),
     ]
     n = {a: v["n"] for a, v in d["arms"].items()}
     title = f"ketasim trial report: {d['scenario']}"

@@ -103,6 +103,9 @@ class TrialResult:
     draw_variance: dict = dataclasses.field(default_factory=dict, repr=False)
     #: name and digest of the model definition the arms ran (``run_trial(model=...)``; default the package's model)
     model_id: str = ""
+    #: virtual patients simulated per arm (``--size`` / ``n=`` or ``population.size``; a withdrawal's arms then report
+    #: the randomized share of them as ``n``), as a trajectory file's provenance records it
+    patients_per_arm: int | None = None
 
     def to_dict(self) -> dict:
         arms = {}
@@ -114,6 +117,7 @@ class TrialResult:
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
                 "seed": int(self.seed), "design": self.design,
+                **({"patients_per_arm": int(self.patients_per_arm)} if self.patients_per_arm is not None else {}),
                 "model": self.model_id or model_id(),
                 # the scenario's virtual experiment (switches not at their default; {}: the intact mechanism)
                 "experiments": self.scenario.experiment.changed(),
@@ -1062,7 +1066,8 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
         _pk_endpoints(pk_frames, pk_measures, design, kind, rows, comps, comparator_arms(scenario))
     for o in outcomes.values():
         rows += dose_rows(o)
-    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames, model_id=model_id(model))
+    return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames, model_id=model_id(model),
+                       patients_per_arm=int(size))
 
 
 # ---- prediction intervals for a new trial (issue 7) -----------------------------------------------------------------
