@@ -252,3 +252,16 @@ def test_trial_json_and_report_say_how_many_patients_were_simulated(tmp_path):
     assert "# run with 12 virtual patients per arm (--size); the file&#x27;s population.size is 200" in page
     assert main(["trial", src, "--size", "200", "--json", str(js), "--report", str(rep)]) == 0
     assert json.loads(js.read_text())["patients_per_arm"] == 200 and "# run with" not in rep.read_text()
+
+
+def test_simulation_report_says_when_size_or_typical_overrode_the_file(tmp_path):
+    """The simulation report's YAML section showed the file's population.size (e.g. 150) after `--size 20` or
+    `--typical`; a comment line now says what was run."""
+    from ketasim.report import _size_note
+    from ketasim import load_scenario
+    from pathlib import Path
+
+    sc = load_scenario(Path(__file__).parents[1] / "docs/tutorials/placebo_trial.yaml")      # size 200
+    assert _size_note(20, sc) == "# run with 20 virtual patients per arm (--size); the file's population.size is 200\n"
+    assert _size_note(1, sc, typical=True).startswith("# run for the typical patient only (--typical or --size 1)")
+    assert _size_note(200, sc) == "" and _size_note(None, sc) == ""

@@ -224,7 +224,7 @@ def _provenance_table(prov: dict) -> str:
             ("fluctuation_scales_with_trial_severity", "fluctuation of true severity by trial"),
             ("bdnf_release_pool", "BDNF release")]
     switch = {"typical_patient": ("yes (the population's typical patient: mean covariates, no between-patient "
-                                  "variability; --typical)", "no (a virtual population)"),
+                                  "variability; --typical or --size 1)", "no (a virtual population)"),
               "recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
                              "off (population.recurrence: false)"),
               "re_response": ("on (population.re_response: true; a hypothesis: active sessions after a new episode's "
@@ -282,9 +282,17 @@ def _size_note(tr) -> str:
     patients beside a header of n=100, and nothing said which was run)."""
     run = getattr(tr, "patients_per_arm", None)
     if run is None or run == tr.scenario.population.size:
+
+def _size_note(run, scenario, typical: bool = False) -> str:
+    """A comment line above a report's scenario when ``--size`` (or ``--typical``) overrode its ``population.size``
+    (a trial report's YAML said 300 patients beside a header of n=100, and nothing said which was run)."""
+    size = scenario.population.size
+    if typical and size != 1:
+        return f"# run for the typical patient only (--typical or --size 1); the file's population.size is {size:,}\n"
+    if run is None or run == size:
         return ""
-    return (f"# run with {run:,} virtual patients per arm (--size); the file's population.size is "
-            f"{tr.scenario.population.size:,}\n")
+    return (f"# run with {run:,} virtual patient{'s' if run != 1 else ''} per arm (--size); the file's "
+            f"population.size is {size:,}\n")
 
 
 def _scenario_yaml(scenario) -> str:
@@ -394,7 +402,9 @@ def simulation_report(result, typical_result, path, *, parameter_edits: dict | N
                  + (", median (5–95%)" if n > 1 else "") + ")</h3>"
                  + _table(_session_table(result, n == 1), left=("arm",)), "side-effects-section"),
         _section("Summary (typical patient)", f"<pre>{html.escape(summary)}</pre>", "summary"),
-        _section("Scenario (YAML)", f"<pre id=\"scenario-yaml\">{html.escape(_scenario_yaml(sc))}</pre>", "scenario"),
+        _section("Scenario (YAML)", "<pre id=\"scenario-yaml\">"
+                 + html.escape(_size_note(n, sc, bool(result.provenance.get("typical_patient"))) + _scenario_yaml(sc))
+                 + "</pre>", "scenario"),
     ]
     title = f"ketasim simulation report: {sc.name}"
     sub = f"{len(arms)} arm(s), {n} virtual patient(s) per arm, scale {SCALE_NAMES.get(sc.population.scale, sc.population.scale.upper())}"
@@ -630,8 +640,9 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
                                                             "show later sessions.") if "side-effects" in figs else "")
                  + ("<p class=\"hint\">Side-effect endpoints are in the endpoint table (all sessions).</p>"
                     if len(side) else ""), "side-effects-section"),
-        _section("Scenario (YAML)", f"<pre id=\"scenario-yaml\">{html.escape(_size_note(tr) + _scenario_yaml(tr.scenario))}"
-                 "</pre>", "scenario"),
+        _section("Scenario (YAML)", "<pre id=\"scenario-yaml\">"
+                 + html.escape(_size_note(getattr(tr, "patients_per_arm", None), tr.scenario) + _scenario_yaml(tr.scenario))
+                 + "</pre>", "scenario"),
     ]
     n = {a: v["n"] for a, v in d["arms"].items()}
     title = f"ketasim trial report: {d['scenario']}"
