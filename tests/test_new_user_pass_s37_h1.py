@@ -265,3 +265,30 @@ def test_simulation_report_says_when_size_or_typical_overrode_the_file(tmp_path)
     assert _size_note(20, sc) == "# run with 20 virtual patients per arm (--size); the file's population.size is 200\n"
     assert _size_note(1, sc, typical=True).startswith("# run for the typical patient only (--typical or --size 1)")
     assert _size_note(200, sc) == "" and _size_note(None, sc) == ""
+
+
+def test_two_dose_lines_giving_the_same_drug_at_the_same_time_warn(tmp_path):
+    """Esketamine twice weekly (count 8: to 24.5 d) then weekly 'at: 3 week' gave 56 + 84 mg intranasal in one
+    session at 21 d without a word (each line alone is valid). Now one DoseWarning names the lines; a loading bolus
+    with an infusion (different routes) and lines that do not meet stay silent."""
+    import warnings
+
+    import pytest
+
+    from ketasim.errors import DoseWarning
+    from ketasim.regimen import arm_from_list
+
+    twice = {"drug": "esketamine", "route": "intranasal", "dose": "56 mg", "every": "3.5 d", "count": 8}
+    weekly = {"drug": "esketamine", "route": "intranasal", "dose": "84 mg", "at": "3 week", "every": "1 week",
+              "count": 4}
+    with pytest.warns(DoseWarning, match=r"^arms\.esk: lines \[0\] and \[1\] both give intranasal esketamine at 21 d: "
+                                         r"56 mg \+ 84 mg in one session"):
+        arm_from_list("esk", [twice, weekly])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        arm_from_list("esk", [twice, {**weekly, "at": "4 week"}])
+        arm_from_list("k", [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.2 mg/kg"},
+                            {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.3 mg/kg",
+                             "duration": "40 min"}])
+        arm_from_list("p", [{"drug": "placebo", "route": "intranasal", "every": "3.5 d", "count": 8},
+                            {"drug": "placebo", "route": "intranasal", "at": "3 week"}])

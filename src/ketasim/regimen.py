@@ -718,7 +718,38 @@ def arm_from_list(name: str, items, field: str | None = None) -> Arm:
     if not isinstance(items, list) or not items:
         raise InvalidRegimenError(f"{field}: expected a non-empty list of doses")
     doses = tuple(Dose.from_mapping(it, f"{field}[{i}]") for i, it in enumerate(items))
+    _warn_coinciding_lines(doses, field)
     return Arm(name, doses)
+
+
+def _warn_coinciding_lines(doses: tuple[Dose, ...], field: str) -> None:
+    """One DoseWarning per pair of dose lines that give the same active drug by the same route at the same time: the
+    doses add up in one session (a twice-weekly line with count 8 runs to 24.5 d, so a weekly line from 3 weeks gave
+    56 + 84 mg of intranasal esketamine at 21 d without a word). A bolus with an infusion (a loading dose) is not
+    warned about: the routes differ."""
+    import warnings
+
+    from .errors import DoseWarning
+
+    first: dict = {}
+    for i, d in enumerate(doses):
+        if not (d.drug.is_ketamine or d.drug is Drug.MIDAZOLAM) or d.amount == 0:
+            continue
+        for a in d.administrations():
+            first.setdefault((d.drug, d.route, round(a.start_h, 9)), []).append((i, d))
+    clashes: dict = {}          # (line indices) -> [(time, drug, route, the lines' doses)], in time order
+    for (drug, route, t), lines in sorted(first.items(), key=lambda kv: kv[0][2]):
+        idx = tuple(sorted({i for i, _ in lines}))
+        if len(idx) > 1:
+            clashes.setdefault(idx, []).append((t, drug, route, [d for _, d in lines]))
+    for idx, times in clashes.items():
+        t, drug, route, ds = times[0]
+        amounts = " + ".join(f"{d.amount:g} {'mg/kg' if d.per_kg else 'mg'}" for d in ds)
+        more = f" (and at {len(times) - 1} later time{'s' if len(times) > 2 else ''})" if len(times) > 1 else ""
+        lines = " and ".join(f"[{i}]" for i in idx)
+        warnings.warn(f"{field}: lines {lines} {'both' if len(idx) == 2 else 'all'} give {route.value} {drug.value} "
+                      f"at {_fmt_h(t)}{more}: {amounts} in one session; if one line should end before the other "
+                      "starts, check their count and at", DoseWarning, stacklevel=3)
 
 
 __all__ = ["Drug", "Route", "Dose", "Arm", "Titration", "titration_from_mapping", "Administration", "arm_from_list", "parse_drug", "parse_route",
