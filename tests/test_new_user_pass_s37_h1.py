@@ -292,3 +292,23 @@ def test_two_dose_lines_giving_the_same_drug_at_the_same_time_warn(tmp_path):
                              "duration": "40 min"}])
         arm_from_list("p", [{"drug": "placebo", "route": "intranasal", "every": "3.5 d", "count": 8},
                             {"drug": "placebo", "route": "intranasal", "at": "3 week"}])
+
+
+def test_a_dose_on_the_oral_antidepressant_warns_that_it_is_not_modelled():
+    """`{drug: oral-antidepressant, route: oral, dose: 20 mg}` ran without a word although the amount changes
+    nothing (every newly started antidepressant gives the same relief); it now warns naming the field."""
+    import warnings
+
+    import pytest
+
+    from ketasim.errors import DoseWarning
+    from ketasim.regimen import Dose
+
+    with pytest.warns(DoseWarning, match=r"^arms\.k\[0\]\.dose: an oral antidepressant's dose is not modelled.*'20 mg' "
+                                         r"is ignored"):
+        Dose.from_mapping({"drug": "oral-antidepressant", "route": "oral", "dose": "20 mg"}, "arms.k[0]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Dose.from_mapping({"drug": "oral-antidepressant", "route": "oral", "at": "0 d"}, "arms.k[0]")
+        Dose.from_mapping({"drug": "placebo", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"},
+                          "arms.k[0]")

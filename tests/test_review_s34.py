@@ -150,7 +150,7 @@ def test_an_alternative_keeps_the_planned_antidepressant_unless_it_states_one(tm
     alt_med = {e["time_h"]: e["median"] for e in res["alternative"]["forecast"] if e["variable"] == "score"}
     assert alt_med == med                   # the recorded regimen, stated again
     # an alternative that states its own antidepressant line replaces the planned start
-    alt.write_text(alt.read_text() + "- {drug: oral-antidepressant, route: oral, dose: 1 mg, at: 100 h}\n",
+    alt.write_text(alt.read_text() + "- {drug: oral-antidepressant, route: oral, at: 100 h}\n",
                    encoding="utf-8")
     assert main(args + ["--json", str(js)]) == 0
     res = json.loads(js.read_text())

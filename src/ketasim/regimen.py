@@ -368,6 +368,16 @@ class Dose:
         elif data.get("dose") is not None:
             amount, kind = parse_dose(data["dose"], f"{field}.dose")
             per_kg = kind == "mg/kg"
+            if drug is Drug.ORAL_ANTIDEPRESSANT:
+                # 'dose: 20 mg' (escitalopram 20 mg) was read and then ignored without a word
+                import warnings
+
+                from .errors import DoseWarning
+
+                warnings.warn(f"{field}.dose: an oral antidepressant's dose is not modelled (a newly started "
+                              "antidepressant at its usual dose gives the same relief whatever the amount: free "
+                              f"antidepressant_emax, antidepressant_t_half); {str(data['dose'])[:40]!r} is ignored "
+                              "(leave dose out)", DoseWarning, stacklevel=2)
         at = parse_time_h(data["at"], f"{field}.at") if data.get("at") is not None else 0.0
         every = parse_time_h(data["every"], f"{field}.every") if data.get("every") is not None else 0.0
         if data.get("every") is not None and data.get("count") is None:
