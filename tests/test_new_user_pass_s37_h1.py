@@ -312,3 +312,24 @@ def test_a_dose_on_the_oral_antidepressant_warns_that_it_is_not_modelled():
         Dose.from_mapping({"drug": "oral-antidepressant", "route": "oral", "at": "0 d"}, "arms.k[0]")
         Dose.from_mapping({"drug": "placebo", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"},
                           "arms.k[0]")
+
+
+def test_comedications_take_their_usual_other_names_and_point_at_a_near_miss():
+    """'rifampin' (the US name of rifampicin), "St John's wort" as written and 'grapefruit juice' were refused as
+    unknown comedications, and 'clarithromicin' got no hint (drugs and routes have 'did you mean'). A different drug
+    is not pointed at a known one (ketoconazole is not itraconazole, which the model gives no effect)."""
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.population import parse_comedication
+
+    f = "population.comedications"
+    assert parse_comedication("rifampin for 5 d stopped 2 d ago", f) == ("rifampicin", 120.0, 48.0)
+    assert parse_comedication("St John\u2019s wort for 14 d", f)[0] == "st-johns-wort"
+    assert parse_comedication("st. john's wort", f)[0] == "st-johns-wort"
+    assert parse_comedication("grapefruit juice", f)[0] == "grapefruit-juice"
+    with pytest.raises(InputError, match=r"unknown comedication 'clarithromicin' \(did you mean clarithromycin\?\)"):
+        parse_comedication("clarithromicin", f)
+    with pytest.raises(InputError) as e:
+        parse_comedication("ketoconazole", f)
+    assert "did you mean" not in str(e.value)

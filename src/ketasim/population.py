@@ -145,6 +145,19 @@ KNOWN_COMEDICATIONS = ("clarithromycin", "itraconazole", "ticlopidine", "rifampi
 #: steady state (a patient on the inducer for weeks). A stopped inducer wears off with the same turnover:
 #: ``rifampicin for 14 d stopped 3 d ago`` (or ``rifampicin stopped 3 d ago`` after long-term use).
 INDUCERS = ("rifampicin", "st-johns-wort")
+#: other names of the known comedications, compared without case, spaces, dots, apostrophes, '-' and '_' (the US
+#: label's 'rifampin', "St John's wort" as written, 'grapefruit juice'): each was refused as unknown
+COMEDICATION_ALIASES = {"rifampin": "rifampicin", "stjohnswort": "st-johns-wort", "hypericum": "st-johns-wort",
+                        "hypericumperforatum": "st-johns-wort", "grapefruit": "grapefruit-juice"}
+
+
+def _comedication_name(name: str) -> str | None:
+    """A known comedication's name for ``name`` (an alias or a spelling of it), else None."""
+    import re
+
+    key = re.sub(r"[\s.'\u2019_-]+", "", name.lower())
+    known = {re.sub(r"[-_]", "", k): k for k in KNOWN_COMEDICATIONS}
+    return known.get(key) or COMEDICATION_ALIASES.get(key)
 #: Every other known comedication is an inhibitor: taken (steady state), taken for a time (``clarithromycin for 2 d``:
 #: a mechanism-based one builds up as it destroys the enzyme, pk.inactivation_built) or stopped (``clarithromycin
 #: stopped 2 d ago``: it recovers as the enzyme is resynthesised, pk.inactivation_left).
@@ -179,9 +192,15 @@ def parse_comedication(text, field: str) -> tuple[str, float | None, float | Non
                          f"{str(text)[:40]!r}")
     head, stop, since = text.strip().partition(" stopped ")
     name, sep, rest = head.partition(" for ")
-    name = name.strip().lower()
+    name = _comedication_name(name.strip()) or name.strip().lower()
     if name not in KNOWN_COMEDICATIONS:
-        raise InputError(f"{field}: unknown comedication {text.strip()[:40]!r}; known: {', '.join(KNOWN_COMEDICATIONS)} "
+        import difflib
+
+        # a spelling slip only (ketoconazole is not itraconazole: another drug must not be pointed at one it is not)
+        near = difflib.get_close_matches(name, KNOWN_COMEDICATIONS, n=1, cutoff=0.85)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise InputError(f"{field}: unknown comedication {text.strip()[:40]!r}{hint}; known: "
+                         f"{', '.join(KNOWN_COMEDICATIONS)} "
                          f"(an entry may state how long it has been taken: 'rifampicin for 5 d', 'clarithromycin for "
                          f"3 d', or 'rifampicin for 14 d stopped 3 d ago')")
     off = None
