@@ -333,3 +333,20 @@ def test_comedications_take_their_usual_other_names_and_point_at_a_near_miss():
     with pytest.raises(InputError) as e:
         parse_comedication("ketoconazole", f)
     assert "did you mean" not in str(e.value)
+
+
+def test_condition_genotype_and_care_setting_read_as_usually_written(tmp_path):
+    """`condition: PTSD`, `genotype: Val/Met` and `care_setting: Inpatient` were refused ('use one of ... ptsd ...',
+    'val/met'), although the quick form read `--condition PTSD` and a record's GENOTYPE column 'Val/Met'; they now
+    read as ptsd, val/met and inpatient (in a scenario, a stated patient and PopulationSpec)."""
+    from ketasim import Patient, load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\npopulation: {size: 5, condition: PTSD, genotype: Val/Met, care_setting: Inpatient}\n"
+                    "arms:\n  k: [{drug: esketamine, route: intranasal, dose: 56 mg}]\n", encoding="utf-8")
+    p = load_scenario(path).population
+    assert (p.condition, p.scale, p.genotype, p.care_setting) == ("ptsd", "caps5", "val/met", "inpatient")
+    path.write_text(path.read_text().replace("condition: PTSD", "condition: Suicidal ideation"))
+    assert load_scenario(path).population.condition == "suicidal_ideation"
+    spec = Patient(condition="PTSD", genotype="Met/Met").population_spec()
+    assert (spec.condition, spec.scale, spec.genotype) == ("ptsd", "caps5", "met/met")

@@ -59,6 +59,9 @@ class Patient:
 
     def __post_init__(self):
         object.__setattr__(self, "sex", parse_sex(self.sex, "patient.sex"))
+        from .population import canonical_condition
+
+        object.__setattr__(self, "condition", canonical_condition(self.condition))     # 'PTSD' -> ptsd
         if self.condition is None:      # a scale names the condition it reads (caps5: PTSD), as in a population
             from .population import SCALES, canonical_scale
 

@@ -113,6 +113,17 @@ def scale_reads(scale: str, condition: str) -> bool:
     return own == condition or (own == "depression" and condition == "suicidal_ideation")
 
 
+def canonical_condition(text):
+    """A condition as written ('PTSD', 'suicidal ideation', 'Suicidal-Ideation') in the form of :data:`CONDITIONS`;
+    anything not text unchanged (the caller names the field)."""
+    return str(text).strip().lower().replace("-", "_").replace(" ", "_") if isinstance(text, str) else text
+
+
+def _lower_words(text):
+    """A genotype or care setting as written ('Val/Met', 'Val / Met', 'Inpatient') in lower case without spaces."""
+    return "".join(str(text).lower().split()) if isinstance(text, str) else text
+
+
 def check_scale_reads(scale: str, condition: str, section: str) -> None:
     """One line naming ``section``.condition when ``scale`` cannot rate ``condition`` (a scenario that states both:
     depression rated on CAPS-5 ran silently with depression's drug effect, while the quick form refused it)."""
@@ -568,6 +579,10 @@ class PopulationSpec:
             raise InputError(f"{f}.size: must be a whole number >= 1, got {self.size!r}")
         if self.size > 2_000_000:
             raise InputError(f"{f}.size: {self.size} patients is more than the 2,000,000 supported")
+        # 'PTSD', 'Val/Met', 'Inpatient' as they are usually written (the quick form read --condition PTSD already)
+        for name, canon in (("condition", canonical_condition), ("genotype", _lower_words),
+                            ("care_setting", _lower_words)):
+            object.__setattr__(self, name, canon(getattr(self, name)))
         if self.condition not in CONDITIONS:
             raise InputError(f"{f}.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
         object.__setattr__(self, "scale", canonical_scale(self.scale, f"{f}.scale"))   # 'HAM-D24' -> hamd24

@@ -20,7 +20,8 @@ from . import limits
 from .errors import InputError, ScenarioFileError
 from .population import (CONDITIONS, DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
                          Distribution, PopulationSpec, arm_comedications, canonical_scale, check_baseline,
-                         check_scale_reads, default_baseline, remission_threshold)
+                         check_scale_reads, canonical_condition, default_baseline,
+                         remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
 from .units import parse_time_h
 
@@ -476,10 +477,10 @@ def scenario_from_dict(data: dict) -> Scenario:
     # a scale names the condition it reads (caps5: PTSD, hama: anxiety, ssi: suicidal ideation): a scenario that
     # gives only the scale simulates that condition, not depression rated on another disorder's scale
     given_scale = canonical_scale(pop.scale) if pop.scale else None      # aliases: 'HAM-D24', 'IES-R', 'BSSI'
-    condition = pop.condition or (SCALES[given_scale][2] if given_scale else "depression")
+    condition = canonical_condition(pop.condition) or (SCALES[given_scale][2] if given_scale else "depression")
     scale = given_scale or DEFAULT_SCALE.get(condition, "madrs")
-    if pop.condition in CONDITIONS:       # an unknown condition gets its own line from PopulationSpec
-        check_scale_reads(scale, pop.condition, "population")
+    if condition in CONDITIONS:           # an unknown condition gets its own line from PopulationSpec
+        check_scale_reads(scale, condition, "population")
     if pop.baseline is None:
         bm, bsd = default_baseline(scale)       # one line when the scale has no sourced default baseline
         base = _Dist(mean=bm, sd=bsd)
