@@ -350,3 +350,20 @@ def test_condition_genotype_and_care_setting_read_as_usually_written(tmp_path):
     assert load_scenario(path).population.condition == "suicidal_ideation"
     spec = Patient(condition="PTSD", genotype="Met/Met").population_spec()
     assert (spec.condition, spec.scale, spec.genotype) == ("ptsd", "caps5", "met/met")
+
+
+def test_output_times_with_every_or_until_is_refused(tmp_path):
+    """`output: {every: 1 h, until: 1 h, times: [2 h]}` wrote the times and dropped every/until without a word."""
+    import pytest
+
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+
+    path = tmp_path / "s.yaml"
+    head = "name: o\npopulation: {size: 3}\narms:\n  k: [{drug: esketamine, route: intranasal, dose: 56 mg}]\n"
+    path.write_text(head + "output: {every: 1 h, until: 1 h, times: [2 h]}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"^output: give either times or every/until, not both \(times with every "
+                                         r"and until\)$"):
+        load_scenario(path)
+    path.write_text(head + "output: {times: [2 h, 1 h]}\n", encoding="utf-8")
+    assert list(load_scenario(path).output_times_h()) == [1.0, 2.0]

@@ -597,6 +597,10 @@ def scenario_from_dict(data: dict) -> Scenario:
         out_list = _times(m.output, "output")
     elif m.output is not None:
         if m.output.times is not None:
+            both = [k for k in ("every", "until") if getattr(m.output, k) is not None]
+            if both:        # the times were used and every/until dropped without a word
+                raise InputError(f"output: give either times or every/until, not both (times with "
+                                 f"{' and '.join(both)})")
             out_list = _times(m.output.times, "output.times")
         if m.output.every is not None:
             every = parse_time_h(m.output.every, "output.every")
