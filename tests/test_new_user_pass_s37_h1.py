@@ -367,3 +367,13 @@ def test_output_times_with_every_or_until_is_refused(tmp_path):
         load_scenario(path)
     path.write_text(head + "output: {times: [2 h, 1 h]}\n", encoding="utf-8")
     assert list(load_scenario(path).output_times_h()) == [1.0, 2.0]
+
+
+def test_simulation_report_writes_heart_rate_in_beats_per_minute():
+    """The simulation report's session table headed the heart-rate column 'HR rise (/min)' where the trial table,
+    its JSON unit and the figures say beats/min."""
+    from ketasim import quick_scenario, simulate
+    from ketasim.report import _session_table
+
+    table = _session_table(simulate(quick_scenario("esketamine", "intranasal", "56 mg"), typical=True), True)
+    assert "HR rise (beats/min)" in table.columns and "HR rise (/min)" not in table.columns

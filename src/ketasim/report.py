@@ -344,7 +344,7 @@ def _session_table(result, typical: bool) -> pd.DataFrame:
     if s is None or not len(s):
         return pd.DataFrame()
     cols = [("cadss_peak", "CADSS peak"), ("sbp_change_peak", "SBP rise (mmHg)"), ("dbp_change_peak", "DBP rise (mmHg)"),
-            ("hr_change_peak", "HR rise (/min)"), ("sedation_peak", "sedation peak"),
+            ("hr_change_peak", "HR rise (beats/min)"), ("sedation_peak", "sedation peak"),
             ("nausea_probability", "nausea probability"), ("discharge_ready_h", "discharge after (h)")]
     out = []
     for arm, g in s.groupby("arm", sort=False):
