@@ -377,3 +377,32 @@ def test_simulation_report_writes_heart_rate_in_beats_per_minute():
 
     table = _session_table(simulate(quick_scenario("esketamine", "intranasal", "56 mg"), typical=True), True)
     assert "HR rise (beats/min)" in table.columns and "HR rise (/min)" not in table.columns
+
+
+def test_a_withdrawal_randomizing_after_the_trial_ends_is_refused_and_an_empty_arm_has_no_rate(tmp_path):
+    """`design.induction_until: 60 d` in a trial whose horizon is 28 d ended in a ZeroDivisionError traceback
+    (nobody randomized; a response rate of 0 patients). Such a design is refused in one line, and a rate of an arm
+    without patients (a valid design in which nobody qualifies) is undefined (null), as its mean was."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+    from ketasim.scenario import Endpoints
+    from ketasim.trial import _score_endpoints, run_trial
+
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\npopulation: {size: 6}\ndesign: {type: randomized_withdrawal, continue: k, withdraw: m, "
+                    "induction_until: 60 d}\narms:\n"
+                    "  k: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}]\n"
+                    "  m: [{drug: midazolam, route: iv-infusion, dose: 0.045 mg/kg, duration: 40 min}]\n"
+                    "endpoints: {times: [24 h]}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"^design\.induction_until: randomization at 60 d leaves no weekly follow-up "
+                                         r"visit before the trial ends at 28 d"):
+        run_trial(load_scenario(path))
+    empty = SimpleNamespace(name="k", times_h=np.array([24.0]), rating=np.zeros((0, 1)), baseline=np.zeros(0),
+                            response_reference=np.zeros(0), n=0)
+    rows: list = []
+    _score_endpoints(empty, Endpoints((24.0,)), "madrs", ["response_rate", "remission_rate"], rows)
+    assert [np.isnan(r["value"]) for r in rows] == [True, True]

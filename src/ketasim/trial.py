@@ -706,11 +706,12 @@ def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
             elif m == "mean_change":
                 v, se, ci = mean_ci(ch)
             elif m == "response_rate":
+                # no patient (a withdrawal nobody was randomized in): undefined, as a mean is (was ZeroDivisionError)
                 k = int(np.sum(_responders(r, o.response_reference, ep)))
-                v, ci = 100.0 * k / o.n, wilson_ci(k, o.n)
+                v, ci = 100.0 * k / o.n if o.n else float("nan"), wilson_ci(k, o.n)
             elif m == "remission_rate":
                 k = int(np.sum(r <= thr))
-                v, ci = 100.0 * k / o.n, wilson_ci(k, o.n)
+                v, ci = 100.0 * k / o.n if o.n else float("nan"), wilson_ci(k, o.n)
             else:
                 continue
             rows.append({"arm": o.name, "time_h": float(t), "scale": scale, "measure": m, "value": float(v),
@@ -1579,6 +1580,12 @@ def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
         raise InputError("design.relapse_score: must be a positive number")
     horizon = scenario.horizon_h
     visits = np.arange(t_rand, horizon + 1e-9, 168.0)
+    if not np.any(visits > t_rand + 1e-9):
+        # no visit could count a relapse: every arm reported 'n/a' (or, with a rate measure, ZeroDivisionError)
+        raise InputError(f"design.induction_until: randomization at {fmt_hours(t_rand)} leaves no weekly follow-up "
+                         f"visit before the trial ends at {fmt_hours(horizon)} (the last endpoint time, at least 28 d and "
+                         "14 d after the last dose); give doses or endpoint times after randomization, or randomize "
+                         "earlier")
     pre = t_rand - 168.0 * np.arange(n_stable)[::-1]     # weekly visits up to and including randomization
     pre = pre[pre >= 0]
     return {"t_rand": t_rand, "criterion": crit, "relapse": relapse, "visits": np.unique(np.concatenate([pre, visits])),
