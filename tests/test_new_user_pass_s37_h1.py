@@ -406,3 +406,21 @@ def test_a_withdrawal_randomizing_after_the_trial_ends_is_refused_and_an_empty_a
     rows: list = []
     _score_endpoints(empty, Endpoints((24.0,)), "madrs", ["response_rate", "remission_rate"], rows)
     assert [np.isnan(r["value"]) for r in rows] == [True, True]
+
+
+def test_a_withdrawal_whose_continue_and_withdraw_name_one_arm_is_refused(tmp_path):
+    """`design: {continue: k, withdraw: k}` ran: the other arm was ignored and 'k' was compared with itself."""
+    import pytest
+
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+    from ketasim.trial import run_trial
+
+    path = tmp_path / "w.yaml"
+    line = "[{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min, every: 3.5 d, count: 6}]"
+    path.write_text(f"name: w\npopulation: {{size: 6}}\ndesign: {{type: randomized_withdrawal, continue: k, "
+                    f"withdraw: k, induction_until: 14 d}}\narms:\n  k: {line}\n  m: {line}\n"
+                    "endpoints: {times: [24 h, 8 week]}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"^design\.withdraw: names the same arm as design\.continue \(k\); the "
+                                         r"withdraw arm is the other one \(m\)$"):
+        run_trial(load_scenario(path))

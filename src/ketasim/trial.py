@@ -1556,6 +1556,11 @@ def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
             raise InputError(f"design.{key}: must name one of the arms ({', '.join(names)})")
     if len(names) != 2:
         raise InputError("design: a randomized_withdrawal trial has exactly two arms (continue and withdraw)")
+    if design.get("continue") == design.get("withdraw"):
+        # both named one arm: the other arm was never analysed and the trial compared the arm with itself
+        other = next(n for n in names if n != design.get("continue"))
+        raise InputError(f"design.withdraw: names the same arm as design.continue ({design.get('continue')}); the "
+                         f"withdraw arm is the other one ({other})")
     t_rand = parse_time_h(design.get("induction_until", DEFAULT_INDUCTION_UNTIL), "design.induction_until")
     crit = design.get("criterion", "response")
     if crit not in WITHDRAWAL_CRITERIA:
