@@ -424,3 +424,22 @@ def test_a_withdrawal_whose_continue_and_withdraw_name_one_arm_is_refused(tmp_pa
     with pytest.raises(InputError, match=r"^design\.withdraw: names the same arm as design\.continue \(k\); the "
                                          r"withdraw arm is the other one \(m\)$"):
         run_trial(load_scenario(path))
+
+
+def test_a_pk_study_report_does_not_speak_of_ratings_or_rates(tmp_path):
+    """The HTML report of a PK-only study (examples/pk) said under its endpoint table 'Ratings include rater noise
+    and a week-to-week fluctuation of severity; rates are percentages': it has neither. The note now names only
+    what the table holds."""
+    from pathlib import Path
+
+    from ketasim.cli import main
+
+    root = Path(__file__).parents[1]
+    rep = tmp_path / "r.html"
+    assert main(["trial", str(root / "examples/pk/ddi_oral_esketamine_clarithromycin.yaml"), "--size", "6",
+                 "--report", str(rep)]) == 0
+    page = rep.read_text()
+    assert "value [95% interval].</p>" in page and "Ratings include" not in page and "ates are percentages" not in page
+    assert main(["trial", str(root / "docs/tutorials/placebo_trial.yaml"), "--size", "6", "--report", str(rep)]) == 0
+    assert ("value [95% interval]. Ratings include rater noise and a week-to-week fluctuation of severity. Rates are "
+            "percentages.") in rep.read_text()

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .display import display_times, json_safe, trial_panels
-from .vocabulary import BAND_VARIABLES, MEASURE_LABELS, NOTICE
+from .vocabulary import BAND_VARIABLES, MEASURE_LABELS, NOTICE, SCORE_MEASURES
 from .io import as_path, atomic_write_text
 from .population import SCALE_NAMES
 
@@ -613,8 +613,12 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
         if len(table) else table           # PK endpoints (with an analyte) are not side effects
     sections = [
         _section("Provenance", _provenance_table(d), "provenance"),
-        _section("Endpoints", _table(ep, left=("endpoint", "time")) + "<p class=\"hint\">value [95% interval]. "
-                 "Ratings include rater noise and a week-to-week fluctuation of severity; rates are percentages."
+        _section("Endpoints", _table(ep, left=("endpoint", "time")) + "<p class=\"hint\">value [95% interval]."
+                 # a PK study has neither ratings nor rates: the note said both
+                 + (" Ratings include rater noise and a week-to-week fluctuation of severity."
+                    if any(r["measure"] in SCORE_MEASURES for r in tr.endpoints) else "")
+                 + (" Rates are percentages." if any(r["measure"].endswith(("_rate", "_fraction"))
+                                                    for r in tr.endpoints) else "")
                  + (" Time to relapse: \u2018not reached\u2019 when fewer than half relapsed by the end of "
                     "follow-up, or, as the upper bound, when the interval runs beyond it."
                     if len(table) and (table["measure"] == "time_to_relapse").any() else "") + "</p>"
