@@ -443,3 +443,24 @@ def test_a_pk_study_report_does_not_speak_of_ratings_or_rates(tmp_path):
     assert main(["trial", str(root / "docs/tutorials/placebo_trial.yaml"), "--size", "6", "--report", str(rep)]) == 0
     assert ("value [95% interval]. Ratings include rater noise and a week-to-week fluctuation of severity. Rates are "
             "percentages.") in rep.read_text()
+
+
+def test_a_closed_stdout_does_not_stop_the_files_being_written(tmp_path):
+    """`ketasim trial X --json out.json | head -1`: once the reader had closed the pipe, the next line of the
+    table made the CLI stop with exit status 1 and no message, before the JSON was written (the table is printed
+    first). The rest of the text is now dropped, the files are written and the status is 0."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    js = tmp_path / "t.json"
+    r, w = os.pipe()
+    os.close(r)                      # the reader is gone before the first line
+    env = {**os.environ, "PYTHONPATH": str(root / "src"), "NUMBA_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "ketasim", "trial", str(root / "docs/tutorials/placebo_trial.yaml"),
+                           "--size", "4", "--json", str(js)], stdout=w, stderr=subprocess.PIPE, env=env, timeout=300)
+    os.close(w)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert js.exists() and b"Traceback" not in proc.stderr and b"Exception ignored" not in proc.stderr

@@ -84,6 +84,43 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
+class _ClosedPipeSafe:
+    """Standard output that a reader may close early (``ketasim trial X --json out.json | head``): the first write
+    to the closed pipe made the CLI framework stop with exit status 1 and no message, before the files asked for
+    were written (the table is printed first). The rest of the text is dropped instead and the command completes."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.closed_pipe = False
+
+    def _closed(self):
+        import os
+
+        self.closed_pipe = True
+        try:        # the interpreter's last flush of the real stream would fail again ('Exception ignored ...')
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, text):
+        if not self.closed_pipe:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._closed()
+        return len(text)
+
+    def flush(self):
+        if not self.closed_pipe:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._closed()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 @contextlib.contextmanager
 def _warnings_renamed(rename):
     """Warnings raised inside are shown after it with ``rename(message)`` (e.g. the option the user typed instead of
@@ -1139,6 +1176,8 @@ def main(argv=None) -> int:
 
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
+    previous_stdout = sys.stdout
+    sys.stdout = _ClosedPipeSafe(sys.stdout)
     previous_sigterm = None
     if threading.current_thread() is threading.main_thread():
         previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -1181,6 +1220,7 @@ def main(argv=None) -> int:
         raise
     finally:
         warnings.showwarning = previous_showwarning
+        sys.stdout = previous_stdout
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
     return 0
