@@ -464,3 +464,23 @@ def test_a_closed_stdout_does_not_stop_the_files_being_written(tmp_path):
     os.close(w)
     assert proc.returncode == 0, proc.stderr.decode()
     assert js.exists() and b"Traceback" not in proc.stderr and b"Exception ignored" not in proc.stderr
+
+
+def test_side_effect_measures_in_a_withdrawal_are_refused_not_dropped(tmp_path):
+    """`measures: [mean, relapse_rate, cadss_peak, nausea_rate]` in a randomized withdrawal printed no CADSS or
+    nausea row and said nothing; like PK measures, they are now refused in one line naming them."""
+    from pathlib import Path
+
+    import pytest
+
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+    from ketasim.trial import run_trial
+
+    text = (Path(__file__).parents[1] / "docs/tutorials/withdrawal.yaml").read_text()
+    path = tmp_path / "w.yaml"
+    path.write_text(text.replace("measures: [mean, response_rate, relapse_rate, time_to_relapse]",
+                                 "measures: [mean, relapse_rate, cadss_peak, nausea_rate]"), encoding="utf-8")
+    with pytest.raises(InputError, match=r"^endpoints\.measures: cadss_peak, nausea_rate: side-effect measures are "
+                                         r"reported by parallel and crossover trials, not by a randomized withdrawal"):
+        run_trial(load_scenario(path), n=4)

@@ -994,6 +994,12 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     if pk_measures and kind == "randomized_withdrawal":
         raise InputError("endpoints.measures: PK measures (cmax, auc_0_inf, ...) are reported by parallel and "
                          "crossover trials, not by a randomized withdrawal")
+    side_asked = [m for m in measures if m in SIDE_EFFECT_MEASURES]
+    if side_asked and kind == "randomized_withdrawal":
+        # they were dropped without a word (the withdrawal analysis reports relapse and score rows only)
+        raise InputError(f"endpoints.measures: {', '.join(side_asked)}: side-effect measures are reported by "
+                         "parallel and crossover trials, not by a randomized withdrawal (its rows: relapse and scores); "
+                         "run the induction as a parallel trial for them")
     shared = None
     iov = crossover_iov(design, kind)
     if kind in ("crossover", "randomized_withdrawal"):
