@@ -484,3 +484,19 @@ def test_side_effect_measures_in_a_withdrawal_are_refused_not_dropped(tmp_path):
     with pytest.raises(InputError, match=r"^endpoints\.measures: cadss_peak, nausea_rate: side-effect measures are "
                                          r"reported by parallel and crossover trials, not by a randomized withdrawal"):
         run_trial(load_scenario(path), n=4)
+
+
+def test_trial_text_aligns_a_long_measure_name_with_the_other_rows(tmp_path):
+    """'blood_pressure_increased_rate' (29 characters) pushed its row's time and numbers right of every other row's
+    in the trial table; the measure column now fits the longest name."""
+    from ketasim import load_scenario
+    from ketasim.trial import run_trial
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\npopulation: {size: 4}\narms:\n  k: [{drug: esketamine, route: intranasal, dose: 56 mg}]\n"
+                    "endpoints: {times: [24 h], measures: [mean, cadss_peak, blood_pressure_increased_rate]}\n",
+                    encoding="utf-8")
+    lines = [ln for ln in run_trial(load_scenario(path)).format_table().splitlines()
+             if ln.startswith("  ") and ("MADRS points" in ln or "% of patients" in ln or "CADSS points" in ln)]
+    assert len(lines) == 3
+    assert len({ln.index("[") for ln in lines}) == 1, lines       # the CIs start in one column

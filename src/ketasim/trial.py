@@ -181,8 +181,12 @@ class TrialResult:
         if rule is not None:
             lines.append(f"pre-dose BP rule: {rule.describe()}; patients above it are not dosed (screened out)")
         pi = self.uncertainty is not None
+        # the measure column fits the longest name ('blood_pressure_increased_rate' pushed its row's numbers 11
+        # characters right of every other row's)
+        mw = max([18] + [len(m) for m in (t["measure"] if len(t) else [])
+                         if m not in ("final_dose_rate",)])
         if pi:
-            lines.append(f"  {'':18s} {'':>12s}  {'value':>8s}  {'95% CI':^18s}  {'95% prediction interval':^23s}")
+            lines.append(f"  {'':{mw}s} {'':>12s}  {'value':>8s}  {'95% CI':^18s}  {'95% prediction interval':^23s}")
         stratified, unfollowed = undefined_value_arms(self.endpoints)
         for arm, g in t.groupby("arm", sort=False):
             n_arm = self.outcomes[arm].n
@@ -193,13 +197,13 @@ class TrialResult:
                     continue
                 if isinstance(r.get("dose_level"), str):        # share of patients at each final dose (titration)
                     label, start = "final dose " + r.dose_level, "from " + when    # aligned with the other rows
-                    lines.append(f"  {label} {start:>{max(len(start), 30 - len(label))}s}  {r.value:8.2f}  "
+                    lines.append(f"  {label} {start:>{max(len(start), mw + 12 - len(label))}s}  {r.value:8.2f}  "
                                  f"[{r.ci_low:7.2f}, {r.ci_high:7.2f}]"
                                  + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else "")
                                  + "  % of patients")
                     continue
                 if r.measure == "time_to_relapse":              # a Kaplan-Meier median in days, not a session peak
-                    lines.append(f"  {r.measure:18s} {'KM median':>12s}  " + (
+                    lines.append(f"  {r.measure:{mw}s} {'KM median':>12s}  " + (
                         f"{r.value:8.2f}  [" + (f"{r.ci_low:7.2f}" if math.isfinite(r.ci_low) else "    n/a")
                         + ", " + (f"{r.ci_high:7.2f}] d" if math.isfinite(r.ci_high)
                                   else "not reached] d")   # beyond follow-up
@@ -213,12 +217,12 @@ class TrialResult:
                            "  PI: not reached in >= 97.5 % of the draws" if pi and r.pi_low == math.inf else ""))
                     continue
                 if not math.isfinite(r.value):                 # e.g. a stratum nobody was randomized into
-                    lines.append(f"  {r.measure:18s} {when:>12s}  "
+                    lines.append(f"  {r.measure:{mw}s} {when:>12s}  "
                                  + no_value_text(n_arm, arm in stratified, arm in unfollowed and r.measure in
                                                  RELAPSE_MEASURES))
                     continue
                 unit = measure_unit(r.measure, r.scale)
-                lines.append(f"  {r.measure:18s} {when:>12s}  {r.value:8.2f}  {_ci_text(r.ci_low, r.ci_high)}"
+                lines.append(f"  {r.measure:{mw}s} {when:>12s}  {r.value:8.2f}  {_ci_text(r.ci_low, r.ci_high)}"
                              + (f"  [{r.pi_low:7.2f}, {r.pi_high:7.2f}]" if pi and math.isfinite(r.pi_low) else "")
                              + (f"  {unit}" if unit else ""))
             pk = [r for r in self.endpoints if r["arm"] == arm and "analyte" in r]
