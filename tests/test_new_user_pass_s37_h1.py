@@ -500,3 +500,21 @@ def test_trial_text_aligns_a_long_measure_name_with_the_other_rows(tmp_path):
              if ln.startswith("  ") and ("MADRS points" in ln or "% of patients" in ln or "CADSS points" in ln)]
     assert len(lines) == 3
     assert len({ln.index("[") for ln in lines}) == 1, lines       # the CIs start in one column
+
+
+def test_protocol_day_numbers_get_a_hint_and_wk_reads_as_weeks():
+    """`at: day 28` (as a protocol writes it) was 'cannot read ... as a number followed by a unit', and `4 wk` an
+    unknown unit. 'day N' / 'week N' now say what to write (day 1 is the first dose's day: day 28 is 27 d), and
+    'wk' / 'wks' read as weeks."""
+    import pytest
+
+    from ketasim.errors import UnitError
+    from ketasim.units import parse_time_h
+
+    with pytest.raises(UnitError, match=r"^arms\.k\[1\]\.at: write the time since the start with its unit after the "
+                                        r"number, e\.g\. '27 d' for day 28 when day 1 is the day of the first dose"):
+        parse_time_h("day 28", "arms.k[1].at")
+    with pytest.raises(UnitError, match=r"'3 week' for the start of week 4"):
+        parse_time_h("Week 4", "arms.k[1].at")
+    assert parse_time_h("4 wk", "f") == parse_time_h("2 wks", "f") * 2 == 672.0
+    assert parse_time_h("40 min", "f") == pytest.approx(40 / 60)

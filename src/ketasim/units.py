@@ -136,6 +136,18 @@ def parse_time_h(text, field: str) -> float:
     """A time or duration in hours. ``'40 min'``, ``'3.5 d'``, ``'2 h'``, ``'1 week'``; at most 10 years."""
     from .limits import MAX_TIME_H
 
+    if isinstance(text, str):
+        m = re.match(r"^\s*(day|week|wk)\s*(\d+(?:\.\d+)?)\s*$", text, re.I)
+        if m:       # a protocol's 'day 28': say what to write (trials count day 1 as the first dose's day)
+            n = float(m.group(2))
+            day = m.group(1).lower() == "day"
+            raise UnitError(f"{field}: write the time since the start with its unit after the number, e.g. "
+                            + (f"'{n - 1:g} d' for day {n:g} when day 1 is the day of the first dose"
+                               if day else f"'{n - 1:g} week' for the start of week {n:g} when week 1 begins "
+                               f"with the first dose, '{n:g} week' for its end")
+                            + f" (got {text.strip()[:40]!r})")
+        # 'wk' / 'wks' as protocols abbreviate weeks (pint does not know them)
+        text = re.sub(r"(?<=[\d\s])wks?\s*$", "week", text.strip())
     t = parse_quantity(text, "hour", field, examples=("min", "h"))
     if not math.isfinite(t) or abs(t) > MAX_TIME_H:
         raise UnitError(f"{field}: {text!r} is beyond the {MAX_TIME_H:g} h (10 years) ketasim simulates")
