@@ -62,7 +62,7 @@ def test_trial_json_and_report_record_every_hypothesis_switch_and_the_model(tmp_
     assert d["antidepressant_trd"] is False and d["natural_course_spread"] is False
     assert d["model"] == f"{DEFAULT_MODEL.name} {DEFAULT_MODEL.digest()}"
     # the same keys and values as a simulation's provenance of that scenario
-    prov = simulate(sc, n=1).provenance
+    prov = simulate(sc, n=sc.population.size).provenance       # the trial's size: both record patients_per_arm
     assert {k: d[k] for k in prov if k in d and k != "seed"} == {k: prov[k] for k in prov if k in d and k != "seed"}
     page = trial_report(tr, tmp_path / "t.html").read_text(encoding="utf-8")
     assert "population.visit_contact: true" in page and "population.antidepressant_spread: true" in page
