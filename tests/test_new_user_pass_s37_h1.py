@@ -518,3 +518,21 @@ def test_protocol_day_numbers_get_a_hint_and_wk_reads_as_weeks():
         parse_time_h("Week 4", "arms.k[1].at")
     assert parse_time_h("4 wk", "f") == parse_time_h("2 wks", "f") * 2 == 672.0
     assert parse_time_h("40 min", "f") == pytest.approx(40 / 60)
+
+
+def test_a_dose_line_key_from_a_protocol_or_nonmem_points_at_the_key_meant():
+    """`dosage:`, `interval:`, `time:`, `repeat:`, `Dose:` or a typo such as `duraton:` in a dose line were 'unknown
+    key(s) ...; allowed: ...' with no pointer (population keys get 'did you mean'); they now name the key meant."""
+    import pytest
+
+    from ketasim.errors import InvalidRegimenError
+    from ketasim.regimen import Dose
+
+    base = {"drug": "esketamine", "route": "intranasal"}
+    for extra, meant in (({"dosage": "56 mg"}, "dose"), ({"dose": "56 mg", "interval": "3.5 d"}, "every"),
+                         ({"dose": "56 mg", "time": "1 d"}, "at"), ({"dose": "56 mg", "repeat": 8}, "count"),
+                         ({"Dose": "56 mg"}, "dose"), ({"dose": "56 mg", "duraton": "40 min"}, "duration")):
+        with pytest.raises(InvalidRegimenError, match=rf"unknown key\(s\) \w+ \(did you mean {meant}\?\); allowed"):
+            Dose.from_mapping({**base, **extra}, "arms.k[0]")
+    with pytest.raises(InvalidRegimenError, match=r"unknown key\(s\) foo; allowed"):
+        Dose.from_mapping({**base, "dose": "56 mg", "foo": 1}, "arms.k[0]")

@@ -341,7 +341,8 @@ class Dose:
                 k, x = split[0]
                 raise InvalidRegimenError(f"{field}.{k}: a decimal comma? '{k}: {data[k]},{x}' inside {{ }} is read as "
                                           f"two entries ({k}: {data[k]} and a key '{x}'); write '{data[k]}.{x}'")
-            raise InvalidRegimenError(f"{field}: unknown key(s) {', '.join(sorted(map(str, extra)))}; allowed: {', '.join(sorted(known))}")
+            raise InvalidRegimenError(f"{field}: unknown key(s) {', '.join(sorted(map(str, extra)))}"
+                                      f"{_dose_key_hint(extra, known)}; allowed: {', '.join(sorted(known))}")
         if "drug" not in data:
             raise InvalidRegimenError(f"{field}.drug: missing")
         drug = parse_drug(data["drug"], f"{field}.drug")
@@ -721,6 +722,28 @@ class Arm:
     def last_time_h(self) -> float:
         adm = self.administrations()
         return max((a.start_h + a.duration_h for a in adm), default=0.0)
+
+
+#: a dose line's keys as protocols and other tools name them (each was 'unknown key' with no pointer to the one meant)
+_DOSE_KEY_SYNONYMS = {"dosage": "dose", "amount": "dose", "amt": "dose", "interval": "every", "frequency": "every",
+                      "ii": "every", "tau": "every", "time": "at", "start": "at", "start_time": "at", "day": "at",
+                      "repeat": "count", "repeats": "count", "n": "count", "times": "count", "doses": "count",
+                      "number": "count", "addl": "count (addl + 1)", "dur": "duration", "infusion_time": "duration",
+                      "medication": "drug", "compound": "drug"}
+
+
+def _dose_key_hint(extra, known) -> str:
+    """' (did you mean ...?)' for unknown dose-line keys that are a synonym, a letter-case variant or a near miss."""
+    import difflib
+
+    meant = []
+    for k in sorted(map(str, extra)):
+        low = k.strip().lower()
+        m = low if low in known else _DOSE_KEY_SYNONYMS.get(low) or next(
+            iter(difflib.get_close_matches(low, sorted(known), n=1, cutoff=0.8)), None)
+        if m:
+            meant.append(m if len(extra) == 1 else f"{m} for {k}")
+    return f" (did you mean {', '.join(meant)}?)" if meant else ""
 
 
 def arm_from_list(name: str, items, field: str | None = None) -> Arm:
