@@ -277,11 +277,6 @@ def _unit(unit: str) -> str:
 
     return unit_suffix(unit)
 
-def _size_note(tr) -> str:
-    """A comment line above a trial's scenario when ``--size`` overrode its ``population.size`` (the YAML said 300
-    patients beside a header of n=100, and nothing said which was run)."""
-    run = getattr(tr, "patients_per_arm", None)
-    if run is None or run == tr.scenario.population.size:
 
 def _size_note(run, scenario, typical: bool = False) -> str:
     """A comment line above a report's scenario when ``--size`` (or ``--typical``) overrode its ``population.size``
