@@ -186,7 +186,9 @@ def _lambda_z(t: np.ndarray, c: np.ndarray, first: np.ndarray, rule: str):
         # ordinary least squares of log C on t (the same numbers as numpy.polyfit, ~20x faster for many subjects)
         xc = x - x.mean()
         yc = yfit - yfit.mean(axis=1, keepdims=True)
-        slope = (yc @ xc) / (xc @ xc)
+        # a row-wise sum, not the matrix product yc @ xc: BLAS blocks a product by the number of rows, so a
+        # subject's slope could differ in the last bit with the batch it was computed in (chunk size)
+        slope = (yc * xc[None, :]).sum(axis=1) / (xc @ xc)
         ss_tot = (yc ** 2).sum(axis=1)
         ss_res = ((yc - slope[:, None] * xc[None, :]) ** 2).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
