@@ -97,15 +97,18 @@ def test_the_plateau_residual_is_one_sided_and_only_with_its_quantity():
 
 def test_the_plateau_is_measured_only_with_the_pool_and_on_the_pool_model():
     """Without the switch the quantities have no plateau key (the model without a pool); with it the directions'
-    virtual patients spend the pool, so a smaller pool flattens the dose-response (at the shipped set 1.05x / 1.13x /
-    1.16x at a pool of 0.05 / 0.29 (the fit) / 1 baseline levels; a pool of 20, no limit in effect, 1.15x because the
-    shipped set's relief saturates at that drive: the population's mean change at 0.5 mg/kg is then ~26 of 33 points)."""
+    virtual patients spend the pool, so its capacity moves the dose-response. At the set shipped until the
+    thirty-sixth session a smaller pool flattened it monotonically (1.05x / 1.13x / 1.16x at a pool of 0.05 / 0.29 /
+    1 baseline levels); at the thirty-seventh session's set (recalibrated on the refitted deep compartment) the
+    effect is smaller and not monotone (1.133x / 1.111x / 1.142x; 1.128x at 20): the fitted relief saturates nearer
+    the drive of 0.5 mg/kg, so the pool is measured, not a direction of its own."""
     p = load_parameters()
     off = direction_quantities(p)
     assert "dose_plateau_ratio" not in off
     ratio = {k: direction_quantities(p.with_free({"bdnf_pool_capacity": k}, "t", "t"), switches=POOL)
-             for k in (0.05, 1.0)}
-    assert ratio[0.05]["dose_plateau_ratio"] < ratio[1.0]["dose_plateau_ratio"] - 0.05
+             for k in (0.05, 0.29, 1.0)}
+    plateau = [r["dose_plateau_ratio"] for r in ratio.values()]
+    assert max(plateau) - min(plateau) > 0.02          # the pool is on the directions' model (0.031 here)
     assert ratio[0.05]["midazolam_sustained_points"] == pytest.approx(off["midazolam_sustained_points"])
 
 

@@ -89,13 +89,16 @@ def test_existing_scenarios_give_the_numbers_they_gave_before_the_new_scales():
     from ketasim.scenario import load_scenario
     from ketasim.trial import run_trial
 
-    want = {"feder2021.yaml": {"ketamine": [(336.0, "mean_change", -24.575), (336.0, "response_rate", 72.5)],
+    # thirty-seventh session: the deep compartment no longer drains the first hours (benchmarks/fit_pk_deep.py; the
+    # effect site's peak +14-17 %, the side-effect EC50s re-anchored): only the drug arms move (feder2021 ketamine
+    # -24.575 -> -24.2; canuso2018 ESK+SOC -23.6 -> -23.85, remission 52.5 -> 55.0: one patient of 40)
+    want = {"feder2021.yaml": {"ketamine": [(336.0, "mean_change", -24.2), (336.0, "response_rate", 72.5)],
                                "midazolam": [(336.0, "mean_change", -17.775), (336.0, "response_rate", 60.0)]},
             # thirty-third session: the bioavailability effect of a swallowed dose moved to the first pass (it was
             # censored at eta_f ~ +0.2 by a cap on the gut depot): through the swallowed part of the nasal doses one
             # esketamine patient of 40 moves by one rating point and into remission (-23.575 -> -23.6, 50.0 -> 52.5)
-            "canuso2018.yaml": {"ESK+SOC": [(4.0, "mean_change", -23.6), (4.0, "response_rate", 62.5),
-                                            (4.0, "remission_rate", 52.5)],
+            "canuso2018.yaml": {"ESK+SOC": [(4.0, "mean_change", -23.85), (4.0, "response_rate", 62.5),
+                                            (4.0, "remission_rate", 55.0)],
                                 "PBO+SOC": [(4.0, "mean_change", -18.525), (4.0, "response_rate", 52.5),
                                             (4.0, "remission_rate", 40.0)]}}
     for f, arms in want.items():
