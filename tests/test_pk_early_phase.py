@@ -23,7 +23,7 @@ import math
 import numpy as np
 import pytest
 
-from _support import line, params, reference_rows, typical_traj
+from _support import REFERENCE_PK_CSV, line, params, reference_rows, typical_traj
 
 TIMES_MIN = (40, 80, 120, 230)
 INFUSION = [line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")]
@@ -34,7 +34,10 @@ VENOUS_MODELS = ("Clements250", "Fanta S (applied to racemic dose)", "Perez-Ruix
 
 def predicted(model: str) -> np.ndarray:
     """The reference row's four concentrations (ng/mL at 40/80/120/230 min)."""
-    rows = {r["quantity"]: r for r in reference_rows()}
+    found = reference_rows()
+    if found is None:                       # the shared reference folder is not beside the repository
+        pytest.skip(f"{REFERENCE_PK_CSV} is not present on this machine")
+    rows = {r["quantity"]: r for r in found}
     row = rows[ROW + model]
     assert row["unit"] == "ng/mL at 40/80/120/230 min"
     return np.array([float(x) for x in row["value"].split("/")])
