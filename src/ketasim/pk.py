@@ -11,8 +11,9 @@ treat every mode exactly (see ``ketasim.solver``).
 **One molecule, one disposition.** S- and R-ketamine have the same disposition whatever the product they come
 from (S-ketamine PK is the same alone or in the racemate, Geisslinger 1993; S and R share distribution,
 Henthorn 2018): an ARTERIAL central compartment and the fast and slow tissue compartments of Simons 2022
-(arterial sampling), a deep compartment that brings Vss to the published 6.6 L/kg (Fanta 2021; flow from
-Perez-Ruixo 2021), and an arm-VENOUS sampling compartment of small volume fed by arterial blood (the Henthorn
+(arterial sampling), a deep compartment for the slow terminal phase whose volume and flow are fitted to Simons'
+first hours and Fanta 2021's Vss and terminal half-life (benchmarks/fit_pk_deep.py: Vss 262 L, so that it does not
+drain the early peak), and an arm-VENOUS sampling compartment of small volume fed by arterial blood (the Henthorn
 2018 / Kamp 2020 structure in its minimal form). A venous sample is that compartment's blood mixed with a
 fraction draining the slowly equilibrating tissue (:func:`venous_read`; Kamp 2020 links venous samples to
 peripheral compartments); the half-time and the fraction are fitted to venous anchors by
