@@ -399,7 +399,7 @@ def test_a_withdrawal_randomizing_after_the_trial_ends_is_refused_and_an_empty_a
                     "  m: [{drug: midazolam, route: iv-infusion, dose: 0.045 mg/kg, duration: 40 min}]\n"
                     "endpoints: {times: [24 h]}\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"^design\.induction_until: randomization at 60 d leaves no weekly follow-up "
-                                         r"visit before the trial ends at 28 d"):
+                                         r"visit before the trial ends at 28 d \(a trial lasts at least 28 d\)"):
         run_trial(load_scenario(path))
     empty = SimpleNamespace(name="k", times_h=np.array([24.0]), rating=np.zeros((0, 1)), baseline=np.zeros(0),
                             response_reference=np.zeros(0), n=0)

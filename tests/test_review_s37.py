@@ -197,3 +197,38 @@ def test_the_page_offers_the_provenance_beside_the_csv(browser, dashboard, tmp_p
     assert doc["parameter_edits"] == {} and "units" in doc and "parameter_set" in doc
     assert not problems, problems
     ctx.close()
+
+
+# ---- H3 Round 6 (R6-3): output.until does not shorten a randomized withdrawal's follow-up ----------------------------
+def _withdrawal_dict(until="10 d", induction_until="14 d"):
+    dose = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min",
+            "every": "3.5 d"}
+    return {"name": "w", "population": {"size": 6},
+            "design": {"type": "randomized_withdrawal", "continue": "k", "withdraw": "m",
+                       "induction_until": induction_until},
+            "arms": {"k": [dict(dose, count=6)], "m": [dict(dose, count=4)]},
+            "endpoints": {"times": ["24 h", "8 week"]}, "output": {"every": "1 h", "until": until}}
+
+
+def test_output_until_does_not_cut_a_withdrawal_follow_up():
+    import numpy as np
+
+    from ketasim.errors import InputError
+    from ketasim.scenario import scenario_from_dict
+    from ketasim.trial import _trial_grid
+
+    weeks = np.arange(0, 9) * 168.0
+    for until in ("10 d", "22 d", None):
+        d = _withdrawal_dict(until or "10 d")
+        if until is None:
+            del d["output"]
+        _, horizon, extra, _, _ = _trial_grid(scenario_from_dict(d))
+        # relapse visits weekly from randomization (14 d) to the last endpoint (8 weeks), whatever output.until says
+        assert horizon == 8 * 168.0 and list(extra["visits"]) == list(weeks)
+    # a longer output.until still extends the follow-up, as before
+    _, horizon, extra, _, _ = _trial_grid(scenario_from_dict(_withdrawal_dict("10 week")))
+    assert horizon == 10 * 168.0 and extra["visits"][-1] == 10 * 168.0
+    # the message names the trial's end and why (was: "ends at 10 d (the last endpoint time, at least 28 d ...)")
+    with pytest.raises(InputError, match=r"^design\.induction_until: randomization at 63 d leaves no weekly follow-up "
+                                         r"visit before the trial ends at 56 d \(the last endpoint time\); "):
+        _trial_grid(scenario_from_dict(_withdrawal_dict("10 d", "9 week")))

@@ -33,7 +33,7 @@ from scipy import stats
 
 from .adverse_events import MEASURES as AE_MEASURES
 from .adverse_events import sample_incidence
-from .engine import decision_fluctuation_draws, run_arm
+from .engine import decision_fluctuation_draws, default_horizon_h, run_arm
 from .model import DEFAULT_MODEL, model_id
 from .errors import InputError
 from .parameters import ParameterSet, load_parameters
@@ -953,7 +953,7 @@ def _trial_grid(scenario: Scenario, ep: Endpoints | None = None):
     horizon = max(scenario.horizon_h, times[-1])
     extra = {}
     if design.get("type", "parallel") == "randomized_withdrawal":
-        extra = _withdrawal_setup(design, scenario)
+        extra = _withdrawal_setup(design, scenario, times[-1])
         times = np.unique(np.concatenate([times, extra["visits"]]))
         horizon = max(horizon, times[-1])
     follow = _follow_up_setup(design, horizon) if design.get("follow_up_from") is not None else None
@@ -1551,7 +1551,7 @@ def titration_summary(o: ArmOutcome) -> dict:
 WITHDRAWAL_CRITERIA = ("response", "remission", "stable_response", "stable_remission", "stratified")
 
 
-def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
+def _withdrawal_setup(design: dict, scenario: Scenario, last_endpoint_h: float) -> dict:
     """Validated randomized-withdrawal settings.
 
     ``criterion``: ``response`` / ``remission`` at the randomization visit; ``stable_remission`` — remission at
@@ -1593,14 +1593,25 @@ def _withdrawal_setup(design: dict, scenario: Scenario) -> dict:
         raise InputError("design.relapse_score: must be a number") from None
     if not math.isfinite(relapse) or relapse <= 0:
         raise InputError("design.relapse_score: must be a positive number")
-    horizon = scenario.horizon_h
+    # the trial's own end: the last endpoint time or 14 d after the last dose (at least 28 d). Not
+    # scenario.horizon_h alone: `output: {until: ...}` sets that, and a trajectory-output setting cut the relapse
+    # follow-up short (until: 22 d counted relapses at 14 and 21 d of an 8-week trial); a longer `until` still
+    # extends it, as before
+    dose_end = default_horizon_h(scenario.arms)
+    horizon = max(scenario.horizon_h, dose_end, last_endpoint_h)
     visits = np.arange(t_rand, horizon + 1e-9, 168.0)
     if not np.any(visits > t_rand + 1e-9):
         # no visit could count a relapse: every arm reported 'n/a' (or, with a rate measure, ZeroDivisionError)
+        if horizon == last_endpoint_h:
+            why = "the last endpoint time"
+        elif horizon == dose_end:
+            why = ("a trial lasts at least 28 d" if dose_end == 28 * 24.0
+                   else f"14 d after the last dose at {fmt_hours(dose_end - 14 * 24.0)}")
+        else:
+            why = "output.until"
         raise InputError(f"design.induction_until: randomization at {fmt_hours(t_rand)} leaves no weekly follow-up "
-                         f"visit before the trial ends at {fmt_hours(horizon)} (the last endpoint time, at least 28 d and "
-                         "14 d after the last dose); give doses or endpoint times after randomization, or randomize "
-                         "earlier")
+                         f"visit before the trial ends at {fmt_hours(horizon)} ({why}); give doses or endpoint times "
+                         "after randomization, or randomize earlier")
     pre = t_rand - 168.0 * np.arange(n_stable)[::-1]     # weekly visits up to and including randomization
     pre = pre[pre >= 0]
     return {"t_rand": t_rand, "criterion": crit, "relapse": relapse, "visits": np.unique(np.concatenate([pre, visits])),
