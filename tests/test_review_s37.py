@@ -232,3 +232,23 @@ def test_output_until_does_not_cut_a_withdrawal_follow_up():
     with pytest.raises(InputError, match=r"^design\.induction_until: randomization at 63 d leaves no weekly follow-up "
                                          r"visit before the trial ends at 56 d \(the last endpoint time\); "):
         _trial_grid(scenario_from_dict(_withdrawal_dict("10 d", "9 week")))
+
+
+# ---- H3 Round 6 (R6-2): a stated patient is not "the population's typical patient" ---------------------------------
+def test_a_stated_patient_report_names_the_stated_patient(tmp_path):
+    import html
+
+    pytest.importorskip("plotly")
+    from ketasim import simulate
+    from ketasim.report import simulation_report
+    from ketasim.scenario import scenario_from_dict
+
+    d = {"name": "stated", "seed": 1, "patient": {"weight_kg": 60, "age_years": 70, "sex": "male", "baseline": 30},
+         "arms": {"k": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                         "duration": "40 min"}]},
+         "output": {"every": "1 h", "until": "2 d"}}
+    r = simulate(scenario_from_dict(d))
+    assert r.provenance["typical_patient"] is True            # the engine simulates a stated patient's typical effects
+    text = html.unescape(simulation_report(r, r, tmp_path / "p.html").read_text(encoding="utf-8"))
+    assert "yes (the stated patient: its own covariates, no between-patient variability)" in text
+    assert "the population's typical patient" not in text and "--typical or --size 1" not in text

@@ -209,7 +209,9 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _provenance_table(prov: dict) -> str:
+def _provenance_table(prov: dict, stated_patient: bool = False) -> str:
+    """The provenance rows; ``stated_patient``: the scenario states one patient (``patient:``), which the engine
+    simulates with typical effects (its provenance says typical_patient: true without --typical or --size 1)."""
     keys = [("scenario", "scenario"), ("ketasim_version", "ketasim version"), ("parameter_set", "parameter set"),
             ("calibration_run", "calibration"), ("parameter_edits", "parameter edits (dashboard)"), ("seed", "seed"),
             ("patients_per_arm", "patients per arm"), ("design", "design"), ("model", "model"),
@@ -263,6 +265,9 @@ def _provenance_table(prov: dict) -> str:
         if k == "experiments":          # {switch: value} not at the default
             return ", ".join(f"experiments.{n}: {str(v).lower() if isinstance(v, bool) else format(v, 'g')}"
                              for n, v in prov[k].items()) or "none (the intact mechanism)"
+        if k == "typical_patient" and prov[k] and stated_patient:
+            # it said "the population's typical patient: mean covariates ...; --typical or --size 1"
+            return "yes (the stated patient: its own covariates, no between-patient variability)"
         return switch[k][0 if prov[k] else 1] if k in switch else prov[k]
 
     rows = [(lab, value(k)) for k, lab in keys if k in prov]
@@ -385,7 +390,8 @@ def simulation_report(result, typical_result, path, *, parameter_edits: dict | N
                  if bands is not None else "Lines: the typical patient of each arm.")
     sections = [
         _section("Provenance", _provenance_table(result.provenance if parameter_edits is None else
-                                                 {**result.provenance, "parameter_edits": parameter_edits}),
+                                                 {**result.provenance, "parameter_edits": parameter_edits},
+                                                 stated_patient=getattr(sc, "patient", None) is not None),
                  "provenance"),
         _section("Time courses: every link of the chain",
                  _plot_div("cascade", band_note + " Buttons switch between log time (minutes to weeks at once) "
