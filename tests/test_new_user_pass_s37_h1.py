@@ -504,17 +504,18 @@ def test_trial_text_aligns_a_long_measure_name_with_the_other_rows(tmp_path):
 
 def test_protocol_day_numbers_get_a_hint_and_wk_reads_as_weeks():
     """`at: day 28` (as a protocol writes it) was 'cannot read ... as a number followed by a unit', and `4 wk` an
-    unknown unit. 'day N' / 'week N' now say what to write (day 1 is the first dose's day: day 28 is 27 d), and
-    'wk' / 'wks' read as weeks."""
+    unknown unit. 'day N' / 'week N' now say what to write (day 28 is 27 d if day 1 is the first dose's day, 28 d
+    if day 0), and 'wk' / 'wks' read as weeks."""
     import pytest
 
     from ketasim.errors import UnitError
     from ketasim.units import parse_time_h
 
     with pytest.raises(UnitError, match=r"^arms\.k\[1\]\.at: write the time since the start with its unit after the "
-                                        r"number, e\.g\. '27 d' for day 28 when day 1 is the day of the first dose"):
+                                        r"number, e\.g\. day 28 is '27 d' if day 1 is the day of the first dose, "
+                                        r"'28 d' if that day is day 0"):
         parse_time_h("day 28", "arms.k[1].at")
-    with pytest.raises(UnitError, match=r"'3 week' for the start of week 4"):
+    with pytest.raises(UnitError, match=r"week 4 runs from '3 week' to '4 week' if week 1 begins with the first dose"):
         parse_time_h("Week 4", "arms.k[1].at")
     assert parse_time_h("4 wk", "f") == parse_time_h("2 wks", "f") * 2 == 672.0
     assert parse_time_h("40 min", "f") == pytest.approx(40 / 60)

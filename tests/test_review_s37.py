@@ -252,3 +252,26 @@ def test_a_stated_patient_report_names_the_stated_patient(tmp_path):
     text = html.unescape(simulation_report(r, r, tmp_path / "p.html").read_text(encoding="utf-8"))
     assert "yes (the stated patient: its own covariates, no between-patient variability)" in text
     assert "the population's typical patient" not in text and "--typical or --size 1" not in text
+
+
+# ---- H3 Round 6 (R6-1): 'day N' / 'week N' hints give both numberings and never a negative time ---------------------
+def test_protocol_day_hint_gives_both_readings_and_no_negative_time():
+    import re
+
+    from ketasim.errors import UnitError
+    from ketasim.units import parse_time_h
+
+    def hint(text):
+        with pytest.raises(UnitError) as e:
+            parse_time_h(text, "at")
+        return str(e.value)
+
+    assert "day 28 is '27 d' if day 1 is the day of the first dose, '28 d' if that day is day 0" in hint("day 28")
+    assert "week 4 runs from '3 week' to '4 week' if week 1 begins with the first dose, from '4 week' if that week " \
+           "is week 0" in hint("week 4")
+    for text in ("day 0", "Day 0", "week 0", "wk 0", "day 0.5", "day 1", "week 1"):
+        msg = hint(text)
+        assert not re.search(r"'-", msg), msg                     # it advised '-1 d' / '-1 week', then refused it
+        for quoted in re.findall(r"'(\d[^']*)'", msg):            # every suggested time reads and is not negative
+            assert parse_time_h(quoted, "at") >= 0
+    assert "day 0 is '0 d' if day 0 is the day of the first dose" in hint("day 0")

@@ -132,19 +132,30 @@ def parse_quantity(text, target: str, field: str, examples: tuple[str, ...] = ("
     return convert(value, unit, target, field)
 
 
+def _protocol_day_hint(n: float, day: bool) -> str:
+    """What a protocol's 'day N' / 'week N' is in time since the first dose. Protocols number the first dose's day
+    (week) 1 or 0, so both readings are given and neither is picked; a reading that would be negative (day 0 when
+    day 1 is the first dose's) is left out, as a negative time is refused."""
+    if day:
+        if n < 1:
+            return f"day {n:g} is '{n:g} d' if day 0 is the day of the first dose"
+        return f"day {n:g} is '{n - 1:g} d' if day 1 is the day of the first dose, '{n:g} d' if that day is day 0"
+    if n < 1:
+        return f"week {n:g} starts at '{n:g} week' if week 0 begins with the first dose"
+    return (f"week {n:g} runs from '{n - 1:g} week' to '{n:g} week' if week 1 begins with the first dose, from "
+            f"'{n:g} week' if that week is week 0")
+
+
 def parse_time_h(text, field: str) -> float:
     """A time or duration in hours. ``'40 min'``, ``'3.5 d'``, ``'2 h'``, ``'1 week'``; at most 10 years."""
     from .limits import MAX_TIME_H
 
     if isinstance(text, str):
         m = re.match(r"^\s*(day|week|wk)\s*(\d+(?:\.\d+)?)\s*$", text, re.I)
-        if m:       # a protocol's 'day 28': say what to write (trials count day 1 as the first dose's day)
+        if m:       # a protocol's 'day 28': say what to write under either way of numbering the first dose's day
             n = float(m.group(2))
-            day = m.group(1).lower() == "day"
             raise UnitError(f"{field}: write the time since the start with its unit after the number, e.g. "
-                            + (f"'{n - 1:g} d' for day {n:g} when day 1 is the day of the first dose"
-                               if day else f"'{n - 1:g} week' for the start of week {n:g} when week 1 begins "
-                               f"with the first dose, '{n:g} week' for its end")
+                            + _protocol_day_hint(n, m.group(1).lower() == "day")
                             + f" (got {text.strip()[:40]!r})")
         # 'wk' / 'wks' as protocols abbreviate weeks (pint does not know them)
         text = re.sub(r"(?<=[\d\s])wks?\s*$", "week", text.strip())
