@@ -275,3 +275,30 @@ def test_protocol_day_hint_gives_both_readings_and_no_negative_time():
         for quoted in re.findall(r"'(\d[^']*)'", msg):            # every suggested time reads and is not negative
             assert parse_time_h(quoted, "at") >= 0
     assert "day 0 is '0 d' if day 0 is the day of the first dose" in hint("day 0")
+
+
+# ---- H3 Round 6 (R6-4): one rule for "this trial reports only PK endpoints" -----------------------------------------
+def test_one_rule_decides_a_pk_only_trial(monkeypatch):
+    import dataclasses as dc
+    import inspect
+    from pathlib import Path
+
+    from ketasim import external, load_scenario, trial
+    from ketasim.errors import InputError
+    from ketasim.trial import CI_SCOPE, CI_SCOPE_PK, reports_pk_only, run_trial
+
+    sc = load_scenario(str(Path(__file__).parents[1] / "examples/pk/ddi_oral_esketamine_clarithromycin.yaml"))
+    assert reports_pk_only(sc)
+    mixed = dc.replace(sc, endpoints=dc.replace(sc.endpoints, measures=(*sc.endpoints.measures, "mean_change")))
+    assert not reports_pk_only(mixed) and not reports_pk_only(dc.replace(sc, endpoints=None))
+    # the trial's text and its --uncertainty refusal consult the one function (not copies of its rule)
+    tr = run_trial(sc, n=4)
+    assert CI_SCOPE_PK in tr.format_table()
+    monkeypatch.setattr(trial, "reports_pk_only", lambda scenario: False)
+    assert CI_SCOPE in tr.format_table() and CI_SCOPE_PK not in tr.format_table()
+    monkeypatch.setattr(trial, "reports_pk_only", lambda scenario: True)
+    with pytest.raises(InputError, match=r"^--uncertainty: this trial reports only PK endpoints"):
+        trial._uncertainty_draws(mixed, load_parameters(), 5, False, None, None)
+    # and `ketasim external` calls it rather than repeating the rule
+    src = inspect.getsource(external)
+    assert "reports_pk_only(sc)" in src and "PK_MEASURES" not in src

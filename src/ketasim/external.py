@@ -33,7 +33,6 @@ from typing import Callable
 import pandas as pd
 
 from .errors import InputError, KetasimError
-from .vocabulary import DEFAULT_MEASURES, PK_MEASURES
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 OBSERVED_SUFFIX = "_observed"
@@ -279,7 +278,7 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
     from .limits import check_seed, check_size
     from .observed import compare_observed
     from .parameters import load_parameters
-    from .trial import check_uncertainty_draws, run_trial
+    from .trial import check_uncertainty_draws, reports_pk_only, run_trial
 
     if uncertainty:
         check_uncertainty_draws(uncertainty)
@@ -312,8 +311,7 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
             start = time.perf_counter()
             try:
                 # a PK-only trial has no row a prediction interval could widen (run_trial refuses the option)
-                pk_only = all(m in PK_MEASURES for m in ((sc.endpoints.measures if sc.endpoints else None)
-                                                         or DEFAULT_MEASURES))
+                pk_only = reports_pk_only(sc)
                 kw = {"uncertainty": uncertainty, "between_trial": between_trial, "draw_seed": draw_seed,
                       "log": log} if uncertainty and not pk_only else {}
                 tr = run_trial(sc, params, n=size, seed=seed, **kw)

@@ -268,7 +268,7 @@ class TrialResult:
             if any(c["measure"] == "relapse_rate_difference" for c in self.comparisons):
                 lines.append(f"  ({RELAPSE_COMPARISON_NOTE})")
         # with --uncertainty: no advice to add it; a PK-only trial: none could be added (it is refused)
-        pk_only = bool(self.endpoints) and all(r.get("scale") == "pk" for r in self.endpoints)
+        pk_only = reports_pk_only(self.scenario)
         lines.append("\n" + (CI_SCOPE_WITH_PI if pi else CI_SCOPE_PK if pk_only else CI_SCOPE))
         if pi:
             lines.append(pi_scope(self.uncertainty))
@@ -1112,6 +1112,14 @@ def whole_design_draws(scenario: Scenario) -> bool:
     return design.get("type", "parallel") == "randomized_withdrawal" or design.get("follow_up_from") is not None
 
 
+def reports_pk_only(scenario: Scenario) -> bool:
+    """Whether the trial reports PK endpoints only (``endpoints.measures`` all PK measures): rows no prediction
+    interval can widen. The one rule for refusing ``--uncertainty`` on such a trial, for its text's CI note and for
+    ``ketasim external`` (which runs such a trial without the option)."""
+    measures = (scenario.endpoints.measures if scenario.endpoints else None) or DEFAULT_MEASURES
+    return all(m in PK_MEASURES for m in measures)
+
+
 def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_trial: bool, draw_seed, log,
                        size: int | None = None) -> dict:
     """Validated options and the draws' parameter sets: posterior draw i with trial effect i applied (the same
@@ -1123,8 +1131,8 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
                               trial_tau, with_trial_effect)
 
     k = check_uncertainty_draws(k)
-    measures = (scenario.endpoints.measures if scenario.endpoints else None) or DEFAULT_MEASURES
-    if all(m in PK_MEASURES for m in measures):
+    if reports_pk_only(scenario):
+        measures = (scenario.endpoints.measures if scenario.endpoints else None) or DEFAULT_MEASURES
         # the draws ran and the text described prediction intervals that no row had
         raise InputError("--uncertainty: this trial reports only PK endpoints (endpoints.measures: "
                          f"{', '.join(measures)}), which get no prediction interval; leave --uncertainty out")
