@@ -282,7 +282,9 @@ RIF_NOPPERS, RIF_PELTONIEMI = "rifampicin for 5 d", "rifampicin for 6 d"
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MODEL: rifampicin's ketamine factors come from CYP probe data (CYP3A from midazolam: liver x2.73 after Gorski "
+    "MODEL (thirty-seventh session, fm_nk 0.616 on the refitted deep compartment: total liver CLint x1.71 after 5 d, "
+    "x1.96 at steady state; IV AUC0-inf ratio 0.847, 0.003 below the band's 0.85, so a small PK change can make this "
+    "pass; S-norketamine 0.419; the numbers below are at fm_nk 0.676): rifampicin's ketamine factors come from CYP probe data (CYP3A from midazolam: liver x2.73 after Gorski "
     "2003's 7 days, gut wall from Backman 1996's 5 days; CYP2B6 x1.93 from single-dose efavirenz after 7-10 days) "
     "acting on N-demethylation only (fm_nk 0.676 of CLint; pk.comedication_factors), carried to Noppers 2011's 5 days "
     "by the enzymes' turnover (hepatic CYP3A4 t1/2 72 h, Galetin 2006: 68 % of steady state at 5 d vs 80 % at 7 d; "
@@ -323,10 +325,11 @@ def test_rifampicin_lowers_iv_s_norketamine_auc_markedly():
 
 def test_rifampicin_lowers_iv_s_norketamine_auc_by_half():
     """Noppers 2011: S-norketamine AUC -50 % (its elimination +200 %). Passes since the norketamine yield follows
-    induction of N-demethylation (pk.comedication_factors: fm_nk 0.676 -> 0.85; model -58 %); with the yield fixed
-    the model gave -67 % (formation fixed at fm_nk x dose, elimination x3). After the study's 5 days of rifampicin
-    (its measured x3.0 elimination; the CYP factors carried from their probes' pretreatment to 5 days) the model gives
-    -60 % (0.403; -68 % at steady state). Note: over the study's 0-5 h window the model gives -39 % (0.608); the test
+    induction of N-demethylation (pk.comedication_factors at steady state: fm_nk 0.616 -> 0.80 since the
+    thirty-seventh session, 0.676 -> 0.85 before); with the yield fixed the model gave -67 % (formation fixed at fm_nk
+    x dose, elimination x3). After the study's 5 days of rifampicin (its measured x3.0 elimination; the CYP factors
+    carried from their probes' pretreatment to 5 days) the model gives -58 % (0.419; -60 %, 0.403, before the
+    thirty-seventh session). Note: over the study's 0-5 h window the model gives -39 % (0.608); the test
     compares AUC0-inf as for the parent."""
     assert ratio(IV_ESK, RIF_NOPPERS, "cp_norketamine_ng_ml") == pytest.approx(0.50, rel=0.20)  # +-20 % band
 
@@ -1198,7 +1201,8 @@ def test_ticlopidine_acts_on_its_cyp2b6_share_with_the_cyp2b6_turnover():
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "MODEL: the CYP2B6 share of S-ketamine's intrinsic clearance is one property of the molecule, but ticlopidine "
     "inhibits 0.63 of CLint (ddi.ticlopidine.cyp2b6_share: Ashraf 2018 doi:10.1002/psp4.12346, fm of hepatic "
-    "metabolism by CYP2B6, in vitro 0.60) while the inducers induce CYP2B6 on 0.5 x pk.fm_nk = 0.34 "
+    "metabolism by CYP2B6, in vitro 0.60) while the inducers induce CYP2B6 on 0.5 x pk.fm_nk = 0.31 (0.34 before the thirty-seventh session's fm_nk; "
+    "the numbers below are at 0.676) "
     "(pk.demethylation_cyp2b6_share, an equal split of N-demethylation for want of agreement in vitro). The sources "
     "favour 0.63, but no sourced choice keeps every passing check (typical man; B: 0.63 in liver and gut wall; C: "
     "0.63 in the liver, no CYP2B6 in the gut wall, Paine 2006 PMC2222892, ticlopidine on the liver only as in "

@@ -162,7 +162,8 @@ def _well_stirred(clint, qh):
 def parent_disposition(p: ParameterSet):
     """Shared S/R disposition at 70 kg: volumes (L) and flows (L/h) in ``PARENT_COMPARTMENTS`` order.
 
-    The deep volume is what the published Vss leaves after the other compartments."""
+    The deep volume is what ``pk.ketamine.vss`` leaves after the other compartments (a Vss fitted with the deep flow
+    by benchmarks/fit_pk_deep.py to Simons' first hours and Fanta 2021's Vss and terminal half-life)."""
     v1, v2, v3 = (p.get(f"pk.ketamine.{k}", "L") for k in ("v1", "v2", "v3"))
     vven = p.get("pk.ketamine.v_venous", "L")
     vdeep = p.get("pk.ketamine.vss", "L") - (v1 + vven + v2 + v3)
