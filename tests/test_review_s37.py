@@ -91,19 +91,10 @@ def server():
 
 
 def _post(url, data=None):
-    import json
-    import urllib.error
-    import urllib.request
+    """GET (no data) or POST JSON: test_web_api's request helper."""
+    from test_web_api import _request
 
-    req = urllib.request.Request(url, data=None if data is None else json.dumps(data).encode(),
-                                 method="GET" if data is None else "POST",
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, e.headers, e.read()
+    return _request(url, data)
 
 
 def test_the_provenance_download_is_the_cli_sidecar_plus_the_page_edits(server, tmp_path, capsys, monkeypatch):
