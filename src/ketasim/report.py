@@ -28,6 +28,7 @@ from .display import display_times, json_safe, trial_panels
 from .vocabulary import BAND_VARIABLES, MEASURE_LABELS, NOTICE, SCORE_MEASURES
 from .io import as_path, atomic_write_text
 from .population import SCALE_NAMES
+from .units import unit_suffix
 
 _MEASURE_LABELS = MEASURE_LABELS
 
@@ -260,7 +261,7 @@ def _provenance_table(prov: dict, stated_patient: bool = False) -> str:
                   "before the twenty-ninth session)")}
     def value(k):
         if k == "parameter_edits":      # {name: {value, installed, unit}} of a dashboard download
-            return "; ".join(f"{n}: {e['value']:g}{_unit(e['unit'])} (installed: {e['installed']:g})"
+            return "; ".join(f"{n}: {e['value']:g}{unit_suffix(e['unit'])} (installed: {e['installed']:g})"
                              for n, e in prov[k].items()) or "none (the installed values)"
         if k == "experiments":          # {switch: value} not at the default
             return ", ".join(f"experiments.{n}: {str(v).lower() if isinstance(v, bool) else format(v, 'g')}"
@@ -274,13 +275,6 @@ def _provenance_table(prov: dict, stated_patient: bool = False) -> str:
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"
                                            for k, v in rows) + "</table>"
-
-
-def _unit(unit: str) -> str:
-    """' L' after a value; nothing for a pure number (:func:`ketasim.units.unit_suffix`)."""
-    from .units import unit_suffix
-
-    return unit_suffix(unit)
 
 
 def _size_note(run, scenario, typical: bool = False) -> str:

@@ -207,12 +207,16 @@ class SimulationResult:
         return pd.concat(frames, ignore_index=True)
 
     # -- files ------------------------------------------------------------------------------------------
+    def file_metadata(self) -> dict:
+        """Provenance and units, as the CSV's ``.provenance.json`` sidecar and the Parquet file's metadata carry them."""
+        return {**self.provenance, "units": self.units}
+
     def to_csv(self, path) -> Path:
         """Write trajectories as CSV; provenance and units go to ``<path>.provenance.json`` beside it."""
         from .io import as_path, atomic_paths
 
         path = as_path(path)
-        meta = {**self.provenance, "units": self.units}
+        meta = self.file_metadata()
         # both files complete or neither replaced (the CSV is renamed last)
         with atomic_paths(path, str(path) + ".provenance.json") as (tmp_csv, tmp_meta):
             self.trajectories().to_csv(tmp_csv, index=False, float_format="%.6g")
@@ -229,7 +233,7 @@ class SimulationResult:
         path = as_path(path)
         table = pa.Table.from_pandas(self.trajectories(), preserve_index=False)
         meta = dict(table.schema.metadata or {})
-        meta[b"ketasim"] = json.dumps({**self.provenance, "units": self.units}).encode()
+        meta[b"ketasim"] = json.dumps(self.file_metadata()).encode()
         from .io import atomic_path
 
         with atomic_path(path) as tmp:

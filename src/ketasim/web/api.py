@@ -895,35 +895,24 @@ def with_parameter_edits(doc: dict, overrides: dict) -> dict:
     return out
 
 
-def _results_files(form: dict) -> tuple[str, dict, Built]:
-    """The CSV text and the provenance sidecar (parsed) that ``ketasim simulate SCENARIO.yaml --typical --csv OUT.csv``
-    writes for the downloaded scenario, and the built form."""
-    import json
-
-    b = build(form)
-    res = _simulate(b.scenario, None, b.params)
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "results.csv"
-        res.to_csv(p)
-        return (p.read_text(encoding="utf-8"),
-                json.loads(Path(str(p) + ".provenance.json").read_text(encoding="utf-8")), b)
-
-
 def results_csv(form: dict) -> str:
     """Trajectories of the typical patient per arm at the scenario's output times (every 5 min) — the file
     ``ketasim simulate SCENARIO.yaml --typical --csv OUT.csv`` writes for the downloaded scenario. Its provenance
     is beside it, as the CLI's is (:func:`results_provenance`), not inside it."""
-    return _results_files(form)[0]
+    b = build(form)
+    res = _simulate(b.scenario, None, b.params)
+    with tempfile.TemporaryDirectory() as d:
+        return res.to_csv(Path(d) / "results.csv").read_text(encoding="utf-8")
 
 
 def results_provenance(form: dict) -> str:
-    """The provenance of :func:`results_csv`: the JSON the CLI writes beside the CSV (``OUT.csv.provenance.json``:
-    scenario, versions, parameter-set hash, seed, units, ...) plus ``parameter_edits`` (:func:`parameter_edits`),
-    the page's edits, which a scenario file cannot carry. It runs the typical patient and writes the CSV like the
-    download does (a fraction of a second at the page's sizes) so that the sidecar is the CLI's own."""
+    """The provenance of :func:`results_csv`: the JSON the CLI writes beside the CSV (``OUT.csv.provenance.json``,
+    :meth:`ketasim.result.SimulationResult.file_metadata`: scenario, versions, parameter-set hash, seed, units, ...)
+    plus ``parameter_edits`` (:func:`parameter_edits`), the page's edits, which a scenario file cannot carry."""
     import json
 
-    _, meta, b = _results_files(form)
+    b = build(form)
+    meta = json.loads(json.dumps(_simulate(b.scenario, None, b.params).file_metadata()))    # as the file reads back
     return json.dumps(with_parameter_edits(meta, b.overrides), indent=2)
 
 
