@@ -266,6 +266,7 @@ CONSTANTS = (
     Constant("ampa_block", "dimensionless", lambda c: c.experiment.ampa_block, "experiments.ampa_block"),
     Constant("mtor_block", "dimensionless", lambda c: c.experiment.mtor_block, "experiments.mtor_block"),
     Constant("spine_block", "dimensionless", lambda c: c.experiment.spine_block, "experiments.spine_block"),
+    Constant("psychotherapy", "dimensionless", lambda c: c.experiment.psychotherapy, "experiments.psychotherapy"),
     Constant("session_expectancy", "dimensionless",   # care context x what the design lets participants expect
              lambda c: _design_expectancy(c, c.p_active),
              "population.expectancy x (1 + free: design_expectancy_gain x (population.p_active - 0.5)/0.5)"),
@@ -324,10 +325,10 @@ RATES = (
     Constant("k_bdnf_refill", "1/h", _t_half(_p("pd.bdnf.pool_refill_t_half", "h")),
              "ln2 / pd.bdnf.pool_refill_t_half"),
     Constant("k_proteins", "1/h", _t_half(_p("pd.synaptic.t_half", "h")), "ln2 / pd.synaptic.t_half"),
-    Constant("k_spines", "1/h",   # psychotherapy (hypothesis) slows spine turnover
-             lambda c: LN2 / c.params.get("pd.spine.t_half", "h")
-             * (1 - c.params.get("pd.spine.psychotherapy_slowing") * c.experiment.psychotherapy),
-             "ln2 / pd.spine.t_half x (1 - pd.spine.psychotherapy_slowing x experiments.psychotherapy)"),
+    Constant("k_spines", "1/h", _t_half(_p("pd.spine.t_half", "h")), "ln2 / pd.spine.t_half"),
+    Constant("k_spines_held", "1/h",   # psychotherapy (hypothesis) slows the loss of new spines
+             lambda c: LN2 / c.params.get("pd.spine.t_half", "h") * (1 - c.params.get("pd.spine.psychotherapy_slowing")),
+             "ln2 / pd.spine.t_half x (1 - pd.spine.psychotherapy_slowing)"),
     Constant("k_il6", "1/h", _t_half(_p("pd.il6.t_half", "h")), "ln2 / pd.il6.t_half"),
     Constant("k_synapses", "1/h", _t_half(_p("pd.spine.maturation_t_half", "h")), "ln2 / pd.spine.maturation_t_half"),
     Constant("k_consolidation", "1/h", _t_half(_p("pd.spine.consolidated_t_half", "h")),
@@ -730,6 +731,8 @@ ALGEBRAICS = (
     Algebraic("perceived", "dissociation_sensitivity * dissociation_drive / (1 + tolerance)"
                            " + sedation_perception_weight * sedation_index",
               "dimensionless", "perceptible drug effects kindle expectancy (functional unblinding)"),
+    Algebraic("spines_kept", "spines + psychotherapy * max(spines_held - spines, 0)", "relative to unstressed density",
+              "spines counted downstream: the spines, or with psychotherapy the slower-lost ones while they are more"),
     Algebraic("consolidated_spines", "(1 / spine_set_point - 1) * (consolidation - 1) / consolidation",
               "relative to pre-treatment (stressed) baseline",
               "stabilised new spines: at most the spines lost to chronic stress (Moda-Sava 2019: ketamine restores "
@@ -803,8 +806,13 @@ STATES = (
     State("spines", "spine_set_point", "k_spines", "relative to unstressed density",
           target="spine_target(synaptic_proteins, spine_gain, spine_block, spine_set_point)",
           doc="spine density: new spines are labile (most turn over within days: Holtmaat 2005)"),
+    # psychotherapy during the plasticity window (a hypothesis, off by default) slows the LOSS of new spines, not
+    # their formation: spines_held follows the spines at the slowed rate, so it lags below them while they form and
+    # above them while they are lost; at full psychotherapy the spines that count are the larger of the two
+    State("spines_held", "spine_set_point", "k_spines_held", "relative to unstressed density", target="spines",
+          doc="the spines as their loss would be with psychotherapy (pd.spine.psychotherapy_slowing)"),
     State("synapses", "spine_set_point", "k_synapses", "relative to unstressed density",
-          target="spines", doc="synapse-bearing (functional) spines: new spines acquire synapses over days (Knott 2006)"),
+          target="spines_kept", doc="synapse-bearing (functional) spines: new spines acquire synapses over days (Knott 2006)"),
     # baseline 1 (not 0): dx/dt = gain x drive - k (x - 1). The same dynamics as a drive-form state from 0, but a
     # state that sits at exactly 0 while rounding noise drives it made the SBML export's CVODE fail (absolute
     # tolerances are scaled by the initial value)
@@ -952,7 +960,7 @@ OUTPUTS = (
     Output("trkb", "trkb", "relative to baseline"),
     Output("mtorc1", "mtorc1", "relative to baseline"),
     Output("synaptic_proteins", "synaptic_proteins", "relative to baseline"),
-    Output("spine_density", "spines / spine_set_point + consolidated_spines",
+    Output("spine_density", "spines_kept / spine_set_point + consolidated_spines",
            "relative to pre-treatment (stressed) baseline (labile + consolidated spines)"),
     Output("il6", "il6", "relative to baseline"),
     Output("expectancy", "expectancy", "arbitrary units (0 = none)"),
