@@ -357,6 +357,10 @@ def simulate(
     from .app import _parameters_option, warn_cumulative_anesthetic
 
     params = _parameters_option(parameters)      # the installed set without --parameters
+    if typical and size not in (None, 1):       # --typical ran one patient per arm and --size 100 went unused
+        from .limits import check_typical_size
+
+        check_typical_size(typical, size, field="--size", flag="--typical")
     typical = typical or (size or sc.population.size) == 1      # one patient means the typical patient
     # one output grid for the population and its typical patient (see OUTPUT_HELP)
     times = sc.output_times_h(size or sc.population.size)

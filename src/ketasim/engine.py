@@ -610,7 +610,8 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
     """Simulate every arm of ``scenario`` and return a :class:`ketasim.result.SimulationResult`.
 
     ``n`` overrides the population size, ``seed`` the scenario's seed; ``typical=True`` simulates one
-    typical patient per arm. A scenario with ``patient:`` is that one patient with typical random effects: ``n``
+    typical patient per arm (the population's mean covariates and median traits, no random effects): ``n`` other
+    than 1 beside it is an InputError (n identical patients would add nothing; leave out one of the two). A scenario with ``patient:`` is that one patient with typical random effects: ``n``
     other than 1 is an InputError (write ``population:`` for many patients like it). Each arm gets its own patients (a parallel-group design) unless
     ``same_patients`` (every arm sees the same virtual patients). ``model`` simulates a variant model
     definition (``ketasim.model``; default: the package's model).

@@ -368,9 +368,18 @@ def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_time
     if not isinstance(on_failure, str) or on_failure not in ("raise", "flag"):
         raise InputError(f"on_failure: use 'raise' or 'flag', got {_short(on_failure)}")
     check_stated_patient(scenario, n)
+    check_typical_size(typical, n)
     times = None if output_times_h is None else check_output_times(output_times_h)
     check_scenario_run(scenario, 1 if typical else n, times, field="n" if n is not None else "run")
     return n, seed, times
+
+
+def check_typical_size(typical: bool, n, field: str = "n", flag: str = "typical=True") -> None:
+    """``typical`` simulates one typical patient per arm: an ``n`` other than 1 beside it is an InputError naming
+    both (``simulate(sc, n=5, typical=True)`` returned one patient per arm without a word)."""
+    if typical and n is not None and n != 1:
+        raise InputError(f"{field}: {flag} simulates one typical patient per arm, not {n:,}; leave out {field} "
+                         f"(or give 1), or leave out {flag} for {n:,} sampled patients")
 
 
 def check_stated_patient(scenario, n, field: str = "n") -> None:

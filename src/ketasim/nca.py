@@ -575,6 +575,9 @@ def scenario_pk(scenario, params=None, sampling: PKSampling | None = None, *, n:
     from .population import typical_patient
     from .scale import arm_stream
 
+    from .limits import check_typical_size
+
+    check_typical_size(bool(typical), n)       # as simulate(): typical=True is one patient per arm
     params = params or load_parameters()
     if sampling is None:
         ep = getattr(scenario, "endpoints", None)
