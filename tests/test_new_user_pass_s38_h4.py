@@ -40,3 +40,59 @@ def test_cli_typical_with_size_names_both_options(capsys):
                  "--typical", "--size", "5"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --size: --typical simulates one typical patient per arm, not 5") and "\n" not in err
+
+
+KET = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+
+
+@pytest.mark.parametrize("where, field, expected", [
+    (("population",), "size", "population.size: must be a whole number, not true/false"),
+    (("population",), "female_fraction", "population.female_fraction: must be a number, not true/false"),
+    (("population",), "open_label_from", "population.open_label_from: must be a time with its unit, e.g. '24 h', "
+                                         "not true/false"),
+    (("endpoints",), "remission_threshold", "endpoints.remission_threshold: must be a number, not true/false"),
+    (("experiments",), "ampa_block", "experiments.ampa_block: must be a number, not true/false"),
+    (("design",), "relapse_consecutive", "design.relapse_consecutive: must be a whole number, not true/false"),
+    (("output",), "every", "output.every: expected text, got true/false"),
+])
+def test_yaml_booleans_are_not_read_as_one(where, field, expected):
+    """`population: {size: yes}` ran one patient: pydantic's lax int/float read YAML's true (yes, on) as 1. Every
+    number of the scenario (counts, fractions, scores, block levels) now refuses a boolean in one line naming the
+    field; boolean fields (treatment_resistant, recurrence, design.iov ...) still take them."""
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+
+    data = {"name": "x", "arms": {"a": [KET]}}
+    data.setdefault(where[0], {})[field] = True
+    if where[0] == "design":
+        data["design"]["type"] = "randomized_withdrawal"
+    with pytest.raises(InputError) as e:
+        scenario_from_dict(data)
+    msg = str(e.value)
+    assert msg.startswith(expected) and msg.endswith("(YAML reads yes/no and on/off as true/false too)")
+    assert "\n" not in msg
+
+
+def test_yaml_booleans_in_lists_of_times_and_dose_lines_name_the_item():
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError, match=r"^endpoints\.times\[1\]: must be a time with its unit, e.g\. '24 h', not "
+                                         r"true/false"):
+        scenario_from_dict({"name": "x", "arms": {"a": [KET]}, "endpoints": {"times": ["24 h", False]}})
+    with pytest.raises(InputError, match=r"^arms\.a\[0\]\.every: expected a quantity with a unit \(e\.g\. '2 min' or "
+                                         r"'2 h'\), not true/false"):
+        scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "every": True, "count": 2}]}})
+    sc = scenario_from_dict({"name": "x", "arms": {"a": [KET]},
+                             "population": {"size": 2, "treatment_resistant": False, "recurrence": False}})
+    assert sc.population.size == 2 and not sc.population.treatment_resistant
+
+
+def test_cli_population_size_yes_is_refused(tmp_path, capsys):
+    from ketasim.cli import main
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\npopulation: {size: yes}\narms:\n  k: [{drug: racemic-ketamine, route: iv-infusion, "
+                    "dose: 0.5 mg/kg, duration: 40 min}]\n", encoding="utf-8")
+    assert main(["simulate", str(path)]) == 2
+    assert capsys.readouterr().err.startswith("error: population.size: must be a whole number, not true/false")

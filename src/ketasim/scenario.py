@@ -8,6 +8,7 @@ domain objects (``Dose``, ``PopulationSpec``, ``VirtualExperiment``). Every prob
 from __future__ import annotations
 
 import dataclasses
+import types
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,22 +29,64 @@ from .units import parse_time_h
 from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES, PK_MEASURES, RELAPSE_MEASURES  # noqa: E402,F401  (defined once, for every layer)
 
 
+def _bool_refused(ann) -> str | None:
+    """What a field of type ``ann`` expects when a YAML boolean is given where it takes no boolean but a number
+    (``size: yes`` was read as 1 by pydantic's lax int/float): 'a whole number', 'a number', 'a time with its unit
+    ...'; None when the type admits a boolean (bool, Any) or is not a number (text, mappings: pydantic says so)."""
+    import typing
+
+    args = [a for a in (typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType)
+                        else (ann,)) if a is not type(None)]
+    args = [typing.get_args(a)[0] if typing.get_origin(a) is typing.Annotated else a for a in args]   # StrictBool
+    if any(a is bool or a is Any for a in args):
+        return None
+    if int in args:
+        return "a whole number"
+    if float in args:
+        return "a time with its unit, e.g. '24 h'" if str in args else "a number"
+    return None
+
+
+def _list_item_type(ann):
+    """The item type of the ``list[...]`` member of ``ann`` (``list[str | float] | None``), else None."""
+    import typing
+
+    for a in (typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType) else (ann,)):
+        if typing.get_origin(a) is list:
+            return typing.get_args(a)[0] if typing.get_args(a) else None
+    return None
+
+
+#: said after 'not true/false': YAML reads these words as booleans, so the user may have written none of the two
+_YAML_BOOLEANS = " (YAML reads yes/no and on/off as true/false too)"
+
+
 class _Strict(BaseModel):
     # NaN and infinities are refused in every number of the contract (remission_threshold: NaN, 1e400 ...)
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, v, info):
+        # YAML's true/yes/on would otherwise be read as 1 (size: yes ran one patient; years, points, kg, fractions)
+        ann = cls.model_fields[info.field_name].annotation
+        if isinstance(v, bool):
+            kind = _bool_refused(ann)
+            if kind:
+                raise PydanticCustomError("bool_for_number", "must be {kind}, not true/false" + _YAML_BOOLEANS,
+                                          {"kind": kind})
+        elif isinstance(v, list) and (item := _list_item_type(ann)) is not None:
+            kind = _bool_refused(item)
+            i = next((i for i, x in enumerate(v) if isinstance(x, bool)), None)
+            if kind and i is not None:
+                raise PydanticCustomError("bool_for_number", "must be {kind}, not true/false" + _YAML_BOOLEANS,
+                                          {"kind": kind, "index": i})
+        return v
 
 
 class _Dist(_Strict):
     mean: float
     sd: float = 0.0
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool(cls, v):
-        # YAML's true/yes would otherwise be read as 1 (years, points, kg)
-        if isinstance(v, bool):
-            raise PydanticCustomError("not_a_number", "must be a number, not true/false")
-        return v
 
 
 class _AgeDist(_Dist):
@@ -345,10 +388,14 @@ def _first_error(e: ValidationError, root=None) -> str:
         kind = "a whole number" if err["type"].startswith("int") else "a number"
         msg = (f"expected {kind}" + (f" (in {unit}: the unit is in the key's name)" if unit else "")
                + ", got " + ("an empty value" if v is None else repr(str(v)[:40])))
+    elif err["type"] == "bool_for_number":    # _Strict._no_bool_for_numbers; a list's item is named by its index
+        if "index" in err.get("ctx", {}):
+            loc += f"[{err['ctx']['index']}]"
     elif err["type"] == "string_type":       # pydantic's "Input should be a valid string"
         v = err.get("input")
         msg = "expected text, got " + ("an empty value" if v is None else repr(v) if not isinstance(v, (int, float))
-                                        else f"the number {v:g}")
+                                        else "true/false" + _YAML_BOOLEANS
+                                        if isinstance(v, bool) else f"the number {v:g}")
         if isinstance(v, (int, float)) and not isinstance(v, bool) and parts and parts[-1] in _TIME_KEYS:
             msg = f"the unit is missing in {v:g}; write the time with its unit, e.g. '{v:g} h' or '{v:g} d'"
     elif err["type"] in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):

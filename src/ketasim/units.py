@@ -66,8 +66,10 @@ def slash_units(text: str) -> str:
 
 def _split(text: str, field: str, examples: tuple[str, ...] = ("mg",)) -> tuple[float, str]:
     """``examples``: the units a missing-unit message suggests (('mg',) for a dose, ('min', 'h') for a time)."""
-    if isinstance(text, bool):
-        raise UnitError(f"{field}: expected a quantity with a unit (e.g. '0.5 mg/kg'), got {text!r}")
+    if isinstance(text, bool):      # a time said 'e.g. 0.5 mg/kg'; YAML's yes/on are booleans too
+        example = "'0.5 mg/kg'" if "mg" in examples else _suggest(2, examples)
+        raise UnitError(f"{field}: expected a quantity with a unit (e.g. {example}), not true/false (YAML reads "
+                        "yes/no and on/off as true/false too)")
     if isinstance(text, (int, float)):
         raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. {_suggest(text, examples)}")
     if not isinstance(text, str):
