@@ -96,3 +96,46 @@ def test_cli_population_size_yes_is_refused(tmp_path, capsys):
                     "dose: 0.5 mg/kg, duration: 40 min}]\n", encoding="utf-8")
     assert main(["simulate", str(path)]) == 2
     assert capsys.readouterr().err.startswith("error: population.size: must be a whole number, not true/false")
+
+
+@pytest.mark.parametrize("dose", ["50mg/m2", "50 mg/m^2", "50 mg/m²", "1.5 mg/m2/h", "50 mg m-2", "10 mg/sqm"])
+def test_body_surface_area_doses_are_refused_saying_which_units_work(dose):
+    """`--dose 50mg/m2` said "cannot read '50mg/m2' as a number followed by a unit" ('mg/m^2': "must be a mass";
+    a rate per m2 without --duration: "add --duration"). Patients have no height, so a dose per body surface area
+    is refused in one line naming the field and the units ketasim takes."""
+    from ketasim import quick_scenario, scenario_from_dict
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "dose": dose}]}})
+    msg = str(e.value)
+    assert msg.startswith(f"arms.a[0].dose: dosing per body surface area ({dose!r}) is not supported") and "\n" not in msg
+    assert "mg/kg" in msg and "mg/kg/h" in msg
+    with pytest.raises(InputError, match=r"(^--dose|\.dose): dosing per body surface area"):
+        quick_scenario("racemic-ketamine", "iv-infusion", dose)       # no duration: a rate would ask for one
+
+
+def test_cli_body_surface_area_dose_names_the_option(capsys):
+    from ketasim.cli import main
+
+    for dose in ("50mg/m2", "1.5 mg/m2/h"):
+        assert main(["simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion", "--dose", dose]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --dose: dosing per body surface area ({dose!r}) is not supported")
+        assert err.count("\n") == 1
+
+
+def test_body_surface_area_rate_and_record_unit_are_refused():
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+    from ketasim.record import record_from_rows
+
+    with pytest.raises(InputError, match=r"^arms\.a\[0\]\.rate: dosing per body surface area \('1 mg/m2/h'\)"):
+        scenario_from_dict({"name": "x", "arms": {"a": [{**{k: v for k, v in KET.items() if k != "dose"},
+                                                         "rate": "1 mg/m2/h"}]}})
+    with pytest.raises(InputError, match=r"column AMTU: dosing per body surface area 'mg/m2' is not supported; use mg "
+                                         r"or mg/kg"):
+        record_from_rows([{"ID": 1, "TIME": 0, "EVID": 1, "AMT": 50, "AMTU": "mg/m2", "DUR": 0.6667,
+                           "DRUG": "racemic-ketamine", "ROUTE": "iv-infusion", "WT": 80, "AGE": 40, "SEX": "F"}])
+    # units that only look alike still read as before
+    assert scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "dose": "0.5 mg/kg"}]}}).arms[0].doses[0].per_kg

@@ -34,6 +34,7 @@ from .errors import InputError, KetasimError
 from .patient import SEX_SPELLINGS
 from .population import GENOTYPES, SCALES, parse_comedication
 from .regimen import Dose, Drug, Route, group_sessions, parse_drug, parse_route
+from .units import _PER_AREA
 
 
 class RecordError(InputError):
@@ -368,7 +369,10 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
                     raise row.err("AMTU", "the dose unit is missing; use mg or mg/kg")
                 u = row.text("AMTU").lower().replace(" ", "")
                 if u not in ("mg", "mg/kg"):
-                    raise row.err("AMTU", f"unknown dose unit {row.text('AMTU')!r}; use mg or mg/kg")
+                    per_area = _PER_AREA.search(u)      # mg/m2: say why, not only 'unknown'
+                    raise row.err("AMTU", f"{'dosing per body surface area' if per_area else 'unknown dose unit'} "
+                                          f"{row.text('AMTU')!r}{' is not supported' if per_area else ''}; use mg or "
+                                          "mg/kg")
                 per_kg = u == "mg/kg"
             dur = 0.0
             if route is Route.IV_INFUSION:

@@ -15,7 +15,7 @@ from enum import Enum
 import numpy as np
 
 from .errors import InvalidRegimenError
-from .units import fmt_hours, parse_dose, parse_time_h
+from .units import fmt_hours, parse_dose, parse_time_h, refuse_per_area_dose
 
 
 class Drug(str, Enum):
@@ -160,8 +160,9 @@ def is_rate_text(text) -> bool:
 
 def parse_rate(text, field: str) -> tuple[float, bool]:
     """An infusion rate as TCI pumps state it: returns (value in mg/kg/h or mg/h, per_kg)."""
-    from .units import _split, convert
+    from .units import _split, convert, refuse_per_area_dose
 
+    refuse_per_area_dose(text, field)
     value, unit = _split(text, field)
     per_kg = "/kg" in unit.replace(" ", "").lower()
     target = "mg/kg/h" if per_kg else "mg/h"
@@ -350,6 +351,8 @@ class Dose:
             raise InvalidRegimenError(f"{field}.route: missing")
         route = parse_route(data["route"], f"{field}.route")
         amount, per_kg = 0.0, False
+        for k in ("dose", "rate"):      # mg/m2: before a rate's 'add a duration' (it would not help)
+            refuse_per_area_dose(data.get(k), f"{field}.{k}")
         duration = parse_time_h(data["duration"], f"{field}.duration") if data.get("duration") is not None else 0.0
         rate_key = "rate" if data.get("rate") is not None else ("dose" if is_rate_text(data.get("dose")) else None)
         if rate_key is not None:

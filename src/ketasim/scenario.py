@@ -1070,6 +1070,9 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     if duration is not None:
         line["duration"] = duration
     elif is_rate_text(dose):
+        from .units import refuse_per_area_dose
+
+        refuse_per_area_dose(dose, "--dose")        # mg/m2/h: a duration would not help
         raise InputError(f"--dose: {dose} is an infusion rate; add --duration (e.g. --duration '40 min') and "
                          "ketasim gives dose = rate x duration")
     elif parse_route(route).value == "iv-infusion":

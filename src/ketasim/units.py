@@ -194,11 +194,28 @@ def fmt_hours(h, *, exact: bool = True) -> str:
 _DOSE_UNITS = frozenset({"mg", "g", "ug", "µg", "μg", "mg/kg", "ug/kg", "µg/kg", "μg/kg", "g/kg"})
 
 
+#: a dose or rate per body surface area: '50 mg/m2', 'mg/m^2', 'mg/m²', 'mg/m**2', 'mg m-2', 'mg/sqm', 'mg/BSA'
+_PER_AREA = re.compile(r"(?:/\s*(?:m\s*(?:2|\^\s*2|²|\*\*\s*2)|sq\.?\s*m|bsa)|(?<![a-z])m\s*(?:-\s*2|⁻²))(?![a-z0-9])",
+                       re.I)
+
+
+def refuse_per_area_dose(text, field: str) -> None:
+    """A dose per body surface area (mg/m2) is refused in one line naming ``field`` and the units ketasim takes: its
+    patients have a weight but no height, so there is no body surface area to multiply by (it said 'cannot read
+    '50mg/m2' as a number followed by a unit', or 'must be a mass' for 'mg/m^2')."""
+    if isinstance(text, str) and _PER_AREA.search(text):
+        raise UnitError(f"{field}: dosing per body surface area ({text.strip()[:40]!r}) is not supported (patients "
+                        "have a weight but no height); give the dose in mg, g or µg, per body weight in mg/kg, or an "
+                        "infusion rate in mg/h or mg/kg/h with a duration")
+
+
 def parse_dose(text, field: str) -> tuple[float, str]:
     """A dose: returns (value, kind) with kind ``'mg'`` (absolute, in mg) or ``'mg/kg'`` (per body weight).
 
-    The unit is required: a bare number is refused because mg and mg/kg differ ~80-fold.
+    The unit is required: a bare number is refused because mg and mg/kg differ ~80-fold. A dose per body surface
+    area (mg/m2) is refused (:func:`refuse_per_area_dose`).
     """
+    refuse_per_area_dose(text, field)
     value, unit = _split(text, field, ("mg/kg", "mg"))
     compact = unit.replace(" ", "").lower()
     if compact in _DOSE_UNITS and unit.replace(" ", "") != compact:   # 'MG', 'mg/Kg': 'Mg' would be megagrams
