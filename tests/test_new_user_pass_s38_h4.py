@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import pytest
 
 
@@ -139,3 +143,29 @@ def test_body_surface_area_rate_and_record_unit_are_refused():
                            "DRUG": "racemic-ketamine", "ROUTE": "iv-infusion", "WT": 80, "AGE": 40, "SEX": "F"}])
     # units that only look alike still read as before
     assert scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "dose": "0.5 mg/kg"}]}}).arms[0].doses[0].per_kg
+
+
+def test_output_until_does_not_cut_a_parallel_trials_follow_up(tmp_path):
+    """examples/open_label_follow_up.yaml without follow_up_until follows responders to the trial's end (28 d: visits
+    13-27 d). `output: {until: 14 d}`, a trajectory-output setting, set scenario.horizon_h and cut the follow-up to
+    visits at 13 and 16.5 d (relapse rate and time to relapse over 3.5 d instead of two weeks) and the percentile
+    bands to 16 d. Every design now runs to its own end (as the withdrawal's visits since the 37th session)."""
+    import yaml
+
+    from ketasim import run_trial, scenario_from_dict
+    from ketasim.trial import _trial_grid
+
+    data = yaml.safe_load((Path(__file__).parents[1] / "examples" / "open_label_follow_up.yaml").read_text())
+    del data["design"]["follow_up_until"]
+    data["population"]["size"] = 40
+    plain = scenario_from_dict(data)
+    short = scenario_from_dict({**data, "output": {"every": "1 d", "until": "14 d"}})
+    longer = scenario_from_dict({**data, "output": {"every": "1 d", "until": "40 d"}})
+    t0, h0, _, f0, b0 = _trial_grid(plain)
+    t1, h1, _, f1, b1 = _trial_grid(short)
+    assert h0 == h1 == 28 * 24.0 and np.array_equal(f0["visits"], f1["visits"]) and f1["visits"][-1] == 27 * 24.0
+    assert np.array_equal(t0, t1) and np.array_equal(b0, b1)
+    assert _trial_grid(longer)[1] == 40 * 24.0        # a longer until still extends the trial, as before
+    a, b = run_trial(plain).table(), run_trial(short).table()
+    pd.testing.assert_frame_equal(a, b)
+    assert {"relapse_rate", "time_to_relapse"} <= set(a["measure"])

@@ -950,7 +950,11 @@ def _trial_grid(scenario: Scenario, ep: Endpoints | None = None):
     design = dict(scenario.design)
     ep = ep or scenario.endpoints or Endpoints(times_h=(2.0, 24.0, 168.0, 672.0))
     times = np.unique(np.concatenate([[0.0], np.asarray(ep.times_h, float)]))
-    horizon = max(scenario.horizon_h, times[-1])
+    # the trial's own end, for every design (as the withdrawal's relapse visits): the last endpoint time or 14 d after
+    # the last dose (at least 28 d). Not scenario.horizon_h alone: `output: {until: ...}` sets that, and a
+    # trajectory-output setting cut a parallel trial's open-label follow-up (until: 14 d: visits at 13 and 16.5 d of
+    # 13-27 d) and its percentile bands; a longer `until` still extends it, as before
+    horizon = max(scenario.horizon_h, default_horizon_h(scenario.arms), times[-1])
     extra = {}
     if design.get("type", "parallel") == "randomized_withdrawal":
         extra = _withdrawal_setup(design, scenario, times[-1])
@@ -1430,7 +1434,7 @@ def _carry_over_outcomes(scenario, spec, patients, times, band_times, interval, 
 def _follow_up_setup(design: dict, horizon_h: float) -> dict:
     """Validated follow-up settings of a parallel trial: patients meeting ``criterion`` (response by default, or
     remission) at ``follow_up_from`` are followed at visits every ``follow_up_every`` (default 7 d) until
-    ``follow_up_until`` (default: the trial's horizon). Relapse: a rating >= ``relapse_score`` if given, else LOSS
+    ``follow_up_until`` (default: the trial's horizon, :func:`_trial_grid`'s: not cut by ``output.until``). Relapse: a rating >= ``relapse_score`` if given, else LOSS
     OF RESPONSE (reduction from baseline below the response reduction, as open-label series define it: e.g.
     Murrough 2013, Biol Psychiatry 74:250, doi:10.1016/j.biopsych.2012.06.022, relapse = < 50 % improvement at two
     consecutive visits), confirmed at ``relapse_consecutive`` consecutive visits (default 1)."""
