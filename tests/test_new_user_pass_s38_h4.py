@@ -92,6 +92,33 @@ def test_yaml_booleans_in_lists_of_times_and_dose_lines_name_the_item():
     assert sc.population.size == 2 and not sc.population.treatment_resistant
 
 
+@pytest.mark.parametrize("value", [True, False])
+def test_yaml_booleans_in_a_dose_lines_count_and_a_titration_say_not_true_false(value):
+    """`count: yes` on a dose line said "must be a whole number >= 1, got True" while every other number field
+    says "not true/false" (e74e2ea); so did a titration's `line: yes` ("got True") and `sessions: [yes]` ("without
+    quotes, got true"). Now the three say it as the others do, in one line naming the field."""
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+    from ketasim.regimen import Dose
+
+    yaml_note = "not true/false (YAML reads yes/no and on/off as true/false too)"
+    with pytest.raises(InputError) as e:
+        scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "every": "1 d", "count": value}]}})
+    assert str(e.value) == f"arms.a[0].count: must be a whole number, {yaml_note}"
+    with pytest.raises(InputError, match=r"^dose\.count: must be a whole number, not true/false"):
+        Dose.from_mapping({**KET, "count": value})
+    line = {**KET, "every": "3.5 d", "count": 4}
+    tit = {"doses": ["0.5 mg/kg", "0.75 mg/kg"], "sessions": [2, 3], "increase_if": {"score_reduction_below": 0.5}}
+    for key, bad, expected in (("line", value, "arms.k.titration.line: must be the index of a dose line, 0 to 0, "),
+                               ("sessions", [2, value], "arms.k.titration.sessions[1]: a session number from 2 to 4 "
+                                                        "is a whole number, ")):
+        with pytest.raises(InputError) as e:
+            scenario_from_dict({"name": "t", "arms": {"k": {"doses": [line], "titration": {**tit, key: bad}}}})
+        assert str(e.value) == expected + yaml_note
+    # whole numbers still read as before, 2.0 as 2
+    assert scenario_from_dict({"name": "x", "arms": {"a": [{**KET, "every": "1 d", "count": 2.0}]}}).arms[0].doses[0].count == 2
+
+
 def test_cli_population_size_yes_is_refused(tmp_path, capsys):
     from ketasim.cli import main
 

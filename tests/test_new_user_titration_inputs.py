@@ -51,7 +51,8 @@ def test_thresholds_just_inside_still_load():
 
 @pytest.mark.parametrize("value, match", [
     (["2"], r"increase_sessions\[0\]: a session number from 2 to 4 is a whole number without quotes, got the text '2'$"),
-    ([True], r"increase_sessions\[0\]: .* without quotes, got true$"),
+    ([True], r"increase_sessions\[0\]: a session number from 2 to 4 is a whole number, not true/false \(YAML reads "
+             r"yes/no and on/off as true/false too\)$"),
 ])
 def test_session_numbers_in_quotes_say_so(value, match):
     tit = {"increase_sessions": value, "sessions": None}

@@ -12,6 +12,10 @@ from __future__ import annotations
 #: Longest message: a hostile value quoted in a message (100,000 characters) is cut in the middle.
 MAX_MESSAGE = 400
 
+#: said after 'not true/false' when a number field got a boolean: YAML reads these words as booleans, so the user
+#: may have written neither (count: yes)
+YAML_BOOLEANS = " (YAML reads yes/no and on/off as true/false too)"
+
 
 class KetasimError(Exception):
     """Base class of all errors raised on purpose by ketasim. The message is kept to one line of at most

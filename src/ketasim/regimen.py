@@ -14,7 +14,7 @@ from enum import Enum
 
 import numpy as np
 
-from .errors import InvalidRegimenError
+from .errors import YAML_BOOLEANS, InvalidRegimenError
 from .units import fmt_hours, parse_dose, parse_time_h, refuse_per_area_dose
 
 
@@ -233,7 +233,9 @@ class Dose:
                 raise InvalidRegimenError(f"{f}.duration: {self.duration_h:g} h is longer than 24 h; split it into several infusions")
         elif self.duration_h != 0:
             raise InvalidRegimenError(f"{f}.duration: only an iv-infusion has a duration (route is {self.route.value})")
-        if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 1:
+        if isinstance(self.count, bool):    # count: yes (YAML) is not 1 dose
+            raise InvalidRegimenError(f"{f}.count: must be a whole number, not true/false{YAML_BOOLEANS}")
+        if not isinstance(self.count, int) or self.count < 1:
             raise InvalidRegimenError(f"{f}.count: must be a whole number >= 1, got {self.count!r}")
         if self.count > 1:
             if self.every_h <= 0:
@@ -577,7 +579,10 @@ def titration_from_mapping(value, doses: tuple[Dose, ...], field: str) -> Titrat
             raise InvalidRegimenError(f"{field}.line: the arm has {len(dosed)} ketamine/midazolam dose lines; say which "
                                       "one is titrated (line: 0 is the first dose line)")
         line = dosed[0]
-    if isinstance(line, bool) or not isinstance(line, int) or not (0 <= line < len(doses)):
+    if isinstance(line, bool):
+        raise InvalidRegimenError(f"{field}.line: must be the index of a dose line, 0 to {len(doses) - 1}, not "
+                                  f"true/false{YAML_BOOLEANS}")
+    if not isinstance(line, int) or not (0 <= line < len(doses)):
         raise InvalidRegimenError(f"{field}.line: must be the index of a dose line, 0 to {len(doses) - 1}, got {line!r}")
     if line not in dosed:
         raise InvalidRegimenError(f"{field}.line: dose line {line} gives no ketamine or midazolam dose to titrate")
@@ -667,8 +672,11 @@ def _session_list(sessions, d: Dose, field: str) -> list[int]:
     for i, s in enumerate(sessions):
         if isinstance(s, float) and s.is_integer():
             s = sessions[i] = int(s)
-        if isinstance(s, (str, bool)) or s is None:     # '2' or true: not a session number, whatever it says
-            what = f"the text {s[:40]!r}" if isinstance(s, str) else "nothing" if s is None else str(s).lower()
+        if isinstance(s, bool):
+            raise InvalidRegimenError(f"{field}[{i}]: a session number from 2 to {d.count} is a whole number, not "
+                                      f"true/false{YAML_BOOLEANS}")
+        if isinstance(s, str) or s is None:     # '2': not a session number, whatever it says
+            what = f"the text {s[:40]!r}" if isinstance(s, str) else "nothing"
             raise InvalidRegimenError(f"{field}[{i}]: a session number from 2 to {d.count} is a whole number "
                                       f"without quotes, got {what}")
         if not isinstance(s, int) or not (2 <= s <= d.count):

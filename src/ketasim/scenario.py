@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
-from .errors import InputError, ScenarioFileError
+from .errors import YAML_BOOLEANS, InputError, ScenarioFileError
 from .population import (CONDITIONS, DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
                          Distribution, PopulationSpec, arm_comedications, canonical_scale, check_baseline,
                          check_scale_reads, canonical_condition, default_baseline,
@@ -57,10 +57,6 @@ def _list_item_type(ann):
     return None
 
 
-#: said after 'not true/false': YAML reads these words as booleans, so the user may have written none of the two
-_YAML_BOOLEANS = " (YAML reads yes/no and on/off as true/false too)"
-
-
 class _Strict(BaseModel):
     # NaN and infinities are refused in every number of the contract (remission_threshold: NaN, 1e400 ...)
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -73,13 +69,13 @@ class _Strict(BaseModel):
         if isinstance(v, bool):
             kind = _bool_refused(ann)
             if kind:
-                raise PydanticCustomError("bool_for_number", "must be {kind}, not true/false" + _YAML_BOOLEANS,
+                raise PydanticCustomError("bool_for_number", "must be {kind}, not true/false" + YAML_BOOLEANS,
                                           {"kind": kind})
         elif isinstance(v, list) and (item := _list_item_type(ann)) is not None:
             kind = _bool_refused(item)
             i = next((i for i, x in enumerate(v) if isinstance(x, bool)), None)
             if kind and i is not None:
-                raise PydanticCustomError("bool_for_number", "must be {kind}, not true/false" + _YAML_BOOLEANS,
+                raise PydanticCustomError("bool_for_number", "must be {kind}, not true/false" + YAML_BOOLEANS,
                                           {"kind": kind, "index": i})
         return v
 
@@ -394,7 +390,7 @@ def _first_error(e: ValidationError, root=None) -> str:
     elif err["type"] == "string_type":       # pydantic's "Input should be a valid string"
         v = err.get("input")
         msg = "expected text, got " + ("an empty value" if v is None else repr(v) if not isinstance(v, (int, float))
-                                        else "true/false" + _YAML_BOOLEANS
+                                        else "true/false" + YAML_BOOLEANS
                                         if isinstance(v, bool) else f"the number {v:g}")
         if isinstance(v, (int, float)) and not isinstance(v, bool) and parts and parts[-1] in _TIME_KEYS:
             msg = f"the unit is missing in {v:g}; write the time with its unit, e.g. '{v:g} h' or '{v:g} d'"

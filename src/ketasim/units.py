@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import UnitError
+from .errors import YAML_BOOLEANS, UnitError
 
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d{1,30}\.?\d{0,30}|\.\d{1,30})(?:[eE][-+]?\d{1,4})?)\s*(.*?)\s*$")
 #: The unit grammar accepted before pint sees anything: names (letters, µ, %) joined by '/', '*', '·' or a
@@ -68,8 +68,7 @@ def _split(text: str, field: str, examples: tuple[str, ...] = ("mg",)) -> tuple[
     """``examples``: the units a missing-unit message suggests (('mg',) for a dose, ('min', 'h') for a time)."""
     if isinstance(text, bool):      # a time said 'e.g. 0.5 mg/kg'; YAML's yes/on are booleans too
         example = "'0.5 mg/kg'" if "mg" in examples else _suggest(2, examples)
-        raise UnitError(f"{field}: expected a quantity with a unit (e.g. {example}), not true/false (YAML reads "
-                        "yes/no and on/off as true/false too)")
+        raise UnitError(f"{field}: expected a quantity with a unit (e.g. {example}), not true/false{YAML_BOOLEANS}")
     if isinstance(text, (int, float)):
         raise UnitError(f"{field}: the unit is missing in {text!r}; write it explicitly, e.g. {_suggest(text, examples)}")
     if not isinstance(text, str):
