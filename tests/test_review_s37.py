@@ -141,9 +141,9 @@ def test_the_provenance_download_is_the_cli_sidecar_plus_the_page_edits(server, 
 
 def test_the_trial_and_report_downloads_name_the_page_edits(server):
     import json
-    import time
 
     from ketasim.web import api
+    from test_web_api import _finished_job
 
     form = api.default_form()
     form["overrides"] = {"pk.fu": 0.6}
@@ -154,12 +154,7 @@ def test_the_trial_and_report_downloads_name_the_page_edits(server):
     status, _, body = _post(server.url + "api/trial", form)
     assert status == 200, body
     job = json.loads(body)["job"]
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 120:
-        st = json.loads(_post(server.url + f"api/trial/{job}")[2])
-        if st["status"] != "running":
-            break
-        time.sleep(0.05)
+    st = _finished_job(server, job)
     assert st["status"] == "done", st
     d = json.loads(_post(server.url + f"api/trial/{job}/result.json")[2])
     assert d["parameter_edits"] == {"pk.fu": {"value": 0.6, "installed": 0.56, "unit": "fraction"}}

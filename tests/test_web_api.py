@@ -196,6 +196,19 @@ def _request(url, data=None, method=None):
             return e.code, e.headers, e.read()
 
 
+def _finished_job(server, job, *, timeout=120.0, progress=None):
+    """A trial job's status once it no longer runs (GET api/trial/JOB every 0.05 s, at most ``timeout`` s: then its
+    last status, still running); each poll's progress is appended to ``progress`` if given."""
+    t0 = time.monotonic()
+    while True:
+        st = json.loads(_request(server.url + f"api/trial/{job}")[2])
+        if progress is not None:
+            progress.append(st["progress"])
+        if st["status"] != "running" or time.monotonic() - t0 >= timeout:
+            return st
+        time.sleep(0.05)
+
+
 def test_server_binds_loopback_and_serves_the_page_offline(server):
     assert server.url.startswith("http://127.0.0.1:")
     status, headers, body = _request(server.url)
@@ -262,13 +275,7 @@ def test_trial_runs_with_progress_and_reports(server):
     assert status == 200, body
     job = json.loads(body)["job"]
     seen = []
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 120:
-        st = json.loads(_request(server.url + f"api/trial/{job}")[2])
-        seen.append(st["progress"])
-        if st["status"] != "running":
-            break
-        time.sleep(0.05)
+    st = _finished_job(server, job, progress=seen)
     assert st["status"] == "done", st
     assert seen == sorted(seen) and st["progress"] == 1.0
     res = st["view"]["result"]

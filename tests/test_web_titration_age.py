@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 
 import pytest
 
@@ -16,7 +15,7 @@ pytest.importorskip("plotly")
 
 from ketasim.scenario import scenario_from_dict  # noqa: E402
 from ketasim.web import api  # noqa: E402
-from test_web_api import _request, cli_error, server  # noqa: E402,F401  (fixture)
+from test_web_api import _finished_job, _request, cli_error, server  # noqa: E402,F401  (fixture)
 
 TITRATED = {"name": "esketamine flexible", "enabled": True, "drug": "esketamine", "route": "intranasal", "dose": "28",
             "dose_unit": "mg", "every": "3.5", "every_unit": "d", "count": "8", "background_antidepressant": True,
@@ -118,12 +117,7 @@ def test_http_trial_reports_the_share_on_each_final_dose(server):  # noqa: F811
     status, _, body = _request(server.url + "api/trial", form)
     assert status == 200, body
     job = json.loads(body)["job"]
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 120:
-        st = json.loads(_request(server.url + f"api/trial/{job}")[2])
-        if st["status"] != "running":
-            break
-        time.sleep(0.1)
+    st = _finished_job(server, job)
     assert st["status"] == "done", st
     view = st["view"]
     shares = {r["dose_level"]: r["value"] for r in view["table"]
