@@ -1040,7 +1040,7 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         raise InputError(f"--count: --every {every} repeats the dose; give the number of doses, e.g. --count 8")
     count = limits.check_int(1 if count is None else count, "count", lo=1, hi=MAX_ADMINISTRATIONS_PER_ARM)
     if baseline is not None:
-        baseline = limits.check_real(baseline, "baseline", lo=0)
+        baseline = limits.check_real(baseline, "baseline")     # its range (0, scale max] is checked below
     if age_years is not None:
         age_years = limits.check_real(age_years, "age_years", lo=12, hi=100)
     if condition is not None:

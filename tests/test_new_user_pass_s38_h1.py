@@ -1,0 +1,17 @@
+"""New-user pass of the thirty-eighth session (helper H1): one regression test per fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from _support import one_error_line, run_cli
+
+
+@pytest.mark.parametrize("value", ["-3", "0", "70"])
+def test_quick_form_baseline_out_of_range_names_the_scale_range(capsys, value):
+    """`--baseline -3` said "must lie in [0, inf]" while `--baseline 0` said "(0, 60] points on madrs": one range."""
+    code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
+                           "--baseline", value)
+    assert code == 2
+    assert one_error_line(err) == f"error: --baseline: must lie in (0, 60] points on madrs, got {value}"
+
