@@ -15,3 +15,12 @@ def test_quick_form_baseline_out_of_range_names_the_scale_range(capsys, value):
     assert code == 2
     assert one_error_line(err) == f"error: --baseline: must lie in (0, 60] points on madrs, got {value}"
 
+
+def test_trial_report_p_column_has_no_p_prefix():
+    """The HTML report's column is headed p: it printed '0.031' but 'p<0.001'."""
+    from ketasim.report import _fmt_p
+
+    assert _fmt_p(0.0001) == "<0.001"
+    assert _fmt_p(0.0312) == "0.031"
+    assert _fmt_p(None) == "–"
+

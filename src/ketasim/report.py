@@ -194,7 +194,7 @@ def _table(df: pd.DataFrame, left: tuple = ()) -> str:
 def _fmt_p(p) -> str:
     from .trial import format_p
 
-    return format_p(p).removeprefix("p=").replace("n/a", "–")
+    return format_p(p).removeprefix("p=").removeprefix("p").replace("n/a", "–")    # the column is headed p
 
 
 def _fmt(v) -> str:
