@@ -24,3 +24,12 @@ def test_trial_report_p_column_has_no_p_prefix():
     assert _fmt_p(0.0312) == "0.031"
     assert _fmt_p(None) == "–"
 
+
+def test_dir_of_the_package_lists_the_lazy_public_names():
+    """`import ketasim; ketasim.<TAB>` (Jupyter, IPython) did not offer simulate, load_scenario, ...: they are
+    imported lazily, and dir() showed only the submodules already imported."""
+    import ketasim
+
+    names = dir(ketasim)
+    for name in ketasim.__all__:
+        assert name in names

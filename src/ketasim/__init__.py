@@ -38,6 +38,11 @@ if TYPE_CHECKING:  # static type checkers see the real, typed objects; at run ti
     from .vocabulary import NOTICE
 
 
+def __dir__() -> list[str]:
+    """The lazily imported public names too, so that tab completion (``ketasim.<TAB>``) offers ``simulate``."""
+    return sorted({*globals(), *__all__})
+
+
 def __getattr__(name: str) -> object:
     if name in _EXPORTS:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
