@@ -33,3 +33,21 @@ def test_dir_of_the_package_lists_the_lazy_public_names():
     names = dir(ketasim)
     for name in ketasim.__all__:
         assert name in names
+
+
+def test_pk_table_columns_stay_aligned_with_a_tmax_range_and_model_exact_rows(capsys):
+    """`simulate --pk --size N` of an IM dose: 'Tmax h' cells like '0.0833 [0.0833-0.0833]' overflowed their 16
+    characters and pushed AUC0-t out of its column, and the 'model exact' rows (--pk-exact) sat one character right
+    of the analyte rows."""
+    import re
+
+    code, out, _ = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "im", "--dose", "0.5mg/kg",
+                           "--size", "20", "--pk", "--pk-sample", "arterial", "--pk-exact")
+    assert code == 0
+    block = out[out.index("  analyte"):].splitlines()
+    header, rows = block[0], [ln for ln in block[1:] if ln.startswith("  ") and not ln.startswith("  AUC")]
+    starts = [m.start() for m in re.finditer(r"\S+(?: \S+)*", header)]
+    assert len(rows) >= 4 and any("model exact" in r for r in rows)
+    for row in rows:
+        cells = [m.start() for m in re.finditer(r"\S+(?: \S+)*", row)]
+        assert cells[1:] == starts[1:len(cells)], (header, row)    # the label is indented under 'analyte'

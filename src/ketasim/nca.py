@@ -526,8 +526,8 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
         lines.append(f"[{arm}] {g['dose'].iloc[0]} dose at {_fmt(g['dose_time_h'].iloc[0])} h, {g['sample'].iloc[0]} "
                      f"plasma, n={n}" + ("" if n > 1 else " (one patient: its values)")
                      + (f" (the first {PK_MAX_PATIENTS:,} patients)" if n >= PK_MAX_PATIENTS else ""))
-        lines.append(f"  {'analyte':12s}  " + "  ".join(f"{h:16s}" for h in ("Cmax ng/mL", "Tmax h", "AUC0-t ng*h/mL",
-                                                                          "AUC0-inf ng*h/mL", "t1/2 h")).rstrip())
+        header = ("Cmax ng/mL", "Tmax h", "AUC0-t ng*h/mL", "AUC0-inf ng*h/mL", "t1/2 h")
+        rows = []           # (label, cells); columns widen to their longest cell (a Tmax range overflowed 16)
         fewer = {}          # measure -> [(analyte, evaluable patients)] where some patients have no value
         for analyte, h in g.groupby("analyte", sort=False):
             cells = []
@@ -541,12 +541,17 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
                     cells.append(f"{_fmt(s['value'])} ({_fmt(s['cv_percent'], 3)}%)" if n > 1 else _fmt(s["value"]))
                 if 0 < s["n"] < len(h):
                     fewer.setdefault(m, []).append(f"{analyte} {s['n']:,}")
-            lines.append((f"  {analyte:12s}  " + "  ".join(f"{c:16s}" for c in cells)).rstrip())
+            rows.append((analyte, cells))
             if "exact_cmax_ng_ml" in h:
                 ex = [geometric_summary(h[c])["value"] for c in ("exact_cmax_ng_ml", "exact_auc_0_t_ng_h_ml",
                                                                  "exact_auc_0_inf_ng_h_ml")]
-                lines.append(f"  {'  model exact':12s}  {_fmt(ex[0]):16s}  {_fmt(median_summary(h['exact_tmax_h'])['value'], 3):16s}  "
-                             f"{_fmt(ex[1]):16s}  {_fmt(ex[2]):16s}")
+                rows.append(("  model exact", [_fmt(ex[0]), _fmt(median_summary(h["exact_tmax_h"])["value"], 3),
+                                               _fmt(ex[1]), _fmt(ex[2])]))
+        label_w = max([12, *(len(lab) for lab, _ in rows)])
+        widths = [max([16, *(len(c[i]) for _, c in rows if i < len(c))]) for i in range(len(header))]
+        lines.append((f"  {'analyte':{label_w}s}  " + "  ".join(f"{hd:{w}s}" for hd, w in zip(header, widths))).rstrip())
+        for lab, cells in rows:
+            lines.append((f"  {lab:{label_w}s}  " + "  ".join(f"{c:{w}s}" for c, w in zip(cells, widths))).rstrip())
         # a slow absorber without a terminal phase on the schedule has no lambda_z, so no AUC0-inf or t1/2 (as a
         # real NCA reports it): the header's n was the only count shown, so the table read as all n patients
         same = {}           # the counts -> the measures with them (AUC0-inf and t1/2 both need lambda_z)
