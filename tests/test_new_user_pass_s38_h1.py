@@ -51,3 +51,21 @@ def test_pk_table_columns_stay_aligned_with_a_tmax_range_and_model_exact_rows(ca
     for row in rows:
         cells = [m.start() for m in re.finditer(r"\S+(?: \S+)*", row)]
         assert cells[1:] == starts[1:len(cells)], (header, row)    # the label is indented under 'analyte'
+
+
+@pytest.mark.parametrize("scale", ["hamd21", "iesr"])
+def test_dashboard_scale_without_default_baseline_says_to_enter_one(scale):
+    """Choosing HAM-D21 or IES-R on the dashboard empties the baseline (no sourced default): the message at the
+    baseline field was "population.baseline.mean: expected a number, got an empty value"; now it says the scale has
+    no default and gives its range, as the command line does."""
+    import copy
+
+    from ketasim.web import api
+
+    form = copy.deepcopy(api.default_form())
+    form["patient"].update(scale=scale, baseline=None, condition=None)
+    with pytest.raises(api.FormErrors) as e:
+        api.simulate_form(form)
+    (err,) = e.value.errors
+    assert err["field"] == "patient.baseline"
+    assert f"{scale} has no default baseline" in err["message"] and "points, 0-" in err["message"]

@@ -263,6 +263,17 @@ def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | N
     if scale:
         pop["scale"] = scale
     pop["baseline"] = {"mean": _num(patient.get("baseline")), "sd": 0}
+    if _blank(patient.get("baseline")) and scale:
+        # the page empties the baseline for a scale without a sourced default (HAM-D21, IES-R, ...): the engine's
+        # message says so and gives the scale's range ("expected a number, got an empty value" did not)
+        from ..population import DEFAULT_BASELINE as _SOURCED, canonical_scale
+
+        try:
+            no_default = canonical_scale(scale) not in _SOURCED
+        except KetasimError:
+            no_default = False          # an unknown scale: the engine names patient.scale
+        if no_default:
+            del pop["baseline"]
     pop["weight_kg"] = {"mean": _num(patient.get("weight_kg")), "sd": 0}
     pop["age_years"] = {"mean": _num(patient.get("age_years")), "sd": 0}
     pop["female_fraction"] = 1.0 if (sex or patient_sex(patient)) == "female" else 0.0
@@ -291,7 +302,8 @@ def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | N
     if trial is not None:
         pop["size"] = _num(trial.get("size"))
         sd_base = DEFAULT_BASELINE.get(scale or "", (None, 5.0))[1]
-        pop["baseline"]["sd"] = sd_base
+        if "baseline" in pop:
+            pop["baseline"]["sd"] = sd_base
         pop["weight_kg"]["sd"] = 15
         pop["age_years"]["sd"] = 12
         for key in ("min", "max"):           # an age inclusion range (truncated normal around the patient's age)
