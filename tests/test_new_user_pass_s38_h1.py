@@ -69,3 +69,24 @@ def test_dashboard_scale_without_default_baseline_says_to_enter_one(scale):
     (err,) = e.value.errors
     assert err["field"] == "patient.baseline"
     assert f"{scale} has no default baseline" in err["message"] and "points, 0-" in err["message"]
+
+
+def test_plan_alternative_is_scored_like_the_recorded_plan():
+    """`ketasim plan RECORD --alternative ALT.yaml` forecast the clinician's own regimen but gave no probability of
+    the target and no safety margins (the recorded plan and every ranked plan have them), so it could not be set
+    beside them. Now it is scored on the recorded plan's samples; the same regimen as a ranked candidate scores the
+    same."""
+    from ketasim.display import json_safe
+    from ketasim.personal import personal_plan
+    from ketasim.plan_report import plan_table, text_summary
+
+    alt = [{"drug": "esketamine", "route": "intranasal", "dose": "84 mg", "at": "336.5 h", "every": "84 h",
+            "count": 8}]
+    res = json_safe(personal_plan("examples/patient/patient_101.csv", alternative=alt, n_samples=100))
+    a = res["alternative"]
+    assert 0 <= a["p_target"] <= 1 and a["sessions"] == 8 and a["total_dose_mg"] == 672
+    assert a["safety"]["sbp_margin_mmhg"] > 0 and a["safe"] and a["breaks_limits"] == {}
+    same = [p for p in res["plans"] if p["label"] == "esketamine intranasal 84 mg, twice weekly"]
+    assert same and same[0]["p_target"] == a["p_target"] and same[0]["safety"] == a["safety"]
+    assert f"  alternative (--alternative): p={a['p_target']:.2f} (8 sessions, 672 mg; SBP margin" in text_summary(res)
+    assert "alternative" in set(plan_table(res)["rank"])

@@ -1418,8 +1418,11 @@ def _compress(doses: tuple[Dose, ...]) -> list[dict]:
 
 
 def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None = None, top: int = 5,
-         n_samples: int = 200, seed: int = 2, minimise: str = "sessions") -> dict:
+         n_samples: int = 200, seed: int = 2, minimise: str = "sessions", alternative=None) -> dict:
     """Search candidate regimens; return {target, limits, plans (ranked), candidates_evaluated, recorded}.
+
+    ``alternative``: future doses of a regimen of the user's own (background included), scored on the same samples
+    as the recorded plan (``alternative`` in the result: p_target, safety margins; not ranked).
 
     Every candidate is screened with ``n_samples // 2`` posterior samples; the leading ``top + 2`` are re-scored
     with ``n_samples`` other samples and fresh rater noise, and those values are reported and ranked.
@@ -1481,7 +1484,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     def evaluate(c, th, noise, eta):
         # every candidate keeps the record's planned oral-antidepressant start (the search chooses ketamine
         # sessions, not the background treatment; the candidates dropped it while the recorded plan kept it)
-        doses = tuple(rec.past_doses) + (() if c.get("recorded") else background) + tuple(c["doses"])
+        doses = tuple(rec.past_doses) + (() if c.get("recorded") or c.get("own") else background) + tuple(c["doses"])
         out, score, summ, st = pm.run(th, doses, visits, eta_recurrence=eta)
         ratings = np.clip(np.rint(score + noise), 0, pm.smax)
         ok = np.all(ratings <= target.threshold, axis=1)
@@ -1540,6 +1543,13 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
         # daily infusions printed "recorded plan: p=0.61" without a word of sessions_per_week=2)
         recorded["breaks_limits"] = _recorded_breaks(recorded, schedule_breaks(rec, rec.planned_doses, limits))
         recorded["safe"] = not (set(recorded["breaks_limits"]) - {"drugs", "routes"})
+    alt = None
+    if alternative:
+        # a regimen of the user's own: scored like the recorded plan (it was forecast only, so a clinician could not
+        # set it beside the ranked plans' probabilities and margins)
+        alt = evaluate({"label": "alternative", "doses": tuple(alternative), "own": True}, th2, noise2, eta2)
+        alt["breaks_limits"] = _recorded_breaks(alt, schedule_breaks(rec, tuple(alternative), limits))
+        alt["safe"] = not (set(alt["breaks_limits"]) - {"drugs", "routes"})
     return {"target": {"text": target.text(rec.scale), "threshold": target.threshold, "scale": rec.scale,
                        "visits_h": [float(v) for v in visits], "probability": target.probability,
                        "definition": "fraction of posterior samples whose rating (with the fluctuation of true "
@@ -1549,7 +1559,8 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
                                      "search's own estimate); each sample has its own time to a new depressive "
                                      "episode (the population's recurrence risk given none before the last "
                                      "observation, on the clock of time in response)"},
-            "limits": limits.describe(), "plans": ranked[:top], "recorded_plan": recorded, "minimise": minimise,
+            "limits": limits.describe(), "plans": ranked[:top], "recorded_plan": recorded, "alternative": alt,
+            "minimise": minimise,
             # the candidates only: the recorded plan (its own breaks_limits) was counted too ('6 of 27 candidate
             # regimens' for 26 candidates)
             "candidates_evaluated": len(searched),
@@ -1609,10 +1620,14 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
         future = afc.regimen[len(rec.past_doses):]
         alt = {"regimen": [dose_line(d) for d in future], "forecast": afc.entries(),
                "grid": afc.entries(afc.grid_h), "background": [dose_line(d) for d in background],
-               # the dose and schedule limits it breaks, as for the recorded plan (no SBP/CADSS judgement: the
-               # alternative is forecast, not scored against the target)
+               # the dose and schedule limits it breaks (with the SBP and CADSS limits once plan() has scored it)
                "breaks_limits": schedule_breaks(rec, future, lim)}
-    pl = plan(fit, target=tgt, limits=lim, top=top, seed=_sub_seed(seed, 2), minimise=minimise)
+    pl = plan(fit, target=tgt, limits=lim, top=top, seed=_sub_seed(seed, 2), minimise=minimise,
+              alternative=None if alt is None else future)
+    if alt is not None:     # its probability of the target and safety margins, as the recorded plan's
+        scored = pl["alternative"]
+        alt.update({k: scored[k] for k in ("p_target", "meets_probability", "safe", "sessions", "total_dose_mg",
+                                           "predicted", "safety", "breaks_limits")})
     obs = [{"time_h": o.time_h, "dvid": o.dvid, "value": o.value} for o in rec.observations]
     return {
         "notice": NOTICE,

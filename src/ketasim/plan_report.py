@@ -21,7 +21,9 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   noise (below 1e-9) as 0 (``personal.json_quantile``; so are ``plans[].predicted``); the text rounds them further.
 * ``alternative``: ``{regimen, forecast, grid}`` under an alternative future regimen, or null; extension:
   ``breaks_limits`` (the dose and schedule limits it breaks, as the recorded plan's), ``background`` (the record's
-  planned oral-antidepressant start kept in it, dose lines; empty when the alternative states its own).
+  planned oral-antidepressant start kept in it, dose lines; empty when the alternative states its own), and,
+  scored on the same samples as ``recorded_plan``: ``p_target``, ``meets_probability``, ``safe``, ``sessions``,
+  ``total_dose_mg``, ``predicted``, ``safety`` (then ``breaks_limits`` includes the SBP and CADSS limits).
 * ``plans``: ranked ``[{rank, label, regimen (scenario YAML dose lines, ``at`` on the record's clock), p_target,
   meets_probability, safe, sessions, total_dose_mg, predicted: [{time_h, median, pi90}], safety:
   {sbp_rise_p90_mmhg, sbp_margin_mmhg, cadss_peak_p90, cadss_margin}}]`` (extension: ``safety.judged_at``
@@ -104,6 +106,8 @@ def plans_figure(res: dict) -> dict:
     plans = list(res["plans"])
     if res.get("recorded_plan"):
         plans.append({**res["recorded_plan"], "rank": "rec."})
+    if (res.get("alternative") or {}).get("predicted"):        # scored like the recorded plan (--alternative)
+        plans.append({**res["alternative"], "label": "alternative", "rank": "alt."})
     for k, p in enumerate(plans):
         pr = p["predicted"]
         med = [x["median"] for x in pr]
@@ -125,7 +129,9 @@ def plans_figure(res: dict) -> dict:
 def plan_table(res: dict) -> pd.DataFrame:
     rows = []
     rec = res.get("recorded_plan")
-    for p in res["plans"] + ([rec] if rec else []):
+    alt = res.get("alternative") if (res.get("alternative") or {}).get("safety") else None
+    for p in res["plans"] + ([rec] if rec else []) + ([{**alt, "label": "alternative", "rank": "alternative"}]
+                                                        if alt else []):
         s = p["safety"]
 
         def where(k):       # a margin to another quantile (no reading of it in the record) says which
@@ -137,7 +143,7 @@ def plan_table(res: dict) -> pd.DataFrame:
                "SBP rise p90 (margin)": f"{s['sbp_rise_p90_mmhg']:.0f} ({s['sbp_margin_mmhg']:+.0f}"
                                         f"{where('sbp_rise_mmhg')}) mmHg",
                "CADSS p90 (margin)": f"{s['cadss_peak_p90']:.0f} ({s['cadss_margin']:+.0f}{where('cadss')})"}
-        if rec and rec.get("breaks_limits") is not None:     # the candidates are within every limit by construction
+        if any(r and r.get("breaks_limits") is not None for r in (rec, alt)):  # the candidates are within every limit
             row["outside the limits"] = breaks_text(p.get("breaks_limits") or {}, res["limits"]) or "–"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -326,7 +332,8 @@ def text_summary(res: dict) -> str:
             lines.append("  (the record's planned oral-antidepressant start is kept, as in every candidate; list an "
                          "oral-antidepressant line in the alternative to change it)")
         if alt.get("breaks_limits"):
-            lines.append(f"  the alternative is outside the limits: {breaks_text(alt['breaks_limits'], res['limits'])}")
+            lines.append(f"  the alternative is outside the limits: "
+                         f"{breaks_text(alt['breaks_limits'], res['limits'], (alt.get('safety') or {}).get('judged_at'))}")
         for v in dict.fromkeys(e["variable"] for e in alt["forecast"]):
             lines.append(f"forecast of {'the rating (' + scale + ' points)' if v == 'score' else v} (alternative "
                          "regimen):")
@@ -373,6 +380,10 @@ def text_summary(res: dict) -> str:
             lines.append(f"  the recorded plan is outside the limits: "
                          f"{breaks_text(r['breaks_limits'], lim, r['safety'].get('judged_at'))} ({within}; "
                          "--limits sets the limits)")
+    if alt and "p_target" in alt:       # scored as the recorded plan is (it was forecast only)
+        plural = "" if alt["sessions"] == 1 else "s"
+        lines.append(f"  alternative (--alternative): p={alt['p_target']:.2f} ({alt['sessions']} session{plural}, "
+                     f"{alt['total_dose_mg']:g} mg; {margins(alt)})")
     search = res.get("search") or {}
     judged = search.get("judged_at") or {}
     # a reading within a session's monitoring window (search.has_reading); before it: any reading of the DVID
