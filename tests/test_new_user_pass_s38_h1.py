@@ -90,3 +90,16 @@ def test_plan_alternative_is_scored_like_the_recorded_plan():
     assert same and same[0]["p_target"] == a["p_target"] and same[0]["safety"] == a["safety"]
     assert f"  alternative (--alternative): p={a['p_target']:.2f} (8 sessions, 672 mg; SBP margin" in text_summary(res)
     assert "alternative" in set(plan_table(res)["rank"])
+
+
+def test_patient_scenario_takes_one_dose_line_and_names_a_wrong_regimen():
+    """`patient_scenario(Patient(), {drug: ..., route: ..., dose: ...})` (one line, not a list) said "arms.drug:
+    expected a non-empty list of doses", and a string said pydantic's "arms: Input should be a valid dictionary"."""
+    from ketasim import Patient, patient_scenario
+    from ketasim.errors import InputError
+
+    line = {"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}
+    one = patient_scenario(Patient(), line)
+    assert one == patient_scenario(Patient(), [line]) == patient_scenario(Patient(), (line,))
+    with pytest.raises(InputError, match=r"^arms: expected a list of dose lines .*got str 'esketamine 56 mg'$"):
+        patient_scenario(Patient(), "esketamine 56 mg")

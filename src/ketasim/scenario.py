@@ -1133,11 +1133,20 @@ __all__ = ["Scenario", "Endpoints", "load_scenario", "scenario_from_dict", "quic
 def patient_scenario(patient, arms, *, name: str = "patient", endpoints: dict | None = None, output=None,
                      seed: int = 0) -> Scenario:
     """A scenario for one stated :class:`ketasim.patient.Patient`. ``arms``: ``{name: [dose lines]}`` or one list of
-    dose lines, each ``{drug, route, dose | rate, duration, at, every, count}`` as in the YAML."""
+    dose lines, each ``{drug, route, dose | rate, duration, at, every, count}`` as in the YAML (one dose line alone
+    is a regimen of that line)."""
     import dataclasses
+    from collections.abc import Mapping
 
+    if isinstance(arms, Mapping) and isinstance(arms.get("drug"), str):
+        arms = [arms]       # one dose line: it read as arms named drug, route, ... ("arms.drug: expected a list")
+    if isinstance(arms, tuple):
+        arms = list(arms)
     if isinstance(arms, list):
         arms = {"regimen": arms}
+    if not isinstance(arms, Mapping):
+        raise InputError(f"arms: expected a list of dose lines ({{drug, route, dose, ...}}) or {{name: [dose lines]}}, "
+                         f"got {type(arms).__name__} {str(arms)[:40]!r}")
     data = {"name": name, "seed": seed, "patient": dataclasses.asdict(patient), "arms": arms}
     data["patient"]["comedications"] = list(patient.comedications)
     if endpoints is not None:
