@@ -103,3 +103,11 @@ def test_patient_scenario_takes_one_dose_line_and_names_a_wrong_regimen():
     assert one == patient_scenario(Patient(), [line]) == patient_scenario(Patient(), (line,))
     with pytest.raises(InputError, match=r"^arms: expected a list of dose lines .*got str 'esketamine 56 mg'$"):
         patient_scenario(Patient(), "esketamine 56 mg")
+
+
+def test_comedication_duration_without_unit_suggests_days(capsys):
+    """`--comedication 'rifampicin for 5'` suggested "e.g. '5 min' or '5 h'" for days of dosing."""
+    code, _, err = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg",
+                           "--comedication", "rifampicin for 5")
+    assert code == 2
+    assert one_error_line(err) == "error: --comedication: the unit is missing in '5'; write it explicitly, e.g. '5 d'"

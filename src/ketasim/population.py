@@ -180,7 +180,7 @@ MAX_INDUCER_H = 365 * 24.0
 def _inducer_hours(text: str, name: str, what: str, field: str) -> float:
     from .units import parse_time_h
 
-    hours = parse_time_h(text.strip(), field)
+    hours = parse_time_h(text.strip(), field, examples=("d",))    # days of dosing ('5 min' was suggested)
     if not (0.0 < hours <= MAX_INDUCER_H):
         extra = {"pretreatment": "", "time since stopping": (" (still taken: leave out 'stopped ... ago'; stopped "
                                                              "more than a year ago: leave it out)")}[what]

@@ -147,8 +147,9 @@ def _protocol_day_hint(n: float, day: bool) -> str:
             f"'{n:g} week' if that week is week 0")
 
 
-def parse_time_h(text, field: str) -> float:
-    """A time or duration in hours. ``'40 min'``, ``'3.5 d'``, ``'2 h'``, ``'1 week'``; at most 10 years."""
+def parse_time_h(text, field: str, examples: tuple[str, ...] = ("min", "h")) -> float:
+    """A time or duration in hours. ``'40 min'``, ``'3.5 d'``, ``'2 h'``, ``'1 week'``; at most 10 years.
+    ``examples``: the units a missing-unit message suggests (``('d',)`` for days of a comedication)."""
     from .limits import MAX_TIME_H
 
     if isinstance(text, str):
@@ -160,7 +161,7 @@ def parse_time_h(text, field: str) -> float:
                             + f" (got {text.strip()[:40]!r})")
         # 'wk' / 'wks' as protocols abbreviate weeks (pint does not know them)
         text = re.sub(r"(?<=[\d\s])wks?\s*$", "week", text.strip())
-    t = parse_quantity(text, "hour", field, examples=("min", "h"))
+    t = parse_quantity(text, "hour", field, examples=examples)
     if not math.isfinite(t) or abs(t) > MAX_TIME_H:
         raise UnitError(f"{field}: {text!r} is beyond the {MAX_TIME_H:g} h (10 years) ketasim simulates")
     return t
