@@ -111,3 +111,13 @@ def test_comedication_duration_without_unit_suggests_days(capsys):
                            "--comedication", "rifampicin for 5")
     assert code == 2
     assert one_error_line(err) == "error: --comedication: the unit is missing in '5'; write it explicitly, e.g. '5 d'"
+
+
+def test_dashboard_key_numbers_name_their_unit_and_cell_type():
+    """The dashboard's key-number rows said "SBP rise peak" (+3.7, no unit, where the trial table and the CLI say
+    mmHg) and "NMDA block peak" (the interneurons' block; the CLI names both cell types)."""
+    from importlib.resources import files
+
+    js = files("ketasim").joinpath("web/static/app.js").read_text(encoding="utf-8")
+    assert '["peak_sbp_change_mmhg", "SBP rise peak (mmHg)"' in js
+    assert '["peak_nmda_block_interneuron", "NMDA block peak (interneurons)"' in js

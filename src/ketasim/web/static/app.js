@@ -507,12 +507,12 @@ function drawNumbers(d) {
   const sc = scaleName(d.scale);
   const cols = [
     ["peak_cp_ketamine_ng_ml", "plasma ketamine peak (ng/mL)", (v) => fmtNum(v)],
-    ["peak_nmda_block_interneuron", "NMDA block peak", (v) => `${Math.round(v * 100)}%`],
+    ["peak_nmda_block_interneuron", "NMDA block peak (interneurons)", (v) => `${Math.round(v * 100)}%`],
     ["peak_glutamate", "glutamate peak", (v) => `×${v.toFixed(2)}`],
     ["peak_mtorc1", "mTORC1 peak", (v) => `×${v.toFixed(2)}`],
     ["peak_spine_density", "spines peak", (v) => `×${v.toFixed(2)}`],
     ["peak_cadss", "CADSS peak", (v) => v.toFixed(1)],
-    ["peak_sbp_change_mmhg", "SBP rise peak", (v) => `+${v.toFixed(1)}`],
+    ["peak_sbp_change_mmhg", "SBP rise peak (mmHg)", (v) => `+${v.toFixed(1)}`],
     ["score_24h", `${sc} at 24 h`, (v) => (v === null ? "–" : v.toFixed(1))],
     ["score_168h", `${sc} at 7 d`, (v) => (v === null ? "–" : v.toFixed(1))],
     ["score_672h", `${sc} at 28 d`, (v) => (v === null ? "–" : v.toFixed(1))],
