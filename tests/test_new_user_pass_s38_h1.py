@@ -121,3 +121,15 @@ def test_dashboard_key_numbers_name_their_unit_and_cell_type():
     js = files("ketasim").joinpath("web/static/app.js").read_text(encoding="utf-8")
     assert '["peak_sbp_change_mmhg", "SBP rise peak (mmHg)"' in js
     assert '["peak_nmda_block_interneuron", "NMDA block peak (interneurons)"' in js
+
+
+@pytest.mark.parametrize("argv, line", [
+    (("trial", "docs/tutorials/placebo_trial.yaml", "--chunk", "0"), "error: --chunk: must be at least 1, got 0"),
+    (("sensitivity", "examples/design_example.yaml", "--endpoint", "cadss_peak", "--size", "0"),
+     "error: --size: must be at least 1, got 0"),
+])
+def test_option_below_its_minimum_is_one_line_naming_it(capsys, argv, line):
+    """`--chunk 0` said the framework's "Invalid value for '--chunk': Input should be greater than or equal to 1",
+    unlike every other out-of-range option ("--size: must lie in 1-2,000,000, got 0")."""
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and one_error_line(err) == line

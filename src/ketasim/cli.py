@@ -1092,6 +1092,11 @@ def _bad_number_message(e) -> str | None:
         return None
     kind = {"float_parsing": "a number", "float_type": "a number", "int_parsing": "a whole number",
             "int_from_float": "a whole number", "int_type": "a whole number"}.get(err.get("type"))
+    bound = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
+             "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}.get(err.get("type"))
+    if kind is None and bound is not None and bound[0] in (err.get("ctx") or {}):
+        # `--chunk 0` said "Invalid value for '--chunk': Input should be greater than or equal to 1"
+        return f"{opts[0]}: must be {bound[1]} {err['ctx'][bound[0]]}, got {str(err.get('input'))[:40]}"
     if kind is None:
         return None
     unit = _OPTION_UNITS.get(opts[0])
