@@ -133,3 +133,15 @@ def test_option_below_its_minimum_is_one_line_naming_it(capsys, argv, line):
     unlike every other out-of-range option ("--size: must lie in 1-2,000,000, got 0")."""
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and one_error_line(err) == line
+
+
+def test_sensitivity_session_measure_with_a_time_is_refused():
+    """`ketasim sensitivity ... --endpoint cadss_peak@24h` ran the analysis of the peak over all sessions and
+    dropped the time without a word."""
+    from ketasim.errors import InputError
+    from ketasim.sensitivity import parse_endpoint
+
+    assert parse_endpoint("cadss_peak").time_h is None
+    with pytest.raises(InputError, match=r"^--endpoint: cadss_peak is the highest value over all sessions, not a value "
+                                         r"at a time; write 'cadss_peak' without '@24h'$"):
+        parse_endpoint("cadss_peak@24h")

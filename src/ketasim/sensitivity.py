@@ -168,6 +168,9 @@ def parse_endpoint(text: str) -> EndpointSpec:
             raise InputError(f"--endpoint: the time must be >= 0 (the scenario starts at 0 h), got {t!r}")
         return EndpointSpec(m, h)
     if m in SESSION_MEASURES:
+        if t.strip():       # 'cadss_peak@24h' ran the analysis of the peak over all sessions, the time dropped
+            raise InputError(f"--endpoint: {m} is the highest value over all sessions, not a value at a time; write "
+                             f"'{m}' without '@{t.strip()}'")
         return EndpointSpec(m, None)
     raise InputError(f"--endpoint: unknown measure {m!r}; use one of {', '.join([*SCORE_MEASURES, *SESSION_MEASURES])}"
                      " (score measures with @time, e.g. response_rate@24h)")
