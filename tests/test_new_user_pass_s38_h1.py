@@ -145,3 +145,21 @@ def test_sensitivity_session_measure_with_a_time_is_refused():
     with pytest.raises(InputError, match=r"^--endpoint: cadss_peak is the highest value over all sessions, not a value "
                                          r"at a time; write 'cadss_peak' without '@24h'$"):
         parse_endpoint("cadss_peak@24h")
+
+
+def test_plans_no_sample_meets_are_ranked_by_predicted_rating_not_by_fewest_sessions():
+    """With a target no posterior sample of any candidate meets (all p_target 0), the ranking fell to the cost
+    tie-break and put "no further sessions" first (#1 of a suicidal-ideation record with SSI <= 2); they are now
+    ranked by their predicted median rating at the visits, and the text says so."""
+    import numpy as np
+
+    from ketasim.display import json_safe
+    from ketasim.personal import personal_plan
+    from ketasim.plan_report import text_summary
+
+    res = json_safe(personal_plan("examples/patient/patient_101.csv", target="score<=1", n_samples=100))
+    plans = res["plans"]
+    assert plans and all(p["p_target"] == 0 for p in plans)
+    means = [np.mean([v["median"] for v in p["predicted"]]) for p in plans]
+    assert means == sorted(means) and plans[0]["sessions"] > 0
+    assert "no sample of any of them meets it, so they are ranked by their predicted median rating" in text_summary(res)

@@ -1520,8 +1520,11 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
 
     def key(r):
         cost = (r["sessions"], r["total_dose_mg"]) if minimise == "sessions" else (r["total_dose_mg"], r["sessions"])
+        # plans no sample meets (p_target 0) tie on probability: they are ranked by how close their predicted ratings
+        # come to the target (mean of the medians at the visits), not by cost, which put "no further sessions" first
+        near = float(np.mean([v["median"] for v in r["predicted"]])) if r["p_target"] == 0 and r["predicted"] else 0.0
         return (not r["meets_probability"],
-                (*cost, -r["p_target"]) if r["meets_probability"] else (-r["p_target"], *cost))
+                (*cost, -r["p_target"]) if r["meets_probability"] else (-r["p_target"], near, *cost))
 
     results = [evaluate(c, th, noise, eta1) for c in cands]
     leading = sorted([(r, c) for r, c in zip(results, cands) if r["safe"] and not r["recorded"]],

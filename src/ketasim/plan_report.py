@@ -424,8 +424,11 @@ def text_summary(res: dict) -> str:
     if not res["plans"]:
         lines.append("  no candidate regimen is within the safety limits")
     elif not any(p["meets_probability"] for p in res["plans"]):
+        zero = all(p["p_target"] == 0 for p in res["plans"])
         lines.append(f"  none of the candidates meets the target with probability >= {res['target']['probability']:g}: "
-                     "they are ranked by probability (relax the target, the window or the limits to see others)")
+                     + ("no sample of any of them meets it, so they are ranked by their predicted median rating at "
+                        "the visits" if zero else "they are ranked by probability")
+                     + " (relax the target, the window or the limits to see others)")
     return "\n".join(lines)
 
 
@@ -455,8 +458,10 @@ def plan_report(res: dict, path) -> Path:
         _section("Plans", f"<p>Target: {html.escape(res['target']['text'])}, with probability at least "
                           f"{res['target']['probability']:g}.</p>"
                  + ("" if not res["plans"] or any(p["meets_probability"] for p in res["plans"]) else
-                    "<p class=\"hint\">None of the candidates meets the target with that probability; they are "
-                    "ranked by probability.</p>")
+                    "<p class=\"hint\">None of the candidates meets the target with that probability; "
+                    + ("no sample of any of them meets it, so they are ranked by their predicted median rating at the "
+                       "visits.</p>" if all(p["p_target"] == 0 for p in res["plans"]) else
+                       "they are ranked by probability.</p>"))
                  + _table(plan_table(res), left=("plan",))
                  + _plot_div("plans") + f"<h3 style=\"font-size:14px\">Dose lines (scenario YAML, at on the "
                  f"record's clock)</h3><pre id=\"plan-yaml\">{html.escape(plans_yaml)}</pre>"
