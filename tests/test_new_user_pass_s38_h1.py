@@ -163,3 +163,23 @@ def test_plans_no_sample_meets_are_ranked_by_predicted_rating_not_by_fewest_sess
     means = [np.mean([v["median"] for v in p["predicted"]]) for p in plans]
     assert means == sorted(means) and plans[0]["sessions"] > 0
     assert "no sample of any of them meets it, so they are ranked by their predicted median rating" in text_summary(res)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("pk.ketamine.v1", -1.0, r"^pk\.ketamine\.v1: must be >= 0 \(shipped value 11\.6 L\), got -1$"),
+    ("pk.ketamine.venous_slow_fraction", 2.0, r"^pk\.ketamine\.venous_slow_fraction: a fraction must lie in \[0, 1\], got 2$"),
+    ("pd.nmda.m_interneuron", None, r"^pd\.nmda\.m_interneuron: expected a finite number \(dimensionless\), got None$"),
+    ("pd.nmda.m_interneuron", float("nan"), r"^pd\.nmda\.m_interneuron: expected a finite number"),
+    ("pd.nmda.m_interneuron", "2", r"^pd\.nmda\.m_interneuron: expected a finite number \(dimensionless\), got '2'$"),
+])
+def test_with_literature_checks_each_value(name, value, message):
+    """`load_parameters().with_literature({...})` (the how-to's way to change a parameter) took any value: a negative
+    volume stopped in numpy's "Eigenvalues did not converge" (with a RuntimeWarning), None in a TypeError, a
+    fraction of 2 or a string ran silently."""
+    from ketasim import load_parameters
+    from ketasim.errors import ParameterSetError
+
+    p = load_parameters()
+    with pytest.raises(ParameterSetError, match=message):
+        p.with_literature({name: value})
+    assert p.with_literature({"pd.hnk.weight": 0, "pk.ketamine.v1": 12}).literature["pk.ketamine.v1"].value == 12

@@ -87,14 +87,33 @@ class ParameterSet:
                             self.between_trial)
 
     def with_literature(self, values: Mapping[str, float]) -> "ParameterSet":
-        """A new set with some literature values replaced (for sensitivity analysis)."""
+        """A new set with some literature values replaced (for sensitivity analysis). Each value is a finite number;
+        a fraction (unit ``fraction``) lies in [0, 1], and a parameter whose shipped value is not negative cannot be
+        made negative (a negative volume stopped in numpy's "Eigenvalues did not converge", None in a TypeError)."""
         lit = dict(self.literature)
         for k, v in values.items():
             if k not in lit:
                 raise ParameterSetError(f"unknown parameter {k!r}")
+            v = _finite_value(k, v, lit[k].unit)
+            if is_fraction(lit[k].unit) and not 0.0 <= float(v) <= 1.0:
+                raise ParameterSetError(f"{k}: a fraction must lie in [0, 1], got {float(v):g}")
+            if float(v) < 0 <= lit[k].value:
+                raise ParameterSetError(f"{k}: must be >= 0 (shipped value {lit[k].value:g} {lit[k].unit}), "
+                                        f"got {float(v):g}")
             lit[k] = dataclasses.replace(lit[k], value=float(v), source=lit[k].source + " [overridden]")
         return ParameterSet(MappingProxyType(lit), self.free, self.free_version, self.calibration_run, self.posterior,
                             self.between_trial)
+
+
+def _finite_value(name: str, v, unit: str) -> float:
+    """``v`` as a float, or one line naming the parameter (None gave a TypeError, 'x' a ValueError, NaN ran)."""
+    try:
+        x = None if isinstance(v, (bool, str, bytes)) else float(v)
+    except (TypeError, ValueError):
+        x = None
+    if x is None or not math.isfinite(x):
+        raise ParameterSetError(f"{name}: expected a finite number ({unit}), got {v!r}"[:200])
+    return x
 
 
 @lru_cache(maxsize=4096)
