@@ -183,3 +183,15 @@ def test_with_literature_checks_each_value(name, value, message):
     with pytest.raises(ParameterSetError, match=message):
         p.with_literature({name: value})
     assert p.with_literature({"pd.hnk.weight": 0, "pk.ketamine.v1": 12}).literature["pk.ketamine.v1"].value == 12
+
+
+def test_compare_observed_names_a_wrong_result():
+    """`compare_observed(simulate(sc, n=10), 'obs.csv')` (a SimulationResult where a TrialResult is meant) failed
+    with "AttributeError: 'SimulationResult' object has no attribute 'uncertainty'"-style errors."""
+    from ketasim import compare_observed, load_scenario, simulate
+    from ketasim.errors import InputError
+
+    res = simulate(load_scenario("examples/observed/murrough2013.yaml"), n=4)
+    with pytest.raises(InputError, match=r"^result: expected a TrialResult \(ketasim\.run_trial\(scenario\)\), got "
+                                         r"SimulationResult$"):
+        compare_observed(res, "examples/observed/murrough2013_observed.csv")

@@ -500,8 +500,10 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
 
     The interval's scope is in ``attrs["interval"]``; :func:`observed_summary` gives the summary."""
     from .calibration import observed_interval, statistic_sampling_sd, virtual_rate_estimate
-    from .trial import _row_key
+    from .trial import TrialResult, _row_key
 
+    if not isinstance(result, TrialResult):     # a SimulationResult or a path failed with an AttributeError
+        raise InputError(f"result: expected a TrialResult (ketasim.run_trial(scenario)), got {type(result).__name__}")
     if not isinstance(observed, pd.DataFrame) or "n_from" not in observed.columns:
         observed = read_observed(observed, result.scenario)
     draws = result.uncertainty is not None
