@@ -195,3 +195,14 @@ def test_compare_observed_names_a_wrong_result():
     with pytest.raises(InputError, match=r"^result: expected a TrialResult \(ketasim\.run_trial\(scenario\)\), got "
                                          r"SimulationResult$"):
         compare_observed(res, "examples/observed/murrough2013_observed.csv")
+
+
+def test_session_peak_ci_does_not_reach_below_zero():
+    """`ketasim trial examples/crossover_one_week_apart.yaml`: the placebo period's CADSS peaks were the previous
+    period's residue (~1e-18), and the table printed "cadss_peak 0.00 [-0.00, 0.00]" (JSON ci95 [-5e-19, ...])."""
+    from ketasim import load_scenario, run_trial
+
+    tr = run_trial(load_scenario("examples/crossover_one_week_apart.yaml"), n=12)
+    row = next(r for r in tr.to_dict()["arms"]["placebo"]["endpoints"] if r["measure"] == "cadss_peak")
+    assert row["value"] == 0 and row["ci95"] == [0.0, 0.0]
+    assert "-0.00" not in tr.format_table()

@@ -784,7 +784,14 @@ def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale, params):
     vals = side_effect_values(o, rng, params)
     for m in measures:
         if m in ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak"):
-            v, se, ci = mean_ci(vals[m])
+            # a period's residue of another period's dose (crossover in sequence) left peaks of ~1e-18: the placebo
+            # arm printed "cadss_peak 0.00 [-0.00, 0.00]"; numerical noise is 0, and a CI of peaks that are all >= 0
+            # does not reach below 0
+            x = np.asarray(vals[m], float)
+            x = np.where(np.abs(x) < 1e-9, 0.0, x)
+            v, se, ci = mean_ci(x)
+            if x.size and np.all(x >= 0):
+                ci = (max(float(ci[0]), 0.0), float(ci[1]))
         elif m in ("hypertension_rate", "discharge_2h_rate") or m in AE_MEASURES:
             x = vals[m.removesuffix("_rate")]
             k = int(x.sum())
