@@ -206,3 +206,13 @@ def test_session_peak_ci_does_not_reach_below_zero():
     row = next(r for r in tr.to_dict()["arms"]["placebo"]["endpoints"] if r["measure"] == "cadss_peak")
     assert row["value"] == 0 and row["ci95"] == [0.0, 0.0]
     assert "-0.00" not in tr.format_table()
+
+
+def test_a_stated_patient_without_a_default_baseline_is_asked_for_its_own():
+    """`Patient(scale='hamd21')` said "state the population's baseline score" of one stated patient."""
+    from ketasim import Patient, patient_scenario
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError, match=r"^patient\.baseline: hamd21 has no default baseline with a published source; "
+                                         r"state the patient's baseline score \(points, 0-63\)$"):
+        patient_scenario(Patient(scale="hamd21"), [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}])

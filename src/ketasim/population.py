@@ -136,7 +136,8 @@ def check_scale_reads(scale: str, condition: str, section: str) -> None:
 def default_baseline(scale: str, field: str = "population.baseline") -> tuple[float, float]:
     """(mean, SD) of the scale's default baseline; one line naming ``field`` when the scale has no sourced default."""
     if scale not in DEFAULT_BASELINE:
-        raise InputError(f"{field}: {scale} has no default baseline with a published source; state the population's "
+        whose = "patient's" if field.startswith("patient") else "population's"      # Patient(scale='hamd21')
+        raise InputError(f"{field}: {scale} has no default baseline with a published source; state the {whose} "
                          f"baseline score (points, 0-{SCALES[scale][0]:g})")
     return DEFAULT_BASELINE[scale]
 
