@@ -31,7 +31,8 @@ class VirtualExperiment:
 
     ``ampa_block`` (NBQX), ``mtor_block`` (rapamycin), ``spine_block`` (no new spines),
     ``hnk_weight`` (> 0 lets hydroxynorketamine drive AMPA directly; None keeps the parameter set's value),
-    ``psychotherapy`` (0-1: the hypothesis that therapy during the plasticity window slows spine turnover),
+    ``psychotherapy`` (0-1: the hypothesis that therapy during the plasticity window slows the loss of new
+    spines, not their formation: state ``spines_held``),
     ``anesthetic_state`` (the hypothesis that anesthetic exposure blocks plasticity for hours; off by default
     because meta-analyses of esketamine given during surgery report antidepressant effects).
     """

@@ -340,7 +340,10 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
         ia = m.createInitialAssignment()
         ia.setSymbol(var)
         _check(ia.setMath(_math(init)), s.name)
-        if s.target is not None:
+        if s.target is not None and s.rate_rising is not None:
+            rule_rate(var, E.to_sbml(f"piecewise({s.rate_rising}, ({s.target}) > {s.name}, {s.rate})"
+                                     f" * (({s.target}) - {s.name})"))
+        elif s.target is not None:
             rule_rate(var, f"{s.rate} * (({E.to_sbml(s.target)}) - {s.name})")
         else:
             rule_rate(var, f"({E.to_sbml(s.gain)}) * ({E.to_sbml(s.drive)}) - {s.rate} * {s.name}")

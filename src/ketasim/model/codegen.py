@@ -372,8 +372,27 @@ def _generate(m: Model, hoister: _Hoister) -> str:
         gated = s.target is None and bool(E.names(mult)) and \
             all(n in m.names("constants") or n in m.names("patient") for n in E.names(mult)) and \
             any(isinstance(x, ast.Call) and x.func.id not in ("min", "max", "abs") for x in ast.walk(E.parse(f)))
-        step.append(f"# {s.name}: " + (f"dx/dt = {s.rate} * ({s.target} - x)" if s.target is not None
+        step.append(f"# {s.name}: " + (f"dx/dt = piecewise({s.rate_rising}, target > x, {s.rate}) * ({s.target} - x)"
+                                        if s.rate_rising is not None
+                                        else f"dx/dt = {s.rate} * ({s.target} - x)" if s.target is not None
                                         else f"dx/dt = {s.gain} * ({s.drive}) - {s.rate} * x"))
+        if s.rate_rising is not None:
+            # rises at rate_rising, falls at rate: the rate (and its weights' row) chosen at the step's start; the
+            # start forcing is recomputed with it (the carried one may hold the other rate)
+            j_up = next(i for i, e in enumerate(m.states) if e.rate == s.rate_rising)
+            step.append(f"t0 = {fs[0]}")
+            step.append(f"if t0 > x_{s.name}:")
+            step.append(f"    g = rate_{m.states[j_up].name}")
+            step.append(f"    r = {10 + j_up}")
+            step.append("else:")
+            step.append(f"    g = rate_{s.name}")
+            step.append(f"    r = {10 + j}")
+            step.append(f"F_{s.name}_0 = g * t0")
+            step0.append(f"F_{s.name}_0 = 0.0")
+            step.append(f"F_{s.name}_1 = g * {fs[2]}")
+            step.append(f"x_{s.name}_m, x_{s.name}_1 = _adv(x_{s.name}, F_{s.name}_0, g * {fs[1]}, F_{s.name}_1, "
+                        "w_shared, r, u)")
+            continue
         step.append(f"g = {g}")
         if gated:
             step0.append(f"F_{s.name}_0 = ({g} * {fs[0]}) if {g} != 0.0 else 0.0")

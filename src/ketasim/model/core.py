@@ -112,7 +112,10 @@ class State:
     """A state: ``dx/dt = rate * (target - x)`` (target form) or ``dx/dt = gain * drive - rate * x`` (drive form).
 
     ``rate`` names a rate constant (1/h, in ``Model.rates``); ``init`` is an expression of constants and
-    patient parameters.
+    patient parameters. ``rate_rising`` (target form only): the rate while the target is above ``x``, ``rate``
+    while it is not, i.e. ``dx/dt = piecewise(rate_rising, target > x, rate) * (target - x)`` (a state that rises
+    and falls at different rates). It must be the ``rate`` of an earlier state; the kernel chooses the rate at the
+    start of each step.
     """
 
     name: str
@@ -123,6 +126,7 @@ class State:
     drive: str | None = None
     gain: str | None = None
     doc: str = ""
+    rate_rising: str | None = None
 
     def forcing_terms(self) -> tuple[str, str]:
         """(multiplier, expression): the forcing is ``multiplier * expression`` (1/h x unit)."""
@@ -263,7 +267,8 @@ class Model:
         parts += [repr(("c", c.name)) for c in self.constants] + [repr(("p", p.name)) for p in self.patient]
         parts += [repr(("r", r.name)) for r in self.rates] + [repr(("i", i.name, i.init)) for i in self.inputs]
         parts += [repr(("a", a.name, a.expr)) for a in self.algebraics]
-        parts += [repr(("s", s.name, s.init, s.rate, s.target, s.drive, s.gain)) for s in self.states]
+        parts += [repr(("s", s.name, s.init, s.rate, s.target, s.drive, s.gain)
+                       + ((s.rate_rising,) if s.rate_rising else ())) for s in self.states]
         parts += [repr(dataclasses.astuple(e)) for e in self.events]
         parts += [repr(("o", o.name, o.expr)) for o in self.outputs]
         parts += [repr(("m", s.name, s.of)) for s in self.summaries] + [self.discharge_margin]
@@ -325,6 +330,10 @@ class Model:
                 raise InputError(f"model {self.name}: state {s.name}: rate {s.rate!r} is not a rate constant")
             if (s.target is None) == (s.drive is None) or (s.drive is not None and s.gain is None):
                 raise InputError(f"model {self.name}: state {s.name}: give either target, or drive and gain")
+            if s.rate_rising is not None and (s.target is None or s.rate_rising not in
+                                              {e.rate for e in self.states if e.name in earlier}):
+                raise InputError(f"model {self.name}: state {s.name}: rate_rising {s.rate_rising!r} must be the rate "
+                                 "of an earlier state, on a target-form state")
             check(s.init, fixed, f"state {s.name} init")
             mult, f = s.forcing_terms()
             check(mult, fixed, f"state {s.name} gain")

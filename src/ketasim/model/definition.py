@@ -731,8 +731,9 @@ ALGEBRAICS = (
     Algebraic("perceived", "dissociation_sensitivity * dissociation_drive / (1 + tolerance)"
                            " + sedation_perception_weight * sedation_index",
               "dimensionless", "perceptible drug effects kindle expectancy (functional unblinding)"),
-    Algebraic("spines_kept", "spines + psychotherapy * max(spines_held - spines, 0)", "relative to unstressed density",
-              "spines counted downstream: the spines, or with psychotherapy the slower-lost ones while they are more"),
+    Algebraic("spines_kept", "spines + psychotherapy * (spines_held - spines)", "relative to unstressed density",
+              "spines counted downstream: with psychotherapy (0-1) partly or fully the slower-lost spines_held "
+              "(never below the spines: both rise alike, spines_held falls more slowly)"),
     Algebraic("consolidated_spines", "(1 / spine_set_point - 1) * (consolidation - 1) / consolidation",
               "relative to pre-treatment (stressed) baseline",
               "stabilised new spines: at most the spines lost to chronic stress (Moda-Sava 2019: ketamine restores "
@@ -807,10 +808,11 @@ STATES = (
           target="spine_target(synaptic_proteins, spine_gain, spine_block, spine_set_point)",
           doc="spine density: new spines are labile (most turn over within days: Holtmaat 2005)"),
     # psychotherapy during the plasticity window (a hypothesis, off by default) slows the LOSS of new spines, not
-    # their formation: spines_held follows the spines at the slowed rate, so it lags below them while they form and
-    # above them while they are lost; at full psychotherapy the spines that count are the larger of the two
-    State("spines_held", "spine_set_point", "k_spines_held", "relative to unstressed density", target="spines",
-          doc="the spines as their loss would be with psychotherapy (pd.spine.psychotherapy_slowing)"),
+    # their formation: spines_held has the spines' target and rises at their rate (so it equals them while they
+    # form) but falls at the slowed rate (so it stays above them while they are lost)
+    State("spines_held", "spine_set_point", "k_spines_held", "relative to unstressed density",
+          target="spine_target(synaptic_proteins, spine_gain, spine_block, spine_set_point)", rate_rising="k_spines",
+          doc="the spines as they would be if their loss were slowed by pd.spine.psychotherapy_slowing"),
     State("synapses", "spine_set_point", "k_synapses", "relative to unstressed density",
           target="spines_kept", doc="synapse-bearing (functional) spines: new spines acquire synapses over days (Knott 2006)"),
     # baseline 1 (not 0): dx/dt = gain x drive - k (x - 1). The same dynamics as a drive-form state from 0, but a

@@ -58,7 +58,10 @@ def _source(model) -> str:
     algebraics = [f"    a_{a.name} = {py(a.expr)}" for a in model.algebraics]
     lines += ["def pd_rhs(st, ce, mc, pp, rates, inp):", *algebraics, "    return ["]
     for j, s in enumerate(model.states):
-        if s.target is not None:
+        if s.target is not None and s.rate_rising is not None:
+            lines.append(f"        (rates[{rate_row[s.rate_rising]}] if ({py(s.target)}) > st[{j}] else rates[{10 + j}])"
+                         f" * (({py(s.target)}) - st[{j}]),")
+        elif s.target is not None:
             lines.append(f"        rates[{10 + j}] * (({py(s.target)}) - st[{j}]),")
         else:
             lines.append(f"        ({py(s.gain)}) * ({py(s.drive)}) - rates[{10 + j}] * st[{j}],")
