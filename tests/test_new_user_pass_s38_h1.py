@@ -216,3 +216,12 @@ def test_a_stated_patient_without_a_default_baseline_is_asked_for_its_own():
     with pytest.raises(InputError, match=r"^patient\.baseline: hamd21 has no default baseline with a published source; "
                                          r"state the patient's baseline score \(points, 0-63\)$"):
         patient_scenario(Patient(scale="hamd21"), [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}])
+
+
+def test_empty_drugs_limit_shows_the_command_line_form(capsys):
+    """`ketasim plan RECORD --limits drugs=` said "e.g. ('racemic-ketamine', 'esketamine')" (a Python tuple) to a
+    command-line user; it now shows `drugs=racemic-ketamine+esketamine` first."""
+    code, _, err = run_cli(capsys, "plan", "examples/patient/patient_101.csv", "--limits", "drugs=")
+    assert code == 2
+    assert one_error_line(err).startswith("error: --limits drugs: a list of names joined with '+', e.g. "
+                                          "drugs=racemic-ketamine+esketamine (from Python: ")

@@ -1040,7 +1040,10 @@ class Limits:
                 parse = parse_drug if f.name == "drugs" else parse_route
                 items = (v,) if isinstance(v, (str, Drug, Route)) else v
                 if not isinstance(items, (tuple, list)) or not items:
-                    raise InputError(f"--limits {f.name}: a list of names, e.g. {getattr(Limits, f.name)!r}, got {v!r}")
+                    # as --limits writes it (the Python tuple "('racemic-ketamine', 'esketamine')" read oddly there)
+                    default = getattr(Limits, f.name)
+                    raise InputError(f"--limits {f.name}: a list of names joined with '+', e.g. {f.name}="
+                                     f"{'+'.join(default)} (from Python: {default!r}), got {v!r}")
                 # the package's own Drug / Route members are names too
                 object.__setattr__(self, f.name, tuple(
                     parse(x.value if isinstance(x, (Drug, Route)) else x, f"--limits {f.name}").value for x in items))
