@@ -225,3 +225,14 @@ def test_empty_drugs_limit_shows_the_command_line_form(capsys):
     assert code == 2
     assert one_error_line(err).startswith("error: --limits drugs: a list of names joined with '+', e.g. "
                                           "drugs=racemic-ketamine+esketamine (from Python: ")
+
+
+def test_pk_footnote_of_one_patient_does_not_speak_of_geometric_means(capsys):
+    """`simulate --pk` of the typical patient ("n=1 (one patient: its values)") ended with "Cmax, AUC, t1/2:
+    geometric mean (geometric CV %); Tmax: median [range]", which describes a population's table."""
+    quick = ("simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg", "--pk")
+    code, out, _ = run_cli(capsys, *quick)
+    assert code == 0 and "(one patient: its values)" in out and "geometric mean" not in out
+    assert "NCA on the sampling schedule" in out
+    code, out, _ = run_cli(capsys, *quick, "--size", "5")
+    assert code == 0 and "Cmax, AUC, t1/2: geometric mean (geometric CV %)" in out

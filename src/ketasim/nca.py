@@ -562,8 +562,11 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
             why = ("no terminal phase on the schedule" if set(labels) <= {LABELS["auc_0_inf"], LABELS["t_half"]}
                    else "non-positive or missing values")
             lines.append(f"  {', '.join(labels)}: evaluable in fewer than the {n:,} patients ({which}; {why})")
-    lines.append("Cmax, AUC, t1/2: geometric mean (geometric CV %); Tmax: median [range]. NCA on the sampling schedule: "
-                 "AUC linear-up/log-down; lambda_z by log-linear regression of the terminal samples.")
+    # one patient per arm (the typical patient) has its own values, not a geometric mean and CV
+    several = bool(len(df)) and int(df.groupby("arm", sort=False)["subject"].nunique().max()) > 1
+    lines.append(("Cmax, AUC, t1/2: geometric mean (geometric CV %); Tmax: median [range]. " if several else "")
+                 + "NCA on the sampling schedule: AUC linear-up/log-down; lambda_z by log-linear regression of the "
+                   "terminal samples.")
     return "\n".join(lines)
 
 
