@@ -236,3 +236,24 @@ def test_pk_footnote_of_one_patient_does_not_speak_of_geometric_means(capsys):
     assert "NCA on the sampling schedule" in out
     code, out, _ = run_cli(capsys, *quick, "--size", "5")
     assert code == 0 and "Cmax, AUC, t1/2: geometric mean (geometric CV %)" in out
+
+
+def test_a_schedule_beyond_ten_years_is_named_at_its_line():
+    """A schedule ending beyond 10 years said "arms.NAME: the last dose ends at ...": the dashboard put the message at
+    the arm's dose field (its every was wrong); the line and its every are named now (quick form: --every)."""
+    import copy
+
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+    from ketasim.web import api
+
+    lines = [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"},
+             {"drug": "esketamine", "route": "intranasal", "dose": "56 mg", "at": "3600 d", "every": "30 d",
+              "count": 20}]
+    with pytest.raises(InputError, match=r"^arms\.a\[1\]\.every: the last dose ends at 100080 h, beyond"):
+        scenario_from_dict({"name": "x", "arms": {"a": lines}})
+    form = copy.deepcopy(api.default_form())
+    form["regimens"][0].update(every=1000, every_unit="d", count=50)
+    with pytest.raises(api.FormErrors) as e:
+        api.simulate_form(form)
+    assert [x["field"] for x in e.value.errors] == ["regimen.0.every"]

@@ -584,10 +584,14 @@ def scenario_from_dict(data: dict) -> Scenario:
         total = sum(d.count for d in a.doses)
         if total > MAX_ADMINISTRATIONS_PER_ARM:
             raise InputError(f"arms.{a.name}: {total:,} doses is more than the {MAX_ADMINISTRATIONS_PER_ARM:,} supported")
-        last = max(d.at_h + (d.count - 1) * d.every_h + d.duration_h for d in a.doses)
+        ends = [d.at_h + (d.count - 1) * d.every_h + d.duration_h for d in a.doses]
+        last = max(ends)
         if last > limits.MAX_TIME_H:
-            raise InputError(f"arms.{a.name}: the last dose ends at {last:g} h, beyond the {limits.MAX_TIME_H:g} h "
-                             "(10 years) ketasim simulates; check 'at', 'every' and 'count'")
+            # named at the line (its every, or its at for a single dose): the dashboard showed it at the arm's dose
+            i = ends.index(last)
+            key = "every" if a.doses[i].count > 1 else "at"
+            raise InputError(f"arms.{a.name}[{i}].{key}: the last dose ends at {last:g} h, beyond the "
+                             f"{limits.MAX_TIME_H:g} h (10 years) ketasim simulates; check 'at', 'every' and 'count'")
     endpoints = None
     if m.endpoints is not None:
         ep = m.endpoints
