@@ -257,3 +257,16 @@ def test_a_schedule_beyond_ten_years_is_named_at_its_line():
     with pytest.raises(api.FormErrors) as e:
         api.simulate_form(form)
     assert [x["field"] for x in e.value.errors] == ["regimen.0.every"]
+
+
+def test_record_infusion_duration_in_minutes_says_dur_is_in_hours():
+    """A record's DUR of 40 (minutes typed into the hours column) said only "40 is outside 0-24 h"."""
+    from ketasim.errors import InputError
+    from ketasim.record import record_from_csv_text
+
+    text = ("ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+            "1,0,0,,,,,,30,madrs,70,40,F\n"
+            "1,1,1,0.5,mg/kg,40,racemic-ketamine,iv-infusion,,,,,\n")
+    with pytest.raises(InputError, match=r"^rec row 2, column DUR: 40 is outside 0-24 h; DUR is in hours \(if 40 min "
+                                         r"was meant, write 0\.6667\)$"):
+        record_from_csv_text(text, source="rec")

@@ -378,6 +378,11 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
             if route is Route.IV_INFUSION:
                 if not row.has("DUR") and drug is not Drug.PLACEBO:
                     raise row.err("DUR", "an iv-infusion needs its duration in hours (e.g. 0.6667 for 40 min)")
+                if row.has("DUR") and row.num("DUR") > 24:
+                    # DUR 40 (minutes typed into an hours column) said only "40 is outside 0-24 h"
+                    x = row.num("DUR")
+                    raise row.err("DUR", f"{x:g} is outside 0-24 h; DUR is in hours (if {x:g} min was meant, write "
+                                         f"{x / 60:.4g})")
                 dur = row.num("DUR", 0, 24, "h") if row.has("DUR") else 40 / 60
             elif row.has("DUR") and row.num("DUR") != 0:
                 raise row.err("DUR", f"only an iv-infusion has a duration (route is {route.value})")
