@@ -270,3 +270,16 @@ def test_record_infusion_duration_in_minutes_says_dur_is_in_hours():
     with pytest.raises(InputError, match=r"^rec row 2, column DUR: 40 is outside 0-24 h; DUR is in hours \(if 40 min "
                                          r"was meant, write 0\.6667\)$"):
         record_from_csv_text(text, source="rec")
+
+
+def test_a_measure_named_twice_gives_its_rows_once():
+    """`endpoints: {measures: [mean, mean, cadss_peak]}` printed and wrote every mean row twice (duplicate times
+    were already merged)."""
+    from ketasim import run_trial, scenario_from_dict
+
+    sc = scenario_from_dict({"name": "x", "population": {"size": 6}, "endpoints": {
+        "times": ["24 h", "1 d"], "measures": ["mean", "mean", "cadss_peak"]}, "arms": {"a": [
+            {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}]}})
+    assert sc.endpoints.measures == ("mean", "cadss_peak")
+    rows = run_trial(sc).to_dict()["arms"]["a"]["endpoints"]
+    assert [r["measure"] for r in rows].count("mean") == 1

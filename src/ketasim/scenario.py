@@ -633,7 +633,9 @@ def scenario_from_dict(data: dict) -> Scenario:
             remission_threshold(scale)          # a scale without a published threshold needs one stated
         if len(ep.times) > 1000:
             raise InputError(f"endpoints.times: {len(ep.times)} times is more than the 1000 supported")
-        endpoints = Endpoints(_times(ep.times, "endpoints.times"), tuple(ep.measures), ep.remission_threshold,
+        # a measure named twice ([mean, mean]) printed and wrote every row twice; duplicate times are merged too
+        endpoints = Endpoints(_times(ep.times, "endpoints.times"), tuple(dict.fromkeys(ep.measures)),
+                              ep.remission_threshold,
                               ep.response_reduction, ep.rating_noise, pk, _screening(ep, smax, m.design))
         if not ep.rating_noise:     # a titration deciding on ratings uses the endpoint ratings' noise model
             arms = tuple(a if a.titration is None else dataclasses.replace(
