@@ -283,3 +283,12 @@ def test_a_measure_named_twice_gives_its_rows_once():
     assert sc.endpoints.measures == ("mean", "cadss_peak")
     rows = run_trial(sc).to_dict()["arms"]["a"]["endpoints"]
     assert [r["measure"] for r in rows].count("mean") == 1
+
+
+def test_one_inducer_under_two_names_names_the_comedication_option(capsys):
+    """`--comedication rifampicin --comedication rifampin` said "error: --drug/--route/--dose: rifampicin is given
+    more than once" (the check where an arm's and the population's lists meet named the arm)."""
+    code, _, err = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "oral", "--dose", "20mg",
+                           "--comedication", "rifampicin", "--comedication", "rifampin")
+    assert code == 2
+    assert one_error_line(err).startswith("error: --comedication: rifampicin is given more than once")

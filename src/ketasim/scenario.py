@@ -1009,6 +1009,10 @@ def quick_flag_message(message: str) -> str:
     for path, flag in _QUICK_FLAGS:
         if field == path or field.startswith(path + "."):
             return f"{flag}: {rest}"
+    if field.startswith("arms.") and ".comedications" in field:
+        # 'rifampicin' and 'rifampin' (one inducer twice) is found where an arm's and the population's lists meet:
+        # "arms.NAME.comedications (with population.comedications)" was shown as '--drug/--route/--dose'
+        return f"--comedication: {rest}"
     m = re.fullmatch(r"arms\.[^\[\]]+(?:\[0\])?(?:\.(\w+))?", field)
     if m:
         if m.group(1) in _QUICK_LINE:
