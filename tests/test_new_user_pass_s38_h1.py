@@ -292,3 +292,21 @@ def test_one_inducer_under_two_names_names_the_comedication_option(capsys):
                            "--comedication", "rifampicin", "--comedication", "rifampin")
     assert code == 2
     assert one_error_line(err).startswith("error: --comedication: rifampicin is given more than once")
+
+
+def test_setup_refuses_an_old_python_in_one_line(tmp_path):
+    """README: "fresh machine: Python >= 3.11". ./setup.sh with an older python3 made the venv and let pip refuse
+    the package in pages of output; it now says so in one line and creates nothing (run on a copy of setup.sh)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "setup.sh", tmp_path / "setup.sh")
+    fake = tmp_path / "py310"
+    fake.write_text('#!/bin/sh\nif [ "$1" = "-V" ]; then echo "Python 3.10.12"; exit 0; fi\nexit 1\n')
+    fake.chmod(0o755)
+    run = subprocess.run(["bash", str(tmp_path / "setup.sh")], env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake)},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and not (tmp_path / ".venv").exists()
+    assert run.stderr.strip() == (f"setup.sh: ketasim needs Python >= 3.11; {fake} is Python 3.10.12 (run "
+                                  "PYTHON=python3.12 ./setup.sh with a newer one)")
