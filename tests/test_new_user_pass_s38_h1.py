@@ -310,3 +310,15 @@ def test_setup_refuses_an_old_python_in_one_line(tmp_path):
     assert run.returncode == 1 and not (tmp_path / ".venv").exists()
     assert run.stderr.strip() == (f"setup.sh: ketasim needs Python >= 3.11; {fake} is Python 3.10.12 (run "
                                   "PYTHON=python3.12 ./setup.sh with a newer one)")
+
+
+def test_sbml_model_name_does_not_repeat_ketasim(tmp_path):
+    """`ketasim export ... --sbml model.xml` named the model "ketasim ketasim model, typical patient of arm ..."."""
+    import re
+
+    from ketasim import quick_scenario
+    from ketasim.export import export_sbml
+
+    out = export_sbml(quick_scenario("esketamine", "intranasal", "56 mg"), tmp_path / "m.xml")
+    name = re.search(r'<model [^>]*name="([^"]*)"', out.read_text(encoding="utf-8")).group(1)
+    assert name.startswith("ketasim model, typical patient of arm") and "ketasim ketasim" not in name

@@ -181,7 +181,8 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
     doc = libsbml.SBMLDocument(3, 2)
     m = doc.createModel()
     m.setId("ketasim_" + "".join(ch if ch.isalnum() else "_" for ch in a.arm.name))
-    m.setName(f"ketasim {model.name} model, typical patient of arm {a.arm.name!r} of scenario {scenario_name!r}")
+    which = "ketasim" if model.name == "ketasim" else f"ketasim {model.name}"     # not "ketasim ketasim model"
+    m.setName(f"{which} model, typical patient of arm {a.arm.name!r} of scenario {scenario_name!r}")
     from .result import ketasim_version
 
     # the parameter set and package version (the file's numbers come from the set): it named only the model digest
