@@ -322,3 +322,22 @@ def test_sbml_model_name_does_not_repeat_ketasim(tmp_path):
     out = export_sbml(quick_scenario("esketamine", "intranasal", "56 mg"), tmp_path / "m.xml")
     name = re.search(r'<model [^>]*name="([^"]*)"', out.read_text(encoding="utf-8")).group(1)
     assert name.startswith("ketasim model, typical patient of arm") and "ketasim ketasim" not in name
+
+
+@pytest.mark.parametrize("csv, message", [
+    ("time_h,score\n0,33\n24,99\n", "observed: row 3: score 99 is outside the madrs scale (0-60)"),
+    ("time_h;score\n0;33\n", "observed: the file is separated by semicolons: it must be comma-separated (decimals "
+                             "with a point)"),
+])
+def test_dashboard_observed_overlay_checks_the_scale_and_the_separator(csv, message):
+    """The dashboard's observed-data overlay drew a MADRS rating of 99 (scale 0-60) without a word, and a
+    semicolon-separated export said only "a 'time_h' column ... is required"."""
+    import copy
+
+    from ketasim.web import api
+
+    form = copy.deepcopy(api.default_form())
+    form["observed"] = {"csv": csv}
+    with pytest.raises(api.FormErrors) as e:
+        api.simulate_form(form)
+    assert e.value.errors == [{"field": "observed", "message": message}]

@@ -741,6 +741,10 @@ def parse_observed(obs) -> dict | None:
         raise err(f"cannot read the CSV ({str(e).splitlines()[0][:120]})") from None
     df.columns = [str(c).strip().lower() for c in df.columns]
     if "time_h" not in df.columns:
+        sep = next((name for ch, name in ((";", "semicolons"), ("\t", "tabs")) if any(ch in c for c in df.columns)),
+                   None)
+        if sep:     # a spreadsheet's export (decimal commas): said only that 'time_h' was missing
+            raise err(f"the file is separated by {sep}: it must be comma-separated (decimals with a point)")
         raise err("a 'time_h' column (hours after the first dose) is required")
     cols = [c for c in df.columns if c in OBSERVED_COLUMNS]
     if len(cols) != 1:
@@ -821,6 +825,16 @@ def simulate_form(form: dict) -> dict:
     sc = b.scenario
     times = display_times(sc)
     observed = parse_observed(form.get("observed"))
+    if observed is not None and observed["column"] == "score":
+        # a rating outside the scale (99 on MADRS, 0-60) was drawn without a word
+        from ..population import SCALES
+
+        smax = SCALES[sc.population.scale][0]
+        out_of = np.flatnonzero((observed["values"] < 0) | (observed["values"] > smax))
+        if out_of.size:
+            k = int(out_of[0])
+            raise FormErrors([{"field": "observed", "message": f"observed: row {k + 2}: score {observed['values'][k]:g} "
+                                                               f"is outside the {sc.population.scale} scale (0-{smax:g})"}])
     res = _simulate(sc, times, b.params)
     t1 = time.perf_counter()
     df = res.trajectories()
