@@ -341,3 +341,17 @@ def test_dashboard_observed_overlay_checks_the_scale_and_the_separator(csv, mess
     with pytest.raises(api.FormErrors) as e:
         api.simulate_form(form)
     assert e.value.errors == [{"field": "observed", "message": message}]
+
+
+def test_validation_page_names_the_shipped_calibration():
+    """docs/validation.md said the shipped set was the thirty-fifth session's (J 455.6) after the thirty-seventh
+    session recalibrated it (the installed set's calibration run says J=423.0)."""
+    import re
+    from pathlib import Path
+
+    from ketasim import load_parameters
+
+    j = re.search(r"J=([\d.]+)", load_parameters().calibration_run).group(1)
+    page = (Path(__file__).resolve().parents[1] / "docs" / "validation.md").read_text(encoding="utf-8")
+    shipped = page[page.index("the shipped\n  set ("):][:200]
+    assert f"J {j}" in shipped, shipped
