@@ -20,10 +20,11 @@ Ashraf_2018_s_ketamine_ticlopidine.R, commit a9bb633): venous samples before and
    ``--trials`` seeds: does the model's own variability ever give the observed Cmax ratio, or Cmax rising more than
    AUC?
 
-Printed numbers (parameter set 0.1.0-cal-20261121, eleventh session): (1) water 24 h median 0.070 ng/mL, 6.9 % below
-the LLOQ; half-life ratio 1.009 without a limit, 1.024 with it (12-patient trials: median 1.027, max 1.069 over
-100); (2) Cmax ratio 2.02 / 2.21 / 2.41 (5th / 50th / 95th percentile, max 2.56), AUC0-inf ratio 2.31 / 2.58 / 2.95,
-Cmax / AUC ratio at most 0.93.
+Printed numbers (the thirty-seventh session's PK and set, J 423.0): (1) water 24 h median 0.029 ng/mL, 43.9 % below
+the LLOQ; half-life ratio 1.007 without a limit, 1.055 with it (12-patient trials: median 1.055, max 1.105 over
+100); (2) Cmax ratio 2.09 / 2.28 / 2.50 (5th / 50th / 95th percentile, max 2.66), AUC0-inf ratio 2.32 / 2.59 / 2.98,
+Cmax / AUC ratio at most 0.93. (Eleventh session: water 24 h median 0.070 ng/mL, 6.9 % below the LLOQ; half-life
+ratio 1.009 / 1.024, max 1.069; Cmax ratio 2.02 / 2.21 / 2.41, max 2.56; AUC0-inf 2.31 / 2.58 / 2.95.)
 """
 
 from __future__ import annotations
