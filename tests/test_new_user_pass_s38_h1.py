@@ -382,3 +382,16 @@ def test_ddi_howto_numbers_are_the_current_models():
     assert f"| 3 d ago | {r(oral, stopped):.3f} | {r(iv25, stopped):.3f} |" in page
     nasal = [line("esketamine", "intranasal", "56 mg")]
     assert f"model with 56 mg Cmax x{r(nasal, 'ticlopidine for 9 d', what=0):.2f}" in page
+
+
+def test_pk_endpoints_howto_quotes_the_examples_ratio(capsys):
+    """docs/howto/pk-endpoints.md quoted `auc_0_inf_ratio s-ketamine 2.83 90% CI [2.58, 3.10]` for the example; the
+    command prints 2.837 [2.589, 3.109] since the thirty-seventh session's PK."""
+    import re
+    from pathlib import Path
+
+    code, out, _ = run_cli(capsys, "trial", "examples/pk/ddi_oral_esketamine_clarithromycin.yaml", "--no-progress")
+    m = re.search(r"auc_0_inf_ratio s-ketamine\s+([\d.]+)\s+90% CI \[\s*([\d.]+),\s*([\d.]+)\]", out)
+    page = (Path(__file__).resolve().parents[1] / "docs" / "howto" / "pk-endpoints.md").read_text(encoding="utf-8")
+    assert code == 0 and m
+    assert f"auc_0_inf_ratio s-ketamine {m.group(1)} 90% CI [{m.group(2)}, {m.group(3)}]" in page
