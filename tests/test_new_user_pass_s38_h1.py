@@ -395,3 +395,10 @@ def test_pk_endpoints_howto_quotes_the_examples_ratio(capsys):
     page = (Path(__file__).resolve().parents[1] / "docs" / "howto" / "pk-endpoints.md").read_text(encoding="utf-8")
     assert code == 0 and m
     assert f"auc_0_inf_ratio s-ketamine {m.group(1)} 90% CI [{m.group(2)}, {m.group(3)}]" in page
+
+
+def test_w_reads_as_weeks():
+    """`ketasim plan RECORD --window 1w:4w` said "unknown unit 'w'" ('wk', 'wks', 'week' were read)."""
+    from ketasim.units import parse_time_h
+
+    assert parse_time_h("1w", "t") == parse_time_h("1 w", "t") == parse_time_h("1 week", "t") == 168.0

@@ -159,8 +159,8 @@ def parse_time_h(text, field: str, examples: tuple[str, ...] = ("min", "h")) -> 
             raise UnitError(f"{field}: write the time since the start with its unit after the number, e.g. "
                             + _protocol_day_hint(n, m.group(1).lower() == "day")
                             + f" (got {text.strip()[:40]!r})")
-        # 'wk' / 'wks' as protocols abbreviate weeks (pint does not know them)
-        text = re.sub(r"(?<=[\d\s])wks?\s*$", "week", text.strip())
+        # 'wk' / 'wks' as protocols abbreviate weeks, and 'w' ('1w:4w'; pint does not know them)
+        text = re.sub(r"(?<=[\d\s])(?:wks?|w)\s*$", "week", text.strip())
     t = parse_quantity(text, "hour", field, examples=examples)
     if not math.isfinite(t) or abs(t) > MAX_TIME_H:
         raise UnitError(f"{field}: {text!r} is beyond the {MAX_TIME_H:g} h (10 years) ketasim simulates")
