@@ -402,3 +402,14 @@ def test_w_reads_as_weeks():
     from ketasim.units import parse_time_h
 
     assert parse_time_h("1w", "t") == parse_time_h("1 w", "t") == parse_time_h("1 week", "t") == 168.0
+
+
+def test_a_time_in_metres_or_an_unknown_time_unit_says_what_to_write(capsys):
+    """`--duration '40 m'` said "unit 'm' cannot be converted to 'hour'" (pint's metres); '1 y' said only "unknown
+    unit 'y'"."""
+    base = ("simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg")
+    code, _, err = run_cli(capsys, *base, "--duration", "40 m")
+    assert code == 2 and one_error_line(err) == ("error: --duration: unit 'm' cannot be converted to 'hour' ('m' is "
+                                                 "metres: write min for minutes)")
+    code, _, err = run_cli(capsys, *base, "--every", "1 y", "--count", "2")
+    assert code == 2 and one_error_line(err) == "error: --every: unknown unit 'y' (times: min, h, d, week)"

@@ -121,10 +121,13 @@ def convert(value: float, unit: str, target: str, field: str) -> float:
         q = ureg.Quantity(value, unit.replace("µ", "u").replace("μ", "u"))
         return float(q.to(target).magnitude)
     except pint.errors.DimensionalityError:
-        raise UnitError(f"{field}: unit {unit!r} cannot be converted to {target!r}") from None
+        # a time written '40 m' said only "unit 'm' cannot be converted to 'hour'" (pint reads m as metres)
+        hint = " ('m' is metres: write min for minutes)" if target == "hour" and unit.strip() == "m" else ""
+        raise UnitError(f"{field}: unit {unit!r} cannot be converted to {target!r}{hint}") from None
     except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, TypeError,
             ValueError, AssertionError):
-        raise UnitError(f"{field}: unknown unit {unit!r}") from None
+        times = " (times: min, h, d, week)" if target == "hour" else ""      # '1 y', '1 mo'
+        raise UnitError(f"{field}: unknown unit {unit!r}{times}") from None
 
 
 def parse_quantity(text, target: str, field: str, examples: tuple[str, ...] = ("mg",)) -> float:
