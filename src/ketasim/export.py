@@ -364,8 +364,10 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
         if kind == EVENT_CODES["bolus"]:
             by_time[t][f"pk_a_{blocks[tg]}_0"].append(("+", amount))
         elif kind == EVENT_CODES["depot"]:
-            # gut depots: the random effect on F is in the first pass (fh_s, fh_r), as in ketasim's kernel
-            f = f"{float(a.ev_frac[e])!r}" + (" * fgut_s" if tg == 2 else " * fgut_r" if tg == 3 else " * f_iiv")
+            # gut depots: the random effect on F is in the first pass (fh_s, fh_r), as in ketasim's kernel; IM and
+            # SC (depots 4-7) carry none
+            f = f"{float(a.ev_frac[e])!r}" + (" * fgut_s" if tg == 2 else " * fgut_r" if tg == 3
+                                               else "" if 4 <= tg <= 7 else " * f_iiv")
             by_time[t][f"pk_depot_{tg}"].append(("+", f"{amount} * piecewise({f}, {f} <= 1, 1)"))
         elif kind == EVENT_CODES["rate"]:
             by_time[t][f"pk_infusion_{('s', 'r', None, None, None, 'mdz')[tg]}"].append(("+", amount))

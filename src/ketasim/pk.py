@@ -101,7 +101,8 @@ class PKModel:
     cl: np.ndarray           # (n, 6) elimination clearance from the central compartment, L/h
     fh: np.ndarray           # (n, 2) hepatic escape fraction (S, R) for gut absorption
     fgut: np.ndarray         # (n, 2) gut-wall escape fraction (S, R)
-    f_iiv: np.ndarray        # (n,) multiplicative bioavailability random effect
+    f_iiv: np.ndarray        # (n,) multiplicative bioavailability random effect (nasal and sublingual mucosal
+    #                          parts; a swallowed dose's is in fh; IM and SC carry none)
     ka: np.ndarray           # (n, 10) depot absorption rate constants, 1/h (typical_ka x the patient's effects)
     ke0: np.ndarray          # (n,) 1/h
     volumes: np.ndarray      # (n, 6, MAX_MODES) L (central first; unused slots 1)

@@ -738,6 +738,10 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                     f = ev_frac[e] * pp_fgut_s
                 elif tg == 3:
                     f = ev_frac[e] * pp_fgut_r
+                elif 4 <= tg <= 7:
+                    # IM and SC (F ~0.9): no random effect (oral F's SD is not theirs, and its cap at 1 took
+                    # the population mean to ~0.81 and the typical patient's to 0.86 of route.im.f 0.93)
+                    f = ev_frac[e]
                 else:
                     f = ev_frac[e] * pp_f_iiv
                 dep[tg] += amount * min(f, 1.0)

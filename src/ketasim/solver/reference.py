@@ -179,6 +179,8 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
                     f = a.ev_frac[e] * P["fgut_s"]
                 elif tg == 3:
                     f = a.ev_frac[e] * P["fgut_r"]
+                elif 4 <= tg <= 7:      # IM and SC: no random effect on F, as in the kernel
+                    f = a.ev_frac[e]
                 else:
                     f = a.ev_frac[e] * P["f_iiv"]
                 y[i_dep + tg] += amount * min(f, 1.0)
