@@ -413,3 +413,24 @@ def test_a_time_in_metres_or_an_unknown_time_unit_says_what_to_write(capsys):
                                                  "metres: write min for minutes)")
     code, _, err = run_cli(capsys, *base, "--every", "1 y", "--count", "2")
     assert code == 2 and one_error_line(err) == "error: --every: unknown unit 'y' (times: min, h, d, week)"
+
+
+def test_plot_cascade_keeps_the_users_backend_and_takes_a_result(tmp_path):
+    """`ketasim.plotting.plot_cascade` switched matplotlib to Agg (a notebook's own plots stopped showing after one
+    ketasim figure) and took only a DataFrame (`plot_cascade(result)`: "'SimulationResult' object is not
+    subscriptable")."""
+    import matplotlib
+
+    from ketasim import quick_scenario, simulate
+    from ketasim.plotting import plot_cascade
+
+    res = simulate(quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg"), typical=True,
+                   output_times_h=[0, 0.5, 1, 2, 24, 168])
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        fig = plot_cascade(res, path=tmp_path / "c.png")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    assert (tmp_path / "c.png").stat().st_size > 10_000 and len(fig.axes) >= 10

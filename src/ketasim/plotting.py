@@ -41,15 +41,22 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
     with a zoom on the first 4 h in the plasma panel), else linear to 2 h and logarithmic after. Returns the
     Figure."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
+    # a SimulationResult is taken as its trajectories ('SimulationResult' object is not subscriptable)
+    typical = typical.trajectories() if hasattr(typical, "trajectories") else typical
+    population = population.trajectories() if hasattr(population, "trajectories") else population
     arms = list(dict.fromkeys(typical["arm"]))
     repeated = _repeated(typical)
-    fig, axes = plt.subplots(5, 2, figsize=(12, 15), sharex=True)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    # a Figure of its own, not pyplot's: matplotlib.use("Agg") here switched a Jupyter notebook's backend, so the
+    # user's own plots stopped showing after one ketasim figure (savefig needs no backend)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=(12, 15))
+    FigureCanvasAgg(fig)        # its own Agg canvas (draw, get_renderer), whatever the session's backend
+    axes = fig.subplots(5, 2, sharex=True)
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     arm_color = {arm: colors[i % len(colors)] for i, arm in enumerate(arms)}
     x_of = (lambda t: np.asarray(t) / 24.0) if repeated else (lambda t: np.asarray(t))
     for ax, (label, series) in zip(axes.flat, PANELS):
@@ -119,10 +126,7 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
     if path is not None:
         from .io import atomic_path, figure_format
 
-        try:
-            fmt = figure_format(path)           # the temporary file's name ends in .tmp<ext>: state the format
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=110, format=fmt)
-        finally:
-            plt.close(fig)
+        fmt = figure_format(path)           # the temporary file's name ends in .tmp<ext>: state the format
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=fmt)
     return fig
