@@ -434,3 +434,21 @@ def test_plot_cascade_keeps_the_users_backend_and_takes_a_result(tmp_path):
     finally:
         matplotlib.use(before)
     assert (tmp_path / "c.png").stat().st_size > 10_000 and len(fig.axes) >= 10
+
+
+def test_tornado_figure_keeps_the_users_backend():
+    """`ketasim.sensitivity.tornado_figure` also switched matplotlib to Agg."""
+    import matplotlib
+
+    from ketasim import load_scenario
+    from ketasim.sensitivity import run_sensitivity, tornado_figure
+
+    res = run_sensitivity(load_scenario("examples/design_example.yaml"), endpoint="mean_change@24h", method="morris",
+                          patterns=["pd.nmda.hill"], n_patients=5, samples=2)
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        fig = tornado_figure(res)
+        assert matplotlib.get_backend() == "svg" and fig.axes
+    finally:
+        matplotlib.use(before)

@@ -472,15 +472,17 @@ def tornado_figure(result: SensitivityResult, top: int = 15):
     """Horizontal bars of the main index (mu_star or ST) with 95% intervals (cut at 0, see
     :func:`index_interval`), largest on top (a matplotlib Figure; the report can embed it with
     :func:`tornado_png_base64`)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     key = result.main_index
     drawable = [r for r in result.ranking() if r.get(key) is not None]      # a bar needs an index
     rows = drawable[:top][::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(rows), 3) + 1.4))
+    # a Figure of its own (no matplotlib.use("Agg"), which switched a notebook's backend; savefig needs none)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=(8, 0.35 * max(len(rows), 3) + 1.4))
+    FigureCanvasAgg(fig)        # its own Agg canvas (draw, get_renderer), whatever the session's backend
+    ax = fig.subplots()
     vals = [r[key] for r in rows]
     intervals = [index_interval(r[key], r.get(key + "_conf")) for r in rows]
     # matplotlib wants distances from the bar's end; an estimate below 0 (Sobol noise) gets no lower whisker
@@ -505,27 +507,19 @@ def tornado_png_base64(result: SensitivityResult, top: int = 15) -> str:
     import base64
     import io
 
-    import matplotlib.pyplot as plt
-
     fig = tornado_figure(result, top)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
 
 def write_tornado(result: SensitivityResult, path, top: int = 15):
-    import matplotlib.pyplot as plt
-
     from .io import atomic_path, figure_format
 
     fmt = figure_format(path)
     fig = tornado_figure(result, top)
-    try:
-        with atomic_path(path) as tmp:      # complete or absent, like every other output
-            fig.savefig(tmp, dpi=120, format=fmt)
-    finally:
-        plt.close(fig)
+    with atomic_path(path) as tmp:      # complete or absent, like every other output
+        fig.savefig(tmp, dpi=120, format=fmt)
     return path
 
 
