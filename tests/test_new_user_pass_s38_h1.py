@@ -452,3 +452,16 @@ def test_tornado_figure_keeps_the_users_backend():
         assert matplotlib.get_backend() == "svg" and fig.axes
     finally:
         matplotlib.use(before)
+
+
+def test_command_line_experiment_adds_to_the_scenarios(tmp_path, capsys):
+    """A scenario with `experiments: {mtor_block: 1}` run with `--experiment spine_block=1` lost its mTOR block
+    without a word (the command line's switches replaced the scenario's); they are added now, and a switch set to 0
+    turns the scenario's off."""
+    path = tmp_path / "exp.yaml"
+    path.write_text("name: x\nexperiments: {mtor_block: 1}\narms:\n  a:\n"
+                    "    - {drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}\n")
+    code, out, _ = run_cli(capsys, "simulate", path, "--experiment", "spine_block=1")
+    assert code == 0 and "virtual experiment: mtor_block=1, spine_block=1" in out
+    code, out, _ = run_cli(capsys, "simulate", path, "--experiment", "mtor_block=0")
+    assert code == 0 and "virtual experiment" not in out

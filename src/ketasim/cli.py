@@ -31,7 +31,8 @@ _ROUTES = ", ".join(r.value for r in _Route)
 _EXPERIMENTS = ("ampa_block=1 (AMPA antagonist, e.g. NBQX), mtor_block=1 (rapamycin), spine_block=1, "
                 "hnk_weight=W (HNK contribution to AMPA drive), psychotherapy=1, anesthetic_state=true (the "
                 "hypothesis that an anesthetic dose blocks plasticity for hours; off by default); repeat the option "
-                "for several")
+                "for several; a scenario's own experiments: stay unless a switch is set here (mtor_block=0 turns "
+                "one off)")
 OUTPUT_HELP = ("Default output times: every dose event, a peak window after each dose (every 5 min until the end "
                "of an infusion or for the first hour of absorption, then up to 4 h), the endpoint times, and a "
                "background step of 1 h that coarsens to 6/12/24 h as the population grows (about 300,000 rows "
@@ -136,7 +137,9 @@ def _warnings_renamed(rename):
 _BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
-def _experiment(values: Optional[List[str]]):
+def _experiment(values: Optional[List[str]], base=None):
+    """The --experiment switches; ``base`` (the scenario's ``experiments:``) keeps the switches not typed: a scenario
+    with mtor_block 1 run with --experiment spine_block=1 lost its mTOR block without a word."""
     from .engine import EXPERIMENT_SWITCHES, VirtualExperiment
     from .errors import InputError
 
@@ -163,8 +166,8 @@ def _experiment(values: Optional[List[str]]):
         except ValueError:
             raise InputError(f"--experiment {k}: {x!r} is not a number") from None
     try:
-        return VirtualExperiment(**kw)
-    except InputError as e:           # name the option typed, not the scenario's 'experiments.mtor_block'
+        return VirtualExperiment(**({**dataclasses.asdict(base), **kw} if base is not None else kw))
+    except InputError as e:
         raise type(e)(re.sub(r"^experiments\.(\w+):", r"--experiment \1:", str(e))) from None
 
 
@@ -350,7 +353,7 @@ def simulate(
             raise InputError(f"--size: {scenario} states one patient (patient:), simulated with typical random "
                              f"effects; for {size:,} patients like it write population: (size, weight_kg, ...) "
                              "instead")
-    exp = _experiment(experiment)
+    exp = _experiment(experiment, getattr(sc, "experiment", None))
     # PK options are checked before anything is simulated
     pk_plan = _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times) if (pk or pk_json or pk_dose or pk_sample or pk_exact
                                                                      or pk_times is not None) else None
@@ -758,7 +761,7 @@ def sensitivity(
     try:
         res = run_sensitivity(sc, endpoint=endpoint, method=method, params=params, patterns=pats, arm=arm,
                               samples=samples if samples is not None else (10 if method == "morris" else 64), n_patients=size, seed=seed,
-                              experiment=_experiment(experiment), executor=ex,
+                              experiment=_experiment(experiment, sc.experiment), executor=ex,
                               progress=TextProgress("sensitivity" + (" (dask)" if dask else ""), progress))
     finally:
         if ex is not None:
