@@ -583,9 +583,16 @@ def scenario_pk(scenario, params=None, sampling: PKSampling | None = None, *, n:
     from .population import typical_patient
     from .scale import arm_stream
 
-    from .limits import check_typical_size
+    from . import limits
 
-    check_typical_size(bool(typical), n)       # as simulate(): typical=True is one patient per arm
+    # the arguments as simulate() checks them, one line naming each ('5' as n was a ValueError from a format spec)
+    limits.check_scenario_arg(scenario)
+    n = None if n is None else limits.check_size(n, "n")
+    seed = None if seed is None else limits.check_seed(seed, "seed")
+    typical = limits.check_bool(typical, "typical")
+    chunk = limits.check_int(chunk, "chunk", lo=1, hi=limits.MAX_PATIENTS)
+    limits.check_stated_patient(scenario, n)
+    limits.check_typical_size(typical, n)       # as simulate(): typical=True is one patient per arm
     params = params or load_parameters()
     if sampling is None:
         ep = getattr(scenario, "endpoints", None)

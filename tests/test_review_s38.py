@@ -1,0 +1,59 @@
+"""Review of the thirty-eighth session (H3, /work/coord/s38): one regression test per fix."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _quick():
+    from ketasim import quick_scenario
+
+    return quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", output_every="1 h")
+
+
+@pytest.mark.parametrize("kw, expected", [
+    (dict(n="5", typical=True), "n: expected a whole number, got str '5'"),
+    (dict(n=[5], typical=True), "n: expected a whole number, got list [5]"),
+    (dict(n=0, typical=True), "n: must lie in 1-2,000,000, got 0"),
+    (dict(n=-3, typical=True), "n: must lie in 1-2,000,000, got -3"),
+    (dict(n=2, typical="yes"), "typical: expected True or False, got str 'yes'"),
+    (dict(n=2, seed="x"), "seed: expected a whole number, got str 'x'"),
+    (dict(n=2, chunk=0), "chunk: must lie in 1-2,000,000, got 0"),
+])
+def test_scenario_pk_checks_its_arguments_before_the_typical_size(kw, expected):
+    """R1-2: `scenario_pk(sc, n="5", typical=True)` raised `ValueError: Cannot specify ',' with 's'` (n=[5] a
+    TypeError; n=0 or -3 "... for 0 sampled patients"): n went into the typical-size message unchecked. The
+    arguments are now checked as simulate() checks them, each in one line naming it."""
+    from ketasim.errors import InputError
+    from ketasim.nca import scenario_pk
+
+    with pytest.raises(InputError) as e:
+        scenario_pk(_quick(), **kw)
+    assert str(e.value) == expected
+
+
+@pytest.mark.parametrize("n", ["5", [5], 0, -3, 2.5])
+def test_check_typical_size_does_not_format_an_unchecked_size(n):
+    from ketasim.errors import InputError
+    from ketasim.limits import check_typical_size
+
+    with pytest.raises(InputError) as e:
+        check_typical_size(True, n)
+    assert str(e.value).startswith(f"n: typical=True simulates one typical patient per arm, not {n!r}")
+    with pytest.raises(InputError, match=r"not 1,000; .* for 1,000 sampled patients$"):
+        check_typical_size(True, 1000)
+
+
+def test_scenario_pk_refuses_a_size_for_a_stated_patient_as_simulate_does():
+    """A scenario with ``patient:`` is one patient: simulate(sc, n=5) is refused; scenario_pk(sc, n=5) analysed that
+    one patient and dropped n without a word. Now the same line; n=1 still runs."""
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+    from ketasim.nca import scenario_pk
+
+    sc = scenario_from_dict({"name": "one", "patient": {"weight_kg": 70, "age_years": 30, "sex": "male"},
+                             "arms": {"a": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                             "duration": "40 min"}]}})
+    with pytest.raises(InputError, match=r"^n: the scenario 'one' states one patient \(patient:\)"):
+        scenario_pk(sc, n=5)
+    assert scenario_pk(sc, n=1)["subject"].nunique() == 1
