@@ -57,7 +57,7 @@ KET = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", 
     (("endpoints",), "remission_threshold", "endpoints.remission_threshold: must be a number, not true/false"),
     (("experiments",), "ampa_block", "experiments.ampa_block: must be a number, not true/false"),
     (("design",), "relapse_consecutive", "design.relapse_consecutive: must be a whole number, not true/false"),
-    (("output",), "every", "output.every: expected text, got true/false"),
+    (("output",), "every", "output.every: must be a time with its unit, e.g. '24 h', not true/false"),
 ])
 def test_yaml_booleans_are_not_read_as_one(where, field, expected):
     """`population: {size: yes}` ran one patient: pydantic's lax int/float read YAML's true (yes, on) as 1. Every

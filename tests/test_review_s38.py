@@ -57,3 +57,49 @@ def test_scenario_pk_refuses_a_size_for_a_stated_patient_as_simulate_does():
     with pytest.raises(InputError, match=r"^n: the scenario 'one' states one patient \(patient:\)"):
         scenario_pk(sc, n=5)
     assert scenario_pk(sc, n=1)["subject"].nunique() == 1
+
+
+YAML_NOTE = "not true/false (YAML reads yes/no and on/off as true/false too)"
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"design": {"type": "parallel", "follow_up_from": "7 d", "follow_up_every": True}}, "design.follow_up_every"),
+    ({"design": {"type": "parallel", "follow_up_from": True}}, "design.follow_up_from"),
+    ({"design": {"type": "crossover", "period_interval": False}}, "design.period_interval"),
+    ({"design": {"type": "randomized_withdrawal", "induction_until": True}}, "design.induction_until"),
+    ({"output": {"every": True}}, "output.every"),
+    ({"output": {"every": "1 h", "until": False}}, "output.until"),
+])
+def test_a_yaml_boolean_in_a_time_field_says_a_time_is_expected(patch, field):
+    """R1-5: `design: {follow_up_every: yes}` said "expected text, got true/false" while `open_label_from: yes` said
+    "must be a time with its unit, e.g. '24 h'"; every time field now says the latter."""
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        scenario_from_dict({"name": "x", "arms": {"a": [{"drug": "racemic-ketamine", "route": "iv-infusion",
+                                                         "dose": "0.5 mg/kg", "duration": "40 min"}]}, **patch})
+    assert str(e.value) == f"{field}: must be a time with its unit, e.g. '24 h', {YAML_NOTE}"
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_seed_or_size_says_not_true_false(value):
+    """R1-5 / R2-2: `seed: yes` said "seed: expected a whole number >= 0, got True" (and simulate(n=True) "expected a
+    whole number, got bool True"), the last whole-number fields without the one wording of the others."""
+    from ketasim import scenario_from_dict, simulate
+    from ketasim.errors import InputError
+    from ketasim.limits import check_int, check_seed, check_size
+
+    ket = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+    with pytest.raises(InputError) as e:
+        scenario_from_dict({"name": "x", "seed": value, "arms": {"a": [ket]}})
+    assert str(e.value) == f"seed: must be a whole number, {YAML_NOTE}"
+    for check, field in ((check_seed, "seed"), (check_size, "size")):
+        with pytest.raises(InputError) as e:
+            check(value, field)
+        assert str(e.value) == f"{field}: must be a whole number, {YAML_NOTE}"
+    with pytest.raises(InputError, match=r"^chunk: must be a whole number, not true/false"):
+        check_int(value, "chunk", lo=1, hi=10)
+    with pytest.raises(InputError, match=r"^n: must be a whole number, not true/false"):
+        simulate(_quick(), n=value)
+    assert check_seed(0) == 0 and check_size(3.0) == 3

@@ -18,7 +18,7 @@ import numbers
 import os
 import re
 
-from .errors import InputError
+from .errors import YAML_BOOLEANS, InputError
 
 #: Longest horizon (and any time in a scenario): 10 years in hours.
 MAX_TIME_H = 10 * 365.25 * 24.0
@@ -239,7 +239,9 @@ def check_scenario_run(scenario, n: int | None = None, output_times_h=None, *, f
 # ---- argument checks (public API, CLI options, request bodies) ----------------------------------------------
 def check_int(value, field: str, *, lo: int, hi: int) -> int:
     """A whole number in [lo, hi]; accepts integral floats (1e3) but not bools, text or fractions."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, bool):           # seed: yes in a YAML file, n=True: the one wording of the scenario's
+        raise InputError(f"{field}: must be a whole number, not true/false{YAML_BOOLEANS}")
+    if not isinstance(value, numbers.Real):
         raise InputError(f"{field}: expected a whole number, got {type(value).__name__} {_short(value)}")
     if isinstance(value, numbers.Integral):
         v = int(value)

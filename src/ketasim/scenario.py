@@ -394,6 +394,8 @@ def _first_error(e: ValidationError, root=None) -> str:
                                         if isinstance(v, bool) else f"the number {v:g}")
         if isinstance(v, (int, float)) and not isinstance(v, bool) and parts and parts[-1] in _TIME_KEYS:
             msg = f"the unit is missing in {v:g}; write the time with its unit, e.g. '{v:g} h' or '{v:g} d'"
+        elif isinstance(v, bool) and parts and parts[-1] in _TIME_KEYS:   # as open_label_from (_no_bool_for_numbers)
+            msg = "must be a time with its unit, e.g. '24 h', not true/false" + YAML_BOOLEANS
     elif err["type"] in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         # pydantic's "Input should be greater than or equal to 0": the bound and the value given
         ctx = err.get("ctx", {})
@@ -511,7 +513,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         raise ScenarioFileError("scenario: expected a mapping at the top level (name, population, arms, ...)")
     limits.check_depth(data)
     if isinstance(data.get("seed"), bool):
-        raise ScenarioFileError(f"seed: expected a whole number >= 0, got {data['seed']}")
+        raise ScenarioFileError(f"seed: must be a whole number, not true/false{YAML_BOOLEANS}")
     try:
         m = _Scenario.model_validate(data)
     except ValidationError as e:
