@@ -95,7 +95,7 @@ def test_yaml_booleans_in_lists_of_times_and_dose_lines_name_the_item():
 @pytest.mark.parametrize("value", [True, False])
 def test_yaml_booleans_in_a_dose_lines_count_and_a_titration_say_not_true_false(value):
     """`count: yes` on a dose line said "must be a whole number >= 1, got True" while every other number field
-    says "not true/false" (e74e2ea); so did a titration's `line: yes` ("got True") and `sessions: [yes]` ("without
+    says "not true/false" (3d5b83c); so did a titration's `line: yes` ("got True") and `sessions: [yes]` ("without
     quotes, got true"). Now the three say it as the others do, in one line naming the field."""
     from ketasim import scenario_from_dict
     from ketasim.errors import InputError
