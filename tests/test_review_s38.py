@@ -103,3 +103,17 @@ def test_a_boolean_seed_or_size_says_not_true_false(value):
     with pytest.raises(InputError, match=r"^n: must be a whole number, not true/false"):
         simulate(_quick(), n=value)
     assert check_seed(0) == 0 and check_size(3.0) == 3
+
+
+def test_the_changelogs_cost_of_spines_held_is_the_one_notes_states():
+    """R4-1 / R5: the CHANGELOG said "~1-4 % kernel time (benchmarks by H4, NOTES)", measured on 29838d5, while NOTES
+    states +1-6 % for the final model (ba0d61e). The CHANGELOG's range must be the one NOTES gives."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    log = " ".join((root / "CHANGELOG.md").read_text(encoding="utf-8").split("\n## [", 2)[1].split())
+    notes = " ".join((root / "NOTES.md").read_text(encoding="utf-8").split())
+    m = re.search(r"Cost with the hypothesis off: ~(\d+-\d+) % `simulate` time \(NOTES", log)
+    assert m, "the CHANGELOG states the cost of spines_held as a `simulate` time from NOTES"
+    assert f"(+{m.group(1)} %)" in notes
