@@ -117,3 +117,22 @@ def test_the_changelogs_cost_of_spines_held_is_the_one_notes_states():
     m = re.search(r"Cost with the hypothesis off: ~(\d+-\d+) % `simulate` time \(NOTES", log)
     assert m, "the CHANGELOG states the cost of spines_held as a `simulate` time from NOTES"
     assert f"(+{m.group(1)} %)" in notes
+
+
+def test_the_im_and_sc_depots_without_a_random_effect_on_f_are_named_once(monkeypatch):
+    """R5-2: `4 <= tg <= 7` (IM and SC: no random effect on F) was written in codegen's template, the reference solver
+    and the SBML export; a reordered pk.DEPOTS would have made them disagree silently. All read pk.FIXED_F_DEPOTS
+    (codegen writes its range into the kernel, so the kernel-equals-codegen test catches a stale kernel)."""
+    from pathlib import Path
+
+    import ketasim.pk as pk
+    from ketasim.model import DEFAULT_MODEL
+    from ketasim.model.codegen import generate
+
+    assert [pk.DEPOTS[d] for d in pk.FIXED_F_DEPOTS] == ["im_s", "im_r", "sc_s", "sc_r"]
+    assert "elif 4 <= tg <= 7:" in generate(DEFAULT_MODEL)
+    monkeypatch.setattr(pk, "FIXED_F_DEPOTS", (4, 6))
+    assert "elif tg == 4 or tg == 6:" in generate(DEFAULT_MODEL)
+    src = Path(pk.__file__).parent
+    for f in ("model/codegen.py", "solver/reference.py", "export.py"):
+        assert "4 <= tg <= 7" not in (src / f).read_text(encoding="utf-8"), f

@@ -41,6 +41,7 @@ from .errors import InputError
 from .model import expr as E
 from .model.codegen import EVENT_CODES
 from .model.core import PK_OUTPUT_SOURCE, PK_OUTPUTS
+from .pk import FIXED_F_DEPOTS
 
 # unit strings of the definition -> (SBML unit definition id, [(kind, exponent, scale, multiplier)])
 _UNITS = {
@@ -365,9 +366,9 @@ def sbml_document(prepared, params, scenario_name: str = "", i: int = 0) -> str:
             by_time[t][f"pk_a_{blocks[tg]}_0"].append(("+", amount))
         elif kind == EVENT_CODES["depot"]:
             # gut depots: the random effect on F is in the first pass (fh_s, fh_r), as in ketasim's kernel; IM and
-            # SC (depots 4-7) carry none
+            # SC (pk.FIXED_F_DEPOTS) carry none
             f = f"{float(a.ev_frac[e])!r}" + (" * fgut_s" if tg == 2 else " * fgut_r" if tg == 3
-                                               else "" if 4 <= tg <= 7 else " * f_iiv")
+                                               else "" if tg in FIXED_F_DEPOTS else " * f_iiv")
             by_time[t][f"pk_depot_{tg}"].append(("+", f"{amount} * piecewise({f}, {f} <= 1, 1)"))
         elif kind == EVENT_CODES["rate"]:
             by_time[t][f"pk_infusion_{('s', 'r', None, None, None, 'mdz')[tg]}"].append(("+", amount))

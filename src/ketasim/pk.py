@@ -64,6 +64,9 @@ PARENT_COMPARTMENTS = ("arterial", "arm_venous", "fast", "slow", "deep")
 # depot indices (absorption rate constants: typical_ka, each patient's in PKModel.ka)
 DEPOTS = ("nasal_s", "nasal_r", "gut_s", "gut_r", "im_s", "im_r", "sc_s", "sc_r", "sl_s", "sl_r")
 N_DEPOTS = len(DEPOTS)
+#: the depots whose bioavailability carries no random effect (IM and SC: route.im.f / route.sc.f for every patient);
+#: the kernel (through codegen), the reference solver and the SBML export read them here, not as the numbers 4-7
+FIXED_F_DEPOTS = tuple(DEPOTS.index(d) for d in ("im_s", "im_r", "sc_s", "sc_r"))
 
 
 def typical_ka(params: ParameterSet) -> np.ndarray:
@@ -640,8 +643,9 @@ def build_pk(params: ParameterSet, patients: Patients, drugs: set[Drug], comedic
         fh = np.minimum(fh * f_occ[:, None], 1.0 / fgut)
     # the patient's random effect on bioavailability: for a swallowed dose (oral; the swallowed part of a nasal or
     # sublingual dose) on the first pass as well, capped where escape reaches 1 (first-pass norketamine's mass
-    # balance); a cap on the gut depot's fraction (1 x f_iiv, as for the other extravascular routes) censored it
-    # above eta_f ~ +0.2, so 42 % of patients shared one oral F (thirty-third session, H1)
+    # balance); a cap on the gut depot's fraction (1 x f_iiv, as for the nasal and sublingual depots; IM and SC,
+    # FIXED_F_DEPOTS, carry none) censored it above eta_f ~ +0.2, so 42 % of patients shared one oral F (thirty-third
+    # session, H1)
     f_iiv = np.exp(p.get("iiv.bioavailability_cv") * patients.eta_f - 0.5 * p.get("iiv.bioavailability_cv") ** 2)
     fh = np.minimum(fh * f_iiv[:, None], 1.0 / fgut)
 

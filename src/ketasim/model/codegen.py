@@ -477,6 +477,12 @@ def _generate(m: Model, hoister: _Hoister) -> str:
         "STATE_NAMES": repr(m.names("states")), "OUT_NAMES": repr(m.output_names),
         "SUM_NAMES": repr(m.summary_names), "N_DISCHARGE": str(len(m.summaries)),
     }
+    from ..pk import FIXED_F_DEPOTS
+
+    # IM and SC depots (no random effect on F): a range test when they are consecutive (as in pk.DEPOTS)
+    lo, hi = min(FIXED_F_DEPOTS), max(FIXED_F_DEPOTS)
+    consts["FIXED_F_TEST"] = (f"{lo} <= tg <= {hi}" if sorted(FIXED_F_DEPOTS) == list(range(lo, hi + 1))
+                              else " or ".join(f"tg == {d}" for d in FIXED_F_DEPOTS))
     src = _TEMPLATE
     for key, val in consts.items():
         src = src.replace(f"@{key}@", val)
@@ -738,7 +744,7 @@ def simulate_patient(i, times, step_uid, unique_steps, w_shared, rates, lam, kap
                     f = ev_frac[e] * pp_fgut_s
                 elif tg == 3:
                     f = ev_frac[e] * pp_fgut_r
-                elif 4 <= tg <= 7:
+                elif @FIXED_F_TEST@:
                     # IM and SC (F ~0.9): no random effect (oral F's SD is not theirs, and its cap at 1 took
                     # the population mean to ~0.81 and the typical patient's to 0.86 of route.im.f 0.93)
                     f = ev_frac[e]

@@ -16,6 +16,7 @@ from scipy.integrate import solve_ivp
 
 from ..model import expr as E
 from ..model.codegen import EVENT_CODES
+from ..pk import FIXED_F_DEPOTS
 
 _CACHE = {}
 _CE = ("ce_s", "ce_r", "ce_snk", "ce_rnk", "ce_hnk", "ce_mdz")
@@ -179,7 +180,7 @@ def reference_solve(prepared, i: int = 0, rtol: float = 1e-11, atol: float = 1e-
                     f = a.ev_frac[e] * P["fgut_s"]
                 elif tg == 3:
                     f = a.ev_frac[e] * P["fgut_r"]
-                elif 4 <= tg <= 7:      # IM and SC: no random effect on F, as in the kernel
+                elif tg in FIXED_F_DEPOTS:      # IM and SC: no random effect on F, as in the kernel
                     f = a.ev_frac[e]
                 else:
                     f = a.ev_frac[e] * P["f_iiv"]
