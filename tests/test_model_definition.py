@@ -125,3 +125,13 @@ def test_a_trial_runs_on_a_variant_model():
     bad = m.add(ketasim.model.Summary("agitation_peak", "agitation", "fraction"))
     with pytest.raises(InputError, match="per-session summaries"):
         run_trial(sc, model=bad)
+
+
+def test_the_model_id_changes_with_the_kernels_fixed_pk_template(monkeypatch):
+    """The PK machinery (depots, first pass, random effects on F) is codegen's fixed template, not the definition; a
+    change there changed every IM result under the same model id (review R5-1), so the template is in the digest."""
+    from ketasim.model import core
+
+    before = DEFAULT_MODEL.digest()
+    monkeypatch.setattr(core, "_codegen_template_digest", lambda: "another template")
+    assert DEFAULT_MODEL.digest() != before

@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+from functools import cache
+from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
@@ -105,6 +107,12 @@ class Algebraic:
     expr: str
     unit: str
     doc: str = ""
+
+
+@cache
+def _codegen_template_digest() -> str:
+    """Hash of ``codegen.py``, the fixed PK template every kernel is generated with (read once per process)."""
+    return hashlib.sha256((Path(__file__).parent / "codegen.py").read_bytes()).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,6 +280,10 @@ class Model:
         parts += [repr(dataclasses.astuple(e)) for e in self.events]
         parts += [repr(("o", o.name, o.expr)) for o in self.outputs]
         parts += [repr(("m", s.name, s.of)) for s in self.summaries] + [self.discharge_margin]
+        # the fixed PK machinery the kernel is generated with (codegen's template: depots, first pass, random effects
+        # on F) changes results as much as an equation does, so it is part of the model's identity (review R5-1:
+        # IM/SC F changed every IM result under the same digest)
+        parts.append(_codegen_template_digest())
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     # ---- checks -----------------------------------------------------------------------------------------
