@@ -44,9 +44,7 @@ class _Namer:
         for k in ("constants", "patient", "rates", "inputs", "algebraics", "states"):
             for n in m.names(k):
                 self.kind[n] = k
-        self.rate_state = {}
-        for s in m.states:
-            self.rate_state.setdefault(s.rate, s.name)
+        self.rate_state = {r: m.states[j].name for r, j in m.rate_owner().items()}
 
     def __call__(self, name: str) -> str:
         k = self.kind.get(name)
@@ -379,7 +377,7 @@ def _generate(m: Model, hoister: _Hoister) -> str:
         if s.rate_rising is not None:
             # rises at rate_rising, falls at rate: the rate (and its weights' row) chosen at the step's start; the
             # start forcing is recomputed with it (the carried one may hold the other rate)
-            j_up = next(i for i, e in enumerate(m.states) if e.rate == s.rate_rising)
+            j_up = m.rate_owner()[s.rate_rising]
             step.append(f"t0 = {fs[0]}")
             step.append(f"if t0 > x_{s.name}:")
             step.append(f"    g = rate_{m.states[j_up].name}")

@@ -109,10 +109,35 @@ class Algebraic:
     doc: str = ""
 
 
+#: Source files whose code fixes the PK machinery around the declared equations: codegen's kernel template (depots,
+#: first pass, random effects on F) and pk.py's per-patient set-up (disposition, hepatic extraction, oral fractions,
+#: interaction factors). A change to either changes results as much as an equation does (review R5-1, R7-1).
+_PK_SOURCES = ("model/codegen.py", "pk.py")
+
+
+def _normalised_source(text: str) -> str:
+    """Source text without what cannot change results: line-ending style (CRLF), trailing blanks, blank lines and
+    whole-line comments (review R7-2: a comment edit or a Windows checkout must keep the model id and so the stored
+    posterior draws' signature). Code and docstrings count; a comment after code on the same line counts too (telling
+    it from a '#' inside a string needs a tokenizer, whose output differs between Python versions); a line of a
+    multi-line string that starts with '#' is dropped as well (in the kernel template those are the generated code's
+    comments)."""
+    lines = (ln.rstrip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    return "\n".join(ln for ln in lines if ln and not ln.lstrip().startswith("#"))
+
+
+def pk_sources_digest(root: Path) -> str:
+    """Hash of the normalised source of the PK machinery (``_PK_SOURCES``) of the package at ``root``."""
+    h = hashlib.sha256()
+    for rel in _PK_SOURCES:
+        h.update(rel.encode() + b"\0" + _normalised_source((root / rel).read_text(encoding="utf-8")).encode() + b"\0")
+    return h.hexdigest()
+
+
 @cache
 def _codegen_template_digest() -> str:
-    """Hash of ``codegen.py``, the fixed PK template every kernel is generated with (read once per process)."""
-    return hashlib.sha256((Path(__file__).parent / "codegen.py").read_bytes()).hexdigest()
+    """:func:`pk_sources_digest` of this package (read once per process)."""
+    return pk_sources_digest(Path(__file__).resolve().parents[1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +223,14 @@ class Model:
     def names(self, kind: str) -> tuple:
         return tuple(x.name for x in getattr(self, kind))
 
+    def rate_owner(self) -> dict[str, int]:
+        """Index of the first state that uses each rate constant: a rate is stored once, in that state's row of the
+        kernel's (and the reference solver's) per-patient rate table, and read from there by every other use."""
+        owner: dict[str, int] = {}
+        for j, s in enumerate(self.states):
+            owner.setdefault(s.rate, j)
+        return owner
+
     def find(self, name: str):
         for kind in ("functions", "constants", "patient", "rates", "inputs", "algebraics", "states", "outputs",
                      "summaries"):
@@ -280,9 +313,8 @@ class Model:
         parts += [repr(dataclasses.astuple(e)) for e in self.events]
         parts += [repr(("o", o.name, o.expr)) for o in self.outputs]
         parts += [repr(("m", s.name, s.of)) for s in self.summaries] + [self.discharge_margin]
-        # the fixed PK machinery the kernel is generated with (codegen's template: depots, first pass, random effects
-        # on F) changes results as much as an equation does, so it is part of the model's identity (review R5-1:
-        # IM/SC F changed every IM result under the same digest)
+        # the fixed PK machinery (codegen's template, pk.py's set-up) changes results as much as an equation does, so
+        # it is part of the model's identity (review R5-1: IM/SC F changed every IM result under the same digest)
         parts.append(_codegen_template_digest())
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 

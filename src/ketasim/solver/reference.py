@@ -30,9 +30,7 @@ def _source(model) -> str:
     for k in ("constants", "patient", "inputs", "algebraics", "states"):
         for j, n in enumerate(model.names(k)):
             kind[n] = (k, j)
-    rate_row = {}
-    for j, s in enumerate(model.states):
-        rate_row.setdefault(s.rate, 10 + j)
+    rate_row = {r: 10 + j for r, j in model.rate_owner().items()}
 
     def name(n):
         if n in kind:
