@@ -109,10 +109,37 @@ def anesthetic_potency(drug: Drug) -> float:
     return (2.0 if drug is Drug.ESKETAMINE else 2.0 * w) / (1.0 + w)
 
 
-#: An infusion this short (h) is given as a bolus is (IV push over 1-2 min; label induction "slowly, over 60 seconds"):
-#: it takes the bolus's anesthetic threshold. In the model 1 mg/kg over 5 min peaks at 853 ng/mL against the bolus's
-#: 915 (typical patient), over 40 min at 348.
-BOLUS_LIKE_INFUSION_H = 5.0 / 60.0
+#: The reference infusion of the anesthetic-range warning: 1.5 mg/kg at 2 mg/kg/h, i.e. over 45 min (the Ketalar
+#: label's maintenance rates start near 1-2 mg/kg/h; the least exposure the rule "from 1.5 mg/kg at 2 mg/kg/h" of
+#: the thirty-eighth session warned at). Typical venous peak (70-kg man): 483 ng/mL.
+ANESTHETIC_INFUSION_MG_PER_KG = 1.5
+ANESTHETIC_INFUSION_REFERENCE_H = 0.75
+#: Two-exponential approximation of the typical patient's venous plasma ketamine disposition: (weight, time constant
+#: in h) pairs, fitted by benchmarks/fit_infusion_peak.py to the model's typical venous peaks after infusions of 5 min
+#: to 24 h (within 1.7 %; tests/test_infusion_anesthetic_warning.py re-checks them against the model). Only ratios
+#: enter the warning.
+_INFUSION_PEAK_EXPONENTIALS = ((0.87, 11.6 / 60.0), (0.13, 232.0 / 60.0))
+
+
+def infusion_peak_factor(duration_h: float) -> float:
+    """The typical venous peak of a constant-rate IV infusion over ``duration_h`` (hours), per unit dose, relative to
+    the same dose given as a bolus (dimensionless; 1 at 0 h, falling with the duration). Closed form of a
+    two-exponential disposition (``_INFUSION_PEAK_EXPONENTIALS``: w_i, tau_i): the level at the infusion's end,
+    sum_i w_i (tau_i / T) (1 - exp(-T / tau_i)). Used for the anesthetic-range warning, which judges an infusion by
+    the level it reaches, not by its rate: a rule by rate let 3 mg/kg over 100 min (typical peak ~600 ng/mL) pass
+    while 1.5 mg/kg over 40 min (~520) warned."""
+    t = max(float(duration_h), 0.0)
+    if t <= 0.0:
+        return 1.0
+    return sum(w * tau / t * -math.expm1(-t / tau) for w, tau in _INFUSION_PEAK_EXPONENTIALS)
+
+
+def reference_infusion_equivalent(per_kg: float, duration_h: float) -> float:
+    """The dose (mg/kg, as ``per_kg``) that, infused over the reference infusion's 45 min, gives the same typical
+    venous peak as ``per_kg`` mg/kg infused over ``duration_h`` hours: per_kg x g(T) / g(45 min)
+    (:func:`infusion_peak_factor`). It grows with the dose and, at a given peak, does not depend on the duration, so
+    a longer infusion that reaches a higher level than one that warns warns too."""
+    return per_kg * infusion_peak_factor(duration_h) / infusion_peak_factor(ANESTHETIC_INFUSION_REFERENCE_H)
 REFERENCE_WEIGHT_KG = 70.0
 #: Parenteral routes (IV, IM, SC): dosed per body weight in practice, and where anesthetic_potency applies
 PARENTERAL_ROUTES = frozenset({Route.IV_INFUSION, Route.IV_BOLUS, Route.IM, Route.SC})
@@ -313,17 +340,22 @@ class Dose:
         return self._anesthetic(self.amount if self.per_kg else self.amount / REFERENCE_WEIGHT_KG)
 
     def _anesthetic(self, per_kg: float) -> bool:
-        """Is this dose in the anesthetic range? Boluses and IM/SC by systemic dose (Ketalar label: induction
-        1-4.5 mg/kg IV, 6.5-13 mg/kg IM); infusions by rate and amount (label maintenance 1-6 mg/kg/h), so that
-        the subanesthetic 0.5-1 mg/kg over 40 min used in depression does not warn. Parenteral esketamine and
-        arketamine count by their potency (anesthetic_potency)."""
+        """Is this dose in the anesthetic range? ``per_kg``: mg/kg (a dose in mg at the reference weight). Boluses
+        and IM/SC by systemic dose (Ketalar label: induction 1-4.5 mg/kg IV, 6.5-13 mg/kg IM). An IV infusion by
+        the level it reaches: from the bolus's 1 mg/kg AND from a typical venous peak as high as the reference
+        infusion's, 1.5 mg/kg over 45 min (:func:`reference_infusion_equivalent` >= 1.5 mg/kg). So the threshold in
+        mg/kg is 1 for infusions up to ~23 min (as a bolus: 1.4 mg/kg over 2 min warns like a 1 mg/kg bolus) and
+        rises with the duration beyond (1.39 at 40 min, 1.5 at 45 min, 2.45 at 100 min, 4.1 at 4 h): a longer infusion reaching a
+        higher level than one that warns warns too (by rate, 3 mg/kg over 100 min did not). The subanesthetic
+        0.5-1 mg/kg over 40 min used in depression and slow low-rate infusions (0.5 mg/kg over 100 min) do not
+        warn; every infusion the rate rule warned at (from 1.5 mg/kg at >= 2 mg/kg/h) still does. Parenteral
+        esketamine and arketamine count by their potency (anesthetic_potency)."""
         if self.route in PARENTERAL_ROUTES:
             per_kg = per_kg * anesthetic_potency(self.drug)
         if self.route is Route.IV_INFUSION:
-            rate = per_kg / self.duration_h if self.duration_h > 0 else float("inf")
-            # 1.4 mg/kg over 2 min did not warn while a 1 mg/kg bolus did: a short infusion is a bolus
-            bolus_like = self.duration_h <= BOLUS_LIKE_INFUSION_H + 1e-12 and per_kg >= ANESTHETIC_MG_PER_KG
-            return (rate >= 2.0 and per_kg >= 1.5) or bolus_like
+            level = reference_infusion_equivalent(per_kg, self.duration_h)
+            # 1e-9: the reference infusion itself (1.5 mg/kg over 45 min) is on the threshold, not below by rounding
+            return per_kg >= ANESTHETIC_MG_PER_KG and level >= ANESTHETIC_INFUSION_MG_PER_KG * (1 - 1e-9)
         if self.route in (Route.IM, Route.SC):
             return per_kg * _NOMINAL_F[self.route] >= 3.0
         return per_kg * _NOMINAL_F[self.route] >= ANESTHETIC_MG_PER_KG
