@@ -60,13 +60,9 @@ def test_every_infusion_the_rate_rule_warned_at_still_warns():
 @pytest.fixture(scope="module")
 def model_peaks():
     """The model's typical 70-kg venous peak (ng/mL) per 1 mg/kg racemic ketamine infused over each duration (min)."""
-    import importlib.util
-    from pathlib import Path
+    from _support import benchmark_module
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fit_infusion_peak.py"
-    spec = importlib.util.spec_from_file_location("fit_infusion_peak", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = benchmark_module("fit_infusion_peak")
     durations = (2, 6, 10, 20, 30, 45, 60, 100, 200, 480, 1440)
     return dict(zip(durations, mod.model_peaks(durations)))
 

@@ -729,7 +729,9 @@ def sensitivity(
                                                       "`simulate`, `qualify` and `export` take as --parameters."),
     arm: Optional[str] = typer.Option(None, "--arm", help="Arm whose endpoint is analysed (default: the first)."),
     samples: Optional[int] = typer.Option(None, "--samples", help="Morris trajectories (default 10) or Sobol base samples (power of 2, default 64)."),
-    size: int = typer.Option(200, "--size", min=1, help="Virtual patients per evaluation (common random numbers)."),
+    size: Optional[int] = typer.Option(None, "--size", min=1,
+                                       help="Virtual patients per evaluation (common random numbers; default 200). "
+                                            "A scenario with patient: is that one patient (typical random effects)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     experiment: Optional[List[str]] = typer.Option(None, help="Virtual experiment, e.g. mtor_block=1."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run the samples on Dask: 'local' or tcp://HOST:PORT."),
@@ -756,6 +758,11 @@ def sensitivity(
     # the other commands' --parameters FILE (here --parameters selects names): same loader, same one-line errors
     params = _parameters_option(parameter_set, "--parameter-set")
     sc = load_scenario(scenario)
+    if getattr(sc, "patient", None) is not None and size not in (None, 1):   # as simulate: one stated patient
+        from .errors import InputError
+        from .sensitivity import stated_patient_size_error
+
+        raise InputError(stated_patient_size_error(str(scenario), size))
     pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS
     ex = executor_from_option(dask)
     try:

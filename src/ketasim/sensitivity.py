@@ -201,20 +201,29 @@ def _with_values(params: ParameterSet, names, kinds, values) -> ParameterSet:
 
 def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, arm_index: int = 0, n: int = 200,
                    seed: int = 1, experiment=None) -> float:
-    """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters)."""
+    """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters). A scenario with
+    ``patient:`` is that one patient with typical random effects, as ``simulate`` runs it (``n`` is not used): its
+    rates are the patient's probability under the rater's noise and the fluctuation of severity."""
     from .engine import decision_draws, run_arm
-    from .population import SCALES, arm_spec, fluctuation_scale, rating_at_or_below, rating_sd_at, sample_patients
+    from .population import (SCALES, arm_spec, fluctuation_scale, rating_at_or_below, rating_sd_at, sample_patients,
+                             typical_patient)
     from .model import DEFAULT_MODEL
 
     arm = scenario.arms[arm_index]
     spec = arm_spec(scenario.population, arm)
     stream = np.random.SeedSequence(seed)
-    patients = sample_patients(spec, params, stream, n)
+    stated = getattr(scenario, "patient", None) is not None
+    patients = typical_patient(spec, params) if stated else sample_patients(spec, params, stream, n)
     t = endpoint.time_h if endpoint.time_h is not None else 0.0
     times = np.unique([0.0, t])
+    drawn = decision_draws(arm, stream, 0, patients.n, params, spec.scale_max,
+                           fluctuation_scale(spec, params, patients.baseline))
+    if stated:      # the typical patient's rule decides on the model's rating (engine.simulate's rule)
+        drawn["decision_fluctuation"] = None
+        if drawn["decision_rating_z"] is not None:
+            drawn["decision_rating_z"] = np.zeros_like(drawn["decision_rating_z"])
     run = run_arm(arm, spec, patients, times, params=params, experiment=experiment or scenario.experiment,
-                  on_failure="flag", **decision_draws(arm, stream, 0, patients.n, params, spec.scale_max,
-                                                      fluctuation_scale(spec, params, patients.baseline)))
+                  on_failure="flag", **drawn)
     ok = ~run.failed
     if endpoint.measure in SESSION_MEASURES:
         if run.sessions.shape[1] == 0 or run.session_times_h.size == 0:
@@ -355,11 +364,13 @@ def _f(x):
 
 
 def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: ParameterSet | None = None,
-                    patterns=DEFAULT_PATTERNS, arm: str | None = None, n_patients: int = 200, samples: int = 10,
-                    seed: int | None = None, experiment=None, executor=None, progress=None,
+                    patterns=DEFAULT_PATTERNS, arm: str | None = None, n_patients: int | None = None,
+                    samples: int = 10, seed: int | None = None, experiment=None, executor=None, progress=None,
                     local: bool = True) -> SensitivityResult:
     """Morris (``samples`` trajectories, 4 levels) or Sobol (``samples`` base samples, power of 2) analysis of
-    ``endpoint`` in one arm (default the first), plus local elasticities (2 evaluations per parameter)."""
+    ``endpoint`` in one arm (default the first), plus local elasticities (2 evaluations per parameter).
+    ``n_patients``: virtual patients per evaluation (default 200); a scenario with ``patient:`` is that one patient
+    with typical random effects (as ``simulate`` runs it), so ``n_patients`` other than 1 is an InputError."""
     from SALib.analyze import morris as morris_analyze
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import morris as morris_sample
@@ -389,8 +400,13 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
                          f"{len(fs)} parameters are {n_eval:,} model evaluations, more than the "
                          f"{limits.MAX_SENSITIVITY_EVALUATIONS:,} supported; use fewer samples or fewer parameters "
                          "(--parameters)")
+    if getattr(scenario, "patient", None) is not None:
+        # 200 patients drawn around the stated one ran silently, and a rate read '% of patients'
+        if n_patients not in (None, 1):
+            raise InputError(stated_patient_size_error(f"scenario {scenario.name!r}", n_patients))
+        n_patients = 1
     # --size had no bound: --size 5000000 started ~1,100 evaluations of 5 million patients without a word
-    n_patients = limits.check_size(n_patients, "--size")
+    n_patients = limits.check_size(200 if n_patients is None else n_patients, "--size")
     # one evaluation: the arm's run to the endpoint (the scenario-size rule of every command), repeated n_eval times
     one = limits.estimate_scenario_run(scenario, n_patients, [0.0, ep.time_h or 0.0], tables=False,
                                        arms=[scenario.arms[k]])
@@ -451,8 +467,17 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
     meta["ketasim_version"] = ketasim_version()
     from .trial import measure_unit
 
+    unit = measure_unit(ep.measure, scenario.population.scale)
+    if getattr(scenario, "patient", None) is not None and unit == "% of patients":
+        unit = "% probability for the stated patient"
     return SensitivityResult(ep.label, names_arm[k], method, float(y0), fs, indices, elas, slope, len(tasks), meta,
-                             unit=measure_unit(ep.measure, scenario.population.scale))
+                             unit=unit)
+
+
+def stated_patient_size_error(where: str, size) -> str:
+    """The one-line refusal of a patient count beside a scenario with ``patient:`` (``simulate``'s wording)."""
+    return (f"--size: {where} states one patient (patient:), simulated with typical random effects; for "
+            f"{size:,} patients like it write population: (size, weight_kg, ...) instead")
 
 
 # ---- figures ---------------------------------------------------------------------------------------------------------

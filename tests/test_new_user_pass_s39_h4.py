@@ -1,0 +1,55 @@
+"""Thirty-ninth session, H4: the found-not-fixed items of the thirty-eighth session's new-user pass
+(/work/coord/s38/H1_log.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from _support import one_error_line, run_cli
+
+STATED = """name: one-patient
+patient: {weight_kg: 70, age_years: 40, sex: male, baseline: 32}
+arms:
+  ket:
+    - {drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}
+"""
+
+
+@pytest.fixture
+def stated(tmp_path):
+    path = tmp_path / "patient.yaml"
+    path.write_text(STATED)
+    return path
+
+
+def test_sensitivity_refuses_size_for_a_stated_patient_as_simulate_does(capsys, stated):
+    """`ketasim sensitivity PATIENT.yaml --size 5` ran 5 patients drawn around the stated one without a word (and by
+    default 200), where `simulate` refuses --size for a stated patient."""
+    code, _, err = run_cli(capsys, "sensitivity", stated, "--endpoint", "mean_change@24h", "--size", "5")
+    assert code != 0
+    line = one_error_line(err)
+    assert line.startswith("error: --size: ") and "states one patient (patient:)" in line and "population:" in line
+    code, _, err_sim = run_cli(capsys, "simulate", stated, "--size", "5")
+    assert code != 0 and one_error_line(err_sim) == line           # the same sentence as simulate's
+
+
+def test_sensitivity_of_a_stated_patient_is_that_typical_patient(stated):
+    import warnings
+
+    from ketasim.engine import simulate
+    from ketasim.errors import InputError
+    from ketasim.scenario import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario(stated)
+    with pytest.raises(InputError, match=r"^--size: scenario 'one-patient' states one patient"):
+        run_sensitivity(sc, endpoint="mean@24h", patterns=("pd.nmda.hill",), samples=2, n_patients=5)
+    res = run_sensitivity(sc, endpoint="mean@24h", patterns=("pd.nmda.hill",), samples=2)
+    assert res.to_dict()["n_patients"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traj = simulate(sc, output_times_h=[0.0, 24.0]).trajectories()
+    score = float(traj.loc[traj["time_h"] == 24.0, "score"].iloc[0])
+    assert res.nominal == pytest.approx(score, rel=1e-9)             # simulate's patient, not a population around it
+    rate = run_sensitivity(sc, endpoint="response_rate@24h", patterns=("pd.nmda.hill",), samples=2)
+    assert 0 < rate.nominal < 100 and rate.unit == "% probability for the stated patient"
