@@ -480,7 +480,10 @@ def test_grapefruit_half_life_study_samples_are_quantifiable():
     1.105 in 100 simulated 12-subject trials; 6.9 %, 1.024 and 1.069 before; benchmarks/turku_study_design_checks.py)."""
     for comedications in ([], ["grapefruit-juice"]):
         t, c = _study_samples(ORAL_ESK, comedications)
-        assert np.all(c[t > 0] >= TURKU_LLOQ_NG_ML), comedications
+        # a failure is not a model error: the typical man's NCA would then drop that sample as the study did
+        # (_terminal_half_life), and the artefact argument above must be re-measured (the benchmark)
+        assert np.all(c[t > 0] >= TURKU_LLOQ_NG_ML), (comedications, dict(zip(t[c < TURKU_LLOQ_NG_ML],
+                                                                               c[c < TURKU_LLOQ_NG_ML])))
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
@@ -496,7 +499,9 @@ def test_grapefruit_half_life_study_samples_are_quantifiable():
     "juice at most x1.2. The estimation artefact is ruled out (eleventh session): with the study's LLOQ 0.025 ng/mL "
     "and sampling times (Ashraf 2018 doi:10.1002/psp4.12346 via nlmixr2lib; TURKU_LLOQ_NG_ML) every typical-man "
     "sample is quantifiable in both phases (test_grapefruit_half_life_study_samples_are_quantifiable), the model's "
-    "population gives 1.024 (at most 1.069 over 100 12-subject trials; benchmarks/turku_study_design_checks.py). "
+    "population gives 1.055 with the LLOQ, 1.007 without (at most 1.105 over 100 12-subject trials, 43.9 % of the "
+    "water phase's 24-h samples below the LLOQ since the thirty-seventh session's PK; eleventh session 1.024, max "
+    "1.069; benchmarks/turku_study_design_checks.py). "
     "Unsourced candidate left: hepatic CYP2B6 inactivation by bergamottin (in vitro only); the individual "
     "half-lives (full text) were not retrieved"))
 def test_grapefruit_juice_lengthens_oral_s_ketamine_half_life():
