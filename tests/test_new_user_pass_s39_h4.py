@@ -53,3 +53,25 @@ def test_sensitivity_of_a_stated_patient_is_that_typical_patient(stated):
     assert res.nominal == pytest.approx(score, rel=1e-9)             # simulate's patient, not a population around it
     rate = run_sensitivity(sc, endpoint="response_rate@24h", patterns=("pd.nmda.hill",), samples=2)
     assert 0 < rate.nominal < 100 and rate.unit == "% probability for the stated patient"
+
+
+def test_withdrawal_tables_label_the_baseline_row_baseline(tmp_path):
+    """The withdrawal and stratified tables labelled the entry rating's row '0 min' ('mean 0 min 33.64'). Text
+    only: the JSON's row keeps time_h 0 (DESIGN.md's trial JSON contract)."""
+    import re
+    import warnings
+
+    from ketasim.report import trial_report
+    from ketasim.scenario import load_scenario
+    from ketasim.trial import run_trial
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tr = run_trial(load_scenario("examples/sustain1_like_withdrawal.yaml"), n=80)
+    assert any(r.get("time_h") == 0.0 and r["measure"] == "mean" for r in tr.endpoints)      # the JSON's row
+    text = tr.format_table()
+    rows = [ln for ln in text.splitlines() if ln.strip().startswith("mean ")]
+    assert rows and any(re.match(r"^\s*mean\s+baseline\s+\d", ln) for ln in rows), text
+    assert not re.search(r"\b0 min\b", text), text
+    page = trial_report(tr, tmp_path / "r.html").read_text()
+    assert ">baseline<" in page and ">0 min<" not in page

@@ -408,19 +408,19 @@ def simulation_report(result, typical_result, path, *, parameter_edits: dict | N
 
 
 def _endpoint_table(tr) -> pd.DataFrame:
-    from .trial import measure_unit, undefined_value_arms
+    from .trial import endpoint_time_label, measure_unit, undefined_value_arms
 
     t = tr.table()
     if not len(t):
         return pd.DataFrame()
-    from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     arms = list(dict.fromkeys(t["arm"]))
     stratified, unfollowed = undefined_value_arms(tr.endpoints)
     rows, order = {}, []
     for r in t.to_dict("records"):
         th = r["time_h"]
-        when = "all sessions" if th is None or (isinstance(th, float) and math.isnan(th)) else fmt_hours(float(th))
+        when = ("all sessions" if th is None or (isinstance(th, float) and math.isnan(th))
+                else endpoint_time_label(th))
         if r["measure"] == "time_to_relapse":                 # a Kaplan-Meier median, not a peak over the sessions
             when = "Kaplan-Meier median"
         analyte = r.get("analyte")

@@ -192,7 +192,8 @@ class TrialResult:
             n_arm = self.outcomes[arm].n
             lines.append(f"\n[{arm}] n={n_arm}")
             for _, r in g.iterrows():
-                when = "all sessions" if r.time_h is None or (isinstance(r.time_h, float) and math.isnan(r.time_h)) else _fmt_t(r.time_h)
+                when = ("all sessions" if r.time_h is None or (isinstance(r.time_h, float) and math.isnan(r.time_h))
+                        else endpoint_time_label(r.time_h))
                 if isinstance(r.get("analyte"), str):           # PK endpoints: printed below with CV % / range
                     continue
                 if isinstance(r.get("dose_level"), str):        # share of patients at each final dose (titration)
@@ -317,6 +318,13 @@ def pi_scope(u: dict) -> str:
 
 #: a stated time as the trial's outputs label it (the HTML report the same)
 _fmt_t = fmt_hours
+
+
+def endpoint_time_label(time_h: float) -> str:
+    """An endpoint row's time as the trial's text table and HTML report label it: 'baseline' at 0 h (the rating
+    at entry, e.g. a withdrawal's or a stratified table's baseline row; it read '0 min'), else :func:`fmt_hours`
+    ('24 h', '7 d'). Text only: the JSON keeps ``time_h`` 0."""
+    return "baseline" if float(time_h) == 0.0 else fmt_hours(float(time_h))
 
 
 # ---- statistics (scipy / statsmodels; nothing hand-written) ----------------------------------------------------
