@@ -75,3 +75,33 @@ def test_withdrawal_tables_label_the_baseline_row_baseline(tmp_path):
     assert not re.search(r"\b0 min\b", text), text
     page = trial_report(tr, tmp_path / "r.html").read_text()
     assert ">baseline<" in page and ">0 min<" not in page
+
+
+def test_a_dose_on_a_placebo_warns_that_it_is_ignored_like_the_antidepressants():
+    """`{drug: placebo, route: intranasal, dose: 56 mg}` ran silently (any amount, 5000 mg too) while an oral
+    antidepressant's ignored dose warned. '0 mg' and no dose stay silent."""
+    import warnings
+
+    from ketasim.errors import DoseWarning
+    from ketasim.regimen import Dose
+
+    for dose in ("56 mg", "0.5 mg/kg", "5000 mg"):
+        with pytest.warns(DoseWarning, match=r"^arms\.p\[0\]\.dose: a placebo has no drug amount .*"
+                                             + repr(dose) + r" is ignored \(leave dose out\)$"):
+            Dose.from_mapping({"drug": "placebo", "route": "intranasal", "dose": dose}, "arms.p[0]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Dose.from_mapping({"drug": "placebo", "route": "intranasal"}, "arms.p[0]")
+        Dose.from_mapping({"drug": "placebo", "route": "iv-infusion", "dose": "0 mg", "duration": "40 min"}, "arms.p[0]")
+
+
+def test_quick_form_placebo_dose_warns_naming_the_option(capsys, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")        # as a user runs it: warnings shown, not errors
+        code, _, err = run_cli(capsys, "simulate", "--drug", "placebo", "--route", "intranasal", "--dose", "56mg",
+                               "--csv", tmp_path / "a.csv")
+    assert code == 0
+    lines = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
+    assert len(lines) == 1 and lines[0].startswith("warning: --dose: a placebo has no drug amount"), err

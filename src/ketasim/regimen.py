@@ -416,6 +416,16 @@ class Dose:
                               "antidepressant at its usual dose gives the same relief whatever the amount: free "
                               f"antidepressant_emax, antidepressant_t_half); {str(data['dose'])[:40]!r} is ignored "
                               "(leave dose out)", DoseWarning, stacklevel=2)
+            elif drug is Drug.PLACEBO and amount > 0:
+                # 'placebo, intranasal, 56 mg' ran silently while the antidepressant's ignored dose warned: a placebo
+                # acts through expectancy alone (a matched dose changes nothing); '0 mg' says so and stays silent
+                import warnings
+
+                from .errors import DoseWarning
+
+                warnings.warn(f"{field}.dose: a placebo has no drug amount (it acts through expectancy alone, whatever "
+                              f"active dose it matches); {str(data['dose'])[:40]!r} is ignored (leave dose out)",
+                              DoseWarning, stacklevel=2)
         at = parse_time_h(data["at"], f"{field}.at") if data.get("at") is not None else 0.0
         every = parse_time_h(data["every"], f"{field}.every") if data.get("every") is not None else 0.0
         if data.get("every") is not None and data.get("count") is None:
