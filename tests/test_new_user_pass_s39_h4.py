@@ -105,3 +105,23 @@ def test_quick_form_placebo_dose_warns_naming_the_option(capsys, tmp_path):
     assert code == 0
     lines = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
     assert len(lines) == 1 and lines[0].startswith("warning: --dose: a placebo has no drug amount"), err
+
+
+def test_one_pk_sampling_time_is_refused_in_one_line(capsys, tmp_path):
+    """`ketasim simulate ... --pk --pk-times 1w` printed an NCA of one sample (Cmax at 168 h, AUC a triangle from the
+    pre-dose zero)."""
+    from ketasim.errors import InputError
+    from ketasim.scenario import scenario_from_dict
+
+    code, _, err = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg",
+                           "--pk", "--pk-times", "1w")
+    assert code != 0
+    assert one_error_line(err).startswith("error: --pk-times: an NCA needs at least 2 sampling times after the dose, "
+                                          "got one (7 d)")
+    with pytest.raises(InputError, match=r"^endpoints\.pk_sampling\.times: an NCA needs at least 2"):
+        scenario_from_dict({"name": "s", "population": {"size": 2},
+                            "arms": {"a": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]},
+                            "endpoints": {"measures": ["cmax"], "pk_sampling": ["24 h"]}})
+    code, out, _ = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg",
+                           "--pk", "--pk-times", "1 h,1w", "--csv", tmp_path / "a.csv")
+    assert code == 0 and "Cmax" in out                                     # two samples: analysed

@@ -100,6 +100,12 @@ class PKSampling:
             raise InputError(f"sample: use venous or arterial, got {self.sample!r}")
         if self.analytes is not None:
             object.__setattr__(self, "analytes", tuple(analyte_name(a) for a in self.analytes))
+        if t.size == 1:     # last: a wrong dose, rule or sample with one time names its own field
+            from .units import fmt_hours
+
+            # '--pk-times 1w' printed an NCA of the one sample (Cmax = that sample, Tmax = its time, no half-life)
+            raise InputError(f"pk_sampling.times: an NCA needs at least 2 sampling times after the dose, got one "
+                             f"({fmt_hours(float(t[0]))}); e.g. '10 min,30 min,1 h,4 h,24 h'")
 
 
 def analyte_name(name) -> str:
