@@ -125,3 +125,29 @@ def test_one_pk_sampling_time_is_refused_in_one_line(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg",
                            "--pk", "--pk-times", "1 h,1w", "--csv", tmp_path / "a.csv")
     assert code == 0 and "Cmax" in out                                     # two samples: analysed
+
+
+def test_progress_time_left_is_the_pace_after_the_first_report(capsys, monkeypatch):
+    """`ketasim sensitivity` said '~45.5 s left' at 5 % and was done 0.3 s later: the rate was taken from the start,
+    which holds the set-up and the first evaluation's one-time costs. Fake clock: 2 s of set-up and first task,
+    then 0.01 s per 5 % of the work."""
+    import re
+
+    import ketasim.distributed as D
+
+    now = [100.0]
+    monkeypatch.setattr(D.time, "perf_counter", lambda: now[0])
+    p = D.TextProgress("sensitivity")
+    now[0] += 2.0
+    p(0.05)
+    first = capsys.readouterr().err
+    assert "2 s elapsed" in first and "estimating the time left" in first and "~" not in first
+    for k in range(2, 11):                  # 0.01 s per 5 %; the throttle lets a line through every 2 s
+        now[0] += 0.01 if k < 10 else 2.5
+        p(0.05 * k)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    # pace since the first report: (0.08 + 2.5) s for 45 % of the work, 50 % left: ~2.9 s (from the start: ~4.6 s)
+    left = float(re.search(r"~([\d.]+) s left", line).group(1))
+    assert left == pytest.approx(2.58 / 0.45 * 0.5, abs=0.1), line
+    p(1.0)
+    assert "100.0% done" in capsys.readouterr().err

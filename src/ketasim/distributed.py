@@ -104,24 +104,35 @@ duration_text = fmt_seconds
 
 
 class TextProgress:
-    """Progress of a distributed run on stderr: a line every ~2 s (a bar on a terminal)."""
+    """Progress of a distributed run on stderr: a line every ~2 s (a bar on a terminal).
+
+    The time left is the pace since the first report (the first task done) applied to the work left: the time
+    before it holds one-time costs (reading and checking the input, the first evaluation's compilation and caches),
+    so a rate from the start said '~45.5 s left' at 5 % of a sensitivity run done 0.3 s later. The first line has
+    no estimate yet; 'elapsed' counts from the start."""
 
     def __init__(self, label: str, enabled: bool = True):
         self.label = label
         self.enabled = enabled
         self.t0 = time.perf_counter()
         self.last = -1.0
+        self.first: tuple[float, float] | None = None     # (time, fraction) of the first report
 
     def __call__(self, frac: float):
         if not self.enabled:
             return
         now = time.perf_counter()
-        if frac < 1.0 and now - self.last < 2.0:
+        if self.first is not None and frac < 1.0 and now - self.last < 2.0:
             return
         self.last = now
         el = now - self.t0
-        eta = el * (1 - frac) / frac if frac > 0 else float("nan")
+        if self.first is None and frac < 1.0:
+            self.first = (now, frac)
+            left = "estimating the time left"
+        else:
+            t1, f1 = self.first if self.first is not None else (self.t0, 0.0)
+            eta = (now - t1) * (1 - frac) / (frac - f1) if frac > f1 else float("nan")
+            left = f"~{duration_text(eta)} left"
         end = "\n" if (frac >= 1.0 or not sys.stderr.isatty()) else ""
-        sys.stderr.write(f"\r{self.label}: {100 * frac:5.1f}% done, {duration_text(el)} elapsed, "
-                         f"~{duration_text(eta)} left{end}")
+        sys.stderr.write(f"\r{self.label}: {100 * frac:5.1f}% done, {duration_text(el)} elapsed, {left}{end}")
         sys.stderr.flush()
