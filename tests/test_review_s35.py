@@ -182,7 +182,7 @@ def test_trial_text_table_and_html_report_label_the_same_times_the_same_way(tmp_
     from ketasim.web import figures
 
     ket = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min", "at": "0 h"}
-    pbo = {**ket, "drug": "saline"}
+    pbo = {**{k: v for k, v in ket.items() if k != "dose"}, "drug": "saline"}   # a placebo's dose warns (s39)
     sc = scenario_from_dict({"name": "t", "seed": 1, "population": {"size": 4, "baseline": {"mean": 33, "sd": 5}},
                              "arms": {"k": [ket], "p": [pbo]}, "design": {"type": "parallel", "control": "p"},
                              "endpoints": {"times": ["230 min", "24 h", "7 d", "28 d"], "measures": ["mean_change"]}})
@@ -260,7 +260,8 @@ def test_a_single_response_rate_under_one_percent_warns_and_two_are_refused(tmp_
     from ketasim.scenario import scenario_from_dict
 
     ket = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min", "at": "0 h"}
-    sc = scenario_from_dict({"name": "o", "population": {"size": 4}, "arms": {"k": [ket], "p": [{**ket, "drug": "placebo"}]},
+    pbo = {**{k: v for k, v in ket.items() if k != "dose"}, "drug": "placebo"}   # a placebo's dose warns (s39)
+    sc = scenario_from_dict({"name": "o", "population": {"size": 4}, "arms": {"k": [ket], "p": [pbo]},
                              "endpoints": {"times": ["24 h"], "measures": ["remission_rate", "response_rate"]}})
     one = {"arm": "k", "timepoint_h": "24", "measure": "remission_rate", "value": "0.8", "n": "125"}
     f = tmp_path / "obs.csv"
