@@ -99,3 +99,40 @@ def test_the_equivalent_dose_is_the_reference_at_45_min_and_falls_with_the_durat
     assert infusion_peak_factor(0) == 1.0
     f = [infusion_peak_factor(t) for t in np.geomspace(1 / 60, 24, 30)]
     assert all(a > b for a, b in zip(f, f[1:]))
+
+
+def test_back_to_back_iv_doses_are_judged_as_one_infusion(tmp_path, capsys):
+    """3 mg/kg over 100 min warns; split into two lines of 1.5 mg/kg over 50 min (the same infusion) it was silent:
+    each line alone is below the rule and the typical patient's ~600 ng/mL is far below the model's anesthesia flag
+    (the cumulative check's level). Doses hours apart, a standard 0.5 mg/kg series and a line that alone warns
+    (warned once, when read) are not warned about as a run."""
+    from ketasim.cli import main
+    from ketasim.regimen import arm_from_list, back_to_back_iv_runs
+
+    half = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "1.5 mg/kg", "duration": "50 min"}
+    arm = arm_from_list("split", [half, {**half, "at": "50 min"}])
+    (run,) = back_to_back_iv_runs(arm.administrations())
+    assert run[:4] == pytest.approx((0.0, 100 / 60, 3.0, 2))
+    assert in_range(3.0, 100 / 60) and not in_range(1.5, 50 / 60)
+    apart = arm_from_list("apart", [half, {**half, "at": "3 h"}])
+    assert back_to_back_iv_runs(apart.administrations()) == []
+    yaml = ("name: t\npopulation: {size: 4}\narms:\n"
+            "  split: [{drug: racemic-ketamine, route: iv-infusion, dose: 1.5 mg/kg, duration: 50 min},\n"
+            "          {drug: racemic-ketamine, route: iv-infusion, dose: 1.5 mg/kg, duration: 50 min, at: 50 min}]\n"
+            "  pushes: [{drug: racemic-ketamine, route: iv-bolus, dose: 35 mg, every: 3 min, count: 2}]\n"
+            "  apart: [{drug: racemic-ketamine, route: iv-infusion, dose: 1.5 mg/kg, duration: 50 min},\n"
+            "          {drug: racemic-ketamine, route: iv-infusion, dose: 1.5 mg/kg, duration: 50 min, at: 3 h}]\n"
+            "  std: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min, every: 3.5 d,"
+            " count: 6}]\n"
+            "endpoints: {times: [24 h], measures: [mean]}\n")
+    (tmp_path / "t.yaml").write_text(yaml, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DoseWarning)          # printed by the CLI as 'warning: ...' lines
+        assert main(["simulate", str(tmp_path / "t.yaml"), "--typical"]) == 0
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
+    assert any(x.startswith("warning: arms.split: together its doses are in the anesthetic range: 2 IV doses back "
+                            "to back from 0 min give 3 mg/kg over 100 min") for x in lines), lines
+    # 2 x 35 mg 3 min apart: 1 mg/kg at the reference weight within 3 min, as a 1 mg/kg bolus
+    assert any(x.startswith("warning: arms.pushes: together its doses are in the anesthetic range: 2 IV doses")
+               and "mg doses at the 70-kg reference weight" in x for x in lines), lines
+    assert not any("arms.apart" in x or "arms.std" in x for x in lines), lines

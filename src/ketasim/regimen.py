@@ -140,6 +140,45 @@ def reference_infusion_equivalent(per_kg: float, duration_h: float) -> float:
     (:func:`infusion_peak_factor`). It grows with the dose and, at a given peak, does not depend on the duration, so
     a longer infusion that reaches a higher level than one that warns warns too."""
     return per_kg * infusion_peak_factor(duration_h) / infusion_peak_factor(ANESTHETIC_INFUSION_REFERENCE_H)
+
+
+def infusion_in_anesthetic_range(per_kg: float, duration_h: float) -> bool:
+    """The anesthetic-range rule of an IV infusion of ``per_kg`` mg/kg (racemate-equivalent: parenteral esketamine
+    and arketamine scaled by :func:`anesthetic_potency`) over ``duration_h`` hours: from the bolus's 1 mg/kg and from
+    the typical venous peak of the reference infusion, 1.5 mg/kg over 45 min (:func:`reference_infusion_equivalent`
+    >= 1.5 mg/kg). A duration of 0 (a bolus) gives the bolus's rule, from 1 mg/kg."""
+    level = reference_infusion_equivalent(per_kg, duration_h)
+    # 1e-9: the reference infusion itself (1.5 mg/kg over 45 min) is on the threshold, not below by rounding
+    return per_kg >= ANESTHETIC_MG_PER_KG and level >= ANESTHETIC_INFUSION_MG_PER_KG * (1 - 1e-9)
+
+
+#: IV ketamine doses of one arm that start at most this long (h) after the previous one ends count together as one
+#: infusion for the anesthetic-range warning (an infusion split into lines, boluses minutes apart): 5 min, the
+#: longest infusion that counts as a bolus in the label's sense ("slowly, over 60 seconds" to an IV push)
+BACK_TO_BACK_H = 5.0 / 60.0
+
+
+def back_to_back_iv_runs(administrations) -> list[tuple[float, float, float, int, bool]]:
+    """Runs of two or more IV ketamine doses (bolus or infusion) given back to back, each starting at most
+    :data:`BACK_TO_BACK_H` after the previous one's end: (start h, duration h from the first start to the last end,
+    total mg/kg racemate-equivalent (a dose in mg at the 70-kg reference weight), number of doses, whether a dose
+    in mg is among them) per run. Judged as one infusion by :func:`infusion_in_anesthetic_range`: 3 mg/kg over
+    100 min warns, so two back-to-back lines of 1.5 mg/kg over 50 min warn too."""
+    potency: dict = {}
+    iv = sorted((a for a in administrations if a.drug.is_ketamine and a.amount > 0
+                 and a.route in (Route.IV_BOLUS, Route.IV_INFUSION)), key=lambda a: a.start_h)
+    runs: list[list] = []
+    for a in iv:
+        if a.drug not in potency:
+            potency[a.drug] = anesthetic_potency(a.drug)
+        per_kg = (a.amount if a.per_kg else a.amount / REFERENCE_WEIGHT_KG) * potency[a.drug]
+        end = a.start_h + a.duration_h
+        if runs and a.start_h <= runs[-1][1] + BACK_TO_BACK_H + 1e-9:
+            r = runs[-1]
+            r[1], r[2], r[3], r[4] = max(r[1], end), r[2] + per_kg, r[3] + 1, r[4] or not a.per_kg
+        else:
+            runs.append([a.start_h, end, per_kg, 1, not a.per_kg])
+    return [(s0, e - s0, d, n, mg) for s0, e, d, n, mg in runs if n >= 2]
 REFERENCE_WEIGHT_KG = 70.0
 #: Parenteral routes (IV, IM, SC): dosed per body weight in practice, and where anesthetic_potency applies
 PARENTERAL_ROUTES = frozenset({Route.IV_INFUSION, Route.IV_BOLUS, Route.IM, Route.SC})
@@ -353,9 +392,7 @@ class Dose:
         if self.route in PARENTERAL_ROUTES:
             per_kg = per_kg * anesthetic_potency(self.drug)
         if self.route is Route.IV_INFUSION:
-            level = reference_infusion_equivalent(per_kg, self.duration_h)
-            # 1e-9: the reference infusion itself (1.5 mg/kg over 45 min) is on the threshold, not below by rounding
-            return per_kg >= ANESTHETIC_MG_PER_KG and level >= ANESTHETIC_INFUSION_MG_PER_KG * (1 - 1e-9)
+            return infusion_in_anesthetic_range(per_kg, self.duration_h)
         if self.route in (Route.IM, Route.SC):
             return per_kg * _NOMINAL_F[self.route] >= 3.0
         return per_kg * _NOMINAL_F[self.route] >= ANESTHETIC_MG_PER_KG
