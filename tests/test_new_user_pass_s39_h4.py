@@ -92,7 +92,8 @@ def test_a_dose_on_a_placebo_warns_that_it_is_ignored_like_the_antidepressants()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Dose.from_mapping({"drug": "placebo", "route": "intranasal"}, "arms.p[0]")
-        Dose.from_mapping({"drug": "placebo", "route": "iv-infusion", "dose": "0 mg", "duration": "40 min"}, "arms.p[0]")
+        Dose.from_mapping({"drug": "placebo", "route": "iv-infusion", "dose": "0 mg", "duration": "40 min"},
+                          "arms.p[0]")
 
 
 def test_quick_form_placebo_dose_warns_naming_the_option(capsys, tmp_path):

@@ -179,6 +179,8 @@ def back_to_back_iv_runs(administrations) -> list[tuple[float, float, float, int
         else:
             runs.append([a.start_h, end, per_kg, 1, not a.per_kg])
     return [(s0, e - s0, d, n, mg) for s0, e, d, n, mg in runs if n >= 2]
+
+
 REFERENCE_WEIGHT_KG = 70.0
 #: Parenteral routes (IV, IM, SC): dosed per body weight in practice, and where anesthetic_potency applies
 PARENTERAL_ROUTES = frozenset({Route.IV_INFUSION, Route.IV_BOLUS, Route.IM, Route.SC})
@@ -384,11 +386,11 @@ class Dose:
         the level it reaches: from the bolus's 1 mg/kg AND from a typical venous peak as high as the reference
         infusion's, 1.5 mg/kg over 45 min (:func:`reference_infusion_equivalent` >= 1.5 mg/kg). So the threshold in
         mg/kg is 1 for infusions up to ~23 min (as a bolus: 1.4 mg/kg over 2 min warns like a 1 mg/kg bolus) and
-        rises with the duration beyond (1.39 at 40 min, 1.5 at 45 min, 2.45 at 100 min, 4.1 at 4 h): a longer infusion reaching a
-        higher level than one that warns warns too (by rate, 3 mg/kg over 100 min did not). The subanesthetic
-        0.5-1 mg/kg over 40 min used in depression and slow low-rate infusions (0.5 mg/kg over 100 min) do not
-        warn; every infusion the rate rule warned at (from 1.5 mg/kg at >= 2 mg/kg/h) still does. Parenteral
-        esketamine and arketamine count by their potency (anesthetic_potency)."""
+        rises with the duration beyond (1.39 at 40 min, 1.5 at 45 min, 2.45 at 100 min, 4.1 at 4 h): a longer
+        infusion reaching a higher level than one that warns warns too (by rate, 3 mg/kg over 100 min did not). The
+        subanesthetic 0.5-1 mg/kg over 40 min used in depression and slow low-rate infusions (0.5 mg/kg over
+        100 min) do not warn; every infusion the rate rule warned at (from 1.5 mg/kg at >= 2 mg/kg/h) still does.
+        Parenteral esketamine and arketamine count by their potency (anesthetic_potency)."""
         if self.route in PARENTERAL_ROUTES:
             per_kg = per_kg * anesthetic_potency(self.drug)
         if self.route is Route.IV_INFUSION:
