@@ -349,10 +349,9 @@ def simulate(
         sc = load_scenario(scenario)
         if getattr(sc, "patient", None) is not None and size not in (None, 1):   # was ignored: one patient ran
             from .errors import InputError
+            from .limits import stated_patient_size_error
 
-            raise InputError(f"--size: {scenario} states one patient (patient:), simulated with typical random "
-                             f"effects; for {size:,} patients like it write population: (size, weight_kg, ...) "
-                             "instead")
+            raise InputError(stated_patient_size_error(str(scenario), size))
     exp = _experiment(experiment, getattr(sc, "experiment", None))
     # PK options are checked before anything is simulated
     pk_plan = _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times) if (pk or pk_json or pk_dose or pk_sample or pk_exact
@@ -760,7 +759,7 @@ def sensitivity(
     sc = load_scenario(scenario)
     if getattr(sc, "patient", None) is not None and size not in (None, 1):   # as simulate: one stated patient
         from .errors import InputError
-        from .sensitivity import stated_patient_size_error
+        from .limits import stated_patient_size_error
 
         raise InputError(stated_patient_size_error(str(scenario), size))
     pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS

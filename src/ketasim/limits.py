@@ -386,6 +386,12 @@ def check_typical_size(typical: bool, n, field: str = "n", flag: str = "typical=
                          f"(or give 1), or leave out {flag} for {shown} sampled patients")
 
 
+def stated_patient_size_error(where: str, size) -> str:
+    """The one-line refusal of a patient count beside a scenario with ``patient:`` (``simulate``'s wording)."""
+    return (f"--size: {where} states one patient (patient:), simulated with typical random effects; for "
+            f"{size:,} patients like it write population: (size, weight_kg, ...) instead")
+
+
 def check_stated_patient(scenario, n, field: str = "n") -> None:
     """A scenario with ``patient:`` states one patient, simulated with typical random effects: ``n`` > 1 is an
     InputError naming ``field`` (``simulate(sc, n=100)`` returned that one patient without a word; the CLI's

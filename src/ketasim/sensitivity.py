@@ -403,7 +403,7 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
     if getattr(scenario, "patient", None) is not None:
         # 200 patients drawn around the stated one ran silently, and a rate read '% of patients'
         if n_patients not in (None, 1):
-            raise InputError(stated_patient_size_error(f"scenario {scenario.name!r}", n_patients))
+            raise InputError(limits.stated_patient_size_error(f"scenario {scenario.name!r}", n_patients))
         n_patients = 1
     # --size had no bound: --size 5000000 started ~1,100 evaluations of 5 million patients without a word
     n_patients = limits.check_size(200 if n_patients is None else n_patients, "--size")
@@ -472,12 +472,6 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
         unit = "% probability for the stated patient"
     return SensitivityResult(ep.label, names_arm[k], method, float(y0), fs, indices, elas, slope, len(tasks), meta,
                              unit=unit)
-
-
-def stated_patient_size_error(where: str, size) -> str:
-    """The one-line refusal of a patient count beside a scenario with ``patient:`` (``simulate``'s wording)."""
-    return (f"--size: {where} states one patient (patient:), simulated with typical random effects; for "
-            f"{size:,} patients like it write population: (size, weight_kg, ...) instead")
 
 
 # ---- figures ---------------------------------------------------------------------------------------------------------

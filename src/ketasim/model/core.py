@@ -109,10 +109,15 @@ class Algebraic:
     doc: str = ""
 
 
-#: Source files whose code fixes the PK machinery around the declared equations: codegen's kernel template (depots,
-#: first pass, random effects on F) and pk.py's per-patient set-up (disposition, hepatic extraction, oral fractions,
-#: interaction factors). A change to either changes results as much as an equation does (review R5-1, R7-1).
-_PK_SOURCES = ("model/codegen.py", "pk.py")
+#: Source whose code turns parameters, patients and doses into the kernel's inputs around the declared equations:
+#: codegen's kernel template (depots, first pass, random effects on F), pk.py's per-patient set-up (disposition,
+#: hepatic extraction, oral fractions, interaction factors), the definition's derivations of constants and patient
+#: parameters (``Model.digest`` hashes their names only) and, of engine.py, the functions that fill the kernel's
+#: constants, rates and patient table and route each dose to its depot (a file, or a file's named top-level
+#: functions). A change to any of them changes results as much as an equation does (review R5-1, R7-1, s39 R1-1).
+_PK_SOURCES = (("model/codegen.py", None), ("pk.py", None), ("model/definition.py", None),
+               ("engine.py", ("model_constants", "shared_rates", "patient_parameters", "_route_inputs",
+                              "_arm_events")))
 
 
 def _normalised_source(text: str) -> str:
@@ -126,11 +131,28 @@ def _normalised_source(text: str) -> str:
     return "\n".join(ln for ln in lines if ln and not ln.lstrip().startswith("#"))
 
 
+def _functions_source(text: str, names: tuple[str, ...]) -> str:
+    """The source of the named top-level functions of a module's ``text``, in the order named (read with ``ast``:
+    nothing is imported, so the model layer does not depend on the engine)."""
+    import ast
+
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    found = {n.name: ast.get_source_segment(text, n) for n in ast.parse(text).body
+             if isinstance(n, ast.FunctionDef) and n.name in names}
+    missing = [n for n in names if n not in found]
+    if missing:      # a renamed function must be renamed here too, or the id would silently stop covering it
+        raise RuntimeError(f"model id: function(s) {', '.join(missing)} not found")
+    return "\n".join(found[n] for n in names)
+
+
 def pk_sources_digest(root: Path) -> str:
     """Hash of the normalised source of the PK machinery (``_PK_SOURCES``) of the package at ``root``."""
     h = hashlib.sha256()
-    for rel in _PK_SOURCES:
-        h.update(rel.encode() + b"\0" + _normalised_source((root / rel).read_text(encoding="utf-8")).encode() + b"\0")
+    for rel, functions in _PK_SOURCES:
+        text = (root / rel).read_text(encoding="utf-8")
+        if functions is not None:
+            text = _functions_source(text, functions)
+        h.update(rel.encode() + b"\0" + _normalised_source(text).encode() + b"\0")
     return h.hexdigest()
 
 
