@@ -78,6 +78,11 @@ def with_pi():
 
 
 @pytest.fixture(scope="module")
+def wide():
+    return run_trial(_withdrawal(), uncertainty=DRAWS, draw_seed=2)
+
+
+@pytest.fixture(scope="module")
 def sampling_only():
     return run_trial(_withdrawal(), params=_zero_width_posterior(), uncertainty=DRAWS, between_trial=False)
 
@@ -96,9 +101,15 @@ def test_withdrawal_relapse_rows_get_intervals_around_the_central_run(plain, wit
             assert 0.0 <= r["pi95"][0] <= r["pi95"][1] <= 100.0, r
     u = with_pi.uncertainty
     assert u["method"] == "whole_design" and u["draw_patients_per_arm"] == 120 and u["parameter_draws"] == 6
-    # parameter uncertainty and trial effects on top of sampling: the relapse-rate intervals are wider than the CIs
-    rates = [r for r in rows if r["measure"] == "relapse_rate"]
-    assert sum(r["pi95"][1] - r["pi95"][0] for r in rates) > sum(r["ci95"][1] - r["ci95"][0] for r in rates)
+
+
+def test_parameter_uncertainty_widens_the_relapse_intervals_beyond_sampling(wide, sampling_only):
+    """Parameter uncertainty and trial effects on top of sampling: the relapse-rate intervals are wider than those
+    of the same number of draws from a zero-width posterior (sampling alone). (Compared with the analytic CIs from 6
+    draws, this failed by chance when the stored draws were redrawn: 6 draws' 2.5-97.5 % range is too noisy.)"""
+    width = lambda tr: sum(r["pi95"][1] - r["pi95"][0] for r in _relapse_rows(tr)    # noqa: E731
+                           if r["measure"] == "relapse_rate")
+    assert width(wide) > 1.2 * width(sampling_only)
 
 
 def test_follow_up_rows_get_intervals():

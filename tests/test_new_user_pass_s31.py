@@ -201,7 +201,10 @@ def test_the_plans_fit_table_reads_as_a_table_with_one_line_for_the_weakly_infor
     assert len(header) < 90
     grouped = [ln for ln in lines if ln.startswith("  warning: the data barely inform ")]
     d = json.loads(out.read_text())
-    weak = [p["name"] for p in d["fit"]["parameters"] if not p["informed"] and not p["uninformative"]]
+    # (a parameter whose Laplace SD is the prior's although the predictions depend on it, e.g. eta_sedation since the
+    # thirty-ninth session, has a note of its own: flat_laplace)
+    weak = [p["name"] for p in d["fit"]["parameters"]
+            if not p["informed"] and not p["uninformative"] and not p.get("flat_laplace")]
     assert len(grouped) == 1 and all(n in grouped[0] for n in weak) and len(weak) >= 2
     assert not any("barely inform this parameter" in ln for ln in lines)
     assert sum("barely inform this parameter" in w for w in d["fit"]["warnings"]) == len(weak)
