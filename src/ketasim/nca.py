@@ -84,7 +84,8 @@ class PKSampling:
     def __post_init__(self):
         t = np.asarray(self.times_h, float)
         if t.ndim != 1 or t.size == 0:
-            raise InputError("pk_sampling.times: at least one sampling time is required")
+            raise InputError("pk_sampling.times: an NCA needs at least 2 sampling times after the dose, got none; "
+                             "e.g. '10 min,30 min,1 h,4 h,24 h'")
         if not np.all(np.isfinite(t)) or np.any(t <= 0):
             raise InputError("pk_sampling.times: sampling times are after the dose (> 0)")
         if np.any(np.diff(t) <= 0):

@@ -25,8 +25,8 @@ Research and teaching tool, not medical advice.
   SDs leaves every prediction bit for bit unchanged; checked again at the MAP) and are not fitted: the MAP,
   curvature and importance weights are computed for the others (exact: a fixed parameter's prior term is 0 at its
   mean) and the fixed ones are drawn from their prior (``fit.sampling["fixed_at_prior"]``). A fitted parameter
-  whose Laplace SD is nevertheless the prior's (no slope at the MAP, e.g. an IM dose's absorbed fraction capped
-  at 1) is named in ``fit.one_sided`` with a warning: the importance-sampled interval says what the data say.
+  whose Laplace SD is nevertheless the prior's (no slope at the MAP, e.g. the sedation EC50's small effect on a
+  rating) is named in ``fit.one_sided`` with a warning: the importance-sampled interval says what the data say.
 * **Forecast** (:func:`forecast`): posterior samples x rater's noise -> median, 50 % and 90 % prediction
   intervals of future ratings (and of the modelled value of any trajectory variable), under the recorded
   regimen or an alternative. Each draw also gets its own recurrence time (a new depressive episode on continued
@@ -363,8 +363,9 @@ class PatientFit:
 
     @property
     def one_sided(self) -> tuple[str, ...]:
-        """Fitted parameters whose Laplace SD is nevertheless the prior's (no slope at the MAP, e.g. the MAP sits where
-        the model caps an effect: an IM dose's absorbed fraction at 1) although the predictions depend on them."""
+        """Fitted parameters whose Laplace SD is nevertheless the prior's (no slope at the MAP: a small effect, e.g. the
+        sedation EC50's on a rating, or the MAP sits where the model caps an effect) although the predictions depend
+        on them."""
         fixed = self.fixed_at_prior
         if fixed is None:
             return ()
@@ -645,8 +646,8 @@ NOT_INFORMED = "the record's observations do not depend on this parameter"
 NO_INFORMATION_RATIO = 0.999
 #: ... the warning for a fitted parameter whose Laplace SD is the prior's although the predictions depend on it
 ONE_SIDED = ("the predictions depend on it, but its Laplace SD is the prior's (almost no slope at the MAP: a "
-             "small effect, or the MAP sits where the model caps the effect, such as an IM dose's absorbed fraction "
-             "at 1); the importance-sampled 90% interval shows what the data say")
+             "small effect, such as the sedation EC50's on a rating at subanesthetic levels, or the MAP sits where the "
+             "model caps the effect); the importance-sampled 90% interval shows what the data say")
 
 class _Subspace:
     """The observation model seen through the fitted parameters only: the others (the record's observations do not

@@ -296,8 +296,9 @@ def text_summary(res: dict) -> str:
                      "they are not fitted and keep the population's distribution (forecasts and plans carry their full spread)")
     if flat:
         lines.append(f"  note: the predictions depend on {', '.join(p['name'] for p in flat)}, but their Laplace SD is "
-                     "the prior's (almost no slope at the MAP: a small effect, or a cap such as an IM dose's absorbed "
-                     "fraction at 1): fitted; their 90% intervals (importance-sampled) say what the data say")
+                     "the prior's (almost no slope at the MAP: a small effect, such as the sedation EC50's on a rating at "
+                     "subanesthetic levels, or a cap on the effect): fitted; their 90% intervals (importance-sampled) "
+                     "say what the data say")
     if weak:
         lap = [100 * p["laplace_sd"] / p["prior_sd"] for p in weak]
         imp = [100 * p["sd"] / p["prior_sd"] for p in weak]

@@ -677,7 +677,8 @@ class Patients:
     eta_placebo: np.ndarray
     eta_bp: np.ndarray
     eta_dissociation: np.ndarray
-    #: sedation (issue 7 known limit: no spread of its own): log EC50 of the sedation index, iiv.sedation_ec50_cv
+    #: sedation: log EC50 of the sedation index (iiv.sedation_ec50_cv; until the thirty-ninth session sedation had no
+    #: spread of its own)
     eta_sedation: np.ndarray
     eta_response: np.ndarray      # drug-response trait (sensitivity of relief to plasticity), persists across sessions
     #: time to a new depressive episode on continued treatment (issue 7): T = -ln(1 - Phi(eta)) / hazard. Drawn from
