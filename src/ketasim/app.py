@@ -223,7 +223,8 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
                 cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton", between_trial=True,
                 row_weights="random-effects"):
     from .calibration import (between_trial_tau, cross_validate, cross_validate_newton, format_summary,
-                              interval_description, qualification_html, qualification_summary, qualify)
+                              interval_description, qualification_html, qualification_run, qualification_summary,
+                              qualify)
 
     params = _parameters_option(parameters)
     tau = between_trial_tau(params, size=min(size, 300), seed=seed) if between_trial and parameter_draws > 0 else None
@@ -231,6 +232,7 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
                             between_trial=between_trial, trial_tau=tau and tau["tau"])
     s = qualification_summary(rows)
     print(f"parameter set {params.version} ({params.calibration_run})")
+    print(qualification_run(size, seed, parameter_draws))
     print(interval_description(parameter_draws, tau and tau["tau"]))
     print(f"{'row':>4s}  {'observed':>9s} {'predicted':>9s}  {'95% interval':>19s}  in  label")
     for r in rows:
@@ -262,7 +264,8 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
     if html:
         Path(html).parent.mkdir(parents=True, exist_ok=True)
         qualification_html(rows, skipped, s, params, html, cv=cv,
-                           interval=interval_description(parameter_draws, tau and tau["tau"]))
+                           interval=interval_description(parameter_draws, tau and tau["tau"]),
+                           run=qualification_run(size, seed, parameter_draws))
         print(f"wrote {html}")
     return rows, skipped, s
 

@@ -2452,6 +2452,12 @@ def format_summary(s: dict) -> str:
                if not math.isnan(s.get("interval_implied_mae_points", float("nan"))) else ""))
 
 
+def qualification_run(size: int, seed: int, parameter_draws: int = 0) -> str:
+    """How a qualification's predictions were made, one line (stdout and the HTML report)."""
+    return (f"predictions: {size} virtual patients per arm, seed {seed}"
+            + (f", {parameter_draws} posterior draws" if parameter_draws else ""))
+
+
 def interval_description(parameter_draws: int, tau=None) -> str:
     """One sentence on what the 95 % intervals of a qualification contain."""
     parts = ["the sampling spread of a trial of the row's size (virtual population)"]
@@ -2507,8 +2513,11 @@ def _vpc_png(rows, title: str) -> str:
     return img
 
 
-def qualification_html(rows, skipped, summary, params, path, cv=None, interval: str | None = None) -> Path:
-    """A self-contained HTML qualification report (plots embedded as PNG)."""
+def qualification_html(rows, skipped, summary, params, path, cv=None, interval: str | None = None,
+                       run: str | None = None) -> Path:
+    """A self-contained HTML qualification report (plots embedded as PNG). ``run``: one line on how the predictions
+    were made (virtual patients per arm, seed, posterior draws: ``qualification_run``), shown under the parameter
+    set so a reader can tell a quick ``--size 100`` run from the default."""
     import html as h
 
     import matplotlib
@@ -2613,6 +2622,7 @@ td,th{{border:1px solid #ccc;padding:2px 6px}} tr.out td{{background:#fde2e2}} .
 <h1>Qualification against reference/clinical_calibration.csv</h1>
 <p>ketasim {ketasim_version()} &middot; parameter set {h.escape(params.version)} &middot; calibration run:
 {h.escape(params.calibration_run)}</p>
+{'' if not run else f'<p>{h.escape(run)}</p>'}
 <p><b>{summary['rows']}</b> rows modelled, {len(skipped)} not modelled. Mean absolute error:
 <b>{summary['mae_points']:.2f}</b> score points (means and changes), <b>{summary['mae_percentage_points']:.1f}</b>
 percentage points (rates), {summary['mae_sd_points']:.2f} points (between-patient SDs), {summary['mae_mmhg']:.1f} mmHg
