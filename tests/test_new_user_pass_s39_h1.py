@@ -19,3 +19,38 @@ def test_qualify_states_the_virtual_population_size_and_seed(capsys, monkeypatch
     assert code == 0
     assert "23 virtual patients per arm, seed 5" in out
     assert "23 virtual patients per arm, seed 5" in html.read_text()
+
+
+_RECORD = """ID: 7
+WT: {wt}
+AGE: 50
+SEX: M
+events:
+  - {{TIME: 0, EVID: 0, DV: 34, DVID: madrs}}
+  - {{TIME: 0.5, EVID: {evid}, AMT: {amt}, AMTU: mg/kg, DUR: {dur}, DRUG: racemic-ketamine, ROUTE: iv-infusion}}
+  - {{TIME: {time}, EVID: 0, DV: 20, DVID: madrs}}
+"""
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("dur", "40 min", "row 2, column DUR: expected a number, got '40 min'; DUR is a number of hours, without a unit: "
+                      "write 0.6667"),
+    ("time", "1 d", "row 3, column TIME: expected a number, got '1 d'; TIME is a number of hours, without a unit: "
+                    "write 24"),
+    ("time", "day 2", "row 3, column TIME: expected a number, got 'day 2'; TIME is a number of hours"),
+    ("wt", "165 lb", "row 1, column WT: expected a number, got '165 lb'; WT is a number of kg, without a unit: "
+                     "write 74.84"),
+    ("amt", "0.5 mg/kg", "row 2, column AMT: expected a number, got '0.5 mg/kg'; AMT is the number alone, its unit "
+                         "goes in AMTU (mg or mg/kg)"),
+    ("evid", "dose", "row 2, column EVID: expected a number, got 'dose' (1 for a dose, 0 for an observation)"),
+])
+def test_record_value_typed_with_its_unit_says_what_to_write(capsys, tmp_path, field, value, says):
+    """A YAML record with `DUR: 40 min`, `TIME: 1 d`, `WT: 165 lb` or `AMT: 0.5 mg/kg` said only "expected a number,
+    got '40 min'": the columns are bare numbers in fixed units (hours, kg), which the line now says, with the number."""
+    fields = {"wt": 75, "evid": 1, "amt": 0.5, "dur": 0.6667, "time": 24}
+    fields[field] = value
+    path = tmp_path / "rec.yaml"
+    path.write_text(_RECORD.format(**fields), encoding="utf-8")
+    code, _, err = run_cli(capsys, "simulate", "--events", path)
+    assert code == 2
+    assert one_error_line(err) == f"error: rec.yaml {says}"

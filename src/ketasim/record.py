@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -223,7 +224,7 @@ class _Row:
         try:
             x = float(str(v).strip()) if isinstance(v, str) else float(v)
         except (TypeError, ValueError):
-            raise self.err(col, f"expected a number, got {v!r}") from None
+            raise self.err(col, f"expected a number, got {v!r}{_number_hint(col, v)}") from None
         if not math.isfinite(x):
             raise self.err(col, f"expected a finite number, got {v!r}")
         if not (lo <= x <= hi):
@@ -231,6 +232,35 @@ class _Row:
                 raise self.err(col, f"must be >= {lo:g}{' ' + unit if unit else ''}, got {x:g}")
             raise self.err(col, f"{x:g} is outside {lo:g}-{hi:g}{' ' + unit if unit else ''}")
         return x
+
+
+#: the unit a column's bare number is in (a value typed with its unit, '40 min', '75 kg', is refused with it)
+_COLUMN_UNITS = {"TIME": ("hour", "hours"), "DUR": ("hour", "hours"), "WT": ("kg", "kg"), "AGE": ("year", "years")}
+
+
+def _number_hint(col: str, v) -> str:
+    """What to write instead of a value typed with its unit or a word ('40 min' in DUR, '0.5 mg/kg' in AMT, 'dose'
+    in EVID): the record's columns are bare numbers in fixed units. '' when there is nothing to add."""
+    if col == "EVID":
+        return " (1 for a dose, 0 for an observation)"
+    if not isinstance(v, str):
+        return ""
+    if not re.match(r"^\s*[-+]?(\d+\.?\d*|\.\d+)", v):        # 'day 2', 'baseline'
+        return f"; {col} is a number of {_COLUMN_UNITS[col][1]}" if col in _COLUMN_UNITS else ""
+    if col == "AMT":
+        return "; AMT is the number alone, its unit goes in AMTU (mg or mg/kg)"
+    if col == "DV":
+        return "; DV is the number alone, in the unit of its DVID"
+    if col not in _COLUMN_UNITS:
+        return ""
+    target, unit = _COLUMN_UNITS[col]
+    try:
+        from .units import parse_quantity, parse_time_h
+
+        x = parse_time_h(v, col) if target == "hour" else parse_quantity(v, target, col)
+    except (KetasimError, ValueError, TypeError, ArithmeticError):
+        return f"; {col} is a number of {unit}, without a unit"
+    return f"; {col} is a number of {unit}, without a unit: write {x:.4g}"
 
 
 #: What a NONMEM data set's other columns are written as here (a NONMEM user's MDV or ADDL got only "unknown
