@@ -54,3 +54,44 @@ def test_record_value_typed_with_its_unit_says_what_to_write(capsys, tmp_path, f
     code, _, err = run_cli(capsys, "simulate", "--events", path)
     assert code == 2
     assert one_error_line(err) == f"error: rec.yaml {says}"
+
+
+_SCENARIO = """name: t
+population: {size: 5, age_years: {mean: 45, sd: 12}}
+arms:
+  ketamine:
+    - {drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min, at: 0 h}
+endpoints:
+  times: [24 h]
+  measures: [mean, response_rate]
+"""
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ("arms:", "arm:", "arms: required field is missing (found 'arm': did you mean 'arms'?)"),
+    ("age_years:", "age:", "population.age: unknown field (did you mean 'age_years'?)"),
+    ("response_rate]", "responder_rate]", "endpoints.measures: unknown measure 'responder_rate' (did you mean "
+                                          "'response_rate'?)"),
+])
+def test_scenario_typo_names_the_key_meant(capsys, tmp_path, old, new, says):
+    """`arm:` said only "arms: required field is missing"; `age:` and `responder_rate` listed every allowed key, cut in
+    the middle by the line's length limit, and suggested nothing."""
+    path = tmp_path / "s.yaml"
+    path.write_text(_SCENARIO.replace(old, new), encoding="utf-8")
+    code, _, err = run_cli(capsys, "trial", path, "--size", "5")
+    assert code == 2
+    assert one_error_line(err) == f"error: {says}"
+
+
+def test_unknown_population_key_lists_the_allowed_keys_whole(capsys, tmp_path):
+    """`population: {n: 5}` listed ~40 keys, cut in the middle ('... vi ... uctuation_scales...'): the line now ends
+    with a count of the rest, and every key it names is whole."""
+    import ketasim.errors as errors
+
+    path = tmp_path / "s.yaml"
+    path.write_text(_SCENARIO.replace("size: 5", "n: 5"), encoding="utf-8")
+    code, _, err = run_cli(capsys, "trial", path, "--size", "5")
+    line = one_error_line(err)
+    assert code == 2 and " ... " not in line and len(line) < errors.MAX_MESSAGE
+    assert line.startswith("error: population.n: unknown field; allowed: size, condition, ")
+    assert line.endswith("more (docs/contracts.md)")

@@ -352,6 +352,19 @@ _LIST_EXAMPLES = {"times": "[24 h, 7 d]", "measures": "[mean_change, response_ra
                   "pk_sampling": "[10 min, 1 h, 4 h]", "analytes": "[s-ketamine, norketamine]", "output": "[0 h, 40 min, 24 h]"}
 
 
+def _close_key(key: str, keys) -> str | None:
+    """The allowed key a misspelt one meant: a close spelling ('evry', 'endpoint'), or the one key it is the first
+    word of ('age' for age_years, 'weight' for weight_kg); None when neither."""
+    import difflib
+
+    close = difflib.get_close_matches(key, list(keys), n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    low = str(key).strip().lower()
+    first = [k for k in keys if low and k.lower().startswith(low + "_")]
+    return first[0] if len(first) == 1 else None
+
+
 def _first_error(e: ValidationError, root=None) -> str:
     err = e.errors()[0]
     # drop pydantic's union-member tags (e.g. '_Output', 'list[union[str,float]]') from the location
@@ -369,13 +382,24 @@ def _first_error(e: ValidationError, root=None) -> str:
             import difflib
 
             keys = _sibling_keys(root, err["loc"])
-            close = difflib.get_close_matches(err["loc"][-1], keys, n=1, cutoff=0.6)
+            close = _close_key(err["loc"][-1], keys)
             if close:
-                msg += f" (did you mean {close[0]!r}?)"
+                msg += f" (did you mean {close!r}?)"
             elif keys:
-                msg += f"; allowed: {', '.join(keys)}"
+                # population has ~40 keys: the line was cut in the middle of the list; the first (the common ones)
+                # are kept whole and the rest counted
+                shown, rest = [], list(keys)
+                while rest and len(", ".join(shown + rest[:1])) <= 240:
+                    shown.append(rest.pop(0))
+                msg += f"; allowed: {', '.join(shown)}" + (f" and {len(rest)} more (docs/contracts.md)" if rest else "")
     elif err["type"] == "missing":
         msg = "required field is missing"
+        # 'arm:' for 'arms:' said only "arms: required field is missing" (the misspelt key's own error came second)
+        for other in e.errors()[1:]:
+            if (other["type"] == "extra_forbidden" and tuple(other["loc"][:-1]) == tuple(err["loc"][:-1])
+                    and isinstance(other["loc"][-1], str) and _close_key(other["loc"][-1], [str(err["loc"][-1])])):
+                msg += f" (found {str(other['loc'][-1])[:40]!r}: did you mean {str(err['loc'][-1])!r}?)"
+                break
     elif err["type"] in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
         # pydantic's "Input should be a valid number, unable to parse string as a number": say what is expected,
         # and that the unit is in the key's name ('70 kg' under weight_kg)
@@ -602,7 +626,13 @@ def scenario_from_dict(data: dict) -> Scenario:
                              "response_rate]) or leave the field out for the defaults")
         for meas in ep.measures:
             if meas not in KNOWN_MEASURES:
-                raise InputError(f"endpoints.measures: unknown measure {meas!r}; known: {', '.join(KNOWN_MEASURES)}")
+                import difflib
+
+                # the list of measures is long: with a suggestion it is left out (it was cut in the middle)
+                close = difflib.get_close_matches(str(meas), KNOWN_MEASURES, n=1, cutoff=0.6)
+                raise InputError(f"endpoints.measures: unknown measure {str(meas)[:40]!r}"
+                                 + (f" (did you mean {close[0]!r}?)" if close else
+                                    f"; known: {', '.join(KNOWN_MEASURES)}"))
         pk = None
         if any(meas in PK_MEASURES for meas in ep.measures) or ep.pk_sampling is not None or ep.analytes is not None \
                 or ep.sample is not None:
