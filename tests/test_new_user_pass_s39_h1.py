@@ -95,3 +95,14 @@ def test_unknown_population_key_lists_the_allowed_keys_whole(capsys, tmp_path):
     assert code == 2 and " ... " not in line and len(line) < errors.MAX_MESSAGE
     assert line.startswith("error: population.n: unknown field; allowed: size, condition, ")
     assert line.endswith("more (docs/contracts.md)")
+
+
+def test_a_number_where_a_distribution_goes_shows_that_number_as_the_mean(capsys, tmp_path):
+    """`age_years: 45` (every patient 45) said "expected a mapping of fields, e.g. {mean: 30, sd: 5}" for any key: the
+    example now uses the number written, with sd 0 for no spread."""
+    path = tmp_path / "s.yaml"
+    path.write_text(_SCENARIO.replace("age_years: {mean: 45, sd: 12}", "age_years: 52"), encoding="utf-8")
+    code, _, err = run_cli(capsys, "trial", path, "--size", "5")
+    assert code == 2
+    assert one_error_line(err) == ("error: population.age_years: expected a mapping of fields, e.g. {mean: 52, sd: 0} "
+                                   "for every patient at 52, or {mean: 52, sd: ...} for a spread, got '52'")

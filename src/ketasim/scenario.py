@@ -373,9 +373,14 @@ def _first_error(e: ValidationError, root=None) -> str:
     loc = ".".join(parts).replace("continue_", "continue") or "scenario"
     msg = err["msg"]
     if err["type"] == "model_type":       # pydantic names its own class ("instance of _AgeDist"): say what is expected
-        example = _MAPPING_EXAMPLES.get(str(err.get("ctx", {}).get("class_name", "")), "")
+        cls = str(err.get("ctx", {}).get("class_name", ""))
+        example = _MAPPING_EXAMPLES.get(cls, "")
+        v = err.get("input")
+        if cls in ("_Dist", "_AgeDist") and isinstance(v, (int, float)) and not isinstance(v, bool):
+            # 'weight_kg: 80' meant every patient at 80: the example was {mean: 30, sd: 5} whatever the key
+            example = f"{{mean: {v:g}, sd: 0}} for every patient at {v:g}, or {{mean: {v:g}, sd: ...}} for a spread"
         msg = (f"expected a mapping of fields{', e.g. ' + example if example else ''}, got "
-               f"{str(err.get('input'))[:40]!r}")
+               f"{str(v)[:40]!r}")
     elif err["type"] == "extra_forbidden":
         msg = "unknown field"
         if root is not None and err["loc"] and isinstance(err["loc"][-1], str):   # a misspelt key: say the right one
