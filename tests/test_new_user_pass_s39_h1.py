@@ -106,3 +106,23 @@ def test_a_number_where_a_distribution_goes_shows_that_number_as_the_mean(capsys
     assert code == 2
     assert one_error_line(err) == ("error: population.age_years: expected a mapping of fields, e.g. {mean: 52, sd: 0} "
                                    "for every patient at 52, or {mean: 52, sd: ...} for a spread, got '52'")
+
+
+def test_help_in_80_columns_cuts_nothing(capsys, monkeypatch):
+    """In an 80-column terminal typer's rich panels left ~20 columns for the help and cut option names and defaults
+    with '…' (`--no-between-tri…`, `out/external_qualificatio…`): plain help wraps them whole. `ketasim` alone
+    prints the help on stdout (it added an empty 'error:' line)."""
+    from ketasim.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    for argv in (["qualify", "--help"], ["trial", "--help"], ["plan", "--help"], ["--help"]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "…" not in out
+        assert max(map(len, out.splitlines())) <= 80
+    assert main(["qualify", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--no-between-trial" in out and "out/external_qualification.json" in out
+    assert main([]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Usage: ") and "qualify" in out and err == ""

@@ -15,8 +15,25 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+import typer.core
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+
+
+class _HelpGroup(typer.core.TyperGroup):
+    """Plain (click) help, not typer's rich panels: in an 80-column terminal the panels left ~20 columns for the help
+    text and cut option names and defaults with '…' ('--no-between-tri…', 'out/external_qualificatio…'). The command
+    list shows each command's whole first sentence, wrapped (click cuts it to one line with '...')."""
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, cmd.get_short_help_str(limit=10_000)) for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+app = typer.Typer(cls=_HelpGroup, add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  rich_markup_mode=None,
                   help="ketasim: ketamine therapy from the dose to the mood score. "
                        "Research and teaching tool, not medical advice.")
 
@@ -670,7 +687,8 @@ def demo(
 @app.command()
 def trial(
     scenario: Path = typer.Argument(..., help="Scenario YAML file with arms and endpoints."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the trial JSON (DESIGN.md contract)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the trial JSON (contract: docs/contracts.md, "
+                                                                 "'Trial output')."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report."),
     size: Optional[int] = typer.Option(None, help="Patients per arm (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
@@ -1232,6 +1250,9 @@ def main(argv=None) -> int:
         if number is not None:
             print(f"error: {number}", file=sys.stderr)
             return 2
+        if type(e).__name__ == "NoArgsIsHelpError":      # `ketasim` alone: the help, as --help gives it
+            print(e.format_message())
+            return 0
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
             print(f"error: {_usage_message(e, argv)}", file=sys.stderr)
             return 2
