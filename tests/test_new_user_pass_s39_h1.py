@@ -126,3 +126,24 @@ def test_help_in_80_columns_cuts_nothing(capsys, monkeypatch):
     assert main([]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("Usage: ") and "qualify" in out and err == ""
+
+
+def test_observed_table_shows_long_arm_and_measure_names_whole():
+    """`trial --observed` cut arm and measure names at 16 characters: 'esketamine-flexible+AD' printed as
+    'esketamine-flexi' (two arms differing later printed alike), 'hypertension_rate' as 'hypertension_rat'."""
+    import pandas as pd
+
+    from ketasim.observed import N_FROM_FILE, format_observed
+
+    row = {"time_h": 24.0, "n": 40, "n_from": N_FROM_FILE, "observed": 10.0, "predicted": 12.0, "error": 2.0,
+           "pi_low": 5.0, "pi_high": 20.0, "inside": True, "dose_level": "", "scale": "madrs",
+           "unit": "points"}
+    df = pd.DataFrame([{**row, "arm": "esketamine-flexible+AD", "measure": "hypertension_rate"},
+                       {**row, "arm": "esketamine-flexible-low", "measure": "mean"}])
+    text = format_observed(df)
+    lines = text.splitlines()
+    assert [ln.split()[:2] for ln in lines if "esketamine" in ln] == [["esketamine-flexible+AD", "hypertension_rate"],
+                                                                      ["esketamine-flexible-low", "mean"]]
+    header = next(ln for ln in lines if ln.strip().startswith("arm"))
+    first = next(ln for ln in lines if "hypertension_rate" in ln)
+    assert header.index("measure") == first.index("hypertension_rate")

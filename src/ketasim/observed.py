@@ -646,20 +646,23 @@ def format_summary(s: dict) -> str:
 def _measure_label(r: dict) -> str:
     """The measure as the printed table shows it: a final dose row names its level ("final dose 84 mg")."""
     level = r.get("dose_level") or ""
-    return f"final dose {level}" if level else r["measure"][:16]
+    return f"final dose {level}" if level else str(r["measure"])
 
 
 def format_observed(df: pd.DataFrame, source: str = "") -> str:
     """The printed table (after the trial's endpoint table)."""
     labels = [_measure_label(r) for r in df.to_dict("records")]
-    wide = max([16] + [len(x) for x in labels])          # 16 unless a final dose's label is longer
+    # 16 unless a label or an arm is longer: they were cut at 16 ('esketamine-flexi', 'hypertension_rat'), so two
+    # arms that differ after 16 characters printed alike
+    wide = max([16] + [len(x) for x in labels])
+    arm_wide = max([16] + [len(str(a)) for a in df["arm"]]) if len(df) else 16
     lines = [f"\nobserved vs predicted{f' ({source})' if source else ''}: nothing fitted",
-             f"  {'arm':16s} {'measure':{wide}s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
+             f"  {'arm':{arm_wide}s} {'measure':{wide}s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
              f"{'error':>8s}  {'95% prediction interval':^23s}  inside"]
     for r, label in zip(df.to_dict("records"), labels):
         when = "-" if not math.isfinite(r["time_h"]) else fmt_hours(r["time_h"])
         n = f"{r['n']}{'*' if r['n_from'] != N_FROM_FILE else ''}"
-        lines.append(f"  {r['arm'][:16]:16s} {label:{wide}s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
+        lines.append(f"  {str(r['arm']):{arm_wide}s} {label:{wide}s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
                      f"{r['predicted']:9.2f} {r['error']:+8.2f}  [{r['pi_low']:9.2f}, {r['pi_high']:9.2f}]  "
                      f"{'yes' if r['inside'] else 'no'}")
     if (df["n_from"] == N_FROM_ARM).any():
