@@ -147,3 +147,22 @@ def test_observed_table_shows_long_arm_and_measure_names_whole():
     header = next(ln for ln in lines if ln.strip().startswith("arm"))
     first = next(ln for ln in lines if "hypertension_rate" in ln)
     assert header.index("measure") == first.index("hypertension_rate")
+
+
+def test_result_methods_an_analyst_uses_are_documented():
+    """docs/api.md documents SimulationResult and TrialResult with autodoc `:members:`, which leaves out members
+    without a docstring: trajectories(), sessions(), patients(), table(), comparison_table() and to_dict() were not
+    in the API reference at all (patients(), the covariates, is documented nowhere else)."""
+    import inspect
+
+    from ketasim.result import SimulationResult
+    from ketasim.trial import TrialResult
+
+    for cls, names in ((SimulationResult, ("trajectories", "sessions", "patients", "run", "arm_names", "provenance")),
+                       (TrialResult, ("table", "comparison_table", "to_dict", "trajectory_summary", "format_table"))):
+        for name in names:
+            member = inspect.getattr_static(cls, name)
+            doc = (member.fget if isinstance(member, property) else member).__doc__
+            assert doc and doc.strip(), f"{cls.__name__}.{name} has no docstring"
+    assert "baseline_rating" in SimulationResult.patients.__doc__
+    assert "discharge_ready_h" in SimulationResult.sessions.__doc__

@@ -1,7 +1,7 @@
 """Results: tidy, labelled tables with units and provenance.
 
 ``SimulationResult.trajectories()`` has one row per arm x subject x output time (columns with units in
-their names, DESIGN.md contract). ``sessions()`` has one row per arm x subject x session (peaks of the side
+their names; docs/contracts.md). ``sessions()`` has one row per arm x subject x session (peaks of the side
 effects and the time until discharge criteria are met). ``provenance`` travels with every file written.
 """
 
@@ -59,6 +59,9 @@ class SimulationResult:
 
     @property
     def provenance(self) -> dict:
+        """Where the result comes from, as every file written carries it: scenario name, ketasim version, parameter
+        set and calibration run, seed, ``typical_patient``, ``patients_per_arm``, model id, scale, the virtual
+        experiment's changed switches, the scenario as read (``definition``), every hypothesis switch, the notice."""
         exp = self.experiment if self.experiment is not None else getattr(self.scenario, "experiment", None)
         return {"scenario": self.scenario.name, "ketasim_version": ketasim_version(),
                 "parameter_set": self.params.version, "calibration_run": self.params.calibration_run,
@@ -89,6 +92,7 @@ class SimulationResult:
         return self.runs[0].definition.units() if self.runs else UNITS
 
     def arm_names(self) -> list[str]:
+        """The arms' names, in the scenario's order."""
         return [r.arm.name for r in self.runs]
 
     # -- short displays (terminal and Jupyter); the default dataclass repr printed every array (~100 KB) ----
@@ -136,12 +140,17 @@ class SimulationResult:
                 f"<p><small>{e(NOTICE)}</small></p></div>")
 
     def run(self, arm: str):
+        """The raw run of one arm (its patients, output times and arrays); KeyError for an unknown arm."""
         for r in self.runs:
             if r.arm.name == arm:
                 return r
         raise KeyError(arm)
 
     def trajectories(self, arms=None) -> pd.DataFrame:
+        """One row per arm x subject x output time: ``arm``, ``subject`` (0-based within the arm, the row of
+        :meth:`patients`), ``time_h`` (hours on the scenario's clock, 0 = its start), then every model output
+        (units in the name or in ``df.attrs["units"]``, as :attr:`units`; the score in points on the population's
+        scale). ``df.attrs["provenance"]`` is :attr:`provenance`. ``arms``: only these arms (default all)."""
         frames = []
         for r in self.runs:
             if arms is not None and r.arm.name not in arms:
@@ -160,6 +169,11 @@ class SimulationResult:
         return df
 
     def sessions(self) -> pd.DataFrame:
+        """One row per arm x subject x session (a session: ketamine doses given together): ``arm``, ``subject``,
+        ``session`` (0-based), ``start_h``, then the session's peaks on the solver's own steps within its monitoring
+        window: ``cadss_peak`` (CADSS points), ``sbp_change_peak``, ``dbp_change_peak`` (mmHg), ``hr_change_peak``
+        (beats/min), ``sedation_peak`` (index 0-1), ``nausea_probability``, and ``discharge_ready_h`` (hours after the
+        session's start until the discharge criteria are met). Empty without sessions."""
         frames = []
         for r in self.runs:
             n, s = r.sessions.shape[:2]
@@ -197,6 +211,11 @@ class SimulationResult:
             columns=["arm", "subject", "session", "start_h", "dose"])
 
     def patients(self) -> pd.DataFrame:
+        """One row per arm x subject, the covariates each patient was simulated with (join on ``arm``, ``subject``
+        with :meth:`trajectories` and :meth:`sessions`): ``weight_kg``, ``age_years``, ``female`` (bool),
+        ``bdnf_genotype_factor`` (1 for Val/Val), ``crp_mg_l``, ``baseline_score`` (true severity at entry, scale
+        points; the model's score is scaled by it) and ``baseline_rating`` (the rated baseline: with the rater's
+        noise when the population has it)."""
         frames = []
         for r in self.runs:
             p = r.patients

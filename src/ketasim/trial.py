@@ -108,6 +108,9 @@ class TrialResult:
     patients_per_arm: int | None = None
 
     def to_dict(self) -> dict:
+        """The trial as ``trial --json`` writes it (docs/contracts.md, 'Trial output'): provenance, ``arms`` (each
+        with ``n`` and its ``endpoints``: time_h, scale, measure, value, ci95, unit, and pi95 with uncertainty),
+        ``comparisons`` and the notice."""
         arms = {}
         for name, o in self.outcomes.items():
             rows = [_with_unit({k: v for k, v in r.items() if k != "arm"}) for r in self.endpoints if r["arm"] == name]
@@ -129,6 +132,10 @@ class TrialResult:
                 "notice": NOTICE}
 
     def table(self) -> pd.DataFrame:
+        """One row per arm x endpoint time x measure: ``arm, time_h, scale, measure, value, ci_low, ci_high``
+        (95 % CI of this virtual trial), ``pi_low, pi_high`` (95 % prediction interval, with ``uncertainty``) and
+        ``n``; PK rows add ``analyte`` and ``pk_dose``, final-dose rows ``dose_level``. Units as in :meth:`to_dict`
+        (rates in % of patients, scores in points of the scale; ``trial.measure_unit(measure, scale)``)."""
         rows = []
         for r in self.endpoints:
             rows.append({"arm": r["arm"], "time_h": r["time_h"], "scale": r["scale"], "measure": r["measure"],
@@ -140,9 +147,15 @@ class TrialResult:
         return pd.DataFrame(rows)
 
     def comparison_table(self) -> pd.DataFrame:
+        """One row per arm x comparator x time x measure: ``arm, versus, time_h, scale, measure`` (e.g.
+        ``mean_change_difference``, ``response_rate_difference``), ``value``, ``ci95`` (a [low, high] pair) and
+        ``p_value``; the unit of each row is in :meth:`to_dict` (``trial.measure_unit``)."""
         return pd.DataFrame(self.comparisons)
 
     def trajectory_summary(self) -> pd.DataFrame:
+        """Percentile bands of each arm's trajectories (figures and the report): ``arm, time_h, variable`` and the
+        5th, 50th and 95th percentiles (``p05``, ``median``, ``p95``), from the first patients of each arm (at most
+        ``BAND_PATIENTS``)."""
         return pd.concat([o.bands for o in self.outcomes.values()], ignore_index=True)
 
     # -- short displays (terminal and Jupyter); the default dataclass repr printed every array (~100 KB) ----
@@ -175,6 +188,7 @@ class TrialResult:
                 f"<code>to_dict()</code> give the numbers.</p><p><small>{e(NOTICE)}</small></p></div>")
 
     def format_table(self) -> str:
+        """The endpoint table as ``ketasim trial`` prints it."""
         t = self.table()
         lines = [f"{self.scenario.name}: {self.design} trial, seed {self.seed}, parameter set {self.params.version}"]
         rule = predose_bp_limit(self.scenario.design)
