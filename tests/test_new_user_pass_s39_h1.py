@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from _support import one_error_line, run_cli
+from _support import REPO, one_error_line, run_cli
 
 
 def test_qualify_states_the_virtual_population_size_and_seed(capsys, monkeypatch, tmp_path):
@@ -166,3 +166,10 @@ def test_result_methods_an_analyst_uses_are_documented():
             assert doc and doc.strip(), f"{cls.__name__}.{name} has no docstring"
     assert "baseline_rating" in SimulationResult.patients.__doc__
     assert "discharge_ready_h" in SimulationResult.sessions.__doc__
+
+
+def test_plan_window_without_unit_suggests_weeks(capsys):
+    """`plan --window 1:4` (weeks meant) suggested "e.g. '1 min' or '1 h'" for a window of visits weeks ahead."""
+    code, _, err = run_cli(capsys, "plan", REPO / "examples" / "patient" / "patient_101.csv", "--window", "1:4")
+    assert code == 2
+    assert one_error_line(err) == "error: --window: the unit is missing in '1'; write it explicitly, e.g. '1 week' or '1 d'"

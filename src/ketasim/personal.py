@@ -1224,7 +1224,8 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
         a, sep, b = window.partition(":")
         if not sep:
             raise InputError("--window: write FROM:TO after the last observation, e.g. '1 week:4 week'")
-        start, end = parse_time_h(a, "--window"), parse_time_h(b, "--window")
+        start, end = (parse_time_h(a, "--window", examples=("week", "d")),
+                      parse_time_h(b, "--window", examples=("week", "d")))
         if not (0 < start <= end <= 24 * 365):
             raise InputError("--window: need 0 < FROM <= TO <= 1 year")
     return Target(thr, start, end, probability)
