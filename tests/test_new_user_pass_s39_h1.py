@@ -173,3 +173,27 @@ def test_plan_window_without_unit_suggests_weeks(capsys):
     code, _, err = run_cli(capsys, "plan", REPO / "examples" / "patient" / "patient_101.csv", "--window", "1:4")
     assert code == 2
     assert one_error_line(err) == "error: --window: the unit is missing in '1'; write it explicitly, e.g. '1 week' or '1 d'"
+
+
+def test_plan_says_when_the_sampled_posterior_is_much_wider_than_laplace(capsys, tmp_path):
+    """patient_101: eta_placebo printed MAP 0.761, 90% [-1.645, 0.914], Laplace shrinkage 0.02 ("informed"), with no
+    word that the importance-sampled SD (78 % of the prior's) was ~4x the Laplace SD (21 %): a two-peaked posterior
+    whose MAP sits at an end of its interval. Every informed parameter whose sampled SD is at least twice its Laplace
+    SD is named in one note (and in the JSON warnings); no other parameter is."""
+    import json
+
+    from ketasim.personal import WIDER_THAN_LAPLACE, WIDER_THAN_LAPLACE_RATIO
+
+    out_json = tmp_path / "plan.json"
+    code, out, _ = run_cli(capsys, "plan", REPO / "examples" / "patient" / "patient_101.csv", "--json", out_json)
+    assert code == 0
+    res = json.loads(out_json.read_text())
+    wide = [p["name"] for p in res["fit"]["parameters"]
+            if p["informed"] and not p["uninformative"] and not p["flat_laplace"]
+            and p["sd"] >= WIDER_THAN_LAPLACE_RATIO * p["laplace_sd"]]
+    assert wide, "the example record no longer has such a parameter: pick another record for this test"
+    flagged = [w.split(":", 1)[0] for w in res["fit"]["warnings"] if WIDER_THAN_LAPLACE in w]
+    assert flagged == wide
+    notes = [ln for ln in out.splitlines() if WIDER_THAN_LAPLACE in ln]
+    assert len(notes) == 1 and notes[0].strip().startswith(f"note: for {', '.join(wide)} ")
+    assert not any(ln.strip().startswith("warning:") and WIDER_THAN_LAPLACE in ln for ln in out.splitlines())
