@@ -197,3 +197,11 @@ def test_plan_says_when_the_sampled_posterior_is_much_wider_than_laplace(capsys,
     notes = [ln for ln in out.splitlines() if WIDER_THAN_LAPLACE in ln]
     assert len(notes) == 1 and notes[0].strip().startswith(f"note: for {', '.join(wide)} ")
     assert not any(ln.strip().startswith("warning:") and WIDER_THAN_LAPLACE in ln for ln in out.splitlines())
+
+
+def test_sensitivity_table_keeps_three_significant_digits():
+    """The Morris table printed mu_star 0.9996 as '1' between '5.55' and '0.639', as if it were exact."""
+    from ketasim.sensitivity import _fi
+
+    assert [_fi(x) for x in (0.9996, 11.1, 124.0, 0.0436, -0.439, 12.0, None)] == \
+        ["1.00", "11.1", "124", "0.0436", "-0.439", "12.0", "-"]

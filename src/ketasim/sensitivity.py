@@ -338,8 +338,8 @@ class SensitivityResult:
         lines.append(f"  {'parameter':38s} {key:>9s} {'±95%':>8s} {second:>9s} {'elasticity':>10s}")
         ranked = self.ranking()
         for r in ranked[:top]:
-            lines.append(f"  {r['name']:38s} {_f(r.get(key)):>9s} {_f(r.get(conf)):>8s} {_f(r.get(second)):>9s} "
-                         f"{_f(r['elasticity']):>10s}")
+            lines.append(f"  {r['name']:38s} {_fi(r.get(key)):>9s} {_fi(r.get(conf)):>8s} {_fi(r.get(second)):>9s} "
+                         f"{_fi(r['elasticity']):>10s}")
         if len(ranked) > top:       # the rest were dropped without a word
             lines.append(f"  ... {_shown_note(top, len(ranked))}")
         note = self.sobol_noise_note()
@@ -361,6 +361,12 @@ def _num(x):
 
 def _f(x):
     return "-" if x is None else f"{x:.3g}"
+
+
+def _fi(x):
+    """An index or elasticity in a column: three significant digits with trailing zeros kept (0.9996 printed '1'
+    among '11.1' and '0.639', as if exact)."""
+    return "-" if x is None else f"{x:#.3g}".rstrip(".").replace(".e", "e")
 
 
 def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: ParameterSet | None = None,
@@ -570,9 +576,9 @@ def write_html(result: SensitivityResult, path, top: int = 25):
     key = result.main_index
     second = "sigma" if result.method == "morris" else "S1"
     rows = "".join(
-        f"<tr><td>{html.escape(r['name'])}</td><td>{r['kind']}</td><td>{_f(r.get(key))}</td>"
-        f"<td>{_interval_text(r.get(key), r.get(key + '_conf'))}</td><td>{_f(r.get(second))}</td>"
-        f"<td>{_f(r['elasticity'])}</td>"
+        f"<tr><td>{html.escape(r['name'])}</td><td>{r['kind']}</td><td>{_fi(r.get(key))}</td>"
+        f"<td>{_interval_text(r.get(key), r.get(key + '_conf'))}</td><td>{_fi(r.get(second))}</td>"
+        f"<td>{_fi(r['elasticity'])}</td>"
         f"<td>{_f(r['low'])} - {_f(r['high'])} {html.escape(r['unit'])}</td></tr>"
         for r in result.ranking()[:top])
     n_all = len(result.ranking())
