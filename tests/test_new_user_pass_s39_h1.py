@@ -205,3 +205,14 @@ def test_sensitivity_table_keeps_three_significant_digits():
 
     assert [_fi(x) for x in (0.9996, 11.1, 124.0, 0.0436, -0.439, 12.0, None)] == \
         ["1.00", "11.1", "124", "0.0436", "-0.439", "12.0", "-"]
+
+
+def test_simulate_events_says_the_observations_are_not_fitted(capsys):
+    """`simulate --events patient_101.csv` printed "MADRS from 40.0: ... 24.0 h 18.1" (the record's 24-h rating is 13)
+    without saying that the record's ratings did not inform it: it reads like this patient's forecast."""
+    path = REPO / "examples" / "patient" / "patient_101.csv"
+    code, out, _ = run_cli(capsys, "simulate", "--events", path)
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith("patient 101: the record's doses and covariates with the population's typical random "
+                            "effects; its 8 observed values are not fitted (`ketasim plan ")

@@ -300,7 +300,14 @@ def simulate(
         if scenario is not None or drug or route or dose:
             raise InputError("simulate: use either --events, a SCENARIO file or --drug/--route/--dose")
         # the record's error for two IDs says 'choose one with --id': simulate had no --id
-        data = read_record(events, patient_id=patient_id).to_scenario_dict(size=size or 1)
+        record = read_record(events, patient_id=patient_id)
+        data = record.to_scenario_dict(size=size or 1)
+        if record.observations and (size or 1) == 1:
+            # the output reads like this patient's forecast ("MADRS from 40.0: ... 24.0 h 18.1" beside an observed
+            # 13): say that the observations did not inform it
+            typer.echo(f"patient {record.id}: the record's doses and covariates with the population's typical random "
+                       f"effects; its {len(record.observations)} observed values are not fitted (`ketasim plan "
+                       f"{events}` fits them and forecasts this patient)")
         if no_recurrence:
             data["population"]["recurrence"] = False
         if re_response:
