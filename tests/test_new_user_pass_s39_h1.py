@@ -216,3 +216,23 @@ def test_simulate_events_says_the_observations_are_not_fitted(capsys):
     first = out.splitlines()[0]
     assert first.startswith("patient 101: the record's doses and covariates with the population's typical random "
                             "effects; its 8 observed values are not fitted (`ketasim plan ")
+
+
+@pytest.mark.parametrize("header, says", [
+    ("Time_h", "use TIME (hours from the first row)"),
+    ("WT_kg", "use WT (kg)"),
+    ("Weight", "use WT (kg)"),
+    ("DUR_min", "use DUR (hours)"),
+    ("DOSE", "use AMT (its unit in AMTU)"),
+])
+def test_record_column_with_a_unit_or_another_name_names_the_column_meant(capsys, tmp_path, header, says):
+    """A record whose header says `Time_h`, `WT_kg`, `Weight` or `DOSE` got only 'unknown column; known columns: ...'."""
+    src = (REPO / "examples" / "patient" / "patient_101.csv").read_text(encoding="utf-8").splitlines()
+    column = {"Time_h": "TIME", "WT_kg": "WT", "Weight": "WT", "DUR_min": "DUR", "DOSE": "AMT"}[header]
+    src[0] = ",".join(header if c == column else c for c in src[0].split(","))
+    path = tmp_path / "rec.csv"
+    path.write_text("\n".join(src) + "\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "simulate", "--events", path)
+    assert code == 2
+    assert one_error_line(err).startswith(f"error: rec.csv header, column {header}: unknown column; {says}; known "
+                                          "columns: ID, TIME,")

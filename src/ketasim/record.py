@@ -275,8 +275,30 @@ NONMEM_COLUMNS = {
 }
 
 
+#: other names of the record's columns ('WEIGHT', 'DOSE', 'TIME_H', 'WT_KG'): said as 'use TIME (hours)'
+_COLUMN_ALIASES = {"WEIGHT": "WT", "BW": "WT", "BODYWEIGHT": "WT", "DOSE": "AMT", "AMOUNT": "AMT", "UNIT": "AMTU",
+                   "DURATION": "DUR", "GENDER": "SEX", "SUBJECT": "ID", "PATIENT": "ID", "VALUE": "DV", "SCORE": "DV",
+                   "T": "TIME", "HOURS": "TIME"}
+_COLUMN_MEANING = {"TIME": "hours from the first row", "WT": "kg", "AGE": "years", "DUR": "hours", "CRP": "mg/L",
+                   "AMT": "its unit in AMTU", "DV": "the value of DVID"}
+
+
+def _column_meant(name) -> str | None:
+    """The record column an unknown one stands for: an alias ('WEIGHT', 'DOSE') or a known column with its unit
+    appended ('TIME_H', 'WT_KG', 'AGE (years)')."""
+    low = str(name).strip().upper()
+    if low in _COLUMN_ALIASES:
+        return _COLUMN_ALIASES[low]
+    head = re.split(r"[\s_(\[.]", low, maxsplit=1)[0]
+    return head if head != low and head in COLUMNS else None
+
+
 def _unknown_column(where: str, name, what: str = "column") -> RecordError:
     hint = NONMEM_COLUMNS.get(str(name).strip().upper())
+    meant = None if hint else _column_meant(name)
+    if meant:
+        unit = _COLUMN_MEANING.get(meant)
+        hint = f"use {meant}" + (f" ({unit})" if unit else "")
     return RecordError(f"{where}, {what} {name}: unknown column" + (f"; {hint}" if hint else "")
                        + f"; known columns: {', '.join(COLUMNS)}")
 
