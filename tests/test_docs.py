@@ -129,6 +129,11 @@ def test_tutorial_runs(script, tmp_path, monkeypatch, capsys):
                 "personal_plan": "plan #1: p_target", "flexible_dosing": "final dose 84 mg",
                 "observed_trial": "observed vs predicted", "external_qualification": "per domain"}
     assert expected[script.stem] in out
+    # a value the CLI prints as "not reached" (a Kaplan-Meier median of fewer than half relapsing) printed as "nan"
+    # in withdrawal.py (thirty-ninth session, new-user pass)
+    import re
+
+    assert not re.search(r"(?<![A-Za-z_])nan(?![A-Za-z_])", out, re.I), out
 
 
 def test_every_tutorial_is_on_a_page():
