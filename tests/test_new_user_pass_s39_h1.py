@@ -236,3 +236,21 @@ def test_record_column_with_a_unit_or_another_name_names_the_column_meant(capsys
     assert code == 2
     assert one_error_line(err).startswith(f"error: rec.csv header, column {header}: unknown column; {says}; known "
                                           "columns: ID, TIME,")
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ("endpoints:", "design: {type: paralel}\nendpoints:",
+     "design.type: unknown value 'paralel' (did you mean 'parallel'?); use parallel, crossover, randomized_withdrawal"),
+    ("endpoints:", "output: {every: 15 min, untill: 7 d}\nendpoints:", "output.untill: unknown field (did you mean "
+                                                                        "'until'?)"),
+    ("size: 5,", "size: 5, female_fraction: 55%,", "population.female_fraction: expected a number, got '55%' (a "
+                                                   "fraction: 55 % is 0.55)"),
+])
+def test_scenario_value_typos_say_what_is_meant(capsys, tmp_path, old, new, says):
+    """`design: {type: paralel}` gave pydantic's "Input should be 'parallel', 'crossover' or ..."; `output.untill`
+    only "unknown field" (the output's union tag hid its keys); `female_fraction: 55%` only "expected a number"."""
+    path = tmp_path / "s.yaml"
+    path.write_text(_SCENARIO.replace(old, new, 1), encoding="utf-8")
+    code, _, err = run_cli(capsys, "trial", path, "--size", "5")
+    assert code == 2
+    assert one_error_line(err) == f"error: {says}"

@@ -8,6 +8,7 @@ domain objects (``Dose``, ``PopulationSpec``, ``VirtualExperiment``). Every prob
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 from pathlib import Path
 from typing import Any, Literal
@@ -333,6 +334,8 @@ def _sibling_keys(root, loc) -> list[str]:
 
     model = root
     for part in loc[:-1]:
+        if isinstance(part, str) and (part.startswith("_") or "[" in part):     # a union member's tag ('_Output')
+            continue
         if not isinstance(part, str):
             return []
         field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
@@ -397,6 +400,14 @@ def _first_error(e: ValidationError, root=None) -> str:
                 while rest and len(", ".join(shown + rest[:1])) <= 240:
                     shown.append(rest.pop(0))
                 msg += f"; allowed: {', '.join(shown)}" + (f" and {len(rest)} more (docs/contracts.md)" if rest else "")
+    elif err["type"] == "literal_error":     # pydantic's "Input should be 'parallel', 'crossover' or ...": a typo
+        import difflib
+
+        allowed = [str(x).strip("'") for x in re.findall(r"'[^']*'", str(err.get("ctx", {}).get("expected", "")))]
+        v = str(err.get("input"))[:40]
+        close = difflib.get_close_matches(v, allowed, n=1, cutoff=0.6)
+        msg = (f"unknown value {v!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+               + (f"; use {', '.join(allowed)}" if allowed else ""))
     elif err["type"] == "missing":
         msg = "required field is missing"
         # 'arm:' for 'arms:' said only "arms: required field is missing" (the misspelt key's own error came second)
@@ -413,6 +424,9 @@ def _first_error(e: ValidationError, root=None) -> str:
         kind = "a whole number" if err["type"].startswith("int") else "a number"
         msg = (f"expected {kind}" + (f" (in {unit}: the unit is in the key's name)" if unit else "")
                + ", got " + ("an empty value" if v is None else repr(str(v)[:40])))
+        pct = re.fullmatch(r"\s*(\d+\.?\d*)\s*%\s*", str(v)) if isinstance(v, str) else None
+        if pct and parts and str(parts[-1]).endswith(("fraction", "p_active")):      # '55%' for female_fraction
+            msg += f" (a fraction: {pct.group(1)} % is {float(pct.group(1)) / 100:g})"
     elif err["type"] == "bool_for_number":    # _Strict._no_bool_for_numbers; a list's item is named by its index
         if "index" in err.get("ctx", {}):
             loc += f"[{err['ctx']['index']}]"
