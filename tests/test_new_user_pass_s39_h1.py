@@ -254,3 +254,20 @@ def test_scenario_value_typos_say_what_is_meant(capsys, tmp_path, old, new, says
     code, _, err = run_cli(capsys, "trial", path, "--size", "5")
     assert code == 2
     assert one_error_line(err) == f"error: {says}"
+
+
+def test_validation_page_quotes_the_sampling_floor_qualify_prints():
+    """docs/validation.md said the sampling floor is ~1.9 points and ~5.8 pp; `ketasim qualify` at the shipped set
+    prints 1.76 points and 5.7 pp (a smaller virtual trial gives the same floor within Monte Carlo error)."""
+    import re
+
+    import ketasim.calibration as cal
+    from ketasim import load_parameters
+
+    text = (REPO / "docs" / "validation.md").read_text(encoding="utf-8")
+    m = re.search(r"sampling SD for a trial of its size: ~([\d.]+) points and ~([\d.]+) percentage points", text)
+    assert m
+    rows, _ = cal.qualify(load_parameters(), size=300, seed=11)
+    s = cal.qualification_summary(rows)
+    assert abs(float(m.group(1)) - s["sampling_floor_points"]) <= 0.1
+    assert abs(float(m.group(2)) - s["sampling_floor_percentage_points"]) <= 0.25
