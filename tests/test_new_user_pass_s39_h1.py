@@ -271,3 +271,14 @@ def test_validation_page_quotes_the_sampling_floor_qualify_prints():
     s = cal.qualification_summary(rows)
     assert abs(float(m.group(1)) - s["sampling_floor_points"]) <= 0.1
     assert abs(float(m.group(2)) - s["sampling_floor_percentage_points"]) <= 0.25
+
+
+def test_readme_points_to_the_contract_a_clone_has():
+    """README said "The YAML contract of `DESIGN.md`" and "(DESIGN.md)" for the columns: DESIGN.md is not in the
+    repository (it lives in the project's shared folder); docs/contracts.md is the contract a user has."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    import re
+
+    for m in re.finditer("DESIGN.md", text):
+        assert "shared folder" in " ".join(text[m.start():m.start() + 40].split()), text[m.start() - 80:m.end() + 40]
+    assert "The YAML contract (`docs/contracts.md`" in text
