@@ -282,3 +282,22 @@ def test_readme_points_to_the_contract_a_clone_has():
     for m in re.finditer("DESIGN.md", text):
         assert "shared folder" in " ".join(text[m.start():m.start() + 40].split()), text[m.start() - 80:m.end() + 40]
     assert "The YAML contract (`docs/contracts.md`" in text
+
+
+@pytest.mark.parametrize("header, cell, says", [
+    ("timepoint", "24", ": no column 'timepoint_h' (required: arm, timepoint_h, measure, value); found 'timepoint': "
+                        "name it 'timepoint_h' (hours)"),
+    ("time_h", "24", ": no column 'timepoint_h' (required: arm, timepoint_h, measure, value); found 'time_h': name it "
+                     "'timepoint_h' (hours)"),
+    ("timepoint_h", "24 h", " row 1 (line 2), column timepoint_h: '24 h' is not a number; timepoint_h is a number of "
+                            "hours, without a unit: write 24"),
+])
+def test_observed_time_column_typos_say_what_to_write(capsys, tmp_path, header, cell, says):
+    """An observed file with `timepoint` or `time_h` for timepoint_h named the header's first six columns (cut before
+    the one written); `24 h` in timepoint_h said only "is not a number"."""
+    path = tmp_path / "o.csv"
+    path.write_text(f"arm,{header},measure,value,n\nketamine,{cell},mean_change,-16.5,47\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "trial", REPO / "examples" / "observed" / "murrough2013.yaml", "--size", "5",
+                           "--observed", path, "--no-progress")
+    assert code == 2
+    assert one_error_line(err) == f"error: --observed o.csv{says}"

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputError, ObservedWarning
+from .errors import InputError, KetasimError, ObservedWarning
 from .io import NOT_TEXT_SIGNATURES
 from .units import fmt_hours
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
@@ -150,6 +150,16 @@ def _missing_column_hint(cols: list[str]) -> str:
     cased = [lower[c] for c in REQUIRED_COLUMNS if c not in cols and c in lower]
     if cased:
         return f"; found {cased[0]!r}: column names are lower case"
+    # 'timepoint' or 'time_h' for timepoint_h: the header shown below was cut after six names and hid it
+    import difflib
+
+    missing = next(c for c in REQUIRED_COLUMNS if c not in cols)
+    others = [c for c in cols if c not in REQUIRED_COLUMNS]
+    near = difflib.get_close_matches(missing, others, n=1, cutoff=0.8) or (
+        [c for c in others if c.lower() in ("time", "time_h", "timepoint", "hours", "hour", "t")]
+        if missing == "timepoint_h" else [])
+    if near:
+        return f"; found {near[0][:30]!r}: name it {missing!r}" + (" (hours)" if missing == "timepoint_h" else "")
     shown = ", ".join(repr(c[:30]) for c in cols[:6]) + (", ..." if len(cols) > 6 else "")
     return f"; the header has: {shown}" if cols else ""
 
@@ -180,7 +190,15 @@ def _number(where: "_Where", i, column, text):
     try:
         x = float(text)
     except ValueError:
-        where.fail(i, column, f"{text[:40]!r} is not a number")
+        hint = ""
+        if column == "timepoint_h":         # '24 h', '1 d': the column is a number of hours
+            try:
+                from .units import parse_time_h
+
+                hint = f"; timepoint_h is a number of hours, without a unit: write {parse_time_h(text, column):.4g}"
+            except (KetasimError, ValueError, TypeError, ArithmeticError):
+                hint = "; timepoint_h is a number of hours"
+        where.fail(i, column, f"{text[:40]!r} is not a number{hint}")
     if not math.isfinite(x):
         where.fail(i, column, f"{text[:40]!r} is not a finite number")
     return x
