@@ -301,3 +301,13 @@ def test_observed_time_column_typos_say_what_to_write(capsys, tmp_path, header, 
                            "--observed", path, "--no-progress")
     assert code == 2
     assert one_error_line(err) == f"error: --observed o.csv{says}"
+
+
+@pytest.mark.parametrize("word, says", [("weekly", "'7 d' for weekly"), ("twice weekly", "'3.5 d' for twice weekly"),
+                                        ("daily", "'1 d' for daily")])
+def test_an_interval_in_words_gets_its_number(capsys, word, says):
+    """`--every weekly` said "cannot read 'weekly' as a number followed by a unit"."""
+    code, _, err = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg",
+                           "--every", word, "--count", "4")
+    assert code == 2
+    assert one_error_line(err) == f"error: --every: write the time as a number with its unit, e.g. {says} (got {word!r})"

@@ -162,6 +162,12 @@ def parse_time_h(text, field: str, examples: tuple[str, ...] = ("min", "h")) -> 
             raise UnitError(f"{field}: write the time since the start with its unit after the number, e.g. "
                             + _protocol_day_hint(n, m.group(1).lower() == "day")
                             + f" (got {text.strip()[:40]!r})")
+        words = {"daily": "1 d", "once daily": "1 d", "every day": "1 d", "weekly": "7 d", "once weekly": "7 d",
+                 "every week": "7 d", "twice weekly": "3.5 d", "twice a week": "3.5 d", "hourly": "1 h"}
+        said = " ".join(text.strip().lower().split())
+        if said in words:       # `--every weekly` said "cannot read 'weekly' as a number followed by a unit"
+            raise UnitError(f"{field}: write the time as a number with its unit, e.g. '{words[said]}' for {said} (got "
+                            f"{text.strip()!r})")
         # 'wk' / 'wks' as protocols abbreviate weeks, and 'w' ('1w:4w'; pint does not know them)
         text = re.sub(r"(?<=[\d\s])(?:wks?|w)\s*$", "week", text.strip())
     t = parse_quantity(text, "hour", field, examples=examples)
