@@ -311,3 +311,17 @@ def test_an_interval_in_words_gets_its_number(capsys, word, says):
                            "--every", word, "--count", "4")
     assert code == 2
     assert one_error_line(err) == f"error: --every: write the time as a number with its unit, e.g. {says} (got {word!r})"
+
+
+def test_contracts_explain_a_rate_ci_touching_zero_beside_p_below_005():
+    """`trial` printed `remission_rate_difference 20.00 [-0.05, 41.60] p=0.035` (4 of 20 vs 0 of 20): the CI is
+    Newcombe's and the p the pooled score test, which disagree near 0.05; docs/contracts.md says so."""
+    import numpy as np
+
+    from ketasim.trial import _proportion_difference
+
+    value, (lo, hi), p = _proportion_difference(np.r_[np.ones(4), np.zeros(16)], np.zeros(20))
+    assert lo < 0 < hi and p < 0.05          # the disagreement the page explains
+    text = " ".join((REPO / "docs" / "contracts.md").read_text(encoding="utf-8").split())
+    assert "Newcombe's hybrid-score 95 % CI and the pooled score (z) test" in text
+    assert f"[{lo:.2f}, {hi:.2f}] p={p:.3f}" in text
