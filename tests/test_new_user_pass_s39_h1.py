@@ -325,3 +325,18 @@ def test_contracts_explain_a_rate_ci_touching_zero_beside_p_below_005():
     text = " ".join((REPO / "docs" / "contracts.md").read_text(encoding="utf-8").split())
     assert "Newcombe's hybrid-score 95 % CI and the pooled score (z) test" in text
     assert f"[{lo:.2f}, {hi:.2f}] p={p:.3f}" in text
+
+
+def test_trial_json_carries_the_scenario_it_ran(capsys, tmp_path):
+    """`trial --json` named the scenario but not its arms, doses or endpoints (a trajectory file's provenance has
+    the scenario as read, `definition`): a downstream analyst could not tell what was run from the file."""
+    import json
+
+    out = tmp_path / "t.json"
+    scenario = REPO / "docs" / "tutorials" / "placebo_trial.yaml"
+    code, _, _ = run_cli(capsys, "trial", scenario, "--size", "10", "--json", out, "--no-progress")
+    assert code == 0
+    d = json.loads(out.read_text())
+    import yaml
+
+    assert d["definition"] == yaml.safe_load(scenario.read_text(encoding="utf-8"))

@@ -41,7 +41,7 @@ from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional,
                          fluctuation_scale,
                          fluctuation_paths, occasion_effects, predose_bp_limit, sample_patients,
                          screening_ratings, switch_provenance, SWITCH_PROVENANCE)  # (baseline_bp moved there; importable here)
-from .result import NOTICE, ketasim_version
+from .result import NOTICE, ketasim_version, scenario_definition
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
 from .units import fmt_hours, parse_time_h
 from .vocabulary import DEFAULT_MEASURES, PK_MEASURES, RELAPSE_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
@@ -129,6 +129,9 @@ class TrialResult:
                 **switch_provenance(self.scenario.population, SWITCH_PROVENANCE),
                 "arms": arms, "comparisons": [_with_unit(dict(c)) for c in self.comparisons],
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
+                # what was run: the scenario as read (its YAML mapping), as a trajectory file's provenance has it; the
+                # JSON named the scenario but not its doses, arms or endpoints (null for a scenario built in Python)
+                "definition": scenario_definition(getattr(self.scenario, "source", None)),
                 "notice": NOTICE}
 
     def table(self) -> pd.DataFrame:
