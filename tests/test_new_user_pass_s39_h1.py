@@ -340,3 +340,22 @@ def test_trial_json_carries_the_scenario_it_ran(capsys, tmp_path):
     import yaml
 
     assert d["definition"] == yaml.safe_load(scenario.read_text(encoding="utf-8"))
+
+
+def test_sensitivity_json_names_the_model_and_the_scenario_it_ran(capsys, tmp_path):
+    """The sensitivity JSON named the scenario and parameter set but neither the model (its digest) nor the scenario as
+    read, which a trial JSON and a trajectory file's provenance record."""
+    import json
+
+    import yaml
+
+    from ketasim.model import model_id
+
+    out = tmp_path / "s.json"
+    scenario = REPO / "docs" / "tutorials" / "placebo_trial.yaml"
+    code, _, _ = run_cli(capsys, "sensitivity", scenario, "--endpoint", "mean_change@24h", "--size", "5",
+                         "--samples", "2", "--parameters", "pd.nmda.hill", "--json", out)
+    assert code == 0
+    d = json.loads(out.read_text())
+    assert d["model"] == model_id()
+    assert d["definition"] == yaml.safe_load(scenario.read_text(encoding="utf-8"))

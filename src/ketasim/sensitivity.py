@@ -468,9 +468,14 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
             # the name trajectory provenance and the trial JSON use: the switches not at their default ({}: intact);
             # "experiment" (every switch) stays for files read by older code
             "experiments": (experiment or scenario.experiment).changed()}
-    from .result import ketasim_version
+    from .model import model_id
+    from .result import ketasim_version, scenario_definition
 
     meta["ketasim_version"] = ketasim_version()
+    # the model and the scenario as read, as a trial JSON and a trajectory file's provenance record them (the
+    # sensitivity JSON named neither)
+    meta["model"] = model_id()
+    meta["definition"] = scenario_definition(getattr(scenario, "source", None))
     from .trial import measure_unit
 
     unit = measure_unit(ep.measure, scenario.population.scale)
