@@ -19,6 +19,9 @@ def test_qualify_states_the_virtual_population_size_and_seed(capsys, monkeypatch
     assert code == 0
     assert "23 virtual patients per arm, seed 5" in out
     assert "23 virtual patients per arm, seed 5" in html.read_text()
+    from ketasim.model import model_id
+
+    assert f"model {model_id()}" in out and f"model {model_id()}" in html.read_text()
 
 
 _RECORD = """ID: 7

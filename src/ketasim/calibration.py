@@ -2453,9 +2453,12 @@ def format_summary(s: dict) -> str:
 
 
 def qualification_run(size: int, seed: int, parameter_draws: int = 0) -> str:
-    """How a qualification's predictions were made, one line (stdout and the HTML report)."""
+    """How a qualification's predictions were made, one line (stdout and the HTML report): virtual patients per arm,
+    seed, posterior draws and the model (name and digest, as every other output's provenance names it)."""
+    from .model import model_id
+
     return (f"predictions: {size} virtual patients per arm, seed {seed}"
-            + (f", {parameter_draws} posterior draws" if parameter_draws else ""))
+            + (f", {parameter_draws} posterior draws" if parameter_draws else "") + f"; model {model_id()}")
 
 
 def interval_description(parameter_draws: int, tau=None) -> str:
