@@ -362,3 +362,22 @@ def test_sensitivity_json_names_the_model_and_the_scenario_it_ran(capsys, tmp_pa
     d = json.loads(out.read_text())
     assert d["model"] == model_id()
     assert d["definition"] == yaml.safe_load(scenario.read_text(encoding="utf-8"))
+
+
+def test_record_time_as_dates_says_how_to_convert():
+    """A record whose TIME holds dates (a clinic's visit log read with pd.to_datetime, or '2026-01-06 09:00' in a CSV)
+    said only "expected a number, got Timestamp(...)"."""
+    import pandas as pd
+
+    from ketasim.errors import InputError
+    from ketasim.record import record_from_frame, record_from_rows
+
+    df = pd.DataFrame({"ID": [1, 1], "TIME": pd.to_datetime(["2026-01-05 09:00", "2026-01-06 09:00"]), "EVID": [0, 0],
+                       "DV": [30, 20], "DVID": ["madrs", "madrs"], "WT": [70, None], "AGE": [40, None],
+                       "SEX": ["F", None]})
+    for make in (lambda: record_from_frame(df),
+                 lambda: record_from_rows([{"ID": 1, "TIME": "2026-01-05 09:00", "EVID": 0, "DV": 30, "DVID": "madrs",
+                                            "WT": 70, "AGE": 40, "SEX": "F"}])):
+        with pytest.raises(InputError, match=r"row 1, column TIME: expected a number, got .*; TIME is hours from the "
+                                             r"first row, not a date: convert it"):
+            make()

@@ -243,6 +243,11 @@ def _number_hint(col: str, v) -> str:
     in EVID): the record's columns are bare numbers in fixed units. '' when there is nothing to add."""
     if col == "EVID":
         return " (1 for a dose, 0 for an observation)"
+    if col == "TIME" and (hasattr(v, "year") and hasattr(v, "month") or isinstance(v, str) and re.match(
+            r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})", v)):
+        # a clinic's record has dates and clock times: say how to turn them into the hours TIME is
+        return ("; TIME is hours from the first row, not a date: convert it, e.g. in pandas (df.TIME - "
+                "df.TIME.iloc[0]) / pd.Timedelta('1h')")
     if not isinstance(v, str):
         return ""
     if not re.match(r"^\s*[-+]?(\d+\.?\d*|\.\d+)", v):        # 'day 2', 'baseline'
