@@ -18,7 +18,6 @@ import typer
 import typer.core
 
 
-
 class _HelpGroup(typer.core.TyperGroup):
     """Plain (click) help, not typer's rich panels: in an 80-column terminal the panels left ~20 columns for the help
     text and cut option names and defaults with '…' ('--no-between-tri…', 'out/external_qualificatio…'). The command
