@@ -381,3 +381,14 @@ def test_record_time_as_dates_says_how_to_convert():
         with pytest.raises(InputError, match=r"row 1, column TIME: expected a number, got .*; TIME is hours from the "
                                              r"first row, not a date: convert it"):
             make()
+
+
+def test_plan_variable_forecast_names_its_unit(capsys):
+    """`plan --variable cp_ketamine_ng_ml` headed its forecast "forecast of cp_ketamine_ng_ml (recorded regimen):"
+    without a unit (only cadss said 'CADSS points')."""
+    from ketasim.result import UNITS
+
+    code, out, _ = run_cli(capsys, "plan", REPO / "examples" / "patient" / "patient_101.csv", "--variable",
+                           "sbp_change_mmhg")
+    assert code == 0
+    assert f"forecast of sbp_change_mmhg ({UNITS['sbp_change_mmhg']}) (recorded regimen):" in out

@@ -261,6 +261,14 @@ def forecast_frame(res: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _unit_note(variable: str) -> str:
+    """' (ng/mL)' after a --variable's name: the unit of its trajectory column (only CADSS said its unit)."""
+    from .result import UNITS
+
+    unit = UNITS.get(variable)
+    return f" ({unit})" if unit else ""
+
+
 def text_summary(res: dict) -> str:
     from .personal import BARELY_INFORMED, NOT_INFORMED, ONE_SIDED, WIDER_THAN_LAPLACE
     from .population import SCALE_NAMES
@@ -334,7 +342,7 @@ def text_summary(res: dict) -> str:
                  "regimen):")
     lines += _forecast_lines(res["forecast"], "score")
     for v in dict.fromkeys(e["variable"] for e in res["forecast"] if e["variable"] != "score"):   # --variable
-        lines.append(f"forecast of {v}{' (CADSS points)' if v == 'cadss' else ''} (recorded regimen):")
+        lines.append(f"forecast of {v}{_unit_note(v)} (recorded regimen):")
         lines += _forecast_lines(res["forecast"], v)
         note = _zero_forecast_note(res["forecast"], v)
         if note:
@@ -351,8 +359,8 @@ def text_summary(res: dict) -> str:
             lines.append(f"  the alternative is outside the limits: "
                          f"{breaks_text(alt['breaks_limits'], res['limits'], (alt.get('safety') or {}).get('judged_at'))}")
         for v in dict.fromkeys(e["variable"] for e in alt["forecast"]):
-            lines.append(f"forecast of {'the rating (' + scale + ' points)' if v == 'score' else v} (alternative "
-                         "regimen):")
+            what = f"the rating ({scale} points)" if v == "score" else v + _unit_note(v)
+            lines.append(f"forecast of {what} (alternative regimen):")
             lines += _forecast_lines(alt["forecast"], v)
     lines.append(f"target: {res['target']['text']} with probability >= {res['target']['probability']:g}")
     lim = res["limits"]
