@@ -392,3 +392,20 @@ def test_plan_variable_forecast_names_its_unit(capsys):
                            "sbp_change_mmhg")
     assert code == 0
     assert f"forecast of sbp_change_mmhg ({UNITS['sbp_change_mmhg']}) (recorded regimen):" in out
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ("events:", "event:", "expected a list of rows or a mapping with 'events' (a list of rows); found 'event', a list: "
+                          "name it 'events'"),
+    ("WT: {wt}", "weight_kg: {wt}", ", key weight_kg: unknown column; use WT (kg); known columns: ID,"),
+])
+def test_yaml_record_key_typos_name_the_key_meant(capsys, tmp_path, old, new, says):
+    """A YAML record with `event:` for `events:` said only "expected ... a mapping with 'events'"; `weight_kg:` (the
+    scenario's name for the weight) only "unknown column"."""
+    text = _RECORD.replace(old, new).format(wt=75, evid=1, amt=0.5, dur=0.6667, time=24)
+    path = tmp_path / "rec.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, _, err = run_cli(capsys, "simulate", "--events", path)
+    assert code == 2
+    line = one_error_line(err)
+    assert line.startswith(f"error: rec.yaml{says if says.startswith(',') else ': ' + says}")

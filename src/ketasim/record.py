@@ -295,6 +295,8 @@ def _column_meant(name) -> str | None:
     if low in _COLUMN_ALIASES:
         return _COLUMN_ALIASES[low]
     head = re.split(r"[\s_(\[.]", low, maxsplit=1)[0]
+    if head != low and head in _COLUMN_ALIASES:         # 'weight_kg' (the scenario's name), 'dose_mg'
+        return _COLUMN_ALIASES[head]
     return head if head != low and head in COLUMNS else None
 
 
@@ -607,6 +609,10 @@ def record_from_mapping(data, *, source: str = "record", patient_id=None) -> Pat
         elif isinstance(data, dict) and {"arms", "population", "patient"} & set(data):
             hint = ("; this is a scenario (arms, population): run it with `ketasim simulate FILE` or `ketasim trial "
                     "FILE`")
+        if isinstance(data, dict) and not hint:        # 'event:' or 'rows:' for 'events:'
+            lists = [k for k, v in data.items() if isinstance(v, list)]
+            if len(lists) == 1:
+                hint = f"; found {str(lists[0])[:30]!r}, a list: name it 'events'"
         raise RecordError(f"{source}: expected a list of rows or a mapping with 'events' (a list of rows){hint}")
     shared = {k: v for k, v in data.items() if k != "events"}
     for k in shared:
