@@ -409,3 +409,26 @@ def test_yaml_record_key_typos_name_the_key_meant(capsys, tmp_path, old, new, sa
     assert code == 2
     line = one_error_line(err)
     assert line.startswith(f"error: rec.yaml{says if says.startswith(',') else ': ' + says}")
+
+
+def test_qualification_vpc_uses_a_log_time_axis_only_over_a_decade():
+    """The qualify report's VPC drew every panel on a log time axis: a trial whose rows span 72-80 h (or all sit at
+    336 h) had its minor ticks labelled '7.2 x 10^1 7.4 x 10^1 ...' over each other, and rows without a time (the
+    label's adverse events) sat at a made-up 0.5 h."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import ketasim.calibration as cal
+
+    assert cal._vpc_time_scale([72, 74, 80]) == "linear"
+    assert cal._vpc_time_scale([336, 336]) == "linear"
+    assert cal._vpc_time_scale([2, 24, 200]) == "log"
+    assert cal._vpc_time_scale([None, 0]) == "linear"
+
+    def row(trial, t, unit="points"):
+        return {"trial": trial, "time_h": t, "predicted": 1.0, "lo": 0.0, "hi": 2.0, "observed": 1.5, "inside": True,
+                "unit": unit}
+
+    rows = [row("untimed", None), row("untimed", None, "percentage points"), row("one_time", 336.0),
+            row("one_time", 336.0), row("mixed", None), row("mixed", 24.0), row("mixed", 672.0)]
+    assert cal._vpc_png(rows, "test")          # every kind of panel draws

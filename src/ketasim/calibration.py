@@ -2485,32 +2485,63 @@ def _png_base64(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _vpc_time_scale(times) -> str:
+    """'log' when a panel's times span more than a decade (24 h to 28 d), else 'linear': a log axis over 72-80 h
+    labelled its minor ticks '7.2 x 10^1 7.4 x 10^1 ...' on top of each other."""
+    t = [float(x) for x in times if x]
+    return "log" if t and max(t) / min(t) > 10 else "linear"
+
+
 def _vpc_png(rows, title: str) -> str:
-    """Visual predictive check, one panel per trial: observed (black) vs predicted with its 95% interval, by time."""
+    """Visual predictive check, one panel per trial: observed (black) vs predicted with its 95% interval, by time.
+    Rows without a time (adverse events over a trial) are drawn side by side when the whole panel has none."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     trials = sorted({r["trial"] for r in rows})
     ncol = 3
     nrow = max(1, math.ceil(len(trials) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(15, 3.6 * nrow), squeeze=False)
     marker = {"points": "o", "percentage points": "s", "SD points": "^", "mmHg": "D"}
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
     for ax, tr in zip(axes.flat, trials):
         sel = [r for r in rows if r["trial"] == tr]
+        timed = [r["time_h"] for r in sel if r["time_h"]]
+        scale = _vpc_time_scale(timed)
+        lo_t, hi_t = (min(timed), max(timed)) if timed else (0.0, 0.0)
+        span = (hi_t - lo_t) or max(hi_t, 1.0)
+        one_time = bool(timed) and lo_t == hi_t
         for j, r in enumerate(sel):
-            x = r["time_h"] if r["time_h"] else 0.5
-            x = x * (1 + 0.04 * (j % 5))            # spread coincident rows a little
+            if not timed or one_time:               # no row has a time, or all the same: side by side
+                x = float(j)
+            elif not r["time_h"]:                   # a row without a time beside timed ones: left of them
+                x = lo_t / 2 if scale == "log" else lo_t - 0.1 * span
+            else:                                   # spread coincident rows a little
+                x = r["time_h"] * (1 + 0.04 * (j % 5)) if scale == "log" else r["time_h"] + 0.01 * span * (j % 5)
             c = "tab:blue" if r["inside"] else "tab:red"
             ax.errorbar([x], [r["predicted"]], yerr=[[r["predicted"] - r["lo"]], [r["hi"] - r["predicted"]]],
                         fmt=marker.get(r["unit"], "o"), color=c, ms=4, lw=0.8, mfc="none")
             ax.plot([x], [r["observed"]], marker.get(r["unit"], "o"), color="k", ms=3)
-        ax.set_xscale("log")
+        if one_time:                                # one tick at the middle, labelled with the time
+            ax.set_xticks([(len(sel) - 1) / 2])
+            ax.set_xticklabels([f"{lo_t:g}"])
+            ax.set_xlim(-1, len(sel))
+            ax.set_xlabel("time (h); rows side by side", fontsize=8)
+        elif timed:
+            ax.set_xscale(scale)
+            ax.xaxis.set_major_formatter(plain)
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel("time (h)", fontsize=8)
+        else:
+            ax.set_xticks([])
+            ax.set_xlabel("rows without a time (over the trial)", fontsize=8)
         ax.set_title(tr, fontsize=9)
-        ax.set_xlabel("time (h)")
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(trials):]:
         ax.set_visible(False)
     fig.suptitle(f"{title}: observed (black) and predicted with 95% interval (blue inside, red outside); "
                  "o means/changes, square rates, triangle SDs, diamond mmHg", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))     # the x labels overlapped the next row's titles
     img = _png_base64(fig)
     plt.close(fig)
     return img
