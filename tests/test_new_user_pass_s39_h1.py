@@ -432,3 +432,24 @@ def test_qualification_vpc_uses_a_log_time_axis_only_over_a_decade():
     rows = [row("untimed", None), row("untimed", None, "percentage points"), row("one_time", 336.0),
             row("one_time", 336.0), row("mixed", None), row("mixed", 24.0), row("mixed", 672.0)]
     assert cal._vpc_png(rows, "test")          # every kind of panel draws
+
+
+def test_sbml_template_of_a_simulated_patient_uses_the_runs_own_patients():
+    """docs/model-definition.md prepared the SBML template's values from `sample_patients(..., seed)`, whose patient i
+    is not patient i of `simulate(scenario, seed=seed)` (each arm has its own stream): a user exporting an outlier of
+    their CSV got another patient. The page says to take `result.runs[k].patients`, which reproduces the run."""
+    import numpy as np
+
+    import ketasim
+    from ketasim.engine import run_arm
+    from ketasim.population import sample_patients
+
+    sc = ketasim.load_scenario(REPO / "examples" / "design_example.yaml")
+    p = ketasim.load_parameters()
+    times = np.array([0.0, 0.5, 24.0])
+    result = ketasim.simulate(sc, p, n=5, seed=7, output_times_h=times)
+    assert not np.array_equal(sample_patients(sc.population, p, 7, n=5).weight_kg, result.runs[0].patients.weight_kg)
+    again = run_arm(sc.arms[0], sc.population, result.runs[0].patients, times, params=p).out
+    assert np.allclose(again, result.runs[0].out)
+    text = (REPO / "docs" / "model-definition.md").read_text(encoding="utf-8")
+    assert "`pats = result.runs[k].patients`" in text
