@@ -453,3 +453,23 @@ def test_sbml_template_of_a_simulated_patient_uses_the_runs_own_patients():
     assert np.allclose(again, result.runs[0].out)
     text = (REPO / "docs" / "model-definition.md").read_text(encoding="utf-8")
     assert "`pats = result.runs[k].patients`" in text
+
+
+def test_params_lists_the_calibrated_ones_and_another_set(capsys):
+    """`ketasim params @free` (sensitivity's name for the calibrated parameters) said "no parameter name contains
+    '@free'; names start with ae., ddi., ..." (the calibrated ones have no prefix); `PK.ketamine` found nothing; and
+    `params` alone of the commands had no --parameters to list a set written by `ketasim calibrate`."""
+    import ketasim
+
+    p = ketasim.load_parameters()
+    code, out, _ = run_cli(capsys, "params", "@free")
+    assert code == 0
+    assert [ln.split()[0] for ln in out.splitlines()[1:]] == list(p.free)
+    code, out, _ = run_cli(capsys, "params", "PK.KETAMINE.v_venous")
+    assert code == 0 and out.splitlines()[1].startswith("pk.ketamine.v_venous ")
+    code, out, _ = run_cli(capsys, "params", "emax_drug", "--parameters",
+                           REPO / "src" / "ketasim" / "data" / "free_parameters.json")
+    assert code == 0 and out.splitlines()[1].startswith("emax_drug ")
+    code, _, err = run_cli(capsys, "params", "qqqq")
+    assert code == 2 and one_error_line(err).endswith("and the calibrated ones have no prefix (`ketasim params @free` "
+                                                      "lists them)")

@@ -1056,14 +1056,21 @@ def plan(
 
 @app.command()
 def params(
-    search: Optional[str] = typer.Argument(None, help="Only parameters whose name contains this text."),
+    search: Optional[str] = typer.Argument(None, help="Only parameters whose name contains this text (any letter "
+                                                      "case); @free: the calibrated ones."),
+    parameters: Optional[Path] = typer.Option(None, "--parameters", help="A parameter set file written by `ketasim "
+                                              "calibrate` (default: the installed set)."),
 ):
     """List the parameter set: value, unit, source."""
-    from .parameters import load_parameters
+    from .app import _parameters_option
 
-    p = load_parameters()
+    # the other commands take --parameters; a set written by `calibrate` could not be listed before installing it
+    p = _parameters_option(parameters)
     every = [*p.literature.values(), *p.free.values()]
-    shown = [prm for prm in every if not search or search in prm.name]
+    if search is not None and search.strip().lower() == "@free":     # as sensitivity --parameters names them
+        shown = list(p.free.values())
+    else:
+        shown = [prm for prm in every if not search or search.lower() in prm.name.lower()]
     if not shown:                       # a typo printed the header and nothing else, with exit status 0
         from .errors import InputError
 
@@ -1071,7 +1078,8 @@ def params(
         hint = ("; esketamine's PK parameters are those of S-ketamine: try 's_ketamine' or 'pk.ketamine'"
                 if "esketamine" in search.lower() or "arketamine" in search.lower() else "")
         raise InputError(f"params: no parameter name contains {search!r}{hint}; names start with "
-                         f"{', '.join(g + '.' for g in groups)}")
+                         f"{', '.join(g + '.' for g in groups)}, and the calibrated ones have no prefix (`ketasim "
+                         "params @free` lists them)")
     typer.echo(f"parameter set {p.version}; calibration run: {p.calibration_run}")
     for prm in shown:
         typer.echo(f"{prm.name:42s} {prm.value:>10.4g} {prm.unit:14s} [{prm.confidence}] {prm.source}")
