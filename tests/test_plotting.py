@@ -47,3 +47,19 @@ def test_a_repeated_course_uses_a_linear_day_axis_with_every_peak():
     zoom = ax.child_axes                                     # the first session, in hours
     assert len(zoom) == 1 and max(zoom[0].lines[0].get_xdata()) <= 4.0
     plt.close(fig)
+
+
+def test_a_single_dose_time_axis_is_labelled_on_the_clinic_clock():
+    """The log time axis was labelled 0, 10^0, 10^1, 10^2, 10^3 (hours as powers of ten; new-user pass, thirty-ninth
+    session): it reads 0, 1 h, 2 h, 6 h, 1 d, 3 d, 7 d ... up to the last time, without minor labels."""
+    import matplotlib.pyplot as plt
+
+    fig = _figure({"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                 "duration": "40 min"}]})
+    fig.canvas.draw()
+    ax = fig.axes[-1]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[:6] == ["0", "1 h", "2 h", "6 h", "1 d", "3 d"]
+    assert not any("10^" in s or "$" in s for s in labels)
+    assert [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()] == []
+    plt.close(fig)

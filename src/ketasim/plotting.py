@@ -32,6 +32,22 @@ def _repeated(typical) -> bool:
     return bool(np.any((t > 36.0) & (c > 0.05 * max(float(np.nanmax(c)), 1e-12))))
 
 
+#: the symlog time axis's ticks (h) and labels: it printed 0, 10^0, 10^1, 10^2, 10^3 (hours as powers of ten)
+CLOCK_TICKS = ((0, "0"), (1, "1 h"), (2, "2 h"), (6, "6 h"), (24, "1 d"), (72, "3 d"), (168, "7 d"), (336, "14 d"),
+               (672, "28 d"), (2016, "12 w"), (4368, "26 w"), (8760, "1 y"))
+
+
+def _clock_ticks(ax, t_max: float) -> None:
+    """Clinic-clock ticks on a symlog time axis (hours): '1 h', '6 h', '1 d', '7 d', '28 d' up to the last time."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    shown = [(t, s) for t, s in CLOCK_TICKS if t <= t_max * 1.05] or [(0, "0")]
+    ax.set_xticks([t for t, _ in shown])
+    ax.set_xticklabels([s for _, s in shown])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_cascade(typical, population=None, path=None, *, title: str | None = None, notice: str = "",
                  scale: str | None = None):
     """Draw the cascade. ``typical``: trajectories (DataFrame) of a typical patient per arm;
@@ -93,6 +109,7 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
         ax.set_title(label, fontsize=9)
         if not repeated:
             ax.set_xscale("symlog", linthresh=2.0)
+            _clock_ticks(ax, float(typical["time_h"].max()) if len(typical) else 24.0)
         elif label.startswith("Plasma") and ax.lines:
             # zoom on the first session (hours) in a corner where a repeated course has spent its peaks
             t_all = typical["time_h"].to_numpy()
@@ -115,7 +132,7 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("time after first dose (days)" if repeated else
-                      "time after first dose (h; linear to 2 h, then logarithmic)")
+                      "time after first dose (linear to 2 h, then logarithmic)")
     handles = [Line2D([], [], color=arm_color[a], lw=2) for a in arms]
     fig.legend(handles, arms, loc="upper center", ncol=min(len(arms), 4), fontsize=9, frameon=False,
                bbox_to_anchor=(0.5, 0.965), title="colour = arm" if len(arms) > 1 else None, title_fontsize=8)
