@@ -473,3 +473,15 @@ def test_params_lists_the_calibrated_ones_and_another_set(capsys):
     code, _, err = run_cli(capsys, "params", "qqqq")
     assert code == 2 and one_error_line(err).endswith("and the calibrated ones have no prefix (`ketasim params @free` "
                                                       "lists them)")
+
+
+def test_plan_report_parameter_table_has_the_sampled_median():
+    """The plan report's parameter table showed the MAP and the sampled 5 % / 95 % but not the sampled median, which
+    the note on a skewed posterior names (eta_placebo: MAP 0.76, median 0.20)."""
+    from ketasim.plan_report import parameter_frame
+
+    p = {"name": "eta_placebo", "estimate": 0.76, "median": 0.2, "interval90": [-1.6, 0.9], "prior_mean": 0.0,
+         "prior_sd": 1.0, "shrinkage": 0.02, "informed": True}
+    frame = parameter_frame({"fit": {"parameters": [p]}})
+    assert list(frame.columns[:5]) == ["parameter", "MAP", "median (sampled)", "5 % (sampled)", "95 % (sampled)"]
+    assert frame["median (sampled)"].iloc[0] == 0.2
