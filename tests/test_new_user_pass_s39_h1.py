@@ -485,3 +485,17 @@ def test_plan_report_parameter_table_has_the_sampled_median():
     frame = parameter_frame({"fit": {"parameters": [p]}})
     assert list(frame.columns[:5]) == ["parameter", "MAP", "median (sampled)", "5 % (sampled)", "95 % (sampled)"]
     assert frame["median (sampled)"].iloc[0] == 0.2
+
+
+def test_pk_of_an_infusion_says_when_no_sample_falls_at_its_end(capsys):
+    """`simulate --drug ketamine --route iv --dose 0.5mg/kg --pk`: the default schedule samples at 30 and 45 min, so a
+    40-min infusion's Cmax read 155 ng/mL at 0.5 h against a peak of 176 at its end, without a word."""
+    argv = ["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--pk"]
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0
+    assert ("note: no sample at the end of the infusion (racemic-ketamine: 40 min), where the level peaks: Cmax and "
+            "Tmax are the schedule's; add the end to --pk-times (e.g. '40 min') or use --pk-exact") in out
+    code, out, _ = run_cli(capsys, *argv, "--pk-times", "10 min,40 min,1 h,2 h,4 h,8 h,24 h")
+    assert code == 0 and "note: no sample at the end" not in out
+    code, out, _ = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg", "--pk")
+    assert code == 0 and "note: no sample at the end" not in out
