@@ -499,3 +499,12 @@ def test_pk_of_an_infusion_says_when_no_sample_falls_at_its_end(capsys):
     assert code == 0 and "note: no sample at the end" not in out
     code, out, _ = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg", "--pk")
     assert code == 0 and "note: no sample at the end" not in out
+
+
+def test_experiment_switches_may_be_separated_by_commas(capsys):
+    """`--experiment ampa_block=1,mtor_block=1` (lists elsewhere on the command line are comma-separated) said
+    "--experiment ampa_block: '1,mtor_block=1' is not a number"."""
+    code, out, _ = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
+                           "--experiment", "ampa_block=1,mtor_block=1")
+    assert code == 0
+    assert "virtual experiment: ampa_block=1, mtor_block=1" in out

@@ -47,7 +47,7 @@ _ROUTES = ", ".join(r.value for r in _Route)
 _EXPERIMENTS = ("ampa_block=1 (AMPA antagonist, e.g. NBQX), mtor_block=1 (rapamycin), spine_block=1, "
                 "hnk_weight=W (HNK contribution to AMPA drive), psychotherapy=1, anesthetic_state=true (the "
                 "hypothesis that an anesthetic dose blocks plasticity for hours; off by default); repeat the option "
-                "for several; a scenario's own experiments: stay unless a switch is set here (mtor_block=0 turns "
+                "for several, or separate them by commas; a scenario's own experiments: stay unless a switch is set here (mtor_block=0 turns "
                 "one off)")
 OUTPUT_HELP = ("Default output times: every dose event, a peak window after each dose (every 5 min until the end "
                "of an infusion or for the first hour of absorption, then up to 4 h), the endpoint times, and a "
@@ -163,6 +163,8 @@ def _experiment(values: Optional[List[str]], base=None):
         return None
     on_off = {f.name for f in dataclasses.fields(VirtualExperiment) if f.type in (bool, "bool")}
     kw = {}
+    # 'ampa_block=1,mtor_block=1' (as --limits and --pk-times take lists) said "'1,mtor_block=1' is not a number"
+    values = [part for v in values for part in str(v).split(",") if part.strip()]
     for v in values:
         if "=" not in v:
             v = f"{v}=1"
