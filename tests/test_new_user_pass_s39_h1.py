@@ -508,3 +508,15 @@ def test_experiment_switches_may_be_separated_by_commas(capsys):
                            "--experiment", "ampa_block=1,mtor_block=1")
     assert code == 0
     assert "virtual experiment: ampa_block=1, mtor_block=1" in out
+
+
+def test_comedications_may_be_separated_by_commas(capsys, tmp_path):
+    """`--comedication 'clarithromycin, itraconazole'` was refused as one unknown comedication."""
+    import json
+
+    out = tmp_path / "c.csv"
+    code, _, _ = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
+                         "--comedication", "clarithromycin, itraconazole", "--csv", out)
+    assert code == 0
+    prov = json.loads((tmp_path / "c.csv.provenance.json").read_text())
+    assert prov["definition"]["population"]["comedications"] == ["clarithromycin", "itraconazole"]

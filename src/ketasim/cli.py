@@ -153,6 +153,12 @@ def _warnings_renamed(rename):
 _BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
+def _comma_list(values) -> tuple:
+    """A repeated option's values, each of which may hold several separated by commas ('clarithromycin, itraconazole'
+    was refused as one unknown comedication)."""
+    return tuple(part.strip() for v in values or () for part in str(v).split(",") if part.strip())
+
+
 def _experiment(values: Optional[List[str]], base=None):
     """The --experiment switches; ``base`` (the scenario's ``experiments:``) keeps the switches not typed: a scenario
     with mtor_block 1 run with --experiment spine_block=1 lost its mTOR block without a word."""
@@ -164,7 +170,7 @@ def _experiment(values: Optional[List[str]], base=None):
     on_off = {f.name for f in dataclasses.fields(VirtualExperiment) if f.type in (bool, "bool")}
     kw = {}
     # 'ampa_block=1,mtor_block=1' (as --limits and --pk-times take lists) said "'1,mtor_block=1' is not a number"
-    values = [part for v in values for part in str(v).split(",") if part.strip()]
+    values = list(_comma_list(values))
     for v in values:
         if "=" not in v:
             v = f"{v}=1"
@@ -213,7 +219,8 @@ def simulate(
                                                                       "to it; mean --age, else the range's middle)."),
     sex: Optional[str] = typer.Option(None, help="Quick form: female or male (or F / M; default female)."),
     comedication: Optional[List[str]] = typer.Option(
-        None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several. An inducer "
+        None, help=f"Quick form: a comedication, one of {', '.join(_COMEDS)}; repeat for several (or separate them by "
+                   "commas). An inducer "
                    "may state its pretreatment, e.g. 'rifampicin for 5 d' (without one: steady state), and when it "
                    "was stopped: 'rifampicin for 14 d stopped 3 d ago'; an inhibitor likewise: 'clarithromycin for 2 d' "
                    "(builds up as it destroys the enzyme; without one: steady state), 'clarithromycin stopped 2 d ago'."),
@@ -333,7 +340,7 @@ def simulate(
             with _warnings_renamed(quick_flag_message):     # a dose warning names --dose, as errors do
                 sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
                                     weight_kg=80.0 if weight is None else weight,
-                                    size=size or 1, age_years=age, sex=sex, comedications=tuple(comedication or ()),
+                                    size=size or 1, age_years=age, sex=sex, comedications=_comma_list(comedication),
                                     age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
                                     baseline=baseline, scale=scale, condition=condition,
                                     output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
