@@ -520,3 +520,15 @@ def test_comedications_may_be_separated_by_commas(capsys, tmp_path):
     assert code == 0
     prov = json.loads((tmp_path / "c.csv.provenance.json").read_text())
     assert prov["definition"]["population"]["comedications"] == ["clarithromycin", "itraconazole"]
+
+
+def test_one_patient_page_command_and_script_simulate_the_same_patient():
+    """docs/howto/one-patient.md's command simulated MADRS 33 at the start (the default) and its Python script 32:
+    a reader comparing the two saw different scores for "the same" patient."""
+    import re
+
+    page = (REPO / "docs" / "howto" / "one-patient.md").read_text(encoding="utf-8")
+    script = (REPO / "docs" / "tutorials" / "one_patient.py").read_text(encoding="utf-8")
+    command = re.search(r"ketasim simulate .*?```", page, re.S).group(0)
+    assert re.search(r"--baseline (\d+)", command).group(1) == re.search(r"baseline=(\d+)", script).group(1)
+    assert re.search(r"--weight (\d+)", command).group(1) == re.search(r"weight_kg=(\d+)", script).group(1)
