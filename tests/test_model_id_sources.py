@@ -61,6 +61,16 @@ def test_a_code_change_changes_the_digest(tmp_path, rel, edit):
     assert core.pk_sources_digest(root) != before, rel
 
 
+def test_a_module_constant_the_named_functions_read_counts(tmp_path):
+    """Review s39 R4-1: engine.N_SWALLOW (the parts of a nasal dose's swallowed input) is read by _route_inputs."""
+    root = _copy(tmp_path)
+    before = core.pk_sources_digest(root)
+    text = (root / "engine.py").read_text(encoding="utf-8")
+    assert "\nN_SWALLOW = 3" in text
+    _edit(root / "engine.py", lambda t: t.replace("\nN_SWALLOW = 3", "\nN_SWALLOW = 12", 1))
+    assert core.pk_sources_digest(root) != before
+
+
 def test_engine_code_outside_the_named_functions_does_not_count(tmp_path):
     root = _copy(tmp_path)
     before = core.pk_sources_digest(root)

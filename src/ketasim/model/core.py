@@ -132,17 +132,26 @@ def _normalised_source(text: str) -> str:
 
 
 def _functions_source(text: str, names: tuple[str, ...]) -> str:
-    """The source of the named top-level functions of a module's ``text``, in the order named (read with ``ast``:
-    nothing is imported, so the model layer does not depend on the engine)."""
+    """The source of the named top-level functions of a module's ``text``, in the order named, then of the module's
+    top-level assignments they read (e.g. engine.N_SWALLOW, the parts of a nasal dose's swallowed input: review s39
+    R4-1), in file order. Read with ``ast``: nothing is imported, so the model layer does not depend on the engine."""
     import ast
 
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    found = {n.name: ast.get_source_segment(text, n) for n in ast.parse(text).body
-             if isinstance(n, ast.FunctionDef) and n.name in names}
+    body = ast.parse(text).body
+    found = {n.name: n for n in body if isinstance(n, ast.FunctionDef) and n.name in names}
     missing = [n for n in names if n not in found]
     if missing:      # a renamed function must be renamed here too, or the id would silently stop covering it
         raise RuntimeError(f"model id: function(s) {', '.join(missing)} not found")
-    return "\n".join(found[n] for n in names)
+    read = {x.id for n in found.values() for x in ast.walk(n) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Load)}
+
+    def targets(node) -> set:
+        ts = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {x.id for t in ts for x in ast.walk(t) if isinstance(x, ast.Name)}
+
+    constants = [n for n in body if isinstance(n, (ast.Assign, ast.AnnAssign)) and targets(n) & read]
+    return "\n".join([ast.get_source_segment(text, found[n]) for n in names]
+                      + [ast.get_source_segment(text, n) for n in constants])
 
 
 def pk_sources_digest(root: Path) -> str:
