@@ -143,7 +143,8 @@ def _functions_source(text: str, names: tuple[str, ...]) -> str:
     missing = [n for n in names if n not in found]
     if missing:      # a renamed function must be renamed here too, or the id would silently stop covering it
         raise RuntimeError(f"model id: function(s) {', '.join(missing)} not found")
-    read = {x.id for n in found.values() for x in ast.walk(n) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Load)}
+    read = {x.id for n in found.values() for x in ast.walk(n)
+            if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Load)}
 
     def targets(node) -> set:
         ts = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -344,8 +345,8 @@ class Model:
         parts += [repr(dataclasses.astuple(e)) for e in self.events]
         parts += [repr(("o", o.name, o.expr)) for o in self.outputs]
         parts += [repr(("m", s.name, s.of)) for s in self.summaries] + [self.discharge_margin]
-        # the fixed PK machinery (codegen's template, pk.py's set-up) changes results as much as an equation does, so
-        # it is part of the model's identity (review R5-1: IM/SC F changed every IM result under the same digest)
+        # the fixed PK machinery and the derivations (_PK_SOURCES) change results as much as an equation does, so they
+        # are part of the model's identity (review R5-1: IM/SC F changed every IM result under the same digest)
         parts.append(_codegen_template_digest())
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
