@@ -651,8 +651,8 @@ NOT_INFORMED = "the record's observations do not depend on this parameter"
 NO_INFORMATION_RATIO = 0.999
 #: ... the warning for a fitted parameter whose Laplace SD is the prior's although the predictions depend on it
 ONE_SIDED = ("the predictions depend on it, but its Laplace SD is the prior's (almost no slope at the MAP: a "
-             "small effect, such as the sedation EC50's on a rating at subanesthetic levels, or the MAP sits where the "
-             "model caps the effect); the importance-sampled 90% interval shows what the data say")
+             "small effect, such as the sedation EC50's on a rating, or the MAP sits where the model caps the "
+             "effect); the importance-sampled 90% interval shows what the data say")
 
 class _Subspace:
     """The observation model seen through the fitted parameters only: the others (the record's observations do not

@@ -306,8 +306,8 @@ def text_summary(res: dict) -> str:
                      "they are not fitted and keep the population's distribution (forecasts and plans carry their full spread)")
     if flat:
         lines.append(f"  note: the predictions depend on {', '.join(p['name'] for p in flat)}, but their Laplace SD is "
-                     "the prior's (almost no slope at the MAP: a small effect, such as the sedation EC50's on a rating at "
-                     "subanesthetic levels, or a cap on the effect): fitted; their 90% intervals (importance-sampled) "
+                     "the prior's (almost no slope at the MAP: a small effect, such as the sedation EC50's on a rating, "
+                     "or a cap on the effect): fitted; their 90% intervals (importance-sampled) "
                      "say what the data say")
     if weak:
         lap = [100 * p["laplace_sd"] / p["prior_sd"] for p in weak]
