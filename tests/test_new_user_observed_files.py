@@ -42,7 +42,7 @@ def _read(tmp_path, content, scenario, name="obs.csv"):
     ("arm\ttimepoint_h\tmeasure\tvalue\nketamine\t24\tmean_change\t-16.5\n", r"separated by tabs"),
     ("Arm,Timepoint_h,Measure,Value\nketamine,24,mean_change,-16.5\n", r"found 'Arm': column names are lower case"),
     ("arm,timepoint_d,measure,value\nketamine,1,mean_change,-16.5\n",
-     r"no column 'timepoint_h' .*found 'timepoint_d': name it 'timepoint_h' \(hours\)"),     # the column meant (s39 H1)
+     r"no column 'timepoint_h' .*found 'timepoint_d': .*convert the times \(x 24\)"),     # the column meant (s39)
     ("arm,timepoint_h,measure,value\nketamine,24\n",
      r"^--observed obs\.csv row 1 \(line 2\), column measure: the row has 2 cell\(s\) where the header has 4"),
     ('arm,timepoint_h,measure,value\n"ketamine,24,mean_change,-16.5\n', r"unclosed quote"),

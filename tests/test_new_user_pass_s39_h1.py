@@ -225,7 +225,7 @@ def test_simulate_events_says_the_observations_are_not_fitted(capsys):
     ("Time_h", "use TIME (hours from the first row)"),
     ("WT_kg", "use WT (kg)"),
     ("Weight", "use WT (kg)"),
-    ("DUR_min", "use DUR (hours)"),
+    ("DUR_min", "use DUR (hours): convert the values to hours (/ 60)"),   # minutes: a rename alone misreads them
     ("DOSE", "use AMT (its unit in AMTU)"),
 ])
 def test_record_column_with_a_unit_or_another_name_names_the_column_meant(capsys, tmp_path, header, says):
@@ -289,9 +289,9 @@ def test_readme_points_to_the_contract_a_clone_has():
 
 @pytest.mark.parametrize("header, cell, says", [
     ("timepoint", "24", ": no column 'timepoint_h' (required: arm, timepoint_h, measure, value); found 'timepoint': "
-                        "name it 'timepoint_h' (hours)"),
+                        "name it 'timepoint_h' (in hours)"),
     ("time_h", "24", ": no column 'timepoint_h' (required: arm, timepoint_h, measure, value); found 'time_h': name it "
-                     "'timepoint_h' (hours)"),
+                     "'timepoint_h' (in hours)"),
     ("timepoint_h", "24 h", " row 1 (line 2), column timepoint_h: '24 h' is not a number; timepoint_h is a number of "
                             "hours, without a unit: write 24"),
 ])

@@ -159,7 +159,17 @@ def _missing_column_hint(cols: list[str]) -> str:
         [c for c in others if c.lower() in ("time", "time_h", "timepoint", "hours", "hour", "t")]
         if missing == "timepoint_h" else [])
     if near:
-        return f"; found {near[0][:30]!r}: name it {missing!r}" + (" (hours)" if missing == "timepoint_h" else "")
+        found = near[0]
+        if missing == "timepoint_h":
+            # timepoint_d or timepoint_min renamed as told would read day 1 as 1 h (review s39 R8-1): say the unit
+            unit = re.search(r"(?:_|\b)(d|day|days|min|mins|minutes|w|wk|week|weeks)$", found.lower())
+            factor = {"d": "x 24", "day": "x 24", "days": "x 24", "min": "/ 60", "mins": "/ 60", "minutes": "/ 60",
+                      "w": "x 168", "wk": "x 168", "week": "x 168", "weeks": "x 168"}
+            if unit:
+                return (f"; found {found[:30]!r}: the time column is {missing!r} in hours: convert the times "
+                        f"({factor[unit.group(1)]}) and name the column {missing!r}")
+            return f"; found {found[:30]!r}: name it {missing!r} (in hours)"
+        return f"; found {found[:30]!r}: name it {missing!r}"
     shown = ", ".join(repr(c[:30]) for c in cols[:6]) + (", ..." if len(cols) > 6 else "")
     return f"; the header has: {shown}" if cols else ""
 
