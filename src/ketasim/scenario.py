@@ -387,8 +387,6 @@ def _first_error(e: ValidationError, root=None) -> str:
     elif err["type"] == "extra_forbidden":
         msg = "unknown field"
         if root is not None and err["loc"] and isinstance(err["loc"][-1], str):   # a misspelt key: say the right one
-            import difflib
-
             keys = _sibling_keys(root, err["loc"])
             close = _close_key(err["loc"][-1], keys)
             if close:
