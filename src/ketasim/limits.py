@@ -376,12 +376,17 @@ def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_time
     return n, seed, times
 
 
+def _count_text(n) -> str:
+    """A patient count in a message: '1,000' for a whole number >= 1 (every caller checks n with check_size first),
+    else its repr cut to 40 characters (format() raised on '5' or 2.5)."""
+    return f"{n:,}" if isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 else repr(n)[:40]
+
+
 def check_typical_size(typical: bool, n, field: str = "n", flag: str = "typical=True") -> None:
     """``typical`` simulates one typical patient per arm: an ``n`` other than 1 beside it is an InputError naming
     both (``simulate(sc, n=5, typical=True)`` returned one patient per arm without a word)."""
     if typical and n is not None and n != 1:
-        # n is checked (check_size) by every caller; shown with format() only when it is a whole number >= 1
-        shown = f"{n:,}" if isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 else repr(n)[:40]
+        shown = _count_text(n)
         raise InputError(f"{field}: {flag} simulates one typical patient per arm, not {shown}; leave out {field} "
                          f"(or give 1), or leave out {flag} for {shown} sampled patients")
 
@@ -397,7 +402,7 @@ def check_stated_patient(scenario, n, field: str = "n") -> None:
     InputError naming ``field`` (``simulate(sc, n=100)`` returned that one patient without a word; the CLI's
     ``--size`` is refused the same way)."""
     if getattr(scenario, "patient", None) is not None and n is not None and n != 1:
-        shown = f"{n:,}" if isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 else repr(n)[:40]
+        shown = _count_text(n)
         raise InputError(f"{field}: the scenario {getattr(scenario, 'name', '')!r} states one patient (patient:), "
                          f"simulated with typical random effects; for {shown} patients like it write population: "
                          "(size, weight_kg, ...) instead, or leave out n")

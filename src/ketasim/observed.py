@@ -34,7 +34,7 @@ from scipy import stats
 
 from .errors import InputError, KetasimError, ObservedWarning
 from .io import NOT_TEXT_SIGNATURES
-from .units import fmt_hours
+from .units import fmt_hours, to_hours_factor
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
 REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
@@ -162,12 +162,10 @@ def _missing_column_hint(cols: list[str]) -> str:
         found = near[0]
         if missing == "timepoint_h":
             # timepoint_d or timepoint_min renamed as told would read day 1 as 1 h (review s39 R8-1): say the unit
-            unit = re.search(r"(?:_|\b)(d|day|days|min|mins|minutes|w|wk|week|weeks)$", found.lower())
-            factor = {"d": "x 24", "day": "x 24", "days": "x 24", "min": "/ 60", "mins": "/ 60", "minutes": "/ 60",
-                      "w": "x 168", "wk": "x 168", "week": "x 168", "weeks": "x 168"}
-            if unit:
+            factor = to_hours_factor(found)
+            if factor:
                 return (f"; found {found[:30]!r}: the time column is {missing!r} in hours: convert the times "
-                        f"({factor[unit.group(1)]}) and name the column {missing!r}")
+                        f"({factor}) and name the column {missing!r}")
             return f"; found {found[:30]!r}: name it {missing!r} (in hours)"
         return f"; found {found[:30]!r}: name it {missing!r}"
     shown = ", ".join(repr(c[:30]) for c in cols[:6]) + (", ..." if len(cols) > 6 else "")

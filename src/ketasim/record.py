@@ -35,7 +35,7 @@ from .errors import InputError, KetasimError
 from .patient import SEX_SPELLINGS
 from .population import GENOTYPES, SCALES, parse_comedication
 from .regimen import Dose, Drug, Route, group_sessions, parse_drug, parse_route
-from .units import _PER_AREA
+from .units import _PER_AREA, to_hours_factor
 
 
 class RecordError(InputError):
@@ -307,10 +307,9 @@ def _unknown_column(where: str, name, what: str = "column") -> RecordError:
         unit = _COLUMN_MEANING.get(meant)
         hint = f"use {meant}" + (f" ({unit})" if unit else "")
         # TIME_D or DUR_MIN renamed as told would read days or minutes as hours (review s39 R8-1): say the factor
-        other = re.search(r"[\s_(\[.](D|DAY|DAYS|MIN|MINS|MINUTES|W|WK|WEEK|WEEKS)\)?\]?$", str(name).strip().upper())
-        if meant in ("TIME", "DUR") and other:
-            factor = {"D": "x 24", "DAY": "x 24", "DAYS": "x 24", "MIN": "/ 60", "MINS": "/ 60", "MINUTES": "/ 60"}
-            hint += f": convert the values to hours ({factor.get(other.group(1), 'x 168')})"
+        factor = to_hours_factor(name) if meant in ("TIME", "DUR") else None
+        if factor:
+            hint += f": convert the values to hours ({factor})"
     return RecordError(f"{where}, {what} {name}: unknown column" + (f"; {hint}" if hint else "")
                        + f"; known columns: {', '.join(COLUMNS)}")
 

@@ -252,3 +252,18 @@ def json_safe(x):
     if isinstance(x, np.bool_):
         return bool(x)
     return x
+
+
+#: a time column's name ending in another unit than hours -> the factor that turns its values into hours
+_TO_HOURS = {"d": "x 24", "day": "x 24", "days": "x 24", "min": "/ 60", "mins": "/ 60", "minutes": "/ 60",
+             "w": "x 168", "wk": "x 168", "week": "x 168", "weeks": "x 168"}
+
+
+def to_hours_factor(column: str) -> str | None:
+    """'x 24', '/ 60' or 'x 168' when a time column's name ends in days, minutes or weeks ('timepoint_d', 'TIME_MIN',
+    'TIME (days)'); None otherwise. Files whose time columns are in hours use it to say the conversion, not only the
+    rename (a renamed 'timepoint_d' read day 1 as 1 h; review s39 R8-1)."""
+    unit = re.search(r"(?:[\s_(\[.]|\b)(d|day|days|min|mins|minutes|w|wk|week|weeks)\)?\]?$",
+                     str(column).strip().lower())
+    return _TO_HOURS[unit.group(1)] if unit else None
+
