@@ -319,8 +319,11 @@ def test_the_contract_quotes_the_enantiomers_anesthetic_thresholds_and_the_rule_
     from ketasim.errors import DoseWarning
     from ketasim.regimen import Dose, Drug, Route, anesthetic_potency
 
+    from ketasim.regimen import push_equivalent
+
     contract = " ".join((ROOT / "docs" / "contracts.md").read_text(encoding="utf-8").split())
-    s, r = 1 / anesthetic_potency(Drug.ESKETAMINE), 1 / anesthetic_potency(Drug.ARKETAMINE)
+    bolus = 1 / push_equivalent(1.0, 0.0)        # racemate's bolus threshold (the 60-s push's level: 0.9986 mg/kg)
+    s, r = bolus / anesthetic_potency(Drug.ESKETAMINE), bolus / anesthetic_potency(Drug.ARKETAMINE)
     assert f"a bolus from {s:.2f} and {r:.2f} mg/kg" in contract
 
     def warns(drug, x):

@@ -78,9 +78,14 @@ MIDAZOLAM_SEDATIVE_MG_PER_KG = 0.1
 #: ketamine doses in depression trials are about 0.1 mg/kg (Fava 2018, Lai 2014: 0.1 mg/kg IV), midazolam
 #: control doses 0.02-0.045 mg/kg; a tenth of those is most likely a unit slip ('0.5 mcg/kg' for '0.5 mg/kg')
 NEGLIGIBLE_MG_PER_KG = {"ketamine": 0.01, "midazolam": 0.002}
-#: Nominal systemic fraction used only for the anesthetic-range warning.
-_NOMINAL_F = {Route.IV_INFUSION: 1.0, Route.IV_BOLUS: 1.0, Route.IM: 0.93, Route.SC: 0.93,
-              Route.INTRANASAL: 0.5, Route.ORAL: 0.2, Route.SUBLINGUAL: 0.3}
+#: Nominal systemic fraction used only for the anesthetic-range warning of oral, nasal and sublingual doses.
+_NOMINAL_F = {Route.INTRANASAL: 0.5, Route.ORAL: 0.2, Route.SUBLINGUAL: 0.3}
+#: The typical 70-kg man's effect-site ketamine peak after an IM or SC dose, relative to the same dose as an IV bolus
+#: (dimensionless; benchmarks/anesthetic_peak_table.py; re-checked against the model by
+#: tests/test_infusion_anesthetic_warning.py): the anesthetic-range warning judges these doses by the level they
+#: reach, as it judges IV doses (IM 1 mg/kg: effect site ~610 ng/mL at ~12 min, venous ~480, as Hirlinger & Dick
+#: 1984 Anaesthesist 33:272 PMID 6476334 report, median 474 ng/mL at 15 min (abstract); a 1 mg/kg bolus ~940).
+_ABSORBED_PARENTERAL_PEAK_RATIO = {Route.IM: 0.6442, Route.SC: 0.2777}
 def anesthetic_potency(drug: Drug) -> float:
     """Anesthetic potency per mg relative to the racemate, for the anesthetic-range warning of parenteral doses (IV,
     IM, SC). One rule with the model's anesthesia flag (trajectory column ``anesthesia``), NMDA block and glutamate
@@ -109,53 +114,56 @@ def anesthetic_potency(drug: Drug) -> float:
     return (2.0 if drug is Drug.ESKETAMINE else 2.0 * w) / (1.0 + w)
 
 
-#: The reference infusion of the anesthetic-range warning: 1.5 mg/kg at 2 mg/kg/h, i.e. over 45 min (the Ketalar
-#: label's maintenance rates start near 1-2 mg/kg/h; the least exposure the rule "from 1.5 mg/kg at 2 mg/kg/h" of
-#: the thirty-eighth session warned at). Typical venous peak (70-kg man): 483 ng/mL.
-ANESTHETIC_INFUSION_MG_PER_KG = 1.5
-ANESTHETIC_INFUSION_REFERENCE_H = 0.75
-#: Two-exponential approximation of the typical patient's venous plasma ketamine disposition: (weight, time constant
-#: in h) pairs, fitted by benchmarks/fit_infusion_peak.py to the model's typical venous peaks after infusions of 5 min
-#: to 24 h (within 1.7 %; tests/test_infusion_anesthetic_warning.py re-checks them against the model). Only ratios
-#: enter the warning.
-_INFUSION_PEAK_EXPONENTIALS = ((0.87, 11.6 / 60.0), (0.13, 232.0 / 60.0))
+#: The anesthetic range starts at the typical effect-site peak of 1 mg/kg (the Ketalar label's lowest IV induction
+#: dose, ANESTHETIC_MG_PER_KG) given as the label says, "slowly, over 60 seconds" (h).
+ANESTHETIC_PUSH_H = 1.0 / 60.0
+#: IV ketamine doses of one arm that start at most this long (h) after the previous one's end count together as one
+#: infusion for the anesthetic-range warning (an infusion split into lines, boluses minutes apart): 5 min
+BACK_TO_BACK_H = 5.0 / 60.0
+
+#: The typical 70-kg man's effect-site ketamine peak after an IV dose infused over T minutes, relative to the same
+#: dose given as a bolus (dimensionless): (T in min, ratio) pairs tabulated from the model by
+#: benchmarks/anesthetic_peak_table.py (tests/test_infusion_anesthetic_warning.py re-checks them, and the values in
+#: between, against the model). The effect site, not venous plasma: it is what sedation and the anesthesia itself
+#: follow (its ke0 comes from arterial data), and it lags a bolus's brief venous peak, so one level judges a bolus
+#: and an infusion alike. Only ratios enter the warning.
+_EFFECT_SITE_PEAK_RATIO = ((0.0, 1.0), (0.5, 0.9996), (1.0, 0.9986), (2.0, 0.9942), (3.0, 0.9866), (5.0, 0.9649),
+                           (7.5, 0.9277), (10.0, 0.8853), (15.0, 0.7981), (20.0, 0.719), (30.0, 0.5942),
+                           (40.0, 0.5052), (45.0, 0.4701), (60.0, 0.3897), (90.0, 0.2922), (120.0, 0.2355),
+                           (180.0, 0.1725), (240.0, 0.1381), (360.0, 0.1002), (480.0, 0.0791), (720.0, 0.0555),
+                           (1440.0, 0.0288))
 
 
 def infusion_peak_factor(duration_h: float) -> float:
-    """The typical venous peak of a constant-rate IV infusion over ``duration_h`` (hours), per unit dose, relative to
-    the same dose given as a bolus (dimensionless; 1 at 0 h, falling with the duration). Closed form of a
-    two-exponential disposition (``_INFUSION_PEAK_EXPONENTIALS``: w_i, tau_i): the level at the infusion's end,
-    sum_i w_i (tau_i / T) (1 - exp(-T / tau_i)). Used for the anesthetic-range warning, which judges an infusion by
-    the level it reaches, not by its rate: a rule by rate let 3 mg/kg over 100 min (typical peak ~600 ng/mL) pass
-    while 1.5 mg/kg over 40 min (~520) warned."""
-    t = max(float(duration_h), 0.0)
-    if t <= 0.0:
-        return 1.0
-    return sum(w * tau / t * -math.expm1(-t / tau) for w, tau in _INFUSION_PEAK_EXPONENTIALS)
+    """The typical effect-site ketamine peak of a constant-rate IV infusion over ``duration_h`` (hours), per unit
+    dose, relative to the same dose given as a bolus (dimensionless; 1 at 0 h, falling with the duration):
+    interpolated in log-log between the model's tabulated ratios (``_EFFECT_SITE_PEAK_RATIO``), linear below 1 min,
+    and beyond 24 h as a level proportional to the rate (ratio x 24 h / T)."""
+    t = max(float(duration_h), 0.0) * 60.0
+    ts, rs = zip(*_EFFECT_SITE_PEAK_RATIO)
+    if t <= ts[2]:                                     # up to 1 min: linear from the bolus
+        return float(np.interp(t, ts[:3], rs[:3]))
+    if t >= ts[-1]:
+        return rs[-1] * ts[-1] / t
+    return float(np.exp(np.interp(np.log(t), np.log(ts[2:]), np.log(rs[2:]))))
 
 
-def reference_infusion_equivalent(per_kg: float, duration_h: float) -> float:
-    """The dose (mg/kg, as ``per_kg``) that, infused over the reference infusion's 45 min, gives the same typical
-    venous peak as ``per_kg`` mg/kg infused over ``duration_h`` hours: per_kg x g(T) / g(45 min)
-    (:func:`infusion_peak_factor`). It grows with the dose and, at a given peak, does not depend on the duration, so
-    a longer infusion that reaches a higher level than one that warns warns too."""
-    return per_kg * infusion_peak_factor(duration_h) / infusion_peak_factor(ANESTHETIC_INFUSION_REFERENCE_H)
+def push_equivalent(per_kg: float, duration_h: float) -> float:
+    """The dose (mg/kg, as ``per_kg``) that, given as a push over 60 s (``ANESTHETIC_PUSH_H``), reaches the same
+    typical effect-site peak as ``per_kg`` mg/kg infused over ``duration_h`` hours (0: a bolus): per_kg x
+    :func:`infusion_peak_factor` (T) / :func:`infusion_peak_factor` (60 s). It grows with the dose and, at a given
+    peak, does not depend on the duration."""
+    return per_kg * infusion_peak_factor(duration_h) / infusion_peak_factor(ANESTHETIC_PUSH_H)
 
 
 def infusion_in_anesthetic_range(per_kg: float, duration_h: float) -> bool:
-    """The anesthetic-range rule of an IV infusion of ``per_kg`` mg/kg (racemate-equivalent: parenteral esketamine
-    and arketamine scaled by :func:`anesthetic_potency`) over ``duration_h`` hours: from the bolus's 1 mg/kg and from
-    the typical venous peak of the reference infusion, 1.5 mg/kg over 45 min (:func:`reference_infusion_equivalent`
-    >= 1.5 mg/kg). A duration of 0 (a bolus) gives the bolus's rule, from 1 mg/kg."""
-    level = reference_infusion_equivalent(per_kg, duration_h)
-    # 1e-9: the reference infusion itself (1.5 mg/kg over 45 min) is on the threshold, not below by rounding
-    return per_kg >= ANESTHETIC_MG_PER_KG and level >= ANESTHETIC_INFUSION_MG_PER_KG * (1 - 1e-9)
-
-
-#: IV ketamine doses of one arm that start at most this long (h) after the previous one ends count together as one
-#: infusion for the anesthetic-range warning (an infusion split into lines, boluses minutes apart): 5 min, the
-#: longest infusion that counts as a bolus in the label's sense ("slowly, over 60 seconds" to an IV push)
-BACK_TO_BACK_H = 5.0 / 60.0
+    """The anesthetic-range rule of an IV dose of ``per_kg`` mg/kg (racemate-equivalent: parenteral esketamine and
+    arketamine scaled by :func:`anesthetic_potency`) infused over ``duration_h`` hours (0: a bolus): its typical
+    effect-site peak reaches that of 1 mg/kg pushed over 60 s (:func:`push_equivalent` >= 1 mg/kg; the Ketalar
+    label's lowest IV induction dose, given as it says). In mg/kg: 1.00 as a bolus or over 1 min, 1.02 over 3 min,
+    1.98 over 40 min, 2.12 over 45 min, 3.7 over 100 min, 7.2 over 4 h."""
+    # 1e-9: the reference push itself (1 mg/kg over 60 s) is on the threshold, not below by rounding
+    return push_equivalent(per_kg, duration_h) >= ANESTHETIC_MG_PER_KG * (1 - 1e-9)
 
 
 def back_to_back_iv_runs(administrations) -> list[tuple[float, float, float, int, bool]]:
@@ -163,7 +171,7 @@ def back_to_back_iv_runs(administrations) -> list[tuple[float, float, float, int
     :data:`BACK_TO_BACK_H` after the previous one's end: (start h, duration h from the first start to the last end,
     total mg/kg racemate-equivalent (a dose in mg at the 70-kg reference weight), number of doses, whether a dose
     in mg is among them) per run. Judged as one infusion by :func:`infusion_in_anesthetic_range`: 3 mg/kg over
-    100 min warns, so two back-to-back lines of 1.5 mg/kg over 50 min warn too."""
+    60 min warns, so two back-to-back lines of 1.5 mg/kg over 30 min warn too."""
     potency: dict = {}
     iv = sorted((a for a in administrations if a.drug.is_ketamine and a.amount > 0
                  and a.route in (Route.IV_BOLUS, Route.IV_INFUSION)), key=lambda a: a.start_h)
@@ -381,22 +389,21 @@ class Dose:
         return self._anesthetic(self.amount if self.per_kg else self.amount / REFERENCE_WEIGHT_KG)
 
     def _anesthetic(self, per_kg: float) -> bool:
-        """Is this dose in the anesthetic range? ``per_kg``: mg/kg (a dose in mg at the reference weight). Boluses
-        and IM/SC by systemic dose (Ketalar label: induction 1-4.5 mg/kg IV, 6.5-13 mg/kg IM). An IV infusion by
-        the level it reaches: from the bolus's 1 mg/kg AND from a typical venous peak as high as the reference
-        infusion's, 1.5 mg/kg over 45 min (:func:`reference_infusion_equivalent` >= 1.5 mg/kg). So the threshold in
-        mg/kg is 1 for infusions up to ~23 min (as a bolus: 1.4 mg/kg over 2 min warns like a 1 mg/kg bolus) and
-        rises with the duration beyond (1.39 at 40 min, 1.5 at 45 min, 2.45 at 100 min, 4.1 at 4 h): a longer
-        infusion reaching a higher level than one that warns warns too (by rate, 3 mg/kg over 100 min did not). The
-        subanesthetic 0.5-1 mg/kg over 40 min used in depression and slow low-rate infusions (0.5 mg/kg over
-        100 min) do not warn; every infusion the rate rule warned at (from 1.5 mg/kg at >= 2 mg/kg/h) still does.
-        Parenteral esketamine and arketamine count by their potency (anesthetic_potency)."""
+        """Is this dose in the anesthetic range? ``per_kg``: mg/kg (a dose in mg at the reference weight). An IV dose
+        (bolus or infusion) by the typical effect-site peak it reaches, from that of 1 mg/kg pushed over 60 s
+        (:func:`infusion_in_anesthetic_range`; Ketalar label: induction 1-4.5 mg/kg IV): 1 mg/kg as a bolus, 1.98
+        mg/kg over 40 min, 3.7 over 100 min; the subanesthetic 0.5-1 mg/kg over 40 min used in depression does not
+        warn. IM and SC likewise (``_ABSORBED_PARENTERAL_PEAK_RATIO``: from 1.55 mg/kg IM, 3.6 mg/kg SC). Oral,
+        nasal and sublingual doses by their nominal systemic fraction (``_NOMINAL_F``: the model's absorption from
+        these routes rests on thin data, and oral norketamine adds to the sedation). Parenteral esketamine and
+        arketamine count by their potency (anesthetic_potency)."""
         if self.route in PARENTERAL_ROUTES:
             per_kg = per_kg * anesthetic_potency(self.drug)
-        if self.route is Route.IV_INFUSION:
-            return infusion_in_anesthetic_range(per_kg, self.duration_h)
-        if self.route in (Route.IM, Route.SC):
-            return per_kg * _NOMINAL_F[self.route] >= 3.0
+        if self.route in (Route.IV_INFUSION, Route.IV_BOLUS):
+            return infusion_in_anesthetic_range(per_kg, self.duration_h if self.route is Route.IV_INFUSION else 0.0)
+        if self.route in _ABSORBED_PARENTERAL_PEAK_RATIO:
+            ratio = _ABSORBED_PARENTERAL_PEAK_RATIO[self.route] / infusion_peak_factor(ANESTHETIC_PUSH_H)
+            return per_kg * ratio >= ANESTHETIC_MG_PER_KG * (1 - 1e-9)
         return per_kg * _NOMINAL_F[self.route] >= ANESTHETIC_MG_PER_KG
 
     # -- construction from user input ---------------------------------------------------------------

@@ -155,30 +155,74 @@ def monitoring_summary_from_peaks(peaks: dict) -> str:
     return "\n".join(lines)
 
 
+def anesthetic_effect_site_level(params) -> float:
+    """The level (ng/mL) from which an arm's typical patient is in the anesthetic range: the typical 70-kg patient's
+    effect-site ketamine peak after 1 mg/kg racemic ketamine pushed IV over 60 s (the Ketalar label's
+    lowest induction dose, ``regimen.ANESTHETIC_MG_PER_KG``, over ``regimen.ANESTHETIC_PUSH_H``) under ``params``:
+    the level the dose rule (``regimen.infusion_in_anesthetic_range``) judges every IV dose by. Computed once per
+    parameter set (keyed by its content hash, ``ParameterSet.version``); ``params`` None: the installed set."""
+    import warnings
+
+    from .engine import simulate
+    from .errors import DoseWarning
+    from .parameters import load_parameters
+    from .regimen import ANESTHETIC_MG_PER_KG, ANESTHETIC_PUSH_H, REFERENCE_WEIGHT_KG
+    from .scenario import quick_scenario
+
+    params = load_parameters() if params is None else params
+    key = params.version
+    if key not in _ANESTHETIC_LEVELS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DoseWarning)          # the reference dose is on the threshold by design
+            sc = quick_scenario("racemic-ketamine", "iv-infusion", f"{ANESTHETIC_MG_PER_KG:g} mg/kg",
+                                duration=f"{ANESTHETIC_PUSH_H * 60:g} min", weight_kg=REFERENCE_WEIGHT_KG,
+                                output_every="0.25 min", until="1 h")
+        if len(_ANESTHETIC_LEVELS) >= 32:                           # a sweep's many sets: bounded memory
+            _ANESTHETIC_LEVELS.clear()
+        _ANESTHETIC_LEVELS[key] = float(simulate(sc, params, typical=True).trajectories()["ce_ketamine_ng_ml"].max())
+    return _ANESTHETIC_LEVELS[key]
+
+
+#: anesthetic_effect_site_level's results by parameter-set version
+_ANESTHETIC_LEVELS: dict[str, float] = {}
+
+
+def _racemate_equivalent_effect_site(t, params) -> np.ndarray:
+    """The effect-site ketamine (ng/mL) of trajectory rows ``t`` counted as racemate (``regimen.anesthetic_potency``:
+    R weighted by Ki_S / Ki_R, scaled so that the racemate reads as S + R; esketamine 1.65 x, arketamine 0.35 x).
+    The effect site's S:R ratio is read from venous plasma (S and R share their distribution): exact for an arm of
+    one drug."""
+    w = params.get("pd.ki.s_ketamine", "uM") / params.get("pd.ki.r_ketamine", "uM")
+    s, r = t["cp_s_ketamine_ng_ml"].to_numpy(float), t["cp_r_ketamine_ng_ml"].to_numpy(float)
+    total = s + r
+    factor = np.divide(2.0 * (s + w * r) / (1.0 + w), total, out=np.ones_like(total), where=total > 0)
+    return t["ce_ketamine_ng_ml"].to_numpy(float) * factor
+
+
 def cumulative_anesthetic_arms(scenario, typical) -> list[tuple[str, str]]:
     """One warning per arm whose typical patient (``typical``: a SimulationResult of typical patients) reaches the
-    model's anesthetic level (trajectory column ``anesthesia``: venous plasma ketamine >= pd.anesthesia.threshold)
-    although none of its doses alone is in the anesthetic range: 0.9 mg/kg IV boluses every 10 min x 6 peaked at
-    1551 ng/mL with the anesthesia flag on and no warning, where one 2 mg/kg bolus (1705 ng/mL) warned. Arms with
-    a dose that already warned are left out (one warning is enough). First, IV doses given back to back (each
-    starting at most 5 min after the previous one's end: ``regimen.back_to_back_iv_runs``) are judged as one
-    infusion by the dose rule (``regimen.infusion_in_anesthetic_range``), which warns far below the flag's level:
-    two lines of 1.5 mg/kg over 50 min warn as 3 mg/kg over 100 min does. Returns (arm name, warning) pairs."""
-    from .regimen import REFERENCE_WEIGHT_KG, Drug, back_to_back_iv_runs, infusion_in_anesthetic_range
+    anesthetic range although none of its doses alone is in it: its racemate-equivalent effect-site ketamine reaches
+    the peak of 1 mg/kg pushed over 60 s (:func:`anesthetic_effect_site_level`), the dose rule's level. Two 0.9
+    mg/kg IV pushes 10 min apart add up to it, each push alone below. Arms with a dose that already warned are left
+    out (one warning is enough). First, IV doses given back to back (each starting at most 5 min after the previous
+    one's end: ``regimen.back_to_back_iv_runs``) are judged as one infusion by the dose rule
+    (``regimen.infusion_in_anesthetic_range``), so that a split line warns as the single line does and is named as
+    such. Returns (arm name, warning) pairs."""
+    from .regimen import ANESTHETIC_MG_PER_KG, REFERENCE_WEIGHT_KG, Drug, back_to_back_iv_runs, \
+        infusion_in_anesthetic_range
 
     traj = typical.trajectories()
     out = []
+    level = None
     for arm in scenario.arms:
         if any(d.in_anesthetic_range() for d in arm.doses):
             continue
-        # IV doses back to back are one infusion to the dose rule (a split 3 mg/kg over 100 min stayed silent: its
-        # ~600 ng/mL is far below the anesthesia flag's level, while the one line warns)
         run = next((r for r in back_to_back_iv_runs(arm.administrations()) if infusion_in_anesthetic_range(r[2], r[1])),
                    None)
+        equiv = "" if all(d.drug is Drug.RACEMIC_KETAMINE for d in arm.doses if d.drug.is_ketamine) else \
+            " racemate-equivalent"
         if run is not None:
             start, dur, per_kg, n, in_mg = run
-            equiv = "" if all(d.drug is Drug.RACEMIC_KETAMINE for d in arm.doses if d.drug.is_ketamine) else \
-                " racemate-equivalent"
             ref = f", mg doses at the {REFERENCE_WEIGHT_KG:g}-kg reference weight" if in_mg else ""
             out.append((arm.name, f"arms.{arm.name}: together its doses are in the anesthetic range: {n} IV doses "
                                   f"back to back from {fmt_time(start)} give {per_kg:.3g} mg/kg{equiv} over "
@@ -186,16 +230,22 @@ def cumulative_anesthetic_arms(scenario, typical) -> list[tuple[str, str]]:
                                   "that it blocks the antidepressant plasticity is a hypothesis, off by default: "
                                   "experiments.anesthetic_state)"))
             continue
-        if "anesthesia" not in traj:
+        if not {"ce_ketamine_ng_ml", "cp_s_ketamine_ng_ml", "cp_r_ketamine_ng_ml"} <= set(traj.columns) or \
+                not any(d.drug.is_ketamine for d in arm.doses):
             continue
         t = traj[traj["arm"] == arm.name]
-        on = t[t["anesthesia"] > 0.5]
-        if on.empty:
+        ce = _racemate_equivalent_effect_site(t, typical.params)
+        if not ce.size or ce.max() <= 0:
             continue
-        peak = float(t["cp_ketamine_ng_ml"].max())
+        if level is None:
+            level = anesthetic_effect_site_level(typical.params)
+        on = np.flatnonzero(ce >= level * (1 - 1e-9))
+        if not on.size:
+            continue
         what = "together its doses are" if len(arm.administrations()) > 1 else "its dose is"
-        out.append((arm.name, f"arms.{arm.name}: {what} in the anesthetic range: the typical patient's venous "
-                              f"plasma ketamine reaches the anesthetic level at {fmt_time(float(on['time_h'].min()))} "
-                              f"(peak {peak:.0f} ng/mL; expect sedation; that it blocks the antidepressant plasticity "
-                              "is a hypothesis, off by default: experiments.anesthetic_state)"))
+        out.append((arm.name, f"arms.{arm.name}: {what} in the anesthetic range: the typical patient's effect-site "
+                              f"ketamine{equiv} reaches the peak of a {ANESTHETIC_MG_PER_KG:g} mg/kg push ({level:.0f} "
+                              f"ng/mL) at {fmt_time(float(t['time_h'].to_numpy()[on[0]]))} (peak {ce.max():.0f} "
+                              "ng/mL; expect sedation; that it blocks the antidepressant plasticity is a hypothesis, "
+                              "off by default: experiments.anesthetic_state)"))
     return out
