@@ -201,6 +201,11 @@ def simulate(
     scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML file (or use --drug/--route/--dose)."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Write trajectories (one row per arm x subject x time)."),
     parquet: Optional[Path] = typer.Option(None, "--parquet", help="Write trajectories as Parquet."),
+    patients_csv: Optional[Path] = typer.Option(None, "--patients-csv", help="Write each patient's covariates as CSV "
+                                                "(one row per arm x subject, joined to the trajectories on arm and "
+                                                "subject: weight_kg, age_years, female, bdnf_genotype_factor, "
+                                                "crp_mg_l, baseline_score, baseline_rating in scale points); "
+                                                "provenance and units beside it as FILE.provenance.json."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write the cascade figure (PNG)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report."),
     drug: Optional[str] = typer.Option(None, help=f"Quick form: drug, one of {_DRUGS}."),
@@ -289,9 +294,10 @@ def simulate(
     from .plotting import plot_cascade
     from .scenario import load_scenario, quick_scenario
 
-    _check_options(size, seed, (csv, parquet, plot, report, pk_json),
+    _check_options(size, seed, (csv, parquet, patients_csv, plot, report, pk_json),
                    inputs=(("the scenario", scenario), ("--events", events), ("--parameters", parameters)))
-    _check_kinds({"--csv": csv, "--parquet": parquet, "--report": report, "--pk-json": pk_json})
+    _check_kinds({"--csv": csv, "--parquet": parquet, "--patients-csv": patients_csv, "--report": report,
+                  "--pk-json": pk_json})
     if plot is not None:
         from .io import figure_format
 
@@ -402,7 +408,8 @@ def simulate(
         from .scale import check_feasible, estimate, needs_streaming
 
         est = estimate(len(sc.arms), size or sc.population.size, times.size)
-        check_feasible(est, outputs={"csv": csv, "parquet": parquet, "report": report, "plot": plot})
+        check_feasible(est, outputs={"csv": csv, "parquet": parquet, "report": report, "plot": plot,
+                                     "patients_csv": patients_csv})
         if dask or chunk or needs_streaming(est):
             if report and (dask or chunk):      # the streamed run wrote no report and said nothing
                 from .errors import InputError
@@ -411,7 +418,7 @@ def simulate(
                 raise InputError(f"--report: not with {opt} (a streamed population is not kept in memory for a "
                                  f"report); leave out {opt} (a population that fits in memory is reported without "
                                  "it) or use `ketasim trial` for endpoints")
-            _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times)
+            _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times, patients_csv)
             if pk_plan:
                 _print_pk(sc, params, size, seed, False, exp, pk_json, pk_plan)
             return
@@ -428,6 +435,9 @@ def simulate(
     if parquet:
         result.to_parquet(parquet)
         typer.echo(f"wrote {parquet}")
+    if patients_csv:
+        result.patients_to_csv(patients_csv)
+        typer.echo(f"wrote {patients_csv}")
     if plot:
         pop = result.trajectories() if n > 1 else None
         plot_cascade(typ_fine.trajectories(), pop, plot, title=f"{sc.name}: typical patient" + (" and 5-95% band" if pop is not None else ""),
@@ -601,6 +611,7 @@ def _check_options(size=None, seed=None, outputs=(), inputs=()) -> None:
 #: The file kind each output option writes, and name endings that say another kind (a likely mix-up).
 _KIND_OF_OPTION = {"--csv": ("CSV", ".csv", "--parquet", (".parquet", ".pq")),
                    "--parquet": ("Parquet", ".parquet", "--csv", (".csv", ".txt")),
+                   "--patients-csv": ("CSV", ".csv", None, (".parquet", ".pq")),
                    "--json": ("JSON", ".json", "--report", (".html", ".htm")),
                    "--pk-json": ("JSON", ".json", "--report", (".html", ".htm")),
                    "--report": ("HTML", ".html", "--json", (".json",)),
@@ -636,7 +647,7 @@ def _check_kinds(outputs: dict, other: dict | None = None) -> None:
                                   f"'{Path(path).with_suffix(ext).name}'")
 
 
-def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times):
+def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times, patients_csv=None):
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask;
     ``times``: the output times (h) the in-memory run would use (sized to --size), so both write the same rows and
     print the same population lines."""
@@ -653,7 +664,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
         # the output times as the in-memory path's (the scenario's own grid is sized to its population, not --size)
         # check_disk=False: simulate() checked the files' size against the disk (check_feasible), naming --csv
         s = simulate_streamed(sc, params, n=size, seed=seed, experiment=exp, chunk=chunk, csv=csv, parquet=parquet,
-                              output_times_h=times, executor=ex, check_disk=False,
+                              output_times_h=times, executor=ex, check_disk=False, patients_csv=patients_csv,
                               progress=TextProgress("simulate" + (" (dask)" if dask else ""),
                                                     sys.stderr.isatty() or bool(dask)))
     finally:
@@ -662,6 +673,8 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     for f in (csv, parquet):
         if f:
             typer.echo(f"wrote {f} ({s.rows:,} rows, {s.patients:,} patients)")
+    if patients_csv:
+        typer.echo(f"wrote {patients_csv} ({s.patients:,} patients)")
     # the typical patient on the in-memory run's fine grid (with the output times: every session's peak window); on
     # the 5-min-then-hourly grid alone a later session's plasma peak read 76 instead of 86 ng/mL
     typ = run(sc, params, typical=True, experiment=exp,

@@ -23,6 +23,27 @@ from .vocabulary import NOTICE  # noqa: E402,F401  (re-exported)
 UNITS = DEFAULT_MODEL.units()
 
 
+def patient_units(scale: str) -> dict:
+    """Units of the per-patient covariate table (:meth:`SimulationResult.patients`, ``simulate --patients-csv``)."""
+    from .population import SCALE_NAMES
+
+    points = f"{SCALE_NAMES.get(scale, scale)} points"
+    return {"weight_kg": "kg", "age_years": "years", "female": "true for a female patient",
+            "bdnf_genotype_factor": "dimensionless (1 = Val/Val; BDNF release relative to it)", "crp_mg_l": "mg/L",
+            "baseline_score": f"{points}: true severity at entry (the model's score is scaled by it)",
+            "baseline_rating": f"{points}: the rated baseline (with the rater's noise when the population has it)"}
+
+
+def patients_table(run, start: int = 0) -> pd.DataFrame:
+    """One arm run's covariate table (subjects numbered from ``start``): the rows of
+    :meth:`SimulationResult.patients`, also written chunk by chunk by a streamed run (``ketasim.scale``)."""
+    p = run.patients
+    return pd.DataFrame({"arm": np.repeat(np.array([run.arm.name], dtype=object), p.n),
+                         "subject": np.arange(start, start + p.n), "weight_kg": p.weight_kg,
+                         "age_years": p.age_years, "female": p.female, "bdnf_genotype_factor": p.genotype_factor,
+                         "crp_mg_l": p.crp_mg_l, "baseline_score": p.baseline, "baseline_rating": p.baseline_rating})
+
+
 def ketasim_version() -> str:
     from . import __version__
 
@@ -215,15 +236,17 @@ class SimulationResult:
         with :meth:`trajectories` and :meth:`sessions`): ``weight_kg``, ``age_years``, ``female`` (bool),
         ``bdnf_genotype_factor`` (1 for Val/Val), ``crp_mg_l``, ``baseline_score`` (true severity at entry, scale
         points; the model's score is scaled by it) and ``baseline_rating`` (the rated baseline: with the rater's
-        noise when the population has it)."""
-        frames = []
-        for r in self.runs:
-            p = r.patients
-            frames.append(pd.DataFrame({"arm": r.arm.name, "subject": np.arange(p.n), "weight_kg": p.weight_kg,
-                                        "age_years": p.age_years, "female": p.female,
-                                        "bdnf_genotype_factor": p.genotype_factor, "crp_mg_l": p.crp_mg_l,
-                                        "baseline_score": p.baseline, "baseline_rating": p.baseline_rating}))
-        return pd.concat(frames, ignore_index=True)
+        noise when the population has it). ``df.attrs["units"]`` is :attr:`patient_units`, ``df.attrs["provenance"]``
+        :attr:`provenance`; :meth:`patients_to_csv` (``simulate --patients-csv``) writes it."""
+        df = pd.concat([patients_table(r) for r in self.runs], ignore_index=True)
+        df.attrs["units"] = self.patient_units
+        df.attrs["provenance"] = self.provenance
+        return df
+
+    @property
+    def patient_units(self) -> dict:
+        """Units of the :meth:`patients` columns (the baseline's in points of the population's scale)."""
+        return patient_units(self.scenario.population.scale)
 
     # -- files ------------------------------------------------------------------------------------------
     def file_metadata(self) -> dict:
@@ -239,6 +262,19 @@ class SimulationResult:
         # both files complete or neither replaced (the CSV is renamed last)
         with atomic_paths(path, str(path) + ".provenance.json") as (tmp_csv, tmp_meta):
             self.trajectories().to_csv(tmp_csv, index=False, float_format="%.6g")
+            tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return path
+
+    def patients_to_csv(self, path) -> Path:
+        """Write :meth:`patients` (one row per arm x subject: the covariates each patient was simulated with) as
+        CSV; provenance and the columns' units go to ``<path>.provenance.json`` beside it, as :meth:`to_csv`.
+        Both files complete or neither replaced."""
+        from .io import as_path, atomic_paths
+
+        path = as_path(path)
+        meta = {**self.provenance, "units": self.patient_units}
+        with atomic_paths(path, str(path) + ".provenance.json") as (tmp_csv, tmp_meta):
+            self.patients().to_csv(tmp_csv, index=False, float_format="%.6g")
             tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return path
 

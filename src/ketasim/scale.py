@@ -155,7 +155,8 @@ def needs_streaming(est: SizeEstimate, memory_budget: float | None = None) -> bo
 def check_feasible(est: SizeEstimate, *, outputs: dict, memory_budget: float | None = None) -> None:
     """Refuse up front (InputError, one line) what cannot be done with these outputs.
 
-    ``outputs``: {"csv": path or None, "parquet": path or None, "report": path or None, "plot": path or None}.
+    ``outputs``: {"csv": path or None, "parquet": path or None, "report": path or None, "plot": path or None,
+    "patients_csv": path or None} (a streamed run may write only the per-patient table).
     The files are checked against the free disk space, with a warning above :data:`LARGE_OUTPUT_BYTES`
     (:func:`check_output_files`), named as the command line's ``--csv`` / ``--parquet``.
     """
@@ -165,7 +166,7 @@ def check_feasible(est: SizeEstimate, *, outputs: dict, memory_budget: float | N
             raise InputError(f"--report: {est.rows:,} trajectory rows (~{fmt_bytes(est.memory_bytes)} in memory) do "
                              "not fit in memory for a report; use a smaller --size, fewer output times, or 'ketasim "
                              "trial' for endpoints")
-        if not files:
+        if not files and not outputs.get("patients_csv"):
             raise InputError(f"simulate: {est.rows:,} trajectory rows (~{fmt_bytes(est.memory_bytes)} in memory) do "
                              "not fit in memory and no file was asked for; give --parquet (streamed, bounded memory) "
                              "or use 'ketasim trial' for endpoints only")
@@ -237,9 +238,10 @@ def chunk_table(result_like, run, start: int):
 class TrajectoryWriter:
     """Write trajectory tables chunk by chunk; the target appears only when complete (temporary file beside
     it, then ``os.replace``). Parquet: one row group per chunk, provenance and units in the file metadata;
-    CSV: one header, provenance beside it as ``<file>.provenance.json``."""
+    CSV: one header, provenance beside it as ``<file>.provenance.json``. ``units``: the columns' units (default the
+    trajectory columns', ``result.UNITS``; the per-patient table's for ``--patients-csv``)."""
 
-    def __init__(self, path, fmt: str, provenance: dict):
+    def __init__(self, path, fmt: str, provenance: dict, units: dict | None = None):
         if fmt not in ("csv", "parquet"):
             raise InputError(f"format: use csv or parquet, got {fmt!r}")
         from .io import check_target, final_path
@@ -248,6 +250,7 @@ class TrajectoryWriter:
         self.path = check_target(final_path(self.given))     # a link's target (the link stays a link)
         self.fmt = fmt
         self.provenance = provenance
+        self.units = units
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._writer = None
         self._fh = None
@@ -257,8 +260,6 @@ class TrajectoryWriter:
         return self
 
     def write(self, df) -> None:
-        from .result import UNITS
-
         if self.fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -266,7 +267,7 @@ class TrajectoryWriter:
             table = pa.Table.from_pandas(df, preserve_index=False)
             if self._writer is None:
                 meta = dict(table.schema.metadata or {})
-                meta[b"ketasim"] = json.dumps({**self.provenance, "units": UNITS}).encode()
+                meta[b"ketasim"] = json.dumps({**self.provenance, "units": self._units()}).encode()
                 self._schema = table.schema.with_metadata(meta)
                 self._writer = pq.ParquetWriter(self.tmp, self._schema)
             self._writer.write_table(table.cast(self._schema))
@@ -278,9 +279,12 @@ class TrajectoryWriter:
                 df.to_csv(self._fh, index=False, header=False, float_format="%.6g")
         self.rows += len(df)
 
-    def close(self) -> Path:
+    def _units(self) -> dict:
         from .result import UNITS
 
+        return UNITS if self.units is None else self.units
+
+    def close(self) -> Path:
         if self._writer is not None:
             self._writer.close()
         if self._fh is not None:
@@ -291,7 +295,7 @@ class TrajectoryWriter:
         if self.fmt == "csv":
             side = Path(str(self.given) + ".provenance.json")   # beside the name given, as SimulationResult.to_csv
             tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**self.provenance, "units": UNITS}, indent=2), encoding="utf-8")
+            tmp.write_text(json.dumps({**self.provenance, "units": self._units()}, indent=2), encoding="utf-8")
             os.replace(tmp, side)
         return self.path
 
@@ -345,7 +349,7 @@ class StreamSummary:
 def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None, output_times_h=None,
                       experiment=None, chunk: int | None = None, csv=None, parquet=None, executor=None,
                       progress: Callable[[float], None] | None = None, keep: int = 2000,
-                      on_failure: str = "raise", check_disk: bool = True) -> StreamSummary:
+                      on_failure: str = "raise", check_disk: bool = True, patients_csv=None) -> StreamSummary:
     """Simulate every arm in chunks and stream trajectories to ``csv`` and/or ``parquet`` (bounded memory).
 
     The files equal ``simulate(...).to_csv/to_parquet`` of the same scenario, seed and size (same patients,
@@ -355,6 +359,9 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     (refused in one line when it does not fit with a margin) and warns above :data:`LARGE_OUTPUT_BYTES`
     (:func:`check_output_files`); False when the caller has checked it (``ketasim simulate`` does, naming its
     options).
+
+    ``patients_csv``: also write the per-patient covariate table (``SimulationResult.patients`` of the same run)
+    chunk by chunk, provenance and units beside it; like the trajectory files it appears only when complete.
     """
     from .engine import ArmRun
     from .parameters import load_parameters
@@ -392,6 +399,13 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
         writers.append(TrajectoryWriter(parquet, "parquet", head.provenance))
     if check_disk and writers:        # before any chunk runs or any byte is written
         check_output_files(estimate(len(scenario.arms), n, times.size), {w.fmt: w.path for w in writers})
+    patient_writer = None
+    if patients_csv:                  # one row per patient: small beside the trajectories, not estimated
+        from .result import patient_units, patients_table
+
+        patient_writer = TrajectoryWriter(patients_csv, "csv", head.provenance,
+                                          units=patient_units(scenario.population.scale))
+    every_writer = writers + ([patient_writer] if patient_writer is not None else [])
     kept: dict[int, list] = {}
     peaks: dict[int, dict] = {}
     finals: dict[int, list] = {}
@@ -404,6 +418,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
                 for w in writers:
                     w.write(df)
                 rows += len(df)
+            if patient_writer is not None:
+                patient_writer.write(patients_table(run, task.start))
             for col, p in monitored_peaks(run).items():
                 peaks.setdefault(task.arm_index, {}).setdefault(col, []).append(p)
             if getattr(run, "dose_levels", None) is not None and run.dose_levels.size:
@@ -412,10 +428,10 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
             if have < keep:
                 kept.setdefault(task.arm_index, []).append(_take_run(run, slice(0, keep - have)))
             del run               # before the next chunk is computed
-        for w in writers:
+        for w in every_writer:
             w.close()
     except BaseException:
-        for w in writers:
+        for w in every_writer:
             w.abort()
         raise
     runs = []

@@ -1,0 +1,87 @@
+"""Fortieth session, H4: the found-not-fixed items of the thirty-ninth session's new-user pass (NOTES.md, thirty-ninth
+session, item 5; /work/coord/s39/H1_log.md)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from _support import one_error_line, run_cli
+
+QUICK = ("simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--size", "5", "--seed", "3")
+PATIENT_COLUMNS = ["arm", "subject", "weight_kg", "age_years", "female", "bdnf_genotype_factor", "crp_mg_l",
+                   "baseline_score", "baseline_rating"]
+
+
+# ---- 1. per-patient covariates from the command line ---------------------------------------------------------------
+def test_simulate_writes_the_patients_covariates_with_units_and_provenance(capsys, tmp_path):
+    """Only the API (`result.patients()`) gave each patient's weight, age, sex, genotype, CRP and baseline: the
+    trajectory file has none of them and no option wrote them."""
+    out = tmp_path / "patients.csv"
+    code, stdout, _ = run_cli(capsys, *QUICK, "--patients-csv", out)
+    assert code == 0 and f"wrote {out}" in stdout
+    df = pd.read_csv(out)
+    assert list(df.columns) == PATIENT_COLUMNS and len(df) == 5 and list(df["subject"]) == [0, 1, 2, 3, 4]
+    side = json.loads((tmp_path / "patients.csv.provenance.json").read_text())
+    assert side["seed"] == 3 and side["patients_per_arm"] == 5 and side["model"].startswith("ketasim")
+    assert side["units"]["weight_kg"] == "kg" and side["units"]["baseline_score"].startswith("MADRS points")
+    assert set(side["units"]) == set(PATIENT_COLUMNS) - {"arm", "subject"}
+
+    import ketasim
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario("ketamine", "iv", "0.5mg/kg", weight_kg=80.0, size=5)
+    api = ketasim.simulate(sc, n=5, seed=3, output_times_h=[0.0, 1.0]).patients()
+    pd.testing.assert_frame_equal(df, api.astype({"arm": object}), check_dtype=False, atol=1e-5)
+
+
+def test_a_streamed_run_writes_the_same_patients_file(capsys, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert run_cli(capsys, *QUICK, "--patients-csv", a)[0] == 0
+    code, stdout, _ = run_cli(capsys, *QUICK, "--chunk", "2", "--patients-csv", b)
+    assert code == 0 and f"wrote {b} (5 patients)" in stdout
+    assert a.read_text() == b.read_text()
+    ja = json.loads((tmp_path / "a.csv.provenance.json").read_text())
+    jb = json.loads((tmp_path / "b.csv.provenance.json").read_text())
+    assert ja == jb
+
+
+def test_the_patients_file_is_refused_under_another_kind_of_name(capsys, tmp_path):
+    code, _, err = run_cli(capsys, *QUICK, "--patients-csv", tmp_path / "p.parquet")
+    assert code != 0 and "--patients-csv" in one_error_line(err) and "p.csv" in err
+    code, _, err = run_cli(capsys, *QUICK, "--csv", tmp_path / "x.csv", "--patients-csv", tmp_path / "x.csv")
+    assert code != 0 and "the same file" in one_error_line(err)
+
+
+def test_the_patients_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """An error while writing leaves neither the table nor its provenance (nor a temporary file)."""
+    import ketasim
+    from ketasim import result as result_mod
+    from ketasim.scale import simulate_streamed
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario("ketamine", "iv", "0.5mg/kg", weight_kg=80.0, size=4)
+    res = ketasim.simulate(sc, n=4, output_times_h=[0.0, 1.0])
+
+    def broken(*_a, **_k):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        res.patients_to_csv(tmp_path / "p.csv")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+
+    original = result_mod.patients_table
+
+    def fails_after_the_first_chunk(run, start=0):
+        if start:
+            raise RuntimeError("disk gone")
+        return original(run, start)
+
+    monkeypatch.setattr(result_mod, "patients_table", fails_after_the_first_chunk)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        simulate_streamed(sc, n=4, chunk=2, output_times_h=[0.0, 1.0], patients_csv=tmp_path / "s.csv")
+    assert list(tmp_path.iterdir()) == []
