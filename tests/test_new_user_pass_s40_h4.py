@@ -85,3 +85,31 @@ def test_the_patients_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="disk gone"):
         simulate_streamed(sc, n=4, chunk=2, output_times_h=[0.0, 1.0], patients_csv=tmp_path / "s.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- 2. the default PK schedule samples an infusion's end -----------------------------------------------------------
+def test_the_default_pk_schedule_samples_the_end_of_an_infusion(capsys):
+    """The default schedule (5 ... 45 min, 1 h, ... 24 h) had no sample at a 40-min infusion's end: `simulate --pk`
+    read Cmax 155 ng/mL at 30 min against the model's peak of 176 at 40 min (only a note said so). It now adds the
+    analysed infusion's end; the NCA's Cmax is the model's peak (the 1-minute grid's)."""
+    from _support import line, params, scenario
+    from ketasim.nca import DEFAULT_SCHEDULE_H, PKSampling, arm_pk
+    from ketasim.population import typical_patient
+
+    for duration, end in (("40 min", 40 / 60), ("100 min", 100 / 60)):
+        sc = scenario([line("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration=duration)])
+        df = arm_pk(sc.arms[0], sc.population, params(), PKSampling(analytes=("ketamine",), exact=True),
+                    patients=typical_patient(sc.population, params()))
+        row = df.iloc[0]
+        assert row["tmax_h"] == pytest.approx(end) and row["exact_tmax_h"] == pytest.approx(end, abs=1.5 / 60)
+        assert row["cmax_ng_ml"] == pytest.approx(row["exact_cmax_ng_ml"], rel=2e-3)
+    # times given are sampled as given (a study's own schedule); the default's times are all kept
+    assert PKSampling().times_for(40 / 60) == tuple(sorted((*DEFAULT_SCHEDULE_H, 40 / 60)))
+    assert PKSampling().times_for(0.75) == DEFAULT_SCHEDULE_H and PKSampling().times_for(0.0) == DEFAULT_SCHEDULE_H
+    given = PKSampling(times_h=(0.5, 1.0, 24.0))
+    assert given.infusion_end is False and given.times_for(40 / 60) == (0.5, 1.0, 24.0)
+    code, out, _ = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--pk")
+    assert code == 0 and "note: no sample at the end" not in out
+    row = next(ln.split() for ln in out.splitlines() if ln.lstrip().startswith("ketamine "))
+    assert row[2] == "0.667", row          # Tmax (h) at the end; Cmax the printed peak (176 ng/mL at 40 min)
+    assert "plasma ketamine                peak    176 ng/mL at 40 min" in out and round(float(row[1])) == 176

@@ -266,7 +266,8 @@ def simulate(
                                                 "(linear-up/log-down), AUC0-inf, t1/2 (lambda_z by log-linear "
                                                 "regression, adjusted R^2 rule) on the scenario's endpoints.pk_sampling "
                                                 "schedule, default 5, 10, 15, 30, 45 min, 1, 1.5, 2, 3, 4, 6, 8, 12, "
-                                                "24 h after the first dose, venous plasma; geometric mean and CV %, "
+                                                "24 h and the end of an infusion after the first dose, venous plasma; "
+                                                "geometric mean and CV %, "
                                                 "Tmax median and range."),
     pk_json: Optional[Path] = typer.Option(None, "--pk-json", help="Write the PK summary and every patient's NCA "
                                                                    "values as JSON (implies --pk)."),
@@ -536,7 +537,7 @@ def _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times):
             if not pk_times.strip():
                 raise InputError("--pk-times: give sampling times after the dose, e.g. '10 min,30 min,1 h,4 h,24 h'")
             times = tuple(parse_time_h(t.strip(), "--pk-times") for t in pk_times.split(","))
-            base = dataclasses.replace(base, times_h=times)
+            base = dataclasses.replace(base, times_h=times, infusion_end=False)     # as given
         except InputError as e:
             raise InputError("--pk-times: " + str(e).split(": ", 1)[-1]) from None
     doses = ("first", "last") if pk_dose == "both" else ((pk_dose or base.dose),)
@@ -568,8 +569,9 @@ def _print_pk(sc, params, size, seed, typical, exp, pk_json, plan):
 
 
 def _infusion_end_note(sc, sampling) -> str | None:
-    """A line when the analysed dose is an infusion and no sample falls at its end, where the level peaks: the
-    default schedule (30 and 45 min) read a 40-min infusion's Cmax 12 % low with Tmax 0.5 h, without a word."""
+    """A line when the analysed dose is an infusion and no sample falls at its end, where the level peaks: times
+    given without it (the default schedule adds it: ``PKSampling.infusion_end``) read a 40-min infusion's Cmax 12 %
+    low with Tmax 0.5 h, without a word."""
     from .nca import dose_window
     from .units import fmt_hours
 
@@ -581,7 +583,7 @@ def _infusion_end_note(sc, sampling) -> str | None:
             continue
         win = dose_window(arm, sampling.dose)
         d = win[0].duration_h if win else 0.0
-        if d > 0 and not any(abs(t - d) <= 1 / 60 for t in sampling.times_h):
+        if d > 0 and not any(abs(t - d) <= 1 / 60 for t in sampling.times_for(d)):
             ends.append((arm.name, d))
     if not ends:
         return None

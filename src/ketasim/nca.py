@@ -44,8 +44,11 @@ SAMPLES = ("venous", "arterial")
 DOSES = ("first", "last")
 LAMBDA_Z_RULES = ("adjusted_r2", "last3")
 #: Default sampling schedule after the dose (h): 5, 10, 15, 30, 45 min, 1, 1.5, 2, 3, 4, 6, 8, 12, 24 h (a
-#: pre-dose sample at 0 is always added).
+#: pre-dose sample at 0 is always added; with it, :attr:`PKSampling.infusion_end` adds the end of the analysed
+#: dose's infusion, where the level peaks: 30 and 45 min alone read a 40-min infusion's Cmax 12 % low).
 DEFAULT_SCHEDULE_H = (5 / 60, 10 / 60, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 24.0)
+#: A sample this close to an infusion's end (h: one minute) counts as at its end.
+END_TOLERANCE_H = 1 / 60
 #: unit of each measure, and its per-subject column
 UNITS = {"cmax": "ng/mL", "tmax": "h", "auc_0_t": "ng*h/mL", "auc_0_inf": "ng*h/mL", "t_half": "h"}
 #: how the printed table names each measure
@@ -72,7 +75,11 @@ class PKSampling:
     """How PK is sampled and analysed: times after the dose (h, > 0, increasing; a pre-dose sample at 0 is added),
     which dose (``first`` or ``last`` PK-relevant dose of each arm), the lambda_z rule, the analytes (None: those
     the arm's drugs produce), the sample (``venous`` as most studies, or ``arterial``) and whether to add the
-    "model exact" values from a 1-minute grid."""
+    "model exact" values from a 1-minute grid.
+
+    ``infusion_end``: also sample at the end of the analysed dose's infusion (where the level peaks) when no time
+    is within a minute of it (:meth:`times_for`); None (the default) means True for the default schedule and False
+    for times given, which are sampled as given."""
 
     times_h: tuple[float, ...] = DEFAULT_SCHEDULE_H
     dose: str = "first"
@@ -80,8 +87,24 @@ class PKSampling:
     analytes: tuple[str, ...] | None = None
     sample: str = "venous"
     exact: bool = False
+    infusion_end: bool | None = None
+
+    def times_for(self, duration_h: float) -> tuple[float, ...]:
+        """The sampling times after a dose given over ``duration_h`` (0: a bolus or an extravascular dose):
+        :attr:`times_h`, with the infusion's end added when :attr:`infusion_end` and no time is within a minute
+        of it."""
+        d = float(duration_h)
+        if (not self.infusion_end or not d > 0 or d > self.times_h[-1]
+                or any(abs(t - d) <= END_TOLERANCE_H for t in self.times_h)):
+            return tuple(self.times_h)
+        return tuple(sorted((*self.times_h, d)))
 
     def __post_init__(self):
+        if self.infusion_end is None:
+            object.__setattr__(self, "infusion_end", tuple(float(x) for x in np.ravel(self.times_h))
+                               == DEFAULT_SCHEDULE_H)
+        elif not isinstance(self.infusion_end, (bool, np.bool_)):
+            raise InputError(f"infusion_end: must be true or false, got {self.infusion_end!r}")
         t = np.asarray(self.times_h, float)
         if t.ndim != 1 or t.size == 0:
             raise InputError("pk_sampling.times: an NCA needs at least 2 sampling times after the dose, got none; "
@@ -137,6 +160,7 @@ def sampling_from_mapping(pk_sampling=None, analytes=None, sample=None, field: s
             if len(spec["times"]) > 200:
                 raise InputError(f"{field}.pk_sampling.times: at most 200 sampling times")
             kw["times_h"] = tuple(parse_time_h(v, f"{field}.pk_sampling.times[{i}]") for i, v in enumerate(spec["times"]))
+            kw["infusion_end"] = False          # the scenario's own times, as given
         for key in ("dose", "lambda_z"):
             if key in spec:
                 kw[key] = str(spec[key])
@@ -360,7 +384,7 @@ def arm_pk(arm, spec, params, sampling: PKSampling = PKSampling(), *, patients=N
     if win is None:
         return pd.DataFrame(columns=cols)
     adm, t0, t_next = win
-    rel = np.concatenate([[0.0], [s for s in sampling.times_h if t0 + s <= t_next + 1e-9]])
+    rel = np.concatenate([[0.0], [s for s in sampling.times_for(adm.duration_h) if t0 + s <= t_next + 1e-9]])
     if rel.size < 2:
         raise InputError(f"pk_sampling.times: no sampling time falls between the {sampling.dose} dose of arm "
                          f"{arm.name} and its next dose ({t_next - t0:g} h later)")
@@ -635,7 +659,8 @@ def pk_document(scenario, params, sampling: PKSampling, df: pd.DataFrame, *, see
             # as a trajectory file's provenance: the model and what was simulated (a quick form's was only 'quick')
             "model": model_id(model),
             "definition": scenario_definition(getattr(scenario, "source", None)),
-            "sampling": {"times_h": list(sampling.times_h), "dose": sampling.dose, "lambda_z": sampling.lambda_z,
+            "sampling": {"times_h": list(sampling.times_h), "infusion_end": bool(sampling.infusion_end),
+                         "dose": sampling.dose, "lambda_z": sampling.lambda_z,
                          "sample": sampling.sample, "exact": sampling.exact,
                          "auc": "linear-up/log-down trapezoids to the last sample"},
             "summary": summary_rows(df) if len(df) else [],
