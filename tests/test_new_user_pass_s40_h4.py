@@ -113,3 +113,31 @@ def test_the_default_pk_schedule_samples_the_end_of_an_infusion(capsys):
     row = next(ln.split() for ln in out.splitlines() if ln.lstrip().startswith("ketamine "))
     assert row[2] == "0.667", row          # Tmax (h) at the end; Cmax the printed peak (176 ng/mL at 40 min)
     assert "plasma ketamine                peak    176 ng/mL at 40 min" in out and round(float(row[1])) == 176
+
+
+# ---- 3. the HTML report's score panel names the scale -----------------------------------------------------------------
+def test_the_report_score_panel_names_the_scale_and_its_unit(tmp_path):
+    """The HTML report's time-course panel said only 'Symptom score' (MADRS? HAM-D? points?), where the PNG figure
+    names the scale; a simulation's and a trial's report (and the dashboard's figures) now name it."""
+    import ketasim
+    from ketasim.report import embedded_figures, simulation_report, trial_report
+    from ketasim.scenario import quick_scenario
+    from ketasim.web import figures as F
+
+    sc = quick_scenario("ketamine", "iv", "0.5mg/kg", weight_kg=80.0, size=3, scale="hamd17")
+    res = ketasim.simulate(sc, n=3, output_times_h=[0.0, 1.0, 24.0])
+    typ = ketasim.simulate(sc, typical=True, output_times_h=[0.0, 1.0, 24.0])
+
+    def score_titles(page):
+        fig = embedded_figures(page)["cascade"]
+        return [a["text"] for a in fig["layout"]["annotations"] if "Symptom score" in a["text"]]
+
+    page = simulation_report(res, typ, tmp_path / "s.html").read_text(encoding="utf-8")
+    assert score_titles(page) == ["<b>Symptom score (HAM-D17, points)</b>"]
+    tr = ketasim.run_trial(sc, n=4)
+    page = trial_report(tr, tmp_path / "t.html").read_text(encoding="utf-8")
+    assert score_titles(page) == ["<b>Symptom score (HAM-D17, points)</b>"]
+    fig = F.cascade_figure(typ.trajectories(), None, scale="madrs")
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert any(t.startswith("<b>Symptom score (MADRS, points)</b>") for t in titles), titles
+    assert not any("Sedation" in t and "points" in t for t in titles)     # only the score panel

@@ -376,7 +376,8 @@ def simulation_report(result, typical_result, path, *, parameter_edits: dict | N
     n = max(result.run(a).patients.n for a in result.arm_names())
     horizon = float(typ["time_h"].max())
     figs = {
-        "cascade": F.cascade_figure(typ, bands, arms=arms, arm_colors=colors, horizon_h=horizon, view=0),
+        "cascade": F.cascade_figure(typ, bands, arms=arms, arm_colors=colors, horizon_h=horizon, view=0,
+                                    scale=sc.population.scale),
         "side-effects": F.cascade_figure(typ, bands, panels=F.SIDE_PANELS, arms=arms, arm_colors=colors,
                                          horizon_h=horizon, view=1, columns=3, row_height=200),
     }
@@ -593,7 +594,8 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
     table = tr.table()
     figs = {
         "endpoints": F.endpoint_figure(table, arms=arms, arm_colors=colors),
-        "cascade": F.cascade_figure(None, bands, arms=arms, arm_colors=colors, panels=trial_panels(), view=0),
+        "cascade": F.cascade_figure(None, bands, arms=arms, arm_colors=colors, panels=trial_panels(), view=0,
+                                    scale=tr.scenario.population.scale),
         "side-effects": F.cascade_figure(None, bands, arms=arms, arm_colors=colors, view=1, columns=3, row_height=200,
                                          panels=(("Dissociation (CADSS)", (("cadss", "CADSS"),)),
                                                  ("Systolic BP change (mmHg)", (("sbp_change_mmhg", "SBP change"),)),

@@ -845,7 +845,7 @@ def simulate_form(form: dict) -> dict:
     view = form.get("view", 0)
     fig = F.cascade_figure(df, None, arms=arms, arm_colors=colors, horizon_h=float(times[-1]),
                            view=view if isinstance(view, int) else 0, shared_x="time_h",
-                           columns=_columns(form), compact_menu=_columns(form) == 1)
+                           columns=_columns(form), compact_menu=_columns(form) == 1, scale=sc.population.scale)
     if observed is not None:
         try:
             F.add_observed(fig, observed["time_h"], observed["values"], observed["column"], observed["label"])
@@ -1005,7 +1005,7 @@ def trial_view(b: Built, tr) -> dict:
     bands = tr.trajectory_summary()
     cols = b.columns
     fig = F.cascade_figure(None, bands, arms=arms, arm_colors=colors, panels=trial_panels(), view=0,
-                           columns=cols, compact_menu=cols == 1)
+                           columns=cols, compact_menu=cols == 1, scale=b.scenario.population.scale)
     ep_fig = F.endpoint_figure(table, arms=arms, arm_colors=colors, columns=cols)
     rows = []
     for r in table.to_dict("records"):

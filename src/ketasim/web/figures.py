@@ -28,6 +28,15 @@ SIDE_PANELS = (
     ("Plasma ketamine (ng/mL)", (("cp_ketamine_ng_ml", "ketamine"), ("cp_midazolam_ng_ml", "midazolam"))),
 )
 
+def score_panel_title(title: str, scale: str | None) -> str:
+    """The score panel's title with the rating scale and its unit: 'Symptom score (MADRS, points)'."""
+    if not scale:
+        return title
+    from ..population import SCALE_NAMES
+
+    return f"{title} ({SCALE_NAMES.get(scale, str(scale).upper())}, points)"
+
+
 def plotly_js_path() -> Path:
     """plotly.min.js as shipped inside the ``plotly`` wheel (served and inlined locally; never a CDN)."""
     try:
@@ -135,7 +144,7 @@ def _nonzero(y) -> bool:
 def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colors=None, view: str | int = 0,
                    horizon_h: float | None = None, buttons: bool = True, columns: int = 2,
                    title: str | None = None, row_height: int = 190, shared_x: str | None = None,
-                   compact_menu: bool = False) -> dict:
+                   compact_menu: bool = False, scale: str | None = None) -> dict:
     """A multi-panel time-course figure as a plotly.js spec ``{"data": [...], "layout": {...}}``.
 
     ``typical``: trajectories table (columns arm, time_h and variables) drawn as lines, one per arm;
@@ -144,7 +153,9 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
     default the cascade panels. Panels without any non-zero series are left out. ``compact_menu``: the time
     views as a drop-down (narrow screens) instead of a row of buttons. ``shared_x``: when every
     typical line has the same times (the dashboard), their ``x`` is left out and the trace names this key of
-    the response instead (``"x_ref"``), which the page fills in — it keeps the payload small.
+    the response instead (``"x_ref"``), which the page fills in — it keeps the payload small. ``scale``: the
+    population's rating scale (``population.scale``, e.g. 'madrs'), named with its unit in the score panel's title
+    ('Symptom score (MADRS, points)'; it named no scale).
     """
     panels = cascade_panels() if panels is None else panels
     if arms is None:
@@ -202,6 +213,7 @@ def cascade_figure(typical=None, bands=None, *, panels=None, arms=None, arm_colo
         styles = " · ".join(f"{'—' if s == 0 else ('- -' if s == 1 else '···')} {lab}"
                             for s, (_, lab) in enumerate(series)) if len(series) > 1 else ""
         if any(c == "score" for c, _ in series):
+            ptitle = score_panel_title(ptitle, scale)
             # population.recurrence (issue 7): a dotted vertical line where the typical patient's new episode begins
             # (once its time in response has passed the population median T), as ``ketasim simulate --plot`` marks it
             from ..summary import episode_starts
