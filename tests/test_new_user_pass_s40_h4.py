@@ -141,3 +141,35 @@ def test_the_report_score_panel_names_the_scale_and_its_unit(tmp_path):
     titles = [a["text"] for a in fig["layout"]["annotations"]]
     assert any(t.startswith("<b>Symptom score (MADRS, points)</b>") for t in titles), titles
     assert not any("Sedation" in t and "points" in t for t in titles)     # only the score panel
+
+
+# ---- 4. docs/model.md's side-effect ceiling paragraph: dated history, and today's numbers as the model prints them -------
+def test_model_doc_dates_the_ceiling_sessions_numbers_and_quotes_the_current_ones(capsys):
+    """docs/model.md quoted the twelfth session's figures (typical CADSS peak 14.35 after 0.5 mg/kg IV) as if current
+    while `simulate` printed 11.0. They are now labelled history, and the current figures are the command's own
+    (if this fails after a model change: run the commands and update the paragraph's last sentence)."""
+    import re
+    from pathlib import Path
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text(encoding="utf-8").split())
+    para = text[text.index("**Side-effect peaks have a ceiling**"):text.index("**A newly started oral antidepressant")]
+    assert "history, not what the model prints now" in para and para.index("14.35") < para.index("The current model")
+
+    def peaks(*argv):
+        code, out, _ = run_cli(capsys, "simulate", "--drug", "ketamine", *argv)
+        assert code == 0
+        cadss = re.search(r"dissociation \(CADSS\)\s+peak\s+([\d.]+) at", out).group(1)
+        sbp = re.search(r"systolic BP rise\s+peak\s+([+\d.]+) mmHg", out).group(1)
+        return cadss, sbp
+
+    cadss, sbp = peaks("--route", "iv", "--dose", "0.5mg/kg")
+    assert f"`ketasim simulate --drug ketamine --route iv --dose 0.5mg/kg`" in para
+    assert f"CADSS peak {cadss}, systolic rise {sbp} mmHg" in para
+    import warnings
+
+    from ketasim.errors import DoseWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DoseWarning)        # printed by the CLI as a 'warning: ...' line
+        cadss, sbp = peaks("--route", "iv-bolus", "--dose", "2mg/kg")
+    assert f"iv-bolus --dose 2mg/kg`: CADSS peak {cadss}, systolic rise {sbp} mmHg" in para
