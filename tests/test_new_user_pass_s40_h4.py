@@ -173,3 +173,38 @@ def test_model_doc_dates_the_ceiling_sessions_numbers_and_quotes_the_current_one
         warnings.simplefilter("always", DoseWarning)        # printed by the CLI as a 'warning: ...' line
         cadss, sbp = peaks("--route", "iv-bolus", "--dose", "2mg/kg")
     assert f"iv-bolus --dose 2mg/kg`: CADSS peak {cadss}, systolic rise {sbp} mmHg" in para
+
+
+# ---- 5. a YAML syntax error names the line of the mistake, not the next one --------------------------------------------
+@pytest.mark.parametrize("text, line_no, says", [
+    # a key without its ':': YAML notices it where the next line starts
+    ("name: t\npopulation\n  size: 2\narms:\n  k: [{drug: ketamine, route: iv-infusion, dose: 0.5 mg/kg}]\n", 2,
+     "'population' has no ':' after it (a key is written 'key: value'; YAML noticed it at line 3"),
+    ("name: t\nseed 3\n", 2, "'seed 3' has no ':' after it (a key is written 'key: value'; YAML noticed it at the "
+                             "end of the file"),
+    # an unclosed '{' or '[': noticed on a later line or at the end of the file
+    ("name: t\narms:\n  k:\n    - {drug: ketamine, route: iv-infusion, dose: 0.5 mg/kg\n  p: []\n", 4,
+     "the '{' opened on this line is not closed (YAML noticed it at line 5: expected ',' or '}', but got ':')"),
+    ("name: t\narms:\n  k: [{drug: ketamine, route: iv-infusion, dose: 0.5 mg/kg}\n", 3,
+     "the '[' opened on this line is not closed (YAML noticed it at the end of the file"),
+    # an unclosed quote
+    ("name: 't\npopulation: {size: 2}\narms: {}\n", 1, "the quote opened on this line is not closed"),
+])
+def test_a_yaml_syntax_error_names_the_line_of_the_mistake(capsys, tmp_path, text, line_no, says):
+    """`population` written without its ':' was reported at line 3 (where YAML noticed it), an unclosed '{' at the
+    next line: YAML's problem mark is where it noticed the mistake, its context mark where the unfinished key,
+    bracket or quote began."""
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
+    code, _, err = run_cli(capsys, "simulate", f)
+    assert code == 2
+    line = one_error_line(err)
+    assert line.startswith(f"error: {f}: not valid YAML (line {line_no}): "), line
+    assert says in line, line
+
+
+def test_a_yaml_error_at_its_own_line_keeps_that_line(capsys, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: t: u\nseed: 3\n")
+    code, _, err = run_cli(capsys, "simulate", f)
+    assert one_error_line(err) == f"error: {f}: not valid YAML (line 1): mapping values are not allowed here"

@@ -226,6 +226,12 @@ def _comment_start(line: str) -> int:
     return -1
 
 
+#: YAML error contexts whose context mark is where an unfinished key, bracket or quote began (the problem mark is
+#: where YAML noticed it: often the next line): what was left open
+_OPENED_AT_CONTEXT = {"while scanning a simple key": "key", "while parsing a flow mapping": "'{'",
+                      "while parsing a flow sequence": "'['", "while scanning a quoted scalar": "quote"}
+
+
 def yaml_error_text(e, text: str) -> str:
     """What is wrong with YAML ``text`` that raised ``e`` (a yaml.YAMLError), as the tail of one error line:
     ' (line N): problem' plus a hint for what a user most often did (tabs, a non-breaking space or typographic quotes
@@ -248,6 +254,22 @@ def yaml_error_text(e, text: str) -> str:
     where_line = f" (line {mark.line + 1})" if mark is not None else ""
     # the error's line and the one before it (a stray character often shows one line later)
     near = "\n".join(lines[max(0, mark.line - 1):mark.line + 1]) if mark is not None else ""
+    # YAML notices a key without its ':', an unclosed bracket or quote where the next thing starts (often the next
+    # line, or the end of the file): its problem mark is late, its context mark is where the unfinished thing began
+    start = getattr(e, "context_mark", None)
+    opened = str(getattr(e, "context", None) or "")
+    if (mark is not None and start is not None and start.line < mark.line
+            and opened.startswith(tuple(_OPENED_AT_CONTEXT))):
+        what = _OPENED_AT_CONTEXT[next(k for k in _OPENED_AT_CONTEXT if opened.startswith(k))]
+        found = (f"line {mark.line + 1}" if mark.line < len(lines) else "the end of the file")
+        if what == "key":
+            key = lines[start.line][start.column:].split("#", 1)[0].strip()[:40] if start.line < len(lines) else ""
+            problem = (f"{f'{key!r}' if key else 'the key'} has no ':' after it (a key is written 'key: value'; YAML "
+                       f"noticed it at {found}: {problem})")
+        else:
+            problem = f"the {what} opened on this line is not closed (YAML noticed it at {found}: {problem})"
+        where_line = f" (line {start.line + 1})"
+        near = "\n".join(lines[max(0, start.line - 1):mark.line + 1])
     if "\\t" in problem or "\t" in near:
         problem += "; indent with spaces, not tabs"
     elif "\u00a0" in near:              # copied from a word processor or a PDF
