@@ -572,7 +572,7 @@ def _infusion_end_note(sc, sampling) -> str | None:
     """A line when the analysed dose is an infusion and no sample falls at its end, where the level peaks: times
     given without it (the default schedule adds it: ``PKSampling.infusion_end``) read a 40-min infusion's Cmax 12 %
     low with Tmax 0.5 h, without a word."""
-    from .nca import dose_window
+    from .nca import END_TOLERANCE_H, dose_window
     from .units import fmt_hours
 
     if sampling.exact:                  # the 1-minute grid's rows are printed beside the schedule's
@@ -583,7 +583,7 @@ def _infusion_end_note(sc, sampling) -> str | None:
             continue
         win = dose_window(arm, sampling.dose)
         d = win[0].duration_h if win else 0.0
-        if d > 0 and not any(abs(t - d) <= 1 / 60 for t in sampling.times_for(d)):
+        if d > 0 and not any(abs(t - d) <= END_TOLERANCE_H for t in sampling.times_for(d)):
             ends.append((arm.name, d))
     if not ends:
         return None

@@ -44,6 +44,18 @@ def patients_table(run, start: int = 0) -> pd.DataFrame:
                          "crp_mg_l": p.crp_mg_l, "baseline_score": p.baseline, "baseline_rating": p.baseline_rating})
 
 
+def _csv_with_provenance(path, table, meta: dict) -> Path:
+    """Write ``table()`` (a DataFrame) as CSV and ``meta`` as ``<path>.provenance.json`` beside it: both files
+    complete or neither replaced (the CSV is renamed last)."""
+    from .io import as_path, atomic_paths
+
+    path = as_path(path)
+    with atomic_paths(path, str(path) + ".provenance.json") as (tmp_csv, tmp_meta):
+        table().to_csv(tmp_csv, index=False, float_format="%.6g")
+        tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return path
+
+
 def ketasim_version() -> str:
     from . import __version__
 
@@ -255,28 +267,13 @@ class SimulationResult:
 
     def to_csv(self, path) -> Path:
         """Write trajectories as CSV; provenance and units go to ``<path>.provenance.json`` beside it."""
-        from .io import as_path, atomic_paths
-
-        path = as_path(path)
-        meta = self.file_metadata()
-        # both files complete or neither replaced (the CSV is renamed last)
-        with atomic_paths(path, str(path) + ".provenance.json") as (tmp_csv, tmp_meta):
-            self.trajectories().to_csv(tmp_csv, index=False, float_format="%.6g")
-            tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        return path
+        return _csv_with_provenance(path, self.trajectories, self.file_metadata())
 
     def patients_to_csv(self, path) -> Path:
         """Write :meth:`patients` (one row per arm x subject: the covariates each patient was simulated with) as
         CSV; provenance and the columns' units go to ``<path>.provenance.json`` beside it, as :meth:`to_csv`.
         Both files complete or neither replaced."""
-        from .io import as_path, atomic_paths
-
-        path = as_path(path)
-        meta = {**self.provenance, "units": self.patient_units}
-        with atomic_paths(path, str(path) + ".provenance.json") as (tmp_csv, tmp_meta):
-            self.patients().to_csv(tmp_csv, index=False, float_format="%.6g")
-            tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        return path
+        return _csv_with_provenance(path, self.patients, {**self.provenance, "units": self.patient_units})
 
     def to_parquet(self, path) -> Path:
         """Write trajectories as Parquet with provenance and units in the file's metadata."""
