@@ -170,3 +170,20 @@ def test_the_reference_level_is_the_push_peak_the_dose_rule_uses(table):
     assert level == pytest.approx(table.effect_site_peak("iv-infusion", duration_min=ANESTHETIC_PUSH_H * 60), rel=1e-6)
     assert level == pytest.approx(table.effect_site_peak("iv-bolus") * infusion_peak_factor(ANESTHETIC_PUSH_H),
                                   rel=0.005)
+
+
+def test_the_check_does_not_depend_on_the_output_grid(tmp_path, capsys):
+    """On a daily output grid (output: {every: 1 d}) the pushes' peaks fell between two rows and nothing warned: the
+    check reads its own grid around each dose (summary.anesthetic_check_times), so `trial` and `simulate` warn on any
+    grid, also for doses late in a regimen."""
+    from ketasim.scenario import scenario_from_dict
+    from ketasim.summary import anesthetic_check_times, cumulative_anesthetic_arms
+
+    sc = scenario_from_dict({"name": "t", "population": {"size": 4}, "arms": {
+        "late": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg", "at": "10 d", "every": "10 min",
+                  "count": 2}]}, "output": {"every": "1 d", "until": "14 d"}})
+    times = anesthetic_check_times(sc)
+    assert times.min() == 0 and np.all(np.diff(times) > 0)
+    assert np.any(np.isclose(times, 240 + 10 / 60 + 5 / 60)) and times.max() == pytest.approx(240 + 10 / 60 + 2)
+    (warning,) = cumulative_anesthetic_arms(sc)
+    assert warning[0] == "late" and " min after the dose at 10" in warning[1], warning

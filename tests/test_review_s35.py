@@ -319,9 +319,10 @@ def test_one_duration_formatter_for_the_run_budget_messages_and_the_progress_lin
 
 
 def test_one_cumulative_anesthetic_warning_function_serves_simulate_and_trial(monkeypatch):
-    """app.py (trial: simulates the typical patient) and cli.py (simulate: given its typical result) each had a
-    `_warn_cumulative_anesthetic` doing the same job (R4-2): one, app.warn_cumulative_anesthetic(sc, params,
-    typical=None), which simulates only when not given the typical result."""
+    """app.py (trial) and cli.py (simulate) each had a `_warn_cumulative_anesthetic` doing the same job (R4-2): one,
+    app.warn_cumulative_anesthetic(sc, params, experiment=...). Since the fortieth session it always simulates the
+    typical patient on its own grid around the doses (summary.anesthetic_check_times), not on the output grid, and
+    simulates nothing when no arm has ketamine."""
     import warnings
 
     import ketasim.cli
@@ -333,16 +334,13 @@ def test_one_cumulative_anesthetic_warning_function_serves_simulate_and_trial(mo
     sc = scenario_from_dict({"name": "t", "population": {"size": 4}, "arms": {
         "rep": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg", "every": "10 min", "count": 6}]},
         "output": {"every": "5 min", "until": "3 h"}})
-    typical = engine.simulate(sc, typical=True)
     with pytest.warns(DoseWarning, match=r"^arms\.rep: together its doses are in the anesthetic range"):
-        app.warn_cumulative_anesthetic(sc)                   # trial's use: simulates the typical patient itself
+        app.warn_cumulative_anesthetic(sc)
 
     def refuse(*a, **k):
-        raise AssertionError("simulated although given the typical result")
+        raise AssertionError("simulated with no ketamine arm")
 
     monkeypatch.setattr(engine, "simulate", refuse)
-    with pytest.warns(DoseWarning, match=r"^arms\.rep: together its doses"):
-        app.warn_cumulative_anesthetic(sc, typical=typical)  # simulate's use: its own (fine-grid) typical result
     none = scenario_from_dict({"name": "p", "arms": {"p": [{"drug": "placebo", "route": "iv-infusion",
                                                                "dose": "0 mg", "duration": "40 min"}]}})
     with warnings.catch_warnings():

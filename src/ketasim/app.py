@@ -100,23 +100,17 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     return tr
 
 
-def warn_cumulative_anesthetic(sc, params=None, *, typical=None) -> None:
+def warn_cumulative_anesthetic(sc, params=None, *, experiment=None) -> None:
     """Doses of an arm that add up to the anesthetic range (none alone in it) warn (DoseWarning) as one anesthetic
-    dose warns when the scenario is read. ``typical``: the typical patient's result already run (``simulate`` reads it
-    on its fine grid); else each arm's typical patient is simulated here on the scenario's grid (``trial``, before
-    it runs), skipped when no arm has ketamine. One function for both commands (R4-2)."""
+    dose warns when the scenario is read: ``summary.cumulative_anesthetic_arms``, which simulates each arm's typical
+    patient on its own grid around the doses (not the output grid: a daily grid missed every peak). One function for
+    ``simulate`` and ``trial`` (R4-2)."""
     import warnings
 
     from .errors import DoseWarning
     from .summary import cumulative_anesthetic_arms
 
-    if typical is None:
-        if not any(d.drug.is_ketamine for arm in sc.arms for d in arm.doses):
-            return
-        from .engine import simulate
-
-        typical = simulate(sc, params, typical=True)
-    for _, msg in cumulative_anesthetic_arms(sc, typical):
+    for _, msg in cumulative_anesthetic_arms(sc, params, experiment=experiment):
         warnings.warn(msg, DoseWarning, stacklevel=2)
 
 

@@ -429,7 +429,7 @@ def simulate(
     # the figure, report and summary read the typical patient on a fine grid (cheap: one patient)
     fine_times = np.union1d(times, _fine_times(float(times[-1])))
     typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times)
-    warn_cumulative_anesthetic(sc, typical=typ_fine)
+    warn_cumulative_anesthetic(sc, params, experiment=exp)
     if csv:
         result.to_csv(csv)
         typer.echo(f"wrote {csv}")
@@ -681,7 +681,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     # the 5-min-then-hourly grid alone a later session's plasma peak read 76 instead of 86 ng/mL
     typ = run(sc, params, typical=True, experiment=exp,
               output_times_h=np.union1d(times, _fine_times(float(times[-1]))))
-    warn_cumulative_anesthetic(sc, typical=typ)       # as the in-memory path
+    warn_cumulative_anesthetic(sc, params, experiment=exp)       # as the in-memory path
     if plot:
         plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",

@@ -199,21 +199,44 @@ def _racemate_equivalent_effect_site(t, params) -> np.ndarray:
     return t["ce_ketamine_ng_ml"].to_numpy(float) * factor
 
 
-def cumulative_anesthetic_arms(scenario, typical) -> list[tuple[str, str]]:
-    """One warning per arm whose typical patient (``typical``: a SimulationResult of typical patients) reaches the
-    anesthetic range although none of its doses alone is in it: its racemate-equivalent effect-site ketamine reaches
+#: The cumulative anesthetic check reads each ketamine dose's typical effect-site level every minute from its start
+#: to 1 h after its end (a push peaks within ~5 min, an absorbed dose within ~30 min) and at 1.5 and 2 h
+_CHECK_STEP_H = 1.0 / 60.0
+_CHECK_TAIL_H = (1.5, 2.0)
+
+
+def anesthetic_check_times(scenario) -> np.ndarray:
+    """Output times (h) on which :func:`cumulative_anesthetic_arms` reads an arm's typical patient: every minute from
+    each ketamine dose's start to 1 h after its end, then 1.5 and 2 h after it, whatever the scenario's output grid
+    (on a daily grid every peak fell between two rows). At most ~62 + the infusion's minutes per dose, and doses are
+    at most ``regimen.MAX_ADMINISTRATIONS`` per arm: bounded."""
+    parts = [np.zeros(1)]
+    for arm in scenario.arms:
+        for a in arm.administrations():
+            if not a.drug.is_ketamine or a.amount <= 0:
+                continue
+            end = a.start_h + a.duration_h
+            parts.append(np.arange(a.start_h, end + 1.0 + 1e-9, _CHECK_STEP_H))
+            parts.append(end + np.asarray(_CHECK_TAIL_H))
+    return np.unique(np.round(np.concatenate(parts), 9))
+
+
+def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None) -> list[tuple[str, str]]:
+    """One warning per arm whose typical patient (simulated here under ``params`` and ``experiment`` on
+    :func:`anesthetic_check_times`; None: the installed set, the default experiment) reaches the anesthetic range
+    although none of its doses alone is in it: its racemate-equivalent effect-site ketamine reaches
     the peak of 1 mg/kg pushed over 60 s (:func:`anesthetic_effect_site_level`), the dose rule's level. Two 0.9
     mg/kg IV pushes 10 min apart add up to it, each push alone below. Arms with a dose that already warned are left
     out (one warning is enough). First, IV doses given back to back (each starting at most 5 min after the previous
     one's end: ``regimen.back_to_back_iv_runs``) are judged as one infusion by the dose rule
     (``regimen.infusion_in_anesthetic_range``), so that a split line warns as the single line does and is named as
     such. Returns (arm name, warning) pairs."""
+    from .engine import simulate
     from .regimen import ANESTHETIC_MG_PER_KG, REFERENCE_WEIGHT_KG, Drug, back_to_back_iv_runs, \
         infusion_in_anesthetic_range
 
-    traj = typical.trajectories()
     out = []
-    level = None
+    level = traj = typical = None
     for arm in scenario.arms:
         if any(d.in_anesthetic_range() for d in arm.doses):
             continue
@@ -230,9 +253,12 @@ def cumulative_anesthetic_arms(scenario, typical) -> list[tuple[str, str]]:
                                   "that it blocks the antidepressant plasticity is a hypothesis, off by default: "
                                   "experiments.anesthetic_state)"))
             continue
-        if not {"ce_ketamine_ng_ml", "cp_s_ketamine_ng_ml", "cp_r_ketamine_ng_ml"} <= set(traj.columns) or \
-                not any(d.drug.is_ketamine for d in arm.doses):
+        if not any(d.drug.is_ketamine and d.amount > 0 for d in arm.doses):
             continue
+        if traj is None:                           # one typical run for every arm, only when an arm needs it
+            typical = simulate(scenario, params, typical=True, experiment=experiment,
+                               output_times_h=anesthetic_check_times(scenario))
+            traj = typical.trajectories()
         t = traj[traj["arm"] == arm.name]
         ce = _racemate_equivalent_effect_site(t, typical.params)
         if not ce.size or ce.max() <= 0:
@@ -243,9 +269,13 @@ def cumulative_anesthetic_arms(scenario, typical) -> list[tuple[str, str]]:
         if not on.size:
             continue
         what = "together its doses are" if len(arm.administrations()) > 1 else "its dose is"
-        out.append((arm.name, f"arms.{arm.name}: {what} in the anesthetic range: the typical patient's effect-site "
-                              f"ketamine{equiv} reaches the peak of a {ANESTHETIC_MG_PER_KG:g} mg/kg push ({level:.0f} "
-                              f"ng/mL) at {fmt_time(float(t['time_h'].to_numpy()[on[0]]))} (peak {ce.max():.0f} "
-                              "ng/mL; expect sedation; that it blocks the antidepressant plasticity is a hypothesis, "
-                              "off by default: experiments.anesthetic_state)"))
+        # when: after the latest dose started by then ('10.0 d' alone hid the minutes that matter here)
+        t_on = float(t["time_h"].to_numpy()[on[0]])
+        dose_at = max((a.start_h for a in arm.administrations() if a.drug.is_ketamine and a.start_h <= t_on + 1e-9),
+                      default=0.0)
+        out.append((arm.name, f"arms.{arm.name}: {what} in the anesthetic range: the typical patient's{equiv} "
+                              f"effect-site ketamine reaches the peak of a {ANESTHETIC_MG_PER_KG:g} mg/kg push ({level:.0f} "
+                              f"ng/mL) {fmt_hours(t_on - dose_at)} after the dose at {fmt_time(dose_at)} (peak "
+                              f"{ce.max():.0f} ng/mL; expect sedation; that it blocks the antidepressant plasticity is "
+                              "a hypothesis, off by default: experiments.anesthetic_state)"))
     return out

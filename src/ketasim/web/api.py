@@ -861,8 +861,10 @@ def simulate_form(form: dict) -> dict:
     # doses that only add up to the anesthetic range warn at the arm's dose field, as the CLI warns of them
     from ..summary import cumulative_anesthetic_arms
 
+    with ENGINE_LOCK:                       # it runs the typical patient on its own grid around the doses
+        cumulative = cumulative_anesthetic_arms(sc, res.params)
     adds_up = [{"field": f"regimen.{b.slots[a]}.dose" if isinstance(b.slots.get(a), int) else "general",
-                "message": msg} for a, msg in cumulative_anesthetic_arms(sc, res)]
+                "message": msg} for a, msg in cumulative]
     out = {
         "ok": True, "arms": [{"name": a, "slot": b.slots[a], "color": colors[a]} for a in arms],
         "time_h": F.compact(times, 9), "chain": chain, "chain_ranges": json_safe(_chain_ranges(df)),
