@@ -1,14 +1,15 @@
 """The tables behind the anesthetic-range warning (fortieth session).
 
-The warning judges every parenteral ketamine dose by the typical effect-site peak it reaches, from the peak of a
-1 mg/kg IV bolus (the Ketalar label's lowest induction dose). At read time, before any run, it cannot simulate, so
+The warning judges every parenteral ketamine dose by the typical effect-site peak it reaches, from the peak of
+1 mg/kg pushed IV over 60 s (the Ketalar label's lowest induction dose, given as the label says). At read time, before any run, it cannot simulate, so
 `regimen.py` holds two tables of the model's own ratios, printed here:
 
 * `_EFFECT_SITE_PEAK_RATIO`: the effect-site peak of 1 mg/kg racemic ketamine infused over T minutes, relative to
   the same dose as a bolus (interpolated log-log in between by `regimen.infusion_peak_factor`);
 * `_ABSORBED_PARENTERAL_PEAK_RATIO`: the same for an IM and an SC dose.
 
-The typical 70-kg patient, output every 0.25 min. The constants are copied by hand into regimen.py;
+The quick form's typical 70-kg patient (a woman; a man's ratios differ by < 2 %), output every 0.25 min. The
+constants are copied by hand into regimen.py;
 tests/test_infusion_anesthetic_warning.py re-checks them, and durations in between, against the model (2 %).
 
     NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/anesthetic_peak_table.py      (~5 s)

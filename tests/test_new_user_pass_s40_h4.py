@@ -107,7 +107,7 @@ def test_the_default_pk_schedule_samples_the_end_of_an_infusion(capsys):
     assert PKSampling().times_for(40 / 60) == tuple(sorted((*DEFAULT_SCHEDULE_H, 40 / 60)))
     assert PKSampling().times_for(0.75) == DEFAULT_SCHEDULE_H and PKSampling().times_for(0.0) == DEFAULT_SCHEDULE_H
     given = PKSampling(times_h=(0.5, 1.0, 24.0))
-    assert given.infusion_end is False and given.times_for(40 / 60) == (0.5, 1.0, 24.0)
+    assert given.adds_infusion_end is False and given.times_for(40 / 60) == (0.5, 1.0, 24.0)
     code, out, _ = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--pk")
     assert code == 0 and "note: no sample at the end" not in out
     row = next(ln.split() for ln in out.splitlines() if ln.lstrip().startswith("ketamine "))

@@ -94,18 +94,26 @@ class PKSampling:
         :attr:`times_h`, with the infusion's end added when :attr:`infusion_end` and no time is within a minute
         of it."""
         d = float(duration_h)
-        if (not self.infusion_end or not d > 0 or d > self.times_h[-1]
+        if (not self.adds_infusion_end or not d > 0 or d > self.times_h[-1]
                 or any(abs(t - d) <= END_TOLERANCE_H for t in self.times_h)):
             return tuple(self.times_h)
         return tuple(sorted((*self.times_h, d)))
 
+    @property
+    def adds_infusion_end(self) -> bool:
+        """:attr:`infusion_end` resolved: None is True for the default schedule and False for times given (resolved
+        here, not stored, so that ``dataclasses.replace(s, times_h=...)`` re-derives it; review s40 R2-3)."""
+        if self.infusion_end is not None:
+            return bool(self.infusion_end)
+        return tuple(float(x) for x in np.ravel(self.times_h)) == DEFAULT_SCHEDULE_H
+
     def __post_init__(self):
-        if self.infusion_end is None:
-            object.__setattr__(self, "infusion_end", tuple(float(x) for x in np.ravel(self.times_h))
-                               == DEFAULT_SCHEDULE_H)
-        elif not isinstance(self.infusion_end, (bool, np.bool_)):
+        if self.infusion_end is not None and not isinstance(self.infusion_end, (bool, np.bool_)):
             raise InputError(f"infusion_end: must be true or false, got {self.infusion_end!r}")
-        t = np.asarray(self.times_h, float)
+        try:
+            t = np.asarray(self.times_h, float)
+        except (TypeError, ValueError):
+            t = np.asarray([])          # None or text: the one-line 'needs at least 2 sampling times' below
         if t.ndim != 1 or t.size == 0:
             raise InputError("pk_sampling.times: an NCA needs at least 2 sampling times after the dose, got none; "
                              "e.g. '10 min,30 min,1 h,4 h,24 h'")
@@ -659,7 +667,7 @@ def pk_document(scenario, params, sampling: PKSampling, df: pd.DataFrame, *, see
             # as a trajectory file's provenance: the model and what was simulated (a quick form's was only 'quick')
             "model": model_id(model),
             "definition": scenario_definition(getattr(scenario, "source", None)),
-            "sampling": {"times_h": list(sampling.times_h), "infusion_end": bool(sampling.infusion_end),
+            "sampling": {"times_h": list(sampling.times_h), "infusion_end": sampling.adds_infusion_end,
                          "dose": sampling.dose, "lambda_z": sampling.lambda_z,
                          "sample": sampling.sample, "exact": sampling.exact,
                          "auc": "linear-up/log-down trapezoids to the last sample"},

@@ -80,11 +80,12 @@ MIDAZOLAM_SEDATIVE_MG_PER_KG = 0.1
 NEGLIGIBLE_MG_PER_KG = {"ketamine": 0.01, "midazolam": 0.002}
 #: Nominal systemic fraction used only for the anesthetic-range warning of oral, nasal and sublingual doses.
 _NOMINAL_F = {Route.INTRANASAL: 0.5, Route.ORAL: 0.2, Route.SUBLINGUAL: 0.3}
-#: The typical 70-kg man's effect-site ketamine peak after an IM or SC dose, relative to the same dose as an IV bolus
-#: (dimensionless; benchmarks/anesthetic_peak_table.py; re-checked against the model by
-#: tests/test_infusion_anesthetic_warning.py): the anesthetic-range warning judges these doses by the level they
-#: reach, as it judges IV doses (IM 1 mg/kg: effect site ~610 ng/mL at ~12 min, venous ~480, as Hirlinger & Dick
-#: 1984 Anaesthesist 33:272 PMID 6476334 report, median 474 ng/mL at 15 min (abstract); a 1 mg/kg bolus ~940).
+#: The typical 70-kg patient's effect-site ketamine peak after an IM or SC dose, relative to the same dose as an IV
+#: bolus (dimensionless; the quick form's patient, a woman: a man's ratios differ by < 2 %;
+#: benchmarks/anesthetic_peak_table.py; re-checked against the model by tests/test_infusion_anesthetic_warning.py):
+#: the anesthetic-range warning judges these doses by the level they reach, as it judges IV doses (IM 1 mg/kg: effect
+#: site ~610 ng/mL at ~12 min, venous ~480, as Hirlinger & Dick 1984 Anaesthesist 33:272 PMID 6476334 report,
+#: median 474 ng/mL at 15 min (abstract); a 1 mg/kg bolus ~940).
 _ABSORBED_PARENTERAL_PEAK_RATIO = {Route.IM: 0.6442, Route.SC: 0.2777}
 def anesthetic_potency(drug: Drug) -> float:
     """Anesthetic potency per mg relative to the racemate, for the anesthetic-range warning of parenteral doses (IV,
@@ -121,12 +122,13 @@ ANESTHETIC_PUSH_H = 1.0 / 60.0
 #: infusion for the anesthetic-range warning (an infusion split into lines, boluses minutes apart): 5 min
 BACK_TO_BACK_H = 5.0 / 60.0
 
-#: The typical 70-kg man's effect-site ketamine peak after an IV dose infused over T minutes, relative to the same
-#: dose given as a bolus (dimensionless): (T in min, ratio) pairs tabulated from the model by
-#: benchmarks/anesthetic_peak_table.py (tests/test_infusion_anesthetic_warning.py re-checks them, and the values in
-#: between, against the model). The effect site, not venous plasma: it is what sedation and the anesthesia itself
-#: follow (its ke0 comes from arterial data), and it lags a bolus's brief venous peak, so one level judges a bolus
-#: and an infusion alike. Only ratios enter the warning.
+#: The typical 70-kg patient's effect-site ketamine peak after an IV dose infused over T minutes, relative to the
+#: same dose given as a bolus (dimensionless; the quick form's patient, a woman: a man's ratios differ by < 2 %):
+#: (T in min, ratio) pairs tabulated from the model by benchmarks/anesthetic_peak_table.py
+#: (tests/test_infusion_anesthetic_warning.py re-checks them, and the values in between, against the model). The
+#: effect site, not venous plasma: it is what sedation and the anesthesia itself follow (its ke0 comes from arterial
+#: data), and it lags a bolus's brief venous peak, so one level judges a bolus and an infusion alike. Only ratios
+#: enter the warning.
 _EFFECT_SITE_PEAK_RATIO = ((0.0, 1.0), (0.5, 0.9996), (1.0, 0.9986), (2.0, 0.9942), (3.0, 0.9866), (5.0, 0.9649),
                            (7.5, 0.9277), (10.0, 0.8853), (15.0, 0.7981), (20.0, 0.719), (30.0, 0.5942),
                            (40.0, 0.5052), (45.0, 0.4701), (60.0, 0.3897), (90.0, 0.2922), (120.0, 0.2355),

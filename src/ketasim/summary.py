@@ -155,36 +155,29 @@ def monitoring_summary_from_peaks(peaks: dict) -> str:
     return "\n".join(lines)
 
 
-def anesthetic_effect_site_level(params) -> float:
-    """The level (ng/mL) from which an arm's typical patient is in the anesthetic range: the typical 70-kg patient's
-    effect-site ketamine peak after 1 mg/kg racemic ketamine pushed IV over 60 s (the Ketalar label's
-    lowest induction dose, ``regimen.ANESTHETIC_MG_PER_KG``, over ``regimen.ANESTHETIC_PUSH_H``) under ``params``:
-    the level the dose rule (``regimen.infusion_in_anesthetic_range``) judges every IV dose by. Computed once per
-    parameter set (keyed by its content hash, ``ParameterSet.version``); ``params`` None: the installed set."""
+def anesthetic_effect_site_level(scenario, params=None, *, experiment=None) -> float:
+    """The level (ng/mL) from which an arm's typical patient is in the anesthetic range: the racemate-equivalent
+    effect-site ketamine peak (:func:`_racemate_equivalent_effect_site`, as the arm's is read) that the typical patient
+    of ``scenario``'s population reaches after 1 mg/kg racemic ketamine pushed IV over 60 s (the Ketalar label's lowest
+    induction dose, ``regimen.ANESTHETIC_MG_PER_KG``, over ``regimen.ANESTHETIC_PUSH_H``), read on the same 1-min grid
+    from the dose (:func:`anesthetic_check_times`): the level the dose rule (``regimen.infusion_in_anesthetic_range``)
+    judges every IV dose by, for this patient (a 70-kg man's push peaks ~4 % above a woman's)."""
+    import dataclasses
     import warnings
 
     from .engine import simulate
     from .errors import DoseWarning
-    from .parameters import load_parameters
-    from .regimen import ANESTHETIC_MG_PER_KG, ANESTHETIC_PUSH_H, REFERENCE_WEIGHT_KG
-    from .scenario import quick_scenario
+    from .regimen import ANESTHETIC_MG_PER_KG, ANESTHETIC_PUSH_H, arm_from_list
 
-    params = load_parameters() if params is None else params
-    key = params.version
-    if key not in _ANESTHETIC_LEVELS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DoseWarning)          # the reference dose is on the threshold by design
-            sc = quick_scenario("racemic-ketamine", "iv-infusion", f"{ANESTHETIC_MG_PER_KG:g} mg/kg",
-                                duration=f"{ANESTHETIC_PUSH_H * 60:g} min", weight_kg=REFERENCE_WEIGHT_KG,
-                                output_every="0.25 min", until="1 h")
-        if len(_ANESTHETIC_LEVELS) >= 32:                           # a sweep's many sets: bounded memory
-            _ANESTHETIC_LEVELS.clear()
-        _ANESTHETIC_LEVELS[key] = float(simulate(sc, params, typical=True).trajectories()["ce_ketamine_ng_ml"].max())
-    return _ANESTHETIC_LEVELS[key]
-
-
-#: anesthetic_effect_site_level's results by parameter-set version
-_ANESTHETIC_LEVELS: dict[str, float] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DoseWarning)          # the reference dose is on the threshold by design
+        push = arm_from_list("anesthetic_reference", [{
+            "drug": "racemic-ketamine", "route": "iv-infusion", "dose": f"{ANESTHETIC_MG_PER_KG:g} mg/kg",
+            "duration": f"{ANESTHETIC_PUSH_H * 60:g} min"}])
+    ref = dataclasses.replace(scenario, arms=(push,), endpoints=None, design=(), output_every_h=None,
+                              output_until_h=None, output_list_h=None)
+    run = simulate(ref, params, typical=True, experiment=experiment, output_times_h=anesthetic_check_times(ref))
+    return float(_racemate_equivalent_effect_site(run.trajectories(), run.params).max())
 
 
 def _racemate_equivalent_effect_site(t, params) -> np.ndarray:
@@ -264,7 +257,7 @@ def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None) -> lis
         if not ce.size or ce.max() <= 0:
             continue
         if level is None:
-            level = anesthetic_effect_site_level(typical.params)
+            level = anesthetic_effect_site_level(scenario, typical.params, experiment=experiment)
         on = np.flatnonzero(ce >= level * (1 - 1e-9))
         if not on.size:
             continue
