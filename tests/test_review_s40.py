@@ -22,3 +22,27 @@ def test_pk_sampling_without_times_is_one_line_and_replaced_times_are_sampled_as
     assert not given.adds_infusion_end and given.times_for(40 / 60) == (0.5, 1.0, 4.0)
     assert dataclasses.replace(given, times_h=DEFAULT_SCHEDULE_H).adds_infusion_end
     assert dataclasses.replace(given, infusion_end=True).times_for(40 / 60) == (0.5, 40 / 60, 1.0, 4.0)
+
+
+def test_an_inhibitor_counts_against_the_anesthetic_level_wherever_it_is_written():
+    """R4-1: the reference push kept the population's comedications, so clarithromycin written in
+    `population.comedications` raised the level as much as the dose (silent), while the same inhibitor in the arm's
+    `comedications:` warned. The reference is now the patient without interacting drugs: both forms warn alike."""
+    import warnings
+
+    from ketasim.errors import DoseWarning
+    from ketasim.scenario import scenario_from_dict
+    from ketasim.summary import cumulative_anesthetic_arms
+
+    dose = [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.95 mg/kg"}]
+    pop = {"size": 4, "weight_kg": {"mean": 70, "sd": 0}, "female_fraction": 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DoseWarning)
+        in_arm = scenario_from_dict({"name": "a", "population": pop,
+                                     "arms": {"x": {"doses": dose, "comedications": ["clarithromycin"]}}})
+        in_pop = scenario_from_dict({"name": "p", "population": {**pop, "comedications": ["clarithromycin"]},
+                                     "arms": {"x": dose}})
+        alone = scenario_from_dict({"name": "n", "population": pop, "arms": {"x": dose}})
+    a, p = cumulative_anesthetic_arms(in_arm), cumulative_anesthetic_arms(in_pop)
+    assert len(a) == len(p) == 1 and a[0][1] == p[0][1], (a, p)
+    assert cumulative_anesthetic_arms(alone) == []

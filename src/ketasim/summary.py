@@ -158,10 +158,11 @@ def monitoring_summary_from_peaks(peaks: dict) -> str:
 def anesthetic_effect_site_level(scenario, params=None, *, experiment=None) -> float:
     """The level (ng/mL) from which an arm's typical patient is in the anesthetic range: the racemate-equivalent
     effect-site ketamine peak (:func:`_racemate_equivalent_effect_site`, as the arm's is read) that the typical patient
-    of ``scenario``'s population reaches after 1 mg/kg racemic ketamine pushed IV over 60 s (the Ketalar label's lowest
-    induction dose, ``regimen.ANESTHETIC_MG_PER_KG``, over ``regimen.ANESTHETIC_PUSH_H``), read on the same 1-min grid
-    from the dose (:func:`anesthetic_check_times`): the level the dose rule (``regimen.infusion_in_anesthetic_range``)
-    judges every IV dose by, for this patient (a 70-kg man's push peaks ~4 % above a woman's)."""
+    of ``scenario``'s population, without comedications, reaches after 1 mg/kg racemic ketamine pushed IV over 60 s
+    (the Ketalar label's lowest induction dose, ``regimen.ANESTHETIC_MG_PER_KG``, over ``regimen.ANESTHETIC_PUSH_H``),
+    read on the same 1-min grid from the dose (:func:`anesthetic_check_times`): the level the dose rule
+    (``regimen.infusion_in_anesthetic_range``) judges every IV dose by, for this patient (a 70-kg man's push peaks ~4 %
+    above a woman's)."""
     import dataclasses
     import warnings
 
@@ -174,8 +175,14 @@ def anesthetic_effect_site_level(scenario, params=None, *, experiment=None) -> f
         push = arm_from_list("anesthetic_reference", [{
             "drug": "racemic-ketamine", "route": "iv-infusion", "dose": f"{ANESTHETIC_MG_PER_KG:g} mg/kg",
             "duration": f"{ANESTHETIC_PUSH_H * 60:g} min"}])
+    # without interacting drugs (the population's or a stated patient's): an inhibitor's extra exposure counts against
+    # the level, wherever it is written (an arm's comedications are not in the reference either)
+    patient = scenario.patient
+    if patient is not None and getattr(patient, "comedications", ()):
+        patient = dataclasses.replace(patient, comedications=())
     ref = dataclasses.replace(scenario, arms=(push,), endpoints=None, design=(), output_every_h=None,
-                              output_until_h=None, output_list_h=None)
+                              output_until_h=None, output_list_h=None, patient=patient,
+                              population=dataclasses.replace(scenario.population, comedications=()))
     run = simulate(ref, params, typical=True, experiment=experiment, output_times_h=anesthetic_check_times(ref))
     return float(_racemate_equivalent_effect_site(run.trajectories(), run.params).max())
 
