@@ -33,3 +33,18 @@ def test_one_patient_script_and_command_print_the_same_summary(capsys, monkeypat
     py_out = capsys.readouterr().out
     assert _summary_block(py_out) == _summary_block(cli_out)
     assert "28.0 d" in "\n".join(_summary_block(py_out))
+
+
+def test_plan_howto_quotes_the_printed_eta_placebo_interval(capsys):
+    """docs/howto/personalised-plan.md quoted eta_placebo's 90 % interval on patient_101.csv as [-1.64, 0.91] with
+    median 0.20; `ketasim plan` prints [-1.309, 0.960] and median 0.18 since the adaptive importance sampling."""
+    code, out, _ = run_cli(capsys, "plan", REPO / "examples" / "patient" / "patient_101.csv")
+    assert code == 0
+    m = re.search(r"eta_placebo\s+([-\d.]+)\s+90% \[([-\d.]+), ([-\d.]+)\]", out)
+    assert m
+    med = re.search(r"([-\d.]+) \(MAP " + f"{float(m.group(1)):.2f}" + r"\)", out)     # the wider-than-Laplace note
+    assert med
+    page = (DOCS / "howto" / "personalised-plan.md").read_text(encoding="utf-8").replace("\n", " ")
+    said = (f"eta_placebo's MAP {float(m.group(1)):.2f} sits near the top of its 90 % interval "
+            f"[{float(m.group(2)):.2f}, {float(m.group(3)):.2f}], median {float(med.group(1)):.2f})")
+    assert said in page, said

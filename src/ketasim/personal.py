@@ -640,7 +640,7 @@ def _refine(sampler: _PooledImportanceSampler, first_round, cov, n_proposals, es
 BARELY_INFORMED = "the data barely inform this parameter"
 #: ... for one the Laplace approximation calls informed while the importance-sampled posterior is much wider (at least
 #: WIDER_THAN_LAPLACE_RATIO x its SD): a skewed or two-peaked posterior (the latent responder classes), whose MAP can
-#: sit near an end of the 90 % interval (patient_101: eta_placebo MAP 0.76, median 0.20, 90 % [-1.64, 0.91])
+#: sit near an end of the 90 % interval (patient_101: eta_placebo MAP 0.76, median 0.18, 90 % [-1.31, 0.96])
 WIDER_THAN_LAPLACE = "the importance-sampled posterior is much wider than the Laplace approximation at the MAP"
 WIDER_THAN_LAPLACE_RATIO = 2.0
 #: ... and for one they cannot inform at all: the record's predictions do not depend on it (e.g. an absorption rate
