@@ -48,3 +48,35 @@ def test_plan_howto_quotes_the_printed_eta_placebo_interval(capsys):
     said = (f"eta_placebo's MAP {float(m.group(1)):.2f} sits near the top of its 90 % interval "
             f"[{float(m.group(2)):.2f}, {float(m.group(3)):.2f}], median {float(med.group(1)):.2f})")
     assert said in page, said
+
+
+def _titles(path) -> str:
+    """Every panel title of a report's embedded figures, one string."""
+    from ketasim.report import embedded_figures
+
+    figs = embedded_figures(path.read_text(encoding="utf-8"))
+    return " | ".join(a.get("text", "") for f in figs.values() for a in f["layout"].get("annotations", []))
+
+
+def test_html_reports_name_the_rating_scale_in_the_score_panels(capsys, tmp_path):
+    """The simulation and trial HTML reports titled the score panel 'Symptom score' and the endpoint panels 'Mean
+    change from baseline' without the scale (a suicidal-ideation run rated on SSI looked like MADRS); the PNG figure
+    said 'Symptom score (MADRS)'."""
+    sim, trial = tmp_path / "sim.html", tmp_path / "trial.html"
+    code, _, _ = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "84mg",
+                         "--size", "20", "--condition", "suicidal_ideation", "--report", sim)
+    assert code == 0
+    assert "Symptom score (SSI, points)" in _titles(sim)
+    code, _, _ = run_cli(capsys, "trial", DOCS / "tutorials" / "placebo_trial.yaml", "--size", "20", "--report", trial)
+    assert code == 0
+    text = _titles(trial)
+    assert "Symptom score (MADRS, points)" in text and "Mean change from baseline (MADRS points)" in text
+
+
+def test_dashboard_score_panel_names_the_scale():
+    from ketasim.web import api
+
+    form = api.default_form()
+    out = api.simulate_form(form)
+    titles = [a["text"] for a in out["figure"]["layout"]["annotations"]]
+    assert any("Symptom score (MADRS, points)" in t for t in titles), titles

@@ -411,6 +411,13 @@ def endpoint_figure(table, *, arms=None, arm_colors=None, measures=("mean", "mea
         colors.setdefault(a, ARM_COLORS[i % len(ARM_COLORS)])
     titles = {"mean": "Mean score", "mean_change": "Mean change from baseline", "response_rate": "Response rate (%)",
               "remission_rate": "Remission rate (%)"}
+    scales = set(t.loc[t["measure"].isin(["mean", "mean_change"]), "scale"]) if "scale" in t else set()
+    if len(scales) == 1:            # the unit of the score panels, as the endpoint table states it
+        from ..population import SCALE_NAMES
+
+        (scale,) = scales
+        for m in ("mean", "mean_change"):
+            titles[m] += f" ({SCALE_NAMES.get(scale, scale)} points)"
     data, layout, ann = [], {}, []
     n = len(measures)
     columns = min(columns, 2) if n > 1 else 1
