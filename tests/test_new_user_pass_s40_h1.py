@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import runpy
 
@@ -80,3 +81,26 @@ def test_dashboard_score_panel_names_the_scale():
     out = api.simulate_form(form)
     titles = [a["text"] for a in out["figure"]["layout"]["annotations"]]
     assert any("Symptom score (MADRS, points)" in t for t in titles), titles
+
+
+def test_trial_table_and_report_say_what_response_and_remission_are(tmp_path):
+    """`ketasim trial` printed response and remission rates, and the HTML report showed them, without saying what they
+    count (at least 50 % below baseline? MADRS at most 10, or the scenario's own remission_threshold?)."""
+    from ketasim import run_trial, scenario_from_dict
+    from ketasim.report import trial_report
+
+    sc = scenario_from_dict({
+        "name": "defs", "seed": 1, "population": {"size": 20, "scale": "hamd17"},
+        "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                               "duration": "40 min"}]},
+        "endpoints": {"times": ["24 h"], "measures": ["response_rate", "remission_rate"], "remission_threshold": 8,
+                      "response_reduction": 0.4}})
+    tr = run_trial(sc)
+    said = "Response: HAM-D17 at least 40 % below baseline; remission: HAM-D17 <= 8."
+    assert said in tr.format_table()
+    import html
+
+    assert said in html.unescape(trial_report(tr, tmp_path / "t.html").read_text(encoding="utf-8"))
+    # a trial with neither rate (PK, side effects) says nothing of them
+    pk = run_trial(sc.replace(endpoints=dataclasses.replace(sc.endpoints, measures=("mean_change",))))
+    assert "Response:" not in pk.format_table()

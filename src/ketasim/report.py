@@ -616,6 +616,7 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
                     if any(r["measure"] in SCORE_MEASURES for r in tr.endpoints) else "")
                  + (" Rates are percentages." if any(r["measure"].endswith(("_rate", "_fraction"))
                                                     for r in tr.endpoints) else "")
+                 + (f" {html.escape(tr.definitions())}" if tr.definitions() else "")
                  + (" Time to relapse: \u2018not reached\u2019 when fewer than half relapsed by the end of "
                     "follow-up, or, as the upper bound, when the interval runs beyond it."
                     if len(table) and (table["measure"] == "time_to_relapse").any() else "") + "</p>"

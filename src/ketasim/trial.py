@@ -107,6 +107,25 @@ class TrialResult:
     #: the randomized share of them as ``n``), as a trajectory file's provenance records it
     patients_per_arm: int | None = None
 
+    def definitions(self) -> str:
+        """What a response and a remission are in this trial's rows (one line; '' when it reports neither): the
+        table and the report gave the rates without saying (at least 50 % below baseline? MADRS at most 10?)."""
+        from .population import SCALE_NAMES
+
+        measures = {r["measure"] for r in self.endpoints}
+        ep = self.scenario.endpoints or Endpoints(times_h=(2.0, 24.0, 168.0, 672.0))
+        scale = self.scenario.population.scale
+        name = SCALE_NAMES.get(scale, scale)
+        parts = []
+        if "response_rate" in measures:
+            ref = "the screening rating" if ep.screening is not None else "baseline"
+            parts.append(f"response: {name} at least {100 * ep.response_reduction:g} % below {ref}")
+        thr = _remission_threshold(ep, scale, required=False) if "remission_rate" in measures else None
+        if thr is not None:
+            parts.append(f"remission: {name} <= {thr:g}")
+        text = "; ".join(parts)
+        return (text[0].upper() + text[1:] + ".") if parts else ""
+
     def to_dict(self) -> dict:
         """The trial as ``trial --json`` writes it (docs/contracts.md, 'Trial output'): provenance, ``arms`` (each
         with ``n`` and its ``endpoints``: time_h, scale, measure, value, ci95, unit, and pi95 with uncertainty),
@@ -285,6 +304,9 @@ class TrialResult:
                              + (f"  {unit}" if unit else ""))
             if any(c["measure"] == "relapse_rate_difference" for c in self.comparisons):
                 lines.append(f"  ({RELAPSE_COMPARISON_NOTE})")
+        definitions = self.definitions()
+        if definitions:
+            lines.append("\n" + definitions)
         # with --uncertainty: no advice to add it; a PK-only trial: none could be added (it is refused)
         pk_only = reports_pk_only(self.scenario)
         lines.append("\n" + (CI_SCOPE_WITH_PI if pi else CI_SCOPE_PK if pk_only else CI_SCOPE))
