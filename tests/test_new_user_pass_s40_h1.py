@@ -104,3 +104,21 @@ def test_trial_table_and_report_say_what_response_and_remission_are(tmp_path):
     # a trial with neither rate (PK, side effects) says nothing of them
     pk = run_trial(sc.replace(endpoints=dataclasses.replace(sc.endpoints, measures=("mean_change",))))
     assert "Response:" not in pk.format_table()
+
+
+def test_plan_states_the_records_comedication_genotype_and_crp(tmp_path, capsys):
+    """`ketasim plan` and its report said 'F, 72 y, 64 kg' of a record with COMED clarithromycin (and GENOTYPE, CRP):
+    the comedication changes every forecast's exposure, and nothing on the page showed it was read."""
+    import html
+
+    rec = tmp_path / "r.csv"
+    rec.write_text("ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX,CRP,GENOTYPE,COMED\n"
+                   "7,0,0,,,,,,35,madrs,64,72,F,3,val/met,clarithromycin\n"
+                   "7,1,1,28,mg,,esketamine,intranasal,,,,,,,,\n"
+                   "7,25,0,,,,,,30,madrs,,,,,,\n", encoding="utf-8")
+    report = tmp_path / "r.html"
+    code, out, _ = run_cli(capsys, "plan", rec, "--report", report)
+    assert code == 0
+    said = "F, 72 y, 64 kg, on clarithromycin, genotype val/met, CRP 3 mg/L"
+    assert next(ln for ln in out.splitlines() if ln.startswith("patient 7")).startswith(f"patient 7 ({said}): ")
+    assert said in html.unescape(report.read_text(encoding="utf-8"))

@@ -271,6 +271,19 @@ def _unit_note(variable: str) -> str:
     return f" ({unit})" if unit else ""
 
 
+def patient_text(pat: dict) -> str:
+    """The record's covariates as the plan states them: 'F, 72 y, 64 kg, on clarithromycin, genotype val/met, CRP 3
+    mg/L' (a comedication changes the exposure every forecast and plan is computed with; it was not shown)."""
+    parts = [f"{pat['sex']}, {pat['age_years']:g} y, {pat['weight_kg']:g} kg"]
+    if pat.get("comedications"):
+        parts.append("on " + " + ".join(pat["comedications"]))
+    if pat.get("genotype"):
+        parts.append(f"genotype {pat['genotype']}")
+    if pat.get("crp_mg_l") is not None:
+        parts.append(f"CRP {pat['crp_mg_l']:g} mg/L")
+    return ", ".join(parts)
+
+
 def text_summary(res: dict) -> str:
     from .personal import BARELY_INFORMED, NOT_INFORMED, ONE_SIDED, WIDER_THAN_LAPLACE
     from .population import SCALE_NAMES
@@ -278,7 +291,7 @@ def text_summary(res: dict) -> str:
     pat = res["patient"]
     n_obs = len(res["observations"])
     # a record without observations said 'last observation at 0 h' (there is none)
-    lines = [f"patient {pat['id']}: "
+    lines = [f"patient {pat['id']} ({patient_text(pat)}): "
              + (f"{n_obs} observed value{'' if n_obs == 1 else 's'}, scale {pat['scale']}, last observation at "
                 f"{pat['last_observation_h']:g} h" if n_obs else
                 f"no observed values, scale {pat['scale']}; the forecast and the plan's window count from "
@@ -505,8 +518,10 @@ def plan_report(res: dict, path) -> Path:
     ]
     pat = res["patient"]
     title = f"ketasim personal plan: patient {pat['id']}"
-    sub = (f"{pat['sex']}, {pat['age_years']:g} y, {pat['weight_kg']:g} kg; {len(res['observations'])} observed values "
-           f"({pat['scale'].upper()}); source {pat['source']}")
+    from .population import SCALE_NAMES
+
+    sub = (f"{patient_text(pat)}; {len(res['observations'])} observed values "
+           f"({SCALE_NAMES.get(pat['scale'], pat['scale'].upper())}); source {pat['source']}")
     from .io import atomic_write_text
 
     atomic_write_text(path, _page(title, sub, sections, figs))      # never a half-written report
