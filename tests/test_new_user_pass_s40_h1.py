@@ -122,3 +122,21 @@ def test_plan_states_the_records_comedication_genotype_and_crp(tmp_path, capsys)
     said = "F, 72 y, 64 kg, on clarithromycin, genotype val/met, CRP 3 mg/L"
     assert next(ln for ln in out.splitlines() if ln.startswith("patient 7")).startswith(f"patient 7 ({said}): ")
     assert said in html.unescape(report.read_text(encoding="utf-8"))
+
+
+def test_a_population_mean_age_outside_the_sampled_range_is_refused(capsys):
+    """`--age 16 --size 100` (an adolescent trial) ran a population whose ages were drawn within 18-90 years: mean 28,
+    while its typical patient was 16; `--age 95` gave mean 83. One patient may still be 12-100 years."""
+    import pytest
+
+    from ketasim import quick_scenario, scenario_from_dict
+    from ketasim.errors import InputError
+
+    code, _, err = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg",
+                           "--age", "16", "--size", "100")
+    assert code == 2 and err.strip() == ("error: --age: a population's ages are drawn within 18-90 years, so its "
+                                         "mean cannot be 16; one patient (size 1) may be 12-100 years")
+    with pytest.raises(InputError, match=r"^population.age_years: .* cannot be 95;"):
+        scenario_from_dict({"name": "x", "population": {"size": 50, "age_years": {"mean": 95, "sd": 0}},
+                            "arms": {"a": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
+    assert quick_scenario("esketamine", "intranasal", "56 mg", age_years=95).population.age_years.mean == 95

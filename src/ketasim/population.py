@@ -593,6 +593,12 @@ class PopulationSpec:
             raise InputError(f"{f}.weight_kg: mean must lie in {wlo:g}-{whi:g} kg and sd in 0-100 kg, got mean "
                              f"{self.weight_kg.mean:g}, sd {self.weight_kg.sd:g}")
         check_age(self.age_years, f"{f}.age_years")
+        lo, hi = AGE_RANGE
+        if self.size > 1 and not (lo <= self.age_years.mean <= hi):
+            # sampled within 18-90 y: a population of mean 16 came out with mean 28, one of mean 95 with mean 83,
+            # while its typical patient kept the stated age
+            raise InputError(f"{f}.age_years: a population's ages are drawn within {lo:g}-{hi:g} years, so its mean "
+                             f"cannot be {self.age_years.mean:g}; one patient (size 1) may be 12-100 years")
         if not (0.0 <= self.female_fraction <= 1.0):
             ff = self.female_fraction
             hint = f" (a fraction: {ff:g} % is {ff / 100:g})" if 1.0 < ff <= 100.0 else ""
