@@ -140,3 +140,12 @@ def test_a_population_mean_age_outside_the_sampled_range_is_refused(capsys):
         scenario_from_dict({"name": "x", "population": {"size": 50, "age_years": {"mean": 95, "sd": 0}},
                             "arms": {"a": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
     assert quick_scenario("esketamine", "intranasal", "56 mg", age_years=95).population.age_years.mean == 95
+
+
+def test_an_unnumbered_hamilton_scale_names_its_three_versions(capsys):
+    """`--scale HAM-D` (how papers often write it) got "unknown scale 'HAM-D'; use one of madrs, hamd17, ..." with
+    no hint that the 17-, 21- and 24-item versions differ in range and remission cutoff."""
+    code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
+                           "--scale", "HAM-D")
+    assert code == 2 and err.strip() == ("error: --scale: unknown scale 'HAM-D': the Hamilton scale has three "
+                                         "versions, hamd17 (0-52), hamd21 (0-63) and hamd24 (0-75); name the one rated")

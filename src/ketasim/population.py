@@ -102,6 +102,10 @@ def canonical_scale(text, field: str = "population.scale") -> str:
     naming ``field`` for an unknown scale."""
     key = _SCALE_KEYS.get(_scale_key(text)) if isinstance(text, str) else None
     if key is None:
+        if isinstance(text, str) and _scale_key(text) in ("hamd", "hdrs", "hrsd", "ham", "hamilton"):
+            # the Hamilton scale has three lengths with their own ranges and remission cutoffs: not guessed
+            raise InputError(f"{field}: unknown scale {text[:40]!r}: the Hamilton scale has three versions, hamd17 "
+                             "(0-52), hamd21 (0-63) and hamd24 (0-75); name the one rated")
         raise InputError(f"{field}: unknown scale {str(text)[:40]!r}; use one of {', '.join(SCALES)}")
     return key
 
