@@ -149,3 +149,19 @@ def test_an_unnumbered_hamilton_scale_names_its_three_versions(capsys):
                            "--scale", "HAM-D")
     assert code == 2 and err.strip() == ("error: --scale: unknown scale 'HAM-D': the Hamilton scale has three "
                                          "versions, hamd17 (0-52), hamd21 (0-63) and hamd24 (0-75); name the one rated")
+
+
+def test_the_docs_do_not_send_readers_to_a_file_the_repository_lacks():
+    """docs/contracts.md ('These interfaces are stable (DESIGN.md)'), model-definition.md and the placebo-trial
+    tutorial ('the trial JSON contract (DESIGN.md)') cited DESIGN.md, which is not in the repository; ddi.yaml said
+    'see the next file for the other arm' (there is none) and crossover.yaml called the crossover 'Murrough
+    2013-style' (a parallel trial)."""
+    assert not (REPO / "DESIGN.md").exists()
+    pages = [p for p in DOCS.rglob("*") if p.suffix in (".md", ".py", ".yaml") and "_build" not in p.parts]
+    cited = [p.name for p in pages if "DESIGN.md" in p.read_text(encoding="utf-8")]
+    assert cited == [], cited
+    assert "next file" not in (DOCS / "tutorials" / "ddi.yaml").read_text(encoding="utf-8")
+    assert "Murrough 2013-style" not in (DOCS / "tutorials" / "crossover.yaml").read_text(encoding="utf-8")
+    contract = (DOCS / "contracts.md").read_text(encoding="utf-8")
+    # the recurrence clock's default is trial entry (constant hazard); the comment described the response clock
+    assert "recurrence time T counts time spent in response" not in contract

@@ -20,7 +20,7 @@ print(response.to_string(index=False))
 comparisons = trial.comparison_table()               # ketamine vs saline: differences, 95% CI, p-values
 print(comparisons[["arm", "versus", "time_h", "measure", "value", "p_value"]].to_string(index=False))
 
-doc = trial.to_dict()                                # the trial JSON contract (DESIGN.md)
+doc = trial.to_dict()                                # the trial JSON contract (docs/contracts.md)
 path = out_dir() / "placebo_trial.json"
 path.write_text(json.dumps(doc, indent=1, default=float), encoding="utf-8")
 print(f"wrote {path}")

@@ -1,4 +1,4 @@
-"""How-to (today's way): change one literature parameter and compare an outcome.
+"""How-to: change one literature parameter by hand and compare an outcome (the command: ketasim sensitivity).
 
 Run:  .venv/bin/python docs/tutorials/sensitivity_by_hand.py
 """

@@ -1,4 +1,4 @@
-"""Scenarios: the stable YAML contract of DESIGN.md, loaded into frozen objects.
+"""Scenarios: the stable YAML contract (docs/contracts.md), loaded into frozen objects.
 
 Structure (types, unknown keys) is checked by pydantic; meaning (units, doses, schedules, ranges) by the
 domain objects (``Dose``, ``PopulationSpec``, ``VirtualExperiment``). Every problem surfaces as one

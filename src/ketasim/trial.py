@@ -1,7 +1,7 @@
 """Virtual clinical trials: designs, rating noise, endpoints with intervals, between-arm comparisons.
 
 ``run_trial(scenario)`` simulates every arm (in chunks, with an optional progress callback), turns model
-scores into ratings (integer scores with a rater's noise), and computes the endpoints of DESIGN.md's trial
+scores into ratings (integer scores with a rater's noise), and computes the endpoints of the trial
 JSON. Designs (``design:`` in the scenario):
 
 * ``{type: parallel}`` (default) — independent virtual patients per arm; Welch t-test / two-proportion tests.

@@ -1,7 +1,7 @@
 """The dashboard's JSON API as plain functions (the HTTP layer in ``server.py`` only routes to these).
 
 The page sends the form as it is: a patient, up to three regimens, optional virtual-experiment switches and
-trial settings. These functions turn it into a scenario mapping (the YAML contract of DESIGN.md), validate it
+trial settings. These functions turn it into a scenario mapping (the YAML contract, docs/contracts.md), validate it
 with the engine's own ``scenario_from_dict`` — so every message is the one the CLI prints — run the engine,
 and format the result for the page. There is no model logic here.
 """
