@@ -165,3 +165,20 @@ def test_the_docs_do_not_send_readers_to_a_file_the_repository_lacks():
     contract = (DOCS / "contracts.md").read_text(encoding="utf-8")
     # the recurrence clock's default is trial entry (constant hazard); the comment described the response clock
     assert "recurrence time T counts time spent in response" not in contract
+
+
+def test_trial_output_names_the_between_arm_tests(tmp_path):
+    """The between-arm rows gave p-values without saying how: a crossover's are paired (paired t, McNemar), a
+    parallel trial's not (Welch, score test); only the docs said so."""
+    import html
+
+    from ketasim import load_scenario, run_trial
+    from ketasim.report import trial_report
+
+    cross = run_trial(load_scenario(DOCS / "tutorials" / "crossover.yaml"), n=20)
+    assert ("(paired, the same patients in every arm; mean changes: paired t-test; rates: Newcombe's interval for "
+            "paired proportions, exact McNemar test)") in cross.format_table()
+    parallel = run_trial(load_scenario(DOCS / "tutorials" / "placebo_trial.yaml"), n=20)
+    said = "mean changes: Welch t-test; rates: Newcombe's hybrid score interval, two-proportion score test"
+    assert f"({said})" in parallel.format_table()
+    assert f"Tests: {said}." in html.unescape(trial_report(parallel, tmp_path / "p.html").read_text(encoding="utf-8"))

@@ -633,7 +633,9 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
         from .trial import RELAPSE_COMPARISON_NOTE
 
         relapse = any(r.get("measure") == "relapse_rate_difference" for r in tr.comparisons)
+        methods = tr.comparison_methods()
         sections.append(_section("Between arms", _table(comp, left=("arm", "versus", "measure", "time"))
+                                 + (f"<p class=\"hint\">Tests: {html.escape(methods)}.</p>" if methods else "")
                                  + (f"<p class=\"hint\">{html.escape(RELAPSE_COMPARISON_NOTE)}.</p>" if relapse else ""),
                                  "comparisons"))
     sections += [

@@ -126,6 +126,21 @@ class TrialResult:
         text = "; ".join(parts)
         return (text[0].upper() + text[1:] + ".") if parts else ""
 
+    def comparison_methods(self) -> str:
+        """How the score comparisons were tested (one line; '' without any): paired in a crossover, independent
+        groups otherwise. The output did not say, and a reader of a crossover's p-values could not tell."""
+        kinds = {c["measure"] for c in self.comparisons}
+        parts = []
+        paired = self.design == "crossover"
+        if "mean_change_difference" in kinds:
+            parts.append("mean changes: " + ("paired t-test" if paired else "Welch t-test"))
+        if kinds & {"response_rate_difference", "remission_rate_difference"}:
+            parts.append("rates: " + ("Newcombe's interval for paired proportions, exact McNemar test" if paired
+                                      else "Newcombe's hybrid score interval, two-proportion score test"))
+        if not parts:
+            return ""
+        return ("paired, the same patients in every arm; " if paired else "") + "; ".join(parts)
+
     def to_dict(self) -> dict:
         """The trial as ``trial --json`` writes it (docs/contracts.md, 'Trial output'): provenance, ``arms`` (each
         with ``n`` and its ``endpoints``: time_h, scale, measure, value, ci95, unit, and pi95 with uncertainty),
@@ -302,6 +317,9 @@ class TrialResult:
                              + (f"  PI [{c['pi95'][0]:.2f}, {c['pi95'][1]:.2f}]"
                                 if "pi95" in c and math.isfinite(c["pi95"][0]) else "")
                              + (f"  {unit}" if unit else ""))
+            methods = self.comparison_methods()
+            if methods:
+                lines.append(f"  ({methods})")
             if any(c["measure"] == "relapse_rate_difference" for c in self.comparisons):
                 lines.append(f"  ({RELAPSE_COMPARISON_NOTE})")
         definitions = self.definitions()
