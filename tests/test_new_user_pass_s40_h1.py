@@ -182,3 +182,15 @@ def test_trial_output_names_the_between_arm_tests(tmp_path):
     said = "mean changes: Welch t-test; rates: Newcombe's hybrid score interval, two-proportion score test"
     assert f"({said})" in parallel.format_table()
     assert f"Tests: {said}." in html.unescape(trial_report(parallel, tmp_path / "p.html").read_text(encoding="utf-8"))
+
+
+def test_dashboard_trial_view_says_what_response_and_remission_are():
+    """The dashboard's trial table showed response and remission rates without their definitions."""
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["trial"] = {"size": 20, "seed": 1, "times": "24 h", "placebo": True}
+    b = api.build_trial(form)
+    view = api.trial_view(b, api.run_trial_job(b, lambda *a, **k: None)["trial"])
+    assert view["definitions"] == "Response: MADRS at least 50 % below baseline; remission: MADRS <= 10."
+    assert "v.definitions" in (REPO / "src" / "ketasim" / "web" / "static" / "app.js").read_text(encoding="utf-8")

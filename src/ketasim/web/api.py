@@ -1014,7 +1014,9 @@ def trial_view(b: Built, tr) -> dict:
         rows.append({**r, "time": "all sessions" if r["time_h"] is None or (isinstance(r["time_h"], float) and math.isnan(r["time_h"]))
                      else F.fmt_time_h(float(r["time_h"]))})
     return json_safe({"result": tr.to_dict(), "table": rows, "figure": fig, "endpoint_figure": ep_fig,
-                      "arms": [{"name": a, "color": colors[a]} for a in arms]})
+                      "arms": [{"name": a, "color": colors[a]} for a in arms],
+                      # what a response and a remission are (the CLI's and the report's line)
+                      "definitions": tr.definitions()})
 
 
 def warm_up() -> float:
