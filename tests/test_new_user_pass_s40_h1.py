@@ -194,3 +194,16 @@ def test_dashboard_trial_view_says_what_response_and_remission_are():
     view = api.trial_view(b, api.run_trial_job(b, lambda *a, **k: None)["trial"])
     assert view["definitions"] == "Response: MADRS at least 50 % below baseline; remission: MADRS <= 10."
     assert "v.definitions" in (REPO / "src" / "ketasim" / "web" / "static" / "app.js").read_text(encoding="utf-8")
+
+
+def test_simulation_report_says_what_discharge_after_counts(capsys, tmp_path):
+    """The report's per-session table had a column 'discharge after (h)' (e.g. '1.87 (0–5.15)') without the
+    criteria or what 0 means."""
+    import html
+
+    page = tmp_path / "s.html"
+    code, _, _ = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg",
+                         "--size", "20", "--report", page)
+    assert code == 0
+    assert ("discharge after: hours from the start of the session until CADSS <= 4, sedation <= 0.25 and SBP within "
+            "10 mmHg of pre-dose; 0 when they are met throughout the session.") in html.unescape(page.read_text())

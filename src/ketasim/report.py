@@ -357,6 +357,15 @@ def _session_table(result, typical: bool) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _discharge_note(params) -> str:
+    """What 'discharge after (h)' counts: the criteria with this parameter set's thresholds (the table gave hours,
+    some of them 0, without saying until what)."""
+    g = params.get
+    return (f"discharge after: hours from the start of the session until CADSS <= {g('monitoring.cadss_max'):g}, "
+            f"sedation <= {g('monitoring.sedation_max'):g} and SBP within {g('monitoring.sbp_rise_max', 'mmHg'):g} "
+            "mmHg of pre-dose; 0 when they are met throughout the session.")
+
+
 def simulation_report(result, typical_result, path, *, parameter_edits: dict | None = None) -> Path:
     """Write the HTML report of a simulation: ``result`` (a population or one patient per arm) and
     ``typical_result`` (the typical patient per arm, drawn as lines; may be ``result`` itself). ``parameter_edits``:
@@ -396,7 +405,8 @@ def simulation_report(result, typical_result, path, *, parameter_edits: dict | N
                                            "first hours; the buttons show later sessions.")
                  + "<h3 style=\"font-size:14px\">Per session (worst session per patient"
                  + (", median (5–95%)" if n > 1 else "") + ")</h3>"
-                 + _table(_session_table(result, n == 1), left=("arm",)), "side-effects-section"),
+                 + _table(_session_table(result, n == 1), left=("arm",))
+                 + f"<p class=\"hint\">{html.escape(_discharge_note(result.params))}</p>", "side-effects-section"),
         _section("Summary (typical patient)", f"<pre>{html.escape(summary)}</pre>", "summary"),
         _section("Scenario (YAML)", "<pre id=\"scenario-yaml\">"
                  + html.escape(_size_note(n, sc, bool(result.provenance.get("typical_patient"))) + _scenario_yaml(sc))
