@@ -176,10 +176,11 @@ def test_trial_output_names_the_between_arm_tests(tmp_path):
     from ketasim.report import trial_report
 
     cross = run_trial(load_scenario(DOCS / "tutorials" / "crossover.yaml"), n=20)
-    assert ("(paired, the same patients in every arm; mean changes: paired t-test; rates: Newcombe's interval for "
-            "paired proportions, exact McNemar test)") in cross.format_table()
+    assert ("(paired, the same patients in every arm; mean changes: paired t-test; response and remission rates: "
+            "Newcombe's interval for paired proportions, exact McNemar test)") in cross.format_table()
     parallel = run_trial(load_scenario(DOCS / "tutorials" / "placebo_trial.yaml"), n=20)
-    said = "mean changes: Welch t-test; rates: Newcombe's hybrid score interval, two-proportion score test"
+    said = ("mean changes: Welch t-test; response and remission rates: Newcombe's hybrid score interval, "
+            "two-proportion score test")
     assert f"({said})" in parallel.format_table()
     assert f"Tests: {said}." in html.unescape(trial_report(parallel, tmp_path / "p.html").read_text(encoding="utf-8"))
 

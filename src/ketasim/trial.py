@@ -135,8 +135,9 @@ class TrialResult:
         if "mean_change_difference" in kinds:
             parts.append("mean changes: " + ("paired t-test" if paired else "Welch t-test"))
         if kinds & {"response_rate_difference", "remission_rate_difference"}:
-            parts.append("rates: " + ("Newcombe's interval for paired proportions, exact McNemar test" if paired
-                                      else "Newcombe's hybrid score interval, two-proportion score test"))
+            parts.append("response and remission rates: " + (
+                "Newcombe's interval for paired proportions, exact McNemar test" if paired
+                else "Newcombe's hybrid score interval, two-proportion score test"))
         if not parts:
             return ""
         return ("paired, the same patients in every arm; " if paired else "") + "; ".join(parts)
