@@ -208,3 +208,21 @@ def test_simulation_report_says_what_discharge_after_counts(capsys, tmp_path):
     assert code == 0
     assert ("discharge after: hours from the start of the session until CADSS <= 4, sedation <= 0.25 and SBP within "
             "10 mmHg of pre-dose; 0 when they are met throughout the session.") in html.unescape(page.read_text())
+
+
+def test_plan_offers_28_mg_esketamine_to_an_older_patient(tmp_path):
+    """The plan search tried intranasal esketamine at 56 and 84 mg only; for a 72-year-old whose 56 and 84 mg
+    sessions broke the SBP and CADSS limits it offered 'no further sessions' alone, though the label starts patients
+    aged 65 or more at 28 mg (and doses them at 28, 56 or 84 mg)."""
+    from ketasim.personal import Limits, candidate_regimens
+    from ketasim.record import record_from_csv_text
+
+    head = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+    rows = "7,0,0,,,,,,35,madrs,64,{age},F\n7,1,1,28,mg,,esketamine,intranasal,,,,,\n7,25,0,,,,,,30,madrs,,,\n"
+
+    def labels(age):
+        rec = record_from_csv_text(head + rows.format(age=age), source="r.csv")
+        return {c["label"] for c in candidate_regimens(rec, Limits(), 28 * 24.0)}
+
+    assert any(lab.startswith("esketamine intranasal 28 mg") for lab in labels(72))
+    assert not any(lab.startswith("esketamine intranasal 28 mg") for lab in labels(41))

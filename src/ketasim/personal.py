@@ -1248,6 +1248,11 @@ DOSE_OPTIONS = {
     ("racemic-ketamine", "sc"): [(0.5, True), (1.0, True)],
     ("esketamine", "intranasal"): [(56.0, False), (84.0, False)],
 }
+#: Intranasal esketamine for a patient aged 65 or more also at 28 mg: the label's start dose and lowest step in older
+#: adults (SPRAVATO US prescribing information, 2.2: 28 mg on day 1, then 28, 56 or 84 mg; TRANSFORM-3). Without it
+#: an older patient whose 56 and 84 mg broke the safety limits was offered no esketamine session at all.
+OLDER_ADULT_AGE = 65.0
+OLDER_ADULT_ESKETAMINE_OPTIONS = [(28.0, False)]
 #: Products searched only when named in ``--limits drugs=...`` and ``routes=...`` explicitly (compounded
 #: racemic nasal sprays are not a labelled product).
 EXPLICIT_DOSE_OPTIONS = {("racemic-ketamine", "intranasal"): [(50.0, False), (100.0, False)]}
@@ -1296,6 +1301,8 @@ def candidate_regimens(record: PatientRecord, limits: Limits, window_end_h: floa
     # in a one-week window) is the same regimen: it was ranked twice under two labels
     seen = set()
     for (drug, route), options in searched_dose_options(limits).items():
+        if (drug, route) == ("esketamine", "intranasal") and record.age_years >= OLDER_ADULT_AGE:
+            options = OLDER_ADULT_ESKETAMINE_OPTIONS + list(options)
         for amount, per_kg in options:
             mg_kg = amount if per_kg else amount / record.weight_kg
             if drug == "esketamine" and (amount if not per_kg else amount * record.weight_kg) > limits.esketamine_mg_session + 1e-9:
