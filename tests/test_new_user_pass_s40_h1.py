@@ -226,3 +226,18 @@ def test_plan_offers_28_mg_esketamine_to_an_older_patient(tmp_path):
 
     assert any(lab.startswith("esketamine intranasal 28 mg") for lab in labels(72))
     assert not any(lab.startswith("esketamine intranasal 28 mg") for lab in labels(41))
+
+
+def test_sensitivity_report_names_the_model(capsys, tmp_path):
+    """The sensitivity HTML's provenance line named scenario, seed, calibration run and version but not the model
+    digest its JSON (and the trial and qualification reports) state."""
+    import html
+
+    from ketasim.model import model_id
+
+    page = tmp_path / "s.html"
+    code, _, _ = run_cli(capsys, "sensitivity", REPO / "examples" / "design_example.yaml", "--endpoint",
+                         "mean_change@24h", "--size", "5", "--samples", "2", "--parameters", "emax_drug",
+                         "--report", page)
+    assert code == 0
+    assert f"model {model_id()}" in html.unescape(page.read_text(encoding="utf-8"))

@@ -567,7 +567,9 @@ def _provenance_html(meta: dict) -> str:
     parts = [("scenario", meta.get("scenario")), ("seed", meta.get("seed")),
              ("virtual patients per evaluation", meta.get("n_patients")), ("samples", meta.get("samples")),
              ("experiment", ", ".join(f"{k}={v}" for k, v in ex.items()) if ex else "none (intact)"),
-             ("calibration run", meta.get("calibration_run")), ("ketasim", meta.get("ketasim_version"))]
+             ("calibration run", meta.get("calibration_run")), ("ketasim", meta.get("ketasim_version")),
+             # the model digest, as the JSON, the trial and the qualification reports state it
+             ("model", meta.get("model"))]
     return "Provenance: " + "; ".join(f"{k} {html.escape(str(v))}" for k, v in parts if v is not None) + "."
 
 
