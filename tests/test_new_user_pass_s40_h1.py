@@ -241,3 +241,19 @@ def test_sensitivity_report_names_the_model(capsys, tmp_path):
                          "--report", page)
     assert code == 0
     assert f"model {model_id()}" in html.unescape(page.read_text(encoding="utf-8"))
+
+
+def test_external_qualification_names_the_model(capsys, tmp_path):
+    """`qualify --external` wrote JSON and HTML provenance (parameter set, calibration run, version, files' SHA-256)
+    without the model digest every other output names."""
+    import html
+    import json
+
+    from ketasim.model import model_id
+
+    js, page = tmp_path / "e.json", tmp_path / "e.html"
+    code, _, _ = run_cli(capsys, "qualify", "--external", REPO / "examples" / "external", "--size", "20",
+                         "--json", js, "--html", page)
+    assert code == 0
+    assert json.loads(js.read_text(encoding="utf-8"))["provenance"]["model"] == model_id()
+    assert model_id() in html.unescape(page.read_text(encoding="utf-8"))

@@ -426,8 +426,10 @@ def external_document(q: ExternalQualification) -> dict:
         if "observed_ci_low" in r:
             r["observed_ci95"] = [r.pop("observed_ci_low"), r.pop("observed_ci_high")]
         rows.append(r)
+    from .model import model_id
+
     return {"kind": "ketasim external qualification", "fitted": False,
-            "provenance": {"folder": str(q.folder), "ketasim_version": ketasim_version(),
+            "provenance": {"folder": str(q.folder), "ketasim_version": ketasim_version(), "model": model_id(),
                            "parameter_set": q.params.version, "calibration_run": q.params.calibration_run,
                            "size": q.size, "seed": q.seed, "uncertainty": q.uncertainty,
                            "between_trial": bool(q.between_trial and q.uncertainty),

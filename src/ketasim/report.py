@@ -688,7 +688,9 @@ def external_report(q, path) -> Path:
 
     path = as_path(path)
     s = q.summary()
-    prov = {"folder": str(q.folder), "ketasim version": ketasim_version(),
+    from .model import model_id
+
+    prov = {"folder": str(q.folder), "ketasim version": ketasim_version(), "model": model_id(),
             "parameter set": q.params.version, "calibration": q.params.calibration_run,
             "virtual patients per arm": q.size if q.size is not None else "each scenario's size",
             "seed": q.seed if q.seed is not None else "each scenario's seed",
