@@ -119,7 +119,7 @@ def test_plan_states_the_records_comedication_genotype_and_crp(tmp_path, capsys)
     report = tmp_path / "r.html"
     code, out, _ = run_cli(capsys, "plan", rec, "--report", report)
     assert code == 0
-    said = "F, 72 y, 64 kg, on clarithromycin, genotype val/met, CRP 3 mg/L"
+    said = "F, 72 y, 64 kg, comedication: clarithromycin, genotype val/met, CRP 3 mg/L"
     assert next(ln for ln in out.splitlines() if ln.startswith("patient 7")).startswith(f"patient 7 ({said}): ")
     assert said in html.unescape(report.read_text(encoding="utf-8"))
 
@@ -257,3 +257,15 @@ def test_external_qualification_names_the_model(capsys, tmp_path):
     assert code == 0
     assert json.loads(js.read_text(encoding="utf-8"))["provenance"]["model"] == model_id()
     assert model_id() in html.unescape(page.read_text(encoding="utf-8"))
+
+
+def test_a_record_lists_two_comedications_with_a_comma(tmp_path):
+    """COMED 'clarithromycin, grapefruit juice' (a quoted CSV cell; --comedication takes commas) was refused as one
+    unknown comedication; only ';' and '+' separated entries."""
+    from ketasim.record import read_record
+
+    rec = tmp_path / "r.csv"
+    rec.write_text('ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX,COMED\n'
+                   '7,0,0,,,,,,35,madrs,64,72,F,"clarithromycin, grapefruit juice"\n'
+                   '7,1,1,28,mg,,esketamine,intranasal,,,,,,\n', encoding="utf-8")
+    assert read_record(rec).comedications == ("clarithromycin", "grapefruit juice")

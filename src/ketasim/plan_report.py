@@ -272,11 +272,12 @@ def _unit_note(variable: str) -> str:
 
 
 def patient_text(pat: dict) -> str:
-    """The record's covariates as the plan states them: 'F, 72 y, 64 kg, on clarithromycin, genotype val/met, CRP 3
-    mg/L' (a comedication changes the exposure every forecast and plan is computed with; it was not shown)."""
+    """The record's covariates as the plan states them: 'F, 72 y, 64 kg, comedication: clarithromycin, genotype
+    val/met, CRP 3 mg/L' (a comedication changes the exposure every forecast and plan is computed with; it was not
+    shown)."""
     parts = [f"{pat['sex']}, {pat['age_years']:g} y, {pat['weight_kg']:g} kg"]
     if pat.get("comedications"):
-        parts.append("on " + " + ".join(pat["comedications"]))
+        parts.append("comedication: " + " + ".join(pat["comedications"]))       # 'on X stopped 3 d ago' read oddly
     if pat.get("genotype"):
         parts.append(f"genotype {pat['genotype']}")
     if pat.get("crp_mg_l") is not None:

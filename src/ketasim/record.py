@@ -10,7 +10,7 @@ Accepted forms (all validated by the same code, so every error is one line namin
   (``mg`` or ``mg/kg``; none for a placebo or the start of an ``oral-antidepressant``); ``DUR`` infusion duration in hours; ``DRUG``/``ROUTE`` ketasim's names;
   ``DV`` the observed value of ``DVID`` (:data:`DVIDS`); ``WT`` kg, ``AGE`` years, ``SEX`` ``F``/``M`` (or
   female/male); optional ``CRP`` mg/L, ``GENOTYPE`` (BDNF ``val/val``, ``val/met``, ``met/met``), ``COMED``
-  (comedications separated by ``;``). Covariates may be given on the first row only.
+  (comedications separated by ``;``, ``+`` or ``,``). Covariates may be given on the first row only.
 * a YAML file: either a list of such rows, or a mapping with ``events:`` (the rows) and any column as a
   top-level key that applies to every row (e.g. ``WT: 80``);
 * a pandas DataFrame with the same columns (:func:`record_from_frame`); there ``TIME`` and ``DUR`` may also be
@@ -390,7 +390,9 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
             raise cov["GENOTYPE"][1].err("GENOTYPE", f"unknown BDNF genotype {cov['GENOTYPE'][0]!r}; use {', '.join(GENOTYPES)}")
     comeds: tuple[str, ...] = ()
     if "COMED" in cov:
-        items = [c.strip().lower() for c in cov["COMED"][0].replace("+", ";").split(";") if c.strip()]
+        # ';', '+' or ',' between entries (a quoted CSV cell 'clarithromycin, grapefruit juice', as --comedication
+        # takes them, was one unknown comedication)
+        items = [c.strip().lower() for c in re.split(r"[;+,]", cov["COMED"][0]) if c.strip()]
         for c in items:
             if c != "none":
                 try:
