@@ -269,3 +269,16 @@ def test_a_record_lists_two_comedications_with_a_comma(tmp_path):
                    '7,0,0,,,,,,35,madrs,64,72,F,"clarithromycin, grapefruit juice"\n'
                    '7,1,1,28,mg,,esketamine,intranasal,,,,,,\n', encoding="utf-8")
     assert read_record(rec).comedications == ("clarithromycin", "grapefruit juice")
+
+
+def test_maintenance_trials_say_what_a_relapse_is():
+    """A randomized withdrawal's and an open-label follow-up's relapse rates were printed without their definition
+    (MADRS >= 22? confirmed at two visits, as SUSTAIN-1? loss of response?)."""
+    from ketasim import load_scenario, run_trial
+
+    w = run_trial(load_scenario(DOCS / "tutorials" / "withdrawal.yaml"), n=40)
+    assert "relapse: MADRS >= 22 at a visit." in w.format_table()
+    s = run_trial(load_scenario(REPO / "examples" / "sustain1_like_withdrawal.yaml"), n=40)
+    assert "Relapse: MADRS >= 22 at 2 consecutive visits." in s.format_table()
+    f = run_trial(load_scenario(REPO / "examples" / "open_label_follow_up.yaml"), n=40)
+    assert "relapse: no longer a response at 2 consecutive visits." in f.format_table()

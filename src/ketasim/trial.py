@@ -123,6 +123,18 @@ class TrialResult:
         thr = _remission_threshold(ep, scale, required=False) if "remission_rate" in measures else None
         if thr is not None:
             parts.append(f"remission: {name} <= {thr:g}")
+        if measures & {"relapse_rate", "time_to_relapse"}:
+            # as _withdrawal_setup and _follow_up_setup read the design (validated by the run that made the rows)
+            d = dict(self.scenario.design)
+            crit = d.get("criterion") or "response"
+            withdrawal = self.design == "randomized_withdrawal"
+            k = int(d.get("relapse_consecutive", 2 if withdrawal and (crit.startswith("stable")
+                                                                       or crit == "stratified") else 1))
+            when = "a visit" if k == 1 else f"{k} consecutive visits"
+            if withdrawal or d.get("relapse_score") is not None:
+                parts.append(f"relapse: {name} >= {float(d.get('relapse_score', 22)):g} at {when}")
+            else:
+                parts.append(f"relapse: no longer a response at {when}")
         text = "; ".join(parts)
         return (text[0].upper() + text[1:] + ".") if parts else ""
 
