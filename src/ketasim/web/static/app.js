@@ -607,7 +607,8 @@ function drawTrial(v, job) {
     h += "</tr>";
   });
   h += "</tbody></table></div><p class='hint'>value [95% interval]; ratings include rater noise and a week-to-week fluctuation of severity; " +
-    `seed ${v.result.seed}, parameter set ${esc(v.result.parameter_set)}.${v.definitions ? " " + esc(v.definitions) : ""}</p>`;
+    `seed ${v.result.seed}, parameter set ${esc(v.result.parameter_set)}.` +
+    `${v.definitions ? " " + esc(v.definitions) : ""}</p>`;
   $("#trial-table").innerHTML = h;
   $("#dl-trial-json").href = `/api/trial/${job}/result.json`;
   $("#dl-trial-report").href = `/api/trial/${job}/report.html?download=1`;
