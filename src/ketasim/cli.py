@@ -218,7 +218,8 @@ def simulate(
     every: Optional[str] = typer.Option(None, help="Quick form: dosing interval, e.g. '3.5 d'."),
     count: Optional[int] = typer.Option(None, help="Quick form: number of doses (default 1; needed with --every)."),
     weight: Optional[float] = typer.Option(None, help="Quick form: body weight (kg; default 80)."),
-    age: Optional[float] = typer.Option(None, help="Quick form: age (years; default 45; 12-100, a population's mean with --size: 18-90)."),
+    age: Optional[float] = typer.Option(None, help="Quick form: age (years; default 45; 12-100, a population's mean "
+                                                   "with --size: 18-90)."),
     age_range: Optional[str] = typer.Option(None, "--age-range", help="Quick form: age inclusion range in years, e.g. "
                                                                       "65-86 (ages sampled from the normal truncated "
                                                                       "to it; mean --age, else the range's middle)."),
