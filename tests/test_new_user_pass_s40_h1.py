@@ -282,3 +282,16 @@ def test_maintenance_trials_say_what_a_relapse_is():
     assert "Relapse: MADRS >= 22 at 2 consecutive visits." in s.format_table()
     f = run_trial(load_scenario(REPO / "examples" / "open_label_follow_up.yaml"), n=40)
     assert "relapse: no longer a response at 2 consecutive visits." in f.format_table()
+
+
+def test_the_docs_quote_the_missing_unit_error_as_printed(capsys, tmp_path):
+    """README, getting-started and contracts quoted `the unit is missing in '0.5'` for `dose: 0.5` in a scenario; the
+    command prints `... missing in 0.5; ...` (a YAML number, not text)."""
+    sc = tmp_path / "u.yaml"
+    sc.write_text("name: x\npopulation: {size: 10}\narms:\n  ketamine:\n    - {drug: racemic-ketamine, route: "
+                  "iv-infusion, dose: 0.5, duration: 40 min}\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "trial", sc)
+    line = err.strip().removeprefix("error: ")
+    assert code == 2
+    for page in (REPO / "README.md", DOCS / "getting-started.md"):
+        assert line in " ".join(page.read_text(encoding="utf-8").split()), page.name
