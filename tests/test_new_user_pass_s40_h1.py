@@ -297,3 +297,17 @@ def test_the_docs_quote_the_missing_unit_error_as_printed(capsys, tmp_path):
     assert code == 2
     for page in (REPO / "README.md", DOCS / "getting-started.md"):
         assert line in " ".join(page.read_text(encoding="utf-8").split()), page.name
+
+
+def test_observed_rows_in_the_report_name_the_scale_points(capsys, tmp_path):
+    """The report's observed-vs-predicted table gave the score rows' unit as 'points' under an endpoint table that
+    says 'MADRS points'."""
+    import html
+
+    page = tmp_path / "o.html"
+    code, _, _ = run_cli(capsys, "trial", REPO / "examples" / "observed" / "murrough2013.yaml", "--observed",
+                         REPO / "examples" / "observed" / "murrough2013_observed.csv", "--size", "20", "--report", page)
+    assert code == 0
+    text = html.unescape(page.read_text(encoding="utf-8"))
+    section = text[text.index("Observed vs predicted"):]
+    assert '<td class="l">MADRS points</td>' in section and '<td class="l">points</td>' not in section

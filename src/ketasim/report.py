@@ -518,12 +518,15 @@ def _comparison_table(tr) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _observed_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The observed-vs-predicted rows as the report shows them."""
+def _observed_table(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
+    """The observed-vs-predicted rows as the report shows them; ``scale`` (e.g. 'MADRS', else each row's own) names
+    the points of the score rows (their unit said 'points' beside the endpoint table's 'MADRS points')."""
     from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     out = []
     for r in df.to_dict("records"):
+        name = scale or (r.get("scale") if isinstance(r.get("scale"), str) else "")
+        unit = f"{name} points" if r["unit"] == "points" and name else r["unit"]
         t = r["time_h"]
         level = r.get("dose_level")
         level = level if isinstance(level, str) else ""        # final_dose_rate: the share on one dose level
@@ -535,16 +538,16 @@ def _observed_table(df: pd.DataFrame) -> pd.DataFrame:
                     "n": f"{r['n']}" + ("" if r["n_from"] == "observed file" else " (arm size)"),
                     "observed": r["observed"], "predicted": r["predicted"], "error": r["error"],
                     "95% prediction interval": f"[{_fmt(r['pi_low'])}, {_fmt(r['pi_high'])}]",
-                    "inside": "yes" if r["inside"] else "no", "unit": r["unit"],
+                    "inside": "yes" if r["inside"] else "no", "unit": unit,
                     "source": r.get("trial_id") or r.get("citation", "")[:60]})
     return pd.DataFrame(out)
 
 
-def _observed_section(df: pd.DataFrame) -> str:
+def _observed_section(df: pd.DataFrame, scale: str | None = None) -> str:
     from .observed import format_summary, observed_summary
 
     return _section("Observed vs predicted (a published trial; nothing fitted)",
-                    _table(_observed_table(df), left=("arm", "measure", "time", "inside", "unit", "source"))
+                    _table(_observed_table(df, scale), left=("arm", "measure", "time", "inside", "unit", "source"))
                     + f"<p class=\"hint\">{html.escape(format_summary(observed_summary(df)))}. "
                     f"{html.escape(df.attrs.get('interval', ''))}</p>"
                     + _plot_div("observed", "Coloured: the predicted value with its 95% prediction interval for a "
@@ -635,7 +638,10 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
                  + (_plot_div("endpoints") if "endpoints" in figs else ""), "endpoints-section"),
     ]
     if observed is not None and len(observed):
-        sections.append(_observed_section(observed))
+        from .population import SCALE_NAMES
+
+        scale = tr.scenario.population.scale
+        sections.append(_observed_section(observed, SCALE_NAMES.get(scale, scale)))
     titration = _titration_section(d)
     if titration:
         sections.append(titration)
