@@ -311,3 +311,14 @@ def test_observed_rows_in_the_report_name_the_scale_points(capsys, tmp_path):
     text = html.unescape(page.read_text(encoding="utf-8"))
     section = text[text.index("Observed vs predicted"):]
     assert '<td class="l">MADRS points</td>' in section and '<td class="l">points</td>' not in section
+
+
+def test_the_record_docs_list_every_dvid():
+    """README and the personalised-plan how-to listed the record's rating DVIDs without lsas, qids_sr16 and bdi2,
+    which the reader accepts (its error line lists them)."""
+    from ketasim.record import DVIDS
+
+    for page in (REPO / "README.md", DOCS / "howto" / "personalised-plan.md"):
+        text = page.read_text(encoding="utf-8")
+        missing = [d for d in DVIDS if f"`{d}`" not in text]
+        assert missing == [], (page.name, missing)
