@@ -139,7 +139,14 @@ def test_a_population_mean_age_outside_the_sampled_range_is_refused(capsys):
     with pytest.raises(InputError, match=r"^population.age_years: .* cannot be 95;"):
         scenario_from_dict({"name": "x", "population": {"size": 50, "age_years": {"mean": 95, "sd": 0}},
                             "arms": {"a": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
-    assert quick_scenario("esketamine", "intranasal", "56 mg", age_years=95).population.age_years.mean == 95
+    one = quick_scenario("esketamine", "intranasal", "56 mg", age_years=95)
+    assert one.population.age_years.mean == 95
+    # a scenario of one patient run as a population (simulate n=, run_trial n=, --size) is refused the same way
+    from ketasim import run_trial, simulate
+
+    for run in (lambda: simulate(one, n=20), lambda: run_trial(one, n=20)):
+        with pytest.raises(InputError, match=r"^population.age_years: .* cannot be 95;"):
+            run()
 
 
 def test_an_unnumbered_hamilton_scale_names_its_three_versions(capsys):

@@ -371,6 +371,10 @@ def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_time
         raise InputError(f"on_failure: use 'raise' or 'flag', got {_short(on_failure)}")
     check_stated_patient(scenario, n)
     check_typical_size(typical, n)
+    if not typical and getattr(scenario, "patient", None) is None:
+        from .population import check_population_age
+
+        check_population_age(scenario.population, n)      # a scenario of size 1 run with n > 1
     times = None if output_times_h is None else check_output_times(output_times_h)
     check_scenario_run(scenario, 1 if typical else n, times, field="n" if n is not None else "run")
     return n, seed, times

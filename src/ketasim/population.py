@@ -496,6 +496,17 @@ def check_age(age: Distribution, field: str = "population.age_years") -> None:
                              "mean of the untruncated age distribution within it (e.g. the range's middle)")
 
 
+def check_population_age(spec, n: int | None, field: str = "population.age_years") -> None:
+    """A population of ``n`` > 1 patients is drawn within :data:`AGE_RANGE`, so its stated mean age must lie there
+    (a population of mean 16 came out with mean 28, one of mean 95 with mean 83, while its typical patient kept the
+    stated age); one patient may be 12-100 years. Also for a scenario of size 1 run with ``n``/``--size``."""
+    lo, hi = AGE_RANGE
+    mean = spec.age_years.mean
+    if n is not None and n > 1 and not (lo <= mean <= hi):
+        raise InputError(f"{field}: a population's ages are drawn within {lo:g}-{hi:g} years, so its mean cannot be "
+                         f"{mean:g}; one patient (size 1) may be 12-100 years")
+
+
 def age_bounds(age: Distribution) -> tuple[float, float]:
     """The range ages are sampled in: the inclusion range if given, else AGE_RANGE."""
     lo, hi = AGE_RANGE
@@ -597,12 +608,7 @@ class PopulationSpec:
             raise InputError(f"{f}.weight_kg: mean must lie in {wlo:g}-{whi:g} kg and sd in 0-100 kg, got mean "
                              f"{self.weight_kg.mean:g}, sd {self.weight_kg.sd:g}")
         check_age(self.age_years, f"{f}.age_years")
-        lo, hi = AGE_RANGE
-        if self.size > 1 and not (lo <= self.age_years.mean <= hi):
-            # sampled within 18-90 y: a population of mean 16 came out with mean 28, one of mean 95 with mean 83,
-            # while its typical patient kept the stated age
-            raise InputError(f"{f}.age_years: a population's ages are drawn within {lo:g}-{hi:g} years, so its mean "
-                             f"cannot be {self.age_years.mean:g}; one patient (size 1) may be 12-100 years")
+        check_population_age(self, self.size)
         if not (0.0 <= self.female_fraction <= 1.0):
             ff = self.female_fraction
             hint = f" (a fraction: {ff:g} % is {ff / 100:g})" if 1.0 < ff <= 100.0 else ""

@@ -372,6 +372,10 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     # the arguments as simulate() checks them (n=-5 ran "-15 patients", n="10" was a TypeError, chunk=0 the default)
     check_scenario_arg(scenario)
     n = None if n is None else check_size(n, "n")
+    if getattr(scenario, "patient", None) is None:
+        from .population import check_population_age
+
+        check_population_age(scenario.population, n)      # a scenario of size 1 run with n > 1
     seed = None if seed is None else check_seed(seed, "seed")
     chunk = None if chunk is None else check_int(chunk, "chunk", lo=1, hi=MAX_PATIENTS)
     keep = check_int(keep, "keep", lo=0, hi=MAX_PATIENTS)

@@ -1074,6 +1074,9 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     smax = SCALES[scale][0]
     noise_sd = params.free_value("rating_noise_sd") * smax if ep.rating_noise else 0.0
     size = n or spec.size
+    from .population import check_population_age
+
+    check_population_age(spec, size)          # a scenario of size 1 run with --size N
     root = np.random.SeedSequence(seed)
     arm_seeds = root.spawn(len(scenario.arms) + 1)
     times, horizon, extra, follow, band_times = _trial_grid(scenario, ep)
