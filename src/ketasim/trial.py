@@ -108,8 +108,8 @@ class TrialResult:
     patients_per_arm: int | None = None
 
     def definitions(self) -> str:
-        """What a response and a remission are in this trial's rows (one line; '' when it reports neither): the
-        table and the report gave the rates without saying (at least 50 % below baseline? MADRS at most 10?)."""
+        """What a response, a remission and a relapse are in this trial's rows (one line; '' when it reports none):
+        the table and the report gave the rates without saying (at least 50 % below baseline? MADRS at most 10?)."""
         from .population import SCALE_NAMES
 
         measures = {r["measure"] for r in self.endpoints}
