@@ -329,3 +329,35 @@ def test_the_record_docs_list_every_dvid():
         text = page.read_text(encoding="utf-8")
         missing = [d for d in DVIDS if f"`{d}`" not in text]
         assert missing == [], (page.name, missing)
+
+
+def test_ketamine_sessions_hours_apart_warn(capsys):
+    """`--every 1h --count 1000` (for 1 d or 3.5 d) ran 1000 intranasal esketamine sessions an hour apart (28 g) without
+    a word; a record's sessions hours apart already warned. A session's devices minutes apart, oral doses three
+    times a day and sessions 12 h or more apart stay silent."""
+    import warnings
+
+    import pytest
+
+    from ketasim import scenario_from_dict
+    from ketasim.errors import DoseWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")                     # the command prints it as one 'warning:' line
+        code, _, err = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "28mg",
+                               "--every", "1h", "--count", "1000", "--no-recurrence")
+    assert code == 0 and ("warning: --every: intranasal esketamine sessions 1h apart (1000 of them); clinical regimens "
+                          "space ketamine sessions by days (e.g. 3.5 d): check the unit") in err
+
+    def line(**kw):
+        return scenario_from_dict({"name": "x", "arms": {"a": [{"drug": "esketamine", "route": "intranasal",
+                                                               "dose": "28 mg", **kw}]}})
+
+    with pytest.warns(DoseWarning, match=r"^arms\.a\[0\]\.every: intranasal esketamine sessions 6 h apart"):
+        line(every="6 h", count=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        line(every="5 min", count=2)                                    # one session's two devices
+        line(every="12 h", count=4)
+        scenario_from_dict({"name": "x", "arms": {"a": [{"drug": "racemic-ketamine", "route": "oral",
+                                                         "dose": "50 mg", "every": "8 h", "count": 30}]}})

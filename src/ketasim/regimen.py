@@ -483,6 +483,18 @@ class Dose:
         count = data.get("count", 1)
         if isinstance(count, float) and count.is_integer():
             count = int(count)
+        if (drug.is_ketamine and route not in (Route.ORAL, Route.SUBLINGUAL) and isinstance(count, int)
+                and 0 < every < SESSIONS_APART_WARN_H and (count - 1) * every >= SESSION_GAP_H):
+            # (a session's 2-3 nasal devices minutes apart span less than SESSION_GAP_H: no warning)
+            # 'every: 1 h' (for 1 d or 3.5 d) ran 1000 nasal sessions an hour apart without a word; a record's
+            # sessions hours apart warn by the same rule (record: TIME written in days)
+            import warnings
+
+            from .errors import DoseWarning
+
+            warnings.warn(f"{field}.every: {route.value} {drug.value} sessions {data['every']} apart ({count} of them); "
+                          "clinical regimens space ketamine sessions by days (e.g. 3.5 d): check the unit",
+                          DoseWarning, stacklevel=2)
         if drug is Drug.PLACEBO and route is Route.IV_INFUSION and duration == 0:
             duration = 40 / 60
         return cls(drug, route, amount, per_kg, duration, at, every, count, field)
@@ -496,6 +508,9 @@ class Dose:
 #: before its infusion): the plan's limits count sessions so (personal.schedule_breaks; its candidates have one dose a
 #: session), and a record warns of sessions hours apart by the same rule (record: TIME written in days)
 SESSION_GAP_H = 2.0
+#: Sessions of ketamine (other than oral or sublingual, which may be taken several times a day) this close (h) warn:
+#: no clinical regimen gives them hours apart (the record's rule, ``record.SESSIONS_APART_WARN_H``)
+SESSIONS_APART_WARN_H = 12.0
 
 
 def group_sessions(items, start_h=lambda a: a.start_h) -> list[list]:
