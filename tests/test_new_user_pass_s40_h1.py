@@ -152,10 +152,22 @@ def test_a_population_mean_age_outside_the_sampled_range_is_refused(capsys):
 def test_an_unnumbered_hamilton_scale_names_its_three_versions(capsys):
     """`--scale HAM-D` (how papers often write it) got "unknown scale 'HAM-D'; use one of madrs, hamd17, ..." with
     no hint that the 17-, 21- and 24-item versions differ in range and remission cutoff."""
+    import pytest
+
+    from ketasim.errors import InputError
+
     code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
                            "--scale", "HAM-D")
-    assert code == 2 and err.strip() == ("error: --scale: unknown scale 'HAM-D': the Hamilton scale has three "
-                                         "versions, hamd17 (0-52), hamd21 (0-63) and hamd24 (0-75); name the one rated")
+    assert code == 2 and err.strip() == ("error: --scale: unknown scale 'HAM-D': the Hamilton depression scale has "
+                                         "three versions, hamd17 (0-52), hamd21 (0-63) and hamd24 (0-75); name the one "
+                                         "rated")
+    # other names of instruments not modelled, or of another version, say which one is meant
+    from ketasim.population import canonical_scale
+
+    for typed, says in (("CAPS", "the CAPS-5 is caps5"), ("qids", "qids_sr16"), ("BDI", "bdi2"), ("IES", "iesr")):
+        with pytest.raises(InputError, match=rf"^population.scale: unknown scale '{typed}': .*{says}"):
+            canonical_scale(typed)
+    assert canonical_scale("HARS") == "hama"            # the Hamilton Anxiety Rating Scale is the HAM-A
 
 
 def test_the_docs_do_not_send_readers_to_a_file_the_repository_lacks():

@@ -85,9 +85,17 @@ SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": 
 SCALE_ALIASES = {"hdrs17": "hamd17", "hrsd17": "hamd17", "hdrs21": "hamd21", "hrsd21": "hamd21",
                  "hdrs24": "hamd24", "hrsd24": "hamd24", "madrsitem10": "madrs_si", "madrs10": "madrs_si",
                  "bssi": "ssi", "bss": "ssi", "beckssi": "ssi", "qidssr": "qids_sr16", "qids16": "qids_sr16",
-                 "bdiii": "bdi2"}
+                 "bdiii": "bdi2", "hars": "hama"}
 #: Not aliased on purpose: 'caps' (the DSM-IV CAPS, 0-136), 'ies' (the original 15-item IES), 'bsi' (also the Brief
-#: Symptom Inventory), 'hamd'/'hdrs' (which version?) are other instruments or ambiguous.
+#: Symptom Inventory), 'hamd'/'hdrs' (which version?) are other instruments or ambiguous: the error says which is meant.
+_NOT_ALIASED = {
+    **dict.fromkeys(("hamd", "hdrs", "hrsd"), "the Hamilton depression scale has three versions, hamd17 (0-52), "
+                                              "hamd21 (0-63) and hamd24 (0-75); name the one rated"),
+    "caps": "the DSM-IV CAPS (0-136) is another instrument; the CAPS-5 is caps5",
+    "ies": "the original 15-item IES is another instrument; the IES-R is iesr",
+    "qids": "the self-report QIDS-SR16 is qids_sr16 (the clinician's QIDS-C16 is not modelled)",
+    "bdi": "the BDI-II is bdi2 (the original BDI is another version)",
+}
 
 
 def _scale_key(text) -> str:
@@ -102,10 +110,10 @@ def canonical_scale(text, field: str = "population.scale") -> str:
     naming ``field`` for an unknown scale."""
     key = _SCALE_KEYS.get(_scale_key(text)) if isinstance(text, str) else None
     if key is None:
-        if isinstance(text, str) and _scale_key(text) in ("hamd", "hdrs", "hrsd", "ham", "hamilton"):
-            # the Hamilton scale has three lengths with their own ranges and remission cutoffs: not guessed
-            raise InputError(f"{field}: unknown scale {text[:40]!r}: the Hamilton scale has three versions, hamd17 "
-                             "(0-52), hamd21 (0-63) and hamd24 (0-75); name the one rated")
+        if isinstance(text, str) and _scale_key(text) in _NOT_ALIASED:
+            # another instrument or an ambiguous name (the Hamilton scale's three lengths have their own ranges and
+            # remission cutoffs): not guessed, but said which one is meant
+            raise InputError(f"{field}: unknown scale {text[:40]!r}: {_NOT_ALIASED[_scale_key(text)]}")
         raise InputError(f"{field}: unknown scale {str(text)[:40]!r}; use one of {', '.join(SCALES)}")
     return key
 
