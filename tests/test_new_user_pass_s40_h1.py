@@ -373,3 +373,15 @@ def test_ketamine_sessions_hours_apart_warn(capsys):
         line(every="12 h", count=4)
         scenario_from_dict({"name": "x", "arms": {"a": [{"drug": "racemic-ketamine", "route": "oral",
                                                          "dose": "50 mg", "every": "8 h", "count": 30}]}})
+
+
+def test_plan_report_forecast_table_names_scale_and_units(tmp_path):
+    """The plan report's forecast table said 'rating (madrs)' (the scale's key) and gave --variable's rows without a
+    unit ('cp_ketamine_ng_ml'), while the text says 'MADRS points' and '(ng/mL)'."""
+    from ketasim.personal import personal_plan
+    from ketasim.plan_report import forecast_frame
+    from ketasim.record import read_record
+
+    res = personal_plan(read_record(REPO / "examples" / "patient" / "patient_101.csv"),
+                        variables=("score", "cp_ketamine_ng_ml"), n_samples=100, top=1)
+    assert set(forecast_frame(res)["variable"]) == {"rating (MADRS points)", "cp_ketamine_ng_ml (ng/mL)"}

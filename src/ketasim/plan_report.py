@@ -246,6 +246,7 @@ def forecast_frame(res: dict) -> pd.DataFrame:
     """The forecast at the forecast points as the text prints it (:func:`_forecast_value`): one row per point and
     variable (the report drew only the rating's figure, so the numbers the text prints and --variable's forecasts
     were not in it)."""
+    from .population import SCALE_NAMES
     from .units import fmt_hours
 
     rows = []
@@ -256,7 +257,9 @@ def forecast_frame(res: dict) -> pd.DataFrame:
             return _forecast_value(x, score, median=median)
 
         rows.append({"time (record's clock)": f"{e['time_h']:g} h ({fmt_hours(e['time_h'])})",
-                     "variable": f"rating ({res['patient']['scale']})" if score else e["variable"],
+                     # 'rating (MADRS points)', as the text and the figure's axis name it (was 'rating (madrs)')
+                     "variable": (f"rating ({SCALE_NAMES.get(res['patient']['scale'], res['patient']['scale'])} "
+                                  "points)") if score else e["variable"] + _unit_note(e["variable"]),
                      "median": v(e["median"], True),
                      "50% interval": f"[{v(e['pi50'][0])}, {v(e['pi50'][1])}]",
                      "90% interval": f"[{v(e['pi90'][0])}, {v(e['pi90'][1])}]"})
