@@ -332,7 +332,7 @@ def test_plan_report_states_the_forecast_numbers_the_text_prints(tmp_path):
     line = re.search(rf"{first['time_h']:8.1f} h  median\s+(\S+)  50% \[(\d+), (\d+)\]  90% \[(\d+), (\d+)\]", text)
     med, a, b, c, d = line.groups()
     assert (f"<td>{med}</td><td>[{a}, {b}]</td><td>[{c}, {d}]</td>") in page
-    assert "<td class=\"l\">cp_ketamine_ng_ml</td>" in page
+    assert "<td class=\"l\">cp_ketamine_ng_ml (ng/mL)</td>" in page        # with its unit (fortieth session)
 
 
 def test_a_record_with_sessions_hours_apart_warns_that_time_is_in_hours():
