@@ -146,8 +146,9 @@ class TrialResult:
         paired = self.design == "crossover"
         if "mean_change_difference" in kinds:
             parts.append("mean changes: " + ("paired t-test" if paired else "Welch t-test"))
-        if kinds & {"response_rate_difference", "remission_rate_difference"}:
-            parts.append("response and remission rates: " + (
+        rates = [m for m in ("response", "remission") if f"{m}_rate_difference" in kinds]
+        if rates:
+            parts.append(" and ".join(rates) + " rates: " + (
                 "Newcombe's interval for paired proportions, exact McNemar test" if paired
                 else "Newcombe's hybrid score interval, two-proportion score test"))
         if not parts:
