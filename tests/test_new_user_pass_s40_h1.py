@@ -330,6 +330,11 @@ def test_observed_rows_in_the_report_name_the_scale_points(capsys, tmp_path):
     text = html.unescape(page.read_text(encoding="utf-8"))
     section = text[text.index("Observed vs predicted"):]
     assert '<td class="l">MADRS points</td>' in section and '<td class="l">points</td>' not in section
+    from ketasim.report import embedded_figures
+
+    observed = embedded_figures(page.read_text(encoding="utf-8"))["observed"]
+    titles = [a["text"] for a in observed["layout"]["annotations"]]
+    assert "<b>Mean change from baseline (MADRS points)</b>" in titles             # the figure's panel too
 
 
 def test_the_record_docs_list_every_dvid():

@@ -492,8 +492,8 @@ class Dose:
 
             from .errors import DoseWarning
 
-            warnings.warn(f"{field}.every: {route.value} {drug.value} sessions {data['every']} apart ({count} of them); "
-                          "clinical regimens space ketamine sessions by days (e.g. 3.5 d): check the unit",
+            warnings.warn(f"{field}.every: {route.value} {drug.value} sessions {data['every']} apart ({count} of "
+                          "them); clinical regimens space ketamine sessions by days (e.g. 3.5 d): check the unit",
                           DoseWarning, stacklevel=2)
         if drug is Drug.PLACEBO and route is Route.IV_INFUSION and duration == 0:
             duration = 40 / 60

@@ -331,6 +331,26 @@ def bands_from_population(traj, variables) -> "object":
         columns=["arm", "time_h", "variable", "p05", "median", "p95"])
 
 
+def _name_score_points(titles: dict, table) -> None:
+    """'Mean change from baseline (MADRS points)': the unit of the score panels when the rows name one scale (a
+    trial's ``scale`` column, or an observed file's)."""
+    from ..errors import InputError
+    from ..population import SCALE_NAMES, canonical_scale
+
+    if "scale" not in table:
+        return
+    names = set()
+    for v in table.loc[table["measure"].isin(["mean", "mean_change"]), "scale"]:
+        try:
+            names.add(SCALE_NAMES[canonical_scale(v)])
+        except (InputError, KeyError):
+            continue
+    if len(names) == 1:
+        (name,) = names
+        for m in ("mean", "mean_change"):
+            titles[m] += f" ({name} points)"
+
+
 def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> dict:
     """A published trial beside the prediction (``ketasim.observed.compare_observed``'s table): one panel per
     measure, one position per arm and time; the predicted value with its 95 % prediction interval (arm colour,
@@ -345,6 +365,7 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
     titles = {"mean": "Mean score", "mean_change": "Mean change from baseline", "response_rate": "Response rate (%)",
               "remission_rate": "Remission rate (%)", "relapse_rate": "Relapse rate (%)",
               "final_dose_rate": "Patients on each final dose (%)"}
+    _name_score_points(titles, table)
     data, layout, ann = [], {}, []
     n = len(measures)
     columns = min(columns, 2) if n > 1 else 1
@@ -411,13 +432,7 @@ def endpoint_figure(table, *, arms=None, arm_colors=None, measures=("mean", "mea
         colors.setdefault(a, ARM_COLORS[i % len(ARM_COLORS)])
     titles = {"mean": "Mean score", "mean_change": "Mean change from baseline", "response_rate": "Response rate (%)",
               "remission_rate": "Remission rate (%)"}
-    scales = set(t.loc[t["measure"].isin(["mean", "mean_change"]), "scale"]) if "scale" in t else set()
-    if len(scales) == 1:            # the unit of the score panels, as the endpoint table states it
-        from ..population import SCALE_NAMES
-
-        (scale,) = scales
-        for m in ("mean", "mean_change"):
-            titles[m] += f" ({SCALE_NAMES.get(scale, scale)} points)"
+    _name_score_points(titles, t)        # the unit of the score panels, as the endpoint table states it
     data, layout, ann = [], {}, []
     n = len(measures)
     columns = min(columns, 2) if n > 1 else 1
