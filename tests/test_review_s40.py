@@ -46,3 +46,22 @@ def test_an_inhibitor_counts_against_the_anesthetic_level_wherever_it_is_written
     a, p = cumulative_anesthetic_arms(in_arm), cumulative_anesthetic_arms(in_pop)
     assert len(a) == len(p) == 1 and a[0][1] == p[0][1], (a, p)
     assert cumulative_anesthetic_arms(alone) == []
+
+
+def test_a_records_dvid_takes_a_scale_as_users_write_it():
+    """H1 s40 found-not-fixed: a record with DVID 'HAM-D' listed every DVID, while population.scale said which three
+    Hamilton versions there are; 'HAM-D17' or 'HDRS-17' (accepted as a scale) was an unknown DVID."""
+    from ketasim.errors import KetasimError
+    from ketasim.record import record_from_rows
+
+    def rows(dvid):
+        return [{"ID": 1, "TIME": 0, "EVID": 0, "DV": 20, "DVID": dvid, "WT": 70, "AGE": 40, "SEX": "F"},
+                {"ID": 1, "TIME": 0.5, "EVID": 1, "AMT": 0.5, "AMTU": "mg/kg", "DUR": 0.6667,
+                 "DRUG": "racemic-ketamine", "ROUTE": "iv-infusion"}]
+
+    with pytest.raises(KetasimError, match=r"DVID.*unknown DVID 'HAM-D': the Hamilton depression scale has three "
+                                           r"versions, hamd17 \(0-52\)"):
+        record_from_rows(rows("HAM-D"))
+    for written in ("HAM-D17", "HDRS-17", "hamd17"):
+        rec = record_from_rows(rows(written))
+        assert [o.dvid for o in rec.observations] == ["hamd17"], written

@@ -105,15 +105,25 @@ def _scale_key(text) -> str:
 _SCALE_KEYS = {**{_scale_key(k): k for k in SCALES}, **SCALE_ALIASES}
 
 
+def scale_lookup(text) -> tuple[str | None, str | None]:
+    """(the SCALES name of ``text`` as users write it, or None; why it is not guessed, for an ambiguous name or
+    another instrument ('HAM-D': which version?), or None): the lookup of :func:`canonical_scale`, without an error,
+    for readers with their own message (a record's DVID)."""
+    if not isinstance(text, str):
+        return None, None
+    key = _scale_key(text)
+    return _SCALE_KEYS.get(key), _NOT_ALIASED.get(key)
+
+
 def canonical_scale(text, field: str = "population.scale") -> str:
     """The SCALES name of a scale as users write it ('HAM-D24', 'hdrs-21', 'MADRS-SI', 'IES-R', 'BSSI'); one line
     naming ``field`` for an unknown scale."""
-    key = _SCALE_KEYS.get(_scale_key(text)) if isinstance(text, str) else None
+    key, note = scale_lookup(text)
     if key is None:
-        if isinstance(text, str) and _scale_key(text) in _NOT_ALIASED:
+        if note:
             # another instrument or an ambiguous name (the Hamilton scale's three lengths have their own ranges and
             # remission cutoffs): not guessed, but said which one is meant
-            raise InputError(f"{field}: unknown scale {text[:40]!r}: {_NOT_ALIASED[_scale_key(text)]}")
+            raise InputError(f"{field}: unknown scale {text[:40]!r}: {note}")
         raise InputError(f"{field}: unknown scale {str(text)[:40]!r}; use one of {', '.join(SCALES)}")
     return key
 

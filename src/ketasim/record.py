@@ -473,7 +473,17 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
                 raise row.err("DVID", f"an observation row needs DVID (one of {', '.join(DVIDS)})")
             dvid = row.text("DVID").lower()
             if dvid not in DVIDS:
-                raise row.err("DVID", f"unknown DVID {row.text('DVID')!r}; use one of {', '.join(DVIDS)}")
+                from .population import scale_lookup
+
+                # a scale as users write it ('HAM-D17', 'HDRS-21', 'IES-R') is its DVID; 'HAM-D' (which version?)
+                # says which ones there are, as population.scale does, instead of listing every DVID
+                alias, note = scale_lookup(row.text("DVID"))
+                if alias in DVIDS:
+                    dvid = alias
+                elif note:
+                    raise row.err("DVID", f"unknown DVID {row.text('DVID')!r}: {note}")
+                else:
+                    raise row.err("DVID", f"unknown DVID {row.text('DVID')!r}; use one of {', '.join(DVIDS)}")
             if dvid in SCORE_DVIDS:
                 if scale is not None and dvid != scale:
                     raise row.err("DVID", f"a second rating scale ({dvid}) after {scale}; one scale per record")
