@@ -65,3 +65,15 @@ def test_a_records_dvid_takes_a_scale_as_users_write_it():
     for written in ("HAM-D17", "HDRS-17", "hamd17"):
         rec = record_from_rows(rows(written))
         assert [o.dvid for o in rec.observations] == ["hamd17"], written
+
+
+def test_serve_refuses_a_host_that_is_not_an_address():
+    """H1 s40 found-not-fixed: `ketasim serve --host 999.1.1.1` was told it 'would let other machines reach the
+    dashboard' (not loopback), as if it were a real remote address."""
+    from ketasim.web.server import serve
+
+    for bad in ("999.1.1.1", "127.0.0", "fe80::zz"):
+        with pytest.raises(InputError, match=r"^--host: '.*' is not an IP address"):
+            serve(host=bad, warm=False)
+    with pytest.raises(InputError, match="would let other machines reach the dashboard"):
+        serve(host="10.1.2.3", warm=False)

@@ -230,7 +230,8 @@ def test_client_that_disconnects_while_waiting_for_the_engine_runs_nothing(srv, 
     time.sleep(0.5)
     assert calls == [], "the abandoned request must not run the engine"
     status, _, _ = req(srv, "POST", "/api/simulate", api.default_form())
-    assert status == 200 and calls == [1]
+    # the run, then the anesthetic check's typical patient and its reference push (summary.cumulative_anesthetic_arms)
+    assert status == 200 and calls == [1, 1, 1]
 
 
 # ---- where it listens ---------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import ipaddress
 import itertools
 import json
 import logging
+import re
 import socket
 import sys
 import threading
@@ -569,6 +570,20 @@ def docs_mount() -> Mount:
     return Mount("/docs", app=app, name="docs")
 
 
+def _check_host(host) -> None:
+    """One line for a host that is no address: written like an IP address ('999.1.1.1', '127.0.0', 'fe80::zz')
+    but not one was told it 'would let other machines reach the dashboard' (not loopback) or failed at bind time.
+    Host names are left to the bind (no lookup here)."""
+    if not isinstance(host, str) or not host or len(host) > 255:
+        raise InputError("--host: expected an address such as 127.0.0.1")
+    h = host.strip("[]")
+    if re.fullmatch(r"[\d.]+", h) or ":" in h:
+        try:
+            ipaddress.ip_address(h)
+        except ValueError:
+            raise InputError(f"--host: {host!r} is not an IP address; e.g. 127.0.0.1 (this machine only)") from None
+
+
 def _bind(host: str, port: int) -> socket.socket:
     from ..limits import check_int
 
@@ -602,6 +617,7 @@ def serve(host: str = "127.0.0.1", port: int = 8050, *, warm: bool = True, log_l
     address once the engine is warm and the socket is listening."""
     from ..result import NOTICE
 
+    _check_host(host)
     if not is_loopback(host) and not allow_remote:
         raise InputError(f"--host: {host} would let other machines reach the dashboard; add --allow-remote to "
                          "confirm (the dashboard has no login)")
