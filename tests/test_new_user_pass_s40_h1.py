@@ -363,8 +363,9 @@ def test_ketamine_sessions_hours_apart_warn(capsys):
         warnings.simplefilter("always")                     # the command prints it as one 'warning:' line
         code, _, err = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "28mg",
                                "--every", "1h", "--count", "1000", "--no-recurrence")
-    assert code == 0 and ("warning: --every: intranasal esketamine sessions 1h apart (1000 of them); clinical regimens "
-                          "space ketamine sessions by days (e.g. 3.5 d): check the unit") in err
+    # (worded by sessions since the review's R6-1: doses an hour apart group into sessions 2 h apart)
+    assert code == 0 and ("warning: --every: intranasal esketamine doses 1h apart (1000 of them) make 500 sessions 2 h "
+                          "apart; clinical regimens space ketamine sessions by days (e.g. 3.5 d): check the unit") in err
 
     def line(**kw):
         return scenario_from_dict({"name": "x", "arms": {"a": [{"drug": "esketamine", "route": "intranasal",

@@ -77,3 +77,24 @@ def test_serve_refuses_a_host_that_is_not_an_address():
             serve(host=bad, warm=False)
     with pytest.raises(InputError, match="would let other machines reach the dashboard"):
         serve(host="10.1.2.3", warm=False)
+
+
+def test_the_sessions_hours_apart_warning_counts_sessions_as_the_plan_groups_them():
+    """R6-1: 9 boluses 15 min apart (two sessions 2 h apart by regimen.group_sessions) were called 'sessions 15 min
+    apart (9 of them)'; a line whose doses stay within one session does not warn."""
+    import warnings
+
+    from ketasim.errors import DoseWarning
+    from ketasim.regimen import arm_from_list
+
+    def said(**line):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arm_from_list("a", [dict(drug="racemic-ketamine", route="iv-bolus", dose="0.1 mg/kg", **line)])
+        return [str(w.message) for w in caught if issubclass(w.category, DoseWarning)]
+
+    (msg,) = said(every="15 min", count=9)
+    assert "doses 15 min apart (9 of them) make 2 sessions 2 h apart" in msg, msg
+    assert said(every="15 min", count=4) == []
+    (msg,) = said(every="6 h", count=3)
+    assert "sessions 6 h apart (3 of them)" in msg, msg

@@ -484,17 +484,23 @@ class Dose:
         if isinstance(count, float) and count.is_integer():
             count = int(count)
         if (drug.is_ketamine and route not in (Route.ORAL, Route.SUBLINGUAL) and isinstance(count, int)
-                and 0 < every < SESSIONS_APART_WARN_H and (count - 1) * every >= SESSION_GAP_H):
-            # (a session's 2-3 nasal devices minutes apart span less than SESSION_GAP_H: no warning)
-            # 'every: 1 h' (for 1 d or 3.5 d) ran 1000 nasal sessions an hour apart without a word; a record's
-            # sessions hours apart warn by the same rule (record: TIME written in days)
-            import warnings
+                and 0 < every < SESSIONS_APART_WARN_H and 2 <= count <= MAX_ADMINISTRATIONS):
+            # 'every: 1 h' (for 1 d or 3.5 d) ran 1000 nasal sessions an hour apart without a word. Judged by sessions
+            # as the plan and a record group them (group_sessions: doses within 2 h of a session's start are one
+            # session, e.g. a nasal session's 2-3 devices), and worded by them (review s40 R6-1: 9 boluses 15 min
+            # apart were called '9 sessions')
+            sessions = group_sessions([at + i * every for i in range(count)], start_h=float)
+            gap = sessions[1][0] - sessions[0][0] if len(sessions) > 1 else math.inf
+            if gap < SESSIONS_APART_WARN_H:
+                import warnings
 
-            from .errors import DoseWarning
+                from .errors import DoseWarning
 
-            warnings.warn(f"{field}.every: {route.value} {drug.value} sessions {data['every']} apart ({count} of "
-                          "them); clinical regimens space ketamine sessions by days (e.g. 3.5 d): check the unit",
-                          DoseWarning, stacklevel=2)
+                what = (f"doses {data['every']} apart ({count} of them) make {len(sessions)} sessions "
+                        f"{_fmt_h(gap)} apart" if every < SESSION_GAP_H
+                        else f"sessions {data['every']} apart ({count} of them)")
+                warnings.warn(f"{field}.every: {route.value} {drug.value} {what}; clinical regimens space ketamine "
+                              "sessions by days (e.g. 3.5 d): check the unit", DoseWarning, stacklevel=2)
         if drug is Drug.PLACEBO and route is Route.IV_INFUSION and duration == 0:
             duration = 40 / 60
         return cls(drug, route, amount, per_kg, duration, at, every, count, field)
