@@ -98,3 +98,45 @@ def test_the_sessions_hours_apart_warning_counts_sessions_as_the_plan_groups_the
     assert said(every="15 min", count=4) == []
     (msg,) = said(every="6 h", count=3)
     assert "sessions 6 h apart (3 of them)" in msg, msg
+
+
+def test_trial_writes_each_patients_ratings(tmp_path, capsys):
+    """`trial --patients-csv` (fortieth session; H4 found no per-patient output of a trial): one row per arm x patient
+    x endpoint time whose group means are the trial's own endpoint rows, with provenance and units beside it; a
+    wrong extension is refused before running and nothing is written."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from _support import REPO
+    from ketasim.cli import main
+
+    out = tmp_path / "ratings.csv"
+    scen = REPO / "docs" / "tutorials" / "placebo_trial.yaml"
+    assert main(["trial", str(scen), "--size", "30", "--patients-csv", str(out), "--json", str(tmp_path / "t.json"),
+                 "--no-progress"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["arm", "subject", "time_h", "female", "reference", "baseline", "rating", "change",
+                                "model_score", "response", "remission"]
+    trial = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
+    checked = 0
+    for arm, body in trial["arms"].items():
+        assert df[df.arm == arm].subject.nunique() == body["n"] == 30
+        for row in body["endpoints"]:
+            col = {"mean_change": "change", "response_rate": "response", "remission_rate": "remission"}.get(
+                row["measure"])
+            if col is None:
+                continue
+            g = df[(df.arm == arm) & np.isclose(df.time_h, row["time_h"])]
+            scale = 100.0 if row["measure"].endswith("_rate") else 1.0
+            assert scale * g[col].mean() == pytest.approx(row["value"], abs=1e-9), (arm, row)
+            checked += 1
+    assert checked >= 6
+    meta = json.loads((tmp_path / "ratings.csv.provenance.json").read_text(encoding="utf-8"))
+    assert meta["model"] == trial["model"] and meta["units"]["rating"] == "MADRS points"
+    assert "response" in meta["definitions"].lower() and "arms" not in meta
+    bad = tmp_path / "ratings.json"
+    assert main(["trial", str(scen), "--size", "10", "--patients-csv", str(bad), "--no-progress"]) == 2
+    assert "--patients-csv" in capsys.readouterr().err and not bad.exists()

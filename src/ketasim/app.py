@@ -35,12 +35,13 @@ class _Bar:
 
 
 def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True, dask=None,
-                  chunk=10000, observed=None, parameters=None, **uncertainty):
+                  chunk=10000, observed=None, parameters=None, patients_csv=None, **uncertainty):
     """``uncertainty``: ``uncertainty=N, between_trial=bool`` for prediction intervals (``run_trial``'s).
     ``observed``: a published trial's CSV (``ketasim.observed``), validated before the trial runs (a file that names
     another scenario in its ``scenario`` column is refused; one that names none warns once); its comparison is
     printed after the endpoint table, added to the JSON as ``observed_comparison`` and to the report.
-    ``parameters``: a parameter set file (``--parameters``; None: the installed set)."""
+    ``parameters``: a parameter set file (``--parameters``; None: the installed set). ``patients_csv``: write each
+    patient's ratings at the endpoint times (``TrialResult.patient_ratings``)."""
     from .scenario import load_scenario
     from .trial import check_trial_size, run_trial
 
@@ -92,6 +93,9 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
             doc["observed_comparison"] = observed_block(comparison, Path(str(observed)).name)
         atomic_write_text(json_out, json.dumps(json_safe(doc), indent=1, allow_nan=False))
         print(f"wrote {json_out}")
+    if patients_csv:
+        tr.patient_ratings_to_csv(patients_csv)
+        print(f"wrote {patients_csv}")
     if report:
         from .report import trial_report
 

@@ -748,6 +748,10 @@ def trial(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the trial JSON (contract: docs/contracts.md, "
                                                                  "'Trial output')."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report."),
+    patients_csv: Optional[Path] = typer.Option(None, "--patients-csv", help="Write each patient's ratings at the "
+                                                "endpoint times (baseline, rating, change, response, remission; one "
+                                                "row per arm x patient x time) as CSV, with provenance and units in "
+                                                "FILE.provenance.json."),
     size: Optional[int] = typer.Option(None, help="Patients per arm (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
@@ -773,16 +777,17 @@ def trial(
     """Run a virtual clinical trial and print its endpoint table."""
     from .app import run_trial_cli
 
-    _check_options(size, seed, (json_out, report), inputs=(("the scenario", scenario), ("--observed", observed),
-                                                            ("--parameters", parameters)))
-    _check_kinds({"--json": json_out, "--report": report})
+    _check_options(size, seed, (json_out, report, patients_csv), inputs=(("the scenario", scenario),
+                                                                        ("--observed", observed),
+                                                                        ("--parameters", parameters)))
+    _check_kinds({"--json": json_out, "--report": report, "--patients-csv": patients_csv})
     if not between_trial and not uncertainty:       # was accepted and ignored without a word
         from .errors import InputError
 
         raise InputError("--no-between-trial: only with --uncertainty (without it the intervals carry no between-trial "
                          "heterogeneity anyway)")
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
-                  chunk=chunk, observed=observed, parameters=parameters,
+                  chunk=chunk, observed=observed, parameters=parameters, patients_csv=patients_csv,
                   **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
 
 

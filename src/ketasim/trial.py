@@ -182,6 +182,53 @@ class TrialResult:
                 "definition": scenario_definition(getattr(self.scenario, "source", None)),
                 "notice": NOTICE}
 
+    def patient_ratings(self) -> pd.DataFrame:
+        """One row per arm x patient x endpoint time, the ratings the endpoints count (a tidy table for one's own
+        statistics): ``arm``, ``subject`` (0-based within the arm), ``time_h``, ``female`` (1/0), ``reference`` (the
+        rating a response is counted from: the screening rating when the trial counts from screening, else the
+        baseline), ``baseline``, ``rating`` (the rater's integer rating at that time), ``change`` (rating - baseline),
+        ``model_score`` (the noise-free model score), ``response`` (1/0: a reduction from ``reference`` of at least
+        ``endpoints.response_reduction``), ``remission`` (1/0: at or below the remission threshold; empty for a scale
+        without one). Ratings in points of the population's scale (:meth:`patient_rating_units`)."""
+        pop = self.scenario.population
+        ep = self.scenario.endpoints or Endpoints(times_h=())
+        thr = _remission_threshold(ep, pop.scale, required=False)
+        frames = []
+        for name, o in self.outcomes.items():
+            n, t = o.n, len(o.times_h)
+            if not n or not t:
+                continue
+            rating = np.asarray(o.rating, float)
+            ref = np.repeat(np.asarray(o.response_reference, float), t)
+            frames.append(pd.DataFrame({
+                "arm": name, "subject": np.repeat(np.arange(n), t), "time_h": np.tile(np.asarray(o.times_h, float), n),
+                "female": np.repeat(np.asarray(o.female, int), t), "reference": ref,
+                "baseline": np.repeat(np.asarray(o.baseline, float), t), "rating": rating.ravel(),
+                "change": (rating - np.asarray(o.baseline, float)[:, None]).ravel(),
+                "model_score": np.asarray(o.model_score, float).ravel(),
+                "response": _responders(rating.ravel(), ref, ep).astype(int),
+                "remission": (rating.ravel() <= thr).astype(int) if thr is not None else np.nan}))
+        cols = ["arm", "subject", "time_h", "female", "reference", "baseline", "rating", "change", "model_score",
+                "response", "remission"]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+    def patient_rating_units(self) -> dict:
+        """Units of the :meth:`patient_ratings` columns."""
+        from .population import SCALE_NAMES
+
+        points = f"{SCALE_NAMES.get(self.scenario.population.scale, self.scenario.population.scale)} points"
+        return {"time_h": "h", "female": "1 = female", "reference": points, "baseline": points, "rating": points,
+                "change": points, "model_score": points, "response": "1 = responder", "remission": "1 = remitter"}
+
+    def patient_ratings_to_csv(self, path):
+        """Write :meth:`patient_ratings` as CSV; the trial's provenance, what a response and a remission are and the
+        columns' units go to ``<path>.provenance.json`` beside it. Both files complete or neither replaced."""
+        from .result import _csv_with_provenance
+
+        meta = {k: v for k, v in self.to_dict().items() if k not in ("arms", "comparisons")}
+        return _csv_with_provenance(path, self.patient_ratings, {**meta, "definitions": self.definitions(),
+                                                                  "units": self.patient_rating_units()})
+
     def table(self) -> pd.DataFrame:
         """One row per arm x endpoint time x measure: ``arm, time_h, scale, measure, value, ci_low, ci_high``
         (95 % CI of this virtual trial), ``pi_low, pi_high`` (95 % prediction interval, with ``uncertainty``) and
