@@ -372,8 +372,6 @@ def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_time
     check_stated_patient(scenario, n)
     check_typical_size(typical, n)
     if not typical and getattr(scenario, "patient", None) is None:
-        from .population import check_population_age
-
         check_population_age(scenario.population, n)      # a scenario of size 1 run with n > 1
     times = None if output_times_h is None else check_output_times(output_times_h)
     check_scenario_run(scenario, 1 if typical else n, times, field="n" if n is not None else "run")
@@ -423,3 +421,19 @@ def check_trial_args(scenario, params=None, *, n=None, seed=None, progress=None,
         raise InputError(f"progress: expected a function of the completed fraction, got {type(progress).__name__}")
     chunk = check_int(chunk, "chunk", lo=1, hi=MAX_PATIENTS)
     return n, seed, chunk
+
+
+#: Ages the model samples (years): every sampled age lies here, an inclusion range must lie within it.
+AGE_RANGE = (18.0, 90.0)
+
+
+def check_population_age(spec, n: int | None, field: str = "population.age_years") -> None:
+    """A population of ``n`` > 1 patients is drawn within :data:`AGE_RANGE`, so its stated mean age must lie there
+    (a population of mean 16 came out with mean 28, one of mean 95 with mean 83, while its typical patient kept the
+    stated age); one patient may be 12-100 years. Also for a scenario of size 1 run with ``n``/``--size``. Here, not
+    in population.py (which imports it), so that limits imports nothing above it (test_layers: no import cycles)."""
+    lo, hi = AGE_RANGE
+    mean = spec.age_years.mean
+    if n is not None and n > 1 and not (lo <= mean <= hi):
+        raise InputError(f"{field}: a population's ages are drawn within {lo:g}-{hi:g} years, so its mean cannot be "
+                         f"{mean:g}; one patient (size 1) may be 12-100 years")

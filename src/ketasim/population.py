@@ -13,6 +13,8 @@ import re
 import numpy as np
 
 from .errors import InputError
+# the age rule lives in limits (no import cycle); callers import it from here too
+from .limits import AGE_RANGE, check_population_age  # noqa: F401
 from .parameters import ParameterSet
 
 CONDITIONS = ("depression", "anxiety", "ptsd", "suicidal_ideation")
@@ -486,8 +488,6 @@ def fluctuation_conditional(s: float, tau: float, times_h, obs_times_h, residual
     return z_t + miss @ _fluctuation_gain(s, tau, t, o, noise_sd).T
 
 
-#: Ages the model samples (years): every sampled age lies here, an inclusion range must lie within it.
-AGE_RANGE = (18.0, 90.0)
 #: Accepted mean age (years) and mean body weight (kg) of a population, and the value of one stated patient.
 AGE_MEAN_RANGE = (12.0, 100.0)
 WEIGHT_MEAN_RANGE = (20.0, 250.0)
@@ -512,17 +512,6 @@ def check_age(age: Distribution, field: str = "population.age_years") -> None:
         if not (a <= age.mean <= b):
             raise InputError(f"{field}.mean: {age.mean:g} lies outside the inclusion range {a:g}-{b:g} years; give the "
                              "mean of the untruncated age distribution within it (e.g. the range's middle)")
-
-
-def check_population_age(spec, n: int | None, field: str = "population.age_years") -> None:
-    """A population of ``n`` > 1 patients is drawn within :data:`AGE_RANGE`, so its stated mean age must lie there
-    (a population of mean 16 came out with mean 28, one of mean 95 with mean 83, while its typical patient kept the
-    stated age); one patient may be 12-100 years. Also for a scenario of size 1 run with ``n``/``--size``."""
-    lo, hi = AGE_RANGE
-    mean = spec.age_years.mean
-    if n is not None and n > 1 and not (lo <= mean <= hi):
-        raise InputError(f"{field}: a population's ages are drawn within {lo:g}-{hi:g} years, so its mean cannot be "
-                         f"{mean:g}; one patient (size 1) may be 12-100 years")
 
 
 def age_bounds(age: Distribution) -> tuple[float, float]:
