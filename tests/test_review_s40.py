@@ -118,8 +118,10 @@ def test_trial_writes_each_patients_ratings(tmp_path, capsys):
                  "--no-progress"]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     df = pd.read_csv(out)
-    assert list(df.columns) == ["arm", "subject", "time_h", "female", "reference", "baseline", "rating", "change",
-                                "model_score", "response", "remission"]
+    assert list(df.columns) == ["arm", "subject", "time_h", "endpoint", "female", "reference", "baseline", "rating",
+                                "change", "model_score", "response", "remission"]
+    assert set(df.loc[df.endpoint == 1, "time_h"]) == {2.0, 24.0, 168.0} and set(df.loc[df.endpoint == 0, "time_h"]) \
+        == {0.0}
     trial = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
     checked = 0
     for arm, body in trial["arms"].items():
@@ -140,3 +142,17 @@ def test_trial_writes_each_patients_ratings(tmp_path, capsys):
     bad = tmp_path / "ratings.json"
     assert main(["trial", str(scen), "--size", "10", "--patients-csv", str(bad), "--no-progress"]) == 2
     assert "--patients-csv" in capsys.readouterr().err and not bad.exists()
+
+
+
+def test_a_follow_up_trials_ratings_mark_the_endpoint_rows(tmp_path):
+    """R9-1: a follow-up design's ratings hold its relapse visits too (26 times for endpoints at 24 h and 13 d): the
+    `endpoint` column marks the rows the endpoint table counts."""
+    from _support import REPO
+    from ketasim import load_scenario, run_trial
+
+    sc = load_scenario(REPO / "examples" / "open_label_follow_up.yaml")
+    df = run_trial(sc, n=10, progress=None).patient_ratings()
+    marked = set(df.loc[df.endpoint == 1, "time_h"])
+    assert marked == {float(t) for t in sc.endpoints.times_h}
+    assert df.time_h.nunique() > len(marked) + 1          # the visits are there, unmarked

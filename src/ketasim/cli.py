@@ -748,10 +748,10 @@ def trial(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the trial JSON (contract: docs/contracts.md, "
                                                                  "'Trial output')."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report."),
-    patients_csv: Optional[Path] = typer.Option(None, "--patients-csv", help="Write each patient's ratings at the "
-                                                "endpoint times (baseline, rating, change, response, remission; one "
-                                                "row per arm x patient x time) as CSV, with provenance and units in "
-                                                "FILE.provenance.json."),
+    patients_csv: Optional[Path] = typer.Option(None, "--patients-csv", help="Write each patient's ratings (baseline, "
+                                                "endpoint times and a follow-up's visits: rating, change, response, "
+                                                "remission; one row per arm x patient x time) as CSV, with provenance "
+                                                "and units in FILE.provenance.json."),
     size: Optional[int] = typer.Option(None, help="Patients per arm (overrides the scenario)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),

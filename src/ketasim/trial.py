@@ -183,8 +183,10 @@ class TrialResult:
                 "notice": NOTICE}
 
     def patient_ratings(self) -> pd.DataFrame:
-        """One row per arm x patient x endpoint time, the ratings the endpoints count (a tidy table for one's own
-        statistics): ``arm``, ``subject`` (0-based within the arm), ``time_h``, ``female`` (1/0), ``reference`` (the
+        """One row per arm x patient x rating time of the trial (the 0-h baseline, the endpoint times, and in a follow-up
+        or withdrawal design its visits, on which relapse is counted), the ratings the endpoints count (a tidy table
+        for one's own statistics): ``arm``, ``subject`` (0-based within the arm), ``time_h``, ``endpoint`` (1 at an
+        ``endpoints.times`` time: the rows the endpoint table counts), ``female`` (1/0), ``reference`` (the
         rating a response is counted from: the screening rating when the trial counts from screening, else the
         baseline), ``baseline``, ``rating`` (the rater's integer rating at that time), ``change`` (rating - baseline),
         ``model_score`` (the noise-free model score), ``response`` (1/0: a reduction from ``reference`` of at least
@@ -193,6 +195,7 @@ class TrialResult:
         pop = self.scenario.population
         ep = self.scenario.endpoints or Endpoints(times_h=())
         thr = _remission_threshold(ep, pop.scale, required=False)
+        ep_times = np.asarray(ep.times_h, float)
         frames = []
         for name, o in self.outcomes.items():
             n, t = o.n, len(o.times_h)
@@ -202,14 +205,16 @@ class TrialResult:
             ref = np.repeat(np.asarray(o.response_reference, float), t)
             frames.append(pd.DataFrame({
                 "arm": name, "subject": np.repeat(np.arange(n), t), "time_h": np.tile(np.asarray(o.times_h, float), n),
+                "endpoint": np.tile(np.isclose(np.asarray(o.times_h, float)[:, None], ep_times[None, :], rtol=0,
+                                               atol=1e-9).any(axis=1).astype(int), n),
                 "female": np.repeat(np.asarray(o.female, int), t), "reference": ref,
                 "baseline": np.repeat(np.asarray(o.baseline, float), t), "rating": rating.ravel(),
                 "change": (rating - np.asarray(o.baseline, float)[:, None]).ravel(),
                 "model_score": np.asarray(o.model_score, float).ravel(),
                 "response": _responders(rating.ravel(), ref, ep).astype(int),
                 "remission": (rating.ravel() <= thr).astype(int) if thr is not None else np.nan}))
-        cols = ["arm", "subject", "time_h", "female", "reference", "baseline", "rating", "change", "model_score",
-                "response", "remission"]
+        cols = ["arm", "subject", "time_h", "endpoint", "female", "reference", "baseline", "rating", "change",
+                "model_score", "response", "remission"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
     def patient_rating_units(self) -> dict:
@@ -217,7 +222,7 @@ class TrialResult:
         from .population import SCALE_NAMES
 
         points = f"{SCALE_NAMES.get(self.scenario.population.scale, self.scenario.population.scale)} points"
-        return {"time_h": "h", "female": "1 = female", "reference": points, "baseline": points, "rating": points,
+        return {"time_h": "h", "endpoint": "1 = an endpoints.times time", "female": "1 = female", "reference": points, "baseline": points, "rating": points,
                 "change": points, "model_score": points, "response": "1 = responder", "remission": "1 = remitter"}
 
     def patient_ratings_to_csv(self, path):
