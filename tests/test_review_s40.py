@@ -156,3 +156,16 @@ def test_a_follow_up_trials_ratings_mark_the_endpoint_rows(tmp_path):
     marked = set(df.loc[df.endpoint == 1, "time_h"])
     assert marked == {float(t) for t in sc.endpoints.times_h}
     assert df.time_h.nunique() > len(marked) + 1          # the visits are there, unmarked
+
+
+def test_a_trial_without_endpoints_marks_its_default_endpoint_rows():
+    """R10-1: without `endpoints:` the trial reports its default times (2 h, 24 h, 7 d, 28 d), but the ratings'
+    `endpoint` column was 0 on every row (an empty fallback instead of the trial's default: one constant now)."""
+    from ketasim import run_trial, scenario_from_dict
+
+    sc = scenario_from_dict({"name": "noep", "population": {"size": 6}, "arms": {
+        "k": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}],
+        "p": [{"drug": "placebo", "route": "iv-infusion", "dose": "0 mg", "duration": "40 min"}]}})
+    tr = run_trial(sc, n=6, progress=None)
+    df = tr.patient_ratings()
+    assert set(df.loc[df.endpoint == 1, "time_h"]) == set(tr.table().time_h.dropna()) == {2.0, 24.0, 168.0, 672.0}

@@ -47,6 +47,8 @@ from .units import fmt_hours, parse_time_h
 from .vocabulary import DEFAULT_MEASURES, PK_MEASURES, RELAPSE_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES, TRIAL_BAND_VARIABLES  # noqa: F401
 
 BAND_VARIABLES = TRIAL_BAND_VARIABLES
+#: The endpoints of a trial whose scenario states none: 2 h, 24 h, 7 d and 28 d (docs/contracts.md)
+DEFAULT_ENDPOINTS = Endpoints(times_h=(2.0, 24.0, 168.0, 672.0))
 #: Slot of a per-session summary in ``ArmOutcome.sessions`` (last axis), by name.
 SUMMARY_SLOT = DEFAULT_MODEL.summary_slot
 
@@ -113,7 +115,7 @@ class TrialResult:
         from .population import SCALE_NAMES
 
         measures = {r["measure"] for r in self.endpoints}
-        ep = self.scenario.endpoints or Endpoints(times_h=(2.0, 24.0, 168.0, 672.0))
+        ep = self.scenario.endpoints or DEFAULT_ENDPOINTS
         scale = self.scenario.population.scale
         name = SCALE_NAMES.get(scale, scale)
         parts = []
@@ -193,7 +195,7 @@ class TrialResult:
         ``endpoints.response_reduction``), ``remission`` (1/0: at or below the remission threshold; empty for a scale
         without one). Ratings in points of the population's scale (:meth:`patient_rating_units`)."""
         pop = self.scenario.population
-        ep = self.scenario.endpoints or Endpoints(times_h=())
+        ep = self.scenario.endpoints or DEFAULT_ENDPOINTS
         thr = _remission_threshold(ep, pop.scale, required=False)
         ep_times = np.asarray(ep.times_h, float)
         frames = []
@@ -1086,7 +1088,7 @@ def _trial_grid(scenario: Scenario, ep: Endpoints | None = None):
     follow-up settings, band times). One rule for the trial and its budget checks (a whole-design --uncertainty
     estimated its k trials on the population.size trajectory grid, not on these)."""
     design = dict(scenario.design)
-    ep = ep or scenario.endpoints or Endpoints(times_h=(2.0, 24.0, 168.0, 672.0))
+    ep = ep or scenario.endpoints or DEFAULT_ENDPOINTS
     times = np.unique(np.concatenate([[0.0], np.asarray(ep.times_h, float)]))
     # the trial's own end, for every design (as the withdrawal's relapse visits): the last endpoint time or 14 d after
     # the last dose (at least 28 d). Not scenario.horizon_h alone: `output: {until: ...}` sets that, and a
@@ -1121,7 +1123,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     if kind not in ("parallel", "crossover", "randomized_withdrawal"):
         raise InputError(f"design.type: unknown design {kind!r}; use parallel, crossover or randomized_withdrawal")
     spec = scenario.population
-    ep = scenario.endpoints or Endpoints(times_h=(2.0, 24.0, 168.0, 672.0))
+    ep = scenario.endpoints or DEFAULT_ENDPOINTS
     measures = ep.measures or DEFAULT_MEASURES
     scale = spec.scale
     smax = SCALES[scale][0]
