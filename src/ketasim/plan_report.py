@@ -246,7 +246,7 @@ def forecast_frame(res: dict) -> pd.DataFrame:
     """The forecast at the forecast points as the text prints it (:func:`_forecast_value`): one row per point and
     variable (the report drew only the rating's figure, so the numbers the text prints and --variable's forecasts
     were not in it)."""
-    from .population import SCALE_NAMES
+    from .population import scale_name
     from .units import fmt_hours
 
     rows = []
@@ -258,7 +258,7 @@ def forecast_frame(res: dict) -> pd.DataFrame:
 
         rows.append({"time (record's clock)": f"{e['time_h']:g} h ({fmt_hours(e['time_h'])})",
                      # 'rating (MADRS points)', as the text and the figure's axis name it (was 'rating (madrs)')
-                     "variable": (f"rating ({SCALE_NAMES.get(res['patient']['scale'], res['patient']['scale'])} "
+                     "variable": (f"rating ({scale_name(res['patient']['scale'])} "
                                   "points)") if score else e["variable"] + _unit_note(e["variable"]),
                      "median": v(e["median"], True),
                      "50% interval": f"[{v(e['pi50'][0])}, {v(e['pi50'][1])}]",
@@ -290,7 +290,7 @@ def patient_text(pat: dict) -> str:
 
 def text_summary(res: dict) -> str:
     from .personal import BARELY_INFORMED, NOT_INFORMED, ONE_SIDED, WIDER_THAN_LAPLACE
-    from .population import SCALE_NAMES
+    from .population import scale_name
 
     pat = res["patient"]
     n_obs = len(res["observations"])
@@ -304,7 +304,7 @@ def text_summary(res: dict) -> str:
     lines.append(f"fit ({f['seconds']:.2f} s, effective sample size {f['effective_sample_size']:.0f}):")
     if f.get("sampling"):
         lines.append(f"  importance sampling: {f['sampling']['summary']}")
-    scale = SCALE_NAMES.get(pat["scale"], str(pat["scale"]).upper())
+    scale = scale_name(pat["scale"])
     lines.append(f"  {'parameter':18s} {'MAP':>8s}  90% (importance-sampled)  shrinkage (Laplace)")
     for p in f["parameters"]:
         lines.append(f"  {p['name']:18s} {p['estimate']:8.3f}  90% [{p['interval90'][0]:.3f}, {p['interval90'][1]:.3f}]"
@@ -522,10 +522,10 @@ def plan_report(res: dict, path) -> Path:
     ]
     pat = res["patient"]
     title = f"ketasim personal plan: patient {pat['id']}"
-    from .population import SCALE_NAMES
+    from .population import scale_name
 
     sub = (f"{patient_text(pat)}; {len(res['observations'])} observed values "
-           f"({SCALE_NAMES.get(pat['scale'], pat['scale'].upper())}); source {pat['source']}")
+           f"({scale_name(pat['scale'])}); source {pat['source']}")
     from .io import atomic_write_text
 
     atomic_write_text(path, _page(title, sub, sections, figs))      # never a half-written report

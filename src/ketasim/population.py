@@ -100,6 +100,11 @@ _NOT_ALIASED = {
 }
 
 
+def scale_name(scale: str) -> str:
+    """How figures, tables and reports name a scale ('MADRS', 'HAM-D17'); an unknown name in capitals."""
+    return SCALE_NAMES.get(scale, str(scale).upper())
+
+
 def _scale_key(text) -> str:
     return re.sub(r"[\s_\-]+", "", str(text).strip().lower())
 

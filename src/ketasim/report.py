@@ -27,7 +27,7 @@ import pandas as pd
 from .display import display_times, json_safe, trial_panels
 from .vocabulary import BAND_VARIABLES, MEASURE_LABELS, NOTICE, SCORE_MEASURES
 from .io import as_path, atomic_write_text
-from .population import SCALE_NAMES
+from .population import scale_name
 from .units import unit_suffix
 
 _MEASURE_LABELS = MEASURE_LABELS
@@ -413,7 +413,7 @@ def simulation_report(result, typical_result, path, *, parameter_edits: dict | N
                  + "</pre>", "scenario"),
     ]
     title = f"ketasim simulation report: {sc.name}"
-    sub = f"{len(arms)} arm(s), {n} virtual patient(s) per arm, scale {SCALE_NAMES.get(sc.population.scale, sc.population.scale.upper())}"
+    sub = f"{len(arms)} arm(s), {n} virtual patient(s) per arm, scale {scale_name(sc.population.scale)}"
     atomic_write_text(path, _page(title, sub, sections, figs))
     return path
 
@@ -638,10 +638,7 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
                  + (_plot_div("endpoints") if "endpoints" in figs else ""), "endpoints-section"),
     ]
     if observed is not None and len(observed):
-        from .population import SCALE_NAMES
-
-        scale = tr.scenario.population.scale
-        sections.append(_observed_section(observed, SCALE_NAMES.get(scale, scale)))
+        sections.append(_observed_section(observed, scale_name(tr.scenario.population.scale)))
     titration = _titration_section(d)
     if titration:
         sections.append(titration)

@@ -25,9 +25,9 @@ UNITS = DEFAULT_MODEL.units()
 
 def patient_units(scale: str) -> dict:
     """Units of the per-patient covariate table (:meth:`SimulationResult.patients`, ``simulate --patients-csv``)."""
-    from .population import SCALE_NAMES
+    from .population import scale_name
 
-    points = f"{SCALE_NAMES.get(scale, scale)} points"
+    points = f"{scale_name(scale)} points"
     return {"weight_kg": "kg", "age_years": "years", "female": "true for a female patient",
             "bdnf_genotype_factor": "dimensionless (1 = Val/Val; BDNF release relative to it)", "crp_mg_l": "mg/L",
             "baseline_score": f"{points}: true severity at entry (the model's score is scaled by it)",

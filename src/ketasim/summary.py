@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .population import SCALE_NAMES
+from .population import scale_name
 from .units import fmt_hours
 
 
@@ -105,12 +105,12 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
             # a year of maintenance printed its score to 28 d only; the end of the run (a new episode's line below
             # gives it when there is one)
             parts.append(f"end ({fmt_time(t_last)}) {_at(df, 'score', t_last):.1f}")
-        lines.append(f"  {SCALE_NAMES.get(scale, scale.upper())} from {base:.1f}: " + ", ".join(parts))
+        lines.append(f"  {scale_name(scale)} from {base:.1f}: " + ", ".join(parts))
         if t_episode is not None:
             t_end = float(df["time_h"].iloc[-1])
             lines.append(f"  new episode on continued treatment from {fmt_time(t_episode)} "
                          f"(the typical patient's recurrence time: the population median; population.recurrence): "
-                         f"{SCALE_NAMES.get(scale, scale.upper())} {_at(df, 'score', t_end):.1f} at {fmt_time(t_end)}")
+                         f"{scale_name(scale)} {_at(df, 'score', t_end):.1f} at {fmt_time(t_end)}")
         if sessions is not None and len(sessions):
             s = sessions[sessions["arm"] == arm]
             if len(s):

@@ -112,12 +112,12 @@ class TrialResult:
     def definitions(self) -> str:
         """What a response, a remission and a relapse are in this trial's rows (one line; '' when it reports none):
         the table and the report gave the rates without saying (at least 50 % below baseline? MADRS at most 10?)."""
-        from .population import SCALE_NAMES
+        from .population import scale_name
 
         measures = {r["measure"] for r in self.endpoints}
         ep = self.scenario.endpoints or DEFAULT_ENDPOINTS
         scale = self.scenario.population.scale
-        name = SCALE_NAMES.get(scale, scale)
+        name = scale_name(scale)
         parts = []
         if "response_rate" in measures:
             ref = "the screening rating" if ep.screening is not None else "baseline"
@@ -126,15 +126,13 @@ class TrialResult:
         if thr is not None:
             parts.append(f"remission: {name} <= {thr:g}")
         if measures & {"relapse_rate", "time_to_relapse"}:
-            # as _withdrawal_setup and _follow_up_setup read the design (validated by the run that made the rows)
-            d = dict(self.scenario.design)
-            crit = d.get("criterion") or "response"
-            withdrawal = self.design == "randomized_withdrawal"
-            k = int(d.get("relapse_consecutive", 2 if withdrawal and (crit.startswith("stable")
-                                                                       or crit == "stratified") else 1))
+            # the design's relapse rule as the run read it (_withdrawal_setup's, else _follow_up_setup's)
+            _, _, withdrawal, follow, _ = _trial_grid(self.scenario, ep)
+            rule = withdrawal or follow
+            k = rule["confirm"]
             when = "a visit" if k == 1 else f"{k} consecutive visits"
-            if withdrawal or d.get("relapse_score") is not None:
-                parts.append(f"relapse: {name} >= {float(d.get('relapse_score', 22)):g} at {when}")
+            if rule["relapse"] is not None:
+                parts.append(f"relapse: {name} >= {float(rule['relapse']):g} at {when}")
             else:
                 parts.append(f"relapse: no longer a response at {when}")
         text = "; ".join(parts)
@@ -200,15 +198,16 @@ class TrialResult:
         ep_times = np.asarray(ep.times_h, float)
         frames = []
         for name, o in self.outcomes.items():
-            n, t = o.n, len(o.times_h)
+            times = np.asarray(o.times_h, float)
+            n, t = o.n, times.size
             if not n or not t:
                 continue
             rating = np.asarray(o.rating, float)
             ref = np.repeat(np.asarray(o.response_reference, float), t)
+            at_endpoint = np.isclose(times[:, None], ep_times[None, :], rtol=0, atol=1e-9).any(axis=1)
             frames.append(pd.DataFrame({
-                "arm": name, "subject": np.repeat(np.arange(n), t), "time_h": np.tile(np.asarray(o.times_h, float), n),
-                "endpoint": np.tile(np.isclose(np.asarray(o.times_h, float)[:, None], ep_times[None, :], rtol=0,
-                                               atol=1e-9).any(axis=1).astype(int), n),
+                "arm": name, "subject": np.repeat(np.arange(n), t), "time_h": np.tile(times, n),
+                "endpoint": np.tile(at_endpoint.astype(int), n),
                 "female": np.repeat(np.asarray(o.female, int), t), "reference": ref,
                 "baseline": np.repeat(np.asarray(o.baseline, float), t), "rating": rating.ravel(),
                 "change": (rating - np.asarray(o.baseline, float)[:, None]).ravel(),
@@ -221,11 +220,10 @@ class TrialResult:
 
     def patient_rating_units(self) -> dict:
         """Units of the :meth:`patient_ratings` columns."""
-        from .population import SCALE_NAMES
-
-        points = f"{SCALE_NAMES.get(self.scenario.population.scale, self.scenario.population.scale)} points"
-        return {"time_h": "h", "endpoint": "1 = an endpoints.times time", "female": "1 = female", "reference": points, "baseline": points, "rating": points,
-                "change": points, "model_score": points, "response": "1 = responder", "remission": "1 = remitter"}
+        points = measure_unit("mean", self.scenario.population.scale)
+        return {"time_h": "h", "endpoint": "1 = an endpoints.times time", "female": "1 = female", "reference": points,
+                "baseline": points, "rating": points, "change": points, "model_score": points,
+                "response": "1 = responder", "remission": "1 = remitter"}
 
     def patient_ratings_to_csv(self, path):
         """Write :meth:`patient_ratings` as CSV; the trial's provenance, what a response and a remission are and the
@@ -732,13 +730,13 @@ def measure_unit(measure: str, scale: str | None) -> str:
     """The unit a trial endpoint or comparison is in, as the table prints it after the row: scale points for means
     and changes ('MADRS points'), '% of patients' for rates and fractions, 'percentage points' for a difference of
     rates, the model's unit for a session peak ('CADSS points', 'mmHg'); '' when the row says it already."""
-    from .population import SCALE_NAMES
+    from .population import scale_name
 
     if measure.endswith("_difference"):
         unit = measure_unit(measure.removesuffix("_difference"), scale)
         return "percentage points" if unit == "% of patients" else unit
     if measure in ("mean", "mean_change", "sd", "sd_change"):
-        return f"{SCALE_NAMES.get(scale or '', str(scale or 'score').upper())} points"
+        return f"{scale_name(scale or 'score')} points"
     if measure.endswith(("_rate", "_fraction")):
         return "% of patients"
     return next((s.unit for s in DEFAULT_MODEL.summaries if s.name == measure), "")
@@ -1129,7 +1127,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     smax = SCALES[scale][0]
     noise_sd = params.free_value("rating_noise_sd") * smax if ep.rating_noise else 0.0
     size = n or spec.size
-    from .population import check_population_age
+    from .limits import check_population_age
 
     check_population_age(spec, size)          # a scenario of size 1 run with --size N
     root = np.random.SeedSequence(seed)

@@ -32,9 +32,9 @@ def score_panel_title(title: str, scale: str | None) -> str:
     """The score panel's title with the rating scale and its unit: 'Symptom score (MADRS, points)'."""
     if not scale:
         return title
-    from ..population import SCALE_NAMES
+    from ..population import scale_name
 
-    return f"{title} ({SCALE_NAMES.get(scale, str(scale).upper())}, points)"
+    return f"{title} ({scale_name(scale)}, points)"
 
 
 def plotly_js_path() -> Path:
@@ -335,15 +335,15 @@ def _name_score_points(titles: dict, table) -> None:
     """'Mean change from baseline (MADRS points)': the unit of the score panels when the rows name one scale (a
     trial's ``scale`` column, or an observed file's)."""
     from ..errors import InputError
-    from ..population import SCALE_NAMES, canonical_scale
+    from ..population import canonical_scale, scale_name
 
     if "scale" not in table:
         return
     names = set()
     for v in table.loc[table["measure"].isin(["mean", "mean_change"]), "scale"]:
         try:
-            names.add(SCALE_NAMES[canonical_scale(v)])
-        except (InputError, KeyError):
+            names.add(scale_name(canonical_scale(v)))
+        except InputError:
             continue
     if len(names) == 1:
         (name,) = names
