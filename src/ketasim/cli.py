@@ -867,6 +867,95 @@ def sensitivity(
 
 
 @app.command()
+def covariates(
+    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML file (or use the quick form: --drug, "
+                                                         "--route, --dose)."),
+    drug: Optional[str] = typer.Option(None, help="Quick form: drug, e.g. racemic-ketamine, esketamine."),
+    route: Optional[str] = typer.Option(None, help="Quick form: route, e.g. iv-infusion, intranasal, oral, im."),
+    dose: Optional[str] = typer.Option(None, help="Quick form: dose with its unit, e.g. '0.5 mg/kg', '56 mg'."),
+    duration: Optional[str] = typer.Option(None, help="Quick form: infusion duration, e.g. '40 min'."),
+    every: Optional[str] = typer.Option(None, help="Quick form: repeat the dose every, e.g. '3.5 d' (with --count)."),
+    count: Optional[int] = typer.Option(None, help="Quick form: number of doses (with --every)."),
+    covariate: Optional[List[str]] = typer.Option(
+        None, "--covariate", help="A contrast COVARIATE=TEST[:REFERENCE] (repeat or comma-separate): sex=female:male, "
+                                  "age=70:45, weight=55:80, genotype=met/met:val/val (BDNF), crp=10:1 (mg/L), "
+                                  "comedication=rifampicin (or 'rifampicin for 5 d'; the reference is without it). "
+                                  "Without a reference: the population's mean (age, weight), median CRP, Val/Val, "
+                                  "the other sex. Default: sex, age 70, weight 55 and 110, Met/Met, CRP 10 and "
+                                  "every known inhibitor and inducer."),
+    endpoint: Optional[List[str]] = typer.Option(
+        None, "--endpoint", help="What to compare (repeat or comma-separate): cmax, auc_0_t, auc_0_inf, t_half (PK, "
+                                 "per analyte), cadss_peak, sbp_change_peak, dbp_change_peak, hr_change_peak, "
+                                 "sedation_peak, or a score measure at a time (response_rate@24h, "
+                                 "mean_change@7d, ...). Default: cmax, auc_0_inf, cadss_peak, sbp_change_peak, "
+                                 "response_rate@24h."),
+    analyte: Optional[List[str]] = typer.Option(None, "--analyte", help="PK analytes (default: S- and R-ketamine, "
+                                                "norketamine, midazolam, those the arm produces); the printed table "
+                                                "and figure show the first."),
+    arm: Optional[str] = typer.Option(None, "--arm", help="Arm analysed (default: the first)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Virtual patients, the same at every level (default "
+                                                             "500)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
+    typical: bool = typer.Option(False, help="The typical patient only (no random effects; no intervals)."),
+    experiment: Optional[List[str]] = typer.Option(None, help=f"Virtual experiment: {_EXPERIMENTS}."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Write every row (contrast x endpoint x analyte) as CSV, "
+                                                           "with FILE.provenance.json beside it."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a forest plot (PNG, SVG or PDF)."),
+    parameters: Optional[Path] = typer.Option(None, "--parameters", help="A parameter set file written by `ketasim "
+                                              "calibrate` (default: the installed set)."),
+):
+    """Covariate effects (a forest plot): what sex, age, weight, genotype, CRP or a comedication does to exposure,
+    side effects and relief, on the same virtual patients with one covariate changed."""
+    from .app import _parameters_option
+    from .covariates import DEFAULT_SIZE, run_covariates, write_forest
+    from .errors import InputError
+    from .scenario import load_scenario, quick_flag_message, quick_scenario
+
+    _check_options(size, seed, (csv, plot), inputs=(("the scenario", scenario), ("--parameters", parameters)))
+    _check_kinds({"--csv": csv})
+    if plot is not None:
+        from .io import figure_format
+
+        figure_format(plot, "--plot")
+    quick = [n for n, v in (("--drug", drug), ("--route", route), ("--dose", dose), ("--duration", duration),
+                            ("--every", every), ("--count", count)) if v is not None]
+    if scenario is not None and quick:
+        raise InputError(f"covariates: use either a SCENARIO file or the quick form ({', '.join(quick)}), not both")
+    if scenario is None:
+        if not (drug and route):
+            raise InputError("covariates: give a SCENARIO file or --drug and --route (and --dose)")
+        try:
+            with _warnings_renamed(quick_flag_message):
+                sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
+                                    size=1 if typical else (size or DEFAULT_SIZE))
+        except InputError as e:
+            raise type(e)(quick_flag_message(str(e))) from None
+    else:
+        sc = load_scenario(scenario)
+    params = _parameters_option(parameters)
+    try:
+        res = run_covariates(sc, contrasts=_comma_list(covariate) or None, endpoints=_comma_list(endpoint) or None,
+                             analytes=_comma_list(analyte) or None, arm=arm, n=size, seed=seed, typical=typical,
+                             params=params, experiment=_experiment(experiment, sc.experiment))
+    except InputError as e:      # the API names its arguments; here the options the user typed
+        text = str(e)
+        for api, option in (("covariates:", "--covariate:"), ("endpoints:", "--endpoint:"),
+                            ("analytes:", "--analyte:"), ("n:", "--size:"), ("arm:", "--arm:"), ("seed:", "--seed:")):
+            if text.startswith(api):
+                text = option + text[len(api):]
+                break
+        raise type(e)(text) from None
+    typer.echo(res.format_table())
+    if csv:
+        res.to_csv(csv)
+        typer.echo(f"wrote {csv}")
+    if plot:
+        write_forest(res, plot)
+        typer.echo(f"wrote {plot}")
+    typer.echo(NOTICE)
+
+
+@app.command()
 def calibrate(
     out: Path = typer.Option(Path("out/calibration/free_parameters.json"),
                              help="Where to write the fitted parameter set (never the shipped default; install it "

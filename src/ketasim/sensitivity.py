@@ -199,23 +199,30 @@ def _with_values(params: ParameterSet, names, kinds, values) -> ParameterSet:
     return p.with_free(free, p.free_version + "+sensitivity", p.calibration_run) if free else p
 
 
-def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, arm_index: int = 0, n: int = 200,
-                   seed: int = 1, experiment=None) -> float:
-    """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters). A scenario with
-    ``patient:`` is that one patient with typical random effects, as ``simulate`` runs it (``n`` is not used): its
-    rates are the patient's probability under the rater's noise and the fluctuation of severity."""
+def patient_endpoint_values(params: ParameterSet, scenario, endpoints, *, arm_index: int = 0, n: int = 200,
+                            seed: int = 1, experiment=None, patients=None, population=None) -> dict:
+    """Each patient's expected value of every endpoint of ``endpoints`` (:class:`EndpointSpec`s) in one run of one
+    arm: {endpoint label: (n,) array}, NaN for a patient whose solve failed. Score measures: the model score
+    (``mean``, points), its change from the baseline rating (``mean_change``, points), the probability (%) that a
+    rating responds or remits under the rater's noise and the fluctuation of severity (``response_rate``,
+    ``remission_rate``); session measures: the patient's highest session peak. A scenario with ``patient:`` is that
+    one patient with typical random effects, as ``simulate`` runs it (``n`` is not used).
+
+    ``patients`` (a :class:`ketasim.population.Patients`): these patients instead of the arm's draw (e.g. the same
+    patients with one covariate changed); ``population``: a population spec instead of the scenario's (e.g. with a
+    comedication added)."""
     from .engine import decision_draws, run_arm
     from .population import (SCALES, arm_spec, fluctuation_scale, rating_at_or_below, rating_sd_at, sample_patients,
                              typical_patient)
     from .model import DEFAULT_MODEL
 
     arm = scenario.arms[arm_index]
-    spec = arm_spec(scenario.population, arm)
+    spec = arm_spec(scenario.population if population is None else population, arm)
     stream = np.random.SeedSequence(seed)
     stated = getattr(scenario, "patient", None) is not None
-    patients = typical_patient(spec, params) if stated else sample_patients(spec, params, stream, n)
-    t = endpoint.time_h if endpoint.time_h is not None else 0.0
-    times = np.unique([0.0, t])
+    if patients is None:
+        patients = typical_patient(spec, params) if stated else sample_patients(spec, params, stream, n)
+    times = np.unique([0.0, *[e.time_h for e in endpoints if e.time_h is not None]])
     drawn = decision_draws(arm, stream, 0, patients.n, params, spec.scale_max,
                            fluctuation_scale(spec, params, patients.baseline))
     if stated:      # the typical patient's rule decides on the model's rating (engine.simulate's rule)
@@ -225,30 +232,52 @@ def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, ar
     run = run_arm(arm, spec, patients, times, params=params, experiment=experiment or scenario.experiment,
                   on_failure="flag", **drawn)
     ok = ~run.failed
-    if endpoint.measure in SESSION_MEASURES:
-        if run.sessions.shape[1] == 0 or run.session_times_h.size == 0:
-            return 0.0
-        col = DEFAULT_MODEL.summary_slot(SESSION_MEASURES[endpoint.measure])
-        return float(np.mean(run.sessions[ok, :, col].max(axis=1)))
-    j = int(np.searchsorted(times, t))
-    score = run.output("severity")[ok, j] * patients.baseline[ok]
-    base = patients.baseline_rating[ok]   # changes and response count from the baseline rating
     ep = scenario.endpoints
-    if endpoint.measure == "mean":
-        return float(np.mean(score))
-    if endpoint.measure == "mean_change":
-        return float(np.mean(score - base))
-    # the rater's noise and the fluctuation since entry (per patient with population.fluctuation_scales_with_severity)
-    sigma = rating_sd_at(params, SCALES[spec.scale][0], t, fluctuation_scale(spec, params, patients.baseline[ok]))
-    if endpoint.measure == "response_rate":
-        red = ep.response_reduction if ep is not None else 0.5
-        thr = (1 - red) * np.rint(base)
-    else:
-        from .population import remission_threshold
+    out = {}
+    for endpoint in endpoints:
+        values = np.full(patients.n, np.nan)
+        if endpoint.measure in SESSION_MEASURES:
+            if run.sessions.shape[1] == 0 or run.session_times_h.size == 0:
+                values[ok] = 0.0
+            else:
+                col = DEFAULT_MODEL.summary_slot(SESSION_MEASURES[endpoint.measure])
+                values[ok] = run.sessions[ok, :, col].max(axis=1)
+            out[endpoint.label] = values
+            continue
+        t = endpoint.time_h
+        j = int(np.searchsorted(times, t))
+        score = run.output("severity")[ok, j] * patients.baseline[ok]
+        base = patients.baseline_rating[ok]   # changes and response count from the baseline rating
+        if endpoint.measure == "mean":
+            values[ok] = score
+        elif endpoint.measure == "mean_change":
+            values[ok] = score - base
+        else:
+            # the rater's noise and the fluctuation since entry (per patient with fluctuation_scales_with_severity)
+            sigma = rating_sd_at(params, SCALES[spec.scale][0], t, fluctuation_scale(spec, params, patients.baseline[ok]))
+            if endpoint.measure == "response_rate":
+                red = ep.response_reduction if ep is not None else 0.5
+                thr = (1 - red) * np.rint(base)
+            else:
+                from .population import remission_threshold
 
-        thr = (ep.remission_threshold if ep is not None and ep.remission_threshold is not None
-               else remission_threshold(spec.scale))
-    return float(100 * np.mean(rating_at_or_below(thr, score, sigma)))
+                thr = (ep.remission_threshold if ep is not None and ep.remission_threshold is not None
+                       else remission_threshold(spec.scale))
+            values[ok] = 100 * rating_at_or_below(thr, score, sigma)
+        out[endpoint.label] = values
+    return out
+
+
+def endpoint_value(params: ParameterSet, scenario, endpoint: EndpointSpec, *, arm_index: int = 0, n: int = 200,
+                   seed: int = 1, experiment=None) -> float:
+    """Expected endpoint of one arm over a fixed virtual population (smooth in the parameters): the mean over the
+    patients of :func:`patient_endpoint_values` (those whose solve succeeded). A scenario with ``patient:`` is that
+    one patient with typical random effects, as ``simulate`` runs it (``n`` is not used): its rates are the
+    patient's probability under the rater's noise and the fluctuation of severity."""
+    values = patient_endpoint_values(params, scenario, [endpoint], arm_index=arm_index, n=n, seed=seed,
+                                     experiment=experiment)[endpoint.label]
+    values = values[np.isfinite(values)]
+    return float(np.mean(values))
 
 
 def evaluate(task: EvalTask) -> float:

@@ -1,0 +1,476 @@
+"""Covariate effects (a forest plot): what one patient characteristic or comedication does to exposure, side effects
+and relief, all else equal.
+
+Each contrast simulates the same virtual patients twice, at a test and a reference level of one covariate (sex,
+age, weight, BDNF genotype, CRP, or a comedication added to the population's), with every random effect and every
+other covariate unchanged (common random numbers), as model-based forest plots of population-PK reports do. Exposure
+(Cmax, AUC0-inf, ... by non-compartmental analysis on the scenario's PK sampling schedule, :mod:`ketasim.nca`) is
+compared as the geometric mean ratio of the paired patients with its 90 % CI, the interval drug-interaction and
+bioequivalence studies report, against the default no-effect bounds 0.80-1.25 (:data:`NO_EFFECT_BOUNDS`). Side
+effects (session peaks) and relief (score measures at a time, the response and remission probabilities under the
+rater's noise, :func:`ketasim.sensitivity.patient_endpoint_values`) are compared as the mean paired difference
+(test - reference) with its 90 % CI. The intervals are those of the finite virtual population (Monte Carlo), not
+of the model's parameters: they shrink with ``n`` and say whether the population is large enough to read the
+effect, not how certain the effect is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .parameters import ParameterSet, load_parameters
+
+#: Covariates a contrast may change, with the unit of their levels.
+COVARIATES = {"sex": "", "age": "y", "weight": "kg", "genotype": "", "crp": "mg/L", "comedication": ""}
+#: Other ways users write them.
+_ALIASES = {"age_years": "age", "weight_kg": "weight", "bdnf": "genotype", "crp_mg_l": "crp",
+            "comedications": "comedication", "interaction": "comedication", "ddi": "comedication"}
+#: The contrasts run when none are given: the covariates of the model's PK and response, each at a level far enough
+#: from the reference to show its size, and every known inhibitor and inducer.
+DEFAULT_CONTRASTS = ("sex=female:male", "age=70:45", "weight=55:80", "weight=110:80", "genotype=met/met:val/val",
+                     "crp=10:1", "comedication=clarithromycin", "comedication=itraconazole",
+                     "comedication=ticlopidine", "comedication=grapefruit-juice", "comedication=rifampicin",
+                     "comedication=st-johns-wort")
+#: Endpoints compared when none are given: exposure of the first analyte and the arm's side effects and relief.
+DEFAULT_ENDPOINTS = ("cmax", "auc_0_inf", "cadss_peak", "sbp_change_peak", "response_rate@24h")
+#: PK measures compared as geometric mean ratios.
+PK_ENDPOINTS = ("cmax", "auc_0_t", "auc_0_inf", "t_half")
+#: Default no-effect bounds of a geometric mean ratio's 90 % CI: FDA, Clinical Drug Interaction Studies - Cytochrome
+#: P450 Enzyme- and Transporter-Mediated Drug Interactions, guidance for industry (January 2020), section IV.D
+#: ("80-125 %", https://www.fda.gov/media/134581/download).
+NO_EFFECT_BOUNDS = (0.80, 1.25)
+#: Analytes reported by default (the parent enantiomers and norketamine; total ketamine and HNK on request).
+DEFAULT_ANALYTES = ("s-ketamine", "r-ketamine", "norketamine", "midazolam")
+#: Level of the interval.
+LEVEL = 0.90
+#: Virtual patients per level when not given.
+DEFAULT_SIZE = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class Contrast:
+    """One covariate at a test and a reference level. ``reference`` None for a comedication: none added."""
+
+    covariate: str
+    test: object
+    reference: object
+
+    @property
+    def label(self) -> str:
+        """'female vs male', 'age 70 vs 45 y', '+ rifampicin'."""
+        if self.covariate == "comedication":
+            return f"+ {self.test}"
+        unit = COVARIATES[self.covariate]
+        name = {"sex": "", "genotype": "BDNF ", "crp": "CRP "}.get(self.covariate, f"{self.covariate} ")
+        return f"{name}{_level_text(self.test)} vs {_level_text(self.reference)}{' ' + unit if unit else ''}"
+
+
+def _level_text(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _number(text: str, field: str, covariate: str, lo: float, hi: float, unit: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(f"{field}: {covariate} level {text.strip()!r} is not a number ({unit})") from None
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise InputError(f"{field}: {covariate} level must lie in {lo:g}-{hi:g} {unit}, got {text.strip()}")
+    return v
+
+
+def parse_contrast(text, spec, params: ParameterSet, field: str = "covariates") -> Contrast:
+    """'sex=female:male', 'age=70' (reference: the population's mean), 'weight=55:80', 'genotype=met/met',
+    'crp=10:1', 'comedication=rifampicin for 5 d' (reference: the population's comedications) -> :class:`Contrast`;
+    a one-line InputError naming ``field`` otherwise. ``spec``: the population whose patients are compared."""
+    from .limits import AGE_RANGE
+    from .patient import parse_sex
+    from .population import GENOTYPES, WEIGHT_MEAN_RANGE, parse_comedication
+
+    if not isinstance(text, str) or "=" not in text:
+        raise InputError(f"{field}: write a contrast as COVARIATE=TEST[:REFERENCE], e.g. 'age=70:45', "
+                         f"'sex=female:male' or 'comedication=rifampicin' (covariates: {', '.join(COVARIATES)}), "
+                         f"got {str(text)[:40]!r}")
+    name, _, levels = text.partition("=")
+    name = name.strip().lower().replace("-", "_")
+    name = _ALIASES.get(name, name)
+    if name not in COVARIATES:
+        raise InputError(f"{field}: unknown covariate {name!r}; use one of {', '.join(COVARIATES)}")
+    levels = levels.strip()
+    if not levels:
+        raise InputError(f"{field}: give {name}'s test level, e.g. '{name}={_example(name)}'")
+    if name == "comedication":
+        med, _, _ = parse_comedication(levels, field)
+        taken = {parse_comedication(c, field)[0] for c in spec.comedications}
+        if med in taken:
+            raise InputError(f"{field}: the population already takes {med}; its effect cannot be added again")
+        return Contrast(name, levels, None)
+    test, sep, ref = levels.partition(":")
+    test, ref = test.strip(), ref.strip()
+    if sep and not ref:
+        raise InputError(f"{field}: give {name}'s reference level after ':' or leave out the ':'")
+    if name == "sex":
+        t = parse_sex(test, field)
+        r = parse_sex(ref, field) if ref else ("male" if t == "female" else "female")
+    elif name == "genotype":
+        t, r = test.lower().replace(" ", ""), (ref.lower().replace(" ", "") if ref else (spec.genotype or "val/val"))
+        for g in (t, r):
+            if g not in GENOTYPES:
+                raise InputError(f"{field}: genotype level {g!r}; use one of {', '.join(GENOTYPES)}")
+    else:
+        lo, hi = {"age": AGE_RANGE, "weight": WEIGHT_MEAN_RANGE, "crp": (0.0, 300.0)}[name]
+        unit = COVARIATES[name]
+        t = _number(test, field, name, lo, hi, unit)
+        if ref:
+            r = _number(ref, field, name, lo, hi, unit)
+        else:
+            r = {"age": spec.age_years.mean, "weight": spec.weight_kg.mean,
+                 "crp": spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")}[name]
+            r = float(r)
+    if t == r:
+        raise InputError(f"{field}: {name}'s test and reference levels are both {_level_text(t)}: nothing to compare")
+    return Contrast(name, t, r)
+
+
+def _example(name: str) -> str:
+    return {"sex": "female:male", "age": "70:45", "weight": "55:80", "genotype": "met/met:val/val", "crp": "10:1",
+            "comedication": "rifampicin"}[name]
+
+
+def at_level(spec, patients, covariate: str, value, params: ParameterSet):
+    """(population spec, patients) with ``covariate`` set to ``value`` for every patient (None: the reference of a
+    comedication, the population as it is)."""
+    from .population import genotype_factors
+
+    n = patients.n
+    if covariate == "comedication":
+        return (spec if value is None else dataclasses.replace(spec, comedications=(*spec.comedications, value))), patients
+    if covariate == "sex":
+        field, column = "female", np.full(n, value == "female")
+    elif covariate == "genotype":
+        field, column = "genotype_factor", np.full(n, genotype_factors(params)[value])
+    else:
+        field, column = {"age": "age_years", "weight": "weight_kg", "crp": "crp_mg_l"}[covariate], np.full(n, float(value))
+    return spec, dataclasses.replace(patients, **{field: column})
+
+
+@dataclasses.dataclass
+class CovariateResult:
+    """The rows of a covariate analysis (:meth:`table`) with what produced them (``provenance``)."""
+
+    rows: list
+    provenance: dict
+
+    def table(self) -> pd.DataFrame:
+        """One row per contrast x endpoint (x analyte for PK): contrast, covariate, test, reference, endpoint,
+        analyte, unit, statistic ('geometric mean ratio' or 'mean difference'), value, ci90_low, ci90_high,
+        test_value, reference_value (the levels' geometric means or means), n."""
+        return pd.DataFrame(self.rows, columns=["contrast", "covariate", "test", "reference", "endpoint", "analyte",
+                                                "unit", "statistic", "value", "ci90_low", "ci90_high", "test_value",
+                                                "reference_value", "n"])
+
+    def to_csv(self, path):
+        """The table as CSV with the provenance in '#' comment lines above it (atomic)."""
+        from .result import _csv_with_provenance
+
+        return _csv_with_provenance(path, self.table, {**self.provenance, "units": {
+            "value": "ratio (PK) or the endpoint's unit (difference)", "ci90_low": "as value", "ci90_high": "as value",
+            "test_value": "the endpoint's unit", "reference_value": "the endpoint's unit"}})
+
+    def format_table(self) -> str:
+        """The printed forest table: one line per contrast, one column per endpoint (PK of the first analyte)."""
+        df = self.table()
+        if not len(df):
+            return "no covariate effects computed"
+        first = self.provenance["analytes"][0] if self.provenance["analytes"] else None
+        cols = [(e, first if e in PK_ENDPOINTS else "") for e in self.provenance["endpoints"]]
+        cols = [c for c in cols if c[1] is not None]
+        heads = [_column_title(e, a) for e, a in cols]
+        width = max(len("contrast"), *(len(c) for c in df["contrast"].unique()))
+        lines = [f"{'contrast':<{width}}  " + "  ".join(f"{h:>22}" for h in heads)]
+        for contrast, g in df.groupby("contrast", sort=False):
+            cells = []
+            for e, a in cols:
+                r = g[(g["endpoint"] == e) & (g["analyte"] == a)]
+                cells.append(_cell(r.iloc[0]) if len(r) else "-")
+            lines.append(f"{contrast:<{width}}  " + "  ".join(f"{c:>22}" for c in cells))
+        p = self.provenance
+        who = ("The typical patient at each level (no random effects, no intervals)." if p["typical"] else
+               f"The same {p['n']:,} virtual patients at each level (intervals: Monte Carlo of the population, not "
+               "parameter uncertainty).")
+        lines.append(f"PK: geometric mean ratio test/reference (x){'' if p['typical'] else ', 90 % CI'}; no-effect "
+                     f"bounds {NO_EFFECT_BOUNDS[0]:.2f}-{NO_EFFECT_BOUNDS[1]:.2f}. Others: mean difference test - "
+                     f"reference{'' if p['typical'] else ', 90 % CI'}. {who}")
+        return "\n".join(lines)
+
+
+def _column_title(endpoint: str, analyte: str) -> str:
+    from .nca import LABELS
+    from .units import fmt_hours
+
+    if endpoint in PK_ENDPOINTS:
+        return f"{analyte} {LABELS[endpoint]}"
+    from .sensitivity import parse_endpoint
+
+    e = parse_endpoint(endpoint)
+    names = {"cadss_peak": "CADSS peak", "sbp_change_peak": "SBP rise (mmHg)", "dbp_change_peak": "DBP rise (mmHg)",
+             "hr_change_peak": "HR rise (/min)", "sedation_peak": "sedation peak", "mean": "score",
+             "mean_change": "score change", "response_rate": "response", "remission_rate": "remission"}
+    unit = {"response_rate": " (pp)", "remission_rate": " (pp)"}.get(e.measure, "")
+    return names[e.measure] + (f" {fmt_hours(e.time_h)}" if e.time_h is not None else "") + unit
+
+
+def _cell(row) -> str:
+    v, lo, hi = row["value"], row["ci90_low"], row["ci90_high"]
+    if not math.isfinite(v):
+        return "n/a"
+    if row["statistic"] == "geometric mean ratio":
+        ci = f" [{lo:.2f}, {hi:.2f}]" if math.isfinite(lo) else ""
+        return f"x{v:.2f}{ci}"
+    ci = f" [{lo:+.1f}, {hi:+.1f}]" if math.isfinite(lo) else ""
+    return f"{v:+.1f}{ci}"
+
+
+def _paired_difference(a: np.ndarray, b: np.ndarray):
+    """Mean of a - b over the patients with both finite, and its 90 % t interval (NaN with fewer than 2)."""
+    from scipy import stats
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    d = a[ok] - b[ok]
+    if d.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(np.mean(d))
+    if d.size < 2:
+        return m, float("nan"), float("nan")
+    se = float(stats.sem(d))
+    if se == 0:
+        return m, m, m
+    lo, hi = stats.t.interval(LEVEL, d.size - 1, loc=m, scale=se)
+    return m, float(lo), float(hi)
+
+
+def _split_endpoints(endpoints):
+    from .sensitivity import parse_endpoint
+
+    pk, pd_ = [], []
+    for e in endpoints:
+        text = str(e).strip()
+        if text in PK_ENDPOINTS:
+            pk.append(text)
+        elif text in ("tmax",):
+            raise InputError("endpoints: tmax is not compared as a ratio (not log-normal); use cmax, auc_0_t, "
+                             "auc_0_inf or t_half")
+        else:
+            try:
+                pd_.append(parse_endpoint(text))
+            except InputError as err:
+                raise InputError(str(err).replace("--endpoint: ", "endpoints: ", 1).rstrip(")")
+                                 + f"; PK: {', '.join(PK_ENDPOINTS)})" if "unknown measure" in str(err)
+                                 else str(err).replace("--endpoint: ", "endpoints: ", 1)) from None
+    return pk, pd_
+
+
+def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, arm: str | None = None,
+                   n: int | None = None, seed: int | None = None, typical: bool = False,
+                   params: ParameterSet | None = None, experiment=None) -> CovariateResult:
+    """Covariate effects in one arm of ``scenario`` (default the first): each contrast (text as
+    :func:`parse_contrast` reads it; default :data:`DEFAULT_CONTRASTS`) on each endpoint (PK measures of
+    :data:`PK_ENDPOINTS` per analyte, session peaks, score measures at a time; default :data:`DEFAULT_ENDPOINTS`),
+    for ``n`` virtual patients of the scenario's population (default :data:`DEFAULT_SIZE`) or its typical patient
+    (``typical``, or a scenario with ``patient:``)."""
+    from . import limits
+    from .nca import (ANALYTES, COLUMNS, PKSampling, arm_pk, geometric_mean_ratio, geometric_summary,
+                      measured_analytes)
+    from .population import arm_spec, sample_patients, typical_patient
+    from .scale import arm_stream
+    from .sensitivity import patient_endpoint_values
+
+    params = params or load_parameters()
+    names_arm = [a.name for a in scenario.arms]
+    if arm is not None and arm not in names_arm:
+        raise InputError(f"arm: no arm named {arm!r}; arms: {', '.join(names_arm)}")
+    k = names_arm.index(arm) if arm else 0
+    the_arm = scenario.arms[k]
+    if getattr(the_arm, "titration", None) is not None:
+        raise InputError(f"arms.{the_arm.name}.titration: covariate effects compare fixed doses; an arm whose "
+                         "patients get different doses has no per-level exposure to compare")
+    stated = getattr(scenario, "patient", None) is not None
+    typical = limits.check_bool(typical, "typical") or stated
+    if typical and n not in (None, 1):
+        raise InputError(f"n: the typical patient is one patient (got {n})")
+    n = 1 if typical else limits.check_size(DEFAULT_SIZE if n is None else n, "n")
+    seed = scenario.seed if seed is None else limits.check_seed(seed, "seed")
+    spec = arm_spec(scenario.population, the_arm)
+    texts = DEFAULT_CONTRASTS if contrasts is None else tuple(contrasts)
+    if not texts:
+        raise InputError("covariates: give at least one contrast, e.g. 'age=70:45'")
+    cs = [parse_contrast(t, spec, params, "covariates") for t in texts]
+    if len({c.label for c in cs}) < len(cs):
+        twice = next(c.label for c in cs if sum(d.label == c.label for d in cs) > 1)
+        raise InputError(f"covariates: {twice!r} is given twice")
+    pk_eps, pd_eps = _split_endpoints(DEFAULT_ENDPOINTS if endpoints is None else endpoints)
+    if not pk_eps and not pd_eps:
+        raise InputError("endpoints: give at least one, e.g. cmax or response_rate@24h")
+    produced = measured_analytes(the_arm)
+    if analytes is None:
+        ans = [a for a in DEFAULT_ANALYTES if a in produced]
+    else:
+        ans = [str(a).strip().lower() for a in analytes]
+        for a in ans:
+            if a not in ANALYTES:
+                raise InputError(f"analytes: unknown analyte {a!r}; use one of {', '.join(ANALYTES)}")
+            if a not in produced:
+                raise InputError(f"analytes: arm {the_arm.name} produces no {a} (it gives: {', '.join(produced) or 'no drug with PK'})")
+    if pk_eps and not ans:
+        pk_eps = []             # a placebo arm: no exposure to compare (the PD endpoints still run)
+    # bounded work: every level runs the arm once for PK and once for the other endpoints
+    levels = {("base", None)} | {(c.covariate, c.test) for c in cs} | {(c.covariate, c.reference) for c in cs}
+    horizon = [0.0, *[e.time_h for e in pd_eps if e.time_h is not None]]
+    one = limits.estimate_scenario_run(scenario, n, horizon, tables=False, arms=[the_arm])
+    limits.check_repeated(one, 2 * len(levels), "n", what=f"{2 * len(levels)} runs of {n:,} patients",
+                          fewer="fewer patients or contrasts", per_run=f"{n:,} patients per run")
+    base = typical_patient(spec, params) if typical else sample_patients(spec, params, arm_stream(seed, k), n)
+    ep = getattr(scenario, "endpoints", None)
+    sampling = (ep.pk if ep is not None and ep.pk is not None else None) or PKSampling()
+    sampling = dataclasses.replace(sampling, analytes=tuple(ans)) if ans else sampling
+    exp = experiment or scenario.experiment
+    cache: dict = {}
+
+    def values(covariate, value):
+        key = (covariate, value)
+        if key not in cache:
+            s, p = at_level(spec, base, covariate, value, params) if value is not None else (spec, base)
+            pk = arm_pk(the_arm, s, params, sampling, patients=p, experiment=exp) if pk_eps else None
+            eff = (patient_endpoint_values(params, scenario, pd_eps, arm_index=k, patients=p, population=s,
+                                           experiment=exp) if pd_eps else {})
+            cache[key] = (pk, eff)
+        return cache[key]
+
+    rows = []
+    for c in cs:
+        pk_t, eff_t = values(c.covariate, c.test)
+        pk_r, eff_r = values(c.covariate, c.reference)
+        common = {"contrast": c.label, "covariate": c.covariate, "test": _level_text(c.test),
+                  "reference": "none" if c.reference is None else _level_text(c.reference)}
+        for m in pk_eps:
+            for a in ans:
+                x = pk_t[pk_t["analyte"] == a].sort_values("subject")[COLUMNS[m]].to_numpy(float)
+                y = pk_r[pk_r["analyte"] == a].sort_values("subject")[COLUMNS[m]].to_numpy(float)
+                if n == 1:
+                    v = x[0] / y[0] if y.size and y[0] > 0 else float("nan")
+                    ci, k_ok = [float("nan")] * 2, int(np.isfinite(v))
+                else:
+                    v, ci, _, k_ok = geometric_mean_ratio(x, y, paired=True, level=LEVEL)
+                rows.append({**common, "endpoint": m, "analyte": a, "unit": "ratio",
+                             "statistic": "geometric mean ratio", "value": float(v), "ci90_low": float(ci[0]),
+                             "ci90_high": float(ci[1]), "test_value": geometric_summary(x)["value"],
+                             "reference_value": geometric_summary(y)["value"], "n": int(k_ok)})
+        for e in pd_eps:
+            x, y = eff_t[e.label], eff_r[e.label]
+            v, lo, hi = _paired_difference(x, y)
+            ok = np.isfinite(x) & np.isfinite(y)
+            rows.append({**common, "endpoint": e.label, "analyte": "", "unit": _pd_unit(e, spec),
+                         "statistic": "mean difference", "value": v, "ci90_low": lo, "ci90_high": hi,
+                         "test_value": float(np.mean(x[ok])) if ok.any() else float("nan"),
+                         "reference_value": float(np.mean(y[ok])) if ok.any() else float("nan"), "n": int(ok.sum())})
+    return CovariateResult(rows, _provenance(scenario, params, the_arm, n, seed, typical, ans, pk_eps, pd_eps,
+                                             sampling, exp))
+
+
+def _pd_unit(e, spec) -> str:
+    from .population import scale_name
+
+    return {"cadss_peak": "CADSS points", "sbp_change_peak": "mmHg", "dbp_change_peak": "mmHg",
+            "hr_change_peak": "beats/min", "sedation_peak": "index (0-1)", "response_rate": "percentage points",
+            "remission_rate": "percentage points"}.get(e.measure, f"{scale_name(spec.scale)} points")
+
+
+def _provenance(scenario, params, arm, n, seed, typical, analytes, pk_eps, pd_eps, sampling, experiment) -> dict:
+    from .model import model_id
+    from .result import ketasim_version, scenario_definition
+    from .vocabulary import NOTICE
+
+    return {"analysis": "covariate effects (the same virtual patients at a test and a reference level)",
+            "scenario": scenario.name, "arm": arm.name, "n": int(n), "typical": bool(typical), "seed": int(seed),
+            "ketasim_version": ketasim_version(), "parameter_set": params.version,
+            "calibration_run": params.calibration_run, "model": model_id(),
+            "definition": scenario_definition(getattr(scenario, "source", None)),
+            "experiment": experiment.changed() if experiment is not None else {},
+            "analytes": list(analytes), "endpoints": [*pk_eps, *[e.label for e in pd_eps]],
+            "pk_sampling": {"times_h": list(sampling.times_for(0.0)), "sample": sampling.sample, "dose": sampling.dose},
+            "interval": f"{LEVEL:.0%} t interval of the paired patients (PK: on log ratios)",
+            "no_effect_bounds": list(NO_EFFECT_BOUNDS), "notice": NOTICE}
+
+
+def forest_figure(result: CovariateResult, analyte: str | None = None):
+    """A matplotlib figure: one panel per endpoint, one row per contrast; ratios on a log axis with the no-effect
+    band, differences around 0. ``analyte``: the PK panels' analyte (default the first)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+    df = result.table()
+    an = analyte or (result.provenance["analytes"][0] if result.provenance["analytes"] else None)
+    eps = [e for e in result.provenance["endpoints"] if e not in PK_ENDPOINTS or an]
+    contrasts = list(dict.fromkeys(df["contrast"]))
+    fig, axes = plt.subplots(1, max(1, len(eps)), figsize=(2.6 * max(1, len(eps)) + 2.2, 0.42 * len(contrasts) + 1.6),
+                             sharey=True, squeeze=False)
+    y = np.arange(len(contrasts))[::-1]
+    for ax, e in zip(axes[0], eps):
+        g = df[(df["endpoint"] == e) & (df["analyte"] == (an if e in PK_ENDPOINTS else ""))].set_index("contrast")
+        g = g.reindex(contrasts)
+        v, lo, hi = g["value"].to_numpy(float), g["ci90_low"].to_numpy(float), g["ci90_high"].to_numpy(float)
+        has_ci = np.isfinite(lo) & np.isfinite(hi)
+        xerr = np.vstack([np.where(has_ci, v - lo, 0.0), np.where(has_ci, hi - v, 0.0)])
+        if e in PK_ENDPOINTS:
+            ax.axvspan(*NO_EFFECT_BOUNDS, color="#e5e7eb", zorder=0)
+            ax.axvline(1.0, color="#6b7280", lw=0.8)
+            ax.set_xscale("log")
+            ends = np.concatenate([v[np.isfinite(v)], lo[has_ci], hi[has_ci], NO_EFFECT_BOUNDS])
+            ax.set_xlim(ends.min() / 1.08, ends.max() * 1.08)
+            ticks = [t for t in (0.25, 0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
+                     if ends.min() / 1.08 <= t <= ends.max() * 1.08]
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+            ax.xaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in ticks]))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xlabel("ratio (log scale)")
+        else:
+            ax.axvline(0.0, color="#6b7280", lw=0.8)
+            ax.set_xlabel(g["unit"].dropna().iloc[0] if g["unit"].notna().any() else "difference")
+        ax.errorbar(v, y, xerr=xerr, fmt="o", color="#1d4ed8", ms=4, capsize=2)
+        ax.set_title(_column_title(e, an or ""), fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes[0][0].set_yticks(y, contrasts, fontsize=8)
+    p = result.provenance
+    who = "the typical patient" if p["typical"] else f"the same {p['n']:,} virtual patients at each level"
+    fig.suptitle(f"{p['scenario']} ({p['arm']}): covariate effects, {who}", fontsize=10)
+    fig.text(0.01, 0.005, p["notice"], fontsize=6, color="#6b7280")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def write_forest(result: CovariateResult, path, analyte: str | None = None):
+    """The forest figure to ``path`` (PNG, SVG or PDF by its suffix; atomic)."""
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_path, figure_format
+
+    fmt = figure_format(path, "--plot")
+    fig = forest_figure(result, analyte)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=130)
+    finally:
+        plt.close(fig)
+    return path
+
+
+__all__ = ["Contrast", "CovariateResult", "parse_contrast", "run_covariates", "forest_figure", "write_forest",
+           "DEFAULT_CONTRASTS", "DEFAULT_ENDPOINTS", "NO_EFFECT_BOUNDS"]
