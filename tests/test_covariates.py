@@ -176,3 +176,20 @@ def test_intervals_are_finite_and_ordered_for_a_population(nasal):
     assert ok.all()
     assert (nasal["ci90_low"] <= nasal["value"] + 1e-12).all() and (nasal["value"] <= nasal["ci90_high"] + 1e-12).all()
     assert all(math.isfinite(v) for v in nasal["value"])
+
+
+def test_posterior_draws_move_relief_but_not_literature_pk():
+    """--uncertainty: every row recomputed under posterior draws of the calibrated parameters on the same patients.
+    The PK parameters are literature values, so an exposure ratio does not move; the response difference does, and
+    (the point value is the set's own mode: with few draws it may fall outside their 5th-95th percentiles)."""
+    sc = quick_scenario("esketamine", "intranasal", "56 mg", size=40)
+    res = run_covariates(sc, n=40, uncertainty=4, contrasts=["age=70:45"], endpoints=["auc_0_inf", "response_rate@24h"])
+    df = res.table()
+    pk = _row(df, "age 70 vs 45 y", "auc_0_inf", "s-ketamine")
+    assert pk["param90_low"] == pytest.approx(pk["value"], rel=1e-12) == pk["param90_high"]
+    rr = _row(df, "age 70 vs 45 y", "response_rate@24h")
+    assert rr["param90_high"] - rr["param90_low"] > 0.5
+    assert res.provenance["uncertainty"] == 4 and "draws" not in res.format_table().splitlines()[1]
+    assert "posterior" in res.format_table()
+    with pytest.raises(InputError, match="^uncertainty: an interval needs at least 2"):
+        run_covariates(sc, n=5, uncertainty=1)

@@ -897,6 +897,10 @@ def covariates(
                                                              "500)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     typical: bool = typer.Option(False, help="The typical patient only (no random effects; no intervals)."),
+    uncertainty: int = typer.Option(0, "--uncertainty", help="Posterior draws of the calibrated parameters: every "
+                                    "effect is recomputed under each on the same patients and its 5th-95th "
+                                    "percentile shown in braces (e.g. 20; 0: none). PK parameters are literature "
+                                    "values: their ratios do not move."),
     experiment: Optional[List[str]] = typer.Option(None, help=f"Virtual experiment: {_EXPERIMENTS}."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Write every row (contrast x endpoint x analyte) as CSV, "
                                                            "with FILE.provenance.json beside it."),
@@ -936,11 +940,13 @@ def covariates(
     try:
         res = run_covariates(sc, contrasts=_comma_list(covariate) or None, endpoints=_comma_list(endpoint) or None,
                              analytes=_comma_list(analyte) or None, arm=arm, n=size, seed=seed, typical=typical,
-                             params=params, experiment=_experiment(experiment, sc.experiment))
+                             params=params, experiment=_experiment(experiment, sc.experiment),
+                             uncertainty=uncertainty)
     except InputError as e:      # the API names its arguments; here the options the user typed
         text = str(e)
         for api, option in (("covariates:", "--covariate:"), ("endpoints:", "--endpoint:"),
-                            ("analytes:", "--analyte:"), ("n:", "--size:"), ("arm:", "--arm:"), ("seed:", "--seed:")):
+                            ("analytes:", "--analyte:"), ("n:", "--size:"), ("arm:", "--arm:"), ("seed:", "--seed:"),
+                            ("uncertainty:", "--uncertainty:")):
             if text.startswith(api):
                 text = option + text[len(api):]
                 break

@@ -172,7 +172,7 @@ class CovariateResult:
         test_value, reference_value (the levels' geometric means or means), n."""
         return pd.DataFrame(self.rows, columns=["contrast", "covariate", "test", "reference", "endpoint", "analyte",
                                                 "unit", "statistic", "value", "ci90_low", "ci90_high", "test_value",
-                                                "reference_value", "n"])
+                                                "reference_value", "n", "param90_low", "param90_high"])
 
     def to_csv(self, path):
         """The table as CSV with the provenance in '#' comment lines above it (atomic)."""
@@ -190,6 +190,7 @@ class CovariateResult:
         first = self.provenance["analytes"][0] if self.provenance["analytes"] else None
         cols = [(e, first if e in PK_ENDPOINTS else "") for e in self.provenance["endpoints"]]
         cols = [c for c in cols if c[1] is not None]
+        draws = bool(self.provenance.get("uncertainty"))
         heads = [_column_title(e, a) for e, a in cols]
         width = max(len("contrast"), *(len(c) for c in df["contrast"].unique()))
         lines = [f"{'contrast':<{width}}  " + "  ".join(f"{h:>22}" for h in heads)]
@@ -197,15 +198,19 @@ class CovariateResult:
             cells = []
             for e, a in cols:
                 r = g[(g["endpoint"] == e) & (g["analyte"] == a)]
-                cells.append(_cell(r.iloc[0]) if len(r) else "-")
+                cells.append(_cell(r.iloc[0], draws) if len(r) else "-")
             lines.append(f"{contrast:<{width}}  " + "  ".join(f"{c:>22}" for c in cells))
         p = self.provenance
-        who = ("The typical patient at each level (no random effects, no intervals)." if p["typical"] else
-               f"The same {p['n']:,} virtual patients at each level (intervals: Monte Carlo of the population, not "
-               "parameter uncertainty).")
-        lines.append(f"PK: geometric mean ratio test/reference (x){'' if p['typical'] else ', 90 % CI'}; no-effect "
-                     f"bounds {NO_EFFECT_BOUNDS[0]:.2f}-{NO_EFFECT_BOUNDS[1]:.2f}. Others: mean difference test - "
-                     f"reference{'' if p['typical'] else ', 90 % CI'}. {who}")
+        who = ("The typical patient at each level (no random effects)." if p["typical"] else
+               f"The same {p['n']:,} virtual patients at each level" + ("." if draws else " ([ ]: Monte Carlo of "
+                                                                      "the population, not parameter uncertainty)."))
+        ci = "" if p["typical"] or draws else ", 90 % CI"
+        lines.append(f"PK: geometric mean ratio test/reference (x){ci}; no-effect bounds {NO_EFFECT_BOUNDS[0]:.2f}-"
+                     f"{NO_EFFECT_BOUNDS[1]:.2f}. Others: mean difference test - reference{ci}. {who}")
+        if draws:
+            lines.append(f"{{ }}: 5th-95th percentile over {p['uncertainty']} draws of the calibrated parameters' "
+                         "posterior, on the same patients (none shown where the draws do not move a value: the PK "
+                         "parameters are literature values).")
         return "\n".join(lines)
 
 
@@ -225,15 +230,19 @@ def _column_title(endpoint: str, analyte: str) -> str:
     return names[e.measure] + (f" {fmt_hours(e.time_h)}" if e.time_h is not None else "") + unit
 
 
-def _cell(row) -> str:
-    v, lo, hi = row["value"], row["ci90_low"], row["ci90_high"]
+def _cell(row, draws: bool = False) -> str:
+    """'x1.29 [1.28, 1.30]' / '+3.3 [+2.8, +3.8]' (the population's 90 % CI); with posterior ``draws``, the
+    parameters' 5th-95th percentiles in braces instead ('+3.3 {+1.4, +4.2}'), none where the draws do not move the
+    value (PK: literature parameters)."""
+    v = row["value"]
+    lo, hi = (row["param90_low"], row["param90_high"]) if draws else (row["ci90_low"], row["ci90_high"])
     if not math.isfinite(v):
         return "n/a"
+    shown = math.isfinite(lo) and math.isfinite(hi) and not (draws and hi - lo <= 1e-9 * max(1.0, abs(v)))
+    left, right = ("{", "}") if draws else ("[", "]")
     if row["statistic"] == "geometric mean ratio":
-        ci = f" [{lo:.2f}, {hi:.2f}]" if math.isfinite(lo) else ""
-        return f"x{v:.2f}{ci}"
-    ci = f" [{lo:+.1f}, {hi:+.1f}]" if math.isfinite(lo) else ""
-    return f"{v:+.1f}{ci}"
+        return f"x{v:.2f}" + (f" {left}{lo:.2f}, {hi:.2f}{right}" if shown else "")
+    return f"{v:+.1f}" + (f" {left}{lo:+.1f}, {hi:+.1f}{right}" if shown else "")
 
 
 def _paired_difference(a: np.ndarray, b: np.ndarray):
@@ -277,12 +286,14 @@ def _split_endpoints(endpoints):
 
 def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, arm: str | None = None,
                    n: int | None = None, seed: int | None = None, typical: bool = False,
-                   params: ParameterSet | None = None, experiment=None) -> CovariateResult:
+                   params: ParameterSet | None = None, experiment=None, uncertainty: int = 0) -> CovariateResult:
     """Covariate effects in one arm of ``scenario`` (default the first): each contrast (text as
     :func:`parse_contrast` reads it; default :data:`DEFAULT_CONTRASTS`) on each endpoint (PK measures of
     :data:`PK_ENDPOINTS` per analyte, session peaks, score measures at a time; default :data:`DEFAULT_ENDPOINTS`),
     for ``n`` virtual patients of the scenario's population (default :data:`DEFAULT_SIZE`) or its typical patient
-    (``typical``, or a scenario with ``patient:``)."""
+    (``typical``, or a scenario with ``patient:``). ``uncertainty``: the number of draws of the calibrated
+    parameters' posterior under which every row is recomputed on the same patients (its 5th-95th percentiles are
+    ``param90_low`` / ``param90_high``; 0: none, NaN)."""
     from . import limits
     from .nca import (ANALYTES, COLUMNS, PKSampling, arm_pk, geometric_mean_ratio, geometric_summary,
                       measured_analytes)
@@ -332,54 +343,83 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     levels = {("base", None)} | {(c.covariate, c.test) for c in cs} | {(c.covariate, c.reference) for c in cs}
     horizon = [0.0, *[e.time_h for e in pd_eps if e.time_h is not None]]
     one = limits.estimate_scenario_run(scenario, n, horizon, tables=False, arms=[the_arm])
-    limits.check_repeated(one, 2 * len(levels), "n", what=f"{2 * len(levels)} runs of {n:,} patients",
+    from .trial import MAX_UNCERTAINTY
+
+    uncertainty = limits.check_int(uncertainty, "uncertainty", lo=0, hi=MAX_UNCERTAINTY)
+    if uncertainty == 1:
+        raise InputError("uncertainty: an interval needs at least 2 posterior draws (e.g. 20), or 0 for none")
+    runs = 2 * len(levels) * (1 + uncertainty)
+    limits.check_repeated(one, runs, "n", what=f"{runs} runs of {n:,} patients",
                           fewer="fewer patients or contrasts", per_run=f"{n:,} patients per run")
     base = typical_patient(spec, params) if typical else sample_patients(spec, params, arm_stream(seed, k), n)
     ep = getattr(scenario, "endpoints", None)
     sampling = (ep.pk if ep is not None and ep.pk is not None else None) or PKSampling()
     sampling = dataclasses.replace(sampling, analytes=tuple(ans)) if ans else sampling
     exp = experiment or scenario.experiment
-    cache: dict = {}
+    def rows_at(pset):
+        """Every row under the parameter set ``pset`` (the same patients)."""
+        cache: dict = {}
 
-    def values(covariate, value):
-        key = (covariate, value)
-        if key not in cache:
-            s, p = at_level(spec, base, covariate, value, params) if value is not None else (spec, base)
-            pk = arm_pk(the_arm, s, params, sampling, patients=p, experiment=exp) if pk_eps else None
-            eff = (patient_endpoint_values(params, scenario, pd_eps, arm_index=k, patients=p, population=s,
-                                           experiment=exp) if pd_eps else {})
-            cache[key] = (pk, eff)
-        return cache[key]
+        def values(covariate, value):
+            key = (covariate, value)
+            if key not in cache:
+                s, p = at_level(spec, base, covariate, value, pset) if value is not None else (spec, base)
+                pk = arm_pk(the_arm, s, pset, sampling, patients=p, experiment=exp) if pk_eps else None
+                eff = (patient_endpoint_values(pset, scenario, pd_eps, arm_index=k, patients=p, population=s,
+                                               experiment=exp) if pd_eps else {})
+                cache[key] = (pk, eff)
+            return cache[key]
 
-    rows = []
-    for c in cs:
-        pk_t, eff_t = values(c.covariate, c.test)
-        pk_r, eff_r = values(c.covariate, c.reference)
-        common = {"contrast": c.label, "covariate": c.covariate, "test": _level_text(c.test),
-                  "reference": "none" if c.reference is None else _level_text(c.reference)}
-        for m in pk_eps:
-            for a in ans:
-                x = pk_t[pk_t["analyte"] == a].sort_values("subject")[COLUMNS[m]].to_numpy(float)
-                y = pk_r[pk_r["analyte"] == a].sort_values("subject")[COLUMNS[m]].to_numpy(float)
-                if n == 1:
-                    v = x[0] / y[0] if y.size and y[0] > 0 else float("nan")
-                    ci, k_ok = [float("nan")] * 2, int(np.isfinite(v))
-                else:
-                    v, ci, _, k_ok = geometric_mean_ratio(x, y, paired=True, level=LEVEL)
-                rows.append({**common, "endpoint": m, "analyte": a, "unit": "ratio",
-                             "statistic": "geometric mean ratio", "value": float(v), "ci90_low": float(ci[0]),
-                             "ci90_high": float(ci[1]), "test_value": geometric_summary(x)["value"],
-                             "reference_value": geometric_summary(y)["value"], "n": int(k_ok)})
-        for e in pd_eps:
-            x, y = eff_t[e.label], eff_r[e.label]
-            v, lo, hi = _paired_difference(x, y)
-            ok = np.isfinite(x) & np.isfinite(y)
-            rows.append({**common, "endpoint": e.label, "analyte": "", "unit": _pd_unit(e, spec),
-                         "statistic": "mean difference", "value": v, "ci90_low": lo, "ci90_high": hi,
-                         "test_value": float(np.mean(x[ok])) if ok.any() else float("nan"),
-                         "reference_value": float(np.mean(y[ok])) if ok.any() else float("nan"), "n": int(ok.sum())})
-    return CovariateResult(rows, _provenance(scenario, params, the_arm, n, seed, typical, ans, pk_eps, pd_eps,
-                                             sampling, exp))
+        rows = []
+        for c in cs:
+            pk_t, eff_t = values(c.covariate, c.test)
+            pk_r, eff_r = values(c.covariate, c.reference)
+            common = {"contrast": c.label, "covariate": c.covariate, "test": _level_text(c.test),
+                      "reference": "none" if c.reference is None else _level_text(c.reference)}
+            for m in pk_eps:
+                for a in ans:
+                    x = pk_t[pk_t["analyte"] == a].sort_values("subject")[COLUMNS[m]].to_numpy(float)
+                    y = pk_r[pk_r["analyte"] == a].sort_values("subject")[COLUMNS[m]].to_numpy(float)
+                    if n == 1:
+                        v = x[0] / y[0] if y.size and y[0] > 0 else float("nan")
+                        ci, k_ok = [float("nan")] * 2, int(np.isfinite(v))
+                    else:
+                        v, ci, _, k_ok = geometric_mean_ratio(x, y, paired=True, level=LEVEL)
+                    rows.append({**common, "endpoint": m, "analyte": a, "unit": "ratio",
+                                 "statistic": "geometric mean ratio", "value": float(v), "ci90_low": float(ci[0]),
+                                 "ci90_high": float(ci[1]), "test_value": geometric_summary(x)["value"],
+                                 "reference_value": geometric_summary(y)["value"], "n": int(k_ok)})
+            for e in pd_eps:
+                x, y = eff_t[e.label], eff_r[e.label]
+                v, lo, hi = _paired_difference(x, y)
+                ok = np.isfinite(x) & np.isfinite(y)
+                rows.append({**common, "endpoint": e.label, "analyte": "", "unit": _pd_unit(e, spec),
+                             "statistic": "mean difference", "value": v, "ci90_low": lo, "ci90_high": hi,
+                             "test_value": float(np.mean(x[ok])) if ok.any() else float("nan"),
+                             "reference_value": float(np.mean(y[ok])) if ok.any() else float("nan"),
+                             "n": int(ok.sum())})
+        return rows
+
+    rows = rows_at(params)
+    for r in rows:
+        r["param90_low"] = r["param90_high"] = float("nan")
+    if uncertainty:
+        from .calibration import sample_parameter_sets
+
+        # the calibrated parameters' posterior (stored draws, else Laplace accepted by the literature directions):
+        # each row's value under every draw, on the same patients; the 5th-95th percentiles
+        psets = sample_parameter_sets(params, uncertainty, np.random.SeedSequence((seed, 1)))
+        by_draw = np.array([[r["value"] for r in rows_at(p)] for p in psets])
+        lo, hi = np.nanpercentile(by_draw, [5, 95], axis=0)
+        for r, a, b in zip(rows, lo, hi):
+            r["param90_low"], r["param90_high"] = float(a), float(b)
+    prov = _provenance(scenario, params, the_arm, n, seed, typical, ans, pk_eps, pd_eps, sampling, exp)
+    prov["uncertainty"] = int(uncertainty)
+    if uncertainty:
+        from .calibration import posterior_draws_source
+
+        prov["posterior_draws"] = posterior_draws_source(params, uncertainty)
+    return CovariateResult(rows, prov)
 
 
 def _pd_unit(e, spec) -> str:
