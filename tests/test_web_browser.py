@@ -261,3 +261,21 @@ def test_reports_render_offline(browser, tmp_path):
         assert not problems, problems
         assert not blocked, blocked
         ctx.close()
+
+
+def test_dashboard_covariate_effects(browser, dashboard, tmp_path):
+    """The covariate panel: one click shows this patient's forest (a table row per contrast, PK ratios and
+    differences) and its figure; rifampicin lowers the first analyte's AUC."""
+    ctx, page, problems = _new_page(browser)
+    page.goto(dashboard)
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    page.click("#run-covariates")
+    page.wait_for_function("() => document.body.dataset.covariates === 'done'", timeout=60000)
+    rif = page.locator('#covariates-table tr[data-contrast="+ rifampicin"] td[data-endpoint="auc_0_inf"]')
+    assert float(rif.get_attribute("data-value")) < 1.0
+    assert page.locator("#covariates-table tr[data-contrast]").count() >= 10
+    assert page.evaluate("document.querySelectorAll('#covariates-forest .scatterlayer .trace').length") >= 4
+    page.locator("#covariates-card").scroll_into_view_if_needed()
+    _save_shot(page, tmp_path, "dashboard-covariates.png", full_page=False)
+    assert not problems, problems
+    ctx.close()

@@ -191,7 +191,7 @@ class CovariateResult:
         cols = [(e, first if e in PK_ENDPOINTS else "") for e in self.provenance["endpoints"]]
         cols = [c for c in cols if c[1] is not None]
         draws = bool(self.provenance.get("uncertainty"))
-        heads = [_column_title(e, a) for e, a in cols]
+        heads = [column_title(e, a) for e, a in cols]
         width = max(len("contrast"), *(len(c) for c in df["contrast"].unique()))
         lines = [f"{'contrast':<{width}}  " + "  ".join(f"{h:>22}" for h in heads)]
         for contrast, g in df.groupby("contrast", sort=False):
@@ -214,7 +214,8 @@ class CovariateResult:
         return "\n".join(lines)
 
 
-def _column_title(endpoint: str, analyte: str) -> str:
+def column_title(endpoint: str, analyte: str) -> str:
+    """A column or panel title: "s-ketamine Cmax", "SBP rise (mmHg)", "response 24 h (pp)"."""
     from .nca import LABELS
     from .units import fmt_hours
 
@@ -485,7 +486,7 @@ def forest_figure(result: CovariateResult, analyte: str | None = None):
             ax.axvline(0.0, color="#6b7280", lw=0.8)
             ax.set_xlabel(g["unit"].dropna().iloc[0] if g["unit"].notna().any() else "difference")
         ax.errorbar(v, y, xerr=xerr, fmt="o", color="#1d4ed8", ms=4, capsize=2)
-        ax.set_title(_column_title(e, an or ""), fontsize=9)
+        ax.set_title(column_title(e, an or ""), fontsize=9)
         ax.tick_params(labelsize=8)
     axes[0][0].set_yticks(y, contrasts, fontsize=8)
     p = result.provenance

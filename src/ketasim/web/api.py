@@ -878,6 +878,58 @@ def simulate_form(form: dict) -> dict:
     return out
 
 
+def patient_contrasts(spec, params) -> list[str]:
+    """The dashboard's covariate contrasts around this patient (the reference is always the patient's own value):
+    the other sex, 20 years older (younger from 70 on), a quarter lighter and heavier, the other extreme BDNF
+    genotype, CRP across the 3-mg/L threshold, and each known inhibitor or inducer the patient does not take."""
+    from ..population import KNOWN_COMEDICATIONS, parse_comedication
+
+    female = spec.female_fraction >= 0.5
+    age, weight = spec.age_years.mean, spec.weight_kg.mean
+    own_crp = spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")
+    genotype = spec.genotype or "val/val"
+    out = [f"sex={'male' if female else 'female'}:{'female' if female else 'male'}",
+           f"age={min(90.0, age + 20) if age < 70 else max(18.0, age - 20):g}:{age:g}",
+           f"weight={max(20.0, weight * 0.75):.3g}:{weight:g}", f"weight={min(250.0, weight * 1.25):.3g}:{weight:g}",
+           f"genotype={'val/val' if genotype == 'met/met' else 'met/met'}:{genotype}",
+           f"crp={1 if own_crp >= 3 else 10:g}:{own_crp:g}"]
+    taken = {parse_comedication(c, "patient.comedications")[0] for c in spec.comedications}
+    out += [f"comedication={c}" for c in KNOWN_COMEDICATIONS if c not in taken]
+    return out
+
+
+#: What the dashboard's covariate panel compares (PK of the first analyte, the session peaks, relief at 24 h).
+DASHBOARD_COVARIATE_ENDPOINTS = ("cmax", "auc_0_inf", "cadss_peak", "sbp_change_peak", "mean_change@24h")
+
+
+def covariates_form(form: dict) -> dict:
+    """The /api/covariates answer: the covariate effects (``ketasim.covariates``) on the form's first regimen for
+    this patient (typical random effects), each contrast against the patient's own value: rows, a forest figure and
+    the provenance."""
+    from ..covariates import column_title, run_covariates
+    from ..population import arm_spec
+
+    t0 = time.perf_counter()
+    b = build(form)
+    sc = b.scenario
+    params = b.params or parameters()
+    arm = sc.arms[0]
+    contrasts = patient_contrasts(arm_spec(sc.population, arm), params)
+    check_cancelled()
+    with ENGINE_LOCK:
+        check_cancelled()
+        res = run_covariates(sc, contrasts=contrasts, endpoints=DASHBOARD_COVARIATE_ENDPOINTS, typical=True,
+                             params=params)
+    rows = json_safe(res.table().to_dict("records"))
+    analyte = res.provenance["analytes"][0] if res.provenance["analytes"] else None
+    return {"ok": True, "arm": arm.name, "analyte": analyte, "rows": rows,
+            "endpoints": res.provenance["endpoints"], "table": res.format_table(),
+            "titles": {e: column_title(e, analyte or "") for e in res.provenance["endpoints"]},
+            "figure": F.forest_figure(rows, res.provenance["endpoints"], analyte=analyte),
+            "provenance": json_safe(res.provenance), "warnings": b.warnings,
+            "timing_ms": {"total": round((time.perf_counter() - t0) * 1000, 1)}}
+
+
 def scenario_yaml(form: dict, *, trial: bool = False) -> str:
     """The scenario file (same format as the CLI reads) for the current form."""
     from ..scenario import scenario_to_yaml

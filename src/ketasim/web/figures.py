@@ -471,3 +471,44 @@ def endpoint_figure(table, *, arms=None, arm_colors=None, measures=("mean", "mea
                    "legend": {"orientation": "h", "x": 0, "y": 1.0 + 40 / (rows * 260 + 90), "yanchor": "bottom"},
                    "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff", "font": {"family": "system-ui, sans-serif"}})
     return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
+
+
+def forest_figure(rows, endpoints, *, analyte: str | None = None) -> dict:
+    """Covariate effects (``ketasim.covariates`` rows as dicts) as a Plotly forest plot: one panel per endpoint,
+    one row per contrast; PK ratios on a log axis with the 0.80-1.25 no-effect band, other endpoints as differences
+    around 0. ``analyte``: the PK panels' analyte."""
+    from ..covariates import NO_EFFECT_BOUNDS, PK_ENDPOINTS, column_title
+
+    contrasts = list(dict.fromkeys(r["contrast"] for r in rows))
+    eps = [e for e in endpoints if e not in PK_ENDPOINTS or analyte]
+    n = max(1, len(eps))
+    gap = 0.04
+    width = (1 - gap * (n - 1)) / n
+    data, layout = [], {"margin": {"l": 150, "r": 10, "t": 40, "b": 40}, "showlegend": False,
+                        "height": 120 + 26 * len(contrasts), "shapes": [], "annotations": []}
+    for i, e in enumerate(eps):
+        ax = "" if i == 0 else str(i + 1)
+        want = analyte if e in PK_ENDPOINTS else ""
+        by = {r["contrast"]: r for r in rows if r["endpoint"] == e and r["analyte"] == want}
+        x = [by[c]["value"] if c in by else None for c in contrasts]
+        data.append({"type": "scatter", "mode": "markers", "x": x, "y": contrasts, "xaxis": f"x{ax}", "yaxis": "y",
+                     "marker": {"color": ARM_COLORS[0], "size": 8},
+                     "hovertemplate": "%{y}: %{x:.3g}<extra>" + column_title(e, analyte or "") + "</extra>"})
+        lo, hi = i * (width + gap), i * (width + gap) + width
+        axis = {"domain": [lo, hi], "zeroline": False, "title": {"text": column_title(e, analyte or ""),
+                                                                  "font": {"size": 11}}}
+        if e in PK_ENDPOINTS:
+            vals = [v for v in x if v is not None and v > 0]
+            a, b = min(vals + [NO_EFFECT_BOUNDS[0]]), max(vals + [NO_EFFECT_BOUNDS[1]])
+            axis.update(type="log", range=[float(np.log10(a / 1.1)), float(np.log10(b * 1.1))])
+            layout["shapes"].append({"type": "rect", "xref": f"x{ax}", "yref": "paper", "x0": NO_EFFECT_BOUNDS[0],
+                                     "x1": NO_EFFECT_BOUNDS[1], "y0": 0, "y1": 1, "fillcolor": "#e5e7eb",
+                                     "line": {"width": 0}, "layer": "below"})
+            ref = 1.0
+        else:
+            ref = 0.0
+        layout["shapes"].append({"type": "line", "xref": f"x{ax}", "yref": "paper", "x0": ref, "x1": ref, "y0": 0,
+                                 "y1": 1, "line": {"color": "#6b7280", "width": 1}})
+        layout[f"xaxis{ax}"] = axis
+    layout["yaxis"] = {"autorange": "reversed", "automargin": True}
+    return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}

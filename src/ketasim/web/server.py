@@ -394,6 +394,13 @@ def create_app(allowed_hosts=None) -> Starlette:
             return _error(str(e), 400)
         return _as_json(await _guard(api.simulate_form, form, request=request))
 
+    async def covariates(request: Request):
+        try:
+            form = await _body(request)
+        except KetasimError as e:
+            return _error(str(e), 400)
+        return _as_json(await _guard(api.covariates_form, form, request=request))
+
     async def scenario_yaml(request: Request):
         try:
             form = await _body(request)
@@ -524,6 +531,7 @@ def create_app(allowed_hosts=None) -> Starlette:
         Route("/vendor/plotly.min.js", vendor_plotly),
         Route("/api/meta", meta),
         Route("/api/simulate", simulate, methods=["POST"]),
+        Route("/api/covariates", covariates, methods=["POST"]),
         Route("/api/scenario.yaml", scenario_yaml, methods=["POST"]),
         Route("/api/results.csv", results_csv, methods=["POST"]),
         Route("/api/provenance.json", results_provenance, methods=["POST"]),

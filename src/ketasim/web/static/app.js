@@ -616,6 +616,55 @@ function drawTrial(v, job) {
   Plotly.react("trial-bands", v.figure.data, v.figure.layout, v.figure.config);
 }
 
+/* ---------- covariate effects (this patient, one covariate changed) ---------- */
+async function runCovariates() {
+  const btn = $("#run-covariates");
+  btn.disabled = true;
+  document.body.dataset.covariates = "running";
+  $("#covariates-status").textContent = "computing…";
+  clearMessages(["covariates."]);
+  let resp, body;
+  try {
+    resp = await fetch("/api/covariates", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(readForm()) });
+    body = await resp.json();
+  } catch (e) {
+    btn.disabled = false;
+    $("#covariates-status").textContent = "";
+    banner(`The dashboard server did not answer (${e.message}). Is \`ketasim serve\` still running?`);
+    return;
+  }
+  btn.disabled = false;
+  if (!resp.ok) {
+    $("#covariates-status").textContent = "";
+    document.body.dataset.covariates = "invalid";
+    showMessages((body.errors || []).map((x) => ({ ...x, field: x.field && x.field.startsWith("covariates.") ? x.field : "covariates.run" })), "error");
+    return;
+  }
+  $("#covariates-status").textContent = `${body.arm}, in ${Math.round(body.timing_ms.total)} ms`;
+  const pk = new Set(["cmax", "auc_0_t", "auc_0_inf", "t_half"]);
+  const contrasts = [...new Set(body.rows.map((r) => r.contrast))];
+  const eps = body.endpoints.filter((e) => !pk.has(e) || body.analyte);
+  const title = (e) => body.titles[e] || e;
+  let h = "<div class='table-wrap'><table class='covariates'><thead><tr><th>contrast</th>" + eps.map((e) => `<th>${esc(title(e))}</th>`).join("") + "</tr></thead><tbody>";
+  contrasts.forEach((c) => {
+    h += `<tr data-contrast="${esc(c)}"><td>${esc(c)}</td>`;
+    eps.forEach((e) => {
+      const r = body.rows.find((x) => x.contrast === c && x.endpoint === e && x.analyte === (pk.has(e) ? body.analyte : ""));
+      if (!r || r.value === null) { h += "<td>–</td>"; return; }
+      const txt = r.statistic === "geometric mean ratio" ? `×${Number(r.value).toFixed(2)}` : `${r.value >= 0 ? "+" : ""}${Number(r.value).toFixed(1)}`;
+      h += `<td data-endpoint="${esc(e)}" data-value="${r.value}">${txt}</td>`;
+    });
+    h += "</tr>";
+  });
+  h += "</tbody></table></div><p class='hint'>PK: ratio to this patient as entered (grey band 0.80–1.25: no effect by the usual drug-interaction bounds); " +
+    "others: difference (CADSS points, mmHg, score points at 24 h). The typical patient with this patient's covariates; " +
+    `parameter set ${esc(body.provenance.parameter_set)}. The model's covariate effects, each as sourced in the parameter table.</p>`;
+  $("#covariates-table").innerHTML = h;
+  $("#covariates-results").hidden = false;
+  Plotly.react("covariates-forest", body.figure.data, body.figure.layout, body.figure.config);
+  document.body.dataset.covariates = "done";
+}
+
 /* ---------- wiring ---------- */
 function onControl(ev) {
   const el = ev.target;
@@ -739,6 +788,7 @@ async function init() {
   $("#dl-report").addEventListener("click", () => download("/api/report.html", readForm(), "ketasim-report.html"));
   $("#dl-trial-yaml").addEventListener("click", () => download("/api/scenario.yaml?trial=1", readForm(), "ketasim-trial.yaml"));
   $("#run-trial").addEventListener("click", runTrial);
+  $("#run-covariates").addEventListener("click", runCovariates);
   await simulate();
   const gd = $("#cascade");
   gd.on("plotly_buttonclicked", (e) => { state.viewIndex = e.active; });
