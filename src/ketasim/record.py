@@ -439,6 +439,17 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
                                           f"{row.text('AMTU')!r}{' is not supported' if per_area else ''}; use mg or "
                                           "mg/kg")
                 per_kg = u == "mg/kg"
+                if drug in (Drug.PLACEBO, Drug.ORAL_ANTIDEPRESSANT) and amount > 0:
+                    # a scenario's 'dose: 20 mg' of either warns that it is ignored; the record's AMT was silent
+                    import warnings
+
+                    from .errors import RecordWarning
+
+                    why = ("an oral antidepressant's dose is not modelled (a newly started antidepressant at its "
+                           "usual dose gives the same relief whatever the amount)" if drug is Drug.ORAL_ANTIDEPRESSANT
+                           else "a placebo has no drug amount (it acts through expectancy alone)")
+                    warnings.warn(f"{source} row {row.i}, column AMT: {why}; {amount:g} {u} is ignored (leave AMT "
+                                  "empty)", RecordWarning, stacklevel=2)
             dur = 0.0
             if route is Route.IV_INFUSION:
                 if not row.has("DUR") and drug is not Drug.PLACEBO:
