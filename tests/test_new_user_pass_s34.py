@@ -211,7 +211,7 @@ AD_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
 4,1.2,0,,,,,,10,cadss,,,
 4,1.3,0,,,,,,8,sbp_change_mmhg,,,
 4,24,0,,,,,,24,madrs,,,
-4,25,1,1,mg,,oral-antidepressant,oral,,,,,
+4,25,1,,,,oral-antidepressant,oral,,,,,
 """
 
 
