@@ -115,7 +115,7 @@ def test_a_record_without_a_cadss_reading_is_offered_regimens_judged_at_the_75th
         assert s["cadss_peak_judged"] <= 30 < s["cadss_peak_p90"] or s["cadss_peak_p90"] <= 30
         assert s["cadss_margin"] == pytest.approx(30 - s["cadss_peak_judged"], abs=0.011)
         assert s["cadss_peak_judged"] <= s["cadss_peak_p90"]
-        assert f"CADSS margin {s['cadss_margin']:+.0f} (75th percentile; p90 {s['cadss_peak_p90']:.0f})" in out
+        assert f"CADSS margin {s['cadss_margin']:+.0f} (75th percentile; p90 peak {s['cadss_peak_p90']:.0f})" in out
     # the population's 90th percentile excludes at least one of the regimens now offered
     assert any(p["safety"]["cadss_peak_p90"] > 30 for p in given)
     assert ("note: the record has no SBP or CADSS reading during a session (the patient's response is the "

@@ -28,3 +28,28 @@ def test_record_amount_of_an_unmodelled_dose_warns_that_it_is_ignored(drug, rout
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         record_from_csv_text(text.replace(f"20,mg,,{drug}", f",,,{drug}"), source="r.csv")
+
+
+
+_DOSES_ONLY = (_HEADER + "3,0,1,56,mg,,esketamine,intranasal,,,70,30,F\n"
+               "3,84,1,56,mg,,esketamine,intranasal,,,,,\n")
+
+
+def test_plan_margin_at_another_quantile_names_what_its_p90_is(tmp_path, capsys):
+    # 'SBP margin +32 mmHg (75th percentile; p90 14)' read as a margin of 14 at the 90th percentile; it is the rise
+    import json
+
+    from ketasim.cli import main
+
+    rec, js = tmp_path / "r.csv", tmp_path / "plan.json"
+    rec.write_text(_DOSES_ONLY, encoding="utf-8")
+    assert main(["plan", str(rec), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    plans = [p for p in json.loads(js.read_text())["plans"] if p["sessions"]]
+    assert plans
+    for p in plans:
+        s = p["safety"]
+        assert s["judged_at"] == {"sbp_rise_mmhg": 0.75, "cadss": 0.75}
+        assert (f"SBP margin {s['sbp_margin_mmhg']:+.0f} mmHg (75th percentile; p90 rise {s['sbp_rise_p90_mmhg']:.0f} "
+                f"mmHg), CADSS margin {s['cadss_margin']:+.0f} (75th percentile; p90 peak {s['cadss_peak_p90']:.0f})"
+                in out), out

@@ -389,16 +389,18 @@ def text_summary(res: dict) -> str:
         lines.append("  every candidate keeps the record's planned oral-antidepressant start ("
                      + "; ".join(f"at {d['at']}" for d in bg) + "), as the recorded plan does")
     def margins(p):
-        """'SBP margin +25 mmHg, CADSS margin +17 (median; p90 44)': a margin judged at another quantile than the
-        90th percentile (no reading of it in the record) says so and shows the 90th percentile."""
+        """'SBP margin +25 mmHg, CADSS margin +17 (median; p90 peak 44)': a margin judged at another quantile than
+        the 90th percentile (no reading of it in the record) says so and shows the 90th percentile of the reading
+        itself ('p90 14' after 'SBP margin +32 mmHg' read as a margin of 14, not a rise of 14 mmHg)."""
         s = p["safety"]
 
-        def other(k, p90):
+        def other(k, p90, what):
             q = _judged_elsewhere(p, k)
-            return "" if q is None else f" ({quantile_name(q)}; p90 {p90:.0f})"
+            unit = " mmHg" if k == "sbp_rise_mmhg" else ""
+            return "" if q is None else f" ({quantile_name(q)}; p90 {what} {p90:.0f}{unit})"
 
-        return (f"SBP margin {s['sbp_margin_mmhg']:+.0f} mmHg{other('sbp_rise_mmhg', s['sbp_rise_p90_mmhg'])}, "
-                f"CADSS margin {s['cadss_margin']:+.0f}{other('cadss', s['cadss_peak_p90'])}")
+        return (f"SBP margin {s['sbp_margin_mmhg']:+.0f} mmHg{other('sbp_rise_mmhg', s['sbp_rise_p90_mmhg'], 'rise')}, "
+                f"CADSS margin {s['cadss_margin']:+.0f}{other('cadss', s['cadss_peak_p90'], 'peak')}")
 
     for p in res["plans"]:
         plural = "" if p["sessions"] == 1 else "s"
