@@ -53,3 +53,20 @@ def test_plan_margin_at_another_quantile_names_what_its_p90_is(tmp_path, capsys)
         assert (f"SBP margin {s['sbp_margin_mmhg']:+.0f} mmHg (75th percentile; p90 rise {s['sbp_rise_p90_mmhg']:.0f} "
                 f"mmHg), CADSS margin {s['cadss_margin']:+.0f} (75th percentile; p90 peak {s['cadss_peak_p90']:.0f})"
                 in out), out
+
+
+def test_printed_observed_table_gives_each_row_its_unit():
+    # `trial --observed` printed mean changes, rates in % and side-effect peaks side by side without a unit (the
+    # report's table has one)
+    from ketasim import load_scenario, run_trial
+    from ketasim.observed import compare_observed, format_observed, read_observed
+
+    sc = load_scenario("examples/observed/murrough2013.yaml")
+    df = compare_observed(run_trial(sc, n=30), read_observed("examples/observed/murrough2013_observed.csv", sc))
+    lines = format_observed(df, "m.csv").splitlines()
+    assert lines[2].split()[-2:] == ["inside", "unit"], lines[2]
+    rows = {(r.arm, r.measure): r for r in df.itertuples()}
+    for ln in lines[3:3 + len(df)]:
+        arm, measure = ln.split()[:2]
+        unit = "MADRS points" if rows[arm, measure].unit == "points" else "% of patients"
+        assert ln.endswith("  " + unit), ln

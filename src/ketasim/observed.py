@@ -581,6 +581,9 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
                     **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")}})
     df = pd.DataFrame(out)
     df.attrs["interval"] = interval_scope(result)
+    from .population import scale_name
+
+    df.attrs["scale"] = scale_name(result.scenario.population.scale)    # the printed table's 'MADRS points'
     return df
 
 
@@ -682,15 +685,21 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
     # arms that differ after 16 characters printed alike
     wide = max([16] + [len(x) for x in labels])
     arm_wide = max([16] + [len(str(a)) for a in df["arm"]]) if len(df) else 16
+    # the unit of each row, as the report's table gives it (the printed table had none: a mean change, a rate in %
+    # and a CADSS peak side by side)
+    scale = df.attrs.get("scale")
+    units = [f"{scale} points" if r["unit"] == "points" and scale else
+             "% of patients" if r["unit"] == "percentage points" else r["unit"]
+             for r in df.to_dict("records")]
     lines = [f"\nobserved vs predicted{f' ({source})' if source else ''}: nothing fitted",
              f"  {'arm':{arm_wide}s} {'measure':{wide}s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
-             f"{'error':>8s}  {'95% prediction interval':^23s}  inside"]
-    for r, label in zip(df.to_dict("records"), labels):
+             f"{'error':>8s}  {'95% prediction interval':^23s}  inside  unit"]
+    for r, label, unit in zip(df.to_dict("records"), labels, units):
         when = "-" if not math.isfinite(r["time_h"]) else fmt_hours(r["time_h"])
         n = f"{r['n']}{'*' if r['n_from'] != N_FROM_FILE else ''}"
         lines.append(f"  {str(r['arm']):{arm_wide}s} {label:{wide}s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
                      f"{r['predicted']:9.2f} {r['error']:+8.2f}  [{r['pi_low']:9.2f}, {r['pi_high']:9.2f}]  "
-                     f"{'yes' if r['inside'] else 'no'}")
+                     f"{'yes' if r['inside'] else 'no ':6s}  {unit}")
     if (df["n_from"] == N_FROM_ARM).any():
         lines.append("  * no n in the observed file: the virtual arm's size is used")
     if (df["n_from"] == N_FROM_SCENARIO).any():
