@@ -374,16 +374,23 @@ def test_sensitivity_refuses_a_size_it_cannot_run(monkeypatch):
 
 
 @pytest.mark.parametrize("window, text", [
-    (None, "madrs <= 10 at every weekly visit from day 7 to day 28 after the last observation"),
-    ("1 h:1 h", "madrs <= 10 at the visit 60 min after the last observation"),
-    ("12 h:3 d", "madrs <= 10 at every weekly visit from 12 h to day 3 after the last observation"),
-    ("1 week:1 week", "madrs <= 10 at the visit on day 7 after the last observation"),
+    (None, "MADRS <= 10 at every weekly visit from day 7 to day 28 after the last observation"),
+    ("1 h:1 h", "MADRS <= 10 at the visit 60 min after the last observation"),
+    ("12 h:3 d", "MADRS <= 10 at every weekly visit from 12 h to day 3 after the last observation"),
+    ("1 week:1 week", "MADRS <= 10 at the visit on day 7 after the last observation"),
 ])
 def test_plan_target_text_for_short_windows(window, text):
     # '--window "1 h:1 h"' printed 'at every weekly visit from day 0.0416667 to day 0.0416667'
     from ketasim.personal import parse_target
 
     assert parse_target(None, "madrs", window=window).text("madrs") == text
+
+
+def test_plan_target_text_names_the_scale_as_tables_do():
+    # s41 (H4): the pin above changed deliberately from 'madrs <= 10 ...' (the scale's key) to the display name
+    from ketasim.personal import parse_target
+
+    assert parse_target("score<=7", "hamd17").text("hamd17").startswith("HAM-D17 <= 7 at every weekly visit")
 
 
 @pytest.mark.parametrize("text, message", [

@@ -1180,15 +1180,19 @@ class Target:
     probability: float = 0.8
 
     def text(self, scale: str) -> str:
+        """The target in words, naming the scale as tables and figures do ('MADRS <= 10 at every weekly visit ...';
+        the scale's key 'madrs' was printed lower case)."""
+        from .population import scale_name
+
         def when(h):        # 'day 0.0416667' for a window of '1 h:1 h'; days from a day on, as before
             from .units import fmt_hours
 
             return f"day {h / 24:g}" if h >= 24 else fmt_hours(h)
 
         if self.start_h == self.end_h:
-            return (f"{scale} <= {self.threshold:g} at the visit {'on ' if self.start_h >= 24 else ''}"
+            return (f"{scale_name(scale)} <= {self.threshold:g} at the visit {'on ' if self.start_h >= 24 else ''}"
                     f"{when(self.start_h)} after the last observation")
-        return (f"{scale} <= {self.threshold:g} at every weekly visit from {when(self.start_h)} to "
+        return (f"{scale_name(scale)} <= {self.threshold:g} at every weekly visit from {when(self.start_h)} to "
                 f"{when(self.end_h)} after the last observation")
 
 
