@@ -193,7 +193,9 @@ def test_streamed_simulate_prints_the_same_population_lines_and_rows(tmp_path, c
         out = capsys.readouterr().out.splitlines()
         k = out.index("population (each patient's highest value at the output times; trials and labels report the "
                       "mean):")
-        return out[out.index("typical patient (the population's mean covariates and median traits):"):], k, csv
+        # up to the 'wrote FILE' lines, which follow the summary (s41) and state the streamed file's rows
+        end = next(i for i, ln in enumerate(out) if ln.startswith("wrote "))
+        return out[out.index("typical patient (the population's mean covariates and median traits):"):end], k, csv
 
     mem, k_mem, csv_mem = run(name="mem.csv")
     chunked, k_chunked, csv_chunked = run("--chunk", "15", name="chunked.csv")

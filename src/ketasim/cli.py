@@ -420,9 +420,13 @@ def simulate(
                 raise InputError(f"--report: not with {opt} (a streamed population is not kept in memory for a "
                                  f"report); leave out {opt} (a population that fits in memory is reported without "
                                  "it) or use `ketasim trial` for endpoints")
-            _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times, patients_csv)
+            wrote = _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times,
+                                       patients_csv)
             if pk_plan:
-                _print_pk(sc, params, size, seed, False, exp, pk_json, pk_plan)
+                wrote += _print_pk(sc, params, size, seed, False, exp, pk_json, pk_plan)
+            for line in wrote:              # the summary first, then what was written, then the notice
+                typer.echo(line)
+            typer.echo(NOTICE)
             return
     result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical, output_times_h=times)
     n = result.runs[0].patients.n
@@ -431,6 +435,14 @@ def simulate(
     fine_times = np.union1d(times, _fine_times(float(times[-1])))
     typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times)
     warn_cumulative_anesthetic(sc, params, experiment=exp)
+    from .scale import monitored_peaks
+
+    # the summary first, then 'wrote FILE' lines, then the notice: as trial, plan, sensitivity and qualify (the
+    # files' lines came first here and the PK after them)
+    _print_run_lines(sc, exp, typ_fine, {r.arm.name: monitored_peaks(r) for r in result.runs} if n > 1 else None,
+                     {r.arm.name: r.dose_levels[:, -1] for r in result.runs
+                      if r.dose_levels is not None and r.dose_levels.size})
+    pk_docs = _pk_summary(sc, params, size, seed, typical, exp, pk_plan) if pk_plan else None
     if csv:
         result.to_csv(csv)
         typer.echo(f"wrote {csv}")
@@ -450,19 +462,14 @@ def simulate(
 
         simulation_report(result, typ_fine, report)
         typer.echo(f"wrote {report}")
-    from .scale import monitored_peaks
-
-    _print_run_lines(sc, exp, typ_fine, {r.arm.name: monitored_peaks(r) for r in result.runs} if n > 1 else None,
-                     {r.arm.name: r.dose_levels[:, -1] for r in result.runs
-                      if r.dose_levels is not None and r.dose_levels.size})
-    if pk_plan:
-        _print_pk(sc, params, size, seed, typical, exp, pk_json, pk_plan)
+    if pk_json:
+        typer.echo(_write_pk_json(pk_json, pk_docs))
     typer.echo(NOTICE)
     del typ
 
 
 def _print_run_lines(sc, exp, typ, peaks, final_levels) -> None:
-    """The lines both ``simulate`` paths (in memory, streamed) print after their files: the design and virtual
+    """The lines both ``simulate`` paths (in memory, streamed) print before their files' lines: the design and virtual
     experiment notes, the typical patient's cascade (``typ``: on the fine grid), the population's monitoring lines
     (``peaks``: {arm: {column: each patient's peak}}; None for one patient) and each titrated arm's final dose
     shares (``final_levels``: {arm: each patient's final level index})."""
@@ -546,12 +553,27 @@ def _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times):
             for d in doses]
 
 
-def _print_pk(sc, params, size, seed, typical, exp, pk_json, plan):
-    """``simulate --pk``: the NCA of the simulated patients (ketasim.nca), printed and optionally written."""
+def _print_pk(sc, params, size, seed, typical, exp, pk_json, plan) -> list[str]:
+    """``simulate --pk``: the NCA of the simulated patients (ketasim.nca), printed and written to ``pk_json``
+    (when given); returns the 'wrote FILE' line to print after the summary ([] without ``pk_json``)."""
+    docs = _pk_summary(sc, params, size, seed, typical, exp, plan)
+    return [_write_pk_json(pk_json, docs)] if pk_json else []
+
+
+def _write_pk_json(pk_json, docs) -> str:
+    """Write ``simulate --pk-json`` (one document per analysed dose); its 'wrote FILE' line."""
     import json
 
     from .display import json_safe
     from .io import atomic_write_text
+
+    atomic_write_text(pk_json, json.dumps(json_safe(docs[0] if len(docs) == 1 else {"doses": docs}), indent=1,
+                                          allow_nan=False))
+    return f"wrote {pk_json}"
+
+
+def _pk_summary(sc, params, size, seed, typical, exp, plan) -> list:
+    """Print the NCA of each analysed dose (``simulate --pk``); its JSON documents."""
     from .nca import format_summary, pk_document, scenario_pk
 
     docs = []
@@ -563,10 +585,7 @@ def _print_pk(sc, params, size, seed, typical, exp, pk_json, plan):
         if note:
             typer.echo(note)
         docs.append(pk_document(sc, params, sampling, df, seed=seed, typical=typical))
-    if pk_json:
-        atomic_write_text(pk_json, json.dumps(json_safe(docs[0] if len(docs) == 1 else {"doses": docs}), indent=1,
-                                              allow_nan=False))
-        typer.echo(f"wrote {pk_json}")
+    return docs
 
 
 def _infusion_end_note(sc, sampling) -> str | None:
@@ -650,10 +669,12 @@ def _check_kinds(outputs: dict, other: dict | None = None) -> None:
                                   f"'{Path(path).with_suffix(ext).name}'")
 
 
-def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times, patients_csv=None):
+def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times,
+                       patients_csv=None) -> list[str]:
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask;
     ``times``: the output times (h) the in-memory run would use (sized to --size), so both write the same rows and
-    print the same population lines."""
+    print the same population lines. Prints the summary; returns the 'wrote FILE' lines (the caller prints them after
+    any PK summary, then the notice)."""
     import numpy as np
 
     from .app import warn_cumulative_anesthetic
@@ -673,11 +694,9 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     finally:
         if ex is not None:
             ex.close()
-    for f in (csv, parquet):
-        if f:
-            typer.echo(f"wrote {f} ({s.rows:,} rows, {s.patients:,} patients)")
+    wrote = [f"wrote {f} ({s.rows:,} rows, {s.patients:,} patients)" for f in (csv, parquet) if f]
     if patients_csv:
-        typer.echo(f"wrote {patients_csv} ({s.patients:,} patients)")
+        wrote.append(f"wrote {patients_csv} ({s.patients:,} patients)")
     # the typical patient on the in-memory run's fine grid (with the output times: every session's peak window); on
     # the 5-min-then-hourly grid alone a later session's plasma peak read 76 instead of 86 ng/mL
     typ = run(sc, params, typical=True, experiment=exp,
@@ -687,9 +706,9 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
         plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",
                      notice=NOTICE, scale=sc.population.scale)
-        typer.echo(f"wrote {plot}")
+        wrote.append(f"wrote {plot}")
     _print_run_lines(sc, exp, typ, s.peaks, s.final_dose_levels)    # as the in-memory path
-    typer.echo(NOTICE)
+    return wrote
 
 
 def _fine_times(horizon_h: float):

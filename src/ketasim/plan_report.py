@@ -594,12 +594,12 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
             shown.add(text)
             warnings.warn_explicit(text, w.category, w.filename, w.lineno)
     safe = json_safe(res)
+    typer.echo(text_summary(safe))      # the summary, then 'wrote FILE' lines, then the notice: as trial, simulate
     if json_out:
         atomic_write_text(json_out, json.dumps(safe, indent=1, allow_nan=False))
         typer.echo(f"wrote {json_out}")
     if report:
         plan_report(safe, report)
         typer.echo(f"wrote {report}")
-    typer.echo(text_summary(safe))
     typer.echo(NOTICE)
     return safe
