@@ -316,6 +316,30 @@ def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | N
     return pop
 
 
+def trial_mean_age(pop: dict) -> str | None:
+    """Bound a trial population's mean age (``pop``: :func:`population_mapping`'s, changed in place) to the range its
+    ages are drawn in (``limits.AGE_RANGE``, 18-90 years) when the patient's own age lies outside it (one patient may
+    be 12-100); the note the page shows at the trial's age field, else None. A patient of 95 could not run a virtual
+    trial: it was refused at the patient's age with the population rule's line ('a population's ages are drawn within
+    18-90 years, so its mean cannot be 95'), which named nothing the trial panel could change. An age that is no
+    valid single patient's is left to the engine's message at the patient's field."""
+    from ..limits import AGE_RANGE
+    from ..population import AGE_MEAN_RANGE
+
+    age = pop.get("age_years") or {}
+    mean = age.get("mean")
+    if isinstance(mean, bool) or not isinstance(mean, (int, float)) or not math.isfinite(mean):
+        return None
+    lo, hi = AGE_RANGE
+    if lo <= mean <= hi or not AGE_MEAN_RANGE[0] <= mean <= AGE_MEAN_RANGE[1]:
+        return None
+    bound = hi if mean > hi else lo
+    age["mean"] = _num(bound)
+    return (f"population.age_years: a virtual trial draws its patients' ages within {lo:g}-{hi:g} years, so this "
+            f"trial's mean age is {bound:g}, not the patient's {mean:g} (the single-patient simulation keeps "
+            f"{mean:g})")
+
+
 def _active_regimens(form: dict) -> list[tuple[int, dict]]:
     regs = form.get("regimens") or []
     if not isinstance(regs, list):
@@ -556,6 +580,10 @@ def build(form: dict, *, trial: bool = False) -> Built:
         arms[pname] = [{"drug": "placebo", "route": "iv-infusion", "duration": "40 min", "at": "0 h"}]
         names[pname] = "placebo"
     pop = population_mapping(patient, tset, sex=sex)
+    warn: list[dict] = []
+    note = trial_mean_age(pop) if tset is not None else None
+    if note:
+        warn.append({"field": "trial.age_range", "message": note})
     mapping: dict[str, Any] = {"name": _text(form.get("name") or "ketasim-dashboard"),
                                "seed": _num(tset.get("seed", 7)) if tset is not None else 0,
                                "population": pop, "arms": arms}
@@ -581,7 +609,6 @@ def build(form: dict, *, trial: bool = False) -> Built:
         params, overrides = parameters_with(form.get("overrides"))
     except FormErrors as e:
         errors += e.errors
-    warn: list[dict] = []
     for name, lines in arms.items():
         base = {"name": "check", "population": pop if pop_ok else {"size": 1}, "arms": {name: lines}}
         try:

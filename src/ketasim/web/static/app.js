@@ -553,7 +553,11 @@ async function runTrial() {
   const btn = $("#run-trial");
   const resp = await fetch("/api/trial", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(readForm()) });
   const body = await resp.json();
-  if (!resp.ok) { showMessages(body.errors, "error"); $("#trial-status").textContent = "not started"; return; }
+  // the trial's own notes (e.g. its mean age bounded to 18-90 for an older patient); the arms' warnings are shown
+  // by the simulation already
+  const trialNotes = (body.warnings || []).filter((w) => w.field.startsWith("trial."));
+  if (!resp.ok) { showMessages(body.errors, "error"); showMessages(trialNotes, "warning"); $("#trial-status").textContent = "not started"; return; }
+  showMessages(trialNotes, "warning");
   btn.disabled = true;
   state.trialJob = body.job;
   document.body.dataset.trial = "running";
