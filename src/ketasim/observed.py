@@ -53,7 +53,8 @@ DOSE_MEASURES = ("final_dose_rate",)
 OBSERVABLE_MEASURES = SCORE_MEASURES + TIMELESS_MEASURES + DOSE_MEASURES
 #: unit of each observable measure's value and error
 UNITS = {"mean": "points", "mean_change": "points", "cadss_peak": "CADSS points", "sbp_change_peak": "mmHg",
-         "dbp_change_peak": "mmHg", "hr_change_peak": "beats/min", "sedation_peak": "index",
+         "dbp_change_peak": "mmHg", "hr_change_peak": "beats/min", "sedation_peak": "index", "sbp_max_rise": "mmHg",
+         "dbp_max_rise": "mmHg",
          **{m: "percentage points" for m in OBSERVABLE_MEASURES if m.endswith("_rate")}}
 #: statistics that cannot be negative (the interval is bounded at 0)
 NONNEGATIVE = ("mean", "cadss_peak", "sedation_peak")

@@ -12,7 +12,7 @@ RELAPSE_MEASURES = ("relapse_rate", "time_to_relapse")
 ADVERSE_EVENTS = ("dissociation", "dizziness", "nausea", "vomiting", "sedation", "blood_pressure_increased")
 AE_MEASURES = tuple(f"{e}_rate" for e in ADVERSE_EVENTS)
 SIDE_EFFECT_MEASURES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak",
-                        "hypertension_rate", "discharge_2h_rate") + AE_MEASURES
+                        "hypertension_rate", "discharge_2h_rate") + AE_MEASURES + ("sbp_max_rise", "dbp_max_rise")
 #: Pharmacokinetic endpoints (non-compartmental analysis of sampled plasma levels, ketasim.nca).
 PK_MEASURES = ("cmax", "tmax", "auc_0_t", "auc_0_inf", "t_half")
 KNOWN_MEASURES = SCORE_MEASURES + RELAPSE_MEASURES + SIDE_EFFECT_MEASURES + PK_MEASURES
@@ -31,6 +31,8 @@ MEASURE_LABELS = {
     "sedation_rate": "sedation, incidence (%)",
     "blood_pressure_increased_rate": "blood pressure increased, incidence (%)", "hypertension_rate": "BP >= 180/110 mmHg (%)",
     "discharge_2h_rate": "discharge criteria met by 2 h (%)",
+    "sbp_max_rise": "systolic BP, mean maximum rise from pre-dose (mmHg, largest session)",
+    "dbp_max_rise": "diastolic BP, mean maximum rise from pre-dose (mmHg, largest session)",
     "cmax": "Cmax (ng/mL, geometric mean)", "tmax": "Tmax (h, median)", "auc_0_t": "AUC0-t (ng*h/mL, geometric mean)",
     "auc_0_inf": "AUC0-inf (ng*h/mL, geometric mean)", "t_half": "t1/2 (h, geometric mean)",
 }
