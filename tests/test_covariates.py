@@ -132,6 +132,23 @@ def test_a_comedication_already_taken_cannot_be_added():
                        load_parameters())
 
 
+def test_a_comedication_the_arm_takes_cannot_be_added():
+    """Review R2-1: an interaction study's arm lists its inhibitor under arms.NAME.comedications; adding it again
+    reported 'no effect' (x1.00: the same run twice). It is refused, naming the arm."""
+    sc = scenario_from_dict({"name": "ddi", "seed": 1, "population": {"size": 10}, "arms": {"with": {
+        "doses": [{"drug": "esketamine", "route": "oral", "dose": "20 mg"}], "comedications": ["clarithromycin"]}}})
+    with pytest.raises(InputError, match="^covariates: arm with already takes clarithromycin"):
+        run_covariates(sc, n=10, contrasts=["comedication=clarithromycin for 2 d"])
+    assert run_covariates(sc, n=10, contrasts=["comedication=rifampicin"], endpoints=["cmax"]).table()["value"].iloc[0] < 1
+
+
+def test_provenance_names_the_sampled_infusion_end():
+    """Review R2-2: the NCA samples a 40-min infusion's end (0.667 h); the provenance's schedule says so."""
+    sc = quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min", size=5)
+    res = run_covariates(sc, n=5, contrasts=["age=70:45"], endpoints=["cmax"])
+    assert any(abs(t - 40 / 60) < 1e-9 for t in res.provenance["pk_sampling"]["times_h"])
+
+
 def test_cli_writes_table_csv_provenance_and_forest(tmp_path, capsys):
     csv, png = tmp_path / "c.csv", tmp_path / "f.png"
     code, out, err = run_cli(capsys, "covariates", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg",
@@ -180,8 +197,8 @@ def test_intervals_are_finite_and_ordered_for_a_population(nasal):
 
 def test_posterior_draws_move_relief_but_not_literature_pk():
     """--uncertainty: every row recomputed under posterior draws of the calibrated parameters on the same patients.
-    The PK parameters are literature values, so an exposure ratio does not move; the response difference does, and
-    (the point value is the set's own mode: with few draws it may fall outside their 5th-95th percentiles)."""
+    The PK parameters are literature values, so an exposure ratio does not move; the response difference does (the
+    point value is the set's own mode: with few draws it may fall outside their 5th-95th percentiles)."""
     sc = quick_scenario("esketamine", "intranasal", "56 mg", size=40)
     res = run_covariates(sc, n=40, uncertainty=4, contrasts=["age=70:45"], endpoints=["auc_0_inf", "response_rate@24h"])
     df = res.table()

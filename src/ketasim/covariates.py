@@ -44,7 +44,8 @@ PK_ENDPOINTS = ("cmax", "auc_0_t", "auc_0_inf", "t_half")
 #: P450 Enzyme- and Transporter-Mediated Drug Interactions, guidance for industry (January 2020), section IV.D
 #: ("80-125 %", https://www.fda.gov/media/134581/download).
 NO_EFFECT_BOUNDS = (0.80, 1.25)
-#: Analytes reported by default (the parent enantiomers and norketamine; total ketamine and HNK on request).
+#: Analytes reported by default (the parent enantiomers, norketamine and, in a midazolam arm, midazolam; total
+#: ketamine and HNK on request).
 DEFAULT_ANALYTES = ("s-ketamine", "r-ketamine", "norketamine", "midazolam")
 #: Level of the interval.
 LEVEL = 0.90
@@ -84,10 +85,11 @@ def _number(text: str, field: str, covariate: str, lo: float, hi: float, unit: s
     return v
 
 
-def parse_contrast(text, spec, params: ParameterSet, field: str = "covariates") -> Contrast:
+def parse_contrast(text, spec, params: ParameterSet, field: str = "covariates", arm=None) -> Contrast:
     """'sex=female:male', 'age=70' (reference: the population's mean), 'weight=55:80', 'genotype=met/met',
     'crp=10:1', 'comedication=rifampicin for 5 d' (reference: the population's comedications) -> :class:`Contrast`;
-    a one-line InputError naming ``field`` otherwise. ``spec``: the population whose patients are compared."""
+    a one-line InputError naming ``field`` otherwise. ``spec``: the population whose patients are compared;
+    ``arm``: the arm analysed (a comedication it already takes, in the population or in the arm, is refused)."""
     from .limits import AGE_RANGE
     from .patient import parse_sex
     from .population import GENOTYPES, WEIGHT_MEAN_RANGE, parse_comedication
@@ -106,9 +108,11 @@ def parse_contrast(text, spec, params: ParameterSet, field: str = "covariates") 
         raise InputError(f"{field}: give {name}'s test level, e.g. '{name}={_example(name)}'")
     if name == "comedication":
         med, _, _ = parse_comedication(levels, field)
-        taken = {parse_comedication(c, field)[0] for c in spec.comedications}
+        own = tuple(getattr(arm, "comedications", None) or ())
+        taken = {parse_comedication(c, field)[0] for c in (*spec.comedications, *own)}
         if med in taken:
-            raise InputError(f"{field}: the population already takes {med}; its effect cannot be added again")
+            who = f"arm {arm.name}" if med in {parse_comedication(c, field)[0] for c in own} else "the population"
+            raise InputError(f"{field}: {who} already takes {med}; its effect cannot be added again")
         return Contrast(name, levels, None)
     test, sep, ref = levels.partition(":")
     test, ref = test.strip(), ref.strip()
@@ -247,21 +251,16 @@ def _cell(row, draws: bool = False) -> str:
 
 
 def _paired_difference(a: np.ndarray, b: np.ndarray):
-    """Mean of a - b over the patients with both finite, and its 90 % t interval (NaN with fewer than 2)."""
-    from scipy import stats
+    """Mean of a - b over the patients with both finite, and its 90 % t interval (NaN with fewer than 2; the mean
+    itself when every difference is the same)."""
+    from .trial import mean_ci
 
     ok = np.isfinite(a) & np.isfinite(b)
     d = a[ok] - b[ok]
-    if d.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    m = float(np.mean(d))
-    if d.size < 2:
-        return m, float("nan"), float("nan")
-    se = float(stats.sem(d))
-    if se == 0:
+    m, se, (lo, hi) = mean_ci(d, level=LEVEL)
+    if d.size >= 2 and se == 0:
         return m, m, m
-    lo, hi = stats.t.interval(LEVEL, d.size - 1, loc=m, scale=se)
-    return m, float(lo), float(hi)
+    return m, lo, hi
 
 
 def _split_endpoints(endpoints):
@@ -321,7 +320,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     texts = DEFAULT_CONTRASTS if contrasts is None else tuple(contrasts)
     if not texts:
         raise InputError("covariates: give at least one contrast, e.g. 'age=70:45'")
-    cs = [parse_contrast(t, spec, params, "covariates") for t in texts]
+    cs = [parse_contrast(t, spec, params, "covariates", arm=the_arm) for t in texts]
     if len({c.label for c in cs}) < len(cs):
         twice = next(c.label for c in cs if sum(d.label == c.label for d in cs) > 1)
         raise InputError(f"covariates: {twice!r} is given twice")
@@ -341,7 +340,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     if pk_eps and not ans:
         pk_eps = []             # a placebo arm: no exposure to compare (the PD endpoints still run)
     # bounded work: every level runs the arm once for PK and once for the other endpoints
-    levels = {("base", None)} | {(c.covariate, c.test) for c in cs} | {(c.covariate, c.reference) for c in cs}
+    levels = {(c.covariate, c.test) for c in cs} | {(c.covariate, c.reference) for c in cs}
     horizon = [0.0, *[e.time_h for e in pd_eps if e.time_h is not None]]
     one = limits.estimate_scenario_run(scenario, n, horizon, tables=False, arms=[the_arm])
     from .trial import MAX_UNCERTAINTY
@@ -424,11 +423,10 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
 
 
 def _pd_unit(e, spec) -> str:
-    from .population import scale_name
+    """The unit of a difference of ``e`` (as the trial table names it: 'mmHg', 'percentage points', 'MADRS points')."""
+    from .trial import measure_unit
 
-    return {"cadss_peak": "CADSS points", "sbp_change_peak": "mmHg", "dbp_change_peak": "mmHg",
-            "hr_change_peak": "beats/min", "sedation_peak": "index (0-1)", "response_rate": "percentage points",
-            "remission_rate": "percentage points"}.get(e.measure, f"{scale_name(spec.scale)} points")
+    return measure_unit(e.measure + "_difference", spec.scale)
 
 
 def _provenance(scenario, params, arm, n, seed, typical, analytes, pk_eps, pd_eps, sampling, experiment) -> dict:
@@ -443,9 +441,17 @@ def _provenance(scenario, params, arm, n, seed, typical, analytes, pk_eps, pd_ep
             "definition": scenario_definition(getattr(scenario, "source", None)),
             "experiment": experiment.changed() if experiment is not None else {},
             "analytes": list(analytes), "endpoints": [*pk_eps, *[e.label for e in pd_eps]],
-            "pk_sampling": {"times_h": list(sampling.times_for(0.0)), "sample": sampling.sample, "dose": sampling.dose},
+            "pk_sampling": {"times_h": _sampled_times(arm, sampling), "sample": sampling.sample, "dose": sampling.dose},
             "interval": f"{LEVEL:.0%} t interval of the paired patients (PK: on log ratios)",
             "no_effect_bounds": list(NO_EFFECT_BOUNDS), "notice": NOTICE}
+
+
+def _sampled_times(arm, sampling) -> list:
+    """The PK sampling times (h after the analysed dose) the NCA used: the schedule with the infusion's end."""
+    from .nca import dose_window
+
+    win = dose_window(arm, sampling.dose)
+    return [float(t) for t in sampling.times_for(win[0].duration_h if win is not None else 0.0)]
 
 
 def forest_figure(result: CovariateResult, analyte: str | None = None):

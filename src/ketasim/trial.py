@@ -458,15 +458,16 @@ def format_p(p) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
-def mean_ci(x: np.ndarray):
-    """Mean, its standard error and the 95% CI with Student's t quantile (n - 1 degrees of freedom)."""
+def mean_ci(x: np.ndarray, level: float = 0.95):
+    """Mean, its standard error and the ``level`` (default 95 %) CI with Student's t quantile (n - 1 degrees of
+    freedom), over the finite values."""
     x = np.asarray(x, float)
     x = x[np.isfinite(x)]
     m = float(np.mean(x)) if x.size else float("nan")
     if x.size < 2:
         return m, float("nan"), (float("nan"), float("nan"))
     se = float(stats.sem(x))
-    q = float(stats.t.ppf(0.975, x.size - 1))
+    q = float(stats.t.ppf(0.5 + level / 2, x.size - 1))
     return m, se, (m - q * se, m + q * se)
 
 
@@ -739,6 +740,8 @@ def measure_unit(measure: str, scale: str | None) -> str:
         return f"{scale_name(scale or 'score')} points"
     if measure.endswith(("_rate", "_fraction")):
         return "% of patients"
+    if measure in MAX_RISE_MEASURES:
+        return "mmHg"
     return next((s.unit for s in DEFAULT_MODEL.summaries if s.name == measure), "")
 
 
