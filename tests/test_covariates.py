@@ -210,3 +210,19 @@ def test_posterior_draws_move_relief_but_not_literature_pk():
     assert "posterior" in res.format_table()
     with pytest.raises(InputError, match="^uncertainty: an interval needs at least 2"):
         run_covariates(sc, n=5, uncertainty=1)
+
+
+def test_care_setting_and_treatment_resistance_change_relief_not_exposure():
+    """Population-level covariates: an in-patient admission adds non-specific care relief (population.care_setting,
+    issue 7) and patients who are not treatment-resistant respond more (recurrence and response of TRD); neither
+    touches PK (ratio exactly 1)."""
+    sc = quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min", size=40)
+    df = run_covariates(sc, n=40, contrasts=["care=inpatient:outpatient", "resistant=no:yes"],
+                        endpoints=["cmax", "mean_change@28d"]).table()
+    for c in ("inpatient vs outpatient", "treatment-resistant no vs yes"):
+        assert _row(df, c, "cmax", "s-ketamine")["value"] == pytest.approx(1.0, abs=1e-12)
+        assert _row(df, c, "mean_change@28d")["ci90_high"] < 0.0      # more improvement (a larger drop)
+    with pytest.raises(InputError, match="^covariates: care level 'hospital'"):
+        run_covariates(sc, n=5, contrasts=["care=hospital"])
+    with pytest.raises(InputError, match="^covariates: resistant level 'maybe'"):
+        run_covariates(sc, n=5, contrasts=["resistant=maybe"])

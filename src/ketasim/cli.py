@@ -898,7 +898,8 @@ def covariates(
     covariate: Optional[List[str]] = typer.Option(
         None, "--covariate", help="A contrast COVARIATE=TEST[:REFERENCE] (repeat or comma-separate): sex=female:male, "
                                   "age=70:45, weight=55:80, genotype=met/met:val/val (BDNF), crp=10:1 (mg/L), "
-                                  "comedication=rifampicin (or 'rifampicin for 5 d'; the reference is without it). "
+                                  "comedication=rifampicin (or 'rifampicin for 5 d'; the reference is without it), "
+                                  "care=inpatient:outpatient, resistant=no:yes (treatment-resistant). "
                                   "Without a reference: the population's mean (age, weight), median CRP, Val/Val, "
                                   "the other sex. Default: sex, age 70, weight 55 and 110, Met/Met, CRP 10 and "
                                   "every known inhibitor and inducer."),

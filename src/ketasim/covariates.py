@@ -26,10 +26,12 @@ from .errors import InputError
 from .parameters import ParameterSet, load_parameters
 
 #: Covariates a contrast may change, with the unit of their levels.
-COVARIATES = {"sex": "", "age": "y", "weight": "kg", "genotype": "", "crp": "mg/L", "comedication": ""}
+COVARIATES = {"sex": "", "age": "y", "weight": "kg", "genotype": "", "crp": "mg/L", "comedication": "", "care": "",
+              "resistant": ""}
 #: Other ways users write them.
 _ALIASES = {"age_years": "age", "weight_kg": "weight", "bdnf": "genotype", "crp_mg_l": "crp",
-            "comedications": "comedication", "interaction": "comedication", "ddi": "comedication"}
+            "comedications": "comedication", "interaction": "comedication", "ddi": "comedication",
+            "care_setting": "care", "setting": "care", "treatment_resistant": "resistant", "trd": "resistant"}
 #: The contrasts run when none are given: the covariates of the model's PK and response, each at a level far enough
 #: from the reference to show its size, and every known inhibitor and inducer.
 DEFAULT_CONTRASTS = ("sex=female:male", "age=70:45", "weight=55:80", "weight=110:80", "genotype=met/met:val/val",
@@ -67,7 +69,9 @@ class Contrast:
         if self.covariate == "comedication":
             return f"+ {self.test}"
         unit = COVARIATES[self.covariate]
-        name = {"sex": "", "genotype": "BDNF ", "crp": "CRP "}.get(self.covariate, f"{self.covariate} ")
+        if self.covariate == "resistant":
+            return f"treatment-resistant {self.test} vs {self.reference}"
+        name = {"sex": "", "genotype": "BDNF ", "crp": "CRP ", "care": ""}.get(self.covariate, f"{self.covariate} ")
         return f"{name}{_level_text(self.test)} vs {_level_text(self.reference)}{' ' + unit if unit else ''}"
 
 
@@ -121,6 +125,19 @@ def parse_contrast(text, spec, params: ParameterSet, field: str = "covariates", 
     if name == "sex":
         t = parse_sex(test, field)
         r = parse_sex(ref, field) if ref else ("male" if t == "female" else "female")
+    elif name == "care":
+        from .population import CARE_SETTINGS
+
+        t, r = test.lower(), (ref.lower() if ref else spec.care_setting)
+        for c in (t, r):
+            if c not in CARE_SETTINGS:
+                raise InputError(f"{field}: care level {c!r}; use one of {', '.join(CARE_SETTINGS)}")
+    elif name == "resistant":
+        words = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
+        t = words.get(test.lower())
+        r = words.get(ref.lower()) if ref else ("yes" if spec.treatment_resistant else "no")
+        if t is None or r is None:
+            raise InputError(f"{field}: resistant level {(test if t is None else ref)!r}; use yes or no")
     elif name == "genotype":
         t, r = test.lower().replace(" ", ""), (ref.lower().replace(" ", "") if ref else (spec.genotype or "val/val"))
         for g in (t, r):
@@ -143,7 +160,7 @@ def parse_contrast(text, spec, params: ParameterSet, field: str = "covariates", 
 
 def _example(name: str) -> str:
     return {"sex": "female:male", "age": "70:45", "weight": "55:80", "genotype": "met/met:val/val", "crp": "10:1",
-            "comedication": "rifampicin"}[name]
+            "comedication": "rifampicin", "care": "inpatient:outpatient", "resistant": "no:yes"}[name]
 
 
 def at_level(spec, patients, covariate: str, value, params: ParameterSet):
@@ -154,6 +171,10 @@ def at_level(spec, patients, covariate: str, value, params: ParameterSet):
     n = patients.n
     if covariate == "comedication":
         return (spec if value is None else dataclasses.replace(spec, comedications=(*spec.comedications, value))), patients
+    if covariate == "care":
+        return dataclasses.replace(spec, care_setting=value), patients
+    if covariate == "resistant":
+        return dataclasses.replace(spec, treatment_resistant=value == "yes"), patients
     if covariate == "sex":
         field, column = "female", np.full(n, value == "female")
     elif covariate == "genotype":
