@@ -150,15 +150,17 @@ def test_provenance_names_the_sampled_infusion_end():
 
 
 def test_cli_writes_table_csv_provenance_and_forest(tmp_path, capsys):
-    csv, png = tmp_path / "c.csv", tmp_path / "f.png"
+    csv, png, page = tmp_path / "c.csv", tmp_path / "f.png", tmp_path / "r.html"
     code, out, err = run_cli(capsys, "covariates", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg",
                              "--size", "30", "--covariate", "age=70:45,comedication=ticlopidine", "--csv", csv,
-                             "--plot", png)
+                             "--plot", png, "--report", page)
     assert code == 0, err
     assert "age 70 vs 45 y" in out and "+ ticlopidine" in out and f"{NO_EFFECT_BOUNDS[1]:.2f}" in out
     meta = json.loads((tmp_path / "c.csv.provenance.json").read_text())
     assert meta["n"] == 30 and meta["arm"] == "esketamine" and meta["model"].startswith("ketasim ")
     assert png.read_bytes()[:4] == b"\x89PNG"
+    html = page.read_text()
+    assert "data:image/png;base64," in html and "+ ticlopidine" in html and "not medical advice" in html
     lines = csv.read_text().splitlines()
     assert lines[0].startswith("contrast,covariate,test,reference,endpoint") and len(lines) > 8
 

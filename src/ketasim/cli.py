@@ -925,18 +925,20 @@ def covariates(
     csv: Optional[Path] = typer.Option(None, "--csv", help="Write every row (contrast x endpoint x analyte) as CSV, "
                                                            "with FILE.provenance.json beside it."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a forest plot (PNG, SVG or PDF)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write an HTML page: the forest plot, the table, "
+                                                                 "every row and the provenance."),
     parameters: Optional[Path] = typer.Option(None, "--parameters", help="A parameter set file written by `ketasim "
                                               "calibrate` (default: the installed set)."),
 ):
     """Covariate effects (a forest plot): what sex, age, weight, genotype, CRP or a comedication does to exposure,
     side effects and relief, on the same virtual patients with one covariate changed."""
     from .app import _parameters_option
-    from .covariates import DEFAULT_SIZE, run_covariates, write_forest
+    from .covariates import DEFAULT_SIZE, run_covariates, write_forest, write_html
     from .errors import InputError
     from .scenario import load_scenario, quick_flag_message, quick_scenario
 
-    _check_options(size, seed, (csv, plot), inputs=(("the scenario", scenario), ("--parameters", parameters)))
-    _check_kinds({"--csv": csv})
+    _check_options(size, seed, (csv, plot, report), inputs=(("the scenario", scenario), ("--parameters", parameters)))
+    _check_kinds({"--csv": csv, "--report": report})
     if plot is not None:
         from .io import figure_format
 
@@ -978,6 +980,9 @@ def covariates(
     if plot:
         write_forest(res, plot)
         typer.echo(f"wrote {plot}")
+    if report:
+        write_html(res, report)
+        typer.echo(f"wrote {report}")
     typer.echo(NOTICE)
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -540,5 +542,39 @@ def write_forest(result: CovariateResult, path, analyte: str | None = None):
     return path
 
 
-__all__ = ["Contrast", "CovariateResult", "parse_contrast", "run_covariates", "forest_figure", "write_forest",
+def write_html(result: CovariateResult, path) -> Path:
+    """A self-contained HTML page: the forest figure (embedded PNG), the printed table, every row (CSV columns) and
+    the provenance (atomic)."""
+    import base64
+    import html
+    import io
+    import json
+
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_write_text
+
+    fig = forest_figure(result)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    p = result.provenance
+    df = result.table()
+    page = (f"<!doctype html><meta charset='utf-8'><title>Covariate effects: {html.escape(p['scenario'])}</title>"
+            "<style>body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#111827}table{border-collapse:collapse}"
+            "td,th{border:1px solid #d1d5db;padding:2px 6px;text-align:right}td:first-child{text-align:left}"
+            "pre{background:#f9fafb;padding:8px;overflow-x:auto}</style>"
+            f"<h1>Covariate effects: {html.escape(p['scenario'])} ({html.escape(p['arm'])})</h1>"
+            f"<img alt='forest plot' style='max-width:100%' src='data:image/png;base64,"
+            f"{base64.b64encode(buf.getvalue()).decode()}'>"
+            f"<pre>{html.escape(result.format_table())}</pre>"
+            f"<h2>Every row</h2>{df.to_html(index=False, float_format=lambda v: f'{v:.4g}', na_rep='')}"
+            f"<h2>Provenance</h2><pre>{html.escape(json.dumps(p, indent=1, default=str))}</pre>"
+            f"<p><em>{html.escape(p['notice'])}</em></p>")
+    return atomic_write_text(path, page)
+
+
+__all__ = ["Contrast", "CovariateResult", "parse_contrast", "run_covariates", "forest_figure", "write_forest", "write_html",
            "DEFAULT_CONTRASTS", "DEFAULT_ENDPOINTS", "NO_EFFECT_BOUNDS"]
