@@ -67,6 +67,8 @@ N_DEPOTS = len(DEPOTS)
 #: the depots whose bioavailability carries no random effect (IM and SC: route.im.f / route.sc.f for every patient);
 #: the kernel (through codegen), the reference solver and the SBML export read them here, not as the numbers 4-7
 FIXED_F_DEPOTS = tuple(DEPOTS.index(d) for d in ("im_s", "im_r", "sc_s", "sc_r"))
+#: the injection depots (IM and SC) whose absorption rate carries the patient's eta_ka_injection
+INJECTION_DEPOTS = tuple(DEPOTS.index(d) for d in ("im_s", "im_r", "sc_s", "sc_r"))
 
 
 def typical_ka(params: ParameterSet) -> np.ndarray:
@@ -81,11 +83,14 @@ def ka_log_effects(params: ParameterSet, patients) -> np.ndarray:
     """(n, 10) each patient's log-scale effect on each depot's absorption rate (median-preserving: ka = typical x
     exp(effect)). The nasal depots carry iiv.ka_intranasal_cv x eta_ka_nasal; the gut depots (an oral dose, the
     swallowed part of a nasal or sublingual dose) iiv.ka_oral_cv x eta_ka_gut, one effect for S and R (one nose,
-    one gut). IM, SC and sublingual-mucosal absorption have no sourced variability and stay typical."""
+    one gut); the IM and SC depots iiv.ka_injection_cv x eta_ka_injection (one injection-site effect, a proxy drug's
+    spread). Sublingual-mucosal absorption has no sourced variability and stays typical."""
     n = patients.n
     eff = np.zeros((n, N_DEPOTS))
     eff[:, 0:2] = (params.get("iiv.ka_intranasal_cv") * np.asarray(patients.eta_ka_nasal, float))[:, None]
     eff[:, 2:4] = (params.get("iiv.ka_oral_cv") * np.asarray(patients.eta_ka_gut, float))[:, None]
+    eff[:, list(INJECTION_DEPOTS)] = (params.get("iiv.ka_injection_cv")
+                                      * np.asarray(patients.eta_ka_injection, float))[:, None]
     return eff
 
 

@@ -701,6 +701,9 @@ class Patients:
     #: iiv.ka_oral_cv in ``ketasim.pk``); own streams, so adding them changed no other variate of a seed
     eta_ka_nasal: np.ndarray
     eta_ka_gut: np.ndarray
+    #: the IM and SC depots' absorption rate (iiv.ka_injection_cv, a proxy drug's spread; forty-first session); its
+    #: own stream, so adding it changed no other variate of a seed
+    eta_ka_injection: np.ndarray
     eta_emax: np.ndarray
     eta_placebo: np.ndarray
     eta_bp: np.ndarray
