@@ -70,3 +70,32 @@ def test_printed_observed_table_gives_each_row_its_unit():
         arm, measure = ln.split()[:2]
         unit = "MADRS points" if rows[arm, measure].unit == "points" else "% of patients"
         assert ln.endswith("  " + unit), ln
+
+
+@pytest.mark.parametrize("text", ["0.5 mg/kg mg/kg", "0.5 mg/kg kg/mg", "0.5 kg/kg"])
+def test_a_dose_unit_naming_kg_twice_is_refused(text):
+    # pint reads mg/kg as a pure number: 'mg/kg mg/kg' (the dashboard's dose box with '0.5 mg/kg' typed in and the
+    # unit menu's mg/kg after it) ran as 5e-07 mg/kg with only a 'far below any studied dose' warning
+    from ketasim.errors import UnitError
+    from ketasim.units import parse_dose
+
+    with pytest.raises(UnitError, match=r"^arms\.k\[0\]\.dose: cannot read .*names kg more than once; write one "
+                                        r"mass per kg, e\.g\. '0\.5 mg/kg'$"):
+        parse_dose(text, "arms.k[0].dose")
+    for ok, want in (("0.5 mg/kg", 0.5), ("500 µg/kg", 0.5), ("0.5 mg per kg", 0.5), ("0.5 g/kg", 500.0),
+                     ("0.5 mg kg-1", 0.5)):
+        assert parse_dose(ok, "d") == (pytest.approx(want), "mg/kg")
+    with pytest.raises(UnitError, match="must be a mass per body weight"):
+        parse_dose("0.5 min/kg", "d")
+
+
+def test_an_infusion_rate_naming_kg_twice_is_refused():
+    from ketasim.errors import UnitError
+    from ketasim.regimen import parse_rate
+
+    with pytest.raises(UnitError, match=r"names kg more than once; write one mass per kg, e\.g\. '0\.75 mg/kg/h'$"):
+        parse_rate("0.5 mg/kg mg/kg/h", "rate")
+    assert parse_rate("0.5 mg/kg/min", "r") == (pytest.approx(30.0), True)
+    assert parse_rate("0.5 mg/h/kg", "r") == (pytest.approx(0.5), True)
+    assert parse_rate("500 ug/kg/h", "r") == (pytest.approx(0.5), True)
+    assert parse_rate("30 mg/h", "r") == (pytest.approx(30.0), False)

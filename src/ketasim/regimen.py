@@ -238,14 +238,16 @@ def is_rate_text(text) -> bool:
 
 def parse_rate(text, field: str) -> tuple[float, bool]:
     """An infusion rate as TCI pumps state it: returns (value in mg/kg/h or mg/h, per_kg)."""
-    from .units import _split, convert, refuse_per_area_dose
+    from .units import _split, convert, per_kg_numerator, refuse_per_area_dose
 
     refuse_per_area_dose(text, field)
     value, unit = _split(text, field)
     per_kg = "/kg" in unit.replace(" ", "").lower()
-    target = "mg/kg/h" if per_kg else "mg/h"
+    # the per-kg rate converted as mg/h of its numerator: pint reads mg/kg as a pure number ('mg/kg mg/kg/h' gave
+    # 5e-07 mg/kg/h)
+    rest = per_kg_numerator(unit, field, text, "'0.75 mg/kg/h'") if per_kg else None
     try:
-        return convert(value, unit, target, field), per_kg
+        return convert(value, rest if rest is not None else unit, "mg/h", field), per_kg
     except InvalidRegimenError:
         raise
     except Exception:

@@ -218,6 +218,23 @@ def refuse_per_area_dose(text, field: str) -> None:
                         "infusion rate in mg/h or mg/kg/h with a duration")
 
 
+_PER_KG = re.compile(r"\s*(?:/|\bper\b)\s*kg\b", re.IGNORECASE)
+
+
+def per_kg_numerator(unit: str, field: str, text, example: str = "'0.5 mg/kg'") -> str | None:
+    """The unit of a per-body-weight quantity without its one '/kg' ('mg/kg' -> 'mg', 'mg/kg/h' -> 'mg/h'), or None
+    when the unit is not per kg. pint reads mg/kg as a pure number (1e-6), so a unit typed twice, 'mg/kg mg/kg' (a
+    dose box's text with the unit menu's unit after it), converted to 5e-07 mg/kg and 'mg/kg kg/mg' to 5e+05: a
+    second kg is refused."""
+    if not _PER_KG.search(unit):
+        return None
+    rest = _PER_KG.sub("", unit, count=1)
+    if re.search(r"kg|kilogram", rest, re.IGNORECASE):
+        raise UnitError(f"{field}: cannot read {text!r}: the unit {unit!r} names kg more than once; write one mass per "
+                        f"kg, e.g. {example}")
+    return rest
+
+
 def parse_dose(text, field: str) -> tuple[float, str]:
     """A dose: returns (value, kind) with kind ``'mg'`` (absolute, in mg) or ``'mg/kg'`` (per body weight).
 
@@ -231,6 +248,13 @@ def parse_dose(text, field: str) -> tuple[float, str]:
         raise UnitError(f"{field}: write the unit {unit!r} in lower case, {compact!r} (units are case-sensitive: "
                         "'Mg' is a megagram)")
     if "/kg" in compact or "perkg" in compact:
+        mass = per_kg_numerator(unit, field, text)
+        if mass is not None:
+            try:
+                return convert(value, mass, "mg", field), "mg/kg"
+            except UnitError:
+                raise UnitError(f"{field}: dose unit {unit!r} must be a mass per body weight (mg/kg, µg/kg, g/kg)") \
+                    from None
         return convert(value, unit, "mg/kg", field), "mg/kg"
     try:
         return convert(value, unit, "mg", field), "mg"
