@@ -99,3 +99,38 @@ def test_an_infusion_rate_naming_kg_twice_is_refused():
     assert parse_rate("0.5 mg/h/kg", "r") == (pytest.approx(0.5), True)
     assert parse_rate("500 ug/kg/h", "r") == (pytest.approx(0.5), True)
     assert parse_rate("30 mg/h", "r") == (pytest.approx(30.0), False)
+
+
+def _form(**reg):
+    line = {"name": "ket", "drug": "racemic-ketamine", "route": "iv-infusion", "dose": 0.5, "dose_unit": "mg/kg",
+            "duration_min": 40, **reg}
+    return {"patient": {"weight_kg": 70, "age_years": 40, "sex": "female", "baseline": 32}, "regimens": [line]}
+
+
+@pytest.mark.parametrize("box,typed,want", [("dose", "0.5 mg/kg", "0.5 mg/kg"), ("dose", "0.5mg/kg", "0.5 mg/kg"),
+                                            ("duration_min", "40 min", "40 min")])
+def test_dashboard_box_with_the_unit_beside_it_typed_in_is_read_once(box, typed, want):
+    # the dashboard's dose box is text: '0.5 mg/kg' typed beside the mg/kg menu became '0.5 mg/kg mg/kg' (run as
+    # 5e-07 mg/kg with a 'far below any studied dose' warning); '40 min' in the duration became '40 min min' (refused
+    # as "unit 'min min' cannot be converted to 'hour'")
+    from ketasim.web import api
+
+    built = api.build(_form(**{box: typed}))
+    line = built.mapping["arms"]["ket"][0]
+    assert line["dose" if box == "dose" else "duration"] == want
+    assert built.scenario.arms[0].doses[0].amount == pytest.approx(0.5)
+    assert not built.warnings
+
+
+@pytest.mark.parametrize("reg,field,needle", [
+    ({"dose": "35 mg"}, "regimen.0.dose", "the dose '35 mg' carries a unit (mg) other than the unit chosen beside it "
+                                          "(mg/kg); type the number alone, or choose mg there"),
+    ({"duration_min": "1 h"}, "regimen.0.duration_min", "the duration '1 h' carries a unit (h) other than minutes"),
+    ({"every": "84 h", "every_unit": "d", "count": 4}, "regimen.0.every", "the interval '84 h' carries a unit (h)"),
+])
+def test_dashboard_box_with_another_unit_typed_in_names_the_box(reg, field, needle):
+    from ketasim.web import api
+
+    with pytest.raises(api.FormErrors) as e:
+        api.build(_form(**reg))
+    assert [(x["field"], needle in x["message"]) for x in e.value.errors] == [(field, True)], e.value.errors

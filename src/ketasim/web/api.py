@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import math
+import re
 import tempfile
 import threading
 import time
@@ -146,8 +147,44 @@ def _text(v) -> str:
     return str(v).strip()
 
 
+_TYPED = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
+
+
+def _typed_unit(value) -> tuple[str, str]:
+    """(the number, the unit typed after it) of a form box; the unit is '' when the box holds a number alone."""
+    m = _TYPED.match(_text(value))
+    return (m.group(1), m.group(2) or "") if m else (_text(value), "")
+
+
 def _qty(value, unit: str) -> str:
-    return f"{_text(value)} {unit}"
+    """A box's number with the unit beside it. A box that already carries that unit ('0.5 mg/kg' typed beside the
+    mg/kg menu) is read once: it was '0.5 mg/kg mg/kg' (read as 5e-07 mg/kg) or '40 min min'. Another unit typed
+    there is refused by :func:`unit_conflicts` and kept as typed here (not read with two units)."""
+    number, typed = _typed_unit(value)
+    if not typed:
+        return f"{_text(value)} {unit}"
+    return f"{number} {unit}" if typed.replace(" ", "") == unit.replace(" ", "") else _text(value)
+
+
+def unit_conflicts(reg: dict) -> list[tuple[str, str]]:
+    """(form field relative to ``regimen.N``, message) for each box of a regimen whose typed unit is not the unit
+    beside it ('35 mg' beside the mg/kg menu, '1 h' in the duration in minutes)."""
+    out = []
+    for prefix, line in [("", reg)] + [(f"lines.{j}.", x) for j, x in enumerate(_extra_lines(reg))]:
+        boxes = (("dose", _text(line.get("dose_unit") or "mg"), "the dose", "the unit chosen beside it"),
+                 ("duration_min", "min", "the duration", "minutes"),
+                 ("at", _text(line.get("at_unit") or "h"), "the start", "the unit beside it"),
+                 ("every", _text(line.get("every_unit") or "d"), "the interval", "the unit chosen beside it"))
+        for key, unit, what, beside in boxes:
+            if _blank(line.get(key)) or not isinstance(line.get(key), str):
+                continue
+            typed = _typed_unit(line[key])[1]
+            if typed and typed.replace(" ", "") != unit.replace(" ", ""):
+                out.append((prefix + key, f"{what} {_text(line[key])[:40]!r} carries a unit ({typed[:20]}) other "
+                                          f"than {beside} ({unit}); type the number alone"
+                                          + (f", or choose {typed[:20]} there" if beside != "minutes" else
+                                             " in minutes")))
+    return out
 
 
 #: Extra dose lines per regimen (beyond the first), e.g. a loading bolus before an infusion.
@@ -568,6 +605,8 @@ def build(form: dict, *, trial: bool = False) -> Built:
         errors.append({"field": "patient.sex", "message": str(e)})
         sex = "female"          # the population's other fields are still checked (every broken field at once)
     by_slot = dict(regs)
+    for slot, reg in regs:
+        errors += [{"field": f"regimen.{slot}.{key}", "message": msg} for key, msg in unit_conflicts(reg)]
     try:
         arms = {name: regimen_arm(by_slot[slot]) for name, slot in names.items()}
     except FormErrors as e:
