@@ -134,3 +134,17 @@ def test_dashboard_box_with_another_unit_typed_in_names_the_box(reg, field, need
     with pytest.raises(api.FormErrors) as e:
         api.build(_form(**reg))
     assert [(x["field"], needle in x["message"]) for x in e.value.errors] == [(field, True)], e.value.errors
+
+
+@pytest.mark.parametrize("levels", ["28 mg, 56 mg, 84 mg", "28mg 56mg 84mg", "28, 56, 84", "28 56 84"])
+def test_dashboard_titration_levels_typed_with_their_unit(levels):
+    # '28 mg, 56 mg, 84 mg' was split at spaces into '28', 'mg', '56', ...: "doses[1]: cannot read 'mg mg'"
+    from ketasim.web import api
+
+    reg = {"name": "esk", "drug": "esketamine", "route": "intranasal", "dose": 28, "dose_unit": "mg", "every": 3.5,
+           "every_unit": "d", "count": 8,
+           "titration": {"enabled": True, "doses": levels, "sessions": "2, 3, 4", "increase_below_pct": 50}}
+    form = {"patient": {"weight_kg": 70, "age_years": 70, "sex": "female", "baseline": 32}, "regimens": [reg]}
+    built = api.build(form)
+    assert built.mapping["arms"]["esk"]["titration"]["doses"] == ["28 mg", "56 mg", "84 mg"]
+    assert built.scenario.arms[0].titration.levels == (28.0, 56.0, 84.0)

@@ -241,6 +241,25 @@ def _items(v) -> list:
     return [x for x in str(v).replace(";", ",").replace(",", " ").split() if x]
 
 
+_LEVEL = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s,;]*)\s*[,;]?")
+
+
+def _levels(v) -> list:
+    """The dose levels typed in one box, each with the unit typed after it if any: '28 mg, 56 mg, 84 mg' and
+    '28mg 56mg 84mg' are three levels (split at spaces they were '28', 'mg', '56', ... : "cannot read 'mg mg'");
+    text that is not numbers with units goes on as :func:`_items` splits it (the engine's message names it)."""
+    if isinstance(v, str) and v.strip():
+        pieces, pos = [], 0
+        while pos < len(v):
+            m = _LEVEL.match(v, pos)
+            if not m or m.end() == pos:
+                return _items(v)
+            pieces.append(f"{m.group(1)}{' ' + m.group(2) if m.group(2) else ''}")
+            pos = m.end()
+        return pieces
+    return _items(v)
+
+
 def titration_mapping(reg: dict) -> dict | None:
     """The ``titration:`` rule of a form regimen (``regimens[].titration``: ``enabled``, ``doses`` — levels in the
     regimen's dose unit, lowest first, e.g. '28, 56, 84' —, ``sessions`` — the numbers of the first dose line's
@@ -251,7 +270,7 @@ def titration_mapping(reg: dict) -> dict | None:
     if not isinstance(t, dict) or not t.get("enabled"):
         return None
     unit = _text(reg.get("dose_unit") or "mg")
-    out: dict[str, Any] = {"line": 0, "doses": [f"{_text(x)} {unit}" for x in _items(t.get("doses"))],
+    out: dict[str, Any] = {"line": 0, "doses": [_qty(x, unit) for x in _levels(t.get("doses"))],
                            "sessions": [_num(x) for x in _items(t.get("sessions"))]}
     pct = _num(t.get("increase_below_pct"))
     if not _blank(pct):
