@@ -148,3 +148,19 @@ def test_dashboard_titration_levels_typed_with_their_unit(levels):
     built = api.build(form)
     assert built.mapping["arms"]["esk"]["titration"]["doses"] == ["28 mg", "56 mg", "84 mg"]
     assert built.scenario.arms[0].titration.levels == (28.0, 56.0, 84.0)
+
+
+def test_plan_alternative_line_without_at_says_it_is_missing():
+    # 'alternative[0].at: a dose at 0 h is not after the last observation (336 h)' named a time never typed
+    from ketasim.errors import InputError
+    from ketasim.personal import _future_doses
+    from ketasim.record import read_record
+
+    rec = read_record("examples/patient/patient_101.csv")
+    line = {"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}
+    with pytest.raises(InputError, match=r"^alternative\[0\]\.at: missing; give the time on the record's clock, after "
+                                         r"the last observation \(336 h\), e\.g\. '360 h'$"):
+        _future_doses(rec, [line], "alternative")
+    with pytest.raises(InputError, match=r"^alternative\[0\]\.at: a dose at 100 h is not after the last observation"):
+        _future_doses(rec, [{**line, "at": "100 h"}], "alternative")
+    assert _future_doses(rec, [{**line, "at": "400 h"}], "alternative")[0].at_h == 400.0

@@ -873,6 +873,11 @@ def _future_doses(record: PatientRecord, regimen, label: str = "regimen") -> tup
     for i, d in enumerate(future):
         if d.at_h <= t and (record.observations or d.at_h < 0):
             # it said 'regimen: a dose at 20 h ...' without the line, and 'regimen' for the page's 'alternative'
+            line = regimen[i]
+            if isinstance(line, dict) and line.get("at") is None:
+                # a line without 'at' starts at 0 h, the record's start: 'a dose at 0 h' named a time never typed
+                raise InputError(f"{label}[{i}].at: missing; give the time on the record's clock, after the last "
+                                 f"observation ({t:g} h), e.g. '{t + 24:g} h'")
             raise InputError(f"{label}[{i}].at: a dose at {d.at_h:g} h is not after the last observation "
                              f"({t:g} h)")
     return tuple(future)
