@@ -164,3 +164,18 @@ def test_plan_alternative_line_without_at_says_it_is_missing():
     with pytest.raises(InputError, match=r"^alternative\[0\]\.at: a dose at 100 h is not after the last observation"):
         _future_doses(rec, [{**line, "at": "100 h"}], "alternative")
     assert _future_doses(rec, [{**line, "at": "400 h"}], "alternative")[0].at_h == 400.0
+
+
+def test_withdrawal_trial_says_how_many_entered_the_induction(tmp_path):
+    # the arms printed n=50 and n=51 (the randomized responders) and the report's provenance 'patients per arm 200':
+    # the induction's size was said nowhere as such
+    from ketasim import load_scenario, run_trial
+    from ketasim.report import trial_report
+
+    tr = run_trial(load_scenario("docs/tutorials/withdrawal.yaml"), n=40)
+    first = tr.format_table().splitlines()[0]
+    assert first.endswith("; 40 patients in the open-label induction, the arms' n are those randomized"), first
+    assert sum(o.n for o in tr.outcomes.values()) < 40
+    page = trial_report(tr, tmp_path / "w.html").read_text()
+    assert "patients in the open-label induction</td><td class=\"l\">40<" in page
+    assert "patients per arm</td>" not in page

@@ -271,6 +271,9 @@ def _provenance_table(prov: dict, stated_patient: bool = False) -> str:
             return "yes (the stated patient: its own covariates, no between-patient variability)"
         return switch[k][0 if prov[k] else 1] if k in switch else prov[k]
 
+    if prov.get("design") == "randomized_withdrawal":
+        # one group until randomization: 'patients per arm 200' beside arms of n=50 and 51
+        keys = [(k, "patients in the open-label induction" if k == "patients_per_arm" else lab) for k, lab in keys]
     rows = [(lab, value(k)) for k, lab in keys if k in prov]
     rows.append(("written", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
     return "<table class=\"kv\">" + "".join(f"<tr><td class=\"l\">{html.escape(k)}</td><td class=\"l\">{html.escape(str(v))}</td></tr>"

@@ -294,6 +294,10 @@ class TrialResult:
         """The endpoint table as ``ketasim trial`` prints it."""
         t = self.table()
         lines = [f"{self.scenario.name}: {self.design} trial, seed {self.seed}, parameter set {self.params.version}"]
+        if self.design == "randomized_withdrawal" and self.patients_per_arm is not None:
+            # the arms' n are the randomized patients (50 and 51 of 200): the induction's size was said nowhere
+            lines[0] += (f"; {self.patients_per_arm} patients in the open-label induction, the arms' n are those "
+                         "randomized")
         rule = predose_bp_limit(self.scenario.design)
         if rule is not None:
             lines.append(f"pre-dose BP rule: {rule.describe()}; patients above it are not dosed (screened out)")
