@@ -179,3 +179,22 @@ def test_withdrawal_trial_says_how_many_entered_the_induction(tmp_path):
     page = trial_report(tr, tmp_path / "w.html").read_text()
     assert "patients in the open-label induction</td><td class=\"l\">40<" in page
     assert "patients per arm</td>" not in page
+
+
+def test_crossover_table_says_whether_periods_carry_over():
+    # with and without design.period_interval the printed table read alike ('crossover trial, seed 21, ...'), though
+    # one runs the periods in sequence with carry-over and the other from the drug-free state
+    from ketasim import load_scenario, run_trial, scenario_from_dict
+
+    sc = load_scenario("docs/tutorials/crossover.yaml")
+    first = run_trial(sc, n=10).format_table().splitlines()[0]
+    assert first.endswith("; every period from the drug-free state (complete washout, no carry-over)"), first
+    import yaml
+
+    from pathlib import Path
+
+    doc = yaml.safe_load(Path("docs/tutorials/crossover.yaml").read_text(encoding="utf-8"))
+    doc["design"]["period_interval"] = "7 d"
+    first = run_trial(scenario_from_dict(doc), n=10).format_table().splitlines()[0]
+    assert first.endswith("; periods 7 d apart, 2 sequences (carry-over included; changes from each period's "
+                          "baseline)"), first

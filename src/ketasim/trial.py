@@ -298,6 +298,14 @@ class TrialResult:
             # the arms' n are the randomized patients (50 and 51 of 200): the induction's size was said nowhere
             lines[0] += (f"; {self.patients_per_arm} patients in the open-label induction, the arms' n are those "
                          "randomized")
+        if self.design == "crossover":
+            # with and without design.period_interval the table read alike, though one carries each period into the
+            # next (the midazolam period's mean change moved 2 points)
+            interval = dict(self.scenario.design or ()).get("period_interval")
+            k = len(self.scenario.arms)
+            lines[0] += (f"; periods {interval} apart, {k} sequences (carry-over included; changes from each "
+                         "period's baseline)" if interval is not None else
+                         "; every period from the drug-free state (complete washout, no carry-over)")
         rule = predose_bp_limit(self.scenario.design)
         if rule is not None:
             lines.append(f"pre-dose BP rule: {rule.describe()}; patients above it are not dosed (screened out)")
