@@ -198,3 +198,18 @@ def test_crossover_table_says_whether_periods_carry_over():
     first = run_trial(scenario_from_dict(doc), n=10).format_table().splitlines()[0]
     assert first.endswith("; periods 7 d apart, 2 sequences (carry-over included; changes from each period's "
                           "baseline)"), first
+
+
+def test_simulate_events_with_size_says_whose_covariates_the_population_has(tmp_path, capsys):
+    # `simulate --events R.csv --size 50` began 'typical patient (the population's mean covariates ...)': nothing
+    # said that the 50 patients have the record's covariates or that its ratings were not fitted
+    from ketasim.cli import main
+
+    rec = tmp_path / "r.csv"
+    rec.write_text(_HEADER + "9,0,0,,,,,,30,madrs,60,35,F\n9,1,1,56,mg,,esketamine,intranasal,,,,,\n"
+                   "9,25,0,,,,,,18,madrs,,,\n", encoding="utf-8")
+    assert main(["simulate", "--events", str(rec), "--size", "5"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (f"patient 9: the record's doses and covariates for 5 virtual patients (the population's spread of "
+                     f"random effects); its 2 observed values are not fitted (`ketasim plan {rec}` fits them and "
+                     "forecasts this patient)"), first

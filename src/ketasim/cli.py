@@ -318,12 +318,15 @@ def simulate(
         # the record's error for two IDs says 'choose one with --id': simulate had no --id
         record = read_record(events, patient_id=patient_id)
         data = record.to_scenario_dict(size=size or 1)
-        if record.observations and (size or 1) == 1:
+        if record.observations or (size or 1) > 1:
             # the output reads like this patient's forecast ("MADRS from 40.0: ... 24.0 h 18.1" beside an observed
-            # 13): say that the observations did not inform it
-            typer.echo(f"patient {record.id}: the record's doses and covariates with the population's typical random "
-                       f"effects; its {len(record.observations)} observed values are not fitted (`ketasim plan "
-                       f"{events}` fits them and forecasts this patient)")
+            # 13): say that the observations did not inform it; with --size N it printed 'typical patient (the
+            # population's mean covariates ...)' and a population without saying whose covariates they are
+            who = ("with the population's typical random effects" if (size or 1) == 1 else
+                   f"for {size} virtual patients (the population's spread of random effects)")
+            fitted = (f"; its {len(record.observations)} observed values are not fitted (`ketasim plan {events}` fits "
+                      "them and forecasts this patient)" if record.observations else "")
+            typer.echo(f"patient {record.id}: the record's doses and covariates {who}{fitted}")
         if no_recurrence:
             data["population"]["recurrence"] = False
         if re_response:
