@@ -213,3 +213,20 @@ def test_simulate_events_with_size_says_whose_covariates_the_population_has(tmp_
     assert first == (f"patient 9: the record's doses and covariates for 5 virtual patients (the population's spread of "
                      f"random effects); its 2 observed values are not fitted (`ketasim plan {rec}` fits them and "
                      "forecasts this patient)"), first
+
+
+def test_sensitivity_says_which_design_it_does_not_apply():
+    # a randomized-withdrawal scenario's 'mean@84d' of the withdraw arm was every patient's, not the randomized
+    # responders' the trial reports, without a word
+    from ketasim import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    res = run_sensitivity(load_scenario("docs/tutorials/withdrawal.yaml"), endpoint="mean@84d", arm="withdraw",
+                          patterns=("pd.nmda.hill",), samples=2, n_patients=5, seed=3, local=False)
+    note = ("the endpoint is the arm's regimen over all its virtual patients, as a parallel arm: the "
+            "randomized_withdrawal design (only the induction's responders are randomized) not applied")
+    assert res.meta["design_note"].startswith(note)
+    assert "  note: " + note in res.format_table()
+    res = run_sensitivity(load_scenario("examples/design_example.yaml"), endpoint="mean@24h",
+                          patterns=("pd.nmda.hill",), samples=2, n_patients=5, seed=3, local=False)
+    assert "design_note" not in res.meta and "parallel arm" not in res.format_table()

@@ -199,6 +199,28 @@ def _with_values(params: ParameterSet, names, kinds, values) -> ParameterSet:
     return p.with_free(free, p.free_version + "+sensitivity", p.calibration_run) if free else p
 
 
+def design_note(scenario, endpoint: EndpointSpec) -> str:
+    """What of the scenario's trial design the analysis does not apply ('' when nothing): the endpoint is the arm's
+    regimen over all its virtual patients, as a parallel arm. A randomized-withdrawal scenario's 'mean@84d' of the
+    withdraw arm was every patient's (29 points), not the randomized responders' the trial reports (24.8), silently."""
+    design = dict(scenario.design or ())
+    kind = design.get("type", "parallel")
+    left = []
+    if kind == "randomized_withdrawal":
+        left.append("the randomized_withdrawal design (only the induction's responders are randomized)")
+    if kind == "crossover" and design.get("period_interval") is not None:
+        left.append("the crossover's periods in sequence (carry-over)")
+    if design.get("predose_bp_limit") is not None:
+        left.append("design.predose_bp_limit (patients above it screened out)")
+    ep = scenario.endpoints
+    if endpoint.measure == "response_rate" and ep is not None and getattr(ep, "screening", None) is not None:
+        left.append("endpoints.response_from: screening (response is counted from the baseline rating)")
+    if not left:
+        return ""
+    return ("the endpoint is the arm's regimen over all its virtual patients, as a parallel arm: "
+            + "; ".join(left) + " not applied (`ketasim trial` applies it)")
+
+
 def patient_endpoint_values(params: ParameterSet, scenario, endpoints, *, arm_index: int = 0, n: int = 200,
                             seed: int = 1, experiment=None, patients=None, population=None) -> dict:
     """Each patient's expected value of every endpoint of ``endpoints`` (:class:`EndpointSpec`s) in one run of one
@@ -374,6 +396,8 @@ class SensitivityResult:
         note = self.sobol_noise_note()
         if note:
             lines.append(f"  note: {note}")
+        if self.meta.get("design_note"):
+            lines.append(f"  note: {self.meta['design_note']}")
         return "\n".join(lines)
 
 
@@ -505,6 +529,9 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
     # sensitivity JSON named neither)
     meta["model"] = model_id()
     meta["definition"] = scenario_definition(getattr(scenario, "source", None))
+    note = design_note(scenario, ep)
+    if note:
+        meta["design_note"] = note
     from .trial import measure_unit
 
     unit = measure_unit(ep.measure, scenario.population.scale)
@@ -622,6 +649,8 @@ def write_html(result: SensitivityResult, path, top: int = 25):
     notes = f"<p>{html.escape(note[:1].upper() + note[1:])}.</p>" if n_all > top else ""
     noise = result.sobol_noise_note()
     notes += f"<p><strong>Note:</strong> {html.escape(noise)}.</p>" if noise else ""
+    if result.meta.get("design_note"):
+        notes += f"<p><strong>Note:</strong> {html.escape(result.meta['design_note'])}.</p>"
     page = (f"<!doctype html><meta charset='utf-8'><title>Sensitivity: {html.escape(result.endpoint)}</title>"
             f"<h1>Sensitivity of {html.escape(result.endpoint)} ({html.escape(result.arm)}), {result.method}</h1>"
             f"<p>Nominal value {result.nominal:.4g}{' ' + html.escape(result.unit) if result.unit else ''}; "
