@@ -230,3 +230,21 @@ def test_sensitivity_says_which_design_it_does_not_apply():
     res = run_sensitivity(load_scenario("examples/design_example.yaml"), endpoint="mean@24h",
                           patterns=("pd.nmda.hill",), samples=2, n_patients=5, seed=3, local=False)
     assert "design_note" not in res.meta and "parallel arm" not in res.format_table()
+
+
+def test_qualify_table_gives_each_row_its_unit(tmp_path, capsys, monkeypatch):
+    # `ketasim qualify` printed mean changes, SDs, rates and mmHg side by side without a unit (the HTML has one)
+    from ketasim import calibration
+    from ketasim.app import qualify_cli
+
+    real = calibration.qualify
+    monkeypatch.setattr(calibration, "qualify",
+                        lambda params, **kw: real(params, **{**kw, "trials": ["murrough2013_ajp", "riva_posse2018_bp"]}))
+    qualify_cli(html=tmp_path / "q.html", size=30, seed=3)
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("row"))
+    assert lines[head].split() == ["row", "observed", "predicted", "95%", "interval", "in", "unit", "label"]
+    rows = [ln for ln in lines[head + 1:] if ln.strip() and ln.split()[0].isdigit()]
+    units = {ln.split("  y   ")[-1].split("  n   ")[-1].split("  ")[0].strip(): ln for ln in rows}
+    assert {"points", "%", "mmHg"} <= set(units), rows
+    assert "response_rate" in units["%"] and "BP change" in units["mmHg"] and "mean_change" in units["points"]

@@ -232,10 +232,13 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
     print(f"parameter set {params.version} ({params.calibration_run})")
     print(qualification_run(size, seed, parameter_draws))
     print(interval_description(parameter_draws, tau and tau["tau"]))
-    print(f"{'row':>4s}  {'observed':>9s} {'predicted':>9s}  {'95% interval':>19s}  in  label")
+    # each row's unit, as the HTML table has it (rates, score means, SDs and mmHg stood side by side without one);
+    # a rate's value is a percentage, its error percentage points
+    units = {"percentage points": "%", "points": "points", "SD points": "SD points", "mmHg": "mmHg"}
+    print(f"{'row':>4s}  {'observed':>9s} {'predicted':>9s}  {'95% interval':>19s}  in  {'unit':9s}  label")
     for r in rows:
         print(f"{r['row']:4d}  {r['observed']:9.2f} {r['predicted']:9.2f}  [{r['lo']:7.2f}, {r['hi']:7.2f}]  "
-              f"{'y' if r['inside'] else 'n'}   {r['label']}")
+              f"{'y' if r['inside'] else 'n'}   {units.get(r['unit'], r['unit']):9s}  {r['label']}")
     print(f"\n{s['rows']} rows modelled, {len(skipped)} not modelled. In sample (this parameter set): {format_summary(s)}.")
     cv = None
     if cross_validate_:
