@@ -248,3 +248,33 @@ def test_qualify_table_gives_each_row_its_unit(tmp_path, capsys, monkeypatch):
     units = {ln.split("  y   ")[-1].split("  n   ")[-1].split("  ")[0].strip(): ln for ln in rows}
     assert {"points", "%", "mmHg"} <= set(units), rows
     assert "response_rate" in units["%"] and "BP change" in units["mmHg"] and "mean_change" in units["points"]
+
+
+def test_figures_carry_the_provenance_of_their_run(tmp_path):
+    # a PNG from `simulate --plot` or `sensitivity --plot` named no parameter set, model or seed: the one output
+    # without provenance
+    import json
+
+    from PIL import Image
+
+    from ketasim import quick_scenario, simulate
+    from ketasim.plotting import plot_cascade
+
+    res = simulate(quick_scenario("esketamine", "intranasal", "56 mg"), typical=True, output_times_h=[0, 1, 24])
+    fig = plot_cascade(res, path=tmp_path / "c.png", notice="n")
+    texts = [t.get_text() for t in fig.texts]
+    prov = res.provenance
+    assert any(f"parameter set {prov['parameter_set']}" in t and f"model {prov['model']}" in t for t in texts), texts
+    with Image.open(tmp_path / "c.png") as im:
+        stored = json.loads(im.info["ketasim provenance"])
+    assert stored == {k: prov[k] for k in ("scenario", "seed", "parameter_set", "model", "ketasim_version")}
+
+    from ketasim import load_scenario
+    from ketasim.sensitivity import run_sensitivity, write_tornado
+
+    s = run_sensitivity(load_scenario("examples/design_example.yaml"), endpoint="mean@24h",
+                        patterns=("pd.nmda.hill",), samples=2, n_patients=5, seed=3, local=False)
+    write_tornado(s, tmp_path / "t.png")
+    with Image.open(tmp_path / "t.png") as im:
+        stored = json.loads(im.info["ketasim provenance"])
+    assert stored["parameter_set"] == s.meta["parameter_set"] and stored["seed"] == 3

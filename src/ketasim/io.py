@@ -88,6 +88,30 @@ def figure_format(path, field: str = "--plot") -> str:
     return suffix
 
 
+#: What a figure's footer and a PNG's metadata name of the run that drew it (a figure was the one output file without
+#: provenance: the same PNG from two parameter sets or models could not be told apart)
+FIGURE_PROVENANCE_KEYS = (("scenario", "scenario"), ("seed", "seed"), ("parameter_set", "parameter set"),
+                          ("model", "model"), ("ketasim_version", "ketasim"))
+
+
+def figure_provenance_line(prov: dict | None) -> str:
+    """One footer line of a figure: 'scenario quick; seed 0; parameter set ...; model ...; ketasim 0.1.0'."""
+    prov = prov or {}
+    return "; ".join(f"{label} {prov[k]}" for k, label in FIGURE_PROVENANCE_KEYS if prov.get(k) not in (None, ""))
+
+
+def save_figure(fig, path, fmt: str, dpi: int, prov: dict | None = None) -> None:
+    """``fig.savefig`` into ``path`` (already a temporary path of :func:`atomic_path`); a PNG also carries the run's
+    provenance in its metadata (key ``ketasim provenance``, JSON)."""
+    import json
+
+    meta = None
+    if fmt == "png" and prov:
+        meta = {"ketasim provenance": json.dumps({k: prov.get(k) for k, _ in FIGURE_PROVENANCE_KEYS
+                                                  if prov.get(k) is not None}, default=str)}
+    fig.savefig(path, dpi=dpi, format=fmt, **({"metadata": meta} if meta else {}))
+
+
 def check_output(path, default=None) -> Path:
     """:func:`check_target` for a command's output file, before anything runs: a folder the user named must exist;
     only the command's own default path (``default``, e.g. out/qualification.html) has its folder created."""

@@ -62,6 +62,7 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
 
     # a SimulationResult is taken as its trajectories ('SimulationResult' object is not subscriptable)
     typical = typical.trajectories() if hasattr(typical, "trajectories") else typical
+    prov = getattr(typical, "attrs", {}).get("provenance")      # trajectories() carry the run's provenance
     population = population.trajectories() if hasattr(population, "trajectories") else population
     arms = list(dict.fromkeys(typical["arm"]))
     repeated = _repeated(typical)
@@ -137,13 +138,16 @@ def plot_cascade(typical, population=None, path=None, *, title: str | None = Non
     fig.legend(handles, arms, loc="upper center", ncol=min(len(arms), 4), fontsize=9, frameon=False,
                bbox_to_anchor=(0.5, 0.965), title="colour = arm" if len(arms) > 1 else None, title_fontsize=8)
     fig.suptitle(title or "ketamine cascade", fontsize=12, y=0.995)
-    if notice:
-        fig.text(0.5, 0.005, notice, ha="center", fontsize=8, color="0.4")
-    fig.tight_layout(rect=(0, 0.015, 1, 0.94))
+    from .io import figure_provenance_line
+
+    footer = "\n".join(x for x in (figure_provenance_line(prov), notice) if x)
+    if footer:
+        fig.text(0.5, 0.005, footer, ha="center", fontsize=8, color="0.4")
+    fig.tight_layout(rect=(0, 0.015 * (1 + footer.count("\n")), 1, 0.94))
     if path is not None:
-        from .io import atomic_path, figure_format
+        from .io import atomic_path, figure_format, save_figure
 
         fmt = figure_format(path)           # the temporary file's name ends in .tmp<ext>: state the format
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, format=fmt)
+            save_figure(fig, tmp, fmt, 110, prov)
     return fig

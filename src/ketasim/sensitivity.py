@@ -585,7 +585,14 @@ def tornado_figure(result: SensitivityResult, top: int = 15):
     ax.set_title(f"{result.endpoint} ({result.arm}): {result.method}"
                  + (f", {_shown_note(len(rows), len(drawable))}" if len(drawable) > len(rows) else "")
                  + "\nblue literature (confidence range), orange calibrated (bounds)", fontsize=9)
-    fig.tight_layout()
+    from .io import figure_provenance_line
+
+    line = figure_provenance_line(result.meta)
+    if line:                    # which run drew it (a tornado chart alone named no parameter set or model)
+        fig.text(0.5, 0.005, line, ha="center", fontsize=6, color="0.4")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+    else:
+        fig.tight_layout()
     return fig
 
 
@@ -604,8 +611,10 @@ def write_tornado(result: SensitivityResult, path, top: int = 15):
 
     fmt = figure_format(path)
     fig = tornado_figure(result, top)
+    from .io import save_figure
+
     with atomic_path(path) as tmp:      # complete or absent, like every other output
-        fig.savefig(tmp, dpi=120, format=fmt)
+        save_figure(fig, tmp, fmt, 120, getattr(result, "meta", None))
     return path
 
 
