@@ -278,3 +278,16 @@ def test_figures_carry_the_provenance_of_their_run(tmp_path):
     with Image.open(tmp_path / "t.png") as im:
         stored = json.loads(im.info["ketasim provenance"])
     assert stored["parameter_set"] == s.meta["parameter_set"] and stored["seed"] == 3
+
+
+def test_sbml_notes_name_the_patient_and_the_comedications(tmp_path):
+    # two arms' files of the clarithromycin DDI example differed in cl_s and fh_s with nothing in the file saying why
+    from ketasim import load_scenario
+    from ketasim.export import export_sbml
+
+    sc = load_scenario("examples/pk/ddi_oral_esketamine_clarithromycin.yaml")
+    a = export_sbml(sc, tmp_path / "a.xml").read_text(encoding="utf-8")
+    b = export_sbml(sc, tmp_path / "b.xml", arm="esketamine-with-clarithromycin").read_text(encoding="utf-8")
+    assert "Patient: the typical patient, 75 kg, 30 years, female, baseline " in a
+    assert "; comedications: none." in a
+    assert "; comedications: clarithromycin (this arm)." in b
