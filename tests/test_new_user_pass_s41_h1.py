@@ -291,3 +291,25 @@ def test_sbml_notes_name_the_patient_and_the_comedications(tmp_path):
     assert "Patient: the typical patient, 75 kg, 30 years, female, baseline " in a
     assert "; comedications: none." in a
     assert "; comedications: clarithromycin (this arm)." in b
+
+
+def test_crossover_in_sequence_patient_ratings_say_each_rows_period():
+    # with design.period_interval each arm is a period of a sequence, time_h counts from that period's first dose
+    # and the baseline is the rating before it: the per-patient table said none of this
+    import yaml
+    from pathlib import Path
+
+    from ketasim import run_trial, scenario_from_dict
+
+    doc = yaml.safe_load(Path("docs/tutorials/crossover.yaml").read_text(encoding="utf-8"))
+    doc["design"]["period_interval"] = "7 d"
+    tr = run_trial(scenario_from_dict(doc), n=6)
+    df = tr.patient_ratings()
+    assert list(df.columns[:5]) == ["arm", "subject", "sequence", "period", "time_h"]
+    one = df.drop_duplicates(["arm", "subject"]).pivot(index="subject", columns="arm", values="period")
+    assert (one.apply(sorted, axis=1).tolist() == [[1, 2]] * 6)       # each patient: both periods, one per arm
+    assert set(df.sequence) == {1, 2} and (df.sequence == df.subject % 2 + 1).all()
+    units = tr.patient_rating_units()
+    assert units["time_h"] == "h after the first dose of this arm's period" and "period" in units
+    plain = run_trial(scenario_from_dict({**doc, "design": {"type": "crossover", "control": "midazolam"}}), n=6)
+    assert "period" not in plain.patient_ratings() and plain.patient_rating_units()["time_h"] == "h"

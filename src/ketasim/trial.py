@@ -191,12 +191,16 @@ class TrialResult:
         baseline), ``baseline``, ``rating`` (the rater's integer rating at that time), ``change`` (rating - baseline),
         ``model_score`` (the noise-free model score), ``response`` (1/0: a reduction from ``reference`` of at least
         ``endpoints.response_reduction``), ``remission`` (1/0: at or below the remission threshold; empty for a scale
-        without one). Ratings in points of the population's scale (:meth:`patient_rating_units`)."""
+        without one). A crossover with ``design.period_interval`` adds ``sequence`` and ``period`` (1-based; its
+        ``time_h`` counts from the period's first dose). Ratings in points of the population's scale
+        (:meth:`patient_rating_units`)."""
         pop = self.scenario.population
         ep = self.scenario.endpoints or DEFAULT_ENDPOINTS
         thr = _remission_threshold(ep, pop.scale, required=False)
         ep_times = np.asarray(ep.times_h, float)
         frames = []
+        in_sequence = self._periods_in_sequence()
+        names = [a.name for a in self.scenario.arms]
         for name, o in self.outcomes.items():
             times = np.asarray(o.times_h, float)
             n, t = o.n, times.size
@@ -214,16 +218,37 @@ class TrialResult:
                 "model_score": np.asarray(o.model_score, float).ravel(),
                 "response": _responders(rating.ravel(), ref, ep).astype(int),
                 "remission": (rating.ravel() <= thr).astype(int) if thr is not None else np.nan}))
-        cols = ["arm", "subject", "time_h", "endpoint", "female", "reference", "baseline", "rating", "change",
-                "model_score", "response", "remission"]
+            if in_sequence:
+                # periods in sequence (design.period_interval): patient i is in sequence i mod k, which gives arm
+                # (s + p) mod k in period p; time_h counts from that period's first dose. Nothing said which period
+                # a row was, so period and carry-over effects could not be analysed
+                k = len(names)
+                seq = np.arange(n) % k
+                frames[-1].insert(2, "sequence", np.repeat(seq + 1, t))
+                frames[-1].insert(3, "period", np.repeat((names.index(name) - seq) % k + 1, t))
+        cols = ["arm", "subject", *(("sequence", "period") if in_sequence else ()), "time_h", "endpoint", "female",
+                "reference", "baseline", "rating", "change", "model_score", "response", "remission"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+    def _periods_in_sequence(self) -> bool:
+        """A crossover whose periods follow each other (``design.period_interval``): each arm is given in a period."""
+        design = dict(self.scenario.design or ())
+        return self.design == "crossover" and design.get("period_interval") is not None
 
     def patient_rating_units(self) -> dict:
         """Units of the :meth:`patient_ratings` columns."""
         points = measure_unit("mean", self.scenario.population.scale)
-        return {"time_h": "h", "endpoint": "1 = an endpoints.times time", "female": "1 = female", "reference": points,
-                "baseline": points, "rating": points, "change": points, "model_score": points,
-                "response": "1 = responder", "remission": "1 = remitter"}
+        units = {"time_h": "h", "endpoint": "1 = an endpoints.times time", "female": "1 = female",
+                 "reference": points, "baseline": points, "rating": points, "change": points, "model_score": points,
+                 "response": "1 = responder", "remission": "1 = remitter"}
+        if self._periods_in_sequence():
+            k = len(self.scenario.arms)
+            units = {"sequence": f"1-{k}: subject i is in sequence i mod {k} + 1; sequence s gives the arms in "
+                                 "scenario order starting from the s-th",
+                     "period": f"1-{k}: the period in which this patient received this arm",
+                     **units, "time_h": "h after the first dose of this arm's period",
+                     "baseline": points + " (the rating just before this arm's period)"}
+        return units
 
     def patient_ratings_to_csv(self, path):
         """Write :meth:`patient_ratings` as CSV; the trial's provenance, what a response and a remission are and the
