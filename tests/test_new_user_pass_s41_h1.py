@@ -313,3 +313,19 @@ def test_crossover_in_sequence_patient_ratings_say_each_rows_period():
     assert units["time_h"] == "h after the first dose of this arm's period" and "period" in units
     plain = run_trial(scenario_from_dict({**doc, "design": {"type": "crossover", "control": "midazolam"}}), n=6)
     assert "period" not in plain.patient_ratings() and plain.patient_rating_units()["time_h"] == "h"
+
+
+@pytest.mark.parametrize("design,test", [("crossover", "paired t on log ratios"), ("parallel", "Welch t on logs")])
+def test_pk_ratios_name_their_statistic_and_test(design, test):
+    # 'cmax_ratio s-ketamine 2.395  90% CI [...]  p<0.001' said neither that it is a geometric mean ratio nor which
+    # test gave the p (the JSON's 'test' did)
+    import yaml
+    from pathlib import Path
+
+    from ketasim import run_trial, scenario_from_dict
+
+    doc = yaml.safe_load(Path("examples/pk/ddi_oral_esketamine_clarithromycin.yaml").read_text(encoding="utf-8"))
+    doc["design"] = {"type": design, **({"control": "esketamine-alone"} if design == "crossover" else {})}
+    tr = run_trial(scenario_from_dict(doc), n=6)
+    assert f"PK ratios: geometric mean ratio with its 90 % CI, {test}" in tr.comparison_methods()
+    assert f"PK ratios: geometric mean ratio with its 90 % CI, {test})" in tr.format_table()

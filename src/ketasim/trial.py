@@ -139,8 +139,9 @@ class TrialResult:
         return (text[0].upper() + text[1:] + ".") if parts else ""
 
     def comparison_methods(self) -> str:
-        """How the score comparisons were tested (one line; '' without any): paired in a crossover, independent
-        groups otherwise. The output did not say, and a reader of a crossover's p-values could not tell."""
+        """How the comparisons were tested (one line; '' without any): paired in a crossover, independent groups
+        otherwise; PK geometric mean ratios with their test. The output did not say, and a reader of a crossover's
+        p-values could not tell."""
         kinds = {c["measure"] for c in self.comparisons}
         parts = []
         paired = self.design == "crossover"
@@ -151,6 +152,11 @@ class TrialResult:
             parts.append(" and ".join(rates) + " rates: " + (
                 "Newcombe's interval for paired proportions, exact McNemar test" if paired
                 else "Newcombe's hybrid score interval, two-proportion score test"))
+        # PK ratios (NCA endpoints): the printed rows said '90% CI' and a p without the statistic or the test (the
+        # JSON's 'test' had it)
+        pk_tests = list(dict.fromkeys(c.get("test") for c in self.comparisons if "ci90" in c and c.get("test")))
+        if pk_tests:
+            parts.append("PK ratios: geometric mean ratio with its 90 % CI, " + " / ".join(pk_tests))
         if not parts:
             return ""
         return ("paired, the same patients in every arm; " if paired else "") + "; ".join(parts)
