@@ -63,8 +63,9 @@ def _read(tmp_path, content, scenario, name="obs.csv"):
     ("arm,timepoint_h,measure,value,n\nketamine,24,mean_change,-16.5,1e300\n",
      r"column n: 1e300 patients in one arm is more than the 2,000,000 supported"),
     ("arm,timepoint_h,measure,value\nketamine,24,mean_change,1e308\n",
-     r"column value: 1e\+308 points: a change on madrs lies within -60 to \+60"),
-    ("arm,timepoint_h,measure,value\nketamine,24,mean,75\n", r"column value: 75 is above the top of madrs \(60 points\)"),
+     r"column value: 1e\+308 points: a change on the MADRS lies within -60 to \+60"),
+    ("arm,timepoint_h,measure,value\nketamine,24,mean,75\n",
+     r"column value: 75 is above the top of the MADRS \(60 points\)"),
     ("arm,timepoint_h,measure,value,notes\nketamine,24,mean_change,-16.5," + "x" * 200_000 + "\n",
      r"line \d+: a cell is longer than 131,072 characters"),
 ])

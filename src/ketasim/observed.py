@@ -395,10 +395,13 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         if m in NONNEGATIVE and v < 0:
             where.fail(i, "value", f"{v:g}: a {m} is not negative")
         smax = SCALES[scale][0]
+        from .population import scale_name      # 'MADRS', as the tables name it (the line said 'madrs')
+
         if m == "mean" and v > smax:
-            where.fail(i, "value", f"{v:g} is above the top of {scale} ({smax:g} points)")
+            where.fail(i, "value", f"{v:g} is above the top of the {scale_name(scale)} ({smax:g} points)")
         if m == "mean_change" and abs(v) > smax:
-            where.fail(i, "value", f"{v:g} points: a change on {scale} lies within -{smax:g} to +{smax:g}")
+            where.fail(i, "value", f"{v:g} points: a change on the {scale_name(scale)} lies within -{smax:g} to "
+                                   f"+{smax:g}")
         if r.get("scale") and m in SCORE_MEASURES + ("relapse_rate",):
             text = r["scale"].split("(")[0].strip()        # 'MADRS (response >=50%)' as the reference file has it
             try:
