@@ -238,8 +238,8 @@ def test_qualify_table_gives_each_row_its_unit(tmp_path, capsys, monkeypatch):
     from ketasim.app import qualify_cli
 
     real = calibration.qualify
-    monkeypatch.setattr(calibration, "qualify",
-                        lambda params, **kw: real(params, **{**kw, "trials": ["murrough2013_ajp", "riva_posse2018_bp"]}))
+    trials = ["murrough2013_ajp", "riva_posse2018_bp"]
+    monkeypatch.setattr(calibration, "qualify", lambda params, **kw: real(params, **{**kw, "trials": trials}))
     qualify_cli(html=tmp_path / "q.html", size=30, seed=3)
     lines = capsys.readouterr().out.splitlines()
     head = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("row"))
