@@ -329,3 +329,13 @@ def test_pk_ratios_name_their_statistic_and_test(design, test):
     tr = run_trial(scenario_from_dict(doc), n=6)
     assert f"PK ratios: geometric mean ratio with its 90 % CI, {test}" in tr.comparison_methods()
     assert f"PK ratios: geometric mean ratio with its 90 % CI, {test})" in tr.format_table()
+
+
+def test_record_yaml_with_misnamed_rows_is_not_called_a_scenario():
+    # {patient: {...}, rows: [...]} was told "this is a scenario (arms, population): run it with ketasim simulate"
+    from ketasim.record import RecordError, record_from_mapping
+
+    with pytest.raises(RecordError, match=r"found 'rows', a list: name it 'events'$"):
+        record_from_mapping({"patient": {"ID": 5, "WT": 70}, "rows": [{"TIME": 0, "EVID": 0}]}, source="r.yaml")
+    with pytest.raises(RecordError, match=r"this is a scenario \(arms, population\)"):
+        record_from_mapping({"name": "x", "population": {"size": 5}, "arms": {"a": []}}, source="s.yaml")

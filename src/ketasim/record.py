@@ -633,7 +633,9 @@ def record_from_mapping(data, *, source: str = "record", patient_id=None) -> Pat
         hint = ""
         if isinstance(data, dict) and ("ketasim_version" in data or {"fit", "plans"} <= set(data)):
             hint = "; this is a result file written by ketasim, not a patient record"
-        elif isinstance(data, dict) and {"arms", "population", "patient"} & set(data):
+        elif isinstance(data, dict) and ("arms" in data or ({"population", "patient"} & set(data)
+                                                            and not any(isinstance(v, list) for v in data.values()))):
+            # a scenario has arms; {patient: {...}, rows: [...]} (a record with its rows misnamed) was called one
             hint = ("; this is a scenario (arms, population): run it with `ketasim simulate FILE` or `ketasim trial "
                     "FILE`")
         if isinstance(data, dict) and not hint:        # 'event:' or 'rows:' for 'events:'
