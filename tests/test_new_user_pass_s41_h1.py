@@ -339,3 +339,18 @@ def test_record_yaml_with_misnamed_rows_is_not_called_a_scenario():
         record_from_mapping({"patient": {"ID": 5, "WT": 70}, "rows": [{"TIME": 0, "EVID": 0}]}, source="r.yaml")
     with pytest.raises(RecordError, match=r"this is a scenario \(arms, population\)"):
         record_from_mapping({"name": "x", "population": {"size": 5}, "arms": {"a": []}}, source="s.yaml")
+
+
+@pytest.mark.parametrize("text,name", [("clarithromycin 500 mg bid", "clarithromycin"),
+                                       ("Rifampicin 600mg for 5 d", "rifampicin"),
+                                       ("grapefruit juice 200 mL", "grapefruit-juice")])
+def test_comedication_with_its_dose_says_the_dose_is_not_read(text, name):
+    # 'clarithromycin 500 mg bid' (as a chart writes it) was an 'unknown comedication' listing the one it names
+    from ketasim.errors import InputError
+    from ketasim.population import parse_comedication
+
+    with pytest.raises(InputError, match=rf"^--comedication: .*: a comedication's dose is not read \(its effect is that "
+                                         rf"of the regimen studied, see `ketasim params ddi\.{name}`\); write '{name}'"):
+        parse_comedication(text, "--comedication")
+    with pytest.raises(InputError, match="unknown comedication 'ketoconazole 200 mg'"):
+        parse_comedication("ketoconazole 200 mg", "--comedication")

@@ -240,6 +240,13 @@ def parse_comedication(text, field: str) -> tuple[str, float | None, float | Non
         # a spelling slip only (ketoconazole is not itraconazole: another drug must not be pointed at one it is not)
         near = difflib.get_close_matches(name, KNOWN_COMEDICATIONS, n=1, cutoff=0.85)
         hint = f" (did you mean {near[0]}?)" if near else ""
+        # 'clarithromycin 500 mg bid' (as a chart writes it): the name is known, the dose is not read
+        m = re.match(r"^\s*([a-z' -]+?)\s+\d", name)
+        known = _comedication_name(m.group(1).strip()) if m else None
+        if known in KNOWN_COMEDICATIONS:
+            raise InputError(f"{field}: {text.strip()[:40]!r}: a comedication's dose is not read (its effect is that "
+                             f"of the regimen studied, see `ketasim params ddi.{known}`); write "
+                             f"'{known}' (or '{known} for 3 d' with how long it has been taken)")
         raise InputError(f"{field}: unknown comedication {text.strip()[:40]!r}{hint}; known: "
                          f"{', '.join(KNOWN_COMEDICATIONS)} "
                          f"(an entry may state how long it has been taken: 'rifampicin for 5 d', 'clarithromycin for "
