@@ -354,3 +354,19 @@ def test_comedication_with_its_dose_says_the_dose_is_not_read(text, name):
         parse_comedication(text, "--comedication")
     with pytest.raises(InputError, match="unknown comedication 'ketoconazole 200 mg'"):
         parse_comedication("ketoconazole 200 mg", "--comedication")
+
+
+@pytest.mark.parametrize("csv,needle", [
+    ("time_d,score\n1,20\n", "'time_d' is in other units: convert it to hours (x 24) and name it time_h"),
+    ("time_h,cp_ketamine_ng_ml\n1,-5\n", "row 2: cp_ketamine_ng_ml -5 is negative"),
+    ("time_h,cadss\n1,3\n2,-1\n", "row 3: cadss -1 is negative"),
+])
+def test_dashboard_observed_overlay_refuses_negative_levels_and_names_time_units(csv, needle):
+    # a negative plasma level or CADSS was drawn without a word; 'time_d' was told only that time_h is missing
+    from ketasim.web import api
+
+    with pytest.raises(api.FormErrors) as e:
+        api.parse_observed({"csv": csv})
+    [err] = e.value.errors
+    assert err["field"] == "observed" and err["message"].startswith("observed: ") and needle in err["message"]
+    assert api.parse_observed({"csv": "time_h,sbp_change_mmhg\n1,-5\n"})["values"][0] == -5     # a fall is a change

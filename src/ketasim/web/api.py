@@ -830,6 +830,13 @@ def parse_observed(obs) -> dict | None:
                    None)
         if sep:     # a spreadsheet's export (decimal commas): said only that 'time_h' was missing
             raise err(f"the file is separated by {sep}: it must be comma-separated (decimals with a point)")
+        from ..units import to_hours_factor
+
+        # 'time_d' or 'time_min' (another unit): say the conversion, as the record and observed files do
+        other = next(((c, f) for c in df.columns if c.startswith("time") for f in [to_hours_factor(c)] if f), None)
+        if other:
+            raise err(f"a 'time_h' column (hours after the first dose) is required; {other[0]!r} is in other units: "
+                      f"convert it to hours ({other[1]}) and name it time_h")
         raise err("a 'time_h' column (hours after the first dose) is required")
     cols = [c for c in df.columns if c in OBSERVED_COLUMNS]
     if len(cols) != 1:
@@ -846,6 +853,11 @@ def parse_observed(obs) -> dict | None:
     if (t < 0).any():
         raise err("time_h must be >= 0")
     column, label = OBSERVED_COLUMNS[cols[0]]
+    if column in ("cp_ketamine_ng_ml", "cadss") and (y < 0).any():
+        # a negative concentration or CADSS rating was drawn without a word (a rating's range is checked with the
+        # scenario's scale in simulate_form)
+        k = int(np.flatnonzero(y < 0)[0])
+        raise err(f"row {k + 2}: {cols[0]} {y[k]:g} is negative")
     return {"time_h": t, "values": y, "column": column, "label": label}
 
 
