@@ -370,3 +370,18 @@ def test_dashboard_observed_overlay_refuses_negative_levels_and_names_time_units
     [err] = e.value.errors
     assert err["field"] == "observed" and err["message"].startswith("observed: ") and needle in err["message"]
     assert api.parse_observed({"csv": "time_h,sbp_change_mmhg\n1,-5\n"})["values"][0] == -5     # a fall is a change
+
+
+@pytest.mark.parametrize("dv", ["<0.5", "BLQ", "ND"])
+def test_record_value_below_the_assay_limit_says_to_leave_the_row_out(dv):
+    # a lab's '<0.5' or 'BLQ' got only "expected a number"; leaving DV empty would make the row a forecast point
+    from ketasim.record import RecordError, record_from_csv_text
+
+    text = (_HEADER + "1,0,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,70,40,F\n"
+            f"1,24,0,,,,,,{dv},cp_ketamine_ng_ml,,,\n")
+    with pytest.raises(RecordError, match=rf"^r\.csv row 2, column DV: expected a number, got '{dv}'; a value below the "
+                                          r"assay's limit of quantification \(or not done\) is not read: leave the row "
+                                          r"out \(an empty DV is a forecast point, not a missing value\)$"):
+        record_from_csv_text(text, source="r.csv")
+    with pytest.raises(RecordError, match=r"expected a number, got 'abc'$"):
+        record_from_csv_text(text.replace(dv, "abc"), source="r.csv")

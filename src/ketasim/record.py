@@ -243,6 +243,11 @@ def _number_hint(col: str, v) -> str:
     in EVID): the record's columns are bare numbers in fixed units. '' when there is nothing to add."""
     if col == "EVID":
         return " (1 for a dose, 0 for an observation)"
+    if col == "DV" and isinstance(v, str) and re.match(r"^\s*(<|BLQ|BLOQ|BQL|LLOQ|<LLOQ|ND|NQ|NA|N/A)\b|^\s*<",
+                                                       v, re.IGNORECASE):
+        # a lab's '<0.5' or 'BLQ' (below the limit of quantification) was only 'expected a number'
+        return ("; a value below the assay's limit of quantification (or not done) is not read: leave the row out "
+                "(an empty DV is a forecast point, not a missing value)")
     if col == "TIME" and (hasattr(v, "year") and hasattr(v, "month") or isinstance(v, str) and re.match(
             r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})", v)):
         # a clinic's record has dates and clock times: say how to turn them into the hours TIME is
