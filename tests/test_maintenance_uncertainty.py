@@ -221,10 +221,10 @@ def test_json_extends_the_contract(plain, with_pi):
 
 def test_bad_options_are_one_line_errors(monkeypatch):
     for k in (-1, 1, 1001, 2.5):
-        with pytest.raises(InputError, match="^--uncertainty: parameter draws"):
+        with pytest.raises(InputError, match="^uncertainty: parameter draws"):
             run_trial(_withdrawal(size=20), uncertainty=k)
     monkeypatch.setenv("KETASIM_MAX_SECONDS", "0.5")      # one trial fits (~0.04 s estimated), 50 do not
-    with pytest.raises(InputError, match=r"^--uncertainty: 50 draws x the whole randomized withdrawal design"):
+    with pytest.raises(InputError, match=r"^uncertainty: 50 draws x the whole randomized withdrawal design"):
         run_trial(_withdrawal(size=20), uncertainty=50)
 
 

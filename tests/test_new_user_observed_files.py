@@ -35,16 +35,16 @@ def _read(tmp_path, content, scenario, name="obs.csv"):
 
 
 @pytest.mark.parametrize("content, match", [
-    ("", r"^--observed obs\.csv: the file is empty; its first line names the columns: arm, timepoint_h"),
+    ("", r"^observed obs\.csv: the file is empty; its first line names the columns: arm, timepoint_h"),
     ("\n\n", r"the file is empty"),
     ("arm;timepoint_h;measure;value\nketamine;24;mean_change;-16,5\n",
-     r"^--observed obs\.csv: no column 'arm' .*separated by semicolons: the file must be comma-separated"),
+     r"^observed obs\.csv: no column 'arm' .*separated by semicolons: the file must be comma-separated"),
     ("arm\ttimepoint_h\tmeasure\tvalue\nketamine\t24\tmean_change\t-16.5\n", r"separated by tabs"),
     ("Arm,Timepoint_h,Measure,Value\nketamine,24,mean_change,-16.5\n", r"found 'Arm': column names are lower case"),
     ("arm,timepoint_d,measure,value\nketamine,1,mean_change,-16.5\n",
      r"no column 'timepoint_h' .*found 'timepoint_d': .*convert the times \(x 24\)"),     # the column meant (s39)
     ("arm,timepoint_h,measure,value\nketamine,24\n",
-     r"^--observed obs\.csv row 1 \(line 2\), column measure: the row has 2 cell\(s\) where the header has 4"),
+     r"^observed obs\.csv row 1 \(line 2\), column measure: the row has 2 cell\(s\) where the header has 4"),
     ('arm,timepoint_h,measure,value\n"ketamine,24,mean_change,-16.5\n', r"unclosed quote"),
     (b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)), r"this is an Excel workbook or other ZIP file, not a CSV"),
     (GOOD.encode("utf-16"), r"this is UTF-16 text, not a CSV file; save it as 'CSV UTF-8"),
@@ -76,7 +76,7 @@ def test_bad_files_say_what_to_do_in_one_line(tmp_path, scenario, content, match
 
 
 def test_missing_file_and_folder_are_named(tmp_path, scenario):
-    with pytest.raises(InputError, match=r"^--observed nope\.csv: no such file \(.*nope\.csv\)$"):
+    with pytest.raises(InputError, match=r"^observed nope\.csv: no such file \(.*nope\.csv\)$"):
         read_observed(tmp_path / "nope.csv", scenario)
     with pytest.raises(InputError, match=r"is a folder; give the CSV file$"):
         read_observed(tmp_path, scenario)

@@ -340,7 +340,7 @@ def test_a_plan_probability_of_exactly_one_says_why_it_is_refused():
     from ketasim.errors import InputError
     from ketasim.personal import parse_target
 
-    with pytest.raises(InputError, match=r"^--probability: must lie between 0 and 1, got 1 \(0 and 1 excluded: a "
+    with pytest.raises(InputError, match=r"^probability: must lie between 0 and 1, got 1 \(0 and 1 excluded: a "
                                          r"forecast is never certain; e\.g\. 0\.95\)$"):
         parse_target(None, "madrs", probability=1)
 

@@ -89,7 +89,7 @@ def test_safety_limits_are_judged_at_the_90th_percentile_only_with_a_reading():
                                                           "9,4.0,0,,,,,,4,cadss,,,"))
     assert safety_quantiles(with_cadss, Limits()) == {"sbp_rise_mmhg": 0.75, "cadss": 0.9}
     for bad in ("quantile_without_reading=1", "quantile_without_reading=1.5"):
-        with pytest.raises(InputError, match="--limits quantile_without_reading: a quantile between 0 and 1"):
+        with pytest.raises(InputError, match="^limits quantile_without_reading: a quantile between 0 and 1"):
             parse_limits(bad)
 
 
@@ -280,10 +280,10 @@ def test_limits_from_python_are_checked_when_built():
     from ketasim.errors import InputError
     from ketasim.personal import Limits
 
-    for kw, says in ((dict(cadss="30"), "--limits cadss: must be a positive number, got '30'"),
-                     (dict(sessions_per_week=0), "--limits sessions_per_week: must be a positive number, got 0"),
-                     (dict(routes=()), "--limits routes: a list of names"),
-                     (dict(routes=("nose",)), "--limits routes: unknown route 'nose'")):
+    for kw, says in ((dict(cadss="30"), "limits cadss: must be a positive number, got '30'"),
+                     (dict(sessions_per_week=0), "limits sessions_per_week: must be a positive number, got 0"),
+                     (dict(routes=()), "limits routes: a list of names"),
+                     (dict(routes=("nose",)), "limits routes: unknown route 'nose'")):
         with pytest.raises(InputError) as e:
             Limits(**kw)
         assert str(e.value).startswith(says), e.value

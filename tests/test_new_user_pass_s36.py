@@ -13,7 +13,7 @@ def test_sensitivity_endpoint_at_a_negative_time_names_the_endpoint():
     # 'mean_change@-1h' stopped after loading with 'output: times must be ... >= 0' (a field the user never wrote)
     from ketasim.sensitivity import parse_endpoint
 
-    with pytest.raises(InputError, match=r"^--endpoint: the time must be >= 0"):
+    with pytest.raises(InputError, match=r"^endpoint: the time must be >= 0"):
         parse_endpoint("mean_change@-1h")
     assert parse_endpoint("mean_change@0h").time_h == 0.0
     assert parse_endpoint("response_rate@7 d").time_h == 168.0
@@ -161,7 +161,7 @@ def test_plan_target_says_what_is_wrong_with_it(text, why):
 
     with pytest.raises(InputError) as e:
         parse_target(text, "madrs")
-    assert str(e.value) == f"--target: write e.g. 'score<=10' or 'madrs<=15', got {text!r}: {why}"
+    assert str(e.value) == f"target: write e.g. 'score<=10' or 'madrs<=15', got {text!r}: {why}"
 
 
 def test_a_record_with_nonmem_columns_is_refused_at_the_header_saying_what_to_write():
@@ -280,11 +280,11 @@ def test_sensitivity_parameters_given_a_file_says_it_takes_names():
     from ketasim.sensitivity import run_sensitivity
 
     sc = load_scenario("examples/design_example.yaml")
-    with pytest.raises(InputError, match=r"here --parameters selects parameter names \(fnmatch patterns"):
+    with pytest.raises(InputError, match=r"; patterns are parameter names \(fnmatch patterns"):
         run_sensitivity(sc, endpoint="cadss_peak", patterns=("out/cal.json",), samples=2, n_patients=2)
     with pytest.raises(InputError) as e:
         run_sensitivity(sc, endpoint="cadss_peak", patterns=("nothing.*",), samples=2, n_patients=2)
-    assert str(e.value) == "--parameters: no parameter matches nothing.* (see 'ketasim params')"
+    assert str(e.value) == "patterns: no parameter matches nothing.* (see 'ketasim params')"
 
 
 def test_export_writes_a_parameter_set_file_before_it_is_installed(tmp_path, capsys):
@@ -366,10 +366,10 @@ def test_sensitivity_refuses_a_size_it_cannot_run(monkeypatch):
     from ketasim.sensitivity import run_sensitivity
 
     sc = load_scenario("examples/design_example.yaml")
-    with pytest.raises(InputError, match=r"^--size: must lie in 1-2,000,000, got 5,000,000"):
+    with pytest.raises(InputError, match=r"^n_patients: must lie in 1-2,000,000, got 5,000,000"):
         run_sensitivity(sc, endpoint="cadss_peak", n_patients=5_000_000)
     monkeypatch.setenv("KETASIM_MAX_SECONDS", "60")
-    with pytest.raises(InputError, match=r"^--size: 1,3\d\d evaluations of 2,000,000 patients would compute for ~"):
+    with pytest.raises(InputError, match=r"^n_patients: 1,3\d\d evaluations of 2,000,000 patients would compute for ~"):
         run_sensitivity(sc, endpoint="cadss_peak", n_patients=2_000_000)
 
 
@@ -394,12 +394,12 @@ def test_plan_target_text_names_the_scale_as_tables_do():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("esketamine_mg_session=84mg", "--limits esketamine_mg_session: '84mg' is not a number (the unit is in the "
+    ("esketamine_mg_session=84mg", "limits esketamine_mg_session: '84mg' is not a number (the unit is in the "
                                    "limit's name: write esketamine_mg_session=84)"),
-    ("drugs=esketamine,racemic-ketamine", "--limits: 'racemic-ketamine' is not name=value (several drugs or routes "
+    ("drugs=esketamine,racemic-ketamine", "limits: 'racemic-ketamine' is not name=value (several drugs or routes "
                                           "are joined with '+', e.g. drugs=esketamine+racemic-ketamine)"),
-    ("foo", "--limits: 'foo' is not name=value"),
-    ("sbp_rise_mmhg=abc", "--limits sbp_rise_mmhg: 'abc' is not a number"),
+    ("foo", "limits: 'foo' is not name=value"),
+    ("sbp_rise_mmhg=abc", "limits sbp_rise_mmhg: 'abc' is not a number"),
 ])
 def test_plan_limits_say_how_to_write_a_unit_or_a_second_drug(text, message):
     # '84mg' got only "is not a number", 'drugs=esketamine,racemic-ketamine' only "'racemic-ketamine' is not

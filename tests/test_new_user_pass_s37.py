@@ -123,5 +123,5 @@ def test_sensitivity_time_budget_counts_the_cost_of_each_evaluation(monkeypatch)
 
     sc = load_scenario("examples/design_example.yaml")
     monkeypatch.setenv("KETASIM_MAX_SECONDS", "0.02")
-    with pytest.raises(InputError, match=r"^--size: 7 evaluations of 5 patients would compute for ~0\.07\d* s"):
+    with pytest.raises(InputError, match=r"^n_patients: 7 evaluations of 5 patients would compute for ~0\.07\d* s"):
         run_sensitivity(sc, endpoint="mean_change@24h", patterns=("pd.nmda.hill",), samples=2, n_patients=5)

@@ -225,7 +225,7 @@ def test_a_pk_only_trial_neither_advises_nor_runs_prediction_intervals(capsys):
     from pathlib import Path
 
     path = str(Path(__file__).parents[1] / "examples/pk/ddi_oral_esketamine_clarithromycin.yaml")
-    with pytest.raises(InputError, match=r"^--uncertainty: this trial reports only PK endpoints"):
+    with pytest.raises(InputError, match=r"^uncertainty: this trial reports only PK endpoints"):
         run_trial(load_scenario(path), n=4, uncertainty=5)
     assert main(["trial", path, "--size", "6"]) == 0
     out = capsys.readouterr().out

@@ -142,7 +142,7 @@ def test_sensitivity_session_measure_with_a_time_is_refused():
     from ketasim.sensitivity import parse_endpoint
 
     assert parse_endpoint("cadss_peak").time_h is None
-    with pytest.raises(InputError, match=r"^--endpoint: cadss_peak is the highest value over all sessions, not a value "
+    with pytest.raises(InputError, match=r"^endpoint: cadss_peak is the highest value over all sessions, not a value "
                                          r"at a time; write 'cadss_peak' without '@24h'$"):
         parse_endpoint("cadss_peak@24h")
 

@@ -142,7 +142,7 @@ def test_body_surface_area_doses_are_refused_saying_which_units_work(dose):
     msg = str(e.value)
     assert msg.startswith(f"arms.a[0].dose: dosing per body surface area ({dose!r}) is not supported") and "\n" not in msg
     assert "mg/kg" in msg and "mg/kg/h" in msg
-    with pytest.raises(InputError, match=r"(^--dose|\.dose): dosing per body surface area"):
+    with pytest.raises(InputError, match=r"(^dose|\.dose): dosing per body surface area"):
         quick_scenario("racemic-ketamine", "iv-infusion", dose)       # no duration: a rate would ask for one
 
 

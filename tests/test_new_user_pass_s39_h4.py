@@ -42,7 +42,7 @@ def test_sensitivity_of_a_stated_patient_is_that_typical_patient(stated):
     from ketasim.sensitivity import run_sensitivity
 
     sc = load_scenario(stated)
-    with pytest.raises(InputError, match=r"^--size: scenario 'one-patient' states one patient"):
+    with pytest.raises(InputError, match=r"^n_patients: scenario 'one-patient' states one patient"):
         run_sensitivity(sc, endpoint="mean@24h", patterns=("pd.nmda.hill",), samples=2, n_patients=5)
     res = run_sensitivity(sc, endpoint="mean@24h", patterns=("pd.nmda.hill",), samples=2)
     assert res.to_dict()["n_patients"] == 1

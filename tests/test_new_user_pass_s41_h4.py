@@ -100,3 +100,166 @@ def test_the_page_shows_the_trials_own_notes():
     js = (ROOT / "src" / "ketasim" / "web" / "static" / "app.js").read_text(encoding="utf-8")
     run = js[js.index("async function runTrial()"):js.index("function drawTrial(")]
     assert 'showMessages(trialNotes, "warning")' in run and 'w.field.startsWith("trial.")' in run
+
+
+# ---- errors name the Python argument from Python, the option on the command line ---------------------------------------
+def test_run_trial_names_its_argument_and_the_trial_command_its_option(capsys):
+    """`run_trial(sc, uncertainty=1)` said '--uncertainty: ...', an option no Python call has."""
+    import pytest
+
+    from ketasim import load_scenario, run_trial
+    from ketasim.errors import InputError
+
+    sc = load_scenario(ROOT / "examples" / "design_example.yaml")
+    with pytest.raises(InputError, match=r"^uncertainty: parameter draws must be a whole number from 2 to 1000"):
+        run_trial(sc, n=4, uncertainty=1)
+    code, _, err = run_cli(capsys, "trial", ROOT / "examples" / "design_example.yaml", "--size", "4",
+                           "--uncertainty", "1")
+    assert code == 2 and err.strip().startswith("error: --uncertainty: parameter draws must be a whole number")
+
+
+def test_the_switch_is_per_call_and_restored():
+    from ketasim.errors import argument, command_line
+
+    assert argument("uncertainty", "--uncertainty") == "uncertainty"
+    with command_line():
+        assert argument("n", "--size") == "--size"
+        with command_line(False):           # the dashboard served by `ketasim serve`
+            assert argument("n", "--size") == "n"
+        assert argument("n", "--size") == "--size"
+    assert argument("n", "--size") == "n"
+
+
+def test_qualify_external_names_its_arguments(tmp_path, capsys):
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.external import qualify_external
+
+    with pytest.raises(InputError, match=r"^folder .*nowhere: not a folder"):
+        qualify_external(tmp_path / "nowhere")
+    with pytest.raises(InputError, match=r"^size: "):
+        qualify_external(tmp_path, size=0)
+    with pytest.raises(InputError, match=r"^seed: "):
+        qualify_external(tmp_path, seed=-1)
+    code, _, err = run_cli(capsys, "qualify", "--external", tmp_path / "nowhere")
+    assert code == 2 and err.strip().startswith("error: --external ") and "not a folder" in err
+
+
+def test_read_observed_names_the_file_not_an_option(tmp_path, capsys):
+    import pytest
+
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+    from ketasim.observed import read_observed
+
+    scenario = ROOT / "examples" / "design_example.yaml"
+    obs = tmp_path / "obs.csv"
+    obs.write_text("")
+    with pytest.raises(InputError, match=r"^observed obs\.csv: the file is empty"):
+        read_observed(obs, load_scenario(scenario))
+    code, _, err = run_cli(capsys, "trial", scenario, "--size", "4", "--observed", obs)
+    assert code == 2 and err.strip().startswith("error: --observed obs.csv: the file is empty")
+
+
+def test_sensitivity_names_its_arguments_and_the_command_its_options(capsys):
+    import pytest
+
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+    from ketasim.sensitivity import run_sensitivity
+
+    path = ROOT / "examples" / "design_example.yaml"
+    sc = load_scenario(path)
+    for kw, says in ((dict(endpoint="happiness@24h"), "endpoint: unknown measure 'happiness'"),
+                     (dict(endpoint="cadss_peak", method="fast"), "method: use morris or sobol"),
+                     (dict(endpoint="cadss_peak", arm="nope"), "arm: no arm named 'nope'"),
+                     (dict(endpoint="cadss_peak", samples=1), "samples: must be >= 2"),
+                     (dict(endpoint="cadss_peak", n_patients=0), "n_patients: must lie in"),
+                     (dict(endpoint="cadss_peak", patterns=("nothing.*",)), "patterns: no parameter matches")):
+        with pytest.raises(InputError) as e:
+            run_sensitivity(sc, **kw)
+        assert str(e.value).startswith(says), str(e.value)
+    for argv, says in ((["--endpoint", "happiness@24h"], "--endpoint: unknown measure"),
+                       (["--endpoint", "cadss_peak", "--method", "fast"], "--method: use morris or sobol"),
+                       (["--endpoint", "cadss_peak", "--arm", "nope"], "--arm: no arm named 'nope'"),
+                       (["--endpoint", "cadss_peak", "--samples", "1"], "--samples: must be >= 2"),
+                       (["--endpoint", "cadss_peak", "--parameters", "nothing.*"], "--parameters: no parameter")):
+        code, _, err = run_cli(capsys, "sensitivity", path, *argv)
+        assert code == 2 and err.strip().startswith(f"error: {says}"), err
+
+
+def test_the_plan_names_its_arguments_and_the_plan_command_its_options(capsys):
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.personal import parse_limits, parse_target, personal_plan
+    from ketasim.record import read_record
+
+    with pytest.raises(InputError, match=r"^limits: 'foo' is not name=value"):
+        parse_limits("foo")
+    with pytest.raises(InputError, match=r"^target: write e\.g\. 'score<=10'"):
+        parse_target("score>=3", "madrs")
+    with pytest.raises(InputError, match=r"^window: need 0 < FROM <= TO <= 1 year"):
+        parse_target(None, "madrs", window="4 week:1 week")
+    with pytest.raises(InputError, match=r"^minimise: use sessions or exposure"):
+        personal_plan(read_record(PATIENT_101), minimise="cost")
+    for argv, says in ((["--limits", "foo"], "--limits: 'foo' is not name=value"),
+                       (["--target", "score>=3"], "--target: write e.g."),
+                       (["--window", "4 week:1 week"], "--window: need 0 < FROM"),
+                       (["--minimise", "cost"], "--minimise: use sessions or exposure")):
+        code, _, err = run_cli(capsys, "plan", PATIENT_101, *argv)
+        assert code == 2 and err.strip().startswith(f"error: {says}"), err
+
+
+def test_quick_scenario_names_its_arguments_and_simulate_its_options(capsys):
+    import pytest
+
+    from ketasim import quick_scenario
+    from ketasim.errors import InputError
+
+    for kw, says in ((dict(every="1 week"), "count: every 1 week repeats the dose; give the number of doses, e.g. "
+                                            "count=8"),
+                     (dict(condition="flu"), "condition: unknown condition 'flu'"),
+                     (dict(scale="madrs", condition="ptsd"), "condition: ptsd contradicts scale madrs"),
+                     (dict(baseline=99), "baseline: must lie in (0, 60] points on madrs"),
+                     (dict(age_range="sixty"), "age_range: write the inclusion range as MIN-MAX"),
+                     (dict(age_range="86-65"), "age_range: the youngest age included must be below the oldest"),
+                     (dict(sex="x"), "sex: use female or male")):
+        with pytest.raises(InputError) as e:
+            quick_scenario("ketamine", "iv", "0.5 mg/kg", **kw)
+        assert str(e.value).startswith(says), str(e.value)
+    with pytest.raises(InputError, match=r"^dose: 0\.5 mg/kg/h is an infusion rate; add duration \(e\.g\. "
+                                         r"duration='40 min'\)"):
+        quick_scenario("ketamine", "iv-infusion", "0.5 mg/kg/h")
+    quick = ("simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg")
+    for argv, says in ((["--every", "1w"], "--count: --every 1w repeats the dose; give the number of doses, e.g. "
+                                           "--count 8"),
+                       (["--condition", "flu"], "--condition: unknown condition 'flu'"),
+                       (["--baseline", "99"], "--baseline: must lie in (0, 60]"),
+                       (["--age-range", "sixty"], "--age-range: write the inclusion range"),
+                       (["--sex", "x"], "--sex: use female or male")):
+        code, _, err = run_cli(capsys, *quick, *argv)
+        assert code == 2 and err.strip().startswith(f"error: {says}"), err
+    code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv-infusion", "--dose", "0.5mg/kg/h")
+    assert code == 2 and err.strip().startswith("error: --dose: 0.5mg/kg/h is an infusion rate; add --duration (e.g. "
+                                                "--duration '40 min')"), err
+
+
+def test_figure_writers_and_export_name_their_arguments(tmp_path, capsys):
+    import pytest
+
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+    from ketasim.export import export_sbml
+    from ketasim.io import figure_format
+
+    with pytest.raises(InputError, match=r"^path: cannot write a figure as '\.txt'"):
+        figure_format(tmp_path / "f.txt")
+    path = ROOT / "examples" / "design_example.yaml"
+    with pytest.raises(InputError, match=r"^arm: no arm named 'nope'"):
+        export_sbml(load_scenario(path), tmp_path / "m.xml", arm="nope")
+    code, _, err = run_cli(capsys, "export", path, "--sbml", tmp_path / "m.xml", "--arm", "nope")
+    assert code == 2 and err.strip().startswith("error: --arm: no arm named 'nope'"), err
+    code, _, err = run_cli(capsys, *QUICK, "--plot", tmp_path / "f.txt")
+    assert code == 2 and err.strip().startswith("error: --plot: cannot write a figure as '.txt'"), err

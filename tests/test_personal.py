@@ -127,7 +127,7 @@ def test_candidates_respect_the_limits():
         assert np.all(np.diff(t) >= 168 - 1e-9) and t[0] > rec.last_observation_h
     with pytest.raises(InputError, match="unknown limit"):
         parse_limits("speed=3")
-    with pytest.raises(InputError, match="--target"):
+    with pytest.raises(InputError, match="^target"):
         parse_target("score>=3", "madrs")
 
 

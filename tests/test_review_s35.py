@@ -12,7 +12,7 @@ def test_sessions_per_week_below_one_is_refused_in_one_line():
     from ketasim.personal import Limits, parse_limits
 
     for make in (lambda: Limits(sessions_per_week=0.5), lambda: parse_limits("sessions_per_week=0.5")):
-        with pytest.raises(InputError, match=r"^--limits sessions_per_week: .*at least 1 .*got 0\.5$"):
+        with pytest.raises(InputError, match=r"^limits sessions_per_week: .*at least 1 .*got 0\.5$"):
             make()
     assert Limits(sessions_per_week=1).sessions_per_week == 1.0
 

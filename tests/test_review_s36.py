@@ -514,12 +514,12 @@ def test_sensitivity_parameters_given_a_file_without_an_extension_says_it_takes_
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cal").write_text("{}")
-    with pytest.raises(InputError, match=r"^--parameters: no parameter matches cal \(see 'ketasim params'\); here "
-                                         r"--parameters selects parameter names"):
+    with pytest.raises(InputError, match=r"^patterns: no parameter matches cal \(see 'ketasim params'\); patterns "
+                                         r"are parameter names"):
         factors(load_parameters(), ("cal",))
     with pytest.raises(InputError) as e:              # a pattern matching nothing, and no file of that name
         factors(load_parameters(), ("calx", "x" * 5000))
-    assert "selects parameter names" not in str(e.value)
+    assert "are parameter names" not in str(e.value)
 
 
 def test_the_dashboard_applies_every_parameter_override_or_refuses_in_one_line():
@@ -560,8 +560,8 @@ def test_plan_limits_far_above_any_dose_or_scale_are_refused_in_one_line(text, m
     name = text.split("=")[0]
     with pytest.raises(InputError) as e:
         parse_limits(text)
-    assert str(e.value) == f"--limits {name}: {message}"
-    with pytest.raises(InputError, match=f"^--limits {name}: "):
+    assert str(e.value) == f"limits {name}: {message}"      # from Python: the argument (s41)
+    with pytest.raises(InputError, match=f"^limits {name}: "):
         Limits(**{name: float(text.split("=")[1])})                  # from Python too
     assert main(["plan", str(ROOT / "examples" / "patient" / "patient_101.csv"), "--limits", text]) == 2
     assert capsys.readouterr().err.strip() == f"error: --limits {name}: {message}"
@@ -653,7 +653,7 @@ def test_plan_limits_suggest_the_bare_number_only_in_the_names_unit(text, hint):
     name, value = text.split("=")
     with pytest.raises(InputError) as e:
         parse_limits(text)
-    assert str(e.value) == f"--limits {name}: {value!r} is not a number ({hint})"
+    assert str(e.value) == f"limits {name}: {value!r} is not a number ({hint})"
 
 
 def test_the_dashboard_does_not_offer_the_zero_one_switches():
@@ -695,7 +695,7 @@ def test_sensitivity_sizes_an_evaluation_by_the_scenario_rule_and_refuses_as_tri
         run_sensitivity(sc, endpoint="mean_change@24h", arm=sc.arms[1].name, n_patients=300, samples=2,
                         patterns=("pd.nmda.hill",))
     arm = sc.arms[1]
-    assert seen["field"] == "--size" and seen["runs"] > 1
+    assert seen["field"] == "n_patients" and seen["runs"] > 1
     assert seen["est"] == limits.estimate_scenario_run(sc, 300, [0.0, 24.0], tables=False, arms=[arm])
     # the same numbers as the rule it restated (24 h past the arm's last dose, 3 resets a dose)
     n_adm = len(arm.administrations())
@@ -703,8 +703,8 @@ def test_sensitivity_sizes_an_evaluation_by_the_scenario_rule_and_refuses_as_tri
                                               n_sessions=max(n_adm, 1), tables=False)
     monkeypatch.undo()
     monkeypatch.setenv("KETASIM_MAX_SECONDS", "1")
-    with pytest.raises(InputError, match=r"^--size: \d+ evaluations of 200,000 patients would compute for ~.*"
-                                         r"\(KETASIM_MAX_SECONDS\); use fewer patients \(--size\), samples or "
+    with pytest.raises(InputError, match=r"^n_patients: \d+ evaluations of 200,000 patients would compute for ~.*"
+                                         r"\(KETASIM_MAX_SECONDS\); use fewer patients \(n_patients\), samples or "
                                          r"parameters$"):
         run_sensitivity(sc, endpoint="cadss_peak", n_patients=200_000, samples=2, patterns=("pd.nmda.hill",))
 

@@ -283,7 +283,7 @@ def test_one_rule_decides_a_pk_only_trial(monkeypatch):
     monkeypatch.setattr(trial, "reports_pk_only", lambda scenario: False)
     assert CI_SCOPE in tr.format_table() and CI_SCOPE_PK not in tr.format_table()
     monkeypatch.setattr(trial, "reports_pk_only", lambda scenario: True)
-    with pytest.raises(InputError, match=r"^--uncertainty: this trial reports only PK endpoints"):
+    with pytest.raises(InputError, match=r"^uncertainty: this trial reports only PK endpoints"):
         trial._uncertainty_draws(mixed, load_parameters(), 5, False, None, None)
     # and `ketasim external` calls it rather than repeating the rule
     src = inspect.getsource(external)

@@ -73,7 +73,7 @@ def test_serve_refuses_a_host_that_is_not_an_address():
     from ketasim.web.server import serve
 
     for bad in ("999.1.1.1", "127.0.0", "fe80::zz"):
-        with pytest.raises(InputError, match=r"^--host: '.*' is not an IP address"):
+        with pytest.raises(InputError, match=r"^host: '.*' is not an IP address"):
             serve(host=bad, warm=False)
     with pytest.raises(InputError, match="would let other machines reach the dashboard"):
         serve(host="10.1.2.3", warm=False)

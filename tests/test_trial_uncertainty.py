@@ -116,7 +116,7 @@ def test_table_says_what_intervals_contain(with_pi, plain):
 
 def test_bad_options_are_one_line_errors():
     for k in (-1, 1, 1001, 2.5):
-        with pytest.raises(InputError, match="--uncertainty"):
+        with pytest.raises(InputError, match="^uncertainty: "):        # the argument, not the CLI's --uncertainty
             run_trial(_sc(), uncertainty=k)
     p = dataclasses.replace(load_parameters(), posterior=None)
     with pytest.raises(InputError, match="ketasim calibrate"):

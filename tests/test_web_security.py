@@ -238,7 +238,7 @@ def test_client_that_disconnects_while_waiting_for_the_engine_runs_nothing(srv, 
 def test_serving_beyond_loopback_needs_an_explicit_opt_in(capsys):
     from ketasim.cli import main
 
-    with pytest.raises(InputError, match="--allow-remote"):
+    with pytest.raises(InputError, match="allow_remote=True"):        # from Python: the argument
         S.serve(host="0.0.0.0", port=0, warm=False)
     assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 2
     assert "--allow-remote" in capsys.readouterr().err

@@ -1402,7 +1402,7 @@ def main(argv=None) -> int:
     import signal
     import threading
 
-    from .errors import InputError, KetasimError
+    from .errors import InputError, KetasimError, command_line
 
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
@@ -1413,7 +1413,8 @@ def main(argv=None) -> int:
         previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        rv = app(args=rejoin_quantities(argv), standalone_mode=False)
+        with command_line():        # messages name this command's options ('--size'), not Python arguments ('n')
+            rv = app(args=rejoin_quantities(argv), standalone_mode=False)
         if rv == 130:       # typer turns Ctrl-C into exit code 130 (returned, not raised)
             raise KeyboardInterrupt
     except KeyboardInterrupt:

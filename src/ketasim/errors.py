@@ -8,6 +8,9 @@ these; any other exception is a bug and shows a traceback.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 
 #: Longest message: a hostile value quoted in a message (100,000 characters) is cut in the middle.
 MAX_MESSAGE = 400
@@ -15,6 +18,30 @@ MAX_MESSAGE = 400
 #: said after 'not true/false' when a number field got a boolean: YAML reads these words as booleans, so the user
 #: may have written neither (count: yes)
 YAML_BOOLEANS = " (YAML reads yes/no and on/off as true/false too)"
+
+
+#: whether ketasim runs as the command line (:func:`command_line`, set by ``ketasim.cli.main``): its messages name
+#: the command's options ('--uncertainty: ...'); from Python (and in the dashboard) they name the function's argument
+#: ('uncertainty: ...'). A context variable: the dashboard's request handlers and worker threads start without it.
+_COMMAND_LINE: ContextVar[bool] = ContextVar("ketasim_command_line", default=False)
+
+
+def argument(python: str, option: str) -> str:
+    """How a message names an input: the command line's ``option`` ('--uncertainty', '--size') under
+    :func:`command_line`, else the Python argument ``python`` ('uncertainty', 'n') of the function the user called
+    (``run_trial(sc, uncertainty=1)`` said '--uncertainty: ...', an option no Python call has)."""
+    return option if _COMMAND_LINE.get() else python
+
+
+@contextmanager
+def command_line(on: bool = True):
+    """Messages raised inside name the command line's options (``on``) or the Python arguments (``on=False``: the
+    dashboard served by ``ketasim serve``)."""
+    token = _COMMAND_LINE.set(bool(on))
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
 
 
 class KetasimError(Exception):

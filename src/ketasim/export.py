@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, argument
 from .model import expr as E
 from .model.codegen import EVENT_CODES
 from .model.core import PK_OUTPUT_SOURCE, PK_OUTPUTS
@@ -126,12 +126,12 @@ SOLVER_NOTE = ("Integrator: in libRoadRunner give the absolute tolerance as a ve
 
 
 def _export_arm(scenario, arm: str | None):
-    """The arm ``--arm`` names (default: the first), or one line listing the scenario's arms."""
+    """The arm ``arm`` names (``--arm``; default: the first), or one line listing the scenario's arms."""
     arms = {x.name: x for x in scenario.arms}
     if arm is None:
         return scenario.arms[0]
     if arm not in arms:
-        raise InputError(f"--arm: no arm named {arm!r}; the scenario has {', '.join(arms)}")
+        raise InputError(f"{argument('arm', '--arm')}: no arm named {arm!r}; the scenario has {', '.join(arms)}")
     return arms[arm]
 
 

@@ -32,7 +32,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .errors import InputError, KetasimError
+from .errors import InputError, KetasimError, argument
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 OBSERVED_SUFFIX = "_observed"
@@ -80,10 +80,12 @@ class ExternalTrial:
 def find_trials(folder) -> list[ExternalTrial]:
     """The trials of ``folder`` (not its subfolders; hidden files and other extensions ignored), sorted by name,
     with a one-line ``problem`` for each pair that does not follow the convention (:data:`CONVENTION`). An
-    InputError (one line) when ``folder`` is not a folder or holds no scenario and no CSV."""
+    InputError (one line; naming ``folder``, on the command line ``--external``) when ``folder`` is not a folder or
+    holds no scenario and no CSV."""
     d = Path(str(folder))
+    where = f"{argument('folder', '--external')} {folder}"
     if not d.is_dir():
-        raise InputError(f"--external {folder}: not a folder ({CONVENTION})")
+        raise InputError(f"{where}: not a folder ({CONVENTION})")
     files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
     scenarios: dict[str, list[Path]] = {}
     csvs: dict[str, Path] = {}
@@ -93,7 +95,7 @@ def find_trials(folder) -> list[ExternalTrial]:
         elif p.suffix.lower() == ".csv":
             csvs[p.stem] = p
     if not scenarios and not csvs:
-        raise InputError(f"--external {folder}: no trials in this folder ({CONVENTION})")
+        raise InputError(f"{where}: no trials in this folder ({CONVENTION})")
     trials: dict[str, ExternalTrial] = {}
     for name, paths in scenarios.items():
         t = trials[name] = ExternalTrial(name, scenario_file=paths[0])
@@ -283,9 +285,9 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
     if uncertainty:
         check_uncertainty_draws(uncertainty)
     if size is not None:
-        check_size(size, "--size")
+        check_size(size, argument("size", "--size"))
     if seed is not None:
-        check_seed(seed, "--seed")
+        check_seed(seed, argument("seed", "--seed"))
     params = params or load_parameters()
     trials = find_trials(folder)
     checked = {}

@@ -16,7 +16,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .errors import OutputError, OutputPathError
+from .errors import OutputError, OutputPathError, argument
 
 
 def _oserror(path, e: OSError) -> OutputError:
@@ -76,9 +76,11 @@ def check_target(path) -> Path:
 FIGURE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
 
 
-def figure_format(path, field: str = "--plot") -> str:
+def figure_format(path, field: str | None = None) -> str:
     """The format of a figure file from its name's extension (``png`` when it has none); an OutputPathError naming
-    ``field`` for an extension matplotlib cannot write. Checked before anything runs: the figure is drawn last."""
+    ``field`` (default: ``path``, the figure writers' argument; ``--plot`` on the command line) for an extension
+    matplotlib cannot write. Checked before anything runs: the figure is drawn last."""
+    field = field or argument("path", "--plot")
     suffix = as_path(path, field).suffix.lower().lstrip(".")
     if not suffix:
         return "png"

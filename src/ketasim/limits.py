@@ -393,9 +393,10 @@ def check_typical_size(typical: bool, n, field: str = "n", flag: str = "typical=
                          f"(or give 1), or leave out {flag} for {shown} sampled patients")
 
 
-def stated_patient_size_error(where: str, size) -> str:
-    """The one-line refusal of a patient count beside a scenario with ``patient:`` (``simulate``'s wording)."""
-    return (f"--size: {where} states one patient (patient:), simulated with typical random effects; for "
+def stated_patient_size_error(where: str, size, field: str = "--size") -> str:
+    """The one-line refusal of a patient count beside a scenario with ``patient:`` (``simulate``'s wording), naming
+    ``field`` (the command's ``--size``; ``run_sensitivity``'s ``n_patients`` from Python)."""
+    return (f"{field}: {where} states one patient (patient:), simulated with typical random effects; for "
             f"{size:,} patients like it write population: (size, weight_kg, ...) instead")
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputError, KetasimError, ObservedWarning
+from .errors import InputError, KetasimError, ObservedWarning, argument
 from .io import NOT_TEXT_SIGNATURES
 from .units import fmt_hours, to_hours_factor
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
@@ -78,7 +78,7 @@ class _Where:
 
 def _rows_of(source, label: str | None = None) -> tuple[str, list[str], list[dict]]:
     """(name for messages, columns, rows as dicts of strings) from a CSV path, a DataFrame or a list of dicts;
-    ``label`` names a CSV in messages (default ``--observed FILE``)."""
+    ``label`` names a CSV in messages (default ``observed FILE``, on the command line ``--observed FILE``)."""
     if isinstance(source, pd.DataFrame):
         df = source.astype(object).where(source.notna(), "")
         return "observed table", [str(c) for c in df.columns], [{str(k): v for k, v in r.items()}
@@ -87,7 +87,7 @@ def _rows_of(source, label: str | None = None) -> tuple[str, list[str], list[dic
         cols = list(dict.fromkeys(k for r in source for k in r))
         return "observed table", cols, [dict(r) for r in source]
     path = Path(str(source))
-    name = label or f"--observed {path.name}"
+    name = label or f"{argument('observed', '--observed')} {path.name}"
     _check_readable(path, name)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:

@@ -55,7 +55,7 @@ import numpy as np
 import scipy.linalg
 
 from .engine import run_arm
-from .errors import InputError, KetasimError
+from .errors import InputError, KetasimError, argument
 from .model import model_id
 from .parameters import ParameterSet, load_parameters
 from .population import (Patients, fluctuation_change_cov, fluctuation_conditional, fluctuation_conditional_mean,
@@ -1058,30 +1058,31 @@ class Limits:
                 if not isinstance(items, (tuple, list)) or not items:
                     # as --limits writes it (the Python tuple "('racemic-ketamine', 'esketamine')" read oddly there)
                     default = getattr(Limits, f.name)
-                    raise InputError(f"--limits {f.name}: a list of names joined with '+', e.g. {f.name}="
+                    raise InputError(f"{_opt('limits')} {f.name}: a list of names joined with '+', e.g. {f.name}="
                                      f"{'+'.join(default)} (from Python: {default!r}), got {v!r}")
                 # the package's own Drug / Route members are names too
+                field = f"{_opt('limits')} {f.name}"
                 object.__setattr__(self, f.name, tuple(
-                    parse(x.value if isinstance(x, (Drug, Route)) else x, f"--limits {f.name}").value for x in items))
+                    parse(x.value if isinstance(x, (Drug, Route)) else x, field).value for x in items))
             elif f.name == "quantile_without_reading":
                 if not (isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < 1):
-                    raise InputError(f"--limits quantile_without_reading: a quantile between 0 and 1 (0.75 the default, "
-                                     f"0.9 the 90th percentile), got {v!r}")
+                    raise InputError(f"{_opt('limits')} quantile_without_reading: a quantile between 0 and 1 (0.75 the "
+                                     f"default, 0.9 the 90th percentile), got {v!r}")
                 object.__setattr__(self, f.name, float(v))
             elif not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0 and math.isfinite(v)):
-                raise InputError(f"--limits {f.name}: must be a positive number, got {v!r}")
+                raise InputError(f"{_opt('limits')} {f.name}: must be a positive number, got {v!r}")
             elif f.name == "sessions_per_week" and v < 1:
                 # counted in any 7 days, so every session counts 1 in its own week: below 1 nothing could be
                 # offered (review, thirty-fifth session: 0.5 for "every 2 weeks" left "no further sessions" silently)
-                raise InputError(f"--limits sessions_per_week: at most this many sessions in any 7 days, so at least 1 "
-                                 f"(1 allows one a week and anything sparser, e.g. every 2 weeks), got {v!r}")
+                raise InputError(f"{_opt('limits')} sessions_per_week: at most this many sessions in any 7 days, so at "
+                                 f"least 1 (1 allows one a week and anything sparser, e.g. every 2 weeks), got {v!r}")
             else:
                 ceiling = _limit_ceilings().get(f.name)
                 if ceiling and v > ceiling[0]:
                     # ketamine_mg_per_kg_session=20 (a typo for 2.0) or cadss=500 were accepted without a word
                     bound, unit, why = ceiling
                     u = f" {unit}" if unit else ""
-                    raise InputError(f"--limits {f.name}: {v:g}{u} is above {bound:g}{u}, {why}")
+                    raise InputError(f"{_opt('limits')} {f.name}: {v:g}{u} is above {bound:g}{u}, {why}")
                 object.__setattr__(self, f.name, float(v))      # numpy scalars too: plain numbers in the plan JSON
 
     def describe(self) -> dict:
@@ -1089,6 +1090,13 @@ class Limits:
                                                    "future session's peak over the posterior; without an SBP (CADSS) "
                                                    "reading during a session in the record, to the "
                                                    "quantile_without_reading"}
+
+
+def _opt(name: str) -> str:
+    """How a message names the plan's argument ``name`` ('limits'): ``--limits`` on the command line (``ketasim
+    plan``), the argument of :func:`personal_plan` / :func:`parse_limits` from Python and on the dashboard's plan
+    page (whose fields share the names)."""
+    return argument(name, "--" + name)
 
 
 def parse_limits(text: str | None) -> Limits:
@@ -1105,19 +1113,19 @@ def parse_limits(text: str | None) -> Limits:
             hint = ""
             for parse in (parse_drug, parse_route):
                 try:
-                    parse(part.strip(), "--limits")
+                    parse(part.strip(), _opt('limits'))
                     hint = " (several drugs or routes are joined with '+', e.g. drugs=esketamine+racemic-ketamine)"
                 except KetasimError:
                     pass
-            raise InputError(f"--limits: {part.strip()!r} is not name=value{hint}")
+            raise InputError(f"{_opt('limits')}: {part.strip()!r} is not name=value{hint}")
         k, _, v = part.partition("=")
         k = k.strip().replace("-", "_")
         if k not in fields:
-            raise InputError(f"--limits: unknown limit {k!r}; known: {', '.join(fields)}")
+            raise InputError(f"{_opt('limits')}: unknown limit {k!r}; known: {', '.join(fields)}")
         if k == "drugs":
-            kw[k] = tuple(parse_drug(x.strip(), "--limits drugs").value for x in v.split("+") if x.strip())
+            kw[k] = tuple(parse_drug(x.strip(), f"{_opt('limits')} drugs").value for x in v.split("+") if x.strip())
         elif k == "routes":
-            kw[k] = tuple(parse_route(x.strip(), "--limits routes").value for x in v.split("+") if x.strip())
+            kw[k] = tuple(parse_route(x.strip(), f"{_opt('limits')} routes").value for x in v.split("+") if x.strip())
         else:
             try:
                 x = float(v)
@@ -1135,9 +1143,9 @@ def parse_limits(text: str | None) -> Limits:
                 else:
                     hint = (f" (this limit is in {unit}, its name's unit: convert {m.group(1)} {m.group(2)} to {unit})"
                             if unit else " (a plain number, without a unit)")
-                raise InputError(f"--limits {k}: {v.strip()!r} is not a number{hint}") from None
+                raise InputError(f"{_opt('limits')} {k}: {v.strip()!r} is not a number{hint}") from None
             if not (x > 0 and math.isfinite(x)):
-                raise InputError(f"--limits {k}: must be a positive number")
+                raise InputError(f"{_opt('limits')} {k}: must be a positive number")
             kw[k] = x
     return Limits(**kw)
 
@@ -1210,10 +1218,10 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
         hint = (f" (a fraction: {probability:g} % is {probability / 100:g})"
                 if isinstance(probability, (int, float)) and 1 < probability < 100 else
                 " (0 and 1 excluded: a forecast is never certain; e.g. 0.95)" if probability in (0, 1) else "")
-        raise InputError(f"--probability: must lie between 0 and 1, got {probability:g}{hint}")
+        raise InputError(f"{_opt('probability')}: must lie between 0 and 1, got {probability:g}{hint}")
     thr = SCALES[scale][1]
     if thr is None and not text:
-        raise InputError(f"--target: {scale} has no published remission threshold; give one, e.g. 'score<=N' "
+        raise InputError(f"{_opt('target')}: {scale} has no published remission threshold; give one, e.g. 'score<=N' "
                          f"(0-{SCALES[scale][0]:g})")
     if text:
         m = re.fullmatch(r"\s*([a-z0-9_]*)\s*<=\s*([0-9.]+)\s*", text.lower())
@@ -1232,21 +1240,21 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
                 else:
                     why = (f": the target is a rating at or below a threshold, written '<=' (e.g. '{name}<={num}'), "
                            f"not {sign!r}")
-            raise InputError(f"--target: write e.g. 'score<=10' or '{scale}<=15', got {text!r}{why}")
+            raise InputError(f"{_opt('target')}: write e.g. 'score<=10' or '{scale}<=15', got {text!r}{why}")
         if m.group(1) not in ("", "score", scale):
-            raise InputError(f"--target: the record's scale is {scale}, not {m.group(1)}")
+            raise InputError(f"{_opt('target')}: the record's scale is {scale}, not {m.group(1)}")
         thr = float(m.group(2))
         if not (0 <= thr <= SCALES[scale][0]):
-            raise InputError(f"--target: {thr:g} is outside the {scale} scale (0-{SCALES[scale][0]:g})")
+            raise InputError(f"{_opt('target')}: {thr:g} is outside the {scale} scale (0-{SCALES[scale][0]:g})")
     start, end = 168.0, 672.0
     if window:
         a, sep, b = window.partition(":")
         if not sep:
-            raise InputError("--window: write FROM:TO after the last observation, e.g. '1 week:4 week'")
-        start, end = (parse_time_h(a, "--window", examples=("week", "d")),
-                      parse_time_h(b, "--window", examples=("week", "d")))
+            raise InputError(f"{_opt('window')}: write FROM:TO after the last observation, e.g. '1 week:4 week'")
+        start, end = (parse_time_h(a, _opt('window'), examples=("week", "d")),
+                      parse_time_h(b, _opt('window'), examples=("week", "d")))
         if not (0 < start <= end <= 24 * 365):
-            raise InputError("--window: need 0 < FROM <= TO <= 1 year")
+            raise InputError(f"{_opt('window')}: need 0 < FROM <= TO <= 1 year")
     return Target(thr, start, end, probability)
 
 
@@ -1296,8 +1304,8 @@ def searched_dose_options(limits: Limits) -> dict:
     out = {k: v for k, v in options_all.items() if k[0] in limits.drugs and k[1] in limits.routes}
     if not out:
         known = "; ".join(f"{d} {r}" for d, r in options_all)
-        raise InputError(f"--limits drugs/routes: the plan search has no dose option for drugs={'+'.join(limits.drugs)} "
-                         f"with routes={'+'.join(limits.routes)}; it searches: {known}")
+        raise InputError(f"{_opt('limits')} drugs/routes: the plan search has no dose option for "
+                         f"drugs={'+'.join(limits.drugs)} with routes={'+'.join(limits.routes)}; it searches: {known}")
     return out
 
 
@@ -1462,7 +1470,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     (``minimise="sessions"``) or least drug then fewest sessions (``"exposure"``); then the others by probability.
     """
     if minimise not in ("sessions", "exposure"):
-        raise InputError(f"--minimise: use sessions or exposure, got {minimise!r}")
+        raise InputError(f"{_opt('minimise')}: use sessions or exposure, got {minimise!r}")
     from .limits import check_int, check_seed
 
     top = check_int(top, "top", lo=1, hi=100)        # top=0 returned no plans without a word
@@ -1627,7 +1635,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
 
     rec = as_record(record)
     if minimise not in ("sessions", "exposure"):
-        raise InputError(f"--minimise: use sessions or exposure, got {minimise!r}")
+        raise InputError(f"{_opt('minimise')}: use sessions or exposure, got {minimise!r}")
     # checked before the fit (seconds), naming the argument
     n_samples = check_int(n_samples, "n_samples", lo=MIN_SAMPLES, hi=100_000)
     top = check_int(top, "top", lo=1, hi=100)

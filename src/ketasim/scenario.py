@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from .engine import VirtualExperiment, default_horizon_h
 from . import limits
-from .errors import YAML_BOOLEANS, InputError, ScenarioFileError
+from .errors import YAML_BOOLEANS, InputError, ScenarioFileError, argument
 from .population import (CONDITIONS, DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
                          Distribution, PopulationSpec, arm_comedications, canonical_scale, check_baseline,
                          check_scale_reads, canonical_condition, default_baseline,
@@ -1093,10 +1093,14 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     from .population import CONDITIONS, scale_reads
     from .regimen import is_rate_text
 
+    def arg(name, option=None):         # the argument's name from Python, the option's on the command line
+        return argument(name, option or "--" + name.replace("_", "-"))
+
     size = limits.check_size(size, "size")
     weight_kg = limits.check_real(weight_kg, "weight_kg", lo=20, hi=250)
     if every is not None and count is None:
-        raise InputError(f"--count: --every {every} repeats the dose; give the number of doses, e.g. --count 8")
+        raise InputError(f"{arg('count')}: {arg('every')} {every} repeats the dose; give the number of doses, e.g. "
+                         f"{argument('count=8', '--count 8')}")
     count = limits.check_int(1 if count is None else count, "count", lo=1, hi=MAX_ADMINISTRATIONS_PER_ARM)
     if baseline is not None:
         baseline = limits.check_real(baseline, "baseline")     # its range (0, scale max] is checked below
@@ -1105,17 +1109,19 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     if condition is not None:
         condition = str(condition).strip().lower().replace("-", "_").replace(" ", "_")
         if condition not in CONDITIONS:
-            raise InputError(f"--condition: unknown condition {str(condition)[:40]!r}; use one of {', '.join(CONDITIONS)}")
+            raise InputError(f"{arg('condition')}: unknown condition {str(condition)[:40]!r}; use one of "
+                             f"{', '.join(CONDITIONS)}")
     if scale:
-        scale = canonical_scale(scale, "--scale")
+        scale = canonical_scale(scale, arg("scale"))
         if condition is not None and not scale_reads(scale, condition):
-            raise InputError(f"--condition: {condition.replace('_', ' ')} contradicts --scale {scale}, which rates "
+            raise InputError(f"{arg('condition')}: {condition.replace('_', ' ')} contradicts {arg('scale')} {scale}, "
+                             f"which rates "
                              f"{SCALES[scale][2].replace('_', ' ')}; drop one of them or pick a scale of the condition "
                              f"(e.g. {DEFAULT_SCALE[condition]})")
     if baseline is not None:
         smax = SCALES[scale or DEFAULT_SCALE[condition or "depression"]][0]
         if not 0 < baseline <= smax:
-            raise InputError(f"--baseline: must lie in (0, {smax:g}] points on "
+            raise InputError(f"{arg('baseline')}: must lie in (0, {smax:g}] points on "
                              f"{scale or DEFAULT_SCALE[condition or 'depression']}, got {baseline:g}")
     parse_drug(drug)
     parse_route(route)
@@ -1127,8 +1133,9 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     elif is_rate_text(dose):
         from .units import refuse_per_area_dose
 
-        refuse_per_area_dose(dose, "--dose")        # mg/m2/h: a duration would not help
-        raise InputError(f"--dose: {dose} is an infusion rate; add --duration (e.g. --duration '40 min') and "
+        refuse_per_area_dose(dose, arg("dose"))        # mg/m2/h: a duration would not help
+        example = argument("duration='40 min'", "--duration '40 min'")
+        raise InputError(f"{arg('dose')}: {dose} is an infusion rate; add {arg('duration')} (e.g. {example}) and "
                          "ketasim gives dose = rate x duration")
     elif parse_route(route).value == "iv-infusion":
         line["duration"] = "40 min"
@@ -1148,20 +1155,21 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     if age_years is not None:
         pop["age_years"] = {"mean": age_years, "sd": 12.0 if size > 1 else 0.0}
     if age_range is not None:
-        lo, hi = _age_range(age_range)
+        lo, hi = _age_range(age_range, arg("age_range"))
         pop["age_years"] = {"mean": (lo + hi) / 2 if age_years is None else age_years, "sd": 12.0 if size > 1 else 0.0,
                             "min": lo, "max": hi}
         try:
             from .population import Distribution, check_age
 
-            check_age(Distribution(**pop["age_years"]), "--age-range")
-        except InputError as e:            # name the option, not the YAML path
-            raise InputError(str(e).replace("--age-range.mean", "--age").replace("--age-range.min", "--age-range")
-                             .replace("--age-range.max", "--age-range")) from None
+            check_age(Distribution(**pop["age_years"]), "<age>")
+        except InputError as e:            # name the option (the argument), not the YAML path
+            raise InputError(str(e).replace("<age>.mean", arg("age_years", "--age"))
+                             .replace("<age>.min", arg("age_range")).replace("<age>.max", arg("age_range"))
+                             .replace("<age>", arg("age_range"))) from None
     if sex is not None:
         from .patient import parse_sex
 
-        sex = parse_sex(sex, "--sex")
+        sex = parse_sex(sex, arg("sex"))
         pop["female_fraction"] = 1.0 if sex == "female" else 0.0
     if comedications:
         pop["comedications"] = list(comedications)
@@ -1175,14 +1183,15 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     return scenario_from_dict(data)
 
 
-def _age_range(text) -> tuple[float, float]:
-    """'65-86' (or '65\u201386', '65:86', '65 to 86') -> (65.0, 86.0); else a one-line error naming --age-range."""
+def _age_range(text, field: str = "age_range") -> tuple[float, float]:
+    """'65-86' (or '65\u201386', '65:86', '65 to 86') -> (65.0, 86.0); else a one-line error naming ``field``
+    (``--age-range`` on the command line)."""
     import re
 
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-|\u2013|\u2014|:|to)\s*(\d+(?:\.\d+)?)\s*(?:y|years?)?\s*",
                      str(text))         # '65-86', also with the en dash papers print ('65\u201386')
     if not m:
-        raise InputError(f"--age-range: write the inclusion range as MIN-MAX in years, e.g. 65-86, got {str(text)[:40]!r}")
+        raise InputError(f"{field}: write the inclusion range as MIN-MAX in years, e.g. 65-86, got {str(text)[:40]!r}")
     return float(m.group(1)), float(m.group(2))
 
 

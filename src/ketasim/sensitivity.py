@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, argument
 from .parameters import ParameterSet, load_parameters
 from .units import is_fraction
 
@@ -123,10 +123,14 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
         files = [q for q in pats if q.lower().endswith((".json", ".yaml", ".yml")) or "/" in q or _is_file(q)]
         # 'trial/plan --parameters FILE' is a parameter set; here it selects names, and a file got only 'no
         # parameter matches out/cal.json'
-        hint = ("; here --parameters selects parameter names (fnmatch patterns, e.g. 'pd.nmda.*,@free'), not a "
-                "parameter set file as in `ketasim trial --parameters`: give that as --parameter-set FILE"
+        hint = (argument("; patterns are parameter names (fnmatch patterns, e.g. 'pd.nmda.*', '@free'), not a "
+                         "parameter set file: give that as params=load_parameters(FILE)",
+                         "; here --parameters selects parameter names (fnmatch patterns, e.g. 'pd.nmda.*,@free'), "
+                         "not a parameter set file as in `ketasim trial --parameters`: give that as --parameter-set "
+                         "FILE")
                 if files else "")
-        raise InputError(f"--parameters: no parameter matches {', '.join(pats)} (see 'ketasim params'){hint}")
+        raise InputError(f"{argument('patterns', '--parameters')}: no parameter matches {', '.join(pats)} (see "
+                         f"'ketasim params'){hint}")
     return out
 
 
@@ -154,25 +158,27 @@ class EndpointSpec:
 
 
 def parse_endpoint(text: str) -> EndpointSpec:
-    """'response_rate@24h', 'mean_change@7 d', 'cadss_peak' -> EndpointSpec."""
+    """'response_rate@24h', 'mean_change@7 d', 'cadss_peak' -> EndpointSpec; else one line naming ``endpoint``
+    (``--endpoint`` on the command line)."""
     from .units import parse_time_h
 
+    field = argument("endpoint", "--endpoint")
     m, _, t = str(text).partition("@")
     m = m.strip()
     if m in SCORE_MEASURES:
         if not t.strip():
-            raise InputError(f"--endpoint: {m} needs a time, e.g. '{m}@24h'")
+            raise InputError(f"{field}: {m} needs a time, e.g. '{m}@24h'")
         t = re.sub(r"^([0-9.]+)\s*([a-z]+)$", r"\1 \2", t.strip())
-        h = parse_time_h(t, "--endpoint")
+        h = parse_time_h(t, field)
         if h < 0:        # it stopped later naming the wrong field ('output: times must be ... >= 0')
-            raise InputError(f"--endpoint: the time must be >= 0 (the scenario starts at 0 h), got {t!r}")
+            raise InputError(f"{field}: the time must be >= 0 (the scenario starts at 0 h), got {t!r}")
         return EndpointSpec(m, h)
     if m in SESSION_MEASURES:
         if t.strip():       # 'cadss_peak@24h' ran the analysis of the peak over all sessions, the time dropped
-            raise InputError(f"--endpoint: {m} is the highest value over all sessions, not a value at a time; write "
+            raise InputError(f"{field}: {m} is the highest value over all sessions, not a value at a time; write "
                              f"'{m}' without '@{t.strip()}'")
         return EndpointSpec(m, None)
-    raise InputError(f"--endpoint: unknown measure {m!r}; use one of {', '.join([*SCORE_MEASURES, *SESSION_MEASURES])}"
+    raise InputError(f"{field}: unknown measure {m!r}; use one of {', '.join([*SCORE_MEASURES, *SESSION_MEASURES])}"
                      " (score measures with @time, e.g. response_rate@24h)")
 
 
@@ -438,39 +444,42 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
     from .scale import map_ordered
 
     if method not in ("morris", "sobol"):
-        raise InputError(f"--method: use morris or sobol, got {method!r}")
+        raise InputError(f"{argument('method', '--method')}: use morris or sobol, got {method!r}")
     params = params or load_parameters()
     ep = parse_endpoint(endpoint)
     names_arm = [a.name for a in scenario.arms]
     if arm is not None and arm not in names_arm:
-        raise InputError(f"--arm: no arm named {arm!r}; arms: {', '.join(names_arm)}")
+        raise InputError(f"{argument('arm', '--arm')}: no arm named {arm!r}; arms: {', '.join(names_arm)}")
     k = names_arm.index(arm) if arm else 0
     fs = factors(params, patterns)
     seed = scenario.seed if seed is None else seed
+    field = argument("samples", "--samples")
     if samples < 2:
-        raise InputError("--samples: must be >= 2")
+        raise InputError(f"{field}: must be >= 2")
     if method == "sobol" and samples & (samples - 1):
-        raise InputError(f"--samples: Sobol needs a power of 2 (e.g. 64, 128), got {samples}")
+        raise InputError(f"{field}: Sobol needs a power of 2 (e.g. 64, 128), got {samples}")
     from . import limits
 
     n_eval = samples * (len(fs) + (1 if method == "morris" else 2)) + 1 + (2 * len(fs) if local else 0)
     if n_eval > limits.MAX_SENSITIVITY_EVALUATIONS:     # checked before sampling: the matrix alone could be GBs
-        raise InputError(f"--samples: {samples:,} {'trajectories' if method == 'morris' else 'base samples'} over "
+        raise InputError(f"{field}: {samples:,} {'trajectories' if method == 'morris' else 'base samples'} over "
                          f"{len(fs)} parameters are {n_eval:,} model evaluations, more than the "
                          f"{limits.MAX_SENSITIVITY_EVALUATIONS:,} supported; use fewer samples or fewer parameters "
-                         "(--parameters)")
+                         f"({argument('patterns', '--parameters')})")
     if getattr(scenario, "patient", None) is not None:
         # 200 patients drawn around the stated one ran silently, and a rate read '% of patients'
         if n_patients not in (None, 1):
-            raise InputError(limits.stated_patient_size_error(f"scenario {scenario.name!r}", n_patients))
+            raise InputError(limits.stated_patient_size_error(f"scenario {scenario.name!r}", n_patients,
+                                                              argument("n_patients", "--size")))
         n_patients = 1
     # --size had no bound: --size 5000000 started ~1,100 evaluations of 5 million patients without a word
-    n_patients = limits.check_size(200 if n_patients is None else n_patients, "--size")
+    size = argument("n_patients", "--size")
+    n_patients = limits.check_size(200 if n_patients is None else n_patients, size)
     # one evaluation: the arm's run to the endpoint (the scenario-size rule of every command), repeated n_eval times
     one = limits.estimate_scenario_run(scenario, n_patients, [0.0, ep.time_h or 0.0], tables=False,
                                        arms=[scenario.arms[k]])
-    limits.check_repeated(one, n_eval, "--size", what=f"{n_eval:,} evaluations of {n_patients:,} patients",
-                          fewer="fewer patients (--size), samples or parameters",
+    limits.check_repeated(one, n_eval, size, what=f"{n_eval:,} evaluations of {n_patients:,} patients",
+                          fewer=f"fewer patients ({size}), samples or parameters",
                           per_run=f"{n_patients:,} patients per evaluation")
     problem = {"num_vars": len(fs), "names": [f.name for f in fs],
                "bounds": [[float(f.to_space(f.lo)), float(f.to_space(f.hi))] for f in fs]}

@@ -35,7 +35,7 @@ from .adverse_events import MEASURES as AE_MEASURES
 from .adverse_events import sample_incidence
 from .engine import decision_fluctuation_draws, default_horizon_h, run_arm
 from .model import DEFAULT_MODEL, model_id
-from .errors import InputError
+from .errors import InputError, argument
 from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional, fluctuation_parameters,  # noqa: F401
                          fluctuation_scale,
@@ -1333,10 +1333,11 @@ MIN_WHOLE_DESIGN_DRAWS = 40
 
 def check_uncertainty_draws(k) -> int:
     """``--uncertainty``'s number of posterior parameter draws as an int (2 to :data:`MAX_UNCERTAINTY`), else a
-    one-line InputError (0, "no prediction intervals", is the caller's to handle)."""
+    one-line InputError naming ``uncertainty`` (``--uncertainty`` on the command line; 0, "no prediction intervals",
+    is the caller's to handle)."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= int(k) <= MAX_UNCERTAINTY:
-        raise InputError(f"--uncertainty: parameter draws must be a whole number from 2 to {MAX_UNCERTAINTY} "
-                         f"(0: no prediction intervals), got {k!r}")
+        raise InputError(f"{argument('uncertainty', '--uncertainty')}: parameter draws must be a whole number from 2 "
+                         f"to {MAX_UNCERTAINTY} (0: no prediction intervals), got {k!r}")
     return int(k)
 
 
@@ -1367,14 +1368,15 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
                               trial_tau, with_trial_effect)
 
     k = check_uncertainty_draws(k)
+    field = argument("uncertainty", "--uncertainty")
     if reports_pk_only(scenario):
         measures = (scenario.endpoints.measures if scenario.endpoints else None) or DEFAULT_MEASURES
         # the draws ran and the text described prediction intervals that no row had
-        raise InputError("--uncertainty: this trial reports only PK endpoints (endpoints.measures: "
-                         f"{', '.join(measures)}), which get no prediction interval; leave --uncertainty out")
+        raise InputError(f"{field}: this trial reports only PK endpoints (endpoints.measures: "
+                         f"{', '.join(measures)}), which get no prediction interval; leave {field} out")
     kind = dict(scenario.design).get("type", "parallel")
     if kind not in ("parallel", "crossover", "randomized_withdrawal"):
-        raise InputError(f"--uncertainty: prediction intervals are not supported for a {kind} design "
+        raise InputError(f"{field}: prediction intervals are not supported for a {kind} design "
                          "(parallel, crossover and randomized_withdrawal only)")
     whole = whole_design_draws(scenario)
     if whole:
@@ -1383,7 +1385,7 @@ def _uncertainty_draws(scenario: Scenario, params: ParameterSet, k, between_tria
         times, _, _, _, band_times = _trial_grid(scenario)
         est = limits.estimate_scenario_run(scenario, size, np.unique(np.concatenate([times, band_times])),
                                            tables=False)
-        limits.check_repeated(est, k + 1, "--uncertainty", fewer="fewer draws or fewer patients",
+        limits.check_repeated(est, k + 1, field, fewer="fewer draws or fewer patients",
                               what=f"{k} draws x the whole {kind.replace('_', ' ')} design ({size:,} patients per arm)")
     psets = sample_parameter_sets(params, k, draw_seed)     # one-line error if the set has no posterior
     draws_source = posterior_draws_source(params, k)

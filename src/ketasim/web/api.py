@@ -24,7 +24,7 @@ import numpy as np
 
 from ..display import display_times, json_safe, trial_panels  # noqa: F401  (shared with reports)
 from ..engine import BLOCKING_SWITCHES
-from ..errors import InputError, KetasimError
+from ..errors import InputError, KetasimError, command_line
 from ..units import is_fraction, unit_suffix
 from ..vocabulary import DASHBOARD_TRIAL_MEASURES
 from . import figures as F
@@ -1239,15 +1239,11 @@ def _plan_result(form: dict) -> dict:
     prob = _num(form.get("probability"))
     if not _blank(prob) and not isinstance(prob, (int, float)):
         raise InputError(f"probability: {prob!r} is not a number")
-    try:
-        with ENGINE_LOCK:
-            res = personal_plan(rec, target=opt("target"), limits=opt("limits"), window=opt("window"),
-                                probability=0.8 if _blank(prob) else float(prob), alternative=alt)
-    except InputError as e:     # the page's fields are 'target', 'window', ..., not the command line's '--target'
-        msg = str(e)
-        if msg.startswith(("--target", "--window", "--limits", "--probability")):
-            raise InputError(msg[2:]) from None
-        raise
+    # the page's fields are 'target', 'window', ..., as personal_plan's arguments: its messages name them ('target:
+    # ...'), not the command line's '--target' (errors.argument)
+    with ENGINE_LOCK, command_line(False):
+        res = personal_plan(rec, target=opt("target"), limits=opt("limits"), window=opt("window"),
+                            probability=0.8 if _blank(prob) else float(prob), alternative=alt)
     if record_warnings:                 # shown on the page and in the report with the fit's own warnings
         res["fit"]["warnings"] = [*record_warnings, *res["fit"].get("warnings", [])]
     return json_safe(res)

@@ -43,7 +43,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the installation
     raise ImportError(f"the ketasim dashboard needs the 'web' extra: pip install 'ketasim[web]' ({e})") from None
 
-from ..errors import InputError, KetasimError
+from ..errors import InputError, KetasimError, argument, command_line
 from . import api
 
 #: Largest request body (bytes): a full form is ~2 KB.
@@ -583,21 +583,21 @@ def _check_host(host) -> None:
     but not one was told it 'would let other machines reach the dashboard' (not loopback) or failed at bind time.
     Host names are left to the bind (no lookup here)."""
     if not isinstance(host, str) or not host or len(host) > 255:
-        raise InputError("--host: expected an address such as 127.0.0.1")
+        raise InputError(f"{argument('host', '--host')}: expected an address such as 127.0.0.1")
     h = host.strip("[]")
     if re.fullmatch(r"[\d.]+", h) or ":" in h:
         try:
             ipaddress.ip_address(h)
         except ValueError:
-            raise InputError(f"--host: {host!r} is not an IP address; e.g. 127.0.0.1 (this machine only)") from None
+            raise InputError(f"{argument('host', '--host')}: {host!r} is not an IP address; e.g. 127.0.0.1 (this machine only)") from None
 
 
 def _bind(host: str, port: int) -> socket.socket:
     from ..limits import check_int
 
-    port = check_int(port, "--port", lo=0, hi=65535)
+    port = check_int(port, argument("port", "--port"), lo=0, hi=65535)
     if not isinstance(host, str) or not host or len(host) > 255:
-        raise InputError("--host: expected an address such as 127.0.0.1")
+        raise InputError(f"{argument('host', '--host')}: expected an address such as 127.0.0.1")
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(fam, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -605,7 +605,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except (OSError, OverflowError) as e:
         sock.close()
-        raise InputError(f"--port: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})") from None
+        raise InputError(f"{argument('port', '--port')}: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})") from None
     # listening from here on: a browser that opens the printed address before uvicorn has started (a loaded
     # machine) waits in the backlog instead of being refused; uvicorn's own listen() only sets the backlog again
     sock.listen(2048)
@@ -627,8 +627,8 @@ def serve(host: str = "127.0.0.1", port: int = 8050, *, warm: bool = True, log_l
 
     _check_host(host)
     if not is_loopback(host) and not allow_remote:
-        raise InputError(f"--host: {host} would let other machines reach the dashboard; add --allow-remote to "
-                         "confirm (the dashboard has no login)")
+        raise InputError(f"{argument('host', '--host')}: {host} would let other machines reach the dashboard; add "
+                         f"{argument('allow_remote=True', '--allow-remote')} to confirm (the dashboard has no login)")
     sock = _bind(host, port)
     app = create_app(allowed_hosts_for(host, sock.getsockname()[1], allow_remote))
     if warm:
@@ -643,7 +643,8 @@ def serve(host: str = "127.0.0.1", port: int = 8050, *, warm: bool = True, log_l
     if not is_loopback(host):
         print(f"warning: listening on {host} (--allow-remote): other machines can reach the dashboard, which has "
               "no login", file=sys.stderr, flush=True)
-    server.run(sockets=[sock])
+    with command_line(False):     # the page's messages name its fields ('target: ...'), not the command's options
+        server.run(sockets=[sock])
 
 
 class ServerThread:
