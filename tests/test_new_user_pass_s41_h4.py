@@ -263,3 +263,26 @@ def test_figure_writers_and_export_name_their_arguments(tmp_path, capsys):
     assert code == 2 and err.strip().startswith("error: --arm: no arm named 'nope'"), err
     code, _, err = run_cli(capsys, *QUICK, "--plot", tmp_path / "f.txt")
     assert code == 2 and err.strip().startswith("error: --plot: cannot write a figure as '.txt'"), err
+
+
+# ---- the notice last, once, in every command that prints results ------------------------------------------------------
+def test_trial_prints_the_observed_comparison_and_its_files_before_the_notice(capsys, tmp_path):
+    """`ketasim trial ... --observed FILE --json OUT` printed the notice with the table, then the comparison and
+    'wrote OUT' after it; simulate, plan and sensitivity end with it."""
+    js = tmp_path / "t.json"
+    code, stdout, _ = run_cli(capsys, "trial", ROOT / "examples" / "external" / "singh2016.yaml", "--size", "10",
+                              "--observed", ROOT / "examples" / "external" / "singh2016.csv", "--json", js)
+    assert code == 0 and stdout.count(NOTICE) == 1 and stdout.rstrip().endswith(NOTICE)
+    assert _order(stdout, "observed vs predicted", f"wrote {js}")
+    from ketasim import load_scenario, run_trial
+
+    tr = run_trial(load_scenario(ROOT / "examples" / "design_example.yaml"), n=4)
+    assert tr.format_table().endswith(NOTICE) and NOTICE not in tr.format_table(notice=False)   # from Python: as before
+
+
+def test_qualify_external_ends_with_the_notice(capsys, tmp_path):
+    js, html = tmp_path / "q.json", tmp_path / "q.html"
+    code, stdout, _ = run_cli(capsys, "qualify", "--external", ROOT / "examples" / "external", "--size", "10",
+                              "--json", js, "--html", html)
+    assert code == 0 and stdout.count(NOTICE) == 1 and stdout.rstrip().endswith(NOTICE)
+    assert _order(stdout, f"wrote {js}", NOTICE)

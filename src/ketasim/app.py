@@ -78,7 +78,9 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
         from .observed import compare_observed
 
         comparison = compare_observed(tr, obs)
-    print(tr.format_table())
+    # the table, a published trial's comparison, the files' lines, then the notice (as simulate, plan, sensitivity):
+    # the comparison and the files came after the notice
+    print(tr.format_table(notice=False))
     if comparison is not None:
         from .observed import format_observed
 
@@ -101,6 +103,9 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
 
         trial_report(tr, report, observed=comparison)
         print(f"wrote {report}")
+    from .vocabulary import NOTICE
+
+    print(NOTICE)
     return tr
 
 
@@ -268,6 +273,9 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
                            interval=interval_description(parameter_draws, tau and tau["tau"]),
                            run=qualification_run(size, seed, parameter_draws))
         print(f"wrote {html}")
+    from .vocabulary import NOTICE
+
+    print(NOTICE)           # last, as every command that prints results (qualify printed none)
     return rows, skipped, s
 
 
@@ -303,6 +311,9 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
     print(f"wrote {json_path}")
     external_report(q, html_path)
     print(f"wrote {html_path}")
+    from .vocabulary import NOTICE
+
+    print(NOTICE)           # last, as every command that prints results (qualify --external printed none)
     if q.failed:
         names = ", ".join(t.name for t in q.failed)
         raise InputError(f"qualify --external: {len(q.failed)} of {len(q.trials)} trial(s) failed ({names}; reasons "

@@ -321,8 +321,9 @@ class TrialResult:
                 f"<p><code>table()</code>, <code>comparison_table()</code>, <code>format_table()</code>, "
                 f"<code>to_dict()</code> give the numbers.</p><p><small>{e(NOTICE)}</small></p></div>")
 
-    def format_table(self) -> str:
-        """The endpoint table as ``ketasim trial`` prints it."""
+    def format_table(self, notice: bool = True) -> str:
+        """The endpoint table as ``ketasim trial`` prints it; ``notice=False`` leaves out the closing notice (the
+        command prints it last, after a published trial's comparison and its 'wrote FILE' lines)."""
         t = self.table()
         lines = [f"{self.scenario.name}: {self.design} trial, seed {self.seed}, parameter set {self.params.version}"]
         if self.design == "randomized_withdrawal" and self.patients_per_arm is not None:
@@ -439,7 +440,8 @@ class TrialResult:
         lines.append("\n" + (CI_SCOPE_WITH_PI if pi else CI_SCOPE_PK if pk_only else CI_SCOPE))
         if pi:
             lines.append(pi_scope(self.uncertainty))
-        lines.append(NOTICE)
+        if notice:
+            lines.append(NOTICE)
         return "\n".join(lines)
 
 
