@@ -286,3 +286,33 @@ def test_qualify_external_ends_with_the_notice(capsys, tmp_path):
                               "--json", js, "--html", html)
     assert code == 0 and stdout.count(NOTICE) == 1 and stdout.rstrip().endswith(NOTICE)
     assert _order(stdout, f"wrote {js}", NOTICE)
+
+
+def test_a_record_of_two_patients_names_patient_id_from_python(tmp_path, capsys):
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.record import read_record
+
+    lines = PATIENT_101.read_text().splitlines()
+    two = tmp_path / "two.csv"
+    two.write_text("\n".join(lines + [ln.replace("101,", "102,", 1) for ln in lines[1:]]) + "\n")
+    with pytest.raises(InputError, match=r"give one patient per record \(or choose one with patient_id\)"):
+        read_record(two)
+    assert read_record(two, patient_id="102").id == "102"
+    code, _, err = run_cli(capsys, "plan", two)
+    assert code == 2 and "(or choose one with --id)" in err
+
+
+def test_run_trial_without_a_posterior_says_drop_the_draws_not_an_option(capsys):
+    import dataclasses
+
+    import pytest
+
+    from ketasim import load_parameters, load_scenario, run_trial
+    from ketasim.errors import InputError
+
+    p = dataclasses.replace(load_parameters(), posterior=None)
+    with pytest.raises(InputError, match=r"has no posterior; .* or drop the posterior draws \(uncertainty, "
+                                         r"parameter_draws\)$"):
+        run_trial(load_scenario(ROOT / "examples" / "design_example.yaml"), p, n=4, uncertainty=5)

@@ -1331,10 +1331,12 @@ def posterior_draws_source(params: ParameterSet, k: int) -> str:
 def _require_posterior(params: ParameterSet) -> dict:
     """The set's stored posterior, or one line saying there is none."""
     if not params.posterior:
-        from .errors import InputError
+        from .errors import InputError, argument
 
+        # from Python: run_trial's uncertainty, qualify's parameter_draws (both --uncertainty on the command line)
+        drop = argument("the posterior draws (uncertainty, parameter_draws)", "--uncertainty")
         raise InputError(f"parameters: the parameter set {params.version} has no posterior; run `ketasim calibrate` "
-                         "(it stores a Laplace approximation) or drop --uncertainty")
+                         f"(it stores a Laplace approximation) or drop {drop}")
     return params.posterior
 
 

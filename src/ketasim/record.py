@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, KetasimError
+from .errors import InputError, KetasimError, argument
 from .patient import SEX_SPELLINGS
 from .population import GENOTYPES, SCALES, parse_comedication
 from .regimen import Dose, Drug, Route, group_sessions, parse_drug, parse_route
@@ -360,7 +360,7 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
         for row, i in ids:
             if i is not None and i != first:
                 raise row.err("ID", f"a second patient ID ({i}) after {first}; give one patient per record "
-                                    f"(or choose one with --id)")
+                                    f"(or choose one with {argument('patient_id', '--id')})")
     pid = str(patient_id).strip() if patient_id is not None else (present[0] if present else "1")
     # covariates: constant per patient; may be given on the first row only
     cov = {}
