@@ -1,5 +1,6 @@
-"""Forty-first session, H4: the found-not-fixed items of the fortieth session's new-user pass (/work/coord/s40/H1_log.md):
-API errors naming CLI options, the order of a command's printed lines, the dashboard's trial of an old patient."""
+"""Forty-first session, H4: the found-not-fixed items of the fortieth session's new-user pass
+(/work/coord/s40/H1_log.md): API errors naming CLI options, the order of a command's printed lines, the dashboard's
+trial of an old patient."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def _order(stdout: str, first: str, then: str) -> bool:
     return i < j
 
 
-# ---- the summary first, then 'wrote FILE', then the notice (as trial) --------------------------------------------------
+# ---- the summary first, then 'wrote FILE', then the notice (as trial) ------------------------------------------------
 def test_plan_prints_its_summary_before_the_files_it_wrote(capsys, tmp_path):
     out = tmp_path / "plan.json"
     code, stdout, _ = run_cli(capsys, "plan", PATIENT_101, "--json", out)
@@ -102,7 +103,7 @@ def test_the_page_shows_the_trials_own_notes():
     assert 'showMessages(trialNotes, "warning")' in run and 'w.field.startsWith("trial.")' in run
 
 
-# ---- errors name the Python argument from Python, the option on the command line ---------------------------------------
+# ---- errors name the Python argument from Python, the option on the command line -------------------------------------
 def test_run_trial_names_its_argument_and_the_trial_command_its_option(capsys):
     """`run_trial(sc, uncertainty=1)` said '--uncertainty: ...', an option no Python call has."""
     import pytest
@@ -265,7 +266,7 @@ def test_figure_writers_and_export_name_their_arguments(tmp_path, capsys):
     assert code == 2 and err.strip().startswith("error: --plot: cannot write a figure as '.txt'"), err
 
 
-# ---- the notice last, once, in every command that prints results ------------------------------------------------------
+# ---- the notice last, once, in every command that prints results -----------------------------------------------------
 def test_trial_prints_the_observed_comparison_and_its_files_before_the_notice(capsys, tmp_path):
     """`ketasim trial ... --observed FILE --json OUT` printed the notice with the table, then the comparison and
     'wrote OUT' after it; simulate, plan and sensitivity end with it."""
@@ -316,3 +317,38 @@ def test_run_trial_without_a_posterior_says_drop_the_draws_not_an_option(capsys)
     with pytest.raises(InputError, match=r"has no posterior; .* or drop the posterior draws \(uncertainty, "
                                          r"parameter_draws\)$"):
         run_trial(load_scenario(ROOT / "examples" / "design_example.yaml"), p, n=4, uncertainty=5)
+
+
+def test_quick_scenario_names_its_arguments_not_the_yaml_paths_they_became(capsys):
+    """`quick_scenario("ketamine", "iv", "0.5")` said 'arms.racemic-ketamine[0].dose: the unit is missing ...', a path
+    of a YAML file the caller never wrote; the command line's quick form named --dose."""
+    import pytest
+
+    from ketasim import quick_scenario
+    from ketasim.errors import InputError
+
+    for args, kw, says in ((("0.5",), {}, "dose: the unit is missing in '0.5'"),
+                           (("0.5 mg/kg",), dict(at="soon"), "at: cannot read 'soon'"),
+                           (("0.5 mg/kg",), dict(output_every="x"), "output_every: cannot read 'x'"),
+                           (("0.5 mg/kg",), dict(comedications=("foo",)), "comedications: unknown comedication 'foo'"),
+                           (("0.5 mg/kg",), dict(every="1 d", count=5000), "count: 5000 doses is more than"),
+                           (("0.5 mg/kg",), dict(recurrence="x"), "recurrence: must be true or false, got 'x'"),
+                           (("0.5 mg/kg",), dict(recurrence=False, re_response=True), "re_response: needs recurrence")):
+        with pytest.raises(InputError) as e:
+            quick_scenario("ketamine", "iv", *args, **kw)
+        assert str(e.value).startswith(says), str(e.value)
+    code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5")
+    assert code == 2 and err.strip().startswith("error: --dose: the unit is missing in '0.5'"), err
+    code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
+                           "--comedication", "foo")
+    assert code == 2 and err.strip().startswith("error: --comedication: unknown comedication 'foo'"), err
+
+
+def test_run_trial_checks_its_draw_seed():
+    import pytest
+
+    from ketasim import load_scenario, run_trial
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError, match=r"^draw_seed: must lie in 0-"):      # was numpy's "expected non-negative
+        run_trial(load_scenario(ROOT / "examples" / "design_example.yaml"), n=4, uncertainty=2, draw_seed=-1)

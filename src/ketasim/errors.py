@@ -26,6 +26,11 @@ YAML_BOOLEANS = " (YAML reads yes/no and on/off as true/false too)"
 _COMMAND_LINE: ContextVar[bool] = ContextVar("ketasim_command_line", default=False)
 
 
+def on_command_line() -> bool:
+    """Whether messages name the command line's options (:func:`command_line`)."""
+    return _COMMAND_LINE.get()
+
+
 def argument(python: str, option: str) -> str:
     """How a message names an input: the command line's ``option`` ('--uncertainty', '--size') under
     :func:`command_line`, else the Python argument ``python`` ('uncertainty', 'n') of the function the user called

@@ -1046,22 +1046,39 @@ _QUICK_LINE = {"drug": "--drug", "route": "--route", "dose": "--dose", "duration
                "count": "--count", "at": "--at"}
 
 
-def quick_flag_message(message: str) -> str:
+#: the command line's quick-form options -> quick_scenario's arguments (what a message names from Python)
+_QUICK_ARGS = {"--age": "age_years", "--weight": "weight_kg", "--comedication": "comedications",
+               "--no-recurrence": "recurrence", "--re-response": "re_response", "--every/--count": "every/count",
+               "--drug/--route/--dose": "drug/route/dose"}
+#: YAML paths the quick form's Python arguments set that no option of the command line does
+_QUICK_PATH_ARGS = (("output.every", "output_every"), ("output.until", "until"))
+
+
+def quick_flag_message(message: str, python: bool = False) -> str:
     """A quick_scenario error as the command line's quick form shows it, naming the option the user typed instead
     of the YAML path or argument it became: 'population.age_years: must ...' -> '--age: must ...',
-    'arms.esketamine[0].dose: ...' -> '--dose: ...'."""
+    'arms.esketamine[0].dose: ...' -> '--dose: ...'. ``python``: name quick_scenario's argument instead
+    ('age_years: must ...', 'dose: ...'), as a call from Python gets it."""
     import re
 
     field, sep, rest = message.partition(": ")
     if not sep:
         return message
+
+    def named(flag):
+        return _QUICK_ARGS.get(flag, flag[2:].replace("-", "_")) if python else flag
+
+    if python:
+        for path, arg in _QUICK_PATH_ARGS:
+            if field == path or field.startswith(path + "."):
+                return f"{arg}: {rest}"
     for path, flag in _QUICK_FLAGS:
         if field == path or field.startswith(path + "."):
-            return f"{flag}: {rest}"
+            return f"{named(flag)}: {rest}"
     if field.startswith("arms.") and ".comedications" in field:
         # 'rifampicin' and 'rifampin' (one inducer twice) is found where an arm's and the population's lists meet:
         # "arms.NAME.comedications (with population.comedications)" was shown as '--drug/--route/--dose'
-        return f"--comedication: {rest}"
+        return f"{named('--comedication')}: {rest}"
     m = re.fullmatch(r"arms\.[^\[\]]+(?:\[0\])?(?:\.(\w+))?", field)
     if m:
         if m.group(1) in _QUICK_LINE:
@@ -1070,10 +1087,28 @@ def quick_flag_message(message: str) -> str:
             flag = "--every/--count"
         else:
             flag = "--drug/--route/--dose"
-        return f"{flag}: {rest}"
+        return f"{named(flag)}: {rest}"
     return message
 
 
+def _quick_names(fn):
+    """quick_scenario's errors name its arguments from Python ('dose: the unit is missing ...') and the quick form's
+    options on the command line ('--dose: ...'), not the YAML paths they became ('arms.racemic-ketamine[0].dose')."""
+    import functools
+
+    from .errors import on_command_line
+
+    @functools.wraps(fn)
+    def named(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as e:
+            raise type(e)(quick_flag_message(str(e), python=not on_command_line())) from None
+
+    return named
+
+
+@_quick_names
 def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: str | None = None,
                    at: str | None = None, every: str | None = None, count: int | None = None, name: str = "quick",
                    size: int = 1, condition: str | None = None, scale: str | None = None, weight_kg: float = 80.0,
@@ -1173,8 +1208,8 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         pop["female_fraction"] = 1.0 if sex == "female" else 0.0
     if comedications:
         pop["comedications"] = list(comedications)
-    if not recurrence:                   # stated only when off: the quick form's scenario is otherwise as before
-        pop["recurrence"] = False
+    if recurrence is not True:           # stated only when off: the quick form's scenario is otherwise as before;
+        pop["recurrence"] = recurrence   # anything but true/false is named by the population reader (was taken as on)
     if re_response is not False:         # stated only when on (off by default); validated by the population
         pop["re_response"] = re_response
     data: dict[str, Any] = {"name": name, "seed": seed, "population": pop, "arms": {parse_drug(drug).value: [line]}}

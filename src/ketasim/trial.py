@@ -1140,6 +1140,8 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     params = params or load_parameters()
     draws = None
     if uncertainty:
+        # draw_seed=-1 stopped in numpy with "expected non-negative integer", naming nothing
+        draw_seed = limits.check_seed(draw_seed, "draw_seed")
         draws = _uncertainty_draws(scenario, params, uncertainty, between_trial, draw_seed, log, size=n)
     tr = _run_trial(scenario, params, n, seed, progress, chunk, executor, model)
     if draws is not None and draws["info"].get("method") == WHOLE_DESIGN_METHOD:
