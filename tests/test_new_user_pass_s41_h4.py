@@ -352,3 +352,29 @@ def test_run_trial_checks_its_draw_seed():
 
     with pytest.raises(InputError, match=r"^draw_seed: must lie in 0-"):      # was numpy's "expected non-negative
         run_trial(load_scenario(ROOT / "examples" / "design_example.yaml"), n=4, uncertainty=2, draw_seed=-1)
+
+
+def test_an_empty_calibration_subgroup_names_size_as_the_caller_wrote_it(monkeypatch):
+    """The row of a subgroup no virtual patient fell in said 'size: ... (--size)' from Python and the command line."""
+    import numpy as np
+    import pytest
+
+    from ketasim import calibration as C
+    from ketasim.errors import InputError, command_line
+    from ketasim.parameters import load_parameters
+
+    target = next(t for t in C.build_targets()[0] if t.kind == "mean")
+
+    class Sim:
+        times = np.array([0.0, target.time_h or 0.0])
+        score = np.zeros((3, 2))
+        baseline = np.zeros(3)
+
+        def fluctuation_scale(self, mask):
+            return 1.0
+
+    monkeypatch.setattr(C, "_select", lambda *a, **k: [(Sim(), np.zeros(3, dtype=bool), 1.0)])
+    with pytest.raises(InputError, match=r"^size: no virtual patient falls in the subgroup .* \(size\)$"):
+        C.predict(target, None, load_parameters())
+    with command_line(), pytest.raises(InputError, match=r"^--size: no virtual patient .* \(--size\)$"):
+        C.predict(target, None, load_parameters())

@@ -787,10 +787,11 @@ def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = Fa
             vals.append(100 * _bp_outlier_probability(k, s.sessions[mask], s.bp0[mask], params))
     pooled, w = np.concatenate(vals), np.concatenate(weights)
     if pooled.size == 0:   # a subgroup (e.g. >= 65 y) with no virtual patient: too small a population
-        from .errors import InputError
+        from .errors import InputError, argument
 
-        raise InputError(f"size: no virtual patient falls in the subgroup of {target.trial} {target.model_arm}; "
-                         "use more patients per arm (--size)")
+        size = argument("size", "--size")
+        raise InputError(f"{size}: no virtual patient falls in the subgroup of {target.trial} {target.model_arm}; "
+                         f"use more patients per arm ({size})")
     if target.kind in SPREAD_KINDS:      # between-patient SD of the observed rating (rater noise included)
         return float(math.sqrt(_weighted_var(pooled, w) + _mean_variance(variances, w)))
     v = float(np.average(pooled, weights=w))
