@@ -378,3 +378,26 @@ def test_an_empty_calibration_subgroup_names_size_as_the_caller_wrote_it(monkeyp
         C.predict(target, None, load_parameters())
     with command_line(), pytest.raises(InputError, match=r"^--size: no virtual patient .* \(--size\)$"):
         C.predict(target, None, load_parameters())
+
+
+def test_the_dashboard_served_by_the_command_line_names_the_pages_fields(monkeypatch, capsys):
+    """`ketasim serve` runs under the command line's switch; the page's handlers must not (its plan page named
+    '--target' until the dashboard rewrote it)."""
+    import pytest
+
+    pytest.importorskip("uvicorn")
+    from ketasim.errors import argument
+    from ketasim.web import api
+    from ketasim.web import server as S
+
+    seen = {}
+
+    def run(self, sockets=None):
+        seen["name"] = argument("target", "--target")
+        for s in sockets or ():
+            s.close()
+
+    monkeypatch.setattr(S.uvicorn.Server, "run", run)
+    monkeypatch.setattr(api, "warm_up", lambda: 0.0)
+    code, _, _ = run_cli(capsys, "serve", "--port", "0")
+    assert code == 0 and seen == {"name": "target"}
