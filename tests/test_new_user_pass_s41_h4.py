@@ -401,3 +401,43 @@ def test_the_dashboard_served_by_the_command_line_names_the_pages_fields(monkeyp
     monkeypatch.setattr(api, "warm_up", lambda: 0.0)
     code, _, _ = run_cli(capsys, "serve", "--port", "0")
     assert code == 0 and seen == {"name": "target"}
+
+
+# ---- bad arguments from Python: one line naming the argument, not a TypeError ----------------------------------------
+def test_run_sensitivity_checks_its_arguments_from_python():
+    import pytest
+
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+    from ketasim.sensitivity import run_sensitivity
+
+    path = ROOT / "examples" / "design_example.yaml"
+    sc = load_scenario(path)
+    for kw, says in ((dict(samples="x"), "samples: expected a whole number, got str 'x'"),
+                     (dict(samples=2.5), "samples: expected a whole number, got 2.5"),
+                     (dict(samples=2, n_patients=2, seed=-1), "seed: must lie in 0-")):
+        with pytest.raises(InputError) as e:
+            run_sensitivity(sc, endpoint="cadss_peak", **kw)
+        assert str(e.value).startswith(says), str(e.value)
+    with pytest.raises(InputError, match=r"^scenario: expected a Scenario, got str \(read a file with "):
+        run_sensitivity(str(path), endpoint="cadss_peak")
+    # patterns as the command line writes them: was read letter by letter ('no parameter matches p, d, ., n, ...')
+    res = run_sensitivity(sc, endpoint="cadss_peak", samples=2, n_patients=2, patterns="pd.nmda.hill, pd.bdnf.t_half")
+    assert {r["name"] for r in res.ranking()} == {"pd.nmda.hill", "pd.bdnf.t_half"}
+
+
+def test_the_plan_readers_check_their_arguments_from_python():
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.personal import Limits, parse_limits, parse_target
+
+    for call, says in ((lambda: parse_target(None, "madrs", probability="0.9"),
+                        "probability: expected a number between 0 and 1, got str '0.9'"),
+                       (lambda: parse_target(10, "madrs"), "target: expected text such as 'score<=10', got int '10'"),
+                       (lambda: parse_target(None, "madrs", window=4), "window: expected text such as '1 week:4 week'"),
+                       (lambda: parse_limits(25), "limits: expected text such as 'name=value, ...'")):
+        with pytest.raises(InputError) as e:
+            call()
+        assert str(e.value).startswith(says), str(e.value)
+    assert parse_limits(Limits(cadss=20)).cadss == 20          # a Limits is what personal_plan takes too

@@ -1099,10 +1099,20 @@ def _opt(name: str) -> str:
     return argument(name, "--" + name)
 
 
+def _check_text(value, name: str, example: str) -> None:
+    """One line naming the plan's argument ``name`` for a value that is not text (the reader's own line otherwise)."""
+    if not isinstance(value, str):
+        raise InputError(f"{_opt(name)}: expected text such as {example}, got {type(value).__name__} "
+                         f"{str(value)[:40]!r}")
+
+
 def parse_limits(text: str | None) -> Limits:
     """``'sbp_rise_mmhg=30, cadss=25, drugs=esketamine+racemic-ketamine, routes=intranasal'``."""
+    if isinstance(text, Limits):
+        return text
     if not text:
         return Limits()
+    _check_text(text, "limits", "'name=value, ...' (e.g. 'cadss=25') or a Limits")
     kw = {}
     fields = {f.name: f for f in dataclasses.fields(Limits)}
     for part in text.split(","):
@@ -1214,6 +1224,14 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
     from .population import SCALES
     from .units import parse_time_h
 
+    # from Python: probability='0.9', target=10 or window=4 stopped with a TypeError or AttributeError
+    if isinstance(probability, bool) or not isinstance(probability, numbers.Real):
+        raise InputError(f"{_opt('probability')}: expected a number between 0 and 1, got "
+                         f"{type(probability).__name__} {str(probability)[:40]!r}")
+    if text:
+        _check_text(text, "target", "'score<=10'")
+    if window:
+        _check_text(window, "window", "'1 week:4 week'")
     if not (0 < probability < 1):
         hint = (f" (a fraction: {probability:g} % is {probability / 100:g})"
                 if isinstance(probability, (int, float)) and 1 < probability < 100 else

@@ -441,8 +441,15 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
+    from . import limits
     from .scale import map_ordered
 
+    # from Python: a file name, samples=2.5 or seed=-1 stopped in SALib or numpy without naming the argument
+    limits.check_scenario_arg(scenario)
+    if seed is not None:
+        seed = limits.check_seed(seed, argument("seed", "--seed"))
+    if isinstance(patterns, str):       # 'pd.nmda.*,@free' as the command line takes it (was read letter by letter)
+        patterns = tuple(p.strip() for p in patterns.split(",") if p.strip())
     if method not in ("morris", "sobol"):
         raise InputError(f"{argument('method', '--method')}: use morris or sobol, got {method!r}")
     params = params or load_parameters()
@@ -454,11 +461,12 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
     fs = factors(params, patterns)
     seed = scenario.seed if seed is None else seed
     field = argument("samples", "--samples")
+    if isinstance(samples, bool) or not isinstance(samples, int):
+        samples = limits.check_int(samples, field, lo=2, hi=limits.MAX_SENSITIVITY_EVALUATIONS)
     if samples < 2:
         raise InputError(f"{field}: must be >= 2")
     if method == "sobol" and samples & (samples - 1):
         raise InputError(f"{field}: Sobol needs a power of 2 (e.g. 64, 128), got {samples}")
-    from . import limits
 
     n_eval = samples * (len(fs) + (1 if method == "morris" else 2)) + 1 + (2 * len(fs) if local else 0)
     if n_eval > limits.MAX_SENSITIVITY_EVALUATIONS:     # checked before sampling: the matrix alone could be GBs
