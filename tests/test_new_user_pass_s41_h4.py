@@ -441,3 +441,18 @@ def test_the_plan_readers_check_their_arguments_from_python():
             call()
         assert str(e.value).startswith(says), str(e.value)
     assert parse_limits(Limits(cadss=20)).cadss == 20          # a Limits is what personal_plan takes too
+
+
+def test_run_trial_checks_its_executor_between_trial_and_log():
+    import pytest
+
+    from ketasim import load_scenario, run_trial
+    from ketasim.errors import InputError
+
+    sc = load_scenario(ROOT / "examples" / "design_example.yaml")
+    for kw, says in ((dict(executor=5), "executor: expected a ketasim.distributed.DaskExecutor (or None), got int"),
+                     (dict(uncertainty=2, between_trial="no"), "between_trial: expected True or False, got str"),
+                     (dict(uncertainty=2, log=5), "log: expected a function of one line of text, got int")):
+        with pytest.raises(InputError) as e:
+            run_trial(sc, n=4, **kw)
+        assert str(e.value).startswith(says), str(e.value)

@@ -1139,9 +1139,16 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     check_trial_size(scenario, n)
     params = params or load_parameters()
     draws = None
+    if executor is not None and not callable(getattr(executor, "map_ordered", None)):     # an AttributeError later
+        raise InputError(f"executor: expected a ketasim.distributed.DaskExecutor (or None), got "
+                         f"{type(executor).__name__}")
     if uncertainty:
-        # draw_seed=-1 stopped in numpy with "expected non-negative integer", naming nothing
+        # draw_seed=-1 stopped in numpy with "expected non-negative integer", naming nothing; between_trial="no"
+        # was taken as true; log=5 failed at its first note
         draw_seed = limits.check_seed(draw_seed, "draw_seed")
+        between_trial = limits.check_bool(between_trial, "between_trial")
+        if log is not None and not callable(log):
+            raise InputError(f"log: expected a function of one line of text, got {type(log).__name__}")
         draws = _uncertainty_draws(scenario, params, uncertainty, between_trial, draw_seed, log, size=n)
     tr = _run_trial(scenario, params, n, seed, progress, chunk, executor, model)
     if draws is not None and draws["info"].get("method") == WHOLE_DESIGN_METHOD:
