@@ -456,3 +456,19 @@ def test_run_trial_checks_its_executor_between_trial_and_log():
         with pytest.raises(InputError) as e:
             run_trial(sc, n=4, **kw)
         assert str(e.value).startswith(says), str(e.value)
+
+
+def test_the_plan_names_the_scale_as_tables_do_in_its_summary_and_figure():
+    """The summary said 'scale madrs' and the figure's axis 'HAMD17 rating' (the key upper-cased) where tables and the
+    target say MADRS and HAM-D17."""
+    from ketasim.personal import personal_plan
+    from ketasim.plan_report import plans_figure, score_figure, text_summary
+    from ketasim.record import record_from_csv_text
+
+    head = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+    dose = "1,0,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,70,40,F\n"
+    rec = record_from_csv_text(head + dose + "1,24,0,,,,,,20,hamd17,,,\n", source="r.csv")
+    res = personal_plan(rec, n_samples=100, top=1)
+    assert text_summary(res).splitlines()[0].endswith("1 observed value, scale HAM-D17, last observation at 24 h")
+    for fig in (score_figure(res), plans_figure(res)):
+        assert fig["layout"]["yaxis"]["title"]["text"] == "HAM-D17 rating"

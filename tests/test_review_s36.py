@@ -613,11 +613,11 @@ def test_a_record_without_observations_says_so_not_last_observation_at_0_h():
     dose = "1,0,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,70,40,F\n"
     rec = record_from_csv_text(head + dose, source="r.csv")
     first = text_summary(personal_plan(rec, n_samples=100, top=1)).splitlines()[0]
-    assert first == ("patient 1 (F, 40 y, 70 kg): no observed values, scale madrs; the forecast and the plan's "
+    assert first == ("patient 1 (F, 40 y, 70 kg): no observed values, scale MADRS; the forecast and the plan's "
                      "window count from 0 h, the record's start")
     one = record_from_csv_text(head + dose + "1,24,0,,,,,,20,madrs,,,\n", source="r.csv")
     assert text_summary(personal_plan(one, n_samples=100, top=1)).splitlines()[0] == (
-        "patient 1 (F, 40 y, 70 kg): 1 observed value, scale madrs, last observation at 24 h")
+        "patient 1 (F, 40 y, 70 kg): 1 observed value, scale MADRS, last observation at 24 h")   # s41: display name
 
 
 def test_the_readme_says_the_inverted_u_is_a_hypothesis_off_by_default():

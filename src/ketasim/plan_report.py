@@ -62,7 +62,9 @@ def _series(entries, variable="score"):
 
 def score_figure(res: dict) -> dict:
     """Observed ratings, the individual forecast (median, 50 % and 90 % bands) and the population's forecast."""
-    scale = res["patient"]["scale"].upper()
+    from .population import scale_name
+
+    scale = scale_name(res["patient"]["scale"])      # 'HAM-D17', as tables and figures name it ('HAMD17' here)
     t, med, l50, h50, l90, h90 = _series(res["forecast_grid"])
     data = [
         {"x": t + t[::-1], "y": h90 + l90[::-1], "fill": "toself", "fillcolor": "rgba(37,99,235,0.12)",
@@ -102,6 +104,8 @@ def score_figure(res: dict) -> dict:
 
 def plans_figure(res: dict) -> dict:
     """Predicted ratings at the target's visits under each ranked plan (median and 90 % interval)."""
+    from .population import scale_name
+
     data = []
     plans = list(res["plans"])
     if res.get("recorded_plan"):
@@ -119,7 +123,7 @@ def plans_figure(res: dict) -> dict:
     thr = res["target"]["threshold"]
     return {"data": data, "layout": {"height": 360, "margin": {"l": 55, "r": 10, "t": 30, "b": 45},
                                      "xaxis": {"title": {"text": "visit (days on the record's clock)"}},
-                                     "yaxis": {"title": {"text": f"{res['patient']['scale'].upper()} rating"}},
+                                     "yaxis": {"title": {"text": f"{scale_name(res['patient']['scale'])} rating"}},
                                      "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": thr, "y1": thr,
                                                  "line": {"color": "#059669", "dash": "dot"}}],
                                      "legend": {"orientation": "h", "y": -0.25},
@@ -296,9 +300,9 @@ def text_summary(res: dict) -> str:
     n_obs = len(res["observations"])
     # a record without observations said 'last observation at 0 h' (there is none)
     lines = [f"patient {pat['id']} ({patient_text(pat)}): "
-             + (f"{n_obs} observed value{'' if n_obs == 1 else 's'}, scale {pat['scale']}, last observation at "
-                f"{pat['last_observation_h']:g} h" if n_obs else
-                f"no observed values, scale {pat['scale']}; the forecast and the plan's window count from "
+             + (f"{n_obs} observed value{'' if n_obs == 1 else 's'}, scale {scale_name(pat['scale'])}, last "
+                f"observation at {pat['last_observation_h']:g} h" if n_obs else
+                f"no observed values, scale {scale_name(pat['scale'])}; the forecast and the plan's window count from "
                 f"{pat['last_observation_h']:g} h, the record's start")]
     f = res["fit"]
     lines.append(f"fit ({f['seconds']:.2f} s, effective sample size {f['effective_sample_size']:.0f}):")
