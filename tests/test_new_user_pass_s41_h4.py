@@ -472,3 +472,18 @@ def test_the_plan_names_the_scale_as_tables_do_in_its_summary_and_figure():
     assert text_summary(res).splitlines()[0].endswith("1 observed value, scale HAM-D17, last observation at 24 h")
     for fig in (score_figure(res), plans_figure(res)):
         assert fig["layout"]["yaxis"]["title"]["text"] == "HAM-D17 rating"
+
+
+def test_simulate_with_an_experiment_mapping_says_how_to_write_it():
+    """`simulate(sc, experiment={"mtor_block": 1})` (what the command line's --experiment and a scenario's
+    experiments: read as) said only 'expected a VirtualExperiment, got dict'."""
+    import pytest
+
+    from ketasim import VirtualExperiment, load_scenario, simulate
+    from ketasim.errors import InputError
+
+    sc = load_scenario(ROOT / "examples" / "design_example.yaml")
+    with pytest.raises(InputError, match=r"^experiment: expected a VirtualExperiment, got dict "
+                                         r"\(ketasim\.VirtualExperiment\(\*\*\{'mtor_block': 1\}\)\)$"):
+        simulate(sc, typical=True, experiment={"mtor_block": 1})
+    assert simulate(sc, typical=True, experiment=VirtualExperiment(mtor_block=1), output_times_h=[0.0, 1.0])

@@ -362,7 +362,9 @@ def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_time
     n = None if n is None else check_size(n, "n")
     seed = None if seed is None else check_seed(seed, "seed")
     if experiment is not None and not _is(experiment, "engine", "VirtualExperiment"):
-        raise InputError(f"experiment: expected a VirtualExperiment, got {type(experiment).__name__}")
+        # the command line's --experiment mtor_block=1 and a scenario's experiments: mapping are this object
+        hint = (f" (ketasim.VirtualExperiment(**{_short(experiment)}))" if isinstance(experiment, dict) else "")
+        raise InputError(f"experiment: expected a VirtualExperiment, got {type(experiment).__name__}{hint}")
     if grid_options is not None and not _is(grid_options, "solver.grid", "GridOptions"):
         raise InputError(f"grid_options: expected a GridOptions, got {type(grid_options).__name__}")
     typical = check_bool(typical, "typical")
