@@ -487,3 +487,20 @@ def test_simulate_with_an_experiment_mapping_says_how_to_write_it():
                                          r"\(ketasim\.VirtualExperiment\(\*\*\{'mtor_block': 1\}\)\)$"):
         simulate(sc, typical=True, experiment={"mtor_block": 1})
     assert simulate(sc, typical=True, experiment=VirtualExperiment(mtor_block=1), output_times_h=[0.0, 1.0])
+
+
+def test_qualify_external_checks_its_callbacks_and_params_before_running(monkeypatch):
+    import pytest
+
+    from ketasim import external
+    from ketasim.errors import InputError
+
+    monkeypatch.setattr(external, "find_trials", lambda folder: pytest.fail("ran before checking its arguments"))
+    folder = ROOT / "examples" / "external"
+    for kw, says in ((dict(params="cal.json"), "params: expected a ParameterSet (ketasim.load_parameters()), got str"),
+                     (dict(on_trial=5), "on_trial: expected a function, got int"),
+                     (dict(log="stderr"), "log: expected a function, got str"),
+                     (dict(uncertainty=2, draw_seed=-1), "draw_seed: must lie in 0-")):
+        with pytest.raises(InputError) as e:
+            external.qualify_external(folder, **kw)
+        assert str(e.value).startswith(says), str(e.value)

@@ -282,12 +282,22 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
     from .parameters import load_parameters
     from .trial import check_uncertainty_draws, reports_pk_only, run_trial
 
+    from .parameters import ParameterSet
+
     if uncertainty:
         check_uncertainty_draws(uncertainty)
+        check_seed(draw_seed, "draw_seed")
     if size is not None:
         check_size(size, argument("size", "--size"))
     if seed is not None:
         check_seed(seed, argument("seed", "--seed"))
+    # from Python: known before the first trial runs (a wrong params failed every trial in turn, a callback that is
+    # no function after the first trial's minutes)
+    if params is not None and not isinstance(params, ParameterSet):
+        raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters()), got {type(params).__name__}")
+    for name, fn in (("on_trial", on_trial), ("log", log), ("on_invalid", on_invalid)):
+        if fn is not None and not callable(fn):
+            raise InputError(f"{name}: expected a function, got {type(fn).__name__}")
     params = params or load_parameters()
     trials = find_trials(folder)
     checked = {}
