@@ -504,3 +504,26 @@ def test_qualify_external_checks_its_callbacks_and_params_before_running(monkeyp
         with pytest.raises(InputError) as e:
             external.qualify_external(folder, **kw)
         assert str(e.value).startswith(says), str(e.value)
+
+
+def test_personal_plan_checks_params_variables_and_alternative_before_the_fit(monkeypatch):
+    import pytest
+
+    from ketasim import personal
+    from ketasim.errors import InputError
+    from ketasim.record import read_record
+
+    rec = read_record(PATIENT_101)
+    monkeypatch.setattr(personal, "fit_patient", lambda *a, **k: pytest.fail("fitted before checking"))
+    for kw, says in ((dict(params="cal.json"), "params: expected a ParameterSet (ketasim.load_parameters(FILE)), got "
+                                               "str"),
+                     (dict(variables=("nope",)), "variables: unknown trajectory variable 'nope'"),
+                     (dict(variables="cadss,nope"), "variables: unknown trajectory variable 'nope'"),
+                     (dict(alternative="alt.yaml"), "alternative: expected a list of dose lines")):
+        with pytest.raises(InputError) as e:
+            personal.personal_plan(rec, **kw)
+        assert str(e.value).startswith(says), str(e.value)
+    # one dose line alone is a regimen of that line (checked as one), 'cadss' one variable (was read letter by letter)
+    with pytest.raises(InputError, match=r"^alternative\[0\]\.at: a dose at 1 h is not after the last observation"):
+        personal.personal_plan(rec, variables="cadss", alternative={"drug": "esketamine", "route": "intranasal",
+                                                                     "dose": "56 mg", "at": "1 h"})

@@ -96,6 +96,9 @@ class PatientModel:
 
     def __init__(self, record, params: ParameterSet | None = None):
         self.record: PatientRecord = as_record(record)
+        if params is not None and not isinstance(params, ParameterSet):      # an AttributeError deep in sampling
+            raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters(FILE)), got "
+                             f"{type(params).__name__}")
         self.params = params or load_parameters()
         #: a synthetic patient's own eta_recurrence (synthetic_record; None for a real record): the truth in validate
         self.true_eta_recurrence = None
@@ -1658,6 +1661,16 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     n_samples = check_int(n_samples, "n_samples", lo=MIN_SAMPLES, hi=100_000)
     top = check_int(top, "top", lo=1, hi=100)
     seed = check_seed(seed, "seed")
+    if isinstance(variables, str):      # 'cadss' was read letter by letter ("unknown trajectory variable 'c'")
+        variables = tuple(v.strip() for v in variables.split(",") if v.strip())
+    for v in variables:                 # before the fit (seconds), not after it
+        if v != "score" and v not in K.OUT_NAMES:
+            raise InputError(f"variables: unknown trajectory variable {v!r}")
+    if isinstance(alternative, str):    # its characters were read as dose lines ('alternative[0]: expected a mapping')
+        raise InputError(f"alternative: expected a list of dose lines ({{drug, route, dose, at, ...}}), got text "
+                         f"{alternative[:40]!r} (a YAML file: yaml.safe_load(open(FILE)))")
+    if isinstance(alternative, dict):   # one dose line alone is a regimen of that line (as patient_scenario reads it)
+        alternative = [alternative]
     pm = PatientModel(rec, params)
     lim = limits if isinstance(limits, Limits) else parse_limits(limits)
     searched_dose_options(lim)          # before the fit: a search of no product is one line
