@@ -228,3 +228,17 @@ def test_care_setting_and_treatment_resistance_change_relief_not_exposure():
         run_covariates(sc, n=5, contrasts=["care=hospital"])
     with pytest.raises(InputError, match="^covariates: resistant level 'maybe'"):
         run_covariates(sc, n=5, contrasts=["resistant=maybe"])
+
+
+def test_a_withdrawal_design_is_named_as_not_applied():
+    """As sensitivity (H1, s41): the arm runs as a parallel arm of all its patients, so a randomized withdrawal's
+    design is not applied, and the table says so."""
+    from ketasim import load_scenario
+
+    sc = load_scenario("examples/sustain1_like_withdrawal.yaml")
+    res = run_covariates(sc, n=10, contrasts=["age=70:45"], endpoints=["mean_change@7d"])
+    assert "randomized_withdrawal design" in res.provenance["design_note"]
+    assert "note: the endpoint is the arm's regimen" in res.format_table()
+    plain = run_covariates(quick_scenario("esketamine", "intranasal", "56 mg", size=5), n=5, contrasts=["age=70:45"],
+                           endpoints=["cmax"])
+    assert plain.provenance["design_note"] == "" and "note:" not in plain.format_table()

@@ -962,20 +962,9 @@ def covariates(
     else:
         sc = load_scenario(scenario)
     params = _parameters_option(parameters)
-    try:
-        res = run_covariates(sc, contrasts=_comma_list(covariate) or None, endpoints=_comma_list(endpoint) or None,
-                             analytes=_comma_list(analyte) or None, arm=arm, n=size, seed=seed, typical=typical,
-                             params=params, experiment=_experiment(experiment, sc.experiment),
-                             uncertainty=uncertainty)
-    except InputError as e:      # the API names its arguments; here the options the user typed
-        text = str(e)
-        for api, option in (("covariates:", "--covariate:"), ("endpoints:", "--endpoint:"),
-                            ("analytes:", "--analyte:"), ("n:", "--size:"), ("arm:", "--arm:"), ("seed:", "--seed:"),
-                            ("uncertainty:", "--uncertainty:")):
-            if text.startswith(api):
-                text = option + text[len(api):]
-                break
-        raise type(e)(text) from None
+    res = run_covariates(sc, contrasts=_comma_list(covariate) or None, endpoints=_comma_list(endpoint) or None,
+                         analytes=_comma_list(analyte) or None, arm=arm, n=size, seed=seed, typical=typical,
+                         params=params, experiment=_experiment(experiment, sc.experiment), uncertainty=uncertainty)
     typer.echo(res.format_table())
     if csv:
         res.to_csv(csv)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, argument
 from .parameters import ParameterSet, load_parameters
 
 #: Covariates a contrast may change, with the unit of their levels.
@@ -91,7 +91,7 @@ def _number(text: str, field: str, covariate: str, lo: float, hi: float, unit: s
     return v
 
 
-def parse_contrast(text, spec, params: ParameterSet, field: str = "covariates", arm=None) -> Contrast:
+def parse_contrast(text, spec, params: ParameterSet, field: str | None = None, arm=None) -> Contrast:
     """'sex=female:male', 'age=70' (reference: the population's mean), 'weight=55:80', 'genotype=met/met',
     'crp=10:1', 'comedication=rifampicin for 5 d' (reference: the population's comedications) -> :class:`Contrast`;
     a one-line InputError naming ``field`` otherwise. ``spec``: the population whose patients are compared;
@@ -99,6 +99,8 @@ def parse_contrast(text, spec, params: ParameterSet, field: str = "covariates", 
     from .limits import AGE_RANGE
     from .patient import parse_sex
     from .population import GENOTYPES, WEIGHT_MEAN_RANGE, parse_comedication
+
+    field = field or argument("covariates", "--covariate")
 
     if not isinstance(text, str) or "=" not in text:
         raise InputError(f"{field}: write a contrast as COVARIATE=TEST[:REFERENCE], e.g. 'age=70:45', "
@@ -234,6 +236,8 @@ class CovariateResult:
         ci = "" if p["typical"] or draws else ", 90 % CI"
         lines.append(f"PK: geometric mean ratio test/reference (x){ci}; no-effect bounds {NO_EFFECT_BOUNDS[0]:.2f}-"
                      f"{NO_EFFECT_BOUNDS[1]:.2f}. Others: mean difference test - reference{ci}. {who}")
+        if p.get("design_note"):
+            lines.append(f"note: {p['design_note']}")
         if draws:
             lines.append(f"{{ }}: 5th-95th percentile over {p['uncertainty']} draws of the calibrated parameters' "
                          "posterior, on the same patients (none shown where the draws do not move a value: the PK "
@@ -289,21 +293,23 @@ def _paired_difference(a: np.ndarray, b: np.ndarray):
 def _split_endpoints(endpoints):
     from .sensitivity import parse_endpoint
 
+    field = argument("endpoints", "--endpoint")
     pk, pd_ = [], []
     for e in endpoints:
         text = str(e).strip()
         if text in PK_ENDPOINTS:
             pk.append(text)
         elif text in ("tmax",):
-            raise InputError("endpoints: tmax is not compared as a ratio (not log-normal); use cmax, auc_0_t, "
+            raise InputError(f"{field}: tmax is not compared as a ratio (not log-normal); use cmax, auc_0_t, "
                              "auc_0_inf or t_half")
         else:
             try:
                 pd_.append(parse_endpoint(text))
             except InputError as err:
-                raise InputError(str(err).replace("--endpoint: ", "endpoints: ", 1).rstrip(")")
-                                 + f"; PK: {', '.join(PK_ENDPOINTS)})" if "unknown measure" in str(err)
-                                 else str(err).replace("--endpoint: ", "endpoints: ", 1)) from None
+                msg = str(err).split(": ", 1)[-1]         # parse_endpoint names --endpoint or endpoint
+                if "unknown measure" in msg:
+                    msg = msg.rstrip(")") + f"; PK: {', '.join(PK_ENDPOINTS)})"
+                raise InputError(f"{field}: {msg}") from None
     return pk, pd_
 
 
@@ -327,7 +333,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     params = params or load_parameters()
     names_arm = [a.name for a in scenario.arms]
     if arm is not None and arm not in names_arm:
-        raise InputError(f"arm: no arm named {arm!r}; arms: {', '.join(names_arm)}")
+        raise InputError(f"{argument('arm', '--arm')}: no arm named {arm!r}; arms: {', '.join(names_arm)}")
     k = names_arm.index(arm) if arm else 0
     the_arm = scenario.arms[k]
     if getattr(the_arm, "titration", None) is not None:
@@ -337,19 +343,19 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     typical = limits.check_bool(typical, "typical") or stated
     if typical and n not in (None, 1):
         raise InputError(f"n: the typical patient is one patient (got {n})")
-    n = 1 if typical else limits.check_size(DEFAULT_SIZE if n is None else n, "n")
-    seed = scenario.seed if seed is None else limits.check_seed(seed, "seed")
+    n = 1 if typical else limits.check_size(DEFAULT_SIZE if n is None else n, argument("n", "--size"))
+    seed = scenario.seed if seed is None else limits.check_seed(seed, argument("seed", "--seed"))
     spec = arm_spec(scenario.population, the_arm)
     texts = DEFAULT_CONTRASTS if contrasts is None else tuple(contrasts)
     if not texts:
-        raise InputError("covariates: give at least one contrast, e.g. 'age=70:45'")
-    cs = [parse_contrast(t, spec, params, "covariates", arm=the_arm) for t in texts]
+        raise InputError(f"{argument('covariates', '--covariate')}: give at least one contrast, e.g. 'age=70:45'")
+    cs = [parse_contrast(t, spec, params, arm=the_arm) for t in texts]
     if len({c.label for c in cs}) < len(cs):
         twice = next(c.label for c in cs if sum(d.label == c.label for d in cs) > 1)
-        raise InputError(f"covariates: {twice!r} is given twice")
+        raise InputError(f"{argument('covariates', '--covariate')}: {twice!r} is given twice")
     pk_eps, pd_eps = _split_endpoints(DEFAULT_ENDPOINTS if endpoints is None else endpoints)
     if not pk_eps and not pd_eps:
-        raise InputError("endpoints: give at least one, e.g. cmax or response_rate@24h")
+        raise InputError(f"{argument('endpoints', '--endpoint')}: give at least one, e.g. cmax or response_rate@24h")
     produced = measured_analytes(the_arm)
     if analytes is None:
         ans = [a for a in DEFAULT_ANALYTES if a in produced]
@@ -357,9 +363,11 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
         ans = [str(a).strip().lower() for a in analytes]
         for a in ans:
             if a not in ANALYTES:
-                raise InputError(f"analytes: unknown analyte {a!r}; use one of {', '.join(ANALYTES)}")
+                raise InputError(f"{argument('analytes', '--analyte')}: unknown analyte {a!r}; use one of "
+                                 f"{', '.join(ANALYTES)}")
             if a not in produced:
-                raise InputError(f"analytes: arm {the_arm.name} produces no {a} (it gives: {', '.join(produced) or 'no drug with PK'})")
+                raise InputError(f"{argument('analytes', '--analyte')}: arm {the_arm.name} produces no {a} (it "
+                                 f"gives: {', '.join(produced) or 'no drug with PK'})")
     if pk_eps and not ans:
         pk_eps = []             # a placebo arm: no exposure to compare (the PD endpoints still run)
     # bounded work: every level runs the arm once for PK and once for the other endpoints
@@ -368,11 +376,12 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     one = limits.estimate_scenario_run(scenario, n, horizon, tables=False, arms=[the_arm])
     from .trial import MAX_UNCERTAINTY
 
-    uncertainty = limits.check_int(uncertainty, "uncertainty", lo=0, hi=MAX_UNCERTAINTY)
+    u_field = argument("uncertainty", "--uncertainty")
+    uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=MAX_UNCERTAINTY)
     if uncertainty == 1:
-        raise InputError("uncertainty: an interval needs at least 2 posterior draws (e.g. 20), or 0 for none")
+        raise InputError(f"{u_field}: an interval needs at least 2 posterior draws (e.g. 20), or 0 for none")
     runs = 2 * len(levels) * (1 + uncertainty)
-    limits.check_repeated(one, runs, "n", what=f"{runs} runs of {n:,} patients",
+    limits.check_repeated(one, runs, argument("n", "--size"), what=f"{runs} runs of {n:,} patients",
                           fewer="fewer patients or contrasts", per_run=f"{n:,} patients per run")
     base = typical_patient(spec, params) if typical else sample_patients(spec, params, arm_stream(seed, k), n)
     ep = getattr(scenario, "endpoints", None)
@@ -438,6 +447,11 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
             r["param90_low"], r["param90_high"] = float(a), float(b)
     prov = _provenance(scenario, params, the_arm, n, seed, typical, ans, pk_eps, pd_eps, sampling, exp)
     prov["uncertainty"] = int(uncertainty)
+    from .sensitivity import EndpointSpec, design_note
+
+    # as sensitivity: the arm runs as a parallel arm of all its patients; say what of the trial design is not applied
+    notes = dict.fromkeys(design_note(scenario, e) for e in (pd_eps or [EndpointSpec("mean", None)]))
+    prov["design_note"] = "; ".join(x for x in notes if x)
     if uncertainty:
         from .calibration import posterior_draws_source
 
