@@ -160,7 +160,7 @@ def test_cli_writes_table_csv_provenance_and_forest(tmp_path, capsys):
     assert meta["n"] == 30 and meta["arm"] == "esketamine" and meta["model"].startswith("ketasim ")
     assert png.read_bytes()[:4] == b"\x89PNG"
     html = page.read_text()
-    assert "data:image/png;base64," in html and "+ ticlopidine" in html and "not medical advice" in html
+    assert 'id="ketasim-figures"' in html and "+ ticlopidine" in html and "not medical advice" in html
     lines = csv.read_text().splitlines()
     assert lines[0].startswith("contrast,covariate,test,reference,endpoint") and len(lines) > 8
 

@@ -279,3 +279,26 @@ def test_dashboard_covariate_effects(browser, dashboard, tmp_path):
     _save_shot(page, tmp_path, "dashboard-covariates.png", full_page=False)
     assert not problems, problems
     ctx.close()
+
+
+def test_covariates_report_renders_offline(browser, tmp_path):
+    """`ketasim covariates --report`: the forest plot draws from the page alone, with the network cut off."""
+    from ketasim import quick_scenario
+    from ketasim.covariates import run_covariates
+    from ketasim.report import covariates_report
+
+    res = run_covariates(quick_scenario("esketamine", "intranasal", "56 mg", size=20), n=20,
+                         contrasts=["age=70:45", "comedication=rifampicin"])
+    path = covariates_report(res, tmp_path / "covariates.html")
+    ctx, page, problems = _new_page(browser, 1280, 900)
+    blocked = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+               else (blocked.append(route.request.url), route.abort()))
+    page.goto(path.as_uri())
+    page.wait_for_function("() => document.querySelectorAll('#forest .main-svg').length > 0", timeout=20000)
+    assert page.evaluate("document.querySelectorAll('#forest .scatterlayer .trace').length") >= 4
+    assert page.locator("#notice").inner_text() == "ketasim is a research and teaching tool, not medical advice."
+    _save_shot(page, tmp_path, "report-covariates.png")
+    assert not problems, problems
+    assert not blocked, blocked
+    ctx.close()

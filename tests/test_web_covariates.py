@@ -54,3 +54,17 @@ def test_invalid_form_gives_field_errors():
     with pytest.raises(api.FormErrors) as e:
         api.covariates_form(form)
     assert any(err["field"] == "patient.age_years" for err in e.value.errors)
+
+
+@pytest.mark.parametrize("field, value", [("age_years", 95), ("age_years", 16), ("weight_kg", 250), ("weight_kg", 20)])
+def test_patients_at_the_edges_of_the_form_get_their_effects(field, value):
+    """Review R3-1: one patient may be 12-100 y and 20-250 kg; the card refused 95 and 16 y (a population's 18-90)
+    and failed at 20 and 250 kg (a quarter lighter or heavier clamped to the patient's own weight)."""
+    form = api.default_form()
+    form["patient"][field] = value
+    out = api.covariates_form(form)
+    contrasts = {r["contrast"] for r in out["rows"]}
+    if field == "age_years":
+        assert f"age {value + 20 if value < 70 else value - 20} vs {value} y" in contrasts
+    else:
+        assert sum(c.startswith("weight ") for c in contrasts) == 1

@@ -936,7 +936,8 @@ def covariates(
     """Covariate effects (a forest plot): what sex, age, weight, genotype, CRP or a comedication does to exposure,
     side effects and relief, on the same virtual patients with one covariate changed."""
     from .app import _parameters_option
-    from .covariates import DEFAULT_SIZE, run_covariates, write_forest, write_html
+    from .covariates import DEFAULT_SIZE, run_covariates, write_forest
+    from .report import covariates_report
     from .errors import InputError
     from .scenario import load_scenario, quick_flag_message, quick_scenario
 
@@ -973,7 +974,7 @@ def covariates(
         write_forest(res, plot)
         typer.echo(f"wrote {plot}")
     if report:
-        write_html(res, report)
+        covariates_report(res, report)
         typer.echo(f"wrote {report}")
     typer.echo(NOTICE)
 

@@ -91,14 +91,16 @@ def _number(text: str, field: str, covariate: str, lo: float, hi: float, unit: s
     return v
 
 
-def parse_contrast(text, spec, params: ParameterSet, field: str | None = None, arm=None) -> Contrast:
+def parse_contrast(text, spec, params: ParameterSet, field: str | None = None, arm=None,
+                   typical: bool = False) -> Contrast:
     """'sex=female:male', 'age=70' (reference: the population's mean), 'weight=55:80', 'genotype=met/met',
     'crp=10:1', 'comedication=rifampicin for 5 d' (reference: the population's comedications) -> :class:`Contrast`;
     a one-line InputError naming ``field`` otherwise. ``spec``: the population whose patients are compared;
-    ``arm``: the arm analysed (a comedication it already takes, in the population or in the arm, is refused)."""
+    ``arm``: the arm analysed (a comedication it already takes, in the population or in the arm, is refused);
+    ``typical``: one patient, whose age may be 12-100 years (a population's are drawn within 18-90)."""
     from .limits import AGE_RANGE
     from .patient import parse_sex
-    from .population import GENOTYPES, WEIGHT_MEAN_RANGE, parse_comedication
+    from .population import AGE_MEAN_RANGE, GENOTYPES, WEIGHT_MEAN_RANGE, parse_comedication
 
     field = field or argument("covariates", "--covariate")
 
@@ -148,7 +150,8 @@ def parse_contrast(text, spec, params: ParameterSet, field: str | None = None, a
             if g not in GENOTYPES:
                 raise InputError(f"{field}: genotype level {g!r}; use one of {', '.join(GENOTYPES)}")
     else:
-        lo, hi = {"age": AGE_RANGE, "weight": WEIGHT_MEAN_RANGE, "crp": (0.0, 300.0)}[name]
+        ages = AGE_MEAN_RANGE if typical else AGE_RANGE
+        lo, hi = {"age": ages, "weight": WEIGHT_MEAN_RANGE, "crp": (0.0, 300.0)}[name]
         unit = COVARIATES[name]
         t = _number(test, field, name, lo, hi, unit)
         if ref:
@@ -349,7 +352,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     texts = DEFAULT_CONTRASTS if contrasts is None else tuple(contrasts)
     if not texts:
         raise InputError(f"{argument('covariates', '--covariate')}: give at least one contrast, e.g. 'age=70:45'")
-    cs = [parse_contrast(t, spec, params, arm=the_arm) for t in texts]
+    cs = [parse_contrast(t, spec, params, arm=the_arm, typical=typical) for t in texts]
     if len({c.label for c in cs}) < len(cs):
         twice = next(c.label for c in cs if sum(d.label == c.label for d in cs) > 1)
         raise InputError(f"{argument('covariates', '--covariate')}: {twice!r} is given twice")
@@ -556,39 +559,5 @@ def write_forest(result: CovariateResult, path, analyte: str | None = None):
     return path
 
 
-def write_html(result: CovariateResult, path) -> Path:
-    """A self-contained HTML page: the forest figure (embedded PNG), the printed table, every row (CSV columns) and
-    the provenance (atomic)."""
-    import base64
-    import html
-    import io
-    import json
-
-    import matplotlib.pyplot as plt
-
-    from .io import atomic_write_text
-
-    fig = forest_figure(result)
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=110)
-    finally:
-        plt.close(fig)
-    p = result.provenance
-    df = result.table()
-    page = (f"<!doctype html><meta charset='utf-8'><title>Covariate effects: {html.escape(p['scenario'])}</title>"
-            "<style>body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#111827}table{border-collapse:collapse}"
-            "td,th{border:1px solid #d1d5db;padding:2px 6px;text-align:right}td:first-child{text-align:left}"
-            "pre{background:#f9fafb;padding:8px;overflow-x:auto}</style>"
-            f"<h1>Covariate effects: {html.escape(p['scenario'])} ({html.escape(p['arm'])})</h1>"
-            f"<img alt='forest plot' style='max-width:100%' src='data:image/png;base64,"
-            f"{base64.b64encode(buf.getvalue()).decode()}'>"
-            f"<pre>{html.escape(result.format_table())}</pre>"
-            f"<h2>Every row</h2>{df.to_html(index=False, float_format=lambda v: f'{v:.4g}', na_rep='')}"
-            f"<h2>Provenance</h2><pre>{html.escape(json.dumps(p, indent=1, default=str))}</pre>"
-            f"<p><em>{html.escape(p['notice'])}</em></p>")
-    return atomic_write_text(path, page)
-
-
-__all__ = ["Contrast", "CovariateResult", "parse_contrast", "run_covariates", "forest_figure", "write_forest", "write_html",
+__all__ = ["Contrast", "CovariateResult", "parse_contrast", "run_covariates", "forest_figure", "write_forest",
            "DEFAULT_CONTRASTS", "DEFAULT_ENDPOINTS", "NO_EFFECT_BOUNDS"]

@@ -753,3 +753,31 @@ def external_report(q, path) -> Path:
 
 
 __all__ = ["embedded_figures", "external_report", "simulation_report", "trial_report"]
+
+
+def covariates_report(result, path) -> Path:
+    """A self-contained page of a covariate analysis (``ketasim covariates --report``): the forest plot (the
+    dashboard's figure, interactive), the printed table, every row (the CSV's columns) and the provenance."""
+    from .covariates import column_title  # noqa: F401  (the figure's titles)
+    from .web.figures import forest_figure
+
+    p = result.provenance
+    rows = json_safe(result.table().to_dict("records"))
+    analyte = p["analytes"][0] if p["analytes"] else None
+    fig = forest_figure(rows, p["endpoints"], analyte=analyte)
+    prov = "".join(f"<tr><th class=\"l\">{html.escape(str(k))}</th><td class=\"l\">"
+                   f"{html.escape(json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v))}</td></tr>"
+                   for k, v in p.items() if k != "notice")
+    sections = [
+        _section("Forest plot", _plot_div("forest", "PK: ratio test/reference on a log axis, grey band 0.80-1.25 "
+                                                    "(no effect by the usual drug-interaction bounds); others: "
+                                                    "difference test - reference.")),
+        _section("Table", f"<pre>{html.escape(result.format_table())}</pre>", "table"),
+        _section("Every row", _table(result.table(), left=("contrast", "covariate", "test", "reference", "endpoint",
+                                                           "analyte", "unit", "statistic")), "rows"),
+        _section("Provenance", f"<div class=\"wrap\"><table><tbody>{prov}</tbody></table></div>", "provenance"),
+    ]
+    who = "the typical patient" if p["typical"] else f"the same {p['n']:,} virtual patients at each level"
+    page = _page(f"Covariate effects: {p['scenario']} ({p['arm']})", f"One covariate changed at a time, {who}",
+                 sections, {"forest": fig})
+    return atomic_write_text(as_path(path), page)

@@ -901,13 +901,19 @@ def _score_endpoints(o: ArmOutcome, ep: Endpoints, scale: str, measures, rows):
                          "ci95": [float(ci[0]), float(ci[1])]})
 
 
+def reading_fractions(params: ParameterSet) -> np.ndarray:
+    """The monitored post-dose readings of a session as fractions of its peak rise: one at the peak, then at half,
+    a quarter, ... of it (``monitoring.readings_per_session`` of them)."""
+    return 0.5 ** np.arange(int(params.get("monitoring.readings_per_session")))
+
+
 def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
     """Monitored post-dose blood pressure (mmHg): (n, sessions x readings) systolic and diastolic readings with a
     clinic reading's variability, at the peak rise and at half of it."""
     s = o.sessions
     n, ns = s.shape[0], s.shape[1]
-    r = int(params.get("monitoring.readings_per_session"))
-    frac = np.array([1.0, 0.5, 0.25, 0.125])[:r]
+    frac = reading_fractions(params)
+    r = frac.size
     sd_s, sd_d = params.get("monitoring.sbp_reading_sd", "mmHg"), params.get("monitoring.dbp_reading_sd", "mmHg")
     rise_s = (s[:, :, SUMMARY_SLOT("sbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
     rise_d = (s[:, :, SUMMARY_SLOT("dbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
@@ -921,8 +927,8 @@ def _hypertension(o: ArmOutcome, params: ParameterSet, rng, chunk: int = 50_000)
     order) as :func:`bp_readings`, computed in chunks of patients so memory does not grow with the arm."""
     s = o.sessions
     n, ns = s.shape[0], s.shape[1]
-    r = int(params.get("monitoring.readings_per_session"))
-    frac = np.array([1.0, 0.5, 0.25, 0.125])[:r]
+    frac = reading_fractions(params)
+    r = frac.size
     hyper = np.zeros(n, bool)
     for name, base, sd, limit in (("sbp_change_peak", o.sbp0, params.get("monitoring.sbp_reading_sd", "mmHg"), 180.0),
                                   ("dbp_change_peak", o.dbp0, params.get("monitoring.dbp_reading_sd", "mmHg"), 110.0)):
@@ -952,14 +958,14 @@ def max_rise_session_means(o: ArmOutcome, params: ParameterSet, rng, measure: st
     col, sd_name = MAX_RISE_MEASURES[measure]
     s = o.sessions
     n, ns = s.shape[0], s.shape[1]
-    r = int(params.get("monitoring.readings_per_session"))
-    frac = np.array([1.0, 0.5, 0.25, 0.125])[:r]
+    frac = reading_fractions(params)
+    r = frac.size
     sd = params.get(sd_name, "mmHg")
     total, squares = np.zeros(ns), np.zeros(ns)
     slot = SUMMARY_SLOT(col)
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
-        rise = np.maximum(s[a:b, :, slot], 0.0)[:, :, None] * frac + rng.normal(0, sd, (b - a, ns, r))
+        rise = s[a:b, :, slot][:, :, None] * frac + rng.normal(0, sd, (b - a, ns, r))
         x = rise.max(axis=2) - rng.normal(0, sd, (b - a, ns))
         total += x.sum(axis=0)
         squares += (x * x).sum(axis=0)
@@ -994,6 +1000,13 @@ def side_effect_values(o: ArmOutcome, rng, params: ParameterSet | None = None) -
 
 def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale, params):
     vals = side_effect_values(o, rng, params)
+    rises = {}
+    if any(m in MAX_RISE_MEASURES for m in measures) and o.sessions.shape[1] and o.n:
+        # one stream of their own per arm (spawning draws no number from ``rng``, so the other side-effect rows of
+        # this and later arms are the same without them), both measures in a fixed order from it: each is the same
+        # whichever of them is asked for, in whatever order
+        own = rng.spawn(1)[0]
+        rises = {k: max_rise_session_means(o, params, own, k) for k in MAX_RISE_MEASURES}
     for m in measures:
         if m in ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sedation_peak"):
             # a period's residue of another period's dose (crossover in sequence) left peaks of ~1e-18: the placebo
@@ -1013,9 +1026,7 @@ def _side_endpoints(o: ArmOutcome, measures, rng, rows, scale, params):
                 v, ci = float("nan"), (float("nan"), float("nan"))
             else:
                 # the session with the largest mean maximum rise, its mean's t interval (Doherty 2020's statistic)
-                # a stream of its own (spawning draws no number from ``rng``): the other side-effect rows of this
-                # and later arms stay as they are without this measure
-                means, sds = max_rise_session_means(o, params, rng.spawn(1)[0], m)
+                means, sds = rises[m]
                 j = int(np.argmax(means))
                 v = float(means[j])
                 half = float(stats.t.ppf(0.975, o.n - 1)) * sds[j] / math.sqrt(o.n) if o.n > 1 else float("nan")

@@ -977,7 +977,8 @@ def simulate_form(form: dict) -> dict:
 
 def patient_contrasts(spec, params) -> list[str]:
     """The dashboard's covariate contrasts around this patient (the reference is always the patient's own value):
-    the other sex, 20 years older (younger from 70 on), a quarter lighter and heavier, the other extreme BDNF
+    the other sex, 20 years older (younger from 70 on, or when older would pass 100), a quarter lighter and heavier
+    (within 20-250 kg), the other extreme BDNF
     genotype, CRP across the 3-mg/L threshold, and each known inhibitor or inducer the patient does not take."""
     from ..population import KNOWN_COMEDICATIONS, parse_comedication
 
@@ -985,11 +986,17 @@ def patient_contrasts(spec, params) -> list[str]:
     age, weight = spec.age_years.mean, spec.weight_kg.mean
     own_crp = spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")
     genotype = spec.genotype or "val/val"
+    from ..population import AGE_MEAN_RANGE, WEIGHT_MEAN_RANGE
+
+    older = age + 20 <= AGE_MEAN_RANGE[1] and age < 70
     out = [f"sex={'male' if female else 'female'}:{'female' if female else 'male'}",
-           f"age={min(90.0, age + 20) if age < 70 else max(18.0, age - 20):g}:{age:g}",
-           f"weight={max(20.0, weight * 0.75):.3g}:{weight:g}", f"weight={min(250.0, weight * 1.25):.3g}:{weight:g}",
-           f"genotype={'val/val' if genotype == 'met/met' else 'met/met'}:{genotype}",
-           f"crp={1 if own_crp >= 3 else 10:g}:{own_crp:g}"]
+           f"age={age + 20 if older else max(AGE_MEAN_RANGE[0], age - 20):g}:{age:g}"]
+    # a quarter lighter and heavier, within the weights a patient may have (one at a limit gets the other only)
+    for w in (max(WEIGHT_MEAN_RANGE[0], weight * 0.75), min(WEIGHT_MEAN_RANGE[1], weight * 1.25)):
+        if f"{w:.3g}" != f"{weight:g}":
+            out.append(f"weight={w:.3g}:{weight:g}")
+    out += [f"genotype={'val/val' if genotype == 'met/met' else 'met/met'}:{genotype}",
+            f"crp={1 if own_crp >= 3 else 10:g}:{own_crp:g}"]
     taken = {parse_comedication(c, "patient.comedications")[0] for c in spec.comedications}
     out += [f"comedication={c}" for c in KNOWN_COMEDICATIONS if c not in taken]
     return out

@@ -473,6 +473,10 @@ def endpoint_figure(table, *, arms=None, arm_colors=None, measures=("mean", "mea
     return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
 
 
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def forest_figure(rows, endpoints, *, analyte: str | None = None) -> dict:
     """Covariate effects (``ketasim.covariates`` rows as dicts) as a Plotly forest plot: one panel per endpoint,
     one row per contrast; PK ratios on a log axis with the 0.80-1.25 no-effect band, other endpoints as differences
@@ -491,9 +495,20 @@ def forest_figure(rows, endpoints, *, analyte: str | None = None) -> dict:
         want = analyte if e in PK_ENDPOINTS else ""
         by = {r["contrast"]: r for r in rows if r["endpoint"] == e and r["analyte"] == want}
         x = [by[c]["value"] if c in by else None for c in contrasts]
-        data.append({"type": "scatter", "mode": "markers", "x": x, "y": contrasts, "xaxis": f"x{ax}", "yaxis": "y",
-                     "marker": {"color": ARM_COLORS[0], "size": 8},
-                     "hovertemplate": "%{y}: %{x:.3g}<extra>" + column_title(e, analyte or "") + "</extra>"})
+        # the interval shown: the posterior draws' when computed, else the population's 90 % CI (none: typical)
+        keys = ("param90_low", "param90_high") if any(_finite(r.get("param90_low")) for r in by.values()) else \
+            ("ci90_low", "ci90_high")
+        lo_err = [by[c]["value"] - by[c][keys[0]] if c in by and _finite(by[c].get(keys[0])) and _finite(by[c]["value"])
+                  else 0.0 for c in contrasts]
+        hi_err = [by[c][keys[1]] - by[c]["value"] if c in by and _finite(by[c].get(keys[1])) and _finite(by[c]["value"])
+                  else 0.0 for c in contrasts]
+        trace = {"type": "scatter", "mode": "markers", "x": x, "y": contrasts, "xaxis": f"x{ax}", "yaxis": "y",
+                 "marker": {"color": ARM_COLORS[0], "size": 8},
+                 "hovertemplate": "%{y}: %{x:.3g}<extra>" + column_title(e, analyte or "") + "</extra>"}
+        if any(lo_err) or any(hi_err):
+            trace["error_x"] = {"type": "data", "symmetric": False, "array": [max(0.0, v) for v in hi_err],
+                                "arrayminus": [max(0.0, v) for v in lo_err], "thickness": 1.2, "width": 3}
+        data.append(trace)
         lo, hi = i * (width + gap), i * (width + gap) + width
         axis = {"domain": [lo, hi], "zeroline": False, "title": {"text": column_title(e, analyte or ""),
                                                                   "font": {"size": 11}}}
