@@ -153,6 +153,15 @@ def _warnings_renamed(rename):
 _BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
+def _write_each(*outputs) -> None:
+    """Each (path, write) whose path was given: ``write(path)``, then 'wrote PATH' (after the printed summary, before
+    the notice: the order of every command)."""
+    for path, write in outputs:
+        if path:
+            write(path)
+            typer.echo(f"wrote {path}")
+
+
 def _comma_list(values) -> tuple:
     """A repeated option's values, each of which may hold several separated by commas ('clarithromycin, itraconazole'
     was refused as one unknown comedication)."""
@@ -876,15 +885,9 @@ def sensitivity(
         if ex is not None:
             ex.close()
     typer.echo(res.format_table())
-    if json_out:
-        atomic_write_text(json_out, json.dumps(json_safe(res.to_dict()), indent=1, allow_nan=False))
-        typer.echo(f"wrote {json_out}")
-    if plot:
-        write_tornado(res, plot)
-        typer.echo(f"wrote {plot}")
-    if report:
-        write_html(res, report)
-        typer.echo(f"wrote {report}")
+    _write_each((json_out, lambda path: atomic_write_text(path, json.dumps(json_safe(res.to_dict()), indent=1,
+                                                                           allow_nan=False))),
+                (plot, lambda path: write_tornado(res, path)), (report, lambda path: write_html(res, path)))
     typer.echo(NOTICE)
 
 
@@ -967,15 +970,8 @@ def covariates(
                          analytes=_comma_list(analyte) or None, arm=arm, n=size, seed=seed, typical=typical,
                          params=params, experiment=_experiment(experiment, sc.experiment), uncertainty=uncertainty)
     typer.echo(res.format_table())
-    if csv:
-        res.to_csv(csv)
-        typer.echo(f"wrote {csv}")
-    if plot:
-        write_forest(res, plot)
-        typer.echo(f"wrote {plot}")
-    if report:
-        covariates_report(res, report)
-        typer.echo(f"wrote {report}")
+    _write_each((csv, res.to_csv), (plot, lambda path: write_forest(res, path)),
+                (report, lambda path: covariates_report(res, path)))
     typer.echo(NOTICE)
 
 

@@ -387,19 +387,21 @@ def create_app(allowed_hosts=None) -> Starlette:
     async def meta(request: Request):
         return _as_json(await _guard(lambda: {"meta": api.meta(), "default_form": api.default_form()}))
 
-    async def simulate(request: Request):
-        try:
-            form = await _body(request)
-        except KetasimError as e:
-            return _error(str(e), 400)
-        return _as_json(await _guard(api.simulate_form, form, request=request))
+    def _form_route(answer: str):
+        """A POST handler: form -> ``api.<answer>(form)`` (looked up per request) -> its JSON (errors as JSON, like
+        every route)."""
 
-    async def covariates(request: Request):
-        try:
-            form = await _body(request)
-        except KetasimError as e:
-            return _error(str(e), 400)
-        return _as_json(await _guard(api.covariates_form, form, request=request))
+        async def handler(request: Request):
+            try:
+                form = await _body(request)
+            except KetasimError as e:
+                return _error(str(e), 400)
+            return _as_json(await _guard(getattr(api, answer), form, request=request))
+
+        return handler
+
+    simulate = _form_route("simulate_form")
+    covariates = _form_route("covariates_form")      # this patient with one covariate changed at a time
 
     async def scenario_yaml(request: Request):
         try:
