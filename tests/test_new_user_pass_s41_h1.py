@@ -385,3 +385,22 @@ def test_record_value_below_the_assay_limit_says_to_leave_the_row_out(dv):
         record_from_csv_text(text, source="r.csv")
     with pytest.raises(RecordError, match=r"expected a number, got 'abc'$"):
         record_from_csv_text(text.replace(dv, "abc"), source="r.csv")
+
+
+def test_trial_report_header_states_the_design_note(tmp_path):
+    # the report's header said 'crossover design; ketamine: n=10, ...' alike with and without carry-over, and
+    # 'randomized_withdrawal design; continue: n=..' without the induction's size
+    import html
+
+    import yaml
+    from pathlib import Path
+
+    from ketasim import run_trial, scenario_from_dict
+    from ketasim.report import trial_report
+
+    doc = yaml.safe_load(Path("docs/tutorials/crossover.yaml").read_text(encoding="utf-8"))
+    doc["design"]["period_interval"] = "7 d"
+    tr = run_trial(scenario_from_dict(doc), n=6)
+    page = html.unescape(trial_report(tr, tmp_path / "c.html").read_text(encoding="utf-8"))
+    assert f"crossover design; ketamine: n=6, midazolam: n=6 ({tr.design_note()})" in page
+    assert tr.design_note().startswith("periods 7 d apart, 2 sequences")

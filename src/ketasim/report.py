@@ -667,6 +667,9 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
     n = {a: v["n"] for a, v in d["arms"].items()}
     title = f"ketasim trial report: {d['scenario']}"
     sub = f"{d.get('design', 'parallel')} design; " + ", ".join(f"{a}: n={k}" for a, k in n.items())
+    note = tr.design_note() if hasattr(tr, "design_note") else ""
+    if note:        # the header said 'crossover design' alike with and without carry-over (the text table says which)
+        sub += f" ({note})"
     atomic_write_text(path, _page(title, sub, sections, figs))
     return path
 

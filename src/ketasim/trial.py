@@ -292,6 +292,22 @@ class TrialResult:
         ``BAND_PATIENTS``)."""
         return pd.concat([o.bands for o in self.outcomes.values()], ignore_index=True)
 
+    def design_note(self) -> str:
+        """What the design does that the arms' table does not show ('' for a plain parallel trial): a randomized
+        withdrawal's induction size (the arms' n are the randomized patients: 50 and 51 of 200, the induction's
+        size was said nowhere), whether a crossover's periods carry over (with and without design.period_interval
+        the table read alike, though the midazolam period's mean change moved 2 points). The table's first line and
+        the report's header."""
+        if self.design == "randomized_withdrawal" and self.patients_per_arm is not None:
+            return f"{self.patients_per_arm} patients in the open-label induction, the arms' n are those randomized"
+        if self.design == "crossover":
+            interval = dict(self.scenario.design or ()).get("period_interval")
+            k = len(self.scenario.arms)
+            return (f"periods {interval} apart, {k} sequences (carry-over included; changes from each period's "
+                    "baseline)" if interval is not None else
+                    "every period from the drug-free state (complete washout, no carry-over)")
+        return ""
+
     # -- short displays (terminal and Jupyter); the default dataclass repr printed every array (~100 KB) ----
     def _summary(self) -> dict:
         times = sorted({r["time_h"] for r in self.endpoints if r.get("time_h") is not None})
@@ -326,18 +342,9 @@ class TrialResult:
         command prints it last, after a published trial's comparison and its 'wrote FILE' lines)."""
         t = self.table()
         lines = [f"{self.scenario.name}: {self.design} trial, seed {self.seed}, parameter set {self.params.version}"]
-        if self.design == "randomized_withdrawal" and self.patients_per_arm is not None:
-            # the arms' n are the randomized patients (50 and 51 of 200): the induction's size was said nowhere
-            lines[0] += (f"; {self.patients_per_arm} patients in the open-label induction, the arms' n are those "
-                         "randomized")
-        if self.design == "crossover":
-            # with and without design.period_interval the table read alike, though one carries each period into the
-            # next (the midazolam period's mean change moved 2 points)
-            interval = dict(self.scenario.design or ()).get("period_interval")
-            k = len(self.scenario.arms)
-            lines[0] += (f"; periods {interval} apart, {k} sequences (carry-over included; changes from each "
-                         "period's baseline)" if interval is not None else
-                         "; every period from the drug-free state (complete washout, no carry-over)")
+        note = self.design_note()
+        if note:
+            lines[0] += "; " + note
         rule = predose_bp_limit(self.scenario.design)
         if rule is not None:
             lines.append(f"pre-dose BP rule: {rule.describe()}; patients above it are not dosed (screened out)")
