@@ -404,3 +404,35 @@ def test_trial_report_header_states_the_design_note(tmp_path):
     page = html.unescape(trial_report(tr, tmp_path / "c.html").read_text(encoding="utf-8"))
     assert f"crossover design; ketamine: n=6, midazolam: n=6 ({tr.design_note()})" in page
     assert tr.design_note().startswith("periods 7 d apart, 2 sequences")
+
+
+_PUSHES = (_HEADER + "1,0,0,,,,,,30,madrs,70,40,F\n1,0.1,1,0.9,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n"
+           "1,0.2,1,0.9,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n1,24,0,,,,,,20,madrs,,,\n")
+
+
+def test_record_doses_that_add_up_to_the_anesthetic_range_warn_in_the_plan():
+    # two 0.9 mg/kg pushes 6 min apart: `simulate --events` warned (naming 'arms.record'), `plan` and the plan page
+    # said nothing
+    from ketasim.app import record_anesthetic_warnings
+    from ketasim.record import record_from_csv_text
+
+    rec = record_from_csv_text(_PUSHES, source="cum.csv")
+    [msg] = record_anesthetic_warnings(rec)
+    assert msg.startswith("cum.csv: together the record's doses are in the anesthetic range: this patient's (typical "
+                          "random effects) effect-site ketamine reaches the peak of a 1 mg/kg push"), msg
+    one = record_from_csv_text(_PUSHES.replace("1,0.2,1,0.9,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n", ""),
+                               source="cum.csv")
+    assert record_anesthetic_warnings(one) == []
+
+
+def test_simulate_events_names_the_record_in_the_cumulative_warning(tmp_path, capsys):
+    from ketasim.cli import main
+
+    rec = tmp_path / "cum.csv"
+    rec.write_text(_PUSHES, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")                     # the command prints it as one 'warning:' line
+        assert main(["simulate", "--events", str(rec)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: cum.csv: together the record's doses are in the anesthetic range" in err, err
+    assert "arms.record" not in err

@@ -446,7 +446,7 @@ def simulate(
     # the figure, report and summary read the typical patient on a fine grid (cheap: one patient)
     fine_times = np.union1d(times, _fine_times(float(times[-1])))
     typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times)
-    warn_cumulative_anesthetic(sc, params, experiment=exp)
+    warn_cumulative_anesthetic(sc, params, experiment=exp, record_source=str(events) if events is not None else None)
     from .scale import monitored_peaks
 
     # the summary first, then 'wrote FILE' lines, then the notice: as trial, plan, sensitivity and qualify (the

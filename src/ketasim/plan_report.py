@@ -555,6 +555,13 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
         if out:
             check_target(out)
     rec = read_record(data, patient_id=patient_id)
+    import warnings as _w
+
+    from .app import record_anesthetic_warnings
+    from .errors import DoseWarning
+
+    for msg in record_anesthetic_warnings(rec, params):     # doses that add up to the anesthetic range
+        _w.warn(msg, DoseWarning, stacklevel=2)
     alt = None
     if alternative is not None:
         p = Path(alternative)

@@ -1235,6 +1235,10 @@ def _plan_result(form: dict) -> dict:
         warnings.simplefilter("always")
         rec = (record_from_yaml if fmt in ("yaml", "yml") else record_from_csv_text)(text, source="record")
     record_warnings = [str(w.message) for w in caught]
+    from ..app import record_anesthetic_warnings
+
+    with ENGINE_LOCK:       # doses that add up to the anesthetic range (the CLI's plan warns of them too)
+        record_warnings += record_anesthetic_warnings(rec)
     alt = form.get("alternative") or None
     if alt is not None and not isinstance(alt, list):
         raise InputError("alternative: expected a list of dose lines")
