@@ -436,3 +436,13 @@ def test_simulate_events_names_the_record_in_the_cumulative_warning(tmp_path, ca
     err = capsys.readouterr().err
     assert "warning: cum.csv: together the record's doses are in the anesthetic range" in err, err
     assert "arms.record" not in err
+
+
+@pytest.mark.parametrize("opt,value,message", [("--weight", "7", "error: --weight: must lie in [20, 250] kg, got 7"),
+                                               ("--age", "7", "error: --age: must lie in [12, 100] years, got 7")])
+def test_quick_form_range_errors_name_the_unit(capsys, opt, value, message):
+    # '--weight: must lie in [20, 250], got 7' named no unit
+    from ketasim.cli import main
+
+    assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", opt, value]) == 2
+    assert capsys.readouterr().err.strip() == message

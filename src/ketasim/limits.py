@@ -263,15 +263,16 @@ def check_size(n, field: str = "size") -> int:
     return check_int(n, field, lo=1, hi=MAX_PATIENTS)
 
 
-def check_real(value, field: str, *, lo: float = -math.inf, hi: float = math.inf) -> float:
-    """A finite number in [lo, hi]."""
+def check_real(value, field: str, *, lo: float = -math.inf, hi: float = math.inf, unit: str = "") -> float:
+    """A finite number in [lo, hi] (``unit`` named in the message: '--weight: must lie in [20, 250], got 7' said not
+    which unit the bounds are in)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(f"{field}: expected a number, got {type(value).__name__} {_short(value)}")
     v = float(value)
     if not math.isfinite(v):
         raise InputError(f"{field}: must be a finite number, got {v}")
     if not lo <= v <= hi:
-        raise InputError(f"{field}: must lie in [{lo:g}, {hi:g}], got {v:g}")
+        raise InputError(f"{field}: must lie in [{lo:g}, {hi:g}]{' ' + unit if unit else ''}, got {v:g}")
     return v
 
 

@@ -1132,7 +1132,7 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         return argument(name, option or "--" + name.replace("_", "-"))
 
     size = limits.check_size(size, "size")
-    weight_kg = limits.check_real(weight_kg, "weight_kg", lo=20, hi=250)
+    weight_kg = limits.check_real(weight_kg, "weight_kg", lo=20, hi=250, unit="kg")
     if every is not None and count is None:
         raise InputError(f"{arg('count')}: {arg('every')} {every} repeats the dose; give the number of doses, e.g. "
                          f"{argument('count=8', '--count 8')}")
@@ -1140,7 +1140,7 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     if baseline is not None:
         baseline = limits.check_real(baseline, "baseline")     # its range (0, scale max] is checked below
     if age_years is not None:
-        age_years = limits.check_real(age_years, "age_years", lo=12, hi=100)
+        age_years = limits.check_real(age_years, "age_years", lo=12, hi=100, unit="years")
     if condition is not None:
         condition = str(condition).strip().lower().replace("-", "_").replace(" ", "_")
         if condition not in CONDITIONS:
