@@ -527,3 +527,37 @@ def test_personal_plan_checks_params_variables_and_alternative_before_the_fit(mo
     with pytest.raises(InputError, match=r"^alternative\[0\]\.at: a dose at 1 h is not after the last observation"):
         personal.personal_plan(rec, variables="cadss", alternative={"drug": "esketamine", "route": "intranasal",
                                                                      "dose": "56 mg", "at": "1 h"})
+
+
+def test_plan_writes_the_records_warnings_into_its_json_and_report_as_the_dashboard_does(capsys, tmp_path):
+    """A record dose in the anesthetic range warned on stderr, but `plan --json/--report` had no word of it, while the
+    dashboard's plan page put it in its JSON and report with the fit's warnings."""
+    import json
+    import warnings
+
+    rec = tmp_path / "hi.csv"
+    rec.write_text(PATIENT_101.read_text().replace("101,0.5,1,0.5,mg/kg", "101,0.5,1,3,mg/kg"))
+    js, html = tmp_path / "p.json", tmp_path / "p.html"
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, out, err = run_cli(capsys, "plan", rec, "--json", js, "--report", html)
+    assert code == 0, err
+    says = "hi.csv row 2, column AMT: 3 mg/kg iv-infusion is in the anesthetic range"
+    assert [ln for ln in err.splitlines() if says in ln] == [f"warning: {says}" + err.split(says, 1)[1].splitlines()[0]]
+    assert says not in out                                   # said once, on stderr
+    assert json.loads(js.read_text())["fit"]["warnings"][0].startswith(says)
+    assert "3 mg/kg iv-infusion is in the anesthetic range" in html.read_text()
+
+
+def test_the_plan_pages_alternative_warns_on_the_page_as_the_command_does():
+    """An alternative dose in the anesthetic range: `plan --alternative` warned; the plan page said nothing (the
+    warning went to the server's log)."""
+    import pytest
+
+    pytest.importorskip("starlette")
+    from ketasim.web import api
+
+    alt = [{"drug": "esketamine", "route": "intranasal", "dose": "560 mg", "at": "400 h"}]
+    out = api.plan_form({"record": api.plan_example()["csv"], "alternative": alt})
+    warns = out["result"]["fit"]["warnings"]
+    assert warns[0].startswith("alternative[0].dose: 560 mg intranasal is in the anesthetic range")

@@ -551,17 +551,25 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
     from .record import read_record
     from .display import json_safe
 
+    import warnings
+
     for out in (json_out, report):          # fail before the fit, not after it
         if out:
             check_target(out)
-    rec = read_record(data, patient_id=patient_id)
-    import warnings as _w
-
+    with warnings.catch_warnings(record=True) as read:      # a dose in the anesthetic range warns
+        warnings.simplefilter("always")
+        rec = read_record(data, patient_id=patient_id)
+    for w in read:                          # on stderr as before
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    # and, as the dashboard's plan page does, in the JSON and the report with the fit's own warnings (the command's
+    # files had none of them)
+    record_warnings = [str(w.message) for w in read]
     from .app import record_anesthetic_warnings
     from .errors import DoseWarning
 
     for msg in record_anesthetic_warnings(rec, params):     # doses that add up to the anesthetic range
-        _w.warn(msg, DoseWarning, stacklevel=2)
+        warnings.warn(msg, DoseWarning, stacklevel=2)
+        record_warnings.append(msg)
     alt = None
     if alternative is not None:
         p = Path(alternative)
@@ -583,8 +591,6 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
         if v != "score" and v not in K.OUT_NAMES:
             raise InputError(f"--variable: unknown trajectory variable {v!r}; e.g. cp_ketamine_ng_ml, cadss, "
                              "sbp_change_mmhg (the trajectory columns)")
-    import warnings
-
     where = f"--alternative {Path(alternative).name}: " if alt is not None else ""
     with warnings.catch_warnings(record=True) as caught:     # shown once, naming the option (below)
         warnings.simplefilter("always")
@@ -604,8 +610,11 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
         if text not in shown:
             shown.add(text)
             warnings.warn_explicit(text, w.category, w.filename, w.lineno)
+            record_warnings.append(text)
     safe = json_safe(res)
     typer.echo(text_summary(safe))      # the summary, then 'wrote FILE' lines, then the notice: as trial, simulate
+    if record_warnings:                 # after the summary: stderr said them already
+        safe = {**safe, "fit": {**safe["fit"], "warnings": [*record_warnings, *safe["fit"]["warnings"]]}}
     if json_out:
         atomic_write_text(json_out, json.dumps(safe, indent=1, allow_nan=False))
         typer.echo(f"wrote {json_out}")

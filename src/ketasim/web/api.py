@@ -1231,17 +1231,23 @@ def _plan_result(form: dict) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise InputError("record: paste or upload a patient record (CSV or YAML)")
     fmt = str(form.get("format") or "csv").lower()
+    alt = form.get("alternative") or None
+    if alt is not None and not isinstance(alt, list):
+        raise InputError("alternative: expected a list of dose lines")
     with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:     # a dose in the anesthetic range warns
         warnings.simplefilter("always")
         rec = (record_from_yaml if fmt in ("yaml", "yml") else record_from_csv_text)(text, source="record")
+        if alt is not None:
+            # read here, its warnings with the record's (the plan's own reading warned in the server's log, not on
+            # the page; `ketasim plan --alternative` shows them): the plan gets the doses
+            from ..personal import _future_doses
+
+            alt = list(_future_doses(rec, alt, "alternative"))
     record_warnings = [str(w.message) for w in caught]
     from ..app import record_anesthetic_warnings
 
     with ENGINE_LOCK:       # doses that add up to the anesthetic range (the CLI's plan warns of them too)
         record_warnings += record_anesthetic_warnings(rec)
-    alt = form.get("alternative") or None
-    if alt is not None and not isinstance(alt, list):
-        raise InputError("alternative: expected a list of dose lines")
 
     def opt(key):
         v = form.get(key)
