@@ -537,15 +537,18 @@ def test_plan_writes_the_records_warnings_into_its_json_and_report_as_the_dashbo
 
     rec = tmp_path / "hi.csv"
     rec.write_text(PATIENT_101.read_text().replace("101,0.5,1,0.5,mg/kg", "101,0.5,1,3,mg/kg"))
-    js, html = tmp_path / "p.json", tmp_path / "p.html"
+    js, html, alt = tmp_path / "p.json", tmp_path / "p.html", tmp_path / "alt.yaml"
+    alt.write_text("- {drug: esketamine, route: intranasal, dose: 560 mg, at: 400 h}\n")
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        code, out, err = run_cli(capsys, "plan", rec, "--json", js, "--report", html)
+        code, out, err = run_cli(capsys, "plan", rec, "--json", js, "--report", html, "--alternative", alt)
     assert code == 0, err
     says = "hi.csv row 2, column AMT: 3 mg/kg iv-infusion is in the anesthetic range"
     assert [ln for ln in err.splitlines() if says in ln] == [f"warning: {says}" + err.split(says, 1)[1].splitlines()[0]]
     assert says not in out                                   # said once, on stderr
-    assert json.loads(js.read_text())["fit"]["warnings"][0].startswith(says)
+    warns = json.loads(js.read_text())["fit"]["warnings"]
+    assert warns[0].startswith(says)
+    assert warns[1].startswith("--alternative alt.yaml: alternative[0].dose: 560 mg intranasal is in the anesthetic")
     assert "3 mg/kg iv-infusion is in the anesthetic range" in html.read_text()
 
 
