@@ -564,3 +564,17 @@ def test_the_plan_pages_alternative_warns_on_the_page_as_the_command_does():
     out = api.plan_form({"record": api.plan_example()["csv"], "alternative": alt})
     warns = out["result"]["fit"]["warnings"]
     assert warns[0].startswith("alternative[0].dose: 560 mg intranasal is in the anesthetic range")
+
+
+def test_the_plan_report_and_summary_say_what_they_take(tmp_path):
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.plan_report import plan_report, text_summary
+
+    with pytest.raises(InputError, match=r"^res: expected the result of ketasim\.personal\.personal_plan \(the plan "
+                                         r"JSON\), got dict without patient, fit"):
+        plan_report({}, tmp_path / "p.html")                 # was KeyError: 'patient'
+    with pytest.raises(InputError, match=r"^res: expected the result .*, got str$"):
+        text_summary("plan.json")
+    assert not (tmp_path / "p.html").exists()

@@ -292,7 +292,19 @@ def patient_text(pat: dict) -> str:
     return ", ".join(parts)
 
 
+def _check_plan_result(res) -> None:
+    """One line for what is not a plan result (``plan_report({}, path)`` stopped with KeyError: 'patient')."""
+    from .errors import InputError
+
+    need = ("patient", "fit", "plans", "target", "forecast", "forecast_grid", "prior_forecast_grid", "observations")
+    missing = [k for k in need if k not in res] if isinstance(res, dict) else list(need)
+    if missing:
+        raise InputError(f"res: expected the result of ketasim.personal.personal_plan (the plan JSON), got "
+                         f"{type(res).__name__}" + (f" without {', '.join(missing)}" if isinstance(res, dict) else ""))
+
+
 def text_summary(res: dict) -> str:
+    _check_plan_result(res)
     from .personal import BARELY_INFORMED, NOT_INFORMED, ONE_SIDED, WIDER_THAN_LAPLACE
     from .population import scale_name
 
@@ -487,6 +499,7 @@ def plan_report(res: dict, path) -> Path:
 
     from .report import _page, _section, _plot_div, _table
 
+    _check_plan_result(res)
     path = Path(path)
     figs = {"fit-forecast": score_figure(res), "plans": plans_figure(res)}
     warn = "".join(f"<li>{html.escape(w)}</li>" for w in res["fit"]["warnings"])
