@@ -345,7 +345,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     stated = getattr(scenario, "patient", None) is not None
     typical = limits.check_bool(typical, "typical") or stated
     if typical and n not in (None, 1):
-        raise InputError(f"n: the typical patient is one patient (got {n})")
+        raise InputError(f"{argument('n', '--size')}: the typical patient is one patient (got {n})")
     n = 1 if typical else limits.check_size(DEFAULT_SIZE if n is None else n, argument("n", "--size"))
     seed = scenario.seed if seed is None else limits.check_seed(seed, argument("seed", "--seed"))
     spec = arm_spec(scenario.population, the_arm)
@@ -391,6 +391,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     sampling = (ep.pk if ep is not None and ep.pk is not None else None) or PKSampling()
     sampling = dataclasses.replace(sampling, analytes=tuple(ans)) if ans else sampling
     exp = experiment or scenario.experiment
+
     def rows_at(pset):
         """Every row under the parameter set ``pset`` (the same patients)."""
         cache: dict = {}
@@ -415,6 +416,10 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
                 for a in ans:
                     x = pk_t[pk_t["analyte"] == a].sort_values("subject")[COLUMNS[m]].to_numpy(float)
                     y = pk_r[pk_r["analyte"] == a].sort_values("subject")[COLUMNS[m]].to_numpy(float)
+                    # one set of patients for the ratio and both levels' means (a t1/2 without a terminal phase is
+                    # NaN at one level only): the ratio is then GM(test) / GM(reference) exactly
+                    both = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+                    x, y = x[both], y[both]
                     if n == 1:
                         v = x[0] / y[0] if y.size and y[0] > 0 else float("nan")
                         ci, k_ok = [float("nan")] * 2, int(np.isfinite(v))
