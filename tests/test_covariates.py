@@ -242,3 +242,13 @@ def test_a_withdrawal_design_is_named_as_not_applied():
     plain = run_covariates(quick_scenario("esketamine", "intranasal", "56 mg", size=5), n=5, contrasts=["age=70:45"],
                            endpoints=["cmax"])
     assert plain.provenance["design_note"] == "" and "note:" not in plain.format_table()
+
+
+def test_the_default_panel_leaves_out_what_the_population_already_takes():
+    """docs/tutorials/ddi.yaml's population takes clarithromycin: the default panel ran into 'already takes' (the
+    explicit request is refused, the default set simply leaves it out)."""
+    from ketasim import load_scenario
+
+    res = run_covariates(load_scenario("docs/tutorials/ddi.yaml"), n=10, endpoints=["cmax"])
+    contrasts = set(res.table()["contrast"])
+    assert "+ clarithromycin" not in contrasts and "+ rifampicin" in contrasts

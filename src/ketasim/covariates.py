@@ -349,7 +349,15 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     n = 1 if typical else limits.check_size(DEFAULT_SIZE if n is None else n, argument("n", "--size"))
     seed = scenario.seed if seed is None else limits.check_seed(seed, argument("seed", "--seed"))
     spec = arm_spec(scenario.population, the_arm)
-    texts = DEFAULT_CONTRASTS if contrasts is None else tuple(contrasts)
+    if contrasts is None:       # the default panel leaves out a comedication the arm or population already takes
+        from .population import parse_comedication
+
+        taken = {parse_comedication(c, "comedications")[0]
+                 for c in (*spec.comedications, *(getattr(the_arm, "comedications", None) or ()))}
+        texts = tuple(t for t in DEFAULT_CONTRASTS if t.partition("=")[2] not in taken or
+                      not t.startswith("comedication="))
+    else:
+        texts = tuple(contrasts)
     if not texts:
         raise InputError(f"{argument('covariates', '--covariate')}: give at least one contrast, e.g. 'age=70:45'")
     cs = [parse_contrast(t, spec, params, arm=the_arm, typical=typical) for t in texts]
