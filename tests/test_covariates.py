@@ -252,3 +252,17 @@ def test_the_default_panel_leaves_out_what_the_population_already_takes():
     res = run_covariates(load_scenario("docs/tutorials/ddi.yaml"), n=10, endpoints=["cmax"])
     contrasts = set(res.table()["contrast"])
     assert "+ clarithromycin" not in contrasts and "+ rifampicin" in contrasts
+
+
+def test_levels_after_a_comma_take_the_covariate_before_them(capsys):
+    """`--covariate weight=50,70,100` (a sweep against the population's mean) and
+    `--covariate comedication=rifampicin,clarithromycin` read as one contrast per level."""
+    code, out, err = run_cli(capsys, "covariates", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg",
+                             "--size", "10", "--covariate", "weight=50,70,100", "--covariate",
+                             "comedication=rifampicin,clarithromycin", "--endpoint", "cmax")
+    assert code == 0, err
+    for c in ("weight 50 vs 80 kg", "weight 70 vs 80 kg", "weight 100 vs 80 kg", "+ rifampicin", "+ clarithromycin"):
+        assert c in out, c
+    code, out, err = run_cli(capsys, "covariates", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg",
+                             "--size", "10", "--covariate", "70")
+    assert code != 0 and one_error_line(err).startswith("error: --covariate: write a contrast as COVARIATE=TEST")

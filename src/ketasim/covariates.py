@@ -293,6 +293,20 @@ def _paired_difference(a: np.ndarray, b: np.ndarray):
     return m, lo, hi
 
 
+def _inherit_names(contrasts) -> tuple:
+    """A level without a name takes the previous contrast's covariate: 'weight=50', '70', '100' (as the command
+    line's 'weight=50,70,100' arrives) reads as three weight contrasts against the population's mean, and
+    'comedication=rifampicin,clarithromycin' as two comedications."""
+    out, last = [], None
+    for t in contrasts:
+        if isinstance(t, str) and "=" not in t and last is not None and t.strip():
+            t = f"{last}={t.strip()}"
+        if isinstance(t, str) and "=" in t:
+            last = t.partition("=")[0].strip()
+        out.append(t)
+    return tuple(out)
+
+
 def _split_endpoints(endpoints):
     from .sensitivity import parse_endpoint
 
@@ -357,7 +371,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
         texts = tuple(t for t in DEFAULT_CONTRASTS if t.partition("=")[2] not in taken or
                       not t.startswith("comedication="))
     else:
-        texts = tuple(contrasts)
+        texts = _inherit_names(contrasts)
     if not texts:
         raise InputError(f"{argument('covariates', '--covariate')}: give at least one contrast, e.g. 'age=70:45'")
     cs = [parse_contrast(t, spec, params, arm=the_arm, typical=typical) for t in texts]
