@@ -907,8 +907,9 @@ def covariates(
                                   "comedication=rifampicin (or 'rifampicin for 5 d'; the reference is without it), "
                                   "care=inpatient:outpatient, resistant=no:yes (treatment-resistant). "
                                   "Without a reference: the population's mean (age, weight), median CRP, Val/Val, "
-                                  "the other sex. Default: sex, age 70, weight 55 and 110, Met/Met, CRP 10 and "
-                                  "every known inhibitor and inducer."),
+                                  "the other sex. Levels after a comma take the covariate before them "
+                                  "(weight=50,70,100: a sweep). Default: sex, age 70, weight 55 and 110, Met/Met, "
+                                  "CRP 10 and every known inhibitor and inducer."),
     endpoint: Optional[List[str]] = typer.Option(
         None, "--endpoint", help="What to compare (repeat or comma-separate): cmax, auc_0_t, auc_0_inf, t_half (PK, "
                                  "per analyte), cadss_peak, sbp_change_peak, dbp_change_peak, hr_change_peak, "
