@@ -578,3 +578,25 @@ def test_the_plan_report_and_summary_say_what_they_take(tmp_path):
     with pytest.raises(InputError, match=r"^res: expected the result .*, got str$"):
         text_summary("plan.json")
     assert not (tmp_path / "p.html").exists()
+
+
+def test_qualify_checks_its_arguments_before_running(monkeypatch, capsys):
+    import pytest
+
+    from ketasim import calibration
+    from ketasim.errors import InputError
+
+    monkeypatch.setattr(calibration, "simulate_calibration_arms", lambda *a, **k: pytest.fail("ran before checking"))
+    for kw, says in ((dict(size=0), "size: must lie in 1-"),
+                     (dict(seed=-1), "seed: must lie in 0-"),
+                     (dict(parameter_draws="x"), "parameter_draws: parameter draws must be a whole number from 2 to "
+                                                 "1000 (0: no prediction intervals), got 'x'"),
+                     (dict(parameter_draws=1), "parameter_draws: parameter draws must be a whole number from 2"),
+                     (dict(draw_seed=-1), "draw_seed: must lie in 0-"),
+                     (dict(params="cal.json"), "params: expected a ParameterSet"),
+                     (dict(trials=["nope"]), "trials: no calibration trial named 'nope'; known: ")):
+        with pytest.raises(InputError) as e:
+            calibration.qualify(**kw)
+        assert str(e.value).startswith(says), str(e.value)
+    code, _, err = run_cli(capsys, "qualify", "--uncertainty", "1")         # the command's rule, now Python's too
+    assert code == 2 and err.strip().startswith("error: --uncertainty: parameter draws must be a whole number"), err

@@ -2022,6 +2022,27 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
     quantiles of the beta-binomial count for the row's n (bounded to [0, 100]: :func:`rate_interval`). Rows also carry the interval without the between-trial part
     (``lo_no_between_trial`` ...) from the same draws, so one run compares both. ``targets``: the rows (default:
     :func:`build_targets`; rows given are reported with no skipped row)."""
+    from . import limits
+    from .errors import InputError, argument
+    from .trial import check_uncertainty_draws
+
+    # from Python: seed=-1 stopped in numpy, parameter_draws="x" with a TypeError, a file name as params with an
+    # AttributeError, size=0 after the whole run; an unknown trial name qualified nothing without a word
+    if params is not None and not isinstance(params, ParameterSet):
+        raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters(FILE)), got "
+                         f"{type(params).__name__}")
+    size = limits.check_size(size, argument("size", "--size"))
+    seed = limits.check_seed(seed, argument("seed", "--seed"))
+    if not (isinstance(parameter_draws, (int, np.integer)) and not isinstance(parameter_draws, bool)
+            and parameter_draws == 0):      # 0: no draws; else 2 to 1000, as the command line's --uncertainty
+        parameter_draws = check_uncertainty_draws(parameter_draws, argument("parameter_draws", "--uncertainty"))
+    draw_seed = limits.check_seed(draw_seed, "draw_seed")
+    if trials is not None:
+        trials = [trials] if isinstance(trials, str) else list(trials)
+        unknown = [t for t in trials if t not in TRIALS]
+        if unknown:
+            raise InputError(f"trials: no calibration trial named {', '.join(map(repr, unknown))[:120]}; known: "
+                             f"{', '.join(TRIALS)}")
     params = params or load_parameters()
     all_targets, skipped = build_targets() if targets is None else (list(targets), [])
     targets = all_targets if trials is None else [t for t in all_targets if t.trial in set(trials)]

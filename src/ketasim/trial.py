@@ -1360,13 +1360,13 @@ WHOLE_DESIGN_METHOD = "whole_design"
 MIN_WHOLE_DESIGN_DRAWS = 40
 
 
-def check_uncertainty_draws(k) -> int:
+def check_uncertainty_draws(k, field: str | None = None) -> int:
     """``--uncertainty``'s number of posterior parameter draws as an int (2 to :data:`MAX_UNCERTAINTY`), else a
-    one-line InputError naming ``uncertainty`` (``--uncertainty`` on the command line; 0, "no prediction intervals",
-    is the caller's to handle)."""
+    one-line InputError naming ``field`` (default ``uncertainty``, ``--uncertainty`` on the command line; 0, "no
+    prediction intervals", is the caller's to handle)."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= int(k) <= MAX_UNCERTAINTY:
-        raise InputError(f"{argument('uncertainty', '--uncertainty')}: parameter draws must be a whole number from 2 "
-                         f"to {MAX_UNCERTAINTY} (0: no prediction intervals), got {k!r}")
+        raise InputError(f"{field or argument('uncertainty', '--uncertainty')}: parameter draws must be a whole number "
+                         f"from 2 to {MAX_UNCERTAINTY} (0: no prediction intervals), got {k!r}")
     return int(k)
 
 
