@@ -2024,7 +2024,6 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
     :func:`build_targets`; rows given are reported with no skipped row)."""
     from . import limits
     from .errors import InputError, argument
-    from .trial import check_uncertainty_draws
 
     # from Python: seed=-1 stopped in numpy, parameter_draws="x" with a TypeError, a file name as params with an
     # AttributeError, size=0 after the whole run; an unknown trial name qualified nothing without a word
@@ -2035,7 +2034,7 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
     seed = limits.check_seed(seed, argument("seed", "--seed"))
     if not (isinstance(parameter_draws, (int, np.integer)) and not isinstance(parameter_draws, bool)
             and parameter_draws == 0):      # 0: no draws; else 2 to 1000, as the command line's --uncertainty
-        parameter_draws = check_uncertainty_draws(parameter_draws, argument("parameter_draws", "--uncertainty"))
+        parameter_draws = limits.check_uncertainty_draws(parameter_draws, argument("parameter_draws", "--uncertainty"))
     draw_seed = limits.check_seed(draw_seed, "draw_seed")
     if trials is not None:
         trials = [trials] if isinstance(trials, str) else list(trials)

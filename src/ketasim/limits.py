@@ -18,7 +18,7 @@ import numbers
 import os
 import re
 
-from .errors import YAML_BOOLEANS, InputError
+from .errors import YAML_BOOLEANS, InputError, argument
 
 #: Longest horizon (and any time in a scenario): 10 years in hours.
 MAX_TIME_H = 10 * 365.25 * 24.0
@@ -261,6 +261,21 @@ def check_seed(seed, field: str = "seed") -> int:
 
 def check_size(n, field: str = "size") -> int:
     return check_int(n, field, lo=1, hi=MAX_PATIENTS)
+
+
+#: most posterior parameter draws of a prediction interval (``trial --uncertainty``, ``qualify --uncertainty``)
+MAX_UNCERTAINTY = 1000
+
+
+def check_uncertainty_draws(k, field: str | None = None) -> int:
+    """``--uncertainty``'s number of posterior parameter draws as an int (2 to :data:`MAX_UNCERTAINTY`), else a
+    one-line InputError naming ``field`` (default ``uncertainty``, ``--uncertainty`` on the command line; 0, "no
+    prediction intervals", is the caller's to handle). One rule for ``run_trial``, ``qualify_external`` and
+    ``calibration.qualify`` (whose ``parameter_draws=1`` ran while the command refused ``--uncertainty 1``)."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 2 <= int(k) <= MAX_UNCERTAINTY:
+        raise InputError(f"{field or argument('uncertainty', '--uncertainty')}: parameter draws must be a whole number "
+                         f"from 2 to {MAX_UNCERTAINTY} (0: no prediction intervals), got {k!r}")
+    return int(k)
 
 
 def check_real(value, field: str, *, lo: float = -math.inf, hi: float = math.inf, unit: str = "") -> float:

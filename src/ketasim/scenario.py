@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
@@ -1091,7 +1092,10 @@ def quick_flag_message(message: str, python: bool = False) -> str:
     return message
 
 
-def _quick_names(fn):
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _quick_names(fn: _F) -> _F:
     """quick_scenario's errors name its arguments from Python ('dose: the unit is missing ...') and the quick form's
     options on the command line ('--dose: ...'), not the YAML paths they became ('arms.racemic-ketamine[0].dose')."""
     import functools
@@ -1105,7 +1109,7 @@ def _quick_names(fn):
         except InputError as e:
             raise type(e)(quick_flag_message(str(e), python=not on_command_line())) from None
 
-    return named
+    return cast(_F, named)         # the signature and types of quick_scenario (typed package)
 
 
 @_quick_names

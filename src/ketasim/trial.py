@@ -36,6 +36,7 @@ from .adverse_events import sample_incidence
 from .engine import decision_fluctuation_draws, default_horizon_h, run_arm
 from .model import DEFAULT_MODEL, model_id
 from .errors import InputError, argument
+from .limits import MAX_UNCERTAINTY, check_uncertainty_draws  # noqa: F401  (here since s41 in limits: qualify's too)
 from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional, fluctuation_parameters,  # noqa: F401
                          fluctuation_scale,
@@ -1351,23 +1352,11 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
 #: patients and random numbers (common random numbers), so their spread is the parameters' and trial effects', not
 #: resampling noise; the new trial's own sampling error comes from the full trial's CIs
 UNCERTAINTY_DRAW_PATIENTS = 200
-#: most draws (``--uncertainty``)
-MAX_UNCERTAINTY = 1000
 #: ``uncertainty.method`` of a trial whose intervals come from whole-design draws (withdrawal, follow-up)
 WHOLE_DESIGN_METHOD = "whole_design"
 #: fewest whole-design draws whose empirical 2.5-97.5 % range covers ~95 % (the range of N exchangeable draws spans
 #: ~(N - 1)/(N + 1) of the distribution: 39 draws' extremes are a 95 % prediction interval)
 MIN_WHOLE_DESIGN_DRAWS = 40
-
-
-def check_uncertainty_draws(k, field: str | None = None) -> int:
-    """``--uncertainty``'s number of posterior parameter draws as an int (2 to :data:`MAX_UNCERTAINTY`), else a
-    one-line InputError naming ``field`` (default ``uncertainty``, ``--uncertainty`` on the command line; 0, "no
-    prediction intervals", is the caller's to handle)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= int(k) <= MAX_UNCERTAINTY:
-        raise InputError(f"{field or argument('uncertainty', '--uncertainty')}: parameter draws must be a whole number "
-                         f"from 2 to {MAX_UNCERTAINTY} (0: no prediction intervals), got {k!r}")
-    return int(k)
 
 
 def whole_design_draws(scenario: Scenario) -> bool:
