@@ -130,7 +130,7 @@ CASES = [
     ("quick weight text", quick("ketamine", "iv", "0.5 mg/kg", weight_kg="80"), "weight_kg"),
     ("quick size text", quick("ketamine", "iv", "0.5 mg/kg", size="10"), "size"),
     ("quick seed negative", quick("ketamine", "iv", "0.5 mg/kg", seed=-1), "seed"),
-    ("quick output_every number", quick("ketamine", "iv", "0.5 mg/kg", output_every=5), "output_every:"),  # the argument
+    ("quick output_every number", quick("ketamine", "iv", "0.5 mg/kg", output_every=5), "output_every:"),
     # units
     ("parse_time_h None", lambda: parse_time_h(None, "t"), "t:"),
     ("parse_time_h list", lambda: parse_time_h(["1 h"], "t"), "t:"),

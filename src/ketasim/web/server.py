@@ -591,7 +591,8 @@ def _check_host(host) -> None:
         try:
             ipaddress.ip_address(h)
         except ValueError:
-            raise InputError(f"{argument('host', '--host')}: {host!r} is not an IP address; e.g. 127.0.0.1 (this machine only)") from None
+            raise InputError(f"{argument('host', '--host')}: {host!r} is not an IP address; e.g. 127.0.0.1 (this "
+                             "machine only)") from None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -607,7 +608,8 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except (OSError, OverflowError) as e:
         sock.close()
-        raise InputError(f"{argument('port', '--port')}: cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})") from None
+        raise InputError(f"{argument('port', '--port')}: cannot listen on {host}:{port} "
+                         f"({getattr(e, 'strerror', None) or e})") from None
     # listening from here on: a browser that opens the printed address before uvicorn has started (a loaded
     # machine) waits in the backlog instead of being refused; uvicorn's own listen() only sets the backlog again
     sock.listen(2048)

@@ -556,7 +556,10 @@ async function runTrial() {
   // the trial's own notes (e.g. its mean age bounded to 18-90 for an older patient); the arms' warnings are shown
   // by the simulation already
   const trialNotes = (body.warnings || []).filter((w) => w.field.startsWith("trial."));
-  if (!resp.ok) { showMessages(body.errors, "error"); showMessages(trialNotes, "warning"); $("#trial-status").textContent = "not started"; return; }
+  if (!resp.ok) {
+    showMessages(body.errors, "error"); showMessages(trialNotes, "warning");
+    $("#trial-status").textContent = "not started"; return;
+  }
   showMessages(trialNotes, "warning");
   btn.disabled = true;
   state.trialJob = body.job;
