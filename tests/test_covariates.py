@@ -159,6 +159,9 @@ def test_cli_writes_table_csv_provenance_and_forest(tmp_path, capsys):
     meta = json.loads((tmp_path / "c.csv.provenance.json").read_text())
     assert meta["n"] == 30 and meta["arm"] == "esketamine" and meta["model"].startswith("ketasim ")
     assert png.read_bytes()[:4] == b"\x89PNG"
+    from PIL import Image
+
+    assert "parameter_set" in Image.open(png).text["ketasim provenance"]      # review R5-3: as every figure
     html = page.read_text()
     assert 'id="ketasim-figures"' in html and "+ ticlopidine" in html and "not medical advice" in html
     lines = csv.read_text().splitlines()

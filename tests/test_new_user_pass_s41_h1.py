@@ -413,7 +413,7 @@ _PUSHES = (_HEADER + "1,0,0,,,,,,30,madrs,70,40,F\n1,0.1,1,0.9,mg/kg,,racemic-ke
 def test_record_doses_that_add_up_to_the_anesthetic_range_warn_in_the_plan():
     # two 0.9 mg/kg pushes 6 min apart: `simulate --events` warned (naming 'arms.record'), `plan` and the plan page
     # said nothing
-    from ketasim.app import record_anesthetic_warnings
+    from ketasim.summary import record_anesthetic_warnings
     from ketasim.record import record_from_csv_text
 
     rec = record_from_csv_text(_PUSHES, source="cum.csv")

@@ -118,41 +118,12 @@ def warn_cumulative_anesthetic(sc, params=None, *, experiment=None, record_sourc
     import warnings
 
     from .errors import DoseWarning
-    from .summary import cumulative_anesthetic_arms
+    from .summary import cumulative_anesthetic_arms, record_message
 
     for _, msg in cumulative_anesthetic_arms(sc, params, experiment=experiment):
         if record_source is not None:
-            msg = _record_message(msg, Path(record_source).name)
+            msg = record_message(msg, Path(record_source).name)
         warnings.warn(msg, DoseWarning, stacklevel=2)
-
-
-def _record_message(msg: str, name: str) -> str:
-    """A cumulative-dose warning of a record's arm in the record's words (its file, this patient)."""
-    return (msg.replace(RECORD_ARM_WARNING, f"{name}: together the record's doses", 1)
-            .replace("the typical patient's", "this patient's (typical random effects)", 1))
-
-
-#: How the cumulative check names a record's arm (``PatientRecord.to_scenario_dict``'s arm 'record')
-RECORD_ARM_WARNING = "arms.record: together its doses"
-
-
-def record_anesthetic_warnings(record, params=None) -> list[str]:
-    """A record's doses that add up to the anesthetic range (none alone in it), as ``simulate`` warns of an arm's:
-    two 0.9 mg/kg pushes 6 min apart warned with `simulate --events` and not at all with `plan` or the plan page.
-    Messages name the record's file. [] without doses."""
-    import warnings
-
-    from .errors import DoseWarning
-    from .scenario import scenario_from_dict
-    from .summary import cumulative_anesthetic_arms
-
-    if not record.doses:
-        return []
-    with warnings.catch_warnings():     # each dose's own warning came when the record was read
-        warnings.simplefilter("ignore", DoseWarning)
-        sc = scenario_from_dict(record.to_scenario_dict(size=1))
-    name = Path(str(record.source)).name
-    return [_record_message(msg, name) for _, msg in cumulative_anesthetic_arms(sc, params)]
 
 
 def _stderr(msg: str) -> None:

@@ -565,7 +565,9 @@ def forest_figure(result: CovariateResult, analyte: str | None = None):
     p = result.provenance
     who = "the typical patient" if p["typical"] else f"the same {p['n']:,} virtual patients at each level"
     fig.suptitle(f"{p['scenario']} ({p['arm']}): covariate effects, {who}", fontsize=10)
-    fig.text(0.01, 0.005, p["notice"], fontsize=6, color="#6b7280")
+    from .io import figure_provenance_line
+
+    fig.text(0.01, 0.005, f"{p['notice']}  {figure_provenance_line(p)}", fontsize=6, color="#6b7280")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
@@ -574,13 +576,13 @@ def write_forest(result: CovariateResult, path, analyte: str | None = None):
     """The forest figure to ``path`` (PNG, SVG or PDF by its suffix; atomic)."""
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path, figure_format
+    from .io import atomic_path, figure_format, save_figure
 
     fmt = figure_format(path, "--plot")
     fig = forest_figure(result, analyte)
     try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=130)
+        with atomic_path(path) as tmp:      # a PNG carries the run's provenance in its metadata, as every figure
+            save_figure(fig, tmp, fmt, 130, result.provenance)
     finally:
         plt.close(fig)
     return path

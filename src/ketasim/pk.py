@@ -64,11 +64,12 @@ PARENT_COMPARTMENTS = ("arterial", "arm_venous", "fast", "slow", "deep")
 # depot indices (absorption rate constants: typical_ka, each patient's in PKModel.ka)
 DEPOTS = ("nasal_s", "nasal_r", "gut_s", "gut_r", "im_s", "im_r", "sc_s", "sc_r", "sl_s", "sl_r")
 N_DEPOTS = len(DEPOTS)
-#: the depots whose bioavailability carries no random effect (IM and SC: route.im.f / route.sc.f for every patient);
-#: the kernel (through codegen), the reference solver and the SBML export read them here, not as the numbers 4-7
-FIXED_F_DEPOTS = tuple(DEPOTS.index(d) for d in ("im_s", "im_r", "sc_s", "sc_r"))
-#: the injection depots (IM and SC) whose absorption rate carries the patient's eta_ka_injection
+#: the injection depots (IM and SC), named once so that a new one gets both properties: their absorption rate carries
+#: the patient's eta_ka_injection, and their bioavailability no random effect (FIXED_F_DEPOTS: route.im.f / route.sc.f
+#: for every patient; the kernel (through codegen), the reference solver and the SBML export read them here, not as
+#: the numbers 4-7)
 INJECTION_DEPOTS = tuple(DEPOTS.index(d) for d in ("im_s", "im_r", "sc_s", "sc_r"))
+FIXED_F_DEPOTS = INJECTION_DEPOTS
 
 
 def typical_ka(params: ParameterSet) -> np.ndarray:

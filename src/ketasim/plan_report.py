@@ -577,7 +577,7 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
     # and, as the dashboard's plan page does, in the JSON and the report with the fit's own warnings (the command's
     # files had none of them)
     record_warnings = [str(w.message) for w in read]
-    from .app import record_anesthetic_warnings
+    from .summary import record_anesthetic_warnings
     from .errors import DoseWarning
 
     for msg in record_anesthetic_warnings(rec, params):     # doses that add up to the anesthetic range

@@ -279,3 +279,32 @@ def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None) -> lis
                               f"{ce.max():.0f} ng/mL; expect sedation; that it blocks the antidepressant plasticity is "
                               "a hypothesis, off by default: experiments.anesthetic_state)"))
     return out
+
+
+def record_message(msg: str, name: str) -> str:
+    """A cumulative-dose warning of a record's arm in the record's words (its file, this patient)."""
+    return (msg.replace(RECORD_ARM_WARNING, f"{name}: together the record's doses", 1)
+            .replace("the typical patient's", "this patient's (typical random effects)", 1))
+
+
+#: How the cumulative check names a record's arm (``PatientRecord.to_scenario_dict``'s arm 'record')
+RECORD_ARM_WARNING = "arms.record: together its doses"
+
+
+def record_anesthetic_warnings(record, params=None) -> list[str]:
+    """A record's doses that add up to the anesthetic range (none alone in it), as ``simulate`` warns of an arm's:
+    two 0.9 mg/kg pushes 6 min apart warned with `simulate --events` and not at all with `plan` or the plan page.
+    Messages name the record's file. [] without doses."""
+    import warnings
+    from pathlib import Path
+
+    from .errors import DoseWarning
+    from .scenario import scenario_from_dict
+
+    if not record.doses:
+        return []
+    with warnings.catch_warnings():     # each dose's own warning came when the record was read
+        warnings.simplefilter("ignore", DoseWarning)
+        sc = scenario_from_dict(record.to_scenario_dict(size=1))
+    name = Path(str(record.source)).name
+    return [record_message(msg, name) for _, msg in cumulative_anesthetic_arms(sc, params)]

@@ -1244,7 +1244,7 @@ def _plan_result(form: dict) -> dict:
 
             alt = list(_future_doses(rec, alt, "alternative"))
     record_warnings = [str(w.message) for w in caught]
-    from ..app import record_anesthetic_warnings
+    from ..summary import record_anesthetic_warnings
 
     with ENGINE_LOCK:       # doses that add up to the anesthetic range (the CLI's plan warns of them too)
         record_warnings += record_anesthetic_warnings(rec)
