@@ -399,12 +399,10 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     levels = {(c.covariate, c.test) for c in cs} | {(c.covariate, c.reference) for c in cs}
     horizon = [0.0, *[e.time_h for e in pd_eps if e.time_h is not None]]
     one = limits.estimate_scenario_run(scenario, n, horizon, tables=False, arms=[the_arm])
-    from .trial import MAX_UNCERTAINTY
-
     u_field = argument("uncertainty", "--uncertainty")
-    uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=MAX_UNCERTAINTY)
-    if uncertainty == 1:
-        raise InputError(f"{u_field}: an interval needs at least 2 posterior draws (e.g. 20), or 0 for none")
+    uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=limits.MAX_UNCERTAINTY)
+    if uncertainty:             # the trial's and qualify's rule: 2 to MAX_UNCERTAINTY draws (0: none)
+        uncertainty = limits.check_uncertainty_draws(uncertainty, u_field)
     runs = 2 * len(levels) * (1 + uncertainty)
     limits.check_repeated(one, runs, argument("n", "--size"), what=f"{runs} runs of {n:,} patients",
                           fewer="fewer patients or contrasts", per_run=f"{n:,} patients per run")
