@@ -269,3 +269,4 @@ def test_levels_after_a_comma_take_the_covariate_before_them(capsys):
     code, out, err = run_cli(capsys, "covariates", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg",
                              "--size", "10", "--covariate", "70")
     assert code != 0 and one_error_line(err).startswith("error: --covariate: write a contrast as COVARIATE=TEST")
+

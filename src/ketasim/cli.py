@@ -1080,8 +1080,10 @@ def qualify(
                                             "NAME_observed.csv (its results, the format of `trial --observed`). "
                                             "Each runs and is compared with 95% prediction intervals; nothing is "
                                             "fitted. Writes --json and --html (default out/external_qualification.*)."),
-    html: Optional[Path] = typer.Option(None, help="HTML report with plots (default out/qualification.html; with "
-                                                   "--external out/external_qualification.html)."),
+    html: Optional[Path] = typer.Option(None, "--html", "--report",
+                                        help="HTML report with plots (default out/qualification.html; with "
+                                             "--external out/external_qualification.html); --report as in the other "
+                                             "commands."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="With --external: the JSON (tidy rows, summary, "
                                             "provenance; default out/external_qualification.json)."),
     size: int = typer.Option(2000, help="Virtual patients per arm."),
