@@ -270,3 +270,15 @@ def test_levels_after_a_comma_take_the_covariate_before_them(capsys):
                              "--size", "10", "--covariate", "70")
     assert code != 0 and one_error_line(err).startswith("error: --covariate: write a contrast as COVARIATE=TEST")
 
+
+
+def test_a_sweep_through_the_reference_leaves_that_level_out():
+    """Review R7-1: 'weight=50,80,110' around the population's mean of 80 kg failed as a whole ('both 80: nothing to
+    compare'); the sweep's level at the reference is left out, a single explicit one is still refused."""
+    sc = quick_scenario("esketamine", "intranasal", "56 mg", size=10)
+    df = run_covariates(sc, n=10, contrasts=["weight=50", "80", "110"], endpoints=["cmax"]).table()
+    assert sorted(set(df["contrast"])) == ["weight 110 vs 80 kg", "weight 50 vs 80 kg"]
+    with pytest.raises(InputError, match="both 80: nothing to compare"):
+        run_covariates(sc, n=10, contrasts=["weight=80"], endpoints=["cmax"])
+    with pytest.raises(InputError, match="every level is the reference itself"):
+        run_covariates(sc, n=10, contrasts=["weight=80", "80"], endpoints=["cmax"])

@@ -372,11 +372,13 @@ def test_cross_validation_options_are_checked_before_anything_runs(capsys, tmp_p
     (["export", REPO / "examples" / "design_example.yaml", "--sbml", "{d}/m.json"],
      "error: --sbml: {d}/m.json ends in '.json', but --sbml writes SBML (XML): name it 'm.xml'"),
     (["qualify", "--size", "1", "--html", "{d}/q.json"],
-     "error: --html: {d}/q.json ends in '.json', but --html writes HTML: name it 'q.html', or use --cv-json"),
+     "error: --html/--report: {d}/q.json ends in '.json', but --html/--report writes HTML: name it 'q.html', or "
+     "use --cv-json"),
     (["qualify", "--external", REPO / "examples" / "external", "--size", "1", "--json", "{d}/e.html"],
-     "error: --json: {d}/e.html ends in '.html', but --json writes JSON: name it 'e.json', or use --html"),
+     "error: --json: {d}/e.html ends in '.html', but --json writes JSON: name it 'e.json', or use --html/--report"),
     (["qualify", "--cross-validate", "--size", "1", "--cv-json", "{d}/cv.html"],
-     "error: --cv-json: {d}/cv.html ends in '.html', but --cv-json writes JSON: name it 'cv.json', or use --html"),
+     "error: --cv-json: {d}/cv.html ends in '.html', but --cv-json writes JSON: name it 'cv.json', or use "
+     "--html/--report"),
 ])
 def test_export_and_qualify_outputs_named_as_another_kind_are_refused(capsys, tmp_path, argv, says):
     """`export --sbml m.json` wrote SBML into a .json file and `qualify --html q.json` HTML into one (simulate,

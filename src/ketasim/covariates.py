@@ -92,12 +92,14 @@ def _number(text: str, field: str, covariate: str, lo: float, hi: float, unit: s
 
 
 def parse_contrast(text, spec, params: ParameterSet, field: str | None = None, arm=None,
-                   typical: bool = False) -> Contrast:
+                   typical: bool = False, allow_equal: bool = False) -> Contrast | None:
     """'sex=female:male', 'age=70' (reference: the population's mean), 'weight=55:80', 'genotype=met/met',
     'crp=10:1', 'comedication=rifampicin for 5 d' (reference: the population's comedications) -> :class:`Contrast`;
     a one-line InputError naming ``field`` otherwise. ``spec``: the population whose patients are compared;
     ``arm``: the arm analysed (a comedication it already takes, in the population or in the arm, is refused);
-    ``typical``: one patient, whose age may be 12-100 years (a population's are drawn within 18-90)."""
+    ``typical``: one patient, whose age may be 12-100 years (a population's are drawn within 18-90);
+    ``allow_equal``: a test level equal to the reference gives None (a sweep's level at the reference), not an
+    error."""
     from .limits import AGE_RANGE
     from .patient import parse_sex
     from .population import AGE_MEAN_RANGE, GENOTYPES, WEIGHT_MEAN_RANGE, parse_comedication
@@ -161,6 +163,8 @@ def parse_contrast(text, spec, params: ParameterSet, field: str | None = None, a
                  "crp": spec.crp_mg_l if spec.crp_mg_l is not None else params.get("pop.crp_median", "mg/L")}[name]
             r = float(r)
     if t == r:
+        if allow_equal:
+            return None
         raise InputError(f"{field}: {name}'s test and reference levels are both {_level_text(t)}: nothing to compare")
     return Contrast(name, t, r)
 
@@ -293,18 +297,23 @@ def _paired_difference(a: np.ndarray, b: np.ndarray):
     return m, lo, hi
 
 
-def _inherit_names(contrasts) -> tuple:
+def _inherit_names(contrasts) -> tuple[tuple, tuple]:
     """A level without a name takes the previous contrast's covariate: 'weight=50', '70', '100' (as the command
     line's 'weight=50,70,100' arrives) reads as three weight contrasts against the population's mean, and
-    'comedication=rifampicin,clarithromycin' as two comedications."""
-    out, last = [], None
+    'comedication=rifampicin,clarithromycin' as two comedications. Returns (texts, whether each continues a sweep:
+    the level after a named one and every inherited one)."""
+    out, swept, last = [], [], None
     for t in contrasts:
-        if isinstance(t, str) and "=" not in t and last is not None and t.strip():
+        inherited = isinstance(t, str) and "=" not in t and last is not None and bool(t.strip())
+        if inherited:
             t = f"{last}={t.strip()}"
+            if swept:
+                swept[-1] = swept[-1] or out[-1].partition("=")[0].strip() == last
         if isinstance(t, str) and "=" in t:
             last = t.partition("=")[0].strip()
         out.append(t)
-    return tuple(out)
+        swept.append(inherited)
+    return tuple(out), tuple(swept)
 
 
 def _split_endpoints(endpoints):
@@ -370,11 +379,19 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
                  for c in (*spec.comedications, *(getattr(the_arm, "comedications", None) or ()))}
         texts = tuple(t for t in DEFAULT_CONTRASTS if t.partition("=")[2] not in taken or
                       not t.startswith("comedication="))
+        swept = (False,) * len(texts)
     else:
-        texts = _inherit_names(contrasts)
+        texts, swept = _inherit_names(contrasts)
     if not texts:
         raise InputError(f"{argument('covariates', '--covariate')}: give at least one contrast, e.g. 'age=70:45'")
-    cs = [parse_contrast(t, spec, params, arm=the_arm, typical=typical) for t in texts]
+    cs = []
+    for t, in_sweep in zip(texts, swept):
+        c = parse_contrast(t, spec, params, arm=the_arm, typical=typical, allow_equal=in_sweep)
+        if c is not None:           # a sweep's level at the reference itself (weight=50,80,110 around 80): left out
+            cs.append(c)
+    if not cs:
+        raise InputError(f"{argument('covariates', '--covariate')}: every level is the reference itself: nothing "
+                         "to compare")
     if len({c.label for c in cs}) < len(cs):
         twice = next(c.label for c in cs if sum(d.label == c.label for d in cs) > 1)
         raise InputError(f"{argument('covariates', '--covariate')}: {twice!r} is given twice")
