@@ -446,3 +446,15 @@ def test_quick_form_range_errors_name_the_unit(capsys, opt, value, message):
 
     assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", opt, value]) == 2
     assert capsys.readouterr().err.strip() == message
+
+
+@pytest.mark.parametrize("count", [2001, 10001])
+def test_quick_form_count_has_one_limit(count):
+    # --count 5000 said 'more than the 2000 supported', --count 10001 'must lie in 1-10,000'
+    from ketasim import quick_scenario
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError, match=rf"^count: must lie in 1-2,000, got {count:,}$"):
+        quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", every="1 d", count=count)
+    assert quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", every="1 d", count=2000).arms[0].doses[0].count \
+        == 2000

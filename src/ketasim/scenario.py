@@ -1140,7 +1140,11 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     if every is not None and count is None:
         raise InputError(f"{arg('count')}: {arg('every')} {every} repeats the dose; give the number of doses, e.g. "
                          f"{argument('count=8', '--count 8')}")
-    count = limits.check_int(1 if count is None else count, "count", lo=1, hi=MAX_ADMINISTRATIONS_PER_ARM)
+    from .regimen import MAX_ADMINISTRATIONS
+
+    # the quick form is one dose line, whose count the regimen allows up to MAX_ADMINISTRATIONS (2000): --count
+    # 5000 said 'more than the 2000 supported' and --count 10001 'must lie in 1-10,000'
+    count = limits.check_int(1 if count is None else count, "count", lo=1, hi=MAX_ADMINISTRATIONS)
     if baseline is not None:
         baseline = limits.check_real(baseline, "baseline")     # its range (0, scale max] is checked below
     if age_years is not None:
