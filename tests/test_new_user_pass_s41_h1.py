@@ -458,3 +458,16 @@ def test_quick_form_count_has_one_limit(count):
         quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", every="1 d", count=count)
     assert quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", every="1 d", count=2000).arms[0].doses[0].count \
         == 2000
+
+
+def test_simulate_events_report_names_the_record_patient(tmp_path):
+    # `simulate --events R.csv --report` said 'typical patient only: yes (the population's typical patient: mean
+    # covariates ...; --typical or --size 1)' of the record's own patient
+    from ketasim.cli import main
+
+    out = tmp_path / "r.html"
+    assert main(["simulate", "--events", "examples/patient/patient_101.csv", "--report", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert ("yes (the patient of the record patient_101.csv: its own covariates and doses, typical random effects; "
+            "its observed values are not fitted, `ketasim plan` fits them)") in page
+    assert "the population&#x27;s typical patient" not in page and "the population's typical patient" not in page

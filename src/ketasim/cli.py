@@ -472,7 +472,8 @@ def simulate(
     if report:
         from .report import simulation_report
 
-        simulation_report(result, typ_fine, report)
+        simulation_report(result, typ_fine, report,
+                          record_source=Path(str(events)).name if events is not None else None)
         typer.echo(f"wrote {report}")
     if pk_json:
         typer.echo(_write_pk_json(pk_json, pk_docs))

@@ -210,7 +210,7 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _provenance_table(prov: dict, stated_patient: bool = False) -> str:
+def _provenance_table(prov: dict, stated_patient: bool = False, record_source: str | None = None) -> str:
     """The provenance rows; ``stated_patient``: the scenario states one patient (``patient:``), which the engine
     simulates with typical effects (its provenance says typical_patient: true without --typical or --size 1)."""
     keys = [("scenario", "scenario"), ("ketasim_version", "ketasim version"), ("parameter_set", "parameter set"),
@@ -266,6 +266,10 @@ def _provenance_table(prov: dict, stated_patient: bool = False) -> str:
         if k == "experiments":          # {switch: value} not at the default
             return ", ".join(f"experiments.{n}: {str(v).lower() if isinstance(v, bool) else format(v, 'g')}"
                              for n, v in prov[k].items()) or "none (the intact mechanism)"
+        if k == "typical_patient" and prov[k] and record_source:
+            # `simulate --events R.csv --report`: it said 'the population's typical patient: mean covariates ...'
+            return (f"yes (the patient of the record {record_source}: its own covariates and doses, typical random "
+                    "effects; its observed values are not fitted, `ketasim plan` fits them)")
         if k == "typical_patient" and prov[k] and stated_patient:
             # it said "the population's typical patient: mean covariates ...; --typical or --size 1"
             return "yes (the stated patient: its own covariates, no between-patient variability)"
@@ -369,10 +373,12 @@ def _discharge_note(params) -> str:
             "mmHg of pre-dose; 0 when they are met throughout the session.")
 
 
-def simulation_report(result, typical_result, path, *, parameter_edits: dict | None = None) -> Path:
+def simulation_report(result, typical_result, path, *, parameter_edits: dict | None = None,
+                      record_source: str | None = None) -> Path:
     """Write the HTML report of a simulation: ``result`` (a population or one patient per arm) and
     ``typical_result`` (the typical patient per arm, drawn as lines; may be ``result`` itself). ``parameter_edits``:
-    ``{name: {value, installed, unit}}`` named in the provenance (the dashboard's edits; None: no such row)."""
+    ``{name: {value, installed, unit}}`` named in the provenance (the dashboard's edits; None: no such row).
+    ``record_source``: the scenario is a patient record's (``simulate --events FILE``)."""
     from .summary import cascade_summary
     from .web import figures as F
 
@@ -398,7 +404,8 @@ def simulation_report(result, typical_result, path, *, parameter_edits: dict | N
     sections = [
         _section("Provenance", _provenance_table(result.provenance if parameter_edits is None else
                                                  {**result.provenance, "parameter_edits": parameter_edits},
-                                                 stated_patient=getattr(sc, "patient", None) is not None),
+                                                 stated_patient=getattr(sc, "patient", None) is not None,
+                                                 record_source=record_source),
                  "provenance"),
         _section("Time courses: every link of the chain",
                  _plot_div("cascade", band_note + " Buttons switch between log time (minutes to weeks at once) "
