@@ -471,3 +471,16 @@ def test_simulate_events_report_names_the_record_patient(tmp_path):
     assert ("yes (the patient of the record patient_101.csv: its own covariates and doses, typical random effects; "
             "its observed values are not fitted, `ketasim plan` fits them)") in page
     assert "the population&#x27;s typical patient" not in page and "the population's typical patient" not in page
+
+
+def test_load_scenario_of_a_mapping_points_to_scenario_from_dict():
+    # load_scenario({...}) said only 'expected a scenario file path, got dict'
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError, match=r"^path: expected a scenario file path, got dict; a mapping is read with "
+                                         r"scenario_from_dict\(\.\.\.\)$"):
+        load_scenario({"name": "x"})
+    sc = load_scenario("docs/tutorials/crossover.yaml")
+    with pytest.raises(InputError, match="a Scenario is already loaded"):
+        load_scenario(sc)

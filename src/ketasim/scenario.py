@@ -1007,7 +1007,9 @@ def parse_scenario_yaml(text: str, where: str = "scenario") -> Any:
 def load_scenario(path) -> Scenario:
     """Read a YAML scenario file (a regular file of at most 1 MiB)."""
     if not isinstance(path, (str, Path)) or (isinstance(path, str) and not path.strip()):
-        raise InputError(f"path: expected a scenario file path, got {type(path).__name__}")
+        hint = ("; a mapping is read with scenario_from_dict(...)" if isinstance(path, dict) else
+                "; a Scenario is already loaded: pass it on as it is" if isinstance(path, Scenario) else "")
+        raise InputError(f"path: expected a scenario file path, got {type(path).__name__}{hint}")
     data = parse_scenario_yaml(read_scenario_text(path), str(path))
     if data is None:                    # an empty file, or only comments
         raise ScenarioFileError(f"{path}: the file is empty; a scenario is a mapping (name, population, arms, "
