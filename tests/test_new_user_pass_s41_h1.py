@@ -484,3 +484,16 @@ def test_load_scenario_of_a_mapping_points_to_scenario_from_dict():
     sc = load_scenario("docs/tutorials/crossover.yaml")
     with pytest.raises(InputError, match="a Scenario is already loaded"):
         load_scenario(sc)
+
+
+def test_pk_exact_rows_say_why_auc_inf_and_t_half_are_missing():
+    # `--pk-exact` of a dose followed by another printed 'model exact ... n/a' and an empty t1/2 without a word
+    from ketasim import quick_scenario
+    from ketasim.nca import PKSampling, format_summary, scenario_pk
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg", every="3.5 d", count=2)
+    first = format_summary(scenario_pk(sc, n=1, typical=True, sampling=PKSampling(dose="first", exact=True)))
+    assert ("  model exact: the same patients on a 1-minute grid (no t1/2 of its own); AUC0-inf only after a last dose "
+            "(the grid stops at the next dose)") in first
+    last = format_summary(scenario_pk(sc, n=1, typical=True, sampling=PKSampling(dose="last", exact=True)))
+    assert "  model exact: the same patients on a 1-minute grid (no t1/2 of its own)\n" in last

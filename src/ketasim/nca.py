@@ -601,6 +601,12 @@ def format_summary(df: pd.DataFrame, *, title: str = "") -> str:
             why = ("no terminal phase on the schedule" if set(labels) <= {LABELS["auc_0_inf"], LABELS["t_half"]}
                    else "non-positive or missing values")
             lines.append(f"  {', '.join(labels)}: evaluable in fewer than the {n:,} patients ({which}; {why})")
+        if "exact_cmax_ng_ml" in g:
+            # its empty t1/2 and its AUC0-inf 'n/a' (a dose followed by another) beside the schedule's values had no
+            # word of why
+            why = ("; AUC0-inf only after a last dose (the grid stops at the next dose)"
+                   if g["exact_auc_0_inf_ng_h_ml"].isna().all() else "")
+            lines.append(f"  model exact: the same patients on a 1-minute grid (no t1/2 of its own){why}")
     # one patient per arm (the typical patient) has its own values, not a geometric mean and CV
     several = bool(len(df)) and int(df.groupby("arm", sort=False)["subject"].nunique().max()) > 1
     lines.append(("Cmax, AUC, t1/2: geometric mean (geometric CV %); Tmax: median [range]. " if several else "")
