@@ -497,3 +497,20 @@ def test_pk_exact_rows_say_why_auc_inf_and_t_half_are_missing():
             "(the grid stops at the next dose)") in first
     last = format_summary(scenario_pk(sc, n=1, typical=True, sampling=PKSampling(dose="last", exact=True)))
     assert "  model exact: the same patients on a 1-minute grid (no t1/2 of its own)\n" in last
+
+
+def test_plan_of_a_record_on_a_scale_without_a_population_baseline_says_so():
+    # a record with an IES-R rating before its first dose was told 'DV (iesr): a score before the first dose: ...
+    # state the population's baseline score', which a record cannot do
+    from ketasim.errors import InputError
+    from ketasim.personal import PatientModel
+    from ketasim.record import record_from_csv_text
+
+    text = (_HEADER + "1,0,0,,,,,,20,iesr,70,40,F\n1,0.1,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n"
+            "1,24,0,,,,,,12,iesr,,,\n")
+    rec = record_from_csv_text(text, source="r.csv")
+    with pytest.raises(InputError, match=r"^r\.csv: a personal fit needs a prior for the patient's true baseline, the "
+                                         r"population's baseline on the record's scale, and IES-R \(iesr\) has none "
+                                         r"with a published source; plans fit records rated on madrs, hamd17, "):
+        PatientModel(rec)
+    assert rec.to_scenario_dict()["population"]["baseline"]["mean"] == 20.0     # simulate --events runs it

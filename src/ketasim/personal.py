@@ -103,6 +103,16 @@ class PatientModel:
         #: a synthetic patient's own eta_recurrence (synthetic_record; None for a real record): the truth in validate
         self.true_eta_recurrence = None
         r = self.record
+        from .population import DEFAULT_BASELINE, scale_name
+
+        if r.scale not in DEFAULT_BASELINE:
+            # it said 'DV (iesr): a score before the first dose: ... state the population's baseline score' to a
+            # record that had one: a record cannot state a population, and the fit's prior needs it
+            fits = ", ".join(DEFAULT_BASELINE)
+            raise InputError(f"{r.source}: a personal fit needs a prior for the patient's true baseline, the "
+                             f"population's baseline on the record's scale, and {scale_name(r.scale)} ({r.scale}) "
+                             f"has none with a published source; plans fit records rated on {fits} (`ketasim simulate "
+                             "--events` runs this record as it is)")
         self.spec = r.population_spec()
         draw = sample_patients(self.spec, self.params, np.random.default_rng(PRIOR_SEED), PRIOR_DRAWS)
         names = [f.name for f in dataclasses.fields(Patients) if f.name.startswith("eta_")
