@@ -250,7 +250,8 @@ def test_a_schedule_beyond_ten_years_is_named_at_its_line():
     lines = [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"},
              {"drug": "esketamine", "route": "intranasal", "dose": "56 mg", "at": "3600 d", "every": "30 d",
               "count": 20}]
-    with pytest.raises(InputError, match=r"^arms\.a\[1\]\.every: the last dose ends at 100080 h, beyond"):
+    with pytest.raises(InputError,
+                       match=r"^arms\.a\[1\]\.every: the last dose ends at 100080 h \(11\.4 years\), beyond"):
         scenario_from_dict({"name": "x", "arms": {"a": lines}})
     form = copy.deepcopy(api.default_form())
     form["regimens"][0].update(every=1000, every_unit="d", count=50)

@@ -634,7 +634,9 @@ def scenario_from_dict(data: dict) -> Scenario:
             # named at the line (its every, or its at for a single dose): the dashboard showed it at the arm's dose
             i = ends.index(last)
             key = "every" if a.doses[i].count > 1 else "at"
-            raise InputError(f"arms.{a.name}[{i}].{key}: the last dose ends at {last:g} h, beyond the "
+            # in years too: '335833 h' alone did not say how far beyond 10 years a schedule ran
+            raise InputError(f"arms.{a.name}[{i}].{key}: the last dose ends at {last:g} h ({last / 8766:.3g} "
+                             "years), beyond the "
                              f"{limits.MAX_TIME_H:g} h (10 years) ketasim simulates; check 'at', 'every' and 'count'")
     endpoints = None
     if m.endpoints is not None:
