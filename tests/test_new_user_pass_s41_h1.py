@@ -514,3 +514,21 @@ def test_plan_of_a_record_on_a_scale_without_a_population_baseline_says_so():
                                          r"with a published source; plans fit records rated on madrs, hamd17, "):
         PatientModel(rec)
     assert rec.to_scenario_dict()["population"]["baseline"]["mean"] == 20.0     # simulate --events runs it
+
+
+def test_quick_form_figure_title_states_the_regimen(tmp_path, monkeypatch):
+    # `simulate --drug esketamine ... --plot` was titled 'quick: typical patient' over a legend naming only the drug
+    from ketasim import plotting
+    from ketasim.cli import main
+
+    titles = []
+    real = plotting.plot_cascade
+
+    def spy(*a, **kw):
+        titles.append(kw.get("title"))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(plotting, "plot_cascade", spy)
+    assert main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg", "--every", "3.5d",
+                 "--count", "2", "--plot", str(tmp_path / "e.png")]) == 0
+    assert titles == ["esketamine intranasal 56 mg, 2 doses every 3.5 d: typical patient"], titles
