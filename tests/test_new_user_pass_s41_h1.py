@@ -532,3 +532,6 @@ def test_quick_form_figure_title_states_the_regimen(tmp_path, monkeypatch):
     assert main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg", "--every", "3.5d",
                  "--count", "2", "--plot", str(tmp_path / "e.png")]) == 0
     assert titles == ["esketamine intranasal 56 mg, 2 doses every 3.5 d: typical patient"], titles
+    assert main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg",
+                 "--report", str(tmp_path / "e.html")]) == 0
+    assert "ketasim simulation report: esketamine intranasal 56 mg<" in (tmp_path / "e.html").read_text()

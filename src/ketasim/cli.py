@@ -465,9 +465,11 @@ def simulate(
         result.patients_to_csv(patients_csv)
         typer.echo(f"wrote {patients_csv}")
     if plot:
+        from .summary import scenario_title
+
         pop = result.trajectories() if n > 1 else None
         plot_cascade(typ_fine.trajectories(), pop, plot,
-                     title=f"{_figure_name(sc)}: typical patient" + (" and 5-95% band" if pop is not None else ""),
+                     title=f"{scenario_title(sc)}: typical patient" + (" and 5-95% band" if pop is not None else ""),
                      notice=NOTICE, scale=sc.population.scale)
         typer.echo(f"wrote {plot}")
     if report:
@@ -480,26 +482,6 @@ def simulate(
         typer.echo(_write_pk_json(pk_json, pk_docs))
     typer.echo(NOTICE)
     del typ
-
-
-def _figure_name(sc) -> str:
-    """A figure's title for ``sc``: its name, or for the quick form (named 'quick') its regimen, which the figure
-    did not state ('quick: typical patient' over a legend naming only the drug)."""
-    if sc.name != "quick" or len(sc.arms) != 1:
-        return sc.name
-    from .units import fmt_hours
-
-    parts = []
-    for d in sc.arms[0].doses:
-        text = f"{d.drug.value} {d.route.value}"
-        if d.amount:
-            text += f" {d.amount:g} {'mg/kg' if d.per_kg else 'mg'}"
-        if d.duration_h:
-            text += f" over {fmt_hours(d.duration_h)}"
-        if d.count > 1:
-            text += f", {d.count} doses every {fmt_hours(d.every_h)}"
-        parts.append(text)
-    return "; ".join(parts) or sc.name
 
 
 def _print_run_lines(sc, exp, typ, peaks, final_levels) -> None:

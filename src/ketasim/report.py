@@ -422,7 +422,9 @@ def simulation_report(result, typical_result, path, *, parameter_edits: dict | N
                  + html.escape(_size_note(n, sc, bool(result.provenance.get("typical_patient"))) + _scenario_yaml(sc))
                  + "</pre>", "scenario"),
     ]
-    title = f"ketasim simulation report: {sc.name}"
+    from .summary import scenario_title
+
+    title = f"ketasim simulation report: {scenario_title(sc)}"
     sub = f"{len(arms)} arm(s), {n} virtual patient(s) per arm, scale {scale_name(sc.population.scale)}"
     atomic_write_text(path, _page(title, sub, sections, figs))
     return path

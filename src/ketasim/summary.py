@@ -308,3 +308,23 @@ def record_anesthetic_warnings(record, params=None) -> list[str]:
         sc = scenario_from_dict(record.to_scenario_dict(size=1))
     name = Path(str(record.source)).name
     return [record_message(msg, name) for _, msg in cumulative_anesthetic_arms(sc, params)]
+
+
+def scenario_title(sc) -> str:
+    """A figure's or report's title for ``sc``: its name, or for the quick form (named 'quick') its regimen, which
+    neither stated ('quick: typical patient' over a legend naming only the drug)."""
+    if sc.name != "quick" or len(sc.arms) != 1:
+        return sc.name
+    from .units import fmt_hours
+
+    parts = []
+    for d in sc.arms[0].doses:
+        text = f"{d.drug.value} {d.route.value}"
+        if d.amount:
+            text += f" {d.amount:g} {'mg/kg' if d.per_kg else 'mg'}"
+        if d.duration_h:
+            text += f" over {fmt_hours(d.duration_h)}"
+        if d.count > 1:
+            text += f", {d.count} doses every {fmt_hours(d.every_h)}"
+        parts.append(text)
+    return "; ".join(parts) or sc.name
