@@ -7,6 +7,7 @@ import warnings
 import pytest
 
 from ketasim.errors import RecordWarning
+from test_web_browser import PEAK_JS, _new_page, _wait_new_answer, browser, dashboard  # noqa: F401 (fixtures)
 
 _HEADER = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
 
@@ -535,3 +536,20 @@ def test_quick_form_figure_title_states_the_regimen(tmp_path, monkeypatch):
     assert main(["simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg",
                  "--report", str(tmp_path / "e.html")]) == 0
     assert "ketasim simulation report: esketamine intranasal 56 mg<" in (tmp_path / "e.html").read_text()
+
+
+def test_dashboard_dose_typed_with_its_unit_runs_and_names_the_arm_once(browser, dashboard):  # noqa: F811
+    # the dose box is text: '1 mg/kg' typed beside the mg/kg menu ran as 1e-06 mg/kg and named the arm
+    # 'A: ketamine 1 mg/kg mg/kg IV'
+    ctx, page, problems = _new_page(browser)
+    page.goto(dashboard)
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    peak0 = page.evaluate(PEAK_JS, ["A:", "cp_ketamine_ng_ml"])
+    seq = page.evaluate("document.body.dataset.seq")
+    page.fill('[data-field="regimen.0.dose"]', "1 mg/kg")
+    _wait_new_answer(page, seq)
+    assert page.evaluate(PEAK_JS, ["A:", "cp_ketamine_ng_ml"]) == pytest.approx(2 * peak0, rel=0.03)
+    name = page.locator('[data-field="regimen.0.name"]').input_value()
+    assert "1 mg/kg IV" in name and "mg/kg mg/kg" not in name, name
+    assert not problems, problems
+    ctx.close()

@@ -192,14 +192,22 @@ function syncRegimen(i) {
   if (!state.nameEdited[i]) field(`regimen.${i}.name`).value = autoName(i);
 }
 
+// a box's value with the unit beside it, named once when the box already carries it ('0.5 mg/kg' typed beside the
+// mg/kg menu named the arm '0.5 mg/kg mg/kg'; the server reads it once too); another typed unit is shown as typed
+function withUnit(value, unit) {
+  const m = value.match(/^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S.*)?$/);
+  if (!m || !m[2]) return `${value} ${unit}`;
+  return m[2].replace(/\s+/g, "") === unit.replace(/\s+/g, "") ? `${m[1]} ${unit}` : value;
+}
+
 function autoName(i) {
   const g = (k) => field(`regimen.${i}.${k}`).value.trim();
   const drug = g("drug");
   let name = `${SLOTS[i]}: ${SHORT[drug] || drug}`;
-  if (g("dose")) name += ` ${g("dose")} ${g("dose_unit")}`;
+  if (g("dose")) name += ` ${withUnit(g("dose"), g("dose_unit"))}`;
   name += ` ${ROUTE_SHORT[g("route")] || g("route")}`;
   const n = Number(g("count"));
-  if (n > 1 && g("every")) name += ` every ${g("every")} ${g("every_unit")} ×${n}`;
+  if (n > 1 && g("every")) name += ` every ${withUnit(g("every"), g("every_unit"))} ×${n}`;
   if (state.lines[i].length) name += ` +${state.lines[i].length} line${state.lines[i].length > 1 ? "s" : ""}`;
   if (field(`regimen.${i}.background_antidepressant`).checked) name += " + AD";
   if (field(`regimen.${i}.titration.enabled`).checked) name += " (titrated)";
