@@ -553,3 +553,16 @@ def test_dashboard_dose_typed_with_its_unit_runs_and_names_the_arm_once(browser,
     assert "1 mg/kg IV" in name and "mg/kg mg/kg" not in name, name
     assert not problems, problems
     ctx.close()
+
+
+def test_prediction_intervals_from_few_draws_say_so():
+    # `trial --uncertainty 3` printed prediction intervals from the variance of 3 draws without a word (a
+    # whole-design trial says so of its draws)
+    from ketasim import load_scenario, run_trial
+    from ketasim.trial import MIN_PER_ROW_DRAWS, pi_scope
+
+    tr = run_trial(load_scenario("docs/tutorials/placebo_trial.yaml"), n=20, uncertainty=3)
+    note = (f"With 3 draws the spread between draws is itself poorly known (use --uncertainty {MIN_PER_ROW_DRAWS} or "
+            "more).")
+    assert tr.format_table().count(note) == 1
+    assert "poorly known" not in pi_scope({"parameter_draws": MIN_PER_ROW_DRAWS, "between_trial": False})

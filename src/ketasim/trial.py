@@ -487,9 +487,13 @@ def pi_scope(u: dict) -> str:
                 + (f"; with {u['parameter_draws']} draws that range is about their minimum to maximum, not a 95 % "
                    "interval (use --uncertainty 40 or more)" if u["parameter_draws"] < MIN_WHOLE_DESIGN_DRAWS else "")
                 + ". Between-arm differences too; p-values: sampling error only.")
+    # `--uncertainty 3` gave intervals from the variance of 3 draws without a word (a whole-design trial's note
+    # says so for its draws): an SD from k draws is itself uncertain, about +-1/sqrt(2(k-1)) of itself
+    few = (f" With {u['parameter_draws']} draws the spread between draws is itself poorly known (use --uncertainty "
+           f"{MIN_PER_ROW_DRAWS} or more)." if u["parameter_draws"] < MIN_PER_ROW_DRAWS else "")
     return (f"95% prediction intervals: the statistic a NEW trial of this design and size would observe: "
             f"{draws}{het}, that trial's sampling error and this virtual trial's Monte Carlo error. "
-            "Between-arm comparisons: sampling error only.")
+            "Between-arm comparisons: sampling error only." + few)
 
 
 #: a stated time as the trial's outputs label it (the HTML report the same)
@@ -1357,6 +1361,9 @@ WHOLE_DESIGN_METHOD = "whole_design"
 #: fewest whole-design draws whose empirical 2.5-97.5 % range covers ~95 % (the range of N exchangeable draws spans
 #: ~(N - 1)/(N + 1) of the distribution: 39 draws' extremes are a 95 % prediction interval)
 MIN_WHOLE_DESIGN_DRAWS = 40
+#: Fewest draws whose variance gives a parallel or crossover trial's prediction intervals without a note (the SD of
+#: 20 draws is within about +-16 % of its value; the how-tos use 50)
+MIN_PER_ROW_DRAWS = 20
 
 
 def whole_design_draws(scenario: Scenario) -> bool:
