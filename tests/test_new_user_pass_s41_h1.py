@@ -566,3 +566,19 @@ def test_prediction_intervals_from_few_draws_say_so():
             "more).")
     assert tr.format_table().count(note) == 1
     assert "poorly known" not in pi_scope({"parameter_draws": MIN_PER_ROW_DRAWS, "between_trial": False})
+
+
+def test_summary_scores_say_their_clock_when_the_first_session_is_later(tmp_path, capsys):
+    # `simulate --events R.csv` of a record whose first dose is at 100.5 h printed 'MADRS from 30.0: 2.0 h 30.0,
+    # 24.0 h 29.9, ...' (before any dose) as if hours after it
+    from ketasim.cli import main
+
+    rec = tmp_path / "t.csv"
+    rec.write_text(_HEADER + "1,100,0,,,,,,30,madrs,70,40,F\n1,100.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n"
+                   "1,124,0,,,,,,20,madrs,,,\n", encoding="utf-8")
+    assert main(["simulate", "--events", str(rec)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "MADRS from" in ln)
+    assert line.startswith("  MADRS from 30.0 (times from the start; the first session at 4.2 d): 2.0 h 30.0"), line
+    assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "MADRS from" in ln)
+    assert line.startswith("  MADRS from 33.0: 2.0 h"), line

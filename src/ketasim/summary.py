@@ -105,7 +105,15 @@ def cascade_summary(traj: pd.DataFrame, sessions: pd.DataFrame | None, scale: st
             # a year of maintenance printed its score to 28 d only; the end of the run (a new episode's line below
             # gives it when there is one)
             parts.append(f"end ({fmt_time(t_last)}) {_at(df, 'score', t_last):.1f}")
-        lines.append(f"  {scale_name(scale)} from {base:.1f}: " + ", ".join(parts))
+        first = None
+        if sessions is not None and len(sessions) and "start_h" in sessions:
+            starts = sessions.loc[sessions["arm"] == arm, "start_h"]
+            first = float(starts.min()) if len(starts) else None
+        # the times are on the scenario's clock: a record whose first session is at 100.5 h printed '24.0 h 29.9'
+        # (before any dose) as if 24 h after it
+        when = (f" (times from the start; the first session at {fmt_time(first)})"
+                if first is not None and first > 1.0 else "")
+        lines.append(f"  {scale_name(scale)} from {base:.1f}{when}: " + ", ".join(parts))
         if t_episode is not None:
             t_end = float(df["time_h"].iloc[-1])
             lines.append(f"  new episode on continued treatment from {fmt_time(t_episode)} "
