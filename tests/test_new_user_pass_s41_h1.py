@@ -582,3 +582,17 @@ def test_summary_scores_say_their_clock_when_the_first_session_is_later(tmp_path
     assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg"]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if "MADRS from" in ln)
     assert line.startswith("  MADRS from 33.0: 2.0 h"), line
+
+
+def test_plan_page_reads_block_yaml_rows_and_refuses_an_unknown_format():
+    # '- ID: 5' rows (block YAML, which the page's check missed) went as CSV: 'the first line is not a header'; a
+    # format of 'json' was read as CSV
+    from ketasim.errors import InputError
+    from ketasim.web import api
+
+    text = ("- ID: 5\n  TIME: 0\n  EVID: 0\n  DV: 30\n  DVID: madrs\n  WT: 70\n  AGE: 40\n  SEX: F\n"
+            "- {ID: 5, TIME: 0.5, EVID: 1, AMT: 56, AMTU: mg, DRUG: esketamine, ROUTE: intranasal}\n"
+            "- {ID: 5, TIME: 24, EVID: 0, DV: 20, DVID: madrs}\n")
+    with pytest.raises(InputError, match=r"^format: use csv or yaml, got 'json'$"):
+        api._plan_result({"record": text, "format": "json"})
+    assert api._plan_result({"record": text, "format": "csv"})["patient"]["id"] == "5"

@@ -1231,6 +1231,12 @@ def _plan_result(form: dict) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise InputError("record: paste or upload a patient record (CSV or YAML)")
     fmt = str(form.get("format") or "csv").lower()
+    if fmt not in ("csv", "yaml", "yml"):       # 'json' or 'xlsx' was read as CSV
+        raise InputError(f"format: use csv or yaml, got {fmt[:20]!r}")
+    if fmt == "csv" and re.match(r"\s*(-\s*\{|-\s*[A-Za-z_]+\s*:|events\s*:)", text):
+        # YAML rows ('- ID: 5' on its own line, which the page's own check misses) were read as CSV and told 'the
+        # first line is not a header': the page has no format menu, so they are read as the YAML they are
+        fmt = "yaml"
     alt = form.get("alternative") or None
     if alt is not None and not isinstance(alt, list):
         raise InputError("alternative: expected a list of dose lines")

@@ -5,7 +5,7 @@ const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&l
 
 function form() {
   const txt = $("#record").value;
-  const yaml = /^\s*(events:|-\s*\{|ID:|WT:)/m.test(txt) && !/^\s*ID\s*,/i.test(txt);
+  const yaml = /^\s*(events:|-\s*\{|-\s*[A-Za-z_]+\s*:|ID:|WT:)/m.test(txt) && !/^\s*ID\s*,/i.test(txt);
   return { record: txt, format: yaml ? "yaml" : "csv", target: $("#target").value, probability: $("#probability").value,
            window: $("#window").value, limits: $("#limits").value };
 }
