@@ -596,3 +596,14 @@ def test_plan_page_reads_block_yaml_rows_and_refuses_an_unknown_format():
     with pytest.raises(InputError, match=r"^format: use csv or yaml, got 'json'$"):
         api._plan_result({"record": text, "format": "json"})
     assert api._plan_result({"record": text, "format": "csv"})["patient"]["id"] == "5"
+
+
+@pytest.mark.parametrize("word,value", [("yes", 1.0), ("on", 1.0), ("off", 0.0), ("false", 0.0)])
+def test_experiment_block_takes_yes_and_no_as_anesthetic_state_does(word, value):
+    # '--experiment mtor_block=yes' said "'yes' is not a number" (anesthetic_state=yes is taken)
+    from ketasim.cli import _experiment
+    from ketasim.errors import InputError
+
+    assert _experiment([f"mtor_block={word}"]).mtor_block == value
+    with pytest.raises(InputError, match=r"^--experiment hnk_weight: 'yes' is not a number$"):
+        _experiment(["hnk_weight=yes"])

@@ -194,6 +194,11 @@ def _experiment(values: Optional[List[str]], base=None):
                 raise InputError(f"--experiment {k}: use true or false (or 1 / 0), got {x!r}")
             kw[k] = _BOOLEAN_WORDS[word]
             continue
+        if k.endswith("_block") and x.strip().lower() in _BOOLEAN_WORDS:
+            # a block is a fraction (0-1): 'mtor_block=yes' (as anesthetic_state=yes is taken) said "'yes' is not a
+            # number"; on/yes/true are a full block, off/no/false none
+            kw[k] = 1.0 if _BOOLEAN_WORDS[x.strip().lower()] else 0.0
+            continue
         try:
             kw[k] = float(x)
         except ValueError:
