@@ -607,3 +607,12 @@ def test_experiment_block_takes_yes_and_no_as_anesthetic_state_does(word, value)
     assert _experiment([f"mtor_block={word}"]).mtor_block == value
     with pytest.raises(InputError, match=r"^--experiment hnk_weight: 'yes' is not a number$"):
         _experiment(["hnk_weight=yes"])
+
+
+def test_qualification_intervals_from_few_draws_say_so():
+    # `qualify --uncertainty 3` widened every interval by 3 draws' variance without a word
+    from ketasim.calibration import interval_description
+
+    assert "with 3 draws the spread between draws is itself poorly known (use --uncertainty 20 or more)" in \
+        interval_description(3)
+    assert "poorly known" not in interval_description(50) and "poorly known" not in interval_description(0)

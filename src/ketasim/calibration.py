@@ -2496,7 +2496,12 @@ def interval_description(parameter_draws: int, tau=None) -> str:
     text = "95% intervals contain " + " + ".join(parts)
     if not tau:
         text += "; no between-trial heterogeneity" + ("" if parameter_draws > 0 else ", no parameter uncertainty")
-    return text + "; rates are beta-binomial quantiles within [0, 100]."
+    from .limits import MIN_PER_ROW_DRAWS
+
+    # `qualify --uncertainty 3` widened every interval by the variance of 3 draws without a word (as `trial` says)
+    few = (f"; with {parameter_draws} draws the spread between draws is itself poorly known (use --uncertainty "
+           f"{MIN_PER_ROW_DRAWS} or more)" if 0 < parameter_draws < MIN_PER_ROW_DRAWS else "")
+    return text + few + "; rates are beta-binomial quantiles within [0, 100]."
 
 
 def _png_base64(fig) -> str:

@@ -456,3 +456,9 @@ def check_population_age(spec, n: int | None, field: str = "population.age_years
     if n is not None and n > 1 and not (lo <= mean <= hi):
         raise InputError(f"{field}: a population's ages are drawn within {lo:g}-{hi:g} years, so its mean cannot be "
                          f"{mean:g}; one patient (size 1) may be 12-100 years")
+
+
+#: Fewest posterior draws whose variance gives prediction intervals (a parallel or crossover trial's, a
+#: qualification's) without a note that the spread between draws is itself poorly known (the SD of 20 draws is within
+#: about +-16 % of its value; the how-tos use 50)
+MIN_PER_ROW_DRAWS = 20

@@ -37,6 +37,7 @@ from .engine import decision_fluctuation_draws, default_horizon_h, run_arm
 from .model import DEFAULT_MODEL, model_id
 from .errors import InputError, argument
 from .limits import MAX_UNCERTAINTY, check_uncertainty_draws  # noqa: F401  (here since s41 in limits: qualify's too)
+from .limits import MIN_PER_ROW_DRAWS  # fewest draws without a few-draws note (qualify uses it too)
 from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional, fluctuation_parameters,  # noqa: F401
                          fluctuation_scale,
@@ -1361,9 +1362,6 @@ WHOLE_DESIGN_METHOD = "whole_design"
 #: fewest whole-design draws whose empirical 2.5-97.5 % range covers ~95 % (the range of N exchangeable draws spans
 #: ~(N - 1)/(N + 1) of the distribution: 39 draws' extremes are a 95 % prediction interval)
 MIN_WHOLE_DESIGN_DRAWS = 40
-#: Fewest draws whose variance gives a parallel or crossover trial's prediction intervals without a note (the SD of
-#: 20 draws is within about +-16 % of its value; the how-tos use 50)
-MIN_PER_ROW_DRAWS = 20
 
 
 def whole_design_draws(scenario: Scenario) -> bool:
