@@ -616,3 +616,13 @@ def test_qualification_intervals_from_few_draws_say_so():
     assert "with 3 draws the spread between draws is itself poorly known (use --uncertainty 20 or more)" in \
         interval_description(3)
     assert "poorly known" not in interval_description(50) and "poorly known" not in interval_description(0)
+
+
+def test_observed_intervals_from_few_draws_say_so():
+    # `trial --observed ... --uncertainty 3`: the observed table's interval line said nothing of 3 draws
+    from ketasim import load_scenario, run_trial
+    from ketasim.observed import interval_scope
+
+    sc = load_scenario("examples/observed/murrough2013.yaml")
+    assert "poorly known" in interval_scope(run_trial(sc, n=20, uncertainty=3))
+    assert "poorly known" not in interval_scope(run_trial(sc, n=20))

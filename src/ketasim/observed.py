@@ -601,7 +601,11 @@ def interval_scope(result) -> str:
                        " Nothing is fitted.")
     het = (", between-trial heterogeneity (" + ", ".join(f"{e} SD {v:.2f}" for e, v in u["tau"].items()) + ")"
            if u.get("between_trial") and u.get("tau") else " (between-trial heterogeneity NOT included)")
-    return base + f", {u['parameter_draws']} posterior parameter draws{het}. Nothing is fitted."
+    from .limits import MIN_PER_ROW_DRAWS
+
+    few = (f" With {u['parameter_draws']} draws the spread between draws is itself poorly known (use --uncertainty "
+           f"{MIN_PER_ROW_DRAWS} or more)." if u["parameter_draws"] < MIN_PER_ROW_DRAWS else "")
+    return base + f", {u['parameter_draws']} posterior parameter draws{het}. Nothing is fitted." + few
 
 
 def observed_summary(df: pd.DataFrame) -> dict:
