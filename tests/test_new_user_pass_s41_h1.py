@@ -350,8 +350,9 @@ def test_comedication_with_its_dose_says_the_dose_is_not_read(text, name):
     from ketasim.errors import InputError
     from ketasim.population import parse_comedication
 
-    with pytest.raises(InputError, match=rf"^--comedication: .*: a comedication's dose is not read \(its effect is that "
-                                         rf"of the regimen studied, see `ketasim params ddi\.{name}`\); write '{name}'"):
+    with pytest.raises(InputError, match=rf"^--comedication: .*: a comedication's dose is not read \(its effect is "
+                                         rf"that of the regimen studied, see `ketasim params ddi\.{name}`\); write "
+                                         rf"'{name}'"):
         parse_comedication(text, "--comedication")
     with pytest.raises(InputError, match="unknown comedication 'ketoconazole 200 mg'"):
         parse_comedication("ketoconazole 200 mg", "--comedication")
@@ -380,9 +381,9 @@ def test_record_value_below_the_assay_limit_says_to_leave_the_row_out(dv):
 
     text = (_HEADER + "1,0,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,70,40,F\n"
             f"1,24,0,,,,,,{dv},cp_ketamine_ng_ml,,,\n")
-    with pytest.raises(RecordError, match=rf"^r\.csv row 2, column DV: expected a number, got '{dv}'; a value below the "
-                                          r"assay's limit of quantification \(or not done\) is not read: leave the row "
-                                          r"out \(an empty DV is a forecast point, not a missing value\)$"):
+    with pytest.raises(RecordError, match=rf"^r\.csv row 2, column DV: expected a number, got '{dv}'; a value below "
+                                          r"the assay's limit of quantification \(or not done\) is not read: leave the "
+                                          r"row out \(an empty DV is a forecast point, not a missing value\)$"):
         record_from_csv_text(text, source="r.csv")
     with pytest.raises(RecordError, match=r"expected a number, got 'abc'$"):
         record_from_csv_text(text.replace(dv, "abc"), source="r.csv")
@@ -457,8 +458,8 @@ def test_quick_form_count_has_one_limit(count):
 
     with pytest.raises(InputError, match=rf"^count: must lie in 1-2,000, got {count:,}$"):
         quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", every="1 d", count=count)
-    assert quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", every="1 d", count=2000).arms[0].doses[0].count \
-        == 2000
+    sc = quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", every="1 d", count=2000)
+    assert sc.arms[0].doses[0].count == 2000
 
 
 def test_simulate_events_report_names_the_record_patient(tmp_path):
@@ -574,8 +575,9 @@ def test_summary_scores_say_their_clock_when_the_first_session_is_later(tmp_path
     from ketasim.cli import main
 
     rec = tmp_path / "t.csv"
-    rec.write_text(_HEADER + "1,100,0,,,,,,30,madrs,70,40,F\n1,100.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n"
-                   "1,124,0,,,,,,20,madrs,,,\n", encoding="utf-8")
+    rec.write_text(_HEADER + "1,100,0,,,,,,30,madrs,70,40,F\n"
+                   "1,100.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n1,124,0,,,,,,20,madrs,,,\n",
+                   encoding="utf-8")
     assert main(["simulate", "--events", str(rec)]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if "MADRS from" in ln)
     assert line.startswith("  MADRS from 30.0 (times from the start; the first session at 4.2 d): 2.0 h 30.0"), line
