@@ -331,7 +331,7 @@ def test_quick_scenario_names_its_arguments_not_the_yaml_paths_they_became(capsy
                            (("0.5 mg/kg",), dict(at="soon"), "at: cannot read 'soon'"),
                            (("0.5 mg/kg",), dict(output_every="x"), "output_every: cannot read 'x'"),
                            (("0.5 mg/kg",), dict(comedications=("foo",)), "comedications: unknown comedication 'foo'"),
-                           (("0.5 mg/kg",), dict(every="1 d", count=5000), "count: 5000 doses is more than"),
+                           (("0.5 mg/kg",), dict(every="1 d", count=5000), "count: must lie in 1-2,000"),
                            (("0.5 mg/kg",), dict(recurrence="x"), "recurrence: must be true or false, got 'x'"),
                            (("0.5 mg/kg",), dict(recurrence=False, re_response=True), "re_response: needs recurrence")):
         with pytest.raises(InputError) as e:
