@@ -213,6 +213,7 @@ def test_posterior_draws_move_relief_but_not_literature_pk():
     assert rr["param90_high"] - rr["param90_low"] > 0.5
     assert res.provenance["uncertainty"] == 4 and "draws" not in res.format_table().splitlines()[1]
     assert "posterior" in res.format_table()
+    assert "With 4 draws the 5th-95th percentiles are nearly the extremes" in res.format_table()   # review R9-1
     with pytest.raises(InputError, match="^uncertainty: parameter draws must be a whole number from 2 to 1000"):
         run_covariates(sc, n=5, uncertainty=1)
 

@@ -246,9 +246,13 @@ class CovariateResult:
         if p.get("design_note"):
             lines.append(f"note: {p['design_note']}")
         if draws:
+            from .limits import MIN_PER_ROW_DRAWS
+
+            few = (f" With {p['uncertainty']} draws the 5th-95th percentiles are nearly the extremes and poorly "
+                   f"known (use {MIN_PER_ROW_DRAWS} or more)." if p["uncertainty"] < MIN_PER_ROW_DRAWS else "")
             lines.append(f"{{ }}: 5th-95th percentile over {p['uncertainty']} draws of the calibrated parameters' "
                          "posterior, on the same patients (none shown where the draws do not move a value: the PK "
-                         "parameters are literature values).")
+                         f"parameters are literature values).{few}")
         return "\n".join(lines)
 
 
