@@ -153,6 +153,19 @@ def _warnings_renamed(rename):
 _BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
+def _quick_form(drug, route, dose, **kw):
+    """``quick_scenario`` for a command's quick form: its errors and dose warnings name the option the user typed
+    (--dose), not the YAML path it became."""
+    from .errors import InputError
+    from .scenario import quick_flag_message, quick_scenario
+
+    try:
+        with _warnings_renamed(quick_flag_message):
+            return quick_scenario(drug, route, dose, **kw)
+    except InputError as e:
+        raise type(e)(quick_flag_message(str(e))) from None
+
+
 def _write_each(*outputs) -> None:
     """Each (path, write) whose path was given: ``write(path)``, then 'wrote PATH' (after the printed summary, before
     the notice: the order of every command)."""
@@ -308,7 +321,7 @@ def simulate(
     from .engine import simulate as run
     from .parameters import load_parameters
     from .plotting import plot_cascade
-    from .scenario import load_scenario, quick_scenario
+    from .scenario import load_scenario
 
     _check_options(size, seed, (csv, parquet, patients_csv, plot, report, pk_json),
                    inputs=(("the scenario", scenario), ("--events", events), ("--parameters", parameters)))
@@ -358,19 +371,12 @@ def simulate(
             from .errors import InputError
 
             raise InputError("simulate: give a SCENARIO file or --drug and --route (and --dose)")
-        from .errors import InputError
-        from .scenario import quick_flag_message
-
-        try:
-            with _warnings_renamed(quick_flag_message):     # a dose warning names --dose, as errors do
-                sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
-                                    weight_kg=80.0 if weight is None else weight,
-                                    size=size or 1, age_years=age, sex=sex, comedications=_comma_list(comedication),
-                                    age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
-                                    baseline=baseline, scale=scale, condition=condition,
-                                    output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
-        except InputError as e:         # name the option the user typed, not the YAML path it became
-            raise type(e)(quick_flag_message(str(e))) from None
+        sc = _quick_form(drug, route, dose, duration=duration, every=every, count=count,
+                         weight_kg=80.0 if weight is None else weight,
+                         size=size or 1, age_years=age, sex=sex, comedications=_comma_list(comedication),
+                         age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
+                         baseline=baseline, scale=scale, condition=condition,
+                         output_every="5 min" if (size or 1) == 1 else None)   # one patient: every 5 min
     else:
         for flag, given, yaml_line in (("--no-recurrence", no_recurrence, "recurrence: false"),
                                        ("--re-response", re_response, "re_response: true")):
@@ -953,7 +959,7 @@ def covariates(
     from .covariates import DEFAULT_SIZE, run_covariates, write_forest
     from .report import covariates_report
     from .errors import InputError
-    from .scenario import load_scenario, quick_flag_message, quick_scenario
+    from .scenario import load_scenario
 
     _check_options(size, seed, (csv, plot, report), inputs=(("the scenario", scenario), ("--parameters", parameters)))
     _check_kinds({"--csv": csv, "--report": report})
@@ -968,12 +974,8 @@ def covariates(
     if scenario is None:
         if not (drug and route):
             raise InputError("covariates: give a SCENARIO file or --drug and --route (and --dose)")
-        try:
-            with _warnings_renamed(quick_flag_message):
-                sc = quick_scenario(drug, route, dose, duration=duration, every=every, count=count,
-                                    size=1 if typical else (size or DEFAULT_SIZE))
-        except InputError as e:
-            raise type(e)(quick_flag_message(str(e))) from None
+        sc = _quick_form(drug, route, dose, duration=duration, every=every, count=count,
+                         size=1 if typical else (size or DEFAULT_SIZE))
     else:
         sc = load_scenario(scenario)
     params = _parameters_option(parameters)

@@ -19,8 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -273,12 +271,18 @@ def column_title(endpoint: str, analyte: str) -> str:
     return names[e.measure] + (f" {fmt_hours(e.time_h)}" if e.time_h is not None else "") + unit
 
 
+def interval_keys(draws: bool) -> tuple[str, str]:
+    """The columns of the interval a table or figure shows: with posterior draws their 5th-95th percentiles, else
+    the population's 90 % CI."""
+    return ("param90_low", "param90_high") if draws else ("ci90_low", "ci90_high")
+
+
 def _cell(row, draws: bool = False) -> str:
     """'x1.29 [1.28, 1.30]' / '+3.3 [+2.8, +3.8]' (the population's 90 % CI); with posterior ``draws``, the
     parameters' 5th-95th percentiles in braces instead ('+3.3 {+1.4, +4.2}'), none where the draws do not move the
     value (PK: literature parameters)."""
     v = row["value"]
-    lo, hi = (row["param90_low"], row["param90_high"]) if draws else (row["ci90_low"], row["ci90_high"])
+    lo, hi = (row[k] for k in interval_keys(draws))
     if not math.isfinite(v):
         return "n/a"
     shown = math.isfinite(lo) and math.isfinite(hi) and not (draws and hi - lo <= 1e-9 * max(1.0, abs(v)))
@@ -311,8 +315,7 @@ def _inherit_names(contrasts) -> tuple[tuple, tuple]:
         inherited = isinstance(t, str) and "=" not in t and last is not None and bool(t.strip())
         if inherited:
             t = f"{last}={t.strip()}"
-            if swept:
-                swept[-1] = swept[-1] or out[-1].partition("=")[0].strip() == last
+            swept[-1] = True        # the named level it continues (or an inherited one) is part of the sweep too
         if isinstance(t, str) and "=" in t:
             last = t.partition("=")[0].strip()
         out.append(t)
@@ -440,7 +443,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
         def values(covariate, value):
             key = (covariate, value)
             if key not in cache:
-                s, p = at_level(spec, base, covariate, value, pset) if value is not None else (spec, base)
+                s, p = at_level(spec, base, covariate, value, pset)
                 pk = arm_pk(the_arm, s, pset, sampling, patients=p, experiment=exp) if pk_eps else None
                 eff = (patient_endpoint_values(pset, scenario, pd_eps, arm_index=k, patients=p, population=s,
                                                experiment=exp) if pd_eps else {})
@@ -559,7 +562,8 @@ def forest_figure(result: CovariateResult, analyte: str | None = None):
     for ax, e in zip(axes[0], eps):
         g = df[(df["endpoint"] == e) & (df["analyte"] == (an if e in PK_ENDPOINTS else ""))].set_index("contrast")
         g = g.reindex(contrasts)
-        v, lo, hi = g["value"].to_numpy(float), g["ci90_low"].to_numpy(float), g["ci90_high"].to_numpy(float)
+        low, high = interval_keys(bool(result.provenance.get("uncertainty")))     # as the printed table
+        v, lo, hi = g["value"].to_numpy(float), g[low].to_numpy(float), g[high].to_numpy(float)
         has_ci = np.isfinite(lo) & np.isfinite(hi)
         xerr = np.vstack([np.where(has_ci, v - lo, 0.0), np.where(has_ci, hi - v, 0.0)])
         if e in PK_ENDPOINTS:

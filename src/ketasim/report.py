@@ -770,7 +770,6 @@ __all__ = ["embedded_figures", "external_report", "simulation_report", "trial_re
 def covariates_report(result, path) -> Path:
     """A self-contained page of a covariate analysis (``ketasim covariates --report``): the forest plot (the
     dashboard's figure, interactive), the printed table, every row (the CSV's columns) and the provenance."""
-    from .covariates import column_title  # noqa: F401  (the figure's titles)
     from .web.figures import forest_figure
 
     p = result.provenance

@@ -1027,7 +1027,7 @@ def covariates_form(form: dict) -> dict:
     rows = json_safe(res.table().to_dict("records"))
     analyte = res.provenance["analytes"][0] if res.provenance["analytes"] else None
     return {"ok": True, "arm": arm.name, "analyte": analyte, "rows": rows,
-            "endpoints": res.provenance["endpoints"], "table": res.format_table(),
+            "endpoints": res.provenance["endpoints"],
             "titles": {e: column_title(e, analyte or "") for e in res.provenance["endpoints"]},
             "figure": F.forest_figure(rows, res.provenance["endpoints"], analyte=analyte),
             "provenance": json_safe(res.provenance), "warnings": b.warnings,

@@ -481,9 +481,10 @@ def forest_figure(rows, endpoints, *, analyte: str | None = None) -> dict:
     """Covariate effects (``ketasim.covariates`` rows as dicts) as a Plotly forest plot: one panel per endpoint,
     one row per contrast; PK ratios on a log axis with the 0.80-1.25 no-effect band, other endpoints as differences
     around 0. ``analyte``: the PK panels' analyte."""
-    from ..covariates import NO_EFFECT_BOUNDS, PK_ENDPOINTS, column_title
+    from ..covariates import NO_EFFECT_BOUNDS, PK_ENDPOINTS, column_title, interval_keys
 
     contrasts = list(dict.fromkeys(r["contrast"] for r in rows))
+    draws = any(_finite(r.get("param90_low")) for r in rows)       # computed with posterior draws
     eps = [e for e in endpoints if e not in PK_ENDPOINTS or analyte]
     n = max(1, len(eps))
     gap = 0.04
@@ -495,9 +496,7 @@ def forest_figure(rows, endpoints, *, analyte: str | None = None) -> dict:
         want = analyte if e in PK_ENDPOINTS else ""
         by = {r["contrast"]: r for r in rows if r["endpoint"] == e and r["analyte"] == want}
         x = [by[c]["value"] if c in by else None for c in contrasts]
-        # the interval shown: the posterior draws' when computed, else the population's 90 % CI (none: typical)
-        keys = ("param90_low", "param90_high") if any(_finite(r.get("param90_low")) for r in by.values()) else \
-            ("ci90_low", "ci90_high")
+        keys = interval_keys(draws)         # as the printed table (none: the typical patient)
         lo_err = [by[c]["value"] - by[c][keys[0]] if c in by and _finite(by[c].get(keys[0])) and _finite(by[c]["value"])
                   else 0.0 for c in contrasts]
         hi_err = [by[c][keys[1]] - by[c]["value"] if c in by and _finite(by[c].get(keys[1])) and _finite(by[c]["value"])
