@@ -17,7 +17,7 @@ LAYER = {
     "vocabulary": 0, "errors": 0, "units": 0, "model.expr": 1, "model.core": 1, "model.definition": 1, "model": 1,
     "model.codegen": 1, "solver.generated_kernel": 1, "solver.expint": 1, "solver.kernel": 2, "solver.reference": 2,
     "parameters": 1, "regimen": 1, "population": 1, "pk": 1, "solver.grid": 1, "engine": 2, "result": 2,
-    "scenario": 3, "scale": 3, "export": 3, "nca": 3, "trial": 4, "calibration": 4, "covariates": 4, "sensitivity": 4, "personal": 4, "record": 3, "plan_report": 5, "observed": 4, "external": 4, "display": 5, "summary": 5, "plotting": 5, "report": 5,
+    "scenario": 3, "scale": 3, "export": 3, "nca": 3, "trial": 4, "calibration": 4, "covariates": 4, "power": 4, "sensitivity": 4, "personal": 4, "record": 3, "plan_report": 5, "observed": 4, "external": 4, "display": 5, "summary": 5, "plotting": 5, "report": 5,
     "app": 6, "web.figures": 5, "web.api": 6, "web.server": 7, "cli": 8,
 }
 

@@ -989,6 +989,81 @@ def covariates(
 
 
 @app.command()
+def power(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file of a parallel or crossover trial."),
+    sizes: Optional[List[str]] = typer.Option(
+        None, "--sizes", help="Patients per arm of the replicate trials (comma-separate or repeat), e.g. 20,40,60,80. "
+                              "Default: 10,20,30,40,60,80,100,150,200."),
+    endpoint: Optional[List[str]] = typer.Option(
+        None, "--endpoint", help="The comparison tested (repeat or comma-separate): mean_change@24h, response_rate@7d, "
+                                 "remission_rate@28d. Default: every score measure of the scenario at its endpoint "
+                                 "times."),
+    arm: Optional[str] = typer.Option(None, "--arm", help="Arm tested (default: every arm but the control)."),
+    versus: Optional[str] = typer.Option(None, "--versus", help="Arm compared with (default: the trial's control "
+                                                               "arm)."),
+    test: str = typer.Option("welch", "--test", help="Analysis of the change from baseline in parallel arms: 'welch' "
+                                                     "(Welch t-test, as the trial's comparison rows) or 'ancova' "
+                                                     "(baseline rating as covariate). Rates: two-proportion z-test; "
+                                                     "a crossover: paired t and exact McNemar."),
+    replicates: int = typer.Option(1000, "--replicates", help="Replicate trials per size (100-100000; Monte Carlo "
+                                                              "SE of a power of 0.8: 0.4/sqrt(replicates))."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Two-sided significance level."),
+    target: float = typer.Option(0.80, "--target", help="Power the sample size is read at (e.g. 0.8, 0.9)."),
+    dropout: float = typer.Option(0.0, "--dropout", help="Share of patients missing from the analysis at random "
+                                                         "(0-0.9; completers analysed)."),
+    pool: Optional[int] = typer.Option(None, "--pool", help="Virtual patients simulated per arm, from which each "
+                                                            "replicate draws (default max(2000, 10x the largest "
+                                                            "size))."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
+    uncertainty: int = typer.Option(0, "--uncertainty", help="Posterior draws of the calibrated parameters: also "
+                                    "the assurance (the mean power over the draws; each draw simulates its own pool, "
+                                    "~N x the time; e.g. 20; 0: none)."),
+    between_trial: bool = typer.Option(True, "--between-trial/--no-between-trial",
+                                       help="With --uncertainty: each draw also carries a between-trial effect."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Write every row (comparison x endpoint x size) as CSV, "
+                                                           "with FILE.provenance.json beside it."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the power curves (PNG, SVG or PDF)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write an HTML page: the power curves, the table, "
+                                                                 "every row and the provenance."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on stderr."),
+    parameters: Optional[Path] = typer.Option(None, "--parameters", help="A parameter set file written by `ketasim "
+                                              "calibrate` (default: the installed set)."),
+):
+    """Power and sample size: the share of replicate virtual trials whose comparison is significant, by patients
+    per arm (and the assurance under parameter uncertainty)."""
+    from .app import _parameters_option
+    from .distributed import TextProgress
+    from .errors import InputError
+    from .power import run_power, write_power_curves
+    from .report import power_report
+    from .scenario import load_scenario
+
+    _check_options(None, seed, (csv, plot, report), inputs=(("the scenario", scenario), ("--parameters", parameters)))
+    _check_kinds({"--csv": csv, "--report": report})
+    if plot is not None:
+        from .io import figure_format
+
+        figure_format(plot, "--plot")
+    size_list = None
+    if sizes:
+        try:
+            size_list = [float(s) for s in _comma_list(sizes)]
+        except ValueError:
+            raise InputError(f"--sizes: expected patients per arm, e.g. 20,40,60, got {', '.join(sizes)!r}") from None
+    sc = load_scenario(scenario)
+    params = _parameters_option(parameters)
+    res = run_power(sc, sizes=size_list, endpoints=_comma_list(endpoint) or None, arm=arm, versus=versus,
+                    test=test, replicates=replicates, alpha=alpha, target=target, pool=pool, dropout=dropout,
+                    seed=seed, uncertainty=uncertainty, between_trial=between_trial, params=params,
+                    progress=TextProgress("power", progress and sys.stderr.isatty()),
+                    log=lambda line: typer.echo(line, err=True))
+    typer.echo(res.format_table())
+    _write_each((csv, res.to_csv), (plot, lambda path: write_power_curves(res, path)),
+                (report, lambda path: power_report(res, path)))
+    typer.echo(NOTICE)
+
+
+@app.command()
 def calibrate(
     out: Path = typer.Option(Path("out/calibration/free_parameters.json"),
                              help="Where to write the fitted parameter set (never the shipped default; install it "

@@ -526,3 +526,38 @@ def forest_figure(rows, endpoints, *, analyte: str | None = None) -> dict:
         layout[f"xaxis{ax}"] = axis
     layout["yaxis"] = {"autorange": "reversed", "automargin": True}
     return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
+
+
+def power_figure(rows, *, target: float, draws: bool = False) -> dict:
+    """Power curves (``ketasim.power`` rows as dicts) as a Plotly figure: power (with posterior ``draws``: the
+    assurance) against patients per arm, one curve per comparison x endpoint with its band (95 % Monte Carlo
+    interval; with draws the 5th-95th percentiles of the draws' power), the ``target`` as a dashed line."""
+    from ..power import curve_label
+
+    key, low, high = ("assurance", "power_p05", "power_p95") if draws else ("power", "power_ci95_low",
+                                                                            "power_ci95_high")
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["arm"], r["versus"], r["time_h"], r["measure"]), []).append(r)
+    data = []
+    for i, g in enumerate(groups.values()):
+        g = sorted(g, key=lambda r: r["n_per_arm"])
+        color = ARM_COLORS[i % len(ARM_COLORS)]
+        n = [r["n_per_arm"] for r in g]
+        name = curve_label(g[0])
+        lo = [r[low] if _finite(r.get(low)) else None for r in g]
+        hi = [r[high] if _finite(r.get(high)) else None for r in g]
+        data.append({"type": "scatter", "mode": "lines", "x": n + n[::-1], "y": hi + lo[::-1], "fill": "toself",
+                     "fillcolor": _rgba(color, 0.15), "line": {"width": 0}, "hoverinfo": "skip", "showlegend": False,
+                     "legendgroup": name})
+        data.append({"type": "scatter", "mode": "lines+markers", "x": n, "y": [r[key] for r in g], "name": name,
+                     "legendgroup": name, "line": {"color": color, "width": 2}, "marker": {"size": 6},
+                     "hovertemplate": "n %{x} per arm: %{y:.2f}<extra>" + name + "</extra>"})
+    layout = {"height": 420, "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
+              "xaxis": {"title": {"text": "patients per arm"}, "zeroline": False},
+              "yaxis": {"title": {"text": "assurance" if draws else "power"}, "range": [0, 1.02]},
+              "shapes": [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": target, "y1": target,
+                          "line": {"color": "#6b7280", "width": 1, "dash": "dash"}}],
+              "legend": {"orientation": "h", "x": 0, "y": -0.2}, "plot_bgcolor": "#ffffff",
+              "paper_bgcolor": "#ffffff", "font": {"family": "system-ui, sans-serif"}}
+    return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}

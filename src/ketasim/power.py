@@ -1,0 +1,665 @@
+"""Power and sample size of a virtual trial, by replicate trials (clinical trial simulation).
+
+The trial's arms are simulated once for a large pool of virtual patients per arm (:func:`ketasim.trial.run_trial`'s
+machinery: the same patients, rater noise, screening and endpoint ratings a trial of the scenario reports). Each
+replicate trial then draws ``n`` patients per arm from the pools (with replacement: a pool stands for its
+population) and analyses each comparison as a trial would: the change from baseline by Welch's t-test (the trial's
+own comparison rows) or by ANCOVA with the baseline rating as covariate (``test="ancova"``, the usual primary
+analysis of depression trials), a response or remission rate by the pooled two-proportion z-test (the trial's score
+test); a crossover's periods by the paired t-test and the exact McNemar test. **Power** is the share of replicates
+whose two-sided p is below ``alpha`` with the difference in the tested arm's favour (a positive trial: a larger fall
+of the score, a higher rate), with its 95 % Wilson interval (Monte Carlo). ``dropout`` removes each patient from the
+analysis with that probability, at random (missing completely at random; completers analysed).
+
+With ``uncertainty`` = K, the whole calculation is repeated under K draws of the calibrated parameters' posterior
+(each with a trial effect when ``between_trial``, as ``trial --uncertainty``), each on a new pool: the mean power over
+the draws is the **assurance** (the probability of a positive trial averaged over what is not known about the
+model's parameters; O'Hagan, Stevens & Campbell 2005, Pharm Stat 4:187, doi:10.1002/pst.175), beside the 5th-95th
+percentiles of the draws' power.
+
+The normal-theory power of the pool's own effect and spread (statsmodels' ``TTestIndPower``, ``TTestPower`` and
+``NormalIndPower`` with Cohen's h) is given beside each row as a cross-check; it assumes normal changes and large
+samples, the replicates do not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import InputError, argument
+from .parameters import ParameterSet, load_parameters
+
+#: Default patients per arm of the replicate trials.
+DEFAULT_SIZES = (10, 20, 30, 40, 60, 80, 100, 150, 200)
+#: Default replicate trials per size (Monte Carlo SE of a power of 0.80: 0.013).
+DEFAULT_REPLICATES = 1000
+#: Fewest virtual patients per arm in the pool, and the pool's size as a multiple of the largest trial (the pool's own
+#: sampling error in the effect is then small against a trial's: a tenth of its variance).
+MIN_POOL, POOL_PER_PATIENT = 2000, 10
+#: The comparisons a replicate analyses, by score measure (the trial's comparison rows).
+MEASURES = ("mean_change", "response_rate", "remission_rate")
+#: Analyses of the change from baseline (parallel arms); a crossover's is always the paired t-test.
+TESTS = ("welch", "ancova")
+TEST_NAMES = {"welch": "Welch t", "ancova": "ANCOVA (baseline)", "paired": "paired t", "z": "two-proportion z",
+              "mcnemar": "exact McNemar"}
+MAX_REPLICATES = 100_000
+MAX_SIZE = 100_000
+#: At most this many patient draws (replicates x patients) held at once per arm (memory stays bounded).
+_CHUNK_DRAWS = 2_000_000
+#: SeedSequence tag of the replicates' draws (their own streams: the pool's patients are the trial's).
+_REPLICATE_TAG = 0x706F776572
+
+
+@dataclasses.dataclass
+class PowerResult:
+    """The rows of a power analysis (:meth:`table`) with what produced them (``provenance``)."""
+
+    rows: list
+    provenance: dict
+
+    def table(self) -> pd.DataFrame:
+        """One row per comparison x endpoint x size: arm, versus, time_h, measure, test, n_per_arm, analysed_per_arm
+        (mean patients per arm analysed, after dropout), effect (the pools' difference arm - versus: scale points
+        for a change, percentage points for a rate), unit, power, power_ci95_low, power_ci95_high (Wilson, Monte
+        Carlo), normal_theory_power, and with posterior draws assurance, power_p05, power_p95 (NaN without)."""
+        return pd.DataFrame(self.rows, columns=[
+            "arm", "versus", "time_h", "measure", "test", "n_per_arm", "analysed_per_arm", "effect", "unit", "power",
+            "power_ci95_low", "power_ci95_high", "normal_theory_power", "assurance", "power_p05", "power_p95"])
+
+    def sample_sizes(self) -> pd.DataFrame:
+        """Per comparison x endpoint: the smallest size tested whose power (with posterior draws: assurance) reaches
+        the target (NaN: none of the sizes tested does)."""
+        df = self.table()
+        key = "assurance" if self.provenance.get("uncertainty") else "power"
+        target = self.provenance["target_power"]
+        out = []
+        for (arm, versus, t, m), g in df.groupby(["arm", "versus", "time_h", "measure"], sort=False):
+            ok = g[g[key] >= target]
+            out.append({"arm": arm, "versus": versus, "time_h": t, "measure": m, "target": target, "by": key,
+                        "smallest_n_per_arm": float(ok["n_per_arm"].min()) if len(ok) else float("nan")})
+        return pd.DataFrame(out)
+
+    def to_csv(self, path):
+        """The table as CSV with the provenance in '#' comment lines above it (atomic)."""
+        from .result import _csv_with_provenance
+
+        return _csv_with_provenance(path, self.table, {**self.provenance, "units": {
+            "time_h": "h", "n_per_arm": "patients", "analysed_per_arm": "patients",
+            "effect": "the row's unit (arm - versus)", "power": "fraction of replicate trials",
+            "power_ci95_low": "as power", "power_ci95_high": "as power", "normal_theory_power": "as power",
+            "assurance": "as power", "power_p05": "as power", "power_p95": "as power"}})
+
+    def format_table(self) -> str:
+        """The printed table: one line per comparison x endpoint, one column per size, and the smallest size
+        reaching the target."""
+        from .units import fmt_hours
+
+        df = self.table()
+        if not len(df):
+            return "no power computed"
+        p = self.provenance
+        draws = bool(p.get("uncertainty"))
+        key = "assurance" if draws else "power"
+        sizes = sorted(df["n_per_arm"].unique())
+        need = self.sample_sizes()
+        labels = []
+        for (arm, versus, t, m, test), g in df.groupby(["arm", "versus", "time_h", "measure", "test"], sort=False):
+            eff = g["effect"].iloc[0]
+            unit = "pp" if m != "mean_change" else "pts"
+            labels.append((f"{arm} vs {versus}", f"{_MEASURE_WORDS[m]} {fmt_hours(t)}", TEST_NAMES[test],
+                           f"{eff:+.1f} {unit}" if math.isfinite(eff) else "n/a", g, (arm, versus, t, m)))
+        w = [max(len(h), *(len(x[i]) for x in labels)) for i, h in enumerate(("comparison", "endpoint", "test",
+                                                                               "effect"))]
+        head = (f"{'comparison':<{w[0]}}  {'endpoint':<{w[1]}}  {'test':<{w[2]}}  {'effect':>{w[3]}}  "
+                + "  ".join(f"{int(n):>5}" for n in sizes) + f"  n for {p['target_power']:.0%}")
+        lines = [f"{'Assurance' if draws else 'Power'} by patients per arm ({p['replicates']:,} replicate trials per "
+                 f"size; two-sided alpha {p['alpha']:g}, difference in the arm's favour)", head]
+        for comp, ep, test, eff, g, k in labels:
+            vals = dict(zip(g["n_per_arm"], g[key]))
+            cells = "  ".join(f"{vals[n]:>5.2f}" if n in vals and math.isfinite(vals[n]) else f"{'-':>5}"
+                              for n in sizes)
+            row = need[(need["arm"] == k[0]) & (need["versus"] == k[1]) & (need["time_h"] == k[2])
+                       & (need["measure"] == k[3])]
+            n_t = row["smallest_n_per_arm"].iloc[0] if len(row) else float("nan")
+            lines.append(f"{comp:<{w[0]}}  {ep:<{w[1]}}  {test:<{w[2]}}  {eff:>{w[3]}}  {cells}  "
+                         + (f"{int(n_t)}" if math.isfinite(n_t) else f"> {int(max(sizes))}"))
+        half = float(np.nanmax((df["power_ci95_high"] - df["power_ci95_low"]) / 2))
+        lines.append(f"Replicates draw patients from pools of {p['pool']:,} virtual patients per arm (seed {p['seed']}); "
+                     f"Monte Carlo 95 % CI half-width at most {half:.3f}."
+                     + (f" Dropout {p['dropout']:.0%} at random (completers analysed)." if p["dropout"] else "")
+                     + (" Effect: the pools' mean difference (scale points) or rate difference (percentage points), "
+                        "arm - versus."))
+        if draws:
+            from .limits import MIN_PER_ROW_DRAWS
+
+            few = (f" With {p['uncertainty']} draws the percentiles are nearly the extremes (use {MIN_PER_ROW_DRAWS} "
+                   "or more)." if p["uncertainty"] < MIN_PER_ROW_DRAWS else "")
+            lines.append(f"Assurance: the mean power over {p['uncertainty']} draws of the calibrated parameters' "
+                         "posterior" + (" with a between-trial effect each" if p["between_trial"] else "")
+                         + f", each on its own pool of {p['draw_pool']:,} patients per arm.{few}")
+        if p.get("design_note"):
+            lines.append(f"note: {p['design_note']}")
+        return "\n".join(lines)
+
+
+_MEASURE_WORDS = {"mean_change": "change", "response_rate": "response", "remission_rate": "remission"}
+
+
+# ---- the tests, vectorised over replicate trials (rows of the arrays; a mask marks the analysed patients) ----------
+def _mean_var(x: np.ndarray, m: np.ndarray):
+    """Per row: the mean and the variance (ddof 1) of ``x`` over ``m``, and the count."""
+    k = m.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(m, x, 0.0).sum(axis=1) / k
+        dev = np.where(m, x - mean[:, None], 0.0)
+        var = (dev * dev).sum(axis=1) / (k - 1)
+    return mean, var, k, dev
+
+
+def _two_sided_t(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return 2.0 * stats.t.sf(np.abs(t), df)
+
+
+def welch_test(a: np.ndarray, b: np.ndarray, ma: np.ndarray, mb: np.ndarray):
+    """Welch's unequal-variance t-test per row (as ``scipy.stats.ttest_ind(equal_var=False)``): (difference of
+    means a - b, two-sided p; NaN where undefined)."""
+    xa, va, ka, _ = _mean_var(a, ma)
+    xb, vb, kb, _ = _mean_var(b, mb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sa, sb = va / ka, vb / kb
+        se2 = sa + sb
+        t = (xa - xb) / np.sqrt(se2)
+        df = se2 * se2 / (sa * sa / (ka - 1) + sb * sb / (kb - 1))
+    return xa - xb, _two_sided_t(t, df)
+
+
+def ancova_test(a: np.ndarray, b: np.ndarray, xa: np.ndarray, xb: np.ndarray, ma: np.ndarray, mb: np.ndarray):
+    """ANCOVA per row: outcome ``a``/``b`` on group and covariate ``xa``/``xb`` (a common slope); the adjusted
+    difference a - b and its two-sided t-test p on N - 3 degrees of freedom (as the group coefficient of an OLS fit
+    y ~ 1 + group + x)."""
+    ya, _, ka, dya = _mean_var(a, ma)
+    yb, _, kb, dyb = _mean_var(b, mb)
+    ca, _, _, dxa = _mean_var(xa, ma)
+    cb, _, _, dxb = _mean_var(xb, mb)
+    sxx = (dxa * dxa).sum(axis=1) + (dxb * dxb).sum(axis=1)
+    sxy = (dxa * dya).sum(axis=1) + (dxb * dyb).sum(axis=1)
+    syy = (dya * dya).sum(axis=1) + (dyb * dyb).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(sxx > 0, sxy / sxx, 0.0)
+        diff = (ya - yb) - slope * (ca - cb)
+        df = ka + kb - 3.0
+        s2 = (syy - slope * sxy) / df
+        var = s2 * (1.0 / ka + 1.0 / kb + np.where(sxx > 0, (ca - cb) ** 2 / sxx, 0.0))
+        t = diff / np.sqrt(var)
+    return diff, _two_sided_t(t, df)
+
+
+def paired_t_test(d: np.ndarray, m: np.ndarray):
+    """One-sample t-test of the paired differences ``d`` per row: (mean difference, two-sided p)."""
+    x, v, k, _ = _mean_var(d, m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = x / np.sqrt(v / k)
+    return x, _two_sided_t(t, k - 1)
+
+
+def proportion_z_test(ra: np.ndarray, rb: np.ndarray, ma: np.ndarray, mb: np.ndarray):
+    """Pooled two-proportion z-test per row (the trial's score test of a rate difference; no continuity
+    correction): (difference of proportions a - b, two-sided p; p 1 when both arms are all-or-none)."""
+    ka, kb = ma.sum(axis=1), mb.sum(axis=1)
+    sa, sb = (ra & ma).sum(axis=1), (rb & mb).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pa, pb = sa / ka, sb / kb
+        pool = (sa + sb) / (ka + kb)
+        z = (pa - pb) / np.sqrt(pool * (1.0 - pool) * (1.0 / ka + 1.0 / kb))
+        p = np.where((pool > 0) & (pool < 1), 2.0 * stats.norm.sf(np.abs(z)), 1.0)
+    return pa - pb, p
+
+
+def mcnemar_test(ra: np.ndarray, rb: np.ndarray, m: np.ndarray):
+    """Exact McNemar test per row (the same patients in both periods): (difference of proportions a - b, two-sided
+    p = the binomial test of the discordant pairs at 1/2, as the trial's crossover rows)."""
+    b = (ra & ~rb & m).sum(axis=1)
+    c = (~ra & rb & m).sum(axis=1)
+    k = m.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(b + c > 0, np.minimum(1.0, 2.0 * stats.binom.cdf(np.minimum(b, c), b + c, 0.5)), 1.0)
+        return (b - c) / k, p
+
+
+# ---- the analysis ------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _Endpoint:
+    measure: str
+    time_h: float
+
+
+def _endpoints(scenario, endpoints) -> list[_Endpoint]:
+    """The comparisons asked for ('mean_change@24h', ...; default every score measure of the scenario at every
+    endpoint time after 0 h; 'mean' is compared as its change, as the trial's rows)."""
+    from .sensitivity import parse_endpoint
+    from .trial import DEFAULT_ENDPOINTS, DEFAULT_MEASURES
+
+    field = argument("endpoints", "--endpoint")
+    if endpoints is None:
+        ep = scenario.endpoints or DEFAULT_ENDPOINTS
+        measures = []
+        for m in (ep.measures or DEFAULT_MEASURES):
+            m = "mean_change" if m == "mean" else m
+            if m in MEASURES and m not in measures:
+                measures.append(m)
+        if not measures:
+            raise InputError(f"endpoints.measures: the scenario reports no score measure to power a trial on "
+                             f"(mean_change, response_rate, remission_rate); give {field}, e.g. mean_change@24h")
+        times = [float(t) for t in ep.times_h if t > 0]
+        if not times:
+            raise InputError(f"endpoints.times: no endpoint time after 0 h; give {field}, e.g. mean_change@24h")
+        return [_Endpoint(m, t) for m in measures for t in times]
+    if isinstance(endpoints, str):
+        endpoints = [endpoints]
+    out = []
+    for text in endpoints:
+        e = parse_endpoint(text)
+        if e.measure not in MEASURES and e.measure != "mean":
+            raise InputError(f"{field}: {e.measure}: power is computed for the score comparisons a trial tests "
+                             f"({', '.join(MEASURES)}), at a time, e.g. response_rate@24h")
+        if e.time_h is None or e.time_h <= 0:
+            raise InputError(f"{field}: {text!r}: the comparison needs a time after the first dose, e.g. "
+                             f"{e.measure}@24h")
+        end = _Endpoint("mean_change" if e.measure == "mean" else e.measure, float(e.time_h))
+        if end not in out:
+            out.append(end)
+    if not out:
+        raise InputError(f"{field}: give at least one, e.g. mean_change@24h")
+    return out
+
+
+def _with_times(scenario, times):
+    """The scenario with ``times`` among its endpoint times (ratings are drawn at endpoint times only)."""
+    from .trial import DEFAULT_ENDPOINTS
+
+    ep = scenario.endpoints or DEFAULT_ENDPOINTS
+    have = {round(t, 9) for t in ep.times_h}
+    new = [t for t in times if round(t, 9) not in have]
+    if not new:
+        return scenario
+    return dataclasses.replace(scenario, endpoints=dataclasses.replace(
+        ep, times_h=tuple(sorted({*ep.times_h, *new}))))
+
+
+def _check_sizes(sizes) -> tuple[int, ...]:
+    from . import limits
+
+    field = argument("sizes", "--sizes")
+    if sizes is None:
+        return DEFAULT_SIZES
+    if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+        sizes = [sizes]
+    try:
+        seq = list(sizes)
+    except TypeError:
+        raise InputError(f"{field}: expected patients per arm, e.g. 20,40,60") from None
+    if not seq:
+        raise InputError(f"{field}: give at least one size, e.g. 20,40,60")
+    out = sorted({limits.check_int(s, field, lo=2, hi=MAX_SIZE) for s in seq})
+    return tuple(out)
+
+
+def _arms_compared(scenario, arm, versus) -> list[tuple[str, str]]:
+    from .trial import _control_arm, comparator_arms
+
+    names = [a.name for a in scenario.arms]
+    if len(names) < 2:
+        raise InputError("arms: a trial's power needs two arms to compare (this scenario has one)")
+    for value, field in ((arm, argument("arm", "--arm")), (versus, argument("versus", "--versus"))):
+        if value is not None and value not in names:
+            raise InputError(f"{field}: no arm named {value!r}; arms: {', '.join(names)}")
+    ctrl = versus or _control_arm(names, dict(scenario.design), comparator_arms(scenario))
+    tested = [arm] if arm is not None else [n for n in names if n != ctrl]
+    if arm is not None and arm == ctrl:
+        raise InputError(f"{argument('arm', '--arm')}: {arm!r} is also the arm it is compared with; give "
+                         f"{argument('versus', '--versus')} another arm")
+    return [(a, ctrl) for a in tested]
+
+
+def _pool_size(pool, sizes) -> int:
+    from . import limits
+
+    field = argument("pool", "--pool")
+    if pool is None:
+        return max(MIN_POOL, POOL_PER_PATIENT * max(sizes))
+    pool = limits.check_size(pool, field)
+    if pool < max(sizes):
+        raise InputError(f"{field}: the pool ({pool:,} patients per arm) must hold at least the largest trial "
+                         f"({max(sizes):,}); {POOL_PER_PATIENT}x it ({POOL_PER_PATIENT * max(sizes):,}) keeps the "
+                         "pool's own error small")
+    return pool
+
+
+def _columns(outcome, time_h: float) -> int:
+    j = np.flatnonzero(np.isclose(outcome.times_h, time_h, rtol=0, atol=1e-9))
+    return int(j[0])
+
+
+def _pool_arrays(tr, pairs, eps):
+    """Per arm and endpoint: the arrays the tests read (change, baseline, response, remission) for every patient of
+    the pool."""
+    from .trial import _remission_threshold, _responders
+
+    ep = tr.scenario.endpoints
+    scale = tr.scenario.population.scale
+    thr = _remission_threshold(ep, scale, required=any(e.measure == "remission_rate" for e in eps))
+    out = {}
+    for name in {x for pair in pairs for x in pair}:
+        o = tr.outcomes[name]
+        base = np.asarray(o.baseline, float)
+        for e in eps:
+            r = np.asarray(o.rating[:, _columns(o, e.time_h)], float)
+            if e.measure == "mean_change":
+                out[name, e] = (r - base, base)
+            elif e.measure == "response_rate":
+                out[name, e] = (_responders(r, np.asarray(o.response_reference, float), ep), base)
+            else:
+                out[name, e] = (r <= thr, base)
+    return out
+
+
+def _pool_effect(values_a, values_b, measure: str) -> float:
+    """The pools' difference a - b (scale points, or percentage points for a rate)."""
+    d = float(np.mean(values_a)) - float(np.mean(values_b))
+    return d if measure == "mean_change" else 100.0 * d
+
+
+def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: float, alpha: float) -> float:
+    """statsmodels' power of the pools' effect and spread for ``n_eff`` patients per arm (NaN where no closed form
+    applies: the exact McNemar test)."""
+    from statsmodels.stats.power import NormalIndPower, TTestIndPower, TTestPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    import warnings
+
+    (ya, xa), (yb, xb) = arrays_a, arrays_b
+    if n_eff < 2:
+        return float("nan")
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore")
+        if test == "mcnemar":
+            return float("nan")
+        if test == "paired":
+            d = ya - yb
+            sd = float(np.std(d, ddof=1))
+            return float(TTestPower().power(abs(np.mean(d)) / sd, nobs=n_eff, alpha=alpha)) if sd > 0 else float("nan")
+        if measure == "mean_change":
+            diff = float(np.mean(ya) - np.mean(yb))
+            if test == "ancova":     # the residual SD of the common-slope regression on the baseline rating
+                _, _, _, dya = _mean_var(ya[None, :], np.ones((1, ya.size), bool))
+                _, _, _, dyb = _mean_var(yb[None, :], np.ones((1, yb.size), bool))
+                _, _, _, dxa = _mean_var(xa[None, :], np.ones((1, xa.size), bool))
+                _, _, _, dxb = _mean_var(xb[None, :], np.ones((1, xb.size), bool))
+                sxx = float((dxa ** 2).sum() + (dxb ** 2).sum())
+                sxy = float((dxa * dya).sum() + (dxb * dyb).sum())
+                syy = float((dya ** 2).sum() + (dyb ** 2).sum())
+                slope = sxy / sxx if sxx > 0 else 0.0
+                diff -= slope * float(np.mean(xa) - np.mean(xb))
+                sd = math.sqrt(max(syy - slope * sxy, 0.0) / (ya.size + yb.size - 3))
+            else:
+                sd = math.sqrt((np.var(ya, ddof=1) + np.var(yb, ddof=1)) / 2.0)
+            return float(TTestIndPower().power(abs(diff) / sd, nobs1=n_eff, alpha=alpha)) if sd > 0 else float("nan")
+        pa, pb = float(np.mean(ya)), float(np.mean(yb))
+        return float(NormalIndPower().power(abs(proportion_effectsize(pa, pb)), nobs1=n_eff, alpha=alpha))
+
+
+def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, seed, pool) -> dict:
+    """Power per (pair, endpoint, size): successes / replicates, drawing each arm's patients from its own stream
+    (the draws of one size do not depend on which other sizes, endpoints or arms are asked for, nor on the
+    chunking)."""
+    names = list(dict.fromkeys(x for pair in pairs for x in pair))
+    wins = {}
+    for n in sizes:
+        chunk = max(1, _CHUNK_DRAWS // n)
+        streams = {}
+        for i, name in enumerate(names):
+            ss = np.random.SeedSequence([int(seed), _REPLICATE_TAG, int(n), i])
+            idx_ss, drop_ss = ss.spawn(2)
+            streams[name] = (np.random.default_rng(idx_ss), np.random.default_rng(drop_ss))
+        if paired:      # a crossover: the same patients in every period (one index and dropout stream for all)
+            first = streams[names[0]]
+            streams = {name: first for name in names}
+        counts = {(pair, e): 0 for pair in pairs for e in eps}
+        done = 0
+        while done < replicates:
+            c = min(chunk, replicates - done)
+            idx, mask = {}, {}
+            for name in (names[:1] if paired else names):
+                rng_i, rng_d = streams[name]
+                # floats scaled to indices: one 64-bit draw per patient, so the draws do not depend on the chunking
+                idx[name] = np.minimum((rng_i.random((c, n)) * pool).astype(np.int64), pool - 1)
+                mask[name] = rng_d.random((c, n)) >= dropout if dropout else np.ones((c, n), bool)
+            if paired:
+                idx = {name: idx[names[0]] for name in names}
+                mask = {name: mask[names[0]] for name in names}
+            for pair in pairs:
+                a, b = pair
+                for e in eps:
+                    (ya, xa), (yb, xb) = arrays[a, e], arrays[b, e]
+                    ia, ib = idx[a], idx[b]
+                    test = tests[e.measure]
+                    if test == "welch":
+                        diff, p = welch_test(ya[ia], yb[ib], mask[a], mask[b])
+                    elif test == "ancova":
+                        diff, p = ancova_test(ya[ia], yb[ib], xa[ia], xb[ib], mask[a], mask[b])
+                    elif test == "paired":
+                        diff, p = paired_t_test(ya[ia] - yb[ib], mask[a])
+                    elif test == "z":
+                        diff, p = proportion_z_test(ya[ia], yb[ib], mask[a], mask[b])
+                    else:
+                        diff, p = mcnemar_test(ya[ia], yb[ib], mask[a])
+                    favours = diff < 0 if e.measure == "mean_change" else diff > 0
+                    counts[pair, e] += int(np.sum((p < alpha) & favours))
+            done += c
+        for key, k in counts.items():
+            wins[(*key, n)] = k
+    return wins
+
+
+def _tests_for(test: str, paired: bool) -> dict:
+    if paired:
+        return {"mean_change": "paired", "response_rate": "mcnemar", "remission_rate": "mcnemar"}
+    return {"mean_change": test, "response_rate": "z", "remission_rate": "z"}
+
+
+def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, versus: str | None = None,
+              test: str = "welch", replicates: int = DEFAULT_REPLICATES, alpha: float = 0.05,
+              target: float = 0.80, pool: int | None = None, dropout: float = 0.0, seed: int | None = None,
+              uncertainty: int = 0, between_trial: bool = True, draw_seed: int = 0,
+              params: ParameterSet | None = None, progress=None, chunk: int = 10000, log=None) -> PowerResult:
+    """Power of the trial ``scenario`` (parallel or crossover) for each size in ``sizes`` (patients per arm; default
+    :data:`DEFAULT_SIZES`) on each comparison of ``arm`` (default every arm but the control) against ``versus``
+    (default the trial's control arm) at each endpoint (``'mean_change@24h'``, ``'response_rate@7d'``, ...; default
+    every score measure of the scenario at its endpoint times). ``replicates`` trials per size drawn from pools of
+    ``pool`` virtual patients per arm (default max(2000, 10 x the largest size)); ``test`` 'welch' or 'ancova' for
+    the change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size; ``dropout`` share of
+    patients missing at random. ``uncertainty`` K > 0: the assurance over K posterior draws (see the module)."""
+    from . import limits
+    from .trial import _run_trial, _trial_grid, _uncertainty_draws, check_trial_size, draw_trial_seed, whole_design_draws
+
+    limits.check_scenario_arg(scenario)
+    if params is not None and not isinstance(params, ParameterSet):
+        raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters()), got {type(params).__name__}")
+    params = params or load_parameters()
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress: expected a function of the completed fraction, got {type(progress).__name__}")
+    if log is not None and not callable(log):
+        raise InputError(f"log: expected a function of one line of text, got {type(log).__name__}")
+    chunk = limits.check_int(chunk, "chunk", lo=1, hi=limits.MAX_PATIENTS)
+    kind = dict(scenario.design).get("type", "parallel")
+    if kind not in ("parallel", "crossover") or whole_design_draws(scenario):
+        raise InputError("design.type: power by replicate trials is computed for parallel and crossover trials (a "
+                         "randomized withdrawal's or follow-up's relapse rows need the whole design per replicate: "
+                         "ketasim trial --uncertainty)")
+    paired = kind == "crossover"
+    sizes = _check_sizes(sizes)
+    eps = _endpoints(scenario, endpoints)
+    pairs = _arms_compared(scenario, arm, versus)
+    if not isinstance(test, str) or test.strip().lower() not in TESTS:
+        raise InputError(f"{argument('test', '--test')}: expected one of {', '.join(TESTS)}, got {test!r}")
+    test = test.strip().lower()
+    if paired and test == "ancova":
+        raise InputError(f"{argument('test', '--test')}: a crossover compares the same patients (paired t-test); "
+                         "ancova is for parallel arms")
+    replicates = limits.check_int(replicates, argument("replicates", "--replicates"), lo=100, hi=MAX_REPLICATES)
+    alpha = limits.check_real(alpha, argument("alpha", "--alpha"), lo=1e-6, hi=0.5)
+    target = limits.check_real(target, argument("target", "--target"), lo=0.05, hi=0.999)
+    dropout = limits.check_real(dropout, argument("dropout", "--dropout"), lo=0.0, hi=0.9)
+    seed = scenario.seed if seed is None else limits.check_seed(seed, argument("seed", "--seed"))
+    pool = _pool_size(pool, sizes)
+    u_field = argument("uncertainty", "--uncertainty")
+    uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=limits.MAX_UNCERTAINTY)
+    sc = _with_times(scenario, sorted({e.time_h for e in eps}))
+    check_trial_size(sc, pool, argument("pool", "--pool"))
+    times, _, _, _, band_times = _trial_grid(sc)
+    est = limits.estimate_scenario_run(sc, pool, np.unique(np.concatenate([times, band_times])), tables=False)
+    draws = None
+    if uncertainty:
+        uncertainty = limits.check_uncertainty_draws(uncertainty, u_field)
+        limits.check_repeated(est, uncertainty + 1, u_field, what=f"{uncertainty} draws x pools of {pool:,} "
+                              "patients per arm", fewer="fewer draws or a smaller --pool")
+        draws = _uncertainty_draws(sc, params, uncertainty, between_trial, draw_seed, log, size=pool)
+    tests = _tests_for(test, paired)
+
+    def power_rows(pset, trial_seed, progress=None):
+        tr = _run_trial(sc, pset, pool, trial_seed, progress, chunk, None, None, rows_only=True)
+        arrays = _pool_arrays(tr, pairs, eps)
+        wins = _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, trial_seed,
+                                pool)
+        return arrays, wins, tr
+
+    arrays, wins, central = power_rows(params, seed, progress)
+    per_draw = []
+    if draws is not None:
+        for i, pset in enumerate(draws["sets"]):
+            per_draw.append(power_rows(pset, draw_trial_seed(seed, draws["info"]["draw_seed"], i))[1])
+    from .trial import measure_unit, wilson_ci
+
+    rows = []
+    for pair in pairs:
+        a, b = pair
+        for e in eps:
+            eff = _pool_effect(arrays[a, e][0], arrays[b, e][0], e.measure)
+            for n in sizes:
+                k = wins[(pair, e, n)]
+                lo, hi = wilson_ci(k, replicates)
+                n_eff = n * (1.0 - dropout)
+                row = {"arm": a, "versus": b, "time_h": e.time_h, "measure": e.measure, "test": tests[e.measure],
+                       "n_per_arm": int(n), "analysed_per_arm": n_eff, "effect": eff,
+                       "unit": measure_unit(e.measure + "_difference", sc.population.scale),
+                       "power": k / replicates, "power_ci95_low": lo / 100.0, "power_ci95_high": hi / 100.0,
+                       "normal_theory_power": _normal_theory_power(arrays[a, e], arrays[b, e], e.measure,
+                                                                   tests[e.measure], n_eff, alpha),
+                       "assurance": float("nan"), "power_p05": float("nan"), "power_p95": float("nan")}
+                if per_draw:
+                    pw = np.array([w[(pair, e, n)] / replicates for w in per_draw])
+                    row.update(assurance=float(pw.mean()), power_p05=float(np.percentile(pw, 5)),
+                               power_p95=float(np.percentile(pw, 95)))
+                rows.append(row)
+    prov = _provenance(sc, params, seed, pool, replicates, alpha, target, dropout, test, paired, sizes, eps, pairs)
+    if draws is not None:
+        prov.update(uncertainty=uncertainty, between_trial=bool(draws["info"]["between_trial"]), draw_pool=pool,
+                    draw_seed=draws["info"]["draw_seed"], posterior=draws["info"].get("posterior"),
+                    tau_source=draws["info"].get("tau_source"))
+    note = central.design_note()
+    if note:
+        prov["design_note"] = note
+    if paired and dict(sc.design).get("period_interval") is not None:
+        prov["resampling_note"] = ("a replicate draws patients at random, not balanced over the sequences of the "
+                                   "periods")
+    return PowerResult(rows, prov)
+
+
+def _provenance(scenario, params, seed, pool, replicates, alpha, target, dropout, test, paired, sizes, eps,
+                pairs) -> dict:
+    from .model import model_id
+    from .result import ketasim_version, scenario_definition
+    from .vocabulary import NOTICE
+
+    return {"analysis": "power by replicate virtual trials (patients drawn from simulated pools per arm)",
+            "scenario": scenario.name, "design": "crossover" if paired else "parallel",
+            "comparisons": [f"{a} vs {b}" for a, b in pairs],
+            "endpoints": [f"{e.measure}@{e.time_h:g}h" for e in eps], "sizes": [int(n) for n in sizes],
+            "replicates": int(replicates), "alpha": float(alpha), "sided": "two-sided, difference in the arm's favour",
+            "target_power": float(target), "dropout": float(dropout),
+            "tests": {"mean_change": "paired t" if paired else TEST_NAMES[test],
+                      "rates": TEST_NAMES["mcnemar" if paired else "z"]},
+            "pool": int(pool), "seed": int(seed), "uncertainty": 0,
+            "ketasim_version": ketasim_version(), "parameter_set": params.version,
+            "calibration_run": params.calibration_run, "model": model_id(),
+            "definition": scenario_definition(getattr(scenario, "source", None)), "notice": NOTICE}
+
+def curve_label(row) -> str:
+    """A curve's name in figures: 'ketamine vs midazolam: change 24 h (Welch t)'."""
+    from .units import fmt_hours
+
+    return (f"{row['arm']} vs {row['versus']}: {_MEASURE_WORDS[row['measure']]} {fmt_hours(row['time_h'])} "
+            f"({TEST_NAMES[row['test']]})")
+
+
+def power_curves_figure(result: PowerResult):
+    """A matplotlib figure: power (or assurance) against patients per arm, one curve per comparison x endpoint with
+    its 95 % Monte Carlo interval (with posterior draws: the 5th-95th percentiles of the draws' power), and the
+    target as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = result.table()
+    p = result.provenance
+    draws = bool(p.get("uncertainty"))
+    key, low, high = ("assurance", "power_p05", "power_p95") if draws else ("power", "power_ci95_low",
+                                                                            "power_ci95_high")
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    for _, g in df.groupby(["arm", "versus", "time_h", "measure"], sort=False):
+        g = g.sort_values("n_per_arm")
+        n = g["n_per_arm"].to_numpy(float)
+        line, = ax.plot(n, g[key].to_numpy(float), "o-", ms=3.5, lw=1.4, label=curve_label(g.iloc[0]))
+        ax.fill_between(n, g[low].to_numpy(float), g[high].to_numpy(float), color=line.get_color(), alpha=0.15,
+                        lw=0)
+    ax.axhline(p["target_power"], color="#6b7280", ls="--", lw=0.9)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("patients per arm")
+    ax.set_ylabel("assurance" if draws else "power")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    band = "5th-95th percentile over posterior draws" if draws else "95 % Monte Carlo interval"
+    ax.set_title(f"{p['scenario']}: {'assurance' if draws else 'power'} of a two-sided test at alpha {p['alpha']:g}\n"
+                 f"{p['replicates']:,} replicate trials per size; band: {band}", fontsize=9)
+    from .io import figure_provenance_line
+
+    fig.text(0.01, 0.005, f"{p['notice']}  {figure_provenance_line(p)}", fontsize=6, color="#6b7280")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def write_power_curves(result: PowerResult, path):
+    """The power curves to ``path`` (PNG, SVG or PDF by its suffix; atomic; a PNG carries the provenance)."""
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_path, figure_format, save_figure
+
+    fmt = figure_format(path, "--plot")
+    fig = power_curves_figure(result)
+    try:
+        with atomic_path(path) as tmp:
+            save_figure(fig, tmp, fmt, 130, result.provenance)
+    finally:
+        plt.close(fig)
+    return path
+
+
+__all__ = ["PowerResult", "run_power", "power_curves_figure", "write_power_curves", "welch_test", "ancova_test", "paired_t_test", "proportion_z_test",
+           "mcnemar_test", "DEFAULT_SIZES", "DEFAULT_REPLICATES"]
