@@ -39,7 +39,7 @@ def _text(page: Path) -> str:
 def test_site_has_every_page_and_figure(site):
     for page in ("index", "getting-started", "contracts", "model", "validation", "teachers", "api", "changelog",
                  "howto/one-patient", "howto/dose-response", "howto/placebo-trial", "howto/observed-trial", "howto/external-qualification", "howto/crossover",
-                 "howto/withdrawal", "howto/flexible-dosing", "howto/ddi", "howto/pk-endpoints", "howto/covariates", "howto/sensitivity", "howto/personalised-plan", "howto/scale-out"):
+                 "howto/withdrawal", "howto/flexible-dosing", "howto/ddi", "howto/pk-endpoints", "howto/covariates", "howto/power", "howto/sensitivity", "howto/personalised-plan", "howto/scale-out"):
         assert (site / f"{page}.html").is_file(), page
     for fig in ("cascade", "dose_response", "hours_vs_weeks", "experiments", "monitoring", "qualification"):
         png = site / "_images" / f"{fig}.png"
@@ -128,7 +128,7 @@ def test_tutorial_runs(script, tmp_path, monkeypatch, capsys):
                 "withdrawal": "re-randomized", "ddi": "Cmax", "sensitivity_by_hand": "MADRS change at 24 h",
                 "personal_plan": "plan #1: p_target", "flexible_dosing": "final dose 84 mg",
                 "observed_trial": "observed vs predicted", "external_qualification": "per domain",
-                "covariates": "no-effect bounds"}
+                "covariates": "no-effect bounds", "power": "n for 80%"}
     assert expected[script.stem] in out
     # a value the CLI prints as "not reached" (a Kaplan-Meier median of fewer than half relapsing) printed as "nan"
     # in withdrawal.py (thirty-ninth session, new-user pass)
