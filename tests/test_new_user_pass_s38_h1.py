@@ -53,9 +53,9 @@ def test_pk_table_columns_stay_aligned_with_a_tmax_range_and_model_exact_rows(ca
         assert cells[1:] == starts[1:len(cells)], (header, row)    # the label is indented under 'analyte'
 
 
-@pytest.mark.parametrize("scale", ["hamd21", "iesr"])
+@pytest.mark.parametrize("scale", ["lsas", "iesr"])          # hamd21 has a sourced default since session 42
 def test_dashboard_scale_without_default_baseline_says_to_enter_one(scale):
-    """Choosing HAM-D21 or IES-R on the dashboard empties the baseline (no sourced default): the message at the
+    """Choosing LSAS or IES-R on the dashboard empties the baseline (no sourced default): the message at the
     baseline field was "population.baseline.mean: expected a number, got an empty value"; now it says the scale has
     no default and gives its range, as the command line does."""
     import copy
@@ -209,13 +209,14 @@ def test_session_peak_ci_does_not_reach_below_zero():
 
 
 def test_a_stated_patient_without_a_default_baseline_is_asked_for_its_own():
-    """`Patient(scale='hamd21')` said "state the population's baseline score" of one stated patient."""
+    """`Patient(scale='hamd21')` said "state the population's baseline score" of one stated patient (hamd21 has a
+    sourced default since session 42: the scale without one here is the IES-R)."""
     from ketasim import Patient, patient_scenario
     from ketasim.errors import InputError
 
-    with pytest.raises(InputError, match=r"^patient\.baseline: hamd21 has no default baseline with a published source; "
-                                         r"state the patient's baseline score \(points, 0-63\)$"):
-        patient_scenario(Patient(scale="hamd21"), [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}])
+    with pytest.raises(InputError, match=r"^patient\.baseline: iesr has no default baseline with a published source; "
+                                         r"state the patient's baseline score \(points, 0-88\)$"):
+        patient_scenario(Patient(scale="iesr"), [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}])
 
 
 def test_empty_drugs_limit_shows_the_command_line_form(capsys):

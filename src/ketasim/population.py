@@ -59,14 +59,14 @@ SCALES = {
     # Liebowitz Social Anxiety Scale: 24 situations rated for fear 0-3 and avoidance 0-3 = 0-144 (Liebowitz 1987,
     # Mod Probl Pharmacopsychiatry 22:141, PMID 2885745); remission <= 30 (Rytwinski et al. 2009, Depress Anxiety
     # 26:34, doi:10.1002/da.20503, ROC against remission status). Social anxiety disorder reads as "anxiety" here
-    # (the model has one anxiety condition; Taylor 2018 rated LSAS). No sourced default baseline: state it.
+    # (the model has one anxiety condition; Taylor 2018 rated LSAS). Default baseline: DEFAULT_BASELINE.
     "lsas": (144.0, 30.0, "anxiety"),
     # Quick Inventory of Depressive Symptomatology, 16-item self-report: 0-27; remission <= 5 (Rush et al. 2003, Biol
-    # Psychiatry 54:573, doi:10.1016/S0006-3223(02)01866-8; the STAR*D criterion). No sourced default baseline.
+    # Psychiatry 54:573, doi:10.1016/S0006-3223(02)01866-8; the STAR*D criterion). Default baseline: DEFAULT_BASELINE.
     "qids_sr16": (27.0, 5.0, "depression"),
     # Beck Depression Inventory-II: 21 items 0-3 = 0-63; "minimal" range 0-13 used as remission (Beck, Steer & Brown
     # 1996, BDI-II manual, Psychological Corporation; cut-offs confirmed by Dozois, Dobson & Ahnberg 1998, Psychol
-    # Assess 10:83, doi:10.1037/1040-3590.10.2.83). No sourced default baseline.
+    # Assess 10:83, doi:10.1037/1040-3590.10.2.83). Default baseline: DEFAULT_BASELINE.
     "bdi2": (63.0, 13.0, "depression"),
 }
 #: Default baseline (mean, SD) of each scale when a scenario gives none. A scale without an entry has no sourced
@@ -75,9 +75,26 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
                     "ssi": (20.0, 6.0),
                     # ketamine-vs-midazolam trial in TRD with MADRS item 10 >= 4 at entry: 4.19 (0.40) and 4.26 (0.45)
                     # (Su 2023, Int J Neuropsychopharmacol 26:331, doi:10.1093/ijnp/pyad014, Table 1)
-                    "madrs_si": (4.2, 0.4)}
-#: No sourced default baseline was found for hamd21 (Zarate 2006's table was not reachable), hamd24, mssi and iesr
-#: (Feder 2014's baseline IES-R was not reachable): NOTES "Scales and new-user fixes".
+                    "madrs_si": (4.2, 0.4),
+                    # HDRS-21 and HDRS-24 at entry to an ECT trial in severe major depression (EFFECT-Dep, n = 136):
+                    # Fenton & McLoughlin 2021, PLoS One 16:e0259861, doi:10.1371/journal.pone.0259861, PMID 34752484,
+                    # table "Baseline depression severity for responders and remitters": HAMD-21 24.51 (5.44), n = 76
+                    # and 23.68 (4.39), n = 60; HAMD-24 30.43 (6.61) and 29.43 (5.65); pooled here to the 136
+                    # (the remitter split pools to the same 24.1 / 30.0). Baseline only; no outcome number used.
+                    "hamd21": (24.1, 5.0),
+                    "hamd24": (30.0, 6.2),
+                    # QIDS-SR16 at entry to STAR*D level 3 (after two failed treatment steps, i.e. treatment-resistant):
+                    # 15.5 (4.8), n = 190 (level 1 entry: 15.4 (4.8), n = 2,280); IsHak et al. 2015, Acta Psychiatr
+                    # Scand 131:51, doi:10.1111/acps.12301, PMID 24954156, Table 2 ("Entry" columns only)
+                    "qids_sr16": (15.5, 4.8),
+                    # BDI-II at entry to CoBalT (primary-care treatment-resistant depression: antidepressants >= 6
+                    # weeks, BDI-II >= 14; n = 469; Wiles et al. 2013, Lancet 381:375,
+                    # doi:10.1016/S0140-6736(12)61552-9): 31.8 (10.7) in Buckman et al. 2022, JAMA Psychiatry 79:406,
+                    # doi:10.1001/jamapsychiatry.2022.0100, PMID 35262620, Table 1 ("Baseline depressive severity");
+                    # arm means 31.8 and 31.8 (Cochrane CD010558, characteristics of Wiles 2016)
+                    "bdi2": (31.8, 10.7)}
+#: No sourced default baseline was found for mssi, iesr and lsas (no baseline table reachable this session: Feder
+#: 2014's IES-R, Heimberg 1999's LSAS, an MSSI sample): NOTES "Scales and new-user fixes" and the forty-second session.
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 #: Display names (figures, tables, reports, the dashboard).
 SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": "CAPS-5", "ssi": "SSI",
