@@ -115,3 +115,21 @@ def test_cli_plan_on_a_scale_without_a_source_is_still_one_line(tmp_path, capsys
     code = main(["plan", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and "IES-R (iesr)" in err, err
+
+
+@pytest.mark.parametrize("scale", ["hamd21", "bdi2"])
+def test_a_stated_patient_and_the_dashboard_on_the_scale_use_the_sourced_default(scale):
+    """`Patient(scale='hamd21')` was asked for the patient's baseline; the dashboard emptied the baseline field on
+    choosing the scale (meta's default_baseline was null). Both now start from the sourced default."""
+    import copy
+
+    from ketasim import Patient, patient_scenario
+    from ketasim.web import api
+
+    sc = patient_scenario(Patient(scale=scale), [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}])
+    assert sc.population.baseline.mean == SOURCED[scale][0]
+    default = api.meta()["scales"][scale]["default_baseline"]           # what the page fills in on choosing it
+    assert default == SOURCED[scale][0]
+    form = copy.deepcopy(api.default_form())
+    form["patient"].update(scale=scale, baseline=default, condition=None)
+    assert api.simulate_form(form)                                      # no FormErrors
