@@ -53,7 +53,7 @@ def closed_form_check(replicates: int) -> str:
         z = [np.random.default_rng(s).standard_normal(pool) for s in (1, 2)]
         z = [(x - x.mean()) / x.std() for x in z]
         wins = pw._replicate_power({("a", e): (z[0] - d, z[0]), ("b", e): (z[1], z[1])}, [("a", "b")], [e], (n,),
-                                   {"mean_change": "welch"}, replicates, 0.05, 0.0, False, 3, pool)
+                                   {"mean_change": "welch"}, replicates, 0.05, 0.0, False, 3)
         sim, ref = wins[("a", "b"), e, n] / replicates, TTestIndPower().power(d, nobs1=n, alpha=0.05)
         se = np.sqrt(ref * (1 - ref) / replicates)
         out.append(f"d {d} n {n}: {sim:.3f} vs {ref:.3f} ({(sim - ref) / se:+.1f} SE)")
@@ -86,7 +86,7 @@ def main():
             arrays = pw._pool_arrays(tr, pairs, eps)
             a0 = time.perf_counter()
             pw._replicate_power(arrays, pairs, eps, SIZES, pw._tests_for("welch", False), args.replicates, 0.05, 0.0,
-                                False, sc.seed, res.provenance["pool"])
+                                False, sc.seed)
             analysis.append(time.perf_counter() - a0)
         n_rep = len(SIZES) * args.replicates
         print(f"{label}: pools of {res.provenance['pool']:,} patients per arm, {len(SIZES)} sizes x "

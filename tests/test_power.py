@@ -110,7 +110,7 @@ def test_replicate_power_equals_the_closed_form_power_of_a_t_test():
     arrays = {("a", e): (z1 - 0.5, z1), ("b", e): (z2, z2), ("c", e): (z1[::-1].copy(), z1)}
     reps = 4000
     wins = pw._replicate_power(arrays, [("a", "b"), ("c", "b")], [e], (64,), {"mean_change": "welch"}, reps, 0.05,
-                               0.0, False, 5, pool)
+                               0.0, False, 5)
     expected = TTestIndPower().power(0.5, nobs1=64, alpha=0.05)
     se = np.sqrt(expected * (1 - expected) / reps)
     assert abs(wins[("a", "b"), e, 64] / reps - expected) < 4 * se + 0.005
@@ -128,7 +128,7 @@ def test_replicate_power_of_rates_is_near_the_normal_approximation():
     x = np.zeros(pool)
     reps = 4000
     wins = pw._replicate_power({("a", e): (ra, x), ("b", e): (rb, x)}, [("a", "b")], [e], (90,),
-                               {"response_rate": "z"}, reps, 0.05, 0.0, False, 9, pool)
+                               {"response_rate": "z"}, reps, 0.05, 0.0, False, 9)
     expected = NormalIndPower().power(proportion_effectsize(0.5, 0.3), nobs1=90, alpha=0.05)
     assert abs(wins[("a", "b"), e, 90] / reps - expected) < 4 * np.sqrt(expected * (1 - expected) / reps) + 0.02
 
@@ -256,3 +256,18 @@ def test_cli_bad_options_are_one_line_naming_the_option(tmp_path, capsys, argv, 
     code, out, err = run_cli(capsys, "power", sc, "--replicates", "100", "--pool", "200", "--no-progress", *argv)
     assert code != 0
     assert one_error_line(err).startswith(f"error: {option}")
+
+
+def test_a_scenario_without_endpoints_and_a_time_it_does_not_list(two_arms):
+    """The default endpoints (no `endpoints:`) and a time the scenario does not list (added to its endpoint times)."""
+    doc = {k: v for k, v in TWO_ARMS.items() if k != "endpoints"}
+    res = pw.run_power(scenario_from_dict(doc), sizes=[20], endpoints=["remission_rate@24h", "mean_change@3d"],
+                       replicates=100, pool=200)
+    assert set(res.table()["measure"]) == {"remission_rate", "mean_change"}
+    assert set(res.table()["time_h"]) == {24.0, 72.0}
+
+
+def test_the_replicates_work_is_bounded_by_the_time_budget(two_arms, monkeypatch):
+    monkeypatch.setenv("KETASIM_MAX_SECONDS", "1")
+    with pytest.raises(InputError, match=r"^replicates: .*KETASIM_MAX_SECONDS"):
+        pw.run_power(two_arms, sizes=[5000], replicates=100_000, pool=5000, endpoints=["mean_change@24h"])

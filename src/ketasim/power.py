@@ -51,6 +51,9 @@ MAX_REPLICATES = 100_000
 MAX_SIZE = 100_000
 #: At most this many patient draws (replicates x patients) held at once per arm (memory stays bounded).
 _CHUNK_DRAWS = 2_000_000
+#: Patient draws (replicates x patients x arms x comparisons) the replicate analyses do per second on one core
+#: (benchmarks/bench_power.py: ~1.4e7; taken lower): the compute bound's estimate.
+_DRAWS_PER_S = 5e6
 #: SeedSequence tag of the replicates' draws (their own streams: the pool's patients are the trial's).
 _REPLICATE_TAG = 0x706F776572
 
@@ -116,7 +119,7 @@ class PowerResult:
         w = [max(len(h), *(len(x[i]) for x in labels)) for i, h in enumerate(("comparison", "endpoint", "test",
                                                                                "effect"))]
         head = (f"{'comparison':<{w[0]}}  {'endpoint':<{w[1]}}  {'test':<{w[2]}}  {'effect':>{w[3]}}  "
-                + "  ".join(f"{int(n):>5}" for n in sizes) + f"  n for {p['target_power']:.0%}")
+                + "  ".join(f"{int(n):>5}" for n in sizes) + f"  n for {100 * p['target_power']:g}%")
         lines = [f"{'Assurance' if draws else 'Power'} by patients per arm ({p['replicates']:,} replicate trials per "
                  f"size; two-sided alpha {p['alpha']:g}, difference in the arm's favour)", head]
         for comp, ep, test, eff, g, k in labels:
@@ -351,7 +354,9 @@ def _pool_arrays(tr, pairs, eps):
     the pool."""
     from .trial import _remission_threshold, _responders
 
-    ep = tr.scenario.endpoints
+    from .trial import DEFAULT_ENDPOINTS
+
+    ep = tr.scenario.endpoints or DEFAULT_ENDPOINTS
     scale = tr.scenario.population.scale
     thr = _remission_threshold(ep, scale, required=any(e.measure == "remission_rate" for e in eps))
     out = {}
@@ -414,11 +419,13 @@ def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: flo
         return float(NormalIndPower().power(abs(proportion_effectsize(pa, pb)), nobs1=n_eff, alpha=alpha))
 
 
-def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, seed, pool) -> dict:
+def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, seed) -> dict:
     """Power per (pair, endpoint, size): successes / replicates, drawing each arm's patients from its own stream
     (the draws of one size do not depend on which other sizes, endpoints or arms are asked for, nor on the
-    chunking)."""
+    chunking). An arm's pool is its patients in ``arrays`` (fewer than simulated when a pre-dose BP limit screened
+    some out)."""
     names = list(dict.fromkeys(x for pair in pairs for x in pair))
+    pools = {name: len(arrays[name, eps[0]][0]) for name in names}
     wins = {}
     for n in sizes:
         chunk = max(1, _CHUNK_DRAWS // n)
@@ -438,6 +445,7 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
             for name in (names[:1] if paired else names):
                 rng_i, rng_d = streams[name]
                 # floats scaled to indices: one 64-bit draw per patient, so the draws do not depend on the chunking
+                pool = pools[name]
                 idx[name] = np.minimum((rng_i.random((c, n)) * pool).astype(np.int64), pool - 1)
                 mask[name] = rng_d.random((c, n)) >= dropout if dropout else np.ones((c, n), bool)
             if paired:
@@ -531,12 +539,19 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                               "patients per arm", fewer="fewer draws or a smaller --pool")
         draws = _uncertainty_draws(sc, params, uncertainty, between_trial, draw_seed, log, size=pool)
     tests = _tests_for(test, paired)
+    # the replicate analyses' own work: patient draws x comparisons (~1e7 per second on one core)
+    draws_total = replicates * sum(sizes) * 2 * len(pairs) * len(eps) * (1 + uncertainty)
+    if draws_total / _DRAWS_PER_S > limits.time_budget():
+        raise InputError(f"{argument('replicates', '--replicates')}: {replicates:,} replicates of sizes up to "
+                         f"{max(sizes):,} on {len(pairs) * len(eps)} comparisons would compute for "
+                         f"~{limits.fmt_seconds(draws_total / _DRAWS_PER_S)}, more than the "
+                         f"{limits.fmt_seconds(limits.time_budget())} allowed (KETASIM_MAX_SECONDS); use fewer "
+                         "replicates, sizes or endpoints")
 
     def power_rows(pset, trial_seed, progress=None):
         tr = _run_trial(sc, pset, pool, trial_seed, progress, chunk, None, None, rows_only=True)
         arrays = _pool_arrays(tr, pairs, eps)
-        wins = _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, trial_seed,
-                                pool)
+        wins = _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, trial_seed)
         return arrays, wins, tr
 
     arrays, wins, central = power_rows(params, seed, progress)
