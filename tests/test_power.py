@@ -271,3 +271,21 @@ def test_the_replicates_work_is_bounded_by_the_time_budget(two_arms, monkeypatch
     monkeypatch.setenv("KETASIM_MAX_SECONDS", "1")
     with pytest.raises(InputError, match=r"^replicates: .*KETASIM_MAX_SECONDS"):
         pw.run_power(two_arms, sizes=[5000], replicates=100_000, pool=5000, endpoints=["mean_change@24h"])
+
+
+def test_unequal_allocation_draws_the_ratio_and_sits_between_the_balanced_trials(two_arms, base):
+    """2:1 (as Murrough 2013 randomized ketamine:midazolam): 40 tested + 20 compared-with patients has less power than
+    40 + 40 and more than 20 + 20; the normal theory uses the same ratio."""
+    res = pw.run_power(two_arms, sizes=[40], endpoints=["mean_change@24h", "response_rate@24h"], replicates=1000,
+                       pool=2000, allocation="2:1")
+    for m in ("mean_change", "response_rate"):
+        r = _row(res, m, 40)
+        assert r["n_versus"] == 20
+        assert _row(base, m, 20)["power"] - 0.02 <= r["power"] <= _row(base, m, 40)["power"] + 0.02
+        assert r["normal_theory_power"] < _row(base, m, 40)["normal_theory_power"]
+    assert "allocation 2:1" in res.format_table()
+    with pytest.raises(InputError, match="^allocation: "):
+        pw.run_power(two_arms, sizes=[20], allocation="2-1")
+    sc = load_scenario(EXAMPLES / "crossover_one_week_apart.yaml")
+    with pytest.raises(InputError, match="^allocation: a crossover"):
+        pw.run_power(sc, sizes=[20], allocation="2:1")

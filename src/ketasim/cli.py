@@ -1011,6 +1011,8 @@ def power(
     target: float = typer.Option(0.80, "--target", help="Power the sample size is read at (e.g. 0.8, 0.9)."),
     dropout: float = typer.Option(0.0, "--dropout", help="Share of patients missing from the analysis at random "
                                                          "(0-0.9; completers analysed)."),
+    allocation: str = typer.Option("1:1", "--allocation", help="Patients in the tested arm to the compared-with arm, "
+                                                               "e.g. 2:1 (--sizes are the tested arm's)."),
     pool: Optional[int] = typer.Option(None, "--pool", help="Virtual patients simulated per arm, from which each "
                                                             "replicate draws (default max(2000, 10x the largest "
                                                             "size))."),
@@ -1054,7 +1056,7 @@ def power(
     params = _parameters_option(parameters)
     res = run_power(sc, sizes=size_list, endpoints=_comma_list(endpoint) or None, arm=arm, versus=versus,
                     test=test, replicates=replicates, alpha=alpha, target=target, pool=pool, dropout=dropout,
-                    seed=seed, uncertainty=uncertainty, between_trial=between_trial, params=params,
+                    allocation=allocation, seed=seed, uncertainty=uncertainty, between_trial=between_trial, params=params,
                     progress=TextProgress("power", progress and sys.stderr.isatty()),
                     log=lambda line: typer.echo(line, err=True))
     typer.echo(res.format_table())

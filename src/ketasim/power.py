@@ -66,12 +66,14 @@ class PowerResult:
     provenance: dict
 
     def table(self) -> pd.DataFrame:
-        """One row per comparison x endpoint x size: arm, versus, time_h, measure, test, n_per_arm, analysed_per_arm
-        (mean patients per arm analysed, after dropout), effect (the pools' difference arm - versus: scale points
+        """One row per comparison x endpoint x size: arm, versus, time_h, measure, test, n_per_arm (patients in the
+        tested arm), n_versus (in the arm it is compared with: n_per_arm x the allocation ratio), analysed_per_arm
+        (the tested arm's expected patients analysed, after dropout), effect (the pools' difference arm - versus: scale points
         for a change, percentage points for a rate), unit, power, power_ci95_low, power_ci95_high (Wilson, Monte
         Carlo), normal_theory_power, and with posterior draws assurance, power_p05, power_p95 (NaN without)."""
         return pd.DataFrame(self.rows, columns=[
-            "arm", "versus", "time_h", "measure", "test", "n_per_arm", "analysed_per_arm", "effect", "unit", "power",
+            "arm", "versus", "time_h", "measure", "test", "n_per_arm", "n_versus", "analysed_per_arm", "effect", "unit",
+            "power",
             "power_ci95_low", "power_ci95_high", "normal_theory_power", "assurance", "power_p05", "power_p95"])
 
     def sample_sizes(self) -> pd.DataFrame:
@@ -92,7 +94,7 @@ class PowerResult:
         from .result import _csv_with_provenance
 
         return _csv_with_provenance(path, self.table, {**self.provenance, "units": {
-            "time_h": "h", "n_per_arm": "patients", "analysed_per_arm": "patients",
+            "time_h": "h", "n_per_arm": "patients", "n_versus": "patients", "analysed_per_arm": "patients",
             "effect": "the row's unit (arm - versus)", "power": "fraction of replicate trials",
             "power_ci95_low": "as power", "power_ci95_high": "as power", "normal_theory_power": "as power",
             "assurance": "as power", "power_p05": "as power", "power_p95": "as power"}})
@@ -120,7 +122,11 @@ class PowerResult:
                                                                                "effect"))]
         head = (f"{'comparison':<{w[0]}}  {'endpoint':<{w[1]}}  {'test':<{w[2]}}  {'effect':>{w[3]}}  "
                 + "  ".join(f"{int(n):>5}" for n in sizes) + f"  n for {100 * p['target_power']:g}%")
-        lines = [f"{'Assurance' if draws else 'Power'} by patients per arm ({p['replicates']:,} replicate trials per "
+        alloc = p.get("allocation", "1:1")
+        per = ("patients per arm" if alloc in ("1:1", "") else
+               f"patients in the tested arm (allocation {alloc}: {int(df['n_versus'].iloc[0])} in the other arm at "
+               f"{int(df['n_per_arm'].iloc[0])})")
+        lines = [f"{'Assurance' if draws else 'Power'} by {per} ({p['replicates']:,} replicate trials per "
                  f"size; two-sided alpha {p['alpha']:g}, difference in the arm's favour)", head]
         for comp, ep, test, eff, g, k in labels:
             vals = dict(zip(g["n_per_arm"], g[key]))
@@ -380,9 +386,10 @@ def _pool_effect(values_a, values_b, measure: str) -> float:
     return d if measure == "mean_change" else 100.0 * d
 
 
-def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: float, alpha: float) -> float:
-    """statsmodels' power of the pools' effect and spread for ``n_eff`` patients per arm (NaN where no closed form
-    applies: the exact McNemar test)."""
+def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: float, alpha: float,
+                         ratio: float = 1.0) -> float:
+    """statsmodels' power of the pools' effect and spread for ``n_eff`` patients in the tested arm and ``ratio`` x
+    as many in the other (NaN where no closed form applies: the exact McNemar test)."""
     from statsmodels.stats.power import NormalIndPower, TTestIndPower, TTestPower
     from statsmodels.stats.proportion import proportion_effectsize
 
@@ -414,21 +421,26 @@ def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: flo
                 sd = math.sqrt(max(syy - slope * sxy, 0.0) / (ya.size + yb.size - 3))
             else:
                 sd = math.sqrt((np.var(ya, ddof=1) + np.var(yb, ddof=1)) / 2.0)
-            return float(TTestIndPower().power(abs(diff) / sd, nobs1=n_eff, alpha=alpha)) if sd > 0 else float("nan")
+            return (float(TTestIndPower().power(abs(diff) / sd, nobs1=n_eff, alpha=alpha, ratio=ratio)) if sd > 0
+                    else float("nan"))
         pa, pb = float(np.mean(ya)), float(np.mean(yb))
-        return float(NormalIndPower().power(abs(proportion_effectsize(pa, pb)), nobs1=n_eff, alpha=alpha))
+        return float(NormalIndPower().power(abs(proportion_effectsize(pa, pb)), nobs1=n_eff, alpha=alpha,
+                                            ratio=ratio))
 
 
-def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, seed) -> dict:
+def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, seed,
+                     ratio: float = 1.0) -> dict:
     """Power per (pair, endpoint, size): successes / replicates, drawing each arm's patients from its own stream
     (the draws of one size do not depend on which other sizes, endpoints or arms are asked for, nor on the
     chunking). An arm's pool is its patients in ``arrays`` (fewer than simulated when a pre-dose BP limit screened
-    some out)."""
+    some out). The compared-with arm (``pairs[0][1]``) has ``versus_size(n, ratio)`` patients per replicate."""
     names = list(dict.fromkeys(x for pair in pairs for x in pair))
     pools = {name: len(arrays[name, eps[0]][0]) for name in names}
+    control = pairs[0][1]
     wins = {}
     for n in sizes:
-        chunk = max(1, _CHUNK_DRAWS // n)
+        size_of = {name: versus_size(n, ratio) if name == control else n for name in names}
+        chunk = max(1, _CHUNK_DRAWS // max(size_of.values()))
         streams = {}
         for i, name in enumerate(names):
             ss = np.random.SeedSequence([int(seed), _REPLICATE_TAG, int(n), i])
@@ -445,9 +457,9 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
             for name in (names[:1] if paired else names):
                 rng_i, rng_d = streams[name]
                 # floats scaled to indices: one 64-bit draw per patient, so the draws do not depend on the chunking
-                pool = pools[name]
-                idx[name] = np.minimum((rng_i.random((c, n)) * pool).astype(np.int64), pool - 1)
-                mask[name] = rng_d.random((c, n)) >= dropout if dropout else np.ones((c, n), bool)
+                pool, m = pools[name], size_of[name]
+                idx[name] = np.minimum((rng_i.random((c, m)) * pool).astype(np.int64), pool - 1)
+                mask[name] = rng_d.random((c, m)) >= dropout if dropout else np.ones((c, m), bool)
             if paired:
                 idx = {name: idx[names[0]] for name in names}
                 mask = {name: mask[names[0]] for name in names}
@@ -475,6 +487,26 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
     return wins
 
 
+def versus_size(n: int, ratio: float) -> int:
+    """Patients in the compared-with arm of a replicate whose tested arm has ``n`` (allocation ``ratio`` = versus /
+    tested; at least 2)."""
+    return max(2, int(round(n * ratio)))
+
+
+def parse_allocation(text) -> float:
+    """'2:1' (tested arm : compared-with arm, as trials write it) -> the ratio versus / tested (0.5); 1:1 -> 1."""
+    field = argument("allocation", "--allocation")
+    a, sep, b = str(text).partition(":")
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        x = y = float("nan")
+    if not sep or not (math.isfinite(x) and math.isfinite(y)) or x <= 0 or y <= 0 or not 0.1 <= y / x <= 10:
+        raise InputError(f"{field}: expected tested:compared-with patients, e.g. 1:1 or 2:1 (ratios 1:10 to 10:1), "
+                         f"got {text!r}")
+    return y / x
+
+
 def _tests_for(test: str, paired: bool) -> dict:
     if paired:
         return {"mean_change": "paired", "response_rate": "mcnemar", "remission_rate": "mcnemar"}
@@ -484,7 +516,7 @@ def _tests_for(test: str, paired: bool) -> dict:
 def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, versus: str | None = None,
               test: str = "welch", replicates: int = DEFAULT_REPLICATES, alpha: float = 0.05,
               target: float = 0.80, pool: int | None = None, dropout: float = 0.0, seed: int | None = None,
-              uncertainty: int = 0, between_trial: bool = True, draw_seed: int = 0,
+              uncertainty: int = 0, between_trial: bool = True, draw_seed: int = 0, allocation: str = "1:1",
               params: ParameterSet | None = None, progress=None, chunk: int = 10000, log=None) -> PowerResult:
     """Power of the trial ``scenario`` (parallel or crossover) for each size in ``sizes`` (patients per arm; default
     :data:`DEFAULT_SIZES`) on each comparison of ``arm`` (default every arm but the control) against ``versus``
@@ -492,7 +524,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     every score measure of the scenario at its endpoint times). ``replicates`` trials per size drawn from pools of
     ``pool`` virtual patients per arm (default max(2000, 10 x the largest size)); ``test`` 'welch' or 'ancova' for
     the change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size; ``dropout`` share of
-    patients missing at random. ``uncertainty`` K > 0: the assurance over K posterior draws (see the module)."""
+    patients missing at random; ``allocation`` 'A:B' patients in the tested arm to the compared-with arm (e.g.
+    '2:1'; ``sizes`` are the tested arm's). ``uncertainty`` K > 0: the assurance over K posterior draws (see the
+    module)."""
     from . import limits
     from .trial import _run_trial, _trial_grid, _uncertainty_draws, check_trial_size, draw_trial_seed, whole_design_draws
 
@@ -524,8 +558,12 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     alpha = limits.check_real(alpha, argument("alpha", "--alpha"), lo=1e-6, hi=0.5)
     target = limits.check_real(target, argument("target", "--target"), lo=0.05, hi=0.999)
     dropout = limits.check_real(dropout, argument("dropout", "--dropout"), lo=0.0, hi=0.9)
+    ratio = parse_allocation(allocation)
+    if paired and ratio != 1.0:
+        raise InputError(f"{argument('allocation', '--allocation')}: a crossover gives every patient every arm "
+                         "(1:1 only)")
     seed = scenario.seed if seed is None else limits.check_seed(seed, argument("seed", "--seed"))
-    pool = _pool_size(pool, sizes)
+    pool = _pool_size(pool, [*sizes, *(versus_size(n, ratio) for n in sizes)])
     u_field = argument("uncertainty", "--uncertainty")
     uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=limits.MAX_UNCERTAINTY)
     sc = _with_times(scenario, sorted({e.time_h for e in eps}))
@@ -540,7 +578,8 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
         draws = _uncertainty_draws(sc, params, uncertainty, between_trial, draw_seed, log, size=pool)
     tests = _tests_for(test, paired)
     # the replicate analyses' own work: patient draws x comparisons (~1e7 per second on one core)
-    draws_total = replicates * sum(sizes) * 2 * len(pairs) * len(eps) * (1 + uncertainty)
+    draws_total = (replicates * sum(n + versus_size(n, ratio) for n in sizes) * len(pairs) * len(eps)
+                   * (1 + uncertainty))
     if draws_total / _DRAWS_PER_S > limits.time_budget():
         raise InputError(f"{argument('replicates', '--replicates')}: {replicates:,} replicates of sizes up to "
                          f"{max(sizes):,} on {len(pairs) * len(eps)} comparisons would compute for "
@@ -551,7 +590,8 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     def power_rows(pset, trial_seed, progress=None):
         tr = _run_trial(sc, pset, pool, trial_seed, progress, chunk, None, None, rows_only=True)
         arrays = _pool_arrays(tr, pairs, eps)
-        wins = _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, trial_seed)
+        wins = _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, trial_seed,
+                                ratio)
         return arrays, wins, tr
 
     arrays, wins, central = power_rows(params, seed, progress)
@@ -571,11 +611,13 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                 lo, hi = wilson_ci(k, replicates)
                 n_eff = n * (1.0 - dropout)
                 row = {"arm": a, "versus": b, "time_h": e.time_h, "measure": e.measure, "test": tests[e.measure],
-                       "n_per_arm": int(n), "analysed_per_arm": n_eff, "effect": eff,
+                       "n_per_arm": int(n), "n_versus": versus_size(n, ratio), "analysed_per_arm": n_eff,
+                       "effect": eff,
                        "unit": measure_unit(e.measure + "_difference", sc.population.scale),
                        "power": k / replicates, "power_ci95_low": lo / 100.0, "power_ci95_high": hi / 100.0,
                        "normal_theory_power": _normal_theory_power(arrays[a, e], arrays[b, e], e.measure,
-                                                                   tests[e.measure], n_eff, alpha),
+                                                                   tests[e.measure], n_eff, alpha,
+                                                                   versus_size(n, ratio) / n),
                        "assurance": float("nan"), "power_p05": float("nan"), "power_p95": float("nan")}
                 if per_draw:
                     pw = np.array([w[(pair, e, n)] / replicates for w in per_draw])
@@ -583,6 +625,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                                power_p95=float(np.percentile(pw, 95)))
                 rows.append(row)
     prov = _provenance(sc, params, seed, pool, replicates, alpha, target, dropout, test, paired, sizes, eps, pairs)
+    prov["allocation"] = str(allocation).strip()
     if draws is not None:
         prov.update(uncertainty=uncertainty, between_trial=bool(draws["info"]["between_trial"]), draw_pool=pool,
                     draw_seed=draws["info"]["draw_seed"], posterior=draws["info"].get("posterior"),
