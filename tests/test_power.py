@@ -289,3 +289,26 @@ def test_unequal_allocation_draws_the_ratio_and_sits_between_the_balanced_trials
     sc = load_scenario(EXAMPLES / "crossover_one_week_apart.yaml")
     with pytest.raises(InputError, match="^allocation: a crossover"):
         pw.run_power(sc, sizes=[20], allocation="2:1")
+
+
+def test_unequal_allocation_tells_participants_their_chance_of_ketamine(two_arms):
+    """2:1 ketamine:midazolam: participants are told 2/3 (population.p_active, the design expectancy) unless the
+    scenario states it; 1:1 keeps the scenario's 0.5."""
+    r21 = pw.run_power(two_arms, sizes=[20], endpoints=["mean_change@24h"], replicates=100, pool=200,
+                       allocation="2:1")
+    r11 = pw.run_power(two_arms, sizes=[20], endpoints=["mean_change@24h"], replicates=100, pool=200)
+    assert r21.provenance["p_active"] == pytest.approx(2 / 3) and r11.provenance["p_active"] == 0.5
+    stated = scenario_from_dict({**TWO_ARMS, "population": {**TWO_ARMS["population"], "p_active": 0.5}})
+    rs = pw.run_power(stated, sizes=[20], endpoints=["mean_change@24h"], replicates=100, pool=200, allocation="2:1")
+    assert rs.provenance["p_active"] == 0.5
+
+
+def test_arms_left_out_of_the_comparison_are_not_simulated():
+    sc = load_scenario(EXAMPLES / "design_example.yaml")
+    res = pw.run_power(sc, sizes=[20], arm="ketamine", endpoints=["mean_change@24h"], replicates=100, pool=200)
+    assert res.provenance["comparisons"] == ["ketamine vs midazolam"]
+    # the midazolam pool is the trial's own (the kept arms keep their order): the effect equals the 3-arm trial's
+    tr = run_trial(sc, n=200)
+    comp = next(c["value"] for c in tr.comparisons if c["arm"] == "ketamine" and c["time_h"] == 24.0
+                and c["measure"] == "mean_change_difference")
+    assert _row(res, "mean_change", 20)["effect"] == pytest.approx(comp, abs=1e-9)

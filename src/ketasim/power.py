@@ -301,6 +301,25 @@ def _with_times(scenario, times):
         ep, times_h=tuple(sorted({*ep.times_h, *new}))))
 
 
+def _design_for(scenario, pairs, ratio: float, paired: bool):
+    """The scenario as the power analysis runs it: a parallel trial keeps only the compared arms (the others cost
+    simulation and change nothing), and with unequal allocation participants are told the share of patients
+    randomized to ketamine (``population.p_active``, the design expectancy) unless the scenario states it."""
+    if paired:
+        return scenario
+    names = {x for pair in pairs for x in pair}
+    arms = tuple(a for a in scenario.arms if a.name in names)
+    spec = scenario.population
+    stated = ((scenario.source or {}).get("population") or {}).get("p_active") is not None
+    if ratio != 1.0 and not stated:
+        control = pairs[0][1]
+        weight = {a.name: (ratio if a.name == control else 1.0) for a in arms}
+        ketamine = {a.name: any(x.drug.is_ketamine for x in a.administrations()) for a in arms}
+        p_active = sum(w for n, w in weight.items() if ketamine[n]) / sum(weight.values())
+        spec = dataclasses.replace(spec, p_active=float(p_active))
+    return dataclasses.replace(scenario, arms=arms, population=spec)
+
+
 def _check_sizes(sizes) -> tuple[int, ...]:
     from . import limits
 
@@ -566,7 +585,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     pool = _pool_size(pool, [*sizes, *(versus_size(n, ratio) for n in sizes)])
     u_field = argument("uncertainty", "--uncertainty")
     uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=limits.MAX_UNCERTAINTY)
-    sc = _with_times(scenario, sorted({e.time_h for e in eps}))
+    sc = _design_for(_with_times(scenario, sorted({e.time_h for e in eps})), pairs, ratio, paired)
     check_trial_size(sc, pool, argument("pool", "--pool"))
     times, _, _, _, band_times = _trial_grid(sc)
     est = limits.estimate_scenario_run(sc, pool, np.unique(np.concatenate([times, band_times])), tables=False)
@@ -626,6 +645,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                 rows.append(row)
     prov = _provenance(sc, params, seed, pool, replicates, alpha, target, dropout, test, paired, sizes, eps, pairs)
     prov["allocation"] = str(allocation).strip()
+    prov["p_active"] = float(sc.population.p_active)       # the chance of active drug participants are told
     if draws is not None:
         prov.update(uncertainty=uncertainty, between_trial=bool(draws["info"]["between_trial"]), draw_pool=pool,
                     draw_seed=draws["info"]["draw_seed"], posterior=draws["info"].get("posterior"),
