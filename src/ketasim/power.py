@@ -659,6 +659,23 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     return PowerResult(rows, prov)
 
 
+def pool_run_estimate(scenario, *, sizes=None, endpoints=None, pool=None):
+    """(patients per arm in the pool, :func:`ketasim.limits.estimate_scenario_run` of simulating the pools) for the
+    run :func:`run_power` makes with these arguments (the central pools; each posterior draw repeats it): for callers
+    that bound the work before running it (the dashboard). The arguments are checked as :func:`run_power` checks
+    them."""
+    from . import limits
+    from .trial import _trial_grid
+
+    limits.check_scenario_arg(scenario)
+    sizes = _check_sizes(sizes)
+    eps = _endpoints(scenario, endpoints)
+    pool = _pool_size(pool, sizes)
+    sc = _with_times(scenario, sorted({e.time_h for e in eps}))
+    times, _, _, _, band_times = _trial_grid(sc)
+    return pool, limits.estimate_scenario_run(sc, pool, np.unique(np.concatenate([times, band_times])), tables=False)
+
+
 def _provenance(scenario, params, seed, pool, replicates, alpha, target, dropout, test, paired, sizes, eps,
                 pairs) -> dict:
     from .model import model_id
@@ -739,5 +756,5 @@ def write_power_curves(result: PowerResult, path):
     return path
 
 
-__all__ = ["PowerResult", "run_power", "power_curves_figure", "write_power_curves", "welch_test", "ancova_test", "paired_t_test", "proportion_z_test",
+__all__ = ["PowerResult", "run_power", "pool_run_estimate", "power_curves_figure", "write_power_curves", "welch_test", "ancova_test", "paired_t_test", "proportion_z_test",
            "mcnemar_test", "DEFAULT_SIZES", "DEFAULT_REPLICATES"]

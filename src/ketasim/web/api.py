@@ -118,6 +118,9 @@ def meta() -> dict:
         "side_chain": [{"column": c, "label": lab, "unit": u} for c, lab, u, _ in SIDE_CHAIN],
         "dose_units": list(DOSE_UNITS), "max_extra_lines": MAX_EXTRA_LINES,
         "parameters": json_safe(parameter_catalog()), "observed_columns": list(OBSERVED_COLUMNS),
+        "power": {"sizes": DEFAULT_POWER_SIZES, "measure": DEFAULT_POWER_MEASURE,
+                  "replicates": DEFAULT_POWER_REPLICATES, "max_replicates": MAX_POWER_REPLICATES,
+                  "max_size": MAX_POWER_SIZE},
     }
 
 
@@ -534,6 +537,16 @@ def _form_models():
         age_min: Scalar = None
         age_max: Scalar = None
 
+    class Power(_M):
+        sizes: Union[Scalar, Annotated[list[Union[StrictInt, StrictFloat, Text]], Field(max_length=40)]] = None
+        measure: Scalar = None
+        time: Scalar = None
+        test: Scalar = None
+        alpha: Scalar = None
+        target: Scalar = None
+        dropout: Scalar = None
+        replicates: Scalar = None
+
     class Experiments(_M):
         ampa_block: Scalar = None
         mtor_block: Scalar = None
@@ -545,6 +558,7 @@ def _form_models():
         regimens: list[Regimen | None] | None = None
         experiments: Experiments | None = None
         trial: Trial | None = None
+        power: Power | None = None
         view: StrictInt | None = None
 
     return Form
@@ -585,10 +599,12 @@ def check_form(form) -> None:
                 fieldname = "regimen." + ".".join(loc[1:4])
             elif loc[:1] == ["regimens"] and len(loc) >= 2:
                 fieldname = "regimen." + ".".join(loc[1:3])
-            elif loc[:1] in (["patient"], ["trial"]) and len(loc) >= 2:
+            elif loc[:1] in (["patient"], ["trial"], ["power"]) and len(loc) >= 2:
                 fieldname = f"{loc[0]}.{loc[1]}"
             elif loc[:1] == ["experiments"]:
                 fieldname = "experiments"
+            elif loc[:1] == ["power"]:
+                fieldname = "power.run"   # the whole section has the wrong type
             elif loc[:1] in (["patient"], ["trial"]):
                 fieldname = loc[0]        # the whole section has the wrong type
             else:
@@ -1031,6 +1047,209 @@ def covariates_form(form: dict) -> dict:
             "titles": {e: column_title(e, analyte or "") for e in res.provenance["endpoints"]},
             "figure": F.forest_figure(rows, res.provenance["endpoints"], analyte=analyte),
             "provenance": json_safe(res.provenance), "warnings": b.warnings,
+            "timing_ms": {"total": round((time.perf_counter() - t0) * 1000, 1)}}
+
+
+# ---- trial power (the virtual trial's scenario, replicate trials drawn from simulated pools) -----------------------
+#: The power card's defaults and the dashboard's bounds on its work (``ketasim power`` has none of these caps).
+DEFAULT_POWER_SIZES = "10, 20, 40, 60, 80, 120"
+DEFAULT_POWER_MEASURE = "response_rate"
+DEFAULT_POWER_TIME_H = 24.0
+DEFAULT_POWER_REPLICATES = 500
+MAX_POWER_SIZE = 1000
+MAX_POWER_SIZES = 12
+MIN_POWER_REPLICATES, MAX_POWER_REPLICATES = 100, 5000
+#: At most this many patient draws per arm over all replicate trials (replicates x the sum of the sizes; ~5 s of
+#: ANCOVA for three comparisons).
+MAX_POWER_DRAWS = 10_000_000
+#: At most this many seconds (ketasim.limits' estimate) simulating the pools (the request's timeout is
+#: server.POWER_TIMEOUT_S).
+MAX_POWER_SECONDS = 60.0
+#: Seconds the power run lets other requests use the engine between its chunks of patients.
+POWER_YIELD_S = 0.01
+#: run_power's argument named first in its messages -> the card's field.
+_POWER_FIELDS = {"sizes": "power.sizes", "pool": "power.sizes", "endpoints": "power.time", "test": "power.test",
+                 "replicates": "power.replicates", "alpha": "power.alpha", "target": "power.target",
+                 "dropout": "power.dropout", "seed": "trial.seed", "overrides": "overrides"}
+
+
+def _power_error(message: str) -> dict:
+    """{field, message} of a message of ``run_power``: its argument ('alpha: ...') is renamed as the card's field
+    ('power.alpha: ...'); anything else (the scenario's arms, design, endpoints) is shown at the card's run line."""
+    head, sep, tail = message.partition(": ")
+    field = _POWER_FIELDS.get(head) if sep else None
+    if field is None:
+        hint = (" (tick the trial's placebo arm or enable a second regimen)" if head == "arms" and "two arms" in tail
+                else "")
+        return {"field": "power.run", "message": message + hint}
+    return {"field": field, "message": f"{field}: {tail}" if field.startswith("power.") else message}
+
+
+def power_settings(form: dict) -> tuple[dict, list[dict]]:
+    """The power card's settings (``form["power"]``: sizes, measure, time, test, alpha, target, dropout, replicates;
+    a blank box: its default) as :func:`ketasim.power.run_power`'s arguments, and the errors of every box in
+    trouble ({field: 'power.<box>', message naming it}). ``time_h`` None: the default time (24 h when the trial
+    reports it, else its first endpoint time), resolved with the scenario."""
+    from ..limits import check_int, check_real
+    from ..power import MEASURES, TESTS
+    from ..units import parse_time_h
+
+    p = form.get("power") or {}
+    if not isinstance(p, dict):
+        return {}, [{"field": "power.run", "message": "power: expected the power card's settings"}]
+    out: dict[str, Any] = {}
+    errors: list[dict] = []
+
+    def take(key, check, box=None):
+        try:
+            out[key] = check()
+        except KetasimError as e:
+            errors.append({"field": f"power.{box or key}", "message": str(e)})
+
+    def sizes():
+        items = _items(DEFAULT_POWER_SIZES if _blank(p.get("sizes")) else p.get("sizes"))
+        if not items:
+            raise InputError(f"power.sizes: give patients per arm, e.g. {DEFAULT_POWER_SIZES}")
+        if len(items) > MAX_POWER_SIZES:
+            raise InputError(f"power.sizes: at most {MAX_POWER_SIZES} sizes in the dashboard, got {len(items)}")
+        return sorted({check_int(_num(x), "power.sizes", lo=2, hi=MAX_POWER_SIZE) for x in items})
+
+    def measure():
+        m = DEFAULT_POWER_MEASURE if _blank(p.get("measure")) else _text(p["measure"])
+        if m not in MEASURES:
+            raise InputError(f"power.measure: use one of {', '.join(MEASURES)}, got {m[:40]!r}")
+        return m
+
+    def time_h():
+        if _blank(p.get("time")):
+            return None
+        t = parse_time_h(_num(p["time"]) if not isinstance(p["time"], str) else _text(p["time"]), "power.time")
+        if t <= 0:
+            raise InputError(f"power.time: the comparison needs a time after the first dose, e.g. 24 h; got "
+                             f"{_text(p['time'])[:40]!r}")
+        return t
+
+    def test():
+        t = "welch" if _blank(p.get("test")) else _text(p["test"]).lower()
+        if t not in TESTS:
+            raise InputError(f"power.test: use one of {', '.join(TESTS)}, got {t[:40]!r}")
+        return t
+
+    def number(key, default, *, whole=False):
+        def check():
+            v = _num(p.get(key))
+            if _blank(v):
+                return default
+            if whole:
+                return check_int(v, f"power.{key}", lo=MIN_POWER_REPLICATES, hi=MAX_POWER_REPLICATES)
+            return check_real(v, f"power.{key}")
+        return check
+
+    take("sizes", sizes)
+    take("measure", measure)
+    take("time_h", time_h, "time")
+    take("test", test)
+    take("alpha", number("alpha", 0.05))
+    take("target", number("target", 0.80))
+    take("dropout", number("dropout", 0.0))
+    take("replicates", number("replicates", DEFAULT_POWER_REPLICATES, whole=True))
+    if not errors:
+        draws = out["replicates"] * sum(out["sizes"])
+        if draws > MAX_POWER_DRAWS:
+            errors.append({"field": "power.replicates", "message": (
+                f"power.replicates: {out['replicates']:,} replicate trials of {sum(out['sizes']):,} patients per arm "
+                f"over the sizes draw {draws:,} patients per arm, more than the dashboard's {MAX_POWER_DRAWS:,}; "
+                "use fewer replicates or smaller sizes (or `ketasim power`)")})
+    return out, errors
+
+
+def _power_time(scenario) -> float:
+    """The card's default time: 24 h when the trial reports it, else its first endpoint time after 0 h."""
+    times = [float(t) for t in scenario.endpoints.times_h if t > 0]
+    if not times or any(abs(t - DEFAULT_POWER_TIME_H) < 1e-9 for t in times):
+        return DEFAULT_POWER_TIME_H
+    return times[0]
+
+
+def power_form(form: dict) -> dict:
+    """The /api/power answer: the power of the dashboard's virtual trial (the scenario the trial card runs: its
+    regimens against the comparator, the trial's population and seed, the page's parameter edits) by replicate
+    trials (:func:`ketasim.power.run_power`) for the card's sizes, endpoint and test: rows, the smallest sizes
+    reaching the target, the power curves and the provenance."""
+    from ..power import curve_label, pool_run_estimate, run_power
+    from ..units import fmt_hours
+
+    t0 = time.perf_counter()
+    check_form(form)            # the request's shape first (a power section that is no mapping: one line)
+    settings, errors = power_settings(form)
+    try:
+        b = build(form, trial=True)
+    except FormErrors as e:
+        raise FormErrors(e.errors + errors, e.warnings) from None
+    if errors:
+        raise FormErrors(errors, b.warnings)
+    sc = b.scenario
+    t_h = settings["time_h"] if settings["time_h"] is not None else _power_time(sc)
+    endpoint = f"{settings['measure']}@{t_h:g}h"
+    with command_line(False):       # run_power's messages name its arguments, renamed as the card's fields
+        try:
+            pool, est = pool_run_estimate(sc, sizes=settings["sizes"], endpoints=[endpoint])
+        except KetasimError as e:
+            raise FormErrors([_power_error(str(e))], b.warnings) from None
+        if est.seconds > MAX_POWER_SECONDS:
+            from ..limits import fmt_seconds
+
+            last = max(t_h, *sc.endpoints.times_h)
+            field = "power.time" if t_h == last and t_h not in sc.endpoints.times_h else "power.sizes"
+            fix = ("an earlier time" if field == "power.time" else
+                   "smaller sizes (a pool is 10x the largest size, at least 2,000)")
+            raise FormErrors([{"field": field, "message": (
+                f"{field}: pools of {pool:,} virtual patients per arm ({len(sc.arms)} arms) to {fmt_hours(last)} "
+                f"would compute for ~{fmt_seconds(est.seconds)}, more than the dashboard's "
+                f"{fmt_seconds(MAX_POWER_SECONDS)}; use {fix}, or `ketasim power`")}], b.warnings)
+
+        def progress(frac: float) -> None:
+            check_cancelled()
+            if frac < 1.0:      # between chunks: let waiting interactive requests use the engine
+                ENGINE_LOCK.release()
+                try:
+                    time.sleep(POWER_YIELD_S)
+                finally:
+                    ENGINE_LOCK.acquire()
+                check_cancelled()
+
+        check_cancelled()
+        with ENGINE_LOCK:
+            check_cancelled()
+            try:
+                res = run_power(sc, sizes=settings["sizes"], endpoints=[endpoint], test=settings["test"],
+                                replicates=settings["replicates"], alpha=settings["alpha"],
+                                target=settings["target"], dropout=settings["dropout"], params=b.params or parameters(),
+                                progress=progress, chunk=max(20, min(500, math.ceil(pool / 10))))
+            except KetasimError as e:
+                if isinstance(e, Cancelled):
+                    raise
+                raise FormErrors([_power_error(str(e))], b.warnings) from None
+            except (ValueError, ArithmeticError) as e:
+                if b.params is None:
+                    raise
+                raise FormErrors([{"field": "overrides", "message": f"overrides: the model cannot run with these "
+                                                                    f"values ({e})"}], b.warnings) from None
+    rows = json_safe(res.table().to_dict("records"))
+    need = {(r["arm"], r["versus"]): r["smallest_n_per_arm"] for r in res.sample_sizes().to_dict("records")}
+    comparisons = []
+    for (arm, versus), n in need.items():
+        mine = [r for r in rows if r["arm"] == arm and r["versus"] == versus]
+        comparisons.append({"arm": arm, "versus": versus, "label": curve_label(mine[0]), "effect": mine[0]["effect"],
+                            "unit": mine[0]["unit"], "test": mine[0]["test"],
+                            "smallest_n_per_arm": None if not math.isfinite(n) else int(n),
+                            "rows": mine})
+    prov = res.provenance
+    return {"ok": True, "endpoint": endpoint, "time": fmt_hours(t_h), "measure": settings["measure"],
+            "rows": rows, "comparisons": json_safe(comparisons),
+            "figure": F.power_figure(rows, target=prov["target_power"]), "table": res.format_table(),
+            "provenance": json_safe(with_parameter_edits(prov, b.overrides) if b.overrides else prov),
+            "notice": prov["notice"], "warnings": b.warnings,
             "timing_ms": {"total": round((time.perf_counter() - t0) * 1000, 1)}}
 
 

@@ -53,6 +53,10 @@ REQUEST_TIMEOUT_S = 60.0
 #: A running trial whose page has not polled for this long is cancelled; any trial stops after TRIAL_TIMEOUT_S.
 TRIAL_ABANDON_S = 30.0
 TRIAL_TIMEOUT_S = 900.0
+#: Seconds a power analysis (/api/power) may compute: its pools are bounded by ``api.MAX_POWER_SECONDS`` (estimated)
+#: and its replicates by ``api.MAX_POWER_DRAWS``; it yields the engine between chunks and stops at the next one when
+#: the client goes away or this passes.
+POWER_TIMEOUT_S = 180.0
 #: The page's own scripts and styles only (plotly.js is served from /vendor); plotly draws inline styles and
 #: data: images (its toolbar icons and PNG export).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
@@ -387,21 +391,22 @@ def create_app(allowed_hosts=None) -> Starlette:
     async def meta(request: Request):
         return _as_json(await _guard(lambda: {"meta": api.meta(), "default_form": api.default_form()}))
 
-    def _form_route(answer: str):
+    def _form_route(answer: str, timeout: float | None = None):
         """A POST handler: form -> ``api.<answer>(form)`` (looked up per request) -> its JSON (errors as JSON, like
-        every route)."""
+        every route); ``timeout``: seconds before a 503 (default REQUEST_TIMEOUT_S)."""
 
         async def handler(request: Request):
             try:
                 form = await _body(request)
             except KetasimError as e:
                 return _error(str(e), 400)
-            return _as_json(await _guard(getattr(api, answer), form, request=request))
+            return _as_json(await _guard(getattr(api, answer), form, request=request, timeout=timeout))
 
         return handler
 
     simulate = _form_route("simulate_form")
     covariates = _form_route("covariates_form")      # this patient with one covariate changed at a time
+    power = _form_route("power_form", POWER_TIMEOUT_S)  # the virtual trial's power by replicate trials
 
     async def scenario_yaml(request: Request):
         try:
@@ -534,6 +539,7 @@ def create_app(allowed_hosts=None) -> Starlette:
         Route("/api/meta", meta),
         Route("/api/simulate", simulate, methods=["POST"]),
         Route("/api/covariates", covariates, methods=["POST"]),
+        Route("/api/power", power, methods=["POST"]),
         Route("/api/scenario.yaml", scenario_yaml, methods=["POST"]),
         Route("/api/results.csv", results_csv, methods=["POST"]),
         Route("/api/provenance.json", results_provenance, methods=["POST"]),

@@ -260,6 +260,11 @@ function buildForm(defaults) {
     syncRegimen(i);
   }
   setValue("trial.times", m.default_endpoint_times);
+  setValue("power.sizes", m.power.sizes);
+  setValue("power.measure", m.power.measure);
+  setValue("power.replicates", m.power.replicates);
+  field("power.replicates").max = m.power.max_replicates;
+  syncPowerTimes(true);
   $("#notice").textContent = m.notice;
   $("#prov").textContent = `version ${m.version} · parameter set ${m.parameter_set}`;
 }
@@ -287,7 +292,9 @@ function readForm() {
   ["ampa_block", "mtor_block", "spine_block"].forEach((k) => { experiments[k] = v(`experiments.${k}`); });
   const trial = {};
   ["size", "seed", "times", "placebo_arm", "fix_genotype_crp", "age_min", "age_max"].forEach((k) => { trial[k] = v(`trial.${k}`); });
-  return { patient, regimens, experiments, trial, view: state.viewIndex, overrides: { ...state.overrides },
+  const power = {};
+  ["sizes", "measure", "time", "test", "alpha", "target", "dropout", "replicates"].forEach((k) => { power[k] = v(`power.${k}`); });
+  return { patient, regimens, experiments, trial, power, view: state.viewIndex, overrides: { ...state.overrides },
     observed: state.observed ? { csv: state.observed.csv } : null, columns: state.columns };
 }
 
@@ -680,6 +687,87 @@ async function runCovariates() {
   document.body.dataset.covariates = "done";
 }
 
+/* ---------- trial power (the virtual trial above, repeated) ---------- */
+function syncPowerTimes(setDefault) {
+  // the trial's endpoint times offered at the power card's time box; its default: 24 h if the trial reports it,
+  // else the first time after 0
+  const times = String(field("trial.times").value || "").split(",").map((t) => t.trim()).filter((t) => t && parseFloat(t) > 0);
+  const list = $("#power-times");
+  list.innerHTML = "";
+  times.forEach((t) => { const o = document.createElement("option"); o.value = t; list.appendChild(o); });
+  if (setDefault) {
+    const day = times.find((t) => ["24h", "1d"].includes(t.replace(/\s+/g, "").toLowerCase()));
+    setValue("power.time", day || times[0] || "24 h");
+  }
+}
+
+async function runPower() {
+  const btn = $("#run-power");
+  btn.disabled = true;
+  document.body.dataset.power = "running";
+  $("#power-status").textContent = "computing…";
+  clearMessages(["power."]);
+  let resp, body;
+  try {
+    resp = await fetch("/api/power", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(readForm()) });
+    body = await resp.json();
+  } catch (e) {
+    btn.disabled = false;
+    $("#power-status").textContent = "";
+    document.body.dataset.power = "error";
+    banner(`The dashboard server did not answer (${e.message}). Is \`ketasim serve\` still running?`);
+    return;
+  }
+  btn.disabled = false;
+  if (!resp.ok) {
+    $("#power-status").textContent = "";
+    document.body.dataset.power = "invalid";
+    // the card's own boxes show their messages; anything else (the trial's form) at the card's run line
+    showMessages((body.errors || []).map((x) => ({ ...x, field: x.field && x.field.startsWith("power.") ? x.field : "power.run" })), "error");
+    return;
+  }
+  drawPower(body);
+  document.body.dataset.power = "done";
+}
+
+function drawPower(body) {
+  const prov = body.provenance;
+  const pct = (x) => `${Math.round(x * 100)} %`;
+  const target = prov.target_power;
+  $("#power-status").textContent = `${body.comparisons.length} comparison${body.comparisons.length > 1 ? "s" : ""}, in ${(body.timing_ms.total / 1000).toFixed(1)} s`;
+  let summary = "<ul class='power-summary'>";
+  body.comparisons.forEach((c) => {
+    const unit = c.unit === "percentage points" ? "pp" : c.unit;
+    const eff = c.effect === null ? "n/a" : `${c.effect >= 0 ? "+" : ""}${Number(c.effect).toFixed(1)} ${esc(unit)}`;
+    const sizes = c.rows.map((r) => r.n_per_arm);
+    const need = c.smallest_n_per_arm === null ? `none of the sizes (more than ${Math.max(...sizes)} per arm)` : `<b data-smallest="${c.smallest_n_per_arm}">${c.smallest_n_per_arm}</b> per arm`;
+    summary += `<li data-arm="${esc(c.arm)}"><b>${esc(c.label)}</b>: effect ${eff} (arm − ${esc(c.versus)}); smallest size reaching ${pct(target)} power: ${need}</li>`;
+  });
+  $("#power-summary").innerHTML = summary + "</ul>";
+  const dropout = prov.dropout > 0;
+  let h = "";
+  body.comparisons.forEach((c) => {
+    h += `<div class="table-wrap"><table class="numbers power" data-arm="${esc(c.arm)}"><caption class="hint">${esc(c.label)}</caption><thead><tr><th>patients per arm</th>` +
+      (dropout ? "<th>analysed per arm</th>" : "") + "<th>power</th><th>95% interval</th><th>normal theory</th></tr></thead><tbody>";
+    c.rows.forEach((r) => {
+      const ok = r.power >= target;
+      h += `<tr data-n="${r.n_per_arm}"${ok ? " class='reached'" : ""}><td>${r.n_per_arm}</td>` + (dropout ? `<td>${fmtNum(r.analysed_per_arm)}</td>` : "") +
+        `<td data-power="${r.power}">${r.power.toFixed(3)}</td><td>[${r.power_ci95_low.toFixed(3)}, ${r.power_ci95_high.toFixed(3)}]</td>` +
+        `<td data-normal="${r.normal_theory_power === null ? "" : r.normal_theory_power}">${r.normal_theory_power === null ? "–" : r.normal_theory_power.toFixed(3)}</td></tr>`;
+    });
+    h += "</tbody></table></div>";
+  });
+  $("#power-table").innerHTML = h;
+  $("#power-notice").textContent = `Power: the share of ${prov.replicates.toLocaleString()} replicate trials per size whose two-sided test at alpha ${prov.alpha} ` +
+    `favours the arm; 95% interval: Monte Carlo (Wilson); normal theory: the closed-form power of the pools' effect and spread (a cross-check). ` +
+    `Patients drawn from pools of ${prov.pool.toLocaleString()} virtual patients per arm of the trial above (seed ${prov.seed}, parameter set ${prov.parameter_set})` +
+    `${dropout ? `; dropout ${pct(prov.dropout)} at random, completers analysed` : ""}.` +
+    `${prov.design_note ? ` Note: ${prov.design_note}` : ""} ${body.notice}`;
+  $("#power-text").textContent = body.table;
+  $("#power-results").hidden = false;
+  Plotly.react("power-curves", body.figure.data, body.figure.layout, body.figure.config);
+}
+
 /* ---------- wiring ---------- */
 function onControl(ev) {
   const el = ev.target;
@@ -804,6 +892,8 @@ async function init() {
   $("#dl-trial-yaml").addEventListener("click", () => download("/api/scenario.yaml?trial=1", readForm(), "ketasim-trial.yaml"));
   $("#run-trial").addEventListener("click", runTrial);
   $("#run-covariates").addEventListener("click", runCovariates);
+  $("#run-power").addEventListener("click", runPower);
+  field("trial.times").addEventListener("input", () => syncPowerTimes(false));
   await simulate();
   const gd = $("#cascade");
   gd.on("plotly_buttonclicked", (e) => { state.viewIndex = e.active; });
