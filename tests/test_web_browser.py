@@ -281,6 +281,49 @@ def test_dashboard_covariate_effects(browser, dashboard, tmp_path):
     ctx.close()
 
 
+def test_dashboard_trial_power(browser, dashboard, tmp_path):
+    """The Trial power card: the trial card's arms against its placebo, power by size with intervals, the smallest
+    size reaching the target and the curves; the numbers are run_power's for the page's own form; a size beyond the
+    dashboard's bound is refused at its box."""
+    from ketasim.power import run_power
+    from ketasim.web import api
+
+    ctx, page, problems = _new_page(browser)
+    page.goto(dashboard)
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    assert page.input_value('[data-field="power.sizes"]') == api.DEFAULT_POWER_SIZES
+    assert page.input_value('[data-field="power.time"]') == "24 h"
+    assert page.input_value('[data-field="power.measure"]') == "response_rate"
+    assert page.input_value('[data-field="power.replicates"]') == str(api.DEFAULT_POWER_REPLICATES)
+    page.fill('[data-field="power.sizes"]', "10, 20, 40")
+    page.fill('[data-field="power.replicates"]', "200")
+    page.click("#run-power")
+    page.wait_for_function("() => document.body.dataset.power === 'done'", timeout=120000)
+    tables = page.locator("#power-table table.power")
+    assert tables.count() == 2                       # two regimens, each against the placebo arm
+    arm = tables.first.get_attribute("data-arm")
+    shown = [float(x) for x in tables.first.locator("td[data-power]").evaluate_all(
+        "els => els.map(e => e.dataset.power)")]
+    assert tables.first.locator("tr[data-n]").evaluate_all("els => els.map(e => e.dataset.n)") == ["10", "20", "40"]
+    form = page.evaluate("() => readForm()")
+    lib = run_power(api.build(form, trial=True).scenario, sizes=[10, 20, 40], endpoints=["response_rate@24h"],
+                    replicates=200).table()
+    assert shown == lib[lib["arm"] == arm]["power"].tolist()
+    assert page.locator("#power-summary li").count() == 2
+    assert "smallest size tested reaching 80 % power" in page.locator("#power-summary").inner_text()
+    assert page.evaluate("document.querySelectorAll('#power-curves .scatterlayer .trace').length") >= 4
+    assert "not medical advice" in page.locator("#power-notice").inner_text()
+    page.locator("#power-card").scroll_into_view_if_needed()
+    _save_shot(page, tmp_path, "dashboard-power.png", full_page=False)
+    page.fill('[data-field="power.sizes"]', "10, 5000")
+    page.click("#run-power")
+    page.wait_for_function("() => document.body.dataset.power === 'invalid'", timeout=30000)
+    assert page.locator('[data-msg="power.sizes"]').inner_text().startswith("power.sizes: ")
+    assert "invalid" in page.get_attribute('[data-field="power.sizes"]', "class")
+    assert not problems, problems
+    ctx.close()
+
+
 def test_covariates_report_renders_offline(browser, tmp_path):
     """`ketasim covariates --report`: the forest plot draws from the page alone, with the network cut off."""
     from ketasim import quick_scenario

@@ -741,7 +741,7 @@ function drawPower(body) {
     const eff = c.effect === null ? "n/a" : `${c.effect >= 0 ? "+" : ""}${Number(c.effect).toFixed(1)} ${esc(unit)}`;
     const sizes = c.rows.map((r) => r.n_per_arm);
     const need = c.smallest_n_per_arm === null ? `none of the sizes (more than ${Math.max(...sizes)} per arm)` : `<b data-smallest="${c.smallest_n_per_arm}">${c.smallest_n_per_arm}</b> per arm`;
-    summary += `<li data-arm="${esc(c.arm)}"><b>${esc(c.label)}</b>: effect ${eff} (arm − ${esc(c.versus)}); smallest size reaching ${pct(target)} power: ${need}</li>`;
+    summary += `<li data-arm="${esc(c.arm)}"><b>${esc(c.label)}</b>: effect ${eff} (arm − ${esc(c.versus)}); smallest size tested reaching ${pct(target)} power: ${need}</li>`;
   });
   $("#power-summary").innerHTML = summary + "</ul>";
   const dropout = prov.dropout > 0;
