@@ -258,3 +258,14 @@ def test_api_power_over_http(server):
     status, body = _post(server.url + "api/power", trial_form(sizes="5000"))
     assert status == 422 and body["ok"] is False
     assert body["errors"][0]["field"] == "power.sizes" and body["errors"][0]["message"].startswith("power.sizes: ")
+
+
+@pytest.mark.parametrize("section, field", [({"sizes": {"a": 1}}, "power.sizes"), ({"alpha": [0.05]}, "power.alpha"),
+                                            ({"sizes": list(range(2, 50))}, "power.sizes"), ([1], "power.run"),
+                                            ({"time": "x" * 201}, "power.time")])
+def test_wrong_types_in_the_cards_section_are_422_naming_its_box(server, section, field):
+    form = trial_form()
+    form["power"] = section
+    status, body = _post(server.url + "api/power", form)
+    assert status == 422 and [e["field"] for e in body["errors"]] == [field]
+    assert "\n" not in body["errors"][0]["message"]
