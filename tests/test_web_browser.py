@@ -295,6 +295,10 @@ def test_dashboard_trial_power(browser, dashboard, tmp_path):
     assert page.input_value('[data-field="power.time"]') == "24 h"
     assert page.input_value('[data-field="power.measure"]') == "response_rate"
     assert page.input_value('[data-field="power.replicates"]') == str(api.DEFAULT_POWER_REPLICATES)
+    assert page.is_disabled('[data-field="power.test"]')         # a rate is compared by the z-test
+    page.select_option('[data-field="power.measure"]', "mean_change")
+    assert page.is_enabled('[data-field="power.test"]')
+    page.select_option('[data-field="power.measure"]', "response_rate")
     page.fill('[data-field="power.sizes"]', "10, 20, 40")
     page.fill('[data-field="power.replicates"]', "200")
     page.click("#run-power")

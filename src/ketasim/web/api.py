@@ -1190,7 +1190,7 @@ def power_form(form: dict) -> dict:
         raise FormErrors(errors, b.warnings)
     sc = b.scenario
     t_h = settings["time_h"] if settings["time_h"] is not None else _power_time(sc)
-    endpoint = f"{settings['measure']}@{t_h:g}h"
+    endpoint = f"{settings['measure']}@{t_h:.12g}h"
     with command_line(False):       # run_power's messages name its arguments, renamed as the card's fields
         try:
             pool, est = pool_run_estimate(sc, sizes=settings["sizes"], endpoints=[endpoint])

@@ -894,6 +894,10 @@ async function init() {
   $("#run-covariates").addEventListener("click", runCovariates);
   $("#run-power").addEventListener("click", runPower);
   field("trial.times").addEventListener("input", () => syncPowerTimes(false));
+  // the test box is the change's analysis (a rate is always compared by the two-proportion z-test)
+  const syncPowerTest = () => { field("power.test").disabled = field("power.measure").value !== "mean_change"; };
+  field("power.measure").addEventListener("change", syncPowerTest);
+  syncPowerTest();
   await simulate();
   const gd = $("#cascade");
   gd.on("plotly_buttonclicked", (e) => { state.viewIndex = e.active; });
