@@ -215,6 +215,19 @@ def test_a_cancelled_request_stops_and_the_engine_is_free_between_chunks(monkeyp
     assert len(free) >= 2 and all(free)             # pools of 2,000 per arm in chunks of 200
 
 
+def test_pool_run_estimate_is_the_pool_run_power_simulates():
+    sc = api.build(trial_form(), trial=True).scenario
+    pool, est = power_module.pool_run_estimate(sc, sizes=[10, 300], endpoints=["response_rate@24h"])
+    assert pool == 3000 == run_power(sc, sizes=[10, 300], endpoints=["response_rate@24h"],
+                                     replicates=100).provenance["pool"]
+    small_pool, small = power_module.pool_run_estimate(sc, sizes=[10], endpoints=["response_rate@24h"])
+    assert small_pool == power_module.MIN_POOL and 0 < small.seconds < est.seconds
+    later = power_module.pool_run_estimate(sc, sizes=[10], endpoints=["response_rate@365d"])[1]
+    assert later.seconds > small.seconds                  # the pools are simulated to the latest time asked
+    with pytest.raises(ValueError, match="^sizes: "):
+        power_module.pool_run_estimate(sc, sizes=[1])
+
+
 def test_the_page_has_a_box_for_every_setting_the_card_sends():
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     js = (STATIC / "app.js").read_text(encoding="utf-8")
