@@ -547,7 +547,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     '2:1'; ``sizes`` are the tested arm's). ``uncertainty`` K > 0: the assurance over K posterior draws (see the
     module)."""
     from . import limits
-    from .trial import _run_trial, _trial_grid, _uncertainty_draws, check_trial_size, draw_trial_seed, whole_design_draws
+    from .trial import _run_trial, _uncertainty_draws, draw_trial_seed, whole_design_draws
 
     limits.check_scenario_arg(scenario)
     if params is not None and not isinstance(params, ParameterSet):
@@ -582,13 +582,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
         raise InputError(f"{argument('allocation', '--allocation')}: a crossover gives every patient every arm "
                          "(1:1 only)")
     seed = scenario.seed if seed is None else limits.check_seed(seed, argument("seed", "--seed"))
-    pool = _pool_size(pool, [*sizes, *(versus_size(n, ratio) for n in sizes)])
     u_field = argument("uncertainty", "--uncertainty")
     uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=limits.MAX_UNCERTAINTY)
-    sc = _design_for(_with_times(scenario, sorted({e.time_h for e in eps})), pairs, ratio, paired)
-    check_trial_size(sc, pool, argument("pool", "--pool"))
-    times, _, _, _, band_times = _trial_grid(sc)
-    est = limits.estimate_scenario_run(sc, pool, np.unique(np.concatenate([times, band_times])), tables=False)
+    pool, sc, est = _pool_setup(scenario, sizes, eps, pairs, ratio, paired, pool)
     draws = None
     if uncertainty:
         uncertainty = limits.check_uncertainty_draws(uncertainty, u_field)
@@ -659,21 +655,33 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     return PowerResult(rows, prov)
 
 
-def pool_run_estimate(scenario, *, sizes=None, endpoints=None, pool=None):
+def _pool_setup(scenario, sizes, eps, pairs, ratio: float, paired: bool, pool):
+    """(patients per arm in the pool, the scenario the pools run, :func:`ketasim.limits.estimate_scenario_run` of
+    simulating them): one rule for :func:`run_power` and :func:`pool_run_estimate`."""
+    from . import limits
+    from .trial import _trial_grid, check_trial_size
+
+    pool = _pool_size(pool, [*sizes, *(versus_size(n, ratio) for n in sizes)])
+    sc = _design_for(_with_times(scenario, sorted({e.time_h for e in eps})), pairs, ratio, paired)
+    check_trial_size(sc, pool, argument("pool", "--pool"))
+    times, _, _, _, band_times = _trial_grid(sc)
+    return pool, sc, limits.estimate_scenario_run(sc, pool, np.unique(np.concatenate([times, band_times])),
+                                                  tables=False)
+
+
+def pool_run_estimate(scenario, *, sizes=None, endpoints=None, pool=None, arm: str | None = None,
+                      versus: str | None = None, allocation: str = "1:1"):
     """(patients per arm in the pool, :func:`ketasim.limits.estimate_scenario_run` of simulating the pools) for the
     run :func:`run_power` makes with these arguments (the central pools; each posterior draw repeats it): for callers
     that bound the work before running it (the dashboard). The arguments are checked as :func:`run_power` checks
     them."""
     from . import limits
-    from .trial import _trial_grid
 
     limits.check_scenario_arg(scenario)
-    sizes = _check_sizes(sizes)
-    eps = _endpoints(scenario, endpoints)
-    pool = _pool_size(pool, sizes)
-    sc = _with_times(scenario, sorted({e.time_h for e in eps}))
-    times, _, _, _, band_times = _trial_grid(sc)
-    return pool, limits.estimate_scenario_run(sc, pool, np.unique(np.concatenate([times, band_times])), tables=False)
+    paired = dict(scenario.design).get("type", "parallel") == "crossover"
+    pool, _, est = _pool_setup(scenario, _check_sizes(sizes), _endpoints(scenario, endpoints),
+                               _arms_compared(scenario, arm, versus), parse_allocation(allocation), paired, pool)
+    return pool, est
 
 
 def _provenance(scenario, params, seed, pool, replicates, alpha, target, dropout, test, paired, sizes, eps,
