@@ -572,6 +572,9 @@ class _ArmSim:
     #: each patient's multiplier of the fluctuation's SD (population.fluctuation_scale: 1.0, everyone alike, unless
     #: population.fluctuation_scales_with_severity)
     fluct_scale: float | np.ndarray = 1.0
+    #: each patient's multiplier of a BP reading's SD (population.bp_reading_sd_factor); None: everyone alike (the
+    #: default: the hypothesis population.bp_reading_sd_scales off)
+    reading_sd_factor: np.ndarray | None = None
 
     def fluctuation_scale(self, mask):
         """The multiplier of the fluctuation's SD of the patients in ``mask`` (1.0 when everyone's is)."""
@@ -626,7 +629,7 @@ def simulate_calibration_arms(params: ParameterSet, targets, size: int, seed: in
 
 def _simulate_file(task) -> dict:
     file, times, params, size, seed = task
-    from .population import baseline_bp, fluctuation_scale, predose_bp_limit
+    from .population import baseline_bp, bp_reading_sd_factor, fluctuation_scale, predose_bp_limit
 
     sc = load_scenario(SCENARIOS / file)
     rng = np.random.default_rng(seed)
@@ -650,7 +653,8 @@ def _simulate_file(task) -> dict:
         sims[(file, arm.name)] = _ArmSim(run.output("score"), pa.baseline_rating, times, run.sessions,
                                          pa.female, pa.age_years,
                                          run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0, ref,
-                                         fluctuation_scale(spec, params, pa.baseline))
+                                         fluctuation_scale(spec, params, pa.baseline),
+                                         bp_reading_sd_factor(spec, params, pa.age_years, bp0[:, 0]))
     return sims
 
 
@@ -676,7 +680,8 @@ def _open_label_view(s: _ArmSim, switch_h: float, rating_sd) -> tuple[_ArmSim, n
     entering = 1.0 - rating_at_or_below(0.5 * np.rint(s.response_reference(np.ones(s.baseline.size, bool))),
                                          s.score[:, j0], rating_sd)
     view = _ArmSim(s.score[:, keep], s.score[:, j0].copy(), s.times[keep] - s.times[j0], s.sessions, s.female, s.age,
-                   s.sbp[:, keep], s.dbp[:, keep], s.bp0, fluct_scale=s.fluct_scale)
+                   s.sbp[:, keep], s.dbp[:, keep], s.bp0, fluct_scale=s.fluct_scale,
+                   reading_sd_factor=s.reading_sd_factor)
     return view, entering
 
 
@@ -784,7 +789,8 @@ def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = Fa
         elif k.startswith("ae:"):
             vals.append(100 * expected_incidence(s.sessions[mask], k[3:], params))
         elif k in ("sbp180", "dbp110", "sbp_rise40", "dbp_rise25"):
-            vals.append(100 * _bp_outlier_probability(k, s.sessions[mask], s.bp0[mask], params))
+            factor = None if s.reading_sd_factor is None else s.reading_sd_factor[mask]
+            vals.append(100 * _bp_outlier_probability(k, s.sessions[mask], s.bp0[mask], params, factor))
     pooled, w = np.concatenate(vals), np.concatenate(weights)
     if pooled.size == 0:   # a subgroup (e.g. >= 65 y) with no virtual patient: too small a population
         from .errors import InputError, argument
@@ -810,12 +816,15 @@ def _mean_variance(variances, w) -> float:
     return float(v[0]) if v.size and np.all(v == v[0]) else float(np.average(v, weights=w))
 
 
-def _bp_outlier_probability(kind, sessions, bp0, params) -> np.ndarray:
+def _bp_outlier_probability(kind, sessions, bp0, params, reading_sd_factor=None) -> np.ndarray:
     """P(any monitored reading is an outlier) per patient, with a clinic reading's variability (analytic, smooth).
-    ``bp0``: (n, 2) pre-dose SBP and DBP of each virtual patient."""
+    ``bp0``: (n, 2) pre-dose SBP and DBP of each virtual patient; ``reading_sd_factor``: (n,) each patient's
+    multiplier of the reading SD (population.bp_reading_sd_factor, as the trial's readings use it), None: 1."""
     systolic = kind in ("sbp180", "sbp_rise40")
     col = SUMMARY_SLOT("sbp_change_peak" if systolic else "dbp_change_peak")
     sd = params.get("monitoring.sbp_reading_sd" if systolic else "monitoring.dbp_reading_sd", "mmHg")
+    if reading_sd_factor is not None:
+        sd = sd * np.asarray(reading_sd_factor, float)[:, None, None]
     r = int(params.get("monitoring.readings_per_session"))
     rise = sessions[:, :, col][:, :, None] * np.array([1.0, 0.5, 0.25, 0.125])[:r]
     if kind in ("sbp180", "dbp110"):

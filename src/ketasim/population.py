@@ -375,6 +375,29 @@ def fluctuation_parameters(params, scale_max: float) -> tuple[float, float]:
     return s * scale_max, params.get("pd.fluctuation.correlation_time", "h")
 
 
+def bp_reading_sd_factor(spec, params, age_years, sbp0) -> np.ndarray | None:
+    """Each patient's multiplier of a monitored blood pressure reading's SD (``monitoring.sbp_reading_sd``,
+    ``monitoring.dbp_reading_sd``), or None (everyone the parameter's SD, the default) unless
+    ``spec.bp_reading_sd_scales`` (a hypothesis, off by default, forty-second session): then
+    1 + a x (age - age_ref) / 10 + b x (SBP0 - SBP_ref) / 10 per patient, with a = monitoring.reading_sd_per_decade,
+    b = monitoring.reading_sd_per_10mmhg (Schutte 2012 Hypertension 60:1138 Table 2: short-term systolic variability
+    +0.138 mmHg per decade and +0.347 mmHg per 10 mmHg, each adjusted for the other, on 4.08 mmHg at mean age
+    44.9 y) and the references monitoring.reading_sd_reference_age / _sbp (45 y, 122 mmHg: a typical 45-year-old
+    keeps the parameter's SD). ``sbp0``: the patients' true pre-dose SBP (mmHg; ``baseline_bp``), the level, not a
+    reading. Diastolic readings take the same factor (Table 2 is systolic only: an assumption). Kept above 0.25 (a
+    guard the model's populations never reach: 18 y at 80 mmHg gives 0.55). Trials' readings
+    (``trial.bp_readings``, ``_hypertension``, ``max_rise_session_means``) and calibration's analytic outlier
+    probabilities (``calibration._bp_outlier_probability``) use this one factor."""
+    if not getattr(spec, "bp_reading_sd_scales", False):
+        return None
+    a = params.get("monitoring.reading_sd_per_decade")
+    b = params.get("monitoring.reading_sd_per_10mmhg")
+    age_ref = params.get("monitoring.reading_sd_reference_age", "year")
+    sbp_ref = params.get("monitoring.reading_sd_reference_sbp", "mmHg")
+    f = 1.0 + a * (np.asarray(age_years, float) - age_ref) / 10.0 + b * (np.asarray(sbp0, float) - sbp_ref) / 10.0
+    return np.maximum(f, 0.25)
+
+
 def fluctuation_scale(spec, params, entry):
     """Each patient's multiplier of the fluctuation's stationary SD (:func:`fluctuation_parameters`): 1.0 (a
     scalar, everyone alike) unless ``spec.fluctuation_scales_with_severity`` (a hypothesis, off by default), then
@@ -624,6 +647,9 @@ class PopulationSpec:
                                          # spends a releasable pool (free: bdnf_pool_capacity) that refills over
                                          # hours, so a longer glutamate surge (a higher dose) releases less and less
                                          # more BDNF (the 0.5-1 mg/kg plateau, a direction of the calibration)
+    bp_reading_sd_scales: bool = False   # a hypothesis, off by default (forty-second session): a monitored blood
+                                         # pressure reading's SD grows with the patient's age and pre-dose SBP
+                                         # (:func:`bp_reading_sd_factor`; Schutte 2012); off: one SD for everyone
 
     def __post_init__(self):
         f = "population"
@@ -689,6 +715,8 @@ class PopulationSpec:
                              f"{self.fluctuation_scales_with_trial_severity!r}")
         if not isinstance(self.bdnf_release_pool, (bool, np.bool_)):
             raise InputError(f"{f}.bdnf_release_pool: must be true or false, got {self.bdnf_release_pool!r}")
+        if not isinstance(self.bp_reading_sd_scales, (bool, np.bool_)):
+            raise InputError(f"{f}.bp_reading_sd_scales: must be true or false, got {self.bp_reading_sd_scales!r}")
         if self.fluctuation_scales_with_severity and self.fluctuation_scales_with_trial_severity:
             raise InputError(f"{f}.fluctuation_scales_with_trial_severity: choose one reading, per patient "
                              "(fluctuation_scales_with_severity) or per trial, not both")

@@ -138,6 +138,8 @@ class _Population(_Strict):
                                          # trial level: the arm's mean baseline sizes it for all (twenty-seventh)
     bdnf_release_pool: bool = True       # on by default (twenty-ninth; false: the earlier model): BDNF release
                                          # spends a releasable pool that refills over hours (the dose plateau)
+    bp_reading_sd_scales: bool = False   # a hypothesis, off by default: a BP reading's SD grows with the patient's
+                                         # age and pre-dose SBP (Schutte 2012; forty-second)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)
@@ -621,7 +623,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                           baseline_rating_noise=pop.baseline_rating_noise,
                           fluctuation_scales_with_severity=pop.fluctuation_scales_with_severity,
                           fluctuation_scales_with_trial_severity=pop.fluctuation_scales_with_trial_severity,
-                          bdnf_release_pool=pop.bdnf_release_pool)
+                          bdnf_release_pool=pop.bdnf_release_pool,
+                          bp_reading_sd_scales=pop.bp_reading_sd_scales)
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")

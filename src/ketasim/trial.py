@@ -39,8 +39,8 @@ from .errors import InputError, argument
 from .limits import MAX_UNCERTAINTY, check_uncertainty_draws  # noqa: F401  (here since s41 in limits: qualify's too)
 from .limits import MIN_PER_ROW_DRAWS  # fewest draws without a few-draws note (qualify uses it too)
 from .parameters import ParameterSet, load_parameters
-from .population import (SCALES, arm_spec, baseline_bp, fluctuation_conditional, fluctuation_parameters,  # noqa: F401
-                         fluctuation_scale,
+from .population import (SCALES, arm_spec, baseline_bp, bp_reading_sd_factor, fluctuation_conditional,  # noqa: F401
+                         fluctuation_parameters, fluctuation_scale,
                          fluctuation_paths, occasion_effects, predose_bp_limit, sample_patients,
                          screening_ratings, switch_provenance, SWITCH_PROVENANCE)  # (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version, scenario_definition
@@ -77,6 +77,20 @@ class ArmOutcome:
     decision_noise_sd: float = 0.0
     #: each patient's screening rating when response is counted from screening (``endpoints.response_from``)
     screening: np.ndarray | None = None
+    #: each patient's age (years; None for an outcome built without it)
+    age_years: np.ndarray | None = None
+    #: each patient's multiplier of a BP reading's SD (population.bp_reading_sd_factor); None: everyone the
+    #: parameter's SD (the default: the hypothesis population.bp_reading_sd_scales off)
+    reading_sd_factor: np.ndarray | None = None
+
+    def reading_sd(self, sd: float, a: int = 0, b: int | None = None, ndim: int = 2):
+        """A BP reading's SD (mmHg) for patients a:b: ``sd`` itself (a scalar: the default, and the same random
+        numbers as before the hypothesis existed) or each patient's, shaped (b - a, 1, ...) to broadcast over
+        ``ndim`` axes."""
+        if self.reading_sd_factor is None:
+            return sd
+        f = self.reading_sd_factor[a:b]
+        return sd * f.reshape(f.shape + (1,) * (ndim - 1))
 
     @property
     def n(self) -> int:
@@ -183,6 +197,10 @@ class TrialResult:
                 # the recurrence model and every hypothesis switch (population.<name>), as a simulation's provenance
                 # records them: a trial run with e.g. visit_contact on said nothing of it in its JSON or report
                 **switch_provenance(self.scenario.population, SWITCH_PROVENANCE),
+                # the hypothesis population.bp_reading_sd_scales only when on: off, the JSON is byte-identical to one
+                # written before it existed (forty-second session)
+                **({"bp_reading_sd_scales": True} if getattr(self.scenario.population, "bp_reading_sd_scales", False)
+                   else {}),
                 "arms": arms, "comparisons": [_with_unit(dict(c)) for c in self.comparisons],
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 # what was run: the scenario as read (its YAML mapping), as a trajectory file's provenance has it; the
@@ -754,7 +772,8 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
     rating[:, times == 0] = base_rating[:, None]
     return ArmOutcome(name, times, base_rating, rating, out_score, sess, pd.concat(band_rows),
                       sbp0, dbp0, patients.female, levels, tit,
-                      tit.session_times_h(arm) if tit is not None else (), float(decision_sd), screen)
+                      tit.session_times_h(arm) if tit is not None else (), float(decision_sd), screen,
+                      patients.age_years, bp_reading_sd_factor(spec, params, patients.age_years, sbp0))
 
 
 def _run_given(task):
@@ -930,8 +949,8 @@ def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
     sd_s, sd_d = params.get("monitoring.sbp_reading_sd", "mmHg"), params.get("monitoring.dbp_reading_sd", "mmHg")
     rise_s = (s[:, :, SUMMARY_SLOT("sbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
     rise_d = (s[:, :, SUMMARY_SLOT("dbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
-    post_s = o.sbp0[:, None] + rise_s + rng.normal(0, sd_s, rise_s.shape)
-    post_d = o.dbp0[:, None] + rise_d + rng.normal(0, sd_d, rise_d.shape)
+    post_s = o.sbp0[:, None] + rise_s + rng.normal(0, o.reading_sd(sd_s), rise_s.shape)
+    post_d = o.dbp0[:, None] + rise_d + rng.normal(0, o.reading_sd(sd_d), rise_d.shape)
     return post_s, post_d
 
 
@@ -949,7 +968,7 @@ def _hypertension(o: ArmOutcome, params: ParameterSet, rng, chunk: int = 50_000)
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             rise = (s[a:b, :, col][:, :, None] * frac).reshape(b - a, ns * r)
-            post = base[a:b, None] + rise + rng.normal(0, sd, rise.shape)
+            post = base[a:b, None] + rise + rng.normal(0, o.reading_sd(sd, a, b), rise.shape)
             hyper[a:b] |= (post >= limit).any(axis=1)
     return hyper
 
@@ -978,8 +997,8 @@ def max_rise_session_means(o: ArmOutcome, params: ParameterSet, rng, measure: st
     slot = SUMMARY_SLOT(col)
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
-        rise = s[a:b, :, slot][:, :, None] * frac + rng.normal(0, sd, (b - a, ns, r))
-        x = rise.max(axis=2) - rng.normal(0, sd, (b - a, ns))
+        rise = s[a:b, :, slot][:, :, None] * frac + rng.normal(0, o.reading_sd(sd, a, b, 3), (b - a, ns, r))
+        x = rise.max(axis=2) - rng.normal(0, o.reading_sd(sd, a, b), (b - a, ns))
         total += x.sum(axis=0)
         squares += (x * x).sum(axis=0)
     mean = total / max(n, 1)
@@ -1677,13 +1696,17 @@ def _carry_over_outcomes(scenario, spec, patients, times, band_times, interval, 
         n_sess = first[4].shape[1]
         base, rating = np.empty(n), np.empty((n, times.size))
         score, sess = np.empty((n, times.size)), np.empty((n, n_sess, first[4].shape[2]))
-        sbp0, dbp0, female = np.empty(n), np.empty(n), np.zeros(n, bool)
+        sbp0, dbp0, female, age = np.empty(n), np.empty(n), np.zeros(n, bool), np.empty(n)
+        factor = None if first[6].reading_sd_factor is None else np.empty(n)
         bands = None
         for idx, b, r, sc, ss, bd, o in pieces.values():
             base[idx], rating[idx], score[idx], sess[idx] = b, r, sc, ss
-            sbp0[idx], dbp0[idx], female[idx] = o.sbp0, o.dbp0, o.female
+            sbp0[idx], dbp0[idx], female[idx], age[idx] = o.sbp0, o.dbp0, o.female, o.age_years
+            if factor is not None:
+                factor[idx] = o.reading_sd_factor
             bands = bd if bd is not None else bands
-        out[a.name] = ArmOutcome(a.name, times, base, rating, score, sess, bands, sbp0, dbp0, female)
+        out[a.name] = ArmOutcome(a.name, times, base, rating, score, sess, bands, sbp0, dbp0, female,
+                                 age_years=age, reading_sd_factor=factor)
     return out
 
 
@@ -1963,6 +1986,9 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
             sub = dataclasses.replace(o, name=arm_of[name], baseline=o.baseline[ids], rating=o.rating[ids],
                                       model_score=o.model_score[ids], sessions=o.sessions[ids], sbp0=o.sbp0[ids],
                                       dbp0=o.dbp0[ids], female=o.female[ids],
+                                      age_years=None if o.age_years is None else o.age_years[ids],
+                                      reading_sd_factor=None if o.reading_sd_factor is None
+                                      else o.reading_sd_factor[ids],
                                       dose_levels=None if o.dose_levels is None else o.dose_levels[ids],
                                       screening=None if o.screening is None else o.screening[ids])
             new[arm_of[name]] = sub
