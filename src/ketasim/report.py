@@ -225,7 +225,8 @@ def _provenance_table(prov: dict, stated_patient: bool = False, record_source: s
             ("baseline_rating_noise", "rater's noise in the baseline rating"),
             ("fluctuation_scales_with_severity", "fluctuation of true severity"),
             ("fluctuation_scales_with_trial_severity", "fluctuation of true severity by trial"),
-            ("bdnf_release_pool", "BDNF release")]
+            ("bdnf_release_pool", "BDNF release"),
+            ("bp_reading_sd_scales", "blood-pressure reading variability")]
     switch = {"typical_patient": ("yes (the population's typical patient: mean covariates, no between-patient "
                                   "variability; --typical or --size 1)", "no (a virtual population)"),
               "recurrence": ("on (population.recurrence: a new episode can break through continued treatment)",
@@ -258,7 +259,12 @@ def _provenance_table(prov: dict, stated_patient: bool = False, record_source: s
                   "spends a releasable pool (the default; population.bdnf_release_pool: free "
                   "bdnf_pool_capacity, refill pd.bdnf.pool_refill_t_half)",
                   "follows the AMPA drive without a pool limit (population.bdnf_release_pool: false; the model "
-                  "before the twenty-ninth session)")}
+                  "before the twenty-ninth session)"),
+              # a trial's provenance has the key only when on (its JSON off is the one before the hypothesis)
+              "bp_reading_sd_scales": (
+                  "grows with age and pre-dose SBP (population.bp_reading_sd_scales: true; a hypothesis: Schutte "
+                  "2012, monitoring.reading_sd_per_decade, monitoring.reading_sd_per_10mmhg)",
+                  "one SD for everyone (the default; population.bp_reading_sd_scales)")}
     def value(k):
         if k == "parameter_edits":      # {name: {value, installed, unit}} of a dashboard download
             return "; ".join(f"{n}: {e['value']:g}{unit_suffix(e['unit'])} (installed: {e['installed']:g})"
