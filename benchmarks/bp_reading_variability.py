@@ -60,8 +60,8 @@ def session_rises(o, params, rng, systolic: bool) -> np.ndarray:
     s = o.sessions
     n, ns = s.shape[0], s.shape[1]
     frac = reading_fractions(params)
-    rise = s[:, :, col][:, :, None] * frac + rng.normal(0, o.reading_sd(sd, 0, None, 3), (n, ns, frac.size))
-    return rise.max(axis=2) - rng.normal(0, o.reading_sd(sd), (n, ns))
+    rise = s[:, :, col][:, :, None] * frac + rng.normal(0, o.reading_sd(sd, 0, None, 3, systolic), (n, ns, frac.size))
+    return rise.max(axis=2) - rng.normal(0, o.reading_sd(sd, 0, None, 2, systolic), (n, ns))
 
 
 def take(o, ids):
@@ -86,7 +86,8 @@ def main() -> None:
             f = bp_reading_sd_factor(spec_on, params, o_off.age_years, o_off.sbp0)
             o_on = dataclasses.replace(o_off, reading_sd_factor=f)
             print(f"[{arm}] age {o_off.age_years.mean():.1f} y, pre-dose SBP {o_off.sbp0.mean():.1f} mmHg; SD factor "
-                  f"on: mean {f.mean():.3f} (5-95 % {np.percentile(f, 5):.2f}-{np.percentile(f, 95):.2f}); "
+                  f"on: SBP mean {f[:, 0].mean():.3f} (5-95 % {np.percentile(f[:, 0], 5):.2f}-"
+                  f"{np.percentile(f[:, 0], 95):.2f}), DBP mean {f[:, 1].mean():.3f}; "
                   f"observed (Doherty) SBP/DBP {OBSERVED[label][arm][0]}/{OBSERVED[label][arm][1]}")
             n_trial = TRIAL_N[label][arm]
             for name, o in (("off", o_off), ("on", o_on)):

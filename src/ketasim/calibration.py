@@ -572,8 +572,8 @@ class _ArmSim:
     #: each patient's multiplier of the fluctuation's SD (population.fluctuation_scale: 1.0, everyone alike, unless
     #: population.fluctuation_scales_with_severity)
     fluct_scale: float | np.ndarray = 1.0
-    #: each patient's multiplier of a BP reading's SD (population.bp_reading_sd_factor); None: everyone alike (the
-    #: default: the hypothesis population.bp_reading_sd_scales off)
+    #: each patient's multipliers of a systolic and a diastolic BP reading's SD, (n, 2)
+    #: (population.bp_reading_sd_factor); None: everyone alike (the default: population.bp_reading_sd_scales off)
     reading_sd_factor: np.ndarray | None = None
 
     def fluctuation_scale(self, mask):
@@ -818,13 +818,14 @@ def _mean_variance(variances, w) -> float:
 
 def _bp_outlier_probability(kind, sessions, bp0, params, reading_sd_factor=None) -> np.ndarray:
     """P(any monitored reading is an outlier) per patient, with a clinic reading's variability (analytic, smooth).
-    ``bp0``: (n, 2) pre-dose SBP and DBP of each virtual patient; ``reading_sd_factor``: (n,) each patient's
-    multiplier of the reading SD (population.bp_reading_sd_factor, as the trial's readings use it), None: 1."""
+    ``bp0``: (n, 2) pre-dose SBP and DBP of each virtual patient; ``reading_sd_factor``: (n, 2) each patient's
+    multipliers of the systolic and diastolic reading SDs (population.bp_reading_sd_factor, as the trial's readings
+    use them), None: 1."""
     systolic = kind in ("sbp180", "sbp_rise40")
     col = SUMMARY_SLOT("sbp_change_peak" if systolic else "dbp_change_peak")
     sd = params.get("monitoring.sbp_reading_sd" if systolic else "monitoring.dbp_reading_sd", "mmHg")
     if reading_sd_factor is not None:
-        sd = sd * np.asarray(reading_sd_factor, float)[:, None, None]
+        sd = sd * np.asarray(reading_sd_factor, float)[:, 0 if systolic else 1, None, None]
     r = int(params.get("monitoring.readings_per_session"))
     rise = sessions[:, :, col][:, :, None] * np.array([1.0, 0.5, 0.25, 0.125])[:r]
     if kind in ("sbp180", "dbp110"):

@@ -376,16 +376,18 @@ def fluctuation_parameters(params, scale_max: float) -> tuple[float, float]:
 
 
 def bp_reading_sd_factor(spec, params, age_years, sbp0) -> np.ndarray | None:
-    """Each patient's multiplier of a monitored blood pressure reading's SD (``monitoring.sbp_reading_sd``,
-    ``monitoring.dbp_reading_sd``), or None (everyone the parameter's SD, the default) unless
+    """Each patient's multipliers of a monitored blood pressure reading's SD, (n, 2): column 0 of
+    ``monitoring.sbp_reading_sd``, column 1 of ``monitoring.dbp_reading_sd``; or None (everyone the parameters' SDs,
+    the default) unless
     ``spec.bp_reading_sd_scales`` (a hypothesis, off by default, forty-second session): then
     1 + a x (age - age_ref) / 10 + b x (SBP0 - SBP_ref) / 10 per patient, with a = monitoring.reading_sd_per_decade,
     b = monitoring.reading_sd_per_10mmhg (Schutte 2012 Hypertension 60:1138 Table 2: short-term systolic variability
     +0.138 mmHg per decade and +0.347 mmHg per 10 mmHg, each adjusted for the other, on 4.08 mmHg at mean age
     44.9 y) and the references monitoring.reading_sd_reference_age / _sbp (45 y, 122 mmHg: a typical 45-year-old
     keeps the parameter's SD). ``sbp0``: the patients' true pre-dose SBP (mmHg; ``baseline_bp``), the level, not a
-    reading. Diastolic readings take the same factor (Table 2 is systolic only: an assumption). Kept above 0.25 (a
-    guard the model's populations never reach: 18 y at 80 mmHg gives 0.55). Trials' readings
+    reading. Kept above 0.25 (a guard the model's populations never reach: 18 y at 80 mmHg gives 0.55). Diastolic
+    readings take a share s = monitoring.reading_sd_dbp_share of the systolic excess, 1 + s x (factor - 1) (Table 2 is
+    systolic only; Drayer 1982's diastolic 24-h SD rose about half as much with age as the systolic). Trials' readings
     (``trial.bp_readings``, ``_hypertension``, ``max_rise_session_means``) and calibration's analytic outlier
     probabilities (``calibration._bp_outlier_probability``) use this one factor."""
     if not getattr(spec, "bp_reading_sd_scales", False):
@@ -395,7 +397,8 @@ def bp_reading_sd_factor(spec, params, age_years, sbp0) -> np.ndarray | None:
     age_ref = params.get("monitoring.reading_sd_reference_age", "year")
     sbp_ref = params.get("monitoring.reading_sd_reference_sbp", "mmHg")
     f = 1.0 + a * (np.asarray(age_years, float) - age_ref) / 10.0 + b * (np.asarray(sbp0, float) - sbp_ref) / 10.0
-    return np.maximum(f, 0.25)
+    f = np.maximum(f, 0.25)
+    return np.column_stack([f, 1.0 + params.get("monitoring.reading_sd_dbp_share") * (f - 1.0)])
 
 
 def fluctuation_scale(spec, params, entry):

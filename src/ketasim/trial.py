@@ -79,17 +79,18 @@ class ArmOutcome:
     screening: np.ndarray | None = None
     #: each patient's age (years; None for an outcome built without it)
     age_years: np.ndarray | None = None
-    #: each patient's multiplier of a BP reading's SD (population.bp_reading_sd_factor); None: everyone the
-    #: parameter's SD (the default: the hypothesis population.bp_reading_sd_scales off)
+    #: each patient's multipliers of a BP reading's SD, (n, 2) systolic and diastolic
+    #: (population.bp_reading_sd_factor); None: everyone the parameters' SDs (the default: the hypothesis
+    #: population.bp_reading_sd_scales off)
     reading_sd_factor: np.ndarray | None = None
 
-    def reading_sd(self, sd: float, a: int = 0, b: int | None = None, ndim: int = 2):
-        """A BP reading's SD (mmHg) for patients a:b: ``sd`` itself (a scalar: the default, and the same random
-        numbers as before the hypothesis existed) or each patient's, shaped (b - a, 1, ...) to broadcast over
-        ``ndim`` axes."""
+    def reading_sd(self, sd: float, a: int = 0, b: int | None = None, ndim: int = 2, systolic: bool = True):
+        """A systolic (or diastolic) BP reading's SD (mmHg) for patients a:b: ``sd`` itself (a scalar: the default,
+        and the same random numbers as before the hypothesis existed) or each patient's, shaped (b - a, 1, ...) to
+        broadcast over ``ndim`` axes."""
         if self.reading_sd_factor is None:
             return sd
-        f = self.reading_sd_factor[a:b]
+        f = self.reading_sd_factor[a:b, 0 if systolic else 1]
         return sd * f.reshape(f.shape + (1,) * (ndim - 1))
 
     @property
@@ -950,7 +951,7 @@ def bp_readings(o: ArmOutcome, params: ParameterSet, rng):
     rise_s = (s[:, :, SUMMARY_SLOT("sbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
     rise_d = (s[:, :, SUMMARY_SLOT("dbp_change_peak")][:, :, None] * frac).reshape(n, ns * r)
     post_s = o.sbp0[:, None] + rise_s + rng.normal(0, o.reading_sd(sd_s), rise_s.shape)
-    post_d = o.dbp0[:, None] + rise_d + rng.normal(0, o.reading_sd(sd_d), rise_d.shape)
+    post_d = o.dbp0[:, None] + rise_d + rng.normal(0, o.reading_sd(sd_d, systolic=False), rise_d.shape)
     return post_s, post_d
 
 
@@ -968,7 +969,8 @@ def _hypertension(o: ArmOutcome, params: ParameterSet, rng, chunk: int = 50_000)
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             rise = (s[a:b, :, col][:, :, None] * frac).reshape(b - a, ns * r)
-            post = base[a:b, None] + rise + rng.normal(0, o.reading_sd(sd, a, b), rise.shape)
+            post = base[a:b, None] + rise + rng.normal(0, o.reading_sd(sd, a, b, systolic=name == "sbp_change_peak"),
+                                                       rise.shape)
             hyper[a:b] |= (post >= limit).any(axis=1)
     return hyper
 
@@ -988,6 +990,7 @@ def max_rise_session_means(o: ArmOutcome, params: ParameterSet, rng, measure: st
     timepoint across all intranasal dosing days". The patient's true pre-dose level cancels. Computed in chunks of
     patients (bounded memory); ``rng``: a stream of its own (see ``_side_endpoints``)."""
     col, sd_name = MAX_RISE_MEASURES[measure]
+    systolic = measure == "sbp_max_rise"
     s = o.sessions
     n, ns = s.shape[0], s.shape[1]
     frac = reading_fractions(params)
@@ -997,8 +1000,8 @@ def max_rise_session_means(o: ArmOutcome, params: ParameterSet, rng, measure: st
     slot = SUMMARY_SLOT(col)
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
-        rise = s[a:b, :, slot][:, :, None] * frac + rng.normal(0, o.reading_sd(sd, a, b, 3), (b - a, ns, r))
-        x = rise.max(axis=2) - rng.normal(0, o.reading_sd(sd, a, b), (b - a, ns))
+        rise = s[a:b, :, slot][:, :, None] * frac + rng.normal(0, o.reading_sd(sd, a, b, 3, systolic), (b - a, ns, r))
+        x = rise.max(axis=2) - rng.normal(0, o.reading_sd(sd, a, b, 2, systolic), (b - a, ns))
         total += x.sum(axis=0)
         squares += (x * x).sum(axis=0)
     mean = total / max(n, 1)
@@ -1697,7 +1700,7 @@ def _carry_over_outcomes(scenario, spec, patients, times, band_times, interval, 
         base, rating = np.empty(n), np.empty((n, times.size))
         score, sess = np.empty((n, times.size)), np.empty((n, n_sess, first[4].shape[2]))
         sbp0, dbp0, female, age = np.empty(n), np.empty(n), np.zeros(n, bool), np.empty(n)
-        factor = None if first[6].reading_sd_factor is None else np.empty(n)
+        factor = None if first[6].reading_sd_factor is None else np.empty((n, 2))
         bands = None
         for idx, b, r, sc, ss, bd, o in pieces.values():
             base[idx], rating[idx], score[idx], sess[idx] = b, r, sc, ss
