@@ -303,12 +303,42 @@ def test_unequal_allocation_tells_participants_their_chance_of_ketamine(two_arms
     assert rs.provenance["p_active"] == 0.5
 
 
-def test_arms_left_out_of_the_comparison_are_not_simulated():
+def test_arms_left_out_of_the_comparison_are_not_simulated_and_the_kept_arms_keep_their_patients():
+    """design_example has three arms; --arm on the third keeps it and the control (midazolam): their pools are the
+    full trial's patients (streams by the arm's position), so the effect equals the 3-arm trial's comparison, and a
+    comparison's power does not depend on which other arms are asked for (review R1-2, R1-3)."""
     sc = load_scenario(EXAMPLES / "design_example.yaml")
-    res = pw.run_power(sc, sizes=[20], arm="ketamine", endpoints=["mean_change@24h"], replicates=100, pool=200)
-    assert res.provenance["comparisons"] == ["ketamine vs midazolam"]
-    # the midazolam pool is the trial's own (the kept arms keep their order): the effect equals the 3-arm trial's
+    third = "esketamine-twice-weekly"
+    one = pw.run_power(sc, sizes=[20], arm=third, endpoints=["mean_change@24h"], replicates=200, pool=200)
+    both = pw.run_power(sc, sizes=[20], endpoints=["mean_change@24h"], replicates=200, pool=200)
+    assert one.provenance["comparisons"] == [f"{third} vs midazolam"]
     tr = run_trial(sc, n=200)
-    comp = next(c["value"] for c in tr.comparisons if c["arm"] == "ketamine" and c["time_h"] == 24.0
+    comp = next(c["value"] for c in tr.comparisons if c["arm"] == third and c["time_h"] == 24.0
                 and c["measure"] == "mean_change_difference")
-    assert _row(res, "mean_change", 20)["effect"] == pytest.approx(comp, abs=1e-9)
+    assert _row(one, "mean_change", 20)["effect"] == pytest.approx(comp, abs=1e-9)
+    assert _row(one, "mean_change", 20)["power"] == _row(both, "mean_change", 20, arm=third)["power"]
+
+
+def test_an_arm_worse_than_its_comparator_has_no_power_either_way(two_arms):
+    """Swapped arms: midazolam tested against ketamine is significant only against it: the replicate power and the
+    normal-theory power (one tail, in the arm's favour) are both ~0 (review R1-1)."""
+    res = pw.run_power(two_arms, arm="midazolam", versus="ketamine", sizes=[40],
+                       endpoints=["mean_change@24h", "response_rate@24h"], replicates=500, pool=1000)
+    for m in ("mean_change", "response_rate"):
+        r = _row(res, m, 40)
+        assert r["power"] < 0.01 and r["normal_theory_power"] < 0.01
+
+
+def test_ancova_needs_a_change_endpoint(two_arms):
+    with pytest.raises(InputError, match="^test: ancova analyses the change"):
+        pw.run_power(two_arms, sizes=[20], endpoints=["response_rate@24h"], test="ancova")
+
+
+def test_equal_allocation_keeps_the_scenarios_expectancy_and_near_equal_is_near_it():
+    """One p_active rule (review R1-7): 1:1 keeps the loaded scenario's (2/3 for design_example's two ketamine arms of
+    three, the other arm dropped from the simulation or not), 1:1.01 is within 0.01 of it."""
+    sc = load_scenario(EXAMPLES / "design_example.yaml")
+    kw = dict(sizes=[20], arm="ketamine", endpoints=["mean_change@24h"], replicates=100, pool=200)
+    equal = pw.run_power(sc, **kw).provenance["p_active"]
+    near = pw.run_power(sc, allocation="1:1.01", **kw).provenance["p_active"]
+    assert equal == pytest.approx(2 / 3) and abs(near - equal) < 0.01

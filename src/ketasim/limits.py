@@ -267,14 +267,14 @@ def check_size(n, field: str = "size") -> int:
 MAX_UNCERTAINTY = 1000
 
 
-def check_uncertainty_draws(k, field: str | None = None) -> int:
+def check_uncertainty_draws(k, field: str | None = None, none: str = "no prediction intervals") -> int:
     """``--uncertainty``'s number of posterior parameter draws as an int (2 to :data:`MAX_UNCERTAINTY`), else a
     one-line InputError naming ``field`` (default ``uncertainty``, ``--uncertainty`` on the command line; 0, "no
-    prediction intervals", is the caller's to handle). One rule for ``run_trial``, ``qualify_external`` and
+    prediction intervals" by default, ``none`` says what 0 means, is the caller's to handle). One rule for ``run_trial``, ``qualify_external`` and
     ``calibration.qualify`` (whose ``parameter_draws=1`` ran while the command refused ``--uncertainty 1``)."""
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 2 <= int(k) <= MAX_UNCERTAINTY:
         raise InputError(f"{field or argument('uncertainty', '--uncertainty')}: parameter draws must be a whole number "
-                         f"from 2 to {MAX_UNCERTAINTY} (0: no prediction intervals), got {k!r}")
+                         f"from 2 to {MAX_UNCERTAINTY} (0: {none}), got {k!r}")
     return int(k)
 
 

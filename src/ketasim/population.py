@@ -59,7 +59,7 @@ SCALES = {
     # Liebowitz Social Anxiety Scale: 24 situations rated for fear 0-3 and avoidance 0-3 = 0-144 (Liebowitz 1987,
     # Mod Probl Pharmacopsychiatry 22:141, PMID 2885745); remission <= 30 (Rytwinski et al. 2009, Depress Anxiety
     # 26:34, doi:10.1002/da.20503, ROC against remission status). Social anxiety disorder reads as "anxiety" here
-    # (the model has one anxiety condition; Taylor 2018 rated LSAS). Default baseline: DEFAULT_BASELINE.
+    # (the model has one anxiety condition; Taylor 2018 rated LSAS). No sourced default baseline: state it.
     "lsas": (144.0, 30.0, "anxiety"),
     # Quick Inventory of Depressive Symptomatology, 16-item self-report: 0-27; remission <= 5 (Rush et al. 2003, Biol
     # Psychiatry 54:573, doi:10.1016/S0006-3223(02)01866-8; the STAR*D criterion). Default baseline: DEFAULT_BASELINE.

@@ -90,7 +90,7 @@ class PowerResult:
         return pd.DataFrame(out)
 
     def to_csv(self, path):
-        """The table as CSV with the provenance in '#' comment lines above it (atomic)."""
+        """The table as CSV with ``PATH.provenance.json`` beside it (both files complete or neither replaced)."""
         from .result import _csv_with_provenance
 
         return _csv_with_provenance(path, self.table, {**self.provenance, "units": {
@@ -302,22 +302,28 @@ def _with_times(scenario, times):
 
 
 def _design_for(scenario, pairs, ratio: float, paired: bool):
-    """The scenario as the power analysis runs it: a parallel trial keeps only the compared arms (the others cost
-    simulation and change nothing), and with unequal allocation participants are told the share of patients
-    randomized to ketamine (``population.p_active``, the design expectancy) unless the scenario states it."""
+    """(The scenario as the power analysis runs it, (each kept arm's index in the scenario, the scenario's number of
+    arms)). A parallel trial keeps only the compared arms (the others cost simulation and change nothing; each kept
+    arm keeps its random stream, so its patients are the full trial's). With unequal allocation participants are
+    told the share of patients randomized to ketamine (``population.p_active``, the design expectancy), weighing
+    every arm of the scenario 1 and the compared-with arm the allocation ratio, unless the scenario states it (in
+    its file, or a value other than the equal-allocation default); at 1:1 that is the scenario's own value."""
+    names = [a.name for a in scenario.arms]
     if paired:
-        return scenario
-    names = {x for pair in pairs for x in pair}
-    arms = tuple(a for a in scenario.arms if a.name in names)
+        return scenario, (tuple(range(len(names))), len(names))
+    keep = {x for pair in pairs for x in pair}
+    positions = tuple(i for i, nm in enumerate(names) if nm in keep)
+    arms = tuple(scenario.arms[i] for i in positions)
     spec = scenario.population
-    stated = ((scenario.source or {}).get("population") or {}).get("p_active") is not None
+    ketamine = {a.name: any(x.drug.is_ketamine for x in a.administrations()) for a in scenario.arms}
+    equal = sum(ketamine.values()) / len(names)
+    stated = (((scenario.source or {}).get("population") or {}).get("p_active") is not None
+              or not math.isclose(spec.p_active, equal))
     if ratio != 1.0 and not stated:
-        control = pairs[0][1]
-        weight = {a.name: (ratio if a.name == control else 1.0) for a in arms}
-        ketamine = {a.name: any(x.drug.is_ketamine for x in a.administrations()) for a in arms}
-        p_active = sum(w for n, w in weight.items() if ketamine[n]) / sum(weight.values())
+        weight = {nm: (ratio if nm == pairs[0][1] else 1.0) for nm in names}
+        p_active = sum(w for nm, w in weight.items() if ketamine[nm]) / sum(weight.values())
         spec = dataclasses.replace(spec, p_active=float(p_active))
-    return dataclasses.replace(scenario, arms=arms, population=spec)
+    return dataclasses.replace(scenario, arms=arms, population=spec), (positions, len(names))
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
@@ -408,30 +414,32 @@ def _pool_effect(values_a, values_b, measure: str) -> float:
 def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: float, alpha: float,
                          ratio: float = 1.0) -> float:
     """statsmodels' power of the pools' effect and spread for ``n_eff`` patients in the tested arm and ``ratio`` x
-    as many in the other (NaN where no closed form applies: the exact McNemar test)."""
+    as many in the other, counted as the replicates are: significant at two-sided ``alpha`` in the tested arm's
+    favour (the one tail, at alpha / 2, of the signed effect: ~0 for an arm worse than its comparator). NaN where no
+    closed form applies (the exact McNemar test)."""
     from statsmodels.stats.power import NormalIndPower, TTestIndPower, TTestPower
     from statsmodels.stats.proportion import proportion_effectsize
 
     import warnings
 
     (ya, xa), (yb, xb) = arrays_a, arrays_b
-    if n_eff < 2:
+    if n_eff < 2 or test == "mcnemar":
         return float("nan")
+    one_tail = {"alpha": alpha / 2.0, "alternative": "larger"}
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore")
-        if test == "mcnemar":
-            return float("nan")
         if test == "paired":
             d = ya - yb
             sd = float(np.std(d, ddof=1))
-            return float(TTestPower().power(abs(np.mean(d)) / sd, nobs=n_eff, alpha=alpha)) if sd > 0 else float("nan")
+            # a change: the arm's favour is a larger fall (d < 0)
+            return float(TTestPower().power(-float(np.mean(d)) / sd, nobs=n_eff, **one_tail)) if sd > 0 else \
+                float("nan")
         if measure == "mean_change":
             diff = float(np.mean(ya) - np.mean(yb))
             if test == "ancova":     # the residual SD of the common-slope regression on the baseline rating
-                _, _, _, dya = _mean_var(ya[None, :], np.ones((1, ya.size), bool))
-                _, _, _, dyb = _mean_var(yb[None, :], np.ones((1, yb.size), bool))
-                _, _, _, dxa = _mean_var(xa[None, :], np.ones((1, xa.size), bool))
-                _, _, _, dxb = _mean_var(xb[None, :], np.ones((1, xb.size), bool))
+                ones_a, ones_b = np.ones((1, ya.size), bool), np.ones((1, yb.size), bool)
+                dya, dyb = _mean_var(ya[None, :], ones_a)[3], _mean_var(yb[None, :], ones_b)[3]
+                dxa, dxb = _mean_var(xa[None, :], ones_a)[3], _mean_var(xb[None, :], ones_b)[3]
                 sxx = float((dxa ** 2).sum() + (dxb ** 2).sum())
                 sxy = float((dxa * dya).sum() + (dxb * dyb).sum())
                 syy = float((dya ** 2).sum() + (dyb ** 2).sum())
@@ -440,19 +448,19 @@ def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: flo
                 sd = math.sqrt(max(syy - slope * sxy, 0.0) / (ya.size + yb.size - 3))
             else:
                 sd = math.sqrt((np.var(ya, ddof=1) + np.var(yb, ddof=1)) / 2.0)
-            return (float(TTestIndPower().power(abs(diff) / sd, nobs1=n_eff, alpha=alpha, ratio=ratio)) if sd > 0
+            return (float(TTestIndPower().power(-diff / sd, nobs1=n_eff, ratio=ratio, **one_tail)) if sd > 0
                     else float("nan"))
         pa, pb = float(np.mean(ya)), float(np.mean(yb))
-        return float(NormalIndPower().power(abs(proportion_effectsize(pa, pb)), nobs1=n_eff, alpha=alpha,
-                                            ratio=ratio))
+        return float(NormalIndPower().power(proportion_effectsize(pa, pb), nobs1=n_eff, ratio=ratio, **one_tail))
 
 
 def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, seed,
-                     ratio: float = 1.0) -> dict:
+                     ratio: float = 1.0, index_of: dict | None = None) -> dict:
     """Power per (pair, endpoint, size): successes / replicates, drawing each arm's patients from its own stream
     (the draws of one size do not depend on which other sizes, endpoints or arms are asked for, nor on the
     chunking). An arm's pool is its patients in ``arrays`` (fewer than simulated when a pre-dose BP limit screened
-    some out). The compared-with arm (``pairs[0][1]``) has ``versus_size(n, ratio)`` patients per replicate."""
+    some out). The compared-with arm (``pairs[0][1]``) has ``versus_size(n, ratio)`` patients per replicate. An
+    arm's streams are keyed by ``index_of[arm]`` (its index in the scenario; default its order here)."""
     names = list(dict.fromkeys(x for pair in pairs for x in pair))
     pools = {name: len(arrays[name, eps[0]][0]) for name in names}
     control = pairs[0][1]
@@ -462,7 +470,7 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
         chunk = max(1, _CHUNK_DRAWS // max(size_of.values()))
         streams = {}
         for i, name in enumerate(names):
-            ss = np.random.SeedSequence([int(seed), _REPLICATE_TAG, int(n), i])
+            ss = np.random.SeedSequence([int(seed), _REPLICATE_TAG, int(n), (index_of or {}).get(name, i)])
             idx_ss, drop_ss = ss.spawn(2)
             streams[name] = (np.random.default_rng(idx_ss), np.random.default_rng(drop_ss))
         if paired:      # a crossover: the same patients in every period (one index and dropout stream for all)
@@ -570,6 +578,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     if not isinstance(test, str) or test.strip().lower() not in TESTS:
         raise InputError(f"{argument('test', '--test')}: expected one of {', '.join(TESTS)}, got {test!r}")
     test = test.strip().lower()
+    if test == "ancova" and not any(e.measure == "mean_change" for e in eps):
+        raise InputError(f"{argument('test', '--test')}: ancova analyses the change from baseline; no mean_change "
+                         "endpoint is asked for (rates use the two-proportion z-test)")
     if paired and test == "ancova":
         raise InputError(f"{argument('test', '--test')}: a crossover compares the same patients (paired t-test); "
                          "ancova is for parallel arms")
@@ -584,10 +595,10 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     seed = scenario.seed if seed is None else limits.check_seed(seed, argument("seed", "--seed"))
     u_field = argument("uncertainty", "--uncertainty")
     uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=limits.MAX_UNCERTAINTY)
-    pool, sc, est = _pool_setup(scenario, sizes, eps, pairs, ratio, paired, pool)
+    pool, sc, est, positions = _pool_setup(scenario, sizes, eps, pairs, ratio, paired, pool)
     draws = None
     if uncertainty:
-        uncertainty = limits.check_uncertainty_draws(uncertainty, u_field)
+        uncertainty = limits.check_uncertainty_draws(uncertainty, u_field, none="no assurance")
         limits.check_repeated(est, uncertainty + 1, u_field, what=f"{uncertainty} draws x pools of {pool:,} "
                               "patients per arm", fewer="fewer draws or a smaller --pool")
         draws = _uncertainty_draws(sc, params, uncertainty, between_trial, draw_seed, log, size=pool)
@@ -603,17 +614,24 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                          "replicates, sizes or endpoints")
 
     def power_rows(pset, trial_seed, progress=None):
-        tr = _run_trial(sc, pset, pool, trial_seed, progress, chunk, None, None, rows_only=True)
+        tr = _run_trial(sc, pset, pool, trial_seed, progress, chunk, None, None, rows_only=True,
+                        arm_positions=positions)
         arrays = _pool_arrays(tr, pairs, eps)
         wins = _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, trial_seed,
-                                ratio)
+                                ratio, {a.name: i for a, i in zip(sc.arms, positions[0])})
         return arrays, wins, tr
 
-    arrays, wins, central = power_rows(params, seed, progress)
+    pools = 1 + (len(draws["sets"]) if draws is not None else 0)
+
+    def share(i):
+        """The progress of pool i of all pools (the central one and each draw's) as a fraction of the whole run."""
+        return None if progress is None else (lambda f: progress((i + f) / pools))
+
+    arrays, wins, central = power_rows(params, seed, share(0))
     per_draw = []
     if draws is not None:
         for i, pset in enumerate(draws["sets"]):
-            per_draw.append(power_rows(pset, draw_trial_seed(seed, draws["info"]["draw_seed"], i))[1])
+            per_draw.append(power_rows(pset, draw_trial_seed(seed, draws["info"]["draw_seed"], i), share(i + 1))[1])
     from .trial import measure_unit, wilson_ci
 
     rows = []
@@ -657,16 +675,17 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
 
 def _pool_setup(scenario, sizes, eps, pairs, ratio: float, paired: bool, pool):
     """(patients per arm in the pool, the scenario the pools run, :func:`ketasim.limits.estimate_scenario_run` of
-    simulating them): one rule for :func:`run_power` and :func:`pool_run_estimate`."""
+    simulating them, the kept arms' positions (:func:`_design_for`)): one rule for :func:`run_power` and
+    :func:`pool_run_estimate`."""
     from . import limits
     from .trial import _trial_grid, check_trial_size
 
     pool = _pool_size(pool, [*sizes, *(versus_size(n, ratio) for n in sizes)])
-    sc = _design_for(_with_times(scenario, sorted({e.time_h for e in eps})), pairs, ratio, paired)
+    sc, positions = _design_for(_with_times(scenario, sorted({e.time_h for e in eps})), pairs, ratio, paired)
     check_trial_size(sc, pool, argument("pool", "--pool"))
     times, _, _, _, band_times = _trial_grid(sc)
     return pool, sc, limits.estimate_scenario_run(sc, pool, np.unique(np.concatenate([times, band_times])),
-                                                  tables=False)
+                                                  tables=False), positions
 
 
 def pool_run_estimate(scenario, *, sizes=None, endpoints=None, pool=None, arm: str | None = None,
@@ -679,7 +698,7 @@ def pool_run_estimate(scenario, *, sizes=None, endpoints=None, pool=None, arm: s
 
     limits.check_scenario_arg(scenario)
     paired = dict(scenario.design).get("type", "parallel") == "crossover"
-    pool, _, est = _pool_setup(scenario, _check_sizes(sizes), _endpoints(scenario, endpoints),
+    pool, _, est, _ = _pool_setup(scenario, _check_sizes(sizes), _endpoints(scenario, endpoints),
                                _arms_compared(scenario, arm, versus), parse_allocation(allocation), paired, pool)
     return pool, est
 
@@ -715,17 +734,18 @@ def power_curves_figure(result: PowerResult):
     """A matplotlib figure: power (or assurance) against patients per arm, one curve per comparison x endpoint with
     its 95 % Monte Carlo interval (with posterior draws: the 5th-95th percentiles of the draws' power), and the
     target as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a Figure of its own with an Agg canvas (no matplotlib.use("Agg"), which switched a notebook's backend)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     df = result.table()
     p = result.provenance
     draws = bool(p.get("uncertainty"))
     key, low, high = ("assurance", "power_p05", "power_p95") if draws else ("power", "power_ci95_low",
                                                                             "power_ci95_high")
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig = Figure(figsize=(7.5, 4.6))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     for _, g in df.groupby(["arm", "versus", "time_h", "measure"], sort=False):
         g = g.sort_values("n_per_arm")
         n = g["n_per_arm"].to_numpy(float)
@@ -750,17 +770,12 @@ def power_curves_figure(result: PowerResult):
 
 def write_power_curves(result: PowerResult, path):
     """The power curves to ``path`` (PNG, SVG or PDF by its suffix; atomic; a PNG carries the provenance)."""
-    import matplotlib.pyplot as plt
-
     from .io import atomic_path, figure_format, save_figure
 
     fmt = figure_format(path, "--plot")
-    fig = power_curves_figure(result)
-    try:
-        with atomic_path(path) as tmp:
-            save_figure(fig, tmp, fmt, 130, result.provenance)
-    finally:
-        plt.close(fig)
+    fig = power_curves_figure(result)       # a Figure without pyplot: nothing to close
+    with atomic_path(path) as tmp:
+        save_figure(fig, tmp, fmt, 130, result.provenance)
     return path
 
 

@@ -1255,9 +1255,12 @@ def _trial_grid(scenario: Scenario, ep: Endpoints | None = None):
 
 
 def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows_only: bool = False,
-               skip_pk: bool = False) -> TrialResult:
+               skip_pk: bool = False, arm_positions: tuple | None = None) -> TrialResult:
     """The trial itself; ``rows_only`` (a prediction-interval draw): endpoint rows only, no PK pass and no
-    between-arm comparisons; ``skip_pk`` (a whole-design draw): everything but the PK pass."""
+    between-arm comparisons; ``skip_pk`` (a whole-design draw): everything but the PK pass. ``arm_positions``
+    (a parallel trial run with some of a scenario's arms, :mod:`ketasim.power`): (each arm's index in the full
+    scenario, the full scenario's number of arms), so that every arm keeps the random stream, hence the patients and
+    ratings, it has in the full trial (streams are spawned by position)."""
     from . import limits
 
     if model is not None and model.summary_names != DEFAULT_MODEL.summary_names:
@@ -1279,7 +1282,9 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
 
     check_population_age(spec, size)          # a scenario of size 1 run with --size N
     root = np.random.SeedSequence(seed)
-    arm_seeds = root.spawn(len(scenario.arms) + 1)
+    positions, n_seeded = (tuple(range(len(scenario.arms))), len(scenario.arms)) if arm_positions is None else (
+        tuple(arm_positions[0]), int(arm_positions[1]))
+    arm_seeds = root.spawn(n_seeded + 1)
     times, horizon, extra, follow, band_times = _trial_grid(scenario, ep)
     limits.check_scenario_run(scenario, size, np.unique(np.concatenate([times, band_times])),
                               field="n" if n is not None else "population.size", chunk_patients=chunk, tables=False)
@@ -1312,9 +1317,10 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
         # continue arm's randomization-visit rating have that rating in the withdraw arm too (each arm drew its own:
         # the withdraw arm's "responders" were ~65 % responders at the visit that selected them)
         # (a fresh copy of the first arm's seed sequence: spawning the fluctuation's child stream advances a sequence)
-        rng = np.random.default_rng(arm_seeds[k] if kind != "randomized_withdrawal" else np.random.SeedSequence(
-            arm_seeds[0].entropy, spawn_key=arm_seeds[0].spawn_key, pool_size=arm_seeds[0].pool_size))
-        stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[k]
+        rng = np.random.default_rng(arm_seeds[positions[k]] if kind != "randomized_withdrawal" else
+                                    np.random.SeedSequence(arm_seeds[0].entropy, spawn_key=arm_seeds[0].spawn_key,
+                                                           pool_size=arm_seeds[0].pool_size))
+        stream = arm_seeds[-1] if kind in ("crossover", "randomized_withdrawal") else arm_seeds[positions[k]]
         aspec = arm_spec(spec, arm)                     # an arm may state its own baseline (parallel designs)
         # a crossover's arm k is period k + 1: the same patients with that occasion's own PK effects (IOV)
         occasion = k + 1 if iov else None
