@@ -60,7 +60,7 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
             from .observed import untied_warning
 
             warnings.warn(untied_warning(f"--observed {Path(str(observed)).name}", sc), ObservedWarning, stacklevel=2)
-    warn_cumulative_anesthetic(sc, params)
+    warn_cumulative_anesthetic(sc, params)          # here, before --observed's note; run_trial's own check is off
     total = (size or sc.population.size) * len(sc.arms)
     if uncertainty:
         uncertainty["log"] = _stderr
@@ -69,10 +69,11 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
 
         with executor_from_option(dask) as ex:
             tr = run_trial(sc, params, n=size, seed=seed, progress=TextProgress("trial (dask)", progress),
-                           chunk=chunk, executor=ex, **uncertainty)
+                           chunk=chunk, executor=ex, anesthetic_check=False, **uncertainty)
     else:
         bar = _Bar(progress and total >= 2000)
-        tr = run_trial(sc, params, n=size, seed=seed, progress=bar, chunk=chunk, **uncertainty)
+        tr = run_trial(sc, params, n=size, seed=seed, progress=bar, chunk=chunk, anesthetic_check=False,
+                       **uncertainty)
     comparison = None
     if obs is not None:
         from .observed import compare_observed

@@ -451,12 +451,15 @@ def simulate(
                 typer.echo(line)
             typer.echo(NOTICE)
             return
-    result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical, output_times_h=times)
+    # anesthetic_check=False: warn_cumulative_anesthetic below warns once for the three runs (naming a record's file)
+    result = run(sc, params, n=size, seed=seed, experiment=exp, typical=typical, output_times_h=times,
+                 anesthetic_check=False)
     n = result.runs[0].patients.n
-    typ = result if typical else run(sc, params, typical=True, experiment=exp, output_times_h=times)
+    typ = result if typical else run(sc, params, typical=True, experiment=exp, output_times_h=times,
+                                     anesthetic_check=False)
     # the figure, report and summary read the typical patient on a fine grid (cheap: one patient)
     fine_times = np.union1d(times, _fine_times(float(times[-1])))
-    typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times)
+    typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times, anesthetic_check=False)
     warn_cumulative_anesthetic(sc, params, experiment=exp, record_source=str(events) if events is not None else None)
     from .scale import monitored_peaks
 
@@ -728,7 +731,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     # the typical patient on the in-memory run's fine grid (with the output times: every session's peak window); on
     # the 5-min-then-hourly grid alone a later session's plasma peak read 76 instead of 86 ng/mL
     typ = run(sc, params, typical=True, experiment=exp,
-              output_times_h=np.union1d(times, _fine_times(float(times[-1]))))
+              output_times_h=np.union1d(times, _fine_times(float(times[-1]))), anesthetic_check=False)
     warn_cumulative_anesthetic(sc, params, experiment=exp)       # as the in-memory path
     if plot:
         plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
@@ -774,10 +777,10 @@ def demo(
     })
     params = load_parameters()
     times = _fine_times(sc.horizon_h)
-    typ = run(sc, params, typical=True, output_times_h=times)
+    typ = run(sc, params, typical=True, output_times_h=times, anesthetic_check=False)     # 0.5 mg/kg: below it
     # every third fine time (15 min) missed the end of the infusion: the band peaked at 30 min, the line at 40; the
     # scenario's default grid adds every dose's peak window (every 5 min to the infusion's end)
-    pop = run(sc, params, output_times_h=np.union1d(times[::3], sc.output_times_h(size)))
+    pop = run(sc, params, output_times_h=np.union1d(times[::3], sc.output_times_h(size)), anesthetic_check=False)
     fig_path = out / "cascade.png"
     plot_cascade(typ.trajectories(), pop.trajectories(), fig_path,
                  title="0.5 mg/kg racemic ketamine over 40 min, typical treatment-resistant patient (line) "

@@ -23,6 +23,7 @@ from .model.definition import CONDITION_FREE_PARAMETER  # noqa: F401  (re-export
 from .solver import kernel as K
 from .solver.expint import weights_table
 from .solver.grid import Grid, GridOptions, build_grid
+from .units import fmt_hours
 
 
 @dataclasses.dataclass(frozen=True)
@@ -607,7 +608,7 @@ def _run_fixed(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_
 def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
              output_times_h=None, experiment: VirtualExperiment | None = None,
              grid_options: GridOptions = GridOptions(), typical: bool = False, same_patients: bool = False,
-             on_failure: str = "raise", model: Model | None = None):
+             on_failure: str = "raise", model: Model | None = None, anesthetic_check: bool = True):
     """Simulate every arm of ``scenario`` and return a :class:`ketasim.result.SimulationResult`.
 
     ``n`` overrides the population size, ``seed`` the scenario's seed; ``typical=True`` simulates one
@@ -616,6 +617,11 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
     other than 1 is an InputError (write ``population:`` for many patients like it). Each arm gets its own patients (a parallel-group design) unless
     ``same_patients`` (every arm sees the same virtual patients). ``model`` simulates a variant model
     definition (``ketasim.model``; default: the package's model).
+
+    ``anesthetic_check``: an arm whose doses add up to the anesthetic range (none alone in it) warns
+    (``DoseWarning``), as ``ketasim simulate`` warns: :func:`cumulative_anesthetic_arms`, one extra typical run of
+    the arms with ketamine on a 1-min grid around each dose. False leaves it out (a caller that checks once for many
+    runs: the command line, the dashboard, the check itself).
     """
     from . import limits
     from .result import SimulationResult
@@ -625,6 +631,7 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
         grid_options=grid_options, typical=typical, same_patients=same_patients, on_failure=on_failure)
     params = params or load_parameters()
     experiment = experiment or scenario.experiment
+    anesthetic_check = limits.check_bool(anesthetic_check, "anesthetic_check")
     seed = scenario.seed if seed is None else seed
     # the default grid is sized to the patients simulated (n when given): simulate(sc, n=N) is simulate(sc) of the
     # scenario saying size N (it was sized to population.size: 92 output times for n=3 where size 3 gave 1085)
@@ -658,5 +665,150 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
                 drawn["decision_rating_z"] = np.zeros_like(drawn["decision_rating_z"])
         runs.append(run_arm(arm, spec, patients, times, params=params, experiment=experiment,
                             grid_options=grid_options, on_failure=on_failure, model=model, **drawn))
+    if anesthetic_check:            # after the run, as `ketasim simulate` warns (a run refused said nothing more)
+        warn_cumulative_anesthetic(scenario, params, experiment=experiment)
     return SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=typical,
                             experiment=experiment)
+
+
+# ---- doses that add up to the anesthetic range ---------------------------------------------------------------
+def _fmt_reading(h: float) -> str:
+    """A reading's time on a grid ('35 min', '15.7 h'), as ``summary.fmt_time``."""
+    return fmt_hours(h, exact=False)
+
+
+def anesthetic_effect_site_level(scenario, params=None, *, experiment=None) -> float:
+    """The level (ng/mL) from which an arm's typical patient is in the anesthetic range: the racemate-equivalent
+    effect-site ketamine peak (:func:`_racemate_equivalent_effect_site`, as the arm's is read) that the typical patient
+    of ``scenario``'s population, without comedications, reaches after 1 mg/kg racemic ketamine pushed IV over 60 s
+    (the Ketalar label's lowest induction dose, ``regimen.ANESTHETIC_MG_PER_KG``, over ``regimen.ANESTHETIC_PUSH_H``),
+    read on the same 1-min grid from the dose (:func:`anesthetic_check_times`): the level the dose rule
+    (``regimen.infusion_in_anesthetic_range``) judges every IV dose by, for this patient (a 70-kg man's push peaks ~4 %
+    above a woman's)."""
+    import dataclasses
+    import warnings
+
+    from .errors import DoseWarning
+    from .regimen import ANESTHETIC_MG_PER_KG, ANESTHETIC_PUSH_H, arm_from_list
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DoseWarning)          # the reference dose is on the threshold by design
+        push = arm_from_list("anesthetic_reference", [{
+            "drug": "racemic-ketamine", "route": "iv-infusion", "dose": f"{ANESTHETIC_MG_PER_KG:g} mg/kg",
+            "duration": f"{ANESTHETIC_PUSH_H * 60:g} min"}])
+    # without interacting drugs (the population's or a stated patient's): an inhibitor's extra exposure counts against
+    # the level, wherever it is written (an arm's comedications are not in the reference either)
+    patient = scenario.patient
+    if patient is not None and getattr(patient, "comedications", ()):
+        patient = dataclasses.replace(patient, comedications=())
+    ref = dataclasses.replace(scenario, arms=(push,), endpoints=None, design=(), output_every_h=None,
+                              output_until_h=None, output_list_h=None, patient=patient,
+                              population=dataclasses.replace(scenario.population, comedications=()))
+    run = simulate(ref, params, typical=True, experiment=experiment, output_times_h=anesthetic_check_times(ref),
+                   anesthetic_check=False)
+    return float(_racemate_equivalent_effect_site(run.trajectories(), run.params).max())
+
+
+def _racemate_equivalent_effect_site(t, params) -> np.ndarray:
+    """The effect-site ketamine (ng/mL) of trajectory rows ``t`` counted as racemate (``regimen.anesthetic_potency``:
+    R weighted by Ki_S / Ki_R, scaled so that the racemate reads as S + R; esketamine 1.65 x, arketamine 0.35 x).
+    The effect site's S:R ratio is read from venous plasma (S and R share their distribution): exact for an arm of
+    one drug."""
+    w = params.get("pd.ki.s_ketamine", "uM") / params.get("pd.ki.r_ketamine", "uM")
+    s, r = t["cp_s_ketamine_ng_ml"].to_numpy(float), t["cp_r_ketamine_ng_ml"].to_numpy(float)
+    total = s + r
+    factor = np.divide(2.0 * (s + w * r) / (1.0 + w), total, out=np.ones_like(total), where=total > 0)
+    return t["ce_ketamine_ng_ml"].to_numpy(float) * factor
+
+
+#: The cumulative anesthetic check reads each ketamine dose's typical effect-site level every minute from its start
+#: to 1 h after its end (a push peaks within ~5 min, an absorbed dose within ~30 min) and at 1.5 and 2 h
+_CHECK_STEP_H = 1.0 / 60.0
+_CHECK_TAIL_H = (1.5, 2.0)
+
+
+def anesthetic_check_times(scenario) -> np.ndarray:
+    """Output times (h) on which :func:`cumulative_anesthetic_arms` reads an arm's typical patient: every minute from
+    each ketamine dose's start to 1 h after its end, then 1.5 and 2 h after it, whatever the scenario's output grid
+    (on a daily grid every peak fell between two rows). At most ~62 + the infusion's minutes per dose, and doses are
+    at most ``regimen.MAX_ADMINISTRATIONS`` per arm: bounded."""
+    parts = [np.zeros(1)]
+    for arm in scenario.arms:
+        for a in arm.administrations():
+            if not a.drug.is_ketamine or a.amount <= 0:
+                continue
+            end = a.start_h + a.duration_h
+            parts.append(np.arange(a.start_h, end + 1.0 + 1e-9, _CHECK_STEP_H))
+            parts.append(end + np.asarray(_CHECK_TAIL_H))
+    return np.unique(np.round(np.concatenate(parts), 9))
+
+
+def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None) -> list[tuple[str, str]]:
+    """One warning per arm whose typical patient (simulated here under ``params`` and ``experiment`` on
+    :func:`anesthetic_check_times`; None: the installed set, the default experiment) reaches the anesthetic range
+    although none of its doses alone is in it: its racemate-equivalent effect-site ketamine reaches
+    the peak of 1 mg/kg pushed over 60 s (:func:`anesthetic_effect_site_level`), the dose rule's level. Two 0.9
+    mg/kg IV pushes 10 min apart add up to it, each push alone below. Arms with a dose that already warned are left
+    out (one warning is enough). First, IV doses given back to back (each starting at most 5 min after the previous
+    one's end: ``regimen.back_to_back_iv_runs``) are judged as one infusion by the dose rule
+    (``regimen.infusion_in_anesthetic_range``), so that a split line warns as the single line does and is named as
+    such. Returns (arm name, warning) pairs."""
+    from .regimen import ANESTHETIC_MG_PER_KG, REFERENCE_WEIGHT_KG, Drug, back_to_back_iv_runs, \
+        infusion_in_anesthetic_range
+
+    out = []
+    level = traj = typical = None
+    for arm in scenario.arms:
+        if any(d.in_anesthetic_range() for d in arm.doses):
+            continue
+        run = next((r for r in back_to_back_iv_runs(arm.administrations()) if infusion_in_anesthetic_range(r[2], r[1])),
+                   None)
+        equiv = "" if all(d.drug is Drug.RACEMIC_KETAMINE for d in arm.doses if d.drug.is_ketamine) else \
+            " racemate-equivalent"
+        if run is not None:
+            start, dur, per_kg, n, in_mg = run
+            ref = f", mg doses at the {REFERENCE_WEIGHT_KG:g}-kg reference weight" if in_mg else ""
+            out.append((arm.name, f"arms.{arm.name}: together its doses are in the anesthetic range: {n} IV doses "
+                                  f"back to back from {_fmt_reading(start)} give {per_kg:.3g} mg/kg{equiv} over "
+                                  f"{fmt_hours(dur)}{ref}, as one infusion in the anesthetic range (expect sedation; "
+                                  "that it blocks the antidepressant plasticity is a hypothesis, off by default: "
+                                  "experiments.anesthetic_state)"))
+            continue
+        if not any(d.drug.is_ketamine and d.amount > 0 for d in arm.doses):
+            continue
+        if traj is None:                           # one typical run for every arm, only when an arm needs it
+            typical = simulate(scenario, params, typical=True, experiment=experiment, anesthetic_check=False,
+                               output_times_h=anesthetic_check_times(scenario))
+            traj = typical.trajectories()
+        t = traj[traj["arm"] == arm.name]
+        ce = _racemate_equivalent_effect_site(t, typical.params)
+        if not ce.size or ce.max() <= 0:
+            continue
+        if level is None:
+            level = anesthetic_effect_site_level(scenario, typical.params, experiment=experiment)
+        on = np.flatnonzero(ce >= level * (1 - 1e-9))
+        if not on.size:
+            continue
+        what = "together its doses are" if len(arm.administrations()) > 1 else "its dose is"
+        # when: after the latest dose started by then ('10.0 d' alone hid the minutes that matter here)
+        t_on = float(t["time_h"].to_numpy()[on[0]])
+        dose_at = max((a.start_h for a in arm.administrations() if a.drug.is_ketamine and a.start_h <= t_on + 1e-9),
+                      default=0.0)
+        out.append((arm.name, f"arms.{arm.name}: {what} in the anesthetic range: the typical patient's{equiv} "
+                              f"effect-site ketamine reaches the peak of a {ANESTHETIC_MG_PER_KG:g} mg/kg push ({level:.0f} "
+                              f"ng/mL) {fmt_hours(t_on - dose_at)} after the dose at {_fmt_reading(dose_at)} (peak "
+                              f"{ce.max():.0f} ng/mL; expect sedation; that it blocks the antidepressant plasticity is "
+                              "a hypothesis, off by default: experiments.anesthetic_state)"))
+    return out
+
+
+def warn_cumulative_anesthetic(scenario, params=None, *, experiment=None, stacklevel: int = 3) -> None:
+    """Warn (``DoseWarning``) of each arm of :func:`cumulative_anesthetic_arms`, from Python's ``simulate`` and
+    ``run_trial`` (the command line warns itself: ``app.warn_cumulative_anesthetic`` names a record's file).
+    ``stacklevel`` 3: the warning points at the line that called the entry point calling this."""
+    import warnings
+
+    from .errors import DoseWarning
+
+    for _, msg in cumulative_anesthetic_arms(scenario, params, experiment=experiment):
+        warnings.warn(msg, DoseWarning, stacklevel=stacklevel)

@@ -8,6 +8,10 @@ import pandas as pd
 
 from .population import scale_name
 from .units import fmt_hours
+# the cumulative anesthetic check lives in the engine (engine.simulate and trial.run_trial run it from Python);
+# re-exported here, where the CLI and the dashboard found it
+from .engine import (anesthetic_check_times, anesthetic_effect_site_level,  # noqa: F401
+                     cumulative_anesthetic_arms)
 
 
 #: values within this share (1e-4) of a column's rise above its first value count as the same peak, and the summary
@@ -161,132 +165,6 @@ def monitoring_summary_from_peaks(peaks: dict) -> str:
             lines.append(f"  [{arm}] {p.size} patients, {label}: mean {f.format(mean)}, median {f.format(median)}, "
                          f"90th percentile {f.format(p90)}")
     return "\n".join(lines)
-
-
-def anesthetic_effect_site_level(scenario, params=None, *, experiment=None) -> float:
-    """The level (ng/mL) from which an arm's typical patient is in the anesthetic range: the racemate-equivalent
-    effect-site ketamine peak (:func:`_racemate_equivalent_effect_site`, as the arm's is read) that the typical patient
-    of ``scenario``'s population, without comedications, reaches after 1 mg/kg racemic ketamine pushed IV over 60 s
-    (the Ketalar label's lowest induction dose, ``regimen.ANESTHETIC_MG_PER_KG``, over ``regimen.ANESTHETIC_PUSH_H``),
-    read on the same 1-min grid from the dose (:func:`anesthetic_check_times`): the level the dose rule
-    (``regimen.infusion_in_anesthetic_range``) judges every IV dose by, for this patient (a 70-kg man's push peaks ~4 %
-    above a woman's)."""
-    import dataclasses
-    import warnings
-
-    from .engine import simulate
-    from .errors import DoseWarning
-    from .regimen import ANESTHETIC_MG_PER_KG, ANESTHETIC_PUSH_H, arm_from_list
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DoseWarning)          # the reference dose is on the threshold by design
-        push = arm_from_list("anesthetic_reference", [{
-            "drug": "racemic-ketamine", "route": "iv-infusion", "dose": f"{ANESTHETIC_MG_PER_KG:g} mg/kg",
-            "duration": f"{ANESTHETIC_PUSH_H * 60:g} min"}])
-    # without interacting drugs (the population's or a stated patient's): an inhibitor's extra exposure counts against
-    # the level, wherever it is written (an arm's comedications are not in the reference either)
-    patient = scenario.patient
-    if patient is not None and getattr(patient, "comedications", ()):
-        patient = dataclasses.replace(patient, comedications=())
-    ref = dataclasses.replace(scenario, arms=(push,), endpoints=None, design=(), output_every_h=None,
-                              output_until_h=None, output_list_h=None, patient=patient,
-                              population=dataclasses.replace(scenario.population, comedications=()))
-    run = simulate(ref, params, typical=True, experiment=experiment, output_times_h=anesthetic_check_times(ref))
-    return float(_racemate_equivalent_effect_site(run.trajectories(), run.params).max())
-
-
-def _racemate_equivalent_effect_site(t, params) -> np.ndarray:
-    """The effect-site ketamine (ng/mL) of trajectory rows ``t`` counted as racemate (``regimen.anesthetic_potency``:
-    R weighted by Ki_S / Ki_R, scaled so that the racemate reads as S + R; esketamine 1.65 x, arketamine 0.35 x).
-    The effect site's S:R ratio is read from venous plasma (S and R share their distribution): exact for an arm of
-    one drug."""
-    w = params.get("pd.ki.s_ketamine", "uM") / params.get("pd.ki.r_ketamine", "uM")
-    s, r = t["cp_s_ketamine_ng_ml"].to_numpy(float), t["cp_r_ketamine_ng_ml"].to_numpy(float)
-    total = s + r
-    factor = np.divide(2.0 * (s + w * r) / (1.0 + w), total, out=np.ones_like(total), where=total > 0)
-    return t["ce_ketamine_ng_ml"].to_numpy(float) * factor
-
-
-#: The cumulative anesthetic check reads each ketamine dose's typical effect-site level every minute from its start
-#: to 1 h after its end (a push peaks within ~5 min, an absorbed dose within ~30 min) and at 1.5 and 2 h
-_CHECK_STEP_H = 1.0 / 60.0
-_CHECK_TAIL_H = (1.5, 2.0)
-
-
-def anesthetic_check_times(scenario) -> np.ndarray:
-    """Output times (h) on which :func:`cumulative_anesthetic_arms` reads an arm's typical patient: every minute from
-    each ketamine dose's start to 1 h after its end, then 1.5 and 2 h after it, whatever the scenario's output grid
-    (on a daily grid every peak fell between two rows). At most ~62 + the infusion's minutes per dose, and doses are
-    at most ``regimen.MAX_ADMINISTRATIONS`` per arm: bounded."""
-    parts = [np.zeros(1)]
-    for arm in scenario.arms:
-        for a in arm.administrations():
-            if not a.drug.is_ketamine or a.amount <= 0:
-                continue
-            end = a.start_h + a.duration_h
-            parts.append(np.arange(a.start_h, end + 1.0 + 1e-9, _CHECK_STEP_H))
-            parts.append(end + np.asarray(_CHECK_TAIL_H))
-    return np.unique(np.round(np.concatenate(parts), 9))
-
-
-def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None) -> list[tuple[str, str]]:
-    """One warning per arm whose typical patient (simulated here under ``params`` and ``experiment`` on
-    :func:`anesthetic_check_times`; None: the installed set, the default experiment) reaches the anesthetic range
-    although none of its doses alone is in it: its racemate-equivalent effect-site ketamine reaches
-    the peak of 1 mg/kg pushed over 60 s (:func:`anesthetic_effect_site_level`), the dose rule's level. Two 0.9
-    mg/kg IV pushes 10 min apart add up to it, each push alone below. Arms with a dose that already warned are left
-    out (one warning is enough). First, IV doses given back to back (each starting at most 5 min after the previous
-    one's end: ``regimen.back_to_back_iv_runs``) are judged as one infusion by the dose rule
-    (``regimen.infusion_in_anesthetic_range``), so that a split line warns as the single line does and is named as
-    such. Returns (arm name, warning) pairs."""
-    from .engine import simulate
-    from .regimen import ANESTHETIC_MG_PER_KG, REFERENCE_WEIGHT_KG, Drug, back_to_back_iv_runs, \
-        infusion_in_anesthetic_range
-
-    out = []
-    level = traj = typical = None
-    for arm in scenario.arms:
-        if any(d.in_anesthetic_range() for d in arm.doses):
-            continue
-        run = next((r for r in back_to_back_iv_runs(arm.administrations()) if infusion_in_anesthetic_range(r[2], r[1])),
-                   None)
-        equiv = "" if all(d.drug is Drug.RACEMIC_KETAMINE for d in arm.doses if d.drug.is_ketamine) else \
-            " racemate-equivalent"
-        if run is not None:
-            start, dur, per_kg, n, in_mg = run
-            ref = f", mg doses at the {REFERENCE_WEIGHT_KG:g}-kg reference weight" if in_mg else ""
-            out.append((arm.name, f"arms.{arm.name}: together its doses are in the anesthetic range: {n} IV doses "
-                                  f"back to back from {fmt_time(start)} give {per_kg:.3g} mg/kg{equiv} over "
-                                  f"{fmt_hours(dur)}{ref}, as one infusion in the anesthetic range (expect sedation; "
-                                  "that it blocks the antidepressant plasticity is a hypothesis, off by default: "
-                                  "experiments.anesthetic_state)"))
-            continue
-        if not any(d.drug.is_ketamine and d.amount > 0 for d in arm.doses):
-            continue
-        if traj is None:                           # one typical run for every arm, only when an arm needs it
-            typical = simulate(scenario, params, typical=True, experiment=experiment,
-                               output_times_h=anesthetic_check_times(scenario))
-            traj = typical.trajectories()
-        t = traj[traj["arm"] == arm.name]
-        ce = _racemate_equivalent_effect_site(t, typical.params)
-        if not ce.size or ce.max() <= 0:
-            continue
-        if level is None:
-            level = anesthetic_effect_site_level(scenario, typical.params, experiment=experiment)
-        on = np.flatnonzero(ce >= level * (1 - 1e-9))
-        if not on.size:
-            continue
-        what = "together its doses are" if len(arm.administrations()) > 1 else "its dose is"
-        # when: after the latest dose started by then ('10.0 d' alone hid the minutes that matter here)
-        t_on = float(t["time_h"].to_numpy()[on[0]])
-        dose_at = max((a.start_h for a in arm.administrations() if a.drug.is_ketamine and a.start_h <= t_on + 1e-9),
-                      default=0.0)
-        out.append((arm.name, f"arms.{arm.name}: {what} in the anesthetic range: the typical patient's{equiv} "
-                              f"effect-site ketamine reaches the peak of a {ANESTHETIC_MG_PER_KG:g} mg/kg push ({level:.0f} "
-                              f"ng/mL) {fmt_hours(t_on - dose_at)} after the dose at {fmt_time(dose_at)} (peak "
-                              f"{ce.max():.0f} ng/mL; expect sedation; that it blocks the antidepressant plasticity is "
-                              "a hypothesis, off by default: experiments.anesthetic_state)"))
-    return out
 
 
 def record_message(msg: str, name: str) -> str:

@@ -1163,7 +1163,7 @@ def _control_arm(names, design: dict, comparators=()) -> str:
 def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int | None = None, seed=None,
               progress: Callable[[float], None] | None = None, chunk: int = 10000, executor=None,
               model=None, uncertainty: int = 0, between_trial: bool = True, draw_seed: int = 0,
-              log: Callable[[str], None] | None = None) -> TrialResult:
+              log: Callable[[str], None] | None = None, anesthetic_check: bool = True) -> TrialResult:
     """Run the virtual trial of ``scenario`` and compute its endpoints.
 
     ``uncertainty`` = N > 0 (2 to 1000): every endpoint row also gets ``pi95``, a 95 % prediction interval for the
@@ -1178,11 +1178,16 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     Arms run in chunks of ``chunk`` patients; ``executor`` (``ketasim.distributed.DaskExecutor``) runs the chunks
     on Dask workers. Patients come from per-patient random streams, so the result does not depend on either.
     ``model``: a variant model definition (``ketasim.model``; default: the package's model).
+    ``anesthetic_check``: an arm whose doses add up to the anesthetic range (none alone in it) warns
+    (``DoseWarning``) once the trial has run, as ``ketasim trial`` warns (``engine.cumulative_anesthetic_arms``: one
+    typical run); False leaves it out (the command line warns itself).
     """
     from . import limits
+    from .engine import warn_cumulative_anesthetic
 
     n, seed, chunk = limits.check_trial_args(scenario, params, n=n, seed=seed, progress=progress, chunk=chunk)
     check_trial_size(scenario, n)
+    anesthetic_check = limits.check_bool(anesthetic_check, "anesthetic_check")
     params = params or load_parameters()
     draws = None
     if executor is not None and not callable(getattr(executor, "map_ordered", None)):     # an AttributeError later
@@ -1197,6 +1202,8 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
             raise InputError(f"log: expected a function of one line of text, got {type(log).__name__}")
         draws = _uncertainty_draws(scenario, params, uncertainty, between_trial, draw_seed, log, size=n)
     tr = _run_trial(scenario, params, n, seed, progress, chunk, executor, model)
+    if anesthetic_check:            # after the trial's own checks (its budget) and run, before its intervals
+        warn_cumulative_anesthetic(scenario, params)
     if draws is not None and draws["info"].get("method") == WHOLE_DESIGN_METHOD:
         empirical_prediction_intervals(tr, draws, n or scenario.population.size, chunk=chunk, executor=executor,
                                        model=model, log=log)

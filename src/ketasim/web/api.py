@@ -885,9 +885,10 @@ def _simulate(scenario, times=None, params=None):
     with ENGINE_LOCK:
         check_cancelled()       # the request may have waited for the engine (e.g. behind a trial's chunk)
         if params is None:
-            return simulate(scenario, parameters(), typical=True, output_times_h=times)
+            # anesthetic_check=False: simulate_form warns at the arm's dose field (cumulative_anesthetic_arms)
+            return simulate(scenario, parameters(), typical=True, output_times_h=times, anesthetic_check=False)
         try:
-            return simulate(scenario, params, typical=True, output_times_h=times)
+            return simulate(scenario, params, typical=True, output_times_h=times, anesthetic_check=False)
         except (ValueError, ArithmeticError) as e:   # an override the model cannot run with (e.g. CL > liver flow)
             raise FormErrors([{"field": "overrides", "message": f"overrides: the model cannot run with these "
                                                                 f"values ({e})"}]) from None
@@ -1366,7 +1367,10 @@ def run_trial_job(b: Built, progress) -> dict:
 
     with ENGINE_LOCK:
         try:
-            tr = run_trial(b.scenario, b.params or parameters(), progress=progress, chunk=chunk)
+            # anesthetic_check=False: the page's regimen warns on the simulate page, at the dose field (a warning
+            # here would go to the server's log)
+            tr = run_trial(b.scenario, b.params or parameters(), progress=progress, chunk=chunk,
+                           anesthetic_check=False)
         except (ValueError, ArithmeticError) as e:
             if b.params is None or isinstance(e, KetasimError):
                 raise

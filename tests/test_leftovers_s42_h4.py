@@ -1,0 +1,77 @@
+"""Forty-second session, H4: the forty-first session's found-not-fixed items (NOTES, /work/coord/s41/H1_log.md and
+H4_log.md): the cumulative anesthetic check from Python, run_trial's prediction-interval options, the plan's
+two-ID records, window text and comedication names, units of the sessions table, option-named output-path errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from _support import run_cli
+
+from ketasim.errors import DoseWarning, InputError, InvalidRegimenError
+
+#: two 0.9 mg/kg IV pushes 10 min apart: neither alone is in the anesthetic range, together they are
+_PUSHES = {"name": "two-pushes", "seed": 1, "population": {"size": 4},
+           "arms": {"pushes": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg", "at": "0 h"},
+                               {"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg",
+                                "at": "10 min"}],
+                    "infusion": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                  "duration": "40 min"}]}}
+_ADDS_UP = "arms.pushes: together its doses are in the anesthetic range"
+
+
+def _dose_warnings(fn):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [w for w in caught if issubclass(w.category, DoseWarning)]
+
+
+# ---- 1. the cumulative anesthetic check from Python ------------------------------------------------------------------
+def test_simulate_from_python_warns_of_doses_that_add_up_to_the_anesthetic_range():
+    from ketasim import scenario_from_dict, simulate
+
+    sc = scenario_from_dict(_PUSHES)
+    res, caught = _dose_warnings(lambda: simulate(sc, typical=True))
+    assert [str(w.message)[:len(_ADDS_UP)] for w in caught] == [_ADDS_UP]     # one, and not the infusion arm
+    assert caught[0].filename == __file__                                      # points at the caller's line
+    assert len(res.runs) == 2
+    _, none = _dose_warnings(lambda: simulate(sc, typical=True, anesthetic_check=False))
+    assert none == []
+    with pytest.raises(InputError, match="^anesthetic_check: expected True or False, got str 'no'"):
+        simulate(sc, typical=True, anesthetic_check="no")
+
+
+def test_run_trial_from_python_warns_once():
+    from ketasim import run_trial, scenario_from_dict
+
+    sc = scenario_from_dict(_PUSHES)
+    tr, caught = _dose_warnings(lambda: run_trial(sc, n=3))
+    assert [str(w.message)[:len(_ADDS_UP)] for w in caught] == [_ADDS_UP]
+    assert caught[0].filename == __file__
+    assert set(tr.outcomes) == {"pushes", "infusion"}
+    _, none = _dose_warnings(lambda: run_trial(sc, n=3, anesthetic_check=False))
+    assert none == []
+
+
+def test_absurd_doses_are_refused_from_python_as_on_the_command_line():
+    from ketasim import scenario_from_dict
+
+    bad = {**_PUSHES, "arms": {"a": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "20 mg/kg"}]}}
+    with pytest.raises(InvalidRegimenError, match=r"^arms\.a\[0\]\.dose: 20 mg/kg of racemic-ketamine is refused"):
+        scenario_from_dict(bad)
+
+
+@pytest.mark.parametrize("command", [("simulate", "--typical"), ("trial", "--size", "3")])
+def test_the_command_line_warns_once(capsys, tmp_path, command):
+    import yaml
+
+    path = tmp_path / "pushes.yaml"
+    path.write_text(yaml.safe_dump(_PUSHES), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, _, err = run_cli(capsys, command[0], path, *command[1:])
+    assert code == 0
+    assert err.count("anesthetic range") == 1, err
+    assert f"warning: {_ADDS_UP}" in err
