@@ -43,7 +43,7 @@ def remission(params, emax: float, size: int, spread: bool) -> float:
         "arms": {"ad": [{"drug": "oral-antidepressant", "route": "oral", "at": "0 d"}]},
         "endpoints": {"times": ["56 d"], "measures": ["remission_rate"]}})
     p = params.with_free({"antidepressant_emax": emax}, "derivation", "derivation")
-    table = ketasim.run_trial(sc, p, between_trial=False).table()
+    table = ketasim.run_trial(sc, p).table()
     return float(table[(table.arm == "ad") & (table.measure == "remission_rate")].value.iloc[0])
 
 

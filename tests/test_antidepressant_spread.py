@@ -65,7 +65,7 @@ def _scenario(size, trd=False, spread=True, trd_hypothesis=True):
 def _arm(emax=None, trd=False, trd_hypothesis=True):
     """(change per patient (HAM-D17 points, observed ratings), baseline per patient, {measure: value}) at 8 weeks."""
     p = params() if emax is None else params().with_free({"antidepressant_emax": emax}, "test", "test")
-    tr = ketasim.run_trial(_scenario(N, trd, trd_hypothesis=trd_hypothesis), p, between_trial=False)
+    tr = ketasim.run_trial(_scenario(N, trd, trd_hypothesis=trd_hypothesis), p)
     o = tr.outcomes["ad"]
     table = tr.table()
     values = {r.measure: float(r.value) for r in table.itertuples() if r.arm == "ad"}

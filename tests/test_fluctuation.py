@@ -108,7 +108,7 @@ def _antidepressant_arm_sd(p, size=1000, baseline=23.0):
                        "baseline": {"mean": baseline, "sd": 4}},
         "arms": {"antidepressant": [{"drug": "oral-antidepressant", "route": "oral", "at": "0 d"}]},
         "endpoints": {"times": ["7 d", "14 d", "28 d", "42 d", "56 d"], "measures": ["mean_change"]}})
-    o = run_trial(sc, p, between_trial=False).outcomes["antidepressant"]
+    o = run_trial(sc, p).outcomes["antidepressant"]
     return (o.rating - o.baseline[:, None]).std(axis=0, ddof=1) / o.baseline.mean()
 
 

@@ -37,7 +37,7 @@ def _arm(p, switch: bool, baseline=23.0, size=1000, times=("7 d", "14 d", "28 d"
                        "baseline": {"mean": baseline, "sd": 4}, "fluctuation_scales_with_severity": switch},
         "arms": {"antidepressant": [{"drug": "oral-antidepressant", "route": "oral", "at": "0 d"}]},
         "endpoints": {"times": list(times), "measures": ["mean_change"]}})
-    return sc, run_trial(sc, p, between_trial=False).outcomes["antidepressant"]
+    return sc, run_trial(sc, p).outcomes["antidepressant"]
 
 
 def test_the_multiplier_is_one_when_off_and_follows_entry_severity_when_on(params):

@@ -41,7 +41,7 @@ def _arm(p, switch: bool, baseline=23.0, size=1000, times=("7 d", "14 d", "28 d"
                        "baseline": {"mean": baseline, "sd": 4}, "fluctuation_scales_with_trial_severity": switch},
         "arms": {"antidepressant": [{"drug": "oral-antidepressant", "route": "oral", "at": "0 d"}]},
         "endpoints": {"times": list(times), "measures": ["mean_change"]}})
-    return sc, run_trial(sc, p, between_trial=False)
+    return sc, run_trial(sc, p)
 
 
 def test_the_multiplier_is_one_number_per_arm_set_by_its_mean_baseline(params):

@@ -5,11 +5,14 @@ two-ID records, window text and comedication names, units of the sessions table,
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 from _support import run_cli
 
 from ketasim.errors import DoseWarning, InputError, InvalidRegimenError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: two 0.9 mg/kg IV pushes 10 min apart: neither alone is in the anesthetic range, together they are
 _PUSHES = {"name": "two-pushes", "seed": 1, "population": {"size": 4},
@@ -75,3 +78,48 @@ def test_the_command_line_warns_once(capsys, tmp_path, command):
     assert code == 0
     assert err.count("anesthetic range") == 1, err
     assert f"warning: {_ADDS_UP}" in err
+
+
+# ---- 2. run_trial's prediction-interval options without uncertainty ---------------------------------------------------
+def _design():
+    from ketasim import load_scenario
+
+    return load_scenario(ROOT / "examples" / "design_example.yaml")
+
+
+@pytest.mark.parametrize("kw,says", [
+    (dict(between_trial=False), "between_trial=False: only with uncertainty=N (without posterior draws the intervals "
+                                "carry no between-trial heterogeneity anyway)"),
+    (dict(draw_seed=3), "draw_seed: only with uncertainty=N (it seeds the posterior draws"),
+    (dict(between_trial="no"), "between_trial: expected True or False, got str 'no'"),
+    (dict(draw_seed=-1), "draw_seed: must lie in 0-"),
+    (dict(log=5), "log: expected a function of one line of text, got int"),
+])
+def test_run_trial_checks_its_interval_options_without_uncertainty(monkeypatch, kw, says):
+    """run_trial(sc, between_trial=False) ran a plain trial (between_trial="no" too) while `ketasim trial
+    --no-between-trial` without --uncertainty is refused; checked before anything runs."""
+    from ketasim import run_trial, trial
+
+    monkeypatch.setattr(trial, "_run_trial", lambda *a, **k: pytest.fail("ran before checking"))
+    with pytest.raises(InputError) as e:
+        run_trial(_design(), n=4, **kw)
+    assert str(e.value).startswith(says), str(e.value)
+
+
+def test_qualify_external_checks_between_trial_as_run_trial(tmp_path):
+    from ketasim.external import qualify_external
+
+    for kw, says in ((dict(between_trial=False), "between_trial=False: only with uncertainty=N"),
+                     (dict(between_trial="no"), "between_trial: expected True or False, got str")):
+        with pytest.raises(InputError) as e:
+            qualify_external(tmp_path, **kw)
+        assert str(e.value).startswith(says), str(e.value)
+
+
+def test_the_command_line_names_its_options(capsys):
+    from ketasim.errors import command_line
+    from ketasim.trial import check_uncertainty_options
+
+    with command_line(), pytest.raises(InputError, match=r"^--no-between-trial: only with --uncertainty N"):
+        check_uncertainty_options(0, False, 0)
+    assert check_uncertainty_options(5, False, 2) == (False, 2)        # with draws: as given

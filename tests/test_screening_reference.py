@@ -40,7 +40,7 @@ def _trial_dict(screening=None, response_from=None, design=None):
 
 
 def _table(**kw):
-    tr = ketasim.run_trial(ketasim.scenario_from_dict(_trial_dict(**kw)), params(), between_trial=False)
+    tr = ketasim.run_trial(ketasim.scenario_from_dict(_trial_dict(**kw)), params())
     t = tr.table()
     return {(r.arm, r.time_h, r.measure): float(r.value) for r in t.itertuples()}
 

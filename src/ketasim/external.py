@@ -280,13 +280,14 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
     from .limits import check_seed, check_size
     from .observed import compare_observed
     from .parameters import load_parameters
-    from .trial import check_uncertainty_draws, reports_pk_only, run_trial
+    from .trial import check_uncertainty_draws, check_uncertainty_options, reports_pk_only, run_trial
 
     from .parameters import ParameterSet
 
     if uncertainty:
         check_uncertainty_draws(uncertainty)
-        check_seed(draw_seed, "draw_seed")
+    # as run_trial's: between_trial True or False, and False (or a draw_seed) only with uncertainty
+    between_trial, draw_seed = check_uncertainty_options(uncertainty, between_trial, draw_seed)
     if size is not None:
         check_size(size, argument("size", "--size"))
     if seed is not None:

@@ -1193,13 +1193,8 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     if executor is not None and not callable(getattr(executor, "map_ordered", None)):     # an AttributeError later
         raise InputError(f"executor: expected a ketasim.distributed.DaskExecutor (or None), got "
                          f"{type(executor).__name__}")
+    between_trial, draw_seed = check_uncertainty_options(uncertainty, between_trial, draw_seed, log)
     if uncertainty:
-        # draw_seed=-1 stopped in numpy with "expected non-negative integer", naming nothing; between_trial="no"
-        # was taken as true; log=5 failed at its first note
-        draw_seed = limits.check_seed(draw_seed, "draw_seed")
-        between_trial = limits.check_bool(between_trial, "between_trial")
-        if log is not None and not callable(log):
-            raise InputError(f"log: expected a function of one line of text, got {type(log).__name__}")
         draws = _uncertainty_draws(scenario, params, uncertainty, between_trial, draw_seed, log, size=n)
     tr = _run_trial(scenario, params, n, seed, progress, chunk, executor, model)
     if anesthetic_check:            # after the trial's own checks (its budget) and run, before its intervals
@@ -1210,6 +1205,30 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     elif draws is not None:
         prediction_intervals(tr, draws, chunk=chunk, executor=executor, model=model)
     return tr
+
+
+def check_uncertainty_options(uncertainty, between_trial, draw_seed, log=None) -> tuple[bool, int]:
+    """The prediction-interval options of :func:`run_trial` (and ``external.qualify_external``) beside
+    ``uncertainty``, checked whether or not it is given; returns ``(between_trial, draw_seed)``. ``between_trial``
+    True or False (``"no"`` was taken as true), ``draw_seed`` a seed (-1 stopped in numpy naming nothing), ``log`` a
+    function (5 failed at its first note). ``between_trial=False`` or a ``draw_seed`` other than 0 without
+    ``uncertainty`` is refused, as the command line refuses ``--no-between-trial`` without ``--uncertainty``: both
+    were accepted and changed nothing. Messages name the Python argument, or the option on the command line."""
+    from . import limits
+
+    between_trial = limits.check_bool(between_trial, argument("between_trial", "--between-trial"))
+    draw_seed = limits.check_seed(draw_seed, "draw_seed")
+    if log is not None and not callable(log):
+        raise InputError(f"log: expected a function of one line of text, got {type(log).__name__}")
+    if not uncertainty:
+        unc = argument("uncertainty=N", "--uncertainty N")
+        if not between_trial:
+            raise InputError(f"{argument('between_trial=False', '--no-between-trial')}: only with {unc} (without "
+                             "posterior draws the intervals carry no between-trial heterogeneity anyway)")
+        if draw_seed != 0:
+            raise InputError(f"draw_seed: only with {unc} (it seeds the posterior draws; without them it changes "
+                             "nothing)")
+    return between_trial, draw_seed
 
 
 def check_trial_size(scenario: Scenario, n: int | None, field: str | None = None) -> int:
