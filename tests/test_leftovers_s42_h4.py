@@ -123,3 +123,38 @@ def test_the_command_line_names_its_options(capsys):
     with command_line(), pytest.raises(InputError, match=r"^--no-between-trial: only with --uncertainty N"):
         check_uncertainty_options(0, False, 0)
     assert check_uncertainty_options(5, False, 2) == (False, 2)        # with draws: as given
+
+
+# ---- 3. a record of two patients on the plan page, the command line and Python ---------------------------------------
+def _two_patients() -> str:
+    lines = (ROOT / "examples" / "patient" / "patient_101.csv").read_text().splitlines()
+    return "\n".join(lines + [ln.replace("101,", "102,", 1) for ln in lines[1:]]) + "\n"
+
+
+def test_the_plan_page_chooses_one_patient_of_a_record_as_the_command_line_does(capsys, tmp_path):
+    """The page said "choose one with patient_id" and had no such field: it has one now, sent as the form's
+    patient_id, and an ID not in the record names the field and the IDs there are."""
+    from ketasim.web import api
+
+    with pytest.raises(InputError, match=r"^record row 19, column ID: a second patient ID \(102\) after 101; give one "
+                                         r"patient per record \(or choose one with patient_id\)$"):
+        api.plan_form({"record": _two_patients()})
+    with pytest.raises(InputError, match=r"^record: no rows with ID 7 \(patient_id\); the record's IDs: 101, 102$"):
+        api.plan_form({"record": _two_patients(), "patient_id": "7"})
+    page = api.plan_form({"record": _two_patients(), "patient_id": " 102 "})["result"]
+    assert page["patient"]["id"] == "102"
+    static = Path(api.__file__).parent / "static"
+    assert 'id="patient-id"' in (static / "plan.html").read_text()
+    assert 'patient_id: $("#patient-id").value' in (static / "plan.js").read_text()
+    # the command line: the same patient's plan with --id
+    two = tmp_path / "two.csv"
+    two.write_text(_two_patients(), encoding="utf-8")
+    code, _, err = run_cli(capsys, "plan", two)
+    assert code == 2 and "two.csv row 19, column ID: a second patient ID (102) after 101" in err and "--id" in err
+    out = tmp_path / "p.json"
+    code, _, _ = run_cli(capsys, "plan", two, "--id", "102", "--json", out)
+    import json
+
+    cli = json.loads(out.read_text())
+    assert code == 0 and cli["patient"]["id"] == "102"
+    assert cli["plans"][0]["regimen"] == page["plans"][0]["regimen"]

@@ -195,7 +195,7 @@ def test_simulate_events_has_the_id_option_its_two_patient_error_names(tmp_path,
     assert main(["simulate", "--events", str(two), "--id", "102", "--csv", str(tmp_path / "t.csv")]) == 0
     assert (tmp_path / "t.csv").is_file()
     assert main(["simulate", "--events", str(two), "--id", "7"]) == 2
-    assert capsys.readouterr().err.strip().endswith("two.csv: no rows with ID 7")
+    assert capsys.readouterr().err.strip().endswith("two.csv: no rows with ID 7 (--id); the record's IDs: 101, 102")
     assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--id", "3"]) == 2
     assert "--id: chooses a patient of an --events record" in capsys.readouterr().err
 

@@ -353,7 +353,10 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
     if patient_id is not None:
         want = str(patient_id).strip()
         if want not in present:
-            raise RecordError(f"{source}: no rows with ID {want}")
+            # named the ID only: which option chose it, and which IDs there are (the plan page has the field too)
+            ids_text = ", ".join(dict.fromkeys(present)) or "none (no ID column)"
+            raise RecordError(f"{source}: no rows with ID {want} ({argument('patient_id', '--id')}); the record's "
+                              f"IDs: {ids_text}"[:300])
         R = [row for row, i in ids if i == want]
     else:
         first = present[0] if present else "1"

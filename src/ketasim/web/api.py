@@ -1463,9 +1463,14 @@ def _plan_result(form: dict) -> dict:
     alt = form.get("alternative") or None
     if alt is not None and not isinstance(alt, list):
         raise InputError("alternative: expected a list of dose lines")
+    # a record of several patients: the page's patient_id field chooses one, as `ketasim plan --id` and
+    # personal_plan(patient_id=) do (a second ID said "choose one with patient_id", a field the page did not have)
+    pid = form.get("patient_id")
+    pid = None if _blank(pid) else _text(pid).strip()
     with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:     # a dose in the anesthetic range warns
         warnings.simplefilter("always")
-        rec = (record_from_yaml if fmt in ("yaml", "yml") else record_from_csv_text)(text, source="record")
+        rec = (record_from_yaml if fmt in ("yaml", "yml") else record_from_csv_text)(text, source="record",
+                                                                                     patient_id=pid)
         if alt is not None:
             # read here, its warnings with the record's (the plan's own reading warned in the server's log, not on
             # the page; `ketasim plan --alternative` shows them): the plan gets the doses

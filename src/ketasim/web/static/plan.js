@@ -7,7 +7,7 @@ function form() {
   const txt = $("#record").value;
   const yaml = /^\s*(events:|-\s*\{|-\s*[A-Za-z_]+\s*:|ID:|WT:)/m.test(txt) && !/^\s*ID\s*,/i.test(txt);
   return { record: txt, format: yaml ? "yaml" : "csv", target: $("#target").value, probability: $("#probability").value,
-           window: $("#window").value, limits: $("#limits").value };
+           window: $("#window").value, limits: $("#limits").value, patient_id: $("#patient-id").value };
 }
 
 function table(rows) {
