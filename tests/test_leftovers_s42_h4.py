@@ -158,3 +158,34 @@ def test_the_plan_page_chooses_one_patient_of_a_record_as_the_command_line_does(
     cli = json.loads(out.read_text())
     assert code == 0 and cli["patient"]["id"] == "102"
     assert cli["plans"][0]["regimen"] == page["plans"][0]["regimen"]
+
+
+# ---- 4. the plan's target text for a window shorter than a week --------------------------------------------------------
+@pytest.mark.parametrize("window, text, visits", [
+    ("1 d:3 d", "MADRS <= 10 at the visit on day 1 after the last observation (the only weekly visit in the window "
+                "from day 1 to day 3)", [24.0]),
+    ("6 d:8 d", "MADRS <= 10 at the visit on day 6 after the last observation (the only weekly visit in the window "
+                "from day 6 to day 8)", [144.0]),
+    ("1 week:4.5 week", "MADRS <= 10 at every weekly visit from day 7 to day 28 after the last observation",
+     [168.0, 336.0, 504.0, 672.0]),
+    (None, "MADRS <= 10 at every weekly visit from day 7 to day 28 after the last observation",
+     [168.0, 336.0, 504.0, 672.0]),
+])
+def test_the_target_text_names_the_visits_it_is_judged_at(window, text, visits):
+    """'--window 1d:3d' said 'at every weekly visit from day 1 to day 3' and was judged on day 1 only."""
+    from ketasim.personal import parse_target
+
+    target = parse_target(None, "madrs", window=window)
+    assert target.text("madrs") == text
+    assert target.visits_h().tolist() == visits
+
+
+def test_the_plan_judges_the_visits_its_text_names(capsys, tmp_path):
+    import json
+
+    out = tmp_path / "p.json"
+    code, stdout, _ = run_cli(capsys, "plan", ROOT / "examples" / "patient" / "patient_101.csv", "--window", "1d:3d",
+                              "--json", out)
+    doc = json.loads(out.read_text())
+    assert code == 0 and "at the visit on day 1 after the last observation (the only weekly visit" in stdout
+    assert len(doc["target"]["visits_h"]) == 1 and doc["target"]["text"].startswith("MADRS <= 10 at the visit on day 1")

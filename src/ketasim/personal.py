@@ -1215,9 +1215,17 @@ class Target:
     end_h: float = 672.0
     probability: float = 0.8
 
+    def visits_h(self) -> np.ndarray:
+        """The visits (h after the last observation) the target is judged at: weekly from ``start_h`` to ``end_h``
+        (one at ``end_h`` for a window that holds none)."""
+        visits = np.arange(self.start_h, self.end_h + 1e-9, 168.0)
+        return visits if visits.size else np.array([self.end_h])
+
     def text(self, scale: str) -> str:
         """The target in words, naming the scale as tables and figures do ('MADRS <= 10 at every weekly visit ...';
-        the scale's key 'madrs' was printed lower case)."""
+        the scale's key 'madrs' was printed lower case), from the visits it is judged at (:meth:`visits_h`): a window
+        shorter than a week holds one visit ('1 d:3 d' said 'at every weekly visit from day 1 to day 3', judged on
+        day 1 only), and the last visit of '1 week:4.5 week' is on day 28."""
         from .population import scale_name
 
         def when(h):        # 'day 0.0416667' for a window of '1 h:1 h'; days from a day on, as before
@@ -1225,11 +1233,16 @@ class Target:
 
             return f"day {h / 24:g}" if h >= 24 else fmt_hours(h)
 
-        if self.start_h == self.end_h:
-            return (f"{scale_name(scale)} <= {self.threshold:g} at the visit {'on ' if self.start_h >= 24 else ''}"
-                    f"{when(self.start_h)} after the last observation")
-        return (f"{scale_name(scale)} <= {self.threshold:g} at every weekly visit from {when(self.start_h)} to "
-                f"{when(self.end_h)} after the last observation")
+        visits = self.visits_h()
+        head = f"{scale_name(scale)} <= {self.threshold:g}"
+        if visits.size == 1:
+            one = float(visits[0])
+            text = f"{head} at the visit {'on ' if one >= 24 else ''}{when(one)} after the last observation"
+            if self.end_h > self.start_h:     # the window's end was not a second visit
+                text += f" (the only weekly visit in the window from {when(self.start_h)} to {when(self.end_h)})"
+            return text
+        return (f"{head} at every weekly visit from {when(float(visits[0]))} to {when(float(visits[-1]))} after the "
+                "last observation")
 
 
 def parse_target(text: str | None, scale: str, *, probability: float = 0.8, window: str | None = None) -> Target:
@@ -1513,9 +1526,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     limits = limits or Limits()
     t0 = time.perf_counter()
     last = rec.last_observation_h
-    visits = last + np.arange(target.start_h, target.end_h + 1e-9, 168.0)
-    if visits.size == 0:
-        visits = np.array([last + target.end_h])
+    visits = last + target.visits_h()          # the visits its text names
     cands = candidate_regimens(rec, limits, target.end_h)
     # a searched product none of whose dose options fits the limits (esketamine_mg_week=50 below two 28-mg sessions
     # a week) dropped out of the search without a word (review, thirty-fifth session)
