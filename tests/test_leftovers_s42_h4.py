@@ -189,3 +189,38 @@ def test_the_plan_judges_the_visits_its_text_names(capsys, tmp_path):
     doc = json.loads(out.read_text())
     assert code == 0 and "at the visit on day 1 after the last observation (the only weekly visit" in stdout
     assert len(doc["target"]["visits_h"]) == 1 and doc["target"]["text"].startswith("MADRS <= 10 at the visit on day 1")
+
+
+# ---- 5. a record's comedications in ketasim's words --------------------------------------------------------------------
+def test_the_plan_json_names_comedications_as_ketasim_does_and_keeps_what_was_typed(capsys, tmp_path):
+    """COMED 'Grapefruit Juice; Rifampin for 5 days' stayed as typed in the plan's JSON and text."""
+    import json
+
+    from ketasim.population import canonical_comedication, parse_comedication
+
+    rec = tmp_path / "r.csv"
+    rec.write_text("ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX,COMED\n"
+                   "7,0,0,,,,,,35,madrs,64,50,F,Grapefruit Juice; Rifampin for 5 days\n"
+                   "7,1,1,56,mg,,esketamine,intranasal,,,,,,\n"
+                   "7,25,0,,,,,,30,madrs,,,,\n", encoding="utf-8")
+    out = tmp_path / "p.json"
+    code, stdout, _ = run_cli(capsys, "plan", rec, "--json", out)
+    patient = json.loads(out.read_text())["patient"]
+    assert code == 0
+    assert patient["comedications"] == ["grapefruit-juice", "rifampicin for 5 d"]
+    assert patient["comedications_as_written"] == ["Grapefruit Juice", "Rifampin for 5 days"]
+    assert "comedication: grapefruit-juice + rifampicin for 5 d" in stdout
+    # the words read back the same
+    for entry in ("rifampin for 5 days stopped 72 h ago", "St John's wort", "clarithromycin for 36 h"):
+        canon = canonical_comedication(entry, "f")
+        assert parse_comedication(canon, "f") == parse_comedication(entry, "f")
+    assert canonical_comedication("rifampin for 5 days stopped 72 h ago", "f") == "rifampicin for 5 d stopped 3 d ago"
+
+
+def test_a_record_names_an_inducer_or_inhibitor_once():
+    from ketasim.record import record_from_csv_text
+
+    text = ("ID,TIME,EVID,DV,DVID,WT,AGE,SEX,COMED\n1,0,0,30,madrs,70,40,F,{}\n")
+    assert record_from_csv_text(text.format("rifampin;rifampicin")).comedications == ("rifampicin",)
+    with pytest.raises(InputError, match=r"^record row 1, column COMED: rifampicin is given more than once"):
+        record_from_csv_text(text.format("rifampicin;rifampicin for 5 d"))

@@ -289,7 +289,9 @@ def test_a_record_lists_two_comedications_with_a_comma(tmp_path):
     rec.write_text('ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX,COMED\n'
                    '7,0,0,,,,,,35,madrs,64,72,F,"clarithromycin, grapefruit juice"\n'
                    '7,1,1,28,mg,,esketamine,intranasal,,,,,,\n', encoding="utf-8")
-    assert read_record(rec).comedications == ("clarithromycin", "grapefruit juice")
+    # s42 (H4): kept in ketasim's words ('grapefruit-juice'; as written in comedications_as_written)
+    assert read_record(rec).comedications == ("clarithromycin", "grapefruit-juice")
+    assert read_record(rec).comedications_as_written == ("clarithromycin", "grapefruit juice")
 
 
 def test_maintenance_trials_say_what_a_relapse_is():

@@ -5,7 +5,8 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
 
 * ``notice``: the research-use notice (once).
 * ``patient``: ``{id, weight_kg, age_years, sex, crp_mg_l, genotype, comedications, scale, source,
-  last_observation_h}``; ``observations``: ``[{time_h, dvid, value}]``; ``doses``: the record's dose lines.
+  last_observation_h}`` (``comedications`` in ketasim's words, 'rifampicin for 5 d'; extension:
+  ``comedications_as_written``, the record's COMED entries as typed, 'Rifampin for 5 days'); ``observations``: ``[{time_h, dvid, value}]``; ``doses``: the record's dose lines.
 * ``fit``: ``{method, parameters: [{name, estimate (MAP), median, interval90: [lo, hi], sd, laplace_sd, prior_mean,
   prior_sd, shrinkage, informed, uninformative, flat_laplace}], objective, effective_sample_size, proposals, samples, residuals, warnings,
   prior_only, seconds}``; extension: ``pareto_k`` (PSIS k-hat of the importance weights) and ``sampling``:

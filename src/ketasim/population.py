@@ -280,6 +280,18 @@ def parse_comedication(text, field: str) -> tuple[str, float | None, float | Non
     return name, hours, off
 
 
+def canonical_comedication(text, field: str) -> str:
+    """An entry in ketasim's words (:func:`parse_comedication` reads it back the same): the known name ('rifampin',
+    'Grapefruit juice', "St John's wort" -> 'rifampicin', 'grapefruit-juice', 'st-johns-wort') and its durations as
+    outputs write them ('rifampin for 5 days stopped 72 h ago' -> 'rifampicin for 5 d stopped 3 d ago'). A record's
+    COMED entries are kept this way (and as written: ``PatientRecord.comedications_as_written``)."""
+    from .units import fmt_hours
+
+    name, hours, off = parse_comedication(text, field)
+    return (name + (f" for {fmt_hours(hours)}" if hours is not None else "")
+            + (f" stopped {fmt_hours(off)} ago" if off is not None else ""))
+
+
 def check_comedications(items, field: str) -> tuple[str, ...]:
     """Every entry parsed (:func:`parse_comedication`) and each inducer or inhibitor named once; the entries
     unchanged."""
