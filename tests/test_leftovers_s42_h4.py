@@ -224,3 +224,23 @@ def test_a_record_names_an_inducer_or_inhibitor_once():
     assert record_from_csv_text(text.format("rifampin;rifampicin")).comedications == ("rifampicin",)
     with pytest.raises(InputError, match=r"^record row 1, column COMED: rifampicin is given more than once"):
         record_from_csv_text(text.format("rifampicin;rifampicin for 5 d"))
+
+
+# ---- 6. the sessions table's units -------------------------------------------------------------------------------------
+def test_the_sessions_table_carries_its_units_and_provenance_as_the_trajectories_do():
+    """`result.sessions()` columns (cadss_peak, sbp_change_peak, ...) had no unit in their names nor beside them."""
+    from ketasim import scenario_from_dict, simulate
+
+    res = simulate(scenario_from_dict({**_PUSHES, "arms": {"infusion": _PUSHES["arms"]["infusion"]}}), n=3)
+    s = res.sessions()
+    units = s.attrs["units"]
+    assert units == res.session_units
+    assert {c: units[c] for c in ("start_h", "cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_change_peak",
+                                   "sedation_peak", "nausea_probability", "discharge_ready_h")} == {
+        "start_h": "h", "cadss_peak": "CADSS points", "sbp_change_peak": "mmHg", "dbp_change_peak": "mmHg",
+        "hr_change_peak": "beats/min", "sedation_peak": "index 0-1", "nausea_probability": "probability",
+        "discharge_ready_h": "h"}
+    assert set(s.columns) - {"arm", "subject", "session"} == set(units)        # every measured column has one
+    assert s.attrs["provenance"] == res.trajectories().attrs["provenance"]
+    # the contract's columns are unchanged (extended, not renamed)
+    assert list(s.columns[:4]) == ["arm", "subject", "session", "start_h"] and len(s) == 3

@@ -124,6 +124,13 @@ class SimulationResult:
         """Units of the trajectory columns (from the model definition the runs used)."""
         return self.runs[0].definition.units() if self.runs else UNITS
 
+    @property
+    def session_units(self) -> dict:
+        """Units of the :meth:`sessions` columns (``start_h`` and the summaries of the model definition the runs
+        used: 'CADSS points', 'mmHg', 'beats/min', 'index 0-1', 'probability', 'h')."""
+        model = self.runs[0].definition if self.runs else DEFAULT_MODEL
+        return {"start_h": "h", **model.summary_units()}
+
     def arm_names(self) -> list[str]:
         """The arms' names, in the scenario's order."""
         return [r.arm.name for r in self.runs]
@@ -206,7 +213,9 @@ class SimulationResult:
         ``session`` (0-based), ``start_h``, then the session's peaks on the solver's own steps within its monitoring
         window: ``cadss_peak`` (CADSS points), ``sbp_change_peak``, ``dbp_change_peak`` (mmHg), ``hr_change_peak``
         (beats/min), ``sedation_peak`` (index 0-1), ``nausea_probability``, and ``discharge_ready_h`` (hours after the
-        session's start until the discharge criteria are met). Empty without sessions."""
+        session's start until the discharge criteria are met). Empty without sessions. As :meth:`trajectories`:
+        ``df.attrs["units"]`` is :attr:`session_units` (the names carried none), ``df.attrs["provenance"]`` is
+        :attr:`provenance`."""
         frames = []
         for r in self.runs:
             n, s = r.sessions.shape[:2]
@@ -220,7 +229,10 @@ class SimulationResult:
             for j, name in enumerate(names):
                 data[name] = flat[:, j]
             frames.append(pd.DataFrame(data))
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        df.attrs["units"] = self.session_units
+        df.attrs["provenance"] = self.provenance
+        return df
 
     def dose_paths(self) -> pd.DataFrame:
         """One row per patient x decision session of every arm with a titration rule (``arms.NAME.titration``):

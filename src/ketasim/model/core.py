@@ -334,6 +334,11 @@ class Model:
         """Units of every trajectory column (``time_h`` first)."""
         return {"time_h": "h", **{o.name: o.unit for o in self.outputs}}
 
+    def summary_units(self) -> dict:
+        """Units of every per-session summary (:attr:`summary_names`, in order; ``discharge_ready_h`` is hours
+        after the session's start)."""
+        return {**{s.name: s.unit for s in self.summaries}, "discharge_ready_h": "h"}
+
     def digest(self) -> str:
         """Hash of everything the generated code depends on (equations, names, order; not derivations)."""
         parts = [repr((f.name, tuple(f.args), f.expr)) for f in self.functions]

@@ -954,6 +954,7 @@ def simulate_form(form: dict) -> dict:
     df = res.trajectories()
     df.attrs = {}   # pandas deep-copies attrs on every column access; provenance travels separately here
     sessions = res.sessions()
+    sessions.attrs = {}     # as df's: the page reads the units from the model, not the table
     arms = [a.name for a in sc.arms]
     colors = {a: F.ARM_COLORS[b.slots[a]] if isinstance(b.slots.get(a), int) else F.ARM_COLORS[3] for a in arms}
     view = form.get("view", 0)
