@@ -244,3 +244,31 @@ def test_the_sessions_table_carries_its_units_and_provenance_as_the_trajectories
     assert s.attrs["provenance"] == res.trajectories().attrs["provenance"]
     # the contract's columns are unchanged (extended, not renamed)
     assert list(s.columns[:4]) == ["arm", "subject", "session", "start_h"] and len(s) == 3
+
+
+# ---- 7. small leftovers ------------------------------------------------------------------------------------------------
+def _unused_function_imports(path: Path) -> list[tuple[str, int, str]]:
+    """(function, line, name) of each name imported inside a function and never read in it (a nested function's
+    reading counts)."""
+    import ast
+
+    out = []
+    for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        read = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+        for node in ast.walk(fn):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                out += [(fn.name, node.lineno, a.asname or a.name.split(".")[0]) for a in node.names
+                        if (a.asname or a.name.split(".")[0]) not in read and a.name != "*"]
+    return out
+
+
+def test_no_function_imports_a_name_it_does_not_use(tmp_path):
+    """cli.simulate imported load_parameters and never used it (the parameter set comes from --parameters)."""
+    src = ROOT / "src" / "ketasim"
+    found = [(str(p.relative_to(src)), *u) for p in sorted(src.rglob("*.py")) for u in _unused_function_imports(p)]
+    assert found == []
+    probe = tmp_path / "probe.py"           # the check finds one
+    probe.write_text("def f():\n    from os import path, sep\n    return sep\n", encoding="utf-8")
+    assert _unused_function_imports(probe) == [("f", 2, "path")]

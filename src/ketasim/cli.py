@@ -319,7 +319,6 @@ def simulate(
     import numpy as np
 
     from .engine import simulate as run
-    from .parameters import load_parameters
     from .plotting import plot_cascade
     from .scenario import load_scenario
 
