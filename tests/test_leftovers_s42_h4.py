@@ -272,3 +272,41 @@ def test_no_function_imports_a_name_it_does_not_use(tmp_path):
     probe = tmp_path / "probe.py"           # the check finds one
     probe.write_text("def f():\n    from os import path, sep\n    return sep\n", encoding="utf-8")
     assert _unused_function_imports(probe) == [("f", 2, "path")]
+
+
+_STATED = """name: one-patient
+patient: {weight_kg: 70, age_years: 40, sex: male, baseline: 32}
+arms:
+  ket:
+    - {drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}
+"""
+
+
+def test_covariates_refuses_a_size_for_a_stated_patient_as_simulate_does(capsys, tmp_path):
+    """`ketasim covariates PATIENT.yaml --size 100` said '--size: the typical patient is one patient (got 100)',
+    naming neither patient: nor what to write for 100 patients like it."""
+    from _support import one_error_line
+
+    from ketasim import scenario_from_dict
+    from ketasim.covariates import run_covariates
+
+    path = tmp_path / "patient.yaml"
+    path.write_text(_STATED, encoding="utf-8")
+    code, _, err = run_cli(capsys, "covariates", path, "--size", "100")
+    line = one_error_line(err)
+    code_sim, _, err_sim = run_cli(capsys, "simulate", path, "--size", "100")
+    assert code == code_sim == 2 and line == one_error_line(err_sim)             # simulate's sentence
+    assert line.startswith(f"error: --size: {path} states one patient (patient:)") and "population:" in line
+    import yaml
+
+    sc = scenario_from_dict(yaml.safe_load(_STATED))
+    with pytest.raises(InputError, match=r"^n: the scenario 'one-patient' states one patient \(patient:\), simulated "
+                                         r"with typical random effects; for 100 patients like it write population: "
+                                         r"\(size, weight_kg, \.\.\.\) instead, or leave out n$"):
+        run_covariates(sc, n=100)
+    # --typical beside --size: simulate's sentence too
+    code, _, err = run_cli(capsys, "covariates", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
+                           "--typical", "--size", "50")
+    assert code == 2 and one_error_line(err) == ("error: --size: --typical simulates one typical patient per arm, not "
+                                                 "50; leave out --size (or give 1), or leave out --typical for 50 "
+                                                 "sampled patients")

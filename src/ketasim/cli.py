@@ -980,6 +980,10 @@ def covariates(
                          size=1 if typical else (size or DEFAULT_SIZE))
     else:
         sc = load_scenario(scenario)
+        if getattr(sc, "patient", None) is not None and size not in (None, 1):     # simulate's line, naming the file
+            from .limits import stated_patient_size_error
+
+            raise InputError(stated_patient_size_error(str(scenario), size))
     params = _parameters_option(parameters)
     res = run_covariates(sc, contrasts=_comma_list(covariate) or None, endpoints=_comma_list(endpoint) or None,
                          analytes=_comma_list(analyte) or None, arm=arm, n=size, seed=seed, typical=typical,

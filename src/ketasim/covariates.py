@@ -373,9 +373,12 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
         raise InputError(f"arms.{the_arm.name}.titration: covariate effects compare fixed doses; an arm whose "
                          "patients get different doses has no per-level exposure to compare")
     stated = getattr(scenario, "patient", None) is not None
-    typical = limits.check_bool(typical, "typical") or stated
-    if typical and n not in (None, 1):
-        raise InputError(f"{argument('n', '--size')}: the typical patient is one patient (got {n})")
+    # as simulate() words them ('--size: the typical patient is one patient (got 100)' named neither patient: nor
+    # --typical, nor what to write for many patients)
+    limits.check_stated_patient(scenario, n, argument("n", "--size"))
+    typical = limits.check_bool(typical, "typical")
+    limits.check_typical_size(typical, n, argument("n", "--size"), flag=argument("typical=True", "--typical"))
+    typical = typical or stated
     n = 1 if typical else limits.check_size(DEFAULT_SIZE if n is None else n, argument("n", "--size"))
     seed = scenario.seed if seed is None else limits.check_seed(seed, argument("seed", "--seed"))
     spec = arm_spec(scenario.population, the_arm)

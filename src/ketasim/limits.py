@@ -426,7 +426,7 @@ def check_stated_patient(scenario, n, field: str = "n") -> None:
         shown = _count_text(n)
         raise InputError(f"{field}: the scenario {getattr(scenario, 'name', '')!r} states one patient (patient:), "
                          f"simulated with typical random effects; for {shown} patients like it write population: "
-                         "(size, weight_kg, ...) instead, or leave out n")
+                         f"(size, weight_kg, ...) instead, or leave out {field}")
 
 
 def check_trial_args(scenario, params=None, *, n=None, seed=None, progress=None, chunk=20000):
