@@ -310,3 +310,24 @@ def test_covariates_refuses_a_size_for_a_stated_patient_as_simulate_does(capsys,
     assert code == 2 and one_error_line(err) == ("error: --size: --typical simulates one typical patient per arm, not "
                                                  "50; leave out --size (or give 1), or leave out --typical for 50 "
                                                  "sampled patients")
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("crp_mg_l", 400, "patient.crp_mg_l: must lie in 0-300 mg/L"),
+    ("genotype", "xx", "patient.genotype: use one of val/val, val/met, met/met"),
+])
+def test_the_dashboard_names_its_patient_field_not_the_scenario_path(key, value, says):
+    """CRP 350 mg/L on the dashboard said 'population.crp_mg_l: must lie in 0-300 mg/L' under the CRP box (review
+    s41): the page has no 'population'."""
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["patient"][key] = value
+    with pytest.raises(api.FormErrors) as e:
+        api.build(form)
+    assert e.value.errors == [{"field": f"patient.{key}", "message": says}]
+    # the scenario file keeps its own path (the command line's message)
+    from ketasim import scenario_from_dict
+
+    with pytest.raises(InputError, match=rf"^population\.{key}: "):
+        scenario_from_dict({"name": "x", "population": {key: value}, "arms": _PUSHES["arms"]})

@@ -159,7 +159,7 @@ def test_dashboard_marks_an_empty_or_non_numeric_age_at_the_patients_age(age):
         api.build(form)
     (err,) = ei.value.errors
     assert err["field"] == "patient.age_years", err
-    assert err["message"].startswith("population.age_years.mean: ")
+    assert err["message"].startswith("patient.age_years: ")       # s42: the page's field, not the YAML path
 
 
 def test_trial_table_says_not_reached_for_an_open_kaplan_meier_upper_bound():

@@ -151,9 +151,9 @@ def test_dashboard_api_switch():
     with pytest.raises(api.FormErrors) as ei:
         api.build(form)
     (err,) = ei.value.errors
-    assert err["field"] == "patient.re_response" and err["message"].startswith("population.re_response: needs")
+    assert err["field"] == "patient.re_response" and err["message"].startswith("patient.re_response: needs")
     form["patient"].update(recurrence=True, re_response="maybe")
     with pytest.raises(api.FormErrors) as ei:
         api.build(form)
-    assert ei.value.errors[0]["message"] == "population.re_response: must be true or false, got 'maybe'"
+    assert ei.value.errors[0]["message"] == "patient.re_response: must be true or false, got 'maybe'"
 

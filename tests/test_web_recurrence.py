@@ -20,7 +20,7 @@ import yaml  # noqa: E402
 
 from ketasim.scenario import scenario_from_dict  # noqa: E402
 from ketasim.web import api  # noqa: E402
-from test_web_api import _request, cli_error, server  # noqa: E402,F401  (fixture)
+from test_web_api import _request, at_field, cli_error, server  # noqa: E402,F401  (fixture)
 
 HOURS_PER_YEAR = 8766.0
 
@@ -76,10 +76,10 @@ def test_bad_values_are_the_cli_message_at_the_field(value, tmp_path, capsys, mo
         api.build(form)
     (err,) = ei.value.errors
     assert err["field"] == "patient.recurrence"
-    assert "\n" not in err["message"] and err["message"].startswith("population.recurrence: must be true or false")
+    assert "\n" not in err["message"] and err["message"].startswith("patient.recurrence: must be true or false")
     mapping = copy.deepcopy(api.build(api.default_form()).mapping)
     mapping["population"]["recurrence"] = value
-    assert cli_error(tmp_path, mapping, capsys, monkeypatch) == err["message"]
+    assert at_field(cli_error(tmp_path, mapping, capsys, monkeypatch), "patient.recurrence") == err["message"]
 
 
 def test_treatment_resistant_text_is_read_not_truthiness():
@@ -92,7 +92,7 @@ def test_treatment_resistant_text_is_read_not_truthiness():
     with pytest.raises(api.FormErrors) as ei:
         api.build(form)
     (err,) = ei.value.errors
-    assert err["message"].startswith("population.treatment_resistant: must be true or false")
+    assert err["message"].startswith("patient.treatment_resistant: must be true or false")
 
 
 def test_request_shape_error_names_the_field():
@@ -162,7 +162,7 @@ def test_http_switch_and_bad_value(server):  # noqa: F811
     status, _, body = _request(server.url + "api/simulate", bad)
     errs = json.loads(body)["errors"]
     assert status == 422 and errs == [{"field": "patient.recurrence",
-                                       "message": "population.recurrence: must be true or false, got 'maybe'"}]
+                                       "message": "patient.recurrence: must be true or false, got 'maybe'"}]
 
 
 # ---- in a real browser (skipped without Chromium/Playwright, like test_web_browser) -----------------------------------

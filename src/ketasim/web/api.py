@@ -470,6 +470,17 @@ def _field_of(message: str, slots: dict, lines: dict | None = None) -> str:
     return "general"
 
 
+def _form_error(message: str, slots: dict, lines: dict | None = None) -> dict:
+    """``{field, message}`` of a one-line engine message (:func:`_field_of`); a message about the patient card's field
+    names that field, not the scenario path it became ('population.crp_mg_l: must lie in 0-300 mg/L' under the CRP
+    box: the page has no 'population'; now 'patient.crp_mg_l: ...', as the field's own key)."""
+    field = _field_of(message, slots, lines)
+    path, sep, rest = message.partition(": ")
+    if sep and field.startswith("patient.") and path.startswith("population."):
+        message = f"{field}: {rest}"
+    return {"field": field, "message": message}
+
+
 def _validate(mapping: dict):
     """scenario_from_dict with warnings captured (returned as messages, as the CLI prints them)."""
     from ..scenario import scenario_from_dict
@@ -677,7 +688,7 @@ def build(form: dict, *, trial: bool = False) -> Built:
                    "arms": probe_arm})
     except KetasimError as e:
         pop_ok = False
-        errors.append({"field": _field_of(str(e), names, where), "message": str(e)})
+        errors.append(_form_error(str(e), names, where))
     params, overrides = None, {}
     try:
         params, overrides = parameters_with(form.get("overrides"))
@@ -687,15 +698,15 @@ def build(form: dict, *, trial: bool = False) -> Built:
         base = {"name": "check", "population": pop if pop_ok else {"size": 1}, "arms": {name: lines}}
         try:
             _, w = _validate(base)
-            warn += [{"field": _field_of(m, names, where), "message": m} for m in w]
+            warn += [_form_error(m, names, where) for m in w]
         except KetasimError as e:
-            errors.append({"field": _field_of(str(e), names, where), "message": str(e)})
+            errors.append(_form_error(str(e), names, where))
     if errors:
         raise FormErrors(errors, warn)
     try:
         sc, _ = _validate(mapping)
     except KetasimError as e:
-        raise FormErrors([{"field": _field_of(str(e), names, where), "message": str(e)}], warn) from None
+        raise FormErrors([_form_error(str(e), names, where)], warn) from None
     return Built(sc, mapping, names, warn, params, overrides)
 
 
