@@ -97,7 +97,9 @@ def test_unwritable_output_path_is_one_line(tmp_path, capsys, option):
         code = main(["simulate", str(scen), option, str(target)])
         err = capsys.readouterr().err.strip().splitlines()
         # a path that cannot be a file is bad input, found before anything runs: exit 2 like other input errors
-        assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {target}") and fragment in err[0], err
+        # s42: the option first, then the path (README: errors name the option)
+        assert code == 2 and len(err) == 1 and err[0].startswith(f"error: {option}: {target}"), err
+        assert fragment in err[0], err
 
 
 def test_trial_json_to_missing_folder_is_one_line(tmp_path, capsys):
@@ -106,7 +108,8 @@ def test_trial_json_to_missing_folder_is_one_line(tmp_path, capsys):
                     "  k: [{drug: ketamine, route: iv, dose: 0.5 mg/kg, duration: 40 min}]\n", encoding="utf-8")
     code = main(["trial", str(scen), "--json", str(tmp_path / "no" / "t.json")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and err[-1].startswith(f"error: {tmp_path / 'no' / 't.json'}") and "does not exist" in err[-1]
+    assert code == 2 and err[-1].startswith(f"error: --json: {tmp_path / 'no' / 't.json'}")
+    assert "does not exist" in err[-1]
     assert not (tmp_path / "no").exists() and list(tmp_path.iterdir()) == [scen]       # nothing half-written
 
 

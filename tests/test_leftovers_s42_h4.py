@@ -80,7 +80,7 @@ def test_the_command_line_warns_once(capsys, tmp_path, command):
     assert f"warning: {_ADDS_UP}" in err
 
 
-# ---- 2. run_trial's prediction-interval options without uncertainty ---------------------------------------------------
+# ---- 2. run_trial's prediction-interval options without uncertainty --------------------------------------------------
 def _design():
     from ketasim import load_scenario
 
@@ -160,7 +160,7 @@ def test_the_plan_page_chooses_one_patient_of_a_record_as_the_command_line_does(
     assert cli["plans"][0]["regimen"] == page["plans"][0]["regimen"]
 
 
-# ---- 4. the plan's target text for a window shorter than a week --------------------------------------------------------
+# ---- 4. the plan's target text for a window shorter than a week ------------------------------------------------------
 @pytest.mark.parametrize("window, text, visits", [
     ("1 d:3 d", "MADRS <= 10 at the visit on day 1 after the last observation (the only weekly visit in the window "
                 "from day 1 to day 3)", [24.0]),
@@ -191,7 +191,7 @@ def test_the_plan_judges_the_visits_its_text_names(capsys, tmp_path):
     assert len(doc["target"]["visits_h"]) == 1 and doc["target"]["text"].startswith("MADRS <= 10 at the visit on day 1")
 
 
-# ---- 5. a record's comedications in ketasim's words --------------------------------------------------------------------
+# ---- 5. a record's comedications in ketasim's words ------------------------------------------------------------------
 def test_the_plan_json_names_comedications_as_ketasim_does_and_keeps_what_was_typed(capsys, tmp_path):
     """COMED 'Grapefruit Juice; Rifampin for 5 days' stayed as typed in the plan's JSON and text."""
     import json
@@ -226,7 +226,7 @@ def test_a_record_names_an_inducer_or_inhibitor_once():
         record_from_csv_text(text.format("rifampicin;rifampicin for 5 d"))
 
 
-# ---- 6. the sessions table's units -------------------------------------------------------------------------------------
+# ---- 6. the sessions table's units -----------------------------------------------------------------------------------
 def test_the_sessions_table_carries_its_units_and_provenance_as_the_trajectories_do():
     """`result.sessions()` columns (cadss_peak, sbp_change_peak, ...) had no unit in their names nor beside them."""
     from ketasim import scenario_from_dict, simulate
@@ -246,7 +246,7 @@ def test_the_sessions_table_carries_its_units_and_provenance_as_the_trajectories
     assert list(s.columns[:4]) == ["arm", "subject", "session", "start_h"] and len(s) == 3
 
 
-# ---- 7. small leftovers ------------------------------------------------------------------------------------------------
+# ---- 7. small leftovers ----------------------------------------------------------------------------------------------
 def _unused_function_imports(path: Path) -> list[tuple[str, int, str]]:
     """(function, line, name) of each name imported inside a function and never read in it (a nested function's
     reading counts)."""
@@ -331,3 +331,45 @@ def test_the_dashboard_names_its_patient_field_not_the_scenario_path(key, value,
 
     with pytest.raises(InputError, match=rf"^population\.{key}: "):
         scenario_from_dict({"name": "x", "population": {key: value}, "arms": _PUSHES["arms"]})
+
+
+# ---- 8. output-path errors name the option ------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, option", [
+    (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--csv"], "--csv"),
+    (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--pk-json"], "--pk-json"),
+    (["trial", str(ROOT / "examples" / "design_example.yaml"), "--json"], "--json"),
+    (["trial", str(ROOT / "examples" / "design_example.yaml"), "--patients-csv"], "--patients-csv"),
+    (["sensitivity", str(ROOT / "examples" / "design_example.yaml"), "--endpoint", "mean@24h", "--report"],
+     "--report"),
+    (["covariates", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--plot"], "--plot"),
+    (["plan", str(ROOT / "examples" / "patient" / "patient_101.csv"), "--json"], "--json"),
+    (["export", str(ROOT / "examples" / "design_example.yaml"), "--sbml"], "--sbml"),
+    (["qualify", "--html"], "--html"),
+])
+def test_every_command_names_the_option_of_an_output_path_it_refuses(capsys, tmp_path, argv, option):
+    """`--json /tmp/dir/` said "error: /tmp/dir: is a directory; give a file name" (README: errors name the option
+    or field)."""
+    from _support import one_error_line
+
+    code, _, err = run_cli(capsys, *argv, tmp_path)
+    assert code == 2 and one_error_line(err) == f"error: {option}: {tmp_path}: is a directory; give a file name"
+    missing = tmp_path / "no" / "x.out"
+    code, _, err = run_cli(capsys, *argv, missing)
+    assert code == 2 and one_error_line(err).startswith(f"error: {option}: {missing}: the folder ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_two_outputs_on_one_file_name_both_options(capsys, tmp_path):
+    from _support import one_error_line
+
+    out = tmp_path / "x.json"
+    code, _, err = run_cli(capsys, "trial", ROOT / "examples" / "design_example.yaml", "--json", out, "--report",
+                           tmp_path / "." / "x.json")
+    assert code == 2 and one_error_line(err) == (f"error: --report: {tmp_path / '.' / 'x.json'}: the same file as "
+                                                 f"--json ({out}); writing it would replace that file: give another "
+                                                 "name")
+    # from Python, the argument
+    from ketasim.io import check_target
+
+    with pytest.raises(InputError, match=rf"^out: {tmp_path}: is a directory"):
+        check_target(tmp_path, "out")

@@ -241,7 +241,7 @@ def test_a_missing_output_folder_is_an_input_error_exit_2_and_nothing_is_written
                     "  k: [{drug: ketamine, route: iv, dose: 0.5 mg/kg, duration: 40 min}]\n", encoding="utf-8")
     out = tmp_path / "nodir" / "x.out"
     code = main([a.format(scen=scen, out=out) for a in command])
-    one_line(capsys, code, f"error: {out}: the folder", "does not exist")
+    one_line(capsys, code, f"error: {command[-2]}: {out}: the folder", "does not exist")     # s42: the option too
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.yaml"]
 
 

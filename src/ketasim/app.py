@@ -176,7 +176,7 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
         raise InputError(f"--row-weights: use {' or '.join(ROW_WEIGHTS)}, got {row_weights!r}")
     if start != "current" and chosen:
         raise InputError("--names: a partial refit starts from the current set (drop --start prior)")
-    check_output(path, DEFAULT_CALIBRATION_OUT)     # before minutes of fitting
+    check_output(path, DEFAULT_CALIBRATION_OUT, "--out")     # before minutes of fitting
     ex = executor_from_option(dask)
     try:
         new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex,
@@ -299,8 +299,9 @@ def qualify_external_cli(folder, *, json_out=None, html=None, size=2000, seed=11
     from .io import atomic_write_text, check_output
     from .report import external_report
 
-    json_path, html_path = (check_output(given if given is not None else default, default)   # before running
-                            for given, default in ((json_out, EXTERNAL_JSON), (html, EXTERNAL_HTML)))
+    json_path, html_path = (check_output(given if given is not None else default, default, option)   # before running
+                            for given, default, option in ((json_out, EXTERNAL_JSON, "--json"),
+                                                           (html, EXTERNAL_HTML, "--html")))
     find_trials(folder)                 # not a folder, or no trials in it: one line, before the header
     params = _parameters_option(parameters)
     print(f"qualify --external {folder}: parameter set {params.version} ({params.calibration_run}); "

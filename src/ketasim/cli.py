@@ -322,7 +322,8 @@ def simulate(
     from .plotting import plot_cascade
     from .scenario import load_scenario
 
-    _check_options(size, seed, (csv, parquet, patients_csv, plot, report, pk_json),
+    _check_options(size, seed, {"--csv": csv, "--parquet": parquet, "--patients-csv": patients_csv, "--plot": plot,
+                                "--report": report, "--pk-json": pk_json},
                    inputs=(("the scenario", scenario), ("--events", events), ("--parameters", parameters)))
     _check_kinds({"--csv": csv, "--parquet": parquet, "--patients-csv": patients_csv, "--report": report,
                   "--pk-json": pk_json})
@@ -642,17 +643,19 @@ def _infusion_end_note(sc, sampling) -> str | None:
             f"'{fmt_hours(d)}') or use --pk-exact")
 
 
-def _check_options(size=None, seed=None, outputs=(), inputs=()) -> None:
-    """Command-line overrides, checked with the API's own rules but named as options; output paths are
-    checked before anything is computed, and refused when one is an input file (``inputs``: (option, path)) or
-    another output: writing it would replace the input or the other output."""
+def _check_options(size=None, seed=None, outputs=None, inputs=()) -> None:
+    """Command-line overrides, checked with the API's own rules but named as options; output paths (``outputs``:
+    {option: path}) are checked before anything is computed, and refused when one is an input file (``inputs``:
+    (option, path)) or another output: writing it would replace the input or the other output. Every refusal names
+    the option and the path ('--json: /tmp/dir: is a directory; give a file name')."""
     from .io import check_distinct, check_target
     from .limits import check_seed, check_size
 
-    for p in outputs:
+    outputs = dict(outputs or {})
+    for option, p in outputs.items():
         if p is not None:
-            check_target(p)
-    check_distinct(inputs, outputs)
+            check_target(p, option)
+    check_distinct(inputs, tuple(outputs.items()))
     if size is not None:
         check_size(size, "--size")
     if seed is not None:
@@ -826,9 +829,8 @@ def trial(
     """Run a virtual clinical trial and print its endpoint table."""
     from .app import run_trial_cli
 
-    _check_options(size, seed, (json_out, report, patients_csv), inputs=(("the scenario", scenario),
-                                                                        ("--observed", observed),
-                                                                        ("--parameters", parameters)))
+    _check_options(size, seed, {"--json": json_out, "--report": report, "--patients-csv": patients_csv},
+                   inputs=(("the scenario", scenario), ("--observed", observed), ("--parameters", parameters)))
     _check_kinds({"--json": json_out, "--report": report, "--patients-csv": patients_csv})
     if not between_trial and not uncertainty:       # was accepted and ignored without a word
         from .errors import InputError
@@ -877,7 +879,7 @@ def sensitivity(
 
     from .app import _parameters_option
 
-    _check_options(None, seed, (json_out, plot, report),
+    _check_options(None, seed, {"--json": json_out, "--plot": plot, "--report": report},
                    inputs=(("the scenario", scenario), ("--parameter-set", parameter_set)))   # before sampling
     _check_kinds({"--json": json_out, "--report": report})
     if plot is not None:
@@ -963,7 +965,8 @@ def covariates(
     from .errors import InputError
     from .scenario import load_scenario
 
-    _check_options(size, seed, (csv, plot, report), inputs=(("the scenario", scenario), ("--parameters", parameters)))
+    _check_options(size, seed, {"--csv": csv, "--plot": plot, "--report": report},
+                   inputs=(("the scenario", scenario), ("--parameters", parameters)))
     _check_kinds({"--csv": csv, "--report": report})
     if plot is not None:
         from .io import figure_format
@@ -1261,11 +1264,11 @@ def qualify(
         raise InputError("--json: only with --external (the calibration qualification writes --html and --cv-json)")
     from .io import check_distinct, check_output
 
-    check_output(html or _QUALIFY_HTML, _QUALIFY_HTML)                   # before minutes of running
+    check_output(html or _QUALIFY_HTML, _QUALIFY_HTML, "--html")         # before minutes of running
     if cross_validate and cv_json is not None:
-        check_output(cv_json, _CV_JSON)
+        check_output(cv_json, _CV_JSON, "--cv-json")
 
-    check_distinct((), (html or _QUALIFY_HTML, cv_json if cross_validate else None))
+    check_distinct((), (("--html", html or _QUALIFY_HTML), ("--cv-json", cv_json if cross_validate else None)))
     qualify_cli(html=html or _QUALIFY_HTML, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
                 cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
                 cv_method=cv_method, between_trial=between_trial, row_weights=row_weights)
@@ -1312,8 +1315,8 @@ def plan(
     from .app import _parameters_option
     from .plan_report import plan_cli
 
-    _check_options(seed=seed, outputs=(json_out, report), inputs=(("the record", data), ("--alternative", alternative),
-                                                                  ("--parameters", parameters)))
+    _check_options(seed=seed, outputs={"--json": json_out, "--report": report},
+                   inputs=(("the record", data), ("--alternative", alternative), ("--parameters", parameters)))
     _check_kinds({"--json": json_out, "--report": report})
     plan_cli(data, json_out=json_out, report=report, target=target, limits=limits, window=window,
              probability=probability, alternative=alternative, variables=variable, patient_id=patient_id, seed=seed,
@@ -1365,7 +1368,7 @@ def export(
     from .scenario import load_scenario
 
     # trial, plan, simulate and qualify take --parameters; a calibrated set could not be exported without installing it
-    _check_options(outputs=(sbml,), inputs=(("the scenario", scenario), ("--parameters", parameters)))
+    _check_options(outputs={"--sbml": sbml}, inputs=(("the scenario", scenario), ("--parameters", parameters)))
     _check_kinds({"--sbml": sbml})
     params = _parameters_option(parameters)
     sc = load_scenario(scenario)

@@ -23,9 +23,12 @@ def _oserror(path, e: OSError) -> OutputError:
     return OutputError(f"{path}: cannot write ({e.strerror or e})")
 
 
-def _check_target(path: Path) -> None:
+def _check_target(path: Path, field: str | None = None) -> None:
+    """``field``: the option or argument that named ``path`` ('--json'), said first (the README: errors name the
+    option or field; '/tmp/dir: is a directory' named only the path)."""
+    where = f"{field}: {path}" if field else f"{path}"
     if path.is_dir():
-        raise OutputPathError(f"{path}: is a directory; give a file name")
+        raise OutputPathError(f"{where}: is a directory; give a file name")
     try:
         st = os.stat(path)          # follows links: /dev/stdout is the terminal, a pipe or a redirected file
     except OSError:
@@ -33,14 +36,14 @@ def _check_target(path: Path) -> None:
     # the file is written beside the target and renamed over it: over /dev/null or /dev/stdout that would replace
     # the device or the link itself (when run as root) or fail after the whole run
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise OutputPathError(f"{path}: not a regular file (a device, pipe or socket); give a file name, or leave "
+        raise OutputPathError(f"{where}: not a regular file (a device, pipe or socket); give a file name, or leave "
                               "the option out to write nothing")
     if any(_under_dev_or_proc(q) for q in (path, final_path(path))):
-        raise OutputPathError(f"{path}: /dev and /proc hold devices and system files; give a file name elsewhere, "
+        raise OutputPathError(f"{where}: /dev and /proc hold devices and system files; give a file name elsewhere, "
                               "or leave the option out to write nothing")
     parent = path.parent
     if not parent.is_dir():
-        raise OutputPathError(f"{path}: the folder {str(parent) or '.'} does not exist")
+        raise OutputPathError(f"{where}: the folder {str(parent) or '.'} does not exist")
 
 
 def _under_dev_or_proc(path) -> bool:
@@ -65,10 +68,11 @@ def as_path(p, field: str = "path") -> Path:
     return Path(p)
 
 
-def check_target(path) -> Path:
-    """Fail fast (before any computing) if ``path`` cannot be an output file: one OutputError line."""
-    p = as_path(path)
-    _check_target(p)
+def check_target(path, field: str | None = None) -> Path:
+    """Fail fast (before any computing) if ``path`` cannot be an output file: one OutputError line, naming
+    ``field`` (the option or argument that gave it) before the path when given."""
+    p = as_path(path, field or "path")
+    _check_target(p, field)
     return p
 
 
@@ -114,31 +118,36 @@ def save_figure(fig, path, fmt: str, dpi: int, prov: dict | None = None) -> None
     fig.savefig(path, dpi=dpi, format=fmt, **({"metadata": meta} if meta else {}))
 
 
-def check_output(path, default=None) -> Path:
+def check_output(path, default=None, field: str | None = None) -> Path:
     """:func:`check_target` for a command's output file, before anything runs: a folder the user named must exist;
-    only the command's own default path (``default``, e.g. out/qualification.html) has its folder created."""
-    p = as_path(path)
+    only the command's own default path (``default``, e.g. out/qualification.html) has its folder created.
+    ``field``: the option that names it ('--html'), said in a refusal."""
+    p = as_path(path, field or "path")
     if default is not None and p == as_path(default):
         p.parent.mkdir(parents=True, exist_ok=True)
-    return check_target(p)
+    return check_target(p, field)
 
 
 def check_distinct(inputs=(), outputs=()) -> None:
     """Refuse (one OutputPathError line, before any computing) an output path that is the same file as an input
     (``inputs``: pairs (what, path), e.g. ("--observed", "obs.csv")) or as another output: writing it would replace
-    the input, or one output the other. Paths are compared resolved (``./a.json`` is ``a.json``; links followed)."""
+    the input, or one output the other. Paths are compared resolved (``./a.json`` is ``a.json``; links followed).
+    ``outputs``: paths, or pairs (option, path), whose option the message names ('--report: x.json: the same file as
+    --json (x.json)')."""
     seen: dict[Path, str] = {}
     for what, p in inputs:
         if p is not None:
             seen.setdefault(Path(p).resolve(), f"{what} ({p})")
-    for p in outputs:
+    for item in outputs:
+        option, p = item if isinstance(item, tuple) else (None, item)
         if p is None:
             continue
         key = Path(p).resolve()
         if key in seen:
-            raise OutputPathError(f"{p}: the same file as {seen[key]}; writing it would replace that file: give "
+            where = f"{option}: {p}" if option else f"{p}"
+            raise OutputPathError(f"{where}: the same file as {seen[key]}; writing it would replace that file: give "
                                   "another name")
-        seen[key] = f"another output ({p})"
+        seen[key] = f"{option} ({p})" if option else f"another output ({p})"
 
 
 @contextlib.contextmanager

@@ -567,9 +567,9 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
 
     import warnings
 
-    for out in (json_out, report):          # fail before the fit, not after it
+    for option, out in (("--json", json_out), ("--report", report)):      # fail before the fit, not after it
         if out:
-            check_target(out)
+            check_target(out, option)
     with warnings.catch_warnings(record=True) as read:      # a dose in the anesthetic range warns
         warnings.simplefilter("always")
         rec = read_record(data, patient_id=patient_id)

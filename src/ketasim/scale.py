@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, argument
 from .limits import fmt_bytes
 from .solver import kernel as K
 from .solver.grid import GridOptions
@@ -241,13 +241,14 @@ class TrajectoryWriter:
     CSV: one header, provenance beside it as ``<file>.provenance.json``. ``units``: the columns' units (default the
     trajectory columns', ``result.UNITS``; the per-patient table's for ``--patients-csv``)."""
 
-    def __init__(self, path, fmt: str, provenance: dict, units: dict | None = None):
+    def __init__(self, path, fmt: str, provenance: dict, units: dict | None = None, field: str | None = None):
         if fmt not in ("csv", "parquet"):
             raise InputError(f"format: use csv or parquet, got {fmt!r}")
         from .io import check_target, final_path
 
-        self.given = check_target(path)                       # a folder, a missing folder, a device: one line
-        self.path = check_target(final_path(self.given))     # a link's target (the link stays a link)
+        # a folder, a missing folder, a device: one line naming ``field`` (the option or argument) and the path
+        self.given = check_target(path, field)
+        self.path = check_target(final_path(self.given), field)     # a link's target (the link stays a link)
         self.fmt = fmt
         self.provenance = provenance
         self.units = units
@@ -398,9 +399,9 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
                         on_failure=on_failure)
     writers = []
     if csv:
-        writers.append(TrajectoryWriter(csv, "csv", head.provenance))
+        writers.append(TrajectoryWriter(csv, "csv", head.provenance, field=argument("csv", "--csv")))
     if parquet:
-        writers.append(TrajectoryWriter(parquet, "parquet", head.provenance))
+        writers.append(TrajectoryWriter(parquet, "parquet", head.provenance, field=argument("parquet", "--parquet")))
     if check_disk and writers:        # before any chunk runs or any byte is written
         check_output_files(estimate(len(scenario.arms), n, times.size), {w.fmt: w.path for w in writers})
     patient_writer = None
@@ -408,7 +409,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
         from .result import patient_units, patients_table
 
         patient_writer = TrajectoryWriter(patients_csv, "csv", head.provenance,
-                                          units=patient_units(scenario.population.scale))
+                                          units=patient_units(scenario.population.scale),
+                                          field=argument("patients_csv", "--patients-csv"))
     every_writer = writers + ([patient_writer] if patient_writer is not None else [])
     kept: dict[int, list] = {}
     peaks: dict[int, dict] = {}
