@@ -373,3 +373,34 @@ def test_two_outputs_on_one_file_name_both_options(capsys, tmp_path):
 
     with pytest.raises(InputError, match=rf"^out: {tmp_path}: is a directory"):
         check_target(tmp_path, "out")
+
+
+def test_the_plan_pages_patient_id_field_in_a_browser():
+    """The page's field chooses the patient and the status line says whose plan it is (the page named no patient)."""
+    from test_web_browser import CHROMIUM_ARGS, _missing, chromium_path
+
+    if chromium_path() is None:
+        _missing("Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[web]')")
+    from ketasim.web.server import ServerThread
+
+    with ServerThread(warm=False) as s, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = b.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(s.url + "plan")
+            page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
+            page.fill("#record", _two_patients())
+            page.click("#run")
+            page.wait_for_function("() => document.querySelector('#errors').textContent.length > 0")
+            assert "(or choose one with patient_id)" in page.inner_text("#errors")
+            assert page.locator("#patient-id").is_visible()
+            page.fill("#patient-id", "102")
+            page.click("#run")
+            page.wait_for_selector("body[data-ready='1']", timeout=120_000)
+            assert "patient 102: " in page.inner_text("#status") and page.inner_text("#errors") == ""
+        finally:
+            b.close()

@@ -38,7 +38,7 @@ async function run() {
     (res.search.unsafe_candidates ? `, ${res.search.unsafe_candidates} above a safety limit: SBP ` +
       `${res.search.unsafe_by_limit.sbp_rise_mmhg}, CADSS ${res.search.unsafe_by_limit.cadss}` : "") +
     `), page ${((performance.now() - t0) / 1000).toFixed(2)} s; ` +
-    `${res.observations.length} observed values; ` +
+    `patient ${res.patient.id}: ${res.observations.length} observed values; ` +
     (res.fit.sampling ? `importance sampling: ${res.fit.sampling.summary}` :
       `effective sample size ${res.fit.effective_sample_size.toFixed(0)}`);
   $("#warns").innerHTML = res.fit.warnings.map((w) => `<div>warning: ${esc(w)}</div>`).join("");
