@@ -404,3 +404,15 @@ def test_the_plan_pages_patient_id_field_in_a_browser():
             assert "patient 102: " in page.inner_text("#status") and page.inner_text("#errors") == ""
         finally:
             b.close()
+
+
+def test_calibrate_names_its_out_option_before_fitting(capsys, tmp_path, monkeypatch):
+    import ketasim.calibration
+    from _support import one_error_line
+
+    def refuse(*a, **k):
+        raise AssertionError("fitted before the output path was checked")
+
+    monkeypatch.setattr(ketasim.calibration, "calibrate", refuse)
+    code, _, err = run_cli(capsys, "calibrate", "--out", tmp_path)
+    assert code == 2 and one_error_line(err) == f"error: --out: {tmp_path}: is a directory; give a file name"
