@@ -333,7 +333,7 @@ def test_the_dashboard_names_its_patient_field_not_the_scenario_path(key, value,
         scenario_from_dict({"name": "x", "population": {key: value}, "arms": _PUSHES["arms"]})
 
 
-# ---- 8. output-path errors name the option ------------------------------------------------------------------------------
+# ---- 8. output-path errors name the option ---------------------------------------------------------------------------
 @pytest.mark.parametrize("argv, option", [
     (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--csv"], "--csv"),
     (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--pk-json"], "--pk-json"),
@@ -416,3 +416,21 @@ def test_calibrate_names_its_out_option_before_fitting(capsys, tmp_path, monkeyp
     monkeypatch.setattr(ketasim.calibration, "calibrate", refuse)
     code, _, err = run_cli(capsys, "calibrate", "--out", tmp_path)
     assert code == 2 and one_error_line(err) == f"error: --out: {tmp_path}: is a directory; give a file name"
+
+
+@pytest.mark.parametrize("streamed", [(), ("--chunk", "10")])
+def test_simulate_events_names_the_record_in_its_one_cumulative_warning_streamed_too(capsys, tmp_path, streamed):
+    """`simulate --events cum.csv --chunk 10` (streamed) said 'arms.record: together its doses ...' where the in-memory
+    run names the file."""
+    rec = tmp_path / "cum.csv"
+    rec.write_text("ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n1,0,0,,,,,,30,madrs,70,40,F\n"
+                   "1,0.1,1,0.9,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n"
+                   "1,0.2,1,0.9,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n"
+                   "1,24,0,,,,,,20,madrs,,,\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, _, err = run_cli(capsys, "simulate", "--events", rec, "--size", "20", *streamed, "--csv",
+                               tmp_path / "t.csv")
+    assert code == 0 and err.count("anesthetic range") == 1, err
+    assert "warning: cum.csv: together the record's doses are in the anesthetic range" in err
+    assert "arms.record" not in err
