@@ -434,3 +434,21 @@ def test_simulate_events_names_the_record_in_its_one_cumulative_warning_streamed
     assert code == 0 and err.count("anesthetic range") == 1, err
     assert "warning: cum.csv: together the record's doses are in the anesthetic range" in err
     assert "arms.record" not in err
+
+
+def test_a_folder_without_write_permission_is_refused_before_the_run(capsys, tmp_path, monkeypatch):
+    """It failed when the run was done ('PATH: cannot write (Permission denied)'), naming the path alone."""
+    import os
+
+    from _support import one_error_line
+
+    real = os.access
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if Path(p) == locked else real(p, mode, *a, **k))
+    out = locked / "t.csv"
+    code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--csv",
+                           out)
+    assert code == 2 and one_error_line(err) == (f"error: --csv: {out}: cannot write in the folder {locked} (no write "
+                                                 "permission)")
+    assert list(locked.iterdir()) == []

@@ -44,6 +44,10 @@ def _check_target(path: Path, field: str | None = None) -> None:
     parent = path.parent
     if not parent.is_dir():
         raise OutputPathError(f"{where}: the folder {str(parent) or '.'} does not exist")
+    # the file is written beside the target and renamed over it: a folder without write permission failed only when
+    # the run was done, naming the path alone
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{where}: cannot write in the folder {str(parent) or '.'} (no write permission)")
 
 
 def _under_dev_or_proc(path) -> bool:
