@@ -452,3 +452,12 @@ def test_a_folder_without_write_permission_is_refused_before_the_run(capsys, tmp
     assert code == 2 and one_error_line(err) == (f"error: --csv: {out}: cannot write in the folder {locked} (no write "
                                                  "permission)")
     assert list(locked.iterdir()) == []
+
+
+def test_calibration_qualify_reads_between_trial_as_true_or_false(monkeypatch):
+    """calibration.qualify(between_trial="no") ran with between-trial heterogeneity (bool("no") is True)."""
+    from ketasim import calibration
+
+    monkeypatch.setattr(calibration, "simulate_calibration_arms", lambda *a, **k: pytest.fail("ran before checking"))
+    with pytest.raises(InputError, match=r"^between_trial: expected True or False, got str 'no'$"):
+        calibration.qualify(between_trial="no")

@@ -2046,6 +2046,9 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
             and parameter_draws == 0):      # 0: no draws; else 2 to 1000, as the command line's --uncertainty
         parameter_draws = limits.check_uncertainty_draws(parameter_draws, argument("parameter_draws", "--uncertainty"))
     draw_seed = limits.check_seed(draw_seed, "draw_seed")
+    # between_trial="no" was taken as true (bool("no")); as run_trial's. False without draws or trial_tau stays
+    # accepted here: `qualify --cross-validate --no-between-trial` passes it to the in-sample rows
+    between_trial = limits.check_bool(between_trial, argument("between_trial", "--between-trial"))
     if trials is not None:
         trials = [trials] if isinstance(trials, str) else list(trials)
         unknown = [t for t in trials if t not in TRIALS]
