@@ -619,9 +619,9 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
     definition (``ketasim.model``; default: the package's model).
 
     ``anesthetic_check``: an arm whose doses add up to the anesthetic range (none alone in it) warns
-    (``DoseWarning``), as ``ketasim simulate`` warns: :func:`cumulative_anesthetic_arms`, one extra typical run of
-    the arms with ketamine on a 1-min grid around each dose. False leaves it out (a caller that checks once for many
-    runs: the command line, the dashboard, the check itself).
+    (``DoseWarning``), as ``ketasim simulate`` warns: :func:`cumulative_anesthetic_arms`, two typical runs on a 1-min
+    grid around the doses (the arms' typical patient and a 1 mg/kg push for the level). False leaves it out (a caller
+    that checks once for many runs: the command line, the dashboard, the check itself).
     """
     from . import limits
     from .result import SimulationResult

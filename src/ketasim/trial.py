@@ -1179,8 +1179,8 @@ def run_trial(scenario: Scenario, params: ParameterSet | None = None, *, n: int 
     on Dask workers. Patients come from per-patient random streams, so the result does not depend on either.
     ``model``: a variant model definition (``ketasim.model``; default: the package's model).
     ``anesthetic_check``: an arm whose doses add up to the anesthetic range (none alone in it) warns
-    (``DoseWarning``) once the trial has run, as ``ketasim trial`` warns (``engine.cumulative_anesthetic_arms``: one
-    typical run); False leaves it out (the command line warns itself).
+    (``DoseWarning``) once the trial has run, as ``ketasim trial`` warns (``engine.cumulative_anesthetic_arms``: two
+    typical runs); False leaves it out (the command line warns itself).
     """
     from . import limits
     from .engine import warn_cumulative_anesthetic
