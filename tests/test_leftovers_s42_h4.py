@@ -66,7 +66,9 @@ def test_absurd_doses_are_refused_from_python_as_on_the_command_line():
         scenario_from_dict(bad)
 
 
-@pytest.mark.parametrize("command", [("simulate", "--typical"), ("trial", "--size", "3")])
+@pytest.mark.parametrize("command", [("simulate", "--typical"), ("trial", "--size", "3"),
+                                     ("power", "--sizes", "3", "--replicates", "100", "--pool", "3", "--no-progress",
+                                      "--endpoint", "mean_change@24h")])
 def test_the_command_line_warns_once(capsys, tmp_path, command):
     import yaml
 

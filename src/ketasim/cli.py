@@ -1050,7 +1050,7 @@ def power(
     from .report import power_report
     from .scenario import load_scenario
 
-    _check_options(None, seed, (csv, plot, report), inputs=(("the scenario", scenario), ("--parameters", parameters)))
+    _check_options(None, seed, {"--csv": csv, "--plot": plot, "--report": report}, inputs=(("the scenario", scenario), ("--parameters", parameters)))
     _check_kinds({"--csv": csv, "--report": report})
     if plot is not None:
         from .io import figure_format

@@ -628,6 +628,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
         return None if progress is None else (lambda f: progress((i + f) / pools))
 
     arrays, wins, central = power_rows(params, seed, share(0))
+    from .engine import warn_cumulative_anesthetic
+
+    warn_cumulative_anesthetic(sc, params)      # doses adding up to the anesthetic range warn, as run_trial's
     per_draw = []
     if draws is not None:
         for i, pset in enumerate(draws["sets"]):
