@@ -211,6 +211,8 @@ def test_posterior_draws_give_an_assurance_within_the_draws_range(two_arms):
     ({"endpoints": ["cadss_peak"]}, "endpoints"), ({"endpoints": ["mean_change@0h"]}, "endpoints"),
     ({"replicates": 10}, "replicates"), ({"alpha": 0.7}, "alpha"), ({"dropout": 1.0}, "dropout"),
     ({"target": 1.5}, "target"), ({"uncertainty": 1}, "uncertainty"), ({"progress": 3}, "progress"),
+    ({"between_trial": False}, "between_trial=False"), ({"draw_seed": 5}, "draw_seed"),
+    ({"uncertainty": 2, "draw_seed": -1}, "draw_seed"), ({"uncertainty": 2, "between_trial": "no"}, "between_trial"),
 ])
 def test_bad_arguments_are_one_line_naming_the_argument(two_arms, kw, field):
     with pytest.raises(InputError) as e:

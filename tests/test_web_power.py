@@ -282,3 +282,11 @@ def test_wrong_types_in_the_cards_section_are_422_naming_its_box(server, section
     status, body = _post(server.url + "api/power", form)
     assert status == 422 and [e["field"] for e in body["errors"]] == [field]
     assert "\n" not in body["errors"][0]["message"]
+
+
+def test_a_rate_runs_the_z_test_whatever_the_disabled_test_box_holds():
+    """Review R3-1: the page sends the disabled test box's last value ('ancova'); a rate is the z-test."""
+    from ketasim.web import api
+
+    out, errors = api.power_settings({"power": {"measure": "response_rate", "test": "ancova"}})
+    assert not errors and out["test"] == "welch"

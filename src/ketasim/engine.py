@@ -620,8 +620,9 @@ def simulate(scenario, params: ParameterSet | None = None, *, n: int | None = No
 
     ``anesthetic_check``: an arm whose doses add up to the anesthetic range (none alone in it) warns
     (``DoseWarning``), as ``ketasim simulate`` warns: :func:`cumulative_anesthetic_arms`, two typical runs on a 1-min
-    grid around the doses (the arms' typical patient and a 1 mg/kg push for the level). False leaves it out (a caller
-    that checks once for many runs: the command line, the dashboard, the check itself).
+    grid around the doses (the arms' typical patient and a 1 mg/kg push for the level; ~50 ms, about twice a typical
+    run's own time). False leaves it out (a caller that checks once for many runs: the command line, the dashboard,
+    the check itself, a loop of runs of one scenario).
     """
     from . import limits
     from .result import SimulationResult

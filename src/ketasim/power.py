@@ -595,6 +595,10 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     seed = scenario.seed if seed is None else limits.check_seed(seed, argument("seed", "--seed"))
     u_field = argument("uncertainty", "--uncertainty")
     uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=limits.MAX_UNCERTAINTY)
+    from .trial import check_uncertainty_options
+
+    # one rule with run_trial and qualify_external: between_trial / draw_seed only with draws, and checked
+    between_trial, draw_seed = check_uncertainty_options(uncertainty, between_trial, draw_seed, log)
     pool, sc, est, positions = _pool_setup(scenario, sizes, eps, pairs, ratio, paired, pool)
     draws = None
     if uncertainty:

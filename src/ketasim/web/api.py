@@ -1166,6 +1166,10 @@ def power_settings(form: dict) -> tuple[dict, list[dict]]:
     take("target", number("target", 0.80))
     take("dropout", number("dropout", 0.0))
     take("replicates", number("replicates", DEFAULT_POWER_REPLICATES, whole=True))
+    if out.get("measure") not in (None, "mean_change"):
+        # the test box applies to the change only (the page disables it for a rate but still sends its value):
+        # a rate is always the z-test, whatever the box last held (review R3-1)
+        out["test"] = "welch"
     if not errors:
         draws = out["replicates"] * sum(out["sizes"])
         if draws > MAX_POWER_DRAWS:
