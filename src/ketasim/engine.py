@@ -313,6 +313,18 @@ class PreparedArm:
 KERNEL_LOCK = threading.Lock()
 
 
+def _check_disposition(params: ParameterSet) -> None:
+    """A parameter set whose ``pk.ketamine.vss`` is not above the other compartments' volumes (the deep volume is
+    what Vss leaves, :func:`ketasim.pk.parent_disposition`) is refused in one line naming the parameters; it failed
+    deep in the solver ('Eigenvalues did not converge') when a sensitivity range or a dashboard edit lowered Vss."""
+    v, _ = pkmod.parent_disposition(params)
+    if not v[-1] > 0:
+        vss = params.get("pk.ketamine.vss", "L")
+        raise InputError(f"pk.ketamine.vss: {vss:.4g} L is not above pk.ketamine.v1 + v_venous + v2 + v3 = "
+                         f"{vss - v[-1]:.4g} L (the deep compartment's volume is what Vss leaves): raise "
+                         "pk.ketamine.vss or lower the others")
+
+
 def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times_h, *, params: ParameterSet,
                 experiment: VirtualExperiment = VirtualExperiment(),
                 grid_options: GridOptions = GridOptions(), model: Model | None = None) -> PreparedArm:
@@ -326,6 +338,7 @@ def prepare_arm(arm: Arm, spec: PopulationSpec, patients: Patients, output_times
     drugs, active = _active_sets(arm)
     # the population's comedications and the arm's own (an interaction study's 'with inhibitor' arm)
     comeds = arm_comedications(spec.comedications, getattr(arm, "comedications", ()), arm.name)
+    _check_disposition(params)
     model = pkmod.build_pk(params, patients, drugs, comeds)
     rows, resets, session_times, stops = _arm_events(params, arm, spec.general_anesthesia)
     rows.sort(key=lambda r: r[0])

@@ -104,6 +104,30 @@ def _is_file(text: str) -> bool:
         return False
 
 
+#: the parent's volumes that pk.ketamine.vss must exceed (the deep volume is what Vss leaves: pk.parent_disposition)
+_VSS_PARTS = ("pk.ketamine.v1", "pk.ketamine.v_venous", "pk.ketamine.v2", "pk.ketamine.v3")
+
+
+def _keep_deep_volume(fs: list[Factor], params: ParameterSet) -> list[Factor]:
+    """``fs`` with pk.ketamine.vss's lower bound raised so that the deep volume (Vss less v1, v_venous, v2 and v3,
+    each at its highest sampled value) stays at least a tenth of its own: Vss's +-25 % went below the other volumes
+    and the run failed in the solver ('Eigenvalues did not converge', `--parameters 'pk.*'`)."""
+    k = next((i for i, f in enumerate(fs) if f.name == "pk.ketamine.vss"), None)
+    if k is None:
+        return fs
+    f = fs[k]
+    highest = {g.name: g.hi for g in fs if g.name in _VSS_PARTS}
+    parts = sum(highest.get(n, params.get(n, "L")) for n in _VSS_PARTS)
+    deep = f.value - sum(params.get(n, "L") for n in _VSS_PARTS)
+    lo = parts + 0.1 * max(deep, 0.0)
+    if lo <= f.lo:
+        return fs
+    lo = min(lo, f.value)       # (not reached with the stored set: there the others' highs leave room below it)
+    return [*fs[:k], dataclasses.replace(f, lo=lo, confidence=f"{f.confidence}; lower bound raised to {lo:.4g} L "
+                                                          "(the deep volume, Vss less v1, v_venous, v2 and v3 at "
+                                                          "their highest, stays positive)"), *fs[k + 1:]]
+
+
 def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
     """The parameters matching ``patterns`` (fnmatch; ``@free`` = every calibrated parameter) with ranges."""
     from .calibration import FITTED
@@ -119,6 +143,7 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
         if name in params.free and ("@free" in pats or any(fnmatch.fnmatchcase(name, q) for q in pats)):
             p = params.free[name]
             out.append(Factor(name, "free", p.value, lo, hi, space, p.unit, "calibrated (bounds of FITTED)"))
+    out = _keep_deep_volume(out, params)
     if not out:
         files = [q for q in pats if q.lower().endswith((".json", ".yaml", ".yml")) or "/" in q or _is_file(q)]
         # 'trial/plan --parameters FILE' is a parameter set; here it selects names, and a file got only 'no
