@@ -34,3 +34,22 @@ def test_a_parameter_set_whose_vss_leaves_no_deep_volume_is_refused_in_one_line(
     with pytest.raises(InputError, match=r"^pk\.ketamine\.vss: .* L is not above pk\.ketamine\.v1 \+ v_venous"):
         simulate(sc, p.with_literature({"pk.ketamine.vss": low}), typical=True)
     simulate(sc, p.with_literature({"pk.ketamine.vss": low + 10.0}), typical=True)      # a deep volume of 5 L runs
+
+
+def test_covariates_csv_names_the_unit_of_the_levels(tmp_path):
+    # a PK row's unit is 'ratio' (the value's), and its test_value / reference_value (geometric means, 64.5 and
+    # 70.0 ng/mL) had no unit anywhere: the provenance said "the endpoint's unit"
+    import json
+
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    res = run_covariates(sc, contrasts=["sex=female:male"], endpoints=["cmax", "auc_0_inf", "response_rate@24h",
+                                                                        "mean_change@24h"], typical=True)
+    units = res.provenance["level_units"]
+    assert units == {"cmax": "ng/mL", "auc_0_inf": "ng*h/mL", "response_rate@24h": "% of patients",
+                     "mean_change@24h": "MADRS points"}
+    res.to_csv(tmp_path / "c.csv")
+    meta = json.loads((tmp_path / "c.csv.provenance.json").read_text())
+    assert meta["level_units"] == units and "level_units" in meta["units"]["test_value"]

@@ -209,12 +209,13 @@ class CovariateResult:
                                                 "reference_value", "n", "param90_low", "param90_high"])
 
     def to_csv(self, path):
-        """The table as CSV with the provenance in '#' comment lines above it (atomic)."""
+        """The table as CSV with the provenance as ``<path>.provenance.json`` beside it (both complete or neither)."""
         from .result import _csv_with_provenance
 
         return _csv_with_provenance(path, self.table, {**self.provenance, "units": {
             "value": "ratio (PK) or the endpoint's unit (difference)", "ci90_low": "as value", "ci90_high": "as value",
-            "test_value": "the endpoint's unit", "reference_value": "the endpoint's unit"}})
+            "test_value": "the level's geometric mean (PK) or mean, in the endpoint's unit (level_units)",
+            "reference_value": "as test_value"}})
 
     def format_table(self) -> str:
         """The printed forest table: one line per contrast, one column per endpoint (PK of the first analyte)."""
@@ -500,7 +501,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
         lo, hi = np.nanpercentile(by_draw, [5, 95], axis=0)
         for r, a, b in zip(rows, lo, hi):
             r["param90_low"], r["param90_high"] = float(a), float(b)
-    prov = _provenance(scenario, params, the_arm, n, seed, typical, ans, pk_eps, pd_eps, sampling, exp)
+    prov = _provenance(scenario, params, the_arm, n, seed, typical, ans, pk_eps, pd_eps, sampling, exp, spec.scale)
     prov["uncertainty"] = int(uncertainty)
     from .sensitivity import EndpointSpec, design_note
 
@@ -521,9 +522,12 @@ def _pd_unit(e, spec) -> str:
     return measure_unit(e.measure + "_difference", spec.scale)
 
 
-def _provenance(scenario, params, arm, n, seed, typical, analytes, pk_eps, pd_eps, sampling, experiment) -> dict:
+def _provenance(scenario, params, arm, n, seed, typical, analytes, pk_eps, pd_eps, sampling, experiment,
+                scale=None) -> dict:
     from .model import model_id
+    from .nca import UNITS
     from .result import ketasim_version, scenario_definition
+    from .trial import measure_unit
     from .vocabulary import NOTICE
 
     return {"analysis": "covariate effects (the same virtual patients at a test and a reference level)",
@@ -533,6 +537,9 @@ def _provenance(scenario, params, arm, n, seed, typical, analytes, pk_eps, pd_ep
             "definition": scenario_definition(getattr(scenario, "source", None)),
             "experiment": experiment.changed() if experiment is not None else {},
             "analytes": list(analytes), "endpoints": [*pk_eps, *[e.label for e in pd_eps]],
+            # the unit of test_value and reference_value (a PK row's 'unit' is the ratio's; its levels were unitless)
+            "level_units": {**{m: UNITS[m] for m in pk_eps},
+                            **{e.label: measure_unit(e.measure, scale) for e in pd_eps}},
             "pk_sampling": {"times_h": _sampled_times(arm, sampling), "sample": sampling.sample, "dose": sampling.dose},
             "interval": f"{LEVEL:.0%} t interval of the paired patients (PK: on log ratios)",
             "no_effect_bounds": list(NO_EFFECT_BOUNDS), "notice": NOTICE}
