@@ -53,3 +53,19 @@ def test_covariates_csv_names_the_unit_of_the_levels(tmp_path):
     res.to_csv(tmp_path / "c.csv")
     meta = json.loads((tmp_path / "c.csv.provenance.json").read_text())
     assert meta["level_units"] == units and "level_units" in meta["units"]["test_value"]
+
+
+def test_covariates_of_exposure_alone_in_a_placebo_arm_is_refused(capsys, tmp_path):
+    # `covariates --drug placebo ... --endpoint cmax` printed 'no covariate effects computed', exit status 0, and
+    # wrote an empty CSV
+    from ketasim.cli import main
+
+    out = tmp_path / "c.csv"
+    assert main(["covariates", "--drug", "placebo", "--route", "iv-infusion", "--duration", "40 min", "--typical",
+                 "--covariate", "sex=female", "--endpoint", "cmax,auc_0_inf", "--csv", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--endpoint: cmax, auc_0_inf: arm placebo gives no drug with PK" in err and not out.exists()
+    # with a side effect beside it, the PK columns are left out and the rest runs
+    assert main(["covariates", "--drug", "placebo", "--route", "iv-infusion", "--duration", "40 min", "--typical",
+                 "--covariate", "sex=female", "--endpoint", "cmax,cadss_peak", "--csv", str(out)]) == 0
+    assert out.read_text().count("cadss_peak") == 1

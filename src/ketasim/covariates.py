@@ -422,6 +422,10 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
                 raise InputError(f"{argument('analytes', '--analyte')}: arm {the_arm.name} produces no {a} (it "
                                  f"gives: {', '.join(produced) or 'no drug with PK'})")
     if pk_eps and not ans:
+        if not pd_eps:          # 'no covariate effects computed', exit status 0 and empty files
+            raise InputError(f"{argument('endpoints', '--endpoint')}: {', '.join(pk_eps)}: arm {the_arm.name} gives "
+                             "no drug with PK (no exposure to compare); give a side effect or a score measure, e.g. "
+                             "cadss_peak or response_rate@24h")
         pk_eps = []             # a placebo arm: no exposure to compare (the PD endpoints still run)
     # bounded work: every level runs the arm once for PK and once for the other endpoints
     levels = {(c.covariate, c.test) for c in cs} | {(c.covariate, c.reference) for c in cs}
