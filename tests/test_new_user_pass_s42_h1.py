@@ -69,3 +69,13 @@ def test_covariates_of_exposure_alone_in_a_placebo_arm_is_refused(capsys, tmp_pa
     assert main(["covariates", "--drug", "placebo", "--route", "iv-infusion", "--duration", "40 min", "--typical",
                  "--covariate", "sex=female", "--endpoint", "cmax,cadss_peak", "--csv", str(out)]) == 0
     assert out.read_text().count("cadss_peak") == 1
+
+
+def test_covariates_table_shows_no_negative_zero():
+    # midazolam + rifampicin printed 'response 24 h (pp) -0.0' (a difference of -1e-6 read as a small decrease)
+    from ketasim.covariates import _cell
+
+    row = {"statistic": "mean difference", "value": -1e-6, "ci90_low": -0.04, "ci90_high": 0.03,
+           "param90_low": float("nan"), "param90_high": float("nan")}
+    assert _cell(row) == "+0.0 [+0.0, +0.0]"
+    assert _cell({**row, "value": -0.06, "ci90_low": -0.2}) == "-0.1 [-0.2, +0.0]"

@@ -290,7 +290,13 @@ def _cell(row, draws: bool = False) -> str:
     left, right = ("{", "}") if draws else ("[", "]")
     if row["statistic"] == "geometric mean ratio":
         return f"x{v:.2f}" + (f" {left}{lo:.2f}, {hi:.2f}{right}" if shown else "")
-    return f"{v:+.1f}" + (f" {left}{lo:+.1f}, {hi:+.1f}{right}" if shown else "")
+    return _signed(v) + (f" {left}{_signed(lo)}, {_signed(hi)}{right}" if shown else "")
+
+
+def _signed(x: float) -> str:
+    """'+3.3', '-1.0'; a difference that rounds to zero is '+0.0' ('-0.0' read as a small decrease)."""
+    text = f"{x:+.1f}"
+    return "+0.0" if text == "-0.0" else text
 
 
 def _paired_difference(a: np.ndarray, b: np.ndarray):

@@ -639,6 +639,8 @@ function drawTrial(v, job) {
 }
 
 /* ---------- covariate effects (this patient, one covariate changed) ---------- */
+// '+3.3', '-1.0'; a difference that rounds to zero is '+0.0' ('-0.0' read as a small decrease)
+const signedTenths = (v) => { const t = Number(v).toFixed(1); return t === "-0.0" ? "+0.0" : (Number(t) >= 0 ? "+" : "") + t; };
 async function runCovariates() {
   const btn = $("#run-covariates");
   btn.disabled = true;
@@ -673,7 +675,7 @@ async function runCovariates() {
     eps.forEach((e) => {
       const r = body.rows.find((x) => x.contrast === c && x.endpoint === e && x.analyte === (pk.has(e) ? body.analyte : ""));
       if (!r || r.value === null) { h += "<td>–</td>"; return; }
-      const txt = r.statistic === "geometric mean ratio" ? `×${Number(r.value).toFixed(2)}` : `${r.value >= 0 ? "+" : ""}${Number(r.value).toFixed(1)}`;
+      const txt = r.statistic === "geometric mean ratio" ? `×${Number(r.value).toFixed(2)}` : signedTenths(r.value);
       h += `<td data-endpoint="${esc(e)}" data-value="${r.value}">${txt}</td>`;
     });
     h += "</tr>";
