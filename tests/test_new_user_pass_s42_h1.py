@@ -79,3 +79,30 @@ def test_covariates_table_shows_no_negative_zero():
            "param90_low": float("nan"), "param90_high": float("nan")}
     assert _cell(row) == "+0.0 [+0.0, +0.0]"
     assert _cell({**row, "value": -0.06, "ci90_low": -0.2}) == "-0.1 [-0.2, +0.0]"
+
+
+def test_observed_decrease_written_as_a_positive_change_warns(tmp_path):
+    # a paper's '16.5 point decrease' written as mean_change 16.5 was compared as a worsening without a word
+    # (error -31, outside); its negative lies inside the interval
+    import warnings
+
+    from ketasim.errors import ObservedWarning
+    from ketasim.observed import compare_observed, read_observed
+    from ketasim.scenario import load_scenario
+    from ketasim.trial import run_trial
+
+    sc = load_scenario("examples/observed/murrough2013.yaml")
+    tr = run_trial(sc, n=100)
+    head = "scenario,arm,timepoint_h,measure,value,n\n"
+    bad = tmp_path / "pos.csv"
+    bad.write_text(head + "murrough2013,ketamine,24,mean_change,16.5,47\n")
+    with pytest.warns(ObservedWarning, match=r"^--observed pos\.csv row 1, column value: mean_change 16\.5 "
+                                             r"\(ketamine, 24 h\) is outside .* write -16\.5 if the paper"):
+        df = compare_observed(tr, read_observed(bad, sc, label="--observed pos.csv"))
+    assert not df["inside"].iloc[0]
+    good = tmp_path / "neg.csv"
+    good.write_text(head + "murrough2013,ketamine,24,mean_change,-16.5,47\nmurrough2013,midazolam,24,mean_change,"
+                           "0.5,25\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # a decrease, and a small worsening whose negative is not the point
+        compare_observed(tr, read_observed(good, sc))

@@ -89,7 +89,11 @@ def test_mean_interval_follows_the_rows_n(trial):
 
 
 def test_shifted_observations_fall_outside(trial):
-    df = compare_observed(trial, _rows_from(trial, n=N, shift=15.0, rate_shift=45.0))
+    from ketasim.errors import ObservedWarning
+
+    # a change shifted from about -7 to +8 (outside) whose negative is inside reads as a decrease written positive
+    with pytest.warns(ObservedWarning, match="a change is the score after minus before"):
+        df = compare_observed(trial, _rows_from(trial, n=N, shift=15.0, rate_shift=45.0))
     scores = df[df["unit"] == "points"]
     assert not scores["inside"].any()
     assert np.allclose(scores["error"], -15.0, atol=1e-3)

@@ -450,7 +450,9 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
                     "notes": r.get("notes", ""), "domain": domain or "", "scenario": named or ""})
     _check_fraction_rates(where, out)
-    return pd.DataFrame(out)
+    df = pd.DataFrame(out)
+    df.attrs["source"] = where.name         # compare_observed's warnings name the file ('--observed FILE')
+    return df
 
 
 #: efficacy rates that no trial arm reports under 1 %: a value in (0, 1) of these is a fraction, not a percentage
@@ -575,6 +577,8 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
             samp = statistic_sampling_sd(m, v, patient_sd, n)
             lo, hi, inside = observed_interval(rec["observed"], v, n, samp * samp, var_draws + mc * mc, rate=False,
                                                nonnegative=m in NONNEGATIVE)
+        if m == "mean_change" and not inside and rec["observed"] > 0 and lo <= -rec["observed"] <= hi:
+            _warn_sign(observed.attrs.get("source", "observed"), rec, t, lo, hi)
         o_lo, o_hi = _observed_ci(rec["observed"], n, rec["spread"], rec["spread_kind"], rate)
         out.append({"row": rec["row"], "trial_id": rec["trial_id"], "arm": arm, "measure": m,
                     "time_h": t, "dose_level": level, "unit": UNITS[m], "observed": rec["observed"], "predicted": v,
@@ -589,6 +593,16 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
 
     df.attrs["scale"] = scale_name(result.scenario.population.scale)    # the printed table's 'MADRS points'
     return df
+
+
+def _warn_sign(source: str, rec: dict, t: float, lo: float, hi: float) -> None:
+    """A positive mean_change outside its interval whose negative is inside: a paper's '16.5 point decrease' written
+    as 16.5 (the change is after minus before), compared as a worsening without a word (error -31, 'outside')."""
+    v = rec["observed"]
+    warnings.warn(f"{source} row {rec['row']}, column value: mean_change {v:g} ({rec['arm']}, {t:g} h) is outside "
+                  f"its 95% prediction interval [{lo:.3g}, {hi:.3g}] and {-v:g} is inside: a change is the score "
+                  f"after minus before (a decrease is negative); write {-v:g} if the paper reports a decrease of "
+                  f"{v:g}", ObservedWarning, stacklevel=3)
 
 
 def interval_scope(result) -> str:
