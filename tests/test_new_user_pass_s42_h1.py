@@ -106,3 +106,17 @@ def test_observed_decrease_written_as_a_positive_change_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")      # a decrease, and a small worsening whose negative is not the point
         compare_observed(tr, read_observed(good, sc))
+
+
+def test_export_of_a_titrated_first_arm_names_the_arms_that_can_be(capsys, tmp_path):
+    # `export examples/transform2_flexible.yaml --sbml t.xml` said 'use a fixed dose line': not that --arm can
+    # choose the scenario's fixed-dose arm
+    from ketasim.cli import main
+
+    out = tmp_path / "t.xml"
+    assert main(["export", "examples/transform2_flexible.yaml", "--sbml", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "titration: the SBML file holds one dose regimen" in err and "with --arm (placebo+AD)" in err
+    assert not out.exists()
+    assert main(["export", "examples/transform2_flexible.yaml", "--sbml", str(out), "--arm", "placebo+AD"]) == 0
+    assert out.is_file()

@@ -128,11 +128,18 @@ SOLVER_NOTE = ("Integrator: in libRoadRunner give the absolute tolerance as a ve
 def _export_arm(scenario, arm: str | None):
     """The arm ``arm`` names (``--arm``; default: the first), or one line listing the scenario's arms."""
     arms = {x.name: x for x in scenario.arms}
-    if arm is None:
-        return scenario.arms[0]
-    if arm not in arms:
+    if arm is not None and arm not in arms:
         raise InputError(f"{argument('arm', '--arm')}: no arm named {arm!r}; the scenario has {', '.join(arms)}")
-    return arms[arm]
+    target = arms[arm] if arm is not None else scenario.arms[0]
+    if getattr(target, "titration", None) is not None:
+        # the engine's line ('use a fixed dose line') did not say that another arm can be exported
+        fixed = [x.name for x in scenario.arms if getattr(x, "titration", None) is None]
+        choose = (f"; choose a fixed-dose arm with {argument('arm', '--arm')} ({', '.join(fixed)})" if fixed else
+                  "; write a fixed dose line")
+        raise InputError(f"arms.{target.name}.titration: the SBML file holds one dose regimen, and a titrated arm's "
+                         f"patients get different doses{' (the default: the first arm)' if arm is None else ''}"
+                         + choose)
+    return target
 
 
 def _libsbml():
