@@ -120,3 +120,15 @@ def test_export_of_a_titrated_first_arm_names_the_arms_that_can_be(capsys, tmp_p
     assert not out.exists()
     assert main(["export", "examples/transform2_flexible.yaml", "--sbml", str(out), "--arm", "placebo+AD"]) == 0
     assert out.is_file()
+
+
+def test_plan_id_not_in_the_record_names_the_option_and_the_ids(capsys):
+    # 'patient_101.csv: no rows with ID 7' named neither --id nor the IDs the file has
+    from ketasim.cli import main
+    from ketasim.record import RecordError, record_from_csv_text
+
+    assert main(["plan", "examples/patient/patient_101.csv", "--id", "7"]) == 2
+    assert capsys.readouterr().err.strip() == "error: patient_101.csv: no rows with ID 7 (--id); its IDs: 101"
+    text = "ID,TIME,EVID,DV,DVID\n" + "".join(f"{i},0,0,30,madrs\n" for i in range(1, 13))
+    with pytest.raises(RecordError, match=r"ID 99 \(patient_id\); its IDs: 1, 2, .*, 10 and 2 more$"):
+        record_from_csv_text(text, source="r.csv", patient_id=99)
