@@ -141,7 +141,7 @@ def test_the_plan_page_chooses_one_patient_of_a_record_as_the_command_line_does(
     with pytest.raises(InputError, match=r"^record row 19, column ID: a second patient ID \(102\) after 101; give one "
                                          r"patient per record \(or choose one with patient_id\)$"):
         api.plan_form({"record": _two_patients()})
-    with pytest.raises(InputError, match=r"^record: no rows with ID 7 \(patient_id\); the record's IDs: 101, 102$"):
+    with pytest.raises(InputError, match=r"^record: no rows with ID 7 \(patient_id\); its IDs: 101, 102$"):
         api.plan_form({"record": _two_patients(), "patient_id": "7"})
     page = api.plan_form({"record": _two_patients(), "patient_id": " 102 "})["result"]
     assert page["patient"]["id"] == "102"
