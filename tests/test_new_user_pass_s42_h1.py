@@ -132,3 +132,15 @@ def test_plan_id_not_in_the_record_names_the_option_and_the_ids(capsys):
     text = "ID,TIME,EVID,DV,DVID\n" + "".join(f"{i},0,0,30,madrs\n" for i in range(1, 13))
     with pytest.raises(RecordError, match=r"ID 99 \(patient_id\); its IDs: 1, 2, .*, 10 and 2 more$"):
         record_from_csv_text(text, source="r.csv", patient_id=99)
+
+
+def test_covariates_of_a_titrated_first_arm_names_the_fixed_dose_arms():
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import load_scenario
+
+    sc = load_scenario("examples/transform2_flexible.yaml")
+    with pytest.raises(InputError, match=r"titration: .* \(the default: the first arm\); choose a fixed-dose arm "
+                                         r"with arm \(placebo\+AD\)$"):
+        run_covariates(sc, typical=True)
+    with pytest.raises(InputError, match=r"exposure to compare; choose a fixed-dose arm with arm \(placebo\+AD\)$"):
+        run_covariates(sc, arm=sc.arms[0].name, typical=True)

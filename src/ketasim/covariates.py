@@ -377,8 +377,11 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     k = names_arm.index(arm) if arm else 0
     the_arm = scenario.arms[k]
     if getattr(the_arm, "titration", None) is not None:
+        from .scenario import fixed_dose_arms_hint
+
         raise InputError(f"arms.{the_arm.name}.titration: covariate effects compare fixed doses; an arm whose "
-                         "patients get different doses has no per-level exposure to compare")
+                         "patients get different doses has no per-level exposure to compare"
+                         + fixed_dose_arms_hint(scenario, arm is not None))
     stated = getattr(scenario, "patient", None) is not None
     # as simulate() words them ('--size: the typical patient is one patient (got 100)' named neither patient: nor
     # --typical, nor what to write for many patients)

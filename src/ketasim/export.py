@@ -132,13 +132,11 @@ def _export_arm(scenario, arm: str | None):
         raise InputError(f"{argument('arm', '--arm')}: no arm named {arm!r}; the scenario has {', '.join(arms)}")
     target = arms[arm] if arm is not None else scenario.arms[0]
     if getattr(target, "titration", None) is not None:
+        from .scenario import fixed_dose_arms_hint
+
         # the engine's line ('use a fixed dose line') did not say that another arm can be exported
-        fixed = [x.name for x in scenario.arms if getattr(x, "titration", None) is None]
-        choose = (f"; choose a fixed-dose arm with {argument('arm', '--arm')} ({', '.join(fixed)})" if fixed else
-                  "; write a fixed dose line")
         raise InputError(f"arms.{target.name}.titration: the SBML file holds one dose regimen, and a titrated arm's "
-                         f"patients get different doses{' (the default: the first arm)' if arm is None else ''}"
-                         + choose)
+                         f"patients get different doses{fixed_dose_arms_hint(scenario, arm is not None)}")
     return target
 
 

@@ -1033,6 +1033,17 @@ def load_scenario(path) -> Scenario:
     return scenario_from_dict(data)
 
 
+def fixed_dose_arms_hint(scenario, given: bool) -> str:
+    """What to say after 'a titrated arm cannot be used here' (SBML export, covariate effects): the scenario's
+    fixed-dose arms that ``--arm`` can choose ('; choose a fixed-dose arm with --arm (placebo+AD)'), else to write a
+    fixed dose line. ``given``: the arm was named (else it was the default first arm, which the line says)."""
+    fixed = [a.name for a in scenario.arms if getattr(a, "titration", None) is None]
+    first = "" if given else " (the default: the first arm)"
+    if fixed:
+        return f"{first}; choose a fixed-dose arm with {argument('arm', '--arm')} ({', '.join(fixed)})"
+    return f"{first}; write a fixed dose line"
+
+
 def scenario_to_yaml(scenario: Scenario) -> str:
     import yaml
 
