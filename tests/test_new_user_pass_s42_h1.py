@@ -144,3 +144,18 @@ def test_covariates_of_a_titrated_first_arm_names_the_fixed_dose_arms():
         run_covariates(sc, typical=True)
     with pytest.raises(InputError, match=r"exposure to compare; choose a fixed-dose arm with arm \(placebo\+AD\)$"):
         run_covariates(sc, arm=sc.arms[0].name, typical=True)
+
+
+def test_covariates_size_beside_a_stated_patient_says_the_scenario_states_one(tmp_path, capsys):
+    # '--size: the typical patient is one patient (got 100)': the user asked for no typical patient; the scenario
+    # states one (patient:), as simulate says
+    from ketasim.cli import main
+
+    sc = tmp_path / "one.yaml"
+    sc.write_text("name: one\npatient: {weight_kg: 70, age_years: 30, sex: female, baseline: 32}\n"
+                  "arms:\n  esk:\n    - {drug: esketamine, route: intranasal, dose: 56 mg, at: 0 h}\n")
+    assert main(["covariates", str(sc), "--size", "100", "--covariate", "sex=male", "--endpoint", "cmax"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --size: the scenario 'one' states one patient (patient:)")
+    assert err.endswith("or leave out --size")
+    assert main(["covariates", str(sc), "--covariate", "sex=male", "--endpoint", "cmax"]) == 0
