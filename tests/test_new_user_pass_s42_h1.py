@@ -159,3 +159,16 @@ def test_covariates_size_beside_a_stated_patient_says_the_scenario_states_one(tm
     assert err.startswith("error: --size: the scenario 'one' states one patient (patient:)")
     assert err.endswith("or leave out --size")
     assert main(["covariates", str(sc), "--covariate", "sex=male", "--endpoint", "cmax"]) == 0
+
+
+def test_covariates_comedication_is_labelled_by_its_known_name():
+    # '+ Rifampicin', '+ rifampin' (as typed) in the table and CSV; 'rifampicin,rifampin' ran the contrast twice
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    res = run_covariates(sc, contrasts=["comedication=Rifampicin", "St John's wort for 10 d"], endpoints=["cmax"],
+                         typical=True)
+    assert list(res.table()["contrast"].unique()) == ["+ rifampicin", "+ st-johns-wort for 10 d"]
+    with pytest.raises(InputError, match=r"'\+ rifampicin' is given twice"):
+        run_covariates(sc, contrasts=["comedication=rifampicin", "rifampin"], endpoints=["cmax"], typical=True)

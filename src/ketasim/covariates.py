@@ -123,7 +123,12 @@ def parse_contrast(text, spec, params: ParameterSet, field: str | None = None, a
         if med in taken:
             who = f"arm {arm.name}" if med in {parse_comedication(c, field)[0] for c in own} else "the population"
             raise InputError(f"{field}: {who} already takes {med}; its effect cannot be added again")
-        return Contrast(name, levels, None)
+        # the known name, as the population's comedications write it: 'Rifampicin' and 'rifampin' were labelled as
+        # typed, and 'comedication=rifampicin,rifampin' ran the same contrast twice
+        head, stop, since = levels.partition(" stopped ")
+        _, sep, rest = head.partition(" for ")
+        return Contrast(name, med + (f" for {rest.strip()}" if sep else "") + (f" stopped {since.strip()}" if stop
+                                                                             else ""), None)
     test, sep, ref = levels.partition(":")
     test, ref = test.strip(), ref.strip()
     if sep and not ref:
