@@ -172,3 +172,21 @@ def test_covariates_comedication_is_labelled_by_its_known_name():
     assert list(res.table()["contrast"].unique()) == ["+ rifampicin", "+ st-johns-wort for 10 d"]
     with pytest.raises(InputError, match=r"'\+ rifampicin' is given twice"):
         run_covariates(sc, contrasts=["comedication=rifampicin", "rifampin"], endpoints=["cmax"], typical=True)
+
+
+def test_covariates_repeated_endpoint_or_analyte_is_one_column():
+    # '--endpoint cmax,cmax --analyte s-ketamine,S-Ketamine' wrote each row four times (and NumPy's 'catastrophic
+    # cancellation' warnings: each patient's PK twice); 'response_rate@24h,response_rate@1d' printed two columns
+    import warnings
+
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = run_covariates(sc, contrasts=["weight=55:80"], typical=True, analytes=["s-ketamine", "S-Ketamine"],
+                             endpoints=["cmax", "cmax", "response_rate@24h", "response_rate@1d"])
+    t = res.table()
+    assert list(t["endpoint"]) == ["cmax", "response_rate@24h"] and list(t["analyte"]) == ["s-ketamine", ""]
+    assert res.provenance["analytes"] == ["s-ketamine"] and res.format_table().count("Cmax") == 1

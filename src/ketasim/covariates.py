@@ -355,7 +355,8 @@ def _split_endpoints(endpoints):
                 if "unknown measure" in msg:
                     msg = msg.rstrip(")") + f"; PK: {', '.join(PK_ENDPOINTS)})"
                 raise InputError(f"{field}: {msg}") from None
-    return pk, pd_
+    # a repeat ('cmax,cmax', 'response_rate@24h,response_rate@1d') is the same column: once (it printed twice)
+    return list(dict.fromkeys(pk)), list({e.label: e for e in pd_}.values())
 
 
 def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, arm: str | None = None,
@@ -427,7 +428,8 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     if analytes is None:
         ans = [a for a in DEFAULT_ANALYTES if a in produced]
     else:
-        ans = [str(a).strip().lower() for a in analytes]
+        # once each: 's-ketamine,S-Ketamine' wrote every PK row twice per patient (and NumPy's precision warnings)
+        ans = list(dict.fromkeys(str(a).strip().lower() for a in analytes))
         for a in ans:
             if a not in ANALYTES:
                 raise InputError(f"{argument('analytes', '--analyte')}: unknown analyte {a!r}; use one of "
