@@ -190,3 +190,33 @@ def test_covariates_repeated_endpoint_or_analyte_is_one_column():
     t = res.table()
     assert list(t["endpoint"]) == ["cmax", "response_rate@24h"] and list(t["analyte"]) == ["s-ketamine", ""]
     assert res.provenance["analytes"] == ["s-ketamine"] and res.format_table().count("Cmax") == 1
+
+
+def test_covariates_figures_draw_a_posterior_interval_that_excludes_the_value(tmp_path):
+    # `covariates --typical --covariate crp=10 --uncertainty 3 --plot f.png` printed 'response -56.5 {-53.7, -10.3}'
+    # and stopped in matplotlib: "'xerr' must not contain negative values"; the dashboard's figure clipped the bar
+    # to run from the value to the far end
+    import dataclasses
+
+    from ketasim.covariates import run_covariates, write_forest
+    from ketasim.scenario import quick_scenario
+    from ketasim.web.figures import forest_figure
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    res = run_covariates(sc, contrasts=["crp=10:1"], endpoints=["cmax", "mean_change@24h"], typical=True)
+    rows = [dict(r) for r in res.rows]
+    for r in rows:
+        if r["endpoint"] == "mean_change@24h":       # the calibrated value beyond its draws' percentiles
+            r["param90_low"], r["param90_high"] = r["value"] + 1.0, r["value"] + 5.0
+        else:
+            r["param90_low"] = r["param90_high"] = r["value"]
+    res = dataclasses.replace(res, rows=rows, provenance={**res.provenance, "uncertainty": 3})
+    write_forest(res, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 0
+    assert "A value outside its braces" in res.format_table()
+    fig = forest_figure(rows, res.provenance["endpoints"], analyte="s-ketamine")
+    bars = [t for t in fig["data"] if "error_x" in t and t["xaxis"] == "x2"]
+    assert len(bars) == 1
+    centre, half = bars[0]["x"][0], bars[0]["error_x"]["array"][0]
+    low = next(r for r in rows if r["endpoint"] == "mean_change@24h")
+    assert (centre - half, centre + half) == pytest.approx((low["param90_low"], low["param90_high"]))

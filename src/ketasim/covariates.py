@@ -254,9 +254,14 @@ class CovariateResult:
 
             few = (f" With {p['uncertainty']} draws the 5th-95th percentiles are nearly the extremes and poorly "
                    f"known (use {MIN_PER_ROW_DRAWS} or more)." if p["uncertainty"] < MIN_PER_ROW_DRAWS else "")
+            lo, hi, v = df["param90_low"], df["param90_high"], df["value"]
+            moved = (hi - lo) > 1e-9 * np.maximum(1.0, v.abs())         # braces shown (as _cell)
+            out = ("" if not (moved & ((v < lo) | (v > hi))).any() else
+                   " A value outside its braces: the calibrated parameters' own value lies beyond the draws' "
+                   "5th-95th percentiles (an effect that is steep or skewed in the parameters).")
             lines.append(f"{{ }}: 5th-95th percentile over {p['uncertainty']} draws of the calibrated parameters' "
                          "posterior, on the same patients (none shown where the draws do not move a value: the PK "
-                         f"parameters are literature values).{few}")
+                         f"parameters are literature values).{out}{few}")
         return "\n".join(lines)
 
 
@@ -595,7 +600,6 @@ def forest_figure(result: CovariateResult, analyte: str | None = None):
         low, high = interval_keys(bool(result.provenance.get("uncertainty")))     # as the printed table
         v, lo, hi = g["value"].to_numpy(float), g[low].to_numpy(float), g[high].to_numpy(float)
         has_ci = np.isfinite(lo) & np.isfinite(hi)
-        xerr = np.vstack([np.where(has_ci, v - lo, 0.0), np.where(has_ci, hi - v, 0.0)])
         if e in PK_ENDPOINTS:
             ax.axvspan(*NO_EFFECT_BOUNDS, color="#e5e7eb", zorder=0)
             ax.axvline(1.0, color="#6b7280", lw=0.8)
@@ -611,7 +615,13 @@ def forest_figure(result: CovariateResult, analyte: str | None = None):
         else:
             ax.axvline(0.0, color="#6b7280", lw=0.8)
             ax.set_xlabel(g["unit"].dropna().iloc[0] if g["unit"].notna().any() else "difference")
-        ax.errorbar(v, y, xerr=xerr, fmt="o", color="#1d4ed8", ms=4, capsize=2)
+        # the interval drawn from its own ends, not as error bars around the value: the calibrated set's value can lie
+        # outside its posterior draws' 5th-95th percentiles (a steep effect, few draws), and negative bars stopped
+        # the figure with a traceback
+        ax.hlines(y[has_ci], lo[has_ci], hi[has_ci], color="#1d4ed8", lw=1.2)
+        ax.plot(np.concatenate([lo[has_ci], hi[has_ci]]), np.concatenate([y[has_ci], y[has_ci]]), "|",
+                color="#1d4ed8", ms=6)
+        ax.plot(v, y, "o", color="#1d4ed8", ms=4)
         ax.set_title(column_title(e, an or ""), fontsize=9)
         ax.tick_params(labelsize=8)
     axes[0][0].set_yticks(y, contrasts, fontsize=8)

@@ -504,7 +504,19 @@ def forest_figure(rows, endpoints, *, analyte: str | None = None) -> dict:
         trace = {"type": "scatter", "mode": "markers", "x": x, "y": contrasts, "xaxis": f"x{ax}", "yaxis": "y",
                  "marker": {"color": ARM_COLORS[0], "size": 8},
                  "hovertemplate": "%{y}: %{x:.3g}<extra>" + column_title(e, analyte or "") + "</extra>"}
-        if any(lo_err) or any(hi_err):
+        if any(v < 0 for v in lo_err + hi_err):
+            # a value outside its posterior draws' 5th-95th percentiles (a steep effect, few draws): bars anchored at
+            # the value, clipped at 0, drew the interval from the value to one end; an unseen marker at the
+            # interval's centre carries it instead
+            ends = [(by[c][keys[0]], by[c][keys[1]]) if c in by and _finite(by[c].get(keys[0]))
+                    and _finite(by[c].get(keys[1])) else (None, None) for c in contrasts]
+            data.append({"type": "scatter", "mode": "markers", "y": contrasts, "xaxis": f"x{ax}", "yaxis": "y",
+                         "x": [None if a is None else (a + b) / 2 for a, b in ends], "marker": {"opacity": 0},
+                         "hoverinfo": "skip", "error_x": {"type": "data", "symmetric": True, "thickness": 1.2,
+                                                          "width": 3, "color": ARM_COLORS[0],
+                                                          "array": [0.0 if a is None else (b - a) / 2
+                                                                    for a, b in ends]}})
+        elif any(lo_err) or any(hi_err):
             trace["error_x"] = {"type": "data", "symmetric": False, "array": [max(0.0, v) for v in hi_err],
                                 "arrayminus": [max(0.0, v) for v in lo_err], "thickness": 1.2, "width": 3}
         data.append(trace)
