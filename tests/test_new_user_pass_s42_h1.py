@@ -220,3 +220,28 @@ def test_covariates_figures_draw_a_posterior_interval_that_excludes_the_value(tm
     centre, half = bars[0]["x"][0], bars[0]["error_x"]["array"][0]
     low = next(r for r in rows if r["endpoint"] == "mean_change@24h")
     assert (centre - half, centre + half) == pytest.approx((low["param90_low"], low["param90_high"]))
+
+
+def test_dashboard_covariates_of_a_titrated_first_regimen_says_what_to_do_on_the_page():
+    # the card showed the library's line: '... (the default: the first arm); write a fixed dose line' (no --arm, no
+    # dose lines on the page)
+    import copy
+
+    pytest.importorskip("starlette")
+    from ketasim.web import api
+
+    form = api.default_form()
+    tit = copy.deepcopy(form["regimens"][0])
+    tit.update(name="esk", drug="esketamine", route="intranasal", dose=56, dose_unit="mg", duration_min="",
+               every="3.5", every_unit="d", count=8,
+               titration={"enabled": True, "doses": "56 mg, 84 mg", "sessions": "2, 3, 4", "increase_below_pct": 50})
+    form["regimens"] = [tit, form["regimens"][0]]
+    with pytest.raises(api.FormErrors) as e:
+        api.covariates_form(form)
+    (err,) = e.value.errors
+    assert err["field"] == "covariates.run"
+    assert err["message"].startswith("covariate effects compare fixed doses, and the first regimen (esk) has a "
+                                     "titration rule: turn its titration off, or disable it to compare the next "
+                                     "regimen (")
+    form["regimens"][0]["enabled"] = False
+    assert api.covariates_form(form)["ok"]

@@ -1047,6 +1047,12 @@ def covariates_form(form: dict) -> dict:
     sc = b.scenario
     params = b.params or parameters()
     arm = sc.arms[0]
+    if getattr(arm, "titration", None) is not None:
+        # the library's line named --arm and 'a fixed dose line', neither of which the page has
+        others = [a.name for a in sc.arms[1:] if getattr(a, "titration", None) is None]
+        raise FormErrors([{"field": "covariates.run", "message": (
+            f"covariate effects compare fixed doses, and the first regimen ({arm.name}) has a titration rule: turn "
+            "its titration off" + (f", or disable it to compare the next regimen ({others[0]})" if others else ""))}])
     contrasts = patient_contrasts(arm_spec(sc.population, arm), params)
     check_cancelled()
     with ENGINE_LOCK:
