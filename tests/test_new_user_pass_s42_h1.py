@@ -245,3 +245,20 @@ def test_dashboard_covariates_of_a_titrated_first_regimen_says_what_to_do_on_the
                                      "regimen (")
     form["regimens"][0]["enabled"] = False
     assert api.covariates_form(form)["ok"]
+
+
+def test_covariates_says_when_pk_is_of_fewer_patients_than_the_rest(monkeypatch):
+    # '--size 120000' printed 'The same 120,000 virtual patients at each level' beside PK rows of the first 100,000
+    # (nca.PK_MAX_PATIENTS; the CSV's n said 100000)
+    import ketasim.nca as nca
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import quick_scenario
+
+    monkeypatch.setattr(nca, "PK_MAX_PATIENTS", 12)
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    res = run_covariates(sc, contrasts=["sex=female"], endpoints=["cmax", "cadss_peak"], n=20)
+    t = res.table()
+    assert set(t.loc[t["endpoint"] == "cmax", "n"]) == {12} and res.provenance["pk_patients"] == 12
+    assert "The same 20 virtual patients at each level, PK of the first 12 (NCA's limit)" in res.format_table()
+    whole = run_covariates(sc, contrasts=["sex=female"], endpoints=["cmax", "cadss_peak"], n=10)
+    assert "PK of the first" not in whole.format_table() and whole.provenance["pk_patients"] == 10

@@ -241,9 +241,11 @@ class CovariateResult:
                 cells.append(_cell(r.iloc[0], draws) if len(r) else "-")
             lines.append(f"{contrast:<{width}}  " + "  ".join(f"{c:>22}" for c in cells))
         p = self.provenance
+        pk_n = p.get("pk_patients", p["n"])
+        capped = f", PK of the first {pk_n:,} (NCA's limit)" if 0 < pk_n < p["n"] else ""
         who = ("The typical patient at each level (no random effects)." if p["typical"] else
-               f"The same {p['n']:,} virtual patients at each level" + ("." if draws else " ([ ]: Monte Carlo of "
-                                                                      "the population, not parameter uncertainty)."))
+               f"The same {p['n']:,} virtual patients at each level{capped}" + (
+                   "." if draws else " ([ ]: Monte Carlo of the population, not parameter uncertainty)."))
         ci = "" if p["typical"] or draws else ", 90 % CI"
         lines.append(f"PK: geometric mean ratio test/reference (x){ci}; no-effect bounds {NO_EFFECT_BOUNDS[0]:.2f}-"
                      f"{NO_EFFECT_BOUNDS[1]:.2f}. Others: mean difference test - reference{ci}. {who}")
@@ -375,8 +377,8 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     parameters' posterior under which every row is recomputed on the same patients (its 5th-95th percentiles are
     ``param90_low`` / ``param90_high``; 0: none, NaN)."""
     from . import limits
-    from .nca import (ANALYTES, COLUMNS, PKSampling, arm_pk, geometric_mean_ratio, geometric_summary,
-                      measured_analytes)
+    from .nca import (ANALYTES, COLUMNS, PK_MAX_PATIENTS, PKSampling, arm_pk, geometric_mean_ratio,
+                      geometric_summary, measured_analytes)
     from .population import arm_spec, sample_patients, typical_patient
     from .scale import arm_stream
     from .sensitivity import patient_endpoint_values
@@ -528,6 +530,9 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
             r["param90_low"], r["param90_high"] = float(a), float(b)
     prov = _provenance(scenario, params, the_arm, n, seed, typical, ans, pk_eps, pd_eps, sampling, exp, spec.scale)
     prov["uncertainty"] = int(uncertainty)
+    # arm_pk computes the NCA of at most PK_MAX_PATIENTS: '--size 120000' said 'the same 120,000 virtual patients'
+    # beside PK rows of 100,000
+    prov["pk_patients"] = min(n, PK_MAX_PATIENTS) if pk_eps else 0
     from .sensitivity import EndpointSpec, design_note
 
     # as sensitivity: the arm runs as a parallel arm of all its patients; say what of the trial design is not applied
