@@ -262,3 +262,19 @@ def test_covariates_says_when_pk_is_of_fewer_patients_than_the_rest(monkeypatch)
     assert "The same 20 virtual patients at each level, PK of the first 12 (NCA's limit)" in res.format_table()
     whole = run_covariates(sc, contrasts=["sex=female"], endpoints=["cmax", "cadss_peak"], n=10)
     assert "PK of the first" not in whole.format_table() and whole.provenance["pk_patients"] == 10
+
+
+def test_params_takes_the_patterns_sensitivity_takes(capsys):
+    # the sensitivity how-to: "--parameters 'pd.nmda.*,emax_drug' ... `ketasim params TEXT` lists the names";
+    # `ketasim params 'pd.nmda.*'` said "no parameter name contains 'pd.nmda.*'"
+    import fnmatch
+
+    from ketasim.cli import main
+
+    p = load_parameters()
+    assert main(["params", "pd.nmda.*,@free"]) == 0
+    names = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()[1:]]
+    want = [n for n in (*p.literature, *p.free) if fnmatch.fnmatchcase(n, "pd.nmda.*") or n in p.free]
+    assert sorted(names) == sorted(want) and any(n.startswith("pd.nmda.") for n in names)
+    assert main(["params", "zz*"]) == 2
+    assert "params: no parameter name matches 'zz*'" in capsys.readouterr().err

@@ -1327,7 +1327,9 @@ def plan(
 @app.command()
 def params(
     search: Optional[str] = typer.Argument(None, help="Only parameters whose name contains this text (any letter "
-                                                      "case); @free: the calibrated ones."),
+                                                      "case); @free: the calibrated ones; a pattern with * or ? "
+                                                      "(comma-separated, as `sensitivity --parameters` takes them: "
+                                                      "'pd.nmda.*,@free')."),
     parameters: Optional[Path] = typer.Option(None, "--parameters", help="A parameter set file written by `ketasim "
                                               "calibrate` (default: the installed set)."),
 ):
@@ -1339,6 +1341,15 @@ def params(
     every = [*p.literature.values(), *p.free.values()]
     if search is not None and search.strip().lower() == "@free":     # as sensitivity --parameters names them
         shown = list(p.free.values())
+    elif search is not None and any(ch in search for ch in "*?[") or "," in (search or ""):
+        # sensitivity's patterns ('pk.*', 'pd.nmda.*,@free'), which the how-to sends here: 'no parameter name
+        # contains 'pk.*''
+        import fnmatch
+
+        pats = [q.strip().lower() for q in search.split(",") if q.strip()]
+        shown = [prm for prm in every if any(
+            (q == "@free" and prm.name in p.free) or (fnmatch.fnmatchcase(prm.name.lower(), q) if any(
+                ch in q for ch in "*?[") else q in prm.name.lower()) for q in pats)]
     else:
         shown = [prm for prm in every if not search or search.lower() in prm.name.lower()]
     if not shown:                       # a typo printed the header and nothing else, with exit status 0
@@ -1347,7 +1358,8 @@ def params(
         groups = sorted({prm.name.split(".")[0] for prm in every if "." in prm.name})
         hint = ("; esketamine's PK parameters are those of S-ketamine: try 's_ketamine' or 'pk.ketamine'"
                 if "esketamine" in search.lower() or "arketamine" in search.lower() else "")
-        raise InputError(f"params: no parameter name contains {search!r}{hint}; names start with "
+        raise InputError(f"params: no parameter name {'matches' if any(ch in search for ch in '*?[,') else 'contains'} "
+                         f"{search!r}{hint}; names start with "
                          f"{', '.join(g + '.' for g in groups)}, and the calibrated ones have no prefix (`ketasim "
                          "params @free` lists them)")
     typer.echo(f"parameter set {p.version}; calibration run: {p.calibration_run}")
