@@ -278,3 +278,21 @@ def test_params_takes_the_patterns_sensitivity_takes(capsys):
     assert sorted(names) == sorted(want) and any(n.startswith("pd.nmda.") for n in names)
     assert main(["params", "zz*"]) == 2
     assert "params: no parameter name matches 'zz*'" in capsys.readouterr().err
+
+
+def test_observed_unknown_measure_lists_the_scenarios_measures_whole(tmp_path):
+    # the list of all 21 comparable measures was cut in the middle by the one-line limit ('dissociation_rate,
+    # dizzine ... p_max_rise'); the row must be one of the scenario's measures anyway
+    from ketasim.errors import MAX_MESSAGE
+    from ketasim.observed import read_observed
+    from ketasim.scenario import load_scenario
+
+    sc = load_scenario("examples/observed/murrough2013.yaml")
+    f = tmp_path / "a_rather_long_file_name_of_published_results.csv"
+    f.write_text("scenario,arm,timepoint_h,measure,value,n\nmurrough2013,ketamine,24,mean_chnge,-16.5,47\n")
+    with pytest.raises(InputError) as e:
+        read_observed(f, sc)
+    msg = str(e.value)
+    assert len(msg) <= MAX_MESSAGE and " ... " not in msg
+    assert f"scenario murrough2013's: {', '.join(sc.endpoints.measures)} (others" in msg
+    assert "did you mean 'mean_change'" in msg

@@ -359,9 +359,13 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             where.fail(i, "measure", f"{m} (a PK geometric mean) is not compared here; compare PK with "
                                        "`ketasim trial` output directly")
         if m not in OBSERVABLE_MEASURES:
+            # the scenario's own measures (a row must be one of them anyway): the list of all 21 was cut in the middle
+            # by the one-line limit ('dissociation_rate, dizzine ... p_max_rise'), hiding some of them
+            own = [x for x in OBSERVABLE_MEASURES if x in ep.measures]
             where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared"
-                                       f"{_did_you_mean(m, OBSERVABLE_MEASURES)}; use one of "
-                                       f"{', '.join(OBSERVABLE_MEASURES)}")
+                                       f"{_did_you_mean(m, OBSERVABLE_MEASURES)}; scenario {scenario.name}'s: "
+                                       f"{', '.join(own) or 'none'} (others once in its endpoints.measures: session "
+                                       "peaks, event rates, *_max_rise, relapse_rate; final_dose_rate if titrated)")
         if m not in ep.measures and m not in DOSE_MEASURES:
             where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
                                        f"({', '.join(ep.measures)}); add it there to compare it")
