@@ -296,3 +296,24 @@ def test_observed_unknown_measure_lists_the_scenarios_measures_whole(tmp_path):
     assert len(msg) <= MAX_MESSAGE and " ... " not in msg
     assert f"scenario murrough2013's: {', '.join(sc.endpoints.measures)} (others" in msg
     assert "did you mean 'mean_change'" in msg
+
+
+def test_scenario_unknown_measure_lists_every_known_measure_uncut():
+    # 'known: mean, ..., blood_press ... e, dbp_max_rise, cmax, ...': the list was cut by the one-line limit
+    from ketasim.errors import MAX_MESSAGE
+    from ketasim.scenario import scenario_from_dict
+    from ketasim.vocabulary import ADVERSE_EVENTS, KNOWN_MEASURES
+
+    with pytest.raises(InputError) as e:
+        scenario_from_dict({"name": "x", "population": {"size": 10},
+                            "arms": {"a": [{"drug": "ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                            "duration": "40 min"}]},
+                            "endpoints": {"times": ["24 h"], "measures": ["mean", "quality_of_life_index_total_x"]}})
+    msg = str(e.value)
+    assert len(msg) <= MAX_MESSAGE and " ... " not in msg and msg.startswith("endpoints.measures: unknown measure")
+    listed = msg.split("; known: ", 1)[1]
+    spelled = {m for m in KNOWN_MEASURES if m in listed.split(", ")}
+    spelled |= {f"{e}_rate" for e in ADVERSE_EVENTS if e in listed}
+    spelled |= {f"{x}_change_peak" for x in ("sbp", "dbp", "hr")} if "sbp/dbp/hr_change_peak" in listed else set()
+    spelled |= {f"{x}_max_rise" for x in ("sbp", "dbp")} if "sbp/dbp_max_rise" in listed else set()
+    assert spelled == set(KNOWN_MEASURES)

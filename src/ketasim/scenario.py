@@ -28,7 +28,7 @@ from .population import (CONDITIONS, DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK,
 from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
 from .units import parse_time_h
 
-from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES, PK_MEASURES, RELAPSE_MEASURES  # noqa: E402,F401  (defined once, for every layer)
+from .vocabulary import DEFAULT_MEASURES, KNOWN_MEASURES, PK_MEASURES, RELAPSE_MEASURES, known_measures_text  # noqa: E402,F401  (defined once, for every layer)
 
 
 def _bool_refused(ann) -> str | None:
@@ -653,9 +653,9 @@ def scenario_from_dict(data: dict) -> Scenario:
 
                 # the list of measures is long: with a suggestion it is left out (it was cut in the middle)
                 close = difflib.get_close_matches(str(meas), KNOWN_MEASURES, n=1, cutoff=0.6)
-                raise InputError(f"endpoints.measures: unknown measure {str(meas)[:40]!r}"
+                raise InputError(f"endpoints.measures: unknown measure {str(meas)[:40 if close else 24]!r}"
                                  + (f" (did you mean {close[0]!r}?)" if close else
-                                    f"; known: {', '.join(KNOWN_MEASURES)}"))
+                                    f"; known: {known_measures_text()}"))
         pk = None
         if any(meas in PK_MEASURES for meas in ep.measures) or ep.pk_sampling is not None or ep.analytes is not None \
                 or ep.sample is not None:

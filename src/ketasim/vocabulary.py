@@ -17,6 +17,17 @@ SIDE_EFFECT_MEASURES = ("cadss_peak", "sbp_change_peak", "dbp_change_peak", "hr_
 PK_MEASURES = ("cmax", "tmax", "auc_0_t", "auc_0_inf", "t_half")
 KNOWN_MEASURES = SCORE_MEASURES + RELAPSE_MEASURES + SIDE_EFFECT_MEASURES + PK_MEASURES
 DEFAULT_MEASURES = SCORE_MEASURES
+
+
+def known_measures_text() -> str:
+    """Every measure of :data:`KNOWN_MEASURES` in one short line (the adverse-event rates and the sbp/dbp pairs
+    written once): the plain list (371 characters) was cut in the middle by the errors' one-line limit."""
+    rest = [m for m in KNOWN_MEASURES if m not in AE_MEASURES and m not in (
+        "sbp_change_peak", "dbp_change_peak", "hr_change_peak", "sbp_max_rise", "dbp_max_rise")]
+    k = rest.index("sedation_peak")
+    rest[k:k] = ["sbp/dbp/hr_change_peak"]
+    rest.insert(rest.index("discharge_2h_rate") + 1, "sbp/dbp_max_rise")
+    return ", ".join(rest) + f", and EVENT_rate for {', '.join(ADVERSE_EVENTS)}"
 #: What the dashboard's trial panel reports.
 DASHBOARD_TRIAL_MEASURES = SCORE_MEASURES + ("cadss_peak", "sbp_change_peak", "discharge_2h_rate")
 MEASURE_LABELS = {
