@@ -317,3 +317,19 @@ def test_scenario_unknown_measure_lists_every_known_measure_uncut():
     spelled |= {f"{x}_change_peak" for x in ("sbp", "dbp", "hr")} if "sbp/dbp/hr_change_peak" in listed else set()
     spelled |= {f"{x}_max_rise" for x in ("sbp", "dbp")} if "sbp/dbp_max_rise" in listed else set()
     assert spelled == set(KNOWN_MEASURES)
+
+
+def test_run_covariates_takes_one_text_as_the_command_line_does_and_names_a_path():
+    # run_covariates(sc, contrasts='sex=female') said "got 's'" (read letter by letter); a path gave
+    # "AttributeError: 'str' object has no attribute 'arms'"
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    res = run_covariates(sc, contrasts="sex=female, weight=50,70", endpoints="cmax", analytes="s-ketamine",
+                         typical=True)
+    assert list(res.table()["contrast"]) == ["female vs male", "weight 50 vs 80 kg", "weight 70 vs 80 kg"]
+    assert res.provenance["endpoints"] == ["cmax"] and res.provenance["analytes"] == ["s-ketamine"]
+    with pytest.raises(InputError, match=r"^scenario: expected a Scenario, got str \(read a file with "
+                                         r"ketasim\.load_scenario"):
+        run_covariates("examples/design_example.yaml")

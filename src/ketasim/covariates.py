@@ -383,6 +383,10 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     from .scale import arm_stream
     from .sensitivity import patient_endpoint_values
 
+    limits.check_scenario_arg(scenario)         # a path: "'str' object has no attribute 'arms'"
+    # one text as the command line takes it ('sex=female,age=70', 'cmax'): it was read letter by letter ("got 's'")
+    contrasts, endpoints, analytes = (x.split(",") if isinstance(x, str) else x
+                                      for x in (contrasts, endpoints, analytes))
     params = params or load_parameters()
     names_arm = [a.name for a in scenario.arms]
     if arm is not None and arm not in names_arm:
