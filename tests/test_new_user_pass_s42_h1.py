@@ -333,3 +333,11 @@ def test_run_covariates_takes_one_text_as_the_command_line_does_and_names_a_path
     with pytest.raises(InputError, match=r"^scenario: expected a Scenario, got str \(read a file with "
                                          r"ketasim\.load_scenario"):
         run_covariates("examples/design_example.yaml")
+
+
+def test_export_sbml_of_a_path_points_to_load_scenario(tmp_path):
+    from ketasim.export import export_sbml
+
+    with pytest.raises(InputError, match=r"^scenario: expected a Scenario, got str \(read a file with "):
+        export_sbml("examples/design_example.yaml", tmp_path / "m.xml")
+    assert not (tmp_path / "m.xml").exists()

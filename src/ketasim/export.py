@@ -476,6 +476,9 @@ def export_sbml(scenario, out_path, arm: str | None = None, params=None, horizon
     from .parameters import load_parameters
     from .population import typical_patient
 
+    from .limits import check_scenario_arg
+
+    check_scenario_arg(scenario)        # a path: "AttributeError: 'str' object has no attribute 'arms'"
     params = params or load_parameters()
     target = _export_arm(scenario, arm)
     pts = typical_patient(scenario.population, params)
