@@ -341,3 +341,15 @@ def test_export_sbml_of_a_path_points_to_load_scenario(tmp_path):
     with pytest.raises(InputError, match=r"^scenario: expected a Scenario, got str \(read a file with "):
         export_sbml("examples/design_example.yaml", tmp_path / "m.xml")
     assert not (tmp_path / "m.xml").exists()
+
+
+def test_covariates_table_names_its_seed_and_parameter_set():
+    # the printed table named neither (trial's first line does); the CSV and figure had them
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    res = run_covariates(sc, contrasts=["sex=female"], endpoints=["cmax"], n=5, seed=7)
+    p = res.provenance
+    assert res.format_table().splitlines()[-1] == (f"scenario quick, arm {p['arm']}, seed 7, parameter set "
+                                                   f"{p['parameter_set']}")

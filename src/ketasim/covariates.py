@@ -264,6 +264,10 @@ class CovariateResult:
             lines.append(f"{{ }}: 5th-95th percentile over {p['uncertainty']} draws of the calibrated parameters' "
                          "posterior, on the same patients (none shown where the draws do not move a value: the PK "
                          f"parameters are literature values).{out}{few}")
+        # what produced the numbers, as trial's first line says it (the table named no seed or parameter set)
+        exp = p.get("experiment") or {}
+        lines.append(f"scenario {p['scenario']}, arm {p['arm']}, seed {p['seed']}, parameter set {p['parameter_set']}"
+                     + (f", experiment {', '.join(f'{k}={_level_text(v)}' for k, v in exp.items())}" if exp else ""))
         return "\n".join(lines)
 
 
