@@ -353,3 +353,13 @@ def test_covariates_table_names_its_seed_and_parameter_set():
     p = res.provenance
     assert res.format_table().splitlines()[-1] == (f"scenario quick, arm {p['arm']}, seed 7, parameter set "
                                                    f"{p['parameter_set']}")
+
+
+def test_sensitivity_table_names_its_seed_and_parameter_set():
+    from ketasim.scenario import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario("examples/design_example.yaml")
+    res = run_sensitivity(sc, endpoint="cadss_peak", patterns="pd.nmda.hill", samples=2, n_patients=3, seed=4)
+    assert res.format_table().splitlines()[-1] == (f"  scenario {sc.name}, seed 4, 3 patient(s) per evaluation, "
+                                                   f"parameter set {res.meta['parameter_set']}")

@@ -429,6 +429,10 @@ class SensitivityResult:
             lines.append(f"  note: {note}")
         if self.meta.get("design_note"):
             lines.append(f"  note: {self.meta['design_note']}")
+        m = self.meta          # what produced the numbers (the JSON and HTML had it; the printed table did not)
+        if m.get("parameter_set"):
+            lines.append(f"  scenario {m.get('scenario')}, seed {m.get('seed')}, {m.get('n_patients')} patient(s) per "
+                         f"evaluation, parameter set {m['parameter_set']}")
         return "\n".join(lines)
 
 
