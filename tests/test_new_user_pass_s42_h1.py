@@ -363,3 +363,16 @@ def test_sensitivity_table_names_its_seed_and_parameter_set():
     res = run_sensitivity(sc, endpoint="cadss_peak", patterns="pd.nmda.hill", samples=2, n_patients=3, seed=4)
     assert res.format_table().splitlines()[-1] == (f"  scenario {sc.name}, seed 4, 3 patient(s) per evaluation, "
                                                    f"parameter set {res.meta['parameter_set']}")
+
+
+@pytest.mark.parametrize("option, value, hint", [("--age", "70", "--covariate age=70:45"),
+                                                 ("--weight", "55", "--covariate weight=55:80"),
+                                                 ("--comedication", "rifampicin", "--covariate comedication=")])
+def test_covariates_with_simulates_patient_options_points_to_covariate(capsys, option, value, hint):
+    # `covariates ... --age 70` said "did you mean --arm?"
+    from ketasim.cli import main
+
+    assert main(["covariates", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg", option, value]) == 2
+    err = capsys.readouterr().err
+    assert f"{option}: 'ketasim covariates' has no such option; compare levels with {hint}" in err
+    assert "did you mean" not in err

@@ -1446,6 +1446,14 @@ def _usage_message(e, argv) -> str:
         near = list(dict.fromkeys(getattr(e, "possibilities", None) or []))[:3]
         guess = (f"; did you mean {', '.join(near[:-1])} or {near[-1]}?" if len(near) > 1
                  else f"; did you mean {near[0]}?" if near else "")
+        name = opt.removeprefix("--").replace("-", "_")
+        if cmd == "ketasim covariates" and name in ("weight", "age", "sex", "comedication", "crp", "genotype",
+                                                     "care", "resistant"):
+            from .covariates import _example
+
+            # simulate's quick-form options: '--age 70' said "did you mean --arm?"
+            guess = (f"; compare levels with --covariate {name}={_example(name)}, and give the patients' own "
+                     "characteristics in a scenario file (population: or patient:)")
         return f"{opt}: '{cmd}' has no such option{guess} ({see})"
     if kind == "BadOptionUsage" and opt and "requires an argument" in text:
         return f"{opt}: the value is missing (write {opt} VALUE; {see})"
