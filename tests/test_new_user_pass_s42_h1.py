@@ -376,3 +376,13 @@ def test_covariates_with_simulates_patient_options_points_to_covariate(capsys, o
     err = capsys.readouterr().err
     assert f"{option}: 'ketasim covariates' has no such option; compare levels with {hint}" in err
     assert "did you mean" not in err
+
+
+@pytest.mark.parametrize("typed, write", [("2 mg/dL", "write 20"), ("3 mg/L", "write 3")])
+def test_record_crp_typed_with_its_unit_says_what_to_write(typed, write):
+    # WT '70kg' said 'write 70'; CRP '2 mg/dL' (a US lab's unit, 20 mg/L) said only 'expected a number'
+    from ketasim.record import RecordError, record_from_csv_text
+
+    with pytest.raises(RecordError, match=rf"column CRP: expected a number, got '{typed}'; CRP is a number of "
+                                          rf"mg/L, without a unit: {write}$"):
+        record_from_csv_text(f"ID,TIME,EVID,DV,DVID,WT,AGE,SEX,CRP\n1,0,0,30,madrs,70,40,F,{typed}\n", source="r")

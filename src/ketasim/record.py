@@ -235,7 +235,8 @@ class _Row:
 
 
 #: the unit a column's bare number is in (a value typed with its unit, '40 min', '75 kg', is refused with it)
-_COLUMN_UNITS = {"TIME": ("hour", "hours"), "DUR": ("hour", "hours"), "WT": ("kg", "kg"), "AGE": ("year", "years")}
+_COLUMN_UNITS = {"TIME": ("hour", "hours"), "DUR": ("hour", "hours"), "WT": ("kg", "kg"), "AGE": ("year", "years"),
+                 "CRP": ("mg/L", "mg/L")}   # '2 mg/dL' (US labs) is 20 mg/L: CRP said only 'expected a number'
 
 
 def _number_hint(col: str, v) -> str:
