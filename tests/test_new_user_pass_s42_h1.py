@@ -386,3 +386,19 @@ def test_record_crp_typed_with_its_unit_says_what_to_write(typed, write):
     with pytest.raises(RecordError, match=rf"column CRP: expected a number, got '{typed}'; CRP is a number of "
                                           rf"mg/L, without a unit: {write}$"):
         record_from_csv_text(f"ID,TIME,EVID,DV,DVID,WT,AGE,SEX,CRP\n1,0,0,30,madrs,70,40,F,{typed}\n", source="r")
+
+
+def test_covariate_levels_typed_with_their_unit_are_converted():
+    # 'weight=55kg' was refused ('is not a number (kg)') while the dashboard's boxes read a unit; a US lab's CRP in
+    # mg/dL is ten times the mg/L number
+    from ketasim.covariates import parse_contrast
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    p = load_parameters()
+    c = parse_contrast("weight=55kg:80 kg", sc.population, p)
+    assert (c.test, c.reference) == (55.0, 80.0)
+    assert parse_contrast("crp=2 mg/dL:1", sc.population, p).test == pytest.approx(20.0)
+    assert parse_contrast("weight=120 lb:80", sc.population, p).test == pytest.approx(120 * 0.45359237)
+    with pytest.raises(InputError, match=r"weight level 'abc' is not a number \(kg\)"):
+        parse_contrast("weight=abc", sc.population, p)

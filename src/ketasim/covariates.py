@@ -22,7 +22,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, argument
+from .errors import InputError, KetasimError, argument
 from .parameters import ParameterSet, load_parameters
 
 #: Covariates a contrast may change, with the unit of their levels.
@@ -83,7 +83,14 @@ def _number(text: str, field: str, covariate: str, lo: float, hi: float, unit: s
     try:
         v = float(text)
     except ValueError:
-        raise InputError(f"{field}: {covariate} level {text.strip()!r} is not a number ({unit})") from None
+        # a level typed with its unit ('55kg', '120 lb', '2 mg/dL', '70 y') is converted, as the dashboard's boxes
+        # read one; it was refused ('is not a number (kg)')
+        from .units import parse_quantity
+
+        try:
+            v = float(parse_quantity(text.strip(), {"y": "year"}.get(unit, unit), field))
+        except (KetasimError, ValueError, TypeError, ArithmeticError):
+            raise InputError(f"{field}: {covariate} level {text.strip()!r} is not a number ({unit})") from None
     if not (math.isfinite(v) and lo <= v <= hi):
         raise InputError(f"{field}: {covariate} level must lie in {lo:g}-{hi:g} {unit}, got {text.strip()}")
     return v
