@@ -402,3 +402,22 @@ def test_covariate_levels_typed_with_their_unit_are_converted():
     assert parse_contrast("weight=120 lb:80", sc.population, p).test == pytest.approx(120 * 0.45359237)
     with pytest.raises(InputError, match=r"weight level 'abc' is not a number \(kg\)"):
         parse_contrast("weight=abc", sc.population, p)
+
+
+def test_covariates_relief_runs_in_chunks_with_the_same_values(monkeypatch):
+    # one kernel call of every patient: `covariates --size 2000000` did not answer SIGTERM for over a minute
+    import ketasim.covariates as cov
+    import ketasim.sensitivity as sens
+    from ketasim.scenario import quick_scenario
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    kw = dict(contrasts=["sex=female"], endpoints=["cadss_peak", "response_rate@24h"], n=20)
+    whole = cov.run_covariates(sc, **kw).table()
+    calls = []
+    real = sens.patient_endpoint_values
+    monkeypatch.setattr(sens, "patient_endpoint_values", lambda *a, **k: calls.append(k["patients"].n) or real(*a, **k))
+    monkeypatch.setattr(cov, "PD_CHUNK", 7)
+    chunked = cov.run_covariates(sc, **kw).table()
+    assert calls == [7, 7, 6, 7, 7, 6]          # two levels of 20 patients
+    assert chunked[["value", "ci90_low", "ci90_high", "test_value", "reference_value"]].to_numpy().tolist() == \
+        whole[["value", "ci90_low", "ci90_high", "test_value", "reference_value"]].to_numpy().tolist()
