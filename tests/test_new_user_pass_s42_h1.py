@@ -421,3 +421,12 @@ def test_covariates_relief_runs_in_chunks_with_the_same_values(monkeypatch):
     assert calls == [7, 7, 6, 7, 7, 6]          # two levels of 20 patients
     assert chunked[["value", "ci90_low", "ci90_high", "test_value", "reference_value"]].to_numpy().tolist() == \
         whole[["value", "ci90_low", "ci90_high", "test_value", "reference_value"]].to_numpy().tolist()
+
+
+def test_parameters_option_given_a_directory_says_so(capsys, tmp_path):
+    from ketasim.cli import main
+
+    assert main(["params", "crp", "--parameters", str(tmp_path)]) == 2
+    assert f"--parameters: {tmp_path}: is a directory, not a file (a parameter set" in capsys.readouterr().err
+    assert main(["params", "crp", "--parameters", str(tmp_path / "none.json")]) == 2
+    assert "none.json: no such file" in capsys.readouterr().err

@@ -212,7 +212,8 @@ def _parameters_option(path, option: str = "--parameters"):
     if path is None:
         return load_parameters()
     if not Path(str(path)).is_file():
-        raise InputError(f"{option}: {path}: no such file (a parameter set written by `ketasim calibrate`)")
+        what = "is a directory, not a file" if Path(str(path)).is_dir() else "no such file"     # said 'no such file'
+        raise InputError(f"{option}: {path}: {what} (a parameter set written by `ketasim calibrate`)")
     try:
         from .calibration import check_parameter_domains
 
