@@ -430,3 +430,15 @@ def test_parameters_option_given_a_directory_says_so(capsys, tmp_path):
     assert f"--parameters: {tmp_path}: is a directory, not a file (a parameter set" in capsys.readouterr().err
     assert main(["params", "crp", "--parameters", str(tmp_path / "none.json")]) == 2
     assert "none.json: no such file" in capsys.readouterr().err
+
+
+def test_plan_alternative_folder_or_binary_file_is_one_line(capsys, tmp_path):
+    # a folder said "error: DIR: Is a directory" (no option); a PNG ended in a UnicodeDecodeError traceback
+    from ketasim.cli import main
+
+    png = tmp_path / "f.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    for alt, says in ((tmp_path, "is a directory, not a file; give the YAML list of dose lines"),
+                      (png, "not a text file")):
+        assert main(["plan", "examples/patient/patient_101.csv", "--alternative", str(alt)]) == 2
+        assert capsys.readouterr().err.strip() == f"error: --alternative: {alt}: {says}"

@@ -586,10 +586,21 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
         record_warnings.append(msg)
     alt = None
     if alternative is not None:
+        from .io import decode_text
+        from .limits import MAX_SCENARIO_BYTES      # (not `limits`: this function's argument)
+
         p = Path(alternative)
         if not p.exists():
             raise InputError(f"--alternative: {alternative}: no such file")
-        text = p.read_text(encoding="utf-8")
+        if not p.is_file():     # a folder said "Is a directory" without the option; a PNG ended in a traceback
+            what = "is a directory, not a file" if p.is_dir() else "not a regular file"
+            raise InputError(f"--alternative: {alternative}: {what}; give the YAML list of dose lines")
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_SCENARIO_BYTES + 1)
+        if len(raw) > MAX_SCENARIO_BYTES:
+            raise InputError(f"--alternative: {alternative}: larger than the {MAX_SCENARIO_BYTES:,} bytes a "
+                             "YAML file of dose lines may have")
+        text = decode_text(raw, f"--alternative: {alternative}")
         try:
             alt = yaml.safe_load(text)
         except yaml.YAMLError as e:
