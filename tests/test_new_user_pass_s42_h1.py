@@ -442,3 +442,23 @@ def test_plan_alternative_folder_or_binary_file_is_one_line(capsys, tmp_path):
                       (png, "not a text file")):
         assert main(["plan", "examples/patient/patient_101.csv", "--alternative", str(alt)]) == 2
         assert capsys.readouterr().err.strip() == f"error: --alternative: {alt}: {says}"
+
+
+def test_covariates_uncertainty_reports_progress(capsys):
+    # `covariates --uncertainty 20` computed ~40 s (minutes on a longer regimen) without a word
+    from ketasim.cli import main
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import quick_scenario
+
+    fracs = []
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    run_covariates(sc, contrasts=["sex=female", "weight=55:80"], endpoints=["cadss_peak"], n=5, uncertainty=2,
+                   progress=fracs.append)
+    assert len(fracs) == 4 * 3 and fracs == sorted(fracs) and fracs[-1] == 1.0      # 4 levels x (1 + 2 draws)
+    argv = ["covariates", "--drug", "esketamine", "--route", "intranasal", "--dose", "56mg", "--size", "5",
+            "--covariate", "sex=female", "--endpoint", "cadss_peak"]
+    assert main(argv + ["--uncertainty", "2"]) == 0
+    assert "covariates: 100.0% done" in capsys.readouterr().err
+    assert main(argv) == 0 and "done" not in capsys.readouterr().err        # quick runs stay quiet
+    with pytest.raises(InputError, match="^progress: expected a function"):
+        run_covariates(sc, contrasts=["sex=female"], n=5, progress=3)

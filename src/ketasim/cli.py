@@ -962,6 +962,7 @@ def covariates(
     side effects and relief, on the same virtual patients with one covariate changed."""
     from .app import _parameters_option
     from .covariates import DEFAULT_SIZE, run_covariates, write_forest
+    from .distributed import TextProgress
     from .report import covariates_report
     from .errors import InputError
     from .scenario import load_scenario
@@ -991,7 +992,9 @@ def covariates(
     params = _parameters_option(parameters)
     res = run_covariates(sc, contrasts=_comma_list(covariate) or None, endpoints=_comma_list(endpoint) or None,
                          analytes=_comma_list(analyte) or None, arm=arm, n=size, seed=seed, typical=typical,
-                         params=params, experiment=_experiment(experiment, sc.experiment), uncertainty=uncertainty)
+                         params=params, experiment=_experiment(experiment, sc.experiment), uncertainty=uncertainty,
+                         # the draws take minutes without a word otherwise (20 draws of the default panel: ~40 s)
+                         progress=TextProgress("covariates", enabled=bool(uncertainty)))
     typer.echo(res.format_table())
     _write_each((csv, res.to_csv), (plot, lambda path: write_forest(res, path)),
                 (report, lambda path: covariates_report(res, path)))

@@ -383,14 +383,16 @@ PD_CHUNK = 20_000
 
 def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, arm: str | None = None,
                    n: int | None = None, seed: int | None = None, typical: bool = False,
-                   params: ParameterSet | None = None, experiment=None, uncertainty: int = 0) -> CovariateResult:
+                   params: ParameterSet | None = None, experiment=None, uncertainty: int = 0,
+                   progress=None) -> CovariateResult:
     """Covariate effects in one arm of ``scenario`` (default the first): each contrast (text as
     :func:`parse_contrast` reads it; default :data:`DEFAULT_CONTRASTS`) on each endpoint (PK measures of
     :data:`PK_ENDPOINTS` per analyte, session peaks, score measures at a time; default :data:`DEFAULT_ENDPOINTS`),
     for ``n`` virtual patients of the scenario's population (default :data:`DEFAULT_SIZE`) or its typical patient
     (``typical``, or a scenario with ``patient:``). ``uncertainty``: the number of draws of the calibrated
     parameters' posterior under which every row is recomputed on the same patients (its 5th-95th percentiles are
-    ``param90_low`` / ``param90_high``; 0: none, NaN)."""
+    ``param90_low`` / ``param90_high``; 0: none, NaN). ``progress``: called with the fraction done after each
+    level's run (the command line's progress line under ``--uncertainty``)."""
     from . import limits
     from .nca import (ANALYTES, COLUMNS, PK_MAX_PATIENTS, PKSampling, arm_pk, geometric_mean_ratio,
                       geometric_summary, measured_analytes)
@@ -486,6 +488,10 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     sampling = dataclasses.replace(sampling, analytes=tuple(ans)) if ans else sampling
     exp = experiment or scenario.experiment
 
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress: expected a function of the completed fraction, got {type(progress).__name__}")
+    done, total = [0], len(levels) * (1 + uncertainty)      # level runs, for ``progress``
+
     def rows_at(pset):
         """Every row under the parameter set ``pset`` (the same patients)."""
         cache: dict = {}
@@ -504,6 +510,9 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
                     for label, v in part.items():
                         eff[label] = np.concatenate([eff[label], v]) if label in eff else v
                 cache[key] = (pk, eff)
+                done[0] += 1
+                if progress is not None:
+                    progress(min(1.0, done[0] / total))
             return cache[key]
 
         rows = []
