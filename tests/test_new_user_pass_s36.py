@@ -376,7 +376,9 @@ def test_sensitivity_refuses_a_size_it_cannot_run(monkeypatch):
 @pytest.mark.parametrize("window, text", [
     (None, "MADRS <= 10 at every weekly visit from day 7 to day 28 after the last observation"),
     ("1 h:1 h", "MADRS <= 10 at the visit 60 min after the last observation"),
-    ("12 h:3 d", "MADRS <= 10 at every weekly visit from 12 h to day 3 after the last observation"),
+    # s42 (H4): one visit, at 12 h (was 'at every weekly visit from 12 h to day 3')
+    ("12 h:3 d", "MADRS <= 10 at the visit 12 h after the last observation (the only weekly visit in the window from "
+                 "12 h to day 3)"),
     ("1 week:1 week", "MADRS <= 10 at the visit on day 7 after the last observation"),
 ])
 def test_plan_target_text_for_short_windows(window, text):

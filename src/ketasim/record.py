@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import InputError, KetasimError, argument
 from .patient import SEX_SPELLINGS
-from .population import GENOTYPES, SCALES, parse_comedication
+from .population import GENOTYPES, SCALES, canonical_comedication, check_comedications
 from .regimen import Dose, Drug, Route, group_sessions, parse_drug, parse_route
 from .units import _PER_AREA, to_hours_factor
 
@@ -85,8 +85,9 @@ class PatientRecord:
     scale: str                                   # the rating scale of the record
     crp_mg_l: float | None = None
     genotype: str | None = None
-    comedications: tuple[str, ...] = ()
+    comedications: tuple[str, ...] = ()          # in ketasim's words (population.canonical_comedication)
     source: str = "record"
+    comedications_as_written: tuple[str, ...] = ()   # the COMED entries as the record wrote them
 
     @property
     def condition(self) -> str:
@@ -354,6 +355,7 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
     if patient_id is not None:
         want = str(patient_id).strip()
         if want not in present:
+            # named the ID only: which option chose it, and which IDs there are (the plan page has the field too)
             ids = list(dict.fromkeys(present))
             listed = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
             raise RecordError(f"{source}: no rows with ID {want} ({argument('patient_id', '--id')}); its IDs: "
@@ -398,17 +400,19 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
         if genotype not in GENOTYPES:
             raise cov["GENOTYPE"][1].err("GENOTYPE", f"unknown BDNF genotype {cov['GENOTYPE'][0]!r}; use {', '.join(GENOTYPES)}")
     comeds: tuple[str, ...] = ()
+    written: tuple[str, ...] = ()
     if "COMED" in cov:
         # ';', '+' or ',' between entries (a quoted CSV cell 'clarithromycin, grapefruit juice', as --comedication
         # takes them, was one unknown comedication)
-        items = [c.strip().lower() for c in re.split(r"[;+,]", cov["COMED"][0]) if c.strip()]
-        for c in items:
-            if c != "none":
-                try:
-                    parse_comedication(c, "COMED")
-                except InputError as e:
-                    raise cov["COMED"][1].err("COMED", str(e).removeprefix("COMED: ")) from None
-        comeds = tuple(sorted(set(c for c in items if c != "none")))
+        written = tuple(c.strip() for c in re.split(r"[;+,]", cov["COMED"][0]) if c.strip() and c.strip().lower() != "none")
+        # kept in ketasim's words ('grapefruit juice', 'rifampin for 5 days' stayed as typed in the plan's JSON and
+        # text: 'grapefruit-juice', 'rifampicin for 5 d'), each inducer or inhibitor once, as a scenario's
+        try:
+            canon = [canonical_comedication(c.lower(), "COMED") for c in written]
+            comeds = tuple(sorted(set(canon)))
+            check_comedications(comeds, "COMED")
+        except InputError as e:
+            raise cov["COMED"][1].err("COMED", str(e).removeprefix("COMED: ")) from None
     # events
     doses, obs, fc = [], [], []
     last_t = -math.inf
@@ -517,7 +521,7 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
         scale = "madrs"
     _warn_sessions_hours_apart(doses)
     return PatientRecord(pid, weight, age, sex == "female", tuple(doses), tuple(obs), tuple(fc), scale, crp, genotype,
-                         comeds, source)
+                         comeds, source, written)
 
 
 #: Sessions closer than this (h) are taken for TIME written in days (no clinical regimen gives ketamine sessions
