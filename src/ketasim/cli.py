@@ -1345,14 +1345,12 @@ def params(
     if search is not None and search.strip().lower() == "@free":     # as sensitivity --parameters names them
         shown = list(p.free.values())
     elif search is not None and any(ch in search for ch in "*?[") or "," in (search or ""):
-        # sensitivity's patterns ('pk.*', 'pd.nmda.*,@free'), which the how-to sends here: 'no parameter name
-        # contains 'pk.*''
-        import fnmatch
+        # sensitivity's patterns ('pk.*', 'pd.nmda.*,@free'), which the how-to sends here, read as sensitivity reads
+        # them (one matcher: a name without a wildcard is that name): 'no parameter name contains 'pk.*''
+        from .sensitivity import parameter_matches
 
-        pats = [q.strip().lower() for q in search.split(",") if q.strip()]
-        shown = [prm for prm in every if any(
-            (q == "@free" and prm.name in p.free) or (fnmatch.fnmatchcase(prm.name.lower(), q) if any(
-                ch in q for ch in "*?[") else q in prm.name.lower()) for q in pats)]
+        pats = [q.strip() for q in search.split(",") if q.strip()]
+        shown = [prm for prm in every if parameter_matches(prm.name, pats, p.free)]
     else:
         shown = [prm for prm in every if not search or search.lower() in prm.name.lower()]
     if not shown:                       # a typo printed the header and nothing else, with exit status 0

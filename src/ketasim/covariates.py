@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -88,7 +89,9 @@ def _number(text: str, field: str, covariate: str, lo: float, hi: float, unit: s
         from .units import parse_quantity
 
         try:
-            v = float(parse_quantity(text.strip(), {"y": "year"}.get(unit, unit), field))
+            # 'y' and 'yr' are years here (pint reads 'y' as a yocto- prefix, not a unit: '70 y' was refused)
+            typed = re.sub(r"(?<=[0-9\s])(y|yr|yrs)$", "year", text.strip()) if unit == "y" else text.strip()
+            v = float(parse_quantity(typed, {"y": "year"}.get(unit, unit), field))
         except (KetasimError, ValueError, TypeError, ArithmeticError):
             raise InputError(f"{field}: {covariate} level {text.strip()!r} is not a number ({unit})") from None
     if not (math.isfinite(v) and lo <= v <= hi):
@@ -130,12 +133,11 @@ def parse_contrast(text, spec, params: ParameterSet, field: str | None = None, a
         if med in taken:
             who = f"arm {arm.name}" if med in {parse_comedication(c, field)[0] for c in own} else "the population"
             raise InputError(f"{field}: {who} already takes {med}; its effect cannot be added again")
-        # the known name, as the population's comedications write it: 'Rifampicin' and 'rifampin' were labelled as
-        # typed, and 'comedication=rifampicin,rifampin' ran the same contrast twice
-        head, stop, since = levels.partition(" stopped ")
-        _, sep, rest = head.partition(" for ")
-        return Contrast(name, med + (f" for {rest.strip()}" if sep else "") + (f" stopped {since.strip()}" if stop
-                                                                             else ""), None)
+        # in ketasim's words (the known name and its durations as outputs write them, as a record's COMED):
+        # 'Rifampicin' and 'rifampin', or 'for 5 days' and 'for 120 h', were labelled as typed and ran twice
+        from .population import canonical_comedication
+
+        return Contrast(name, canonical_comedication(levels, field), None)
     test, sep, ref = levels.partition(":")
     test, ref = test.strip(), ref.strip()
     if sep and not ref:

@@ -128,6 +128,14 @@ def _keep_deep_volume(fs: list[Factor], params: ParameterSet) -> list[Factor]:
                                                           "their highest, stays positive)"), *fs[k + 1:]]
 
 
+def parameter_matches(name: str, patterns, free_names) -> bool:
+    """Whether a parameter name is selected by ``patterns``: fnmatch patterns matched with case ('pd.nmda.*'; a name
+    without a wildcard is that name exactly) and ``@free`` = every calibrated parameter (``free_names``). One rule for
+    ``sensitivity --parameters`` and ``ketasim params`` with patterns."""
+    return any((q == "@free" and name in free_names) or (q != "@free" and fnmatch.fnmatchcase(name, q))
+               for q in patterns)
+
+
 def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
     """The parameters matching ``patterns`` (fnmatch; ``@free`` = every calibrated parameter) with ranges."""
     from .calibration import FITTED
@@ -135,12 +143,12 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
     out = []
     pats = list(patterns)
     for p in params.literature.values():
-        if any(fnmatch.fnmatchcase(p.name, q) for q in pats if q != "@free"):
+        if parameter_matches(p.name, [q for q in pats if q != "@free"], ()):
             r = _literature_range(p)
             if r is not None:
                 out.append(Factor(p.name, "literature", p.value, *r, p.unit, p.confidence))
     for name, (space, lo, hi, *_prior) in FITTED.items():
-        if name in params.free and ("@free" in pats or any(fnmatch.fnmatchcase(name, q) for q in pats)):
+        if name in params.free and parameter_matches(name, pats, params.free):
             p = params.free[name]
             out.append(Factor(name, "free", p.value, lo, hi, space, p.unit, "calibrated (bounds of FITTED)"))
     out = _keep_deep_volume(out, params)
