@@ -188,10 +188,10 @@ def welch_test(a: np.ndarray, b: np.ndarray, ma: np.ndarray, mb: np.ndarray):
     return xa - xb, _two_sided_t(t, df)
 
 
-def ancova_test(a: np.ndarray, b: np.ndarray, xa: np.ndarray, xb: np.ndarray, ma: np.ndarray, mb: np.ndarray):
-    """ANCOVA per row: outcome ``a``/``b`` on group and covariate ``xa``/``xb`` (a common slope); the adjusted
-    difference a - b and its two-sided t-test p on N - 3 degrees of freedom (as the group coefficient of an OLS fit
-    y ~ 1 + group + x)."""
+def _ancova_fit(a, b, xa, xb, ma, mb):
+    """Per row, the common-slope ANCOVA of outcome ``a``/``b`` on group and covariate ``xa``/``xb``: (adjusted
+    difference a - b, residual variance on N - 3 degrees of freedom, its variance factor 1/na + 1/nb + (x̄a - x̄b)² /
+    Sxx, degrees of freedom)."""
     ya, _, ka, dya = _mean_var(a, ma)
     yb, _, kb, dyb = _mean_var(b, mb)
     ca, _, _, dxa = _mean_var(xa, ma)
@@ -204,8 +204,17 @@ def ancova_test(a: np.ndarray, b: np.ndarray, xa: np.ndarray, xb: np.ndarray, ma
         diff = (ya - yb) - slope * (ca - cb)
         df = ka + kb - 3.0
         s2 = (syy - slope * sxy) / df
-        var = s2 * (1.0 / ka + 1.0 / kb + np.where(sxx > 0, (ca - cb) ** 2 / sxx, 0.0))
-        t = diff / np.sqrt(var)
+        factor = 1.0 / ka + 1.0 / kb + np.where(sxx > 0, (ca - cb) ** 2 / sxx, 0.0)
+    return diff, s2, factor, df
+
+
+def ancova_test(a: np.ndarray, b: np.ndarray, xa: np.ndarray, xb: np.ndarray, ma: np.ndarray, mb: np.ndarray):
+    """ANCOVA per row: outcome ``a``/``b`` on group and covariate ``xa``/``xb`` (a common slope); the adjusted
+    difference a - b and its two-sided t-test p on N - 3 degrees of freedom (as the group coefficient of an OLS fit
+    y ~ 1 + group + x)."""
+    diff, s2, factor, df = _ancova_fit(a, b, xa, xb, ma, mb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = diff / np.sqrt(s2 * factor)
     return diff, _two_sided_t(t, df)
 
 
@@ -435,18 +444,12 @@ def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: flo
             return float(TTestPower().power(-float(np.mean(d)) / sd, nobs=n_eff, **one_tail)) if sd > 0 else \
                 float("nan")
         if measure == "mean_change":
-            diff = float(np.mean(ya) - np.mean(yb))
-            if test == "ancova":     # the residual SD of the common-slope regression on the baseline rating
-                ones_a, ones_b = np.ones((1, ya.size), bool), np.ones((1, yb.size), bool)
-                dya, dyb = _mean_var(ya[None, :], ones_a)[3], _mean_var(yb[None, :], ones_b)[3]
-                dxa, dxb = _mean_var(xa[None, :], ones_a)[3], _mean_var(xb[None, :], ones_b)[3]
-                sxx = float((dxa ** 2).sum() + (dxb ** 2).sum())
-                sxy = float((dxa * dya).sum() + (dxb * dyb).sum())
-                syy = float((dya ** 2).sum() + (dyb ** 2).sum())
-                slope = sxy / sxx if sxx > 0 else 0.0
-                diff -= slope * float(np.mean(xa) - np.mean(xb))
-                sd = math.sqrt(max(syy - slope * sxy, 0.0) / (ya.size + yb.size - 3))
+            if test == "ancova":     # the adjusted difference and residual SD of the pools' own ANCOVA
+                d, s2, _, _ = _ancova_fit(ya[None, :], yb[None, :], xa[None, :], xb[None, :],
+                                          np.ones((1, ya.size), bool), np.ones((1, yb.size), bool))
+                diff, sd = float(d[0]), math.sqrt(max(float(s2[0]), 0.0))
             else:
+                diff = float(np.mean(ya) - np.mean(yb))
                 sd = math.sqrt((np.var(ya, ddof=1) + np.var(yb, ddof=1)) / 2.0)
             return (float(TTestIndPower().power(-diff / sd, nobs1=n_eff, ratio=ratio, **one_tail)) if sd > 0
                     else float("nan"))
