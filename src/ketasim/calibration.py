@@ -2268,27 +2268,36 @@ def _tau_record(info) -> dict | None:
 def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed: int = 20261121,
                    max_evaluations: int = 150, qual_size: int = 1000, qual_seed: int = 11, parameter_draws: int = 10,
                    groups=None, log=print, between_trial: bool = True, row_weights: str = "random-effects",
-                   targets=None) -> dict:
+                   targets=None, in_sample: bool = True, on_fold=None) -> dict:
     """Leave-one-trial-out cross-validation: for each calibration scenario (a trial and its pooled analyses), fit
     the free parameters to every other trial's rows — from the data-independent prior centres, with the same
     budget as the in-sample fit run here — and predict the left-out rows with intervals that include the fold's
     parameter uncertainty (Laplace). Also runs the in-sample fit with the same procedure, so the two compare like
     with like. ``targets``: the rows (default: :func:`build_targets`, the published ones; a synthetic data set,
     ``benchmarks/cv_synthetic.py``, passes its own and every fit, tau and prediction uses them).
+    ``groups``: the folds to run (names of :func:`scenario_groups`; default all). ``in_sample=False`` leaves the
+    in-sample fit out (``in_sample`` is then [] and ``in_sample_fit`` None), so that folds can run in separate
+    processes (``benchmarks/cv_refit_folds.py``; the in-sample fit is ``ketasim calibrate --start prior``).
+    ``on_fold(out_of_sample_rows, folds)`` is called after each fold with the lists so far (a partial file).
     Returns {"in_sample": rows, "out_of_sample": rows, "folds": [...], "settings": {...}}."""
     params = params or load_parameters()
     all_groups = scenario_groups()
     chosen = list(groups or all_groups)
+    unknown = [g for g in chosen if g not in all_groups]
+    if unknown:
+        raise ValueError(f"groups: unknown fold {', '.join(map(repr, unknown))} (known: {', '.join(all_groups)})")
     targets = build_targets()[0] if targets is None else list(targets)
     kw = dict(size=size, seed=seed, max_evaluations=max_evaluations, start="prior", log=lambda *_: None,
               row_weights=row_weights, targets=targets)
-    log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
-    full, rep_full = calibrate(params, laplace=parameter_draws > 0, **kw)
-    if rep_full["posterior"]:
-        full = dataclasses.replace(full, posterior=rep_full["posterior"])
-    tau_full = _fold_tau(full, between_trial, parameter_draws, size, seed, targets=targets)
-    in_rows, _ = qualify(full, size=qual_size, seed=qual_seed, parameter_draws=parameter_draws,
-                         between_trial=between_trial, trial_tau=tau_full and tau_full["tau"], targets=targets)
+    in_rows, rep_full, tau_full = [], None, None
+    if in_sample:
+        log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
+        full, rep_full = calibrate(params, laplace=parameter_draws > 0, **kw)
+        if rep_full["posterior"]:
+            full = dataclasses.replace(full, posterior=rep_full["posterior"])
+        tau_full = _fold_tau(full, between_trial, parameter_draws, size, seed, targets=targets)
+        in_rows, _ = qualify(full, size=qual_size, seed=qual_seed, parameter_draws=parameter_draws,
+                             between_trial=between_trial, trial_tau=tau_full and tau_full["tau"], targets=targets)
     out_rows, folds = [], []
     for g in chosen:
         tids = all_groups[g]
@@ -2310,9 +2319,11 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
         log(f"  fold {g}: {len(rows)} rows predicted out of sample "
             f"({time.perf_counter() - t0:.0f} s; fit J = {rep['objective']:.1f}" +
             (f"; tau " + ", ".join(f"{e} {v:.2f}" for e, v in tau_g["tau"].items()) if tau_g else "") + ")")
+        if on_fold is not None:
+            on_fold(out_rows, folds)
     return {"in_sample": in_rows, "out_of_sample": out_rows, "folds": folds,
-            "in_sample_fit": {"objective": rep_full["objective"], "fitted": rep_full["fitted"],
-                              "between_trial": _tau_record(tau_full)},
+            "in_sample_fit": None if rep_full is None else {
+                "objective": rep_full["objective"], "fitted": rep_full["fitted"], "between_trial": _tau_record(tau_full)},
             "settings": {"size": size, "seed": seed, "max_evaluations": max_evaluations, "qual_size": qual_size,
                          "row_weights": row_weights,
                          "qual_seed": qual_seed, "parameter_draws": parameter_draws, "start": "prior",

@@ -1,0 +1,164 @@
+"""Forty-third session, H4: the forty-second session's found-not-fixed items (NOTES, /work/coord/s42/H4_log.md,
+H3_review.md R13-1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+from _support import benchmark_module
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---- 1. R13-1: benchmarks/cv_refit_folds.py runs calibration.cross_validate's folds ----------------------------------
+@dataclasses.dataclass(frozen=True)
+class _Fit:
+    tag: str
+    posterior: object = None
+
+
+def _fake_cv(monkeypatch, calls):
+    """calibrate, _fold_tau and qualify replaced by cheap fakes that record how they are called (the fold loop's
+    settings) and return values that depend on their input (so a wrong fit or tau would show in the rows)."""
+    from ketasim import calibration as cal
+
+    targets = ["target-a", "target-b"]
+
+    def name(x):
+        return x.tag if isinstance(x, _Fit) else ("params" if hasattr(x, "free") else x)
+
+    def calibrate(params, exclude_trials=(), **kw):
+        calls.append(("calibrate", name(params), tuple(exclude_trials),
+                      tuple(sorted(((k, tuple(v) if isinstance(v, list) else v) for k, v in kw.items() if k != "log"),
+                                   key=str))))
+        tag = "fit-" + "+".join(exclude_trials)
+        return _Fit(tag), {"posterior": {"of": tag}, "objective": 100.0 + len(exclude_trials), "rows_used": [1, 2],
+                           "fitted": {"x": 1.0}}
+
+    def fold_tau(fit, between_trial, draws, size, seed, exclude_trials=(), targets=None):
+        calls.append(("tau", fit.tag, fit.posterior and fit.posterior["of"], between_trial, draws, size, seed,
+                      tuple(exclude_trials), tuple(targets)))
+        return {"tau": {"drug": 0.1 * len(exclude_trials)}, "implied_placebo_response_logit_sd": 0.2, "trials": []}
+
+    def qualify(fit, **kw):
+        calls.append(("qualify", fit.tag, tuple(sorted(((k, tuple(v) if isinstance(v, list) else
+                                                       tuple(v.items()) if isinstance(v, dict) else v)
+                                                      for k, v in kw.items()), key=str))))
+        e = 1.0 + 0.5 * len(kw.get("trials") or ())
+        return [{"trial": t, "unit": "points", "kind": "mean", "error": e, "predicted": 10.0, "observed": 10.0 - e,
+                 "inside": True, "sampling_sd": 1.0, "lo": 8.0, "hi": 12.0} for t in kw.get("trials") or ["all"]], []
+
+    monkeypatch.setattr(cal, "calibrate", calibrate)
+    monkeypatch.setattr(cal, "_fold_tau", fold_tau)
+    monkeypatch.setattr(cal, "qualify", qualify)
+    monkeypatch.setattr(cal, "build_targets", lambda *a, **k: (list(targets), None))
+    return cal
+
+
+def _old_loop(groups, out_path):
+    """benchmarks/cv_refit_folds.py as the forty-second session wrote it (its fold loop, verbatim but for the print)."""
+    from ketasim import calibration as cal
+    from ketasim.parameters import load_parameters
+
+    params = load_parameters()
+    all_groups = cal.scenario_groups()
+    targets = cal.build_targets()[0]
+    size, seed, max_ev, qual_size, qual_seed, draws = 200, 20261121, 150, 600, 11, 10
+    kw = dict(size=size, seed=seed, max_evaluations=max_ev, start="prior", log=lambda *_: None,
+              row_weights="random-effects", targets=targets)
+    out_rows, folds = [], []
+    for g in groups:
+        tids = all_groups[g]
+        t0 = time.perf_counter()
+        fit, rep = cal.calibrate(params, exclude_trials=tids, laplace=True, **kw)
+        if rep["posterior"]:
+            fit = dataclasses.replace(fit, posterior=rep["posterior"])
+        tau_g = cal._fold_tau(fit, True, draws, size, seed, exclude_trials=tids, targets=targets)
+        rows, _ = cal.qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=draws,
+                              between_trial=True, trial_tau=tau_g and tau_g["tau"], targets=targets)
+        for r in rows:
+            r["fold"] = g
+        out_rows += rows
+        folds.append({"left_out": g, "trials": tids, "objective": rep["objective"],
+                      "seconds": time.perf_counter() - t0,
+                      "summary": cal.qualification_summary(rows) if rows else None})
+    return {"out_of_sample": out_rows, "folds": folds}
+
+
+def test_cv_refit_folds_script_runs_cross_validate_folds_as_its_old_loop_did(monkeypatch, tmp_path, capsys):
+    from ketasim import calibration as cal
+
+    groups = list(cal.scenario_groups())[:2]
+    old_calls, new_calls = [], []
+    _fake_cv(monkeypatch, old_calls)
+    old = _old_loop(groups, tmp_path / "old.json")
+    _fake_cv(monkeypatch, new_calls)
+    script = benchmark_module("cv_refit_folds")
+    out = tmp_path / "new.json"
+    script.main([",".join(groups), str(out)])
+    assert "done" in capsys.readouterr().out
+    # the same fits, taus and predictions with the same settings, and no in-sample fit
+    assert new_calls == old_calls and len(old_calls) == 3 * len(groups)
+    assert not (tmp_path / "new.json.partial").exists()
+    new = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert new["out_of_sample"] == json.loads(json.dumps(old["out_of_sample"]))
+    assert [r["fold"] for r in new["out_of_sample"]] == [g for g in groups for _ in cal.scenario_groups()[g]]
+    for f_new, f_old in zip(new["folds"], old["folds"], strict=True):
+        for key in ("left_out", "trials", "objective"):
+            assert f_new[key] == f_old[key], key
+        assert f_new["seconds"] >= 0
+        # the summary: the same figures, NaN (no row of that unit) written as null
+        for key, v in f_old["summary"].items():
+            if isinstance(v, float) and math.isnan(v):
+                assert f_new["summary"][key] is None, key
+            else:
+                assert f_new["summary"][key] == pytest.approx(v), key
+    assert f_new["summary"]["mae_mmhg"] is None          # no mmHg row in the fakes: a NaN before, null now
+
+
+def test_cv_refit_folds_writes_the_partial_file_after_each_fold(monkeypatch, tmp_path):
+    from ketasim import calibration as cal
+
+    _fake_cv(monkeypatch, [])
+    groups = list(cal.scenario_groups())[:3]
+    seen = []
+    real_qualify = cal.qualify
+
+    def qualify(fit, **kw):       # before each fold's prediction: the partial file holds the folds before it
+        p = tmp_path / "o.json.partial"
+        seen.append(len(json.loads(p.read_text())["folds"]) if p.exists() else 0)
+        return real_qualify(fit, **kw)
+
+    monkeypatch.setattr(cal, "qualify", qualify)
+    benchmark_module("cv_refit_folds").main([",".join(groups), str(tmp_path / "o.json")])
+    assert seen == [0, 1, 2]
+
+
+def test_cross_validate_in_sample_false_and_unknown_fold(monkeypatch):
+    from ketasim import calibration as cal
+
+    calls = []
+    _fake_cv(monkeypatch, calls)
+    g = next(iter(cal.scenario_groups()))
+    res = cal.cross_validate(groups=[g], in_sample=False, log=lambda *a: None)
+    assert res["in_sample"] == [] and res["in_sample_fit"] is None
+    assert all(c[2] for c in calls if c[0] == "calibrate")            # every fit leaves a trial out
+    calls.clear()
+    res = cal.cross_validate(groups=[g], log=lambda *a: None)           # default: the in-sample fit as before
+    assert [c[2] for c in calls if c[0] == "calibrate"][0] == ()
+    assert res["in_sample"] and res["in_sample_fit"]["objective"] == 100.0
+    with pytest.raises(ValueError, match=r"^groups: unknown fold 'nosuch' \(known: "):
+        cal.cross_validate(groups=[g, "nosuch"], in_sample=False, log=lambda *a: None)
+
+
+def test_cv_refit_folds_unknown_fold_is_one_line(monkeypatch):
+    from ketasim import calibration as cal
+
+    monkeypatch.setattr(cal, "calibrate", lambda *a, **k: pytest.fail("ran a fit"))
+    with pytest.raises(SystemExit, match=r"^error: unknown fold in 'nosuch' \(known: "):
+        benchmark_module("cv_refit_folds").main(["nosuch", "out.json"])
