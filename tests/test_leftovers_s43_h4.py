@@ -162,3 +162,90 @@ def test_cv_refit_folds_unknown_fold_is_one_line(monkeypatch):
     monkeypatch.setattr(cal, "calibrate", lambda *a, **k: pytest.fail("ran a fit"))
     with pytest.raises(SystemExit, match=r"^error: unknown fold in 'nosuch' \(known: "):
         benchmark_module("cv_refit_folds").main(["nosuch", "out.json"])
+
+
+# ---- 2. the cumulative anesthetic check in covariates, sensitivity and the streamed run ------------------------------
+#: two 0.9 mg/kg IV pushes 10 min apart: neither alone is in the anesthetic range, together they are
+_PUSHES = {"name": "two-pushes", "seed": 1, "population": {"size": 4},
+           "arms": {"pushes": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg", "at": "0 h"},
+                               {"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg",
+                                "at": "10 min"}],
+                    "infusion": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                  "duration": "40 min"}]}}
+_ADDS_UP = "arms.pushes: together its doses are in the anesthetic range"
+
+
+def _dose_warnings(fn):
+    import warnings
+
+    from ketasim.errors import DoseWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [w for w in caught if issubclass(w.category, DoseWarning)]
+
+
+def _covariates(**kw):
+    from ketasim import scenario_from_dict
+    from ketasim.covariates import run_covariates
+
+    return run_covariates(scenario_from_dict(_PUSHES), contrasts=["weight=55:80"], endpoints=["cmax"], typical=True,
+                          **kw)
+
+
+def _sensitivity(**kw):
+    from ketasim import scenario_from_dict
+    from ketasim.sensitivity import run_sensitivity
+
+    return run_sensitivity(scenario_from_dict(_PUSHES), endpoint="cadss_peak", patterns=("pk.ketamine.q2",),
+                           n_patients=1, samples=2, local=False, **kw)
+
+
+def _streamed(tmp_path, **kw):
+    from ketasim import scenario_from_dict
+    from ketasim.scale import simulate_streamed
+
+    return simulate_streamed(scenario_from_dict(_PUSHES), n=2, csv=tmp_path / "t.csv", **kw)
+
+
+@pytest.mark.parametrize("run", ["covariates", "sensitivity", "streamed"])
+def test_covariates_sensitivity_and_streamed_runs_warn_once_from_python(run, tmp_path):
+    from ketasim.errors import InputError
+
+    call = {"covariates": _covariates, "sensitivity": _sensitivity,
+            "streamed": lambda **kw: _streamed(tmp_path, **kw)}[run]
+    _, caught = _dose_warnings(lambda: call())
+    assert [str(w.message)[:len(_ADDS_UP)] for w in caught] == [_ADDS_UP]
+    assert caught[0].filename == __file__                   # points at the caller's line (here: the lambdas above)
+    _, none = _dose_warnings(lambda: call(anesthetic_check=False))
+    assert none == []
+    with pytest.raises(InputError, match="^anesthetic_check: expected True or False, got str 'no'"):
+        call(anesthetic_check="no")
+
+
+@pytest.mark.parametrize("run", ["covariates", "sensitivity"])
+def test_one_arm_analyses_warn_only_of_their_arm(run):
+    call = {"covariates": _covariates, "sensitivity": _sensitivity}[run]
+    _, caught = _dose_warnings(lambda: call(arm="infusion"))
+    assert caught == []
+
+
+@pytest.mark.parametrize("command", [("covariates", "--typical", "--covariate", "weight=55:80", "--endpoint", "cmax"),
+                                     ("sensitivity", "--endpoint", "cadss_peak", "--parameters", "pk.ketamine.q2",
+                                      "--size", "1", "--samples", "2"),
+                                     ("simulate", "--size", "2", "--chunk", "1")])
+def test_the_commands_warn_once(capsys, tmp_path, command):
+    import warnings
+
+    import yaml
+    from _support import run_cli
+
+    path = tmp_path / "pushes.yaml"
+    path.write_text(yaml.safe_dump(_PUSHES, sort_keys=False), encoding="utf-8")      # the first arm: pushes
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, _, err = run_cli(capsys, command[0], path, *command[1:])
+    assert code == 0, err
+    assert err.count("anesthetic range") == 1, err
+    assert f"warning: {_ADDS_UP}" in err

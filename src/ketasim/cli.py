@@ -723,6 +723,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
         # check_disk=False: simulate() checked the files' size against the disk (check_feasible), naming --csv
         s = simulate_streamed(sc, params, n=size, seed=seed, experiment=exp, chunk=chunk, csv=csv, parquet=parquet,
                               output_times_h=times, executor=ex, check_disk=False, patients_csv=patients_csv,
+                              anesthetic_check=False,      # warned below, naming a record's file
                               progress=TextProgress("simulate" + (" (dask)" if dask else ""),
                                                     sys.stderr.isatty() or bool(dask)))
     finally:

@@ -386,7 +386,7 @@ PD_CHUNK = 20_000
 def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, arm: str | None = None,
                    n: int | None = None, seed: int | None = None, typical: bool = False,
                    params: ParameterSet | None = None, experiment=None, uncertainty: int = 0,
-                   progress=None) -> CovariateResult:
+                   progress=None, anesthetic_check: bool = True) -> CovariateResult:
     """Covariate effects in one arm of ``scenario`` (default the first): each contrast (text as
     :func:`parse_contrast` reads it; default :data:`DEFAULT_CONTRASTS`) on each endpoint (PK measures of
     :data:`PK_ENDPOINTS` per analyte, session peaks, score measures at a time; default :data:`DEFAULT_ENDPOINTS`),
@@ -394,7 +394,10 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     (``typical``, or a scenario with ``patient:``). ``uncertainty``: the number of draws of the calibrated
     parameters' posterior under which every row is recomputed on the same patients (its 5th-95th percentiles are
     ``param90_low`` / ``param90_high``; 0: none, NaN). ``progress``: called with the fraction done after each
-    level's run (the command line's progress line under ``--uncertainty``)."""
+    level's run (the command line's progress line under ``--uncertainty``). ``anesthetic_check``: the arm's doses
+    adding up to the anesthetic range (none alone in it) warn once (``DoseWarning``; ``engine.cumulative_anesthetic_arms``
+    on the arm's typical patient at the scenario's own levels), as ``simulate`` and ``run_trial`` warn; False leaves it
+    out (a caller that checks itself)."""
     from . import limits
     from .nca import (ANALYTES, COLUMNS, PK_MAX_PATIENTS, PKSampling, arm_pk, geometric_mean_ratio,
                       geometric_summary, measured_analytes)
@@ -423,6 +426,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     # --typical, nor what to write for many patients)
     limits.check_stated_patient(scenario, n, argument("n", "--size"))
     typical = limits.check_bool(typical, "typical")
+    anesthetic_check = limits.check_bool(anesthetic_check, "anesthetic_check")
     limits.check_typical_size(typical, n, argument("n", "--size"), flag=argument("typical=True", "--typical"))
     typical = typical or stated
     n = 1 if typical else limits.check_size(DEFAULT_SIZE if n is None else n, argument("n", "--size"))
@@ -552,6 +556,10 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
         return rows
 
     rows = rows_at(params)
+    if anesthetic_check:        # once, after the central run (as simulate and run_trial warn after theirs)
+        from .engine import warn_cumulative_anesthetic
+
+        warn_cumulative_anesthetic(scenario, params, experiment=exp, arms=[the_arm.name])
     for r in rows:
         r["param90_low"] = r["param90_high"] = float("nan")
     if uncertainty:

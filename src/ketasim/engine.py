@@ -816,13 +816,17 @@ def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None) -> lis
     return out
 
 
-def warn_cumulative_anesthetic(scenario, params=None, *, experiment=None, stacklevel: int = 3) -> None:
-    """Warn (``DoseWarning``) of each arm of :func:`cumulative_anesthetic_arms`, from Python's ``simulate`` and
-    ``run_trial`` (the command line warns itself: ``app.warn_cumulative_anesthetic`` names a record's file).
+def warn_cumulative_anesthetic(scenario, params=None, *, experiment=None, stacklevel: int = 3,
+                               arms=None) -> None:
+    """Warn (``DoseWarning``) of each arm of :func:`cumulative_anesthetic_arms`, from Python's ``simulate``,
+    ``run_trial``, ``run_power``, ``run_sensitivity``, ``run_covariates`` and ``simulate_streamed`` (the
+    command line's simulate and trial warn themselves: ``app.warn_cumulative_anesthetic`` names a record's file).
+    ``arms``: the names of the arms to warn of (None: every arm; sensitivity and covariates analyse one).
     ``stacklevel`` 3: the warning points at the line that called the entry point calling this."""
     import warnings
 
     from .errors import DoseWarning
 
-    for _, msg in cumulative_anesthetic_arms(scenario, params, experiment=experiment):
-        warnings.warn(msg, DoseWarning, stacklevel=stacklevel)
+    for name, msg in cumulative_anesthetic_arms(scenario, params, experiment=experiment):
+        if arms is None or name in arms:
+            warnings.warn(msg, DoseWarning, stacklevel=stacklevel)

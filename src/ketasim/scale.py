@@ -350,7 +350,8 @@ class StreamSummary:
 def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None, output_times_h=None,
                       experiment=None, chunk: int | None = None, csv=None, parquet=None, executor=None,
                       progress: Callable[[float], None] | None = None, keep: int = 2000,
-                      on_failure: str = "raise", check_disk: bool = True, patients_csv=None) -> StreamSummary:
+                      on_failure: str = "raise", check_disk: bool = True, patients_csv=None,
+                      anesthetic_check: bool = True) -> StreamSummary:
     """Simulate every arm in chunks and stream trajectories to ``csv`` and/or ``parquet`` (bounded memory).
 
     The files equal ``simulate(...).to_csv/to_parquet`` of the same scenario, seed and size (same patients,
@@ -363,12 +364,16 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
 
     ``patients_csv``: also write the per-patient covariate table (``SimulationResult.patients`` of the same run)
     chunk by chunk, provenance and units beside it; like the trajectory files it appears only when complete.
+
+    ``anesthetic_check``: an arm whose doses add up to the anesthetic range (none alone in it) warns once after the
+    run (``DoseWarning``), as ``simulate`` warns; False leaves it out (``ketasim simulate`` warns itself, naming a
+    record's file).
     """
     from .engine import ArmRun
     from .parameters import load_parameters
     from .population import Patients
     from .result import SimulationResult
-    from .limits import MAX_PATIENTS, check_int, check_scenario_arg, check_seed, check_size
+    from .limits import MAX_PATIENTS, check_bool, check_int, check_scenario_arg, check_seed, check_size
 
     # the arguments as simulate() checks them (n=-5 ran "-15 patients", n="10" was a TypeError, chunk=0 the default)
     check_scenario_arg(scenario)
@@ -384,6 +389,7 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
         raise InputError(f"on_failure: use 'raise' or 'flag', got {on_failure!r}")
     if not isinstance(check_disk, bool):
         raise InputError(f"check_disk: expected True or False, got {type(check_disk).__name__}")
+    anesthetic_check = check_bool(anesthetic_check, "anesthetic_check")
     if getattr(scenario, "patient", None) is not None:
         # the chunks sample their patients: one stated patient would run with random effects, not the typical
         # ones simulate() gives it
@@ -451,6 +457,10 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
                            np.concatenate([r.failed for r in parts])))
     sample = SimulationResult(scenario=scenario, params=params, seed=seed, runs=tuple(runs), typical=False,
                               experiment=head.experiment)
+    if anesthetic_check:            # after the run, as simulate() warns
+        from .engine import warn_cumulative_anesthetic
+
+        warn_cumulative_anesthetic(scenario, params, experiment=head.experiment)
     return StreamSummary(rows, n * len(scenario.arms), failed, sample,
                          {scenario.arms[k].name: {c: np.concatenate(v) for c, v in peaks[k].items()}
                           for k in sorted(peaks)},

@@ -468,11 +468,14 @@ def _fi(x):
 def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: ParameterSet | None = None,
                     patterns=DEFAULT_PATTERNS, arm: str | None = None, n_patients: int | None = None,
                     samples: int = 10, seed: int | None = None, experiment=None, executor=None, progress=None,
-                    local: bool = True) -> SensitivityResult:
+                    local: bool = True, anesthetic_check: bool = True) -> SensitivityResult:
     """Morris (``samples`` trajectories, 4 levels) or Sobol (``samples`` base samples, power of 2) analysis of
     ``endpoint`` in one arm (default the first), plus local elasticities (2 evaluations per parameter).
     ``n_patients``: virtual patients per evaluation (default 200); a scenario with ``patient:`` is that one patient
-    with typical random effects (as ``simulate`` runs it), so ``n_patients`` other than 1 is an InputError."""
+    with typical random effects (as ``simulate`` runs it), so ``n_patients`` other than 1 is an InputError.
+    ``anesthetic_check``: the arm's doses adding up to the anesthetic range (none alone in it) warn once
+    (``DoseWarning``; ``engine.cumulative_anesthetic_arms`` at ``params``, not at each sampled set), as ``simulate``
+    and ``run_trial`` warn; False leaves it out."""
     from SALib.analyze import morris as morris_analyze
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import morris as morris_sample
@@ -489,6 +492,7 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
         patterns = tuple(p.strip() for p in patterns.split(",") if p.strip())
     if method not in ("morris", "sobol"):
         raise InputError(f"{argument('method', '--method')}: use morris or sobol, got {method!r}")
+    anesthetic_check = limits.check_bool(anesthetic_check, "anesthetic_check")
     params = params or load_parameters()
     ep = parse_endpoint(endpoint)
     names_arm = [a.name for a in scenario.arms]
@@ -550,6 +554,10 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
                 v[i] = f.value * s
                 tasks.append(task(v))
     y = np.array(list(map_ordered(evaluate, tasks, executor, progress)))
+    if anesthetic_check:        # once, after the evaluations (as simulate and run_trial warn after their run)
+        from .engine import warn_cumulative_anesthetic
+
+        warn_cumulative_anesthetic(scenario, params, experiment=experiment, arms=[names_arm[k]])
     y0, ys = y[0], y[1:1 + len(X)]
     if method == "morris":
         res = morris_analyze.analyze(problem, X, ys, conf_level=0.95, num_resamples=200, seed=rng_seed)

@@ -1057,8 +1057,9 @@ def covariates_form(form: dict) -> dict:
     check_cancelled()
     with ENGINE_LOCK:
         check_cancelled()
+        # anesthetic_check=False: the page's regimen warns on the simulate card, at the arm's dose field
         res = run_covariates(sc, contrasts=contrasts, endpoints=DASHBOARD_COVARIATE_ENDPOINTS, typical=True,
-                             params=params)
+                             params=params, anesthetic_check=False)
     rows = json_safe(res.table().to_dict("records"))
     analyte = res.provenance["analytes"][0] if res.provenance["analytes"] else None
     return {"ok": True, "arm": arm.name, "analyte": analyte, "rows": rows,
