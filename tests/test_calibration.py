@@ -225,7 +225,7 @@ def test_cross_validation_predicts_a_left_out_trial_from_a_fit_that_did_not_see_
     fold = cv["folds"][0]["summary"]
     pts = [r["error"] for r in cv["out_of_sample"] if r["unit"] == "points"]
     assert fold["bias_points"] == pytest.approx(np.mean(pts))
-    rows, skipped = cal.qualify(trials=["berman2000"], size=30, seed=3, between_trial=False)
+    rows, skipped = cal.qualify(trials=["berman2000"], size=30, seed=3)
     cv["summary_in_sample"] = cal.qualification_summary(cv["in_sample"])       # as app.qualify adds them
     cv["summary_out_of_sample"] = cal.qualification_summary(cv["out_of_sample"])
     html = cal.qualification_html(rows, skipped, cal.qualification_summary(rows), load_parameters(),

@@ -249,3 +249,58 @@ def test_the_commands_warn_once(capsys, tmp_path, command):
     assert code == 0, err
     assert err.count("anesthetic range") == 1, err
     assert f"warning: {_ADDS_UP}" in err
+
+
+# ---- 3. calibration.qualify(between_trial=False) without draws, or beside trial_tau ------------------------------------
+@pytest.mark.parametrize("kw,says", [
+    (dict(between_trial=False), r"^between_trial=False: only with parameter_draws=N \(without draws the intervals "
+                                r"carry no between-trial heterogeneity anyway\)$"),
+    (dict(between_trial=False, trial_tau={"drug": 0.1}), r"^trial_tau: not with between_trial=False \(the trial "
+                                                        r"effects' SDs would go unused\); leave out one of the two$"),
+    (dict(between_trial=False, parameter_draws=5, trial_tau={"drug": 0.1}), r"^trial_tau: not with between_trial"),
+])
+def test_qualify_refuses_between_trial_false_where_it_would_be_ignored(monkeypatch, kw, says):
+    """qualify(between_trial=False) without draws ran as qualify() (run_trial refuses the same), and trial_tau beside
+    between_trial=False was dropped without a word; refused before anything runs."""
+    from ketasim import calibration
+    from ketasim.errors import InputError
+
+    monkeypatch.setattr(calibration, "simulate_calibration_arms", lambda *a, **k: pytest.fail("ran before checking"))
+    with pytest.raises(InputError, match=says):
+        calibration.qualify(**kw)
+
+
+def test_qualify_between_trial_false_with_draws_is_accepted_and_callers_pass_it_only_there(monkeypatch):
+    from ketasim import calibration
+
+    class Ran(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Ran
+
+    monkeypatch.setattr(calibration, "simulate_calibration_arms", stop)
+    with pytest.raises(Ran):            # past the checks
+        calibration.qualify(between_trial=False, parameter_draws=5)
+    assert calibration._with_draws(False, 0) is True and calibration._with_draws(False, 10) is False
+    assert calibration._with_draws(True, 0) is True
+
+
+def test_qualify_command_no_between_trial_with_cross_validate_runs_the_in_sample_rows(monkeypatch, capsys):
+    """`qualify --cross-validate --no-between-trial` (no --uncertainty) passes the in-sample rows no
+    between_trial=False (their intervals have no draws) and the CV its False."""
+    from _support import run_cli
+
+    from ketasim import calibration
+
+    seen = {}
+
+    def qualify(params=None, **kw):
+        seen["qualify"] = kw
+        raise SystemExit(0)
+
+    monkeypatch.setattr(calibration, "qualify", qualify)
+    monkeypatch.setattr(calibration, "cross_validate_newton", lambda *a, **k: pytest.fail("not reached"))
+    with pytest.raises(SystemExit):
+        run_cli(capsys, "qualify", "--cross-validate", "--no-between-trial", "--size", "50")
+    assert seen["qualify"]["between_trial"] is True and seen["qualify"]["parameter_draws"] == 0

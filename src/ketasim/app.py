@@ -236,8 +236,9 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
 
     params = _parameters_option(parameters)
     tau = between_trial_tau(params, size=min(size, 300), seed=seed) if between_trial and parameter_draws > 0 else None
+    # --no-between-trial without --uncertainty acts on the cross-validation only (its folds draw parameters)
     rows, skipped = qualify(params, size=size, seed=seed, parameter_draws=parameter_draws,
-                            between_trial=between_trial, trial_tau=tau and tau["tau"])
+                            between_trial=between_trial or not parameter_draws, trial_tau=tau and tau["tau"])
     s = qualification_summary(rows)
     print(f"parameter set {params.version} ({params.calibration_run})")
     print(qualification_run(size, seed, parameter_draws))

@@ -2030,7 +2030,9 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
     trial-effect draws at ``params``. The draws' spread is added on the row's scale: variance for means, changes,
     SDs and mmHg; for rates the same variance sets a beta distribution of the true rate, and the interval is the
     quantiles of the beta-binomial count for the row's n (bounded to [0, 100]: :func:`rate_interval`). Rows also carry the interval without the between-trial part
-    (``lo_no_between_trial`` ...) from the same draws, so one run compares both. ``targets``: the rows (default:
+    (``lo_no_between_trial`` ...) from the same draws, so one run compares both. ``between_trial=False`` needs
+    parameter draws (without them there is no heterogeneity to leave out) and no ``trial_tau`` (one-line
+    InputErrors, as ``run_trial``'s). ``targets``: the rows (default:
     :func:`build_targets`; rows given are reported with no skipped row)."""
     from . import limits
     from .errors import InputError, argument
@@ -2046,9 +2048,17 @@ def qualify(params: ParameterSet | None = None, *, size: int = 2000, seed: int =
             and parameter_draws == 0):      # 0: no draws; else 2 to 1000, as the command line's --uncertainty
         parameter_draws = limits.check_uncertainty_draws(parameter_draws, argument("parameter_draws", "--uncertainty"))
     draw_seed = limits.check_seed(draw_seed, "draw_seed")
-    # between_trial="no" was taken as true (bool("no")); as run_trial's. False without draws or trial_tau stays
-    # accepted here: `qualify --cross-validate --no-between-trial` passes it to the in-sample rows
+    # between_trial="no" was taken as true (bool("no")); as run_trial's. False acts only on draws (parameter draws
+    # or trial_tau's trial effects): without them it was accepted and ignored, as run_trial(between_trial=False)
+    # without uncertainty is refused; and trial_tau beside it went unused without a word
     between_trial = limits.check_bool(between_trial, argument("between_trial", "--between-trial"))
+    if not between_trial and trial_tau is not None:
+        raise InputError(f"trial_tau: not with {argument('between_trial=False', '--no-between-trial')} (the trial "
+                         "effects' SDs would go unused); leave out one of the two")
+    if not between_trial and parameter_draws == 0:
+        raise InputError(f"{argument('between_trial=False', '--no-between-trial')}: only with "
+                         f"{argument('parameter_draws=N', '--uncertainty N')} (without draws the intervals carry no "
+                         "between-trial heterogeneity anyway)")
     if trials is not None:
         trials = [trials] if isinstance(trials, str) else list(trials)
         unknown = [t for t in trials if t not in TRIALS]
@@ -2163,7 +2173,7 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
     draws_in = parameter_draws if params.posterior else 0
     tau_full = _fold_tau(params, between_trial, draws_in, size, seed)
     in_rows, _ = qualify(params, size=qual_size, seed=qual_seed, parameter_draws=draws_in,
-                         between_trial=between_trial, trial_tau=tau_full and tau_full["tau"])
+                         between_trial=_with_draws(between_trial, draws_in), trial_tau=tau_full and tau_full["tau"])
     # a parameter on a bound at theta* whose full-objective gradient pushes outward stays there in every one-step
     # fold (active set): its gradient is not zero, so the unconstrained step would move it by the bound's push, not
     # by the left-out rows' pull (the exact refit keeps it on the bound unless the fold's own gradient turns)
@@ -2197,7 +2207,7 @@ def cross_validate_newton(params: ParameterSet | None = None, *, size: int = 200
                                   posterior=post)
         tau_g = _fold_tau(fit, between_trial, parameter_draws, size, seed, exclude_trials=tids)
         rows, _ = qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=parameter_draws,
-                          between_trial=between_trial, trial_tau=tau_g and tau_g["tau"])
+                          between_trial=_with_draws(between_trial, parameter_draws), trial_tau=tau_g and tau_g["tau"])
         for row in rows:
             row["fold"] = g
         out_rows += rows
@@ -2244,6 +2254,12 @@ def _damped_fold(residuals, theta, jk, keep, rk, prior, lo, hi, evaluations: int
         else:
             lam *= 4.0
     return best_t
+
+
+def _with_draws(between_trial: bool, parameter_draws: int) -> bool:
+    """What :func:`qualify` is told: ``between_trial`` acts only on parameter draws (a CV without draws runs with
+    the default, which :func:`qualify` ignores without draws; it refuses False there)."""
+    return bool(between_trial) or parameter_draws <= 0
 
 
 def _fold_tau(fit, between_trial: bool, parameter_draws: int, size: int, seed: int, exclude_trials=(), targets=None):
@@ -2297,7 +2313,8 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
             full = dataclasses.replace(full, posterior=rep_full["posterior"])
         tau_full = _fold_tau(full, between_trial, parameter_draws, size, seed, targets=targets)
         in_rows, _ = qualify(full, size=qual_size, seed=qual_seed, parameter_draws=parameter_draws,
-                             between_trial=between_trial, trial_tau=tau_full and tau_full["tau"], targets=targets)
+                             between_trial=_with_draws(between_trial, parameter_draws),
+                             trial_tau=tau_full and tau_full["tau"], targets=targets)
     out_rows, folds = [], []
     for g in chosen:
         tids = all_groups[g]
@@ -2308,7 +2325,8 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
         # between-trial SDs from the fold's own trials only (the left-out trial never informs its interval)
         tau_g = _fold_tau(fit, between_trial, parameter_draws, size, seed, exclude_trials=tids, targets=targets)
         rows, _ = qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=parameter_draws,
-                          between_trial=between_trial, trial_tau=tau_g and tau_g["tau"], targets=targets)
+                          between_trial=_with_draws(between_trial, parameter_draws), trial_tau=tau_g and tau_g["tau"],
+                          targets=targets)
         for r in rows:
             r["fold"] = g
         out_rows += rows
