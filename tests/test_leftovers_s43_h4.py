@@ -304,3 +304,40 @@ def test_qualify_command_no_between_trial_with_cross_validate_runs_the_in_sample
     with pytest.raises(SystemExit):
         run_cli(capsys, "qualify", "--cross-validate", "--no-between-trial", "--size", "50")
     assert seen["qualify"]["between_trial"] is True and seen["qualify"]["parameter_draws"] == 0
+
+
+# ---- 4. sensitivity's evaluations in chunks (bounded memory) ----------------------------------------------------------
+@pytest.mark.parametrize("example,endpoints", [
+    ("design_example.yaml", ["mean_change@24h", "response_rate@24h", "cadss_peak"]),
+    # a titrated arm deciding on the recorded rating: each chunk's rater-noise draws are its own patients'
+    ("transform2_flexible.yaml", ["mean_change@28d", "response_rate@28d"]),
+])
+def test_patient_endpoint_values_in_chunks_equal_one_run(monkeypatch, example, endpoints):
+    """`ketasim sensitivity --size 2000000` ran every evaluation as one kernel call of all patients (memory, and
+    Ctrl-C waited); now in chunks of ENDPOINT_CHUNK patients, each drawn and run on its own: the same values."""
+    import numpy as np
+
+    from ketasim import load_scenario
+    from ketasim import sensitivity as sens
+    from ketasim.parameters import load_parameters
+
+    sc = load_scenario(ROOT / "examples" / example)
+    eps = [sens.parse_endpoint(e) for e in endpoints]
+    p = load_parameters()
+    whole = sens.patient_endpoint_values(p, sc, eps, n=11, seed=5)
+    calls = []
+    from ketasim import engine
+
+    run_arm = engine.run_arm
+
+    def counting(*a, **k):
+        calls.append(a[2].n)
+        return run_arm(*a, **k)
+
+    monkeypatch.setattr(engine, "run_arm", counting)
+    monkeypatch.setattr(sens, "ENDPOINT_CHUNK", 4)
+    parts = sens.patient_endpoint_values(p, sc, eps, n=11, seed=5)
+    assert calls == [4, 4, 3]                                           # three kernel runs of the arm
+    for e in eps:
+        np.testing.assert_array_equal(parts[e.label], whole[e.label])
+        assert np.isfinite(whole[e.label]).all()

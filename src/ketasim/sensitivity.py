@@ -260,6 +260,11 @@ def design_note(scenario, endpoint: EndpointSpec) -> str:
             + "; ".join(left) + " not applied (`ketasim trial` applies it)")
 
 
+#: patients per kernel call of :func:`patient_endpoint_values` (a trial's and a streamed run's chunk size): one call
+#: of 2,000,000 patients held every patient's solution at once and kept Ctrl-C (and SIGTERM) waiting
+ENDPOINT_CHUNK = 20_000
+
+
 def patient_endpoint_values(params: ParameterSet, scenario, endpoints, *, arm_index: int = 0, n: int = 200,
                             seed: int = 1, experiment=None, patients=None, population=None) -> dict:
     """Each patient's expected value of every endpoint of ``endpoints`` (:class:`EndpointSpec`s) in one run of one
@@ -271,7 +276,8 @@ def patient_endpoint_values(params: ParameterSet, scenario, endpoints, *, arm_in
 
     ``patients`` (a :class:`ketasim.population.Patients`): these patients instead of the arm's draw (e.g. the same
     patients with one covariate changed); ``population``: a population spec instead of the scenario's (e.g. with a
-    comedication added)."""
+    comedication added). The patients are drawn and run in chunks of :data:`ENDPOINT_CHUNK` (each with its own
+    patients' draws and decision draws, ``start=``): the values are those of one run, in bounded memory."""
     from .engine import decision_draws, run_arm
     from .population import (SCALES, arm_spec, fluctuation_scale, rating_at_or_below, rating_sd_at, sample_patients,
                              typical_patient)
@@ -281,51 +287,57 @@ def patient_endpoint_values(params: ParameterSet, scenario, endpoints, *, arm_in
     spec = arm_spec(scenario.population if population is None else population, arm)
     stream = np.random.SeedSequence(seed)
     stated = getattr(scenario, "patient", None) is not None
-    if patients is None:
-        patients = typical_patient(spec, params) if stated else sample_patients(spec, params, stream, n)
+    if patients is None and stated:
+        patients = typical_patient(spec, params)
+    total = n if patients is None else patients.n
     times = np.unique([0.0, *[e.time_h for e in endpoints if e.time_h is not None]])
-    drawn = decision_draws(arm, stream, 0, patients.n, params, spec.scale_max,
-                           fluctuation_scale(spec, params, patients.baseline))
-    if stated:      # the typical patient's rule decides on the model's rating (engine.simulate's rule)
-        drawn["decision_fluctuation"] = None
-        if drawn["decision_rating_z"] is not None:
-            drawn["decision_rating_z"] = np.zeros_like(drawn["decision_rating_z"])
-    run = run_arm(arm, spec, patients, times, params=params, experiment=experiment or scenario.experiment,
-                  on_failure="flag", **drawn)
-    ok = ~run.failed
     ep = scenario.endpoints
-    out = {}
-    for endpoint in endpoints:
-        values = np.full(patients.n, np.nan)
-        if endpoint.measure in SESSION_MEASURES:
-            if run.sessions.shape[1] == 0 or run.session_times_h.size == 0:
-                values[ok] = 0.0
-            else:
-                col = DEFAULT_MODEL.summary_slot(SESSION_MEASURES[endpoint.measure])
-                values[ok] = run.sessions[ok, :, col].max(axis=1)
-            out[endpoint.label] = values
-            continue
-        t = endpoint.time_h
-        j = int(np.searchsorted(times, t))
-        score = run.output("severity")[ok, j] * patients.baseline[ok]
-        base = patients.baseline_rating[ok]   # changes and response count from the baseline rating
-        if endpoint.measure == "mean":
-            values[ok] = score
-        elif endpoint.measure == "mean_change":
-            values[ok] = score - base
+    out = {endpoint.label: np.full(total, np.nan) for endpoint in endpoints}
+    for a in range(0, total, ENDPOINT_CHUNK):
+        m = min(ENDPOINT_CHUNK, total - a)
+        if patients is None:        # patient i of the stream is the same however the draw is cut (start=)
+            part = sample_patients(spec, params, stream, m, start=a)
         else:
-            # the rater's noise and the fluctuation since entry (per patient with fluctuation_scales_with_severity)
-            sigma = rating_sd_at(params, SCALES[spec.scale][0], t, fluctuation_scale(spec, params, patients.baseline[ok]))
-            if endpoint.measure == "response_rate":
-                red = ep.response_reduction if ep is not None else 0.5
-                thr = (1 - red) * np.rint(base)
+            part = patients if m == total else patients.take(slice(a, a + m))
+        drawn = decision_draws(arm, stream, a, part.n, params, spec.scale_max,
+                               fluctuation_scale(spec, params, part.baseline))
+        if stated:      # the typical patient's rule decides on the model's rating (engine.simulate's rule)
+            drawn["decision_fluctuation"] = None
+            if drawn["decision_rating_z"] is not None:
+                drawn["decision_rating_z"] = np.zeros_like(drawn["decision_rating_z"])
+        run = run_arm(arm, spec, part, times, params=params, experiment=experiment or scenario.experiment,
+                      on_failure="flag", **drawn)
+        ok = ~run.failed
+        for endpoint in endpoints:
+            values = out[endpoint.label][a:a + part.n]          # a view: filled in place
+            if endpoint.measure in SESSION_MEASURES:
+                if run.sessions.shape[1] == 0 or run.session_times_h.size == 0:
+                    values[ok] = 0.0
+                else:
+                    col = DEFAULT_MODEL.summary_slot(SESSION_MEASURES[endpoint.measure])
+                    values[ok] = run.sessions[ok, :, col].max(axis=1)
+                continue
+            t = endpoint.time_h
+            j = int(np.searchsorted(times, t))
+            score = run.output("severity")[ok, j] * part.baseline[ok]
+            base = part.baseline_rating[ok]   # changes and response count from the baseline rating
+            if endpoint.measure == "mean":
+                values[ok] = score
+            elif endpoint.measure == "mean_change":
+                values[ok] = score - base
             else:
-                from .population import remission_threshold
+                # the rater's noise and the fluctuation since entry (per patient with fluctuation_scales_with_severity)
+                sigma = rating_sd_at(params, SCALES[spec.scale][0], t,
+                                     fluctuation_scale(spec, params, part.baseline[ok]))
+                if endpoint.measure == "response_rate":
+                    red = ep.response_reduction if ep is not None else 0.5
+                    thr = (1 - red) * np.rint(base)
+                else:
+                    from .population import remission_threshold
 
-                thr = (ep.remission_threshold if ep is not None and ep.remission_threshold is not None
-                       else remission_threshold(spec.scale))
-            values[ok] = 100 * rating_at_or_below(thr, score, sigma)
-        out[endpoint.label] = values
+                    thr = (ep.remission_threshold if ep is not None and ep.remission_threshold is not None
+                           else remission_threshold(spec.scale))
+                values[ok] = 100 * rating_at_or_below(thr, score, sigma)
     return out
 
 
