@@ -341,3 +341,72 @@ def test_patient_endpoint_values_in_chunks_equal_one_run(monkeypatch, example, e
     for e in eps:
         np.testing.assert_array_equal(parts[e.label], whole[e.label])
         assert np.isfinite(whole[e.label]).all()
+
+
+# ---- 5. choice options read case-insensitively (as power --test) ------------------------------------------------------
+def test_sensitivity_method_is_read_case_insensitively():
+    from ketasim import load_scenario
+    from ketasim.errors import InputError
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario(ROOT / "examples" / "design_example.yaml")
+    kw = dict(endpoint="cadss_peak", patterns=("pk.ketamine.q2",), n_patients=2, samples=2, local=False)
+    upper, lower = run_sensitivity(sc, method=" Sobol", **kw), run_sensitivity(sc, method="sobol", **kw)
+    assert upper.method == "sobol" and upper.to_dict() == lower.to_dict()
+    with pytest.raises(InputError, match=r"^method: use morris or sobol, got 'fast'$"):
+        run_sensitivity(sc, method="fast", **kw)
+    with pytest.raises(InputError, match=r"^method: use morris or sobol, got 3$"):
+        run_sensitivity(sc, method=3, **kw)
+
+
+def test_sensitivity_command_takes_method_in_any_case(capsys):
+    from _support import run_cli
+
+    code, out, err = run_cli(capsys, "sensitivity", ROOT / "examples" / "design_example.yaml", "--endpoint",
+                             "cadss_peak", "--parameters", "pk.ketamine.q2", "--size", "2", "--samples", "2",
+                             "--method", "SOBOL")
+    assert code == 0, err
+    assert "ST" in out
+    code, _, err = run_cli(capsys, "sensitivity", ROOT / "examples" / "design_example.yaml", "--endpoint",
+                           "cadss_peak", "--method", "Fast")
+    assert code == 2 and err.strip() == "error: --method: use morris or sobol, got 'Fast'"
+
+
+@pytest.mark.parametrize("argv,key,value", [
+    (["qualify", "--cross-validate", "--cv-method", "Refit", "--row-weights", "Sampling"], "cv_method", "refit"),
+    (["qualify", "--cross-validate", "--cv-method", "refit", "--row-weights", " SAMPLING"], "row_weights", "sampling"),
+])
+def test_qualify_choices_in_any_case(monkeypatch, capsys, argv, key, value):
+    from _support import run_cli
+
+    from ketasim import app
+
+    seen = {}
+
+    def qualify_cli(**kw):
+        seen.update(kw)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(app, "qualify_cli", qualify_cli)
+    with pytest.raises(SystemExit):
+        run_cli(capsys, *argv)
+    assert seen[key] == value
+
+
+def test_calibrate_choices_in_any_case(monkeypatch, capsys, tmp_path):
+    from _support import run_cli
+
+    from ketasim import calibration
+
+    seen = {}
+
+    def calibrate(**kw):
+        seen.update(kw)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(calibration, "calibrate", calibrate)
+    with pytest.raises(SystemExit):
+        run_cli(capsys, "calibrate", "--start", "Prior", "--row-weights", "Random-Effects", "--out", tmp_path / "p.json")
+    assert seen["start"] == "prior" and seen["row_weights"] == "random-effects"
+    code, _, err = run_cli(capsys, "calibrate", "--start", "middle", "--out", tmp_path / "p.json")
+    assert code == 2 and err.strip() == "error: --start: use 'current' or 'prior', got 'middle'"

@@ -158,10 +158,9 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
         raise InputError("--out: this is the shipped default parameter set; write elsewhere, then install it with "
                          "`ketasim install-parameters FILE`")
     from .io import check_output
-    from .limits import check_int, check_seed
+    from .limits import check_choice, check_int, check_seed
 
-    if start not in ("current", "prior"):
-        raise InputError(f"--start: use 'current' or 'prior', got {start!r}")
+    start = check_choice(start, "--start", ("current", "prior"), quote=True)
     check_int(size, "--size", lo=MIN_CALIBRATION_SIZE, hi=100_000)
     check_seed(seed, "--seed")
     check_int(max_evaluations, "--max-evaluations", lo=1, hi=100_000)
@@ -172,8 +171,7 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
         if bad or not chosen:
             allowed = ", ".join(n for n in FITTED if n not in SCALE_FIXED)
             raise InputError(f"--names: {', '.join(bad) or 'empty'} is not a fitted free parameter (one of: {allowed})")
-    if row_weights not in ROW_WEIGHTS:
-        raise InputError(f"--row-weights: use {' or '.join(ROW_WEIGHTS)}, got {row_weights!r}")
+    row_weights = check_choice(row_weights, "--row-weights", ROW_WEIGHTS)
     if start != "current" and chosen:
         raise InputError("--names: a partial refit starts from the current set (drop --start prior)")
     check_output(path, DEFAULT_CALIBRATION_OUT, "--out")     # before minutes of fitting

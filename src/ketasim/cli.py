@@ -1224,15 +1224,15 @@ def qualify(
         from .errors import InputError
         from .limits import check_size
 
-        if cv_method not in ("newton", "damped", "refit"):
-            raise InputError(f"--cv-method: use newton, damped or refit, got {cv_method!r}")
+        from .limits import check_choice
+
+        cv_method = check_choice(cv_method, "--cv-method", ("newton", "damped", "refit"))
         check_size(cv_size, "--cv-size")
         if cv_evaluations < 1:
             raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
         from .calibration import ROW_WEIGHTS
 
-        if row_weights not in ROW_WEIGHTS:
-            raise InputError(f"--row-weights: use {' or '.join(ROW_WEIGHTS)}, got {row_weights!r}")
+        row_weights = check_choice(row_weights, "--row-weights", ROW_WEIGHTS)
     if row_weights != "random-effects" and not cross_validate:
         from .errors import InputError
 

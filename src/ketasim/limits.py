@@ -362,6 +362,19 @@ def check_scenario_arg(scenario, field: str = "scenario"):
     return scenario
 
 
+def check_choice(value, field: str, choices, *, quote: bool = False) -> str:
+    """One of ``choices`` (lower-case words), read case-insensitively and without surrounding spaces, as
+    ``power --test`` reads its ('--method Sobol' was refused with the choices as 'sobol'); else one line naming
+    ``field``: 'use a, b or c, got X' (``quote``: the choices in quotes)."""
+    choices = tuple(choices)
+    word = value.strip().lower() if isinstance(value, str) else value
+    if word not in choices:
+        shown = [repr(c) if quote else c for c in choices]
+        listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+        raise InputError(f"{field}: use {listed}, got {value!r}")
+    return word
+
+
 def check_bool(value, field: str) -> bool:
     if not isinstance(value, (bool,)) and not (hasattr(value, "dtype") and value.dtype == bool and value.ndim == 0):
         raise InputError(f"{field}: expected True or False, got {type(value).__name__} {_short(value)}")

@@ -502,8 +502,7 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
         seed = limits.check_seed(seed, argument("seed", "--seed"))
     if isinstance(patterns, str):       # 'pd.nmda.*,@free' as the command line takes it (was read letter by letter)
         patterns = tuple(p.strip() for p in patterns.split(",") if p.strip())
-    if method not in ("morris", "sobol"):
-        raise InputError(f"{argument('method', '--method')}: use morris or sobol, got {method!r}")
+    method = limits.check_choice(method, argument("method", "--method"), ("morris", "sobol"))
     anesthetic_check = limits.check_bool(anesthetic_check, "anesthetic_check")
     params = params or load_parameters()
     ep = parse_endpoint(endpoint)
