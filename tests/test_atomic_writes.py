@@ -82,7 +82,7 @@ def test_full_disk_keeps_the_previous_file_and_names_the_path(tmp_path, monkeypa
     code = main(["simulate", str(scen), "--csv", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
     monkeypatch.setattr(pd.DataFrame, "to_csv", real)
-    assert code == 1 and len(err) == 1 and err[0] == f"error: {out}: cannot write (No space left on device)", err
+    assert code == 1 and len(err) == 1 and err[0] == f"error: --csv: {out}: cannot write (No space left on device)", err
     assert out.read_text(encoding="utf-8") == "previous\n" and temps(tmp_path) == []
     assert not Path(str(out) + ".provenance.json").exists()
 

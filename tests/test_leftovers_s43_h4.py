@@ -410,3 +410,60 @@ def test_calibrate_choices_in_any_case(monkeypatch, capsys, tmp_path):
     assert seen["start"] == "prior" and seen["row_weights"] == "random-effects"
     code, _, err = run_cli(capsys, "calibrate", "--start", "middle", "--out", tmp_path / "p.json")
     assert code == 2 and err.strip() == "error: --start: use 'current' or 'prior', got 'middle'"
+
+
+# ---- 6. errors found while writing name the option ---------------------------------------------------------------------
+def _full_disk(*a, **k):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("command,option,name", [
+    (("simulate", "--typical"), "--csv", "t.csv"),
+    (("simulate", "--typical"), "--plot", "t.png"),
+    (("trial", "--size", "4"), "--json", "t.json"),
+    (("trial", "--size", "4"), "--report", "t.html"),
+])
+def test_full_disk_names_the_option(monkeypatch, capsys, tmp_path, command, option, name):
+    """'error: /tmp/t.json: cannot write (No space left on device)' named only the path; the up-front checks name
+    the option ('--json: /tmp/dir: is a directory')."""
+    from _support import run_cli
+
+    from ketasim import io
+
+    monkeypatch.setattr(io, "_fsync", _full_disk)
+    out = tmp_path / name
+    code, _, err = run_cli(capsys, command[0], ROOT / "examples" / "design_example.yaml", *command[1:], option, out)
+    assert code == 1
+    assert err.strip().splitlines() == [f"error: {option}: {out}: cannot write (No space left on device)"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_full_disk_in_a_streamed_run_names_the_option_and_the_file(monkeypatch, capsys, tmp_path):
+    """The streamed writer's OS error named its hidden temporary file ('.t.csv.1234.tmp: No space left ...')."""
+    import pandas as pd
+    from _support import run_cli
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", _full_disk)
+    out = tmp_path / "t.csv"
+    code, _, err = run_cli(capsys, "simulate", ROOT / "examples" / "design_example.yaml", "--size", "4", "--chunk", "2",
+                           "--csv", out)
+    assert code == 1
+    assert err.strip().splitlines()[-1] == f"error: --csv: {out}: cannot write (No space left on device)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_errors_from_python_and_outside_a_command_name_the_path(monkeypatch, tmp_path):
+    from ketasim import io
+    from ketasim.errors import OutputError
+
+    monkeypatch.setattr(io, "_fsync", _full_disk)
+    with pytest.raises(OutputError, match=r"^/.*/x\.txt: cannot write \(No space left on device\)$"):
+        io.atomic_write_text(tmp_path / "x.txt", "x")
+    with io.output_fields():
+        io.check_target(tmp_path / "y.csv", "--csv")
+        assert io.field_of(tmp_path / "y.csv.provenance.json") == "--csv" and io.field_of(tmp_path / "y.c") is None
+        with pytest.raises(OutputError, match=r"^--csv: /.*/y\.csv: cannot write"):
+            io.atomic_write_text(tmp_path / "y.csv", "y")
+    assert io.field_of(tmp_path / "y.csv") is None          # one command's options only

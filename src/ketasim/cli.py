@@ -1525,7 +1525,10 @@ def main(argv=None) -> int:
         previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        with command_line():        # messages name this command's options ('--size'), not Python arguments ('n')
+        from .io import output_fields
+
+        # messages name this command's options ('--size'), not Python arguments ('n'); so do errors while writing
+        with command_line(), output_fields():
             rv = app(args=rejoin_quantities(argv), standalone_mode=False)
         if rv == 130:       # typer turns Ctrl-C into exit code 130 (returned, not raised)
             raise KeyboardInterrupt

@@ -11,6 +11,7 @@ file; SIGKILL can leave a ``.<name>.*.tmp<ext>`` file behind but never a truncat
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import stat
 import tempfile
@@ -18,9 +19,48 @@ from pathlib import Path
 
 from .errors import OutputError, OutputPathError, argument
 
+#: The output paths of one command-line run and the options that named them ({absolute path: '--csv'}), filled by
+#: :func:`check_target` inside :func:`output_fields` (``cli.main``): an error found while writing (a full disk)
+#: names the option as the up-front checks do ('--csv: out.csv: cannot write (No space left on device)').
+_OUTPUT_FIELDS: contextvars.ContextVar = contextvars.ContextVar("ketasim_output_fields", default=None)
 
-def _oserror(path, e: OSError) -> OutputError:
-    return OutputError(f"{path}: cannot write ({e.strerror or e})")
+
+@contextlib.contextmanager
+def output_fields():
+    """Within the block, the options that :func:`check_target` is given are remembered for write-time errors."""
+    token = _OUTPUT_FIELDS.set({})
+    try:
+        yield
+    finally:
+        _OUTPUT_FIELDS.reset(token)
+
+
+def _remember_field(path: Path, field: str | None) -> None:
+    fields = _OUTPUT_FIELDS.get()
+    if fields is not None and field:
+        for p in (path, final_path(path)):
+            fields.setdefault(os.path.abspath(p), field)
+
+
+def field_of(path) -> str | None:
+    """The option that named ``path`` or the file it sits beside (``out.csv.provenance.json``: ``--csv``) in this
+    command-line run; None outside one or for a path no option named."""
+    fields = _OUTPUT_FIELDS.get()
+    if not fields or path is None:
+        return None
+    p = os.path.abspath(path)
+    if p in fields:
+        return fields[p]
+    return next((f for q, f in fields.items() if p.startswith(q + ".")), None)
+
+
+def write_error(path, e: OSError) -> OutputError:
+    """One line for an OS error while writing ``path``, naming the option that gave it when known."""
+    field = field_of(path)
+    return OutputError(f"{field + ': ' if field else ''}{path}: cannot write ({e.strerror or e})")
+
+
+_oserror = write_error
 
 
 def _check_target(path: Path, field: str | None = None) -> None:
@@ -77,6 +117,7 @@ def check_target(path, field: str | None = None) -> Path:
     ``field`` (the option or argument that gave it) before the path when given."""
     p = as_path(path, field or "path")
     _check_target(p, field)
+    _remember_field(p, field)
     return p
 
 

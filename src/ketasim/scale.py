@@ -248,6 +248,7 @@ class TrajectoryWriter:
 
         # a folder, a missing folder, a device: one line naming ``field`` (the option or argument) and the path
         self.given = check_target(path, field)
+        self.field = field
         self.path = check_target(final_path(self.given), field)     # a link's target (the link stays a link)
         self.fmt = fmt
         self.provenance = provenance
@@ -261,6 +262,20 @@ class TrajectoryWriter:
         return self
 
     def write(self, df) -> None:
+        try:
+            self._write(df)
+        except OSError as e:        # a full disk: one line naming the option and the file (not the hidden temporary)
+            raise self._write_error(e) from None
+
+    def _write_error(self, e: OSError):
+        """'--csv: out.csv: cannot write (No space left on device)': the option (the argument from Python) and the
+        file given, not the hidden temporary file the OS error named."""
+        from .errors import OutputError
+
+        return OutputError(f"{self.field + ': ' if self.field else ''}{self.given}: cannot write "
+                           f"({e.strerror or e})")
+
+    def _write(self, df) -> None:
         if self.fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -286,6 +301,12 @@ class TrajectoryWriter:
         return UNITS if self.units is None else self.units
 
     def close(self) -> Path:
+        try:
+            return self._close()
+        except OSError as e:
+            raise self._write_error(e) from None
+
+    def _close(self) -> Path:
         if self._writer is not None:
             self._writer.close()
         if self._fh is not None:
