@@ -467,3 +467,71 @@ def test_write_errors_from_python_and_outside_a_command_name_the_path(monkeypatc
         with pytest.raises(OutputError, match=r"^--csv: /.*/y\.csv: cannot write"):
             io.atomic_write_text(tmp_path / "y.csv", "y")
     assert io.field_of(tmp_path / "y.csv") is None          # one command's options only
+
+
+# ---- 7. qualify --external: score points per rating scale, not averaged across scales ---------------------------------
+def _two_scale_folder(tmp_path):
+    """examples/external's singh2016 (MADRS) and the same trial rated on the HAM-D17 (a copy with its scale)."""
+    import shutil
+
+    src = ROOT / "examples" / "external"
+    folder = tmp_path / "ext"
+    folder.mkdir()
+    shutil.copy(src / "singh2016.yaml", folder / "singh2016.yaml")
+    shutil.copy(src / "singh2016.csv", folder / "singh2016.csv")
+    text = (src / "singh2016.yaml").read_text(encoding="utf-8")
+    (folder / "hamd.yaml").write_text(text.replace("name: singh2016", "name: hamd").replace(
+        "scale: madrs", "scale: hamd17").replace("baseline: {mean: 35, sd: 5}", "baseline: {mean: 24, sd: 4}"),
+        encoding="utf-8")
+    import pandas as pd
+
+    obs = pd.read_csv(src / "singh2016.csv")
+    obs["scenario"], obs["scale"], obs["trial_id"] = "hamd", "", "hamd_copy"
+    obs["citation"] = obs["source_url"] = ""
+    obs["value"] = obs["value"] * 0.6          # smaller changes on a smaller scale
+    obs.to_csv(folder / "hamd.csv", index=False)
+    return folder
+
+
+def test_external_summary_reports_score_points_per_scale(tmp_path):
+    import json as _json
+
+    from ketasim.external import external_document, format_external, qualify_external
+    from ketasim.units import json_safe
+
+    q = qualify_external(_two_scale_folder(tmp_path), size=40)
+    assert [t.problem for t in q.trials] == [None, None]
+    s = q.summary()
+    overall = s["overall"]
+    assert set(overall["score_by_scale"]) == {"madrs", "hamd17"}
+    assert overall["mae_points"] is None and overall["sampling_floor_points"] != overall["sampling_floor_points"]
+    for scale, trial in (("madrs", "singh2016"), ("hamd17", "hamd")):
+        one = s["by_trial"][trial]
+        assert one["score_by_scale"][scale]["mae_points"] == pytest.approx(one["mae_points"])
+        assert overall["score_by_scale"][scale]["mae_points"] == pytest.approx(one["mae_points"])
+        assert overall["score_by_scale"][scale]["score_rows"] == one["score_rows"] > 0
+    assert set(q.rows["rating_scale"]) == {"madrs", "hamd17"}
+    text = format_external(q)
+    assert "MAE pts per rating scale" in text
+    line = next(x for x in text.splitlines() if x.strip().startswith("all trials:"))
+    assert "MADRS" in line and "HAM-D17" in line
+    doc = _json.loads(_json.dumps(json_safe(external_document(q)), allow_nan=False))
+    assert doc["summary"]["overall"]["mae_points"] is None and "hamd17" in doc["summary"]["overall"]["score_by_scale"]
+    from ketasim.report import external_report
+
+    page = external_report(q, tmp_path / "q.html").read_text(encoding="utf-8")
+    assert "MAE pts per scale" in page and "HAM-D17" in page
+
+
+def test_external_summary_of_one_scale_is_unchanged():
+    import pandas as pd
+
+    from ketasim.external import external_summary
+
+    df = pd.DataFrame({"measure": ["mean_change", "mean_change", "response_rate"], "rating_scale": ["madrs"] * 3,
+                       "unit": ["points", "points", "percentage points"], "error": [1.0, -3.0, 5.0],
+                       "inside": [True, False, True], "predicted": [-10.0, -12.0, 40.0],
+                       "sampling_sd": [2.0, 2.0, 8.0]})
+    s = external_summary(df)
+    assert s["mae_points"] == 2.0 and s["score_by_scale"]["madrs"]["mae_points"] == 2.0
+    assert s["sampling_floor_points"] == pytest.approx(s["score_by_scale"]["madrs"]["sampling_floor_points"])

@@ -232,16 +232,33 @@ class ExternalQualification:
 def external_summary(df: pd.DataFrame, trials: int | None = None) -> dict:
     """``observed_summary`` (rows, inside, share_inside, mae_points, score_rows, mae_percentage_points,
     rate_rows, mae_other) + the floors of ``observed_floors`` (sampling_floor_points, ..._percentage_points,
-    heterogeneity_floor_points, ..._percentage_points) over the rows of ``df``; ``trials``: how many trials."""
+    heterogeneity_floor_points, ..._percentage_points) over the rows of ``df``; ``trials``: how many trials.
+    ``score_by_scale``: {scale: {mae_points, score_rows, sampling_floor_points, heterogeneity_floor_points}} of the
+    score rows (mean, mean_change) per rating scale (the rows' ``rating_scale`` column, the trial scenario's). Points of different scales are
+    not one unit (a MADRS point is not a CAPS-5 point): when the score rows span several scales, ``mae_points``
+    and the points floors are null (NaN) and only ``score_by_scale`` gives them."""
     from .observed import observed_floors, observed_summary
 
     if df is None or not len(df):
         s = {"rows": 0, "inside": 0, "share_inside": None, "mae_points": None, "score_rows": 0,
              "mae_percentage_points": None, "rate_rows": 0, "mae_other": {},
              **{f"{a}_floor_{b}": float("nan") for a in ("sampling", "heterogeneity")
-                for b in ("points", "percentage_points")}}
+                for b in ("points", "percentage_points")}, "score_by_scale": {}}
     else:
         s = {**observed_summary(df), **observed_floors(df)}
+        score = df[df["measure"].isin(("mean", "mean_change"))]
+        scales = list(dict.fromkeys(score["rating_scale"])) if "rating_scale" in df else []
+        by_scale = {}
+        for sc in scales:
+            part = score[score["rating_scale"] == sc]
+            one, floors = observed_summary(part), observed_floors(part)
+            by_scale[sc] = {"mae_points": one["mae_points"], "score_rows": one["score_rows"],
+                            "sampling_floor_points": floors["sampling_floor_points"],
+                            "heterogeneity_floor_points": floors["heterogeneity_floor_points"]}
+        s["score_by_scale"] = by_scale
+        if len(by_scale) > 1:       # averaged together they were a number in no unit
+            s["mae_points"] = None
+            s["sampling_floor_points"] = s["heterogeneity_floor_points"] = float("nan")
     return ({"trials": trials} if trials is not None else {}) | s
 
 
@@ -335,6 +352,9 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
                 t.virtual_n = {a: int(o.n) for a, o in tr.outcomes.items()}
                 t.seed = int(tr.seed)
                 interval = interval or comp.attrs["interval"]       # compare_observed's interval_scope(tr)
+                # the scenario's rating scale, the unit of its score rows' points (the observed file's optional
+                # 'scale' column holds what the paper wrote)
+                comp.insert(0, "rating_scale", sc.population.scale)
                 comp.insert(0, "domain", t.domain)
                 comp.insert(0, "trial", t.name)
                 t.comparison = comp
@@ -343,7 +363,7 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
         if on_trial is not None:
             on_trial(i, len(trials), t)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["trial", "domain", "row", "arm", "measure", "time_h", "unit", "observed", "predicted", "error",
+        columns=["trial", "domain", "rating_scale", "row", "arm", "measure", "time_h", "unit", "observed", "predicted", "error",
                  "pi_low", "pi_high", "inside", "n", "n_from", "sampling_sd"])
     return ExternalQualification(Path(str(folder)), trials, rows, size, seed, uncertainty, between_trial, params,
                                  interval)
@@ -363,7 +383,7 @@ def trial_line(i: int, total: int, t: ExternalTrial) -> str:
 
 def format_external(q: ExternalQualification) -> str:
     """The printed table: one line per trial, per domain and overall, then the floors and what the intervals hold."""
-    from .observed import format_floors
+    from .observed import format_by_scale, format_floors
 
     s = q.summary()
 
@@ -387,6 +407,12 @@ def format_external(q: ExternalQualification) -> str:
     out += ["  all trials", line(f"{s['overall']['trials']} trial(s)", s["overall"])]
     out.append("  (score, rate: how many of the rows are score means or changes and how many are rates: the rows each "
                "MAE is over, in score points and percentage points; inside: rows within their 95% interval)")
+    mixed = [(label, format_by_scale(x)) for label, x in [("all trials", s["overall"]), *s["by_domain"].items()]]
+    mixed = [(label, text) for label, text in mixed if text]
+    if mixed:
+        out.append("  MAE pts per rating scale where the score rows use several (their points are not averaged "
+                   "together):")
+        out += [f"    {label}: {text}" for label, text in mixed]
     floors = format_floors(s["overall"])
     if floors:
         out.append(f"  On these rows {floors}.")

@@ -684,9 +684,23 @@ def format_floors(s: dict) -> str:
             + (f", {het} with the published between-trial heterogeneity of placebo response" if het else ""))
 
 
+def format_by_scale(s: dict) -> str:
+    """'MADRS 2.10 points over 8 score row(s), CAPS-5 5.30 points over 4' for a summary whose score rows span several
+    rating scales (empty otherwise)."""
+    from .population import scale_name
+
+    by = s.get("score_by_scale") or {}
+    if len(by) < 2:
+        return ""
+    return ", ".join(f"{scale_name(k)} {'-' if v['mae_points'] is None else format(v['mae_points'], '.2f')} points "
+                     f"over {v['score_rows']} score row(s)" for k, v in by.items())
+
+
 def format_summary(s: dict) -> str:
     parts = []
-    if s["score_rows"]:
+    if s["score_rows"] and s["mae_points"] is None and s.get("score_by_scale"):      # several rating scales
+        parts.append(f"MAE {format_by_scale(s)}")
+    elif s["score_rows"]:
         parts.append(f"MAE {s['mae_points']:.2f} points over {s['score_rows']} score row(s)")
     if s["rate_rows"]:
         parts.append(f"{s['mae_percentage_points']:.1f} percentage points over {s['rate_rows']} rate row(s)")

@@ -690,11 +690,14 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
 
 
 def _summary_cells(level: str, label: str, x: dict) -> dict:
+    from .observed import format_by_scale
+
     def num(v):
         return float("nan") if v is None else v
     return {"level": level, "": label, "trials": x.get("trials", ""), "rows": x["rows"],
             "MAE pts": num(x["mae_points"]), "score rows": x["score_rows"], "MAE pp": num(x["mae_percentage_points"]),
-            "rate rows": x["rate_rows"], "inside": f"{x['inside']} of {x['rows']}",
+            "rate rows": x["rate_rows"], "MAE pts per scale": format_by_scale(x),
+            "inside": f"{x['inside']} of {x['rows']}",
             "share": "–" if x["share_inside"] is None else f"{100 * x['share_inside']:.0f} %",
             "floor: sampling": f"{_fmt(x['sampling_floor_points'])} / {_fmt(x['sampling_floor_percentage_points'])}",
             "+ heterogeneity": f"{_fmt(x['heterogeneity_floor_points'])} / "
