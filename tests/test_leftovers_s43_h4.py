@@ -535,3 +535,46 @@ def test_external_summary_of_one_scale_is_unchanged():
     s = external_summary(df)
     assert s["mae_points"] == 2.0 and s["score_by_scale"]["madrs"]["mae_points"] == 2.0
     assert s["sampling_floor_points"] == pytest.approx(s["score_by_scale"]["madrs"]["sampling_floor_points"])
+
+
+# ---- 8. the dashboard's covariate card and the page's parameter edits -------------------------------------------------
+def test_covariates_card_uses_and_names_the_pages_parameter_edits():
+    """The card's rows use the page's parameter edits (b.params); its provenance and hint named only the set's
+    hash (the simulate card's answer carries the edits; the power card's names them as parameter_edits)."""
+    pytest.importorskip("starlette")
+    from ketasim.parameters import load_parameters
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["patient"]["sex"] = "male"
+    base = api.covariates_form(form)
+    assert "parameter_edits" not in base["provenance"]
+    installed = load_parameters().literature["pk.female_clearance_factor"].value
+    form["overrides"] = {"pk.female_clearance_factor": str(2 * installed)}
+    edited = api.covariates_form(form)
+    an = base["analyte"]
+
+    def ratio(out):
+        return next(r["value"] for r in out["rows"] if r["contrast"] == "female vs male"
+                    and r["endpoint"] == "auc_0_inf" and r["analyte"] == an)
+
+    # AUC ~ dose / CL: twice the female clearance factor about halves the female/male AUC ratio (0.83 -> 0.42)
+    assert ratio(edited) == pytest.approx(ratio(base) / 2, rel=0.01)
+    assert edited["provenance"]["parameter_edits"] == {
+        "pk.female_clearance_factor": {"value": 2 * installed, "installed": installed, "unit": "dimensionless"}}
+    assert edited["provenance"]["parameter_set"] != base["provenance"]["parameter_set"]
+    js = (ROOT / "src" / "ketasim" / "web" / "static" / "app.js").read_text(encoding="utf-8")
+    card = js[js.index("async function runCovariates"):js.index("/* ---------- trial power")]
+    assert "body.provenance.parameter_edits" in card
+
+
+def test_covariates_card_an_edit_the_model_cannot_run_is_a_field_message():
+    pytest.importorskip("starlette")
+    from ketasim.web import api
+
+    cl = {p["name"]: p for p in api.parameter_catalog()}["pk.s_ketamine.cl"]
+    form = api.default_form()
+    form["overrides"] = {"pk.s_ketamine.cl": cl["max"]}         # CL above liver blood flow
+    with pytest.raises(api.FormErrors) as ei:
+        api.covariates_form(form)
+    assert ei.value.errors[0]["field"] == "overrides" and "cannot run with these values" in ei.value.errors[0]["message"]

@@ -1058,15 +1058,24 @@ def covariates_form(form: dict) -> dict:
     with ENGINE_LOCK:
         check_cancelled()
         # anesthetic_check=False: the page's regimen warns on the simulate card, at the arm's dose field
-        res = run_covariates(sc, contrasts=contrasts, endpoints=DASHBOARD_COVARIATE_ENDPOINTS, typical=True,
-                             params=params, anesthetic_check=False)
+        try:
+            res = run_covariates(sc, contrasts=contrasts, endpoints=DASHBOARD_COVARIATE_ENDPOINTS, typical=True,
+                                 params=params, anesthetic_check=False)
+        except (ValueError, ArithmeticError) as e:
+            if not b.overrides or isinstance(e, KetasimError):
+                raise
+            # an edit the model cannot run with (e.g. CL above liver blood flow), as the simulate card says it
+            raise FormErrors([{"field": "overrides", "message": f"overrides: the model cannot run with these "
+                                                                f"values ({e})"}]) from None
     rows = json_safe(res.table().to_dict("records"))
     analyte = res.provenance["analytes"][0] if res.provenance["analytes"] else None
     return {"ok": True, "arm": arm.name, "analyte": analyte, "rows": rows,
             "endpoints": res.provenance["endpoints"],
             "titles": {e: column_title(e, analyte or "") for e in res.provenance["endpoints"]},
             "figure": F.forest_figure(rows, res.provenance["endpoints"], analyte=analyte),
-            "provenance": json_safe(res.provenance), "warnings": b.warnings,
+            # the page's parameter edits (the rows use them: b.params), named as the power card and downloads do
+            "provenance": json_safe(with_parameter_edits(res.provenance, b.overrides) if b.overrides
+                                    else res.provenance), "warnings": b.warnings,
             "timing_ms": {"total": round((time.perf_counter() - t0) * 1000, 1)}}
 
 

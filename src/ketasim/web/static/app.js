@@ -682,7 +682,10 @@ async function runCovariates() {
   });
   h += "</tbody></table></div><p class='hint'>PK: ratio to this patient as entered (grey band 0.80–1.25: no effect by the usual drug-interaction bounds); " +
     "others: difference (CADSS points, mmHg, score points at 24 h). The typical patient with this patient's covariates; " +
-    `parameter set ${esc(body.provenance.parameter_set)}. The model's covariate effects, each as sourced in the parameter table.</p>`;
+    `parameter set ${esc(body.provenance.parameter_set)}` +
+    // the page's parameter edits, which the rows use (the hint named the set's hash only)
+    (body.provenance.parameter_edits ? ` with your parameter edits: ${Object.entries(body.provenance.parameter_edits).map(([k, v]) => `${esc(k)} = ${v.value} ${esc(v.unit)} (installed ${v.installed})`).join(", ")}` : "") +
+    ". The model's covariate effects, each as sourced in the parameter table.</p>";
   $("#covariates-table").innerHTML = h;
   $("#covariates-results").hidden = false;
   Plotly.react("covariates-forest", body.figure.data, body.figure.layout, body.figure.config);
