@@ -578,3 +578,40 @@ def test_covariates_card_an_edit_the_model_cannot_run_is_a_field_message():
     with pytest.raises(api.FormErrors) as ei:
         api.covariates_form(form)
     assert ei.value.errors[0]["field"] == "overrides" and "cannot run with these values" in ei.value.errors[0]["message"]
+
+
+# ---- 9. an antidepressant written as a comedication ---------------------------------------------------------------------
+_NOT_COMED = ("is an antidepressant, not a comedication (ketasim's change ketamine's metabolism: clarithromycin, "
+              "itraconazole, ticlopidine, rifampicin, grapefruit-juice, st-johns-wort); one started with ketamine is a "
+              "dose of drug oral-antidepressant, route oral; one taken at a stable dose has no modelled effect: leave "
+              "it out")
+
+
+@pytest.mark.parametrize("text,says", [
+    ("fluoxetine", "comedications: 'fluoxetine' " + _NOT_COMED),
+    ("Sertraline 50 mg", "comedications: 'Sertraline 50 mg' " + _NOT_COMED),
+    ("SSRI", "comedications: 'SSRI' " + _NOT_COMED),
+    ("fluoxetin", "comedications: 'fluoxetin' is fluoxetine, an antidepressant, not a comedication"),
+    # not an antidepressant: as before (a spelling slip of a known one is pointed at it; another drug is not)
+    ("ketoconazole", "comedications: unknown comedication 'ketoconazole'; known: clarithromycin"),
+    ("clarithromycn", "comedications: unknown comedication 'clarithromycn' (did you mean clarithromycin?); known:"),
+])
+def test_an_antidepressant_as_a_comedication_says_it_is_a_dose(text, says):
+    """A record's COMED 'fluoxetine' said 'unknown comedication' with no hint that ketasim models an antidepressant
+    as a dose (drug oral-antidepressant) (H1, forty-second session)."""
+    from ketasim.errors import InputError
+    from ketasim.population import parse_comedication
+
+    with pytest.raises(InputError) as e:
+        parse_comedication(text, "comedications")
+    assert str(e.value).startswith(says), str(e.value)
+
+
+def test_a_records_fluoxetine_names_the_row(capsys, tmp_path):
+    from _support import run_cli
+
+    rec = tmp_path / "rec.csv"
+    rec.write_text("ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX,COMED\n"
+                   "1,0,1,56,mg,0,esketamine,intranasal,.,.,80,40,F,fluoxetine\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "simulate", "--events", rec)
+    assert code == 2 and err.strip() == "error: rec.csv row 1, column COMED: 'fluoxetine' " + _NOT_COMED

@@ -209,6 +209,28 @@ COMEDICATION_ALIASES = {"rifampin": "rifampicin", "stjohnswort": "st-johns-wort"
                         "hypericumperforatum": "st-johns-wort", "grapefruit": "grapefruit-juice"}
 
 
+#: Antidepressants by generic name (WHO ATC group N06A, https://atcddd.fhi.no/atc_ddd_index/?code=N06A, the ones in
+#: common use) and class words: a patient's 'fluoxetine' was refused as an unknown comedication with no hint that
+#: ketasim models an antidepressant as a dose (drug oral-antidepressant), not as a drug changing ketamine's
+#: metabolism. Vocabulary only: no interaction of these with ketamine is modelled.
+ANTIDEPRESSANT_NAMES = ("fluoxetine", "sertraline", "paroxetine", "citalopram", "escitalopram", "fluvoxamine",
+                        "venlafaxine", "desvenlafaxine", "duloxetine", "milnacipran", "levomilnacipran", "bupropion",
+                        "mirtazapine", "trazodone", "vortioxetine", "vilazodone", "agomelatine", "amitriptyline",
+                        "nortriptyline", "imipramine", "clomipramine", "desipramine", "doxepin", "phenelzine",
+                        "tranylcypromine", "moclobemide", "antidepressant", "ssri", "snri", "tca", "maoi")
+
+
+def _antidepressant_name(name: str) -> str | None:
+    """The antidepressant ``name`` is (or is a spelling slip of: 'fluoxetin'), else None."""
+    import difflib
+
+    key = re.sub(r"[^a-z]", "", name.lower())
+    if key in ANTIDEPRESSANT_NAMES:
+        return key
+    near = difflib.get_close_matches(key, [n for n in ANTIDEPRESSANT_NAMES if len(n) > 4], n=1, cutoff=0.85)
+    return near[0] if near else None
+
+
 def _comedication_name(name: str) -> str | None:
     """A known comedication's name for ``name`` (an alias or a spelling of it), else None."""
     import re
@@ -264,6 +286,14 @@ def parse_comedication(text, field: str) -> tuple[str, float | None, float | Non
             raise InputError(f"{field}: {text.strip()[:40]!r}: a comedication's dose is not read (its effect is that "
                              f"of the regimen studied, see `ketasim params ddi.{known}`); write "
                              f"'{known}' (or '{known} for 3 d' with how long it has been taken)")
+        ad = _antidepressant_name(m.group(1) if m else name)
+        if ad is not None:
+            typed = re.sub(r"[^a-z]", "", (m.group(1) if m else name).lower())
+            what = "an antidepressant" if ad == typed else f"{ad}, an antidepressant"
+            raise InputError(f"{field}: {text.strip()[:40]!r} is {what}, not a comedication (ketasim's change "
+                             f"ketamine's metabolism: {', '.join(KNOWN_COMEDICATIONS)}); one started with ketamine "
+                             "is a dose of drug oral-antidepressant, route oral; one taken at a stable dose has no "
+                             "modelled effect: leave it out")
         raise InputError(f"{field}: unknown comedication {text.strip()[:40]!r}{hint}; known: "
                          f"{', '.join(KNOWN_COMEDICATIONS)} "
                          f"(an entry may state how long it has been taken: 'rifampicin for 5 d', 'clarithromycin for "
