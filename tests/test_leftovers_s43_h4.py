@@ -615,3 +615,11 @@ def test_a_records_fluoxetine_names_the_row(capsys, tmp_path):
                    "1,0,1,56,mg,0,esketamine,intranasal,.,.,80,40,F,fluoxetine\n", encoding="utf-8")
     code, _, err = run_cli(capsys, "simulate", "--events", rec)
     assert code == 2 and err.strip() == "error: rec.csv row 1, column COMED: 'fluoxetine' " + _NOT_COMED
+
+
+def test_output_fields_off_remembers_nothing(tmp_path):
+    from ketasim import io
+
+    with io.output_fields(), io.output_fields(False):       # the dashboard under `ketasim serve`
+        io.check_target(tmp_path / "y.csv", "--csv")
+        assert io._OUTPUT_FIELDS.get() is None and io.field_of(tmp_path / "y.csv") is None

@@ -26,9 +26,11 @@ _OUTPUT_FIELDS: contextvars.ContextVar = contextvars.ContextVar("ketasim_output_
 
 
 @contextlib.contextmanager
-def output_fields():
-    """Within the block, the options that :func:`check_target` is given are remembered for write-time errors."""
-    token = _OUTPUT_FIELDS.set({})
+def output_fields(on: bool = True):
+    """Within the block, the options that :func:`check_target` is given are remembered for write-time errors
+    (``on=False``: not, e.g. in the dashboard ``ketasim serve`` runs, whose downloads are not the command's
+    options and whose paths would pile up for the server's life)."""
+    token = _OUTPUT_FIELDS.set({} if on else None)
     try:
         yield
     finally:

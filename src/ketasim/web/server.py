@@ -653,7 +653,10 @@ def serve(host: str = "127.0.0.1", port: int = 8050, *, warm: bool = True, log_l
     if not is_loopback(host):
         print(f"warning: listening on {host} (--allow-remote): other machines can reach the dashboard, which has "
               "no login", file=sys.stderr, flush=True)
-    with command_line(False):     # the page's messages name its fields ('target: ...'), not the command's options
+    from ..io import output_fields
+
+    # the page's messages name its fields ('target: ...'), not the command's options; no output option is remembered
+    with command_line(False), output_fields(False):
         server.run(sockets=[sock])
 
 
