@@ -344,3 +344,271 @@ def test_equal_allocation_keeps_the_scenarios_expectancy_and_near_equal_is_near_
     equal = pw.run_power(sc, **kw).provenance["p_active"]
     near = pw.run_power(sc, allocation="1:1.01", **kw).provenance["p_active"]
     assert equal == pytest.approx(2 / 3) and abs(near - equal) < 0.01
+
+
+# ---- forty-third session (H6): margins, incidence endpoints, the size search ---------------------------------------
+def _brute_restricted_mle(s1, n1, s2, n2, delta):
+    """The proportions maximising the binomial likelihood under p1 - p2 = delta, by a bounded 1-D search."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(p2):
+        p1 = p2 + delta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -(s1 * np.log(p1) + (n1 - s1) * np.log1p(-p1) + s2 * np.log(p2) + (n2 - s2) * np.log1p(-p2))
+
+    lo, hi = max(0.0, -delta) + 1e-12, min(1.0, 1.0 - delta) - 1e-12
+    p2 = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-13}).x
+    return p2 + delta, p2
+
+
+def test_margin_tests_equal_scipy_statsmodels_and_the_likelihood_per_replicate():
+    """The one-sided margin tests, one replicate at a time: Welch as scipy's ttest_ind of a - M (alternative 'less'
+    for a change, whose favour is a fall), ANCOVA as the OLS group coefficient's t-test against M, paired as
+    ttest_1samp against M, rates as the Farrington-Manning z with the likelihood's own restricted maximum (found by
+    a 1-D search; statsmodels 0.15's score_test_proportions_2indep solves a cubic whose root is not the maximum for a
+    margin other than 0: its z differs in the third digit). At margin 0 every test rejects exactly where the
+    two-sided test is significant in the arm's favour."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(43)
+    r, n, alpha = 40, 30, 0.05
+    a, b = rng.normal(-8, 6, (r, n)), rng.normal(-6, 8, (r, n))
+    xa, xb = rng.normal(33, 5, (r, n)), rng.normal(33, 5, (r, n))
+    a = a - 0.4 * (xa - 33)
+    ma, mb = rng.random((r, n)) > 0.15, rng.random((r, n)) > 0.1
+    ra, rb = rng.random((r, n)) < 0.45, rng.random((r, n)) < 0.35
+    rejects = 0
+    for margin in (2.0, -1.5, 0.0):
+        d_w, se2, df = pw._welch_parts(a, b, ma, mb)
+        w = pw.one_sided_reject(d_w, np.sqrt(se2), df, -1.0, margin, alpha)
+        d_a, s2, fac, df_a = pw._ancova_fit(a, b, xa, xb, ma, mb)
+        an = pw.one_sided_reject(d_a, np.sqrt(s2 * fac), df_a, -1.0, margin, alpha)
+        x, v, k, _ = pw._mean_var(a - b, ma)
+        pa_ = pw.one_sided_reject(x, np.sqrt(v / k), k - 1, -1.0, margin, alpha)
+        _, z = pw.proportion_margin_test(ra, rb, ma, mb, 1.0, margin / 100.0, alpha)
+        for i in range(r):
+            A, B = a[i][ma[i]], b[i][mb[i]]
+            assert w[i] == (stats.ttest_ind(A - margin, B, equal_var=False, alternative="less").pvalue < alpha / 2)
+            y = np.concatenate([A, B])
+            X = np.column_stack([np.ones(y.size), np.r_[np.ones(A.size), np.zeros(B.size)],
+                                 np.concatenate([xa[i][ma[i]], xb[i][mb[i]]])])
+            fit = sm.OLS(y, X).fit()
+            t = (fit.params[1] - margin) / fit.bse[1]
+            assert an[i] == (stats.t.cdf(t, fit.df_resid) < alpha / 2)
+            D = (a[i] - b[i])[ma[i]]
+            assert pa_[i] == (stats.ttest_1samp(D, margin, alternative="less").pvalue < alpha / 2)
+            s1, n1, s2_, n2 = int(ra[i][ma[i]].sum()), int(ma[i].sum()), int(rb[i][mb[i]].sum()), int(mb[i].sum())
+            p1, p2 = _brute_restricted_mle(s1, n1, s2_, n2, -margin / 100.0)
+            zz = (s1 / n1 - s2_ / n2 + margin / 100.0) / np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+            assert z[i] == (stats.norm.sf(zz) < alpha / 2)
+            ta, tb = pw.restricted_mle_proportions(np.array([s1 / n1]), np.array([s2_ / n2]), np.array([n1 * 1.0]),
+                                                   np.array([n2 * 1.0]), -margin / 100.0)
+            assert ta[0] == pytest.approx(p1, abs=1e-6) and tb[0] == pytest.approx(p2, abs=1e-6)
+        rejects += int(w.sum() + an.sum() + z.sum())
+        if margin == 0.0:
+            _, p_w = pw.welch_test(a, b, ma, mb)
+            _, p_an = pw.ancova_test(a, b, xa, xb, ma, mb)
+            _, p_p = pw.paired_t_test(a - b, ma)
+            d_z, p_z = pw.proportion_z_test(ra, rb, ma, mb)
+            np.testing.assert_array_equal(w, (p_w < alpha) & (d_w < 0))
+            np.testing.assert_array_equal(an, (p_an < alpha) & (d_a < 0))
+            np.testing.assert_array_equal(pa_, (p_p < alpha) & (x < 0))
+            np.testing.assert_array_equal(z, (p_z < alpha) & (d_z > 0))
+    assert rejects > 0          # not a comparison of all-False arrays
+
+
+def test_margin_power_equals_the_closed_form_on_exactly_normal_and_bernoulli_pools():
+    """Non-inferiority with no true difference and a margin of 0.5 SD, and superiority by 0.3 SD with a true 0.8 SD:
+    both are the t-test power of d = 0.5 at one-sided alpha/2 (statsmodels TTestIndPower: 0.80 at 64 per arm);
+    rates with equal true proportions 0.5 and a 15-point margin: the Farrington-Manning normal approximation."""
+    from statsmodels.stats.power import TTestIndPower
+
+    e = pw._Endpoint("mean_change", 24.0)
+    pool = 100_000
+    z1, z2 = _standard_normal(pool, 1), _standard_normal(pool, 2)
+    reps = 4000
+    expected = TTestIndPower().power(0.5, nobs1=64, alpha=0.025, alternative="larger")
+    se = np.sqrt(expected * (1 - expected) / reps)
+    for shift, margin in ((0.0, 0.5), (-0.8, -0.3)):
+        arrays = {("a", e): (z1 + shift, z1), ("b", e): (z2, z2)}
+        wins = pw._replicate_power(arrays, [("a", "b")], [e], (64,), {"mean_change": "welch"}, reps, 0.05, 0.0,
+                                   False, 5, margins={e: margin})
+        assert abs(wins[("a", "b"), e, 64] / reps - expected) < 4 * se + 0.005
+        nt = pw._normal_theory_power(arrays["a", e], arrays["b", e], "mean_change", "welch", 64, 0.05, 1.0, margin)
+        assert nt == pytest.approx(expected, abs=2e-3)
+    r = pw._Endpoint("response_rate", 24.0)
+    ra, rb = np.arange(10_000) < 5000, np.arange(10_000) % 2 == 0
+    x = np.zeros(10_000)
+    wins = pw._replicate_power({("a", r): (ra, x), ("b", r): (rb, x)}, [("a", "b")], [r], (150,),
+                               {"response_rate": "z"}, reps, 0.05, 0.0, False, 9, margins={r: 15.0})
+    fm = pw.farrington_manning_power(0.5, 0.5, 150, 150, 0.15, 0.05)
+    assert 0.7 < fm < 0.9
+    assert abs(wins[("a", "b"), r, 150] / reps - fm) < 4 * np.sqrt(fm * (1 - fm) / reps) + 0.02
+    # at margin 0 the Farrington-Manning power is statsmodels' pooled-null z-test power (one tail)
+    from statsmodels.stats.proportion import power_proportions_2indep
+
+    ref = power_proportions_2indep(0.1, 0.3, 120, alpha=0.025, alternative="larger", return_results=False)
+    assert pw.farrington_manning_power(0.4, 0.3, 120, 120, 0.0, 0.05) == pytest.approx(ref, rel=1e-6)
+
+
+def test_margin_zero_is_the_present_power_and_larger_margins_give_more(two_arms, base):
+    zero = pw.run_power(two_arms, sizes=[20, 40, 80], endpoints=["mean_change@24h", "response_rate@24h"],
+                        replicates=1000, pool=2000, margin=0)
+    cols = ["power", "normal_theory_power", "effect"]
+    assert zero.table()[cols].equals(base.table()[cols])
+    assert set(zero.table()["hypothesis"]) == {"superiority"} and (zero.table()["margin"] == 0).all()
+    kw = dict(sizes=[20, 40], endpoints=["mean_change@24h"], replicates=1000, pool=2000)
+    ni = pw.run_power(two_arms, margin=2, **kw)
+    sup = pw.run_power(two_arms, margin="mean_change@24h=-2", **kw)
+    for n in (20, 40):
+        # the same replicates: the margin shifts each replicate's statistic, so the rejections are nested
+        assert _row(sup, "mean_change", n)["power"] <= _row(base, "mean_change", n)["power"] \
+            <= _row(ni, "mean_change", n)["power"]
+        assert _row(ni, "mean_change", n)["hypothesis"] == "non-inferiority"
+        assert _row(sup, "mean_change", n)["hypothesis"] == "superiority by a margin"
+        assert abs(_row(ni, "mean_change", n)["power"] - _row(ni, "mean_change", n)["normal_theory_power"]) < 0.1
+    assert _row(sup, "mean_change", 20)["power"] < _row(base, "mean_change", 20)["power"]
+    assert ni.provenance["margins"] == {"mean_change@24h": 2.0} and "non-inferiority" in ni.provenance["sided"]
+    assert "Margins: mean_change@24h +2 pts" in ni.format_table()
+
+
+@pytest.mark.parametrize("margin, match", [
+    (3, "mix scale points"), ("response_rate@7d=3", "not an endpoint asked for"), ("x", "expected a number"),
+    ({"mean_change@24h": 200}, "between -100 and 100"), (["mean_change@24h"], "ENDPOINT=M"),
+])
+def test_bad_margins_are_one_line_naming_the_argument(two_arms, margin, match):
+    with pytest.raises(InputError, match=rf"^margin: .*{match}") as e:
+        pw.run_power(two_arms, sizes=[20], replicates=100, pool=200, margin=margin,
+                     endpoints=["mean_change@24h", "response_rate@24h"])
+    assert "\n" not in str(e.value)
+
+
+def test_a_margin_on_a_crossovers_rate_and_a_positive_one_on_an_incidence_are_refused(two_arms):
+    sc = load_scenario(EXAMPLES / "crossover_one_week_apart.yaml")
+    with pytest.raises(InputError, match=r"^margin: response_rate@24h: a crossover's rates .* McNemar"):
+        pw.run_power(sc, sizes=[20], endpoints=["response_rate@24h"], margin=5)
+    with pytest.raises(InputError, match=r"^margin: nausea_rate: an incidence is tested for harm"):
+        pw.run_power(two_arms, sizes=[20], endpoints=["nausea_rate"], margin=5)
+
+
+def test_incidence_endpoints_give_the_power_to_detect_harm(two_arms):
+    """Dissociation is more frequent after ketamine than midazolam: power to detect it grows with the size and is
+    near the normal theory; the pool's incidence agrees with the trial's own arm row (the same patients, the event
+    drawn from the arm's own stream: within sampling error); midazolam tested against ketamine (fewer events) has
+    ~0 power; an arm's incidences do not depend on the other endpoints asked for."""
+    res = pw.run_power(two_arms, sizes=[30, 90], endpoints=["dissociation_rate", "mean_change@24h"],
+                       replicates=1000, pool=2000)
+    r30, r90 = _row(res, "dissociation_rate", 30), _row(res, "dissociation_rate", 90)
+    assert np.isnan(r30["time_h"]) and r30["test"] == "z" and r30["hypothesis"] == "harm"
+    assert r30["effect"] > 5 and r30["unit"] == "percentage points"
+    assert r30["power"] < r90["power"]
+    for r in (r30, r90):
+        assert abs(r["power"] - r["normal_theory_power"]) < 0.1
+    alone = pw.run_power(two_arms, sizes=[30], endpoints=["dissociation_rate"], replicates=1000, pool=2000)
+    assert _row(alone, "dissociation_rate", 30)["power"] == r30["power"]
+    sc = scenario_from_dict({**TWO_ARMS, "endpoints": {"times": ["24 h"], "measures": ["dissociation_rate"]}})
+    tr = run_trial(sc, n=2000)
+    rate = {row["arm"]: row["value"] for row in tr.endpoints if row["measure"] == "dissociation_rate"}
+    trial_diff = rate["ketamine"] - rate["midazolam"]
+    se = 100 * np.sqrt(2 * sum(p / 100 * (1 - p / 100) for p in rate.values()) / 2000)
+    assert abs(r30["effect"] - trial_diff) < 4 * se
+    swapped = pw.run_power(two_arms, arm="midazolam", versus="ketamine", sizes=[60], endpoints=["dissociation_rate"],
+                           replicates=500, pool=1000)
+    assert _row(swapped, "dissociation_rate", 60)["power"] < 0.01
+    assert "dissociation (incidence)" in res.format_table()
+    assert res.provenance["endpoints"] == ["dissociation_rate", "mean_change@24h"]
+
+
+@pytest.mark.parametrize("endpoint, match", [
+    ("headache_rate", r"headache_rate: not an endpoint .*dissociation_rate, .*hypertension_rate"),
+    ("nausea_rate@24h", r"nausea_rate is the incidence over the whole period"),
+])
+def test_an_incidence_the_trial_cannot_compute_is_one_line_listing_the_valid_names(two_arms, endpoint, match):
+    with pytest.raises(InputError, match=rf"^endpoints: {match}") as e:
+        pw.run_power(two_arms, sizes=[20], endpoints=[endpoint])
+    assert "\n" not in str(e.value)
+
+
+def test_the_search_evaluates_few_sizes_and_finds_a_deterministic_threshold():
+    """search_size on step functions (every threshold, start and bound): the smallest size reaching the target,
+    within search_evaluations(max_size) sizes, all inside [2, max_size]; with Monte Carlo-like noise still bounded."""
+    import random
+
+    for top in (2, 3, 10, 57, 500, 100_000):
+        bound = pw.search_evaluations(top)
+        for thr in [*range(1, 40), top // 3, top, top + 5]:
+            for start in (1, 2, 7, thr, top // 2, top):
+                ev = pw.search_size(lambda n: float(n >= thr), start, top, 0.5)
+                assert len(ev) <= bound and all(2 <= n <= top for n in ev) and len(set(ev)) == len(ev)
+                ok = [n for n in ev if n >= thr]
+                assert (min(ok) if ok else None) == (max(thr, 2) if thr <= top else None), (top, thr, start, ev)
+                rnd = random.Random(thr * 31 + start)
+                noisy = pw.search_size(lambda n: float((n >= thr) != (rnd.random() < 0.2)), start, top, 0.5)
+                assert len(noisy) <= bound
+
+
+def test_sizes_auto_finds_the_smallest_size_with_the_grids_own_rows(two_arms):
+    """The search's rows are the rows a list of the same sizes gives (the same pool and streams); the answer reaches
+    the target and the size below it, evaluated, does not; an endpoint out of reach ends at max_size."""
+    res = pw.run_power(two_arms, sizes="auto", max_size=120, endpoints=["mean_change@24h", "mean_change@7d"],
+                       replicates=500)
+    assert res.provenance["pool"] == 2000 and res.provenance["sizes"] == "auto"
+    df = res.table()
+    need = res.sample_sizes().set_index("time_h")["smallest_n_per_arm"]
+    n24 = int(need[24.0])
+    d24 = df[df["time_h"] == 24.0].set_index("n_per_arm")
+    assert d24.loc[n24, "power"] >= 0.8 and d24.loc[n24 - 1, "power"] < 0.8
+    assert sorted(d24["search_step"]) == list(range(1, len(d24) + 1))
+    assert len(d24) <= pw.search_evaluations(120)
+    grid = pw.run_power(two_arms, sizes=sorted(d24.index), endpoints=["mean_change@24h"], replicates=500, pool=2000)
+    assert list(grid.table()["power"]) == list(d24["power"])
+    assert np.isnan(need[168.0]) and 120 in set(df[df["time_h"] == 168.0]["n_per_arm"])
+    text = res.format_table()
+    assert "sizes evaluated (in order)" in text and "> 120" in text
+    assert res.provenance["search"]["evaluated"]["ketamine vs midazolam: mean_change@24h"][0] == \
+        int(d24["search_step"].idxmin())
+
+
+def test_sizes_auto_by_assurance_and_its_bounds(two_arms, monkeypatch):
+    res = pw.run_power(two_arms, sizes="auto", max_size=40, endpoints=["response_rate@24h"], replicates=200,
+                       pool=400, uncertainty=3)
+    df = res.table()
+    assert df["assurance"].notna().all() and res.sample_sizes()["by"].iloc[0] == "assurance"
+    n = res.sample_sizes()["smallest_n_per_arm"].iloc[0]
+    if np.isfinite(n):
+        assert df.set_index("n_per_arm").loc[int(n), "assurance"] >= 0.8
+    with pytest.raises(InputError, match="^max_size: bounds the search"):
+        pw.run_power(two_arms, sizes=[20], max_size=40)
+    monkeypatch.setenv("KETASIM_MAX_SECONDS", "1")
+    with pytest.raises(InputError, match=r"^replicates: .*a search up to 100,000 .*KETASIM_MAX_SECONDS.*max_size"):
+        pw.run_power(two_arms, sizes="auto", max_size=100_000, replicates=100_000, pool=100_000,
+                     endpoints=["mean_change@24h"])
+
+
+def test_cli_margin_incidence_and_search_write_the_new_columns(tmp_path, capsys):
+    import pandas as pd
+
+    sc = tmp_path / "sc.yaml"
+    sc.write_text(json.dumps(TWO_ARMS))
+    csv = tmp_path / "p.csv"
+    code, out, err = run_cli(capsys, "power", sc, "--sizes", "auto", "--max-size", "60", "--endpoint",
+                             "mean_change@24h,dissociation_rate", "--margin", "mean_change@24h=2",
+                             "--replicates", "200", "--pool", "600", "--csv", csv, "--no-progress")
+    assert code == 0, err
+    assert "sizes evaluated (in order)" in out and "dissociation (incidence)" in out
+    df = pd.read_csv(csv, comment="#")
+    assert {"margin", "hypothesis", "search_step"} <= set(df.columns)
+    assert set(df["hypothesis"]) == {"non-inferiority", "harm"}
+    assert df[df["measure"] == "dissociation_rate"]["time_h"].isna().all()
+    prov = json.loads((tmp_path / "p.csv.provenance.json").read_text())
+    assert prov["margins"] == {"mean_change@24h": 2.0} and prov["search"]["max_size"] == 60
+    assert prov["units"]["margin"].startswith("the row's unit")
+    code, out, err = run_cli(capsys, "power", sc, "--sizes", "20", "--endpoint", "mean_change@24h", "--margin=-2",
+                             "--replicates", "100", "--pool", "200", "--no-progress")
+    assert code == 0, err
+    assert "Margins: mean_change@24h -2 pts" in out
+    for argv, option in ((["--margin", "2", "--endpoint", "mean_change@24h,response_rate@24h"], "--margin"),
+                         (["--endpoint", "headache_rate"], "--endpoint"), (["--max-size", "40"], "--max-size")):
+        code, out, err = run_cli(capsys, "power", sc, "--sizes", "20", "--replicates", "100", "--pool", "200",
+                                 "--no-progress", *argv)
+        assert code == 2 and one_error_line(err).startswith(f"error: {option}")

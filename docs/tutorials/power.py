@@ -34,5 +34,13 @@ for n in sizes:
     print(f"n {n} per arm: power of the change at 24 h {welch[n]:.2f} (Welch), {a:.2f} (ANCOVA), {d:.2f} (Welch, "
           "20 % dropout)")
 
+# non-inferiority: is the arm's fall at most 2 MADRS points smaller than midazolam's? (one-sided at alpha/2)
+ni = run_power(scenario, sizes=sizes, pool=pool, replicates=1000, endpoints=["mean_change@24h"], margin=2)
+# harm: power to detect more dissociation after ketamine; the smallest size reaching 80 %, searched
+harm = run_power(scenario, sizes="auto", max_size=min(pool, 200), pool=pool, replicates=1000,
+                 endpoints=["dissociation_rate"])
+print(ni.format_table())
+print(harm.format_table())
+
 result.to_csv(out_dir() / "power.csv")             # with power.csv.provenance.json beside it
 write_power_curves(result, out_dir() / "power.png")

@@ -1007,11 +1007,23 @@ def power(
     scenario: Path = typer.Argument(..., help="Scenario YAML file of a parallel or crossover trial."),
     sizes: Optional[List[str]] = typer.Option(
         None, "--sizes", help="Patients per arm of the replicate trials (comma-separate or repeat), e.g. 20,40,60,80. "
-                              "Default: 10,20,30,40,60,80,100,150,200."),
+                              "Default: 10,20,30,40,60,80,100,150,200. 'auto': search the smallest size reaching "
+                              "--target per comparison and endpoint (up to --max-size; the rows are the sizes "
+                              "evaluated)."),
+    max_size: Optional[int] = typer.Option(None, "--max-size", help="With --sizes auto: the largest patients per "
+                                                                    "arm the search evaluates (default 500)."),
+    margin: Optional[List[str]] = typer.Option(
+        None, "--margin", help="Margin M in the endpoint's unit (scale points for a change, percentage points for a "
+                               "rate; or per endpoint: mean_change@24h=2,response_rate@24h=10): power of the one-sided "
+                               "test at alpha/2 of H0: d <= -M, d the difference in the arm's favour (versus - arm for "
+                               "a change, arm - versus for a rate or incidence). M > 0: non-inferiority; M < 0: "
+                               "superiority by |M| (write --margin=-2); 0: the plain test."),
     endpoint: Optional[List[str]] = typer.Option(
         None, "--endpoint", help="The comparison tested (repeat or comma-separate): mean_change@24h, response_rate@7d, "
-                                 "remission_rate@28d. Default: every score measure of the scenario at its endpoint "
-                                 "times."),
+                                 "remission_rate@28d; an incidence (power to detect harm: more patients with the "
+                                 "event in the arm): dissociation_rate, dizziness_rate, nausea_rate, vomiting_rate, "
+                                 "sedation_rate, blood_pressure_increased_rate, hypertension_rate. Default: every "
+                                 "score measure of the scenario at its endpoint times."),
     arm: Optional[str] = typer.Option(None, "--arm", help="Arm tested (default: every arm but the control)."),
     versus: Optional[str] = typer.Option(None, "--versus", help="Arm compared with (default: the trial's control "
                                                                "arm)."),
@@ -1061,16 +1073,24 @@ def power(
 
         figure_format(plot, "--plot")
     size_list = None
-    if sizes:
+    if sizes and [s.strip().lower() for s in _comma_list(sizes)] == ["auto"]:
+        size_list = "auto"
+    elif sizes:
         try:
             size_list = [float(s) for s in _comma_list(sizes)]
         except ValueError:
-            raise InputError(f"--sizes: expected patients per arm, e.g. 20,40,60, got {', '.join(sizes)!r}") from None
+            raise InputError(f"--sizes: expected patients per arm, e.g. 20,40,60, or auto, got "
+                             f"{', '.join(sizes)!r}") from None
+    margin_arg = None
+    if margin:
+        items = _comma_list(margin)
+        margin_arg = items if any("=" in x for x in items) else (items[0] if len(items) == 1 else items)
     sc = load_scenario(scenario)
     params = _parameters_option(parameters)
     res = run_power(sc, sizes=size_list, endpoints=_comma_list(endpoint) or None, arm=arm, versus=versus,
                     test=test, replicates=replicates, alpha=alpha, target=target, pool=pool, dropout=dropout,
                     allocation=allocation, seed=seed, uncertainty=uncertainty, between_trial=between_trial, params=params,
+                    margin=margin_arg, max_size=max_size,
                     progress=TextProgress("power", progress and sys.stderr.isatty()),
                     log=lambda line: typer.echo(line, err=True))
     typer.echo(res.format_table())

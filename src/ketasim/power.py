@@ -33,6 +33,7 @@ from scipy import stats
 
 from .errors import InputError, argument
 from .parameters import ParameterSet, load_parameters
+from .vocabulary import AE_MEASURES
 
 #: Default patients per arm of the replicate trials.
 DEFAULT_SIZES = (10, 20, 30, 40, 60, 80, 100, 150, 200)
@@ -43,6 +44,10 @@ DEFAULT_REPLICATES = 1000
 MIN_POOL, POOL_PER_PATIENT = 2000, 10
 #: The comparisons a replicate analyses, by score measure (the trial's comparison rows).
 MEASURES = ("mean_change", "response_rate", "remission_rate")
+#: Incidence endpoints (a patient had the event at least once over the period, as ``ketasim trial`` reports them:
+#: the adverse events of :mod:`ketasim.adverse_events` and a monitored reading >= 180/110 mmHg), tested for harm:
+#: more patients with the event in the tested arm than in the compared-with arm.
+HARM_MEASURES = AE_MEASURES + ("hypertension_rate",)
 #: Analyses of the change from baseline (parallel arms); a crossover's is always the paired t-test.
 TESTS = ("welch", "ancova")
 TEST_NAMES = {"welch": "Welch t", "ancova": "ANCOVA (baseline)", "paired": "paired t", "z": "two-proportion z",
@@ -56,6 +61,10 @@ _CHUNK_DRAWS = 2_000_000
 _DRAWS_PER_S = 5e6
 #: SeedSequence tag of the replicates' draws (their own streams: the pool's patients are the trial's).
 _REPLICATE_TAG = 0x706F776572
+#: SeedSequence tag of the pool's adverse-event incidences (per arm, keyed by the arm's index in the scenario).
+_INCIDENCE_TAG = 0x6165
+#: ``sizes="auto"``: the largest patients per arm the search evaluates (default; ``max_size``).
+DEFAULT_MAX_SIZE = 500
 
 
 @dataclasses.dataclass
@@ -70,11 +79,15 @@ class PowerResult:
         tested arm), n_versus (in the arm it is compared with: n_per_arm x the allocation ratio), analysed_per_arm
         (the tested arm's expected patients analysed, after dropout), effect (the pools' difference arm - versus: scale points
         for a change, percentage points for a rate), unit, power, power_ci95_low, power_ci95_high (Wilson, Monte
-        Carlo), normal_theory_power, and with posterior draws assurance, power_p05, power_p95 (NaN without)."""
+        Carlo), normal_theory_power, and with posterior draws assurance, power_p05, power_p95 (NaN without); then
+        margin (the row's unit; 0: the plain test), hypothesis (superiority, non-inferiority, superiority by a
+        margin, harm, harm by a margin) and search_step (with sizes 'auto': the order in which the search evaluated
+        the size, 1 first; NaN for a list of sizes). time_h is NaN for an incidence (the whole period)."""
         return pd.DataFrame(self.rows, columns=[
             "arm", "versus", "time_h", "measure", "test", "n_per_arm", "n_versus", "analysed_per_arm", "effect", "unit",
             "power",
-            "power_ci95_low", "power_ci95_high", "normal_theory_power", "assurance", "power_p05", "power_p95"])
+            "power_ci95_low", "power_ci95_high", "normal_theory_power", "assurance", "power_p05", "power_p95",
+            "margin", "hypothesis", "search_step"])
 
     def sample_sizes(self) -> pd.DataFrame:
         """Per comparison x endpoint: the smallest size tested whose power (with posterior draws: assurance) reaches
@@ -83,7 +96,8 @@ class PowerResult:
         key = "assurance" if self.provenance.get("uncertainty") else "power"
         target = self.provenance["target_power"]
         out = []
-        for (arm, versus, t, m), g in df.groupby(["arm", "versus", "time_h", "measure"], sort=False):
+        for (arm, versus, t, m), g in df.groupby(["arm", "versus", "time_h", "measure"], sort=False,
+                                                 dropna=False):
             ok = g[g[key] >= target]
             out.append({"arm": arm, "versus": versus, "time_h": t, "measure": m, "target": target, "by": key,
                         "smallest_n_per_arm": float(ok["n_per_arm"].min()) if len(ok) else float("nan")})
@@ -97,52 +111,71 @@ class PowerResult:
             "time_h": "h", "n_per_arm": "patients", "n_versus": "patients", "analysed_per_arm": "patients",
             "effect": "the row's unit (arm - versus)", "power": "fraction of replicate trials",
             "power_ci95_low": "as power", "power_ci95_high": "as power", "normal_theory_power": "as power",
-            "assurance": "as power", "power_p05": "as power", "power_p95": "as power"}})
+            "assurance": "as power", "power_p05": "as power", "power_p95": "as power",
+            "margin": "the row's unit (scale points for a change, percentage points for a rate)",
+            "search_step": "order of evaluation (sizes auto)"}})
 
     def format_table(self) -> str:
-        """The printed table: one line per comparison x endpoint, one column per size, and the smallest size
-        reaching the target."""
-        from .units import fmt_hours
+        """The printed table: one line per comparison x endpoint, one column per size (with sizes 'auto': the sizes
+        the search evaluated, in order), and the smallest size reaching the target."""
 
         df = self.table()
         if not len(df):
             return "no power computed"
         p = self.provenance
         draws = bool(p.get("uncertainty"))
+        search = p.get("sizes") == "auto"
         key = "assurance" if draws else "power"
         sizes = sorted(df["n_per_arm"].unique())
-        need = self.sample_sizes()
+        need = {(r["arm"], r["versus"], _time_key(r["time_h"]), r["measure"]): r["smallest_n_per_arm"]
+                for r in self.sample_sizes().to_dict("records")}
         labels = []
-        for (arm, versus, t, m, test), g in df.groupby(["arm", "versus", "time_h", "measure", "test"], sort=False):
+        for (arm, versus, t, m, test), g in df.groupby(["arm", "versus", "time_h", "measure", "test"], sort=False,
+                                                       dropna=False):
             eff = g["effect"].iloc[0]
             unit = "pp" if m != "mean_change" else "pts"
-            labels.append((f"{arm} vs {versus}", f"{_MEASURE_WORDS[m]} {fmt_hours(t)}", TEST_NAMES[test],
-                           f"{eff:+.1f} {unit}" if math.isfinite(eff) else "n/a", g, (arm, versus, t, m)))
+            labels.append((f"{arm} vs {versus}", _endpoint_words(m, t), TEST_NAMES[test],
+                           f"{eff:+.1f} {unit}" if math.isfinite(eff) else "n/a", g,
+                           (arm, versus, _time_key(t), m)))
         w = [max(len(h), *(len(x[i]) for x in labels)) for i, h in enumerate(("comparison", "endpoint", "test",
                                                                                "effect"))]
+        cols = "sizes evaluated (in order): power" if search else "  ".join(f"{int(n):>5}" for n in sizes)
+        n_for = f"n for {100 * p['target_power']:g}%"
         head = (f"{'comparison':<{w[0]}}  {'endpoint':<{w[1]}}  {'test':<{w[2]}}  {'effect':>{w[3]}}  "
-                + "  ".join(f"{int(n):>5}" for n in sizes) + f"  n for {100 * p['target_power']:g}%")
+                + (f"{n_for}  {cols}" if search else f"{cols}  {n_for}"))
         alloc = p.get("allocation", "1:1")
         per = ("patients per arm" if alloc in ("1:1", "") else
                f"patients in the tested arm (allocation {alloc}: {int(df['n_versus'].iloc[0])} in the other arm at "
                f"{int(df['n_per_arm'].iloc[0])})")
+        how = (f"size evaluated by a search up to {p['search']['max_size']:,} per arm" if search else "size")
         lines = [f"{'Assurance' if draws else 'Power'} by {per} ({p['replicates']:,} replicate trials per "
-                 f"size; two-sided alpha {p['alpha']:g}, difference in the arm's favour)", head]
+                 f"{how}; two-sided alpha {p['alpha']:g}, difference in the arm's favour"
+                 + ("; with a margin one-sided at alpha/2" if p.get("margins") else "") + ")", head]
         for comp, ep, test, eff, g, k in labels:
+            n_t = need.get(k, float("nan"))
+            reach = f"{int(n_t)}" if math.isfinite(n_t) else f"> {int(max(g['n_per_arm']))}"
+            if search:
+                g = g.sort_values("search_step")
+                cells = "  ".join(f"{int(n)}: {v:.2f}" for n, v in zip(g["n_per_arm"], g[key]))
+                lines.append(f"{comp:<{w[0]}}  {ep:<{w[1]}}  {test:<{w[2]}}  {eff:>{w[3]}}  "
+                             f"{reach:>{len(n_for)}}  {cells}")
+                continue
             vals = dict(zip(g["n_per_arm"], g[key]))
             cells = "  ".join(f"{vals[n]:>5.2f}" if n in vals and math.isfinite(vals[n]) else f"{'-':>5}"
                               for n in sizes)
-            row = need[(need["arm"] == k[0]) & (need["versus"] == k[1]) & (need["time_h"] == k[2])
-                       & (need["measure"] == k[3])]
-            n_t = row["smallest_n_per_arm"].iloc[0] if len(row) else float("nan")
-            lines.append(f"{comp:<{w[0]}}  {ep:<{w[1]}}  {test:<{w[2]}}  {eff:>{w[3]}}  {cells}  "
-                         + (f"{int(n_t)}" if math.isfinite(n_t) else f"> {int(max(sizes))}"))
+            lines.append(f"{comp:<{w[0]}}  {ep:<{w[1]}}  {test:<{w[2]}}  {eff:>{w[3]}}  {cells}  {reach}")
         half = float(np.nanmax((df["power_ci95_high"] - df["power_ci95_low"]) / 2))
         lines.append(f"Replicates draw patients from pools of {p['pool']:,} virtual patients per arm (seed {p['seed']}); "
                      f"Monte Carlo 95 % CI half-width at most {half:.3f}."
                      + (f" Dropout {p['dropout']:.0%} at random (completers analysed)." if p["dropout"] else "")
                      + (" Effect: the pools' mean difference (scale points) or rate difference (percentage points), "
                         "arm - versus."))
+        if p.get("margins"):
+            words = "; ".join(f"{t} {m:+g} {'pts' if t.startswith('mean_change') else 'pp'}"
+                              for t, m in p["margins"].items())
+            lines.append(f"Margins: {words}. {MARGIN_CONVENTION[0].upper()}{MARGIN_CONVENTION[1:]}.")
+        if p.get("incidence"):
+            lines.append(f"Incidence: {p['incidence']}.")
         if draws:
             from .limits import MIN_PER_ROW_DRAWS
 
@@ -154,6 +187,19 @@ class PowerResult:
         if p.get("design_note"):
             lines.append(f"note: {p['design_note']}")
         return "\n".join(lines)
+
+
+def _time_key(t):
+    """A row's time as a dictionary key (NaN, an incidence's whole period, as None)."""
+    return None if t is None or not math.isfinite(t) else float(t)
+
+
+def _endpoint_words(measure: str, time_h) -> str:
+    from .units import fmt_hours
+
+    if measure in HARM_MEASURES:
+        return f"{measure.removesuffix('_rate').replace('_', ' ')} (incidence)"
+    return f"{_MEASURE_WORDS[measure]} {fmt_hours(time_h)}"
 
 
 _MEASURE_WORDS = {"mean_change": "change", "response_rate": "response", "remission_rate": "remission"}
@@ -175,17 +221,24 @@ def _two_sided_t(t: np.ndarray, df: np.ndarray) -> np.ndarray:
         return 2.0 * stats.t.sf(np.abs(t), df)
 
 
-def welch_test(a: np.ndarray, b: np.ndarray, ma: np.ndarray, mb: np.ndarray):
-    """Welch's unequal-variance t-test per row (as ``scipy.stats.ttest_ind(equal_var=False)``): (difference of
-    means a - b, two-sided p; NaN where undefined)."""
+def _welch_parts(a, b, ma, mb):
+    """Per row: (difference of means a - b, its squared standard error, Welch-Satterthwaite degrees of freedom)."""
     xa, va, ka, _ = _mean_var(a, ma)
     xb, vb, kb, _ = _mean_var(b, mb)
     with np.errstate(invalid="ignore", divide="ignore"):
         sa, sb = va / ka, vb / kb
         se2 = sa + sb
-        t = (xa - xb) / np.sqrt(se2)
         df = se2 * se2 / (sa * sa / (ka - 1) + sb * sb / (kb - 1))
-    return xa - xb, _two_sided_t(t, df)
+    return xa - xb, se2, df
+
+
+def welch_test(a: np.ndarray, b: np.ndarray, ma: np.ndarray, mb: np.ndarray):
+    """Welch's unequal-variance t-test per row (as ``scipy.stats.ttest_ind(equal_var=False)``): (difference of
+    means a - b, two-sided p; NaN where undefined)."""
+    diff, se2, df = _welch_parts(a, b, ma, mb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = diff / np.sqrt(se2)
+    return diff, _two_sided_t(t, df)
 
 
 def _ancova_fit(a, b, xa, xb, ma, mb):
@@ -239,6 +292,50 @@ def proportion_z_test(ra: np.ndarray, rb: np.ndarray, ma: np.ndarray, mb: np.nda
     return pa - pb, p
 
 
+def restricted_mle_proportions(pa, pb, na, nb, delta):
+    """Farrington & Manning's (1990, Stat Med 9:1447, doi:10.1002/sim.4780091208) maximum-likelihood proportions
+    (a, b) under the null difference a - b = ``delta`` (proportions, not percent), given the observed ``pa``, ``pb`` of
+    ``na``, ``nb`` patients (arrays; the closed-form root of their cubic, Miettinen & Nurminen 1985)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        theta = nb / na
+        a = 1.0 + theta
+        b = -(1.0 + theta + pa + theta * pb + delta * (theta + 2.0))
+        c = delta * delta + delta * (2.0 * pa + theta + 1.0) + pa + theta * pb
+        d = -pa * delta * (1.0 + delta)
+        v = b ** 3 / (3.0 * a) ** 3 - b * c / (6.0 * a * a) + d / (2.0 * a)
+        u = np.where(v >= 0, 1.0, -1.0) * np.sqrt(np.maximum(b * b / (3.0 * a) ** 2 - c / (3.0 * a), 0.0))
+        ratio = np.where(u != 0, v / np.where(u != 0, u, 1.0) ** 3, 0.0)
+        w = (math.pi + np.arccos(np.clip(ratio, -1.0, 1.0))) / 3.0
+        ta = np.clip(2.0 * u * np.cos(w) - b / (3.0 * a), 0.0, 1.0)
+        tb = np.clip(ta - delta, 0.0, 1.0)
+    return ta, tb
+
+
+def one_sided_reject(diff, se, df, sign: float, margin: float, alpha: float) -> np.ndarray:
+    """Per row, whether the one-sided test at ``alpha`` / 2 rejects H0: sign x diff <= -margin (``sign`` -1 for a
+    change, where the arm's favour is a larger fall; +1 for a rate or an incidence), by t = (sign x diff + margin) /
+    se on ``df`` degrees of freedom (``df`` None: the normal distribution). At margin 0 it rejects exactly where the
+    two-sided test at ``alpha`` is significant with the difference in that direction."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = (sign * diff + margin) / se
+        p = stats.norm.sf(t) if df is None else stats.t.sf(t, df)
+    return p < alpha / 2.0
+
+
+def proportion_margin_test(ra, rb, ma, mb, sign: float, margin: float, alpha: float):
+    """Farrington-Manning score test per row of H0: sign x (a - b) <= -margin (proportions), one-sided at ``alpha``
+    / 2: (difference of proportions a - b, rejected). At margin 0 it is the pooled z-test
+    (:func:`proportion_z_test`)."""
+    ka, kb = ma.sum(axis=1), mb.sum(axis=1)
+    sa, sb = (ra & ma).sum(axis=1), (rb & mb).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pa, pb = sa / ka, sb / kb
+        ta, tb = restricted_mle_proportions(pa, pb, ka, kb, -sign * margin)
+        se = np.sqrt(ta * (1.0 - ta) / ka + tb * (1.0 - tb) / kb)
+        reject = one_sided_reject(pa - pb, se, None, sign, margin, alpha) & (se > 0)
+    return pa - pb, reject
+
+
 def mcnemar_test(ra: np.ndarray, rb: np.ndarray, m: np.ndarray):
     """Exact McNemar test per row (the same patients in both periods): (difference of proportions a - b, two-sided
     p = the binomial test of the discordant pairs at 1/2, as the trial's crossover rows)."""
@@ -254,7 +351,36 @@ def mcnemar_test(ra: np.ndarray, rb: np.ndarray, m: np.ndarray):
 @dataclasses.dataclass(frozen=True)
 class _Endpoint:
     measure: str
-    time_h: float
+    time_h: float | None        # None: an incidence over the whole period
+
+    @property
+    def harm(self) -> bool:
+        return self.measure in HARM_MEASURES
+
+    @property
+    def sign(self) -> float:
+        """The tested direction of arm - versus: -1 for a change (a larger fall), +1 for a rate or an incidence."""
+        return -1.0 if self.measure == "mean_change" else 1.0
+
+    @property
+    def text(self) -> str:
+        return self.measure if self.time_h is None else f"{self.measure}@{self.time_h:g}h"
+
+
+def _harm_endpoint(text: str, field: str):
+    """An incidence endpoint ('nausea_rate') as an :class:`_Endpoint`; None for anything else (a score endpoint)."""
+    m, at, t = str(text).partition("@")
+    m = m.strip()
+    if m in HARM_MEASURES:
+        if at:
+            raise InputError(f"{field}: {m} is the incidence over the whole period (any event in any session), not "
+                             f"a value at a time; write '{m}' without '@{t.strip()}'")
+        return _Endpoint(m, None)
+    if m.endswith("_rate") and m not in MEASURES:
+        raise InputError(f"{field}: {m}: not an endpoint the trial can compute for power; incidence endpoints "
+                         f"(harm: more in the arm): {', '.join(HARM_MEASURES)}; score endpoints: "
+                         f"{', '.join(MEASURES)} at a time")
+    return None
 
 
 def _endpoints(scenario, endpoints) -> list[_Endpoint]:
@@ -282,10 +408,16 @@ def _endpoints(scenario, endpoints) -> list[_Endpoint]:
         endpoints = [endpoints]
     out = []
     for text in endpoints:
+        harm = _harm_endpoint(text, field)
+        if harm is not None:
+            if harm not in out:
+                out.append(harm)
+            continue
         e = parse_endpoint(text)
         if e.measure not in MEASURES and e.measure != "mean":
             raise InputError(f"{field}: {e.measure}: power is computed for the score comparisons a trial tests "
-                             f"({', '.join(MEASURES)}), at a time, e.g. response_rate@24h")
+                             f"({', '.join(MEASURES)}), at a time, e.g. response_rate@24h, and for the incidence "
+                             f"endpoints ({', '.join(HARM_MEASURES)})")
         if e.time_h is None or e.time_h <= 0:
             raise InputError(f"{field}: {text!r}: the comparison needs a time after the first dose, e.g. "
                              f"{e.measure}@24h")
@@ -303,7 +435,7 @@ def _with_times(scenario, times):
 
     ep = scenario.endpoints or DEFAULT_ENDPOINTS
     have = {round(t, 9) for t in ep.times_h}
-    new = [t for t in times if round(t, 9) not in have]
+    new = [t for t in times if t is not None and round(t, 9) not in have]
     if not new:
         return scenario
     return dataclasses.replace(scenario, endpoints=dataclasses.replace(
@@ -389,9 +521,23 @@ def _columns(outcome, time_h: float) -> int:
     return int(j[0])
 
 
-def _pool_arrays(tr, pairs, eps):
-    """Per arm and endpoint: the arrays the tests read (change, baseline, response, remission) for every patient of
-    the pool."""
+def pool_incidences(outcome, params, seed: int, position: int) -> dict:
+    """Each pool patient's incidence of every event of :data:`HARM_MEASURES` (bool arrays by measure), drawn as
+    ``ketasim trial`` draws them (:func:`ketasim.trial.side_effect_values`: a persistent susceptibility per patient
+    and the sessions' exposure) from a stream of the arm's own, keyed by ``seed`` and the arm's ``position`` in the
+    scenario: an arm's incidences do not depend on which other arms or endpoints are asked for. (The trial draws its
+    arms' incidences from one stream in turn: the same model and probabilities, other random numbers.)"""
+    from .trial import side_effect_values
+
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _INCIDENCE_TAG, int(position)]))
+    vals = side_effect_values(outcome, rng, params)
+    return {m: np.asarray(vals[m.removesuffix("_rate")], bool) for m in HARM_MEASURES}
+
+
+def _pool_arrays(tr, pairs, eps, positions=None):
+    """Per arm and endpoint: the arrays the tests read (change, baseline, response, remission, an event's
+    incidence) for every patient of the pool. ``positions``: each arm's index in the scenario (default its order in
+    the trial run)."""
     from .trial import _remission_threshold, _responders
 
     from .trial import DEFAULT_ENDPOINTS
@@ -400,10 +546,17 @@ def _pool_arrays(tr, pairs, eps):
     scale = tr.scenario.population.scale
     thr = _remission_threshold(ep, scale, required=any(e.measure == "remission_rate" for e in eps))
     out = {}
+    names = [a.name for a in tr.scenario.arms]
     for name in {x for pair in pairs for x in pair}:
         o = tr.outcomes[name]
         base = np.asarray(o.baseline, float)
+        if any(e.harm for e in eps):
+            pos = (positions or {}).get(name, names.index(name))
+            incidence = pool_incidences(o, tr.params, tr.seed, pos)
         for e in eps:
+            if e.harm:
+                out[name, e] = (incidence[e.measure], base)
+                continue
             r = np.asarray(o.rating[:, _columns(o, e.time_h)], float)
             if e.measure == "mean_change":
                 out[name, e] = (r - base, base)
@@ -421,11 +574,15 @@ def _pool_effect(values_a, values_b, measure: str) -> float:
 
 
 def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: float, alpha: float,
-                         ratio: float = 1.0) -> float:
+                         ratio: float = 1.0, margin: float = 0.0) -> float:
     """statsmodels' power of the pools' effect and spread for ``n_eff`` patients in the tested arm and ``ratio`` x
     as many in the other, counted as the replicates are: significant at two-sided ``alpha`` in the tested arm's
-    favour (the one tail, at alpha / 2, of the signed effect: ~0 for an arm worse than its comparator). NaN where no
-    closed form applies (the exact McNemar test)."""
+    favour (the one tail, at alpha / 2, of the signed effect: ~0 for an arm worse than its comparator); an
+    incidence: more events in the arm. ``margin`` (the row's unit: scale points, percentage points) not 0: the
+    one-sided test at alpha / 2 of H0: d <= -margin, d the difference in the tested direction (Welch, ANCOVA and
+    paired: the t-test power of (d + margin) / SD; rates: Farrington & Manning's normal approximation with the
+    restricted-MLE variance under H0, :func:`farrington_manning_power`). NaN where no closed form applies (the
+    exact McNemar test)."""
     from statsmodels.stats.power import NormalIndPower, TTestIndPower, TTestPower
     from statsmodels.stats.proportion import proportion_effectsize
 
@@ -441,8 +598,8 @@ def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: flo
             d = ya - yb
             sd = float(np.std(d, ddof=1))
             # a change: the arm's favour is a larger fall (d < 0)
-            return float(TTestPower().power(-float(np.mean(d)) / sd, nobs=n_eff, **one_tail)) if sd > 0 else \
-                float("nan")
+            return float(TTestPower().power((-float(np.mean(d)) + margin) / sd, nobs=n_eff, **one_tail)) \
+                if sd > 0 else float("nan")
         if measure == "mean_change":
             if test == "ancova":     # the adjusted difference and residual SD of the pools' own ANCOVA
                 d, s2, _, _ = _ancova_fit(ya[None, :], yb[None, :], xa[None, :], xb[None, :],
@@ -451,19 +608,42 @@ def _normal_theory_power(arrays_a, arrays_b, measure: str, test: str, n_eff: flo
             else:
                 diff = float(np.mean(ya) - np.mean(yb))
                 sd = math.sqrt((np.var(ya, ddof=1) + np.var(yb, ddof=1)) / 2.0)
-            return (float(TTestIndPower().power(-diff / sd, nobs1=n_eff, ratio=ratio, **one_tail)) if sd > 0
-                    else float("nan"))
+            return (float(TTestIndPower().power((-diff + margin) / sd, nobs1=n_eff, ratio=ratio, **one_tail))
+                    if sd > 0 else float("nan"))
         pa, pb = float(np.mean(ya)), float(np.mean(yb))
+        if margin:
+            return farrington_manning_power(pa, pb, n_eff, ratio * n_eff, margin / 100.0, alpha)
         return float(NormalIndPower().power(proportion_effectsize(pa, pb), nobs1=n_eff, ratio=ratio, **one_tail))
 
 
+def farrington_manning_power(pa: float, pb: float, na: float, nb: float, margin: float, alpha: float) -> float:
+    """Normal-approximation power of the one-sided Farrington-Manning test at ``alpha`` / 2 of H0: pa - pb <=
+    -``margin`` (proportions) when the true proportions are ``pa``, ``pb`` with ``na``, ``nb`` patients: Phi((pa -
+    pb + margin - z sigma0) / sigma1), sigma0 from the restricted-MLE proportions under H0 at the true ones,
+    sigma1 the unrestricted standard error (Farrington & Manning 1990, Stat Med 9:1447,
+    doi:10.1002/sim.4780091208, eq. 6; statsmodels' ``normal_power_het``'s one tail)."""
+    ta, tb = restricted_mle_proportions(np.array([pa]), np.array([pb]), np.array([float(na)]),
+                                        np.array([float(nb)]), -margin)
+    s0 = math.sqrt(float(ta[0] * (1 - ta[0])) / na + float(tb[0] * (1 - tb[0])) / nb)
+    s1 = math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+    if s1 <= 0:
+        return float("nan")
+    z = stats.norm.isf(alpha / 2.0)
+    return float(stats.norm.cdf((pa - pb + margin - z * s0) / s1))
+
+
 def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, seed,
-                     ratio: float = 1.0, index_of: dict | None = None) -> dict:
+                     ratio: float = 1.0, index_of: dict | None = None, margins: dict | None = None,
+                     only=None) -> dict:
     """Power per (pair, endpoint, size): successes / replicates, drawing each arm's patients from its own stream
     (the draws of one size do not depend on which other sizes, endpoints or arms are asked for, nor on the
     chunking). An arm's pool is its patients in ``arrays`` (fewer than simulated when a pre-dose BP limit screened
     some out). The compared-with arm (``pairs[0][1]``) has ``versus_size(n, ratio)`` patients per replicate. An
-    arm's streams are keyed by ``index_of[arm]`` (its index in the scenario; default its order here)."""
+    arm's streams are keyed by ``index_of[arm]`` (its index in the scenario; default its order here). ``margins``
+    {endpoint: M (its unit)}: a non-zero M tests H0: d <= -M one-sided at alpha / 2 (d the difference in the
+    endpoint's tested direction, :attr:`_Endpoint.sign`); 0 or absent: the two-sided test at alpha with the
+    difference in that direction (the same decisions). ``only`` (pair, endpoint): analyse that one (the draws are
+    the same)."""
     names = list(dict.fromkeys(x for pair in pairs for x in pair))
     pools = {name: len(arrays[name, eps[0]][0]) for name in names}
     control = pairs[0][1]
@@ -496,9 +676,16 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
             for pair in pairs:
                 a, b = pair
                 for e in eps:
+                    if only is not None and (pair, e) != only:
+                        continue
                     (ya, xa), (yb, xb) = arrays[a, e], arrays[b, e]
                     ia, ib = idx[a], idx[b]
                     test = tests[e.measure]
+                    margin = (margins or {}).get(e, 0.0)
+                    if margin:
+                        counts[pair, e] += int(np.sum(_margin_reject(test, e, margin, alpha, ya, yb, xa, xb, ia,
+                                                                     ib, mask[a], mask[b])))
+                        continue
                     if test == "welch":
                         diff, p = welch_test(ya[ia], yb[ib], mask[a], mask[b])
                     elif test == "ancova":
@@ -513,8 +700,104 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
                     counts[pair, e] += int(np.sum((p < alpha) & favours))
             done += c
         for key, k in counts.items():
-            wins[(*key, n)] = k
+            if only is None or key == only:
+                wins[(*key, n)] = k
     return wins
+
+
+def _margin_reject(test, e, margin, alpha, ya, yb, xa, xb, ia, ib, ma, mb):
+    """Per replicate: whether the one-sided test at alpha / 2 rejects H0: d <= -margin (see
+    :func:`_replicate_power`); rates by the Farrington-Manning score test (margin in percentage points)."""
+    if test == "welch":
+        diff, se2, df = _welch_parts(ya[ia], yb[ib], ma, mb)
+        return one_sided_reject(diff, np.sqrt(se2), df, e.sign, margin, alpha)
+    if test == "ancova":
+        diff, s2, factor, df = _ancova_fit(ya[ia], yb[ib], xa[ia], xb[ib], ma, mb)
+        with np.errstate(invalid="ignore"):
+            return one_sided_reject(diff, np.sqrt(s2 * factor), df, e.sign, margin, alpha)
+    if test == "paired":
+        x, v, k, _ = _mean_var(ya[ia] - yb[ib], ma)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return one_sided_reject(x, np.sqrt(v / k), k - 1, e.sign, margin, alpha)
+    if test == "z":
+        return proportion_margin_test(ya[ia], yb[ib], ma, mb, e.sign, margin / 100.0, alpha)[1]
+    raise InputError(f"margin: no margin test for {TEST_NAMES[test]}")     # refused earlier (_margins)
+
+
+def _margins(margin, eps, paired: bool) -> dict:
+    """{endpoint: margin in its unit} from ``margin``: None or 0 (none), one number for every endpoint asked for
+    (they must share a unit: scale points for changes, percentage points for rates and incidences), or per endpoint
+    ('mean_change@24h=2', a list of them, or a mapping). Convention: H0: d <= -M with d the difference in the tested
+    direction (versus - arm for a change, arm - versus for a rate or an incidence); M > 0 non-inferiority, M < 0
+    superiority by ``|M|`` (an incidence: an excess of more than ``|M|`` percentage points), 0 the plain test."""
+    field = argument("margin", "--margin")
+    if margin is None:
+        return {}
+    by_text = {e.text: e for e in eps}
+
+    def value(v, where):
+        if isinstance(v, bool):
+            raise InputError(f"{field}: {where}expected a number, got {v!r}")
+        try:
+            x = float(str(v).strip()) if isinstance(v, str) else float(v)
+        except (TypeError, ValueError):
+            x = float("nan")
+        if not math.isfinite(x) or abs(x) >= 100:
+            raise InputError(f"{field}: {where}expected a number between -100 and 100 (scale points for a change, "
+                             f"percentage points for a rate), got {v!r}")
+        return x
+
+    def endpoint(text):
+        harm = _harm_endpoint(text, field)
+        if harm is None:
+            from .sensitivity import parse_endpoint
+
+            try:
+                spec = parse_endpoint(text)
+            except InputError:
+                spec = None
+            harm = (None if spec is None or spec.time_h is None else
+                    _Endpoint("mean_change" if spec.measure == "mean" else spec.measure, float(spec.time_h)))
+        if harm is None or harm not in eps:
+            raise InputError(f"{field}: {str(text).strip()!r} is not an endpoint asked for ({', '.join(by_text)})")
+        return harm
+
+    out = {}
+    if isinstance(margin, dict):
+        items = list(margin.items())
+    elif isinstance(margin, (list, tuple)) or (isinstance(margin, str) and "=" in margin):
+        items = []
+        for part in ([margin] if isinstance(margin, str) else margin):
+            for piece in str(part).split(","):
+                name, eq, v = piece.partition("=")
+                if not eq:
+                    raise InputError(f"{field}: per endpoint, write ENDPOINT=M, e.g. mean_change@24h=2, got "
+                                     f"{piece.strip()!r}")
+                items.append((name.strip(), v))
+    else:
+        m = value(margin, "")
+        if m and len({e.measure == "mean_change" for e in eps}) > 1:
+            raise InputError(f"{field}: the endpoints asked for mix scale points (a change) and percentage points (a "
+                             "rate); give one margin per endpoint, e.g. mean_change@24h=2,response_rate@24h=10")
+        items = [(e, m) for e in eps]
+    for name, v in items:
+        e = name if isinstance(name, _Endpoint) else endpoint(name)
+        out[e] = value(v, f"{e.text}: ")
+    for e, m in out.items():
+        if m and paired and e.measure != "mean_change":
+            raise InputError(f"{field}: {e.text}: a crossover's rates are tested by the exact McNemar test, which has "
+                             "no margin here; give a margin for a mean_change endpoint only")
+        if m > 0 and e.harm:
+            raise InputError(f"{field}: {e.text}: an incidence is tested for harm (more events in the arm); its "
+                             f"margin is <= 0 (power to show an excess of more than |M| percentage points), got {m:g}")
+    return {e: m for e, m in out.items() if m}
+
+
+def hypothesis_text(e, margin: float) -> str:
+    """The CSV's ``hypothesis`` of an endpoint tested with ``margin``."""
+    if e.harm:
+        return "harm by a margin" if margin else "harm"
+    return "non-inferiority" if margin > 0 else "superiority by a margin" if margin < 0 else "superiority"
 
 
 def versus_size(n: int, ratio: float) -> int:
@@ -538,25 +821,34 @@ def parse_allocation(text) -> float:
 
 
 def _tests_for(test: str, paired: bool) -> dict:
-    if paired:
-        return {"mean_change": "paired", "response_rate": "mcnemar", "remission_rate": "mcnemar"}
-    return {"mean_change": test, "response_rate": "z", "remission_rate": "z"}
+    rate = "mcnemar" if paired else "z"
+    return {"mean_change": "paired" if paired else test, **{m: rate for m in ("response_rate", "remission_rate",
+                                                                               *HARM_MEASURES)}}
 
 
 def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, versus: str | None = None,
               test: str = "welch", replicates: int = DEFAULT_REPLICATES, alpha: float = 0.05,
               target: float = 0.80, pool: int | None = None, dropout: float = 0.0, seed: int | None = None,
               uncertainty: int = 0, between_trial: bool = True, draw_seed: int = 0, allocation: str = "1:1",
+              margin=None, max_size: int | None = None,
               params: ParameterSet | None = None, progress=None, chunk: int = 10000, log=None) -> PowerResult:
     """Power of the trial ``scenario`` (parallel or crossover) for each size in ``sizes`` (patients per arm; default
     :data:`DEFAULT_SIZES`) on each comparison of ``arm`` (default every arm but the control) against ``versus``
     (default the trial's control arm) at each endpoint (``'mean_change@24h'``, ``'response_rate@7d'``, ...; default
-    every score measure of the scenario at its endpoint times). ``replicates`` trials per size drawn from pools of
-    ``pool`` virtual patients per arm (default max(2000, 10 x the largest size)); ``test`` 'welch' or 'ancova' for
-    the change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size; ``dropout`` share of
-    patients missing at random; ``allocation`` 'A:B' patients in the tested arm to the compared-with arm (e.g.
-    '2:1'; ``sizes`` are the tested arm's). ``uncertainty`` K > 0: the assurance over K posterior draws (see the
-    module)."""
+    every score measure of the scenario at its endpoint times; an incidence ``'nausea_rate'``, ... of
+    :data:`HARM_MEASURES`: power to detect harm, more patients with the event in the arm). ``replicates`` trials per
+    size drawn from pools of ``pool`` virtual patients per arm (default max(2000, 10 x the largest size)); ``test``
+    'welch' or 'ancova' for the change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size;
+    ``dropout`` share of patients missing at random; ``allocation`` 'A:B' patients in the tested arm to the
+    compared-with arm (e.g. '2:1'; ``sizes`` are the tested arm's). ``margin`` (the endpoint's unit: scale points
+    for a change, percentage points for a rate; one number, or per endpoint 'mean_change@24h=2' or a mapping):
+    the share of replicates whose one-sided test at alpha / 2 rejects H0: d <= -M, d the difference in the tested
+    direction (versus - arm for a change, arm - versus for a rate or incidence): M > 0 non-inferiority, M < 0
+    superiority by ``|M|``, 0 the plain test (the same decisions as without). ``sizes='auto'``: per comparison x
+    endpoint, the smallest size reaching ``target`` by a bounded search (bracketing by doubling or halving from the
+    normal-theory size, then bisection on integer sizes up to ``max_size``, default :data:`DEFAULT_MAX_SIZE`; each
+    size evaluated with the replicate streams a list of sizes uses, so its row is the same); the rows are the sizes
+    evaluated. ``uncertainty`` K > 0: the assurance over K posterior draws (see the module)."""
     from . import limits
     from .trial import _run_trial, _uncertainty_draws, draw_trial_seed, whole_design_draws
 
@@ -575,7 +867,17 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                          "randomized withdrawal's or follow-up's relapse rows need the whole design per replicate: "
                          "ketasim trial --uncertainty)")
     paired = kind == "crossover"
-    sizes = _check_sizes(sizes)
+    search = isinstance(sizes, str) and sizes.strip().lower() == "auto"
+    ms_field = argument("max_size", "--max-size")
+    if search:
+        max_size = limits.check_int(DEFAULT_MAX_SIZE if max_size is None else max_size, ms_field, lo=2,
+                                    hi=MAX_SIZE)
+        sizes = (max_size,)        # the pool's size is set by the largest size the search may evaluate
+    else:
+        if max_size is not None:
+            raise InputError(f"{ms_field}: bounds the search of {argument('sizes', '--sizes')} auto; with a list "
+                             "of sizes give the sizes")
+        sizes = _check_sizes(sizes)
     eps = _endpoints(scenario, endpoints)
     pairs = _arms_compared(scenario, arm, versus)
     if not isinstance(test, str) or test.strip().lower() not in TESTS:
@@ -587,6 +889,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     if paired and test == "ancova":
         raise InputError(f"{argument('test', '--test')}: a crossover compares the same patients (paired t-test); "
                          "ancova is for parallel arms")
+    margins = _margins(margin, eps, paired)
     replicates = limits.check_int(replicates, argument("replicates", "--replicates"), lo=100, hi=MAX_REPLICATES)
     alpha = limits.check_real(alpha, argument("alpha", "--alpha"), lo=1e-6, hi=0.5)
     target = limits.check_real(target, argument("target", "--target"), lo=0.05, hi=0.999)
@@ -610,23 +913,25 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                               "patients per arm", fewer="fewer draws or a smaller --pool")
         draws = _uncertainty_draws(sc, params, uncertainty, between_trial, draw_seed, log, size=pool)
     tests = _tests_for(test, paired)
-    # the replicate analyses' own work: patient draws x comparisons (~1e7 per second on one core)
-    draws_total = (replicates * sum(n + versus_size(n, ratio) for n in sizes) * len(pairs) * len(eps)
-                   * (1 + uncertainty))
+    # the replicate analyses' own work: patient draws x comparisons (~1e7 per second on one core); a search
+    # evaluates at most search_evaluations(max_size) sizes per comparison, none above max_size
+    per_replicate = (search_evaluations(max(sizes)) * (max(sizes) + versus_size(max(sizes), ratio)) if search else
+                     sum(n + versus_size(n, ratio) for n in sizes))
+    draws_total = replicates * per_replicate * len(pairs) * len(eps) * (1 + uncertainty)
     if draws_total / _DRAWS_PER_S > limits.time_budget():
-        raise InputError(f"{argument('replicates', '--replicates')}: {replicates:,} replicates of sizes up to "
-                         f"{max(sizes):,} on {len(pairs) * len(eps)} comparisons would compute for "
+        what = (f"a search up to {max(sizes):,} per arm ({search_evaluations(max(sizes))} sizes at most)" if search
+                else f"sizes up to {max(sizes):,}")
+        raise InputError(f"{argument('replicates', '--replicates')}: {replicates:,} replicates of {what} on "
+                         f"{len(pairs) * len(eps)} comparisons would compute for "
                          f"~{limits.fmt_seconds(draws_total / _DRAWS_PER_S)}, more than the "
                          f"{limits.fmt_seconds(limits.time_budget())} allowed (KETASIM_MAX_SECONDS); use fewer "
-                         "replicates, sizes or endpoints")
+                         "replicates, " + (f"a smaller {ms_field}" if search else "sizes") + " or endpoints")
+    index_of = {a.name: i for a, i in zip(sc.arms, positions[0])}
 
-    def power_rows(pset, trial_seed, progress=None):
+    def pool_arrays(pset, trial_seed, progress=None):
         tr = _run_trial(sc, pset, pool, trial_seed, progress, chunk, None, None, rows_only=True,
                         arm_positions=positions)
-        arrays = _pool_arrays(tr, pairs, eps)
-        wins = _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, trial_seed,
-                                ratio, {a.name: i for a, i in zip(sc.arms, positions[0])})
-        return arrays, wins, tr
+        return _pool_arrays(tr, pairs, eps, index_of), tr
 
     pools = 1 + (len(draws["sets"]) if draws is not None else 0)
 
@@ -634,14 +939,40 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
         """The progress of pool i of all pools (the central one and each draw's) as a fraction of the whole run."""
         return None if progress is None else (lambda f: progress((i + f) / pools))
 
-    arrays, wins, central = power_rows(params, seed, share(0))
+    arrays, central = pool_arrays(params, seed, share(0))
     from .engine import warn_cumulative_anesthetic
 
     warn_cumulative_anesthetic(sc, params)      # doses adding up to the anesthetic range warn, as run_trial's
-    per_draw = []
+    # (arrays, the seed of its replicate streams) per pool: the central one, then each posterior draw's
+    stages = [(arrays, seed)]
     if draws is not None:
         for i, pset in enumerate(draws["sets"]):
-            per_draw.append(power_rows(pset, draw_trial_seed(seed, draws["info"]["draw_seed"], i), share(i + 1))[1])
+            trial_seed = draw_trial_seed(seed, draws["info"]["draw_seed"], i)
+            stages.append((pool_arrays(pset, trial_seed, share(i + 1))[0], trial_seed))
+
+    def replicate_wins(arr, trial_seed, sizes_, only=None):
+        return _replicate_power(arr, pairs, eps, sizes_, tests, replicates, alpha, dropout, paired, trial_seed,
+                                ratio, index_of, margins, only)
+
+    steps = {}          # search: (pair, endpoint) -> [sizes in the order evaluated]
+    if search:
+        wins, per_draw = {}, [{} for _ in stages[1:]]
+        for pair in pairs:
+            for e in eps:
+                def evaluate(n, pair=pair, e=e):
+                    out = [replicate_wins(arr, ts, (n,), (pair, e)) for arr, ts in stages]
+                    wins.update(out[0])
+                    for d, w in zip(per_draw, out[1:]):
+                        d.update(w)
+                    k = [w[(pair, e, n)] / replicates for w in out]
+                    return float(np.mean(k[1:])) if len(k) > 1 else k[0]
+
+                n0 = _search_start(arrays[pair[0], e], arrays[pair[1], e], e, tests[e.measure], alpha, ratio,
+                                   dropout, margins.get(e, 0.0), target, max(sizes))
+                steps[pair, e] = search_size(evaluate, n0, max(sizes), target)
+    else:
+        wins = replicate_wins(arrays, seed, sizes)
+        per_draw = [replicate_wins(arr, ts, sizes) for arr, ts in stages[1:]]
     from .trial import measure_unit, wilson_ci
 
     rows = []
@@ -649,7 +980,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
         a, b = pair
         for e in eps:
             eff = _pool_effect(arrays[a, e][0], arrays[b, e][0], e.measure)
-            for n in sizes:
+            m = margins.get(e, 0.0)
+            order = steps.get((pair, e))
+            for n in (sorted(order) if search else sizes):
                 k = wins[(pair, e, n)]
                 lo, hi = wilson_ci(k, replicates)
                 n_eff = n * (1.0 - dropout)
@@ -660,8 +993,10 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                        "power": k / replicates, "power_ci95_low": lo / 100.0, "power_ci95_high": hi / 100.0,
                        "normal_theory_power": _normal_theory_power(arrays[a, e], arrays[b, e], e.measure,
                                                                    tests[e.measure], n_eff, alpha,
-                                                                   versus_size(n, ratio) / n),
-                       "assurance": float("nan"), "power_p05": float("nan"), "power_p95": float("nan")}
+                                                                   versus_size(n, ratio) / n, m),
+                       "assurance": float("nan"), "power_p05": float("nan"), "power_p95": float("nan"),
+                       "margin": m, "hypothesis": hypothesis_text(e, m),
+                       "search_step": order.index(n) + 1 if search else float("nan")}
                 if per_draw:
                     pw = np.array([w[(pair, e, n)] / replicates for w in per_draw])
                     row.update(assurance=float(pw.mean()), power_p05=float(np.percentile(pw, 5)),
@@ -670,6 +1005,17 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     prov = _provenance(sc, params, seed, pool, replicates, alpha, target, dropout, test, paired, sizes, eps, pairs)
     prov["allocation"] = str(allocation).strip()
     prov["p_active"] = float(sc.population.p_active)       # the chance of active drug participants are told
+    if margins:
+        prov["margins"] = {e.text: m for e, m in margins.items()}
+        prov["sided"] = ("two-sided in the arm's favour where no margin is given; with a margin one-sided at alpha/2: "
+                         + MARGIN_CONVENTION)
+    if any(e.harm for e in eps):
+        prov["incidence"] = INCIDENCE_NOTE
+    if search:
+        prov["sizes"] = "auto"
+        prov["search"] = {"max_size": int(max(sizes)), "rule": SEARCH_RULE,
+                          "evaluated": {f"{a} vs {b}: {e.text}": [int(n) for n in order]
+                                        for ((a, b), e), order in steps.items()}}
     if draws is not None:
         prov.update(uncertainty=uncertainty, between_trial=bool(draws["info"]["between_trial"]), draw_pool=pool,
                     draw_seed=draws["info"]["draw_seed"], posterior=draws["info"].get("posterior"),
@@ -683,6 +1029,100 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     return PowerResult(rows, prov)
 
 
+#: The margin's convention, in words (the provenance and the docs).
+MARGIN_CONVENTION = ("H0: d <= -M, d the difference in the tested direction (versus - arm for a change, arm - versus "
+                     "for a rate or an incidence), M in the endpoint's unit; M > 0 non-inferiority, M < 0 superiority "
+                     "by |M|; rates by the Farrington-Manning score test")
+INCIDENCE_NOTE = ("incidence endpoints (any event over the period, per patient) are tested for harm: the share of "
+                  "replicates significant with more patients with the event in the tested arm; each arm's incidences "
+                  "are drawn from a stream of its own (the trial's model and probabilities)")
+SEARCH_RULE = ("start at the normal-theory size (20 without one, max_size if it is not reached there); step up (or "
+               "down) by a factor 1.25, squared each step, until the target is reached (or missed); bisect on integer "
+               "sizes; the smallest size evaluated that reaches the target")
+
+
+#: The search's first bracketing step from its start (a factor of 1.25; each further step squares the factor).
+SEARCH_STEP = 1.25
+
+
+def search_evaluations(max_size: int) -> int:
+    """The most sizes :func:`search_size` evaluates for sizes in [2, ``max_size``] (the compute bound's count): the
+    start, the bracketing steps (the factor squared each step: log2(ln(max_size/2) / ln 1.25 + 1) steps cover
+    [2, max_size] from anywhere in it) and the bisection (log2 of the bracket's width)."""
+    m = max(int(max_size), 2)
+    steps = math.ceil(math.log2(math.log(max(m / 2, 1.0)) / math.log(SEARCH_STEP) + 1)) + 1
+    return 1 + steps + math.ceil(math.log2(m))
+
+
+def search_size(evaluate, start: int, max_size: int, target: float) -> list:
+    """The sizes evaluated (in order) in the search for the smallest size n in [2, ``max_size``] with ``evaluate(n)
+    >= target``. Bracketing from ``start``: up while the target is missed (n x 1.25, then x 1.25^2, x 1.25^4, ...:
+    a good start costs few steps, a poor one few more; the search ends at ``max_size`` if it misses there), down
+    while it is reached (n / the same factors; 2 at least); then bisection on integers between the largest size
+    that missed and the smallest that reached it. Each size is evaluated once; ``evaluate`` need not be monotone
+    (Monte Carlo power): the answer is a size that reaches the target whose next smaller evaluated neighbour in the
+    bracket misses it."""
+    seen: dict = {}
+
+    def f(n):
+        if n not in seen:
+            seen[n] = evaluate(n) >= target
+        return seen[n]
+
+    max_size = int(max_size)
+    n = min(max(int(start), 2), max_size)
+    lo = hi = None
+    factor = SEARCH_STEP
+    if f(n):
+        hi = n
+        while hi > 2:
+            m = max(2, min(hi - 1, math.floor(hi / factor)))
+            if f(m):
+                hi = m
+                factor *= factor
+            else:
+                lo = m
+                break
+    else:
+        lo = n
+        while lo < max_size:
+            m = min(max_size, max(lo + 1, math.ceil(lo * factor)))
+            if f(m):
+                hi = m
+                break
+            lo = m
+            factor *= factor
+    if lo is not None and hi is not None:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if f(mid):
+                hi = mid
+            else:
+                lo = mid
+    return list(seen)
+
+
+def _search_start(arrays_a, arrays_b, e, test, alpha, ratio, dropout, margin, target, max_size) -> int:
+    """The normal-theory size reaching ``target`` (:func:`_normal_theory_power` on the pools, bisected on integers):
+    the search's start; 20 where there is no closed form, ``max_size`` where it is not reached there."""
+    def power(n):
+        return _normal_theory_power(arrays_a, arrays_b, e.measure, test, n * (1.0 - dropout), alpha,
+                                    versus_size(n, ratio) / n, margin)
+
+    top = power(max_size)
+    if not math.isfinite(top):
+        return min(20, max_size)
+    if top < target:
+        return max_size
+    lo, hi = 2, max_size
+    if power(lo) >= target:
+        return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if power(mid) >= target else (mid, hi)
+    return hi
+
+
 def _pool_setup(scenario, sizes, eps, pairs, ratio: float, paired: bool, pool):
     """(patients per arm in the pool, the scenario the pools run, :func:`ketasim.limits.estimate_scenario_run` of
     simulating them, the kept arms' positions (:func:`_design_for`)): one rule for :func:`run_power` and
@@ -691,7 +1131,8 @@ def _pool_setup(scenario, sizes, eps, pairs, ratio: float, paired: bool, pool):
     from .trial import _trial_grid, check_trial_size
 
     pool = _pool_size(pool, [*sizes, *(versus_size(n, ratio) for n in sizes)])
-    sc, positions = _design_for(_with_times(scenario, sorted({e.time_h for e in eps})), pairs, ratio, paired)
+    sc, positions = _design_for(_with_times(scenario, sorted({e.time_h for e in eps if e.time_h is not None})),
+                                pairs, ratio, paired)
     check_trial_size(sc, pool, argument("pool", "--pool"))
     times, _, _, _, band_times = _trial_grid(sc)
     return pool, sc, limits.estimate_scenario_run(sc, pool, np.unique(np.concatenate([times, band_times])),
@@ -722,7 +1163,7 @@ def _provenance(scenario, params, seed, pool, replicates, alpha, target, dropout
     return {"analysis": "power by replicate virtual trials (patients drawn from simulated pools per arm)",
             "scenario": scenario.name, "design": "crossover" if paired else "parallel",
             "comparisons": [f"{a} vs {b}" for a, b in pairs],
-            "endpoints": [f"{e.measure}@{e.time_h:g}h" for e in eps], "sizes": [int(n) for n in sizes],
+            "endpoints": [e.text for e in eps], "sizes": [int(n) for n in sizes],
             "replicates": int(replicates), "alpha": float(alpha), "sided": "two-sided, difference in the arm's favour",
             "target_power": float(target), "dropout": float(dropout),
             "tests": {"mean_change": "paired t" if paired else TEST_NAMES[test],
@@ -733,11 +1174,11 @@ def _provenance(scenario, params, seed, pool, replicates, alpha, target, dropout
             "definition": scenario_definition(getattr(scenario, "source", None)), "notice": NOTICE}
 
 def curve_label(row) -> str:
-    """A curve's name in figures: 'ketamine vs midazolam: change 24 h (Welch t)'."""
-    from .units import fmt_hours
-
-    return (f"{row['arm']} vs {row['versus']}: {_MEASURE_WORDS[row['measure']]} {fmt_hours(row['time_h'])} "
-            f"({TEST_NAMES[row['test']]})")
+    """A curve's name in figures: 'ketamine vs midazolam: change 24 h (Welch t)' (with a margin: ', margin +2')."""
+    label = (f"{row['arm']} vs {row['versus']}: {_endpoint_words(row['measure'], row['time_h'])} "
+             f"({TEST_NAMES[row['test']]})")
+    m = row.get("margin")
+    return label if not m or not math.isfinite(m) else f"{label[:-1]}, margin {m:+g})"
 
 
 def power_curves_figure(result: PowerResult):
@@ -756,7 +1197,7 @@ def power_curves_figure(result: PowerResult):
     fig = Figure(figsize=(7.5, 4.6))
     FigureCanvasAgg(fig)
     ax = fig.subplots()
-    for _, g in df.groupby(["arm", "versus", "time_h", "measure"], sort=False):
+    for _, g in df.groupby(["arm", "versus", "time_h", "measure"], sort=False, dropna=False):
         g = g.sort_values("n_per_arm")
         n = g["n_per_arm"].to_numpy(float)
         line, = ax.plot(n, g[key].to_numpy(float), "o-", ms=3.5, lw=1.4, label=curve_label(g.iloc[0]))
