@@ -8,6 +8,11 @@ power and, on pools of exactly normal changes (standardised N(0, 1) and N(-d, 1)
 statsmodels' closed-form power of the t-test.
 
     NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/bench_power.py [--repeats 3] [--replicates 1000]
+
+``--search`` (forty-third session) instead times ``--sizes auto`` once per case (the change, response and the
+dissociation incidence at the grid's pool of 2,000 with max size 200, then at the default max size 500 and its pool
+of 5,000, then a non-inferiority margin of 2 points): wall and CPU time, the sizes evaluated and the search's share
+(the replicate analyses), against the fixed list of 7 sizes on the same pool.
 """
 
 from __future__ import annotations
@@ -60,11 +65,58 @@ def closed_form_check(replicates: int) -> str:
     return "; ".join(out)
 
 
+def search_bench(replicates: int) -> None:
+    """One run per case and setting of ``sizes='auto'`` (see the module)."""
+    eps = ["mean_change@28d", "response_rate@28d", "dissociation_rate"]
+    for label, doc in CASES.items():
+        sc = scenario_from_dict(doc)
+        t = doc["endpoints"]["times"][0].replace(" ", "")
+        endpoints = [e.replace("28d", t) for e in eps]
+        for what, kw in (("list of 7 sizes, pool 2,000", dict(sizes=SIZES, pool=2000)),
+                         ("auto, max 200, pool 2,000", dict(sizes="auto", max_size=200, pool=2000)),
+                         ("auto, max 500 (default pool 5,000)", dict(sizes="auto")),
+                         ("auto, max 200, pool 2,000, margin 2 pts on the change",
+                          dict(sizes="auto", max_size=200, pool=2000, margin={endpoints[0]: 2}))):
+            w, c = time.perf_counter(), time.process_time()
+            # the analyses alone: time _replicate_power's calls (the rest is the pools and the incidences)
+            spent = [0.0]
+            inner = pw._replicate_power
+
+            def timed(*a, **k):
+                t0 = time.perf_counter()
+                try:
+                    return inner(*a, **k)
+                finally:
+                    spent[0] += time.perf_counter() - t0
+
+            pw._replicate_power = timed
+            try:
+                res = pw.run_power(sc, endpoints=endpoints, replicates=replicates, **kw)
+            finally:
+                pw._replicate_power = inner
+            wall, cpu = time.perf_counter() - w, time.process_time() - c
+            df = res.table()
+            need = res.sample_sizes()
+            found = ", ".join(f"{m}: {'>' + str(int(df['n_per_arm'].max())) if not np.isfinite(n) else int(n)}"
+                              for m, n in zip(need["measure"], need["smallest_n_per_arm"]))
+            print(f"{label} | {what}: wall {wall:.2f} s, CPU {cpu:.2f} s, analyses {spent[0]:.2f} s; "
+                  f"{len(df)} sizes evaluated ({', '.join(str(int((df['measure'] == m).sum())) for m in need['measure'])}"
+                  f" per endpoint); smallest n for 80 %: {found}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--replicates", type=int, default=1000)
+    ap.add_argument("--search", action="store_true", help="time sizes='auto' once per case instead")
     args = ap.parse_args()
+    if args.search:
+        warm = scenario_from_dict(CASES["racemic 0.5 mg/kg IV over 40 min vs midazolam, 24 h"])
+        pw.run_power(warm, sizes=[10], replicates=100, pool=50)          # load the kernel cache
+        search_bench(args.replicates)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak resident memory of the process: {peak:.0f} MiB")
+        return
     warm = scenario_from_dict(CASES["racemic 0.5 mg/kg IV over 40 min vs midazolam, 24 h"])
     pw.run_power(warm, sizes=[10], replicates=100, pool=50)          # load the kernel cache
     for label, doc in CASES.items():
