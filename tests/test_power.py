@@ -612,3 +612,90 @@ def test_cli_margin_incidence_and_search_write_the_new_columns(tmp_path, capsys)
         code, out, err = run_cli(capsys, "power", sc, "--sizes", "20", "--replicates", "100", "--pool", "200",
                                  "--no-progress", *argv)
         assert code == 2 and one_error_line(err).startswith(f"error: {option}")
+
+
+def test_adjusted_rejections_equal_statsmodels_multipletests_per_replicate():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(7)
+    p = rng.random((4, 300)) ** 3            # many small p values, some ties at the thresholds' scale
+    p[1, :20] = p[2, :20]
+    p[0, 5] = np.nan
+    for method in pw.MULTIPLICITY:
+        got = pw.adjusted_rejections(p, 0.025, method)
+        for r in range(p.shape[1]):
+            ref = multipletests(np.nan_to_num(p[:, r], nan=1.0), alpha=0.025, method=method)[0]
+            np.testing.assert_array_equal(got[:, r], ref)
+    assert pw.adjusted_rejections(p, 0.025, "holm").sum() > pw.adjusted_rejections(p, 0.025, "bonferroni").sum()
+
+
+def test_multiplicity_power_equals_the_closed_form_for_independent_endpoints():
+    """Two endpoints whose patient values are independent (exactly normal pools, d 0.5, 64 per arm): Bonferroni's
+    power per endpoint is the t-test power at one-sided alpha/4, 'all' its square; Holm's 'all' is p(a)^2 - (p(a) -
+    p(a/2))^2 with a = alpha/2 (both below a and one below a/2); 'any' is 1 - (1 - p(a/2))^2 for both."""
+    from statsmodels.stats.power import TTestIndPower
+
+    e1, e2 = pw._Endpoint("mean_change", 24.0), pw._Endpoint("mean_change", 168.0)
+    pool = 100_000
+    z1, z2, z3, z4 = (_standard_normal(pool, s) for s in (1, 2, 3, 4))
+    arrays = {("a", e1): (z1 - 0.5, z1), ("b", e1): (z2, z2), ("a", e2): (z3 - 0.5, z3), ("b", e2): (z4, z4)}
+    reps = 4000
+    power = lambda level: TTestIndPower().power(0.5, nobs1=64, alpha=level, alternative="larger")  # noqa: E731
+    a = 0.025
+    expect = {"bonferroni": (power(a / 2), power(a / 2) ** 2),
+              "holm": (None, power(a) ** 2 - (power(a) - power(a / 2)) ** 2)}
+    for method, (each, every) in expect.items():
+        fam = {}
+        wins = pw._replicate_power(arrays, [("a", "b")], [e1, e2], (64,), {"mean_change": "welch"}, reps, 0.05,
+                                   0.0, False, 5, multiplicity=method, family=fam)
+        tol = lambda x: 4 * np.sqrt(x * (1 - x) / reps) + 0.005  # noqa: E731
+        assert abs(fam["all", 64] / reps - every) < tol(every)
+        anyp = 1 - (1 - power(a / 2)) ** 2
+        assert abs(fam["any", 64] / reps - anyp) < tol(anyp)
+        for e in (e1, e2):
+            assert fam[("a", "b"), e, 64] <= wins[("a", "b"), e, 64]
+            if each is not None:
+                assert abs(fam[("a", "b"), e, 64] / reps - each) < tol(each)
+
+
+def test_multiplicity_on_the_model_is_nested_and_a_family_of_one_is_the_plain_power(two_arms):
+    kw = dict(sizes=[20, 40], replicates=1000, pool=2000)
+    eps = ["mean_change@24h", "response_rate@24h", "dissociation_rate"]
+    bon = pw.run_power(two_arms, endpoints=eps, multiplicity="bonferroni", **kw).table()
+    holm = pw.run_power(two_arms, endpoints=eps, multiplicity="Holm", margin={"mean_change@24h": 0}, **kw).table()
+    assert (holm["multiplicity"] == "holm over 3").all() and holm["power_all"].notna().all()
+    assert (bon["power"] == holm["power"]).all()                    # the same replicates, unadjusted
+    assert (bon["power_adjusted"] <= holm["power_adjusted"]).all()     # Holm rejects a superset of Bonferroni
+    assert (holm["power_adjusted"] <= holm["power"]).all()
+    assert (holm["power_all"] <= holm["power_adjusted"]).all() and (holm["power_adjusted"] <= holm["power_any"]).all()
+    assert (bon["power_any"] == holm["power_any"]).all()              # the first step is the same test
+    assert (holm["power_adjusted"] < holm["power"]).any()
+    one = pw.run_power(two_arms, endpoints=["response_rate@24h"], multiplicity="holm", **kw).table()
+    for col in ("power_adjusted", "power_all", "power_any"):
+        assert (one[col] == one["power"]).all()
+    plain = pw.run_power(two_arms, endpoints=eps, **kw).table()
+    assert plain["power_adjusted"].isna().all() and (plain["multiplicity"] == "").all()
+    with pytest.raises(InputError, match="^multiplicity: expected one of bonferroni, holm"):
+        pw.run_power(two_arms, endpoints=eps, multiplicity="hochberg", **kw)
+    with pytest.raises(InputError, match="^multiplicity: .*auto searches each endpoint"):
+        pw.run_power(two_arms, sizes="auto", max_size=50, endpoints=eps, multiplicity="holm")
+
+
+def test_cli_multiplicity(tmp_path, capsys):
+    import pandas as pd
+
+    sc = tmp_path / "sc.yaml"
+    sc.write_text(json.dumps(TWO_ARMS))
+    csv = tmp_path / "m.csv"
+    code, out, err = run_cli(capsys, "power", sc, "--sizes", "20,40", "--endpoint", "mean_change@24h,response_rate@24h",
+                             "--multiplicity", "holm", "--replicates", "200", "--pool", "400", "--csv", csv,
+                             "--no-progress")
+    assert code == 0, err
+    assert "Multiplicity (Holm over 2" in out and "all / any" in out
+    df = pd.read_csv(csv, comment="#")
+    assert {"multiplicity", "power_adjusted", "power_all", "power_any"} <= set(df.columns)
+    prov = json.loads((tmp_path / "m.csv.provenance.json").read_text())
+    assert prov["multiplicity"]["method"] == "holm" and len(prov["multiplicity"]["family"]) == 2
+    code, out, err = run_cli(capsys, "power", sc, "--sizes", "20", "--multiplicity", "sidak", "--replicates", "100",
+                             "--pool", "200", "--no-progress")
+    assert code == 2 and one_error_line(err).startswith("error: --multiplicity")

@@ -39,8 +39,11 @@ ni = run_power(scenario, sizes=sizes, pool=pool, replicates=1000, endpoints=["me
 # harm: power to detect more dissociation after ketamine; the smallest size reaching 80 %, searched
 harm = run_power(scenario, sizes="auto", max_size=min(pool, 200), pool=pool, replicates=1000,
                  endpoints=["dissociation_rate"])
+# both endpoints as co-primary: Holm over the family, the power that both (all) or either (any) is significant
+both = run_power(scenario, sizes=sizes, pool=pool, replicates=1000, multiplicity="holm")
 print(ni.format_table())
 print(harm.format_table())
+print(both.format_table().splitlines()[-2])
 
 result.to_csv(out_dir() / "power.csv")             # with power.csv.provenance.json beside it
 write_power_curves(result, out_dir() / "power.png")

@@ -1012,6 +1012,10 @@ def power(
                               "evaluated)."),
     max_size: Optional[int] = typer.Option(None, "--max-size", help="With --sizes auto: the largest patients per "
                                                                     "arm the search evaluates (default 500)."),
+    multiplicity: Optional[str] = typer.Option(None, "--multiplicity", help="'bonferroni' or 'holm': test every "
+                                               "comparison x endpoint of the run as one family per replicate "
+                                               "(family-wise --alpha); adds each endpoint's adjusted power and the "
+                                               "power that all / any are significant."),
     margin: Optional[List[str]] = typer.Option(
         None, "--margin", help="Margin M in the endpoint's unit (scale points for a change, percentage points for a "
                                "rate; or per endpoint: mean_change@24h=2,response_rate@24h=10): power of the one-sided "
@@ -1090,7 +1094,7 @@ def power(
     res = run_power(sc, sizes=size_list, endpoints=_comma_list(endpoint) or None, arm=arm, versus=versus,
                     test=test, replicates=replicates, alpha=alpha, target=target, pool=pool, dropout=dropout,
                     allocation=allocation, seed=seed, uncertainty=uncertainty, between_trial=between_trial, params=params,
-                    margin=margin_arg, max_size=max_size,
+                    margin=margin_arg, max_size=max_size, multiplicity=multiplicity,
                     progress=TextProgress("power", progress and sys.stderr.isatty()),
                     log=lambda line: typer.echo(line, err=True))
     typer.echo(res.format_table())

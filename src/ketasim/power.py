@@ -82,12 +82,15 @@ class PowerResult:
         Carlo), normal_theory_power, and with posterior draws assurance, power_p05, power_p95 (NaN without); then
         margin (the row's unit; 0: the plain test), hypothesis (superiority, non-inferiority, superiority by a
         margin, harm, harm by a margin) and search_step (with sizes 'auto': the order in which the search evaluated
-        the size, 1 first; NaN for a list of sizes). time_h is NaN for an incidence (the whole period)."""
+        the size, 1 first; NaN for a list of sizes); with ``multiplicity``: multiplicity ('holm over 4'), power_adjusted
+        (this row's hypothesis rejected within the family), power_all and power_any (the family's at this size: every
+        hypothesis / at least one rejected; the same on each row of the size); empty or NaN without. time_h is NaN for
+        an incidence (the whole period)."""
         return pd.DataFrame(self.rows, columns=[
             "arm", "versus", "time_h", "measure", "test", "n_per_arm", "n_versus", "analysed_per_arm", "effect", "unit",
             "power",
             "power_ci95_low", "power_ci95_high", "normal_theory_power", "assurance", "power_p05", "power_p95",
-            "margin", "hypothesis", "search_step"])
+            "margin", "hypothesis", "search_step", "multiplicity", "power_adjusted", "power_all", "power_any"])
 
     def sample_sizes(self) -> pd.DataFrame:
         """Per comparison x endpoint: the smallest size tested whose power (with posterior draws: assurance) reaches
@@ -113,7 +116,8 @@ class PowerResult:
             "power_ci95_low": "as power", "power_ci95_high": "as power", "normal_theory_power": "as power",
             "assurance": "as power", "power_p05": "as power", "power_p95": "as power",
             "margin": "the row's unit (scale points for a change, percentage points for a rate)",
-            "search_step": "order of evaluation (sizes auto)"}})
+            "search_step": "order of evaluation (sizes auto)", "power_adjusted": "as power",
+            "power_all": "as power", "power_any": "as power"}})
 
     def format_table(self) -> str:
         """The printed table: one line per comparison x endpoint, one column per size (with sizes 'auto': the sizes
@@ -176,6 +180,18 @@ class PowerResult:
             lines.append(f"Margins: {words}. {MARGIN_CONVENTION[0].upper()}{MARGIN_CONVENTION[1:]}.")
         if p.get("incidence"):
             lines.append(f"Incidence: {p['incidence']}.")
+        if p.get("multiplicity"):
+            mu = p["multiplicity"]
+            first = df.drop_duplicates("n_per_arm").sort_values("n_per_arm")
+            both = "  ".join(f"{int(n)}: {a:.2f} / {o:.2f}" for n, a, o in
+                             zip(first["n_per_arm"], first["power_all"], first["power_any"]))
+            lines.append(f"Multiplicity ({mu['method'].capitalize()} over {len(mu['family'])} comparisons x "
+                         f"endpoints, family-wise two-sided alpha {p['alpha']:g}): power that all / any are "
+                         f"significant by size: {both}.")
+            adj = "; ".join(f"{_endpoint_words(m, t)}: " + "  ".join(f"{v:.2f}" for v in g["power_adjusted"])
+                            for (a_, v_, t, m), g in df.groupby(["arm", "versus", "time_h", "measure"], sort=False,
+                                                                 dropna=False))
+            lines.append(f"Adjusted power per endpoint (sizes as above): {adj}.")
         if draws:
             from .limits import MIN_PER_ROW_DRAWS
 
@@ -311,29 +327,41 @@ def restricted_mle_proportions(pa, pb, na, nb, delta):
     return ta, tb
 
 
-def one_sided_reject(diff, se, df, sign: float, margin: float, alpha: float) -> np.ndarray:
-    """Per row, whether the one-sided test at ``alpha`` / 2 rejects H0: sign x diff <= -margin (``sign`` -1 for a
-    change, where the arm's favour is a larger fall; +1 for a rate or an incidence), by t = (sign x diff + margin) /
-    se on ``df`` degrees of freedom (``df`` None: the normal distribution). At margin 0 it rejects exactly where the
-    two-sided test at ``alpha`` is significant with the difference in that direction."""
+def one_sided_p(diff, se, df, sign: float, margin: float) -> np.ndarray:
+    """Per row, the one-sided p of H0: sign x diff <= -margin (``sign`` -1 for a change, where the arm's favour is a
+    larger fall; +1 for a rate or an incidence): the upper tail of t = (sign x diff + margin) / se on ``df`` degrees
+    of freedom (``df`` None: the normal distribution)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (sign * diff + margin) / se
-        p = stats.norm.sf(t) if df is None else stats.t.sf(t, df)
-    return p < alpha / 2.0
+        return stats.norm.sf(t) if df is None else stats.t.sf(t, df)
+
+
+def one_sided_reject(diff, se, df, sign: float, margin: float, alpha: float) -> np.ndarray:
+    """Per row, whether the one-sided test at ``alpha`` / 2 rejects H0: sign x diff <= -margin
+    (:func:`one_sided_p`). At margin 0 it rejects exactly where the two-sided test at ``alpha`` is significant with
+    the difference in that direction."""
+    return one_sided_p(diff, se, df, sign, margin) < alpha / 2.0
 
 
 def proportion_margin_test(ra, rb, ma, mb, sign: float, margin: float, alpha: float):
     """Farrington-Manning score test per row of H0: sign x (a - b) <= -margin (proportions), one-sided at ``alpha``
     / 2: (difference of proportions a - b, rejected). At margin 0 it is the pooled z-test
     (:func:`proportion_z_test`)."""
+    diff, p = _proportion_margin_p(ra, rb, ma, mb, sign, margin)
+    return diff, p < alpha / 2.0
+
+
+def _proportion_margin_p(ra, rb, ma, mb, sign: float, margin: float):
+    """(difference of proportions a - b, the Farrington-Manning one-sided p of :func:`proportion_margin_test`; 1
+    where its variance is 0)."""
     ka, kb = ma.sum(axis=1), mb.sum(axis=1)
     sa, sb = (ra & ma).sum(axis=1), (rb & mb).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         pa, pb = sa / ka, sb / kb
         ta, tb = restricted_mle_proportions(pa, pb, ka, kb, -sign * margin)
         se = np.sqrt(ta * (1.0 - ta) / ka + tb * (1.0 - tb) / kb)
-        reject = one_sided_reject(pa - pb, se, None, sign, margin, alpha) & (se > 0)
-    return pa - pb, reject
+        p = np.where(se > 0, one_sided_p(pa - pb, se, None, sign, margin), 1.0)
+    return pa - pb, p
 
 
 def mcnemar_test(ra: np.ndarray, rb: np.ndarray, m: np.ndarray):
@@ -634,7 +662,7 @@ def farrington_manning_power(pa: float, pb: float, na: float, nb: float, margin:
 
 def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropout, paired, seed,
                      ratio: float = 1.0, index_of: dict | None = None, margins: dict | None = None,
-                     only=None) -> dict:
+                     only=None, multiplicity: str | None = None, family: dict | None = None) -> dict:
     """Power per (pair, endpoint, size): successes / replicates, drawing each arm's patients from its own stream
     (the draws of one size do not depend on which other sizes, endpoints or arms are asked for, nor on the
     chunking). An arm's pool is its patients in ``arrays`` (fewer than simulated when a pre-dose BP limit screened
@@ -643,7 +671,10 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
     {endpoint: M (its unit)}: a non-zero M tests H0: d <= -M one-sided at alpha / 2 (d the difference in the
     endpoint's tested direction, :attr:`_Endpoint.sign`); 0 or absent: the two-sided test at alpha with the
     difference in that direction (the same decisions). ``only`` (pair, endpoint): analyse that one (the draws are
-    the same)."""
+    the same). ``multiplicity`` ('bonferroni', 'holm'; not with ``only``): the family of every pair x endpoint is
+    also tested per replicate at family-wise one-sided alpha / 2 on the one-sided p values (:func:`adjusted_rejections`;
+    a two-sided p in the tested direction is halved): ``family`` is filled with the adjusted successes per (pair,
+    endpoint, size), and per ('all', size) / ('any', size) the replicates rejecting every / at least one."""
     names = list(dict.fromkeys(x for pair in pairs for x in pair))
     pools = {name: len(arrays[name, eps[0]][0]) for name in names}
     control = pairs[0][1]
@@ -660,10 +691,12 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
             first = streams[names[0]]
             streams = {name: first for name in names}
         counts = {(pair, e): 0 for pair in pairs for e in eps}
+        adjusted, every, some = dict.fromkeys(counts, 0), 0, 0
         done = 0
         while done < replicates:
             c = min(chunk, replicates - done)
             idx, mask = {}, {}
+            family_p = []
             for name in (names[:1] if paired else names):
                 rng_i, rng_d = streams[name]
                 # floats scaled to indices: one 64-bit draw per patient, so the draws do not depend on the chunking
@@ -683,8 +716,10 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
                     test = tests[e.measure]
                     margin = (margins or {}).get(e, 0.0)
                     if margin:
-                        counts[pair, e] += int(np.sum(_margin_reject(test, e, margin, alpha, ya, yb, xa, xb, ia,
-                                                                     ib, mask[a], mask[b])))
+                        p1 = _margin_p(test, e, margin, ya, yb, xa, xb, ia, ib, mask[a], mask[b])
+                        counts[pair, e] += int(np.sum(p1 < alpha / 2.0))
+                        if multiplicity:
+                            family_p.append(p1)
                         continue
                     if test == "welch":
                         diff, p = welch_test(ya[ia], yb[ib], mask[a], mask[b])
@@ -698,30 +733,63 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
                         diff, p = mcnemar_test(ya[ia], yb[ib], mask[a])
                     favours = diff < 0 if e.measure == "mean_change" else diff > 0
                     counts[pair, e] += int(np.sum((p < alpha) & favours))
+                    if multiplicity:        # the one-sided p in the tested direction
+                        family_p.append(np.where(favours, p / 2.0, 1.0 - p / 2.0))
+            if multiplicity:
+                rejected = adjusted_rejections(np.vstack(family_p), alpha / 2.0, multiplicity)
+                for j, key in enumerate(counts):
+                    adjusted[key] += int(rejected[j].sum())
+                every += int(rejected.all(axis=0).sum())
+                some += int(rejected.any(axis=0).sum())
             done += c
         for key, k in counts.items():
             if only is None or key == only:
                 wins[(*key, n)] = k
+        if multiplicity:
+            family.update({(*key, n): k for key, k in adjusted.items()})
+            family["all", n], family["any", n] = every, some
     return wins
 
 
-def _margin_reject(test, e, margin, alpha, ya, yb, xa, xb, ia, ib, ma, mb):
-    """Per replicate: whether the one-sided test at alpha / 2 rejects H0: d <= -margin (see
-    :func:`_replicate_power`); rates by the Farrington-Manning score test (margin in percentage points)."""
+def _margin_p(test, e, margin, ya, yb, xa, xb, ia, ib, ma, mb):
+    """Per replicate: the one-sided p of H0: d <= -margin (see :func:`_replicate_power`; rejected below alpha / 2);
+    rates by the Farrington-Manning score test (margin in percentage points)."""
     if test == "welch":
         diff, se2, df = _welch_parts(ya[ia], yb[ib], ma, mb)
-        return one_sided_reject(diff, np.sqrt(se2), df, e.sign, margin, alpha)
+        return one_sided_p(diff, np.sqrt(se2), df, e.sign, margin)
     if test == "ancova":
         diff, s2, factor, df = _ancova_fit(ya[ia], yb[ib], xa[ia], xb[ib], ma, mb)
         with np.errstate(invalid="ignore"):
-            return one_sided_reject(diff, np.sqrt(s2 * factor), df, e.sign, margin, alpha)
+            return one_sided_p(diff, np.sqrt(s2 * factor), df, e.sign, margin)
     if test == "paired":
         x, v, k, _ = _mean_var(ya[ia] - yb[ib], ma)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return one_sided_reject(x, np.sqrt(v / k), k - 1, e.sign, margin, alpha)
+            return one_sided_p(x, np.sqrt(v / k), k - 1, e.sign, margin)
     if test == "z":
-        return proportion_margin_test(ya[ia], yb[ib], ma, mb, e.sign, margin / 100.0, alpha)[1]
+        return _proportion_margin_p(ya[ia], yb[ib], ma, mb, e.sign, margin / 100.0)[1]
     raise InputError(f"margin: no margin test for {TEST_NAMES[test]}")     # refused earlier (_margins)
+
+
+#: Multiplicity adjustments over the family of a run's comparisons x endpoints (``multiplicity``).
+MULTIPLICITY = ("bonferroni", "holm")
+
+
+def adjusted_rejections(p: np.ndarray, level: float, method: str) -> np.ndarray:
+    """Which hypotheses each replicate rejects (bool, the shape of ``p``: hypotheses x replicates) from their
+    one-sided p values at family-wise ``level``: Bonferroni (p < level / K) or Holm's step-down (the i-th smallest
+    p, i = 1..K, against level / (K - i + 1), stopping at the first that misses; Holm 1979, Scand J Stat 6:65). NaN
+    p values count as 1."""
+    p = np.where(np.isnan(p), 1.0, p)
+    k = p.shape[0]
+    if method == "bonferroni":
+        return p < level / k
+    order = np.argsort(p, axis=0, kind="stable")
+    ranked = np.take_along_axis(p, order, axis=0)
+    passes = ranked < (level / (k - np.arange(k)))[:, None]
+    kept = np.cumprod(passes, axis=0).astype(bool)
+    out = np.zeros_like(kept)
+    np.put_along_axis(out, order, kept, axis=0)
+    return out
 
 
 def _margins(margin, eps, paired: bool) -> dict:
@@ -830,7 +898,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
               test: str = "welch", replicates: int = DEFAULT_REPLICATES, alpha: float = 0.05,
               target: float = 0.80, pool: int | None = None, dropout: float = 0.0, seed: int | None = None,
               uncertainty: int = 0, between_trial: bool = True, draw_seed: int = 0, allocation: str = "1:1",
-              margin=None, max_size: int | None = None,
+              margin=None, max_size: int | None = None, multiplicity: str | None = None,
               params: ParameterSet | None = None, progress=None, chunk: int = 10000, log=None) -> PowerResult:
     """Power of the trial ``scenario`` (parallel or crossover) for each size in ``sizes`` (patients per arm; default
     :data:`DEFAULT_SIZES`) on each comparison of ``arm`` (default every arm but the control) against ``versus``
@@ -848,7 +916,10 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     endpoint, the smallest size reaching ``target`` by a bounded search (bracketing by doubling or halving from the
     normal-theory size, then bisection on integer sizes up to ``max_size``, default :data:`DEFAULT_MAX_SIZE`; each
     size evaluated with the replicate streams a list of sizes uses, so its row is the same); the rows are the sizes
-    evaluated. ``uncertainty`` K > 0: the assurance over K posterior draws (see the module)."""
+    evaluated. ``multiplicity`` 'bonferroni' or 'holm' (a list of sizes): every comparison x endpoint of the run is
+    one family, tested per replicate at family-wise two-sided ``alpha`` (one-sided alpha / 2 in the tested direction,
+    with the margins); the rows add each endpoint's adjusted power and the family's power that all / any are
+    significant (the central pools). ``uncertainty`` K > 0: the assurance over K posterior draws (see the module)."""
     from . import limits
     from .trial import _run_trial, _uncertainty_draws, draw_trial_seed, whole_design_draws
 
@@ -890,6 +961,14 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
         raise InputError(f"{argument('test', '--test')}: a crossover compares the same patients (paired t-test); "
                          "ancova is for parallel arms")
     margins = _margins(margin, eps, paired)
+    mult_field = argument("multiplicity", "--multiplicity")
+    if multiplicity is not None:
+        if not isinstance(multiplicity, str) or multiplicity.strip().lower() not in MULTIPLICITY:
+            raise InputError(f"{mult_field}: expected one of {', '.join(MULTIPLICITY)}, got {multiplicity!r}")
+        multiplicity = multiplicity.strip().lower()
+        if search:
+            raise InputError(f"{mult_field}: the family is tested at each size of a list; {argument('sizes', '--sizes')}"
+                             " auto searches each endpoint on its own sizes: give a list of sizes")
     replicates = limits.check_int(replicates, argument("replicates", "--replicates"), lo=100, hi=MAX_REPLICATES)
     alpha = limits.check_real(alpha, argument("alpha", "--alpha"), lo=1e-6, hi=0.5)
     target = limits.check_real(target, argument("target", "--target"), lo=0.05, hi=0.999)
@@ -950,9 +1029,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
             trial_seed = draw_trial_seed(seed, draws["info"]["draw_seed"], i)
             stages.append((pool_arrays(pset, trial_seed, share(i + 1))[0], trial_seed))
 
-    def replicate_wins(arr, trial_seed, sizes_, only=None):
+    def replicate_wins(arr, trial_seed, sizes_, only=None, family=None):
         return _replicate_power(arr, pairs, eps, sizes_, tests, replicates, alpha, dropout, paired, trial_seed,
-                                ratio, index_of, margins, only)
+                                ratio, index_of, margins, only, multiplicity if family is not None else None, family)
 
     steps = {}          # search: (pair, endpoint) -> [sizes in the order evaluated]
     if search:
@@ -970,8 +1049,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                 n0 = _search_start(arrays[pair[0], e], arrays[pair[1], e], e, tests[e.measure], alpha, ratio,
                                    dropout, margins.get(e, 0.0), target, max(sizes))
                 steps[pair, e] = search_size(evaluate, n0, max(sizes), target)
-    else:
-        wins = replicate_wins(arrays, seed, sizes)
+    family: dict = {}
+    if not search:
+        wins = replicate_wins(arrays, seed, sizes, family=family if multiplicity else None)
         per_draw = [replicate_wins(arr, ts, sizes) for arr, ts in stages[1:]]
     from .trial import measure_unit, wilson_ci
 
@@ -996,7 +1076,11 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                                                                    versus_size(n, ratio) / n, m),
                        "assurance": float("nan"), "power_p05": float("nan"), "power_p95": float("nan"),
                        "margin": m, "hypothesis": hypothesis_text(e, m),
-                       "search_step": order.index(n) + 1 if search else float("nan")}
+                       "search_step": order.index(n) + 1 if search else float("nan"),
+                       "multiplicity": f"{multiplicity} over {len(pairs) * len(eps)}" if multiplicity else "",
+                       "power_adjusted": family[(pair, e, n)] / replicates if multiplicity else float("nan"),
+                       "power_all": family["all", n] / replicates if multiplicity else float("nan"),
+                       "power_any": family["any", n] / replicates if multiplicity else float("nan")}
                 if per_draw:
                     pw = np.array([w[(pair, e, n)] / replicates for w in per_draw])
                     row.update(assurance=float(pw.mean()), power_p05=float(np.percentile(pw, 5)),
@@ -1011,6 +1095,11 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                          + MARGIN_CONVENTION)
     if any(e.harm for e in eps):
         prov["incidence"] = INCIDENCE_NOTE
+    if multiplicity:
+        prov["multiplicity"] = {"method": multiplicity, "family": [f"{a} vs {b}: {e.text}" for a, b in pairs
+                                                                   for e in eps],
+                                "level": f"family-wise one-sided {alpha / 2:g} (two-sided {alpha:g}) per replicate",
+                                "rule": MULTIPLICITY_RULE}
     if search:
         prov["sizes"] = "auto"
         prov["search"] = {"max_size": int(max(sizes)), "rule": SEARCH_RULE,
@@ -1036,6 +1125,11 @@ MARGIN_CONVENTION = ("H0: d <= -M, d the difference in the tested direction (ver
 INCIDENCE_NOTE = ("incidence endpoints (any event over the period, per patient) are tested for harm: the share of "
                   "replicates significant with more patients with the event in the tested arm; each arm's incidences "
                   "are drawn from a stream of its own (the trial's model and probabilities)")
+MULTIPLICITY_RULE = ("each replicate tests every comparison x endpoint of the run on its one-sided p in the tested "
+                     "direction (a two-sided p halved; with a margin the margin test's): Bonferroni at level / K, Holm "
+                     "step-down (the i-th smallest p against level / (K - i + 1)); power_adjusted: this hypothesis "
+                     "rejected; power_all: every one; power_any: at least one (central pools, not averaged over "
+                     "posterior draws)")
 SEARCH_RULE = ("start at the normal-theory size (20 without one, max_size if it is not reached there); step up (or "
                "down) by a factor 1.25, squared each step, until the target is reached (or missed); bisect on integer "
                "sizes; the smallest size evaluated that reaches the target")

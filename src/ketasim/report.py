@@ -795,7 +795,8 @@ def power_report(result, path) -> Path:
         _section("Power curves", _plot_div("power", f"{'Assurance' if draws else 'Power'} by patients per arm; band: "
                                                     f"{band}; dashed: the target {p['target_power']:g}.")),
         _section("Table", f"<pre>{html.escape(result.format_table())}</pre>", "table"),
-        _section("Every row", _table(result.table(), left=("arm", "versus", "measure", "test", "unit")), "rows"),
+        _section("Every row", _table(result.table(), left=("arm", "versus", "measure", "test", "unit", "hypothesis",
+                                                           "multiplicity")), "rows"),
         _section("Provenance", f"<div class=\"wrap\"><table><tbody>{prov}</tbody></table></div>", "provenance"),
     ]
     page = _page(f"Power: {p['scenario']}", f"{p['replicates']:,} replicate virtual trials per size, two-sided alpha "
