@@ -98,6 +98,21 @@ def test_change_by_ancova_with_dropout_and_two_regimens_are_the_librarys():
     assert len(out["figure"]["data"]) == 4
 
 
+def test_a_margin_is_the_librarys_non_inferiority_power():
+    """The card's margin box (forty-third session): the rows are run_power's with that margin (one-sided at alpha/2,
+    H0: the arm worse by the margin or more), above the plain power at each size; 0 is the plain power."""
+    form = trial_form(measure="mean_change", time="24 h", margin="2")
+    out = api.power_form(form)
+    sc = api.build(form, trial=True).scenario
+    lib = run_power(sc, sizes=[10, 20, 40], endpoints=["mean_change@24h"], replicates=200, margin=2)
+    _same_rows(out["rows"], lib.table().to_dict("records"))
+    assert out["provenance"]["margins"] == {"mean_change@24h": 2.0}
+    assert {r["hypothesis"] for r in out["rows"]} == {"non-inferiority"}
+    plain = api.power_form(trial_form(measure="mean_change", time="24 h", margin=0))
+    assert "margins" not in plain["provenance"]
+    assert all(m["power"] >= p["power"] for m, p in zip(out["rows"], plain["rows"]))
+
+
 def test_blank_boxes_take_the_cards_defaults_and_the_time_follows_the_trials_times():
     form = trial_form()
     form["power"] = {"sizes": "", "measure": "", "time": "", "test": "", "alpha": "", "target": "", "dropout": "",
@@ -122,6 +137,7 @@ def test_blank_boxes_take_the_cards_defaults_and_the_time_follows_the_trials_tim
     ("time", "0 h", "power.time"), ("time", "24", "power.time"), ("time", "soon", "power.time"),
     ("test", "mann-whitney", "power.test"), ("alpha", "0.7", "power.alpha"), ("alpha", "x", "power.alpha"),
     ("target", 1.5, "power.target"), ("dropout", 0.95, "power.dropout"), ("replicates", 50, "power.replicates"),
+    ("margin", 500, "power.margin"), ("margin", "two", "power.margin"),
     ("replicates", 2.5, "power.replicates")])
 def test_errors_name_the_cards_box(box, value, field):
     errs = errors_of(trial_form(**{box: value}))
@@ -231,7 +247,7 @@ def test_pool_run_estimate_is_the_pool_run_power_simulates():
 def test_the_page_has_a_box_for_every_setting_the_card_sends():
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     js = (STATIC / "app.js").read_text(encoding="utf-8")
-    for key in ("sizes", "measure", "time", "test", "alpha", "target", "dropout", "replicates"):
+    for key in ("sizes", "measure", "time", "test", "alpha", "target", "dropout", "margin", "replicates"):
         assert f'data-field="power.{key}"' in html and f'data-msg="power.{key}"' in html, key
     assert 'data-msg="power.run"' in html and 'id="run-power"' in html and 'id="power-curves"' in html
     assert '"/api/power"' in js

@@ -1099,7 +1099,8 @@ POWER_YIELD_S = 0.01
 #: run_power's argument named first in its messages -> the card's field.
 _POWER_FIELDS = {"sizes": "power.sizes", "pool": "power.sizes", "endpoints": "power.time", "test": "power.test",
                  "replicates": "power.replicates", "alpha": "power.alpha", "target": "power.target",
-                 "dropout": "power.dropout", "seed": "trial.seed", "overrides": "overrides"}
+                 "dropout": "power.dropout", "margin": "power.margin", "seed": "trial.seed",
+                 "overrides": "overrides"}
 
 
 def _power_error(message: str) -> dict:
@@ -1115,7 +1116,8 @@ def _power_error(message: str) -> dict:
 
 
 def power_settings(form: dict) -> tuple[dict, list[dict]]:
-    """The power card's settings (``form["power"]``: sizes, measure, time, test, alpha, target, dropout, replicates;
+    """The power card's settings (``form["power"]``: sizes, measure, time, test, alpha, target, dropout, margin (the
+    endpoint's unit; 0: none), replicates;
     a blank box: its default) as :func:`ketasim.power.run_power`'s arguments, and the errors of every box in
     trouble ({field: 'power.<box>', message naming it}). ``time_h`` None: the default time (24 h when the trial
     reports it, else its first endpoint time), resolved with the scenario."""
@@ -1181,6 +1183,7 @@ def power_settings(form: dict) -> tuple[dict, list[dict]]:
     take("alpha", number("alpha", 0.05))
     take("target", number("target", 0.80))
     take("dropout", number("dropout", 0.0))
+    take("margin", number("margin", 0.0))
     take("replicates", number("replicates", DEFAULT_POWER_REPLICATES, whole=True))
     if out.get("measure") not in (None, "mean_change"):
         # the test box applies to the change only (the page disables it for a rate but still sends its value):
@@ -1257,7 +1260,8 @@ def power_form(form: dict) -> dict:
             try:
                 res = run_power(sc, sizes=settings["sizes"], endpoints=[endpoint], test=settings["test"],
                                 replicates=settings["replicates"], alpha=settings["alpha"],
-                                target=settings["target"], dropout=settings["dropout"], params=b.params or parameters(),
+                                target=settings["target"], dropout=settings["dropout"],
+                                margin=settings["margin"] or None, params=b.params or parameters(),
                                 progress=progress, chunk=max(20, min(500, math.ceil(pool / 10))))
             except KetasimError as e:
                 if isinstance(e, Cancelled):

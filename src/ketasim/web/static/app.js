@@ -293,7 +293,7 @@ function readForm() {
   const trial = {};
   ["size", "seed", "times", "placebo_arm", "fix_genotype_crp", "age_min", "age_max"].forEach((k) => { trial[k] = v(`trial.${k}`); });
   const power = {};
-  ["sizes", "measure", "time", "test", "alpha", "target", "dropout", "replicates"].forEach((k) => { power[k] = v(`power.${k}`); });
+  ["sizes", "measure", "time", "test", "alpha", "target", "dropout", "margin", "replicates"].forEach((k) => { power[k] = v(`power.${k}`); });
   return { patient, regimens, experiments, trial, power, view: state.viewIndex, overrides: { ...state.overrides },
     observed: state.observed ? { csv: state.observed.csv } : null, columns: state.columns };
 }
@@ -763,8 +763,11 @@ function drawPower(body) {
     h += "</tbody></table></div>";
   });
   $("#power-table").innerHTML = h;
-  $("#power-notice").textContent = `Power: the share of ${prov.replicates.toLocaleString()} replicate trials per size whose two-sided test at alpha ${prov.alpha} ` +
-    `favours the arm; 95% interval: Monte Carlo (Wilson); normal theory: the closed-form power of the pools' effect and spread (a cross-check). ` +
+  const margin = prov.margins ? Object.values(prov.margins)[0] : 0;
+  $("#power-notice").textContent = (margin ? `Power: the share of ${prov.replicates.toLocaleString()} replicate trials per size whose one-sided test at alpha ${prov.alpha / 2} ` +
+    `rejects H0: the arm is worse by ${margin} or more (${margin > 0 ? "non-inferiority" : "superiority by a margin"}, in the endpoint's unit)` :
+    `Power: the share of ${prov.replicates.toLocaleString()} replicate trials per size whose two-sided test at alpha ${prov.alpha} ` +
+    `favours the arm`) + `; 95% interval: Monte Carlo (Wilson); normal theory: the closed-form power of the pools' effect and spread (a cross-check). ` +
     `Patients drawn from pools of ${prov.pool.toLocaleString()} virtual patients per arm of the trial above (seed ${prov.seed}, parameter set ${prov.parameter_set})` +
     `${dropout ? `; dropout ${pct(prov.dropout)} at random, completers analysed` : ""}.` +
     `${prov.design_note ? ` Note: ${prov.design_note}` : ""} ${body.notice}`;
