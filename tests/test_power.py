@@ -522,6 +522,8 @@ def test_incidence_endpoints_give_the_power_to_detect_harm(two_arms):
 @pytest.mark.parametrize("endpoint, match", [
     ("headache_rate", r"headache_rate: not an endpoint .*dissociation_rate, .*hypertension_rate"),
     ("nausea_rate@24h", r"nausea_rate is the incidence over the whole period"),
+    ("dissociation", r"dissociation: not an endpoint .*dissociation_rate, "),
+    ("mean_chnage@24h", r"mean_chnage: not an endpoint .*score endpoints: mean_change"),
 ])
 def test_an_incidence_the_trial_cannot_compute_is_one_line_listing_the_valid_names(two_arms, endpoint, match):
     with pytest.raises(InputError, match=rf"^endpoints: {match}") as e:

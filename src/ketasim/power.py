@@ -404,7 +404,9 @@ def _harm_endpoint(text: str, field: str):
             raise InputError(f"{field}: {m} is the incidence over the whole period (any event in any session), not "
                              f"a value at a time; write '{m}' without '@{t.strip()}'")
         return _Endpoint(m, None)
-    if m.endswith("_rate") and m not in MEASURES:
+    from .sensitivity import SESSION_MEASURES
+
+    if m not in (*MEASURES, "mean", *SESSION_MEASURES):
         raise InputError(f"{field}: {m}: not an endpoint the trial can compute for power; incidence endpoints "
                          f"(harm: more in the arm): {', '.join(HARM_MEASURES)}; score endpoints: "
                          f"{', '.join(MEASURES)} at a time")
