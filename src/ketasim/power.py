@@ -188,7 +188,9 @@ class PowerResult:
             lines.append(f"Multiplicity ({mu['method'].capitalize()} over {len(mu['family'])} comparisons x "
                          f"endpoints, family-wise two-sided alpha {p['alpha']:g}): power that all / any are "
                          f"significant by size: {both}.")
-            adj = "; ".join(f"{_endpoint_words(m, t)}: " + "  ".join(f"{v:.2f}" for v in g["power_adjusted"])
+            several = len(p["comparisons"]) > 1
+            adj = "; ".join((f"{a_} vs {v_}, " if several else "") + f"{_endpoint_words(m, t)}: "
+                            + "  ".join(f"{v:.2f}" for v in g["power_adjusted"])
                             for (a_, v_, t, m), g in df.groupby(["arm", "versus", "time_h", "measure"], sort=False,
                                                                  dropna=False))
             lines.append(f"Adjusted power per endpoint (sizes as above): {adj}.")
