@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from pathlib import Path
 
@@ -574,6 +575,10 @@ def record_from_frame(df, *, source: str = "record", patient_id=None) -> Patient
     """A record from a pandas DataFrame with the CSV's columns. ``TIME`` (and ``DUR``) may be numbers of hours or
     durations (a ``timedelta64`` column, ``pd.Timedelta`` or ``datetime.timedelta`` values: converted to hours, e.g.
     ``pd.to_timedelta(df.TIME, unit="D")`` for a record kept in days); a missing value (NaN, None, NaT) is blank."""
+    if not (hasattr(df, "to_dict") and hasattr(df, "columns")):
+        # a list or dict stopped with AttributeError: 'list' object has no attribute 'to_dict'
+        raise RecordError(f"{source}: expected a pandas DataFrame with the record's columns (ID, TIME, EVID, ...), "
+                          f"got {type(df).__name__}; a list of row mappings is read by record_from_rows")
     rows = [{k: _frame_value(k, v) for k, v in r.items()} for r in df.to_dict(orient="records")]
     return record_from_rows(rows, source=source, patient_id=patient_id)
 
@@ -582,6 +587,10 @@ def read_record(path, *, patient_id=None) -> PatientRecord:
     """Read a record from a CSV (``.csv``/``.txt``) or YAML (``.yaml``/``.yml``) file."""
     from .io import read_text_input
 
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        # None or a number stopped with TypeError: expected str, bytes or os.PathLike object
+        raise RecordError(f"path: expected the record file's path (a .csv or .yaml file), got {type(path).__name__}"
+                          f" {str(path)[:40]!r}")
     p = Path(path)
     if not p.exists():
         raise RecordError(f"{path}: no such file")
