@@ -23,3 +23,19 @@ def test_record_from_frame_of_something_not_a_frame_is_one_line(obj):
 
     with pytest.raises(RecordError, match=r"expected a pandas DataFrame .*got (list|dict|str)"):
         record_from_frame(obj)
+
+
+@pytest.mark.parametrize("scale", [None, "foo", "madrs-x"])
+def test_parse_target_of_an_unknown_scale_is_one_line(scale):
+    # parse_target('score<=15', None) stopped with KeyError: None
+    from ketasim.personal import parse_target
+
+    with pytest.raises(InputError, match=r"^scale: unknown scale "):
+        parse_target("score<=15", scale)
+
+
+def test_parse_target_reads_a_scale_as_users_write_it():
+    from ketasim.personal import parse_target
+
+    assert parse_target(None, "QIDS-SR16").threshold == parse_target(None, "qids_sr16").threshold == 5
+    assert parse_target(None, "HAM-D24").threshold == 10

@@ -1263,6 +1263,9 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
                 if isinstance(probability, (int, float)) and 1 < probability < 100 else
                 " (0 and 1 excluded: a forecast is never certain; e.g. 0.95)" if probability in (0, 1) else "")
         raise InputError(f"{_opt('probability')}: must lie between 0 and 1, got {probability:g}{hint}")
+    from .population import canonical_scale
+
+    scale = canonical_scale(scale, "scale")     # an unknown or None scale stopped with KeyError
     thr = SCALES[scale][1]
     if thr is None and not text:
         raise InputError(f"{_opt('target')}: {scale} has no published remission threshold; give one, e.g. 'score<=N' "
