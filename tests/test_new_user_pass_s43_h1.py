@@ -39,3 +39,40 @@ def test_parse_target_reads_a_scale_as_users_write_it():
 
     assert parse_target(None, "QIDS-SR16").threshold == parse_target(None, "qids_sr16").threshold == 5
     assert parse_target(None, "HAM-D24").threshold == 10
+
+
+def _power_result(allocation: str, n_versus: int):
+    from ketasim.power import PowerResult
+
+    rows = [{"arm": "ketamine", "versus": "midazolam", "time_h": 24.0, "measure": "mean_change", "test": "welch",
+             "n_per_arm": n, "n_versus": n_versus * n // 10, "analysed_per_arm": float(n), "effect": -8.0,
+             "unit": "MADRS points", "power": p, "power_ci95_low": p - 0.03, "power_ci95_high": p + 0.03,
+             "normal_theory_power": p, "assurance": float("nan"), "power_p05": float("nan"),
+             "power_p95": float("nan")} for n, p in ((10, 0.4), (20, 0.7))]
+    prov = {"scenario": "s", "alpha": 0.05, "target_power": 0.8, "replicates": 1000, "pool": 2000, "seed": 1,
+            "dropout": 0.0, "uncertainty": 0, "allocation": allocation, "notice": "n", "parameter_set": "x",
+            "model": "m"}
+    return PowerResult(rows, prov)
+
+
+@pytest.mark.parametrize("allocation,n_versus,label", [
+    ("1:1", 10, "patients per arm"), ("2:2", 10, "patients per arm"),
+    ("2:1", 5, "patients in the tested arm (allocation 2:1)")])
+def test_power_curves_name_the_tested_arm_at_unequal_allocation(allocation, n_versus, label):
+    # at --allocation 2:1 the figures' x axis said 'patients per arm' where the sizes are the tested arm's (the
+    # other arm has half as many); the table's header said so, the PNG and the report's figure did not
+    from ketasim.power import power_curves_figure
+    from ketasim.web.figures import power_figure
+
+    res = _power_result(allocation, n_versus)
+    assert power_curves_figure(res).axes[0].get_xlabel() == label
+    fig = power_figure(res.table().to_dict("records"), target=0.8, allocation=allocation)
+    assert fig["layout"]["xaxis"]["title"]["text"] == label
+    assert ("per arm" in fig["data"][1]["hovertemplate"]) == (label == "patients per arm")
+
+
+def test_power_report_names_the_tested_arm_at_unequal_allocation(tmp_path):
+    from ketasim.report import power_report
+
+    html = power_report(_power_result("2:1", 5), tmp_path / "p.html").read_text()
+    assert "Power by patients in the tested arm (allocation 2:1)" in html

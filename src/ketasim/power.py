@@ -1271,6 +1271,16 @@ def _provenance(scenario, params, seed, pool, replicates, alpha, target, dropout
             "calibration_run": params.calibration_run, "model": model_id(),
             "definition": scenario_definition(getattr(scenario, "source", None)), "notice": NOTICE}
 
+def size_axis_label(allocation: str = "1:1") -> str:
+    """The size axis of a power curve: 'patients per arm', or at unequal allocation the tested arm's patients (the
+    sizes are the tested arm's; the other arm has the ratio's share)."""
+    try:
+        equal = math.isclose(parse_allocation(allocation or "1:1"), 1.0)
+    except InputError:
+        equal = True
+    return "patients per arm" if equal else f"patients in the tested arm (allocation {str(allocation).strip()})"
+
+
 def curve_label(row) -> str:
     """A curve's name in figures: 'ketamine vs midazolam: change 24 h (Welch t)' (with a margin: ', margin +2')."""
     label = (f"{row['arm']} vs {row['versus']}: {_endpoint_words(row['measure'], row['time_h'])} "
@@ -1303,7 +1313,7 @@ def power_curves_figure(result: PowerResult):
                         lw=0)
     ax.axhline(p["target_power"], color="#6b7280", ls="--", lw=0.9)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("patients per arm")
+    ax.set_xlabel(size_axis_label(p.get("allocation", "1:1")))
     ax.set_ylabel("assurance" if draws else "power")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
@@ -1328,5 +1338,5 @@ def write_power_curves(result: PowerResult, path):
     return path
 
 
-__all__ = ["PowerResult", "run_power", "pool_run_estimate", "power_curves_figure", "write_power_curves", "welch_test", "ancova_test", "paired_t_test", "proportion_z_test",
+__all__ = ["PowerResult", "run_power", "pool_run_estimate", "power_curves_figure", "write_power_curves", "size_axis_label", "welch_test", "ancova_test", "paired_t_test", "proportion_z_test",
            "mcnemar_test", "DEFAULT_SIZES", "DEFAULT_REPLICATES"]

@@ -780,19 +780,21 @@ def power_report(result, path) -> Path:
     """A self-contained page of a power analysis (``ketasim power --report``): the power curves (the dashboard's
     figure, interactive), the printed table with the sample sizes, every row (the CSV's columns) and the
     provenance."""
+    from .power import size_axis_label
     from .web.figures import power_figure
 
     p = result.provenance
     rows = json_safe(result.table().to_dict("records"))
     draws = bool(p.get("uncertainty"))
-    fig = power_figure(rows, target=p["target_power"], draws=draws)
+    fig = power_figure(rows, target=p["target_power"], draws=draws, allocation=p.get("allocation", "1:1"))
     prov = "".join(f"<tr><th class=\"l\">{html.escape(str(k))}</th><td class=\"l\">"
                    f"{html.escape(json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v))}</td></tr>"
                    for k, v in p.items() if k != "notice")
     band = ("5th-95th percentile of the power over the posterior draws" if draws else
             "95 % Monte Carlo (Wilson) interval of the replicates")
     sections = [
-        _section("Power curves", _plot_div("power", f"{'Assurance' if draws else 'Power'} by patients per arm; band: "
+        _section("Power curves", _plot_div("power", f"{'Assurance' if draws else 'Power'} by "
+                                                    f"{size_axis_label(p.get('allocation', '1:1'))}; band: "
                                                     f"{band}; dashed: the target {p['target_power']:g}.")),
         _section("Table", f"<pre>{html.escape(result.format_table())}</pre>", "table"),
         _section("Every row", _table(result.table(), left=("arm", "versus", "measure", "test", "unit", "hypothesis",

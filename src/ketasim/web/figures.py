@@ -540,11 +540,14 @@ def forest_figure(rows, endpoints, *, analyte: str | None = None) -> dict:
     return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
 
 
-def power_figure(rows, *, target: float, draws: bool = False) -> dict:
+def power_figure(rows, *, target: float, draws: bool = False, allocation: str = "1:1") -> dict:
     """Power curves (``ketasim.power`` rows as dicts) as a Plotly figure: power (with posterior ``draws``: the
-    assurance) against patients per arm, one curve per comparison x endpoint with its band (95 % Monte Carlo
-    interval; with draws the 5th-95th percentiles of the draws' power), the ``target`` as a dashed line."""
-    from ..power import curve_label
+    assurance) against patients per arm (at an unequal ``allocation`` such as '2:1': the tested arm's), one curve per
+    comparison x endpoint with its band (95 % Monte Carlo interval; with draws the 5th-95th percentiles of the draws'
+    power), the ``target`` as a dashed line."""
+    from ..power import curve_label, size_axis_label
+
+    axis = size_axis_label(allocation)
 
     key, low, high = ("assurance", "power_p05", "power_p95") if draws else ("power", "power_ci95_low",
                                                                             "power_ci95_high")
@@ -564,9 +567,10 @@ def power_figure(rows, *, target: float, draws: bool = False) -> dict:
                      "legendgroup": name})
         data.append({"type": "scatter", "mode": "lines+markers", "x": n, "y": [r[key] for r in g], "name": name,
                      "legendgroup": name, "line": {"color": color, "width": 2}, "marker": {"size": 6},
-                     "hovertemplate": "n %{x} per arm: %{y:.2f}<extra>" + name + "</extra>"})
+                     "hovertemplate": ("n %{x} per arm" if axis == "patients per arm" else "n %{x} in the tested arm")
+                     + ": %{y:.2f}<extra>" + name + "</extra>"})
     layout = {"height": 420, "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
-              "xaxis": {"title": {"text": "patients per arm"}, "zeroline": False},
+              "xaxis": {"title": {"text": axis}, "zeroline": False},
               "yaxis": {"title": {"text": "assurance" if draws else "power"}, "range": [0, 1.02]},
               "shapes": [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": target, "y1": target,
                           "line": {"color": "#6b7280", "width": 1, "dash": "dash"}}],
