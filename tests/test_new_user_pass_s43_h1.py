@@ -76,3 +76,35 @@ def test_power_report_names_the_tested_arm_at_unequal_allocation(tmp_path):
 
     html = power_report(_power_result("2:1", 5), tmp_path / "p.html").read_text()
     assert "Power by patients in the tested arm (allocation 2:1)" in html
+
+
+def _two_arm_scenario():
+    from ketasim.scenario import scenario_from_dict
+
+    return scenario_from_dict({
+        "name": "k vs m", "seed": 3,
+        "population": {"size": 100, "treatment_resistant": True, "baseline": {"mean": 33, "sd": 5}},
+        "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                               "duration": "40 min"}],
+                 "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg",
+                                "duration": "40 min"}]},
+        "endpoints": {"times": ["24 h"], "measures": ["mean_change", "response_rate"]}})
+
+
+@pytest.mark.parametrize("endpoints", [5, [5], {"mean_change": 24}])
+def test_run_power_endpoints_not_text_is_one_line(endpoints):
+    # run_power(sc, endpoints=5) stopped with TypeError: 'int' object is not iterable
+    from ketasim.power import run_power
+
+    with pytest.raises(InputError, match=r"^endpoints: expected comparisons as text"):
+        run_power(_two_arm_scenario(), endpoints=endpoints, sizes=[10], pool=100, replicates=100)
+
+
+def test_run_power_reads_sizes_written_as_text():
+    # run_power(sc, sizes='20,40') was read character by character: "sizes: expected a whole number, got str '2'"
+    from ketasim.power import _check_sizes
+
+    assert _check_sizes("20,40") == _check_sizes([20, 40]) == (20, 40)
+    assert _check_sizes("30") == (30,)
+    with pytest.raises(InputError, match=r"^sizes: expected patients per arm, e\.g\. \[20, 40, 60\], got 'a,b'"):
+        _check_sizes("a,b")

@@ -438,6 +438,10 @@ def _endpoints(scenario, endpoints) -> list[_Endpoint]:
         return [_Endpoint(m, t) for m in measures for t in times]
     if isinstance(endpoints, str):
         endpoints = [endpoints]
+    if not isinstance(endpoints, (list, tuple)) or not all(isinstance(t, str) for t in endpoints):
+        # endpoints=5 stopped with TypeError: 'int' object is not iterable
+        raise InputError(f"{field}: expected comparisons as text, e.g. ['mean_change@24h', 'response_rate@24h'], "
+                         f"got {type(endpoints).__name__} {str(endpoints)[:40]!r}")
     out = []
     for text in endpoints:
         harm = _harm_endpoint(text, field)
@@ -507,6 +511,11 @@ def _check_sizes(sizes) -> tuple[int, ...]:
         return DEFAULT_SIZES
     if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
         sizes = [sizes]
+    if isinstance(sizes, str):      # '20,40' was read character by character ('got str '2'')
+        try:
+            sizes = [float(x) for x in sizes.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(f"{field}: expected patients per arm, e.g. [20, 40, 60], got {sizes[:40]!r}") from None
     try:
         seq = list(sizes)
     except TypeError:
