@@ -108,3 +108,15 @@ def test_run_power_reads_sizes_written_as_text():
     assert _check_sizes("30") == (30,)
     with pytest.raises(InputError, match=r"^sizes: expected patients per arm, e\.g\. \[20, 40, 60\], got 'a,b'"):
         _check_sizes("a,b")
+
+
+@pytest.mark.parametrize("endpoint", ["foo@24h", "response@24h", "cadss_peak", "@24h"])
+def test_power_unknown_endpoint_lists_the_comparisons_power_computes(endpoint):
+    # '--endpoint foo' answered "unknown measure 'foo'; use one of mean, ..., cadss_peak, sbp_change_peak, ..." (the
+    # session peaks power then refuses)
+    from ketasim.power import run_power
+
+    with pytest.raises(InputError, match=r"^endpoints: .*power is computed for the score comparisons a trial tests "
+                                         r"\(mean_change, response_rate, remission_rate\)") as e:
+        run_power(_two_arm_scenario(), endpoints=[endpoint], sizes=[10], pool=100, replicates=100)
+    assert "cadss_peak" not in str(e.value).replace(endpoint, "")
