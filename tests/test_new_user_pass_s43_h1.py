@@ -120,3 +120,27 @@ def test_power_unknown_endpoint_lists_the_comparisons_power_computes(endpoint):
                                          r"\(mean_change, response_rate, remission_rate\)") as e:
         run_power(_two_arm_scenario(), endpoints=[endpoint], sizes=[10], pool=100, replicates=100)
     assert "cadss_peak" not in str(e.value).replace(endpoint, "")
+
+
+def test_forest_figure_keeps_the_users_backend(tmp_path):
+    """`ketasim.covariates.forest_figure` switched matplotlib to Agg (a notebook's own plots stopped showing), as
+    plot_cascade and tornado_figure did before, and left its figure open in pyplot."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from ketasim.covariates import forest_figure, run_covariates, write_forest
+    from ketasim.scenario import quick_scenario
+
+    res = run_covariates(quick_scenario("esketamine", "intranasal", "56 mg"), contrasts=["age=70:45"],
+                         endpoints=["cadss_peak"], n=20)
+    before = matplotlib.get_backend()
+    open_before = len(plt.get_fignums())
+    matplotlib.use("svg")
+    try:
+        fig = forest_figure(res)
+        write_forest(res, tmp_path / "f.png")
+        assert matplotlib.get_backend() == "svg" and fig.axes
+    finally:
+        matplotlib.use(before)
+    assert len(plt.get_fignums()) == open_before
+    assert (tmp_path / "f.png").stat().st_size > 5_000

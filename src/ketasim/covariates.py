@@ -630,18 +630,19 @@ def _sampled_times(arm, sampling) -> list:
 def forest_figure(result: CovariateResult, analyte: str | None = None):
     """A matplotlib figure: one panel per endpoint, one row per contrast; ratios on a log axis with the no-effect
     band, differences around 0. ``analyte``: the PK panels' analyte (default the first)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a Figure of its own with an Agg canvas, not pyplot's: matplotlib.use("Agg") here switched a notebook's backend
+    # (as plot_cascade and tornado_figure did), and pyplot kept every figure open
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
     df = result.table()
     an = analyte or (result.provenance["analytes"][0] if result.provenance["analytes"] else None)
     eps = [e for e in result.provenance["endpoints"] if e not in PK_ENDPOINTS or an]
     contrasts = list(dict.fromkeys(df["contrast"]))
-    fig, axes = plt.subplots(1, max(1, len(eps)), figsize=(2.6 * max(1, len(eps)) + 2.2, 0.42 * len(contrasts) + 1.6),
-                             sharey=True, squeeze=False)
+    fig = Figure(figsize=(2.6 * max(1, len(eps)) + 2.2, 0.42 * len(contrasts) + 1.6))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, max(1, len(eps)), sharey=True, squeeze=False)
     y = np.arange(len(contrasts))[::-1]
     for ax, e in zip(axes[0], eps):
         g = df[(df["endpoint"] == e) & (df["analyte"] == (an if e in PK_ENDPOINTS else ""))].set_index("contrast")
@@ -686,17 +687,12 @@ def forest_figure(result: CovariateResult, analyte: str | None = None):
 
 def write_forest(result: CovariateResult, path, analyte: str | None = None):
     """The forest figure to ``path`` (PNG, SVG or PDF by its suffix; atomic)."""
-    import matplotlib.pyplot as plt
-
     from .io import atomic_path, figure_format, save_figure
 
     fmt = figure_format(path, "--plot")
-    fig = forest_figure(result, analyte)
-    try:
-        with atomic_path(path) as tmp:      # a PNG carries the run's provenance in its metadata, as every figure
-            save_figure(fig, tmp, fmt, 130, result.provenance)
-    finally:
-        plt.close(fig)
+    fig = forest_figure(result, analyte)      # a Figure without pyplot: nothing to close
+    with atomic_path(path) as tmp:      # a PNG carries the run's provenance in its metadata, as every figure
+        save_figure(fig, tmp, fmt, 130, result.provenance)
     return path
 
 
