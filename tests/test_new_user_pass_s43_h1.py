@@ -144,3 +144,20 @@ def test_forest_figure_keeps_the_users_backend(tmp_path):
         matplotlib.use(before)
     assert len(plt.get_fignums()) == open_before
     assert (tmp_path / "f.png").stat().st_size > 5_000
+
+
+@pytest.mark.parametrize("text,scale,threshold", [("QIDS-SR16<=5", "qids_sr16", 5), ("HAM-D21 <= 7", "hamd21", 7),
+                                                  ("hamd-24<=9", "hamd24", 9), ("MADRS<=12", "madrs", 12)])
+def test_plan_target_reads_the_scale_as_the_output_prints_it(text, scale, threshold):
+    # `plan --target 'QIDS-SR16<=5'` (the plan prints "target: QIDS-SR16 <= 5") was refused: "write e.g. 'score<=10'
+    # or 'qids_sr16<=15', got 'QIDS-SR16<=5'"
+    from ketasim.personal import parse_target
+
+    assert parse_target(text, scale).threshold == threshold
+
+
+def test_plan_target_of_another_scale_is_still_refused():
+    from ketasim.personal import parse_target
+
+    with pytest.raises(InputError, match=r"^target: the record's scale is qids_sr16, not ham-d21"):
+        parse_target("HAM-D21<=7", "qids_sr16")

@@ -1247,7 +1247,7 @@ class Target:
 
 def parse_target(text: str | None, scale: str, *, probability: float = 0.8, window: str | None = None) -> Target:
     """``'score<=10'`` / ``'madrs<=15'`` / ``'<=12'`` (default: remission on the record's scale)."""
-    from .population import SCALES
+    from .population import SCALES, canonical_scale, scale_lookup
     from .units import parse_time_h
 
     # from Python: probability='0.9', target=10 or window=4 stopped with a TypeError or AttributeError
@@ -1263,18 +1263,17 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
                 if isinstance(probability, (int, float)) and 1 < probability < 100 else
                 " (0 and 1 excluded: a forecast is never certain; e.g. 0.95)" if probability in (0, 1) else "")
         raise InputError(f"{_opt('probability')}: must lie between 0 and 1, got {probability:g}{hint}")
-    from .population import canonical_scale
-
     scale = canonical_scale(scale, "scale")     # an unknown or None scale stopped with KeyError
     thr = SCALES[scale][1]
     if thr is None and not text:
         raise InputError(f"{_opt('target')}: {scale} has no published remission threshold; give one, e.g. 'score<=N' "
                          f"(0-{SCALES[scale][0]:g})")
     if text:
-        m = re.fullmatch(r"\s*([a-z0-9_]*)\s*<=\s*([0-9.]+)\s*", text.lower())
+        # the scale's name as the output prints it ('QIDS-SR16<=5', 'HAM-D21<=7') is read too
+        m = re.fullmatch(r"\s*([a-z0-9_-]*)\s*<=\s*([0-9.]+)\s*", text.lower())
         if not m:
             # 'score<10', 'score>=20', 'score<=-3' got only the generic line; say what is wrong with them
-            op = re.fullmatch(r"\s*([a-z0-9_]*)\s*(<=|=<|>=|=>|==|<|>|=)\s*(-?[0-9.]+)\s*", text.lower())
+            op = re.fullmatch(r"\s*([a-z0-9_-]*)\s*(<=|=<|>=|=>|==|<|>|=)\s*(-?[0-9.]+)\s*", text.lower())
             why = ""
             if op is not None:
                 name, sign, num = op.group(1) or "score", op.group(2), op.group(3)
@@ -1288,7 +1287,7 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
                     why = (f": the target is a rating at or below a threshold, written '<=' (e.g. '{name}<={num}'), "
                            f"not {sign!r}")
             raise InputError(f"{_opt('target')}: write e.g. 'score<=10' or '{scale}<=15', got {text!r}{why}")
-        if m.group(1) not in ("", "score", scale):
+        if m.group(1) not in ("", "score", scale) and scale_lookup(m.group(1))[0] != scale:
             raise InputError(f"{_opt('target')}: the record's scale is {scale}, not {m.group(1)}")
         thr = float(m.group(2))
         if not (0 <= thr <= SCALES[scale][0]):
