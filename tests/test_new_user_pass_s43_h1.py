@@ -161,3 +161,16 @@ def test_plan_target_of_another_scale_is_still_refused():
 
     with pytest.raises(InputError, match=r"^target: the record's scale is qids_sr16, not ham-d21"):
         parse_target("HAM-D21<=7", "qids_sr16")
+
+
+def test_simulate_events_missing_file_or_folder_names_the_option(capsys, tmp_path):
+    # `simulate --events /x.csv` said "error: /x.csv: no such file", naming no option
+    from ketasim.cli import main
+
+    assert main(["simulate", "--events", str(tmp_path / "none.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --events: {tmp_path / 'none.csv'}: no such file (a patient record" in err
+    assert main(["simulate", "--events", str(tmp_path)]) == 2
+    assert f"error: --events: {tmp_path}: is a directory, not a patient record" in capsys.readouterr().err
+    assert main(["plan", str(tmp_path / "none.csv")]) == 2
+    assert "none.csv: no such file (a patient record: NONMEM-style CSV or YAML)" in capsys.readouterr().err

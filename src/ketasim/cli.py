@@ -342,6 +342,10 @@ def simulate(
 
         if scenario is not None or drug or route or dose:
             raise InputError("simulate: use either --events, a SCENARIO file or --drug/--route/--dose")
+        if not Path(events).exists():       # said '/x.csv: no such file', naming no option
+            raise InputError(f"--events: {events}: no such file (a patient record: NONMEM-style CSV or YAML)")
+        if Path(events).is_dir():
+            raise InputError(f"--events: {events}: is a directory, not a patient record")
         # the record's error for two IDs says 'choose one with --id': simulate had no --id
         record = read_record(events, patient_id=patient_id)
         data = record.to_scenario_dict(size=size or 1)

@@ -593,7 +593,7 @@ def read_record(path, *, patient_id=None) -> PatientRecord:
                           f" {str(path)[:40]!r}")
     p = Path(path)
     if not p.exists():
-        raise RecordError(f"{path}: no such file")
+        raise RecordError(f"{path}: no such file (a patient record: NONMEM-style CSV or YAML)")
     name = p.name
     yaml_file = p.suffix.lower() in (".yaml", ".yml")
     text = read_text_input(p, what="a patient record", max_bytes=MAX_RECORD_BYTES, name=name, error=RecordError,
