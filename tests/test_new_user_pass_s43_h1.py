@@ -174,3 +174,15 @@ def test_simulate_events_missing_file_or_folder_names_the_option(capsys, tmp_pat
     assert f"error: --events: {tmp_path}: is a directory, not a patient record" in capsys.readouterr().err
     assert main(["plan", str(tmp_path / "none.csv")]) == 2
     assert "none.csv: no such file (a patient record: NONMEM-style CSV or YAML)" in capsys.readouterr().err
+
+
+def test_power_default_pool_is_ten_times_the_largest_arm_as_documented():
+    # the docs said 'max(2000, 10x the largest size)'; at 1:3 the pool is 10x the compared-with arm (3x the size)
+    from pathlib import Path
+
+    from ketasim.power import _pool_size, versus_size
+
+    sizes = [10, 300]
+    assert _pool_size(None, [*sizes, *(versus_size(n, 3.0) for n in sizes)]) == 9000
+    howto = " ".join(Path(__file__).resolve().parent.parent.joinpath("docs/howto/power.md").read_text().split())
+    assert "10 × the largest arm of a replicate trial: at `--allocation 1:3` the compared-with arm's" in howto

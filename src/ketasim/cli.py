@@ -1049,7 +1049,8 @@ def power(
                                                                "e.g. 2:1 (--sizes are the tested arm's)."),
     pool: Optional[int] = typer.Option(None, "--pool", help="Virtual patients simulated per arm, from which each "
                                                             "replicate draws (default max(2000, 10x the largest "
-                                                            "size))."),
+                                                            "arm of a replicate trial: with --allocation 1:3 the "
+                                                            "compared-with arm's))."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     uncertainty: int = typer.Option(0, "--uncertainty", help="Posterior draws of the calibrated parameters: also "
                                     "the assurance (the mean power over the draws; each draw simulates its own pool, "

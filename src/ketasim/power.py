@@ -918,8 +918,8 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     (default the trial's control arm) at each endpoint (``'mean_change@24h'``, ``'response_rate@7d'``, ...; default
     every score measure of the scenario at its endpoint times; an incidence ``'nausea_rate'``, ... of
     :data:`HARM_MEASURES`: power to detect harm, more patients with the event in the arm). ``replicates`` trials per
-    size drawn from pools of ``pool`` virtual patients per arm (default max(2000, 10 x the largest size)); ``test``
-    'welch' or 'ancova' for the change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size;
+    size drawn from pools of ``pool`` virtual patients per arm (default max(2000, 10 x the largest arm of a
+    replicate trial: at an allocation such as 1:3 the compared-with arm's)); ``test`` 'welch' or 'ancova' for the change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size;
     ``dropout`` share of patients missing at random; ``allocation`` 'A:B' patients in the tested arm to the
     compared-with arm (e.g. '2:1'; ``sizes`` are the tested arm's). ``margin`` (the endpoint's unit: scale points
     for a change, percentage points for a rate; one number, or per endpoint 'mean_change@24h=2' or a mapping):
