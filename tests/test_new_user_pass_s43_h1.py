@@ -186,3 +186,21 @@ def test_power_default_pool_is_ten_times_the_largest_arm_as_documented():
     assert _pool_size(None, [*sizes, *(versus_size(n, 3.0) for n in sizes)]) == 9000
     howto = " ".join(Path(__file__).resolve().parent.parent.joinpath("docs/howto/power.md").read_text().split())
     assert "10 × the largest arm of a replicate trial: at `--allocation 1:3` the compared-with arm's" in howto
+
+
+def test_plan_target_definition_names_the_recurrence_clock_used():
+    # the plan JSON's target.definition said each sample's new episode was "on the clock of time in response" while
+    # plans use the population's default clock, time from entry (the response clock is an off-by-default hypothesis)
+    from pathlib import Path
+
+    from ketasim.personal import fit_patient, parse_limits, parse_target, plan
+    from ketasim.record import read_record
+
+    rec = read_record(Path(__file__).resolve().parent.parent / "examples" / "patient" / "patient_101.csv")
+    fit = fit_patient(rec, n_samples=40, n_proposals=200, seed=0)
+    assert fit.model.spec.recurrence_clock == "entry"
+    res = plan(fit, target=parse_target("score<=15", rec.scale),
+               limits=parse_limits("drugs=racemic-ketamine,routes=iv-infusion,ketamine_mg_per_kg_session=0.5"),
+               n_samples=20, top=1)
+    text = res["target"]["definition"]
+    assert "on the clock from trial entry" in text and "time in response" not in text

@@ -1502,6 +1502,13 @@ def _compress(doses: tuple[Dose, ...]) -> list[dict]:
     return lines
 
 
+#: how the plan's target definition names the recurrence clock (population.recurrence_clock); it said "on the clock of
+#: time in response" whatever the clock, where the default counts time from entry
+_CLOCK_WORDS = {"entry": "on the clock from trial entry (a constant hazard)",
+                "response": "on the clock of time in response",
+                "recovery": "on the clock from recovery (none before a sustained remission)"}
+
+
 def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None = None, top: int = 5,
          n_samples: int = 200, seed: int = 2, minimise: str = "sessions", alternative=None) -> dict:
     """Search candidate regimens; return {target, limits, plans (ranked), candidates_evaluated, recorded}.
@@ -1644,7 +1651,7 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
                                      "independent set of samples and noise (p_target; p_target_search is the "
                                      "search's own estimate); each sample has its own time to a new depressive "
                                      "episode (the population's recurrence risk given none before the last "
-                                     "observation, on the clock of time in response)"},
+                                     f"observation, {_CLOCK_WORDS[pm.spec.recurrence_clock]})"},
             "limits": limits.describe(), "plans": ranked[:top], "recorded_plan": recorded, "alternative": alt,
             "minimise": minimise,
             # the candidates only: the recorded plan (its own breaks_limits) was counted too ('6 of 27 candidate
