@@ -204,3 +204,14 @@ def test_plan_target_definition_names_the_recurrence_clock_used():
                n_samples=20, top=1)
     text = res["target"]["definition"]
     assert "on the clock from trial entry" in text and "time in response" not in text
+
+
+@pytest.mark.parametrize("endpoint", ["cmax@24h", "auc_0_inf@7d", "tmax@1h"])
+def test_covariates_pk_endpoint_with_a_time_says_so(endpoint):
+    # `covariates --endpoint cmax@24h` said "unknown measure 'cmax'; use one of ... PK: cmax, auc_0_t, ..."
+    from ketasim.covariates import _split_endpoints
+
+    head = endpoint.partition("@")[0]
+    with pytest.raises(InputError, match=rf"^endpoints: {head} is a PK measure of the whole sampled profile, not a "
+                                         rf"value at a time; write '{head}' without '@"):
+        _split_endpoints([endpoint])
