@@ -53,9 +53,9 @@ def test_pk_table_columns_stay_aligned_with_a_tmax_range_and_model_exact_rows(ca
         assert cells[1:] == starts[1:len(cells)], (header, row)    # the label is indented under 'analyte'
 
 
-@pytest.mark.parametrize("scale", ["lsas", "iesr"])          # hamd21 has a sourced default since session 42
+@pytest.mark.parametrize("scale", ["mssi", "iesr"])          # hamd21 (session 42) and lsas (43) have sourced defaults
 def test_dashboard_scale_without_default_baseline_says_to_enter_one(scale):
-    """Choosing LSAS or IES-R on the dashboard empties the baseline (no sourced default): the message at the
+    """Choosing MSSI or IES-R on the dashboard empties the baseline (no sourced default): the message at the
     baseline field was "population.baseline.mean: expected a number, got an empty value"; now it says the scale has
     no default and gives its range, as the command line does."""
     import copy

@@ -2,9 +2,10 @@
 
 `ketasim plan` could not fit a record rated on these scales ("... has none with a published source"): the fit's prior
 for the patient's true baseline is the population's baseline on the record's scale, and these scales had none. Each
-now has a baseline at trial entry with its source beside it (population.DEFAULT_BASELINE); MSSI, IES-R and LSAS still
-have none, and say so in one line. Each test fails on the code before the change (except the still-unsourced ones,
-which pin that no value was invented)."""
+now has a baseline at trial entry with its source beside it (population.DEFAULT_BASELINE); MSSI and IES-R still
+have none, and say so in one line (LSAS has one since the forty-third session: test_scale_baselines_s43_lsas.py).
+Each test fails on the code before the change (except the still-unsourced ones, which pin that no value was
+invented)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ KET = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", 
 HEADER = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
 #: scale -> (mean, SD) as sourced (population.DEFAULT_BASELINE's comments: table, sample, n)
 SOURCED = {"hamd21": (24.1, 5.0), "hamd24": (30.0, 6.2), "qids_sr16": (15.5, 4.8), "bdi2": (31.8, 10.7)}
-UNSOURCED = ("mssi", "iesr", "lsas")
+UNSOURCED = ("mssi", "iesr")
 
 
 def record_text(scale: str, baseline: float, after: tuple[float, ...]) -> str:
@@ -105,7 +106,7 @@ def test_scales_still_without_a_source_give_the_one_line_error(scale):
     rec = record_from_csv_text(record_text(scale, 0.5 * smax, (0.3 * smax,)), source="r.csv")
     with pytest.raises(InputError, match=r"^r\.csv: a personal fit needs a prior for the patient's true baseline.*"
                                          r"has none with a published source; plans fit records rated on madrs, "
-                                         r"hamd17, .*hamd21, hamd24, qids_sr16, bdi2 \(`ketasim simulate"):
+                                         r"hamd17, .*hamd21, hamd24, qids_sr16, bdi2, lsas \(`ketasim simulate"):
         PatientModel(rec)
 
 

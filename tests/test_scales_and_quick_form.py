@@ -279,13 +279,10 @@ def test_web_meta_lists_the_new_scales_with_names_and_null_where_unsourced():
 def test_lsas_qids_and_bdi2_read_their_condition_need_a_baseline_and_apply_their_threshold(typed, key, smax, thr, cond):
     """Scales of anxiety / self-rated depression trials: range, condition and remission threshold from their
     sources (population.SCALES); a default baseline only where one was sourced (QIDS-SR16, BDI-II since the
-    forty-second session; LSAS still none: tests/test_scale_baselines_s42.py)."""
+    forty-second session, LSAS since the forty-third: tests/test_scale_baselines_s42.py, _s43_lsas.py)."""
     from ketasim.trial import run_trial
 
-    assert SCALES[key] == (float(smax), float(thr), cond) and (key in DEFAULT_BASELINE) == (key != "lsas")
-    if key == "lsas":
-        with pytest.raises(InputError, match=rf"^population\.baseline: {key} has no default baseline"):
-            scenario_from_dict({"name": "s", "population": {"scale": typed}, "arms": {"k": [KET]}})
+    assert SCALES[key] == (float(smax), float(thr), cond) and key in DEFAULT_BASELINE
     base = 0.6 * smax
     sc = scenario_from_dict({"name": "s", "seed": 2, "population": {"size": 300, "scale": typed,
                                                                   "baseline": {"mean": base, "sd": 0.1 * smax}},

@@ -59,7 +59,7 @@ SCALES = {
     # Liebowitz Social Anxiety Scale: 24 situations rated for fear 0-3 and avoidance 0-3 = 0-144 (Liebowitz 1987,
     # Mod Probl Pharmacopsychiatry 22:141, PMID 2885745); remission <= 30 (Rytwinski et al. 2009, Depress Anxiety
     # 26:34, doi:10.1002/da.20503, ROC against remission status). Social anxiety disorder reads as "anxiety" here
-    # (the model has one anxiety condition; Taylor 2018 rated LSAS). No sourced default baseline: state it.
+    # (the model has one anxiety condition; Taylor 2018 rated LSAS). Default baseline: DEFAULT_BASELINE.
     "lsas": (144.0, 30.0, "anxiety"),
     # Quick Inventory of Depressive Symptomatology, 16-item self-report: 0-27; remission <= 5 (Rush et al. 2003, Biol
     # Psychiatry 54:573, doi:10.1016/S0006-3223(02)01866-8; the STAR*D criterion). Default baseline: DEFAULT_BASELINE.
@@ -92,9 +92,21 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
                     # doi:10.1016/S0140-6736(12)61552-9): 31.8 (10.7) in Buckman et al. 2022, JAMA Psychiatry 79:406,
                     # doi:10.1001/jamapsychiatry.2022.0100, PMID 35262620, Table 1 ("Baseline depressive severity");
                     # arm means 31.8 and 31.8 (Cochrane CD010558, characteristics of Wiles 2016)
-                    "bdi2": (31.8, 10.7)}
-#: No sourced default baseline was found for mssi, iesr and lsas (no baseline table reachable this session: Feder
-#: 2014's IES-R, Heimberg 1999's LSAS, an MSSI sample): NOTES "Scales and new-user fixes" and the forty-second session.
+                    "bdi2": (31.8, 10.7),
+                    # LSAS (clinician-administered, 0-144) at entry to group CBT for social anxiety disorder: 57
+                    # consecutive outpatients with DSM-IV SAD as the primary disorder (SCID), referred or self-referred
+                    # to Nagoya City University Hospital, Japan, 2003-2007; no ketamine. Chen, Nakano, Ietzugu, Ogawa,
+                    # Funayama, Watanabe, Noda & Furukawa 2007, "Group cognitive behavior therapy for Japanese patients
+                    # with social anxiety disorder: preliminary outcomes and their predictors", BMC Psychiatry 7:69,
+                    # doi:10.1186/1471-244X-7-69, Table 2, row "LSAS (total)", intention-to-treat (n = 57) "Pre"
+                    # column: 76.2 (25.6) (completers, n = 50: 77.2 (26.1)); baseline only, no outcome number used.
+                    # The same group's later group-CBT cohort agrees: 75.5 (22.8) in completers (Ogawa et al. 2020,
+                    # Psychiatry J 2020:3186450, doi:10.1155/2020/3186450, Table 1). No LSAS inclusion floor (drug
+                    # trials often have one, e.g. LSAS >= 70 in Kasper et al. 2005, Br J Psychiatry 186:222).
+                    "lsas": (76.2, 25.6)}
+#: No sourced default baseline was found for mssi and iesr: no entry table of a treatment-seeking, non-ketamine sample
+#: was reachable (Feder 2014's IES-R is a ketamine trial's; the IES-R samples found were medically ill PTSD patients;
+#: no MSSI sample): NOTES, the forty-second and forty-third sessions.
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 #: Display names (figures, tables, reports, the dashboard).
 SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": "CAPS-5", "ssi": "SSI",

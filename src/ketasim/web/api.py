@@ -323,7 +323,7 @@ def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | N
         pop["scale"] = scale
     pop["baseline"] = {"mean": _num(patient.get("baseline")), "sd": 0}
     if _blank(patient.get("baseline")) and scale:
-        # the page empties the baseline for a scale without a sourced default (IES-R, LSAS, MSSI): the engine's
+        # the page empties the baseline for a scale without a sourced default (IES-R, MSSI): the engine's
         # message says so and gives the scale's range ("expected a number, got an empty value" did not)
         from ..population import DEFAULT_BASELINE as _SOURCED, canonical_scale
 
