@@ -216,3 +216,14 @@ def test_covariates_pk_endpoint_with_a_time_says_so(endpoint):
     with pytest.raises(InputError, match=rf"^endpoints: {head} is a PK measure of the whole sampled profile, not a "
                                          rf"value at a time; write '{head}' without '@"):
         _split_endpoints([endpoint])
+
+
+def test_covariates_one_draw_message_is_about_covariates():
+    # `covariates --uncertainty 1` said "(0: no prediction intervals)", the trial's words: covariates shows the draws'
+    # 5th-95th percentiles of each effect
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import quick_scenario
+
+    with pytest.raises(InputError, match=r"^uncertainty: .*\(0: no parameter percentiles\), got 1$"):
+        run_covariates(quick_scenario("esketamine", "intranasal", "56 mg"), contrasts=["age=70:45"],
+                       endpoints=["cadss_peak"], n=20, uncertainty=1)

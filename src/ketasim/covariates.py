@@ -490,7 +490,8 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     u_field = argument("uncertainty", "--uncertainty")
     uncertainty = limits.check_int(uncertainty, u_field, lo=0, hi=limits.MAX_UNCERTAINTY)
     if uncertainty:             # the trial's and qualify's rule: 2 to MAX_UNCERTAINTY draws (0: none)
-        uncertainty = limits.check_uncertainty_draws(uncertainty, u_field)
+        # (0: no parameter percentiles; covariates has no prediction intervals, which the trial's default said)
+        uncertainty = limits.check_uncertainty_draws(uncertainty, u_field, none="no parameter percentiles")
     runs = 2 * len(levels) * (1 + uncertainty)
     limits.check_repeated(one, runs, argument("n", "--size"), what=f"{runs} runs of {n:,} patients",
                           fewer="fewer patients or contrasts", per_run=f"{n:,} patients per run")
