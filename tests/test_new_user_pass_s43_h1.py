@@ -227,3 +227,25 @@ def test_covariates_one_draw_message_is_about_covariates():
     with pytest.raises(InputError, match=r"^uncertainty: .*\(0: no parameter percentiles\), got 1$"):
         run_covariates(quick_scenario("esketamine", "intranasal", "56 mg"), contrasts=["age=70:45"],
                        endpoints=["cadss_peak"], n=20, uncertainty=1)
+
+
+_LINE = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+
+
+@pytest.mark.parametrize("patient", ["70 kg", None, 70])
+def test_patient_scenario_of_something_not_a_patient_is_one_line(patient):
+    # patient_scenario('70 kg', [...]) stopped with TypeError: asdict() should be called on dataclass instances
+    from ketasim import patient_scenario
+
+    with pytest.raises(InputError, match=r"^patient: expected a ketasim\.Patient .*or a mapping of its fields, got "):
+        patient_scenario(patient, [_LINE])
+
+
+def test_patient_scenario_takes_the_patient_section_as_a_mapping():
+    from ketasim import Patient, patient_scenario
+
+    a = patient_scenario({"weight_kg": 70, "age_years": 30, "sex": "male", "baseline": 30}, [_LINE])
+    b = patient_scenario(Patient(weight_kg=70, age_years=30, sex="male", baseline=30), [_LINE])
+    assert a.patient == b.patient
+    with pytest.raises(InputError, match=r"patient\.weight_kg: must lie in 20-250 kg, got 5"):
+        patient_scenario({"weight_kg": 5}, [_LINE])

@@ -1261,9 +1261,9 @@ __all__ = ["Scenario", "Endpoints", "load_scenario", "scenario_from_dict", "quic
 
 def patient_scenario(patient, arms, *, name: str = "patient", endpoints: dict | None = None, output=None,
                      seed: int = 0) -> Scenario:
-    """A scenario for one stated :class:`ketasim.patient.Patient`. ``arms``: ``{name: [dose lines]}`` or one list of
-    dose lines, each ``{drug, route, dose | rate, duration, at, every, count}`` as in the YAML (one dose line alone
-    is a regimen of that line)."""
+    """A scenario for one stated :class:`ketasim.patient.Patient` (or a mapping of its fields, as a scenario file's
+    ``patient:`` section). ``arms``: ``{name: [dose lines]}`` or one list of dose lines, each ``{drug, route, dose |
+    rate, duration, at, every, count}`` as in the YAML (one dose line alone is a regimen of that line)."""
     import dataclasses
     from collections.abc import Mapping
 
@@ -1276,8 +1276,16 @@ def patient_scenario(patient, arms, *, name: str = "patient", endpoints: dict | 
     if not isinstance(arms, Mapping):
         raise InputError(f"arms: expected a list of dose lines ({{drug, route, dose, ...}}) or {{name: [dose lines]}}, "
                          f"got {type(arms).__name__} {str(arms)[:40]!r}")
-    data = {"name": name, "seed": seed, "patient": dataclasses.asdict(patient), "arms": arms}
-    data["patient"]["comedications"] = list(patient.comedications)
+    from .patient import Patient
+
+    if isinstance(patient, Mapping):        # the YAML's patient: section as a dict, checked as the file's
+        data = {"name": name, "seed": seed, "patient": dict(patient), "arms": arms}
+    elif isinstance(patient, Patient):
+        data = {"name": name, "seed": seed, "patient": dataclasses.asdict(patient), "arms": arms}
+        data["patient"]["comedications"] = list(patient.comedications)
+    else:       # a str or None stopped with TypeError: asdict() should be called on dataclass instances
+        raise InputError(f"patient: expected a ketasim.Patient (e.g. Patient(weight_kg=70, age_years=30)) or a "
+                         f"mapping of its fields, got {type(patient).__name__} {str(patient)[:40]!r}")
     if endpoints is not None:
         data["endpoints"] = endpoints
     if output is not None:
