@@ -249,3 +249,21 @@ def test_patient_scenario_takes_the_patient_section_as_a_mapping():
     assert a.patient == b.patient
     with pytest.raises(InputError, match=r"patient\.weight_kg: must lie in 20-250 kg, got 5"):
         patient_scenario({"weight_kg": 5}, [_LINE])
+
+
+def test_observed_helpers_given_the_wrong_table_are_one_line():
+    # observed_summary(read_observed(...)) stopped with KeyError 'inside'; format_observed(trial_result) with
+    # "TrialResult.to_dict() takes 1 positional argument but 2 were given"
+    from pathlib import Path
+
+    from ketasim import load_scenario
+    from ketasim.observed import format_observed, observed_block, observed_floors, observed_summary, read_observed
+
+    root = Path(__file__).resolve().parent.parent / "examples" / "observed"
+    obs = read_observed(root / "murrough2013_observed.csv", load_scenario(root / "murrough2013.yaml"))
+    for f in (observed_summary, observed_floors, format_observed, observed_block):
+        with pytest.raises(InputError, match=rf"^df: {f.__name__} expects the table of compare_observed\(result, "
+                                             r"observed\), got the observed rows \(read_observed\)"):
+            f(obs)
+        with pytest.raises(InputError, match=r"got str$"):
+            f("trial.json")

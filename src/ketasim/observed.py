@@ -626,11 +626,23 @@ def interval_scope(result) -> str:
     return base + f", {u['parameter_draws']} posterior parameter draws{het}. Nothing is fitted." + few
 
 
+def _check_comparison(df, function: str) -> None:
+    """One line when ``df`` is not :func:`compare_observed`'s table (the observed rows of :func:`read_observed` or
+    the TrialResult itself stopped with KeyError 'inside' or a TypeError)."""
+    need = ("arm", "measure", "time_h", "predicted", "error", "pi_low", "pi_high", "inside", "unit")
+    if not isinstance(df, pd.DataFrame) or not set(need) <= set(df.columns):
+        what = ("the observed rows (read_observed), not their comparison" if isinstance(df, pd.DataFrame)
+                else type(df).__name__)
+        raise InputError(f"df: {function} expects the table of compare_observed(result, observed), got {what}")
+
+
 def observed_summary(df: pd.DataFrame) -> dict:
     """Mean absolute error in points over the score rows (mean, mean_change), in percentage points over the rate
     rows, per unit over other rows, and the share of rows inside their interval. ``final_dose_rate`` rows (shares
     on each dose: not an outcome, and an arm's levels sum to 100 %) are not rate rows: when there are any, their MAE
     is ``mae_dose_percentage_points`` over ``dose_rows`` (keys present only then); they count in rows/inside."""
+    _check_comparison(df, "observed_summary")
+
     def mae(sel):
         e = df.loc[sel, "error"].to_numpy(float)
         e = e[np.isfinite(e)]
@@ -660,6 +672,7 @@ def observed_floors(df: pd.DataFrame) -> dict:
     ``heterogeneity_floor_points`` / ``_percentage_points``, with the literature's between-trial heterogeneity of
     placebo response added to the efficacy rows (:func:`ketasim.calibration.heterogeneity_sd`). Score rows (mean,
     mean_change) in points, rate rows in percentage points; NaN where there is no such row."""
+    _check_comparison(df, "observed_floors")
     from .calibration import error_floors
 
     rows = [{"unit": r["unit"], "kind": _FLOOR_KINDS.get(r["measure"], r["measure"]),
@@ -720,6 +733,7 @@ def _measure_label(r: dict) -> str:
 
 def format_observed(df: pd.DataFrame, source: str = "") -> str:
     """The printed table (after the trial's endpoint table)."""
+    _check_comparison(df, "format_observed")
     labels = [_measure_label(r) for r in df.to_dict("records")]
     # 16 unless a label or an arm is longer: they were cut at 16 ('esketamine-flexi', 'hypertension_rat'), so two
     # arms that differ after 16 characters printed alike
@@ -759,6 +773,7 @@ def drop_empty_dose_level(row: dict) -> dict:
 def observed_block(df: pd.DataFrame, source: str = "") -> dict:
     """The ``observed_comparison`` block of the trial JSON (docs/contracts.md): rows, summary, interval scope.
     Numbers that do not exist are NaN here; the writer (``ketasim.display.json_safe``) makes them null."""
+    _check_comparison(df, "observed_block")
     rows = []
     for r in df.to_dict("records"):
         r = dict(r)
