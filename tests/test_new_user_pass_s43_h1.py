@@ -267,3 +267,28 @@ def test_observed_helpers_given_the_wrong_table_are_one_line():
             f(obs)
         with pytest.raises(InputError, match=r"got str$"):
             f("trial.json")
+
+
+@pytest.mark.parametrize("option,value,hint", [("--dropout", "10%", "10 % is 0.1"), ("--target", "80%", "80 % is 0.8"),
+                                               ("--target", "80", "80 % is 0.8"), ("--dropout", "15", "15 % is 0.15"),
+                                               ("--alpha", "5", "5 % is 0.05")])
+def test_power_fraction_typed_as_a_percentage_says_so(capsys, option, value, hint):
+    # '--dropout 10%' said only "expected a number, got '10%'"; '--target 80' "must lie in [0.05, 0.999], got 80"
+    from pathlib import Path
+
+    from ketasim.cli import main
+
+    scenario = str(Path(__file__).resolve().parent.parent / "examples" / "design_example.yaml")
+    assert main(["power", scenario, "--sizes", "10", option, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: {option}: ") and err[-1].endswith(f"(a fraction: {hint})")
+
+
+def test_plan_probability_typed_with_a_percent_sign_says_so(capsys):
+    from pathlib import Path
+
+    from ketasim.cli import main
+
+    record = str(Path(__file__).resolve().parent.parent / "examples" / "patient" / "patient_101.csv")
+    assert main(["plan", record, "--probability", "70%"]) == 2
+    assert capsys.readouterr().err.strip().endswith("got '70%' (a fraction: 70 % is 0.7)")

@@ -1431,6 +1431,8 @@ def _on_sigterm(signum, frame):
 
 #: Units of the numeric options, for the message when a unit is typed with the number ('--weight 70kg').
 _OPTION_UNITS = {"--weight": "kg", "--age": "years", "--baseline": "points on the scale"}
+#: Options that take a fraction (0-1), for the hint when a percentage is typed ('--dropout 10%').
+_FRACTION_OPTIONS = {"--alpha", "--target", "--dropout", "--probability"}
 
 
 def _bad_number_message(e) -> str | None:
@@ -1454,8 +1456,12 @@ def _bad_number_message(e) -> str | None:
     if kind is None:
         return None
     unit = _OPTION_UNITS.get(opts[0])
+    got = str(err.get("input"))[:40]
+    pct = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*%\s*", got) if opts[0] in _FRACTION_OPTIONS else None
+    # '--dropout 10%' said only "expected a number, got '10%'"
+    hint = f" (a fraction: {float(pct.group(1)):g} % is {float(pct.group(1)) / 100:g})" if pct else ""
     return (f"{opts[0]}: expected {kind}" + (f" (in {unit}; write the number only)" if unit else "")
-            + f", got {str(err.get('input'))[:40]!r}")
+            + f", got {got!r}{hint}")
 
 
 def _command_of(argv) -> str:

@@ -901,6 +901,19 @@ def parse_allocation(text) -> float:
     return y / x
 
 
+def _fraction(value, field: str, *, lo: float, hi: float) -> float:
+    """:func:`ketasim.limits.check_real`, saying when a percentage was given for a fraction ('--target 80' said only
+    'must lie in [0.05, 0.999], got 80')."""
+    from . import limits
+
+    try:
+        return limits.check_real(value, field, lo=lo, hi=hi)
+    except InputError as err:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value <= 100:
+            raise InputError(f"{err} (a fraction: {value:g} % is {value / 100:g})") from None
+        raise
+
+
 def _tests_for(test: str, paired: bool) -> dict:
     rate = "mcnemar" if paired else "z"
     return {"mean_change": "paired" if paired else test, **{m: rate for m in ("response_rate", "remission_rate",
@@ -983,9 +996,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
             raise InputError(f"{mult_field}: the family is tested at each size of a list; {argument('sizes', '--sizes')}"
                              " auto searches each endpoint on its own sizes: give a list of sizes")
     replicates = limits.check_int(replicates, argument("replicates", "--replicates"), lo=100, hi=MAX_REPLICATES)
-    alpha = limits.check_real(alpha, argument("alpha", "--alpha"), lo=1e-6, hi=0.5)
-    target = limits.check_real(target, argument("target", "--target"), lo=0.05, hi=0.999)
-    dropout = limits.check_real(dropout, argument("dropout", "--dropout"), lo=0.0, hi=0.9)
+    alpha = _fraction(alpha, argument("alpha", "--alpha"), lo=1e-6, hi=0.5)
+    target = _fraction(target, argument("target", "--target"), lo=0.05, hi=0.999)
+    dropout = _fraction(dropout, argument("dropout", "--dropout"), lo=0.0, hi=0.9)
     ratio = parse_allocation(allocation)
     if paired and ratio != 1.0:
         raise InputError(f"{argument('allocation', '--allocation')}: a crossover gives every patient every arm "
