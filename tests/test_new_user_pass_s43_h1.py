@@ -292,3 +292,20 @@ def test_plan_probability_typed_with_a_percent_sign_says_so(capsys):
     record = str(Path(__file__).resolve().parent.parent / "examples" / "patient" / "patient_101.csv")
     assert main(["plan", record, "--probability", "70%"]) == 2
     assert capsys.readouterr().err.strip().endswith("got '70%' (a fraction: 70 % is 0.7)")
+
+
+def test_plan_page_offers_every_observation_the_plan_fits():
+    # the plan page's "Add an observation" offered madrs and hamd17 only among the rating scales, though plans fit
+    # hamd21, hamd24, qids_sr16, bdi2, hama, caps5, ssi and madrs_si records (sourced baselines); and not S-ketamine
+    import re
+    from pathlib import Path
+
+    import ketasim
+    from ketasim.population import DEFAULT_BASELINE, SCALES
+    from ketasim.record import DVIDS
+
+    html = (Path(ketasim.__file__).parent / "web" / "static" / "plan.html").read_text()
+    select = re.search(r'<select id="obs-dvid">(.*?)</select>', html).group(1)
+    offered = set(re.findall(r"<option>([a-z0-9_]+)</option>", select))
+    fitted = {d for d in DVIDS if d not in SCALES or d in DEFAULT_BASELINE}
+    assert offered == fitted
