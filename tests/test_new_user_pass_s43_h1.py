@@ -309,3 +309,13 @@ def test_plan_page_offers_every_observation_the_plan_fits():
     offered = set(re.findall(r"<option>([a-z0-9_]+)</option>", select))
     fitted = {d for d in DVIDS if d not in SCALES or d in DEFAULT_BASELINE}
     assert offered == fitted
+
+
+def test_power_table_says_when_the_smallest_size_tested_already_reaches_the_target():
+    # '--sizes 60,80' with power 1.00 at 60 printed "n for 80%: 60", as if 60 were needed
+    res = _power_result("1:1", 10)
+    res.rows[0]["power"] = 0.85                        # the target reached at the smallest size tested (10)
+    assert res.format_table().splitlines()[2].endswith("  <= 10")
+    res.rows[0]["power"] = 0.5                         # reached at 20, not at 10
+    res.rows[1]["power"] = 0.85
+    assert res.format_table().splitlines()[2].endswith("  20")

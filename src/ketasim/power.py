@@ -167,6 +167,9 @@ class PowerResult:
             vals = dict(zip(g["n_per_arm"], g[key]))
             cells = "  ".join(f"{vals[n]:>5.2f}" if n in vals and math.isfinite(vals[n]) else f"{'-':>5}"
                               for n in sizes)
+            # the smallest size tested already reaching it: a smaller trial may too ('<= 10'; it printed '10')
+            if math.isfinite(n_t) and n_t == min(sizes):
+                reach = f"<= {reach}"
             lines.append(f"{comp:<{w[0]}}  {ep:<{w[1]}}  {test:<{w[2]}}  {eff:>{w[3]}}  {cells}  {reach}")
         half = float(np.nanmax((df["power_ci95_high"] - df["power_ci95_low"]) / 2))
         lines.append(f"Replicates draw patients from pools of {p['pool']:,} virtual patients per arm (seed {p['seed']}); "
