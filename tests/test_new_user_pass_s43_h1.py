@@ -319,3 +319,24 @@ def test_power_table_says_when_the_smallest_size_tested_already_reaches_the_targ
     res.rows[0]["power"] = 0.5                         # reached at 20, not at 10
     res.rows[1]["power"] = 0.85
     assert res.format_table().splitlines()[2].endswith("  20")
+
+
+def test_fit_warns_when_the_entry_rating_lies_far_from_the_population_baseline():
+    # a record rated MADRS 12 before its first dose (the prior: 33 +- 5 at trial entry) was fitted to a baseline of
+    # ~20 without a word; the forecasts and plans treat the patient as one of the trial population
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ketasim.personal import fit_patient
+    from ketasim.record import record_from_frame
+
+    df = pd.read_csv(Path(__file__).resolve().parent.parent / "examples" / "patient" / "patient_101.csv")
+    low = df.copy()
+    low.loc[0, "DV"] = 12
+    fit = fit_patient(record_from_frame(low), n_samples=40, n_proposals=200, seed=0)
+    hits = [w for w in fit.warnings if w.startswith("baseline: the rating before the first dose (12 MADRS points")]
+    assert len(hits) == 1 and "below the population's baseline" in hits[0]
+    assert float(hits[0].split("towards it (")[1].split(")")[0]) > 15      # the prior's pull, said as a number
+    usual = fit_patient(record_from_frame(df), n_samples=40, n_proposals=200, seed=0)
+    assert not [w for w in usual.warnings if w.startswith("baseline: the rating before the first dose")]

@@ -841,8 +841,41 @@ def fit_patient(record, params: ParameterSet | None = None, *, n_samples: int = 
                         f"prior's against {100 * row['laplace_sd'] / row['prior_sd']:.0f} %; median "
                         f"{row['median']:.2f}, MAP {row['estimate']:.2f}): a skewed or two-peaked posterior; the 90% "
                         "interval and the median say what the data say, the Laplace shrinkage overstates it")
+    conflict = _baseline_conflict(pm, om, x_map)
+    if conflict:
+        msgs.append(conflict)
     fit.seconds = time.perf_counter() - t0
     return fit
+
+
+#: A rating before the first dose this many SDs (the prior's and the rater's together) from the population's
+#: baseline is named: the prior then pulls the fitted baseline far from what was rated
+BASELINE_CONFLICT_SD = 3.0
+
+
+def _baseline_conflict(pm: PatientModel, om: _ObservationModel, x_map) -> str | None:
+    """A warning when the record's rating before the first dose lies far from the population's baseline on its scale
+    (the fit's prior, sourced at trial entry): a MADRS of 12 against 33 +- 5 was fitted to a baseline of 20 without
+    a word, and every forecast and plan treats the patient as one of that population."""
+    from .population import scale_name
+
+    if "baseline" not in pm.names:
+        return None
+    first_dose = min((d.at_h for d in pm.record.doses), default=math.inf)
+    before = [o for o in om.obs if o.variable == "score" and o.time_h <= first_dose]
+    if not before:
+        return None
+    o = before[0]
+    p = pm.parameters[pm.names.index("baseline")]
+    z = (o.value - p.prior_mean) / math.hypot(p.prior_sd, pm.rating_sd)
+    if abs(z) < BASELINE_CONFLICT_SD:
+        return None
+    fitted = float(x_map[pm.names.index("baseline")])
+    return (f"baseline: the rating before the first dose ({o.value:g} {scale_name(pm.record.scale)} points at "
+            f"{o.time_h:g} h) lies {abs(z):.1f} SD {'below' if z < 0 else 'above'} the population's baseline on this "
+            f"scale ({p.prior_mean:.1f} +- {p.prior_sd:.1f} points at trial entry, the fit's prior; "
+            f"population.DEFAULT_BASELINE), so the prior pulls the fitted baseline towards it ({fitted:.1f}): the "
+            "forecasts and plans treat this patient as one of that trial population")
 
 
 def _at_search_edge(pm: PatientModel, om: _ObservationModel, x_map, x0, fixed) -> str | None:
