@@ -340,3 +340,21 @@ def test_fit_warns_when_the_entry_rating_lies_far_from_the_population_baseline()
     assert float(hits[0].split("towards it (")[1].split(")")[0]) > 15      # the prior's pull, said as a number
     usual = fit_patient(record_from_frame(df), n_samples=40, n_proposals=200, seed=0)
     assert not [w for w in usual.warnings if w.startswith("baseline: the rating before the first dose")]
+
+
+@pytest.mark.parametrize("path,message", [("p.txt", r"^path: cannot write a figure as '\.txt'"),
+                                          (None, r"^path: expected a file path, got NoneType")])
+def test_figure_writers_from_python_name_path_not_the_option(tmp_path, path, message):
+    # write_power_curves(res, None) said "--plot: expected a file path", an option no Python call has
+    from ketasim.covariates import run_covariates, write_forest
+    from ketasim.errors import KetasimError
+    from ketasim.power import write_power_curves
+    from ketasim.scenario import quick_scenario
+
+    target = None if path is None else tmp_path / path
+    with pytest.raises(KetasimError, match=message):
+        write_power_curves(_power_result("1:1", 10), target)
+    cov = run_covariates(quick_scenario("esketamine", "intranasal", "56 mg"), contrasts=["age=70:45"],
+                         endpoints=["cadss_peak"], n=20)
+    with pytest.raises(KetasimError, match=message):
+        write_forest(cov, target)

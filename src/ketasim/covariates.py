@@ -696,7 +696,7 @@ def write_forest(result: CovariateResult, path, analyte: str | None = None):
     """The forest figure to ``path`` (PNG, SVG or PDF by its suffix; atomic)."""
     from .io import atomic_path, figure_format, save_figure
 
-    fmt = figure_format(path, "--plot")
+    fmt = figure_format(path, argument("path", "--plot"))     # from Python: path (said --plot)
     fig = forest_figure(result, analyte)      # a Figure without pyplot: nothing to close
     with atomic_path(path) as tmp:      # a PNG carries the run's provenance in its metadata, as every figure
         save_figure(fig, tmp, fmt, 130, result.provenance)

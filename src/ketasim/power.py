@@ -1356,7 +1356,7 @@ def write_power_curves(result: PowerResult, path):
     """The power curves to ``path`` (PNG, SVG or PDF by its suffix; atomic; a PNG carries the provenance)."""
     from .io import atomic_path, figure_format, save_figure
 
-    fmt = figure_format(path, "--plot")
+    fmt = figure_format(path, argument("path", "--plot"))     # from Python: path (said --plot)
     fig = power_curves_figure(result)       # a Figure without pyplot: nothing to close
     with atomic_path(path) as tmp:
         save_figure(fig, tmp, fmt, 130, result.provenance)
