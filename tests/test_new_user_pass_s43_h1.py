@@ -358,3 +358,43 @@ def test_figure_writers_from_python_name_path_not_the_option(tmp_path, path, mes
                          endpoints=["cadss_peak"], n=20)
     with pytest.raises(KetasimError, match=message):
         write_forest(cov, target)
+
+
+@pytest.fixture(scope="module")
+def _small_fit():
+    from pathlib import Path
+
+    from ketasim.personal import fit_patient
+
+    return fit_patient(Path(__file__).resolve().parent.parent / "examples" / "patient" / "patient_101.csv",
+                       n_samples=20, n_proposals=100, seed=0)
+
+
+@pytest.mark.parametrize("call", ["forecast", "plan"])
+def test_forecast_and_plan_of_something_not_a_fit_is_one_line(call):
+    # forecast('x') / plan('x') stopped with AttributeError: 'str' object has no attribute 'model'
+    from ketasim import personal
+
+    with pytest.raises(InputError, match=r"^fit: expected a PatientFit \(fit_patient\(record\)\), got str 'x'"):
+        getattr(personal, call)("x")
+
+
+def test_forecast_reads_one_variable_given_as_text(_small_fit):
+    # forecast(fit, variables='cadss') said "unknown trajectory variable 'c'" (the text read letter by letter)
+    from ketasim.personal import forecast
+
+    fc = forecast(_small_fit, variables="cadss", grid=False)
+    assert {e["variable"] for e in fc.entries()} == {"cadss"}
+
+
+def test_plan_takes_target_and_limits_as_the_command_line_writes_them(_small_fit):
+    # plan(fit, target='score<=15') stopped with AttributeError: 'str' object has no attribute 'visits_h'
+    from ketasim.personal import parse_limits, plan
+
+    lim = "drugs=racemic-ketamine,routes=iv-infusion,ketamine_mg_per_kg_session=0.5"
+    res = plan(_small_fit, target="score<=15", limits=lim, n_samples=20, top=1)
+    assert res["target"]["threshold"] == 15 and res["limits"] == parse_limits(lim).describe()
+    with pytest.raises(InputError, match=r"^limits: expected text such as 'cadss=25' or a Limits"):
+        plan(_small_fit, limits={"cadss": 25}, n_samples=20)
+    with pytest.raises(InputError, match=r"^target: expected text such as 'score<=10' or a Target"):
+        plan(_small_fit, target=10, n_samples=20)

@@ -878,6 +878,13 @@ def _baseline_conflict(pm: PatientModel, om: _ObservationModel, x_map) -> str | 
             "forecasts and plans treat this patient as one of that trial population")
 
 
+def _check_fit(fit) -> None:
+    """One line when ``fit`` is not a :class:`PatientFit` (forecast('x') / plan('x') stopped with an AttributeError)."""
+    if not isinstance(fit, PatientFit):
+        raise InputError(f"fit: expected a PatientFit (fit_patient(record)), got {type(fit).__name__} "
+                         f"{str(fit)[:40]!r}")
+
+
 def _at_search_edge(pm: PatientModel, om: _ObservationModel, x_map, x0, fixed) -> str | None:
     """A warning when a fitted random effect ended at the edge of the search (within 0.1 of SEARCH_BOUND_SD
     population SDs): no patient of the population explains the record, most often an observation in the wrong unit or
@@ -1005,8 +1012,11 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
     (:meth:`PatientModel.recurrence_etas`, seeded by ``seed``); ``forecast.recurrence_h`` holds the times T and
     ``forecast.recurrence_clock_at_last_h`` the clock each was conditioned on.
     """
+    _check_fit(fit)
     pm = fit.model
     rec = pm.record
+    if isinstance(variables, str):      # variables='cadss' was read letter by letter ("unknown variable 'c'")
+        variables = (variables,)
     for v in variables:
         if v != "score" and v not in K.OUT_NAMES:
             raise InputError(f"variables: unknown trajectory variable {v!r}")
@@ -1562,10 +1572,18 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     top = check_int(top, "top", lo=1, hi=100)        # top=0 returned no plans without a word
     n_samples = check_int(n_samples, "n_samples", lo=MIN_SAMPLES, hi=100_000)
     seed = check_seed(seed, "seed")
+    _check_fit(fit)
     pm = fit.model
     rec = pm.record
-    target = target or parse_target(None, rec.scale)
-    limits = limits or Limits()
+    # text as the command line takes it (target='score<=10', limits='cadss=25' stopped with an AttributeError)
+    target = parse_target(target, rec.scale) if isinstance(target, str) else target or parse_target(None, rec.scale)
+    if not isinstance(target, Target):
+        raise InputError(f"target: expected text such as 'score<=10' or a Target (parse_target), got "
+                         f"{type(target).__name__} {str(target)[:40]!r}")
+    limits = parse_limits(limits) if isinstance(limits, str) else limits or Limits()
+    if not isinstance(limits, Limits):
+        raise InputError(f"limits: expected text such as 'cadss=25' or a Limits (parse_limits), got "
+                         f"{type(limits).__name__} {str(limits)[:40]!r}")
     t0 = time.perf_counter()
     last = rec.last_observation_h
     visits = last + target.visits_h()          # the visits its text names
