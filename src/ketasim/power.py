@@ -412,7 +412,7 @@ def _harm_endpoint(text: str, field: str):
     from .sensitivity import SESSION_MEASURES
 
     if m not in (*MEASURES, "mean", *SESSION_MEASURES):
-        raise InputError(f"{field}: {m or str(text)!r}: not an endpoint the trial can compute for power; incidence "
+        raise InputError(f"{field}: {m or repr(str(text))}: not an endpoint the trial can compute for power; incidence "
                          f"endpoints (harm: more in the arm): {', '.join(HARM_MEASURES)}; score endpoints: "
                          f"{', '.join(MEASURES)} at a time")
     return None
