@@ -305,7 +305,10 @@ def main(argv=None):
     for p, d in zip(paths, runs):
         print(f"\nfold parameters of {p}:" + ("" if d.get("folds") else " not stored (a partial diagnostic run)"))
         for f in d.get("folds", []):
-            fit = f["fitted"]
+            fit = f.get("fitted")
+            if fit is None:     # folds run by an earlier benchmarks/cv_refit_folds.py kept no fitted values
+                print(f"  {f['left_out']:16s} J {f['objective']:6.1f}  (fitted values not stored)")
+                continue
             print(f"  {f['left_out']:16s} J {f['objective']:6.1f}  " + "  ".join(
                 f"{k} {fit[k]:.3g}" for k in FOLD_KEYS if k in fit))
     print()
@@ -339,7 +342,8 @@ def main(argv=None):
             f"{n} {v:.3g} ({side})" for n, v, side in hits) if hits else "none"))
         print("largest moves of each fold's fit from the in-sample fit (prior SDs on the fit's log/logit scale):")
         for f in d["folds"]:
-            print(f"  {f['left_out']:16s} " + "  ".join(f"{n} {m:+.2f}" for n, m in fold_drift(f["fitted"], full)))
+            if "fitted" in f:
+                print(f"  {f['left_out']:16s} " + "  ".join(f"{n} {m:+.2f}" for n, m in fold_drift(f["fitted"], full)))
 
     for p, d in zip(paths, runs):
         print(f"\ndirection of the errors of {p} (mean of predicted - observed; rates in pp, changes and SDs in "
