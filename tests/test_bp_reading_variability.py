@@ -1,4 +1,5 @@
-"""population.bp_reading_sd_scales (a hypothesis, off by default, forty-second session): a monitored BP reading's
+"""population.bp_reading_sd_scales (a hypothesis of the forty-second session, on by default since the forty-third): a
+monitored BP reading's
 SD grows with the patient's age and pre-dose SBP, SD x [1 + 0.0338 (age - 45) / 10 + 0.085 (SBP0 - 122) / 10]
 (Schutte 2012 Hypertension 60:1138 Table 2: short-term systolic variability +0.138 mmHg per decade and +0.347 mmHg
 per 10 mmHg on 4.08 mmHg at mean age 44.9 y); a diastolic reading's by half that excess (Drayer 1982). Off: the readings and their random numbers are the former ones. On:
@@ -25,7 +26,7 @@ from ketasim.trial import (ArmOutcome, _hypertension, bp_readings, max_rise_sess
 SLOT = DEFAULT_MODEL.summary_slot
 N_SUM = len(DEFAULT_MODEL.summary_names)
 ON = PopulationSpec(bp_reading_sd_scales=True)
-OFF = PopulationSpec()
+OFF = PopulationSpec(bp_reading_sd_scales=False)
 
 
 def params():
@@ -69,8 +70,10 @@ def test_the_parameters_are_schutte_2012s_relative_slopes():
     assert bp_reading_sd_factor(OFF, p, np.array([70.0]), np.array([150.0])) is None
 
 
-def test_the_switch_is_off_by_default_and_must_be_a_boolean():
-    assert PopulationSpec().bp_reading_sd_scales is False
+def test_the_switch_is_on_by_default_and_must_be_a_boolean():
+    assert PopulationSpec().bp_reading_sd_scales is True
+    assert scenario_from_dict({"name": "x", "arms": {"placebo": [{"drug": "placebo", "route": "intranasal"}]}}
+                              ).population.bp_reading_sd_scales is True
     assert _scenario({"mean": 45, "sd": 10}, False).population.bp_reading_sd_scales is False
     with pytest.raises(InputError, match="bp_reading_sd_scales"):
         PopulationSpec(bp_reading_sd_scales="yes")
@@ -130,11 +133,11 @@ def test_off_the_readings_are_bit_identical_to_the_former_ones():
     assert np.array_equal(_hypertension(o1, p, np.random.default_rng(5), chunk=33), hyper)
 
 
-def test_off_the_json_has_no_new_key_and_on_only_the_reading_rows_move():
+def test_the_json_records_the_switch_and_on_only_the_reading_rows_move():
     p = params()
     a = run_trial(_scenario({"mean": 60, "sd": 10}, False, size=40), p)
     doc = a.to_dict()
-    assert "bp_reading_sd_scales" not in doc        # off: no new key (the JSON is the former one)
+    assert doc["bp_reading_sd_scales"] is False     # recorded as every population switch (SWITCH_PROVENANCE)
     on = run_trial(_scenario({"mean": 60, "sd": 10}, True, size=40), p)
     assert on.to_dict()["bp_reading_sd_scales"] is True
     json.dumps(on.to_dict())
@@ -240,16 +243,16 @@ def test_calibration_simulations_carry_the_same_factor(monkeypatch):
 
     real = cal.load_scenario
 
-    def switched(path):
+    def switched_off(path):
         sc = real(path)
-        return dataclasses.replace(sc, population=dataclasses.replace(sc.population, bp_reading_sd_scales=True))
+        return dataclasses.replace(sc, population=dataclasses.replace(sc.population, bp_reading_sd_scales=False))
 
     p = params()
     file = "spravato_label_over65.yaml"
+    on = cal._simulate_file((file, np.array([0.0, 672.0]), p, 12, 3))    # the default: on
+    monkeypatch.setattr(cal, "load_scenario", switched_off)
     off = cal._simulate_file((file, np.array([0.0, 672.0]), p, 12, 3))
     assert all(s.reading_sd_factor is None for s in off.values())
-    monkeypatch.setattr(cal, "load_scenario", switched)
-    on = cal._simulate_file((file, np.array([0.0, 672.0]), p, 12, 3))
     for key, s in on.items():
         np.testing.assert_array_equal(s.reading_sd_factor, bp_reading_sd_factor(ON, p, s.age, s.bp0[:, 0]))
         assert s.reading_sd_factor[:, 0].mean() > 1.1 and s.reading_sd_factor[:, 1].mean() > 1.05  # 70 +- 4.5 y

@@ -573,7 +573,7 @@ class _ArmSim:
     #: population.fluctuation_scales_with_severity)
     fluct_scale: float | np.ndarray = 1.0
     #: each patient's multipliers of a systolic and a diastolic BP reading's SD, (n, 2)
-    #: (population.bp_reading_sd_factor); None: everyone alike (the default: population.bp_reading_sd_scales off)
+    #: (population.bp_reading_sd_factor); None: everyone alike (population.bp_reading_sd_scales false)
     reading_sd_factor: np.ndarray | None = None
 
     def fluctuation_scale(self, mask):

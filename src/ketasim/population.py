@@ -431,9 +431,9 @@ def fluctuation_parameters(params, scale_max: float) -> tuple[float, float]:
 
 def bp_reading_sd_factor(spec, params, age_years, sbp0) -> np.ndarray | None:
     """Each patient's multipliers of a monitored blood pressure reading's SD, (n, 2): column 0 of
-    ``monitoring.sbp_reading_sd``, column 1 of ``monitoring.dbp_reading_sd``; or None (everyone the parameters' SDs,
-    the default) unless
-    ``spec.bp_reading_sd_scales`` (a hypothesis, off by default, forty-second session): then
+    ``monitoring.sbp_reading_sd``, column 1 of ``monitoring.dbp_reading_sd``; or None (everyone the parameters' SDs)
+    when ``spec.bp_reading_sd_scales`` is false. On (the default since the forty-third session; a hypothesis of the
+    forty-second):
     1 + a x (age - age_ref) / 10 + b x (SBP0 - SBP_ref) / 10 per patient, with a = monitoring.reading_sd_per_decade,
     b = monitoring.reading_sd_per_10mmhg (Schutte 2012 Hypertension 60:1138 Table 2: short-term systolic variability
     +0.138 mmHg per decade and +0.347 mmHg per 10 mmHg, each adjusted for the other, on 4.08 mmHg at mean age
@@ -704,9 +704,10 @@ class PopulationSpec:
                                          # spends a releasable pool (free: bdnf_pool_capacity) that refills over
                                          # hours, so a longer glutamate surge (a higher dose) releases less and less
                                          # more BDNF (the 0.5-1 mg/kg plateau, a direction of the calibration)
-    bp_reading_sd_scales: bool = False   # a hypothesis, off by default (forty-second session): a monitored blood
-                                         # pressure reading's SD grows with the patient's age and pre-dose SBP
-                                         # (:func:`bp_reading_sd_factor`; Schutte 2012); off: one SD for everyone
+    bp_reading_sd_scales: bool = True    # on by default since the forty-third session (a hypothesis of the
+                                         # forty-second; its refit CV is in NOTES.md): a monitored blood pressure
+                                         # reading's SD grows with the patient's age and pre-dose SBP
+                                         # (:func:`bp_reading_sd_factor`; Schutte 2012); false: one SD for everyone
 
     def __post_init__(self):
         f = "population"
@@ -1046,7 +1047,8 @@ def patients_from_covariates(n: int, *, weight_kg: float, age_years: float, fema
 #: written: what the recurrence model did and every hypothesis (off by default) that was on
 SWITCH_PROVENANCE = ("recurrence", "re_response", "recurrence_clock", "antidepressant_spread", "antidepressant_trd",
                      "visit_contact", "natural_course_spread", "baseline_rating_noise",
-                     "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity", "bdnf_release_pool")
+                     "fluctuation_scales_with_severity", "fluctuation_scales_with_trial_severity", "bdnf_release_pool",
+                     "bp_reading_sd_scales")
 
 
 def switch_provenance(spec: PopulationSpec, names=SWITCH_PROVENANCE) -> dict:

@@ -260,11 +260,11 @@ def _provenance_table(prov: dict, stated_patient: bool = False, record_source: s
                   "bdnf_pool_capacity, refill pd.bdnf.pool_refill_t_half)",
                   "follows the AMPA drive without a pool limit (population.bdnf_release_pool: false; the model "
                   "before the twenty-ninth session)"),
-              # a trial's provenance has the key only when on (its JSON off is the one before the hypothesis)
               "bp_reading_sd_scales": (
-                  "grows with age and pre-dose SBP (population.bp_reading_sd_scales: true; a hypothesis: Schutte "
-                  "2012, monitoring.reading_sd_per_decade, monitoring.reading_sd_per_10mmhg)",
-                  "one SD for everyone (the default; population.bp_reading_sd_scales)")}
+                  "grows with age and pre-dose SBP (the default; population.bp_reading_sd_scales: Schutte 2012, "
+                  "monitoring.reading_sd_per_decade, monitoring.reading_sd_per_10mmhg)",
+                  "one SD for everyone (population.bp_reading_sd_scales: false; the model before the forty-third "
+                  "session)")}
     def value(k):
         if k == "parameter_edits":      # {name: {value, installed, unit}} of a dashboard download
             return "; ".join(f"{n}: {e['value']:g}{unit_suffix(e['unit'])} (installed: {e['installed']:g})"

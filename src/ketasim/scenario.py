@@ -138,8 +138,9 @@ class _Population(_Strict):
                                          # trial level: the arm's mean baseline sizes it for all (twenty-seventh)
     bdnf_release_pool: bool = True       # on by default (twenty-ninth; false: the earlier model): BDNF release
                                          # spends a releasable pool that refills over hours (the dose plateau)
-    bp_reading_sd_scales: bool = False   # a hypothesis, off by default: a BP reading's SD grows with the patient's
-                                         # age and pre-dose SBP (Schutte 2012; forty-second)
+    bp_reading_sd_scales: bool = True    # on by default since the forty-third session (a hypothesis of the
+                                         # forty-second; false: the earlier model): a BP reading's SD grows with the
+                                         # patient's age and pre-dose SBP (Schutte 2012)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)

@@ -80,8 +80,8 @@ class ArmOutcome:
     #: each patient's age (years; None for an outcome built without it)
     age_years: np.ndarray | None = None
     #: each patient's multipliers of a BP reading's SD, (n, 2) systolic and diastolic
-    #: (population.bp_reading_sd_factor); None: everyone the parameters' SDs (the default: the hypothesis
-    #: population.bp_reading_sd_scales off)
+    #: (population.bp_reading_sd_factor); None: everyone the parameters' SDs (population.bp_reading_sd_scales
+    #: false)
     reading_sd_factor: np.ndarray | None = None
 
     def reading_sd(self, sd: float, a: int = 0, b: int | None = None, ndim: int = 2, systolic: bool = True):
@@ -198,10 +198,6 @@ class TrialResult:
                 # the recurrence model and every hypothesis switch (population.<name>), as a simulation's provenance
                 # records them: a trial run with e.g. visit_contact on said nothing of it in its JSON or report
                 **switch_provenance(self.scenario.population, SWITCH_PROVENANCE),
-                # the hypothesis population.bp_reading_sd_scales only when on: off, the JSON is byte-identical to one
-                # written before it existed (forty-second session)
-                **({"bp_reading_sd_scales": True} if getattr(self.scenario.population, "bp_reading_sd_scales", False)
-                   else {}),
                 "arms": arms, "comparisons": [_with_unit(dict(c)) for c in self.comparisons],
                 **({"uncertainty": self.uncertainty} if self.uncertainty is not None else {}),
                 # what was run: the scenario as read (its YAML mapping), as a trajectory file's provenance has it; the
