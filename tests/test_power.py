@@ -660,6 +660,28 @@ def test_multiplicity_power_equals_the_closed_form_for_independent_endpoints():
                 assert abs(fam[("a", "b"), e, 64] / reps - each) < tol(each)
 
 
+def test_co_primary_power_is_the_unadjusted_intersection_on_independent_normal_pools():
+    """Review R3-1: co-primary endpoints (every one must succeed) need no adjustment; on two independent endpoints
+    power_all_unadjusted ~ p(alpha)^2, and it is never below the adjusted family's power_all."""
+    from statsmodels.stats.power import TTestIndPower
+
+    e1, e2 = pw._Endpoint("mean_change", 24.0), pw._Endpoint("mean_change", 168.0)
+    pool = 100_000
+    z1, z2, z3, z4 = (_standard_normal(pool, s) for s in (11, 12, 13, 14))
+    arrays = {("a", e1): (z1 - 0.5, z1), ("b", e1): (z2, z2), ("a", e2): (z3 - 0.5, z3), ("b", e2): (z4, z4)}
+    reps = 4000
+    p = TTestIndPower().power(0.5, nobs1=64, alpha=0.025, alternative="larger")
+    tol = 4 * np.sqrt(p * p * (1 - p * p) / reps) + 0.005
+    for method in ("holm", "bonferroni"):
+        fam = {}
+        wins = pw._replicate_power(arrays, [("a", "b")], [e1, e2], (64,), {"mean_change": "welch"}, reps, 0.05,
+                                   0.0, False, 5, multiplicity=method, family=fam)
+        assert abs(fam["all_unadjusted", 64] / reps - p * p) < tol
+        assert fam["all_unadjusted", 64] >= fam["all", 64]
+        assert fam["all_unadjusted", 64] > fam["all", 64]     # strictly: Holm's all is p^2 - (p(a) - p(a/2))^2
+        assert fam["all_unadjusted", 64] <= min(wins[("a", "b"), e, 64] for e in (e1, e2))
+
+
 def test_multiplicity_on_the_model_is_nested_and_a_family_of_one_is_the_plain_power(two_arms):
     kw = dict(sizes=[20, 40], replicates=1000, pool=2000)
     eps = ["mean_change@24h", "response_rate@24h", "dissociation_rate"]
@@ -673,8 +695,9 @@ def test_multiplicity_on_the_model_is_nested_and_a_family_of_one_is_the_plain_po
     assert (bon["power_any"] == holm["power_any"]).all()              # the first step is the same test
     assert (holm["power_adjusted"] < holm["power"]).any()
     one = pw.run_power(two_arms, endpoints=["response_rate@24h"], multiplicity="holm", **kw).table()
-    for col in ("power_adjusted", "power_all", "power_any"):
+    for col in ("power_adjusted", "power_all", "power_any", "power_all_unadjusted"):
         assert (one[col] == one["power"]).all()
+    assert (holm["power_all_unadjusted"] >= holm["power_all"]).all()
     plain = pw.run_power(two_arms, endpoints=eps, **kw).table()
     assert plain["power_adjusted"].isna().all() and (plain["multiplicity"] == "").all()
     with pytest.raises(InputError, match="^multiplicity: expected one of bonferroni, holm"):
@@ -693,9 +716,9 @@ def test_cli_multiplicity(tmp_path, capsys):
                              "--multiplicity", "holm", "--replicates", "200", "--pool", "400", "--csv", csv,
                              "--no-progress")
     assert code == 0, err
-    assert "Multiplicity (Holm over 2" in out and "all / any" in out
+    assert "Multiplicity (Holm over 2" in out and "all / any" in out and "co-primary (all at their own level" in out
     df = pd.read_csv(csv, comment="#")
-    assert {"multiplicity", "power_adjusted", "power_all", "power_any"} <= set(df.columns)
+    assert {"multiplicity", "power_adjusted", "power_all", "power_any", "power_all_unadjusted"} <= set(df.columns)
     prov = json.loads((tmp_path / "m.csv.provenance.json").read_text())
     assert prov["multiplicity"]["method"] == "holm" and len(prov["multiplicity"]["family"]) == 2
     code, out, err = run_cli(capsys, "power", sc, "--sizes", "20", "--multiplicity", "sidak", "--replicates", "100",

@@ -39,7 +39,8 @@ ni = run_power(scenario, sizes=sizes, pool=pool, replicates=1000, endpoints=["me
 # harm: power to detect more dissociation after ketamine; the smallest size reaching 80 %, searched
 harm = run_power(scenario, sizes="auto", max_size=min(pool, 200), pool=pool, replicates=1000,
                  endpoints=["dissociation_rate"])
-# both endpoints as co-primary: Holm over the family, the power that both (all) or either (any) is significant
+# both endpoints as one family (Holm): the power that both (all) or either (any) is significant after adjustment,
+# and as co-primary endpoints (both must succeed, no adjustment needed): power_all_unadjusted
 both = run_power(scenario, sizes=sizes, pool=pool, replicates=1000, multiplicity="holm")
 print(ni.format_table())
 print(harm.format_table())

@@ -84,13 +84,15 @@ class PowerResult:
         margin, harm, harm by a margin) and search_step (with sizes 'auto': the order in which the search evaluated
         the size, 1 first; NaN for a list of sizes); with ``multiplicity``: multiplicity ('holm over 4'), power_adjusted
         (this row's hypothesis rejected within the family), power_all and power_any (the family's at this size: every
-        hypothesis / at least one rejected; the same on each row of the size); empty or NaN without. time_h is NaN for
-        an incidence (the whole period)."""
+        hypothesis / at least one rejected; the same on each row of the size), power_all_unadjusted (every hypothesis
+        rejected at its own one-sided alpha / 2, no adjustment: the power of co-primary endpoints, an
+        intersection-union test); empty or NaN without. time_h is NaN for an incidence (the whole period)."""
         return pd.DataFrame(self.rows, columns=[
             "arm", "versus", "time_h", "measure", "test", "n_per_arm", "n_versus", "analysed_per_arm", "effect", "unit",
             "power",
             "power_ci95_low", "power_ci95_high", "normal_theory_power", "assurance", "power_p05", "power_p95",
-            "margin", "hypothesis", "search_step", "multiplicity", "power_adjusted", "power_all", "power_any"])
+            "margin", "hypothesis", "search_step", "multiplicity", "power_adjusted", "power_all", "power_any",
+            "power_all_unadjusted"])
 
     def sample_sizes(self) -> pd.DataFrame:
         """Per comparison x endpoint: the smallest size tested whose power (with posterior draws: assurance) reaches
@@ -117,7 +119,7 @@ class PowerResult:
             "assurance": "as power", "power_p05": "as power", "power_p95": "as power",
             "margin": "the row's unit (scale points for a change, percentage points for a rate)",
             "search_step": "order of evaluation (sizes auto)", "power_adjusted": "as power",
-            "power_all": "as power", "power_any": "as power"}})
+            "power_all": "as power", "power_any": "as power", "power_all_unadjusted": "as power"}})
 
     def format_table(self) -> str:
         """The printed table: one line per comparison x endpoint, one column per size (with sizes 'auto': the sizes
@@ -190,7 +192,9 @@ class PowerResult:
                              zip(first["n_per_arm"], first["power_all"], first["power_any"]))
             lines.append(f"Multiplicity ({mu['method'].capitalize()} over {len(mu['family'])} comparisons x "
                          f"endpoints, family-wise two-sided alpha {p['alpha']:g}): power that all / any are "
-                         f"significant by size: {both}.")
+                         f"significant by size: {both}; co-primary (all at their own level, no adjustment): "
+                         + "  ".join(f"{int(n)}: {c:.2f}" for n, c in zip(first["n_per_arm"],
+                                                                             first["power_all_unadjusted"])) + ".")
             several = len(p["comparisons"]) > 1
             adj = "; ".join((f"{a_} vs {v_}, " if several else "") + f"{_endpoint_words(m, t)}: "
                             + "  ".join(f"{v:.2f}" for v in g["power_adjusted"])
@@ -690,7 +694,8 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
     the same). ``multiplicity`` ('bonferroni', 'holm'; not with ``only``): the family of every pair x endpoint is
     also tested per replicate at family-wise one-sided alpha / 2 on the one-sided p values (:func:`adjusted_rejections`;
     a two-sided p in the tested direction is halved): ``family`` is filled with the adjusted successes per (pair,
-    endpoint, size), and per ('all', size) / ('any', size) the replicates rejecting every / at least one."""
+    endpoint, size), and per ('all', size) / ('any', size) the replicates rejecting every / at least one, per
+    ('all_unadjusted', size) those rejecting every one at its own one-sided alpha / 2 (co-primary endpoints)."""
     names = list(dict.fromkeys(x for pair in pairs for x in pair))
     pools = {name: len(arrays[name, eps[0]][0]) for name in names}
     control = pairs[0][1]
@@ -708,6 +713,7 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
             streams = {name: first for name in names}
         counts = {(pair, e): 0 for pair in pairs for e in eps}
         adjusted, every, some = dict.fromkeys(counts, 0), 0, 0
+        every_unadjusted = 0
         done = 0
         while done < replicates:
             c = min(chunk, replicates - done)
@@ -757,6 +763,8 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
                     adjusted[key] += int(rejected[j].sum())
                 every += int(rejected.all(axis=0).sum())
                 some += int(rejected.any(axis=0).sum())
+                # co-primary (intersection-union): each at its own level, no adjustment (NaN p: not rejected)
+                every_unadjusted += int((np.vstack(family_p) < alpha / 2.0).all(axis=0).sum())
             done += c
         for key, k in counts.items():
             if only is None or key == only:
@@ -764,6 +772,7 @@ def _replicate_power(arrays, pairs, eps, sizes, tests, replicates, alpha, dropou
         if multiplicity:
             family.update({(*key, n): k for key, k in adjusted.items()})
             family["all", n], family["any", n] = every, some
+            family["all_unadjusted", n] = every_unadjusted
     return wins
 
 
@@ -1109,7 +1118,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                        "multiplicity": f"{multiplicity} over {len(pairs) * len(eps)}" if multiplicity else "",
                        "power_adjusted": family[(pair, e, n)] / replicates if multiplicity else float("nan"),
                        "power_all": family["all", n] / replicates if multiplicity else float("nan"),
-                       "power_any": family["any", n] / replicates if multiplicity else float("nan")}
+                       "power_any": family["any", n] / replicates if multiplicity else float("nan"),
+                       "power_all_unadjusted": (family["all_unadjusted", n] / replicates if multiplicity
+                                                else float("nan"))}
                 if per_draw:
                     pw = np.array([w[(pair, e, n)] / replicates for w in per_draw])
                     row.update(assurance=float(pw.mean()), power_p05=float(np.percentile(pw, 5)),
@@ -1157,8 +1168,9 @@ INCIDENCE_NOTE = ("incidence endpoints (any event over the period, per patient) 
 MULTIPLICITY_RULE = ("each replicate tests every comparison x endpoint of the run on its one-sided p in the tested "
                      "direction (a two-sided p halved; with a margin the margin test's): Bonferroni at level / K, Holm "
                      "step-down (the i-th smallest p against level / (K - i + 1)); power_adjusted: this hypothesis "
-                     "rejected; power_all: every one; power_any: at least one (central pools, not averaged over "
-                     "posterior draws)")
+                     "rejected; power_all: every one; power_any: at least one; power_all_unadjusted: every one at "
+                     "its own one-sided level, no adjustment (co-primary endpoints, an intersection-union test) "
+                     "(central pools, not averaged over posterior draws)")
 SEARCH_RULE = ("start at the normal-theory size (20 without one, max_size if it is not reached there); step up (or "
                "down) by a factor 1.25, squared each step, until the target is reached (or missed); bisect on integer "
                "sizes; the smallest size evaluated that reaches the target")
