@@ -491,6 +491,16 @@ def test_a_margin_on_a_crossovers_rate_and_a_positive_one_on_an_incidence_are_re
         pw.run_power(two_arms, sizes=[20], endpoints=["nausea_rate"], margin=5)
 
 
+def test_a_crossovers_incidence_endpoint_is_refused_in_one_line():
+    """Review R3-2: a crossover's periods draw independent susceptibilities, so McNemar on them would understate the
+    power; the endpoint is refused, naming the option, before anything is simulated."""
+    sc = load_scenario(EXAMPLES / "crossover_one_week_apart.yaml")
+    with pytest.raises(InputError,
+                       match=r"^endpoints: dissociation_rate: a crossover's periods .* parallel design") as e:
+        pw.run_power(sc, sizes=[20], replicates=100, pool=200, endpoints=["mean_change@24h", "dissociation_rate"])
+    assert "\n" not in str(e.value)
+
+
 def test_incidence_endpoints_give_the_power_to_detect_harm(two_arms):
     """Dissociation is more frequent after ketamine than midazolam: power to detect it grows with the size and is
     near the normal theory; the pool's incidence agrees with the trial's own arm row (the same patients, the event

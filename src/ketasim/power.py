@@ -988,6 +988,10 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                              "of sizes give the sizes")
         sizes = _check_sizes(sizes)
     eps = _endpoints(scenario, endpoints)
+    if paired and any(e.harm for e in eps):     # review R3-2: McNemar's pairing would have no concordance to use
+        raise InputError(f"{argument('endpoints', '--endpoint')}: {next(e.text for e in eps if e.harm)}: a "
+                         "crossover's periods draw independent susceptibilities, so the paired test of an incidence "
+                         "would be biased; run the parallel design for incidence endpoints")
     pairs = _arms_compared(scenario, arm, versus)
     if not isinstance(test, str) or test.strip().lower() not in TESTS:
         raise InputError(f"{argument('test', '--test')}: expected one of {', '.join(TESTS)}, got {test!r}")
