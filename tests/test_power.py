@@ -491,6 +491,21 @@ def test_a_margin_on_a_crossovers_rate_and_a_positive_one_on_an_incidence_are_re
         pw.run_power(two_arms, sizes=[20], endpoints=["nausea_rate"], margin=5)
 
 
+def test_harm_rows_say_more_events_in_the_arm_in_the_header_and_sided(two_arms):
+    """Review R3-4: an incidence is counted against the arm (more events); the header and ``sided`` say so, and a run
+    without incidences keeps its words."""
+    kw = dict(sizes=[20], replicates=100, pool=200)
+    harm = pw.run_power(two_arms, endpoints=["mean_change@24h", "dissociation_rate"], **kw)
+    head = harm.format_table().splitlines()[0]
+    assert "in the arm's favour (incidence endpoints: more events in the arm)" in head
+    assert harm.provenance["sided"].endswith("(incidence endpoints: more events in the arm)")
+    margin = pw.run_power(two_arms, endpoints=["dissociation_rate"], margin=-5, **kw)
+    assert margin.provenance["sided"].endswith("(incidence endpoints: more events in the arm)")
+    assert "alpha/2: H0" in margin.provenance["sided"]
+    plain = pw.run_power(two_arms, endpoints=["mean_change@24h"], **kw)
+    assert "incidence" not in plain.format_table().splitlines()[0] and "incidence" not in plain.provenance["sided"]
+
+
 def test_a_crossovers_incidence_endpoint_is_refused_in_one_line():
     """Review R3-2: a crossover's periods draw independent susceptibilities, so McNemar on them would understate the
     power; the endpoint is refused, naming the option, before anything is simulated."""

@@ -156,6 +156,7 @@ class PowerResult:
         how = (f"size evaluated by a search up to {p['search']['max_size']:,} per arm" if search else "size")
         lines = [f"{'Assurance' if draws else 'Power'} by {per} ({p['replicates']:,} replicate trials per "
                  f"{how}; two-sided alpha {p['alpha']:g}, difference in the arm's favour"
+                 + (f" {HARM_SIDE}" if p.get("incidence") else "")
                  + ("; with a margin one-sided at alpha/2" if p.get("margins") else "") + ")", head]
         for comp, ep, test, eff, g, k in labels:
             n_t = need.get(k, float("nan"))
@@ -1139,6 +1140,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                          + MARGIN_CONVENTION)
     if any(e.harm for e in eps):
         prov["incidence"] = INCIDENCE_NOTE
+        prov["sided"] += f" {HARM_SIDE}"        # review R3-4: harm rows count more events in the arm
     if multiplicity:
         prov["multiplicity"] = {"method": multiplicity, "family": [f"{a} vs {b}: {e.text}" for a, b in pairs
                                                                    for e in eps],
@@ -1169,6 +1171,8 @@ MARGIN_CONVENTION = ("H0: d <= -M, d the difference in the tested direction (ver
 INCIDENCE_NOTE = ("incidence endpoints (any event over the period, per patient) are tested for harm: the share of "
                   "replicates significant with more patients with the event in the tested arm; each arm's incidences "
                   "are drawn from a stream of its own (the trial's model and probabilities)")
+#: What "in the arm's favour" means for an incidence (tested for harm), in the table's header and ``sided``.
+HARM_SIDE = "(incidence endpoints: more events in the arm)"
 MULTIPLICITY_RULE = ("each replicate tests every comparison x endpoint of the run on its one-sided p in the tested "
                      "direction (a two-sided p halved; with a margin the margin test's): Bonferroni at level / K, Holm "
                      "step-down (the i-th smallest p against level / (K - i + 1)); power_adjusted: this hypothesis "
