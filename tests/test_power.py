@@ -491,6 +491,18 @@ def test_a_margin_on_a_crossovers_rate_and_a_positive_one_on_an_incidence_are_re
         pw.run_power(two_arms, sizes=[20], endpoints=["nausea_rate"], margin=5)
 
 
+def test_the_test_and_multiplicity_choices_are_read_by_check_choice(two_arms):
+    """Review R3-5: --test and --multiplicity read as limits.check_choice reads a choice (one message shape)."""
+    kw = dict(sizes=[20], replicates=100, pool=200, endpoints=["mean_change@24h"])
+    for bad in ("anova", 3, None):
+        with pytest.raises(InputError, match=r"^test: use welch or ancova, got ") as e:
+            pw.run_power(two_arms, test=bad, **kw)
+        assert "\n" not in str(e.value)
+    with pytest.raises(InputError, match=r"^multiplicity: use bonferroni or holm, got 3$"):
+        pw.run_power(two_arms, multiplicity=3, **kw)
+    assert pw.run_power(two_arms, test=" ANCOVA ", multiplicity=" Holm", **kw).table()["test"].iloc[0] == "ancova"
+
+
 def test_harm_rows_say_more_events_in_the_arm_in_the_header_and_sided(two_arms):
     """Review R3-4: an incidence is counted against the arm (more events); the header and ``sided`` say so, and a run
     without incidences keeps its words."""
@@ -725,7 +737,7 @@ def test_multiplicity_on_the_model_is_nested_and_a_family_of_one_is_the_plain_po
     assert (holm["power_all_unadjusted"] >= holm["power_all"]).all()
     plain = pw.run_power(two_arms, endpoints=eps, **kw).table()
     assert plain["power_adjusted"].isna().all() and (plain["multiplicity"] == "").all()
-    with pytest.raises(InputError, match="^multiplicity: expected one of bonferroni, holm"):
+    with pytest.raises(InputError, match="^multiplicity: use bonferroni or holm, got 'hochberg'$"):
         pw.run_power(two_arms, endpoints=eps, multiplicity="hochberg", **kw)
     with pytest.raises(InputError, match="^multiplicity: .*auto searches each endpoint"):
         pw.run_power(two_arms, sizes="auto", max_size=50, endpoints=eps, multiplicity="holm")

@@ -994,9 +994,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                          "crossover's periods draw independent susceptibilities, so the paired test of an incidence "
                          "would be biased; run the parallel design for incidence endpoints")
     pairs = _arms_compared(scenario, arm, versus)
-    if not isinstance(test, str) or test.strip().lower() not in TESTS:
-        raise InputError(f"{argument('test', '--test')}: expected one of {', '.join(TESTS)}, got {test!r}")
-    test = test.strip().lower()
+    test = limits.check_choice(test, argument("test", "--test"), TESTS)
     if test == "ancova" and not any(e.measure == "mean_change" for e in eps):
         raise InputError(f"{argument('test', '--test')}: ancova analyses the change from baseline; no mean_change "
                          "endpoint is asked for (rates use the two-proportion z-test)")
@@ -1006,9 +1004,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     margins = _margins(margin, eps, paired)
     mult_field = argument("multiplicity", "--multiplicity")
     if multiplicity is not None:
-        if not isinstance(multiplicity, str) or multiplicity.strip().lower() not in MULTIPLICITY:
-            raise InputError(f"{mult_field}: expected one of {', '.join(MULTIPLICITY)}, got {multiplicity!r}")
-        multiplicity = multiplicity.strip().lower()
+        multiplicity = limits.check_choice(multiplicity, mult_field, MULTIPLICITY)
         if search:
             raise InputError(f"{mult_field}: the family is tested at each size of a list; {argument('sizes', '--sizes')}"
                              " auto searches each endpoint on its own sizes: give a list of sizes")
