@@ -34,3 +34,13 @@ def test_r3_3_the_power_notice_words_a_negative_margin_as_superiority_by_a_margi
     assert half.startswith("the arm is better by 0.5 or less")
     assert "-" not in neg.split("(")[0]
     assert "powerMarginH0(margin)" in APP_JS.read_text(encoding="utf-8")     # drawPower's notice uses it
+
+
+def test_r3_6_cross_validate_refuses_an_unknown_fold_with_an_input_error(monkeypatch):
+    from ketasim import calibration as cal
+    from ketasim.errors import InputError
+
+    monkeypatch.setattr(cal, "calibrate", lambda *a, **k: pytest.fail("ran a fit"))
+    with pytest.raises(InputError, match=r"^groups: unknown fold 'nosuch' \(known: ") as e:
+        cal.cross_validate(groups=["nosuch"], in_sample=False, log=lambda *a: None)
+    assert "\n" not in str(e.value) and isinstance(e.value, ValueError)     # callers catching ValueError still do

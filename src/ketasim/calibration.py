@@ -2301,7 +2301,10 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     chosen = list(groups or all_groups)
     unknown = [g for g in chosen if g not in all_groups]
     if unknown:
-        raise ValueError(f"groups: unknown fold {', '.join(map(repr, unknown))} (known: {', '.join(all_groups)})")
+        from .errors import InputError, argument
+
+        raise InputError(f"{argument('groups', 'groups')}: unknown fold {', '.join(map(repr, unknown))} (known: "
+                         f"{', '.join(all_groups)})")
     targets = build_targets()[0] if targets is None else list(targets)
     kw = dict(size=size, seed=seed, max_evaluations=max_evaluations, start="prior", log=lambda *_: None,
               row_weights=row_weights, targets=targets)
