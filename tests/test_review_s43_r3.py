@@ -44,3 +44,25 @@ def test_r3_6_cross_validate_refuses_an_unknown_fold_with_an_input_error(monkeyp
     with pytest.raises(InputError, match=r"^groups: unknown fold 'nosuch' \(known: ") as e:
         cal.cross_validate(groups=["nosuch"], in_sample=False, log=lambda *a: None)
     assert "\n" not in str(e.value) and isinstance(e.value, ValueError)     # callers catching ValueError still do
+
+
+def test_r3_7_the_trajectory_writer_words_a_write_error_by_io_write_error(monkeypatch, tmp_path):
+    import errno
+
+    from ketasim import io
+    from ketasim.errors import OutputError
+    from ketasim.scale import TrajectoryWriter
+
+    calls = []
+    real = io.write_error
+    monkeypatch.setattr(io, "write_error", lambda *a, **k: calls.append((a, k)) or real(*a, **k))
+    full = OSError(errno.ENOSPC, "No space left on device")
+    for field, head in (("--csv", "--csv: "), (None, "")):
+        w = TrajectoryWriter(tmp_path / "t.csv", "csv", {}, field=field)
+        monkeypatch.setattr(w, "_write", lambda df: (_ for _ in ()).throw(full))
+        with pytest.raises(OutputError) as e:
+            w.write(None)
+        assert str(e.value) == f"{head}{tmp_path / 't.csv'}: cannot write (No space left on device)"
+    assert len(calls) == 2 and calls[0][1] == {"field": "--csv"}
+    assert str(real(tmp_path / "u.csv", full, field="path")) == f"path: {tmp_path / 'u.csv'}: cannot write (No space " \
+        "left on device)"

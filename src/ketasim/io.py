@@ -56,9 +56,10 @@ def field_of(path) -> str | None:
     return next((f for q, f in fields.items() if p.startswith(q + ".")), None)
 
 
-def write_error(path, e: OSError) -> OutputError:
-    """One line for an OS error while writing ``path``, naming the option that gave it when known."""
-    field = field_of(path)
+def write_error(path, e: OSError, field: str | None = None) -> OutputError:
+    """One line for an OS error while writing ``path``, naming ``field`` (the option or argument that gave it) or,
+    without one, the option that gave it in this command-line run when known."""
+    field = field or field_of(path)
     return OutputError(f"{field + ': ' if field else ''}{path}: cannot write ({e.strerror or e})")
 
 

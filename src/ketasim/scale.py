@@ -269,11 +269,10 @@ class TrajectoryWriter:
 
     def _write_error(self, e: OSError):
         """'--csv: out.csv: cannot write (No space left on device)': the option (the argument from Python) and the
-        file given, not the hidden temporary file the OS error named."""
-        from .errors import OutputError
+        file given, not the hidden temporary file the OS error named (:func:`ketasim.io.write_error`)."""
+        from .io import write_error
 
-        return OutputError(f"{self.field + ': ' if self.field else ''}{self.given}: cannot write "
-                           f"({e.strerror or e})")
+        return write_error(self.given, e, field=self.field)
 
     def _write(self, df) -> None:
         if self.fmt == "parquet":
