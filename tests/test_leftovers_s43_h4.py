@@ -116,6 +116,9 @@ def test_cv_refit_folds_script_runs_cross_validate_folds_as_its_old_loop_did(mon
         for key, v in f_old["summary"].items():
             if isinstance(v, float) and math.isnan(v):
                 assert f_new["summary"][key] is None, key
+            elif isinstance(v, dict):       # score_by_scale (review R3-8): {scale: {figure: value}}, NaN as null
+                assert f_new["summary"][key] == {s: {k: None if isinstance(x, float) and math.isnan(x) else
+                                                     pytest.approx(x) for k, x in d.items()} for s, d in v.items()}
             else:
                 assert f_new["summary"][key] == pytest.approx(v), key
     assert f_new["summary"]["mae_mmhg"] is None          # no mmHg row in the fakes: a NaN before, null now

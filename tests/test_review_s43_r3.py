@@ -66,3 +66,26 @@ def test_r3_7_the_trajectory_writer_words_a_write_error_by_io_write_error(monkey
     assert len(calls) == 2 and calls[0][1] == {"field": "--csv"}
     assert str(real(tmp_path / "u.csv", full, field="path")) == f"path: {tmp_path / 'u.csv'}: cannot write (No space " \
         "left on device)"
+
+
+def test_r3_8_qualification_summary_breaks_the_points_headline_down_by_scale():
+    """The headline mae_points is unchanged (the mean over every row in points, whatever its scale); beside it
+    score_by_scale gives each rating scale's MAE, rows and floors (the shape of external_summary's)."""
+    from ketasim import calibration as cal
+
+    def row(scale, kind, error, unit="points", sd=2.0):
+        return {"label": f"t | a | {scale} | 24 h | {kind}", "kind": kind, "unit": unit, "error": error,
+                "predicted": 30.0, "sampling_sd": sd, "inside": True, "lo": 0.0, "hi": 1.0, "observed": 30.0 - error}
+
+    rows = [row("MADRS", "mean_change", 2.0), row("MADRS", "diff_change", -4.0), row("HDRS-25", "mean_change", 6.0),
+            row("CADSS", "cadss_session", 1.0), row("MADRS (response)", "response", 10.0, "percentage points"),
+            row("MADRS", "sd_change", 3.0, "SD points")]
+    s = cal.qualification_summary(rows)
+    assert s["mae_points"] == pytest.approx((2 + 4 + 6 + 1) / 4)           # the headline as before: scales averaged
+    by = s["score_by_scale"]
+    assert list(by) == ["madrs", "hdrs-25", "cadss"]
+    assert by["madrs"]["mae_points"] == pytest.approx(3.0) and by["madrs"]["score_rows"] == 2
+    assert by["hdrs-25"]["mae_points"] == pytest.approx(6.0) and by["cadss"]["score_rows"] == 1
+    assert by["madrs"]["sampling_floor_points"] == pytest.approx(2.0 * (2 / 3.141592653589793) ** 0.5)
+    assert sum(v["mae_points"] * v["score_rows"] for v in by.values()) / 4 == pytest.approx(s["mae_points"])
+    assert cal.qualification_summary([rows[4]])["score_by_scale"] == {}

@@ -2397,7 +2397,29 @@ def qualification_summary(rows) -> dict:
             "inside_interval": float(np.mean([r["inside"] for r in rows])) if rows else float("nan"),
             "inside_interval_excluding_sd": (float(np.mean([r["inside"] for r in rows if r["unit"] != "SD points"]))
                                              if any(r["unit"] != "SD points" for r in rows) else float("nan")),
-            **_width_summary(rows)}
+            **_width_summary(rows),
+            "score_by_scale": _score_by_scale(rows)}
+
+
+def _row_scale(row) -> str:
+    """The rating scale of a calibration row ('madrs', 'hdrs-25', 'cadss'): the scale field of its label ('trial |
+    arm | scale | time | measure'), lower case, without a parenthesis; '' for a row without such a label."""
+    parts = str(row.get("label", "")).split(" | ")
+    return parts[2].split("(")[0].strip().lower() if len(parts) > 2 else ""
+
+
+def _score_by_scale(rows) -> dict:
+    """{scale: {mae_points, score_rows, sampling_floor_points, heterogeneity_floor_points}} over the rows in points
+    (means, changes, differences of change) per rating scale, the shape of ``external_summary``'s
+    ``score_by_scale`` (review R3-8). The headline ``mae_points`` averages these scales' points together (MADRS,
+    HDRS-25, CADSS rows), which are not one unit; it is kept as it was (the issue-7 figure) and this is beside it."""
+    out = {}
+    for scale in dict.fromkeys(_row_scale(r) for r in rows if r["unit"] == "points"):
+        part = [r for r in rows if r["unit"] == "points" and _row_scale(r) == scale]
+        out[scale] = {"mae_points": float(np.mean([abs(r["error"]) for r in part])), "score_rows": len(part),
+                      "sampling_floor_points": _sampling_floor(part)["sampling_floor_points"],
+                      "heterogeneity_floor_points": _heterogeneity_floor(part)["heterogeneity_floor_points"]}
+    return out
 
 
 def _mean_per_unit(rows, prefix: str, value, factor: float = 1.0) -> dict:
