@@ -584,10 +584,10 @@ def test_covariates_card_an_edit_the_model_cannot_run_is_a_field_message():
 
 
 # ---- 9. an antidepressant written as a comedication ---------------------------------------------------------------------
-_NOT_COMED = ("is an antidepressant, not a comedication (ketasim's change ketamine's metabolism: clarithromycin, "
-              "itraconazole, ticlopidine, rifampicin, grapefruit-juice, st-johns-wort); one started with ketamine is a "
-              "dose of drug oral-antidepressant, route oral; one taken at a stable dose has no modelled effect: leave "
-              "it out")
+_NOT_COMED = ("is an antidepressant, not a comedication (the comedications ketasim models change ketamine's "
+              "metabolism: clarithromycin, itraconazole, ticlopidine, rifampicin, grapefruit-juice, st-johns-wort); "
+              "one started with ketamine is a dose of drug oral-antidepressant, route oral; one taken at a stable dose "
+              "has no modelled effect: leave it out")
 
 
 @pytest.mark.parametrize("text,says", [

@@ -302,10 +302,10 @@ def parse_comedication(text, field: str) -> tuple[str, float | None, float | Non
         if ad is not None:
             typed = re.sub(r"[^a-z]", "", (m.group(1) if m else name).lower())
             what = "an antidepressant" if ad == typed else f"{ad}, an antidepressant"
-            raise InputError(f"{field}: {text.strip()[:40]!r} is {what}, not a comedication (ketasim's change "
-                             f"ketamine's metabolism: {', '.join(KNOWN_COMEDICATIONS)}); one started with ketamine "
-                             "is a dose of drug oral-antidepressant, route oral; one taken at a stable dose has no "
-                             "modelled effect: leave it out")
+            raise InputError(f"{field}: {text.strip()[:40]!r} is {what}, not a comedication (the comedications "
+                             f"ketasim models change ketamine's metabolism: {', '.join(KNOWN_COMEDICATIONS)}); one "
+                             "started with ketamine is a dose of drug oral-antidepressant, route oral; one taken at a "
+                             "stable dose has no modelled effect: leave it out")
         raise InputError(f"{field}: unknown comedication {text.strip()[:40]!r}{hint}; known: "
                          f"{', '.join(KNOWN_COMEDICATIONS)} "
                          f"(an entry may state how long it has been taken: 'rifampicin for 5 d', 'clarithromycin for "
