@@ -89,3 +89,21 @@ def test_r3_8_qualification_summary_breaks_the_points_headline_down_by_scale():
     assert by["madrs"]["sampling_floor_points"] == pytest.approx(2.0 * (2 / 3.141592653589793) ** 0.5)
     assert sum(v["mae_points"] * v["score_rows"] for v in by.values()) / 4 == pytest.approx(s["mae_points"])
     assert cal.qualification_summary([rows[4]])["score_by_scale"] == {}
+
+
+@pytest.mark.parametrize("text", ["tmax@24h", "tmax", " tmax @ 2h"])
+def test_r3_10_tmax_at_a_time_gets_the_tmax_message_directly(text):
+    from ketasim.covariates import _split_endpoints
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError, match=r"^endpoints: tmax is not compared as a ratio \(not log-normal\); use cmax"):
+        _split_endpoints([text])
+
+
+def test_r3_10_a_ratio_pk_measure_at_a_time_is_still_told_to_drop_the_time():
+    from ketasim.covariates import _split_endpoints
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError, match=r"^endpoints: cmax is a PK measure .* write 'cmax' without '@24h'"):
+        _split_endpoints(["cmax@24h"])
+    assert _split_endpoints(["cmax", "auc_0_t"])[0] == ["cmax", "auc_0_t"]

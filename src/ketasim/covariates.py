@@ -365,14 +365,14 @@ def _split_endpoints(endpoints):
         head, at, when = text.partition("@")
         if text in PK_ENDPOINTS:
             pk.append(text)
-        elif at and head.strip() in (*PK_ENDPOINTS, "tmax"):
+        elif head.strip() == "tmax":       # 'tmax@24h' too: it was told to drop '@24h', then refused as tmax
+            raise InputError(f"{field}: tmax is not compared as a ratio (not log-normal); use cmax, auc_0_t, "
+                             "auc_0_inf or t_half")
+        elif at and head.strip() in PK_ENDPOINTS:
             # 'cmax@24h' said "unknown measure 'cmax'; ...; PK: cmax, ..." (the list named it)
             raise InputError(f"{field}: {head.strip()} is a PK measure of the whole sampled profile, not a value at a "
                              f"time; write '{head.strip()}' without '@{when.strip()}' (the PK sampling schedule is the "
                              "scenario's endpoints.pk_sampling)")
-        elif text in ("tmax",):
-            raise InputError(f"{field}: tmax is not compared as a ratio (not log-normal); use cmax, auc_0_t, "
-                             "auc_0_inf or t_half")
         else:
             try:
                 pd_.append(parse_endpoint(text))
