@@ -531,7 +531,10 @@ def test_external_summary_of_one_scale_is_unchanged():
 
     from ketasim.external import external_summary
 
-    df = pd.DataFrame({"measure": ["mean_change", "mean_change", "response_rate"], "rating_scale": ["madrs"] * 3,
+    # (the columns compare_observed's table has, which observed_summary checks for since H1's fa41182)
+    df = pd.DataFrame({"arm": ["a"] * 3, "time_h": [24.0] * 3, "pi_low": [-20.0, -20.0, 20.0],
+                       "pi_high": [0.0, -13.0, 60.0],
+                       "measure": ["mean_change", "mean_change", "response_rate"], "rating_scale": ["madrs"] * 3,
                        "unit": ["points", "points", "percentage points"], "error": [1.0, -3.0, 5.0],
                        "inside": [True, False, True], "predicted": [-10.0, -12.0, 40.0],
                        "sampling_sd": [2.0, 2.0, 8.0]})
