@@ -398,3 +398,17 @@ def test_plan_takes_target_and_limits_as_the_command_line_writes_them(_small_fit
         plan(_small_fit, limits={"cadss": 25}, n_samples=20)
     with pytest.raises(InputError, match=r"^target: expected text such as 'score<=10' or a Target"):
         plan(_small_fit, target=10, n_samples=20)
+
+
+@pytest.mark.parametrize("kw,message", [({"contrasts": 5}, r"^contrasts: expected a list of text"),
+                                        ({"endpoints": 5}, r"^endpoints: expected a list of text"),
+                                        ({"analytes": 5}, r"^analytes: expected a list of text"),
+                                        ({"params": "cal.json"}, r"^params: expected a ParameterSet")])
+def test_run_covariates_argument_types_are_one_line(kw, message):
+    # contrasts=5 / endpoints=5: TypeError 'int' object is not iterable; params='cal.json': AttributeError 'get'
+    from ketasim.covariates import run_covariates
+    from ketasim.scenario import quick_scenario
+
+    args = {"n": 20, "endpoints": ["cadss_peak"], "contrasts": ["age=70:45"], **kw}
+    with pytest.raises(InputError, match=message):
+        run_covariates(quick_scenario("esketamine", "intranasal", "56 mg"), **args)

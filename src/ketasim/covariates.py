@@ -415,6 +415,14 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     # one text as the command line takes it ('sex=female,age=70', 'cmax'): it was read letter by letter ("got 's'")
     contrasts, endpoints, analytes = (x.split(",") if isinstance(x, str) else x
                                       for x in (contrasts, endpoints, analytes))
+    for x, name, example in ((contrasts, "contrasts", "['age=70:45']"), (endpoints, "endpoints", "['cmax']"),
+                             (analytes, "analytes", "['s-ketamine']")):
+        # contrasts=5 / endpoints=5 stopped with TypeError: 'int' object is not iterable
+        if x is not None and not isinstance(x, (list, tuple)):
+            raise InputError(f"{name}: expected a list of text, e.g. {example}, got {type(x).__name__} "
+                             f"{str(x)[:40]!r}")
+    if params is not None and not isinstance(params, ParameterSet):    # AttributeError: 'str' ... 'get'
+        raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters()), got {type(params).__name__}")
     params = params or load_parameters()
     names_arm = [a.name for a in scenario.arms]
     if arm is not None and arm not in names_arm:
