@@ -412,3 +412,14 @@ def test_run_covariates_argument_types_are_one_line(kw, message):
     args = {"n": 20, "endpoints": ["cadss_peak"], "contrasts": ["age=70:45"], **kw}
     with pytest.raises(InputError, match=message):
         run_covariates(quick_scenario("esketamine", "intranasal", "56 mg"), **args)
+
+
+@pytest.mark.parametrize("kw,message", [({"params": "cal.json"}, r"^params: expected a ParameterSet"),
+                                        ({"patterns": 5}, r"^patterns: expected parameter patterns as text")])
+def test_run_sensitivity_argument_types_are_one_line(kw, message):
+    # params='cal.json': AttributeError 'str' object has no attribute 'literature'; patterns=5: TypeError
+    from ketasim import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    with pytest.raises(InputError, match=message):
+        run_sensitivity(load_scenario("examples/design_example.yaml"), endpoint="mean_change@24h", **kw)

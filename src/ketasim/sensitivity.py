@@ -504,6 +504,12 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
         patterns = tuple(p.strip() for p in patterns.split(",") if p.strip())
     method = limits.check_choice(method, argument("method", "--method"), ("morris", "sobol"))
     anesthetic_check = limits.check_bool(anesthetic_check, "anesthetic_check")
+    if params is not None and not isinstance(params, ParameterSet):   # AttributeError: 'str' ... 'literature'
+        raise InputError(f"params: expected a ParameterSet (ketasim.load_parameters()), got {type(params).__name__}")
+    if not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) for p in patterns):
+        # patterns=5 stopped with TypeError: 'int' object is not iterable
+        raise InputError(f"patterns: expected parameter patterns as text, e.g. ['pd.nmda.*', '@free'], got "
+                         f"{type(patterns).__name__} {str(patterns)[:40]!r}")
     params = params or load_parameters()
     ep = parse_endpoint(endpoint)
     names_arm = [a.name for a in scenario.arms]
