@@ -423,3 +423,35 @@ def test_run_sensitivity_argument_types_are_one_line(kw, message):
 
     with pytest.raises(InputError, match=message):
         run_sensitivity(load_scenario("examples/design_example.yaml"), endpoint="mean_change@24h", **kw)
+
+
+def _many_curves():
+    from ketasim.power import PowerResult
+
+    rows = []
+    for t in (0.67, 2.0, 24.0, 72.0, 168.0, 672.0):
+        for m, test in (("mean_change", "welch"), ("response_rate", "z"), ("remission_rate", "z")):
+            for n, p in ((20, 0.3), (40, 0.6)):
+                rows.append({"arm": "ketamine", "versus": "midazolam", "time_h": t, "measure": m, "test": test,
+                             "n_per_arm": n, "n_versus": n, "analysed_per_arm": float(n), "effect": 1.0,
+                             "unit": "u", "power": p, "power_ci95_low": p - 0.03, "power_ci95_high": p + 0.03,
+                             "normal_theory_power": p, "assurance": float("nan"), "power_p05": float("nan"),
+                             "power_p95": float("nan")})
+    prov = {"scenario": "s", "alpha": 0.05, "target_power": 0.8, "replicates": 1000, "pool": 2000, "seed": 1,
+            "dropout": 0.0, "uncertainty": 0, "allocation": "1:1", "notice": "n", "parameter_set": "x", "model": "m"}
+    return PowerResult(rows, prov)
+
+
+def test_power_curves_of_many_endpoints_are_told_apart():
+    # the design example's 18 default endpoints: matplotlib's ten colours repeated, so 'change 24 h' and
+    # 'remission 40 min' were drawn alike (and the Plotly figure's eight colours likewise)
+    from matplotlib.colors import to_hex
+
+    from ketasim.power import power_curves_figure
+    from ketasim.web.figures import power_figure
+
+    res = _many_curves()
+    lines = [ln for ln in power_curves_figure(res).axes[0].get_lines() if ln.get_label().startswith("ketamine")]
+    assert len(lines) == 18 and len({(to_hex(ln.get_color()), ln.get_linestyle()) for ln in lines}) == 18
+    curves = [d for d in power_figure(res.table().to_dict("records"), target=0.8)["data"] if d.get("name")]
+    assert len(curves) == 18 and len({(d["line"]["color"], d["line"]["dash"]) for d in curves}) == 18

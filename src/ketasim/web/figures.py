@@ -555,9 +555,14 @@ def power_figure(rows, *, target: float, draws: bool = False, allocation: str = 
     for r in rows:
         groups.setdefault((r["arm"], r["versus"], r["time_h"], r["measure"]), []).append(r)
     data = []
-    for i, g in enumerate(groups.values()):
+    # one colour per comparison x time, one dash per measure: colours repeated after eight curves (the design
+    # example's 18 default endpoints drew 'change 24 h' and 'remission 40 min' alike)
+    colours: dict = {}
+    dashes = {"mean_change": DASHES[0], "response_rate": DASHES[1], "remission_rate": DASHES[2]}
+    for g in groups.values():
         g = sorted(g, key=lambda r: r["n_per_arm"])
-        color = ARM_COLORS[i % len(ARM_COLORS)]
+        color = colours.setdefault((g[0]["arm"], g[0]["versus"], g[0]["time_h"]),
+                                   ARM_COLORS[len(colours) % len(ARM_COLORS)])
         n = [r["n_per_arm"] for r in g]
         name = curve_label(g[0])
         lo = [r[low] if _finite(r.get(low)) else None for r in g]
@@ -566,7 +571,9 @@ def power_figure(rows, *, target: float, draws: bool = False, allocation: str = 
                      "fillcolor": _rgba(color, 0.15), "line": {"width": 0}, "hoverinfo": "skip", "showlegend": False,
                      "legendgroup": name})
         data.append({"type": "scatter", "mode": "lines+markers", "x": n, "y": [r[key] for r in g], "name": name,
-                     "legendgroup": name, "line": {"color": color, "width": 2}, "marker": {"size": 6},
+                     "legendgroup": name, "line": {"color": color, "width": 2,
+                                                   "dash": dashes.get(g[0]["measure"], DASHES[0])},
+                     "marker": {"size": 6},
                      "hovertemplate": ("n %{x} per arm" if axis == "patients per arm" else "n %{x} in the tested arm")
                      + ": %{y:.2f}<extra>" + name + "</extra>"})
     layout = {"height": 420, "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
