@@ -455,3 +455,18 @@ def test_power_curves_of_many_endpoints_are_told_apart():
     assert len(lines) == 18 and len({(to_hex(ln.get_color()), ln.get_linestyle()) for ln in lines}) == 18
     curves = [d for d in power_figure(res.table().to_dict("records"), target=0.8)["data"] if d.get("name")]
     assert len(curves) == 18 and len({(d["line"]["color"], d["line"]["dash"]) for d in curves}) == 18
+
+
+def test_power_of_a_crossover_counts_patients_not_patients_per_arm():
+    # a crossover's table and figures said "patients per arm" for sizes that are patients, each receiving every arm
+    from ketasim.power import power_curves_figure
+    from ketasim.web.figures import power_figure
+
+    res = _power_result("1:1", 10)
+    for r in res.rows:
+        r["test"] = "paired"
+    res.provenance["design"] = "crossover"
+    label = "patients (crossover: each receives every arm)"
+    assert res.format_table().startswith(f"Power by {label} (")
+    assert power_curves_figure(res).axes[0].get_xlabel() == label
+    assert power_figure(res.table().to_dict("records"), target=0.8)["layout"]["xaxis"]["title"]["text"] == label

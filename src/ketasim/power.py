@@ -150,7 +150,8 @@ class PowerResult:
         head = (f"{'comparison':<{w[0]}}  {'endpoint':<{w[1]}}  {'test':<{w[2]}}  {'effect':>{w[3]}}  "
                 + (f"{n_for}  {cols}" if search else f"{cols}  {n_for}"))
         alloc = p.get("allocation", "1:1")
-        per = ("patients per arm" if alloc in ("1:1", "") else
+        per = ("patients per arm" if alloc in ("1:1", "") and p.get("design") != "crossover" else
+               size_axis_label(crossover=True) if p.get("design") == "crossover" else
                f"patients in the tested arm (allocation {alloc}: {int(df['n_versus'].iloc[0])} in the other arm at "
                f"{int(df['n_per_arm'].iloc[0])})")
         how = (f"size evaluated by a search up to {p['search']['max_size']:,} per arm" if search else "size")
@@ -1314,9 +1315,12 @@ def _provenance(scenario, params, seed, pool, replicates, alpha, target, dropout
             "calibration_run": params.calibration_run, "model": model_id(),
             "definition": scenario_definition(getattr(scenario, "source", None)), "notice": NOTICE}
 
-def size_axis_label(allocation: str = "1:1") -> str:
-    """The size axis of a power curve: 'patients per arm', or at unequal allocation the tested arm's patients (the
-    sizes are the tested arm's; the other arm has the ratio's share)."""
+def size_axis_label(allocation: str = "1:1", crossover: bool = False) -> str:
+    """The size axis of a power curve: 'patients per arm', at unequal allocation the tested arm's patients (the
+    sizes are the tested arm's; the other arm has the ratio's share), in a crossover the patients (each receives
+    every arm: 20 is 20 patients, not 20 per arm)."""
+    if crossover:
+        return "patients (crossover: each receives every arm)"
     try:
         equal = math.isclose(parse_allocation(allocation or "1:1"), 1.0)
     except InputError:
@@ -1365,7 +1369,7 @@ def power_curves_figure(result: PowerResult):
         ax.fill_between(n, g[low].to_numpy(float), g[high].to_numpy(float), color=colour, alpha=0.15, lw=0)
     ax.axhline(p["target_power"], color="#6b7280", ls="--", lw=0.9)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(size_axis_label(p.get("allocation", "1:1")))
+    ax.set_xlabel(size_axis_label(p.get("allocation", "1:1"), p.get("design") == "crossover"))
     ax.set_ylabel("assurance" if draws else "power")
     if many:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)

@@ -794,7 +794,7 @@ def power_report(result, path) -> Path:
             "95 % Monte Carlo (Wilson) interval of the replicates")
     sections = [
         _section("Power curves", _plot_div("power", f"{'Assurance' if draws else 'Power'} by "
-                                                    f"{size_axis_label(p.get('allocation', '1:1'))}; band: "
+                                                    f"{size_axis_label(p.get('allocation', '1:1'), p.get('design') == 'crossover')}; band: "
                                                     f"{band}; dashed: the target {p['target_power']:g}.")),
         _section("Table", f"<pre>{html.escape(result.format_table())}</pre>", "table"),
         _section("Every row", _table(result.table(), left=("arm", "versus", "measure", "test", "unit", "hypothesis",

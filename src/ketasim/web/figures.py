@@ -547,7 +547,8 @@ def power_figure(rows, *, target: float, draws: bool = False, allocation: str = 
     power), the ``target`` as a dashed line."""
     from ..power import curve_label, size_axis_label
 
-    axis = size_axis_label(allocation)
+    # a crossover's rows (paired t, McNemar): its sizes are patients, each receiving every arm
+    axis = size_axis_label(allocation, any(r.get("test") in ("paired", "mcnemar") for r in rows))
 
     key, low, high = ("assurance", "power_p05", "power_p95") if draws else ("power", "power_ci95_low",
                                                                             "power_ci95_high")
@@ -574,7 +575,8 @@ def power_figure(rows, *, target: float, draws: bool = False, allocation: str = 
                      "legendgroup": name, "line": {"color": color, "width": 2,
                                                    "dash": dashes.get(g[0]["measure"], DASHES[0])},
                      "marker": {"size": 6},
-                     "hovertemplate": ("n %{x} per arm" if axis == "patients per arm" else "n %{x} in the tested arm")
+                     "hovertemplate": ("n %{x} per arm" if axis == "patients per arm" else "n %{x} patients"
+                                       if axis.startswith("patients (crossover") else "n %{x} in the tested arm")
                      + ": %{y:.2f}<extra>" + name + "</extra>"})
     layout = {"height": 420, "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
               "xaxis": {"title": {"text": axis}, "zeroline": False},
