@@ -470,3 +470,12 @@ def test_power_of_a_crossover_counts_patients_not_patients_per_arm():
     assert res.format_table().startswith(f"Power by {label} (")
     assert power_curves_figure(res).axes[0].get_xlabel() == label
     assert power_figure(res.table().to_dict("records"), target=0.8)["layout"]["xaxis"]["title"]["text"] == label
+
+
+def test_power_curves_of_few_endpoints_keep_a_colour_each():
+    from ketasim.power import power_curves_figure
+
+    res = _many_curves()
+    res.rows = [r for r in res.rows if r["time_h"] == 24.0]          # three curves: change, response, remission
+    lines = [ln for ln in power_curves_figure(res).axes[0].get_lines() if ln.get_label().startswith("ketamine")]
+    assert len(lines) == 3 and len({ln.get_color() for ln in lines}) == 3

@@ -1362,8 +1362,9 @@ def power_curves_figure(result: PowerResult):
         g = g.sort_values("n_per_arm")
         n = g["n_per_arm"].to_numpy(float)
         r = g.iloc[0]
-        colour = colours.setdefault((r["arm"], r["versus"], _time_key(r["time_h"])),
-                                   f"C{len(colours) % 10}")
+        # up to ten curves each its own colour; more: one per comparison x time (the style tells the measure)
+        ck = len(colours) if len(groups) <= 10 else (r["arm"], r["versus"], _time_key(r["time_h"]))
+        colour = colours.setdefault(ck, f"C{len(colours) % 10}")
         ax.plot(n, g[key].to_numpy(float), marker="o", ms=3.5, lw=1.4, color=colour,
                 ls=_MEASURE_STYLES.get(r["measure"], "-"), label=curve_label(r))
         ax.fill_between(n, g[low].to_numpy(float), g[high].to_numpy(float), color=colour, alpha=0.15, lw=0)

@@ -562,8 +562,8 @@ def power_figure(rows, *, target: float, draws: bool = False, allocation: str = 
     dashes = {"mean_change": DASHES[0], "response_rate": DASHES[1], "remission_rate": DASHES[2]}
     for g in groups.values():
         g = sorted(g, key=lambda r: r["n_per_arm"])
-        color = colours.setdefault((g[0]["arm"], g[0]["versus"], g[0]["time_h"]),
-                                   ARM_COLORS[len(colours) % len(ARM_COLORS)])
+        ck = len(colours) if len(groups) <= len(ARM_COLORS) else (g[0]["arm"], g[0]["versus"], g[0]["time_h"])
+        color = colours.setdefault(ck, ARM_COLORS[len(colours) % len(ARM_COLORS)])
         n = [r["n_per_arm"] for r in g]
         name = curve_label(g[0])
         lo = [r[low] if _finite(r.get(low)) else None for r in g]
