@@ -479,3 +479,14 @@ def test_power_curves_of_few_endpoints_keep_a_colour_each():
     res.rows = [r for r in res.rows if r["time_h"] == 24.0]          # three curves: change, response, remission
     lines = [ln for ln in power_curves_figure(res).axes[0].get_lines() if ln.get_label().startswith("ketamine")]
     assert len(lines) == 3 and len({ln.get_color() for ln in lines}) == 3
+
+
+@pytest.mark.parametrize("rows,tail", [(([], []), "got tuple; qualify() returns (rows, skipped): pass rows"),
+                                       ("qualification.json", "got str"), ([{"row": 1}], "got list")])
+def test_qualification_summary_of_something_not_qualify_rows_is_one_line(rows, tail):
+    # qualification_summary(qualify()) (its (rows, skipped) pair) stopped with TypeError: list indices must be ...
+    from ketasim.calibration import qualification_summary
+
+    with pytest.raises(InputError, match=r"^rows: expected the rows of qualify\(\) .*" + tail.replace("(", r"\(")
+                       .replace(")", r"\)") + "$"):
+        qualification_summary(rows)

@@ -2382,6 +2382,16 @@ def _patient_sd(t: Target, sims, params):
 
 
 def qualification_summary(rows) -> dict:
+    """MAE per unit, error floors, interval-implied error and bias over the rows of :func:`qualify`."""
+    from .errors import InputError
+
+    if (isinstance(rows, tuple) and len(rows) == 2 and isinstance(rows[0], list)) or not isinstance(rows, list) \
+            or not all(isinstance(r, dict) and {"error", "unit"} <= set(r) for r in rows):
+        # qualification_summary(qualify()) (its (rows, skipped) pair) or a str stopped with a TypeError
+        hint = ("; qualify() returns (rows, skipped): pass rows" if isinstance(rows, tuple) and len(rows) == 2
+                else "")
+        raise InputError(f"rows: expected the rows of qualify() (a list of dicts with error and unit), got "
+                         f"{type(rows).__name__}{hint}")
     pts = [abs(r["error"]) for r in rows if r["unit"] == "points"]
     pps = [abs(r["error"]) for r in rows if r["unit"] == "percentage points"]
     mm = [abs(r["error"]) for r in rows if r["unit"] == "mmHg"]
