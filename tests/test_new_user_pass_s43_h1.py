@@ -490,3 +490,12 @@ def test_qualification_summary_of_something_not_qualify_rows_is_one_line(rows, t
     with pytest.raises(InputError, match=r"^rows: expected the rows of qualify\(\) .*" + tail.replace("(", r"\(")
                        .replace(")", r"\)") + "$"):
         qualification_summary(rows)
+
+
+def test_plan_window_refusal_says_what_was_read():
+    # 'window: need 0 < FROM <= TO <= 1 year' did not say what was read
+    from ketasim.personal import parse_target
+
+    with pytest.raises(InputError, match=r"^window: need 0 < FROM <= TO <= 1 year after the last observation, got "
+                                         r"'0 d:1 week' \(0 d to 7 d\)$"):
+        parse_target(None, "madrs", window="0 d:1 week")

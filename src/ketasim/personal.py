@@ -1343,7 +1343,9 @@ def parse_target(text: str | None, scale: str, *, probability: float = 0.8, wind
         start, end = (parse_time_h(a, _opt('window'), examples=("week", "d")),
                       parse_time_h(b, _opt('window'), examples=("week", "d")))
         if not (0 < start <= end <= 24 * 365):
-            raise InputError(f"{_opt('window')}: need 0 < FROM <= TO <= 1 year")
+            # it did not say what was read ('0 d:1 week' starts at the last observation itself)
+            raise InputError(f"{_opt('window')}: need 0 < FROM <= TO <= 1 year after the last observation, got "
+                             f"{window.strip()!r} ({start / 24:g} d to {end / 24:g} d)")
     return Target(thr, start, end, probability)
 
 
