@@ -499,3 +499,19 @@ def test_plan_window_refusal_says_what_was_read():
     with pytest.raises(InputError, match=r"^window: need 0 < FROM <= TO <= 1 year after the last observation, got "
                                          r"'0 d:1 week' \(0 d to 7 d\)$"):
         parse_target(None, "madrs", window="0 d:1 week")
+
+
+def test_power_table_with_draws_says_whose_monte_carlo_interval_it_gives():
+    # with --uncertainty the table shows the assurance, but its footer gave "Monte Carlo 95 % CI half-width at most
+    # 0.031" without saying that is the calibrated set's power's, not the assurance's
+    res = _power_result("1:1", 10)
+    for r in res.rows:
+        r.update(assurance=r["power"], power_p05=r["power"] - 0.1, power_p95=r["power"] + 0.1)
+    res.provenance.update(uncertainty=20, between_trial=True, draw_pool=2000)
+    text = res.format_table()
+    assert text.startswith("Assurance by patients per arm")
+    assert "Monte Carlo 95 % CI half-width of the calibrated parameters' power (the CSV's power column) at most 0.030" \
+        in text
+    assert "the draws' 5th-95th percentiles of the power: the CSV's power_p05, power_p95" in text
+    res.provenance["uncertainty"] = 0
+    assert "Monte Carlo 95 % CI half-width at most 0.030." in res.format_table()

@@ -177,7 +177,9 @@ class PowerResult:
             lines.append(f"{comp:<{w[0]}}  {ep:<{w[1]}}  {test:<{w[2]}}  {eff:>{w[3]}}  {cells}  {reach}")
         half = float(np.nanmax((df["power_ci95_high"] - df["power_ci95_low"]) / 2))
         lines.append(f"Replicates draw patients from pools of {p['pool']:,} virtual patients per arm (seed {p['seed']}); "
-                     f"Monte Carlo 95 % CI half-width at most {half:.3f}."
+                     # with draws the table shows the assurance: this interval is the calibrated set's power's
+                     + (f"Monte Carlo 95 % CI half-width of the calibrated parameters' power (the CSV's power column) "
+                        f"at most {half:.3f}." if draws else f"Monte Carlo 95 % CI half-width at most {half:.3f}.")
                      + (f" Dropout {p['dropout']:.0%} at random (completers analysed)." if p["dropout"] else "")
                      + (" Effect: the pools' mean difference (scale points) or rate difference (percentage points), "
                         "arm - versus."))
@@ -210,7 +212,8 @@ class PowerResult:
                    "or more)." if p["uncertainty"] < MIN_PER_ROW_DRAWS else "")
             lines.append(f"Assurance: the mean power over {p['uncertainty']} draws of the calibrated parameters' "
                          "posterior" + (" with a between-trial effect each" if p["between_trial"] else "")
-                         + f", each on its own pool of {p['draw_pool']:,} patients per arm.{few}")
+                         + f", each on its own pool of {p['draw_pool']:,} patients per arm (the draws' 5th-95th "
+                         f"percentiles of the power: the CSV's power_p05, power_p95).{few}")
         if p.get("design_note"):
             lines.append(f"note: {p['design_note']}")
         return "\n".join(lines)
