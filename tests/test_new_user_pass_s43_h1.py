@@ -515,3 +515,14 @@ def test_power_table_with_draws_says_whose_monte_carlo_interval_it_gives():
     assert "the draws' 5th-95th percentiles of the power: the CSV's power_p05, power_p95" in text
     res.provenance["uncertainty"] = 0
     assert "Monte Carlo 95 % CI half-width at most 0.030." in res.format_table()
+
+
+def test_baseline_range_messages_carry_the_unit():
+    # "patient.baseline: must lie in (0, 27] for qids_sr16" named no unit (the quick form says "points on")
+    from ketasim import Patient, scenario_from_dict
+
+    with pytest.raises(InputError, match=r"^patient\.baseline: must lie in \(0, 27\] points on qids_sr16, got 30$"):
+        Patient(scale="qids_sr16", baseline=30)
+    with pytest.raises(InputError, match=r"points on bdi2, got mean 70"):
+        scenario_from_dict({"name": "p", "population": {"scale": "bdi2", "baseline": {"mean": 70, "sd": 5}},
+                            "arms": {"k": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})

@@ -377,7 +377,7 @@ def test_printed_plan_limits_can_be_given_back_to_limits():
 @pytest.mark.parametrize("field, value, says", [
     ("age_years", 5, "patient.age_years: must lie in 12-100 years, got 5"),
     ("weight_kg", 300, "patient.weight_kg: must lie in 20-250 kg, got 300"),
-    ("baseline", -3, "patient.baseline: must lie in (0, 60] for madrs, got -3"),
+    ("baseline", -3, "patient.baseline: must lie in (0, 60] points on madrs, got -3"),
 ])
 def test_a_stated_patients_value_out_of_range_is_named_as_one_value(field, value, says):
     """One patient has a value, not a mean and an SD: the message was 'mean must lie in (0, 60] and sd in [0, 60]'."""

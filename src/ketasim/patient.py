@@ -123,7 +123,7 @@ class Patient:
                 raise InputError(f"patient.{name}: must lie in {lo:g}-{hi:g}{unit}, got {value:g}")
         smax = SCALES[scale][0]
         if not 0 < base <= smax:
-            raise InputError(f"patient.baseline: must lie in (0, {smax:g}] for {scale}, got {base:g}")
+            raise InputError(f"patient.baseline: must lie in (0, {smax:g}] points on {scale}, got {base:g}")
         try:
             return PopulationSpec(size=1, condition=self.condition, treatment_resistant=bool(self.treatment_resistant),
                                   scale=scale, baseline=Distribution(base, 0.0),

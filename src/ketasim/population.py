@@ -634,7 +634,7 @@ def check_baseline(baseline: Distribution, scale: str, field: str) -> None:
     naming ``field`` (population.baseline, or an arm's own arms.NAME.baseline)."""
     smax = SCALES[scale][0]
     if not (0 < baseline.mean <= smax) or not (0 <= baseline.sd <= smax):
-        raise InputError(f"{field}: mean must lie in (0, {smax:g}] and sd in [0, {smax:g}] for {scale}, got mean "
+        raise InputError(f"{field}: mean must lie in (0, {smax:g}] and sd in [0, {smax:g}] points on {scale}, got mean "
                          f"{baseline.mean:g}, sd {baseline.sd:g}")
 
 
