@@ -526,3 +526,14 @@ def test_baseline_range_messages_carry_the_unit():
     with pytest.raises(InputError, match=r"points on bdi2, got mean 70"):
         scenario_from_dict({"name": "p", "population": {"scale": "bdi2", "baseline": {"mean": 70, "sd": 5}},
                             "arms": {"k": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
+
+
+def test_power_howto_says_a_mean_endpoint_is_analysed_as_its_change():
+    # '--endpoint mean@24h' printed a 'change 24 h' row; the page did not say so
+    from pathlib import Path
+
+    from ketasim.power import _endpoints
+
+    assert _endpoints(_two_arm_scenario(), ["mean@24h"])[0].measure == "mean_change"
+    howto = " ".join((Path(__file__).resolve().parent.parent / "docs/howto/power.md").read_text().split())
+    assert "`mean@T` is analysed as its change from baseline (`mean_change@T`" in howto
