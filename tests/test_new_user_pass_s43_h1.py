@@ -537,3 +537,17 @@ def test_power_howto_says_a_mean_endpoint_is_analysed_as_its_change():
     assert _endpoints(_two_arm_scenario(), ["mean@24h"])[0].measure == "mean_change"
     howto = " ".join((Path(__file__).resolve().parent.parent / "docs/howto/power.md").read_text().split())
     assert "`mean@T` is analysed as its change from baseline (`mean_change@T`" in howto
+
+
+def test_plan_json_contract_lists_every_top_level_key():
+    # the plan JSON's recorded_regimen was written but not in the contract (plan_report's docstring)
+    from pathlib import Path
+
+    import ketasim.plan_report as pr
+    from ketasim.personal import personal_plan
+
+    job = personal_plan(Path(__file__).resolve().parent.parent / "examples" / "patient" / "patient_101.csv",
+                        limits="drugs=racemic-ketamine,routes=iv-infusion,ketamine_mg_per_kg_session=0.5",
+                        n_samples=20)
+    assert "recorded_regimen" in job
+    assert [k for k in job if f"``{k}``" not in pr.__doc__] == []

@@ -20,6 +20,8 @@ The plan JSON contract (``ketasim plan DATA --json OUT.json``; keys beyond these
   severity, continued from the record's ratings, and the rater's noise); ``forecast_grid`` the same every 12 h;
   ``prior_forecast_grid`` the population's forecast for this patient. Quantiles to 6 significant digits, numerical
   noise (below 1e-9) as 0 (``personal.json_quantile``; so are ``plans[].predicted``); the text rounds them further.
+* ``recorded_regimen``: the record's planned doses (after its last observed value) as scenario dose lines, the
+  regimen ``forecast`` and ``recorded_plan`` are computed for (``[]`` when the record plans none).
 * ``alternative``: ``{regimen, forecast, grid}`` under an alternative future regimen, or null; extension:
   ``breaks_limits`` (the dose and schedule limits it breaks, as the recorded plan's), ``background`` (the record's
   planned oral-antidepressant start kept in it, dose lines; empty when the alternative states its own), and,
