@@ -551,3 +551,19 @@ def test_plan_json_contract_lists_every_top_level_key():
                         n_samples=20)
     assert "recorded_regimen" in job
     assert [k for k in job if f"``{k}``" not in pr.__doc__] == []
+
+
+def test_power_howto_p_active_at_2_to_1_is_what_the_design_example_gets():
+    # the page said participants are told "2/3 at 2:1"; its own example (three arms) is told 0.8
+    from pathlib import Path
+
+    from ketasim import load_scenario
+    from ketasim.power import _design_for
+
+    root = Path(__file__).resolve().parent.parent
+    sc = load_scenario(root / "examples" / "design_example.yaml")
+    kept, _ = _design_for(sc, [("ketamine", "midazolam")], 0.5, False)
+    two, _ = _design_for(_two_arm_scenario(), [("ketamine", "midazolam")], 0.5, False)
+    assert kept.population.p_active == pytest.approx(0.8) and two.population.p_active == pytest.approx(2 / 3)
+    howto = " ".join((root / "docs/howto/power.md").read_text().split())
+    assert "2/3 at 2:1 in a two-arm trial and 0.8 in the design example's three arms" in howto
