@@ -150,10 +150,13 @@ class PowerResult:
         head = (f"{'comparison':<{w[0]}}  {'endpoint':<{w[1]}}  {'test':<{w[2]}}  {'effect':>{w[3]}}  "
                 + (f"{n_for}  {cols}" if search else f"{cols}  {n_for}"))
         alloc = p.get("allocation", "1:1")
-        per = ("patients per arm" if alloc in ("1:1", "") and p.get("design") != "crossover" else
-               size_axis_label(crossover=True) if p.get("design") == "crossover" else
-               f"patients in the tested arm (allocation {alloc}: {int(df['n_versus'].iloc[0])} in the other arm at "
-               f"{int(df['n_per_arm'].iloc[0])})")
+        if p.get("design") == "crossover":          # sizes are patients, each receiving every arm
+            per = size_axis_label(crossover=True)
+        elif alloc in ("1:1", ""):
+            per = "patients per arm"
+        else:
+            per = (f"patients in the tested arm (allocation {alloc}: {int(df['n_versus'].iloc[0])} in the other arm "
+                   f"at {int(df['n_per_arm'].iloc[0])})")
         how = (f"size evaluated by a search up to {p['search']['max_size']:,} per arm" if search else "size")
         lines = [f"{'Assurance' if draws else 'Power'} by {per} ({p['replicates']:,} replicate trials per "
                  f"{how}; two-sided alpha {p['alpha']:g}, difference in the arm's favour"
@@ -951,8 +954,8 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     every score measure of the scenario at its endpoint times; an incidence ``'nausea_rate'``, ... of
     :data:`HARM_MEASURES`: power to detect harm, more patients with the event in the arm). ``replicates`` trials per
     size drawn from pools of ``pool`` virtual patients per arm (default max(2000, 10 x the largest arm of a
-    replicate trial: at an allocation such as 1:3 the compared-with arm's)); ``test`` 'welch' or 'ancova' for the change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size;
-    ``dropout`` share of patients missing at random; ``allocation`` 'A:B' patients in the tested arm to the
+    replicate trial: at an allocation such as 1:3 the compared-with arm's)); ``test`` 'welch' or 'ancova' for the
+    change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size; ``dropout`` share of patients missing at random; ``allocation`` 'A:B' patients in the tested arm to the
     compared-with arm (e.g. '2:1'; ``sizes`` are the tested arm's). ``margin`` (the endpoint's unit: scale points
     for a change, percentage points for a rate; one number, or per endpoint 'mean_change@24h=2' or a mapping):
     the share of replicates whose one-sided test at alpha / 2 rejects H0: d <= -M, d the difference in the tested
@@ -1318,6 +1321,7 @@ def _provenance(scenario, params, seed, pool, replicates, alpha, target, dropout
             "calibration_run": params.calibration_run, "model": model_id(),
             "definition": scenario_definition(getattr(scenario, "source", None)), "notice": NOTICE}
 
+
 def size_axis_label(allocation: str = "1:1", crossover: bool = False) -> str:
     """The size axis of a power curve: 'patients per arm', at unequal allocation the tested arm's patients (the
     sizes are the tested arm's; the other arm has the ratio's share), in a crossover the patients (each receives
@@ -1353,9 +1357,9 @@ def power_curves_figure(result: PowerResult):
     key, low, high = ("assurance", "power_p05", "power_p95") if draws else ("power", "power_ci95_low",
                                                                             "power_ci95_high")
     groups = list(df.groupby(["arm", "versus", "time_h", "measure"], sort=False, dropna=False))
-    # one colour per comparison x time and one line style per measure, the legend beside the axes when there are
-    # many curves: the default colour cycle repeated after ten (18 default endpoints of the design example drew
-    # 'change 24 h' and 'remission 40 min' alike) and the legend covered the curves
+    # one line style per measure and a colour per curve (beyond ten, per comparison x time), the legend beside the
+    # axes when there are many curves: the colour cycle repeated after ten (the design example's 18 default
+    # endpoints drew 'change 24 h' and 'remission 40 min' alike) and the legend covered the curves
     many = len(groups) > 6
     fig = Figure(figsize=(7.5 + (3.4 if many else 0.0), 4.6))
     FigureCanvasAgg(fig)
@@ -1401,5 +1405,6 @@ def write_power_curves(result: PowerResult, path):
     return path
 
 
-__all__ = ["PowerResult", "run_power", "pool_run_estimate", "power_curves_figure", "write_power_curves", "size_axis_label", "welch_test", "ancova_test", "paired_t_test", "proportion_z_test",
-           "mcnemar_test", "DEFAULT_SIZES", "DEFAULT_REPLICATES"]
+__all__ = ["PowerResult", "run_power", "pool_run_estimate", "power_curves_figure", "write_power_curves",
+           "size_axis_label", "welch_test", "ancova_test", "paired_t_test", "proportion_z_test", "mcnemar_test",
+           "DEFAULT_SIZES", "DEFAULT_REPLICATES"]

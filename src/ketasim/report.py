@@ -792,9 +792,9 @@ def power_report(result, path) -> Path:
                    for k, v in p.items() if k != "notice")
     band = ("5th-95th percentile of the power over the posterior draws" if draws else
             "95 % Monte Carlo (Wilson) interval of the replicates")
+    axis = size_axis_label(p.get("allocation", "1:1"), p.get("design") == "crossover")
     sections = [
-        _section("Power curves", _plot_div("power", f"{'Assurance' if draws else 'Power'} by "
-                                                    f"{size_axis_label(p.get('allocation', '1:1'), p.get('design') == 'crossover')}; band: "
+        _section("Power curves", _plot_div("power", f"{'Assurance' if draws else 'Power'} by {axis}; band: "
                                                     f"{band}; dashed: the target {p['target_power']:g}.")),
         _section("Table", f"<pre>{html.escape(result.format_table())}</pre>", "table"),
         _section("Every row", _table(result.table(), left=("arm", "versus", "measure", "test", "unit", "hypothesis",
