@@ -567,3 +567,10 @@ def test_power_howto_p_active_at_2_to_1_is_what_the_design_example_gets():
     assert kept.population.p_active == pytest.approx(0.8) and two.population.p_active == pytest.approx(2 / 3)
     howto = " ".join((root / "docs/howto/power.md").read_text().split())
     assert "2/3 at 2:1 in a two-arm trial and 0.8 in the design example's three arms" in howto
+
+
+def test_power_csv_contract_says_what_a_crossover_size_counts():
+    from pathlib import Path
+
+    text = " ".join((Path(__file__).resolve().parent.parent / "docs" / "contracts.md").read_text().split())
+    assert "in a crossover the patients, each receiving every arm" in text
