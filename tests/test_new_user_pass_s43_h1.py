@@ -574,3 +574,42 @@ def test_power_csv_contract_says_what_a_crossover_size_counts():
 
     text = " ".join((Path(__file__).resolve().parent.parent / "docs" / "contracts.md").read_text().split())
     assert "in a crossover the patients, each receiving every arm" in text
+
+
+def _big_doc(size):
+    return {"name": "big", "seed": 1,
+            "population": {"size": size, "treatment_resistant": True, "baseline": {"mean": 33, "sd": 5}},
+            "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                   "duration": "40 min"}],
+                     "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg",
+                                    "duration": "40 min"}]},
+            "endpoints": {"times": ["24 h"], "measures": ["mean_change"]}}
+
+
+def test_a_file_whose_population_exceeds_the_time_budget_runs_at_the_size_asked(monkeypatch, tmp_path, capsys):
+    # the scenario's load checked the time of the FILE's whole population: with its population.size beyond
+    # KETASIM_MAX_SECONDS, `trial --size 100`, `simulate --size 10` and `power --pool 200` were all refused
+    # ("population.size: 2,000,000 patients ... would compute for ~36 min") though the run asked for takes seconds
+    import yaml
+
+    from ketasim import limits, run_trial, scenario_from_dict
+    from ketasim.cli import main
+    from ketasim.power import run_power
+
+    full = limits.estimate_scenario_run(scenario_from_dict(_big_doc(2_000_000))).seconds
+    monkeypatch.setenv("KETASIM_MAX_SECONDS", f"{full / 20:.3f}")
+    sc = scenario_from_dict(_big_doc(2_000_000))                     # was refused here
+    assert run_trial(sc, n=20).outcomes["ketamine"].rating.shape[0] == 20
+    with pytest.raises(InputError, match=r"^population\.size: 2,000,000 patients .*would compute for"):
+        run_trial(sc)
+    with pytest.raises(InputError, match=r"^n: 1,000,000 patients .*would compute for"):
+        run_trial(sc, n=1_000_000)
+    with pytest.raises(InputError, match=r"^pool: 1,000,000 patients .*would compute for"):
+        run_power(sc, sizes=[10], pool=1_000_000, replicates=100, endpoints=["mean_change@24h"])
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(_big_doc(2_000_000)))
+    assert main(["trial", str(path), "--size", "1000000"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --size: 1,000,000 patients")
+    assert main(["power", str(path), "--sizes", "10", "--pool", "1000000", "--replicates", "100",
+                 "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --pool: 1,000,000 patients")

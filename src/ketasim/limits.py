@@ -405,7 +405,9 @@ def check_simulate_args(scenario, params=None, *, n=None, seed=None, output_time
     if not typical and getattr(scenario, "patient", None) is None:
         check_population_age(scenario.population, n)      # a scenario of size 1 run with n > 1
     times = None if output_times_h is None else check_output_times(output_times_h)
-    check_scenario_run(scenario, 1 if typical else n, times, field="n" if n is not None else "run")
+    # the population's own size when no n is given (the scenario's load no longer checks its whole run's time)
+    check_scenario_run(scenario, 1 if typical else n, times,
+                       field=argument("n", "--size") if n is not None else "population.size")
     return n, seed, times
 
 

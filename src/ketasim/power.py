@@ -1057,7 +1057,7 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
 
     def pool_arrays(pset, trial_seed, progress=None):
         tr = _run_trial(sc, pset, pool, trial_seed, progress, chunk, None, None, rows_only=True,
-                        arm_positions=positions)
+                        arm_positions=positions, size_field=argument("pool", "--pool"))
         return _pool_arrays(tr, pairs, eps, index_of), tr
 
     pools = 1 + (len(draws["sets"]) if draws is not None else 0)

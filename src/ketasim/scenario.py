@@ -754,9 +754,11 @@ def scenario_from_dict(data: dict) -> Scenario:
                              "mean, response_rate or remission_rate at later times")
     sc = Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data)
     # memory and time from the real grid (horizon, events, output times), before anything is allocated. A
-    # scenario may be run streamed (trials run in chunks), so here only what cannot work even one patient at a
-    # time is refused; simulate() checks the in-memory run with its real size and output times.
-    limits.check_scenario_run(sc, field="output" if (every or out_list) else "population.size", chunk_patients=1)
+    # scenario may be run streamed (trials run in chunks) and with another size (--size, --pool, n=), so here only
+    # what cannot work even for one patient is refused; simulate(), run_trial and run_power check the run with its
+    # real size and output times. (The time of the file's whole population was checked here: `trial --size 100`
+    # of a file of 2,000,000 patients was refused as "would compute for ~36 min".)
+    limits.check_scenario_run(sc, 1, field="output" if (every or out_list) else "population.size", chunk_patients=1)
     _warn_case_only_arm_names([a.name for a in arms])      # valid: warned only once the scenario is accepted
     return sc
 

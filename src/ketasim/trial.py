@@ -1277,12 +1277,13 @@ def _trial_grid(scenario: Scenario, ep: Endpoints | None = None):
 
 
 def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows_only: bool = False,
-               skip_pk: bool = False, arm_positions: tuple | None = None) -> TrialResult:
+               skip_pk: bool = False, arm_positions: tuple | None = None, size_field: str | None = None) -> TrialResult:
     """The trial itself; ``rows_only`` (a prediction-interval draw): endpoint rows only, no PK pass and no
     between-arm comparisons; ``skip_pk`` (a whole-design draw): everything but the PK pass. ``arm_positions``
     (a parallel trial run with some of a scenario's arms, :mod:`ketasim.power`): (each arm's index in the full
     scenario, the full scenario's number of arms), so that every arm keeps the random stream, hence the patients and
-    ratings, it has in the full trial (streams are spawned by position)."""
+    ratings, it has in the full trial (streams are spawned by position). ``size_field``: how a refusal of ``n``
+    names it (default ``n`` / ``--size``; the power's pools: ``pool`` / ``--pool``)."""
     from . import limits
 
     if model is not None and model.summary_names != DEFAULT_MODEL.summary_names:
@@ -1309,7 +1310,8 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     arm_seeds = root.spawn(n_seeded + 1)
     times, horizon, extra, follow, band_times = _trial_grid(scenario, ep)
     limits.check_scenario_run(scenario, size, np.unique(np.concatenate([times, band_times])),
-                              field="n" if n is not None else "population.size", chunk_patients=chunk, tables=False)
+                              field=(size_field or argument("n", "--size")) if n is not None else "population.size",
+                              chunk_patients=chunk, tables=False)
     total = size * len(scenario.arms)
     done = [0]
     outcomes = {}
