@@ -42,3 +42,36 @@ def test_normal_theory_welch_at_unequal_allocation_uses_welchs_standard_error():
     nt11 = pw._normal_theory_power((ya, x), (yb, x), "mean_change", "welch", 40, 0.05, 1.0, 0.0)
     assert nt11 == pytest.approx(TTestIndPower().power(6.0 / np.sqrt((36 + 144) / 2), nobs1=40, alpha=0.025,
                                                        alternative="larger"), abs=1e-9)
+
+
+TWO_ARMS = {"name": "ketamine vs midazolam", "seed": 11,
+            "population": {"size": 100, "baseline": {"mean": 33, "sd": 5}},
+            "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                   "duration": "40 min"}],
+                     "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg",
+                                    "duration": "40 min"}]},
+            "endpoints": {"times": ["24 h"], "measures": ["mean_change", "response_rate"]}}
+
+
+@pytest.fixture(scope="module")
+def two_arms():
+    from ketasim.scenario import scenario_from_dict
+
+    return scenario_from_dict(TWO_ARMS)
+
+
+def test_harm_says_more_events_in_the_arm_not_the_arms_favour(two_arms):
+    """An incidence is tested for harm: the printed table's header and the provenance's ``sided`` said only
+    'difference in the arm's favour' (the opposite of what an excess of dissociation is)."""
+    harm = pw.run_power(two_arms, sizes=[20], endpoints=["dissociation_rate"], replicates=100, pool=400)
+    head = harm.format_table().splitlines()[0]
+    assert "arm's favour" not in head and "more patients with the event in the arm" in head
+    assert "arm's favour" not in harm.provenance["sided"] and "harm" in harm.provenance["sided"]
+    both = pw.run_power(two_arms, sizes=[20], endpoints=["mean_change@24h", "dissociation_rate"], replicates=100,
+                        pool=400, margin="mean_change@24h=2")
+    head = both.format_table().splitlines()[0]
+    assert "arm's favour" in head and "an incidence: more patients with the event in the arm" in head
+    assert "non-inferiority" in both.provenance["sided"] and "an incidence (harm)" in both.provenance["sided"]
+    plain = pw.run_power(two_arms, sizes=[20], endpoints=["mean_change@24h"], replicates=100, pool=400)
+    assert plain.provenance["sided"] == "two-sided, difference in the arm's favour"
+    assert "event" not in plain.format_table().splitlines()[0]

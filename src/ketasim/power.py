@@ -159,8 +159,7 @@ class PowerResult:
                    f"at {int(df['n_per_arm'].iloc[0])})")
         how = (f"size evaluated by a search up to {p['search']['max_size']:,} per arm" if search else "size")
         lines = [f"{'Assurance' if draws else 'Power'} by {per} ({p['replicates']:,} replicate trials per "
-                 f"{how}; two-sided alpha {p['alpha']:g}, difference in the arm's favour"
-                 + (f" {HARM_SIDE}" if p.get("incidence") else "")
+                 f"{how}; two-sided alpha {p['alpha']:g}, " + _direction_words(df)
                  + ("; with a margin one-sided at alpha/2" if p.get("margins") else "") + ")", head]
         for comp, ep, test, eff, g, k in labels:
             n_t = need.get(k, float("nan"))
@@ -220,6 +219,17 @@ class PowerResult:
         if p.get("design_note"):
             lines.append(f"note: {p['design_note']}")
         return "\n".join(lines)
+
+
+def _direction_words(df) -> str:
+    """The printed table's tested direction: the arm's favour, or for incidence endpoints (harm) more events in the
+    arm."""
+    harm = df["measure"].isin(HARM_MEASURES)
+    if harm.all():
+        return "more patients with the event in the arm (harm)"
+    if harm.any():
+        return "difference in the arm's favour (an incidence: more patients with the event in the arm, harm)"
+    return "difference in the arm's favour"
 
 
 def _time_key(t):
@@ -1149,7 +1159,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                          + MARGIN_CONVENTION)
     if any(e.harm for e in eps):
         prov["incidence"] = INCIDENCE_NOTE
-        prov["sided"] += f" {HARM_SIDE}"        # review R3-4: harm rows count more events in the arm
+        # the tested direction of an incidence is harm, not the arm's favour (the sentence said only the latter)
+        prov["sided"] = (HARM_SIDED if all(e.harm for e in eps) else
+                         prov["sided"] + "; an incidence (harm): " + HARM_SIDED.removeprefix("two-sided, "))
     if multiplicity:
         prov["multiplicity"] = {"method": multiplicity, "family": [f"{a} vs {b}: {e.text}" for a, b in pairs
                                                                    for e in eps],
@@ -1177,11 +1189,11 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
 MARGIN_CONVENTION = ("H0: d <= -M, d the difference in the tested direction (versus - arm for a change, arm - versus "
                      "for a rate or an incidence), M in the endpoint's unit; M > 0 non-inferiority, M < 0 superiority "
                      "by |M|; rates by the Farrington-Manning score test")
+#: The tested direction of an incidence endpoint (the provenance's ``sided``).
+HARM_SIDED = "two-sided, more patients with the event in the tested arm (harm)"
 INCIDENCE_NOTE = ("incidence endpoints (any event over the period, per patient) are tested for harm: the share of "
                   "replicates significant with more patients with the event in the tested arm; each arm's incidences "
                   "are drawn from a stream of its own (the trial's model and probabilities)")
-#: What "in the arm's favour" means for an incidence (tested for harm), in the table's header and ``sided``.
-HARM_SIDE = "(incidence endpoints: more events in the arm)"
 MULTIPLICITY_RULE = ("each replicate tests every comparison x endpoint of the run on its one-sided p in the tested "
                      "direction (a two-sided p halved; with a margin the margin test's): Bonferroni at level / K, Holm "
                      "step-down (the i-th smallest p against level / (K - i + 1)); power_adjusted: this hypothesis "
