@@ -75,3 +75,15 @@ def test_harm_says_more_events_in_the_arm_not_the_arms_favour(two_arms):
     plain = pw.run_power(two_arms, sizes=[20], endpoints=["mean_change@24h"], replicates=100, pool=400)
     assert plain.provenance["sided"] == "two-sided, difference in the arm's favour"
     assert "event" not in plain.format_table().splitlines()[0]
+
+
+def test_multiplicity_lines_under_draws_say_they_are_the_central_pools(two_arms):
+    """With --uncertainty the table is the assurance but the multiplicity lines are the central pools' power (the
+    docs say so; the printed lines did not, and read as lower than the assurance beside them)."""
+    kw = dict(sizes=[20], endpoints=["mean_change@24h", "response_rate@24h"], replicates=100, pool=400,
+              multiplicity="holm")
+    drawn = pw.run_power(two_arms, uncertainty=2, **kw).format_table()
+    (line,) = [x for x in drawn.splitlines() if x.startswith("Multiplicity")]
+    assert "central pools' power, not the assurance" in line
+    (line,) = [x for x in pw.run_power(two_arms, **kw).format_table().splitlines() if x.startswith("Multiplicity")]
+    assert "central" not in line

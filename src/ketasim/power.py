@@ -196,8 +196,10 @@ class PowerResult:
             first = df.drop_duplicates("n_per_arm").sort_values("n_per_arm")
             both = "  ".join(f"{int(n)}: {a:.2f} / {o:.2f}" for n, a, o in
                              zip(first["n_per_arm"], first["power_all"], first["power_any"]))
+            # with posterior draws the table above is the assurance; these are the central pools' power
+            central = "; the central pools' power, not the assurance above" if draws else ""
             lines.append(f"Multiplicity ({mu['method'].capitalize()} over {len(mu['family'])} comparisons x "
-                         f"endpoints, family-wise two-sided alpha {p['alpha']:g}): power that all / any are "
+                         f"endpoints, family-wise two-sided alpha {p['alpha']:g}{central}): power that all / any are "
                          f"significant by size: {both}; co-primary (all at their own level, no adjustment): "
                          + "  ".join(f"{int(n)}: {c:.2f}" for n, c in zip(first["n_per_arm"],
                                                                              first["power_all_unadjusted"])) + ".")
