@@ -87,3 +87,37 @@ def test_multiplicity_lines_under_draws_say_they_are_the_central_pools(two_arms)
     assert "central pools' power, not the assurance" in line
     (line,) = [x for x in pw.run_power(two_arms, **kw).format_table().splitlines() if x.startswith("Multiplicity")]
     assert "central" not in line
+
+
+def test_margin_words_name_the_unit_and_the_direction_of_both_signs():
+    """The dashboard's notice read 'H0: the arm is worse by -2 or more' for a superiority margin, without a unit."""
+    ni = pw.margin_words(2.0, "MADRS points")
+    assert ni == "H0: the arm is worse than the comparator by 2 MADRS points or more (non-inferiority)"
+    sup = pw.margin_words(-2.0, "MADRS points")
+    assert "-2" not in sup and "better than the comparator by 2 MADRS points or less" in sup
+    assert "superiority by more than 2 MADRS points" in sup
+    assert "10 percentage points" in pw.margin_words(-10.0, "percentage points", harm=True)
+    assert pw.margin_words(0.0, "MADRS points") == ""
+
+
+def test_the_power_cards_answer_words_a_superiority_margin_with_its_unit():
+    pytest.importorskip("starlette")
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["trial"] = {"size": 200, "seed": 7, "times": "24 h", "placebo_arm": True}
+    form["power"] = {"sizes": "10, 20", "replicates": 100, "measure": "mean_change", "time": "24 h", "margin": -2}
+    out = api.power_form(form)
+    assert out["provenance"]["margins"] == {"mean_change@24h": -2.0}
+    assert {r["hypothesis"] for r in out["rows"]} == {"superiority by a margin"}
+    words = out["margin_hypothesis"]
+    assert "better than the comparator by 2 MADRS points or less" in words and "-2" not in words
+    form["power"].update(measure="response_rate", margin=10)
+    assert "worse than the comparator by 10 percentage points" in api.power_form(form)["margin_hypothesis"]
+    form["power"].update(margin=0)
+    assert api.power_form(form)["margin_hypothesis"] == ""
+    # the page uses the answer's words, not its own (which said 'worse by -2 or more')
+    from pathlib import Path
+
+    js = (Path(api.__file__).with_name("static") / "app.js").read_text()
+    assert "body.margin_hypothesis" in js and "the arm is worse by ${margin}" not in js

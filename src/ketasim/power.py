@@ -919,6 +919,20 @@ def hypothesis_text(e, margin: float) -> str:
     return "non-inferiority" if margin > 0 else "superiority by a margin" if margin < 0 else "superiority"
 
 
+def margin_words(margin: float, unit: str, harm: bool = False) -> str:
+    """The null hypothesis of a margin in words with its unit (the dashboard's notice): M > 0 'the arm is worse by M
+    or more (non-inferiority)', M < 0 'the arm is better by |M| or less (superiority by more than |M|)', an
+    incidence 'the excess in the arm is |M| or less (harm by more than |M|)'; '' for 0."""
+    if not margin:
+        return ""
+    m = f"{abs(margin):g} {unit}"
+    if harm:
+        return f"H0: the excess of patients with the event in the arm is {m} or less (harm by more than {m})"
+    if margin > 0:
+        return f"H0: the arm is worse than the comparator by {m} or more (non-inferiority)"
+    return f"H0: the arm is better than the comparator by {m} or less (superiority by more than {m})"
+
+
 def versus_size(n: int, ratio: float) -> int:
     """Patients in the compared-with arm of a replicate whose tested arm has ``n`` (allocation ``ratio`` = versus /
     tested; at least 2)."""

@@ -1212,7 +1212,7 @@ def power_form(form: dict) -> dict:
     regimens against the comparator, the trial's population and seed, the page's parameter edits) by replicate
     trials (:func:`ketasim.power.run_power`) for the card's sizes, endpoint and test: rows, the smallest sizes
     reaching the target, the power curves and the provenance."""
-    from ..power import curve_label, pool_run_estimate, run_power
+    from ..power import curve_label, margin_words, pool_run_estimate, run_power
     from ..units import fmt_hours
 
     t0 = time.perf_counter()
@@ -1282,7 +1282,10 @@ def power_form(form: dict) -> dict:
                             "smallest_n_per_arm": None if not math.isfinite(n) else int(n),
                             "rows": mine})
     prov = res.provenance
-    return {"ok": True, "endpoint": endpoint, "time": fmt_hours(t_h), "measure": settings["measure"],
+    # the margin's null hypothesis in words with the endpoint's unit (the notice said "worse by -2 or more" for a
+    # superiority margin, and no unit)
+    hyp = margin_words(settings["margin"] or 0.0, rows[0]["unit"]) if rows else ""
+    return {"ok": True, "endpoint": endpoint, "margin_hypothesis": hyp, "time": fmt_hours(t_h), "measure": settings["measure"],
             "rows": rows, "comparisons": json_safe(comparisons),
             "figure": F.power_figure(rows, target=prov["target_power"]), "table": res.format_table(),
             "provenance": json_safe(with_parameter_edits(prov, b.overrides) if b.overrides else prov),

@@ -737,11 +737,6 @@ async function runPower() {
 
 // The H0 a margin M tests (d <= -M, d the difference in the arm's favour): M > 0 the arm worse by M or more
 // (non-inferiority); M < 0 the arm better by |M| or less (superiority by a margin; review R3-3: it read "worse by -2").
-function powerMarginH0(margin) {
-  return margin > 0 ? `the arm is worse by ${margin} or more (non-inferiority, in the endpoint's unit)` :
-    `the arm is better by ${Math.abs(margin)} or less (superiority by a margin, in the endpoint's unit)`;
-}
-
 function drawPower(body) {
   const prov = body.provenance;
   const pct = (x) => `${Math.round(x * 100)} %`;
@@ -770,9 +765,8 @@ function drawPower(body) {
     h += "</tbody></table></div>";
   });
   $("#power-table").innerHTML = h;
-  const margin = prov.margins ? Object.values(prov.margins)[0] : 0;
-  $("#power-notice").textContent = (margin ? `Power: the share of ${prov.replicates.toLocaleString()} replicate trials per size whose one-sided test at alpha ${prov.alpha / 2} ` +
-    `rejects H0: ${powerMarginH0(margin)}` :
+  $("#power-notice").textContent = (body.margin_hypothesis ? `Power: the share of ${prov.replicates.toLocaleString()} replicate trials per size whose one-sided test at alpha ${prov.alpha / 2} ` +
+    `rejects ${body.margin_hypothesis}` :
     `Power: the share of ${prov.replicates.toLocaleString()} replicate trials per size whose two-sided test at alpha ${prov.alpha} ` +
     `favours the arm`) + `; 95% interval: Monte Carlo (Wilson); normal theory: the closed-form power of the pools' effect and spread (a cross-check). ` +
     `Patients drawn from pools of ${prov.pool.toLocaleString()} virtual patients per arm of the trial above (seed ${prov.seed}, parameter set ${prov.parameter_set})` +
