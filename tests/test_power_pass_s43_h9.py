@@ -121,3 +121,37 @@ def test_the_power_cards_answer_words_a_superiority_margin_with_its_unit():
 
     js = (Path(api.__file__).with_name("static") / "app.js").read_text()
     assert "body.margin_hypothesis" in js and "the arm is worse by ${margin}" not in js
+
+
+def test_a_crossovers_size_is_its_patients_not_per_arm(tmp_path):
+    """A crossover's replicate of size n has n patients, each in every period: the table, the figure axis and the
+    report said 'patients per arm' (a statistician reads 2n patients)."""
+    from ketasim.report import power_report
+    from ketasim.scenario import load_scenario
+    from ketasim.web.figures import power_figure
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    sc = load_scenario(root / "examples" / "crossover_one_week_apart.yaml")
+    res = pw.run_power(sc, sizes=[10, 20], endpoints=["mean_change@24h"], replicates=100, pool=300)
+    head = res.format_table().splitlines()[0]
+    assert head.startswith("Power by patients (crossover: each in every period)") and "per arm" not in head
+    rows = res.table().to_dict("records")
+    fig = power_figure(rows, target=0.8, design="crossover")
+    assert fig["layout"]["xaxis"]["title"]["text"] == pw.CROSSOVER_SIZE
+    assert power_figure(rows, target=0.8)["layout"]["xaxis"]["title"]["text"] == "patients per arm"
+    page = power_report(res, tmp_path / "p.html").read_text()
+    assert "Power by patients (crossover: each in every period)" in page
+    assert pw.size_axis_label("2:1") == "patients in the tested arm (allocation 2:1)"
+    found = pw.run_power(sc, sizes="auto", max_size=30, endpoints=["mean_change@24h"], replicates=100, pool=300)
+    head = found.format_table().splitlines()[0]
+    assert "search up to 30;" in head and "per arm" not in head
+
+def test_a_crossovers_figure_hover_says_patients():
+    from ketasim.web.figures import power_figure
+
+    row = {"arm": "k", "versus": "p", "time_h": 24.0, "measure": "mean_change", "test": "paired", "n_per_arm": 10,
+           "power": 0.5, "power_ci95_low": 0.4, "power_ci95_high": 0.6, "margin": 0.0}
+    hover = power_figure([row], target=0.8, design="crossover")["data"][1]["hovertemplate"]
+    assert hover.startswith("n %{x} patients") and "tested arm" not in hover
+    assert power_figure([row], target=0.8, allocation="2:1")["data"][1]["hovertemplate"].startswith(
+        "n %{x} in the tested arm")

@@ -150,14 +150,12 @@ class PowerResult:
         head = (f"{'comparison':<{w[0]}}  {'endpoint':<{w[1]}}  {'test':<{w[2]}}  {'effect':>{w[3]}}  "
                 + (f"{n_for}  {cols}" if search else f"{cols}  {n_for}"))
         alloc = p.get("allocation", "1:1")
-        if p.get("design") == "crossover":          # sizes are patients, each receiving every arm
-            per = size_axis_label(crossover=True)
-        elif alloc in ("1:1", ""):
-            per = "patients per arm"
-        else:
-            per = (f"patients in the tested arm (allocation {alloc}: {int(df['n_versus'].iloc[0])} in the other arm "
-                   f"at {int(df['n_per_arm'].iloc[0])})")
-        how = (f"size evaluated by a search up to {p['search']['max_size']:,} per arm" if search else "size")
+        per = (CROSSOVER_SIZE if p.get("design") == "crossover" else
+               "patients per arm" if alloc in ("1:1", "") else
+               f"patients in the tested arm (allocation {alloc}: {int(df['n_versus'].iloc[0])} in the other arm at "
+               f"{int(df['n_per_arm'].iloc[0])})")
+        per_arm = "" if p.get("design") == "crossover" else " per arm"      # a crossover's size is its patients
+        how = (f"size evaluated by a search up to {p['search']['max_size']:,}{per_arm}" if search else "size")
         lines = [f"{'Assurance' if draws else 'Power'} by {per} ({p['replicates']:,} replicate trials per "
                  f"{how}; two-sided alpha {p['alpha']:g}, " + _direction_words(df)
                  + ("; with a margin one-sided at alpha/2" if p.get("margins") else "") + ")", head]
@@ -1353,18 +1351,21 @@ def _provenance(scenario, params, seed, pool, replicates, alpha, target, dropout
             "calibration_run": params.calibration_run, "model": model_id(),
             "definition": scenario_definition(getattr(scenario, "source", None)), "notice": NOTICE}
 
-
-def size_axis_label(allocation: str = "1:1", crossover: bool = False) -> str:
-    """The size axis of a power curve: 'patients per arm', at unequal allocation the tested arm's patients (the
-    sizes are the tested arm's; the other arm has the ratio's share), in a crossover the patients (each receives
-    every arm: 20 is 20 patients, not 20 per arm)."""
-    if crossover:
-        return "patients (crossover: each receives every arm)"
+def size_axis_label(allocation: str = "1:1", design: str = "parallel") -> str:
+    """The size axis of a power curve: 'patients per arm', or at unequal allocation the tested arm's patients (the
+    sizes are the tested arm's; the other arm has the ratio's share); a crossover's patients each have every arm
+    (the size is the trial's patients, not per arm)."""
+    if design == "crossover":
+        return CROSSOVER_SIZE
     try:
         equal = math.isclose(parse_allocation(allocation or "1:1"), 1.0)
     except InputError:
         equal = True
     return "patients per arm" if equal else f"patients in the tested arm (allocation {str(allocation).strip()})"
+
+
+#: A crossover's size: its patients, each in every period (n patients in all, not n per arm).
+CROSSOVER_SIZE = "patients (crossover: each in every period)"
 
 
 def curve_label(row) -> str:
@@ -1409,7 +1410,7 @@ def power_curves_figure(result: PowerResult):
         ax.fill_between(n, g[low].to_numpy(float), g[high].to_numpy(float), color=colour, alpha=0.15, lw=0)
     ax.axhline(p["target_power"], color="#6b7280", ls="--", lw=0.9)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(size_axis_label(p.get("allocation", "1:1"), p.get("design") == "crossover"))
+    ax.set_xlabel(size_axis_label(p.get("allocation", "1:1"), p.get("design", "parallel")))
     ax.set_ylabel("assurance" if draws else "power")
     if many:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)

@@ -786,13 +786,14 @@ def power_report(result, path) -> Path:
     p = result.provenance
     rows = json_safe(result.table().to_dict("records"))
     draws = bool(p.get("uncertainty"))
-    fig = power_figure(rows, target=p["target_power"], draws=draws, allocation=p.get("allocation", "1:1"))
+    axis = size_axis_label(p.get("allocation", "1:1"), p.get("design", "parallel"))
+    fig = power_figure(rows, target=p["target_power"], draws=draws, allocation=p.get("allocation", "1:1"),
+                       design=p.get("design", "parallel"))
     prov = "".join(f"<tr><th class=\"l\">{html.escape(str(k))}</th><td class=\"l\">"
                    f"{html.escape(json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v))}</td></tr>"
                    for k, v in p.items() if k != "notice")
     band = ("5th-95th percentile of the power over the posterior draws" if draws else
             "95 % Monte Carlo (Wilson) interval of the replicates")
-    axis = size_axis_label(p.get("allocation", "1:1"), p.get("design") == "crossover")
     sections = [
         _section("Power curves", _plot_div("power", f"{'Assurance' if draws else 'Power'} by {axis}; band: "
                                                     f"{band}; dashed: the target {p['target_power']:g}.")),

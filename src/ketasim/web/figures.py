@@ -540,15 +540,15 @@ def forest_figure(rows, endpoints, *, analyte: str | None = None) -> dict:
     return {"data": data, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
 
 
-def power_figure(rows, *, target: float, draws: bool = False, allocation: str = "1:1") -> dict:
+def power_figure(rows, *, target: float, draws: bool = False, allocation: str = "1:1",
+                 design: str = "parallel") -> dict:
     """Power curves (``ketasim.power`` rows as dicts) as a Plotly figure: power (with posterior ``draws``: the
     assurance) against patients per arm (at an unequal ``allocation`` such as '2:1': the tested arm's), one curve per
     comparison x endpoint with its band (95 % Monte Carlo interval; with draws the 5th-95th percentiles of the draws'
     power), the ``target`` as a dashed line."""
     from ..power import curve_label, size_axis_label
 
-    # a crossover's rows (paired t, McNemar): its sizes are patients, each receiving every arm
-    axis = size_axis_label(allocation, any(r.get("test") in ("paired", "mcnemar") for r in rows))
+    axis = size_axis_label(allocation, design)
 
     key, low, high = ("assurance", "power_p05", "power_p95") if draws else ("power", "power_ci95_low",
                                                                             "power_ci95_high")
@@ -575,8 +575,8 @@ def power_figure(rows, *, target: float, draws: bool = False, allocation: str = 
                      "legendgroup": name, "line": {"color": color, "width": 2,
                                                    "dash": dashes.get(g[0]["measure"], DASHES[0])},
                      "marker": {"size": 6},
-                     "hovertemplate": ("n %{x} per arm" if axis == "patients per arm" else "n %{x} patients"
-                                       if axis.startswith("patients (crossover") else "n %{x} in the tested arm")
+                     "hovertemplate": ("n %{x} per arm" if axis == "patients per arm" else
+                                       "n %{x} patients" if design == "crossover" else "n %{x} in the tested arm")
                      + ": %{y:.2f}<extra>" + name + "</extra>"})
     layout = {"height": 420, "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
               "xaxis": {"title": {"text": axis}, "zeroline": False},
