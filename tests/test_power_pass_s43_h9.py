@@ -146,6 +146,7 @@ def test_a_crossovers_size_is_its_patients_not_per_arm(tmp_path):
     head = found.format_table().splitlines()[0]
     assert "search up to 30;" in head and "per arm" not in head
 
+
 def test_a_crossovers_figure_hover_says_patients():
     from ketasim.web.figures import power_figure
 
@@ -155,3 +156,14 @@ def test_a_crossovers_figure_hover_says_patients():
     assert hover.startswith("n %{x} patients") and "tested arm" not in hover
     assert power_figure([row], target=0.8, allocation="2:1")["data"][1]["hovertemplate"].startswith(
         "n %{x} in the tested arm")
+
+
+def test_the_contract_lists_the_incidence_measures_the_csv_writes():
+    """docs/contracts.md's Power (CSV) listed `measure` as mean_change, response_rate, remission_rate only; the CSV
+    writes dissociation_rate, ... (harm) too."""
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "contracts.md").read_text()
+    section = text.split("## Power (CSV)", 1)[1].split("\n## ", 1)[0]
+    measure = section.split("`measure` (", 1)[1].split(")", 1)[0]
+    for m in (*pw.MEASURES, *pw.HARM_MEASURES):
+        assert m in measure.replace("\n", " "), m
