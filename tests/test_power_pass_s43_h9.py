@@ -167,3 +167,24 @@ def test_the_contract_lists_the_incidence_measures_the_csv_writes():
     measure = section.split("`measure` (", 1)[1].split(")", 1)[0]
     for m in (*pw.MEASURES, *pw.HARM_MEASURES):
         assert m in measure.replace("\n", " "), m
+
+
+def test_figures_say_a_margin_is_one_sided_with_its_unit(two_arms, tmp_path):
+    """The PNG's title said 'power of a two-sided test at alpha 0.05' with margins (one-sided at 0.025) and the legend
+    'margin +2' without a unit; the report's subtitle likewise; with --multiplicity the curves are unadjusted."""
+    from ketasim.report import power_report
+
+    res = pw.run_power(two_arms, sizes=[20], endpoints=["mean_change@24h", "response_rate@24h"], replicates=100,
+                       pool=400, margin="mean_change@24h=2,response_rate@24h=-5")
+    fig = pw.power_curves_figure(res)
+    title = fig.axes[0].get_title()
+    assert "one-sided test at alpha 0.025" in title and "two-sided" not in title
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(x.endswith("margin +2 pts)") for x in labels) and any(x.endswith("margin -5 pp)") for x in labels)
+    page = power_report(res, tmp_path / "p.html").read_text()
+    assert "replicate virtual trials per size, a one-sided test at alpha 0.025 (margin)" in page
+    some = pw.run_power(two_arms, sizes=[20], endpoints=["mean_change@24h", "response_rate@24h"], replicates=100,
+                        pool=400, margin="mean_change@24h=2", multiplicity="holm")
+    words = pw.test_level_words(some.provenance)
+    assert words == "a two-sided test at alpha 0.05 (with a margin: one-sided at 0.025), unadjusted for multiplicity"
+    assert pw.test_level_words({"alpha": 0.05, "endpoints": ["x"]}) == "a two-sided test at alpha 0.05"

@@ -1369,11 +1369,29 @@ CROSSOVER_SIZE = "patients (crossover: each in every period)"
 
 
 def curve_label(row) -> str:
-    """A curve's name in figures: 'ketamine vs midazolam: change 24 h (Welch t)' (with a margin: ', margin +2')."""
+    """A curve's name in figures: 'ketamine vs midazolam: change 24 h (Welch t)' (with a margin: ', margin +2 pts';
+    a rate's in percentage points, 'pp')."""
     label = (f"{row['arm']} vs {row['versus']}: {_endpoint_words(row['measure'], row['time_h'])} "
              f"({TEST_NAMES[row['test']]})")
     m = row.get("margin")
-    return label if not m or not math.isfinite(m) else f"{label[:-1]}, margin {m:+g})"
+    unit = "pts" if row.get("measure") == "mean_change" else "pp"
+    return label if not m or not math.isfinite(m) else f"{label[:-1]}, margin {m:+g} {unit})"
+
+
+def test_level_words(provenance: dict) -> str:
+    """The figures' words for the test the curves count: 'a two-sided test at alpha 0.05'; with margins on every
+    endpoint 'a one-sided test at alpha 0.025 (margin)', on some '... (with a margin: one-sided at 0.025)'; with a
+    multiplicity adjustment the curves are the unadjusted power (said)."""
+    p = provenance
+    a = float(p["alpha"])
+    margins = p.get("margins") or {}
+    if margins and len(margins) == len(p.get("endpoints", ())):
+        words = f"a one-sided test at alpha {a / 2:g} (margin)"
+    elif margins:
+        words = f"a two-sided test at alpha {a:g} (with a margin: one-sided at {a / 2:g})"
+    else:
+        words = f"a two-sided test at alpha {a:g}"
+    return words + (", unadjusted for multiplicity" if p.get("multiplicity") else "")
 
 
 def power_curves_figure(result: PowerResult):
@@ -1418,7 +1436,7 @@ def power_curves_figure(result: PowerResult):
         ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     band = "5th-95th percentile over posterior draws" if draws else "95 % Monte Carlo interval"
-    ax.set_title(f"{p['scenario']}: {'assurance' if draws else 'power'} of a two-sided test at alpha {p['alpha']:g}\n"
+    ax.set_title(f"{p['scenario']}: {'assurance' if draws else 'power'} of {test_level_words(p)}\n"
                  f"{p['replicates']:,} replicate trials per size; band: {band}", fontsize=9)
     from .io import figure_provenance_line
 
