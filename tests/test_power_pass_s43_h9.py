@@ -188,3 +188,11 @@ def test_figures_say_a_margin_is_one_sided_with_its_unit(two_arms, tmp_path):
     words = pw.test_level_words(some.provenance)
     assert words == "a two-sided test at alpha 0.05 (with a margin: one-sided at 0.025), unadjusted for multiplicity"
     assert pw.test_level_words({"alpha": 0.05, "endpoints": ["x"]}) == "a two-sided test at alpha 0.05"
+
+
+def test_a_search_under_draws_heads_its_values_assurance(two_arms):
+    """--sizes auto --uncertainty N searches on the assurance and prints it; the column said 'power'."""
+    res = pw.run_power(two_arms, sizes="auto", max_size=60, endpoints=["mean_change@24h"], replicates=100, pool=300,
+                       uncertainty=2)
+    lines = res.format_table().splitlines()
+    assert lines[0].startswith("Assurance") and "sizes evaluated (in order): assurance" in lines[1]

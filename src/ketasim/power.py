@@ -145,7 +145,7 @@ class PowerResult:
                            (arm, versus, _time_key(t), m)))
         w = [max(len(h), *(len(x[i]) for x in labels)) for i, h in enumerate(("comparison", "endpoint", "test",
                                                                                "effect"))]
-        cols = "sizes evaluated (in order): power" if search else "  ".join(f"{int(n):>5}" for n in sizes)
+        cols = f"sizes evaluated (in order): {key}" if search else "  ".join(f"{int(n):>5}" for n in sizes)
         n_for = f"n for {100 * p['target_power']:g}%"
         head = (f"{'comparison':<{w[0]}}  {'endpoint':<{w[1]}}  {'test':<{w[2]}}  {'effect':>{w[3]}}  "
                 + (f"{n_for}  {cols}" if search else f"{cols}  {n_for}"))
