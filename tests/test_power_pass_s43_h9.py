@@ -196,3 +196,13 @@ def test_a_search_under_draws_heads_its_values_assurance(two_arms):
                        uncertainty=2)
     lines = res.format_table().splitlines()
     assert lines[0].startswith("Assurance") and "sizes evaluated (in order): assurance" in lines[1]
+
+
+def test_two_margins_for_one_endpoint_are_refused():
+    """'mean_change@24h=2,mean_change@1d=-3' (the same endpoint) ran with the last margin, silently."""
+    eps = [pw._Endpoint("mean_change", 24.0)]
+    with pytest.raises(pw.InputError, match=r"^margin: mean_change@24h: two margins given \(2 and -3\)"):
+        pw._margins("mean_change@24h=2,mean_change@1d=-3", eps, False)
+    with pytest.raises(pw.InputError, match="two margins"):
+        pw._margins(["mean_change@24h=2", "mean_change@24h=3"], eps, False)
+    assert pw._margins("mean_change@24h=2,mean_change@1d=2", eps, False) == {eps[0]: 2.0}

@@ -899,7 +899,10 @@ def _margins(margin, eps, paired: bool) -> dict:
         items = [(e, m) for e in eps]
     for name, v in items:
         e = name if isinstance(name, _Endpoint) else endpoint(name)
-        out[e] = value(v, f"{e.text}: ")
+        m = value(v, f"{e.text}: ")
+        if e in out and out[e] != m:       # the last one silently won ('mean_change@24h=2,mean_change@1d=-3')
+            raise InputError(f"{field}: {e.text}: two margins given ({out[e]:g} and {m:g}); give one per endpoint")
+        out[e] = m
     for e, m in out.items():
         if m and paired and e.measure != "mean_change":
             raise InputError(f"{field}: {e.text}: a crossover's rates are tested by the exact McNemar test, which has "
