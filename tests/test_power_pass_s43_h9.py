@@ -206,3 +206,17 @@ def test_two_margins_for_one_endpoint_are_refused():
     with pytest.raises(pw.InputError, match="two margins"):
         pw._margins(["mean_change@24h=2", "mean_change@24h=3"], eps, False)
     assert pw._margins("mean_change@24h=2,mean_change@1d=2", eps, False) == {eps[0]: 2.0}
+
+
+def test_a_rate_margin_below_one_point_is_flagged_as_maybe_a_proportion(two_arms):
+    """'--margin 0.1' on a response rate (a proportion, as statsmodels writes margins) ran silently as 0.1
+    percentage points; the run now says the unit on its log (and runs as given)."""
+    lines: list = []
+    res = pw.run_power(two_arms, sizes=[20], endpoints=["response_rate@24h"], replicates=100, pool=300, margin=0.1,
+                       log=lines.append)
+    assert res.provenance["margins"] == {"response_rate@24h": 0.1}
+    assert len(lines) == 1 and "response_rate@24h 0.1" in lines[0] and "percentage points" in lines[0]
+    lines.clear()
+    pw.run_power(two_arms, sizes=[20], endpoints=["response_rate@24h", "mean_change@24h"], replicates=100, pool=300,
+                 margin="response_rate@24h=10,mean_change@24h=0.5", log=lines.append)
+    assert lines == []

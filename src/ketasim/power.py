@@ -1042,6 +1042,10 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
         raise InputError(f"{argument('test', '--test')}: a crossover compares the same patients (paired t-test); "
                          "ancova is for parallel arms")
     margins = _margins(margin, eps, paired)
+    small = [f"{e.text} {m:g}" for e, m in margins.items() if e.measure != "mean_change" and abs(m) < 1]
+    if small and log is not None:       # statsmodels and many texts give a rate's margin as a proportion (0.1)
+        log(f"ketasim: {argument('margin', '--margin')} {', '.join(small)}: a rate's margin is in percentage points "
+            "(10 % is 10, not 0.1); running with the margin as given")
     mult_field = argument("multiplicity", "--multiplicity")
     if multiplicity is not None:
         multiplicity = limits.check_choice(multiplicity, mult_field, MULTIPLICITY)
