@@ -466,10 +466,11 @@ def test_power_of_a_crossover_counts_patients_not_patients_per_arm():
     for r in res.rows:
         r["test"] = "paired"
     res.provenance["design"] = "crossover"
-    label = "patients (crossover: each receives every arm)"
+    label = "patients (crossover: each in every period)"      # (H9's words, merged with this fix)
     assert res.format_table().startswith(f"Power by {label} (")
     assert power_curves_figure(res).axes[0].get_xlabel() == label
-    assert power_figure(res.table().to_dict("records"), target=0.8)["layout"]["xaxis"]["title"]["text"] == label
+    assert power_figure(res.table().to_dict("records"), target=0.8,
+                        design="crossover")["layout"]["xaxis"]["title"]["text"] == label
 
 
 def test_power_curves_of_few_endpoints_keep_a_colour_each():
@@ -573,7 +574,7 @@ def test_power_csv_contract_says_what_a_crossover_size_counts():
     from pathlib import Path
 
     text = " ".join((Path(__file__).resolve().parent.parent / "docs" / "contracts.md").read_text().split())
-    assert "in a crossover the patients, each receiving every arm" in text
+    assert "a crossover: the trial's patients, each in every period" in text
 
 
 def _big_doc(size):
