@@ -250,3 +250,27 @@ def scenarios_without_pool() -> Path:
     import tempfile
 
     return calibration_scenarios_with(tempfile.mkdtemp(prefix="ketasim-no-pool-"), "bdnf_release_pool", False)
+
+
+#: two 0.9 mg/kg IV pushes 10 min apart: neither alone is in the anesthetic range, together they are (the leftovers
+#: tests of the forty-second and forty-third sessions)
+PUSHES = {"name": "two-pushes", "seed": 1, "population": {"size": 4},
+          "arms": {"pushes": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg", "at": "0 h"},
+                              {"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg",
+                               "at": "10 min"}],
+                   "infusion": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                 "duration": "40 min"}]}}
+#: the cumulative anesthetic warning's start for PUSHES
+ADDS_UP = "arms.pushes: together its doses are in the anesthetic range"
+
+
+def dose_warnings(fn):
+    """(fn's result, the DoseWarnings it raised)."""
+    import warnings
+
+    from ketasim.errors import DoseWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [w for w in caught if issubclass(w.category, DoseWarning)]

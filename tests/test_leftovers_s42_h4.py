@@ -8,27 +8,13 @@ import warnings
 from pathlib import Path
 
 import pytest
-from _support import run_cli
+from _support import ADDS_UP, PUSHES, dose_warnings, run_cli
 
-from ketasim.errors import DoseWarning, InputError, InvalidRegimenError
+from ketasim.errors import InputError, InvalidRegimenError
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: two 0.9 mg/kg IV pushes 10 min apart: neither alone is in the anesthetic range, together they are
-_PUSHES = {"name": "two-pushes", "seed": 1, "population": {"size": 4},
-           "arms": {"pushes": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg", "at": "0 h"},
-                               {"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg",
-                                "at": "10 min"}],
-                    "infusion": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
-                                  "duration": "40 min"}]}}
-_ADDS_UP = "arms.pushes: together its doses are in the anesthetic range"
-
-
-def _dose_warnings(fn):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = fn()
-    return out, [w for w in caught if issubclass(w.category, DoseWarning)]
+_PUSHES, _ADDS_UP, _dose_warnings = PUSHES, ADDS_UP, dose_warnings     # tests/_support.py
 
 
 # ---- 1. the cumulative anesthetic check from Python ------------------------------------------------------------------

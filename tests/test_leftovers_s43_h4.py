@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _support import benchmark_module
+from _support import ADDS_UP, PUSHES, benchmark_module, dose_warnings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,25 +168,7 @@ def test_cv_refit_folds_unknown_fold_is_one_line(monkeypatch):
 
 
 # ---- 2. the cumulative anesthetic check in covariates, sensitivity and the streamed run ------------------------------
-#: two 0.9 mg/kg IV pushes 10 min apart: neither alone is in the anesthetic range, together they are
-_PUSHES = {"name": "two-pushes", "seed": 1, "population": {"size": 4},
-           "arms": {"pushes": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg", "at": "0 h"},
-                               {"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg",
-                                "at": "10 min"}],
-                    "infusion": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
-                                  "duration": "40 min"}]}}
-_ADDS_UP = "arms.pushes: together its doses are in the anesthetic range"
-
-
-def _dose_warnings(fn):
-    import warnings
-
-    from ketasim.errors import DoseWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = fn()
-    return out, [w for w in caught if issubclass(w.category, DoseWarning)]
+_PUSHES, _ADDS_UP, _dose_warnings = PUSHES, ADDS_UP, dose_warnings     # tests/_support.py
 
 
 def _covariates(**kw):
