@@ -434,8 +434,13 @@ def simulate(
     # one output grid for the population and its typical patient (see OUTPUT_HELP)
     times = sc.output_times_h(size or sc.population.size)
     if not typical:
+        from .limits import check_scenario_run
         from .scale import check_feasible, estimate, needs_streaming
 
+        # the run's time before its files' size: a population past KETASIM_MAX_SECONDS was refused for the disk or
+        # warned of a 38 GB file before its refusal (streamed or not, the run checks it again with its chunks)
+        check_scenario_run(sc, size or sc.population.size, times, field="--size" if size else "population.size",
+                           chunk_patients=1, tables=False)
         est = estimate(len(sc.arms), size or sc.population.size, times.size)
         check_feasible(est, outputs={"csv": csv, "parquet": parquet, "report": report, "plot": plot,
                                      "patients_csv": patients_csv})

@@ -393,7 +393,8 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
     from .parameters import load_parameters
     from .population import Patients
     from .result import SimulationResult
-    from .limits import MAX_PATIENTS, check_bool, check_int, check_scenario_arg, check_seed, check_size
+    from .limits import (MAX_PATIENTS, check_bool, check_int, check_scenario_arg, check_scenario_run, check_seed,
+                         check_size)
 
     # the arguments as simulate() checks them (n=-5 ran "-15 patients", n="10" was a TypeError, chunk=0 the default)
     check_scenario_arg(scenario)
@@ -417,8 +418,13 @@ def simulate_streamed(scenario, params=None, *, n: int | None = None, seed=None,
                          "simulate_streamed streams populations (write population: instead)")
     params = params or load_parameters()
     seed = scenario.seed if seed is None else seed
+    size_field = argument("n", "--size") if n is not None else "population.size"
     n = scenario.population.size if n is None else n
     times = np.asarray(output_times_h if output_times_h is not None else scenario.output_times_h(n), float)
+    # the run's time (and one chunk's memory), before any writer or file exists: the scenario's load checks one
+    # patient only (a 2,000,000-patient file streamed on past KETASIM_MAX_SECONDS; review R6-1)
+    check_scenario_run(scenario, n, times, field=size_field, chunk_patients=chunk or chunk_size_for(times.size),
+                       tables=False)
     head = SimulationResult(scenario=scenario, params=params, seed=seed, runs=(), typical=False,
                             experiment=experiment or scenario.experiment, n_patients=n)
     tasks = chunk_tasks(scenario, params, n=n, seed=seed, output_times_h=times, experiment=experiment, chunk=chunk,

@@ -1,0 +1,53 @@
+"""Review findings R6-1 .. R6-3 of the forty-third session (H3_review.md), fixed by H11."""
+import pytest
+
+from ketasim.errors import InputError
+
+
+def _big_doc(size):
+    return {"name": "big", "seed": 1,
+            "population": {"size": size, "treatment_resistant": True, "baseline": {"mean": 33, "sd": 5}},
+            "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                   "duration": "40 min"}],
+                     "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg",
+                                    "duration": "40 min"}]},
+            "endpoints": {"times": ["24 h"], "measures": ["mean_change"]}}
+
+
+def test_a_streamed_run_past_the_time_budget_is_refused_before_any_file(monkeypatch, tmp_path, capsys):
+    # R6-1: the scenario's load checks one patient only (878b07d); simulate_streamed had no time check of its own, so
+    # a 2,000,000-patient file streamed on past KETASIM_MAX_SECONDS (its load's check was the only one)
+    import yaml
+
+    from ketasim import limits, scale, scenario_from_dict
+    from ketasim.cli import main
+
+    full = limits.estimate_scenario_run(scenario_from_dict(_big_doc(2_000_000))).seconds
+    monkeypatch.setenv("KETASIM_MAX_SECONDS", f"{full / 20:.3f}")
+    sc = scenario_from_dict(_big_doc(2_000_000))
+    real_map = scale.map_ordered
+
+    def never(*a, **k):
+        raise AssertionError("the chunks ran")
+
+    monkeypatch.setattr(scale, "map_ordered", never)
+    with pytest.raises(InputError, match=r"^population\.size: 2,000,000 patients .*would compute for"):
+        scale.simulate_streamed(sc, chunk=20_000, csv=tmp_path / "x.csv", check_disk=False)
+    with pytest.raises(InputError, match=r"^n: 1,000,000 patients .*would compute for"):
+        scale.simulate_streamed(sc, n=1_000_000, chunk=20_000, parquet=tmp_path / "x.parquet", check_disk=False)
+    assert not list(tmp_path.iterdir())                       # no file, not even a temporary one
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(_big_doc(2_000_000)))
+    assert main(["simulate", str(path), "--chunk", "20000", "--csv", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: population.size: 2,000,000 patients") and "would compute for" in err
+    assert len(err.splitlines()) == 1                         # not a disk refusal or a 58 GB warning first
+    assert main(["simulate", str(path), "--size", "1000000", "--chunk", "20000", "--parquet",
+                 str(tmp_path / "x.parquet")]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --size: 1,000,000 patients")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]
+    monkeypatch.setattr(scale, "map_ordered", real_map)       # a small run of the same file still streams
+    s = scale.simulate_streamed(sc, n=10, chunk=5, csv=tmp_path / "small.csv")
+    assert s.patients == 20 and (tmp_path / "small.csv").exists()
+    assert main(["simulate", str(path), "--size", "10", "--chunk", "5", "--csv", str(tmp_path / "cli.csv")]) == 0
+    assert (tmp_path / "cli.csv").exists()
