@@ -51,3 +51,38 @@ def test_a_streamed_run_past_the_time_budget_is_refused_before_any_file(monkeypa
     assert s.patients == 20 and (tmp_path / "small.csv").exists()
     assert main(["simulate", str(path), "--size", "10", "--chunk", "5", "--csv", str(tmp_path / "cli.csv")]) == 0
     assert (tmp_path / "cli.csv").exists()
+
+
+def _bp_record(age):
+    from ketasim.record import record_from_rows
+
+    return record_from_rows([
+        {"ID": 1, "TIME": 0, "EVID": 0, "DV": 32, "DVID": "madrs", "WT": 70, "AGE": age, "SEX": "F"},
+        {"TIME": 0.1, "EVID": 1, "AMT": 0.5, "AMTU": "mg/kg", "DUR": 0.67, "DRUG": "racemic-ketamine",
+         "ROUTE": "iv-infusion"},
+        {"TIME": 0.8, "EVID": 0, "DV": 12, "DVID": "sbp_change_mmhg"},
+        {"TIME": 24, "EVID": 0, "DV": 22, "DVID": "madrs"}])
+
+
+def test_the_personal_fit_weighs_an_sbp_reading_by_the_patients_reading_sd(monkeypatch):
+    # R6-2: with population.bp_reading_sd_scales on (the default), trials' readings and calibration's outlier rows
+    # scale a reading's SD by age and pre-dose SBP, but the personal fit weighed every record's sbp_change_mmhg
+    # readings with the flat monitoring.sbp_reading_sd (an 80-year-old's as a 45-year-old's)
+    import dataclasses
+
+    from ketasim.parameters import load_parameters
+    from ketasim.personal import PatientModel, _ObservationModel, record_sbp_reading_sd
+    from ketasim.population import bp_reading_sd_factor
+
+    params = load_parameters()
+    flat = params.get("monitoring.sbp_reading_sd", "mmHg")
+    old, young = PatientModel(_bp_record(80)), PatientModel(_bp_record(25))
+    assert old.spec.bp_reading_sd_scales and young.spec.bp_reading_sd_scales
+    sbp0 = params.get("pop.sbp_mean_at_45", "mmHg") + params.get("pop.sbp_age_slope", "mmHg") * (80 - 45)
+    want = flat * bp_reading_sd_factor(old.spec, params, [80.0], [sbp0])[0, 0]
+    assert old.obs_sd["sbp_change_mmhg"] == pytest.approx(want, rel=1e-12)
+    assert old.obs_sd["sbp_change_mmhg"] > 1.1 * flat > flat > young.obs_sd["sbp_change_mmhg"]
+    om = _ObservationModel(old)                               # the fit's weights read it
+    assert om.sd[list(om.var).index("sbp_change_mmhg")] == pytest.approx(want, rel=1e-12)
+    off = dataclasses.replace(old.spec, bp_reading_sd_scales=False)
+    assert record_sbp_reading_sd(off, params, 80.0) == flat     # off: the flat SD, as before

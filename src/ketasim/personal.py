@@ -9,7 +9,8 @@ Research and teaching tool, not medical advice.
   posteriori with the population model as prior. The prior's mean and SD of each random effect are read from the
   population sampler itself (a large seeded draw), so a random effect added to the sampler later is fitted with
   no change here. Observation model: ratings with the rater's noise (``rating_noise_sd`` x scale maximum),
-  plasma levels with a proportional (log-normal) error, SBP change with a clinic reading's SD, CADSS with an
+  plasma levels with a proportional (log-normal) error, SBP change with a clinic reading's SD (scaled by the
+  patient's age, :func:`record_sbp_reading_sd`), CADSS with an
   assumed SD (``observation.*`` in parameters.csv). MAP by ``scipy.optimize.least_squares`` on the stacked
   weighted residuals; the Jacobian comes from one engine call in which every finite-difference step is a
   virtual patient of the same batch. Uncertainty: Laplace (Gauss-Newton) covariance at the MAP, then
@@ -91,6 +92,22 @@ class FittedParameter:
     prior_sd: float
 
 
+def record_sbp_reading_sd(spec, params, age_years: float) -> float:
+    """The SD (mmHg) of one of a record's ``sbp_change_mmhg`` readings in the personal fit: the clinic reading's
+    ``monitoring.sbp_reading_sd`` times the patient's :func:`ketasim.population.bp_reading_sd_factor` when
+    ``spec.bp_reading_sd_scales`` (the default; else the flat SD, as before), at the record's age (years) and the
+    model's pre-dose SBP at that age (mmHg; ``pop.sbp_mean_at_45`` + ``pop.sbp_age_slope`` x (age - 45), the mean
+    of :func:`ketasim.population.baseline_bp`'s draw: a record states no pre-dose pressure, and the factor is linear
+    in it, so this is the factor's mean over the patient's possible pressures). Trials' readings and calibration's
+    outlier rows use the same factor; the fit used the flat SD for every age (review R6-2)."""
+    from .population import bp_reading_sd_factor
+
+    sd = params.get("monitoring.sbp_reading_sd", "mmHg")
+    sbp0 = params.get("pop.sbp_mean_at_45", "mmHg") + params.get("pop.sbp_age_slope", "mmHg") * (age_years - 45.0)
+    factor = bp_reading_sd_factor(spec, params, [age_years], [sbp0])
+    return sd if factor is None else float(sd * factor[0, 0])
+
+
 class PatientModel:
     """One patient's covariates + the population prior; simulates batches of parameter vectors."""
 
@@ -148,7 +165,8 @@ class PatientModel:
         self._cov = dict(weight_kg=r.weight_kg, age_years=r.age_years, female=r.female,
                          genotype_factor=gf[r.genotype or "val/val"],
                          crp_mg_l=r.crp_mg_l if r.crp_mg_l is not None else self.params.get("pop.crp_median", "mg/L"))
-        self.obs_sd = {"score": self.rating_sd, "sbp_change_mmhg": self.params.get("monitoring.sbp_reading_sd", "mmHg"),
+        self.obs_sd = {"score": self.rating_sd,
+                       "sbp_change_mmhg": record_sbp_reading_sd(self.spec, self.params, r.age_years),
                        "cadss": self.params.get("observation.cadss_sd"),
                        "cp": self.params.get("observation.cp_log_sd")}
 
