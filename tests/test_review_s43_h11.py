@@ -1,4 +1,6 @@
 """Review findings R6-1 .. R6-3 of the forty-third session (H3_review.md), fixed by H11."""
+import re
+
 import pytest
 
 from ketasim.errors import InputError
@@ -86,3 +88,20 @@ def test_the_personal_fit_weighs_an_sbp_reading_by_the_patients_reading_sd(monke
     assert om.sd[list(om.var).index("sbp_change_mmhg")] == pytest.approx(want, rel=1e-12)
     off = dataclasses.replace(old.spec, bp_reading_sd_scales=False)
     assert record_sbp_reading_sd(off, params, 80.0) == flat     # off: the flat SD, as before
+
+
+@pytest.mark.parametrize("example,bound", [("crossover_one_week_apart.yaml", "100,000 patients ("),
+                                           ("design_example.yaml", "100,000 per arm (")])
+def test_a_crossover_search_refused_for_time_counts_patients(monkeypatch, example, bound):
+    # R6-3's wording, left in run_power's time refusal: a crossover's search bound read "up to 100,000 per arm" where
+    # its sizes are patients, each receiving every arm (the table's header was fixed by a24c6e2)
+    from pathlib import Path
+
+    from ketasim.power import run_power
+    from ketasim.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parent.parent / "examples" / example)
+    monkeypatch.setenv("KETASIM_MAX_SECONDS", "1")
+    with pytest.raises(InputError, match=r"^replicates: .*a search up to " + re.escape(bound)):
+        run_power(sc, sizes="auto", max_size=100_000, replicates=100_000, pool=100_000,
+                  endpoints=["mean_change@24h"])

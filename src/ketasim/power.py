@@ -1081,7 +1081,8 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                      sum(n + versus_size(n, ratio) for n in sizes))
     draws_total = replicates * per_replicate * len(pairs) * len(eps) * (1 + uncertainty)
     if draws_total / _DRAWS_PER_S > limits.time_budget():
-        what = (f"a search up to {max(sizes):,} per arm ({search_evaluations(max(sizes))} sizes at most)" if search
+        what = (f"a search up to {max(sizes):,} {'patients' if paired else 'per arm'} "      # a crossover's: patients
+                f"({search_evaluations(max(sizes))} sizes at most)" if search
                 else f"sizes up to {max(sizes):,}")
         raise InputError(f"{argument('replicates', '--replicates')}: {replicates:,} replicates of {what} on "
                          f"{len(pairs) * len(eps)} comparisons would compute for "
