@@ -185,9 +185,9 @@ def test_figures_say_a_margin_is_one_sided_with_its_unit(two_arms, tmp_path):
     assert "replicate virtual trials per size, a one-sided test at alpha 0.025 (margin)" in page
     some = pw.run_power(two_arms, sizes=[20], endpoints=["mean_change@24h", "response_rate@24h"], replicates=100,
                         pool=400, margin="mean_change@24h=2", multiplicity="holm")
-    words = pw.test_level_words(some.provenance)
+    words = pw.level_words(some.provenance)
     assert words == "a two-sided test at alpha 0.05 (with a margin: one-sided at 0.025), unadjusted for multiplicity"
-    assert pw.test_level_words({"alpha": 0.05, "endpoints": ["x"]}) == "a two-sided test at alpha 0.05"
+    assert pw.level_words({"alpha": 0.05, "endpoints": ["x"]}) == "a two-sided test at alpha 0.05"
 
 
 def test_a_search_under_draws_heads_its_values_assurance(two_arms):

@@ -105,3 +105,20 @@ def test_a_crossover_search_refused_for_time_counts_patients(monkeypatch, exampl
     with pytest.raises(InputError, match=r"^replicates: .*a search up to " + re.escape(bound)):
         run_power(sc, sizes="auto", max_size=100_000, replicates=100_000, pool=100_000,
                   endpoints=["mean_change@24h"])
+
+
+def test_no_library_function_or_class_is_named_like_a_test():
+    # R7-1: power.test_level_words was collected by pytest as a test (failing "fixture 'provenance' not found") in any
+    # test module that imported it by name or by a star import
+    import importlib
+    import inspect
+    import pkgutil
+
+    import ketasim
+
+    named = []
+    for info in pkgutil.walk_packages(ketasim.__path__, "ketasim."):
+        mod = importlib.import_module(info.name)
+        named += [f"{info.name}.{k}" for k, v in vars(mod).items() if k.lower().startswith("test")
+                  and (inspect.isfunction(v) or inspect.isclass(v)) and v.__module__ == info.name]
+    assert not named

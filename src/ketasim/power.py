@@ -1386,7 +1386,7 @@ def curve_label(row) -> str:
     return label if not m or not math.isfinite(m) else f"{label[:-1]}, margin {m:+g} {unit})"
 
 
-def test_level_words(provenance: dict) -> str:
+def level_words(provenance: dict) -> str:
     """The figures' words for the test the curves count: 'a two-sided test at alpha 0.05'; with margins on every
     endpoint 'a one-sided test at alpha 0.025 (margin)', on some '... (with a margin: one-sided at 0.025)'; with a
     multiplicity adjustment the curves are the unadjusted power (said)."""
@@ -1444,7 +1444,7 @@ def power_curves_figure(result: PowerResult):
         ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     band = "5th-95th percentile over posterior draws" if draws else "95 % Monte Carlo interval"
-    ax.set_title(f"{p['scenario']}: {'assurance' if draws else 'power'} of {test_level_words(p)}\n"
+    ax.set_title(f"{p['scenario']}: {'assurance' if draws else 'power'} of {level_words(p)}\n"
                  f"{p['replicates']:,} replicate trials per size; band: {band}", fontsize=9)
     from .io import figure_provenance_line
 

@@ -802,10 +802,10 @@ def power_report(result, path) -> Path:
                                                            "multiplicity")), "rows"),
         _section("Provenance", f"<div class=\"wrap\"><table><tbody>{prov}</tbody></table></div>", "provenance"),
     ]
-    from .power import test_level_words
+    from .power import level_words
 
     page = _page(f"Power: {p['scenario']}", f"{p['replicates']:,} replicate virtual trials per size, "
-                 f"{test_level_words(p)}", sections, {"power": fig})
+                 f"{level_words(p)}", sections, {"power": fig})
     return atomic_write_text(as_path(path), page)
 
 
