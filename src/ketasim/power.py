@@ -986,8 +986,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     :data:`HARM_MEASURES`: power to detect harm, more patients with the event in the arm). ``replicates`` trials per
     size drawn from pools of ``pool`` virtual patients per arm (default max(2000, 10 x the largest arm of a
     replicate trial: at an allocation such as 1:3 the compared-with arm's)); ``test`` 'welch' or 'ancova' for the
-    change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size; ``dropout`` share of patients missing at random; ``allocation`` 'A:B' patients in the tested arm to the
-    compared-with arm (e.g. '2:1'; ``sizes`` are the tested arm's). ``margin`` (the endpoint's unit: scale points
+    change (parallel arms); two-sided ``alpha``; ``target`` power for the sample size; ``dropout`` share of patients
+    missing at random; ``allocation`` 'A:B' patients in the tested arm to the compared-with arm (e.g. '2:1';
+    ``sizes`` are the tested arm's). ``margin`` (the endpoint's unit: scale points
     for a change, percentage points for a rate; one number, or per endpoint 'mean_change@24h=2' or a mapping):
     the share of replicates whose one-sided test at alpha / 2 rejects H0: d <= -M, d the difference in the tested
     direction (versus - arm for a change, arm - versus for a rate or incidence): M > 0 non-inferiority, M < 0
@@ -1050,8 +1051,9 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
     if multiplicity is not None:
         multiplicity = limits.check_choice(multiplicity, mult_field, MULTIPLICITY)
         if search:
-            raise InputError(f"{mult_field}: the family is tested at each size of a list; {argument('sizes', '--sizes')}"
-                             " auto searches each endpoint on its own sizes: give a list of sizes")
+            raise InputError(f"{mult_field}: the family is tested at each size of a list; "
+                             f"{argument('sizes', '--sizes')} auto searches each endpoint on its own sizes: give a "
+                             "list of sizes")
     replicates = limits.check_int(replicates, argument("replicates", "--replicates"), lo=100, hi=MAX_REPLICATES)
     alpha = _fraction(alpha, argument("alpha", "--alpha"), lo=1e-6, hi=0.5)
     target = _fraction(target, argument("target", "--target"), lo=0.05, hi=0.999)

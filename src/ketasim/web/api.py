@@ -1285,10 +1285,10 @@ def power_form(form: dict) -> dict:
     # the margin's null hypothesis in words with the endpoint's unit (the notice said "worse by -2 or more" for a
     # superiority margin, and no unit)
     hyp = margin_words(settings["margin"] or 0.0, rows[0]["unit"]) if rows else ""
-    return {"ok": True, "endpoint": endpoint, "margin_hypothesis": hyp, "time": fmt_hours(t_h), "measure": settings["measure"],
-            "rows": rows, "comparisons": json_safe(comparisons),
-            "figure": F.power_figure(rows, target=prov["target_power"],
-                                                           design=prov.get("design", "parallel")), "table": res.format_table(),
+    return {"ok": True, "endpoint": endpoint, "margin_hypothesis": hyp, "time": fmt_hours(t_h),
+            "measure": settings["measure"], "rows": rows, "comparisons": json_safe(comparisons),
+            "figure": F.power_figure(rows, target=prov["target_power"], design=prov.get("design", "parallel")),
+            "table": res.format_table(),
             "provenance": json_safe(with_parameter_edits(prov, b.overrides) if b.overrides else prov),
             "notice": prov["notice"], "warnings": b.warnings,
             "timing_ms": {"total": round((time.perf_counter() - t0) * 1000, 1)}}

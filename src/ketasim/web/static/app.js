@@ -735,8 +735,6 @@ async function runPower() {
   document.body.dataset.power = "done";
 }
 
-// The H0 a margin M tests (d <= -M, d the difference in the arm's favour): M > 0 the arm worse by M or more
-// (non-inferiority); M < 0 the arm better by |M| or less (superiority by a margin; review R3-3: it read "worse by -2").
 function drawPower(body) {
   const prov = body.provenance;
   const pct = (x) => `${Math.round(x * 100)} %`;
