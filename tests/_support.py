@@ -274,3 +274,14 @@ def dose_warnings(fn):
         warnings.simplefilter("always")
         out = fn()
     return out, [w for w in caught if issubclass(w.category, DoseWarning)]
+
+
+def big_doc(size):
+    """A two-arm IV ketamine vs midazolam scenario mapping of ``size`` patients (the time-budget tests' big file)."""
+    return {"name": "big", "seed": 1,
+            "population": {"size": size, "treatment_resistant": True, "baseline": {"mean": 33, "sd": 5}},
+            "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                   "duration": "40 min"}],
+                     "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg",
+                                    "duration": "40 min"}]},
+            "endpoints": {"times": ["24 h"], "measures": ["mean_change"]}}

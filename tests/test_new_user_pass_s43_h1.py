@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _support import big_doc
 
 from ketasim.errors import InputError
 
@@ -577,14 +578,7 @@ def test_power_csv_contract_says_what_a_crossover_size_counts():
     assert "a crossover: the trial's patients, each in every period" in text
 
 
-def _big_doc(size):
-    return {"name": "big", "seed": 1,
-            "population": {"size": size, "treatment_resistant": True, "baseline": {"mean": 33, "sd": 5}},
-            "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
-                                   "duration": "40 min"}],
-                     "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg",
-                                    "duration": "40 min"}]},
-            "endpoints": {"times": ["24 h"], "measures": ["mean_change"]}}
+_big_doc = big_doc     # tests/_support.py
 
 
 def test_a_file_whose_population_exceeds_the_time_budget_runs_at_the_size_asked(monkeypatch, tmp_path, capsys):

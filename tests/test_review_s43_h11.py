@@ -2,18 +2,12 @@
 import re
 
 import pytest
+from _support import big_doc
 
 from ketasim.errors import InputError
 
 
-def _big_doc(size):
-    return {"name": "big", "seed": 1,
-            "population": {"size": size, "treatment_resistant": True, "baseline": {"mean": 33, "sd": 5}},
-            "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
-                                   "duration": "40 min"}],
-                     "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg",
-                                    "duration": "40 min"}]},
-            "endpoints": {"times": ["24 h"], "measures": ["mean_change"]}}
+_big_doc = big_doc     # tests/_support.py
 
 
 def test_a_streamed_run_past_the_time_budget_is_refused_before_any_file(monkeypatch, tmp_path, capsys):
