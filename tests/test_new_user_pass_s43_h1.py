@@ -82,14 +82,8 @@ def test_power_report_names_the_tested_arm_at_unequal_allocation(tmp_path):
 def _two_arm_scenario():
     from ketasim.scenario import scenario_from_dict
 
-    return scenario_from_dict({
-        "name": "k vs m", "seed": 3,
-        "population": {"size": 100, "treatment_resistant": True, "baseline": {"mean": 33, "sd": 5}},
-        "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
-                               "duration": "40 min"}],
-                 "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg",
-                                "duration": "40 min"}]},
-        "endpoints": {"times": ["24 h"], "measures": ["mean_change", "response_rate"]}})
+    return scenario_from_dict({**big_doc(100), "name": "k vs m", "seed": 3,
+                               "endpoints": {"times": ["24 h"], "measures": ["mean_change", "response_rate"]}})
 
 
 @pytest.mark.parametrize("endpoints", [5, [5], {"mean_change": 24}])
