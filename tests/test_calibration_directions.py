@@ -14,9 +14,13 @@ import pytest
 
 from ketasim import load_parameters
 from ketasim import calibration
-from ketasim.calibration import (DIRECTION_WEIGHT, MIDAZOLAM_SUSTAINED_MAX, PLATEAU_RATIO_MAX, PLATEAU_RATIO_SCALE,
-                                 SERIES_PERSISTENCE_MIN_D, calibrate, direction_quantities, direction_residuals,
-                                 direction_switches)
+from ketasim.calibration import (DIRECTION_WEIGHT, DISSOCIATION_2H_SCALE, DISSOCIATION_2H_SHARE_MAX,
+                                 MIDAZOLAM_SUSTAINED_MAX, PLATEAU_RATIO_MAX, PLATEAU_RATIO_SCALE,
+                                 POSITIVE_UNBLINDING_MIN, POSITIVE_UNBLINDING_SCALE, SERIES_PERSISTENCE_MIN_D,
+                                 calibrate, direction_quantities, direction_residuals, direction_switches)
+
+#: the perceptible-effect directions' quantities well inside their margins
+PERCEPTIBLE_OK = {"dissociation_2h_share": 0.1, "positive_unblinding_ratio": 1.1}
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +36,17 @@ def test_the_shipped_set_obeys_the_directions(shipped):
     assert shipped["midazolam_sustained_points"] < 1.5
     assert shipped["series_persistence_days"] > 0.0
     assert shipped["dose_plateau_ratio"] < 1.15
+    assert shipped["dissociation_2h_share"] < 0.30 and shipped["positive_unblinding_ratio"] > 1.02
     assert np.all(direction_residuals(shipped) < 0.5 * DIRECTION_WEIGHT)   # at most half a point / half a day past
 
 
 def test_residuals_are_zero_inside_and_grow_with_the_violation():
-    ok = {"midazolam_sustained_points": 0.5, "series_persistence_days": 10.0}
+    ok = {"midazolam_sustained_points": 0.5, "series_persistence_days": 10.0, **PERCEPTIBLE_OK}
     assert np.all(direction_residuals(ok) == 0.0)
-    bad = {"midazolam_sustained_points": MIDAZOLAM_SUSTAINED_MAX + 1.0, "series_persistence_days": 10.0}
-    worse = {"midazolam_sustained_points": MIDAZOLAM_SUSTAINED_MAX + 2.0, "series_persistence_days": 0.0}
+    bad = {"midazolam_sustained_points": MIDAZOLAM_SUSTAINED_MAX + 1.0, "series_persistence_days": 10.0,
+           **PERCEPTIBLE_OK}
+    worse = {"midazolam_sustained_points": MIDAZOLAM_SUSTAINED_MAX + 2.0, "series_persistence_days": 0.0,
+             **PERCEPTIBLE_OK}
     assert direction_residuals(bad)[0] == pytest.approx(DIRECTION_WEIGHT)
     assert direction_residuals(worse)[0] > direction_residuals(bad)[0]
     assert direction_residuals(worse)[1] == pytest.approx(DIRECTION_WEIGHT * SERIES_PERSISTENCE_MIN_D)
@@ -63,7 +70,8 @@ def test_calibration_reports_the_directions_and_keeps_j_the_rows_sum(tmp_path):
     _, rep = calibrate(size=30, max_evaluations=1, laplace=False, ae_stage=False, log=logs.append)
     _, rep_off = calibrate(size=30, max_evaluations=1, laplace=False, ae_stage=False, log=lambda *_: None,
                            directions=False)
-    assert set(rep["directions"]) == {"midazolam_sustained_points", "series_persistence_days", "dose_plateau_ratio"}
+    assert set(rep["directions"]) == {"midazolam_sustained_points", "series_persistence_days", "dose_plateau_ratio",
+                                      "dissociation_2h_share", "positive_unblinding_ratio"}
     assert rep_off["directions"] is None
     assert rep["objective"] == pytest.approx(rep_off["objective"])          # J is the rows' part only
     assert any("literature directions" in line for line in logs)
@@ -83,16 +91,41 @@ def test_cli_calibrate_prints_the_directions_and_can_leave_them_out(tmp_path, ca
     assert "literature directions" not in capsys.readouterr().out and out2.exists()
 
 
+# ---- the perceptible-effect directions (forty-fourth session) --------------------------------------------------------
+def test_the_perceptible_effect_residuals_are_one_sided():
+    base = {"midazolam_sustained_points": 0.5, "series_persistence_days": 10.0}
+    r = direction_residuals({**base, "dissociation_2h_share": DISSOCIATION_2H_SHARE_MAX + DISSOCIATION_2H_SCALE,
+                             "positive_unblinding_ratio": POSITIVE_UNBLINDING_MIN - 2 * POSITIVE_UNBLINDING_SCALE})
+    assert r[2] == pytest.approx(DIRECTION_WEIGHT) and r[3] == pytest.approx(2 * DIRECTION_WEIGHT)
+    inside = direction_residuals({**base, "dissociation_2h_share": DISSOCIATION_2H_SHARE_MAX - 0.01,
+                                  "positive_unblinding_ratio": POSITIVE_UNBLINDING_MIN + 0.01})
+    assert np.all(inside == 0.0)
+
+
+def test_the_perceptible_effect_quantities_see_the_refit_that_broke_them(shipped):
+    """The forty-third session's refit moved cadss_hill 2.5 -> 1.34 and the perceptible effects' weight on
+    expectancy to a third (sedation_perception_weight 0.96 -> 0.33, perception_gain 0.156 -> 0.077): a flatter
+    concentration-response keeps dissociation longer (at the same peak the effect site's fall lowers it less), a
+    weaker perception kindles less expectancy in the ketamine session. Each move alone breaks its direction here."""
+    p = load_parameters()
+    flat = direction_quantities(p.with_free({"cadss_hill": 1.0}, "t", "t"), switches=direction_switches())
+    assert flat["dissociation_2h_share"] > max(DISSOCIATION_2H_SHARE_MAX, shipped["dissociation_2h_share"])
+    dull = direction_quantities(p.with_free({"sedation_perception_weight": 0.2, "perception_gain": 0.05}, "t", "t"),
+                                switches=direction_switches())
+    assert dull["positive_unblinding_ratio"] < min(POSITIVE_UNBLINDING_MIN, shipped["positive_unblinding_ratio"])
+    assert flat["midazolam_sustained_points"] == pytest.approx(shipped["midazolam_sustained_points"])
+
+
 # ---- the plateau direction (with population.bdnf_release_pool) ------------------------------------------------------
 POOL = {"bdnf_release_pool": True}
 
 
 def test_the_plateau_residual_is_one_sided_and_only_with_its_quantity():
-    base = {"midazolam_sustained_points": 0.5, "series_persistence_days": 10.0}
-    assert len(direction_residuals(base)) == 2                      # the default model's objective is unchanged
+    base = {"midazolam_sustained_points": 0.5, "series_persistence_days": 10.0, **PERCEPTIBLE_OK}
+    assert len(direction_residuals(base)) == 4                      # the model without the pool: no plateau residual
     assert np.all(direction_residuals({**base, "dose_plateau_ratio": 1.0}) == 0.0)
     over = direction_residuals({**base, "dose_plateau_ratio": PLATEAU_RATIO_MAX + PLATEAU_RATIO_SCALE})
-    assert len(over) == 3 and over[2] == pytest.approx(DIRECTION_WEIGHT)
+    assert len(over) == 5 and over[4] == pytest.approx(DIRECTION_WEIGHT)
 
 
 def test_the_plateau_is_measured_only_with_the_pool_and_on_the_pool_model():

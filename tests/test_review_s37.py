@@ -71,7 +71,9 @@ def test_sensitivity_does_not_cap_a_dimensionless_value_that_is_not_a_fraction()
     from ketasim.sensitivity import _literature_range
 
     p = load_parameters()
-    mod = p.literature["pd.crp.moderation"]            # 0.6, uncertain: x/÷ 2, a gain (1 / (1 + m x ...))
+    # a user's CRP-moderation hypothesis (0 by default since the forty-fourth session; 0.6 uncertain: x/÷ 2, a gain
+    # 1 / (1 + m x ...))
+    mod = dataclasses.replace(p.literature["pd.crp.moderation"], value=0.6, confidence="uncertain")
     assert _literature_range(mod)[:2] == pytest.approx((0.3, 1.2))
     ratio = p.literature["pk.r_to_s_clearance_ratio"]  # 0.873, derived: +/- 25 %
     assert _literature_range(ratio)[1] == pytest.approx(0.873 * 1.25)

@@ -109,9 +109,10 @@ def test_existing_scenarios_give_the_numbers_they_gave_before_the_new_scales():
         golden = str(Path(__file__).parent / "data" / "free_parameters_golden.json")
         # and without the absorption rates' between-patient variability (thirty-second session) or the sedation
         # EC50's (thirty-ninth: through the perceptible sedation's expectancy feder's ketamine arm moved -24.2 -> -24.25)
+        # and with the CRP moderation of the drug effect these values came from (0.6; none since the forty-fourth)
         old_crp = load_parameters(golden).with_literature({"pop.crp_median": 1.8, "pop.crp_gsd": 2.6,
                                                            "iiv.ka_intranasal_cv": 0.0, "iiv.ka_oral_cv": 0.0,
-                                                           "iiv.sedation_ec50_cv": 0.0})
+                                                           "iiv.sedation_ec50_cv": 0.0, "pd.crp.moderation": 0.6})
         d = run_trial(sc, old_crp, n=40, seed=5).to_dict()
         for arm, rows in arms.items():
             got = [(e["time_h"], e["measure"], e["value"]) for e in d["arms"][arm]["endpoints"]
