@@ -7,6 +7,7 @@ import time
 
 from ketasim import calibration as cal
 from ketasim.io import atomic_write_text
+from ketasim.units import json_safe
 
 
 def run_folds(params, groups: str, out_path: str, settings: dict) -> dict:
@@ -18,5 +19,6 @@ def run_folds(params, groups: str, out_path: str, settings: dict) -> dict:
     out["summary_in_sample"] = cal.qualification_summary(out["in_sample"])
     out["summary_out_of_sample"] = cal.qualification_summary(out["out_of_sample"])
     out["settings"] = settings
-    atomic_write_text(out_path, json.dumps(out, default=lambda o: float(o) if hasattr(o, "__float__") else str(o)))
+    atomic_write_text(out_path, json.dumps(json_safe(out), allow_nan=False,      # strict JSON: NaN -> null
+                                           default=lambda o: float(o) if hasattr(o, "__float__") else str(o)))
     return out

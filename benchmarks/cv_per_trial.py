@@ -273,6 +273,12 @@ def _load(path: str) -> dict:
         raise SystemExit(f"{path}: cannot read a cross-validation file ({e.__class__.__name__})") from None
     if not isinstance(d, dict) or "summary_out_of_sample" not in d or "out_of_sample" not in d:
         raise SystemExit(f"{path}: not a cross-validation file (no out-of-sample summary and rows)")
+    # strict JSON files (qualify --cv-json since the forty-fourth session) write a summary figure without rows of its
+    # kind as null where older ones wrote NaN: read it back as NaN (the figures are multiplied and formatted below)
+    for s in [d.get("summary_in_sample"), d["summary_out_of_sample"]] + [f.get("summary") for f in d.get("folds", [])
+                                                                         if isinstance(f, dict)]:
+        if isinstance(s, dict):
+            s.update({k: float("nan") for k, v in s.items() if v is None})
     return d
 
 

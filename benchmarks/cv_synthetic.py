@@ -57,6 +57,7 @@ import numpy as np
 from ketasim import calibration as cal
 from ketasim.parameters import load_parameters
 from ketasim.population import SCALES, fluctuation_paths
+from ketasim.units import json_safe
 
 
 def synthetic_targets(params, replicate: int, truth_size: int = 600, truth_seed: int = 11, log=print,
@@ -237,7 +238,7 @@ def main(argv=None):
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".partial")
-    tmp.write_text(json.dumps(cv, indent=1, default=float), encoding="utf-8")
+    tmp.write_text(json.dumps(json_safe(cv), indent=1, allow_nan=False), encoding="utf-8")     # strict JSON
     tmp.replace(out)
     print(f"wrote {out} ({time.perf_counter() - t0:.0f} s)")
 

@@ -266,10 +266,11 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
         print(f"  in sample (same procedure):  {format_summary(cv['summary_in_sample'])}")
         print(f"  out of sample:               {format_summary(cv['summary_out_of_sample'])}")
         if cv_json:
+            from .io import atomic_write_text
+
             Path(cv_json).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(str(cv_json) + ".partial")
-            tmp.write_text(json.dumps(cv, indent=1, default=float), encoding="utf-8")
-            tmp.replace(cv_json)
+            # strict JSON: a summary without rows of a kind (e.g. mae_mmhg of a run without mmHg rows) is null, not NaN
+            atomic_write_text(cv_json, json.dumps(json_safe(cv), indent=1, allow_nan=False))
             print(f"wrote {cv_json}")
     if html:
         Path(html).parent.mkdir(parents=True, exist_ok=True)
