@@ -46,3 +46,64 @@ def test_qualify_cv_json_is_strict_json_and_cv_per_trial_reads_its_nulls(monkeyp
     assert math.isnan(loaded["summary_out_of_sample"]["mae_mmhg"])
     assert math.isnan(loaded["summary_in_sample"]["mae_mmhg"]) and math.isnan(loaded["folds"][0]["summary"]["mae_mmhg"])
     assert loaded["summary_in_sample"]["mae_points"] == 2.5
+
+
+# ---- 2. a record's dose checks use its WT ------------------------------------------------------------------------
+def _record(tmp_path, name, wt, amount, dur, route):
+    path = tmp_path / f"{name}.csv"
+    path.write_text("ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+                    f"1,0,0,,,,,,30,madrs,{wt},41,F\n1,0.5,1,{amount},mg,{dur},racemic-ketamine,{route},,,,,\n"
+                    "1,24,0,,,,,,20,madrs,,,\n")
+    return path
+
+
+def _read_warnings(path):
+    import warnings
+
+    from ketasim.errors import DoseWarning
+    from ketasim.record import read_record
+    from ketasim.summary import record_anesthetic_warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rec = read_record(path)
+    return rec, [str(w.message) for w in caught if issubclass(w.category, DoseWarning)], record_anesthetic_warnings(rec)
+
+
+def test_a_records_mg_dose_is_judged_at_its_weight(tmp_path):
+    """0.9 mg is 0.0129 mg/kg at the 70-kg reference weight (no warning) but 0.0075 mg/kg at the record's WT 120
+    (far below any studied dose); 0.6 mg at WT 40 is 0.015 mg/kg (no warning; 0.0086 at 70 kg warned)."""
+    _, heavy, _ = _read_warnings(_record(tmp_path, "heavy", 120, 0.9, 0.6667, "iv-infusion"))
+    assert len(heavy) == 1 and "0.0075 mg/kg at the record's WT of 120 kg" in heavy[0] and "far below" in heavy[0]
+    _, light, _ = _read_warnings(_record(tmp_path, "light", 40, 0.6, 0.6667, "iv-infusion"))
+    assert light == []
+    # the Python dose line keeps the reference weight (a scenario's line does not know its patients)
+    from ketasim.regimen import Dose, Drug, Route
+
+    with pytest.warns(Warning, match="at the 70 kg reference weight"):
+        Dose(Drug.RACEMIC_KETAMINE, Route.IV_INFUSION, 0.6, False, 0.6667)
+    with pytest.warns(Warning, match="anesthetic range"):
+        at_50 = Dose(Drug.RACEMIC_KETAMINE, Route.IV_BOLUS, 60.0, False, weight_kg=50.0)
+    assert at_50 == Dose(Drug.RACEMIC_KETAMINE, Route.IV_BOLUS, 60.0, False)      # not part of the dose's identity
+    assert repr(at_50) == repr(Dose(Drug.RACEMIC_KETAMINE, Route.IV_BOLUS, 60.0, False))
+
+
+def test_a_records_anesthetic_dose_is_judged_at_its_weight_and_warns_once(tmp_path):
+    """60 mg pushed is 1.2 mg/kg at WT 50: the row warns (at 70 kg it did not, and only the patient's simulation
+    did); the cumulative check adds nothing. 90 mg pushed at WT 120 (0.75 mg/kg) warns of nothing (at 70 kg it
+    was 1.29 mg/kg and warned)."""
+    rec, light, cumulative = _read_warnings(_record(tmp_path, "light", 50, 60, 0, "iv-bolus"))
+    assert len(light) == 1 and "row 2, column AMT: 60 mg iv-bolus is in the anesthetic range" in light[0]
+    assert cumulative == [] and rec.doses[0].in_anesthetic_range()
+    rec, heavy, cumulative = _read_warnings(_record(tmp_path, "heavy", 120, 90, 0, "iv-bolus"))
+    assert heavy == [] and cumulative == [] and not rec.doses[0].in_anesthetic_range()
+
+
+def test_simulate_events_warns_once_at_the_records_weight(capsys, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, _, err = run_cli(capsys, "simulate", "--events", str(_record(tmp_path, "light", 50, 60, 0, "iv-bolus")))
+    lines = [ln for ln in err.splitlines() if "anesthetic range" in ln]
+    assert code == 0 and len(lines) == 1 and "light.csv row 2, column AMT" in lines[0], err

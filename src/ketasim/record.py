@@ -485,7 +485,9 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
 
                 with warnings.catch_warnings(record=True) as caught:   # a dose in the anesthetic range warns,
                     warnings.simplefilter("always")                    # naming the row and column
-                    doses.append(Dose(drug, route, amount, per_kg, dur, t, 0.0, 1, f"{source} row {row.i}"))
+                    # judged at the record's WT (a dose in mg was judged at the 70-kg reference weight)
+                    doses.append(Dose(drug, route, amount, per_kg, dur, t, 0.0, 1, f"{source} row {row.i}",
+                                      weight_kg=weight))
             except KetasimError as e:
                 raise RecordError(named(str(e))) from None
             for w in caught:

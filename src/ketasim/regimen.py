@@ -282,9 +282,16 @@ class Dose:
     every_h: float = 0.0
     count: int = 1
     field: str = "dose"            # where it came from, for messages
+    #: the patient's body weight (kg) at which the dose checks (negligible, anesthetic, deep-sedation, refusal) judge
+    #: a dose in mg: a record's WT (record.py); None: the 70-kg reference weight (a scenario's dose line does not know
+    #: its patients). Not part of the dose's identity (equality, hash, repr).
+    weight_kg: float | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         f = self.field
+        if self.weight_kg is not None and not (isinstance(self.weight_kg, (int, float))
+                                               and math.isfinite(self.weight_kg) and self.weight_kg > 0):
+            raise InvalidRegimenError(f"{f}: weight_kg must be a body weight > 0 kg, got {self.weight_kg!r}")
         if not isinstance(self.drug, Drug) or not isinstance(self.route, Route):
             raise InvalidRegimenError(f"{f}: drug and route must be Drug and Route values")
         allowed = ALLOWED_ROUTES.get(self.drug)
@@ -333,16 +340,20 @@ class Dose:
             return
         f = self.field
         kind = "ketamine" if self.drug.is_ketamine else "midazolam"
-        per_kg = self.amount if self.per_kg else self.amount / REFERENCE_WEIGHT_KG
-        absolute = self.amount * REFERENCE_WEIGHT_KG if self.per_kg else self.amount
+        weight = self._check_weight()
+        per_kg = self.amount if self.per_kg else self.amount / weight
+        absolute = self.amount * weight if self.per_kg else self.amount
         unit = "mg/kg" if self.per_kg else "mg"
+        # a dose in mg counts per kg at the reference weight (a dose line does not know the patient), or at a
+        # record's WT (it does: '0.5 mg ... at the 70 kg reference weight' stood beside a record's WT 50)
+        at = (f"the {REFERENCE_WEIGHT_KG:g} kg reference weight" if self.weight_kg is None
+              else f"the record's WT of {self.weight_kg:g} kg")
         if per_kg > ABSURD_MG_PER_KG[kind] or absolute > ABSURD_MG[kind]:
             # say which limit it broke: '900 mg ... (limit 10 mg/kg or 1000 mg)' read as a refusal below both limits
-            # (a dose in mg counts per kg at the reference weight; a dose line does not know the patient)
             if self.per_kg and absolute > ABSURD_MG[kind] and per_kg <= ABSURD_MG_PER_KG[kind]:
-                why = f" ({absolute:.4g} mg at the {REFERENCE_WEIGHT_KG:g} kg reference weight)"
+                why = f" ({absolute:.4g} mg at {at})"
             elif not self.per_kg and per_kg > ABSURD_MG_PER_KG[kind] and absolute <= ABSURD_MG[kind]:
-                why = f" ({per_kg:.3g} mg/kg at the {REFERENCE_WEIGHT_KG:g} kg reference weight)"
+                why = f" ({per_kg:.3g} mg/kg at {at})"
             else:
                 why = ""
             raise InvalidRegimenError(
@@ -357,7 +368,7 @@ class Dose:
             if self.per_kg:
                 where, hint = "", "check the unit (mg, not µg)"
             else:
-                where = f" ({per_kg:.3g} mg/kg at the {REFERENCE_WEIGHT_KG:g} kg reference weight)"
+                where = f" ({per_kg:.3g} mg/kg at {at})"
                 # mg written for mg/kg only where the drug is dosed per kg (nasal esketamine is dosed in mg)
                 as_per_kg = (self.dosed_per_kg()
                              and NEGLIGIBLE_MG_PER_KG[kind] <= self.amount <= ABSURD_MG_PER_KG[kind])
@@ -381,6 +392,10 @@ class Dose:
 
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} midazolam is a deep-sedation dose", DoseWarning, stacklevel=3)
 
+    def _check_weight(self) -> float:
+        """The body weight (kg) the dose checks judge this dose at: the record's WT, else the reference weight."""
+        return REFERENCE_WEIGHT_KG if self.weight_kg is None else float(self.weight_kg)
+
     def dosed_per_kg(self) -> bool:
         """Is this drug usually dosed per body weight by this route? Parenteral routes (IV, IM, SC), and oral
         racemic ketamine (0.5-1 mg/kg in trials); nasal, sublingual and oral esketamine/arketamine in mg."""
@@ -390,10 +405,11 @@ class Dose:
         """Is this ketamine dose alone in the anesthetic range (the check that warns when it is read)?"""
         if not self.drug.is_ketamine or self.amount == 0:
             return False
-        return self._anesthetic(self.amount if self.per_kg else self.amount / REFERENCE_WEIGHT_KG)
+        return self._anesthetic(self.amount if self.per_kg else self.amount / self._check_weight())
 
     def _anesthetic(self, per_kg: float) -> bool:
-        """Is this dose in the anesthetic range? ``per_kg``: mg/kg (a dose in mg at the reference weight). An IV dose
+        """Is this dose in the anesthetic range? ``per_kg``: mg/kg (a dose in mg at the reference weight, or at the
+        record's WT: ``weight_kg``). An IV dose
         (bolus or infusion) by the typical effect-site peak it reaches, from that of 1 mg/kg pushed over 60 s
         (:func:`infusion_in_anesthetic_range`; Ketalar label: induction 1-4.5 mg/kg IV): 1 mg/kg as a bolus, 1.98
         mg/kg over 40 min, 3.7 over 100 min; the subanesthetic 0.5-1 mg/kg over 40 min used in depression does not

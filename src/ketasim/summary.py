@@ -187,8 +187,8 @@ def record_anesthetic_warnings(record, params=None) -> list[str]:
     from .errors import DoseWarning
     from .scenario import scenario_from_dict
 
-    if not record.doses:
-        return []
+    if not record.doses or any(d.in_anesthetic_range() for d in record.doses):
+        return []           # a dose alone in the range (at the record's WT) warned when the record was read
     with warnings.catch_warnings():     # each dose's own warning came when the record was read
         warnings.simplefilter("ignore", DoseWarning)
         sc = scenario_from_dict(record.to_scenario_dict(size=1))
