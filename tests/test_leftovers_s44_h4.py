@@ -107,3 +107,27 @@ def test_simulate_events_warns_once_at_the_records_weight(capsys, tmp_path):
         code, _, err = run_cli(capsys, "simulate", "--events", str(_record(tmp_path, "light", 50, 60, 0, "iv-bolus")))
     lines = [ln for ln in err.splitlines() if "anesthetic range" in ln]
     assert code == 0 and len(lines) == 1 and "light.csv row 2, column AMT" in lines[0], err
+
+
+# ---- 3. qualification_html keeps the caller's matplotlib backend -------------------------------------------------
+def test_qualification_html_keeps_the_users_backend(tmp_path):
+    """calibration.qualification_html called matplotlib.use("Agg") (a notebook's own plots stopped showing) and
+    drew through pyplot; it draws on Figures of its own now."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from ketasim import calibration as cal
+    from ketasim.parameters import load_parameters
+
+    rows, skipped = cal.qualify(trials=["berman2000"], size=30, seed=3)
+    before = matplotlib.get_backend()
+    open_before = len(plt.get_fignums())
+    matplotlib.use("svg")
+    try:
+        out = cal.qualification_html(rows, skipped, cal.qualification_summary(rows), load_parameters(),
+                                     tmp_path / "q.html")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    assert len(plt.get_fignums()) == open_before
+    assert out.read_text().count("data:image/png;base64,") >= 1

@@ -2646,13 +2646,13 @@ def _vpc_time_scale(times) -> str:
 def _vpc_png(rows, title: str) -> str:
     """Visual predictive check, one panel per trial: observed (black) vs predicted with its 95% interval, by time.
     Rows without a time (adverse events over a trial) are drawn side by side when the whole panel has none."""
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     trials = sorted({r["trial"] for r in rows})
     ncol = 3
     nrow = max(1, math.ceil(len(trials) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(15, 3.6 * nrow), squeeze=False)
+    fig = _agg_figure(figsize=(15, 3.6 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
     marker = {"points": "o", "percentage points": "s", "SD points": "^", "mmHg": "D"}
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     for ax, tr in zip(axes.flat, trials):
@@ -2693,9 +2693,18 @@ def _vpc_png(rows, title: str) -> str:
     fig.suptitle(f"{title}: observed (black) and predicted with 95% interval (blue inside, red outside); "
                  "o means/changes, square rates, triangle SDs, diamond mmHg", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.98))     # the x labels overlapped the next row's titles
-    img = _png_base64(fig)
-    plt.close(fig)
-    return img
+    return _png_base64(fig)
+
+
+def _agg_figure(figsize):
+    """A Figure of its own with an Agg canvas (not pyplot's): ``matplotlib.use("Agg")`` in qualification_html
+    switched a notebook's backend, and pyplot's figures stayed in its registry."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def qualification_html(rows, skipped, summary, params, path, cv=None, interval: str | None = None,
@@ -2705,15 +2714,11 @@ def qualification_html(rows, skipped, summary, params, path, cv=None, interval: 
     set so a reader can tell a quick ``--size 100`` run from the default."""
     import html as h
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from .result import NOTICE, ketasim_version
 
     units = ("points", "percentage points", "SD points", "mmHg")
-    fig, axes = plt.subplots(1, 4, figsize=(20, 5))
+    fig = _agg_figure(figsize=(20, 5))
+    axes = fig.subplots(1, 4)
     for ax, unit in zip(axes, units):
         sel = [r for r in rows if r["unit"] == unit]
         if not sel:
@@ -2735,7 +2740,6 @@ def qualification_html(rows, skipped, summary, params, path, cv=None, interval: 
                       "SD points": "between-patient SDs", "mmHg": "blood pressure"}[unit])
         ax.legend(fontsize=8)
     img = _png_base64(fig)
-    plt.close(fig)
     trs = []
     for r in rows:
         cls = "in" if r["inside"] else "out"
