@@ -131,3 +131,78 @@ def test_qualification_html_keeps_the_users_backend(tmp_path):
         matplotlib.use(before)
     assert len(plt.get_fignums()) == open_before
     assert out.read_text().count("data:image/png;base64,") >= 1
+
+
+# ---- 4. choice options in any letter case ------------------------------------------------------------------------
+def test_choice_values_in_any_case():
+    """--experiment switches, --pk-dose/--pk-sample, --endpoint measures (sensitivity, covariates, power), plan's
+    --minimise/--variable/--limits keys and --parameters patterns were refused in upper case ('Last', 'CADSS_PEAK');
+    the five options fixed in the forty-third session read any case (limits.check_choice)."""
+    from ketasim import cli, covariates, personal, power
+    from ketasim.scenario import quick_scenario
+    from ketasim.sensitivity import parse_endpoint, parameter_matches
+
+    assert cli._experiment(["MTOR_BLOCK=1"]).mtor_block == 1.0
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    plans = cli._pk_plan(sc, "Last", " ARTERIAL", False, None)
+    assert [(p.dose, p.sample) for p in plans] == [("last", "arterial")]
+    assert [p.dose for p in cli._pk_plan(sc, "BOTH", None, False, None)] == ["first", "last"]
+    assert parse_endpoint("Mean_Change@24H") == parse_endpoint("mean_change@24h")
+    assert parse_endpoint("CADSS_PEAK") == parse_endpoint("cadss_peak")
+    assert power._harm_endpoint("Nausea_Rate", "--endpoint").measure == "nausea_rate"
+    pk, pd_ = covariates._split_endpoints(["CMAX", "Response_Rate@1D"])
+    assert pk == ["cmax"] and [e.label for e in pd_] == [parse_endpoint("response_rate@24h").label]
+    assert personal.parse_limits("CADSS=25,Sessions_Per_Week=1").cadss == 25
+    assert parameter_matches("pk.ketamine.q2", ["PK.KETAMINE.Q2"], ()) and parameter_matches("x", ["@FREE"], ("x",))
+    assert not parameter_matches("pk.ketamine.q2", ["PK.KETAMINE.Q3"], ())
+
+
+def test_choice_values_in_any_case_still_refuse_other_words():
+    from ketasim import cli
+    from ketasim.errors import InputError
+    from ketasim.scenario import quick_scenario
+    from ketasim.sensitivity import parse_endpoint
+
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    with pytest.raises(InputError, match=r"^--pk-dose: use first, last or both, got 'Lats'$"):
+        cli._pk_plan(sc, "Lats", None, False, None)
+    with pytest.raises(InputError, match=r"unknown measure 'CADSS_PEEK'"):
+        parse_endpoint("CADSS_PEEK")
+
+
+def test_plan_minimise_and_variable_in_any_case():
+    """Checked before the fit: an accepted value lets the call reach the next argument's check."""
+    from ketasim.errors import InputError
+    from ketasim.personal import personal_plan
+
+    rec = ROOT / "examples" / "patient" / "patient_101.csv"
+    with pytest.raises(InputError, match="n_samples"):
+        personal_plan(rec, minimise="Exposure", n_samples=0)
+    with pytest.raises(InputError, match="minimise: use sessions or exposure, got 'least'"):
+        personal_plan(rec, minimise="least", n_samples=0)
+    with pytest.raises(InputError, match="^alternative: expected a list"):
+        personal_plan(rec, variables=("CP_KETAMINE_NG_ML", "Score"), alternative="x")
+
+
+def test_dask_local_in_any_case(monkeypatch):
+    import dask.distributed as dd
+
+    from ketasim.distributed import DaskExecutor
+
+    started = []
+
+    class Cluster:
+        def __init__(self, **kw):
+            started.append(kw)
+
+    monkeypatch.setattr(dd, "LocalCluster", Cluster)
+    monkeypatch.setattr(dd, "Client", lambda cluster: ("client", cluster))
+    DaskExecutor("LOCAL")
+    assert len(started) == 1
+
+
+def test_pk_options_in_any_case_on_the_command_line(capsys):
+    code, out, err = run_cli(capsys, "simulate", "--drug", "esketamine", "--route", "intranasal", "--dose", "56 mg",
+                             "--pk", "--pk-dose", "Last", "--pk-sample", "Arterial")
+    assert code == 0 and "error" not in err, err
+    assert "arterial" in out.lower()

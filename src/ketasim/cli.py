@@ -197,7 +197,7 @@ def _experiment(values: Optional[List[str]], base=None):
         if "=" not in v:
             v = f"{v}=1"
         k, _, x = v.partition("=")
-        k = k.strip().replace("-", "_")
+        k = k.strip().lower().replace("-", "_")      # any case, as the other choice options
         if k not in EXPERIMENT_SWITCHES:
             raise InputError(f"--experiment: unknown switch {k!r}; use {', '.join(EXPERIMENT_SWITCHES[:-1])} "
                              f"or {EXPERIMENT_SWITCHES[-1]}")
@@ -572,13 +572,14 @@ def _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times):
     import dataclasses
 
     from .errors import InputError
+    from .limits import check_choice
     from .nca import PKSampling
 
     base = sc.endpoints.pk if sc.endpoints is not None and sc.endpoints.pk is not None else PKSampling()
-    if pk_dose not in (None, "first", "last", "both"):
-        raise InputError(f"--pk-dose: use first, last or both, got {pk_dose!r}")
-    if pk_sample not in (None, "venous", "arterial"):
-        raise InputError(f"--pk-sample: use venous or arterial, got {pk_sample!r}")
+    if pk_dose is not None:             # any case ('Last' was refused), as the other choice options
+        pk_dose = check_choice(pk_dose, "--pk-dose", ("first", "last", "both"))
+    if pk_sample is not None:
+        pk_sample = check_choice(pk_sample, "--pk-sample", ("venous", "arterial"))
     if pk_times is not None:
         from .units import parse_time_h
 

@@ -362,9 +362,9 @@ def _split_endpoints(endpoints):
     pk, pd_ = [], []
     for e in endpoints:
         text = str(e).strip()
-        head, at, when = text.partition("@")
-        if text in PK_ENDPOINTS:
-            pk.append(text)
+        head, at, when = text.lower().partition("@")        # any case ('CMAX'), as parse_endpoint reads the others
+        if text.lower() in PK_ENDPOINTS:
+            pk.append(text.lower())
         elif head.strip() == "tmax":       # 'tmax@24h' too: it was told to drop '@24h', then refused as tmax
             raise InputError(f"{field}: tmax is not compared as a ratio (not log-normal); use cmax, auc_0_t, "
                              "auc_0_inf or t_half")

@@ -29,7 +29,7 @@ class DaskExecutor:
         except ImportError:  # pragma: no cover - dask is a dependency
             raise InputError("--dask: dask[distributed] is not installed (pip install 'dask[distributed]')") from None
         self.cluster = None
-        if address == "local":
+        if address.strip().lower() == "local":      # any case ('LOCAL' was refused), as the other choice options
             import logging
 
             if quiet:

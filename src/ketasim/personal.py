@@ -1035,6 +1035,7 @@ def forecast(fit: PatientFit, regimen=None, *, times_h=None, variables=("score",
     rec = pm.record
     if isinstance(variables, str):      # variables='cadss' was read letter by letter ("unknown variable 'c'")
         variables = (variables,)
+    variables = tuple(_variable_name(v) for v in variables)     # any case ('CADSS'), as the choice options
     for v in variables:
         if v != "score" and v not in K.OUT_NAMES:
             raise InputError(f"variables: unknown trajectory variable {v!r}")
@@ -1166,6 +1167,11 @@ class Limits:
                                                    "quantile_without_reading"}
 
 
+def _variable_name(v):
+    """A trajectory variable named in any case ('CP_KETAMINE_NG_ML'): the column's own lower-case name."""
+    return v.strip().lower() if isinstance(v, str) else v
+
+
 def _opt(name: str) -> str:
     """How a message names the plan's argument ``name`` ('limits'): ``--limits`` on the command line (``ketasim
     plan``), the argument of :func:`personal_plan` / :func:`parse_limits` from Python and on the dashboard's plan
@@ -1203,7 +1209,7 @@ def parse_limits(text: str | None) -> Limits:
                     pass
             raise InputError(f"{_opt('limits')}: {part.strip()!r} is not name=value{hint}")
         k, _, v = part.partition("=")
-        k = k.strip().replace("-", "_")
+        k = k.strip().lower().replace("-", "_")      # any case ('CADSS=25'), as the choice options
         if k not in fields:
             raise InputError(f"{_opt('limits')}: unknown limit {k!r}; known: {', '.join(fields)}")
         if k == "drugs":
@@ -1585,9 +1591,9 @@ def plan(fit: PatientFit, *, target: Target | None = None, limits: Limits | None
     Ranking: plans that meet the target with the required probability first, by fewest sessions then least drug
     (``minimise="sessions"``) or least drug then fewest sessions (``"exposure"``); then the others by probability.
     """
-    if minimise not in ("sessions", "exposure"):
-        raise InputError(f"{_opt('minimise')}: use sessions or exposure, got {minimise!r}")
-    from .limits import check_int, check_seed
+    from .limits import check_choice, check_int, check_seed
+
+    minimise = check_choice(minimise, _opt("minimise"), ("sessions", "exposure"))     # any case ('Sessions')
 
     top = check_int(top, "top", lo=1, hi=100)        # top=0 returned no plans without a word
     n_samples = check_int(n_samples, "n_samples", lo=MIN_SAMPLES, hi=100_000)
@@ -1753,17 +1759,17 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     """Fit, forecast and plan for one record; returns the plan JSON contract (see docs in ``ketasim plan``)."""
     import ketasim
 
-    from .limits import check_int, check_seed
+    from .limits import check_choice, check_int, check_seed
 
     rec = as_record(record)
-    if minimise not in ("sessions", "exposure"):
-        raise InputError(f"{_opt('minimise')}: use sessions or exposure, got {minimise!r}")
+    minimise = check_choice(minimise, _opt("minimise"), ("sessions", "exposure"))     # any case ('Sessions')
     # checked before the fit (seconds), naming the argument
     n_samples = check_int(n_samples, "n_samples", lo=MIN_SAMPLES, hi=100_000)
     top = check_int(top, "top", lo=1, hi=100)
     seed = check_seed(seed, "seed")
     if isinstance(variables, str):      # 'cadss' was read letter by letter ("unknown trajectory variable 'c'")
         variables = tuple(v.strip() for v in variables.split(",") if v.strip())
+    variables = tuple(_variable_name(v) for v in variables)     # any case ('CADSS'), as the choice options
     for v in variables:                 # before the fit (seconds), not after it
         if v != "score" and v not in K.OUT_NAMES:
             raise InputError(f"variables: unknown trajectory variable {v!r}")

@@ -614,7 +614,8 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
     from .personal import _future_doses
     from .solver import kernel as K
 
-    for v in variables or ():          # checked before the fit (seconds), naming the option
+    variables = tuple(v.strip().lower() if isinstance(v, str) else v for v in variables or ())     # any case
+    for v in variables:                # checked before the fit (seconds), naming the option
         if v != "score" and v not in K.OUT_NAMES:
             raise InputError(f"--variable: unknown trajectory variable {v!r}; e.g. cp_ketamine_ng_ml, cadss, "
                              "sbp_change_mmhg (the trajectory columns)")
@@ -629,7 +630,7 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
             except InputError as e:
                 raise InputError(f"{where}{e}") from None
         res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability,
-                            alternative=alt, variables=tuple(variables or ()), seed=seed, minimise=minimise,
+                            alternative=alt, variables=variables, seed=seed, minimise=minimise,
                             params=params)
     shown = set()
     for w in caught:

@@ -427,7 +427,7 @@ class _Endpoint:
 def _harm_endpoint(text: str, field: str):
     """An incidence endpoint ('nausea_rate') as an :class:`_Endpoint`; None for anything else (a score endpoint)."""
     m, at, t = str(text).partition("@")
-    m = m.strip()
+    typed, m = m.strip(), m.strip().lower()         # any case, as parse_endpoint reads a score endpoint
     if m in HARM_MEASURES:
         if at:
             raise InputError(f"{field}: {m} is the incidence over the whole period (any event in any session), not "
@@ -436,8 +436,8 @@ def _harm_endpoint(text: str, field: str):
     from .sensitivity import SESSION_MEASURES
 
     if m not in (*MEASURES, "mean", *SESSION_MEASURES):
-        raise InputError(f"{field}: {m or repr(str(text))}: not an endpoint the trial can compute for power; incidence "
-                         f"endpoints (harm: more in the arm): {', '.join(HARM_MEASURES)}; score endpoints: "
+        raise InputError(f"{field}: {typed or repr(str(text))}: not an endpoint the trial can compute for power; "
+                         f"incidence endpoints (harm: more in the arm): {', '.join(HARM_MEASURES)}; score endpoints: "
                          f"{', '.join(MEASURES)} at a time")
     return None
 

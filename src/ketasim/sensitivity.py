@@ -129,11 +129,11 @@ def _keep_deep_volume(fs: list[Factor], params: ParameterSet) -> list[Factor]:
 
 
 def parameter_matches(name: str, patterns, free_names) -> bool:
-    """Whether a parameter name is selected by ``patterns``: fnmatch patterns matched with case ('pd.nmda.*'; a name
-    without a wildcard is that name exactly) and ``@free`` = every calibrated parameter (``free_names``). One rule for
-    ``sensitivity --parameters`` and ``ketasim params`` with patterns."""
-    return any((q == "@free" and name in free_names) or (q != "@free" and fnmatch.fnmatchcase(name, q))
-               for q in patterns)
+    """Whether a parameter name is selected by ``patterns``: fnmatch patterns in any letter case ('pd.nmda.*',
+    'PD.NMDA.*': the names are lower-case; a name without a wildcard is that name) and ``@free`` = every calibrated
+    parameter (``free_names``). One rule for ``sensitivity --parameters`` and ``ketasim params`` with patterns."""
+    return any((q.lower() == "@free" and name in free_names)
+               or (q.lower() != "@free" and fnmatch.fnmatchcase(name.lower(), q.lower())) for q in patterns)
 
 
 def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
@@ -196,7 +196,9 @@ def parse_endpoint(text: str) -> EndpointSpec:
     from .units import parse_time_h
 
     field = argument("endpoint", "--endpoint")
-    m, _, t = str(text).partition("@")
+    # any case ('CADSS_PEAK', 'Mean_Change@24H' were refused), as the other choice options; messages show it as typed
+    typed = str(text).partition("@")[0].strip()
+    m, _, t = str(text).lower().partition("@")
     m = m.strip()
     if m in SCORE_MEASURES:
         if not t.strip():
@@ -211,7 +213,7 @@ def parse_endpoint(text: str) -> EndpointSpec:
             raise InputError(f"{field}: {m} is the highest value over all sessions, not a value at a time; write "
                              f"'{m}' without '@{t.strip()}'")
         return EndpointSpec(m, None)
-    raise InputError(f"{field}: unknown measure {m!r}; use one of {', '.join([*SCORE_MEASURES, *SESSION_MEASURES])}"
+    raise InputError(f"{field}: unknown measure {typed!r}; use one of {', '.join([*SCORE_MEASURES, *SESSION_MEASURES])}"
                      " (score measures with @time, e.g. response_rate@24h)")
 
 
