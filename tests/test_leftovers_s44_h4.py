@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from _support import benchmark_module, run_cli
+from test_web_browser import browser, dashboard  # noqa: F401  (fixtures: Chromium and `ketasim serve`)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -206,3 +207,53 @@ def test_pk_options_in_any_case_on_the_command_line(capsys):
                              "--pk", "--pk-dose", "Last", "--pk-sample", "Arterial")
     assert code == 0 and "error" not in err, err
     assert "arterial" in out.lower()
+
+
+# ---- 5. the dashboard's covariates card shows the page's warnings --------------------------------------------------
+@pytest.mark.parametrize("regimen,says", [
+    (dict(route="iv-bolus", dose=1.5, dose_unit="mg/kg"), "is in the anesthetic range"),
+    (dict(dose=0.5, dose_unit="µg/kg"), "far below any studied dose"),
+    # two pushes that only add up to the anesthetic range (the simulate card warns at the dose field)
+    (dict(route="iv-bolus", dose=0.9, dose_unit="mg/kg", every="10", every_unit="min", count=2),
+     "together its doses are in the anesthetic range"),
+])
+def test_covariates_card_shows_the_regimens_warnings(regimen, says):
+    pytest.importorskip("starlette")
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["regimens"][0].update(regimen)
+    out = api.covariates_form(form)
+    hits = [w for w in out["warnings"] if says in w["message"]]
+    assert len(hits) == 1 and hits[0]["field"] == "covariates.run", out["warnings"]
+    js = (ROOT / "src" / "ketasim" / "web" / "static" / "app.js").read_text(encoding="utf-8")
+    card = js[js.index("async function runCovariates"):js.index("/* ---------- trial power")]
+    assert 'showMessages(body.warnings, "warning")' in card
+
+
+def test_covariates_card_leaves_out_the_other_regimens_warnings():
+    pytest.importorskip("starlette")
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["regimens"].append({**form["regimens"][0], "name": "pushed", "route": "iv-bolus", "dose": 1.5})
+    assert any("anesthetic range" in w["message"] for w in api.simulate_form(form)["warnings"])
+    assert api.covariates_form(form)["warnings"] == []
+
+
+def test_covariates_card_shows_the_warning_in_the_browser(browser, dashboard):
+    """The warning reaches the card's own line on the page (Chromium; skipped without it, as test_web_browser)."""
+    from test_web_browser import _new_page, _wait_new_answer
+
+    ctx, page, problems = _new_page(browser)
+    page.goto(dashboard)
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    seq = page.evaluate("document.body.dataset.seq")
+    page.fill('[data-field="regimen.0.dose"]', "3")          # 3 mg/kg over 40 min: the anesthetic range
+    _wait_new_answer(page, seq)
+    page.click("#run-covariates")
+    page.wait_for_function("() => document.body.dataset.covariates === 'done'", timeout=60000)
+    line = page.locator('[data-msg="covariates.run"]')
+    assert "anesthetic range" in line.text_content() and "warning" in line.get_attribute("class")
+    assert not problems, problems
+    ctx.close()

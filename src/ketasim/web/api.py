@@ -1038,9 +1038,11 @@ DASHBOARD_COVARIATE_ENDPOINTS = ("cmax", "auc_0_inf", "cadss_peak", "sbp_change_
 def covariates_form(form: dict) -> dict:
     """The /api/covariates answer: the covariate effects (``ketasim.covariates``) on the form's first regimen for
     this patient (typical random effects), each contrast against the patient's own value: rows, a forest figure and
-    the provenance."""
+    the provenance; ``warnings``: the page's warnings about this patient and the analysed regimen (a dose far below
+    any studied one, in the anesthetic range, or doses that only add up to it), shown in the card."""
     from ..covariates import column_title, run_covariates
     from ..population import arm_spec
+    from ..summary import cumulative_anesthetic_arms
 
     t0 = time.perf_counter()
     b = build(form)
@@ -1067,15 +1069,23 @@ def covariates_form(form: dict) -> dict:
             # an edit the model cannot run with (e.g. CL above liver blood flow), as the simulate card says it
             raise FormErrors([{"field": "overrides", "message": f"overrides: the model cannot run with these "
                                                                 f"values ({e})"}]) from None
+        # doses that only add up to the anesthetic range, as the simulate card warns of them (its dose field)
+        adds_up = [msg for a, msg in cumulative_anesthetic_arms(sc, params) if a == arm.name]
     rows = json_safe(res.table().to_dict("records"))
     analyte = res.provenance["analytes"][0] if res.provenance["analytes"] else None
+    # the card showed none of the page's warnings (a 0.5 mcg/kg dose, an anesthetic dose): those of the patient, the
+    # page and the analysed regimen (not the other regimens', which the card does not run), in the card's own line
+    slot = b.slots.get(arm.name)
+    mine = [w["message"] for w in b.warnings
+            if not (w.get("field", "").startswith("regimen.") and w["field"].split(".")[1] != str(slot))]
+    card_warnings = [{"field": "covariates.run", "message": m} for m in dict.fromkeys([*mine, *adds_up])]
     return {"ok": True, "arm": arm.name, "analyte": analyte, "rows": rows,
             "endpoints": res.provenance["endpoints"],
             "titles": {e: column_title(e, analyte or "") for e in res.provenance["endpoints"]},
             "figure": F.forest_figure(rows, res.provenance["endpoints"], analyte=analyte),
             # the page's parameter edits (the rows use them: b.params), named as the power card and downloads do
             "provenance": json_safe(with_parameter_edits(res.provenance, b.overrides) if b.overrides
-                                    else res.provenance), "warnings": b.warnings,
+                                    else res.provenance), "warnings": card_warnings,
             "timing_ms": {"total": round((time.perf_counter() - t0) * 1000, 1)}}
 
 

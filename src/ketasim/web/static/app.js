@@ -665,6 +665,8 @@ async function runCovariates() {
     return;
   }
   $("#covariates-status").textContent = `${body.arm}, in ${Math.round(body.timing_ms.total)} ms`;
+  // the page's warnings about this patient and regimen (e.g. a dose in the anesthetic range), in the card
+  showMessages(body.warnings, "warning");
   const pk = new Set(["cmax", "auc_0_t", "auc_0_inf", "t_half"]);
   const contrasts = [...new Set(body.rows.map((r) => r.contrast))];
   const eps = body.endpoints.filter((e) => !pk.has(e) || body.analyte);
