@@ -1434,8 +1434,51 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so that partial output files are removed like on Ctrl-C."""
 
 
+#: A SIGTERM's state in this process: None (none yet), "pending" (its _Terminated is raised but main() has not caught
+#: it) or "done" (main() caught it, or returned).
+_term_state: str | None = None
+#: Seconds after which a SIGTERM whose _Terminated was dropped (see _on_sigterm) is delivered again.
+TERM_RETRY_S = 1.0
+
+
 def _on_sigterm(signum, frame):
+    """Raise _Terminated in the main thread. A handler that runs inside a ctypes callback (numba's compiler calls
+    back into Python through llvmlite) raises into ctypes, which prints 'Exception ignored on calling ctypes callback
+    function' and drops it: the run went on for minutes and wrote its files. Such a dropped _Terminated reaches
+    ``sys.unraisablehook`` (_quiet_terminated): it is not printed, and the signal is sent again TERM_RETRY_S later
+    (from a timer thread; the handler then runs in the main thread at its next Python instruction, outside the
+    callback). A _Terminated that propagates is not repeated (a repeat could cut short the removal of partial files)."""
+    global _term_state
+    if _term_state == "done":       # main() is already stopping (a repeat that crossed the catch): nothing more
+        return
+    _term_state = "pending"
     raise _Terminated()
+
+
+def _quiet_terminated(previous):
+    """A ``sys.unraisablehook`` that drops a _Terminated (raised where it cannot propagate: a ctypes callback) and
+    sends the signal again (_resend_sigterm), and hands anything else to ``previous``."""
+    def hook(unraisable):
+        if not isinstance(unraisable.exc_value, _Terminated):
+            previous(unraisable)
+        elif _term_state == "pending":
+            _resend_sigterm()
+    return hook
+
+
+def _resend_sigterm() -> None:
+    """SIGTERM to this process TERM_RETRY_S from now, unless main() has caught the first one by then."""
+    import os
+    import signal
+    import threading
+
+    def again():
+        if _term_state == "pending":
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    timer = threading.Timer(TERM_RETRY_S, again)
+    timer.daemon = True
+    timer.start()
 
 
 #: Units of the numeric options, for the message when a unit is typed with the number ('--weight 70kg').
@@ -1564,9 +1607,13 @@ def main(argv=None) -> int:
     warnings.showwarning = _show_warning
     previous_stdout = sys.stdout
     sys.stdout = _ClosedPipeSafe(sys.stdout)
+    global _term_state
     previous_sigterm = None
+    previous_unraisable = sys.unraisablehook
     if threading.current_thread() is threading.main_thread():
+        _term_state = None
         previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+        sys.unraisablehook = _quiet_terminated(previous_unraisable)
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         from .io import output_fields
@@ -1582,6 +1629,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 130
     except _Terminated:
+        _term_state = "done"
         print("ketasim dashboard stopped (terminated)" if _command_of(argv) == "ketasim serve" else
               "terminated: stopped before completing; no output file was changed by the interrupted write",
               file=sys.stderr)
@@ -1615,7 +1663,9 @@ def main(argv=None) -> int:
         warnings.showwarning = previous_showwarning
         sys.stdout = previous_stdout
         if previous_sigterm is not None:
+            _term_state = "done"            # no more repeats of a signal (main() is returning)
             signal.signal(signal.SIGTERM, previous_sigterm)
+            sys.unraisablehook = previous_unraisable
     return 0
 
 
