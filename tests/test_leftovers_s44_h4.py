@@ -353,3 +353,71 @@ def test_the_time_estimate_of_a_streamed_run_is_within_a_factor_of_its_measured_
         assert 0.2 < estimated[k] / measured[k] < 2.5, (k, estimated[k], measured[k])
     relative = (estimated["design"] / estimated["single"]) / (measured["design"] / measured["single"])
     assert 1 / 2.5 < relative < 2.5, (estimated, measured)
+
+
+# ---- 8. power: the search's default pool, a family mixing benefit and harm, Farrington-Manning in the docs ---------
+def test_power_search_caps_its_default_pool_and_says_so(monkeypatch):
+    """`--sizes auto --max-size 100000` made pools of 1,000,000 patients per arm whatever size the search found;
+    the default pool of a search is capped (power.SEARCH_POOL_CAP, or the largest arm the search may evaluate)."""
+    from ketasim import power
+    from ketasim.scenario import load_scenario
+
+    seen = {}
+
+    def stop(scenario, sizes, eps, pairs, ratio, paired, pool):
+        seen["pool"] = power._pool_size(pool, [*sizes, *(power.versus_size(n, ratio) for n in sizes)])
+        raise SystemExit(0)
+
+    monkeypatch.setattr(power, "_pool_setup", stop)
+    sc = load_scenario(ROOT / "examples" / "design_example.yaml")
+    lines = []
+    with pytest.raises(SystemExit):
+        power.run_power(sc, arm="ketamine", sizes="auto", max_size=100_000, endpoints=["response_rate@24h"],
+                        log=lines.append)
+    assert seen["pool"] == 100_000 and len(lines) == 1 and "1,000,000, is capped" in lines[0], lines
+    for max_size, pool in ((20_000, power.SEARCH_POOL_CAP), (500, 5000)):   # below the cap: 10x as before
+        lines.clear()
+        with pytest.raises(SystemExit):
+            power.run_power(sc, arm="ketamine", sizes="auto", max_size=max_size, endpoints=["response_rate@24h"],
+                            log=lines.append)
+        assert seen["pool"] == pool and bool(lines) == (max_size == 20_000), (max_size, lines)
+    with pytest.raises(SystemExit):          # a pool given is the pool used
+        power.run_power(sc, arm="ketamine", sizes="auto", max_size=100_000, endpoints=["response_rate@24h"],
+                        pool=200_000, log=lines.append)
+    assert seen["pool"] == 200_000
+
+
+def test_power_search_says_when_it_evaluated_sizes_above_a_tenth_of_the_capped_pool(monkeypatch):
+    from ketasim import power
+    from ketasim.scenario import load_scenario
+
+    monkeypatch.setattr(power, "SEARCH_POOL_CAP", 200)        # the pool: the largest arm searched, 300
+    sc = load_scenario(ROOT / "examples" / "design_example.yaml")
+    lines = []
+    # the 7-day change: a small effect (power ~0.1 at 40 per arm), so the search climbs above 30 (a tenth of the pool)
+    power.run_power(sc, arm="ketamine", sizes="auto", max_size=300, endpoints=["mean_change@7d"],
+                    replicates=100, log=lines.append)
+    assert any("capped" in ln for ln in lines)
+    assert any("the search evaluated sizes up to" in ln and "more than a tenth of the pool (300 per arm)" in ln
+               for ln in lines), lines
+
+
+def test_power_multiplicity_says_when_a_family_mixes_benefit_and_harm(capsys):
+    """--multiplicity put harm and efficacy endpoints in one family without a word (its power_all then asks a trial
+    to show both): the run and the table say so; a family of one kind does not."""
+    argv = ["power", ROOT / "examples" / "design_example.yaml", "--arm", "ketamine", "--sizes", "20", "--replicates",
+            "100", "--pool", "400", "--no-progress", "--multiplicity", "holm", "--endpoint", "response_rate@24h"]
+    code, out, err = run_cli(capsys, *argv, "--endpoint", "nausea_rate")
+    assert code == 0, err
+    assert ("ketasim: --multiplicity: the family mixes efficacy endpoints (response_rate@24h) and harm endpoints "
+            "(nausea_rate): 'all significant' then includes showing the harm") in err
+    assert "The family mixes efficacy and harm endpoints: 'all' includes showing the harm" in out
+    assert "Holm over 2 hypotheses" in out
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0 and "mixes" not in out + err and "Holm over 1 hypothesis " in out
+
+
+def test_power_howto_says_farrington_manning_is_liberal_at_small_arms():
+    text = " ".join((ROOT / "docs" / "howto" / "power.md").read_text(encoding="utf-8").split())
+    assert "liberal, most at small arms" in text and "0.023-0.030 for a nominal 0.025" in text
+    assert "A family that mixes efficacy and harm endpoints is run as asked" in text

@@ -65,6 +65,11 @@ _REPLICATE_TAG = 0x706F776572
 _INCIDENCE_TAG = 0x6165
 #: ``sizes="auto"``: the largest patients per arm the search evaluates (default; ``max_size``).
 DEFAULT_MAX_SIZE = 500
+#: ``sizes="auto"`` without ``pool``: the default pool (10 x ``max_size``) is capped at this many patients per arm, or
+#: the largest arm the search may evaluate if that is larger (``--max-size 100000`` made pools of 1,000,000 patients
+#: per arm, ~600 MB and up to the hour's time budget, whatever size the search found). A size found above a tenth of
+#: the pool is said (the pool's own error is then not small against a trial's).
+SEARCH_POOL_CAP = 50_000
 
 
 @dataclasses.dataclass
@@ -196,11 +201,17 @@ class PowerResult:
                              zip(first["n_per_arm"], first["power_all"], first["power_any"]))
             # with posterior draws the table above is the assurance; these are the central pools' power
             central = "; the central pools' power, not the assurance above" if draws else ""
-            lines.append(f"Multiplicity ({mu['method'].capitalize()} over {len(mu['family'])} comparisons x "
-                         f"endpoints, family-wise two-sided alpha {p['alpha']:g}{central}): power that all / any are "
-                         f"significant by size: {both}; co-primary (all at their own level, no adjustment): "
-                         + "  ".join(f"{int(n)}: {c:.2f}" for n, c in zip(first["n_per_arm"],
-                                                                             first["power_all_unadjusted"])) + ".")
+            k = len(mu["family"])
+            harm = df["hypothesis"].astype(str).str.startswith("harm")
+            # a family of benefit and harm: 'all significant' includes showing the harm (H9, s43): said
+            mixed = (" The family mixes efficacy and harm endpoints: 'all' includes showing the harm (run each kind "
+                     "with its own --multiplicity to size them apart).") if harm.any() and not harm.all() else ""
+            lines.append(f"Multiplicity ({mu['method'].capitalize()} over {k} hypothes{'is' if k == 1 else 'es'} "
+                         f"(comparisons x endpoints), family-wise two-sided alpha {p['alpha']:g}{central}): power "
+                         f"that all / any are significant by size: {both}; co-primary (all at their own level, no "
+                         "adjustment): " + "  ".join(f"{int(n)}: {c:.2f}" for n, c in
+                                                    zip(first["n_per_arm"], first["power_all_unadjusted"]))
+                         + "." + mixed)
             several = len(p["comparisons"]) > 1
             adj = "; ".join((f"{a_} vs {v_}, " if several else "") + f"{_endpoint_words(m, t)}: "
                             + "  ".join(f"{v:.2f}" for v in g["power_adjusted"])
@@ -1054,6 +1065,13 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
             raise InputError(f"{mult_field}: the family is tested at each size of a list; "
                              f"{argument('sizes', '--sizes')} auto searches each endpoint on its own sizes: give a "
                              "list of sizes")
+        harm = [e.text for e in eps if e.harm]
+        if harm and len(harm) < len(eps) and log is not None:
+            # one family of benefit and harm: its power_all asks a trial to show both (H9, s43); said, not refused
+            log(f"ketasim: {mult_field}: the family mixes efficacy endpoints "
+                f"({', '.join(e.text for e in eps if not e.harm)}) and harm endpoints ({', '.join(harm)}): "
+                f"'all significant' then includes showing the harm; run each kind with its own {mult_field} to "
+                "size them apart")
     replicates = limits.check_int(replicates, argument("replicates", "--replicates"), lo=100, hi=MAX_REPLICATES)
     alpha = _fraction(alpha, argument("alpha", "--alpha"), lo=1e-6, hi=0.5)
     target = _fraction(target, argument("target", "--target"), lo=0.05, hi=0.999)
@@ -1069,6 +1087,15 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
 
     # one rule with run_trial and qualify_external: between_trial / draw_seed only with draws, and checked
     between_trial, draw_seed = check_uncertainty_options(uncertainty, between_trial, draw_seed, log)
+    capped = None
+    if search and pool is None:
+        largest = max(max(sizes), versus_size(max(sizes), ratio))
+        if max(MIN_POOL, POOL_PER_PATIENT * largest) > SEARCH_POOL_CAP:
+            pool, capped = max(SEARCH_POOL_CAP, largest), POOL_PER_PATIENT * largest
+    if capped is not None and log is not None:
+        log(f"ketasim: {argument('pool', '--pool')}: a search up to {max(sizes):,} draws from pools of {pool:,} "
+            f"patients per arm ({POOL_PER_PATIENT}x its largest arm, {capped:,}, is capped for memory and time); "
+            f"give {argument('pool', '--pool')} to set it")
     pool, sc, est, positions = _pool_setup(scenario, sizes, eps, pairs, ratio, paired, pool)
     draws = None
     if uncertainty:
@@ -1135,6 +1162,12 @@ def run_power(scenario, *, sizes=None, endpoints=None, arm: str | None = None, v
                 n0 = _search_start(arrays[pair[0], e], arrays[pair[1], e], e, tests[e.measure], alpha, ratio,
                                    dropout, margins.get(e, 0.0), target, max(sizes))
                 steps[pair, e] = search_size(evaluate, n0, max(sizes), target)
+        evaluated = max(max(s) for s in steps.values())
+        if capped is not None and log is not None and evaluated * POOL_PER_PATIENT > pool:
+            log(f"ketasim: {argument('pool', '--pool')}: the search evaluated sizes up to {evaluated:,}, more than a "
+                f"tenth of the pool ({pool:,} per arm): the pool's own error is then not small against a trial's; "
+                f"rerun with {argument('pool', '--pool')} {min(POOL_PER_PATIENT * evaluated, limits.MAX_PATIENTS):,} "
+                "(or a list of sizes) to confirm")
     family: dict = {}
     if not search:
         wins = replicate_wins(arrays, seed, sizes, family=family if multiplicity else None)
