@@ -421,3 +421,29 @@ def test_power_howto_says_farrington_manning_is_liberal_at_small_arms():
     text = " ".join((ROOT / "docs" / "howto" / "power.md").read_text(encoding="utf-8").split())
     assert "liberal, most at small arms" in text and "0.023-0.030 for a nominal 0.025" in text
     assert "A family that mixes efficacy and harm endpoints is run as asked" in text
+
+
+# ---- 9. run_covariates runs its patients through patient_endpoint_values' own chunks -------------------------------
+def test_covariates_has_no_chunk_loop_of_its_own_and_its_values_do_not_depend_on_the_chunk(monkeypatch):
+    """run_covariates cut its patients into PD_CHUNK pieces and called patient_endpoint_values per piece (each piece's
+    decision draws from 0); it passes all of them now and patient_endpoint_values chunks them (ENDPOINT_CHUNK, draws
+    keyed by the patient's index). Checked this session: every value of three runs (quick nasal esketamine and the
+    design example's ketamine arm at 45 patients, a typical patient; PD and PK endpoints) identical before and after,
+    with the default chunk and a chunk of 7."""
+    import ketasim.covariates as cov
+    import ketasim.sensitivity as sens
+    from ketasim.scenario import quick_scenario
+
+    assert not hasattr(cov, "PD_CHUNK")
+    sc = quick_scenario("esketamine", "intranasal", "56 mg")
+    kw = dict(contrasts=["sex=female", "age=70"], endpoints=["cadss_peak", "response_rate@24h", "mean_change@24h"],
+              n=20)
+    whole = cov.run_covariates(sc, **kw).table()
+    calls = []
+    real = sens.patient_endpoint_values
+    monkeypatch.setattr(sens, "patient_endpoint_values", lambda *a, **k: calls.append(k["patients"].n) or real(*a, **k))
+    monkeypatch.setattr(sens, "ENDPOINT_CHUNK", 6)
+    chunked = cov.run_covariates(sc, **kw).table()
+    assert calls == [20, 20, 20, 20]            # every level's patients in one call (four levels)
+    cols = ["value", "ci90_low", "ci90_high", "test_value", "reference_value"]
+    assert chunked[cols].to_numpy().tolist() == whole[cols].to_numpy().tolist()

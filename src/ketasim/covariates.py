@@ -385,10 +385,6 @@ def _split_endpoints(endpoints):
     return list(dict.fromkeys(pk)), list({e.label: e for e in pd_}.values())
 
 
-#: patients per kernel call of the side-effect and relief endpoints (a trial's default chunk)
-PD_CHUNK = 20_000
-
-
 def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, arm: str | None = None,
                    n: int | None = None, seed: int | None = None, typical: bool = False,
                    params: ParameterSet | None = None, experiment=None, uncertainty: int = 0,
@@ -522,14 +518,12 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
             if key not in cache:
                 s, p = at_level(spec, base, covariate, value, pset)
                 pk = arm_pk(the_arm, s, pset, sampling, patients=p, experiment=exp) if pk_eps else None
-                eff = {}
-                # in chunks, as a trial runs: one kernel call of 2,000,000 patients kept Ctrl-C (and SIGTERM) waiting
-                # for over a minute; the patients are independent, so the values are the same
-                for a in range(0, n if pd_eps else 0, PD_CHUNK):
-                    part = patient_endpoint_values(pset, scenario, pd_eps, arm_index=k, population=s,
-                                                   patients=p.take(slice(a, a + PD_CHUNK)), experiment=exp)
-                    for label, v in part.items():
-                        eff[label] = np.concatenate([eff[label], v]) if label in eff else v
+                # patient_endpoint_values runs them in chunks of sensitivity.ENDPOINT_CHUNK, as a trial runs (one
+                # kernel call of 2,000,000 patients kept Ctrl-C and SIGTERM waiting for over a minute); covariates'
+                # own loop of the same size is gone (its chunks' decision draws started at 0 each: unused here, as a
+                # titrated arm is refused, but not the shared rule)
+                eff = (patient_endpoint_values(pset, scenario, pd_eps, arm_index=k, population=s, patients=p,
+                                               experiment=exp) if pd_eps else {})
                 cache[key] = (pk, eff)
                 done[0] += 1
                 if progress is not None:
