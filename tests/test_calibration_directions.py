@@ -102,6 +102,19 @@ def test_the_perceptible_effect_residuals_are_one_sided():
     assert np.all(inside == 0.0)
 
 
+@pytest.mark.parametrize("key", ["midazolam_sustained_points", "series_persistence_days", "dissociation_2h_share",
+                                 "positive_unblinding_ratio", "dose_plateau_ratio"])
+def test_a_quantity_a_failed_solve_left_nan_counts_as_broken(key):
+    """max(0, NaN) is 0 in Python: a NaN quantity (a failed solve of the direction's patients, a ratio over a zero
+    expectancy) passed every direction, in the fit and in the posterior draws' acceptance."""
+    q = {"midazolam_sustained_points": 0.5, "series_persistence_days": 10.0, "dose_plateau_ratio": 1.0,
+         **PERCEPTIBLE_OK}
+    assert np.all(direction_residuals(q) == 0.0)
+    for bad in (float("nan"), float("inf") if key != "series_persistence_days" else float("-inf")):
+        r = direction_residuals({**q, key: bad})
+        assert np.all(np.isfinite(r)) and r.max() == pytest.approx(DIRECTION_WEIGHT * calibration.NOT_SHOWN_RESIDUAL)
+
+
 def test_the_perceptible_effect_quantities_see_the_refit_that_broke_them(shipped):
     """The forty-third session's refit moved cadss_hill 2.5 -> 1.34 and the perceptible effects' weight on
     expectancy to a third (sedation_perception_weight 0.96 -> 0.33, perception_gain 0.156 -> 0.077): a flatter
