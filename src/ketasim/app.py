@@ -111,22 +111,20 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
 
 
 def warn_cumulative_anesthetic(sc, params=None, *, experiment=None, record_source: str | None = None,
-                               record_doses=()) -> None:
+                               record_weight_kg: float | None = None) -> None:
     """Doses of an arm that add up to the anesthetic range (none alone in it) warn (DoseWarning) as one anesthetic
     dose warns when the scenario is read: ``summary.cumulative_anesthetic_arms``, which simulates each arm's typical
     patient on its own grid around the doses (not the output grid: a daily grid missed every peak). One function for
     ``simulate`` and ``trial`` (R4-2). ``record_source``: the scenario is a record's (``simulate --events``), whose
-    warning names the file, not the 'arms.record' it became; ``record_doses``: that record's doses, judged at its
-    WT: when one alone is in the anesthetic range it warned when the record was read, and nothing is added (the
-    scenario's dose lines are judged at the 70-kg reference weight)."""
+    warning names the file, not the 'arms.record' it became; ``record_weight_kg``: that record's WT (kg), at which
+    its doses in mg are judged, as its rows were when it was read (its scenario's dose lines alone are judged at the
+    70-kg reference weight)."""
     import warnings
 
     from .errors import DoseWarning
     from .summary import cumulative_anesthetic_arms, record_message
 
-    if any(d.in_anesthetic_range() for d in record_doses):
-        return
-    for _, msg in cumulative_anesthetic_arms(sc, params, experiment=experiment):
+    for _, msg in cumulative_anesthetic_arms(sc, params, experiment=experiment, record_weight_kg=record_weight_kg):
         if record_source is not None:
             msg = record_message(msg, Path(record_source).name)
         warnings.warn(msg, DoseWarning, stacklevel=2)

@@ -454,7 +454,7 @@ def simulate(
                                  "it) or use `ketasim trial` for endpoints")
             wrote = _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times,
                                        patients_csv, record_source=str(events) if events is not None else None,
-                                       record_doses=record.doses if events is not None else ())
+                                       record_weight_kg=record.weight_kg if events is not None else None)
             if pk_plan:
                 wrote += _print_pk(sc, params, size, seed, False, exp, pk_json, pk_plan)
             for line in wrote:              # the summary first, then what was written, then the notice
@@ -471,7 +471,7 @@ def simulate(
     fine_times = np.union1d(times, _fine_times(float(times[-1])))
     typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times, anesthetic_check=False)
     warn_cumulative_anesthetic(sc, params, experiment=exp, record_source=str(events) if events is not None else None,
-                               record_doses=record.doses if events is not None else ())
+                               record_weight_kg=record.weight_kg if events is not None else None)
     from .scale import monitored_peaks
 
     # the summary first, then 'wrote FILE' lines, then the notice: as trial, plan, sensitivity and qualify (the
@@ -715,12 +715,14 @@ def _check_kinds(outputs: dict, other: dict | None = None) -> None:
 
 
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times,
-                       patients_csv=None, record_source: str | None = None, record_doses=()) -> list[str]:
+                       patients_csv=None, record_source: str | None = None,
+                       record_weight_kg: float | None = None) -> list[str]:
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask;
     ``times``: the output times (h) the in-memory run would use (sized to --size), so both write the same rows and
     print the same population lines. Prints the summary; returns the 'wrote FILE' lines (the caller prints them after
     any PK summary, then the notice). ``record_source``: ``--events FILE``, which the cumulative anesthetic warning
-    names (as the in-memory path's; it said 'arms.record'), and ``record_doses`` its doses (judged at its WT)."""
+    names (as the in-memory path's; it said 'arms.record'), and ``record_weight_kg`` its WT (kg: its mg doses are
+    judged at it)."""
     import numpy as np
 
     from .app import warn_cumulative_anesthetic
@@ -749,7 +751,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     typ = run(sc, params, typical=True, experiment=exp,
               output_times_h=np.union1d(times, _fine_times(float(times[-1]))), anesthetic_check=False)
     warn_cumulative_anesthetic(sc, params, experiment=exp, record_source=record_source,      # as the in-memory path
-                               record_doses=record_doses)
+                               record_weight_kg=record_weight_kg)
     if plot:
         plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",

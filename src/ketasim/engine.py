@@ -757,7 +757,8 @@ def anesthetic_check_times(scenario) -> np.ndarray:
     return np.unique(np.round(np.concatenate(parts), 9))
 
 
-def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None) -> list[tuple[str, str]]:
+def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None,
+                               record_weight_kg: float | None = None) -> list[tuple[str, str]]:
     """One warning per arm whose typical patient (simulated here under ``params`` and ``experiment`` on
     :func:`anesthetic_check_times`; None: the installed set, the default experiment) reaches the anesthetic range
     although none of its doses alone is in it: its racemate-equivalent effect-site ketamine reaches
@@ -766,14 +767,17 @@ def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None) -> lis
     out (one warning is enough). First, IV doses given back to back (each starting at most 5 min after the previous
     one's end: ``regimen.back_to_back_iv_runs``) are judged as one infusion by the dose rule
     (``regimen.infusion_in_anesthetic_range``), so that a split line warns as the single line does and is named as
-    such. Returns (arm name, warning) pairs."""
+    such. ``record_weight_kg``: the scenario is a record's (``PatientRecord.to_scenario_dict``), whose doses in mg
+    are judged alone at this WT (kg), as its rows were (its dose lines would be judged at the 70-kg reference
+    weight: a heavy patient's two pushes, each anesthetic at 70 kg and not at its WT, warned of nothing). Returns
+    (arm name, warning) pairs."""
     from .regimen import ANESTHETIC_MG_PER_KG, REFERENCE_WEIGHT_KG, Drug, back_to_back_iv_runs, \
         infusion_in_anesthetic_range
 
     out = []
     level = traj = typical = None
     for arm in scenario.arms:
-        if any(d.in_anesthetic_range() for d in arm.doses):
+        if any(d.in_anesthetic_range(record_weight_kg) for d in arm.doses):
             continue
         run = next((r for r in back_to_back_iv_runs(arm.administrations()) if infusion_in_anesthetic_range(r[2], r[1])),
                    None)

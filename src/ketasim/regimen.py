@@ -401,11 +401,14 @@ class Dose:
         racemic ketamine (0.5-1 mg/kg in trials); nasal, sublingual and oral esketamine/arketamine in mg."""
         return self.route in PARENTERAL_ROUTES or (self.route is Route.ORAL and self.drug is Drug.RACEMIC_KETAMINE)
 
-    def in_anesthetic_range(self) -> bool:
-        """Is this ketamine dose alone in the anesthetic range (the check that warns when it is read)?"""
+    def in_anesthetic_range(self, weight_kg: float | None = None) -> bool:
+        """Is this ketamine dose alone in the anesthetic range (the check that warns when it is read)? ``weight_kg``:
+        the body weight (kg) a dose in mg is judged at instead of the dose's own (``Dose.weight_kg``, else the 70-kg
+        reference weight): a record's WT, for the record's scenario, whose dose lines do not carry it."""
         if not self.drug.is_ketamine or self.amount == 0:
             return False
-        return self._anesthetic(self.amount if self.per_kg else self.amount / self._check_weight())
+        weight = self._check_weight() if weight_kg is None else float(weight_kg)
+        return self._anesthetic(self.amount if self.per_kg else self.amount / weight)
 
     def _anesthetic(self, per_kg: float) -> bool:
         """Is this dose in the anesthetic range? ``per_kg``: mg/kg (a dose in mg at the reference weight, or at the

@@ -193,7 +193,9 @@ def record_anesthetic_warnings(record, params=None) -> list[str]:
         warnings.simplefilter("ignore", DoseWarning)
         sc = scenario_from_dict(record.to_scenario_dict(size=1))
     name = Path(str(record.source)).name
-    return [record_message(msg, name) for _, msg in cumulative_anesthetic_arms(sc, params)]
+    # judged at the record's WT, as its rows were (its dose lines alone are judged at the 70-kg reference weight)
+    return [record_message(msg, name) for _, msg in cumulative_anesthetic_arms(sc, params,
+                                                                               record_weight_kg=record.weight_kg)]
 
 
 def scenario_title(sc) -> str:
