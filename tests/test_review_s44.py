@@ -45,3 +45,27 @@ def test_a_heavy_records_two_pushes_adding_up_warn_once(capsys, tmp_path):
         code, _, err = run_cli(capsys, "simulate", "--events", str(path))
     lines = [ln for ln in err.splitlines() if "anesthetic range" in ln]
     assert code == 0 and len(lines) == 1 and "heavy.csv: together the record's doses" in lines[0], err
+
+
+# ---- R1-2: back-to-back IV doses in mg were judged as one infusion at 70 kg -----------------------------------------
+def test_a_records_back_to_back_mg_doses_are_judged_at_its_weight(tmp_path):
+    """Two 30-min infusions back to back. WT 40, 2 x 60 mg: 1.5 mg/kg each (neither alone), 3 mg/kg over 60 min
+    together, which the infusion rule puts in the anesthetic range; at 70 kg it was 1.71 mg/kg (not). WT 120,
+    2 x 105 mg: 1.75 mg/kg over 60 min at its WT (not), 3 mg/kg at 70 kg (warned 'at the 70-kg reference weight')
+    (review R1-2)."""
+    from ketasim.regimen import REFERENCE_WEIGHT_KG, Drug, Route, back_to_back_iv_runs
+    from ketasim.regimen import Administration as A
+
+    light = _record(tmp_path, "light", 40, [(0.5, 60, "iv-infusion", 0.5), (1.0, 60, "iv-infusion", 0.5)])
+    rows, plan = _record_warnings(light)
+    assert rows == [] and len(plan) == 1, plan
+    assert ("2 IV doses back to back from 30 min give 3 mg/kg over 60 min, mg doses at the record's WT of 40 kg, as "
+            "one infusion in the anesthetic range") in plan[0], plan
+    assert "reference weight" not in plan[0]
+    heavy = _record(tmp_path, "heavy", 120, [(0.5, 105, "iv-infusion", 0.5), (1.0, 105, "iv-infusion", 0.5)])
+    rows, plan = _record_warnings(heavy)
+    assert rows == [] and not any("back to back" in m or "reference weight" in m for m in plan), plan
+    # the function itself: a dose in mg per kg at the given weight, the reference weight without one
+    adm = [A(Drug.RACEMIC_KETAMINE, Route.IV_INFUSION, 60.0, False, t, 0.5) for t in (0.5, 1.0)]
+    assert back_to_back_iv_runs(adm)[0][2] == 120 / REFERENCE_WEIGHT_KG
+    assert back_to_back_iv_runs(adm, 40.0) == [(0.5, 1.0, 3.0, 2, True)]

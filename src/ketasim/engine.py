@@ -768,9 +768,9 @@ def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None,
     one's end: ``regimen.back_to_back_iv_runs``) are judged as one infusion by the dose rule
     (``regimen.infusion_in_anesthetic_range``), so that a split line warns as the single line does and is named as
     such. ``record_weight_kg``: the scenario is a record's (``PatientRecord.to_scenario_dict``), whose doses in mg
-    are judged alone at this WT (kg), as its rows were (its dose lines would be judged at the 70-kg reference
-    weight: a heavy patient's two pushes, each anesthetic at 70 kg and not at its WT, warned of nothing). Returns
-    (arm name, warning) pairs."""
+    are judged at this WT (kg), alone and back to back, as its rows were (its dose lines would be judged at the
+    70-kg reference weight: a heavy patient's two pushes, each anesthetic at 70 kg and not at its WT, warned of
+    nothing). Returns (arm name, warning) pairs."""
     from .regimen import ANESTHETIC_MG_PER_KG, REFERENCE_WEIGHT_KG, Drug, back_to_back_iv_runs, \
         infusion_in_anesthetic_range
 
@@ -779,13 +779,18 @@ def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None,
     for arm in scenario.arms:
         if any(d.in_anesthetic_range(record_weight_kg) for d in arm.doses):
             continue
-        run = next((r for r in back_to_back_iv_runs(arm.administrations()) if infusion_in_anesthetic_range(r[2], r[1])),
-                   None)
+        run = next((r for r in back_to_back_iv_runs(arm.administrations(), record_weight_kg)
+                    if infusion_in_anesthetic_range(r[2], r[1])), None)
         equiv = "" if all(d.drug is Drug.RACEMIC_KETAMINE for d in arm.doses if d.drug.is_ketamine) else \
             " racemate-equivalent"
         if run is not None:
             start, dur, per_kg, n, in_mg = run
-            ref = f", mg doses at the {REFERENCE_WEIGHT_KG:g}-kg reference weight" if in_mg else ""
+            if not in_mg:
+                ref = ""
+            elif record_weight_kg is None:
+                ref = f", mg doses at the {REFERENCE_WEIGHT_KG:g}-kg reference weight"
+            else:                           # as the record's rows say it
+                ref = f", mg doses at the record's WT of {record_weight_kg:g} kg"
             out.append((arm.name, f"arms.{arm.name}: together its doses are in the anesthetic range: {n} IV doses "
                                   f"back to back from {_fmt_reading(start)} give {per_kg:.3g} mg/kg{equiv} over "
                                   f"{fmt_hours(dur)}{ref}, as one infusion in the anesthetic range (expect sedation; "

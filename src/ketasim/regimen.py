@@ -168,12 +168,15 @@ def infusion_in_anesthetic_range(per_kg: float, duration_h: float) -> bool:
     return push_equivalent(per_kg, duration_h) >= ANESTHETIC_MG_PER_KG * (1 - 1e-9)
 
 
-def back_to_back_iv_runs(administrations) -> list[tuple[float, float, float, int, bool]]:
+def back_to_back_iv_runs(administrations,
+                         weight_kg: float | None = None) -> list[tuple[float, float, float, int, bool]]:
     """Runs of two or more IV ketamine doses (bolus or infusion) given back to back, each starting at most
     :data:`BACK_TO_BACK_H` after the previous one's end: (start h, duration h from the first start to the last end,
-    total mg/kg racemate-equivalent (a dose in mg at the 70-kg reference weight), number of doses, whether a dose
-    in mg is among them) per run. Judged as one infusion by :func:`infusion_in_anesthetic_range`: 3 mg/kg over
-    60 min warns, so two back-to-back lines of 1.5 mg/kg over 30 min warn too."""
+    total mg/kg racemate-equivalent (a dose in mg at ``weight_kg``, kg: a record's WT; None: the 70-kg reference
+    weight), number of doses, whether a dose in mg is among them) per run. Judged as one infusion by
+    :func:`infusion_in_anesthetic_range`: 3 mg/kg over 60 min warns, so two back-to-back lines of 1.5 mg/kg over
+    30 min warn too."""
+    weight = REFERENCE_WEIGHT_KG if weight_kg is None else float(weight_kg)
     potency: dict = {}
     iv = sorted((a for a in administrations if a.drug.is_ketamine and a.amount > 0
                  and a.route in (Route.IV_BOLUS, Route.IV_INFUSION)), key=lambda a: a.start_h)
@@ -181,7 +184,7 @@ def back_to_back_iv_runs(administrations) -> list[tuple[float, float, float, int
     for a in iv:
         if a.drug not in potency:
             potency[a.drug] = anesthetic_potency(a.drug)
-        per_kg = (a.amount if a.per_kg else a.amount / REFERENCE_WEIGHT_KG) * potency[a.drug]
+        per_kg = (a.amount if a.per_kg else a.amount / weight) * potency[a.drug]
         end = a.start_h + a.duration_h
         if runs and a.start_h <= runs[-1][1] + BACK_TO_BACK_H + 1e-9:
             r = runs[-1]
