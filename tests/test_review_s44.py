@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from _support import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RECORD_HEAD = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
 
@@ -69,3 +72,88 @@ def test_a_records_back_to_back_mg_doses_are_judged_at_its_weight(tmp_path):
     adm = [A(Drug.RACEMIC_KETAMINE, Route.IV_INFUSION, 60.0, False, t, 0.5) for t in (0.5, 1.0)]
     assert back_to_back_iv_runs(adm)[0][2] == 120 / REFERENCE_WEIGHT_KG
     assert back_to_back_iv_runs(adm, 40.0) == [(0.5, 1.0, 3.0, 2, True)]
+
+
+# ---- H4's open item: Ctrl-C (SIGINT) inside a ctypes callback was lost as SIGTERM was --------------------------------
+_SWALLOWED_SIGNAL = r"""
+import ctypes, os, signal, sys, time
+from ketasim import cli, engine
+
+callback = ctypes.CFUNCTYPE(None)
+
+
+def inside():
+    # as llvmlite calls back into Python while numba compiles: the signal arrives and its handler runs in here
+    os.kill(os.getpid(), getattr(signal, os.environ["SIGNAL"]))
+    t = time.monotonic()
+    while time.monotonic() - t < 0.2:
+        pass
+    print("signalled", file=sys.stderr, flush=True)
+
+
+cb = callback(inside)
+real = engine.simulate
+
+
+def simulate(*a, **kw):
+    cb()
+    time.sleep(float(os.environ["AFTER_S"]))     # the rest of the run (Python instructions: the handler can run)
+    return real(*a, **kw)
+
+
+engine.simulate = simulate
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _run_swallowing(tmp_path, sig: str, *, ignore_sigint: bool = False, after_s: float = 120.0,
+                    timeout: float = 100.0):
+    """Run `simulate` in a child whose engine first calls a ctypes callback in which ``sig`` arrives, then rests
+    ``after_s`` seconds: (return code, stderr lines other than 'signalled', stdout, seconds), or None when the child
+    had to be killed after ``timeout`` s (the signal was lost). SIGINT starts at its default disposition (a test run
+    as a background job inherits it ignored), or ignored with ``ignore_sigint``."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "swallow.py"
+    script.write_text(_SWALLOWED_SIGNAL, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NUMBA_NUM_THREADS": "1",
+           "AFTER_S": str(after_s), "SIGNAL": sig}
+    disposition = signal.SIG_IGN if ignore_sigint else signal.SIG_DFL
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, str(script), "simulate", "--drug", "esketamine", "--route",
+                               "intranasal", "--dose", "56 mg", "--size", "3", "--csv", str(tmp_path / "out.csv")],
+                              capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp_path,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, disposition))
+    except subprocess.TimeoutExpired:
+        return None
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and ln != "signalled"]
+    return proc.returncode, lines, proc.stdout, time.monotonic() - t0
+
+
+def test_ctrl_c_inside_a_ctypes_callback_still_interrupts(tmp_path):
+    """A KeyboardInterrupt raised inside a numba/llvmlite ctypes callback was dropped ('Exception ignored on calling
+    ctypes callback function') and the run went on, as SIGTERM's was before the forty-fourth session's fix: Ctrl-C
+    is now sent again until main() has caught it: one line, exit 130, no output file. Bounded: the child rests 120 s
+    after the signal and is killed after 100 s (the signal lost)."""
+    got = _run_swallowing(tmp_path, "SIGINT")
+    assert got is not None, "the Ctrl-C was lost: the run went on"
+    code, lines, stdout, took = got
+    assert code == 130, lines
+    assert len(lines) == 1 and lines[0].startswith("interrupted: stopped before completing"), lines
+    assert not (tmp_path / "out.csv").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    assert "wrote" not in stdout and took < 60, took
+
+
+def test_ctrl_c_stays_ignored_where_the_shell_ignores_it(tmp_path):
+    """A background job of a non-interactive shell (`ketasim ... &` in a script, nohup) starts with SIGINT ignored:
+    main() leaves it so (a Ctrl-C meant for the foreground job does not stop it); the run completes."""
+    got = _run_swallowing(tmp_path, "SIGINT", ignore_sigint=True, after_s=0.5)
+    assert got is not None
+    code, lines, stdout, _ = got
+    assert code == 0 and not any("interrupted" in ln for ln in lines), lines
+    assert (tmp_path / "out.csv").exists() and "wrote" in stdout

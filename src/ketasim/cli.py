@@ -1436,47 +1436,59 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so that partial output files are removed like on Ctrl-C."""
 
 
-#: A SIGTERM's state in this process: None (none yet), "pending" (its _Terminated is raised but main() has not caught
-#: it) or "done" (main() caught it, or returned).
-_term_state: str | None = None
-#: Seconds after which a SIGTERM whose _Terminated was dropped (see _on_sigterm) is delivered again.
+class _Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) as main()'s handler raises it: a KeyboardInterrupt (every cleanup and typer's exit code 130
+    treat it as one) that the unraisable hook tells from any other."""
+
+
+#: A stopping signal's state in this process, by signal number (SIGTERM, SIGINT): None or absent (none yet),
+#: "pending" (its exception is raised but main() has not caught it) or "done" (main() caught it, or returned).
+_stop_state: dict = {}
+#: Seconds after which a SIGTERM or SIGINT whose exception was dropped (see _on_sigterm) is delivered again.
 TERM_RETRY_S = 1.0
 
 
 def _on_sigterm(signum, frame):
-    """Raise _Terminated in the main thread. A handler that runs inside a ctypes callback (numba's compiler calls
-    back into Python through llvmlite) raises into ctypes, which prints 'Exception ignored on calling ctypes callback
-    function' and drops it: the run went on for minutes and wrote its files. Such a dropped _Terminated reaches
-    ``sys.unraisablehook`` (_quiet_terminated): it is not printed, and the signal is sent again TERM_RETRY_S later
-    (from a timer thread; the handler then runs in the main thread at its next Python instruction, outside the
-    callback). A _Terminated that propagates is not repeated (a repeat could cut short the removal of partial files)."""
-    global _term_state
-    if _term_state == "done":       # main() is already stopping (a repeat that crossed the catch): nothing more
+    """Raise _Terminated (SIGTERM) or _Interrupted (SIGINT, Ctrl-C) in the main thread. A handler that runs inside a
+    ctypes callback (numba's compiler calls back into Python through llvmlite) raises into ctypes, which prints
+    'Exception ignored on calling ctypes callback function' and drops it: the run went on for minutes and wrote its
+    files. Such a dropped exception reaches ``sys.unraisablehook`` (_quiet_terminated): it is not printed, and the
+    signal is sent again TERM_RETRY_S later (from a timer thread; the handler then runs in the main thread at its next
+    Python instruction, outside the callback). One that propagates is not repeated (a repeat could cut short the
+    removal of partial files)."""
+    import signal
+
+    if _stop_state.get(signum) == "done":   # main() is already stopping (a repeat that crossed the catch): nothing
         return
-    _term_state = "pending"
-    raise _Terminated()
+    _stop_state[signum] = "pending"
+    raise _Interrupted() if signum == signal.SIGINT else _Terminated()
 
 
 def _quiet_terminated(previous):
-    """A ``sys.unraisablehook`` that drops a _Terminated (raised where it cannot propagate: a ctypes callback) and
-    sends the signal again (_resend_sigterm), and hands anything else to ``previous``."""
+    """A ``sys.unraisablehook`` that drops a _Terminated or _Interrupted (raised where it cannot propagate: a ctypes
+    callback) and sends its signal again (_resend_sigterm), and hands anything else to ``previous``."""
+    import signal
+
     def hook(unraisable):
-        if not isinstance(unraisable.exc_value, _Terminated):
+        exc = unraisable.exc_value
+        signum = signal.SIGTERM if isinstance(exc, _Terminated) else \
+            signal.SIGINT if isinstance(exc, _Interrupted) else None
+        if signum is None:
             previous(unraisable)
-        elif _term_state == "pending":
-            _resend_sigterm()
+        elif _stop_state.get(signum) == "pending":
+            _resend_sigterm(signum)
     return hook
 
 
-def _resend_sigterm() -> None:
-    """SIGTERM to this process TERM_RETRY_S from now, unless main() has caught the first one by then."""
+def _resend_sigterm(signum) -> None:
+    """``signum`` (SIGTERM, SIGINT) to this process TERM_RETRY_S from now, unless main() has caught the first one by
+    then."""
     import os
-    import signal
     import threading
 
     def again():
-        if _term_state == "pending":
-            os.kill(os.getpid(), signal.SIGTERM)
+        if _stop_state.get(signum) == "pending":
+            os.kill(os.getpid(), signum)
 
     timer = threading.Timer(TERM_RETRY_S, again)
     timer.daemon = True
@@ -1609,12 +1621,16 @@ def main(argv=None) -> int:
     warnings.showwarning = _show_warning
     previous_stdout = sys.stdout
     sys.stdout = _ClosedPipeSafe(sys.stdout)
-    global _term_state
-    previous_sigterm = None
+    previous_sigterm = previous_sigint = None
     previous_unraisable = sys.unraisablehook
     if threading.current_thread() is threading.main_thread():
-        _term_state = None
+        _stop_state.clear()
         previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+        # Ctrl-C likewise (a KeyboardInterrupt raised in a ctypes callback was dropped as SIGTERM's was), where it is
+        # Python's own handler: not where SIGINT is ignored (a background job of a non-interactive shell, nohup) or
+        # where an embedding program handles it
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous_sigint = signal.signal(signal.SIGINT, _on_sigterm)
         sys.unraisablehook = _quiet_terminated(previous_unraisable)
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -1626,12 +1642,13 @@ def main(argv=None) -> int:
         if rv == 130:       # typer turns Ctrl-C into exit code 130 (returned, not raised)
             raise KeyboardInterrupt
     except KeyboardInterrupt:
+        _stop_state[signal.SIGINT] = "done"
         print("ketasim dashboard stopped" if _command_of(argv) == "ketasim serve" else
               "interrupted: stopped before completing; no output file was changed by the interrupted write",
               file=sys.stderr)
         return 130
     except _Terminated:
-        _term_state = "done"
+        _stop_state[signal.SIGTERM] = "done"
         print("ketasim dashboard stopped (terminated)" if _command_of(argv) == "ketasim serve" else
               "terminated: stopped before completing; no output file was changed by the interrupted write",
               file=sys.stderr)
@@ -1665,8 +1682,10 @@ def main(argv=None) -> int:
         warnings.showwarning = previous_showwarning
         sys.stdout = previous_stdout
         if previous_sigterm is not None:
-            _term_state = "done"            # no more repeats of a signal (main() is returning)
+            _stop_state.update({signal.SIGTERM: "done", signal.SIGINT: "done"})     # no more repeats (returning)
             signal.signal(signal.SIGTERM, previous_sigterm)
+            if previous_sigint is not None:
+                signal.signal(signal.SIGINT, previous_sigint)
             sys.unraisablehook = previous_unraisable
     return 0
 
