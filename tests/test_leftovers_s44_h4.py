@@ -122,7 +122,10 @@ def test_qualification_html_keeps_the_users_backend(tmp_path):
 
     rows, skipped = cal.qualify(trials=["berman2000"], size=30, seed=3)
     before = matplotlib.get_backend()
-    open_before = len(plt.get_fignums())
+    # a figure an earlier test left open: matplotlib 3.8-3.9 close it when the backend switches (with a deprecation
+    # warning, an error here), so a count taken before the switch failed whatever qualification_html did (review
+    # R1-3; 3.10+ keep it open)
+    plt.close("all")
     matplotlib.use("svg")
     try:
         out = cal.qualification_html(rows, skipped, cal.qualification_summary(rows), load_parameters(),
@@ -130,7 +133,7 @@ def test_qualification_html_keeps_the_users_backend(tmp_path):
         assert matplotlib.get_backend() == "svg"
     finally:
         matplotlib.use(before)
-    assert len(plt.get_fignums()) == open_before
+    assert plt.get_fignums() == []          # no pyplot figure of its own left open
     assert out.read_text().count("data:image/png;base64,") >= 1
 
 
