@@ -306,7 +306,7 @@ def test_a_sigterm_inside_a_ctypes_callback_still_terminates(tmp_path):
     script = tmp_path / "swallow.py"
     script.write_text(_SWALLOWED_SIGTERM, encoding="utf-8")
     out = tmp_path / "out.csv"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NUMBA_NUM_THREADS": "1", "AFTER_S": "20"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NUMBA_NUM_THREADS": "1", "AFTER_S": "120"}
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, str(script), "simulate", "--drug", "esketamine", "--route", "intranasal",
                            "--dose", "56 mg", "--size", "3", "--csv", str(out)], capture_output=True, text=True,
@@ -317,7 +317,9 @@ def test_a_sigterm_inside_a_ctypes_callback_still_terminates(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("terminated: stopped before completing"), proc.stderr
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
     assert "wrote" not in proc.stdout
-    assert took < 15, took          # the 20 s rest of the run was not waited for (the retry comes after ~1 s)
+    # the 120 s rest of the run was not waited for (the retry comes after ~1 s; the child's start, interpreter and
+    # imports, is in the window too: a loaded machine takes seconds; review R3-7)
+    assert took < 60, took
 
 
 # ---- 7. the run-time estimate against a measured streamed run ------------------------------------------------------
