@@ -322,40 +322,23 @@ def test_a_sigterm_inside_a_ctypes_callback_still_terminates(tmp_path):
     assert took < 60, took
 
 
-# ---- 7. the run-time estimate against a measured streamed run ------------------------------------------------------
-def _streamed_seconds(sc, n, tmp_path, name):
-    import time
-
-    from ketasim.scale import simulate_streamed
-
-    best = float("inf")
-    for k in range(2):          # the faster of two (a shared machine's load only ever slows a run)
-        t0 = time.perf_counter()
-        simulate_streamed(sc, n=n, seed=1, parquet=tmp_path / f"{name}{k}.parquet", chunk=max(n // 2, 1),
-                          anesthetic_check=False, check_disk=False)
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def test_the_time_estimate_of_a_streamed_run_is_within_a_factor_of_its_measured_time(tmp_path):
+# ---- 7. the run-time estimate against measured streamed runs ----------------------------------------------------
+def test_the_time_estimate_of_a_streamed_run_is_within_a_factor_of_its_measured_time():
     """H11 (s43) saw a streamed run take ~7 min against the estimate's ~36 min. Measured this session (1 numba
     thread, 2 loaded cores; estimate / measured): design_example 4,000 in memory 0.95, streamed 1.03, 20,000 1.11,
     100,000 (chunk 20,000) 1.12; 28 d of nasal esketamine 0.64-1.0; one infusion 0.79; sustain1-like 0.79-0.86; three
-    devices per session x 8 sessions, 2 arms 0.71: not pessimistic. Pinned here: the estimate is not more than 2.5x
-    the measured time (load only slows the run: that bound is robust), at least a fifth of it, and the two
-    scenarios' estimates stand in the ratio of their measured times within 2.5x."""
-    from ketasim import engine, limits
-    from ketasim.scenario import load_scenario, quick_scenario
+    devices per session x 8 sessions, 2 arms 0.71: not pessimistic. Pinned here without timing anything (a timed
+    unit test depends on the machine's load; review R3-6): the estimates of benchmarks/bench_estimate.py's cases
+    stay within 2.5x of the times that script measured, and in their ratio within 2.5x (a change of the cost model
+    that breaks this needs the benchmark re-run)."""
+    from ketasim import limits
 
-    design = load_scenario(ROOT / "examples" / "design_example.yaml")
-    single = quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min")
-    engine.simulate(design, n=2, seed=1, anesthetic_check=False)          # compiled before the clock starts
-    measured = {"design": _streamed_seconds(design, 2000, tmp_path, "d"),
-                "single": _streamed_seconds(single, 4000, tmp_path, "s")}
-    estimated = {"design": limits.estimate_scenario_run(design, 2000).seconds,
-                 "single": limits.estimate_scenario_run(single, 4000).seconds}
+    bench = benchmark_module("bench_estimate")
+    estimated = {k: limits.estimate_scenario_run(build(), n).seconds for k, (build, n) in bench.CASES.items()}
+    measured = bench.MEASURED_S
+    assert set(estimated) == set(measured)
     for k in measured:
-        assert 0.2 < estimated[k] / measured[k] < 2.5, (k, estimated[k], measured[k])
+        assert 1 / 2.5 < estimated[k] / measured[k] < 2.5, (k, estimated[k], measured[k])
     relative = (estimated["design"] / estimated["single"]) / (measured["design"] / measured["single"])
     assert 1 / 2.5 < relative < 2.5, (estimated, measured)
 
