@@ -151,10 +151,10 @@ def test_choice_values_in_any_case():
     plans = cli._pk_plan(sc, "Last", " ARTERIAL", False, None)
     assert [(p.dose, p.sample) for p in plans] == [("last", "arterial")]
     assert [p.dose for p in cli._pk_plan(sc, "BOTH", None, False, None)] == ["first", "last"]
-    assert parse_endpoint("Mean_Change@24H") == parse_endpoint("mean_change@24h")
+    assert parse_endpoint("Mean_Change@24h") == parse_endpoint("mean_change@24h")
     assert parse_endpoint("CADSS_PEAK") == parse_endpoint("cadss_peak")
     assert power._harm_endpoint("Nausea_Rate", "--endpoint").measure == "nausea_rate"
-    pk, pd_ = covariates._split_endpoints(["CMAX", "Response_Rate@1D"])
+    pk, pd_ = covariates._split_endpoints(["CMAX", "Response_Rate@1d"])
     assert pk == ["cmax"] and [e.label for e in pd_] == [parse_endpoint("response_rate@24h").label]
     assert personal.parse_limits("CADSS=25,Sessions_Per_Week=1").cadss == 25
     assert parameter_matches("pk.ketamine.q2", ["PK.KETAMINE.Q2"], ()) and parameter_matches("x", ["@FREE"], ("x",))

@@ -157,3 +157,23 @@ def test_ctrl_c_stays_ignored_where_the_shell_ignores_it(tmp_path):
     code, lines, stdout, _ = got
     assert code == 0 and not any("interrupted" in ln for ln in lines), lines
     assert (tmp_path / "out.csv").exists() and "wrote" in stdout
+
+
+# ---- R2-1: --endpoint's time was lower-cased with its measure -------------------------------------------------------
+def test_an_endpoints_time_is_read_as_every_time_its_measure_in_any_case():
+    """`--endpoint Mean_Change@24H` was accepted (the whole text lower-cased) while '24H' is refused everywhere else
+    (scenario times, --every, --at), and '@1 Ms' (megaseconds, 278 h) became 1 ms (review R2-1)."""
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.sensitivity import parse_endpoint
+    from ketasim.units import parse_time_h
+
+    assert parse_endpoint("Mean_Change@24h") == parse_endpoint("mean_change@24 h")
+    assert parse_endpoint("CADSS_PEAK").measure == "cadss_peak"
+    with pytest.raises(InputError) as e:
+        parse_time_h("24H", "x")
+    with pytest.raises(InputError) as ep:
+        parse_endpoint("Mean_Change@24H")
+    assert "'H'" in str(ep.value) and "'H'" in str(e.value)
+    assert parse_endpoint("mean_change@1 Ms").time_h == pytest.approx(1e6 / 3600)

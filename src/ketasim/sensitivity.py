@@ -196,10 +196,12 @@ def parse_endpoint(text: str) -> EndpointSpec:
     from .units import parse_time_h
 
     field = argument("endpoint", "--endpoint")
-    # any case ('CADSS_PEAK', 'Mean_Change@24H' were refused), as the other choice options; messages show it as typed
-    typed = str(text).partition("@")[0].strip()
-    m, _, t = str(text).lower().partition("@")
-    m = m.strip()
+    # the measure in any case ('CADSS_PEAK', 'Mean_Change@24h' were refused), as the other choice options; messages
+    # show it as typed. The time is read as every time is ('24H' is refused as in a scenario's times, --every, --at;
+    # lower-cased, '1 Ms' (megaseconds) read as 1 ms)
+    head, _, t = str(text).partition("@")
+    typed = head.strip()
+    m = typed.lower()
     if m in SCORE_MEASURES:
         if not t.strip():
             raise InputError(f"{field}: {m} needs a time, e.g. '{m}@24h'")
