@@ -11,7 +11,10 @@ summary's mae_mmhg of a fold without BP rows, NaN in Python) is null. Compare wi
 merging the parts.
 
     NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/cv_refit_folds.py daly2018,transform OUT.json
-(fold names: ketasim.calibration.scenario_groups())"""
+(fold names: ketasim.calibration.scenario_groups()). The fold list ``in-sample`` runs the in-sample fit of the same
+procedure alone (cross_validate's own: calibrate from the prior, its between-trial SDs, qualify with draws) and writes
+its rows as in_sample with in_sample_fit (objective, fitted): a third process beside the folds' two. Merge with
+benchmarks/cv_merge.py."""
 import json
 import os
 import sys
@@ -37,8 +40,15 @@ def main(argv) -> dict:
     groups, out = argv[0].split(","), argv[1]
     partial = out + ".partial"
     known = cal.scenario_groups()
+    if argv[0] == "in-sample":
+        res = cal.cross_validate(load_parameters(), groups=[], in_sample=True, log=lambda *a: print(*a, flush=True),
+                                 **SETTINGS)
+        atomic_write_text(out, json.dumps(json_safe({"in_sample": res["in_sample"],
+                                                     "in_sample_fit": res["in_sample_fit"]}), allow_nan=False))
+        print("done", flush=True)
+        return res
     if any(g not in known for g in groups):
-        raise SystemExit(f"error: unknown fold in {argv[0]!r} (known: {', '.join(known)})")
+        raise SystemExit(f"error: unknown fold in {argv[0]!r} (known: {', '.join(known)}, or in-sample)")
     res = cal.cross_validate(load_parameters(), groups=groups, in_sample=False,
                              on_fold=lambda rows, folds: write(partial, rows, folds),
                              log=lambda *a: print(*a, flush=True), **SETTINGS)

@@ -2347,14 +2347,15 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     parameter uncertainty (Laplace). Also runs the in-sample fit with the same procedure, so the two compare like
     with like. ``targets``: the rows (default: :func:`build_targets`, the published ones; a synthetic data set,
     ``benchmarks/cv_synthetic.py``, passes its own and every fit, tau and prediction uses them).
-    ``groups``: the folds to run (names of :func:`scenario_groups`; default all). ``in_sample=False`` leaves the
+    ``groups``: the folds to run (names of :func:`scenario_groups`; None: all; an empty list: none, the in-sample fit
+    alone, as ``benchmarks/cv_refit_folds.py in-sample`` runs it). ``in_sample=False`` leaves the
     in-sample fit out (``in_sample`` is then [] and ``in_sample_fit`` None), so that folds can run in separate
     processes (``benchmarks/cv_refit_folds.py``; the in-sample fit is ``ketasim calibrate --start prior``).
     ``on_fold(out_of_sample_rows, folds)`` is called after each fold with the lists so far (a partial file).
     Returns {"in_sample": rows, "out_of_sample": rows, "folds": [...], "settings": {...}}."""
     params = params or load_parameters()
     all_groups = scenario_groups()
-    chosen = list(groups or all_groups)
+    chosen = list(all_groups if groups is None else groups)
     unknown = [g for g in chosen if g not in all_groups]
     if unknown:
         from .errors import InputError, argument
