@@ -36,7 +36,9 @@ def test_every_random_effect_is_fitted_with_the_samplers_prior():
     assert NOT_FITTED == ("eta_recurrence",)      # the time to a new episode: not informed by past ratings
     j = pm.names.index("baseline")
     assert np.allclose(pm.prior_mean[:j], 0) and np.allclose(pm.prior_sd[:j], 1)
-    assert pm.prior_mean[j] == pytest.approx(33, abs=0.3) and pm.prior_sd[j] == pytest.approx(5, abs=0.3)
+    assert pm.prior_mean[j] == pytest.approx(33, abs=0.3) and pm.population_baseline_sd == pytest.approx(5, abs=0.3)
+    # the baseline's SD floored at two rater's SDs for one patient (2 x 0.06 x 60 MADRS points; forty-fifth session)
+    assert pm.prior_sd[j] == pytest.approx(7.2)
 
 
 def test_fit_is_informed_by_ratings_and_flags_what_they_cannot_inform(example_fit):

@@ -17,7 +17,7 @@ import pytest
 import ketasim
 from ketasim.cli import main
 from ketasim.errors import InputError
-from ketasim.personal import PatientModel, fit_patient, forecast
+from ketasim.personal import BASELINE_PRIOR_SD_FLOOR_RATINGS, PatientModel, fit_patient, forecast
 from ketasim.population import DEFAULT_BASELINE, SCALES, default_baseline
 from ketasim.record import record_from_csv_text
 from ketasim.scenario import scenario_from_dict
@@ -64,7 +64,10 @@ def test_a_personal_fit_of_a_small_record_on_the_scale_gives_a_forecast(scale):
     fit = fit_patient(rec, n_samples=50, n_proposals=300, refine=False)
     prior = {p.name: p for p in fit.model.parameters}                  # the prior: the sourced population baseline
     assert prior["baseline"].prior_mean == pytest.approx(SOURCED[scale][0], rel=0.05)
-    assert prior["baseline"].prior_sd == pytest.approx(SOURCED[scale][1], rel=0.1)
+    # its SD floored for one patient (personal.BASELINE_PRIOR_SD_FLOOR_RATINGS, forty-fifth session)
+    assert fit.model.population_baseline_sd == pytest.approx(SOURCED[scale][1], rel=0.1)
+    assert prior["baseline"].prior_sd == pytest.approx(max(fit.model.population_baseline_sd,
+                                                           BASELINE_PRIOR_SD_FLOOR_RATINGS * fit.model.rating_sd))
     (row,) = forecast(fit, times_h=[168.0]).entries()
     smax = SCALES[scale][0]
     assert row["variable"] == "score" and 0 <= row["pi90"][0] <= row["median"] <= row["pi90"][1] <= smax

@@ -6,7 +6,9 @@ Research and teaching tool, not medical advice.
   :class:`ketasim.population.Patients`, read generically (but ``NOT_FITTED``: eta_recurrence is held at the median recurrence time after the
   record's last observation),
   plus the true baseline score -- by maximum a
-  posteriori with the population model as prior. The prior's mean and SD of each random effect are read from the
+  posteriori with the population model as prior (the baseline's prior: the population's mean on the record's scale,
+  its SD at least ``BASELINE_PRIOR_SD_FLOOR_RATINGS`` = 2 rater's SDs, so that a pre-dose rating moves it at least
+  80 % of the way from that mean: a trial's SD at entry is narrowed by its entry criteria). The prior's mean and SD of each random effect are read from the
   population sampler itself (a large seeded draw), so a random effect added to the sampler later is fitted with
   no change here. Observation model: ratings with the rater's noise (``rating_noise_sd`` x scale maximum),
   plasma levels with a proportional (log-normal) error, SBP change with a clinic reading's SD (scaled by the
@@ -82,6 +84,12 @@ FLUCTUATION_STREAM = 11
 #: key of the seeded stream of the prior draws of the parameters a record's observations do not depend on (not
 #: fitted: :func:`_observation_free`), apart from the fit's own stream
 PRIOR_STREAM = 13
+#: floor on the SD of the personal fit's prior of the patient's true baseline, in rater's noise SDs
+#: (``rating_noise_sd`` x scale maximum): the population's baseline SD is a trial's spread at entry, narrowed by its
+#: entry criteria (MADRS-SI 4.2 +- 0.4 from a trial that required item 10 >= 4), not what one patient could have; with
+#: the floor a single pre-dose rating (rater's noise alone) moves the fitted baseline at least 80 % of the way from the
+#: population's mean (1 / (1 + 1/2**2)). An assumption, not sourced; the same rule on every scale (PatientModel)
+BASELINE_PRIOR_SD_FLOOR_RATINGS = 2.0
 
 
 # ---- the patient's model --------------------------------------------------------------------------------------
@@ -134,6 +142,16 @@ class PatientModel:
         draw = sample_patients(self.spec, self.params, np.random.default_rng(PRIOR_SEED), PRIOR_DRAWS)
         names = [f.name for f in dataclasses.fields(Patients) if f.name.startswith("eta_")
                  and f.name not in NOT_FITTED] + ["baseline"]
+        self.smax = self.spec.scale_max
+        self.rating_sd = self.params.free_value("rating_noise_sd") * self.smax
+        if not self.rating_sd > 0:
+            # a set may carry rating_noise_sd 0 (a trial's what-if: an exact rater), but the fit weighs every rating
+            # by the rater's noise: with none its covariance is singular (was a LinAlgError traceback in `plan`)
+            raise InputError(f"parameters.rating_noise_sd: the personal fit needs a rater's noise > 0 (parameter set "
+                             f"{self.params.version}), got {self.params.free_value('rating_noise_sd'):g}")
+        #: the population's baseline SD on the record's scale (points, the draw's) before the floor
+        #: BASELINE_PRIOR_SD_FLOOR_RATINGS x the rater's SD widens it for the fit
+        self.population_baseline_sd = None
         fp = []
         for n in names:
             v = np.asarray(getattr(draw, n), float)
@@ -142,18 +160,16 @@ class PatientModel:
                 m, s = float(v.mean()), float(v.std())
                 if n.startswith("eta_") and abs(m) < 4 / math.sqrt(PRIOR_DRAWS) and abs(s - 1) < 0.03:
                     m, s = 0.0, 1.0
+                if n == "baseline":
+                    # a trial's spread at entry is not one patient's prior: floored so the record's own pre-dose
+                    # rating informs it (a MADRS-SI record at 2 was fitted to 3.0 against 4.2 +- 0.4)
+                    self.population_baseline_sd = s
+                    s = max(s, BASELINE_PRIOR_SD_FLOOR_RATINGS * self.rating_sd)
                 fp.append(FittedParameter(n, m, s))
         self.parameters = tuple(fp)
         self.names = tuple(p.name for p in fp)
         self.prior_mean = np.array([p.prior_mean for p in fp])
         self.prior_sd = np.array([p.prior_sd for p in fp])
-        self.smax = self.spec.scale_max
-        self.rating_sd = self.params.free_value("rating_noise_sd") * self.smax
-        if not self.rating_sd > 0:
-            # a set may carry rating_noise_sd 0 (a trial's what-if: an exact rater), but the fit weighs every rating
-            # by the rater's noise: with none its covariance is singular (was a LinAlgError traceback in `plan`)
-            raise InputError(f"parameters.rating_noise_sd: the personal fit needs a rater's noise > 0 (parameter set "
-                             f"{self.params.version}), got {self.params.free_value('rating_noise_sd'):g}")
         #: (stationary SD in scale points, correlation time in h) of the within-patient fluctuation of true severity
         #: (population.fluctuation_change_sd): the record's ratings see it, so the fit weighs them with its
         #: covariance and forecasts continue it from what the ratings say of it; SD 0 for a set without it
@@ -873,8 +889,10 @@ BASELINE_CONFLICT_SD = 3.0
 
 def _baseline_conflict(pm: PatientModel, om: _ObservationModel, x_map) -> str | None:
     """A warning when the record's rating before the first dose lies far from the population's baseline on its scale
-    (the fit's prior, sourced at trial entry): a MADRS of 12 against 33 +- 5 was fitted to a baseline of 20 without
-    a word, and every forecast and plan treats the patient as one of that population."""
+    (the population's mean and SD at trial entry, with the rater's noise): a MADRS of 12 against 33 +- 5 was fitted
+    to a baseline of 20 without a word, and every forecast and plan treats the patient as one of that population.
+    Judged against the population's SD, not the fit's prior (floored at BASELINE_PRIOR_SD_FLOOR_RATINGS rater's SDs):
+    the question is whether the patient is one of the trial population."""
     from .population import scale_name
 
     if "baseline" not in pm.names:
@@ -885,15 +903,18 @@ def _baseline_conflict(pm: PatientModel, om: _ObservationModel, x_map) -> str | 
         return None
     o = before[0]
     p = pm.parameters[pm.names.index("baseline")]
-    z = (o.value - p.prior_mean) / math.hypot(p.prior_sd, pm.rating_sd)
+    pop_sd = pm.population_baseline_sd if pm.population_baseline_sd is not None else p.prior_sd
+    z = (o.value - p.prior_mean) / math.hypot(pop_sd, pm.rating_sd)
     if abs(z) < BASELINE_CONFLICT_SD:
         return None
     fitted = float(x_map[pm.names.index("baseline")])
+    widened = (f", SD widened to {p.prior_sd:.2g} ({BASELINE_PRIOR_SD_FLOOR_RATINGS:g} rater's SDs) for one patient"
+               if p.prior_sd > pop_sd else "")
     return (f"baseline: the rating before the first dose ({o.value:g} {scale_name(pm.record.scale)} points at "
             f"{o.time_h:g} h) lies {abs(z):.1f} SD {'below' if z < 0 else 'above'} the population's baseline on this "
-            f"scale ({p.prior_mean:.1f} +- {p.prior_sd:.1f} points at trial entry, the fit's prior; "
-            f"population.DEFAULT_BASELINE), so the prior pulls the fitted baseline towards it ({fitted:.1f}): the "
-            "forecasts and plans treat this patient as one of that trial population")
+            f"scale ({p.prior_mean:.1f} +- {pop_sd:.1f} points at trial entry, population.DEFAULT_BASELINE), so the "
+            f"fit's prior (that mean{widened}) pulls the fitted baseline towards it ({fitted:.1f}): the forecasts and "
+            "plans treat this patient as one of that trial population")
 
 
 def _check_fit(fit) -> None:
