@@ -8,11 +8,11 @@ Research and teaching tool, not medical advice.
   plus the true baseline score -- by maximum a
   posteriori with the population model as prior (the baseline's prior: the population's mean on the record's scale,
   its SD at least ``BASELINE_PRIOR_SD_FLOOR_RATINGS`` = 2 rater's SDs, so that a pre-dose rating moves it at least
-  80 % of the way from that mean: a trial's SD at entry is narrowed by its entry criteria). The prior's mean and SD of each random effect are read from the
-  population sampler itself (a large seeded draw), so a random effect added to the sampler later is fitted with
-  no change here. Observation model: ratings with the rater's noise (``rating_noise_sd`` x scale maximum),
-  plasma levels with a proportional (log-normal) error, SBP change with a clinic reading's SD (scaled by the
-  patient's age, :func:`record_sbp_reading_sd`), CADSS with an
+  80 % of the way from that mean: a trial's SD at entry is narrowed by its entry criteria). The prior's mean and SD
+  of each random effect are read from the population sampler itself (a large seeded draw), so a random effect added
+  to the sampler later is fitted with no change here. Observation model: ratings with the rater's noise
+  (``rating_noise_sd`` x scale maximum), plasma levels with a proportional (log-normal) error, SBP change with a
+  clinic reading's SD (scaled by the patient's age, :func:`record_sbp_reading_sd`), CADSS with an
   assumed SD (``observation.*`` in parameters.csv). MAP by ``scipy.optimize.least_squares`` on the stacked
   weighted residuals; the Jacobian comes from one engine call in which every finite-difference step is a
   virtual patient of the same batch. Uncertainty: Laplace (Gauss-Newton) covariance at the MAP, then
