@@ -473,7 +473,7 @@ def test_plan_alternative_in_the_anesthetic_range_warns_once_naming_the_file(cap
     lines = warnings_printed(capsys, "plan", PATIENT_101, "--alternative", alt)
     assert [ln for ln in lines if "anesthetic" in ln] == [
         "warning: --alternative alt.yaml: alternative[0].dose: 560 mg intranasal is in the anesthetic range "
-        + ANESTHETIC_NOTE]
+        + ANESTHETIC_NOTE.replace("(", "(6.83 mg/kg at the record's WT of 82 kg; ", 1)]     # (review s45 R1)
 
 
 def test_qualify_external_reports_an_invalid_trial_before_running_the_others(capsys, tmp_path):

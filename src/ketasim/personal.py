@@ -958,8 +958,11 @@ def _sub_seed(seed: int, k: int) -> int:
 def _future_doses(record: PatientRecord, regimen, label: str = "regimen") -> tuple[Dose, ...]:
     """``regimen`` (a list of scenario dose lines or Dose) as Doses, each after the record's last observation.
     ``label`` names the list in errors (``alternative`` for the plan's alternative, from the page, Python and
-    ``--alternative``): ``alternative[1].at: a dose at 20 h is not after the last observation (336 h)``."""
-    future = [line if isinstance(line, Dose) else Dose.from_mapping(line, f"{label}[{i}]")
+    ``--alternative``): ``alternative[1].at: a dose at 20 h is not after the last observation (336 h)``. Doses in
+    mg are judged (anesthetic range, refusal) at the record's WT (kg), as its rows are (they were judged at the 70-kg
+    reference weight: 80 mg warned at a WT of 120 kg)."""
+    future = [line if isinstance(line, Dose) else Dose.from_mapping(line, f"{label}[{i}]",
+                                                                      weight_kg=record.weight_kg)
               for i, line in enumerate(regimen)]
     t = record.last_observation_h
     for i, d in enumerate(future):

@@ -629,12 +629,17 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
                 alt = list(_future_doses(rec, alt, "alternative"))
             except InputError as e:
                 raise InputError(f"{where}{e}") from None
+            from .summary import alternative_anesthetic_warnings
+
+            # with the record's past doses, as the record's own rows are checked (the alternative's were not)
+            for msg in alternative_anesthetic_warnings(rec, alt, params):
+                warnings.warn(msg, DoseWarning, stacklevel=2)
         res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability,
                             alternative=alt, variables=variables, seed=seed, minimise=minimise,
                             params=params)
     shown = set()
     for w in caught:
-        text = (where if str(w.message).startswith("alternative[") else "") + str(w.message)
+        text = (where if str(w.message).startswith(("alternative[", "alternative:")) else "") + str(w.message)
         if text not in shown:
             shown.add(text)
             warnings.warn_explicit(text, w.category, w.filename, w.lineno)

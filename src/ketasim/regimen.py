@@ -289,6 +289,9 @@ class Dose:
     #: a dose in mg: a record's WT (record.py); None: the 70-kg reference weight (a scenario's dose line does not know
     #: its patients). Not part of the dose's identity (equality, hash, repr).
     weight_kg: float | None = dataclasses.field(default=None, compare=False, repr=False)
+    #: whose weight ``weight_kg`` is, as the checks' messages name it: "the record's WT" (a record's row or a plan's
+    #: alternative), "the patient's weight" (a scenario's stated patient, the quick form's --weight at one patient)
+    weight_of: str = dataclasses.field(default="the record's WT", compare=False, repr=False)
 
     def __post_init__(self):
         f = self.field
@@ -349,8 +352,7 @@ class Dose:
         unit = "mg/kg" if self.per_kg else "mg"
         # a dose in mg counts per kg at the reference weight (a dose line does not know the patient), or at a
         # record's WT (it does: '0.5 mg ... at the 70 kg reference weight' stood beside a record's WT 50)
-        at = (f"the {REFERENCE_WEIGHT_KG:g} kg reference weight" if self.weight_kg is None
-              else f"the record's WT of {self.weight_kg:g} kg")
+        at = self.weight_phrase()
         if per_kg > ABSURD_MG_PER_KG[kind] or absolute > ABSURD_MG[kind]:
             # say which limit it broke: '900 mg ... (limit 10 mg/kg or 1000 mg)' read as a refusal below both limits
             if self.per_kg and absolute > ABSURD_MG[kind] and per_kg <= ABSURD_MG_PER_KG[kind]:
@@ -387,13 +389,22 @@ class Dose:
             potency = anesthetic_potency(self.drug)
             if potency != 1.0 and self.route in PARENTERAL_ROUTES:
                 why = f"{self.drug.value}: ~{potency:.3g} x the racemate's anesthetic potency; "
+            # a dose in mg says the weight it was judged at: 80 mg is anesthetic at 70 kg and not at a WT of 120
+            judged = "" if self.per_kg else f"{per_kg:.3g} mg/kg at {at}; "
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} {self.route.value} is in the anesthetic range "
-                          f"({why}expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by "
+                          f"({judged}{why}expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by "
                           f"default: experiments.anesthetic_state)", DoseWarning, stacklevel=3)
         if kind == "midazolam" and per_kg >= MIDAZOLAM_SEDATIVE_MG_PER_KG:
             from .errors import DoseWarning
 
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} midazolam is a deep-sedation dose", DoseWarning, stacklevel=3)
+
+    def weight_phrase(self) -> str:
+        """The weight a dose in mg is judged at, in the checks' words: 'the 70 kg reference weight', "the record's WT
+        of 120 kg", "the patient's weight of 40 kg"."""
+        if self.weight_kg is None:
+            return f"the {REFERENCE_WEIGHT_KG:g} kg reference weight"
+        return f"{self.weight_of} of {self.weight_kg:g} kg"
 
     def _check_weight(self) -> float:
         """The body weight (kg) the dose checks judge this dose at: the record's WT, else the reference weight."""
@@ -434,7 +445,11 @@ class Dose:
 
     # -- construction from user input ---------------------------------------------------------------
     @classmethod
-    def from_mapping(cls, data: dict, field: str = "dose") -> "Dose":
+    def from_mapping(cls, data: dict, field: str = "dose", *, weight_kg: float | None = None,
+                     weight_of: str = "the record's WT") -> "Dose":
+        """One dose line (the scenario contract's mapping) as a Dose, named ``field`` in messages. ``weight_kg``: the
+        patient's body weight (kg) its checks judge a dose in mg at (``Dose.weight_kg``; None: the 70-kg reference
+        weight), ``weight_of`` whose weight it is in their messages ("the record's WT", "the patient's weight")."""
         if not isinstance(data, dict):
             raise InvalidRegimenError(f"{field}: expected a mapping like {{drug: esketamine, route: intranasal, dose: 56 mg}}")
         known = {"drug", "route", "dose", "rate", "duration", "at", "every", "count"}
@@ -527,7 +542,8 @@ class Dose:
                               "sessions by days (e.g. 3.5 d): check the unit", DoseWarning, stacklevel=2)
         if drug is Drug.PLACEBO and route is Route.IV_INFUSION and duration == 0:
             duration = 40 / 60
-        return cls(drug, route, amount, per_kg, duration, at, every, count, field)
+        return cls(drug, route, amount, per_kg, duration, at, every, count, field, weight_kg=weight_kg,
+                   weight_of=weight_of)
 
     def administrations(self) -> list[Administration]:
         return [Administration(self.drug, self.route, self.amount, self.per_kg, self.at_h + i * self.every_h,

@@ -198,6 +198,46 @@ def record_anesthetic_warnings(record, params=None) -> list[str]:
                                                                                record_weight_kg=record.weight_kg)]
 
 
+#: How :func:`alternative_anesthetic_warnings` names the doses it judges (the plan's alternative after the record's past)
+ALTERNATIVE_ARM = "alternative"
+
+
+def alternative_anesthetic_warnings(record, alternative, params=None) -> list[str]:
+    """The record's past doses and a plan's ``alternative`` (Doses after the last observation, as
+    ``personal._future_doses`` reads them) that add up to the anesthetic range (none alone in it), judged as
+    :func:`record_anesthetic_warnings` judges the record's own doses (mg doses at the record's WT, kg): two 0.9 mg/kg
+    pushes 6 min apart in the alternative warned of nothing on `plan --alternative` and the plan page, the same
+    pushes as record rows did. Only what the alternative adds: past doses that reach the range alone (without the
+    alternative) are the record's warning. Messages begin 'alternative: '. [] without an alternative."""
+    import warnings
+
+    from .errors import DoseWarning
+    from .record import dose_line
+    from .scenario import scenario_from_dict
+
+    alternative = tuple(alternative or ())
+    past = tuple(record.past_doses)
+    doses = past + alternative
+    if not alternative or any(d.in_anesthetic_range(record.weight_kg) for d in doses):
+        return []           # a dose alone in the range warned when it was read
+    data = record.replace(doses=doses).to_scenario_dict(size=1)
+    lines = data["arms"].pop("record")
+    data["arms"][ALTERNATIVE_ARM] = lines
+    if past:                # the past alone, so that only what the alternative adds is said
+        data["arms"]["past"] = [dose_line(d) for d in past]
+    with warnings.catch_warnings():     # each dose's own warning came when it was read
+        warnings.simplefilter("ignore", DoseWarning)
+        sc = scenario_from_dict(data)
+    found = dict(cumulative_anesthetic_arms(sc, params, record_weight_kg=record.weight_kg))
+    msg = found.get(ALTERNATIVE_ARM)
+    if msg is None or "past" in found:
+        return []
+    whose = "the alternative's doses with the record's past ones" if past else "the alternative's doses"
+    return [msg.replace(f"arms.{ALTERNATIVE_ARM}: together its doses", f"{ALTERNATIVE_ARM}: together {whose}", 1)
+            .replace(f"arms.{ALTERNATIVE_ARM}: its dose is", f"{ALTERNATIVE_ARM}: its dose is", 1)
+            .replace("the typical patient's", "this patient's (typical random effects)", 1)]
+
+
 def scenario_title(sc) -> str:
     """A figure's or report's title for ``sc``: its name, or for the quick form (named 'quick') its regimen, which
     neither stated ('quick: typical patient' over a legend naming only the drug)."""

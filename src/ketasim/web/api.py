@@ -1532,6 +1532,10 @@ def _plan_result(form: dict) -> dict:
 
     with ENGINE_LOCK:       # doses that add up to the anesthetic range (the CLI's plan warns of them too)
         record_warnings += record_anesthetic_warnings(rec)
+        if alt is not None:     # the alternative with the record's past doses, as `plan --alternative`
+            from ..summary import alternative_anesthetic_warnings
+
+            record_warnings += alternative_anesthetic_warnings(rec, alt)
 
     def opt(key):
         v = form.get(key)
