@@ -86,3 +86,55 @@ def test_plan_alternative_prints_the_cumulative_warning_naming_the_file(capsys, 
 
     fit_warnings = json.loads((tmp_path / "p.json").read_text())["fit"]["warnings"]
     assert sum("alternative: together" in w for w in fit_warnings) == 1
+
+
+# ---- R3: a dropped Ctrl-C's resend cut short the cleanup of a second Ctrl-C that propagated -------------------------
+_SECOND_CTRL_C = r"""
+import ctypes, os, signal, sys, threading, time
+from ketasim import cli, engine
+
+cb = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGINT))    # Ctrl-C 1, dropped by ctypes
+
+
+def simulate(*a, **kw):
+    cb()
+    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()   # Ctrl-C 2, which propagates
+    try:
+        time.sleep(60)
+    finally:        # a cleanup (partial files removed, a cluster closed) outlasting the resend's delay
+        t = time.monotonic()
+        try:
+            while time.monotonic() - t < 3 * cli.TERM_RETRY_S:
+                pass
+            print("cleanup complete", file=sys.stderr)
+        except BaseException as e:
+            print(f"cleanup CUT SHORT by {type(e).__name__}", file=sys.stderr)
+            raise
+
+
+engine.simulate = simulate
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_second_ctrl_c_cleanup_is_not_cut_short_by_the_first_ones_resend(tmp_path):
+    """Ctrl-C dropped inside a ctypes callback (numba compiling) is sent again 1 s later while still 'pending'; a
+    second Ctrl-C within that second propagated, its cleanup began, and the resent first one raised a third
+    interrupt in the middle of it (review s45 R3). Only the dropped exception's own signal is sent again now."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "second.py"
+    script.write_text(_SECOND_CTRL_C, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NUMBA_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(script), "simulate", "--drug", "esketamine", "--route", "intranasal",
+                           "--dose", "56 mg", "--size", "3", "--csv", str(tmp_path / "out.csv")],
+                          capture_output=True, text=True, env=env, timeout=100, cwd=tmp_path,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 130, proc.stderr
+    assert lines[0] == "cleanup complete" and not any("CUT SHORT" in ln for ln in lines), lines
+    assert lines[-1].startswith("interrupted: stopped before completing"), lines
+    assert not (tmp_path / "out.csv").exists()

@@ -1444,6 +1444,9 @@ class _Interrupted(KeyboardInterrupt):
 #: A stopping signal's state in this process, by signal number (SIGTERM, SIGINT): None or absent (none yet),
 #: "pending" (its exception is raised but main() has not caught it) or "done" (main() caught it, or returned).
 _stop_state: dict = {}
+#: How many times _on_sigterm has raised for each signal (by number) in this run of main(): a dropped exception's
+#: signal is sent again only if no later one was raised (_resend_sigterm)
+_raised: dict = {}
 #: Seconds after which a SIGTERM or SIGINT whose exception was dropped (see _on_sigterm) is delivered again.
 TERM_RETRY_S = 1.0
 
@@ -1455,12 +1458,14 @@ def _on_sigterm(signum, frame):
     files. Such a dropped exception reaches ``sys.unraisablehook`` (_quiet_terminated): it is not printed, and the
     signal is sent again TERM_RETRY_S later (from a timer thread; the handler then runs in the main thread at its next
     Python instruction, outside the callback). One that propagates is not repeated (a repeat could cut short the
-    removal of partial files)."""
+    removal of partial files), nor is a dropped one after which the same signal was raised again (a second Ctrl-C
+    within the second: its exception is the one that stops the run)."""
     import signal
 
     if _stop_state.get(signum) == "done":   # main() is already stopping (a repeat that crossed the catch): nothing
         return
     _stop_state[signum] = "pending"
+    _raised[signum] = _raised.get(signum, 0) + 1
     raise _Interrupted() if signum == signal.SIGINT else _Terminated()
 
 
@@ -1476,18 +1481,20 @@ def _quiet_terminated(previous):
         if signum is None:
             previous(unraisable)
         elif _stop_state.get(signum) == "pending":
-            _resend_sigterm(signum)
+            _resend_sigterm(signum, _raised.get(signum, 0))
     return hook
 
 
-def _resend_sigterm(signum) -> None:
-    """``signum`` (SIGTERM, SIGINT) to this process TERM_RETRY_S from now, unless main() has caught the first one by
-    then."""
+def _resend_sigterm(signum, raised: int | None = None) -> None:
+    """``signum`` (SIGTERM, SIGINT) to this process TERM_RETRY_S from now, unless main() has caught it by then or
+    (``raised``: the number of its exceptions raised when the dropped one was, ``_raised``) a later one was raised: a
+    second Ctrl-C that propagated started the command's cleanup (partial files removed, a Dask cluster closed), and
+    the re-sent first one interrupted it (review s45 R3)."""
     import os
     import threading
 
     def again():
-        if _stop_state.get(signum) == "pending":
+        if _stop_state.get(signum) == "pending" and (raised is None or _raised.get(signum, 0) == raised):
             os.kill(os.getpid(), signum)
 
     timer = threading.Timer(TERM_RETRY_S, again)
@@ -1625,6 +1632,7 @@ def main(argv=None) -> int:
     previous_unraisable = sys.unraisablehook
     if threading.current_thread() is threading.main_thread():
         _stop_state.clear()
+        _raised.clear()
         previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
         # Ctrl-C likewise (a KeyboardInterrupt raised in a ctypes callback was dropped as SIGTERM's was), where it is
         # Python's own handler: not where SIGINT is ignored (a background job of a non-interactive shell, nohup) or
