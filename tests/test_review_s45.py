@@ -138,3 +138,72 @@ def test_a_second_ctrl_c_cleanup_is_not_cut_short_by_the_first_ones_resend(tmp_p
     assert lines[0] == "cleanup complete" and not any("CUT SHORT" in ln for ln in lines), lines
     assert lines[-1].startswith("interrupted: stopped before completing"), lines
     assert not (tmp_path / "out.csv").exists()
+
+
+# ---- R2: one stated patient's mg doses were judged at 70 kg ----------------------------------------------------------
+_PUSH = "is in the anesthetic range"
+
+
+def test_the_quick_forms_weight_judges_its_mg_dose_at_one_patient():
+    """--weight 120, 90 mg push (0.75 mg/kg): warned 'anesthetic' (1.29 mg/kg at 70 kg); --weight 40, 60 mg (1.5
+    mg/kg): the dose rule said nothing. A population (--size 3) keeps the 70-kg reference weight and says so (review
+    s45 R2)."""
+    from ketasim.scenario import quick_scenario
+
+    def said(**kw):
+        return _dose_warnings(quick_scenario, "ketamine", "iv-bolus", **kw)[1]
+
+    assert said(dose="90 mg", weight_kg=120) == []
+    light = said(dose="60 mg", weight_kg=40)
+    assert len(light) == 1 and _PUSH + " (1.5 mg/kg at the patient's weight of 40 kg;" in light[0], light
+    crowd = said(dose="90 mg", weight_kg=120, size=3)
+    assert len(crowd) == 1 and _PUSH + " (1.29 mg/kg at the 70 kg reference weight;" in crowd[0], crowd
+    assert said(dose="60 mg") == []         # no stated weight: the reference weight, as before
+
+
+def test_a_scenarios_stated_patient_judges_its_mg_doses_at_its_weight():
+    from ketasim.scenario import scenario_from_dict
+
+    arms = {"push": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "90 mg"}]}
+    sc, said = _dose_warnings(scenario_from_dict, {"name": "heavy", "patient": {"weight_kg": 120}, "arms": arms})
+    assert said == [] and sc.dose_weight_kg == 120
+    _, said = _dose_warnings(scenario_from_dict, {"name": "light", "patient": {"weight_kg": 50}, "arms": arms})
+    assert len(said) == 1 and said[0].startswith(f"arms.push[0].dose: 90 mg iv-bolus {_PUSH} (1.8 mg/kg at the "
+                                                 "patient's weight of 50 kg;"), said
+    # a population of 120-kg patients keeps the reference weight (a dose line does not know its patients)
+    pop = {"size": 10, "weight_kg": {"mean": 120, "sd": 10}}
+    sc, said = _dose_warnings(scenario_from_dict, {"name": "crowd", "population": pop, "arms": arms})
+    assert len(said) == 1 and "at the 70 kg reference weight" in said[0] and sc.dose_weight_kg is None
+
+
+def test_the_dashboards_patient_weight_judges_its_mg_doses():
+    from ketasim.web import api
+
+    def dose_warnings(weight, mg):
+        f = api.default_form()
+        f["patient"]["weight_kg"] = weight
+        f["regimens"][0].update(route="iv-bolus", dose=mg, dose_unit="mg", duration_min="")
+        return [w["message"] for w in api.build(f).warnings if _PUSH in w["message"]]
+
+    assert dose_warnings(120, 90) == []
+    light = dose_warnings(40, 50)
+    assert len(light) == 1 and "(1.25 mg/kg at the patient's weight of 40 kg;" in light[0], light
+
+
+def test_the_quick_forms_anesthetic_warnings_name_the_dose_option(capsys, tmp_path):
+    """--weight 40, 60 mg push: the dose rule said nothing and the level check warned as 'arms.racemic-ketamine',
+    a YAML path never typed. Two 0.9 mg/kg pushes 6 min apart: the level check names --dose too."""
+    def lines(*argv):
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv-bolus", *argv,
+                                   "--csv", tmp_path / "a.csv")
+        assert code == 0, err
+        return [ln for ln in err.splitlines() if "anesthetic range" in ln]
+
+    light = lines("--dose", "60 mg", "--weight", "40")
+    assert len(light) == 1 and light[0].startswith(f"warning: --dose: 60 mg iv-bolus {_PUSH} (1.5 mg/kg at the "
+                                                   "patient's weight of 40 kg;"), light
+    assert lines("--dose", "90 mg", "--weight", "120") == []
+    two = lines("--dose", "0.9 mg/kg", "--count", "2", "--every", "6 min")
+    assert len(two) == 1 and two[0].startswith(f"warning: --dose: together the doses are in the anesthetic"), two

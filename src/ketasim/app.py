@@ -111,22 +111,25 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
 
 
 def warn_cumulative_anesthetic(sc, params=None, *, experiment=None, record_source: str | None = None,
-                               record_weight_kg: float | None = None) -> None:
+                               record_weight_kg: float | None = None, field: str | None = None) -> None:
     """Doses of an arm that add up to the anesthetic range (none alone in it) warn (DoseWarning) as one anesthetic
     dose warns when the scenario is read: ``summary.cumulative_anesthetic_arms``, which simulates each arm's typical
     patient on its own grid around the doses (not the output grid: a daily grid missed every peak). One function for
     ``simulate`` and ``trial`` (R4-2). ``record_source``: the scenario is a record's (``simulate --events``), whose
     warning names the file, not the 'arms.record' it became; ``record_weight_kg``: that record's WT (kg), at which
     its doses in mg are judged, as its rows were when it was read (its scenario's dose lines alone are judged at the
-    70-kg reference weight)."""
+    70-kg reference weight). ``field``: what the message names instead of the arm ('--dose' for the quick form, whose
+    warning named 'arms.racemic-ketamine', a YAML path the user never wrote)."""
     import warnings
 
     from .errors import DoseWarning
     from .summary import cumulative_anesthetic_arms, record_message
 
-    for _, msg in cumulative_anesthetic_arms(sc, params, experiment=experiment, record_weight_kg=record_weight_kg):
+    for arm, msg in cumulative_anesthetic_arms(sc, params, experiment=experiment, record_weight_kg=record_weight_kg):
         if record_source is not None:
             msg = record_message(msg, Path(record_source).name)
+        elif field is not None and msg.startswith(f"arms.{arm}: "):
+            msg = f"{field}: " + msg[len(f"arms.{arm}: "):].replace("together its doses", "together the doses", 1)
         warnings.warn(msg, DoseWarning, stacklevel=2)
 
 

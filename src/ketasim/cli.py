@@ -376,7 +376,7 @@ def simulate(
 
             raise InputError("simulate: give a SCENARIO file or --drug and --route (and --dose)")
         sc = _quick_form(drug, route, dose, duration=duration, every=every, count=count,
-                         weight_kg=80.0 if weight is None else weight,
+                         weight_kg=weight,          # None: 80 kg, and mg doses judged at the 70-kg reference
                          size=size or 1, age_years=age, sex=sex, comedications=_comma_list(comedication),
                          age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
                          baseline=baseline, scale=scale, condition=condition,
@@ -419,6 +419,8 @@ def simulate(
             from .limits import stated_patient_size_error
 
             raise InputError(stated_patient_size_error(str(scenario), size))
+    # the quick form's cumulative warning names --dose, not the arm its line became ('arms.racemic-ketamine')
+    quick_field = "--dose" if scenario is None and events is None else None
     exp = _experiment(experiment, getattr(sc, "experiment", None))
     # PK options are checked before anything is simulated
     pk_plan = _pk_plan(sc, pk_dose, pk_sample, pk_exact, pk_times) if (pk or pk_json or pk_dose or pk_sample or pk_exact
@@ -454,7 +456,8 @@ def simulate(
                                  "it) or use `ketasim trial` for endpoints")
             wrote = _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times,
                                        patients_csv, record_source=str(events) if events is not None else None,
-                                       record_weight_kg=record.weight_kg if events is not None else None)
+                                       record_weight_kg=record.weight_kg if events is not None else None,
+                                       field=quick_field)
             if pk_plan:
                 wrote += _print_pk(sc, params, size, seed, False, exp, pk_json, pk_plan)
             for line in wrote:              # the summary first, then what was written, then the notice
@@ -471,7 +474,7 @@ def simulate(
     fine_times = np.union1d(times, _fine_times(float(times[-1])))
     typ_fine = run(sc, params, typical=True, experiment=exp, output_times_h=fine_times, anesthetic_check=False)
     warn_cumulative_anesthetic(sc, params, experiment=exp, record_source=str(events) if events is not None else None,
-                               record_weight_kg=record.weight_kg if events is not None else None)
+                               record_weight_kg=record.weight_kg if events is not None else None, field=quick_field)
     from .scale import monitored_peaks
 
     # the summary first, then 'wrote FILE' lines, then the notice: as trial, plan, sensitivity and qualify (the
@@ -716,13 +719,13 @@ def _check_kinds(outputs: dict, other: dict | None = None) -> None:
 
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times,
                        patients_csv=None, record_source: str | None = None,
-                       record_weight_kg: float | None = None) -> list[str]:
+                       record_weight_kg: float | None = None, field: str | None = None) -> list[str]:
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask;
     ``times``: the output times (h) the in-memory run would use (sized to --size), so both write the same rows and
     print the same population lines. Prints the summary; returns the 'wrote FILE' lines (the caller prints them after
     any PK summary, then the notice). ``record_source``: ``--events FILE``, which the cumulative anesthetic warning
     names (as the in-memory path's; it said 'arms.record'), and ``record_weight_kg`` its WT (kg: its mg doses are
-    judged at it)."""
+    judged at it). ``field``: what the cumulative warning names instead of the arm (the quick form's '--dose')."""
     import numpy as np
 
     from .app import warn_cumulative_anesthetic
@@ -751,7 +754,7 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
     typ = run(sc, params, typical=True, experiment=exp,
               output_times_h=np.union1d(times, _fine_times(float(times[-1]))), anesthetic_check=False)
     warn_cumulative_anesthetic(sc, params, experiment=exp, record_source=record_source,      # as the in-memory path
-                               record_weight_kg=record_weight_kg)
+                               record_weight_kg=record_weight_kg, field=field)
     if plot:
         plot_cascade(typ.trajectories(), s.sample.trajectories(), plot,
                      title=f"{sc.name}: typical patient and 5-95% band (first {s.sample.runs[0].patients.n:,} patients)",

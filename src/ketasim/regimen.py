@@ -908,11 +908,16 @@ def _dose_key_hint(extra, known) -> str:
     return f" (did you mean {', '.join(meant)}?)" if meant else ""
 
 
-def arm_from_list(name: str, items, field: str | None = None) -> Arm:
+def arm_from_list(name: str, items, field: str | None = None, *, weight_kg: float | None = None,
+                  weight_of: str = "the patient's weight") -> Arm:
+    """An arm of dose lines (the scenario contract's list). ``weight_kg``: the one stated patient's body weight (kg)
+    at which the dose checks judge a dose in mg (``Dose.weight_kg``; None: the 70-kg reference weight, for a
+    population), named ``weight_of`` in their messages."""
     field = field or f"arms.{name}"
     if not isinstance(items, list) or not items:
         raise InvalidRegimenError(f"{field}: expected a non-empty list of doses")
-    doses = tuple(Dose.from_mapping(it, f"{field}[{i}]") for i, it in enumerate(items))
+    doses = tuple(Dose.from_mapping(it, f"{field}[{i}]", weight_kg=weight_kg, weight_of=weight_of)
+                  for i, it in enumerate(items))
     _warn_coinciding_lines(doses, field)
     return Arm(name, doses)
 

@@ -265,6 +265,10 @@ class Scenario:
     design: tuple = ()            # (key, value) pairs; interpreted by ketasim.trial
     source: dict | None = dataclasses.field(default=None, compare=False, repr=False)
     patient: Any = None           # a ketasim.patient.Patient when the scenario states one patient (``patient:``)
+    #: the body weight (kg) at which the dose checks (anesthetic range, negligible, refusal; the cumulative check)
+    #: judge a dose in mg: the stated weight of a scenario of one patient (``patient: {weight_kg: ...}``, the quick
+    #: form's --weight at one patient, the dashboard's patient); None: the 70-kg reference weight (a population)
+    dose_weight_kg: float | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def horizon_h(self) -> float:
@@ -313,6 +317,8 @@ class Scenario:
         refuses, rather than both describing another scenario (R5-2)."""
         if changes and "source" not in changes:
             changes["source"] = None
+        if "population" in changes and "dose_weight_kg" not in changes:
+            changes["dose_weight_kg"] = None        # another population: the stated patient's weight may not hold
         return dataclasses.replace(self, **changes)
 
 
@@ -529,7 +535,8 @@ def _patient_scenario(data: dict) -> Scenario:
     patient = Patient(**{**m.model_dump(), "comedications": tuple(m.comedications)})
     rest = {k: v for k, v in data.items() if k != "patient"}
     rest["population"] = patient.population_mapping()
-    sc = scenario_from_dict(rest)
+    # a stated weight judges the doses in mg (90 mg is 0.75 mg/kg at 120 kg, not anesthetic as at 70 kg)
+    sc = scenario_from_dict(rest, dose_weight_kg=patient.weight_kg if "weight_kg" in data["patient"] else None)
     return dataclasses.replace(sc, patient=patient, source=data)
 
 
@@ -550,8 +557,12 @@ def _warn_case_only_arm_names(names: list[str]) -> None:
                           "if they are meant to be one arm)", ArmNameWarning, stacklevel=4)
 
 
-def scenario_from_dict(data: dict) -> Scenario:
-    """Validate a scenario mapping (as read from YAML)."""
+def scenario_from_dict(data: dict, *, dose_weight_kg: float | None = None) -> Scenario:
+    """Validate a scenario mapping (as read from YAML). ``dose_weight_kg``: the body weight (kg) of the one patient the
+    scenario is for, at which its doses in mg are judged (``Scenario.dose_weight_kg``; a ``patient:`` block with
+    ``weight_kg`` sets it itself); None: the 70-kg reference weight, as for a population."""
+    if dose_weight_kg is not None:
+        dose_weight_kg = limits.check_real(dose_weight_kg, "dose_weight_kg", lo=1e-9, unit="kg")
     if isinstance(data, dict) and data.get("patient") is not None:
         return _patient_scenario(data)
     if not isinstance(data, dict):
@@ -590,7 +601,8 @@ def scenario_from_dict(data: dict) -> Scenario:
         arm_lines[k] = v
     arms = []
     for k, v in arm_lines.items():
-        arm = dataclasses.replace(arm_from_list(str(k), v), comedications=arm_comeds[k], baseline=arm_bases[k])
+        arm = dataclasses.replace(arm_from_list(str(k), v, weight_kg=dose_weight_kg), comedications=arm_comeds[k],
+                                  baseline=arm_bases[k])
         if arm_titration[k] is not None:        # a response-guided dose rule for one of the arm's lines
             arm = dataclasses.replace(arm, titration=titration_from_mapping(arm_titration[k], arm.doses,
                                                                              f"arms.{k}.titration"))
@@ -752,7 +764,8 @@ def scenario_from_dict(data: dict) -> Scenario:
                              "(design: {type: randomized_withdrawal, ...}) or an open-label follow-up of responders "
                              "(design: {follow_up_from: 14 d, ...}); otherwise follow the score with "
                              "mean, response_rate or remission_rate at later times")
-    sc = Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data)
+    sc = Scenario(m.name, spec, arms, m.seed, endpoints, every, until, out_list, exp, design, source=data,
+                  dose_weight_kg=dose_weight_kg)
     # memory and time from the real grid (horizon, events, output times), before anything is allocated. A
     # scenario may be run streamed (trials run in chunks) and with another size (--size, --pool, n=), so here only
     # what cannot work even for one patient is refused; simulate(), run_trial and run_power check the run with its
@@ -1136,7 +1149,8 @@ def _quick_names(fn: _F) -> _F:
 @_quick_names
 def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: str | None = None,
                    at: str | None = None, every: str | None = None, count: int | None = None, name: str = "quick",
-                   size: int = 1, condition: str | None = None, scale: str | None = None, weight_kg: float = 80.0,
+                   size: int = 1, condition: str | None = None, scale: str | None = None,
+                   weight_kg: float | None = None,
                    baseline: float | None = None, seed: int = 0, output_every: str | None = None,
                    until: str | None = None, age_years: float | None = None, sex: str | None = None,
                    comedications=(), age_range: str | None = None, recurrence: bool = True,
@@ -1149,6 +1163,8 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     ``recurrence=False`` (``--no-recurrence``): ``population.recurrence: false``, no new depressive episodes on
     continued treatment. ``re_response=True`` (``--re-response``): ``population.re_response: true``, the hypothesis
     (off by default) that active sessions after a new episode's onset relieve it again in part; needs recurrence.
+    ``weight_kg`` (kg; None: 80): the patient's weight, at size 1 also the weight its dose in mg is judged at
+    (anesthetic range, negligible, refusal; else the 70-kg reference weight, as for a population).
     """
     from .population import CONDITIONS, scale_reads
     from .regimen import is_rate_text
@@ -1157,7 +1173,8 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         return argument(name, option or "--" + name.replace("_", "-"))
 
     size = limits.check_size(size, "size")
-    weight_kg = limits.check_real(weight_kg, "weight_kg", lo=20, hi=250, unit="kg")
+    stated_weight = weight_kg is not None
+    weight_kg = limits.check_real(80.0 if weight_kg is None else weight_kg, "weight_kg", lo=20, hi=250, unit="kg")
     if every is not None and count is None:
         raise InputError(f"{arg('count')}: {arg('every')} {every} repeats the dose; give the number of doses, e.g. "
                          f"{argument('count=8', '--count 8')}")
@@ -1244,7 +1261,8 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     data: dict[str, Any] = {"name": name, "seed": seed, "population": pop, "arms": {parse_drug(drug).value: [line]}}
     if output_every or until:
         data["output"] = {k: v for k, v in (("every", output_every), ("until", until)) if v}
-    return scenario_from_dict(data)
+    # one patient of a stated weight: its dose in mg is judged at that weight (90 mg at --weight 120 is 0.75 mg/kg)
+    return scenario_from_dict(data, dose_weight_kg=weight_kg if stated_weight and size == 1 else None)
 
 
 def _age_range(text, field: str = "age_range") -> tuple[float, float]:

@@ -481,13 +481,14 @@ def _form_error(message: str, slots: dict, lines: dict | None = None) -> dict:
     return {"field": field, "message": message}
 
 
-def _validate(mapping: dict):
-    """scenario_from_dict with warnings captured (returned as messages, as the CLI prints them)."""
+def _validate(mapping: dict, dose_weight_kg: float | None = None):
+    """scenario_from_dict with warnings captured (returned as messages, as the CLI prints them). ``dose_weight_kg``:
+    the one patient's weight (kg) its doses in mg are judged at (None: the 70-kg reference weight)."""
     from ..scenario import scenario_from_dict
 
     with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sc = scenario_from_dict(mapping)
+        sc = scenario_from_dict(mapping, dose_weight_kg=dose_weight_kg)
     return sc, [str(w.message) for w in caught]
 
 
@@ -689,6 +690,12 @@ def build(form: dict, *, trial: bool = False) -> Built:
     except KetasimError as e:
         pop_ok = False
         errors.append(_form_error(str(e), names, where))
+    # the simulate page's one patient: its doses in mg are judged at its weight (90 mg at 120 kg is 0.75 mg/kg, not
+    # anesthetic as at 70 kg), as a record's are; a trial's population at the 70-kg reference weight
+    dose_weight = pop["weight_kg"]["mean"] if pop_ok and tset is None else None
+    if isinstance(dose_weight, bool) or not isinstance(dose_weight, (int, float)) or not math.isfinite(dose_weight) \
+            or dose_weight <= 0:
+        dose_weight = None
     params, overrides = None, {}
     try:
         params, overrides = parameters_with(form.get("overrides"))
@@ -697,14 +704,14 @@ def build(form: dict, *, trial: bool = False) -> Built:
     for name, lines in arms.items():
         base = {"name": "check", "population": pop if pop_ok else {"size": 1}, "arms": {name: lines}}
         try:
-            _, w = _validate(base)
+            _, w = _validate(base, dose_weight)
             warn += [_form_error(m, names, where) for m in w]
         except KetasimError as e:
             errors.append(_form_error(str(e), names, where))
     if errors:
         raise FormErrors(errors, warn)
     try:
-        sc, _ = _validate(mapping)
+        sc, _ = _validate(mapping, dose_weight)
     except KetasimError as e:
         raise FormErrors([_form_error(str(e), names, where)], warn) from None
     return Built(sc, mapping, names, warn, params, overrides)
