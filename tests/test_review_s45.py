@@ -207,3 +207,12 @@ def test_the_quick_forms_anesthetic_warnings_name_the_dose_option(capsys, tmp_pa
     assert lines("--dose", "90 mg", "--weight", "120") == []
     two = lines("--dose", "0.9 mg/kg", "--count", "2", "--every", "6 min")
     assert len(two) == 1 and two[0].startswith(f"warning: --dose: together the doses are in the anesthetic"), two
+
+
+# ---- R6: the docs said an mg dose counts per kg at 70 kg, which no longer holds for one patient ---------------------
+def test_the_docs_say_at_which_weight_mg_doses_are_judged():
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    contracts = " ".join((ROOT / "docs" / "contracts.md").read_text(encoding="utf-8").split())
+    assert "a dose in mg counts per kg at 70 kg" not in readme
+    for text in (readme, contracts):
+        assert "70-kg reference weight" in text and "record's WT" in text and "patient's weight" in text
