@@ -216,3 +216,37 @@ def test_the_docs_say_at_which_weight_mg_doses_are_judged():
     assert "a dose in mg counts per kg at 70 kg" not in readme
     for text in (readme, contracts):
         assert "70-kg reference weight" in text and "record's WT" in text and "patient's weight" in text
+
+
+# ---- R4: sensitivity said "no parameter matches" a parameter at 0 ---------------------------------------------------
+def test_sensitivity_names_a_matched_parameter_without_a_range(capsys):
+    """`ketasim params pd.crp.moderation` lists it (0 since the forty-fourth session), `sensitivity --parameters
+    pd.crp.moderation` said 'no parameter matches pd.crp.moderation'; with 'pd.crp.*' it was dropped in silence
+    (review s45 R4)."""
+    from _support import one_error_line
+
+    from ketasim import load_parameters
+    from ketasim.sensitivity import not_varied
+
+    code, _, err = run_cli(capsys, "sensitivity", ROOT / "examples" / "design_example.yaml", "--parameters",
+                           "pd.crp.moderation", "--endpoint", "mean_change@24h", "--size", "5", "--samples", "2",
+                           "--no-progress")
+    assert code == 2
+    assert one_error_line(err) == ("error: --parameters: pd.crp.moderation is 0 (as stated): no range to vary; to "
+                                   "study it, give it a value in a parameter set (--parameter-set FILE)")
+    assert ("pd.crp.moderation", "0 (as stated)") in not_varied(load_parameters(), ["pd.crp.*"])
+
+
+def test_sensitivity_notes_the_parameters_it_does_not_vary():
+    from ketasim import load_parameters
+    from ketasim.scenario import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario(ROOT / "examples" / "design_example.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = run_sensitivity(sc, endpoint="mean_change@24h", patterns=["pd.crp.*"], n_patients=5, samples=2,
+                              params=load_parameters())
+    assert {f.name for f in res.factors} == {"pd.crp.threshold", "pd.crp.hill"}
+    assert res.meta["not_varied"] == ["pd.crp.moderation = 0 (as stated)"]
+    assert "note: not varied (no range to vary): pd.crp.moderation = 0 (as stated)" in res.format_table()

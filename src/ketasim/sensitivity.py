@@ -136,8 +136,22 @@ def parameter_matches(name: str, patterns, free_names) -> bool:
                or (q.lower() != "@free" and fnmatch.fnmatchcase(name.lower(), q.lower())) for q in patterns)
 
 
+def not_varied(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[tuple[str, str]]:
+    """The literature parameters matching ``patterns`` that have no range to vary: (name, why) with why '0 (as
+    stated)' (a relative range around 0 has no width: pd.crp.moderation, off by default) or 'a numerical choice'.
+    :func:`factors` leaves them out; `sensitivity` names them (they were dropped in silence, and alone said "no
+    parameter matches")."""
+    out = []
+    pats = [q for q in patterns if q != "@free"]
+    for p in params.literature.values():
+        if parameter_matches(p.name, pats, ()) and _literature_range(p) is None:
+            out.append((p.name, f"{p.value:g} ({p.confidence})" if p.value == 0 else "a numerical choice"))
+    return out
+
+
 def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
-    """The parameters matching ``patterns`` (fnmatch; ``@free`` = every calibrated parameter) with ranges."""
+    """The parameters matching ``patterns`` (fnmatch; ``@free`` = every calibrated parameter) with ranges (those
+    without one: :func:`not_varied`)."""
     from .calibration import FITTED
 
     out = []
@@ -152,6 +166,15 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
             p = params.free[name]
             out.append(Factor(name, "free", p.value, lo, hi, space, p.unit, "calibrated (bounds of FITTED)"))
     out = _keep_deep_volume(out, params)
+    fixed = not_varied(params, pats) if not out else []
+    if fixed:
+        # 'no parameter matches pd.crp.moderation' for a parameter `ketasim params` lists (0 since the 44th session)
+        what = "; ".join(f"{name} is {why}" for name, why in fixed[:5]) + (
+            f" (and {len(fixed) - 5} more)" if len(fixed) > 5 else "")
+        raise InputError(f"{argument('patterns', '--parameters')}: {what}: no range to vary; to study "
+                         f"{'it' if len(fixed) == 1 else 'them'}, give "
+                         f"{'it' if len(fixed) == 1 else 'each'} a value in a parameter set "
+                         f"({argument('params=load_parameters(FILE)', '--parameter-set FILE')})")
     if not out:
         files = [q for q in pats if q.lower().endswith((".json", ".yaml", ".yml")) or "/" in q or _is_file(q)]
         # 'trial/plan --parameters FILE' is a parameter set; here it selects names, and a file got only 'no
@@ -453,6 +476,8 @@ class SensitivityResult:
             lines.append(f"  note: {note}")
         if self.meta.get("design_note"):
             lines.append(f"  note: {self.meta['design_note']}")
+        if self.meta.get("not_varied"):
+            lines.append(f"  note: not varied (no range to vary): {', '.join(self.meta['not_varied'])}")
         m = self.meta          # what produced the numbers (the JSON and HTML had it; the printed table did not)
         if m.get("parameter_set"):
             lines.append(f"  scenario {m.get('scenario')}, seed {m.get('seed')}, {m.get('n_patients')} patient(s) per "
@@ -615,6 +640,9 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
     note = design_note(scenario, ep)
     if note:
         meta["design_note"] = note
+    fixed = not_varied(params, patterns)
+    if fixed:       # matched, but without a range: named (they were left out in silence)
+        meta["not_varied"] = [f"{name} = {why}" if why[:1].isdigit() else f"{name} ({why})" for name, why in fixed]
     from .trial import measure_unit
 
     unit = measure_unit(ep.measure, scenario.population.scale)
