@@ -250,3 +250,42 @@ def test_sensitivity_notes_the_parameters_it_does_not_vary():
     assert {f.name for f in res.factors} == {"pd.crp.threshold", "pd.crp.hill"}
     assert res.meta["not_varied"] == ["pd.crp.moderation = 0 (as stated)"]
     assert "note: not varied (no range to vary): pd.crp.moderation = 0 (as stated)" in res.format_table()
+
+
+# ---- R8: endpoint-parsing edges ------------------------------------------------------------------------------------
+def test_an_endpoint_at_minus_zero_hours_is_at_zero():
+    """'mean_change@-0 h' passed the h < 0 check and was labelled 'mean_change@-0min' (review s45 R8)."""
+    import math
+
+    from ketasim.sensitivity import parse_endpoint
+
+    spec = parse_endpoint("mean_change@-0 h")
+    assert spec.time_h == 0 and math.copysign(1.0, spec.time_h) == 1.0
+    assert "-" not in spec.label
+
+
+def test_power_margin_names_its_unit_error():
+    """--margin 'mean_change@24H=2': the unit error was swallowed and the line said "'mean_change@24H' is not an
+    endpoint asked for" (review s45 R8)."""
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.power import _margins
+    from ketasim.sensitivity import parse_endpoint
+    from ketasim.power import _Endpoint
+
+    spec = parse_endpoint("mean_change@24h")
+    eps = [_Endpoint(spec.measure, spec.time_h)]
+    with pytest.raises(InputError, match=r"^margin: 'mean_change@24H': unit 'H' cannot be converted to 'hour' "
+                                         r"\(times: min, h, d, week; lower case\)$"):
+        _margins("mean_change@24H=2", eps, False)
+
+
+def test_covariates_pk_endpoint_with_a_time_is_shown_as_typed():
+    import pytest
+
+    from ketasim.covariates import _split_endpoints
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError, match=r"write 'CMAX' without '@24H'"):
+        _split_endpoints(["CMAX@24H"])

@@ -369,10 +369,12 @@ def _split_endpoints(endpoints):
             raise InputError(f"{field}: tmax is not compared as a ratio (not log-normal); use cmax, auc_0_t, "
                              "auc_0_inf or t_half")
         elif at and head.strip() in PK_ENDPOINTS:
-            # 'cmax@24h' said "unknown measure 'cmax'; ...; PK: cmax, ..." (the list named it)
-            raise InputError(f"{field}: {head.strip()} is a PK measure of the whole sampled profile, not a value at a "
-                             f"time; write '{head.strip()}' without '@{when.strip()}' (the PK sampling schedule is the "
-                             "scenario's endpoints.pk_sampling)")
+            # 'cmax@24h' said "unknown measure 'cmax'; ...; PK: cmax, ..." (the list named it); shown as typed
+            # ('CMAX@24H' was told to write 'cmax' without '@24h')
+            typed_head, _, typed_when = text.partition("@")
+            raise InputError(f"{field}: {typed_head.strip()} is a PK measure of the whole sampled profile, not a value "
+                             f"at a time; write '{typed_head.strip()}' without '@{typed_when.strip()}' (the PK sampling "
+                             "schedule is the scenario's endpoints.pk_sampling)")
         else:
             try:
                 pd_.append(parse_endpoint(text))

@@ -880,8 +880,12 @@ def _margins(margin, eps, paired: bool) -> dict:
         if harm is None:
             from .sensitivity import parse_endpoint
 
+            from .errors import UnitError
+
             try:
                 spec = parse_endpoint(text)
+            except UnitError as e:      # its time's unit: said "'mean_change@24H' is not an endpoint asked for"
+                raise InputError(f"{field}: {str(text).strip()!r}: {str(e).split(': ', 1)[-1]}") from None
             except InputError:
                 spec = None
             harm = (None if spec is None or spec.time_h is None else

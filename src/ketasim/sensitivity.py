@@ -232,7 +232,7 @@ def parse_endpoint(text: str) -> EndpointSpec:
         h = parse_time_h(t, field)
         if h < 0:        # it stopped later naming the wrong field ('output: times must be ... >= 0')
             raise InputError(f"{field}: the time must be >= 0 (the scenario starts at 0 h), got {t!r}")
-        return EndpointSpec(m, h)
+        return EndpointSpec(m, h + 0.0)     # '-0 h' is 0 h ('mean_change@-0min' was its label)
     if m in SESSION_MEASURES:
         if t.strip():       # 'cadss_peak@24h' ran the analysis of the peak over all sessions, the time dropped
             raise InputError(f"{field}: {m} is the highest value over all sessions, not a value at a time; write "

@@ -123,6 +123,8 @@ def convert(value: float, unit: str, target: str, field: str) -> float:
     except pint.errors.DimensionalityError:
         # a time written '40 m' said only "unit 'm' cannot be converted to 'hour'" (pint reads m as metres)
         hint = " ('m' is metres: write min for minutes)" if target == "hour" and unit.strip() == "m" else ""
+        if target == "hour" and not hint and unit.strip() != unit.strip().lower():
+            hint = " (times: min, h, d, week; lower case)"       # '24H' (henry), '7D' (debye), '1 Ms' (megaseconds)
         raise UnitError(f"{field}: unit {unit!r} cannot be converted to {target!r}{hint}") from None
     except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, TypeError,
             ValueError, AssertionError):
