@@ -301,25 +301,21 @@ def test_a_sigterm_inside_a_ctypes_callback_still_terminates(tmp_path):
     import os
     import subprocess
     import sys
-    import time
 
     script = tmp_path / "swallow.py"
     script.write_text(_SWALLOWED_SIGTERM, encoding="utf-8")
     out = tmp_path / "out.csv"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NUMBA_NUM_THREADS": "1", "AFTER_S": "120"}
-    t0 = time.monotonic()
     proc = subprocess.run([sys.executable, str(script), "simulate", "--drug", "esketamine", "--route", "intranasal",
                            "--dose", "56 mg", "--size", "3", "--csv", str(out)], capture_output=True, text=True,
                           env=env, timeout=300, cwd=tmp_path)
-    took = time.monotonic() - t0
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and ln != "signalled"]
     assert proc.returncode == 143, proc.stderr
     assert len(lines) == 1 and lines[0].startswith("terminated: stopped before completing"), proc.stderr
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    # a lost signal fails above, timing nothing: the child then rests its 120 s and completes (exit 0, its file
+    # written), within the 300 s timeout (a timed assertion added only the machine's load; review s45 R7)
     assert "wrote" not in proc.stdout
-    # the 120 s rest of the run was not waited for (the retry comes after ~1 s; the child's start, interpreter and
-    # imports, is in the window too: a loaded machine takes seconds; review R3-7)
-    assert took < 60, took
 
 
 # ---- 7. the run-time estimate against measured streamed runs ----------------------------------------------------

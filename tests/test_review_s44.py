@@ -109,21 +109,19 @@ sys.exit(cli.main(sys.argv[1:]))
 def _run_swallowing(tmp_path, sig: str, *, ignore_sigint: bool = False, after_s: float = 120.0,
                     timeout: float = 100.0):
     """Run `simulate` in a child whose engine first calls a ctypes callback in which ``sig`` arrives, then rests
-    ``after_s`` seconds: (return code, stderr lines other than 'signalled', stdout, seconds), or None when the child
+    ``after_s`` seconds: (return code, stderr lines other than 'signalled', stdout), or None when the child
     had to be killed after ``timeout`` s (the signal was lost). SIGINT starts at its default disposition (a test run
     as a background job inherits it ignored), or ignored with ``ignore_sigint``."""
     import os
     import signal
     import subprocess
     import sys
-    import time
 
     script = tmp_path / "swallow.py"
     script.write_text(_SWALLOWED_SIGNAL, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NUMBA_NUM_THREADS": "1",
            "AFTER_S": str(after_s), "SIGNAL": sig}
     disposition = signal.SIG_IGN if ignore_sigint else signal.SIG_DFL
-    t0 = time.monotonic()
     try:
         proc = subprocess.run([sys.executable, str(script), "simulate", "--drug", "esketamine", "--route",
                                "intranasal", "--dose", "56 mg", "--size", "3", "--csv", str(tmp_path / "out.csv")],
@@ -132,7 +130,7 @@ def _run_swallowing(tmp_path, sig: str, *, ignore_sigint: bool = False, after_s:
     except subprocess.TimeoutExpired:
         return None
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and ln != "signalled"]
-    return proc.returncode, lines, proc.stdout, time.monotonic() - t0
+    return proc.returncode, lines, proc.stdout
 
 
 def test_ctrl_c_inside_a_ctypes_callback_still_interrupts(tmp_path):
@@ -142,11 +140,12 @@ def test_ctrl_c_inside_a_ctypes_callback_still_interrupts(tmp_path):
     after the signal and is killed after 100 s (the signal lost)."""
     got = _run_swallowing(tmp_path, "SIGINT")
     assert got is not None, "the Ctrl-C was lost: the run went on"
-    code, lines, stdout, took = got
+    code, lines, stdout = got
     assert code == 130, lines
     assert len(lines) == 1 and lines[0].startswith("interrupted: stopped before completing"), lines
     assert not (tmp_path / "out.csv").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
-    assert "wrote" not in stdout and took < 60, took
+    # a lost signal is the 100 s timeout (None above), timing nothing (review s45 R7)
+    assert "wrote" not in stdout
 
 
 def test_ctrl_c_stays_ignored_where_the_shell_ignores_it(tmp_path):
@@ -154,7 +153,7 @@ def test_ctrl_c_stays_ignored_where_the_shell_ignores_it(tmp_path):
     main() leaves it so (a Ctrl-C meant for the foreground job does not stop it); the run completes."""
     got = _run_swallowing(tmp_path, "SIGINT", ignore_sigint=True, after_s=0.5)
     assert got is not None
-    code, lines, stdout, _ = got
+    code, lines, stdout = got
     assert code == 0 and not any("interrupted" in ln for ln in lines), lines
     assert (tmp_path / "out.csv").exists() and "wrote" in stdout
 

@@ -289,3 +289,26 @@ def test_covariates_pk_endpoint_with_a_time_is_shown_as_typed():
 
     with pytest.raises(InputError, match=r"write 'CMAX' without '@24H'"):
         _split_endpoints(["CMAX@24H"])
+
+
+# ---- R7: timed assertions in the signal tests; bench_estimate --repeat 0 -------------------------------------------
+def test_the_signal_tests_time_nothing():
+    """`took < 60` added only a dependence on the machine's load: a lost signal fails on the return code or the
+    timeout (review s45 R7)."""
+    for name in ("test_leftovers_s44_h4.py", "test_review_s44.py"):
+        text = (ROOT / "tests" / name).read_text(encoding="utf-8")
+        assert "took" not in text and "time.monotonic() - t0" not in text, name
+
+
+def test_bench_estimate_refuses_no_repeat(capsys):
+    """`benchmarks/bench_estimate.py --repeat 0` printed 'measured inf s ratio 0.00' (review s45 R7)."""
+    import importlib.util
+
+    import pytest
+
+    spec = importlib.util.spec_from_file_location("bench_estimate", ROOT / "benchmarks" / "bench_estimate.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--repeat", "0"])
+    assert str(e.value) == "error: --repeat: the number of timed runs per case must be >= 1, got 0"
