@@ -312,3 +312,17 @@ def test_bench_estimate_refuses_no_repeat(capsys):
     with pytest.raises(SystemExit) as e:
         bench.main(["--repeat", "0"])
     assert str(e.value) == "error: --repeat: the number of timed runs per case must be >= 1, got 0"
+
+
+def test_the_plan_pages_alternative_is_judged_at_the_records_weight(tmp_path):
+    """The plan page reads the alternative 'with the record's warnings': at WT 40 a 50 mg push (1.25 mg/kg) said
+    nothing (review s45 R1)."""
+    from ketasim.web import api
+
+    csv = _record(tmp_path, "light", 40, mg=20).read_text()
+    alt = [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "50 mg", "at": "48 h"}]
+    warns = api.plan_form({"record": csv, "alternative": alt})["result"]["fit"]["warnings"]
+    said = [w for w in warns if "anesthetic range" in w]
+    assert said == [f"alternative[0].dose: 50 mg iv-bolus {_PUSH} (1.25 mg/kg at the record's WT of 40 kg; expect "
+                    "sedation; that it blocks the antidepressant plasticity is a hypothesis, off by default: "
+                    "experiments.anesthetic_state)"], warns
