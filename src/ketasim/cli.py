@@ -338,7 +338,6 @@ def simulate(
     if events is not None:
         from .errors import InputError
         from .record import read_record
-        from .scenario import scenario_from_dict
 
         if scenario is not None or drug or route or dose:
             raise InputError("simulate: use either --events, a SCENARIO file or --drug/--route/--dose")
@@ -363,11 +362,7 @@ def simulate(
         if re_response:
             data["population"]["re_response"] = True
         try:
-            with warnings.catch_warnings():     # the record's doses warned when read, naming the row and column
-                from .errors import DoseWarning
-
-                warnings.simplefilter("ignore", DoseWarning)
-                sc = scenario_from_dict(data)
+            sc = record.to_scenario(data)       # at its WT; the record's doses warned when read (row and column)
         except InputError as e:         # name the option, not the YAML path it became
             raise type(e)(str(e).replace("population.re_response", "--re-response", 1)) from None
     elif scenario is None:
@@ -376,7 +371,7 @@ def simulate(
 
             raise InputError("simulate: give a SCENARIO file or --drug and --route (and --dose)")
         sc = _quick_form(drug, route, dose, duration=duration, every=every, count=count,
-                         weight_kg=weight,          # None: 80 kg, and mg doses judged at the 70-kg reference
+                         weight_kg=weight,          # None: 80 kg (one patient: mg doses judged at 80 kg)
                          size=size or 1, age_years=age, sex=sex, comedications=_comma_list(comedication),
                          age_range=age_range, recurrence=not no_recurrence, re_response=re_response,
                          baseline=baseline, scale=scale, condition=condition,

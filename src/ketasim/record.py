@@ -150,6 +150,22 @@ class PatientRecord:
         lines = [dose_line(d) for d in self.doses]
         return {"name": name or f"patient {self.id}", "seed": 0, "population": pop, "arms": {"record": lines}}
 
+    def to_scenario(self, data: dict | None = None, *, size: int = 1):
+        """The record as a Scenario (``data``: its :meth:`to_scenario_dict`, perhaps changed; default that of
+        ``size`` copies of the patient), its doses in mg judged at the record's WT as its rows were when read (a
+        WT-240 record's 800 mg, 3.3 mg/kg, was refused at the 70-kg reference weight by `plan` and `simulate
+        --events`: review s45 S8). The dose warnings are not repeated (they came when the record was read). The one
+        way `plan`, `simulate --events` and the plan page rebuild a record's scenario."""
+        import warnings
+
+        from .errors import DoseWarning
+        from .scenario import scenario_from_dict
+
+        data = self.to_scenario_dict(size=size) if data is None else data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DoseWarning)
+            return scenario_from_dict(data, dose_weight_kg=self.weight_kg, weight_of="the record's WT")
+
     def to_frame(self):
         """The record back as a NONMEM-style DataFrame (one row per event, sorted by time)."""
         import pandas as pd

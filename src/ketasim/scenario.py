@@ -8,6 +8,7 @@ domain objects (``Dose``, ``PopulationSpec``, ``VirtualExperiment``). Every prob
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 from collections.abc import Callable
@@ -535,8 +536,9 @@ def _patient_scenario(data: dict) -> Scenario:
     patient = Patient(**{**m.model_dump(), "comedications": tuple(m.comedications)})
     rest = {k: v for k, v in data.items() if k != "patient"}
     rest["population"] = patient.population_mapping()
-    # a stated weight judges the doses in mg (90 mg is 0.75 mg/kg at 120 kg, not anesthetic as at 70 kg)
-    sc = scenario_from_dict(rest, dose_weight_kg=patient.weight_kg if "weight_kg" in data["patient"] else None)
+    # the patient's weight (stated or the default 80 kg, at which it is simulated) judges the doses in mg (90 mg is
+    # 0.75 mg/kg at 120 kg, not anesthetic as at 70 kg): `patient: {}` as Patient() (review s45 S2)
+    sc = scenario_from_dict(rest, dose_weight_kg=patient.weight_kg)
     return dataclasses.replace(sc, patient=patient, source=data)
 
 
@@ -557,10 +559,29 @@ def _warn_case_only_arm_names(names: list[str]) -> None:
                           "if they are meant to be one arm)", ArmNameWarning, stacklevel=4)
 
 
-def scenario_from_dict(data: dict, *, dose_weight_kg: float | None = None) -> Scenario:
+def stated_patient_weight(population) -> float | None:
+    """The body weight (kg) of the one stated patient a scenario's population describes: ``size`` 1 with
+    ``weight_kg.sd`` 0 (what a ``patient:`` block, the quick form, the dashboard and a record's scenario write), else
+    None (a population: mg doses judged at the 70-kg reference weight). The rule reads the file's content, so a
+    scenario exported and read back is judged as the run it came from (review s45 S1/S2)."""
+    if population is None:
+        return None
+    size = getattr(population, "size", None)
+    w = getattr(population, "weight_kg", None)
+    mean = getattr(w, "mean", None)
+    if size == 1 and getattr(w, "sd", None) == 0 and isinstance(mean, (int, float)) and not isinstance(mean, bool) \
+            and math.isfinite(mean) and mean > 0:       # else the population's own check names weight_kg
+        return float(mean)
+    return None
+
+
+def scenario_from_dict(data: dict, *, dose_weight_kg: float | None = None,
+                       weight_of: str = "the patient's weight") -> Scenario:
     """Validate a scenario mapping (as read from YAML). ``dose_weight_kg``: the body weight (kg) of the one patient the
-    scenario is for, at which its doses in mg are judged (``Scenario.dose_weight_kg``; a ``patient:`` block with
-    ``weight_kg`` sets it itself); None: the 70-kg reference weight, as for a population."""
+    scenario is for, at which its doses in mg are judged (``Scenario.dose_weight_kg``); None: read from the content --
+    a population of one patient with weight SD 0 (``population: {size: 1, weight_kg: {mean: W, sd: 0}}``, as a
+    ``patient:`` block writes) is that patient, judged at W; any other population at the 70-kg reference weight.
+    ``weight_of``: whose weight it is in the dose checks' messages ("the record's WT" for a record's scenario)."""
     if dose_weight_kg is not None:
         dose_weight_kg = limits.check_real(dose_weight_kg, "dose_weight_kg", lo=1e-9, unit="kg")
     if isinstance(data, dict) and data.get("patient") is not None:
@@ -575,6 +596,8 @@ def scenario_from_dict(data: dict, *, dose_weight_kg: float | None = None) -> Sc
     except ValidationError as e:
         raise ScenarioFileError(_first_error(e, _Scenario)) from None
     pop = m.population
+    if dose_weight_kg is None:          # one patient of stated weight (size 1, weight SD 0): judged at its weight
+        dose_weight_kg = stated_patient_weight(pop)
     # a scale names the condition it reads (caps5: PTSD, hama: anxiety, ssi: suicidal ideation): a scenario that
     # gives only the scale simulates that condition, not depression rated on another disorder's scale
     given_scale = canonical_scale(pop.scale) if pop.scale else None      # aliases: 'HAM-D24', 'IES-R', 'BSSI'
@@ -601,7 +624,7 @@ def scenario_from_dict(data: dict, *, dose_weight_kg: float | None = None) -> Sc
         arm_lines[k] = v
     arms = []
     for k, v in arm_lines.items():
-        arm = dataclasses.replace(arm_from_list(str(k), v, weight_kg=dose_weight_kg), comedications=arm_comeds[k],
+        arm = dataclasses.replace(arm_from_list(str(k), v, weight_kg=dose_weight_kg, weight_of=weight_of), comedications=arm_comeds[k],
                                   baseline=arm_bases[k])
         if arm_titration[k] is not None:        # a response-guided dose rule for one of the arm's lines
             arm = dataclasses.replace(arm, titration=titration_from_mapping(arm_titration[k], arm.doses,
@@ -1173,7 +1196,6 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
         return argument(name, option or "--" + name.replace("_", "-"))
 
     size = limits.check_size(size, "size")
-    stated_weight = weight_kg is not None
     weight_kg = limits.check_real(80.0 if weight_kg is None else weight_kg, "weight_kg", lo=20, hi=250, unit="kg")
     if every is not None and count is None:
         raise InputError(f"{arg('count')}: {arg('every')} {every} repeats the dose; give the number of doses, e.g. "
@@ -1261,8 +1283,9 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     data: dict[str, Any] = {"name": name, "seed": seed, "population": pop, "arms": {parse_drug(drug).value: [line]}}
     if output_every or until:
         data["output"] = {k: v for k, v in (("every", output_every), ("until", until)) if v}
-    # one patient of a stated weight: its dose in mg is judged at that weight (90 mg at --weight 120 is 0.75 mg/kg)
-    return scenario_from_dict(data, dose_weight_kg=weight_kg if stated_weight and size == 1 else None)
+    # one patient (size 1, weight SD 0): its dose in mg is judged at its weight, stated or the default 80 kg (90 mg at
+    # --weight 120 is 0.75 mg/kg) -- by scenario_from_dict's content rule, so the exported YAML is judged alike
+    return scenario_from_dict(data)
 
 
 def _age_range(text, field: str = "age_range") -> tuple[float, float]:

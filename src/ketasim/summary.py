@@ -181,17 +181,11 @@ def record_anesthetic_warnings(record, params=None) -> list[str]:
     """A record's doses that add up to the anesthetic range (none alone in it), as ``simulate`` warns of an arm's:
     two 0.9 mg/kg pushes 6 min apart warned with `simulate --events` and not at all with `plan` or the plan page.
     Messages name the record's file. [] without doses."""
-    import warnings
     from pathlib import Path
-
-    from .errors import DoseWarning
-    from .scenario import scenario_from_dict
 
     if not record.doses or any(d.in_anesthetic_range() for d in record.doses):
         return []           # a dose alone in the range (at the record's WT) warned when the record was read
-    with warnings.catch_warnings():     # each dose's own warning came when the record was read
-        warnings.simplefilter("ignore", DoseWarning)
-        sc = scenario_from_dict(record.to_scenario_dict(size=1))
+    sc = record.to_scenario()           # judged at the record's WT; each dose's own warning came when it was read
     name = Path(str(record.source)).name
     # judged at the record's WT, as its rows were (its dose lines alone are judged at the 70-kg reference weight)
     return [record_message(msg, name) for _, msg in cumulative_anesthetic_arms(sc, params,
@@ -209,11 +203,7 @@ def alternative_anesthetic_warnings(record, alternative, params=None) -> list[st
     pushes 6 min apart in the alternative warned of nothing on `plan --alternative` and the plan page, the same
     pushes as record rows did. Only what the alternative adds: past doses that reach the range alone (without the
     alternative) are the record's warning. Messages begin 'alternative: '. [] without an alternative."""
-    import warnings
-
-    from .errors import DoseWarning
     from .record import dose_line
-    from .scenario import scenario_from_dict
 
     alternative = tuple(alternative or ())
     past = tuple(record.past_doses)
@@ -225,9 +215,7 @@ def alternative_anesthetic_warnings(record, alternative, params=None) -> list[st
     data["arms"][ALTERNATIVE_ARM] = lines
     if past:                # the past alone, so that only what the alternative adds is said
         data["arms"]["past"] = [dose_line(d) for d in past]
-    with warnings.catch_warnings():     # each dose's own warning came when it was read
-        warnings.simplefilter("ignore", DoseWarning)
-        sc = scenario_from_dict(data)
+    sc = record.to_scenario(data)       # judged at the record's WT; each dose's own warning came when it was read
     found = dict(cumulative_anesthetic_arms(sc, params, record_weight_kg=record.weight_kg))
     msg = found.get(ALTERNATIVE_ARM)
     if msg is None or "past" in found:

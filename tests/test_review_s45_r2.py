@@ -1,0 +1,103 @@
+"""Forty-fifth session, H10b: fixes of the second review's findings (/work/coord/s45/review2.md)."""
+
+from __future__ import annotations
+
+import warnings
+
+import yaml
+
+RECORD_HEAD = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+
+
+def _read(path):
+    from ketasim.record import read_record
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read_record(path)
+
+
+def _dose_warnings(fn, *args, **kwargs):
+    """(fn's result, the messages of the DoseWarnings it gave)."""
+    from ketasim.errors import DoseWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(*args, **kwargs)
+    return out, [str(w.message) for w in caught if issubclass(w.category, DoseWarning)]
+
+
+def _heavy(tmp_path):
+    """WT 240, 800 mg over 100 min (3.3 mg/kg at 240 kg; 11.4 mg/kg at 70 kg): accepted when read."""
+    path = tmp_path / "heavy800.csv"
+    path.write_text(RECORD_HEAD + "1,0,0,,,,,,30,madrs,240,41,F\n"
+                    "1,0.5,1,800,mg,1.6667,racemic-ketamine,iv-infusion,,,,,\n1,24,0,,,,,,20,madrs,,,\n")
+    return path
+
+
+# ---- S8: a heavy patient's record is judged at its WT by plan, simulate --events and the plan page ---------------
+def test_s8_heavy_record_scenario_is_judged_at_its_wt(tmp_path):
+    from ketasim.summary import alternative_anesthetic_warnings, record_anesthetic_warnings
+
+    rec = _read(_heavy(tmp_path))
+    sc = rec.to_scenario()          # was: arms.record[0].dose ... 11.4 mg/kg at the 70 kg reference weight, refused
+    assert sc.dose_weight_kg == 240
+    assert sc.arms[0].doses[0].weight_of == "the record's WT"
+    assert record_anesthetic_warnings(rec) == []        # the plan page's and `plan`'s call: no refusal
+    alt = [rec.doses[0].__class__.from_mapping({"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "100 mg",
+                                                "at": "48 h"}, "alternative[0]", weight_kg=240)]
+    assert alternative_anesthetic_warnings(rec, alt) == []
+
+
+def test_s8_simulate_events_heavy_record_runs(tmp_path, capsys):
+    from _support import run_cli
+
+    out = tmp_path / "h.csv"
+    code, _, err = run_cli(capsys, "simulate", "--events", _heavy(tmp_path), "--csv", out)
+    assert code == 0, err
+    assert out.exists() and "refused" not in err
+
+
+# ---- S1/S2: a stated patient's weight survives export; one 80-kg patient judged alike typed or not -------------
+def test_s1_dashboard_scenario_yaml_judged_as_the_page(tmp_path):
+    from ketasim.scenario import scenario_from_dict
+    from ketasim.web import api
+
+    f = api.default_form()
+    f["patient"]["weight_kg"] = 240
+    f["regimens"][0].update(route="iv-infusion", dose=800, dose_unit="mg", duration_min=100)
+    assert api.build(f).warnings == []
+    sc, w = _dose_warnings(scenario_from_dict, yaml.safe_load(api.scenario_yaml(f)))   # was refused at 70 kg
+    assert w == [] and sc.dose_weight_kg == 240
+
+
+def test_s1_quick_form_yaml_judged_at_its_weight():
+    from ketasim.scenario import quick_scenario, scenario_from_dict, scenario_to_yaml
+
+    sc, w = _dose_warnings(quick_scenario, "ketamine", "iv-bolus", "90 mg", weight_kg=120)
+    assert w == []
+    back, w2 = _dose_warnings(scenario_from_dict, yaml.safe_load(scenario_to_yaml(sc)))   # warned 'anesthetic'
+    assert w2 == [] and back.dose_weight_kg == 120
+
+
+def test_s1_population_still_judged_at_reference_weight():
+    from ketasim.scenario import scenario_from_dict
+
+    arm = [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "90 mg"}]
+    for pop in ({"size": 3, "weight_kg": {"mean": 120, "sd": 0}}, {"size": 1, "weight_kg": {"mean": 120, "sd": 10}},
+                {"size": 1}):
+        sc, w = _dose_warnings(scenario_from_dict, {"name": "x", "population": pop, "arms": {"a": arm}})
+        assert sc.dose_weight_kg is None and any("70 kg reference weight" in m for m in w), pop
+
+
+def test_s2_one_80kg_patient_judged_alike():
+    from ketasim.patient import Patient
+    from ketasim.scenario import patient_scenario, quick_scenario, scenario_from_dict
+
+    arm = [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "75 mg"}]
+    made = [_dose_warnings(patient_scenario, Patient(), arm),
+            _dose_warnings(scenario_from_dict, {"name": "x", "patient": {}, "arms": {"a": arm}}),
+            _dose_warnings(quick_scenario, "ketamine", "iv-bolus", "75 mg"),
+            _dose_warnings(quick_scenario, "ketamine", "iv-bolus", "75 mg", weight_kg=80)]
+    assert [sc.dose_weight_kg for sc, _ in made] == [80.0] * 4
+    assert [w for _, w in made] == [[]] * 4         # 0.94 mg/kg at 80 kg: not anesthetic (two warned at 70 kg)
