@@ -101,3 +101,44 @@ def test_s2_one_80kg_patient_judged_alike():
             _dose_warnings(quick_scenario, "ketamine", "iv-bolus", "75 mg", weight_kg=80)]
     assert [sc.dose_weight_kg for sc, _ in made] == [80.0] * 4
     assert [w for _, w in made] == [[]] * 4         # 0.94 mg/kg at 80 kg: not anesthetic (two warned at 70 kg)
+
+
+# ---- S3: the alternative's own back-to-back pushes warn whatever the record's past ---------------------------------
+def _alt_record(tmp_path, name, past_rows, last_obs_h=24):
+    path = tmp_path / f"{name}.csv"
+    path.write_text(RECORD_HEAD + "1,0,0,,,,,,30,madrs,70,41,F\n" + "".join(
+        f"1,{t},1,{amt},mg/kg,,racemic-ketamine,iv-bolus,,,,,\n" for t, amt in past_rows)
+        + f"1,{last_obs_h},0,,,,,,20,madrs,,,\n")
+    return _read(path)
+
+
+def _push_alt(rec, times, amt="0.9 mg/kg"):
+    from ketasim.personal import _future_doses
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _future_doses(rec, [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": amt, "at": at}
+                                   for at in times], "alternative")
+
+
+def test_s3_alternative_back_to_back_warns_after_an_anesthetic_or_adding_up_past(tmp_path):
+    from ketasim.summary import alternative_anesthetic_warnings
+
+    for name, past in (("anes", [(0.5, 1.2)]), ("b2b", [(0.5, 0.9), (0.6, 0.9)]), ("mid", [(0.5, 0.5)])):
+        rec = _alt_record(tmp_path, name, past)
+        said = alternative_anesthetic_warnings(rec, _push_alt(rec, ("48 h", "48.1 h")))
+        # was [] for 'anes' and 'b2b': the past silenced the alternative's own pushes two days later
+        assert len(said) == 1 and said[0].startswith(
+            "alternative: together the alternative's doses are in the anesthetic range"), (name, said)
+
+
+def test_s3_alternative_with_a_past_dose_within_reach_names_the_past(tmp_path):
+    from ketasim.summary import alternative_anesthetic_warnings
+
+    rec = _alt_record(tmp_path, "near", [(47.9, 0.9)], last_obs_h=47.95)
+    alt = _push_alt(rec, ("48 h",))
+    said = alternative_anesthetic_warnings(rec, alt)
+    assert len(said) == 1 and said[0].startswith(
+        "alternative: together the alternative's doses with the record's past ones are in the anesthetic range"), said
+    far = _alt_record(tmp_path, "far", [(0.5, 0.9)])
+    assert alternative_anesthetic_warnings(far, _push_alt(far, ("48 h",))) == []      # one push, the past far away

@@ -194,35 +194,44 @@ def record_anesthetic_warnings(record, params=None) -> list[str]:
 
 #: How :func:`alternative_anesthetic_warnings` names the doses it judges (the plan's alternative after the record's past)
 ALTERNATIVE_ARM = "alternative"
+#: How far back (h) before the alternative's first dose a past dose still counts with it: ketamine's effect-site level
+#: falls with a half-life of a few hours, so a dose ending more than 12 h before adds little to the alternative's peak
+ALTERNATIVE_REACH_H = 12.0
 
 
 def alternative_anesthetic_warnings(record, alternative, params=None) -> list[str]:
-    """The record's past doses and a plan's ``alternative`` (Doses after the last observation, as
-    ``personal._future_doses`` reads them) that add up to the anesthetic range (none alone in it), judged as
-    :func:`record_anesthetic_warnings` judges the record's own doses (mg doses at the record's WT, kg): two 0.9 mg/kg
-    pushes 6 min apart in the alternative warned of nothing on `plan --alternative` and the plan page, the same
-    pushes as record rows did. Only what the alternative adds: past doses that reach the range alone (without the
-    alternative) are the record's warning. Messages begin 'alternative: '. [] without an alternative."""
+    """A plan's ``alternative`` (Doses after the last observation, as ``personal._future_doses`` reads them) whose
+    doses add up to the anesthetic range (none alone in it), alone or with the record's past doses that end at most
+    :data:`ALTERNATIVE_REACH_H` before its first dose, judged as :func:`record_anesthetic_warnings` judges the record's
+    own doses (mg doses at the record's WT, kg). Only what the alternative adds: past doses that reach the range
+    without it are the record's warning; but a past dose that was anesthetic alone, or past doses that added up, days
+    earlier no longer silence the alternative's own back-to-back pushes (review s45 S3). Messages begin
+    'alternative: '. [] without an alternative."""
     from .record import dose_line
 
     alternative = tuple(alternative or ())
-    past = tuple(record.past_doses)
-    doses = past + alternative
-    if not alternative or any(d.in_anesthetic_range(record.weight_kg) for d in doses):
-        return []           # a dose alone in the range warned when it was read
-    data = record.replace(doses=doses).to_scenario_dict(size=1)
-    lines = data["arms"].pop("record")
-    data["arms"][ALTERNATIVE_ARM] = lines
-    if past:                # the past alone, so that only what the alternative adds is said
-        data["arms"]["past"] = [dose_line(d) for d in past]
+    if not alternative or any(d.in_anesthetic_range(record.weight_kg) for d in alternative):
+        return []           # an alternative's dose alone in the range warned when it was read
+    first = min(a.start_h for d in alternative for a in d.administrations())
+    # the past doses within reach, less any alone in the range (it warned when the record was read)
+    near = tuple(d for d in record.past_doses
+                 if max(a.start_h + a.duration_h for a in d.administrations()) >= first - ALTERNATIVE_REACH_H
+                 and not d.in_anesthetic_range(record.weight_kg))
+    data = record.replace(doses=near + alternative).to_scenario_dict(size=1)
+    data["arms"] = {ALTERNATIVE_ARM: [dose_line(d) for d in alternative]}
+    if near:                # with the past within reach, and the past alone (so that only what the alternative adds)
+        data["arms"]["with_past"] = [dose_line(d) for d in near + alternative]
+        data["arms"]["past"] = [dose_line(d) for d in near]
     sc = record.to_scenario(data)       # judged at the record's WT; each dose's own warning came when it was read
     found = dict(cumulative_anesthetic_arms(sc, params, record_weight_kg=record.weight_kg))
-    msg = found.get(ALTERNATIVE_ARM)
-    if msg is None or "past" in found:
+    if ALTERNATIVE_ARM in found:
+        arm, whose = ALTERNATIVE_ARM, "the alternative's doses"
+    elif "with_past" in found and "past" not in found:
+        arm, whose = "with_past", "the alternative's doses with the record's past ones"
+    else:
         return []
-    whose = "the alternative's doses with the record's past ones" if past else "the alternative's doses"
-    return [msg.replace(f"arms.{ALTERNATIVE_ARM}: together its doses", f"{ALTERNATIVE_ARM}: together {whose}", 1)
-            .replace(f"arms.{ALTERNATIVE_ARM}: its dose is", f"{ALTERNATIVE_ARM}: its dose is", 1)
+    return [found[arm].replace(f"arms.{arm}: together its doses", f"{ALTERNATIVE_ARM}: together {whose}", 1)
+            .replace(f"arms.{arm}: its dose is", f"{ALTERNATIVE_ARM}: its dose is", 1)
             .replace("the typical patient's", "this patient's (typical random effects)", 1)]
 
 
