@@ -1443,7 +1443,7 @@ class _Interrupted(KeyboardInterrupt):
 #: "pending" (its exception is raised but main() has not caught it) or "done" (main() caught it, or returned).
 _stop_state: dict = {}
 #: How many times _on_sigterm has raised for each signal (by number) in this run of main(): a dropped exception's
-#: signal is sent again only if no later one was raised (_resend_sigterm)
+#: signal is sent again only if no later stopping exception -- of either signal -- was raised (_resend_sigterm)
 _raised: dict = {}
 #: Seconds after which a SIGTERM or SIGINT whose exception was dropped (see _on_sigterm) is delivered again.
 TERM_RETRY_S = 1.0
@@ -1456,8 +1456,8 @@ def _on_sigterm(signum, frame):
     files. Such a dropped exception reaches ``sys.unraisablehook`` (_quiet_terminated): it is not printed, and the
     signal is sent again TERM_RETRY_S later (from a timer thread; the handler then runs in the main thread at its next
     Python instruction, outside the callback). One that propagates is not repeated (a repeat could cut short the
-    removal of partial files), nor is a dropped one after which the same signal was raised again (a second Ctrl-C
-    within the second: its exception is the one that stops the run)."""
+    removal of partial files), nor is a dropped one after which a stopping signal was raised again (a second Ctrl-C,
+    or a SIGTERM, within the second: its exception is the one that stops the run)."""
     import signal
 
     if _stop_state.get(signum) == "done":   # main() is already stopping (a repeat that crossed the catch): nothing
@@ -1479,20 +1479,21 @@ def _quiet_terminated(previous):
         if signum is None:
             previous(unraisable)
         elif _stop_state.get(signum) == "pending":
-            _resend_sigterm(signum, _raised.get(signum, 0))
+            _resend_sigterm(signum, sum(_raised.values()))
     return hook
 
 
 def _resend_sigterm(signum, raised: int | None = None) -> None:
     """``signum`` (SIGTERM, SIGINT) to this process TERM_RETRY_S from now, unless main() has caught it by then or
-    (``raised``: the number of its exceptions raised when the dropped one was, ``_raised``) a later one was raised: a
-    second Ctrl-C that propagated started the command's cleanup (partial files removed, a Dask cluster closed), and
-    the re-sent first one interrupted it (review s45 R3)."""
+    (``raised``: the number of stopping exceptions of both signals raised when the dropped one was, ``_raised``) a
+    later one of either signal was raised: a second Ctrl-C that propagated started the command's cleanup (partial
+    files removed, a Dask cluster closed), and the re-sent first one interrupted it (review s45 R3); likewise a SIGTERM
+    after a dropped Ctrl-C (`timeout`, a closed terminal, `docker stop`), whose exit was then 130, not 143 (S4)."""
     import os
     import threading
 
     def again():
-        if _stop_state.get(signum) == "pending" and (raised is None or _raised.get(signum, 0) == raised):
+        if _stop_state.get(signum) == "pending" and (raised is None or sum(_raised.values()) == raised):
             os.kill(os.getpid(), signum)
 
     timer = threading.Timer(TERM_RETRY_S, again)
