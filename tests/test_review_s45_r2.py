@@ -193,3 +193,50 @@ def test_s4_sigterm_cleanup_is_not_cut_short_by_a_dropped_ctrl_c(tmp_path):
     assert lines[0] == "cleanup complete" and not any("CUT SHORT" in ln for ln in lines), lines
     assert lines[-1].startswith("terminated: stopped before completing"), lines
     assert not (tmp_path / "out.csv").exists()
+
+
+# ---- S6: sensitivity and numerical choices -------------------------------------------------------------------------
+def test_s6_not_varied_reads_a_comma_string_as_patterns():
+    from ketasim import load_parameters
+    from ketasim.sensitivity import not_varied
+
+    params = load_parameters()
+    got = not_varied(params, "pd.*")         # was letter by letter: '*' matched monitoring.window_h, ddi.*
+    assert got == not_varied(params, ["pd.*"]) and all(name.startswith("pd.") for name, _ in got), got
+    assert not_varied(params, "pd.crp.*,pd.ampa.*") == not_varied(params, ["pd.crp.*", "pd.ampa.*"])
+
+
+def test_s6_a_numerical_choice_is_not_told_to_give_a_value(capsys):
+    from pathlib import Path
+
+    from _support import one_error_line, run_cli
+
+    root = Path(__file__).resolve().parents[1]
+    code, _, err = run_cli(capsys, "sensitivity", root / "examples" / "design_example.yaml", "--parameters",
+                           "pd.ampa.smoothing", "--endpoint", "mean_change@24h", "--size", "5", "--samples", "2",
+                           "--no-progress")
+    assert code == 2
+    assert one_error_line(err) == ("error: --parameters: pd.ampa.smoothing is a numerical choice (not a model "
+                                   "assumption): not varied"), err
+
+
+def test_s6_numerical_choices_noted_only_when_named():
+    from pathlib import Path
+
+    from ketasim import load_parameters
+    from ketasim.scenario import load_scenario
+    from ketasim.sensitivity import run_sensitivity
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "examples" / "design_example.yaml")
+
+    def noted(patterns):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = run_sensitivity(sc, endpoint="mean_change@24h", patterns=patterns, n_patients=5, samples=2,
+                                  params=load_parameters())
+        return res.meta.get("not_varied", [])
+
+    zero = "pd.crp.moderation = 0 (as stated)"
+    assert noted(["pd.crp.*", "pd.ampa.*"]) == [zero]     # was also 'pd.ampa.smoothing (a numerical choice)'
+    assert noted(["pd.crp.*", "pd.ampa.smoothing"]) == [
+        zero, "pd.ampa.smoothing (a numerical choice, not a model assumption)"]

@@ -136,17 +136,39 @@ def parameter_matches(name: str, patterns, free_names) -> bool:
                or (q.lower() != "@free" and fnmatch.fnmatchcase(name.lower(), q.lower())) for q in patterns)
 
 
+#: how :func:`not_varied` says a numerical choice (confidence "as stated (numerical choice)") is not varied
+NUMERICAL_CHOICE = "a numerical choice (not a model assumption)"
+
+
+def _pattern_list(patterns) -> list[str]:
+    """``patterns`` as a list: a comma-separated string ('pd.*,@free') as run_sensitivity reads it, else each item
+    (a string was iterated letter by letter, and its '*' matched every parameter)."""
+    if isinstance(patterns, str):
+        return [q.strip() for q in patterns.split(",") if q.strip()]
+    return list(patterns)
+
+
+def _is_numerical_choice(p) -> bool:
+    return p.confidence.startswith(CONFIDENCE_RANGES[0][0])
+
+
 def not_varied(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[tuple[str, str]]:
-    """The literature parameters matching ``patterns`` that have no range to vary: (name, why) with why '0 (as
-    stated)' (a relative range around 0 has no width: pd.crp.moderation, off by default) or 'a numerical choice'.
-    :func:`factors` leaves them out; `sensitivity` names them (they were dropped in silence, and alone said "no
-    parameter matches")."""
+    """The literature parameters matching ``patterns`` (a list, or a comma-separated string) that have no range to
+    vary: (name, why), why :data:`NUMERICAL_CHOICE` for a numerical choice (by its confidence, whatever its value: no
+    parameter set can make it vary) or '0 (as stated)' (a relative range around 0 has no width: pd.crp.moderation,
+    off by default; a parameter set giving it a value varies it). :func:`factors` leaves them out; `sensitivity`
+    names them (they were dropped in silence, and alone said "no parameter matches")."""
     out = []
-    pats = [q for q in patterns if q != "@free"]
+    pats = [q for q in _pattern_list(patterns) if q != "@free"]
     for p in params.literature.values():
         if parameter_matches(p.name, pats, ()) and _literature_range(p) is None:
-            out.append((p.name, f"{p.value:g} ({p.confidence})" if p.value == 0 else "a numerical choice"))
+            out.append((p.name, NUMERICAL_CHOICE if _is_numerical_choice(p) else f"{p.value:g} ({p.confidence})"))
     return out
+
+
+def _named(name: str, patterns) -> bool:
+    """Whether ``name`` is named in ``patterns`` itself (not only matched by a wildcard such as the default 'pd.*')."""
+    return any(q.lower() == name.lower() for q in _pattern_list(patterns))
 
 
 def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
@@ -155,7 +177,7 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
     from .calibration import FITTED
 
     out = []
-    pats = list(patterns)
+    pats = _pattern_list(patterns)
     for p in params.literature.values():
         if parameter_matches(p.name, [q for q in pats if q != "@free"], ()):
             r = _literature_range(p)
@@ -169,12 +191,21 @@ def factors(params: ParameterSet, patterns=DEFAULT_PATTERNS) -> list[Factor]:
     fixed = not_varied(params, pats) if not out else []
     if fixed:
         # 'no parameter matches pd.crp.moderation' for a parameter `ketasim params` lists (0 since the 44th session)
-        what = "; ".join(f"{name} is {why}" for name, why in fixed[:5]) + (
-            f" (and {len(fixed) - 5} more)" if len(fixed) > 5 else "")
-        raise InputError(f"{argument('patterns', '--parameters')}: {what}: no range to vary; to study "
-                         f"{'it' if len(fixed) == 1 else 'them'}, give "
-                         f"{'it' if len(fixed) == 1 else 'each'} a value in a parameter set "
-                         f"({argument('params=load_parameters(FILE)', '--parameter-set FILE')})")
+        zero = [(n, why) for n, why in fixed if why != NUMERICAL_CHOICE]
+        choice = [n for n, why in fixed if why == NUMERICAL_CHOICE]
+        said = []
+        if zero:
+            what = "; ".join(f"{name} is {why}" for name, why in zero[:5]) + (
+                f" (and {len(zero) - 5} more)" if len(zero) > 5 else "")
+            said.append(f"{what}: no range to vary; to study {'it' if len(zero) == 1 else 'them'}, give "
+                        f"{'it' if len(zero) == 1 else 'each'} a value in a parameter set "
+                        f"({argument('params=load_parameters(FILE)', '--parameter-set FILE')})")
+        if choice:      # a numerical choice is never varied: a parameter set cannot change that (review s45 S6)
+            names = ", ".join(choice[:5]) + (f" (and {len(choice) - 5} more)" if len(choice) > 5 else "")
+            said.append(f"{names} {'is' if len(choice) == 1 else 'are'} "
+                        f"{NUMERICAL_CHOICE if len(choice) == 1 else 'numerical choices (not model assumptions)'}: "
+                        "not varied")
+        raise InputError(f"{argument('patterns', '--parameters')}: {'; '.join(said)}")
     if not out:
         files = [q for q in pats if q.lower().endswith((".json", ".yaml", ".yml")) or "/" in q or _is_file(q)]
         # 'trial/plan --parameters FILE' is a parameter set; here it selects names, and a file got only 'no
@@ -640,9 +671,13 @@ def run_sensitivity(scenario, *, endpoint: str, method: str = "morris", params: 
     note = design_note(scenario, ep)
     if note:
         meta["design_note"] = note
-    fixed = not_varied(params, patterns)
-    if fixed:       # matched, but without a range: named (they were left out in silence)
-        meta["not_varied"] = [f"{name} = {why}" if why[:1].isdigit() else f"{name} ({why})" for name, why in fixed]
+    # matched, but without a range: named (they were left out in silence); a numerical choice only when named itself
+    # (the default 'pd.*' listed every one on every run, though none ever had a range: review s45 S6)
+    fixed = [(name, why) for name, why in not_varied(params, patterns)
+             if why != NUMERICAL_CHOICE or _named(name, patterns)]
+    if fixed:
+        meta["not_varied"] = [f"{name} = {why}" if why != NUMERICAL_CHOICE else
+                              f"{name} (a numerical choice, not a model assumption)" for name, why in fixed]
     from .trial import measure_unit
 
     unit = measure_unit(ep.measure, scenario.population.scale)
