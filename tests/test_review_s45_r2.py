@@ -240,3 +240,29 @@ def test_s6_numerical_choices_noted_only_when_named():
     assert noted(["pd.crp.*", "pd.ampa.*"]) == [zero]     # was also 'pd.ampa.smoothing (a numerical choice)'
     assert noted(["pd.crp.*", "pd.ampa.smoothing"]) == [
         zero, "pd.ampa.smoothing (a numerical choice, not a model assumption)"]
+
+
+# ---- S5: the baseline prior's floor only where a pre-dose rating informs it ----------------------------------------
+def _rated(tmp_path, name, rows):
+    path = tmp_path / f"{name}.csv"
+    path.write_text(RECORD_HEAD + "1,0,0,,,,,,{},madrs,70,41,F\n".format(rows[0])
+                    + "1,0.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n"
+                    + "".join(f"1,{t},0,,,,,,{v},madrs,,,\n" for t, v in rows[1:]))
+    return _read(path)
+
+
+def test_s5_floor_only_with_a_rating_before_the_first_dose(tmp_path):
+    import pytest
+
+    from ketasim.personal import BASELINE_PRIOR_SD_FLOOR_RATINGS, PatientModel, fit_patient
+
+    pre = PatientModel(_rated(tmp_path, "pre", ["30", (24, "20")]))
+    j = pre.names.index("baseline")
+    assert pre.baseline_floored and pre.prior_sd[j] == pytest.approx(BASELINE_PRIOR_SD_FLOOR_RATINGS * pre.rating_sd)
+    for name, rows in (("none", ["", (24, "")]), ("after", ["", (24, "20")])):
+        pm = PatientModel(_rated(tmp_path, name, rows))
+        # was 7.2 (the floor) against the population's ~5: "the population's (prior) forecast" was not
+        assert not pm.baseline_floored and pm.prior_sd[j] == pytest.approx(pm.population_baseline_sd), name
+        assert pm.prior_sd[j] < BASELINE_PRIOR_SD_FLOOR_RATINGS * pm.rating_sd
+    fit = fit_patient(_rated(tmp_path, "none2", ["", (24, "")]), n_samples=2000, seed=1)
+    assert fit.samples[:, j].std() == pytest.approx(fit.model.population_baseline_sd, rel=0.1)

@@ -117,7 +117,12 @@ def record_sbp_reading_sd(spec, params, age_years: float) -> float:
 
 
 class PatientModel:
-    """One patient's covariates + the population prior; simulates batches of parameter vectors."""
+    """One patient's covariates + the population prior; simulates batches of parameter vectors. The prior of the
+    patient's true baseline is the population's on the record's scale, its SD floored at
+    :data:`BASELINE_PRIOR_SD_FLOOR_RATINGS` rater's SDs only when the record has a rating on its scale before the
+    first dose (``baseline_floored``): the case the floor is for (one pre-dose rating moves the fitted baseline at
+    least 80 %). A record without one -- no ratings at all, or ratings only after a dose -- keeps the population's SD
+    (intended: it is assumed one of that population, and its forecast without ratings is the population's)."""
 
     def __init__(self, record, params: ParameterSet | None = None):
         self.record: PatientRecord = as_record(record)
@@ -152,6 +157,15 @@ class PatientModel:
         #: the population's baseline SD on the record's scale (points, the draw's) before the floor
         #: BASELINE_PRIOR_SD_FLOOR_RATINGS x the rater's SD widens it for the fit
         self.population_baseline_sd = None
+        # the floor only where its rationale holds: a rating on the record's scale before the first dose, which it
+        # lets move the fitted baseline. A record without one (no ratings: the "population's (prior) forecast";
+        # ratings only after a dose, which inform baseline and drug effect together) keeps the population's SD: it
+        # is assumed one of that trial population, and a wider prior would only confound the baseline with the drug
+        # effect and widen the forecast beyond the population's (review s45 S5)
+        first_dose = min((d.at_h for d in r.doses), default=math.inf)
+        #: whether the baseline prior's SD is floored (a rating on the record's scale before the first dose)
+        self.baseline_floored = any(o.dvid == r.scale and o.value is not None and o.time_h <= first_dose
+                                    for o in r.observations)
         fp = []
         for n in names:
             v = np.asarray(getattr(draw, n), float)
@@ -164,7 +178,8 @@ class PatientModel:
                     # a trial's spread at entry is not one patient's prior: floored so the record's own pre-dose
                     # rating informs it (a MADRS-SI record at 2 was fitted to 3.0 against 4.2 +- 0.4)
                     self.population_baseline_sd = s
-                    s = max(s, BASELINE_PRIOR_SD_FLOOR_RATINGS * self.rating_sd)
+                    if self.baseline_floored:
+                        s = max(s, BASELINE_PRIOR_SD_FLOOR_RATINGS * self.rating_sd)
                 fp.append(FittedParameter(n, m, s))
         self.parameters = tuple(fp)
         self.names = tuple(p.name for p in fp)
