@@ -266,3 +266,24 @@ def test_s5_floor_only_with_a_rating_before_the_first_dose(tmp_path):
         assert pm.prior_sd[j] < BASELINE_PRIOR_SD_FLOOR_RATINGS * pm.rating_sd
     fit = fit_patient(_rated(tmp_path, "none2", ["", (24, "")]), n_samples=2000, seed=1)
     assert fit.samples[:, j].std() == pytest.approx(fit.model.population_baseline_sd, rel=0.1)
+
+
+# ---- S7: a label mg/kg dose for a heavy patient is not refused as a unit slip --------------------------------------
+def test_s7_heavy_patients_label_mg_per_kg_doses_warn_not_refused(tmp_path):
+    import pytest
+
+    from ketasim.errors import InvalidRegimenError
+    from ketasim.scenario import quick_scenario
+
+    for route, dose, wt in (("im", "6.5 mg/kg", 160), ("iv-bolus", "4.5 mg/kg", 240)):
+        _, w = _dose_warnings(quick_scenario, "ketamine", route, dose, weight_kg=wt)    # was refused: 'check the unit'
+        assert len(w) == 1 and "is in the anesthetic range" in w[0], w
+    with pytest.raises(InvalidRegimenError, match=r"dose: 11 mg/kg of racemic-ketamine is refused"):
+        quick_scenario("ketamine", "im", "11 mg/kg", weight_kg=160)          # a slip still refused
+    with pytest.raises(InvalidRegimenError, match=r"dose: 1100 mg of racemic-ketamine is refused"):
+        quick_scenario("ketamine", "iv-bolus", "1100 mg", weight_kg=240)
+    path = tmp_path / "im160.csv"           # a record's row likewise (refused since s44's b1e7269)
+    path.write_text(RECORD_HEAD + "1,0,0,,,,,,30,madrs,160,41,F\n1,0.5,1,6.5,mg/kg,,racemic-ketamine,im,,,,,\n"
+                    "1,24,0,,,,,,20,madrs,,,\n")
+    rec = _read(path)
+    assert rec.doses[0].amount == 6.5 and rec.to_scenario().dose_weight_kg == 160

@@ -348,7 +348,12 @@ class Dose:
         kind = "ketamine" if self.drug.is_ketamine else "midazolam"
         weight = self._check_weight()
         per_kg = self.amount if self.per_kg else self.amount / weight
-        absolute = self.amount * weight if self.per_kg else self.amount
+        # the refusal is for unit slips: a dose written in mg/kg is judged by its per-kg value, and by the mg cap at
+        # most at the 70-kg reference weight (at a lighter patient's own) -- at a heavy patient's weight a label dose
+        # (IM 6.5 mg/kg at 160 kg: 1040 mg) is anesthetic (it warns), not a slip, and was refused as one (review s45
+        # S7); a dose in mg by its mg and its per-kg value at the weight
+        capped = self.per_kg and weight > REFERENCE_WEIGHT_KG
+        absolute = self.amount * min(weight, REFERENCE_WEIGHT_KG) if self.per_kg else self.amount
         unit = "mg/kg" if self.per_kg else "mg"
         # a dose in mg counts per kg at the reference weight (a dose line does not know the patient), or at a
         # record's WT (it does: '0.5 mg ... at the 70 kg reference weight' stood beside a record's WT 50)
@@ -356,7 +361,7 @@ class Dose:
         if per_kg > ABSURD_MG_PER_KG[kind] or absolute > ABSURD_MG[kind]:
             # say which limit it broke: '900 mg ... (limit 10 mg/kg or 1000 mg)' read as a refusal below both limits
             if self.per_kg and absolute > ABSURD_MG[kind] and per_kg <= ABSURD_MG_PER_KG[kind]:
-                why = f" ({absolute:.4g} mg at {at})"
+                why = f" ({absolute:.4g} mg at {f'the {REFERENCE_WEIGHT_KG:g} kg reference weight' if capped else at})"
             elif not self.per_kg and per_kg > ABSURD_MG_PER_KG[kind] and absolute <= ABSURD_MG[kind]:
                 why = f" ({per_kg:.3g} mg/kg at {at})"
             else:
