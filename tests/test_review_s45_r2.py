@@ -287,3 +287,22 @@ def test_s7_heavy_patients_label_mg_per_kg_doses_warn_not_refused(tmp_path):
                     "1,24,0,,,,,,20,madrs,,,\n")
     rec = _read(path)
     assert rec.doses[0].amount == 6.5 and rec.to_scenario().dose_weight_kg == 160
+
+
+# ---- S9: Scenario.replace(population=...) keeps the doses' weight consistent with the scenario's -------------------
+def test_s9_replace_population_rejudges_the_doses():
+    import dataclasses
+
+    from ketasim.scenario import scenario_from_dict
+
+    arms = {"push": [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "90 mg"}]}
+    sc, w = _dose_warnings(scenario_from_dict, {"name": "heavy", "patient": {"weight_kg": 120}, "arms": arms})
+    assert w == [] and sc.patient is not None and not sc.arms[0].doses[0].in_anesthetic_range()
+    crowd = dataclasses.replace(sc.population, size=100)
+    big, w = _dose_warnings(sc.replace, population=crowd)
+    assert w == []                                      # not repeated
+    assert big.dose_weight_kg is None and big.patient is None
+    # was: the Dose kept 120 kg (not anesthetic) while the scenario said the 70-kg reference weight
+    assert big.arms[0].doses[0].weight_kg is None and big.arms[0].doses[0].in_anesthetic_range()
+    same = sc.replace(population=sc.population)          # the same one patient: nothing changes
+    assert same.dose_weight_kg == 120 and same.patient is sc.patient and same.arms[0].doses[0].weight_kg == 120

@@ -315,11 +315,27 @@ class Scenario:
     def replace(self, **changes) -> "Scenario":
         """A copy with ``changes``. The source mapping (the scenario as read) no longer describes the copy, so it is
         dropped unless ``source=`` is passed: provenance ``definition`` is then null and :func:`scenario_to_yaml`
-        refuses, rather than both describing another scenario (R5-2)."""
+        refuses, rather than both describing another scenario (R5-2). Another ``population`` sets the weight its mg
+        doses are judged at as :func:`scenario_from_dict` reads it (one patient with weight SD 0: its weight; else the
+        70-kg reference weight), and when that changes, the arms' doses are judged at it too (their warnings not
+        repeated; a dose refused at the new weight is refused here) and ``patient`` is dropped (it no longer describes
+        the population): `dose_weight_kg` None beside Doses at 120 kg judged one dose two ways (review s45 S9)."""
         if changes and "source" not in changes:
             changes["source"] = None
         if "population" in changes and "dose_weight_kg" not in changes:
-            changes["dose_weight_kg"] = None        # another population: the stated patient's weight may not hold
+            weight = stated_patient_weight(changes["population"])
+            changes["dose_weight_kg"] = weight
+            if weight != self.dose_weight_kg:
+                import warnings
+
+                from .errors import DoseWarning
+
+                changes.setdefault("patient", None)
+                with warnings.catch_warnings():     # each dose warned when the scenario was read
+                    warnings.simplefilter("ignore", DoseWarning)
+                    changes.setdefault("arms", tuple(
+                        dataclasses.replace(a, doses=tuple(dataclasses.replace(d, weight_kg=weight) for d in a.doses))
+                        for a in self.arms))
         return dataclasses.replace(self, **changes)
 
 
