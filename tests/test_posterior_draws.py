@@ -149,3 +149,16 @@ def test_posterior_draws_command_refuses_a_set_without_posterior(tmp_path, capsy
     code, _, err = run_cli(capsys, "posterior-draws", path, "--count", 2)
     assert code == 2 and "has no posterior" in one_error_line(err)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("constant", ["DIRECTION_WEIGHT", "DISSOCIATION_2H_SCALE", "POSITIVE_UNBLINDING_SCALE",
+                                      "PLATEAU_RATIO_SCALE", "NOT_SHOWN_RESIDUAL", "DIRECTION_PROPOSALS_PER_DRAW"])
+def test_the_acceptance_terms_are_part_of_the_draws_signature(constant, monkeypatch):
+    """A draw is kept with probability exp(-excess violation / scale), its violation summed from the directions'
+    residuals: their weight, scales and not-shown value (and the proposal budget) decide which draws are stored, so
+    changing one invalidates the shipped draws (review s45 R5: the forty-fourth session's draws predated
+    NOT_SHOWN_RESIDUAL and still counted as valid)."""
+    p = load_parameters()
+    assert cal.stored_posterior_draws(p) is not None
+    monkeypatch.setattr(cal, constant, getattr(cal, constant) * 2)
+    assert cal.stored_posterior_draws(p) is None

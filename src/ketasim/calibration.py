@@ -1443,8 +1443,9 @@ STORED_POSTERIOR_DRAWS = 200
 def posterior_signature(params: ParameterSet) -> str:
     """What stored posterior draws depend on: every parameter value (:attr:`ParameterSet.version`; the direction
     checks simulate with all of them), the Laplace posterior (names, mode, covariance, dispersion), the fitted bounds
-    that truncate it, the literature directions that accept its draws (margins, virtual patients, seed) and the model
-    definition (its digest). A set whose signature differs from its stored draws' (edited values, another posterior,
+    that truncate it, the literature directions that accept its draws (margins, virtual patients, seed, and the
+    residuals' weight, scales and not-shown value with the proposal budget, which set each draw's acceptance) and the
+    model definition (its digest). A set whose signature differs from its stored draws' (edited values, another posterior,
     a changed model or direction) draws afresh."""
     import hashlib
 
@@ -1454,7 +1455,13 @@ def posterior_signature(params: ParameterSet) -> str:
     key = json.dumps([params.version, names, post.get("mode_theta"), post.get("covariance_theta"),
                       post.get("dispersion"), [float(x) for x in lo], [float(x) for x in hi],
                       [MIDAZOLAM_SUSTAINED_MAX, SERIES_PERSISTENCE_MIN_D, PLATEAU_RATIO_MAX, DIRECTION_SIZE,
-                       DIRECTION_SEED, DISSOCIATION_2H_SHARE_MAX, POSITIVE_UNBLINDING_MIN], DEFAULT_MODEL.digest()],
+                       DIRECTION_SEED, DISSOCIATION_2H_SHARE_MAX, POSITIVE_UNBLINDING_MIN],
+                      # the acceptance's own terms: a draw is kept with probability exp(-excess violation / scale),
+                      # its violation summed from residuals these set (review s45 R5: the draws of the forty-fourth
+                      # session predate NOT_SHOWN_RESIDUAL and were still taken as valid)
+                      [DIRECTION_WEIGHT, PLATEAU_RATIO_SCALE, DISSOCIATION_2H_SCALE, POSITIVE_UNBLINDING_SCALE,
+                       NOT_SHOWN_RESIDUAL, DIRECTION_PROPOSALS_PER_DRAW, SERIES_MIN_RESPONDERS],
+                      DEFAULT_MODEL.digest()],
                      sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
