@@ -285,3 +285,113 @@ def big_doc(size):
                      "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg",
                                     "duration": "40 min"}]},
             "endpoints": {"times": ["24 h"], "measures": ["mean_change"]}}
+
+
+RECORD_HEAD = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+
+
+def read_record_quietly(path):
+    """A patient record read with its warnings silenced (the tests judge the warnings of a later step)."""
+    import warnings
+
+    from ketasim.record import read_record
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read_record(path)
+
+
+def dose_warnings(fn, *args, **kwargs):
+    """(fn's result, the messages of the DoseWarnings it gave)."""
+    import warnings
+
+    from ketasim.errors import DoseWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(*args, **kwargs)
+    return out, [str(w.message) for w in caught if issubclass(w.category, DoseWarning)]
+
+
+#: a `ketasim` command run in a child whose engine first calls a ctypes callback in which the signal named by the
+#: environment's SIGNAL arrives (as llvmlite calls back into Python while numba compiles), then rests AFTER_S seconds
+SWALLOWED_SIGNAL_SCRIPT = r"""
+import ctypes, os, signal, sys, time
+from ketasim import cli, engine
+
+callback = ctypes.CFUNCTYPE(None)
+
+
+def inside():
+    # as llvmlite calls back into Python while numba compiles: the signal arrives and its handler runs in here
+    os.kill(os.getpid(), getattr(signal, os.environ["SIGNAL"]))
+    t = time.monotonic()
+    while time.monotonic() - t < 0.2:
+        pass
+    print("signalled", file=sys.stderr, flush=True)
+
+
+cb = callback(inside)
+real = engine.simulate
+
+
+def simulate(*a, **kw):
+    cb()
+    time.sleep(float(os.environ["AFTER_S"]))     # the rest of the run (Python instructions: the handler can run)
+    return real(*a, **kw)
+
+
+engine.simulate = simulate
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+#: a `ketasim` command run in a child: a Ctrl-C dropped inside a ctypes callback, then the signal named by the
+#: environment's SECOND 0.3 s later (which propagates), and a cleanup outlasting the resend's delay: it prints
+#: 'cleanup complete' or 'cleanup CUT SHORT by ...'
+SECOND_SIGNAL_SCRIPT = r"""
+import ctypes, os, signal, sys, threading, time
+from ketasim import cli, engine
+
+cb = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGINT))    # Ctrl-C 1, dropped by ctypes
+
+
+def simulate(*a, **kw):
+    cb()
+    threading.Timer(0.3, lambda: os.kill(os.getpid(), getattr(signal, os.environ["SECOND"]))).start()   # propagates
+    try:
+        time.sleep(60)
+    finally:        # a cleanup (partial files removed, a cluster closed) outlasting the resend's delay
+        t = time.monotonic()
+        try:
+            while time.monotonic() - t < 3 * cli.TERM_RETRY_S:
+                pass
+            print("cleanup complete", file=sys.stderr)
+        except BaseException as e:
+            print(f"cleanup CUT SHORT by {type(e).__name__}", file=sys.stderr)
+            raise
+
+
+engine.simulate = simulate
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def run_second_signal(tmp_path, second: str):
+    """Run SECOND_SIGNAL_SCRIPT's `simulate` with SECOND=``second`` ('SIGINT' or 'SIGTERM'; SIGINT at its default
+    disposition): (return code, non-empty stderr lines, whether its --csv file exists)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "second.py"
+    script.write_text(SECOND_SIGNAL_SCRIPT, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "NUMBA_NUM_THREADS": "1",
+           "SECOND": second}
+    proc = subprocess.run([sys.executable, str(script), "simulate", "--drug", "esketamine", "--route", "intranasal",
+                           "--dose", "56 mg", "--size", "3", "--csv", str(tmp_path / "out.csv")],
+                          capture_output=True, text=True, env=env, timeout=200, cwd=tmp_path,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return proc.returncode, [ln for ln in proc.stderr.splitlines() if ln.strip()], (tmp_path / "out.csv").exists()

@@ -263,35 +263,7 @@ def test_covariates_card_shows_the_warning_in_the_browser(browser, dashboard):
 
 
 # ---- 6. SIGTERM while a ctypes callback runs (numba compiling) -------------------------------------------------------
-_SWALLOWED_SIGTERM = r"""
-import ctypes, os, signal, sys, time
-from ketasim import cli, engine
-
-callback = ctypes.CFUNCTYPE(None)
-
-
-def inside():
-    # as llvmlite calls back into Python while numba compiles: the signal arrives and its handler runs in here
-    os.kill(os.getpid(), signal.SIGTERM)
-    t = time.monotonic()
-    while time.monotonic() - t < 0.2:
-        pass
-    print("signalled", file=sys.stderr, flush=True)
-
-
-cb = callback(inside)
-real = engine.simulate
-
-
-def simulate(*a, **kw):
-    cb()
-    time.sleep(float(os.environ["AFTER_S"]))     # the rest of the run (Python instructions: the handler can run)
-    return real(*a, **kw)
-
-
-engine.simulate = simulate
-sys.exit(cli.main(sys.argv[1:]))
-"""
+from _support import SWALLOWED_SIGNAL_SCRIPT as _SWALLOWED_SIGTERM  # noqa: E402 (run with SIGNAL=SIGTERM)
 
 
 def test_a_sigterm_inside_a_ctypes_callback_still_terminates(tmp_path):
@@ -305,7 +277,8 @@ def test_a_sigterm_inside_a_ctypes_callback_still_terminates(tmp_path):
     script = tmp_path / "swallow.py"
     script.write_text(_SWALLOWED_SIGTERM, encoding="utf-8")
     out = tmp_path / "out.csv"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NUMBA_NUM_THREADS": "1", "AFTER_S": "120"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NUMBA_NUM_THREADS": "1", "AFTER_S": "120",
+           "SIGNAL": "SIGTERM"}
     proc = subprocess.run([sys.executable, str(script), "simulate", "--drug", "esketamine", "--route", "intranasal",
                            "--dose", "56 mg", "--size", "3", "--csv", str(out)], capture_output=True, text=True,
                           env=env, timeout=300, cwd=tmp_path)

@@ -75,35 +75,7 @@ def test_a_records_back_to_back_mg_doses_are_judged_at_its_weight(tmp_path):
 
 
 # ---- H4's open item: Ctrl-C (SIGINT) inside a ctypes callback was lost as SIGTERM was --------------------------------
-_SWALLOWED_SIGNAL = r"""
-import ctypes, os, signal, sys, time
-from ketasim import cli, engine
-
-callback = ctypes.CFUNCTYPE(None)
-
-
-def inside():
-    # as llvmlite calls back into Python while numba compiles: the signal arrives and its handler runs in here
-    os.kill(os.getpid(), getattr(signal, os.environ["SIGNAL"]))
-    t = time.monotonic()
-    while time.monotonic() - t < 0.2:
-        pass
-    print("signalled", file=sys.stderr, flush=True)
-
-
-cb = callback(inside)
-real = engine.simulate
-
-
-def simulate(*a, **kw):
-    cb()
-    time.sleep(float(os.environ["AFTER_S"]))     # the rest of the run (Python instructions: the handler can run)
-    return real(*a, **kw)
-
-
-engine.simulate = simulate
-sys.exit(cli.main(sys.argv[1:]))
-"""
+from _support import SWALLOWED_SIGNAL_SCRIPT as _SWALLOWED_SIGNAL  # noqa: E402
 
 
 def _run_swallowing(tmp_path, sig: str, *, ignore_sigint: bool = False, after_s: float = 120.0,

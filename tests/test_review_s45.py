@@ -9,7 +9,7 @@ from _support import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
-RECORD_HEAD = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+from _support import RECORD_HEAD, dose_warnings, read_record_quietly
 
 
 def _record(tmp_path, name, wt, mg=60):
@@ -20,22 +20,8 @@ def _record(tmp_path, name, wt, mg=60):
     return path
 
 
-def _read(path):
-    from ketasim.record import read_record
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return read_record(path)
-
-
-def _dose_warnings(fn, *args, **kwargs):
-    """(fn's result, the messages of the DoseWarnings it gave)."""
-    from ketasim.errors import DoseWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = fn(*args, **kwargs)
-    return out, [str(w.message) for w in caught if issubclass(w.category, DoseWarning)]
+_read = read_record_quietly
+_dose_warnings = dose_warnings
 
 
 # ---- R1: a plan's alternative judged its mg doses at 70 kg, and had no cumulative check ---------------------------
@@ -90,55 +76,18 @@ def test_plan_alternative_prints_the_cumulative_warning_naming_the_file(capsys, 
 
 
 # ---- R3: a dropped Ctrl-C's resend cut short the cleanup of a second Ctrl-C that propagated -------------------------
-_SECOND_CTRL_C = r"""
-import ctypes, os, signal, sys, threading, time
-from ketasim import cli, engine
-
-cb = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGINT))    # Ctrl-C 1, dropped by ctypes
-
-
-def simulate(*a, **kw):
-    cb()
-    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()   # Ctrl-C 2, which propagates
-    try:
-        time.sleep(60)
-    finally:        # a cleanup (partial files removed, a cluster closed) outlasting the resend's delay
-        t = time.monotonic()
-        try:
-            while time.monotonic() - t < 3 * cli.TERM_RETRY_S:
-                pass
-            print("cleanup complete", file=sys.stderr)
-        except BaseException as e:
-            print(f"cleanup CUT SHORT by {type(e).__name__}", file=sys.stderr)
-            raise
-
-
-engine.simulate = simulate
-sys.exit(cli.main(sys.argv[1:]))
-"""
+from _support import run_second_signal  # noqa: E402
 
 
 def test_a_second_ctrl_c_cleanup_is_not_cut_short_by_the_first_ones_resend(tmp_path):
     """Ctrl-C dropped inside a ctypes callback (numba compiling) is sent again 1 s later while still 'pending'; a
     second Ctrl-C within that second propagated, its cleanup began, and the resent first one raised a third
     interrupt in the middle of it (review s45 R3). Only the dropped exception's own signal is sent again now."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    script = tmp_path / "second.py"
-    script.write_text(_SECOND_CTRL_C, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NUMBA_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(script), "simulate", "--drug", "esketamine", "--route", "intranasal",
-                           "--dose", "56 mg", "--size", "3", "--csv", str(tmp_path / "out.csv")],
-                          capture_output=True, text=True, env=env, timeout=100, cwd=tmp_path,
-                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert proc.returncode == 130, proc.stderr
+    code, lines, written = run_second_signal(tmp_path, "SIGINT")
+    assert code == 130, lines
     assert lines[0] == "cleanup complete" and not any("CUT SHORT" in ln for ln in lines), lines
     assert lines[-1].startswith("interrupted: stopped before completing"), lines
-    assert not (tmp_path / "out.csv").exists()
+    assert not written
 
 
 # ---- R2: one stated patient's mg doses were judged at 70 kg ----------------------------------------------------------

@@ -6,25 +6,11 @@ import warnings
 
 import yaml
 
-RECORD_HEAD = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+from _support import RECORD_HEAD, dose_warnings, read_record_quietly
 
 
-def _read(path):
-    from ketasim.record import read_record
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return read_record(path)
-
-
-def _dose_warnings(fn, *args, **kwargs):
-    """(fn's result, the messages of the DoseWarnings it gave)."""
-    from ketasim.errors import DoseWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = fn(*args, **kwargs)
-    return out, [str(w.message) for w in caught if issubclass(w.category, DoseWarning)]
+_read = read_record_quietly
+_dose_warnings = dose_warnings
 
 
 def _heavy(tmp_path):
@@ -145,54 +131,16 @@ def test_s3_alternative_with_a_past_dose_within_reach_names_the_past(tmp_path):
 
 
 # ---- S4: a dropped Ctrl-C is not re-sent into the cleanup of a SIGTERM that propagated -----------------------------
-_CTRL_C_THEN_SIGTERM = r"""
-import ctypes, os, signal, sys, threading, time
-from ketasim import cli, engine
-
-cb = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGINT))    # Ctrl-C, dropped by ctypes
-
-
-def simulate(*a, **kw):
-    cb()
-    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()   # then a SIGTERM, which propagates
-    try:
-        time.sleep(60)
-    finally:        # a cleanup outlasting the resend's delay
-        t = time.monotonic()
-        try:
-            while time.monotonic() - t < 3 * cli.TERM_RETRY_S:
-                pass
-            print("cleanup complete", file=sys.stderr)
-        except BaseException as e:
-            print(f"cleanup CUT SHORT by {type(e).__name__}", file=sys.stderr)
-            raise
-
-
-engine.simulate = simulate
-sys.exit(cli.main(sys.argv[1:]))
-"""
+from _support import run_second_signal  # noqa: E402
 
 
 def test_s4_sigterm_cleanup_is_not_cut_short_by_a_dropped_ctrl_c(tmp_path):
     """Was: 'cleanup CUT SHORT by _Interrupted', exit 130 'interrupted' (the resend counted SIGINTs only)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = tmp_path / "cross.py"
-    script.write_text(_CTRL_C_THEN_SIGTERM, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "NUMBA_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(script), "simulate", "--drug", "esketamine", "--route", "intranasal",
-                           "--dose", "56 mg", "--size", "3", "--csv", str(tmp_path / "out.csv")],
-                          capture_output=True, text=True, env=env, timeout=200, cwd=tmp_path,
-                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert proc.returncode == 143, proc.stderr
+    code, lines, written = run_second_signal(tmp_path, "SIGTERM")
+    assert code == 143, lines
     assert lines[0] == "cleanup complete" and not any("CUT SHORT" in ln for ln in lines), lines
     assert lines[-1].startswith("terminated: stopped before completing"), lines
-    assert not (tmp_path / "out.csv").exists()
+    assert not written
 
 
 # ---- S6: sensitivity and numerical choices -------------------------------------------------------------------------
