@@ -228,8 +228,15 @@ def test_s7_heavy_patients_label_mg_per_kg_doses_warn_not_refused(tmp_path):
         assert len(w) == 1 and "is in the anesthetic range" in w[0], w
     with pytest.raises(InvalidRegimenError, match=r"dose: 11 mg/kg of racemic-ketamine is refused"):
         quick_scenario("ketamine", "im", "11 mg/kg", weight_kg=160)          # a slip still refused
-    with pytest.raises(InvalidRegimenError, match=r"dose: 1100 mg of racemic-ketamine is refused"):
-        quick_scenario("ketamine", "iv-bolus", "1100 mg", weight_kg=240)
+    # the same dose in mg at the stated weight is judged alike (review s45 T1: 1100 mg at 240 kg, 4.6 mg/kg, was
+    # refused by the 1000-mg cap while 4.5 mg/kg was accepted); a slip in mg is still refused by its per-kg value
+    _, w = _dose_warnings(quick_scenario, "ketamine", "iv-bolus", "1100 mg", weight_kg=240)
+    assert len(w) == 1 and "is in the anesthetic range" in w[0], w
+    with pytest.raises(InvalidRegimenError, match=r"dose: 3000 mg of racemic-ketamine \(12.5 mg/kg at .*240 kg\) is "
+                                                  r"refused \(limit 10 mg/kg or 3429 mg at .*240 kg\)"):
+        quick_scenario("ketamine", "iv-bolus", "3000 mg", weight_kg=240)
+    with pytest.raises(InvalidRegimenError, match=r"limit 10 mg/kg or 1000 mg\); check the unit"):
+        quick_scenario("ketamine", "iv-bolus", "1100 mg", weight_kg=60)      # at or below 70 kg: the 1000-mg cap
     path = tmp_path / "im160.csv"           # a record's row likewise (refused since s44's b1e7269)
     path.write_text(RECORD_HEAD + "1,0,0,,,,,,30,madrs,160,41,F\n1,0.5,1,6.5,mg/kg,,racemic-ketamine,im,,,,,\n"
                     "1,24,0,,,,,,20,madrs,,,\n")
@@ -254,3 +261,32 @@ def test_s9_replace_population_rejudges_the_doses():
     assert big.arms[0].doses[0].weight_kg is None and big.arms[0].doses[0].in_anesthetic_range()
     same = sc.replace(population=sc.population)          # the same one patient: nothing changes
     assert same.dose_weight_kg == 120 and same.patient is sc.patient and same.arms[0].doses[0].weight_kg == 120
+
+
+# ---- T1 (round 3): a record's row in mg at a heavy WT judged as the same dose in mg/kg ----------------------------
+def test_t1_a_records_mg_row_at_a_heavy_wt_is_judged_as_its_mg_per_kg(tmp_path):
+    rows = {"mgkg": "6.5,mg/kg", "mg": "1040,mg"}
+    for name, dose in rows.items():
+        path = tmp_path / f"im160_{name}.csv"
+        path.write_text(RECORD_HEAD + f"1,0,0,,,,,,30,madrs,160,41,F\n1,0.5,1,{dose},,racemic-ketamine,im,,,,,\n"
+                        "1,24,0,,,,,,20,madrs,,,\n")
+        from ketasim.record import read_record
+
+        rec, w = _dose_warnings(read_record, path)      # was: the mg row refused ('limit 10 mg/kg or 1000 mg')
+        assert len(rec.doses) == 1 and any("anesthetic range" in m for m in w), (name, w)
+
+
+# ---- T2 (round 3): a stated weight out of range is named, not used to judge the doses ------------------------------
+def test_t2_an_out_of_range_single_patient_weight_is_named_first():
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.scenario import scenario_from_dict
+
+    for mean in (0.5, 8):
+        doc = {"name": "typo", "population": {"size": 1, "weight_kg": {"mean": mean, "sd": 0}},
+               "arms": {"a": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "35 mg",
+                               "duration": "40 min"}]}}
+        with pytest.raises(InputError) as e:
+            _, w = _dose_warnings(scenario_from_dict, doc)
+        assert "weight_kg" in str(e.value) and "check the unit" not in str(e.value), str(e.value)

@@ -354,21 +354,25 @@ class Dose:
         # S7); a dose in mg by its mg and its per-kg value at the weight
         capped = self.per_kg and weight > REFERENCE_WEIGHT_KG
         absolute = self.amount * min(weight, REFERENCE_WEIGHT_KG) if self.per_kg else self.amount
+        # a dose in mg at a heavy patient's stated weight: the mg cap grows with it, so the same dose is judged alike
+        # in mg and in mg/kg (1040 mg IM at WT 160 was refused while 6.5 mg/kg was accepted; review s45 T1)
+        mg_cap = ABSURD_MG[kind] * (1.0 if self.per_kg else max(weight, REFERENCE_WEIGHT_KG) / REFERENCE_WEIGHT_KG)
         unit = "mg/kg" if self.per_kg else "mg"
         # a dose in mg counts per kg at the reference weight (a dose line does not know the patient), or at a
         # record's WT (it does: '0.5 mg ... at the 70 kg reference weight' stood beside a record's WT 50)
         at = self.weight_phrase()
-        if per_kg > ABSURD_MG_PER_KG[kind] or absolute > ABSURD_MG[kind]:
+        if per_kg > ABSURD_MG_PER_KG[kind] or absolute > mg_cap:
             # say which limit it broke: '900 mg ... (limit 10 mg/kg or 1000 mg)' read as a refusal below both limits
-            if self.per_kg and absolute > ABSURD_MG[kind] and per_kg <= ABSURD_MG_PER_KG[kind]:
+            if self.per_kg and absolute > mg_cap and per_kg <= ABSURD_MG_PER_KG[kind]:
                 why = f" ({absolute:.4g} mg at {f'the {REFERENCE_WEIGHT_KG:g} kg reference weight' if capped else at})"
-            elif not self.per_kg and per_kg > ABSURD_MG_PER_KG[kind] and absolute <= ABSURD_MG[kind]:
+            elif not self.per_kg and per_kg > ABSURD_MG_PER_KG[kind] and absolute <= mg_cap:
                 why = f" ({per_kg:.3g} mg/kg at {at})"
             else:
                 why = ""
+            cap_text = f"{mg_cap:.4g} mg" + ("" if mg_cap == ABSURD_MG[kind] else f" at {at}")
             raise InvalidRegimenError(
                 f"{f}.dose: {self.amount:g} {unit} of {self.drug.value}{why} is refused (limit "
-                f"{ABSURD_MG_PER_KG[kind]:g} mg/kg or {ABSURD_MG[kind]:g} mg); check the unit")
+                f"{ABSURD_MG_PER_KG[kind]:g} mg/kg or {cap_text}); check the unit")
         if per_kg < NEGLIGIBLE_MG_PER_KG[kind]:
             from .errors import DoseWarning
 

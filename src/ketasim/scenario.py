@@ -585,8 +585,12 @@ def stated_patient_weight(population) -> float | None:
     size = getattr(population, "size", None)
     w = getattr(population, "weight_kg", None)
     mean = getattr(w, "mean", None)
+    from .population import WEIGHT_MEAN_RANGE
+
+    # only a weight the population's check accepts: else that check names weight_kg (a 0.5-kg typo judged the dose
+    # at 0.5 kg and refused it as a unit slip, and 8 kg for 80 warned of the anesthetic range first; review s45 T2)
     if size == 1 and getattr(w, "sd", None) == 0 and isinstance(mean, (int, float)) and not isinstance(mean, bool) \
-            and math.isfinite(mean) and mean > 0:       # else the population's own check names weight_kg
+            and math.isfinite(mean) and WEIGHT_MEAN_RANGE[0] <= mean <= WEIGHT_MEAN_RANGE[1]:
         return float(mean)
     return None
 
