@@ -503,7 +503,10 @@ def test_a_short_infusion_at_a_bolus_anesthetic_dose_warns():
             quick_scenario("racemic-ketamine", "iv-infusion", dose, duration=duration)
         return any(issubclass(w.category, DoseWarning) for w in caught)
 
-    assert warns("1.4 mg/kg", "2 min") and warns("1.05 mg/kg", "5 min") and warns("70 mg", "1 min")
+    # the quick form is one patient of 80 kg: an mg dose is judged at that weight (review s45 S2; 70 mg was 1 mg/kg at
+    # the 70-kg reference weight before), so 80 mg over 1 min is its 1 mg/kg
+    assert warns("1.4 mg/kg", "2 min") and warns("1.05 mg/kg", "5 min") and warns("80 mg", "1 min")
+    assert not warns("70 mg", "1 min")
     assert not warns("1 mg/kg", "40 min") and not warns("0.5 mg/kg", "2 min") and not warns("0.9 mg/kg", "6 min")
     # fortieth session: every IV dose is judged by its typical effect-site peak against 1 mg/kg pushed over 60 s
     # (tests/test_infusion_anesthetic_warning.py): no 5-min edge, the threshold rises smoothly with the duration
