@@ -301,8 +301,8 @@ def read_record_quietly(path):
         return read_record(path)
 
 
-def dose_warnings(fn, *args, **kwargs):
-    """(fn's result, the messages of the DoseWarnings it gave)."""
+def dose_warning_messages(fn, *args, **kwargs):
+    """(fn's result, the messages of the DoseWarnings it gave); :func:`dose_warnings` gives the warnings."""
     import warnings
 
     from ketasim.errors import DoseWarning

@@ -9,7 +9,7 @@ from _support import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from _support import RECORD_HEAD, dose_warnings, read_record_quietly
+from _support import RECORD_HEAD, dose_warning_messages, read_record_quietly
 
 
 def _record(tmp_path, name, wt, mg=60):
@@ -21,7 +21,7 @@ def _record(tmp_path, name, wt, mg=60):
 
 
 _read = read_record_quietly
-_dose_warnings = dose_warnings
+_dose_warnings = dose_warning_messages
 
 
 # ---- R1: a plan's alternative judged its mg doses at 70 kg, and had no cumulative check ---------------------------

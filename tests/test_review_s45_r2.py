@@ -6,11 +6,11 @@ import warnings
 
 import yaml
 
-from _support import RECORD_HEAD, dose_warnings, read_record_quietly
+from _support import RECORD_HEAD, dose_warning_messages, read_record_quietly
 
 
 _read = read_record_quietly
-_dose_warnings = dose_warnings
+_dose_warnings = dose_warning_messages
 
 
 def _heavy(tmp_path):
