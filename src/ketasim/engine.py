@@ -757,8 +757,8 @@ def anesthetic_check_times(scenario) -> np.ndarray:
     return np.unique(np.round(np.concatenate(parts), 9))
 
 
-def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None, record_weight_kg: float | None = None,
-                               patient_weight_kg: float | None = None) -> list[tuple[str, str]]:
+def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None,
+                               record_weight_kg: float | None = None) -> list[tuple[str, str]]:
     """One warning per arm whose typical patient (simulated here under ``params`` and ``experiment`` on
     :func:`anesthetic_check_times`; None: the installed set, the default experiment) reaches the anesthetic range
     although none of its doses alone is in it: its racemate-equivalent effect-site ketamine reaches
@@ -770,9 +770,9 @@ def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None, record
     such. ``record_weight_kg``: the scenario is a record's (``PatientRecord.to_scenario_dict``), whose doses in mg
     are judged at this WT (kg), alone and back to back, as its rows were (its dose lines would be judged at the
     70-kg reference weight: a heavy patient's two pushes, each anesthetic at 70 kg and not at its WT, warned of
-    nothing). ``patient_weight_kg``: likewise for one stated patient (a scenario's ``patient:`` weight, the quick
-    form's --weight at one patient, the dashboard's patient: ``Scenario.dose_weight_kg``, the default), "mg doses at
-    the patient's weight of 120 kg". Returns (arm name, warning) pairs."""
+    nothing). Otherwise one stated patient's weight (a scenario's ``patient:`` weight, the quick form's --weight at
+    one patient, the dashboard's patient: ``Scenario.dose_weight_kg``), "mg doses at the patient's weight of 120 kg".
+    Returns (arm name, warning) pairs."""
     from .regimen import ANESTHETIC_MG_PER_KG, REFERENCE_WEIGHT_KG, Drug, back_to_back_iv_runs, \
         infusion_in_anesthetic_range
 
@@ -781,7 +781,7 @@ def cumulative_anesthetic_arms(scenario, params=None, *, experiment=None, record
     if record_weight_kg is not None:
         weight_kg, whose = record_weight_kg, "the record's WT"
     else:
-        weight_kg = patient_weight_kg if patient_weight_kg is not None else getattr(scenario, "dose_weight_kg", None)
+        weight_kg = getattr(scenario, "dose_weight_kg", None)
         whose = "the patient's weight"
     for arm in scenario.arms:
         if any(d.in_anesthetic_range(weight_kg) for d in arm.doses):
