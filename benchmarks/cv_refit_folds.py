@@ -11,7 +11,8 @@ summary's mae_mmhg of a fold without BP rows, NaN in Python) is null. Compare wi
 merging the parts.
 
     NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/cv_refit_folds.py daly2018,transform OUT.json
-(fold names: ketasim.calibration.scenario_groups()). The fold list ``in-sample`` runs the in-sample fit of the same
+(fold names: ketasim.calibration.scenario_groups()). ``--restarts=N``: every fit also starts from N draws of the
+prior (multi-start, ``calibrate(restarts=N)``; N times the cost). The fold list ``in-sample`` runs the in-sample fit of the same
 procedure alone (cross_validate's own: calibrate from the prior, its between-trial SDs, qualify with draws) and writes
 its rows as in_sample with in_sample_fit (objective, fitted): a third process beside the folds' two. Merge with
 benchmarks/cv_merge.py."""
@@ -35,14 +36,20 @@ def write(path, out_rows, folds) -> None:
 
 
 def main(argv) -> dict:
-    if len(argv) != 2:
-        raise SystemExit("usage: cv_refit_folds.py FOLD[,FOLD...] OUT.json")
+    restarts = [a for a in argv if a.startswith("--restarts=")]
+    argv = [a for a in argv if not a.startswith("--restarts=")]
+    if len(argv) != 2 or len(restarts) > 1:
+        raise SystemExit("usage: cv_refit_folds.py FOLD[,FOLD...] OUT.json [--restarts=N]")
+    try:
+        settings = {**SETTINGS, "restarts": int(restarts[0].split("=", 1)[1]) if restarts else 0}
+    except ValueError:
+        raise SystemExit(f"error: --restarts: expected a whole number, got {restarts[0].split('=', 1)[1]!r}") from None
     groups, out = argv[0].split(","), argv[1]
     partial = out + ".partial"
     known = cal.scenario_groups()
     if argv[0] == "in-sample":
         res = cal.cross_validate(load_parameters(), groups=[], in_sample=True, log=lambda *a: print(*a, flush=True),
-                                 **SETTINGS)
+                                 **settings)
         atomic_write_text(out, json.dumps(json_safe({"in_sample": res["in_sample"],
                                                      "in_sample_fit": res["in_sample_fit"]}), allow_nan=False))
         print("done", flush=True)
@@ -51,7 +58,7 @@ def main(argv) -> dict:
         raise SystemExit(f"error: unknown fold in {argv[0]!r} (known: {', '.join(known)}, or in-sample)")
     res = cal.cross_validate(load_parameters(), groups=groups, in_sample=False,
                              on_fold=lambda rows, folds: write(partial, rows, folds),
-                             log=lambda *a: print(*a, flush=True), **SETTINGS)
+                             log=lambda *a: print(*a, flush=True), **settings)
     os.replace(partial, out)
     print("done", flush=True)
     return res

@@ -148,13 +148,13 @@ def between_trial_cli(path=None, *, size=200, seed=20261121):
 
 
 def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current", dask=None,
-                  names=None, directions=True, row_weights="random-effects"):
+                  names=None, directions=True, row_weights="random-effects", restarts=0):
     """Fit and write the parameter set to ``out`` (never over the package's default set: installing a new default
     is the explicit step ``ketasim install-parameters FILE``). ``names`` (comma-separated free parameters): a partial
     refit of those parameters and the adverse-event stage, the others held at the default set's values; the
     written set is the default set with the refitted values, the run recorded in ``provenance.refits``."""
-    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MIDAZOLAM_SUSTAINED_MAX, MIN_CALIBRATION_SIZE,
-                              PLATEAU_RATIO_MAX, ROW_WEIGHTS, SCALE_FIXED, SERIES_PERSISTENCE_MIN_D, calibrate,
+    from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MAX_RESTARTS, MIDAZOLAM_SUSTAINED_MAX,
+                              MIN_CALIBRATION_SIZE, PLATEAU_RATIO_MAX, ROW_WEIGHTS, SCALE_FIXED, SERIES_PERSISTENCE_MIN_D, calibrate,
                               default_free_parameters_path, write_parameter_set, write_refit)
     from .distributed import executor_from_option
     from .errors import InputError
@@ -166,7 +166,14 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     from .io import check_output
     from .limits import check_choice, check_int, check_seed
 
-    start = check_choice(start, "--start", ("current", "prior"), quote=True)
+    kinds = [check_choice(k.strip(), "--start", ("current", "prior"), quote=True)
+             for k in str(start).split(",") if k.strip()]
+    if not kinds:
+        raise InputError("--start: give 'current', 'prior' or both, e.g. prior,current")
+    if len(set(kinds)) != len(kinds):
+        raise InputError(f"--start: {start!r} names a start twice")
+    start = ",".join(kinds)
+    check_int(restarts, "--restarts", lo=0, hi=MAX_RESTARTS)
     check_int(size, "--size", lo=MIN_CALIBRATION_SIZE, hi=100_000)
     check_seed(seed, "--seed")
     check_int(max_evaluations, "--max-evaluations", lo=1, hi=100_000)
@@ -178,13 +185,15 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
             allowed = ", ".join(n for n in FITTED if n not in SCALE_FIXED)
             raise InputError(f"--names: {', '.join(bad) or 'empty'} is not a fitted free parameter (one of: {allowed})")
     row_weights = check_choice(row_weights, "--row-weights", ROW_WEIGHTS)
-    if start != "current" and chosen:
-        raise InputError("--names: a partial refit starts from the current set (drop --start prior)")
+    if "prior" in kinds and chosen:
+        raise InputError("--names: a partial refit starts from the current set (drop --start prior; --restarts may "
+                         "add starts drawn from the prior)")
     check_output(path, DEFAULT_CALIBRATION_OUT, "--out")     # before minutes of fitting
     ex = executor_from_option(dask)
     try:
         new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex,
-                                names=chosen, laplace=not chosen, directions=directions, row_weights=row_weights)
+                                names=chosen, laplace=not chosen, directions=directions, row_weights=row_weights,
+                                restarts=restarts)
     finally:
         if ex is not None:
             ex.close()
@@ -197,6 +206,10 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     print(f"objective {report['objective_start']:.1f} -> {report['objective']:.1f} in {report['evaluations']} "
           f"evaluations ({report['seconds']:.0f} s); wrote {path}")
     print(f"calibration run: {report['calibration_run']}")
+    if len(report["starts"]) > 1:
+        print("starts (end J, minimised objective): " + "; ".join(
+            f"{r['start']} {r['objective']:.1f}, {r['objective_minimised']:.1f}" for r in report["starts"])
+            + f"; kept: {report['start']}")
     if report.get("directions"):
         print("literature directions at the fit: " + ", ".join(f"{k} {v:.2f}" for k, v in report["directions"].items())
               + f" (limits: < {MIDAZOLAM_SUSTAINED_MAX:g} points, > {SERIES_PERSISTENCE_MIN_D:g} days"

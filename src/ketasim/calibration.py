@@ -1087,7 +1087,7 @@ def scenario_groups() -> dict[str, list[str]]:
 def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int = 20261121,
               max_evaluations: int = 400, names=None, log=print, exclude_trials=(), start: str = "current",
               laplace: bool = True, ae_stage: bool = True, executor=None, directions: bool = True,
-              row_weights: str = "random-effects", targets=None):
+              row_weights: str = "random-effects", targets=None, restarts: int = 0):
     """Fit the free parameters; returns (fitted ParameterSet, report dict).
 
     ``exclude_trials``: trial ids whose rows are left out (cross-validation). ``start``: ``"current"`` starts from
@@ -1104,6 +1104,14 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     weightings); the objective that is minimised is in the chosen weights (``objective_fitted`` in the report).
     ``targets``: the rows to fit (default: :func:`build_targets`, the published calibration rows; a synthetic data
     set, ``benchmarks/cv_synthetic.py``, passes its own).
+
+    Several starts (multi-start, as pyPESTO and Monolix offer): ``start`` may name both, ``"prior,current"``, and
+    ``restarts`` adds that many starts drawn from the prior itself (:func:`prior_start_draws`: each parameter
+    normal around its prior centre with its prior SD on theta, kept inside the bounds; seeded by ``seed``, so
+    data-independent and reproducible). Each start gets its own budget of ``max_evaluations``; the fit is the end
+    point with the lowest minimised objective (rows in the fit's weights + prior + directions: what the optimiser
+    minimises, not J alone). The report's ``starts`` lists every start's end point (forty-fifth session: at 150
+    evaluations the end point depended on the path by up to ~60 J).
     """
     from scipy.optimize import least_squares
 
@@ -1122,8 +1130,11 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
                                   params.free_version,
                                   params.calibration_run)
     names = list(names)
-    if start not in ("current", "prior"):
-        raise ValueError("start: use 'current' or 'prior'")
+    start_kinds = [k.strip() for k in str(start).split(",") if k.strip()]
+    if not start_kinds or any(k not in ("current", "prior") for k in start_kinds) or \
+            len(set(start_kinds)) != len(start_kinds):
+        raise ValueError("start: use 'current', 'prior' or both ('prior,current')")
+    restarts = check_int(restarts, "restarts", lo=0, hi=MAX_RESTARTS)
     targets, skipped = build_targets() if targets is None else (list(targets), [])
     targets = [t for t in targets if t.trial not in set(exclude_trials)]
     if not targets:
@@ -1135,7 +1146,9 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     theta_prior = _prior_theta(names)
     w_prior = _prior_weights(names)
     lo, hi = _bounds(names)
-    theta0 = _to_theta(params, names) if start == "current" else np.clip(theta_prior, lo + 1e-6, hi - 1e-6)
+    starts = [(k, _to_theta(params, names) if k == "current" else np.clip(theta_prior, lo + 1e-6, hi - 1e-6))
+              for k in start_kinds]
+    starts += [(f"prior draw {i + 1}", th) for i, th in enumerate(prior_start_draws(names, restarts, seed))]
 
     def j_sampling(r):
         """J in sampling SEs from residuals in the fit's weights."""
@@ -1165,30 +1178,46 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     def aug_of(r, theta):
         return np.concatenate([r, w_prior * (theta - theta_prior)])
 
-    r0 = residuals(theta0)
-    j0 = j_sampling(r0)
-    j0_fitted = float(r0[:n_rows] @ r0[:n_rows])
-    log(f"start: J = {j0:.1f} over {len(targets)} rows ({len(skipped)} rows not modelled)"
-        + (f"; literature directions {float(r0[n_rows:] @ r0[n_rows:]):.1f}" if directions else ""))
-    best = {"cost": float(aug_of(r0, theta0) @ aug_of(r0, theta0)), "theta": theta0.copy()}
-
     class _Budget(Exception):
         pass
 
-    def aug(theta):
-        if evals[0] >= max_evaluations:
-            raise _Budget
-        r = aug_of(residuals(theta), theta)
-        cost = float(r @ r)
-        if cost < best["cost"]:
-            best.update(cost=cost, theta=theta.copy())
-        return r
+    def minimise(label, theta0) -> dict:
+        """One start's run: its end point (the lowest minimised objective it met) and its J at start and end."""
+        first = evals[0]
+        r0 = residuals(theta0)
+        j0 = j_sampling(r0)
+        log((f"start ({label}): " if len(starts) > 1 else "start: ")
+            + f"J = {j0:.1f} over {len(targets)} rows ({len(skipped)} rows not modelled)"
+            + (f"; literature directions {float(r0[n_rows:] @ r0[n_rows:]):.1f}" if directions else ""))
+        a0 = aug_of(r0, theta0)
+        best = {"cost": float(a0 @ a0), "theta": theta0.copy(), "j": j0, "j0": j0,
+                "j0_fitted": float(r0[:n_rows] @ r0[:n_rows])}
 
-    try:
-        least_squares(aug, theta0, method="trf", diff_step=0.05, x_scale=1.0, bounds=(lo, hi))
-    except _Budget:
-        log(f"  the optimiser stopped at its budget of {max_evaluations} evaluation(s)")
-    theta = best["theta"]
+        def aug(theta):
+            if evals[0] - first >= max_evaluations:
+                raise _Budget
+            rr = residuals(theta)
+            a = aug_of(rr, theta)
+            cost = float(a @ a)
+            if cost < best["cost"]:
+                best.update(cost=cost, theta=theta.copy(), j=j_sampling(rr))
+            return a
+
+        try:
+            least_squares(aug, theta0, method="trf", diff_step=0.05, x_scale=1.0, bounds=(lo, hi))
+        except _Budget:
+            log(f"  the optimiser stopped at its budget of {max_evaluations} evaluation(s)")
+        best["evaluations"] = evals[0] - first
+        if len(starts) > 1:
+            log(f"  end ({label}): J = {best['j']:.1f}, minimised objective {best['cost']:.1f}")
+        return best
+
+    runs = [(label, minimise(label, th)) for label, th in starts]
+    chosen_label, chosen = min(runs, key=lambda lr: lr[1]["cost"])
+    j0, j0_fitted = chosen["j0"], chosen["j0_fitted"]
+    if len(runs) > 1:
+        log(f"  best of {len(runs)} starts: {chosen_label} (J = {chosen['j']:.1f})")
+    theta = chosen["theta"]
     fitted = _from_theta(theta, names)
     if ae_stage and any(t.kind.startswith("ae:") for t in targets):
         ae_values = fit_adverse_events(params.with_free(fitted, params.free_version, "in progress"), targets, size, seed)
@@ -1209,6 +1238,8 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     held = f" excluding {','.join(sorted(exclude_trials))}" if exclude_trials else ""
     only = f" names={','.join(names)}{'+ae' if ae_stage else ''}" if partial else ""
     only += f" row_weights={row_weights}" if row_weights != "random-effects" else ""
+    if len(starts) > 1:
+        only += f" starts={','.join(start_kinds)}" + (f"+{restarts}" if restarts else "") + f" best={chosen_label.replace(' ', '-')}"
     run_id = (f"ketasim-calibrate {time.strftime('%Y-%m-%d')} seed={seed} size={size} rows={len(targets)}{held}{only} "
               f"J={j:.1f} (start {j0:.1f}) evaluations={evals[0]} version={ketasim_version()}")
     new = params.with_free(fitted, f"{ketasim_version()}-cal-{seed}", run_id)
@@ -1226,8 +1257,35 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
                                       + (" + the one-sided residuals of the literature directions (direction_residuals; "
                                          "not in J)" if directions else ""),
               "bounds": {n: list(FITTED[n][1:3]) for n in names}, "prior": {n: FITTED[n][3] for n in names},
-              "posterior": posterior, "directions": quantities}
+              "posterior": posterior, "directions": quantities,
+              "start": chosen_label,
+              "starts": [{"start": label, "objective_start": run["j0"], "objective": run["j"],
+                          "objective_minimised": run["cost"], "evaluations": run["evaluations"],
+                          "fitted": _from_theta(run["theta"], names)} for label, run in runs]}
     return new, report
+
+
+#: at most this many extra starts from the prior (each costs a full optimiser budget)
+MAX_RESTARTS = 50
+
+
+def prior_start_draws(names, k: int, seed: int) -> list[np.ndarray]:
+    """``k`` optimiser starts drawn from the prior (theta_k normal around its prior centre with its prior SD,
+    1 / :func:`_prior_weights`), resampled until inside the bounds (at most 100 tries, then clipped just inside):
+    data-independent, so a cross-validation fold may use them. Seeded by ``seed`` (the same starts for every fold)."""
+    rng = np.random.default_rng([int(seed), 46])
+    centre, sd = _prior_theta(names), 1.0 / _prior_weights(names)
+    lo, hi = _bounds(names)
+    out = []
+    for _ in range(k):
+        th = centre + sd * rng.standard_normal(len(names))
+        for _try in range(100):
+            bad = (th <= lo) | (th >= hi)
+            if not bad.any():
+                break
+            th[bad] = centre[bad] + sd[bad] * rng.standard_normal(int(bad.sum()))
+        out.append(np.clip(th, lo + 1e-6, hi - 1e-6))
+    return out
 
 
 def fit_adverse_events(params: ParameterSet, targets, size: int, seed: int) -> dict:
@@ -2347,7 +2405,7 @@ def _tau_record(info) -> dict | None:
 def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed: int = 20261121,
                    max_evaluations: int = 150, qual_size: int = 1000, qual_seed: int = 11, parameter_draws: int = 10,
                    groups=None, log=print, between_trial: bool = True, row_weights: str = "random-effects",
-                   targets=None, in_sample: bool = True, on_fold=None) -> dict:
+                   targets=None, in_sample: bool = True, on_fold=None, restarts: int = 0) -> dict:
     """Leave-one-trial-out cross-validation: for each calibration scenario (a trial and its pooled analyses), fit
     the free parameters to every other trial's rows — from the data-independent prior centres, with the same
     budget as the in-sample fit run here — and predict the left-out rows with intervals that include the fold's
@@ -2359,6 +2417,8 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     in-sample fit out (``in_sample`` is then [] and ``in_sample_fit`` None), so that folds can run in separate
     processes (``benchmarks/cv_refit_folds.py``; the in-sample fit is ``ketasim calibrate --start prior``).
     ``on_fold(out_of_sample_rows, folds)`` is called after each fold with the lists so far (a partial file).
+    ``restarts``: every fit (each fold's and the in-sample one) also starts from that many draws of the prior
+    (:func:`prior_start_draws`, the same for every fold; data-independent) and keeps the lowest end point.
     Returns {"in_sample": rows, "out_of_sample": rows, "folds": [...], "settings": {...}}."""
     params = params or load_parameters()
     all_groups = scenario_groups()
@@ -2371,7 +2431,7 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
                          f"{', '.join(all_groups)})")
     targets = build_targets()[0] if targets is None else list(targets)
     kw = dict(size=size, seed=seed, max_evaluations=max_evaluations, start="prior", log=lambda *_: None,
-              row_weights=row_weights, targets=targets)
+              row_weights=row_weights, targets=targets, restarts=restarts)
     in_rows, rep_full, tau_full = [], None, None
     if in_sample:
         log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
@@ -2398,6 +2458,7 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
             r["fold"] = g
         out_rows += rows
         folds.append({"left_out": g, "trials": tids, "objective": rep["objective"], "rows_fitted": len(rep["rows_used"]),
+                      "starts": rep["starts"] if len(rep["starts"]) > 1 else None,
                       "fitted": rep["fitted"], "seconds": time.perf_counter() - t0,
                       "between_trial": _tau_record(tau_g),
                       "summary": qualification_summary(rows) if rows else None})
@@ -2408,10 +2469,12 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
             on_fold(out_rows, folds)
     return {"in_sample": in_rows, "out_of_sample": out_rows, "folds": folds,
             "in_sample_fit": None if rep_full is None else {
-                "objective": rep_full["objective"], "fitted": rep_full["fitted"], "between_trial": _tau_record(tau_full)},
+                "objective": rep_full["objective"], "fitted": rep_full["fitted"], "between_trial": _tau_record(tau_full),
+                "starts": rep_full["starts"] if len(rep_full["starts"]) > 1 else None},
             "settings": {"size": size, "seed": seed, "max_evaluations": max_evaluations, "qual_size": qual_size,
                          "row_weights": row_weights,
                          "qual_seed": qual_seed, "parameter_draws": parameter_draws, "start": "prior",
+                         "restarts": restarts,
                          "between_trial": bool(between_trial and parameter_draws > 0),
                          "parameter_set": params.version}}
 

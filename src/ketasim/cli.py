@@ -1127,7 +1127,10 @@ def calibrate(
     max_evaluations: int = typer.Option(400, help="Maximum objective evaluations of the optimiser (the Laplace "
                                                      "posterior then adds one per fitted parameter)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
-    start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres."),
+    start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres, or from both ('prior,current'; the lowest end point is kept)."),
+    restarts: int = typer.Option(0, "--restarts", help="Add this many starts drawn from the prior (multi-start; each "
+                                 "gets the full --max-evaluations budget; the end point with the lowest objective is "
+                                 "kept and every start's end is recorded in the set's provenance.starts)."),
     names: Optional[str] = typer.Option(None, "--names", help="Refit only these free parameters (comma-separated, "
                                         "e.g. omega_bp) and the adverse-event stage; the others keep the default "
                                         "set's values and the run is recorded in the set's provenance.refits."),
@@ -1144,7 +1147,7 @@ def calibrate(
     from .app import calibrate_cli
 
     calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start, dask=dask, names=names,
-                  directions=directions, row_weights=row_weights)
+                  directions=directions, row_weights=row_weights, restarts=restarts)
 
 
 @app.command("install-parameters")
