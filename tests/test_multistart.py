@@ -63,6 +63,9 @@ def test_a_worse_start_cannot_win():
     (dict(restarts=cal.MAX_RESTARTS + 1), "--restarts"),
     (dict(restarts=1.5), "--restarts"),
     (dict(start="prior,current", names="emax_drug"), "--names"),
+    (dict(start="none"), "--start none: only with --restarts"),
+    (dict(start="none", restarts=1, names="emax_drug"), "--names"),
+    (dict(start="none,prior", restarts=1), "--start"),
 ])
 def test_bad_starts_are_one_line_errors_before_any_fitting(tmp_path, kw, match):
     from ketasim.app import calibrate_cli
@@ -78,3 +81,16 @@ def test_the_python_api_refuses_bad_starts():
         calibrate(start="prior,prior", **QUICK)
     with pytest.raises(InputError, match="restarts"):
         calibrate(restarts=-2, **QUICK)
+    with pytest.raises(ValueError, match="'none' only with restarts"):
+        calibrate(start="none", **QUICK)
+
+
+def test_the_prior_draws_alone_split_a_multistart_run():
+    """``start="none"`` runs the draws alone: the same ends as the draws of a run that also has the other starts,
+    so a multi-start run can be split over processes."""
+    p = load_parameters()
+    _, both = calibrate(p, restarts=1, **QUICK)
+    _, alone = calibrate(p, start="none", restarts=1, **QUICK)
+    assert [s["start"] for s in alone["starts"]] == ["prior draw 1"]
+    assert alone["starts"][0] == both["starts"][1]
+    assert "starts=none+1 best=prior-draw-1" in alone["calibration_run"]

@@ -166,14 +166,19 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
     from .io import check_output
     from .limits import check_choice, check_int, check_seed
 
-    kinds = [check_choice(k.strip(), "--start", ("current", "prior"), quote=True)
-             for k in str(start).split(",") if k.strip()]
+    check_int(restarts, "--restarts", lo=0, hi=MAX_RESTARTS)
+    if str(start).strip().lower() == "none":
+        if not restarts:
+            raise InputError("--start none: only with --restarts N (the N starts drawn from the prior alone)")
+        kinds = ["none"]
+    else:
+        kinds = [check_choice(k.strip(), "--start", ("current", "prior"), quote=True)
+                 for k in str(start).split(",") if k.strip()]
     if not kinds:
         raise InputError("--start: give 'current', 'prior' or both, e.g. prior,current")
     if len(set(kinds)) != len(kinds):
         raise InputError(f"--start: {start!r} names a start twice")
     start = ",".join(kinds)
-    check_int(restarts, "--restarts", lo=0, hi=MAX_RESTARTS)
     check_int(size, "--size", lo=MIN_CALIBRATION_SIZE, hi=100_000)
     check_seed(seed, "--seed")
     check_int(max_evaluations, "--max-evaluations", lo=1, hi=100_000)
@@ -185,7 +190,7 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
             allowed = ", ".join(n for n in FITTED if n not in SCALE_FIXED)
             raise InputError(f"--names: {', '.join(bad) or 'empty'} is not a fitted free parameter (one of: {allowed})")
     row_weights = check_choice(row_weights, "--row-weights", ROW_WEIGHTS)
-    if "prior" in kinds and chosen:
+    if ("prior" in kinds or "none" in kinds) and chosen:
         raise InputError("--names: a partial refit starts from the current set (drop --start prior; --restarts may "
                          "add starts drawn from the prior)")
     check_output(path, DEFAULT_CALIBRATION_OUT, "--out")     # before minutes of fitting

@@ -1106,7 +1106,8 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     set, ``benchmarks/cv_synthetic.py``, passes its own).
 
     Several starts (multi-start, as pyPESTO and Monolix offer): ``start`` may name both, ``"prior,current"``, and
-    ``restarts`` adds that many starts drawn from the prior itself (:func:`prior_start_draws`: each parameter
+    ``restarts`` adds that many starts drawn from the prior itself (``start="none"``: those draws alone, so that a
+    multi-start run can be split over processes) (:func:`prior_start_draws`: each parameter
     normal around its prior centre with its prior SD on theta, kept inside the bounds; seeded by ``seed``, so
     data-independent and reproducible). Each start gets its own budget of ``max_evaluations``; the fit is the end
     point with the lowest minimised objective (rows in the fit's weights + prior + directions: what the optimiser
@@ -1131,10 +1132,12 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
                                   params.calibration_run)
     names = list(names)
     start_kinds = [k.strip() for k in str(start).split(",") if k.strip()]
-    if not start_kinds or any(k not in ("current", "prior") for k in start_kinds) or \
-            len(set(start_kinds)) != len(start_kinds):
-        raise ValueError("start: use 'current', 'prior' or both ('prior,current')")
     restarts = check_int(restarts, "restarts", lo=0, hi=MAX_RESTARTS)
+    if start_kinds == ["none"] and restarts:
+        start_kinds = []                 # the prior draws alone (a multi-start run split over processes)
+    elif not start_kinds or any(k not in ("current", "prior") for k in start_kinds) or \
+            len(set(start_kinds)) != len(start_kinds):
+        raise ValueError("start: use 'current', 'prior' or both ('prior,current'); 'none' only with restarts")
     targets, skipped = build_targets() if targets is None else (list(targets), [])
     targets = [t for t in targets if t.trial not in set(exclude_trials)]
     if not targets:
@@ -1238,8 +1241,9 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
     held = f" excluding {','.join(sorted(exclude_trials))}" if exclude_trials else ""
     only = f" names={','.join(names)}{'+ae' if ae_stage else ''}" if partial else ""
     only += f" row_weights={row_weights}" if row_weights != "random-effects" else ""
-    if len(starts) > 1:
-        only += f" starts={','.join(start_kinds)}" + (f"+{restarts}" if restarts else "") + f" best={chosen_label.replace(' ', '-')}"
+    if len(starts) > 1 or restarts:
+        only += (f" starts={','.join(start_kinds) or 'none'}" + (f"+{restarts}" if restarts else "")
+                 + f" best={chosen_label.replace(' ', '-')}")
     run_id = (f"ketasim-calibrate {time.strftime('%Y-%m-%d')} seed={seed} size={size} rows={len(targets)}{held}{only} "
               f"J={j:.1f} (start {j0:.1f}) evaluations={evals[0]} version={ketasim_version()}")
     new = params.with_free(fitted, f"{ketasim_version()}-cal-{seed}", run_id)

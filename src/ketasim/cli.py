@@ -1127,7 +1127,7 @@ def calibrate(
     max_evaluations: int = typer.Option(400, help="Maximum objective evaluations of the optimiser (the Laplace "
                                                      "posterior then adds one per fitted parameter)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
-    start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres, or from both ('prior,current'; the lowest end point is kept)."),
+    start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres, or from both ('prior,current'; the lowest end point is kept); 'none' with --restarts: the prior draws alone."),
     restarts: int = typer.Option(0, "--restarts", help="Add this many starts drawn from the prior (multi-start; each "
                                  "gets the full --max-evaluations budget; the end point with the lowest objective is "
                                  "kept and every start's end is recorded in the set's provenance.starts)."),
