@@ -255,7 +255,8 @@ def test_s9_replace_population_rejudges_the_doses():
     assert w == [] and sc.patient is not None and not sc.arms[0].doses[0].in_anesthetic_range()
     crowd = dataclasses.replace(sc.population, size=100)
     big, w = _dose_warnings(sc.replace, population=crowd)
-    assert w == []                                      # not repeated
+    # anesthetic at the 70-kg reference weight and not at 120 kg: the new warning is given (review s46 T3; was [])
+    assert len(w) == 1 and "in the anesthetic range (1.29 mg/kg at the 70 kg reference weight" in w[0], w
     assert big.dose_weight_kg is None and big.patient is None
     # was: the Dose kept 120 kg (not anesthetic) while the scenario said the 70-kg reference weight
     assert big.arms[0].doses[0].weight_kg is None and big.arms[0].doses[0].in_anesthetic_range()

@@ -341,7 +341,10 @@ class Dose:
             raise InvalidRegimenError(f"{f}.count: {self.count} doses is more than the {MAX_ADMINISTRATIONS} supported")
         self._check_size()
 
-    def _check_size(self) -> None:
+    def _check_size(self, skip=frozenset(), stacklevel: int = 3) -> None:
+        """Refuse a dose too large to be meant (a unit slip); warn (``DoseWarning``) of one far below any studied dose,
+        in the anesthetic range, or (midazolam) a deep-sedation dose -- less the warnings named in ``skip`` (see
+        :meth:`size_warning_kinds`; :meth:`at_weight`: those already given at the dose's earlier weight)."""
         if not (self.drug.is_ketamine or self.drug is Drug.MIDAZOLAM) or self.amount == 0:
             return
         f = self.field
@@ -373,7 +376,8 @@ class Dose:
             raise InvalidRegimenError(
                 f"{f}.dose: {self.amount:g} {unit} of {self.drug.value}{why} is refused (limit "
                 f"{ABSURD_MG_PER_KG[kind]:g} mg/kg or {cap_text}); check the unit")
-        if per_kg < NEGLIGIBLE_MG_PER_KG[kind]:
+        kinds = self.size_warning_kinds() - frozenset(skip)
+        if "negligible" in kinds:
             from .errors import DoseWarning
 
             # '0.5 mcg/kg' for '0.5 mg/kg' simulated a dose 1000 x too small without a word (no output echoes it).
@@ -390,8 +394,9 @@ class Dose:
                         else "check the unit (mg, not µg; mg/kg, not mg)" if self.dosed_per_kg()
                         else "check the unit")
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} of {self.drug.value}{where} is far below any studied "
-                          f"dose (below {NEGLIGIBLE_MG_PER_KG[kind]:g} mg/kg); {hint}", DoseWarning, stacklevel=3)
-        if kind == "ketamine" and self._anesthetic(per_kg):
+                          f"dose (below {NEGLIGIBLE_MG_PER_KG[kind]:g} mg/kg); {hint}", DoseWarning,
+                          stacklevel=stacklevel)
+        if "anesthetic" in kinds:
             from .errors import DoseWarning
 
             why = ""
@@ -402,11 +407,44 @@ class Dose:
             judged = "" if self.per_kg else f"{per_kg:.3g} mg/kg at {at}; "
             warnings.warn(f"{f}.dose: {self.amount:g} {unit} {self.route.value} is in the anesthetic range "
                           f"({judged}{why}expect sedation; that it blocks the antidepressant plasticity is a hypothesis, off by "
-                          f"default: experiments.anesthetic_state)", DoseWarning, stacklevel=3)
-        if kind == "midazolam" and per_kg >= MIDAZOLAM_SEDATIVE_MG_PER_KG:
+                          f"default: experiments.anesthetic_state)", DoseWarning, stacklevel=stacklevel)
+        if "deep-sedation" in kinds:
             from .errors import DoseWarning
 
-            warnings.warn(f"{f}.dose: {self.amount:g} {unit} midazolam is a deep-sedation dose", DoseWarning, stacklevel=3)
+            warnings.warn(f"{f}.dose: {self.amount:g} {unit} midazolam is a deep-sedation dose", DoseWarning,
+                          stacklevel=stacklevel)
+
+    def size_warning_kinds(self) -> frozenset[str]:
+        """The warnings the dose checks give this dose at its weight (``weight_kg``; None: the 70-kg reference
+        weight): "negligible" (far below any studied dose), "anesthetic" (ketamine alone in the anesthetic range),
+        "deep-sedation" (midazolam). A refused dose is not judged here (it raises when built)."""
+        if not (self.drug.is_ketamine or self.drug is Drug.MIDAZOLAM) or self.amount == 0:
+            return frozenset()
+        kind = "ketamine" if self.drug.is_ketamine else "midazolam"
+        per_kg = self.amount if self.per_kg else self.amount / self._check_weight()
+        out = set()
+        if per_kg < NEGLIGIBLE_MG_PER_KG[kind]:
+            out.add("negligible")
+        if kind == "ketamine" and self._anesthetic(per_kg):
+            out.add("anesthetic")
+        if kind == "midazolam" and per_kg >= MIDAZOLAM_SEDATIVE_MG_PER_KG:
+            out.add("deep-sedation")
+        return frozenset(out)
+
+    def at_weight(self, weight_kg: float | None, *, stacklevel: int = 3, **changes) -> "Dose":
+        """This dose (with ``changes``) judged at the body weight ``weight_kg`` (kg; None: the 70-kg reference weight)
+        instead of its own: refused there as any dose line is; of the size checks' warnings only those this dose
+        did not already give at its own weight (those came when it was read; one it earns at the new weight is given:
+        90 mg IV at a patient's 120 kg is not anesthetic, at the 70-kg reference weight it is; review s46 T3).
+        ``stacklevel``: of the warnings, counted from the caller of this method (3: its caller's caller)."""
+        from .errors import DoseWarning
+
+        before = self.size_warning_kinds()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DoseWarning)
+            new = dataclasses.replace(self, weight_kg=weight_kg, **changes)
+        new._check_size(skip=before, stacklevel=stacklevel + 1)
+        return new
 
     def weight_phrase(self) -> str:
         """The weight a dose in mg is judged at, in the checks' words: 'the 70 kg reference weight', "the record's WT

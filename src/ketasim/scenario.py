@@ -317,26 +317,48 @@ class Scenario:
         dropped unless ``source=`` is passed: provenance ``definition`` is then null and :func:`scenario_to_yaml`
         refuses, rather than both describing another scenario (R5-2). Another ``population`` sets the weight its mg
         doses are judged at as :func:`scenario_from_dict` reads it (one patient with weight SD 0: its weight; else the
-        70-kg reference weight), and when that changes, the arms' doses are judged at it too (their warnings not
-        repeated; a dose refused at the new weight is refused here) and ``patient`` is dropped (it no longer describes
-        the population): `dose_weight_kg` None beside Doses at 120 kg judged one dose two ways (review s45 S9)."""
+        70-kg reference weight), and when that changes, the arms' doses (and a titration's dose levels) are judged at
+        it too and ``patient`` is dropped (it no longer describes the population): `dose_weight_kg` None beside Doses
+        at 120 kg judged one dose two ways (review s45 S9). A dose refused at the new weight is refused here; of its
+        warnings only those it did not give at the old weight (``Dose.at_weight``): 90 mg IV at 120 kg is not
+        anesthetic and at the 70-kg reference weight it is, and said nothing (review s46 T3)."""
         if changes and "source" not in changes:
             changes["source"] = None
         if "population" in changes and "dose_weight_kg" not in changes:
             weight = stated_patient_weight(changes["population"])
             changes["dose_weight_kg"] = weight
             if weight != self.dose_weight_kg:
-                import warnings
-
-                from .errors import DoseWarning
-
                 changes.setdefault("patient", None)
-                with warnings.catch_warnings():     # each dose warned when the scenario was read
-                    warnings.simplefilter("ignore", DoseWarning)
-                    changes.setdefault("arms", tuple(
-                        dataclasses.replace(a, doses=tuple(dataclasses.replace(d, weight_kg=weight) for d in a.doses))
-                        for a in self.arms))
+                if "arms" not in changes:
+                    arms = []           # a loop, not a generator: the warnings point at the caller of replace
+                    for a in self.arms:
+                        arms.append(_arm_at_weight(a, weight))
+                    changes["arms"] = tuple(arms)
         return dataclasses.replace(self, **changes)
+
+
+def _arm_at_weight(arm: Arm, weight_kg: float | None) -> Arm:
+    """``arm`` with its doses judged at ``weight_kg`` (kg; None: the 70-kg reference weight; ``Dose.at_weight``: a
+    warning only where the dose did not give it at its old weight), and its titration's other dose levels likewise
+    (the Titration holds amounts, not Doses: its levels are given as the titrated line's new Dose, so it is kept)."""
+    doses = []
+    for d in arm.doses:             # stacklevel 4: the caller of Scenario.replace
+        doses.append(d.at_weight(weight_kg, stacklevel=4))
+    tit = arm.titration
+    if tit is not None:
+        import warnings
+
+        from .errors import DoseWarning
+
+        old = arm.doses[tit.line]
+        for i, level in enumerate(tit.levels):
+            if level == old.amount:         # the line's own dose: judged above
+                continue
+            with warnings.catch_warnings():     # warned (or not) at the old weight when the scenario was read
+                warnings.simplefilter("ignore", DoseWarning)
+                was = dataclasses.replace(old, amount=level, field=f"arms.{arm.name}.titration.doses[{i}]")
+            was.at_weight(weight_kg, stacklevel=4)
+    return dataclasses.replace(arm, doses=tuple(doses))
 
 
 #: what a mapping-valued field looks like, for the message when something else was given

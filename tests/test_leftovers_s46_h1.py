@@ -1,0 +1,94 @@
+"""Forty-sixth session, H1: found-not-fixed review items (T3, T4 of review s45 round 3; the Python API's plan
+alternative without the cumulative anesthetic check)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from _support import RECORD_HEAD, dose_warning_messages, read_record_quietly
+
+
+def _push(dose, at="0 h"):
+    return {"drug": "racemic-ketamine", "route": "iv-bolus", "dose": dose, "at": at}
+
+
+def _heavy_patient(arms):
+    from ketasim.scenario import scenario_from_dict
+
+    sc, said = dose_warning_messages(scenario_from_dict, {"name": "heavy", "patient": {"weight_kg": 120}, "arms": arms})
+    assert said == []
+    return sc
+
+
+# ---- T3: Scenario.replace(population=) gives the warnings a dose earns at the new weight --------------------------
+def test_t3_replace_population_warns_of_a_dose_anesthetic_at_the_new_weight():
+    sc = _heavy_patient({"a": [_push("90 mg")]})        # 0.75 mg/kg at 120 kg: no warning
+    big, said = dose_warning_messages(sc.replace, population=dataclasses.replace(sc.population, size=100))
+    # was []: the rebuild silenced every DoseWarning, and 90 mg IV is 1.29 mg/kg at the 70-kg reference weight
+    assert len(said) == 1 and said[0].startswith("arms.a[0].dose: 90 mg iv-bolus is in the anesthetic range (1.29 mg/kg "
+                                                 "at the 70 kg reference weight"), said
+    assert big.dose_weight_kg is None and big.arms[0].doses[0].in_anesthetic_range()
+
+
+def test_t3_replace_population_does_not_repeat_a_warning_given_at_the_old_weight():
+    from ketasim.scenario import scenario_from_dict
+
+    with pytest.warns(Warning, match="anesthetic range"):
+        sc = scenario_from_dict({"name": "heavy", "patient": {"weight_kg": 120},
+                                 "arms": {"a": [_push("130 mg")]}})       # 1.08 mg/kg at 120 kg: warned when read
+    big, said = dose_warning_messages(sc.replace, population=dataclasses.replace(sc.population, size=100))
+    assert said == [] and big.arms[0].doses[0].in_anesthetic_range()
+    back, said = dose_warning_messages(big.replace, population=sc.population)  # and back: no new warning either
+    assert said == [] and back.dose_weight_kg == 120
+
+
+def test_t3_replace_population_warns_at_the_point_of_call():
+    import warnings
+
+    sc = _heavy_patient({"a": [_push("90 mg")]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sc.replace(population=dataclasses.replace(sc.population, size=100))
+    assert [w.filename for w in caught] == [__file__]
+
+
+def test_t3_replace_population_judges_a_titrations_levels_at_the_new_weight():
+    arms = {"a": {"doses": [{**_push("50 mg"), "every": "7 d", "count": 4}],
+                  "titration": {"doses": ["50 mg", "90 mg"], "sessions": [2, 3],
+                                "increase_if": {"score_reduction_below": 0.5}}}}
+    sc = _heavy_patient(arms)                          # 90 mg at 120 kg: not anesthetic
+    big, said = dose_warning_messages(sc.replace, population=dataclasses.replace(sc.population, size=100))
+    assert len(said) == 1 and said[0].startswith("arms.a.titration.doses[1].dose: 90 mg iv-bolus is in the anesthetic "
+                                                 "range"), said
+    # the rule keeps its levels; the doses a patient gets are cut from the line's Dose at the new weight
+    assert big.arms[0].titration == sc.arms[0].titration
+    path = big.arms[0].titration.path_arm(big.arms[0], (1, 1))
+    assert all(d.weight_kg is None for d in path.doses)
+
+
+def test_t3_replace_population_refuses_a_dose_refused_at_the_new_weight():
+    from ketasim.errors import InvalidRegimenError
+    from ketasim.scenario import scenario_from_dict
+
+    with pytest.warns(Warning, match="anesthetic range"):
+        sc = scenario_from_dict({"name": "h", "patient": {"weight_kg": 160},
+                                 "arms": {"a": [{"drug": "racemic-ketamine", "route": "im", "dose": "1040 mg"}]}})
+    with pytest.raises(InvalidRegimenError, match="refused"):
+        sc.replace(population=dataclasses.replace(sc.population, size=100))
+
+
+def test_t3_cumulative_check_after_replace_judges_at_the_new_weight():
+    from ketasim.engine import cumulative_anesthetic_arms
+
+    sc = _heavy_patient({"a": [_push("60 mg"), _push("60 mg", "2 min")]})   # 1.0 mg/kg over 2 min at 120 kg
+    assert cumulative_anesthetic_arms(sc) == []
+    big, said = dose_warning_messages(sc.replace, population=dataclasses.replace(sc.population, size=100))
+    assert said == []                                   # neither push alone is anesthetic at 70 kg (0.86 mg/kg)
+    found = cumulative_anesthetic_arms(big)
+    assert len(found) == 1 and "1.71 mg/kg over 2 min, mg doses at the 70-kg reference weight" in found[0][1], found
+    # pushes each anesthetic at the new weight: they warn alone, and the arm is not warned of again together
+    sc = _heavy_patient({"a": [_push("90 mg"), _push("90 mg", "2 min")]})
+    big, said = dose_warning_messages(sc.replace, population=dataclasses.replace(sc.population, size=100))
+    assert len(said) == 2 and cumulative_anesthetic_arms(big) == []
