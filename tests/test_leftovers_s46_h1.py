@@ -92,3 +92,45 @@ def test_t3_cumulative_check_after_replace_judges_at_the_new_weight():
     sc = _heavy_patient({"a": [_push("90 mg"), _push("90 mg", "2 min")]})
     big, said = dose_warning_messages(sc.replace, population=dataclasses.replace(sc.population, size=100))
     assert len(said) == 2 and cumulative_anesthetic_arms(big) == []
+
+
+# ---- T4: a record's dose anesthetic alone days earlier does not silence its later back-to-back pushes ------------
+def _pushes_record(tmp_path, name="pushes", early=True):
+    """WT 70: a rating at 0 h; 1.5 mg/kg IV at 1 h (alone anesthetic: warned when read); 0.9 mg/kg IV at 100 h and
+    100.1 h (together anesthetic); a rating at 101 h."""
+    path = tmp_path / f"{name}.csv"
+    path.write_text(RECORD_HEAD + "1,0,0,,,,,,30,madrs,70,41,F\n"
+                    + ("1,1,1,1.5,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n" if early else "")
+                    + "1,100,1,0.9,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n"
+                      "1,100.1,1,0.9,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n1,101,0,,,,,,20,madrs,,,\n")
+    return path
+
+
+def test_t4_record_pushes_warn_after_an_earlier_anesthetic_dose(tmp_path):
+    from ketasim.summary import record_anesthetic_warnings
+
+    for early in (False, True):
+        said = record_anesthetic_warnings(read_record_quietly(_pushes_record(tmp_path, f"p{early}", early)))
+        # was [] with the 1.5 mg/kg dose four days earlier
+        assert len(said) == 1 and said[0].startswith(
+            f"p{early}.csv: together the record's doses are in the anesthetic range"), (early, said)
+        assert "after the dose at 4.2 d" in said[0]
+
+
+def test_t4_record_of_anesthetic_doses_alone_says_nothing_more(tmp_path):
+    from ketasim.summary import record_anesthetic_warnings
+
+    path = tmp_path / "alone.csv"
+    path.write_text(RECORD_HEAD + "1,0,0,,,,,,30,madrs,70,41,F\n1,1,1,1.5,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n"
+                    "1,1.1,1,1.2,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n1,24,0,,,,,,20,madrs,,,\n")
+    assert record_anesthetic_warnings(read_record_quietly(path)) == []      # each warned when read
+
+
+def test_t4_simulate_events_warns_of_the_later_pushes(tmp_path):
+    from ketasim.app import warn_cumulative_anesthetic
+    from ketasim.errors import DoseWarning
+
+    path = _pushes_record(tmp_path)
+    rec = read_record_quietly(path)
+    with pytest.warns(DoseWarning, match="pushes.csv: together the record's doses are in the anesthetic range"):
+        warn_cumulative_anesthetic(rec.to_scenario(), record_source=str(path), record_weight_kg=rec.weight_kg)

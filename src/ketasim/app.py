@@ -116,15 +116,20 @@ def warn_cumulative_anesthetic(sc, params=None, *, experiment=None, record_sourc
     dose warns when the scenario is read: ``summary.cumulative_anesthetic_arms``, which simulates each arm's typical
     patient on its own grid around the doses (not the output grid: a daily grid missed every peak). One function for
     ``simulate`` and ``trial`` (R4-2). ``record_source``: the scenario is a record's (``simulate --events``), whose
-    warning names the file, not the 'arms.record' it became; ``record_weight_kg``: that record's WT (kg), at which
-    its doses in mg are judged, as its rows were when it was read (its scenario's dose lines alone are judged at the
-    70-kg reference weight). ``field``: what the message names instead of the arm ('--dose' for the quick form, whose
+    warning names the file, not the 'arms.record' it became, and whose doses alone in the anesthetic range (warned
+    when it was read) are left out rather than silencing the others (``summary.without_anesthetic_doses``);
+    ``record_weight_kg``: that record's WT (kg), at which its doses in mg are judged, as its rows were when it was
+    read (its scenario's dose lines alone are judged at the 70-kg reference weight). ``field``: what the message names instead of the arm ('--dose' for the quick form, whose
     warning named 'arms.racemic-ketamine', a YAML path the user never wrote)."""
     import warnings
 
     from .errors import DoseWarning
-    from .summary import cumulative_anesthetic_arms, record_message
+    from .summary import cumulative_anesthetic_arms, record_message, without_anesthetic_doses
 
+    if record_source is not None:       # a record's dose alone in the range does not silence its others (s45 T4)
+        sc = without_anesthetic_doses(sc, record_weight_kg)
+        if sc is None:
+            return
     for arm, msg in cumulative_anesthetic_arms(sc, params, experiment=experiment, record_weight_kg=record_weight_kg):
         if record_source is not None:
             msg = record_message(msg, Path(record_source).name)

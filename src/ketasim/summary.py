@@ -170,6 +170,7 @@ def monitoring_summary_from_peaks(peaks: dict) -> str:
 def record_message(msg: str, name: str) -> str:
     """A cumulative-dose warning of a record's arm in the record's words (its file, this patient)."""
     return (msg.replace(RECORD_ARM_WARNING, f"{name}: together the record's doses", 1)
+            .replace("arms.record: its dose is", f"{name}: the record's dose is", 1)
             .replace("the typical patient's", "this patient's (typical random effects)", 1))
 
 
@@ -177,15 +178,42 @@ def record_message(msg: str, name: str) -> str:
 RECORD_ARM_WARNING = "arms.record: together its doses"
 
 
+def without_anesthetic_doses(scenario, weight_kg: float | None):
+    """A record's scenario (``PatientRecord.to_scenario``) for the cumulative anesthetic check: each arm less its doses
+    alone in the anesthetic range at ``weight_kg`` (kg: the record's WT; each warned when the record was read), an
+    arm left with none dropped; None when no arm is left. The check leaves out an arm with a dose alone in the range
+    (one warning is enough), so one anesthetic dose days earlier silenced the record's own later back-to-back pushes
+    (review s45 T4), as the past did a plan's alternative (``alternative_anesthetic_warnings``, review s45 S3). An arm
+    with a titration rule is kept whole (its rule names a line by its index; a record's arm has none)."""
+    import dataclasses
+
+    arms = []
+    for arm in scenario.arms:
+        if arm.titration is None:
+            arm = dataclasses.replace(arm, doses=tuple(d for d in arm.doses if not d.in_anesthetic_range(weight_kg)))
+        if arm.doses:
+            arms.append(arm)
+    if not arms:
+        return None
+    if len(arms) == len(scenario.arms) and all(a is b for a, b in zip(arms, scenario.arms)):
+        return scenario
+    return scenario.replace(arms=tuple(arms))
+
+
 def record_anesthetic_warnings(record, params=None) -> list[str]:
     """A record's doses that add up to the anesthetic range (none alone in it), as ``simulate`` warns of an arm's:
     two 0.9 mg/kg pushes 6 min apart warned with `simulate --events` and not at all with `plan` or the plan page.
-    Messages name the record's file. [] without doses."""
+    A dose alone in the range (at the record's WT) warned when the record was read and is left out here, so that it
+    does not silence the record's other doses (:func:`without_anesthetic_doses`). Messages name the record's file.
+    [] without doses."""
     from pathlib import Path
 
-    if not record.doses or any(d.in_anesthetic_range() for d in record.doses):
-        return []           # a dose alone in the range (at the record's WT) warned when the record was read
-    sc = record.to_scenario()           # judged at the record's WT; each dose's own warning came when it was read
+    if not record.doses:
+        return []
+    # judged at the record's WT; each dose's own warning came when it was read
+    sc = without_anesthetic_doses(record.to_scenario(), record.weight_kg)
+    if sc is None:
+        return []           # every dose alone in the range: each warned when the record was read
     name = Path(str(record.source)).name
     # judged at the record's WT, as its rows were (its dose lines alone are judged at the 70-kg reference weight)
     return [record_message(msg, name) for _, msg in cumulative_anesthetic_arms(sc, params,
