@@ -134,3 +134,60 @@ def test_t4_simulate_events_warns_of_the_later_pushes(tmp_path):
     rec = read_record_quietly(path)
     with pytest.warns(DoseWarning, match="pushes.csv: together the record's doses are in the anesthetic range"):
         warn_cumulative_anesthetic(rec.to_scenario(), record_source=str(path), record_weight_kg=rec.weight_kg)
+
+
+# ---- item 3: personal_plan(alternative=) from Python warns of an alternative adding up to the anesthetic range -----
+class _Stop(Exception):
+    """Raised instead of the fit: these tests judge what comes before it."""
+
+
+def _stop(*a, **k):
+    raise _Stop
+
+
+def _alt_record(tmp_path):
+    path = tmp_path / "alt.csv"
+    path.write_text(RECORD_HEAD + "1,0,0,,,,,,30,madrs,70,41,F\n1,0.5,1,0.5,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n"
+                    "1,24,0,,,,,,20,madrs,,,\n")
+    return read_record_quietly(path)
+
+
+_PUSHES = [{"drug": "racemic-ketamine", "route": "iv-bolus", "dose": "0.9 mg/kg", "at": at} for at in ("48 h", "48.1 h")]
+
+
+def test_personal_plan_warns_of_an_alternative_adding_up(tmp_path, monkeypatch):
+    import ketasim.personal as personal
+    from ketasim.errors import DoseWarning
+
+    monkeypatch.setattr(personal, "fit_patient", _stop)
+    rec = _alt_record(tmp_path)
+    # was silent from Python: only `ketasim plan --alternative` and the plan page ran the check
+    with pytest.warns(DoseWarning, match="alternative: together the alternative's doses are in the anesthetic") as got, \
+            pytest.raises(_Stop):
+        personal.personal_plan(rec, alternative=_PUSHES)
+    assert sum("anesthetic range" in str(w.message) for w in got) == 1
+    assert got[0].filename == __file__                      # points at the caller's line
+    with pytest.raises(_Stop):                              # -W error: any warning here would fail the test
+        personal.personal_plan(rec, alternative=_PUSHES, anesthetic_check=False)
+    with pytest.raises(_Stop):                              # one push alone: nothing to say
+        personal.personal_plan(rec, alternative=_PUSHES[:1])
+
+
+def test_plan_page_checks_the_alternative_once(tmp_path, monkeypatch):
+    """The page runs the check itself (its warning among the record's, under the engine lock) and asks
+    personal_plan not to: no second warning, none in the server's log."""
+    import ketasim.personal as personal
+    from ketasim.web import api
+
+    seen = {}
+
+    def spy(rec, **kw):
+        seen.update(kw)
+        raise _Stop
+
+    monkeypatch.setattr(personal, "personal_plan", spy)
+    record = (RECORD_HEAD + "1,0,0,,,,,,30,madrs,70,41,F\n1,0.5,1,0.5,mg/kg,,racemic-ketamine,iv-bolus,,,,,\n"
+              "1,24,0,,,,,,20,madrs,,,\n")
+    with pytest.raises(_Stop):
+        api._plan_result({"record": record, "alternative": _PUSHES})
+    assert seen["anesthetic_check"] is False and len(seen["alternative"]) == 2

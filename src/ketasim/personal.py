@@ -1794,13 +1794,20 @@ SEARCH_KEYS = ("candidates_evaluated", "unsafe_candidates", "safe_candidates_wit
 
 def personal_plan(record, *, target: str | None = None, limits: str | Limits | None = None, window: str | None = None,
                   probability: float = 0.8, alternative=None, variables=("score",), params: ParameterSet | None = None,
-                  seed: int = 0, n_samples: int = 400, top: int = 5, minimise: str = "sessions") -> dict:
-    """Fit, forecast and plan for one record; returns the plan JSON contract (see docs in ``ketasim plan``)."""
+                  seed: int = 0, n_samples: int = 400, top: int = 5, minimise: str = "sessions",
+                  anesthetic_check: bool = True) -> dict:
+    """Fit, forecast and plan for one record; returns the plan JSON contract (see docs in ``ketasim plan``).
+
+    ``anesthetic_check``: an ``alternative`` whose doses add up to the anesthetic range (none alone in it), alone or
+    with the record's past doses within reach, warns (``DoseWarning``) before the fit, as ``ketasim plan
+    --alternative`` warns (``summary.alternative_anesthetic_warnings``; from Python it said nothing: review s46).
+    False leaves it out (a caller that checks and shows the warnings itself: the dashboard's plan page)."""
     import ketasim
 
-    from .limits import check_choice, check_int, check_seed
+    from .limits import check_bool, check_choice, check_int, check_seed
 
     rec = as_record(record)
+    anesthetic_check = check_bool(anesthetic_check, "anesthetic_check")
     minimise = check_choice(minimise, _opt("minimise"), ("sessions", "exposure"))     # any case ('Sessions')
     # checked before the fit (seconds), naming the argument
     n_samples = check_int(n_samples, "n_samples", lo=MIN_SAMPLES, hi=100_000)
@@ -1823,6 +1830,14 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     tgt = parse_target(target, rec.scale, probability=probability, window=window)
     if alternative:         # checked before the fit (seconds to minutes), naming the line
         alternative = _future_doses(rec, alternative, "alternative")
+        if anesthetic_check:    # with the record's past doses, as the record's own rows are checked
+            import warnings
+
+            from .errors import DoseWarning
+            from .summary import alternative_anesthetic_warnings
+
+            for msg in alternative_anesthetic_warnings(rec, alternative, pm.params):
+                warnings.warn(msg, DoseWarning, stacklevel=2)
     fit = fit_patient(pm, n_samples=n_samples, seed=seed)
     fc = forecast(fit, variables=tuple(dict.fromkeys(("score", *variables))))
     prior_fc = forecast(fit, samples=pm.prior_mean + pm.prior_sd * np.random.default_rng(

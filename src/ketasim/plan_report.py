@@ -629,11 +629,8 @@ def plan_cli(data, *, json_out=None, report=None, target=None, limits=None, wind
                 alt = list(_future_doses(rec, alt, "alternative"))
             except InputError as e:
                 raise InputError(f"{where}{e}") from None
-            from .summary import alternative_anesthetic_warnings
-
-            # with the record's past doses, as the record's own rows are checked (the alternative's were not)
-            for msg in alternative_anesthetic_warnings(rec, alt, params):
-                warnings.warn(msg, DoseWarning, stacklevel=2)
+        # personal_plan warns of an alternative whose doses add up to the anesthetic range (with the record's past
+        # doses), before its fit: caught here with the rest, named by the option (one check, as from Python)
         res = personal_plan(rec, target=target, limits=limits, window=window, probability=probability,
                             alternative=alt, variables=variables, seed=seed, minimise=minimise,
                             params=params)

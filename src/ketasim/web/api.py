@@ -1551,8 +1551,11 @@ def _plan_result(form: dict) -> dict:
     # the page's fields are 'target', 'window', ..., as personal_plan's arguments: its messages name them ('target:
     # ...'), not the command line's '--target' (errors.argument)
     with ENGINE_LOCK, command_line(False):
+        # anesthetic_check=False: the alternative was checked above, its warning among the record's (not twice, and
+        # not in the server's log)
         res = personal_plan(rec, target=opt("target"), limits=opt("limits"), window=opt("window"),
-                            probability=0.8 if _blank(prob) else float(prob), alternative=alt)
+                            probability=0.8 if _blank(prob) else float(prob), alternative=alt,
+                            anesthetic_check=False)
     if record_warnings:                 # shown on the page and in the report with the fit's own warnings
         res["fit"]["warnings"] = [*record_warnings, *res["fit"].get("warnings", [])]
     return json_safe(res)
