@@ -29,6 +29,12 @@ def _read(path: str) -> dict:
 def merge(parts: list[dict], note: str, partial: bool = False) -> dict:
     """One CV record from the parts (in any order); raises ValueError naming a repeated or missing fold."""
     in_rows, in_fit, out_rows, folds = [], None, [], []
+    # a part without settings predates them (forty-sixth session): the single-start procedure
+    settings = [p.get("settings") or {**SETTINGS, "restarts": 0} for p in parts]
+    if any(s != settings[0] for s in settings):
+        diff = sorted(k for s in settings for k in set(s) | set(settings[0]) if s.get(k) != settings[0].get(k))
+        raise ValueError(f"the parts were run with different settings ({', '.join(dict.fromkeys(diff))})")
+    restarts = settings[0].get("restarts", 0) if settings else 0
     for p in parts:
         if p.get("in_sample_fit") is not None:
             if in_fit is not None:
@@ -48,7 +54,7 @@ def merge(parts: list[dict], note: str, partial: bool = False) -> dict:
             "settings": {"method": "refit", "start": "prior", "size": SETTINGS["size"],
                          "max_evaluations": SETTINGS["max_evaluations"], "qualify_size": SETTINGS["qual_size"],
                          "qualify_seed": SETTINGS["qual_seed"], "parameter_draws": SETTINGS["parameter_draws"],
-                         "between_trial": SETTINGS["between_trial"], "note": note},
+                         "between_trial": SETTINGS["between_trial"], "restarts": restarts, "note": note},
             "summary_in_sample": cal.qualification_summary(in_rows) if in_rows else None,
             "summary_out_of_sample": cal.qualification_summary(out_rows) if out_rows else None}
 

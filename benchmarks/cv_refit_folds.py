@@ -30,9 +30,11 @@ SETTINGS = dict(size=200, seed=20261121, max_evaluations=150, qual_size=600, qua
                 between_trial=True, row_weights="random-effects")
 
 
-def write(path, out_rows, folds) -> None:
-    """The folds so far as strict JSON (NaN -> null)."""
-    atomic_write_text(path, json.dumps(json_safe({"out_of_sample": out_rows, "folds": folds}), allow_nan=False))
+def write(path, out_rows, folds, settings=None) -> None:
+    """The folds so far as strict JSON (NaN -> null), with the procedure's settings (cv_merge.py compares them)."""
+    atomic_write_text(path, json.dumps(json_safe({"out_of_sample": out_rows, "folds": folds,
+                                                  "settings": settings or {**SETTINGS, "restarts": 0}}),
+                                       allow_nan=False))
 
 
 def main(argv) -> dict:
@@ -41,9 +43,12 @@ def main(argv) -> dict:
     if len(argv) != 2 or len(restarts) > 1:
         raise SystemExit("usage: cv_refit_folds.py FOLD[,FOLD...] OUT.json [--restarts=N]")
     try:
-        settings = {**SETTINGS, "restarts": int(restarts[0].split("=", 1)[1]) if restarts else 0}
+        n = int(restarts[0].split("=", 1)[1]) if restarts else 0
     except ValueError:
         raise SystemExit(f"error: --restarts: expected a whole number, got {restarts[0].split('=', 1)[1]!r}") from None
+    if not 0 <= n <= cal.MAX_RESTARTS:
+        raise SystemExit(f"error: --restarts: must lie in 0-{cal.MAX_RESTARTS}, got {n}")
+    settings = {**SETTINGS, "restarts": n}
     groups, out = argv[0].split(","), argv[1]
     partial = out + ".partial"
     known = cal.scenario_groups()
@@ -51,13 +56,14 @@ def main(argv) -> dict:
         res = cal.cross_validate(load_parameters(), groups=[], in_sample=True, log=lambda *a: print(*a, flush=True),
                                  **settings)
         atomic_write_text(out, json.dumps(json_safe({"in_sample": res["in_sample"],
-                                                     "in_sample_fit": res["in_sample_fit"]}), allow_nan=False))
+                                                     "in_sample_fit": res["in_sample_fit"], "settings": settings}),
+                                          allow_nan=False))
         print("done", flush=True)
         return res
     if any(g not in known for g in groups):
         raise SystemExit(f"error: unknown fold in {argv[0]!r} (known: {', '.join(known)}, or in-sample)")
     res = cal.cross_validate(load_parameters(), groups=groups, in_sample=False,
-                             on_fold=lambda rows, folds: write(partial, rows, folds),
+                             on_fold=lambda rows, folds: write(partial, rows, folds, settings),
                              log=lambda *a: print(*a, flush=True), **settings)
     os.replace(partial, out)
     print("done", flush=True)

@@ -50,6 +50,23 @@ def test_parts_merge_and_a_repeated_or_missing_fold_is_refused():
     with pytest.raises(ValueError, match="in-sample fit missing"):
         cv_merge.merge([a, b], "x")
     assert cv_merge.merge([a], "x", partial=True)["in_sample_fit"] is None
+    assert rec["settings"]["restarts"] == 0            # parts without settings: the single-start procedure
+
+
+def test_parts_run_with_different_restarts_are_refused():
+    """A multi-start part (cv_refit_folds.py --restarts=N writes its settings) merges only with parts of the same
+    procedure, and the merged record says how many restarts (forty-sixth session review M2)."""
+    import cv_merge
+    from cv_refit_folds import SETTINGS
+
+    groups, a, b, ins = _parts()
+    multi = {**SETTINGS, "restarts": 2}
+    a2, b2, ins2 = ({**p, "settings": multi} for p in (a, b, ins))
+    assert cv_merge.merge([a2, b2, ins2], "m")["settings"]["restarts"] == 2
+    with pytest.raises(ValueError, match="different settings .*restarts"):
+        cv_merge.merge([a2, b, ins2], "m")
+    with pytest.raises(ValueError, match="different settings .*restarts"):
+        cv_merge.merge([a, b, ins2], "m")
 
 
 def test_the_command_writes_gzip_or_says_one_line(tmp_path):

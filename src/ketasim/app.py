@@ -177,8 +177,11 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
             raise InputError("--start none: only with --restarts N (the N starts drawn from the prior alone)")
         kinds = ["none"]
     else:
-        kinds = [check_choice(k.strip(), "--start", ("current", "prior"), quote=True)
-                 for k in str(start).split(",") if k.strip()]
+        items = [k.strip() for k in str(start).split(",") if k.strip()]
+        if any(k.lower() == "none" for k in items):
+            raise InputError(f"--start: {start!r}: 'none' stands alone (--start none --restarts N: the prior draws "
+                             "alone)")
+        kinds = [check_choice(k, "--start", ("current", "prior"), quote=True) for k in items]
     if not kinds:
         raise InputError("--start: give 'current', 'prior' or both, e.g. prior,current")
     if len(set(kinds)) != len(kinds):
@@ -196,8 +199,8 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
             raise InputError(f"--names: {', '.join(bad) or 'empty'} is not a fitted free parameter (one of: {allowed})")
     row_weights = check_choice(row_weights, "--row-weights", ROW_WEIGHTS)
     if ("prior" in kinds or "none" in kinds) and chosen:
-        raise InputError("--names: a partial refit starts from the current set (drop --start prior; --restarts may "
-                         "add starts drawn from the prior)")
+        raise InputError(f"--names: a partial refit starts from the current set (--start current, not {start}; "
+                         "--restarts may add starts drawn from the prior)")
     check_output(path, DEFAULT_CALIBRATION_OUT, "--out")     # before minutes of fitting
     ex = executor_from_option(dask)
     try:
@@ -209,7 +212,9 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
             ex.close()
     if chosen:
         command = (f"ketasim calibrate --names {','.join(chosen)} --size {size} --seed {seed} "
-                   f"--max-evaluations {max_evaluations} --out {path}")
+                   f"--max-evaluations {max_evaluations}" + (f" --restarts {restarts}" if restarts else "")
+                   + ("" if directions else " --no-directions")
+                   + (f" --row-weights {row_weights}" if row_weights != "random-effects" else "") + f" --out {path}")
         write_refit(default_free_parameters_path(), new, report, path, command)
     else:
         write_parameter_set(new, report, path)
@@ -217,9 +222,12 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
           f"evaluations ({report['seconds']:.0f} s); wrote {path}")
     print(f"calibration run: {report['calibration_run']}")
     if len(report["starts"]) > 1:
-        print("starts (end J, minimised objective): " + "; ".join(
-            f"{r['start']} {r['objective']:.1f}, {r['objective_minimised']:.1f}" for r in report["starts"])
-            + f"; kept: {report['start']}")
+        print("starts (the optimiser's end before the adverse-event stage: J, minimised objective): " + "; ".join(
+            f"{r['start']} {r['objective']:.1f}, {r['objective_minimised']:.1f}" if "error" not in r
+            else f"{r['start']} failed ({r['error']})" for r in report["starts"]) + f"; kept: {report['start']}")
+    elif report["starts"][0]["start"].startswith("prior draw"):
+        print(f"start: {report['start']}, minimised objective {report['starts'][0]['objective_minimised']:.1f} "
+              "(compare it with the other parts of a split run)")
     if report.get("directions"):
         print("literature directions at the fit: " + ", ".join(f"{k} {v:.2f}" for k, v in report["directions"].items())
               + f" (limits: < {MIDAZOLAM_SUSTAINED_MAX:g} points, > {SERIES_PERSISTENCE_MIN_D:g} days"

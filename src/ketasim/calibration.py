@@ -1215,7 +1215,19 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
             log(f"  end ({label}): J = {best['j']:.1f}, minimised objective {best['cost']:.1f}")
         return best
 
-    runs = [(label, minimise(label, th)) for label, th in starts]
+    runs, failed, first_error = [], [], None
+    for label, th in starts:
+        if len(starts) == 1:
+            runs.append((label, minimise(label, th)))
+            continue
+        try:                            # one start in a corner of the bounds must not lose the others' hours
+            runs.append((label, minimise(label, th)))
+        except (ValueError, ArithmeticError) as err:
+            first_error = first_error or err
+            failed.append({"start": label, "error": str(err).splitlines()[0] if str(err) else type(err).__name__})
+            log(f"  start ({label}) failed: {failed[-1]['error']}")
+    if not runs:                         # every start failed: the first one's error, as one start would give it
+        raise first_error
     chosen_label, chosen = min(runs, key=lambda lr: lr[1]["cost"])
     j0, j0_fitted = chosen["j0"], chosen["j0_fitted"]
     if len(runs) > 1:
@@ -1263,9 +1275,11 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
               "bounds": {n: list(FITTED[n][1:3]) for n in names}, "prior": {n: FITTED[n][3] for n in names},
               "posterior": posterior, "directions": quantities,
               "start": chosen_label,
+              # each start's optimiser end point, before the adverse-event stage (the chosen one's J then moves
+              # with the refitted AE parameters: "objective" above)
               "starts": [{"start": label, "objective_start": run["j0"], "objective": run["j"],
                           "objective_minimised": run["cost"], "evaluations": run["evaluations"],
-                          "fitted": _from_theta(run["theta"], names)} for label, run in runs]}
+                          "fitted": _from_theta(run["theta"], names)} for label, run in runs] + failed}
     return new, report
 
 
@@ -1276,7 +1290,13 @@ MAX_RESTARTS = 50
 def prior_start_draws(names, k: int, seed: int) -> list[np.ndarray]:
     """``k`` optimiser starts drawn from the prior (theta_k normal around its prior centre with its prior SD,
     1 / :func:`_prior_weights`), resampled until inside the bounds (at most 100 tries, then clipped just inside):
-    data-independent, so a cross-validation fold may use them. Seeded by ``seed`` (the same starts for every fold)."""
+    data-independent, so a cross-validation fold may use them. Seeded by ``seed`` (the same starts for every fold;
+    the calibration's ``seed`` also seeds its virtual patients, so another seed changes both). Where the prior SD is
+    the default 2 (:data:`PRIOR_WEIGHT`) the bounds cut the normal within about 2 SD, and the draws spread over
+    most of the bounds; the narrower literature priors (:data:`PRIOR_SD`) keep their shape."""
+    from .limits import check_int
+
+    k = check_int(k, "restarts", lo=0, hi=10_000)        # (calibrate caps its restarts at MAX_RESTARTS)
     rng = np.random.default_rng([int(seed), 46])
     centre, sd = _prior_theta(names), 1.0 / _prior_weights(names)
     lo, hi = _bounds(names)
@@ -1602,7 +1622,8 @@ def write_refit(base_path, params: ParameterSet, report: dict, path, command: st
         "calibration_run": run, "command": command, "date": day, "seed": report["seed"], "size": report["size"],
         "names": sorted(fitted), "objective_start": report["objective_start"], "objective": report["objective"],
         "evaluations": report["evaluations"], "values_before": before,
-        "values_after": {n: round(float(fitted[n]), 6) for n in sorted(fitted)}}]
+        "values_after": {n: round(float(fitted[n]), 6) for n in sorted(fitted)},
+        **({"start": report["start"], "starts": report["starts"]} if len(report.get("starts") or ()) > 1 else {})}]
     data["provenance"] = prov
     post = base.get("posterior")
     if post:
@@ -2422,7 +2443,9 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     processes (``benchmarks/cv_refit_folds.py``; the in-sample fit is ``ketasim calibrate --start prior``).
     ``on_fold(out_of_sample_rows, folds)`` is called after each fold with the lists so far (a partial file).
     ``restarts``: every fit (each fold's and the in-sample one) also starts from that many draws of the prior
-    (:func:`prior_start_draws`, the same for every fold; data-independent) and keeps the lowest end point.
+    (:func:`prior_start_draws`, the same for every fold; data-independent) and keeps the lowest end point
+    (``benchmarks/cv_refit_folds.py ... --restarts=N``; the in-sample fit is then ``ketasim calibrate --start prior
+    --restarts N``).
     Returns {"in_sample": rows, "out_of_sample": rows, "folds": [...], "settings": {...}}."""
     params = params or load_parameters()
     all_groups = scenario_groups()

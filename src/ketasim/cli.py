@@ -1128,9 +1128,10 @@ def calibrate(
                                                      "posterior then adds one per fitted parameter)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
     start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres, or from both ('prior,current'; the lowest end point is kept); 'none' with --restarts: the prior draws alone."),
-    restarts: int = typer.Option(0, "--restarts", help="Add this many starts drawn from the prior (multi-start; each "
-                                 "gets the full --max-evaluations budget; the end point with the lowest objective is "
-                                 "kept and every start's end is recorded in the set's provenance.starts)."),
+    restarts: int = typer.Option(0, "--restarts", help="Add this many starts drawn from the prior, seeded by --seed "
+                                 "(multi-start; each gets the full --max-evaluations budget; the end point with the "
+                                 "lowest minimised objective, rows + prior + directions, is kept and every start's end "
+                                 "is recorded in the set's provenance: starts, or refits[-1].starts with --names)."),
     names: Optional[str] = typer.Option(None, "--names", help="Refit only these free parameters (comma-separated, "
                                         "e.g. omega_bp) and the adverse-event stage; the others keep the default "
                                         "set's values and the run is recorded in the set's provenance.refits."),
