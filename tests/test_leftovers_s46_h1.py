@@ -191,3 +191,26 @@ def test_plan_page_checks_the_alternative_once(tmp_path, monkeypatch):
     with pytest.raises(_Stop):
         api._plan_result({"record": record, "alternative": _PUSHES})
     assert seen["anesthetic_check"] is False and len(seen["alternative"]) == 2
+
+
+# ---- review of the above (s46): Dose.at_weight's default stacklevel; arms passed with a new population ------------
+def test_dose_at_weight_warns_at_its_caller():
+    import warnings
+
+    sc = _heavy_patient({"a": [_push("90 mg")]})
+    dose = sc.arms[0].doses[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        light = dose.at_weight(None)
+    assert [w.filename for w in caught] == [__file__] and light.in_anesthetic_range()
+    with pytest.raises(TypeError):
+        dose.at_weight(None, amount=140)            # other changes would be judged against the old dose
+
+
+def test_t3_arms_passed_with_a_new_population_are_judged_at_its_weight():
+    sc = _heavy_patient({"a": [_push("90 mg")]})
+    other = _heavy_patient({"b": [_push("95 mg")]})               # 0.79 mg/kg at 120 kg
+    big, said = dose_warning_messages(sc.replace, population=dataclasses.replace(sc.population, size=100),
+                                      arms=other.arms)
+    assert big.dose_weight_kg is None and big.arms[0].doses[0].weight_kg is None
+    assert len(said) == 1 and said[0].startswith("arms.b[0].dose: 95 mg iv-bolus is in the anesthetic range"), said

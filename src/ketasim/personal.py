@@ -1801,7 +1801,9 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
     ``anesthetic_check``: an ``alternative`` whose doses add up to the anesthetic range (none alone in it), alone or
     with the record's past doses within reach, warns (``DoseWarning``) before the fit, as ``ketasim plan
     --alternative`` warns (``summary.alternative_anesthetic_warnings``; from Python it said nothing: review s46).
-    False leaves it out (a caller that checks and shows the warnings itself: the dashboard's plan page)."""
+    False leaves it out (a caller that checks and shows the warnings itself: the dashboard's plan page). The
+    record's own doses adding up to the anesthetic range are not checked here (``ketasim plan`` and the plan page
+    warn of them; from Python: ``summary.record_anesthetic_warnings(record)``)."""
     import ketasim
 
     from .limits import check_bool, check_choice, check_int, check_seed

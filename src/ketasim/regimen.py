@@ -431,18 +431,19 @@ class Dose:
             out.add("deep-sedation")
         return frozenset(out)
 
-    def at_weight(self, weight_kg: float | None, *, stacklevel: int = 3, **changes) -> "Dose":
-        """This dose (with ``changes``) judged at the body weight ``weight_kg`` (kg; None: the 70-kg reference weight)
+    def at_weight(self, weight_kg: float | None, *, stacklevel: int = 2) -> "Dose":
+        """This dose judged at the body weight ``weight_kg`` (kg; None: the 70-kg reference weight)
         instead of its own: refused there as any dose line is; of the size checks' warnings only those this dose
         did not already give at its own weight (those came when it was read; one it earns at the new weight is given:
         90 mg IV at a patient's 120 kg is not anesthetic, at the 70-kg reference weight it is; review s46 T3).
-        ``stacklevel``: of the warnings, counted from the caller of this method (3: its caller's caller)."""
+        ``stacklevel``: of the warnings, counted as ``warnings.warn`` counts from this method (2: its caller; 3: its
+        caller's caller)."""
         from .errors import DoseWarning
 
         before = self.size_warning_kinds()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DoseWarning)
-            new = dataclasses.replace(self, weight_kg=weight_kg, **changes)
+            new = dataclasses.replace(self, weight_kg=weight_kg)
         new._check_size(skip=before, stacklevel=stacklevel + 1)
         return new
 

@@ -329,11 +329,11 @@ class Scenario:
             changes["dose_weight_kg"] = weight
             if weight != self.dose_weight_kg:
                 changes.setdefault("patient", None)
-                if "arms" not in changes:
-                    arms = []           # a loop, not a generator: the warnings point at the caller of replace
-                    for a in self.arms:
-                        arms.append(_arm_at_weight(a, weight))
-                    changes["arms"] = tuple(arms)
+                # the arms passed with it too (their Doses judged at their own weight; review s46 R-L4)
+                arms = []               # a loop, not a generator: the warnings point at the caller of replace
+                for a in changes.get("arms", self.arms):
+                    arms.append(_arm_at_weight(a, weight))
+                changes["arms"] = tuple(arms)
         return dataclasses.replace(self, **changes)
 
 
