@@ -142,3 +142,20 @@ def test_the_prior_draws_alone_split_a_multistart_run():
     assert [s["start"] for s in alone["starts"]] == ["prior draw 1"]
     assert alone["starts"][0] == both["starts"][1]
     assert "starts=none+1 best=prior-draw-1" in alone["calibration_run"]
+
+
+def test_cross_validate_passes_its_restarts_to_every_fit(monkeypatch):
+    class Seen(Exception):
+        pass
+
+    def fake(*a, **kw):
+        raise Seen(kw)
+
+    monkeypatch.setattr(cal, "calibrate", fake)
+    fold = list(cal.scenario_groups())[0]
+    with pytest.raises(Seen) as seen:
+        cal.cross_validate(groups=[fold], in_sample=False, restarts=2, log=lambda *_: None)
+    assert seen.value.args[0]["restarts"] == 2 and seen.value.args[0]["start"] == "prior"
+    with pytest.raises(Seen) as seen:
+        cal.cross_validate(groups=[fold], in_sample=False, log=lambda *_: None)
+    assert "restarts" not in seen.value.args[0]          # a single start: calibrate called as before

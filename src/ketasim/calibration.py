@@ -2458,7 +2458,9 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
                          f"{', '.join(all_groups)})")
     targets = build_targets()[0] if targets is None else list(targets)
     kw = dict(size=size, seed=seed, max_evaluations=max_evaluations, start="prior", log=lambda *_: None,
-              row_weights=row_weights, targets=targets, restarts=restarts)
+              row_weights=row_weights, targets=targets)
+    if restarts:                        # (a single start calls calibrate exactly as before)
+        kw["restarts"] = restarts
     in_rows, rep_full, tau_full = [], None, None
     if in_sample:
         log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
@@ -2485,7 +2487,7 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
             r["fold"] = g
         out_rows += rows
         folds.append({"left_out": g, "trials": tids, "objective": rep["objective"], "rows_fitted": len(rep["rows_used"]),
-                      "starts": rep["starts"] if len(rep["starts"]) > 1 else None,
+                      "starts": rep["starts"] if len(rep.get("starts") or ()) > 1 else None,
                       "fitted": rep["fitted"], "seconds": time.perf_counter() - t0,
                       "between_trial": _tau_record(tau_g),
                       "summary": qualification_summary(rows) if rows else None})
@@ -2497,7 +2499,7 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     return {"in_sample": in_rows, "out_of_sample": out_rows, "folds": folds,
             "in_sample_fit": None if rep_full is None else {
                 "objective": rep_full["objective"], "fitted": rep_full["fitted"], "between_trial": _tau_record(tau_full),
-                "starts": rep_full["starts"] if len(rep_full["starts"]) > 1 else None},
+                "starts": rep_full["starts"] if len(rep_full.get("starts") or ()) > 1 else None},
             "settings": {"size": size, "seed": seed, "max_evaluations": max_evaluations, "qual_size": qual_size,
                          "row_weights": row_weights,
                          "qual_seed": qual_seed, "parameter_draws": parameter_draws, "start": "prior",

@@ -1800,10 +1800,10 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
 
     ``anesthetic_check``: an ``alternative`` whose doses add up to the anesthetic range (none alone in it), alone or
     with the record's past doses within reach, warns (``DoseWarning``) before the fit, as ``ketasim plan
-    --alternative`` warns (``summary.alternative_anesthetic_warnings``; from Python it said nothing: review s46).
+    --alternative`` warns (``record.alternative_anesthetic_warnings``; from Python it said nothing: review s46).
     False leaves it out (a caller that checks and shows the warnings itself: the dashboard's plan page). The
     record's own doses adding up to the anesthetic range are not checked here (``ketasim plan`` and the plan page
-    warn of them; from Python: ``summary.record_anesthetic_warnings(record)``)."""
+    warn of them; from Python: ``record.record_anesthetic_warnings(record)``)."""
     import ketasim
 
     from .limits import check_bool, check_choice, check_int, check_seed
@@ -1836,7 +1836,7 @@ def personal_plan(record, *, target: str | None = None, limits: str | Limits | N
             import warnings
 
             from .errors import DoseWarning
-            from .summary import alternative_anesthetic_warnings
+            from .record import alternative_anesthetic_warnings
 
             for msg in alternative_anesthetic_warnings(rec, alternative, pm.params):
                 warnings.warn(msg, DoseWarning, stacklevel=2)

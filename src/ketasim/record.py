@@ -707,3 +707,99 @@ def as_record(obj, *, patient_id=None) -> PatientRecord:
 
 __all__ = ["PatientRecord", "Observation", "RecordError", "read_record", "record_from_rows", "record_from_frame",
            "record_from_mapping", "record_from_yaml", "record_from_csv_text", "as_record", "dose_line", "DVIDS"]
+
+
+def record_message(msg: str, name: str) -> str:
+    """A cumulative-dose warning of a record's arm in the record's words (its file, this patient)."""
+    return (msg.replace(RECORD_ARM_WARNING, f"{name}: together the record's doses", 1)
+            .replace("arms.record: its dose is", f"{name}: the record's dose is", 1)
+            .replace("the typical patient's", "this patient's (typical random effects)", 1))
+
+
+#: How the cumulative check names a record's arm (``PatientRecord.to_scenario_dict``'s arm 'record')
+RECORD_ARM_WARNING = "arms.record: together its doses"
+
+
+def without_anesthetic_doses(scenario, weight_kg: float | None):
+    """A record's scenario (``PatientRecord.to_scenario``) for the cumulative anesthetic check: each arm less its doses
+    alone in the anesthetic range at ``weight_kg`` (kg: the record's WT; each warned when the record was read), an
+    arm left with none dropped; None when no arm is left. The check leaves out an arm with a dose alone in the range
+    (one warning is enough), so one anesthetic dose days earlier silenced the record's own later back-to-back pushes
+    (review s45 T4), as the past did a plan's alternative (``alternative_anesthetic_warnings``, review s45 S3). An arm
+    with a titration rule is kept whole (its rule names a line by its index; a record's arm has none)."""
+    import dataclasses
+
+    arms = []
+    for arm in scenario.arms:
+        if arm.titration is None:
+            arm = dataclasses.replace(arm, doses=tuple(d for d in arm.doses if not d.in_anesthetic_range(weight_kg)))
+        if arm.doses:
+            arms.append(arm)
+    if not arms:
+        return None
+    if len(arms) == len(scenario.arms) and all(a is b for a, b in zip(arms, scenario.arms)):
+        return scenario
+    return scenario.replace(arms=tuple(arms))
+
+
+def record_anesthetic_warnings(record, params=None) -> list[str]:
+    """A record's doses that add up to the anesthetic range (none alone in it), as ``simulate`` warns of an arm's:
+    two 0.9 mg/kg pushes 6 min apart warned with `simulate --events` and not at all with `plan` or the plan page.
+    A dose alone in the range (at the record's WT) warned when the record was read and is left out here, so that it
+    does not silence the record's other doses (:func:`without_anesthetic_doses`). Messages name the record's file.
+    [] without doses."""
+    from .engine import cumulative_anesthetic_arms
+
+    if not record.doses:
+        return []
+    # judged at the record's WT; each dose's own warning came when it was read
+    sc = without_anesthetic_doses(record.to_scenario(), record.weight_kg)
+    if sc is None:
+        return []           # every dose alone in the range: each warned when the record was read
+    name = Path(str(record.source)).name
+    # judged at the record's WT, as its rows were (its dose lines alone are judged at the 70-kg reference weight)
+    return [record_message(msg, name) for _, msg in cumulative_anesthetic_arms(sc, params,
+                                                                               record_weight_kg=record.weight_kg)]
+
+
+#: How :func:`alternative_anesthetic_warnings` names the doses it judges (the plan's alternative after the record's past)
+ALTERNATIVE_ARM = "alternative"
+#: How far back (h) before the alternative's first dose a past dose still counts with it: ketamine's effect-site level
+#: falls with a half-life of a few hours, so a dose ending more than 12 h before adds little to the alternative's peak
+ALTERNATIVE_REACH_H = 12.0
+
+
+def alternative_anesthetic_warnings(record, alternative, params=None) -> list[str]:
+    """A plan's ``alternative`` (Doses after the last observation, as ``personal._future_doses`` reads them) whose
+    doses add up to the anesthetic range (none alone in it), alone or with the record's past doses that end at most
+    :data:`ALTERNATIVE_REACH_H` before its first dose, judged as :func:`record_anesthetic_warnings` judges the record's
+    own doses (mg doses at the record's WT, kg). Only what the alternative adds: past doses that reach the range
+    without it are the record's warning; but a past dose that was anesthetic alone, or past doses that added up, days
+    earlier no longer silence the alternative's own back-to-back pushes (review s45 S3). Messages begin
+    'alternative: '. [] without an alternative."""
+    from .engine import cumulative_anesthetic_arms
+
+    alternative = tuple(alternative or ())
+    if not alternative or any(d.in_anesthetic_range(record.weight_kg) for d in alternative):
+        return []           # an alternative's dose alone in the range warned when it was read
+    first = min(a.start_h for d in alternative for a in d.administrations())
+    # the past doses within reach, less any alone in the range (it warned when the record was read)
+    near = tuple(d for d in record.past_doses
+                 if max(a.start_h + a.duration_h for a in d.administrations()) >= first - ALTERNATIVE_REACH_H
+                 and not d.in_anesthetic_range(record.weight_kg))
+    data = record.replace(doses=near + alternative).to_scenario_dict(size=1)
+    data["arms"] = {ALTERNATIVE_ARM: [dose_line(d) for d in alternative]}
+    if near:                # with the past within reach, and the past alone (so that only what the alternative adds)
+        data["arms"]["with_past"] = [dose_line(d) for d in near + alternative]
+        data["arms"]["past"] = [dose_line(d) for d in near]
+    sc = record.to_scenario(data)       # judged at the record's WT; each dose's own warning came when it was read
+    found = dict(cumulative_anesthetic_arms(sc, params, record_weight_kg=record.weight_kg))
+    if ALTERNATIVE_ARM in found:
+        arm, whose = ALTERNATIVE_ARM, "the alternative's doses"
+    elif "with_past" in found and "past" not in found:
+        arm, whose = "with_past", "the alternative's doses with the record's past ones"
+    else:
+        return []
+    return [found[arm].replace(f"arms.{arm}: together its doses", f"{ALTERNATIVE_ARM}: together {whose}", 1)
+            .replace(f"arms.{arm}: its dose is", f"{ALTERNATIVE_ARM}: its dose is", 1)
+            .replace("the typical patient's", "this patient's (typical random effects)", 1)]
