@@ -1217,12 +1217,11 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
 
     runs, failed, first_error = [], [], None
     for label, th in starts:
-        if len(starts) == 1:
-            runs.append((label, minimise(label, th)))
-            continue
         try:                            # one start in a corner of the bounds must not lose the others' hours
             runs.append((label, minimise(label, th)))
         except (ValueError, ArithmeticError) as err:
+            if len(starts) == 1:
+                raise
             first_error = first_error or err
             failed.append({"start": label, "error": str(err).splitlines()[0] if str(err) else type(err).__name__})
             log(f"  start ({label}) failed: {failed[-1]['error']}")
@@ -1285,6 +1284,12 @@ def calibrate(params: ParameterSet | None = None, *, size: int = 300, seed: int 
 
 #: at most this many extra starts from the prior (each costs a full optimiser budget)
 MAX_RESTARTS = 50
+
+
+def multistart_record(report: dict) -> list | None:
+    """A calibration report's ``starts`` when it ran more than one (what a refit or a CV fold records), else None."""
+    starts = report.get("starts") or ()
+    return list(starts) if len(starts) > 1 else None
 
 
 def prior_start_draws(names, k: int, seed: int) -> list[np.ndarray]:
@@ -1623,7 +1628,7 @@ def write_refit(base_path, params: ParameterSet, report: dict, path, command: st
         "names": sorted(fitted), "objective_start": report["objective_start"], "objective": report["objective"],
         "evaluations": report["evaluations"], "values_before": before,
         "values_after": {n: round(float(fitted[n]), 6) for n in sorted(fitted)},
-        **({"start": report["start"], "starts": report["starts"]} if len(report.get("starts") or ()) > 1 else {})}]
+        **({"start": report["start"], "starts": multistart_record(report)} if multistart_record(report) else {})}]
     data["provenance"] = prov
     post = base.get("posterior")
     if post:
@@ -2487,7 +2492,7 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
             r["fold"] = g
         out_rows += rows
         folds.append({"left_out": g, "trials": tids, "objective": rep["objective"], "rows_fitted": len(rep["rows_used"]),
-                      "starts": rep["starts"] if len(rep.get("starts") or ()) > 1 else None,
+                      "starts": multistart_record(rep),
                       "fitted": rep["fitted"], "seconds": time.perf_counter() - t0,
                       "between_trial": _tau_record(tau_g),
                       "summary": qualification_summary(rows) if rows else None})
@@ -2499,7 +2504,7 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     return {"in_sample": in_rows, "out_of_sample": out_rows, "folds": folds,
             "in_sample_fit": None if rep_full is None else {
                 "objective": rep_full["objective"], "fitted": rep_full["fitted"], "between_trial": _tau_record(tau_full),
-                "starts": rep_full["starts"] if len(rep_full.get("starts") or ()) > 1 else None},
+                "starts": multistart_record(rep_full)},
             "settings": {"size": size, "seed": seed, "max_evaluations": max_evaluations, "qual_size": qual_size,
                          "row_weights": row_weights,
                          "qual_seed": qual_seed, "parameter_draws": parameter_draws, "start": "prior",
