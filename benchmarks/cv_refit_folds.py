@@ -12,7 +12,8 @@ merging the parts.
 
     NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/cv_refit_folds.py daly2018,transform OUT.json
 (fold names: ketasim.calibration.scenario_groups()). ``--restarts=N``: every fit also starts from N draws of the
-prior (multi-start, ``calibrate(restarts=N)``; N times the cost). The fold list ``in-sample`` runs the in-sample fit of the same
+prior (multi-start, ``calibrate(restarts=N)``; N times the cost). ``--seed=N`` / ``--qual-seed=N``: the fits' and the
+predictions' seeds (default 20261121 / 11): a replicate of the procedure with other seeds. The fold list ``in-sample`` runs the in-sample fit of the same
 procedure alone (cross_validate's own: calibrate from the prior, its between-trial SDs, qualify with draws) and writes
 its rows as in_sample with in_sample_fit (objective, fitted): a third process beside the folds' two. Merge with
 benchmarks/cv_merge.py."""
@@ -37,18 +38,41 @@ def write(path, out_rows, folds, settings=None) -> None:
                                        allow_nan=False))
 
 
+#: the whole-number options: option -> (settings key, smallest, largest)
+OPTIONS = {"--restarts": ("restarts", 0, cal.MAX_RESTARTS), "--seed": ("seed", 0, 2**32 - 1),
+           "--qual-seed": ("qual_seed", 0, 2**32 - 1)}
+USAGE = "usage: cv_refit_folds.py FOLD[,FOLD...] OUT.json [--restarts=N] [--seed=N] [--qual-seed=N]"
+
+
+def _options(argv) -> tuple[list, dict]:
+    """(positional arguments, settings overrides) from ``--name=N`` options (each at most once)."""
+    positional, chosen = [], {}
+    for a in argv:
+        name = a.split("=", 1)[0]
+        if name not in OPTIONS:
+            positional.append(a)
+            continue
+        if name in chosen or "=" not in a:
+            raise SystemExit(USAGE)
+        key, lo, hi = OPTIONS[name]
+        value = a.split("=", 1)[1]
+        try:
+            n = int(value)
+        except ValueError:
+            raise SystemExit(f"error: {name}: expected a whole number, got {value!r}") from None
+        if not lo <= n <= hi:
+            raise SystemExit(f"error: {name}: must lie in {lo}-{hi}, got {n}")
+        chosen[name] = (key, n)
+    return positional, dict(chosen.values())
+
+
 def main(argv) -> dict:
-    restarts = [a for a in argv if a.startswith("--restarts=")]
-    argv = [a for a in argv if not a.startswith("--restarts=")]
-    if len(argv) != 2 or len(restarts) > 1:
-        raise SystemExit("usage: cv_refit_folds.py FOLD[,FOLD...] OUT.json [--restarts=N]")
-    try:
-        n = int(restarts[0].split("=", 1)[1]) if restarts else 0
-    except ValueError:
-        raise SystemExit(f"error: --restarts: expected a whole number, got {restarts[0].split('=', 1)[1]!r}") from None
-    if not 0 <= n <= cal.MAX_RESTARTS:
-        raise SystemExit(f"error: --restarts: must lie in 0-{cal.MAX_RESTARTS}, got {n}")
-    settings = {**SETTINGS, "restarts": n}
+    argv, overrides = _options(argv)
+    if len(argv) != 2:
+        raise SystemExit(USAGE)
+    # --seed: the fits' simulation seed (the calibration's common random numbers); --qual-seed: the predictions'.
+    # A run with other seeds replicates the procedure: the spread of its figures between seeds is the CV's own noise.
+    settings = {**SETTINGS, "restarts": 0, **overrides}
     groups, out = argv[0].split(","), argv[1]
     partial = out + ".partial"
     known = cal.scenario_groups()

@@ -1,0 +1,55 @@
+"""benchmarks/cv_refit_folds.py's options (forty-seventh session): ``--seed=N`` and ``--qual-seed=N`` run a replicate
+of the refit CV's procedure with other seeds (the spread between replicates is the CV's own noise), recorded in the
+part's settings so that cv_merge.py never merges replicates; bad values are one line naming the option."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from _support import benchmark_module
+
+
+def _capture(monkeypatch, script):
+    seen = {}
+
+    def cross_validate(params, groups, in_sample, on_fold=None, log=None, **kw):
+        seen.update(kw, groups=groups)
+        if on_fold is not None:
+            on_fold([], [])
+        return {"in_sample": [], "in_sample_fit": {}}
+    monkeypatch.setattr(script.cal, "cross_validate", cross_validate)
+    monkeypatch.setattr(script, "load_parameters", lambda: "params")
+    return seen
+
+
+def test_seed_options_reach_cross_validate_and_the_settings(monkeypatch, tmp_path, capsys):
+    script = benchmark_module("cv_refit_folds")
+    seen = _capture(monkeypatch, script)
+    fold = next(iter(script.cal.scenario_groups()))
+    out = tmp_path / "part.json"
+    script.main([fold, str(out), "--seed=7", "--qual-seed=12"])
+    assert seen["seed"] == 7 and seen["qual_seed"] == 12 and seen["restarts"] == 0
+    assert seen["size"] == script.SETTINGS["size"] and seen["groups"] == [fold]
+    settings = json.loads(out.read_text())["settings"]
+    assert settings["seed"] == 7 and settings["qual_seed"] == 12
+    # without the options: the procedure's own seeds, as every CV before
+    seen.clear()
+    script.main([fold, str(tmp_path / "default.json")])
+    assert (seen["seed"], seen["qual_seed"]) == (script.SETTINGS["seed"], script.SETTINGS["qual_seed"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed=x"], "error: --seed: expected a whole number, got 'x'"),
+    (["--qual-seed=-1"], "error: --qual-seed: must lie in 0-4294967295, got -1"),
+    (["--seed=1", "--seed=2"], "usage: cv_refit_folds.py"),
+    (["--seed"], "usage: cv_refit_folds.py"),
+    (["--restarts=99"], "error: --restarts: must lie in 0-"),
+])
+def test_bad_options_are_one_line(monkeypatch, tmp_path, args, message):
+    script = benchmark_module("cv_refit_folds")
+    _capture(monkeypatch, script)
+    with pytest.raises(SystemExit) as e:
+        script.main(["transform", str(tmp_path / "p.json"), *args])
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
