@@ -24,7 +24,7 @@ from . import limits
 from .errors import YAML_BOOLEANS, InputError, ScenarioFileError, argument
 from .population import (CONDITIONS, DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
                          Distribution, PopulationSpec, arm_comedications, canonical_scale, check_baseline,
-                         check_scale_reads, canonical_condition, default_baseline,
+                         check_comedications, check_scale_reads, canonical_condition, default_baseline,
                          remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
 from .units import parse_time_h
@@ -674,6 +674,9 @@ def scenario_from_dict(data: dict, *, dose_weight_kg: float | None = None,
             _check_titration_criteria(arm.titration, scale, f"arms.{k}.titration")
         arms.append(arm)
     arms = tuple(arms)
+    # the population's own list first: one inducer named twice there ('rifampicin', 'rifampin') was reported as
+    # 'arms.NAME.comedications (with population.comedications)', naming an arm that has none
+    check_comedications(pop.comedications, "population.comedications")
     for a in arms:          # an arm's comedications add to the population's: each inducer or inhibitor once in all
         arm_comedications(pop.comedications, a.comedications, a.name)
     # what participants may expect: given, or (blinded, equal allocation) the share of arms giving ketamine;
@@ -866,8 +869,6 @@ def _arm_mapping(name: str, value) -> tuple[Any, tuple[str, ...], tuple[float, f
     Returns (dose lines, comedications, baseline or None, titration mapping or None)."""
     if not isinstance(value, dict):
         return value, (), None, None
-    from .population import check_comedications
-
     unknown = set(value) - {"doses", "comedications", "baseline", "titration"}
     if unknown:
         raise ScenarioFileError(f"arms.{name}.{str(sorted(unknown, key=str)[0])[:40]}: unknown field (an arm is a list "
