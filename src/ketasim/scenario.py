@@ -910,8 +910,11 @@ def _design(d: _Design | None, arms, scale: str) -> tuple:
     for key in ("control", "continue", "withdraw"):
         if given.get(key) is not None and given[key] not in names:
             raise InputError(f"design.{key}: must name one of the arms ({', '.join(names)}), got {given[key]!r}")
-    if d.induction_until is not None:
-        parse_time_h(d.induction_until, "design.induction_until")
+    if d.induction_until is not None and parse_time_h(d.induction_until, "design.induction_until") <= 0:
+        # '-1 week' was refused as 'population.blinded_from_h: must lie in [0, 1e6] h' (a field no file has), and
+        # '0 week' randomized nobody (no one responds at the baseline visit): every row 'n/a'
+        raise InputError(f"design.induction_until: must be after the start (> 0 h): patients are randomized at the "
+                         f"end of the induction, got {d.induction_until!r}")
     if d.relapse_score is not None and not (0 <= d.relapse_score <= SCALES[scale][0]):
         raise InputError(f"design.relapse_score: must lie in [0, {SCALES[scale][0]:g}] for {scale}")
     follow = {k: given.get(k) for k in ("follow_up_from", "follow_up_every", "follow_up_until")}
