@@ -44,3 +44,26 @@ def test_a_withdrawal_randomized_at_or_before_the_start_is_refused_naming_induct
     with pytest.raises(InputError, match=r"^design\.induction_until: must be after the start \(> 0 h\)"):
         scenario_from_dict(_withdrawal(when))
     scenario_from_dict(_withdrawal("3 week"))          # the ordinary design still reads
+
+
+def test_every_key_of_a_pk_endpoint_row_is_named_in_the_contract():
+    # the trial JSON's (and `simulate --pk-json`'s) PK endpoint rows carry `dose_time_h`, which neither
+    # docs/contracts.md nor docs/howto/pk-endpoints.md named
+    import re
+
+    import pandas as pd
+    from _support import REPO
+
+    from ketasim.nca import COLUMNS, summary_rows
+
+    df = pd.DataFrame({"arm": "a", "subject": [0, 1, 2], "analyte": "s-ketamine", "sample": "venous",
+                       "dose": "last", "dose_time_h": 144.0,
+                       **{col: [1.0, 2.0, 3.0] for col in COLUMNS.values()}})
+    rows = summary_rows(df)
+    assert rows and rows[0]["dose_time_h"] == 144.0
+    keys = set().union(*rows) - {"arm", "time_h", "scale", "measure", "value", "ci95"}
+    for doc in ("docs/contracts.md", "docs/howto/pk-endpoints.md"):
+        text = (REPO / doc).read_text(encoding="utf-8")
+        i = text.index("`cmax`, `tmax`, `auc_0_t`, `auc_0_inf`, `t_half`)")     # the PK row's description
+        named = set(re.findall(r"`(\w+)`", text[i:i + 800]))
+        assert keys <= named, (doc, sorted(keys - named))
