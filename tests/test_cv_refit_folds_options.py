@@ -53,3 +53,21 @@ def test_bad_options_are_one_line(monkeypatch, tmp_path, args, message):
     with pytest.raises(SystemExit) as e:
         script.main(["transform", str(tmp_path / "p.json"), *args])
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+# ---- the CLI's smallest --size (H1's new-user pass, forty-seventh session) ----------------------------------------
+@pytest.mark.parametrize("command, size, message", [
+    (["trial", "examples/design_example.yaml"], "0",
+     "error: --size: a virtual trial needs at least 2 patients per arm, got 0; one patient: ketasim simulate"),
+    (["trial", "examples/design_example.yaml"], "-3", "error: --size: must lie in 2-2,000,000, got -3"),
+    (["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg"], "0",
+     "error: --size: must lie in 1-2,000,000, got 0"),
+])
+def test_a_too_small_size_is_refused_once_with_the_commands_own_minimum(capsys, command, size, message):
+    """`trial --size 0` said "must lie in 1-2,000,000" and then refused 1: the first refusal now gives the
+    command's own smallest size (simulate's is 1). (`qualify --size 1` stays valid for the calibration rows.)"""
+    from _support import one_error_line, run_cli
+
+    code, out, err = run_cli(capsys, *command, "--size", size)
+    assert code == 2 and out == ""
+    assert one_error_line(err) == message

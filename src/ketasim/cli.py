@@ -653,13 +653,16 @@ def _infusion_end_note(sc, sampling) -> str | None:
             f"'{fmt_hours(d)}') or use --pk-exact")
 
 
-def _check_options(size=None, seed=None, outputs=None, inputs=()) -> None:
+def _check_options(size=None, seed=None, outputs=None, inputs=(), *, min_size: int = 1, size_hint: str = "") -> None:
     """Command-line overrides, checked with the API's own rules but named as options; output paths (``outputs``:
     {option: path}) are checked before anything is computed, and refused when one is an input file (``inputs``:
     (option, path)) or another output: writing it would replace the input or the other output. Every refusal names
-    the option and the path ('--json: /tmp/dir: is a directory; give a file name')."""
+    the option and the path ('--json: /tmp/dir: is a directory; give a file name'). ``min_size``: the command's
+    smallest --size (a virtual trial's 2: `trial --size 0` said "must lie in 1-2,000,000" and then refused 1);
+    ``size_hint``: what the refusal of a too small size adds (`trial`: where one patient is simulated)."""
     from .io import check_distinct, check_target
-    from .limits import check_seed, check_size
+    from .errors import InputError
+    from .limits import MAX_PATIENTS, check_int, check_seed
 
     outputs = dict(outputs or {})
     for option, p in outputs.items():
@@ -667,7 +670,10 @@ def _check_options(size=None, seed=None, outputs=None, inputs=()) -> None:
             check_target(p, option)
     check_distinct(inputs, tuple(outputs.items()))
     if size is not None:
-        check_size(size, "--size")
+        if min_size > 1 and isinstance(size, int) and not isinstance(size, bool) and 0 <= size < min_size:
+            raise InputError(f"--size: a virtual trial needs at least {min_size} patients per arm, got {size}"
+                             f"{size_hint}")
+        check_int(size, "--size", lo=min_size, hi=MAX_PATIENTS)
     if seed is not None:
         check_seed(seed, "--seed")
 
@@ -845,7 +851,8 @@ def trial(
     from .app import run_trial_cli
 
     _check_options(size, seed, {"--json": json_out, "--report": report, "--patients-csv": patients_csv},
-                   inputs=(("the scenario", scenario), ("--observed", observed), ("--parameters", parameters)))
+                   inputs=(("the scenario", scenario), ("--observed", observed), ("--parameters", parameters)),
+                   min_size=2, size_hint="; one patient: ketasim simulate")
     _check_kinds({"--json": json_out, "--report": report, "--patients-csv": patients_csv})
     if not between_trial and not uncertainty:       # was accepted and ignored without a word
         from .errors import InputError
