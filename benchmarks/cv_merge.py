@@ -50,11 +50,13 @@ def merge(parts: list[dict], note: str, partial: bool = False) -> dict:
     if (missing or in_fit is None) and not partial:
         raise ValueError(f"incomplete: folds missing {missing or 'none'}, in-sample fit "
                          f"{'missing' if in_fit is None else 'present'} (--partial to write it anyway)")
+    # the parts' own settings (all equal): a seed replicate (cv_refit_folds.py --seed/--qual-seed) says its seeds
+    run = {**SETTINGS, **(settings[0] if settings else {})}
     return {"in_sample": in_rows, "out_of_sample": out_rows, "folds": folds, "in_sample_fit": in_fit,
-            "settings": {"method": "refit", "start": "prior", "size": SETTINGS["size"],
-                         "max_evaluations": SETTINGS["max_evaluations"], "qualify_size": SETTINGS["qual_size"],
-                         "qualify_seed": SETTINGS["qual_seed"], "parameter_draws": SETTINGS["parameter_draws"],
-                         "between_trial": SETTINGS["between_trial"], "restarts": restarts, "note": note},
+            "settings": {"method": "refit", "start": "prior", "size": run["size"], "seed": run["seed"],
+                         "max_evaluations": run["max_evaluations"], "qualify_size": run["qual_size"],
+                         "qualify_seed": run["qual_seed"], "parameter_draws": run["parameter_draws"],
+                         "between_trial": run["between_trial"], "restarts": restarts, "note": note},
             "summary_in_sample": cal.qualification_summary(in_rows) if in_rows else None,
             "summary_out_of_sample": cal.qualification_summary(out_rows) if out_rows else None}
 

@@ -71,3 +71,19 @@ def test_a_too_small_size_is_refused_once_with_the_commands_own_minimum(capsys, 
     code, out, err = run_cli(capsys, *command, "--size", size)
     assert code == 2 and out == ""
     assert one_error_line(err) == message
+
+
+def test_merged_seed_replicate_records_its_seeds(tmp_path):
+    """cv_merge.py wrote the default seeds (qualify_seed 11) into a merged file whatever its parts were run with."""
+    merge = benchmark_module("cv_merge").merge
+    script = benchmark_module("cv_refit_folds")
+    groups = list(script.cal.scenario_groups())
+    settings = {**script.SETTINGS, "restarts": 0, "seed": 7, "qual_seed": 12}
+    parts = [{"out_of_sample": [], "folds": [{"left_out": g}], "settings": settings} for g in groups]
+    rec = merge(parts, "replicate", partial=True)
+    assert rec["settings"]["seed"] == 7 and rec["settings"]["qualify_seed"] == 12
+    default = merge([{**p, "settings": None} for p in parts], "default", partial=True)
+    assert default["settings"]["seed"] == script.SETTINGS["seed"]
+    assert default["settings"]["qualify_seed"] == script.SETTINGS["qual_seed"]
+    with pytest.raises(ValueError, match="different settings"):
+        merge([parts[0], {**parts[1], "settings": {**settings, "seed": 8}}], "mixed", partial=True)
