@@ -292,8 +292,11 @@ def main(argv=None):
     runs = [_load(p) for p in paths]
     for p, d in zip(paths, runs):
         s_in, s_out = d["summary_in_sample"], d["summary_out_of_sample"]
-        print(f"{p}: in sample {s_in['mae_points']:.2f} pts / {s_in['mae_percentage_points']:.1f} pp / "
-              f"{100 * s_in['inside_interval']:.0f} % inside; out of sample {s_out['mae_points']:.2f} pts / "
+        # a merged run without its in-sample fit (cv_merge.py --partial, e.g. a seed replicate) has no in-sample line
+        in_line = ("in sample: not run" if s_in is None else
+                   f"in sample {s_in['mae_points']:.2f} pts / {s_in['mae_percentage_points']:.1f} pp / "
+                   f"{100 * s_in['inside_interval']:.0f} % inside")
+        print(f"{p}: {in_line}; out of sample {s_out['mae_points']:.2f} pts / "
               f"{s_out['mae_percentage_points']:.1f} pp / SD {s_out['mae_sd_points']:.2f} / "
               f"{100 * s_out['inside_interval']:.0f} % inside"
               # coverage is only comparable at comparable widths (new structure or parameters can widen every interval)
@@ -340,7 +343,7 @@ def main(argv=None):
         for t, (k, bias, excess) in sorted(tab.items(), key=lambda kv: -kv[1][2]):
             print(f"  {t:32s} {k:3d} rows  bias {bias:+6.1f} pp  excess {excess:+5.2f} pp")
     for p, d in zip(paths, runs):
-        if "in_sample_fit" not in d:         # a partial diagnostic run keeps its rows only
+        if d.get("in_sample_fit") is None:   # a partial diagnostic run keeps its rows only (or a replicate its folds)
             continue
         full = d["in_sample_fit"]["fitted"]
         hits = bound_hits(full)
@@ -355,9 +358,19 @@ def main(argv=None):
         print(f"\ndirection of the errors of {p} (mean of predicted - observed; rates in pp, changes and SDs in "
               "points: positive change = too little improvement, negative SD = too narrow)")
         for part in ("in_sample", "out_of_sample"):
+            if not d[part]:
+                print(f"  {part.replace('_', ' '):14s} not run")
+                continue
             e = signed_errors(d[part])
             print(f"  {part.replace('_', ' '):14s} " + "  ".join(f"{k} {v:+.2f} ({n} rows)" for k, (n, v) in e.items()))
         print("  response and remission rates by arm, bias / MAE in pp (in sample / out of sample):")
+        if not d["in_sample"]:              # out of sample only (in sample: not run)
+            for k, (n, b, m) in rate_errors_by_role(d["out_of_sample"]).items():
+                print(f"    {k:13s} {n:2d} rows  - / -  |  {b:+5.1f} / {m:4.1f}")
+            print("  SD of change or of the score, mean over rows (observed / in sample / out of sample):")
+            for k, (n, obs, pred) in arm_dispersion(d["out_of_sample"]).items():
+                print(f"    {k:13s} {n:2d} rows  {obs:5.2f} /     - / {pred:5.2f}")
+            continue
         role_in, role_out = rate_errors_by_role(d["in_sample"]), rate_errors_by_role(d["out_of_sample"])
         for k in role_in:
             n, b_in, m_in = role_in[k]

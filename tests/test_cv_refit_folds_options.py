@@ -73,8 +73,11 @@ def test_a_too_small_size_is_refused_once_with_the_commands_own_minimum(capsys, 
     assert one_error_line(err) == message
 
 
-def test_merged_seed_replicate_records_its_seeds(tmp_path):
+def test_merged_seed_replicate_records_its_seeds(tmp_path, monkeypatch):
     """cv_merge.py wrote the default seeds (qualify_seed 11) into a merged file whatever its parts were run with."""
+    from _support import REPO
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))     # cv_merge imports cv_refit_folds as a sibling
     merge = benchmark_module("cv_merge").merge
     script = benchmark_module("cv_refit_folds")
     groups = list(script.cal.scenario_groups())
@@ -87,3 +90,15 @@ def test_merged_seed_replicate_records_its_seeds(tmp_path):
     assert default["settings"]["qualify_seed"] == script.SETTINGS["qual_seed"]
     with pytest.raises(ValueError, match="different settings"):
         merge([parts[0], {**parts[1], "settings": {**settings, "seed": 8}}], "mixed", partial=True)
+
+
+def test_cv_per_trial_reads_a_replicate_without_its_in_sample_fit(capsys):
+    """A seed replicate merged without its in-sample fit (cv_merge.py --partial) crashed cv_per_trial.py
+    (summary_in_sample None); it now reports the out-of-sample figures and says the in-sample part was not run."""
+    from _support import REPO
+
+    path = REPO / "benchmarks" / "results" / "partial" / "cv_refit_s47_seed_replicate.json.gz"
+    benchmark_module("cv_per_trial").main([str(path)])
+    out = capsys.readouterr().out
+    assert "in sample: not run; out of sample 2.83 pts / 8.8 pp" in out
+    assert "in sample      not run" in out and "control arms  28 rows  - / -  |" in out
