@@ -34,7 +34,6 @@ def merge(parts: list[dict], note: str, partial: bool = False) -> dict:
     if any(s != settings[0] for s in settings):
         diff = sorted(k for s in settings for k in set(s) | set(settings[0]) if s.get(k) != settings[0].get(k))
         raise ValueError(f"the parts were run with different settings ({', '.join(dict.fromkeys(diff))})")
-    restarts = settings[0].get("restarts", 0) if settings else 0
     for p in parts:
         if p.get("in_sample_fit") is not None:
             if in_fit is not None:
@@ -51,12 +50,12 @@ def merge(parts: list[dict], note: str, partial: bool = False) -> dict:
         raise ValueError(f"incomplete: folds missing {missing or 'none'}, in-sample fit "
                          f"{'missing' if in_fit is None else 'present'} (--partial to write it anyway)")
     # the parts' own settings (all equal): a seed replicate (cv_refit_folds.py --seed/--qual-seed) says its seeds
-    run = {**SETTINGS, **(settings[0] if settings else {})}
+    run = {**SETTINGS, "restarts": 0, **(settings[0] if settings else {})}
     return {"in_sample": in_rows, "out_of_sample": out_rows, "folds": folds, "in_sample_fit": in_fit,
             "settings": {"method": "refit", "start": "prior", "size": run["size"], "seed": run["seed"],
                          "max_evaluations": run["max_evaluations"], "qualify_size": run["qual_size"],
                          "qualify_seed": run["qual_seed"], "parameter_draws": run["parameter_draws"],
-                         "between_trial": run["between_trial"], "restarts": restarts, "note": note},
+                         "between_trial": run["between_trial"], "restarts": run["restarts"], "note": note},
             "summary_in_sample": cal.qualification_summary(in_rows) if in_rows else None,
             "summary_out_of_sample": cal.qualification_summary(out_rows) if out_rows else None}
 

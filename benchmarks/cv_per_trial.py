@@ -364,22 +364,17 @@ def main(argv=None):
             e = signed_errors(d[part])
             print(f"  {part.replace('_', ' '):14s} " + "  ".join(f"{k} {v:+.2f} ({n} rows)" for k, (n, v) in e.items()))
         print("  response and remission rates by arm, bias / MAE in pp (in sample / out of sample):")
-        if not d["in_sample"]:              # out of sample only (in sample: not run)
-            for k, (n, b, m) in rate_errors_by_role(d["out_of_sample"]).items():
-                print(f"    {k:13s} {n:2d} rows  - / -  |  {b:+5.1f} / {m:4.1f}")
-            print("  SD of change or of the score, mean over rows (observed / in sample / out of sample):")
-            for k, (n, obs, pred) in arm_dispersion(d["out_of_sample"]).items():
-                print(f"    {k:13s} {n:2d} rows  {obs:5.2f} /     - / {pred:5.2f}")
-            continue
-        role_in, role_out = rate_errors_by_role(d["in_sample"]), rate_errors_by_role(d["out_of_sample"])
-        for k in role_in:
-            n, b_in, m_in = role_in[k]
-            print(f"    {k:13s} {n:2d} rows  {b_in:+5.1f} / {m_in:4.1f}  |  {role_out[k][1]:+5.1f} / {role_out[k][2]:4.1f}")
+        # a run without its in-sample fit (a seed replicate) shows '-' for the in-sample figures
+        has_in = bool(d["in_sample"])
+        role_in = rate_errors_by_role(d["in_sample"]) if has_in else {}
+        for k, (n, b_out, m_out) in rate_errors_by_role(d["out_of_sample"]).items():
+            left = f"{role_in[k][1]:+5.1f} / {role_in[k][2]:4.1f}" if has_in else "- / -"
+            print(f"    {k:13s} {n:2d} rows  {left}  |  {b_out:+5.1f} / {m_out:4.1f}")
         print("  SD of change or of the score, mean over rows (observed / in sample / out of sample):")
-        disp_in, disp_out = arm_dispersion(d["in_sample"]), arm_dispersion(d["out_of_sample"])
-        for k in disp_in:
-            n, obs, pred_in = disp_in[k]
-            print(f"    {k:13s} {n:2d} rows  {obs:5.2f} / {pred_in:5.2f} / {disp_out[k][2]:5.2f}")
+        disp_in = arm_dispersion(d["in_sample"]) if has_in else {}
+        for k, (n, obs, pred_out) in arm_dispersion(d["out_of_sample"]).items():
+            mid = f"{disp_in[k][2]:5.2f}" if has_in else "    -"
+            print(f"    {k:13s} {n:2d} rows  {obs:5.2f} / {mid} / {pred_out:5.2f}")
     if a.exact:
         print_exact(paths[0], runs[0], a.exact, [_load(p) for p in a.exact])
 

@@ -1623,12 +1623,13 @@ def write_refit(base_path, params: ParameterSet, report: dict, path, command: st
     full_run = base.get("calibration_run", "").split("; refit:")[0].strip()
     data["calibration_run"] = f"{full_run}; refit: {run}"
     prov = dict(base.get("provenance") or {})
+    starts = multistart_record(report)
     prov["refits"] = list(prov.get("refits", [])) + [{
         "calibration_run": run, "command": command, "date": day, "seed": report["seed"], "size": report["size"],
         "names": sorted(fitted), "objective_start": report["objective_start"], "objective": report["objective"],
         "evaluations": report["evaluations"], "values_before": before,
         "values_after": {n: round(float(fitted[n]), 6) for n in sorted(fitted)},
-        **({"start": report["start"], "starts": multistart_record(report)} if multistart_record(report) else {})}]
+        **({"start": report["start"], "starts": starts} if starts else {})}]
     data["provenance"] = prov
     post = base.get("posterior")
     if post:
