@@ -35,7 +35,8 @@ import numpy as np
 from .errors import InputError, KetasimError, argument
 from .patient import SEX_SPELLINGS
 from .population import GENOTYPES, SCALES, canonical_comedication, check_comedications
-from .regimen import Dose, Drug, Route, group_sessions, parse_drug, parse_route
+from .regimen import (Dose, Drug, Route, group_sessions, intranasal_esketamine_per_kg_refusal, parse_drug,
+                      parse_route)
 from .units import _PER_AREA, to_hours_factor
 
 
@@ -469,6 +470,9 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
                                           f"{row.text('AMTU')!r}{' is not supported' if per_area else ''}; use mg or "
                                           "mg/kg")
                 per_kg = u == "mg/kg"
+                if per_kg and drug is Drug.ESKETAMINE and route is Route.INTRANASAL:
+                    # the unit is what is wrong: AMTU (Dose's own refusal names the dose, AMT)
+                    raise row.err("AMTU", intranasal_esketamine_per_kg_refusal())
                 if drug in (Drug.PLACEBO, Drug.ORAL_ANTIDEPRESSANT) and amount > 0:
                     # a scenario's 'dose: 20 mg' of either warns that it is ignored; the record's AMT was silent
                     import warnings

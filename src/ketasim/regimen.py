@@ -198,6 +198,18 @@ REFERENCE_WEIGHT_KG = 70.0
 #: Parenteral routes (IV, IM, SC): dosed per body weight in practice, and where anesthetic_potency applies
 PARENTERAL_ROUTES = frozenset({Route.IV_INFUSION, Route.IV_BOLUS, Route.IM, Route.SC})
 MAX_ADMINISTRATIONS = 2000
+#: Intranasal esketamine comes in devices of this many mg (route.intranasal.device_mg; SPRAVATO label: one device
+#: 28 mg, a session 28, 56 or 84 mg): such a dose is given in mg. The model splits a nasal esketamine dose into devices
+#: by its mg (engine._route_inputs), and a dose in mg/kg there at the 70-kg reference weight, not the patient's (NOTES
+#: Known limits 27b), so a dose in mg/kg is refused when read (Dose)
+INTRANASAL_ESKETAMINE_DEVICE_MG = 28.0
+
+
+def intranasal_esketamine_per_kg_refusal() -> str:
+    """Why a dose of intranasal esketamine in mg/kg is refused (the message after its field's name)."""
+    dev = INTRANASAL_ESKETAMINE_DEVICE_MG
+    return (f"intranasal esketamine is given in {dev:g}-mg devices; give the dose in mg ({dev:g}, {2 * dev:g} or "
+            f"{3 * dev:g}), not mg/kg")
 
 
 #: a time (h) as a message writes it ('1 min', '40 min', '3.5 h'; was '0.0166667 h'): the outputs' rule
@@ -319,6 +331,9 @@ class Dose:
             article = "an" if self.drug.value[0] in "aeiou" else "a"
             raise InvalidRegimenError(f"{f}.dose: {article} {self.drug.value} dose is required and must be > 0 "
                                       f"(e.g. '{example}')")
+        if self.per_kg and self.drug is Drug.ESKETAMINE and self.route is Route.INTRANASAL:
+            # split into devices at 70 kg whatever the patient's weight (Known limits 27b): refused, not mis-dosed
+            raise InvalidRegimenError(f"{f}.dose: {intranasal_esketamine_per_kg_refusal()}")
         if self.route is Route.IV_INFUSION:
             if self.duration_h <= 0 and self.drug is not Drug.PLACEBO:
                 raise InvalidRegimenError(f"{f}.duration: an iv-infusion needs a duration > 0 (e.g. '40 min')")
