@@ -1,10 +1,11 @@
 """Intranasal esketamine in mg/kg is refused when read (forty-eighth session, H1; NOTES Known limits 27b).
 
 The engine splits a nasal esketamine dose into 28-mg devices by its mg, and a dose in mg/kg there at the 70-kg
-reference weight, not the patient's (engine._route_inputs, a model-identity source: 0.7 mg/kg at 80 kg peaked as
-49 mg, not 56 mg). The product is labelled and dispensed in 28-mg devices (28, 56 or 84 mg), so such a dose is
-refused with one line naming the field, from every entry point; racemic intranasal ketamine in mg/kg (a compounded
-spray, no device rule) and esketamine by other routes in mg/kg still run."""
+reference weight, not the patient's (engine._route_inputs, a model-identity source: 0.7 mg/kg at 80 kg, 56 mg, was
+shared between two devices as 49 mg would be, 32 + 24 mg, not 28 + 28). The product is labelled and dispensed in
+28-mg devices (28, 56 or 84 mg), so such a dose is refused with one line naming the field, from every entry point;
+racemic intranasal ketamine in mg/kg (a compounded spray, no device rule) and esketamine by other routes in mg/kg
+still run."""
 
 from __future__ import annotations
 
