@@ -149,7 +149,7 @@ GRANT = {"dose": "0.5 mg/kg", "cmax": (45.0, 10.0)}
     "at 29 min) against Grant 1981's 45 +/- 10 ng/mL (volunteers; as tabulated by Zanos 2018 Pharmacol Rev, "
     "doi:10.1124/pr.117.015198, Table 1): x0.43 / x0.36, below even 45 - 2 x 10 = 25 (the most lenient reading of "
     "the spread, as an SD of individuals). The same model is x0.51-0.53 of Chong's 25-mg mean (inside that "
-    "6-patient mean's CI, the test above): oral racemic Cmax is 2-2.8x low against both sources. The model's oral "
+    "6-patient mean's CI, the test above): oral racemic Cmax is 1.9-2.8x low against both sources. The model's oral "
     "absorption (route.oral.ka 1.45/h, Perez-Ruixo's swallowed-esketamine rate; their oral-solution rate is slower, "
     "0.97/h after a 0.32-h zero-order phase) already peaks at ~0.5 h, so a faster ka alone is not the evidence; "
     "F (route.oral.f_s 0.15 / f_r 0.19, Fanta 2021's prolonged-release tablets) is below Chong's 0.23-0.24, and the "
