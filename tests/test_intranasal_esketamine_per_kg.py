@@ -151,3 +151,34 @@ def test_the_dashboard_form_shows_the_refusal_at_the_dose_box():
         api.build(form)
     slot = len(form["regimens"]) - 1
     assert e.value.errors == [{"field": f"regimen.{slot}.dose", "message": f"arms.esk[0].dose: {REFUSAL}"}]
+
+
+# ---- hints never suggest the refused unit (review of the forty-eighth session, M1) ----------------------------------
+
+
+@pytest.mark.parametrize("drug, route, suggestion", [
+    ("esketamine", "intranasal", "e.g. '0.8 mg'"),
+    ("racemic-ketamine", "intranasal", "e.g. '0.8 mg/kg' or '0.8 mg'"),
+])
+def test_a_dose_without_unit_suggests_only_units_the_route_accepts(drug, route, suggestion):
+    from ketasim.regimen import Dose
+
+    with pytest.raises(InputError) as e:
+        Dose.from_mapping({"drug": drug, "route": route, "dose": 0.8}, "arms.esk[0]")
+    assert str(e.value).endswith(suggestion)
+
+
+@pytest.mark.parametrize("amtu, expected", [
+    ("", "the dose unit is missing; use mg"),
+    ("mg/m2", "dosing per body surface area 'mg/m2' is not supported; use mg"),
+])
+def test_a_record_row_of_nasal_esketamine_with_a_bad_unit_suggests_mg_only(tmp_path, capsys, amtu, expected):
+    from _support import REPO
+
+    src = (REPO / "examples" / "patient" / "patient_101.csv").read_text(encoding="utf-8")
+    row = "101,84.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,"
+    rec = tmp_path / "rec.csv"
+    rec.write_text(src.replace(row, f"101,84.5,1,56,{amtu},,esketamine,intranasal,"), encoding="utf-8")
+    code, _, err = run_cli(capsys, "simulate", "--events", rec, "--csv", tmp_path / "traj.csv")
+    assert code == 2
+    assert one_error_line(err) == f"error: rec.csv row 7, column AMTU: {expected}"

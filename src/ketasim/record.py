@@ -461,14 +461,14 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
             # dose): the record asked for one with 'column AMT: a value is required here'
             if drug not in (Drug.PLACEBO, Drug.ORAL_ANTIDEPRESSANT) or row.has("AMT"):
                 amount = row.num("AMT", 0, math.inf)
+                units = "mg" if drug is Drug.ESKETAMINE and route is Route.INTRANASAL else "mg or mg/kg"
                 if not row.has("AMTU"):
-                    raise row.err("AMTU", "the dose unit is missing; use mg or mg/kg")
+                    raise row.err("AMTU", f"the dose unit is missing; use {units}")
                 u = row.text("AMTU").lower().replace(" ", "")
                 if u not in ("mg", "mg/kg"):
                     per_area = _PER_AREA.search(u)      # mg/m2: say why, not only 'unknown'
                     raise row.err("AMTU", f"{'dosing per body surface area' if per_area else 'unknown dose unit'} "
-                                          f"{row.text('AMTU')!r}{' is not supported' if per_area else ''}; use mg or "
-                                          "mg/kg")
+                                          f"{row.text('AMTU')!r}{' is not supported' if per_area else ''}; use {units}")
                 per_kg = u == "mg/kg"
                 if per_kg and drug is Drug.ESKETAMINE and route is Route.INTRANASAL:
                     # the unit is what is wrong: AMTU (Dose's own refusal names the dose, AMT)

@@ -205,6 +205,11 @@ MAX_ADMINISTRATIONS = 2000
 INTRANASAL_ESKETAMINE_DEVICE_MG = 28.0
 
 
+def _nasal_esketamine(drug, route) -> bool:
+    """Intranasal esketamine: dosed in mg only (28-mg devices)."""
+    return drug is Drug.ESKETAMINE and route is Route.INTRANASAL
+
+
 def intranasal_esketamine_per_kg_refusal() -> str:
     """Why a dose of intranasal esketamine in mg/kg is refused (the message after its field's name)."""
     dev = INTRANASAL_ESKETAMINE_DEVICE_MG
@@ -331,7 +336,7 @@ class Dose:
             article = "an" if self.drug.value[0] in "aeiou" else "a"
             raise InvalidRegimenError(f"{f}.dose: {article} {self.drug.value} dose is required and must be > 0 "
                                       f"(e.g. '{example}')")
-        if self.per_kg and self.drug is Drug.ESKETAMINE and self.route is Route.INTRANASAL:
+        if self.per_kg and _nasal_esketamine(self.drug, self.route):
             # split into devices at 70 kg whatever the patient's weight (Known limits 27b): refused, not mis-dosed
             raise InvalidRegimenError(f"{f}.dose: {intranasal_esketamine_per_kg_refusal()}")
         if self.route is Route.IV_INFUSION:
@@ -554,7 +559,9 @@ class Dose:
                 raise InvalidRegimenError(f"{field}.{rate_key}: the rate must be > 0, got {data[rate_key]}")
             amount = rate * duration
         elif data.get("dose") is not None:
-            amount, kind = parse_dose(data["dose"], f"{field}.dose")
+            # intranasal esketamine is dosed in mg only (refused in mg/kg below): a missing unit suggests mg alone
+            amount, kind = parse_dose(data["dose"], f"{field}.dose",
+                                      ("mg",) if _nasal_esketamine(drug, route) else ("mg/kg", "mg"))
             per_kg = kind == "mg/kg"
             if drug is Drug.ORAL_ANTIDEPRESSANT:
                 # 'dose: 20 mg' (escitalopram 20 mg) was read and then ignored without a word
@@ -818,7 +825,7 @@ def titration_from_mapping(value, doses: tuple[Dose, ...], field: str) -> Titrat
                     f"{'mg/kg' if d.per_kg else 'mg'}" if d.duration_h > 0 else "")
             raise InvalidRegimenError(f"{f}: {t} is an infusion rate; give each level as the dose per session "
                                       f"(rate x the line's duration){hint}")
-        amount, kind = parse_dose(t, f)
+        amount, kind = parse_dose(t, f, ("mg",) if _nasal_esketamine(d.drug, d.route) else ("mg/kg", "mg"))
         if (kind == "mg/kg") != d.per_kg:
             raise InvalidRegimenError(f"{f}: {t} is in {kind}, the titrated line's dose in "
                                       f"{'mg/kg' if d.per_kg else 'mg'}; use one unit")

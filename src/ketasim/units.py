@@ -237,14 +237,15 @@ def per_kg_numerator(unit: str, field: str, text, example: str = "'0.5 mg/kg'") 
     return rest
 
 
-def parse_dose(text, field: str) -> tuple[float, str]:
+def parse_dose(text, field: str, examples: tuple = ("mg/kg", "mg")) -> tuple[float, str]:
     """A dose: returns (value, kind) with kind ``'mg'`` (absolute, in mg) or ``'mg/kg'`` (per body weight).
 
     The unit is required: a bare number is refused because mg and mg/kg differ ~80-fold. A dose per body surface
-    area (mg/m2) is refused (:func:`refuse_per_area_dose`).
+    area (mg/m2) is refused (:func:`refuse_per_area_dose`). ``examples``: the units a missing-unit message suggests
+    (``('mg',)`` where mg/kg would be refused next, e.g. intranasal esketamine).
     """
     refuse_per_area_dose(text, field)
-    value, unit = _split(text, field, ("mg/kg", "mg"))
+    value, unit = _split(text, field, examples)
     compact = unit.replace(" ", "").lower()
     if compact in _DOSE_UNITS and unit.replace(" ", "") != compact:   # 'MG', 'mg/Kg': 'Mg' would be megagrams
         raise UnitError(f"{field}: write the unit {unit!r} in lower case, {compact!r} (units are case-sensitive: "
