@@ -35,8 +35,8 @@ import numpy as np
 from .errors import InputError, KetasimError, argument
 from .patient import SEX_SPELLINGS
 from .population import GENOTYPES, SCALES, canonical_comedication, check_comedications
-from .regimen import (Dose, Drug, Route, group_sessions, intranasal_esketamine_per_kg_refusal, parse_drug,
-                      parse_route)
+from .regimen import (Dose, Drug, Route, dose_units, group_sessions, intranasal_esketamine_per_kg_refusal,
+                      parse_drug, parse_route)
 from .units import _PER_AREA, to_hours_factor
 
 
@@ -461,7 +461,8 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
             # dose): the record asked for one with 'column AMT: a value is required here'
             if drug not in (Drug.PLACEBO, Drug.ORAL_ANTIDEPRESSANT) or row.has("AMT"):
                 amount = row.num("AMT", 0, math.inf)
-                units = "mg" if drug is Drug.ESKETAMINE and route is Route.INTRANASAL else "mg or mg/kg"
+                accepted = dose_units(drug, route)
+                units = " or ".join(sorted(accepted, key=len))      # 'mg or mg/kg'; intranasal esketamine: 'mg'
                 if not row.has("AMTU"):
                     raise row.err("AMTU", f"the dose unit is missing; use {units}")
                 u = row.text("AMTU").lower().replace(" ", "")
@@ -470,7 +471,7 @@ def record_from_rows(rows: list, *, source: str = "record", patient_id=None) -> 
                     raise row.err("AMTU", f"{'dosing per body surface area' if per_area else 'unknown dose unit'} "
                                           f"{row.text('AMTU')!r}{' is not supported' if per_area else ''}; use {units}")
                 per_kg = u == "mg/kg"
-                if per_kg and drug is Drug.ESKETAMINE and route is Route.INTRANASAL:
+                if per_kg and "mg/kg" not in accepted:
                     # the unit is what is wrong: AMTU (Dose's own refusal names the dose, AMT)
                     raise row.err("AMTU", intranasal_esketamine_per_kg_refusal())
                 if drug in (Drug.PLACEBO, Drug.ORAL_ANTIDEPRESSANT) and amount > 0:

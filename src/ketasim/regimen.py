@@ -205,9 +205,10 @@ MAX_ADMINISTRATIONS = 2000
 INTRANASAL_ESKETAMINE_DEVICE_MG = 28.0
 
 
-def _nasal_esketamine(drug, route) -> bool:
-    """Intranasal esketamine: dosed in mg only (28-mg devices)."""
-    return drug is Drug.ESKETAMINE and route is Route.INTRANASAL
+def dose_units(drug, route) -> tuple[str, ...]:
+    """The dose units a dose of ``drug`` by ``route`` may be given in, in the order a missing-unit hint suggests
+    them: mg only for intranasal esketamine (28-mg devices; mg/kg is refused), mg/kg or mg otherwise."""
+    return ("mg",) if drug is Drug.ESKETAMINE and route is Route.INTRANASAL else ("mg/kg", "mg")
 
 
 def intranasal_esketamine_per_kg_refusal() -> str:
@@ -336,7 +337,7 @@ class Dose:
             article = "an" if self.drug.value[0] in "aeiou" else "a"
             raise InvalidRegimenError(f"{f}.dose: {article} {self.drug.value} dose is required and must be > 0 "
                                       f"(e.g. '{example}')")
-        if self.per_kg and _nasal_esketamine(self.drug, self.route):
+        if self.per_kg and "mg/kg" not in dose_units(self.drug, self.route):
             # split into devices at 70 kg whatever the patient's weight (Known limits 27b): refused, not mis-dosed
             raise InvalidRegimenError(f"{f}.dose: {intranasal_esketamine_per_kg_refusal()}")
         if self.route is Route.IV_INFUSION:
@@ -559,9 +560,8 @@ class Dose:
                 raise InvalidRegimenError(f"{field}.{rate_key}: the rate must be > 0, got {data[rate_key]}")
             amount = rate * duration
         elif data.get("dose") is not None:
-            # intranasal esketamine is dosed in mg only (refused in mg/kg below): a missing unit suggests mg alone
-            amount, kind = parse_dose(data["dose"], f"{field}.dose",
-                                      ("mg",) if _nasal_esketamine(drug, route) else ("mg/kg", "mg"))
+            # a missing unit suggests only the units this drug and route accept (intranasal esketamine: mg)
+            amount, kind = parse_dose(data["dose"], f"{field}.dose", dose_units(drug, route))
             per_kg = kind == "mg/kg"
             if drug is Drug.ORAL_ANTIDEPRESSANT:
                 # 'dose: 20 mg' (escitalopram 20 mg) was read and then ignored without a word
@@ -825,7 +825,7 @@ def titration_from_mapping(value, doses: tuple[Dose, ...], field: str) -> Titrat
                     f"{'mg/kg' if d.per_kg else 'mg'}" if d.duration_h > 0 else "")
             raise InvalidRegimenError(f"{f}: {t} is an infusion rate; give each level as the dose per session "
                                       f"(rate x the line's duration){hint}")
-        amount, kind = parse_dose(t, f, ("mg",) if _nasal_esketamine(d.drug, d.route) else ("mg/kg", "mg"))
+        amount, kind = parse_dose(t, f, dose_units(d.drug, d.route))
         if (kind == "mg/kg") != d.per_kg:
             raise InvalidRegimenError(f"{f}: {t} is in {kind}, the titrated line's dose in "
                                       f"{'mg/kg' if d.per_kg else 'mg'}; use one unit")
