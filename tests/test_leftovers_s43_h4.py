@@ -286,6 +286,7 @@ def test_qualify_command_no_between_trial_with_cross_validate_runs_the_in_sample
 
     monkeypatch.setattr(calibration, "qualify", qualify)
     monkeypatch.setattr(calibration, "cross_validate_newton", lambda *a, **k: pytest.fail("not reached"))
+    monkeypatch.setattr(calibration, "cross_validate", lambda *a, **k: pytest.fail("not reached"))
     with pytest.raises(SystemExit):
         run_cli(capsys, "qualify", "--cross-validate", "--no-between-trial", "--size", "50")
     assert seen["qualify"]["between_trial"] is True and seen["qualify"]["parameter_draws"] == 0

@@ -32,10 +32,10 @@ def test_qualify_cv_json_is_strict_json_and_cv_per_trial_reads_its_nulls(monkeyp
     monkeypatch.setattr(calibration, "qualify", lambda *a, **k: ([], []))
     monkeypatch.setattr(calibration, "qualification_summary", summary)
     monkeypatch.setattr(calibration, "format_summary", lambda s: "summary")
-    monkeypatch.setattr(calibration, "cross_validate_newton", lambda *a, **k: dict(cv))
+    monkeypatch.setattr(calibration, "cross_validate", lambda *a, **k: dict(cv))     # the default --cv-method refit
     monkeypatch.setattr(calibration, "qualification_html", lambda *a, **k: None)
     out = tmp_path / "cv.json"
-    code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--cv-json", str(out), "--size", "50",
+    code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--jobs", "1", "--cv-json", str(out), "--size", "50",
                                 "--html", str(tmp_path / "q.html"))
     text = out.read_text()
     assert "NaN" not in text

@@ -354,7 +354,7 @@ def test_qualify_uncertainty_has_the_bounds_of_trial_uncertainty(capsys, tmp_pat
 
 
 @pytest.mark.parametrize("option, value, says", [
-    ("--cv-method", "foo", "error: --cv-method: use newton, damped or refit, got 'foo'"),
+    ("--cv-method", "foo", "error: --cv-method: use refit, newton or damped, got 'foo'"),
     ("--cv-size", "0", "error: --cv-size: must lie in 1-2,000,000, got 0"),
     ("--cv-evaluations", "-1", "error: --cv-evaluations: must be at least 1, got -1"),
 ])

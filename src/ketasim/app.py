@@ -263,8 +263,8 @@ def _parameters_option(path, option: str = "--parameters"):
 
 
 def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
-                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="newton", between_trial=True,
-                row_weights="random-effects"):
+                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="refit", between_trial=True,
+                row_weights="random-effects", jobs=0, dask=None):
     from .calibration import (between_trial_tau, cross_validate, cross_validate_newton, format_summary,
                               interval_description, qualification_html, qualification_run, qualification_summary,
                               qualify)
@@ -290,10 +290,12 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
     if cross_validate_:
         print("leave-one-trial-out cross-validation (each trial predicted by a fit that did not see it):")
         if cv_method == "refit":
-            cv = cross_validate(params, size=cv_size, max_evaluations=cv_evaluations, qual_size=min(size, 1000),
-                                qual_seed=seed, parameter_draws=max(parameter_draws, 10), between_trial=between_trial,
-                                row_weights=row_weights)
+            cv = _refit_cv(params, cv_json=cv_json, jobs=jobs, dask=dask, size=cv_size, max_evaluations=cv_evaluations,
+                           qual_size=min(size, 1000), qual_seed=seed, parameter_draws=max(parameter_draws, 10),
+                           between_trial=between_trial, row_weights=row_weights)
         else:
+            print(f"  --cv-method {cv_method}: a quick approximation of the refit (at the shipped set it lands far from "
+                  "the refit's figures; docs/validation.md): quote --cv-method refit")
             cv = cross_validate_newton(params, size=cv_size, qual_size=min(size, 1000), qual_seed=seed,
                                        parameter_draws=max(parameter_draws, 10),
                                        damped_evaluations=8 if cv_method == "damped" else 0,
@@ -307,8 +309,11 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
 
             Path(cv_json).parent.mkdir(parents=True, exist_ok=True)
             # strict JSON: a summary without rows of a kind (e.g. mae_mmhg of a run without mmHg rows) is null, not NaN
+            checkpoint = cv.pop("checkpoint", None)
             atomic_write_text(cv_json, json.dumps(json_safe(cv), indent=1, allow_nan=False))
             print(f"wrote {cv_json}")
+            if checkpoint:                  # the finished fits are in cv_json now
+                Path(checkpoint).unlink(missing_ok=True)
     if html:
         Path(html).parent.mkdir(parents=True, exist_ok=True)
         qualification_html(rows, skipped, s, params, html, cv=cv,
@@ -319,6 +324,45 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
 
     print(NOTICE)           # last, as every command that prints results (qualify printed none)
     return rows, skipped, s
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform says, else the machine's count)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:          # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _refit_cv(params, *, cv_json, jobs, dask, **options):
+    """``qualify --cross-validate --cv-method refit``: the 13 fits on ``jobs`` local worker processes (0: one per
+    core, at most one per fit; 1: in this process) or on the ``dask`` cluster, checkpointed next to ``cv_json``
+    (a rerun continues an interrupted one). Ctrl-C says where the finished fits are kept."""
+    from .calibration import cross_validate, scenario_groups
+    from .distributed import DaskExecutor
+
+    fits = len(scenario_groups()) + 1
+    workers = min(jobs or available_cores(), fits)
+    executor = None
+    if dask and dask.strip().lower() != "local":
+        executor = DaskExecutor(dask)
+    elif workers > 1:
+        executor = DaskExecutor("local", n_workers=workers)
+    print(f"  {fits} fits (each fold's and the in-sample one, from the prior); " +
+          (f"on {executor.n_workers} worker(s) at once" if executor else "one after another in this process") +
+          f"; finished fits are checkpointed beside {cv_json}", flush=True)
+    try:
+        return cross_validate(params, executor=executor, checkpoint=cv_json,
+                              log=lambda *a: print(*a, flush=True), **options)
+    except KeyboardInterrupt:
+        print(f"interrupted: the finished fits are kept beside {cv_json} (*.partial); the same command continues "
+              "from them", flush=True)
+        raise
+    finally:
+        if executor is not None:
+            executor.close()
 
 
 #: where ``qualify --external`` writes when no --json / --html is given

@@ -2433,10 +2433,99 @@ def _tau_record(info) -> dict | None:
                         "se": {e: _finite(v) for e, v in t["se"].items()}, "used": t["used"]} for t in info["trials"]]}
 
 
+#: the checkpoint's label of the in-sample fit (fold names are :func:`scenario_groups`' keys, never this)
+IN_SAMPLE_TASK = "(in sample)"
+
+
+@dataclasses.dataclass(frozen=True)
+class RefitTask:
+    """One fit of the refit cross-validation, picklable for worker processes: a fold (``group``, its ``trials``
+    left out) or the in-sample fit (``group`` :data:`IN_SAMPLE_TASK`, nothing left out). ``fit_options``:
+    :func:`calibrate`'s keywords (size, seed, budget, start, row weights, targets, restarts)."""
+
+    group: str
+    trials: tuple
+    params: ParameterSet
+    fit_options: dict
+    between_trial: bool
+    parameter_draws: int
+    qual_size: int
+    qual_seed: int
+
+
+def run_refit_task(task: RefitTask) -> dict:
+    """Fit, then predict (module-level: a Dask worker runs it). A fold returns {"rows", "fold"} (its out-of-sample
+    rows and its record), the in-sample fit {"rows", "in_sample_fit"}; both carry "seconds"."""
+    t0 = time.perf_counter()
+    targets = task.fit_options["targets"]
+    size, seed = task.fit_options["size"], task.fit_options["seed"]
+    in_sample = task.group == IN_SAMPLE_TASK
+    fit, rep = calibrate(task.params, exclude_trials=task.trials, laplace=task.parameter_draws > 0,
+                         log=lambda *_: None, **task.fit_options)
+    if rep["posterior"]:
+        fit = dataclasses.replace(fit, posterior=rep["posterior"])
+    # between-trial SDs from the fit's own trials only (the left-out trial never informs its interval)
+    tau = _fold_tau(fit, task.between_trial, task.parameter_draws, size, seed, exclude_trials=task.trials,
+                    targets=targets)
+    rows, _ = qualify(fit, size=task.qual_size, seed=task.qual_seed, trials=None if in_sample else task.trials,
+                      parameter_draws=task.parameter_draws,
+                      between_trial=_with_draws(task.between_trial, task.parameter_draws),
+                      trial_tau=tau and tau["tau"], targets=targets)
+    seconds = time.perf_counter() - t0
+    if in_sample:
+        return {"rows": rows, "seconds": seconds, "in_sample_fit": {
+            "objective": rep["objective"], "fitted": rep["fitted"], "between_trial": _tau_record(tau),
+            "starts": multistart_record(rep)}}
+    for r in rows:
+        r["fold"] = task.group
+    return {"rows": rows, "seconds": seconds, "fold": {
+        "left_out": task.group, "trials": list(task.trials), "objective": rep["objective"],
+        "rows_fitted": len(rep["rows_used"]), "starts": multistart_record(rep), "fitted": rep["fitted"],
+        "seconds": seconds, "between_trial": _tau_record(tau), "summary": qualification_summary(rows) if rows else None}}
+
+
+def refit_cv_key(params: ParameterSet, settings: Mapping, targets) -> str:
+    """What a refit CV's results depend on, hashed: its settings, the parameter set (literature values), the model,
+    the package version and the calibration rows. A checkpoint is reused only under the same key."""
+    import hashlib
+
+    from . import __version__
+    from .model import model_id
+
+    rows = [dataclasses.astuple(t) if dataclasses.is_dataclass(t) else t for t in targets]
+    text = json.dumps({"settings": dict(settings), "parameter_set": params.version, "model": model_id(),
+                       "version": __version__, "rows": repr(rows)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _load_checkpoint(path: Path, key: str) -> dict:
+    """The finished fits of an interrupted run ({task label: result}) from ``path``; {} if there is none."""
+    from .errors import InputError
+
+    if not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+        done, found = doc["done"], doc["key"]
+        if not isinstance(done, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"checkpoint {path}: not a cross-validation checkpoint this version can read; delete it to "
+                         "start afresh") from None
+    if found != key:
+        raise InputError(f"checkpoint {path}: written by a run with other settings, parameters or model "
+                         f"(key {found}, this run {key}); delete it or pass another --cv-json") from None
+    for result in done.values():        # strict JSON stored a summary's NaN (no rows of a kind) as null: recompute
+        if "fold" in result:
+            result["fold"]["summary"] = qualification_summary(result["rows"]) if result["rows"] else None
+    return done
+
+
 def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed: int = 20261121,
                    max_evaluations: int = 150, qual_size: int = 1000, qual_seed: int = 11, parameter_draws: int = 10,
                    groups=None, log=print, between_trial: bool = True, row_weights: str = "random-effects",
-                   targets=None, in_sample: bool = True, on_fold=None, restarts: int = 0) -> dict:
+                   targets=None, in_sample: bool = True, on_fold=None, restarts: int = 0, executor=None,
+                   checkpoint: Path | str | None = None) -> dict:
     """Leave-one-trial-out cross-validation: for each calibration scenario (a trial and its pooled analyses), fit
     the free parameters to every other trial's rows — from the data-independent prior centres, with the same
     budget as the in-sample fit run here — and predict the left-out rows with intervals that include the fold's
@@ -2452,7 +2541,13 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     (:func:`prior_start_draws`, the same for every fold; data-independent) and keeps the lowest end point
     (``benchmarks/cv_refit_folds.py ... --restarts=N``; the in-sample fit is then ``ketasim calibrate --start prior
     --restarts N``).
-    Returns {"in_sample": rows, "out_of_sample": rows, "folds": [...], "settings": {...}}."""
+    ``executor`` (a :class:`ketasim.distributed.DaskExecutor`): the fits (the folds and the in-sample one, each a
+    :class:`RefitTask`) run on its workers at the same time; each fit is a pure function of its task, so the result
+    is the same as in one process, in the same order. ``checkpoint``: a base path; the finished fits go to
+    ``BASE.KEY.partial`` (KEY: :func:`refit_cv_key`), rewritten atomically after each fit, and a run under the same
+    key finds them there and does not redo them (an interrupted run continues; another key never reads or overwrites
+    it). The caller deletes it (its path is the result's "checkpoint") once the result is safely written.
+    Returns {"in_sample": rows, "out_of_sample": rows, "folds": [...], "settings": {...}, "checkpoint": path or None}."""
     params = params or load_parameters()
     all_groups = scenario_groups()
     chosen = list(all_groups if groups is None else groups)
@@ -2463,55 +2558,69 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
         raise InputError(f"{argument('groups', 'groups')}: unknown fold {', '.join(map(repr, unknown))} (known: "
                          f"{', '.join(all_groups)})")
     targets = build_targets()[0] if targets is None else list(targets)
-    kw = dict(size=size, seed=seed, max_evaluations=max_evaluations, start="prior", log=lambda *_: None,
-              row_weights=row_weights, targets=targets)
+    settings = {"size": size, "seed": seed, "max_evaluations": max_evaluations, "qual_size": qual_size,
+                "row_weights": row_weights, "qual_seed": qual_seed, "parameter_draws": parameter_draws,
+                "start": "prior", "restarts": restarts, "between_trial": bool(between_trial and parameter_draws > 0),
+                "parameter_set": params.version}
+    kw = dict(size=size, seed=seed, max_evaluations=max_evaluations, start="prior", row_weights=row_weights,
+              targets=targets)
     if restarts:                        # (a single start calls calibrate exactly as before)
         kw["restarts"] = restarts
-    in_rows, rep_full, tau_full = [], None, None
-    if in_sample:
-        log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
-        full, rep_full = calibrate(params, laplace=parameter_draws > 0, **kw)
-        if rep_full["posterior"]:
-            full = dataclasses.replace(full, posterior=rep_full["posterior"])
-        tau_full = _fold_tau(full, between_trial, parameter_draws, size, seed, targets=targets)
-        in_rows, _ = qualify(full, size=qual_size, seed=qual_seed, parameter_draws=parameter_draws,
-                             between_trial=_with_draws(between_trial, parameter_draws),
-                             trial_tau=tau_full and tau_full["tau"], targets=targets)
-    out_rows, folds = [], []
-    for g in chosen:
-        tids = all_groups[g]
-        t0 = time.perf_counter()
-        fit, rep = calibrate(params, exclude_trials=tids, laplace=parameter_draws > 0, **kw)
-        if rep["posterior"]:
-            fit = dataclasses.replace(fit, posterior=rep["posterior"])
-        # between-trial SDs from the fold's own trials only (the left-out trial never informs its interval)
-        tau_g = _fold_tau(fit, between_trial, parameter_draws, size, seed, exclude_trials=tids, targets=targets)
-        rows, _ = qualify(fit, size=qual_size, seed=qual_seed, trials=tids, parameter_draws=parameter_draws,
-                          between_trial=_with_draws(between_trial, parameter_draws), trial_tau=tau_g and tau_g["tau"],
-                          targets=targets)
-        for r in rows:
-            r["fold"] = g
-        out_rows += rows
-        folds.append({"left_out": g, "trials": tids, "objective": rep["objective"], "rows_fitted": len(rep["rows_used"]),
-                      "starts": multistart_record(rep),
-                      "fitted": rep["fitted"], "seconds": time.perf_counter() - t0,
-                      "between_trial": _tau_record(tau_g),
-                      "summary": qualification_summary(rows) if rows else None})
-        log(f"  fold {g}: {len(rows)} rows predicted out of sample "
-            f"({time.perf_counter() - t0:.0f} s; fit J = {rep['objective']:.1f}" +
-            (f"; tau " + ", ".join(f"{e} {v:.2f}" for e, v in tau_g["tau"].items()) if tau_g else "") + ")")
-        if on_fold is not None:
-            on_fold(out_rows, folds)
-    return {"in_sample": in_rows, "out_of_sample": out_rows, "folds": folds,
-            "in_sample_fit": None if rep_full is None else {
-                "objective": rep_full["objective"], "fitted": rep_full["fitted"], "between_trial": _tau_record(tau_full),
-                "starts": multistart_record(rep_full)},
-            "settings": {"size": size, "seed": seed, "max_evaluations": max_evaluations, "qual_size": qual_size,
-                         "row_weights": row_weights,
-                         "qual_seed": qual_seed, "parameter_draws": parameter_draws, "start": "prior",
-                         "restarts": restarts,
-                         "between_trial": bool(between_trial and parameter_draws > 0),
-                         "parameter_set": params.version}}
+    tasks = [RefitTask(g, tuple(all_groups[g]) if g != IN_SAMPLE_TASK else (), params, kw, between_trial,
+                       parameter_draws, qual_size, qual_seed)
+             for g in ([IN_SAMPLE_TASK] if in_sample else []) + chosen]
+    key = refit_cv_key(params, settings, targets)
+    path = Path(f"{checkpoint}.{key}.partial") if checkpoint is not None else None
+    done = {g: r for g, r in (_load_checkpoint(path, key) if path else {}).items() if g in {t.group for t in tasks}}
+    if done:
+        log(f"resuming: {len(done)} of {len(tasks)} fits already in {path} (delete it to start afresh)")
+
+    def assembled() -> tuple[list, list]:
+        rows, folds = [], []
+        for g in chosen:
+            if g in done:
+                rows += done[g]["rows"]
+                folds.append(done[g]["fold"])
+        return rows, folds
+
+    def record(task: RefitTask, result: dict) -> None:
+        done[task.group] = result
+        if path is not None:
+            from .io import atomic_write_text
+            from .units import json_safe
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(json_safe({"key": key, "settings": settings, "done": done}),
+                                               allow_nan=False))
+        finished = sum(t.group in done for t in tasks)
+        if task.group == IN_SAMPLE_TASK:
+            log(f"  in-sample fit (all trials; budget {max_evaluations} evaluations): "
+                f"{len(result['rows'])} rows ({result['seconds']:.0f} s; fit J = "
+                f"{result['in_sample_fit']['objective']:.1f}) [{finished} of {len(tasks)} fits]")
+        else:
+            tau = result["fold"]["between_trial"]
+            log(f"  fold {task.group}: {len(result['rows'])} rows predicted out of sample "
+                f"({result['seconds']:.0f} s; fit J = {result['fold']['objective']:.1f}" +
+                (f"; tau " + ", ".join(f"{e} {v:.2f}" for e, v in tau["tau"].items()) if tau else "") +
+                f") [{finished} of {len(tasks)} fits]")
+            if on_fold is not None:
+                on_fold(*assembled())
+
+    pending = [t for t in tasks if t.group not in done]
+    if executor is None:
+        for task in pending:
+            if task.group == IN_SAMPLE_TASK:
+                log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
+            record(task, run_refit_task(task))
+    elif pending:
+        log(f"{len(pending)} fits on {executor.n_workers} worker(s) at once")
+        for i, result in executor.map_as_completed(run_refit_task, pending):
+            record(pending[i], result)
+    out_rows, folds = assembled()
+    full = done.get(IN_SAMPLE_TASK) if in_sample else None
+    return {"in_sample": full["rows"] if full else [], "out_of_sample": out_rows, "folds": folds,
+            "in_sample_fit": full["in_sample_fit"] if full else None,
+            "settings": dict(settings), "checkpoint": None if path is None else str(path)}
 
 
 def _patient_sd(t: Target, sims, params):

@@ -1244,10 +1244,17 @@ def qualify(
     cross_validate: bool = typer.Option(False, "--cross-validate",
                                         help="Also leave each trial out in turn, refit, and predict it (slow: ~13 fits)."),
     cv_json: Optional[Path] = typer.Option(_CV_JSON, help="Where to write the cross-validation rows."),
-    cv_method: str = typer.Option("newton", help="'newton': one Gauss-Newton refit per fold from the calibrated "
-                                                 "optimum (minutes); 'damped': up to 8 checked Levenberg-Marquardt "
-                                                 "steps per fold (minutes); 'refit': a full calibration per fold "
-                                                 "(hours)."),
+    cv_method: Optional[str] = typer.Option(None, show_default=False, help="'refit' (the reference): a full calibration per fold from the "
+                                                "prior, as the shipped set was fitted (13 fits, ~10-25 min each; "
+                                                "they run at once on --jobs processes); 'newton': one Gauss-Newton "
+                                                "step per fold from the calibrated optimum, 'damped': up to 8 checked "
+                                                "Levenberg-Marquardt steps (minutes; quick approximations, far from "
+                                                "the refit's figures: docs/validation.md). Default: refit."),
+    jobs: int = typer.Option(0, "--jobs", help="With --cv-method refit: how many fits run at once, in worker "
+                                               "processes on this machine (0: one per available core; 1: one after "
+                                               "another in this process). Same result whatever the number."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="With --cv-method refit: run the fits on a Dask "
+                                                            "cluster (tcp://HOST:PORT; 'local': --jobs processes)."),
     cv_evaluations: int = typer.Option(150, help="Objective evaluations per fold with --cv-method refit."),
     cv_size: int = typer.Option(200, help="Virtual patients per arm in cross-validation fits."),
     uncertainty: int = typer.Option(0, help="Draws from the parameter posterior added to each interval (0: none)."),
@@ -1261,7 +1268,10 @@ def qualify(
                                          "weights the installed set was fitted with)."),
 ):
     """Predicted vs observed for every row of the calibration file (in sample, and out of sample with
-    --cross-validate), or for a folder of published trials (--external DIR)."""
+    --cross-validate), or for a folder of published trials (--external DIR).
+
+    The cross-validation checkpoints every finished fit next to --cv-json: run the same command again after an
+    interruption and it continues where it stopped."""
     from .app import qualify_cli
 
     _check_options(size, seed)
@@ -1275,8 +1285,16 @@ def qualify(
 
         from .limits import check_choice
 
-        cv_method = check_choice(cv_method, "--cv-method", ("newton", "damped", "refit"))
+        cv_method = check_choice("refit" if cv_method is None else cv_method, "--cv-method",
+                                 ("refit", "newton", "damped"))
         check_size(cv_size, "--cv-size")
+        if jobs < 0:
+            raise InputError(f"--jobs: must be 0 (one per core) or more, got {jobs}")
+        if cv_method != "refit" and (jobs != 0 or dask):
+            raise InputError(f"{'--jobs' if jobs != 0 else '--dask'}: only with --cv-method refit (the "
+                             f"{cv_method} approximation runs in this process)")
+        if jobs != 0 and dask and dask.strip().lower() != "local":
+            raise InputError("--jobs: only for local processes (a --dask cluster runs as many fits as it has workers)")
         if cv_evaluations < 1:
             raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
         from .calibration import ROW_WEIGHTS
@@ -1286,8 +1304,9 @@ def qualify(
         from .errors import InputError
 
         raise InputError("--row-weights: only with --cross-validate (a qualification fits nothing)")
-    for option, given, default in (("--cv-method", cv_method, "newton"), ("--cv-size", cv_size, 200),
-                                   ("--cv-evaluations", cv_evaluations, 150), ("--cv-json", cv_json, _CV_JSON)):
+    for option, given, default in (("--cv-method", cv_method, None), ("--cv-size", cv_size, 200),
+                                   ("--cv-evaluations", cv_evaluations, 150), ("--cv-json", cv_json, _CV_JSON),
+                                   ("--jobs", jobs, 0), ("--dask", dask, None)):
         if given != default and not cross_validate:     # were ignored without a word, as --row-weights was not
             from .errors import InputError
 
@@ -1325,7 +1344,7 @@ def qualify(
     check_distinct((), (("--html", html or _QUALIFY_HTML), ("--cv-json", cv_json if cross_validate else None)))
     qualify_cli(html=html or _QUALIFY_HTML, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
                 cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
-                cv_method=cv_method, between_trial=between_trial, row_weights=row_weights)
+                cv_method=cv_method or "refit", between_trial=between_trial, row_weights=row_weights, jobs=jobs, dask=dask)
 
 
 @app.command()

@@ -73,6 +73,21 @@ class DaskExecutor:
                 progress(done / total)
             yield res
 
+    def map_as_completed(self, fn: Callable, tasks):
+        """Yield ``(index, fn(task))`` as each task finishes, all submitted at once: for a few long tasks (the
+        cross-validation's fits, ~10-25 min each), where waiting in task order would hold a finished fit back from
+        the checkpoint. A task that raises raises here (the others are cancelled when the executor closes)."""
+        from dask.distributed import as_completed
+
+        tasks = list(tasks)
+        # no retries: a fit that raises raises again (a worker that dies is rescheduled by Dask regardless)
+        futures = {self.client.submit(fn, t, pure=False): i for i, t in enumerate(tasks)}
+        for fut in as_completed(list(futures)):
+            res = fut.result()
+            i = futures.pop(fut)
+            fut.release()
+            yield i, res
+
     def map(self, fn: Callable, tasks, progress: Callable[[float], None] | None = None) -> list:
         return list(self.map_ordered(fn, tasks, progress))
 

@@ -34,6 +34,12 @@ class Parameter:
     note: str = ""
 
 
+def _rebuild_parameter_set(literature, free, free_version, calibration_run, posterior, between_trial):
+    """The unpickled :class:`ParameterSet` (see its ``__reduce__``)."""
+    return ParameterSet(MappingProxyType(literature), MappingProxyType(free), free_version, calibration_run,
+                        posterior, between_trial)
+
+
 @dataclasses.dataclass(frozen=True)
 class ParameterSet:
     """Literature parameters plus calibrated free parameters, immutable."""
@@ -48,6 +54,12 @@ class ParameterSet:
     #: between-trial SDs (tau) of the trial-level random effects estimated under this set (``ketasim between-trial``:
     #: {"tau": {effect: SD}, "method", "size", "seed", "calibration_run"}); None if not stored
     between_trial: Mapping | None = dataclasses.field(default=None, compare=False)
+
+    def __reduce__(self):
+        # a mappingproxy does not pickle: ship plain dicts and rebuild the read-only views on the other side (the
+        # cross-validation's folds run in worker processes, ``qualify --cross-validate --jobs``)
+        return (_rebuild_parameter_set, (dict(self.literature), dict(self.free), self.free_version,
+                                         self.calibration_run, self.posterior, self.between_trial))
 
     @property
     def version(self) -> str:
