@@ -203,6 +203,8 @@ MAX_ADMINISTRATIONS = 2000
 #: by its mg (engine._route_inputs), and a dose in mg/kg there at the 70-kg reference weight, not the patient's (NOTES
 #: Known limits 27b), so a dose in mg/kg is refused when read (Dose)
 INTRANASAL_ESKETAMINE_DEVICE_MG = 28.0
+#: A session of intranasal esketamine is 1 to this many devices (SPRAVATO label: 28, 56 or 84 mg)
+INTRANASAL_ESKETAMINE_MAX_DEVICES = 3
 
 
 def dose_units(drug, route) -> tuple[str, ...]:
@@ -211,11 +213,24 @@ def dose_units(drug, route) -> tuple[str, ...]:
     return ("mg",) if drug is Drug.ESKETAMINE and route is Route.INTRANASAL else ("mg/kg", "mg")
 
 
+def intranasal_esketamine_session_doses() -> tuple[float, ...]:
+    """The labelled session doses of intranasal esketamine in mg, whole devices: (28, 56, 84)."""
+    dev = INTRANASAL_ESKETAMINE_DEVICE_MG
+    return tuple(n * dev for n in range(1, INTRANASAL_ESKETAMINE_MAX_DEVICES + 1))
+
+
+def intranasal_esketamine_session_mg(amount_mg: float) -> float:
+    """The labelled session dose (:func:`intranasal_esketamine_session_doses`) nearest ``amount_mg``, halves up: a
+    dose worked out in mg (e.g. from mg/kg at the patient's weight, as the dashboard converts one) in whole devices."""
+    return min(intranasal_esketamine_session_doses(), key=lambda mg: (abs(mg - amount_mg), -mg))
+
+
 def intranasal_esketamine_per_kg_refusal() -> str:
     """Why a dose of intranasal esketamine in mg/kg is refused (the message after its field's name)."""
     dev = INTRANASAL_ESKETAMINE_DEVICE_MG
-    return (f"intranasal esketamine is given in {dev:g}-mg devices; give the dose in mg ({dev:g}, {2 * dev:g} or "
-            f"{3 * dev:g}), not mg/kg")
+    doses = [f"{mg:g}" for mg in intranasal_esketamine_session_doses()]
+    return (f"intranasal esketamine is given in {dev:g}-mg devices; give the dose in mg ({', '.join(doses[:-1])} or "
+            f"{doses[-1]}), not mg/kg")
 
 
 #: a time (h) as a message writes it ('1 min', '40 min', '3.5 h'; was '0.0166667 h'): the outputs' rule
