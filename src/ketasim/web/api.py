@@ -116,7 +116,7 @@ def meta() -> dict:
         "default_endpoint_times": DEFAULT_ENDPOINT_TIMES, "arm_colors": list(F.ARM_COLORS),
         "chain": [{"column": c, "label": lab, "unit": u} for c, lab, u, _ in CHAIN],
         "side_chain": [{"column": c, "label": lab, "unit": u} for c, lab, u, _ in SIDE_CHAIN],
-        "dose_units": list(DOSE_UNITS), "max_extra_lines": MAX_EXTRA_LINES,
+        "dose_units": list(DOSE_UNITS), "unit_choices": unit_choices(), "max_extra_lines": MAX_EXTRA_LINES,
         "parameters": json_safe(parameter_catalog()), "observed_columns": list(OBSERVED_COLUMNS),
         "power": {"sizes": DEFAULT_POWER_SIZES, "measure": DEFAULT_POWER_MEASURE,
                   "replicates": DEFAULT_POWER_REPLICATES, "max_replicates": MAX_POWER_REPLICATES,
@@ -194,6 +194,126 @@ def unit_conflicts(reg: dict) -> list[tuple[str, str]]:
 MAX_EXTRA_LINES = 4
 #: Dose units the form offers: amounts, and infusion rates (dose = rate x duration, as TCI pumps state them).
 DOSE_UNITS = ("mg/kg", "mg", "mg/kg/h", "mg/h")
+
+
+def form_dose_units(drug, route) -> list[str]:
+    """The units of :data:`DOSE_UNITS` a dose line of ``drug`` by ``route`` (Drug, Route) accepts, in the menu's order:
+    the amounts ``regimen.dose_units`` accepts (intranasal esketamine: mg only) and, for an iv-infusion only, the
+    same as rates (a rate by another route is refused: Dose.from_mapping)."""
+    from ..regimen import Route, dose_units
+
+    amounts = dose_units(drug, route)
+    return [u for u in DOSE_UNITS
+            if u.removesuffix("/h") in amounts and (route is Route.IV_INFUSION or not u.endswith("/h"))]
+
+
+def unit_choices() -> dict:
+    """{drug: {route: the dose units its line offers}} for every drug and the routes it may be given by (the page's
+    unit menu follows the line's drug and route)."""
+    from ..regimen import ALLOWED_ROUTES, Drug, Route
+
+    return {d.value: {r.value: form_dose_units(d, r) for r in Route if r in ALLOWED_ROUTES.get(d, set(Route))}
+            for d in Drug}
+
+
+_LINE_FIELD = re.compile(r"^regimen\.([0-9])(?:\.lines\.([0-9]))?$")
+
+
+def dose_unit_change(body: dict) -> dict:
+    """A dose line whose drug or route the page has just changed, with its dose in a unit the line still accepts.
+
+    ``body``: ``{"field": "regimen.N" or "regimen.N.lines.J", "line": {drug, route, dose, dose_unit, duration_min},
+    "weight_kg": the patient's weight}``. Returns ``{field, units, dose, dose_unit, message}``: ``units`` the units
+    the line offers now (:func:`form_dose_units`); a dose in a unit no longer accepted converted (a rate off an
+    iv-infusion: rate x the line's duration; mg/kg where only mg is accepted: at the patient's weight; intranasal
+    esketamine: the nearest labelled session dose in whole 28-mg devices, ``regimen.intranasal_esketamine_session_mg``)
+    or, when it cannot be, cleared; ``message`` (None when nothing changed but the menu) one line naming the field,
+    the page's note at the dose box. Every refusal is one line naming the field (FormErrors)."""
+    from ..regimen import (Drug, Route, intranasal_esketamine_per_kg_refusal, intranasal_esketamine_session_mg,
+                           parse_drug, parse_route)
+
+    where = _text(body.get("field") or "")
+    m = _LINE_FIELD.match(where)
+    if not m or int(m.group(1)) >= MAX_REGIMENS or (m.group(2) is not None and int(m.group(2)) >= MAX_EXTRA_LINES):
+        raise FormErrors([{"field": "general", "message": f"field: expected regimen.N or regimen.N.lines.J, got "
+                                                          f"{where[:40]!r}"}])
+    line = body.get("line")
+    if not isinstance(line, dict):
+        raise FormErrors([{"field": "general", "message": "line: expected {drug, route, dose, dose_unit}"}])
+    errors = []
+    try:
+        drug = parse_drug(_text(line.get("drug", "")), f"{where}.drug")
+    except KetasimError as e:
+        errors.append({"field": f"{where}.drug", "message": str(e)})
+    try:
+        route = parse_route(_text(line.get("route", "")), f"{where}.route")
+    except KetasimError as e:
+        errors.append({"field": f"{where}.route", "message": str(e)})
+    if errors:
+        raise FormErrors(errors)
+    slot = "ABC"[int(m.group(1))]
+    label = f"regimen {slot} dose" if m.group(2) is None else f"regimen {slot}, dose line {int(m.group(2)) + 2}, dose"
+    units = form_dose_units(drug, route)
+    unit = _text(line.get("dose_unit") or "")
+    value = line.get("dose")
+    out = {"ok": True, "field": f"{where}.dose", "units": units, "dose": "" if value is None else value, "dose_unit": unit,
+           "message": None}
+    if unit in units:
+        return out
+    nasal_esk = drug is Drug.ESKETAMINE and route is Route.INTRANASAL
+    target = "mg/kg" if unit.startswith("mg/kg") and "mg/kg" in units else "mg"
+    out["dose_unit"] = target
+    if _blank(value):
+        return out
+    advice = (intranasal_esketamine_per_kg_refusal() if nasal_esk and unit.startswith("mg/kg")
+              else f"give it in {' or '.join(units)}")
+
+    def cleared(reason: str) -> dict:
+        out.update(dose="", message=f"{label}: {_qty(value, unit)[:50]} cleared ({reason}); {advice}")
+        return out
+
+    number, typed = _typed_unit(value)
+    if typed and typed.replace(" ", "") != unit.replace(" ", ""):
+        # the box carries its own unit ('56 mg' beside mg/kg): kept as typed (the page's unit check speaks)
+        return out
+    if unit not in DOSE_UNITS:
+        return cleared(f"{unit[:20]!r} is not a dose unit")
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = math.nan
+    if not (math.isfinite(amount) and amount > 0):
+        return cleared("not a dose > 0")
+    said = f"{amount:g} {unit}"
+    steps = []
+    if unit.endswith("/h"):                 # a rate off an iv-infusion: the dose it gave (rate x duration)
+        dur = _num(line.get("duration_min"))
+        if isinstance(dur, bool) or not isinstance(dur, (int, float)) or not math.isfinite(dur) or dur <= 0:
+            return cleared("a rate needs the infusion's duration to make a dose")
+        amount, unit = amount * dur / 60, unit.removesuffix("/h")
+        steps.append(f"over {dur:g} min is {amount:.4g} {unit}")
+    if unit == "mg/kg" and target == "mg":  # mg only (intranasal esketamine): at the patient's weight
+        w = _num(body.get("weight_kg"))
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w <= 0:
+            return cleared("the patient's weight is not a number > 0 kg")
+        amount, unit = amount * w, "mg"
+        steps.append(f"{'' if steps else 'is '}{amount:.4g} mg at the patient's {w:g} kg")
+    if nasal_esk:
+        from ..regimen import INTRANASAL_ESKETAMINE_DEVICE_MG as dev, intranasal_esketamine_session_doses
+
+        mg = intranasal_esketamine_session_mg(amount)
+        n = round(mg / dev)
+        doses = intranasal_esketamine_session_doses()
+        bound = (", the label's most for a session" if amount > doses[-1] + dev / 2 else
+                 ", the label's fewest" if amount < doses[0] - dev / 2 else "")
+        steps.append(f"intranasal esketamine is given in {dev:g}-mg devices, so {mg:g} mg ({n} device"
+                     f"{'s' if n > 1 else ''}{bound})")
+        amount = mg
+    elif route is not Route.IV_INFUSION and steps:
+        steps.append(f"by {route.value} a dose is an amount, not a rate")
+    out["dose"] = _num(float(f"{amount:.6g}"))
+    out["message"] = f"{label}: {said} {', '.join(steps[:-1])}{'; ' if len(steps) > 1 else ''}{steps[-1]}"
+    return out
 
 
 def _dose_line(reg: dict) -> dict:

@@ -407,6 +407,7 @@ def create_app(allowed_hosts=None) -> Starlette:
     simulate = _form_route("simulate_form")
     covariates = _form_route("covariates_form")      # this patient with one covariate changed at a time
     power = _form_route("power_form", POWER_TIMEOUT_S)  # the virtual trial's power by replicate trials
+    dose_unit = _form_route("dose_unit_change")       # a dose line's unit after its drug or route changed
 
     async def scenario_yaml(request: Request):
         try:
@@ -540,6 +541,7 @@ def create_app(allowed_hosts=None) -> Starlette:
         Route("/api/simulate", simulate, methods=["POST"]),
         Route("/api/covariates", covariates, methods=["POST"]),
         Route("/api/power", power, methods=["POST"]),
+        Route("/api/dose-unit", dose_unit, methods=["POST"]),
         Route("/api/scenario.yaml", scenario_yaml, methods=["POST"]),
         Route("/api/results.csv", results_csv, methods=["POST"]),
         Route("/api/provenance.json", results_provenance, methods=["POST"]),

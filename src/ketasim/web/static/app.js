@@ -19,6 +19,8 @@ const state = {
   observed: null,        // {csv, name} of an uploaded observed-data file
   columns: 2,            // figure columns (1 on a phone)
   figureShapes: [],      // shapes the server put in the cascade figure (kept when the time marker moves)
+  notes: {},             // dose box -> the server's note on a dose converted to another unit (kept until edited)
+  unitSeq: {},           // dose line -> number of its latest unit conversion request (only the newest applies)
 };
 const SLOTS = ["A", "B", "C"];
 const PRESETS = {
@@ -103,9 +105,75 @@ function regimenCard(i) {
   return div;
 }
 
-function unitOptions() {
+function unitOptions(units) {
   const label = { "mg/kg": "mg/kg", "mg": "mg", "mg/kg/h": "mg/kg/h (rate)", "mg/h": "mg/h (rate)" };
-  return (state.meta.dose_units || ["mg/kg", "mg"]).map((u) => `<option value="${u}">${label[u] || u}</option>`).join("");
+  return (units || state.meta.dose_units || ["mg/kg", "mg"]).map((u) => `<option value="${esc(u)}">${esc(label[u] || u)}</option>`).join("");
+}
+
+// the units a dose line of this drug and route accepts (the server's unit_choices: regimen.dose_units, and rates for
+// an iv-infusion only); intranasal esketamine: mg only
+function lineUnits(base) {
+  const drug = field(`${base}.drug`).value, route = field(`${base}.route`).value;
+  return ((state.meta.unit_choices || {})[drug] || {})[route] || state.meta.dose_units;
+}
+
+// the line's unit menu offers only the units its drug and route accept. A unit no longer offered stays chosen (a
+// hidden option) until the server has converted the dose (convertDose): the form never pairs the old number with
+// another unit. Returns that unit, or null when the line's unit is offered.
+function fillUnits(base, wanted) {
+  const sel = field(`${base}.dose_unit`);
+  const keep = wanted ?? sel.value;
+  const units = lineUnits(base);
+  sel.innerHTML = unitOptions(units);
+  if (!keep || units.includes(keep)) { sel.value = keep || units[0]; return null; }
+  const o = document.createElement("option");
+  o.value = keep; o.textContent = keep; o.hidden = true;
+  sel.appendChild(o);
+  sel.value = keep;
+  return keep;
+}
+
+// a dose in a unit its line no longer accepts (e.g. mg/kg after a switch to intranasal esketamine): the server
+// converts it (mg at the patient's weight, whole 28-mg devices for nasal esketamine; a rate off an infusion: rate x
+// duration) or clears it, with a one-line note at the dose box; then the page simulates
+async function convertDose(base) {
+  const seq = (state.unitSeq[base] || 0) + 1;
+  state.unitSeq[base] = seq;
+  const line = {};
+  ["drug", "route", "dose", "dose_unit", "duration_min"].forEach((k) => { line[k] = field(`${base}.${k}`).value; });
+  let body;
+  try {
+    const resp = await fetch("/api/dose-unit", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ field: base, line, weight_kg: field("patient.weight_kg").value }) });
+    body = await resp.json();
+    if (!resp.ok) body = { dose: "", message: (body.errors || []).map((e) => e.message).join(" ") };
+  } catch (e) {
+    body = { dose: "", message: `${base}.dose: cleared (the dashboard server did not answer: ${e.message})` };
+  }
+  if (state.unitSeq[base] !== seq || !field(`${base}.dose_unit`)) return;   // a newer change, or the line is gone
+  const sel = field(`${base}.dose_unit`);
+  sel.innerHTML = unitOptions(body.units || lineUnits(base));
+  sel.value = body.dose_unit && [...sel.options].some((o) => o.value === body.dose_unit) ? body.dose_unit : sel.options[0].value;
+  setValue(`${base}.dose`, body.dose);
+  // the titration's levels are in the first line's unit: refilled from the converted dose (syncRegimen)
+  if (!base.includes(".lines.") && sel.value !== line.dose_unit) setValue(`${base}.titration.doses`, "");
+  if (body.message) state.notes[`${base}.dose`] = body.message; else delete state.notes[`${base}.dose`];
+  showMessages([{ field: `${base}.dose`, message: body.message || "" }].filter((x) => x.message), "warning");
+  syncRegimen(Number(base.split(".")[1]));
+  schedule(0);
+}
+
+// after a drug or route change: the unit menu follows; a unit no longer accepted is converted (true: the
+// conversion schedules the simulation)
+function followUnits(base, wanted) {
+  delete state.notes[`${base}.dose`];
+  if (fillUnits(base, wanted) === null) return false;
+  convertDose(base);
+  return true;
+}
+
+function showNotes() {
+  showMessages(Object.entries(state.notes).map(([f, message]) => ({ field: f, message })), "warning");
 }
 
 /* extra dose lines of a regimen (e.g. a loading bolus, then an infusion; or a second drug) */
@@ -137,6 +205,7 @@ function addLine(i, values) {
   Object.entries(v).forEach(([k, x]) => { if (k !== "drug") setValue(f(k), x); });
   syncLine(i, j);
   state.lines[i].push(j);
+  followUnits(`regimen.${i}.lines.${j}`, v.dose_unit);
 }
 
 function syncLine(i, j) {
@@ -147,6 +216,7 @@ function syncLine(i, j) {
 function removeLastLine(i, j) {
   // lines are numbered in order; removing one renumbers the rest by rebuilding them
   const kept = state.lines[i].filter((x) => x !== j).map((x) => readLine(i, x));
+  Object.keys(state.notes).filter((k) => k.startsWith(`regimen.${i}.lines.`)).forEach((k) => { delete state.notes[k]; });
   $(`#lines-${i}`).innerHTML = "";
   state.lines[i] = [];
   kept.forEach((v) => addLine(i, v));
@@ -257,6 +327,7 @@ function buildForm(defaults) {
     setValue(`regimen.${i}.drug`, r.drug);
     fillRoutes(i);
     Object.entries(r).forEach(([k, v]) => { if (k !== "drug") setValue(`regimen.${i}.${k}`, v); });
+    fillUnits(`regimen.${i}`, r.dose_unit);
     syncRegimen(i);
   }
   setValue("trial.times", m.default_endpoint_times);
@@ -354,6 +425,7 @@ async function simulate() {
   if (seq !== state.seq) return;
   state.inflight = null;
   clearMessages(["patient.", "regimen.", "experiments", "general", "overrides", "observed"]);
+  showNotes();
   if (!resp.ok) {
     showMessages(body.errors, "error");
     showMessages(body.warnings, "warning");
@@ -783,14 +855,18 @@ function onControl(ev) {
   const f = el.dataset && el.dataset.field;
   if (!f || f.startsWith("trial.")) return;
   if (f === "patient.recurrence") syncReResponse();
+  let converting = false;        // a dose is being converted to a unit its line accepts: that schedules the simulation
   const ml = /^regimen\.(\d)\.lines\.(\d)\.(\w+)$/.exec(f);
   if (ml) {
     const i = Number(ml[1]), j = Number(ml[2]);
+    const base = `regimen.${i}.lines.${j}`;
     if (ml[3] === "drug" && ev.type === "change") {
       const p = PRESETS[el.value];
       fillRoutes(i, j);
-      if (p && p.route && [...field(`regimen.${i}.lines.${j}.route`).options].some((o) => o.value === p.route)) setValue(`regimen.${i}.lines.${j}.route`, p.route);
+      if (p && p.route && [...field(`${base}.route`).options].some((o) => o.value === p.route)) setValue(`${base}.route`, p.route);
     }
+    if ((ml[3] === "drug" || ml[3] === "route") && ev.type === "change") converting = followUnits(base);
+    if (ml[3] === "dose" || ml[3] === "dose_unit") delete state.notes[`${base}.dose`];
     syncLine(i, j);
     syncRegimen(i);
   }
@@ -800,11 +876,15 @@ function onControl(ev) {
   if (m) {
     const i = Number(m[1]);
     if (m[2] === "name") { state.nameEdited[i] = el.value.trim() !== "" && el.value !== autoName(i); }
+    let wanted;                 // the preset's unit (the menu may not offer it before it follows the new drug)
     if (m[2] === "drug" && ev.type === "change") {
       const p = PRESETS[el.value];
       fillRoutes(i);
-      if (p) Object.entries(p).forEach(([k, v]) => { if (k === "route") { if ([...field(`regimen.${i}.route`).options].some((o) => o.value === v)) setValue(`regimen.${i}.route`, v); } else setValue(`regimen.${i}.${k}`, v); });
+      if (p) Object.entries(p).forEach(([k, v]) => { if (k === "route") { if ([...field(`regimen.${i}.route`).options].some((o) => o.value === v)) setValue(`regimen.${i}.route`, v); } else if (k !== "dose_unit") setValue(`regimen.${i}.${k}`, v); });
+      wanted = p && p.dose_unit;
     }
+    if ((m[2] === "drug" || m[2] === "route") && ev.type === "change") converting = followUnits(`regimen.${i}`, wanted);
+    if (m[2] === "dose" || m[2] === "dose_unit") delete state.notes[`regimen.${i}.dose`];
     syncRegimen(i);
   }
   if (f === "patient.condition" && ev.type === "change") {
@@ -812,6 +892,7 @@ function onControl(ev) {
     if (sc) { setValue("patient.scale", sc); setValue("patient.baseline", state.meta.scales[sc].default_baseline); }
   }
   if (f === "patient.scale" && ev.type === "change") setValue("patient.baseline", state.meta.scales[el.value].default_baseline);
+  if (converting) return;
   schedule(ev.type === "input" && (el.type === "text" || el.type === "number") ? 60 : 0);
 }
 
