@@ -256,8 +256,8 @@ def dose_unit_change(body: dict) -> dict:
     units = form_dose_units(drug, route)
     unit = _text(line.get("dose_unit") or "")
     value = line.get("dose")
-    out = {"ok": True, "field": f"{where}.dose", "units": units, "dose": "" if value is None else value, "dose_unit": unit,
-           "message": None}
+    out = {"ok": True, "field": f"{where}.dose", "units": units, "dose": "" if value is None else value,
+           "dose_unit": unit, "message": None}
     if unit in units:
         return out
     nasal_esk = drug is Drug.ESKETAMINE and route is Route.INTRANASAL
@@ -293,11 +293,16 @@ def dose_unit_change(body: dict) -> dict:
         amount, unit = amount * dur / 60, unit.removesuffix("/h")
         steps.append(f"over {dur:g} min is {amount:.4g} {unit}")
     if unit == "mg/kg" and target == "mg":  # mg only (intranasal esketamine): at the patient's weight
+        from ..population import WEIGHT_MEAN_RANGE
+
+        lo, hi = WEIGHT_MEAN_RANGE             # the patient's weight as the engine reads it
         w = _num(body.get("weight_kg"))
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w <= 0:
-            return cleared("the patient's weight is not a number > 0 kg")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not lo <= w <= hi:
+            return cleared(f"the patient's weight is not a number of {lo:g}-{hi:g} kg")
         amount, unit = amount * w, "mg"
         steps.append(f"{'' if steps else 'is '}{amount:.4g} mg at the patient's {w:g} kg")
+    if not math.isfinite(amount):
+        return cleared("too large to convert")
     if nasal_esk:
         from ..regimen import INTRANASAL_ESKETAMINE_DEVICE_MG as dev, intranasal_esketamine_session_doses
 
