@@ -36,6 +36,7 @@ from .adverse_events import EVENTS as AE_EVENTS
 from .adverse_events import expected_incidence
 from .engine import run_arm
 from .errors import ParameterSetError
+from .limits import fmt_seconds
 from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, SCREENING_STREAM, arm_spec, rating_at_or_below, rating_sd_at,
                          sample_patients, screening_ratings)
@@ -2593,20 +2594,26 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
             atomic_write_text(path, json.dumps(json_safe({"key": key, "settings": settings, "done": done}),
                                                allow_nan=False))
         finished = sum(t.group in done for t in tasks)
+        ran_here[0] += 1
+        left = len(tasks) - finished
+        # the pace of this run's fits so far (wall clock, so it counts the workers running at once)
+        eta = (f"; ~{fmt_seconds((time.perf_counter() - started) * left / ran_here[0])} left" if left else "")
+        progress = f" [{finished} of {len(tasks)} fits{eta}]"
         if task.group == IN_SAMPLE_TASK:
             log(f"  in-sample fit (all trials; budget {max_evaluations} evaluations): "
                 f"{len(result['rows'])} rows ({result['seconds']:.0f} s; fit J = "
-                f"{result['in_sample_fit']['objective']:.1f}) [{finished} of {len(tasks)} fits]")
+                f"{result['in_sample_fit']['objective']:.1f}){progress}")
         else:
             tau = result["fold"]["between_trial"]
             log(f"  fold {task.group}: {len(result['rows'])} rows predicted out of sample "
                 f"({result['seconds']:.0f} s; fit J = {result['fold']['objective']:.1f}" +
                 (f"; tau " + ", ".join(f"{e} {v:.2f}" for e, v in tau["tau"].items()) if tau else "") +
-                f") [{finished} of {len(tasks)} fits]")
+                f"){progress}")
             if on_fold is not None:
                 on_fold(*assembled())
 
     pending = [t for t in tasks if t.group not in done]
+    started, ran_here = time.perf_counter(), [0]
     if executor is None:
         for task in pending:
             if task.group == IN_SAMPLE_TASK:
