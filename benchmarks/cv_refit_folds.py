@@ -2,7 +2,9 @@
 runs it: start prior, size 200, 150 evaluations, random-effects weights, Laplace, 10 draws, between-trial SDs per fold,
 predictions at size 600 seed 11) for some folds only, without the in-sample fit (``cross_validate(in_sample=False)``),
 so that the twelve folds can run in parallel processes (forty-second session: two processes of six folds, ~50 min,
-against ~2 h for the CLI's one process on two shared cores). The in-sample fit is `ketasim calibrate --start prior
+against ~2 h for the CLI's one process on two shared cores; since the forty-ninth session the CLI runs its fits at
+once as well, `qualify --cross-validate --jobs N`, and checkpoints them; this script stays for hypothesis clones and
+partial fold sets). The in-sample fit is `ketasim calibrate --start prior
 --size 200 --max-evaluations 150`. A hypothesis is switched on in the clone the script runs from (the installed
 parameter set only gives the literature values; every fold starts from the prior). Writes OUT.json (OUT.json.partial
 after each fold): out_of_sample rows (with their fold) and per-fold records (left_out, trials, objective, seconds,
