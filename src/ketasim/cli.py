@@ -1242,7 +1242,8 @@ def qualify(
     seed: int = typer.Option(11, help="Random seed (with --external: every trial's)."),
     parameters: Optional[Path] = typer.Option(None, help="A parameter set file (default: the installed one)."),
     cross_validate: bool = typer.Option(False, "--cross-validate",
-                                        help="Also leave each trial out in turn, refit, and predict it (slow: ~13 fits)."),
+                                        help="Also leave each trial out in turn, refit, and predict it (13 fits: "
+                                             "~1.5-3 h on two cores, less with more; rerun to continue)."),
     cv_json: Optional[Path] = typer.Option(_CV_JSON, help="Where to write the cross-validation rows."),
     cv_method: Optional[str] = typer.Option(None, show_default=False, help="'refit' (the reference): a full calibration per fold from the "
                                                 "prior, as the shipped set was fitted (13 fits, ~10-25 min each; "
