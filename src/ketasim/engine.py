@@ -212,7 +212,12 @@ def _route_inputs(params: ParameterSet, adm: Administration):
                 out += [("depot", 0, share * fn, j * gap)]
                 out += [("depot", 2, share * (1 - fn) * w, j * gap + t) for t, w in swallow]
             return out
-        fn = p.get("route.intranasal.f_nasal_racemic")
+        # racemic: route.intranasal.f_nasal_racemic is a total F (AUC nasal / AUC IV, Yanagihara 2003), so the mucosal
+        # fraction fm is what leaves it with the swallowed rest: fm + (1 - fm) F_oral = F_nasal, with S's oral F as
+        # for sublingual doses (the R depot gets the same split; its own oral F makes its total slightly higher).
+        # Until the forty-ninth session 0.45 was taken as the mucosal part, the swallowed rest on top (total ~0.545)
+        fnt, foral = p.get("route.intranasal.f_nasal_racemic"), p.get("route.oral.f_s")
+        fn = (fnt - foral) / (1 - foral)
         return [("depot", 0, fn, 0.0)] + [("depot", 2, (1 - fn) * w, t) for t, w in swallow]
     if r is Route.SUBLINGUAL:
         # mucosal fraction fm so that fm + (1 - fm) F_oral = F_sublingual, with S's oral F (the R depot gets
