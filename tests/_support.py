@@ -395,3 +395,19 @@ def run_second_signal(tmp_path, second: str):
                           capture_output=True, text=True, env=env, timeout=200, cwd=tmp_path,
                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return proc.returncode, [ln for ln in proc.stderr.splitlines() if ln.strip()], (tmp_path / "out.csv").exists()
+
+
+def post_json(url: str, data, timeout: float = 120) -> tuple[int, dict]:
+    """POST ``data`` as JSON to the dashboard's server; (HTTP status, decoded JSON body), an error status included."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=json.dumps(data).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, json.loads(e.read())

@@ -13,10 +13,9 @@ dose box (the server does not convert what it is sent).
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
+from _support import post_json
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -174,14 +173,7 @@ def server():
 
 
 def _post(url, data):
-    req = urllib.request.Request(url, data=json.dumps(data).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, json.loads(e.read())
+    return post_json(url, data, timeout=60)
 
 
 def test_a_posted_form_with_nasal_esketamine_in_mg_per_kg_is_one_line_at_the_dose_box(server):

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from _support import post_json
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -267,14 +266,7 @@ def server():
 
 
 def _post(url, data):
-    req = urllib.request.Request(url, data=json.dumps(data).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, json.loads(e.read())
+    return post_json(url, data, timeout=120)
 
 
 def test_api_power_over_http(server):
