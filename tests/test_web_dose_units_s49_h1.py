@@ -172,23 +172,19 @@ def server():
         yield s
 
 
-def _post(url, data):
-    return post_json(url, data, timeout=60)
-
-
 def test_a_posted_form_with_nasal_esketamine_in_mg_per_kg_is_one_line_at_the_dose_box(server):
     form = api.default_form()
     form["regimens"].append({"name": "esk", "enabled": True, **_esk("0.8"), "every": "", "every_unit": "d",
                              "count": "1"})
-    code, body = _post(server.url + "api/simulate", form)
+    code, body = post_json(server.url + "api/simulate", form)
     assert code == 422 and body["ok"] is False
     assert body["errors"] == [{"field": "regimen.1.dose", "message": f"arms.esk[0].dose: {REFUSAL}"}]
 
 
 def test_the_conversion_over_http(server):
-    code, body = _post(server.url + "api/dose-unit", {"field": "regimen.1", "line": _esk("0.8"), "weight_kg": "80"})
+    code, body = post_json(server.url + "api/dose-unit", {"field": "regimen.1", "line": _esk("0.8"), "weight_kg": "80"})
     assert code == 200 and (body["dose"], body["dose_unit"], body["units"]) == (56, "mg", ["mg"])
-    code, body = _post(server.url + "api/dose-unit", {"field": "regimen.1", "line": {"drug": 3, "route": "intranasal"}})
+    code, body = post_json(server.url + "api/dose-unit", {"field": "regimen.1", "line": {"drug": 3, "route": "intranasal"}})
     assert code == 422 and len(body["errors"]) == 1
     assert body["errors"][0]["message"].startswith("regimen.1.drug: unknown drug '3'")
     assert "Traceback" not in json.dumps(body)

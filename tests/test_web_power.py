@@ -265,18 +265,14 @@ def server():
         yield s
 
 
-def _post(url, data):
-    return post_json(url, data, timeout=120)
-
-
 def test_api_power_over_http(server):
     form = trial_form(sizes="10, 30", replicates=100)
-    status, body = _post(server.url + "api/power", form)
+    status, body = post_json(server.url + "api/power", form)
     assert status == 200 and body["ok"] is True
     lib = run_power(api.build(form, trial=True).scenario, sizes=[10, 30], endpoints=["response_rate@24h"],
                     replicates=100)
     assert [r["power"] for r in body["rows"]] == lib.table()["power"].tolist()
-    status, body = _post(server.url + "api/power", trial_form(sizes="5000"))
+    status, body = post_json(server.url + "api/power", trial_form(sizes="5000"))
     assert status == 422 and body["ok"] is False
     assert body["errors"][0]["field"] == "power.sizes" and body["errors"][0]["message"].startswith("power.sizes: ")
 
@@ -287,7 +283,7 @@ def test_api_power_over_http(server):
 def test_wrong_types_in_the_cards_section_are_422_naming_its_box(server, section, field):
     form = trial_form()
     form["power"] = section
-    status, body = _post(server.url + "api/power", form)
+    status, body = post_json(server.url + "api/power", form)
     assert status == 422 and [e["field"] for e in body["errors"]] == [field]
     assert "\n" not in body["errors"][0]["message"]
 
