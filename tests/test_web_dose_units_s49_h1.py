@@ -114,6 +114,8 @@ def test_a_unit_the_line_accepts_is_left_alone(line, weight):
     (_esk("lots"), 80, "not a dose > 0"),
     (_esk("1e308"), 80, "too large to convert"),
     (_esk("0.5", "mg/kg/h", duration_min=""), 80, "a rate needs the infusion's duration to make a dose"),
+    # a dose below half a device: one 28-mg device would be 3.5x the 8 mg asked for (closing review L-9)
+    (_esk("0.1"), 80, "8 mg is less than half of the fewest labelled dose, 28 mg"),
 ])
 def test_what_cannot_be_converted_is_cleared_with_one_line_naming_the_field(line, weight, reason):
     out = _change(line, weight=weight)
@@ -121,6 +123,13 @@ def test_what_cannot_be_converted_is_cleared_with_one_line_naming_the_field(line
     assert out["message"].startswith("regimen B dose: ")
     assert out["message"].endswith(f" cleared ({reason}); {REFUSAL}")
     assert "\n" not in out["message"]
+
+
+def test_a_cleared_rate_is_named_in_the_unit_it_was_typed_in():
+    """The note named the unit after a conversion step ('1e308 mg cleared' for a rate typed in mg/kg/h; closing
+    review L-8)."""
+    out = _change(_esk("1e308", "mg/kg/h", duration_min=60), weight=80)
+    assert out["dose"] == "" and out["message"].startswith("regimen B dose: 1e308 mg/kg/h cleared (too large to convert)")
 
 
 def test_a_blank_dose_only_changes_the_unit():

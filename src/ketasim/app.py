@@ -341,17 +341,18 @@ def _refit_cv(params, *, cv_json, jobs, dask, **options):
     core, at most one per fit; 1: in this process) or on the ``dask`` cluster, checkpointed next to ``cv_json``
     (a rerun continues an interrupted one). Ctrl-C says where the finished fits are kept."""
     from .calibration import cross_validate, scenario_groups
-    from .distributed import DaskExecutor
+    from .distributed import DaskExecutor, check_dask_address
 
     fits = len(scenario_groups()) + 1
     workers = min(jobs or available_cores(), fits)
     executor = None
-    if dask and dask.strip().lower() != "local":
+    dask = check_dask_address(dask) if dask else None
+    if dask and dask != "local":
         executor = DaskExecutor(dask)
     elif workers > 1:
         executor = DaskExecutor("local", n_workers=workers)
-    print(f"  {fits} fits (each fold's and the in-sample one, from the prior); " +
-          (f"on {executor.n_workers} worker(s) at once" if executor else "one after another in this process") +
+    print(f"  {fits} fits (each fold's and the in-sample one, from the prior)" +
+          ("" if executor else ", one after another in this process") +
           f"; finished fits are checkpointed beside {cv_json}", flush=True)
     try:
         return cross_validate(params, executor=executor, checkpoint=cv_json,

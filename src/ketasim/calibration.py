@@ -2485,9 +2485,25 @@ def run_refit_task(task: RefitTask) -> dict:
         "seconds": seconds, "between_trial": _tau_record(tau), "summary": qualification_summary(rows) if rows else None}}
 
 
+@lru_cache(maxsize=1)
+def package_digest() -> str:
+    """A hash of the installed package's code and data (every .py, .csv, .json, .yaml file under ketasim/, caches
+    excluded): a prior centre, a bound, a calibration scenario or the optimiser changed without a version bump
+    changes it."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*")):
+        if f.suffix in (".py", ".csv", ".json", ".yaml", ".yml") and "__pycache__" not in f.parts and f.is_file():
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def refit_cv_key(params: ParameterSet, settings: Mapping, targets) -> str:
-    """What a refit CV's results depend on, hashed: its settings, the parameter set (literature values), the model,
-    the package version and the calibration rows. A checkpoint is reused only under the same key."""
+    """What a refit CV's results depend on, hashed: its settings, the parameter set (literature and free values, its
+    posterior's signature), the model, the package's code and data (:func:`package_digest`: priors, bounds, scenarios,
+    the objective) and the calibration rows. A checkpoint is reused only under the same key."""
     import hashlib
 
     from . import __version__
@@ -2495,7 +2511,9 @@ def refit_cv_key(params: ParameterSet, settings: Mapping, targets) -> str:
 
     rows = [dataclasses.astuple(t) if dataclasses.is_dataclass(t) else t for t in targets]
     text = json.dumps({"settings": dict(settings), "parameter_set": params.version, "model": model_id(),
-                       "version": __version__, "rows": repr(rows)}, sort_keys=True, default=str)
+                       "version": __version__, "package": package_digest(), "rows": repr(rows),
+                       "posterior": repr(sorted((params.posterior or {}).items(), key=lambda kv: kv[0]))},
+                      sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -2508,7 +2526,10 @@ def _load_checkpoint(path: Path, key: str) -> dict:
     try:
         doc = json.loads(path.read_text())
         done, found = doc["done"], doc["key"]
-        if not isinstance(done, dict):
+        if not isinstance(done, dict) or not all(
+                isinstance(r, dict) and isinstance(r.get("rows"), list) and isinstance(r.get("seconds"), (int, float))
+                and isinstance(r.get("in_sample_fit" if g == IN_SAMPLE_TASK else "fold"), dict)
+                for g, r in done.items()):
             raise TypeError
     except (OSError, ValueError, KeyError, TypeError):
         raise InputError(f"checkpoint {path}: not a cross-validation checkpoint this version can read; delete it to "
@@ -2572,7 +2593,8 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
              for g in ([IN_SAMPLE_TASK] if in_sample else []) + chosen]
     key = refit_cv_key(params, settings, targets)
     path = Path(f"{checkpoint}.{key}.partial") if checkpoint is not None else None
-    done = {g: r for g, r in (_load_checkpoint(path, key) if path else {}).items() if g in {t.group for t in tasks}}
+    stored = _load_checkpoint(path, key) if path else {}     # every fit of this key, this run's folds or not
+    done = {g: r for g, r in stored.items() if g in {t.group for t in tasks}}
     if done:
         log(f"resuming: {len(done)} of {len(tasks)} fits already in {path} (delete it to start afresh)")
 
@@ -2591,13 +2613,14 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
             from .units import json_safe
 
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(path, json.dumps(json_safe({"key": key, "settings": settings, "done": done}),
-                                               allow_nan=False))
+            # the other folds' fits of the same key stay (a run of some folds does not drop the rest)
+            atomic_write_text(path, json.dumps(json_safe({"key": key, "settings": settings,
+                                                          "done": {**stored, **done}}), allow_nan=False))
         finished = sum(t.group in done for t in tasks)
-        ran_here[0] += 1
+        ran_here.append(result["seconds"])
         left = len(tasks) - finished
-        # the pace of this run's fits so far (wall clock, so it counts the workers running at once)
-        eta = (f"; ~{fmt_seconds((time.perf_counter() - started) * left / ran_here[0])} left" if left else "")
+        # this run's mean fit so far, for the fits left, as many at once as there are workers
+        eta = f"; ~{fmt_seconds(float(np.mean(ran_here)) * math.ceil(left / workers))} left" if left else ""
         progress = f" [{finished} of {len(tasks)} fits{eta}]"
         if task.group == IN_SAMPLE_TASK:
             log(f"  in-sample fit (all trials; budget {max_evaluations} evaluations): "
@@ -2613,7 +2636,8 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
                 on_fold(*assembled())
 
     pending = [t for t in tasks if t.group not in done]
-    started, ran_here = time.perf_counter(), [0]
+    ran_here: list[float] = []
+    workers = 1 if executor is None else max(1, int(executor.n_workers))
     if executor is None:
         for task in pending:
             if task.group == IN_SAMPLE_TASK:

@@ -1294,7 +1294,11 @@ def qualify(
         if cv_method != "refit" and (jobs != 0 or dask):
             raise InputError(f"{'--jobs' if jobs != 0 else '--dask'}: only with --cv-method refit (the "
                              f"{cv_method} approximation runs in this process)")
-        if jobs != 0 and dask and dask.strip().lower() != "local":
+        if dask is not None:
+            from .distributed import check_dask_address
+
+            dask = check_dask_address(dask)
+        if jobs != 0 and dask and dask != "local":
             raise InputError("--jobs: only for local processes (a --dask cluster runs as many fits as it has workers)")
         if cv_evaluations < 1:
             raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")

@@ -20,6 +20,15 @@ from .errors import InputError
 from .limits import fmt_seconds
 
 
+def check_dask_address(address: str) -> str:
+    """'local' (any case) or a scheduler address; else one line naming --dask (before a command's minutes of work)."""
+    if address.strip().lower() == "local":
+        return "local"
+    if address.startswith(("tcp://", "tls://", "ucx://")) or ":" in address:
+        return address
+    raise InputError(f"--dask: use 'local' or a scheduler address such as tcp://HOST:8786, got {address!r}")
+
+
 class DaskExecutor:
     """Map functions over tasks on a Dask cluster, results in order (see :func:`ketasim.scale.map_ordered`)."""
 
@@ -29,23 +38,25 @@ class DaskExecutor:
         except ImportError:  # pragma: no cover - dask is a dependency
             raise InputError("--dask: dask[distributed] is not installed (pip install 'dask[distributed]')") from None
         self.cluster = None
-        if address.strip().lower() == "local":      # any case ('LOCAL' was refused), as the other choice options
+        address = check_dask_address(address)
+        if address == "local":      # any case ('LOCAL' was refused), as the other choice options
             import logging
 
             if quiet:
                 logging.getLogger("distributed").setLevel(logging.ERROR)
             self.cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
                                         processes=True, dashboard_address=None,
+                                        # the scheduler's HTTP server (health, metrics) on a free port: on 8787 a
+                                        # second local cluster on the machine (another command, a test) warned
+                                        scheduler_kwargs={"dashboard_address": ":0"},
                                         env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
             self.client = Client(self.cluster)
-        elif address.startswith(("tcp://", "tls://", "ucx://")) or ":" in address:
+        else:
             try:
                 self.client = Client(address, timeout="20s")
             except (OSError, TimeoutError) as e:
                 raise InputError(f"--dask: cannot reach the scheduler at {address} ({e}); start it with "
                                  "'dask scheduler' and workers with 'dask worker ADDRESS'") from None
-        else:
-            raise InputError(f"--dask: use 'local' or a scheduler address such as tcp://HOST:8786, got {address!r}")
 
     @property
     def n_workers(self) -> int:

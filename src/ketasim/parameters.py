@@ -113,8 +113,30 @@ class ParameterSet:
                 raise ParameterSetError(f"{k}: must be >= 0 (shipped value {lit[k].value:g} {lit[k].unit}), "
                                         f"got {float(v):g}")
             lit[k] = dataclasses.replace(lit[k], value=float(v), source=lit[k].source + " [overridden]")
+        _check_swallowed_split(lit, values)
         return ParameterSet(MappingProxyType(lit), self.free, self.free_version, self.calibration_run, self.posterior,
                             self.between_trial)
+
+
+#: total bioavailabilities of routes whose dose is partly swallowed: engine._route_inputs splits each into a mucosal
+#: part fm = (F - F_oral) / (1 - F_oral) and a swallowed rest, with S's oral F
+TOTAL_F_WITH_SWALLOWED_PART = ("route.sublingual.f", "route.intranasal.f_nasal_racemic")
+_ORAL_F = "route.oral.f_s"
+
+
+def _check_swallowed_split(lit: Mapping[str, Parameter], changed) -> None:
+    """An override that makes the mucosal part of a partly swallowed route negative or undefined: one line naming the
+    fields (a total F below the oral F gave a negative dose without a word, an oral F of 1 a ZeroDivisionError)."""
+    if not ({_ORAL_F, *TOTAL_F_WITH_SWALLOWED_PART} & set(changed)) or _ORAL_F not in lit:
+        return
+    oral = lit[_ORAL_F].value
+    if oral >= 1.0:
+        raise ParameterSetError(f"{_ORAL_F}: must be below 1 (the swallowed part of {' and '.join(TOTAL_F_WITH_SWALLOWED_PART)} "
+                                f"is split by it), got {oral:g}")
+    for name in TOTAL_F_WITH_SWALLOWED_PART:
+        if name in lit and lit[name].value < oral:
+            raise ParameterSetError(f"{name}: a total bioavailability cannot be below the oral F of its swallowed part "
+                                    f"({_ORAL_F} {oral:g}), got {lit[name].value:g}")
 
 
 def _finite_value(name: str, v, unit: str) -> float:

@@ -268,8 +268,10 @@ def dose_unit_change(body: dict) -> dict:
     advice = (intranasal_esketamine_per_kg_refusal() if nasal_esk and unit.startswith("mg/kg")
               else f"give it in {' or '.join(units)}")
 
+    given = _qty(value, unit)[:50]          # as typed, before a conversion step rebinds the unit
+
     def cleared(reason: str) -> dict:
-        out.update(dose="", message=f"{label}: {_qty(value, unit)[:50]} cleared ({reason}); {advice}")
+        out.update(dose="", message=f"{label}: {given} cleared ({reason}); {advice}")
         return out
 
     number, typed = _typed_unit(value)
@@ -306,11 +308,12 @@ def dose_unit_change(body: dict) -> dict:
     if nasal_esk:
         from ..regimen import INTRANASAL_ESKETAMINE_DEVICE_MG as dev, intranasal_esketamine_session_doses
 
+        doses = intranasal_esketamine_session_doses()
+        if amount < doses[0] - dev / 2:         # one device would be more than twice the dose asked for
+            return cleared(f"{amount:.3g} mg is less than half of the fewest labelled dose, {doses[0]:g} mg")
         mg = intranasal_esketamine_session_mg(amount)
         n = round(mg / dev)
-        doses = intranasal_esketamine_session_doses()
-        bound = (", the label's most for a session" if amount > doses[-1] + dev / 2 else
-                 ", the label's fewest" if amount < doses[0] - dev / 2 else "")
+        bound = ", the label's most for a session" if amount > doses[-1] + dev / 2 else ""
         steps.append(f"intranasal esketamine is given in {dev:g}-mg devices, so {mg:g} mg ({n} device"
                      f"{'s' if n > 1 else ''}{bound})")
         amount = mg
