@@ -265,9 +265,8 @@ def _parameters_option(path, option: str = "--parameters"):
 def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
                 cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="refit", between_trial=True,
                 row_weights="random-effects", jobs=0, dask=None):
-    from .calibration import (between_trial_tau, cross_validate, cross_validate_newton, format_summary,
-                              interval_description, qualification_html, qualification_run, qualification_summary,
-                              qualify)
+    from .calibration import (between_trial_tau, cross_validate_newton, format_summary, interval_description,
+                              qualification_html, qualification_run, qualification_summary, qualify)
 
     params = _parameters_option(parameters)
     tau = between_trial_tau(params, size=min(size, 300), seed=seed) if between_trial and parameter_draws > 0 else None
