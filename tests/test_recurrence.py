@@ -389,7 +389,11 @@ def test_switched_off_is_the_model_without_recurrence():
     pts = sample_patients(sc.population, params(), 9)
     new = run_arm(sc.arms[0], sc.population, pts, times, params=params())
     ref = run_arm(sc.arms[0], sc.population, pts, times, params=params(), model=old)
-    assert np.array_equal(new.out, ref.out) and np.array_equal(new.sessions, ref.sessions)
+    # the same equations in two compiled kernels: identical when the dynamic kernel comes from numba's cache, within
+    # a few ulps when it is compiled afresh in the process (forty-ninth session: 278 of 337,400 values, max relative
+    # 1.4e-15, in the mechanism chain's states; a fresh machine's /tmp has no cache). A model difference is >> 1e-12.
+    np.testing.assert_allclose(new.out, ref.out, rtol=1e-12, atol=1e-12)
+    assert np.array_equal(new.sessions, ref.sessions)
     assert new.out[:, :, K.OUT_NAMES.index("episode")].max() == 0.0
     # on: the same until a patient's recurrence time, then the episode
     for clock in ("response", "entry"):
