@@ -157,7 +157,7 @@ def test_the_command_runs_the_refit_by_default_and_deletes_its_checkpoint_once_w
 def test_the_command_runs_one_worker_per_core_by_default(quick_qualify, monkeypatch, capsys, tmp_path):
     from _support import run_cli
 
-    from ketasim import app, distributed
+    from ketasim import distributed
 
     made = []
 
@@ -172,7 +172,7 @@ def test_the_command_runs_one_worker_per_core_by_default(quick_qualify, monkeypa
     seen = {}
     monkeypatch.setattr(cal, "cross_validate", _fake_cv(seen))
     monkeypatch.setattr(distributed, "DaskExecutor", FakeExecutor)
-    monkeypatch.setattr(app, "available_cores", lambda: 40)
+    monkeypatch.setattr(distributed, "available_cores", lambda: 40)
     code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--cv-json", str(tmp_path / "cv.json"),
                                 "--size", "50", "--html", str(tmp_path / "q.html"))
     assert code == 0, err

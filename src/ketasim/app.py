@@ -325,22 +325,12 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
     return rows, skipped, s
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the platform says, else the machine's count)."""
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:          # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
 def _refit_cv(params, *, cv_json, jobs, dask, **options):
     """``qualify --cross-validate --cv-method refit``: the 13 fits on ``jobs`` local worker processes (0: one per
     core, at most one per fit; 1: in this process) or on the ``dask`` cluster, checkpointed next to ``cv_json``
     (a rerun continues an interrupted one). Ctrl-C says where the finished fits are kept."""
     from .calibration import cross_validate, scenario_groups
-    from .distributed import DaskExecutor, check_dask_address
+    from .distributed import DaskExecutor, available_cores, check_dask_address
 
     fits = len(scenario_groups()) + 1
     workers = min(jobs or available_cores(), fits)

@@ -20,6 +20,15 @@ from .errors import InputError
 from .limits import fmt_seconds
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform says, else the machine's count): the
+    default number of local workers."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:          # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
 def check_dask_address(address: str) -> str:
     """'local' (any case) or a scheduler address; else one line naming --dask (before a command's minutes of work)."""
     if address.strip().lower() == "local":
@@ -44,7 +53,7 @@ class DaskExecutor:
 
             if quiet:
                 logging.getLogger("distributed").setLevel(logging.ERROR)
-            self.cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
+            self.cluster = LocalCluster(n_workers=n_workers or available_cores(), threads_per_worker=1,
                                         processes=True, dashboard_address=None,
                                         # the scheduler's HTTP server (health, metrics) on a free port: on 8787 a
                                         # second local cluster on the machine (another command, a test) warned

@@ -213,6 +213,12 @@ def dose_units(drug, route) -> tuple[str, ...]:
     return ("mg",) if drug is Drug.ESKETAMINE and route is Route.INTRANASAL else ("mg/kg", "mg")
 
 
+def takes_rate(route) -> bool:
+    """Whether a dose by ``route`` may be written as an infusion rate (mg/kg/h, mg/h): only by iv-infusion (a rate
+    elsewhere is refused when read, :meth:`Dose.from_mapping`; the dashboard's unit menu offers rates only there)."""
+    return route is Route.IV_INFUSION
+
+
 def intranasal_esketamine_session_doses() -> tuple[float, ...]:
     """The labelled session doses of intranasal esketamine in mg, whole devices: (28, 56, 84)."""
     dev = INTRANASAL_ESKETAMINE_DEVICE_MG
@@ -565,7 +571,7 @@ class Dose:
             if rate_key == "rate" and data.get("dose") is not None:
                 raise InvalidRegimenError(f"{field}: give either dose or rate, not both")
             rate, per_kg = parse_rate(data[rate_key], f"{field}.{rate_key}")
-            if route is not Route.IV_INFUSION:
+            if not takes_rate(route):
                 raise InvalidRegimenError(f"{field}.{rate_key}: an infusion rate ({data[rate_key]}) needs route "
                                           f"iv-infusion, not {route.value}; give a dose instead (e.g. '56 mg')")
             if duration <= 0:

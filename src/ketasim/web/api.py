@@ -199,12 +199,11 @@ DOSE_UNITS = ("mg/kg", "mg", "mg/kg/h", "mg/h")
 def form_dose_units(drug, route) -> list[str]:
     """The units of :data:`DOSE_UNITS` a dose line of ``drug`` by ``route`` (Drug, Route) accepts, in the menu's order:
     the amounts ``regimen.dose_units`` accepts (intranasal esketamine: mg only) and, for an iv-infusion only, the
-    same as rates (a rate by another route is refused: Dose.from_mapping)."""
-    from ..regimen import Route, dose_units
+    same as rates (``regimen.takes_rate``: a rate by another route is refused)."""
+    from ..regimen import dose_units, takes_rate
 
     amounts = dose_units(drug, route)
-    return [u for u in DOSE_UNITS
-            if u.removesuffix("/h") in amounts and (route is Route.IV_INFUSION or not u.endswith("/h"))]
+    return [u for u in DOSE_UNITS if u.removesuffix("/h") in amounts and (takes_rate(route) or not u.endswith("/h"))]
 
 
 def unit_choices() -> dict:
