@@ -712,9 +712,9 @@ def format_by_scale(s: dict) -> str:
 def format_summary(s: dict) -> str:
     parts = []
     if s["score_rows"] and s["mae_points"] is None and s.get("score_by_scale"):      # several rating scales
-        parts.append(f"MAE {format_by_scale(s)}")
+        parts.append(format_by_scale(s))
     elif s["score_rows"]:
-        parts.append(f"MAE {s['mae_points']:.2f} points over {s['score_rows']} score row(s)")
+        parts.append(f"{s['mae_points']:.2f} points over {s['score_rows']} score row(s)")
     if s["rate_rows"]:
         parts.append(f"{s['mae_percentage_points']:.1f} percentage points over {s['rate_rows']} rate row(s)")
     if s.get("dose_rows"):
@@ -722,7 +722,10 @@ def format_summary(s: dict) -> str:
                      "row(s)")
     parts += [f"{v:.2f} {u}" for u, v in s["mae_other"].items() if v is not None]
     share = f"{100 * s['share_inside']:.0f} %" if s["share_inside"] is not None else "-"
-    return "; ".join(parts + [f"{s['inside']} of {s['rows']} inside their 95% interval ({share})"])
+    # "MAE" heads the errors whichever kind comes first: a file of rates only (a withdrawal's relapse rates) printed
+    # "6.1 percentage points over 2 rate row(s)" without saying what the number is (s50 H3)
+    errors = ["MAE " + "; ".join(parts)] if parts else []
+    return "; ".join(errors + [f"{s['inside']} of {s['rows']} inside their 95% interval ({share})"])
 
 
 def _measure_label(r: dict) -> str:
