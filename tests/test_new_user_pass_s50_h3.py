@@ -26,3 +26,39 @@ def test_a_summary_of_rate_rows_only_says_the_number_is_a_mean_absolute_error():
     assert line.count("MAE") == 1
     assert format_summary(_summary(rows=0, inside=0, share_inside=None)) == "0 of 0 inside their 95% interval (-)"
 
+
+def test_covariates_accepts_the_analyte_names_a_scenario_accepts():
+    # `ketasim covariates --analyte esketamine` (or S_ketamine) was refused ("unknown analyte 'esketamine'") although
+    # a scenario's endpoints.analytes reads both as s-ketamine; the same name given twice is analysed once
+    import pytest
+
+    from ketasim.covariates import run_covariates
+    from ketasim.errors import InputError
+    from ketasim.scenario import scenario_from_dict
+
+    sc = scenario_from_dict({"name": "s50-h3-cov", "population": {"size": 4},
+                             "arms": {"esk": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
+    res = run_covariates(sc, n=4, contrasts=["sex=female:male"], endpoints=["cmax"], analytes=["esketamine", "S_ketamine"])
+    pk = res.table()
+    assert set(pk["analyte"].dropna()) == {"s-ketamine"}
+    assert len(pk) == 1
+    with pytest.raises(InputError, match=r"unknown analyte 'S-norketamine' \(the model has one norketamine, S and R "
+                                         r"together; after esketamine all of it is S-norketamine: use norketamine\)"):
+        run_covariates(sc, n=4, contrasts=["sex=female:male"], endpoints=["cmax"], analytes=["S-norketamine"])
+
+
+def test_an_enantiomer_of_a_metabolite_is_pointed_at_the_models_one_pool():
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.nca import analyte_name
+
+    assert analyte_name("Esketamine") == "s-ketamine" and analyte_name("hydroxynorketamine") == "hnk"
+    for name, use in (("S-norketamine", "use norketamine"), ("noresketamine", "use norketamine"),
+                      ("(2R,6R)-HNK", "use hnk"), ("2R,6R-hydroxynorketamine", "use hnk")):
+        with pytest.raises(InputError, match=rf"^endpoints\.analytes: unknown analyte .*{use}\); use s-ketamine"):
+            analyte_name(name, "endpoints.analytes")
+    with pytest.raises(InputError, match=r"'dehydronorketamine' \(dehydronorketamine is not modelled\); use"):
+        analyte_name("dehydronorketamine")
+    with pytest.raises(InputError, match=r"^analytes: unknown analyte 'caffeine'; use s-ketamine"):
+        analyte_name("caffeine")

@@ -403,7 +403,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     on the arm's typical patient at the scenario's own levels), as ``simulate`` and ``run_trial`` warn; False leaves it
     out (a caller that checks itself)."""
     from . import limits
-    from .nca import (ANALYTES, COLUMNS, PK_MAX_PATIENTS, PKSampling, arm_pk, geometric_mean_ratio,
+    from .nca import (ANALYTES, COLUMNS, PK_MAX_PATIENTS, PKSampling, analyte_name, arm_pk, geometric_mean_ratio,
                       geometric_summary, measured_analytes)
     from .population import arm_spec, sample_patients, typical_patient
     from .scale import arm_stream
@@ -474,12 +474,11 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     if analytes is None:
         ans = [a for a in DEFAULT_ANALYTES if a in produced]
     else:
-        # once each: 's-ketamine,S-Ketamine' wrote every PK row twice per patient (and NumPy's precision warnings)
-        ans = list(dict.fromkeys(str(a).strip().lower() for a in analytes))
+        # once each: 's-ketamine,S-Ketamine' wrote every PK row twice per patient (and NumPy's precision warnings);
+        # the names a scenario's endpoints.analytes accepts ('esketamine', 's_ketamine'; s50 H3: they were refused
+        # here)
+        ans = list(dict.fromkeys(analyte_name(a, argument('analytes', '--analyte')) for a in analytes))
         for a in ans:
-            if a not in ANALYTES:
-                raise InputError(f"{argument('analytes', '--analyte')}: unknown analyte {a!r}; use one of "
-                                 f"{', '.join(ANALYTES)}")
             if a not in produced:
                 raise InputError(f"{argument('analytes', '--analyte')}: arm {the_arm.name} produces no {a} (it "
                                  f"gives: {', '.join(produced) or 'no drug with PK'})")

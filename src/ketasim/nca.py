@@ -140,13 +140,31 @@ class PKSampling:
                              f"({fmt_hours(float(t[0]))}); e.g. '10 min,30 min,1 h,4 h,24 h'")
 
 
-def analyte_name(name) -> str:
-    """Canonical analyte name (``s_ketamine`` and ``S-ketamine`` are ``s-ketamine``); one line if unknown."""
+def _unknown_analyte_hint(key: str) -> str:
+    """Why a metabolite name a PK study writes is not an analyte: the model has one norketamine and one HNK, each S
+    and R together (after esketamine all of it is the S form), and no dehydronorketamine."""
+    flat = "".join(ch for ch in key if ch.isalnum())
+    if "dehydro" in flat or flat == "dhnk":
+        return " (dehydronorketamine is not modelled)"
+    if "hydroxynorketamine" in flat or flat.endswith("hnk"):
+        return (" (the model has one HNK, the S and R forms together; after esketamine all of it is S-derived: use "
+                "hnk)")
+    if "norketamine" in flat or flat in ("noresketamine", "norarketamine"):
+        return (" (the model has one norketamine, S and R together; after esketamine all of it is S-norketamine: "
+                "use norketamine)")
+    return ""
+
+
+def analyte_name(name, field: str = "analytes") -> str:
+    """Canonical analyte name (``s_ketamine`` and ``S-ketamine`` are ``s-ketamine``, ``esketamine`` too); one line
+    naming ``field`` if unknown (with a hint for an enantiomer of a metabolite: the model has one norketamine and
+    one HNK)."""
     key = str(name).strip().lower().replace("_", "-")
     key = {"esketamine": "s-ketamine", "arketamine": "r-ketamine", "racemic-ketamine": "ketamine",
            "hydroxynorketamine": "hnk"}.get(key, key)
     if key not in ANALYTES:
-        raise InputError(f"analytes: unknown analyte {str(name)[:40]!r}; use {', '.join(ANALYTES)}")
+        raise InputError(f"{field}: unknown analyte {str(name)[:40]!r}{_unknown_analyte_hint(key)}; use "
+                         f"{', '.join(ANALYTES)}")
     return key
 
 
