@@ -62,3 +62,19 @@ def test_an_enantiomer_of_a_metabolite_is_pointed_at_the_models_one_pool():
         analyte_name("dehydronorketamine")
     with pytest.raises(InputError, match=r"^analytes: unknown analyte 'caffeine'; use s-ketamine"):
         analyte_name("caffeine")
+
+
+def test_a_pre_dose_sample_at_0_is_refused_saying_it_is_taken_anyway():
+    # a study's schedule starts with its pre-dose sample: '--pk-times "0 min,5 min,1 h"' said only "sampling times are
+    # after the dose (> 0)"
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.nca import sampling_from_mapping
+
+    with pytest.raises(InputError, match=r"^endpoints\.pk_sampling\.times: the pre-dose sample \(0\) is added to every "
+                                         r"schedule; list only the times after the dose \(> 0\)$"):
+        sampling_from_mapping(["0 min", "5 min", "1 h"])
+    with pytest.raises(InputError, match=r"^endpoints\.pk_sampling\.times: sampling times are after the dose \(> 0\)$"):
+        sampling_from_mapping(["-5 min", "5 min", "1 h"])
+    assert sampling_from_mapping(["5 min", "1 h"]).times_h[0] > 0

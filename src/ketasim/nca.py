@@ -117,8 +117,12 @@ class PKSampling:
         if t.ndim != 1 or t.size == 0:
             raise InputError("pk_sampling.times: an NCA needs at least 2 sampling times after the dose, got none; "
                              "e.g. '10 min,30 min,1 h,4 h,24 h'")
-        if not np.all(np.isfinite(t)) or np.any(t <= 0):
+        if not np.all(np.isfinite(t)) or np.any(t < 0):
             raise InputError("pk_sampling.times: sampling times are after the dose (> 0)")
+        if np.any(t == 0):
+            # a study's schedule lists its pre-dose sample as 0: the bare "(> 0)" did not say it is taken anyway
+            raise InputError("pk_sampling.times: the pre-dose sample (0) is added to every schedule; list only the "
+                             "times after the dose (> 0)")
         if np.any(np.diff(t) <= 0):
             raise InputError("pk_sampling.times: sampling times must increase strictly")
         if t[-1] > MAX_SAMPLING_H:
