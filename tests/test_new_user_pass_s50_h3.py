@@ -78,3 +78,18 @@ def test_a_pre_dose_sample_at_0_is_refused_saying_it_is_taken_anyway():
     with pytest.raises(InputError, match=r"^endpoints\.pk_sampling\.times: sampling times are after the dose \(> 0\)$"):
         sampling_from_mapping(["-5 min", "5 min", "1 h"])
     assert sampling_from_mapping(["5 min", "1 h"]).times_h[0] > 0
+
+
+def test_a_pk_only_trial_refuses_patients_csv_instead_of_writing_phantom_ratings(capsys, tmp_path):
+    # a PK study (healthy volunteers, only cmax/auc measures) wrote each volunteer's rated MADRS at the last sampling
+    # time, marked endpoint = 1, though the trial's table has no rating at all
+    from _support import REPO, one_error_line, run_cli
+
+    out = tmp_path / "ratings.csv"
+    code, stdout, err = run_cli(capsys, "trial", REPO / "examples" / "pk" / "ddi_iv_racemic_rifampicin.yaml",
+                                "--size", "3", "--no-progress", "--patients-csv", out)
+    assert code == 2 and stdout == ""
+    assert one_error_line(err).startswith("error: --patients-csv: this trial reports only PK endpoints "
+                                          "(endpoints.measures: cmax, tmax, auc_0_inf, t_half), so it has no "
+                                          "ratings to write; each patient's NCA values: TrialResult.pk")
+    assert not out.exists()

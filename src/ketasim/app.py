@@ -48,6 +48,18 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     params = _parameters_option(parameters)      # a bad file: one line before anything runs
     sc = load_scenario(path)
     check_trial_size(sc, size, "--size" if size else None)     # before reading --observed or running
+    if patients_csv is not None:
+        from .errors import InputError
+        from .trial import reports_pk_only
+        from .vocabulary import DEFAULT_MEASURES
+
+        if reports_pk_only(sc):
+            # it wrote the rating model's MADRS of PK volunteers at the last sampling time, marked endpoint = 1, in a
+            # trial whose table has no rating at all (s50 H3)
+            measures = (sc.endpoints.measures if sc.endpoints else None) or DEFAULT_MEASURES
+            raise InputError(f"--patients-csv: this trial reports only PK endpoints (endpoints.measures: "
+                             f"{', '.join(measures)}), so it has no ratings to write; each patient's NCA values: "
+                             "TrialResult.pk in Python, or `ketasim simulate SCENARIO --pk-json FILE`")
     obs = None
     if observed is not None:
         from .observed import read_observed
