@@ -93,3 +93,51 @@ def test_a_pk_only_trial_refuses_patients_csv_instead_of_writing_phantom_ratings
                                           "(endpoints.measures: cmax, tmax, auc_0_inf, t_half), so it has no "
                                           "ratings to write; each patient's NCA values: TrialResult.pk")
     assert not out.exists()
+
+
+def _withdrawal_scenario(criterion: str = "response"):
+    from ketasim.scenario import scenario_from_dict
+
+    line = {"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}
+    return scenario_from_dict({
+        "name": "s50-h3-rw", "population": {"size": 20},
+        "design": {"type": "randomized_withdrawal", "induction_until": "4 week", "criterion": criterion,
+                   "continue": "esk", "withdraw": "pbo"},
+        "arms": {"esk": [{**line, "every": "3.5 d", "count": 16}],
+                 "pbo": [{**line, "every": "3.5 d", "count": 8},
+                         {"drug": "placebo", "route": "intranasal", "at": "4 week", "every": "3.5 d", "count": 8}]},
+        "endpoints": {"times": ["4 week", "8 week"], "measures": ["relapse_rate", "time_to_relapse"]}})
+
+
+def test_a_withdrawals_other_published_figures_say_what_can_be_compared():
+    # a published median time to relapse or share randomized was refused as "not a measure that can be compared;
+    # scenario ...'s: relapse_rate (others once in its endpoints.measures: ...)", as if adding it there would help
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.observed import read_observed
+
+    sc = _withdrawal_scenario()
+    row = {"arm": "esk", "timepoint_h": "", "measure": "time_to_relapse", "value": "120", "n": "40"}
+    with pytest.raises(InputError, match=r"row 1, column measure: time_to_relapse \(a Kaplan-Meier median\) is not "
+                                         r"compared; compare the relapse_rate rows \(n: the patients randomized or "
+                                         r"followed\)$"):
+        read_observed([row], sc)
+    with pytest.raises(InputError, match=r"column measure: randomized_fraction is not compared; read it in the "
+                                         r"trial's table"):
+        read_observed([{**row, "measure": "randomized_fraction", "timepoint_h": "672"}], sc)
+    assert read_observed([{**row, "measure": "relapse_rate", "value": "30"}], sc)["measure"].tolist() == ["relapse_rate"]
+
+
+def test_a_stratified_withdrawal_is_refused_naming_the_scenario_per_stratum():
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.observed import read_observed
+
+    sc = _withdrawal_scenario("stratified")
+    row = {"arm": "esk", "timepoint_h": "", "measure": "relapse_rate", "value": "30", "n": "40"}
+    with pytest.raises(InputError, match=r"not supported: give each stratum a scenario of its own \(design\.criterion: "
+                                         r"stable_remission, or stable_response for the responders without stable "
+                                         r"remission\)$"):
+        read_observed([row], sc)

@@ -65,6 +65,18 @@ N_FROM_SCENARIO = "arm size of the scenario (no n in the observed file)"
 MAX_OBSERVED_ROWS = 10_000
 
 
+#: trial measures an observed row cannot give, with why (the generic "not a measure that can be compared" listed
+#: the scenario's measures without saying what to do with a published withdrawal's or follow-up's other figures)
+_NOT_COMPARED = {
+    "time_to_relapse": "(a Kaplan-Meier median) is not compared; compare the relapse_rate rows (n: the patients "
+                       "randomized or followed)",
+    "randomized_fraction": "is not compared; read it in the trial's table (an observed file compares outcomes: the "
+                           "relapse_rate rows, n the patients randomized)",
+    "followed_fraction": "is not compared; read it in the trial's table (an observed file compares outcomes: the "
+                         "relapse_rate rows, n the patients followed)",
+}
+
+
 class _Where:
     """Names a row and a column in a one-line error: 'FILE row 3 (line 4), column arm: ...' (the file line from the
     CSV reader: a quoted cell may span lines)."""
@@ -333,7 +345,9 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     design = dict(scenario.design)
     if design.get("type") == "randomized_withdrawal" and design.get("criterion") == "stratified":
         raise InputError(f"{where.name}: a stratified randomized withdrawal reports each stratum apart; comparing "
-                         "observed rows with it is not supported")
+                         "observed rows with it is not supported: give each stratum a scenario of its own "
+                         "(design.criterion: stable_remission, or stable_response for the responders without "
+                         "stable remission)")
     arms = [a.name for a in scenario.arms]
     arm_of = {a.name: a for a in scenario.arms}
     titrated = [a.name for a in scenario.arms if a.titration is not None]
@@ -358,6 +372,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         if m in PK_MEASURES:
             where.fail(i, "measure", f"{m} (a PK geometric mean) is not compared here; compare PK with "
                                        "`ketasim trial` output directly")
+        if m in _NOT_COMPARED:
+            where.fail(i, "measure", f"{m} {_NOT_COMPARED[m]}")
         if m not in OBSERVABLE_MEASURES:
             # the scenario's own measures (a row must be one of them anyway): the list of all 21 was cut in the middle
             # by the one-line limit ('dissociation_rate, dizzine ... p_max_rise'), hiding some of them
