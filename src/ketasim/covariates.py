@@ -403,7 +403,7 @@ def run_covariates(scenario, *, contrasts=None, endpoints=None, analytes=None, a
     on the arm's typical patient at the scenario's own levels), as ``simulate`` and ``run_trial`` warn; False leaves it
     out (a caller that checks itself)."""
     from . import limits
-    from .nca import (ANALYTES, COLUMNS, PK_MAX_PATIENTS, PKSampling, analyte_name, arm_pk, geometric_mean_ratio,
+    from .nca import (COLUMNS, PK_MAX_PATIENTS, PKSampling, analyte_name, arm_pk, geometric_mean_ratio,
                       geometric_summary, measured_analytes)
     from .population import arm_spec, sample_patients, typical_patient
     from .scale import arm_stream
