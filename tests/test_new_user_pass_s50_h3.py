@@ -141,3 +141,33 @@ def test_a_stratified_withdrawal_is_refused_naming_the_scenario_per_stratum():
                                          r"stable_remission, or stable_response for the responders without stable "
                                          r"remission\)$"):
         read_observed([row], sc)
+
+
+def test_a_diagnosis_written_as_a_condition_is_pointed_at_the_models_condition(capsys):
+    # 'GAD', 'social anxiety disorder', 'MDD', 'TRD' were refused with the four conditions only: nothing said that
+    # social anxiety disorder is the model's anxiety, or where treatment resistance goes
+    import pytest
+
+    from _support import one_error_line, run_cli
+    from ketasim import Patient
+    from ketasim.errors import InputError
+    from ketasim.scenario import scenario_from_dict
+
+    line = {"drug": "ketamine", "route": "iv", "dose": "0.5 mg/kg", "duration": "40 min"}
+    with pytest.raises(InputError, match=r"^population\.condition: unknown condition 'social_anxiety_disorder' "
+                                         r"\(write anxiety: the model's one anxiety condition, GAD and social anxiety "
+                                         r"disorder alike\); use one of depression, anxiety, ptsd, suicidal_ideation$"):
+        scenario_from_dict({"name": "s50-h3", "population": {"condition": "Social anxiety disorder"},
+                            "arms": {"a": [line]}})
+    with pytest.raises(InputError, match=r"^patient\.condition: unknown condition 'mdd' \(write depression\); use"):
+        Patient(condition="MDD")
+    code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
+                           "--condition", "TRD")
+    assert code == 2
+    assert one_error_line(err) == ("error: --condition: unknown condition 'trd' (write depression: treatment "
+                                   "resistance is population.treatment_resistant, true by default); use one of "
+                                   "depression, anxiety, ptsd, suicidal_ideation")
+    code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
+                           "--condition", "flu")
+    assert one_error_line(err) == ("error: --condition: unknown condition 'flu'; use one of depression, anxiety, "
+                                   "ptsd, suicidal_ideation")

@@ -109,7 +109,9 @@ class Patient:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise InputError(f"patient.{name}: expected a finite number, got {v!r}")
         if self.condition not in CONDITIONS:
-            raise InputError(f"patient.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
+            from .population import unknown_condition
+
+            raise InputError(unknown_condition("patient.condition", self.condition))
         from .population import (AGE_MEAN_RANGE, SCALES, WEIGHT_MEAN_RANGE, canonical_scale, check_scale_reads,
                                  default_baseline)
 

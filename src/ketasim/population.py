@@ -177,6 +177,34 @@ def canonical_condition(text):
     return str(text).strip().lower().replace("-", "_").replace(" ", "_") if isinstance(text, str) else text
 
 
+#: what a trial's diagnosis, written as a condition, is in the model (the condition list alone did not say that
+#: GAD and social anxiety disorder are the one anxiety condition, or where treatment resistance goes)
+_CONDITION_HINTS = {
+    **dict.fromkeys(("gad", "generalized_anxiety", "generalised_anxiety", "generalized_anxiety_disorder",
+                     "generalised_anxiety_disorder", "social_anxiety", "social_anxiety_disorder", "sad",
+                     "social_phobia", "anxiety_disorder"),
+                    "write anxiety: the model's one anxiety condition, GAD and social anxiety disorder alike"),
+    **dict.fromkeys(("mdd", "major_depression", "major_depressive_disorder", "unipolar_depression"),
+                    "write depression"),
+    **dict.fromkeys(("trd", "treatment_resistant_depression", "treatment_resistant"),
+                     "write depression: treatment resistance is population.treatment_resistant, true by "
+                     "default"),
+    **dict.fromkeys(("post_traumatic_stress_disorder", "posttraumatic_stress_disorder", "post_traumatic_stress"),
+                    "write ptsd"),
+    **dict.fromkeys(("si", "suicidality", "suicidal", "suicidal_thoughts", "suicidal_ideation_and_behavior"),
+                    "write suicidal_ideation"),
+}
+
+
+def unknown_condition(field: str, condition) -> str:
+    """The one-line refusal of an unknown condition, naming ``field``, with what a diagnosis as trials write it
+    ('GAD', 'MDD', 'TRD', 'social anxiety disorder') is in the model."""
+    key = canonical_condition(condition) if isinstance(condition, str) else condition
+    hint = _CONDITION_HINTS.get(key) if isinstance(key, str) else None
+    return (f"{field}: unknown condition {str(condition)[:40]!r}" + (f" ({hint})" if hint else "")
+            + f"; use one of {', '.join(CONDITIONS)}")
+
+
 def _lower_words(text):
     """A genotype or care setting as written ('Val/Met', 'Val / Met', 'Inpatient') in lower case without spaces."""
     return "".join(str(text).lower().split()) if isinstance(text, str) else text
@@ -720,7 +748,7 @@ class PopulationSpec:
                             ("care_setting", _lower_words)):
             object.__setattr__(self, name, canon(getattr(self, name)))
         if self.condition not in CONDITIONS:
-            raise InputError(f"{f}.condition: unknown condition {self.condition!r}; use one of {', '.join(CONDITIONS)}")
+            raise InputError(unknown_condition(f"{f}.condition", self.condition))
         object.__setattr__(self, "scale", canonical_scale(self.scale, f"{f}.scale"))   # 'HAM-D24' -> hamd24
         check_baseline(self.baseline, self.scale, f"{f}.baseline")
         wlo, whi = WEIGHT_MEAN_RANGE

@@ -1258,8 +1258,9 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     if condition is not None:
         condition = str(condition).strip().lower().replace("-", "_").replace(" ", "_")
         if condition not in CONDITIONS:
-            raise InputError(f"{arg('condition')}: unknown condition {str(condition)[:40]!r}; use one of "
-                             f"{', '.join(CONDITIONS)}")
+            from .population import unknown_condition
+
+            raise InputError(unknown_condition(arg("condition"), condition))
     if scale:
         scale = canonical_scale(scale, arg("scale"))
         if condition is not None and not scale_reads(scale, condition):
