@@ -48,7 +48,7 @@ class Patient:
     baseline: float | None = None
     condition: str | None = None         # default: the condition the scale reads (as a population), else depression
     scale: str | None = None
-    treatment_resistant: bool = True
+    treatment_resistant: bool | None = None   # default: true for depression, false for the other conditions
     crp_mg_l: float | None = None
     genotype: str = "val/val"
     comedications: tuple[str, ...] = ()
@@ -67,6 +67,10 @@ class Patient:
 
             object.__setattr__(self, "condition", SCALES[canonical_scale(self.scale, "patient.scale")][2]
                                if isinstance(self.scale, str) and self.scale.strip() else "depression")
+        if self.treatment_resistant is None:
+            from .population import default_treatment_resistant
+
+            object.__setattr__(self, "treatment_resistant", default_treatment_resistant(self.condition))
         if isinstance(self.comedications, str):
             object.__setattr__(self, "comedications", (self.comedications,))
         else:

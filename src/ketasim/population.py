@@ -188,7 +188,7 @@ _CONDITION_HINTS = {
                     "write depression"),
     **dict.fromkeys(("trd", "treatment_resistant_depression", "treatment_resistant"),
                      "write depression: treatment resistance is population.treatment_resistant, true by "
-                     "default"),
+                     "default for depression"),
     **dict.fromkeys(("post_traumatic_stress_disorder", "posttraumatic_stress_disorder", "post_traumatic_stress"),
                     "write ptsd"),
     **dict.fromkeys(("si", "suicidality", "suicidal", "suicidal_thoughts", "suicidal_ideation_and_behavior"),
@@ -666,11 +666,21 @@ def check_baseline(baseline: Distribution, scale: str, field: str) -> None:
                          f"{baseline.mean:g}, sd {baseline.sd:g}")
 
 
+def default_treatment_resistant(condition: str) -> bool:
+    """``treatment_resistant`` when a population or patient does not state it: true for depression (the model's main
+    use, treatment-resistant depression: >= 2 failed treatments) and false for PTSD, anxiety and suicidal ideation,
+    whose trials did not select on failed treatments (the calibration's Feder 2021, Taylor 2018 and Canuso 2018
+    scenarios state false; Glue 2018's refractory anxiety states true). It was true for every condition until the
+    fiftieth session, which gave a PTSD, anxiety or SI scenario that left it out the depression-specific placebo
+    ratio, recurrence probability and spine-stress setting without a word."""
+    return condition == "depression"
+
+
 @dataclasses.dataclass(frozen=True)
 class PopulationSpec:
     size: int = 1
     condition: str = "depression"
-    treatment_resistant: bool = True
+    treatment_resistant: bool | None = None   # None: default_treatment_resistant(condition)
     scale: str = "madrs"
     baseline: Distribution = Distribution(33.0, 5.0)
     weight_kg: Distribution = Distribution(80.0, 15.0)
@@ -749,6 +759,8 @@ class PopulationSpec:
             object.__setattr__(self, name, canon(getattr(self, name)))
         if self.condition not in CONDITIONS:
             raise InputError(unknown_condition(f"{f}.condition", self.condition))
+        if self.treatment_resistant is None:
+            object.__setattr__(self, "treatment_resistant", default_treatment_resistant(self.condition))
         object.__setattr__(self, "scale", canonical_scale(self.scale, f"{f}.scale"))   # 'HAM-D24' -> hamd24
         check_baseline(self.baseline, self.scale, f"{f}.baseline")
         wlo, whi = WEIGHT_MEAN_RANGE

@@ -102,7 +102,7 @@ DEFAULT_INDUCTION_UNTIL = "4 week"
 class _Population(_Strict):
     size: int = 1
     condition: str | None = None     # default: the condition the scale reads (SCALES), else depression
-    treatment_resistant: bool = True
+    treatment_resistant: bool | None = None     # default: true for depression, false for the other conditions
     scale: str | None = None
     baseline: _Dist | None = None
     weight_kg: _Dist = _Dist(mean=80.0, sd=15.0)
@@ -550,7 +550,7 @@ class _Patient(_Strict):
     baseline: float | None = None
     condition: str | None = None
     scale: str | None = None
-    treatment_resistant: bool = True
+    treatment_resistant: bool | None = None     # default: true for depression, false for the other conditions
     crp_mg_l: float | None = None
     genotype: str = "val/val"
     comedications: list[str] = []
