@@ -301,3 +301,69 @@ def test_an_override_that_makes_a_mucosal_part_negative_is_refused(overrides, sa
         load_parameters().with_literature(overrides)
     assert str(e.value) == says
     load_parameters().with_literature({"route.intranasal.f_nasal_racemic": 0.2, "route.oral.f_s": 0.19})   # at/above
+
+
+# ---- the fiftieth session: the forty-ninth review's loose ends (Known limits 75) ------------------------------------
+#: `ketasim qualify --cross-validate` in a child whose CV has checkpointed one fit and then waits (as a long fit does)
+#: until the test stops it with a signal; the in-sample qualification and the report are stubbed (seconds, not hours)
+_STOPPED_CV_SCRIPT = r"""
+import sys, time
+from pathlib import Path
+from ketasim import calibration as cal, cli
+
+
+def cross_validate(params, **kw):
+    Path(f"{kw['checkpoint']}.abc.partial").write_text("{}")
+    print("fitting", flush=True)
+    time.sleep(120)                     # a fit in progress: the signal arrives here
+    raise SystemExit("never stopped")
+
+
+cal.qualify = lambda *a, **k: ([], [])
+cal.qualification_html = lambda *a, **k: None
+cal.cross_validate = cross_validate
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("sig, code, said", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_a_stopping_signal_says_where_the_finished_fits_are(tmp_path, sig, code, said):
+    """Ctrl-C said where the checkpoint is; SIGTERM (kill, timeout, a batch system's stop) said only 'terminated'
+    (review L-2). A real process and a real signal: the handler raises in the main thread wherever it is."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "stopped_cv.py"
+    script.write_text(_STOPPED_CV_SCRIPT, encoding="utf-8")
+    out = tmp_path / "cv.json"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "NUMBA_NUM_THREADS": "1",
+           "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(script), "qualify", "--cross-validate", "--jobs", "1",
+                             "--cv-json", str(out), "--size", "50", "--html", str(tmp_path / "q.html")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            # SIGINT at its default disposition (a background test run inherits it ignored)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while "fitting" not in lines and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+        assert "fitting" in lines, (lines, proc.stderr.read() if proc.poll() is not None else "")
+        proc.send_signal(getattr(signal, sig))
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == code, (stdout, stderr)
+    assert f"{said}: the finished fits are kept beside {out} (*.partial); the same command continues from them" \
+        in stdout.splitlines()
+    assert stderr.strip().splitlines()[-1].startswith(f"{said}: stopped before completing"), stderr
+    assert (tmp_path / "cv.json.abc.partial").exists() and not out.exists()

@@ -340,9 +340,10 @@ def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validat
 def _refit_cv(params, *, cv_json, jobs, dask, **options):
     """``qualify --cross-validate --cv-method refit``: the 13 fits on ``jobs`` local worker processes (0: one per
     core, at most one per fit; 1: in this process) or on the ``dask`` cluster, checkpointed next to ``cv_json``
-    (a rerun continues an interrupted one). Ctrl-C says where the finished fits are kept."""
+    (a rerun continues an interrupted one). Ctrl-C or SIGTERM says where the finished fits are kept."""
     from .calibration import cross_validate, scenario_groups
     from .distributed import DaskExecutor, available_cores, check_dask_address
+    from .errors import Terminated
 
     fits = len(scenario_groups()) + 1
     workers = min(jobs or available_cores(), fits)
@@ -358,8 +359,9 @@ def _refit_cv(params, *, cv_json, jobs, dask, **options):
     try:
         return cross_validate(params, executor=executor, checkpoint=cv_json,
                               log=lambda *a: print(*a, flush=True), **options)
-    except KeyboardInterrupt:
-        print(f"interrupted: the finished fits are kept beside {cv_json} (*.partial); the same command continues "
+    except (KeyboardInterrupt, Terminated) as stop:    # Ctrl-C, or SIGTERM (kill, timeout, a batch system's stop)
+        said = "interrupted" if isinstance(stop, KeyboardInterrupt) else "terminated"
+        print(f"{said}: the finished fits are kept beside {cv_json} (*.partial); the same command continues "
               "from them", flush=True)
         raise
     finally:

@@ -37,6 +37,7 @@ app = typer.Typer(cls=_HelpGroup, add_completion=False, pretty_exceptions_enable
                        "Research and teaching tool, not medical advice.")
 
 from .vocabulary import NOTICE  # noqa: E402  (light: no numpy)
+from .errors import Terminated  # noqa: E402  (light: the base of _Terminated)
 # full lists for --help (regimen.py and population.py are light: no numba/pandas at import)
 from .population import CONDITIONS as _CONDITIONS, KNOWN_COMEDICATIONS as _COMEDS, SCALES as _SCALES  # noqa: E402
 from .population import SCALE_NAMES as _SCALE_NAMES  # noqa: E402
@@ -1465,8 +1466,9 @@ def export(
     typer.echo(NOTICE)
 
 
-class _Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that partial output files are removed like on Ctrl-C."""
+class _Terminated(Terminated):
+    """SIGTERM, raised in the main thread so that partial output files are removed like on Ctrl-C (an
+    :class:`ketasim.errors.Terminated`, which the lower layers can catch)."""
 
 
 class _Interrupted(KeyboardInterrupt):

@@ -95,6 +95,12 @@ class SolverError(KetasimError, RuntimeError):
     """The numerical solution failed (non-finite values); never returned silently."""
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``, ``docker stop``), raised in the main thread by the command line's handler
+    (``ketasim.cli``). A BaseException like KeyboardInterrupt, so that no ``except Exception`` swallows it; a command
+    that keeps work between runs (the refit CV's checkpoint) catches it to say where the work is."""
+
+
 class DoseWarning(UserWarning):
     """A dose is in the anesthetic range (or far below any studied dose): allowed, but flagged."""
 
