@@ -367,3 +367,97 @@ def test_a_stopping_signal_says_where_the_finished_fits_are(tmp_path, sig, code,
         in stdout.splitlines()
     assert stderr.strip().splitlines()[-1].startswith(f"{said}: stopped before completing"), stderr
     assert (tmp_path / "cv.json.abc.partial").exists() and not out.exists()
+
+
+#: a child process that holds ``exclusive_lock(argv[1])`` until its stdin closes (another run of the same CV)
+_LOCK_HOLDER_SCRIPT = r"""
+import sys
+from ketasim.io import exclusive_lock
+
+with exclusive_lock(sys.argv[1], "--cv-json"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def lock_holder(tmp_path):
+    """start(base): a child process holding base's lock (killed at the end), returned once it holds it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "holder.py"
+    script.write_text(_LOCK_HOLDER_SCRIPT, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    procs = []
+
+    def start(base):
+        proc = subprocess.Popen([sys.executable, str(script), str(base)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "held", proc.communicate(timeout=60)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=60)
+
+
+def test_a_second_run_on_the_same_checkpoint_stops_at_once_naming_it(tmp_path, monkeypatch, lock_holder):
+    """Two runs sharing one --cv-json each rewrote the checkpoint from their own fits, so each redid the other's
+    (review L-12): the second now stops before fitting anything, in one line naming the file and the holder."""
+    from ketasim.errors import InputError
+
+    base = tmp_path / "cv.json"
+    holder = lock_holder(base)
+    monkeypatch.setattr(cal, "run_refit_task", lambda task: pytest.fail("no fit expected"))
+    with pytest.raises(InputError) as e:
+        cal.cross_validate(load_parameters(), checkpoint=base, **TINY)
+    assert str(e.value) == (f"checkpoint: {base} is in use by another run (process {holder.pid}, lock {base}.lock); "
+                            "wait for it to finish or write elsewhere")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cv.json.lock", "holder.py"]     # nothing else written
+
+
+def test_a_lock_left_by_a_killed_run_does_not_block(tmp_path, lock_holder):
+    """The lock is the kernel's: a run killed with SIGKILL leaves its lock file, but not the lock."""
+    import os
+
+    from ketasim.io import exclusive_lock
+
+    base = tmp_path / "cv.json"
+    holder = lock_holder(base)
+    holder.kill()
+    holder.communicate(timeout=60)
+    assert (tmp_path / "cv.json.lock").read_text().strip() == str(holder.pid)      # left behind
+    with exclusive_lock(base, "--cv-json"):
+        assert (tmp_path / "cv.json.lock").read_text().strip() == str(os.getpid())    # taken over
+    assert not (tmp_path / "cv.json.lock").exists()             # released and removed at the end
+
+
+def test_the_lock_nests_in_one_process_and_is_removed_after(tmp_path):
+    from ketasim.io import exclusive_lock
+
+    base = tmp_path / "cv.json"
+    with exclusive_lock(base, "--cv-json"):
+        with exclusive_lock(base, "--cv-json"):         # the command holds it, then its cross_validate takes it again
+            assert (tmp_path / "cv.json.lock").exists()
+        assert (tmp_path / "cv.json.lock").exists()     # still held by the outer block
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_stops_before_the_in_sample_run_when_another_run_holds_its_cv_json(
+        quick_qualify, monkeypatch, capsys, tmp_path, lock_holder):
+    from _support import one_error_line, run_cli
+
+    out = tmp_path / "cv.json"
+    holder = lock_holder(out)
+    monkeypatch.setattr(cal, "qualify", lambda *a, **k: pytest.fail("the in-sample qualification ran"))
+    code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--jobs", "1", "--cv-json", str(out),
+                                "--size", "50", "--html", str(tmp_path / "q.html"))
+    assert code == 2 and stdout == ""
+    assert one_error_line(err) == (f"error: --cv-json: {out} is in use by another run (process {holder.pid}, lock "
+                                   f"{out}.lock); wait for it to finish or write elsewhere")

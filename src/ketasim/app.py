@@ -274,9 +274,21 @@ def _parameters_option(path, option: str = "--parameters"):
                          f"({type(e).__name__}: {str(e)[:120]})") from None
 
 
-def qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
-                cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="refit", between_trial=True,
-                row_weights="random-effects", jobs=0, dask=None):
+def qualify_cli(*, cross_validate_=False, cv_json=None, **options):
+    """``ketasim qualify`` (without --external). With --cross-validate the run holds ``CV_JSON.lock`` from its start
+    (before the in-sample qualification's minutes) to its end: a second run writing the same --cv-json and its
+    checkpoint stops at once with one line, instead of the two rewriting each other's fits."""
+    import contextlib
+
+    from .io import exclusive_lock
+
+    with exclusive_lock(cv_json, "--cv-json") if cross_validate_ and cv_json else contextlib.nullcontext():
+        return _qualify_cli(cross_validate_=cross_validate_, cv_json=cv_json, **options)
+
+
+def _qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
+                 cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="refit", between_trial=True,
+                 row_weights="random-effects", jobs=0, dask=None):
     from .calibration import (between_trial_tau, cross_validate_newton, format_summary, interval_description,
                               qualification_html, qualification_run, qualification_summary, qualify)
 

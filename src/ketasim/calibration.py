@@ -18,6 +18,7 @@ suicide measures, adverse events the model does not contain, values marked "from
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -2568,7 +2569,9 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     is the same as in one process, in the same order. ``checkpoint``: a base path; the finished fits go to
     ``BASE.KEY.partial`` (KEY: :func:`refit_cv_key`), rewritten atomically after each fit, and a run under the same
     key finds them there and does not redo them (an interrupted run continues; another key never reads or overwrites
-    it). The caller deletes it (its path is the result's "checkpoint") once the result is safely written.
+    it). The caller deletes it (its path is the result's "checkpoint") once the result is safely written. While it
+    runs it holds ``BASE.lock`` (:func:`ketasim.io.exclusive_lock`): a second run with the same base, in another
+    process, stops at once with an InputError instead of rewriting the checkpoint from its own fits.
     Returns {"in_sample": rows, "out_of_sample": rows, "folds": [...], "settings": {...}, "checkpoint": path or None}."""
     params = params or load_parameters()
     all_groups = scenario_groups()
@@ -2591,67 +2594,72 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
     tasks = [RefitTask(g, tuple(all_groups[g]) if g != IN_SAMPLE_TASK else (), params, kw, between_trial,
                        parameter_draws, qual_size, qual_seed)
              for g in ([IN_SAMPLE_TASK] if in_sample else []) + chosen]
+    from .errors import argument
+    from .io import exclusive_lock
+
     key = refit_cv_key(params, settings, targets)
     path = Path(f"{checkpoint}.{key}.partial") if checkpoint is not None else None
-    stored = _load_checkpoint(path, key) if path else {}     # every fit of this key, this run's folds or not
-    done = {g: r for g, r in stored.items() if g in {t.group for t in tasks}}
-    if done:
-        log(f"resuming: {len(done)} of {len(tasks)} fits already in {path} (delete it to start afresh)")
+    # one run at a time per checkpoint: two would each rewrite it from their own fits and redo the other's
+    with exclusive_lock(checkpoint, argument("checkpoint", "--cv-json")) if path else contextlib.nullcontext():
+        stored = _load_checkpoint(path, key) if path else {}     # every fit of this key, this run's folds or not
+        done = {g: r for g, r in stored.items() if g in {t.group for t in tasks}}
+        if done:
+            log(f"resuming: {len(done)} of {len(tasks)} fits already in {path} (delete it to start afresh)")
 
-    def assembled() -> tuple[list, list]:
-        rows, folds = [], []
-        for g in chosen:
-            if g in done:
-                rows += done[g]["rows"]
-                folds.append(done[g]["fold"])
-        return rows, folds
+        def assembled() -> tuple[list, list]:
+            rows, folds = [], []
+            for g in chosen:
+                if g in done:
+                    rows += done[g]["rows"]
+                    folds.append(done[g]["fold"])
+            return rows, folds
 
-    def record(task: RefitTask, result: dict) -> None:
-        done[task.group] = result
-        if path is not None:
-            from .io import atomic_write_text
-            from .units import json_safe
+        def record(task: RefitTask, result: dict) -> None:
+            done[task.group] = result
+            if path is not None:
+                from .io import atomic_write_text
+                from .units import json_safe
 
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # the other folds' fits of the same key stay (a run of some folds does not drop the rest)
-            atomic_write_text(path, json.dumps(json_safe({"key": key, "settings": settings,
-                                                          "done": {**stored, **done}}), allow_nan=False))
-        finished = sum(t.group in done for t in tasks)
-        ran_here.append(result["seconds"])
-        left = len(tasks) - finished
-        # this run's mean fit so far, for the fits left, as many at once as there are workers
-        eta = f"; ~{fmt_seconds(float(np.mean(ran_here)) * math.ceil(left / workers))} left" if left else ""
-        progress = f" [{finished} of {len(tasks)} fits{eta}]"
-        if task.group == IN_SAMPLE_TASK:
-            log(f"  in-sample fit (all trials; budget {max_evaluations} evaluations): "
-                f"{len(result['rows'])} rows ({result['seconds']:.0f} s; fit J = "
-                f"{result['in_sample_fit']['objective']:.1f}){progress}")
-        else:
-            tau = result["fold"]["between_trial"]
-            log(f"  fold {task.group}: {len(result['rows'])} rows predicted out of sample "
-                f"({result['seconds']:.0f} s; fit J = {result['fold']['objective']:.1f}" +
-                (f"; tau " + ", ".join(f"{e} {v:.2f}" for e, v in tau["tau"].items()) if tau else "") +
-                f"){progress}")
-            if on_fold is not None:
-                on_fold(*assembled())
-
-    pending = [t for t in tasks if t.group not in done]
-    ran_here: list[float] = []
-    workers = 1 if executor is None else max(1, int(executor.n_workers))
-    if executor is None:
-        for task in pending:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # the other folds' fits of the same key stay (a run of some folds does not drop the rest)
+                atomic_write_text(path, json.dumps(json_safe({"key": key, "settings": settings,
+                                                              "done": {**stored, **done}}), allow_nan=False))
+            finished = sum(t.group in done for t in tasks)
+            ran_here.append(result["seconds"])
+            left = len(tasks) - finished
+            # this run's mean fit so far, for the fits left, as many at once as there are workers
+            eta = f"; ~{fmt_seconds(float(np.mean(ran_here)) * math.ceil(left / workers))} left" if left else ""
+            progress = f" [{finished} of {len(tasks)} fits{eta}]"
             if task.group == IN_SAMPLE_TASK:
-                log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
-            record(task, run_refit_task(task))
-    elif pending:
-        log(f"{len(pending)} fits on {executor.n_workers} worker(s) at once")
-        for i, result in executor.map_as_completed(run_refit_task, pending):
-            record(pending[i], result)
-    out_rows, folds = assembled()
-    full = done.get(IN_SAMPLE_TASK) if in_sample else None
-    return {"in_sample": full["rows"] if full else [], "out_of_sample": out_rows, "folds": folds,
-            "in_sample_fit": full["in_sample_fit"] if full else None,
-            "settings": dict(settings), "checkpoint": None if path is None else str(path)}
+                log(f"  in-sample fit (all trials; budget {max_evaluations} evaluations): "
+                    f"{len(result['rows'])} rows ({result['seconds']:.0f} s; fit J = "
+                    f"{result['in_sample_fit']['objective']:.1f}){progress}")
+            else:
+                tau = result["fold"]["between_trial"]
+                log(f"  fold {task.group}: {len(result['rows'])} rows predicted out of sample "
+                    f"({result['seconds']:.0f} s; fit J = {result['fold']['objective']:.1f}" +
+                    (f"; tau " + ", ".join(f"{e} {v:.2f}" for e, v in tau["tau"].items()) if tau else "") +
+                    f"){progress}")
+                if on_fold is not None:
+                    on_fold(*assembled())
+
+        pending = [t for t in tasks if t.group not in done]
+        ran_here: list[float] = []
+        workers = 1 if executor is None else max(1, int(executor.n_workers))
+        if executor is None:
+            for task in pending:
+                if task.group == IN_SAMPLE_TASK:
+                    log(f"in-sample fit (all trials; budget {max_evaluations} evaluations)")
+                record(task, run_refit_task(task))
+        elif pending:
+            log(f"{len(pending)} fits on {executor.n_workers} worker(s) at once")
+            for i, result in executor.map_as_completed(run_refit_task, pending):
+                record(pending[i], result)
+        out_rows, folds = assembled()
+        full = done.get(IN_SAMPLE_TASK) if in_sample else None
+        return {"in_sample": full["rows"] if full else [], "out_of_sample": out_rows, "folds": folds,
+                "in_sample_fit": full["in_sample_fit"] if full else None,
+                "settings": dict(settings), "checkpoint": None if path is None else str(path)}
 
 
 def _patient_sd(t: Target, sims, params):

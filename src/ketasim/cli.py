@@ -1245,7 +1245,9 @@ def qualify(
     cross_validate: bool = typer.Option(False, "--cross-validate",
                                         help="Also leave each trial out in turn, refit, and predict it (13 fits: "
                                              "~1.5-3 h on two cores, less with more; rerun to continue)."),
-    cv_json: Optional[Path] = typer.Option(_CV_JSON, help="Where to write the cross-validation rows."),
+    cv_json: Optional[Path] = typer.Option(_CV_JSON, help="Where to write the cross-validation rows (finished "
+                                           "fits are checkpointed beside it; one run at a time per file: a second "
+                                           "stops at once while CV_JSON.lock is held)."),
     cv_method: Optional[str] = typer.Option(None, show_default=False, help="'refit' (the reference): a full calibration per fold from the "
                                                 "prior, as the shipped set was fitted (13 fits, ~10-25 min each; "
                                                 "they run at once on --jobs processes); 'newton': one Gauss-Newton "

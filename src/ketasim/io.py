@@ -410,5 +410,67 @@ def _unlink(p: Path) -> None:
         os.unlink(p)
 
 
+#: locks this process holds, by lock file: (open file descriptor, how many nested holders); a nested
+#: :func:`exclusive_lock` of the same file is a no-op (flock on a second descriptor would refuse this very process)
+_HELD_LOCKS: dict[str, list] = {}
+
+
+@contextlib.contextmanager
+def exclusive_lock(target, field: str):
+    """Hold ``TARGET.lock`` (beside ``target``) exclusively while the block runs, so that two runs writing the same
+    file (the refit CV's checkpoint and result) cannot take turns overwriting it: a second one stops at once with one
+    line (an :class:`~ketasim.errors.InputError` naming ``field`` -- the option or argument that gave ``target`` --,
+    the file and the holder's process id). The lock is
+    the kernel's (``fcntl.flock``): a run that dies, even by SIGKILL, releases it, so a lock file left behind never
+    blocks. Nested use in one process is allowed. Where there is no ``fcntl`` (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:             # pragma: no cover - Windows: no advisory locks this simple; run unlocked
+        yield
+        return
+    from .errors import InputError
+
+    lock = Path(f"{target}.lock")
+    name = os.path.abspath(lock)
+    if name in _HELD_LOCKS:
+        _HELD_LOCKS[name][1] += 1
+        try:
+            yield
+        finally:
+            _HELD_LOCKS[name][1] -= 1
+        return
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise write_error(lock, e, field) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise InputError(f"{field}: {target} is in use by another run (process {holder}, lock {lock}); wait for it "
+                             "to finish or write elsewhere") from None
+        # the holder before us may have removed the file between our open and our lock: then we hold a lock on a
+        # file nobody else will open; start again on the file now at that path
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD_LOCKS[name] = [fd, 1]
+    try:
+        yield
+    finally:
+        del _HELD_LOCKS[name]
+        _unlink(lock)               # removed while still held (see the check above), then released
+        os.close(fd)
+
+
 __all__ = ["NOT_TEXT_SIGNATURES", "decode_text", "read_text_input", "as_path", "check_target", "final_path",
-           "figure_format", "FIGURE_FORMATS", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes"]
+           "figure_format", "FIGURE_FORMATS", "atomic_path", "atomic_paths", "atomic_write_text", "atomic_write_bytes",
+           "exclusive_lock"]
