@@ -162,7 +162,7 @@ def test_the_command_runs_one_worker_per_core_by_default(quick_qualify, monkeypa
     made = []
 
     class FakeExecutor:
-        def __init__(self, address, n_workers=None):
+        def __init__(self, address, n_workers=None, **options):
             made.append((address, n_workers))
             self.n_workers = n_workers
 
@@ -211,6 +211,9 @@ def test_an_interrupted_command_keeps_its_checkpoint_and_says_so(quick_qualify, 
      "error: --jobs: only for local processes (a --dask cluster runs as many fits as it has workers)"),
     (["--cross-validate", "--dask", "nowhere"],
      "error: --dask: use 'local' or a scheduler address such as tcp://HOST:8786, got 'nowhere'"),
+    (["--cross-validate", "--worker-timeout", "0"], "error: --worker-timeout: must be more than 0 seconds, got 0"),
+    (["--worker-timeout", "60"],
+     "error: --worker-timeout: only with --cross-validate (without it nothing is cross-validated)"),
     (["--jobs", "2"], "error: --jobs: only with --cross-validate (without it nothing is cross-validated)"),
     (["--dask", "local"], "error: --dask: only with --cross-validate (without it nothing is cross-validated)"),
 ])
@@ -461,3 +464,81 @@ def test_the_command_stops_before_the_in_sample_run_when_another_run_holds_its_c
     assert code == 2 and stdout == ""
     assert one_error_line(err) == (f"error: --cv-json: {out} is in use by another run (process {holder.pid}, lock "
                                    f"{out}.lock); wait for it to finish or write elsewhere")
+
+
+def test_a_cluster_without_workers_stops_the_wait_after_the_timeout():
+    """A tcp:// cluster that lost every worker kept the fits pending and the command waiting forever (review L-7).
+    A local cluster whose only worker is stopped stands for it, with a timeout of a second."""
+    import time
+
+    from ketasim.distributed import DaskExecutor, NoWorkersError
+
+    with DaskExecutor("local", n_workers=1, no_worker_timeout=1.0, worker_check=0.2) as ex:
+        ex.cluster.scale(0)
+        t0 = time.monotonic()
+        while ex.live_workers() and time.monotonic() - t0 < 60:
+            time.sleep(0.1)
+        assert ex.live_workers() == 0
+        t0 = time.monotonic()
+        with pytest.raises(NoWorkersError) as e:
+            list(ex.map_as_completed(abs, [-1, -2]))
+        waited = time.monotonic() - t0
+    assert 1.0 < waited < 30, waited
+    assert str(e.value).startswith("the local cluster has had no worker for ")
+    assert str(e.value).endswith(" with 2 task(s) waiting (start workers: 'dask worker ADDRESS')")
+
+
+def test_a_task_longer_than_the_timeout_on_a_live_worker_is_waited_for():
+    """The timeout counts time without any worker, not the time a fit takes (10-25 min, far above it)."""
+    import time
+
+    from ketasim.distributed import DaskExecutor
+
+    with DaskExecutor("local", n_workers=1, no_worker_timeout=0.3, worker_check=0.1) as ex:
+        assert sorted(ex.map_as_completed(time.sleep, [1.0, 0.0])) == [(0, None), (1, None)]
+
+
+def test_the_command_says_the_cluster_has_no_workers_and_where_the_fits_are(quick_qualify, monkeypatch, capsys,
+                                                                           tmp_path):
+    from _support import one_error_line, run_cli
+
+    from ketasim import distributed
+
+    made = []
+
+    class FakeExecutor:
+        def __init__(self, address, n_workers=None, **options):
+            made.append((address, options))
+            self.n_workers = 2
+
+        def close(self):
+            made.append("closed")
+
+    def no_workers(params, **kw):
+        raise distributed.NoWorkersError("the cluster at tcp://10.0.0.1:8786 has had no worker for 7 s with 13 "
+                                         "task(s) waiting (start workers: 'dask worker ADDRESS')")
+
+    monkeypatch.setattr(distributed, "DaskExecutor", FakeExecutor)
+    monkeypatch.setattr(cal, "cross_validate", no_workers)
+    out = tmp_path / "cv.json"
+    code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--dask", "tcp://10.0.0.1:8786",
+                                "--worker-timeout", "7", "--cv-json", str(out), "--size", "50",
+                                "--html", str(tmp_path / "q.html"))
+    assert code == 2
+    assert made == [("tcp://10.0.0.1:8786", {"no_worker_timeout": 7.0}), "closed"]
+    assert one_error_line(err) == (
+        "error: --dask: the cluster at tcp://10.0.0.1:8786 has had no worker for 7 s with 13 task(s) waiting (start "
+        f"workers: 'dask worker ADDRESS'); the finished fits are kept beside {out} (*.partial) and the same command "
+        "continues from them")
+
+
+def test_the_default_wait_for_workers_is_the_documented_one():
+    from typer.testing import CliRunner
+
+    from ketasim import distributed
+    from ketasim.cli import app
+
+    assert distributed.NO_WORKER_TIMEOUT_S == 300.0
+    assert distributed.DaskExecutor.__init__.__kwdefaults__["no_worker_timeout"] == distributed.NO_WORKER_TIMEOUT_S
+    helped = " ".join(CliRunner().invoke(app, ["qualify", "--help"], terminal_width=200).output.split())
+    assert "--worker-timeout" in helped and "default: 300.0" in helped

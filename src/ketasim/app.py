@@ -288,7 +288,7 @@ def qualify_cli(*, cross_validate_=False, cv_json=None, **options):
 
 def _qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_validate_=False, cv_json=None,
                  cv_evaluations=150, cv_size=200, parameter_draws=0, cv_method="refit", between_trial=True,
-                 row_weights="random-effects", jobs=0, dask=None):
+                 row_weights="random-effects", jobs=0, dask=None, worker_timeout=None):
     from .calibration import (between_trial_tau, cross_validate_newton, format_summary, interval_description,
                               qualification_html, qualification_run, qualification_summary, qualify)
 
@@ -313,9 +313,10 @@ def _qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_valida
     if cross_validate_:
         print("leave-one-trial-out cross-validation (each trial predicted by a fit that did not see it):")
         if cv_method == "refit":
-            cv = _refit_cv(params, cv_json=cv_json, jobs=jobs, dask=dask, size=cv_size, max_evaluations=cv_evaluations,
-                           qual_size=min(size, 1000), qual_seed=seed, parameter_draws=max(parameter_draws, 10),
-                           between_trial=between_trial, row_weights=row_weights)
+            cv = _refit_cv(params, cv_json=cv_json, jobs=jobs, dask=dask, worker_timeout=worker_timeout,
+                           size=cv_size, max_evaluations=cv_evaluations, qual_size=min(size, 1000), qual_seed=seed,
+                           parameter_draws=max(parameter_draws, 10), between_trial=between_trial,
+                           row_weights=row_weights)
         else:
             print(f"  --cv-method {cv_method}: a quick approximation of the refit (at the shipped set it lands far from "
                   "the refit's figures; docs/validation.md): quote --cv-method refit")
@@ -349,22 +350,25 @@ def _qualify_cli(*, html=None, size=2000, seed=11, parameters=None, cross_valida
     return rows, skipped, s
 
 
-def _refit_cv(params, *, cv_json, jobs, dask, **options):
+def _refit_cv(params, *, cv_json, jobs, dask, worker_timeout=None, **options):
     """``qualify --cross-validate --cv-method refit``: the 13 fits on ``jobs`` local worker processes (0: one per
     core, at most one per fit; 1: in this process) or on the ``dask`` cluster, checkpointed next to ``cv_json``
-    (a rerun continues an interrupted one). Ctrl-C or SIGTERM says where the finished fits are kept."""
+    (a rerun continues an interrupted one). Ctrl-C or SIGTERM says where the finished fits are kept, and so does
+    the one line when the cluster has had no worker for ``worker_timeout`` seconds (default
+    ``distributed.NO_WORKER_TIMEOUT_S``)."""
     from .calibration import cross_validate, scenario_groups
-    from .distributed import DaskExecutor, available_cores, check_dask_address
+    from .distributed import NO_WORKER_TIMEOUT_S, DaskExecutor, NoWorkersError, available_cores, check_dask_address
     from .errors import Terminated
 
     fits = len(scenario_groups()) + 1
     workers = min(jobs or available_cores(), fits)
     executor = None
     dask = check_dask_address(dask) if dask else None
+    wait = {"no_worker_timeout": worker_timeout or NO_WORKER_TIMEOUT_S}
     if dask and dask != "local":
-        executor = DaskExecutor(dask)
+        executor = DaskExecutor(dask, **wait)
     elif workers > 1:
-        executor = DaskExecutor("local", n_workers=workers)
+        executor = DaskExecutor("local", n_workers=workers, **wait)
     print(f"  {fits} fits (each fold's and the in-sample one, from the prior)" +
           ("" if executor else ", one after another in this process") +
           f"; finished fits are checkpointed beside {cv_json}", flush=True)
@@ -376,6 +380,9 @@ def _refit_cv(params, *, cv_json, jobs, dask, **options):
         print(f"{said}: the finished fits are kept beside {cv_json} (*.partial); the same command continues "
               "from them", flush=True)
         raise
+    except NoWorkersError as e:
+        raise NoWorkersError(f"{'--dask' if dask else '--jobs'}: {e}; the finished fits are kept beside {cv_json} "
+                             "(*.partial) and the same command continues from them") from None
     finally:
         if executor is not None:
             executor.close()

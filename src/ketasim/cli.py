@@ -38,6 +38,7 @@ app = typer.Typer(cls=_HelpGroup, add_completion=False, pretty_exceptions_enable
 
 from .vocabulary import NOTICE  # noqa: E402  (light: no numpy)
 from .errors import Terminated  # noqa: E402  (light: the base of _Terminated)
+from .distributed import NO_WORKER_TIMEOUT_S as _NO_WORKER_TIMEOUT_S  # noqa: E402  (light: no dask at import)
 # full lists for --help (regimen.py and population.py are light: no numba/pandas at import)
 from .population import CONDITIONS as _CONDITIONS, KNOWN_COMEDICATIONS as _COMEDS, SCALES as _SCALES  # noqa: E402
 from .population import SCALE_NAMES as _SCALE_NAMES  # noqa: E402
@@ -1259,6 +1260,11 @@ def qualify(
                                                "another in this process). Same result whatever the number."),
     dask: Optional[str] = typer.Option(None, "--dask", help="With --cv-method refit: run the fits on a Dask "
                                                             "cluster (tcp://HOST:PORT; 'local': --jobs processes)."),
+    worker_timeout: float = typer.Option(_NO_WORKER_TIMEOUT_S, "--worker-timeout",
+                                         help="With --cv-method refit on workers (--jobs, --dask): seconds the "
+                                              "cluster may have no worker at all before the run stops (a --dask "
+                                              "cluster that lost every worker waited forever; the finished fits "
+                                              "stay checkpointed)."),
     cv_evaluations: int = typer.Option(150, help="Objective evaluations per fold with --cv-method refit."),
     cv_size: int = typer.Option(200, help="Virtual patients per arm in cross-validation fits."),
     uncertainty: int = typer.Option(0, help="Draws from the parameter posterior added to each interval (0: none)."),
@@ -1305,6 +1311,8 @@ def qualify(
             raise InputError("--jobs: only for local processes (a --dask cluster runs as many fits as it has workers)")
         if cv_evaluations < 1:
             raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
+        if not worker_timeout > 0:          # (NaN too)
+            raise InputError(f"--worker-timeout: must be more than 0 seconds, got {worker_timeout:g}")
         from .calibration import ROW_WEIGHTS
 
         row_weights = check_choice(row_weights, "--row-weights", ROW_WEIGHTS)
@@ -1314,7 +1322,8 @@ def qualify(
         raise InputError("--row-weights: only with --cross-validate (a qualification fits nothing)")
     for option, given, default in (("--cv-method", cv_method, None), ("--cv-size", cv_size, 200),
                                    ("--cv-evaluations", cv_evaluations, 150), ("--cv-json", cv_json, _CV_JSON),
-                                   ("--jobs", jobs, 0), ("--dask", dask, None)):
+                                   ("--jobs", jobs, 0), ("--dask", dask, None),
+                                   ("--worker-timeout", worker_timeout, _NO_WORKER_TIMEOUT_S)):
         if given != default and not cross_validate:     # were ignored without a word, as --row-weights was not
             from .errors import InputError
 
@@ -1352,7 +1361,8 @@ def qualify(
     check_distinct((), (("--html", html or _QUALIFY_HTML), ("--cv-json", cv_json if cross_validate else None)))
     qualify_cli(html=html or _QUALIFY_HTML, size=size, seed=seed, parameters=parameters, cross_validate_=cross_validate,
                 cv_json=cv_json, cv_evaluations=cv_evaluations, cv_size=cv_size, parameter_draws=uncertainty,
-                cv_method=cv_method or "refit", between_trial=between_trial, row_weights=row_weights, jobs=jobs, dask=dask)
+                cv_method=cv_method or "refit", between_trial=between_trial, row_weights=row_weights, jobs=jobs, dask=dask,
+                worker_timeout=worker_timeout)
 
 
 @app.command()

@@ -16,8 +16,19 @@ import sys
 import time
 from typing import Callable
 
-from .errors import InputError
+from .errors import InputError, KetasimError
 from .limits import fmt_seconds
+
+#: Seconds a cluster may have no worker at all while tasks are pending before :meth:`DaskExecutor.map_as_completed`
+#: gives up (a ``tcp://`` scheduler whose workers all died or were stopped keeps the tasks and waits for new workers
+#: forever). Long enough for a worker to be restarted by hand or by a batch system; ``qualify --worker-timeout``.
+NO_WORKER_TIMEOUT_S = 300.0
+#: Seconds between two looks at the cluster's workers while waiting for a task.
+WORKER_CHECK_S = 5.0
+
+
+class NoWorkersError(KetasimError, RuntimeError):
+    """The cluster has had no worker for longer than the executor's ``no_worker_timeout`` while tasks were pending."""
 
 
 def available_cores() -> int:
@@ -41,13 +52,18 @@ def check_dask_address(address: str) -> str:
 class DaskExecutor:
     """Map functions over tasks on a Dask cluster, results in order (see :func:`ketasim.scale.map_ordered`)."""
 
-    def __init__(self, address: str = "local", *, n_workers: int | None = None, quiet: bool = True):
+    def __init__(self, address: str = "local", *, n_workers: int | None = None, quiet: bool = True,
+                 no_worker_timeout: float = NO_WORKER_TIMEOUT_S, worker_check: float = WORKER_CHECK_S):
+        """``no_worker_timeout`` (s): how long :meth:`map_as_completed` waits while the cluster has no worker;
+        ``worker_check`` (s): how often it looks."""
+        self.no_worker_timeout = float(no_worker_timeout)
+        self.worker_check = float(worker_check)
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - dask is a dependency
             raise InputError("--dask: dask[distributed] is not installed (pip install 'dask[distributed]')") from None
         self.cluster = None
-        address = check_dask_address(address)
+        self.address = address = check_dask_address(address)
         if address == "local":      # any case ('LOCAL' was refused), as the other choice options
             import logging
 
@@ -93,20 +109,42 @@ class DaskExecutor:
                 progress(done / total)
             yield res
 
+    def live_workers(self) -> int:
+        """The scheduler's workers now (asked, not the client's cached view); 0 if the scheduler cannot be asked."""
+        try:
+            return len(self.client.nthreads())
+        except (OSError, TimeoutError):
+            return 0
+
     def map_as_completed(self, fn: Callable, tasks):
         """Yield ``(index, fn(task))`` as each task finishes, all submitted at once: for a few long tasks (the
         cross-validation's fits, ~10-25 min each), where waiting in task order would hold a finished fit back from
-        the checkpoint. A task that raises raises here (the others are cancelled when the executor closes)."""
-        from dask.distributed import as_completed
+        the checkpoint. A task that raises raises here (the others are cancelled when the executor closes). A
+        cluster with no worker for more than ``no_worker_timeout`` seconds raises :class:`NoWorkersError` (a long
+        task on a live worker is waited for however long it takes)."""
+        from dask.distributed import wait
 
         tasks = list(tasks)
         # no retries: a fit that raises raises again (a worker that dies is rescheduled by Dask regardless)
         futures = {self.client.submit(fn, t, pure=False): i for i, t in enumerate(tasks)}
-        for fut in as_completed(list(futures)):
-            res = fut.result()
-            i = futures.pop(fut)
-            fut.release()
-            yield i, res
+        seen_workers = time.monotonic()         # the last time a worker was there (or a task finished)
+        while futures:
+            try:
+                done = wait(list(futures), timeout=self.worker_check, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            now = time.monotonic()
+            if done or self.live_workers():
+                seen_workers = now
+            elif now - seen_workers > self.no_worker_timeout:
+                where = "the local cluster" if self.address == "local" else f"the cluster at {self.address}"
+                raise NoWorkersError(f"{where} has had no worker for {fmt_seconds(now - seen_workers)} with "
+                                     f"{len(futures)} task(s) waiting (start workers: 'dask worker ADDRESS')")
+            for fut in [f for f in futures if f in done]:       # in submission order
+                res = fut.result()
+                i = futures.pop(fut)
+                fut.release()
+                yield i, res
 
     def map(self, fn: Callable, tasks, progress: Callable[[float], None] | None = None) -> list:
         return list(self.map_ordered(fn, tasks, progress))
