@@ -258,3 +258,71 @@ def test_switching_a_line_to_nasal_esketamine_in_the_browser(browser, dashboard)
     assert page.locator('[data-msg="regimen.0.lines.0.dose"]').inner_text() == ""
     assert not problems, problems
     ctx.close()
+
+
+# ---- fiftieth session: a dose typed while its conversion is in flight (review s49 L-10) -----------------------------
+def _pump_until(page, condition, what: str, timeout_s: float = 20.0):
+    """Let the page run (Playwright dispatches its events while it waits) until ``condition()`` holds."""
+    import time
+
+    t0 = time.monotonic()
+    while not condition():
+        assert time.monotonic() - t0 < timeout_s, f"{timeout_s:g} s without {what}"
+        page.wait_for_timeout(50)
+
+
+def test_a_dose_typed_while_its_unit_conversion_is_in_flight_is_not_overwritten(browser, dashboard):
+    """The conversion's reply was applied whatever happened meanwhile: a dose typed (or a unit picked) while
+    POST /api/dose-unit was out was overwritten by the conversion of the old value. The requests are held here until
+    the test lets them go, so the typing lands in flight every time."""
+    ctx, page, problems = _new_page(browser)
+    page.goto(dashboard)
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    dose, unit = '[data-field="regimen.0.dose"]', '[data-field="regimen.0.dose_unit"]'
+    note = page.locator('[data-msg="regimen.0.dose"]')
+
+    def esketamine_iv_in_mg_per_kg(value):
+        page.select_option('[data-field="regimen.0.route"]', "iv-infusion")
+        page.select_option(unit, "mg/kg")
+        seq = page.evaluate("document.body.dataset.seq")
+        page.fill(dose, value)
+        _wait_new_answer(page, seq)
+
+    page.select_option('[data-field="regimen.0.drug"]', "esketamine")
+    esketamine_iv_in_mg_per_kg("0.8")
+    held = []
+    page.route("**/api/dose-unit", lambda route: held.append(route))
+
+    # 1. a new dose typed in the old unit (mg/kg, not accepted by nasal esketamine): that dose is converted, not 0.8
+    page.select_option('[data-field="regimen.0.route"]', "intranasal")
+    _pump_until(page, lambda: len(held) == 1, "the conversion request")
+    assert json.loads(held[0].request.post_data)["line"]["dose"] == "0.8"
+    page.fill(dose, "1")
+    held[0].continue_()                                     # the reply for 0.8 mg/kg (56 mg) arrives late
+    _pump_until(page, lambda: len(held) == 2, "a conversion of the dose typed in flight (the old reply applied?)")
+    sent = json.loads(held[1].request.post_data)["line"]
+    assert (sent["dose"], sent["dose_unit"]) == ("1", "mg/kg")         # what is in the box now
+    assert page.input_value(dose) == "1"                    # not 56
+    seq = page.evaluate("document.body.dataset.seq")
+    held[1].continue_()
+    _wait_new_answer(page, seq)                             # simulated in mg (the typed mg/kg was refused meanwhile)
+    assert (page.input_value(dose), page.input_value(unit)) == ("84", "mg")
+    assert note.inner_text() == ("regimen A dose: 1 mg/kg is 80 mg at the patient's 80 kg; intranasal esketamine is "
+                                 "given in 28-mg devices, so 84 mg (3 devices)")
+
+    # 2. a unit the line accepts picked and a dose typed in it: kept as typed, nothing more converted
+    esketamine_iv_in_mg_per_kg("0.7")
+    page.select_option('[data-field="regimen.0.route"]', "intranasal")
+    _pump_until(page, lambda: len(held) == 3, "the conversion request")
+    page.select_option(unit, "mg")
+    page.fill(dose, "28")
+    with page.expect_response("**/api/dose-unit"):
+        held[2].continue_()                                 # the reply for 0.7 mg/kg (56 mg) arrives late
+    page.wait_for_function(f"() => ![...document.querySelector('{unit}').options].some((o) => o.hidden)",
+                           timeout=20000)                   # the reply handled: the old unit left the menu
+    page.wait_for_timeout(300)                              # a second conversion request, were one sent
+    assert (page.input_value(dose), page.input_value(unit)) == ("28", "mg")
+    assert _options(page, "regimen.0.dose_unit") == ["mg"] and len(held) == 3
+    assert note.inner_text() == ""
+    assert not problems, problems
+    ctx.close()

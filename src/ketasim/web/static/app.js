@@ -151,6 +151,13 @@ async function convertDose(base) {
     body = { dose: "", message: `${base}.dose: cleared (the dashboard server did not answer: ${e.message})` };
   }
   if (state.unitSeq[base] !== seq || !field(`${base}.dose_unit`)) return;   // a newer change, or the line is gone
+  // the dose or its unit edited while the request was out: the reply converts a value that is no longer there and
+  // would overwrite what was typed. Keep the typing; if the unit is still one the line does not accept, convert the
+  // dose now in the box (its own request), else only drop the old unit from the menu.
+  if (field(`${base}.dose`).value !== line.dose || field(`${base}.dose_unit`).value !== line.dose_unit) {
+    if (fillUnits(base) !== null) convertDose(base);
+    return;
+  }
   const sel = field(`${base}.dose_unit`);
   sel.innerHTML = unitOptions(body.units || lineUnits(base));
   sel.value = body.dose_unit && [...sel.options].some((o) => o.value === body.dose_unit) ? body.dose_unit : sel.options[0].value;
