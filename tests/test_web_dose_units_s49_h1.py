@@ -281,12 +281,19 @@ def test_a_dose_typed_while_its_unit_conversion_is_in_flight_is_not_overwritten(
     dose, unit = '[data-field="regimen.0.dose"]', '[data-field="regimen.0.dose_unit"]'
     note = page.locator('[data-msg="regimen.0.dose"]')
 
+    def typed_and_simulated(value):
+        """Type ``value`` in the dose box and wait until the simulation of it has answered (the latest one, so an
+        earlier request answering late cannot pass for it)."""
+        with page.expect_request(lambda r: r.url.endswith("/api/simulate")
+                                 and json.loads(r.post_data)["regimens"][0]["dose"] == value):
+            page.fill(dose, value)
+        page.wait_for_function("() => document.body.dataset.seq === String(state.seq) && state.inflight === null",
+                               timeout=20000)
+
     def esketamine_iv_in_mg_per_kg(value):
         page.select_option('[data-field="regimen.0.route"]', "iv-infusion")
         page.select_option(unit, "mg/kg")
-        seq = page.evaluate("document.body.dataset.seq")
-        page.fill(dose, value)
-        _wait_new_answer(page, seq)
+        typed_and_simulated(value)
 
     page.select_option('[data-field="regimen.0.drug"]', "esketamine")
     esketamine_iv_in_mg_per_kg("0.8")
@@ -315,7 +322,7 @@ def test_a_dose_typed_while_its_unit_conversion_is_in_flight_is_not_overwritten(
     page.select_option('[data-field="regimen.0.route"]', "intranasal")
     _pump_until(page, lambda: len(held) == 3, "the conversion request")
     page.select_option(unit, "mg")
-    page.fill(dose, "28")
+    typed_and_simulated("28")
     with page.expect_response("**/api/dose-unit"):
         held[2].continue_()                                 # the reply for 0.7 mg/kg (56 mg) arrives late
     page.wait_for_function(f"() => ![...document.querySelector('{unit}').options].some((o) => o.hidden)",
