@@ -452,6 +452,14 @@ def test_the_lock_nests_in_one_process_and_is_removed_after(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_checkpoint_in_a_new_folder_is_still_made_and_the_lock_released(tmp_path):
+    """The folder of a checkpoint is made before its lock (the first fit's write made it before there was a lock)."""
+    base = tmp_path / "new" / "cv.json"
+    nothing = cal.cross_validate(load_parameters(), **{**TINY, "groups": [], "in_sample": False}, checkpoint=base)
+    assert nothing["folds"] == [] and nothing["checkpoint"].startswith(f"{base}.")
+    assert list((tmp_path / "new").iterdir()) == []             # no fit to keep, and the lock removed
+
+
 def test_the_command_stops_before_the_in_sample_run_when_another_run_holds_its_cv_json(
         quick_qualify, monkeypatch, capsys, tmp_path, lock_holder):
     from _support import one_error_line, run_cli

@@ -2599,6 +2599,8 @@ def cross_validate(params: ParameterSet | None = None, *, size: int = 150, seed:
 
     key = refit_cv_key(params, settings, targets)
     path = Path(f"{checkpoint}.{key}.partial") if checkpoint is not None else None
+    if path is not None:                # (the lock file is made there before the first fit's checkpoint)
+        path.parent.mkdir(parents=True, exist_ok=True)
     # one run at a time per checkpoint: two would each rewrite it from their own fits and redo the other's
     with exclusive_lock(checkpoint, argument("checkpoint", "--cv-json")) if path else contextlib.nullcontext():
         stored = _load_checkpoint(path, key) if path else {}     # every fit of this key, this run's folds or not
