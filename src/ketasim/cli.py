@@ -1300,9 +1300,10 @@ def qualify(
         check_size(cv_size, "--cv-size")
         if jobs < 0:
             raise InputError(f"--jobs: must be 0 (one per core) or more, got {jobs}")
-        if cv_method != "refit" and (jobs != 0 or dask):
-            raise InputError(f"{'--jobs' if jobs != 0 else '--dask'}: only with --cv-method refit (the "
-                             f"{cv_method} approximation runs in this process)")
+        if cv_method != "refit" and (jobs != 0 or dask or worker_timeout != _NO_WORKER_TIMEOUT_S):
+            given = "--jobs" if jobs != 0 else "--dask" if dask else "--worker-timeout"
+            raise InputError(f"{given}: only with --cv-method refit (the {cv_method} approximation runs in this "
+                             "process)")
         if dask is not None:
             from .distributed import check_dask_address
 
