@@ -35,6 +35,7 @@ from scipy import stats
 from .errors import InputError, KetasimError, ObservedWarning, argument
 from .io import NOT_TEXT_SIGNATURES
 from .units import fmt_hours, to_hours_factor
+from .nca import ANALYTES, COLUMNS as NCA_COLUMNS, RATIO_MEASURES, UNITS as NCA_UNITS, analyte_name
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
 REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
@@ -42,8 +43,34 @@ REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
 #: ``dose_level`` names the dose of a ``final_dose_rate`` row (e.g. "84 mg"); ``scenario`` the ``name:`` of the
 #: scenario the file belongs to (one value for the whole file; another scenario's name is refused)
 OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes", "domain",
-                    "dose_level", "scenario")
-SPREAD_KINDS = ("SD", "SE", "none")
+                    "dose_level", "scenario", "analyte", "statistic", "versus")
+#: ``CV``: a coefficient of variation in % (PK rows only: the geometric CV of a geometric mean, the arithmetic CV of
+#: a mean)
+SPREAD_KINDS = ("SD", "SE", "CV", "none")
+#: PK rows: a per-patient NCA measure of one analyte (:data:`ketasim.vocabulary.PK_MEASURES`) summarised over an arm,
+#: or a between-arm geometric mean ratio named as the trial's comparison rows name it (f"{measure}_ratio")
+PK_RATIO_MEASURES = tuple(f"{m}_ratio" for m in RATIO_MEASURES)
+PK_OBSERVABLE_MEASURES = PK_MEASURES + PK_RATIO_MEASURES
+#: the statistic of a PK row (column ``statistic``): geometric mean (default for Cmax, AUC, t1/2), arithmetic mean
+#: ("mean": many papers report mean +/- SD), median (the default of Tmax and the only one for it); a ratio row is a
+#: geometric mean ratio
+PK_STATISTICS = ("geometric mean", "mean", "median")
+RATIO_STATISTIC = "geometric mean ratio"
+#: how a ``statistic`` cell may be written (letter case and spaces ignored) -> the statistic
+_STATISTIC_ALIASES = {"geometricmean": "geometric mean", "gm": "geometric mean", "geomean": "geometric mean",
+                      "mean": "mean", "arithmeticmean": "mean", "median": "median",
+                      "geometricmeanratio": RATIO_STATISTIC, "gmr": RATIO_STATISTIC}
+#: short names of the statistics in the printed table
+STATISTIC_LABELS = {"geometric mean": "GM", "mean": "mean", "median": "median", RATIO_STATISTIC: "GMR"}
+#: bootstrap resamples behind a PK row's prediction interval, and the most values drawn at once (memory: about 16
+#: bytes each, so ~64 MB whatever n; the resamples are drawn in chunks of rows)
+PK_BOOTSTRAP_RESAMPLES = 2000
+PK_BOOTSTRAP_CHUNK_VALUES = 4_000_000
+#: what a PK row's interval holds (appended to :func:`interval_scope` when a comparison has PK rows)
+PK_INTERVAL_NOTE = (f"PK rows: the 2.5-97.5 percentiles of the row's statistic over {PK_BOOTSTRAP_RESAMPLES} "
+                    "bootstrap trials of n patients drawn from the virtual arm's patients (pairs kept together in a "
+                    "crossover): between-patient sampling of n patients only (the PK parameters have no posterior; "
+                    "--uncertainty does not widen them).")
 #: measures with no time: over all sessions (side effects) or over the whole follow-up (relapse)
 TIMELESS_MEASURES = SIDE_EFFECT_MEASURES + ("relapse_rate",)
 #: the share (%) of a titrated arm's patients on each final dose level (one row per ``dose_level``), at the last
@@ -55,7 +82,8 @@ OBSERVABLE_MEASURES = SCORE_MEASURES + TIMELESS_MEASURES + DOSE_MEASURES
 UNITS = {"mean": "points", "mean_change": "points", "cadss_peak": "CADSS points", "sbp_change_peak": "mmHg",
          "dbp_change_peak": "mmHg", "hr_change_peak": "beats/min", "sedation_peak": "index", "sbp_max_rise": "mmHg",
          "dbp_max_rise": "mmHg",
-         **{m: "percentage points" for m in OBSERVABLE_MEASURES if m.endswith("_rate")}}
+         **{m: "percentage points" for m in OBSERVABLE_MEASURES if m.endswith("_rate")},
+         **NCA_UNITS, **{m: "ratio" for m in PK_RATIO_MEASURES}}
 #: statistics that cannot be negative (the interval is bounded at 0)
 NONNEGATIVE = ("mean", "cadss_peak", "sedation_peak")
 N_FROM_FILE = "observed file"
@@ -299,6 +327,93 @@ def untied_warning(name: str, scenario) -> str:
             f"scenario with {scenario.name} (the scenario's name:)")
 
 
+def analyte_label(analyte: str) -> str:
+    """How the printed tables name an analyte: 'S-ketamine', 'R-ketamine', 'ketamine', 'norketamine', 'HNK'."""
+    return {"s-ketamine": "S-ketamine", "r-ketamine": "R-ketamine", "hnk": "HNK"}.get(analyte, analyte)
+
+
+def _pk_control(scenario) -> str | None:
+    """The arm a PK ratio row's ``versus`` must name: the control arm the trial compares with (as
+    ``ketasim.trial`` picks it: ``design.control``, else an arm named placebo/saline/midazolam/control, ...), or
+    None when the design compares no arms (one arm, or a randomized withdrawal)."""
+    from .trial import _control_arm, comparator_arms
+
+    design = dict(scenario.design)
+    if design.get("type", "parallel") not in ("parallel", "crossover") or len(scenario.arms) < 2:
+        return None
+    return _control_arm([a.name for a in scenario.arms], design, comparator_arms(scenario))
+
+
+def _pk_fields(where: "_Where", i: int, r: dict, m: str, scenario, control: str | None) -> tuple[str, str, str]:
+    """(analyte, statistic, versus) of a PK row (``m`` in :data:`PK_OBSERVABLE_MEASURES`), each error one line
+    naming the row and the column: the analyte is required (``nca.analyte_name``: esketamine is s-ketamine) and
+    must be one the scenario's ``endpoints.analytes`` lists when it lists them; the statistic defaults to the
+    measure's (:data:`PK_STATISTICS`; Tmax: median only; a ratio: geometric mean ratio only); ``versus`` (ratio
+    rows only) defaults to the trial's control arm and may name no other; ``timepoint_h`` is empty."""
+    ep = scenario.endpoints
+    ratio = m in PK_RATIO_MEASURES
+    base = m.removesuffix("_ratio") if ratio else m
+    if base not in ep.measures:
+        where.fail(i, "measure", f"{m} (a PK {'ratio' if ratio else 'measure'}) needs {base} among scenario "
+                                 f"{scenario.name}'s endpoints.measures ({', '.join(ep.measures)}); add it there "
+                                 "(with endpoints.pk_sampling) to compare it")
+    if r.get("timepoint_h", ""):
+        where.fail(i, "timepoint_h", f"{m} is a PK {'ratio' if ratio else 'statistic'} of the analysed dose (no "
+                                     "time); leave timepoint_h empty")
+    if not r.get("analyte", ""):
+        where.fail(i, "analyte", f"{m} needs the analyte ({', '.join(ANALYTES)}; esketamine is s-ketamine)")
+    try:
+        analyte = analyte_name(r["analyte"], "analyte")
+    except InputError as e:
+        where.fail(i, "analyte", str(e).removeprefix("analyte: "))
+    listed = ep.pk.analytes if ep.pk is not None else None
+    if listed and analyte not in listed:
+        where.fail(i, "analyte", f"{analyte} is not among scenario {scenario.name}'s endpoints.analytes "
+                                 f"({', '.join(listed)}); add it there to compare it")
+    text = r.get("statistic", "")
+    if text:
+        statistic = _STATISTIC_ALIASES.get("".join(ch for ch in text.lower() if ch.isalnum()))
+        if statistic is None:
+            where.fail(i, "statistic", f"{text[:40]!r}: use " + (RATIO_STATISTIC if ratio else
+                                                                 " | ".join(PK_STATISTICS)))
+    else:
+        statistic = RATIO_STATISTIC if ratio else "median" if m == "tmax" else "geometric mean"
+    if ratio and statistic != RATIO_STATISTIC:
+        where.fail(i, "statistic", f"{statistic}: a {m} row is a {RATIO_STATISTIC} (as the trial's comparison rows)")
+    if not ratio and statistic == RATIO_STATISTIC:
+        where.fail(i, "statistic", f"a {RATIO_STATISTIC} is a {base}_ratio row; {m} is one arm's "
+                                   f"{' | '.join(PK_STATISTICS)}")
+    if m == "tmax" and statistic != "median":
+        where.fail(i, "statistic", f"{statistic}: tmax is compared as a median (a sampling time is not "
+                                   "log-normal); give the median, statistic median")
+    versus = r.get("versus", "")
+    if not ratio:
+        if versus:
+            where.fail(i, "versus", f"{versus[:40]!r}: versus belongs to a ratio row (e.g. {base}_ratio) only; "
+                                    f"leave it empty for {m}")
+        return analyte, statistic, ""
+    if control is None:
+        where.fail(i, "measure", f"{m}: scenario {scenario.name} compares no arms (a ratio needs a parallel or "
+                                 "crossover design with two arms or more)")
+    if r["arm"] == control:
+        where.fail(i, "arm", f"{control} is the control arm of scenario {scenario.name}: a {m} row is the ratio of "
+                             f"another arm to it (arm: the test arm)")
+    if versus and versus != control:
+        where.fail(i, "versus", f"{versus[:40]!r}: the trial's ratios are versus its control arm {control} "
+                                "(design.control); leave versus empty or give " + control)
+    return analyte, statistic, control
+
+
+def _check_pk_spread(where: "_Where", i: int, m: str, statistic: str, kind: str) -> None:
+    """The spreads a PK row may give: a geometric mean its geometric CV % (CV); an arithmetic mean its SD, SE or CV
+    %; a median or a ratio none (a range or a 90 % CI is not read: keep it in notes)."""
+    if statistic == "geometric mean" and kind != "CV":
+        where.fail(i, "spread_kind", f"{kind}: a geometric mean's spread is its geometric CV in % (spread_kind CV)")
+    if statistic in ("median", RATIO_STATISTIC):
+        where.fail(i, "spread_kind", f"{kind}: the spread of a {statistic} ({m}) is not read (a range or a CI); "
+                                     "leave spread empty (none) and keep it in notes")
+
+
 def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame:
     """Validate a published trial's results against ``scenario`` (a :class:`ketasim.scenario.Scenario`) and return
     them as a tidy table (one row per observed row): ``row`` (1-based), ``arm``, ``measure``, ``time_h`` (h; NaN for
@@ -354,6 +469,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     times = [float(t) for t in ep.times_h]
     times_text = ", ".join(f"{t:g}" for t in times)
     scale = scenario.population.scale
+    control = _pk_control(scenario)
     out, seen = [], set()
     for i, raw in enumerate(rows, start=1):
         r = {k: _text(v) for k, v in raw.items()}
@@ -369,20 +485,26 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             where.fail(i, "arm", f"{arm[:40]!r} is not an arm of scenario {scenario.name}"
                                    f"{_did_you_mean(arm, arms)}; its arms: {', '.join(arms)}")
         m = r.get("measure", "")
-        if m in PK_MEASURES:
-            where.fail(i, "measure", f"{m} (a PK geometric mean) is not compared here; compare PK with "
-                                       "`ketasim trial` output directly")
+        pk = m in PK_OBSERVABLE_MEASURES
+        analyte = statistic = versus = ""
+        if pk:
+            analyte, statistic, versus = _pk_fields(where, i, r, m, scenario, control)
+        else:
+            for column in ("analyte", "statistic", "versus"):
+                if r.get(column, ""):
+                    where.fail(i, column, f"{r[column][:40]!r}: {column} belongs to a PK row (cmax, tmax, auc_0_t, "
+                                          f"auc_0_inf, t_half or their _ratio) only; leave it empty for {m}")
         if m in _NOT_COMPARED:
             where.fail(i, "measure", f"{m} {_NOT_COMPARED[m]}")
-        if m not in OBSERVABLE_MEASURES:
+        if m not in OBSERVABLE_MEASURES and not pk:
             # the scenario's own measures (a row must be one of them anyway): the list of all 21 was cut in the middle
             # by the one-line limit ('dissociation_rate, dizzine ... p_max_rise'), hiding some of them
-            own = [x for x in OBSERVABLE_MEASURES if x in ep.measures]
+            own = [x for x in OBSERVABLE_MEASURES + PK_MEASURES if x in ep.measures]
             where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared"
                                        f"{_did_you_mean(m, OBSERVABLE_MEASURES)}; scenario {scenario.name}'s: "
                                        f"{', '.join(own) or 'none'} (others once in its endpoints.measures: session "
                                        "peaks, event rates, *_max_rise, relapse_rate; final_dose_rate if titrated)")
-        if m not in ep.measures and m not in DOSE_MEASURES:
+        if m not in ep.measures and m not in DOSE_MEASURES and not pk:
             where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
                                        f"({', '.join(ep.measures)}); add it there to compare it")
         level = ""
@@ -392,6 +514,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         t_text = r.get("timepoint_h", "")
         if m in DOSE_MEASURES:
             level, t = _final_dose(where, i, r, arm_of[arm], cols, titrated)
+        elif pk:
+            t = float("nan")            # _pk_fields refused a time
         elif m in TIMELESS_MEASURES:
             if t_text:
                 where.fail(i, "timepoint_h", f"{m} has no time (" + ("over the whole follow-up"
@@ -414,6 +538,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             where.fail(i, "value", f"{v:g} is not a percentage (0-100)")
         if m in NONNEGATIVE and v < 0:
             where.fail(i, "value", f"{v:g}: a {m} is not negative")
+        if pk and not v > 0:
+            where.fail(i, "value", f"{v:g}: a PK {'ratio' if versus else 'value'} is > 0 ({unit})")
         smax = SCALES[scale][0]
         from .population import scale_name      # 'MADRS', as the tables name it (the line said 'madrs')
 
@@ -433,7 +559,13 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         kind = r.get("spread_kind", "")
         kind = next((k for k in SPREAD_KINDS if k.lower() == kind.lower()), None) if kind else ""
         if kind is None:
-            where.fail(i, "spread_kind", f"{r['spread_kind'][:20]!r}: use one of {' | '.join(SPREAD_KINDS)}")
+            kinds = " | ".join(k for k in SPREAD_KINDS if pk or k != "CV")      # CV: a PK row's only
+            where.fail(i, "spread_kind", f"{r['spread_kind'][:20]!r}: use one of {kinds}")
+        if kind == "CV" and not pk:
+            where.fail(i, "spread_kind", f"CV (a coefficient of variation in %) is a PK row's spread; {m} takes SD, "
+                                         "SE or none")
+        if pk and kind in ("SD", "SE", "CV"):
+            _check_pk_spread(where, i, m, statistic, kind)
         spread = float("nan")
         if r.get("spread", ""):
             spread = _number(where, i, "spread", r["spread"])
@@ -458,17 +590,19 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             # its denominator is who was randomized or followed, not the arm's size: no default would be honest
             where.fail(i, "n", "a relapse rate needs n: the patients of this arm who were randomized (withdrawal) or "
                                "followed (open-label follow-up) in the published trial")
-        key = (arm, m, None if math.isnan(t) else t, level, r.get("trial_id", ""))
+        key = (arm, m, None if math.isnan(t) else t, level, analyte, statistic, r.get("trial_id", ""))
         if key in seen:
             where.fail(i, "dose_level" if level else "measure",
                        f"a second row for arm {arm}, {m}" + (f" {level}" if level else "")
+                       + (f" of {analyte} ({statistic})" if pk else "")
                        + ("" if math.isnan(t) else f" at {t:g} h") + " (same trial_id)")
         seen.add(key)
         out.append({"row": i, "arm": arm, "measure": m, "time_h": t, "dose_level": level, "observed": v, "n": n if math.isnan(n) else int(n),
                     "n_from": N_FROM_FILE if not math.isnan(n) else N_FROM_ARM, "scale": r.get("scale", ""),
                     "spread": spread, "spread_kind": kind or "", "trial_id": r.get("trial_id", ""),
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
-                    "notes": r.get("notes", ""), "domain": domain or "", "scenario": named or ""})
+                    "notes": r.get("notes", ""), "domain": domain or "", "scenario": named or "",
+                    "analyte": analyte, "statistic": statistic, "versus": versus})
     _check_fraction_rates(where, out)
     df = pd.DataFrame(out)
     df.attrs["source"] = where.name         # compare_observed's warnings name the file ('--observed FILE')
@@ -562,6 +696,9 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
     out = []
     for rec in observed.to_dict("records"):
         arm, m, t = rec["arm"], rec["measure"], rec["time_h"]
+        if m in PK_OBSERVABLE_MEASURES:
+            out.append(_compare_pk(result, rec, default_n))
+            continue
         level = rec.get("dose_level") or ""
         r = _trial_row(result, arm, m, t, level)
         if r is None:
@@ -606,13 +743,158 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
                     "n": n, "n_from": n_from, "n_virtual": n_virtual, "sampling_sd": float(samp),
                     "mc_sd": float(mc), "draws_sd": math.sqrt(var_draws), "predicted_patient_sd": patient_sd,
                     "observed_ci_low": float(o_lo), "observed_ci_high": float(o_hi),
-                    **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")}})
+                    **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")},
+                    "analyte": "", "statistic": "", "versus": "", "fold_error": float("nan")})
     df = pd.DataFrame(out)
-    df.attrs["interval"] = interval_scope(result)
+    pk = df["measure"].isin(PK_OBSERVABLE_MEASURES) if len(df) else pd.Series(dtype=bool)
+    if len(df) and pk.all():            # no row a posterior or the virtual trial's Monte Carlo error widens
+        df.attrs["interval"] = PK_INTERVAL_NOTE + " Nothing is fitted."
+    else:
+        df.attrs["interval"] = interval_scope(result) + (" " + PK_INTERVAL_NOTE if pk.any() else "")
     from .population import scale_name
 
     df.attrs["scale"] = scale_name(result.scenario.population.scale)    # the printed table's 'MADRS points'
     return df
+
+
+def _pk_values(result, arm: str, analyte: str, measure: str, row: int) -> pd.DataFrame:
+    """(subject, value) of ``arm``'s patients for one analyte and NCA measure from ``result.pk`` (one line when
+    the trial has no PK of that arm or analyte)."""
+    df = result.pk.get(arm) if isinstance(result.pk, dict) else None
+    if df is None or not len(df):
+        raise InputError(f"observed row {row}, column arm: the trial has no PK of arm {arm} (no drug with PK in it, "
+                         "or no PK measure in endpoints.measures)")
+    part = df[df["analyte"] == analyte]
+    if not len(part):
+        raise InputError(f"observed row {row}, column analyte: arm {arm} has no {analyte} in the trial; its "
+                         f"analytes: {', '.join(dict.fromkeys(df['analyte']))}")
+    part = part.sort_values("subject", kind="stable")
+    return pd.DataFrame({"subject": part["subject"].to_numpy(),
+                         "value": part[NCA_COLUMNS[measure]].to_numpy(float)})
+
+
+def _row_rng(result, rec: dict) -> np.random.Generator:
+    """The bootstrap's generator: seeded by the row (arm, measure, analyte, statistic, versus, n) and the trial's
+    seed, so a comparison is reproducible and the same row gives the same interval in any file."""
+    import zlib
+
+    key = "|".join(str(rec.get(k, "")) for k in ("arm", "measure", "analyte", "statistic", "versus", "n"))
+    return np.random.default_rng([zlib.crc32(key.encode("utf-8")), int(getattr(result, "seed", 0) or 0)])
+
+
+def _bootstrap(rng: np.random.Generator, samples: list[np.ndarray], sizes: list[int], statistic) -> np.ndarray:
+    """:data:`PK_BOOTSTRAP_RESAMPLES` values of ``statistic(*resamples)``: each resample draws ``sizes[k]`` values
+    with replacement from ``samples[k]`` (arrays of per-patient values; a paired ratio passes one array of log
+    ratios), row-wise on (chunk, n) arrays; chunks keep each draw under :data:`PK_BOOTSTRAP_CHUNK_VALUES` values."""
+    out = np.empty(PK_BOOTSTRAP_RESAMPLES)
+    per_chunk = max(1, PK_BOOTSTRAP_CHUNK_VALUES // max(sizes))
+    for start in range(0, PK_BOOTSTRAP_RESAMPLES, per_chunk):
+        k = min(per_chunk, PK_BOOTSTRAP_RESAMPLES - start)
+        draws = [x[rng.integers(0, x.size, size=(k, n))] for x, n in zip(samples, sizes)]
+        out[start:start + k] = statistic(*draws)
+    return out
+
+
+def _pk_n(rec: dict, arm: str, default_n, evaluable: int) -> tuple[int, str]:
+    """(n, n_from) of a PK row: the row's n, else ``default_n`` (an int or {arm: int}), else the virtual arm's
+    evaluable patients."""
+    if rec["n_from"] == N_FROM_FILE:
+        return int(rec["n"]), N_FROM_FILE
+    if default_n is not None:
+        return int(default_n[arm] if isinstance(default_n, dict) else default_n), N_FROM_SCENARIO
+    return int(evaluable), N_FROM_ARM
+
+
+def _compare_pk(result, rec: dict, default_n) -> dict:
+    """One PK row of :func:`compare_observed`. The prediction is the row's statistic over the virtual arm's
+    evaluable patients of the analyte in ``result.pk`` (the trial's per-patient NCA): a geometric mean (positive
+    values; the trial's endpoint row), an arithmetic mean, a median (the trial's Tmax row), or for a ratio row the
+    geometric mean ratio versus the control arm, paired on the same subjects in a crossover (the trial's comparison
+    row, ``nca.geometric_mean_ratio``). Its 95 % prediction interval is the 2.5 and 97.5 percentiles of the same
+    statistic over :data:`PK_BOOTSTRAP_RESAMPLES` resamples of n patients from the virtual patients (n: the row's,
+    else ``default_n``, else the virtual arm's evaluable patients; a parallel ratio draws n from each arm, a paired
+    one n pairs), seeded by the row (:func:`_row_rng`). ``sampling_sd`` is the SD of the resampled statistic,
+    ``predicted_patient_sd`` the SD of the per-patient values (NaN for a ratio), ``mc_sd`` NaN (the virtual arm is
+    the bootstrap's population), ``draws_sd`` 0 (no posterior)."""
+    from .nca import geometric_mean_ratio
+
+    arm, m, analyte, statistic = rec["arm"], rec["measure"], rec["analyte"], rec["statistic"]
+    ratio = m in PK_RATIO_MEASURES
+    base = m.removesuffix("_ratio") if ratio else m
+    rng = _row_rng(result, rec)
+    nan = float("nan")
+    patient_sd = nan
+    if ratio:
+        versus = rec["versus"]
+        test = _pk_values(result, arm, analyte, base, rec["row"])
+        ref = _pk_values(result, versus, analyte, base, rec["row"])
+        paired = (getattr(result, "design", "") == "crossover"
+                  and np.array_equal(test["subject"].to_numpy(), ref["subject"].to_numpy()))
+        a, b = test["value"].to_numpy(float), ref["value"].to_numpy(float)
+        v = geometric_mean_ratio(a, b, paired=paired)[0]
+        if paired:
+            ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+            d = np.log(a[ok]) - np.log(b[ok])
+            evaluable = int(d.size)
+            n, n_from = _pk_n(rec, arm, default_n, evaluable)
+            boot = (_bootstrap(rng, [d], [n], lambda x: np.exp(x.mean(axis=1))) if evaluable >= 2 else None)
+        else:
+            la, lb = (np.log(x[np.isfinite(x) & (x > 0)]) for x in (a, b))
+            evaluable = int(min(la.size, lb.size))
+            n, n_from = _pk_n(rec, arm, default_n, int(la.size))
+            n_ref = n if n_from == N_FROM_FILE else _pk_n(rec, versus, default_n, int(lb.size))[0]
+            boot = (_bootstrap(rng, [la, lb], [n, n_ref], lambda x, y: np.exp(x.mean(axis=1) - y.mean(axis=1)))
+                    if evaluable >= 2 else None)
+    else:
+        x = _pk_values(result, arm, analyte, base, rec["row"])["value"].to_numpy(float)
+        x = x[np.isfinite(x) & ((x > 0) if statistic == "geometric mean" else True)]
+        evaluable = int(x.size)
+        n, n_from = _pk_n(rec, arm, default_n, evaluable)
+        if statistic == "geometric mean":
+            v = float(stats.gmean(x)) if x.size else nan
+            logs = np.log(x)
+            boot = _bootstrap(rng, [logs], [n], lambda y: np.exp(y.mean(axis=1))) if x.size >= 2 else None
+        elif statistic == "mean":
+            v = float(np.mean(x)) if x.size else nan
+            boot = _bootstrap(rng, [x], [n], lambda y: y.mean(axis=1)) if x.size >= 2 else None
+        else:
+            v = float(np.median(x)) if x.size else nan
+            boot = _bootstrap(rng, [x], [n], lambda y: np.median(y, axis=1)) if x.size >= 2 else None
+        patient_sd = float(np.std(x, ddof=1)) if x.size >= 2 else nan
+    if boot is None or not math.isfinite(v):
+        lo = hi = samp = nan
+        inside = False
+    else:
+        lo, hi = (float(q) for q in np.percentile(boot, [2.5, 97.5]))
+        samp = float(np.std(boot, ddof=1))
+        inside = lo <= rec["observed"] <= hi
+    o_lo, o_hi = _pk_observed_ci(rec["observed"], n, rec["spread"], rec["spread_kind"], statistic)
+    return {"row": rec["row"], "trial_id": rec["trial_id"], "arm": arm, "measure": m, "time_h": nan,
+            "dose_level": "", "unit": UNITS[m], "observed": rec["observed"], "predicted": float(v),
+            "error": float(v) - rec["observed"], "pi_low": lo, "pi_high": hi, "inside": bool(inside),
+            "n": int(n), "n_from": n_from, "n_virtual": evaluable, "sampling_sd": samp, "mc_sd": nan,
+            "draws_sd": 0.0, "predicted_patient_sd": patient_sd, "observed_ci_low": float(o_lo),
+            "observed_ci_high": float(o_hi),
+            **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")},
+            "analyte": analyte, "statistic": statistic, "versus": rec["versus"],
+            "fold_error": float(v) / rec["observed"]}
+
+
+def _pk_observed_ci(observed: float, n: int, spread: float, kind: str, statistic: str) -> tuple[float, float]:
+    """95 % CI of a published PK value from its own spread: a geometric mean with its geometric CV % (log SD
+    s = sqrt(ln(1 + CV^2)): GM exp(+-1.96 s / sqrt(n))); an arithmetic mean with its SD (+-1.96 SD / sqrt(n)), SE
+    (+-1.96 SE) or CV % (SD = CV x mean); else none (NaN)."""
+    nan = float("nan")
+    if not math.isfinite(spread) or kind not in ("SD", "SE", "CV"):
+        return nan, nan
+    if statistic == "geometric mean" and kind == "CV":
+        h = 1.96 * math.sqrt(math.log1p((spread / 100.0) ** 2)) / math.sqrt(max(n, 1))
+        return observed * math.exp(-h), observed * math.exp(h)
+    if statistic == "mean":
+        sd = spread * observed / 100.0 if kind == "CV" else spread
+        h = 1.96 * (spread if kind == "SE" else sd / math.sqrt(max(n, 1)))
+        return observed - h, observed + h
+    return nan, nan
 
 
 def _warn_sign(source: str, rec: dict, t: float, lo: float, hi: float) -> None:
@@ -668,12 +950,27 @@ def observed_summary(df: pd.DataFrame) -> dict:
     s["share_inside"] = s["inside"] / s["rows"] if s["rows"] else None
     s["mae_points"], s["score_rows"] = mae(df["measure"].isin(("mean", "mean_change")))
     dose = df["measure"].isin(DOSE_MEASURES)
+    pk = df["measure"].isin(PK_OBSERVABLE_MEASURES)
     s["mae_percentage_points"], s["rate_rows"] = mae((df["unit"] == "percentage points") & ~dose)
-    other = df[~df["measure"].isin(("mean", "mean_change")) & (df["unit"] != "percentage points")]
-    s["mae_other"] = {u: mae(df["unit"] == u)[0] for u in dict.fromkeys(other["unit"])}
+    other = df[~df["measure"].isin(("mean", "mean_change")) & (df["unit"] != "percentage points") & ~pk]
+    s["mae_other"] = {u: mae((df["unit"] == u) & ~pk)[0] for u in dict.fromkeys(other["unit"])}
     if dose.any():
         s["mae_dose_percentage_points"], s["dose_rows"] = mae(dose)
+    if pk.any():
+        s.update(pk_fold_summary(df.loc[pk, "predicted"], df.loc[pk, "observed"]))
     return s
+
+
+def pk_fold_summary(predicted, observed) -> dict:
+    """``pk_rows``, ``pk_aafe`` (absolute average fold error, 10 ** mean |log10(predicted / observed)|: 1 is exact,
+    2 a factor of 2 on average either way; None without a finite fold) and ``pk_within_2fold`` (rows with 0.5 <=
+    predicted / observed <= 2) of PK rows: their units differ between analytes and measures, so they are
+    summarised by fold error, not by an absolute error."""
+    fold = np.asarray(predicted, float) / np.asarray(observed, float)
+    ok = np.isfinite(fold) & (fold > 0)
+    logs = np.abs(np.log10(fold[ok]))
+    return {"pk_rows": int(fold.size), "pk_aafe": float(10.0 ** np.mean(logs)) if logs.size else None,
+            "pk_within_2fold": int(np.sum(ok & (fold >= 0.5) & (fold <= 2.0)))}
 
 
 #: calibration's row kinds of the observed measures that carry between-trial heterogeneity (for the floors)
@@ -741,11 +1038,28 @@ def format_summary(s: dict) -> str:
     # "MAE" heads the errors whichever kind comes first: a file of rates only (a withdrawal's relapse rates) printed
     # "6.1 percentage points over 2 rate row(s)" without saying what the number is (s50 H3)
     errors = ["MAE " + "; ".join(parts)] if parts else []
-    return "; ".join(errors + [f"{s['inside']} of {s['rows']} inside their 95% interval ({share})"])
+    pk = [format_pk_summary(s)] if s.get("pk_rows") else []
+    return "; ".join(errors + pk + [f"{s['inside']} of {s['rows']} inside their 95% interval ({share})"])
+
+
+def format_pk_summary(s: dict) -> str:
+    """'PK: AAFE 1.31 over 6 row(s), 6 within 2-fold' of a summary with PK rows (empty without)."""
+    if not s.get("pk_rows"):
+        return ""
+    aafe = "-" if s.get("pk_aafe") is None else f"{s['pk_aafe']:.2f}"
+    return f"PK: AAFE {aafe} over {s['pk_rows']} row(s), {s['pk_within_2fold']} within 2-fold"
+
+
+def is_pk_row(r: dict) -> bool:
+    """Whether a comparison row (a dict of :func:`compare_observed`'s table) is a PK row."""
+    return r.get("measure") in PK_OBSERVABLE_MEASURES
 
 
 def _measure_label(r: dict) -> str:
-    """The measure as the printed table shows it: a final dose row names its level ("final dose 84 mg")."""
+    """The measure as the printed table shows it: a final dose row names its level ("final dose 84 mg"); a PK row
+    its analyte and statistic ("cmax S-ketamine GM", "auc_0_inf_ratio S-ketamine GMR")."""
+    if is_pk_row(r):
+        return f"{r['measure']} {analyte_label(r['analyte'])} {STATISTIC_LABELS.get(r['statistic'], r['statistic'])}"
     level = r.get("dose_level") or ""
     return f"final dose {level}" if level else str(r["measure"])
 
@@ -762,7 +1076,11 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
     # and a CADSS peak side by side)
     scale = df.attrs.get("scale")
     units = [f"{scale} points" if r["unit"] == "points" and scale else
-             "% of patients" if r["unit"] == "percentage points" else r["unit"]
+             "% of patients" if r["unit"] == "percentage points" else
+             # a PK row's fold error (predicted / observed) beside its unit; a ratio names its reference arm
+             f"{r['unit']}" + (f" vs {r['versus']}" if r.get("versus") else "")
+             + (f", fold {r['fold_error']:.2f}" if math.isfinite(r["fold_error"]) else "")
+             if is_pk_row(r) else r["unit"]
              for r in df.to_dict("records")]
     lines = [f"\nobserved vs predicted{f' ({source})' if source else ''}: nothing fitted",
              f"  {'arm':{arm_wide}s} {'measure':{wide}s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
@@ -773,6 +1091,8 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
         lines.append(f"  {str(r['arm']):{arm_wide}s} {label:{wide}s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
                      f"{r['predicted']:9.2f} {r['error']:+8.2f}  [{r['pi_low']:9.2f}, {r['pi_high']:9.2f}]  "
                      f"{'yes' if r['inside'] else 'no ':6s}  {unit}")
+    if len(df) and df["measure"].isin(PK_OBSERVABLE_MEASURES).any():
+        lines.append("  PK rows: GM geometric mean, GMR geometric mean ratio; fold = predicted / observed")
     if (df["n_from"] == N_FROM_ARM).any():
         lines.append("  * no n in the observed file: the virtual arm's size is used")
     if (df["n_from"] == N_FROM_SCENARIO).any():
@@ -782,10 +1102,21 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
     return "\n".join(lines)
 
 
+#: the columns of a comparison that only PK rows have in the JSON
+PK_ROW_KEYS = ("analyte", "statistic", "versus", "fold_error")
+
+
 def drop_empty_dose_level(row: dict) -> dict:
-    """A JSON row has ``dose_level`` only when it is a final_dose_rate row (other rows are written as before)."""
+    """A JSON row has ``dose_level`` only when it is a final_dose_rate row, and ``analyte``, ``statistic``,
+    ``fold_error`` only when it is a PK row (``versus`` only on a PK ratio row): other rows are written as
+    before."""
     if not isinstance(row.get("dose_level"), str) or not row["dose_level"]:
         row.pop("dose_level", None)
+    if not is_pk_row(row):
+        for k in PK_ROW_KEYS:
+            row.pop(k, None)
+    elif not row.get("versus"):
+        row.pop("versus", None)
     return row
 
 
@@ -806,4 +1137,4 @@ def observed_block(df: pd.DataFrame, source: str = "") -> dict:
 
 
 __all__ = ["read_observed", "compare_observed", "observed_summary", "observed_floors", "observed_block",
-           "format_observed"]
+           "format_observed", "pk_fold_summary"]
