@@ -47,7 +47,8 @@ DOMAIN_RULE = ("domain: the observed file's `domain` column when it has one (one
                "scenario: its condition (anxiety, PTSD, suicidal ideation); for depression the route of the "
                "ketamine doses: 'depression IV' (iv-infusion/iv-bolus), 'intranasal esketamine' (esketamine, "
                "intranasal only), else 'depression ' + the routes (e.g. 'depression oral'); 'depression, no "
-               "ketamine' when no arm gives ketamine")
+               "ketamine' when no arm gives ketamine; a PK study (only PK measures) 'PK ' + its routes (e.g. 'PK "
+               "oral')")
 
 
 @dataclasses.dataclass
@@ -128,6 +129,12 @@ def trial_domain(scenario, observed: pd.DataFrame | None = None) -> str:
         given = [d for d in dict.fromkeys(observed["domain"]) if d]
         if given:
             return given[0]
+    from .trial import reports_pk_only
+
+    if reports_pk_only(scenario):       # a PK study: its rows are PK statistics whatever the condition
+        routes = sorted({"IV" if d.route.value.startswith("iv-") else d.route.value for a in scenario.arms
+                         for d in a.doses if d.drug.value != "placebo"})
+        return "PK " + " + ".join(routes) if routes else "PK"
     cond = scenario.population.condition
     if cond in CONDITION_DOMAINS:
         return CONDITION_DOMAINS[cond]
@@ -143,6 +150,8 @@ def trial_domain(scenario, observed: pd.DataFrame | None = None) -> str:
 #: a DOI (as in 'doi:10.1176/...' or 'https://doi.org/10.1176/...') and a PubMed id in a citation or URL
 DOI_PATTERN = re.compile(r"10\.\d{4,9}/[^\s,;\"'<>]+")
 PMID_PATTERN = re.compile(r"PMID:?\s*(\d+)", re.IGNORECASE)
+#: a PubMed address ('ncbi.nlm.nih.gov/pubmed/19897389', 'pubmed.ncbi.nlm.nih.gov/19897389'): its PMID
+PUBMED_URL_PATTERN = re.compile(r"pubmed(?:\.ncbi\.nlm\.nih\.gov)?/(\d+)", re.IGNORECASE)
 IN_SAMPLE = "in sample, not an external check"
 
 
@@ -158,7 +167,7 @@ def source_keys(row) -> list[tuple[str, str]]:
         keys.append(("trial_id", _text(row.get("trial_id")).lower()))
     text = f"{_text(row.get('citation'))} {_text(row.get('source_url'))}"
     keys += [("DOI", d.rstrip(".)").lower()) for d in DOI_PATTERN.findall(text)]
-    keys += [("PMID", m) for m in PMID_PATTERN.findall(text)]
+    keys += [("PMID", m) for m in PMID_PATTERN.findall(text) + PUBMED_URL_PATTERN.findall(text)]
     if _text(row.get("source_url")):
         keys.append(("source_url", _text(row.get("source_url")).lower().rstrip("/")))
     return list(dict.fromkeys(keys))
@@ -178,7 +187,21 @@ def calibration_sources(rows=None) -> dict:
     return out
 
 
-def calibration_match(observed: pd.DataFrame, sources: dict | None = None) -> str:
+def parameter_sources(params) -> dict:
+    """{(kind, value): [parameter name, ...]} of the DOIs and PMIDs (also PubMed addresses) in the sources of the
+    model's literature parameters (``data/parameters.csv``; ``params`` a ParameterSet): a published study the model's
+    parameters were set from (e.g. a PK interaction study) is in sample as a calibration trial is."""
+    out: dict = {}
+    for name, par in params.literature.items():
+        text = str(getattr(par, "source", "") or "")
+        keys = ([("DOI", d.rstrip(".)").lower()) for d in DOI_PATTERN.findall(text)]
+                + [("PMID", m) for m in PMID_PATTERN.findall(text) + PUBMED_URL_PATTERN.findall(text)])
+        for key in dict.fromkeys(keys):
+            out.setdefault(key, []).append(name)
+    return out
+
+
+def calibration_match(observed: pd.DataFrame, sources: dict | None = None, parameters: dict | None = None) -> str:
     """'' when no row of a trial's observed table names a calibration trial; else one line saying which of its
     identifiers (trial_id, DOI, PMID, source_url; :func:`source_keys`) belongs to which calibration trial: those
     rows were fitted, so comparing with them is in sample."""
@@ -188,6 +211,13 @@ def calibration_match(observed: pd.DataFrame, sources: dict | None = None) -> st
             if (kind, value) in sources:
                 return (f"{kind} {value} is calibration trial {', '.join(sources[kind, value])} in "
                         f"clinical_calibration.csv (its rows were fitted): {IN_SAMPLE}")
+    for r in observed.to_dict("records") if parameters else ():
+        for kind, value in source_keys(r):
+            if kind in ("DOI", "PMID") and (kind, value) in parameters:
+                names = parameters[kind, value]
+                return (f"{kind} {value} is the source of model parameter(s) {', '.join(names[:3])}"
+                        + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                        + f" in data/parameters.csv (the model was built on it): {IN_SAMPLE}")
     return ""
 
 
@@ -320,6 +350,7 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
     trials = find_trials(folder)
     checked = {}
     sources = calibration_sources()
+    built_on = parameter_sources(params)
     for t in trials:                      # all files first: a broken one is known before minutes of running
         t.sha256 = {p.name: sha256(p) for p in (t.scenario_file, t.observed_file) if p is not None and p.is_file()}
         try:
@@ -327,7 +358,7 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
         except InputError as e:
             t.problem = str(e)
         else:
-            t.in_calibration = calibration_match(checked[t.name][1], sources)
+            t.in_calibration = calibration_match(checked[t.name][1], sources, built_on)
     if on_invalid is not None:
         for t in trials:
             if t.problem is not None:
@@ -351,7 +382,7 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
             else:
                 t.virtual_n = {a: int(o.n) for a, o in tr.outcomes.items()}
                 t.seed = int(tr.seed)
-                interval = interval or comp.attrs["interval"]       # compare_observed's interval_scope(tr)
+                interval = _merge_interval(interval, comp.attrs["interval"])   # compare_observed's scope
                 # the scenario's rating scale, the unit of its score rows' points (the observed file's optional
                 # 'scale' column holds what the paper wrote)
                 comp.insert(0, "rating_scale", sc.population.scale)
@@ -369,6 +400,22 @@ def qualify_external(folder, params=None, *, size: int | None = DEFAULT_SIZE, se
                                  interval)
 
 
+def _merge_interval(interval: str, scope: str) -> str:
+    """The folder's interval scope: the first trial's (``compare_observed``'s ``attrs["interval"]``), with the PK
+    rows' note (``observed.PK_INTERVAL_NOTE``) once when a trial has PK rows; a PK-only trial's scope (the note
+    alone) is kept until a trial with score or rate rows gives the general one."""
+    from .observed import PK_INTERVAL_NOTE
+
+    pk_only = scope.startswith(PK_INTERVAL_NOTE)
+    if not interval:
+        return scope
+    if interval.startswith(PK_INTERVAL_NOTE) and not pk_only:       # the general scope first, then the PK note
+        return scope if PK_INTERVAL_NOTE in scope else scope + " " + PK_INTERVAL_NOTE
+    if PK_INTERVAL_NOTE in scope and PK_INTERVAL_NOTE not in interval:
+        return interval + " " + PK_INTERVAL_NOTE
+    return interval
+
+
 def trial_line(i: int, total: int, t: ExternalTrial) -> str:
     """The progress line of one trial (``qualify --external`` streams one per trial)."""
     from .observed import format_summary
@@ -378,12 +425,18 @@ def trial_line(i: int, total: int, t: ExternalTrial) -> str:
         return f"{head}: FAILED: {t.problem}"
     s = external_summary(t.comparison)
     return (f"{head} ({t.domain}; {t.seconds:.1f} s): {format_summary(s)}"
-            + (" [IN SAMPLE: a calibration trial]" if t.in_calibration else ""))
+            + (f" [IN SAMPLE: {in_sample_kind(t)}]" if t.in_calibration else ""))
+
+
+def in_sample_kind(t: ExternalTrial) -> str:
+    """'a calibration trial' (its rows are in clinical_calibration.csv), or 'a source of the model's parameters'
+    (a study data/parameters.csv cites, :func:`parameter_sources`)."""
+    return "a calibration trial" if "calibration trial" in t.in_calibration else "a source of the model's parameters"
 
 
 def format_external(q: ExternalQualification) -> str:
     """The printed table: one line per trial, per domain and overall, then the floors and what the intervals hold."""
-    from .observed import format_by_scale, format_floors
+    from .observed import format_by_scale, format_floors, format_pk_summary
 
     s = q.summary()
 
@@ -413,6 +466,12 @@ def format_external(q: ExternalQualification) -> str:
         out.append("  MAE pts per rating scale where the score rows use several (their points are not averaged "
                    "together):")
         out += [f"    {label}: {text}" for label, text in mixed]
+    pk = [(label, format_pk_summary(x)) for label, x in [("all trials", s["overall"]), *s["by_domain"].items(),
+                                                            *s["by_trial"].items()] if x.get("pk_rows")]
+    if pk:
+        out.append("  PK rows (not in the MAE columns: their units differ by analyte and measure) by fold error "
+                   "predicted / observed; AAFE = 10^mean|log10 fold|:")
+        out += [f"    {label}: {text.removeprefix('PK: ')}" for label, text in pk]
     floors = format_floors(s["overall"])
     if floors:
         out.append(f"  On these rows {floors}.")
@@ -429,7 +488,9 @@ def in_sample_lines(q: ExternalQualification) -> list[str]:
     inside = [t for t in q.trials if t.in_calibration]
     if not inside:
         return []
-    return ([f"  IN SAMPLE: {len(inside)} of {len(q.trials)} trial(s) are calibration trials; their rows count in "
+    what = ("calibration trials" if all(in_sample_kind(t) == "a calibration trial" for t in inside)
+            else "calibration trials or sources of the model's parameters")
+    return ([f"  IN SAMPLE: {len(inside)} of {len(q.trials)} trial(s) are {what}; their rows count in "
              "the figures below but test nothing the fit has not seen"]
             + [f"  IN SAMPLE {t.name}: {t.in_calibration}" for t in inside])
 

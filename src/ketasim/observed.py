@@ -1050,6 +1050,18 @@ def format_pk_summary(s: dict) -> str:
     return f"PK: AAFE {aafe} over {s['pk_rows']} row(s), {s['pk_within_2fold']} within 2-fold"
 
 
+def pk_measure_label(r: dict) -> str:
+    """A PK row's measure as the HTML report names it: 'Cmax S-ketamine (geometric mean)', 'AUC0-inf ratio
+    S-ketamine vs alone (geometric mean ratio)'."""
+    from .nca import LABELS
+
+    m = str(r["measure"])
+    base = m.removesuffix("_ratio")
+    label = LABELS.get(base, base) + (" ratio" if m != base else "")
+    versus = f" vs {r['versus']}" if r.get("versus") else ""
+    return f"{label} {analyte_label(r['analyte'])}{versus} ({r['statistic']})"
+
+
 def is_pk_row(r: dict) -> bool:
     """Whether a comparison row (a dict of :func:`compare_observed`'s table) is a PK row."""
     return r.get("measure") in PK_OBSERVABLE_MEASURES

@@ -506,6 +506,7 @@ def _endpoint_cell(r: dict, stratified: bool, unfollowed: bool = False) -> str:
 
 def _comparison_table(tr) -> pd.DataFrame:
     from .trial import measure_unit
+    from .observed import is_pk_row, pk_measure_label
     from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     c = list(getattr(tr, "comparisons", []) or [])
@@ -539,6 +540,7 @@ def _comparison_table(tr) -> pd.DataFrame:
 def _observed_table(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
     """The observed-vs-predicted rows as the report shows them; ``scale`` (e.g. 'MADRS', else each row's own) names
     the points of the score rows (their unit said 'points' beside the endpoint table's 'MADRS points')."""
+    from .observed import is_pk_row, pk_measure_label
     from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     out = []
@@ -549,8 +551,12 @@ def _observed_table(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
         level = r.get("dose_level")
         level = level if isinstance(level, str) else ""        # final_dose_rate: the share on one dose level
         when = "–" if t is None or not math.isfinite(t) else fmt_hours(float(t))
+        pk = is_pk_row(r)
+        if pk:      # 'Cmax S-ketamine (geometric mean)', 'Cmax ratio S-ketamine vs alone (geometric mean ratio)'
+            unit = r["unit"] + (f", fold {r['fold_error']:.2f}" if math.isfinite(r["fold_error"]) else "")
         out.append({"row": r["row"], "arm": r["arm"],
-                    "measure": f"patients on {level} at the end (%)" if level else
+                    "measure": pk_measure_label(r) if pk else
+                    f"patients on {level} at the end (%)" if level else
                     _MEASURE_LABELS.get(r["measure"], r["measure"]),
                     "time": f"from {when}" if level else when,
                     "n": f"{r['n']}" + ("" if r["n_from"] == "observed file" else " (arm size)"),
@@ -708,7 +714,7 @@ def external_report(q, path) -> Path:
     """Write the HTML report of ``ketasim qualify --external`` (a ``ketasim.external.ExternalQualification``):
     provenance, the summary overall / per domain / per trial with the floors, failed trials, and per trial the
     observed-vs-predicted figure (``web.figures.observed_figure``) and rows."""
-    from .external import DOMAIN_RULE
+    from .external import DOMAIN_RULE, in_sample_kind
     from .observed import format_floors
     from .result import ketasim_version
     from .web import figures as F
@@ -731,11 +737,22 @@ def external_report(q, path) -> Path:
     summary = pd.DataFrame([_summary_cells("all", "all trials", s["overall"])]
                            + [_summary_cells("domain", d, x) for d, x in s["by_domain"].items()]
                            + [_summary_cells("trial", n, x) for n, x in s["by_trial"].items()])
+    pk_note = ""
+    if s["overall"].get("pk_rows"):      # PK columns only when there are PK rows (other reports as before)
+        parts = [s["overall"], *s["by_domain"].values(), *s["by_trial"].values()]
+        summary["PK rows"] = [x.get("pk_rows", 0) for x in parts]
+        summary["PK AAFE"] = [float("nan") if x.get("pk_aafe") is None else x["pk_aafe"] for x in parts]
+        summary["PK within 2-fold"] = [x.get("pk_within_2fold", 0) for x in parts]
+        pk_note = (" PK rows are not in the MAE columns (their units differ by analyte and measure): AAFE, the "
+                   "absolute average fold error 10^mean|log10(predicted / observed)|, and the rows within 2-fold.")
     floors = format_floors(s["overall"])
     inside = [t for t in q.trials if t.in_calibration]
     sections = [_section("In sample: calibration trials", "<p><strong>" + html.escape(
-        f"{len(inside)} of {len(q.trials)} trial(s) of this folder are calibration trials: their rows were fitted, "
-        "so they count in the figures below but test nothing the fit has not seen.") + "</strong></p><ul>" + "".join(
+        f"{len(inside)} of {len(q.trials)} trial(s) of this folder are "
+        + ("calibration trials: their rows were fitted, " if all(in_sample_kind(t) == "a calibration trial"
+                                                                  for t in inside)
+           else "calibration trials (their rows were fitted) or sources of the model's parameters, ")
+        + "so they count in the figures below but test nothing the fit has not seen.") + "</strong></p><ul>" + "".join(
         f"<li>{html.escape(t.name)}: {html.escape(t.in_calibration)}</li>" for t in inside) + "</ul>",
         "in-sample")] if inside else []
     sections += [
@@ -747,7 +764,8 @@ def external_report(q, path) -> Path:
                    "inside their 95% prediction interval. Floors (pts / pp): the MAE an exact "
                    "model would still have on these rows, from the published trials' sampling alone, and with the "
                    "published between-trial heterogeneity of placebo response as well (as `ketasim qualify` "
-                   f"reports them). {html.escape(floors[:1].upper() + floors[1:] + '.' if floors else '')}</p>"
+                   f"reports them). {html.escape(floors[:1].upper() + floors[1:] + '.' if floors else '')}"
+                   f"{html.escape(pk_note)}</p>"
                  + f"<p class=\"hint\">{html.escape(q.interval)}</p>"
                  + f"<p class=\"hint\">{html.escape(DOMAIN_RULE)}.</p>", "summary")]
     if q.failed:
@@ -760,7 +778,7 @@ def external_report(q, path) -> Path:
         if fig.get("data"):
             figs[fid] = fig
         sections.append(_section(f"{t.name} ({t.domain}): scenario {t.scenario_name}"
-                                 + (" (IN SAMPLE: a calibration trial)" if t.in_calibration else ""),
+                                 + (f" (IN SAMPLE: {in_sample_kind(t)})" if t.in_calibration else ""),
                                  _table(_observed_table(t.comparison),
                                         left=("arm", "measure", "time", "inside", "unit", "source"))
                                  + (_plot_div(fid, "Coloured: the predicted value with its 95% prediction interval "

@@ -351,6 +351,14 @@ def _name_score_points(titles: dict, table) -> None:
             titles[m] += f" ({name} points)"
 
 
+def _pk_titles() -> dict:
+    """Panel titles of PK rows: 'Cmax (ng/mL)', 'AUC0-inf ratio (vs the control arm)'."""
+    from ..nca import LABELS, RATIO_MEASURES, UNITS
+
+    return {**{m: f"{LABELS[m]} ({UNITS[m]})" for m in LABELS},
+            **{f"{m}_ratio": f"{LABELS[m]} ratio (vs the control arm)" for m in RATIO_MEASURES}}
+
+
 def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> dict:
     """A published trial beside the prediction (``ketasim.observed.compare_observed``'s table): one panel per
     measure, one position per arm and time; the predicted value with its 95 % prediction interval (arm colour,
@@ -364,7 +372,8 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
         colors.setdefault(a, ARM_COLORS[i % len(ARM_COLORS)])
     titles = {"mean": "Mean score", "mean_change": "Mean change from baseline", "response_rate": "Response rate (%)",
               "remission_rate": "Remission rate (%)", "relapse_rate": "Relapse rate (%)",
-              "final_dose_rate": "Patients on each final dose (%)"}
+              "final_dose_rate": "Patients on each final dose (%)",
+              **_pk_titles()}
     _name_score_points(titles, table)
     data, layout, ann = [], {}, []
     n = len(measures)
@@ -381,8 +390,10 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
         x0, y1 = c * (w + gap_x), 1 - r * (h + gap_y)
         g = table[table["measure"] == m].reset_index(drop=True)
         levels = g["dose_level"] if "dose_level" in g.columns else [""] * len(g)
-        labels = [f"{a}, {lv}" if isinstance(lv, str) and lv else f"{a}, {fmt_time_h(float(t))}" if t == t else a
-                  for a, t, lv in zip(g["arm"], g["time_h"], levels)]
+        analytes = g["analyte"] if "analyte" in g.columns else [""] * len(g)
+        labels = [f"{a}, {lv}" if isinstance(lv, str) and lv else f"{a}, {fmt_time_h(float(t))}" if t == t else
+                  f"{a}, {an}" if isinstance(an, str) and an else a       # a PK row: its analyte
+                  for a, t, lv, an in zip(g["arm"], g["time_h"], levels, analytes)]
         layout["xaxis" if k == 1 else f"xaxis{k}"] = {"domain": [x0, x0 + w], "anchor": ya, "range": [-0.6, len(g) - 0.4],
                                                        "tickvals": list(range(len(g))), "ticktext": labels, "zeroline": False,
                                                        "tickfont": {"size": 10}}
