@@ -841,7 +841,8 @@ def trial(
                                             "effect shared by all arms; with --uncertainty)."),
     observed: Optional[Path] = typer.Option(None, "--observed", help="A published trial's results (CSV, the long "
                                             "format of clinical_calibration.csv: arm, timepoint_h, measure, value; "
-                                            "optional n, spread, spread_kind, provenance, scenario: the "
+                                            "optional n, spread, spread_kind, provenance, analyte and "
+                                            "statistic for PK rows (cmax, auc_0_inf_ratio, ...), scenario: the "
                                             "scenario's name:, another is refused): print, --json and "
                                             "--report them beside the prediction with 95% prediction intervals "
                                             "for the row's n. Nothing is fitted."),
