@@ -13,7 +13,7 @@ from ketasim.display import json_safe
 from ketasim.external import external_document, find_trials, format_external, qualify_external, trial_line
 from ketasim.report import external_report
 
-FOLDER = HERE.parents[1] / "examples" / "external"      # two CALIBRATION trials: in sample, a demonstration only
+FOLDER = HERE.parents[1] / "examples" / "external"      # IN SAMPLE trials (calibration, a PK parameter source): a demonstration only
 for t in find_trials(FOLDER):                           # NAME.yaml + NAME.csv (or NAME_observed.csv)
     print(t.name, t.scenario_file.name, t.observed_file.name, t.problem or "ok")
 
@@ -23,8 +23,9 @@ print(format_external(q))                               # per trial, per domain,
 
 s = q.summary()
 print(s["overall"]["mae_points"], s["overall"]["sampling_floor_points"], s["overall"]["heterogeneity_floor_points"])
-print(q.rows[["trial", "domain", "arm", "measure", "time_h", "n", "observed", "predicted", "pi_low", "pi_high",
-              "inside"]].to_string(index=False))       # the tidy rows
+rows = q.rows.assign(time_h=q.rows["time_h"].map(lambda t: "-" if t != t else f"{t:g}"))   # PK rows have no time
+print(rows[["trial", "domain", "arm", "measure", "time_h", "n", "observed", "predicted", "pi_low", "pi_high",
+            "inside"]].to_string(index=False))         # the tidy rows
 
 path = out_dir() / "external_qualification.json"
 path.write_text(json.dumps(json_safe(external_document(q)), indent=1, allow_nan=False), encoding="utf-8")

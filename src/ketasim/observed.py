@@ -15,6 +15,12 @@ rates, :func:`~ketasim.calibration.rate_interval`). It carries
   N posterior parameter draws x between-trial trial effects (``TrialResult.draw_variance``, the same draws that
   give the trial's own ``pi95``).
 
+PK rows (a Cmax, Tmax, AUC or t1/2 of one ``analyte`` as a geometric mean, arithmetic mean or median, or a
+geometric mean ratio ``versus`` the control arm) are compared with the trial's per-patient NCA (``TrialResult.pk``):
+the same statistic over the virtual patients, with a bootstrap interval of the row's n patients (between-patient
+sampling only; :func:`_compare_pk`) and a fold error (predicted / observed), summarised as an AAFE
+(:func:`pk_fold_summary`).
+
 Nothing is fitted: the parameter set is the one the trial ran with. Every input error is one line naming the row
 (1-based data row; the file line is one more) and the column, raised before the trial runs when the CLI reads the
 file (:func:`read_observed`).
@@ -435,7 +441,11 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     ``final_dose_rate`` rows (the share of a titrated arm's patients on each final dose, in percent) name the level in
     a ``dose_level`` column ("84 mg", as the trial writes it; "84mg" and "84 MG" are read as "84 mg"); their
     ``timepoint_h`` is empty or the arm's last decision session (h), and the table's ``time_h`` is that session
-    either way. ``dose_level`` is "" on every other row."""
+    either way. ``dose_level`` is "" on every other row.
+
+    PK rows (``measure`` in :data:`PK_OBSERVABLE_MEASURES`; :func:`_pk_fields`) have an empty ``timepoint_h``
+    (``time_h`` NaN), a value > 0 (ng/mL, ng*h/mL, h, or a ratio), and the table's ``analyte`` (canonical),
+    ``statistic`` and ``versus`` (ratio rows: the control arm) columns, "" on every other row."""
     from .limits import MAX_PATIENTS
     from .population import SCALES, canonical_scale
 
@@ -683,6 +693,12 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
 
     A ``final_dose_rate`` row is compared with the trial's row of the same arm and ``dose_level`` (its ``time_h``
     is the arm's last decision session) and has a rate's interval; ``dose_level`` is "" on other rows.
+
+    A PK row (:data:`PK_OBSERVABLE_MEASURES`) is compared with the trial's per-patient NCA (:func:`_compare_pk`):
+    ``predicted`` the row's statistic over the virtual arm's patients (the trial's own endpoint or comparison row),
+    ``pi_low``/``pi_high`` the 2.5/97.5 percentiles of that statistic over :data:`PK_BOOTSTRAP_RESAMPLES` bootstrap
+    trials of ``n`` patients, ``fold_error`` = predicted / observed (NaN on other rows), ``analyte``, ``statistic``
+    and ``versus`` ("" on other rows); its unit is ng/mL, ng*h/mL, h or "ratio".
 
     The interval's scope is in ``attrs["interval"]``; :func:`observed_summary` gives the summary."""
     from .calibration import observed_interval, statistic_sampling_sd, virtual_rate_estimate
@@ -938,7 +954,10 @@ def observed_summary(df: pd.DataFrame) -> dict:
     """Mean absolute error in points over the score rows (mean, mean_change), in percentage points over the rate
     rows, per unit over other rows, and the share of rows inside their interval. ``final_dose_rate`` rows (shares
     on each dose: not an outcome, and an arm's levels sum to 100 %) are not rate rows: when there are any, their MAE
-    is ``mae_dose_percentage_points`` over ``dose_rows`` (keys present only then); they count in rows/inside."""
+    is ``mae_dose_percentage_points`` over ``dose_rows`` (keys present only then); they count in rows/inside. PK
+    rows are summarised apart, by fold error (:func:`pk_fold_summary`: ``pk_rows``, ``pk_aafe``,
+    ``pk_within_2fold``, present only when there are PK rows), and are not in ``mae_other``; they count in
+    rows/inside."""
     _check_comparison(df, "observed_summary")
 
     def mae(sel):
@@ -962,10 +981,10 @@ def observed_summary(df: pd.DataFrame) -> dict:
 
 
 def pk_fold_summary(predicted, observed) -> dict:
-    """``pk_rows``, ``pk_aafe`` (absolute average fold error, 10 ** mean |log10(predicted / observed)|: 1 is exact,
-    2 a factor of 2 on average either way; None without a finite fold) and ``pk_within_2fold`` (rows with 0.5 <=
-    predicted / observed <= 2) of PK rows: their units differ between analytes and measures, so they are
-    summarised by fold error, not by an absolute error."""
+    """``pk_rows``, ``pk_aafe`` (absolute average fold error, ``10 ** mean(abs(log10(predicted / observed)))``: 1
+    is exact, 2 a factor of 2 on average either way; None without a finite fold) and ``pk_within_2fold`` (rows
+    with 0.5 <= predicted / observed <= 2) of PK rows: their units differ between analytes and measures, so they
+    are summarised by fold error, not by an absolute error."""
     fold = np.asarray(predicted, float) / np.asarray(observed, float)
     ok = np.isfinite(fold) & (fold > 0)
     logs = np.abs(np.log10(fold[ok]))

@@ -506,7 +506,6 @@ def _endpoint_cell(r: dict, stratified: bool, unfollowed: bool = False) -> str:
 
 def _comparison_table(tr) -> pd.DataFrame:
     from .trial import measure_unit
-    from .observed import is_pk_row, pk_measure_label
     from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     c = list(getattr(tr, "comparisons", []) or [])
