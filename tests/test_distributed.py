@@ -85,3 +85,23 @@ def test_streamed_simulation_on_dask_writes_the_same_file(cluster, tmp_path):
     simulate_streamed(sc, params(), chunk=60, parquet=tmp_path / "b.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"),
                                   check_exact=True)
+
+
+def _distributed_log_level() -> int:
+    import logging
+
+    return logging.getLogger("distributed").getEffectiveLevel()
+
+
+def test_quiet_local_workers_log_errors_only():
+    """A quiet local cluster's worker processes log at ERROR: at their default level a cross-validation stopped with
+    Ctrl-C printed Dask's 'Async instruction ... ended with CancelledError' for every cancelled fit (fiftieth
+    session). A cluster of its own: the module's cluster has a worker restarted by the kill test above."""
+    import logging
+
+    ex = DaskExecutor("local", n_workers=2)
+    try:
+        levels = ex.client.run(_distributed_log_level)
+    finally:
+        ex.close()
+    assert len(levels) == 2 and all(level == logging.ERROR for level in levels.values()), levels

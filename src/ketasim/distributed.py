@@ -31,6 +31,15 @@ class NoWorkersError(KetasimError, RuntimeError):
     """The cluster has had no worker for longer than the executor's ``no_worker_timeout`` while tasks were pending."""
 
 
+def _quiet_worker_logs() -> None:
+    """Run in each worker process of a quiet local cluster: Dask's messages at ERROR only. At the workers' default
+    level a cross-validation stopped with Ctrl-C printed 'Async instruction ... ended with CancelledError' for every
+    cancelled fit (fiftieth session); the client process's own level is set by ``DaskExecutor(quiet=True)``."""
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+
+
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity where the platform says, else the machine's count): the
     default number of local workers."""
@@ -76,6 +85,8 @@ class DaskExecutor:
                                         scheduler_kwargs={"dashboard_address": ":0"},
                                         env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
             self.client = Client(self.cluster)
+            if quiet:       # also in the worker processes (a worker started later, a killed one's successor, is not)
+                self.client.run(_quiet_worker_logs)
         else:
             try:
                 self.client = Client(address, timeout="20s")
