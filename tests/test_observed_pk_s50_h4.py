@@ -166,7 +166,7 @@ def test_a_geometric_cv_gives_the_observed_ci_on_the_log_scale(crossover):
 # ---- the bootstrap interval -------------------------------------------------------------------------------------------
 def test_the_interval_holds_the_prediction_narrows_with_n_and_is_reproducible(crossover):
     widths = {}
-    for n in (4, 12, 60):
+    for n in (4, 8, 16):        # at most the virtual arm's 16 (a larger study warns: test below)
         for m, arm in (("cmax", "alone"), ("cmax_ratio", "inhibited"), ("tmax", "alone")):
             r = compare_observed(crossover, [_row(m, 1.0, arm=arm, n=str(n))]).iloc[0]
             assert r["pi_low"] <= r["predicted"] <= r["pi_high"], (m, n)
@@ -179,15 +179,50 @@ def test_the_interval_holds_the_prediction_narrows_with_n_and_is_reproducible(cr
     assert (once["pi_low"].iloc[0], once["pi_high"].iloc[0]) == (again["pi_low"].iloc[0], again["pi_high"].iloc[0])
 
 
-def test_the_interval_is_the_bootstrap_of_n_patients(crossover):
-    """An independent bootstrap of the geometric mean of 8 of the virtual patients gives the same interval (to
-    Monte Carlo error of 2000 resamples)."""
+def _two_stage(values: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """An independent two-stage bootstrap: a resample of the virtual patients, then n of that resample."""
+    rng = np.random.default_rng(seed)
+    arm = values[rng.integers(0, values.size, size=(20000, values.size))]
+    return np.take_along_axis(arm, rng.integers(0, values.size, size=(20000, n)), axis=1)
+
+
+def test_the_interval_is_the_two_stage_bootstrap_of_n_patients(crossover):
+    """An independent two-stage bootstrap of the geometric mean of 8 patients (a resample of the virtual arm, then 8
+    of it) gives the same interval (to Monte Carlo error of 2000 resamples); mc_sd is the SD of the resampled
+    virtual arms' geometric mean."""
     r = compare_observed(crossover, [_row("cmax", 1.0, n="8")]).iloc[0]
     logs = np.log(_values(crossover, "alone", "s-ketamine", "cmax"))
-    rng = np.random.default_rng(99)
-    gm = np.exp(logs[rng.integers(0, logs.size, size=(20000, 8))].mean(axis=1))
+    gm = np.exp(_two_stage(logs, 8, 99).mean(axis=1))
     lo, hi = np.percentile(gm, [2.5, 97.5])
-    assert r["pi_low"] == pytest.approx(lo, rel=0.05) and r["pi_high"] == pytest.approx(hi, rel=0.05)
+    # 10 %: over 300 seeds the 2,000-resample lower bound of this arm (one patient at 0.84 ng/mL among 3-30) has an
+    # SD of ~3 % (measured), so 10 % is ~3 SDs; a one-stage interval's lower bound is ~15 % higher here
+    assert r["pi_low"] == pytest.approx(lo, rel=0.10) and r["pi_high"] == pytest.approx(hi, rel=0.10)
+    rng = np.random.default_rng(98)
+    virtual = np.exp(logs[rng.integers(0, logs.size, size=(20000, logs.size))].mean(axis=1))
+    assert r["mc_sd"] == pytest.approx(np.std(virtual, ddof=1), rel=0.1)
+
+
+def test_the_interval_covers_a_study_from_the_same_population_even_with_a_small_virtual_arm():
+    """Review s50 H-1: with one bootstrap stage (n patients from the m virtual ones) a nominal 95 % interval held
+    ~76 % of studies at m = n = 10, because the prediction's own Monte Carlo error was left out. Synthetic log-normal
+    patients: a virtual arm of 10 and a study of 10 from the same population, 400 replicates."""
+    from ketasim.observed import _bootstrap
+
+    rng = np.random.default_rng(2026)
+    inside = 0
+    for _ in range(400):
+        virtual, study = rng.lognormal(3.0, 0.5, 10), rng.lognormal(3.0, 0.5, 10)
+        boot, _virtual = _bootstrap(rng, [np.log(virtual)], [10], lambda y: np.exp(y.mean(axis=1)))
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        inside += lo <= float(stats.gmean(study)) <= hi
+    assert inside / 400 >= 0.88, inside / 400
+
+
+def test_a_study_larger_than_the_virtual_arm_warns_and_n_is_bounded(crossover):
+    with pytest.warns(ObservedWarning, match=r"fewer than the study's 40.*--size 40"):
+        compare_observed(crossover, [_row("cmax", 1.0, n="40")])
+    with pytest.raises(InputError, match=r"row 1, column n: 20000 patients: a PK row's n is at most 10,000"):
+        read_observed([_row("cmax", 1.0, n="20000")], _scenario(CROSSOVER))
 
 
 def test_an_exact_value_is_inside_and_one_three_fold_off_is_outside(crossover, parallel):
@@ -261,7 +296,7 @@ def test_trial_observed_cli_with_pk_and_score_rows(tmp_path, capsys):
     js = tmp_path / "t.json"
     with warnings.catch_warnings():
         warnings.simplefilter("error", ObservedWarning)
-        assert main(["trial", str(sc), "--size", "12", "--observed", str(obs), "--json", str(js), "--report",
+        assert main(["trial", str(sc), "--size", "20", "--observed", str(obs), "--json", str(js), "--report",
                      str(tmp_path / "t.html"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "cmax S-ketamine GM" in out and "PK: AAFE" in out and "points over 1 score row(s)" in out
@@ -328,7 +363,32 @@ def test_a_crossover_ratio_resamples_pairs(crossover):
     r = compare_observed(crossover, [_row("auc_0_inf_ratio", 1.0, arm="inhibited", n="8")]).iloc[0]
     d = (np.log(_values(crossover, "inhibited", "s-ketamine", "auc_0_inf"))
          - np.log(_values(crossover, "alone", "s-ketamine", "auc_0_inf")))
-    rng = np.random.default_rng(5)
-    paired = np.exp(d[rng.integers(0, d.size, size=(20000, 8))].mean(axis=1))
+    paired = np.exp(_two_stage(d, 8, 5).mean(axis=1))
     lo, hi = np.percentile(paired, [2.5, 97.5])
-    assert r["pi_low"] == pytest.approx(lo, rel=0.05) and r["pi_high"] == pytest.approx(hi, rel=0.05)
+    assert r["pi_low"] == pytest.approx(lo, rel=0.10) and r["pi_high"] == pytest.approx(hi, rel=0.10)
+
+
+def test_a_study_cited_by_its_pmc_id_or_web_address_is_flagged_in_sample():
+    """Review s50 M-2: a parameter source with neither a DOI nor a PMID (Noppers 2011, the rifampicin study, is cited
+    by its PMC id) was not recognised, so its study compared 'out of sample'."""
+    import pandas as pd
+
+    from ketasim.external import calibration_match, parameter_sources
+    from ketasim.parameters import load_parameters
+
+    sources = parameter_sources(load_parameters())
+    pmc = pd.DataFrame([{"trial_id": "noppers", "citation": "Noppers 2011 Anesthesiology, PMC3560924",
+                         "source_url": ""}])
+    assert "ddi.rifampicin.nk_cl_factor" in calibration_match(pmc, {}, sources)
+    url = pd.DataFrame([{"trial_id": "x", "citation": "",
+                         "source_url": "https://pmc.ncbi.nlm.nih.gov/articles/PMC3560924/"}])
+    assert "ddi.rifampicin.nk_cl_factor" in calibration_match(url, {}, sources)
+    other = pd.DataFrame([{"trial_id": "y", "citation": "PMC1234567", "source_url": ""}])
+    assert calibration_match(other, {}, sources) == ""
+
+
+def test_a_cv_without_its_spread_is_refused(crossover):
+    with pytest.raises(InputError, match=r"row 1, column spread: spread_kind is CV but no spread is given"):
+        read_observed([_row("cmax", 10.0, spread_kind="CV")], _scenario(CROSSOVER))
+    with pytest.raises(InputError, match=r"column spread_kind: a spread is given: .* \(or a CV in %\)"):
+        read_observed([_row("cmax", 10.0, spread="30")], _scenario(CROSSOVER))

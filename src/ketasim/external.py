@@ -152,6 +152,10 @@ DOI_PATTERN = re.compile(r"10\.\d{4,9}/[^\s,;\"'<>]+")
 PMID_PATTERN = re.compile(r"PMID:?\s*(\d+)", re.IGNORECASE)
 #: a PubMed address ('ncbi.nlm.nih.gov/pubmed/19897389', 'pubmed.ncbi.nlm.nih.gov/19897389'): its PMID
 PUBMED_URL_PATTERN = re.compile(r"pubmed(?:\.ncbi\.nlm\.nih\.gov)?/(\d+)", re.IGNORECASE)
+#: a PubMed Central id (PMC3339151), as text or in a pmc.ncbi.nlm.nih.gov address
+PMC_PATTERN = re.compile(r"\bPMC\s?(\d{4,9})\b", re.IGNORECASE)
+#: a web address in a parameter's source (a publisher's page)
+URL_PATTERN = re.compile(r"https?://[^\s,;\"'<>)]+", re.IGNORECASE)
 IN_SAMPLE = "in sample, not an external check"
 
 
@@ -168,6 +172,7 @@ def source_keys(row) -> list[tuple[str, str]]:
     text = f"{_text(row.get('citation'))} {_text(row.get('source_url'))}"
     keys += [("DOI", d.rstrip(".)").lower()) for d in DOI_PATTERN.findall(text)]
     keys += [("PMID", m) for m in PMID_PATTERN.findall(text) + PUBMED_URL_PATTERN.findall(text)]
+    keys += [("PMC", m) for m in PMC_PATTERN.findall(text)]
     if _text(row.get("source_url")):
         keys.append(("source_url", _text(row.get("source_url")).lower().rstrip("/")))
     return list(dict.fromkeys(keys))
@@ -188,14 +193,18 @@ def calibration_sources(rows=None) -> dict:
 
 
 def parameter_sources(params) -> dict:
-    """{(kind, value): [parameter name, ...]} of the DOIs and PMIDs (also PubMed addresses) in the sources of the
-    model's literature parameters (``data/parameters.csv``; ``params`` a ParameterSet): a published study the model's
+    """{(kind, value): [parameter name, ...]} of the DOIs, PMIDs (also PubMed addresses), PMC ids and web addresses
+    in the sources of the model's literature parameters (``data/parameters.csv``; ``params`` a ParameterSet): a published study the model's
     parameters were set from (e.g. a PK interaction study) is in sample as a calibration trial is."""
     out: dict = {}
     for name, par in params.literature.items():
         text = str(getattr(par, "source", "") or "")
+        # PMC ids and web addresses too (review s50 M-2: Noppers 2011, the rifampicin study, is cited by its PMC id
+        # only); a source named by its authors alone cannot be matched, so the flag can miss such a study
         keys = ([("DOI", d.rstrip(".)").lower()) for d in DOI_PATTERN.findall(text)]
-                + [("PMID", m) for m in PMID_PATTERN.findall(text) + PUBMED_URL_PATTERN.findall(text)])
+                + [("PMID", m) for m in PMID_PATTERN.findall(text) + PUBMED_URL_PATTERN.findall(text)]
+                + [("PMC", m) for m in PMC_PATTERN.findall(text)]
+                + [("source_url", u.rstrip("./").lower()) for u in URL_PATTERN.findall(text)])
         for key in dict.fromkeys(keys):
             out.setdefault(key, []).append(name)
     return out
@@ -213,7 +222,7 @@ def calibration_match(observed: pd.DataFrame, sources: dict | None = None, param
                         f"clinical_calibration.csv (its rows were fitted): {IN_SAMPLE}")
     for r in observed.to_dict("records") if parameters else ():
         for kind, value in source_keys(r):
-            if kind in ("DOI", "PMID") and (kind, value) in parameters:
+            if kind in ("DOI", "PMID", "PMC", "source_url") and (kind, value) in parameters:
                 names = parameters[kind, value]
                 return (f"{kind} {value} is the source of model parameter(s) {', '.join(names[:3])}"
                         + (f" and {len(names) - 3} more" if len(names) > 3 else "")
