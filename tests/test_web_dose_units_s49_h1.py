@@ -333,3 +333,62 @@ def test_a_dose_typed_while_its_unit_conversion_is_in_flight_is_not_overwritten(
     assert note.inner_text() == ""
     assert not problems, problems
     ctx.close()
+
+
+# ---- fiftieth session review M-4 (H5): the line changed and changed back while its conversion was in flight ----------
+def test_a_late_conversion_is_not_applied_to_a_line_whose_route_or_weight_changed(browser, dashboard):
+    """Only the dose and unit were compared with the request: IV 0.5 mg/kg switched to intranasal (mg/kg not accepted:
+    a conversion request) and back to IV (mg/kg accepted: no request) before the reply, and the nasal reply turned the
+    IV line into 28 mg (whole devices, unit menu ["mg"]). The whole line and the patient's weight are compared now."""
+    ctx, page, problems = _new_page(browser)
+    page.goto(dashboard)
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    dose, unit, route = ('[data-field="regimen.0.dose"]', '[data-field="regimen.0.dose_unit"]',
+                         '[data-field="regimen.0.route"]')
+    note = page.locator('[data-msg="regimen.0.dose"]')
+    iv_units = ["mg/kg", "mg", "mg/kg/h", "mg/h"]
+
+    def settled():
+        page.wait_for_function("() => document.body.dataset.seq === String(state.seq) && state.inflight === null",
+                               timeout=20000)
+
+    page.select_option('[data-field="regimen.0.drug"]', "esketamine")       # the preset: intranasal 56 mg
+    page.select_option(route, "iv-infusion")
+    page.select_option(unit, "mg/kg")
+    page.fill(dose, "0.5")
+    settled()
+    held = []
+    page.route("**/api/dose-unit", lambda r: held.append(r))
+
+    # 1. intranasal and back to IV while the request is out: the IV line keeps 0.5 mg/kg
+    page.select_option(route, "intranasal")
+    _pump_until(page, lambda: len(held) == 1, "the conversion request")
+    assert json.loads(held[0].request.post_data)["line"]["route"] == "intranasal"
+    page.select_option(route, "iv-infusion")
+    with page.expect_response("**/api/dose-unit"):
+        held[0].continue_()                                 # the reply for intranasal (28 mg) arrives late
+    page.wait_for_timeout(300)                              # the reply handled (and a simulation, were one scheduled)
+    settled()
+    assert (page.input_value(route), page.input_value(dose), page.input_value(unit)) == ("iv-infusion", "0.5", "mg/kg")
+    assert _options(page, "regimen.0.dose_unit") == iv_units and len(held) == 1
+    assert note.inner_text() == ""
+
+    # 2. the weight changed while the request is out: converted again at the new weight (0.8 mg/kg x 120 kg = 96 mg:
+    #    84 mg, the label's most), not at the old one (64 mg: 56 mg)
+    page.fill(dose, "0.8")
+    settled()
+    page.select_option(route, "intranasal")
+    _pump_until(page, lambda: len(held) == 2, "the conversion request")
+    assert json.loads(held[1].request.post_data)["weight_kg"] == "80"
+    page.fill('[data-field="patient.weight_kg"]', "120")
+    held[1].continue_()                                     # the reply at 80 kg arrives late
+    _pump_until(page, lambda: len(held) == 3, "a conversion at the new weight (the old reply applied?)")
+    assert json.loads(held[2].request.post_data)["weight_kg"] == "120"
+    assert page.input_value(dose) == "0.8"
+    seq = page.evaluate("document.body.dataset.seq")
+    held[2].continue_()
+    _wait_new_answer(page, seq)
+    assert (page.input_value(dose), page.input_value(unit)) == ("84", "mg")
+    assert note.inner_text().startswith("regimen A dose: 0.8 mg/kg is 96 mg at the patient's 120 kg;")
+    assert not problems, problems
+    ctx.close()

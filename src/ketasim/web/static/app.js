@@ -139,22 +139,26 @@ function fillUnits(base, wanted) {
 async function convertDose(base) {
   const seq = (state.unitSeq[base] || 0) + 1;
   state.unitSeq[base] = seq;
+  const keys = ["drug", "route", "dose", "dose_unit", "duration_min"];
   const line = {};
-  ["drug", "route", "dose", "dose_unit", "duration_min"].forEach((k) => { line[k] = field(`${base}.${k}`).value; });
+  keys.forEach((k) => { line[k] = field(`${base}.${k}`).value; });
+  const weight = field("patient.weight_kg").value;
   let body;
   try {
     const resp = await fetch("/api/dose-unit", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ field: base, line, weight_kg: field("patient.weight_kg").value }) });
+      body: JSON.stringify({ field: base, line, weight_kg: weight }) });
     body = await resp.json();
     if (!resp.ok) body = { dose: "", message: (body.errors || []).map((e) => e.message).join(" ") };
   } catch (e) {
     body = { dose: "", message: `${base}.dose: cleared (the dashboard server did not answer: ${e.message})` };
   }
   if (state.unitSeq[base] !== seq || !field(`${base}.dose_unit`)) return;   // a newer change, or the line is gone
-  // the dose or its unit edited while the request was out: the reply converts a value that is no longer there and
-  // would overwrite what was typed. Keep the typing; if the unit is still one the line does not accept, convert the
-  // dose now in the box (its own request), else only drop the old unit from the menu.
-  if (field(`${base}.dose`).value !== line.dose || field(`${base}.dose_unit`).value !== line.dose_unit) {
+  // the line (drug, route, infusion time, dose, unit) or the patient's weight (mg/kg -> mg) changed while the
+  // request was out: the reply converts a line that is no longer there (e.g. a route switched to intranasal and back
+  // to IV: the nasal reply would turn the IV line into whole devices) and would overwrite what was typed. Keep the
+  // form; if its unit is still one the line does not accept, convert the dose now (its own request), else only drop
+  // the old unit from the menu.
+  if (keys.some((k) => field(`${base}.${k}`).value !== line[k]) || field("patient.weight_kg").value !== weight) {
     if (fillUnits(base) !== null) convertDose(base);
     return;
   }
