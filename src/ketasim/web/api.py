@@ -95,7 +95,8 @@ def parameters():
 # ---- the options the page offers ----------------------------------------------------------------------------
 def meta() -> dict:
     from .. import __version__
-    from ..population import CONDITIONS, DEFAULT_SCALE, GENOTYPES, KNOWN_COMEDICATIONS, SCALE_NAMES, SCALES
+    from ..population import (CONDITIONS, DEFAULT_SCALE, GENOTYPES, KNOWN_COMEDICATIONS, SCALE_NAMES, SCALES,
+                              default_treatment_resistant)
     from ..regimen import ALLOWED_ROUTES, Drug, Route
     from ..vocabulary import NOTICE
     from ..scenario import DEFAULT_BASELINE
@@ -107,6 +108,8 @@ def meta() -> dict:
         "drugs": [d.value for d in Drug], "routes": [r.value for r in Route], "allowed_routes": allowed,
         "needs_dose": {d.value: (d.is_ketamine or d is Drug.MIDAZOLAM) for d in Drug},
         "conditions": list(CONDITIONS), "default_scale": dict(DEFAULT_SCALE),
+        # the treatment-resistant box a condition starts with (the engine's default when the key is left out)
+        "default_treatment_resistant": {c: default_treatment_resistant(c) for c in CONDITIONS},
         # remission / default_baseline are null for a scale without a published value (population.SCALES)
         "scales": {k: {"max": v[0], "remission": v[1], "condition": v[2], "name": SCALE_NAMES[k],
                        "default_baseline": DEFAULT_BASELINE.get(k, (None,))[0]}
@@ -441,11 +444,12 @@ def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | N
     # two is refused there in one line
     cond = None if _blank(patient.get("condition")) else _text(patient.get("condition"))
     scale = _text(patient.get("scale") or "") or None
-    # passed on unchanged (None = the default, true): the engine reads true/false and names the field for anything
-    # else (bool() turned the text "false" into true)
-    tr = patient.get("treatment_resistant", True)
+    # passed on unchanged: the engine reads true/false and names the field for anything else (bool() turned the text
+    # "false" into true). Absent or null: left out, so the engine applies population.default_treatment_resistant to
+    # the condition it resolves (true for depression, false for PTSD, anxiety and suicidal ideation)
+    tr = patient.get("treatment_resistant")
     pop: dict[str, Any] = {"size": 1, **({} if cond is None else {"condition": cond}),
-                           "treatment_resistant": True if tr is None else tr}
+                           **({} if tr is None else {"treatment_resistant": tr})}
     if scale:
         pop["scale"] = scale
     pop["baseline"] = {"mean": _num(patient.get("baseline")), "sd": 0}
@@ -641,7 +645,7 @@ def _form_models():
         condition: Scalar = None
         scale: Scalar = None
         baseline: Scalar = None
-        treatment_resistant: Scalar = True
+        treatment_resistant: Scalar = None      # None: default_treatment_resistant(condition)
         recurrence: Scalar = True
         re_response: Scalar = False
         recurrence_clock: Scalar = None
@@ -1598,16 +1602,15 @@ def default_form() -> dict:
     """The form the page starts with (also used to warm up the engine): the CLI's typical patient (the
     typical patient of the default population: 80 kg, 45 y, female as the majority sex, Val/Val, median CRP,
     MADRS baseline 33)."""
-    from ..population import PopulationSpec, typical_patient
-
-    from ..population import DEFAULT_RECURRENCE_CLOCK
+    from ..population import DEFAULT_RECURRENCE_CLOCK, PopulationSpec, default_treatment_resistant, typical_patient
 
     typ = typical_patient(PopulationSpec(), parameters())
     return {
         "patient": {"weight_kg": _num(float(typ.weight_kg[0])), "age_years": _num(float(typ.age_years[0])),
                     "sex": "female" if typ.female[0] else "male", "genotype": "val/val",
                     "crp_mg_l": _num(round(float(typ.crp_mg_l[0]), 6)), "condition": "depression", "scale": "madrs",
-                    "baseline": _num(float(typ.baseline[0])), "treatment_resistant": True, "recurrence": True,
+                    "baseline": _num(float(typ.baseline[0])),
+                    "treatment_resistant": default_treatment_resistant("depression"), "recurrence": True,
                     "re_response": False, "recurrence_clock": DEFAULT_RECURRENCE_CLOCK,
                     "comedications": []},
         "regimens": [

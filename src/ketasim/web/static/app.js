@@ -21,6 +21,7 @@ const state = {
   figureShapes: [],      // shapes the server put in the cascade figure (kept when the time marker moves)
   notes: {},             // dose box -> the server's note on a dose converted to another unit (kept until edited)
   unitSeq: {},           // dose line -> number of its latest unit conversion request (only the newest applies)
+  trEdited: false,       // the treatment-resistant box set by hand: a condition change no longer resets it
 };
 const SLOTS = ["A", "B", "C"];
 const PRESETS = {
@@ -901,7 +902,12 @@ function onControl(ev) {
   if (f === "patient.condition" && ev.type === "change") {
     const sc = state.meta.default_scale[el.value];
     if (sc) { setValue("patient.scale", sc); setValue("patient.baseline", state.meta.scales[sc].default_baseline); }
+    // the condition's default (true for depression only, as the engine's when the key is left out), unless the box
+    // was set by hand
+    const tr = (state.meta.default_treatment_resistant || {})[el.value];
+    if (tr !== undefined && !state.trEdited) setValue("patient.treatment_resistant", tr);
   }
+  if (f === "patient.treatment_resistant" && ev.type === "change") state.trEdited = true;
   if (f === "patient.scale" && ev.type === "change") setValue("patient.baseline", state.meta.scales[el.value].default_baseline);
   if (converting) return;
   schedule(ev.type === "input" && (el.type === "text" || el.type === "number") ? 60 : 0);
