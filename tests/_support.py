@@ -411,3 +411,13 @@ def post_json(url: str, data, timeout: float = 120) -> tuple[int, dict]:
     except urllib.error.HTTPError as e:
         with e:
             return e.code, json.loads(e.read())
+
+
+def write_rows_csv(path: Path, rows: list[dict]) -> Path:
+    """Write dicts as a CSV (columns in first-seen order; a row's missing cells empty), e.g. an observed file."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return path

@@ -5,7 +5,6 @@ model's own outputs (no published numbers)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -19,6 +18,8 @@ from ketasim.errors import InputError
 from ketasim.external import external_document, find_trials, qualify_external, trial_domain
 from ketasim.scenario import scenario_from_dict
 from ketasim.trial import run_trial
+
+from _support import write_rows_csv
 
 SIZE = 24          # virtual patients per arm in these tests (seconds per trial)
 
@@ -53,23 +54,14 @@ def _model_rows(text: str, size: int, seed: int, n=None) -> list[dict]:
     return rows
 
 
-def _write_csv(path: Path, rows: list[dict]) -> Path:
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, cols, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
     """Two good trials whose 'published' rows are the model's own outputs at --size SIZE --seed 11."""
     d = tmp_path_factory.mktemp("external")
     (d / "iv.yaml").write_text(IV, encoding="utf-8")
-    _write_csv(d / "iv.csv", _model_rows(IV, SIZE, 11, n=30))
+    write_rows_csv(d / "iv.csv", _model_rows(IV, SIZE, 11, n=30))
     (d / "nasal.yaml").write_text(NASAL, encoding="utf-8")
-    _write_csv(d / "nasal_observed.csv", _model_rows(NASAL, SIZE, 11))       # no n: the scenario's 40
+    write_rows_csv(d / "nasal_observed.csv", _model_rows(NASAL, SIZE, 11))       # no n: the scenario's 40
     (d / "README.md").write_text("ignored", encoding="utf-8")
     return d
 
@@ -166,7 +158,8 @@ def test_a_broken_trial_is_one_line_and_the_others_run(folder, tmp_path, capsys)
     for f in ("iv.yaml", "iv.csv"):
         (d / f).write_bytes((folder / f).read_bytes())
     (d / "bad.yaml").write_text(IV, encoding="utf-8")
-    _write_csv(d / "bad.csv", [{"arm": "nonexistent", "timepoint_h": "24", "measure": "mean_change", "value": "-5"}])
+    write_rows_csv(d / "bad.csv",
+                   [{"arm": "nonexistent", "timepoint_h": "24", "measure": "mean_change", "value": "-5"}])
     (d / "twice.yaml").write_text(IV, encoding="utf-8")
     for f in ("twice.csv", "twice_observed.csv"):
         (d / f).write_bytes((folder / "iv.csv").read_bytes())
@@ -214,10 +207,10 @@ def test_domain_column_overrides_and_must_be_one_value(folder, tmp_path):
     d.mkdir()
     (d / "iv.yaml").write_bytes((folder / "iv.yaml").read_bytes())
     rows = _model_rows(IV, SIZE, 11, n=30)
-    _write_csv(d / "iv.csv", [{**r, "domain": "older adults"} for r in rows])
+    write_rows_csv(d / "iv.csv", [{**r, "domain": "older adults"} for r in rows])
     q = qualify_external(d, size=SIZE, seed=11)
     assert q.trials[0].domain == "older adults" and list(q.summary()["by_domain"]) == ["older adults"]
-    _write_csv(d / "iv.csv", [{**r, "domain": f"d{i}"} for i, r in enumerate(rows)])
+    write_rows_csv(d / "iv.csv", [{**r, "domain": f"d{i}"} for i, r in enumerate(rows)])
     q = qualify_external(d, size=SIZE, seed=11)
     assert q.trials[0].problem.startswith("iv.csv, column domain: one domain per file")
     doc = external_document(q)
@@ -272,7 +265,7 @@ def test_a_calibration_trial_is_called_in_sample(folder, result, tmp_path, capsy
     d.mkdir()
     for f in ("iv.yaml", "nasal.yaml", "nasal_observed.csv"):
         (d / f).write_bytes((folder / f).read_bytes())
-    _write_csv(d / "iv.csv", [{**r, "citation": f"doi:{doi}"} for r in _model_rows(IV, SIZE, 11, n=30)])
+    write_rows_csv(d / "iv.csv", [{**r, "citation": f"doi:{doi}"} for r in _model_rows(IV, SIZE, 11, n=30)])
     js, rep = tmp_path / "q.json", tmp_path / "q.html"
     assert main(["qualify", "--external", str(d), "--size", str(SIZE), "--json", str(js), "--html", str(rep)]) == 0
     out = capsys.readouterr().out

@@ -25,6 +25,8 @@ from ketasim.observed import (compare_observed, format_observed, observed_block,
 from ketasim.scenario import scenario_from_dict
 from ketasim.trial import run_trial
 
+from _support import write_rows_csv
+
 SIZE = 16           # virtual volunteers per arm (seconds per trial)
 
 CROSSOVER = """name: pk-crossover
@@ -261,15 +263,6 @@ def test_summary_aafe_and_within_two_fold(crossover):
 
 
 # ---- the command line -------------------------------------------------------------------------------------------------
-def _write_csv(path: Path, rows: list[dict]) -> Path:
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, cols, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
-
 MIXED_RUN = """name: pk-and-scores
 seed: 5
 population: {size: 10, condition: depression, scale: madrs, baseline: {mean: 33, sd: 5}}
@@ -288,7 +281,7 @@ endpoints:
 def test_trial_observed_cli_with_pk_and_score_rows(tmp_path, capsys):
     sc = tmp_path / "mixed.yaml"
     sc.write_text(MIXED_RUN, encoding="utf-8")
-    obs = _write_csv(tmp_path / "obs.csv", [
+    obs = write_rows_csv(tmp_path / "obs.csv", [
         {"scenario": "pk-and-scores", "arm": "ketamine", "timepoint_h": "24", "measure": "mean_change",
          "value": "-12", "n": "20", "analyte": "", "statistic": "", "spread": "", "spread_kind": ""},
         {"scenario": "pk-and-scores", "arm": "ketamine", "timepoint_h": "", "measure": "cmax", "value": "150",
@@ -316,7 +309,7 @@ def test_qualify_external_cli_with_a_pk_trial(tmp_path, capsys):
     tr = run_trial(_scenario(CROSSOVER), n=SIZE, seed=11)
     own = {(r["arm"], r["measure"], r["analyte"]): r["value"] for r in tr.endpoints + tr.comparisons
            if "analyte" in r}
-    _write_csv(d / "ddi.csv", [
+    write_rows_csv(d / "ddi.csv", [
         {"arm": "alone", "timepoint_h": "", "measure": "cmax", "analyte": "s-ketamine",
          "value": repr(own["alone", "cmax", "s-ketamine"]), "n": "10"},
         {"arm": "inhibited", "timepoint_h": "", "measure": "auc_0_inf_ratio", "analyte": "s-ketamine",
