@@ -165,7 +165,8 @@ def test_a_diagnosis_written_as_a_condition_is_pointed_at_the_models_condition(c
                            "--condition", "TRD")
     assert code == 2
     assert one_error_line(err) == ("error: --condition: unknown condition 'trd' (write depression: treatment "
-                                   "resistance is population.treatment_resistant, true by default); use one of "
+                                   "resistance is population.treatment_resistant, true by default for depression); "
+                                   "use one of "
                                    "depression, anxiety, ptsd, suicidal_ideation")
     code, _, err = run_cli(capsys, "simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
                            "--condition", "flu")
