@@ -17,8 +17,8 @@ rates, :func:`~ketasim.calibration.rate_interval`). It carries
 
 PK rows (a Cmax, Tmax, AUC or t1/2 of one ``analyte`` as a geometric mean, arithmetic mean or median, or a
 geometric mean ratio ``versus`` the control arm) are compared with the trial's per-patient NCA (``TrialResult.pk``):
-the same statistic over the virtual patients, with a bootstrap interval of the row's n patients (between-patient
-sampling only; :func:`_compare_pk`) and a fold error (predicted / observed), summarised as an AAFE
+the same statistic over the virtual patients, with a two-stage bootstrap interval of the row's n patients
+(between-patient sampling and the virtual trial's Monte Carlo error; :func:`_compare_pk`) and a fold error (predicted / observed), summarised as an AAFE
 (:func:`pk_fold_summary`).
 
 Nothing is fitted: the parameter set is the one the trial ran with. Every input error is one line naming the row
@@ -884,16 +884,12 @@ def _compare_pk(result, rec: dict, default_n) -> dict:
         x = x[np.isfinite(x) & ((x > 0) if statistic == "geometric mean" else True)]
         evaluable = int(x.size)
         n, n_from = _pk_n(rec, arm, default_n, evaluable)
-        if statistic == "geometric mean":
-            v = float(stats.gmean(x)) if x.size else nan
-            logs = np.log(x)
-            boot = _bootstrap(rng, [logs], [n], lambda y: np.exp(y.mean(axis=1))) if x.size >= 2 else None
-        elif statistic == "mean":
-            v = float(np.mean(x)) if x.size else nan
-            boot = _bootstrap(rng, [x], [n], lambda y: y.mean(axis=1)) if x.size >= 2 else None
-        else:
-            v = float(np.median(x)) if x.size else nan
-            boot = _bootstrap(rng, [x], [n], lambda y: np.median(y, axis=1)) if x.size >= 2 else None
+        # the statistic as a row-wise function of (resamples, patients) arrays: the prediction is it over one row
+        values, of_rows = ((np.log(x), lambda y: np.exp(y.mean(axis=1))) if statistic == "geometric mean" else
+                           (x, lambda y: y.mean(axis=1)) if statistic == "mean" else
+                           (x, lambda y: np.median(y, axis=1)))
+        v = float(of_rows(values[None, :])[0]) if x.size else nan
+        boot = _bootstrap(rng, [values], [n], of_rows) if x.size >= 2 else None
         patient_sd = float(np.std(x, ddof=1)) if x.size >= 2 else nan
     if boot is None or not math.isfinite(v):
         lo = hi = samp = mc = nan
