@@ -56,7 +56,7 @@ def test_scale_aliases_name_the_canonical_scale(typed, key):
     assert sc.population.scale == key and sc.population.condition == SCALES[key][2]
 
 
-@pytest.mark.parametrize("typed", ["caps", "ies", "hdrs", "bsi", "phq9"])
+@pytest.mark.parametrize("typed", ["caps", "ies", "hdrs", "bsi", "pcl"])   # phq9 is a scale since s51 (HA)
 def test_other_instruments_are_not_silently_aliased(typed):
     with pytest.raises(InputError, match=r"^population\.scale: unknown scale"):
         scenario_from_dict({"name": "s", "population": {"scale": typed}, "arms": {"k": [ESK]}})

@@ -68,6 +68,40 @@ SCALES = {
     # 1996, BDI-II manual, Psychological Corporation; cut-offs confirmed by Dozois, Dobson & Ahnberg 1998, Psychol
     # Assess 10:83, doi:10.1037/1040-3590.10.2.83). Default baseline: DEFAULT_BASELINE.
     "bdi2": (63.0, 13.0, "depression"),
+    # PTSD Checklist for DSM-5 (self-report): 20 items (the 20 DSM-5 PTSD symptoms) rated 0-4 = 0-80 (Blevins,
+    # Weathers, Davis, Witte & Domino 2015, J Trauma Stress 28:489, doi:10.1002/jts.22059: abstract read; the 0-4
+    # items and the 0-80 total as the National Center for PTSD's scoring instructions give them, read in secondary
+    # reproductions). Threshold <= 30: below all of the probable-PTSD cutoffs 31 to 33 that were "optimally
+    # efficient" against the CAPS-5 in veterans (Bovin et al. 2016, Psychol Assess 28:1379, doi:10.1037/pas0000254,
+    # PMID 26653052: abstract read; 31-33 also the recommended range of Forkus et al.'s systematic review (2022),
+    # Clin Psychol (New York) 30:110, doi:10.1037/cps0000111, abstract read). A caseness cutoff like the IES-R's, not a
+    # trial's remission criterion (state endpoints.remission_threshold: 32 for "below 33"). The DSM-IV PCL (PCL-C,
+    # PCL-M, PCL-S: 17 items 1-5 = 17-85) is another instrument and would not fit here (the model's scales start at 0).
+    "pcl5": (80.0, 30.0, "ptsd"),
+    # Generalized Anxiety Disorder 7-item scale (self-report): 7 items 0-3 = 0-21; 5, 10 and 15 are the cut points of
+    # mild, moderate and severe anxiety, 10 the cut point for further evaluation (Spitzer, Kroenke, Williams & Lowe
+    # 2006, Arch Intern Med 166:1092, doi:10.1001/archinte.166.10.1092: abstract and the figure caption "GAD-7 scale
+    # scores of 0 to 4" (the reference group) read; the cut points as the PHQ/GAD-7 instructions give them, read in a
+    # reproduction). Threshold <= 4: the minimal range 0-4 used as remission (as bdi2's "minimal" range), not the
+    # caseness cut point 10 (state endpoints.remission_threshold: 9 for "below 10"). Reads "anxiety".
+    "gad7": (21.0, 4.0, "anxiety"),
+    # Hospital Anxiety and Depression Scale, anxiety subscale (HADS-A): the 7 odd-numbered items of 14, each 0-3 =
+    # 0-21; 0-7 "normal", 8-10 "borderline abnormal" (possible case), 11-21 "abnormal" (probable case) (Zigmond &
+    # Snaith 1983, Acta Psychiatr Scand 67:361, doi:10.1111/j.1600-0447.1983.tb09716.x: the paper itself not read;
+    # item scoring and ranges read in reproductions of the form and in texts citing it). Threshold <= 7: the
+    # "normal" range. The 0-42 total is not modelled ('hads' alone is refused: _NOT_ALIASED).
+    "hads_a": (21.0, 7.0, "anxiety"),
+    # HADS depression subscale (HADS-D): the 7 even-numbered items, 0-3 each = 0-21, the same ranges (same source);
+    # threshold <= 7, the "normal" range.
+    "hads_d": (21.0, 7.0, "depression"),
+    # Patient Health Questionnaire-9 (self-report): the 9 DSM-IV criteria of major depression rated 0-3 = 0-27; 5, 10,
+    # 15 and 20 are the cut points of mild, moderate, moderately severe and severe depression (Kroenke, Spitzer &
+    # Williams 2001, J Gen Intern Med 16:606, doi:10.1046/j.1525-1497.2001.016009606.x: abstract read). Remission
+    # < 5, i.e. <= 4 (below the "mild" cut point): the criterion of measurement-based care, e.g. "remission (PHQ-9
+    # score <5)" in "Defining Success in Measurement-Based Care for Depression: A Comparison of Common Metrics",
+    # Psychiatr Serv, doi:10.1176/appi.ps.201900295 (abstract read). The PHQ-8 (0-24) and PHQ-2 (0-6) are other
+    # instruments.
+    "phq9": (27.0, 4.0, "depression"),
 }
 #: Default baseline (mean, SD) of each scale when a scenario gives none. A scale without an entry has no sourced
 #: default: its scenarios must state population.baseline (default_baseline() says so in one line).
@@ -106,19 +140,26 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
                     "lsas": (76.2, 25.6)}
 #: No sourced default baseline was found for mssi and iesr: no entry table of a treatment-seeking, non-ketamine sample
 #: was reachable (Feder 2014's IES-R is a ketamine trial's; the IES-R samples found were medically ill PTSD patients;
-#: no MSSI sample): NOTES, the forty-second and forty-third sessions.
+#: no MSSI sample): NOTES, the forty-second and forty-third sessions. Nor, in the fifty-first session, for pcl5,
+#: gad7, hads_a, hads_d and phq9: the entry tables found gave no SD (PHQ-9 17.9 in a TMS cohort, Bastiaens 2024,
+#: doi:10.1186/s12888-024-05928-4, abstract), an SEM without the n it was computed over (PHQ-9 17.8 +- 0.4 SEM in a
+#: TMS sample, PMC9343621 Table 1) or a "PCL" that may be the DSM-IV one (57.8 (11.1) at the start of VA medication
+#: trials, PMC7669235 Table 2); none was taken. Their scenarios state population.baseline.
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 #: Display names (figures, tables, reports, the dashboard).
 SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": "CAPS-5", "ssi": "SSI",
                "hamd21": "HAM-D21", "hamd24": "HAM-D24", "madrs_si": "MADRS-SI", "mssi": "MSSI", "iesr": "IES-R",
-               "lsas": "LSAS", "qids_sr16": "QIDS-SR16", "bdi2": "BDI-II"}
+               "lsas": "LSAS", "qids_sr16": "QIDS-SR16", "bdi2": "BDI-II", "pcl5": "PCL-5", "gad7": "GAD-7",
+               "hads_a": "HADS-A", "hads_d": "HADS-D", "phq9": "PHQ-9"}
 #: Other names users type for a scale (compared without case, spaces, '-' and '_'): canonical names in SCALES.
 SCALE_ALIASES = {"hdrs17": "hamd17", "hrsd17": "hamd17", "hdrs21": "hamd21", "hrsd21": "hamd21",
                  "hdrs24": "hamd24", "hrsd24": "hamd24", "madrsitem10": "madrs_si", "madrs10": "madrs_si",
                  "bssi": "ssi", "bss": "ssi", "beckssi": "ssi", "qidssr": "qids_sr16", "qids16": "qids_sr16",
-                 "bdiii": "bdi2", "hars": "hama"}
+                 "bdiii": "bdi2", "hars": "hama", "hadsanxiety": "hads_a", "hadsdepression": "hads_d",
+                 "pcldsm5": "pcl5"}
 #: Not aliased on purpose: 'caps' (the DSM-IV CAPS, 0-136), 'ies' (the original 15-item IES), 'bsi' (also the Brief
-#: Symptom Inventory), 'hamd'/'hdrs' (which version?) are other instruments or ambiguous: the error says which is meant.
+#: Symptom Inventory), 'hamd'/'hdrs' (which version?), 'pcl' (the DSM-IV PCL, 17-85), 'hads' (which subscale?),
+#: 'phq'/'gad' (which length?) are other instruments or ambiguous: the error says which is meant.
 _NOT_ALIASED = {
     **dict.fromkeys(("hamd", "hdrs", "hrsd"), "the Hamilton depression scale has three versions, hamd17 (0-52), "
                                               "hamd21 (0-63) and hamd24 (0-75); name the one rated"),
@@ -126,6 +167,13 @@ _NOT_ALIASED = {
     "ies": "the original 15-item IES is another instrument; the IES-R is iesr",
     "qids": "the self-report QIDS-SR16 is qids_sr16 (the clinician's QIDS-C16 is not modelled)",
     "bdi": "the BDI-II is bdi2 (the original BDI is another version)",
+    **dict.fromkeys(("pcl", "pclc", "pclm", "pcls", "pcl17"),
+                    "the DSM-IV PTSD Checklist (PCL-C, PCL-M, PCL-S: 17 items, 17-85) is another instrument and is not "
+                    "modelled; the PCL-5 (20 items, 0-80) is pcl5"),
+    "hads": "the HADS has two subscales, hads_a (anxiety, 0-21) and hads_d (depression, 0-21); name the one rated "
+            "(the 0-42 total is not modelled)",
+    **dict.fromkeys(("phq", "phq8", "phq2"), "the PHQ-9 is phq9 (the PHQ-8 and PHQ-2 are other instruments)"),
+    **dict.fromkeys(("gad", "gad2"), "the GAD-7 is gad7 (the GAD-2 is another instrument)"),
 }
 
 
