@@ -263,7 +263,7 @@ def simulate(
                                                         "scale's usual trial baseline, MADRS 33)."),
     scale: Optional[str] = typer.Option(None, help="Quick form: rating scale, one of "
                                                    + ", ".join(f"{k} ({_SCALE_NAMES[k]})" for k in _SCALES)
-                                                   + "; also written as HAM-D24, IES-R, MADRS-SI, BSSI. Without "
+                                                   + "; also written as HAM-D24, IES-R, MADRS-SI, BSSI, PCL-5, GAD-7, HADS-A, PHQ-9. Without "
                                                      "--condition, the condition the scale rates."),
     condition: Optional[str] = typer.Option(None, help=f"Quick form: condition, one of {', '.join(_CONDITIONS)} "
                                                        "(default: what --scale rates, else depression; its default "
