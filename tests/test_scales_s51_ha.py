@@ -210,3 +210,31 @@ def test_rater_noise_is_the_same_fraction_of_every_range():
         assert rating_sd_at(params, smax) == pytest.approx(frac * smax)
     assert rating_sd_at(params, 21.0) == pytest.approx(1.26) and rating_sd_at(params, 80.0) == pytest.approx(4.8)
     assert np.isclose(rating_sd_at(params, 27.0), 1.62)
+
+
+@pytest.mark.parametrize("key", ["gad7", "pcl5"])
+def test_the_dashboard_runs_a_stated_baseline_and_asks_for_one_when_it_is_empty(key):
+    import copy
+
+    from ketasim.web import api
+
+    name, smax, thr, cond, base = NEW[key]
+    form = copy.deepcopy(api.default_form())
+    form["patient"].update(scale=key, baseline=base[0], condition=None)
+    assert api.simulate_form(form)                                      # no FormErrors
+    form["patient"].update(baseline=None)
+    with pytest.raises(api.FormErrors) as e:
+        api.simulate_form(form)
+    (err,) = e.value.errors
+    assert err["field"] == "patient.baseline" and f"{key} has no default baseline" in err["message"]
+    assert f"points, 0-{smax}" in err["message"]
+
+
+def test_a_plan_target_on_the_new_scales_reads_its_name_and_default_threshold():
+    from ketasim.personal import parse_target
+
+    assert parse_target(None, "phq9").threshold == 4 and parse_target(None, "pcl5").threshold == 30
+    assert parse_target("PHQ-9<=9", "phq9").threshold == 9
+    assert parse_target("HADS-A <= 7", "hads_a").threshold == 7
+    with pytest.raises(InputError, match=r"^target: the record's scale is phq9, not gad-7"):
+        parse_target("GAD-7<=4", "phq9")
