@@ -238,3 +238,14 @@ def test_a_plan_target_on_the_new_scales_reads_its_name_and_default_threshold():
     assert parse_target("HADS-A <= 7", "hads_a").threshold == 7
     with pytest.raises(InputError, match=r"^target: the record's scale is phq9, not gad-7"):
         parse_target("GAD-7<=4", "phq9")
+
+
+@pytest.mark.parametrize("key, expected_sd", [("madrs", 5.0), ("lsas", 25.6), ("gad7", 1.75), ("PHQ-9", 2.25),
+                                              ("pcl5", 80 * 5 / 60), ("iesr", 88 * 5 / 60)])
+def test_a_dashboard_trial_spreads_the_baseline_by_the_scale_s_range(key, expected_sd):
+    """A dashboard trial's baseline SD is the scale's sourced default SD, else MADRS's share of the range (5 of 60
+    points): a fixed 5 points was 24 % of a 0-21 scale's range (lead, fifty-first session)."""
+    from ketasim.web.api import population_mapping
+
+    pop = population_mapping({"scale": key, "baseline": 14, "weight_kg": 70, "age_years": 40}, {"size": 50})
+    assert pop["baseline"]["sd"] == pytest.approx(expected_sd)

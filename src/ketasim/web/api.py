@@ -132,6 +132,22 @@ def _blank(v) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
+def _trial_baseline_sd(scale: str | None) -> float:
+    """Between-patient SD of the baseline (scale points) for a dashboard trial: the scale's sourced default SD, else
+    the same share of the scale's range as MADRS's default (5 of 60 points), so a 0-21 scale gets 1.75 points and not
+    the 5 points (24 % of its range) a fixed fallback gave. An assumption for scales without a sourced SD (pcl5, gad7,
+    hads_a, hads_d, phq9, iesr, mssi); an unknown scale keeps 5 (the engine names patient.scale)."""
+    from ..population import DEFAULT_BASELINE as _SOURCED, SCALES, canonical_scale
+
+    try:
+        key = canonical_scale(scale or "madrs")
+    except KetasimError:
+        return 5.0
+    if key in _SOURCED:
+        return float(_SOURCED[key][1])
+    return SCALES[key][0] * _SOURCED["madrs"][1] / SCALES["madrs"][0]
+
+
 def _num(v):
     """A form value as a number when it reads as one; otherwise the text unchanged (so that the engine's
     validation reports it exactly as it would in a YAML file)."""
@@ -438,7 +454,6 @@ def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | N
     ``recovery``: ``recurrence_clock: response`` / ``recovery`` (hypotheses, off by default: the recurrence time
     counts time in response, or time since recovery, a remission sustained for 4 months)."""
     from ..population import DEFAULT_RECURRENCE_CLOCK
-    from ..scenario import DEFAULT_BASELINE
 
     # no condition: the one the scale reads, else depression (the population reader's rule); a contradiction of the
     # two is refused there in one line
@@ -491,7 +506,7 @@ def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | N
         pop["recurrence_clock"] = clock if not isinstance(clock, str) else _text(clock)
     if trial is not None:
         pop["size"] = _num(trial.get("size"))
-        sd_base = DEFAULT_BASELINE.get(scale or "", (None, 5.0))[1]
+        sd_base = _trial_baseline_sd(scale)
         if "baseline" in pop:
             pop["baseline"]["sd"] = sd_base
         pop["weight_kg"]["sd"] = 15
