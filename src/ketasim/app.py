@@ -35,13 +35,15 @@ class _Bar:
 
 
 def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, progress=True, dask=None,
-                  chunk=10000, observed=None, parameters=None, patients_csv=None, **uncertainty):
+                  chunk=10000, observed=None, parameters=None, patients_csv=None, worker_timeout=None, **uncertainty):
     """``uncertainty``: ``uncertainty=N, between_trial=bool`` for prediction intervals (``run_trial``'s).
     ``observed``: a published trial's CSV (``ketasim.observed``), validated before the trial runs (a file that names
     another scenario in its ``scenario`` column is refused; one that names none warns once); its comparison is
     printed after the endpoint table, added to the JSON as ``observed_comparison`` and to the report.
     ``parameters``: a parameter set file (``--parameters``; None: the installed set). ``patients_csv``: write each
-    patient's ratings at the endpoint times (``TrialResult.patient_ratings``)."""
+    patient's ratings at the endpoint times (``TrialResult.patient_ratings``). ``worker_timeout``: with ``dask``,
+    seconds the cluster may have no worker before the run stops in one line (nothing is written: the outputs are
+    written after the run)."""
     from .scenario import load_scenario
     from .trial import check_trial_size, run_trial
 
@@ -77,9 +79,9 @@ def run_trial_cli(path, *, json_out=None, report=None, size=None, seed=None, pro
     if uncertainty:
         uncertainty["log"] = _stderr
     if dask:
-        from .distributed import TextProgress, executor_from_option
+        from .distributed import TextProgress, dask_run
 
-        with executor_from_option(dask) as ex:
+        with dask_run(dask, worker_timeout) as ex:
             tr = run_trial(sc, params, n=size, seed=seed, progress=TextProgress("trial (dask)", progress),
                            chunk=chunk, executor=ex, anesthetic_check=False, **uncertainty)
     else:
@@ -165,15 +167,17 @@ def between_trial_cli(path=None, *, size=200, seed=20261121):
 
 
 def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, start="current", dask=None,
-                  names=None, directions=True, row_weights="random-effects", restarts=0):
+                  names=None, directions=True, row_weights="random-effects", restarts=0, worker_timeout=None):
     """Fit and write the parameter set to ``out`` (never over the package's default set: installing a new default
     is the explicit step ``ketasim install-parameters FILE``). ``names`` (comma-separated free parameters): a partial
     refit of those parameters and the adverse-event stage, the others held at the default set's values; the
-    written set is the default set with the refitted values, the run recorded in ``provenance.refits``."""
+    written set is the default set with the refitted values, the run recorded in ``provenance.refits``.
+    ``worker_timeout``: with ``dask``, seconds the cluster may have no worker before the fit stops in one line
+    (``out`` is written only when the fit ends)."""
     from .calibration import (DEFAULT_CALIBRATION_OUT, FITTED, MAX_RESTARTS, MIDAZOLAM_SUSTAINED_MAX,
                               MIN_CALIBRATION_SIZE, PLATEAU_RATIO_MAX, ROW_WEIGHTS, SCALE_FIXED, SERIES_PERSISTENCE_MIN_D, calibrate,
                               default_free_parameters_path, write_parameter_set, write_refit)
-    from .distributed import executor_from_option
+    from .distributed import dask_run
     from .errors import InputError
 
     path = Path(out or DEFAULT_CALIBRATION_OUT)
@@ -214,14 +218,11 @@ def calibrate_cli(*, out=None, size=300, seed=20261121, max_evaluations=400, sta
         raise InputError(f"--names: a partial refit starts from the current set (--start current, not {start}; "
                          "--restarts may add starts drawn from the prior)")
     check_output(path, DEFAULT_CALIBRATION_OUT, "--out")     # before minutes of fitting
-    ex = executor_from_option(dask)
-    try:
+    with dask_run(dask, worker_timeout, lost="the fit is lost",
+                  written=f"nothing was written ({path} is written when the fit ends)") as ex:
         new, report = calibrate(size=size, seed=seed, max_evaluations=max_evaluations, start=start, executor=ex,
                                 names=chosen, laplace=not chosen, directions=directions, row_weights=row_weights,
                                 restarts=restarts)
-    finally:
-        if ex is not None:
-            ex.close()
     if chosen:
         command = (f"ketasim calibrate --names {','.join(chosen)} --size {size} --seed {seed} "
                    f"--max-evaluations {max_evaluations}" + (f" --restarts {restarts}" if restarts else "")

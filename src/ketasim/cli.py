@@ -59,6 +59,28 @@ OUTPUT_HELP = ("Default output times: every dose event, a peak window after each
                "'output: {every: 15 min, until: 7 d}' or 'output: [0 h, 40 min, 24 h]'.")
 
 
+#: ``--worker-timeout`` of the commands whose --dask runs chunks, samples or evaluations (qualify's is the refit
+#: cross-validation's): as qualify's, the same default (``distributed.NO_WORKER_TIMEOUT_S``)
+_WORKER_TIMEOUT_HELP = ("With --dask: seconds the cluster may have no worker at all before the run stops (a --dask "
+                        "cluster that lost every worker waited forever; nothing is written then).")
+
+
+def _worker_timeout_option():
+    return typer.Option(_NO_WORKER_TIMEOUT_S, "--worker-timeout", help=_WORKER_TIMEOUT_HELP)
+
+
+def _check_worker_timeout(worker_timeout: float, dask) -> None:
+    """``--worker-timeout`` of simulate/trial/sensitivity/calibrate: more than 0 s, and only with --dask (without it
+    the run is in this process and the option would be ignored without a word, review L-6)."""
+    from .distributed import check_worker_timeout
+    from .errors import InputError
+
+    check_worker_timeout(worker_timeout)
+    if not dask and worker_timeout != _NO_WORKER_TIMEOUT_S:
+        raise InputError("--worker-timeout: only with --dask (without it the run is in this process, with no worker "
+                         "to wait for)")
+
+
 def _version_callback(value: bool):
     if value:
         from . import __version__
@@ -290,6 +312,7 @@ def simulate(
     patient_id: Optional[str] = typer.Option(None, "--id", help="With --events: the patient to use when the record "
                                                                  "holds several IDs."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
+    worker_timeout: float = _worker_timeout_option(),
     chunk: Optional[int] = typer.Option(None, "--chunk", min=1, help="Patients per chunk; streams the files (bounded memory)."),
     pk: bool = typer.Option(False, "--pk", help="Also print the non-compartmental PK of the simulated patients (typical "
                                                 "patient or population), per arm and analyte: Cmax, Tmax, AUC0-t "
@@ -327,6 +350,7 @@ def simulate(
     _check_options(size, seed, {"--csv": csv, "--parquet": parquet, "--patients-csv": patients_csv, "--plot": plot,
                                 "--report": report, "--pk-json": pk_json},
                    inputs=(("the scenario", scenario), ("--events", events), ("--parameters", parameters)))
+    _check_worker_timeout(worker_timeout, dask)
     _check_kinds({"--csv": csv, "--parquet": parquet, "--patients-csv": patients_csv, "--report": report,
                   "--pk-json": pk_json})
     if plot is not None:
@@ -454,7 +478,7 @@ def simulate(
             wrote = _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times,
                                        patients_csv, record_source=str(events) if events is not None else None,
                                        record_weight_kg=record.weight_kg if events is not None else None,
-                                       field=quick_field)
+                                       field=quick_field, worker_timeout=worker_timeout)
             if pk_plan:
                 wrote += _print_pk(sc, params, size, seed, False, exp, pk_json, pk_plan)
             for line in wrote:              # the summary first, then what was written, then the notice
@@ -722,23 +746,26 @@ def _check_kinds(outputs: dict, other: dict | None = None) -> None:
 
 def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, dask, times,
                        patients_csv=None, record_source: str | None = None,
-                       record_weight_kg: float | None = None, field: str | None = None) -> list[str]:
+                       record_weight_kg: float | None = None, field: str | None = None,
+                       worker_timeout: float | None = None) -> list[str]:
     """Population run in chunks, trajectories streamed to the files (``ketasim.scale``), optionally on Dask;
     ``times``: the output times (h) the in-memory run would use (sized to --size), so both write the same rows and
     print the same population lines. Prints the summary; returns the 'wrote FILE' lines (the caller prints them after
     any PK summary, then the notice). ``record_source``: ``--events FILE``, which the cumulative anesthetic warning
     names (as the in-memory path's; it said 'arms.record'), and ``record_weight_kg`` its WT (kg: its mg doses are
-    judged at it). ``field``: what the cumulative warning names instead of the arm (the quick form's '--dose')."""
+    judged at it). ``field``: what the cumulative warning names instead of the arm (the quick form's '--dose').
+    ``worker_timeout``: ``--worker-timeout`` (s) with --dask (a cluster without workers stops the run in one line;
+    the files are streamed to temporary files renamed when complete, so none is half-written)."""
     import numpy as np
 
     from .app import warn_cumulative_anesthetic
-    from .distributed import TextProgress, executor_from_option
+    from .distributed import TextProgress, dask_run
     from .engine import simulate as run
     from .plotting import plot_cascade
     from .scale import simulate_streamed
 
-    ex = executor_from_option(dask)
-    try:
+    with dask_run(dask, worker_timeout, written="no file was written or changed (each is streamed to a temporary "
+                                                "file renamed when complete)") as ex:
         # the output times as the in-memory path's (the scenario's own grid is sized to its population, not --size)
         # check_disk=False: simulate() checked the files' size against the disk (check_feasible), naming --csv
         s = simulate_streamed(sc, params, n=size, seed=seed, experiment=exp, chunk=chunk, csv=csv, parquet=parquet,
@@ -746,9 +773,6 @@ def _simulate_streamed(sc, params, size, seed, exp, chunk, csv, parquet, plot, d
                               anesthetic_check=False,      # warned below, naming a record's file
                               progress=TextProgress("simulate" + (" (dask)" if dask else ""),
                                                     sys.stderr.isatty() or bool(dask)))
-    finally:
-        if ex is not None:
-            ex.close()
     wrote = [f"wrote {f} ({s.rows:,} rows, {s.patients:,} patients)" for f in (csv, parquet) if f]
     if patients_csv:
         wrote.append(f"wrote {patients_csv} ({s.patients:,} patients)")
@@ -831,6 +855,7 @@ def trial(
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run chunks on Dask: 'local' or tcp://HOST:PORT."),
+    worker_timeout: float = _worker_timeout_option(),
     chunk: int = typer.Option(10000, "--chunk", min=1, help="Patients per chunk (memory; the result does not depend on it)."),
     uncertainty: int = typer.Option(0, "--uncertainty", help="Posterior parameter draws for 95% PREDICTION intervals of "
                                     "a new trial of this design and size (2-1000; 0: none, only sampling CIs). Randomized "
@@ -857,6 +882,7 @@ def trial(
                    inputs=(("the scenario", scenario), ("--observed", observed), ("--parameters", parameters)),
                    min_size=2, size_hint="; one patient: ketasim simulate")
     _check_kinds({"--json": json_out, "--report": report, "--patients-csv": patients_csv})
+    _check_worker_timeout(worker_timeout, dask)
     if not between_trial and not uncertainty:       # was accepted and ignored without a word
         from .errors import InputError
 
@@ -864,6 +890,7 @@ def trial(
                          "heterogeneity anyway)")
     run_trial_cli(scenario, json_out=json_out, report=report, size=size, seed=seed, progress=progress, dask=dask,
                   chunk=chunk, observed=observed, parameters=parameters, patients_csv=patients_csv,
+                  worker_timeout=worker_timeout,
                   **({"uncertainty": uncertainty, "between_trial": between_trial} if uncertainty else {}))
 
 
@@ -891,12 +918,13 @@ def sensitivity(
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the scenario)."),
     experiment: Optional[List[str]] = typer.Option(None, help="Virtual experiment, e.g. mtor_block=1."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run the samples on Dask: 'local' or tcp://HOST:PORT."),
+    worker_timeout: float = _worker_timeout_option(),
     progress: bool = typer.Option(True, help="Show progress on stderr."),
 ):
     """Which parameters drive an endpoint: SALib Morris or Sobol indices and local elasticities."""
     import json
 
-    from .distributed import TextProgress, executor_from_option
+    from .distributed import TextProgress, dask_run
     from .scenario import load_scenario
     from .sensitivity import DEFAULT_PATTERNS, run_sensitivity, write_html, write_tornado
     from .display import json_safe
@@ -907,6 +935,7 @@ def sensitivity(
     _check_options(None, seed, {"--json": json_out, "--plot": plot, "--report": report},
                    inputs=(("the scenario", scenario), ("--parameter-set", parameter_set)))   # before sampling
     _check_kinds({"--json": json_out, "--report": report})
+    _check_worker_timeout(worker_timeout, dask)
     if plot is not None:
         from .io import figure_format
 
@@ -920,15 +949,11 @@ def sensitivity(
 
         raise InputError(stated_patient_size_error(str(scenario), size))
     pats = tuple(p.strip() for p in parameters.split(",") if p.strip()) if parameters else DEFAULT_PATTERNS
-    ex = executor_from_option(dask)
-    try:
+    with dask_run(dask, worker_timeout) as ex:
         res = run_sensitivity(sc, endpoint=endpoint, method=method, params=params, patterns=pats, arm=arm,
                               samples=samples if samples is not None else (10 if method == "morris" else 64), n_patients=size, seed=seed,
                               experiment=_experiment(experiment, sc.experiment), executor=ex,
                               progress=TextProgress("sensitivity" + (" (dask)" if dask else ""), progress))
-    finally:
-        if ex is not None:
-            ex.close()
     typer.echo(res.format_table())
     _write_each((json_out, lambda path: atomic_write_text(path, json.dumps(json_safe(res.to_dict()), indent=1,
                                                                            allow_nan=False))),
@@ -1137,6 +1162,7 @@ def calibrate(
     max_evaluations: int = typer.Option(400, help="Maximum objective evaluations of the optimiser (the Laplace "
                                                      "posterior then adds one per fitted parameter)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Simulate each evaluation's scenarios on Dask: 'local' or tcp://HOST:PORT."),
+    worker_timeout: float = _worker_timeout_option(),
     start: str = typer.Option("current", help="Start from the 'current' default set or from the data-independent 'prior' centres, or from both ('prior,current'; the lowest end point is kept); 'none' with --restarts: the prior draws alone."),
     restarts: int = typer.Option(0, "--restarts", help="Add this many starts drawn from the prior, seeded by --seed "
                                  "(multi-start; each gets the full --max-evaluations budget; the end point with the "
@@ -1157,8 +1183,9 @@ def calibrate(
     """Fit the free parameters to reference/clinical_calibration.csv (writes a new parameter set with its Laplace posterior)."""
     from .app import calibrate_cli
 
+    _check_worker_timeout(worker_timeout, dask)
     calibrate_cli(out=out, size=size, seed=seed, max_evaluations=max_evaluations, start=start, dask=dask, names=names,
-                  directions=directions, row_weights=row_weights, restarts=restarts)
+                  directions=directions, row_weights=row_weights, restarts=restarts, worker_timeout=worker_timeout)
 
 
 @app.command("install-parameters")
@@ -1313,8 +1340,9 @@ def qualify(
             raise InputError("--jobs: only for local processes (a --dask cluster runs as many fits as it has workers)")
         if cv_evaluations < 1:
             raise InputError(f"--cv-evaluations: must be at least 1, got {cv_evaluations}")
-        if not worker_timeout > 0:          # (NaN too)
-            raise InputError(f"--worker-timeout: must be more than 0 seconds, got {worker_timeout:g}")
+        from .distributed import check_worker_timeout
+
+        check_worker_timeout(worker_timeout)            # more than 0 (NaN refused too)
         from .calibration import ROW_WEIGHTS
 
         row_weights = check_choice(row_weights, "--row-weights", ROW_WEIGHTS)

@@ -6,11 +6,14 @@
 pure functions of picklable tasks (``scale.ChunkTask``: patients are sampled on the worker from per-patient
 streams), so results are identical to a single-process run whatever the number of workers, and a worker that
 dies is survived: the scheduler reruns its tasks elsewhere. Results come back in task order with a bounded
-number of tasks in flight (bounded memory on the client).
+number of tasks in flight (bounded memory on the client). A cluster that has had no worker at all for
+``no_worker_timeout`` seconds (``--worker-timeout``) while tasks are pending stops the wait with
+:class:`NoWorkersError` (a ``tcp://`` scheduler keeps the tasks and waits for new workers forever).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -20,15 +23,21 @@ from .errors import InputError, KetasimError
 from .limits import fmt_seconds
 
 #: Seconds a cluster may have no worker at all while tasks are pending before :meth:`DaskExecutor.map_as_completed`
-#: gives up (a ``tcp://`` scheduler whose workers all died or were stopped keeps the tasks and waits for new workers
-#: forever). Long enough for a worker to be restarted by hand or by a batch system; ``qualify --worker-timeout``.
+#: and :meth:`DaskExecutor.map_ordered` give up (a ``tcp://`` scheduler whose workers all died or were stopped keeps
+#: the tasks and waits for new workers forever). Long enough for a worker to be restarted by hand or by a batch
+#: system; ``--worker-timeout`` of ``qualify``, ``simulate``, ``trial``, ``sensitivity`` and ``calibrate``.
 NO_WORKER_TIMEOUT_S = 300.0
 #: Seconds between two looks at the cluster's workers while waiting for a task.
 WORKER_CHECK_S = 5.0
 
 
 class NoWorkersError(KetasimError, RuntimeError):
-    """The cluster has had no worker for longer than the executor's ``no_worker_timeout`` while tasks were pending."""
+    """The cluster has had no worker for longer than the executor's ``no_worker_timeout`` while tasks were pending.
+    ``finished``: the tasks the executor had finished before (all its maps; None when not known)."""
+
+    def __init__(self, *args, finished: int | None = None):
+        super().__init__(*args)
+        self.finished = finished
 
 
 def _quiet_worker_logs() -> None:
@@ -67,6 +76,7 @@ class DaskExecutor:
         ``worker_check`` (s): how often it looks."""
         self.no_worker_timeout = float(no_worker_timeout)
         self.worker_check = float(worker_check)
+        self.finished = 0           # tasks whose result came back, over every map (a stopped run's message says it)
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - dask is a dependency
@@ -100,7 +110,9 @@ class DaskExecutor:
 
     def map_ordered(self, fn: Callable, tasks, progress: Callable[[float], None] | None = None,
                     window: int | None = None):
-        """Yield ``fn(task)`` in task order; at most ``window`` tasks in flight (default 2 per worker)."""
+        """Yield ``fn(task)`` in task order; at most ``window`` tasks in flight (default 2 per worker). A cluster
+        with no worker for more than ``no_worker_timeout`` seconds raises :class:`NoWorkersError`, as
+        :meth:`map_as_completed` (it waited forever: fiftieth session's Known limits 75)."""
         tasks = list(tasks)
         total = len(tasks)
         window = window or 2 * self.n_workers + 1
@@ -113,8 +125,10 @@ class DaskExecutor:
                 futures[nxt] = self.client.submit(fn, tasks[nxt], pure=False, retries=2)
                 nxt += 1
             fut = futures.pop(i)
+            self._first_done([fut], waiting=total - i)
             res = fut.result()
             fut.release()
+            self.finished += 1
             done += 1
             if progress is not None:
                 progress(done / total)
@@ -127,34 +141,46 @@ class DaskExecutor:
         except (OSError, TimeoutError):
             return 0
 
+    def _first_done(self, futures, waiting: int) -> set:
+        """Wait until one of ``futures`` is done (finished, failed or cancelled) and return the done ones; raise
+        :class:`NoWorkersError` when the cluster has had no worker for more than ``no_worker_timeout`` seconds
+        meanwhile (``waiting``: the tasks not finished, which the message counts). A task running long on a live
+        worker is waited for however long it takes. Shared by :meth:`map_ordered` and :meth:`map_as_completed`."""
+        from dask.distributed import wait
+
+        seen_workers = time.monotonic()         # the last time a worker was there
+        while True:
+            try:
+                done = wait(list(futures), timeout=self.worker_check, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            if done:
+                return done
+            now = time.monotonic()
+            if self.live_workers():
+                seen_workers = now
+            elif now - seen_workers > self.no_worker_timeout:
+                where = "the local cluster" if self.address == "local" else f"the cluster at {self.address}"
+                raise NoWorkersError(f"{where} has had no worker for {fmt_seconds(now - seen_workers)} with "
+                                     f"{waiting} task(s) waiting (start workers: 'dask worker ADDRESS')",
+                                     finished=self.finished)
+
     def map_as_completed(self, fn: Callable, tasks):
         """Yield ``(index, fn(task))`` as each task finishes, all submitted at once: for a few long tasks (the
         cross-validation's fits, ~10-25 min each), where waiting in task order would hold a finished fit back from
         the checkpoint. A task that raises raises here (the others are cancelled when the executor closes). A
         cluster with no worker for more than ``no_worker_timeout`` seconds raises :class:`NoWorkersError` (a long
         task on a live worker is waited for however long it takes)."""
-        from dask.distributed import wait
-
         tasks = list(tasks)
         # no retries: a fit that raises raises again (a worker that dies is rescheduled by Dask regardless)
         futures = {self.client.submit(fn, t, pure=False): i for i, t in enumerate(tasks)}
-        seen_workers = time.monotonic()         # the last time a worker was there (or a task finished)
         while futures:
-            try:
-                done = wait(list(futures), timeout=self.worker_check, return_when="FIRST_COMPLETED").done
-            except TimeoutError:
-                done = set()
-            now = time.monotonic()
-            if done or self.live_workers():
-                seen_workers = now
-            elif now - seen_workers > self.no_worker_timeout:
-                where = "the local cluster" if self.address == "local" else f"the cluster at {self.address}"
-                raise NoWorkersError(f"{where} has had no worker for {fmt_seconds(now - seen_workers)} with "
-                                     f"{len(futures)} task(s) waiting (start workers: 'dask worker ADDRESS')")
+            done = self._first_done(list(futures), waiting=len(futures))
             for fut in [f for f in futures if f in done]:       # in submission order
                 res = fut.result()
                 i = futures.pop(fut)
                 fut.release()
+                self.finished += 1
                 yield i, res
 
     def map(self, fn: Callable, tasks, progress: Callable[[float], None] | None = None) -> list:
@@ -175,11 +201,38 @@ class DaskExecutor:
         return False
 
 
-def executor_from_option(address: str | None):
-    """None for no ``--dask``; else a :class:`DaskExecutor` (close it when done)."""
+def executor_from_option(address: str | None, worker_timeout: float | None = None):
+    """None for no ``--dask``; else a :class:`DaskExecutor` (close it when done) that waits ``worker_timeout``
+    seconds (default :data:`NO_WORKER_TIMEOUT_S`) for a worker when the cluster has none."""
     if not address:
         return None
-    return DaskExecutor(address)
+    return DaskExecutor(address, no_worker_timeout=worker_timeout or NO_WORKER_TIMEOUT_S)
+
+
+def check_worker_timeout(seconds: float, option: str = "--worker-timeout") -> float:
+    """``--worker-timeout``: more than 0 seconds (NaN refused too), else one line naming the option."""
+    if not seconds > 0:
+        raise InputError(f"{option}: must be more than 0 seconds, got {seconds:g}")
+    return float(seconds)
+
+
+@contextlib.contextmanager
+def dask_run(address: str | None, worker_timeout: float | None = None, *, lost: str = "the run is lost",
+             written: str = "nothing was written (outputs are written only when a run completes)"):
+    """``--dask`` of ``simulate``, ``trial``, ``sensitivity`` and ``calibrate``: yield the executor (None without
+    ``address``), close it at the end, and turn a :class:`NoWorkersError` into the command's one line: the cluster's
+    state, how many tasks had finished, what is lost (``lost``) and that no output was half-written (``written``:
+    every output is written after the run, or streamed to a temporary file renamed when complete)."""
+    ex = executor_from_option(address, worker_timeout)
+    try:
+        yield ex
+    except NoWorkersError as e:
+        done = "" if e.finished is None else f" after {e.finished} finished task(s)"
+        raise NoWorkersError(f"--dask: {e}; {lost}{done}: {written}; rerun the command when workers are back",
+                             finished=e.finished) from None
+    finally:
+        if ex is not None:
+            ex.close()
 
 
 #: a duration for a progress line ('12.5 s', '14 min', '3.2 h', '30.5 d'; '?' not known yet): the run-budget

@@ -1,0 +1,176 @@
+"""`--dask` runs other than the refit cross-validation stop when the cluster has lost every worker (fifty-first session,
+Known limits 75): `DaskExecutor.map_ordered` (simulate, trial, sensitivity, calibrate) shares the wait of the CV's
+`map_as_completed` (`--worker-timeout`, default 300 s; it waited forever), and each command says in one line what
+finished, what is lost and that no output was half-written. As tests/test_refit_cv_parallel_s49.py tests the CV's
+wait: a real local cluster whose workers are stopped stands for a tcp:// cluster that lost them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+
+from _support import one_error_line, run_cli
+from test_scale import TWO_ARMS
+
+from ketasim.distributed import DaskExecutor
+
+
+def _stop_workers(ex) -> None:
+    ex.cluster.scale(0)
+    t0 = time.monotonic()
+    while ex.live_workers() and time.monotonic() - t0 < 60:
+        time.sleep(0.1)
+    assert ex.live_workers() == 0
+
+
+def test_map_ordered_stops_the_wait_after_the_timeout_and_counts_what_finished():
+    from ketasim.distributed import NoWorkersError
+
+    with DaskExecutor("local", n_workers=1, no_worker_timeout=1.0, worker_check=0.2) as ex:
+        assert list(ex.map_ordered(abs, [-1, -2])) == [1, 2]
+        assert ex.finished == 2
+        _stop_workers(ex)
+        t0 = time.monotonic()
+        with pytest.raises(NoWorkersError) as e:
+            list(ex.map_ordered(abs, [-3, -4, -5]))
+        waited = time.monotonic() - t0
+    assert 1.0 < waited < 30, waited
+    assert e.value.finished == 2
+    assert str(e.value).startswith("the local cluster has had no worker for ")
+    assert str(e.value).endswith(" with 3 task(s) waiting (start workers: 'dask worker ADDRESS')")
+
+
+def test_map_ordered_waits_for_a_task_longer_than_the_timeout_on_a_live_worker():
+    with DaskExecutor("local", n_workers=1, no_worker_timeout=0.3, worker_check=0.1) as ex:
+        assert list(ex.map_ordered(time.sleep, [1.0, 0.0])) == [None, None]
+
+
+def test_one_wait_serves_both_maps():
+    """Shared code, not a copy: both maps wait through `_first_done`."""
+    import inspect
+
+    for name in ("map_ordered", "map_as_completed"):
+        src = inspect.getsource(getattr(DaskExecutor, name))
+        assert "self._first_done(" in src and "NoWorkersError(" not in src, name
+
+
+class _LosesItsWorkers:
+    """A real one-worker local cluster (1 s timeout) that loses its worker once the first chunk is back."""
+    made: list = []
+
+    def __new__(cls, address, no_worker_timeout=None, **kw):
+        cls.made.append((address, no_worker_timeout))
+        ex = DaskExecutor("local", n_workers=1, no_worker_timeout=1.0, worker_check=0.2)
+        real = ex.map_ordered
+
+        def map_ordered(fn, tasks, progress=None):
+            for k, res in enumerate(real(fn, tasks, progress)):
+                if k == 0:
+                    _stop_workers(ex)
+                yield res
+
+        ex.map_ordered = map_ordered
+        return ex
+
+
+@pytest.fixture
+def losing(monkeypatch):
+    from ketasim import distributed
+
+    _LosesItsWorkers.made = []
+    monkeypatch.setattr(distributed, "DaskExecutor", _LosesItsWorkers)
+    return _LosesItsWorkers.made
+
+
+def _scenario(tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(TWO_ARMS))
+    return path
+
+
+def test_simulate_says_what_finished_and_leaves_the_files_as_they_were(losing, tmp_path, capsys):
+    csv = tmp_path / "t.csv"
+    csv.write_text("old\n")
+    code, stdout, err = run_cli(capsys, "simulate", _scenario(tmp_path), "--size", "20", "--chunk", "5", "--dask",
+                                "tcp://10.0.0.1:8786", "--worker-timeout", "7", "--csv", csv,
+                                "--parquet", tmp_path / "t.parquet")
+    assert code == 2
+    assert losing == [("tcp://10.0.0.1:8786", 7.0)]
+    line = one_error_line("\n".join(ln for ln in err.splitlines() if "% done" not in ln))     # the progress lines
+    assert line.startswith("error: --dask: the local cluster has had no worker for ")
+    assert " task(s) waiting (start workers: 'dask worker ADDRESS'); the run is lost after 1 finished task(s): no " \
+           "file was written or changed (each is streamed to a temporary file renamed when complete); rerun the " \
+           "command when workers are back" in line
+    assert csv.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "two.yaml"]     # no temporary file left
+
+
+def test_trial_says_nothing_was_written(losing, tmp_path, capsys):
+    out = tmp_path / "t.json"
+    code, stdout, err = run_cli(capsys, "trial", _scenario(tmp_path), "--size", "20", "--chunk", "5", "--dask",
+                                "local", "--json", out, "--no-progress")
+    assert code == 2 and not out.exists()
+    assert losing == [("local", 300.0)]
+    assert one_error_line(err).endswith("; the run is lost after 1 finished task(s): nothing was written (outputs "
+                                        "are written only when a run completes); rerun the command when workers "
+                                        "are back")
+
+
+def test_calibrate_says_the_fit_is_lost(monkeypatch, tmp_path, capsys):
+    """calibrate's evaluations map on the executor; a fake one that lost its workers at the first map."""
+    from ketasim import distributed
+
+    class NoWorkers:
+        def __init__(self, address, no_worker_timeout=None):
+            self.n_workers = 1
+
+        def map_ordered(self, fn, tasks, progress=None):
+            raise distributed.NoWorkersError("the cluster at tcp://h:1 has had no worker for 5.0 min with 9 task(s) "
+                                             "waiting (start workers: 'dask worker ADDRESS')", finished=0)
+            yield
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(distributed, "DaskExecutor", NoWorkers)
+    out = tmp_path / "fit.json"
+    code, stdout, err = run_cli(capsys, "calibrate", "--dask", "tcp://h:1", "--size", "40", "--max-evaluations", "1",
+                                "--out", out)
+    assert code == 2 and not out.exists()
+    assert one_error_line(err) == (
+        "error: --dask: the cluster at tcp://h:1 has had no worker for 5.0 min with 9 task(s) waiting (start workers: "
+        f"'dask worker ADDRESS'); the fit is lost after 0 finished task(s): nothing was written ({out} is written "
+        "when the fit ends); rerun the command when workers are back")
+
+
+@pytest.mark.parametrize("command", ["simulate", "trial", "sensitivity", "calibrate"])
+def test_the_option_is_documented_with_the_cv_default(command):
+    from typer.testing import CliRunner
+
+    from ketasim.cli import app
+
+    helped = " ".join(CliRunner().invoke(app, [command, "--help"], terminal_width=200).output.split())
+    assert "--worker-timeout" in helped and "default: 300.0" in helped
+    assert "With --dask: seconds the cluster may have no worker at all before the run stops" in helped
+
+
+@pytest.mark.parametrize("command", [["simulate", "--drug", "racemic-ketamine", "--route", "iv-infusion", "--dose",
+                                      "0.5 mg/kg"],
+                                     ["trial", "examples/design_example.yaml"],
+                                     ["sensitivity", "examples/design_example.yaml", "--endpoint", "cadss_peak"],
+                                     ["calibrate"]])
+@pytest.mark.parametrize("extra,says", [
+    (["--worker-timeout", "60"], "error: --worker-timeout: only with --dask (without it the run is in this process, "
+                                 "with no worker to wait for)"),
+    (["--dask", "local", "--worker-timeout", "0"], "error: --worker-timeout: must be more than 0 seconds, got 0"),
+    (["--dask", "local", "--worker-timeout", "nan"], "error: --worker-timeout: must be more than 0 seconds, got nan"),
+])
+def test_a_worker_timeout_that_would_do_nothing_is_refused_before_any_work(command, extra, says, capsys, monkeypatch):
+    from ketasim import distributed
+
+    monkeypatch.setattr(distributed, "DaskExecutor", lambda *a, **k: pytest.fail("a cluster was started"))
+    code, stdout, err = run_cli(capsys, *command, *extra)
+    assert code == 2 and one_error_line(err) == says
+
