@@ -174,3 +174,71 @@ def test_a_worker_timeout_that_would_do_nothing_is_refused_before_any_work(comma
     code, stdout, err = run_cli(capsys, *command, *extra)
     assert code == 2 and one_error_line(err) == says
 
+
+# ---- review L-6: qualify's --worker-timeout with --jobs 1 was ignored without a word ---------------------------------
+@pytest.fixture
+def quick_cv(monkeypatch):
+    from ketasim import calibration as cal
+
+    seen = {}
+
+    def cross_validate(params, **kw):
+        seen.update(kw)
+        return {"in_sample": [], "out_of_sample": [], "folds": [], "in_sample_fit": None, "settings": {},
+                "checkpoint": None}
+
+    monkeypatch.setattr(cal, "qualify", lambda *a, **k: ([], []))
+    monkeypatch.setattr(cal, "qualification_html", lambda *a, **k: None)
+    monkeypatch.setattr(cal, "cross_validate", cross_validate)
+    return seen
+
+
+@pytest.mark.parametrize("dask", [[], ["--dask", "local"]])
+def test_qualify_refuses_a_worker_timeout_with_jobs_1(quick_cv, dask, capsys, tmp_path):
+    code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--jobs", "1", *dask, "--worker-timeout", "60",
+                                "--cv-json", tmp_path / "cv.json", "--size", "50", "--html", tmp_path / "q.html")
+    assert code == 2 and stdout == "" and list(tmp_path.iterdir()) == [] and not quick_cv
+    assert one_error_line(err) == ("error: --worker-timeout: not with --jobs 1 (the fits run one after another in "
+                                   "this process, with no worker to wait for)")
+
+
+def test_qualify_jobs_1_without_the_option_runs_and_a_remote_cluster_takes_it(quick_cv, monkeypatch, capsys,
+                                                                              tmp_path):
+    from ketasim import distributed
+
+    code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--jobs", "1", "--cv-json",
+                                tmp_path / "cv.json", "--size", "50", "--html", tmp_path / "q.html")
+    assert code == 0 and err == "" and quick_cv["executor"] is None
+
+    made = []
+
+    class FakeExecutor:
+        def __init__(self, address, n_workers=None, **options):
+            made.append((address, options))
+            self.n_workers = 3
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(distributed, "DaskExecutor", FakeExecutor)
+    code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--dask", "tcp://h:1", "--worker-timeout",
+                                "60", "--cv-json", tmp_path / "cv2.json", "--size", "50", "--html",
+                                tmp_path / "q2.html")
+    assert code == 0 and err == "" and made == [("tcp://h:1", {"no_worker_timeout": 60.0})]
+
+
+def test_qualify_on_one_core_says_the_option_is_not_used(quick_cv, monkeypatch, capsys, tmp_path):
+    """--jobs 0 (the default) on a one-core machine runs in this process: a note, not a refusal (the same command
+    uses workers elsewhere)."""
+    from ketasim import distributed
+
+    monkeypatch.setattr(distributed, "available_cores", lambda: 1)
+    monkeypatch.setattr(distributed, "DaskExecutor", lambda *a, **k: pytest.fail("a cluster was started"))
+    code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--worker-timeout", "60", "--cv-json",
+                                tmp_path / "cv.json", "--size", "50", "--html", tmp_path / "q.html")
+    assert code == 0 and quick_cv["executor"] is None
+    assert err == ("note: --worker-timeout is not used: one available core, so the fits run one after another in "
+                   "this process (it applies to fits on workers: --jobs 2 or more, --dask)\n")
+    code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--cv-json", tmp_path / "cv.json",
+                                "--size", "50", "--html", tmp_path / "q.html")
+    assert code == 0 and err == ""          # the default said nothing

@@ -373,6 +373,11 @@ def _refit_cv(params, *, cv_json, jobs, dask, worker_timeout=None, **options):
     print(f"  {fits} fits (each fold's and the in-sample one, from the prior)" +
           ("" if executor else ", one after another in this process") +
           f"; finished fits are checkpointed beside {cv_json}", flush=True)
+    if executor is None and worker_timeout not in (None, NO_WORKER_TIMEOUT_S):
+        # --jobs 1 is refused with it (cli.qualify); --jobs 0 on a one-core machine falls here: a note, not an error
+        # (the same command runs on workers elsewhere)
+        _stderr("note: --worker-timeout is not used: one available core, so the fits run one after another in this "
+                "process (it applies to fits on workers: --jobs 2 or more, --dask)")
     try:
         return cross_validate(params, executor=executor, checkpoint=cv_json,
                               log=lambda *a: print(*a, flush=True), **options)

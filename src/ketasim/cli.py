@@ -1289,7 +1289,8 @@ def qualify(
     dask: Optional[str] = typer.Option(None, "--dask", help="With --cv-method refit: run the fits on a Dask "
                                                             "cluster (tcp://HOST:PORT; 'local': --jobs processes)."),
     worker_timeout: float = typer.Option(_NO_WORKER_TIMEOUT_S, "--worker-timeout",
-                                         help="With --cv-method refit on workers (--jobs, --dask): seconds the "
+                                         help="With --cv-method refit on workers (--jobs other than 1, --dask): "
+                                              "seconds the "
                                               "cluster may have no worker at all before the run stops (a --dask "
                                               "cluster that lost every worker waited forever; the finished fits "
                                               "stay checkpointed)."),
@@ -1343,6 +1344,9 @@ def qualify(
         from .distributed import check_worker_timeout
 
         check_worker_timeout(worker_timeout)            # more than 0 (NaN refused too)
+        if jobs == 1 and dask in (None, "local") and worker_timeout != _NO_WORKER_TIMEOUT_S:    # was ignored (L-6)
+            raise InputError("--worker-timeout: not with --jobs 1 (the fits run one after another in this process, "
+                             "with no worker to wait for)")
         from .calibration import ROW_WEIGHTS
 
         row_weights = check_choice(row_weights, "--row-weights", ROW_WEIGHTS)
