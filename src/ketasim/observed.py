@@ -49,7 +49,7 @@ REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
 #: ``dose_level`` names the dose of a ``final_dose_rate`` row (e.g. "84 mg"); ``scenario`` the ``name:`` of the
 #: scenario the file belongs to (one value for the whole file; another scenario's name is refused)
 OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes", "domain",
-                    "dose_level", "scenario", "analyte", "statistic", "versus")
+                    "dose_level", "scenario", "analyte", "statistic", "versus", "n_versus")
 #: ``CV``: a coefficient of variation in % (PK rows only: the geometric CV of a geometric mean, the arithmetic CV of
 #: a mean)
 SPREAD_KINDS = ("SD", "SE", "CV", "none")
@@ -99,6 +99,8 @@ N_FROM_FILE = "observed file"
 N_FROM_ARM = "arm size of the virtual trial (no n in the observed file)"
 #: ``compare_observed(..., default_n=...)`` (``qualify --external``: the virtual trial is larger than the published one)
 N_FROM_SCENARIO = "arm size of the scenario (no n in the observed file)"
+#: a parallel-design PK ratio row with ``n`` but no ``n_versus``: the control arm's patients taken as the row's n
+N_VERSUS_FROM_N = "the row's n (no n_versus in the observed file)"
 MAX_OBSERVED_ROWS = 10_000
 
 
@@ -423,6 +425,30 @@ def _check_pk_spread(where: "_Where", i: int, m: str, statistic: str, kind: str)
                                      "leave spread empty (none) and keep it in notes")
 
 
+def _n_versus(where: "_Where", i: int, r: dict, m: str, scenario) -> float:
+    """The ``n_versus`` cell of a row: the control arm's patients of a PK ratio row in a parallel design (its
+    bootstrap draws the control arm's mean from them; without it the row's ``n``, said in the output), a whole
+    number 1 to :data:`PK_MAX_ROW_N`; NaN when empty. Refused on any other row, and in a crossover (the ratio pairs
+    the same n patients)."""
+    text = r.get("n_versus", "")
+    if not text:
+        return float("nan")
+    if m not in PK_RATIO_MEASURES:
+        where.fail(i, "n_versus", f"{text[:40]!r}: n_versus (the control arm's patients) belongs to a parallel-design "
+                                  f"PK ratio row (e.g. cmax_ratio) only; leave it empty for {m}")
+    if dict(scenario.design).get("type") == "crossover":
+        where.fail(i, "n_versus", f"{text[:40]!r}: scenario {scenario.name} is a crossover, whose ratio pairs the "
+                                  "same n patients; leave n_versus empty")
+    try:
+        nv = float(text)
+    except ValueError:
+        nv = 0.0
+    if not (math.isfinite(nv) and 1 <= nv <= PK_MAX_ROW_N and nv == int(nv)):
+        where.fail(i, "n_versus", f"{text[:40]!r}: give the control arm's patients as a whole number from 1 to "
+                                  f"{PK_MAX_ROW_N:,} (leave it empty to use the row's n)")
+    return float(int(nv))
+
+
 def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame:
     """Validate a published trial's results against ``scenario`` (a :class:`ketasim.scenario.Scenario`) and return
     them as a tidy table (one row per observed row): ``row`` (1-based), ``arm``, ``measure``, ``time_h`` (h; NaN for
@@ -448,7 +474,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
 
     PK rows (``measure`` in :data:`PK_OBSERVABLE_MEASURES`; :func:`_pk_fields`) have an empty ``timepoint_h``
     (``time_h`` NaN), a value > 0 (ng/mL, ng*h/mL, h, or a ratio), and the table's ``analyte`` (canonical),
-    ``statistic`` and ``versus`` (ratio rows: the control arm) columns, "" on every other row."""
+    ``statistic`` and ``versus`` (ratio rows: the control arm) columns, "" on every other row; ``n_versus`` (a
+    parallel-design ratio row's control-arm patients, :func:`_n_versus`) is NaN on every other row."""
     from .limits import MAX_PATIENTS
     from .population import SCALES, canonical_scale
 
@@ -607,6 +634,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             # its denominator is who was randomized or followed, not the arm's size: no default would be honest
             where.fail(i, "n", "a relapse rate needs n: the patients of this arm who were randomized (withdrawal) or "
                                "followed (open-label follow-up) in the published trial")
+        n_versus = _n_versus(where, i, r, m, scenario)
         key = (arm, m, None if math.isnan(t) else t, level, analyte, statistic, r.get("trial_id", ""))
         if key in seen:
             where.fail(i, "dose_level" if level else "measure",
@@ -619,7 +647,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                     "spread": spread, "spread_kind": kind or "", "trial_id": r.get("trial_id", ""),
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
                     "notes": r.get("notes", ""), "domain": domain or "", "scenario": named or "",
-                    "analyte": analyte, "statistic": statistic, "versus": versus})
+                    "analyte": analyte, "statistic": statistic, "versus": versus, "n_versus": n_versus})
     _check_fraction_rates(where, out)
     df = pd.DataFrame(out)
     df.attrs["source"] = where.name         # compare_observed's warnings name the file ('--observed FILE')
@@ -802,6 +830,9 @@ def _row_rng(result, rec: dict) -> np.random.Generator:
     import zlib
 
     key = "|".join(str(rec.get(k, "")) for k in ("arm", "measure", "analyte", "statistic", "versus", "n"))
+    nv = rec.get("n_versus")
+    if nv is not None and nv == nv:         # given (not NaN): its own draws; a row without it keeps its old ones
+        key += f"|{int(nv)}"
     return np.random.default_rng([zlib.crc32(key.encode("utf-8")), int(getattr(result, "seed", 0) or 0)])
 
 
@@ -837,6 +868,18 @@ def _pk_n(rec: dict, arm: str, default_n, evaluable: int) -> tuple[int, str]:
     return int(evaluable), N_FROM_ARM
 
 
+def _pk_n_versus(rec: dict, versus: str, n: int, n_from: str, default_n, evaluable: int) -> tuple[int, str]:
+    """(n, n_from) of a parallel ratio row's control arm: the row's ``n_versus``; else the row's ``n`` when the file
+    gives one (``N_VERSUS_FROM_N``: the output says so; review s50 L-2, both arms took the file's one n without a
+    word); else as :func:`_pk_n` for the control arm (``default_n``, else its evaluable patients)."""
+    nv = rec.get("n_versus")
+    if nv is not None and nv == nv:
+        return int(nv), N_FROM_FILE
+    if n_from == N_FROM_FILE:
+        return n, N_VERSUS_FROM_N
+    return _pk_n(rec, versus, default_n, evaluable)
+
+
 def _compare_pk(result, rec: dict, default_n) -> dict:
     """One PK row of :func:`compare_observed`. The prediction is the row's statistic over the virtual arm's
     evaluable patients of the analyte in ``result.pk`` (the trial's per-patient NCA): a geometric mean (positive
@@ -844,8 +887,8 @@ def _compare_pk(result, rec: dict, default_n) -> dict:
     geometric mean ratio versus the control arm, paired on the same subjects in a crossover (the trial's comparison
     row, ``nca.geometric_mean_ratio``). Its 95 % prediction interval is the 2.5 and 97.5 percentiles of the same
     statistic over :data:`PK_BOOTSTRAP_RESAMPLES` resamples of n patients from the virtual patients (n: the row's,
-    else ``default_n``, else the virtual arm's evaluable patients; a parallel ratio draws n from each arm, a paired
-    one n pairs), each from a resample of the virtual patients (:func:`_bootstrap`: the prediction's Monte Carlo
+    else ``default_n``, else the virtual arm's evaluable patients; a parallel ratio draws n from the test arm and
+    ``n_versus`` from the control arm (:func:`_pk_n_versus`), a paired one n pairs), each from a resample of the virtual patients (:func:`_bootstrap`: the prediction's Monte Carlo
     error is in the interval), seeded by the row (:func:`_row_rng`). ``sampling_sd`` is the SD of the resampled
     studies' statistic, ``mc_sd`` that of the resampled virtual arms' (the prediction's Monte Carlo error),
     ``predicted_patient_sd`` the SD of the per-patient values (NaN for a ratio), ``draws_sd`` 0 (no posterior). A
@@ -858,6 +901,7 @@ def _compare_pk(result, rec: dict, default_n) -> dict:
     rng = _row_rng(result, rec)
     nan = float("nan")
     patient_sd = nan
+    n_ref, n_ref_from = None, ""            # a parallel ratio's control-arm n
     if ratio:
         versus = rec["versus"]
         test = _pk_values(result, arm, analyte, base, rec["row"])
@@ -876,7 +920,7 @@ def _compare_pk(result, rec: dict, default_n) -> dict:
             la, lb = (np.log(x[np.isfinite(x) & (x > 0)]) for x in (a, b))
             evaluable = int(min(la.size, lb.size))
             n, n_from = _pk_n(rec, arm, default_n, int(la.size))
-            n_ref = n if n_from == N_FROM_FILE else _pk_n(rec, versus, default_n, int(lb.size))[0]
+            n_ref, n_ref_from = _pk_n_versus(rec, versus, n, n_from, default_n, int(lb.size))
             boot = (_bootstrap(rng, [la, lb], [n, n_ref], lambda x, y: np.exp(x.mean(axis=1) - y.mean(axis=1)))
                     if evaluable >= 2 else None)
     else:
@@ -899,10 +943,11 @@ def _compare_pk(result, rec: dict, default_n) -> dict:
         lo, hi = (float(q) for q in np.percentile(boot, [2.5, 97.5]))
         samp, mc = float(np.std(boot, ddof=1)), float(np.std(virtual, ddof=1))
         inside = lo <= rec["observed"] <= hi
-        if n > evaluable:
+        big = max(n, n_ref or 0)            # (a parallel ratio: the larger of its two arms' n)
+        if big > evaluable:
             warnings.warn(f"observed row {rec['row']} ({m} {analyte}, arm {arm}): the virtual arm has {evaluable} "
-                          f"evaluable patient(s), fewer than the study's {n}: its interval is mostly this virtual "
-                          f"trial's Monte Carlo error; run with --size {n} or more", ObservedWarning, stacklevel=3)
+                          f"evaluable patient(s), fewer than the study's {big}: its interval is mostly this virtual "
+                          f"trial's Monte Carlo error; run with --size {big} or more", ObservedWarning, stacklevel=3)
     o_lo, o_hi = _pk_observed_ci(rec["observed"], n, rec["spread"], rec["spread_kind"], statistic)
     return {"row": rec["row"], "trial_id": rec["trial_id"], "arm": arm, "measure": m, "time_h": nan,
             "dose_level": "", "unit": UNITS[m], "observed": rec["observed"], "predicted": float(v),
@@ -912,7 +957,7 @@ def _compare_pk(result, rec: dict, default_n) -> dict:
             "observed_ci_high": float(o_hi),
             **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")},
             "analyte": analyte, "statistic": statistic, "versus": rec["versus"],
-            "fold_error": float(v) / rec["observed"]}
+            "fold_error": float(v) / rec["observed"], "n_versus": n_ref, "n_versus_from": n_ref_from}
 
 
 def _pk_observed_ci(observed: float, n: int, spread: float, kind: str, statistic: str) -> tuple[float, float]:
@@ -1129,6 +1174,8 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
              "% of patients" if r["unit"] == "percentage points" else
              # a PK row's fold error (predicted / observed) beside its unit; a ratio names its reference arm
              f"{r['unit']}" + (f" vs {r['versus']}" if r.get("versus") else "")
+             + (f" (n {int(r['n_versus'])}{'*' if r['n_versus_from'] != N_FROM_FILE else ''})" if _has_n_versus(r)
+                else "")
              + (f", fold {r['fold_error']:.2f}" if math.isfinite(r["fold_error"]) else "")
              if is_pk_row(r) else r["unit"]
              for r in df.to_dict("records")]
@@ -1147,26 +1194,40 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
         lines.append("  * no n in the observed file: the virtual arm's size is used")
     if (df["n_from"] == N_FROM_SCENARIO).any():
         lines.append("  * no n in the observed file: the scenario's arm size is used")
+    if "n_versus_from" in df.columns and (df["n_versus_from"] == N_VERSUS_FROM_N).any():
+        lines.append("  * vs ARM (n N*): no n_versus in the observed file: the control arm takes the row's n")
     lines.append("  " + format_summary(observed_summary(df)))
     lines.append("  " + df.attrs.get("interval", ""))
     return "\n".join(lines)
 
 
-#: the columns of a comparison that only PK rows have in the JSON
-PK_ROW_KEYS = ("analyte", "statistic", "versus", "fold_error")
+#: the columns of a comparison that only PK rows have in the JSON (``n_versus``, ``n_versus_from``: parallel ratio rows
+#: only)
+PK_ROW_KEYS = ("analyte", "statistic", "versus", "fold_error", "n_versus", "n_versus_from")
+
+
+def _has_n_versus(r: dict) -> bool:
+    """Whether a comparison row is a parallel-design ratio row with its control arm's n (``n_versus``)."""
+    return isinstance(r.get("n_versus_from"), str) and bool(r["n_versus_from"])
 
 
 def drop_empty_dose_level(row: dict) -> dict:
     """A JSON row has ``dose_level`` only when it is a final_dose_rate row, and ``analyte``, ``statistic``,
-    ``fold_error`` only when it is a PK row (``versus`` only on a PK ratio row): other rows are written as
-    before."""
+    ``fold_error`` only when it is a PK row (``versus`` only on a PK ratio row; ``n_versus`` and ``n_versus_from``
+    only on a parallel-design one): other rows are written as before."""
     if not isinstance(row.get("dose_level"), str) or not row["dose_level"]:
         row.pop("dose_level", None)
     if not is_pk_row(row):
         for k in PK_ROW_KEYS:
             row.pop(k, None)
-    elif not row.get("versus"):
-        row.pop("versus", None)
+    else:
+        if not row.get("versus"):
+            row.pop("versus", None)
+        if _has_n_versus(row):
+            row["n_versus"] = int(row["n_versus"])      # a float in a table whose other rows have none
+        else:
+            row.pop("n_versus", None)
+            row.pop("n_versus_from", None)
     return row
 
 

@@ -539,7 +539,7 @@ def _comparison_table(tr) -> pd.DataFrame:
 def _observed_table(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
     """The observed-vs-predicted rows as the report shows them; ``scale`` (e.g. 'MADRS', else each row's own) names
     the points of the score rows (their unit said 'points' beside the endpoint table's 'MADRS points')."""
-    from .observed import is_pk_row, pk_measure_label
+    from .observed import _has_n_versus, is_pk_row, pk_measure_label
     from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     out = []
@@ -558,7 +558,9 @@ def _observed_table(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
                     f"patients on {level} at the end (%)" if level else
                     _MEASURE_LABELS.get(r["measure"], r["measure"]),
                     "time": f"from {when}" if level else when,
-                    "n": f"{r['n']}" + ("" if r["n_from"] == "observed file" else " (arm size)"),
+                    "n": f"{r['n']}" + ("" if r["n_from"] == "observed file" else " (arm size)")
+                    # a parallel PK ratio: the control arm's n too (its n_versus, else the row's n)
+                    + (f"; {r['versus']} {int(r['n_versus'])}" if _has_n_versus(r) else ""),
                     "observed": r["observed"], "predicted": r["predicted"], "error": r["error"],
                     "95% prediction interval": f"[{_fmt(r['pi_low'])}, {_fmt(r['pi_high'])}]",
                     "inside": "yes" if r["inside"] else "no", "unit": unit,
