@@ -359,6 +359,30 @@ def _pk_titles() -> dict:
             **{f"{m}_ratio": f"{LABELS[m]} ratio (vs the control arm)" for m in RATIO_MEASURES}}
 
 
+def _pk_tick(analyte: str, statistic) -> str:
+    """A PK row's tick after its arm: 'S-ketamine GM', 'S-ketamine mean', 'S-ketamine GMR' (as the printed table),
+    so that a Cmax geometric mean and a Cmax mean of one arm and analyte are told apart (review s50 L-8: both read
+    'alone, s-ketamine')."""
+    from ..observed import STATISTIC_LABELS, analyte_label
+
+    st = STATISTIC_LABELS.get(statistic, statistic) if isinstance(statistic, str) else ""
+    return f"{analyte_label(analyte)} {st}".strip()
+
+
+def _distinct_ticks(labels: list, g) -> list:
+    """``labels`` with any that still repeat within a panel (two rows of one arm, measure and time from different
+    ``trial_id``s) told apart by their trial_id, else their row number."""
+    from collections import Counter
+
+    seen = Counter(labels)
+    if all(k == 1 for k in seen.values()):
+        return labels
+    ids = g["trial_id"] if "trial_id" in g.columns else [""] * len(g)
+    rows = g["row"] if "row" in g.columns else range(1, len(g) + 1)
+    return [f"{lab} ({tid})" if seen[lab] > 1 and isinstance(tid, str) and tid else
+            f"{lab} (row {row})" if seen[lab] > 1 else lab for lab, tid, row in zip(labels, ids, rows)]
+
+
 def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> dict:
     """A published trial beside the prediction (``ketasim.observed.compare_observed``'s table): one panel per
     measure, one position per arm and time; the predicted value with its 95 % prediction interval (arm colour,
@@ -391,9 +415,11 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
         g = table[table["measure"] == m].reset_index(drop=True)
         levels = g["dose_level"] if "dose_level" in g.columns else [""] * len(g)
         analytes = g["analyte"] if "analyte" in g.columns else [""] * len(g)
+        stats = g["statistic"] if "statistic" in g.columns else [""] * len(g)
         labels = [f"{a}, {lv}" if isinstance(lv, str) and lv else f"{a}, {fmt_time_h(float(t))}" if t == t else
-                  f"{a}, {an}" if isinstance(an, str) and an else a       # a PK row: its analyte
-                  for a, t, lv, an in zip(g["arm"], g["time_h"], levels, analytes)]
+                  f"{a}, {_pk_tick(an, st)}" if isinstance(an, str) and an else a   # a PK row: analyte, statistic
+                  for a, t, lv, an, st in zip(g["arm"], g["time_h"], levels, analytes, stats)]
+        labels = _distinct_ticks(labels, g)
         layout["xaxis" if k == 1 else f"xaxis{k}"] = {"domain": [x0, x0 + w], "anchor": ya, "range": [-0.6, len(g) - 0.4],
                                                        "tickvals": list(range(len(g))), "ticktext": labels, "zeroline": False,
                                                        "tickfont": {"size": 10}}
