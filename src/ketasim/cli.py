@@ -1696,6 +1696,30 @@ def _usage_message(e, argv) -> str:
     return f"{text} ({see})"
 
 
+def _say_compiling():
+    """Print the kernel's one-line compile notice (``solver.kernel.COMPILE_MESSAGE``, logged on
+    ``solver.COMPILE_LOGGER`` at INFO just before a cold kernel compiles) on stderr while a command runs: the first
+    run in a new clone compiled for ~100 s without a word (Known limits 76). Returns the function that undoes it (a
+    library caller's logging is left as it was)."""
+    import logging
+
+    from .solver import COMPILE_LOGGER
+
+    log = logging.getLogger(COMPILE_LOGGER)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    before = (log.level, log.propagate)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False           # once, even where the root logger has a handler
+
+    def restore():
+        log.removeHandler(handler)
+        log.setLevel(before[0])
+        log.propagate = before[1]
+    return restore
+
+
 def main(argv=None) -> int:
     """Entry point: run the app, turning user errors into one-line messages. Exit status: 0 done, 1 an output
     file could not be written (disk full, no permission: found while writing), 2 bad input (including an output path
@@ -1723,6 +1747,7 @@ def main(argv=None) -> int:
             previous_sigint = signal.signal(signal.SIGINT, _on_sigterm)
         sys.unraisablehook = _quiet_terminated(previous_unraisable)
     argv = sys.argv[1:] if argv is None else list(argv)
+    restore_compile_log = _say_compiling()
     try:
         from .io import output_fields
 
@@ -1769,6 +1794,7 @@ def main(argv=None) -> int:
             return 2
         raise
     finally:
+        restore_compile_log()
         warnings.showwarning = previous_showwarning
         sys.stdout = previous_stdout
         if previous_sigterm is not None:

@@ -22,13 +22,50 @@ Array layouts (names in the model definition, in order):
 
 from __future__ import annotations
 
+import logging
+
+from . import COMPILE_LOGGER
 from .generated_kernel import (DIGEST, EV_AD_START, EV_BOLUS, EV_DEPOT, EV_GENERAL_ANESTHESIA,  # noqa: F401
                                EV_RATE, EV_SESSION, MC_NAMES, N_OUT, N_RATES, N_SUM, OUT_NAMES, PP_NAMES, RATE_SLOT,
                                STATE_NAMES, SUM_NAMES, run_arm, simulate_patient)
 
 
+#: said once per kernel and process before a kernel is compiled (the first run in a new clone or after an upgrade:
+#: ~100 s without a word, Known limits 76); never when numba's cache has it
+COMPILE_MESSAGE = "compiling the model kernel once (~1-2 min); later runs start in seconds"
+_compile_log = logging.getLogger(COMPILE_LOGGER)
+_looked: set = set()        # kernels whose cache was looked at in this process
+
+
 def kernel_for(model):
-    """The kernel module (``run_arm``, names) of a model definition; the default model's is this package's."""
+    """The kernel module (``run_arm``, names) of a model definition; the default model's is this package's. The
+    first time in a process, when someone listens (``ketasim.compile`` at INFO: the command line), it says
+    :data:`COMPILE_MESSAGE` if the kernel is about to be compiled (:func:`kernel_cache_cold`)."""
     from ..model.codegen import kernel_module
 
-    return kernel_module(model)
+    mod = kernel_module(model)
+    if id(mod) not in _looked and _compile_log.isEnabledFor(logging.INFO):
+        _looked.add(id(mod))
+        if kernel_cache_cold(mod.run_arm):
+            _compile_log.info(COMPILE_MESSAGE)
+    return mod
+
+
+def kernel_cache_cold(kernel) -> bool:
+    """Whether calling ``kernel`` (a numba dispatcher with ``cache=True``) compiles it: nothing compiled or loaded
+    for it in this process, and numba's on-disk cache (``__pycache__`` beside the source, or ``NUMBA_CACHE_DIR``:
+    numba's own locator) holds no entry for this source (its stamp: modification time and size), numba version and
+    CPU. Cheap: reads the cache's small index file, compiles nothing. False when it cannot tell (not a caching
+    dispatcher, e.g. under ``NUMBA_DISABLE_JIT``; an unreadable index; numba's internals moved), so that a warm run
+    never says it compiles."""
+    if getattr(kernel, "overloads", None):          # compiled or loaded in this process already
+        return False
+    load_index = getattr(getattr(getattr(kernel, "_cache", None), "_cache_file", None), "_load_index", None)
+    if load_index is None:
+        return False
+    try:
+        entries = load_index()          # {} when missing, of another numba version, or stale (source changed)
+        magic = kernel.targetctx.codegen().magic_tuple()     # this machine: an index written on another CPU is cold
+    except Exception:  # noqa: BLE001 - private numba API: when it moves, say nothing rather than fail a run
+        return False
+    return not any(isinstance(k, tuple) and len(k) > 1 and k[1] == magic for k in entries)
