@@ -102,7 +102,7 @@ def test_simulate_says_what_finished_and_leaves_the_files_as_they_were(losing, t
     assert line.startswith("error: --dask: the local cluster has had no worker for ")
     assert " task(s) waiting (start workers: 'dask worker ADDRESS'); the run is lost after 1 finished task(s): no " \
            "file was written or changed (each is streamed to a temporary file renamed when complete); rerun the " \
-           "command when workers are back" in line
+           "command when the cluster is back" in line
     assert csv.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "two.yaml"]     # no temporary file left
 
@@ -142,7 +142,7 @@ def test_calibrate_says_the_fit_is_lost(monkeypatch, tmp_path, capsys):
     assert one_error_line(err) == (
         "error: --dask: the cluster at tcp://h:1 has had no worker for 5.0 min with 9 task(s) waiting (start workers: "
         f"'dask worker ADDRESS'); the fit is lost after 0 finished task(s): nothing was written ({out} is written "
-        "when the fit ends); rerun the command when workers are back")
+        "when the fit ends); rerun the command when the cluster is back")
 
 
 @pytest.mark.parametrize("command", ["simulate", "trial", "sensitivity", "calibrate"])
@@ -242,3 +242,30 @@ def test_qualify_on_one_core_says_the_option_is_not_used(quick_cv, monkeypatch, 
     code, stdout, err = run_cli(capsys, "qualify", "--cross-validate", "--cv-json", tmp_path / "cv.json",
                                 "--size", "50", "--html", tmp_path / "q.html")
     assert code == 0 and err == ""          # the default said nothing
+
+
+def test_a_lost_scheduler_ends_in_one_line_not_a_cancelled_future_traceback():
+    """The s50 review's L-5, verified in the fifty-first session: a `tcp://` scheduler killed mid-run made Dask cancel
+    every pending task ('scheduler-connection-lost') and `ketasim trial --dask` ended in a FuturesCancelledError
+    traceback. Now `ClusterLostError` (a `NoWorkersError`, so `dask_run` and the CV say it in their one line)."""
+    from dask.distributed import LocalCluster
+
+    from ketasim.distributed import ClusterLostError, NoWorkersError
+
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    try:
+        ex = DaskExecutor(cluster.scheduler_address, no_worker_timeout=600.0, worker_check=0.2)
+        assert list(ex.map_ordered(abs, [-1])) == [1]
+        results = ex.map_ordered(time.sleep, [0.5] * 6)
+        next(results)
+        cluster.close()                       # the scheduler goes; the client gives up after its 20-s reconnect
+        t0 = time.monotonic()
+        with pytest.raises(ClusterLostError) as e:
+            list(results)
+        assert time.monotonic() - t0 < 120
+    finally:
+        cluster.close()
+        ex.close()
+    assert isinstance(e.value, NoWorkersError) and e.value.finished == 2
+    msg = str(e.value)
+    assert msg.startswith(f"lost the connection to the scheduler at {cluster.scheduler_address} ") and "\n" not in msg

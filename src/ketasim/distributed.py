@@ -40,6 +40,13 @@ class NoWorkersError(KetasimError, RuntimeError):
         self.finished = finished
 
 
+class ClusterLostError(NoWorkersError):
+    """The client lost its scheduler (stopped, killed, or the network failed): Dask cancels every pending task
+    ("scheduler-connection-lost"), which ended a run in a ``FutureCancelledError`` traceback (fiftieth session's
+    review L-5, verified in the fifty-first). A :class:`NoWorkersError` so that every handler of a lost cluster
+    (``dask_run``, the cross-validation's checkpoint message) says the same one line."""
+
+
 def _quiet_worker_logs() -> None:
     """Run in each worker process of a quiet local cluster: Dask's messages at ERROR only. At the workers' default
     level a cross-validation stopped with Ctrl-C printed 'Async instruction ... ended with CancelledError' for every
@@ -83,6 +90,15 @@ class DaskExecutor:
             raise InputError("--dask: dask[distributed] is not installed (pip install 'dask[distributed]')") from None
         self.cluster = None
         self.address = address = check_dask_address(address)
+        self._client_log_level = None
+        if quiet:
+            # the client's own ERROR lines when its scheduler goes ('Failed to reconnect ...' and two asyncio
+            # CancelledError tracebacks from closing): the run says it in one line (ClusterLostError); restored on close
+            import logging
+
+            client_log = logging.getLogger("distributed.client")
+            self._client_log_level = client_log.level
+            client_log.setLevel(logging.CRITICAL)
         if address == "local":      # any case ('LOCAL' was refused), as the other choice options
             import logging
 
@@ -126,7 +142,7 @@ class DaskExecutor:
                 nxt += 1
             fut = futures.pop(i)
             self._first_done([fut], waiting=total - i)
-            res = fut.result()
+            res = self._result(fut, waiting=total - i)
             fut.release()
             self.finished += 1
             done += 1
@@ -141,11 +157,32 @@ class DaskExecutor:
         except (OSError, TimeoutError):
             return 0
 
+    def _result(self, fut, waiting: int):
+        """``fut.result()``; a task cancelled by Dask raises :class:`ClusterLostError` (:meth:`_lost`). A task's own
+        exception propagates unchanged."""
+        from concurrent.futures import CancelledError
+
+        try:
+            return fut.result()
+        except CancelledError:
+            raise self._lost(waiting) from None
+
+    def _lost(self, waiting: int) -> ClusterLostError:
+        """The one line for tasks Dask cancelled: it does so to every pending task when the client loses its scheduler
+        ('scheduler-connection-lost'); the ``FutureCancelledError`` / ``FuturesCancelledError`` it raises ended a run
+        in a traceback."""
+        where = "the local cluster" if self.address == "local" else f"the scheduler at {self.address}"
+        return ClusterLostError(f"lost the connection to {where} (stopped, or the network failed) with {waiting} "
+                                "task(s) waiting (restart it: 'dask scheduler' and 'dask worker ADDRESS')",
+                                finished=self.finished)
+
     def _first_done(self, futures, waiting: int) -> set:
         """Wait until one of ``futures`` is done (finished, failed or cancelled) and return the done ones; raise
         :class:`NoWorkersError` when the cluster has had no worker for more than ``no_worker_timeout`` seconds
         meanwhile (``waiting``: the tasks not finished, which the message counts). A task running long on a live
         worker is waited for however long it takes. Shared by :meth:`map_ordered` and :meth:`map_as_completed`."""
+        from concurrent.futures import CancelledError
+
         from dask.distributed import wait
 
         seen_workers = time.monotonic()         # the last time a worker was there
@@ -154,6 +191,8 @@ class DaskExecutor:
                 done = wait(list(futures), timeout=self.worker_check, return_when="FIRST_COMPLETED").done
             except TimeoutError:
                 done = set()
+            except CancelledError:          # the scheduler's connection lost: Dask cancelled every pending task
+                raise self._lost(waiting) from None
             if done:
                 return done
             now = time.monotonic()
@@ -177,7 +216,7 @@ class DaskExecutor:
         while futures:
             done = self._first_done(list(futures), waiting=len(futures))
             for fut in [f for f in futures if f in done]:       # in submission order
-                res = fut.result()
+                res = self._result(fut, waiting=len(futures))
                 i = futures.pop(fut)
                 fut.release()
                 self.finished += 1
@@ -190,8 +229,14 @@ class DaskExecutor:
         try:
             self.client.close()
         finally:
-            if self.cluster is not None:
-                self.cluster.close()
+            try:
+                if self.cluster is not None:
+                    self.cluster.close()
+            finally:
+                if self._client_log_level is not None:
+                    import logging
+
+                    logging.getLogger("distributed.client").setLevel(self._client_log_level)
 
     def __enter__(self):
         return self
@@ -228,7 +273,7 @@ def dask_run(address: str | None, worker_timeout: float | None = None, *, lost: 
         yield ex
     except NoWorkersError as e:
         done = "" if e.finished is None else f" after {e.finished} finished task(s)"
-        raise NoWorkersError(f"--dask: {e}; {lost}{done}: {written}; rerun the command when workers are back",
+        raise NoWorkersError(f"--dask: {e}; {lost}{done}: {written}; rerun the command when the cluster is back",
                              finished=e.finished) from None
     finally:
         if ex is not None:
