@@ -505,7 +505,7 @@ def _endpoint_cell(r: dict, stratified: bool, unfollowed: bool = False) -> str:
 
 
 def _comparison_table(tr) -> pd.DataFrame:
-    from .trial import measure_unit
+    from .trial import RELAPSE_COMPARISONS, measure_unit
     from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     c = list(getattr(tr, "comparisons", []) or [])
@@ -516,6 +516,8 @@ def _comparison_table(tr) -> pd.DataFrame:
     n_ratio = sum("ci90" in r for r in c)
     col = ("geometric mean ratio [90% CI]" if n_ratio == len(c) else "difference [95% CI]" if n_ratio == 0 else
            "difference [95% CI] or PK ratio [90% CI]")
+    if any(r.get("measure") == "relapse_hazard_ratio" for r in c):     # a withdrawal's or follow-up's Cox ratio
+        col = "difference or hazard ratio [95% CI]"
     out = []
     for r in c:
         th = r.get("time_h")
@@ -525,13 +527,15 @@ def _comparison_table(tr) -> pd.DataFrame:
                     "measure": r.get("measure") + (f", {r['analyte']}" if r.get("analyte") else "")
                     + (f" ({unit})" if unit else ""),
                     "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
-                             "follow-up" if r.get("measure") == "relapse_rate_difference" else "all sessions")
+                             "follow-up" if r.get("measure") in RELAPSE_COMPARISONS else "all sessions")
                     if th is None else fmt_hours(float(th)),
-                    col: f"{_fmt(r.get('value'))} [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+                    col: (f"n/a ({r.get('note', 'undefined')})" if r.get("measure") == "relapse_hazard_ratio"
+                          and not _finite(r.get("value")) else f"{_fmt(r.get('value'))} [{_fmt(ci[0])}, {_fmt(ci[1])}]")
                     + (" (90% CI)" if "ci90" in r and 0 < n_ratio < len(c) else "")
                     + (f" PI [{_fmt(r['pi95'][0])}, {_fmt(r['pi95'][1])}]"     # withdrawal / follow-up --uncertainty
                        if "pi95" in r and isinstance(r["pi95"][0], float) and math.isfinite(r["pi95"][0]) else ""),
-                    "p": ("log-rank " if r.get("measure") == "relapse_rate_difference" else "")
+                    "p": ("log-rank " if r.get("measure") == "relapse_rate_difference" else
+                          "Wald " if r.get("measure") == "relapse_hazard_ratio" else "")
                     + _fmt_p(r.get("p_value"))})
     return pd.DataFrame(out)
 
@@ -668,13 +672,16 @@ def trial_report(trial_result, path, observed: pd.DataFrame | None = None, *,
     if titration:
         sections.append(titration)
     if len(comp):
-        from .trial import RELAPSE_COMPARISON_NOTE
+        from .trial import RELAPSE_COMPARISON_NOTE, RELAPSE_HAZARD_RATIO_NOTE
 
         relapse = any(r.get("measure") == "relapse_rate_difference" for r in tr.comparisons)
+        hazard = any(r.get("measure") == "relapse_hazard_ratio" for r in tr.comparisons)
         methods = tr.comparison_methods()
         sections.append(_section("Between arms", _table(comp, left=("arm", "versus", "measure", "time"))
                                  + (f"<p class=\"hint\">Tests: {html.escape(methods)}.</p>" if methods else "")
-                                 + (f"<p class=\"hint\">{html.escape(RELAPSE_COMPARISON_NOTE)}.</p>" if relapse else ""),
+                                 + (f"<p class=\"hint\">{html.escape(RELAPSE_COMPARISON_NOTE)}.</p>" if relapse else "")
+                                 + (f"<p class=\"hint\">{html.escape(RELAPSE_HAZARD_RATIO_NOTE)}.</p>" if hazard
+                                    else ""),
                                  "comparisons"))
     sections += [
         _section("Time courses per arm (median and 5–95% of the virtual patients)", _plot_div("cascade"), "time-courses"),

@@ -125,6 +125,10 @@ class TrialResult:
     #: virtual patients simulated per arm (``--size`` / ``n=`` or ``population.size``; a withdrawal's arms then report
     #: the randomized share of them as ``n``), as a trajectory file's provenance records it
     patients_per_arm: int | None = None
+    #: per-patient relapse follow-up of a withdrawal's or follow-up's groups: {arm (with its stratum, as the rows name
+    #: it): (time in h from randomization or follow_up_from to the confirming visit, else to the last visit; relapsed?)}
+    #: as the relapse rows and comparisons count them (what ``ketasim.observed`` bootstraps). Not in the JSON.
+    relapse_times: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def definitions(self) -> str:
         """What a response, a remission and a relapse are in this trial's rows (one line; '' when it reports none):
@@ -443,8 +447,17 @@ class TrialResult:
                     continue
                 relapse = c["measure"] == "relapse_rate_difference"
                 when = _fmt_t(c["time_h"]) if c["time_h"] is not None else (
-                    "follow-up" if relapse else "all sessions")
+                    "follow-up" if c["measure"] in RELAPSE_COMPARISONS else "all sessions")
                 unit = measure_unit(c["measure"], c.get("scale"))
+                if c["measure"] == "relapse_hazard_ratio":      # a ratio (no unit) with a Wald p; may be undefined
+                    hr = c["value"] is not None and math.isfinite(c["value"])
+                    lines.append(f"  {pair:{pw}s} {c['measure']:26s} {when:>8s}  "
+                                 + (f"{c['value']:8.2f}  {_ci_text(*c['ci95'])}  Wald {format_p(c['p_value'])}"
+                                    if hr else "     n/a  (" + c.get("note", "undefined") + ")")
+                                 + (f"  PI [{c['pi95'][0]:.2f}, " + (f"{c['pi95'][1]:.2f}]" if
+                                                                     math.isfinite(c["pi95"][1]) else "n/a]")
+                                    if "pi95" in c and math.isfinite(c["pi95"][0]) else ""))
+                    continue
                 lines.append(f"  {pair:{pw}s} {c['measure']:26s} {when:>8s}  {c['value']:8.2f}  "
                              f"[{c['ci95'][0]:7.2f}, {c['ci95'][1]:7.2f}]  "
                              + ("log-rank " if relapse else "") + format_p(c["p_value"])
@@ -456,6 +469,8 @@ class TrialResult:
                 lines.append(f"  ({methods})")
             if any(c["measure"] == "relapse_rate_difference" for c in self.comparisons):
                 lines.append(f"  ({RELAPSE_COMPARISON_NOTE})")
+            if any(c["measure"] == "relapse_hazard_ratio" for c in self.comparisons):
+                lines.append(f"  ({RELAPSE_HAZARD_RATIO_NOTE})")
         definitions = self.definitions()
         if definitions:
             lines.append("\n" + definitions)
@@ -474,6 +489,12 @@ _NO_PI = (float("nan"), float("nan"))     # PK rows: no prediction interval
 RELAPSE_COMPARISON_NOTE = ("relapse_rate_difference: the difference of the relapse rates over the follow-up with "
                            "its 95% CI (Newcombe, of the proportions); its p is the log-rank test of the times to "
                            "relapse, a separate test")
+#: what a relapse hazard ratio is (the table and the report say it under the comparisons)
+RELAPSE_HAZARD_RATIO_NOTE = ("relapse_hazard_ratio: the hazard of relapse of the first arm over the second's, from a "
+                             "Cox proportional-hazards model of the times to relapse (ties at the weekly visits by "
+                             "Efron's method), 95% Wald CI and Wald p; below 1 when the first arm relapses less")
+#: the between-arm comparisons of a relapse follow-up (over the whole follow-up: no time)
+RELAPSE_COMPARISONS = ("relapse_rate_difference", "relapse_hazard_ratio")
 
 
 #: What a virtual trial's confidence intervals contain (issue 7): they are this virtual trial's sampling error only
@@ -624,6 +645,46 @@ def logrank_p(time_a, event_a, time_b, event_b) -> float:
         # zero variance of O - E: at every event time one group had nobody at risk or everyone at risk had the event
         # (e.g. every patient of both groups relapsing at the same visit), so the log-rank statistic is undefined
         return float("nan")
+
+
+#: how a relapse hazard ratio's Cox model handles ties: relapses are counted at weekly visits, so many patients share
+#: a time; Efron's approximation of the partial likelihood (statsmodels ``PHReg(ties="efron")``) is much closer to
+#: the exact one than Breslow's, which biases a grouped-time hazard ratio towards 1
+COX_TIES = "efron"
+#: the ``test`` of a ``relapse_hazard_ratio`` comparison row
+COX_TEST = "Cox proportional hazards (Efron ties), Wald test"
+
+
+def cox_hazard_ratio(time_a, event_a, time_b, event_b) -> tuple[float, list, float, str]:
+    """Hazard ratio of relapse of group a versus group b from a Cox proportional-hazards model with the group as its
+    one covariate (statsmodels ``PHReg``, ties by :data:`COX_TIES`): (HR, its 95 % Wald CI exp(beta +- 1.96 SE),
+    the two-sided Wald p, ''). Undefined (NaN, [NaN, NaN], NaN, why in words) when a group is empty, nobody
+    relapsed, or one group had no relapse (the estimate is then 0 or infinite: the partial likelihood has no
+    maximum)."""
+    from statsmodels.duration.hazard_regression import PHReg
+
+    nan = float("nan")
+    ta, tb = np.asarray(time_a, float), np.asarray(time_b, float)
+    ea, eb = np.asarray(event_a, bool), np.asarray(event_b, bool)
+    if not ta.size or not tb.size:
+        return nan, [nan, nan], nan, "an empty group"
+    if not ea.any() and not eb.any():
+        return nan, [nan, nan], nan, "nobody relapsed"
+    if not ea.any() or not eb.any():
+        return nan, [nan, nan], nan, ("no relapse in one group: the Cox estimate is "
+                                      + ("0" if not ea.any() else "infinite"))
+    t = np.concatenate([ta, tb])
+    e = np.concatenate([ea, eb]).astype(int)
+    x = np.concatenate([np.ones(ta.size), np.zeros(tb.size)])[:, None]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        fit = PHReg(t, x, status=e, ties=COX_TIES).fit(disp=0)
+    beta, se = float(fit.params[0]), float(fit.bse[0])
+    if not (math.isfinite(beta) and math.isfinite(se) and se > 0):
+        return nan, [nan, nan], nan, "the Cox fit did not converge"
+    z = beta / se
+    return (math.exp(beta), [math.exp(beta - 1.959963984540054 * se), math.exp(beta + 1.959963984540054 * se)],
+            float(2.0 * stats.norm.sf(abs(z))), "")
 
 
 # ---- simulation of arms -----------------------------------------------------------------------------------------
@@ -1371,9 +1432,11 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
                                         noise_sd, smax, progress, done, size, chunk, executor, model)
     rows: list = []
     comps: list = []
+    relapse_times: dict = {}
     se_rng = np.random.default_rng(root.spawn(1)[0])
     if kind == "randomized_withdrawal":
-        rows, comps, outcomes = _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, se_rng)
+        rows, comps, outcomes = _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, se_rng,
+                                                     relapse=relapse_times)
     else:
         score_measures = [m for m in measures if m in SCORE_MEASURES]
         side = [m for m in measures if m in SIDE_EFFECT_MEASURES]
@@ -1385,7 +1448,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
             _side_endpoints(o, side, se_rng, rows, scale, params)
         if follow is not None:
             _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, comps, rows_only,
-                                comparator_arms(scenario))
+                                comparator_arms(scenario), relapse=relapse_times)
         names = list(outcomes)
         if len(names) > 1 and not rows_only and not all(m in PK_MEASURES for m in measures):  # PK-only: no ratings
             ctrl = _control_arm(names, design, comparator_arms(scenario))
@@ -1401,7 +1464,7 @@ def _run_trial(scenario, params, n, seed, progress, chunk, executor, model, rows
     for o in outcomes.values():
         rows += dose_rows(o)
     return TrialResult(scenario, params, int(seed), kind, rows, comps, outcomes, pk_frames, model_id=model_id(model),
-                       patients_per_arm=int(size))
+                       patients_per_arm=int(size), relapse_times=relapse_times)
 
 
 # ---- prediction intervals for a new trial (issue 7) -----------------------------------------------------------------
@@ -1769,7 +1832,7 @@ def _follow_up_setup(design: dict, horizon_h: float) -> dict:
 
 
 def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, comps, rows_only,
-                        comparators=()) -> None:
+                        comparators=(), relapse: dict | None = None) -> None:
     """Rows per arm: ``followed_fraction`` (share meeting the criterion at follow_up_from), ``relapse_rate`` (share
     of them relapsing by the last visit) and ``time_to_relapse`` (Kaplan-Meier median in days, censored at the last
     visit); against the control arm the relapse-rate difference with a log-rank p. Patients are not re-randomized:
@@ -1790,6 +1853,8 @@ def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, com
         else:                                        # loss of response
             above = ~_responders(after, base[ids, None], ep)
         t_ev, event = km[name] = _time_to_relapse(_confirmed(above, follow["confirm"]), tv, t0)
+        if relapse is not None:
+            relapse[name] = km[name]
         rows.append({"arm": name, "time_h": float(t0), "scale": scale, "measure": "followed_fraction",
                      "value": 100.0 * ids.size / max(o.n, 1), "ci95": list(wilson_ci(int(ids.size), o.n)),
                      "criterion": follow["criterion"]})
@@ -1815,6 +1880,9 @@ def _follow_up_analysis(follow, outcomes, design, ep, scale, measures, rows, com
             nme, ctrl, km[nme], km[ctrl], scale, "log-rank (time to relapse among the followed patients)")
         if c is not None:
             comps.append(c)
+            h = _hazard_ratio_comparison(nme, ctrl, km[nme], km[ctrl], scale)
+            if h is not None:
+                comps.append(h)
 
 
 # ---- response-guided dosing (titration) -----------------------------------------------------------------------------
@@ -1991,6 +2059,19 @@ def _relapse_comparison(arm: str, versus: str, km_a, km_b, scale: str, test: str
             "test": test}
 
 
+def _hazard_ratio_comparison(arm: str, versus: str, km_a, km_b, scale: str, label=None) -> dict | None:
+    """``relapse_hazard_ratio`` of group ``arm`` versus ``versus`` (their (time, event), censored at the last visit):
+    :func:`cox_hazard_ratio`, < 1 when ``arm`` relapses less; None when a group is empty (as the rate difference).
+    An undefined ratio (nobody relapsed, or one group had no relapse) has NaN value, CI and p and a ``note``."""
+    (ta, ea), (tb, eb) = km_a, km_b
+    if not ta.size or not tb.size:
+        return None
+    v, ci, p, why = cox_hazard_ratio(ta, ea, tb, eb)
+    return {"arm": arm, "versus": versus, **(label or {}), "time_h": None, "scale": scale,
+            "measure": "relapse_hazard_ratio", "value": v, "ci95": ci, "p_value": p, "test": COX_TEST,
+            **({"note": f"undefined: {why}"} if why else {})}
+
+
 def _confirmed(above: np.ndarray, k: int) -> np.ndarray:
     """(n, V) True at the visit where ``above`` has held at ``k`` consecutive visits."""
     run = np.zeros(above.shape[0], int)
@@ -2001,7 +2082,7 @@ def _confirmed(above: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
+def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng, relapse: dict | None = None):
     cont, wd = outcomes[design["continue"]], outcomes[design["withdraw"]]
     t_rand = extra["t_rand"]
     strata = _strata(cont, extra, ep, scale)
@@ -2030,6 +2111,8 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
             tv = sub.times_h[visit_sel]
             t_ev, event = km[name] = _time_to_relapse(_confirmed_relapse(after, extra["relapse"], extra["confirm"]),
                                                       tv, t_rand)
+            if relapse is not None:
+                relapse[name] = km[name]
             k = int(event.sum())
             rows.append({"arm": name, **label, "time_h": float(tv[-1]) if tv.size else None, "scale": scale,
                          "measure": "relapse_rate", "value": 100.0 * k / sub.n if sub.n else float("nan"),
@@ -2046,6 +2129,10 @@ def _withdrawal_analysis(design, extra, outcomes, ep, scale, measures, rng):
                                 scale, "log-rank (time to relapse)", label)
         if c is not None:
             comps.append(c)
+            h = _hazard_ratio_comparison(arm_of[cont.name], arm_of[wd.name], km[arm_of[cont.name]],
+                                         km[arm_of[wd.name]], scale, label)
+            if h is not None:
+                comps.append(h)
         rows.insert(0, {"arm": arm_of[cont.name], **label, "time_h": float(t_rand), "scale": scale,
                         "measure": "randomized_fraction", "value": 100.0 * idx.size / cont.n,
                         "ci95": list(wilson_ci(int(idx.size), cont.n))})
