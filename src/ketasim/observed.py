@@ -49,7 +49,7 @@ REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
 #: ``dose_level`` names the dose of a ``final_dose_rate`` row (e.g. "84 mg"); ``scenario`` the ``name:`` of the
 #: scenario the file belongs to (one value for the whole file; another scenario's name is refused)
 OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes", "domain",
-                    "dose_level", "scenario", "analyte", "statistic", "versus", "n_versus")
+                    "dose_level", "scenario", "analyte", "statistic", "versus", "n_versus", "ci_low", "ci_high")
 #: ``CV``: a coefficient of variation in % (PK rows only: the geometric CV of a geometric mean, the arithmetic CV of
 #: a mean)
 SPREAD_KINDS = ("SD", "SE", "CV", "none")
@@ -82,6 +82,24 @@ PK_INTERVAL_NOTE = (f"PK rows: the 2.5-97.5 percentiles of the row's statistic o
                     "Monte Carlo error (the PK parameters have no posterior; --uncertainty does not widen them).")
 #: measures with no time: over all sessions (side effects) or over the whole follow-up (relapse)
 TIMELESS_MEASURES = SIDE_EFFECT_MEASURES + ("relapse_rate",)
+#: a withdrawal's or open-label follow-up's time-to-event rows: an arm's Kaplan-Meier median time to relapse (days;
+#: "not reached" allowed) and the between-arm Cox hazard ratio of relapse (as the trial's comparison row names it);
+#: their published 95 % CI goes in ``ci_low`` / ``ci_high`` (no spread)
+SURVIVAL_MEASURES = ("time_to_relapse", "relapse_hazard_ratio")
+#: how a published median that was not reached (or not estimable) may be written in ``value`` or ``ci_high`` (letter
+#: case, spaces and punctuation ignored)
+NOT_REACHED_WORDS = ("not reached", "NR", "not estimable", "NE", "not estimated")
+_NOT_REACHED_KEYS = {"".join(ch for ch in w.lower() if ch.isalnum()) for w in NOT_REACHED_WORDS}
+#: bootstrap resamples behind a time_to_relapse or relapse_hazard_ratio row's prediction interval: the rows' statistics
+#: are computed row-wise on count tables of the visit grid (a vectorized Kaplan-Meier and Efron Cox fit, not one
+#: statsmodels fit per resample: ~25 ms each, 2,000 would take ~50 s), so the PK rows' 2,000 cost well under a second
+RELAPSE_BOOTSTRAP_RESAMPLES = 2000
+#: what those rows' intervals hold (appended to :func:`interval_scope` when a comparison has them)
+RELAPSE_INTERVAL_NOTE = (f"time_to_relapse and relapse_hazard_ratio rows: the 2.5-97.5 percentiles of the row's "
+                         f"statistic over {RELAPSE_BOOTSTRAP_RESAMPLES} two-stage bootstrap trials of n patients per "
+                         "arm drawn from a resample of the virtual arm's randomized or followed patients (their times "
+                         "to relapse): the study's sampling and this virtual trial's Monte Carlo error, not the "
+                         "--uncertainty draws; a median not reached counts as longer than the follow-up.")
 #: the share (%) of a titrated arm's patients on each final dose level (one row per ``dose_level``), at the last
 #: decision session: the trial JSON's ``final_dose_rate`` rows; reported for every titrated arm, whatever
 #: ``endpoints.measures`` lists
@@ -92,7 +110,8 @@ UNITS = {"mean": "points", "mean_change": "points", "cadss_peak": "CADSS points"
          "dbp_change_peak": "mmHg", "hr_change_peak": "beats/min", "sedation_peak": "index", "sbp_max_rise": "mmHg",
          "dbp_max_rise": "mmHg",
          **{m: "percentage points" for m in OBSERVABLE_MEASURES if m.endswith("_rate")},
-         **NCA_UNITS, **{m: "ratio" for m in PK_RATIO_MEASURES}}
+         **NCA_UNITS, **{m: "ratio" for m in PK_RATIO_MEASURES}, "time_to_relapse": "days",
+         "relapse_hazard_ratio": "hazard ratio"}
 #: statistics that cannot be negative (the interval is bounded at 0)
 NONNEGATIVE = ("mean", "cadss_peak", "sedation_peak")
 N_FROM_FILE = "observed file"
@@ -107,8 +126,6 @@ MAX_OBSERVED_ROWS = 10_000
 #: trial measures an observed row cannot give, with why (the generic "not a measure that can be compared" listed
 #: the scenario's measures without saying what to do with a published withdrawal's or follow-up's other figures)
 _NOT_COMPARED = {
-    "time_to_relapse": "(a Kaplan-Meier median) is not compared; compare the relapse_rate rows (n: the patients "
-                       "randomized or followed)",
     "randomized_fraction": "is not compared; read it in the trial's table (an observed file compares outcomes: the "
                            "relapse_rate rows, n the patients randomized)",
     "followed_fraction": "is not compared; read it in the trial's table (an observed file compares outcomes: the "
@@ -449,6 +466,87 @@ def _n_versus(where: "_Where", i: int, r: dict, m: str, scenario) -> float:
     return float(int(nv))
 
 
+#: the most patients per arm a time_to_relapse or relapse_hazard_ratio row's n may give (a maintenance trial randomizes
+#: at most a few hundred per arm; the bootstrap's memory and time grow with n)
+MAX_RELAPSE_ROW_N = 10_000
+
+
+def _not_reached(text) -> bool:
+    """Whether a cell says a Kaplan-Meier median (or its upper bound) was not reached: :data:`NOT_REACHED_WORDS`."""
+    return "".join(ch for ch in str(text).lower() if ch.isalnum()) in _NOT_REACHED_KEYS
+
+
+def _survival_ci(where: "_Where", i: int, r: dict, m: str, v: float) -> tuple[float, float]:
+    """(low, high) of a time_to_relapse or relapse_hazard_ratio row's published 95 % CI (``ci_low``, ``ci_high``;
+    NaN, NaN when neither is given). Both or neither; numbers > 0 around the value; a median's upper bound (and, when
+    the median itself was not reached, its lower bound) may be 'not reached' (+inf)."""
+    lo_text, hi_text = r.get("ci_low", ""), r.get("ci_high", "")
+    if not lo_text and not hi_text:
+        return float("nan"), float("nan")
+    if not lo_text or not hi_text:
+        missing = "ci_low" if not lo_text else "ci_high"
+        where.fail(i, missing, f"empty: give both ends of the published 95 % CI (ci_low and ci_high)"
+                   + (" ('not reached' for an upper bound beyond the follow-up)" if m == "time_to_relapse" else ""))
+    km = m == "time_to_relapse"
+
+    def end(column, text, may_be_open):
+        if km and _not_reached(text):
+            if not may_be_open:
+                where.fail(i, column, f"{text[:40]!r}: only the upper bound (or both bounds of a median not reached) "
+                                      "may be 'not reached'")
+            return math.inf
+        x = _number(where, i, column, text)
+        if not x > 0:
+            where.fail(i, column, f"{x:g}: a {'hazard ratio' if not km else 'median time to relapse'}'s CI bound is > 0")
+        return x
+
+    lo = end("ci_low", lo_text, math.isnan(v))
+    hi = end("ci_high", hi_text, True)
+    if math.isnan(v) and math.isfinite(hi):
+        where.fail(i, "ci_high", f"{hi:g}: the median was not reached, so its CI's upper bound is 'not reached' too")
+    if lo > hi or (math.isfinite(v) and not lo <= v <= hi):
+        where.fail(i, "ci_low", f"the CI [{lo:g}, {hi:g}] must hold the value {v:g} (ci_low <= value <= ci_high)"
+                   if math.isfinite(v) else f"the CI [{lo:g}, {hi:g}] is not an interval")
+    return lo, hi
+
+
+def hazard_ratio_arms(scenario) -> tuple[tuple[str, ...], str] | None:
+    """((arms a relapse_hazard_ratio row may name), the arm they are compared with) as the trial's
+    ``relapse_hazard_ratio`` comparison rows orient them: a randomized withdrawal's continue arm vs its withdraw arm;
+    an open-label follow-up's every other arm vs its control arm (``ketasim.trial``'s choice); None for a design
+    without a relapse follow-up of two arms."""
+    from .trial import _control_arm, comparator_arms
+
+    design = dict(scenario.design)
+    names = [a.name for a in scenario.arms]
+    if design.get("type", "parallel") == "randomized_withdrawal":
+        return (design.get("continue"),), design.get("withdraw")
+    if design.get("follow_up_from") is not None and len(names) >= 2:
+        ctrl = _control_arm(names, design, comparator_arms(scenario))
+        return tuple(n for n in names if n != ctrl), ctrl
+    return None
+
+
+def _hazard_ratio_versus(where: "_Where", i: int, r: dict, scenario) -> str:
+    """The control arm of a relapse_hazard_ratio row (``versus``, default the trial's), each error one line: the
+    design must follow two arms for relapse, ``arm`` must be the arm the trial's ratio puts first, ``versus`` empty or
+    the other one."""
+    pair = hazard_ratio_arms(scenario)
+    if pair is None:
+        where.fail(i, "measure", f"relapse_hazard_ratio: scenario {scenario.name} follows no two arms for relapse (a "
+                                 "randomized withdrawal, or a trial with design.follow_up_from and two arms or more)")
+    treated, control = pair
+    if r["arm"] not in treated:
+        where.fail(i, "arm", f"{r['arm'][:40]}: the trial's hazard ratio is {' or '.join(treated)} vs {control} (arm: "
+                             f"the {'continue' if len(treated) == 1 else 'compared'} arm); a published ratio the other "
+                             f"way round is 1 / HR, with 1 / its CI bounds swapped")
+    versus = r.get("versus", "")
+    if versus and versus != control:
+        where.fail(i, "versus", f"{versus[:40]!r}: the trial's hazard ratios are versus {control}; leave versus empty "
+                                f"or give {control}")
+    return control
+
+
 def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame:
     """Validate a published trial's results against ``scenario`` (a :class:`ketasim.scenario.Scenario`) and return
     them as a tidy table (one row per observed row): ``row`` (1-based), ``arm``, ``measure``, ``time_h`` (h; NaN for
@@ -526,25 +624,36 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                                    f"{_did_you_mean(arm, arms)}; its arms: {', '.join(arms)}")
         m = r.get("measure", "")
         pk = m in PK_OBSERVABLE_MEASURES
+        surv = m in SURVIVAL_MEASURES
         analyte = statistic = versus = ""
         if pk:
             analyte, statistic, versus = _pk_fields(where, i, r, m, scenario, control)
         else:
-            for column in ("analyte", "statistic", "versus"):
+            if m == "relapse_hazard_ratio":
+                versus = _hazard_ratio_versus(where, i, r, scenario)
+            for column in ("analyte", "statistic") + (() if m == "relapse_hazard_ratio" else ("versus",)):
                 if r.get(column, ""):
                     where.fail(i, column, f"{r[column][:40]!r}: {column} belongs to a PK row (cmax, tmax, auc_0_t, "
                                           f"auc_0_inf, t_half or their _ratio) only; leave it empty for {m}")
         if m in _NOT_COMPARED:
             where.fail(i, "measure", f"{m} {_NOT_COMPARED[m]}")
-        if m not in OBSERVABLE_MEASURES and not pk:
+        if not surv:
+            for column in ("ci_low", "ci_high"):
+                if r.get(column, ""):
+                    where.fail(i, column, f"{r[column][:40]!r}: {column} (a published 95 % CI) belongs to a "
+                                          "time_to_relapse or relapse_hazard_ratio row only; give this row's spread in "
+                                          "spread and spread_kind")
+        if m not in OBSERVABLE_MEASURES and not pk and not surv:
             # the scenario's own measures (a row must be one of them anyway): the list of all 21 was cut in the middle
             # by the one-line limit ('dissociation_rate, dizzine ... p_max_rise'), hiding some of them
             own = [x for x in OBSERVABLE_MEASURES + PK_MEASURES if x in ep.measures]
             where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared"
-                                       f"{_did_you_mean(m, OBSERVABLE_MEASURES)}; scenario {scenario.name}'s: "
-                                       f"{', '.join(own) or 'none'} (others once in its endpoints.measures: session "
-                                       "peaks, event rates, *_max_rise, relapse_rate; final_dose_rate if titrated)")
-        if m not in ep.measures and m not in DOSE_MEASURES and not pk:
+                                       f"{_did_you_mean(m, OBSERVABLE_MEASURES + SURVIVAL_MEASURES)}; scenario "
+                                       f"{scenario.name}'s: {', '.join(own) or 'none'} (others once in its "
+                                       "endpoints.measures: session peaks, event rates, *_max_rise, relapse_rate, "
+                                       "time_to_relapse; relapse_hazard_ratio with a relapse follow-up; final_dose_rate "
+                                       "if titrated)")
+        if m not in ep.measures and m not in DOSE_MEASURES and not pk and m != "relapse_hazard_ratio":
             where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
                                        f"({', '.join(ep.measures)}); add it there to compare it")
         level = ""
@@ -556,6 +665,10 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             level, t = _final_dose(where, i, r, arm_of[arm], cols, titrated)
         elif pk:
             t = float("nan")            # _pk_fields refused a time
+        elif surv:
+            if t_text:
+                where.fail(i, "timepoint_h", f"{m} has no time (over the whole follow-up); leave timepoint_h empty")
+            t = float("nan")
         elif m in TIMELESS_MEASURES:
             if t_text:
                 where.fail(i, "timepoint_h", f"{m} has no time (" + ("over the whole follow-up"
@@ -571,8 +684,15 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                 where.fail(i, "timepoint_h", f"{t_text[:20]} h is not an endpoint time of scenario "
                                                f"{scenario.name}; its endpoint times (h): {times_text}")
             t = match[0]
-        v = _number(where, i, "value", r.get("value", "")) if r.get("value", "") else \
-            where.fail(i, "value", "empty: give the published value")
+        if m == "time_to_relapse" and _not_reached(r.get("value", "")):
+            v = float("nan")            # a published median not reached within the follow-up (or not estimable)
+        else:
+            v = _number(where, i, "value", r.get("value", "")) if r.get("value", "") else \
+                where.fail(i, "value", "empty: give the published value" + (
+                    " (a median not reached: 'not reached')" if m == "time_to_relapse" else ""))
+        if surv and not (v > 0 or math.isnan(v)):          # NaN: a median not reached
+            where.fail(i, "value", f"{v:g}: a {'hazard ratio' if m == 'relapse_hazard_ratio' else 'median time to relapse (days)'} "
+                                   "is > 0")
         unit = UNITS[m]
         if unit == "percentage points" and not 0.0 <= v <= 100.0:
             where.fail(i, "value", f"{v:g} is not a percentage (0-100)")
@@ -588,7 +708,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         if m == "mean_change" and abs(v) > smax:
             where.fail(i, "value", f"{v:g} points: a change on the {scale_name(scale)} lies within -{smax:g} to "
                                    f"+{smax:g}")
-        if r.get("scale") and m in SCORE_MEASURES + ("relapse_rate",):
+        if r.get("scale") and m in SCORE_MEASURES + ("relapse_rate",) + SURVIVAL_MEASURES:
             text = r["scale"].split("(")[0].strip()        # 'MADRS (response >=50%)' as the reference file has it
             try:
                 given = canonical_scale(text, "scale")
@@ -601,6 +721,12 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         if kind is None:
             kinds = " | ".join(k for k in SPREAD_KINDS if pk or k != "CV")      # CV: a PK row's only
             where.fail(i, "spread_kind", f"{r['spread_kind'][:20]!r}: use one of {kinds}")
+        if surv and (kind in ("SD", "SE", "CV") or r.get("spread", "")):
+            where.fail(i, "spread" if r.get("spread", "") else "spread_kind",
+                       f"{m}: give its published 95 % CI in ci_low and ci_high (a spread is not read for a "
+                       f"{'hazard ratio' if m == 'relapse_hazard_ratio' else 'Kaplan-Meier median'}); leave spread "
+                       "empty")
+        ci_low, ci_high = _survival_ci(where, i, r, m, v) if surv else (float("nan"), float("nan"))
         if kind == "CV" and not pk:
             where.fail(i, "spread_kind", f"CV (a coefficient of variation in %) is a PK row's spread; {m} takes SD, "
                                          "SE or none")
@@ -630,10 +756,16 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             if pk and n > PK_MAX_ROW_N:
                 where.fail(i, "n", f"{r['n'][:40]} patients: a PK row's n is at most {PK_MAX_ROW_N:,} (the patients "
                                    "whose levels the study's statistic summarises)")
-        elif m == "relapse_rate":
+        elif m == "relapse_rate" or surv:
             # its denominator is who was randomized or followed, not the arm's size: no default would be honest
-            where.fail(i, "n", "a relapse rate needs n: the patients of this arm who were randomized (withdrawal) or "
-                               "followed (open-label follow-up) in the published trial")
+            what = {"relapse_rate": "a relapse rate", "time_to_relapse": "a median time to relapse",
+                    "relapse_hazard_ratio": "a hazard ratio"}[m]
+            where.fail(i, "n", f"{what} needs n: the patients of {'each arm' if m == 'relapse_hazard_ratio' else 'this arm'} "
+                               "who were randomized (withdrawal) or followed (open-label follow-up) in the published "
+                               "trial")
+        if surv and n > MAX_RELAPSE_ROW_N:
+            where.fail(i, "n", f"{r['n'][:40]} patients: a {m} row's n is at most {MAX_RELAPSE_ROW_N:,} (the "
+                               "patients randomized or followed per arm)")
         n_versus = _n_versus(where, i, r, m, scenario)
         key = (arm, m, None if math.isnan(t) else t, level, analyte, statistic, r.get("trial_id", ""))
         if key in seen:
@@ -647,7 +779,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                     "spread": spread, "spread_kind": kind or "", "trial_id": r.get("trial_id", ""),
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
                     "notes": r.get("notes", ""), "domain": domain or "", "scenario": named or "",
-                    "analyte": analyte, "statistic": statistic, "versus": versus, "n_versus": n_versus})
+                    "analyte": analyte, "statistic": statistic, "versus": versus, "n_versus": n_versus,
+                    "ci_low": ci_low, "ci_high": ci_high})
     _check_fraction_rates(where, out)
     df = pd.DataFrame(out)
     df.attrs["source"] = where.name         # compare_observed's warnings name the file ('--observed FILE')
@@ -750,6 +883,9 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
         if m in PK_OBSERVABLE_MEASURES:
             out.append(_compare_pk(result, rec, default_n))
             continue
+        if m in SURVIVAL_MEASURES:
+            out.append(_compare_relapse(result, rec))
+            continue
         level = rec.get("dose_level") or ""
         r = _trial_row(result, arm, m, t, level)
         if r is None:
@@ -797,11 +933,15 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
                     **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")},
                     "analyte": "", "statistic": "", "versus": "", "fold_error": float("nan")})
     df = pd.DataFrame(out)
+    if "note" in df.columns:           # time_to_relapse / relapse_hazard_ratio rows: why a number is missing
+        df["note"] = df["note"].fillna("")
     pk = df["measure"].isin(PK_OBSERVABLE_MEASURES) if len(df) else pd.Series(dtype=bool)
+    surv = df["measure"].isin(SURVIVAL_MEASURES) if len(df) else pd.Series(dtype=bool)
     if len(df) and pk.all():            # no row a posterior or the virtual trial's Monte Carlo error widens
         df.attrs["interval"] = PK_INTERVAL_NOTE + " Nothing is fitted."
     else:
-        df.attrs["interval"] = interval_scope(result) + (" " + PK_INTERVAL_NOTE if pk.any() else "")
+        df.attrs["interval"] = (interval_scope(result) + (" " + PK_INTERVAL_NOTE if pk.any() else "")
+                                + (" " + RELAPSE_INTERVAL_NOTE if surv.any() else ""))
     from .population import scale_name
 
     df.attrs["scale"] = scale_name(result.scenario.population.scale)    # the printed table's 'MADRS points'
@@ -837,19 +977,20 @@ def _row_rng(result, rec: dict) -> np.random.Generator:
 
 
 def _bootstrap(rng: np.random.Generator, samples: list[np.ndarray], sizes: list[int],
-               statistic) -> tuple[np.ndarray, np.ndarray]:
+               statistic, resamples: int = PK_BOOTSTRAP_RESAMPLES) -> tuple[np.ndarray, np.ndarray]:
     """(study, virtual): :data:`PK_BOOTSTRAP_RESAMPLES` values each of ``statistic(*resamples)``. Two stages, so that
     the interval holds this virtual trial's own Monte Carlo error as well as the study's sampling (review s50 H-1: with
     one stage a 10-patient virtual arm gave nominal 95 % intervals that held 76 % of studies): each resample first
     draws ``samples[k].size`` values with replacement from ``samples[k]`` (a virtual arm as it might have come out:
     ``virtual`` is the statistic over these, whose SD is the prediction's Monte Carlo error), then ``sizes[k]`` values
     from that resample (a study of n: ``study``). ``samples``: arrays of per-patient values (a paired ratio passes
-    one array of log ratios). Row-wise on (chunk, m + n) arrays; chunks keep each draw under
-    :data:`PK_BOOTSTRAP_CHUNK_VALUES` values."""
-    study, virtual = np.empty(PK_BOOTSTRAP_RESAMPLES), np.empty(PK_BOOTSTRAP_RESAMPLES)
+    one array of log ratios; a relapse row passes patient indices, which its statistic maps to times to relapse).
+    Row-wise on (chunk, m + n) arrays; chunks keep each draw under :data:`PK_BOOTSTRAP_CHUNK_VALUES` values.
+    ``resamples``: how many (default :data:`PK_BOOTSTRAP_RESAMPLES`)."""
+    study, virtual = np.empty(resamples), np.empty(resamples)
     per_chunk = max(1, PK_BOOTSTRAP_CHUNK_VALUES // max(x.size + n for x, n in zip(samples, sizes)))
-    for start in range(0, PK_BOOTSTRAP_RESAMPLES, per_chunk):
-        k = min(per_chunk, PK_BOOTSTRAP_RESAMPLES - start)
+    for start in range(0, resamples, per_chunk):
+        k = min(per_chunk, resamples - start)
         arms = [x[rng.integers(0, x.size, size=(k, x.size))] for x in samples]
         draws = [np.take_along_axis(a, rng.integers(0, a.shape[1], size=(k, n)), axis=1)
                  for a, n in zip(arms, sizes)]
@@ -960,6 +1101,141 @@ def _compare_pk(result, rec: dict, default_n) -> dict:
             "fold_error": float(v) / rec["observed"], "n_versus": n_ref, "n_versus_from": n_ref_from}
 
 
+def _relapse_follow_up(result, arm: str, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """(time to relapse in h, relapsed?) of ``arm``'s randomized or followed virtual patients
+    (``TrialResult.relapse_times``), one line when the trial has none."""
+    got = (getattr(result, "relapse_times", None) or {}).get(arm)
+    if got is None:
+        raise InputError(f"observed row {row}, column arm: the trial followed no patients of arm {arm} for relapse "
+                         "(a randomized withdrawal or design.follow_up_from)")
+    return np.asarray(got[0], float), np.asarray(got[1], bool)
+
+
+def _grid_counts(idx: np.ndarray, pos: np.ndarray, event: np.ndarray, v: int) -> tuple[np.ndarray, np.ndarray]:
+    """(relapses, at risk) at each of ``v`` grid times per row of ``idx`` ((k, n) patient indices; ``pos`` each
+    patient's grid index, ``event`` relapsed?): (k, v) arrays; at risk = the row's patients not yet relapsed or
+    censored before that time (a patient censored at a time is at risk at it, as in statsmodels)."""
+    k = idx.shape[0]
+    flat = (np.arange(k)[:, None] * v + pos[idx]).ravel()
+    removed = np.bincount(flat, minlength=k * v).reshape(k, v)
+    d = np.bincount(flat, weights=event[idx].ravel().astype(float), minlength=k * v).reshape(k, v)
+    return d, idx.shape[1] - (np.cumsum(removed, axis=1) - removed)
+
+
+def km_median_rows(d: np.ndarray, at_risk: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Kaplan-Meier median per row of (k, v) relapse and at-risk counts at ``times``: the first time the survival is
+    below 1/2, +inf when it never is (not reached). The same arithmetic as statsmodels ``SurvfuncRight`` (exp of the
+    cumulated log(1 - d/n), floored at 1e-16), so it equals ``trial.km_median`` (NaN there is +inf here)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(at_risk > 0, 1.0 - d / np.maximum(at_risk, 1).astype(np.float64), 1.0)
+    tiny = f < 1e-16
+    surv = np.exp(np.cumsum(np.log(np.where(tiny, 1e-16, f)), axis=1))
+    surv[tiny] = 0.0
+    below = surv < 0.5
+    return np.where(below.any(axis=1), np.asarray(times, float)[np.argmax(below, axis=1)], np.inf)
+
+
+def _percentile_interval(x: np.ndarray) -> tuple[float, float]:
+    """2.5 and 97.5 percentiles (linear) of bootstrap values that may be +inf (a median not reached) or NaN
+    (undefined: dropped); an infinite bound stays infinite (``trial._empirical_interval`` without widening)."""
+    from .trial import _empirical_interval
+
+    lo, hi = _empirical_interval(np.asarray(x, float), float("nan"))
+    return float(lo), float(hi)
+
+
+def _finite_sd(x: np.ndarray) -> float:
+    """SD of the finite bootstrap values (a median not reached, a ratio of 0 or infinity left out); NaN under 2."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(np.std(x, ddof=1)) if x.size >= 2 else float("nan")
+
+
+def _compare_relapse(result, rec: dict) -> dict:
+    """One ``time_to_relapse`` or ``relapse_hazard_ratio`` row of :func:`compare_observed`.
+
+    Prediction: the trial's own row: the arm's Kaplan-Meier median time to relapse (days) or the comparison's Cox
+    hazard ratio (``trial.cox_hazard_ratio``: PHReg, Efron ties) of ``arm`` vs ``versus``. Interval: the 2.5 and
+    97.5 percentiles of the same statistic over :data:`RELAPSE_BOOTSTRAP_RESAMPLES` two-stage bootstrap studies
+    (:func:`_bootstrap`, seeded by the row: each resamples the virtual arm's randomized or followed patients, then
+    draws the row's n from that resample, per arm for a ratio), computed row-wise on count tables of the visit grid
+    (:func:`km_median_rows`, ``trial.cox_hazard_ratio_rows``). A median not reached counts as longer than the follow-up
+    (+inf: the upper bound is then 'not reached'); a resample whose ratio is undefined (nobody relapsed) is left out.
+    ``inside``: the observed value within the interval; a published median 'not reached' is inside when the
+    interval's upper bound is not reached. ``note`` says in words what is not reached or undefined."""
+    from .trial import cox_hazard_ratio_rows
+
+    arm, m = rec["arm"], rec["measure"]
+    nan = float("nan")
+    rng = _row_rng(result, rec)
+    n = int(rec["n"])
+    obs = float(rec["observed"])
+    notes = []
+    if m == "time_to_relapse":
+        row = next((r for r in result.endpoints if r["arm"] == arm and r["measure"] == m and "stratum" not in r), None)
+        if row is None:
+            raise InputError(f"observed row {rec['row']}, column measure: the trial has no time_to_relapse row for arm "
+                             f"{arm}")
+        t, e = _relapse_follow_up(result, arm, rec["row"])
+        v = float(row["value"]) if row["value"] is not None else nan
+        grid = np.unique(t)
+        pos = np.searchsorted(grid, t)
+        days = grid / 24.0
+
+        def statistic(ia):
+            return km_median_rows(*_grid_counts(ia, pos, e, grid.size), days)
+
+        samples, sizes, evaluable = [np.arange(t.size)], [n], int(t.size)
+        if not math.isfinite(v):
+            notes.append("the model's median is not reached (fewer than half of the virtual arm relapsed within the "
+                         "follow-up)" if t.size else "no virtual patient was randomized or followed in this arm")
+        if math.isnan(obs):
+            notes.append("the published median was not reached")
+        versus = ""
+    else:
+        versus = rec["versus"]
+        row = next((c for c in result.comparisons if c["measure"] == m and c["arm"] == arm
+                    and c["versus"] == versus and "stratum" not in c), None)
+        if row is None:
+            raise InputError(f"observed row {rec['row']}, column measure: the trial has no relapse_hazard_ratio of {arm} "
+                             f"vs {versus} (a group nobody was randomized or followed into)")
+        ta, ea = _relapse_follow_up(result, arm, rec["row"])
+        tb, eb = _relapse_follow_up(result, versus, rec["row"])
+        v = float(row["value"]) if row["value"] is not None else nan
+        grid = np.unique(np.concatenate([ta, tb]))
+        pa, pb = np.searchsorted(grid, ta), np.searchsorted(grid, tb)
+
+        def statistic(ia, ib):
+            return cox_hazard_ratio_rows(*_grid_counts(ia, pa, ea, grid.size),
+                                         *_grid_counts(ib, pb, eb, grid.size))[0]
+
+        samples, sizes, evaluable = [np.arange(ta.size), np.arange(tb.size)], [n, n], int(min(ta.size, tb.size))
+        if not math.isfinite(v):
+            notes.append("the model's hazard ratio is " + row.get("note", "undefined").removeprefix("undefined: "))
+    boot = (_bootstrap(rng, samples, sizes, statistic, RELAPSE_BOOTSTRAP_RESAMPLES)
+            if all(x.size >= 2 for x in samples) else None)
+    if boot is None:
+        lo = hi = samp = mc = nan
+        inside = False
+    else:
+        study, virtual = boot
+        lo, hi = _percentile_interval(study)
+        samp, mc = _finite_sd(study), _finite_sd(virtual)
+        inside = bool(hi == math.inf) if math.isnan(obs) else bool(lo <= obs <= hi)
+        if n > evaluable:
+            warnings.warn(f"observed row {rec['row']} ({m}, arm {arm}): the virtual arm has {evaluable} randomized or "
+                          f"followed patient(s), fewer than the study's {n}: its interval is mostly this virtual "
+                          "trial's Monte Carlo error; run with a larger --size", ObservedWarning, stacklevel=3)
+    return {"row": rec["row"], "trial_id": rec["trial_id"], "arm": arm, "measure": m, "time_h": nan,
+            "dose_level": "", "unit": UNITS[m], "observed": obs, "predicted": v, "error": v - obs,
+            "pi_low": lo, "pi_high": hi, "inside": bool(inside), "n": n, "n_from": rec["n_from"],
+            "n_virtual": evaluable, "sampling_sd": samp, "mc_sd": mc, "draws_sd": 0.0, "predicted_patient_sd": nan,
+            "observed_ci_low": float(rec.get("ci_low", nan)), "observed_ci_high": float(rec.get("ci_high", nan)),
+            **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")},
+            "analyte": "", "statistic": "", "versus": versus,
+            "fold_error": v / obs if m == "relapse_hazard_ratio" else nan, "note": "; ".join(notes)}
+
+
 def _pk_observed_ci(observed: float, n: int, spread: float, kind: str, statistic: str) -> tuple[float, float]:
     """95 % CI of a published PK value from its own spread: a geometric mean with its geometric CV % (log SD
     s = sqrt(ln(1 + CV^2)): GM exp(+-1.96 s / sqrt(n))); an arithmetic mean with its SD (+-1.96 SD / sqrt(n)), SE
@@ -1021,7 +1297,9 @@ def observed_summary(df: pd.DataFrame) -> dict:
     is ``mae_dose_percentage_points`` over ``dose_rows`` (keys present only then); they count in rows/inside. PK
     rows are summarised apart, by fold error (:func:`pk_fold_summary`: ``pk_rows``, ``pk_aafe``,
     ``pk_within_2fold``, present only when there are PK rows), and are not in ``mae_other``; they count in
-    rows/inside."""
+    rows/inside. ``relapse_hazard_ratio`` rows too: ``hazard_ratio_rows`` (all of them),
+    ``hazard_ratio_aafe`` and ``hazard_ratio_within_2fold`` (over those with a finite fold), present only then.
+    ``time_to_relapse`` rows are in ``mae_other["days"]`` (over the rows where both medians were reached)."""
     _check_comparison(df, "observed_summary")
 
     def mae(sel):
@@ -1034,13 +1312,18 @@ def observed_summary(df: pd.DataFrame) -> dict:
     s["mae_points"], s["score_rows"] = mae(df["measure"].isin(("mean", "mean_change")))
     dose = df["measure"].isin(DOSE_MEASURES)
     pk = df["measure"].isin(PK_OBSERVABLE_MEASURES)
+    hr = df["measure"] == "relapse_hazard_ratio"
     s["mae_percentage_points"], s["rate_rows"] = mae((df["unit"] == "percentage points") & ~dose)
-    other = df[~df["measure"].isin(("mean", "mean_change")) & (df["unit"] != "percentage points") & ~pk]
-    s["mae_other"] = {u: mae((df["unit"] == u) & ~pk)[0] for u in dict.fromkeys(other["unit"])}
+    other = df[~df["measure"].isin(("mean", "mean_change")) & (df["unit"] != "percentage points") & ~pk & ~hr]
+    s["mae_other"] = {u: mae((df["unit"] == u) & ~pk & ~hr)[0] for u in dict.fromkeys(other["unit"])}
     if dose.any():
         s["mae_dose_percentage_points"], s["dose_rows"] = mae(dose)
     if pk.any():
         s.update(pk_fold_summary(df.loc[pk, "predicted"], df.loc[pk, "observed"]))
+    if hr.any():
+        f = pk_fold_summary(df.loc[hr, "predicted"], df.loc[hr, "observed"])
+        s.update({"hazard_ratio_rows": int(hr.sum()), "hazard_ratio_aafe": f["pk_aafe"],
+                  "hazard_ratio_within_2fold": f["pk_within_2fold"]})
     return s
 
 
@@ -1122,7 +1405,18 @@ def format_summary(s: dict) -> str:
     # "6.1 percentage points over 2 rate row(s)" without saying what the number is (s50 H3)
     errors = ["MAE " + "; ".join(parts)] if parts else []
     pk = [format_pk_summary(s)] if s.get("pk_rows") else []
-    return "; ".join(errors + pk + [f"{s['inside']} of {s['rows']} inside their 95% interval ({share})"])
+    hr = [format_hazard_ratio_summary(s)] if s.get("hazard_ratio_rows") else []
+    return "; ".join(errors + pk + hr + [f"{s['inside']} of {s['rows']} inside their 95% interval ({share})"])
+
+
+def format_hazard_ratio_summary(s: dict) -> str:
+    """'hazard ratios: AAFE 1.25 over 2 row(s), 2 within 2-fold' of a summary with relapse_hazard_ratio rows (empty
+    without)."""
+    if not s.get("hazard_ratio_rows"):
+        return ""
+    aafe = "-" if s.get("hazard_ratio_aafe") is None else f"{s['hazard_ratio_aafe']:.2f}"
+    return (f"hazard ratios: AAFE {aafe} over {s['hazard_ratio_rows']} row(s), {s['hazard_ratio_within_2fold']} "
+            "within 2-fold")
 
 
 def format_pk_summary(s: dict) -> str:
@@ -1159,6 +1453,15 @@ def _measure_label(r: dict) -> str:
     return f"final dose {level}" if level else str(r["measure"])
 
 
+def _survival_number(x, measure: str) -> str:
+    """A time_to_relapse or relapse_hazard_ratio number as the tables print it: a median (or bound) beyond the
+    follow-up 'not reached', an undefined ratio 'n/a'."""
+    x = float(x)
+    if math.isfinite(x):
+        return f"{x:.2f}"
+    return "not reached" if measure == "time_to_relapse" and (x == math.inf or math.isnan(x)) else "n/a"
+
+
 def format_observed(df: pd.DataFrame, source: str = "") -> str:
     """The printed table (after the trial's endpoint table)."""
     _check_comparison(df, "format_observed")
@@ -1177,7 +1480,7 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
              + (f" (n {int(r['n_versus'])}{'*' if r['n_versus_from'] != N_FROM_FILE else ''})" if _has_n_versus(r)
                 else "")
              + (f", fold {r['fold_error']:.2f}" if math.isfinite(r["fold_error"]) else "")
-             if is_pk_row(r) else r["unit"]
+             if is_pk_row(r) or r["measure"] == "relapse_hazard_ratio" else r["unit"]
              for r in df.to_dict("records")]
     lines = [f"\nobserved vs predicted{f' ({source})' if source else ''}: nothing fitted",
              f"  {'arm':{arm_wide}s} {'measure':{wide}s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
@@ -1185,11 +1488,23 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
     for r, label, unit in zip(df.to_dict("records"), labels, units):
         when = "-" if not math.isfinite(r["time_h"]) else fmt_hours(r["time_h"])
         n = f"{r['n']}{'*' if r['n_from'] != N_FROM_FILE else ''}"
+        if r["measure"] in SURVIVAL_MEASURES:     # a median may be 'not reached', a ratio undefined
+            lines.append(f"  {str(r['arm']):{arm_wide}s} {label:{wide}s} {when:>7s} {n:>6s}  "
+                         f"{_survival_number(r['observed'], r['measure']):>9s} "
+                         f"{_survival_number(r['predicted'], r['measure']):>9s} "
+                         f"{(format(r['error'], '+8.2f') if math.isfinite(r['error']) else '-'):>8s}  "
+                         f"[{_survival_number(r['pi_low'], r['measure']):>9s}, "
+                         f"{_survival_number(r['pi_high'], r['measure']):>9s}]  {'yes' if r['inside'] else 'no ':6s}  "
+                         f"{unit}" + (f"  ({r['note']})" if r.get("note") else ""))
+            continue
         lines.append(f"  {str(r['arm']):{arm_wide}s} {label:{wide}s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
                      f"{r['predicted']:9.2f} {r['error']:+8.2f}  [{r['pi_low']:9.2f}, {r['pi_high']:9.2f}]  "
                      f"{'yes' if r['inside'] else 'no ':6s}  {unit}")
     if len(df) and df["measure"].isin(PK_OBSERVABLE_MEASURES).any():
         lines.append("  PK rows: GM geometric mean, GMR geometric mean ratio; fold = predicted / observed")
+    if len(df) and df["measure"].isin(SURVIVAL_MEASURES).any():
+        lines.append("  time_to_relapse: Kaplan-Meier median (days; 'not reached' beyond the follow-up); "
+                     "relapse_hazard_ratio: Cox, arm vs versus, fold = predicted / observed")
     if (df["n_from"] == N_FROM_ARM).any():
         lines.append("  * no n in the observed file: the virtual arm's size is used")
     if (df["n_from"] == N_FROM_SCENARIO).any():
@@ -1217,7 +1532,12 @@ def drop_empty_dose_level(row: dict) -> dict:
     only on a parallel-design one): other rows are written as before."""
     if not isinstance(row.get("dose_level"), str) or not row["dose_level"]:
         row.pop("dose_level", None)
-    if not is_pk_row(row):
+    if not isinstance(row.get("note"), str) or not row["note"]:      # time_to_relapse / hazard ratio rows only
+        row.pop("note", None)
+    if row.get("measure") == "relapse_hazard_ratio":                 # keeps versus and fold_error
+        for k in ("analyte", "statistic"):
+            row.pop(k, None)
+    elif not is_pk_row(row):
         for k in PK_ROW_KEYS:
             row.pop(k, None)
     else:
