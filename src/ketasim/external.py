@@ -413,8 +413,11 @@ def _merge_interval(interval: str, scope: str) -> str:
     """The folder's interval scope: the first trial's (``compare_observed``'s ``attrs["interval"]``), with the PK
     rows' note (``observed.PK_INTERVAL_NOTE``) once when a trial has PK rows; a PK-only trial's scope (the note
     alone) is kept until a trial with score or rate rows gives the general one."""
-    from .observed import PK_INTERVAL_NOTE
+    from .observed import PK_INTERVAL_NOTE, RELAPSE_INTERVAL_NOTE
 
+    if RELAPSE_INTERVAL_NOTE in scope and interval and RELAPSE_INTERVAL_NOTE not in interval:
+        # a trial with time_to_relapse / hazard ratio rows after one without: its rows' note once, at the end
+        return _merge_interval(interval, scope.replace(" " + RELAPSE_INTERVAL_NOTE, "")) + " " + RELAPSE_INTERVAL_NOTE
     pk_only = scope.startswith(PK_INTERVAL_NOTE)
     if not interval:
         return scope
@@ -445,7 +448,7 @@ def in_sample_kind(t: ExternalTrial) -> str:
 
 def format_external(q: ExternalQualification) -> str:
     """The printed table: one line per trial, per domain and overall, then the floors and what the intervals hold."""
-    from .observed import format_by_scale, format_floors, format_pk_summary
+    from .observed import format_by_scale, format_floors, format_hazard_ratio_summary, format_pk_summary
 
     s = q.summary()
 
@@ -481,6 +484,11 @@ def format_external(q: ExternalQualification) -> str:
         out.append("  PK rows (not in the MAE columns: their units differ by analyte and measure) by fold error "
                    "predicted / observed; AAFE = 10^mean|log10 fold|:")
         out += [f"    {label}: {text.removeprefix('PK: ')}" for label, text in pk]
+    hr = [(label, format_hazard_ratio_summary(x)) for label, x in
+          [("all trials", s["overall"]), *s["by_domain"].items(), *s["by_trial"].items()] if x.get("hazard_ratio_rows")]
+    if hr:
+        out.append("  relapse hazard ratios (not in the MAE columns) by fold error predicted / observed:")
+        out += [f"    {label}: {text.removeprefix('hazard ratios: ')}" for label, text in hr]
     floors = format_floors(s["overall"])
     if floors:
         out.append(f"  On these rows {floors}.")

@@ -543,7 +543,7 @@ def _comparison_table(tr) -> pd.DataFrame:
 def _observed_table(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
     """The observed-vs-predicted rows as the report shows them; ``scale`` (e.g. 'MADRS', else each row's own) names
     the points of the score rows (their unit said 'points' beside the endpoint table's 'MADRS points')."""
-    from .observed import _has_n_versus, is_pk_row, pk_measure_label
+    from .observed import SURVIVAL_MEASURES, _has_n_versus, _survival_number, is_pk_row, pk_measure_label
     from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     out = []
@@ -555,8 +555,12 @@ def _observed_table(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
         level = level if isinstance(level, str) else ""        # final_dose_rate: the share on one dose level
         when = "–" if t is None or not math.isfinite(t) else fmt_hours(float(t))
         pk = is_pk_row(r)
-        if pk:      # 'Cmax S-ketamine (geometric mean)', 'Cmax ratio S-ketamine vs alone (geometric mean ratio)'
-            unit = r["unit"] + (f", fold {r['fold_error']:.2f}" if math.isfinite(r["fold_error"]) else "")
+        surv = r["measure"] in SURVIVAL_MEASURES
+        if pk or r["measure"] == "relapse_hazard_ratio":
+            # 'Cmax S-ketamine (geometric mean)', 'Cmax ratio S-ketamine vs alone (geometric mean ratio)'; a hazard
+            # ratio names the arm it is versus
+            unit = (r["unit"] + (f" vs {r['versus']}" if not pk and r.get("versus") else "")
+                    + (f", fold {r['fold_error']:.2f}" if math.isfinite(r["fold_error"]) else ""))
         out.append({"row": r["row"], "arm": r["arm"],
                     "measure": pk_measure_label(r) if pk else
                     f"patients on {level} at the end (%)" if level else
@@ -565,9 +569,16 @@ def _observed_table(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
                     "n": f"{r['n']}" + ("" if r["n_from"] == "observed file" else " (arm size)")
                     # a parallel PK ratio: the control arm's n too (its n_versus, else the row's n)
                     + (f"; {r['versus']} {int(r['n_versus'])}" if _has_n_versus(r) else ""),
-                    "observed": r["observed"], "predicted": r["predicted"], "error": r["error"],
-                    "95% prediction interval": f"[{_fmt(r['pi_low'])}, {_fmt(r['pi_high'])}]",
-                    "inside": "yes" if r["inside"] else "no", "unit": unit,
+                    # a median 'not reached', an undefined ratio 'n/a' (a dash said neither)
+                    "observed": _survival_number(r["observed"], r["measure"]) if surv else r["observed"],
+                    "predicted": _survival_number(r["predicted"], r["measure"]) if surv else r["predicted"],
+                    "error": r["error"],
+                    "95% prediction interval": (f"[{_survival_number(r['pi_low'], r['measure'])}, "
+                                                f"{_survival_number(r['pi_high'], r['measure'])}]" if surv else
+                                                f"[{_fmt(r['pi_low'])}, {_fmt(r['pi_high'])}]"),
+                    "inside": "yes" if r["inside"] else "no",
+                    "unit": unit + (f" ({r['note']})" if surv and isinstance(r.get("note"), str) and r["note"]
+                                    else ""),
                     "source": r.get("trial_id") or r.get("citation", "")[:60]})
     return pd.DataFrame(out)
 
@@ -753,6 +764,13 @@ def external_report(q, path) -> Path:
         summary["PK within 2-fold"] = [x.get("pk_within_2fold", 0) for x in parts]
         pk_note = (" PK rows are not in the MAE columns (their units differ by analyte and measure): AAFE, the "
                    "absolute average fold error 10^mean|log10(predicted / observed)|, and the rows within 2-fold.")
+    if s["overall"].get("hazard_ratio_rows"):   # relapse hazard ratios, by fold error as the PK rows
+        parts = [s["overall"], *s["by_domain"].values(), *s["by_trial"].values()]
+        summary["HR rows"] = [x.get("hazard_ratio_rows", 0) for x in parts]
+        summary["HR AAFE"] = [float("nan") if x.get("hazard_ratio_aafe") is None else x["hazard_ratio_aafe"]
+                              for x in parts]
+        pk_note += (" Relapse hazard ratios (HR) are not in the MAE columns either: their AAFE as the PK rows'; "
+                    "median times to relapse are in days (the trial's rows).")
     floors = format_floors(s["overall"])
     inside = [t for t in q.trials if t.in_calibration]
     sections = [_section("In sample: calibration trials", "<p><strong>" + html.escape(

@@ -397,6 +397,8 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
     titles = {"mean": "Mean score", "mean_change": "Mean change from baseline", "response_rate": "Response rate (%)",
               "remission_rate": "Remission rate (%)", "relapse_rate": "Relapse rate (%)",
               "final_dose_rate": "Patients on each final dose (%)",
+              "time_to_relapse": "Median time to relapse (days; none drawn when not reached)",
+              "relapse_hazard_ratio": "Hazard ratio of relapse (Cox)",
               **_pk_titles()}
     _name_score_points(titles, table)
     data, layout, ann = [], {}, []
@@ -446,8 +448,11 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
                      "showlegend": i == 0, "x": [j + 0.08 for j in range(len(g))], "y": compact(o),
                      "xaxis": xa, "yaxis": ya, "marker": {"color": "#111827", "size": 9, "symbol": "diamond"},
                      "error_y": {"type": "data", "symmetric": False,
-                                 "array": compact(np.nan_to_num(g["observed_ci_high"].to_numpy(float) - o)),
-                                 "arrayminus": compact(np.nan_to_num(o - g["observed_ci_low"].to_numpy(float))),
+                                 # a median's upper bound 'not reached' (+inf): no bar, not one of 1.8e308
+                                 "array": compact(np.nan_to_num(g["observed_ci_high"].to_numpy(float) - o,
+                                                                posinf=0.0)),
+                                 "arrayminus": compact(np.nan_to_num(o - g["observed_ci_low"].to_numpy(float),
+                                                                     neginf=0.0)),
                                  "color": "#111827", "thickness": 1.2, "width": 4},
                      "hovertemplate": "observed: %{y:.3~g}<extra></extra>"})
     layout.update({"height": int(rows * 260 + 90), "annotations": ann, "margin": {"l": 60, "r": 20, "t": 60, "b": 60},
