@@ -119,10 +119,8 @@ def test_a_withdrawals_other_published_figures_say_what_can_be_compared():
 
     sc = _withdrawal_scenario()
     row = {"arm": "esk", "timepoint_h": "", "measure": "time_to_relapse", "value": "120", "n": "40"}
-    with pytest.raises(InputError, match=r"row 1, column measure: time_to_relapse \(a Kaplan-Meier median\) is not "
-                                         r"compared; compare the relapse_rate rows \(n: the patients randomized or "
-                                         r"followed\)$"):
-        read_observed([row], sc)
+    # since s51 (HB) a published median time to relapse is compared (tests/test_withdrawal_hr_s51_hb.py)
+    assert read_observed([row], sc)["measure"].tolist() == ["time_to_relapse"]
     with pytest.raises(InputError, match=r"column measure: randomized_fraction is not compared; read it in the "
                                          r"trial's table"):
         read_observed([{**row, "measure": "randomized_fraction", "timepoint_h": "672"}], sc)

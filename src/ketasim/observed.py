@@ -505,8 +505,9 @@ def _survival_ci(where: "_Where", i: int, r: dict, m: str, v: float) -> tuple[fl
     if math.isnan(v) and math.isfinite(hi):
         where.fail(i, "ci_high", f"{hi:g}: the median was not reached, so its CI's upper bound is 'not reached' too")
     if lo > hi or (math.isfinite(v) and not lo <= v <= hi):
-        where.fail(i, "ci_low", f"the CI [{lo:g}, {hi:g}] must hold the value {v:g} (ci_low <= value <= ci_high)"
-                   if math.isfinite(v) else f"the CI [{lo:g}, {hi:g}] is not an interval")
+        shown = f"[{lo:g}, " + ("not reached" if hi == math.inf else f"{hi:g}") + "]"
+        where.fail(i, "ci_low", f"the CI {shown} must hold the value {v:g} (ci_low <= value <= ci_high)"
+                   if math.isfinite(v) else f"the CI {shown} is not an interval")
     return lo, hi
 
 

@@ -491,7 +491,7 @@ RELAPSE_COMPARISON_NOTE = ("relapse_rate_difference: the difference of the relap
                            "relapse, a separate test")
 #: what a relapse hazard ratio is (the table and the report say it under the comparisons)
 RELAPSE_HAZARD_RATIO_NOTE = ("relapse_hazard_ratio: the hazard of relapse of the first arm over the second's, from a "
-                             "Cox proportional-hazards model of the times to relapse (ties at the weekly visits by "
+                             "Cox proportional-hazards model of the times to relapse (relapses tied at a visit by "
                              "Efron's method), 95% Wald CI and Wald p; below 1 when the first arm relapses less")
 #: the between-arm comparisons of a relapse follow-up (over the whole follow-up: no time)
 RELAPSE_COMPARISONS = ("relapse_rate_difference", "relapse_hazard_ratio")
