@@ -21,6 +21,12 @@ the same statistic over the virtual patients, with a two-stage bootstrap interva
 (between-patient sampling and the virtual trial's Monte Carlo error; :func:`_compare_pk`) and a fold error (predicted / observed), summarised as an AAFE
 (:func:`pk_fold_summary`).
 
+Relapse rows of a randomized withdrawal or an open-label follow-up: ``time_to_relapse`` (an arm's Kaplan-Meier
+median in days, possibly 'not reached') and ``relapse_hazard_ratio`` (the trial's Cox comparison row) are compared
+with the virtual patients' times to relapse (``TrialResult.relapse_times``), with the same two-stage bootstrap of
+the row's n per arm, the statistics computed row-wise on the visit grid's counts (:func:`_compare_relapse`); their
+published 95 % CI comes from the columns ``ci_low`` / ``ci_high``.
+
 Nothing is fitted: the parameter set is the one the trial ran with. Every input error is one line naming the row
 (1-based data row; the file line is one more) and the column, raised before the trial runs when the CLI reads the
 file (:func:`read_observed`).
@@ -497,7 +503,8 @@ def _survival_ci(where: "_Where", i: int, r: dict, m: str, v: float) -> tuple[fl
             return math.inf
         x = _number(where, i, column, text)
         if not x > 0:
-            where.fail(i, column, f"{x:g}: a {'hazard ratio' if not km else 'median time to relapse'}'s CI bound is > 0")
+            what = "median time to relapse" if km else "hazard ratio"
+            where.fail(i, column, f"{x:g}: a {what}'s CI bound is > 0")
         return x
 
     lo = end("ci_low", lo_text, math.isnan(v))
@@ -570,6 +577,11 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     a ``dose_level`` column ("84 mg", as the trial writes it; "84mg" and "84 MG" are read as "84 mg"); their
     ``timepoint_h`` is empty or the arm's last decision session (h), and the table's ``time_h`` is that session
     either way. ``dose_level`` is "" on every other row.
+
+    ``time_to_relapse`` (days; ``value`` may be 'not reached', read as NaN) and ``relapse_hazard_ratio`` rows
+    (``versus``: the trial's withdraw or control arm) need ``n`` and no time; their published 95 % CI is read from
+    ``ci_low`` / ``ci_high`` (the table's columns of those names, NaN elsewhere; a median's bound 'not reached' is
+    +inf), not from a spread.
 
     PK rows (``measure`` in :data:`PK_OBSERVABLE_MEASURES`; :func:`_pk_fields`) have an empty ``timepoint_h``
     (``time_h`` NaN), a value > 0 (ng/mL, ng*h/mL, h, or a ratio), and the table's ``analyte`` (canonical),
@@ -652,8 +664,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                                        f"{_did_you_mean(m, OBSERVABLE_MEASURES + SURVIVAL_MEASURES)}; scenario "
                                        f"{scenario.name}'s: {', '.join(own) or 'none'} (others once in its "
                                        "endpoints.measures: session peaks, event rates, *_max_rise, relapse_rate, "
-                                       "time_to_relapse; relapse_hazard_ratio with a relapse follow-up; final_dose_rate "
-                                       "if titrated)")
+                                       "time_to_relapse; relapse_hazard_ratio with a relapse follow-up; "
+                                       "final_dose_rate if titrated)")
         if m not in ep.measures and m not in DOSE_MEASURES and not pk and m != "relapse_hazard_ratio":
             where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
                                        f"({', '.join(ep.measures)}); add it there to compare it")
@@ -692,8 +704,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                 where.fail(i, "value", "empty: give the published value" + (
                     " (a median not reached: 'not reached')" if m == "time_to_relapse" else ""))
         if surv and not (v > 0 or math.isnan(v)):          # NaN: a median not reached
-            where.fail(i, "value", f"{v:g}: a {'hazard ratio' if m == 'relapse_hazard_ratio' else 'median time to relapse (days)'} "
-                                   "is > 0")
+            what = "hazard ratio" if m == "relapse_hazard_ratio" else "median time to relapse (days)"
+            where.fail(i, "value", f"{v:g}: a {what} is > 0")
         unit = UNITS[m]
         if unit == "percentage points" and not 0.0 <= v <= 100.0:
             where.fail(i, "value", f"{v:g} is not a percentage (0-100)")
@@ -761,9 +773,9 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             # its denominator is who was randomized or followed, not the arm's size: no default would be honest
             what = {"relapse_rate": "a relapse rate", "time_to_relapse": "a median time to relapse",
                     "relapse_hazard_ratio": "a hazard ratio"}[m]
-            where.fail(i, "n", f"{what} needs n: the patients of {'each arm' if m == 'relapse_hazard_ratio' else 'this arm'} "
-                               "who were randomized (withdrawal) or followed (open-label follow-up) in the published "
-                               "trial")
+            whose = "each arm" if m == "relapse_hazard_ratio" else "this arm"
+            where.fail(i, "n", f"{what} needs n: the patients of {whose} who were randomized (withdrawal) or followed "
+                               "(open-label follow-up) in the published trial")
         if surv and n > MAX_RELAPSE_ROW_N:
             where.fail(i, "n", f"{r['n'][:40]} patients: a {m} row's n is at most {MAX_RELAPSE_ROW_N:,} (the "
                                "patients randomized or followed per arm)")
@@ -868,6 +880,9 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
     ``pi_low``/``pi_high`` the 2.5/97.5 percentiles of that statistic over :data:`PK_BOOTSTRAP_RESAMPLES` bootstrap
     trials of ``n`` patients, ``fold_error`` = predicted / observed (NaN on other rows), ``analyte``, ``statistic``
     and ``versus`` ("" on other rows); its unit is ng/mL, ng*h/mL, h or "ratio".
+
+    A ``time_to_relapse`` or ``relapse_hazard_ratio`` row is compared by :func:`_compare_relapse` (unit "days" or
+    "hazard ratio"; a ``note`` column, "" on other rows, says what is not reached or undefined).
 
     The interval's scope is in ``attrs["interval"]``; :func:`observed_summary` gives the summary."""
     from .calibration import observed_interval, statistic_sampling_sd, virtual_rate_estimate
@@ -1198,8 +1213,8 @@ def _compare_relapse(result, rec: dict) -> dict:
         row = next((c for c in result.comparisons if c["measure"] == m and c["arm"] == arm
                     and c["versus"] == versus and "stratum" not in c), None)
         if row is None:
-            raise InputError(f"observed row {rec['row']}, column measure: the trial has no relapse_hazard_ratio of {arm} "
-                             f"vs {versus} (a group nobody was randomized or followed into)")
+            raise InputError(f"observed row {rec['row']}, column measure: the trial has no relapse_hazard_ratio of "
+                             f"{arm} vs {versus} (a group nobody was randomized or followed into)")
         ta, ea = _relapse_follow_up(result, arm, rec["row"])
         tb, eb = _relapse_follow_up(result, versus, rec["row"])
         v = float(row["value"]) if row["value"] is not None else nan
