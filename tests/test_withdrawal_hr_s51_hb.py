@@ -321,3 +321,37 @@ def test_a_hazard_ratio_of_a_trial_without_a_relapse_follow_up_is_refused_naming
     assert code == 2
     assert "row 1 (line 2), column measure: relapse_hazard_ratio: scenario murrough2013 follows no two arms" in \
         one_error_line(err)
+
+
+def test_an_undefined_hazard_ratio_says_why_in_the_table_report_and_json(withdrawal_trial):
+    import dataclasses
+
+    from ketasim.report import _comparison_table
+    from ketasim.trial import _hazard_ratio_comparison
+
+    t = np.array([168.0, 336.0, 504.0])
+    row = _hazard_ratio_comparison("esk", "pbo", (t, np.zeros(3, bool)), (t, np.array([1, 1, 0], bool)), "madrs")
+    assert row["note"] == "undefined: no relapse in one group: the Cox estimate is 0" and math.isnan(row["value"])
+    assert _hazard_ratio_comparison("esk", "pbo", (t[:0], np.zeros(0, bool)), (t, np.ones(3, bool)), "madrs") is None
+    tr = dataclasses.replace(withdrawal_trial, comparisons=[withdrawal_trial.comparisons[0], row])
+    assert "relapse_hazard_ratio       follow-up       n/a  (undefined: no relapse in one group" in tr.format_table()
+    assert _comparison_table(tr).iloc[1, 4].startswith("n/a (undefined: no relapse in one group")
+    from ketasim.units import json_safe
+
+    c = json_safe(tr.to_dict())["comparisons"][1]
+    assert c["value"] is None and c["ci95"] == [None, None] and c["p_value"] is None and c["note"].startswith("undef")
+
+
+def test_a_follow_ups_hazard_ratio_row_is_versus_its_control_arm():
+    from ketasim.errors import InputError
+    from ketasim.observed import hazard_ratio_arms, read_observed
+    from ketasim.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "examples" / "open_label_follow_up.yaml")
+    assert hazard_ratio_arms(sc) == (("ketamine-6",), "ketamine-1")
+    row = {"arm": "ketamine-6", "timepoint_h": "", "measure": "relapse_hazard_ratio", "value": "0.6", "n": "30"}
+    obs = read_observed([row], sc)
+    assert obs["versus"].tolist() == ["ketamine-1"] and math.isnan(obs["ci_low"][0])
+    with pytest.raises(InputError, match=r"column arm: ketamine-1: the trial's hazard ratio is ketamine-6 vs "
+                                         r"ketamine-1 \(arm: an arm other than the control\)"):
+        read_observed([{**row, "arm": "ketamine-1"}], sc)

@@ -545,9 +545,11 @@ def _hazard_ratio_versus(where: "_Where", i: int, r: dict, scenario) -> str:
                                  "randomized withdrawal, or a trial with design.follow_up_from and two arms or more)")
     treated, control = pair
     if r["arm"] not in treated:
+        role = ("the continue arm" if dict(scenario.design).get("type") == "randomized_withdrawal"
+                else "an arm other than the control")
         where.fail(i, "arm", f"{r['arm'][:40]}: the trial's hazard ratio is {' or '.join(treated)} vs {control} (arm: "
-                             f"the {'continue' if len(treated) == 1 else 'compared'} arm); a published ratio the other "
-                             f"way round is 1 / HR, with 1 / its CI bounds swapped")
+                             f"{role}); a published ratio the other way round is 1 / HR, with 1 / its CI bounds "
+                             "swapped")
     versus = r.get("versus", "")
     if versus and versus != control:
         where.fail(i, "versus", f"{versus[:40]!r}: the trial's hazard ratios are versus {control}; leave versus empty "
