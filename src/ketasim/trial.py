@@ -701,7 +701,6 @@ def cox_hazard_ratio_rows(d1: np.ndarray, r1: np.ndarray, d0: np.ndarray, r0: np
     return out, information
 
 
-
 def cox_hazard_ratio(time_a, event_a, time_b, event_b) -> tuple[float, list, float, str]:
     """Hazard ratio of relapse of group a versus group b from a Cox proportional-hazards model with the group as its
     one covariate (statsmodels ``PHReg``, ties by :data:`COX_TIES`): (HR, its 95 % Wald CI exp(beta +- 1.96 SE),
