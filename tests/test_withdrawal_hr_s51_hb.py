@@ -58,6 +58,11 @@ def test_cox_recovers_a_known_hazard_ratio_from_weekly_visits():
     none = np.zeros(10, bool)
     assert cox_hazard_ratio(ta[:10], none, tb[:10], eb[:10])[3] == "no relapse in one group: the Cox estimate is 0"
     assert math.isnan(cox_hazard_ratio(ta[:10], none, tb[:10], none)[0])
+    # monotone likelihood (every relapse of one group before the other's first; tests/test_examples.py's small
+    # SUSTAIN-1-like stratum of 1 and 2 patients stopped in an OverflowError): undefined, with why
+    hr, ci, p, why = cox_hazard_ratio(np.array([2184.0]), np.ones(1, bool), np.array([1680.0, 1680.0]),
+                                      np.ones(2, bool))
+    assert math.isnan(hr) and why.endswith("(monotone likelihood): the Cox estimate is 0")
 
 
 def test_the_bootstraps_vectorized_statistics_equal_statsmodels():

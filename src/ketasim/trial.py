@@ -651,6 +651,9 @@ def logrank_p(time_a, event_a, time_b, event_b) -> float:
 #: a time; Efron's approximation of the partial likelihood (statsmodels ``PHReg(ties="efron")``) is much closer to
 #: the exact one than Breslow's, which biases a grouped-time hazard ratio towards 1
 COX_TIES = "efron"
+#: the largest |log hazard ratio| reported (e^10 ~ 22,000): beyond it the partial likelihood is monotone (the groups'
+#: relapse times separate them) and the estimate is 0 or infinite, not a number
+MAX_COX_LOG_HR = 10.0
 #: the ``test`` of a ``relapse_hazard_ratio`` comparison row
 COX_TEST = "Cox proportional hazards (Efron ties), Wald test"
 
@@ -664,7 +667,8 @@ def cox_hazard_ratio_rows(d1: np.ndarray, r1: np.ndarray, d0: np.ndarray, r0: np
     ties. Equals statsmodels ``PHReg(ties="efron")`` where that converges (the tests compare them); PHReg gives NaN
     when every patient of one group at risk at a time relapses then, where this still finds the maximum. Returns (HR,
     the observed information at the estimate, the variance of log HR being its inverse): HR 0 when group 1 had no
-    relapse and group 0 had, +inf the other way round, NaN when nobody relapsed (information NaN in all three)."""
+    relapse and group 0 had, +inf the other way round, NaN when nobody relapsed (information NaN in all three); 0 or
+    +inf too when |log HR| passes :data:`MAX_COX_LOG_HR` (a monotone likelihood)."""
     from scipy.special import digamma, polygamma
 
     d1, r1, d0, r0 = (np.asarray(a, float) for a in (d1, r1, d0, r0))
@@ -696,7 +700,8 @@ def cox_hazard_ratio_rows(d1: np.ndarray, r1: np.ndarray, d0: np.ndarray, r0: np
             beta = beta + step
             if np.all(np.abs(step[np.isfinite(step)]) < 1e-10):
                 break
-    out[ok] = np.exp(beta)
+    # beyond MAX_COX_LOG_HR the likelihood is monotone (the fit only walks out): the estimate is 0 or infinite
+    out[ok] = np.where(beta > MAX_COX_LOG_HR, np.inf, np.where(beta < -MAX_COX_LOG_HR, 0.0, np.exp(beta)))
     information[ok] = info                  # at the last step's start: converged to 1e-10
     return out, information
 
@@ -737,11 +742,21 @@ def cox_hazard_ratio(time_a, event_a, time_b, event_b) -> tuple[float, list, flo
             counts += [np.bincount(pos, weights=ee.astype(float), minlength=grid.size)[None, :],
                        (tt.size - (np.cumsum(removed) - removed))[None, :]]
         hr, info = cox_hazard_ratio_rows(*counts)
-        beta, se = (math.log(hr[0]), 1.0 / math.sqrt(info[0])) if hr[0] > 0 and info[0] > 0 else (nan, nan)
-    if not (math.isfinite(beta) and math.isfinite(se) and se > 0):
+        beta = math.log(hr[0]) if hr[0] > 0 else -math.inf if hr[0] == 0 else nan
+        se = 1.0 / math.sqrt(info[0]) if info[0] > 0 else nan
+    if not abs(beta) > MAX_COX_LOG_HR and not (math.isfinite(beta) and math.isfinite(se) and se > 0):
         return nan, [nan, nan], nan, "the Cox fit did not converge"
+    if abs(beta) > MAX_COX_LOG_HR:
+        # monotone likelihood (e.g. every relapse of one group before the other group's first, or a group of one or
+        # two): the partial likelihood rises without end and the fit stops somewhere far out
+        return nan, [nan, nan], nan, ("the relapse times separate the groups (monotone likelihood): the Cox estimate "
+                                      "is " + ("0" if beta < 0 else "infinite"))
     z = beta / se
-    return (math.exp(beta), [math.exp(beta - 1.959963984540054 * se), math.exp(beta + 1.959963984540054 * se)],
+
+    def exp(x):                     # an upper bound of a wide interval may exceed a float
+        return math.exp(x) if x < 709.0 else math.inf
+
+    return (exp(beta), [exp(beta - 1.959963984540054 * se), exp(beta + 1.959963984540054 * se)],
             float(2.0 * stats.norm.sf(abs(z))), "")
 
 
