@@ -360,3 +360,31 @@ def test_a_follow_ups_hazard_ratio_row_is_versus_its_control_arm():
     with pytest.raises(InputError, match=r"column arm: ketamine-1: the trial's hazard ratio is ketamine-6 vs "
                                          r"ketamine-1 \(arm: an arm other than the control\)"):
         read_observed([{**row, "arm": "ketamine-1"}], sc)
+
+
+def test_the_relapse_rows_intervals_hold_studies_of_a_model_that_is_right():
+    """Virtual arms of 100 per arm drawn from the same exponential hazards (0.01 and 0.03 per day, weekly visits) as
+    studies of 60 per arm: the two-stage bootstrap intervals hold the studies' hazard ratio and median about 95 % of
+    the time (200 replicates offline: 97.5 % and 96 %; 40 here, seeded)."""
+    import types
+
+    from ketasim.observed import _compare_relapse
+    from ketasim.trial import cox_hazard_ratio, km_median
+
+    rng = np.random.default_rng(11)
+    inside = {"relapse_hazard_ratio": 0, "time_to_relapse": 0}
+    for r in range(40):
+        va, vb = _weekly(rng, 0.01, 100, 24), _weekly(rng, 0.03, 100, 24)
+        sa, sb = _weekly(rng, 0.01, 60, 24), _weekly(rng, 0.03, 60, 24)
+        res = types.SimpleNamespace(seed=r, relapse_times={"a": va, "b": vb},
+                                    comparisons=[{"measure": "relapse_hazard_ratio", "arm": "a", "versus": "b",
+                                                  "value": cox_hazard_ratio(*va, *vb)[0]}],
+                                    endpoints=[{"arm": "a", "measure": "time_to_relapse",
+                                                "value": km_median(*va)[0] / 24.0}])
+        observed = {"relapse_hazard_ratio": cox_hazard_ratio(*sa, *sb)[0], "time_to_relapse": km_median(*sa)[0] / 24}
+        for m in inside:
+            rec = {"row": 1, "arm": "a", "measure": m, "versus": "b", "n": 60, "observed": observed[m],
+                   "n_from": "observed file", "trial_id": "", "ci_low": math.nan, "ci_high": math.nan, "scale": "",
+                   "spread": math.nan, "spread_kind": "", "citation": "", "source_url": "", "notes": ""}
+            inside[m] += _compare_relapse(res, rec)["inside"]
+    assert all(k / 40 >= 0.85 for k in inside.values()), inside
