@@ -388,3 +388,41 @@ def test_the_relapse_rows_intervals_hold_studies_of_a_model_that_is_right():
                    "spread": math.nan, "spread_kind": "", "citation": "", "source_url": "", "notes": ""}
             inside[m] += _compare_relapse(res, rec)["inside"]
     assert all(k / 40 >= 0.85 for k in inside.values()), inside
+
+
+def test_a_hazard_ratio_row_takes_the_control_arms_own_n(withdrawal_trial):
+    """Published arms often differ (e.g. 90 and 86): `n_versus` gives the control arm's patients, as on a parallel PK
+    ratio row; without it the row's n for both, said in the JSON and the table (lead, fifty-first session)."""
+    from ketasim.observed import compare_observed, format_observed, observed_block, read_observed
+
+    tr = withdrawal_trial
+    cols = ["scenario", "arm", "timepoint_h", "measure", "value", "n", "ci_low", "ci_high", "versus", "n_versus"]
+
+    def row(n_versus):
+        return {**dict(zip(cols, ["s51-hb-rw", "esk", "", "relapse_hazard_ratio", "0.49", "15", "0.29", "0.84",
+                                  "pbo", n_versus]))}
+
+    def compared(n_versus):
+        return compare_observed(tr, read_observed([row(n_versus)], tr.scenario)).iloc[0]
+
+    same, small, large = compared(""), compared("6"), compared("25")
+    assert same["n_versus"] == 15 and same["n_versus_from"] == "the row's n (no n_versus in the observed file)"
+    assert small["n_versus"] == 6 and small["n_versus_from"] == "observed file"
+    assert same["predicted"] == small["predicted"] == large["predicted"]
+    width = {k: r["pi_high"] - r["pi_low"] for k, r in (("6", small), ("15", same), ("25", large))}
+    assert width["6"] > width["15"] > width["25"], width
+    df = compare_observed(tr, read_observed([row("6")], tr.scenario))
+    rows = observed_block(df)["rows"]
+    assert rows[0]["n_versus"] == 6 and rows[0]["n_versus_from"] == "observed file"
+    assert "(n 6)" in format_observed(df)
+
+
+def test_n_versus_on_a_time_to_relapse_row_is_refused_in_one_line(withdrawal_trial):
+    from ketasim.errors import InputError
+    from ketasim.observed import read_observed
+
+    r = {"scenario": "s51-hb-rw", "arm": "esk", "timepoint_h": "", "measure": "time_to_relapse", "value": "60",
+         "n": "25", "n_versus": "20"}
+    with pytest.raises(InputError, match=r"column n_versus: '20': n_versus \(the control arm's patients\) belongs to "
+                                         r".*relapse_hazard_ratio row only; leave it empty for time_to_relapse$"):
+        read_observed([r], withdrawal_trial.scenario)

@@ -114,8 +114,8 @@ def test_trial_says_nothing_was_written(losing, tmp_path, capsys):
     assert code == 2 and not out.exists()
     assert losing == [("local", 300.0)]
     assert one_error_line(err).endswith("; the run is lost after 1 finished task(s): nothing was written (outputs "
-                                        "are written only when a run completes); rerun the command when workers "
-                                        "are back")
+                                        "are written only when a run completes); rerun the command when the "
+                                        "cluster is back")
 
 
 def test_calibrate_says_the_fit_is_lost(monkeypatch, tmp_path, capsys):

@@ -449,16 +449,17 @@ def _check_pk_spread(where: "_Where", i: int, m: str, statistic: str, kind: str)
 
 
 def _n_versus(where: "_Where", i: int, r: dict, m: str, scenario) -> float:
-    """The ``n_versus`` cell of a row: the control arm's patients of a PK ratio row in a parallel design (its
-    bootstrap draws the control arm's mean from them; without it the row's ``n``, said in the output), a whole
-    number 1 to :data:`PK_MAX_ROW_N`; NaN when empty. Refused on any other row, and in a crossover (the ratio pairs
-    the same n patients)."""
+    """The ``n_versus`` cell of a row: the control arm's patients of a PK ratio row in a parallel design or of a
+    ``relapse_hazard_ratio`` row (its bootstrap draws the control arm from them; without it the row's ``n``, said in
+    the output), a whole number 1 to :data:`PK_MAX_ROW_N`; NaN when empty. Refused on any other row, and in a
+    crossover (the ratio pairs the same n patients)."""
     text = r.get("n_versus", "")
     if not text:
         return float("nan")
-    if m not in PK_RATIO_MEASURES:
+    if m not in PK_RATIO_MEASURES and m != "relapse_hazard_ratio":
         where.fail(i, "n_versus", f"{text[:40]!r}: n_versus (the control arm's patients) belongs to a parallel-design "
-                                  f"PK ratio row (e.g. cmax_ratio) only; leave it empty for {m}")
+                                  f"PK ratio row (e.g. cmax_ratio) or a relapse_hazard_ratio row only; leave it empty "
+                                  f"for {m}")
     if dict(scenario.design).get("type") == "crossover":
         where.fail(i, "n_versus", f"{text[:40]!r}: scenario {scenario.name} is a crossover, whose ratio pairs the "
                                   "same n patients; leave n_versus empty")
@@ -1210,6 +1211,7 @@ def _compare_relapse(result, rec: dict) -> dict:
         if math.isnan(obs):
             notes.append("the published median was not reached")
         versus = ""
+        n_ref, n_ref_from = nan, ""
     else:
         versus = rec["versus"]
         row = next((c for c in result.comparisons if c["measure"] == m and c["arm"] == arm
@@ -1227,9 +1229,17 @@ def _compare_relapse(result, rec: dict) -> dict:
             return cox_hazard_ratio_rows(*_grid_counts(ia, pa, ea, grid.size),
                                          *_grid_counts(ib, pb, eb, grid.size))[0]
 
-        samples, sizes, evaluable = [np.arange(ta.size), np.arange(tb.size)], [n, n], int(min(ta.size, tb.size))
+        # the control arm's n: the row's n_versus, else its n (said in the output: published arms often differ,
+        # e.g. 90 and 86)
+        n_ref, n_ref_from = _pk_n_versus(rec, versus, n, rec["n_from"], None, int(tb.size))
+        samples, sizes, evaluable = [np.arange(ta.size), np.arange(tb.size)], [n, n_ref], int(min(ta.size, tb.size))
         if not math.isfinite(v):
             notes.append("the model's hazard ratio is " + row.get("note", "undefined").removeprefix("undefined: "))
+        if n_ref > tb.size and tb.size >= 2:
+            warnings.warn(f"observed row {rec['row']} ({m}, control arm {versus}): the virtual arm has {tb.size} "
+                          f"randomized or followed patient(s), fewer than the study's {n_ref}: its interval is mostly "
+                          "this virtual trial's Monte Carlo error; run with a larger --size", ObservedWarning,
+                          stacklevel=3)
     boot = (_bootstrap(rng, samples, sizes, statistic, RELAPSE_BOOTSTRAP_RESAMPLES)
             if all(x.size >= 2 for x in samples) else None)
     if boot is None:
@@ -1251,7 +1261,8 @@ def _compare_relapse(result, rec: dict) -> dict:
             "observed_ci_low": float(rec.get("ci_low", nan)), "observed_ci_high": float(rec.get("ci_high", nan)),
             **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")},
             "analyte": "", "statistic": "", "versus": versus,
-            "fold_error": v / obs if m == "relapse_hazard_ratio" else nan, "note": "; ".join(notes)}
+            "fold_error": v / obs if m == "relapse_hazard_ratio" else nan, "note": "; ".join(notes),
+            "n_versus": n_ref, "n_versus_from": n_ref_from}
 
 
 def _pk_observed_ci(observed: float, n: int, spread: float, kind: str, statistic: str) -> tuple[float, float]:
@@ -1547,20 +1558,20 @@ def _has_n_versus(r: dict) -> bool:
 def drop_empty_dose_level(row: dict) -> dict:
     """A JSON row has ``dose_level`` only when it is a final_dose_rate row, and ``analyte``, ``statistic``,
     ``fold_error`` only when it is a PK row (``versus`` only on a PK ratio row; ``n_versus`` and ``n_versus_from``
-    only on a parallel-design one): other rows are written as before."""
+    only on a parallel-design one and on a ``relapse_hazard_ratio`` row): other rows are written as before."""
     if not isinstance(row.get("dose_level"), str) or not row["dose_level"]:
         row.pop("dose_level", None)
     if not isinstance(row.get("note"), str) or not row["note"]:      # time_to_relapse / hazard ratio rows only
         row.pop("note", None)
-    if row.get("measure") == "relapse_hazard_ratio":                 # keeps versus and fold_error
+    if row.get("measure") == "relapse_hazard_ratio":                 # keeps versus, fold_error and n_versus
         for k in ("analyte", "statistic"):
             row.pop(k, None)
     elif not is_pk_row(row):
         for k in PK_ROW_KEYS:
             row.pop(k, None)
-    else:
-        if not row.get("versus"):
-            row.pop("versus", None)
+    elif not row.get("versus"):
+        row.pop("versus", None)
+    if row.get("measure") == "relapse_hazard_ratio" or is_pk_row(row):
         if _has_n_versus(row):
             row["n_versus"] = int(row["n_versus"])      # a float in a table whose other rows have none
         else:

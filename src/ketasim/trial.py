@@ -651,7 +651,7 @@ def logrank_p(time_a, event_a, time_b, event_b) -> float:
 #: a time; Efron's approximation of the partial likelihood (statsmodels ``PHReg(ties="efron")``) is much closer to
 #: the exact one than Breslow's, which biases a grouped-time hazard ratio towards 1
 COX_TIES = "efron"
-#: the largest |log hazard ratio| reported (e^10 ~ 22,000): beyond it the partial likelihood is monotone (the groups'
+#: the largest absolute log hazard ratio reported (e^10 ~ 22,000): beyond it the partial likelihood is monotone (the groups'
 #: relapse times separate them) and the estimate is 0 or infinite, not a number
 MAX_COX_LOG_HR = 10.0
 #: the ``test`` of a ``relapse_hazard_ratio`` comparison row
@@ -668,7 +668,7 @@ def cox_hazard_ratio_rows(d1: np.ndarray, r1: np.ndarray, d0: np.ndarray, r0: np
     when every patient of one group at risk at a time relapses then, where this still finds the maximum. Returns (HR,
     the observed information at the estimate, the variance of log HR being its inverse): HR 0 when group 1 had no
     relapse and group 0 had, +inf the other way round, NaN when nobody relapsed (information NaN in all three); 0 or
-    +inf too when |log HR| passes :data:`MAX_COX_LOG_HR` (a monotone likelihood)."""
+    +inf too when the absolute log HR passes :data:`MAX_COX_LOG_HR` (a monotone likelihood)."""
     from scipy.special import digamma, polygamma
 
     d1, r1, d0, r0 = (np.asarray(a, float) for a in (d1, r1, d0, r0))
