@@ -35,7 +35,8 @@ def _ratio(n="", n_versus="", **kw):
 
 @pytest.mark.parametrize("row, hint", [
     (_row("cmax", 10, n_versus="12"), "n_versus (the control arm's patients) belongs to a parallel-design PK ratio "
-                                      "row (e.g. cmax_ratio) only; leave it empty for cmax"),
+                                      "row (e.g. cmax_ratio) or a relapse_hazard_ratio row only; leave it empty for "
+                                      "cmax"),
     ({"arm": "alone", "timepoint_h": "24", "measure": "mean_change", "value": "-10", "n_versus": "12"},
      "leave it empty for mean_change"),
     (_ratio(n_versus="0"), "'0': give the control arm's patients as a whole number from 1 to 10,000"),
