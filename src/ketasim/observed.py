@@ -1300,6 +1300,13 @@ def interval_scope(result) -> str:
     if u is None:
         return base + ("; parameter uncertainty and between-trial heterogeneity NOT included (add --uncertainty N)."
                        " Nothing is fitted.")
+    if u.get("method") == "whole_design":
+        # a withdrawal / follow-up's draws run whole trials (trial.empirical_prediction_intervals): they give the
+        # trial's own rows a pi95 but no per-row variance (draw_variance stays empty), so these intervals have none of
+        # them; the scope said "N posterior parameter draws" while every row's draws_sd was 0 (fifty-first session)
+        return base + (f"; the {u['parameter_draws']} whole-trial draws of --uncertainty are NOT included here (a "
+                       "withdrawal or follow-up trial's draws give its own rows' pi95, not these intervals). Nothing "
+                       "is fitted.")
     het = (", between-trial heterogeneity (" + ", ".join(f"{e} SD {v:.2f}" for e, v in u["tau"].items()) + ")"
            if u.get("between_trial") and u.get("tau") else " (between-trial heterogeneity NOT included)")
     from .limits import MIN_PER_ROW_DRAWS
