@@ -380,8 +380,15 @@ def simulate(
             # population's mean covariates ...)' and a population without saying whose covariates they are
             who = ("with the population's typical random effects" if (size or 1) == 1 else
                    f"for {size} virtual patients (the population's spread of random effects)")
-            fitted = (f"; its {len(record.observations)} observed values are not fitted (`ketasim plan {events}` fits "
-                      "them and forecasts this patient)" if record.observations else "")
+            from .population import DEFAULT_BASELINE, scale_name
+
+            # `plan` refuses a record on a scale without a sourced default baseline (pcl5, phq9, gad7, ...): the hint
+            # sent a PCL-5 record's user to a command that stops with "has none with a published source"
+            plan = (f"`ketasim plan {events}` fits them and forecasts this patient" if record.scale in DEFAULT_BASELINE
+                    else f"`ketasim plan` cannot fit them: {scale_name(record.scale)} has no published baseline for "
+                         "its prior")
+            fitted = (f"; its {len(record.observations)} observed values are not fitted ({plan})"
+                      if record.observations else "")
             typer.echo(f"patient {record.id}: the record's doses and covariates {who}{fitted}")
         if no_recurrence:
             data["population"]["recurrence"] = False

@@ -210,7 +210,8 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _provenance_table(prov: dict, stated_patient: bool = False, record_source: str | None = None) -> str:
+def _provenance_table(prov: dict, stated_patient: bool = False, record_source: str | None = None,
+                      record_scale: str | None = None) -> str:
     """The provenance rows; ``stated_patient``: the scenario states one patient (``patient:``), which the engine
     simulates with typical effects (its provenance says typical_patient: true without --typical or --size 1)."""
     keys = [("scenario", "scenario"), ("ketasim_version", "ketasim version"), ("parameter_set", "parameter set"),
@@ -274,8 +275,14 @@ def _provenance_table(prov: dict, stated_patient: bool = False, record_source: s
                              for n, v in prov[k].items()) or "none (the intact mechanism)"
         if k == "typical_patient" and prov[k] and record_source:
             # `simulate --events R.csv --report`: it said 'the population's typical patient: mean covariates ...'
+            from .population import DEFAULT_BASELINE, scale_name
+
+            # `plan` refuses a record on a scale without a sourced default baseline (pcl5, phq9, gad7, ...)
+            plan = ("`ketasim plan` fits them" if record_scale is None or record_scale in DEFAULT_BASELINE else
+                    f"`ketasim plan` cannot fit them: {scale_name(record_scale)} has no published baseline for its "
+                    "prior")
             return (f"yes (the patient of the record {record_source}: its own covariates and doses, typical random "
-                    "effects; its observed values are not fitted, `ketasim plan` fits them)")
+                    f"effects; its observed values are not fitted, {plan})")
         if k == "typical_patient" and prov[k] and stated_patient:
             # it said "the population's typical patient: mean covariates ...; --typical or --size 1"
             return "yes (the stated patient: its own covariates, no between-patient variability)"
@@ -411,7 +418,7 @@ def simulation_report(result, typical_result, path, *, parameter_edits: dict | N
         _section("Provenance", _provenance_table(result.provenance if parameter_edits is None else
                                                  {**result.provenance, "parameter_edits": parameter_edits},
                                                  stated_patient=getattr(sc, "patient", None) is not None,
-                                                 record_source=record_source),
+                                                 record_source=record_source, record_scale=sc.population.scale),
                  "provenance"),
         _section("Time courses: every link of the chain",
                  _plot_div("cascade", band_note + " Buttons switch between log time (minutes to weeks at once) "

@@ -1,0 +1,38 @@
+"""Session 51 new-user pass, helper HN (the new self-report scales, the withdrawal hazard ratio and its observed rows,
+--worker-timeout, a parallel PK ratio's n_versus, run as a psychiatric researcher would)."""
+
+from __future__ import annotations
+
+from _support import run_cli
+
+_RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
+1,0,0,,,,,,{base},{scale},80,40,F
+1,0.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,
+1,24.5,0,,,,,,{after},{scale},,,
+"""
+
+
+def test_simulate_events_does_not_point_a_pcl5_record_at_plan(tmp_path, capsys):
+    # `simulate --events` said "its 2 observed values are not fitted (`ketasim plan R.csv` fits them and forecasts
+    # this patient)" of a PCL-5 / PHQ-9 / GAD-7 record, which `plan` refuses ("... has none with a published source")
+    for scale, base, after, fits in (("PCL-5", 55, 30, False), ("phq9", 18, 9, False), ("madrs", 30, 15, True)):
+        rec = tmp_path / f"rec_{scale}.csv"
+        rec.write_text(_RECORD.format(scale=scale, base=base, after=after))
+        code, out, err = run_cli(capsys, "simulate", "--events", rec)
+        assert code == 0, err
+        line = next(ln for ln in out.splitlines() if ln.startswith("patient 1:"))
+        if fits:
+            assert f"`ketasim plan {rec}` fits them" in line, line
+        else:
+            assert "`ketasim plan` cannot fit them" in line and "no published baseline" in line, line
+            assert "fits them and forecasts" not in line, line
+
+
+def test_simulation_report_of_a_phq9_record_does_not_say_plan_fits_it():
+    from ketasim.report import _provenance_table
+
+    prov = {"typical_patient": True}
+    html = _provenance_table(prov, record_source="r.csv", record_scale="phq9")
+    assert "`ketasim plan` cannot fit them: PHQ-9 has no published baseline" in html
+    html = _provenance_table(prov, record_source="r.csv", record_scale="madrs")
+    assert "`ketasim plan` fits them" in html
