@@ -36,3 +36,33 @@ def test_simulation_report_of_a_phq9_record_does_not_say_plan_fits_it():
     assert "`ketasim plan` cannot fit them: PHQ-9 has no published baseline" in html
     html = _provenance_table(prov, record_source="r.csv", record_scale="madrs")
     assert "`ketasim plan` fits them" in html
+
+
+def test_an_observed_relapse_row_of_a_trial_without_a_follow_up_says_so():
+    # it said "time_to_relapse is not among scenario X's endpoints.measures (...); add it there to compare it", and
+    # the scenario with it added was refused ("time_to_relapse needs a randomized-withdrawal design ...")
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.observed import read_observed
+    from ketasim.scenario import scenario_from_dict
+
+    arms = {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                          "duration": "40 min"}],
+            "midazolam": [{"drug": "midazolam", "route": "iv-infusion", "dose": "0.045 mg/kg", "duration": "40 min"}]}
+    sc = scenario_from_dict({"name": "s51-hn-ptsd", "population": {"size": 10, "scale": "PCL-5",
+                                                                   "baseline": {"mean": 50, "sd": 10}},
+                             "arms": arms, "endpoints": {"times": ["24 h"], "measures": ["mean"]}})
+    for m in ("time_to_relapse", "relapse_rate"):
+        with pytest.raises(InputError) as e:
+            read_observed([{"arm": "ketamine", "timepoint_h": "", "measure": m, "value": "50", "n": "30"}], sc)
+        msg = str(e.value)
+        assert "column measure" in msg and "follows no patients for relapse" in msg and "add it there" not in msg
+        assert "\n" not in msg
+    # a follow-up without the measure listed still says to add it
+    sc = scenario_from_dict({"name": "s51-hn-fu", "population": {"size": 10}, "arms": arms,
+                             "design": {"follow_up_from": "7 d", "follow_up_until": "28 d"},
+                             "endpoints": {"times": ["24 h"], "measures": ["mean", "relapse_rate"]}})
+    with pytest.raises(InputError, match="add it there to compare it"):
+        read_observed([{"arm": "ketamine", "timepoint_h": "", "measure": "time_to_relapse", "value": "50",
+                        "n": "30", "ci_low": "20", "ci_high": "90"}], sc)

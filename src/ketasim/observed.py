@@ -670,6 +670,12 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                                        "time_to_relapse; relapse_hazard_ratio with a relapse follow-up; "
                                        "final_dose_rate if titrated)")
         if m not in ep.measures and m not in DOSE_MEASURES and not pk and m != "relapse_hazard_ratio":
+            design = dict(scenario.design)
+            if (m in ("relapse_rate", "time_to_relapse") and design.get("type", "parallel") != "randomized_withdrawal"
+                    and design.get("follow_up_from") is None):
+                # "add it there" sent the user to a scenario the loader then refuses (the measure needs a follow-up)
+                where.fail(i, "measure", f"{m}: scenario {scenario.name} follows no patients for relapse (a "
+                                         "randomized withdrawal, or a trial with design.follow_up_from)")
             where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
                                        f"({', '.join(ep.measures)}); add it there to compare it")
         level = ""
