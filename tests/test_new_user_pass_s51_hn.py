@@ -66,3 +66,29 @@ def test_an_observed_relapse_row_of_a_trial_without_a_follow_up_says_so():
     with pytest.raises(InputError, match="add it there to compare it"):
         read_observed([{"arm": "ketamine", "timepoint_h": "", "measure": "time_to_relapse", "value": "50",
                         "n": "30", "ci_low": "20", "ci_high": "90"}], sc)
+
+
+def test_a_misspelt_not_reached_names_the_words_that_are_read():
+    # 'not reachd' in a time_to_relapse row said only "'not reachd' is not a number"
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.observed import read_observed
+    from ketasim.scenario import scenario_from_dict
+
+    arms = {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                          "duration": "40 min", "at": "0 d", "every": "3.5 d", "count": 4}],
+            "placebo": [{"drug": "placebo", "route": "iv-infusion", "at": "0 d", "every": "3.5 d", "count": 4}]}
+    sc = scenario_from_dict({"name": "s51-hn-fu", "population": {"size": 10}, "arms": arms,
+                             "design": {"follow_up_from": "14 d", "follow_up_until": "42 d"},
+                             "endpoints": {"times": ["24 h"], "measures": ["mean", "time_to_relapse"]}})
+    row = {"arm": "ketamine", "timepoint_h": "", "measure": "time_to_relapse", "value": "not reachd", "n": "30"}
+    with pytest.raises(InputError, match=r"column value: 'not reachd' is not a number; a median not reached is "
+                                         r"'not reached' \(or NR\)$"):
+        read_observed([row], sc)
+    row.update(value="20", ci_low="10", ci_high="not reachd")
+    with pytest.raises(InputError, match=r"column ci_high: 'not reachd' is not a number; a bound beyond the "
+                                         r"follow-up is 'not reached'$"):
+        read_observed([row], sc)
+    row.update(ci_high="not reached")
+    assert read_observed([row], sc)["ci_high"].iloc[0] == float("inf")

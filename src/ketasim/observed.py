@@ -269,11 +269,10 @@ def _text(v) -> str:
     return str(v).strip()
 
 
-def _number(where: "_Where", i, column, text):
+def _number(where: "_Where", i, column, text, hint: str = ""):
     try:
         x = float(text)
     except ValueError:
-        hint = ""
         if column == "timepoint_h":         # '24 h', '1 d': the column is a number of hours
             try:
                 from .units import parse_time_h
@@ -502,7 +501,9 @@ def _survival_ci(where: "_Where", i: int, r: dict, m: str, v: float) -> tuple[fl
                 where.fail(i, column, f"{text[:40]!r}: only the upper bound (or both bounds of a median not reached) "
                                       "may be 'not reached'")
             return math.inf
-        x = _number(where, i, column, text)
+        # 'not reachd' said only "is not a number"
+        x = _number(where, i, column, text, hint="; a bound beyond the follow-up is 'not reached'"
+                    if km and may_be_open else "")
         if not x > 0:
             what = "median time to relapse" if km else "hazard ratio"
             where.fail(i, column, f"{x:g}: a {what}'s CI bound is > 0")
@@ -709,7 +710,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         if m == "time_to_relapse" and _not_reached(r.get("value", "")):
             v = float("nan")            # a published median not reached within the follow-up (or not estimable)
         else:
-            v = _number(where, i, "value", r.get("value", "")) if r.get("value", "") else \
+            v = _number(where, i, "value", r.get("value", ""), hint="; a median not reached is 'not reached' (or NR)"
+                        if m == "time_to_relapse" else "") if r.get("value", "") else \
                 where.fail(i, "value", "empty: give the published value" + (
                     " (a median not reached: 'not reached')" if m == "time_to_relapse" else ""))
         if surv and not (v > 0 or math.isnan(v)):          # NaN: a median not reached
