@@ -92,3 +92,14 @@ def test_a_misspelt_not_reached_names_the_words_that_are_read():
         read_observed([row], sc)
     row.update(ci_high="not reached")
     assert read_observed([row], sc)["ci_high"].iloc[0] == float("inf")
+
+
+def test_the_withdrawal_howto_names_the_hazard_ratio_and_the_observed_rows():
+    # docs/howto/withdrawal.md listed the rows a withdrawal reports (fraction randomized, relapse rate, median time to
+    # relapse, log-rank test) without the relapse_hazard_ratio comparison or a way to compare a published trial's
+    from pathlib import Path
+
+    text = " ".join((Path(__file__).parents[1] / "docs" / "howto" / "withdrawal.md").read_text().split())
+    assert "the Cox hazard ratio of relapse (`relapse_hazard_ratio`, continue vs withdraw" in text
+    assert "with `--observed` ({doc}`observed-trial`; one scenario per stratum)" in text
+    assert "the relapse-rate difference and hazard ratio), add `--uncertainty N`" in text
