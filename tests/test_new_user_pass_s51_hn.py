@@ -103,3 +103,14 @@ def test_the_withdrawal_howto_names_the_hazard_ratio_and_the_observed_rows():
     assert "the Cox hazard ratio of relapse (`relapse_hazard_ratio`, continue vs withdraw" in text
     assert "with `--observed` ({doc}`observed-trial`; one scenario per stratum)" in text
     assert "the relapse-rate difference and hazard ratio), add `--uncertainty N`" in text
+
+
+def test_the_summary_says_what_the_days_are():
+    # "MAE 17.7 percentage points over 2 rate row(s); 66.00 days; hazard ratios: ..." did not say what 66 days was
+    from ketasim.observed import format_summary
+
+    s = {"rows": 3, "inside": 3, "share_inside": 1.0, "score_rows": 0, "mae_points": None, "score_by_scale": {},
+         "rate_rows": 2, "mae_percentage_points": 17.7, "mae_other": {"days": 66.0, "mmHg": 3.0}}
+    line = format_summary(s)
+    assert line.startswith("MAE 17.7 percentage points over 2 rate row(s); 66.0 days over the median times to "
+                           "relapse; 3.00 mmHg; 3 of 3 inside"), line

@@ -1443,7 +1443,9 @@ def format_summary(s: dict) -> str:
     if s.get("dose_rows"):
         parts.append(f"{s['mae_dose_percentage_points']:.1f} percentage points over {s['dose_rows']} final-dose "
                      "row(s)")
-    parts += [f"{v:.2f} {u}" for u, v in s["mae_other"].items() if v is not None]
+    # a time_to_relapse row's error printed "66.00 days" without saying of what
+    parts += [f"{v:.1f} days over the median times to relapse" if u == "days" else f"{v:.2f} {u}"
+              for u, v in s["mae_other"].items() if v is not None]
     share = f"{100 * s['share_inside']:.0f} %" if s["share_inside"] is not None else "-"
     # "MAE" heads the errors whichever kind comes first: a file of rates only (a withdrawal's relapse rates) printed
     # "6.1 percentage points over 2 rate row(s)" without saying what the number is (s50 H3)
