@@ -114,3 +114,29 @@ def test_the_summary_says_what_the_days_are():
     line = format_summary(s)
     assert line.startswith("MAE 17.7 percentage points over 2 rate row(s); 66.0 days over the median times to "
                            "relapse; 3.00 mmHg; 3 of 3 inside"), line
+
+
+def test_an_observed_scale_column_refuses_pcl_and_hads_as_the_scenario_does():
+    # the scenario, quick form and record say what 'pcl' / 'hads' mean; the observed file's scale column said only
+    # "unknown scale 'pcl'"
+    import pytest
+
+    from ketasim.errors import InputError
+    from ketasim.observed import read_observed
+    from ketasim.scenario import scenario_from_dict
+
+    arms = {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                          "duration": "40 min"}]}
+    for scale, base, bad, says in (("PCL-5", 50, "pcl", "the PCL-5 (20 items, 0-80) is pcl5"),
+                                   ("HADS-A", 12, "HADS", "the HADS has two subscales")):
+        sc = scenario_from_dict({"name": "s51-hn", "population": {"size": 10, "scale": scale,
+                                                                  "baseline": {"mean": base, "sd": 3}},
+                                 "arms": arms, "endpoints": {"times": ["24 h"], "measures": ["mean_change"]}})
+        row = {"arm": "ketamine", "timepoint_h": "24", "measure": "mean_change", "value": "-5", "n": "30",
+               "scale": bad}
+        with pytest.raises(InputError) as e:
+            read_observed([row], sc)
+        msg = str(e.value)
+        assert f"column scale: unknown scale '{bad}': " in msg and says in msg and "\n" not in msg, msg
+        row["scale"] = f"{scale} (self-report)"
+        assert len(read_observed([row], sc)) == 1

@@ -736,8 +736,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             text = r["scale"].split("(")[0].strip()        # 'MADRS (response >=50%)' as the reference file has it
             try:
                 given = canonical_scale(text, "scale")
-            except InputError:
-                where.fail(i, "scale", f"unknown scale {r['scale'][:40]!r}")
+            except InputError as e:         # 'pcl', 'hads': the scale's own line says which instrument is meant
+                where.fail(i, "scale", str(e).split(": ", 1)[1])
             if given != scale:
                 where.fail(i, "scale", f"{r['scale'][:40]!r} is not scenario {scenario.name}'s scale ({scale})")
         kind = r.get("spread_kind", "")
