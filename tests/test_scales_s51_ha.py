@@ -249,3 +249,16 @@ def test_a_dashboard_trial_spreads_the_baseline_by_the_scale_s_range(key, expect
 
     pop = population_mapping({"scale": key, "baseline": 14, "weight_kg": 70, "age_years": 40}, {"size": 50})
     assert pop["baseline"]["sd"] == pytest.approx(expected_sd)
+
+
+@pytest.mark.parametrize("condition, expected_sd", [("ptsd", 10.0), ("anxiety", 5.0), ("suicidal_ideation", 6.0),
+                                                    (None, 5.0)])
+def test_a_dashboard_trial_without_a_scale_spreads_by_the_condition_s_scale(condition, expected_sd):
+    """Review s51 L7: without a scale the SD was MADRS's whatever the condition (CAPS-5's sourced SD is 10)."""
+    from ketasim.population import DEFAULT_BASELINE, DEFAULT_SCALE
+    from ketasim.web.api import population_mapping
+
+    assert expected_sd == DEFAULT_BASELINE[DEFAULT_SCALE[condition or "depression"]][1]
+    pop = population_mapping({"condition": condition, "baseline": 30, "weight_kg": 70, "age_years": 40},
+                              {"size": 50})
+    assert pop["baseline"]["sd"] == pytest.approx(expected_sd)

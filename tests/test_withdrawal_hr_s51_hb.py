@@ -73,8 +73,9 @@ def test_the_bootstraps_vectorized_statistics_equal_statsmodels():
     from scipy.optimize import minimize_scalar
     from statsmodels.duration.hazard_regression import PHReg
 
-    from ketasim.observed import _grid_counts, km_median_rows
+    from ketasim.observed import km_median_rows
     from ketasim.trial import cox_hazard_ratio, cox_hazard_ratio_rows, km_median
+    from ketasim.trial import visit_grid_counts as _grid_counts
 
     def efron_loglik(beta, d1, r1, d0, r0):
         w, ll = math.exp(beta), 0.0
@@ -100,7 +101,7 @@ def test_the_bootstraps_vectorized_statistics_equal_statsmodels():
             fit = PHReg(np.r_[ta, tb], np.r_[np.ones(na), np.zeros(nb)][:, None],
                         status=np.r_[ea, eb].astype(int), ties="efron").fit(disp=0)
         if not (ea.any() and eb.any()):
-            assert hr[0] in (0.0, math.inf) or math.isnan(hr[0])
+            assert hr[0] in (0.0, math.inf) if (ea.any() or eb.any()) else math.isnan(hr[0])
         elif math.isfinite(fit.params[0]):
             compared += 1
             assert abs(math.log(hr[0]) - fit.params[0]) < 1e-9
@@ -426,3 +427,68 @@ def test_n_versus_on_a_time_to_relapse_row_is_refused_in_one_line(withdrawal_tri
     with pytest.raises(InputError, match=r"column n_versus: '20': n_versus \(the control arm's patients\) belongs to "
                                          r".*relapse_hazard_ratio row only; leave it empty for time_to_relapse$"):
         read_observed([r], withdrawal_trial.scenario)
+
+
+def _efron_best(ta, ea, tb, eb):
+    """log HR maximising Efron's partial likelihood, by a bounded scalar search (the reference for the fits)."""
+    from scipy.optimize import minimize_scalar
+
+    grid = np.unique(np.r_[ta, tb])
+
+    def counts(t, e):
+        pos = np.searchsorted(grid, t)
+        removed = np.bincount(pos, minlength=grid.size)
+        return np.bincount(pos, weights=e.astype(float), minlength=grid.size), t.size - (np.cumsum(removed) - removed)
+
+    (d1, r1), (d0, r0) = counts(ta, ea), counts(tb, eb)
+
+    def loglik(beta):
+        w, ll = math.exp(beta), 0.0
+        for j in range(grid.size):
+            d = d1[j] + d0[j]
+            big_r, big_d = r0[j] + r1[j] * w, d0[j] + d1[j] * w
+            ll += d1[j] * beta - sum(math.log(big_r - k / d * big_d) for k in range(int(d)))
+        return ll
+
+    return minimize_scalar(lambda b: -loglik(b), bounds=(-12, 12), method="bounded", options={"xatol": 1e-10}).x
+
+
+def test_the_small_follow_up_phreg_crashed_on_gets_its_ratio():
+    """Review s51 H1: `ketasim trial` on a valid two-arm follow-up of 10 patients (seed 145) stopped in PHReg's
+    LinAlgError traceback (one patient relapsing at the first visit against eight relapsing later). The ratio is now
+    the Efron likelihood's maximum on the visit counts, with a Wald CI around it."""
+    from ketasim.trial import cox_hazard_ratio
+
+    ta, ea = np.array([168.0]), np.ones(1, bool)
+    tb, eb = np.array([504.0, 672, 504, 504, 504, 336, 168, 672]), np.ones(8, bool)
+    hr, ci, p, why = cox_hazard_ratio(ta, ea, tb, eb)
+    assert why == "" and abs(math.log(hr) - _efron_best(ta, ea, tb, eb)) < 1e-6
+    assert ci[0] < hr < ci[1] and 0 < p < 1
+
+
+def test_separated_groups_are_0_or_infinite_not_nan_in_the_row_wise_fit():
+    """Review s51 M2: past log HR ~37, 1 + e^beta == e^beta made the Newton step NaN and a separated resample came out
+    NaN (left out of the bootstrap: intervals too narrow, biased towards 1); the fit now holds beta past
+    MAX_COX_LOG_HR, so separated groups read as 0 or +inf."""
+    from ketasim.trial import cox_hazard_ratio_rows
+
+    # group 1: all five relapse at visit 1; group 0: nobody at risk relapses before visit 3, then all
+    d1, r1 = np.array([[5.0, 0, 0]]), np.array([[5.0, 0, 0]])
+    d0, r0 = np.array([[0.0, 0, 4]]), np.array([[4.0, 4, 4]])
+    hr, _ = cox_hazard_ratio_rows(d1, r1, d0, r0)
+    assert hr[0] == math.inf
+    hr, _ = cox_hazard_ratio_rows(d0, r0, d1, r1)
+    assert hr[0] == 0.0
+
+
+@pytest.mark.parametrize("note, value", [("undefined: no relapse in one group: the Cox estimate is 0", 0.0),
+                                         ("undefined: the relapse times separate the groups (monotone likelihood): "
+                                          "the Cox estimate is infinite", math.inf)])
+def test_a_draws_undefined_ratio_counts_as_0_or_infinite(note, value):
+    """Review s51 M3: the whole-design draws left out a draw whose ratio was 0 or infinite (NaN), which the observed
+    rows' bootstrap counts; both now count it."""
+    from ketasim.trial import _draw_value
+
+    r = {"measure": "relapse_hazard_ratio", "value": None, "note": note}
+    assert _draw_value(r, 1) == value
+    assert math.isnan(_draw_value({**r, "note": "undefined: nobody relapsed"}, 1))

@@ -96,7 +96,7 @@ def test_simulate_says_what_finished_and_leaves_the_files_as_they_were(losing, t
     code, stdout, err = run_cli(capsys, "simulate", _scenario(tmp_path), "--size", "20", "--chunk", "5", "--dask",
                                 "tcp://10.0.0.1:8786", "--worker-timeout", "7", "--csv", csv,
                                 "--parquet", tmp_path / "t.parquet")
-    assert code == 2
+    assert code == 1
     assert losing == [("tcp://10.0.0.1:8786", 7.0)]
     line = one_error_line("\n".join(ln for ln in err.splitlines() if "% done" not in ln))     # the progress lines
     assert line.startswith("error: --dask: the local cluster has had no worker for ")
@@ -111,7 +111,7 @@ def test_trial_says_nothing_was_written(losing, tmp_path, capsys):
     out = tmp_path / "t.json"
     code, stdout, err = run_cli(capsys, "trial", _scenario(tmp_path), "--size", "20", "--chunk", "5", "--dask",
                                 "local", "--json", out, "--no-progress")
-    assert code == 2 and not out.exists()
+    assert code == 1 and not out.exists()
     assert losing == [("local", 300.0)]
     assert one_error_line(err).endswith("; the run is lost after 1 finished task(s): nothing was written (outputs "
                                         "are written only when a run completes); rerun the command when the "
@@ -138,7 +138,7 @@ def test_calibrate_says_the_fit_is_lost(monkeypatch, tmp_path, capsys):
     out = tmp_path / "fit.json"
     code, stdout, err = run_cli(capsys, "calibrate", "--dask", "tcp://h:1", "--size", "40", "--max-evaluations", "1",
                                 "--out", out)
-    assert code == 2 and not out.exists()
+    assert code == 1 and not out.exists()
     assert one_error_line(err) == (
         "error: --dask: the cluster at tcp://h:1 has had no worker for 5.0 min with 9 task(s) waiting (start workers: "
         f"'dask worker ADDRESS'); the fit is lost after 0 finished task(s): nothing was written ({out} is written "
@@ -252,7 +252,9 @@ def test_a_lost_scheduler_ends_in_one_line_not_a_cancelled_future_traceback():
 
     from ketasim.distributed import ClusterLostError, NoWorkersError
 
-    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    # worker processes and a tcp:// scheduler, as a user's (an inproc:// address is refused: review s51 L8)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                           scheduler_kwargs={"dashboard_address": ":0"})
     try:
         ex = DaskExecutor(cluster.scheduler_address, no_worker_timeout=600.0, worker_check=0.2)
         assert list(ex.map_ordered(abs, [-1])) == [1]
@@ -269,3 +271,34 @@ def test_a_lost_scheduler_ends_in_one_line_not_a_cancelled_future_traceback():
     assert isinstance(e.value, NoWorkersError) and e.value.finished == 2
     msg = str(e.value)
     assert msg.startswith(f"lost the connection to the scheduler at {cluster.scheduler_address} ") and "\n" not in msg
+
+
+def test_the_lost_scheduler_filter_drops_only_its_lines_and_goes_with_the_executor():
+    """Review s51 L3: the client's logger was set to CRITICAL (hiding every Dask error) and not restored when the
+    executor failed to start. Now a filter drops only the reconnect line and CancelledError tracebacks, and is removed
+    on close and on a failed start."""
+    import asyncio
+    import logging
+
+    from ketasim.distributed import _LostSchedulerFilter
+    from ketasim.errors import InputError
+
+    f = _LostSchedulerFilter()
+
+    def record(msg, exc=None):
+        return logging.LogRecord("distributed.client", logging.ERROR, __file__, 1, msg, None,
+                                 (type(exc), exc, None) if exc else None)
+
+    assert not f.filter(record("Failed to reconnect to scheduler after 20.00 seconds, closing client"))
+    assert not f.filter(record("", asyncio.CancelledError()))
+    assert f.filter(record("Scheduler exception"))
+    assert f.filter(record("Couldn't gather keys", ValueError("x")))
+    client_log = logging.getLogger("distributed.client")
+    before = list(client_log.filters)
+    with pytest.raises(InputError, match="cannot reach the scheduler"):
+        DaskExecutor("tcp://127.0.0.1:1")
+    assert client_log.filters == before and client_log.level == logging.NOTSET or client_log.filters == before
+    with DaskExecutor("local", n_workers=1) as ex:
+        assert any(isinstance(x, _LostSchedulerFilter) for x in client_log.filters)
+        assert list(ex.map_ordered(abs, [-1])) == [1]
+    assert client_log.filters == before

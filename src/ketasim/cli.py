@@ -1735,7 +1735,7 @@ def main(argv=None) -> int:
     import signal
     import threading
 
-    from .errors import InputError, KetasimError, command_line
+    from .errors import InputError, KetasimError, RunLostError, command_line
 
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
@@ -1777,7 +1777,8 @@ def main(argv=None) -> int:
         return 143
     except KetasimError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, InputError) or not isinstance(e, OSError) else 1
+        # 1: an output not written (OSError) or a lost --dask cluster (RunLostError); 2: bad input, all else
+        return 1 if isinstance(e, RunLostError) or (isinstance(e, OSError) and not isinstance(e, InputError)) else 2
     except OSError as e:     # unwritable folders etc. outside ketasim's own writers: still one line
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"error: {where}{e.strerror or e}", file=sys.stderr)

@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Callable
 
-from .errors import InputError, KetasimError
+from .errors import InputError, RunLostError
 from .limits import fmt_seconds
 
 #: Seconds a cluster may have no worker at all while tasks are pending before :meth:`DaskExecutor.map_as_completed`
@@ -31,7 +31,7 @@ NO_WORKER_TIMEOUT_S = 300.0
 WORKER_CHECK_S = 5.0
 
 
-class NoWorkersError(KetasimError, RuntimeError):
+class NoWorkersError(RunLostError):
     """The cluster has had no worker for longer than the executor's ``no_worker_timeout`` while tasks were pending.
     ``finished``: the tasks the executor had finished before (all its maps; None when not known)."""
 
@@ -45,6 +45,21 @@ class ClusterLostError(NoWorkersError):
     ("scheduler-connection-lost"), which ended a run in a ``FutureCancelledError`` traceback (fiftieth session's
     review L-5, verified in the fifty-first). A :class:`NoWorkersError` so that every handler of a lost cluster
     (``dask_run``, the cross-validation's checkpoint message) says the same one line."""
+
+
+class _LostSchedulerFilter:
+    """A ``logging`` filter for ``distributed.client`` while an executor is open: drops the lines a client writes when
+    its scheduler goes ('Failed to reconnect to scheduler ...', and the CancelledError tracebacks of closing), which
+    the run's :class:`ClusterLostError` says in one line; every other record passes."""
+
+    def filter(self, record) -> bool:
+        import asyncio
+        from concurrent.futures import CancelledError
+
+        if record.getMessage().startswith(("Failed to reconnect", "Tried to reconnect")):
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, (asyncio.CancelledError, CancelledError))
 
 
 def _quiet_worker_logs() -> None:
@@ -69,9 +84,11 @@ def check_dask_address(address: str) -> str:
     """'local' (any case) or a scheduler address; else one line naming --dask (before a command's minutes of work)."""
     if address.strip().lower() == "local":
         return "local"
-    if address.startswith(("tcp://", "tls://", "ucx://")) or ":" in address:
+    if address.startswith(("tcp://", "tls://", "ucx://")) or (":" in address and "://" not in address):
         return address
-    raise InputError(f"--dask: use 'local' or a scheduler address such as tcp://HOST:8786, got {address!r}")
+    # another scheme (inproc://, ws://, http://) passed the check and ended in Dask's ValueError traceback
+    raise InputError(f"--dask: use 'local' or a scheduler address such as tcp://HOST:8786 (tcp://, tls:// or "
+                     f"ucx://), got {address!r}")
 
 
 class DaskExecutor:
@@ -85,20 +102,29 @@ class DaskExecutor:
         self.worker_check = float(worker_check)
         self.finished = 0           # tasks whose result came back, over every map (a stopped run's message says it)
         try:
-            from dask.distributed import Client, LocalCluster
+            import dask.distributed  # noqa: F401
         except ImportError:  # pragma: no cover - dask is a dependency
             raise InputError("--dask: dask[distributed] is not installed (pip install 'dask[distributed]')") from None
         self.cluster = None
         self.address = address = check_dask_address(address)
-        self._client_log_level = None
+        self._lost_filter = None
         if quiet:
-            # the client's own ERROR lines when its scheduler goes ('Failed to reconnect ...' and two asyncio
-            # CancelledError tracebacks from closing): the run says it in one line (ClusterLostError); restored on close
+            # the client's own lines when its scheduler goes ('Failed to reconnect ...' and two CancelledError
+            # tracebacks from closing): the run says it in one line (ClusterLostError). A filter on those records only
+            # (Dask's other errors still show), removed on close or when the executor fails to start
             import logging
 
-            client_log = logging.getLogger("distributed.client")
-            self._client_log_level = client_log.level
-            client_log.setLevel(logging.CRITICAL)
+            self._lost_filter = _LostSchedulerFilter()
+            logging.getLogger("distributed.client").addFilter(self._lost_filter)
+        try:
+            self._connect(address, n_workers, quiet)
+        except BaseException:
+            self._remove_filter()
+            raise
+
+    def _connect(self, address: str, n_workers: int | None, quiet: bool) -> None:
+        from dask.distributed import Client, LocalCluster
+
         if address == "local":      # any case ('LOCAL' was refused), as the other choice options
             import logging
 
@@ -225,6 +251,13 @@ class DaskExecutor:
     def map(self, fn: Callable, tasks, progress: Callable[[float], None] | None = None) -> list:
         return list(self.map_ordered(fn, tasks, progress))
 
+    def _remove_filter(self) -> None:
+        if self._lost_filter is not None:
+            import logging
+
+            logging.getLogger("distributed.client").removeFilter(self._lost_filter)
+            self._lost_filter = None
+
     def close(self) -> None:
         try:
             self.client.close()
@@ -233,10 +266,7 @@ class DaskExecutor:
                 if self.cluster is not None:
                     self.cluster.close()
             finally:
-                if self._client_log_level is not None:
-                    import logging
-
-                    logging.getLogger("distributed.client").setLevel(self._client_log_level)
+                self._remove_filter()
 
     def __enter__(self):
         return self

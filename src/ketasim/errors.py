@@ -87,6 +87,11 @@ class OutputPathError(OutputError, InputError):
     folder): bad input (the CLI exits 2, like any other input error), still an OutputError/OSError for callers."""
 
 
+class RunLostError(KetasimError, RuntimeError):
+    """A run that could not complete for a reason outside its input: its ``--dask`` cluster lost every worker or its
+    scheduler. Not bad input: the command line exits 1 (as for an output it could not write), not 2."""
+
+
 class ParameterSetError(KetasimError, ValueError):
     """A parameter set is inconsistent (missing parameter, bad unit, missing source)."""
 

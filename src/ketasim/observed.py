@@ -1138,17 +1138,6 @@ def _relapse_follow_up(result, arm: str, row: int) -> tuple[np.ndarray, np.ndarr
     return np.asarray(got[0], float), np.asarray(got[1], bool)
 
 
-def _grid_counts(idx: np.ndarray, pos: np.ndarray, event: np.ndarray, v: int) -> tuple[np.ndarray, np.ndarray]:
-    """(relapses, at risk) at each of ``v`` grid times per row of ``idx`` ((k, n) patient indices; ``pos`` each
-    patient's grid index, ``event`` relapsed?): (k, v) arrays; at risk = the row's patients not yet relapsed or
-    censored before that time (a patient censored at a time is at risk at it, as in statsmodels)."""
-    k = idx.shape[0]
-    flat = (np.arange(k)[:, None] * v + pos[idx]).ravel()
-    removed = np.bincount(flat, minlength=k * v).reshape(k, v)
-    d = np.bincount(flat, weights=event[idx].ravel().astype(float), minlength=k * v).reshape(k, v)
-    return d, idx.shape[1] - (np.cumsum(removed, axis=1) - removed)
-
-
 def km_median_rows(d: np.ndarray, at_risk: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Kaplan-Meier median per row of (k, v) relapse and at-risk counts at ``times``: the first time the survival is
     below 1/2, +inf when it never is (not reached). The same arithmetic as statsmodels ``SurvfuncRight`` (exp of the
@@ -1190,7 +1179,7 @@ def _compare_relapse(result, rec: dict) -> dict:
     (+inf: the upper bound is then 'not reached'); a resample whose ratio is undefined (nobody relapsed) is left out.
     ``inside``: the observed value within the interval; a published median 'not reached' is inside when the
     interval's upper bound is not reached. ``note`` says in words what is not reached or undefined."""
-    from .trial import cox_hazard_ratio_rows
+    from .trial import cox_hazard_ratio_rows, visit_grid_counts
 
     arm, m = rec["arm"], rec["measure"]
     nan = float("nan")
@@ -1210,7 +1199,7 @@ def _compare_relapse(result, rec: dict) -> dict:
         days = grid / 24.0
 
         def statistic(ia):
-            return km_median_rows(*_grid_counts(ia, pos, e, grid.size), days)
+            return km_median_rows(*visit_grid_counts(ia, pos, e, grid.size), days)
 
         samples, sizes, evaluable = [np.arange(t.size)], [n], int(t.size)
         if not math.isfinite(v):
@@ -1234,8 +1223,8 @@ def _compare_relapse(result, rec: dict) -> dict:
         pa, pb = np.searchsorted(grid, ta), np.searchsorted(grid, tb)
 
         def statistic(ia, ib):
-            return cox_hazard_ratio_rows(*_grid_counts(ia, pa, ea, grid.size),
-                                         *_grid_counts(ib, pb, eb, grid.size))[0]
+            return cox_hazard_ratio_rows(*visit_grid_counts(ia, pa, ea, grid.size),
+                                         *visit_grid_counts(ib, pb, eb, grid.size))[0]
 
         # the control arm's n: the row's n_versus, else its n (said in the output: published arms often differ,
         # e.g. 90 and 86)

@@ -697,8 +697,11 @@ def cox_hazard_ratio_rows(d1: np.ndarray, r1: np.ndarray, d0: np.ndarray, r0: np
             score = (d1 - first).sum(axis=1)
             info = (first - (d * c0 ** 2 + 2.0 * c0 * c1 * s1 + c1 ** 2 * s2)).sum(axis=1)
             step = np.clip(score / info, -2.0, 2.0)
-            beta = beta + step
-            if np.all(np.abs(step[np.isfinite(step)]) < 1e-10):
+            # held within MAX_COX_LOG_HR + 1: a monotone likelihood walks out for ever, and past ~37 1 + e^beta ==
+            # e^beta made the step NaN, so a separated resample came out NaN instead of 0 or +inf (review s51 M2)
+            new_beta = np.clip(beta + np.where(np.isfinite(step), step, 0.0), -_COX_BETA_CAP, _COX_BETA_CAP)
+            moved, beta = new_beta - beta, new_beta
+            if np.all(np.abs(moved) < 1e-10):
                 break
     # beyond MAX_COX_LOG_HR the likelihood is monotone (the fit only walks out): the estimate is 0 or infinite
     out[ok] = np.where(beta > MAX_COX_LOG_HR, np.inf, np.where(beta < -MAX_COX_LOG_HR, 0.0, np.exp(beta)))
@@ -706,14 +709,32 @@ def cox_hazard_ratio_rows(d1: np.ndarray, r1: np.ndarray, d0: np.ndarray, r0: np
     return out, information
 
 
+#: where :func:`cox_hazard_ratio_rows` holds log HR (past :data:`MAX_COX_LOG_HR`, so a monotone likelihood still reads
+#: as 0 or +inf, and small enough that e^beta + 1 is not e^beta)
+_COX_BETA_CAP = MAX_COX_LOG_HR + 1.0
+
+
+def visit_grid_counts(idx: np.ndarray, pos: np.ndarray, event: np.ndarray, v: int) -> tuple[np.ndarray, np.ndarray]:
+    """(relapses, at risk) at each of ``v`` grid times per row of ``idx`` ((k, n) patient indices; ``pos`` each
+    patient's grid index, ``event`` relapsed?): (k, v) arrays; at risk = the row's patients not yet relapsed or
+    censored before that time (a patient censored at a time is at risk at it, as in statsmodels). The counts of
+    :func:`cox_hazard_ratio_rows` and ``observed.km_median_rows``; one row of all patients for a trial's own ratio."""
+    k = idx.shape[0]
+    flat = (np.arange(k)[:, None] * v + pos[idx]).ravel()
+    removed = np.bincount(flat, minlength=k * v).reshape(k, v)
+    d = np.bincount(flat, weights=event[idx].ravel().astype(float), minlength=k * v).reshape(k, v)
+    return d, idx.shape[1] - (np.cumsum(removed, axis=1) - removed)
+
+
 def cox_hazard_ratio(time_a, event_a, time_b, event_b) -> tuple[float, list, float, str]:
     """Hazard ratio of relapse of group a versus group b from a Cox proportional-hazards model with the group as its
-    one covariate (statsmodels ``PHReg``, ties by :data:`COX_TIES`): (HR, its 95 % Wald CI exp(beta +- 1.96 SE),
-    the two-sided Wald p, ''). Undefined (NaN, [NaN, NaN], NaN, why in words) when a group is empty, nobody
-    relapsed, or one group had no relapse (the estimate is then 0 or infinite: the partial likelihood has no
-    maximum)."""
-    from statsmodels.duration.hazard_regression import PHReg
-
+    one covariate, ties by :data:`COX_TIES` (Efron): (HR, its 95 % Wald CI exp(beta +- 1.96 SE), the two-sided Wald
+    p, ''). Maximised by :func:`cox_hazard_ratio_rows` on the visit grid's counts, which equals statsmodels
+    ``PHReg(ties="efron")`` where that converges (tested); PHReg itself raised LinAlgError (a small group relapsing
+    completely at one visit), returned NaN, or diverged to a far, wrong estimate on valid small trials (review s51
+    H1, M1), so it is not used. Undefined (NaN, [NaN, NaN], NaN, why in words) when a group is empty, nobody relapsed,
+    one group had no relapse, or the relapse times separate the groups (the estimate is then 0 or infinite: the
+    partial likelihood has no maximum; the words end "is 0" or "is infinite", which :func:`_draw_value` reads)."""
     nan = float("nan")
     ta, tb = np.asarray(time_a, float), np.asarray(time_b, float)
     ea, eb = np.asarray(event_a, bool), np.asarray(event_b, bool)
@@ -724,40 +745,21 @@ def cox_hazard_ratio(time_a, event_a, time_b, event_b) -> tuple[float, list, flo
     if not ea.any() or not eb.any():
         return nan, [nan, nan], nan, ("no relapse in one group: the Cox estimate is "
                                       + ("0" if not ea.any() else "infinite"))
-    t = np.concatenate([ta, tb])
-    e = np.concatenate([ea, eb]).astype(int)
-    x = np.concatenate([np.ones(ta.size), np.zeros(tb.size)])[:, None]
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        fit = PHReg(t, x, status=e, ties=COX_TIES).fit(disp=0)
-    beta, se = float(fit.params[0]), float(fit.bse[0])
-    if not (math.isfinite(beta) and math.isfinite(se) and se > 0):
-        # PHReg's Efron likelihood is NaN when every patient of one group at risk at a visit relapses at it (a small
-        # arm relapsing completely): the same likelihood maximized on the visit grid's counts
-        grid = np.unique(t)
-        counts = []
-        for tt, ee in ((ta, ea), (tb, eb)):
-            pos = np.searchsorted(grid, tt)
-            removed = np.bincount(pos, minlength=grid.size)
-            counts += [np.bincount(pos, weights=ee.astype(float), minlength=grid.size)[None, :],
-                       (tt.size - (np.cumsum(removed) - removed))[None, :]]
-        hr, info = cox_hazard_ratio_rows(*counts)
-        beta = math.log(hr[0]) if hr[0] > 0 else -math.inf if hr[0] == 0 else nan
-        se = 1.0 / math.sqrt(info[0]) if info[0] > 0 else nan
-    if not abs(beta) > MAX_COX_LOG_HR and not (math.isfinite(beta) and math.isfinite(se) and se > 0):
-        return nan, [nan, nan], nan, "the Cox fit did not converge"
-    if abs(beta) > MAX_COX_LOG_HR:
+    grid = np.unique(np.concatenate([ta, tb]))
+    counts = [c for tt, ee in ((ta, ea), (tb, eb))
+              for c in visit_grid_counts(np.arange(tt.size)[None, :], np.searchsorted(grid, tt), ee, grid.size)]
+    hr, info = cox_hazard_ratio_rows(*counts)
+    hr, info = float(hr[0]), float(info[0])
+    if hr == 0.0 or hr == math.inf:
         # monotone likelihood (e.g. every relapse of one group before the other group's first, or a group of one or
-        # two): the partial likelihood rises without end and the fit stops somewhere far out
+        # two): the partial likelihood rises without end
         return nan, [nan, nan], nan, ("the relapse times separate the groups (monotone likelihood): the Cox estimate "
-                                      "is " + ("0" if beta < 0 else "infinite"))
-    z = beta / se
-
-    def exp(x):                     # an upper bound of a wide interval may exceed a float
-        return math.exp(x) if x < 709.0 else math.inf
-
-    return (exp(beta), [exp(beta - 1.959963984540054 * se), exp(beta + 1.959963984540054 * se)],
-            float(2.0 * stats.norm.sf(abs(z))), "")
+                                      "is " + ("0" if hr == 0.0 else "infinite"))
+    if not (math.isfinite(hr) and hr > 0 and math.isfinite(info) and info > 0):
+        return nan, [nan, nan], nan, "the Cox fit did not converge"
+    beta, se = math.log(hr), 1.0 / math.sqrt(info)
+    half = 1.959963984540054 * se
+    return hr, [math.exp(beta - half), math.exp(beta + half)], float(2.0 * stats.norm.sf(abs(beta / se))), ""
 
 
 # ---- simulation of arms -----------------------------------------------------------------------------------------
@@ -1710,12 +1712,18 @@ _ARM_FRACTIONS = ("randomized_fraction", "followed_fraction")
 def _draw_value(r: dict, group_n: int) -> float:
     """A draw's statistic for the empirical interval: a Kaplan-Meier median that is not reached (NaN with patients
     in the group) counts as +inf (longer than the follow-up); a row of an empty randomized group (nobody qualified
-    in that draw: its relapse rate is written as 0) and any NaN are undefined (NaN: left out)."""
+    in that draw: its relapse rate is written as 0) and any NaN are undefined (NaN: left out), but a hazard ratio
+    whose estimate is 0 or infinite (its note says which) counts as 0 or +inf."""
     v = float(r["value"]) if r["value"] is not None else float("nan")
     if group_n == 0 and r["measure"] not in _ARM_FRACTIONS:
         return float("nan")
     if math.isnan(v) and r["measure"] == "time_to_relapse":
         return math.inf
+    if math.isnan(v) and r["measure"] == "relapse_hazard_ratio":
+        # no relapse in one group, or separated groups: the estimate is 0 or infinite, as the observed rows'
+        # bootstrap counts it (left out, such draws biased the interval towards 1 when relapses are few: review s51 M3)
+        note = str(r.get("note", ""))
+        return 0.0 if note.endswith("is 0") else math.inf if note.endswith("is infinite") else v
     return v
 
 

@@ -132,15 +132,16 @@ def _blank(v) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-def _trial_baseline_sd(scale: str | None) -> float:
+def _trial_baseline_sd(scale: str | None, condition: str | None = None) -> float:
     """Between-patient SD of the baseline (scale points) for a dashboard trial: the scale's sourced default SD, else
     the same share of the scale's range as MADRS's default (5 of 60 points), so a 0-21 scale gets 1.75 points and not
     the 5 points (24 % of its range) a fixed fallback gave. An assumption for scales without a sourced SD (pcl5, gad7,
-    hads_a, hads_d, phq9, iesr, mssi); an unknown scale keeps 5 (the engine names patient.scale)."""
-    from ..population import DEFAULT_BASELINE as _SOURCED, SCALES, canonical_scale
+    hads_a, hads_d, phq9, iesr, mssi); an unknown scale keeps 5 (the engine names patient.scale). No scale: the
+    condition's default scale (CAPS-5 for PTSD, not MADRS: review s51 L7)."""
+    from ..population import DEFAULT_BASELINE as _SOURCED, DEFAULT_SCALE, SCALES, canonical_scale
 
     try:
-        key = canonical_scale(scale or "madrs")
+        key = canonical_scale(scale or DEFAULT_SCALE.get(condition or "depression", "madrs"))
     except KetasimError:
         return 5.0
     if key in _SOURCED:
@@ -506,7 +507,7 @@ def population_mapping(patient: dict, trial: dict | None = None, *, sex: str | N
         pop["recurrence_clock"] = clock if not isinstance(clock, str) else _text(clock)
     if trial is not None:
         pop["size"] = _num(trial.get("size"))
-        sd_base = _trial_baseline_sd(scale)
+        sd_base = _trial_baseline_sd(scale, cond)
         if "baseline" in pop:
             pop["baseline"]["sd"] = sd_base
         pop["weight_kg"]["sd"] = 15
