@@ -492,3 +492,11 @@ def test_a_draws_undefined_ratio_counts_as_0_or_infinite(note, value):
     r = {"measure": "relapse_hazard_ratio", "value": None, "note": note}
     assert _draw_value(r, 1) == value
     assert math.isnan(_draw_value({**r, "note": "undefined: nobody relapsed"}, 1))
+
+
+def test_a_ratio_whose_upper_bound_passes_a_float_prints_it_as_inf():
+    """Review s51 L5: a Wald upper bound past a float's range printed "[no CI: too few patients]"."""
+    from ketasim.trial import _ci_text
+
+    assert _ci_text(0.5, math.inf) == "[   0.50,     inf]"
+    assert _ci_text(math.nan, math.nan) == "[no CI: too few patients]"

@@ -759,7 +759,9 @@ def cox_hazard_ratio(time_a, event_a, time_b, event_b) -> tuple[float, list, flo
         return nan, [nan, nan], nan, "the Cox fit did not converge"
     beta, se = math.log(hr), 1.0 / math.sqrt(info)
     half = 1.959963984540054 * se
-    return hr, [math.exp(beta - half), math.exp(beta + half)], float(2.0 * stats.norm.sf(abs(beta / se))), ""
+    # a bound of a very wide interval (few relapses) may pass a float's range: 0 or +inf, not an OverflowError
+    low, high = (math.exp(x) if abs(x) < 709.0 else (math.inf if x > 0 else 0.0) for x in (beta - half, beta + half))
+    return hr, [low, high], float(2.0 * stats.norm.sf(abs(beta / se))), ""
 
 
 # ---- simulation of arms -----------------------------------------------------------------------------------------
@@ -988,6 +990,8 @@ def _ci_text(low: float, high: float) -> str:
     table says in words rather than as ``[nan, nan]``."""
     if math.isfinite(low) and math.isfinite(high):
         return f"[{low:7.2f}, {high:7.2f}]"
+    if math.isfinite(low) and high == math.inf:         # a hazard ratio's Wald bound past a float's range
+        return f"[{low:7.2f},     inf]"
     return "[no CI: too few patients]"
 
 
