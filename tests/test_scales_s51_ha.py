@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from test_scales_and_quick_form import one_line
+
 import ketasim
 from ketasim.cli import main
 from ketasim.errors import InputError
@@ -30,13 +32,6 @@ NEW = {"pcl5": ("PCL-5", 80, 30, "ptsd", (50, 12)),
        "phq9": ("PHQ-9", 27, 4, "depression", (18, 4))}
 
 
-def one_line(capsys, code, *fragments, status=2):
-    err = capsys.readouterr().err
-    assert code == status and err.count("\n") == 1 and err.startswith("error: "), (code, err)
-    for f in fragments:
-        assert f in err, (f, err)
-    assert "Traceback" not in err
-    return err
 
 
 def scenario_yaml(tmp_path, scale: str, baseline=None, size: int = 40, name: str = "s.yaml") -> str:

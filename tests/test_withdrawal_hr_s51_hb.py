@@ -77,14 +77,6 @@ def test_the_bootstraps_vectorized_statistics_equal_statsmodels():
     from ketasim.trial import cox_hazard_ratio, cox_hazard_ratio_rows, km_median
     from ketasim.trial import visit_grid_counts as _grid_counts
 
-    def efron_loglik(beta, d1, r1, d0, r0):
-        w, ll = math.exp(beta), 0.0
-        for j in range(d1.size):
-            d = d1[j] + d0[j]
-            big_r, big_d = r0[j] + r1[j] * w, d0[j] + d1[j] * w
-            ll += d1[j] * beta - sum(math.log(big_r - k / d * big_d) for k in range(int(d)))
-        return ll
-
     rng = np.random.default_rng(7)
     compared = fallbacks = 0
     for _ in range(150):
@@ -110,7 +102,7 @@ def test_the_bootstraps_vectorized_statistics_equal_statsmodels():
         else:
             fallbacks += 1
             args = (ca[0][0], ca[1][0], cb[0][0], cb[1][0])
-            best = minimize_scalar(lambda b: -efron_loglik(b, *args), bounds=(-12, 12), method="bounded",
+            best = minimize_scalar(lambda b: -_efron_loglik(b, *args), bounds=(-12, 12), method="bounded",
                                    options={"xatol": 1e-10}).x
             assert abs(math.log(hr[0]) - best) < 1e-6
             assert cox_hazard_ratio(ta, ea, tb, eb)[0] == pytest.approx(hr[0], rel=1e-12)
@@ -134,7 +126,7 @@ def test_the_bootstraps_vectorized_statistics_equal_statsmodels():
     grid = np.unique(np.r_[ta, tb])
     args = [c[0] for c in _grid_counts(np.arange(ta.size)[None], np.searchsorted(grid, ta), ea, grid.size)
             + _grid_counts(np.arange(tb.size)[None], np.searchsorted(grid, tb), eb, grid.size)]
-    best = minimize_scalar(lambda b: -efron_loglik(b, *args), bounds=(-12, 12), method="bounded",
+    best = minimize_scalar(lambda b: -_efron_loglik(b, *args), bounds=(-12, 12), method="bounded",
                            options={"xatol": 1e-10}).x
     hr, ci, p, why = cox_hazard_ratio(ta, ea, tb, eb)
     assert why == "" and abs(math.log(hr) - best) < 1e-6 and ci[0] < hr < ci[1] and p < 0.05
@@ -429,6 +421,17 @@ def test_n_versus_on_a_time_to_relapse_row_is_refused_in_one_line(withdrawal_tri
         read_observed([r], withdrawal_trial.scenario)
 
 
+def _efron_loglik(beta, d1, r1, d0, r0):
+    """Efron's partial log-likelihood of log HR ``beta`` from per-visit relapse and at-risk counts (the reference the
+    row-wise fit is checked against; written term by term)."""
+    w, ll = math.exp(beta), 0.0
+    for j in range(d1.size):
+        d = d1[j] + d0[j]
+        big_r, big_d = r0[j] + r1[j] * w, d0[j] + d1[j] * w
+        ll += d1[j] * beta - sum(math.log(big_r - k / d * big_d) for k in range(int(d)))
+    return ll
+
+
 def _efron_best(ta, ea, tb, eb):
     """log HR maximising Efron's partial likelihood, by a bounded scalar search (the reference for the fits)."""
     from scipy.optimize import minimize_scalar
@@ -440,17 +443,9 @@ def _efron_best(ta, ea, tb, eb):
         removed = np.bincount(pos, minlength=grid.size)
         return np.bincount(pos, weights=e.astype(float), minlength=grid.size), t.size - (np.cumsum(removed) - removed)
 
-    (d1, r1), (d0, r0) = counts(ta, ea), counts(tb, eb)
-
-    def loglik(beta):
-        w, ll = math.exp(beta), 0.0
-        for j in range(grid.size):
-            d = d1[j] + d0[j]
-            big_r, big_d = r0[j] + r1[j] * w, d0[j] + d1[j] * w
-            ll += d1[j] * beta - sum(math.log(big_r - k / d * big_d) for k in range(int(d)))
-        return ll
-
-    return minimize_scalar(lambda b: -loglik(b), bounds=(-12, 12), method="bounded", options={"xatol": 1e-10}).x
+    args = (*counts(ta, ea), *counts(tb, eb))
+    return minimize_scalar(lambda b: -_efron_loglik(b, *args), bounds=(-12, 12), method="bounded",
+                           options={"xatol": 1e-10}).x
 
 
 def test_the_small_follow_up_phreg_crashed_on_gets_its_ratio():

@@ -664,12 +664,12 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             # the scenario's own measures (a row must be one of them anyway): the list of all 21 was cut in the middle
             # by the one-line limit ('dissociation_rate, dizzine ... p_max_rise'), hiding some of them
             own = [x for x in OBSERVABLE_MEASURES + PK_MEASURES if x in ep.measures]
-            where.fail(i, "measure", f"{m[:40]!r} is not a measure that can be compared"
+            where.fail(i, "measure", f"{m[:40]!r} cannot be compared"
                                        f"{_did_you_mean(m, OBSERVABLE_MEASURES + SURVIVAL_MEASURES)}; scenario "
-                                       f"{scenario.name}'s: {', '.join(own) or 'none'} (others once in its "
-                                       "endpoints.measures: session peaks, event rates, *_max_rise, relapse_rate, "
-                                       "time_to_relapse; relapse_hazard_ratio with a relapse follow-up; "
-                                       "final_dose_rate if titrated)")
+                                       f"{scenario.name}'s: {', '.join(own) or 'none'} (others, once in "
+                                       "endpoints.measures: peaks, event rates, *_max_rise, relapse_rate, "
+                                       "time_to_relapse; relapse_hazard_ratio if followed; final_dose_rate if "
+                                       "titrated)")
         if m not in ep.measures and m not in DOSE_MEASURES and not pk and m != "relapse_hazard_ratio":
             design = dict(scenario.design)
             if (m in ("relapse_rate", "time_to_relapse") and design.get("type", "parallel") != "randomized_withdrawal"
