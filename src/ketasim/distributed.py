@@ -101,10 +101,6 @@ class DaskExecutor:
         self.no_worker_timeout = float(no_worker_timeout)
         self.worker_check = float(worker_check)
         self.finished = 0           # tasks whose result came back, over every map (a stopped run's message says it)
-        try:
-            import dask.distributed  # noqa: F401
-        except ImportError:  # pragma: no cover - dask is a dependency
-            raise InputError("--dask: dask[distributed] is not installed (pip install 'dask[distributed]')") from None
         self.cluster = None
         self.address = address = check_dask_address(address)
         self._lost_filter = None
@@ -123,7 +119,10 @@ class DaskExecutor:
             raise
 
     def _connect(self, address: str, n_workers: int | None, quiet: bool) -> None:
-        from dask.distributed import Client, LocalCluster
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - dask is a dependency
+            raise InputError("--dask: dask[distributed] is not installed (pip install 'dask[distributed]')") from None
 
         if address == "local":      # any case ('LOCAL' was refused), as the other choice options
             import logging
