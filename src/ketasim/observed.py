@@ -1036,8 +1036,9 @@ def _pk_n(rec: dict, arm: str, default_n, evaluable: int) -> tuple[int, str]:
     return int(evaluable), N_FROM_ARM
 
 
-def _pk_n_versus(rec: dict, versus: str, n: int, n_from: str, default_n, evaluable: int) -> tuple[int, str]:
-    """(n, n_from) of a parallel ratio row's control arm: the row's ``n_versus``; else the row's ``n`` when the file
+def _control_arm_n(rec: dict, versus: str, n: int, n_from: str, default_n, evaluable: int) -> tuple[int, str]:
+    """(n, n_from) of a ratio row's control arm (a parallel PK ratio, a hazard ratio): the row's ``n_versus``; else the
+    row's ``n`` when the file
     gives one (``N_VERSUS_FROM_N``: the output says so; review s50 L-2, both arms took the file's one n without a
     word); else as :func:`_pk_n` for the control arm (``default_n``, else its evaluable patients)."""
     nv = rec.get("n_versus")
@@ -1056,7 +1057,7 @@ def _compare_pk(result, rec: dict, default_n) -> dict:
     row, ``nca.geometric_mean_ratio``). Its 95 % prediction interval is the 2.5 and 97.5 percentiles of the same
     statistic over :data:`PK_BOOTSTRAP_RESAMPLES` resamples of n patients from the virtual patients (n: the row's,
     else ``default_n``, else the virtual arm's evaluable patients; a parallel ratio draws n from the test arm and
-    ``n_versus`` from the control arm (:func:`_pk_n_versus`), a paired one n pairs), each from a resample of the virtual patients (:func:`_bootstrap`: the prediction's Monte Carlo
+    ``n_versus`` from the control arm (:func:`_control_arm_n`), a paired one n pairs), each from a resample of the virtual patients (:func:`_bootstrap`: the prediction's Monte Carlo
     error is in the interval), seeded by the row (:func:`_row_rng`). ``sampling_sd`` is the SD of the resampled
     studies' statistic, ``mc_sd`` that of the resampled virtual arms' (the prediction's Monte Carlo error),
     ``predicted_patient_sd`` the SD of the per-patient values (NaN for a ratio), ``draws_sd`` 0 (no posterior). A
@@ -1088,7 +1089,7 @@ def _compare_pk(result, rec: dict, default_n) -> dict:
             la, lb = (np.log(x[np.isfinite(x) & (x > 0)]) for x in (a, b))
             evaluable = int(min(la.size, lb.size))
             n, n_from = _pk_n(rec, arm, default_n, int(la.size))
-            n_ref, n_ref_from = _pk_n_versus(rec, versus, n, n_from, default_n, int(lb.size))
+            n_ref, n_ref_from = _control_arm_n(rec, versus, n, n_from, default_n, int(lb.size))
             boot = (_bootstrap(rng, [la, lb], [n, n_ref], lambda x, y: np.exp(x.mean(axis=1) - y.mean(axis=1)))
                     if evaluable >= 2 else None)
     else:
@@ -1171,12 +1172,13 @@ def _compare_relapse(result, rec: dict) -> dict:
     """One ``time_to_relapse`` or ``relapse_hazard_ratio`` row of :func:`compare_observed`.
 
     Prediction: the trial's own row: the arm's Kaplan-Meier median time to relapse (days) or the comparison's Cox
-    hazard ratio (``trial.cox_hazard_ratio``: PHReg, Efron ties) of ``arm`` vs ``versus``. Interval: the 2.5 and
+    hazard ratio (``trial.cox_hazard_ratio``: Efron ties) of ``arm`` vs ``versus``. Interval: the 2.5 and
     97.5 percentiles of the same statistic over :data:`RELAPSE_BOOTSTRAP_RESAMPLES` two-stage bootstrap studies
     (:func:`_bootstrap`, seeded by the row: each resamples the virtual arm's randomized or followed patients, then
     draws the row's n from that resample, per arm for a ratio), computed row-wise on count tables of the visit grid
     (:func:`km_median_rows`, ``trial.cox_hazard_ratio_rows``). A median not reached counts as longer than the follow-up
-    (+inf: the upper bound is then 'not reached'); a resample whose ratio is undefined (nobody relapsed) is left out.
+    (+inf: the upper bound is then 'not reached'); a resample's ratio is 0 or +inf when one group had no relapse or the
+    groups separate, and left out only when nobody relapsed.
     ``inside``: the observed value within the interval; a published median 'not reached' is inside when the
     interval's upper bound is not reached. ``note`` says in words what is not reached or undefined."""
     from .trial import cox_hazard_ratio_rows, visit_grid_counts
@@ -1228,7 +1230,7 @@ def _compare_relapse(result, rec: dict) -> dict:
 
         # the control arm's n: the row's n_versus, else its n (said in the output: published arms often differ,
         # e.g. 90 and 86)
-        n_ref, n_ref_from = _pk_n_versus(rec, versus, n, rec["n_from"], None, int(tb.size))
+        n_ref, n_ref_from = _control_arm_n(rec, versus, n, rec["n_from"], None, int(tb.size))
         samples, sizes, evaluable = [np.arange(ta.size), np.arange(tb.size)], [n, n_ref], int(min(ta.size, tb.size))
         if not math.isfinite(v):
             notes.append("the model's hazard ratio is " + row.get("note", "undefined").removeprefix("undefined: "))

@@ -654,6 +654,9 @@ COX_TIES = "efron"
 #: the largest absolute log hazard ratio reported (e^10 ~ 22,000): beyond it the partial likelihood is monotone (the groups'
 #: relapse times separate them) and the estimate is 0 or infinite, not a number
 MAX_COX_LOG_HR = 10.0
+#: the last word of an undefined ratio's note ("... the Cox estimate is 0") and the limit it stands for: written by
+#: :func:`cox_hazard_ratio`, read back by :func:`_draw_value`
+_COX_LIMITS = {"0": 0.0, "infinite": math.inf}
 #: the ``test`` of a ``relapse_hazard_ratio`` comparison row
 COX_TEST = "Cox proportional hazards (Efron ties), Wald test"
 
@@ -1726,8 +1729,7 @@ def _draw_value(r: dict, group_n: int) -> float:
     if math.isnan(v) and r["measure"] == "relapse_hazard_ratio":
         # no relapse in one group, or separated groups: the estimate is 0 or infinite, as the observed rows'
         # bootstrap counts it (left out, such draws biased the interval towards 1 when relapses are few: review s51 M3)
-        note = str(r.get("note", ""))
-        return 0.0 if note.endswith("is 0") else math.inf if note.endswith("is infinite") else v
+        return _COX_LIMITS.get(str(r.get("note", "")).rpartition("the Cox estimate is ")[2], v)
     return v
 
 
