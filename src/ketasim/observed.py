@@ -1519,24 +1519,32 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
              + (f", fold {r['fold_error']:.2f}" if math.isfinite(r["fold_error"]) else "")
              if is_pk_row(r) or r["measure"] == "relapse_hazard_ratio" else r["unit"]
              for r in df.to_dict("records")]
+    # the number columns are 9 wide unless a median reads 'not reached' (11 characters: it pushed its row's columns
+    # 2 characters right of the header's)
+    survival = df[df["measure"].isin(SURVIVAL_MEASURES)].to_dict("records") if len(df) else []
+    num = max([9] + [len(_survival_number(r[c], r["measure"])) for r in survival
+                     for c in ("observed", "predicted", "pi_low", "pi_high")])
+    pi_wide = max(23, 2 * num + 4)      # '[low, high]' under its 23-character header
     lines = [f"\nobserved vs predicted{f' ({source})' if source else ''}: nothing fitted",
-             f"  {'arm':{arm_wide}s} {'measure':{wide}s} {'time':>7s} {'n':>6s}  {'observed':>9s} {'predicted':>9s} "
-             f"{'error':>8s}  {'95% prediction interval':^23s}  inside  unit"]
+             f"  {'arm':{arm_wide}s} {'measure':{wide}s} {'time':>7s} {'n':>6s}  {'observed':>{num}s} "
+             f"{'predicted':>{num}s} {'error':>8s}  {'95% prediction interval':^{pi_wide}s}  inside  unit"]
     for r, label, unit in zip(df.to_dict("records"), labels, units):
         when = "-" if not math.isfinite(r["time_h"]) else fmt_hours(r["time_h"])
         n = f"{r['n']}{'*' if r['n_from'] != N_FROM_FILE else ''}"
         if r["measure"] in SURVIVAL_MEASURES:     # a median may be 'not reached', a ratio undefined
             lines.append(f"  {str(r['arm']):{arm_wide}s} {label:{wide}s} {when:>7s} {n:>6s}  "
-                         f"{_survival_number(r['observed'], r['measure']):>9s} "
-                         f"{_survival_number(r['predicted'], r['measure']):>9s} "
+                         f"{_survival_number(r['observed'], r['measure']):>{num}s} "
+                         f"{_survival_number(r['predicted'], r['measure']):>{num}s} "
                          f"{(format(r['error'], '+8.2f') if math.isfinite(r['error']) else '-'):>8s}  "
-                         f"[{_survival_number(r['pi_low'], r['measure']):>9s}, "
-                         f"{_survival_number(r['pi_high'], r['measure']):>9s}]  {'yes' if r['inside'] else 'no ':6s}  "
+                         + (f"[{_survival_number(r['pi_low'], r['measure']):>{num}s}, "
+                            f"{_survival_number(r['pi_high'], r['measure']):>{num}s}]").ljust(pi_wide)
+                         + f"  {'yes' if r['inside'] else 'no ':6s}  "
                          f"{unit}" + (f"  ({r['note']})" if r.get("note") else ""))
             continue
-        lines.append(f"  {str(r['arm']):{arm_wide}s} {label:{wide}s} {when:>7s} {n:>6s}  {r['observed']:9.2f} "
-                     f"{r['predicted']:9.2f} {r['error']:+8.2f}  [{r['pi_low']:9.2f}, {r['pi_high']:9.2f}]  "
-                     f"{'yes' if r['inside'] else 'no ':6s}  {unit}")
+        lines.append(f"  {str(r['arm']):{arm_wide}s} {label:{wide}s} {when:>7s} {n:>6s}  {r['observed']:{num}.2f} "
+                     f"{r['predicted']:{num}.2f} {r['error']:+8.2f}  "
+                     + f"[{r['pi_low']:{num}.2f}, {r['pi_high']:{num}.2f}]".ljust(pi_wide)
+                     + f"  {'yes' if r['inside'] else 'no ':6s}  {unit}")
     if len(df) and df["measure"].isin(PK_OBSERVABLE_MEASURES).any():
         lines.append("  PK rows: GM geometric mean, GMR geometric mean ratio; fold = predicted / observed")
     if len(df) and df["measure"].isin(SURVIVAL_MEASURES).any():

@@ -1,0 +1,26 @@
+"""Fifty-second session, lead: leftovers of the fifty-first session's new-user pass (HN)."""
+
+import math
+
+from test_withdrawal_hr_s51_hb import HEADER, _observed_rows, withdrawal_trial  # noqa: F401  (a module fixture)
+
+
+def test_a_median_not_reached_keeps_the_observed_tables_columns_under_their_headers(withdrawal_trial):  # noqa: F811
+    """'not reached' (11 characters) pushed its row 2 characters right of the 9-wide headers (s51 HN)."""
+    from ketasim.observed import compare_observed, format_observed, read_observed
+
+    rows = [dict(zip(HEADER.strip().split(","), ln.split(","))) for ln in _observed_rows("s51-hb-rw").splitlines()[1:]]
+    df = compare_observed(withdrawal_trial, read_observed(rows, withdrawal_trial.scenario))
+    lines = format_observed(df).splitlines()
+    header = next(ln for ln in lines if "predicted" in ln and "measure" in ln)
+    end_observed, end_predicted = header.index("observed") + 8, header.index("predicted") + 9
+    body = [ln for ln in lines if ln.startswith("  esk ") or ln.startswith("  pbo ")]
+    assert len(body) == 4 and any("not reached" in ln for ln in body)
+    for ln in body:
+        # every row's observed and predicted values end where their headers end
+        assert ln[end_observed - 1] != " " and ln[end_observed] == " ", ln
+        assert ln[end_predicted - 1] != " " and ln[end_predicted] == " ", ln
+    # the interval column's header still spans the two bounds: 'inside' sits over every row's yes / no
+    at = header.index("inside")
+    assert all(ln[at:at + 3] in ("yes", "no ") for ln in body), body
+    assert not math.isnan(df["predicted"].iloc[0])
