@@ -24,3 +24,42 @@ def test_a_median_not_reached_keeps_the_observed_tables_columns_under_their_head
     at = header.index("inside")
     assert all(ln[at:at + 3] in ("yes", "no ") for ln in body), body
     assert not math.isnan(df["predicted"].iloc[0])
+
+
+def _cluster(**env):
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                        scheduler_kwargs={"dashboard_address": ":0"}, env={"NUMBA_NUM_THREADS": "1", **env})
+
+
+def test_dask_workers_with_a_cold_kernel_cache_say_they_compile(tmp_path, caplog):
+    """Known limits 76: the CLI said it compiled only when its own process compiled, but with --dask the workers
+    compile (~1-2 min each on a cold cache) without a word. Each worker is asked about its own cache."""
+    import logging
+
+    from ketasim.distributed import DaskExecutor
+    from ketasim.solver import COMPILE_LOGGER
+    from ketasim.solver.kernel import kernel_cache_cold, run_arm
+
+    cold = _cluster(NUMBA_CACHE_DIR=str(tmp_path / "empty-numba-cache"))
+    try:
+        with caplog.at_level(logging.INFO, logger=COMPILE_LOGGER):
+            DaskExecutor(cold.scheduler_address).close()
+        said = [r.getMessage() for r in caplog.records if r.name == COMPILE_LOGGER]
+        assert said == ["--dask: 1 of 1 worker(s) compile the model kernel on their first task (~1-2 min, once for "
+                        "each machine's cache); later runs start in seconds"]
+        caplog.clear()
+        DaskExecutor(cold.scheduler_address).close()            # nobody listens (library use): silent
+        assert not [r for r in caplog.records if r.name == COMPILE_LOGGER]
+    finally:
+        cold.close()
+    # a worker sharing this process's cache says what this process would
+    shared = _cluster()
+    try:
+        with caplog.at_level(logging.INFO, logger=COMPILE_LOGGER):
+            DaskExecutor(shared.scheduler_address).close()
+        said = [r for r in caplog.records if r.name == COMPILE_LOGGER]
+        assert bool(said) == (kernel_cache_cold(run_arm) and not run_arm.overloads)
+    finally:
+        shared.close()

@@ -71,6 +71,13 @@ def _quiet_worker_logs() -> None:
     logging.getLogger("distributed").setLevel(logging.ERROR)
 
 
+def _worker_kernel_cold() -> bool:
+    """Run in a worker: whether its first task compiles the default model's kernel (numba's cache holds none)."""
+    from .solver.kernel import kernel_cache_cold, run_arm
+
+    return kernel_cache_cold(run_arm)
+
+
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity where the platform says, else the machine's count): the
     default number of local workers."""
@@ -117,6 +124,29 @@ class DaskExecutor:
         except BaseException:
             self._remove_filter()
             raise
+        self._say_if_workers_compile()
+
+    def _say_if_workers_compile(self) -> None:
+        """Say once, as the command line's compile notice (``solver.COMPILE_LOGGER`` at INFO), how many workers are
+        about to compile the model kernel: a worker with a cold numba cache spent its first task's ~1-2 min compiling
+        without a word (Known limits 76; the client process runs no kernel, so its own notice never fired). Asks
+        each worker (``solver.kernel.kernel_cache_cold`` there: a remote worker's cache is its own); silent when no
+        one listens or a worker cannot tell."""
+        import logging
+
+        from .solver import COMPILE_LOGGER
+
+        log = logging.getLogger(COMPILE_LOGGER)
+        if not log.isEnabledFor(logging.INFO):
+            return
+        try:
+            cold = self.client.run(_worker_kernel_cold, on_error="return")
+        except Exception:  # noqa: BLE001 - a notice: never fail a run over it
+            return
+        n_cold = sum(v is True for v in cold.values())
+        if n_cold:
+            log.info(f"--dask: {n_cold} of {len(cold)} worker(s) compile the model kernel on their first task "
+                     "(~1-2 min, once for each machine's cache); later runs start in seconds")
 
     def _connect(self, address: str, n_workers: int | None, quiet: bool) -> None:
         try:
