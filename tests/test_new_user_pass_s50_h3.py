@@ -121,13 +121,14 @@ def test_a_withdrawals_other_published_figures_say_what_can_be_compared():
     row = {"arm": "esk", "timepoint_h": "", "measure": "time_to_relapse", "value": "120", "n": "40"}
     # since s51 (HB) a published median time to relapse is compared (tests/test_withdrawal_hr_s51_hb.py)
     assert read_observed([row], sc)["measure"].tolist() == ["time_to_relapse"]
-    with pytest.raises(InputError, match=r"column measure: randomized_fraction is not compared; read it in the "
-                                         r"trial's table"):
-        read_observed([{**row, "measure": "randomized_fraction", "timepoint_h": "672"}], sc)
+    # since s52 (HB) the share randomized is compared too (tests/test_stratified_observed_s52_hb.py)
+    got = read_observed([{**row, "measure": "randomized_fraction", "timepoint_h": "672", "value": "40", "n": "60"}], sc)
+    assert got["measure"].tolist() == ["randomized_fraction"] and got["time_h"].tolist() == [672.0]
     assert read_observed([{**row, "measure": "relapse_rate", "value": "30"}], sc)["measure"].tolist() == ["relapse_rate"]
 
 
-def test_a_stratified_withdrawal_is_refused_naming_the_scenario_per_stratum():
+def test_a_stratified_withdrawal_row_must_name_its_stratum():
+    # refused until s52 ("give each stratum a scenario of its own"); since then a row names its stratum
     import pytest
 
     from ketasim.errors import InputError
@@ -135,9 +136,9 @@ def test_a_stratified_withdrawal_is_refused_naming_the_scenario_per_stratum():
 
     sc = _withdrawal_scenario("stratified")
     row = {"arm": "esk", "timepoint_h": "", "measure": "relapse_rate", "value": "30", "n": "40"}
-    with pytest.raises(InputError, match=r"not supported: give each stratum a scenario of its own \(design\.criterion: "
-                                         r"stable_remission, or stable_response for the responders without stable "
-                                         r"remission\)$"):
+    with pytest.raises(InputError, match=r"column stratum: empty: scenario s50-h3-rw randomizes 2 strata analysed "
+                                         r"apart \(stable remitters; stable responders without remission\); name the "
+                                         r"row's stratum \(add a column stratum\)$"):
         read_observed([row], sc)
 
 

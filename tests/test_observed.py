@@ -248,10 +248,13 @@ def test_a_relapse_rate_needs_its_own_n():
     assert int(got["n"].iloc[0]) == 24 and got["measure"].iloc[0] == "relapse_rate"
 
 
-def test_a_stratified_withdrawal_is_refused_before_the_trial_runs():
-    """A stratified randomized withdrawal reports each stratum under its own arm name: refused in one line when the
-    file is read (placeholder values, not data)."""
+def test_a_stratified_withdrawal_row_without_its_stratum_is_refused_before_the_trial_runs():
+    """A stratified randomized withdrawal reports each stratum under its own arm name: a row that does not name its
+    stratum is refused in one line when the file is read (placeholder values, not data); since s52 (HB) a row that
+    names it is read (tests/test_stratified_observed_s52_hb.py)."""
     sc = load_scenario(ROOT / "examples" / "sustain1_like_withdrawal.yaml")
     row = {"arm": "esketamine+AD", "timepoint_h": "", "measure": "relapse_rate", "value": "30", "n": "90"}
-    with pytest.raises(InputError, match="stratified randomized withdrawal"):
+    with pytest.raises(InputError, match=r"row 1, column stratum: empty: scenario sustain1-like-withdrawal randomizes "
+                                         r"2 strata"):
         read_observed([row], sc)
+    assert read_observed([{**row, "stratum": "stable remitters"}], sc)["stratum"].tolist() == ["stable remitters"]

@@ -25,7 +25,11 @@ Relapse rows of a randomized withdrawal or an open-label follow-up: ``time_to_re
 median in days, possibly 'not reached') and ``relapse_hazard_ratio`` (the trial's Cox comparison row) are compared
 with the virtual patients' times to relapse (``TrialResult.relapse_times``), with the same two-stage bootstrap of
 the row's n per arm, the statistics computed row-wise on the visit grid's counts (:func:`_compare_relapse`); their
-published 95 % CI comes from the columns ``ci_low`` / ``ci_high``.
+published 95 % CI comes from the columns ``ci_low`` / ``ci_high``. A stratified withdrawal (``design.criterion:
+stratified``) reports each stratum apart: its rows name theirs in a ``stratum`` column (as the trial's rows name it,
+e.g. "stable remitters") and are compared with that stratum's rows (the trial's arm "ARM [STRATUM]"). The share of
+the patients who entered induction that reached randomization (``randomized_fraction``, per stratum) is a rate row
+whose ``n`` is the published share's denominator.
 
 Nothing is fitted: the parameter set is the one the trial ran with. Every input error is one line naming the row
 (1-based data row; the file line is one more) and the column, raised before the trial runs when the CLI reads the
@@ -55,7 +59,8 @@ REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
 #: ``dose_level`` names the dose of a ``final_dose_rate`` row (e.g. "84 mg"); ``scenario`` the ``name:`` of the
 #: scenario the file belongs to (one value for the whole file; another scenario's name is refused)
 OPTIONAL_COLUMNS = ("scale", "spread", "spread_kind", "n", "trial_id", "citation", "source_url", "notes", "domain",
-                    "dose_level", "scenario", "analyte", "statistic", "versus", "n_versus", "ci_low", "ci_high")
+                    "dose_level", "scenario", "analyte", "statistic", "versus", "n_versus", "ci_low", "ci_high",
+                    "stratum")
 #: ``CV``: a coefficient of variation in % (PK rows only: the geometric CV of a geometric mean, the arithmetic CV of
 #: a mean)
 SPREAD_KINDS = ("SD", "SE", "CV", "none")
@@ -110,12 +115,18 @@ RELAPSE_INTERVAL_NOTE = (f"time_to_relapse and relapse_hazard_ratio rows: the 2.
 #: decision session: the trial JSON's ``final_dose_rate`` rows; reported for every titrated arm, whatever
 #: ``endpoints.measures`` lists
 DOSE_MEASURES = ("final_dose_rate",)
-OBSERVABLE_MEASURES = SCORE_MEASURES + TIMELESS_MEASURES + DOSE_MEASURES
+#: a randomized withdrawal's share (%) of the patients who entered induction that were randomized (per stratum: e.g.
+#: stable remission at the end of optimisation): the trial's ``randomized_fraction`` row (of the continue arm, at
+#: ``design.induction_until``); reported whatever ``endpoints.measures`` lists. ``n``: the published share's
+#: denominator (the patients who entered induction)
+SHARE_MEASURES = ("randomized_fraction",)
+OBSERVABLE_MEASURES = SCORE_MEASURES + TIMELESS_MEASURES + DOSE_MEASURES + SHARE_MEASURES
 #: unit of each observable measure's value and error
 UNITS = {"mean": "points", "mean_change": "points", "cadss_peak": "CADSS points", "sbp_change_peak": "mmHg",
          "dbp_change_peak": "mmHg", "hr_change_peak": "beats/min", "sedation_peak": "index", "sbp_max_rise": "mmHg",
          "dbp_max_rise": "mmHg",
          **{m: "percentage points" for m in OBSERVABLE_MEASURES if m.endswith("_rate")},
+         **{m: "percentage points" for m in SHARE_MEASURES},
          **NCA_UNITS, **{m: "ratio" for m in PK_RATIO_MEASURES}, "time_to_relapse": "days",
          "relapse_hazard_ratio": "hazard ratio"}
 #: statistics that cannot be negative (the interval is bounded at 0)
@@ -132,8 +143,6 @@ MAX_OBSERVED_ROWS = 10_000
 #: trial measures an observed row cannot give, with why (the generic "not a measure that can be compared" listed
 #: the scenario's measures without saying what to do with a published withdrawal's or follow-up's other figures)
 _NOT_COMPARED = {
-    "randomized_fraction": "is not compared; read it in the trial's table (an observed file compares outcomes: the "
-                           "relapse_rate rows, n the patients randomized)",
     "followed_fraction": "is not compared; read it in the trial's table (an observed file compares outcomes: the "
                          "relapse_rate rows, n the patients followed)",
 }
@@ -559,6 +568,92 @@ def _hazard_ratio_versus(where: "_Where", i: int, r: dict, scenario) -> str:
     return control
 
 
+def withdrawal_strata(scenario) -> tuple[str, ...]:
+    """The groups a randomized withdrawal randomizes, as its trial's rows name them (``trial.WITHDRAWAL_STRATA``:
+    two, "stable remitters" and "stable responders without remission", when ``design.criterion`` is stratified; one
+    otherwise); () for any other design."""
+    from .trial import WITHDRAWAL_STRATA
+
+    design = dict(scenario.design)
+    if design.get("type", "parallel") != "randomized_withdrawal":
+        return ()
+    return WITHDRAWAL_STRATA.get(design.get("criterion", "response"), ())
+
+
+def trial_arm_name(arm: str, stratum: str) -> str:
+    """How the trial's rows name ``arm``'s randomized group of ``stratum`` in a stratified withdrawal: "ARM
+    [STRATUM]" (the trial JSON's arm keys); ``arm`` itself when ``stratum`` is ""."""
+    return f"{arm} [{stratum}]" if stratum else arm
+
+
+def _stratum_key(text) -> str:
+    """A stratum as compared: letter case and runs of spaces ignored ('Stable  Remitters' is 'stable remitters')."""
+    return " ".join(str(text).split()).casefold()
+
+
+def _labelled_arm_hint(text: str, arms: list[str], strata: tuple[str, ...]) -> str:
+    """' (write arm ARM and stratum STRATUM: ...)' for an arm cell written as the trial's tables name a stratum's group
+    ('esketamine+AD [stable remitters]'), else ''."""
+    m = re.fullmatch(r"(.+?)\s*\[(.+)\]", text.strip())
+    if not m or m.group(1) not in arms:
+        return ""
+    if strata:
+        return (f" (write arm {m.group(1)} and, in a column stratum, {m.group(2).strip()[:40]}: the trial's "
+                "'ARM [STRATUM]' is two columns in an observed file)")
+    return f" (write arm {m.group(1)}; the scenario has no strata)"
+
+
+def _row_stratum(where: "_Where", i: int, r: dict, m: str, scenario, strata: tuple[str, ...], cols: list[str]) -> str:
+    """The stratum of a row (column ``stratum``) as the trial's rows carry it: the canonical name when the scenario
+    randomizes two strata (``design.criterion: stratified``; then every row but a PK or final_dose_rate row, which
+    are rows of the whole arm, must name one), "" otherwise (a withdrawal of one group: a cell naming that group is
+    read and dropped, so the row is compared as without it). Each error one line naming the row and the column."""
+    text = r.get("stratum", "")
+    whole_arm = m in PK_OBSERVABLE_MEASURES or m in DOSE_MEASURES
+    names = "; ".join(strata)
+    if not text:
+        if len(strata) > 1 and not whole_arm:
+            where.fail(i, "stratum", f"empty: scenario {scenario.name} randomizes {len(strata)} strata analysed apart "
+                                     f"({names}); name the row's stratum"
+                       + ("" if "stratum" in cols else " (add a column stratum)"))
+        return ""
+    if not strata:
+        where.fail(i, "stratum", f"{text[:40]!r}: scenario {scenario.name} has no strata (a randomized withdrawal's "
+                                 "design.criterion makes them); leave stratum empty")
+    if whole_arm:
+        where.fail(i, "stratum", f"{text[:40]!r}: a {m} row is of the whole arm, not of a stratum; leave stratum "
+                                 "empty")
+    got = next((x for x in strata if _stratum_key(x) == _stratum_key(text)), None)
+    if got is None:
+        crit = dict(scenario.design).get("criterion", "response")
+        where.fail(i, "stratum", f"{text[:40]!r} is not a stratum of scenario {scenario.name}"
+                                 f"{_did_you_mean(text, strata)}; its strata (design.criterion {crit}): {names}")
+    return got if len(strata) > 1 else ""
+
+
+def _randomized_share(where: "_Where", i: int, r: dict, scenario) -> tuple[str, float]:
+    """(arm, time in h) of a ``randomized_fraction`` row: the scenario must be a randomized withdrawal; the share is
+    of the patients who entered induction, before the randomization, so either arm may be named and the row is the
+    trial's row of the continue arm (``design.continue``); ``timepoint_h`` is empty or the randomization
+    (``design.induction_until``), and the table's ``time_h`` is that time either way."""
+    from .scenario import DEFAULT_INDUCTION_UNTIL
+    from .units import parse_time_h
+
+    design = dict(scenario.design)
+    if design.get("type", "parallel") != "randomized_withdrawal":
+        where.fail(i, "measure", f"randomized_fraction: scenario {scenario.name} randomizes nobody after an induction "
+                                 "(only a randomized withdrawal has a share randomized)")
+    t_rand = parse_time_h(design.get("induction_until", DEFAULT_INDUCTION_UNTIL), "design.induction_until")
+    t_text = r.get("timepoint_h", "")
+    if t_text:
+        t = _number(where, i, "timepoint_h", t_text)
+        if abs(t - t_rand) > 1e-6 * max(1.0, t_rand):
+            where.fail(i, "timepoint_h", f"randomized_fraction is the share randomized at design.induction_until "
+                                         f"({t_rand:g} h = {fmt_hours(t_rand)}); leave timepoint_h empty or give "
+                                         f"{t_rand:g}")
+    return str(design["continue"]), float(t_rand)
+
+
 def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame:
     """Validate a published trial's results against ``scenario`` (a :class:`ketasim.scenario.Scenario`) and return
     them as a tidy table (one row per observed row): ``row`` (1-based), ``arm``, ``measure``, ``time_h`` (h; NaN for
@@ -613,11 +708,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     if ep is None:
         raise InputError(f"{where.name}: scenario {scenario.name} has no endpoints to compare with")
     design = dict(scenario.design)
-    if design.get("type") == "randomized_withdrawal" and design.get("criterion") == "stratified":
-        raise InputError(f"{where.name}: a stratified randomized withdrawal reports each stratum apart; comparing "
-                         "observed rows with it is not supported: give each stratum a scenario of its own "
-                         "(design.criterion: stable_remission, or stable_response for the responders without "
-                         "stable remission)")
+    strata = withdrawal_strata(scenario)
     arms = [a.name for a in scenario.arms]
     arm_of = {a.name: a for a in scenario.arms}
     titrated = [a.name for a in scenario.arms if a.titration is not None]
@@ -638,7 +729,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         arm = r.get("arm", "")
         if arm not in arms:
             where.fail(i, "arm", f"{arm[:40]!r} is not an arm of scenario {scenario.name}"
-                                   f"{_did_you_mean(arm, arms)}; its arms: {', '.join(arms)}")
+                                   f"{_labelled_arm_hint(arm, arms, strata) or _did_you_mean(arm, arms)}; its arms: "
+                                   f"{', '.join(arms)}")
         m = r.get("measure", "")
         pk = m in PK_OBSERVABLE_MEASURES
         surv = m in SURVIVAL_MEASURES
@@ -669,8 +761,10 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                                        f"{scenario.name}'s: {', '.join(own) or 'none'} (others, once in "
                                        "endpoints.measures: peaks, event rates, *_max_rise, relapse_rate, "
                                        "time_to_relapse; relapse_hazard_ratio if followed; final_dose_rate if "
-                                       "titrated)")
-        if m not in ep.measures and m not in DOSE_MEASURES and not pk and m != "relapse_hazard_ratio":
+                                       "titrated" + ("; randomized_fraction, % of induction randomized"
+                                                     if strata else "") + ")")
+        if (m not in ep.measures and m not in DOSE_MEASURES + SHARE_MEASURES and not pk
+                and m != "relapse_hazard_ratio"):
             design = dict(scenario.design)
             if (m in ("relapse_rate", "time_to_relapse") and design.get("type", "parallel") != "randomized_withdrawal"
                     and design.get("follow_up_from") is None):
@@ -679,6 +773,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                                          "randomized withdrawal, or a trial with design.follow_up_from)")
             where.fail(i, "measure", f"{m} is not among scenario {scenario.name}'s endpoints.measures "
                                        f"({', '.join(ep.measures)}); add it there to compare it")
+        stratum = _row_stratum(where, i, r, m, scenario, strata, cols)
         level = ""
         if r.get("dose_level", "") and m not in DOSE_MEASURES:
             where.fail(i, "dose_level", f"{r['dose_level'][:40]!r}: a dose level belongs to a final_dose_rate row "
@@ -688,6 +783,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             level, t = _final_dose(where, i, r, arm_of[arm], cols, titrated)
         elif pk:
             t = float("nan")            # _pk_fields refused a time
+        elif m in SHARE_MEASURES:
+            arm, t = _randomized_share(where, i, r, scenario)
         elif surv:
             if t_text:
                 where.fail(i, "timepoint_h", f"{m} has no time (over the whole follow-up); leave timepoint_h empty")
@@ -732,7 +829,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         if m == "mean_change" and abs(v) > smax:
             where.fail(i, "value", f"{v:g} points: a change on the {scale_name(scale)} lies within -{smax:g} to "
                                    f"+{smax:g}")
-        if r.get("scale") and m in SCORE_MEASURES + ("relapse_rate",) + SURVIVAL_MEASURES:
+        if r.get("scale") and m in SCORE_MEASURES + ("relapse_rate",) + SURVIVAL_MEASURES + SHARE_MEASURES:
             text = r["scale"].split("(")[0].strip()        # 'MADRS (response >=50%)' as the reference file has it
             try:
                 given = canonical_scale(text, "scale")
@@ -780,6 +877,9 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             if pk and n > PK_MAX_ROW_N:
                 where.fail(i, "n", f"{r['n'][:40]} patients: a PK row's n is at most {PK_MAX_ROW_N:,} (the patients "
                                    "whose levels the study's statistic summarises)")
+        elif m in SHARE_MEASURES:
+            where.fail(i, "n", f"{m} needs n: the patients who entered induction in the published trial (the "
+                               "denominator of its share randomized)")
         elif m == "relapse_rate" or surv:
             # its denominator is who was randomized or followed, not the arm's size: no default would be honest
             what = {"relapse_rate": "a relapse rate", "time_to_relapse": "a median time to relapse",
@@ -791,10 +891,11 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             where.fail(i, "n", f"{r['n'][:40]} patients: a {m} row's n is at most {MAX_RELAPSE_ROW_N:,} (the "
                                "patients randomized or followed per arm)")
         n_versus = _n_versus(where, i, r, m, scenario)
-        key = (arm, m, None if math.isnan(t) else t, level, analyte, statistic, r.get("trial_id", ""))
+        key = (arm, m, None if math.isnan(t) else t, level, analyte, statistic, r.get("trial_id", ""), stratum)
         if key in seen:
             where.fail(i, "dose_level" if level else "measure",
-                       f"a second row for arm {arm}, {m}" + (f" {level}" if level else "")
+                       f"a second row for arm {arm}" + (f" [{stratum}]" if stratum else "") + f", {m}"
+                       + (f" {level}" if level else "")
                        + (f" of {analyte} ({statistic})" if pk else "")
                        + ("" if math.isnan(t) else f" at {t:g} h") + " (same trial_id)")
         seen.add(key)
@@ -804,7 +905,7 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                     "citation": r.get("citation", ""), "source_url": r.get("source_url", ""),
                     "notes": r.get("notes", ""), "domain": domain or "", "scenario": named or "",
                     "analyte": analyte, "statistic": statistic, "versus": versus, "n_versus": n_versus,
-                    "ci_low": ci_low, "ci_high": ci_high})
+                    "ci_low": ci_low, "ci_high": ci_high, "stratum": stratum})
     _check_fraction_rates(where, out)
     df = pd.DataFrame(out)
     df.attrs["source"] = where.name         # compare_observed's warnings name the file ('--observed FILE')
@@ -836,9 +937,9 @@ def _check_fraction_rates(where: _Where, rows: list[dict]) -> None:
                   f"as {frac['observed']:g} % (a true rate under 1 % is kept)", ObservedWarning, stacklevel=3)
 
 
-def _trial_row(tr, arm: str, measure: str, time_h: float, dose_level: str = ""):
+def _trial_row(tr, arm: str, measure: str, time_h: float, dose_level: str = "", stratum: str = ""):
     for r in tr.endpoints:
-        if r["arm"] != arm or r["measure"] != measure or "stratum" in r or "analyte" in r:
+        if r["arm"] != arm or r["measure"] != measure or r.get("stratum", "") != stratum or "analyte" in r:
             continue
         if dose_level or "dose_level" in r:          # final_dose_rate: one row per level, at the last decision
             if r.get("dose_level") == dose_level:
@@ -907,21 +1008,23 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
     out = []
     for rec in observed.to_dict("records"):
         arm, m, t = rec["arm"], rec["measure"], rec["time_h"]
+        stratum = _rec_stratum(rec)
         if m in PK_OBSERVABLE_MEASURES:
-            out.append(_compare_pk(result, rec, default_n))
+            out.append({**_compare_pk(result, rec, default_n), "stratum": ""})
             continue
         if m in SURVIVAL_MEASURES:
-            out.append(_compare_relapse(result, rec))
+            out.append(_compare_stratum_relapse(result, rec, stratum))
             continue
         level = rec.get("dose_level") or ""
-        r = _trial_row(result, arm, m, t, level)
+        group = trial_arm_name(arm, stratum)        # a stratified withdrawal's rows: "ARM [STRATUM]"
+        r = _trial_row(result, group, m, t, level, stratum)
         if r is None:
-            raise InputError(f"observed row {rec['row']}, column measure: the trial has no {m} row for arm {arm}"
+            raise InputError(f"observed row {rec['row']}, column measure: the trial has no {m} row for arm {group}"
                              + (f" at {level}" if level else "" if m in TIMELESS_MEASURES else f" at {t:g} h"))
         if level:
             t = float(r["time_h"])
         v = float(r["value"])
-        n_virtual = int(r.get("n") or result.outcomes[arm].n)
+        n_virtual = _virtual_n(result, r, group)
         n_from = rec["n_from"]
         if n_from == N_FROM_FILE:
             n = int(rec["n"])
@@ -929,7 +1032,7 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
             n = int(default_n[arm] if isinstance(default_n, dict) else default_n)
             n_from = N_FROM_SCENARIO
         else:
-            n = int(result.outcomes[arm].n)
+            n = int(result.outcomes[group].n)
         var_draws = float(result.draw_variance.get(_row_key(r), 0.0)) if draws else 0.0
         rate = UNITS[m] == "percentage points"
         patient_sd = float("nan")
@@ -951,7 +1054,7 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
         if m == "mean_change" and not inside and rec["observed"] > 0 and lo <= -rec["observed"] <= hi:
             _warn_sign(observed.attrs.get("source", "observed"), rec, t, lo, hi)
         o_lo, o_hi = _observed_ci(rec["observed"], n, rec["spread"], rec["spread_kind"], rate)
-        out.append({"row": rec["row"], "trial_id": rec["trial_id"], "arm": arm, "measure": m,
+        out.append({"row": rec["row"], "trial_id": rec["trial_id"], "arm": group, "stratum": stratum, "measure": m,
                     "time_h": t, "dose_level": level, "unit": UNITS[m], "observed": rec["observed"], "predicted": v,
                     "error": v - rec["observed"], "pi_low": float(lo), "pi_high": float(hi), "inside": bool(inside),
                     "n": n, "n_from": n_from, "n_virtual": n_virtual, "sampling_sd": float(samp),
@@ -973,6 +1076,35 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
 
     df.attrs["scale"] = scale_name(result.scenario.population.scale)    # the printed table's 'MADRS points'
     return df
+
+
+def _rec_stratum(rec: dict) -> str:
+    """The stratum of a row of :func:`read_observed`'s table ("" when none, or from a table without the column)."""
+    x = rec.get("stratum")
+    return x if isinstance(x, str) else ""
+
+
+def _virtual_n(result, r: dict, group: str) -> int:
+    """The virtual patients behind a trial row's rate or mean (its Monte Carlo error): the row's ``n`` when it has
+    one; a ``randomized_fraction`` row's the patients who entered induction (``patients_per_arm``: the continue arm
+    before the randomization, whose ``outcomes`` entry holds only those randomized); else the group's."""
+    if r.get("n"):
+        return int(r["n"])
+    if r["measure"] in SHARE_MEASURES and getattr(result, "patients_per_arm", None):
+        return int(result.patients_per_arm)
+    return int(result.outcomes[group].n)
+
+
+def _compare_stratum_relapse(result, rec: dict, stratum: str) -> dict:
+    """:func:`_compare_relapse` of a row of one stratum of a stratified withdrawal: its arm and ``versus`` are the
+    trial's groups of that stratum ("ARM [STRATUM]", as the trial's rows, comparisons and ``relapse_times`` name them),
+    and the output row keeps those names and the stratum; a row without a stratum is compared as before."""
+    if not stratum:
+        return {**_compare_relapse(result, rec), "stratum": ""}
+    versus = rec.get("versus") or ""
+    group = {**rec, "arm": trial_arm_name(rec["arm"], stratum), "stratum": stratum,
+             "versus": trial_arm_name(versus, stratum) if versus else ""}
+    return {**_compare_relapse(result, group), "stratum": stratum}
 
 
 def _pk_values(result, arm: str, analyte: str, measure: str, row: int) -> pd.DataFrame:
@@ -1190,7 +1322,8 @@ def _compare_relapse(result, rec: dict) -> dict:
     obs = float(rec["observed"])
     notes = []
     if m == "time_to_relapse":
-        row = next((r for r in result.endpoints if r["arm"] == arm and r["measure"] == m and "stratum" not in r), None)
+        row = next((r for r in result.endpoints if r["arm"] == arm and r["measure"] == m
+                    and r.get("stratum", "") == rec.get("stratum", "")), None)
         if row is None:
             raise InputError(f"observed row {rec['row']}, column measure: the trial has no time_to_relapse row for arm "
                              f"{arm}")
@@ -1214,7 +1347,7 @@ def _compare_relapse(result, rec: dict) -> dict:
     else:
         versus = rec["versus"]
         row = next((c for c in result.comparisons if c["measure"] == m and c["arm"] == arm
-                    and c["versus"] == versus and "stratum" not in c), None)
+                    and c["versus"] == versus and c.get("stratum", "") == rec.get("stratum", "")), None)
         if row is None:
             raise InputError(f"observed row {rec['row']}, column measure: the trial has no relapse_hazard_ratio of "
                              f"{arm} vs {versus} (a group nobody was randomized or followed into)")
@@ -1547,6 +1680,9 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
                      + f"  {'yes' if r['inside'] else 'no ':6s}  {unit}")
     if len(df) and df["measure"].isin(PK_OBSERVABLE_MEASURES).any():
         lines.append("  PK rows: GM geometric mean, GMR geometric mean ratio; fold = predicted / observed")
+    if len(df) and df["measure"].isin(SHARE_MEASURES).any():
+        lines.append("  randomized_fraction: % of the patients who entered induction who were randomized (n: the "
+                     "published share's denominator)")
     if len(df) and df["measure"].isin(SURVIVAL_MEASURES).any():
         lines.append("  time_to_relapse: Kaplan-Meier median (days; 'not reached' beyond the follow-up); "
                      "relapse_hazard_ratio: Cox, arm vs versus, fold = predicted / observed")
@@ -1574,11 +1710,14 @@ def _has_n_versus(r: dict) -> bool:
 def drop_empty_dose_level(row: dict) -> dict:
     """A JSON row has ``dose_level`` only when it is a final_dose_rate row, and ``analyte``, ``statistic``,
     ``fold_error`` only when it is a PK row (``versus`` only on a PK ratio row; ``n_versus`` and ``n_versus_from``
-    only on a parallel-design one and on a ``relapse_hazard_ratio`` row): other rows are written as before."""
+    only on a parallel-design one and on a ``relapse_hazard_ratio`` row), ``stratum`` only on a stratified
+    withdrawal's row: other rows are written as before."""
     if not isinstance(row.get("dose_level"), str) or not row["dose_level"]:
         row.pop("dose_level", None)
     if not isinstance(row.get("note"), str) or not row["note"]:      # time_to_relapse / hazard ratio rows only
         row.pop("note", None)
+    if not isinstance(row.get("stratum"), str) or not row["stratum"]:    # a stratified withdrawal's rows only
+        row.pop("stratum", None)
     if row.get("measure") == "relapse_hazard_ratio":                 # keeps versus, fold_error and n_versus
         for k in ("analyte", "statistic"):
             row.pop(k, None)

@@ -2029,6 +2029,13 @@ def titration_summary(o: ArmOutcome) -> dict:
 
 # ---- randomized withdrawal -------------------------------------------------------------------------------------------
 WITHDRAWAL_CRITERIA = ("response", "remission", "stable_response", "stable_remission", "stratified")
+#: the groups each ``design.criterion`` randomizes, as the trial names them: with two (``stratified``) every row and
+#: comparison carries its group in ``stratum`` and its arm is named "ARM [STRATUM]"; with one the rows carry none
+#: (``ketasim.observed`` reads an observed file's ``stratum`` column against these)
+WITHDRAWAL_STRATA = {"response": ("responders",), "remission": ("remitters",),
+                     "stable_response": ("stable responders without remission",),
+                     "stable_remission": ("stable remitters",),
+                     "stratified": ("stable remitters", "stable responders without remission")}
 
 
 def _withdrawal_setup(design: dict, scenario: Scenario, last_endpoint_h: float) -> dict:
@@ -2106,18 +2113,19 @@ def _strata(cont: ArmOutcome, extra: dict, ep: Endpoints, scale: str) -> dict[st
     resp = _responders(r, cont.baseline[:, None], ep)
     remit = r <= (thr if thr is not None else -1.0)
     crit = extra["criterion"]
+    names = WITHDRAWAL_STRATA[crit]
     if crit == "response":
-        return {"responders": resp[:, -1]}
+        return {names[0]: resp[:, -1]}
     if crit == "remission":
-        return {"remitters": remit[:, -1]}
+        return {names[0]: remit[:, -1]}
     stable_remission = remit.sum(axis=1) >= min(extra["stable_min"], remit.shape[1])
     k = min(extra["stable_min_response"], resp.shape[1])
     stable_response = resp[:, -k:].all(axis=1) & ~stable_remission
     if crit == "stable_remission":
-        return {"stable remitters": stable_remission}
+        return {names[0]: stable_remission}
     if crit == "stable_response":
-        return {"stable responders without remission": stable_response}
-    return {"stable remitters": stable_remission, "stable responders without remission": stable_response}
+        return {names[0]: stable_response}
+    return dict(zip(names, (stable_remission, stable_response)))
 
 
 def _confirmed_relapse(after: np.ndarray, relapse: float, k: int) -> np.ndarray:
