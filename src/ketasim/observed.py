@@ -682,6 +682,13 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     ``ci_low`` / ``ci_high`` (the table's columns of those names, NaN elsewhere; a median's bound 'not reached' is
     +inf), not from a spread.
 
+    ``stratum`` (:func:`_row_stratum`): the stratum of a row of a stratified withdrawal (``design.criterion:
+    stratified``), as the trial names it (:func:`withdrawal_strata`; every row but a PK or final_dose_rate row names
+    one); "" on every other row and in every other scenario. ``randomized_fraction`` rows (a withdrawal's share of the
+    patients who entered induction who were randomized, in percent; :func:`_randomized_share`) need ``n`` (the
+    published share's denominator), may name either arm (the table's ``arm`` is the continue arm) and have ``time_h``
+    the randomization.
+
     PK rows (``measure`` in :data:`PK_OBSERVABLE_MEASURES`; :func:`_pk_fields`) have an empty ``timepoint_h``
     (``time_h`` NaN), a value > 0 (ng/mL, ng*h/mL, h, or a ratio), and the table's ``analyte`` (canonical),
     ``statistic`` and ``versus`` (ratio rows: the control arm) columns, "" on every other row; ``n_versus`` (a
@@ -995,6 +1002,11 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
 
     A ``time_to_relapse`` or ``relapse_hazard_ratio`` row is compared by :func:`_compare_relapse` (unit "days" or
     "hazard ratio"; a ``note`` column, "" on other rows, says what is not reached or undefined).
+
+    A row of a stratified withdrawal (``stratum`` not "") is compared with the trial's row of that stratum: its
+    ``arm`` (and a hazard ratio's ``versus``) is the trial's group "ARM [STRATUM]" (:func:`trial_arm_name`) and its
+    ``stratum`` the stratum ("" on other rows). A ``randomized_fraction`` row is a rate row whose Monte Carlo error
+    comes from the virtual induction's size (``TrialResult.patients_per_arm``, :func:`_virtual_n`).
 
     The interval's scope is in ``attrs["interval"]``; :func:`observed_summary` gives the summary."""
     from .calibration import observed_interval, statistic_sampling_sd, virtual_rate_estimate
