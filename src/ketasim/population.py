@@ -137,14 +137,28 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
                     # The same group's later group-CBT cohort agrees: 75.5 (22.8) in completers (Ogawa et al. 2020,
                     # Psychiatry J 2020:3186450, doi:10.1155/2020/3186450, Table 1). No LSAS inclusion floor (drug
                     # trials often have one, e.g. LSAS >= 70 in Kasper et al. 2005, Br J Psychiatry 186:222).
-                    "lsas": (76.2, 25.6)}
+                    "lsas": (76.2, 25.6),
+                    # GAD-7 at screening for a Pfizer-sponsored GAD drug trial: 90 outpatients with DSM-IV-TR GAD who
+                    # needed a change of treatment (65 of 90 had < 25 % response to their current antidepressant or
+                    # anxiolytic; site HAM-A 27.1, CGI-S 4.8: "moderately ill"); no ketamine. Targum, Murphy, Khan,
+                    # Zumpano, Whitlock, Simen & Binneman 2018, Innov Clin Neurosci 15(3-4):37-42
+                    # (innovationscns.com/march-april-audio-recording-generalized-anxiety-disorder; no DOI or PMID was
+                    # reachable here), Table 3 (full text read): 16.40 +- 3.63 (n = 30, a past major depressive
+                    # episode) and 16.45 +- 4.02 (n = 60, none), pooled here to 16.43 (3.87), n = 90. The +- are SDs:
+                    # the table's t = -0.06 is reproduced with them (with SEMs the SDs would be 20-31 on a 0-21 scale).
+                    # Baseline only, no outcome number used.
+                    "gad7": (16.4, 3.9)}
 #: No sourced default baseline was found for mssi and iesr: no entry table of a treatment-seeking, non-ketamine sample
 #: was reachable (Feder 2014's IES-R is a ketamine trial's; the IES-R samples found were medically ill PTSD patients;
 #: no MSSI sample): NOTES, the forty-second and forty-third sessions. Nor, in the fifty-first session, for pcl5,
 #: gad7, hads_a, hads_d and phq9: the entry tables found gave no SD (PHQ-9 17.9 in a TMS cohort, Bastiaens 2024,
 #: doi:10.1186/s12888-024-05928-4, abstract), an SEM without the n it was computed over (PHQ-9 17.8 +- 0.4 SEM in a
 #: TMS sample, PMC9343621 Table 1) or a "PCL" that may be the DSM-IV one (57.8 (11.1) at the start of VA medication
-#: trials, PMC7669235 Table 2); none was taken. Their scenarios state population.baseline.
+#: trials, PMC7669235 Table 2); none was taken. Their scenarios state population.baseline. The fifty-second session
+#: (helper HC) found GAD-7's (above) but still none with a mean and SD at entry for pcl5, hads_a, hads_d and phq9: the
+#: searches (PTSD psychotherapy and ketamine trials in veterans, TRD cohorts on TMS, ECT and ketamine, HADS in
+#: depression trials) reached abstracts and tables without an SD or of other instruments (HADS total 22.9 (4.2) and
+#: 24.6 (5.6) in a ketamine trial, PMC10769130 Extended Data Table 1: the 0-42 total, not a subscale).
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 #: Display names (figures, tables, reports, the dashboard).
 SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": "CAPS-5", "ssi": "SSI",
@@ -159,7 +173,8 @@ SCALE_ALIASES = {"hdrs17": "hamd17", "hrsd17": "hamd17", "hdrs21": "hamd21", "hr
                  "pcldsm5": "pcl5"}
 #: Not aliased on purpose: 'caps' (the DSM-IV CAPS, 0-136), 'ies' (the original 15-item IES), 'bsi' (also the Brief
 #: Symptom Inventory), 'hamd'/'hdrs' (which version?), 'pcl' (the DSM-IV PCL, 17-85), 'hads' (which subscale?),
-#: 'phq'/'gad' (which length?) are other instruments or ambiguous: the error says which is meant.
+#: 'phq'/'gad' (which length?) are other instruments or ambiguous; the C-SSRS (categorical) and the CGI-SS-R (anchors
+#: not sourced) are not modelled: the error says which is meant or why.
 _NOT_ALIASED = {
     **dict.fromkeys(("hamd", "hdrs", "hrsd"), "the Hamilton depression scale has three versions, hamd17 (0-52), "
                                               "hamd21 (0-63) and hamd24 (0-75); name the one rated"),
@@ -174,6 +189,17 @@ _NOT_ALIASED = {
             "(the 0-42 total is not modelled)",
     **dict.fromkeys(("phq", "phq8", "phq2"), "the PHQ-9 is phq9 (the PHQ-8 and PHQ-2 are other instruments)"),
     **dict.fromkeys(("gad", "gad2"), "the GAD-7 is gad7 (the GAD-2 is another instrument)"),
+    # not one score on a range: the C-SSRS classifies ideation into five types and behaviour into yes/no kinds, with a
+    # separate intensity sum (Posner et al. 2011, Am J Psychiatry 168:1266, PMC3893686, abstract read)
+    **dict.fromkeys(("cssrs", "columbiasuicideseverityratingscale"),
+                    "the C-SSRS is categorical (types of suicidal ideation and behaviour), not one severity score on a "
+                    "range; rate suicidal ideation on madrs_si (MADRS item 10, 0-6), ssi (0-38) or mssi (0-54)"),
+    # the Clinical Global Impression of Severity of Suicidality, revised (ASPIRE I/II's key secondary endpoint, Fu 2020,
+    # J Clin Psychiatry 81:19m13191, doi:10.4088/JCP.19m13191, abstract read): its anchors, the cut point trials call
+    # resolution and an entry SD were not found in a source this project could read (fifty-second session, HC)
+    **dict.fromkeys(("cgissr", "cgiss", "cgisuicidality"),
+                    "the CGI-SS-R (a clinician's global rating of suicidality) is not modelled: its anchors were not "
+                    "sourced; rate suicidal thoughts on madrs_si (MADRS item 10, 0-6), ssi (0-38) or mssi (0-54)"),
 }
 
 
