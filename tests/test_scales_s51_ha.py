@@ -1,7 +1,7 @@
 """PCL-5, GAD-7, HADS-A, HADS-D and PHQ-9 (fifty-first session, helper HA): the self-report scales of PTSD,
 anxiety and depression trials (and of real-world ketamine clinics) that the model could not express. Each scale's
 range, remission threshold and condition are in population.SCALES with their sources; none had a sourced default
-baseline (GAD-7 has one since the fifty-second session), so a scenario on one states population.baseline and is
+baseline (GAD-7 and PHQ-9 have one since the fifty-second session), so a scenario on one states population.baseline and is
 refused in one line otherwise. The DSM-IV PCL
 (17-85), the HADS total and the PHQ-8/-2 and GAD-2 are not aliased: the one-line error names the field and says
 which instrument is meant. Each test fails on the code before the change (the scales were unknown)."""
@@ -31,9 +31,10 @@ NEW = {"pcl5": ("PCL-5", 80, 30, "ptsd", (50, 12)),
        "hads_a": ("HADS-A", 21, 7, "anxiety", (14, 3)),
        "hads_d": ("HADS-D", 21, 7, "depression", (13, 3)),
        "phq9": ("PHQ-9", 27, 4, "depression", (18, 4))}
-#: the new scales still without a sourced default baseline (GAD-7's was sourced in the fifty-second session, HC:
+#: the new scales still without a sourced default baseline (GAD-7's and PHQ-9's were sourced in the fifty-second
+#: session, HC:
 #: tests/test_scales_s52_hc.py)
-UNSOURCED = sorted(k for k in NEW if k != "gad7")
+UNSOURCED = sorted(k for k in NEW if k not in ("gad7", "phq9"))
 
 
 
@@ -104,8 +105,8 @@ def test_a_scenario_without_a_baseline_is_refused_in_one_line(tmp_path, capsys):
     for key in UNSOURCED:
         with pytest.raises(InputError, match=rf"^population\.baseline: {key} has no default baseline"):
             scenario_from_dict({"name": "s", "population": {"scale": key}, "arms": {"k": [KET]}})
-    one_line(capsys, main(["trial", scenario_yaml(tmp_path, "PHQ-9")]),
-             "population.baseline: phq9 has no default baseline with a published source", "(points, 0-27)")
+    one_line(capsys, main(["trial", scenario_yaml(tmp_path, "HADS-D")]),
+             "population.baseline: hads_d has no default baseline with a published source", "(points, 0-21)")
     err = one_line(capsys, main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
                                  "--size", "5", "--scale", "HADS-A"]), "--baseline:")
     assert "population." not in err
@@ -191,12 +192,12 @@ def test_a_record_on_a_new_scale_is_read_but_plan_says_in_one_line_it_cannot_fit
     from ketasim.record import record_from_csv_text
 
     header = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
-    text = header + ("1,0,0,,,,,,18,phq9,80,45,F\n1,0.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n"
-                     "1,24.5,0,,,,,,10,phq9,,,\n")
-    assert record_from_csv_text(text, source="r.csv").scale == "phq9"
+    text = header + ("1,0,0,,,,,,15,hads_d,80,45,F\n1,0.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n"
+                     "1,24.5,0,,,,,,8,hads_d,,,\n")                        # phq9 has a sourced default since s52
+    assert record_from_csv_text(text, source="r.csv").scale == "hads_d"
     path = tmp_path / "r.csv"
     path.write_text(text, encoding="utf-8")
-    one_line(capsys, main(["plan", str(path)]), "PHQ-9 (phq9)")
+    one_line(capsys, main(["plan", str(path)]), "HADS-D (hads_d)")
 
 
 def test_rater_noise_is_the_same_fraction_of_every_range():
@@ -241,8 +242,8 @@ def test_a_plan_target_on_the_new_scales_reads_its_name_and_default_threshold():
         parse_target("GAD-7<=4", "phq9")
 
 
-@pytest.mark.parametrize("key, expected_sd", [("madrs", 5.0), ("lsas", 25.6), ("hads_a", 1.75), ("PHQ-9", 2.25),
-                                              ("pcl5", 80 * 5 / 60), ("iesr", 88 * 5 / 60)])
+@pytest.mark.parametrize("key, expected_sd", [("madrs", 5.0), ("lsas", 25.6), ("hads_a", 1.75), ("PHQ-9", 4.6),
+                                              ("hads_d", 1.75), ("pcl5", 80 * 5 / 60), ("iesr", 88 * 5 / 60)])
 def test_a_dashboard_trial_spreads_the_baseline_by_the_scale_s_range(key, expected_sd):
     """A dashboard trial's baseline SD is the scale's sourced default SD, else MADRS's share of the range (5 of 60
     points): a fixed 5 points was 24 % of a 0-21 scale's range (lead, fifty-first session)."""

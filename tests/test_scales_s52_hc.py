@@ -4,7 +4,8 @@ noise left as it was (no per-scale self-report noise: the test-retest evidence r
 GAD-7 16.4 (3.9): the pooled screening GAD-7 of 90 GAD outpatients who needed a change of treatment (Targum et al.
 2018, Innov Clin Neurosci 15(3-4):37-42, Table 3: 16.40 +- 3.63, n = 30 and 16.45 +- 4.02, n = 60). A scenario or
 the quick form on GAD-7 without a baseline ran into "gad7 has no default baseline"; it now runs from that default.
-pcl5, hads_a, hads_d and phq9 still have none (tests/test_scales_s51_ha.py)."""
+PHQ-9 16.4 (4.6): 960 patients with PHQ-9 >= 10 at their first visit to 17 US psychiatric practices (Psychiatr Serv
+62:929, 2011, abstract). pcl5, hads_a and hads_d still have none (tests/test_scales_s51_ha.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_gad7_default_is_the_pooled_table_and_inside_the_scale():
 
 
 def test_the_other_new_self_report_scales_still_have_no_invented_default():
-    for key in ("pcl5", "hads_a", "hads_d", "phq9", "iesr", "mssi"):
+    for key in ("pcl5", "hads_a", "hads_d", "iesr", "mssi"):
         assert key not in DEFAULT_BASELINE
         with pytest.raises(InputError, match=rf"^population\.baseline: {key} has no default baseline"):
             default_baseline(key)
@@ -56,7 +57,8 @@ def test_a_gad7_trial_without_a_stated_baseline_runs_from_the_default_within_the
     scen = tmp_path / "gad.yaml"
     scen.write_text("name: gad\nseed: 5\npopulation: {size: 300, scale: GAD-7}\n"
                     "endpoints: {times: [24 h, 7 d], measures: [mean, mean_change, remission_rate]}\n"
-                    "arms:\n  ketamine: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, duration: 40 min}]\n"
+                    "arms:\n  ketamine: [{drug: racemic-ketamine, route: iv-infusion, dose: 0.5 mg/kg, "
+                    "duration: 40 min}]\n"
                     "  midazolam: [{drug: midazolam, route: iv-infusion, dose: 0.045 mg/kg, duration: 40 min}]\n",
                     encoding="utf-8")
     out, pcsv = tmp_path / "t.json", tmp_path / "p.csv"
@@ -153,3 +155,25 @@ def test_rater_noise_is_still_rating_noise_sd_times_the_range_on_every_scale():
 def test_madrs_and_the_calibrated_scales_defaults_are_unchanged():
     assert DEFAULT_BASELINE["madrs"] == (33.0, 5.0) and DEFAULT_BASELINE["hamd17"] == (24.0, 4.0)
     assert DEFAULT_BASELINE["hama"] == (25.0, 5.0) and DEFAULT_BASELINE["caps5"] == (45.0, 10.0)
+
+
+# ---- PHQ-9's default baseline ------------------------------------------------------------------------------------
+def test_phq9_default_is_the_abstract_s_first_visit_value_and_runs_without_a_stated_baseline(capsys):
+    assert default_baseline("phq9") == DEFAULT_BASELINE["phq9"] == (16.4, 4.6)
+    mean, sd = DEFAULT_BASELINE["phq9"]
+    assert 10 <= mean - sd and mean + sd < SCALES["phq9"][0]    # the >= 10 entry cut: "moderate to severe"
+    sc = scenario_from_dict({"name": "phq", "population": {"scale": "PHQ-9"}, "arms": {"k": [KET]}})
+    assert (sc.population.scale, sc.population.baseline.mean, sc.population.baseline.sd) == ("phq9", 16.4, 4.6)
+    assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--size", "10",
+                 "--scale", "PHQ-9"]) == 0, capsys.readouterr().err
+    assert "PHQ-9 from 16.4" in capsys.readouterr().out
+
+
+def test_the_plan_page_offers_the_newly_fitted_scales():
+    from pathlib import Path
+
+    import ketasim
+
+    html = (Path(ketasim.__file__).parent / "web" / "static" / "plan.html").read_text()
+    assert "<option>gad7</option>" in html and "<option>phq9</option>" in html
+    assert "<option>pcl5</option>" not in html                  # still no prior for the personal fit

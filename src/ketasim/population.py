@@ -147,7 +147,14 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
                     # episode) and 16.45 +- 4.02 (n = 60, none), pooled here to 16.43 (3.87), n = 90. The +- are SDs:
                     # the table's t = -0.06 is reproduced with them (with SEMs the SDs would be 20-31 on a 0-21 scale).
                     # Baseline only, no outcome number used.
-                    "gad7": (16.4, 3.9)}
+                    "gad7": (16.4, 3.9),
+                    # PHQ-9 at the first visit of adults treated for depression at 17 US psychiatric practices (the
+                    # National Depression Management Leadership Initiative), those with PHQ-9 >= 10 ("moderate to
+                    # severe"): 16.4 +- 4.6 (mean +- SD), n = 960 of 1,763; Psychiatr Serv 62:929-935 (2011),
+                    # doi:10.1176/ps.62.8.pss6208_0929 (abstract read). Specialty care, not selected for treatment
+                    # resistance; the >= 10 entry cut narrows the SD as a trial's entry criterion does. Baseline
+                    # only, no outcome number used.
+                    "phq9": (16.4, 4.6)}
 #: No sourced default baseline was found for mssi and iesr: no entry table of a treatment-seeking, non-ketamine sample
 #: was reachable (Feder 2014's IES-R is a ketamine trial's; the IES-R samples found were medically ill PTSD patients;
 #: no MSSI sample): NOTES, the forty-second and forty-third sessions. Nor, in the fifty-first session, for pcl5,
@@ -155,9 +162,9 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
 #: doi:10.1186/s12888-024-05928-4, abstract), an SEM without the n it was computed over (PHQ-9 17.8 +- 0.4 SEM in a
 #: TMS sample, PMC9343621 Table 1) or a "PCL" that may be the DSM-IV one (57.8 (11.1) at the start of VA medication
 #: trials, PMC7669235 Table 2); none was taken. Their scenarios state population.baseline. The fifty-second session
-#: (helper HC) found GAD-7's (above) but still none with a mean and SD at entry for pcl5, hads_a, hads_d and phq9: the
-#: searches (PTSD psychotherapy and ketamine trials in veterans, TRD cohorts on TMS, ECT and ketamine, HADS in
-#: depression trials) reached abstracts and tables without an SD or of other instruments (HADS total 22.9 (4.2) and
+#: (helper HC) found GAD-7's and PHQ-9's (above) but still none with a mean and SD at entry for pcl5, hads_a and
+#: hads_d: the searches (PTSD psychotherapy and ketamine trials in veterans, TRD cohorts on TMS, ECT and ketamine, HADS
+#: in depression trials) reached abstracts and tables without an SD or of other instruments (HADS total 22.9 (4.2) and
 #: 24.6 (5.6) in a ketamine trial, PMC10769130 Extended Data Table 1: the 0-42 total, not a subscale).
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 #: Display names (figures, tables, reports, the dashboard).
