@@ -101,7 +101,8 @@ def test_the_withdrawal_howto_names_the_hazard_ratio_and_the_observed_rows():
 
     text = " ".join((Path(__file__).parents[1] / "docs" / "howto" / "withdrawal.md").read_text().split())
     assert "the Cox hazard ratio of relapse (`relapse_hazard_ratio`, continue vs withdraw" in text
-    assert "with `--observed` ({doc}`observed-trial`; one scenario per stratum)" in text
+    # since the fifty-second session (HB) one observed file holds both strata (column stratum)
+    assert "with `--observed` ({doc}`observed-trial`)" in text and "`stratum` column, so one file compares both" in text
     assert "the relapse-rate difference and hazard ratio), add `--uncertainty N`" in text
 
 
