@@ -112,8 +112,8 @@ def test_the_share_randomized_is_a_rate_row_of_the_induction_entrants(stratified
         lo, hi, inside = observed_interval(22.0, r["predicted"], 700, 0.0, 0.0, rate=True, estimate_n=200)
         assert (r["pi_low"], r["pi_high"], r["inside"]) == (lo, hi, inside)
         assert r["pi_high"] - r["pi_low"] < 20          # a rate of 700 with a virtual trial of 200: not the 40 of ~45
-    s = observed_summary(df)
-    assert s["rate_rows"] == 2 and s["score_rows"] == 0
+    s = observed_summary(df)            # shares are not outcome rates (s52 HB2): a summary of their own
+    assert s["rate_rows"] == 0 and s["share_rows"] == 2 and s["score_rows"] == 0
 
 
 def test_a_file_through_the_command_line_compares_both_strata_as_the_trials_json_reports_them(capsys, tmp_path):
@@ -152,7 +152,7 @@ def test_a_file_through_the_command_line_compares_both_strata_as_the_trials_json
     assert shares == {st: own[(f"esk [{st}]", "randomized_fraction", 672.0)] for st in STRATA}
     assert "esk [stable responders without remission]" in out and "randomized_fraction: % of the patients who " \
                                                                    "entered induction" in out
-    # qualify --external reads the same folder's pair: both strata's rows, the shares among the rate rows
+    # qualify --external reads the same folder's pair: both strata's rows, the shares apart from the rate rows
     folder = tmp_path / "ext"
     folder.mkdir()
     (folder / "strat.yaml").write_text(sc.read_text(encoding="utf-8"), encoding="utf-8")
@@ -162,7 +162,8 @@ def test_a_file_through_the_command_line_compares_both_strata_as_the_trials_json
     assert code == 0, err
     q = json.loads(qjs.read_text())
     assert sorted({r["stratum"] for r in q["rows"]}) == sorted(STRATA) and len(q["rows"]) == 12
-    assert q["summary"]["overall"]["rate_rows"] == 6 and q["summary"]["overall"]["hazard_ratio_rows"] == 2
+    assert q["summary"]["overall"]["rate_rows"] == 4 and q["summary"]["overall"]["hazard_ratio_rows"] == 2
+    assert q["summary"]["overall"]["share_rows"] == 2
 
 
 def test_a_withdrawal_of_one_group_reads_files_with_and_without_the_column_alike():

@@ -28,8 +28,9 @@ the row's n per arm, the statistics computed row-wise on the visit grid's counts
 published 95 % CI comes from the columns ``ci_low`` / ``ci_high``. A stratified withdrawal (``design.criterion:
 stratified``) reports each stratum apart: its rows name theirs in a ``stratum`` column (as the trial's rows name it,
 e.g. "stable remitters") and are compared with that stratum's rows (the trial's arm "ARM [STRATUM]"). The share of
-the patients who entered induction that reached randomization (``randomized_fraction``, per stratum) is a rate row
-whose ``n`` is the published share's denominator.
+the patients who entered induction that reached randomization (``randomized_fraction``, per stratum) and an
+open-label follow-up's share of an arm's patients followed (``followed_fraction``) are rate rows whose ``n`` is the
+published share's denominator; they are not outcomes, so the summary gives them apart (``share_rows``).
 
 Nothing is fitted: the parameter set is the one the trial ran with. Every input error is one line naming the row
 (1-based data row; the file line is one more) and the column, raised before the trial runs when the CLI reads the
@@ -115,11 +116,14 @@ RELAPSE_INTERVAL_NOTE = (f"time_to_relapse and relapse_hazard_ratio rows: the 2.
 #: decision session: the trial JSON's ``final_dose_rate`` rows; reported for every titrated arm, whatever
 #: ``endpoints.measures`` lists
 DOSE_MEASURES = ("final_dose_rate",)
-#: a randomized withdrawal's share (%) of the patients who entered induction that were randomized (per stratum: e.g.
-#: stable remission at the end of optimisation): the trial's ``randomized_fraction`` row (of the continue arm, at
-#: ``design.induction_until``); reported whatever ``endpoints.measures`` lists. ``n``: the published share's
-#: denominator (the patients who entered induction)
-SHARE_MEASURES = ("randomized_fraction",)
+#: shares (%) of patients who went on to a later phase, reported whatever ``endpoints.measures`` lists; ``n``: the
+#: published share's denominator (required). ``randomized_fraction``: a randomized withdrawal's share of the patients
+#: who entered induction that were randomized (per stratum: e.g. stable remission at the end of optimisation), the
+#: trial's row of the continue arm at ``design.induction_until`` (denominator: the patients who entered induction).
+#: ``followed_fraction``: an open-label follow-up's share of an arm's patients who met the criterion at
+#: ``design.follow_up_from`` and were followed, the trial's row of that arm at that time (denominator: the arm's
+#: patients). Not outcomes: the summary gives them apart (``share_rows``, :func:`observed_summary`)
+SHARE_MEASURES = ("randomized_fraction", "followed_fraction")
 OBSERVABLE_MEASURES = SCORE_MEASURES + TIMELESS_MEASURES + DOSE_MEASURES + SHARE_MEASURES
 #: unit of each observable measure's value and error
 UNITS = {"mean": "points", "mean_change": "points", "cadss_peak": "CADSS points", "sbp_change_peak": "mmHg",
@@ -138,14 +142,6 @@ N_FROM_SCENARIO = "arm size of the scenario (no n in the observed file)"
 #: a parallel-design PK ratio row with ``n`` but no ``n_versus``: the control arm's patients taken as the row's n
 N_VERSUS_FROM_N = "the row's n (no n_versus in the observed file)"
 MAX_OBSERVED_ROWS = 10_000
-
-
-#: trial measures an observed row cannot give, with why (the generic "not a measure that can be compared" listed
-#: the scenario's measures without saying what to do with a published withdrawal's or follow-up's other figures)
-_NOT_COMPARED = {
-    "followed_fraction": "is not compared; read it in the trial's table (an observed file compares outcomes: the "
-                         "relapse_rate rows, n the patients followed)",
-}
 
 
 class _Where:
@@ -654,6 +650,27 @@ def _randomized_share(where: "_Where", i: int, r: dict, scenario) -> tuple[str, 
     return str(design["continue"]), float(t_rand)
 
 
+def _followed_share(where: "_Where", i: int, r: dict, scenario) -> float:
+    """The time in h of a ``followed_fraction`` row: the scenario must have an open-label follow-up
+    (``design.follow_up_from``); the share is of the arm's patients, counted at ``follow_up_from``, so the row is the
+    trial's row of its own arm; ``timepoint_h`` is empty or ``follow_up_from``, and the table's ``time_h`` is that
+    time either way."""
+    from .units import parse_time_h
+
+    design = dict(scenario.design)
+    if design.get("follow_up_from") is None:
+        where.fail(i, "measure", f"followed_fraction: scenario {scenario.name} has no open-label follow-up (only a "
+                                 "trial with design.follow_up_from has a share followed)")
+    t0 = parse_time_h(design["follow_up_from"], "design.follow_up_from")
+    t_text = r.get("timepoint_h", "")
+    if t_text:
+        t = _number(where, i, "timepoint_h", t_text)
+        if abs(t - t0) > 1e-6 * max(1.0, t0):
+            where.fail(i, "timepoint_h", f"followed_fraction is the share followed from design.follow_up_from "
+                                         f"({t0:g} h = {fmt_hours(t0)}); leave timepoint_h empty or give {t0:g}")
+    return float(t0)
+
+
 def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame:
     """Validate a published trial's results against ``scenario`` (a :class:`ketasim.scenario.Scenario`) and return
     them as a tidy table (one row per observed row): ``row`` (1-based), ``arm``, ``measure``, ``time_h`` (h; NaN for
@@ -687,7 +704,9 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
     one); "" on every other row and in every other scenario. ``randomized_fraction`` rows (a withdrawal's share of the
     patients who entered induction who were randomized, in percent; :func:`_randomized_share`) need ``n`` (the
     published share's denominator), may name either arm (the table's ``arm`` is the continue arm) and have ``time_h``
-    the randomization.
+    the randomization. ``followed_fraction`` rows (an open-label follow-up's share of an arm's patients who were
+    followed, in percent; :func:`_followed_share`) need ``n`` (the arm's patients, the share's denominator) and have
+    ``time_h`` ``design.follow_up_from``.
 
     PK rows (``measure`` in :data:`PK_OBSERVABLE_MEASURES`; :func:`_pk_fields`) have an empty ``timepoint_h``
     (``time_h`` NaN), a value > 0 (ng/mL, ng*h/mL, h, or a ratio), and the table's ``analyte`` (canonical),
@@ -751,8 +770,6 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                 if r.get(column, ""):
                     where.fail(i, column, f"{r[column][:40]!r}: {column} belongs to a PK row (cmax, tmax, auc_0_t, "
                                           f"auc_0_inf, t_half or their _ratio) only; leave it empty for {m}")
-        if m in _NOT_COMPARED:
-            where.fail(i, "measure", f"{m} {_NOT_COMPARED[m]}")
         if not surv:
             for column in ("ci_low", "ci_high"):
                 if r.get(column, ""):
@@ -762,7 +779,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
         if m not in OBSERVABLE_MEASURES and not pk and not surv:
             # the scenario's own measures (a row must be one of them anyway): the list of all 21 was cut in the middle
             # by the one-line limit ('dissociation_rate, dizzine ... p_max_rise'), hiding some of them
-            own = [x for x in OBSERVABLE_MEASURES + PK_MEASURES if x in ep.measures]
+            own = [x for x in OBSERVABLE_MEASURES + PK_MEASURES if x in ep.measures] + (
+                ["followed_fraction"] if design.get("follow_up_from") is not None else [])   # reported always
             where.fail(i, "measure", f"{m[:40]!r} cannot be compared"
                                        f"{_did_you_mean(m, OBSERVABLE_MEASURES + SURVIVAL_MEASURES)}; scenario "
                                        f"{scenario.name}'s: {', '.join(own) or 'none'} (others, once in "
@@ -790,6 +808,8 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             level, t = _final_dose(where, i, r, arm_of[arm], cols, titrated)
         elif pk:
             t = float("nan")            # _pk_fields refused a time
+        elif m == "followed_fraction":
+            t = _followed_share(where, i, r, scenario)
         elif m in SHARE_MEASURES:
             arm, t = _randomized_share(where, i, r, scenario)
         elif surv:
@@ -884,6 +904,9 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
             if pk and n > PK_MAX_ROW_N:
                 where.fail(i, "n", f"{r['n'][:40]} patients: a PK row's n is at most {PK_MAX_ROW_N:,} (the patients "
                                    "whose levels the study's statistic summarises)")
+        elif m == "followed_fraction":
+            where.fail(i, "n", f"{m} needs n: the patients of this arm in the published trial (the denominator of "
+                               "its share followed)")
         elif m in SHARE_MEASURES:
             where.fail(i, "n", f"{m} needs n: the patients who entered induction in the published trial (the "
                                "denominator of its share randomized)")
@@ -1006,7 +1029,8 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
     A row of a stratified withdrawal (``stratum`` not "") is compared with the trial's row of that stratum: its
     ``arm`` (and a hazard ratio's ``versus``) is the trial's group "ARM [STRATUM]" (:func:`trial_arm_name`) and its
     ``stratum`` the stratum ("" on other rows). A ``randomized_fraction`` row is a rate row whose Monte Carlo error
-    comes from the virtual induction's size (``TrialResult.patients_per_arm``, :func:`_virtual_n`).
+    comes from the virtual induction's size (``TrialResult.patients_per_arm``, :func:`_virtual_n`); a
+    ``followed_fraction`` row one whose Monte Carlo error comes from the virtual arm's size.
 
     The interval's scope is in ``attrs["interval"]``; :func:`observed_summary` gives the summary."""
     from .calibration import observed_interval, statistic_sampling_sd, virtual_rate_estimate
@@ -1099,10 +1123,11 @@ def _rec_stratum(rec: dict) -> str:
 def _virtual_n(result, r: dict, group: str) -> int:
     """The virtual patients behind a trial row's rate or mean (its Monte Carlo error): the row's ``n`` when it has
     one; a ``randomized_fraction`` row's the patients who entered induction (``patients_per_arm``: the continue arm
-    before the randomization, whose ``outcomes`` entry holds only those randomized); else the group's."""
+    before the randomization, whose ``outcomes`` entry holds only those randomized); else the group's (a
+    ``followed_fraction`` row's denominator: the arm's patients)."""
     if r.get("n"):
         return int(r["n"])
-    if r["measure"] in SHARE_MEASURES and getattr(result, "patients_per_arm", None):
+    if r["measure"] == "randomized_fraction" and getattr(result, "patients_per_arm", None):
         return int(result.patients_per_arm)
     return int(result.outcomes[group].n)
 
@@ -1477,7 +1502,10 @@ def observed_summary(df: pd.DataFrame) -> dict:
     is ``mae_dose_percentage_points`` over ``dose_rows`` (keys present only then); they count in rows/inside. PK
     rows are summarised apart, by fold error (:func:`pk_fold_summary`: ``pk_rows``, ``pk_aafe``,
     ``pk_within_2fold``, present only when there are PK rows), and are not in ``mae_other``; they count in
-    rows/inside. ``relapse_hazard_ratio`` rows too: ``hazard_ratio_rows`` (all of them),
+    rows/inside. Share rows (:data:`SHARE_MEASURES`: ``randomized_fraction``, ``followed_fraction``; who went on to a
+    later phase, not an outcome) are not rate rows either: when there are any, their MAE is
+    ``mae_share_percentage_points`` over ``share_rows`` (keys present only then); they count in rows/inside, not in
+    the floors (:func:`observed_floors`). ``relapse_hazard_ratio`` rows too: ``hazard_ratio_rows`` (all of them),
     ``hazard_ratio_aafe`` and ``hazard_ratio_within_2fold`` (over those with a finite fold), present only then.
     ``time_to_relapse`` rows are in ``mae_other["days"]`` (over the rows where both medians were reached)."""
     _check_comparison(df, "observed_summary")
@@ -1493,11 +1521,14 @@ def observed_summary(df: pd.DataFrame) -> dict:
     dose = df["measure"].isin(DOSE_MEASURES)
     pk = df["measure"].isin(PK_OBSERVABLE_MEASURES)
     hr = df["measure"] == "relapse_hazard_ratio"
-    s["mae_percentage_points"], s["rate_rows"] = mae((df["unit"] == "percentage points") & ~dose)
+    share = df["measure"].isin(SHARE_MEASURES)
+    s["mae_percentage_points"], s["rate_rows"] = mae((df["unit"] == "percentage points") & ~dose & ~share)
     other = df[~df["measure"].isin(("mean", "mean_change")) & (df["unit"] != "percentage points") & ~pk & ~hr]
     s["mae_other"] = {u: mae((df["unit"] == u) & ~pk & ~hr)[0] for u in dict.fromkeys(other["unit"])}
     if dose.any():
         s["mae_dose_percentage_points"], s["dose_rows"] = mae(dose)
+    if share.any():
+        s["mae_share_percentage_points"], s["share_rows"] = mae(share)
     if pk.any():
         s.update(pk_fold_summary(df.loc[pk, "predicted"], df.loc[pk, "observed"]))
     if hr.any():
@@ -1530,7 +1561,8 @@ def observed_floors(df: pd.DataFrame) -> dict:
     error from the published trials' sampling alone (sqrt(2/pi) x each row's ``sampling_sd`` at its ``n``), and
     ``heterogeneity_floor_points`` / ``_percentage_points``, with the literature's between-trial heterogeneity of
     placebo response added to the efficacy rows (:func:`ketasim.calibration.heterogeneity_sd`). Score rows (mean,
-    mean_change) in points, rate rows in percentage points; NaN where there is no such row."""
+    mean_change) in points, rate rows in percentage points (not the final-dose or share rows, which are not outcomes
+    and are not in the rate MAE); NaN where there is no such row."""
     _check_comparison(df, "observed_floors")
     from .calibration import error_floors
 
@@ -1539,7 +1571,7 @@ def observed_floors(df: pd.DataFrame) -> dict:
              "sampling_sd": float(r["sampling_sd"]) if math.isfinite(float(r["sampling_sd"])) else None}
             for r in df.to_dict("records")
             if r["measure"] in ("mean", "mean_change") or (r["unit"] == "percentage points"
-                                                            and r["measure"] not in DOSE_MEASURES)]
+                                                            and r["measure"] not in DOSE_MEASURES + SHARE_MEASURES)]
     return error_floors(rows)
 
 
@@ -1579,6 +1611,8 @@ def format_summary(s: dict) -> str:
     if s.get("dose_rows"):
         parts.append(f"{s['mae_dose_percentage_points']:.1f} percentage points over {s['dose_rows']} final-dose "
                      "row(s)")
+    if s.get("share_rows"):         # randomized_fraction, followed_fraction: not outcome rates
+        parts.append(f"{s['mae_share_percentage_points']:.1f} percentage points over {s['share_rows']} share row(s)")
     # a time_to_relapse row's error printed "66.00 days" without saying of what
     parts += [f"{v:.1f} days over the median times to relapse" if u == "days" else f"{v:.2f} {u}"
               for u, v in s["mae_other"].items() if v is not None]
@@ -1692,8 +1726,11 @@ def format_observed(df: pd.DataFrame, source: str = "") -> str:
                      + f"  {'yes' if r['inside'] else 'no ':6s}  {unit}")
     if len(df) and df["measure"].isin(PK_OBSERVABLE_MEASURES).any():
         lines.append("  PK rows: GM geometric mean, GMR geometric mean ratio; fold = predicted / observed")
-    if len(df) and df["measure"].isin(SHARE_MEASURES).any():
+    if len(df) and (df["measure"] == "randomized_fraction").any():
         lines.append("  randomized_fraction: % of the patients who entered induction who were randomized (n: the "
+                     "published share's denominator)")
+    if len(df) and (df["measure"] == "followed_fraction").any():
+        lines.append("  followed_fraction: % of the arm's patients followed in the open-label follow-up (n: the "
                      "published share's denominator)")
     if len(df) and df["measure"].isin(SURVIVAL_MEASURES).any():
         lines.append("  time_to_relapse: Kaplan-Meier median (days; 'not reached' beyond the follow-up); "

@@ -400,6 +400,7 @@ def observed_figure(table, *, arms=None, arm_colors=None, columns: int = 2) -> d
               "time_to_relapse": "Median time to relapse (days; none drawn when not reached)",
               "relapse_hazard_ratio": "Hazard ratio of relapse (Cox)",
               "randomized_fraction": "Randomized (% of those who entered induction)",
+              "followed_fraction": "Followed in the open-label follow-up (% of the arm)",
               **_pk_titles()}
     _name_score_points(titles, table)
     data, layout, ann = [], {}, []
