@@ -164,6 +164,8 @@ def test_a_file_through_the_command_line_compares_both_strata_as_the_trials_json
     assert sorted({r["stratum"] for r in q["rows"]}) == sorted(STRATA) and len(q["rows"]) == 12
     assert q["summary"]["overall"]["rate_rows"] == 4 and q["summary"]["overall"]["hazard_ratio_rows"] == 2
     assert q["summary"]["overall"]["share_rows"] == 2
+    assert "  share rows (randomized_fraction, followed_fraction; not in the rate columns or the floors):" in out
+    assert __import__("re").search(r"\n    all trials: MAE \d+\.\d pp over 2 row\(s\)", out), out
 
 
 def test_a_withdrawal_of_one_group_reads_files_with_and_without_the_column_alike():

@@ -270,7 +270,7 @@ class ExternalQualification:
 
 def external_summary(df: pd.DataFrame, trials: int | None = None) -> dict:
     """``observed_summary`` (rows, inside, share_inside, mae_points, score_rows, mae_percentage_points,
-    rate_rows, mae_other) + the floors of ``observed_floors`` (sampling_floor_points, ..._percentage_points,
+    rate_rows, mae_other; share_rows and mae_share_percentage_points when there are share rows) + the floors of ``observed_floors`` (sampling_floor_points, ..._percentage_points,
     heterogeneity_floor_points, ..._percentage_points) over the rows of ``df``; ``trials``: how many trials.
     ``score_by_scale``: {scale: {mae_points, score_rows, sampling_floor_points, heterogeneity_floor_points}} of the
     score rows (mean, mean_change) per rating scale (the rows' ``rating_scale`` column, the trial scenario's). Points of different scales are
@@ -489,6 +489,12 @@ def format_external(q: ExternalQualification) -> str:
     if hr:
         out.append("  relapse hazard ratios (not in the MAE columns) by fold error predicted / observed:")
         out += [f"    {label}: {text.removeprefix('hazard ratios: ')}" for label, text in hr]
+    shares = [(label, x) for label, x in [("all trials", s["overall"]), *s["by_domain"].items(),
+                                           *s["by_trial"].items()] if x.get("share_rows")]
+    if shares:          # randomized_fraction, followed_fraction: who went on to a later phase, not outcomes
+        out.append("  share rows (randomized_fraction, followed_fraction; not in the rate columns or the floors):")
+        out += [f"    {label}: MAE {x['mae_share_percentage_points']:.1f} pp over {x['share_rows']} row(s)"
+                for label, x in shares]
     floors = format_floors(s["overall"])
     if floors:
         out.append(f"  On these rows {floors}.")
