@@ -53,6 +53,7 @@ from .errors import InputError, KetasimError, ObservedWarning, argument
 from .io import NOT_TEXT_SIGNATURES
 from .units import fmt_hours, to_hours_factor
 from .nca import ANALYTES, COLUMNS as NCA_COLUMNS, RATIO_MEASURES, UNITS as NCA_UNITS, analyte_name
+from .trial import km_median_rows   # the relapse rows' bootstrap statistic (here since the fifty-first session)
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
 REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
@@ -110,8 +111,9 @@ RELAPSE_BOOTSTRAP_RESAMPLES = 2000
 RELAPSE_INTERVAL_NOTE = (f"time_to_relapse and relapse_hazard_ratio rows: the 2.5-97.5 percentiles of the row's "
                          f"statistic over {RELAPSE_BOOTSTRAP_RESAMPLES} two-stage bootstrap trials of n patients per "
                          "arm drawn from a resample of the virtual arm's randomized or followed patients (their times "
-                         "to relapse): the study's sampling and this virtual trial's Monte Carlo error, not the "
-                         "--uncertainty draws; a median not reached counts as longer than the follow-up.")
+                         "to relapse): the study's sampling and this virtual trial's Monte Carlo error; with "
+                         "--uncertainty each study also moves by a log-normal factor of the draws' variance of the log "
+                         "statistic; a median not reached counts as longer than the follow-up.")
 #: the share (%) of a titrated arm's patients on each final dose level (one row per ``dose_level``), at the last
 #: decision session: the trial JSON's ``final_dose_rate`` rows; reported for every titrated arm, whatever
 #: ``endpoints.measures`` lists
@@ -1308,19 +1310,6 @@ def _relapse_follow_up(result, arm: str, row: int) -> tuple[np.ndarray, np.ndarr
     return np.asarray(got[0], float), np.asarray(got[1], bool)
 
 
-def km_median_rows(d: np.ndarray, at_risk: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Kaplan-Meier median per row of (k, v) relapse and at-risk counts at ``times``: the first time the survival is
-    below 1/2, +inf when it never is (not reached). The same arithmetic as statsmodels ``SurvfuncRight`` (exp of the
-    cumulated log(1 - d/n), floored at 1e-16), so it equals ``trial.km_median`` (NaN there is +inf here)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(at_risk > 0, 1.0 - d / np.maximum(at_risk, 1).astype(np.float64), 1.0)
-    tiny = f < 1e-16
-    surv = np.exp(np.cumsum(np.log(np.where(tiny, 1e-16, f)), axis=1))
-    surv[tiny] = 0.0
-    below = surv < 0.5
-    return np.where(below.any(axis=1), np.asarray(times, float)[np.argmax(below, axis=1)], np.inf)
-
-
 def _percentile_interval(x: np.ndarray) -> tuple[float, float]:
     """2.5 and 97.5 percentiles (linear) of bootstrap values that may be +inf (a median not reached) or NaN
     (undefined: dropped); an infinite bound stays infinite (``trial._empirical_interval`` without widening)."""
@@ -1347,10 +1336,14 @@ def _compare_relapse(result, rec: dict) -> dict:
     draws the row's n from that resample, per arm for a ratio), computed row-wise on count tables of the visit grid
     (:func:`km_median_rows`, ``trial.cox_hazard_ratio_rows``). A median not reached counts as longer than the follow-up
     (+inf: the upper bound is then 'not reached'); a resample's ratio is 0 or +inf when one group had no relapse or the
-    groups separate, and left out only when nobody relapsed.
+    groups separate, and left out only when nobody relapsed. With ``--uncertainty`` (whole-trial draws,
+    ``trial.empirical_prediction_intervals``) each bootstrap study's statistic is also multiplied by exp(z), z normal
+    with the draws' variance of the log statistic net of their own sampling error (``TrialResult.draw_variance``:
+    parameter uncertainty and between-trial heterogeneity; a ratio of 0 or +inf and a median not reached stay so),
+    and ``draws_sd`` is its SD (log scale; ``sampling_sd`` and ``mc_sd`` stay the bootstrap's, in the row's unit).
     ``inside``: the observed value within the interval; a published median 'not reached' is inside when the
     interval's upper bound is not reached. ``note`` says in words what is not reached or undefined."""
-    from .trial import cox_hazard_ratio_rows, visit_grid_counts
+    from .trial import _row_key, comparison_draw_key, cox_hazard_ratio_rows, visit_grid_counts
 
     arm, m = rec["arm"], rec["measure"]
     nan = float("nan")
@@ -1411,13 +1404,25 @@ def _compare_relapse(result, rec: dict) -> dict:
                           stacklevel=3)
     boot = (_bootstrap(rng, samples, sizes, statistic, RELAPSE_BOOTSTRAP_RESAMPLES)
             if all(x.size >= 2 for x in samples) else None)
+    # --uncertainty of a withdrawal / follow-up: the whole-trial draws' variance of log(statistic), net of their own
+    # sampling error (trial.net_draw_variance), shifts each bootstrap study by a factor exp(N(0, V)) (0, +inf stay so)
+    key = comparison_draw_key(row) if m == "relapse_hazard_ratio" else _row_key(row)
+    var_draws = float(result.draw_variance.get(key, 0.0)) if result.uncertainty is not None else 0.0
+    used = (result.draw_variance_draws.get(key) if result.uncertainty is not None else None)
+    if used is not None and used < result.uncertainty["parameter_draws"]:
+        notes.append(f"the draws' variance rests on {used} of {result.uncertainty['parameter_draws']} whole-trial "
+                     "draws (the others: a median not reached, a ratio of 0 or infinity, or an empty group)")
     if boot is None:
         lo = hi = samp = mc = nan
         inside = False
     else:
         study, virtual = boot
+        samp = _finite_sd(study)
+        if var_draws > 0.0:
+            with np.errstate(divide="ignore", over="ignore"):
+                study = np.exp(np.log(study) + rng.normal(0.0, math.sqrt(var_draws), study.size))
         lo, hi = _percentile_interval(study)
-        samp, mc = _finite_sd(study), _finite_sd(virtual)
+        mc = _finite_sd(virtual)
         inside = bool(hi == math.inf) if math.isnan(obs) else bool(lo <= obs <= hi)
         if n > evaluable:
             warnings.warn(f"observed row {rec['row']} ({m}, arm {arm}): the virtual arm has {evaluable} randomized or "
@@ -1426,7 +1431,8 @@ def _compare_relapse(result, rec: dict) -> dict:
     return {"row": rec["row"], "trial_id": rec["trial_id"], "arm": arm, "measure": m, "time_h": nan,
             "dose_level": "", "unit": UNITS[m], "observed": obs, "predicted": v, "error": v - obs,
             "pi_low": lo, "pi_high": hi, "inside": bool(inside), "n": n, "n_from": rec["n_from"],
-            "n_virtual": evaluable, "sampling_sd": samp, "mc_sd": mc, "draws_sd": 0.0, "predicted_patient_sd": nan,
+            "n_virtual": evaluable, "sampling_sd": samp, "mc_sd": mc, "draws_sd": math.sqrt(var_draws),
+            "predicted_patient_sd": nan,
             "observed_ci_low": float(rec.get("ci_low", nan)), "observed_ci_high": float(rec.get("ci_high", nan)),
             **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")},
             "analyte": "", "statistic": "", "versus": versus,
@@ -1469,19 +1475,20 @@ def interval_scope(result) -> str:
     if u is None:
         return base + ("; parameter uncertainty and between-trial heterogeneity NOT included (add --uncertainty N)."
                        " Nothing is fitted.")
-    if u.get("method") == "whole_design":
-        # a withdrawal / follow-up's draws run whole trials (trial.empirical_prediction_intervals): they give the
-        # trial's own rows a pi95 but no per-row variance (draw_variance stays empty), so these intervals have none of
-        # them; the scope said "N posterior parameter draws" while every row's draws_sd was 0 (fifty-first session)
-        return base + (f"; the {u['parameter_draws']} whole-trial draws of --uncertainty are NOT included here (a "
-                       "withdrawal or follow-up trial's draws give its own rows' pi95, not these intervals). Nothing "
-                       "is fitted.")
     het = (", between-trial heterogeneity (" + ", ".join(f"{e} SD {v:.2f}" for e, v in u["tau"].items()) + ")"
            if u.get("between_trial") and u.get("tau") else " (between-trial heterogeneity NOT included)")
     from .limits import MIN_PER_ROW_DRAWS
 
     few = (f" With {u['parameter_draws']} draws the spread between draws is itself poorly known (use --uncertainty "
            f"{MIN_PER_ROW_DRAWS} or more)." if u["parameter_draws"] < MIN_PER_ROW_DRAWS else "")
+    if u.get("method") == "whole_design":
+        # a withdrawal / follow-up's draws run whole trials (trial.empirical_prediction_intervals): each draw's row
+        # holds that new trial's own sampling error too, which the draws' variance is taken net of (fifty-second
+        # session; until then these rows had draws_sd 0 and the line said the draws were NOT included)
+        return base + (f", and the {u['parameter_draws']} whole-trial draws of --uncertainty: posterior parameter "
+                       f"draws{het}, as each row's variance between the draws net of the draws' own sampling error "
+                       "(their variance minus their mean sampling variance, at least 0; median time to relapse and "
+                       "hazard ratio on the log scale). Nothing is fitted." + few)
     return base + f", {u['parameter_draws']} posterior parameter draws{het}. Nothing is fitted." + few
 
 

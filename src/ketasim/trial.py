@@ -120,6 +120,10 @@ class TrialResult:
     #: with ``uncertainty``: the draws' variance of each endpoint row's statistic (its unit squared), keyed by
     #: :func:`_row_key`; what ``ketasim.observed`` widens a published trial's interval by. Not in the JSON.
     draw_variance: dict = dataclasses.field(default_factory=dict, repr=False)
+    #: with a whole-design ``uncertainty`` (a randomized withdrawal or follow-up): how many draws each
+    #: ``draw_variance`` entry rests on (the draws where the row's statistic and its own sampling variance are defined;
+    #: :func:`net_draw_variance`). Not in the JSON.
+    draw_variance_draws: dict = dataclasses.field(default_factory=dict, repr=False)
     #: name and digest of the model definition the arms ran (``run_trial(model=...)``; default the package's model)
     model_id: str = ""
     #: virtual patients simulated per arm (``--size`` / ``n=`` or ``population.size``; a withdrawal's arms then report
@@ -721,12 +725,26 @@ def visit_grid_counts(idx: np.ndarray, pos: np.ndarray, event: np.ndarray, v: in
     """(relapses, at risk) at each of ``v`` grid times per row of ``idx`` ((k, n) patient indices; ``pos`` each
     patient's grid index, ``event`` relapsed?): (k, v) arrays; at risk = the row's patients not yet relapsed or
     censored before that time (a patient censored at a time is at risk at it, as in statsmodels). The counts of
-    :func:`cox_hazard_ratio_rows` and ``observed.km_median_rows``; one row of all patients for a trial's own ratio."""
+    :func:`cox_hazard_ratio_rows` and :func:`km_median_rows`; one row of all patients for a trial's own ratio."""
     k = idx.shape[0]
     flat = (np.arange(k)[:, None] * v + pos[idx]).ravel()
     removed = np.bincount(flat, minlength=k * v).reshape(k, v)
     d = np.bincount(flat, weights=event[idx].ravel().astype(float), minlength=k * v).reshape(k, v)
     return d, idx.shape[1] - (np.cumsum(removed, axis=1) - removed)
+
+
+def km_median_rows(d: np.ndarray, at_risk: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Kaplan-Meier median per row of (k, v) relapse and at-risk counts at ``times``: the first time the survival is
+    below 1/2, +inf when it never is (not reached). The same arithmetic as statsmodels ``SurvfuncRight`` (exp of the
+    cumulated log(1 - d/n), floored at 1e-16), so it equals :func:`km_median` (NaN there is +inf here). Used by
+    ``observed`` (its bootstrap) and by :func:`empirical_prediction_intervals` (a draw's own sampling variance)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(at_risk > 0, 1.0 - d / np.maximum(at_risk, 1).astype(np.float64), 1.0)
+    tiny = f < 1e-16
+    surv = np.exp(np.cumsum(np.log(np.where(tiny, 1e-16, f)), axis=1))
+    surv[tiny] = 0.0
+    below = surv < 0.5
+    return np.where(below.any(axis=1), np.asarray(times, float)[np.argmax(below, axis=1)], np.inf)
 
 
 def cox_hazard_ratio(time_a, event_a, time_b, event_b) -> tuple[float, list, float, str]:
@@ -1733,6 +1751,71 @@ def _draw_value(r: dict, group_n: int) -> float:
     return v
 
 
+#: rows whose whole-design draws' variance is taken on the log scale (and folded into an observed row's bootstrap
+#: interval on that scale, ``observed._compare_relapse``): a Kaplan-Meier median and a hazard ratio are positive and
+#: skewed, and a parameter draw moves them by a factor; a ratio of 0 or +inf and a median not reached stay so
+LOG_SCALE_MEASURES = ("time_to_relapse", "relapse_hazard_ratio")
+#: bootstrap resamples of one whole-design draw's group behind its Kaplan-Meier median's own sampling variance
+DRAW_MEDIAN_RESAMPLES = 200
+
+
+def comparison_draw_key(c: dict) -> tuple:
+    """The key of comparison row ``c`` in ``TrialResult.draw_variance`` (an endpoint row's is :func:`_row_key`)."""
+    return ("comparison",) + _comparison_key(c)
+
+
+def net_draw_variance(x, w) -> tuple[float, int]:
+    """(V, m): the between-draw variance of a statistic net of each draw's own sampling error, over the m draws where
+    both are finite: the variance of the draws' statistics ``x`` (ddof 1) minus the mean of ``w`` (each draw's
+    sampling variance of its statistic at its virtual size), floored at 0; (0, m) with m < 2. A whole-design draw is
+    a new virtual trial, so its statistic's spread over the draws holds that trial's sampling error as well as the
+    parameter and between-trial spread; E[var(x)] = V + E[w], so subtracting the mean w leaves V (what an observed
+    row's interval adds to its own sampling error, as ``draw_variance`` of :func:`prediction_intervals`)."""
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    ok = np.isfinite(x) & np.isfinite(w)
+    m = int(ok.sum())
+    if m < 2:
+        return 0.0, m
+    return max(0.0, float(np.var(x[ok], ddof=1) - np.mean(w[ok]))), m
+
+
+def _draw_statistic(r: dict, group_n: int, size: int, follow=None, rng=None) -> tuple[float, float]:
+    """(x, w) of row ``r`` in one whole-design draw: its statistic on the scale its draws' variance is taken on
+    (:data:`LOG_SCALE_MEASURES` on the log scale) and that draw's own sampling variance of it at the draw's size
+    (NaN where undefined: an empty group, a median not reached, a hazard ratio of 0 or +inf). Rates: binomial,
+    p (100 - p) / (k - 1) percent^2 among the row's k patients (unbiased; the arm's ``size`` for a randomized or
+    followed share); means and other rows: the squared standard error behind the row's Student-t CI; a hazard ratio:
+    its Wald variance of log HR (the inverse Cox information, from its CI); a Kaplan-Meier median: the variance of
+    its log over :data:`DRAW_MEDIAN_RESAMPLES` bootstrap resamples of the group's (time, relapsed?) ``follow`` with
+    ``rng`` (NaN when fewer than half of them reach the median: it has no SE of its own)."""
+    nan = float("nan")
+    m = r["measure"]
+    v = float(r["value"]) if r["value"] is not None else nan
+    if not math.isfinite(v) or (group_n == 0 and m not in _ARM_FRACTIONS):
+        return nan, nan
+    if m == "relapse_hazard_ratio":
+        lo, hi = (float(c) for c in r["ci95"])
+        if not (v > 0.0 and lo > 0.0 and math.isfinite(hi)):
+            return nan, nan
+        return math.log(v), ((math.log(hi) - math.log(lo)) / (2.0 * float(stats.norm.ppf(0.975)))) ** 2
+    if m == "time_to_relapse":
+        if v <= 0.0 or follow is None:
+            return nan, nan
+        t, e = np.asarray(follow[0], float), np.asarray(follow[1], bool)
+        grid = np.unique(t)
+        idx = rng.integers(0, t.size, size=(DRAW_MEDIAN_RESAMPLES, t.size))
+        med = km_median_rows(*visit_grid_counts(idx, np.searchsorted(grid, t), e, grid.size), grid / 24.0)
+        med = med[np.isfinite(med) & (med > 0.0)]
+        w = float(np.var(np.log(med), ddof=1)) if med.size >= DRAW_MEDIAN_RESAMPLES / 2 else nan
+        return math.log(v), w
+    if m.endswith("_rate") or m in _ARM_FRACTIONS:
+        k = size if m in _ARM_FRACTIONS else group_n
+        return v, v * (100.0 - v) / max(k - 1, 1)
+    lo, hi = (float(c) for c in (r.get("ci95") or (nan, nan)))
+    se = (hi - lo) / 2.0 / float(stats.t.ppf(0.975, max(group_n - 1, 1)))
+    return v, se * se if math.isfinite(se) else nan
+
+
 def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, chunk: int = 10000, executor=None,
                                    model=None, log=None) -> None:
     """Add ``pi95`` to every non-PK endpoint row and every non-PK comparison of a randomized-withdrawal trial or an
@@ -1749,13 +1832,21 @@ def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, c
     (:func:`_empirical_interval`; widened to contain the central value; a median not reached in a draw counts as
     longer than the follow-up). The point estimates (``value``, ``ci95``, p-values) are the central run's, unchanged.
     Cost: k full trials (~k x the central run's CPU time). The range of k draws covers ~(k - 1)/(k + 1) of the
-    distribution and its ends are noisy: use k >= :data:`MIN_WHOLE_DESIGN_DRAWS` (``log`` says so otherwise)."""
+    distribution and its ends are noisy: use k >= :data:`MIN_WHOLE_DESIGN_DRAWS` (``log`` says so otherwise).
+
+    Also sets ``tr.draw_variance`` (what ``ketasim.observed`` widens a published trial's row by) for every endpoint
+    row and every hazard-ratio comparison: the draws' variance of the row's statistic net of each draw's own
+    sampling error (:func:`net_draw_variance` of :func:`_draw_statistic`; on the log scale for a median time to
+    relapse and a hazard ratio, :data:`LOG_SCALE_MEASURES`), and ``tr.draw_variance_draws`` (how many draws it rests
+    on: draws where the row is undefined, a median not reached or a ratio of 0 or +inf, are left out of it)."""
     sets = draws["sets"]
     rows = [r for r in tr.endpoints if "analyte" not in r]
     comps = [c for c in tr.comparisons if "ci90" not in c]
     row_index = {_row_key(r): j for j, r in enumerate(rows)}
     comp_index = {_comparison_key(c): j for j, c in enumerate(comps)}
     vals = np.full((len(sets), len(rows) + len(comps)), np.nan)
+    # each draw's statistic and its own sampling variance (_draw_statistic): the observed rows' draws' variance
+    stat, within = np.full(vals.shape, np.nan), np.full(vals.shape, np.nan)
     draw_seed = draws["info"]["draw_seed"]
     if log is not None:
         log(f"ketasim: prediction intervals: {len(sets)} whole-trial draws of {size:,} patients per arm"
@@ -1764,17 +1855,24 @@ def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, c
     for i, p in enumerate(sets):
         sub = _run_trial(tr.scenario, p, size, draw_trial_seed(tr.seed, draw_seed, i), None, chunk, executor, model,
                          skip_pk=True)
+        rng = np.random.default_rng([int(tr.seed), int(draw_seed), i, 1])     # the draw's median bootstraps
         for r in sub.endpoints:
             j = row_index.get(_row_key(r))
             if j is not None:
-                vals[i, j] = _draw_value(r, int(r.get("n", sub.outcomes[r["arm"]].n)))
+                group_n = int(r.get("n", sub.outcomes[r["arm"]].n))
+                vals[i, j] = _draw_value(r, group_n)
+                stat[i, j], within[i, j] = _draw_statistic(r, group_n, size, sub.relapse_times.get(r["arm"]), rng)
         for c in sub.comparisons:
             j = comp_index.get(_comparison_key(c))
             if j is not None:
                 vals[i, len(rows) + j] = _draw_value(c, 1)
+                if c["measure"] == "relapse_hazard_ratio":     # the one comparison an observed file compares
+                    stat[i, len(rows) + j], within[i, len(rows) + j] = _draw_statistic(c, 1, size)
     for j, r in enumerate(rows + comps):        # the central run's value read as the draws' (not reached = +inf)
         central = _draw_value(r, int(r.get("n", tr.outcomes[r["arm"]].n)) if j < len(rows) else 1)
         r["pi95"] = _empirical_interval(vals[:, j], central)
+        key = _row_key(r) if j < len(rows) else comparison_draw_key(r)
+        tr.draw_variance[key], tr.draw_variance_draws[key] = net_draw_variance(stat[:, j], within[:, j])
     defined = ~np.isnan(vals)
     tr.uncertainty = {**draws["info"], "draw_patients_per_arm": int(size),
                       "defined_draws_min": int(defined.sum(axis=0).min()) if vals.size else 0,
