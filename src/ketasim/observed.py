@@ -13,7 +13,8 @@ rates, :func:`~ketasim.calibration.rate_interval`). It carries
 - this virtual trial's own Monte Carlo error in the predicted value (its 95 % CI, i.e. its arm size);
 - with ``run_trial(..., uncertainty=N)`` (``--uncertainty N``) also the variance of the row's statistic over the
   N posterior parameter draws x between-trial trial effects (``TrialResult.draw_variance``, the same draws that
-  give the trial's own ``pi95``).
+  give the trial's own ``pi95``; for a randomized withdrawal or a follow-up, whose draws are whole new trials, that
+  variance net of the draws' own sampling error: ``trial.net_draw_variance``).
 
 PK rows (a Cmax, Tmax, AUC or t1/2 of one ``analyte`` as a geometric mean, arithmetic mean or median, or a
 geometric mean ratio ``versus`` the control arm) are compared with the trial's per-patient NCA (``TrialResult.pk``):
@@ -1406,9 +1407,10 @@ def _compare_relapse(result, rec: dict) -> dict:
             if all(x.size >= 2 for x in samples) else None)
     # --uncertainty of a withdrawal / follow-up: the whole-trial draws' variance of log(statistic), net of their own
     # sampling error (trial.net_draw_variance), shifts each bootstrap study by a factor exp(N(0, V)) (0, +inf stay so)
-    key = comparison_draw_key(row) if m == "relapse_hazard_ratio" else _row_key(row)
-    var_draws = float(result.draw_variance.get(key, 0.0)) if result.uncertainty is not None else 0.0
-    used = (result.draw_variance_draws.get(key) if result.uncertainty is not None else None)
+    var_draws, used = 0.0, None
+    if getattr(result, "uncertainty", None) is not None:
+        key = comparison_draw_key(row) if m == "relapse_hazard_ratio" else _row_key(row)
+        var_draws, used = float(result.draw_variance.get(key, 0.0)), result.draw_variance_draws.get(key)
     if used is not None and used < result.uncertainty["parameter_draws"]:
         notes.append(f"the draws' variance rests on {used} of {result.uncertainty['parameter_draws']} whole-trial "
                      "draws (the others: a median not reached, a ratio of 0 or infinity, or an empty group)")
