@@ -212,3 +212,89 @@ def test_draws_left_out_of_a_rows_variance_are_said(drawn):
         key = next(k for k in tr.draw_variance_draws if r["arm"] in k and r["measure"] in k)
         used = tr.draw_variance_draws[key]
         assert (f"rests on {used} of {DRAWS} whole-trial draws" in r["note"]) == (used < DRAWS)
+
+
+# ---- a monotone Cox likelihood: the one-sided profile-likelihood bound (item 77 (b), second part) ----------------
+
+def _phreg_loglike(ta, ea, tb, eb):
+    """statsmodels' Efron partial log-likelihood of group a vs b (an independent implementation)."""
+    from statsmodels.duration.hazard_regression import PHReg
+
+    t = np.concatenate([ta, tb])
+    e = np.concatenate([ea, eb]).astype(int)
+    x = np.concatenate([np.ones(ta.size), np.zeros(tb.size)])[:, None]
+    model = PHReg(t, x, status=e, ties="efron")
+    return lambda beta: float(model.loglike(np.array([beta])))
+
+
+def test_the_efron_log_likelihood_equals_statsmodels():
+    from ketasim.trial import efron_log_likelihood, visit_grid_counts
+
+    ta, ea = np.array([168.0, 336, 336, 504, 504, 504]), np.array([1, 1, 0, 1, 0, 0], bool)
+    tb, eb = np.array([168.0, 168, 336, 336, 504]), np.array([1, 1, 1, 0, 1], bool)
+    grid = np.unique(np.concatenate([ta, tb]))
+    (d1, r1), (d0, r0) = (visit_grid_counts(np.arange(t.size)[None, :], np.searchsorted(grid, t), e, grid.size)
+                          for t, e in ((ta, ea), (tb, eb)))
+    ref = _phreg_loglike(ta, ea, tb, eb)
+    for beta in (-3.0, -1.0, 0.0, 0.7, 4.0):
+        assert efron_log_likelihood(beta, d1[0], r1[0], d0[0], r0[0]) == pytest.approx(ref(beta), abs=1e-10)
+
+
+@pytest.mark.parametrize("separated", [True, False])
+def test_a_monotone_likelihood_gets_a_one_sided_likelihood_ratio_bound(separated):
+    """Separated groups (all five of group a relapse at week 1, none of group b's six then) give HR > lo; no relapse
+    in group a gives HR < hi. At the bound statsmodels' own Efron log-likelihood lies 1.92 below its supremum (taken
+    at |log HR| 25, where it has converged); more patients separated the same way push the bound further out."""
+    from ketasim.trial import LR_DROP_95, _hazard_ratio_comparison, cox_hazard_ratio
+
+    week = 168.0
+    if separated:
+        ta, ea = np.full(5, week), np.ones(5, bool)
+        tb, eb = np.array([2, 2, 2, 3, 3, 3]) * week, np.array([1, 1, 1, 0, 0, 0], bool)
+    else:
+        ta, ea = np.tile([1.0, 2, 3], 4) * week, np.zeros(12, bool)
+        tb, eb = np.tile([1.0, 2, 3], 4) * week, np.tile([True, True, False], 4)
+    row = _hazard_ratio_comparison("a", "b", (ta, ea), (tb, eb), "madrs")
+    assert math.isnan(row["value"]) and row["note"].endswith("infinite" if separated else "is 0")
+    lo, hi = row["profile_bound95"]
+    bound = lo if separated else hi
+    assert (hi == math.inf and 1.0 < lo) if separated else (lo == 0.0 and hi < 1.0)
+    ll = _phreg_loglike(ta, ea, tb, eb)
+    sup = ll(25.0 if separated else -25.0)
+    assert ll(math.log(bound)) - sup == pytest.approx(-LR_DROP_95, abs=1e-6)
+    assert LR_DROP_95 == pytest.approx(1.9207, abs=1e-4)
+    # twice the patients, the same pattern: a tighter bound
+    more = _hazard_ratio_comparison("a", "b", (np.tile(ta, 2), np.tile(ea, 2)), (np.tile(tb, 2), np.tile(eb, 2)),
+                                    "madrs")["profile_bound95"]
+    assert (more[0] > lo) if separated else (more[1] < hi)
+    # a finite estimate has its Wald CI and no bound
+    ta2, ea2 = np.array([1, 1, 1, 1, 3]) * week, np.ones(5, bool)    # one of group a relapses after group b's
+    tb2, eb2 = np.array([2, 2, 2, 3, 3, 3]) * week, np.array([1, 1, 1, 0, 0, 0], bool)
+    assert "profile_bound95" not in _hazard_ratio_comparison("a", "b", (ta2, ea2), (tb2, eb2), "madrs")
+    assert math.isfinite(cox_hazard_ratio(ta2, ea2, tb2, eb2)[0])
+
+
+def test_the_bound_is_in_the_table_the_report_the_json_and_the_observed_note():
+    import dataclasses
+
+    from ketasim.report import _comparison_table
+    from ketasim.trial import _hazard_ratio_comparison
+    from ketasim.units import json_safe
+
+    week = 168.0
+    ta, ea = np.full(5, week), np.ones(5, bool)
+    tb, eb = np.array([2, 2, 2, 3, 3, 3]) * week, np.array([1, 1, 1, 0, 0, 0], bool)
+    row = _hazard_ratio_comparison("series", "one", (ta, ea), (tb, eb), "madrs")
+    tr = run_trial(_follow_up(size=40))
+    tr = dataclasses.replace(tr, comparisons=[c for c in tr.comparisons if c["measure"] != "relapse_hazard_ratio"]
+                             + [row], relapse_times={"series": (ta, ea), "one": (tb, eb)})
+    text = f"profile-likelihood 95% bound: HR > {row['profile_bound95'][0]:.3g}"
+    assert text in tr.format_table()
+    assert text in _comparison_table(tr).iloc[-1, 4]
+    c = json_safe(tr.to_dict())["comparisons"][-1]
+    assert c["profile_bound95"] == [pytest.approx(row["profile_bound95"][0]), None] and c["value"] is None
+    rows = [{"arm": "series", "versus": "one", "timepoint_h": "", "measure": "relapse_hazard_ratio", "value": "3",
+             "n": "5", "n_versus": "6"}]
+    df = compare_observed(tr, read_observed(rows, tr.scenario))
+    assert df["note"][0] == ("the model's hazard ratio is the relapse times separate the groups (monotone "
+                             "likelihood): the Cox estimate is infinite; " + text)

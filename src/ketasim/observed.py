@@ -1344,7 +1344,7 @@ def _compare_relapse(result, rec: dict) -> dict:
     and ``draws_sd`` is its SD (log scale; ``sampling_sd`` and ``mc_sd`` stay the bootstrap's, in the row's unit).
     ``inside``: the observed value within the interval; a published median 'not reached' is inside when the
     interval's upper bound is not reached. ``note`` says in words what is not reached or undefined."""
-    from .trial import _row_key, comparison_draw_key, cox_hazard_ratio_rows, visit_grid_counts
+    from .trial import _row_key, comparison_draw_key, cox_hazard_ratio_rows, profile_bound_text, visit_grid_counts
 
     arm, m = rec["arm"], rec["measure"]
     nan = float("nan")
@@ -1397,7 +1397,8 @@ def _compare_relapse(result, rec: dict) -> dict:
         n_ref, n_ref_from = _control_arm_n(rec, versus, n, rec["n_from"], None, int(tb.size))
         samples, sizes, evaluable = [np.arange(ta.size), np.arange(tb.size)], [n, n_ref], int(min(ta.size, tb.size))
         if not math.isfinite(v):
-            notes.append("the model's hazard ratio is " + row.get("note", "undefined").removeprefix("undefined: "))
+            notes.append("the model's hazard ratio is " + row.get("note", "undefined").removeprefix("undefined: ")
+                         + profile_bound_text(row))
         if n_ref > tb.size and tb.size >= 2:
             warnings.warn(f"observed row {rec['row']} ({m}, control arm {versus}): the virtual arm has {tb.size} "
                           f"randomized or followed patient(s), fewer than the study's {n_ref}: its interval is mostly "

@@ -512,7 +512,7 @@ def _endpoint_cell(r: dict, stratified: bool, unfollowed: bool = False) -> str:
 
 
 def _comparison_table(tr) -> pd.DataFrame:
-    from .trial import RELAPSE_COMPARISONS, measure_unit
+    from .trial import RELAPSE_COMPARISONS, measure_unit, profile_bound_text
     from .units import fmt_hours          # as the trial's text table labels times ('7 d'; the report said '1 w')
 
     c = list(getattr(tr, "comparisons", []) or [])
@@ -536,7 +536,8 @@ def _comparison_table(tr) -> pd.DataFrame:
                     "time": (f"{r.get('dose') or 'first'} dose" if r.get("analyte") else
                              "follow-up" if r.get("measure") in RELAPSE_COMPARISONS else "all sessions")
                     if th is None else fmt_hours(float(th)),
-                    col: (f"n/a ({r.get('note', 'undefined')})" if r.get("measure") == "relapse_hazard_ratio"
+                    col: (f"n/a ({r.get('note', 'undefined')}{profile_bound_text(r)})"
+                          if r.get("measure") == "relapse_hazard_ratio"
                           and not _finite(r.get("value")) else f"{_fmt(r.get('value'))} [{_fmt(ci[0])}, {_fmt(ci[1])}]")
                     + (" (90% CI)" if "ci90" in r and 0 < n_ratio < len(c) else "")
                     + (f" PI [{_fmt(r['pi95'][0])}, {_fmt(r['pi95'][1])}]"     # withdrawal / follow-up --uncertainty

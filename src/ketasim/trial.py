@@ -457,7 +457,8 @@ class TrialResult:
                     hr = c["value"] is not None and math.isfinite(c["value"])
                     lines.append(f"  {pair:{pw}s} {c['measure']:26s} {when:>8s}  "
                                  + (f"{c['value']:8.2f}  {_ci_text(*c['ci95'])}  Wald {format_p(c['p_value'])}"
-                                    if hr else "     n/a  (" + c.get("note", "undefined") + ")")
+                                    if hr else "     n/a  (" + c.get("note", "undefined") + profile_bound_text(c)
+                                    + ")")
                                  + (f"  PI [{c['pi95'][0]:.2f}, " + (f"{c['pi95'][1]:.2f}]" if
                                                                      math.isfinite(c["pi95"][1]) else "n/a]")
                                     if "pi95" in c and math.isfinite(c["pi95"][0]) else ""))
@@ -2252,17 +2253,91 @@ def _relapse_comparison(arm: str, versus: str, km_a, km_b, scale: str, test: str
             "test": test}
 
 
+#: a likelihood-ratio 95 % bound lies where the log-likelihood falls this far below its maximum (or supremum):
+#: chi-square(1)'s 95 % quantile / 2 = 1.92
+LR_DROP_95 = 0.5 * float(stats.chi2.ppf(0.95, 1))
+#: |log HR| within which :func:`cox_profile_bound` evaluates the partial likelihood (its supremum of a monotone
+#: likelihood is approached to ~e^-200 there)
+_PROFILE_BETA_LIMIT = 200.0
+
+
+def efron_log_likelihood(beta: float, d1, r1, d0, r0) -> float:
+    """Cox partial log-likelihood (Efron's ties) at log HR ``beta`` of group 1 vs group 0 from their relapse and
+    at-risk counts at common grid times (1-D arrays): d1 beta - sum over times and l < d of log(R - l D / d), R the
+    at-risk and D the relapsing groups' summed risk scores, each term as logaddexp(log a, beta + log b) with
+    a = r0 - l d0 / d and b = r1 - l d1 / d (both >= 0), so it stays exact at |beta| in the hundreds, where a
+    monotone likelihood reaches its supremum."""
+    d1, r1, d0, r0 = (np.asarray(a, float) for a in (d1, r1, d0, r0))
+    d = d1 + d0
+    ev = d > 0
+    d1, r1, d0, r0, d = d1[ev], r1[ev], d0[ev], r0[ev], d[ev]
+    ll = float(beta * d1.sum())
+    lvals = np.arange(int(d.max()) if d.size else 0)
+    if not lvals.size:
+        return ll
+    frac = lvals[None, :] / d[:, None]
+    keep = lvals[None, :] < d[:, None]
+    with np.errstate(divide="ignore"):
+        la, lb = np.log(np.maximum(r0[:, None] - frac * d0[:, None], 0.0)), \
+            np.log(np.maximum(r1[:, None] - frac * d1[:, None], 0.0))
+    return ll - float(np.logaddexp(la, beta + lb)[keep].sum())
+
+
+def cox_profile_bound(time_a, event_a, time_b, event_b, infinite: bool) -> list[float] | None:
+    """One-sided likelihood-ratio 95 % interval of a hazard ratio whose Cox estimate is 0 or infinite (``infinite``;
+    a monotone partial likelihood: one group had no relapse, or the relapse times separate the groups,
+    :func:`cox_hazard_ratio`), as [lo, +inf] or [0, hi]: the bound is where the partial log-likelihood
+    (:func:`efron_log_likelihood`; with one covariate it is its own profile) falls :data:`LR_DROP_95` below its
+    supremum on that side (approached within log HR +-:data:`_PROFILE_BETA_LIMIT`): the likelihood-ratio test's
+    inversion, the ratios it does not reject at 5 %, which needs no finite maximum, unlike the Wald CI. None when a
+    group is empty or nobody relapsed, or when the likelihood never falls that far (the data rule nothing out)."""
+    from scipy.optimize import brentq, minimize_scalar
+
+    ta, tb = np.asarray(time_a, float), np.asarray(time_b, float)
+    ea, eb = np.asarray(event_a, bool), np.asarray(event_b, bool)
+    if not ta.size or not tb.size or not (ea.any() or eb.any()):
+        return None
+    grid = np.unique(np.concatenate([ta, tb]))
+    (d1, r1), (d0, r0) = (visit_grid_counts(np.arange(t.size)[None, :], np.searchsorted(grid, t), e, grid.size)
+                          for t, e in ((ta, ea), (tb, eb)))
+    counts = (d1[0], r1[0], d0[0], r0[0])
+    lim = _PROFILE_BETA_LIMIT if infinite else -_PROFILE_BETA_LIMIT
+    # the supremum on the estimate's side (at the far end, or a maximum just past MAX_COX_LOG_HR, which reads as
+    # monotone too)
+    best = minimize_scalar(lambda b: -efron_log_likelihood(b, *counts), bounds=sorted((0.0, lim)), method="bounded",
+                           options={"xatol": 1e-6})
+    sup, at = max((efron_log_likelihood(b, *counts), b) for b in (lim, float(best.x)))
+    if efron_log_likelihood(-lim, *counts) > sup - LR_DROP_95:
+        return None
+    beta = brentq(lambda b: efron_log_likelihood(b, *counts) - (sup - LR_DROP_95), *sorted((-lim, at)), xtol=1e-10)
+    return [math.exp(beta), math.inf] if infinite else [0.0, math.exp(beta)]
+
+
+def profile_bound_text(c: dict) -> str:
+    """'; profile-likelihood 95% bound: HR > 3.2' (or '< 0.31') for an undefined ratio row with a bound, else ''."""
+    b = c.get("profile_bound95")
+    if not b:
+        return ""
+    return "; profile-likelihood 95% bound: HR " + (f"> {b[0]:.3g}" if b[0] is not None and b[0] > 0 else
+                                                     f"< {b[1]:.3g}")
+
+
 def _hazard_ratio_comparison(arm: str, versus: str, km_a, km_b, scale: str, label=None) -> dict | None:
     """``relapse_hazard_ratio`` of group ``arm`` versus ``versus`` (their (time, event), censored at the last visit):
     :func:`cox_hazard_ratio`, < 1 when ``arm`` relapses less; None when a group is empty (as the rate difference).
-    An undefined ratio (nobody relapsed, or one group had no relapse) has NaN value, CI and p and a ``note``."""
+    An undefined ratio (nobody relapsed, or one group had no relapse) has NaN value, CI and p and a ``note``; one whose
+    estimate is 0 or infinite also ``profile_bound95`` (:func:`cox_profile_bound`: [lo, +inf] or [0, hi]) when the
+    likelihood gives a bound."""
     (ta, ea), (tb, eb) = km_a, km_b
     if not ta.size or not tb.size:
         return None
     v, ci, p, why = cox_hazard_ratio(ta, ea, tb, eb)
+    # 0 or infinite (a monotone likelihood): the one-sided likelihood-ratio bound the data still give
+    limit = why.rpartition("the Cox estimate is ")[2]
+    bound = cox_profile_bound(ta, ea, tb, eb, limit == "infinite") if limit in _COX_LIMITS else None
     return {"arm": arm, "versus": versus, **(label or {}), "time_h": None, "scale": scale,
             "measure": "relapse_hazard_ratio", "value": v, "ci95": ci, "p_value": p, "test": COX_TEST,
-            **({"note": f"undefined: {why}"} if why else {})}
+            **({"note": f"undefined: {why}"} if why else {}), **({"profile_bound95": bound} if bound else {})}
 
 
 def _confirmed(above: np.ndarray, k: int) -> np.ndarray:
