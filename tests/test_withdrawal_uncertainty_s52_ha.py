@@ -298,3 +298,21 @@ def test_the_bound_is_in_the_table_the_report_the_json_and_the_observed_note():
     df = compare_observed(tr, read_observed(rows, tr.scenario))
     assert df["note"][0] == ("the model's hazard ratio is the relapse times separate the groups (monotone "
                              "likelihood): the Cox estimate is infinite; " + text)
+
+
+def test_a_shifted_median_stays_within_the_follow_up(drawn):
+    """A large draws' variance of log median: the shifted study medians beyond the virtual arm's longest follow-up
+    are 'not reached' (a finite upper bound past the follow-up, 88 days after a 56-day follow-up, was printed), and
+    none lies before its first visit."""
+    import dataclasses
+
+    from ketasim.trial import _row_key
+
+    tr, _ = drawn
+    key = next(_row_key(r) for r in tr.endpoints if r["measure"] == "time_to_relapse" and r["arm"] == "series")
+    wide = dataclasses.replace(tr, draw_variance={**tr.draw_variance, key: 4.0})
+    df = _compare(wide)
+    row = df[(df["measure"] == "time_to_relapse") & (df["arm"] == "series")].iloc[0]
+    t = np.asarray(tr.relapse_times["series"][0]) / 24.0
+    assert row["pi_high"] == math.inf and row["pi_low"] == pytest.approx(t.min())
+    assert row["draws_sd"] == pytest.approx(2.0)

@@ -1341,7 +1341,10 @@ def _compare_relapse(result, rec: dict) -> dict:
     ``trial.empirical_prediction_intervals``) each bootstrap study's statistic is also multiplied by exp(z), z normal
     with the draws' variance of the log statistic net of their own sampling error (``TrialResult.draw_variance``:
     parameter uncertainty and between-trial heterogeneity; a ratio of 0 or +inf and a median not reached stay so),
-    and ``draws_sd`` is its SD (log scale; ``sampling_sd`` and ``mc_sd`` stay the bootstrap's, in the row's unit).
+    and ``draws_sd`` is its SD (log scale; ``sampling_sd`` and ``mc_sd`` stay the bootstrap's, in the row's unit); a
+    median so shifted stays within the follow-up's visits (below the virtual arm's first relapse or censoring time:
+    that time; beyond its longest follow-up, the last visit unless every patient relapsed: not reached, as a study
+    of that follow-up would report it).
     ``inside``: the observed value within the interval; a published median 'not reached' is inside when the
     interval's upper bound is not reached. ``note`` says in words what is not reached or undefined."""
     from .trial import _row_key, comparison_draw_key, cox_hazard_ratio_rows, profile_bound_text, visit_grid_counts
@@ -1424,6 +1427,8 @@ def _compare_relapse(result, rec: dict) -> dict:
         if var_draws > 0.0:
             with np.errstate(divide="ignore", over="ignore"):
                 study = np.exp(np.log(study) + rng.normal(0.0, math.sqrt(var_draws), study.size))
+            if m == "time_to_relapse":      # a study sees a median within its visits: beyond the last, not reached
+                study = np.where(study > days[-1], np.inf, np.maximum(study, days[0]))
         lo, hi = _percentile_interval(study)
         mc = _finite_sd(virtual)
         inside = bool(hi == math.inf) if math.isnan(obs) else bool(lo <= obs <= hi)
