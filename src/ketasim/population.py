@@ -721,7 +721,7 @@ def check_age(age: Distribution, field: str = "population.age_years") -> None:
             raise InputError(f"{field}.{key}: must lie in {lo:g}-{hi:g} years (the ages the model samples), got {v:g}")
     if not (AGE_MEAN_RANGE[0] <= age.mean <= AGE_MEAN_RANGE[1]) or not (0 <= age.sd <= 50):
         raise InputError(f"{field}: mean must lie in {AGE_MEAN_RANGE[0]:g}-{AGE_MEAN_RANGE[1]:g} years and sd in 0-50 "
-                         "years")
+                         f"years, got mean {age.mean:g}, sd {age.sd:g}")
     a, b = (age.min if age.min is not None else lo), (age.max if age.max is not None else hi)
     if age.min is not None or age.max is not None:
         if not a < b:

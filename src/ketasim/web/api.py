@@ -624,8 +624,23 @@ def _form_error(message: str, slots: dict, lines: dict | None = None) -> dict:
     field = _field_of(message, slots, lines)
     path, sep, rest = message.partition(": ")
     if sep and field.startswith("patient.") and path.startswith("population."):
-        message = f"{field}: {rest}"
+        message = f"{field}: {_one_value(rest)}"
     return {"field": field, "message": message}
+
+
+_MEAN_SD = re.compile(r"mean must lie in (?P<range>.+?) and sd in (?:\[0, [^\]]+\]|0-[\d.e+]+)(?P<unit> [^,]+)?, "
+                      r"got mean (?P<value>[^,]+), sd 0$")
+
+
+def _one_value(rest: str) -> str:
+    """The patient card's field is one patient's value, not a population's mean and SD: 'mean must lie in 20-250 kg
+    and sd in 0-100 kg, got mean -70, sd 0' says 'must lie in 20-250 kg, got -70' (as a scenario's ``patient:``
+    block says it; the page's patient is a population of one with SD 0)."""
+    m = _MEAN_SD.match(rest)
+    if m is None:
+        return rest
+    rng, unit = m["range"], m["unit"] or ""
+    return f"must lie in {rng}{unit if rng.endswith((']', ')')) else ''}, got {m['value']}"
 
 
 def _validate(mapping: dict, dose_weight_kg: float | None = None):

@@ -1,0 +1,70 @@
+"""Session 52 new-user pass, helper HN (the personalised plan and the dashboard, tried as a clinical pharmacologist
+would: the patient card's out-of-range values, text in the plan page's probability box, and a plan the page has
+given up on)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _record(n_ratings: int = 0) -> str:
+    """A MADRS record: a rating, twice-weekly 0.5 mg/kg IV sessions with a rating before each, ``n_ratings`` daily
+    ratings after them, two forecast points."""
+    rows = ["ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX", "1,0,0,,,,,,34,madrs,75,50,M"]
+    for k, t in enumerate((0.5, 84.5, 168.5, 252.5)):
+        if k:
+            rows.append(f"1,{t - 0.5:g},0,,,,,,{20 - k},madrs,,,")
+        rows.append(f"1,{t:g},1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,")
+    last = 336.0
+    for i in range(n_ratings):
+        last = 336.0 + 24.0 * i
+        rows.append(f"1,{last:g},0,,,,,,{18 + i % 4},madrs,,,")
+    rows += [f"1,{last + 168:g},0,,,,,,,madrs,,,", f"1,{last + 336:g},0,,,,,,,madrs,,,"]
+    return "\n".join(rows) + "\n"
+
+
+def _long_record(days: int) -> str:
+    """A MADRS record of ``days`` daily ratings and weekly 0.5 mg/kg IV sessions (a long course: its plan takes the
+    engine for many seconds), two forecast points."""
+    rows = ["ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX", "1,0,0,,,,,,30,madrs,70,40,F"]
+    for i in range(1, days):
+        rows.append(f"1,{i * 24},0,,,,,,{20 + i % 5},madrs,,,")
+        if i % 7 == 0:
+            rows.append(f"1,{i * 24 + 0.5},1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,")
+    rows += [f"1,{days * 24 + 144},0,,,,,,,madrs,,,", f"1,{days * 24 + 312},0,,,,,,,madrs,,,"]
+    return "\n".join(rows) + "\n"
+
+
+# -- the dashboard's patient card: one patient's value, not a population's mean and SD -------------------------
+
+@pytest.mark.parametrize("field, value, says", [
+    ("weight_kg", -70, "patient.weight_kg: must lie in 20-250 kg, got -70"),
+    ("weight_kg", 1e9, "patient.weight_kg: must lie in 20-250 kg, got 1e+09"),
+    ("age_years", -5, "patient.age_years: must lie in 12-100 years, got -5"),
+    ("age_years", 200, "patient.age_years: must lie in 12-100 years, got 200"),
+    ("baseline", 99, "patient.baseline: must lie in (0, 60] points on madrs, got 99"),
+])
+def test_the_patient_cards_value_out_of_range_is_named_as_one_value(field, value, says):
+    """The card's weight -70 said 'mean must lie in 20-250 kg and sd in 0-100 kg, got mean -70, sd 0' and its age
+    -5 'mean must lie in 12-100 years and sd in 0-50 years' (no value): the card has one value, no mean or SD."""
+    from ketasim.web import api
+
+    form = api.default_form()
+    form["patient"][field] = value
+    with pytest.raises(api.FormErrors) as ei:
+        api.simulate_form(form)
+    (err,) = [e for e in ei.value.errors if e["field"] == f"patient.{field}"]
+    assert err["message"] == says
+
+
+def test_a_population_file_keeps_its_mean_and_sd_message():
+    """Only the card's one value is reworded: a scenario's population still names its mean and SD (and, for the
+    age, now says what it got)."""
+    from ketasim import scenario_from_dict
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError) as ei:
+        scenario_from_dict({"name": "p", "population": {"size": 10, "age_years": {"mean": 5, "sd": 3}},
+                            "arms": {"k": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
+    assert str(ei.value) == ("population.age_years: mean must lie in 12-100 years and sd in 0-50 years, got mean 5, "
+                             "sd 3")
