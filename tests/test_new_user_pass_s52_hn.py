@@ -4,6 +4,12 @@ given up on)."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+
 import pytest
 
 
@@ -68,3 +74,52 @@ def test_a_population_file_keeps_its_mean_and_sd_message():
                             "arms": {"k": [{"drug": "esketamine", "route": "intranasal", "dose": "56 mg"}]}})
     assert str(ei.value) == ("population.age_years: mean must lie in 12-100 years and sd in 0-50 years, got mean 5, "
                              "sd 3")
+
+
+# -- a plan nobody waits for any more stops at its next engine run ---------------------------------------------
+
+def test_a_cancelled_plan_stops_before_its_engine_runs():
+    """The server sets the request's cancel event when the page gives up (timeout, closed tab); personal_plan did not
+    look at it and ran to its end, holding the engine."""
+    from ketasim import errors
+    from ketasim.personal import personal_plan
+    from ketasim.record import record_from_csv_text
+
+    rec = record_from_csv_text(_record(), source="record")
+    ev = threading.Event()
+    ev.set()
+    cancel = getattr(errors, "CANCEL", None)
+    assert cancel is not None, "no cancel event a plan would look at"
+    token = cancel.set(ev)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(errors.Cancelled):
+            personal_plan(rec)
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        cancel.reset(token)
+
+
+def test_a_timed_out_plan_request_lets_go_of_the_engine(monkeypatch):
+    """A long record (200 days of daily ratings, weekly sessions) on the plan page: the request timed out with a clear 503, but the
+    plan went on for minutes under the engine's lock, so the next plans timed out behind it. Now it stops at its next
+    engine run and the engine is free within seconds."""
+    pytest.importorskip("starlette")
+    import ketasim.personal  # noqa: F401  (imported now: the request's seconds are the plan's, not the imports')
+    import ketasim.plan_report  # noqa: F401
+    from ketasim.web import api, server
+
+    monkeypatch.setattr(server, "REQUEST_TIMEOUT_S", 3.0)
+    with server.ServerThread(warm=False) as s:
+        req = urllib.request.Request(s.url + "api/plan", data=json.dumps({"record": _long_record(200)}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as ei:
+            urllib.request.urlopen(req, timeout=60)
+        assert ei.value.code == 503
+        assert "timed out after 3 s" in json.loads(ei.value.read())["errors"][0]["message"]
+        t0 = time.monotonic()
+        got = api.ENGINE_LOCK.acquire(timeout=120)
+        waited = time.monotonic() - t0
+        if got:
+            api.ENGINE_LOCK.release()
+        assert got and waited < 10.0, f"the engine was still busy {waited:.1f} s after the request timed out"

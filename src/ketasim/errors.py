@@ -100,6 +100,24 @@ class SolverError(KetasimError, RuntimeError):
     """The numerical solution failed (non-finite values); never returned silently."""
 
 
+class Cancelled(KetasimError):
+    """Work stopped on purpose (client gone, cancelled, timed out)."""
+
+
+#: Set by a caller for one stretch of work (the dashboard's server: per request, copied into the worker thread) to a
+#: ``threading.Event`` set when the work is no longer wanted; long computations call :func:`check_cancelled` between
+#: their engine runs (a personal plan's fit, forecast and search: a plan the page had given up on kept the engine for
+#: minutes, and every later request timed out behind it).
+CANCEL: ContextVar = ContextVar("ketasim_cancel", default=None)
+
+
+def check_cancelled() -> None:
+    """Raise :class:`Cancelled` when the current context's :data:`CANCEL` event is set (nothing when none is)."""
+    ev = CANCEL.get()
+    if ev is not None and ev.is_set():
+        raise Cancelled("request: cancelled (the client went away or the request timed out)")
+
+
 class Terminated(BaseException):
     """SIGTERM (``kill``, ``timeout``, ``docker stop``), raised in the main thread by the command line's handler
     (``ketasim.cli``). A BaseException like KeyboardInterrupt, so that no ``except Exception`` swallows it; a command

@@ -58,7 +58,7 @@ import numpy as np
 import scipy.linalg
 
 from .engine import run_arm
-from .errors import InputError, KetasimError, argument
+from .errors import InputError, KetasimError, argument, check_cancelled
 from .model import model_id
 from .parameters import ParameterSet, load_parameters
 from .population import (Patients, fluctuation_change_cov, fluctuation_conditional, fluctuation_conditional_mean,
@@ -309,6 +309,7 @@ class PatientModel:
     def run(self, theta, doses, times_h, eta_recurrence=None):
         """Engine run of every row of ``theta`` under ``doses``: (out (m, T, N_OUT), sessions, session times).
         ``eta_recurrence``: one per row (forecast draws), else the fit's (:attr:`fit_eta_recurrence`)."""
+        check_cancelled()       # a caller that gave up (the dashboard's request timed out) stops here, between runs
         theta = np.atleast_2d(theta)
         times = np.asarray(times_h, float)
         pats = self.patients(theta, eta_recurrence)

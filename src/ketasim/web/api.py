@@ -8,7 +8,6 @@ and format the result for the page. There is no model logic here.
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import math
 import re
@@ -24,6 +23,7 @@ import numpy as np
 
 from ..display import display_times, json_safe, trial_panels  # noqa: F401  (shared with reports)
 from ..engine import BLOCKING_SWITCHES
+from .. import errors as _errors
 from ..errors import InputError, KetasimError, command_line
 from ..units import is_fraction, unit_suffix
 from ..vocabulary import DASHBOARD_TRIAL_MEASURES
@@ -35,18 +35,11 @@ ENGINE_LOCK = threading.RLock()
 #: ``warnings.catch_warnings`` changes process-wide state: validation is serialised with its own lock.
 _WARN_LOCK = threading.Lock()
 #: Set by the server for each request: an Event set when the client goes away or the request times out;
-#: work that has not reached the engine yet is then dropped (see :func:`check_cancelled`).
-CANCEL: contextvars.ContextVar = contextvars.ContextVar("ketasim_cancel", default=None)
-
-
-class Cancelled(KetasimError):
-    """Work stopped on purpose (client gone, cancelled, timed out)."""
-
-
-def check_cancelled() -> None:
-    ev = CANCEL.get()
-    if ev is not None and ev.is_set():
-        raise Cancelled("request: cancelled (the client went away or the request timed out)")
+#: work that has not reached the engine yet is then dropped, and a personal plan stops at its next engine run
+#: (:func:`ketasim.errors.check_cancelled`; the variable and the exception are the errors module's).
+CANCEL = _errors.CANCEL
+Cancelled = _errors.Cancelled
+check_cancelled = _errors.check_cancelled
 
 MAX_REGIMENS = 3
 MAX_TRIAL_SIZE = 20000
