@@ -123,3 +123,39 @@ def test_a_timed_out_plan_request_lets_go_of_the_engine(monkeypatch):
         if got:
             api.ENGINE_LOCK.release()
         assert got and waited < 10.0, f"the engine was still busy {waited:.1f} s after the request timed out"
+
+
+# -- the plan page: text in the probability box ------------------------------------------------------------------
+
+def test_text_in_the_plan_pages_probability_box_is_named_not_read_as_the_default():
+    """Chromium gives a number box holding '1e' the value '', which the plan read as its default 0.8 and ran: the
+    user saw their text and a plan at a probability they had not typed."""
+    from test_web_browser import CHROMIUM_ARGS, _missing, chromium_path
+
+    if chromium_path() is None:
+        _missing("Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[web]')")
+    pytest.importorskip("starlette")
+    from ketasim.web.server import ServerThread
+
+    with ServerThread(warm=False) as s, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = b.new_page()
+            posts = []
+            page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+            page.goto(s.url + "plan")
+            page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
+            page.fill("#probability", "")
+            page.locator("#probability").press_sequentially("1e")
+            page.click("#run")
+            page.wait_for_function("() => document.querySelector('#errors').textContent !== ''", timeout=10_000)
+            assert page.inner_text("#errors").startswith("probability: not a number")
+            page.click("#report")
+            page.wait_for_timeout(300)
+            assert not posts, posts          # nothing was planned at the default
+        finally:
+            b.close()

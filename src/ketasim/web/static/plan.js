@@ -22,7 +22,16 @@ function yamlLines(lines) {
   return lines.map((l) => "- {" + Object.entries(l).map(([k, v]) => `${k}: ${v}`).join(", ") + "}").join("\n");
 }
 
+// a number box holding text ('1e', '0,8') has the value "" in the browser, which the plan read as the default 0.8:
+// say so instead of planning at a probability the user did not type
+function badNumber() {
+  if (!$("#probability").validity.badInput) return false;
+  $("#errors").textContent = "probability: not a number (a fraction between 0 and 1, e.g. 0.8)";
+  return true;
+}
+
 async function run() {
+  if (badNumber()) return;
   $("#errors").textContent = ""; $("#status").textContent = "fitting…"; $("#run").disabled = true;
   const t0 = performance.now();
   let body;
@@ -62,6 +71,7 @@ async function run() {
 }
 
 async function report() {
+  if (badNumber()) return;
   const resp = await fetch("/api/plan/report.html", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(form()) });
   if (!resp.ok) { const b = await resp.json(); $("#errors").textContent = b.errors.map((e) => e.message).join("; "); return; }
   const url = URL.createObjectURL(await resp.blob());
