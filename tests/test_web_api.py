@@ -49,9 +49,13 @@ def cli_error(tmp_path, mapping, capsys, monkeypatch) -> str:
 
 def at_field(message: str, field: str) -> str:
     """The CLI's ``message`` as the page shows it at ``field``: a patient field's message names the field, not the
-    scenario path (s42: 'population.crp_mg_l: must lie in 0-300 mg/L' under the CRP box); the rest is the CLI's."""
+    scenario path (s42: 'population.crp_mg_l: must lie in 0-300 mg/L' under the CRP box), and says the card's one
+    value as one value (s52: 'must lie in 20-250 kg, got 500', not the population's 'mean must lie in 20-250 kg and
+    sd in 0-100 kg, got mean 500, sd 0'; exact texts in test_new_user_pass_s52_hn.py); the rest is the CLI's."""
     path, _, rest = message.partition(": ")
-    return f"{field}: {rest}" if field.startswith("patient.") and path.startswith("population.") else message
+    if field.startswith("patient.") and path.startswith("population."):
+        return f"{field}: {api._one_value(rest)}"
+    return message
 
 
 # ---- the form is the CLI's scenario --------------------------------------------------------------------------------
