@@ -116,13 +116,37 @@ def test_a_timed_out_plan_request_lets_go_of_the_engine(monkeypatch):
         with pytest.raises(urllib.error.HTTPError) as ei:
             urllib.request.urlopen(req, timeout=60)
         assert ei.value.code == 503
-        assert "timed out after 3 s" in json.loads(ei.value.read())["errors"][0]["message"]
+        message = json.loads(ei.value.read())["errors"][0]["message"]
+        assert "timed out after 3 s; the plan was stopped" in message and "`ketasim plan RECORD.csv" in message
         t0 = time.monotonic()
         got = api.ENGINE_LOCK.acquire(timeout=120)
         waited = time.monotonic() - t0
         if got:
             api.ENGINE_LOCK.release()
         assert got and waited < 10.0, f"the engine was still busy {waited:.1f} s after the request timed out"
+
+
+def test_a_plan_whose_page_went_away_lets_go_of_the_engine():
+    """The plan route did not look for a closed page (the other routes did): a plan whose tab was closed ran to its
+    end under the engine's lock. Now the client's going away stops it at its next engine run."""
+    pytest.importorskip("starlette")
+    import socket
+
+    import ketasim.personal  # noqa: F401  (imported now: the seconds below are the plan's, not the imports')
+    import ketasim.plan_report  # noqa: F401
+    from ketasim.web import api, server
+
+    with server.ServerThread(warm=False) as s:
+        req = urllib.request.Request(s.url + "api/plan", data=json.dumps({"record": _long_record(200)}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+            urllib.request.urlopen(req, timeout=3)      # the page gives up after 3 s and closes its connection
+        t0 = time.monotonic()
+        got = api.ENGINE_LOCK.acquire(timeout=120)
+        waited = time.monotonic() - t0
+        if got:
+            api.ENGINE_LOCK.release()
+        assert got and waited < 10.0, f"the engine was still busy {waited:.1f} s after the page went away"
 
 
 # -- the plan page: text in the probability box ------------------------------------------------------------------

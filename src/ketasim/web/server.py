@@ -50,6 +50,9 @@ from . import api
 MAX_BODY = 64 * 1024
 #: Seconds a simulate/download request may compute before it is answered with 503.
 REQUEST_TIMEOUT_S = 60.0
+#: What a plan that timed out on the page says to do (a long record: many ratings, months of sessions).
+PLAN_TIMEOUT_HINT = ("; the plan was stopped (a long record takes longer: plan it on the command line, `ketasim plan "
+                     "RECORD.csv --report plan.html`, which has no time limit)")
 #: A running trial whose page has not polled for this long is cancelled; any trial stops after TRIAL_TIMEOUT_S.
 TRIAL_ABANDON_S = 30.0
 TRIAL_TIMEOUT_S = 900.0
@@ -220,9 +223,10 @@ async def _body(request: Request):
     return data
 
 
-async def _guard(fn, *args, request: Request | None = None, timeout: float | None = None, **kw):
+async def _guard(fn, *args, request: Request | None = None, timeout: float | None = None, hint: str = "", **kw):
     """Run ``fn`` in a worker thread; map user errors to 422 and anything else to 500 (logged). With
-    ``request``: give up when the client disconnects; after ``timeout`` s (default REQUEST_TIMEOUT_S): 503.
+    ``request``: give up when the client disconnects; after ``timeout`` s (default REQUEST_TIMEOUT_S): 503, its
+    message followed by ``hint`` (what to do instead).
     (The engine call itself runs to its end in the worker thread: runs are bounded by ketasim.limits.)"""
     timeout = REQUEST_TIMEOUT_S if timeout is None else timeout
     cancel = threading.Event()
@@ -244,7 +248,7 @@ async def _guard(fn, *args, request: Request | None = None, timeout: float | Non
             if time.monotonic() - t0 > timeout:
                 cancel.set()
                 task.add_done_callback(_swallow)
-                return _error(f"request: timed out after {timeout:g} s", 503)
+                return _error(f"request: timed out after {timeout:g} s{hint}", 503)
         return task.result()
     except api.FormErrors as e:
         return JSONResponse({"ok": False, "errors": e.errors, "warnings": e.warnings}, status_code=422)
@@ -420,15 +424,16 @@ def create_app(allowed_hosts=None) -> Starlette:
             return out
         return _download(out, "application/yaml", "ketasim-trial.yaml" if trial else "ketasim-scenario.yaml")
 
-    def _download_route(build, media_type: str, filename: str):
-        """A POST handler: form -> ``build(form)`` -> a file download (errors as JSON, like every route)."""
+    def _download_route(build, media_type: str, filename: str, hint: str = ""):
+        """A POST handler: form -> ``build(form)`` -> a file download (errors as JSON, like every route); ``hint``:
+        what a timed-out request says to do instead."""
 
         async def handler(request: Request):
             try:
                 form = await _body(request)
             except KetasimError as e:
                 return _error(str(e), 400)
-            out = await _guard(build, form, request=request)
+            out = await _guard(build, form, request=request, hint=hint)
             return out if isinstance(out, Response) else _download(out, media_type, filename)
 
         return handler
@@ -524,9 +529,11 @@ def create_app(allowed_hosts=None) -> Starlette:
             form = await _body(request)
         except KetasimError as e:
             return _error(str(e), 400)
-        return _as_json(await _guard(api.plan_form, form))
+        # request: a closed page stops the plan too (at its next engine run, as a timed-out one)
+        return _as_json(await _guard(api.plan_form, form, request=request, hint=PLAN_TIMEOUT_HINT))
 
-    plan_report_html = _download_route(api.plan_report_html, "text/html", "ketasim-plan-report.html")
+    plan_report_html = _download_route(api.plan_report_html, "text/html", "ketasim-plan-report.html",
+                                       PLAN_TIMEOUT_HINT)
 
     async def not_found(request: Request, exc):
         return _error(f"not found: {request.url.path}", 404)
