@@ -158,8 +158,13 @@ def test_a_file_through_the_command_line_compares_both_strata_as_the_trials_json
     (folder / "strat.yaml").write_text(sc.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "strat.csv").write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
     qjs = tmp_path / "q.json"
-    code, out, err = run_cli(capsys, "qualify", "--external", folder, "--size", 120, "--seed", 5, "--json", qjs)
+    html_path = tmp_path / "q.html"
+    code, out, err = run_cli(capsys, "qualify", "--external", folder, "--size", 120, "--seed", 5, "--json", qjs,
+                             "--report", html_path)
     assert code == 0, err
+    # the HTML summary has the share rows' columns too (lead, s52: the text had them, the report did not)
+    page = html_path.read_text(encoding="utf-8")
+    assert "share MAE pp" in page and "Share rows (randomized_fraction, followed_fraction" in page
     q = json.loads(qjs.read_text())
     assert sorted({r["stratum"] for r in q["rows"]}) == sorted(STRATA) and len(q["rows"]) == 12
     assert q["summary"]["overall"]["rate_rows"] == 4 and q["summary"]["overall"]["hazard_ratio_rows"] == 2

@@ -779,6 +779,13 @@ def external_report(q, path) -> Path:
                               for x in parts]
         pk_note += (" Relapse hazard ratios (HR) are not in the MAE columns either: their AAFE as the PK rows'; "
                     "median times to relapse are in days (the trial's rows).")
+    if s["overall"].get("share_rows"):   # randomized_fraction, followed_fraction: who went on, not outcomes
+        parts = [s["overall"], *s["by_domain"].values(), *s["by_trial"].values()]
+        summary["share rows"] = [x.get("share_rows", 0) for x in parts]
+        summary["share MAE pp"] = [float("nan") if x.get("mae_share_percentage_points") is None
+                                   else x["mae_share_percentage_points"] for x in parts]
+        pk_note += (" Share rows (randomized_fraction, followed_fraction: the share who went on to a trial's later "
+                    "phase) are not outcomes: not in the rate columns or the floors, their MAE apart.")
     floors = format_floors(s["overall"])
     inside = [t for t in q.trials if t.in_calibration]
     sections = [_section("In sample: calibration trials", "<p><strong>" + html.escape(
