@@ -63,3 +63,75 @@ def test_dask_workers_with_a_cold_kernel_cache_say_they_compile(tmp_path, caplog
         assert bool(said) == (kernel_cache_cold(run_arm) and not run_arm.overloads)
     finally:
         shared.close()
+
+
+def test_a_frozen_worker_does_not_hold_the_executors_start(monkeypatch, caplog):
+    """Review s52 M1: the workers' cache query had no time limit, so a worker that never answers (stopped, SIGSTOP)
+    held `--dask` before its first task without a word, beyond --worker-timeout. Now it gives up after
+    WORKER_QUERY_S and says nothing (it cannot tell)."""
+    import logging
+    import os
+    import signal
+    import time
+
+    from ketasim import distributed
+    from ketasim.solver import COMPILE_LOGGER
+
+    monkeypatch.setattr(distributed, "WORKER_QUERY_S", 2.0)
+    cluster = _cluster()
+    pid = None
+    try:
+        from dask.distributed import Client
+
+        with Client(cluster) as c:
+            pid = next(iter(c.run(os.getpid).values()))
+        os.kill(pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        with caplog.at_level(logging.INFO, logger=COMPILE_LOGGER):
+            ex = distributed.DaskExecutor(cluster.scheduler_address)
+        took = time.monotonic() - t0
+        os.kill(pid, signal.SIGCONT)
+        pid = None
+        ex.close()
+        assert took < 30, took
+        assert not [r for r in caplog.records if r.name == COMPILE_LOGGER]
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
+        cluster.close()
+
+
+def test_text_in_the_plan_pages_observation_value_is_named_not_added_as_a_forecast_point():
+    """Review s52 L1: text ('1e', '12,5') in the observation's value box reads as '' in the browser; the page added a
+    row with an empty rating (a forecast point) without a word."""
+    import pytest
+
+    from test_web_browser import CHROMIUM_ARGS, _missing, chromium_path
+
+    if chromium_path() is None:
+        _missing("Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[web]')")
+    pytest.importorskip("starlette")
+    from ketasim.web.server import ServerThread
+
+    with ServerThread(warm=False) as s, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = b.new_page()
+            page.goto(s.url + "plan")
+            page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
+            before = page.input_value("#record")
+            page.fill("#obs-time", "48")
+            page.locator("#obs-value").press_sequentially("1e")   # as HN s52: Chromium drops a comma
+            page.click("#obs-add")
+            page.wait_for_function("() => document.querySelector('#errors').textContent !== ''", timeout=10_000)
+            assert page.inner_text("#errors").startswith("add an observation: value: not a number")
+            assert page.input_value("#record") == before           # no row added
+            page.fill("#obs-value", "12.5")
+            page.click("#obs-add")
+            assert page.input_value("#record") != before and ",48," in page.input_value("#record")
+        finally:
+            b.close()

@@ -9,6 +9,7 @@ import json
 import math
 import warnings
 
+import pandas as pd
 import pytest
 
 from _support import one_error_line, run_cli
@@ -233,9 +234,14 @@ def test_a_stratum_where_there_is_none_and_a_second_row_of_one_stratum_are_refus
 
     parallel = load_scenario(ROOT / "examples" / "observed" / "murrough2013.yaml")
     row = {"arm": "ketamine", "stratum": "stable remitters", "timepoint_h": "24", "measure": "mean", "value": "20"}
-    with pytest.raises(InputError, match=r"row 1, column stratum: 'stable remitters': scenario murrough2013 has no "
-                                         r"strata"):
-        read_observed([row], parallel)
+    # a trial without a withdrawal or follow-up: a stratum cell was ignored before the column existed, and still is,
+    # with one warning (review s52 L2); the row is the whole arm's
+    from ketasim.errors import ObservedWarning
+
+    with pytest.warns(ObservedWarning, match=r"column stratum ignored \(first at row 1, 'stable remitters'\): "
+                                             r"scenario murrough2013 has no randomized withdrawal or follow-up"):
+        got = read_observed([row, {**row, "timepoint_h": "168", "stratum": "TRD, overall"}], parallel)
+    assert got["arm"].tolist() == ["ketamine"] * 2 and set(got.get("stratum", pd.Series([""]))) == {""}
     with pytest.raises(InputError, match=r"row 1, column measure: randomized_fraction: scenario murrough2013 "
                                          r"randomizes nobody after an induction"):
         read_observed([{**row, "stratum": "", "measure": "randomized_fraction", "timepoint_h": "", "n": "50"}],
@@ -253,8 +259,9 @@ def test_a_stratum_where_there_is_none_and_a_second_row_of_one_stratum_are_refus
     share = [r for r in _rows() if r["measure"] == "randomized_fraction"]
     got = read_observed(share, sc)                  # written on pbo, read as the continue arm's
     assert got["arm"].tolist() == ["esk", "esk"]
-    with pytest.raises(InputError, match=r"row 2, column measure: a second row for arm esk \[stable remitters\], "
-                                         r"randomized_fraction"):
+    # the second row names arm esk, the first pbo: the line does not name an arm the user did not write (review L3)
+    with pytest.raises(InputError, match=r"row 2, column measure: randomized_fraction is one share per stratum "
+                                         r"\(either arm may name it\): a second row for stable remitters$"):
         read_observed([share[0], {**share[0], "arm": "esk"}], sc)
 
 

@@ -71,6 +71,10 @@ def _quiet_worker_logs() -> None:
     logging.getLogger("distributed").setLevel(logging.ERROR)
 
 
+#: how long (s) a starting executor waits for its workers to say whether their kernel cache is cold (a notice only)
+WORKER_QUERY_S = 10.0
+
+
 def _worker_kernel_cold() -> bool:
     """Run in a worker: whether its first task compiles the default model's kernel (numba's cache holds none)."""
     from .solver.kernel import kernel_cache_cold, run_arm
@@ -119,12 +123,19 @@ class DaskExecutor:
 
             self._lost_filter = _LostSchedulerFilter()
             logging.getLogger("distributed.client").addFilter(self._lost_filter)
+        self.client = None
         try:
             self._connect(address, n_workers, quiet)
-        except BaseException:
-            self._remove_filter()
+            self._say_if_workers_compile()
+        except BaseException:           # a failed start (or Ctrl-C in it) leaves no filter, client or cluster behind
+            try:
+                if self.client is not None:
+                    self.client.close()
+                if self.cluster is not None:
+                    self.cluster.close()
+            finally:
+                self._remove_filter()
             raise
-        self._say_if_workers_compile()
 
     def _say_if_workers_compile(self) -> None:
         """Say once, as the command line's compile notice (``solver.COMPILE_LOGGER`` at INFO), how many workers are
@@ -140,8 +151,9 @@ class DaskExecutor:
         if not log.isEnabledFor(logging.INFO):
             return
         try:
-            cold = self.client.run(_worker_kernel_cold, on_error="return")
-        except Exception:  # noqa: BLE001 - a notice: never fail a run over it
+            # bounded: a frozen worker never answers, and the start waited for it without a word (s52 review M1)
+            cold = self.client.run(_worker_kernel_cold, on_error="return", callback_timeout=WORKER_QUERY_S)
+        except Exception:  # noqa: BLE001 - a notice: never fail (or hold) a run over it; a timeout cannot tell
             return
         n_cold = sum(v is True for v in cold.values())
         if n_cold:

@@ -54,7 +54,6 @@ from .errors import InputError, KetasimError, ObservedWarning, argument
 from .io import NOT_TEXT_SIGNATURES
 from .units import fmt_hours, to_hours_factor
 from .nca import ANALYTES, COLUMNS as NCA_COLUMNS, RATIO_MEASURES, UNITS as NCA_UNITS, analyte_name
-from .trial import km_median_rows   # the relapse rows' bootstrap statistic (here since the fifty-first session)
 from .vocabulary import PK_MEASURES, SCORE_MEASURES, SIDE_EFFECT_MEASURES
 
 REQUIRED_COLUMNS = ("arm", "timepoint_h", "measure", "value")
@@ -617,6 +616,16 @@ def _row_stratum(where: "_Where", i: int, r: dict, m: str, scenario, strata: tup
                        + ("" if "stratum" in cols else " (add a column stratum)"))
         return ""
     if not strata:
+        design = dict(scenario.design)
+        if design.get("type", "parallel") != "randomized_withdrawal" and design.get("follow_up_from") is None:
+            # before the fifty-second session other columns were ignored, so a file may carry a descriptive stratum
+            # ('TRD, overall'); a trial without a randomized withdrawal has no strata to match it with (review L2)
+            if not getattr(where, "stratum_ignored", False):
+                where.stratum_ignored = True
+                warnings.warn(f"{where.name}: column stratum ignored (first at row {i}, {text[:40]!r}): scenario "
+                              f"{scenario.name} has no randomized withdrawal or follow-up, whose strata it names; every row is "
+                              "compared with its whole arm", ObservedWarning, stacklevel=2)
+            return ""
         where.fail(i, "stratum", f"{text[:40]!r}: scenario {scenario.name} has no strata (a randomized withdrawal's "
                                  "design.criterion makes them); leave stratum empty")
     if whole_arm:
@@ -643,14 +652,8 @@ def _randomized_share(where: "_Where", i: int, r: dict, scenario) -> tuple[str, 
         where.fail(i, "measure", f"randomized_fraction: scenario {scenario.name} randomizes nobody after an induction "
                                  "(only a randomized withdrawal has a share randomized)")
     t_rand = parse_time_h(design.get("induction_until", DEFAULT_INDUCTION_UNTIL), "design.induction_until")
-    t_text = r.get("timepoint_h", "")
-    if t_text:
-        t = _number(where, i, "timepoint_h", t_text)
-        if abs(t - t_rand) > 1e-6 * max(1.0, t_rand):
-            where.fail(i, "timepoint_h", f"randomized_fraction is the share randomized at design.induction_until "
-                                         f"({t_rand:g} h = {fmt_hours(t_rand)}); leave timepoint_h empty or give "
-                                         f"{t_rand:g}")
-    return str(design["continue"]), float(t_rand)
+    return str(design["continue"]), _share_time(where, i, r, t_rand, "randomized_fraction is the share randomized at "
+                                                                     "design.induction_until")
 
 
 def _followed_share(where: "_Where", i: int, r: dict, scenario) -> float:
@@ -665,13 +668,19 @@ def _followed_share(where: "_Where", i: int, r: dict, scenario) -> float:
         where.fail(i, "measure", f"followed_fraction: scenario {scenario.name} has no open-label follow-up (only a "
                                  "trial with design.follow_up_from has a share followed)")
     t0 = parse_time_h(design["follow_up_from"], "design.follow_up_from")
+    return _share_time(where, i, r, t0, "followed_fraction is the share followed from design.follow_up_from")
+
+
+def _share_time(where: "_Where", i: int, r: dict, t_design: float, what: str) -> float:
+    """A share row's time (h): its ``timepoint_h`` is empty or the design's time ``t_design`` (``what`` says which,
+    in the one-line refusal)."""
     t_text = r.get("timepoint_h", "")
     if t_text:
         t = _number(where, i, "timepoint_h", t_text)
-        if abs(t - t0) > 1e-6 * max(1.0, t0):
-            where.fail(i, "timepoint_h", f"followed_fraction is the share followed from design.follow_up_from "
-                                         f"({t0:g} h = {fmt_hours(t0)}); leave timepoint_h empty or give {t0:g}")
-    return float(t0)
+        if abs(t - t_design) > 1e-6 * max(1.0, t_design):
+            where.fail(i, "timepoint_h", f"{what} ({t_design:g} h = {fmt_hours(t_design)}); leave timepoint_h empty "
+                                         f"or give {t_design:g}")
+    return float(t_design)
 
 
 def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame:
@@ -925,6 +934,9 @@ def read_observed(source, scenario, *, label: str | None = None) -> pd.DataFrame
                                "patients randomized or followed per arm)")
         n_versus = _n_versus(where, i, r, m, scenario)
         key = (arm, m, None if math.isnan(t) else t, level, analyte, statistic, r.get("trial_id", ""), stratum)
+        if key in seen and m == "randomized_fraction":     # its arm is the continue arm whichever the row names
+            where.fail(i, "measure", "randomized_fraction is one share per stratum (either arm may name it): a second "
+                                     "row" + (f" for {stratum}" if stratum else ""))
         if key in seen:
             where.fail(i, "dose_level" if level else "measure",
                        f"a second row for arm {arm}" + (f" [{stratum}]" if stratum else "") + f", {m}"
@@ -1335,7 +1347,7 @@ def _compare_relapse(result, rec: dict) -> dict:
     97.5 percentiles of the same statistic over :data:`RELAPSE_BOOTSTRAP_RESAMPLES` two-stage bootstrap studies
     (:func:`_bootstrap`, seeded by the row: each resamples the virtual arm's randomized or followed patients, then
     draws the row's n from that resample, per arm for a ratio), computed row-wise on count tables of the visit grid
-    (:func:`km_median_rows`, ``trial.cox_hazard_ratio_rows``). A median not reached counts as longer than the follow-up
+    (``trial.km_median_rows``, ``trial.cox_hazard_ratio_rows``). A median not reached counts as longer than the follow-up
     (+inf: the upper bound is then 'not reached'); a resample's ratio is 0 or +inf when one group had no relapse or the
     groups separate, and left out only when nobody relapsed. With ``--uncertainty`` (whole-trial draws,
     ``trial.empirical_prediction_intervals``) each bootstrap study's statistic is also multiplied by exp(z), z normal
@@ -1343,11 +1355,11 @@ def _compare_relapse(result, rec: dict) -> dict:
     parameter uncertainty and between-trial heterogeneity; a ratio of 0 or +inf and a median not reached stay so),
     and ``draws_sd`` is its SD (log scale; ``sampling_sd`` and ``mc_sd`` stay the bootstrap's, in the row's unit); a
     median so shifted stays within the follow-up's visits (below the virtual arm's first relapse or censoring time:
-    that time; beyond its longest follow-up, the last visit unless every patient relapsed: not reached, as a study
-    of that follow-up would report it).
+    that time; beyond the last visit: not reached, as a study of that follow-up would report it).
     ``inside``: the observed value within the interval; a published median 'not reached' is inside when the
     interval's upper bound is not reached. ``note`` says in words what is not reached or undefined."""
-    from .trial import _row_key, comparison_draw_key, cox_hazard_ratio_rows, profile_bound_text, visit_grid_counts
+    from .trial import (_row_key, comparison_draw_key, cox_hazard_ratio_rows, km_median_rows, profile_bound_text,
+                        visit_grid_counts)
 
     arm, m = rec["arm"], rec["measure"]
     nan = float("nan")

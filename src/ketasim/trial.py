@@ -2265,7 +2265,7 @@ def efron_log_likelihood(beta: float, d1, r1, d0, r0) -> float:
     """Cox partial log-likelihood (Efron's ties) at log HR ``beta`` of group 1 vs group 0 from their relapse and
     at-risk counts at common grid times (1-D arrays): d1 beta - sum over times and l < d of log(R - l D / d), R the
     at-risk and D the relapsing groups' summed risk scores, each term as logaddexp(log a, beta + log b) with
-    a = r0 - l d0 / d and b = r1 - l d1 / d (both >= 0), so it stays exact at |beta| in the hundreds, where a
+    a = r0 - l d0 / d and b = r1 - l d1 / d (both >= 0), so it stays exact at an absolute beta in the hundreds, where a
     monotone likelihood reaches its supremum."""
     d1, r1, d0, r0 = (np.asarray(a, float) for a in (d1, r1, d0, r0))
     d = d1 + d0

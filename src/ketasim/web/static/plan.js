@@ -80,6 +80,9 @@ async function report() {
 
 function addObservation() {
   const t = $("#obs-time").value, v = $("#obs-value").value, dvid = $("#obs-dvid").value;
+  // text in a number box reads as "" (s52 review L1: a typed '12,5' became a forecast point without a word)
+  if ($("#obs-time").validity.badInput) { $("#errors").textContent = "add an observation: time (h): not a number (e.g. 48)"; return; }
+  if ($("#obs-value").validity.badInput) { $("#errors").textContent = "add an observation: value: not a number (use a point for decimals, e.g. 12.5; leave it empty for a forecast point)"; return; }
   if (t === "") { $("#errors").textContent = "add an observation: time (h) is required"; return; }
   const lines = $("#record").value.replace(/\s+$/, "").split("\n");
   const header = lines[0].split(",").map((h) => h.trim().toUpperCase());
