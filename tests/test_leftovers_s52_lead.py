@@ -104,34 +104,16 @@ def test_a_frozen_worker_does_not_hold_the_executors_start(monkeypatch, caplog):
 def test_text_in_the_plan_pages_observation_value_is_named_not_added_as_a_forecast_point():
     """Review s52 L1: text ('1e', '12,5') in the observation's value box reads as '' in the browser; the page added a
     row with an empty rating (a forecast point) without a word."""
-    import pytest
+    from test_new_user_pass_s52_hn import plan_page
 
-    from test_web_browser import CHROMIUM_ARGS, _missing, chromium_path
-
-    if chromium_path() is None:
-        _missing("Chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -e '.[web]')")
-    pytest.importorskip("starlette")
-    from ketasim.web.server import ServerThread
-
-    with ServerThread(warm=False) as s, sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = b.new_page()
-            page.goto(s.url + "plan")
-            page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
-            before = page.input_value("#record")
-            page.fill("#obs-time", "48")
-            page.locator("#obs-value").press_sequentially("1e")   # as HN s52: Chromium drops a comma
-            page.click("#obs-add")
-            page.wait_for_function("() => document.querySelector('#errors').textContent !== ''", timeout=10_000)
-            assert page.inner_text("#errors").startswith("add an observation: value: not a number")
-            assert page.input_value("#record") == before           # no row added
-            page.fill("#obs-value", "12.5")
-            page.click("#obs-add")
-            assert page.input_value("#record") != before and ",48," in page.input_value("#record")
-        finally:
-            b.close()
+    with plan_page() as page:
+        before = page.input_value("#record")
+        page.fill("#obs-time", "48")
+        page.locator("#obs-value").press_sequentially("1e")   # as HN s52: Chromium drops a comma
+        page.click("#obs-add")
+        page.wait_for_function("() => document.querySelector('#errors').textContent !== ''", timeout=10_000)
+        assert page.inner_text("#errors").startswith("add an observation: value: not a number")
+        assert page.input_value("#record") == before           # no row added
+        page.fill("#obs-value", "12.5")
+        page.click("#obs-add")
+        assert page.input_value("#record") != before and ",48," in page.input_value("#record")

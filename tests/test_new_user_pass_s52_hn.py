@@ -4,6 +4,7 @@ given up on)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -151,9 +152,10 @@ def test_a_plan_whose_page_went_away_lets_go_of_the_engine():
 
 # -- the plan page: text in the probability box ------------------------------------------------------------------
 
-def test_text_in_the_plan_pages_probability_box_is_named_not_read_as_the_default():
-    """Chromium gives a number box holding '1e' the value '', which the plan read as its default 0.8 and ran: the
-    user saw their text and a plan at a probability they had not typed."""
+@contextlib.contextmanager
+def plan_page():
+    """A browser page on the dashboard's plan page with its example record loaded (skips, or fails under
+    KETASIM_REQUIRE_BROWSER, as test_web_browser does when Chromium or Playwright is missing)."""
     from test_web_browser import CHROMIUM_ARGS, _missing, chromium_path
 
     if chromium_path() is None:
@@ -169,17 +171,24 @@ def test_text_in_the_plan_pages_probability_box_is_named_not_read_as_the_default
         b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
         try:
             page = b.new_page()
-            posts = []
-            page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
             page.goto(s.url + "plan")
             page.wait_for_function("() => document.querySelector('#record').value.startsWith('ID,TIME')")
-            page.fill("#probability", "")
-            page.locator("#probability").press_sequentially("1e")
-            page.click("#run")
-            page.wait_for_function("() => document.querySelector('#errors').textContent !== ''", timeout=10_000)
-            assert page.inner_text("#errors").startswith("probability: not a number")
-            page.click("#report")
-            page.wait_for_timeout(300)
-            assert not posts, posts          # nothing was planned at the default
+            yield page
         finally:
             b.close()
+
+
+def test_text_in_the_plan_pages_probability_box_is_named_not_read_as_the_default():
+    """Chromium gives a number box holding '1e' the value '', which the plan read as its default 0.8 and ran: the
+    user saw their text and a plan at a probability they had not typed."""
+    with plan_page() as page:
+        posts = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        page.fill("#probability", "")
+        page.locator("#probability").press_sequentially("1e")
+        page.click("#run")
+        page.wait_for_function("() => document.querySelector('#errors').textContent !== ''", timeout=10_000)
+        assert page.inner_text("#errors").startswith("probability: not a number")
+        page.click("#report")
+        page.wait_for_timeout(300)
+        assert not posts, posts          # nothing was planned at the default
