@@ -73,8 +73,7 @@ def test_the_bootstraps_vectorized_statistics_equal_statsmodels():
     from scipy.optimize import minimize_scalar
     from statsmodels.duration.hazard_regression import PHReg
 
-    from ketasim.observed import km_median_rows
-    from ketasim.trial import cox_hazard_ratio, cox_hazard_ratio_rows, km_median
+    from ketasim.trial import cox_hazard_ratio, cox_hazard_ratio_rows, km_median, km_median_rows
     from ketasim.trial import visit_grid_counts as _grid_counts
 
     rng = np.random.default_rng(7)
