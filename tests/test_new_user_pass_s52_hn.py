@@ -101,6 +101,22 @@ def test_a_cancelled_plan_stops_before_its_engine_runs():
         cancel.reset(token)
 
 
+def _long_plan_request(url: str) -> urllib.request.Request:
+    """A POST of a 200-day record to the dashboard's plan route (minutes of engine work)."""
+    return urllib.request.Request(url + "api/plan", data=json.dumps({"record": _long_record(200)}).encode(),
+                                  headers={"Content-Type": "application/json"}, method="POST")
+
+
+def _engine_lock_wait(api) -> tuple[bool, float]:
+    """(got, seconds): whether the engine's lock came free within 120 s, and how long it took."""
+    t0 = time.monotonic()
+    got = api.ENGINE_LOCK.acquire(timeout=120)
+    waited = time.monotonic() - t0
+    if got:
+        api.ENGINE_LOCK.release()
+    return got, waited
+
+
 def test_a_timed_out_plan_request_lets_go_of_the_engine(monkeypatch):
     """A long record (200 days of daily ratings, weekly sessions) on the plan page: the request timed out with a clear 503, but the
     plan went on for minutes under the engine's lock, so the next plans timed out behind it. Now it stops at its next
@@ -112,18 +128,13 @@ def test_a_timed_out_plan_request_lets_go_of_the_engine(monkeypatch):
 
     monkeypatch.setattr(server, "REQUEST_TIMEOUT_S", 3.0)
     with server.ServerThread(warm=False) as s:
-        req = urllib.request.Request(s.url + "api/plan", data=json.dumps({"record": _long_record(200)}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+        req = _long_plan_request(s.url)
         with pytest.raises(urllib.error.HTTPError) as ei:
             urllib.request.urlopen(req, timeout=60)
         assert ei.value.code == 503
         message = json.loads(ei.value.read())["errors"][0]["message"]
         assert "timed out after 3 s; the plan was stopped" in message and "`ketasim plan RECORD.csv" in message
-        t0 = time.monotonic()
-        got = api.ENGINE_LOCK.acquire(timeout=120)
-        waited = time.monotonic() - t0
-        if got:
-            api.ENGINE_LOCK.release()
+        got, waited = _engine_lock_wait(api)
         assert got and waited < 10.0, f"the engine was still busy {waited:.1f} s after the request timed out"
 
 
@@ -138,15 +149,10 @@ def test_a_plan_whose_page_went_away_lets_go_of_the_engine():
     from ketasim.web import api, server
 
     with server.ServerThread(warm=False) as s:
-        req = urllib.request.Request(s.url + "api/plan", data=json.dumps({"record": _long_record(200)}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+        req = _long_plan_request(s.url)
         with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
             urllib.request.urlopen(req, timeout=3)      # the page gives up after 3 s and closes its connection
-        t0 = time.monotonic()
-        got = api.ENGINE_LOCK.acquire(timeout=120)
-        waited = time.monotonic() - t0
-        if got:
-            api.ENGINE_LOCK.release()
+        got, waited = _engine_lock_wait(api)
         assert got and waited < 10.0, f"the engine was still busy {waited:.1f} s after the page went away"
 
 
