@@ -902,7 +902,9 @@ def _arm_baseline(name: str, value) -> tuple[float, float] | None:
 def _design(d: _Design | None, arms, scale: str) -> tuple:
     if d is None:
         return ()
-    given = d.model_dump(by_alias=True, exclude_unset=True)
+    # a key written empty (``criterion:`` or ``criterion: null``) means its default, as if left out: the trial
+    # reads defaults from missing keys, so an explicit None was refused there ("use one of ...") or passed as None
+    given = {k: v for k, v in d.model_dump(by_alias=True, exclude_unset=True).items() if v is not None}
     names = [a.name for a in arms]
     if d.type == "crossover" and len(arms) < 2:
         raise InputError(f"design.type: a crossover gives every patient every arm, so it needs at least two arms; "
