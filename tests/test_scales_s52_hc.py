@@ -74,12 +74,10 @@ def test_a_gad7_trial_without_a_stated_baseline_runs_from_the_default_within_the
     p = pd.read_csv(pcsv)
     base = p.groupby(["arm", "subject"])["baseline"].first()
     assert len(base) == 600 and base.between(0, 21).all()
-    # patients enter at the default: a normal(16.4, 3.9) truncated to 1-21 (population.sample_patients), whose mean is
-    # 15.5 and SD 3.2, ~0.9 points below the source's 16.4 (the ceiling cuts the upper tail; HC's report)
-    from scipy.stats import truncnorm
-
-    entry = truncnorm((1 - 16.4) / 3.9, (21 - 16.4) / 3.9, loc=16.4, scale=3.9)
-    assert abs(base.mean() - entry.mean()) < 0.4 and abs(base.std() - entry.std()) < 0.4
+    # patients enter at the default: until the fifty-third session a normal(16.4, 3.9) truncated to 1-21, whose mean
+    # is 15.5 and SD 3.2 (the ceiling cut the upper tail); since then the truncated normal whose mean and SD are the
+    # source's (population.baseline_normal; tests/test_scales_s53_hc.py)
+    assert abs(base.mean() - 16.4) < 0.4 and abs(base.std() - 3.9) < 0.4
     assert p["rating"].between(0, 21).all()
 
 

@@ -145,3 +145,8 @@ class OutputSizeWarning(UserWarning):
 
 class RecordWarning(UserWarning):
     """A patient record is read as written but looks like a slip (ketamine sessions hours apart: TIME in days)."""
+
+
+class BaselineWarning(UserWarning):
+    """A baseline score distribution (mean, SD) that no normal truncated to the scale's range can hold (an SD too wide
+    for a mean so near a bound): sampled with the stated mean and the widest SD such a distribution reaches."""

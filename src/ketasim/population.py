@@ -7,12 +7,14 @@ turns it into a :class:`Patients` table of arrays (one entry per virtual patient
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
+import warnings
 
 import numpy as np
 
-from .errors import InputError
+from .errors import BaselineWarning, InputError
 # the age rule lives in limits (no import cycle); callers import it from here too
 from .limits import AGE_RANGE, check_population_age  # noqa: F401
 from .parameters import ParameterSet
@@ -740,11 +742,94 @@ def age_bounds(age: Distribution) -> tuple[float, float]:
 
 def check_baseline(baseline: Distribution, scale: str, field: str) -> None:
     """A baseline score distribution on ``scale`` (points): mean in (0, max], SD in [0, max]; else a one-line error
-    naming ``field`` (population.baseline, or an arm's own arms.NAME.baseline)."""
+    naming ``field`` (population.baseline, or an arm's own arms.NAME.baseline). A valid one that no normal truncated
+    to the sampled range [1, max] can hold (:func:`baseline_normal`) gets a one-line :class:`BaselineWarning`."""
     smax = SCALES[scale][0]
     if not (0 < baseline.mean <= smax) or not (0 <= baseline.sd <= smax):
         raise InputError(f"{field}: mean must lie in (0, {smax:g}] and sd in [0, {smax:g}] points on {scale}, got mean "
                          f"{baseline.mean:g}, sd {baseline.sd:g}")
+    _, _, mean, sd = baseline_normal(float(baseline.mean), float(baseline.sd), BASELINE_RANGE_LOW, float(smax))
+    if abs(mean - baseline.mean) > BASELINE_MOMENT_TOLERANCE or abs(sd - baseline.sd) > BASELINE_MOMENT_TOLERANCE:
+        warnings.warn(f"{field}: no normal truncated to {BASELINE_RANGE_LOW:g}-{smax:g} points on {scale} has mean "
+                      f"{baseline.mean:g} and sd {baseline.sd:g}; patients are sampled with mean {mean:.1f} and sd "
+                      f"{sd:.1f}, the closest such a distribution reaches", BaselineWarning, stacklevel=2)
+
+
+#: Baseline ratings are sampled in [BASELINE_RANGE_LOW, the scale's maximum] (points; a patient at 0 has nothing to
+#: relieve: the model's score is relief relative to the baseline).
+BASELINE_RANGE_LOW = 1.0
+#: Below this gap (points) between a stated baseline's mean or SD and those of the normal truncated to the range
+#: with the stated mean and SD as its location and scale, that normal is sampled as it is (the rule until the
+#: fifty-third session); above it the location and scale are solved so that the truncated moments are the stated
+#: ones (:func:`baseline_normal`). 0.05 is half the last digit of a mean or SD published to one decimal, so the gap
+#: left is below what a source states. Every calibration scenario's gap is below 0.025 (Canuso 2018's SD, 6.6 on
+#: MADRS), so their patients are unchanged, bit for bit; GAD-7's default (16.4, 3.9) had 0.88 (mean) and 0.68 (SD).
+BASELINE_MOMENT_TOLERANCE = 0.05
+#: The widest untruncated SD :func:`baseline_normal` tries, in multiples of the range: at 10 the truncated SD is within
+#: ~0.02 % of the largest any truncated normal with that mean reaches (the truncated exponential, its limit).
+_BASELINE_SIGMA_CAP = 10.0
+
+
+def _truncated_moments(mu: float, sigma: float, lo: float, hi: float) -> tuple[float, float]:
+    """Mean and SD (points) of Normal(mu, sigma) truncated to [lo, hi], in log space so that an interval far in a
+    tail (a location many SDs beyond a bound) keeps its precision and raises no floating-point warning."""
+    from scipy.special import log_ndtr
+
+    a, b = (lo - mu) / sigma, (hi - mu) / sigma
+    sign = 1.0
+    if a + b > 0:                                  # mirror so that the interval lies on the lower side
+        a, b, sign = -b, -a, -1.0
+    lb, la = float(log_ndtr(b)), float(log_ndtr(a))
+    log_z = lb + math.log1p(-math.exp(la - lb))    # log(Phi(b) - Phi(a))
+    half_log_2pi = 0.5 * math.log(2.0 * math.pi)
+    ra, rb = (math.exp(-0.5 * t * t - half_log_2pi - log_z) for t in (a, b))   # phi(t) / Z
+    m = ra - rb
+    v = max(1.0 + a * ra - b * rb - m * m, 0.0)
+    return mu + sign * sigma * m, sigma * math.sqrt(v)
+
+
+@functools.lru_cache(maxsize=256)
+def baseline_normal(mean: float, sd: float, lo: float, hi: float) -> tuple[float, float, float, float]:
+    """(location, scale, mean, SD) of the normal truncated to [lo, hi] (points) that baseline ratings are sampled from,
+    for a stated baseline ``mean`` and ``sd``: the stated mean and SD as location and scale when truncating them moves
+    neither moment by more than BASELINE_MOMENT_TOLERANCE (e.g. MADRS 33 (5) on 1-60); else the location and scale
+    whose truncated mean and SD are the stated ones (GAD-7 16.4 (3.9) on 1-21: location ~34, scale ~10: a
+    distribution rising towards the ceiling, where the stated numbers put most patients). When no truncated normal
+    has that mean and SD (an SD wider than the truncated exponential with that mean, the family's limit, or a mean
+    outside (lo, hi)), the stated mean with the widest SD reachable (scale capped at 10 x the range), or the stated
+    mean and SD as location and scale when the mean itself is out of reach. The last two values are the moments
+    actually sampled (check_baseline warns when they miss the stated ones)."""
+    if sd <= 0:
+        m = min(max(mean, lo), hi)
+        return m, sd, m, 0.0
+    m0, s0 = _truncated_moments(mean, sd, lo, hi)
+    if (abs(m0 - mean) <= BASELINE_MOMENT_TOLERANCE and abs(s0 - sd) <= BASELINE_MOMENT_TOLERANCE) \
+            or not lo < mean < hi:
+        return mean, sd, m0, s0
+    from scipy.optimize import brentq
+
+    def location(sigma):                           # the location whose truncated mean is the stated mean
+        def f(mu):
+            return _truncated_moments(mu, sigma, lo, hi)[0] - mean
+
+        left, right = lo - sigma, hi + sigma
+        while f(left) > 0:
+            left -= 2.0 * (right - left)
+        while f(right) < 0:
+            right += 2.0 * (right - left)
+        return brentq(f, left, right, xtol=1e-10, rtol=1e-14)
+
+    def sd_gap(sigma):
+        return _truncated_moments(location(sigma), sigma, lo, hi)[1] - sd
+
+    cap = _BASELINE_SIGMA_CAP * (hi - lo)
+    if sd_gap(cap) < 0:                            # too wide for any truncated normal with this mean
+        sigma = cap
+    else:                                          # truncation narrows a normal, so the scale is >= the stated SD
+        sigma = brentq(sd_gap, sd, cap, xtol=1e-10, rtol=1e-14)
+    mu = location(sigma)
+    m1, s1 = _truncated_moments(mu, sigma, lo, hi)
+    return mu, sigma, m1, s1
 
 
 def default_treatment_resistant(condition: str) -> bool:
@@ -1086,7 +1171,9 @@ def sample_patients(spec: PopulationSpec, params: ParameterSet, rng, n: int | No
         crp = np.full(n, float(spec.crp_mg_l))
     else:
         crp = params.get("pop.crp_median", "mg/L") * np.exp(math.log(params.get("pop.crp_gsd")) * draw("crp"))
-    rating = truncnormal("baseline", spec.baseline, 1.0, spec.scale_max)
+    loc, scale, _, _ = baseline_normal(float(spec.baseline.mean), float(spec.baseline.sd), BASELINE_RANGE_LOW,
+                                       float(spec.scale_max))
+    rating = truncnormal("baseline", Distribution(loc, scale), BASELINE_RANGE_LOW, spec.scale_max)
     return Patients(
         weight_kg=truncnormal("weight_kg", spec.weight_kg, 35.0, 200.0),
         age_years=truncnormal("age_years", spec.age_years, *age_bounds(spec.age_years)),

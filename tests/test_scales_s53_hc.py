@@ -1,0 +1,115 @@
+"""Fifty-third session, helper HC: baseline ratings keep the stated mean and SD where the scale's range cuts the
+normal (NOTES Known limits 78 (e)).
+
+Baselines are sampled from a normal truncated to [1, max]. Until this session its location and scale were the stated
+mean and SD, so GAD-7's default 16.4 (3.9) (Targum et al. 2018, 90 GAD outpatients; population.DEFAULT_BASELINE)
+entered at ~15.5 (3.2): the ceiling at 21 cut the upper tail. Now, where truncation would move the mean or SD by more
+than 0.05 points, the location and scale are solved so that the truncated distribution has the stated moments
+(population.baseline_normal); below that (MADRS and every calibration scenario) the patients are exactly those of
+before."""
+
+from __future__ import annotations
+
+import glob
+import os
+import warnings
+
+import numpy as np
+import pytest
+import yaml
+from scipy.stats import norm, truncnorm
+
+from ketasim.errors import BaselineWarning
+from ketasim.parameters import load_parameters
+from ketasim.population import (BASELINE_MOMENT_TOLERANCE, DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution,
+                                baseline_normal, check_baseline, patient_draws, as_seed_sequence, sample_patients)
+from ketasim.scenario import scenario_from_dict
+
+KET = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
+CALIBRATION = os.path.join(os.path.dirname(__file__), "..", "src", "ketasim", "data", "calibration")
+
+
+def _entry(scale, baseline=None, size=5000, seed=7):
+    pop = {"size": size, "scale": scale}
+    if baseline is not None:
+        pop["baseline"] = {"mean": baseline[0], "sd": baseline[1]}
+    spec = scenario_from_dict({"name": "b", "population": pop, "arms": {"k": [KET]}}).population
+    return spec, sample_patients(spec, load_parameters(), seed).baseline
+
+
+def test_a_gad7_population_enters_at_the_sourced_mean_and_sd():
+    # 5,000 patients at the default 16.4 (3.9): until the fifty-third session 15.5 (3.2). The sampling error of the
+    # mean is 3.9 / sqrt(5000) = 0.055 points; 0.15 is ~3 standard errors (the SD's is smaller, ~0.04)
+    spec, b = _entry("gad7")
+    assert (spec.baseline.mean, spec.baseline.sd) == DEFAULT_BASELINE["gad7"] == (16.4, 3.9)
+    assert abs(b.mean() - 16.4) < 0.15 and abs(b.std(ddof=1) - 3.9) < 0.15
+    assert b.min() >= 1.0 and b.max() <= 21.0
+    # the distribution solved for: location ~35, scale ~10 (rising towards the ceiling), its moments exactly the source's
+    loc, scale, mean, sd = baseline_normal(16.4, 3.9, 1.0, 21.0)
+    assert 30 < loc < 40 and 8 < scale < 13
+    assert truncnorm.mean((1 - loc) / scale, (21 - loc) / scale, loc=loc, scale=scale) == pytest.approx(16.4, abs=1e-6)
+    assert truncnorm.std((1 - loc) / scale, (21 - loc) / scale, loc=loc, scale=scale) == pytest.approx(3.9, abs=1e-6)
+    assert (mean, sd) == pytest.approx((16.4, 3.9), abs=1e-6)
+
+
+def test_a_stated_baseline_near_a_ceiling_keeps_its_moments_on_other_scales():
+    # PHQ-9's default (truncation moved it by -0.12 / -0.17 points) and a stated GAD-7 and HADS-D near the top
+    for scale, (m, s) in (("phq9", DEFAULT_BASELINE["phq9"]), ("gad7", (18.0, 2.5)), ("hads_d", (14.0, 4.0))):
+        _, b = _entry(scale, (m, s))
+        assert abs(b.mean() - m) < 0.15 and abs(b.std(ddof=1) - s) < 0.15, (scale, b.mean(), b.std(ddof=1))
+
+
+def test_madrs_and_every_calibration_scenario_sample_exactly_the_patients_of_before():
+    # the rule of before: the stated mean and SD as the truncated normal's location and scale
+    specs = []
+    for path in sorted(glob.glob(os.path.join(CALIBRATION, "*.yaml"))):
+        with open(path, encoding="utf-8") as fh:
+            pop = yaml.safe_load(fh)["population"]
+        scale = pop.get("scale") or DEFAULT_SCALE[pop.get("condition", "depression")]
+        mean, sd = (pop["baseline"]["mean"], pop["baseline"]["sd"]) if "baseline" in pop else DEFAULT_BASELINE[scale]
+        specs.append((os.path.basename(path), scale, float(mean), float(sd)))
+    assert len(specs) >= 15 and {s[1] for s in specs} == {"madrs", "hamd17", "hama", "caps5"}
+    for name, scale, mean, sd in specs + [("madrs default", "madrs", *DEFAULT_BASELINE["madrs"])]:
+        assert baseline_normal(mean, sd, 1.0, SCALES[scale][0])[:2] == (mean, sd), name
+    spec, b = _entry("madrs", (38.6, 6.6), size=400, seed=3)       # Canuso 2018's, the largest gap (0.022 points)
+    z = patient_draws(as_seed_sequence(3), "baseline", "normal", 0, 400)
+    before = truncnorm.ppf(norm.cdf(z), (1 - 38.6) / 6.6, (60 - 38.6) / 6.6, loc=38.6, scale=6.6)
+    assert np.array_equal(b, before)
+
+
+def test_the_tolerance_is_half_a_published_decimal_and_exceeds_every_calibration_gap():
+    assert BASELINE_MOMENT_TOLERANCE == 0.05
+    _, _, m, s = baseline_normal(38.6, 6.6, 1.0, 60.0)
+    assert 0 < abs(s - 6.6) < BASELINE_MOMENT_TOLERANCE and abs(m - 38.6) < BASELINE_MOMENT_TOLERANCE
+
+
+def test_an_sd_no_truncated_normal_reaches_keeps_the_mean_widens_as_far_as_it_can_and_warns_in_one_line():
+    # GAD-7 16.4 with SD 6: the widest truncated normal with mean 16.4 on 1-21 (its limit, a truncated exponential)
+    # has SD ~4.15
+    with pytest.warns(BaselineWarning) as caught:
+        spec = scenario_from_dict({"name": "w", "population": {"size": 3000, "scale": "gad7",
+                                                                "baseline": {"mean": 16.4, "sd": 6}},
+                                   "arms": {"k": [KET]}}).population
+    msg = str(caught[0].message)
+    assert "\n" not in msg and len(msg) <= 400 and msg.startswith("population.baseline:")
+    assert "sd 6" in msg and "sd 4.2" in msg and "mean 16.4" in msg
+    _, _, m, s = baseline_normal(16.4, 6.0, 1.0, 21.0)
+    assert m == pytest.approx(16.4, abs=1e-6) and 4.1 < s < 4.16
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BaselineWarning)
+        b = sample_patients(spec, load_parameters(), 2).baseline
+    assert abs(b.mean() - 16.4) < 0.2 and 3.9 < b.std() < 4.4
+
+
+def test_a_reachable_baseline_does_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for scale, (m, s) in DEFAULT_BASELINE.items():
+            check_baseline(Distribution(m, s), scale, "population.baseline")
+        check_baseline(Distribution(16.4, 3.9), "gad7", "population.baseline")
+        check_baseline(Distribution(20.0, 0.0), "gad7", "population.baseline")
+
+
+def test_a_stated_patient_sd_zero_enters_at_the_mean():
+    _, b = _entry("gad7", (16.4, 0.0), size=20)
+    assert np.all(b == 16.4)
