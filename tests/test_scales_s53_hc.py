@@ -22,7 +22,8 @@ from scipy.stats import norm, truncnorm
 from ketasim.errors import BaselineWarning
 from ketasim.parameters import load_parameters
 from ketasim.population import (BASELINE_MOMENT_TOLERANCE, DEFAULT_BASELINE, DEFAULT_SCALE, SCALES, Distribution,
-                                baseline_normal, check_baseline, patient_draws, as_seed_sequence, sample_patients)
+                                baseline_normal, patient_draws, as_seed_sequence, sample_patients,
+                                warn_unreachable_baseline)
 from ketasim.scenario import scenario_from_dict
 
 KET = {"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg", "duration": "40 min"}
@@ -105,9 +106,27 @@ def test_a_reachable_baseline_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for scale, (m, s) in DEFAULT_BASELINE.items():
-            check_baseline(Distribution(m, s), scale, "population.baseline")
-        check_baseline(Distribution(16.4, 3.9), "gad7", "population.baseline")
-        check_baseline(Distribution(20.0, 0.0), "gad7", "population.baseline")
+            warn_unreachable_baseline(Distribution(m, s), scale, "population.baseline")
+        warn_unreachable_baseline(Distribution(16.4, 3.9), "gad7", "population.baseline")
+        warn_unreachable_baseline(Distribution(20.0, 0.0), "gad7", "population.baseline")
+
+
+def test_an_arm_s_own_unreachable_baseline_is_named_once_and_the_quick_form_warns_once(capsys):
+    from ketasim.cli import main
+
+    arm = {"doses": [KET], "baseline": {"mean": 20, "sd": 4}}
+    with pytest.warns(BaselineWarning) as caught:
+        scenario_from_dict({"name": "a", "population": {"scale": "gad7"}, "arms": {"k": arm, "m": [KET]}})
+    assert [str(w.message).split(":")[0] for w in caught] == ["arms.k.baseline"]
+    # the quick form's baseline SD is 5 points on every scale: a GAD-7 mean of 20 cannot hold it; one line, once
+    # (PopulationSpec's copies, dataclasses.replace, do not repeat it)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", BaselineWarning)    # as a user runs it: printed as one 'warning:' line
+        assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--size", "10",
+                     "--scale", "GAD-7", "--baseline", "20"]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "no normal truncated" in line]
+    assert said == ["warning: --baseline: no normal truncated to 1-21 points on gad7 has mean 20 and sd 5; patients "
+                    "are sampled with mean 20.0 and sd 1.0, the closest such a distribution reaches"], said
 
 
 def test_a_stated_patient_sd_zero_enters_at_the_mean():

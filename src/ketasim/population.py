@@ -742,13 +742,19 @@ def age_bounds(age: Distribution) -> tuple[float, float]:
 
 def check_baseline(baseline: Distribution, scale: str, field: str) -> None:
     """A baseline score distribution on ``scale`` (points): mean in (0, max], SD in [0, max]; else a one-line error
-    naming ``field`` (population.baseline, or an arm's own arms.NAME.baseline). A valid one that no normal truncated
-    to the sampled range [1, max] can hold (:func:`baseline_normal`) gets a one-line :class:`BaselineWarning`."""
+    naming ``field`` (population.baseline, or an arm's own arms.NAME.baseline)."""
     smax = SCALES[scale][0]
     if not (0 < baseline.mean <= smax) or not (0 <= baseline.sd <= smax):
         raise InputError(f"{field}: mean must lie in (0, {smax:g}] and sd in [0, {smax:g}] points on {scale}, got mean "
                          f"{baseline.mean:g}, sd {baseline.sd:g}")
-    _, _, mean, sd = baseline_normal(float(baseline.mean), float(baseline.sd), BASELINE_RANGE_LOW, float(smax))
+
+
+def warn_unreachable_baseline(baseline: Distribution, scale: str, field: str) -> None:
+    """A one-line :class:`BaselineWarning` naming ``field`` when no normal truncated to the sampled range [1, max] has
+    the valid baseline's mean and SD (:func:`baseline_normal` samples the closest one). Called once where a scenario
+    is read (scenario.py), not by PopulationSpec, whose copies (dataclasses.replace) would repeat it."""
+    smax = float(SCALES[scale][0])
+    _, _, mean, sd = baseline_normal(float(baseline.mean), float(baseline.sd), BASELINE_RANGE_LOW, smax)
     if abs(mean - baseline.mean) > BASELINE_MOMENT_TOLERANCE or abs(sd - baseline.sd) > BASELINE_MOMENT_TOLERANCE:
         warnings.warn(f"{field}: no normal truncated to {BASELINE_RANGE_LOW:g}-{smax:g} points on {scale} has mean "
                       f"{baseline.mean:g} and sd {baseline.sd:g}; patients are sampled with mean {mean:.1f} and sd "
@@ -798,7 +804,7 @@ def baseline_normal(mean: float, sd: float, lo: float, hi: float) -> tuple[float
     has that mean and SD (an SD wider than the truncated exponential with that mean, the family's limit, or a mean
     outside (lo, hi)), the stated mean with the widest SD reachable (scale capped at 10 x the range), or the stated
     mean and SD as location and scale when the mean itself is out of reach. The last two values are the moments
-    actually sampled (check_baseline warns when they miss the stated ones)."""
+    actually sampled (warn_unreachable_baseline warns when they miss the stated ones)."""
     if sd <= 0:
         m = min(max(mean, lo), hi)
         return m, sd, m, 0.0

@@ -24,6 +24,7 @@ from . import limits
 from .errors import YAML_BOOLEANS, InputError, ScenarioFileError, argument
 from .population import (CONDITIONS, DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
                          Distribution, PopulationSpec, arm_comedications, canonical_scale, check_baseline,
+                         warn_unreachable_baseline,
                          check_comedications, check_scale_reads, canonical_condition, default_baseline,
                          remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
@@ -706,9 +707,12 @@ def scenario_from_dict(data: dict, *, dose_weight_kg: float | None = None,
                           fluctuation_scales_with_trial_severity=pop.fluctuation_scales_with_trial_severity,
                           bdnf_release_pool=pop.bdnf_release_pool,
                           bp_reading_sd_scales=pop.bp_reading_sd_scales)
+    if any(a.baseline is None for a in arms):   # an arm that samples the population's baseline
+        warn_unreachable_baseline(spec.baseline, spec.scale, "population.baseline")
     for a in arms:
         if a.baseline is not None:      # an arm's own baseline obeys the population's rule for the scale
             check_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")
+            warn_unreachable_baseline(Distribution(*a.baseline), spec.scale, f"arms.{a.name}.baseline")
         total = sum(d.count for d in a.doses)
         if total > MAX_ADMINISTRATIONS_PER_ARM:
             raise InputError(f"arms.{a.name}: {total:,} doses is more than the {MAX_ADMINISTRATIONS_PER_ARM:,} supported")
