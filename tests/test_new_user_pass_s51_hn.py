@@ -15,7 +15,7 @@ _RECORD = """ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX
 def test_simulate_events_does_not_point_a_pcl5_record_at_plan(tmp_path, capsys):
     # `simulate --events` said "its 2 observed values are not fitted (`ketasim plan R.csv` fits them and forecasts
     # this patient)" of a PCL-5 / PHQ-9 / GAD-7 record, which `plan` refuses ("... has none with a published source")
-    for scale, base, after, fits in (("PCL-5", 55, 30, False), ("hads_d", 15, 8, False), ("madrs", 30, 15, True)):
+    for scale, base, after, fits in (("PCL-5", 55, 30, False), ("iesr", 40, 20, False), ("madrs", 30, 15, True)):
         rec = tmp_path / f"rec_{scale}.csv"
         rec.write_text(_RECORD.format(scale=scale, base=base, after=after))
         code, out, err = run_cli(capsys, "simulate", "--events", rec)
@@ -32,8 +32,8 @@ def test_simulation_report_of_a_phq9_record_does_not_say_plan_fits_it():
     from ketasim.report import _provenance_table
 
     prov = {"typical_patient": True}
-    html = _provenance_table(prov, record_source="r.csv", record_scale="hads_d")   # phq9 has a default since s52
-    assert "`ketasim plan` cannot fit them: HADS-D has no published baseline" in html
+    html = _provenance_table(prov, record_source="r.csv", record_scale="iesr")   # phq9 (s52), hads_d (s53) have one
+    assert "`ketasim plan` cannot fit them: IES-R has no published baseline" in html
     html = _provenance_table(prov, record_source="r.csv", record_scale="madrs")
     assert "`ketasim plan` fits them" in html
 

@@ -109,7 +109,7 @@ def test_scales_still_without_a_source_give_the_one_line_error(scale):
     rec = record_from_csv_text(record_text(scale, 0.5 * smax, (0.3 * smax,)), source="r.csv")
     with pytest.raises(InputError, match=r"^r\.csv: a personal fit needs a prior for the patient's true baseline.*"
                                          r"has none with a published source; plans fit records rated on madrs, "
-                                         r"hamd17, .*hamd21, hamd24, qids_sr16, bdi2, lsas, gad7, phq9 \(`ketasim simulate"):
+                                         r"hamd17, .*hamd21, hamd24, qids_sr16, bdi2, lsas, gad7, phq9, hads_a, hads_d \(`ketasim simulate"):
         PatientModel(rec)
 
 

@@ -32,9 +32,8 @@ NEW = {"pcl5": ("PCL-5", 80, 30, "ptsd", (50, 12)),
        "hads_d": ("HADS-D", 21, 7, "depression", (13, 3)),
        "phq9": ("PHQ-9", 27, 4, "depression", (18, 4))}
 #: the new scales still without a sourced default baseline (GAD-7's and PHQ-9's were sourced in the fifty-second
-#: session, HC:
-#: tests/test_scales_s52_hc.py)
-UNSOURCED = sorted(k for k in NEW if k not in ("gad7", "phq9"))
+#: session, HC: tests/test_scales_s52_hc.py; HADS-A's and HADS-D's in the fifty-third, HC: tests/test_scales_s53_hc.py)
+UNSOURCED = sorted(k for k in NEW if k not in ("gad7", "phq9", "hads_a", "hads_d"))
 
 
 
@@ -105,10 +104,10 @@ def test_a_scenario_without_a_baseline_is_refused_in_one_line(tmp_path, capsys):
     for key in UNSOURCED:
         with pytest.raises(InputError, match=rf"^population\.baseline: {key} has no default baseline"):
             scenario_from_dict({"name": "s", "population": {"scale": key}, "arms": {"k": [KET]}})
-    one_line(capsys, main(["trial", scenario_yaml(tmp_path, "HADS-D")]),
-             "population.baseline: hads_d has no default baseline with a published source", "(points, 0-21)")
+    one_line(capsys, main(["trial", scenario_yaml(tmp_path, "PCL-5")]),
+             "population.baseline: pcl5 has no default baseline with a published source", "(points, 0-80)")
     err = one_line(capsys, main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg",
-                                 "--size", "5", "--scale", "HADS-A"]), "--baseline:")
+                                 "--size", "5", "--scale", "PCL-5"]), "--baseline:")
     assert "population." not in err
 
 
@@ -192,12 +191,12 @@ def test_a_record_on_a_new_scale_is_read_but_plan_says_in_one_line_it_cannot_fit
     from ketasim.record import record_from_csv_text
 
     header = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
-    text = header + ("1,0,0,,,,,,15,hads_d,80,45,F\n1,0.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n"
-                     "1,24.5,0,,,,,,8,hads_d,,,\n")                        # phq9 has a sourced default since s52
-    assert record_from_csv_text(text, source="r.csv").scale == "hads_d"
+    text = header + ("1,0,0,,,,,,50,pcl5,80,45,F\n1,0.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n"
+                     "1,24.5,0,,,,,,30,pcl5,,,\n")            # phq9 (s52), hads_a and hads_d (s53) have sourced defaults
+    assert record_from_csv_text(text, source="r.csv").scale == "pcl5"
     path = tmp_path / "r.csv"
     path.write_text(text, encoding="utf-8")
-    one_line(capsys, main(["plan", str(path)]), "HADS-D (hads_d)")
+    one_line(capsys, main(["plan", str(path)]), "PCL-5 (pcl5)")
 
 
 def test_rater_noise_is_the_same_fraction_of_every_range():
@@ -214,7 +213,7 @@ def test_rater_noise_is_the_same_fraction_of_every_range():
     assert np.isclose(rating_sd_at(params, 27.0), 1.62)
 
 
-@pytest.mark.parametrize("key", ["hads_a", "pcl5"])
+@pytest.mark.parametrize("key", ["pcl5"])           # hads_a has a sourced default since s53
 def test_the_dashboard_runs_a_stated_baseline_and_asks_for_one_when_it_is_empty(key):
     import copy
 
@@ -242,8 +241,8 @@ def test_a_plan_target_on_the_new_scales_reads_its_name_and_default_threshold():
         parse_target("GAD-7<=4", "phq9")
 
 
-@pytest.mark.parametrize("key, expected_sd", [("madrs", 5.0), ("lsas", 25.6), ("hads_a", 1.75), ("PHQ-9", 4.6),
-                                              ("hads_d", 1.75), ("pcl5", 80 * 5 / 60), ("iesr", 88 * 5 / 60)])
+@pytest.mark.parametrize("key, expected_sd", [("madrs", 5.0), ("lsas", 25.6), ("hads_a", 4.0), ("PHQ-9", 4.6),
+                                              ("hads_d", 4.5), ("pcl5", 80 * 5 / 60), ("iesr", 88 * 5 / 60)])
 def test_a_dashboard_trial_spreads_the_baseline_by_the_scale_s_range(key, expected_sd):
     """A dashboard trial's baseline SD is the scale's sourced default SD, else MADRS's share of the range (5 of 60
     points): a fixed 5 points was 24 % of a 0-21 scale's range (lead, fifty-first session)."""

@@ -5,7 +5,7 @@ GAD-7 16.4 (3.9): the pooled screening GAD-7 of 90 GAD outpatients who needed a 
 2018, Innov Clin Neurosci 15(3-4):37-42, Table 3: 16.40 +- 3.63, n = 30 and 16.45 +- 4.02, n = 60). A scenario or
 the quick form on GAD-7 without a baseline ran into "gad7 has no default baseline"; it now runs from that default.
 PHQ-9 16.4 (4.6): 960 patients with PHQ-9 >= 10 at their first visit to 17 US psychiatric practices (Psychiatr Serv
-62:929, 2011, abstract). pcl5, hads_a and hads_d still have none (tests/test_scales_s51_ha.py)."""
+62:929, 2011, abstract). pcl5 still has none (tests/test_scales_s51_ha.py; HADS-A's and HADS-D's since s53)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_gad7_default_is_the_pooled_table_and_inside_the_scale():
 
 
 def test_the_other_new_self_report_scales_still_have_no_invented_default():
-    for key in ("pcl5", "hads_a", "hads_d", "iesr", "mssi"):
+    for key in ("pcl5", "iesr", "mssi"):                    # hads_a and hads_d: sourced in s53 (test_scales_s53_hc)
         assert key not in DEFAULT_BASELINE
         with pytest.raises(InputError, match=rf"^population\.baseline: {key} has no default baseline"):
             default_baseline(key)

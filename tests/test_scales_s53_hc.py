@@ -132,3 +132,32 @@ def test_an_arm_s_own_unreachable_baseline_is_named_once_and_the_quick_form_warn
 def test_a_stated_patient_sd_zero_enters_at_the_mean():
     _, b = _entry("gad7", (16.4, 0.0), size=20)
     assert np.all(b == 16.4)
+
+
+# ---- HADS-A's and HADS-D's sourced defaults (FINDER) -------------------------------------------------------------
+def test_hads_defaults_are_finder_s_entry_values_and_patients_enter_at_them():
+    # FINDER: 3,468 European out-patients starting an antidepressant for a depressive episode; "Mean (SD) HADS-D and
+    # HADS-A scores were 12.3[4.5] and 13.0[4.0]" (congress abstract; the means also in Garcia-Cebrian 2008's abstract)
+    from ketasim.population import default_baseline
+
+    assert default_baseline("hads_a") == DEFAULT_BASELINE["hads_a"] == (13.0, 4.0)
+    assert default_baseline("hads_d") == DEFAULT_BASELINE["hads_d"] == (12.3, 4.5)
+    for key, (m, s) in (("hads_a", (13.0, 4.0)), ("hads_d", (12.3, 4.5))):
+        spec, b = _entry(key)                          # no stated baseline: the default
+        assert (spec.baseline.mean, spec.baseline.sd) == (m, s) and spec.condition == SCALES[key][2]
+        # the old rule entered at 12.8 (3.7) and 12.1 (4.1): the range 1-21 cut the upper tail
+        assert abs(b.mean() - m) < 0.15 and abs(b.std(ddof=1) - s) < 0.15, (key, b.mean(), b.std(ddof=1))
+        assert m - s > SCALES[key][1] - 4 and m > SCALES[key][1]     # above the "normal" range 0-7 on average
+    assert "pcl5" not in DEFAULT_BASELINE                 # still no PCL-5 entry table with an SD: none invented
+
+
+def test_a_hads_record_is_fitted_by_plan_now(tmp_path, capsys):
+    from ketasim.cli import main
+
+    header = "ID,TIME,EVID,AMT,AMTU,DUR,DRUG,ROUTE,DV,DVID,WT,AGE,SEX\n"
+    rec = tmp_path / "r.csv"
+    rec.write_text(header + "1,0,0,,,,,,15,hads_d,80,45,F\n1,0.5,1,0.5,mg/kg,0.6667,racemic-ketamine,iv-infusion,,,,,\n"
+                   "1,24.5,0,,,,,,9,hads_d,,,\n", encoding="utf-8")
+    out_json = tmp_path / "plan.json"
+    assert main(["plan", str(rec), "--json", str(out_json)]) == 0, capsys.readouterr().err
+    assert out_json.exists()

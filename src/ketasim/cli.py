@@ -382,7 +382,7 @@ def simulate(
                    f"for {size} virtual patients (the population's spread of random effects)")
             from .population import DEFAULT_BASELINE, scale_name
 
-            # `plan` refuses a record on a scale without a sourced default baseline (pcl5, hads_a, hads_d, ...): the hint
+            # `plan` refuses a record on a scale without a sourced default baseline (pcl5, iesr, mssi): the hint
             # sent a PCL-5 record's user to a command that stops with "has none with a published source"
             plan = (f"`ketasim plan {events}` fits them and forecasts this patient" if record.scale in DEFAULT_BASELINE
                     else f"`ketasim plan` cannot fit them: {scale_name(record.scale)} has no published baseline for "

@@ -156,7 +156,21 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
                     # doi:10.1176/ps.62.8.pss6208_0929 (abstract read). Specialty care, not selected for treatment
                     # resistance; the >= 10 entry cut narrows the SD as a trial's entry criterion does. Baseline
                     # only, no outcome number used.
-                    "phq9": (16.4, 4.6)}
+                    "phq9": (16.4, 4.6),
+                    # HADS subscales at entry to FINDER (Factors Influencing Depression Endpoints Research): 3,468
+                    # adults with a clinically diagnosed first or new depressive episode starting antidepressant
+                    # medication in routine primary and specialist out-patient care in 12 European countries (2004-05;
+                    # observational; sponsored by Eli Lilly and Boehringer Ingelheim; no ketamine). "Mean (SD) HADS-D
+                    # and HADS-A scores were 12.3[4.5] and 13.0[4.0]" (Demyttenaere, "FINDER: baseline results and
+                    # caseness of depression", congress abstract, European Psychiatry, on Cambridge Core without a DOI:
+                    # abstract read); the means 12.3 and 13.0 of the n = 3,468 are also in the study's design paper's
+                    # abstract (Garcia-Cebrian et al. 2008, Eur Psychiatry 23(1):57-65; abstract read, no SD there;
+                    # DOI not reached). 74 % were probable anxiety cases (HADS-A >= 11; Demyttenaere et al. 2009, Prim
+                    # Care Companion J Clin Psychiatry 11:307, doi:10.4088/PCC.08m00748blu, PMID 20098522, abstract),
+                    # so HADS-A's default is a depressed, mostly anxious sample's, not an anxiety-disorder trial's.
+                    # Baseline only; no outcome number used.
+                    "hads_a": (13.0, 4.0),
+                    "hads_d": (12.3, 4.5)}
 #: No sourced default baseline was found for mssi and iesr: no entry table of a treatment-seeking, non-ketamine sample
 #: was reachable (Feder 2014's IES-R is a ketamine trial's; the IES-R samples found were medically ill PTSD patients;
 #: no MSSI sample): NOTES, the forty-second and forty-third sessions. Nor, in the fifty-first session, for pcl5,
@@ -167,7 +181,11 @@ DEFAULT_BASELINE = {"madrs": (33.0, 5.0), "hamd17": (24.0, 4.0), "hama": (25.0, 
 #: (helper HC) found GAD-7's and PHQ-9's (above) but still none with a mean and SD at entry for pcl5, hads_a and
 #: hads_d: the searches (PTSD psychotherapy and ketamine trials in veterans, TRD cohorts on TMS, ECT and ketamine, HADS
 #: in depression trials) reached abstracts and tables without an SD or of other instruments (HADS total 22.9 (4.2) and
-#: 24.6 (5.6) in a ketamine trial, PMC10769130 Extended Data Table 1: the 0-42 total, not a subscale).
+#: 24.6 (5.6) in a ketamine trial, PMC10769130 Extended Data Table 1: the 0-42 total, not a subscale). The
+#: fifty-third session (helper HC) found HADS-A's and HADS-D's (FINDER, above); PCL-5 still has none: PE/CPT/WET
+#: trials in veterans and service members (CERV-PTSD, STRONG STAR, Sloan 2022), intensive and primary-care
+#: programmes reached abstracts only, a PCL-5 mean without SD (48.6 / 46.0 in completers / dropouts, Psychol Trauma
+#: 2021, doi:10.1037/tra0001109, PMC8924016 Table 2) or DSM-IV PCL tables (17-85, another instrument).
 DEFAULT_SCALE = {"depression": "madrs", "anxiety": "hama", "ptsd": "caps5", "suicidal_ideation": "ssi"}
 #: Display names (figures, tables, reports, the dashboard).
 SCALE_NAMES = {"madrs": "MADRS", "hamd17": "HAM-D17", "hama": "HAM-A", "caps5": "CAPS-5", "ssi": "SSI",

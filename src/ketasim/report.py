@@ -277,7 +277,7 @@ def _provenance_table(prov: dict, stated_patient: bool = False, record_source: s
             # `simulate --events R.csv --report`: it said 'the population's typical patient: mean covariates ...'
             from .population import DEFAULT_BASELINE, scale_name
 
-            # `plan` refuses a record on a scale without a sourced default baseline (pcl5, hads_a, hads_d, ...)
+            # `plan` refuses a record on a scale without a sourced default baseline (pcl5, iesr, mssi)
             plan = ("`ketasim plan` fits them" if record_scale is None or record_scale in DEFAULT_BASELINE else
                     f"`ketasim plan` cannot fit them: {scale_name(record_scale)} has no published baseline for its "
                     "prior")

@@ -129,7 +129,7 @@ def _trial_baseline_sd(scale: str | None, condition: str | None = None) -> float
     """Between-patient SD of the baseline (scale points) for a dashboard trial: the scale's sourced default SD, else
     the same share of the scale's range as MADRS's default (5 of 60 points), so a 0-21 scale gets 1.75 points and not
     the 5 points (24 % of its range) a fixed fallback gave. An assumption for scales without a sourced SD (pcl5,
-    hads_a, hads_d, iesr, mssi); an unknown scale keeps 5 (the engine names patient.scale). No scale: the
+    iesr, mssi); an unknown scale keeps 5 (the engine names patient.scale). No scale: the
     condition's default scale (CAPS-5 for PTSD, not MADRS: review s51 L7)."""
     from ..population import DEFAULT_BASELINE as _SOURCED, DEFAULT_SCALE, SCALES, canonical_scale
 
