@@ -515,6 +515,96 @@ class Screening:
     correlation: float
 
 
+@dataclasses.dataclass(frozen=True)
+class EntrySelection:
+    """A trial's entry criterion on the rating scale (``population.entry_selection``; a design fact, a hypothesis
+    switch that is off when absent, fifty-third session): patients were enrolled only if their rating at
+    ``at`` ('baseline', or 'screening' ``interval_h`` hours before the baseline) was at least ``min`` scale points.
+    :func:`entry_fluctuation` says what it changes."""
+
+    min: float
+    at: str = "baseline"
+    interval_h: float = 0.0
+
+
+#: when a trial's entry criterion is applied (``population.entry_selection.at``)
+ENTRY_SELECTION_AT = ("baseline", "screening")
+#: the reported baseline may lie at most this many SDs below the threshold's reach: min above mean + 3 SD is refused
+ENTRY_SELECTION_MAX_SD_ABOVE = 3.0
+
+
+def _truncated_sd_ratio(alpha):
+    """SD / (mean - c) of a normal truncated below at c, with alpha = (c - mu0) / s0: from 0 (no truncation,
+    alpha -> -inf) to 1 (an exponential tail, alpha -> inf). lambda = phi(alpha) / (1 - Phi(alpha)), written with
+    erfcx so that it stays exact far in the tail."""
+    from scipy.special import erfcx
+
+    lam = math.sqrt(2.0 / math.pi) / erfcx(alpha / math.sqrt(2.0))
+    return math.sqrt(max(1.0 + alpha * lam - lam * lam, 0.0)) / (lam - alpha), lam
+
+
+#: alpha range of the back-out (below: no truncation to speak of; above: the SD is numerically an exponential's)
+_ALPHA_RANGE = (-8.0, 12.0)
+
+
+@functools.lru_cache(maxsize=1024)
+def unselected_entry(mean: float, sd: float, c: float) -> tuple[float, float]:
+    """(mu0, s0), scale points: the normal N(mu0, s0^2) of the entry rating before selection whose part at or above
+    ``c`` has mean ``mean`` and SD ``sd`` (the randomized patients' reported baseline). Solves the truncated normal's
+    SD / (mean - c) = sqrt(1 + alpha lambda - lambda^2) / (lambda - alpha), alpha = (c - mu0) / s0, for alpha
+    (monotone), then s0 = sd / sqrt(1 + alpha lambda - lambda^2) and mu0 = c - alpha s0. A criterion far below the
+    reported ratings (alpha < -8) selects nobody out: (mean, sd). ValueError when no normal fits (sd >= mean - c,
+    within the solver's range): :func:`check_entry_selection` says it in words."""
+    from scipy.optimize import brentq
+
+    if mean - c <= 0 or sd <= 0:
+        raise ValueError("no truncated normal fits")
+    target = sd / (mean - c)
+    lo, hi = _ALPHA_RANGE
+    if target <= _truncated_sd_ratio(lo)[0]:
+        return float(mean), float(sd)
+    if target >= _truncated_sd_ratio(hi)[0]:
+        raise ValueError("no truncated normal fits")
+    alpha = brentq(lambda a: _truncated_sd_ratio(a)[0] - target, lo, hi, xtol=1e-12)
+    ratio, lam = _truncated_sd_ratio(alpha)
+    s0 = sd / math.sqrt(1.0 + alpha * lam - lam * lam)
+    return float(c - alpha * s0), float(s0)
+
+
+def check_entry_selection(sel: EntrySelection, baseline: Distribution, scale: str, field: str) -> None:
+    """One-line errors naming ``field`` (population.entry_selection, or an arm's baseline against it): ``min`` a
+    number within the scale (0 .. maximum points), ``at`` one of :data:`ENTRY_SELECTION_AT`, ``interval_h`` >= 0 and
+    only with 'screening', a baseline with a spread, ``min`` at most mean + 3 SD (else almost nobody qualifies), and
+    the reported baseline consistent with ratings kept at >= min (SD < mean - min: :func:`unselected_entry`)."""
+    smax = SCALES[scale][0]
+    v = sel.min
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(v)):
+        raise InputError(f"{field}.min: must be a number of {scale_name(scale)} points, got {v!r}")
+    if not (0.0 <= float(v) <= smax):
+        raise InputError(f"{field}.min: must lie within the scale, 0-{smax:g} {scale_name(scale)} points, got {v:g}")
+    if sel.at not in ENTRY_SELECTION_AT:
+        raise InputError(f"{field}.at: use one of {', '.join(ENTRY_SELECTION_AT)}, got {sel.at!r}")
+    if not (isinstance(sel.interval_h, (int, float, np.integer, np.floating)) and not isinstance(sel.interval_h, bool)
+            and 0.0 <= float(sel.interval_h) <= 8766.0):
+        raise InputError(f"{field}.interval: must lie in 0 h - 1 year, got {sel.interval_h!r}")
+    if sel.at == "baseline" and sel.interval_h > 0:
+        raise InputError(f"{field}.interval: only with at: screening (the time from screening to baseline)")
+    m, sd = float(baseline.mean), float(baseline.sd)
+    if sd <= 0:
+        raise InputError(f"{field}: needs the baseline's spread (sd > 0): the criterion is read against the "
+                         "reported baseline mean and SD")
+    if v > m + ENTRY_SELECTION_MAX_SD_ABOVE * sd:
+        raise InputError(f"{field}.min: {v:g} is above the baseline mean + 3 SD ({m:g} + 3 x {sd:g}): almost no "
+                         "patient would qualify; check the threshold and the scale")
+    try:
+        unselected_entry(m, sd, float(v))
+    except ValueError:
+        raise InputError(f"{field}.min: a baseline of mean {m:g} and SD {sd:g} cannot be ratings kept at >= {v:g} "
+                         f"(a normal cut at {v:g} has an SD below mean - min = {m - v:g}); check the threshold, "
+                         "the scale and the baseline") from None
+
+
 def rating_at_or_below(threshold, score, sigma: float):
     """P(an investigator's rating <= ``threshold``) for a model score (points) with the rater's noise ``sigma``
     (points): the rating is the noisy score rounded to an integer (as trials record it: ``trial._responders``
@@ -642,25 +732,103 @@ def rating_sd_at(params, scale_max: float, time_h=None, scale=1.0):
     return float(out) if out.ndim == 0 else out
 
 
-def fluctuation_paths(params, scale_max: float, times_h, z, scale=1.0) -> np.ndarray:
+def fluctuation_paths(params, scale_max: float, times_h, z, scale=1.0, entry=None) -> np.ndarray:
     """Each patient's fluctuation of true severity at ``times_h`` (h since trial entry, ascending, >= 0) minus its
     value at entry (scale points; patients x times): the Ornstein-Uhlenbeck process of :func:`fluctuation_change_sd`
     sampled exactly (an AR(1) step exp(-dt / tau) between successive times, so any grid gives the same joint law).
     ``z``: standard-normal draws, patients x (len(times_h) + 1) (the first column is the value at entry).
-    ``scale``: 1.0 or each patient's multiplier of the SD (:func:`fluctuation_scale`)."""
-    return _ou_changes(*fluctuation_parameters(params, scale_max), times_h, z) * np.reshape(np.asarray(scale, float),
-                                                                                         (-1, 1))
+    ``scale``: 1.0 or each patient's multiplier of the SD (:func:`fluctuation_scale`). ``entry``: None (X(0)
+    unselected, s z[:, 0]), or (mean, SD) per patient of X(0) in scale points (:func:`entry_fluctuation`, a trial's
+    entry criterion): X(0) = mean + SD z[:, 0], the same draws (nothing else moves)."""
+    m = np.reshape(np.asarray(scale, float), (-1, 1))
+    if entry is None:
+        return _ou_changes(*fluctuation_parameters(params, scale_max), times_h, z) * m
+    z = np.asarray(z, dtype=float)
+    x0 = entry[0] + entry[1] * z[:, 0]
+    mm = np.broadcast_to(m[:, 0], x0.shape)
+    x0 = np.divide(x0, mm, out=np.zeros_like(x0), where=mm != 0)     # in the common-size path's points
+    return _ou_changes(*fluctuation_parameters(params, scale_max), times_h, z, x0) * m
 
 
-def _ou_changes(s: float, tau: float, times_h, z) -> np.ndarray:
-    """:func:`fluctuation_paths` for a stationary SD ``s`` (scale points) and correlation time ``tau`` (h)."""
+def entry_fluctuation(spec, params, patients, scale=1.0):
+    """The fluctuation of true severity at trial entry, X(0), given the trial's entry criterion
+    (``spec.entry_selection``; a hypothesis, fifty-third session): (mean, SD) per patient in scale points, or None
+    when the scenario states no criterion (X(0) is then unselected, N(0, s^2): the model before the switch, bit for
+    bit).
+
+    Why: a rating is truth + fluctuation X + rater's noise, and trials enrol patients whose entry rating passes a
+    threshold, so X(0) (and the noise of the rating that was selected) is selected upwards and regresses afterwards
+    (regression to the mean). Every later rating carries X(t) - X(0); with X(0) selected its mean is
+    -(1 - a) E[X(0)], a = exp(-t / tau): an improvement that grows over weeks towards E[X(0) | selected].
+
+    Math (all in scale points; s = fluctuation_sd x scale maximum x the patient's multiplier ``scale``, tau =
+    pd.fluctuation.correlation_time in h, sigma = rating_noise_sd x scale maximum). Unselected entry ratings are
+    N(mu0, s0^2), backed out of the reported baseline mean and SD as a normal cut at ``min``
+    (:func:`unselected_entry`); truth L, X and the noise are independent normals with var L = s0^2 - s^2 - sigma^2.
+    Selection acts on the rating only, so the conditional law given the rating is that of the unselected joint:
+
+    * at: baseline. The patient's true severity at entry B = L + X(0) (``patients.baseline``; the baseline rating
+      itself unless population.baseline_rating_noise, when :func:`true_baseline` has drawn the noise given the
+      selected rating with the same mu0, s0). X(0) | B ~ N(g (B - mu0), s^2 (1 - g)), g = s^2 / var_B, var_B =
+      s0^2 - sigma^2 with the baseline noise, s0^2 without. Averaged over the selected patients E[X(0) | sel] =
+      s^2 / s0^2 (mean - mu0) either way.
+    * at: screening, ``interval_h`` = Delta before the baseline. The selected rating is the screening one (its noise
+      is gone by the baseline: no noise part). The reported baseline ratings R stand in for the screening ratings
+      (the papers report the baseline): X(0) | R ~ N(a_D g0 (R - mu0), s^2 (1 - a_D^2 g0)), g0 = s^2 / s0^2,
+      a_D = exp(-Delta / tau).
+
+    g is kept <= 1 (a parameter set whose fluctuation exceeds the backed-out spread selects X(0) fully).
+    The baseline ratings themselves keep the reported distribution (the model's N(mean, sd) within the scale, not
+    the truncated shape): the conditional mean is linear in the rating, so the arm's E[X(0) | sel] and
+    Var(X(0) | sel) = s^2 (1 - g) + g^2 var(B) depend only on the reported mean and SD."""
+    sel = spec.entry_selection
+    if sel is None:
+        return None
+    s, tau = fluctuation_parameters(params, spec.scale_max)
+    sx = s * np.asarray(scale, float)
+    mu0, s0 = unselected_entry(float(spec.baseline.mean), float(spec.baseline.sd), float(sel.min))
+    if sel.at == "screening":
+        a_d = math.exp(-float(sel.interval_h) / tau)
+        g0 = np.minimum(sx ** 2 / s0 ** 2, 1.0)
+        r = np.asarray(patients.baseline_rating, float)
+        mean = a_d * g0 * (r - mu0)
+        var = sx ** 2 * (1.0 - a_d * a_d * g0)
+    else:
+        sigma = params.free_value("rating_noise_sd") * spec.scale_max
+        var_b = s0 ** 2 - (sigma ** 2 if spec.baseline_rating_noise else 0.0)
+        g = np.minimum(sx ** 2 / var_b, 1.0) if var_b > 0 else np.ones_like(sx)
+        mean = g * (np.asarray(patients.baseline, float) - mu0)
+        var = sx ** 2 * (1.0 - g)
+    n = np.shape(patients.baseline)[0]
+    return np.broadcast_to(mean, (n,)).astype(float), np.broadcast_to(np.sqrt(np.maximum(var, 0.0)), (n,)).astype(float)
+
+
+def entry_change_moments(params, scale_max: float, time_h, entry_mean, entry_sd, scale=1.0):
+    """(mean, variance) per patient x time of the fluctuation's change since entry X(t) - X(0) (scale points,
+    points^2) when X(0) ~ N(``entry_mean``, ``entry_sd``^2) (:func:`entry_fluctuation`): with a = exp(-t / tau),
+    X(t) - X(0) = -(1 - a) X(0) + s sqrt(1 - a^2) Z, so the mean is -(1 - a) entry_mean (an improvement) and the
+    variance (1 - a)^2 entry_sd^2 + s^2 (1 - a^2), s = fluctuation_sd x ``scale_max`` x ``scale``; unselected
+    (entry N(0, s^2)) it is 2 s^2 (1 - a), :func:`fluctuation_change_sd`'s. The closed form calibration's analytic
+    rows use (``calibration._simulate_file``); a virtual trial draws the same law (``trial._simulate_outcome``)."""
+    s, tau = fluctuation_parameters(params, scale_max)
+    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
+    a = np.exp(-t / tau)
+    m0 = np.reshape(np.asarray(entry_mean, float), (-1, 1))
+    v0 = np.reshape(np.asarray(entry_sd, float), (-1, 1)) ** 2
+    sx2 = np.reshape((s * np.asarray(scale, float)) ** 2, (-1, 1))
+    return -(1.0 - a) * m0, (1.0 - a) ** 2 * v0 + sx2 * (1.0 - a ** 2)
+
+
+def _ou_changes(s: float, tau: float, times_h, z, x0=None) -> np.ndarray:
+    """:func:`fluctuation_paths` for a stationary SD ``s`` (scale points) and correlation time ``tau`` (h); ``x0``:
+    None (the value at entry s z[:, 0], stationary) or each patient's value at entry (points)."""
     t = np.asarray(times_h, dtype=float)
     z = np.asarray(z, dtype=float)
     if t.ndim != 1 or (t.size and (t[0] < 0 or np.any(np.diff(t) < 0))):
         raise ValueError("fluctuation_paths: times_h must be ascending and >= 0")
     if z.shape[-1] != t.size + 1:
         raise ValueError(f"fluctuation_paths: z needs {t.size + 1} columns, got {z.shape[-1]}")
-    x = s * z[:, 0]
+    x = s * z[:, 0] if x0 is None else np.asarray(x0, dtype=float).copy()
     x0 = x.copy()
     out = np.empty((z.shape[0], t.size))
     prev = 0.0
@@ -936,6 +1104,9 @@ class PopulationSpec:
                                          # forty-second; its refit CV is in NOTES.md): a monitored blood pressure
                                          # reading's SD grows with the patient's age and pre-dose SBP
                                          # (:func:`bp_reading_sd_factor`; Schutte 2012); false: one SD for everyone
+    entry_selection: EntrySelection | None = None  # a hypothesis, off when absent (fifty-third session): the
+                                         # trial's entry criterion on the rating; the fluctuation at entry (and the
+                                         # baseline rating's noise) is drawn given it (:func:`entry_fluctuation`)
 
     def __post_init__(self):
         f = "population"
@@ -1017,6 +1188,11 @@ class PopulationSpec:
         if self.re_response and not self.recurrence:
             raise InputError(f"{f}.re_response: needs recurrence (re-response acts on a new episode), which is "
                              "off here")
+        if self.entry_selection is not None:
+            if not isinstance(self.entry_selection, EntrySelection):
+                raise InputError(f"{f}.entry_selection: must be a mapping such as {{min: 22}} (scale points), got "
+                                 f"{self.entry_selection!r}"[:400])
+            check_entry_selection(self.entry_selection, self.baseline, self.scale, f"{f}.entry_selection")
 
     @property
     def scale_max(self) -> float:
@@ -1222,14 +1398,21 @@ def true_baseline(spec: PopulationSpec, params: ParameterSet, rating, z) -> np.n
     true severity is N(mean, sd^2 - sigma^2) and, given the rating, normal with mean mean + k (rating - mean) and
     variance k sigma^2, k = 1 - sigma^2 / sd^2 (the bivariate normal's conditional). A population whose rating SD is
     at or below the rater's (k <= 0, e.g. a stated patient, sd 0) has every true severity at the mean. Bounded like
-    the ratings, to [1, max]."""
+    the ratings, to [1, max]. With a trial's entry criterion at baseline (``spec.entry_selection``) mean and sd are
+    those of the unselected ratings (:func:`unselected_entry`): the noise of a selected rating is selected upwards."""
     r = np.asarray(rating, float)
     d = spec.baseline
     if d.sd <= 0:
         return r.copy()
     sigma = params.free_value("rating_noise_sd") * spec.scale_max
-    k = max(0.0, 1.0 - (sigma / d.sd) ** 2)
-    return np.clip(d.mean + k * (r - d.mean) + math.sqrt(k) * sigma * np.asarray(z, float), 1.0, spec.scale_max)
+    mean, sd = d.mean, d.sd
+    sel = getattr(spec, "entry_selection", None)
+    if sel is not None and sel.at == "baseline":
+        # the rating was selected (>= min): its noise is conditioned on it under the unselected law N(mu0, s0^2)
+        # (population.entry_fluctuation), E[noise | rating] = sigma^2 / s0^2 (rating - mu0)
+        mean, sd = unselected_entry(float(d.mean), float(d.sd), float(sel.min))
+    k = max(0.0, 1.0 - (sigma / sd) ** 2)
+    return np.clip(mean + k * (r - mean) + math.sqrt(k) * sigma * np.asarray(z, float), 1.0, spec.scale_max)
 
 
 def occasion_effects(rng, occasion: int, start: int, n: int) -> dict[str, np.ndarray]:
@@ -1284,8 +1467,13 @@ SWITCH_PROVENANCE = ("recurrence", "re_response", "recurrence_clock", "antidepre
 
 
 def switch_provenance(spec: PopulationSpec, names=SWITCH_PROVENANCE) -> dict:
-    """{name: value} of the population switches ``names`` (true/false; ``recurrence_clock`` its word)."""
-    return {n: v if isinstance(v := getattr(spec, n), str) else bool(v) for n in names}
+    """{name: value} of the population switches ``names`` (true/false; ``recurrence_clock`` its word), and
+    ``entry_selection`` ({min, at, interval_h}) only when the scenario states one (an unchanged record otherwise)."""
+    out = {n: v if isinstance(v := getattr(spec, n), str) else bool(v) for n in names}
+    sel = getattr(spec, "entry_selection", None)
+    if sel is not None:
+        out["entry_selection"] = {"min": float(sel.min), "at": sel.at, "interval_h": float(sel.interval_h)}
+    return out
 
 
 def arm_spec(spec: PopulationSpec, arm) -> PopulationSpec:

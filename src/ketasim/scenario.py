@@ -23,8 +23,8 @@ from .engine import VirtualExperiment, default_horizon_h
 from . import limits
 from .errors import YAML_BOOLEANS, InputError, ScenarioFileError, argument
 from .population import (CONDITIONS, DEFAULT_BASELINE, DEFAULT_RECURRENCE_CLOCK, DEFAULT_SCALE, SCALES,  # noqa: F401
-                         Distribution, PopulationSpec, arm_comedications, canonical_scale, check_baseline,
-                         warn_unreachable_baseline,
+                         Distribution, EntrySelection, PopulationSpec, arm_comedications, canonical_scale,
+                         check_baseline, check_entry_selection, warn_unreachable_baseline,
                          check_comedications, check_scale_reads, canonical_condition, default_baseline,
                          remission_threshold)
 from .regimen import Arm, arm_from_list, parse_drug, parse_route, titration_from_mapping
@@ -100,6 +100,39 @@ class _AgeDist(_Dist):
 DEFAULT_INDUCTION_UNTIL = "4 week"
 
 
+def _entry_selection(sel, arms, scale: str, base) -> EntrySelection | None:
+    """The population's :class:`population.EntrySelection` from ``population.entry_selection`` (None when absent),
+    checked against every arm's own baseline too (one-line errors naming the field), and refused with a titration
+    that decides on ratings (its fluctuation at the decisions is drawn unselected)."""
+    if sel is None:
+        return None
+    f = "population.entry_selection"
+    interval_h = 0.0
+    if sel.interval is not None:
+        interval_h = parse_time_h(sel.interval, f"{f}.interval", ("h", "d"))
+    if sel.at == "screening" and sel.interval is None:
+        raise InputError(f"{f}.interval: at: screening needs the time from screening to baseline, e.g. '7 d'")
+    out = EntrySelection(min=sel.min, at=sel.at, interval_h=float(interval_h))
+    check_entry_selection(out, Distribution(base.mean, base.sd), scale, f)
+    for a in arms:
+        if a.baseline is not None:
+            check_entry_selection(out, Distribution(*a.baseline), scale, f"{f} (arms.{a.name}.baseline)")
+        tit = getattr(a, "titration", None)
+        if tit is not None and tit.decide_on == "rating":
+            raise InputError(f"{f}: not supported with a titration that decides on ratings (arms.{a.name}."
+                             "titration.decide_on: rating); remove one of them")
+    return out
+
+
+class _EntrySelection(_Strict):
+    """``population.entry_selection`` (a hypothesis, off when absent; fifty-third session): the trial's entry
+    criterion, a design fact: patients were enrolled only if their rating was >= ``min`` (points on the scenario's
+    scale) at ``at`` (baseline, the default, or screening ``interval`` before the baseline, e.g. '7 d')."""
+    min: float
+    at: str = "baseline"
+    interval: str | None = None
+
+
 class _Population(_Strict):
     size: int = 1
     condition: str | None = None     # default: the condition the scale reads (SCALES), else depression
@@ -143,6 +176,9 @@ class _Population(_Strict):
     bp_reading_sd_scales: bool = True    # on by default since the forty-third session (a hypothesis of the
                                          # forty-second; false: the earlier model): a BP reading's SD grows with the
                                          # patient's age and pre-dose SBP (Schutte 2012)
+    entry_selection: _EntrySelection | None = None  # a hypothesis, off when absent (fifty-third): the trial's entry
+                                         # criterion {min, at, interval}; regression to the mean of the fluctuation
+                                         # selected at entry (population.entry_fluctuation)
 
 
 #: what a response's reduction may be counted from (``endpoints.response_from``)
@@ -371,7 +407,7 @@ _MAPPING_EXAMPLES = {"_AgeDist": "{mean: 70, sd: 5, min: 65, max: 86} (years; mi
 
 #: keys whose value is a time with its unit ('7 d'): a bare number there is a missing unit
 _TIME_KEYS = frozenset({"period_interval", "induction_until", "follow_up_from", "follow_up_every", "follow_up_until",
-                        "every", "until"})
+                        "every", "until", "interval"})
 
 #: key-name suffixes that carry the unit (a number under them is plain: weight_kg: 70, not '70 kg')
 _UNIT_SUFFIXES = (("_kg", "kg"), ("_years", "years"), ("_mg_l", "mg/L"))
@@ -706,7 +742,8 @@ def scenario_from_dict(data: dict, *, dose_weight_kg: float | None = None,
                           fluctuation_scales_with_severity=pop.fluctuation_scales_with_severity,
                           fluctuation_scales_with_trial_severity=pop.fluctuation_scales_with_trial_severity,
                           bdnf_release_pool=pop.bdnf_release_pool,
-                          bp_reading_sd_scales=pop.bp_reading_sd_scales)
+                          bp_reading_sd_scales=pop.bp_reading_sd_scales,
+                          entry_selection=_entry_selection(pop.entry_selection, arms, scale, base))
     if any(a.baseline is None for a in arms):   # an arm that samples the population's baseline
         warn_unreachable_baseline(spec.baseline, spec.scale, "population.baseline")
     for a in arms:

@@ -41,7 +41,7 @@ from .limits import MIN_PER_ROW_DRAWS  # fewest draws without a few-draws note (
 from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, arm_spec, baseline_bp, bp_reading_sd_factor, fluctuation_conditional,  # noqa: F401
                          fluctuation_parameters, fluctuation_scale,
-                         fluctuation_paths, occasion_effects, predose_bp_limit, sample_patients,
+                         fluctuation_paths, entry_fluctuation, occasion_effects, predose_bp_limit, sample_patients,
                          screening_ratings, switch_provenance, SWITCH_PROVENANCE)  # (baseline_bp moved there; importable here)
 from .result import NOTICE, ketasim_version, scenario_definition
 from .scenario import DEFAULT_INDUCTION_UNTIL, Endpoints, Scenario
@@ -914,8 +914,10 @@ def _simulate_outcome(name, arm, spec, patients, times, band_times, params, expe
         fscale = fluctuation_scale(spec, params, patients.baseline)
         decided = decision_fluctuation_draws(arm, stream, 0, n, params, smax, fscale) if stream is not None else None
         if decided is None:
+            # with a trial's entry criterion (population.entry_selection) the value at entry is drawn given it
+            # from the same draws (population.entry_fluctuation); None: unselected, as before
             fluctuation = fluctuation_paths(params, smax, times, fluctuation_rng.standard_normal((n, times.size + 1)),
-                                            fscale)
+                                            fscale, entry_fluctuation(spec, params, patients, fscale))
         else:
             # a patient's path is its multiplier times a path of the common size: continue that path (the
             # Gaussian conditional is linear in the values it is given, and its noise scales with the SD)
