@@ -39,8 +39,8 @@ from .engine import run_arm
 from .errors import ParameterSetError
 from .limits import fmt_seconds
 from .parameters import ParameterSet, load_parameters
-from .population import (SCALES, SCREENING_STREAM, arm_spec, rating_at_or_below, rating_sd_at,
-                         sample_patients, screening_ratings)
+from .population import (SCALES, SCREENING_STREAM, arm_spec, entry_change_moments, entry_fluctuation,
+                         rating_at_or_below, rating_sd_at, sample_patients, screening_ratings)
 from .scenario import load_scenario
 from .model import DEFAULT_MODEL
 
@@ -577,10 +577,20 @@ class _ArmSim:
     #: each patient's multipliers of a systolic and a diastolic BP reading's SD, (n, 2)
     #: (population.bp_reading_sd_factor); None: everyone alike (population.bp_reading_sd_scales false)
     reading_sd_factor: np.ndarray | None = None
+    #: (n, T) variance (points^2) of the fluctuation's change since entry when the trial states an entry criterion
+    #: (population.entry_selection; population.entry_change_moments: ``score`` then carries the change's mean, the
+    #: regression to the mean); None: the unselected 2 s^2 (1 - a) of population.rating_sd_at
+    change_var: np.ndarray | None = None
 
     def fluctuation_scale(self, mask):
         """The multiplier of the fluctuation's SD of the patients in ``mask`` (1.0 when everyone's is)."""
         return self.fluct_scale if np.ndim(self.fluct_scale) == 0 else self.fluct_scale[mask]
+
+    def entry_rating_sd(self, rater_sd: float, mask, cols):
+        """A rating's SD about the score (points; patients in ``mask`` x the time columns ``cols``, or one column)
+        with a trial's entry criterion: the rater's noise ``rater_sd`` (points; :func:`_rating_sd` with no time) and
+        the fluctuation's change since entry under the selected law (:attr:`change_var`)."""
+        return np.sqrt(rater_sd ** 2 + self.change_var[mask][:, cols])
 
     def response_reference(self, mask) -> np.ndarray:
         """The ratings (points) a response's reduction is counted from, of the patients in ``mask``."""
@@ -652,11 +662,21 @@ def _simulate_file(task) -> dict:
                                                                 z_screen, SCALES[sc.population.scale][0])
         # the model's score: severity x the true baseline, capped at the scale's maximum (model.definition OUTPUTS);
         # changes and response are counted from the baseline rating (population.true_baseline)
-        sims[(file, arm.name)] = _ArmSim(run.output("score"), pa.baseline_rating, times, run.sessions,
+        score = run.output("score")
+        fscale = fluctuation_scale(spec, params, pa.baseline)
+        # a trial's entry criterion (population.entry_selection, off when absent): the fluctuation's change since
+        # entry has a mean (regression to the mean), added to the score, and its own variance (closed form:
+        # population.entry_change_moments), as a virtual trial draws it
+        entry = entry_fluctuation(spec, params, pa, fscale)
+        change_var = None
+        if entry is not None:
+            shift, change_var = entry_change_moments(params, spec.scale_max, times, entry[0], entry[1], fscale)
+            score = score + shift
+        sims[(file, arm.name)] = _ArmSim(score, pa.baseline_rating, times, run.sessions,
                                          pa.female, pa.age_years,
                                          run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0, ref,
-                                         fluctuation_scale(spec, params, pa.baseline),
-                                         bp_reading_sd_factor(spec, params, pa.age_years, bp0[:, 0]))
+                                         fscale,
+                                         bp_reading_sd_factor(spec, params, pa.age_years, bp0[:, 0]), change_var)
     return sims
 
 
@@ -687,7 +707,7 @@ def _open_label_view(s: _ArmSim, switch_h: float, rating_sd) -> tuple[_ArmSim, n
     return view, entering
 
 
-def _select(sims, file, spec, rating_sd=None):
+def _select(sims, file, spec, rating_sd=None, params=None, trial=None):
     """[(arm simulation, patient mask, weight)] of an arm spec. 'a|b:female' pools arms a and b of the trial's scenario file
     (women only); 'OTHER.yaml::a:over65' takes arm a from another scenario file of the same trial group
     (:data:`LABEL_OVER65`, TRANSFORM-2's own file); parts joined by :data:`POOL_FILES` pool patients of several
@@ -696,7 +716,7 @@ def _select(sims, file, spec, rating_sd=None):
     'a:nonresponders@360h' is the open-label phase of the patients who did not respond by 360 h (each weighted by
     that probability; :func:`_open_label_view`; needs ``rating_sd``, the function of the time since trial entry (h)
     and the patients' multipliers of the fluctuation's SD that gives a rating's SD in scale points:
-    :func:`_rating_sd`)."""
+    :func:`_rating_sd`; with an entry criterion the arm's own law, which needs ``params`` and ``trial``)."""
     out = []
     for part in spec.split(POOL_FILES):
         part_file, part_spec = part.split("::", 1) if "::" in part else (file, part)
@@ -709,8 +729,11 @@ def _select(sims, file, spec, rating_sd=None):
             if switch is not None:
                 if rating_sd is None:
                     raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs a rating's SD (rating_sd)")
-                # the entry rating carries the fluctuation since trial entry
-                s, entering = _open_label_view(s, switch, rating_sd(switch, s.fluct_scale))
+                # the entry rating carries the fluctuation since trial entry (under a trial's entry criterion its
+                # selected law: _ArmSim.change_var)
+                sd_switch = rating_sd(switch, s.fluct_scale) if s.change_var is None else \
+                    s.entry_rating_sd(_rating_sd(params, trial), mask, int(np.argmin(np.abs(s.times - switch))))
+                s, entering = _open_label_view(s, switch, sd_switch)
                 out.append((s, mask, (float(share) if share else 1.0) * entering))
                 continue
             if sub == "female":
@@ -753,13 +776,18 @@ def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = Fa
             return _DRAWN_RATING_SD if np.ndim(time_h) == 0 else np.full(np.shape(time_h), _DRAWN_RATING_SD)
         return _rating_sd(params, target.trial, time_h, fluct_scale)
     vals, weights, variances = [], [], []
-    for s, mask, weight in _select(sims, file, target.model_arm, rating_sd):
+    def arm_rating_sd(s, mask, time_h, cols):
+        # with a trial's entry criterion the change since entry has its selected law (_ArmSim.change_var)
+        if s.change_var is None or drawn_ratings:
+            return rating_sd(time_h, s.fluctuation_scale(mask))
+        return s.entry_rating_sd(_rating_sd(params, target.trial), mask, cols)
+    for s, mask, weight in _select(sims, file, target.model_arm, rating_sd, params, target.trial):
         weights.append(np.full(int(mask.sum()), 1.0) * weight)
         fs = s.fluctuation_scale(mask)
-        # a rating's SD about the score: one for all, or one per patient (population.fluctuation_scales_with_severity)
-        sigma = rating_sd(target.time_h or 0.0, fs)
-        variances.append(np.broadcast_to(np.square(sigma), weights[-1].shape))
         j = int(np.argmin(np.abs(s.times - (target.time_h or 0.0))))
+        # a rating's SD about the score: one for all, or one per patient (population.fluctuation_scales_with_severity)
+        sigma = arm_rating_sd(s, mask, target.time_h or 0.0, j)
+        variances.append(np.broadcast_to(np.square(sigma), weights[-1].shape))
         score, base = s.score[mask, j], s.baseline[mask]
         k = target.kind
         if k in SPREAD_KINDS:
@@ -778,7 +806,7 @@ def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = Fa
             # any rating": counting every patient's best noisy rating would let rater noise alone make responders)
             cols = [i for i, x in enumerate(s.times) if 0.0 < x <= target.time_h + 1e-9]
             thr = (1 - target.threshold) * np.rint(s.response_reference(mask))
-            rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols], rating_sd(s.times[cols], fs))
+            rates = rating_at_or_below(thr[:, None], s.score[mask][:, cols], arm_rating_sd(s, mask, s.times[cols], cols))
             vals.append(100 * rates[:, int(np.argmax(rates.mean(axis=0)))])
         elif k == "cadss_session":
             sess = min(int(target.threshold), s.sessions.shape[1] - 1)
@@ -2669,11 +2697,15 @@ def _patient_sd(t: Target, sims, params):
     if t.kind in ("mean", "mean_change", "diff_change", "cadss_session", "sbp_t", "dbp_t"):
         xs, ws, variances = [], [], []
         noisy = t.kind in ("mean", "mean_change", "diff_change")
-        for s, mask, weight in _select(sims, file, t.model_arm, lambda th, fs=1.0: _rating_sd(params, t.trial, th, fs)):
+        for s, mask, weight in _select(sims, file, t.model_arm, lambda th, fs=1.0: _rating_sd(params, t.trial, th, fs),
+                                       params, t.trial):
             ws.append(np.full(int(mask.sum()), 1.0) * weight)
-            sigma = _rating_sd(params, t.trial, t.time_h or 0.0, s.fluctuation_scale(mask)) if noisy else 0.0
-            variances.append(np.broadcast_to(np.square(sigma), ws[-1].shape))
             j = int(np.argmin(np.abs(s.times - (t.time_h or 0.0))))
+            sigma = 0.0
+            if noisy:
+                sigma = _rating_sd(params, t.trial, t.time_h or 0.0, s.fluctuation_scale(mask)) \
+                    if s.change_var is None else s.entry_rating_sd(_rating_sd(params, t.trial), mask, j)
+            variances.append(np.broadcast_to(np.square(sigma), ws[-1].shape))
             if t.kind == "mean":
                 xs.append(s.score[mask, j])
             elif t.kind in ("mean_change", "diff_change"):
