@@ -759,7 +759,7 @@ def entry_fluctuation(spec, params, patients, scale=1.0):
     Why: a rating is truth + fluctuation X + rater's noise, and trials enrol patients whose entry rating passes a
     threshold, so X(0) (and the noise of the rating that was selected) is selected upwards and regresses afterwards
     (regression to the mean). Every later rating carries X(t) - X(0); with X(0) selected its mean is
-    -(1 - a) E[X(0)], a = exp(-t / tau): an improvement that grows over weeks towards E[X(0) | selected].
+    -(1 - a) E[X(0)], a = exp(-t / tau): an improvement that grows over weeks towards E[X(0) given selection].
 
     Math (all in scale points; s = fluctuation_sd x scale maximum x the patient's multiplier ``scale``, tau =
     pd.fluctuation.correlation_time in h, sigma = rating_noise_sd x scale maximum). Unselected entry ratings are
@@ -769,18 +769,18 @@ def entry_fluctuation(spec, params, patients, scale=1.0):
 
     * at: baseline. The patient's true severity at entry B = L + X(0) (``patients.baseline``; the baseline rating
       itself unless population.baseline_rating_noise, when :func:`true_baseline` has drawn the noise given the
-      selected rating with the same mu0, s0). X(0) | B ~ N(g (B - mu0), s^2 (1 - g)), g = s^2 / var_B, var_B =
-      s0^2 - sigma^2 with the baseline noise, s0^2 without. Averaged over the selected patients E[X(0) | sel] =
+      selected rating with the same mu0, s0). X(0) given B ~ N(g (B - mu0), s^2 (1 - g)), g = s^2 / var_B, var_B =
+      s0^2 - sigma^2 with the baseline noise, s0^2 without. Averaged over the selected patients E[X(0) given sel] =
       s^2 / s0^2 (mean - mu0) either way.
     * at: screening, ``interval_h`` = Delta before the baseline. The selected rating is the screening one (its noise
       is gone by the baseline: no noise part). The reported baseline ratings R stand in for the screening ratings
-      (the papers report the baseline): X(0) | R ~ N(a_D g0 (R - mu0), s^2 (1 - a_D^2 g0)), g0 = s^2 / s0^2,
+      (the papers report the baseline): X(0) given R ~ N(a_D g0 (R - mu0), s^2 (1 - a_D^2 g0)), g0 = s^2 / s0^2,
       a_D = exp(-Delta / tau).
 
     g is kept <= 1 (a parameter set whose fluctuation exceeds the backed-out spread selects X(0) fully).
     The baseline ratings themselves keep the reported distribution (the model's N(mean, sd) within the scale, not
-    the truncated shape): the conditional mean is linear in the rating, so the arm's E[X(0) | sel] and
-    Var(X(0) | sel) = s^2 (1 - g) + g^2 var(B) depend only on the reported mean and SD."""
+    the truncated shape): the conditional mean is linear in the rating, so the arm's E[X(0) given sel] and
+    Var(X(0) given sel) = s^2 (1 - g) + g^2 var(B) depend only on the reported mean and SD."""
     sel = spec.entry_selection
     if sel is None:
         return None
@@ -1409,7 +1409,7 @@ def true_baseline(spec: PopulationSpec, params: ParameterSet, rating, z) -> np.n
     sel = getattr(spec, "entry_selection", None)
     if sel is not None and sel.at == "baseline":
         # the rating was selected (>= min): its noise is conditioned on it under the unselected law N(mu0, s0^2)
-        # (population.entry_fluctuation), E[noise | rating] = sigma^2 / s0^2 (rating - mu0)
+        # (population.entry_fluctuation), E[noise given rating] = sigma^2 / s0^2 (rating - mu0)
         mean, sd = unselected_entry(float(d.mean), float(d.sd), float(sel.min))
     k = max(0.0, 1.0 - (sigma / sd) ** 2)
     return np.clip(mean + k * (r - mean) + math.sqrt(k) * sigma * np.asarray(z, float), 1.0, spec.scale_max)
