@@ -183,3 +183,23 @@ def test_screening_selection_is_milder_than_at_baseline_and_recorded(params):
     assert ch[0] > ch[2] > ch[1]
     rec = at_screen.to_dict()["entry_selection"]
     assert rec == {"min": 26.0, "at": "screening", "interval_h": 168.0}
+
+
+def test_with_baseline_rating_noise_the_selected_noise_regresses_at_once(params):
+    """population.baseline_rating_noise on: the baseline rating's noise is selected too (population.true_baseline
+    with the unselected mu0, s0), so the extra improvement at 4 weeks is (1 - a) E[X(0) given sel] + E[noise given
+    sel], E[noise given sel] = sigma^2 / s0^2 (mean - mu0) (HR's derivation), within 0.3 points (common draws)."""
+    def change(selection):
+        sc = _saline(selection, size=2000, times=("28 d",))
+        sc = ketasim.scenario_from_dict({**sc.source, "population": {**sc.source["population"],
+                                                                      "baseline_rating_noise": True}})
+        o = run_trial(sc, params).outcomes["saline"]
+        return (o.rating[:, -1] - o.baseline).mean()
+
+    extra = change(None) - change({"min": 26})
+    mu0, s0 = unselected_entry(33.0, 5.0, 26.0)
+    sigma = params.free_value("rating_noise_sd") * 60.0
+    tau = fluctuation_parameters(params, 60.0)[1]
+    expected = (1 - math.exp(-672.0 / tau)) * _selected_x0_mean(params, 33.0, 5.0, 26.0) \
+        + sigma ** 2 / s0 ** 2 * (33.0 - mu0)
+    assert extra == pytest.approx(expected, abs=0.3)
