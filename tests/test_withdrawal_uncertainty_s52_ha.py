@@ -57,9 +57,9 @@ def _spied_run(monkeypatch, **kw):
     as net_draw_variance received them."""
     seen = []
 
-    def spy(x, w):
+    def spy(x, w, c=None):
         seen.append((np.asarray(x, float), np.asarray(w, float)))
-        return net_draw_variance(x, w)
+        return net_draw_variance(x, w, c)
 
     monkeypatch.setattr(trial_module, "net_draw_variance", spy)
     tr = run_trial(_follow_up(size=SIZE), uncertainty=DRAWS, draw_seed=4, **kw)
@@ -148,7 +148,10 @@ def test_the_estimator_on_synthetic_draws():
     v, _ = net_draw_variance(5.0 + rng.normal(0.0, 1.5, k) + own, w)
     assert v == pytest.approx(2.25, rel=0.05)
     x = np.array([1.0, np.inf, 3.0, np.nan])
-    assert net_draw_variance(x, np.array([0.1, 0.1, np.nan, 0.1])) == (0.0, 1)
+    # since the fifty-third session a defined statistic without an own variance counts (with the others' mean own
+    # variance: a median whose bootstrap mostly does not reach it); until then it was left out, giving (0.0, 1)
+    assert net_draw_variance(x, np.array([0.1, 0.1, np.nan, 0.1])) == (pytest.approx(1.9), 2)
+    assert net_draw_variance(x, np.array([np.nan, 0.1, np.nan, 0.1])) == (0.0, 2)     # no own variance at all
     assert net_draw_variance(x, np.array([0.1, 0.1, 0.1, 0.1])) == (pytest.approx(1.9), 2)
 
 
@@ -174,7 +177,8 @@ def test_a_draws_own_statistic_and_sampling_variance_per_row():
     hr = {"measure": "relapse_hazard_ratio", "value": 0.5, "ci95": [0.25, 1.0]}
     x, w = _draw_statistic(hr, 1, 100)
     assert x == pytest.approx(math.log(0.5)) and w == pytest.approx((math.log(4.0) / (2 * z)) ** 2)
-    # a ratio of 0 or +inf (separated groups, no relapse in a group) has no log and no Wald variance: left out
+    # a ratio of 0 or +inf (separated groups, no relapse in a group) has no log and no Wald variance (a censored
+    # draw since the fifty-third session: trial._draw_censoring)
     sep = {"measure": "relapse_hazard_ratio", "value": nan, "ci95": [nan, nan],
            "note": "undefined: the relapse times separate the groups (monotone likelihood): the Cox estimate is 0"}
     assert all(math.isnan(v) for v in _draw_statistic(sep, 1, 100))
@@ -194,24 +198,29 @@ def test_a_draws_own_statistic_and_sampling_variance_per_row():
     med = trial_module.km_median(t, e)[0] / 24.0
     x, w = _draw_statistic({"measure": "time_to_relapse", "value": med}, 60, 60, (t, e), np.random.default_rng(0))
     assert x == pytest.approx(math.log(med)) and 0.0 < w < 1.0
-    # not reached in that draw: left out (it is +inf in the draw's pi95, but has no log)
+    # not reached in that draw: no log (it is +inf in the draw's pi95; a draw censored at the follow-up's end since
+    # the fifty-third session: trial._draw_censoring)
     assert all(math.isnan(v) for v in _draw_statistic({"measure": "time_to_relapse", "value": nan}, 60, 60, (t, e),
                                                       np.random.default_rng(0)))
 
 
 def test_draws_left_out_of_a_rows_variance_are_said(drawn):
-    """A time-to-relapse or hazard-ratio row whose variance rests on fewer than all draws (a median not reached, a
-    ratio of 0 or +inf, an empty group) says so in its note; one that rests on all of them says nothing. (Measured
-    here: the single-infusion arm's median and the ratio rest on 17 of 20, the series arm's median on 20.)"""
+    """A time-to-relapse or hazard-ratio row whose variance rests on fewer than all draws (an empty group, a ratio
+    with no bound) or on censored draws (a median not reached, a ratio of 0 or +inf: fitted as censored since the
+    fifty-third session, left out before) says so in its note; one that rests on all of them, none censored, says
+    nothing. (Measured here: the single-infusion arm's median and the ratio rest on 17 of 20, the others being
+    draws where nobody was followed in that arm, none censored; the series arm's median on 20. The censored case:
+    tests/test_survival_draws_s53_ha.py.)"""
     tr, _ = drawn
     df = _compare(tr)
     surv = df[df["measure"] != "relapse_rate"]
-    assert {tr.draw_variance_draws[k] < DRAWS for k in tr.draw_variance_draws
-            if k[-1] == "relapse_hazard_ratio" or "time_to_relapse" in k} == {True, False}     # both cases occur
+    keys = [k for k in tr.draw_variance_draws if k[-1] == "relapse_hazard_ratio" or "time_to_relapse" in k]
+    assert {tr.draw_variance_draws[k] < DRAWS for k in keys} == {True, False}     # both cases occur
     for _, r in surv.iterrows():
         key = next(k for k in tr.draw_variance_draws if r["arm"] in k and r["measure"] in k)
-        used = tr.draw_variance_draws[key]
-        assert (f"rests on {used} of {DRAWS} whole-trial draws" in r["note"]) == (used < DRAWS)
+        used, censored = tr.draw_variance_draws[key], tr.draw_variance_censored.get(key, 0)
+        assert (f"rests on {used} of {DRAWS} whole-trial draws" in r["note"]) == (used < DRAWS or censored > 0)
+        assert (f"{censored} of them censored" in r["note"]) == (censored > 0)
 
 
 # ---- a monotone Cox likelihood: the one-sided profile-likelihood bound (item 77 (b), second part) ----------------

@@ -124,6 +124,9 @@ class TrialResult:
     #: ``draw_variance`` entry rests on (the draws where the row's statistic and its own sampling variance are defined;
     #: :func:`net_draw_variance`). Not in the JSON.
     draw_variance_draws: dict = dataclasses.field(default_factory=dict, repr=False)
+    #: with a whole-design ``uncertainty``: how many of those draws were censored (a median not reached, a hazard
+    #: ratio of 0 or +inf beyond its profile bound; :func:`_draw_censoring`). Not in the JSON.
+    draw_variance_censored: dict = dataclasses.field(default_factory=dict, repr=False)
     #: name and digest of the model definition the arms ran (``run_trial(model=...)``; default the package's model)
     model_id: str = ""
     #: virtual patients simulated per arm (``--size`` / ``n=`` or ``population.size``; a withdrawal's arms then report
@@ -1767,25 +1770,82 @@ def comparison_draw_key(c: dict) -> tuple:
     return ("comparison",) + _comparison_key(c)
 
 
-def net_draw_variance(x, w) -> tuple[float, int]:
-    """(V, m): the between-draw variance of a statistic net of each draw's own sampling error, over the m draws where
-    both are finite: the variance of the draws' statistics ``x`` (ddof 1) minus the mean of ``w`` (each draw's
-    sampling variance of its statistic at its virtual size), floored at 0; (0, m) with m < 2. A whole-design draw is
-    a new virtual trial, so its statistic's spread over the draws holds that trial's sampling error as well as the
-    parameter and between-trial spread; E[var(x)] = V + E[w], so subtracting the mean w leaves V (what an observed
-    row's interval adds to its own sampling error, as ``draw_variance`` of :func:`prediction_intervals`)."""
+def net_draw_variance(x, w, c=None) -> tuple[float, int]:
+    """(V, m): the between-draw variance of a statistic net of each draw's own sampling error, over the m draws it
+    rests on: the variance of the draws' statistics ``x`` (ddof 1) minus the mean of ``w`` (each draw's sampling
+    variance of its statistic at its virtual size), floored at 0; (0, m) with m < 2. A whole-design draw is a new
+    virtual trial, so its statistic's spread over the draws holds that trial's sampling error as well as the parameter
+    and between-trial spread; E[var(x)] = V + E[w], so subtracting the mean w leaves V (what an observed row's
+    interval adds to its own sampling error, as ``draw_variance`` of :func:`prediction_intervals`).
+
+    Censored draws (``c``, fifty-third session): a draw whose ``x`` is +inf (-inf) and whose ``c`` is finite is
+    right- (left-) censored at ``c``: its statistic lies beyond ``c`` (:func:`_draw_censoring`: a Kaplan-Meier median
+    not reached, beyond the follow-up; a hazard ratio of +inf or 0, beyond its profile-likelihood bound). With any
+    such draw the draws' variance is the censored-normal (Tobit) maximum-likelihood variance of the defined and
+    censored draws (:func:`censored_normal_variance`, times m / (m - 1) as ddof 1), so the draws that leave the
+    follow-up or separate the groups widen it instead of being left out (which biased it low exactly where they are
+    common: small or late-relapsing groups). It needs 2 defined draws ((0, m) otherwise). The mean own variance is
+    taken over the draws that have one (a censored draw has none: its own variance is assumed the defined draws'
+    mean, which is likely too small for a late-relapsing draw, so V stays somewhat large there). A draw with a defined
+    ``x`` and no own variance (a median whose bootstrap resamples mostly do not reach it) counts with that mean too.
+    Without censored draws and with every defined draw's ``w`` defined this is the fifty-second session's estimator,
+    to the last bit. Draws with an undefined ``x`` (NaN, or infinite without ``c``: an empty group, a ratio with no
+    bound) are left out."""
     x, w = np.asarray(x, float), np.asarray(w, float)
-    ok = np.isfinite(x) & np.isfinite(w)
-    m = int(ok.sum())
-    if m < 2:
+    c = np.full(x.shape, np.nan) if c is None else np.asarray(c, float)
+    obs = np.isfinite(x)
+    cens = np.isinf(x) & np.isfinite(c)
+    own = w[(obs | cens) & np.isfinite(w)]
+    m = int(obs.sum() + cens.sum())
+    if int(obs.sum()) < 2 or not own.size:
         return 0.0, m
-    return max(0.0, float(np.var(x[ok], ddof=1) - np.mean(w[ok]))), m
+    if not cens.any():
+        raw = float(np.var(x[obs], ddof=1))
+    else:
+        raw = censored_normal_variance(x[obs], c[cens & (x > 0)], c[cens & (x < 0)]) * m / (m - 1)
+    return max(0.0, raw - float(np.mean(own))), m
+
+
+def censored_normal_variance(x, right=(), left=()) -> float:
+    """Maximum-likelihood variance of a normal sample of which ``x`` was observed and the rest is known only to lie
+    above the points ``right`` or below the points ``left`` (a Tobit model: the log-likelihood sums log density of
+    ``x`` and log survival or distribution function at the censoring points; scipy.optimize over the mean and log
+    SD). Without censored points it is the plain ML (ddof 0) variance of ``x``. Needs 2 observed values; with every
+    observed value equal it is still finite when a point is censored beyond them."""
+    from scipy.optimize import minimize
+    from scipy.special import log_ndtr
+
+    x, right, left = (np.asarray(a, float) for a in (x, right, left))
+    if not right.size and not left.size:
+        return float(np.var(x))
+    pts = np.concatenate([x, right, left])
+    scale = max(float(np.std(pts)), float(np.std(x)), 1e-3)
+
+    def nll(p):
+        """minus the log-likelihood and its gradient in (mean, log SD); d log Phi(u) / du = phi(u) / Phi(u)"""
+        mu, ls = p
+        s = math.exp(ls)
+        z = (x - mu) / s
+        u = np.concatenate([(mu - right) / s, (left - mu) / s])       # log Phi(u): above right, below left
+        lp = log_ndtr(u)
+        h = np.exp(-0.5 * u * u - 0.5 * math.log(2.0 * math.pi) - lp)
+        sign = np.concatenate([np.ones(right.size), -np.ones(left.size)])
+        ll = -0.5 * float(z @ z) - x.size * ls + float(lp.sum())
+        g_mu = (float(z.sum()) + float((h * sign).sum())) / s
+        g_ls = float(z @ z) - x.size - float((h * u).sum())
+        return -ll, np.array([-g_mu, -g_ls])
+
+    best = minimize(nll, np.array([float(np.mean(x)), math.log(scale)]), jac=True, method="L-BFGS-B",
+                    bounds=[(float(pts.min()) - 10.0 * scale, float(pts.max()) + 10.0 * scale),
+                            (math.log(scale) - 12.0, math.log(scale) + 5.0)], options={"ftol": 1e-13, "gtol": 1e-9})
+    return math.exp(2.0 * float(best.x[1]))
 
 
 def _draw_statistic(r: dict, group_n: int, size: int, follow=None, rng=None) -> tuple[float, float]:
     """(x, w) of row ``r`` in one whole-design draw: its statistic on the scale its draws' variance is taken on
     (:data:`LOG_SCALE_MEASURES` on the log scale) and that draw's own sampling variance of it at the draw's size
-    (NaN where undefined: an empty group, a median not reached, a hazard ratio of 0 or +inf). Rates: binomial,
+    (NaN where undefined: an empty group, a median not reached, a hazard ratio of 0 or +inf; :func:`_draw_censoring`
+    gives the last two as censored draws). Rates: binomial,
     p (100 - p) / (k - 1) percent^2 among the row's k patients (unbiased; the arm's ``size`` for a randomized or
     followed share); means and other rows: the squared standard error behind the row's Student-t CI; a hazard ratio:
     its Wald variance of log HR (the inverse Cox information, from its CI); a Kaplan-Meier median: the variance of
@@ -1819,6 +1879,40 @@ def _draw_statistic(r: dict, group_n: int, size: int, follow=None, rng=None) -> 
     return v, se * se if math.isfinite(se) else nan
 
 
+def _draw_censoring(r: dict, group_n: int, follow=None) -> tuple[float, float]:
+    """(x, c) of a whole-design draw's row that :func:`_draw_statistic` leaves undefined but whose statistic is known
+    to lie beyond a point (:func:`net_draw_variance` fits such draws as censored), else (NaN, NaN), on the log scale:
+
+    * a Kaplan-Meier median not reached (fewer than half of a non-empty group relapsed): (+inf, log of the group's
+      last follow-up time in days): its median lies beyond the follow-up (right-censored there, as a survival time
+      is; the follow-up is the same fixed design time in every draw);
+    * a hazard ratio whose Cox estimate is +inf or 0 (the relapse times separate the groups, or one group had no
+      relapse) and that has a ``profile_bound95`` (:func:`cox_profile_bound`): (+inf, log lo) or (-inf, log hi):
+      censored at its one-sided profile-likelihood 95 % bound, the least extreme ratio its data do not reject. The
+      estimate itself is infinite, so any finite point is beyond it; the bound is the data's own statement of how far
+      it at least lies, and a nearer point (e.g. the last finite draw) would claim less than they show, a farther one
+      (e.g. the profile's 50 % point) more than a 2-patient group can. It depends on the draw's data (not a fixed
+      censoring time), which the Tobit model does not assume: an approximation, chosen over leaving these draws out,
+      which biased the variance low where separation is common (small groups, few relapses). A ratio with no bound
+      (nobody relapsed, or the likelihood never falls 1.92 below its supremum) and an empty group stay left out."""
+    nan = float("nan")
+    m = r["measure"]
+    if r["value"] is not None and math.isfinite(float(r["value"])):
+        return nan, nan
+    if m == "time_to_relapse" and group_n > 0 and follow is not None and np.size(follow[0]):
+        last = float(np.max(follow[0])) / 24.0
+        return (math.inf, math.log(last)) if last > 0.0 else (nan, nan)
+    if m == "relapse_hazard_ratio":
+        limit = _COX_LIMITS.get(str(r.get("note", "")).rpartition("the Cox estimate is ")[2])
+        b = r.get("profile_bound95")
+        if limit is not None and b:
+            if limit == math.inf and b[0] is not None and b[0] > 0.0:
+                return math.inf, math.log(float(b[0]))
+            if limit == 0.0 and b[1] is not None and 0.0 < float(b[1]) < math.inf:
+                return -math.inf, math.log(float(b[1]))
+    return nan, nan
+
+
 def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, chunk: int = 10000, executor=None,
                                    model=None, log=None) -> None:
     """Add ``pi95`` to every non-PK endpoint row and every non-PK comparison of a randomized-withdrawal trial or an
@@ -1840,8 +1934,10 @@ def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, c
     Also sets ``tr.draw_variance`` (what ``ketasim.observed`` widens a published trial's row by) for every endpoint
     row and every hazard-ratio comparison: the draws' variance of the row's statistic net of each draw's own
     sampling error (:func:`net_draw_variance` of :func:`_draw_statistic`; on the log scale for a median time to
-    relapse and a hazard ratio, :data:`LOG_SCALE_MEASURES`), and ``tr.draw_variance_draws`` (how many draws it rests
-    on: draws where the row is undefined, a median not reached or a ratio of 0 or +inf, are left out of it)."""
+    relapse and a hazard ratio, :data:`LOG_SCALE_MEASURES`), ``tr.draw_variance_draws`` (how many draws it rests
+    on: draws where the row is undefined, an empty group or a ratio with no bound, are left out of it) and
+    ``tr.draw_variance_censored`` (how many of them are censored: a median not reached, a ratio of 0 or +inf,
+    :func:`_draw_censoring`; fitted as censored by :func:`net_draw_variance`)."""
     sets = draws["sets"]
     rows = [r for r in tr.endpoints if "analyte" not in r]
     comps = [c for c in tr.comparisons if "ci90" not in c]
@@ -1850,6 +1946,7 @@ def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, c
     vals = np.full((len(sets), len(rows) + len(comps)), np.nan)
     # each draw's statistic and its own sampling variance (_draw_statistic): the observed rows' draws' variance
     stat, within = np.full(vals.shape, np.nan), np.full(vals.shape, np.nan)
+    censor = np.full(vals.shape, np.nan)        # where a draw's statistic is censored (_draw_censoring)
     draw_seed = draws["info"]["draw_seed"]
     if log is not None:
         log(f"ketasim: prediction intervals: {len(sets)} whole-trial draws of {size:,} patients per arm"
@@ -1864,18 +1961,25 @@ def empirical_prediction_intervals(tr: TrialResult, draws: dict, size: int, *, c
             if j is not None:
                 group_n = int(r.get("n", sub.outcomes[r["arm"]].n))
                 vals[i, j] = _draw_value(r, group_n)
-                stat[i, j], within[i, j] = _draw_statistic(r, group_n, size, sub.relapse_times.get(r["arm"]), rng)
+                follow = sub.relapse_times.get(r["arm"])
+                stat[i, j], within[i, j] = _draw_statistic(r, group_n, size, follow, rng)
+                if math.isnan(stat[i, j]):
+                    stat[i, j], censor[i, j] = _draw_censoring(r, group_n, follow)
         for c in sub.comparisons:
             j = comp_index.get(_comparison_key(c))
             if j is not None:
                 vals[i, len(rows) + j] = _draw_value(c, 1)
                 if c["measure"] == "relapse_hazard_ratio":     # the one comparison an observed file compares
                     stat[i, len(rows) + j], within[i, len(rows) + j] = _draw_statistic(c, 1, size)
+                    if math.isnan(stat[i, len(rows) + j]):
+                        stat[i, len(rows) + j], censor[i, len(rows) + j] = _draw_censoring(c, 1)
     for j, r in enumerate(rows + comps):        # the central run's value read as the draws' (not reached = +inf)
         central = _draw_value(r, int(r.get("n", tr.outcomes[r["arm"]].n)) if j < len(rows) else 1)
         r["pi95"] = _empirical_interval(vals[:, j], central)
         key = _row_key(r) if j < len(rows) else comparison_draw_key(r)
-        tr.draw_variance[key], tr.draw_variance_draws[key] = net_draw_variance(stat[:, j], within[:, j])
+        tr.draw_variance[key], tr.draw_variance_draws[key] = net_draw_variance(stat[:, j], within[:, j],
+                                                                               censor[:, j])
+        tr.draw_variance_censored[key] = int((np.isinf(stat[:, j]) & np.isfinite(censor[:, j])).sum())
     defined = ~np.isnan(vals)
     tr.uncertainty = {**draws["info"], "draw_patients_per_arm": int(size),
                       "defined_draws_min": int(defined.sum(axis=0).min()) if vals.size else 0,
