@@ -1085,6 +1085,7 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
         else:
             n = int(result.outcomes[group].n)
         var_draws = float(result.draw_variance.get(_row_key(r), 0.0)) if draws else 0.0
+        note = draws_note(result, _row_key(r), m) if draws else ""
         rate = UNITS[m] == "percentage points"
         patient_sd = float("nan")
         if not math.isfinite(v):
@@ -1112,9 +1113,12 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
                     "mc_sd": float(mc), "draws_sd": math.sqrt(var_draws), "predicted_patient_sd": patient_sd,
                     "observed_ci_low": float(o_lo), "observed_ci_high": float(o_hi),
                     **{k: rec[k] for k in ("scale", "spread", "spread_kind", "citation", "source_url", "notes")},
-                    "analyte": "", "statistic": "", "versus": "", "fold_error": float("nan")})
+                    "analyte": "", "statistic": "", "versus": "", "fold_error": float("nan"),
+                    **({"note": note} if note else {})})
     df = pd.DataFrame(out)
-    if "note" in df.columns:           # time_to_relapse / relapse_hazard_ratio rows: why a number is missing
+    # time_to_relapse / relapse_hazard_ratio rows: why a number is missing; any row of a withdrawal / follow-up:
+    # what its draws' variance rests on (draws_note)
+    if "note" in df.columns:
         df["note"] = df["note"].fillna("")
     pk = df["measure"].isin(PK_OBSERVABLE_MEASURES) if len(df) else pd.Series(dtype=bool)
     surv = df["measure"].isin(SURVIVAL_MEASURES) if len(df) else pd.Series(dtype=bool)
@@ -1127,6 +1131,45 @@ def compare_observed(result, observed, *, default_n=None) -> pd.DataFrame:
 
     df.attrs["scale"] = scale_name(result.scenario.population.scale)    # the printed table's 'MADRS points'
     return df
+
+
+#: words on the draws a whole-design row's variance leaves out, by measure (:func:`draws_note`)
+_LEFT_OUT = {"time_to_relapse": "an empty group",
+             "relapse_hazard_ratio": "an empty group, nobody relapsed, or a ratio of 0 or infinity whose likelihood "
+                                     "gives no profile bound"}
+_CENSORED = {"time_to_relapse": "a median not reached: beyond the follow-up",
+             "relapse_hazard_ratio": "a ratio of 0 or infinity: beyond its profile-likelihood bound"}
+
+
+def draws_note(result, key, measure: str) -> str:
+    """An observed row's words on the whole-trial draws its variance rests on (a randomized withdrawal's or
+    follow-up's ``--uncertainty``; ``TrialResult.draw_variance_draws`` and ``draw_variance_censored``), '' when it
+    rests on all of them and none is censored: how many it rests on (the others' reason), how many of them are
+    censored (a median not reached, a ratio of 0 or infinity: fitted as a censored normal, ``trial.net_draw_variance``)
+    and, when it rests on fewer than :data:`~ketasim.limits.MIN_PER_ROW_DRAWS` of at least that many draws, that the
+    variance between draws is poorly known (the scope line says so for every row when all the draws are fewer). Rate
+    and mean rows as survival rows (fifty-third session; before, only the survival rows said it)."""
+    from .limits import MIN_PER_ROW_DRAWS
+
+    u = getattr(result, "uncertainty", None)
+    used = result.draw_variance_draws.get(key) if u is not None else None
+    if used is None:
+        return ""
+    total = int(u["parameter_draws"])
+    censored = int(getattr(result, "draw_variance_censored", {}).get(key, 0))
+    if used >= total and not censored:
+        return ""
+    out = f"the draws' variance rests on {used} of {total} whole-trial draws"
+    if used < total:
+        why = _LEFT_OUT.get(measure, "an empty group" if UNITS.get(measure) == "percentage points"
+                            else "an empty group or one of a single patient")
+        out += f" (the others: {why})"
+    if censored:
+        out += (f", {censored} of them censored ({_CENSORED.get(measure, 'beyond a bound')}; fitted as a censored "
+                "normal)")
+    if used < MIN_PER_ROW_DRAWS <= total:
+        out += f"; fewer than {MIN_PER_ROW_DRAWS}: the variance between draws is poorly known"
+    return out
 
 
 def _rec_stratum(rec: dict) -> str:
@@ -1427,9 +1470,8 @@ def _compare_relapse(result, rec: dict) -> dict:
     if getattr(result, "uncertainty", None) is not None:
         key = comparison_draw_key(row) if m == "relapse_hazard_ratio" else _row_key(row)
         var_draws, used = float(result.draw_variance.get(key, 0.0)), result.draw_variance_draws.get(key)
-    if used is not None and used < result.uncertainty["parameter_draws"]:
-        notes.append(f"the draws' variance rests on {used} of {result.uncertainty['parameter_draws']} whole-trial "
-                     "draws (the others: a median not reached, a ratio of 0 or infinity, or an empty group)")
+    if used is not None:
+        notes += [x for x in (draws_note(result, key, m),) if x]
     if boot is None:
         lo = hi = samp = mc = nan
         inside = False
@@ -1790,7 +1832,7 @@ def drop_empty_dose_level(row: dict) -> dict:
     withdrawal's row: other rows are written as before."""
     if not isinstance(row.get("dose_level"), str) or not row["dose_level"]:
         row.pop("dose_level", None)
-    if not isinstance(row.get("note"), str) or not row["note"]:      # time_to_relapse / hazard ratio rows only
+    if not isinstance(row.get("note"), str) or not row["note"]:      # survival rows; a withdrawal's draws' words
         row.pop("note", None)
     if not isinstance(row.get("stratum"), str) or not row["stratum"]:    # a stratified withdrawal's rows only
         row.pop("stratum", None)

@@ -585,8 +585,8 @@ def _observed_table(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
                                                 f"{_survival_number(r['pi_high'], r['measure'])}]" if surv else
                                                 f"[{_fmt(r['pi_low'])}, {_fmt(r['pi_high'])}]"),
                     "inside": "yes" if r["inside"] else "no",
-                    "unit": unit + (f" ({r['note']})" if surv and isinstance(r.get("note"), str) and r["note"]
-                                    else ""),
+                    # survival rows: what is not reached or undefined; any withdrawal row: its draws (draws_note)
+                    "unit": unit + (f" ({r['note']})" if isinstance(r.get("note"), str) and r["note"] else ""),
                     "source": r.get("trial_id") or r.get("citation", "")[:60]})
     return pd.DataFrame(out)
 
