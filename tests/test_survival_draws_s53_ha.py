@@ -187,6 +187,11 @@ def test_a_rate_row_on_few_draws_says_so(faked):
     assert "fewer than 20: the variance between draws is poorly known" in note
     # a row resting on every draw says nothing
     assert df[(df["arm"] == other) & (df["measure"] == "relapse_rate")]["note"].iloc[0] == ""
+    # the HTML report's table shows it on the rate row too (it showed survival rows' notes only)
+    from ketasim.report import _observed_table
+
+    units = _observed_table(df)["unit"].tolist()
+    assert sum("rests on 7 of 40" in u for u in units) == 1
 
 
 def test_a_survival_row_says_how_many_draws_are_censored(faked):
@@ -234,10 +239,10 @@ def test_the_wald_variance_of_log_hr_in_20_patient_groups_is_within_15_percent()
 @pytest.mark.parametrize("median_weeks, low, high", [(1.0, 0.55, 0.85), (1.5, 1.1, 1.6), (4.0, 0.95, 1.3)])
 def test_the_km_medians_bootstrap_on_a_weekly_grid(median_weeks, low, high):
     """A Kaplan-Meier median's 200-resample bootstrap variance of its log (a draw's own variance) against its actual
-    variance over 600 trials of 20 patients, weekly visits for 8 weeks: it errs either way on this coarse grid, by how
-    the true median sits between visits (measured: 0.70 at a 1-week median, 1.32 at 1.5 weeks, 1.10 at 4 weeks; 1.02-1.08
-    at 40-100 patients): no one-sided correction fits, so none was adopted (a smoothed median would change the
-    statistic the rows compare)."""
+    variance over 600 trials of 20 patients, weekly visits for 8 weeks (12 at a 4-week median): it errs either way on
+    this coarse grid, by how the true median sits between visits (measured: 0.70 at a 1-week median, 1.32 at 1.5
+    weeks, 1.10 at 4 weeks; 1.02-1.08 at 40-100 patients): no one-sided correction fits, so none was adopted (a
+    smoothed median would change the statistic the rows compare)."""
     rng = np.random.default_rng(int(median_weeks * 10))
     n, weeks = 20, 8 if median_weeks < 4 else 12
     t, e = _weekly(rng, n, median_weeks, weeks, reps=600)
