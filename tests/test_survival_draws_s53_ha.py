@@ -200,6 +200,8 @@ def test_a_survival_row_says_how_many_draws_are_censored(faked):
     assert ("the draws' variance rests on 40 of 40 whole-trial draws, 6 of them censored (a median not reached: "
             "beyond the follow-up; fitted as a censored normal)") in note
     assert "poorly known" not in note
+    assert "a draw's median not reached or ratio of 0 or infinity as censored). Nothing is fitted." in \
+        df.attrs["interval"]
     assert "rests on" not in df[(df["arm"] == other) & (df["measure"] == "time_to_relapse")]["note"].iloc[0]
 
 

@@ -1550,7 +1550,8 @@ def interval_scope(result) -> str:
         return base + (f", and the {u['parameter_draws']} whole-trial draws of --uncertainty: posterior parameter "
                        f"draws{het}, as each row's variance between the draws net of the draws' own sampling error "
                        "(their variance minus their mean sampling variance, at least 0; median time to relapse and "
-                       "hazard ratio on the log scale). Nothing is fitted." + few)
+                       "hazard ratio on the log scale, a draw's median not reached or ratio of 0 or infinity as "
+                       "censored). Nothing is fitted." + few)
     return base + f", {u['parameter_draws']} posterior parameter draws{het}. Nothing is fitted." + few
 
 
