@@ -51,3 +51,26 @@ def test_a_withdrawal_with_an_empty_criterion_runs_as_the_default():
     plain = run_trial(ketasim.scenario_from_dict(yaml.safe_load(WITHDRAWAL))).endpoints
     assert json.dumps(rows) == json.dumps(plain)       # (NaN bounds compare equal as text)
     assert any(r.get("measure") == "relapse_rate" for r in rows)
+
+
+@pytest.mark.parametrize("scale, condition, sd", [("gad7", "anxiety", 3.9), ("hads_d", None, 4.5),
+                                                  ("madrs", None, 5.0), ("pcl5", "ptsd", 80 * 5 / 60),
+                                                  (None, "PTSD", "caps5")])
+def test_the_quick_forms_baseline_spread_is_the_scales_own(scale, condition, sd):
+    """HC (s53): the quick form (``simulate --baseline``) spread a population's baseline by 5 points on every scale,
+    24 % of a 0-21 scale's range (GAD-7, HADS), where a dashboard trial used the scale's own SD."""
+    from ketasim.web.api import _trial_baseline_sd
+
+    if sd == "caps5":       # no scale: the condition's (CAPS-5 for PTSD, written in capitals), not MADRS's 5
+        from ketasim.population import DEFAULT_BASELINE
+
+        sd = DEFAULT_BASELINE["caps5"][1]
+        assert sd != 5.0
+    kw = {k: v for k, v in (("scale", scale), ("condition", condition)) if v is not None}
+    sc = ketasim.quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min", size=50,
+                                baseline=15.0, **kw)
+    assert sc.population.baseline.sd == pytest.approx(sd)
+    assert _trial_baseline_sd(scale, condition) == pytest.approx(sd)      # one rule for both
+    one = ketasim.quick_scenario("racemic-ketamine", "iv-infusion", "0.5 mg/kg", duration="40 min", size=1,
+                                 baseline=15.0, **kw)
+    assert one.population.baseline.sd == 0.0

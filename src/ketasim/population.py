@@ -329,6 +329,22 @@ def default_baseline(scale: str, field: str = "population.baseline") -> tuple[fl
     return DEFAULT_BASELINE[scale]
 
 
+def default_baseline_sd(scale: str | None, condition: str | None = None) -> float:
+    """Between-patient SD (scale points) of a baseline the user gave as one number for a population (the quick form's
+    ``--baseline``, a dashboard trial): the scale's sourced default SD (:data:`DEFAULT_BASELINE`), else the same share
+    of the scale's range as MADRS's default (5 of 60 points), so a 0-21 scale gets 1.75 points and not the 5 points
+    (24 % of its range) a fixed value gave. An assumption for scales without a sourced SD (pcl5, iesr, mssi). No
+    scale: the condition's default scale (CAPS-5 for PTSD, not MADRS: review s51 L7); an unknown scale keeps 5 (the
+    scale's own check names it)."""
+    try:
+        key = canonical_scale(scale or DEFAULT_SCALE.get(canonical_condition(condition or "depression"), "madrs"))
+    except InputError:
+        return 5.0
+    if key in DEFAULT_BASELINE:
+        return float(DEFAULT_BASELINE[key][1])
+    return SCALES[key][0] * DEFAULT_BASELINE["madrs"][1] / SCALES["madrs"][0]
+
+
 def remission_threshold(scale: str, field: str = "endpoints.remission_threshold") -> float:
     """The scale's default remission threshold; one line naming ``field`` when no published threshold exists."""
     thr = SCALES[scale][1]

@@ -1278,7 +1278,7 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     ``weight_kg`` (kg; None: 80): the patient's weight, at size 1 also the weight its dose in mg is judged at
     (anesthetic range, negligible, refusal; else the 70-kg reference weight, as for a population).
     """
-    from .population import CONDITIONS, scale_reads
+    from .population import CONDITIONS, default_baseline_sd, scale_reads
     from .regimen import is_rate_text
 
     def arg(name, option=None):         # the argument's name from Python, the option's on the command line
@@ -1344,7 +1344,9 @@ def quick_scenario(drug: str, route: str, dose: str | None = None, *, duration: 
     if scale:
         pop["scale"] = scale
     if baseline is not None:
-        pop["baseline"] = {"mean": baseline, "sd": 5.0 if size > 1 else 0.0}
+        # the scale's own spread (population.default_baseline_sd, as a dashboard trial's): a fixed 5 points was 24 %
+        # of a 0-21 scale's range (GAD-7, HADS), 8 % of MADRS's
+        pop["baseline"] = {"mean": baseline, "sd": default_baseline_sd(scale, condition) if size > 1 else 0.0}
     if age_years is not None:
         pop["age_years"] = {"mean": age_years, "sd": 12.0 if size > 1 else 0.0}
     if age_range is not None:

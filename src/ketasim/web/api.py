@@ -126,20 +126,11 @@ def _blank(v) -> bool:
 
 
 def _trial_baseline_sd(scale: str | None, condition: str | None = None) -> float:
-    """Between-patient SD of the baseline (scale points) for a dashboard trial: the scale's sourced default SD, else
-    the same share of the scale's range as MADRS's default (5 of 60 points), so a 0-21 scale gets 1.75 points and not
-    the 5 points (24 % of its range) a fixed fallback gave. An assumption for scales without a sourced SD (pcl5,
-    iesr, mssi); an unknown scale keeps 5 (the engine names patient.scale). No scale: the
-    condition's default scale (CAPS-5 for PTSD, not MADRS: review s51 L7)."""
-    from ..population import DEFAULT_BASELINE as _SOURCED, DEFAULT_SCALE, SCALES, canonical_scale
+    """Between-patient SD of the baseline (scale points) for a dashboard trial: population.default_baseline_sd (the
+    quick form's rule too)."""
+    from ..population import default_baseline_sd
 
-    try:
-        key = canonical_scale(scale or DEFAULT_SCALE.get(condition or "depression", "madrs"))
-    except KetasimError:
-        return 5.0
-    if key in _SOURCED:
-        return float(_SOURCED[key][1])
-    return SCALES[key][0] * _SOURCED["madrs"][1] / SCALES["madrs"][0]
+    return default_baseline_sd(scale, condition)
 
 
 def _num(v):
