@@ -118,14 +118,15 @@ def test_an_arm_s_own_unreachable_baseline_is_named_once_and_the_quick_form_warn
     with pytest.warns(BaselineWarning) as caught:
         scenario_from_dict({"name": "a", "population": {"scale": "gad7"}, "arms": {"k": arm, "m": [KET]}})
     assert [str(w.message).split(":")[0] for w in caught] == ["arms.k.baseline"]
-    # the quick form's baseline SD is 5 points on every scale: a GAD-7 mean of 20 cannot hold it; one line, once
+    # the quick form's baseline SD is the scale's own (GAD-7: 3.9, population.default_baseline_sd): a GAD-7 mean of 20
+    # cannot hold it; one line, once
     # (PopulationSpec's copies, dataclasses.replace, do not repeat it)
     with warnings.catch_warnings():
         warnings.simplefilter("always", BaselineWarning)    # as a user runs it: printed as one 'warning:' line
         assert main(["simulate", "--drug", "ketamine", "--route", "iv", "--dose", "0.5mg/kg", "--size", "10",
                      "--scale", "GAD-7", "--baseline", "20"]) == 0
     said = [line for line in capsys.readouterr().err.splitlines() if "no normal truncated" in line]
-    assert said == ["warning: --baseline: no normal truncated to 1-21 points on gad7 has mean 20 and sd 5; patients "
+    assert said == ["warning: --baseline: no normal truncated to 1-21 points on gad7 has mean 20 and sd 3.9; patients "
                     "are sampled with mean 20.0 and sd 1.0, the closest such a distribution reaches"], said
 
 
