@@ -201,7 +201,11 @@ def arm_level_observations(targets, params, truth_size: int, truth_seed: int, rn
     idx = arm_samples(arm_sizes(targets), truth_size, rng)
     sampled = {}
     for key in sorted(idx):
-        smax = SCALES[cal.load_scenario(cal.SCENARIOS / key[0]).population.scale][0]
+        pop = cal.load_scenario(cal.SCENARIOS / key[0]).population
+        if getattr(pop, "entry_selection", None) is not None:
+            # _sampled_arm draws the fluctuation at entry unselected (population.entry_fluctuation is not applied)
+            raise SystemExit(f"{key[0]}: population.entry_selection is not modelled by this script's sampled arms yet")
+        smax = SCALES[pop.scale][0]
         sampled[key] = _sampled_arm(sims[key], idx[key], params, smax,
                                     params.free_value("rating_noise_sd") * smax, rng)
     return {(t.row, t.kind): (truth[(t.row, t.kind)], None if _row_level(t) else

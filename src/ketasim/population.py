@@ -976,24 +976,52 @@ BASELINE_MOMENT_TOLERANCE = 0.05
 #: The widest untruncated SD :func:`baseline_normal` tries, in multiples of the range: at 10 the truncated SD is within
 #: ~0.02 % of the largest any truncated normal with that mean reaches (the truncated exponential, its limit).
 _BASELINE_SIGMA_CAP = 10.0
+#: how many times :func:`baseline_normal` doubles its bracket for the location (each doubles its width: ~1e30 points)
+_LOCATION_DOUBLINGS = 100
+
+
+#: Gauss-Legendre nodes of :func:`_truncated_moments`' far-tail quadrature (its integrand, exp(-c u - u^2 / 2) on an
+#: interval where the exponent rises to at most 60, is resolved to ~1e-12 by far fewer)
+_TAIL_QUADRATURE_NODES = 160
+
+
+@functools.lru_cache(maxsize=1)
+def _tail_quadrature():
+    return np.polynomial.legendre.leggauss(_TAIL_QUADRATURE_NODES)
 
 
 def _truncated_moments(mu: float, sigma: float, lo: float, hi: float) -> tuple[float, float]:
-    """Mean and SD (points) of Normal(mu, sigma) truncated to [lo, hi], in log space so that an interval far in a
-    tail (a location many SDs beyond a bound) keeps its precision and raises no floating-point warning."""
+    """Mean and SD (points) of Normal(mu, sigma) truncated to [lo, hi]. Mirrored so that the interval lies on the
+    lower side (t = (x - mu) / sigma in [a, b], a + b <= 0). Where the interval reaches within 3 SD of the location
+    (b >= -3) the closed form (Z = Phi(b) - Phi(a) in log space) is well conditioned. Farther out, the closed form's
+    variance is a difference of terms ~b^2 (a mean within ~1 point of a scale bound puts the location 1e4-1e6 points
+    away: review s53 M1), so the moments come from quadrature of the density on u = b - t >= 0, proportional to
+    exp(-|b| u - u^2 / 2), over the part where the exponent is below 60; the mean is then the near bound minus (or
+    plus) sigma E[u], without cancellation."""
     from scipy.special import log_ndtr
 
     a, b = (lo - mu) / sigma, (hi - mu) / sigma
     sign = 1.0
     if a + b > 0:                                  # mirror so that the interval lies on the lower side
         a, b, sign = -b, -a, -1.0
-    lb, la = float(log_ndtr(b)), float(log_ndtr(a))
-    log_z = lb + math.log1p(-math.exp(la - lb))    # log(Phi(b) - Phi(a))
-    half_log_2pi = 0.5 * math.log(2.0 * math.pi)
-    ra, rb = (math.exp(-0.5 * t * t - half_log_2pi - log_z) for t in (a, b))   # phi(t) / Z
-    m = ra - rb
-    v = max(1.0 + a * ra - b * rb - m * m, 0.0)
-    return mu + sign * sigma * m, sigma * math.sqrt(v)
+    if b >= -3.0:
+        lb, la = float(log_ndtr(b)), float(log_ndtr(a))
+        log_z = lb + math.log1p(-math.exp(la - lb))    # log(Phi(b) - Phi(a))
+        half_log_2pi = 0.5 * math.log(2.0 * math.pi)
+        ra, rb = (math.exp(-0.5 * t * t - half_log_2pi - log_z) for t in (a, b))   # phi(t) / Z
+        m = ra - rb
+        v = max(1.0 + a * ra - b * rb - m * m, 0.0)
+        return mu + sign * sigma * m, sigma * math.sqrt(v)
+    c = -b                                         # > 3: the near bound is c SDs below the location
+    top = min(b - a, math.sqrt(c * c + 120.0) - c)  # c u + u^2 / 2 = 60 there
+    x, w = _tail_quadrature()
+    u = 0.5 * top * (x + 1.0)
+    f = 0.5 * top * w * np.exp(-c * u - 0.5 * u * u)
+    z = float(f.sum())
+    eu = float((f * u).sum()) / z
+    vu = max(float((f * (u - eu) ** 2).sum()) / z, 0.0)
+    near = hi if sign > 0 else lo                  # the bound nearest the location
+    return near - sign * sigma * eu, sigma * math.sqrt(vu)
 
 
 @functools.lru_cache(maxsize=256)
@@ -1021,21 +1049,32 @@ def baseline_normal(mean: float, sd: float, lo: float, hi: float) -> tuple[float
             return _truncated_moments(mu, sigma, lo, hi)[0] - mean
 
         left, right = lo - sigma, hi + sigma
-        while f(left) > 0:
+        for _ in range(_LOCATION_DOUBLINGS):
+            if f(left) <= 0:
+                break
             left -= 2.0 * (right - left)
-        while f(right) < 0:
+        for _ in range(_LOCATION_DOUBLINGS):
+            if f(right) >= 0:
+                break
             right += 2.0 * (right - left)
+        if f(left) > 0 or f(right) < 0:
+            raise ValueError("no location within reach")
         return brentq(f, left, right, xtol=1e-10, rtol=1e-14)
 
     def sd_gap(sigma):
         return _truncated_moments(location(sigma), sigma, lo, hi)[1] - sd
 
     cap = _BASELINE_SIGMA_CAP * (hi - lo)
-    if sd_gap(cap) < 0:                            # too wide for any truncated normal with this mean
-        sigma = cap
-    else:                                          # truncation narrows a normal, so the scale is >= the stated SD
-        sigma = brentq(sd_gap, sd, cap, xtol=1e-10, rtol=1e-14)
-    mu = location(sigma)
+    try:
+        if sd_gap(cap) < 0:                        # too wide for any truncated normal with this mean
+            sigma = cap
+        else:                                      # truncation narrows a normal, so the scale is >= the stated SD
+            sigma = brentq(sd_gap, sd, cap, xtol=1e-10, rtol=1e-14)
+        mu = location(sigma)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        # a mean so near a bound that no location within ~1e30 points reaches it: the stated mean and SD as
+        # location and scale (warn_unreachable_baseline names what is sampled)
+        return mean, sd, m0, s0
     m1, s1 = _truncated_moments(mu, sigma, lo, hi)
     return mu, sigma, m1, s1
 
