@@ -369,6 +369,7 @@ def test_an_empty_calibration_subgroup_names_size_as_the_caller_wrote_it(monkeyp
         times = np.array([0.0, target.time_h or 0.0])
         score = np.zeros((3, 2))
         baseline = np.zeros(3)
+        change_var = None           # no entry criterion (calibration._ArmSim's field, fifty-third session)
 
         def fluctuation_scale(self, mask):
             return 1.0
