@@ -40,6 +40,7 @@ from .errors import ParameterSetError
 from .limits import fmt_seconds
 from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, SCREENING_STREAM, arm_spec, entry_change_moments, entry_fluctuation,
+                         fluctuation_parameters,
                          rating_at_or_below, rating_sd_at, sample_patients, screening_ratings)
 from .scenario import load_scenario
 from .model import DEFAULT_MODEL
@@ -581,6 +582,9 @@ class _ArmSim:
     #: (population.entry_selection; population.entry_change_moments: ``score`` then carries the change's mean, the
     #: regression to the mean); None: the unselected 2 s^2 (1 - a) of population.rating_sd_at
     change_var: np.ndarray | None = None
+    #: (n,) SD (points) of each patient's fluctuation at entry, X(0), under the entry criterion
+    #: (population.entry_fluctuation; None without one): an open-label view carries the law on from its switch
+    entry_sd: np.ndarray | None = None
 
     def fluctuation_scale(self, mask):
         """The multiplier of the fluctuation's SD of the patients in ``mask`` (1.0 when everyone's is)."""
@@ -668,15 +672,16 @@ def _simulate_file(task) -> dict:
         # entry has a mean (regression to the mean), added to the score, and its own variance (closed form:
         # population.entry_change_moments), as a virtual trial draws it
         entry = entry_fluctuation(spec, params, pa, fscale)
-        change_var = None
+        change_var = entry_sd = None
         if entry is not None:
             shift, change_var = entry_change_moments(params, spec.scale_max, times, entry[0], entry[1], fscale)
-            score = score + shift
+            score, entry_sd = score + shift, entry[1]
         sims[(file, arm.name)] = _ArmSim(score, pa.baseline_rating, times, run.sessions,
                                          pa.female, pa.age_years,
                                          run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0, ref,
                                          fscale,
-                                         bp_reading_sd_factor(spec, params, pa.age_years, bp0[:, 0]), change_var)
+                                         bp_reading_sd_factor(spec, params, pa.age_years, bp0[:, 0]), change_var,
+                                         entry_sd)
     return sims
 
 
@@ -691,20 +696,49 @@ def _open_label_switch(spec: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def _open_label_view(s: _ArmSim, switch_h: float, rating_sd) -> tuple[_ArmSim, np.ndarray]:
+def _open_label_view(s: _ArmSim, switch_h: float, rating_sd, fluctuation=None) -> tuple[_ArmSim, np.ndarray]:
     """An arm seen from its open-label phase: times from the switch, changes from the score at the switch (the
     open-label baseline), and each patient's weight = the probability of not responding at the switch's rating
     (< 50 % reduction from baseline; with the rater's noise), i.e. of entering the phase (Singh 2016: "after at least
     2 weeks for lack of efficacy"; the criterion of lack of efficacy is this model's assumption). ``rating_sd``:
-    the rater's noise (scale points; one per patient, or one for all)."""
+    the rater's noise (scale points; one per patient, or one for all).
+
+    Ratings in the view carry the fluctuation's change since the switch. Without an entry criterion its law is the
+    unselected one counted from the switch (the view's times). With one (``s.entry_sd``; ``fluctuation`` = (s, tau),
+    :func:`population.fluctuation_parameters` of the trial's scale) the fluctuation at the switch still carries the
+    selection: X(switch) has variance a^2 v0 + s^2 (1 - a^2), a = exp(-switch / tau), v0 = ``entry_sd``^2 (its mean's
+    regression is in the score already), and the view's ``change_var`` is
+    :func:`population.entry_change_moments`'s from there. (Entering the phase also selects the fluctuation at the
+    switch upwards; like the unselected view, this one does not condition on it.)"""
     j0 = int(np.argmin(np.abs(s.times - switch_h)))
     keep = s.times >= s.times[j0] - 1e-9
     entering = 1.0 - rating_at_or_below(0.5 * np.rint(s.response_reference(np.ones(s.baseline.size, bool))),
                                          s.score[:, j0], rating_sd)
-    view = _ArmSim(s.score[:, keep], s.score[:, j0].copy(), s.times[keep] - s.times[j0], s.sessions, s.female, s.age,
+    times = s.times[keep] - s.times[j0]
+    change_var = entry_sd = None
+    if s.entry_sd is not None:
+        if fluctuation is None:
+            raise ValueError("_open_label_view: an arm with an entry criterion needs the fluctuation's (s, tau)")
+        sx2 = (fluctuation[0] * np.asarray(s.fluct_scale, float)) ** 2
+        a2 = math.exp(-2.0 * float(s.times[j0]) / fluctuation[1])
+        entry_sd = np.broadcast_to(np.sqrt(a2 * s.entry_sd ** 2 + sx2 * (1.0 - a2)), s.entry_sd.shape).astype(float)
+        b = np.exp(-times / fluctuation[1])[None, :]
+        change_var = (1.0 - b) ** 2 * entry_sd[:, None] ** 2 + np.reshape(sx2, (-1, 1)) * (1.0 - b ** 2)
+    view = _ArmSim(s.score[:, keep], s.score[:, j0].copy(), times, s.sessions, s.female, s.age,
                    s.sbp[:, keep], s.dbp[:, keep], s.bp0, fluct_scale=s.fluct_scale,
-                   reading_sd_factor=s.reading_sd_factor)
+                   reading_sd_factor=s.reading_sd_factor, change_var=change_var, entry_sd=entry_sd)
     return view, entering
+
+
+def _arm_rating_sd(s: _ArmSim, rating_sd, mask, time_h, cols):
+    """A rating's SD about ``s.score`` (scale points) of the patients in ``mask`` at ``time_h`` (h since trial entry;
+    one time or an array) whose columns of ``s.times`` are ``cols``. ``rating_sd(time_h, fluct_scale)``: the
+    unselected law (:func:`_rating_sd`; ``time_h`` None: the rater's noise alone). With a trial's entry criterion the
+    change since entry has its selected law instead (:attr:`_ArmSim.change_var`). The one place predictions,
+    patient SDs and the open-label switch choose between the two."""
+    if s.change_var is None:
+        return rating_sd(time_h, s.fluctuation_scale(mask))
+    return s.entry_rating_sd(rating_sd(None), mask, cols)
 
 
 def _select(sims, file, spec, rating_sd=None, params=None, trial=None):
@@ -731,9 +765,10 @@ def _select(sims, file, spec, rating_sd=None, params=None, trial=None):
                     raise ValueError(f"arm spec {spec!r}: an open-label subgroup needs a rating's SD (rating_sd)")
                 # the entry rating carries the fluctuation since trial entry (under a trial's entry criterion its
                 # selected law: _ArmSim.change_var)
-                sd_switch = rating_sd(switch, s.fluct_scale) if s.change_var is None else \
-                    s.entry_rating_sd(_rating_sd(params, trial), mask, int(np.argmin(np.abs(s.times - switch))))
-                s, entering = _open_label_view(s, switch, sd_switch)
+                sd_switch = _arm_rating_sd(s, rating_sd, mask, switch, int(np.argmin(np.abs(s.times - switch))))
+                fluctuation = None if s.entry_sd is None else \
+                    fluctuation_parameters(params, SCALES[_scale_of(trial)][0])
+                s, entering = _open_label_view(s, switch, sd_switch, fluctuation)
                 out.append((s, mask, (float(share) if share else 1.0) * entering))
                 continue
             if sub == "female":
@@ -776,11 +811,10 @@ def predict(target: Target, sims, params: ParameterSet, drawn_ratings: bool = Fa
             return _DRAWN_RATING_SD if np.ndim(time_h) == 0 else np.full(np.shape(time_h), _DRAWN_RATING_SD)
         return _rating_sd(params, target.trial, time_h, fluct_scale)
     vals, weights, variances = [], [], []
+
     def arm_rating_sd(s, mask, time_h, cols):
-        # with a trial's entry criterion the change since entry has its selected law (_ArmSim.change_var)
-        if s.change_var is None or drawn_ratings:
-            return rating_sd(time_h, s.fluctuation_scale(mask))
-        return s.entry_rating_sd(_rating_sd(params, target.trial), mask, cols)
+        # drawn ratings carry their noise already (whatever its law)
+        return rating_sd(time_h) if drawn_ratings else _arm_rating_sd(s, rating_sd, mask, time_h, cols)
     for s, mask, weight in _select(sims, file, target.model_arm, rating_sd, params, target.trial):
         weights.append(np.full(int(mask.sum()), 1.0) * weight)
         fs = s.fluctuation_scale(mask)
@@ -2697,14 +2731,14 @@ def _patient_sd(t: Target, sims, params):
     if t.kind in ("mean", "mean_change", "diff_change", "cadss_session", "sbp_t", "dbp_t"):
         xs, ws, variances = [], [], []
         noisy = t.kind in ("mean", "mean_change", "diff_change")
-        for s, mask, weight in _select(sims, file, t.model_arm, lambda th, fs=1.0: _rating_sd(params, t.trial, th, fs),
-                                       params, t.trial):
+        def rating_sd(time_h, fluct_scale=1.0):
+            return _rating_sd(params, t.trial, time_h, fluct_scale)
+        for s, mask, weight in _select(sims, file, t.model_arm, rating_sd, params, t.trial):
             ws.append(np.full(int(mask.sum()), 1.0) * weight)
             j = int(np.argmin(np.abs(s.times - (t.time_h or 0.0))))
             sigma = 0.0
             if noisy:
-                sigma = _rating_sd(params, t.trial, t.time_h or 0.0, s.fluctuation_scale(mask)) \
-                    if s.change_var is None else s.entry_rating_sd(_rating_sd(params, t.trial), mask, j)
+                sigma = _arm_rating_sd(s, rating_sd, mask, t.time_h or 0.0, j)
             variances.append(np.broadcast_to(np.square(sigma), ws[-1].shape))
             if t.kind == "mean":
                 xs.append(s.score[mask, j])

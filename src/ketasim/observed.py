@@ -1147,8 +1147,9 @@ def draws_note(result, key, measure: str) -> str:
     rests on all of them and none is censored: how many it rests on (the others' reason), how many of them are
     censored (a median not reached, a ratio of 0 or infinity: fitted as a censored normal, ``trial.net_draw_variance``)
     and, when it rests on fewer than :data:`~ketasim.limits.MIN_PER_ROW_DRAWS` of at least that many draws, that the
-    variance between draws is poorly known (the scope line says so for every row when all the draws are fewer). Rate
-    and mean rows as survival rows (fifty-third session; before, only the survival rows said it)."""
+    variance between draws is poorly known (the scope line says so for every row when all the draws are fewer), or,
+    with fewer than 2 defined draws, that none could be estimated (fifty-fourth session). Rate and mean rows as
+    survival rows (fifty-third session; before, only the survival rows said it)."""
     from .limits import MIN_PER_ROW_DRAWS
 
     u = getattr(result, "uncertainty", None)
@@ -1167,7 +1168,11 @@ def draws_note(result, key, measure: str) -> str:
     if censored:
         out += (f", {censored} of them censored ({_CENSORED.get(measure, 'beyond a bound')}; fitted as a censored "
                 "normal)")
-    if used < MIN_PER_ROW_DRAWS <= total:
+    if used - censored < 2:
+        # trial.net_draw_variance needs 2 defined draws: the row's interval then adds no between-draw variance
+        out += ("; fewer than 2 of them defined: no variance between draws could be estimated (none is added to the "
+                "interval)")
+    elif used < MIN_PER_ROW_DRAWS <= total:
         out += f"; fewer than {MIN_PER_ROW_DRAWS}: the variance between draws is poorly known"
     return out
 

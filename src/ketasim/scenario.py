@@ -236,6 +236,12 @@ class _Design(_Strict):
 
     type: Literal["parallel", "crossover", "randomized_withdrawal"] = "parallel"
     control: str | None = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _empty_type_is_parallel(cls, v):
+        # ``type:`` written empty means its default, as every other design key does (scenario._design)
+        return "parallel" if v is None else v
     continue_: str | None = Field(None, alias="continue")
     withdraw: str | None = None
     induction_until: str | None = None      # default DEFAULT_INDUCTION_UNTIL

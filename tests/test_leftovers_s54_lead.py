@@ -1,0 +1,137 @@
+"""Fifty-fourth session, lead: leftovers of the fifty-third session's final re-read (NOTES Known limits 79)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from ketasim import calibration as cal
+from ketasim.parameters import load_parameters
+from ketasim.population import entry_change_moments, fluctuation_parameters, fluctuation_paths
+
+SWITCH_H = 336.0
+TIMES = np.array([0.0, 168.0, SWITCH_H, SWITCH_H + 24.0, SWITCH_H + 168.0, SWITCH_H + 672.0])
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_parameters()
+
+
+def _selected_arm(params, n, entry_mean, entry_sd, fscale=1.0):
+    """A calibration arm whose score is 0 apart from the regression to the mean of a selected entry (the fields
+    calibration._simulate_file fills under population.entry_selection)."""
+    shift, change_var = entry_change_moments(params, 60.0, TIMES, entry_mean, entry_sd, fscale)
+    zeros = np.zeros((n, TIMES.size))
+    return cal._ArmSim(30.0 + shift, np.full(n, 30.0), TIMES, np.zeros((n, 1, 1)), np.zeros(n, bool),
+                       np.full(n, 40.0), zeros, zeros, np.zeros((n, 2)), fluct_scale=fscale,
+                       change_var=change_var, entry_sd=np.broadcast_to(entry_sd, (n,)).astype(float))
+
+
+@pytest.mark.parametrize("fscale", [1.0, "per-patient"])
+def test_an_open_label_view_carries_the_selected_law_from_its_switch(params, fscale):
+    """Known limits 79(e): the open-label view (calibration._open_label_view) dropped the entry criterion's law and
+    counted the ratings' fluctuation from the switch as if nobody had been selected. Its change since the switch
+    now has the selected law: its variance (``change_var``) and mean (the score's regression) agree with 200,000
+    exactly sampled Ornstein-Uhlenbeck paths (population.fluctuation_paths with the same entry law) within 4 SEs,
+    and differ from the unselected 2 s^2 (1 - b) where the selection still matters."""
+    n = 200_000
+    rng = np.random.default_rng(54)
+    s, tau = fluctuation_parameters(params, 60.0)
+    assert s > 0
+    scale = 1.0 if fscale == 1.0 else rng.uniform(0.6, 1.4, n)
+    entry_mean = np.full(n, 1.5 * s)                       # a strongly selected entry: X(0) well above 0
+    entry_sd = np.full(n, 0.4 * s)
+    arm = _selected_arm(params, n, entry_mean, entry_sd, scale)
+    view, entering = cal._open_label_view(arm, SWITCH_H, 1.0, (s, tau))
+    assert entering.shape == (n,) and view.change_var.shape == (n, 4)
+    paths = fluctuation_paths(params, 60.0, TIMES, rng.standard_normal((n, TIMES.size + 1)), scale,
+                              entry=(entry_mean, entry_sd))
+    since_switch = paths[:, 2:] - paths[:, [2]]
+    # each patient's variance differs (the multiplier): compare the average variance and the standardised change
+    expected_var = view.change_var.mean(axis=0)
+    empirical_var = np.mean((since_switch - (view.score - view.baseline[:, None])) ** 2, axis=0)
+    assert empirical_var[0] == 0.0 and expected_var[0] == pytest.approx(0.0, abs=1e-12)
+    for k in range(1, 4):
+        se = empirical_var[k] * math.sqrt(2.0 / n) * 1.5        # a chi-square's SE, loosened for the mixture
+        assert abs(empirical_var[k] - expected_var[k]) <= 4 * se, k
+        mean_se = math.sqrt(empirical_var[k] / n)
+        assert abs(since_switch[:, k].mean() - (view.score[:, k] - view.baseline).mean()) <= 4 * mean_se, k
+    # the selection still matters at the switch: not the unselected law counted from the switch
+    b = np.exp(-view.times / tau)
+    unselected = 2.0 * (s * np.asarray(scale, float)) ** 2 * (1.0 - b[-1])
+    assert abs(np.mean(view.change_var[:, -1] - unselected)) > 8 * empirical_var[-1] * math.sqrt(2.0 / n)
+
+
+def test_without_an_entry_criterion_the_view_is_unchanged(params):
+    """No criterion: the view's rating SD is the unselected law counted from the switch (change_var None), as
+    before the fifty-fourth session."""
+    n = 5
+    arm = _selected_arm(params, n, np.zeros(n), np.zeros(n))
+    arm = cal._ArmSim(arm.score, arm.baseline, arm.times, arm.sessions, arm.female, arm.age, arm.sbp, arm.dbp,
+                      arm.bp0)
+    view, _ = cal._open_label_view(arm, SWITCH_H, 1.0)
+    assert view.change_var is None and view.entry_sd is None
+    with pytest.raises(ValueError, match="fluctuation"):
+        cal._open_label_view(_selected_arm(params, n, np.zeros(n), np.ones(n)), SWITCH_H, 1.0)
+
+
+def test_one_rating_sd_rule_for_predictions_patient_sds_and_the_switch(params):
+    """Known limits 79(e): three near-copies of "unselected law, or the entry criterion's" became one function
+    (calibration._arm_rating_sd). Without a criterion it is the unselected law at the time asked; with one, the
+    rater's noise and the selected change's variance at the column asked."""
+    n = 4
+    s, _ = fluctuation_parameters(params, 60.0)
+    mask = np.ones(n, bool)
+
+    def rating_sd(time_h, fluct_scale=1.0):
+        return cal.rating_sd_at(params, 60.0, time_h, fluct_scale)
+    plain = cal._ArmSim(np.zeros((n, TIMES.size)), np.zeros(n), TIMES, None, None, None, None, None, None)
+    assert cal._arm_rating_sd(plain, rating_sd, mask, 168.0, 1) == pytest.approx(rating_sd(168.0))
+    arm = _selected_arm(params, n, np.full(n, s), np.full(n, 0.5 * s))
+    got = cal._arm_rating_sd(arm, rating_sd, mask, 168.0, 1)
+    assert got == pytest.approx(np.sqrt(rating_sd(None) ** 2 + arm.change_var[:, 1]))
+    assert np.all(got != pytest.approx(rating_sd(168.0)))
+
+
+@pytest.mark.parametrize("used,censored,words", [
+    (1, 0, "fewer than 2 of them defined: no variance between draws could be estimated"),
+    (3, 2, "fewer than 2 of them defined: no variance between draws could be estimated"),
+    (3, 1, "fewer than 20: the variance between draws is poorly known"),
+    (7, 0, "fewer than 20: the variance between draws is poorly known"),
+])
+def test_a_row_on_fewer_than_two_defined_draws_says_no_variance_was_estimated(used, censored, words):
+    """Known limits 79(b) (review Low, s53): a row whose draws' variance rests on fewer than 2 defined draws said
+    "rests on 1 of 40 draws ... poorly known" while trial.net_draw_variance had added none (0): it now says so."""
+    from types import SimpleNamespace
+
+    from ketasim.observed import draws_note
+
+    key = ("arm", "relapse_rate", 672.0)
+    result = SimpleNamespace(uncertainty={"parameter_draws": 40}, draw_variance_draws={key: used},
+                             draw_variance_censored={key: censored})
+    note = draws_note(result, key, "relapse_rate")
+    assert note.startswith(f"the draws' variance rests on {used} of 40 whole-trial draws")
+    assert words in note
+    assert ("poorly known" in note) != ("could be estimated" in note)
+
+
+def test_design_type_written_empty_means_parallel():
+    """Known limits 79(d): ``design: {type: null}`` (or ``type:`` left empty) was refused ("unknown value") while
+    every other design key written empty means its default (fifty-third session): it now means parallel."""
+    import ketasim
+
+    data = {"name": "s54-type-null", "seed": 1, "population": {"size": 4, "condition": "depression"},
+            "design": {"type": None, "control": "saline"},
+            "arms": {"ketamine": [{"drug": "racemic-ketamine", "route": "iv-infusion", "dose": "0.5 mg/kg",
+                                   "duration": "40 min", "at": "0 h"}],
+                     "saline": [{"drug": "placebo", "route": "iv-infusion", "duration": "40 min", "at": "0 h"}]},
+            "endpoints": {"times": ["1 d"], "measures": ["mean_change"]}}
+    from ketasim.errors import InputError
+
+    empty = ketasim.scenario_from_dict(data)
+    data["design"]["type"] = "parallel"
+    assert empty == ketasim.scenario_from_dict(data)
+    data["design"]["type"] = "paralel"
+    with pytest.raises(InputError, match="design.type"):
+        ketasim.scenario_from_dict(data)
