@@ -56,7 +56,7 @@ import numpy as np
 
 from ketasim import calibration as cal
 from ketasim.parameters import load_parameters
-from ketasim.population import SCALES, fluctuation_paths
+from ketasim.population import SCALES, entry_change_moments, fluctuation_paths
 from ketasim.units import json_safe
 
 
@@ -182,15 +182,25 @@ def arm_samples(sizes: dict, truth_size: int, rng) -> dict:
 
 def _sampled_arm(sim, idx, params, scale_max: float, rater_sd: float, rng):
     """The arm seen through ``idx``'s patients with explicit ratings: score + fluctuation since entry + rater's
-    noise, rounded and bounded by the scale (as ``trial._simulate_outcome`` rates), baseline rounded."""
+    noise, rounded and bounded by the scale (as ``trial._simulate_outcome`` rates), baseline rounded. Under a trial's
+    entry criterion (``sim.entry_sd``; population.entry_selection) the fluctuation starts from its selected law at
+    entry and the score's closed-form regression to the mean is taken out first (the drawn paths carry it), as a
+    virtual trial draws it."""
     score = sim.score[idx]
+    fscale = sim.fluctuation_scale(idx)
+    entry = None
+    if sim.entry_sd is not None:
+        entry = (sim.entry_mean[idx], sim.entry_sd[idx])
+        score = score - entry_change_moments(params, scale_max, sim.times, *entry, fscale)[0]
     fluct = fluctuation_paths(params, scale_max, sim.times, rng.standard_normal((idx.size, sim.times.size + 1)),
-                              sim.fluctuation_scale(idx))
+                              fscale, entry=entry)
     rating = np.clip(np.rint(score + fluct + rng.normal(0.0, rater_sd, score.shape)), 0, scale_max)
+    # the ratings are drawn: no closed-form law of the change since entry is left to integrate
     return dataclasses.replace(
         sim, score=rating, baseline=np.rint(sim.baseline[idx]), sessions=sim.sessions[idx], female=sim.female[idx],
         age=sim.age[idx], sbp=sim.sbp[idx], dbp=sim.dbp[idx], bp0=sim.bp0[idx],
-        screening=None if sim.screening is None else sim.screening[idx], fluct_scale=sim.fluctuation_scale(idx))
+        screening=None if sim.screening is None else sim.screening[idx], fluct_scale=fscale,
+        change_var=None, entry_sd=None, entry_mean=None)
 
 
 def arm_level_observations(targets, params, truth_size: int, truth_seed: int, rng) -> dict:
@@ -202,9 +212,6 @@ def arm_level_observations(targets, params, truth_size: int, truth_seed: int, rn
     sampled = {}
     for key in sorted(idx):
         pop = cal.load_scenario(cal.SCENARIOS / key[0]).population
-        if getattr(pop, "entry_selection", None) is not None:
-            # _sampled_arm draws the fluctuation at entry unselected (population.entry_fluctuation is not applied)
-            raise SystemExit(f"{key[0]}: population.entry_selection is not modelled by this script's sampled arms yet")
         smax = SCALES[pop.scale][0]
         sampled[key] = _sampled_arm(sims[key], idx[key], params, smax,
                                     params.free_value("rating_noise_sd") * smax, rng)

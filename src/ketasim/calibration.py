@@ -585,6 +585,9 @@ class _ArmSim:
     #: (n,) SD (points) of each patient's fluctuation at entry, X(0), under the entry criterion
     #: (population.entry_fluctuation; None without one): an open-label view carries the law on from its switch
     entry_sd: np.ndarray | None = None
+    #: (n,) mean (points) of X(0) under the entry criterion (its regression is in ``score`` already; what drawn
+    #: ratings need: benchmarks/cv_synthetic.py); None without one
+    entry_mean: np.ndarray | None = None
 
     def fluctuation_scale(self, mask):
         """The multiplier of the fluctuation's SD of the patients in ``mask`` (1.0 when everyone's is)."""
@@ -672,16 +675,16 @@ def _simulate_file(task) -> dict:
         # entry has a mean (regression to the mean), added to the score, and its own variance (closed form:
         # population.entry_change_moments), as a virtual trial draws it
         entry = entry_fluctuation(spec, params, pa, fscale)
-        change_var = entry_sd = None
+        change_var = entry_mean = entry_sd = None
         if entry is not None:
             shift, change_var = entry_change_moments(params, spec.scale_max, times, entry[0], entry[1], fscale)
-            score, entry_sd = score + shift, entry[1]
+            score, (entry_mean, entry_sd) = score + shift, entry
         sims[(file, arm.name)] = _ArmSim(score, pa.baseline_rating, times, run.sessions,
                                          pa.female, pa.age_years,
                                          run.output("sbp_change_mmhg"), run.output("dbp_change_mmhg"), bp0, ref,
                                          fscale,
                                          bp_reading_sd_factor(spec, params, pa.age_years, bp0[:, 0]), change_var,
-                                         entry_sd)
+                                         entry_sd, entry_mean)
     return sims
 
 
@@ -706,8 +709,9 @@ def _open_label_view(s: _ArmSim, switch_h: float, rating_sd, fluctuation=None) -
     Ratings in the view carry the fluctuation's change since the switch. Without an entry criterion its law is the
     unselected one counted from the switch (the view's times). With one (``s.entry_sd``; ``fluctuation`` = (s, tau),
     :func:`population.fluctuation_parameters` of the trial's scale) the fluctuation at the switch still carries the
-    selection: X(switch) has variance a^2 v0 + s^2 (1 - a^2), a = exp(-switch / tau), v0 = ``entry_sd``^2 (its mean's
-    regression is in the score already), and the view's ``change_var`` is
+    selection: X(switch) has mean a m0 and variance a^2 v0 + s^2 (1 - a^2), a = exp(-switch / tau), m0 and
+    v0 = ``entry_sd``^2 its mean and variance at entry (the mean's regression is in the score already), and the view's
+    ``entry_mean``, ``entry_sd`` are those and its ``change_var`` is
     :func:`population.entry_change_moments`'s from there. (Entering the phase also selects the fluctuation at the
     switch upwards; like the unselected view, this one does not condition on it.)"""
     j0 = int(np.argmin(np.abs(s.times - switch_h)))
@@ -715,18 +719,20 @@ def _open_label_view(s: _ArmSim, switch_h: float, rating_sd, fluctuation=None) -
     entering = 1.0 - rating_at_or_below(0.5 * np.rint(s.response_reference(np.ones(s.baseline.size, bool))),
                                          s.score[:, j0], rating_sd)
     times = s.times[keep] - s.times[j0]
-    change_var = entry_sd = None
+    change_var = entry_mean = entry_sd = None
     if s.entry_sd is not None:
         if fluctuation is None:
             raise ValueError("_open_label_view: an arm with an entry criterion needs the fluctuation's (s, tau)")
         sx2 = (fluctuation[0] * np.asarray(s.fluct_scale, float)) ** 2
         a2 = math.exp(-2.0 * float(s.times[j0]) / fluctuation[1])
         entry_sd = np.broadcast_to(np.sqrt(a2 * s.entry_sd ** 2 + sx2 * (1.0 - a2)), s.entry_sd.shape).astype(float)
+        entry_mean = None if s.entry_mean is None else math.sqrt(a2) * s.entry_mean
         b = np.exp(-times / fluctuation[1])[None, :]
         change_var = (1.0 - b) ** 2 * entry_sd[:, None] ** 2 + np.reshape(sx2, (-1, 1)) * (1.0 - b ** 2)
     view = _ArmSim(s.score[:, keep], s.score[:, j0].copy(), times, s.sessions, s.female, s.age,
                    s.sbp[:, keep], s.dbp[:, keep], s.bp0, fluct_scale=s.fluct_scale,
-                   reading_sd_factor=s.reading_sd_factor, change_var=change_var, entry_sd=entry_sd)
+                   reading_sd_factor=s.reading_sd_factor, change_var=change_var, entry_sd=entry_sd,
+                   entry_mean=entry_mean)
     return view, entering
 
 
