@@ -110,8 +110,9 @@ def test_a_gad7_record_is_no_longer_refused_by_the_personal_fit_for_want_of_a_pr
 @pytest.mark.parametrize("typed, says", [
     ("C-SSRS", "the C-SSRS is categorical (types of suicidal ideation and behaviour), not one severity score"),
     ("cssrs", "madrs_si (MADRS item 10, 0-6)"),
-    ("CGI-SS-R", "the CGI-SS-R (a clinician's global rating of suicidality) is not modelled: its anchors were not "
-                 "sourced"),
+    ("CGI-SS-R", "the CGI-SS-R is not modelled: a clinician's global judgement from 0 (normal, not at all suicidal) "
+                 "to 6 (among the most extremely suicidal patients; anchors: doi:10.1097/JCP.0000000000001465) with "
+                 "no mapping from the model's severity"),
     ("cgi-ss-r", "madrs_si"), ("cgissr", "ssi (0-38)"), ("CGI-SS", "is not modelled")])
 def test_suicidality_instruments_that_are_not_modelled_are_refused_in_one_line(typed, says):
     with pytest.raises(InputError) as e:
@@ -121,6 +122,24 @@ def test_suicidality_instruments_that_are_not_modelled_are_refused_in_one_line(t
     assert msg.startswith(f"population.scale: unknown scale {typed!r}: ") and says in msg
     assert "\n" not in msg and len(msg) <= 400
     assert scale_lookup(typed)[0] is None and scale_lookup(typed)[1]        # a record's DVID gets the same reason
+
+
+def test_the_cgi_ss_r_refusal_names_its_sourced_anchors_and_why_it_is_still_not_modelled():
+    """Fifty-fourth session, HP: the anchors were sourced (the pooled ASPIRE I/II baseline table, J Clin
+    Psychopharmacol 41:516, doi:10.1097/JCP.0000000000001465, Table 1; 0-1 = 'not suicidal/questionably suicidal',
+    BMC Psychiatry 23:587, doi:10.1186/s12888-023-05017-y); the scale stays refused (no mapping from the model's
+    latent severity to a clinician's global judgement), with the same reason for every name it goes by."""
+    notes = {scale_lookup(t)[1] for t in ("CGI-SS-R", "cgi_ss_r", "CGI-SS", "CGI suicidality")}
+    assert len(notes) == 1
+    note = notes.pop()
+    assert "anchors were not sourced" not in note
+    assert "0 (normal, not at all suicidal)" in note and "6 (among the most extremely suicidal patients" in note
+    assert "doi:10.1097/JCP.0000000000001465" in note and "no mapping" in note
+    for typed in ("CGI-SS-R", "cgisuicidality"):
+        with pytest.raises(InputError) as e:
+            canonical_scale(typed)
+        assert len(str(e.value)) <= 400 and "\n" not in str(e.value)
+    assert all(scale_lookup(t)[0] is None for t in ("CGI-SS-R", "cgiss"))     # still not a scale
 
 
 def test_the_quick_form_refuses_cssrs_in_one_line_naming_the_option(capsys):

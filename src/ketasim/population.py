@@ -200,8 +200,8 @@ SCALE_ALIASES = {"hdrs17": "hamd17", "hrsd17": "hamd17", "hdrs21": "hamd21", "hr
                  "pcldsm5": "pcl5"}
 #: Not aliased on purpose: 'caps' (the DSM-IV CAPS, 0-136), 'ies' (the original 15-item IES), 'bsi' (also the Brief
 #: Symptom Inventory), 'hamd'/'hdrs' (which version?), 'pcl' (the DSM-IV PCL, 17-85), 'hads' (which subscale?),
-#: 'phq'/'gad' (which length?) are other instruments or ambiguous; the C-SSRS (categorical) and the CGI-SS-R (anchors
-#: not sourced) are not modelled: the error says which is meant or why.
+#: 'phq'/'gad' (which length?) are other instruments or ambiguous; the C-SSRS (categorical) and the CGI-SS-R (a
+#: clinician's global judgement the model has no mapping to) are not modelled: the error says which is meant or why.
 _NOT_ALIASED = {
     **dict.fromkeys(("hamd", "hdrs", "hrsd"), "the Hamilton depression scale has three versions, hamd17 (0-52), "
                                               "hamd21 (0-63) and hamd24 (0-75); name the one rated"),
@@ -222,11 +222,21 @@ _NOT_ALIASED = {
                     "the C-SSRS is categorical (types of suicidal ideation and behaviour), not one severity score on a "
                     "range; rate suicidal ideation on madrs_si (MADRS item 10, 0-6), ssi (0-38) or mssi (0-54)"),
     # the Clinical Global Impression of Severity of Suicidality, revised (ASPIRE I/II's key secondary endpoint, Fu 2020,
-    # J Clin Psychiatry 81:19m13191, doi:10.4088/JCP.19m13191, abstract read): its anchors, the cut point trials call
-    # resolution and an entry SD were not found in a source this project could read (fifty-second session, HC)
+    # J Clin Psychiatry 81:19m13191, doi:10.4088/JCP.19m13191, abstract read). Its seven anchors, in order, are the rows
+    # of the pooled ASPIRE I/II baseline table (J Clin Psychopharmacol 41(5):516-524, 2021,
+    # doi:10.1097/JCP.0000000000001465, PMC8407443, Table 1 read): "Normal, not at all suicidal", "Questionably
+    # suicidal", "Mildly suicidal", "Moderately suicidal", "Markedly suicidal", "Severely suicidal", "Among the most
+    # extremely suicidal patients"; a post hoc analysis of ASPIRE I/II combines remission with "CGI-SS-r <= 1 (i.e.,
+    # not suicidal/questionably suicidal)" (Fu et al. 2023, BMC Psychiatry 23:587, doi:10.1186/s12888-023-05017-y,
+    # PMID 37568081, abstract read), so the anchors are 0-6. Entry, reproduced from that table's counts (0, 12, 33,
+    # 125, 170, 101, 9 of 450): 3.76 (SD 1.03) points, an esketamine trial's pre-dose baseline, not used here; no
+    # outcome number used. Still not modelled: a clinician's global judgement, and the model has no sourced mapping
+    # from its latent severity to it (fifty-second session HC; anchors sourced in the fifty-fourth, HP)
     **dict.fromkeys(("cgissr", "cgiss", "cgisuicidality"),
-                    "the CGI-SS-R (a clinician's global rating of suicidality) is not modelled: its anchors were not "
-                    "sourced; rate suicidal thoughts on madrs_si (MADRS item 10, 0-6), ssi (0-38) or mssi (0-54)"),
+                    "the CGI-SS-R is not modelled: a clinician's global judgement from 0 (normal, not at all "
+                    "suicidal) to 6 (among the most extremely suicidal patients; anchors: "
+                    "doi:10.1097/JCP.0000000000001465) with no mapping from the model's severity; rate "
+                    "suicidal thoughts on madrs_si (MADRS item 10, 0-6), ssi (0-38) or mssi (0-54)"),
 }
 
 
