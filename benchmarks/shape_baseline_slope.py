@@ -19,9 +19,10 @@ excluded), at a baseline of 17.2 (5.1), p_active 0.75 (three of four arms active
 
 Fifty-fourth session (shipped set, 3,000 patients, seed 54): natural course -0.18 / -0.11 / -0.10 / -0.11 at weeks
 1/2/4/6; new antidepressant -0.15 / -0.26 / -0.37 / -0.42, inside the drug arm's CI. The fifty-third session's
-entry_selection law (X(0) given each patient's baseline) gave -0.33 / -0.39 / -0.54 / -0.65 and -0.31 / -0.53 /
--0.81 / -0.95 with nobody excluded: outside both arms' week-6 CIs, so it was replaced by the arm's law (equal to the
-model without the key when nobody is excluded).
+entry_selection law (X(0) given each patient's baseline; the code before commit a8a8a2a, which this script can no
+longer run) gave -0.33 / -0.39 / -0.54 / -0.65 and -0.31 / -0.53 / -0.81 / -0.95 with nobody excluded: outside both
+arms' week-6 CIs, so it was replaced by the arm's law (the model without the key when nobody is excluded: the
+script's "entry_selection {min: 0}" rows).
 """
 
 from __future__ import annotations

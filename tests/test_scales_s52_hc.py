@@ -111,8 +111,7 @@ def test_a_gad7_record_is_no_longer_refused_by_the_personal_fit_for_want_of_a_pr
     ("C-SSRS", "the C-SSRS is categorical (types of suicidal ideation and behaviour), not one severity score"),
     ("cssrs", "madrs_si (MADRS item 10, 0-6)"),
     ("CGI-SS-R", "the CGI-SS-R is not modelled: a clinician's global judgement from 0 (normal, not at all suicidal) "
-                 "to 6 (among the most extremely suicidal patients; anchors: doi:10.1097/JCP.0000000000001465) with "
-                 "no mapping from the model's severity"),
+                 "to 6 (among the most extremely suicidal patients) with no mapping from the model's severity"),
     ("cgi-ss-r", "madrs_si"), ("cgissr", "ssi (0-38)"), ("CGI-SS", "is not modelled")])
 def test_suicidality_instruments_that_are_not_modelled_are_refused_in_one_line(typed, says):
     with pytest.raises(InputError) as e:
@@ -134,7 +133,12 @@ def test_the_cgi_ss_r_refusal_names_its_sourced_anchors_and_why_it_is_still_not_
     note = notes.pop()
     assert "anchors were not sourced" not in note
     assert "0 (normal, not at all suicidal)" in note and "6 (among the most extremely suicidal patients" in note
-    assert "doi:10.1097/JCP.0000000000001465" in note and "no mapping" in note
+    assert "no mapping" in note and len(note) <= 280       # room for a record file's name and row (review L1, s54)
+    # the anchors' source is in the contract (kept out of the one-line message)
+    from pathlib import Path
+
+    contracts = (Path(__file__).resolve().parents[1] / "docs" / "contracts.md").read_text()
+    assert "10.1097/JCP.0000000000001465" in contracts
     for typed in ("CGI-SS-R", "cgisuicidality"):
         with pytest.raises(InputError) as e:
             canonical_scale(typed)

@@ -40,8 +40,8 @@ from .errors import ParameterSetError
 from .limits import fmt_seconds
 from .parameters import ParameterSet, load_parameters
 from .population import (SCALES, SCREENING_STREAM, arm_spec, entry_change_moments, entry_fluctuation,
-                         fluctuation_parameters,
-                         rating_at_or_below, rating_sd_at, sample_patients, screening_ratings)
+                         fluctuation_parameters, rating_at_or_below, rating_sd_at, sample_patients,
+                         screening_ratings)
 from .scenario import load_scenario
 from .model import DEFAULT_MODEL
 
@@ -710,7 +710,7 @@ def _open_label_view(s: _ArmSim, switch_h: float, rating_sd, fluctuation=None) -
     unselected one counted from the switch (the view's times). With one (``s.entry_sd``; ``fluctuation`` = (s, tau),
     :func:`population.fluctuation_parameters` of the trial's scale) the fluctuation at the switch still carries the
     selection: X(switch) has mean a m0 and variance a^2 v0 + s^2 (1 - a^2), a = exp(-switch / tau), m0 and
-    v0 = ``entry_sd``^2 its mean and variance at entry (the mean's regression is in the score already), and the view's
+    v0 = the square of ``entry_sd`` its mean and variance at entry (the mean's regression is in the score already), and the view's
     ``entry_mean``, ``entry_sd`` are those and its ``change_var`` is
     :func:`population.entry_change_moments`'s from there. (Entering the phase also selects the fluctuation at the
     switch upwards; like the unselected view, this one does not condition on it.)"""

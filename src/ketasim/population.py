@@ -234,9 +234,8 @@ _NOT_ALIASED = {
     # from its latent severity to it (fifty-second session HC; anchors sourced in the fifty-fourth, HP)
     **dict.fromkeys(("cgissr", "cgiss", "cgisuicidality"),
                     "the CGI-SS-R is not modelled: a clinician's global judgement from 0 (normal, not at all "
-                    "suicidal) to 6 (among the most extremely suicidal patients; anchors: "
-                    "doi:10.1097/JCP.0000000000001465) with no mapping from the model's severity; rate "
-                    "suicidal thoughts on madrs_si (MADRS item 10, 0-6), ssi (0-38) or mssi (0-54)"),
+                    "suicidal) to 6 (among the most extremely suicidal patients) with no mapping from the model's "
+                    "severity; rate suicidal thoughts on madrs_si (MADRS item 10, 0-6), ssi (0-38) or mssi (0-54)"),
 }
 
 
@@ -806,45 +805,54 @@ def entry_fluctuation(spec, params, patients, scale=1.0):
     g is kept <= 1 (a parameter set whose fluctuation exceeds the backed-out spread selects X(0) fully).
     The baseline ratings themselves keep the reported distribution (the model's N(mean, sd) within the scale, not
     the truncated shape): the conditional mean is linear in the rating, so the arm's E[X(0) given sel] and
-    Var(X(0) given sel) = s^2 (1 - g) + g^2 var(B) depend only on the reported mean and SD.
+    Var(X(0) given sel) depend only on the reported mean and SD.
 
-    Each patient's X(0) is drawn from the ARM's selected law, N(g (mean(B) - mu0), s^2 (1 - g) + g^2 var(B)) over
-    the arm's patients (at screening: a_D g0 and the ratings R likewise), independent of the patient's own baseline
-    (fifty-fourth session; the fifty-third drew it given each patient's B). Why: a held check on individual data
-    rejects the per-patient coupling. Within an antidepressant trial's arms the slope of the change on the patient's
-    own baseline (HAM-D17, Goldstein 2004, PMID 15232330, public rbmi data; computed by helper HB of the fifty-fourth
-    session) is -0.01 (95 % CI -0.32 to 0.30) in the placebo arm and -0.54 (-0.82 to -0.27) in the drug arm at week 6;
-    the model gives -0.11 (natural course alone) and -0.42 (a new oral antidepressant) uncoupled but -0.65 and -0.95
-    coupled (3,000 patients, /work/coord/s54/shape/slope.py). So the key moves the arm's mean and spread (regression
-    to the mean) and, when it excludes nobody (a ``min`` far below the ratings), is the model without it: mean
-    g (mean - mu0) = 0 and variance s^2 (the fifty-third session's law lowered a saline arm's response 2.1 -> 0.7 %
-    at ``min: 0``; review M2)."""
+    Each patient's X(0) is drawn from the ARM's selected law, the per-patient conditional above averaged over the
+    arm's population (the stated baseline distribution, not the sample: the law does not depend on the arm's size,
+    a crossover's sequences or the other patients): mean g (E[B] - mu0) and, by the law of total variance,
+    s^2 - g^2 (var_B - Var(B)), where E[B] = mean and Var(B) = sd^2 without the baseline noise and, with it (the true
+    baseline of :func:`true_baseline`, k = 1 - sigma^2 / s0^2), E[B] = mu0 + k (mean - mu0) and Var(B) =
+    k^2 sd^2 + k sigma^2; at screening mean a_D g0 (mean - mu0) and variance s^2 - (a_D g0)^2 (s0^2 - sd^2). This is
+    s^2 (1 - g) + g^2 Var(B) while g < 1, and exactly s^2 with mean 0 when the criterion excludes nobody (mu0 = mean,
+    s0 = sd) even where g is capped at 1. Apart from the size of each patient's fluctuation (``scale``, when it
+    follows severity), X(0) does not depend on the patient's own baseline (fifty-fourth session; the fifty-third drew
+    it given each patient's B). Why: a held check on individual data rejects the per-patient coupling. Within an
+    antidepressant trial's arms the slope of the change on the patient's own baseline (HAM-D17, Goldstein 2004, PMID
+    15232330, public rbmi data; computed by helper HB of the fifty-fourth session) is -0.01 (95 % CI -0.32 to 0.30) in
+    the placebo arm and -0.54 (-0.82 to -0.27) in the drug arm at week 6; the model gives -0.11 (natural course alone)
+    and -0.42 (a new oral antidepressant) uncoupled but gave -0.65 and -0.95 coupled
+    (benchmarks/shape_baseline_slope.py). So the key moves the arm's mean and spread (regression to the mean) and,
+    when it excludes nobody (a ``min`` far below the ratings), is the model without it (the fifty-third session's
+    law lowered a saline arm's response 2.1 -> 0.7 % at ``min: 0``; review M2)."""
     sel = spec.entry_selection
     if sel is None:
         return None
     s, tau = fluctuation_parameters(params, spec.scale_max)
     sx = s * np.asarray(scale, float)
-    mu0, s0 = unselected_entry(float(spec.baseline.mean), float(spec.baseline.sd), float(sel.min))
+    mean_r, sd_r = float(spec.baseline.mean), float(spec.baseline.sd)
+    mu0, s0 = unselected_entry(mean_r, sd_r, float(sel.min))
     if sel.at == "screening":
-        a_d = math.exp(-float(sel.interval_h) / tau)
-        g0 = np.minimum(sx ** 2 / s0 ** 2, 1.0)
-        r = np.asarray(patients.baseline_rating, float)
-        mean = a_d * g0 * (r.mean() - mu0)
-        var = sx ** 2 * (1.0 - a_d * a_d * g0) + (a_d * g0) ** 2 * r.var()
+        c = math.exp(-float(sel.interval_h) / tau) * np.minimum(sx ** 2 / s0 ** 2, 1.0)
+        mean = c * (mean_r - mu0)
+        var = sx ** 2 - c ** 2 * (s0 ** 2 - sd_r ** 2)
     else:
+        # the selected patients' true baselines B: their mean and variance over the arm's population
         sigma = params.free_value("rating_noise_sd") * spec.scale_max
-        var_b = s0 ** 2 - (sigma ** 2 if spec.baseline_rating_noise else 0.0)
+        if spec.baseline_rating_noise:
+            k = max(0.0, 1.0 - sigma ** 2 / s0 ** 2)
+            mean_b, var_sel, var_b = mu0 + k * (mean_r - mu0), k * k * sd_r ** 2 + k * sigma ** 2, k * s0 ** 2
+        else:
+            mean_b, var_sel, var_b = mean_r, sd_r ** 2, s0 ** 2
         g = np.minimum(sx ** 2 / var_b, 1.0) if var_b > 0 else np.ones_like(sx)
-        b = np.asarray(patients.baseline, float)
-        mean = g * (b.mean() - mu0)
-        var = sx ** 2 * (1.0 - g) + g ** 2 * b.var()
+        mean = g * (mean_b - mu0)
+        var = sx ** 2 - g ** 2 * (var_b - var_sel)
     n = np.shape(patients.baseline)[0]
     return np.broadcast_to(mean, (n,)).astype(float), np.broadcast_to(np.sqrt(np.maximum(var, 0.0)), (n,)).astype(float)
 
 
 def entry_change_moments(params, scale_max: float, time_h, entry_mean, entry_sd, scale=1.0):
     """(mean, variance) per patient x time of the fluctuation's change since entry X(t) - X(0) (scale points,
-    points^2) when X(0) ~ N(``entry_mean``, ``entry_sd``^2) (:func:`entry_fluctuation`): with a = exp(-t / tau),
+    points^2) when X(0) ~ N(``entry_mean``, the square of ``entry_sd``) (:func:`entry_fluctuation`): with a = exp(-t / tau),
     X(t) - X(0) = -(1 - a) X(0) + s sqrt(1 - a^2) Z, so the mean is -(1 - a) entry_mean (an improvement) and the
     variance (1 - a)^2 entry_sd^2 + s^2 (1 - a^2), s = fluctuation_sd x ``scale_max`` x ``scale``; unselected
     (entry N(0, s^2)) it is 2 s^2 (1 - a), :func:`fluctuation_change_sd`'s. The closed form calibration's analytic
