@@ -43,7 +43,7 @@ def test_an_open_label_view_carries_the_selected_law_from_its_switch(params, fsc
     entry_mean = np.full(n, 1.5 * s)                       # a strongly selected entry: X(0) well above 0
     entry_sd = np.full(n, 0.4 * s)
     arm = _selected_arm(params, n, entry_mean, entry_sd, scale)
-    view, entering = cal._open_label_view(arm, SWITCH_H, 1.0, (s, tau))
+    view, entering = cal._open_label_view(arm, SWITCH_H, 1.0, params, 60.0)
     assert entering.shape == (n,) and view.change_var.shape == (n, 4)
     paths = fluctuation_paths(params, 60.0, TIMES, rng.standard_normal((n, TIMES.size + 1)), scale,
                               entry=(entry_mean, entry_sd))
@@ -72,7 +72,7 @@ def test_without_an_entry_criterion_the_view_is_unchanged(params):
                       arm.bp0)
     view, _ = cal._open_label_view(arm, SWITCH_H, 1.0)
     assert view.change_var is None and view.entry_sd is None
-    with pytest.raises(ValueError, match="fluctuation"):
+    with pytest.raises(ValueError, match="fluctuation's parameters"):
         cal._open_label_view(_selected_arm(params, n, np.zeros(n), np.ones(n)), SWITCH_H, 1.0)
 
 
@@ -179,20 +179,14 @@ def test_cv_synthetic_draws_ratings_under_an_entry_criterion(params, tmp_path, s
 
 def _slope_at_week6(params, couple_key):
     """Slope (points per point) of a new oral antidepressant arm's week-6 change on the patient's own baseline
-    (HAM-D17, baseline 17.2 (5.1) as Goldstein 2004's arms), its mean change and the change's SE."""
-    import ketasim
+    (HAM-D17, baseline 17.2 (5.1) as Goldstein 2004's arms: benchmarks/shape_baseline_slope.py), its mean change and
+    the change's SE."""
+    from _support import benchmark_module
 
-    pop = {"size": 1500, "condition": "depression", "treatment_resistant": False, "scale": "hamd17",
-           "baseline": {"mean": 17.2, "sd": 5.1}, "p_active": 0.75}
-    if couple_key is not None:
-        pop["entry_selection"] = couple_key
-    sc = ketasim.scenario_from_dict({
-        "name": "slope", "seed": 54, "population": pop,
-        "arms": {"ad": [{"drug": "oral-antidepressant", "route": "oral", "at": "0 d"}]},
-        "endpoints": {"times": ["6 week"], "measures": ["mean_change"]}})
-    o = ketasim.run_trial(sc, params).outcomes["ad"]
-    ch = o.rating[:, -1] - o.baseline
-    return np.polyfit(o.baseline, ch, 1)[0], ch.mean(), ch.std(ddof=1) / math.sqrt(ch.size)
+    bench = benchmark_module("shape_baseline_slope")
+    n = 1500
+    _, slope, mean, sd, _ = bench.slopes(params, bench.ARMS["new antidepressant"], n, couple_key)[-1]
+    return slope, mean, sd / math.sqrt(n)
 
 
 def test_within_arm_slope_of_change_on_baseline_is_goldsteins(params):

@@ -699,7 +699,8 @@ def _open_label_switch(spec: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def _open_label_view(s: _ArmSim, switch_h: float, rating_sd, fluctuation=None) -> tuple[_ArmSim, np.ndarray]:
+def _open_label_view(s: _ArmSim, switch_h: float, rating_sd, params=None,
+                     scale_max: float | None = None) -> tuple[_ArmSim, np.ndarray]:
     """An arm seen from its open-label phase: times from the switch, changes from the score at the switch (the
     open-label baseline), and each patient's weight = the probability of not responding at the switch's rating
     (< 50 % reduction from baseline; with the rater's noise), i.e. of entering the phase (Singh 2016: "after at least
@@ -707,8 +708,8 @@ def _open_label_view(s: _ArmSim, switch_h: float, rating_sd, fluctuation=None) -
     the rater's noise (scale points; one per patient, or one for all).
 
     Ratings in the view carry the fluctuation's change since the switch. Without an entry criterion its law is the
-    unselected one counted from the switch (the view's times). With one (``s.entry_sd``; ``fluctuation`` = (s, tau),
-    :func:`population.fluctuation_parameters` of the trial's scale) the fluctuation at the switch still carries the
+    unselected one counted from the switch (the view's times). With one (``s.entry_sd``; ``params`` and the trial
+    scale's ``scale_max`` give the fluctuation's s and tau) the fluctuation at the switch still carries the
     selection: X(switch) has mean a m0 and variance a^2 v0 + s^2 (1 - a^2), a = exp(-switch / tau), m0 and
     v0 = the square of ``entry_sd`` its mean and variance at entry (the mean's regression is in the score already), and the view's
     ``entry_mean``, ``entry_sd`` are those and its ``change_var`` is
@@ -721,14 +722,15 @@ def _open_label_view(s: _ArmSim, switch_h: float, rating_sd, fluctuation=None) -
     times = s.times[keep] - s.times[j0]
     change_var = entry_mean = entry_sd = None
     if s.entry_sd is not None:
-        if fluctuation is None:
-            raise ValueError("_open_label_view: an arm with an entry criterion needs the fluctuation's (s, tau)")
-        sx2 = (fluctuation[0] * np.asarray(s.fluct_scale, float)) ** 2
-        a2 = math.exp(-2.0 * float(s.times[j0]) / fluctuation[1])
+        if params is None or scale_max is None:
+            raise ValueError("_open_label_view: an arm with an entry criterion needs the fluctuation's parameters "
+                             "(params, scale_max)")
+        sd, tau = fluctuation_parameters(params, scale_max)
+        sx2 = (sd * np.asarray(s.fluct_scale, float)) ** 2
+        a2 = math.exp(-2.0 * float(s.times[j0]) / tau)
         entry_sd = np.broadcast_to(np.sqrt(a2 * s.entry_sd ** 2 + sx2 * (1.0 - a2)), s.entry_sd.shape).astype(float)
         entry_mean = None if s.entry_mean is None else math.sqrt(a2) * s.entry_mean
-        b = np.exp(-times / fluctuation[1])[None, :]
-        change_var = (1.0 - b) ** 2 * entry_sd[:, None] ** 2 + np.reshape(sx2, (-1, 1)) * (1.0 - b ** 2)
+        change_var = entry_change_moments(params, scale_max, times, 0.0, entry_sd, s.fluct_scale)[1]
     view = _ArmSim(s.score[:, keep], s.score[:, j0].copy(), times, s.sessions, s.female, s.age,
                    s.sbp[:, keep], s.dbp[:, keep], s.bp0, fluct_scale=s.fluct_scale,
                    reading_sd_factor=s.reading_sd_factor, change_var=change_var, entry_sd=entry_sd,
@@ -772,9 +774,8 @@ def _select(sims, file, spec, rating_sd=None, params=None, trial=None):
                 # the entry rating carries the fluctuation since trial entry (under a trial's entry criterion its
                 # selected law: _ArmSim.change_var)
                 sd_switch = _arm_rating_sd(s, rating_sd, mask, switch, int(np.argmin(np.abs(s.times - switch))))
-                fluctuation = None if s.entry_sd is None else \
-                    fluctuation_parameters(params, SCALES[_scale_of(trial)][0])
-                s, entering = _open_label_view(s, switch, sd_switch, fluctuation)
+                s, entering = _open_label_view(s, switch, sd_switch, params,
+                                               None if trial is None else SCALES[_scale_of(trial)][0])
                 out.append((s, mask, (float(share) if share else 1.0) * entering))
                 continue
             if sub == "female":
